@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { isValidTimeZone } from './time-zone.js';
+
+/**
+ * The campaign configuration accepted by the producer API (the seed's shape). This file is the one
+ * source of truth: the API validates with it, the workers trust its inferred types, the OpenAPI
+ * document is generated from it. Run-time compliance rules (calling-window law, state tables) are
+ * layered on top in `compliance/` through `campaignConfigSchema`'s refinement.
+ */
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export const weekdaySchema = z.enum(WEEKDAYS);
+export type Weekday = z.infer<typeof weekdaySchema>;
+
+export const clockTimeSchema = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour local time HH:MM, e.g. "09:00"');
+
+export const callWindowSchema = z
+  .object({
+    days: z.array(weekdaySchema).min(1, 'must name at least one day').max(7),
+    start: clockTimeSchema,
+    end: clockTimeSchema,
+  })
+  .strict();
+export type CallWindow = z.infer<typeof callWindowSchema>;
+
+export const timeZoneSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine(isValidTimeZone, { message: 'must be an IANA time zone such as America/New_York' });
+
+export const DIALER_STRATEGIES = ['predictive', 'progressive', 'preview'] as const;
+
+export const dialerStrategySchema = z
+  .object({
+    strategy: z.enum(DIALER_STRATEGIES),
+    agentCapacity: z.number().int('must be a whole number').min(1).max(500),
+    callRate: z.number().min(0.1).max(1.0),
+    answerRate: z.number().min(0).max(1),
+  })
+  .strict();
+export type DialerStrategy = z.infer<typeof dialerStrategySchema>;
+
+export const PACING_STRATEGIES = ['abandonment-target', 'threshold', 'off'] as const;
+export const ABANDONMENT_CAP = 0.03;
+
+export const pacingSchema = z
+  .object({
+    strategy: z.enum(PACING_STRATEGIES).default('abandonment-target'),
+    /** Abandonment the controller aims for; never above the legal 3% cap. */
+    targetAbandonment: z.number().min(0.001).max(ABANDONMENT_CAP).default(0.025),
+    /** Desired statistics poll interval; stretched when the fleet's budget cannot afford it. */
+    pollIntervalMs: z.number().int().min(1000).max(3_600_000).default(15_000),
+  })
+  .strict();
+export type PacingConfig = z.infer<typeof pacingSchema>;
+
+export const REGULATORY_REGIMES = ['TCPA', 'OFCOM'] as const;
+
+export const complianceOptionsSchema = z
+  .object({
+    regime: z.enum(REGULATORY_REGIMES).default('TCPA'),
+    /** The launch asserts the target list was scrubbed against the do-not-call registries. */
+    doNotCallCheck: z.boolean().default(true),
+  })
+  .strict();
+
+export const usStateCodeSchema = z
+  .string()
+  .regex(/^[A-Z]{2}$/, 'must be a two-letter USPS state code such as "FL"');
+
+export const campaignConfigBaseSchema = z
+  .object({
+    name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+    description: z.string().max(2000).optional(),
+    startDateTime: z.iso.datetime({
+      offset: true,
+      local: false,
+      message: 'must be an ISO 8601 date-time with an offset, e.g. 2026-12-01T09:00:00-05:00',
+    }),
+    targetListId: z.uuid('must be a UUID'),
+    skillGroupId: z.uuid('must be a UUID'),
+    complianceTimeZone: timeZoneSchema,
+    allowedCallTimes: z.array(callWindowSchema).min(1, 'must contain at least one calling window').max(28),
+    dialerStrategy: dialerStrategySchema,
+    recipientStates: z.array(usStateCodeSchema).max(60).optional(),
+    pacing: pacingSchema.optional(),
+    compliance: complianceOptionsSchema.optional(),
+  })
+  .strict();
+
+export type CampaignConfigInput = z.input<typeof campaignConfigBaseSchema>;
+export type CampaignConfig = z.output<typeof campaignConfigBaseSchema>;
+
+/** One validation problem as the API reports it. */
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+/** Turns zod issues into `{path, message}` pairs with dotted paths (`dialerStrategy.callRate`, `allowedCallTimes.0.end`). */
+export function toValidationIssues(error: z.ZodError): ValidationIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.') || '(body)',
+    message: issue.message,
+  }));
+}

@@ -1,0 +1,167 @@
+import { z } from 'zod';
+
+/**
+ * The process environment, as documented in CONTRACT.md. One schema, parsed once at start-up;
+ * everything else receives the typed result instead of reading process.env.
+ */
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .pipe(z.url({ protocol: /^https?$/ }).optional());
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+export const envSchema = z
+  .object({
+    REDIS_URL: z
+      .string()
+      .default('redis://127.0.0.1:6379')
+      .pipe(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })),
+    PORT: port.default(3000),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    API_TOKEN: z.string().min(8, 'must be at least 8 characters').optional(),
+    CXONE_BASE_URL: optionalUrl,
+    CXONE_CLIENT_ID: z.string().min(1).optional(),
+    CXONE_CLIENT_SECRET: z.string().min(1).optional(),
+    CXONE_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(1).max(100_000).default(100),
+    /** Length of the rate-limit window; 60 000 in production, shorter in benchmarks and tests. */
+    CXONE_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(100).default(60_000),
+    CXONE_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    SANDBOX_PORT: port.default(4010),
+    SANDBOX_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).default(3600),
+    SANDBOX_TIME_SCALE: z.coerce.number().min(0.001).max(10_000).default(1),
+    SANDBOX_SEED: z.coerce.number().int().default(42),
+    WEBHOOK_URL: optionalUrl,
+    WEBHOOK_SECRET: z
+      .string()
+      .regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'must look like whsec_<base64>')
+      .optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Redis key prefix for every queue and key; hash-tagged so all keys land in one Redis Cluster slot. */
+    KEY_PREFIX: z
+      .string()
+      .regex(/^\{[A-Za-z0-9_-]+\}$/, 'must be a hash tag such as {cxo}')
+      .default('{cxo}'),
+    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+    /** Allow campaigns that disable the do-not-call check (issue 7); off unless the deployment opts in. */
+    ALLOW_DNC_DISABLED: z.stringbool().default(false),
+    /** Read-only Bull Board for wide audiences. */
+    BULL_BOARD_READ_ONLY: z.stringbool().default(false),
+    /** Audit stream retention; 0 keeps everything (nothing is trimmed unless this is set). */
+    AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
+  })
+  .superRefine((env, ctx) => {
+    if (env.CXONE_BASE_URL) {
+      for (const key of ['CXONE_CLIENT_ID', 'CXONE_CLIENT_SECRET', 'API_TOKEN'] as const) {
+        if (!env[key]) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: 'is required when CXONE_BASE_URL is set (it has no sandbox default)',
+          });
+        }
+      }
+    }
+    if (env.WEBHOOK_URL && !env.WEBHOOK_SECRET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WEBHOOK_SECRET'],
+        message: 'is required when WEBHOOK_URL is set',
+      });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface AppConfig {
+  redisUrl: string;
+  port: number;
+  host: string;
+  apiToken: string;
+  /** True when the API token is the printed sandbox default rather than one the operator chose. */
+  apiTokenIsDefault: boolean;
+  sandboxMode: boolean;
+  cxone: {
+    baseUrl: string;
+    clientId: string;
+    clientSecret: string;
+    rateLimitPerWindow: number;
+    rateLimitWindowMs: number;
+    timeoutMs: number;
+  };
+  sandbox: { port: number; tokenTtlSeconds: number; timeScale: number; seed: number };
+  webhook: { url: string; secret: string } | undefined;
+  logLevel: Env['LOG_LEVEL'];
+  keyPrefix: string;
+  workerConcurrency: number;
+  shutdownTimeoutMs: number;
+  allowDncDisabled: boolean;
+  bullBoardReadOnly: boolean;
+  auditRetentionDays: number;
+}
+
+export const SANDBOX_DEFAULTS = {
+  apiToken: 'dev-token',
+  clientId: 'sandbox-client',
+  clientSecret: 'sandbox-secret',
+} as const;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws ConfigError with one line per problem, each naming the variable. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join('.') || '(environment)';
+        const value = issue.path.length === 1 ? source[String(issue.path[0])] : undefined;
+        const shown =
+          value === undefined || /SECRET|TOKEN/.test(name) ? '' : ` (got ${JSON.stringify(value)})`;
+        return `${name}: ${issue.message}${shown}`;
+      }),
+    );
+  }
+  const env = parsed.data;
+  const sandboxMode = env.CXONE_BASE_URL === undefined;
+  return {
+    redisUrl: env.REDIS_URL,
+    port: env.PORT,
+    host: env.HOST,
+    apiToken: env.API_TOKEN ?? SANDBOX_DEFAULTS.apiToken,
+    apiTokenIsDefault: env.API_TOKEN === undefined,
+    sandboxMode,
+    cxone: {
+      baseUrl: env.CXONE_BASE_URL ?? `http://127.0.0.1:${env.SANDBOX_PORT}`,
+      clientId: env.CXONE_CLIENT_ID ?? SANDBOX_DEFAULTS.clientId,
+      clientSecret: env.CXONE_CLIENT_SECRET ?? SANDBOX_DEFAULTS.clientSecret,
+      rateLimitPerWindow: env.CXONE_RATE_LIMIT_PER_MIN,
+      rateLimitWindowMs: env.CXONE_RATE_LIMIT_WINDOW_MS,
+      timeoutMs: env.CXONE_TIMEOUT_MS,
+    },
+    sandbox: {
+      port: env.SANDBOX_PORT,
+      tokenTtlSeconds: env.SANDBOX_TOKEN_TTL_SECONDS,
+      timeScale: env.SANDBOX_TIME_SCALE,
+      seed: env.SANDBOX_SEED,
+    },
+    webhook:
+      env.WEBHOOK_URL && env.WEBHOOK_SECRET
+        ? { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET }
+        : undefined,
+    logLevel: env.LOG_LEVEL,
+    keyPrefix: env.KEY_PREFIX,
+    workerConcurrency: env.WORKER_CONCURRENCY,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    allowDncDisabled: env.ALLOW_DNC_DISABLED,
+    bullBoardReadOnly: env.BULL_BOARD_READ_ONLY,
+    auditRetentionDays: env.AUDIT_RETENTION_DAYS,
+  };
+}

@@ -1,0 +1,30 @@
+import type { CampaignConfig } from '../campaign-config.js';
+import type { CreateCampaignRequest } from './wire.js';
+
+/** Seconds of after-call work the seed sends for every campaign. */
+export const DEFAULT_WRAP_UP_SECONDS = 30;
+
+/** Maps a validated API config onto CXone's create payload. Pure. */
+export function toCreateCampaignRequest(config: CampaignConfig): CreateCampaignRequest {
+  return {
+    name: config.name,
+    type: config.dialerStrategy.strategy,
+    startDateTime: config.startDateTime,
+    targetListId: config.targetListId,
+    dialerSettings: {
+      strategy: config.dialerStrategy.strategy,
+      agentCapacity: config.dialerStrategy.agentCapacity,
+      callRate: config.dialerStrategy.callRate,
+      answerRate: config.dialerStrategy.answerRate,
+      wrapUpTime: DEFAULT_WRAP_UP_SECONDS,
+      skillGroupId: config.skillGroupId,
+    },
+    complianceSettings: {
+      timeZone: config.complianceTimeZone,
+      allowedCallTimes: config.allowedCallTimes,
+      doNotCallListCheck: config.compliance?.doNotCallCheck ?? true,
+      regulatoryCompliance: config.compliance?.regime ?? 'TCPA',
+      ...(config.recipientStates ? { recipientStates: config.recipientStates } : {}),
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import type { CampaignStatus } from '../cxone/wire.js';
+
+/**
+ * The campaign state machine, shared by the sandbox (which enforces it as CXone does) and the
+ * producer API (which refuses a forbidden action before enqueueing anything).
+ *
+ *   draft ──► scheduled ──► active ◄──► paused
+ *                             │           │
+ *                             └─► completed ◄┘
+ *   any non-final state ──► cancelled
+ *
+ * completed and cancelled are final.
+ */
+const TRANSITIONS: Record<CampaignStatus, readonly CampaignStatus[]> = {
+  draft: ['scheduled', 'cancelled'],
+  scheduled: ['active', 'cancelled'],
+  active: ['paused', 'completed', 'cancelled'],
+  paused: ['active', 'completed', 'cancelled'],
+  completed: [],
+  cancelled: [],
+};
+
+export const FINAL_STATUSES: readonly CampaignStatus[] = ['completed', 'cancelled'];
+
+export function isFinal(status: CampaignStatus): boolean {
+  return FINAL_STATUSES.includes(status);
+}
+
+export function canTransition(from: CampaignStatus, to: CampaignStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export function allowedTransitions(from: CampaignStatus): readonly CampaignStatus[] {
+  return TRANSITIONS[from];
+}
+
+export const CAMPAIGN_ACTIONS = ['pause', 'resume', 'stop'] as const;
+export type CampaignAction = (typeof CAMPAIGN_ACTIONS)[number];
+
+export type ActionPlan = { ok: true; target: CampaignStatus } | { ok: false; reason: string };
+
+/**
+ * What an operator action means in each state.
+ * - pause: active → paused. Dialing stops; calls in progress finish; the campaign can resume.
+ * - resume: paused → active.
+ * - stop: ends the campaign for good. A campaign that has dialed (active or paused) becomes
+ *   `completed`, keeping its statistics and history; one that never dialed (draft or scheduled)
+ *   becomes `cancelled`. There is no way back from either.
+ */
+export function planAction(action: CampaignAction, from: CampaignStatus): ActionPlan {
+  switch (action) {
+    case 'pause':
+      return from === 'active'
+        ? { ok: true, target: 'paused' }
+        : {
+            ok: false,
+            reason: `cannot pause a campaign that is ${from}; only an active campaign can be paused`,
+          };
+    case 'resume':
+      return from === 'paused'
+        ? { ok: true, target: 'active' }
+        : {
+            ok: false,
+            reason: `cannot resume a campaign that is ${from}; only a paused campaign can be resumed`,
+          };
+    case 'stop':
+      if (from === 'active' || from === 'paused') return { ok: true, target: 'completed' };
+      if (from === 'draft' || from === 'scheduled') return { ok: true, target: 'cancelled' };
+      return { ok: false, reason: `cannot stop a campaign that is already ${from}` };
+  }
+}
