@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { campaignConfigBaseSchema } from './campaign-config.js';
+import { CAMPAIGN_ACTIONS } from './lifecycle/state-machine.js';
+
+/**
+ * Job payloads, one schema per queue. Producers build them, workers parse them on receipt (a job
+ * enqueued by an older release or by hand fails loudly instead of half-working).
+ */
+export const launchJobSchema = z.object({
+  launchId: z.string().min(1),
+  /** Already validated by the producer; re-parsed by the worker. */
+  config: campaignConfigBaseSchema,
+  actor: z.string().min(1),
+  requestedAt: z.string(),
+});
+export type LaunchJob = z.infer<typeof launchJobSchema>;
+
+/** Activation at the campaign's start time, as a delayed job (never a sleeping worker). */
+export const activateJobSchema = z.object({
+  launchId: z.string().min(1),
+  campaignId: z.string().min(1),
+  actor: z.string().min(1),
+});
+export type ActivateJob = z.infer<typeof activateJobSchema>;
+
+export const adjustJobSchema = z.object({
+  commandId: z.string().min(1),
+  campaignId: z.string().min(1),
+  actor: z.string().min(1),
+  requestedAt: z.string(),
+  /** Why: "operator", "pacing", "compliance-window", "abandonment-guard", … */
+  reason: z.string().default('operator'),
+  action: z.enum(CAMPAIGN_ACTIONS).optional(),
+  /** A partial campaign config (validated by lifecycle/patch.ts before enqueueing). */
+  patch: z.record(z.string(), z.unknown()).optional(),
+  /** The values of the touched fields as the requester saw them, for conflict detection. */
+  base: z.record(z.string(), z.unknown()).optional(),
+  baseVersion: z.number().int().optional(),
+});
+export type AdjustJob = z.infer<typeof adjustJobSchema>;
+
+export const pollJobSchema = z.object({ campaignId: z.string().min(1) });
+export type PollJob = z.infer<typeof pollJobSchema>;
+
+export const webhookJobSchema = z.object({ eventId: z.string().min(1) });
+export type WebhookJob = z.infer<typeof webhookJobSchema>;
