@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { redactUrl } from './redact-url.js';
 
 /**
  * The process environment, as documented in CONTRACT.md. One schema, parsed once at start-up;
@@ -7,6 +8,7 @@ import { z } from 'zod';
 const optionalUrl = z
   .string()
   .trim()
+  .optional()
   .transform((v) => (v === '' ? undefined : v))
   .pipe(z.url({ protocol: /^https?$/ }).optional());
 
@@ -32,6 +34,10 @@ export const envSchema = z
     SANDBOX_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).default(3600),
     SANDBOX_TIME_SCALE: z.coerce.number().min(0.001).max(10_000).default(1),
     SANDBOX_SEED: z.coerce.number().int().default(42),
+    /** When set, the sandbox's /__sandbox/* control routes require header x-sandbox-admin with this value. */
+    SANDBOX_ADMIN_TOKEN: z.string().min(8, 'must be at least 8 characters').optional(),
+    /** Worker role only: serve /metrics, /healthz and /readyz on this port (unset = no HTTP in workers). */
+    METRICS_PORT: port.optional(),
     WEBHOOK_URL: optionalUrl,
     WEBHOOK_SECRET: z
       .string()
@@ -91,7 +97,13 @@ export interface AppConfig {
     rateLimitWindowMs: number;
     timeoutMs: number;
   };
-  sandbox: { port: number; tokenTtlSeconds: number; timeScale: number; seed: number };
+  sandbox: {
+    port: number;
+    tokenTtlSeconds: number;
+    timeScale: number;
+    seed: number;
+    adminToken?: string | undefined;
+  };
   webhook: { url: string; secret: string } | undefined;
   logLevel: Env['LOG_LEVEL'];
   keyPrefix: string;
@@ -100,6 +112,8 @@ export interface AppConfig {
   allowDncDisabled: boolean;
   bullBoardReadOnly: boolean;
   auditRetentionDays: number;
+  /** Port of the worker role's metrics/health server; undefined = none. */
+  metricsPort?: number | undefined;
 }
 
 export const SANDBOX_DEFAULTS = {
@@ -124,7 +138,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
         const name = issue.path.join('.') || '(environment)';
         const value = issue.path.length === 1 ? source[String(issue.path[0])] : undefined;
         const shown =
-          value === undefined || /SECRET|TOKEN/.test(name) ? '' : ` (got ${JSON.stringify(value)})`;
+          value === undefined || /SECRET|TOKEN|PASSWORD/.test(name)
+            ? ''
+            : /_URL$/.test(name)
+              ? ` (got ${JSON.stringify(redactUrl(value))})`
+              : ` (got ${JSON.stringify(value)})`;
         return `${name}: ${issue.message}${shown}`;
       }),
     );
@@ -151,6 +169,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       tokenTtlSeconds: env.SANDBOX_TOKEN_TTL_SECONDS,
       timeScale: env.SANDBOX_TIME_SCALE,
       seed: env.SANDBOX_SEED,
+      adminToken: env.SANDBOX_ADMIN_TOKEN,
     },
     webhook:
       env.WEBHOOK_URL && env.WEBHOOK_SECRET
@@ -163,5 +182,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
     allowDncDisabled: env.ALLOW_DNC_DISABLED,
     bullBoardReadOnly: env.BULL_BOARD_READ_ONLY,
     auditRetentionDays: env.AUDIT_RETENTION_DAYS,
+    metricsPort: env.METRICS_PORT,
   };
 }

@@ -42,5 +42,9 @@ export type AdjustJob = z.infer<typeof adjustJobSchema>;
 export const pollJobSchema = z.object({ campaignId: z.string().min(1) });
 export type PollJob = z.infer<typeof pollJobSchema>;
 
-export const webhookJobSchema = z.object({ eventId: z.string().min(1) });
+export const webhookJobSchema = z.object({
+  eventId: z.string().min(1),
+  /** Set by an explicit replay: deliver again even if the event was delivered before. */
+  replay: z.boolean().optional(),
+});
 export type WebhookJob = z.infer<typeof webhookJobSchema>;

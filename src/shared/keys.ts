@@ -26,7 +26,9 @@ export function createKeys(prefix: string): Keys {
   const k = (...parts: string[]) => [prefix, ...parts].join(':');
   return {
     prefix,
-    launch: (id) => k('launch', id),
+    // Not `launch:<id>`: that is where BullMQ keeps job <id> of the `launch` queue, and launch ids
+    // are the launch jobs' ids. No key here may have the form `<queue name>:<job id>`.
+    launch: (id) => k('launch-record', id),
     launchIdempotency: (key) => k('launch-idem', key),
     campaign: (id) => k('campaign', id),
     campaignIndex: () => k('campaigns'),

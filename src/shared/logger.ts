@@ -26,6 +26,8 @@ export const REDACT_PATHS = [
   '*.clientSecret',
   'apiToken',
   '*.apiToken',
+  'adminToken',
+  '*.adminToken',
   'secret',
   '*.secret',
   'webhookSecret',

@@ -5,7 +5,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  * metric they feed from here, so names and labels are defined once.
  */
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'cxo_process_' });
+// Default metric names already start with process_ or nodejs_; the cxo_ prefix keeps them apart from other apps'.
+collectDefaultMetrics({ register: registry, prefix: 'cxo_' });
 
 export const cxoneCalls = new Counter({
   name: 'cxo_cxone_calls_total',
@@ -67,5 +68,54 @@ export const auditWrites = new Counter({
   name: 'cxo_audit_writes_total',
   help: 'Audit records appended by action',
   labelNames: ['action'] as const,
+  registers: [registry],
+});
+export const queueJobs = new Gauge({
+  name: 'cxo_queue_jobs',
+  help: 'Jobs per BullMQ queue and state, read from Redis at scrape time',
+  labelNames: ['queue', 'state'] as const,
+  registers: [registry],
+});
+export const queueScrapeOk = new Gauge({
+  name: 'cxo_queue_scrape_ok',
+  help: '1 when the last scrape could read the queue depths from Redis, 0 when Redis did not answer in time',
+  registers: [registry],
+});
+export const lifecycleCommands = new Counter({
+  name: 'cxo_lifecycle_commands_total',
+  help: 'Campaign commands by kind (pause, resume, stop, patch) and outcome (queued, succeeded, failed, conflict, rejected)',
+  labelNames: ['kind', 'outcome'] as const,
+  registers: [registry],
+});
+export const lifecycleRebases = new Counter({
+  name: 'cxo_lifecycle_rebases_total',
+  help: 'CXone 409 version conflicts resolved by re-reading and rebasing a command',
+  registers: [registry],
+});
+export const lifecycleRollbacks = new Counter({
+  name: 'cxo_lifecycle_rollbacks_total',
+  help: 'Rollbacks of partly applied commands by outcome',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+export const lifecycleLockWaits = new Counter({
+  name: 'cxo_lifecycle_lock_waits_total',
+  help: 'Adjust jobs delayed because another worker held the campaign lock',
+  registers: [registry],
+});
+export const launchOutcomes = new Counter({
+  name: 'cxo_launches_total',
+  help: 'Finished launches by outcome (activated, scheduled, failed)',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+export const polledCampaigns = new Gauge({
+  name: 'cxo_polled_campaigns',
+  help: 'Campaigns with a statistics poll scheduler, as last rebalanced by this process',
+  registers: [registry],
+});
+export const pollIntervalFloor = new Gauge({
+  name: 'cxo_poll_interval_floor_seconds',
+  help: 'Shortest poll interval the stats endpoint budget allows each campaign (intervals below it are stretched)',
   registers: [registry],
 });

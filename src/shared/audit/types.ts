@@ -47,5 +47,9 @@ export interface AuditRecord extends Omit<AuditInput, 'occurredAt' | 'dedupeKey'
 
 /** Append-only, hash-chained per campaign. */
 export interface AuditTrail {
-  append(input: AuditInput): Promise<AuditRecord>;
+  /**
+   * The appended record, or the earlier one when `dedupeKey` was already recorded; null when it was
+   * recorded but that record has since been trimmed by retention (nothing is appended again).
+   */
+  append(input: AuditInput): Promise<AuditRecord | null>;
 }

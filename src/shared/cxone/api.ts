@@ -13,13 +13,28 @@ import type {
  */
 export type CallPriority = 'control' | 'poll';
 
+/**
+ * How long a CXone call made while an HTTP client waits (request handlers) may wait for the fleet
+ * limiter before giving up with CxoneRateLimitError, which the API answers with 503 + Retry-After.
+ * Jobs do not pass a bound: they are meant to wait.
+ */
+export const API_LIMITER_MAX_WAIT_MS = 3_000;
+
 export interface CallOptions {
   priority?: CallPriority;
   /** For error context and logs. */
   campaignId?: string;
   /** Attempt number of the job making the call, for error context. */
   attempt?: number;
+  /** Aborts the HTTP call, and the wait for a limiter permit before it (the call is then not made). */
   signal?: AbortSignal;
+  /**
+   * Longest the call may wait for the fleet limiter (token included). Past it, or when a known 429
+   * penalty outlasts it, the call is not made and fails with CxoneRateLimitError whose retryAfterMs
+   * is the wait still ahead. Unset = wait as long as it takes (what jobs want); request handlers pass
+   * API_LIMITER_MAX_WAIT_MS so that a client is answered 503 + Retry-After instead of hanging.
+   */
+  maxWaitMs?: number;
 }
 
 /** One method per endpoint of the v2 contract. Every call goes through the fleet-wide limiter. */

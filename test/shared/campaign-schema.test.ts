@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { toValidationIssues } from '../../src/shared/campaign-config.js';
+import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
+import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
+import { createCampaignRequestSchema } from '../../src/shared/cxone/wire.js';
+
+const valid = {
+  name: 'Winter renewals',
+  startDateTime: '2026-12-01T09:00:00-05:00',
+  targetListId: '7f1c2a4e-3b5d-4c6e-8f90-1a2b3c4d5e6f',
+  skillGroupId: '0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d',
+  complianceTimeZone: 'America/New_York',
+  allowedCallTimes: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '20:00' }],
+  dialerStrategy: { strategy: 'predictive', agentCapacity: 25, callRate: 0.5, answerRate: 0.3 },
+};
+
+const issuesOf = (body: unknown) => {
+  const result = campaignConfigSchema.safeParse(body);
+  return result.success ? [] : toValidationIssues(result.error);
+};
+
+describe('campaignConfigSchema', () => {
+  it('accepts the seed shape', () => {
+    expect(issuesOf(valid)).toEqual([]);
+  });
+
+  it('names every bad field by its dotted path', () => {
+    const issues = issuesOf({
+      ...valid,
+      name: 'x'.repeat(20_000),
+      targetListId: 'not-a-uuid',
+      complianceTimeZone: 'Mars/Olympus',
+      dialerStrategy: { ...valid.dialerStrategy, callRate: 2, agentCapacity: 0 },
+      startDateTime: '2026-12-01 09:00',
+    });
+    const paths = issues.map((i) => i.path).sort();
+    expect(paths).toEqual([
+      'complianceTimeZone',
+      'dialerStrategy.agentCapacity',
+      'dialerStrategy.callRate',
+      'name',
+      'startDateTime',
+      'targetListId',
+    ]);
+  });
+
+  it('requires an offset on the start time', () => {
+    expect(issuesOf({ ...valid, startDateTime: '2026-12-01T09:00:00' }).map((i) => i.path)).toEqual([
+      'startDateTime',
+    ]);
+  });
+
+  it('refuses unknown fields rather than dropping them silently', () => {
+    expect(issuesOf({ ...valid, dialerStrategy: { ...valid.dialerStrategy, speed: 3 } })[0]?.path).toBe(
+      'dialerStrategy',
+    );
+  });
+
+  it('refuses calling windows outside 08:00-21:00 or ending before they start', () => {
+    const issues = issuesOf({
+      ...valid,
+      allowedCallTimes: [
+        { days: ['mon'], start: '07:30', end: '12:00' },
+        { days: ['tue'], start: '12:00', end: '21:30' },
+        { days: ['wed'], start: '15:00', end: '10:00' },
+      ],
+    });
+    expect(issues.map((i) => i.path)).toEqual(
+      expect.arrayContaining([
+        'allowedCallTimes.0.start',
+        'allowedCallTimes.1.end',
+        'allowedCallTimes.2.end',
+      ]),
+    );
+    expect(issues.find((i) => i.path === 'allowedCallTimes.0.start')?.message).toMatch(/64\.1200/);
+  });
+
+  it('maps onto a CXone create payload the wire schema accepts', () => {
+    const config = campaignConfigSchema.parse(valid);
+    const wire = toCreateCampaignRequest(config);
+    expect(createCampaignRequestSchema.safeParse(wire).success).toBe(true);
+    expect(wire.dialerSettings.skillGroupId).toBe(valid.skillGroupId);
+    expect(wire.complianceSettings.regulatoryCompliance).toBe('TCPA');
+    expect(wire.complianceSettings.doNotCallListCheck).toBe(true);
+  });
+});

@@ -1,0 +1,160 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CampaignConfig } from '../../src/shared/campaign-config.js';
+import { CampaignStore } from '../../src/shared/campaign-store.js';
+import { ManualClock } from '../../src/shared/clock.js';
+import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
+import type { CampaignResource, CampaignStats } from '../../src/shared/cxone/wire.js';
+import { efficiencyScore } from '../../src/shared/efficiency.js';
+import { createKeys } from '../../src/shared/keys.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `{cxo-test-${randomUUID().slice(0, 8)}}`;
+const keys = createKeys(prefix);
+const clock = new ManualClock(Date.parse('2026-12-01T15:00:00Z'));
+let redis: Redis;
+
+beforeAll(() => {
+  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+});
+afterAll(async () => {
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (found.length > 0) await redis.del(...found);
+  } while (cursor !== '0');
+  redis.disconnect();
+});
+
+const config: CampaignConfig = {
+  name: 'Compact record',
+  description: 'orchestrator-only',
+  startDateTime: '2026-12-01T09:00:00-05:00',
+  targetListId: '6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60',
+  skillGroupId: '0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b',
+  complianceTimeZone: 'America/New_York',
+  allowedCallTimes: [{ days: ['mon', 'tue', 'wed'], start: '09:00', end: '17:00' }],
+  dialerStrategy: { strategy: 'predictive', agentCapacity: 10, callRate: 0.5, answerRate: 0.3 },
+  compliance: { regime: 'TCPA', doNotCallCheck: true },
+  pacing: { strategy: 'abandonment-target', targetAbandonment: 0.025, pollIntervalMs: 15_000 },
+};
+
+function resource(id: string, version: number, patch: Record<string, unknown> = {}): CampaignResource {
+  return {
+    ...toCreateCampaignRequest(config),
+    id,
+    version,
+    status: 'active',
+    createdAt: '2026-12-01T14:00:00Z',
+    updatedAt: '2026-12-01T14:30:00Z',
+    ...patch,
+  } as CampaignResource;
+}
+
+const stats: CampaignStats = {
+  version: 3,
+  status: 'active',
+  totalCalls: 1843,
+  answeredCalls: 652,
+  abandonedCalls: 14,
+  complianceViolations: 0,
+  agentUtilization: 83.5,
+};
+
+const store = () => new CampaignStore({ redis, keys, clock });
+
+describe('CampaignStore compact record', () => {
+  it('returns the CXone resource exactly as CXone sent it, without storing it next to the config', async () => {
+    const cxone = resource('k1', 3, {
+      dialerSettings: { ...resource('k1', 3).dialerSettings, wrapUpTime: 45 },
+      addedByNewerCxone: { x: 1 },
+    });
+    await store().syncFromCxone(cxone, { launchId: 'l1', config });
+    const record = await store().get('k1');
+    expect(record?.cxone).toEqual(cxone);
+    expect(record?.config).toEqual({ ...config });
+    expect(record?.campaignId).toBe('k1');
+
+    // One string per campaign, and no copy of the config's content in the stored resource part.
+    expect(await redis.type(keys.campaign('k1'))).toBe('string');
+    const bytes = Number(await redis.call('MEMORY', 'USAGE', keys.campaign('k1'), 'SAMPLES', '0'));
+    expect(bytes).toBeLessThan(JSON.stringify(config).length + 200);
+  });
+
+  it('derives efficiency from the stats, and keeps one a caller set otherwise', async () => {
+    const s = store();
+    await s.syncFromCxone(resource('k2', 3), { config });
+    await s.recordStats('k2', stats, efficiencyScore(stats));
+    expect((await s.get('k2'))?.efficiency).toEqual(efficiencyScore(stats));
+    await s.recordStats('k2', stats, null);
+    expect((await s.get('k2'))?.efficiency).toBeNull();
+    await s.recordStats(
+      'k2',
+      { ...stats, totalCalls: 2000 },
+      efficiencyScore({ ...stats, totalCalls: 2000 }),
+    );
+    expect((await s.get('k2'))?.efficiency?.totalCalls).toBe(2000);
+  });
+
+  it('keeps the resource right when only the config is written afterwards', async () => {
+    const s = store();
+    const cxone = resource('k3', 5);
+    await s.put({ campaignId: 'k3', status: 'active', version: 5, config, cxone });
+    const changed = { ...config, dialerStrategy: { ...config.dialerStrategy, callRate: 0.9 } };
+    await s.patch('k3', { config: changed });
+    const record = await s.get('k3');
+    expect(record?.config.dialerStrategy.callRate).toBe(0.9);
+    expect(record?.cxone).toEqual(cxone);
+  });
+
+  it('merges concurrent writes of different fields field by field', async () => {
+    const s = store();
+    await s.syncFromCxone(resource('k4', 2), { config });
+    await Promise.all([
+      s.patch('k4', { pacing: { strategy: 'abandonment-target', note: 'x'.repeat(300) } }),
+      s.patch('k4', { polling: { effectiveIntervalMs: 20_000, desiredIntervalMs: 15_000 } }),
+      s.patch('k4', { compliance: { window: 'open' } }),
+      s.recordStats('k4', { ...stats, version: 2 }, efficiencyScore(stats)),
+      s.syncFromCxone(resource('k4', 3, { status: 'paused' })),
+    ]);
+    const record = await s.get('k4');
+    expect(record).toMatchObject({
+      status: 'paused',
+      version: 3,
+      pacing: { note: 'x'.repeat(300) },
+      polling: { effectiveIntervalMs: 20_000 },
+      compliance: { window: 'open' },
+      lastStats: { totalCalls: 1843 },
+    });
+    expect(record?.cxone.status).toBe('paused');
+  });
+
+  it('reads a record an earlier release kept as a hash, and converts it on the next write', async () => {
+    const cxone = resource('k5', 4);
+    await redis.hset(keys.campaign('k5'), {
+      campaignId: JSON.stringify('k5'),
+      launchId: JSON.stringify('l5'),
+      status: JSON.stringify('active'),
+      version: '4',
+      config: JSON.stringify(config),
+      cxone: JSON.stringify(cxone),
+      efficiency: JSON.stringify({ efficiencyScore: 1, answerRate: 0, abandonmentRate: 0 }),
+      updatedAt: JSON.stringify('2026-12-01T14:00:00.000Z'),
+    });
+    const s = store();
+    expect(await s.get('k5')).toMatchObject({ campaignId: 'k5', launchId: 'l5', version: 4, cxone });
+
+    // A stale CXone write is still refused against the legacy record's version…
+    expect(await s.syncFromCxone(resource('k5', 3, { status: 'paused' }))).toBe(false);
+    expect(await redis.type(keys.campaign('k5'))).toBe('string');
+    const record = await s.get('k5');
+    expect(record).toMatchObject({ status: 'active', version: 4, launchId: 'l5', cxone });
+    expect(record?.efficiency).toEqual({ efficiencyScore: 1, answerRate: 0, abandonmentRate: 0 });
+
+    // …and a newer one replaces the whole CXone part.
+    expect(await s.syncFromCxone(resource('k5', 6, { status: 'paused' }))).toBe(true);
+    expect((await s.get('k5'))?.cxone).toEqual(resource('k5', 6, { status: 'paused' }));
+  });
+});

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/shared/config.js';
+
+describe('loadConfig', () => {
+  it('applies the documented sandbox defaults when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.port).toBe(3000);
+    expect(config.sandboxMode).toBe(true);
+    expect(config.apiToken).toBe('dev-token');
+    expect(config.apiTokenIsDefault).toBe(true);
+    expect(config.cxone.baseUrl).toBe('http://127.0.0.1:4010');
+    expect(config.cxone.clientId).toBe('sandbox-client');
+    expect(config.cxone.rateLimitPerWindow).toBe(100);
+    expect(config.webhook).toBeUndefined();
+    expect(config.keyPrefix).toBe('{cxo}');
+  });
+
+  it('marks an operator-chosen token as not the default', () => {
+    const config = loadConfig({ API_TOKEN: 'a-real-secret-token' });
+    expect(config.apiToken).toBe('a-real-secret-token');
+    expect(config.apiTokenIsDefault).toBe(false);
+  });
+
+  it('reports one line per bad variable, naming it', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        PORT: 'eighty',
+        REDIS_URL: 'http://nope',
+        CXONE_RATE_LIMIT_PER_MIN: '0',
+        LOG_LEVEL: 'loud',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(4);
+    expect(problems.find((p) => p.startsWith('PORT:'))).toContain('"eighty"');
+    expect(problems.some((p) => p.startsWith('REDIS_URL:'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('CXONE_RATE_LIMIT_PER_MIN:'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('LOG_LEVEL:'))).toBe(true);
+  });
+
+  it('requires real credentials and an API token against a real CXone, without echoing secrets', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ CXONE_BASE_URL: 'https://api.example.test', CXONE_CLIENT_SECRET: 'shh' });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error?.problems.map((p) => p.split(':')[0]).sort()).toEqual(['API_TOKEN', 'CXONE_CLIENT_ID']);
+    expect(error?.message).not.toContain('shh');
+  });
+
+  it('requires a whsec_ secret with a webhook URL', () => {
+    expect(() => loadConfig({ WEBHOOK_URL: 'http://127.0.0.1:9/hook' })).toThrow(/WEBHOOK_SECRET/);
+    expect(() => loadConfig({ WEBHOOK_URL: 'http://127.0.0.1:9/hook', WEBHOOK_SECRET: 'plain' })).toThrow(
+      /WEBHOOK_SECRET: must look like whsec_/,
+    );
+    const ok = loadConfig({
+      WEBHOOK_URL: 'http://127.0.0.1:9/hook',
+      WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    });
+    expect(ok.webhook?.url).toBe('http://127.0.0.1:9/hook');
+  });
+
+  it('refuses a key prefix that is not a hash tag (Redis Cluster needs one slot)', () => {
+    expect(() => loadConfig({ KEY_PREFIX: 'cxo' })).toThrow(/KEY_PREFIX/);
+  });
+});
+
+describe('loadConfig and credentials in URLs', () => {
+  it('never echoes a password carried in an invalid URL value', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ REDIS_URL: 'http://:S3cretPassw0rd@127.0.0.1:6399' });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error?.problems[0]).toMatch(/^REDIS_URL:/);
+    expect(error?.message).not.toContain('S3cretPassw0rd');
+    expect(error?.message).toContain('***');
+  });
+});
