@@ -1,0 +1,93 @@
+import formbody from '@fastify/formbody';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+} from 'fastify';
+import { SandboxHttpError } from './errors.js';
+import { gatewayHook } from './gateway.js';
+import { endpointOf, infoOf } from './request-context.js';
+import { registerCampaignRoutes } from './routes/campaigns.js';
+import { registerControlRoutes } from './routes/control.js';
+import { registerOauthRoutes } from './routes/oauth.js';
+import { registerOutboundRoutes } from './routes/outbound.js';
+import type { SandboxState } from './state.js';
+
+/** Request bodies above this are refused with 413; campaign payloads are a few kB. */
+export const SANDBOX_BODY_LIMIT = 256 * 1024;
+
+/** Maps Fastify's own errors (parsing, content type, size) to the sandbox's JSON error shape. */
+function fromFastifyError(error: FastifyError): SandboxHttpError {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new SandboxHttpError(
+        400,
+        'invalid_json',
+        `the request body is not valid JSON: ${error.message}`,
+      );
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new SandboxHttpError(
+        413,
+        'payload_too_large',
+        `request bodies are limited to ${SANDBOX_BODY_LIMIT} bytes`,
+      );
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new SandboxHttpError(
+        415,
+        'unsupported_media_type',
+        'send application/json (or application/x-www-form-urlencoded to /oauth2/token)',
+      );
+    default:
+      break;
+  }
+  if (error instanceof SyntaxError)
+    return new SandboxHttpError(400, 'invalid_json', 'the request body is not valid JSON');
+  const status = error.statusCode;
+  if (status !== undefined && status >= 400 && status < 500)
+    return new SandboxHttpError(status, 'bad_request', error.message);
+  return new SandboxHttpError(500, 'internal_error', 'the sandbox failed to handle this request');
+}
+
+/** Builds the sandbox's Fastify app on an existing state; `startSandbox` is the usual entry point. */
+export async function buildSandboxApp(state: SandboxState): Promise<FastifyInstance> {
+  const app = Fastify({
+    // pino 10's Logger is a structural superset of Fastify's logger interface.
+    loggerInstance: state.logger as FastifyBaseLogger,
+    // Benchmarks push thousands of requests through; per-request lines would drown the fleet's logs.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: SANDBOX_BODY_LIMIT,
+    // Campaign ids are UUIDs; anything longer is not one and need not be routed.
+    routerOptions: { maxParamLength: 200 },
+    // Automatic HEAD routes would answer outside the gateway (no token, no budget); CXone has none.
+    exposeHeadRoutes: false,
+  });
+  await app.register(formbody, { bodyLimit: SANDBOX_BODY_LIMIT });
+
+  app.addHook('onRequest', async (request) => gatewayHook(state, request));
+  app.addHook('onResponse', async (request, reply) => {
+    const endpoint = endpointOf(request);
+    if (endpoint === null) return;
+    state.counters.record(endpoint, infoOf(request)?.outcome ?? 'unauthorized', reply.statusCode);
+  });
+
+  app.setErrorHandler(async (error: FastifyError | SandboxHttpError, request, reply) => {
+    const httpError = error instanceof SandboxHttpError ? error : fromFastifyError(error);
+    if (httpError.statusCode >= 500 && !(error instanceof SandboxHttpError)) {
+      request.log.error({ err: error, url: request.url, method: request.method }, 'sandbox handler failed');
+    }
+    void reply.code(httpError.statusCode).headers(httpError.headers);
+    return httpError.body();
+  });
+  app.setNotFoundHandler(async (request, reply) => {
+    void reply.code(404);
+    return { error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` };
+  });
+
+  await registerOauthRoutes(app, state);
+  await registerCampaignRoutes(app, state);
+  await registerOutboundRoutes(app, state);
+  await registerControlRoutes(app, state);
+  return app;
+}

@@ -1,0 +1,277 @@
+import type { z } from 'zod';
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../shared/clock.js';
+import {
+  campaignResourceSchema,
+  createCampaignRequestSchema,
+  historyRecordSchema,
+  updateCampaignRequestSchema,
+  type CampaignResource,
+  type CampaignStatus,
+  type CreateCampaignRequest,
+  type HistoryRecord,
+  type UpdateCampaignRequest,
+  type WireComplianceSettings,
+  type WireDialerSettings,
+} from '../shared/cxone/wire.js';
+import { allowedTransitions, canTransition, isFinal } from '../shared/lifecycle/state-machine.js';
+import { notFound, SandboxHttpError, validationFailed } from './errors.js';
+import { canonicalJson } from '../shared/canonical-json.js';
+import { complianceSettingsProblems, mergeProblems, zodProblems } from './validation.js';
+
+/** The sandbox's own copy of a campaign; the wire resource is built from it. */
+export interface StoredCampaign {
+  id: string;
+  version: number;
+  status: CampaignStatus;
+  name: string;
+  type: CreateCampaignRequest['type'];
+  startDateTime: string;
+  targetListId: string;
+  dialerSettings: WireDialerSettings;
+  complianceSettings: WireComplianceSettings;
+  createdAt: string;
+  updatedAt: string;
+  /** 0-based creation order; seeds the campaign's dialer simulation. */
+  ordinal: number;
+}
+
+export type Change = { from: unknown; to: unknown };
+
+/** Called after every successful create or change, with the state before (null on create) and after. */
+export type CampaignListener = (before: StoredCampaign | null, after: StoredCampaign) => void;
+
+export interface HistoryPageResult {
+  records: HistoryRecord[];
+  nextCursor: string | null;
+}
+
+export const HISTORY_PAGE_SIZE = { default: 50, min: 1, max: 500 } as const;
+
+/** Validates a request body the way CXone does: schema and compliance problems together, in one 422. */
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  const semantic =
+    body !== null && typeof body === 'object'
+      ? complianceSettingsProblems((body as Record<string, unknown>).complianceSettings)
+      : [];
+  const problems = mergeProblems(parsed.success ? [] : zodProblems(parsed.error), semantic);
+  if (!parsed.success || problems.length > 0) throw validationFailed(problems);
+  return parsed.data;
+}
+
+export function parseCreateBody(body: unknown): CreateCampaignRequest {
+  return parseBody(createCampaignRequestSchema, body);
+}
+
+export function parseUpdateBody(body: unknown): UpdateCampaignRequest {
+  return parseBody(updateCampaignRequestSchema, body);
+}
+
+/** Field-by-field differences, with dotted paths for the nested settings objects. */
+export function diffCampaigns(before: StoredCampaign, after: StoredCampaign): Record<string, Change> {
+  const changes: Record<string, Change> = {};
+  const compare = (path: string, from: unknown, to: unknown): void => {
+    if (canonicalJson(from) !== canonicalJson(to)) changes[path] = { from: from ?? null, to: to ?? null };
+  };
+  for (const key of ['status', 'name', 'startDateTime'] as const) compare(key, before[key], after[key]);
+  for (const group of ['dialerSettings', 'complianceSettings'] as const) {
+    const a = before[group] as Record<string, unknown>;
+    const b = after[group] as Record<string, unknown>;
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)]))
+      compare(`${group}.${key}`, a[key], b[key]);
+  }
+  return changes;
+}
+
+function encodeCursor(campaignId: string, offset: number): string {
+  return Buffer.from(JSON.stringify({ c: campaignId, o: offset })).toString('base64url');
+}
+
+function decodeCursor(cursor: string, campaignId: string): number {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as {
+      c?: unknown;
+      o?: unknown;
+    };
+    if (value.c === campaignId && typeof value.o === 'number' && Number.isInteger(value.o) && value.o >= 0) {
+      return value.o;
+    }
+  } catch {
+    // fall through to the refusal below
+  }
+  throw new SandboxHttpError(
+    400,
+    'invalid_cursor',
+    'cursor is not one this endpoint issued for this campaign',
+    {
+      errors: [{ field: 'cursor', message: 'unknown or malformed cursor' }],
+    },
+  );
+}
+
+/**
+ * Campaigns and their append-only history, in memory. Enforces what CXone enforces on writes:
+ * optimistic concurrency on `version`, the lifecycle state machine, and no edits to a finished campaign.
+ */
+export class CampaignStore {
+  private readonly campaigns = new Map<string, StoredCampaign>();
+  private readonly histories = new Map<string, HistoryRecord[]>();
+  private readonly listeners: CampaignListener[] = [];
+  private created = 0;
+
+  constructor(private readonly clock: Clock) {}
+
+  onChange(listener: CampaignListener): void {
+    this.listeners.push(listener);
+  }
+
+  count(): number {
+    return this.campaigns.size;
+  }
+
+  list(): StoredCampaign[] {
+    return [...this.campaigns.values()];
+  }
+
+  find(id: string): StoredCampaign | undefined {
+    return this.campaigns.get(id);
+  }
+
+  get(id: string): StoredCampaign {
+    const campaign = this.campaigns.get(id);
+    if (!campaign) throw notFound(`campaign ${id}`);
+    return campaign;
+  }
+
+  create(request: CreateCampaignRequest, actor: string): StoredCampaign {
+    const now = new Date(this.clock.now()).toISOString();
+    const campaign: StoredCampaign = {
+      id: randomUUID(),
+      version: 1,
+      status: 'draft',
+      name: request.name,
+      type: request.type,
+      startDateTime: request.startDateTime,
+      targetListId: request.targetListId,
+      dialerSettings: structuredClone(request.dialerSettings),
+      complianceSettings: structuredClone(request.complianceSettings),
+      createdAt: now,
+      updatedAt: now,
+      ordinal: this.created,
+    };
+    this.created += 1;
+    this.campaigns.set(campaign.id, campaign);
+    this.histories.set(campaign.id, []);
+    this.appendHistory(campaign, 'created', actor, { status: { from: null, to: 'draft' } });
+    for (const listener of this.listeners) listener(null, campaign);
+    return campaign;
+  }
+
+  /**
+   * Applies a PATCH written against `expectedVersion`. A body that changes nothing succeeds without a
+   * new version (there is no change to record); any real change bumps the version by exactly one.
+   */
+  update(id: string, expectedVersion: number, patch: UpdateCampaignRequest, actor: string): StoredCampaign {
+    const before = this.get(id);
+    if (expectedVersion !== before.version) {
+      throw new SandboxHttpError(
+        409,
+        'version_conflict',
+        `campaign ${id} is at version ${before.version}, not ${expectedVersion}; re-read it and apply your change to the current version`,
+        { currentVersion: before.version },
+      );
+    }
+    if (isFinal(before.status)) {
+      throw new SandboxHttpError(
+        409,
+        'campaign_closed',
+        `campaign ${id} is ${before.status} and can no longer change`,
+        {
+          currentVersion: before.version,
+          status: before.status,
+        },
+      );
+    }
+    if (
+      patch.status !== undefined &&
+      patch.status !== before.status &&
+      !canTransition(before.status, patch.status)
+    ) {
+      const allowed = allowedTransitions(before.status);
+      throw new SandboxHttpError(
+        409,
+        'invalid_transition',
+        `cannot change status from ${before.status} to ${patch.status}; allowed from ${before.status}: ${
+          allowed.length > 0 ? allowed.join(', ') : 'none'
+        }`,
+        { from: before.status, to: patch.status, allowed, currentVersion: before.version },
+      );
+    }
+    const after: StoredCampaign = {
+      ...before,
+      ...(patch.name !== undefined ? { name: patch.name } : {}),
+      ...(patch.status !== undefined ? { status: patch.status } : {}),
+      ...(patch.startDateTime !== undefined ? { startDateTime: patch.startDateTime } : {}),
+      dialerSettings: { ...before.dialerSettings, ...stripUndefined(patch.dialerSettings) },
+      complianceSettings: { ...before.complianceSettings, ...stripUndefined(patch.complianceSettings) },
+    };
+    const changes = diffCampaigns(before, after);
+    if (Object.keys(changes).length === 0) return before;
+    after.version = before.version + 1;
+    after.updatedAt = new Date(this.clock.now()).toISOString();
+    this.campaigns.set(id, after);
+    this.appendHistory(after, changes.status ? 'status_changed' : 'updated', actor, changes);
+    for (const listener of this.listeners) listener(before, after);
+    return after;
+  }
+
+  historyPage(id: string, pageSize: number, cursor: string | undefined): HistoryPageResult {
+    this.get(id);
+    const records = this.histories.get(id) ?? [];
+    const offset = cursor === undefined ? 0 : decodeCursor(cursor, id);
+    const end = Math.min(records.length, offset + pageSize);
+    return {
+      records: records.slice(offset, end),
+      nextCursor: end < records.length ? encodeCursor(id, end) : null,
+    };
+  }
+
+  historyLength(id: string): number {
+    return this.histories.get(id)?.length ?? 0;
+  }
+
+  clear(): void {
+    this.campaigns.clear();
+    this.histories.clear();
+  }
+
+  private appendHistory(
+    campaign: StoredCampaign,
+    action: string,
+    actor: string,
+    changes: Record<string, Change>,
+  ): void {
+    const record = historyRecordSchema.parse({
+      id: randomUUID(),
+      campaignId: campaign.id,
+      version: campaign.version,
+      occurredAt: campaign.updatedAt,
+      action,
+      actor,
+      changes,
+    });
+    (this.histories.get(campaign.id) as HistoryRecord[]).push(record);
+  }
+}
+
+function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
+  if (!value) return {};
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The wire shape of a campaign, checked against the contract so the sandbox cannot drift from it. */
+export function toResource(campaign: StoredCampaign): CampaignResource {
+  const { ordinal: _ordinal, ...wire } = campaign;
+  return campaignResourceSchema.parse(structuredClone(wire));
+}

@@ -1,0 +1,25 @@
+import type { AppConfig } from '../shared/config.js';
+import type { Logger } from '../shared/logger.js';
+import { sandboxOptionsFromConfig } from './embedded.js';
+import { startSandbox } from './server.js';
+import type { RunningSandbox } from './types.js';
+
+/**
+ * The `sandbox` role (`node dist/main.js sandbox`): the sandbox alone, for fleets whose API and
+ * worker processes run elsewhere and point CXONE_BASE_URL at it. The caller (main.ts) owns signal
+ * handling and calls `close()` on SIGINT/SIGTERM.
+ */
+export async function runSandboxRole(config: AppConfig, logger: Logger): Promise<RunningSandbox> {
+  const sandbox = await startSandbox(sandboxOptionsFromConfig(config, logger));
+  logger.info(
+    {
+      url: sandbox.url,
+      clientId: config.cxone.clientId,
+      timeScale: config.sandbox.timeScale,
+      controlSurface: `${sandbox.url}/__sandbox`,
+      controlGuarded: config.sandbox.adminToken !== undefined,
+    },
+    'CXone sandbox listening (standalone role)',
+  );
+  return sandbox;
+}

@@ -1,0 +1,86 @@
+import type { CxoneEndpoint } from '../shared/cxone/wire.js';
+import { seededRandom, type Random } from './prng.js';
+
+export interface ScriptedFailure {
+  /** How many more matching requests fail. */
+  remaining: number;
+  /** 5xx status, or 429 to script a rate-limit storm. */
+  status: number;
+  /** Only requests to this route template fail; all CXone endpoints when absent. */
+  endpoint?: CxoneEndpoint;
+  /** Retry-After sent with a scripted 429, in seconds. */
+  retryAfterSeconds?: number;
+}
+
+export interface FaultState {
+  latencyMs: number;
+  errorRate: number;
+  scripted: ScriptedFailure[];
+}
+
+export type FaultDecision =
+  { fail: false } | { fail: true; status: number; scripted: boolean; retryAfterSeconds?: number };
+
+/**
+ * Injected trouble: a fixed latency, a seeded random 5xx rate, and scripted "the next N requests
+ * fail" entries that make resilience tests deterministic. Scripted failures are consumed first.
+ */
+export class FaultInjector {
+  private latencyMs: number;
+  private errorRate: number;
+  private scripted: ScriptedFailure[] = [];
+  private readonly random: Random;
+
+  constructor(opts: { latencyMs?: number; errorRate?: number; seed: number }) {
+    this.latencyMs = opts.latencyMs ?? 0;
+    this.errorRate = opts.errorRate ?? 0;
+    this.random = seededRandom(opts.seed);
+  }
+
+  set(f: { latencyMs?: number; errorRate?: number }): void {
+    if (f.latencyMs !== undefined) this.latencyMs = Math.max(0, f.latencyMs);
+    if (f.errorRate !== undefined) this.errorRate = Math.min(1, Math.max(0, f.errorRate));
+  }
+
+  failNext(failure: ScriptedFailure): void {
+    if (failure.remaining > 0) this.scripted.push({ ...failure });
+  }
+
+  clear(): void {
+    this.latencyMs = 0;
+    this.errorRate = 0;
+    this.scripted = [];
+  }
+
+  get latency(): number {
+    return this.latencyMs;
+  }
+
+  state(): FaultState {
+    return {
+      latencyMs: this.latencyMs,
+      errorRate: this.errorRate,
+      scripted: this.scripted.map((s) => ({ ...s })),
+    };
+  }
+
+  decide(endpoint: CxoneEndpoint): FaultDecision {
+    const index = this.scripted.findIndex((s) => s.endpoint === undefined || s.endpoint === endpoint);
+    if (index >= 0) {
+      const entry = this.scripted[index] as ScriptedFailure;
+      entry.remaining -= 1;
+      if (entry.remaining <= 0) this.scripted.splice(index, 1);
+      return {
+        fail: true,
+        status: entry.status,
+        scripted: true,
+        ...(entry.retryAfterSeconds !== undefined ? { retryAfterSeconds: entry.retryAfterSeconds } : {}),
+      };
+    }
+    // Draw only when a rate is set so that turning faults on later does not shift earlier draws.
+    if (this.errorRate > 0 && this.random() < this.errorRate) {
+      return { fail: true, status: 503, scripted: false };
+    }
+    return { fail: false };
+  }
+}

@@ -1,0 +1,107 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyRequest } from 'fastify';
+import { ENDPOINT_SCOPES, CXONE_ENDPOINTS, type CxoneEndpoint } from '../shared/cxone/wire.js';
+import { SandboxHttpError } from './errors.js';
+import { retryAfterSeconds, type RateWindow } from './rate-window.js';
+import { endpointOf, setInfo, type RequestInfo } from './request-context.js';
+import type { SandboxState } from './state.js';
+import type { TokenGrant } from './token-store.js';
+
+const BEARER_REALM = 'Bearer realm="cxone-sandbox"';
+
+/** Spends one request of `key`'s budget, or refuses with 429 and a Retry-After in whole seconds. */
+export function admit(window: RateWindow, key: string, endpoint: CxoneEndpoint, info: RequestInfo): void {
+  const decision = window.take(`${key}\u0000${endpoint}`);
+  if (decision.ok) return;
+  info.outcome = 'rate_limited';
+  const seconds = retryAfterSeconds(decision.retryAfterMs);
+  throw new SandboxHttpError(
+    429,
+    'rate_limited',
+    `too many requests to ${endpoint}; retry after ${seconds} s`,
+    { retryAfterSeconds: seconds },
+    { 'retry-after': String(seconds) },
+  );
+}
+
+/** Injected latency and failures; scripted failures are consumed before the random rate is drawn. */
+export function injectFault(state: SandboxState, endpoint: CxoneEndpoint, info: RequestInfo): void {
+  const decision = state.faults.decide(endpoint);
+  if (!decision.fail) return;
+  info.outcome = 'fault';
+  if (decision.status === 429) {
+    const seconds = decision.retryAfterSeconds ?? 1;
+    throw new SandboxHttpError(
+      429,
+      'rate_limited',
+      `too many requests to ${endpoint}; retry after ${seconds} s`,
+      { retryAfterSeconds: seconds },
+      { 'retry-after': String(seconds) },
+    );
+  }
+  throw new SandboxHttpError(
+    decision.status,
+    'unavailable',
+    'the service is temporarily unavailable; try again later',
+  );
+}
+
+function authenticateBearer(state: SandboxState, request: FastifyRequest, info: RequestInfo): TokenGrant {
+  const header = request.headers.authorization;
+  const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  if (!match) {
+    info.outcome = 'unauthorized';
+    throw new SandboxHttpError(
+      401,
+      'unauthorized',
+      'missing bearer token',
+      {},
+      { 'www-authenticate': BEARER_REALM },
+    );
+  }
+  const check = state.tokens.check(match[1] as string);
+  if (!check.ok) {
+    info.outcome = 'unauthorized';
+    const description =
+      check.reason === 'expired' ? 'the access token expired' : 'the access token is not valid';
+    throw new SandboxHttpError(
+      401,
+      'invalid_token',
+      description,
+      {},
+      { 'www-authenticate': `${BEARER_REALM}, error="invalid_token", error_description="${description}"` },
+    );
+  }
+  return check.grant;
+}
+
+/**
+ * The API gateway in front of every contract endpoint except the token endpoint (which must read its
+ * body to know the client, so it runs the same steps in its handler). Order: latency, bearer token
+ * (401, not counted against the budget), rate limit (429; every admitted request counts whatever
+ * happens next), scope (403), injected fault (5xx or scripted 429).
+ */
+export async function gatewayHook(state: SandboxState, request: FastifyRequest): Promise<void> {
+  const endpoint = endpointOf(request);
+  if (endpoint === null) return;
+  const info = setInfo(request, { endpoint });
+  const latency = state.faults.latency;
+  if (latency > 0) await sleep(latency);
+  if (endpoint === CXONE_ENDPOINTS.token) return;
+  const grant = authenticateBearer(state, request, info);
+  info.grant = grant;
+  admit(state.rate, grant.tenant, endpoint, info);
+  const scope = ENDPOINT_SCOPES[endpoint];
+  if (!grant.scopes.includes(scope)) {
+    info.outcome = 'admitted';
+    throw new SandboxHttpError(
+      403,
+      'insufficient_scope',
+      `${endpoint} requires scope ${scope}; this token has ${grant.scopes.join(' ') || 'no scopes'}`,
+      { requiredScope: scope },
+      { 'www-authenticate': `${BEARER_REALM}, error="insufficient_scope", scope="${scope}"` },
+    );
+  }
+  injectFault(state, endpoint, info);
+  info.outcome = 'admitted';
+}

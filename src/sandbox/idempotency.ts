@@ -1,0 +1,55 @@
+import { canonicalJson } from '../shared/canonical-json.js';
+import { createHash } from 'node:crypto';
+import type { Clock } from '../shared/clock.js';
+
+export interface StoredResponse {
+  statusCode: number;
+  body: unknown;
+  campaignId: string;
+}
+
+export type IdempotencyLookup =
+  { kind: 'new' } | { kind: 'replay'; response: StoredResponse } | { kind: 'mismatch' };
+
+export function fingerprint(body: unknown): string {
+  return createHash('sha256').update(canonicalJson(body)).digest('hex');
+}
+
+/**
+ * Idempotency-Key memory for POST /api/v2/campaigns, per tenant. Only successful creates are
+ * remembered: a rejected request may be corrected and re-sent under the same key.
+ */
+export class IdempotencyStore {
+  private readonly entries = new Map<string, { fingerprint: string; response: StoredResponse; at: number }>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly ttlMs: number,
+  ) {}
+
+  lookup(tenant: string, key: string, body: unknown): IdempotencyLookup {
+    const entry = this.entries.get(this.id(tenant, key));
+    if (!entry || this.clock.now() - entry.at > this.ttlMs) return { kind: 'new' };
+    return entry.fingerprint === fingerprint(body)
+      ? { kind: 'replay', response: entry.response }
+      : { kind: 'mismatch' };
+  }
+
+  remember(tenant: string, key: string, body: unknown, response: StoredResponse): void {
+    const now = this.clock.now();
+    for (const [id, entry] of this.entries) {
+      // Map iteration is insertion order, so the oldest entries come first.
+      if (now - entry.at <= this.ttlMs) break;
+      this.entries.delete(id);
+    }
+    this.entries.set(this.id(tenant, key), { fingerprint: fingerprint(body), response, at: now });
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  private id(tenant: string, key: string): string {
+    return `${tenant}\u0000${key}`;
+  }
+}

@@ -1,0 +1,72 @@
+import type { Clock } from '../shared/clock.js';
+import type { RateLimitOptions } from './types.js';
+
+export type RateDecision = { ok: true; remaining: number } | { ok: false; retryAfterMs: number };
+
+/**
+ * Request budget per key (tenant + endpoint). Every request that reaches the limiter counts,
+ * whatever its later outcome (404, 422, injected 503), as on CXone. Rejected requests do not
+ * consume budget.
+ */
+export class RateWindow {
+  private readonly fixed = new Map<string, { windowStart: number; count: number }>();
+  private readonly sliding = new Map<string, number[]>();
+
+  constructor(
+    private readonly opts: RateLimitOptions,
+    private readonly clock: Clock,
+  ) {}
+
+  take(key: string): RateDecision {
+    return (this.opts.mode ?? 'fixed') === 'fixed' ? this.takeFixed(key) : this.takeSliding(key);
+  }
+
+  reset(): void {
+    this.fixed.clear();
+    this.sliding.clear();
+  }
+
+  get limits(): RateLimitOptions {
+    return { mode: 'fixed', ...this.opts };
+  }
+
+  /** Windows aligned to the epoch: [k·windowMs, (k+1)·windowMs). */
+  private takeFixed(key: string): RateDecision {
+    const now = this.clock.now();
+    const windowStart = Math.floor(now / this.opts.windowMs) * this.opts.windowMs;
+    let entry = this.fixed.get(key);
+    if (!entry || entry.windowStart !== windowStart) {
+      entry = { windowStart, count: 0 };
+      this.fixed.set(key, entry);
+    }
+    if (entry.count >= this.opts.perWindow) {
+      return { ok: false, retryAfterMs: windowStart + this.opts.windowMs - now };
+    }
+    entry.count += 1;
+    return { ok: true, remaining: this.opts.perWindow - entry.count };
+  }
+
+  /** At most perWindow accepted requests in any half-open interval of windowMs. */
+  private takeSliding(key: string): RateDecision {
+    const now = this.clock.now();
+    let log = this.sliding.get(key);
+    if (!log) {
+      log = [];
+      this.sliding.set(key, log);
+    }
+    const horizon = now - this.opts.windowMs;
+    let expired = 0;
+    while (expired < log.length && (log[expired] as number) <= horizon) expired += 1;
+    if (expired > 0) log.splice(0, expired);
+    if (log.length >= this.opts.perWindow) {
+      return { ok: false, retryAfterMs: (log[0] as number) + this.opts.windowMs - now };
+    }
+    log.push(now);
+    return { ok: true, remaining: this.opts.perWindow - log.length };
+  }
+}
+
+/** Retry-After in whole seconds, rounded up, never 0 (a 0 would invite an immediate retry storm). */
+export function retryAfterSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}

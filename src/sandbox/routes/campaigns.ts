@@ -1,0 +1,91 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { createCampaignResponseSchema } from '../../shared/cxone/wire.js';
+import { parseCreateBody, parseUpdateBody, toResource } from '../campaign-store.js';
+import { SandboxHttpError } from '../errors.js';
+import { grantOf } from '../request-context.js';
+import type { SandboxState } from '../state.js';
+
+type IdParams = { Params: { id: string } };
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+function idempotencyKey(request: FastifyRequest): string | undefined {
+  const raw = request.headers['idempotency-key'];
+  if (raw === undefined) return undefined;
+  const key = Array.isArray(raw) ? raw[0] : raw;
+  if (key === undefined || !IDEMPOTENCY_KEY.test(key)) {
+    throw new SandboxHttpError(
+      400,
+      'invalid_idempotency_key',
+      'Idempotency-Key must be 1..255 visible ASCII characters',
+    );
+  }
+  return key;
+}
+
+/** `If-Match: version=N` (a quoted or weak ETag holding N is accepted too). */
+export function parseIfMatch(raw: string | string[] | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Array.isArray(raw) ? raw.join(',') : raw;
+  const match = /^\s*(?:W\/)?"?(?:version=)?(\d{1,15})"?\s*$/.exec(value);
+  if (!match) {
+    throw new SandboxHttpError(
+      400,
+      'invalid_if_match',
+      `If-Match must be "version=N", got ${JSON.stringify(value)}`,
+    );
+  }
+  return Number(match[1]);
+}
+
+export async function registerCampaignRoutes(app: FastifyInstance, state: SandboxState): Promise<void> {
+  app.post('/api/v2/campaigns', async (request, reply) => {
+    const grant = grantOf(request);
+    const key = idempotencyKey(request);
+    if (key !== undefined) {
+      const previous = state.idempotency.lookup(grant.tenant, key, request.body);
+      if (previous.kind === 'replay') {
+        void reply.code(previous.response.statusCode).header('idempotent-replayed', 'true');
+        void reply.header('location', `/api/v2/campaigns/${previous.response.campaignId}`);
+        return previous.response.body;
+      }
+      if (previous.kind === 'mismatch') {
+        throw new SandboxHttpError(
+          422,
+          'idempotency_key_reused',
+          'this Idempotency-Key was already used with a different request body; use a new key for a different campaign',
+        );
+      }
+    }
+    const campaign = state.campaigns.create(parseCreateBody(request.body), grant.clientId);
+    const body = createCampaignResponseSchema.parse(toResource(campaign));
+    if (key !== undefined) {
+      state.idempotency.remember(grant.tenant, key, request.body, {
+        statusCode: 201,
+        body,
+        campaignId: campaign.id,
+      });
+    }
+    void reply.code(201).header('location', `/api/v2/campaigns/${campaign.id}`);
+    return body;
+  });
+
+  app.get<IdParams>('/api/v2/campaigns/:id', async (request) =>
+    toResource(state.campaigns.get(request.params.id)),
+  );
+
+  app.patch<IdParams>('/api/v2/campaigns/:id', async (request) => {
+    const grant = grantOf(request);
+    state.campaigns.get(request.params.id);
+    const expected = parseIfMatch(request.headers['if-match']);
+    if (expected === undefined) {
+      throw new SandboxHttpError(
+        428,
+        'precondition_required',
+        'PATCH needs If-Match: version=N with the version you read, so concurrent changes are not lost',
+      );
+    }
+    const patch = parseUpdateBody(request.body);
+    return toResource(state.campaigns.update(request.params.id, expected, patch, grant.clientId));
+  });
+}

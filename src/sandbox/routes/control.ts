@@ -1,0 +1,179 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { CXONE_ENDPOINTS, type CxoneEndpoint } from '../../shared/cxone/wire.js';
+import { parseUpdateBody, toResource } from '../campaign-store.js';
+import { SandboxHttpError, validationFailed } from '../errors.js';
+import type { SandboxState } from '../state.js';
+import { zodProblems } from '../validation.js';
+
+/** Actor recorded in history for changes made through the control surface ("from the console"). */
+export const CONSOLE_ACTOR = 'console-operator';
+
+const faultsBody = z
+  .object({
+    latencyMs: z.number().int().min(0).max(60_000).optional(),
+    errorRate: z.number().min(0).max(1).optional(),
+    /** Make the next N matching requests fail. */
+    failNext: z.number().int().min(1).max(100_000).optional(),
+    status: z
+      .number()
+      .int()
+      .refine((s) => s === 429 || (s >= 500 && s <= 599), 'must be 429 or a 5xx status')
+      .default(503),
+    endpoint: z.enum(Object.values(CXONE_ENDPOINTS) as [CxoneEndpoint, ...CxoneEndpoint[]]).optional(),
+    retryAfterSeconds: z.number().int().min(0).max(3600).optional(),
+  })
+  .strict();
+
+const skipBody = z
+  .object({
+    ms: z
+      .number()
+      .int()
+      .min(1)
+      .max(365 * 24 * 3600 * 1000),
+  })
+  .strict();
+
+function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body ?? {});
+  if (!parsed.success) throw validationFailed(zodProblems(parsed.error));
+  return parsed.data;
+}
+
+function adminGuard(state: SandboxState) {
+  const expected = state.adminToken === undefined ? undefined : Buffer.from(state.adminToken);
+  return async (request: FastifyRequest): Promise<void> => {
+    if (expected === undefined) return;
+    const given = request.headers['x-sandbox-admin'];
+    const actual = Buffer.from(typeof given === 'string' ? given : '');
+    if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
+      throw new SandboxHttpError(
+        401,
+        'unauthorized',
+        'the sandbox control surface needs header x-sandbox-admin',
+      );
+    }
+  };
+}
+
+/** What the sandbox holds about one campaign: its resource, how much history it has, and its dialer's counters. */
+export function campaignState(state: SandboxState, id: string): unknown {
+  const campaign = state.campaigns.find(id);
+  if (!campaign) return undefined;
+  return {
+    resource: toResource(campaign),
+    historyLength: state.campaigns.historyLength(id),
+    dialer: state.dialers.snapshot(campaign),
+  };
+}
+
+/**
+ * /__sandbox/*: control and introspection, never part of the CXone contract (no token, no rate
+ * limit, not counted). Open unless the sandbox was given an admin token.
+ */
+export async function registerControlRoutes(app: FastifyInstance, state: SandboxState): Promise<void> {
+  await app.register(
+    async (scope) => {
+      scope.addHook('onRequest', adminGuard(state));
+
+      scope.get('/config', async () => ({
+        rateLimit: state.rate.limits,
+        tokenRateLimit: state.tokenRate.limits,
+        tokenTtlSeconds: state.tokens.ttl,
+        timeScale: state.simTime.timeScale,
+        seed: state.seed,
+        clients: state.clientList.map((c) => ({
+          clientId: c.clientId,
+          tenant: c.tenant ?? c.clientId,
+          scopes: c.scopes,
+        })),
+      }));
+
+      scope.get('/faults', async () => state.faults.state());
+      scope.post('/faults', async (request) => {
+        const body = parse(faultsBody, request.body);
+        state.faults.set({
+          ...(body.latencyMs !== undefined ? { latencyMs: body.latencyMs } : {}),
+          ...(body.errorRate !== undefined ? { errorRate: body.errorRate } : {}),
+        });
+        if (body.failNext !== undefined) {
+          state.faults.failNext({
+            remaining: body.failNext,
+            status: body.status,
+            ...(body.endpoint !== undefined ? { endpoint: body.endpoint } : {}),
+            ...(body.retryAfterSeconds !== undefined ? { retryAfterSeconds: body.retryAfterSeconds } : {}),
+          });
+        }
+        return state.faults.state();
+      });
+      scope.delete('/faults', async () => {
+        state.faults.clear();
+        return state.faults.state();
+      });
+
+      scope.get('/counters', async () => state.counters.snapshot());
+      scope.delete('/counters', async () => {
+        state.counters.reset();
+        return state.counters.snapshot();
+      });
+
+      /** Forget every rate window, e.g. between benchmark phases. */
+      scope.delete('/rate-limits', async () => {
+        state.rate.reset();
+        state.tokenRate.reset();
+        return { ok: true };
+      });
+
+      scope.get('/campaigns', async () => ({
+        campaigns: state.campaigns.list().map((c) => ({
+          id: c.id,
+          name: c.name,
+          status: c.status,
+          version: c.version,
+          createdAt: c.createdAt,
+          updatedAt: c.updatedAt,
+        })),
+      }));
+      scope.get<{ Params: { id: string } }>('/campaigns/:id', async (request) => {
+        const found = campaignState(state, request.params.id);
+        if (found === undefined)
+          throw new SandboxHttpError(404, 'not_found', `campaign ${request.params.id} not found`);
+        return found;
+      });
+      /**
+       * A change "from the CXone console": the same write path as PATCH (version bump, state machine,
+       * history), applied to the current version with actor console-operator.
+       */
+      scope.post<{ Params: { id: string } }>('/campaigns/:id/console', async (request) => {
+        const campaign = state.campaigns.get(request.params.id);
+        const patch = parseUpdateBody(request.body);
+        return toResource(state.campaigns.update(campaign.id, campaign.version, patch, CONSOLE_ACTOR));
+      });
+
+      scope.get('/time', async () => ({
+        simNow: new Date(state.simTime.now()).toISOString(),
+        simNowMs: state.simTime.now(),
+        timeScale: state.simTime.timeScale,
+      }));
+      scope.post('/time/skip', async (request) => {
+        state.simTime.skip(parse(skipBody, request.body).ms);
+        return { simNow: new Date(state.simTime.now()).toISOString(), simNowMs: state.simTime.now() };
+      });
+
+      /** Forget campaigns, history, idempotency keys, counters, rate windows and faults; tokens stay valid. */
+      scope.post('/reset', async () => {
+        state.campaigns.clear();
+        state.dialers.clear();
+        state.idempotency.clear();
+        state.counters.reset();
+        state.rate.reset();
+        state.tokenRate.reset();
+        state.faults.clear();
+        return { ok: true };
+      });
+    },
+    { prefix: '/__sandbox' },
+  );
+}

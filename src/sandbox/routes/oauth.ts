@@ -1,0 +1,111 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { CXONE_ENDPOINTS, tokenRequestSchema, tokenResponseSchema } from '../../shared/cxone/wire.js';
+import { SandboxHttpError } from '../errors.js';
+import { admit, injectFault } from '../gateway.js';
+import { infoOf, setInfo } from '../request-context.js';
+import type { SandboxState } from '../state.js';
+
+/** OAuth errors carry RFC 6749's error_description as well as our usual message. */
+function oauthError(
+  status: number,
+  code: string,
+  description: string,
+  headers: Record<string, string> = {},
+): SandboxHttpError {
+  return new SandboxHttpError(status, code, description, { error_description: description }, headers);
+}
+
+const looseTokenBody = z.looseObject({
+  grant_type: z.string().optional(),
+  client_id: z.string().optional(),
+  client_secret: z.string().optional(),
+  scope: z.string().optional(),
+});
+
+/** HTTP Basic client credentials (RFC 6749 2.3.1: both parts form-urlencoded before base64). */
+function basicCredentials(request: FastifyRequest): { clientId: string; clientSecret: string } | null {
+  const header = request.headers.authorization;
+  const match = typeof header === 'string' ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header) : null;
+  if (!match) return null;
+  const decoded = Buffer.from(match[1] as string, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw oauthError(400, 'invalid_request', 'malformed HTTP Basic credentials');
+  try {
+    return {
+      clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
+      clientSecret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
+    };
+  } catch {
+    throw oauthError(400, 'invalid_request', 'malformed HTTP Basic credentials');
+  }
+}
+
+export async function registerOauthRoutes(app: FastifyInstance, state: SandboxState): Promise<void> {
+  app.post('/oauth2/token', async (request, reply) => {
+    const info = infoOf(request) ?? setInfo(request, { endpoint: CXONE_ENDPOINTS.token });
+    const loose = looseTokenBody.safeParse(request.body ?? {});
+    if (!loose.success) {
+      throw oauthError(400, 'invalid_request', 'the token request must be a form or JSON object of strings');
+    }
+    const basic = basicCredentials(request);
+    const body = loose.data;
+    if (body.grant_type === undefined) throw oauthError(400, 'invalid_request', 'grant_type is required');
+    if (body.grant_type !== 'client_credentials') {
+      throw oauthError(
+        400,
+        'unsupported_grant_type',
+        `grant_type ${body.grant_type} is not supported; use client_credentials`,
+      );
+    }
+    const parsed = tokenRequestSchema.safeParse({
+      grant_type: body.grant_type,
+      client_id: basic?.clientId ?? body.client_id,
+      client_secret: basic?.clientSecret ?? body.client_secret,
+      ...(body.scope !== undefined ? { scope: body.scope } : {}),
+    });
+    if (!parsed.success) {
+      info.outcome = 'unauthorized';
+      throw oauthError(
+        401,
+        'invalid_client',
+        'client authentication failed: client_id and client_secret are required',
+        {
+          'www-authenticate': 'Basic realm="cxone-sandbox"',
+        },
+      );
+    }
+    const client = state.clients.authenticate(parsed.data.client_id, parsed.data.client_secret);
+    if (!client) {
+      info.outcome = 'unauthorized';
+      throw oauthError(
+        401,
+        'invalid_client',
+        'client authentication failed: unknown client or wrong secret',
+        {
+          'www-authenticate': 'Basic realm="cxone-sandbox"',
+        },
+      );
+    }
+    const tenant = state.clients.tenantOf(client);
+    admit(state.tokenRate, tenant, CXONE_ENDPOINTS.token, info);
+    injectFault(state, CXONE_ENDPOINTS.token, info);
+    info.outcome = 'admitted';
+    const scopes = state.clients.resolveScopes(client, parsed.data.scope);
+    if (!scopes.ok) {
+      const parts = [
+        scopes.unknown.length > 0 ? `unknown scopes: ${scopes.unknown.join(' ')}` : '',
+        scopes.notGranted.length > 0 ? `not granted to this client: ${scopes.notGranted.join(' ')}` : '',
+      ].filter(Boolean);
+      throw oauthError(400, 'invalid_scope', parts.join('; '));
+    }
+    const { token } = state.tokens.issue(client.clientId, tenant, scopes.scopes);
+    void reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    return tokenResponseSchema.parse({
+      access_token: token,
+      token_type: 'Bearer',
+      expires_in: state.tokens.ttl,
+      scope: scopes.scopes.join(' '),
+    });
+  });
+}

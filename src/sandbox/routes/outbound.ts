@@ -1,0 +1,52 @@
+import type { FastifyInstance } from 'fastify';
+import { campaignStatsSchema, historyPageSchema } from '../../shared/cxone/wire.js';
+import { HISTORY_PAGE_SIZE } from '../campaign-store.js';
+import { SandboxHttpError, type FieldProblem } from '../errors.js';
+import type { SandboxState } from '../state.js';
+
+type HistoryRequest = { Params: { id: string }; Querystring: Record<string, string | string[] | undefined> };
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[value.length - 1] : value;
+}
+
+export function parseHistoryQuery(query: Record<string, string | string[] | undefined>): {
+  pageSize: number;
+  cursor: string | undefined;
+} {
+  const problems: FieldProblem[] = [];
+  const rawSize = single(query.pageSize);
+  let pageSize: number = HISTORY_PAGE_SIZE.default;
+  if (rawSize !== undefined) {
+    pageSize = /^\d{1,6}$/.test(rawSize) ? Number(rawSize) : NaN;
+    if (!(pageSize >= HISTORY_PAGE_SIZE.min && pageSize <= HISTORY_PAGE_SIZE.max)) {
+      problems.push({
+        field: 'pageSize',
+        message: `must be a whole number from ${HISTORY_PAGE_SIZE.min} to ${HISTORY_PAGE_SIZE.max}`,
+      });
+    }
+  }
+  const cursor = single(query.cursor);
+  if (cursor !== undefined && cursor.length === 0)
+    problems.push({ field: 'cursor', message: 'must not be empty' });
+  if (problems.length > 0) {
+    throw new SandboxHttpError(
+      400,
+      'invalid_request',
+      problems.map((p) => `${p.field}: ${p.message}`).join('; '),
+      { errors: problems },
+    );
+  }
+  return { pageSize, cursor };
+}
+
+export async function registerOutboundRoutes(app: FastifyInstance, state: SandboxState): Promise<void> {
+  app.get<{ Params: { id: string } }>('/api/v2/outbound/campaigns/:id/stats', async (request) =>
+    campaignStatsSchema.parse(state.dialers.stats(state.campaigns.get(request.params.id))),
+  );
+
+  app.get<HistoryRequest>('/api/v2/outbound/campaigns/:id/history', async (request) => {
+    const { pageSize, cursor } = parseHistoryQuery(request.query);
+    return historyPageSchema.parse(state.campaigns.historyPage(request.params.id, pageSize, cursor));
+  });
+}

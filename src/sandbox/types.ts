@@ -1,0 +1,76 @@
+import type { FastifyInstance } from 'fastify';
+import type { Clock } from '../shared/clock.js';
+import type { CxoneScope } from '../shared/cxone/wire.js';
+import type { Logger } from '../shared/logger.js';
+
+/** An OAuth client the sandbox accepts at POST /oauth2/token. */
+export interface SandboxClient {
+  clientId: string;
+  clientSecret: string;
+  /** The most a token for this client may carry; a token request may ask for a subset. */
+  scopes: CxoneScope[];
+  /**
+   * Tenant whose per-endpoint request budget this client spends. Clients of one tenant share a
+   * budget, as on CXone. Defaults to the client id, so a test's "console operator" does not eat the
+   * fleet's budget unless the test asks for that.
+   */
+  tenant?: string;
+}
+
+export interface RateLimitOptions {
+  /** Requests allowed per window, per tenant, per endpoint route template. */
+  perWindow: number;
+  windowMs: number;
+  /**
+   * `fixed` (default): windows aligned to the epoch (every windowMs, like a server resetting its
+   * counters on the minute). `sliding`: at most perWindow requests in any windowMs interval.
+   */
+  mode?: 'fixed' | 'sliding';
+}
+
+export interface FaultSettings {
+  /** Delay added to every CXone-contract request before it is handled. */
+  latencyMs?: number;
+  /** Probability 0..1 that a request is answered 503 {error:"unavailable"} (seeded). */
+  errorRate?: number;
+}
+
+export interface SandboxOptions {
+  /** 0 = random free port. Default 0. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default: one client sandbox-client/sandbox-secret with every scope. */
+  clients?: SandboxClient[];
+  /** Lifetime of issued access tokens. Default 3600. */
+  tokenTtlSeconds?: number;
+  /** Per tenant, per endpoint route template. Default 100 per 60 000 ms, fixed window. */
+  rateLimit?: RateLimitOptions;
+  /** Budget of POST /oauth2/token, counted separately. Default: same as rateLimit. */
+  tokenRateLimit?: RateLimitOptions;
+  /** Simulated time runs timeScale times faster than real time from sandbox start. Default 1. */
+  timeScale?: number;
+  /** Seed for every random choice the sandbox makes (faults, dialer simulations). Default 42. */
+  seed?: number;
+  latencyMs?: number;
+  errorRate?: number;
+  /** When set, /__sandbox/* requires header `x-sandbox-admin: <adminToken>`; unset = open. */
+  adminToken?: string;
+  /** How long an Idempotency-Key is remembered. Default 24 h. */
+  idempotencyTtlMs?: number;
+  logger?: Logger;
+  /** Real-time source (token expiry, rate windows, simulated time). Default the system clock. */
+  clock?: Clock;
+}
+
+export interface RunningSandbox {
+  /** Base URL, e.g. http://127.0.0.1:40123 (no trailing slash). */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+  setFaults(f: FaultSettings): void;
+  campaignCount(): number;
+  /** The campaign resource, its history length and its dialer snapshot; undefined when unknown. */
+  getCampaignState(id: string): unknown;
+  app: FastifyInstance;
+}

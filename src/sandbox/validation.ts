@@ -1,0 +1,77 @@
+import type { z } from 'zod';
+import { isValidTimeZone } from '../shared/time-zone.js';
+import type { FieldProblem } from './errors.js';
+
+function joinPath(path: readonly PropertyKey[]): string {
+  return path.map(String).join('.');
+}
+
+/**
+ * Flattens zod issues into one `{field, message}` per invalid field, with dotted paths. Unknown keys
+ * are named one by one (`dialerSettings.colour`), because CXone rejects them and a client needs to
+ * know exactly which ones to drop.
+ */
+export function zodProblems(error: z.ZodError): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        problems.push({ field: joinPath([...issue.path, key]), message: 'unknown field' });
+      }
+      continue;
+    }
+    problems.push({ field: joinPath(issue.path) || '(body)', message: issue.message });
+  }
+  return problems;
+}
+
+function minutes(hhmm: string): number {
+  const [h, m] = hhmm.split(':');
+  return Number(h) * 60 + Number(m);
+}
+
+const CLOCK = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+/**
+ * Checks the wire schema cannot express: the zone must be a real IANA zone and every calling window
+ * must end after it starts. Works on the raw body so its findings join the schema's in one 422.
+ */
+export function complianceSettingsProblems(settings: unknown, prefix = 'complianceSettings'): FieldProblem[] {
+  if (settings === null || typeof settings !== 'object') return [];
+  const problems: FieldProblem[] = [];
+  const { timeZone, allowedCallTimes } = settings as { timeZone?: unknown; allowedCallTimes?: unknown };
+  if (typeof timeZone === 'string' && timeZone.length > 0 && !isValidTimeZone(timeZone)) {
+    problems.push({
+      field: `${prefix}.timeZone`,
+      message: `unknown time zone "${timeZone}"; use an IANA zone such as America/New_York`,
+    });
+  }
+  if (Array.isArray(allowedCallTimes)) {
+    allowedCallTimes.forEach((window: unknown, i) => {
+      if (window === null || typeof window !== 'object') return;
+      const { start, end } = window as { start?: unknown; end?: unknown };
+      if (typeof start === 'string' && typeof end === 'string' && CLOCK.test(start) && CLOCK.test(end)) {
+        if (minutes(end) <= minutes(start)) {
+          problems.push({
+            field: `${prefix}.allowedCallTimes.${i}.end`,
+            message: `must be after start (${start})`,
+          });
+        }
+      }
+    });
+  }
+  return problems;
+}
+
+/** Merges problem lists, dropping exact duplicates. */
+export function mergeProblems(...lists: FieldProblem[][]): FieldProblem[] {
+  const seen = new Set<string>();
+  const out: FieldProblem[] = [];
+  for (const p of lists.flat()) {
+    const key = `${p.field}\u0000${p.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(p);
+  }
+  return out;
+}

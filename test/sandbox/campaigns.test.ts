@@ -1,0 +1,223 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { historyPageSchema } from '../../src/shared/cxone/wire.js';
+import { call, CONSOLE, createBody, createCampaign, patch, start, tokenFor } from './helpers.js';
+
+describe('sandbox campaigns', () => {
+  let sandbox: RunningSandbox;
+  let token: string;
+  let consoleToken: string;
+  beforeAll(async () => {
+    sandbox = await start();
+    token = await tokenFor(sandbox);
+    consoleToken = await tokenFor(sandbox, CONSOLE);
+  });
+  afterAll(async () => {
+    await sandbox.close();
+  });
+
+  async function history(id: string) {
+    const res = await call(sandbox, 'GET', `/api/v2/outbound/campaigns/${id}/history?pageSize=500`, {
+      token,
+    });
+    return historyPageSchema.parse(res.body).records;
+  }
+
+  it('creates a draft campaign at version 1 and serves it back', async () => {
+    const body = createBody();
+    const created = await createCampaign(sandbox, token, body);
+    expect(created.body).toMatchObject({ version: 1, status: 'draft' });
+    expect(created.headers.get('location')).toBe(`/api/v2/campaigns/${created.body.id}`);
+    const got = await call(sandbox, 'GET', `/api/v2/campaigns/${created.body.id}`, { token });
+    expect(got.status).toBe(200);
+    expect(got.body).toMatchObject({ ...body, id: created.body.id, version: 1, status: 'draft' });
+    expect(sandbox.campaignCount()).toBeGreaterThanOrEqual(1);
+  });
+
+  it('answers 422 naming every invalid and every unknown field, with dotted paths', async () => {
+    const body = createBody() as unknown as Record<string, Record<string, unknown>>;
+    const bad = {
+      ...body,
+      name: '',
+      targetListId: 'not-a-uuid',
+      colour: 'blue',
+      dialerSettings: { ...body.dialerSettings, callRate: 2, agentCapacity: 0, turbo: true },
+      complianceSettings: {
+        ...body.complianceSettings,
+        timeZone: 'Mars/Olympus',
+        allowedCallTimes: [{ days: ['mon'], start: '18:00', end: '09:00' }],
+      },
+    };
+    const res = await call(sandbox, 'POST', '/api/v2/campaigns', { token, body: bad });
+    expect(res.status).toBe(422);
+    expect(res.body.error).toBe('validation_failed');
+    const fields = (res.body.errors as { field: string; message: string }[]).map((e) => e.field).sort();
+    expect(fields).toEqual(
+      [
+        'colour',
+        'complianceSettings.allowedCallTimes.0.end',
+        'complianceSettings.timeZone',
+        'dialerSettings.agentCapacity',
+        'dialerSettings.callRate',
+        'dialerSettings.turbo',
+        'name',
+        'targetListId',
+      ].sort(),
+    );
+    const missing = await call(sandbox, 'POST', '/api/v2/campaigns', { token, body: { name: 'x' } });
+    expect(missing.status).toBe(422);
+    const missingFields = (missing.body.errors as { field: string }[]).map((e) => e.field);
+    expect(missingFields).toEqual(
+      expect.arrayContaining([
+        'type',
+        'startDateTime',
+        'targetListId',
+        'dialerSettings',
+        'complianceSettings',
+      ]),
+    );
+  });
+
+  it('answers JSON errors for malformed bodies and unknown routes, never HTML', async () => {
+    const notJson = await call(sandbox, 'POST', '/api/v2/campaigns', { token, body: '{"name":' });
+    expect(notJson.status).toBe(400);
+    expect(notJson.body.error).toBe('invalid_json');
+    const huge = await call(sandbox, 'POST', '/api/v2/campaigns', {
+      token,
+      body: { ...createBody(), name: 'x'.repeat(300_000) },
+    });
+    expect(huge.status).toBe(413);
+    expect(huge.body.error).toBe('payload_too_large');
+    const route = await call(sandbox, 'GET', '/api/v3/nothing', { token });
+    expect(route.status).toBe(404);
+    expect(route.headers.get('content-type')).toContain('application/json');
+    const unknown = await call(sandbox, 'GET', '/api/v2/campaigns/00000000-0000-0000-0000-000000000000', {
+      token,
+    });
+    expect(unknown).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    // No automatic HEAD routes: they would answer outside the gateway (no token, no budget).
+    const existing = (await createCampaign(sandbox, token)).body.id as string;
+    const head = await fetch(`${sandbox.url}/api/v2/campaigns/${existing}`, { method: 'HEAD' });
+    expect(head.status).toBe(404);
+  });
+
+  it('replays the same campaign for the same Idempotency-Key and body, and refuses a different body', async () => {
+    const body = createBody();
+    const headers = { 'idempotency-key': `launch-${Math.random()}` };
+    const before = sandbox.campaignCount();
+    const first = await call(sandbox, 'POST', '/api/v2/campaigns', { token, body, headers });
+    const reordered = { ...body, dialerSettings: { ...body.dialerSettings } };
+    const again = await call(sandbox, 'POST', '/api/v2/campaigns', { token, body: reordered, headers });
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(201);
+    expect(again.body).toEqual(first.body);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(sandbox.campaignCount()).toBe(before + 1);
+
+    const other = await call(sandbox, 'POST', '/api/v2/campaigns', {
+      token,
+      body: { ...body, name: 'something else' },
+      headers,
+    });
+    expect(other.status).toBe(422);
+    expect(other.body.error).toBe('idempotency_key_reused');
+    expect(sandbox.campaignCount()).toBe(before + 1);
+  });
+
+  it('requires If-Match on PATCH: 428 when missing, 409 with currentVersion on mismatch', async () => {
+    const { body } = await createCampaign(sandbox, token);
+    const id = body.id as string;
+    const missing = await call(sandbox, 'PATCH', `/api/v2/campaigns/${id}`, {
+      token,
+      body: { name: 'renamed' },
+    });
+    expect(missing.status).toBe(428);
+    expect(missing.body.error).toBe('precondition_required');
+    const stale = await patch(sandbox, token, id, 7, { name: 'renamed' });
+    expect(stale.status).toBe(409);
+    expect(stale.body).toMatchObject({ error: 'version_conflict', currentVersion: 1 });
+    const garbage = await call(sandbox, 'PATCH', `/api/v2/campaigns/${id}`, {
+      token,
+      body: { name: 'renamed' },
+      headers: { 'if-match': 'soon' },
+    });
+    expect(garbage.status).toBe(400);
+    const unknownField = await patch(sandbox, token, id, 1, { dialerSettings: { callRate: 0.6, boost: 1 } });
+    expect(unknownField.status).toBe(422);
+    expect(unknownField.body.errors).toEqual([{ field: 'dialerSettings.boost', message: 'unknown field' }]);
+  });
+
+  it('bumps the version by exactly one per change, merges nested settings field by field, and records history', async () => {
+    const created = await createCampaign(sandbox, token);
+    const id = created.body.id as string;
+    const one = await patch(sandbox, token, id, 1, { dialerSettings: { callRate: 0.8 } });
+    expect(one.status).toBe(200);
+    expect(one.body.version).toBe(2);
+    const settings = one.body.dialerSettings as Record<string, unknown>;
+    expect(settings).toMatchObject({ callRate: 0.8, agentCapacity: 20, answerRate: 0.35, wrapUpTime: 30 });
+
+    const two = await patch(sandbox, consoleToken, id, 2, {
+      status: 'scheduled',
+      complianceSettings: { doNotCallListCheck: false },
+    });
+    expect(two.body.version).toBe(3);
+    expect((two.body.complianceSettings as Record<string, unknown>).timeZone).toBe('America/New_York');
+
+    // Changing nothing is not a change: no new version, no history record.
+    const same = await patch(sandbox, token, id, 3, { dialerSettings: { callRate: 0.8 } });
+    expect(same.status).toBe(200);
+    expect(same.body.version).toBe(3);
+
+    const records = await history(id);
+    expect(records.map((r) => r.version)).toEqual([1, 2, 3]);
+    expect(records.map((r) => r.actor)).toEqual(['fleet-client', 'fleet-client', 'console-operator']);
+    expect(records[1]?.changes).toEqual({ 'dialerSettings.callRate': { from: 0.5, to: 0.8 } });
+    expect(records[2]?.changes).toEqual({
+      status: { from: 'draft', to: 'scheduled' },
+      'complianceSettings.doNotCallListCheck': { from: true, to: false },
+    });
+    expect(records[2]?.action).toBe('status_changed');
+  });
+
+  it('enforces the lifecycle: illegal transitions 409 naming from/to/allowed; final campaigns cannot change', async () => {
+    const { body } = await createCampaign(sandbox, token);
+    const id = body.id as string;
+    const skip = await patch(sandbox, token, id, 1, { status: 'active' });
+    expect(skip.status).toBe(409);
+    expect(skip.body).toMatchObject({ error: 'invalid_transition', from: 'draft', to: 'active' });
+    expect(skip.body.allowed).toEqual(['scheduled', 'cancelled']);
+    expect(String(skip.body.message)).toContain('draft');
+
+    let version = 1;
+    for (const status of ['scheduled', 'active', 'paused', 'active', 'completed'] as const) {
+      const res = await patch(sandbox, token, id, version, { status });
+      expect(res.status, `${status}: ${JSON.stringify(res.body)}`).toBe(200);
+      version = res.body.version as number;
+    }
+    expect(version).toBe(6);
+    const reopen = await patch(sandbox, token, id, version, { status: 'active' });
+    expect(reopen.status).toBe(409);
+    const rename = await patch(sandbox, token, id, version, { name: 'later' });
+    expect(rename.status).toBe(409);
+    expect(rename.body.error).toBe('campaign_closed');
+    const state = sandbox.getCampaignState(id) as { resource: { status: string; version: number } };
+    expect(state.resource).toMatchObject({ status: 'completed', version: 6 });
+  });
+
+  it('lets an outside party change a campaign through the console control route, with history', async () => {
+    const { body } = await createCampaign(sandbox, token);
+    const id = body.id as string;
+    const res = await call(sandbox, 'POST', `/__sandbox/campaigns/${id}/console`, {
+      body: { status: 'cancelled' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'cancelled', version: 2 });
+    const records = await history(id);
+    expect(records.at(-1)).toMatchObject({
+      actor: 'console-operator',
+      changes: { status: { from: 'draft', to: 'cancelled' } },
+    });
+    const list = await call(sandbox, 'GET', '/__sandbox/campaigns');
+    expect((list.body.campaigns as { id: string }[]).some((c) => c.id === id)).toBe(true);
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { runSandboxRole } from '../../src/sandbox/cli-entry.js';
+import { startEmbeddedSandbox } from '../../src/sandbox/embedded.js';
+import { loadConfig } from '../../src/shared/config.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { call, tokenFor } from './helpers.js';
+
+describe('embedded and standalone sandbox', () => {
+  it('accepts the fleet CXONE_CLIENT_ID/SECRET with every scope and applies the configured budget', async () => {
+    const config = loadConfig({
+      SANDBOX_PORT: '0',
+      HOST: '127.0.0.1',
+      CXONE_CLIENT_ID: 'my-fleet',
+      CXONE_CLIENT_SECRET: 'my-fleet-secret',
+      CXONE_RATE_LIMIT_PER_MIN: '2',
+      CXONE_RATE_LIMIT_WINDOW_MS: '60000',
+      SANDBOX_TOKEN_TTL_SECONDS: '5',
+    });
+    const sandbox = await startEmbeddedSandbox(config, silentLogger);
+    try {
+      const refused = await call(sandbox, 'POST', '/oauth2/token', {
+        body: {
+          grant_type: 'client_credentials',
+          client_id: 'sandbox-client',
+          client_secret: 'sandbox-secret',
+        },
+      });
+      expect(refused.status).toBe(401);
+      const token = await tokenFor(sandbox, { clientId: 'my-fleet', clientSecret: 'my-fleet-secret' });
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i += 1)
+        statuses.push((await call(sandbox, 'GET', '/api/v2/outbound/campaigns/x/stats', { token })).status);
+      expect(statuses).toEqual([404, 404, 429]);
+      const cfg = await call(sandbox, 'GET', '/__sandbox/config');
+      expect(cfg.body).toMatchObject({ tokenTtlSeconds: 5, rateLimit: { perWindow: 2, windowMs: 60_000 } });
+    } finally {
+      await sandbox.close();
+    }
+  });
+
+  it('runs the standalone role with the sandbox defaults and an admin-guarded control surface', async () => {
+    const config = loadConfig({
+      SANDBOX_PORT: '0',
+      HOST: '127.0.0.1',
+      SANDBOX_ADMIN_TOKEN: 'admin-token-123',
+    });
+    const sandbox = await runSandboxRole(config, silentLogger);
+    try {
+      await tokenFor(sandbox, { clientId: 'sandbox-client', clientSecret: 'sandbox-secret' });
+      expect((await call(sandbox, 'GET', '/__sandbox/counters')).status).toBe(401);
+      const ok = await call(sandbox, 'GET', '/__sandbox/counters', {
+        headers: { 'x-sandbox-admin': 'admin-token-123' },
+      });
+      expect(ok.status).toBe(200);
+    } finally {
+      await sandbox.close();
+    }
+  });
+});

@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import { CXONE_SCOPES, type CreateCampaignRequest } from '../../src/shared/cxone/wire.js';
+import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.js';
+
+export const FLEET = { clientId: 'fleet-client', clientSecret: 'fleet-secret' } as const;
+export const CONSOLE = { clientId: 'console-operator', clientSecret: 'console-secret' } as const;
+
+/** A sandbox with the fleet's client and an outside "console" client, each with every scope. */
+export function start(opts: SandboxOptions = {}): Promise<RunningSandbox> {
+  return startSandbox({
+    clients: [
+      { ...FLEET, scopes: [...CXONE_SCOPES] },
+      { ...CONSOLE, scopes: [...CXONE_SCOPES] },
+      { clientId: 'reader', clientSecret: 'reader-secret', scopes: ['outbound:campaigns:read'] },
+    ],
+    ...opts,
+  });
+}
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+export async function call(
+  sandbox: RunningSandbox,
+  method: string,
+  path: string,
+  opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
+  if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
+  let payload: string | undefined;
+  if (opts.body !== undefined) {
+    headers['content-type'] ??= 'application/json';
+    payload = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+  }
+  const res = await fetch(`${sandbox.url}${path}`, {
+    method,
+    headers,
+    ...(payload !== undefined ? { body: payload } : {}),
+  });
+  const text = await res.text();
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+  };
+}
+
+export async function tokenFor(
+  sandbox: RunningSandbox,
+  client: { clientId: string; clientSecret: string } = FLEET,
+  scope?: string,
+): Promise<string> {
+  const res = await call(sandbox, 'POST', '/oauth2/token', {
+    body: {
+      grant_type: 'client_credentials',
+      client_id: client.clientId,
+      client_secret: client.clientSecret,
+      ...(scope !== undefined ? { scope } : {}),
+    },
+  });
+  if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.access_token as string;
+}
+
+export function createBody(overrides: Partial<CreateCampaignRequest> = {}): CreateCampaignRequest {
+  return {
+    name: `test campaign ${randomUUID().slice(0, 8)}`,
+    type: 'predictive',
+    startDateTime: '2026-12-01T09:00:00-05:00',
+    targetListId: randomUUID(),
+    dialerSettings: {
+      strategy: 'predictive',
+      agentCapacity: 20,
+      callRate: 0.5,
+      answerRate: 0.35,
+      wrapUpTime: 30,
+      skillGroupId: randomUUID(),
+    },
+    complianceSettings: {
+      timeZone: 'America/New_York',
+      allowedCallTimes: [
+        { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '08:00', end: '21:00' },
+      ],
+      doNotCallListCheck: true,
+      regulatoryCompliance: 'TCPA',
+    },
+    ...overrides,
+  };
+}
+
+export async function createCampaign(
+  sandbox: RunningSandbox,
+  token: string,
+  body = createBody(),
+): Promise<Reply> {
+  const res = await call(sandbox, 'POST', '/api/v2/campaigns', { token, body });
+  if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res;
+}
+
+export async function patch(
+  sandbox: RunningSandbox,
+  token: string,
+  id: string,
+  version: number,
+  body: unknown,
+): Promise<Reply> {
+  return call(sandbox, 'PATCH', `/api/v2/campaigns/${id}`, {
+    token,
+    body,
+    headers: { 'if-match': `version=${version}` },
+  });
+}

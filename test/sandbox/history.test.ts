@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { historyPageSchema, type HistoryRecord } from '../../src/shared/cxone/wire.js';
+import { call, createCampaign, patch, start, tokenFor } from './helpers.js';
+
+describe('sandbox campaign history paging', () => {
+  let sandbox: RunningSandbox;
+  let token: string;
+  let id: string;
+  let version = 1;
+
+  async function change(rate: number): Promise<void> {
+    const res = await patch(sandbox, token, id, version, { dialerSettings: { callRate: rate } });
+    expect(res.status).toBe(200);
+    version = res.body.version as number;
+  }
+
+  async function page(query: string) {
+    return call(sandbox, 'GET', `/api/v2/outbound/campaigns/${id}/history${query}`, { token });
+  }
+
+  beforeAll(async () => {
+    sandbox = await start({ rateLimit: { perWindow: 10_000, windowMs: 60_000 } });
+    token = await tokenFor(sandbox);
+    id = (await createCampaign(sandbox, token)).body.id as string;
+    // 1 create + 24 changes = 25 records.
+    for (let i = 0; i < 24; i += 1) await change(i % 2 === 0 ? 0.6 : 0.4);
+  });
+  afterAll(async () => {
+    await sandbox.close();
+  });
+
+  it('walks every record exactly once, in version order, even while records are appended mid-walk', async () => {
+    const seen: HistoryRecord[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res = await page(`?pageSize=7${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      expect(res.status).toBe(200);
+      const body = historyPageSchema.parse(res.body);
+      seen.push(...body.records);
+      cursor = body.nextCursor;
+      pages += 1;
+      // Appending during the walk must neither repeat nor skip records.
+      if (pages === 2) await change(0.55);
+    } while (cursor !== null);
+    expect(seen).toHaveLength(26);
+    expect(seen.map((r) => r.version)).toEqual(Array.from({ length: 26 }, (_, i) => i + 1));
+    expect(new Set(seen.map((r) => r.id)).size).toBe(26);
+    expect(seen.every((r) => r.campaignId === id)).toBe(true);
+  });
+
+  it('ends with nextCursor null and uses the default page size without pageSize', async () => {
+    const all = historyPageSchema.parse((await page('')).body);
+    expect(all.records.length).toBe(26);
+    expect(all.nextCursor).toBeNull();
+    const exact = historyPageSchema.parse((await page('?pageSize=26')).body);
+    expect(exact.nextCursor).toBeNull();
+  });
+
+  it('refuses page sizes outside 1..500 and cursors it did not issue for this campaign', async () => {
+    for (const size of ['0', '501', 'ten', '-1', '2.5']) {
+      const res = await page(`?pageSize=${size}`);
+      expect(res.status, size).toBe(400);
+      expect(res.body.errors).toEqual([expect.objectContaining({ field: 'pageSize' })]);
+    }
+    expect((await page('?pageSize=1')).status).toBe(200);
+    expect((await page('?pageSize=500')).status).toBe(200);
+
+    const other = (await createCampaign(sandbox, token)).body.id as string;
+    const first = historyPageSchema.parse(
+      (await call(sandbox, 'GET', `/api/v2/outbound/campaigns/${other}/history?pageSize=1`, { token })).body,
+    );
+    // The other campaign has one record, so it has no next page; forge one from this campaign instead.
+    expect(first.nextCursor).toBeNull();
+    const mine = historyPageSchema.parse((await page('?pageSize=1')).body);
+    const foreign = await call(
+      sandbox,
+      'GET',
+      `/api/v2/outbound/campaigns/${other}/history?cursor=${encodeURIComponent(mine.nextCursor as string)}`,
+      { token },
+    );
+    expect(foreign.status).toBe(400);
+    expect(foreign.body.error).toBe('invalid_cursor');
+    expect((await page('?cursor=%%%garbage')).status).toBe(400);
+  });
+
+  it('answers 404 for the history of an unknown campaign', async () => {
+    const res = await call(sandbox, 'GET', '/api/v2/outbound/campaigns/nope/history', { token });
+    expect(res.status).toBe(404);
+  });
+});

@@ -1,0 +1,125 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RateWindow, retryAfterSeconds } from '../../src/sandbox/rate-window.js';
+import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { ManualClock } from '../../src/shared/clock.js';
+import { call, CONSOLE, createCampaign, start, tokenFor } from './helpers.js';
+
+describe('RateWindow', () => {
+  it('fixed: allows perWindow per epoch-aligned window and says how long until the next one', () => {
+    const clock = new ManualClock(60_000 * 1000 + 15_000);
+    const window = new RateWindow({ perWindow: 3, windowMs: 60_000 }, clock);
+    expect([1, 2, 3].map(() => window.take('a').ok)).toEqual([true, true, true]);
+    expect(window.take('a')).toEqual({ ok: false, retryAfterMs: 45_000 });
+    expect(window.take('b').ok).toBe(true);
+    clock.advance(44_999);
+    expect(window.take('a').ok).toBe(false);
+    clock.advance(1);
+    expect(window.take('a')).toEqual({ ok: true, remaining: 2 });
+  });
+
+  it('sliding: never more than perWindow in any interval of windowMs', () => {
+    const clock = new ManualClock(0);
+    const window = new RateWindow({ perWindow: 2, windowMs: 1000, mode: 'sliding' }, clock);
+    expect(window.take('k').ok).toBe(true);
+    clock.advance(600);
+    expect(window.take('k').ok).toBe(true);
+    clock.advance(100);
+    expect(window.take('k')).toEqual({ ok: false, retryAfterMs: 300 });
+    clock.advance(300);
+    expect(window.take('k').ok).toBe(true);
+    expect(window.take('k')).toEqual({ ok: false, retryAfterMs: 600 });
+  });
+
+  it('rounds Retry-After up to whole seconds, at least 1', () => {
+    expect(retryAfterSeconds(1)).toBe(1);
+    expect(retryAfterSeconds(1000)).toBe(1);
+    expect(retryAfterSeconds(1001)).toBe(2);
+    expect(retryAfterSeconds(0)).toBe(1);
+  });
+});
+
+describe('sandbox per-endpoint rate limit over HTTP', () => {
+  let sandbox: RunningSandbox | undefined;
+  afterEach(async () => {
+    await sandbox?.close();
+    sandbox = undefined;
+  });
+
+  it('answers 429 with Retry-After once an endpoint budget is spent, per tenant and per endpoint', async () => {
+    const clock = new ManualClock(10_000 * 100_000);
+    sandbox = await start({
+      clock,
+      rateLimit: { perWindow: 3, windowMs: 10_000 },
+      tokenRateLimit: { perWindow: 5, windowMs: 10_000 },
+    });
+    const token = await tokenFor(sandbox);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i += 1)
+      statuses.push((await call(sandbox, 'GET', '/api/v2/campaigns/x', { token })).status);
+    // Every admitted request spends budget, including the ones answered 404.
+    expect(statuses).toEqual([404, 404, 404, 429]);
+    clock.advance(500);
+    const limited = await call(sandbox, 'GET', '/api/v2/campaigns/y', { token });
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ error: 'rate_limited', retryAfterSeconds: 10 });
+    expect(limited.headers.get('retry-after')).toBe('10');
+
+    // Another endpoint has its own budget; another tenant has its own too.
+    expect((await createCampaign(sandbox, token)).status).toBe(201);
+    const consoleToken = await tokenFor(sandbox, CONSOLE);
+    expect((await call(sandbox, 'GET', '/api/v2/campaigns/x', { token: consoleToken })).status).toBe(404);
+
+    clock.advance(9_000);
+    expect((await call(sandbox, 'GET', '/api/v2/campaigns/x', { token })).headers.get('retry-after')).toBe(
+      '1',
+    );
+    clock.advance(500);
+    expect((await call(sandbox, 'GET', '/api/v2/campaigns/x', { token })).status).toBe(404);
+
+    const counters = (await call(sandbox, 'GET', '/__sandbox/counters')).body.endpoints as Record<
+      string,
+      { requests: number; accepted: number; rateLimited: number; errors: number }
+    >;
+    expect(counters['GET /api/v2/campaigns/:id']).toMatchObject({
+      requests: 8,
+      accepted: 5,
+      rateLimited: 3,
+      errors: 5,
+    });
+    expect(counters['POST /api/v2/campaigns']).toMatchObject({
+      requests: 1,
+      accepted: 1,
+      rateLimited: 0,
+      errors: 0,
+    });
+  });
+
+  it('limits the token endpoint separately', async () => {
+    const clock = new ManualClock(10_000 * 100_000);
+    sandbox = await start({
+      clock,
+      rateLimit: { perWindow: 100, windowMs: 10_000 },
+      tokenRateLimit: { perWindow: 2, windowMs: 10_000 },
+    });
+    await tokenFor(sandbox);
+    const token = await tokenFor(sandbox);
+    await expect(tokenFor(sandbox)).rejects.toThrow(/429/);
+    expect((await call(sandbox, 'GET', '/api/v2/campaigns/x', { token })).status).toBe(404);
+  });
+
+  it('enforces a short real-time window end to end', async () => {
+    sandbox = await start({ rateLimit: { perWindow: 3, windowMs: 1000 } });
+    const token = await tokenFor(sandbox);
+    // Start just after a window boundary so all four requests land in one window.
+    await sleep(1000 - (Date.now() % 1000) + 5);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i += 1)
+      statuses.push((await call(sandbox, 'GET', '/api/v2/campaigns/x', { token })).status);
+    expect(statuses).toEqual([404, 404, 404, 429]);
+    await sleep(1000 - (Date.now() % 1000) + 5);
+    expect((await call(sandbox, 'GET', '/api/v2/campaigns/x', { token })).status).toBe(404);
+    const counters = (await call(sandbox, 'DELETE', '/__sandbox/counters')).body;
+    expect(counters.endpoints).toEqual({});
+  });
+});

@@ -1,0 +1,118 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { ManualClock } from '../../src/shared/clock.js';
+import { campaignStatsSchema, type CampaignStats } from '../../src/shared/cxone/wire.js';
+import { call, createBody, createCampaign, patch, start, tokenFor } from './helpers.js';
+
+const ALL_DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+
+describe('sandbox statistics driven by the dialer simulation', () => {
+  let sandbox: RunningSandbox | undefined;
+  afterEach(async () => {
+    await sandbox?.close();
+    sandbox = undefined;
+  });
+
+  async function activate(
+    s: RunningSandbox,
+    token: string,
+    body = createBody(),
+  ): Promise<{ id: string; version: number }> {
+    const id = (await createCampaign(s, token, body)).body.id as string;
+    expect((await patch(s, token, id, 1, { status: 'scheduled' })).status).toBe(200);
+    const active = await patch(s, token, id, 2, { status: 'active' });
+    expect(active.status).toBe(200);
+    return { id, version: active.body.version as number };
+  }
+
+  async function stats(s: RunningSandbox, token: string, id: string): Promise<CampaignStats> {
+    const res = await call(s, 'GET', `/api/v2/outbound/campaigns/${id}/stats`, { token });
+    expect(res.status).toBe(200);
+    return campaignStatsSchema.parse(res.body);
+  }
+
+  it('reports zeros before activation and grows as simulated time passes (large timeScale)', async () => {
+    sandbox = await start({ timeScale: 3600 });
+    const token = await tokenFor(sandbox);
+    const draft = (await createCampaign(sandbox, token)).body.id as string;
+    expect(await stats(sandbox, token, draft)).toEqual({
+      version: 1,
+      status: 'draft',
+      totalCalls: 0,
+      answeredCalls: 0,
+      abandonedCalls: 0,
+      complianceViolations: 0,
+      agentUtilization: 0,
+    });
+
+    const { id, version } = await activate(sandbox, token);
+    await sleep(300); // ≈ 18 simulated minutes
+    const early = await stats(sandbox, token, id);
+    expect(early).toMatchObject({ version, status: 'active' });
+    expect(early.totalCalls).toBeGreaterThan(0);
+    expect(early.answeredCalls).toBeGreaterThan(0);
+    expect(early.answeredCalls).toBeLessThanOrEqual(early.totalCalls);
+    expect(early.agentUtilization).toBeGreaterThan(0);
+    await sleep(200);
+    const later = await stats(sandbox, token, id);
+    expect(later.totalCalls).toBeGreaterThan(early.totalCalls);
+  });
+
+  it('stops dialing while paused and counts dials outside the calling windows as violations', async () => {
+    // Wednesday 2 Dec 2026, 10:00 in New York.
+    const clock = new ManualClock(Date.parse('2026-12-02T15:00:00Z'));
+    sandbox = await start({ clock, rateLimit: { perWindow: 1000, windowMs: 60_000 } });
+    const token = await tokenFor(sandbox);
+    const open = createBody();
+    open.complianceSettings.allowedCallTimes = [{ days: [...ALL_DAYS], start: '08:00', end: '21:00' }];
+    const closed = createBody();
+    closed.complianceSettings.allowedCallTimes = [{ days: ['mon'], start: '08:00', end: '09:00' }];
+    const inside = await activate(sandbox, token, open);
+    const outside = await activate(sandbox, token, closed);
+
+    clock.advance(20 * 60_000);
+    const a = await stats(sandbox, token, inside.id);
+    const b = await stats(sandbox, token, outside.id);
+    expect(a.totalCalls).toBeGreaterThan(0);
+    expect(a.complianceViolations).toBe(0);
+    expect(b.totalCalls).toBeGreaterThan(0);
+    expect(b.complianceViolations).toBe(b.totalCalls);
+
+    const paused = await patch(sandbox, token, inside.id, inside.version, { status: 'paused' });
+    expect(paused.status).toBe(200);
+    const atPause = await stats(sandbox, token, inside.id);
+    clock.advance(30 * 60_000);
+    const afterPause = await stats(sandbox, token, inside.id);
+    expect(afterPause.status).toBe('paused');
+    expect(afterPause.totalCalls).toBe(atPause.totalCalls);
+
+    // Simulated time can also be skipped through the control surface.
+    await patch(sandbox, token, inside.id, paused.body.version as number, { status: 'active' });
+    const skipped = await call(sandbox, 'POST', '/__sandbox/time/skip', { body: { ms: 10 * 60_000 } });
+    expect(skipped.status).toBe(200);
+    expect((await stats(sandbox, token, inside.id)).totalCalls).toBeGreaterThan(afterPause.totalCalls);
+    const state = sandbox.getCampaignState(inside.id) as {
+      dialer: { totalCalls: number } | null;
+      historyLength: number;
+    };
+    expect(state.dialer?.totalCalls).toBeGreaterThan(0);
+    expect(state.historyLength).toBe(5);
+  });
+
+  it('dials harder at a higher callRate (same seed, same scenario)', async () => {
+    const totals: number[] = [];
+    for (const callRate of [0.2, 1.0]) {
+      const clock = new ManualClock(Date.parse('2026-12-02T15:00:00Z'));
+      const s = await start({ clock, seed: 11 });
+      const token = await tokenFor(s);
+      const body = createBody();
+      body.dialerSettings.callRate = callRate;
+      const { id } = await activate(s, token, body);
+      clock.advance(30 * 60_000);
+      totals.push((await stats(s, token, id)).totalCalls);
+      await s.close();
+    }
+    expect(totals[1]).toBeGreaterThan(totals[0] as number);
+  });
+});

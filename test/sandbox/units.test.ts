@@ -1,0 +1,198 @@
+import { describe, expect, it } from 'vitest';
+import { isWithinCallTimes } from '../../src/sandbox/call-windows.js';
+import { CampaignDialers, type DialerModel } from '../../src/sandbox/campaign-dialers.js';
+import { CampaignStore, diffCampaigns, parseCreateBody } from '../../src/sandbox/campaign-store.js';
+import { SandboxHttpError } from '../../src/sandbox/errors.js';
+import { FaultInjector } from '../../src/sandbox/faults.js';
+import { IdempotencyStore } from '../../src/sandbox/idempotency.js';
+import { canonicalJson } from '../../src/shared/canonical-json.js';
+import { SimulatedTime } from '../../src/sandbox/sim-time.js';
+import { ClientRegistry, TokenStore } from '../../src/sandbox/token-store.js';
+import type { DialerSimulationOptions } from '../../src/sandbox/dialer/simulation.js';
+import { ManualClock } from '../../src/shared/clock.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { createBody } from './helpers.js';
+
+describe('isWithinCallTimes', () => {
+  const weekdays = [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'] as const, start: '09:00', end: '17:00' }].map(
+    (w) => ({
+      ...w,
+      days: [...w.days],
+    }),
+  );
+
+  it('reads the window in the campaign zone, including the weekday', () => {
+    // Friday 21:00 in New York is already Saturday in UTC.
+    expect(isWithinCallTimes(weekdays, 'America/New_York', Date.parse('2026-12-05T02:00:00Z'))).toBe(false);
+    expect(isWithinCallTimes(weekdays, 'America/New_York', Date.parse('2026-12-04T21:59:00Z'))).toBe(true);
+    expect(isWithinCallTimes(weekdays, 'America/New_York', Date.parse('2026-12-04T22:00:00Z'))).toBe(false);
+    expect(isWithinCallTimes(weekdays, 'Asia/Tokyo', Date.parse('2026-12-04T00:30:00Z'))).toBe(true);
+  });
+
+  it('follows daylight-saving changes', () => {
+    const sunday = [{ days: ['sun' as const], start: '08:00', end: '09:00' }];
+    // 12:30 UTC is 07:30 EST before the change and 08:30 EDT after it (8 March 2026).
+    expect(isWithinCallTimes(sunday, 'America/New_York', Date.parse('2026-03-01T12:30:00Z'))).toBe(false);
+    expect(isWithinCallTimes(sunday, 'America/New_York', Date.parse('2026-03-08T12:30:00Z'))).toBe(true);
+  });
+});
+
+describe('TokenStore and ClientRegistry', () => {
+  it('expires tokens at their TTL and tells expired from unknown', () => {
+    const clock = new ManualClock(1_000);
+    const tokens = new TokenStore(clock, 2);
+    const { token } = tokens.issue('c', 't', ['outbound:campaigns:read']);
+    expect(tokens.check(token).ok).toBe(true);
+    clock.advance(1_999);
+    expect(tokens.check(token).ok).toBe(true);
+    clock.advance(1);
+    expect(tokens.check(token)).toEqual({ ok: false, reason: 'expired' });
+    expect(tokens.check('nope')).toEqual({ ok: false, reason: 'unknown' });
+  });
+
+  it('grants a subset of the client scopes and names what it refuses', () => {
+    const registry = new ClientRegistry([
+      {
+        clientId: 'a',
+        clientSecret: 's3cret',
+        scopes: ['outbound:campaigns:read', 'outbound:campaigns:write'],
+      },
+    ]);
+    const client = registry.authenticate('a', 's3cret');
+    expect(client).not.toBeNull();
+    expect(registry.authenticate('a', 's3cre')).toBeNull();
+    expect(registry.resolveScopes(client!, 'outbound:campaigns:read')).toEqual({
+      ok: true,
+      scopes: ['outbound:campaigns:read'],
+    });
+    expect(registry.resolveScopes(client!, 'outbound:campaigns:stats:read admin')).toEqual({
+      ok: false,
+      unknown: ['admin'],
+      notGranted: ['outbound:campaigns:stats:read'],
+    });
+  });
+});
+
+describe('IdempotencyStore', () => {
+  it('treats key order as irrelevant and forgets keys after the TTL', () => {
+    expect(canonicalJson({ b: 1, a: [{ y: 2, x: 1 }] })).toBe(canonicalJson({ a: [{ x: 1, y: 2 }], b: 1 }));
+    const clock = new ManualClock(0);
+    const store = new IdempotencyStore(clock, 1000);
+    store.remember('t', 'k', { a: 1 }, { statusCode: 201, body: { id: 'c1' }, campaignId: 'c1' });
+    expect(store.lookup('t', 'k', { a: 1 }).kind).toBe('replay');
+    expect(store.lookup('t', 'k', { a: 2 }).kind).toBe('mismatch');
+    expect(store.lookup('other-tenant', 'k', { a: 2 }).kind).toBe('new');
+    clock.advance(1001);
+    expect(store.lookup('t', 'k', { a: 2 }).kind).toBe('new');
+  });
+});
+
+describe('FaultInjector', () => {
+  it('consumes scripted failures in order, per endpoint', () => {
+    const faults = new FaultInjector({ seed: 1 });
+    faults.failNext({ remaining: 1, status: 500, endpoint: 'POST /api/v2/campaigns' });
+    faults.failNext({ remaining: 1, status: 502 });
+    expect(faults.decide('GET /api/v2/campaigns/:id')).toMatchObject({ fail: true, status: 502 });
+    expect(faults.decide('GET /api/v2/campaigns/:id')).toEqual({ fail: false });
+    expect(faults.decide('POST /api/v2/campaigns')).toMatchObject({ fail: true, status: 500 });
+    expect(faults.decide('POST /api/v2/campaigns')).toEqual({ fail: false });
+  });
+});
+
+describe('campaign store validation and diffs', () => {
+  it('diffs nested settings with dotted paths', () => {
+    const store = new CampaignStore(new ManualClock(0));
+    const before = store.create(parseCreateBody(createBody()), 'x');
+    const after = {
+      ...before,
+      status: 'scheduled' as const,
+      dialerSettings: { ...before.dialerSettings, callRate: 0.9 },
+    };
+    expect(diffCampaigns(before, after)).toEqual({
+      status: { from: 'draft', to: 'scheduled' },
+      'dialerSettings.callRate': { from: 0.5, to: 0.9 },
+    });
+  });
+
+  it('rejects a body that is not an object with a 422 on (body)', () => {
+    try {
+      parseCreateBody([1, 2]);
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(SandboxHttpError);
+      expect((err as SandboxHttpError).statusCode).toBe(422);
+      expect((err as SandboxHttpError).extra.errors).toEqual([expect.objectContaining({ field: '(body)' })]);
+    }
+  });
+});
+
+describe('CampaignDialers', () => {
+  type Call = [string, ...unknown[]];
+  function recordingFactory(calls: Call[], created: DialerSimulationOptions[]) {
+    return (params: DialerSimulationOptions): DialerModel => {
+      created.push(params);
+      let sim = params.startMs;
+      return {
+        setCallRate: (r) => calls.push(['setCallRate', r]),
+        setDialing: (on) => calls.push(['setDialing', on]),
+        setAgents: (n) => calls.push(['setAgents', n]),
+        setStrategy: (s) => calls.push(['setStrategy', s]),
+        setAnswerProb: (p) => calls.push(['setAnswerProb', p]),
+        advanceTo: (ms, canDial) => {
+          sim = ms;
+          calls.push(['advanceTo', ms, canDial?.(ms)]);
+        },
+        snapshot: () => ({
+          totalCalls: 10,
+          answeredCalls: 4,
+          abandonedCalls: 1,
+          complianceViolations: 0,
+          agentUtilization: 250,
+          simMs: sim,
+        }),
+      };
+    };
+  }
+
+  it('creates one model on first activation and keeps it in step with every change', () => {
+    const clock = new ManualClock(Date.parse('2026-12-02T15:00:00Z'));
+    const store = new CampaignStore(clock);
+    const simTime = new SimulatedTime(clock, 60);
+    const calls: Call[] = [];
+    const created: DialerSimulationOptions[] = [];
+    const dialers = new CampaignDialers(store, simTime, recordingFactory(calls, created), 42, silentLogger);
+
+    const campaign = store.create(parseCreateBody(createBody()), 'x');
+    expect(dialers.stats(campaign)).toMatchObject({ totalCalls: 0, agentUtilization: 0, status: 'draft' });
+    store.update(campaign.id, 1, { status: 'scheduled' }, 'x');
+    expect(created).toHaveLength(0);
+    store.update(campaign.id, 2, { status: 'active' }, 'x');
+    expect(created).toHaveLength(1);
+    expect(created[0]).toMatchObject({
+      agents: 20,
+      answerProb: 0.35,
+      callRate: 0.5,
+      strategy: 'predictive',
+      wrapUpMs: 30_000,
+    });
+    expect(calls).toEqual([['setDialing', true]]);
+
+    calls.length = 0;
+    clock.advance(1000); // one real second = one simulated minute
+    store.update(campaign.id, 3, { dialerSettings: { callRate: 0.7, agentCapacity: 25 } }, 'x');
+    const simNow = Date.parse('2026-12-02T15:00:00Z') + 60_000;
+    expect(calls).toEqual([
+      ['advanceTo', simNow, true],
+      ['setCallRate', 0.7],
+      ['setAgents', 25],
+      ['setDialing', true],
+    ]);
+
+    calls.length = 0;
+    store.update(campaign.id, 4, { status: 'paused' }, 'x');
+    expect(calls.at(-1)).toEqual(['setDialing', false]);
+    const stats = dialers.stats(store.get(campaign.id));
+    expect(stats).toMatchObject({ totalCalls: 10, agentUtilization: 100, status: 'paused', version: 5 });
+    expect(created).toHaveLength(1);
+  });
+});
