@@ -1,0 +1,266 @@
+import type { z } from 'zod';
+import type { Clock } from '../clock.js';
+import { systemClock } from '../clock.js';
+import { type CxoneErrorContext, CxoneRateLimitError } from '../errors.js';
+import { type FleetLimiter, LimiterWaitExceededError, type ScheduleOptions } from '../limiter/types.js';
+import type { Logger } from '../logger.js';
+import type { CallOptions, CallPriority, CxoneApi } from './api.js';
+import { createCxoneHttp, type CxoneHttp } from './http.js';
+import { errorFromResponse, parseBody, type RawResponse } from './response.js';
+import { createTokenProvider, DEFAULT_PENALTY_MS, type TokenProvider } from './token-provider.js';
+import {
+  campaignResourceSchema,
+  campaignStatsSchema,
+  createCampaignResponseSchema,
+  CXONE_ENDPOINTS,
+  type CxoneEndpoint,
+  type CxoneScope,
+  historyPageSchema,
+  type HistoryRecord,
+} from './wire.js';
+
+export interface CxoneClientOptions {
+  baseUrl: string;
+  clientId: string;
+  clientSecret: string;
+  timeoutMs: number;
+  limiter: FleetLimiter;
+  logger: Logger;
+  clock?: Clock;
+  /** Scopes asked for in the token request; default every scope the orchestrator uses. */
+  scopes?: readonly CxoneScope[];
+}
+
+export type CxoneClient = CxoneApi & { tokens: TokenProvider; close(): Promise<void> };
+
+interface CallSpec<S extends z.ZodType> {
+  endpoint: CxoneEndpoint;
+  method: 'GET' | 'POST' | 'PATCH';
+  path: string;
+  schema: S;
+  headers?: Record<string, string>;
+  params?: Record<string, string | number | undefined>;
+  data?: unknown;
+  campaignId?: string;
+}
+
+/** Statistics and history reads are polls unless the caller says otherwise; everything else is control. */
+function defaultPriority(endpoint: CxoneEndpoint): CallPriority {
+  return endpoint === CXONE_ENDPOINTS.getStats || endpoint === CXONE_ENDPOINTS.getHistory
+    ? 'poll'
+    : 'control';
+}
+
+const campaignPath = (id: string) => `/api/v2/campaigns/${encodeURIComponent(id)}`;
+const outboundPath = (id: string, leaf: 'stats' | 'history') =>
+  `/api/v2/outbound/campaigns/${encodeURIComponent(id)}/${leaf}`;
+
+/**
+ * The typed CXone v2 client: one method per endpoint, every HTTP request (token requests included)
+ * through the fleet limiter, every answer parsed with the wire schemas, every failure a typed error
+ * (src/shared/errors.ts). A 401 invalidates the token and retries the call exactly once; a 429
+ * penalizes the endpoint fleet-wide for its Retry-After and surfaces as CxoneRateLimitError, which
+ * workers turn into a re-queue without spending an attempt (src/workers/job-errors.ts).
+ */
+export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger.child({ component: 'cxone-client' });
+  const http: CxoneHttp = createCxoneHttp({ baseUrl: opts.baseUrl, timeoutMs: opts.timeoutMs });
+  const tokens = createTokenProvider({
+    http,
+    clientId: opts.clientId,
+    clientSecret: opts.clientSecret,
+    limiter: opts.limiter,
+    logger,
+    clock,
+    ...(opts.scopes ? { scopes: opts.scopes } : {}),
+  });
+
+  /** A bounded wait the limiter refused is CXone's rate limit as far as callers are concerned. */
+  async function scheduleWithin<T>(
+    endpoint: CxoneEndpoint,
+    priority: CallPriority,
+    ctx: CxoneErrorContext,
+    bounds: ScheduleOptions,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await opts.limiter.schedule(endpoint, priority, fn, bounds);
+    } catch (err) {
+      if (err instanceof LimiterWaitExceededError) {
+        throw new CxoneRateLimitError(ctx, err.retryAfterMs);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * The token is shared by every caller, so its fetch is not bounded by one caller's wait; a bounded
+   * caller stops waiting for it instead (the fetch carries on for the others).
+   */
+  async function tokenWithin(waitMs: number | undefined, ctx: CxoneErrorContext): Promise<string> {
+    const pending = tokens.getToken();
+    if (waitMs === undefined) return pending;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CxoneRateLimitError(ctx, undefined)), waitMs);
+      timer.unref();
+    });
+    try {
+      return await Promise.race([pending, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function call<S extends z.ZodType>(
+    spec: CallSpec<S>,
+    callOpts: CallOptions = {},
+  ): Promise<z.output<S>> {
+    const priority = callOpts.priority ?? defaultPriority(spec.endpoint);
+    const ctx = {
+      endpoint: spec.endpoint,
+      campaignId: spec.campaignId ?? callOpts.campaignId,
+      attempt: callOpts.attempt,
+    };
+    const deadline = callOpts.maxWaitMs === undefined ? undefined : clock.now() + callOpts.maxWaitMs;
+    const waitLeft = () => (deadline === undefined ? undefined : Math.max(0, deadline - clock.now()));
+    let refreshedAfter401 = false;
+    for (;;) {
+      const token = await tokenWithin(waitLeft(), ctx);
+      const res: RawResponse = await scheduleWithin(
+        spec.endpoint,
+        priority,
+        ctx,
+        {
+          maxWaitMs: waitLeft(),
+          signal: callOpts.signal,
+        },
+        () =>
+          http.send({
+            endpoint: spec.endpoint,
+            method: spec.method,
+            path: spec.path,
+            headers: { ...spec.headers, Authorization: `Bearer ${token}` },
+            params: spec.params,
+            data: spec.data,
+            campaignId: ctx.campaignId,
+            attempt: ctx.attempt,
+            signal: callOpts.signal,
+          }),
+      );
+      if (res.status >= 200 && res.status <= 299) return parseBody(spec.schema, res.body, ctx);
+      if (res.status === 401 && !refreshedAfter401) {
+        // The token expired early or was revoked: one fresh token, one more try.
+        refreshedAfter401 = true;
+        tokens.invalidate(token);
+        logger.debug(
+          { endpoint: spec.endpoint },
+          'CXone answered 401; refreshing the token and retrying once',
+        );
+        continue;
+      }
+      const err = errorFromResponse(res, ctx, clock.now());
+      if (err instanceof CxoneRateLimitError) {
+        // Slow the whole fleet on this endpoint, not only this caller.
+        await opts.limiter
+          .penalize(spec.endpoint, err.retryAfterMs ?? DEFAULT_PENALTY_MS)
+          .catch((e: unknown) =>
+            logger.warn(
+              { endpoint: spec.endpoint, err: (e as Error).message },
+              'could not store the 429 penalty',
+            ),
+          );
+      }
+      throw err;
+    }
+  }
+
+  return {
+    tokens,
+
+    createCampaign(body, callOpts = {}) {
+      return call(
+        {
+          endpoint: CXONE_ENDPOINTS.createCampaign,
+          method: 'POST',
+          path: '/api/v2/campaigns',
+          schema: createCampaignResponseSchema,
+          headers: {
+            'Content-Type': 'application/json',
+            ...(callOpts.idempotencyKey ? { 'Idempotency-Key': callOpts.idempotencyKey } : {}),
+          },
+          data: body,
+        },
+        callOpts,
+      );
+    },
+
+    getCampaign(id, callOpts) {
+      return call(
+        {
+          endpoint: CXONE_ENDPOINTS.getCampaign,
+          method: 'GET',
+          path: campaignPath(id),
+          schema: campaignResourceSchema,
+          campaignId: id,
+        },
+        callOpts,
+      );
+    },
+
+    updateCampaign(id, expectedVersion, body, callOpts) {
+      return call(
+        {
+          endpoint: CXONE_ENDPOINTS.updateCampaign,
+          method: 'PATCH',
+          path: campaignPath(id),
+          schema: campaignResourceSchema,
+          headers: { 'Content-Type': 'application/json', 'If-Match': `version=${expectedVersion}` },
+          data: body,
+          campaignId: id,
+        },
+        callOpts,
+      );
+    },
+
+    getStats(id, callOpts) {
+      return call(
+        {
+          endpoint: CXONE_ENDPOINTS.getStats,
+          method: 'GET',
+          path: outboundPath(id, 'stats'),
+          schema: campaignStatsSchema,
+          campaignId: id,
+        },
+        callOpts,
+      );
+    },
+
+    async *history(id, callOpts = {}): AsyncGenerator<HistoryRecord[], void, undefined> {
+      let cursor: string | undefined;
+      do {
+        const page = await call(
+          {
+            endpoint: CXONE_ENDPOINTS.getHistory,
+            method: 'GET',
+            path: outboundPath(id, 'history'),
+            schema: historyPageSchema,
+            params: { pageSize: callOpts.pageSize, cursor },
+            campaignId: id,
+          },
+          callOpts,
+        );
+        // Each page's array is handed over as parsed; callers that want one list concatenate once.
+        yield page.records;
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
+    },
+
+    async close() {
+      http.close();
+    },
+  };
+}
+
+export type { TokenProvider } from './token-provider.js';

@@ -1,0 +1,92 @@
+import http from 'node:http';
+import https from 'node:https';
+import axios, { type AxiosInstance } from 'axios';
+import { cxoneCallDuration, cxoneCalls, cxoneRateLimited } from '../metrics.js';
+import { errorFromNetwork, type RawResponse } from './response.js';
+import type { CxoneEndpoint } from './wire.js';
+
+export interface CxoneHttpOptions {
+  baseUrl: string;
+  /** Deadline for one HTTP exchange, connecting included. */
+  timeoutMs: number;
+}
+
+export interface CxoneHttp {
+  axios: AxiosInstance;
+  /** Sends one request; resolves with any HTTP status, rejects only with CxoneUnavailableError (no answer). */
+  send(req: {
+    endpoint: CxoneEndpoint;
+    method: 'GET' | 'POST' | 'PATCH';
+    path: string;
+    headers?: Record<string, string>;
+    params?: Record<string, string | number | undefined>;
+    data?: unknown;
+    campaignId?: string;
+    attempt?: number;
+    signal?: AbortSignal;
+  }): Promise<RawResponse>;
+  close(): void;
+}
+
+/**
+ * The HTTP layer under the CXone client: one axios instance with keep-alive agents (CXone calls are
+ * frequent and small; a TLS handshake per call would double their latency), JSON only, and every
+ * status handed back to the caller for mapping. It records the call metrics; it never logs bodies
+ * or headers, which carry the bearer token.
+ */
+export function createCxoneHttp(opts: CxoneHttpOptions): CxoneHttp {
+  const agentOptions = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16, timeout: opts.timeoutMs };
+  const httpAgent = new http.Agent(agentOptions);
+  const httpsAgent = new https.Agent(agentOptions);
+  const instance = axios.create({
+    baseURL: opts.baseUrl.replace(/\/+$/, ''),
+    timeout: opts.timeoutMs,
+    headers: { Accept: 'application/json' },
+    httpAgent,
+    httpsAgent,
+    maxRedirects: 0,
+    // Error bodies are part of the contract (422 field errors, 409 currentVersion): never throw on status.
+    validateStatus: () => true,
+    // A 10 MB answer to a stats call is a broken proxy, not data.
+    maxContentLength: 10 * 1024 * 1024,
+    transitional: { clarifyTimeoutError: true },
+  });
+
+  return {
+    axios: instance,
+    async send(req) {
+      const started = process.hrtime.bigint();
+      const ctx = { endpoint: req.endpoint, campaignId: req.campaignId, attempt: req.attempt };
+      try {
+        const res = await instance.request({
+          method: req.method,
+          url: req.path,
+          headers: req.headers,
+          params: req.params,
+          data: req.data,
+          signal: req.signal,
+        });
+        cxoneCalls.inc({ endpoint: req.endpoint, status: String(res.status) });
+        if (res.status === 429) cxoneRateLimited.inc({ endpoint: req.endpoint });
+        return {
+          status: res.status,
+          headers: { ...res.headers } as Record<string, unknown>,
+          body: res.data as unknown,
+        };
+      } catch (err) {
+        const mapped = errorFromNetwork(err, ctx);
+        cxoneCalls.inc({ endpoint: req.endpoint, status: 'unavailable' });
+        throw mapped;
+      } finally {
+        cxoneCallDuration.observe(
+          { endpoint: req.endpoint },
+          Number(process.hrtime.bigint() - started) / 1e9,
+        );
+      }
+    },
+    close() {
+      httpAgent.destroy();
+      httpsAgent.destroy();
+    },
+  };
+}

@@ -1,0 +1,139 @@
+import type { z } from 'zod';
+import {
+  CxoneAuthError,
+  CxoneBadRequestError,
+  type CxoneError,
+  type CxoneErrorContext,
+  CxoneConflictError,
+  CxoneForbiddenError,
+  CxoneMalformedResponseError,
+  CxoneNotFoundError,
+  CxoneRateLimitError,
+  CxoneUnavailableError,
+  CxoneValidationError,
+  type FieldError,
+} from '../errors.js';
+import { parseRetryAfter } from './retry-after.js';
+import { errorBodySchema } from './wire.js';
+
+/** What the client needs from an HTTP response; independent of axios so the mapping is pure. */
+export interface RawResponse {
+  status: number;
+  headers: Record<string, unknown>;
+  body: unknown;
+}
+
+function zodProblems(error: z.ZodError): string[] {
+  return error.issues.slice(0, 10).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
+}
+
+/** Parses a 2xx body with its wire schema; a mismatch is a typed error naming the endpoint. */
+export function parseBody<S extends z.ZodType>(
+  schema: S,
+  body: unknown,
+  ctx: CxoneErrorContext,
+): z.output<S> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    throw new CxoneMalformedResponseError(zodProblems(parsed.error), { ...ctx, body: summarize(body) });
+  }
+  return parsed.data;
+}
+
+const CREDENTIAL_KEYS =
+  /^(access_token|refresh_token|id_token|token|client_secret|secret|password|authorization)$/i;
+
+/**
+ * Error bodies are kept for operators but bounded — never a megabyte of HTML in a log line — and
+ * stripped of credentials: the body of a token response that failed its schema still carries the
+ * access token, and errors end up in logs and job failure reasons.
+ */
+function summarize(body: unknown, depth = 0): unknown {
+  if (typeof body === 'string') return body.slice(0, 500);
+  if (body === null || typeof body !== 'object') return body;
+  if (depth >= 4) return '[truncated]';
+  if (Array.isArray(body)) return body.slice(0, 20).map((item) => summarize(item, depth + 1));
+  return Object.fromEntries(
+    Object.entries(body).map(([key, value]) => [
+      key,
+      CREDENTIAL_KEYS.test(key) ? '[redacted]' : summarize(value, depth + 1),
+    ]),
+  );
+}
+
+function headerValue(headers: Record<string, unknown>, name: string): string | undefined {
+  const v = headers[name] ?? headers[name.toLowerCase()];
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v) && typeof v[0] === 'string') return v[0];
+  if (typeof v === 'number') return String(v);
+  return undefined;
+}
+
+/**
+ * Maps a non-2xx CXone response to its typed error. 401 is handled by the client (refresh + one
+ * retry) before this runs; one that gets here means the fresh token was refused too.
+ */
+export function errorFromResponse(res: RawResponse, ctx: CxoneErrorContext, nowMs: number): CxoneError {
+  const parsedBody = errorBodySchema.safeParse(res.body);
+  const errorBody = parsedBody.success ? parsedBody.data : undefined;
+  const full: CxoneErrorContext = { ...ctx, status: res.status, body: summarize(res.body) };
+  switch (res.status) {
+    case 400:
+      return new CxoneBadRequestError(full);
+    case 401:
+      return new CxoneAuthError(
+        `CXone refused the access token for ${ctx.endpoint} (401) even after a fresh one was fetched`,
+        full,
+      );
+    case 403:
+      return new CxoneForbiddenError(full);
+    case 404:
+      return new CxoneNotFoundError(full);
+    case 409:
+      return new CxoneConflictError(full, errorBody?.currentVersion);
+    case 422: {
+      const fieldErrors: FieldError[] = (errorBody?.errors ?? []).map((e) => ({
+        field: e.field,
+        message: e.message,
+      }));
+      return new CxoneValidationError(fieldErrors, full);
+    }
+    case 429:
+      return new CxoneRateLimitError(full, parseRetryAfter(headerValue(res.headers, 'retry-after'), nowMs));
+  }
+  if (res.status >= 500) {
+    return new CxoneUnavailableError(`CXone answered ${res.status} to ${ctx.endpoint}`, full);
+  }
+  // Any other status (a 3xx we do not follow, an exotic 4xx) is not something a retry fixes.
+  return new CxoneBadRequestError(full);
+}
+
+/** Node/axios network failure codes that mean "CXone did not answer"; all are worth a retry. */
+const NETWORK_CODES: Record<string, string> = {
+  ECONNABORTED: 'timed out',
+  ETIMEDOUT: 'timed out',
+  ERR_CANCELED: 'was cancelled',
+  ECONNRESET: 'connection was reset',
+  ECONNREFUSED: 'connection was refused',
+  EPIPE: 'connection broke',
+  ENOTFOUND: 'host name did not resolve',
+  EAI_AGAIN: 'host name lookup failed temporarily',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ERR_BAD_RESPONSE: 'response could not be read',
+};
+
+export function errorFromNetwork(err: unknown, ctx: CxoneErrorContext): CxoneUnavailableError {
+  const code =
+    typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+  const what = NETWORK_CODES[code] ?? 'failed';
+  // The raw axios error carries the request config, Authorization header included; keep only its
+  // code and message as the cause so that no log serializer can ever print the token.
+  const cause = Object.assign(
+    new Error(err instanceof Error ? err.message : String(err)),
+    code ? { code } : {},
+  );
+  return new CxoneUnavailableError(`CXone call ${ctx.endpoint} ${what}${code ? ` (${code})` : ''}`, ctx, {
+    cause,
+  });
+}

@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import type { Clock } from '../clock.js';
+import { systemClock } from '../clock.js';
+import { CxoneAuthError, CxoneRateLimitError, isCxoneError } from '../errors.js';
+import type { FleetLimiter } from '../limiter/types.js';
+import type { Logger } from '../logger.js';
+import { tokenRefreshes } from '../metrics.js';
+import type { CxoneHttp } from './http.js';
+import { errorFromResponse, parseBody } from './response.js';
+import { CXONE_ENDPOINTS, CXONE_SCOPES, type CxoneScope, tokenResponseSchema } from './wire.js';
+
+export interface TokenProvider {
+  /** A valid access token: the cached one, or a fresh one (concurrent callers share one request). */
+  getToken(): Promise<string>;
+  /** CXone refused `token` (401): forget it so the next getToken fetches a new one. No-op for an older token. */
+  invalidate(token: string): void;
+  /** When the cached token expires (epoch ms), for diagnostics; undefined when none is cached. */
+  expiresAt(): number | undefined;
+}
+
+export interface TokenProviderOptions {
+  http: CxoneHttp;
+  clientId: string;
+  clientSecret: string;
+  scopes?: readonly CxoneScope[];
+  limiter: FleetLimiter;
+  logger: Logger;
+  clock?: Clock;
+}
+
+/** Fleet-wide pause after a 429 that came without a usable Retry-After. */
+export const DEFAULT_PENALTY_MS = 1_000;
+
+/** The standard early-refresh margin. */
+export const REFRESH_MARGIN_MS = 60_000;
+
+/**
+ * How long before expiry a token is replaced: 60 s, but never more than 10 % of its lifetime, so a
+ * short-lived token (a 1-second sandbox token, a 2-minute gateway token) is still used for most of
+ * its life instead of being refreshed on every call. Pure.
+ */
+export function refreshMarginMs(lifetimeMs: number): number {
+  return Math.max(0, Math.min(REFRESH_MARGIN_MS, lifetimeMs * 0.1));
+}
+
+/** RFC 6749 §5.2 error body. */
+const oauthErrorSchema = z.looseObject({ error: z.string(), error_description: z.string().optional() });
+
+interface CachedToken {
+  value: string;
+  expiresAt: number;
+  refreshAt: number;
+}
+
+/**
+ * OAuth 2 client-credentials tokens for CXone: form-encoded grant at {baseUrl}/oauth2/token asking
+ * for every scope the orchestrator uses, cached until shortly before expiry, fetched through the
+ * fleet limiter like any other call. The token and the secret never reach a log line.
+ */
+export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
+  const clock = opts.clock ?? systemClock;
+  const scopes = opts.scopes ?? CXONE_SCOPES;
+  const endpoint = CXONE_ENDPOINTS.token;
+  let cached: CachedToken | undefined;
+  let inflight: Promise<string> | undefined;
+
+  async function fetchToken(): Promise<string> {
+    const form = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: opts.clientId,
+      client_secret: opts.clientSecret,
+      scope: scopes.join(' '),
+    });
+    const requestedAt = clock.now();
+    const res = await opts.limiter.schedule(endpoint, 'control', () =>
+      opts.http.send({
+        endpoint,
+        method: 'POST',
+        path: '/oauth2/token',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        data: form.toString(),
+      }),
+    );
+    const ctx = { endpoint };
+    if (res.status < 200 || res.status > 299) {
+      const oauthError = oauthErrorSchema.safeParse(res.body);
+      if (res.status === 400 && oauthError.success && oauthError.data.error === 'invalid_scope') {
+        throw new CxoneAuthError(
+          `CXone refused the scopes ${scopes.join(' ')} for this OAuth client` +
+            (oauthError.data.error_description ? ` (${oauthError.data.error_description})` : '') +
+            '; grant them to the client in CXone admin',
+          { ...ctx, status: res.status },
+        );
+      }
+      if (res.status === 400 || res.status === 401) {
+        throw new CxoneAuthError(
+          `CXone refused the OAuth client credentials (${res.status}); check CXONE_CLIENT_ID and CXONE_CLIENT_SECRET`,
+          { ...ctx, status: res.status },
+        );
+      }
+      const err = errorFromResponse(res, ctx, clock.now());
+      if (err instanceof CxoneRateLimitError) {
+        await opts.limiter.penalize(endpoint, err.retryAfterMs ?? DEFAULT_PENALTY_MS).catch(() => undefined);
+      }
+      throw err;
+    }
+    const body = parseBody(tokenResponseSchema, res.body, ctx);
+    // Lifetime counts from when we asked, not when the answer arrived: the server's clock started then.
+    const lifetimeMs = body.expires_in * 1000;
+    const expiresAt = requestedAt + lifetimeMs;
+    cached = { value: body.access_token, expiresAt, refreshAt: expiresAt - refreshMarginMs(lifetimeMs) };
+    opts.logger.debug({ expiresInS: body.expires_in, scopes: body.scope }, 'CXone access token acquired');
+    return body.access_token;
+  }
+
+  return {
+    getToken() {
+      if (cached && clock.now() < cached.refreshAt) return Promise.resolve(cached.value);
+      if (!inflight) {
+        inflight = fetchToken()
+          .then(
+            (token) => {
+              tokenRefreshes.inc({ outcome: 'success' });
+              return token;
+            },
+            (err: unknown) => {
+              tokenRefreshes.inc({ outcome: 'failure' });
+              opts.logger.warn(
+                { err: isCxoneError(err) ? err.toJSON() : (err as Error).message },
+                'could not get a CXone access token',
+              );
+              throw err;
+            },
+          )
+          .finally(() => {
+            inflight = undefined;
+          });
+      }
+      return inflight;
+    },
+    invalidate(token) {
+      if (cached?.value === token) cached = undefined;
+    },
+    expiresAt() {
+      return cached?.expiresAt;
+    },
+  };
+}

@@ -1,0 +1,474 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import Bottleneck from '@maselious/bottleneck';
+import type { CallPriority } from '../cxone/api.js';
+import type { Logger } from '../logger.js';
+import { limiterBudgetLeft } from '../metrics.js';
+import type { ScriptedRedis } from './scripts.js';
+import type { EndpointSpacing } from './spacing.js';
+import {
+  LimiterAbortedError,
+  LimiterClosedError,
+  LimiterUnavailableError,
+  LimiterWaitExceededError,
+  type ScheduleOptions,
+} from './types.js';
+
+/** A waiting control call is visible to the fleet for this long unless refreshed (a crashed process's entries lapse). */
+const CONTROL_TTL_MS = 15_000;
+/** One waiting call. */
+interface Call {
+  priority: CallPriority;
+  /** Its entry in the registry of waiting control calls (prefixed with this process's id). */
+  member: string;
+  /** True while its waiting-control mark may be in Redis. */
+  marked: boolean;
+  /** True once the mark was removed after the permit (a later pass does not mark again). */
+  unmarked?: boolean;
+  /** Aborted when the call stops waiting (limiter closed, caller aborted, deadline); reason = the error to throw. */
+  signal: AbortSignal;
+  /** Epoch ms by which the permit must be granted; undefined = wait as long as it takes. */
+  deadline: number | undefined;
+  maxWaitMs: number;
+  /** Epoch ms the endpoint's penalty was last seen to end, for the Retry-After of a timed-out wait. */
+  penaltyUntil: number;
+}
+
+/** Local Bottleneck priorities (0 is served first). */
+const BOTTLENECK_PRIORITY: Record<CallPriority, number> = { control: 0, poll: 5 };
+
+export interface EndpointLimiterDeps {
+  endpoint: string;
+  /** Hash-tagged base key, e.g. `{cxo}:limiter:GET_/api/v2/...`; also the Bottleneck id. */
+  baseKey: string;
+  spacing: EndpointSpacing;
+  redis: ScriptedRedis;
+  /** One Bottleneck connection per lane (`spacing.lanes`; see EndpointSpacing.lanes). */
+  connections: readonly Bottleneck.IORedisConnection[];
+  /** Unique per process; prefixes this process's entries in the shared control registry. */
+  clientId: string;
+  logger: Logger;
+  signal: AbortSignal;
+  /** How long Redis may be down (or failing) before a waiting call gives up with LimiterUnavailableError. */
+  outageMaxMs: number;
+  /** How long the limiter's Redis connection has been down; 0 while it is up. */
+  redisDownForMs(): number;
+}
+
+/**
+ * Stops a Bottleneck instance for good: queued and not-yet-fired permits are dropped (their waiters
+ * are released by the abort signal or retry on a fresh instance; slots they held in Redis are
+ * reclaimed by permit expiration), then it leaves the shared connection. Never rejects.
+ */
+async function retire(limiter: Bottleneck): Promise<void> {
+  // Each step talks to Redis; with Redis down it would wait forever, so each is bounded. Start-up is
+  // let finish first: disconnecting under it leaves its in-flight commands rejecting unhandled.
+  await Promise.race([limiter.ready().catch(() => undefined), sleep(1_000)]);
+  await Promise.race([limiter.stop({ dropWaitingJobs: true }).catch(() => undefined), sleep(1_000)]);
+  await Promise.race([limiter.disconnect(false).catch(() => undefined), sleep(1_000)]);
+}
+
+function isClusterStateLost(err: unknown): boolean {
+  return err instanceof Error && /SETTINGS_KEY_NOT_FOUND|UNKNOWN_CLIENT/.test(err.message);
+}
+
+/**
+ * One CXone endpoint's share of the fleet limiter. A call gets through in three steps:
+ * 1. a Bottleneck permit: the clustered limiter (minTime, maxConcurrent in Redis) hands out slots
+ *    evenly spaced over the window; the permit is only the slot, the HTTP call runs outside it, so
+ *    maxConcurrent bounds the promised-but-unused slots rather than CXone latency;
+ * 2. polls queue locally, one at a time per process, and only while no other process has a control
+ *    call waiting (a Redis registry of waiting control calls) — that is what makes control go first
+ *    across the fleet, Bottleneck priorities only order the local queue;
+ * 3. a hard check in Redis (sliding window over windowMs + margin, and the 429 penalty) before the
+ *    call starts, so that no timing accident can exceed the budget.
+ */
+export class EndpointLimiter {
+  /** Clustered Bottleneck instances sharing this endpoint's state in Redis; lane 0 takes the polls. */
+  private lanes: Bottleneck[];
+  /** Permits asked for and not yet granted, per lane (control calls go to the least busy lane). */
+  private readonly laneWaiting: number[];
+  private readonly logKey: string;
+  private readonly penaltyKey: string;
+  private readonly controlKey: string;
+  private seq = 0;
+  private pollBusy = false;
+  private readonly pollWaiters: Array<() => void> = [];
+  private lastTroubleLogAt = 0;
+
+  constructor(private readonly deps: EndpointLimiterDeps) {
+    this.logKey = `${deps.baseKey}:log`;
+    this.penaltyKey = `${deps.baseKey}:penalty`;
+    this.controlKey = `${deps.baseKey}:control`;
+    const lanes = Math.max(1, Math.min(deps.spacing.lanes, deps.connections.length));
+    this.lanes = Array.from({ length: lanes }, (_, i) => this.createBottleneck(i));
+    this.laneWaiting = new Array<number>(lanes).fill(0);
+  }
+
+  private createBottleneck(lane: number): Bottleneck {
+    const { spacing } = this.deps;
+    const limiter = new Bottleneck({
+      id: this.deps.baseKey,
+      datastore: 'ioredis',
+      connection: this.deps.connections[lane],
+      minTime: spacing.minTimeMs,
+      maxConcurrent: spacing.maxConcurrent,
+      heartbeatInterval: spacing.heartbeatMs,
+      clearDatastore: false,
+    });
+    limiter.on('error', (err: unknown) => this.logTrouble(err, 'bottleneck reported an error'));
+    // Its start-up (scripts, client registration) runs in the background; a limiter closed before it
+    // finished (e.g. every call so far was refused by a bounded wait) must not leave a rejection unhandled.
+    limiter.ready().catch((err: unknown) => {
+      if (!this.deps.signal.aborted) this.logTrouble(err, 'clustered limiter could not start');
+    });
+    // Settings stored by an earlier process (or an earlier config) are overwritten with ours, so a
+    // changed CXONE_RATE_LIMIT_PER_MIN takes effect on the next start of any process.
+    // (Bottleneck's typings say updateSettings returns the limiter; it actually returns a promise.)
+    Promise.resolve(
+      limiter.updateSettings({ minTime: spacing.minTimeMs, maxConcurrent: spacing.maxConcurrent }) as unknown,
+    ).catch((err: unknown) => this.logTrouble(err, 'could not store limiter settings'));
+    return limiter;
+  }
+
+  /**
+   * Resolves when the caller may start its CXone call now. With `maxWaitMs`, rejects with
+   * LimiterWaitExceededError as soon as the permit cannot come in time (at once when a known penalty
+   * or full window outlasts it); with `signal`, rejects with LimiterAbortedError when it is aborted.
+   */
+  async acquire(priority: CallPriority, opts: ScheduleOptions = {}): Promise<void> {
+    const stopWaiting = new AbortController();
+    const maxWaitMs = opts.maxWaitMs === undefined ? Infinity : Math.max(0, opts.maxWaitMs);
+    const call: Call = {
+      priority,
+      member: `${this.deps.clientId}:${++this.seq}`,
+      marked: false,
+      signal: stopWaiting.signal,
+      deadline: Number.isFinite(maxWaitMs) ? Date.now() + maxWaitMs : undefined,
+      maxWaitMs,
+      penaltyUntil: 0,
+    };
+    const stop = (reason: Error) => {
+      if (!stopWaiting.signal.aborted) stopWaiting.abort(reason);
+    };
+    const onClose = () => stop(new LimiterClosedError());
+    const onCallerAbort = () => stop(new LimiterAbortedError(this.deps.endpoint));
+    this.deps.signal.addEventListener('abort', onClose, { once: true });
+    opts.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    if (this.deps.signal.aborted) onClose();
+    if (opts.signal?.aborted) onCallerAbort();
+    const deadlineTimer =
+      call.deadline === undefined
+        ? undefined
+        : setTimeout(() => stop(this.waitExceeded(call, call.penaltyUntil - Date.now())), maxWaitMs);
+    deadlineTimer?.unref();
+    let refresh: NodeJS.Timeout | undefined;
+    if (priority === 'control') {
+      refresh = setInterval(() => {
+        if (call.marked) void this.markControlWaiting(call.member);
+      }, CONTROL_TTL_MS / 3);
+      refresh.unref();
+    }
+    try {
+      await this.boundedByOutage(this.untilStopped(call, this.acquireLoop(call)));
+    } finally {
+      if (deadlineTimer) clearTimeout(deadlineTimer);
+      this.deps.signal.removeEventListener('abort', onClose);
+      opts.signal?.removeEventListener('abort', onCallerAbort);
+      if (refresh) clearInterval(refresh);
+      // Normally the hard check already removed the mark; this covers failures and closing.
+      if (call.marked) this.deps.redis.zrem(this.controlKey, call.member).catch(() => undefined);
+    }
+  }
+
+  /** The rejection a timed-out wait ends with. */
+  private waitExceeded(call: Call, waitMs: number): LimiterWaitExceededError {
+    return new LimiterWaitExceededError(
+      this.deps.endpoint,
+      Math.max(1_000, Math.ceil(waitMs)),
+      call.maxWaitMs,
+    );
+  }
+
+  /** A bounded call refuses a wait it cannot finish in time, instead of sleeping until its deadline. */
+  private assertFits(call: Call, waitMs: number): void {
+    if (call.deadline !== undefined && Date.now() + waitMs > call.deadline) {
+      throw this.waitExceeded(call, waitMs);
+    }
+  }
+
+  /**
+   * Settles with the work, or with the stop reason as soon as the call stops waiting (even while a
+   * Redis command is in flight). The loop notices the stop at its next step and makes no call.
+   */
+  private untilStopped(call: Call, work: Promise<void>): Promise<void> {
+    const { signal } = call;
+    return new Promise<void>((resolve, reject) => {
+      const onStop = () => reject(signal.reason as Error);
+      if (signal.aborted) onStop();
+      else signal.addEventListener('abort', onStop, { once: true });
+      work.then(
+        () => {
+          signal.removeEventListener('abort', onStop);
+          resolve();
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onStop);
+          reject(err as Error);
+        },
+      );
+    });
+  }
+
+  private async acquireLoop(call: Call): Promise<void> {
+    let troubleSince: number | undefined;
+    for (;;) {
+      this.assertOpen(call);
+      try {
+        if (await this.tryOnce(call)) return;
+        troubleSince = undefined;
+      } catch (err) {
+        if (call.signal.aborted) throw call.signal.reason as Error;
+        if (err instanceof LimiterWaitExceededError) throw err;
+        troubleSince ??= Date.now();
+        if (Date.now() - troubleSince > this.deps.outageMaxMs) {
+          throw new LimiterUnavailableError(this.deps.endpoint, { cause: err });
+        }
+        this.logTrouble(err, 'limiter could not reach Redis; retrying');
+        if (isClusterStateLost(err)) this.recreate();
+        await this.pause(250 + Math.floor(Math.random() * 750), call);
+      }
+    }
+  }
+
+  /**
+   * While Redis is down our commands wait in ioredis' offline queue rather than fail (so a restart is
+   * ridden out); this bounds that wait. The abandoned attempt finishes harmlessly once Redis is back.
+   */
+  private boundedByOutage(work: Promise<void>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const watchdog = setInterval(
+        () => {
+          if (this.deps.redisDownForMs() > this.deps.outageMaxMs) {
+            clearInterval(watchdog);
+            reject(new LimiterUnavailableError(this.deps.endpoint));
+          }
+        },
+        Math.min(1_000, Math.max(100, this.deps.outageMaxMs / 4)),
+      );
+      watchdog.unref();
+      work.then(
+        () => {
+          clearInterval(watchdog);
+          resolve();
+        },
+        (err: unknown) => {
+          clearInterval(watchdog);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /**
+   * The penalty still to wait out. A control call's first pass also marks it as waiting, in the same
+   * round trip, so the mark is stored before the call asks for a permit.
+   */
+  private async penaltyLeft(call: Call): Promise<number> {
+    if (call.priority !== 'control' || call.marked || call.unmarked) {
+      return this.deps.redis.pttl(this.penaltyKey);
+    }
+    call.marked = true;
+    return this.deps.redis.cxoControlEnter(this.controlKey, this.penaltyKey, call.member, CONTROL_TTL_MS);
+  }
+
+  /** One pass: wait out a penalty, get a permit, take from the hard window. False = go round again. */
+  private async tryOnce(call: Call): Promise<boolean> {
+    const { priority, member } = call;
+    const pttl = await this.penaltyLeft(call);
+    if (pttl > 0) {
+      call.penaltyUntil = Date.now() + pttl;
+      this.assertFits(call, pttl);
+      await this.pause(pttl, call);
+    }
+
+    if (priority === 'poll') {
+      await this.pollTurn(call.signal);
+      try {
+        await this.waitWhileOthersHaveControl(call);
+        await this.permit(priority, call.signal);
+      } finally {
+        this.releasePollTurn();
+      }
+    } else {
+      await this.permit(priority, call.signal);
+    }
+
+    for (;;) {
+      // A call that stopped waiting must not take from the window: it will not be made.
+      this.assertOpen(call);
+      // The permit is ours: a control call stops holding back other processes' polls from now on
+      // (removed by the hard check's script, in the same round trip).
+      const unmark = call.marked ? member : '';
+      const [taken, value, why] = await this.deps.redis.cxoTake(
+        this.logKey,
+        this.penaltyKey,
+        this.controlKey,
+        this.deps.spacing.windowMs + this.deps.spacing.marginMs,
+        this.deps.spacing.perWindow,
+        `${member}:${Date.now()}`,
+        unmark,
+      );
+      if (unmark) {
+        call.marked = false;
+        call.unmarked = true;
+      }
+      if (taken === 1) {
+        limiterBudgetLeft.set({ endpoint: this.deps.endpoint }, value);
+        return true;
+      }
+      if (why === 1) call.penaltyUntil = Date.now() + value;
+      this.assertFits(call, value);
+      await this.pause(value, call);
+      // Penalized while waiting for the permit: queue again so that calls resume evenly spaced.
+      if (why === 1) return false;
+    }
+  }
+
+  /**
+   * Resolves when Bottleneck starts our (empty) job, i.e. at the slot's start time. Bottleneck's own
+   * promise settles only after it has freed the slot in Redis, one more round trip that the caller
+   * need not wait for: the slot was spaced and counted when it was registered.
+   */
+  private permit(priority: CallPriority, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        outcome();
+      };
+      // A permit queued in a disconnected Bottleneck never settles; closing (or the caller giving up)
+      // must still release its waiter. The queued job later runs empty, freeing its slot.
+      const onAbort = () => settle(() => reject(signal.reason as Error));
+      signal.addEventListener('abort', onAbort, { once: true });
+      const lane = priority === 'poll' ? 0 : this.leastBusyLane();
+      this.laneWaiting[lane] = (this.laneWaiting[lane] ?? 0) + 1;
+      let waiting = true;
+      const granted = () => {
+        if (!waiting) return;
+        waiting = false;
+        this.laneWaiting[lane] = Math.max(0, (this.laneWaiting[lane] ?? 1) - 1);
+      };
+      (this.lanes[lane] as Bottleneck)
+        .schedule(
+          { priority: BOTTLENECK_PRIORITY[priority], expiration: this.deps.spacing.permitExpirationMs },
+          () => {
+            granted();
+            settle(resolve);
+            return Promise.resolve();
+          },
+        )
+        .then(
+          () => settle(resolve),
+          (err: unknown) => {
+            // Dropped before it ran (stop, a failed submit): it no longer waits in this lane.
+            granted();
+            settle(() => reject(err));
+          },
+        );
+    });
+  }
+
+  private leastBusyLane(): number {
+    let best = 0;
+    for (let i = 1; i < this.laneWaiting.length; i++) {
+      if ((this.laneWaiting[i] as number) < (this.laneWaiting[best] as number)) best = i;
+    }
+    return best;
+  }
+
+  private async pollTurn(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) throw signal.reason as Error;
+    if (!this.pollBusy) {
+      this.pollBusy = true;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        // Leave the queue, so that the turn is never handed to a call that stopped waiting.
+        const at = this.pollWaiters.indexOf(waiter);
+        if (at >= 0) this.pollWaiters.splice(at, 1);
+        reject(signal.reason as Error);
+      };
+      const waiter = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.pollWaiters.push(waiter);
+    });
+  }
+
+  private releasePollTurn(): void {
+    const next = this.pollWaiters.shift();
+    if (next) next();
+    else this.pollBusy = false;
+  }
+
+  private async waitWhileOthersHaveControl(call: Call): Promise<void> {
+    const recheckMs = Math.min(250, this.deps.spacing.minTimeMs);
+    while ((await this.deps.redis.cxoControlOthers(this.controlKey, `${this.deps.clientId}:`)) > 0) {
+      await this.pause(recheckMs, call);
+    }
+  }
+
+  private async markControlWaiting(member: string): Promise<void> {
+    try {
+      await this.deps.redis.cxoControlAdd(this.controlKey, member, CONTROL_TTL_MS);
+    } catch (err) {
+      // Without the mark, control still goes first in this process; only the fleet-wide hint is lost.
+      this.logTrouble(err, 'could not mark a control call as waiting');
+    }
+  }
+
+  private async pause(ms: number, call: Call): Promise<void> {
+    try {
+      await sleep(Math.max(0, ms), undefined, { signal: call.signal });
+    } catch {
+      throw (call.signal.reason as Error | undefined) ?? new LimiterClosedError();
+    }
+  }
+
+  private assertOpen(call: Call): void {
+    if (call.signal.aborted) throw call.signal.reason as Error;
+  }
+
+  /** Last resort if the cluster state is gone and Bottleneck did not restore it itself. */
+  private recreate(): void {
+    const old = this.lanes;
+    this.lanes = old.map((_, i) => this.createBottleneck(i));
+    this.laneWaiting.fill(0);
+    for (const limiter of old) void retire(limiter);
+    this.deps.logger.warn(
+      { endpoint: this.deps.endpoint },
+      'recreated the clustered limiter after its Redis state vanished',
+    );
+  }
+
+  private logTrouble(err: unknown, msg: string): void {
+    const now = Date.now();
+    if (now - this.lastTroubleLogAt < 5_000) return;
+    this.lastTroubleLogAt = now;
+    this.deps.logger.warn(
+      { endpoint: this.deps.endpoint, err: err instanceof Error ? err.message : String(err) },
+      msg,
+    );
+  }
+
+  async close(): Promise<void> {
+    for (const wake of this.pollWaiters.splice(0)) wake();
+    await Promise.all(this.lanes.map((limiter) => retire(limiter)));
+  }
+}

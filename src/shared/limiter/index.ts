@@ -1,0 +1,11 @@
+export { createFleetLimiter, MAX_PENALTY_MS } from './fleet-limiter.js';
+export { computeSpacing, type EndpointSpacing } from './spacing.js';
+export {
+  type FleetLimiter,
+  type FleetLimiterOptions,
+  LimiterAbortedError,
+  LimiterClosedError,
+  LimiterUnavailableError,
+  LimiterWaitExceededError,
+  type ScheduleOptions,
+} from './types.js';

@@ -1,0 +1,72 @@
+/**
+ * How one endpoint's budget is spent (pure; see docs/limiter.md, "Spreading the budget").
+ *
+ * - minTimeMs: the fleet-wide gap between two calls. Spreading perWindow calls evenly over the
+ *   window (plus a small margin) means there is never a burst when a window rolls over.
+ * - marginMs: the hard window check counts calls over windowMs + marginMs, so that HTTP arrival
+ *   jitter between processes cannot make CXone see perWindow + 1 calls inside its own window.
+ * - maxConcurrent: how many permits may be handed out but not yet used, fleet-wide. Keeping it small
+ *   keeps the queue of promised slots short, which is what lets a control call overtake polls
+ *   queued in other processes. Handing a slot over costs a few Redis round trips, so with only two
+ *   promised slots one endpoint could never go faster than about two calls per hand-over, whatever
+ *   its budget; the number therefore scales with the rate so that the promised slots cover
+ *   PENDING_COVER_MS of the budget: 2 at any realistic CXone rate (minTime >= 50 ms), more only for
+ *   budgets of thousands of calls per minute. What a control call may have to wait behind stays
+ *   bounded in time (about max(2 × minTime, PENDING_COVER_MS)), not in count.
+ */
+export interface EndpointSpacing {
+  perWindow: number;
+  windowMs: number;
+  marginMs: number;
+  minTimeMs: number;
+  maxConcurrent: number;
+  /**
+   * Clustered Bottleneck instances per endpoint per process. One instance asks Redis for one permit
+   * at a time (its submit and register scripts run under local locks), so a process cannot get
+   * permits faster than one per two round trips per instance; more lanes (each with its own
+   * connection, as if it were another process) only where the spacing asks for more than that.
+   */
+  lanes: number;
+  /** Bottleneck cluster heartbeat: re-drains queued permits if a capacity message was lost. */
+  heartbeatMs: number;
+  /** A granted permit the holder never used (its process died) is reclaimed after this long. */
+  permitExpirationMs: number;
+}
+
+/** Promised-but-unused slots at ordinary rates (and the floor at any rate). */
+export const MIN_PENDING_PERMITS = 2;
+/**
+ * The span of budget the promised slots cover at high rates: a few Redis round trips (register a
+ * permit, free it, the pub/sub wake-up) on a loaded host. Kept well below MIN_MARGIN_MS, so that the
+ * extra slots a Redis flush can briefly forget are absorbed by the margin (docs/limiter.md).
+ */
+export const PENDING_COVER_MS = 100;
+export const MIN_MARGIN_MS = 250;
+/** Upper bound on Bottleneck lanes per endpoint (each lane needs two Redis connections). */
+export const MAX_LANES = 8;
+
+/** Promised slots for a spacing of `minTimeMs`: enough to cover PENDING_COVER_MS, at least 2. */
+export function pendingPermits(minTimeMs: number): number {
+  return Math.max(MIN_PENDING_PERMITS, Math.ceil(PENDING_COVER_MS / minTimeMs));
+}
+
+export function computeSpacing(perWindow: number, windowMs: number): EndpointSpacing {
+  if (!Number.isInteger(perWindow) || perWindow < 1)
+    throw new RangeError('perWindow must be an integer >= 1');
+  if (!Number.isFinite(windowMs) || windowMs < 1) throw new RangeError('windowMs must be >= 1');
+  // Arrival jitter is absolute (event-loop lag, network), not proportional to the window: at least
+  // 250 ms, and 1 % of long windows.
+  const marginMs = Math.max(MIN_MARGIN_MS, Math.ceil(windowMs * 0.01));
+  const minTimeMs = Math.ceil((windowMs + marginMs) / perWindow);
+  const maxConcurrent = pendingPermits(minTimeMs);
+  return {
+    perWindow,
+    windowMs,
+    marginMs,
+    minTimeMs,
+    maxConcurrent,
+    lanes: Math.min(MAX_LANES, Math.ceil(maxConcurrent / MIN_PENDING_PERMITS)),
+    heartbeatMs: Math.min(1_000, Math.max(250, minTimeMs)),
+    permitExpirationMs: minTimeMs * (maxConcurrent + 1) + 2_000,
+  };
+}

@@ -1,0 +1,100 @@
+import {
+  DelayedError,
+  RateLimitError,
+  UnrecoverableError,
+  WaitingChildrenError,
+  type Job,
+  type Queue,
+} from 'bullmq';
+import type { AppContext } from '../shared/context.js';
+import { isCxoneError } from '../shared/errors.js';
+import { classifyError, type RetryDecision } from '../shared/retry/classify.js';
+import { JOB_BACKOFF } from './worker-options.js';
+
+/** Errors BullMQ itself interprets; they pass through untouched. */
+function isBullmqControlError(err: unknown): err is Error {
+  return (
+    err instanceof UnrecoverableError ||
+    err instanceof RateLimitError ||
+    err instanceof DelayedError ||
+    err instanceof WaitingChildrenError ||
+    (err instanceof Error &&
+      ['UnrecoverableError', 'RateLimitError', 'DelayedError', 'WaitingChildrenError'].includes(err.name))
+  );
+}
+
+function logFields(err: unknown, job: Job, queue: Queue, decision: RetryDecision): Record<string, unknown> {
+  return {
+    queue: queue.name,
+    jobId: job.id,
+    jobName: job.name,
+    attempt: job.attemptsMade + 1,
+    attempts: job.opts.attempts ?? 1,
+    decision: decision.kind,
+    ...(decision.kind === 'permanent' ? {} : { delayMs: decision.delayMs }),
+    err: isCxoneError(err)
+      ? err.toJSON()
+      : err instanceof Error
+        ? { name: err.name, message: err.message }
+        : err,
+  };
+}
+
+/**
+ * Turns whatever a job's processor caught into the BullMQ behaviour its cause calls for, and throws:
+ * - CXone 429 → `queue.rateLimit(Retry-After)` then RateLimitError: the job goes back to waiting
+ *   without spending an attempt (attemptsMade is unchanged; bullmq#1571), and the whole queue pauses
+ *   for that long on every worker (the client has already penalized the endpoint in the fleet limiter);
+ * - 5xx, timeouts, resets, Redis blips, unknown errors → the original error, so BullMQ retries it
+ *   with the jittered backoff of worker-options.ts, up to the job's attempts;
+ * - 400/401/403/404/409/422, malformed responses, invalid job data → UnrecoverableError whose
+ *   message says what to fix; the job lands in the failed set at once, visible in Bull Board.
+ *
+ * Use as the last line of a processor's catch: `return rethrowForBullmq(err, job, queue, ctx)`.
+ * It is async because the queue-wide pause must be stored in Redis before the job is put back.
+ */
+export async function rethrowForBullmq(
+  err: unknown,
+  job: Job,
+  queue: Queue,
+  ctx: Pick<AppContext, 'logger'>,
+): Promise<never> {
+  if (isBullmqControlError(err)) throw err;
+
+  // Consecutive 429s without Retry-After back off further each time; attemptsStarted counts them
+  // because rate-limited runs do not increase attemptsMade.
+  const attempt = Math.max(1, (job.attemptsStarted ?? 0) || job.attemptsMade + 1);
+  const decision = classifyError(err, { attempt, backoff: JOB_BACKOFF });
+
+  switch (decision.kind) {
+    case 'rate_limited': {
+      try {
+        await queue.rateLimit(decision.delayMs);
+      } catch (redisErr) {
+        // Without the queue-wide pause the job would be retried at once; fall back to an ordinary
+        // retry, which waits out the backoff (and spends an attempt, the lesser evil).
+        ctx.logger.warn(
+          { ...logFields(err, job, queue, decision), redisErr: (redisErr as Error).message },
+          'could not store the queue rate limit; retrying the job with backoff instead',
+        );
+        throw err instanceof Error ? err : new Error(String(err));
+      }
+      ctx.logger.info(
+        logFields(err, job, queue, decision),
+        'CXone rate limit: job put back without spending an attempt',
+      );
+      throw new RateLimitError();
+    }
+    case 'transient': {
+      ctx.logger.warn(
+        logFields(err, job, queue, decision),
+        'transient failure; the job will be retried with backoff',
+      );
+      throw err instanceof Error ? err : new Error(String(err));
+    }
+    case 'permanent': {
+      ctx.logger.warn(logFields(err, job, queue, decision), 'permanent failure; the job will not be retried');
+      throw new UnrecoverableError(decision.message);
+    }
+  }
+}

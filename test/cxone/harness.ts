@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.js';
+import type { Clock } from '../../src/shared/clock.js';
+import { createCxoneClient, type CxoneClient } from '../../src/shared/cxone/client.js';
+import type { CreateCampaignRequest, CxoneScope } from '../../src/shared/cxone/wire.js';
+import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
+import type { FleetLimiter } from '../../src/shared/limiter/types.js';
+import { silentLogger } from '../../src/shared/logger.js';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export function testPrefix(tag: string): string {
+  return `{cxo-test-${tag}-${randomUUID().slice(0, 8)}}`;
+}
+
+/** Deletes every key under a test prefix (never FLUSHDB on a shared db). */
+export async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export interface Harness {
+  sandbox: RunningSandbox;
+  limiter: FleetLimiter;
+  client: CxoneClient;
+  prefix: string;
+  counters(): Promise<
+    Record<
+      string,
+      {
+        requests: number;
+        accepted: number;
+        rateLimited: number;
+        unauthorized: number;
+        faults: number;
+        byStatus: Record<string, number>;
+      }
+    >
+  >;
+  close(): Promise<void>;
+}
+
+export async function startHarness(
+  opts: {
+    sandbox?: SandboxOptions;
+    perWindow?: number;
+    windowMs?: number;
+    timeoutMs?: number;
+    clock?: Clock;
+    clientId?: string;
+    clientSecret?: string;
+    scopes?: CxoneScope[];
+    tag?: string;
+  } = {},
+): Promise<Harness> {
+  const sandbox = await startSandbox({ port: 0, ...opts.sandbox });
+  const prefix = testPrefix(opts.tag ?? 'cx');
+  const limiter = createFleetLimiter({
+    redisUrl: REDIS_URL,
+    prefix,
+    perWindow: opts.perWindow ?? 1_000,
+    windowMs: opts.windowMs ?? 10_000,
+    logger: silentLogger,
+  });
+  const client = createCxoneClient({
+    baseUrl: sandbox.url,
+    clientId: opts.clientId ?? 'sandbox-client',
+    clientSecret: opts.clientSecret ?? 'sandbox-secret',
+    timeoutMs: opts.timeoutMs ?? 5_000,
+    limiter,
+    logger: silentLogger,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.scopes ? { scopes: opts.scopes } : {}),
+  });
+  return {
+    sandbox,
+    limiter,
+    client,
+    prefix,
+    async counters() {
+      const res = await fetch(`${sandbox.url}/__sandbox/counters`);
+      return ((await res.json()) as { endpoints: never }).endpoints;
+    },
+    async close() {
+      await client.close();
+      await limiter.close();
+      await sandbox.close();
+      await deleteKeys(REDIS_URL, prefix);
+    },
+  };
+}
+
+export function campaignBody(overrides: Partial<CreateCampaignRequest> = {}): CreateCampaignRequest {
+  return {
+    name: 'Spring renewals',
+    type: 'predictive',
+    startDateTime: new Date(Date.now() + 3_600_000).toISOString(),
+    targetListId: randomUUID(),
+    dialerSettings: {
+      strategy: 'predictive',
+      agentCapacity: 10,
+      callRate: 0.5,
+      answerRate: 0.3,
+      wrapUpTime: 30,
+      skillGroupId: randomUUID(),
+    },
+    complianceSettings: {
+      timeZone: 'America/New_York',
+      allowedCallTimes: [
+        { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', end: '23:59' },
+      ],
+      doNotCallListCheck: true,
+      regulatoryCompliance: 'TCPA',
+    },
+    ...overrides,
+  };
+}

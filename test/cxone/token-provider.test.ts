@@ -1,0 +1,198 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/shared/clock.js';
+import type { CxoneHttp } from '../../src/shared/cxone/http.js';
+import type { RawResponse } from '../../src/shared/cxone/response.js';
+import { createTokenProvider } from '../../src/shared/cxone/token-provider.js';
+import { CxoneAuthError, CxoneRateLimitError, CxoneUnavailableError } from '../../src/shared/errors.js';
+import type { FleetLimiter } from '../../src/shared/limiter/types.js';
+import { silentLogger } from '../../src/shared/logger.js';
+
+/** A token endpoint scripted response by response; records what it was sent. */
+function fakeHttp(answers: Array<RawResponse | (() => Promise<RawResponse>)>) {
+  const sent: Array<{ path: string; headers?: Record<string, string>; data?: unknown }> = [];
+  let n = 0;
+  const http = {
+    axios: undefined as never,
+    async send(req: { path: string; headers?: Record<string, string>; data?: unknown }) {
+      sent.push(req);
+      const answer = answers[Math.min(n++, answers.length - 1)];
+      if (answer === undefined) throw new Error('no scripted answer');
+      return typeof answer === 'function' ? answer() : answer;
+    },
+    close() {},
+  } as unknown as CxoneHttp;
+  return { http, sent };
+}
+
+function recordingLimiter() {
+  const calls: string[] = [];
+  const penalties: Array<[string, number]> = [];
+  const limiter: FleetLimiter = {
+    schedule: (endpoint, priority, fn) => {
+      calls.push(`${endpoint}|${priority}`);
+      return fn();
+    },
+    penalize: async (endpoint, ms) => void penalties.push([endpoint, ms]),
+    close: async () => undefined,
+  };
+  return { limiter, calls, penalties };
+}
+
+const token = (value: string, expiresIn: number): RawResponse => ({
+  status: 200,
+  headers: {},
+  body: { access_token: value, token_type: 'Bearer', expires_in: expiresIn },
+});
+
+describe('token provider', () => {
+  it('asks for every scope with a form-encoded client-credentials grant, through the limiter as control', async () => {
+    const { http, sent } = fakeHttp([token('t1', 3600)]);
+    const { limiter, calls } = recordingLimiter();
+    const tokens = createTokenProvider({
+      http,
+      clientId: 'id',
+      clientSecret: 's3cret',
+      limiter,
+      logger: silentLogger,
+    });
+    expect(await tokens.getToken()).toBe('t1');
+    expect(calls).toEqual(['POST /oauth2/token|control']);
+    expect(sent[0]?.path).toBe('/oauth2/token');
+    expect(sent[0]?.headers?.['Content-Type']).toBe('application/x-www-form-urlencoded');
+    const form = new URLSearchParams(String(sent[0]?.data));
+    expect(form.get('grant_type')).toBe('client_credentials');
+    expect(form.get('client_id')).toBe('id');
+    expect(form.get('scope')?.split(' ').sort()).toEqual([
+      'outbound:campaigns:read',
+      'outbound:campaigns:stats:read',
+      'outbound:campaigns:write',
+    ]);
+  });
+
+  it('caches an hour-long token until 60 s before expiry', async () => {
+    const clock = new ManualClock(0);
+    const { http, sent } = fakeHttp([token('t1', 3600), token('t2', 3600)]);
+    const tokens = createTokenProvider({
+      http,
+      clientId: 'a',
+      clientSecret: 'b',
+      limiter: recordingLimiter().limiter,
+      logger: silentLogger,
+      clock,
+    });
+    await tokens.getToken();
+    clock.set(3_540_000 - 1);
+    expect(await tokens.getToken()).toBe('t1');
+    clock.set(3_540_000);
+    expect(await tokens.getToken()).toBe('t2');
+    expect(sent).toHaveLength(2);
+  });
+
+  it('refreshes a 1-second token after 90 % of its life', async () => {
+    const clock = new ManualClock(0);
+    const { http, sent } = fakeHttp([token('t1', 1), token('t2', 1)]);
+    const tokens = createTokenProvider({
+      http,
+      clientId: 'a',
+      clientSecret: 'b',
+      limiter: recordingLimiter().limiter,
+      logger: silentLogger,
+      clock,
+    });
+    await tokens.getToken();
+    clock.set(899);
+    expect(await tokens.getToken()).toBe('t1');
+    clock.set(900);
+    expect(await tokens.getToken()).toBe('t2');
+    expect(tokens.expiresAt()).toBe(1_900);
+    expect(sent).toHaveLength(2);
+  });
+
+  it('shares one in-flight request between concurrent callers', async () => {
+    let release: (r: RawResponse) => void = () => undefined;
+    const pending = new Promise<RawResponse>((r) => (release = r));
+    const { http, sent } = fakeHttp([() => pending]);
+    const tokens = createTokenProvider({
+      http,
+      clientId: 'a',
+      clientSecret: 'b',
+      limiter: recordingLimiter().limiter,
+      logger: silentLogger,
+    });
+    const all = Promise.all(Array.from({ length: 10 }, () => tokens.getToken()));
+    release(token('shared', 3600));
+    expect(new Set(await all)).toEqual(new Set(['shared']));
+    expect(sent).toHaveLength(1);
+  });
+
+  it('invalidate forgets only the token CXone refused', async () => {
+    const { http, sent } = fakeHttp([token('t1', 3600), token('t2', 3600)]);
+    const tokens = createTokenProvider({
+      http,
+      clientId: 'a',
+      clientSecret: 'b',
+      limiter: recordingLimiter().limiter,
+      logger: silentLogger,
+    });
+    await tokens.getToken();
+    tokens.invalidate('some-older-token');
+    expect(await tokens.getToken()).toBe('t1');
+    tokens.invalidate('t1');
+    tokens.invalidate('t1');
+    expect(await tokens.getToken()).toBe('t2');
+    expect(sent).toHaveLength(2);
+  });
+
+  it('does not cache failures: the next call asks again', async () => {
+    const { http, sent } = fakeHttp([{ status: 503, headers: {}, body: {} }, token('t1', 3600)]);
+    const tokens = createTokenProvider({
+      http,
+      clientId: 'a',
+      clientSecret: 'b',
+      limiter: recordingLimiter().limiter,
+      logger: silentLogger,
+    });
+    await expect(tokens.getToken()).rejects.toBeInstanceOf(CxoneUnavailableError);
+    expect(await tokens.getToken()).toBe('t1');
+    expect(sent).toHaveLength(2);
+  });
+
+  it('names the settings to check when the client is refused, and the scopes when they are', async () => {
+    const refused = fakeHttp([{ status: 401, headers: {}, body: { error: 'invalid_client' } }]);
+    const a = createTokenProvider({
+      http: refused.http,
+      clientId: 'a',
+      clientSecret: 'b',
+      limiter: recordingLimiter().limiter,
+      logger: silentLogger,
+    });
+    await expect(a.getToken()).rejects.toThrow(/CXONE_CLIENT_ID and CXONE_CLIENT_SECRET/);
+    const scoped = fakeHttp([
+      { status: 400, headers: {}, body: { error: 'invalid_scope', error_description: 'not granted: x' } },
+    ]);
+    const b = createTokenProvider({
+      http: scoped.http,
+      clientId: 'a',
+      clientSecret: 'b',
+      limiter: recordingLimiter().limiter,
+      logger: silentLogger,
+    });
+    const err = await b.getToken().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CxoneAuthError);
+    expect((err as Error).message).toMatch(/refused the scopes .*not granted: x.*grant them/);
+  });
+
+  it('penalizes the token endpoint fleet-wide on a 429', async () => {
+    const { http } = fakeHttp([{ status: 429, headers: { 'retry-after': '7' }, body: {} }]);
+    const rec = recordingLimiter();
+    const tokens = createTokenProvider({
+      http,
+      clientId: 'a',
+      clientSecret: 'b',
+      limiter: rec.limiter,
+      logger: silentLogger,
+    });
+    await expect(tokens.getToken()).rejects.toBeInstanceOf(CxoneRateLimitError);
+    expect(rec.penalties).toEqual([['POST /oauth2/token', 7_000]]);
+  });
+});

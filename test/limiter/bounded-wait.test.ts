@@ -1,0 +1,122 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
+import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
+import {
+  type FleetLimiter,
+  LimiterAbortedError,
+  LimiterWaitExceededError,
+} from '../../src/shared/limiter/types.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { deleteKeys, REDIS_URL, testPrefix } from '../cxone/harness.js';
+
+/**
+ * A bounded wait (maxWaitMs / signal) over real Redis: the API path must not sleep out a 429 penalty,
+ * and a call that stopped waiting is never made. Unbounded calls (jobs) keep waiting as before.
+ */
+const EP = CXONE_ENDPOINTS.getCampaign;
+const PENALTY_MS = 120_000;
+
+let limiters: FleetLimiter[] = [];
+let prefix = '';
+
+function limiter(perWindow = 1_000, windowMs = 1_000): FleetLimiter {
+  prefix ||= testPrefix('bw');
+  const l = createFleetLimiter({ redisUrl: REDIS_URL, prefix, perWindow, windowMs, logger: silentLogger });
+  limiters.push(l);
+  return l;
+}
+
+afterEach(async () => {
+  await Promise.all(limiters.map((l) => l.close()));
+  limiters = [];
+  await deleteKeys(REDIS_URL, prefix);
+  prefix = '';
+});
+
+async function outcome<T>(p: Promise<T>): Promise<{ err: unknown; ms: number }> {
+  const started = Date.now();
+  try {
+    await p;
+    return { err: undefined, ms: Date.now() - started };
+  } catch (err) {
+    return { err, ms: Date.now() - started };
+  }
+}
+
+describe('bounded waits in the fleet limiter (real Redis)', () => {
+  it.each(['control', 'poll'] as const)(
+    'refuses a %s call at once when the penalty outlasts maxWaitMs, without making the call',
+    async (priority) => {
+      const l = limiter();
+      await l.penalize(EP, PENALTY_MS);
+      let calls = 0;
+      const { err, ms } = await outcome(
+        l.schedule(EP, priority, async () => void calls++, { maxWaitMs: 3_000 }),
+      );
+      expect(err).toBeInstanceOf(LimiterWaitExceededError);
+      const e = err as LimiterWaitExceededError;
+      expect(e.endpoint).toBe(EP);
+      expect(e.maxWaitMs).toBe(3_000);
+      // The remaining penalty, so that the client's Retry-After is honest.
+      expect(e.retryAfterMs).toBeGreaterThan(PENALTY_MS - 30_000);
+      expect(e.retryAfterMs).toBeLessThanOrEqual(PENALTY_MS);
+      // Did not sleep until its deadline, let alone the penalty.
+      expect(ms).toBeLessThan(3_000);
+      expect(calls).toBe(0);
+    },
+  );
+
+  it('refuses a call that is penalized after it started waiting, from another process', async () => {
+    const [waiter, other] = [limiter(1, 1_000), limiter(1, 1_000)];
+    // Use up the window, so the bounded call waits for the next slot and meets the new penalty then.
+    await waiter.schedule(EP, 'control', async () => undefined);
+    let calls = 0;
+    const pending = outcome(waiter.schedule(EP, 'control', async () => void calls++, { maxWaitMs: 3_000 }));
+    await other.penalize(EP, PENALTY_MS);
+    const { err, ms } = await pending;
+    expect(err).toBeInstanceOf(LimiterWaitExceededError);
+    expect((err as LimiterWaitExceededError).retryAfterMs).toBeGreaterThan(60_000);
+    expect(ms).toBeLessThan(5_000);
+    expect(calls).toBe(0);
+  });
+
+  it('waits out a penalty shorter than maxWaitMs and then makes the call', async () => {
+    const l = limiter();
+    await l.penalize(EP, 300);
+    const started = Date.now();
+    const ranAt = await l.schedule(EP, 'control', async () => Date.now(), { maxWaitMs: 3_000 });
+    expect(ranAt - started).toBeGreaterThanOrEqual(250);
+  });
+
+  it('keeps an unbounded call (a job) waiting through the penalty, as before', async () => {
+    const l = limiter();
+    await l.penalize(EP, 700);
+    const started = Date.now();
+    const ranAt = await l.schedule(EP, 'control', async () => Date.now());
+    expect(ranAt - started).toBeGreaterThanOrEqual(600);
+  });
+
+  it('stops waiting when the caller aborts, and never makes the call', async () => {
+    const l = limiter();
+    await l.penalize(EP, PENALTY_MS);
+    const abort = new AbortController();
+    let calls = 0;
+    const pending = outcome(l.schedule(EP, 'poll', async () => void calls++, { signal: abort.signal }));
+    setTimeout(() => abort.abort(), 100);
+    const { err, ms } = await pending;
+    expect(err).toBeInstanceOf(LimiterAbortedError);
+    expect(ms).toBeLessThan(5_000);
+    expect(calls).toBe(0);
+  });
+
+  it('a refused bounded call does not hold up the calls queued behind it', async () => {
+    const l = limiter();
+    await l.penalize(EP, 400);
+    const abort = new AbortController();
+    const refused = outcome(l.schedule(EP, 'poll', async () => 'no', { signal: abort.signal }));
+    const later = l.schedule(EP, 'poll', async () => 'yes');
+    abort.abort();
+    expect((await refused).err).toBeInstanceOf(LimiterAbortedError);
+    expect(await later).toBe('yes');
+  });
+});

@@ -1,0 +1,70 @@
+import { DelayedError, type Job, type Queue, RateLimitError, UnrecoverableError } from 'bullmq';
+import { describe, expect, it } from 'vitest';
+import { CxoneNotFoundError, CxoneRateLimitError, CxoneUnavailableError } from '../../src/shared/errors.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { rethrowForBullmq } from '../../src/workers/job-errors.js';
+
+const ctx = { logger: silentLogger };
+const job = {
+  id: '1',
+  name: 'poll',
+  attemptsMade: 0,
+  attemptsStarted: 1,
+  opts: { attempts: 3 },
+} as unknown as Job;
+
+function fakeQueue(rateLimit: (ms: number) => Promise<void>) {
+  const limits: number[] = [];
+  const queue = {
+    name: 'poll',
+    rateLimit: async (ms: number) => {
+      limits.push(ms);
+      return rateLimit(ms);
+    },
+  } as unknown as Queue;
+  return { queue, limits };
+}
+
+describe('rethrowForBullmq', () => {
+  it('stores the queue-wide pause for the Retry-After, then throws RateLimitError', async () => {
+    const { queue, limits } = fakeQueue(async () => undefined);
+    const err = new CxoneRateLimitError({ endpoint: 'GET /x' }, 2_500);
+    await expect(rethrowForBullmq(err, job, queue, ctx)).rejects.toBeInstanceOf(RateLimitError);
+    expect(limits).toEqual([2_500]);
+  });
+
+  it('falls back to an ordinary retry when the pause cannot be stored', async () => {
+    const { queue } = fakeQueue(async () => {
+      throw new Error('Redis down');
+    });
+    const err = new CxoneRateLimitError({ endpoint: 'GET /x' }, 2_500);
+    await expect(rethrowForBullmq(err, job, queue, ctx)).rejects.toBe(err);
+  });
+
+  it('rethrows transient errors unchanged so BullMQ backs off', async () => {
+    const { queue, limits } = fakeQueue(async () => undefined);
+    const err = new CxoneUnavailableError('503', { endpoint: 'GET /x', status: 503 });
+    await expect(rethrowForBullmq(err, job, queue, ctx)).rejects.toBe(err);
+    await expect(rethrowForBullmq('a string', job, queue, ctx)).rejects.toThrow('a string');
+    expect(limits).toEqual([]);
+  });
+
+  it('turns permanent errors into UnrecoverableError carrying the fix', async () => {
+    const { queue } = fakeQueue(async () => undefined);
+    const err = new CxoneNotFoundError({
+      endpoint: 'GET /api/v2/campaigns/:id',
+      campaignId: 'c-7',
+      status: 404,
+    });
+    const thrown = await rethrowForBullmq(err, job, queue, ctx).catch((e: unknown) => e);
+    expect(thrown).toBeInstanceOf(UnrecoverableError);
+    expect((thrown as Error).message).toMatch(/c-7.*no longer exists/);
+  });
+
+  it('passes BullMQ control errors through', async () => {
+    const { queue } = fakeQueue(async () => undefined);
+    for (const err of [new UnrecoverableError('x'), new DelayedError(), new RateLimitError()]) {
+      await expect(rethrowForBullmq(err, job, queue, ctx)).rejects.toBe(err);
+    }
+  });
+});

@@ -1,0 +1,201 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
+import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
+import { type FleetLimiter, LimiterUnavailableError } from '../../src/shared/limiter/types.js';
+import { classifyError } from '../../src/shared/retry/classify.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { REDIS_URL, testPrefix } from '../cxone/harness.js';
+
+const EP = CXONE_ENDPOINTS.getStats;
+/** Redis db reserved for H2's FLUSHDB tests (nobody else uses it). */
+const FLUSH_DB = 11;
+
+function withDb(url: string, db: number): string {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startRedis(port: number): Promise<ChildProcess> {
+  const proc = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const probe = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    retryStrategy: () => 50,
+    maxRetriesPerRequest: 1,
+  });
+  probe.on('error', () => undefined);
+  for (let i = 0; i < 100; i++) {
+    try {
+      await probe.connect().catch(() => undefined);
+      if ((await probe.ping()) === 'PONG') break;
+    } catch {
+      await sleep(50);
+    }
+  }
+  probe.disconnect();
+  return proc;
+}
+
+async function stopRedis(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    proc.once('exit', () => resolve());
+    proc.kill('SIGKILL');
+  });
+}
+
+/** Calls the limiter continuously from a few callers, recording when each call started. */
+function keepCalling(limiter: FleetLimiter) {
+  const starts: number[] = [];
+  const errors: unknown[] = [];
+  let stop = false;
+  const loops = Array.from({ length: 3 }, async () => {
+    while (!stop) {
+      try {
+        await limiter.schedule(EP, 'poll', async () => void starts.push(Date.now()));
+      } catch (err) {
+        if (stop) return;
+        errors.push(err);
+        await sleep(50);
+      }
+    }
+  });
+  return {
+    starts,
+    errors,
+    async stop() {
+      stop = true;
+      await limiter.close();
+      await Promise.allSettled(loops);
+    },
+  };
+}
+
+let cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const fn of cleanup.reverse()) await fn();
+  cleanup = [];
+});
+
+describe('limiter recovery from Redis trouble', () => {
+  it('Redis 7 prefixes script errors with ERR, which upstream bottleneck 2.19.5 does not recognise', async () => {
+    const redis = new Redis(REDIS_URL);
+    cleanup.push(async () => void redis.disconnect());
+    const message = await redis.eval("return redis.error_reply('SETTINGS_KEY_NOT_FOUND')", 0).then(
+      () => '',
+      (e: Error) => e.message,
+    );
+    // Upstream compares e.message === "SETTINGS_KEY_NOT_FOUND" and so re-throws forever;
+    // @maselious/bottleneck matches /^(.*\s)?SETTINGS_KEY_NOT_FOUND$/ and re-initialises.
+    expect(message).not.toBe('SETTINGS_KEY_NOT_FOUND');
+    expect(message).toMatch(/^(.*\s)?SETTINGS_KEY_NOT_FOUND$/);
+  });
+
+  it('keeps limiting after FLUSHDB wipes its keys', async () => {
+    const url = withDb(REDIS_URL, FLUSH_DB);
+    const limiter = createFleetLimiter({
+      redisUrl: url,
+      prefix: testPrefix('flush'),
+      perWindow: 20,
+      windowMs: 1_000,
+      logger: silentLogger,
+    });
+    const run = keepCalling(limiter);
+    const admin = new Redis(url);
+    cleanup.push(async () => {
+      await run.stop();
+      await admin.flushdb();
+      admin.disconnect();
+    });
+
+    await sleep(1_000);
+    const beforeFlush = run.starts.length;
+    expect(beforeFlush).toBeGreaterThan(5);
+    expect(await admin.dbsize()).toBeGreaterThan(0);
+    await admin.flushdb();
+    const flushedAt = Date.now();
+    await sleep(2_000);
+    const after = run.starts.filter((t) => t > flushedAt);
+    expect(after.length).toBeGreaterThan(10);
+    expect((after[0] as number) - flushedAt).toBeLessThan(1_500);
+    expect(run.errors).toEqual([]);
+    // The budget still holds after recovery.
+    const lastSecond = run.starts.filter((t) => t > Date.now() - 1_000).length;
+    expect(lastSecond).toBeLessThanOrEqual(20);
+  });
+
+  it('resumes within seconds after a Redis restart without persistence', async () => {
+    const port = await freePort();
+    let proc = await startRedis(port);
+    cleanup.push(async () => stopRedis(proc));
+    const limiter = createFleetLimiter({
+      redisUrl: `redis://127.0.0.1:${port}`,
+      prefix: testPrefix('restart'),
+      perWindow: 20,
+      windowMs: 1_000,
+      logger: silentLogger,
+    });
+    const run = keepCalling(limiter);
+    cleanup.push(() => run.stop());
+
+    await sleep(1_000);
+    expect(run.starts.length).toBeGreaterThan(5);
+    await stopRedis(proc);
+    await sleep(1_000);
+    proc = await startRedis(port);
+    const restartedAt = Date.now();
+    await sleep(4_000);
+    const after = run.starts.filter((t) => t > restartedAt);
+    expect(after.length).toBeGreaterThan(10);
+    expect((after[0] as number) - restartedAt).toBeLessThan(3_000);
+    // Calls waited through the outage instead of failing.
+    expect(run.errors).toEqual([]);
+  }, 30_000);
+
+  it('gives up with a transient LimiterUnavailableError when Redis stays down', async () => {
+    const port = await freePort();
+    const proc = await startRedis(port);
+    cleanup.push(async () => stopRedis(proc));
+    const limiter = createFleetLimiter({
+      redisUrl: `redis://127.0.0.1:${port}`,
+      prefix: testPrefix('down'),
+      perWindow: 20,
+      windowMs: 1_000,
+      logger: silentLogger,
+      redisOutageMaxMs: 1_000,
+    });
+    cleanup.push(() => limiter.close());
+    await limiter.schedule(EP, 'poll', async () => undefined);
+    await stopRedis(proc);
+
+    const t0 = Date.now();
+    const err = await limiter.schedule(EP, 'control', async () => 'ran').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LimiterUnavailableError);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    // Workers retry it with backoff like any other transient failure.
+    expect(classifyError(err).kind).toBe('transient');
+  }, 20_000);
+});
