@@ -1,0 +1,199 @@
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { pathToFileURL } from 'node:url';
+import type { Writable } from 'node:stream';
+import { Queue } from 'bullmq';
+import { alertBrokenChains } from '../shared/audit/alerts.js';
+import { createAuditTrail, type VerifyResult } from '../shared/audit/trail.js';
+import { ConfigError, loadConfig } from '../shared/config.js';
+import { createEventPublisher } from '../shared/events/publisher.js';
+import { createKeys, QUEUES } from '../shared/keys.js';
+import { pino } from 'pino';
+import { REDACT_PATHS } from '../shared/logger.js';
+import { createRedis } from '../shared/redis.js';
+
+/**
+ * `npm run audit -- <command>`: works on the audit trail in Redis directly (no API needed), so it
+ * also serves when the fleet is down.
+ *   export [campaignId] [--out file]   JSONL, one record per line, in append order
+ *   verify [campaignId] [--json]       exit 0 when every chain holds, 2 naming the first broken link
+ *   trim                               apply AUDIT_RETENTION_DAYS now (does nothing when it is 0)
+ */
+
+export const AUDIT_EXIT = { ok: 0, error: 1, broken: 2 } as const;
+
+export const AUDIT_USAGE = `usage: npm run audit -- <command>
+  export [campaignId] [--out file]   write the trail (one campaign or all) as JSONL
+  verify [campaignId] [--json]       check the hash chains; exit 2 and name the first broken link
+  trim                               trim records older than AUDIT_RETENTION_DAYS (0 = keep all)`;
+
+export type AuditCommand =
+  | { kind: 'export'; campaignId?: string; out?: string }
+  | { kind: 'verify'; campaignId?: string; json: boolean }
+  | { kind: 'trim' }
+  | { kind: 'help' };
+
+export function parseAuditArgs(
+  argv: readonly string[],
+): { ok: true; command: AuditCommand } | { ok: false; error: string } {
+  const [name, ...rest] = argv;
+  const positional: string[] = [];
+  let out: string | undefined;
+  let json = false;
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i]!;
+    if (arg === '--out' || arg === '-o') {
+      out = rest[++i];
+      if (!out) return { ok: false, error: '--out needs a file name' };
+    } else if (arg.startsWith('--out=')) out = arg.slice('--out='.length);
+    else if (arg === '--json') json = true;
+    else if (arg.startsWith('-')) return { ok: false, error: `unknown option ${arg}` };
+    else positional.push(arg);
+  }
+  if (positional.length > 1) return { ok: false, error: `unexpected argument ${positional[1]}` };
+  const campaignId = positional[0];
+  switch (name) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      return { ok: true, command: { kind: 'help' } };
+    case 'export':
+      if (json) return { ok: false, error: 'export always writes JSONL; --json is for verify' };
+      return {
+        ok: true,
+        command: { kind: 'export', ...(campaignId ? { campaignId } : {}), ...(out ? { out } : {}) },
+      };
+    case 'verify':
+      if (out) return { ok: false, error: '--out is for export' };
+      return { ok: true, command: { kind: 'verify', json, ...(campaignId ? { campaignId } : {}) } };
+    case 'trim':
+      if (campaignId || out || json) return { ok: false, error: 'trim takes no arguments' };
+      return { ok: true, command: { kind: 'trim' } };
+    default:
+      return { ok: false, error: `unknown command ${name}` };
+  }
+}
+
+export function describeVerification(result: VerifyResult): string {
+  if (result.ok) return `ok: ${result.checked} records in ${result.campaigns} campaign chain(s) verified`;
+  const lines = result.broken.map(
+    (b) =>
+      `BROKEN campaign ${b.campaignId}: record ${b.auditId ?? '(none)'} at index ${b.index}: ${b.reason}` +
+      (b.streamId ? ` (stream id ${b.streamId})` : ''),
+  );
+  return [
+    `FAILED: ${result.broken.length} broken chain(s) after checking ${result.checked} records`,
+    ...lines,
+  ].join('\n');
+}
+
+async function write(stream: Writable, chunk: string): Promise<void> {
+  if (!stream.write(chunk)) await once(stream, 'drain');
+}
+
+export async function runAuditCli(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const parsed = parseAuditArgs(argv);
+  if (!parsed.ok) {
+    console.error(`${parsed.error}\n${AUDIT_USAGE}`);
+    return AUDIT_EXIT.error;
+  }
+  const { command } = parsed;
+  if (command.kind === 'help') {
+    console.log(AUDIT_USAGE);
+    return AUDIT_EXIT.ok;
+  }
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      return AUDIT_EXIT.error;
+    }
+    throw err;
+  }
+  // Logs go to stderr so `export` can write JSONL to stdout.
+  const logger = pino(
+    {
+      level: config.logLevel === 'info' ? 'warn' : config.logLevel,
+      base: { service: 'cxone-orchestrator', tool: 'audit' },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    },
+    pino.destination(2),
+  );
+  const redis = createRedis(config.redisUrl, {
+    maxRetriesPerRequest: 2,
+    retryStrategy: (n) => (n > 3 ? null : 200),
+  });
+  redis.on('error', () => undefined);
+  const keys = createKeys(config.keyPrefix);
+  const trail = createAuditTrail({ redis, keys, logger, retentionDays: config.auditRetentionDays });
+  try {
+    switch (command.kind) {
+      case 'export': {
+        const stream = command.out ? createWriteStream(command.out) : process.stdout;
+        let count = 0;
+        for await (const line of trail.exportJsonl(command.campaignId)) {
+          await write(stream, line);
+          count++;
+        }
+        if (command.out) {
+          stream.end();
+          await once(stream, 'finish');
+          console.error(`exported ${count} audit record(s) to ${command.out}`);
+        }
+        return AUDIT_EXIT.ok;
+      }
+      case 'verify': {
+        const result = await trail.verify(command.campaignId);
+        if (!result.ok) {
+          const queue = new Queue(QUEUES.webhook, { connection: redis, prefix: keys.prefix });
+          try {
+            const events = createEventPublisher({
+              redis,
+              keys,
+              logger,
+              webhookQueue: queue,
+              enabled: config.webhook !== undefined,
+            });
+            await alertBrokenChains({ redis, keys, events, logger }, result);
+          } finally {
+            await queue.close();
+          }
+        }
+        console.log(command.json ? JSON.stringify(result) : describeVerification(result));
+        return result.ok ? AUDIT_EXIT.ok : AUDIT_EXIT.broken;
+      }
+      case 'trim': {
+        const result = await trail.applyRetention();
+        console.log(
+          result.applied
+            ? `trimmed ${result.removedRecords} record(s) older than ${result.retentionDays} day(s) (before stream id ${result.minId})`
+            : 'AUDIT_RETENTION_DAYS is 0: nothing trimmed',
+        );
+        return AUDIT_EXIT.ok;
+      }
+    }
+  } catch (err) {
+    console.error(`audit ${command.kind} failed: ${err instanceof Error ? err.message : String(err)}`);
+    return AUDIT_EXIT.error;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runAuditCli(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = AUDIT_EXIT.error;
+    },
+  );
+}

@@ -1,0 +1,73 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { alertBrokenChains } from '../../shared/audit/alerts.js';
+import { importCxoneHistory } from '../../shared/audit/history-import.js';
+import {
+  AUDIT_PAGE_DEFAULT,
+  AUDIT_PAGE_MAX,
+  auditStoreFor,
+  InvalidCursorError,
+} from '../../shared/audit/trail.js';
+import type { AppContext } from '../../shared/context.js';
+import { API_LIMITER_MAX_WAIT_MS } from '../../shared/cxone/api.js';
+import { isCxoneError } from '../../shared/errors.js';
+import { ApiError, parseOrThrow } from '../errors.js';
+
+const paramsSchema = z.object({ id: z.string().min(1).max(200) });
+/** `?cursor=&limit=` (CONTRACT.md's own spelling) means "not given", not an invalid value. */
+const emptyAsAbsent = (value: unknown) => (value === '' ? undefined : value);
+
+const pageQuerySchema = z.object({
+  cursor: z.preprocess(
+    emptyAsAbsent,
+    z
+      .string()
+      .regex(/^\d+-\d+$/, 'must be a nextCursor returned by a previous page')
+      .optional(),
+  ),
+  limit: z.preprocess(
+    emptyAsAbsent,
+    z.coerce.number().int().min(1).max(AUDIT_PAGE_MAX).default(AUDIT_PAGE_DEFAULT),
+  ),
+});
+
+/**
+ * The audit trail over HTTP: paging a campaign's records, verifying its chain, and importing its
+ * CXone history. Read-only except the import, which only ever appends.
+ */
+export async function registerAuditRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const trail = auditStoreFor(ctx);
+
+  app.get('/v1/campaigns/:id/audit', async (request) => {
+    const { id } = parseOrThrow(paramsSchema, request.params);
+    const { cursor, limit } = parseOrThrow(pageQuerySchema, request.query);
+    try {
+      return await trail.page(id, cursor ?? null, limit);
+    } catch (err) {
+      if (err instanceof InvalidCursorError) throw new ApiError(400, 'invalid_cursor', err.message);
+      throw err;
+    }
+  });
+
+  app.get('/v1/campaigns/:id/audit/verify', async (request) => {
+    const { id } = parseOrThrow(paramsSchema, request.params);
+    const result = await trail.verify(id);
+    if (!result.ok) await alertBrokenChains(ctx, result);
+    const { broken: _all, ...summary } = result;
+    return summary;
+  });
+
+  // Runs inline: the import is bounded by the campaign's history and paced by the fleet limiter,
+  // and the caller gets the real counts instead of a job id to poll.
+  app.post('/v1/campaigns/:id/audit/import-history', async (request) => {
+    const { id } = parseOrThrow(paramsSchema, request.params);
+    try {
+      return await importCxoneHistory(ctx, id, { maxWaitMs: API_LIMITER_MAX_WAIT_MS });
+    } catch (err) {
+      if (isCxoneError(err) && err.kind === 'not_found') {
+        throw new ApiError(404, 'not_found', `campaign ${id} is not known to CXone`);
+      }
+      throw err;
+    }
+  });
+}

@@ -1,0 +1,111 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { AppContext } from '../../shared/context.js';
+import { eventStoreKey } from '../../shared/events/publisher.js';
+import {
+  enableDestination,
+  getDestinationState,
+  listDeadLetters,
+  replayDeadLetters,
+  replayEvent,
+} from '../../shared/webhooks/store.js';
+import { callerActor } from '../auth.js';
+import { ApiError, parseOrThrow } from '../errors.js';
+
+const eventParamsSchema = z.object({
+  eventId: z.string().regex(/^evt_[A-Za-z0-9]{1,64}$/, 'must be an evt_… id'),
+});
+const listQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) });
+
+/**
+ * Webhook operations: replaying one event or every dead letter (same id, same bytes), reading an
+ * event's delivery state and the dead letters, and re-enabling a destination that answered 410.
+ */
+export async function registerWebhookRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const deps = { redis: ctx.redis, keys: ctx.keys, queue: ctx.queues.webhook };
+  const log = ctx.logger.child({ component: 'webhooks-api' });
+
+  function destinationUrl(): string {
+    if (!ctx.config.webhook) {
+      throw new ApiError(
+        409,
+        'webhooks_disabled',
+        'no WEBHOOK_URL is configured; events are recorded but not sent',
+      );
+    }
+    return ctx.config.webhook.url;
+  }
+
+  app.post('/v1/webhooks/:eventId/replay', async (request, reply) => {
+    const { eventId } = parseOrThrow(eventParamsSchema, request.params);
+    destinationUrl();
+    const outcome = await replayEvent(deps, eventId);
+    if (outcome === 'not_found') {
+      throw new ApiError(
+        404,
+        'not_found',
+        `event ${eventId} is not stored (unknown, or expired after 30 days)`,
+      );
+    }
+    if (outcome === 'already_queued') {
+      throw new ApiError(409, 'already_queued', `event ${eventId} is already waiting for delivery`);
+    }
+    log.info({ eventId, actor: callerActor(request) }, 'webhook event replay requested');
+    return reply.code(202).send({ eventId, status: 'queued' });
+  });
+
+  app.post('/v1/webhooks/dead-letters/replay', async (request, reply) => {
+    destinationUrl();
+    const result = await replayDeadLetters(deps);
+    log.info(
+      { actor: callerActor(request), queued: result.queued.length, notFound: result.not_found.length },
+      'dead-letter replay requested',
+    );
+    return reply.code(202).send({
+      queued: result.queued,
+      alreadyQueued: result.already_queued,
+      notFound: result.not_found,
+    });
+  });
+
+  app.get('/v1/webhooks/dead-letters', async (request) => {
+    const { limit } = parseOrThrow(listQuerySchema, request.query);
+    return {
+      total: await ctx.redis.zcard(ctx.keys.webhookDeadLetters()),
+      deadLetters: await listDeadLetters(deps, limit),
+    };
+  });
+
+  app.get('/v1/webhooks/events/:eventId', async (request) => {
+    const { eventId } = parseOrThrow(eventParamsSchema, request.params);
+    const h = await ctx.redis.hgetall(eventStoreKey(ctx.keys, eventId));
+    if (!h.body) throw new ApiError(404, 'not_found', `event ${eventId} is not stored (unknown, or expired)`);
+    return {
+      event: JSON.parse(h.body) as unknown,
+      delivery: {
+        state: h.state ?? 'pending',
+        attempts: Number(h.attempts ?? 0),
+        ...(h.lastStatus ? { lastStatus: Number(h.lastStatus) } : {}),
+        ...(h.lastError ? { lastError: h.lastError } : {}),
+        ...(h.lastAttemptAt ? { lastAttemptAt: h.lastAttemptAt } : {}),
+        ...(h.deliveredAt ? { deliveredAt: h.deliveredAt } : {}),
+        ...(h.deadLetter ? { deadLetter: JSON.parse(h.deadLetter) as unknown } : {}),
+      },
+    };
+  });
+
+  app.get('/admin/webhooks/destination', async () => {
+    if (!ctx.config.webhook) return { configured: false };
+    return { configured: true, ...(await getDestinationState(deps, ctx.config.webhook.url)) };
+  });
+
+  app.post('/admin/webhooks/destination/enable', async (request) => {
+    const url = destinationUrl();
+    const before = await enableDestination(deps, url);
+    log.warn(
+      { actor: callerActor(request), wasDisabledAt: before.disabledAt ?? null },
+      'webhook destination re-enabled by an operator',
+    );
+    return { configured: true, url, enabled: true, wasEnabled: before.enabled };
+  });
+}

@@ -1,0 +1,494 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { systemClock, type Clock } from '../clock.js';
+import type { AppContext } from '../context.js';
+import type { Keys } from '../keys.js';
+import type { Logger } from '../logger.js';
+import { auditWrites } from '../metrics.js';
+import { canonicalJson } from '../canonical-json.js';
+import { hashRecord } from './canonical.js';
+import type { AuditInput, AuditRecord, AuditTrail } from './types.js';
+
+/**
+ * The audit trail: one Redis Stream for every campaign (`keys.auditStream()`), a per-campaign index
+ * stream whose entry ids are the ids of that campaign's records in the main stream, and a
+ * per-campaign chain head holding the hash of the campaign's latest record.
+ *
+ * Appends are an optimistic compare-and-set: Node reads the head, builds the record, hashes it
+ * (Redis Lua has no SHA-256), and a Lua script appends only if the head is still the one the hash
+ * was built on; otherwise it returns the new head and Node rebuilds. That keeps the chain linear
+ * across any number of processes without a lock that a crashed worker could leave behind, and
+ * without WATCH, which is per-connection state and breaks on the shared connection every module uses.
+ */
+
+export const AUDIT_PAGE_MAX = 500;
+export const AUDIT_PAGE_DEFAULT = 50;
+const CAS_MAX_ATTEMPTS = 200;
+/** Chain heads remembered per process (campaigns this process appended to recently). */
+const KNOWN_HEADS_MAX = 10_000;
+const SCAN_BATCH = 500;
+const STREAM_ID = /^\d+-\d+$/;
+
+export type ChainBreakReason =
+  | 'hash_mismatch'
+  | 'missing_previous'
+  | 'missing_record'
+  | 'head_mismatch'
+  | 'unparseable'
+  | 'wrong_campaign';
+
+export interface ChainBreak {
+  campaignId: string;
+  /** The record at which the chain stops being provable (for `head_mismatch`: the last record present). */
+  auditId: string | null;
+  /** 0-based position of that record in the campaign's chain. */
+  index: number;
+  reason: ChainBreakReason;
+  streamId?: string;
+  expected?: string;
+  actual?: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** Records checked. */
+  checked: number;
+  /** Campaigns checked. */
+  campaigns: number;
+  firstBroken?: ChainBreak;
+  /** The first break of every broken campaign. */
+  broken: ChainBreak[];
+}
+
+export interface AuditPage {
+  records: AuditRecord[];
+  /** Pass back as `cursor` for the next page; null when this page reached the end of the trail. */
+  nextCursor: string | null;
+}
+
+export interface AppendOutcome {
+  /**
+   * The appended record, or for a duplicate the earlier one; null when the earlier record has since
+   * been trimmed by retention.
+   */
+  record: AuditRecord | null;
+  /** True when `dedupeKey` was already recorded: nothing was appended. */
+  duplicate: boolean;
+}
+
+export interface RetentionResult {
+  applied: boolean;
+  retentionDays: number;
+  minId?: string;
+  removedRecords: number;
+  campaigns: number;
+}
+
+export interface AuditTrailStore extends AuditTrail {
+  appendWithOutcome(input: AuditInput): Promise<AppendOutcome>;
+  page(campaignId: string, cursor?: string | null, limit?: number): Promise<AuditPage>;
+  list(campaignId: string): Promise<AuditRecord[]>;
+  verify(campaignId?: string): Promise<VerifyResult>;
+  /** One JSON record per line (newline included), in append order; all campaigns or one. */
+  exportJsonl(campaignId?: string): AsyncIterable<string>;
+  campaignIds(): Promise<string[]>;
+  /** Trims records older than the retention period; does nothing when retention is 0. Always logged. */
+  applyRetention(): Promise<RetentionResult>;
+}
+
+export class InvalidCursorError extends Error {
+  constructor(readonly cursor: string) {
+    super(`invalid audit cursor ${JSON.stringify(cursor)}: pass back a nextCursor from a previous page`);
+    this.name = 'InvalidCursorError';
+  }
+}
+
+export class AuditAppendError extends Error {
+  constructor(
+    message: string,
+    readonly campaignId: string,
+    readonly attempt: number,
+  ) {
+    super(message);
+    this.name = 'AuditAppendError';
+  }
+}
+
+// KEYS: head, stream, index, dedupe, campaigns
+// ARGV: expectedPrevHash, newHash, recordJson, campaignId, dedupeKey ('' = none), auditId
+const APPEND_SCRIPT = `
+if ARGV[5] ~= '' then
+  local existing = redis.call('HGET', KEYS[4], ARGV[5])
+  if existing then return {'dup', existing} end
+end
+local head = redis.call('GET', KEYS[1]) or ''
+if head ~= ARGV[1] then return {'conflict', head} end
+local id = redis.call('XADD', KEYS[2], '*', 'c', ARGV[4], 'r', ARGV[3])
+redis.call('XADD', KEYS[3], id, 'a', ARGV[6])
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], ARGV[5], id) end
+redis.call('SADD', KEYS[5], ARGV[4])
+return {'ok', id}
+`;
+
+export interface AuditTrailOptions {
+  redis: Redis;
+  keys: Keys;
+  logger: Logger;
+  clock?: Clock;
+  /** Records older than this many days may be trimmed by `applyRetention`; 0 keeps everything. */
+  retentionDays?: number;
+}
+
+type StreamEntry = [id: string, fields: string[]];
+
+function parseRecord(json: string): AuditRecord | undefined {
+  try {
+    const value: unknown = JSON.parse(json);
+    if (value === null || typeof value !== 'object' || typeof (value as AuditRecord).hash !== 'string') {
+      return undefined;
+    }
+    return value as AuditRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+function field(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
+  const { redis, keys } = opts;
+  const clock = opts.clock ?? systemClock;
+  const retentionDays = opts.retentionDays ?? 0;
+  const logger = opts.logger.child({ component: 'audit' });
+  const campaignsKey = keys.custom('audit-campaigns');
+  const anchorsKey = keys.custom('audit-anchor');
+  const dedupeKey = (campaignId: string) => keys.custom('audit-dedupe', campaignId);
+  /**
+   * The head this process last saw for a campaign: the first attempt is built on it (or on the empty
+   * head of a new chain) instead of reading the head first. Only a guess — the append script still
+   * compares it with the real head and answers a conflict with that head — so a stale entry (another
+   * process appended meanwhile) costs the round trip the read would have cost, and a fresh one saves it.
+   */
+  const knownHeads = new Map<string, string>();
+  const rememberHead = (campaignId: string, head: string) => {
+    knownHeads.delete(campaignId);
+    if (knownHeads.size >= KNOWN_HEADS_MAX) {
+      const oldest = knownHeads.keys().next();
+      if (!oldest.done) knownHeads.delete(oldest.value);
+    }
+    knownHeads.set(campaignId, head);
+  };
+
+  /** The stored JSON of each id (null when the stream no longer has it). */
+  async function fetchRaw(ids: string[]): Promise<(string | null)[]> {
+    if (ids.length === 0) return [];
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.xrange(keys.auditStream(), id, id);
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([err, value]) => {
+      if (err) throw err;
+      const entry = (value as StreamEntry[])[0];
+      return (entry ? field(entry[1], 'r') : undefined) ?? null;
+    });
+  }
+
+  async function fetchRecords(ids: string[]): Promise<(AuditRecord | null)[]> {
+    return (await fetchRaw(ids)).map((json) => (json === null ? null : (parseRecord(json) ?? null)));
+  }
+
+  async function appendWithOutcome(input: AuditInput): Promise<AppendOutcome> {
+    const { campaignId } = input;
+    if (!campaignId) throw new AuditAppendError('audit records need a campaignId', '', 0);
+    const auditId = `aud_${randomUUID()}`;
+    let prevHash = knownHeads.get(campaignId) ?? '';
+    for (let attempt = 1; attempt <= CAS_MAX_ATTEMPTS; attempt++) {
+      // Taken per attempt so that a record rebuilt after losing a race is not older than its predecessor.
+      const timestamp = new Date(clock.now()).toISOString();
+      const unhashed: Omit<AuditRecord, 'hash'> = JSON.parse(
+        canonicalJson({
+          auditId,
+          timestamp,
+          occurredAt: input.occurredAt ?? timestamp,
+          campaignId,
+          action: input.action,
+          actor: input.actor,
+          cxoneVersion: input.cxoneVersion,
+          details: input.details ?? {},
+          metrics: input.metrics ?? null,
+          dedupeKey: input.dedupeKey,
+          prevHash,
+        }),
+      ) as Omit<AuditRecord, 'hash'>;
+      const record: AuditRecord = { ...unhashed, hash: hashRecord(unhashed) };
+      const [outcome, value] = (await redis.eval(
+        APPEND_SCRIPT,
+        5,
+        keys.auditChainHead(campaignId),
+        keys.auditStream(),
+        keys.auditCampaignIndex(campaignId),
+        dedupeKey(campaignId),
+        campaignsKey,
+        prevHash,
+        record.hash,
+        canonicalJson(record),
+        campaignId,
+        input.dedupeKey ?? '',
+        auditId,
+      )) as [string, string];
+      if (outcome === 'ok') {
+        rememberHead(campaignId, record.hash);
+        auditWrites.inc({ action: input.action });
+        logger.debug({ campaignId, action: input.action, auditId, streamId: value }, 'audit record appended');
+        return { record, duplicate: false };
+      }
+      if (outcome === 'dup') {
+        const [existing] = await fetchRecords([value]);
+        if (!existing) {
+          // Retention trimmed the record, not its dedupe entry: it was recorded, so it stays recorded
+          // once (appending it again would bring trimmed history back on every re-import).
+          logger.debug(
+            { campaignId, dedupeKey: input.dedupeKey, streamId: value },
+            'audit record already recorded and since trimmed by retention; not appended again',
+          );
+        }
+        return { record: existing ?? null, duplicate: true };
+      }
+      // Another writer extended the chain (or our guess was stale): rebuild on the head it wrote.
+      prevHash = value;
+    }
+    throw new AuditAppendError(
+      `could not append to the audit chain of campaign ${campaignId} after ${CAS_MAX_ATTEMPTS} attempts (heavy contention)`,
+      campaignId,
+      CAS_MAX_ATTEMPTS,
+    );
+  }
+
+  async function page(
+    campaignId: string,
+    cursor?: string | null,
+    limit = AUDIT_PAGE_DEFAULT,
+  ): Promise<AuditPage> {
+    if (cursor && !STREAM_ID.test(cursor)) throw new InvalidCursorError(cursor);
+    const count = Number.isFinite(limit)
+      ? Math.min(Math.max(Math.trunc(limit), 1), AUDIT_PAGE_MAX)
+      : AUDIT_PAGE_DEFAULT;
+    // Stream ids only grow, so an exclusive range from the last id seen never repeats or skips a
+    // record, whatever is appended meanwhile.
+    const entries = (await redis.xrange(
+      keys.auditCampaignIndex(campaignId),
+      cursor ? `(${cursor}` : '-',
+      '+',
+      'COUNT',
+      count + 1,
+    )) as StreamEntry[];
+    const pageEntries = entries.slice(0, count);
+    const fetched = await fetchRecords(pageEntries.map(([id]) => id));
+    const records: AuditRecord[] = [];
+    fetched.forEach((record, i) => {
+      if (record) records.push(record);
+      else {
+        logger.warn(
+          { campaignId, streamId: pageEntries[i]?.[0] },
+          'audit index points at a missing record; run `npm run audit -- verify`',
+        );
+      }
+    });
+    const last = pageEntries[pageEntries.length - 1];
+    return { records, nextCursor: entries.length > count && last ? last[0] : null };
+  }
+
+  async function list(campaignId: string): Promise<AuditRecord[]> {
+    const all: AuditRecord[] = [];
+    let cursor: string | null = null;
+    do {
+      const p: AuditPage = await page(campaignId, cursor, AUDIT_PAGE_MAX);
+      all.push(...p.records);
+      cursor = p.nextCursor;
+    } while (cursor);
+    return all;
+  }
+
+  async function verifyCampaign(campaignId: string): Promise<{ checked: number; broken?: ChainBreak }> {
+    let expectedPrev = (await redis.hget(anchorsKey, campaignId)) ?? '';
+    let index = 0;
+    let lastAuditId: string | null = null;
+    let start = '-';
+    for (;;) {
+      const entries = (await redis.xrange(
+        keys.auditCampaignIndex(campaignId),
+        start,
+        '+',
+        'COUNT',
+        SCAN_BATCH,
+      )) as StreamEntry[];
+      if (entries.length === 0) break;
+      const raws = await fetchRaw(entries.map(([id]) => id));
+      for (let i = 0; i < entries.length; i++) {
+        const [streamId, fields] = entries[i]!;
+        const raw = raws[i] ?? null;
+        const record = raw === null ? undefined : parseRecord(raw);
+        const at = (reason: ChainBreakReason, extra: Partial<ChainBreak> = {}) => ({
+          checked: index,
+          broken: {
+            campaignId,
+            auditId: record?.auditId ?? field(fields, 'a') ?? null,
+            index,
+            reason,
+            streamId,
+            ...extra,
+          },
+        });
+        if (raw === null) return at('missing_record');
+        if (record === undefined) return at('unparseable');
+        if (record.campaignId !== campaignId) return at('wrong_campaign', { actual: record.campaignId });
+        const recomputed = hashRecord(record);
+        if (recomputed !== record.hash)
+          return at('hash_mismatch', { expected: recomputed, actual: record.hash });
+        if (record.prevHash !== expectedPrev) {
+          return at('missing_previous', { expected: expectedPrev, actual: record.prevHash });
+        }
+        expectedPrev = record.hash;
+        lastAuditId = record.auditId;
+        index++;
+      }
+      start = `(${entries[entries.length - 1]![0]}`;
+    }
+    // A record deleted from the end leaves no later link to betray it; the head still names it.
+    const head = (await redis.get(keys.auditChainHead(campaignId))) ?? '';
+    if (head !== expectedPrev) {
+      return {
+        checked: index,
+        broken: {
+          campaignId,
+          auditId: lastAuditId,
+          index: Math.max(index - 1, 0),
+          reason: 'head_mismatch',
+          expected: head,
+          actual: expectedPrev,
+        },
+      };
+    }
+    return { checked: index };
+  }
+
+  async function campaignIds(): Promise<string[]> {
+    return (await redis.smembers(campaignsKey)).sort();
+  }
+
+  async function verify(campaignId?: string): Promise<VerifyResult> {
+    const ids = campaignId ? [campaignId] : await campaignIds();
+    let checked = 0;
+    const broken: ChainBreak[] = [];
+    for (const id of ids) {
+      const result = await verifyCampaign(id);
+      checked += result.checked;
+      if (result.broken) broken.push(result.broken);
+    }
+    if (broken.length > 0) logger.error({ broken }, 'audit chain verification failed');
+    return {
+      ok: broken.length === 0,
+      checked,
+      campaigns: ids.length,
+      ...(broken[0] ? { firstBroken: broken[0] } : {}),
+      broken,
+    };
+  }
+
+  async function* exportJsonl(campaignId?: string): AsyncIterable<string> {
+    if (campaignId) {
+      let cursor: string | null = null;
+      do {
+        const p: AuditPage = await page(campaignId, cursor, AUDIT_PAGE_MAX);
+        for (const record of p.records) yield `${canonicalJson(record)}\n`;
+        cursor = p.nextCursor;
+      } while (cursor);
+      return;
+    }
+    let start = '-';
+    for (;;) {
+      const entries = (await redis.xrange(
+        keys.auditStream(),
+        start,
+        '+',
+        'COUNT',
+        SCAN_BATCH,
+      )) as StreamEntry[];
+      if (entries.length === 0) return;
+      for (const [, fields] of entries) {
+        const json = field(fields, 'r');
+        if (json !== undefined) yield `${json}\n`;
+      }
+      start = `(${entries[entries.length - 1]![0]}`;
+    }
+  }
+
+  async function applyRetention(): Promise<RetentionResult> {
+    if (retentionDays <= 0) {
+      logger.info('audit retention is 0 (keep everything): nothing trimmed');
+      return { applied: false, retentionDays, removedRecords: 0, campaigns: 0 };
+    }
+    const minId = `${clock.now() - retentionDays * 86_400_000}-0`;
+    const ids = await campaignIds();
+    // Anchor each chain before trimming: the first surviving record's prevHash (or, when nothing
+    // survives, the head the next record will link to) becomes the accepted start of the chain.
+    for (const id of ids) {
+      const [first] = (await redis.xrange(
+        keys.auditCampaignIndex(id),
+        minId,
+        '+',
+        'COUNT',
+        1,
+      )) as StreamEntry[];
+      const anchor = first
+        ? (await fetchRecords([first[0]]))[0]?.prevHash
+        : ((await redis.get(keys.auditChainHead(id))) ?? '');
+      if (anchor !== undefined) await redis.hset(anchorsKey, id, anchor);
+      await redis.xtrim(keys.auditCampaignIndex(id), 'MINID', minId);
+    }
+    // Dedupe entries are kept on purpose: a trimmed record was recorded, and re-imports of CXone
+    // history (which CXone keeps returning) must not append it again. The append script then finds
+    // an entry whose record is gone and treats it as a duplicate.
+    const removedRecords = await redis.xtrim(keys.auditStream(), 'MINID', minId);
+    logger.warn(
+      { retentionDays, minId, removedRecords, campaigns: ids.length },
+      'audit retention applied: records older than the retention period were trimmed',
+    );
+    return { applied: true, retentionDays, minId, removedRecords, campaigns: ids.length };
+  }
+
+  return {
+    append: async (input) => (await appendWithOutcome(input)).record,
+    appendWithOutcome,
+    page,
+    list,
+    verify,
+    exportJsonl,
+    campaignIds,
+    applyRetention,
+  };
+}
+
+/**
+ * The full store behind ctx.audit. The context factory builds ctx.audit with createAuditTrail, so
+ * this is normally ctx.audit itself; a context built with a plain AuditTrail (tests, tools) gets a
+ * store over the same Redis keys, which is equivalent because all state lives in Redis.
+ */
+export function auditStoreFor(
+  ctx: Pick<AppContext, 'audit' | 'redis' | 'keys' | 'logger' | 'clock' | 'config'>,
+): AuditTrailStore {
+  const candidate = ctx.audit as Partial<AuditTrailStore>;
+  if (typeof candidate.page === 'function' && typeof candidate.appendWithOutcome === 'function') {
+    return ctx.audit as AuditTrailStore;
+  }
+  return createAuditTrail({
+    redis: ctx.redis,
+    keys: ctx.keys,
+    logger: ctx.logger,
+    clock: ctx.clock,
+    retentionDays: ctx.config.auditRetentionDays,
+  });
+}

@@ -1,0 +1,52 @@
+/**
+ * What one delivery attempt's result means for the event. Pure: the worker feeds it the response
+ * status (or the network error) and acts on the verdict.
+ */
+export type DeliveryVerdict =
+  | { kind: 'delivered' }
+  /** 410 Gone: the receiver asks us to stop; the destination is disabled until an operator re-enables it. */
+  | { kind: 'disable' }
+  /** Worth trying again; `retryAfterMs` when the receiver said when (429/502/503/504 with Retry-After). */
+  | {
+      kind: 'retry';
+      cause: 'rate_limited' | 'unavailable' | 'server_error' | 'network_error';
+      retryAfterMs?: number;
+    }
+  /** Will fail the same way every time until someone changes something: straight to the dead letters. */
+  | { kind: 'dead'; cause: 'rejected' | 'redirect' };
+
+export interface AttemptResult {
+  /** HTTP status, absent when no response arrived (refused, reset, timed out). */
+  status?: number;
+  retryAfter?: string | null;
+}
+
+const HONOURS_RETRY_AFTER = new Set([429, 502, 503, 504]);
+
+export function classifyDelivery(result: AttemptResult, nowMs: number): DeliveryVerdict {
+  const { status } = result;
+  if (status === undefined) return { kind: 'retry', cause: 'network_error' };
+  if (status >= 200 && status < 300) return { kind: 'delivered' };
+  if (status === 410) return { kind: 'disable' };
+  if (HONOURS_RETRY_AFTER.has(status)) {
+    const retryAfterMs = parseRetryAfter(result.retryAfter, nowMs);
+    return {
+      kind: 'retry',
+      cause: status === 429 ? 'rate_limited' : 'unavailable',
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    };
+  }
+  if (status >= 500) return { kind: 'retry', cause: 'server_error' };
+  if (status >= 300 && status < 400) return { kind: 'dead', cause: 'redirect' };
+  return { kind: 'dead', cause: 'rejected' };
+}
+
+/** Retry-After is either delta-seconds or an HTTP date; anything else counts as absent. */
+export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  if (!/[a-z]/i.test(trimmed)) return undefined;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}

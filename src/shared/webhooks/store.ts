@@ -1,0 +1,252 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  EVENT_TTL_SECONDS,
+  eventStoreKey,
+  loadStoredEvent,
+  parseStoredEvent,
+  type StoredEvent,
+} from '../events/publisher.js';
+import type { Keys } from '../keys.js';
+import { DEFAULT_RETRY_SCHEDULE_MS, webhookJobOptions } from './schedule.js';
+import { evalScript } from '../redis-script.js';
+
+/**
+ * Webhook delivery state in Redis: the delivered log (one entry per event id, ever), the dead-letter
+ * set, and the destination's disabled flag. Dead-letter details live on the stored event itself so
+ * a replay finds the exact bytes and the reason side by side.
+ */
+
+/** The delivered log remembers event ids this long (retries and replays are far shorter). */
+export const DELIVERED_LOG_DAYS = 30;
+
+export type DeadLetterReason =
+  'rejected' | 'redirect' | 'exhausted' | 'destination_gone' | 'destination_disabled' | 'no_destination';
+
+export interface DeadLetter {
+  eventId: string;
+  reason: DeadLetterReason;
+  status?: number;
+  bodyExcerpt?: string;
+  error?: string;
+  attempts: number;
+  at: string;
+}
+
+export interface DestinationState {
+  url: string;
+  enabled: boolean;
+  disabledAt?: string;
+  status?: number;
+  eventId?: string;
+}
+
+// KEYS: destination hash. ARGV: url, disabledAt, status, eventId. Returns 1 only for the call that disabled it.
+const DISABLE_SCRIPT = `
+local url = redis.call('HGET', KEYS[1], 'url')
+local at = redis.call('HGET', KEYS[1], 'disabledAt')
+if url == ARGV[1] and at then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'url', ARGV[1], 'disabledAt', ARGV[2], 'status', ARGV[3], 'eventId', ARGV[4])
+return 1
+`;
+
+export interface WebhookStoreDeps {
+  redis: Redis;
+  keys: Keys;
+}
+
+export async function isDelivered(deps: WebhookStoreDeps, eventId: string): Promise<boolean> {
+  return (await deps.redis.zscore(deps.keys.webhookDelivered(), eventId)) !== null;
+}
+
+/** Records a successful delivery; returns false if the event was already in the log (a replay). */
+export async function markDelivered(
+  deps: WebhookStoreDeps,
+  eventId: string,
+  info: { status: number; attempts: number; nowMs: number },
+): Promise<boolean> {
+  const { redis, keys } = deps;
+  const at = new Date(info.nowMs).toISOString();
+  const results = await redis
+    .multi()
+    .zadd(keys.webhookDelivered(), 'NX', info.nowMs, eventId)
+    .zremrangebyscore(keys.webhookDelivered(), '-inf', info.nowMs - DELIVERED_LOG_DAYS * 86_400_000)
+    .zrem(keys.webhookDeadLetters(), eventId)
+    .hset(eventStoreKey(keys, eventId), {
+      state: 'delivered',
+      lastStatus: String(info.status),
+      lastError: '',
+      lastAttemptAt: at,
+      attempts: String(info.attempts),
+    })
+    .exec();
+  const added = results?.[0]?.[1] === 1;
+  // The first delivery time is kept; a replay of a delivered event only adds when it was resent.
+  await redis.hset(eventStoreKey(keys, eventId), added ? 'deliveredAt' : 'redeliveredAt', at);
+  return added;
+}
+
+/**
+ * Dead-letters an event. Entries dead-lettered more than EVENT_TTL_SECONDS before this one are
+ * dropped in the same transaction: their stored event (the bytes a replay needs) has expired by then,
+ * so they could only be listed, never replayed, and the set would grow without bound.
+ */
+export async function deadLetter(deps: WebhookStoreDeps, letter: DeadLetter): Promise<void> {
+  const { redis, keys } = deps;
+  const atMs = Date.parse(letter.at);
+  await redis
+    .multi()
+    .zadd(keys.webhookDeadLetters(), atMs, letter.eventId)
+    .zremrangebyscore(keys.webhookDeadLetters(), '-inf', `(${atMs - EVENT_TTL_SECONDS * 1000}`)
+    .hset(eventStoreKey(keys, letter.eventId), { state: 'dead', deadLetter: JSON.stringify(letter) })
+    // The bytes must outlive the dead letter long enough for an operator to replay them.
+    .expire(eventStoreKey(keys, letter.eventId), EVENT_TTL_SECONDS)
+    .exec();
+}
+
+export async function listDeadLetters(deps: WebhookStoreDeps, limit = 100): Promise<DeadLetter[]> {
+  const ids = await deps.redis.zrange(deps.keys.webhookDeadLetters(), 0, String(Math.max(limit, 1) - 1));
+  if (ids.length === 0) return [];
+  const pipeline = deps.redis.pipeline();
+  for (const id of ids) pipeline.hget(eventStoreKey(deps.keys, id), 'deadLetter');
+  const results = (await pipeline.exec()) ?? [];
+  return ids.map((eventId, i) => {
+    const raw = results[i]?.[1];
+    return typeof raw === 'string'
+      ? (JSON.parse(raw) as DeadLetter)
+      : { eventId, reason: 'exhausted', attempts: 0, at: '', error: 'event expired; cannot be replayed' };
+  });
+}
+
+export async function recordAttempt(
+  deps: WebhookStoreDeps,
+  eventId: string,
+  info: { attempt: number; status?: number; error?: string; nowMs: number },
+): Promise<void> {
+  await deps.redis.hset(eventStoreKey(deps.keys, eventId), {
+    attempts: String(info.attempt),
+    lastAttemptAt: new Date(info.nowMs).toISOString(),
+    lastStatus: info.status === undefined ? '' : String(info.status),
+    lastError: info.error ?? '',
+  });
+}
+
+export async function getDestinationState(deps: WebhookStoreDeps, url: string): Promise<DestinationState> {
+  return destinationFrom(url, await deps.redis.hgetall(deps.keys.webhookDestination()));
+}
+
+function destinationFrom(url: string, h: Record<string, string>): DestinationState {
+  if (h.url !== url || !h.disabledAt) return { url, enabled: true };
+  return {
+    url,
+    enabled: false,
+    disabledAt: h.disabledAt,
+    ...(h.status ? { status: Number(h.status) } : {}),
+    ...(h.eventId ? { eventId: h.eventId } : {}),
+  };
+}
+
+export interface DeliveryContext {
+  event: StoredEvent | null;
+  alreadyDelivered: boolean;
+  destination: DestinationState | null;
+}
+
+/** Everything the worker checks before an attempt, in one round trip. */
+export async function loadDeliveryContext(
+  deps: WebhookStoreDeps,
+  eventId: string,
+  url: string | undefined,
+): Promise<DeliveryContext> {
+  const results =
+    (await deps.redis
+      .pipeline()
+      .hgetall(eventStoreKey(deps.keys, eventId))
+      .zscore(deps.keys.webhookDelivered(), eventId)
+      .hgetall(deps.keys.webhookDestination())
+      .exec()) ?? [];
+  for (const [err] of results) if (err) throw err;
+  const [event, delivered, destination] = results.map(([, value]) => value) as [
+    Record<string, string>,
+    string | null,
+    Record<string, string>,
+  ];
+  return {
+    event: parseStoredEvent(eventId, event),
+    alreadyDelivered: delivered !== null,
+    destination: url === undefined ? null : destinationFrom(url, destination),
+  };
+}
+
+/** Disables delivery to `url` (persisted). True only for the caller that flipped it, so it is audited once. */
+export async function disableDestination(
+  deps: WebhookStoreDeps,
+  url: string,
+  info: { status: number; eventId: string; nowMs: number },
+): Promise<boolean> {
+  const result = await evalScript(
+    deps.redis,
+    DISABLE_SCRIPT,
+    1,
+    deps.keys.webhookDestination(),
+    url,
+    new Date(info.nowMs).toISOString(),
+    String(info.status),
+    info.eventId,
+  );
+  return result === 1;
+}
+
+/** Re-enables delivery; returns the state it replaced. */
+export async function enableDestination(deps: WebhookStoreDeps, url: string): Promise<DestinationState> {
+  const before = await getDestinationState(deps, url);
+  await deps.redis.del(deps.keys.webhookDestination());
+  return before;
+}
+
+export type ReplayOutcome = 'queued' | 'already_queued' | 'not_found';
+
+/**
+ * Queues the stored event again under its own id, with its original bytes. A job for the id that is
+ * still waiting, delayed or running is left alone (it will deliver); a finished one is replaced.
+ */
+export async function replayEvent(
+  deps: WebhookStoreDeps & { queue: Queue; schedule?: readonly number[] },
+  eventId: string,
+): Promise<ReplayOutcome> {
+  const event = await loadStoredEvent(deps.redis, deps.keys, eventId);
+  if (!event) {
+    await deps.redis.zrem(deps.keys.webhookDeadLetters(), eventId);
+    return 'not_found';
+  }
+  const existing = await deps.queue.getJob(eventId);
+  if (existing) {
+    const state = await existing.getState();
+    if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return 'already_queued';
+    await existing.remove();
+  }
+  await deps.redis
+    .multi()
+    .zrem(deps.keys.webhookDeadLetters(), eventId)
+    .hset(eventStoreKey(deps.keys, eventId), { state: 'pending' })
+    .hdel(eventStoreKey(deps.keys, eventId), 'deadLetter')
+    .exec();
+  await deps.queue.add(
+    event.type,
+    { eventId, replay: true },
+    webhookJobOptions(eventId, deps.schedule ?? DEFAULT_RETRY_SCHEDULE_MS),
+  );
+  return 'queued';
+}
+
+/** Replays every dead letter (oldest first). */
+export async function replayDeadLetters(
+  deps: WebhookStoreDeps & { queue: Queue; schedule?: readonly number[] },
+): Promise<Record<ReplayOutcome, string[]>> {
+  const out: Record<ReplayOutcome, string[]> = { queued: [], already_queued: [], not_found: [] };
+  // A snapshot: events dead-lettered while this runs wait for the next replay instead of looping.
+  const ids = await deps.redis.zrange(deps.keys.webhookDeadLetters(), 0, '-1');
+  for (const id of ids) out[await replayEvent(deps, id)].push(id);
+  return out;
+}

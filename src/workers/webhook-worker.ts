@@ -1,0 +1,257 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { AuditInput } from '../shared/audit/types.js';
+import type { AppContext } from '../shared/context.js';
+import type { StoredEvent } from '../shared/events/publisher.js';
+import { QUEUES } from '../shared/keys.js';
+import { webhookJobSchema } from '../shared/jobs.js';
+import { jobDuration, webhookOutcomes } from '../shared/metrics.js';
+import {
+  DEFAULT_DELIVERY_TIMEOUT_MS,
+  deliverOnce,
+  type DeliveryAttempt,
+} from '../shared/webhooks/deliver.js';
+import { classifyDelivery } from '../shared/webhooks/outcome.js';
+import {
+  DEFAULT_JITTER_RATIO,
+  DEFAULT_RETRY_SCHEDULE_MS,
+  retryDelayMs,
+} from '../shared/webhooks/schedule.js';
+import {
+  deadLetter,
+  disableDestination,
+  loadDeliveryContext,
+  markDelivered,
+  recordAttempt,
+  type DeadLetterReason,
+} from '../shared/webhooks/store.js';
+import { workerOptions } from './worker-options.js';
+
+/**
+ * Delivers events to WEBHOOK_URL (Standard Webhooks). Each job is one event, identified by the event
+ * id; it POSTs the stored bytes, so every attempt — and every replay — sends the same body under the
+ * same `webhook-id`. Retries follow the webhook schedule (not the CXone backoff): the worker's custom
+ * backoff strategy reads the error that failed the attempt, so a receiver's Retry-After sets the
+ * delay for that job alone and never slows other deliveries or the CXone fleet.
+ */
+
+export interface WebhookWorkerOptions {
+  /** Delays before each retry; the job's attempts are set by the publisher from the same schedule. */
+  retrySchedule?: readonly number[];
+  jitterRatio?: number;
+  random?: () => number;
+  timeoutMs?: number;
+  /** Parallel deliveries; a slow receiver holds at most one slot per event, for at most timeoutMs. */
+  concurrency?: number;
+}
+
+/** Fails the attempt so BullMQ retries it on the webhook schedule (or after the receiver's Retry-After). */
+export class WebhookRetryError extends Error {
+  constructor(
+    message: string,
+    readonly eventId: string,
+    readonly attempt: number,
+    readonly status: number | undefined,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(message);
+    this.name = 'WebhookRetryError';
+  }
+}
+
+export function webhookBackoffStrategy(
+  opts: Pick<WebhookWorkerOptions, 'retrySchedule' | 'jitterRatio' | 'random'>,
+) {
+  return (attemptsMade: number, _type?: string, err?: Error): number =>
+    retryDelayMs({
+      retry: attemptsMade,
+      schedule: opts.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_MS,
+      retryAfterMs: err instanceof WebhookRetryError ? err.retryAfterMs : undefined,
+      jitterRatio: opts.jitterRatio ?? DEFAULT_JITTER_RATIO,
+      ...(opts.random ? { random: opts.random } : {}),
+    });
+}
+
+/**
+ * Events published before a campaign exists (launch requested) carry no campaign id; the audit
+ * records of their delivery failures go to this system chain instead.
+ */
+export const WEBHOOK_SYSTEM_AUDIT_ID = '_system:webhooks';
+
+function auditCampaignId(event: StoredEvent): string {
+  return event.campaignId || WEBHOOK_SYSTEM_AUDIT_ID;
+}
+
+export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions = {}): Worker {
+  const logger = ctx.logger.child({ component: 'webhook-worker' });
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS;
+  const deps = { redis: ctx.redis, keys: ctx.keys };
+
+  // The delivery outcome is already recorded when this runs; an audit write that fails (Redis
+  // trouble) is logged loudly rather than failing the job, whose retry would resend the event.
+  async function auditSafely(input: AuditInput): Promise<void> {
+    try {
+      await ctx.audit.append(input);
+    } catch (err) {
+      logger.error(
+        { err, campaignId: input.campaignId, action: input.action },
+        'could not write the audit record',
+      );
+    }
+  }
+
+  async function toDeadLetters(
+    job: Job,
+    event: StoredEvent,
+    reason: DeadLetterReason,
+    attempt: DeliveryAttempt | undefined,
+    audit: boolean,
+  ): Promise<never> {
+    const letter = {
+      eventId: event.id,
+      reason,
+      attempts: job.attemptsMade + 1,
+      at: new Date(ctx.clock.now()).toISOString(),
+      ...(attempt?.status !== undefined ? { status: attempt.status } : {}),
+      ...(attempt?.bodyExcerpt ? { bodyExcerpt: attempt.bodyExcerpt } : {}),
+      ...(attempt?.error ? { error: attempt.error } : {}),
+    };
+    await deadLetter(deps, letter);
+    webhookOutcomes.inc({ outcome: reason === 'exhausted' ? 'exhausted' : 'dead_lettered' });
+    if (audit) {
+      await auditSafely({
+        campaignId: auditCampaignId(event),
+        action: 'webhook_failure',
+        actor: `worker:${QUEUES.webhook}`,
+        details: { eventType: event.type, ...letter },
+      });
+    }
+    logger.warn({ ...letter, type: event.type, campaignId: event.campaignId }, 'webhook event dead-lettered');
+    throw new UnrecoverableError(
+      `webhook event ${event.id} dead-lettered (${reason}${attempt?.status ? `, HTTP ${attempt.status}` : ''}); ` +
+        'fix the receiver, then POST /v1/webhooks/dead-letters/replay',
+    );
+  }
+
+  async function handle(job: Job): Promise<{ status: number } | { skipped: string }> {
+    const { eventId, replay } = webhookJobSchema.parse(job.data);
+    const attemptNo = job.attemptsMade + 1;
+    const destination = ctx.config.webhook;
+    const {
+      event,
+      alreadyDelivered,
+      destination: state,
+    } = await loadDeliveryContext(deps, eventId, destination?.url);
+    if (!event) {
+      webhookOutcomes.inc({ outcome: 'missing' });
+      throw new UnrecoverableError(`webhook event ${eventId} is not stored (expired or never published)`);
+    }
+    // A job can run again after it delivered (its worker died before acknowledging); the log says so.
+    if (!replay && alreadyDelivered) {
+      webhookOutcomes.inc({ outcome: 'skipped' });
+      return { skipped: 'already_delivered' };
+    }
+    if (!destination) return toDeadLetters(job, event, 'no_destination', undefined, false);
+    if (state && !state.enabled) return toDeadLetters(job, event, 'destination_disabled', undefined, false);
+
+    const attempt = await deliverOnce({
+      url: destination.url,
+      secret: destination.secret,
+      eventId,
+      body: event.body,
+      nowMs: ctx.clock.now(),
+      timeoutMs,
+    });
+    const verdict = classifyDelivery(attempt, ctx.clock.now());
+    if (verdict.kind !== 'delivered') {
+      await recordAttempt(deps, eventId, {
+        attempt: attemptNo,
+        ...(attempt.status !== undefined ? { status: attempt.status } : {}),
+        ...(attempt.error ? { error: attempt.error } : {}),
+        nowMs: ctx.clock.now(),
+      });
+    }
+    const logFields = {
+      eventId,
+      type: event.type,
+      attempt: attemptNo,
+      status: attempt.status,
+      ms: attempt.durationMs,
+    };
+
+    switch (verdict.kind) {
+      case 'delivered': {
+        const first = await markDelivered(deps, eventId, {
+          status: attempt.status!,
+          attempts: attemptNo,
+          nowMs: ctx.clock.now(),
+        });
+        webhookOutcomes.inc({ outcome: first ? 'delivered' : 'redelivered' });
+        logger.info(logFields, first ? 'webhook delivered' : 'webhook redelivered (replay)');
+        return { status: attempt.status! };
+      }
+      case 'disable': {
+        const flipped = await disableDestination(deps, destination.url, {
+          status: attempt.status!,
+          eventId,
+          nowMs: ctx.clock.now(),
+        });
+        if (flipped) {
+          webhookOutcomes.inc({ outcome: 'destination_disabled' });
+          logger.error(
+            logFields,
+            'webhook receiver answered 410 Gone: destination disabled until re-enabled',
+          );
+          await auditSafely({
+            campaignId: auditCampaignId(event),
+            action: 'webhook_destination_disabled',
+            actor: `worker:${QUEUES.webhook}`,
+            details: {
+              eventId,
+              eventType: event.type,
+              status: attempt.status,
+              bodyExcerpt: attempt.bodyExcerpt ?? '',
+            },
+          });
+        }
+        return toDeadLetters(job, event, 'destination_gone', attempt, false);
+      }
+      case 'dead':
+        return toDeadLetters(job, event, verdict.cause, attempt, true);
+      case 'retry': {
+        if (attemptNo >= (job.opts.attempts ?? 1))
+          return toDeadLetters(job, event, 'exhausted', attempt, true);
+        webhookOutcomes.inc({ outcome: verdict.cause });
+        logger.warn(
+          { ...logFields, cause: verdict.cause, error: attempt.error },
+          'webhook attempt failed; will retry',
+        );
+        throw new WebhookRetryError(
+          `webhook ${eventId} attempt ${attemptNo} failed: ${attempt.status ? `HTTP ${attempt.status}` : attempt.error}`,
+          eventId,
+          attemptNo,
+          attempt.status,
+          verdict.retryAfterMs,
+        );
+      }
+    }
+  }
+
+  return new Worker(
+    QUEUES.webhook,
+    async (job) => {
+      const end = jobDuration.startTimer({ queue: QUEUES.webhook });
+      try {
+        const result = await handle(job);
+        end({ outcome: 'completed' });
+        return result;
+      } catch (err) {
+        end({ outcome: 'failed' });
+        throw err;
+      }
+    },
+    workerOptions(ctx, QUEUES.webhook, {
+      concurrency: opts.concurrency ?? Math.max(ctx.config.workerConcurrency, 10),
+      settings: { backoffStrategy: webhookBackoffStrategy(opts) },
+    }),
+  );
+}

@@ -1,0 +1,106 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Redis } from 'ioredis';
+import { parseAuditArgs, runAuditCli } from '../../src/cli/audit.js';
+import { createAuditTrail } from '../../src/shared/audit/trail.js';
+import { createKeys, type Keys } from '../../src/shared/keys.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { connect, deletePrefix, REDIS_URL, testPrefix } from './redis-helpers.js';
+
+const run = promisify(execFile);
+let redis: Redis;
+let prefix: string;
+let keys: Keys;
+let dir: string;
+const env = () => ({ REDIS_URL, KEY_PREFIX: prefix, LOG_LEVEL: 'silent' as const });
+
+beforeAll(async () => {
+  redis = connect();
+  prefix = testPrefix();
+  keys = createKeys(prefix);
+  dir = mkdtempSync(join(tmpdir(), 'cxo-audit-cli-'));
+  const trail = createAuditTrail({ redis, keys, logger: silentLogger });
+  for (const campaignId of ['cli-a', 'cli-b']) {
+    for (let i = 0; i < 3; i++) {
+      await trail.append({ campaignId, action: 'state_changed', actor: 'api:ops', details: { i } });
+    }
+  }
+});
+
+afterAll(async () => {
+  await deletePrefix(redis, prefix);
+  redis.disconnect();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('audit CLI arguments', () => {
+  it('parses export, verify and trim', () => {
+    expect(parseAuditArgs(['export', 'c1', '--out', 'x.jsonl'])).toEqual({
+      ok: true,
+      command: { kind: 'export', campaignId: 'c1', out: 'x.jsonl' },
+    });
+    expect(parseAuditArgs(['export'])).toEqual({ ok: true, command: { kind: 'export' } });
+    expect(parseAuditArgs(['verify', '--json'])).toEqual({
+      ok: true,
+      command: { kind: 'verify', json: true },
+    });
+    expect(parseAuditArgs(['trim'])).toEqual({ ok: true, command: { kind: 'trim' } });
+    expect(parseAuditArgs([])).toEqual({ ok: true, command: { kind: 'help' } });
+  });
+
+  it('rejects what it does not understand', () => {
+    expect(parseAuditArgs(['export', '--out'])).toMatchObject({ ok: false });
+    expect(parseAuditArgs(['verify', 'a', 'b'])).toMatchObject({ ok: false });
+    expect(parseAuditArgs(['verify', '--force'])).toMatchObject({ ok: false });
+    expect(parseAuditArgs(['trim', 'c1'])).toMatchObject({ ok: false });
+    expect(parseAuditArgs(['shred'])).toMatchObject({ ok: false, error: 'unknown command shred' });
+  });
+});
+
+describe('audit CLI against Redis', () => {
+  it('exports one campaign or all as JSONL', async () => {
+    const one = join(dir, 'one.jsonl');
+    expect(await runAuditCli(['export', 'cli-a', '--out', one], env())).toBe(0);
+    const lines = readFileSync(one, 'utf8').trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { details: { i: number } }).details.i)).toEqual([0, 1, 2]);
+    const all = join(dir, 'all.jsonl');
+    expect(await runAuditCli(['export', `--out=${all}`], env())).toBe(0);
+    expect(readFileSync(all, 'utf8').trim().split('\n')).toHaveLength(6);
+  });
+
+  it('verify exits 0 on intact chains and 2 naming the first broken link (as a real process)', async () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      expect(await runAuditCli(['verify'], env())).toBe(0);
+      expect(log).toHaveBeenCalledWith('ok: 6 records in 2 campaign chain(s) verified');
+    } finally {
+      log.mockRestore();
+    }
+    const [, second] = (await redis.xrange(keys.auditCampaignIndex('cli-b'), '-', '+')) as [
+      string,
+      string[],
+    ][];
+    await redis.xdel(keys.auditStream(), second![0]);
+    const victim = second![1][1];
+    const child = await run('node', ['--import', 'tsx', 'src/cli/audit.ts', 'verify'], {
+      env: { ...process.env, ...env() },
+    }).catch((err: { code: number; stdout: string }) => err);
+    expect('code' in child ? child.code : 0).toBe(2);
+    expect(child.stdout).toContain(`BROKEN campaign cli-b: record ${victim} at index 1: missing_record`);
+  });
+
+  it('trim does nothing without a retention setting', async () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      expect(await runAuditCli(['trim'], env())).toBe(0);
+      expect(log).toHaveBeenCalledWith('AUDIT_RETENTION_DAYS is 0: nothing trimmed');
+    } finally {
+      log.mockRestore();
+    }
+    expect(await redis.xlen(keys.auditStream())).toBe(5);
+  });
+});

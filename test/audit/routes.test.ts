@@ -1,0 +1,215 @@
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { campaignConfigBaseSchema } from '../../src/shared/campaign-config.js';
+import { systemClock } from '../../src/shared/clock.js';
+import { loadConfig } from '../../src/shared/config.js';
+import type { AppContext } from '../../src/shared/context.js';
+import { createCxoneClient, type CxoneClient } from '../../src/shared/cxone/client.js';
+import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
+import { createAuditTrail, type AuditTrailStore } from '../../src/shared/audit/trail.js';
+import { importCxoneHistory } from '../../src/shared/audit/history-import.js';
+import { createEventPublisher } from '../../src/shared/events/publisher.js';
+import { createKeys, QUEUES, type Keys, type QueueName } from '../../src/shared/keys.js';
+import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
+import type { FleetLimiter } from '../../src/shared/limiter/types.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { createRedis } from '../../src/shared/redis.js';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+import { toErrorResponse } from '../../src/producers/errors.js';
+import { registerAuditRoutes } from '../../src/producers/routes/audit.js';
+import type { Redis } from 'ioredis';
+import { deletePrefix, REDIS_URL, testPrefix } from './redis-helpers.js';
+
+let sandbox: RunningSandbox;
+let limiter: FleetLimiter;
+let client: CxoneClient;
+let redis: Redis;
+let keys: Keys;
+let prefix: string;
+let trail: AuditTrailStore;
+let queue: Queue;
+let ctx: AppContext;
+let app: FastifyInstance;
+let campaignId: string;
+
+beforeAll(async () => {
+  prefix = testPrefix();
+  keys = createKeys(prefix);
+  redis = createRedis(REDIS_URL);
+  sandbox = await startSandbox({ port: 0, seed: 7 });
+  limiter = createFleetLimiter({
+    redisUrl: REDIS_URL,
+    prefix,
+    perWindow: 1000,
+    windowMs: 1000,
+    logger: silentLogger,
+  });
+  client = createCxoneClient({
+    baseUrl: sandbox.url,
+    clientId: 'sandbox-client',
+    clientSecret: 'sandbox-secret',
+    timeoutMs: 5000,
+    limiter,
+    logger: silentLogger,
+  });
+  trail = createAuditTrail({ redis, keys, logger: silentLogger });
+  queue = new Queue(QUEUES.webhook, { connection: redis, prefix });
+  const config = loadConfig({
+    REDIS_URL,
+    KEY_PREFIX: prefix,
+    CXONE_BASE_URL: sandbox.url,
+    CXONE_CLIENT_ID: 'sandbox-client',
+    CXONE_CLIENT_SECRET: 'sandbox-secret',
+    API_TOKEN: 'test-token-123',
+  });
+  ctx = {
+    config,
+    logger: silentLogger,
+    redis,
+    keys,
+    queues: { [QUEUES.webhook]: queue } as Record<QueueName, Queue>,
+    cxone: client,
+    audit: trail,
+    events: createEventPublisher({ redis, keys, logger: silentLogger, webhookQueue: queue, enabled: false }),
+    clock: systemClock,
+  };
+  app = Fastify();
+  app.setErrorHandler((err, _req, reply) => {
+    const r = toErrorResponse(err);
+    void reply.code(r.status).send(r.body);
+  });
+  await registerAuditRoutes(app, ctx);
+  await app.ready();
+
+  const example = campaignConfigBaseSchema.parse(
+    JSON.parse(readFileSync(new URL('../../examples/campaign.json', import.meta.url), 'utf8')),
+  );
+  const created = await client.createCampaign(toCreateCampaignRequest(example));
+  campaignId = created.id;
+  let version = created.version;
+  for (let i = 1; i <= 4; i++) {
+    version = (await client.updateCampaign(campaignId, version, { name: `renamed ${i}` })).version;
+  }
+});
+
+afterAll(async () => {
+  await app?.close();
+  await queue?.close();
+  await client?.close();
+  await limiter?.close();
+  await sandbox?.close();
+  await deletePrefix(redis, prefix);
+  redis.disconnect();
+});
+
+describe('CXone history import', () => {
+  it('imports every history page once; a re-import adds nothing new', async () => {
+    const first = await importCxoneHistory(ctx, campaignId, { pageSize: 2 });
+    expect(first.imported).toBeGreaterThanOrEqual(5);
+    expect(first.skipped).toBe(0);
+    expect(first.pages).toBeGreaterThanOrEqual(3);
+    const records = await trail.list(campaignId);
+    expect(records).toHaveLength(first.imported);
+    expect(records.every((r) => r.action === 'cxone_history' && r.actor.startsWith('cxone:'))).toBe(true);
+    expect(new Set(records.map((r) => r.details.historyId)).size).toBe(records.length);
+    expect(records.map((r) => r.cxoneVersion)).toContain(5);
+
+    const again = await importCxoneHistory(ctx, campaignId, { pageSize: 3 });
+    expect(again).toMatchObject({ imported: 0, skipped: first.imported });
+    expect(await trail.list(campaignId)).toHaveLength(first.imported);
+    expect(await trail.verify(campaignId)).toMatchObject({ ok: true });
+  });
+
+  it('imports only what is new after more changes', async () => {
+    const before = (await trail.list(campaignId)).length;
+    const current = await client.getCampaign(campaignId);
+    await client.updateCampaign(campaignId, current.version, { name: 'renamed again' });
+    const res = await app.inject({ method: 'POST', url: `/v1/campaigns/${campaignId}/audit/import-history` });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ campaignId, imported: 1, skipped: before });
+  });
+
+  it('answers 404 for a campaign CXone does not know', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/campaigns/no-such-campaign/audit/import-history',
+    });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ error: 'not_found' });
+  });
+});
+
+describe('GET /v1/campaigns/:id/audit', () => {
+  it('walks the trail page by page with nextCursor, without gaps or repeats', async () => {
+    for (let i = 0; i < 7; i++) {
+      await trail.append({
+        campaignId: 'c-api',
+        action: 'pacing_decision',
+        actor: 'worker:poll',
+        details: { i },
+      });
+    }
+    const seen: number[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const url: string = `/v1/campaigns/c-api/audit?limit=3${cursor ? `&cursor=${cursor}` : ''}`;
+      const res = await app.inject({ method: 'GET', url });
+      expect(res.statusCode).toBe(200);
+      const body = res.json() as { records: { details: { i: number } }[]; nextCursor: string | null };
+      seen.push(...body.records.map((r) => r.details.i));
+      cursor = body.nextCursor;
+      pages++;
+    } while (cursor);
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(pages).toBe(3);
+  });
+
+  it('defaults to 50 records and validates limit and cursor', async () => {
+    const res = await app.inject({ method: 'GET', url: '/v1/campaigns/c-api/audit' });
+    expect(res.json()).toMatchObject({ nextCursor: null });
+    for (const query of ['limit=0', 'limit=501', 'limit=abc', 'cursor=abc']) {
+      const bad = await app.inject({ method: 'GET', url: `/v1/campaigns/c-api/audit?${query}` });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json()).toMatchObject({ error: 'validation_failed' });
+    }
+    const empty = await app.inject({ method: 'GET', url: '/v1/campaigns/never-audited/audit' });
+    expect(empty.json()).toEqual({ records: [], nextCursor: null });
+  });
+
+  it('treats empty cursor and limit (`?cursor=&limit=`, as CONTRACT.md spells it) as not given', async () => {
+    for (let i = 0; i < 3; i++) {
+      await trail.append({
+        campaignId: 'c-empty-q',
+        action: 'pacing_decision',
+        actor: 'worker:poll',
+        details: { i },
+      });
+    }
+    for (const query of ['cursor=&limit=', 'cursor=', 'limit=', 'cursor=&limit=2']) {
+      const res = await app.inject({ method: 'GET', url: `/v1/campaigns/c-empty-q/audit?${query}` });
+      expect(res.statusCode, query).toBe(200);
+      const body = res.json() as { records: { details: { i: number } }[]; nextCursor: string | null };
+      const expected = query.endsWith('limit=2') ? [0, 1] : [0, 1, 2];
+      expect(
+        body.records.map((r) => r.details.i),
+        query,
+      ).toEqual(expected);
+    }
+  });
+
+  it('verifies a chain over HTTP and names a broken link', async () => {
+    const ok = await app.inject({ method: 'GET', url: '/v1/campaigns/c-api/audit/verify' });
+    expect(ok.json()).toMatchObject({ ok: true, checked: 7 });
+    const [id] = (await redis.xrange(keys.auditCampaignIndex('c-api'), '-', '+', 'COUNT', 2)).slice(1);
+    await redis.xdel(keys.auditStream(), id![0]);
+    await redis.xdel(keys.auditCampaignIndex('c-api'), id![0]);
+    const broken = await app.inject({ method: 'GET', url: '/v1/campaigns/c-api/audit/verify' });
+    expect(broken.json()).toMatchObject({ ok: false, firstBroken: { index: 1, reason: 'missing_previous' } });
+    // The alert went out as an event (recorded even though webhooks are off in this context).
+    const events = await (ctx.events as ReturnType<typeof createEventPublisher>).recent(5, 'c-api');
+    expect(events.map((e) => e.type)).toEqual(['audit.chain.alert']);
+  });
+});

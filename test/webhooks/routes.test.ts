@@ -1,0 +1,109 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { toErrorResponse } from '../../src/producers/errors.js';
+import { registerWebhookRoutes } from '../../src/producers/routes/webhooks.js';
+import { Receiver, startHarness, waitFor, type Harness } from './harness.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function setup(receiver: Receiver | undefined): Promise<{ h: Harness; app: FastifyInstance }> {
+  const h = await startHarness(receiver?.url);
+  const app = Fastify();
+  app.setErrorHandler((err, _req, reply) => {
+    const r = toErrorResponse(err);
+    void reply.code(r.status).send(r.body);
+  });
+  await registerWebhookRoutes(app, h.ctx);
+  await app.ready();
+  cleanups.push(
+    async () => receiver?.stop(),
+    () => h.close(),
+    () => app.close(),
+  );
+  return { h, app };
+}
+
+describe('webhook routes', () => {
+  it('replays one event and all dead letters over HTTP, reporting each event state', async () => {
+    const receiver = await new Receiver().start();
+    receiver.respond = () => ({ status: 422, body: 'schema mismatch' });
+    const { h, app } = await setup(receiver);
+    const a = await h.events.publish('campaign.state.changed', 'camp-1', { to: 'paused' });
+    const b = await h.events.publish('campaign.state.changed', 'camp-2', { to: 'active' });
+    await waitFor(
+      async () => (await h.redis.zcard(h.keys.webhookDeadLetters())) === 2,
+      10_000,
+      'dead letters',
+    );
+
+    const list = await app.inject({ method: 'GET', url: '/v1/webhooks/dead-letters' });
+    expect(list.json()).toMatchObject({ total: 2 });
+    const status = await app.inject({ method: 'GET', url: `/v1/webhooks/events/${a.id}` });
+    expect(status.json()).toMatchObject({
+      event: { id: a.id, campaignId: 'camp-1' },
+      delivery: {
+        state: 'dead',
+        attempts: 1,
+        lastStatus: 422,
+        deadLetter: { reason: 'rejected', status: 422 },
+      },
+    });
+
+    receiver.respond = () => ({ status: 200 });
+    const one = await app.inject({ method: 'POST', url: `/v1/webhooks/${a.id}/replay` });
+    expect(one.statusCode).toBe(202);
+    expect(one.json()).toEqual({ eventId: a.id, status: 'queued' });
+    await waitFor(async () => (await h.redis.zscore(h.keys.webhookDelivered(), a.id)) !== null, 10_000, 'a');
+    const all = await app.inject({ method: 'POST', url: '/v1/webhooks/dead-letters/replay' });
+    expect(all.statusCode).toBe(202);
+    expect(all.json()).toEqual({ queued: [b.id], alreadyQueued: [], notFound: [] });
+    await waitFor(async () => (await h.redis.zcard(h.keys.webhookDelivered())) === 2, 10_000, 'b');
+    const delivered = await app.inject({ method: 'GET', url: `/v1/webhooks/events/${b.id}` });
+    expect(delivered.json()).toMatchObject({ delivery: { state: 'delivered', lastStatus: 200 } });
+    expect(delivered.json().delivery.deliveredAt).toEqual(expect.any(String));
+
+    expect(
+      (await app.inject({ method: 'POST', url: '/v1/webhooks/evt_doesnotexist/replay' })).statusCode,
+    ).toBe(404);
+    expect((await app.inject({ method: 'POST', url: '/v1/webhooks/not-an-event/replay' })).statusCode).toBe(
+      400,
+    );
+  });
+
+  it('re-enables a destination disabled by 410 through the admin endpoint', async () => {
+    const receiver = await new Receiver().start();
+    receiver.respond = () => ({ status: 410 });
+    const { h, app } = await setup(receiver);
+    await h.events.publish('campaign.launch.succeeded', 'camp-3', {});
+    await waitFor(
+      async () => (await h.redis.zcard(h.keys.webhookDeadLetters())) === 1,
+      10_000,
+      'dead letter',
+    );
+    const disabled = await app.inject({ method: 'GET', url: '/admin/webhooks/destination' });
+    expect(disabled.json()).toMatchObject({
+      configured: true,
+      enabled: false,
+      status: 410,
+      url: receiver.url,
+    });
+
+    const enable = await app.inject({ method: 'POST', url: '/admin/webhooks/destination/enable' });
+    expect(enable.json()).toMatchObject({ enabled: true, wasEnabled: false });
+    const after = await app.inject({ method: 'GET', url: '/admin/webhooks/destination' });
+    expect(after.json()).toMatchObject({ enabled: true });
+  });
+
+  it('answers 409 to replays when no webhook destination is configured', async () => {
+    const { app } = await setup(undefined);
+    const res = await app.inject({ method: 'POST', url: '/v1/webhooks/dead-letters/replay' });
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toMatchObject({ error: 'webhooks_disabled' });
+    expect((await app.inject({ method: 'GET', url: '/admin/webhooks/destination' })).json()).toEqual({
+      configured: false,
+    });
+  });
+});
