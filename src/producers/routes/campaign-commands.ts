@@ -1,0 +1,180 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { toValidationIssues } from '../../shared/campaign-config.js';
+import { campaignConfigSchema } from '../../shared/campaign-schema.js';
+import { CampaignStore } from '../../shared/campaign-store.js';
+import { complianceRefusal } from '../../shared/compliance/command-guard.js';
+import type { AppContext } from '../../shared/context.js';
+import { API_LIMITER_MAX_WAIT_MS } from '../../shared/cxone/api.js';
+import type { CampaignResource } from '../../shared/cxone/wire.js';
+import { CxoneNotFoundError, NotFoundError } from '../../shared/errors.js';
+import { getCommand, enqueueCommand } from '../../shared/lifecycle/enqueue.js';
+import { createCommandOrder } from '../../shared/lifecycle/order.js';
+import { applyPatch, configFromResource, localPart } from '../../shared/lifecycle/config-view.js';
+import {
+  campaignPatchSchema,
+  captureBase,
+  flattenPatch,
+  type CampaignPatch,
+} from '../../shared/lifecycle/patch.js';
+import {
+  CAMPAIGN_ACTIONS,
+  isFinal,
+  planAction,
+  type CampaignAction,
+} from '../../shared/lifecycle/state-machine.js';
+import { lifecycleCommands } from '../../shared/metrics.js';
+import { callerActor } from '../auth.js';
+import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
+
+/**
+ * Operator commands on a running campaign. Each is checked against CXone's current state (a fresh
+ * read: the orchestrator's record is never trusted over CXone) and against compliance BEFORE anything
+ * is enqueued, so a refused command leaves no trace on the queue. Accepted commands are carried out by
+ * the adjust worker; their outcome is read back at GET /v1/commands/:commandId.
+ */
+const idParams = z.object({ id: z.string().min(1).max(200) });
+const commandParams = z.object({ commandId: z.string().min(1).max(200) });
+
+export const actionBodySchema = z
+  .object({
+    action: z.enum(CAMPAIGN_ACTIONS),
+    /** Settings to change first, in the same command (e.g. widen the window, then resume). */
+    patch: campaignPatchSchema.optional(),
+  })
+  .strict();
+
+/** 409 with a stable machine-readable code. */
+class CommandRefusedError extends ApiError {
+  constructor(
+    code: 'invalid_state' | 'compliance_refused',
+    message: string,
+    details: Record<string, unknown>,
+  ) {
+    super(409, code, message, details);
+  }
+}
+
+async function freshRead(ctx: AppContext, campaignId: string): Promise<CampaignResource> {
+  try {
+    // Bounded: under a long 429 penalty the client gets 503 + Retry-After now, and nothing is queued,
+    // rather than a command carried out minutes later for a client that has gone.
+    return await ctx.cxone.getCampaign(campaignId, {
+      priority: 'control',
+      campaignId,
+      maxWaitMs: API_LIMITER_MAX_WAIT_MS,
+    });
+  } catch (err) {
+    if (err instanceof CxoneNotFoundError)
+      throw new NotFoundError(`campaign ${campaignId} does not exist on CXone`);
+    throw err;
+  }
+}
+
+interface Prepared {
+  base: Record<string, unknown>;
+  baseVersion: number;
+}
+
+/**
+ * The checks every command passes before it is queued: the state allows it, the merged config is
+ * valid (compliance rules included), compliance does not veto it now. Returns the base the worker will
+ * detect conflicts against.
+ */
+async function prepare(
+  ctx: AppContext,
+  campaignId: string,
+  action: CampaignAction | undefined,
+  patch: CampaignPatch | undefined,
+  reason: string,
+): Promise<Prepared> {
+  const resource = await freshRead(ctx, campaignId);
+  const kind = action ?? 'patch';
+  const refuse = (code: 'invalid_state' | 'compliance_refused', message: string): never => {
+    lifecycleCommands.inc({ kind, outcome: 'rejected' });
+    throw new CommandRefusedError(code, message, { status: resource.status, version: resource.version });
+  };
+
+  if (action) {
+    const plan = planAction(action, resource.status);
+    if (!plan.ok) refuse('invalid_state', plan.reason);
+  } else if (isFinal(resource.status)) {
+    refuse(
+      'invalid_state',
+      `campaign is ${resource.status}; a ${resource.status} campaign cannot be changed`,
+    );
+  }
+
+  const local = localPart((await new CampaignStore(ctx).get(campaignId))?.config);
+  const current = configFromResource(resource, local);
+  let config = current;
+  if (patch) {
+    const merged = campaignConfigSchema.safeParse(applyPatch(current, patch));
+    if (!merged.success) throw new ValidationFailedError(toValidationIssues(merged.error));
+    config = merged.data;
+  }
+
+  const refusal = complianceRefusal({ action, reason, config, atMs: ctx.clock.now() });
+  if (refusal) refuse('compliance_refused', refusal);
+
+  const flat = patch ? flattenPatch(patch) : {};
+  return {
+    base: { ...captureBase(flat, resource, local), status: resource.status },
+    baseVersion: resource.version,
+  };
+}
+
+function accepted(reply: FastifyReply, campaignId: string, commandId: string) {
+  return reply
+    .code(202)
+    .header('location', `/v1/commands/${encodeURIComponent(commandId)}`)
+    .send({ commandId, campaignId, status: 'queued' });
+}
+
+export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  app.patch('/v1/campaigns/:id', async (request, reply) => {
+    const { id } = parseOrThrow(idParams, request.params);
+    const patch = parseOrThrow(campaignPatchSchema, request.body);
+    const { base, baseVersion } = await prepare(ctx, id, undefined, patch, 'operator');
+    const { commandId } = await enqueueCommand(ctx, {
+      campaignId: id,
+      actor: callerActor(request),
+      reason: 'operator',
+      patch,
+      base,
+      baseVersion,
+    });
+    return accepted(reply, id, commandId);
+  });
+
+  app.post('/v1/campaigns/:id/actions', async (request, reply) => {
+    const { id } = parseOrThrow(idParams, request.params);
+    const body = parseOrThrow(actionBodySchema, request.body);
+    const { base, baseVersion } = await prepare(ctx, id, body.action, body.patch, 'operator');
+    const { commandId } = await enqueueCommand(ctx, {
+      campaignId: id,
+      actor: callerActor(request),
+      reason: 'operator',
+      action: body.action,
+      ...(body.patch ? { patch: body.patch } : {}),
+      base,
+      baseVersion,
+    });
+    return accepted(reply, id, commandId);
+  });
+
+  /** The campaign's unfinished commands in the order they will run: why is my command still queued? */
+  app.get('/v1/campaigns/:id/commands', async (request) => {
+    const { id } = parseOrThrow(idParams, request.params);
+    const ids = await createCommandOrder(ctx).pending(id);
+    const pending = await Promise.all(ids.map((commandId) => getCommand(ctx, commandId)));
+    return { campaignId: id, pending: pending.filter((c) => c !== null) };
+  });
+
+  app.get('/v1/commands/:commandId', async (request) => {
+    const { commandId } = parseOrThrow(commandParams, request.params);
+    const command = await getCommand(ctx, commandId);
+    if (!command) throw new NotFoundError(`command ${commandId} is unknown or expired`);
+    return command;
+  });
+}

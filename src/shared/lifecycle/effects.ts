@@ -1,0 +1,77 @@
+import type { AuditAction, AuditTrail } from '../audit/types.js';
+import type { CampaignConfig } from '../campaign-config.js';
+import type { CampaignStore } from '../campaign-store.js';
+import type { CampaignResource } from '../cxone/wire.js';
+import type { EventPublisher, EventType } from '../events/types.js';
+import type { Logger } from '../logger.js';
+
+/**
+ * What a command does besides writing CXone: refresh our record, append to the audit trail, publish
+ * events, call into other areas. Each runs after the CXone write it reports on has succeeded, so a
+ * failure here must not undo or repeat that write: it is logged loudly and the command goes on (the
+ * next poll refreshes the record; CXone's own history keeps the change).
+ */
+export interface CommandEffects {
+  audit(action: AuditAction, details: Record<string, unknown>, cxoneVersion?: number): Promise<void>;
+  publish(type: EventType, data: Record<string, unknown>): Promise<void>;
+  /** Stores what CXone answered (version-guarded); `config` also sets the orchestrator-only fields. */
+  sync(resource: CampaignResource, config?: CampaignConfig): Promise<void>;
+  followUp(what: string, fn: () => Promise<void>): Promise<void>;
+}
+
+export interface CommandIdentity {
+  campaignId: string;
+  commandId: string;
+  actor: string;
+  reason: string;
+}
+
+export function createCommandEffects(
+  deps: { audit: AuditTrail; events: EventPublisher; store: CampaignStore; logger: Logger },
+  cmd: CommandIdentity,
+): CommandEffects {
+  const log = deps.logger;
+  return {
+    async audit(action, details, cxoneVersion) {
+      try {
+        await deps.audit.append({
+          campaignId: cmd.campaignId,
+          action,
+          actor: cmd.actor,
+          cxoneVersion,
+          details: { commandId: cmd.commandId, reason: cmd.reason, ...details },
+        });
+      } catch (err) {
+        log.error({ err: (err as Error).message, action }, 'could not append to the audit trail');
+      }
+    },
+    async publish(type, data) {
+      try {
+        await deps.events.publish(type, cmd.campaignId, {
+          commandId: cmd.commandId,
+          actor: cmd.actor,
+          ...data,
+        });
+      } catch (err) {
+        log.error({ err: (err as Error).message, type }, 'could not publish the event');
+      }
+    },
+    async sync(resource, config) {
+      try {
+        await deps.store.syncFromCxone(resource, config ? { config } : {});
+      } catch (err) {
+        log.warn(
+          { err: (err as Error).message },
+          'could not refresh the campaign record; the next read will',
+        );
+      }
+    },
+    async followUp(what, fn) {
+      try {
+        await fn();
+      } catch (err) {
+        log.error({ err: (err as Error).message, what }, 'follow-up of a campaign change failed');
+      }
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import { toValidationIssues, type ValidationIssue } from '../campaign-config.js';
+import type { AppContext } from '../context.js';
+import type { AdjustJob } from '../jobs.js';
+import { lifecycleCommands } from '../metrics.js';
+import { createCommandStore, type CommandRecord, type CommandRequest } from './commands.js';
+import { createCommandOrder } from './order.js';
+import { campaignPatchSchema } from './patch.js';
+import { CAMPAIGN_ACTIONS } from './state-machine.js';
+
+export type { CommandRequest };
+
+/** A command that cannot be enqueued as given (a programming error in the caller, or a bad API body). */
+export class InvalidCommandError extends Error {
+  constructor(
+    message: string,
+    readonly issues: ValidationIssue[] = [],
+  ) {
+    super(message);
+    this.name = 'InvalidCommandError';
+  }
+}
+
+/**
+ * The ONLY way anyone (API, pacing, compliance) changes a campaign: the command goes onto the adjust
+ * queue, whose worker applies it with versioned writes, rebase on 409, rollback on partial failure
+ * and one mutation at a time per campaign across the fleet. Resolves once the command is stored and
+ * queued; read its outcome with `getCommand`.
+ */
+export async function enqueueCommand(ctx: AppContext, cmd: CommandRequest): Promise<{ commandId: string }> {
+  if (!cmd.campaignId) throw new InvalidCommandError('campaignId is required');
+  if (!cmd.actor) throw new InvalidCommandError('actor is required');
+  if (cmd.action === undefined && cmd.patch === undefined) {
+    throw new InvalidCommandError('a command needs an action, a patch, or both');
+  }
+  if (cmd.action !== undefined && !CAMPAIGN_ACTIONS.includes(cmd.action)) {
+    throw new InvalidCommandError(
+      `unknown action "${String(cmd.action)}"; use one of ${CAMPAIGN_ACTIONS.join(', ')}`,
+    );
+  }
+  if (cmd.patch !== undefined) {
+    const parsed = campaignPatchSchema.safeParse(cmd.patch);
+    if (!parsed.success) {
+      throw new InvalidCommandError('invalid campaign patch', toValidationIssues(parsed.error));
+    }
+  }
+
+  const commandId = `cmd_${randomUUID()}`;
+  const now = new Date(ctx.clock.now()).toISOString();
+  const record: CommandRecord = {
+    commandId,
+    campaignId: cmd.campaignId,
+    actor: cmd.actor,
+    reason: cmd.reason || 'operator',
+    ...(cmd.action !== undefined ? { action: cmd.action } : {}),
+    ...(cmd.patch !== undefined ? { patch: cmd.patch } : {}),
+    ...(cmd.base !== undefined ? { base: cmd.base } : {}),
+    ...(cmd.baseVersion !== undefined ? { baseVersion: cmd.baseVersion } : {}),
+    status: 'queued',
+    requestedAt: now,
+    updatedAt: now,
+    attempts: 0,
+  };
+  const job: AdjustJob = {
+    commandId,
+    campaignId: record.campaignId,
+    actor: record.actor,
+    requestedAt: now,
+    reason: record.reason,
+    ...(record.action !== undefined ? { action: record.action } : {}),
+    ...(record.patch !== undefined ? { patch: record.patch } : {}),
+    ...(record.base !== undefined ? { base: record.base } : {}),
+    ...(record.baseVersion !== undefined ? { baseVersion: record.baseVersion } : {}),
+  };
+
+  const store = createCommandStore(ctx);
+  const order = createCommandOrder(ctx);
+  // The outcome record and the command's place in its campaign's order exist before the job, so a
+  // worker that picks the job up at once finds both.
+  await store.create(record);
+  await order.register(record.campaignId, commandId);
+  try {
+    await ctx.queues.adjust.add(record.action ?? 'patch', job, { jobId: commandId });
+  } catch (err) {
+    await order.remove(record.campaignId, commandId).catch(() => undefined);
+    await store
+      .update(
+        commandId,
+        { status: 'failed', error: { message: `could not enqueue: ${(err as Error).message}` } },
+        new Date(ctx.clock.now()),
+      )
+      .catch(() => undefined);
+    throw err;
+  }
+  lifecycleCommands.inc({ kind: record.action ?? 'patch', outcome: 'queued' });
+  ctx.logger.info(
+    {
+      commandId,
+      campaignId: record.campaignId,
+      actor: record.actor,
+      reason: record.reason,
+      action: record.action,
+    },
+    'campaign command queued',
+  );
+  return { commandId };
+}
+
+/** The command's outcome as last recorded, or null when unknown (never existed or expired). */
+export async function getCommand(
+  ctx: Pick<AppContext, 'redis' | 'keys'>,
+  commandId: string,
+): Promise<CommandRecord | null> {
+  return createCommandStore(ctx).get(commandId);
+}

@@ -1,0 +1,281 @@
+import type { AuditTrail } from '../audit/types.js';
+import type { CampaignConfig, ValidationIssue } from '../campaign-config.js';
+import type { CampaignStore } from '../campaign-store.js';
+import type { Clock } from '../clock.js';
+import type { CxoneApi } from '../cxone/api.js';
+import type { CampaignResource, CampaignStatus } from '../cxone/wire.js';
+import type { EventPublisher } from '../events/types.js';
+import type { AdjustJob } from '../jobs.js';
+import type { Logger } from '../logger.js';
+import type { CommandResult, CommandWrite, ConflictReport, FieldChange, RollbackReport } from './commands.js';
+import { configFromResource, localPart } from './config-view.js';
+import { createCommandEffects } from './effects.js';
+import type { CampaignLease } from './lock.js';
+import { campaignPatchSchema, captureBase, flattenPatch, isEmptyUpdate, type FlatChanges } from './patch.js';
+import { rebaseAction, rebaseSettings, type ActionRebase, type SettingsRebase } from './rebase.js';
+import { rollbackWrite } from './rollback.js';
+import { isFinal, type CampaignAction } from './state-machine.js';
+import { DEFAULT_MAX_REBASES, writeVersioned, type VersionedWriteIO } from './versioned-write.js';
+
+export { RebaseExhaustedError } from './versioned-write.js';
+
+/**
+ * Carries out one campaign command under the campaign's lock: up to two CXone writes (settings, then
+ * status), each from a fresh read with If-Match, rebased on 409; the orchestrator-only fields last.
+ * A failure after the first write undoes it (rollback) before the error leaves this module, so every
+ * attempt is all-or-nothing on CXone.
+ */
+
+/** The hooks into other areas the executor calls; injected so the executor is testable alone. */
+export interface LifecycleHooks {
+  /** Compliance's veto (a resume outside the calling window, …); the refusal reason or null. */
+  complianceRefusal(input: {
+    action?: CampaignAction;
+    reason: string;
+    config: CampaignConfig;
+    atMs: number;
+  }): string | null;
+  /** After a status write: start or stop polling and window enforcement. */
+  onStatusChanged(campaignId: string, from: CampaignStatus, to: CampaignStatus): Promise<void>;
+  /** After a settings write (or its rollback), with the config paths it changed. */
+  onSettingsChanged(campaignId: string, fields: string[]): Promise<void>;
+  /** After a change of `pacing.pollIntervalMs` on a campaign that is not final. */
+  onPollIntervalChanged(campaignId: string, intervalMs: number): Promise<void>;
+}
+
+export interface ExecutorDeps {
+  cxone: CxoneApi;
+  store: CampaignStore;
+  audit: AuditTrail;
+  events: EventPublisher;
+  logger: Logger;
+  clock: Clock;
+  hooks: LifecycleHooks;
+  /** 409s resolved by rebasing before the attempt gives up (and the job retries later). */
+  maxRebases?: number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export type ExecutionOutcome =
+  | { status: 'succeeded'; result: CommandResult }
+  | { status: 'conflict'; conflict: ConflictReport; rollback?: RollbackReport }
+  | { status: 'failed'; error: { message: string; kind: string }; rollback?: RollbackReport };
+
+/** A CXone error after part of the command was applied; carries what the rollback did. */
+export class PartialFailureError extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly rollback: RollbackReport | undefined,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'PartialFailureError';
+  }
+}
+
+export interface CommandRun {
+  job: AdjustJob;
+  lease: CampaignLease;
+  /** 1-based BullMQ attempt number, for CXone error context. */
+  attempt: number;
+  /** Persists the base captured at the first read, so later attempts compare with the same values. */
+  saveBase(base: Record<string, unknown>, baseVersion: number): Promise<void>;
+}
+
+function toChanges(before: Record<string, unknown>, after: FlatChanges): FieldChange[] {
+  return Object.entries(after).map(([field, to]) => ({ field, from: before[field] ?? null, to }));
+}
+
+type Stop = { kind: 'conflict'; report: ConflictReport } | { kind: 'refused'; reason: string };
+type SettingsApply = Extract<SettingsRebase, { kind: 'apply' }>;
+type SettingsStop = Stop | { kind: 'nothing-to-send'; apply: SettingsApply };
+type ActionApply = Extract<ActionRebase, { kind: 'apply' }>;
+type ActionStop = Stop | { kind: 'already' };
+
+export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promise<ExecutionOutcome> {
+  const { cxone, store, clock, hooks } = deps;
+  const { job, lease } = run;
+  const campaignId = job.campaignId;
+  const log = deps.logger.child({ commandId: job.commandId, campaignId, fence: lease.token });
+  const callOpts = { priority: 'control' as const, campaignId, attempt: run.attempt };
+  const io: VersionedWriteIO = {
+    cxone,
+    lease,
+    campaignId,
+    callOpts,
+    maxRebases: deps.maxRebases ?? DEFAULT_MAX_REBASES,
+    sleep: deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))),
+    random: deps.random ?? Math.random,
+  };
+  const effects = createCommandEffects({ ...deps, logger: log }, job);
+  const nowIso = () => new Date(clock.now()).toISOString();
+
+  const ours = job.patch ? flattenPatch(campaignPatchSchema.parse(job.patch)) : {};
+  let latest = await cxone.getCampaign(campaignId, callOpts);
+  const local = localPart((await store.get(campaignId))?.config);
+
+  // The base is what the requester saw; fields it did not capture are taken from this first read and
+  // kept for later attempts, so a retry compares against the same values as the first try.
+  const base: Record<string, unknown> = {
+    ...captureBase(ours, latest, local),
+    status: latest.status,
+    ...(job.base ?? {}),
+  };
+  if (Object.keys(base).some((k) => !(k in (job.base ?? {})))) {
+    await run.saveBase(base, job.baseVersion ?? latest.version);
+  }
+  const baseStatus = base['status'] as CampaignStatus;
+
+  const writes: CommandWrite[] = [];
+  const alreadyApplied: string[] = [];
+  let rebases = 0;
+  let settingsWrite: CommandWrite | undefined;
+  let settings: SettingsApply | undefined;
+
+  const refuse = (action: CampaignAction | undefined, config: CampaignConfig) =>
+    hooks.complianceRefusal({ ...(action ? { action } : {}), reason: job.reason, config, atMs: clock.now() });
+  const undo = async (): Promise<RollbackReport | undefined> => {
+    if (!settingsWrite) return undefined;
+    const report = await rollbackWrite(io, effects, settingsWrite.changes, local, (fields) =>
+      hooks.onSettingsChanged(campaignId, fields),
+    );
+    log.warn({ rollback: report }, 'rolled back the first part of a command that failed half-way');
+    return report;
+  };
+  const stopped = async (stop: Stop, rb?: RollbackReport): Promise<ExecutionOutcome> => {
+    const extra = rb ? { rollback: rb } : {};
+    if (stop.kind === 'refused') {
+      return { status: 'failed', error: { kind: 'compliance_refused', message: stop.reason }, ...extra };
+    }
+    await effects.audit('conflict', { ...stop.report, ...extra }, stop.report.version);
+    log.warn({ conflict: stop.report }, 'command stopped by a conflict; nothing overwritten');
+    return { status: 'conflict', conflict: stop.report, ...extra };
+  };
+
+  try {
+    // Step 1: the settings CXone holds (orchestrator-only fields wait until every CXone write succeeded).
+    if (Object.keys(ours).length > 0) {
+      const result = await writeVersioned<SettingsApply, SettingsStop>(io, latest, (current) => {
+        const decision = rebaseSettings({ ours, base, latest: current, local });
+        if (decision.kind === 'conflict') return { stop: { kind: 'conflict', report: decision.report } };
+        if (decision.kind === 'invalid') {
+          return {
+            stop: { kind: 'conflict', report: invalidReport(decision.reason, decision.issues, current) },
+          };
+        }
+        const refusal = refuse(job.action, decision.merged);
+        if (refusal) return { stop: { kind: 'refused', reason: refusal } };
+        if (isEmptyUpdate(decision.body)) return { stop: { kind: 'nothing-to-send', apply: decision } };
+        return { write: decision.body, meta: decision };
+      });
+      rebases += result.rebases;
+      if (result.kind === 'stopped') {
+        if (result.stop.kind !== 'nothing-to-send') return await stopped(result.stop);
+        settings = result.stop.apply;
+        latest = result.latest;
+      } else {
+        settings = result.meta;
+        latest = result.resource;
+        settingsWrite = {
+          step: 'settings',
+          version: latest.version,
+          changes: toChanges(settings.before, settings.wire),
+          at: nowIso(),
+        };
+        writes.push(settingsWrite);
+        await effects.sync(latest);
+        await effects.audit(
+          'settings_changed',
+          { changes: settingsWrite.changes, scope: 'cxone', rebases },
+          latest.version,
+        );
+        await effects.publish('campaign.settings.changed', {
+          changes: settingsWrite.changes,
+          version: latest.version,
+        });
+        const fields = settingsWrite.changes.map((c) => c.field);
+        await effects.followUp('settings', () => hooks.onSettingsChanged(campaignId, fields));
+      }
+      alreadyApplied.push(...settings.alreadyApplied);
+    }
+
+    // Step 2: the status change.
+    const action = job.action;
+    if (action) {
+      const result = await writeVersioned<ActionApply, ActionStop>(io, latest, (current) => {
+        const decision = rebaseAction(action, current, baseStatus);
+        if (decision.kind === 'conflict') return { stop: { kind: 'conflict', report: decision.report } };
+        if (decision.kind === 'already') return { stop: { kind: 'already' } };
+        const refusal = refuse(action, configFromResource(current, local));
+        if (refusal) return { stop: { kind: 'refused', reason: refusal } };
+        return { write: { status: decision.target }, meta: decision };
+      });
+      rebases += result.rebases;
+      if (result.kind === 'stopped') {
+        if (result.stop.kind !== 'already') return await stopped(result.stop, await undo());
+        alreadyApplied.push('status');
+        latest = result.latest;
+      } else {
+        const { from } = result.meta;
+        latest = result.resource;
+        writes.push({
+          step: 'status',
+          version: latest.version,
+          changes: [{ field: 'status', from, to: latest.status }],
+          at: nowIso(),
+        });
+        await effects.sync(latest);
+        await effects.audit(
+          'state_changed',
+          { action, before: from, after: latest.status, rebases },
+          latest.version,
+        );
+        await effects.publish('campaign.state.changed', {
+          action,
+          from,
+          to: latest.status,
+          version: latest.version,
+        });
+        const to = latest.status;
+        await effects.followUp('status', () => hooks.onStatusChanged(campaignId, from, to));
+      }
+    }
+  } catch (err) {
+    throw new PartialFailureError(err, await undo());
+  }
+
+  // Orchestrator-only fields go last: CXone's part is done, so there is nothing left to undo.
+  const localApplied = settings?.local ?? {};
+  if (settings && Object.keys(localApplied).length > 0) {
+    const before = Object.fromEntries(Object.keys(localApplied).map((f) => [f, base[f] ?? null]));
+    const changes = toChanges(before, localApplied);
+    // Not best-effort: if this write fails the job retries, and the CXone part is then already applied.
+    await store.syncFromCxone(latest, {
+      config: { ...configFromResource(latest, local), ...localPart(settings.merged) },
+    });
+    await effects.audit('settings_changed', { changes, scope: 'orchestrator' }, latest.version);
+    await effects.publish('campaign.settings.changed', { changes, version: latest.version });
+    const interval = localApplied['pacing.pollIntervalMs'];
+    if (typeof interval === 'number' && !isFinal(latest.status)) {
+      await effects.followUp('poll-interval', () => hooks.onPollIntervalChanged(campaignId, interval));
+    }
+  } else if (writes.length === 0) {
+    // Nothing written: still refresh the record from the read (CXone always wins).
+    await effects.sync(latest);
+  }
+
+  return {
+    status: 'succeeded',
+    result: { version: latest.version, status: latest.status, writes, alreadyApplied, rebases },
+  };
+}
+
+function invalidReport(reason: string, issues: ValidationIssue[], latest: CampaignResource): ConflictReport {
+  return {
+    reason: `${reason}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+    conflicts: [],
+    issues,
+    version: latest.version,
+    status: latest.status,
+  };
+}

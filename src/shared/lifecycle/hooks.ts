@@ -1,0 +1,37 @@
+import { complianceRefusal } from '../compliance/command-guard.js';
+import { cancelWindowEnforcement } from '../compliance/enforcement.js';
+import { replanWindowEnforcement } from '../compliance/replan.js';
+import type { AppContext } from '../context.js';
+import { ensurePolling, stopPolling } from '../polling/schedulers.js';
+import type { LifecycleHooks } from './executor.js';
+import { isFinal } from './state-machine.js';
+
+/**
+ * The lifecycle's effects on other areas, wired to their real implementations:
+ * - a final status (completed, cancelled) stops statistics polling and calling-window enforcement;
+ * - a resume (→ active) makes sure the campaign is polled again;
+ * - every other status or settings change re-plans window enforcement, which reads the new config;
+ *   a pending window re-check (the 30 s verify after the window's own pause) is kept, not replaced
+ *   by the next open (replan.ts).
+ */
+export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
+  return {
+    complianceRefusal,
+    async onStatusChanged(campaignId, _from, to) {
+      if (isFinal(to)) {
+        await Promise.all([stopPolling(ctx, campaignId), cancelWindowEnforcement(ctx, campaignId)]);
+        return;
+      }
+      if (to === 'active') await ensurePolling(ctx, campaignId);
+      await replanWindowEnforcement(ctx, campaignId);
+    },
+    async onSettingsChanged(campaignId, fields) {
+      if (fields.some((f) => f === 'allowedCallTimes' || f === 'complianceTimeZone')) {
+        await replanWindowEnforcement(ctx, campaignId);
+      }
+    },
+    async onPollIntervalChanged(campaignId, intervalMs) {
+      await ensurePolling(ctx, campaignId, intervalMs);
+    },
+  };
+}

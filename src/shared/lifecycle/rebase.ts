@@ -1,0 +1,244 @@
+import { toValidationIssues, type CampaignConfig, type ValidationIssue } from '../campaign-config.js';
+import { campaignConfigSchema } from '../campaign-schema.js';
+import type { CampaignResource, CampaignStatus, UpdateCampaignRequest } from '../cxone/wire.js';
+import type { ConflictReport, FieldChange, FieldConflict } from './commands.js';
+import { applyPatch, configFromResource, type LocalConfig } from './config-view.js';
+import {
+  currentValue,
+  flatToWire,
+  localChanges,
+  unflattenChanges,
+  wireChanges,
+  type FlatChanges,
+} from './patch.js';
+import { isFinal, planAction, type CampaignAction } from './state-machine.js';
+
+/**
+ * Merge, rebase and conflict detection for campaign commands. Pure: the adjust worker feeds it the
+ * latest CXone resource after every read and does what it says.
+ *
+ * Policy (three-way, per touched field, arrays whole):
+ *   latest == ours              → already applied (by an earlier attempt or by someone else): skip it
+ *   latest == base              → nobody touched it: write ours on top of the latest version
+ *   otherwise                   → somebody else changed the same field: conflict, write nothing
+ * Fields this command does not touch are never sent, so changes others made to them survive.
+ */
+
+/** Structural equality for JSON values; `null` and `undefined` both mean "absent". */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === undefined || a === null) return b === undefined || b === null;
+  if (b === undefined || b === null) return false;
+  if (Array.isArray(a)) {
+    return Array.isArray(b) && a.length === b.length && a.every((v, i) => sameValue(v, b[i]));
+  }
+  if (typeof a === 'object') {
+    if (typeof b !== 'object' || Array.isArray(b)) return false;
+    const ao = a as Record<string, unknown>;
+    const bo = b as Record<string, unknown>;
+    const keys = new Set([...Object.keys(ao), ...Object.keys(bo)]);
+    for (const key of keys) if (!sameValue(ao[key], bo[key])) return false;
+    return true;
+  }
+  return a === b;
+}
+
+export type FieldVerdict = 'apply' | 'already' | 'conflict';
+
+/** The three-way decision for one field. */
+export function threeWay(base: unknown, ours: unknown, theirs: unknown): FieldVerdict {
+  if (sameValue(theirs, ours)) return 'already';
+  if (sameValue(theirs, base)) return 'apply';
+  return 'conflict';
+}
+
+export interface SettingsRebaseInput {
+  /** The fields this command sets (config paths → wanted values). */
+  ours: FlatChanges;
+  /** The same fields' values when the command was made; a field missing here is taken as unchanged. */
+  base: Record<string, unknown>;
+  latest: CampaignResource;
+  /** Orchestrator-only config from our record (description, pacing, compliance options). */
+  local: LocalConfig;
+}
+
+export type SettingsRebase =
+  | {
+      kind: 'apply';
+      /** CXone fields still to write; empty when every one is already in place. */
+      wire: FlatChanges;
+      /** The PATCH body for `wire`. */
+      body: UpdateCampaignRequest;
+      /** Orchestrator-only fields to store in our record. */
+      local: FlatChanges;
+      alreadyApplied: string[];
+      /** The whole config after the change, validated. */
+      merged: CampaignConfig;
+      /** Values of the written fields on the version we write over, for audit and rollback. */
+      before: Record<string, unknown>;
+    }
+  | { kind: 'conflict'; report: ConflictReport }
+  | { kind: 'invalid'; reason: string; issues: ValidationIssue[] };
+
+function finalStateReport(latest: CampaignResource, base: Record<string, unknown>): ConflictReport {
+  return {
+    reason: `campaign is ${latest.status}; a ${latest.status} campaign cannot be changed`,
+    conflicts: [{ field: 'status', base: base['status'] ?? null, ours: null, theirs: latest.status }],
+    version: latest.version,
+    status: latest.status,
+  };
+}
+
+/** Rebases a settings change onto the latest CXone version: what to write, or why not. */
+export function rebaseSettings(input: SettingsRebaseInput): SettingsRebase {
+  const { ours, base, latest, local } = input;
+  if (isFinal(latest.status)) return { kind: 'conflict', report: finalStateReport(latest, base) };
+
+  const conflicts: FieldConflict[] = [];
+  const alreadyApplied: string[] = [];
+  const pending: FlatChanges = {};
+  const before: Record<string, unknown> = {};
+  for (const [field, wanted] of Object.entries(ours)) {
+    const theirs = currentValue(field, latest, local);
+    const baseValue = field in base ? base[field] : theirs;
+    const verdict = threeWay(baseValue, wanted, theirs);
+    if (verdict === 'conflict') {
+      conflicts.push({ field, base: baseValue ?? null, ours: wanted, theirs: theirs ?? null });
+    } else if (verdict === 'already') {
+      alreadyApplied.push(field);
+    } else {
+      pending[field] = wanted;
+      before[field] = theirs ?? null;
+    }
+  }
+  if (conflicts.length > 0) {
+    return {
+      kind: 'conflict',
+      report: {
+        reason: `changed by someone else since this command was made: ${conflicts.map((c) => c.field).join(', ')}`,
+        conflicts,
+        version: latest.version,
+        status: latest.status,
+      },
+    };
+  }
+
+  // Re-validate the whole config as it will be after the write: a change valid on its own base can be
+  // invalid on top of someone else's (e.g. our window end with their time zone).
+  const merged = applyPatch(configFromResource(latest, local), unflattenChanges(ours));
+  const parsed = campaignConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    return {
+      kind: 'invalid',
+      reason: 'the change is not valid on top of the current campaign configuration',
+      issues: toValidationIssues(parsed.error),
+    };
+  }
+
+  const wire = wireChanges(pending);
+  return {
+    kind: 'apply',
+    wire,
+    body: flatToWire(wire),
+    local: localChanges(pending),
+    alreadyApplied,
+    merged: parsed.data,
+    before,
+  };
+}
+
+export type ActionRebase =
+  | { kind: 'apply'; from: CampaignStatus; target: CampaignStatus }
+  | { kind: 'already'; status: CampaignStatus }
+  | { kind: 'conflict'; report: ConflictReport };
+
+/** What a state the action already achieved looks like. */
+function actionAlreadyDone(action: CampaignAction, status: CampaignStatus): boolean {
+  switch (action) {
+    case 'pause':
+      return status === 'paused';
+    case 'resume':
+      return status === 'active';
+    case 'stop':
+      return isFinal(status);
+  }
+}
+
+/**
+ * Decides an action against the latest state. An action is idempotent on its intent (pausing a
+ * paused campaign is done, not an error); an action the latest state forbids — usually because
+ * someone else moved the campaign since the request — is a conflict on `status`.
+ */
+export function rebaseAction(
+  action: CampaignAction,
+  latest: CampaignResource,
+  baseStatus?: CampaignStatus,
+): ActionRebase {
+  if (actionAlreadyDone(action, latest.status)) {
+    return { kind: 'already', status: latest.status };
+  }
+  const plan = planAction(action, latest.status);
+  if (plan.ok) return { kind: 'apply', from: latest.status, target: plan.target };
+  const intended = baseStatus ? planAction(action, baseStatus) : undefined;
+  return {
+    kind: 'conflict',
+    report: {
+      reason: plan.reason,
+      conflicts: [
+        {
+          field: 'status',
+          base: baseStatus ?? null,
+          ours: intended?.ok ? intended.target : action,
+          theirs: latest.status,
+        },
+      ],
+      version: latest.version,
+      status: latest.status,
+    },
+  };
+}
+
+export interface RollbackPlan {
+  /** Config-path fields to put back, with their earlier values. */
+  restore: FlatChanges;
+  body: UpdateCampaignRequest;
+  restored: FieldChange[];
+  conflicts: FieldConflict[];
+  /** Fields that cannot be put back through CXone's PATCH (they were absent before). */
+  skipped: string[];
+}
+
+/**
+ * Plans undoing an earlier write of this command on the latest version. A field still holding our
+ * value goes back; one somebody else changed since is reported as a conflict and left alone; one
+ * already back at its old value needs nothing.
+ */
+export function planRollback(
+  written: FieldChange[],
+  latest: CampaignResource,
+  local: LocalConfig,
+): RollbackPlan {
+  const restore: FlatChanges = {};
+  const restored: FieldChange[] = [];
+  const conflicts: FieldConflict[] = [];
+  const skipped: string[] = [];
+  for (const change of written) {
+    const theirs = currentValue(change.field, latest, local);
+    if (sameValue(theirs, change.from)) continue;
+    if (!sameValue(theirs, change.to)) {
+      conflicts.push({
+        field: change.field,
+        base: change.from ?? null,
+        ours: change.to,
+        theirs: theirs ?? null,
+      });
+      continue;
+    }
+    if (change.from === null || change.from === undefined) {
+      skipped.push(change.field);
+      continue;
+    }
+    restore[change.field] = change.from;
+    restored.push({ field: change.field, from: change.to, to: change.from });
+  }
+  return { restore, body: flatToWire(wireChanges(restore)), restored, conflicts, skipped };
+}

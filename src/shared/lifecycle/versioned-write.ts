@@ -1,0 +1,74 @@
+import type { CallOptions, CxoneApi } from '../cxone/api.js';
+import type { CampaignResource, UpdateCampaignRequest } from '../cxone/wire.js';
+import { CxoneConflictError } from '../errors.js';
+import { lifecycleRebases } from '../metrics.js';
+import { fullJitterDelayMs } from '../retry/backoff.js';
+import type { CampaignLease } from './lock.js';
+
+/**
+ * One CXone write made safe against concurrent writers: decide from the latest version, PATCH with
+ * `If-Match: version=N` of that version, and on 409 back off, re-read and decide again — the decision
+ * is re-made on the new version, never the old body re-sent (the seed's bug).
+ */
+export interface VersionedWriteIO {
+  cxone: CxoneApi;
+  lease: CampaignLease;
+  campaignId: string;
+  callOpts: CallOptions;
+  /** 409s resolved by re-reading before giving up. */
+  maxRebases: number;
+  sleep: (ms: number) => Promise<void>;
+  random: () => number;
+}
+
+/** Backoff between rebases: rival writers are usually people or other integrations, not a storm. */
+export const REBASE_BACKOFF = { baseMs: 50, capMs: 2_000 };
+export const DEFAULT_MAX_REBASES = 8;
+
+/** Every rebase met another 409: somebody keeps writing. Transient: the job retries later. */
+export class RebaseExhaustedError extends Error {
+  constructor(
+    readonly campaignId: string,
+    readonly rebases: number,
+  ) {
+    super(
+      `campaign ${campaignId} kept changing: ${rebases} rebases in a row met a newer version; will retry later`,
+    );
+    this.name = 'RebaseExhaustedError';
+  }
+}
+
+export type WriteDecision<M, S> = { write: UpdateCampaignRequest; meta: M } | { stop: S };
+
+export type WriteResult<M, S> =
+  | { kind: 'written'; resource: CampaignResource; before: CampaignResource; meta: M; rebases: number }
+  | { kind: 'stopped'; stop: S; latest: CampaignResource; rebases: number };
+
+export async function writeVersioned<M, S>(
+  io: VersionedWriteIO,
+  latest: CampaignResource,
+  decide: (latest: CampaignResource) => WriteDecision<M, S>,
+): Promise<WriteResult<M, S>> {
+  let current = latest;
+  for (let rebases = 0; ; rebases++) {
+    const decision = decide(current);
+    if ('stop' in decision) return { kind: 'stopped', stop: decision.stop, latest: current, rebases };
+    // A holder that lost its lock must not write; CXone's If-Match below is the last fence.
+    await io.lease.verify();
+    try {
+      const resource = await io.cxone.updateCampaign(
+        io.campaignId,
+        current.version,
+        decision.write,
+        io.callOpts,
+      );
+      return { kind: 'written', resource, before: current, meta: decision.meta, rebases };
+    } catch (err) {
+      if (!(err instanceof CxoneConflictError)) throw err;
+      if (rebases >= io.maxRebases) throw new RebaseExhaustedError(io.campaignId, rebases);
+      lifecycleRebases.inc();
+      await io.sleep(fullJitterDelayMs(rebases + 1, REBASE_BACKOFF, io.random));
+      current = await io.cxone.getCampaign(io.campaignId, io.callOpts);
+    }
+  }
+}

@@ -1,0 +1,268 @@
+import { hostname } from 'node:os';
+import { DelayedError, Worker, type Job } from 'bullmq';
+import { createCampaignStore, UnknownCampaignError } from '../shared/campaign-store.js';
+import type { AppContext } from '../shared/context.js';
+import { adjustJobSchema, type AdjustJob } from '../shared/jobs.js';
+import { QUEUES } from '../shared/keys.js';
+import {
+  createCommandStore,
+  isFinished,
+  type CommandRecord,
+  type CommandStatus,
+} from '../shared/lifecycle/commands.js';
+import { executeCommand, PartialFailureError, type ExecutionOutcome } from '../shared/lifecycle/executor.js';
+import { createLifecycleHooks } from '../shared/lifecycle/hooks.js';
+import { DEFAULT_LEASE_MS, tryAcquireCampaignLock } from '../shared/lifecycle/lock.js';
+import { createCommandOrder } from '../shared/lifecycle/order.js';
+import { jobDuration, lifecycleCommands, lifecycleLockWaits } from '../shared/metrics.js';
+import { classifyError } from '../shared/retry/classify.js';
+import { rethrowForBullmq } from './job-errors.js';
+import { JOB_BACKOFF, workerOptions } from './worker-options.js';
+
+export interface AdjustWorkerOptions {
+  /** Campaign lock lease; renewed while a command runs. */
+  leaseMs?: number;
+}
+
+/** Lock waits are short: a command holds its campaign for a few CXone round trips. */
+const LOCK_WAIT_MS: readonly [number, number] = [50, 400];
+/**
+ * A command behind another on its campaign waits this long at most; usually less, because the
+ * command ahead promotes the next one when it finishes.
+ */
+const TURN_WAIT_MS: readonly [number, number] = [250, 750];
+/** An ordered command whose job is missing is only declared lost once it is this old (enqueue in flight). */
+const LOST_JOB_GRACE_MS = 30_000;
+
+const jittered = ([min, max]: readonly [number, number]) => min + Math.floor(Math.random() * (max - min));
+
+/**
+ * The adjust queue's worker: applies campaign commands (shared/lifecycle/executor.ts) one at a time
+ * per campaign across the fleet, in the order they were accepted.
+ *
+ * Two gates before a command runs, both re-checked by whichever worker holds the job:
+ *   1. its turn: it must be the oldest unfinished command of its campaign (lifecycle/order.ts);
+ *   2. the campaign lock with fencing tokens (lifecycle/lock.ts), which also fences a worker that
+ *      stalled past its lease.
+ * A job that must wait is moved back to delayed (`job.moveToDelayed` + DelayedError). BullMQ does not
+ * count that as an attempt, so waiting never uses up the retries kept for real failures, and the
+ * worker slot serves other campaigns meanwhile.
+ */
+export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = {}): Worker {
+  const log = ctx.logger.child({ component: 'adjust-worker' });
+  const commands = createCommandStore(ctx);
+  const order = createCommandOrder(ctx);
+  const store = createCampaignStore(ctx);
+  const hooks = createLifecycleHooks(ctx);
+  const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+  const owner = `${hostname()}:${process.pid}`;
+  const queue = ctx.queues.adjust;
+  const nowDate = () => new Date(ctx.clock.now());
+
+  const recordLastCommand = async (record: CommandRecord | null) => {
+    if (!record) return;
+    try {
+      await store.patch(record.campaignId, {
+        lastCommand: {
+          commandId: record.commandId,
+          status: record.status,
+          actor: record.actor,
+          reason: record.reason,
+          ...(record.action ? { action: record.action } : {}),
+          ...(record.result ? { version: record.result.version } : {}),
+          at: record.updatedAt,
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof UnknownCampaignError)) throw err;
+    }
+  };
+
+  /** Leaves the campaign's order and wakes the next command instead of letting it sleep out its wait. */
+  const leaveOrder = async (campaignId: string, commandId: string) => {
+    await order.remove(campaignId, commandId);
+    const next = await order.head(campaignId);
+    if (!next) return;
+    const job = await queue.getJob(next);
+    // Only a delayed job can be promoted; one that is active or waiting is on its way anyway.
+    await job?.promote().catch(() => undefined);
+  };
+
+  /** A head that can never run (finished, its job gone or dead) must not block the campaign. */
+  const headIsDead = async (commandId: string): Promise<boolean> => {
+    const record = await commands.get(commandId);
+    if (!record || isFinished(record.status)) return true;
+    const job = await queue.getJob(commandId);
+    const state = job ? await job.getState() : 'missing';
+    const gone = state === 'missing' || state === 'unknown';
+    const dead =
+      state === 'completed' ||
+      state === 'failed' ||
+      (gone && ctx.clock.now() - Date.parse(record.requestedAt) > LOST_JOB_GRACE_MS);
+    if (!dead) return false;
+    // Our processor records the outcome before BullMQ moves the job on, so a command finished by its
+    // job is seen finished here; only one BullMQ ended without us (stalled out, removed) is lost.
+    const again = await commands.get(commandId);
+    if (again && !isFinished(again.status)) {
+      await commands.update(
+        commandId,
+        {
+          status: 'failed',
+          finishedAt: nowDate().toISOString(),
+          error: {
+            kind: 'lost',
+            message: `the command's job is ${state}; it was never carried out to the end`,
+          },
+        },
+        nowDate(),
+      );
+      log.warn({ commandId, campaignId: again.campaignId, state }, 'dropped a command whose job is gone');
+    }
+    return true;
+  };
+
+  const myTurn = async (data: AdjustJob): Promise<boolean> => {
+    for (;;) {
+      const head = await order.head(data.campaignId);
+      // Not in the order at all (enqueued by hand or by an older release): nothing to wait for.
+      if (head === null || head === data.commandId) return true;
+      if (!(await headIsDead(head))) return false;
+      await order.remove(data.campaignId, head);
+    }
+  };
+
+  const waitAndRetry = async (job: Job, token: string | undefined, ms: number): Promise<never> => {
+    await job.moveToDelayed(Date.now() + ms, token);
+    throw new DelayedError();
+  };
+
+  const finish = async (data: AdjustJob, outcome: ExecutionOutcome): Promise<void> => {
+    const finishedAt = nowDate().toISOString();
+    const common = { status: outcome.status as CommandStatus, finishedAt, error: undefined };
+    const partial: Partial<CommandRecord> =
+      outcome.status === 'succeeded'
+        ? { ...common, result: outcome.result }
+        : outcome.status === 'conflict'
+          ? {
+              ...common,
+              conflict: outcome.conflict,
+              ...(outcome.rollback ? { rollback: outcome.rollback } : {}),
+            }
+          : { ...common, error: outcome.error, ...(outcome.rollback ? { rollback: outcome.rollback } : {}) };
+    await recordLastCommand(await commands.update(data.commandId, partial, nowDate()));
+    lifecycleCommands.inc({ kind: data.action ?? 'patch', outcome: outcome.status });
+    log.info(
+      { commandId: data.commandId, campaignId: data.campaignId, outcome: outcome.status },
+      'campaign command finished',
+    );
+  };
+
+  /** Records a failed attempt; the command only fails for good when BullMQ will not retry it. */
+  const fail = async (job: Job, data: AdjustJob, err: unknown): Promise<boolean> => {
+    const cause = err instanceof PartialFailureError ? err.cause : err;
+    const rollback = err instanceof PartialFailureError ? err.rollback : undefined;
+    const decision = classifyError(cause, { attempt: job.attemptsMade + 1, backoff: JOB_BACKOFF });
+    const lastAttempt =
+      decision.kind === 'permanent' ||
+      (decision.kind === 'transient' && job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+    const error = {
+      message: decision.kind === 'permanent' ? decision.message : decision.reason,
+      kind: (cause as { kind?: string }).kind ?? (cause instanceof Error ? cause.name : 'error'),
+      ...(typeof (cause as { status?: unknown }).status === 'number'
+        ? { status: (cause as { status: number }).status }
+        : {}),
+    };
+    const updated = await commands
+      .update(
+        data.commandId,
+        {
+          // Between attempts the command is waiting again (and keeps its turn); only the last failure is final.
+          status: lastAttempt ? 'failed' : 'queued',
+          error,
+          ...(rollback ? { rollback } : {}),
+          ...(lastAttempt ? { finishedAt: nowDate().toISOString() } : {}),
+        },
+        nowDate(),
+      )
+      .catch(() => null);
+    if (lastAttempt) {
+      await recordLastCommand(updated).catch(() => undefined);
+      lifecycleCommands.inc({ kind: data.action ?? 'patch', outcome: 'failed' });
+    }
+    return lastAttempt;
+  };
+
+  const processJob = async (job: Job, token?: string): Promise<CommandStatus> => {
+    const parsed = adjustJobSchema.safeParse(job.data);
+    if (!parsed.success) return rethrowForBullmq(parsed.error, job, queue, ctx);
+    const data = parsed.data;
+
+    const existing = await commands.get(data.commandId);
+    // A redelivered job whose command already finished (e.g. the worker died after recording it).
+    if (existing && isFinished(existing.status)) {
+      await leaveOrder(data.campaignId, data.commandId);
+      return existing.status;
+    }
+    if (!(await myTurn(data))) return waitAndRetry(job, token, jittered(TURN_WAIT_MS));
+
+    const lease = await tryAcquireCampaignLock(
+      { redis: ctx.redis, keys: ctx.keys, logger: log, owner: `${owner}:${job.id}`, leaseMs },
+      data.campaignId,
+    );
+    if (!lease) {
+      lifecycleLockWaits.inc();
+      return waitAndRetry(job, token, jittered(LOCK_WAIT_MS));
+    }
+
+    const started = performance.now();
+    let outcomeLabel = 'failed';
+    let done = false;
+    try {
+      await commands.update(
+        data.commandId,
+        {
+          status: 'running',
+          attempts: (existing?.attempts ?? 0) + 1,
+          worker: owner,
+          startedAt: existing?.startedAt ?? nowDate().toISOString(),
+        },
+        nowDate(),
+      );
+      const outcome = await executeCommand(
+        {
+          cxone: ctx.cxone,
+          store,
+          audit: ctx.audit,
+          events: ctx.events,
+          logger: log,
+          clock: ctx.clock,
+          hooks,
+        },
+        {
+          job: data,
+          lease,
+          attempt: job.attemptsMade + 1,
+          saveBase: async (base, baseVersion) => {
+            await job.updateData({ ...data, base, baseVersion });
+          },
+        },
+      );
+      await finish(data, outcome);
+      done = true;
+      outcomeLabel = outcome.status;
+      return outcome.status;
+    } catch (err) {
+      done = await fail(job, data, err);
+      return await rethrowForBullmq(err instanceof PartialFailureError ? err.cause : err, job, queue, ctx);
+    } finally {
+      await lease.release();
+      if (done) await leaveOrder(data.campaignId, data.commandId).catch(() => undefined);
+      jobDuration.observe(
+        { queue: QUEUES.adjust, outcome: outcomeLabel },
+        (performance.now() - started) / 1000,
+      );
+    }
+  };
+
+  return new Worker(QUEUES.adjust, processJob, workerOptions(ctx, QUEUES.adjust));
+}

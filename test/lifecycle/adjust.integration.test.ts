@@ -1,0 +1,264 @@
+import type { Worker } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CampaignStore } from '../../src/shared/campaign-store.js';
+import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
+import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
+import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { createCommandOrder } from '../../src/shared/lifecycle/order.js';
+import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
+import { startHarness, withHookBeforeWrite, type Harness } from './harness.js';
+
+/**
+ * The adjust worker against the sandbox over real HTTP and real Redis. Outside changes are made by a
+ * second OAuth client ("console-operator") through the same v2 API, just before our PATCH — the
+ * window between our read and our write that versioned writes exist for.
+ */
+let h: Harness;
+let worker: Worker;
+let hook: (call: number, campaignId: string) => Promise<void> = async () => undefined;
+let cxone: ReturnType<typeof withHookBeforeWrite>;
+
+beforeAll(async () => {
+  h = await startHarness();
+  cxone = withHookBeforeWrite(h.ctx.cxone, (call, id) => hook(call, id));
+  worker = createAdjustWorker({ ...h.ctx, cxone });
+  await worker.waitUntilReady();
+});
+
+afterAll(async () => {
+  await worker?.close();
+  await h?.close();
+});
+
+async function history(id: string) {
+  const records = [];
+  for await (const page of h.ctx.cxone.history(id, { pageSize: 100 })) records.push(...page);
+  return records;
+}
+
+async function auditActions(id: string): Promise<string[]> {
+  const trail = h.ctx.audit as unknown as { list(id: string): Promise<Array<{ action: string }>> };
+  return (await trail.list(id)).map((r) => r.action);
+}
+
+describe('adjust worker: versioned writes against the sandbox', () => {
+  it('rebases onto an outside change to another field: both changes present', async () => {
+    const campaign = await h.campaign('active');
+    hook = async (call, id) => {
+      if (call === 1) await h.consoleChange(id, { name: 'Renamed in the console' });
+    };
+    cxone.arm(campaign.id);
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:alice',
+      reason: 'operator',
+      patch: { dialerStrategy: { callRate: 0.8 } },
+      base: { 'dialerStrategy.callRate': 0.5, status: 'active' },
+      baseVersion: campaign.version,
+    });
+    const done = await h.waitForCommand(commandId);
+
+    expect(done.status).toBe('succeeded');
+    expect(done.result?.rebases).toBe(1);
+    const now = await h.ctx.cxone.getCampaign(campaign.id);
+    expect(now.name).toBe('Renamed in the console');
+    expect(now.dialerSettings.callRate).toBe(0.8);
+    // Our write applied on top of theirs: initial + console + ours.
+    expect(now.version).toBe(campaign.version + 2);
+    expect(done.result?.version).toBe(now.version);
+
+    const record = await new CampaignStore(h.ctx).get(campaign.id);
+    expect(record?.version).toBe(now.version);
+    expect(record?.config.dialerStrategy.callRate).toBe(0.8);
+    expect(record?.config.name).toBe('Renamed in the console');
+    expect(record?.lastCommand).toMatchObject({ commandId, status: 'succeeded', actor: 'api:alice' });
+    expect(await auditActions(campaign.id)).toContain('settings_changed');
+  });
+
+  it('stops with a conflict report when the same field changed outside; the outside value is kept', async () => {
+    const campaign = await h.campaign('active');
+    hook = async (call, id) => {
+      if (call === 1) await h.consoleChange(id, { dialerSettings: { callRate: 0.6 } });
+    };
+    cxone.arm(campaign.id);
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:alice',
+      reason: 'operator',
+      patch: { dialerStrategy: { callRate: 0.8 } },
+      base: { 'dialerStrategy.callRate': 0.5, status: 'active' },
+    });
+    const done = await h.waitForCommand(commandId);
+
+    expect(done.status).toBe('conflict');
+    expect(done.conflict?.conflicts).toEqual([
+      { field: 'dialerStrategy.callRate', base: 0.5, ours: 0.8, theirs: 0.6 },
+    ]);
+    const now = await h.ctx.cxone.getCampaign(campaign.id);
+    expect(now.dialerSettings.callRate).toBe(0.6);
+    expect(now.version).toBe(campaign.version + 1);
+    expect(await auditActions(campaign.id)).toContain('conflict');
+  });
+
+  it('rolls back the first write when the second fails half-way, then retries the whole command', async () => {
+    const campaign = await h.campaign('active');
+    hook = async (call) => {
+      // Call 1 is the settings write; fail call 2, the status write, with a 503.
+      if (call === 2) await h.failNext(1, CXONE_ENDPOINTS.updateCampaign, 503);
+    };
+    cxone.arm(campaign.id);
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:bob',
+      reason: 'operator',
+      action: 'pause',
+      patch: { dialerStrategy: { callRate: 0.8 } },
+    });
+    const done = await h.waitForCommand(commandId);
+
+    expect(done.rollback).toMatchObject({
+      outcome: 'restored',
+      restored: [{ field: 'dialerStrategy.callRate', from: 0.8, to: 0.5 }],
+    });
+    expect(done.attempts).toBe(2);
+    expect(done.status).toBe('succeeded');
+
+    const changes = (await history(campaign.id))
+      .filter((r) => r.version > campaign.version)
+      .map((r) => r.changes);
+    expect(changes).toEqual([
+      { 'dialerSettings.callRate': { from: 0.5, to: 0.8 } },
+      { 'dialerSettings.callRate': { from: 0.8, to: 0.5 } }, // the rollback
+      { 'dialerSettings.callRate': { from: 0.5, to: 0.8 } }, // the retry
+      { status: { from: 'active', to: 'paused' } },
+    ]);
+    const actions = await auditActions(campaign.id);
+    expect(actions).toContain('rollback');
+    expect(actions).toContain('state_changed');
+  });
+
+  it('reports a rollback that would overwrite an outside change instead of forcing it', async () => {
+    const campaign = await h.campaign('active');
+    hook = async (call, id) => {
+      if (call === 2) {
+        await h.consoleChange(id, { dialerSettings: { callRate: 0.65 } });
+        await h.failNext(1, CXONE_ENDPOINTS.updateCampaign, 503);
+      }
+    };
+    cxone.arm(campaign.id);
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:bob',
+      reason: 'operator',
+      action: 'pause',
+      patch: { dialerStrategy: { callRate: 0.8 } },
+    });
+    const done = await h.waitForCommand(commandId);
+
+    expect(done.rollback).toMatchObject({
+      outcome: 'conflict',
+      restored: [],
+      conflicts: [{ field: 'dialerStrategy.callRate', base: 0.5, ours: 0.8, theirs: 0.65 }],
+    });
+    // The retry finds the field changed by someone else since the base: a conflict, nothing forced.
+    expect(done.status).toBe('conflict');
+    expect(done.conflict?.conflicts).toEqual([
+      { field: 'dialerStrategy.callRate', base: 0.5, ours: 0.8, theirs: 0.65 },
+    ]);
+    const now = await h.ctx.cxone.getCampaign(campaign.id);
+    expect(now.dialerSettings.callRate).toBe(0.65);
+    expect(now.status).toBe('active');
+  });
+
+  it('fails with a conflict when the state changed so the action is no longer allowed', async () => {
+    const campaign = await h.campaign('active');
+    hook = async (call, id) => {
+      if (call === 1) await h.consoleChange(id, { status: 'completed' });
+    };
+    cxone.arm(campaign.id);
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:carol',
+      reason: 'operator',
+      action: 'pause',
+      base: { status: 'active' },
+    });
+    const done = await h.waitForCommand(commandId);
+    expect(done.status).toBe('conflict');
+    expect(done.conflict?.conflicts).toEqual([
+      { field: 'status', base: 'active', ours: 'paused', theirs: 'completed' },
+    ]);
+    expect((await h.ctx.cxone.getCampaign(campaign.id)).status).toBe('completed');
+  });
+
+  it('applies orchestrator-only fields to the record without writing CXone', async () => {
+    const campaign = await h.campaign('paused');
+    cxone.arm('none');
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'pacing',
+      reason: 'operator',
+      patch: { pacing: { targetAbandonment: 0.02 }, description: 'tuned' },
+    });
+    const done = await h.waitForCommand(commandId);
+    expect(done.status).toBe('succeeded');
+    expect(done.result?.writes).toEqual([]);
+    expect((await h.ctx.cxone.getCampaign(campaign.id)).version).toBe(campaign.version);
+    const record = await new CampaignStore(h.ctx).get(campaign.id);
+    expect(record?.config.pacing).toMatchObject({ targetAbandonment: 0.02 });
+    expect(record?.config.description).toBe('tuned');
+  });
+
+  it('applies commands on one campaign in the order they were accepted', async () => {
+    const campaign = await h.campaign('active');
+    cxone.arm('none');
+    const rates = [0.11, 0.12, 0.13, 0.14, 0.15, 0.16];
+    const ids: string[] = [];
+    for (const callRate of rates) {
+      const { commandId } = await enqueueCommand(h.ctx, {
+        campaignId: campaign.id,
+        actor: 'pacing',
+        reason: 'pacing',
+        patch: { dialerStrategy: { callRate } },
+      });
+      ids.push(commandId);
+    }
+    const outcomes = await Promise.all(ids.map((id) => h.waitForCommand(id)));
+    expect(outcomes.map((o) => o.status)).toEqual(rates.map(() => 'succeeded'));
+    const applied = (await history(campaign.id))
+      .filter((r) => r.changes['dialerSettings.callRate'])
+      .sort((a, b) => a.version - b.version)
+      .map((r) => r.changes['dialerSettings.callRate']!.to);
+    expect(applied).toEqual(rates);
+    expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([]);
+  });
+
+  it('does not let a command whose job was lost block its campaign', async () => {
+    const campaign = await h.campaign('active');
+    cxone.arm('none');
+    // A command accepted long ago whose job vanished (e.g. removed by hand from Bull Board).
+    const requestedAt = new Date(Date.now() - 120_000).toISOString();
+    await createCommandStore(h.ctx).create({
+      commandId: 'cmd_lost',
+      campaignId: campaign.id,
+      actor: 'api:ghost',
+      reason: 'operator',
+      patch: { name: 'never' },
+      status: 'queued',
+      requestedAt,
+      updatedAt: requestedAt,
+      attempts: 0,
+    });
+    await createCommandOrder(h.ctx).register(campaign.id, 'cmd_lost');
+
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:alice',
+      reason: 'operator',
+      patch: { name: 'after the lost one' },
+    });
+    expect((await h.waitForCommand(commandId)).status).toBe('succeeded');
+    expect(await getCommand(h.ctx, 'cmd_lost')).toMatchObject({ status: 'failed', error: { kind: 'lost' } });
+    expect((await h.ctx.cxone.getCampaign(campaign.id)).name).toBe('after the lost one');
+  });
+});

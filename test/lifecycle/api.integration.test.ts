@@ -1,0 +1,266 @@
+import type { Worker } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import { DateTime } from 'luxon';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApiApp } from '../../src/producers/app.js';
+import { WEEKDAYS } from '../../src/shared/campaign-config.js';
+import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
+import { listPolledCampaigns } from '../../src/shared/polling/schedulers.js';
+import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
+import { startHarness, testCampaignConfig, zoneInsideWindowNow, type Harness } from './harness.js';
+
+/** The command API end to end: producer app → adjust queue → worker → sandbox, real Redis and HTTP. */
+let h: Harness;
+let app: FastifyInstance;
+let worker: Worker;
+const auth = { authorization: 'Bearer lifecycle-test-token', 'x-actor': 'alice' };
+
+beforeAll(async () => {
+  h = await startHarness();
+  app = await buildApiApp(h.ctx);
+  worker = createAdjustWorker(h.ctx);
+  await worker.waitUntilReady();
+});
+
+afterAll(async () => {
+  await worker?.close();
+  await app?.close();
+  await h?.close();
+});
+
+async function queued(): Promise<number> {
+  const counts = await h.ctx.queues.adjust.getJobCounts(
+    'waiting',
+    'delayed',
+    'active',
+    'completed',
+    'failed',
+  );
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+async function commandKeys(): Promise<number> {
+  let n = 0;
+  const stream = h.ctx.redis.scanStream({ match: h.ctx.keys.command('*'), count: 500 });
+  for await (const batch of stream as AsyncIterable<string[]>) n += batch.length;
+  return n;
+}
+
+async function act(id: string, action: string, extra: Record<string, unknown> = {}) {
+  return app.inject({
+    method: 'POST',
+    url: `/v1/campaigns/${id}/actions`,
+    headers: auth,
+    payload: { action, ...extra },
+  });
+}
+
+async function auditTrail(id: string) {
+  const res = await app.inject({ method: 'GET', url: `/v1/campaigns/${id}/audit?limit=100`, headers: auth });
+  if (res.statusCode === 200)
+    return (
+      res.json() as { records: Array<{ action: string; actor: string; details: Record<string, unknown> }> }
+    ).records;
+  const trail = h.ctx.audit as unknown as {
+    list(id: string): Promise<Array<{ action: string; actor: string; details: Record<string, unknown> }>>;
+  };
+  return trail.list(id);
+}
+
+describe('campaign command API', () => {
+  it('pause, resume and stop are visible in the sandbox and in the audit trail with the caller', async () => {
+    const campaign = await h.campaign('active');
+    const steps: Array<[string, string]> = [
+      ['pause', 'paused'],
+      ['resume', 'active'],
+      ['stop', 'completed'],
+    ];
+    for (const [action, expected] of steps) {
+      const res = await act(campaign.id, action);
+      expect(res.statusCode).toBe(202);
+      const body = res.json() as { commandId: string; status: string };
+      expect(body.status).toBe('queued');
+      expect(res.headers.location).toBe(`/v1/commands/${body.commandId}`);
+      await h.waitForCommand(body.commandId);
+
+      const outcome = await app.inject({
+        method: 'GET',
+        url: `/v1/commands/${body.commandId}`,
+        headers: auth,
+      });
+      expect(outcome.statusCode).toBe(200);
+      expect(outcome.json()).toMatchObject({
+        status: 'succeeded',
+        actor: 'api:alice',
+        result: { status: expected },
+      });
+      const state = h.sandbox.getCampaignState(campaign.id) as { resource: { status: string } };
+      expect(state.resource.status).toBe(expected);
+      // A resume makes sure the campaign is polled; a stop ends its polling.
+      if (action !== 'pause') {
+        expect((await listPolledCampaigns(h.ctx)).has(campaign.id)).toBe(action === 'resume');
+      }
+    }
+
+    const events = await (h.ctx.events as EventPublisherStore).recent(100, campaign.id);
+    expect(
+      events
+        .filter((e) => e.type === 'campaign.state.changed')
+        .map((e) => e.data['to'])
+        .reverse(),
+    ).toEqual(['paused', 'active', 'completed']);
+
+    const changes = (await auditTrail(campaign.id)).filter((r) => r.action === 'state_changed');
+    expect(changes.map((r) => [r.details.before, r.details.after, r.actor])).toEqual([
+      ['active', 'paused', 'api:alice'],
+      ['paused', 'active', 'api:alice'],
+      ['active', 'completed', 'api:alice'],
+    ]);
+  });
+
+  it('refuses an action the current state forbids with 409 and the reason, enqueueing nothing', async () => {
+    const campaign = await h.campaign('active');
+    const before = [await queued(), await commandKeys()];
+    const res = await act(campaign.id, 'resume');
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toMatchObject({
+      error: 'invalid_state',
+      message: 'cannot resume a campaign that is active; only a paused campaign can be resumed',
+    });
+    expect([await queued(), await commandKeys()]).toEqual(before);
+  });
+
+  it('reads the state from CXone, not from our record', async () => {
+    const campaign = await h.campaign('active');
+    // The console pauses it; our record still says active.
+    await h.consoleChange(campaign.id, { status: 'paused' });
+    const res = await act(campaign.id, 'pause');
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toMatchObject({ error: 'invalid_state', status: 'paused' });
+  });
+
+  it('refuses a resume outside the calling window with compliance_refused', async () => {
+    const zone = zoneInsideWindowNow();
+    const today = WEEKDAYS[DateTime.now().setZone(zone).weekday - 1];
+    const campaign = await h.campaign(
+      'paused',
+      testCampaignConfig({
+        allowedCallTimes: [{ days: WEEKDAYS.filter((d) => d !== today), start: '08:00', end: '21:00' }],
+      }),
+    );
+    const before = await queued();
+    const res = await act(campaign.id, 'resume');
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toMatchObject({
+      error: 'compliance_refused',
+      message: expect.stringContaining('outside'),
+    });
+    expect(await queued()).toBe(before);
+  });
+
+  it('validates a PATCH with the config schemas, before and after merging', async () => {
+    const campaign = await h.campaign('active');
+    const bad = await app.inject({
+      method: 'PATCH',
+      url: `/v1/campaigns/${campaign.id}`,
+      headers: auth,
+      payload: { dialerStrategy: { callRate: 3 } },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({
+      error: 'validation_failed',
+      issues: [{ path: 'dialerStrategy.callRate' }],
+    });
+
+    // Valid alone, but the campaign calls Florida, where calls end at 20:00.
+    await h.consoleChange(campaign.id, { complianceSettings: { recipientStates: ['FL'] } });
+    const merged = await app.inject({
+      method: 'PATCH',
+      url: `/v1/campaigns/${campaign.id}`,
+      headers: auth,
+      payload: { allowedCallTimes: [{ days: ['mon'], start: '09:00', end: '20:30' }] },
+    });
+    expect(merged.statusCode).toBe(400);
+    expect(merged.json()).toMatchObject({ error: 'validation_failed' });
+    expect((merged.json() as { issues: Array<{ path: string }> }).issues.map((i) => i.path)).toContain(
+      'allowedCallTimes.0.end',
+    );
+  });
+
+  it('applies a PATCH and reports the outcome; a stale second PATCH of the same field conflicts', async () => {
+    const campaign = await h.campaign('active');
+    // Both requests read the campaign before either change is applied.
+    await worker.pause();
+    const first = await app.inject({
+      method: 'PATCH',
+      url: `/v1/campaigns/${campaign.id}`,
+      headers: auth,
+      payload: { dialerStrategy: { callRate: 0.7 }, name: 'Renamed' },
+    });
+    expect(first.statusCode).toBe(202);
+    // A second operator read the campaign before the first change landed and sets the same field.
+    const second = await app.inject({
+      method: 'PATCH',
+      url: `/v1/campaigns/${campaign.id}`,
+      headers: { ...auth, 'x-actor': 'dave' },
+      payload: { dialerStrategy: { callRate: 0.9 } },
+    });
+    expect(second.statusCode).toBe(202);
+    const pending = await app.inject({
+      method: 'GET',
+      url: `/v1/campaigns/${campaign.id}/commands`,
+      headers: auth,
+    });
+    expect((pending.json() as { pending: Array<{ commandId: string; actor: string }> }).pending).toEqual([
+      expect.objectContaining({
+        commandId: (first.json() as { commandId: string }).commandId,
+        actor: 'api:alice',
+      }),
+      expect.objectContaining({
+        commandId: (second.json() as { commandId: string }).commandId,
+        actor: 'api:dave',
+      }),
+    ]);
+    worker.resume();
+    const a = await h.waitForCommand((first.json() as { commandId: string }).commandId);
+    const b = await h.waitForCommand((second.json() as { commandId: string }).commandId);
+    expect(a.status).toBe('succeeded');
+    expect(b.status).toBe('conflict');
+    expect(b.conflict?.conflicts).toEqual([
+      { field: 'dialerStrategy.callRate', base: 0.5, ours: 0.9, theirs: 0.7 },
+    ]);
+    const now = await h.ctx.cxone.getCampaign(campaign.id);
+    expect([now.name, now.dialerSettings.callRate]).toEqual(['Renamed', 0.7]);
+
+    const view = await app.inject({ method: 'GET', url: `/v1/campaigns/${campaign.id}`, headers: auth });
+    expect(view.json()).toMatchObject({ lastCommand: { status: expect.any(String) } });
+  });
+
+  it('refuses changes to a campaign that ended, and answers 404 for unknown campaigns and commands', async () => {
+    const campaign = await h.campaign('active');
+    await h.consoleChange(campaign.id, { status: 'completed' });
+    const closed = await app.inject({
+      method: 'PATCH',
+      url: `/v1/campaigns/${campaign.id}`,
+      headers: auth,
+      payload: { name: 'late' },
+    });
+    expect(closed.statusCode).toBe(409);
+    expect(closed.json()).toMatchObject({ error: 'invalid_state' });
+    expect((await act('no-such-campaign', 'pause')).statusCode).toBe(404);
+    const missing = await app.inject({ method: 'GET', url: '/v1/commands/cmd_missing', headers: auth });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toMatchObject({ error: 'not_found' });
+  });
+
+  it('rejects a malformed action body and requires the bearer token', async () => {
+    const campaign = await h.campaign('active');
+    expect((await act(campaign.id, 'explode')).statusCode).toBe(400);
+    const anon = await app.inject({
+      method: 'POST',
+      url: `/v1/campaigns/${campaign.id}/actions`,
+      payload: { action: 'pause' },
+    });
+    expect(anon.statusCode).toBe(401);
+  });
+});

@@ -1,0 +1,202 @@
+import { describe, expect, it } from 'vitest';
+import type { AuditInput } from '../../src/shared/audit/types.js';
+import type { CampaignStore } from '../../src/shared/campaign-store.js';
+import type { CxoneApi } from '../../src/shared/cxone/api.js';
+import type { CampaignResource, UpdateCampaignRequest } from '../../src/shared/cxone/wire.js';
+import { CxoneConflictError, CxoneForbiddenError } from '../../src/shared/errors.js';
+import type { AdjustJob } from '../../src/shared/jobs.js';
+import {
+  executeCommand,
+  PartialFailureError,
+  RebaseExhaustedError,
+  type LifecycleHooks,
+} from '../../src/shared/lifecycle/executor.js';
+import { LockLostError, type CampaignLease } from '../../src/shared/lifecycle/lock.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { resource } from './fixtures.js';
+
+/**
+ * The executor alone, with an in-memory stand-in for CXone that enforces If-Match versions the way
+ * the v2 contract does. Unit tests: they pin down the edge cases the sandbox tests cannot reach
+ * deterministically (409 storms, a lost lock, a veto between the two writes).
+ */
+const ENDPOINT = 'PATCH /api/v2/campaigns/:id';
+
+class InMemoryCxone implements CxoneApi {
+  updates: UpdateCampaignRequest[] = [];
+  /** Outside writers that slip in before each of our next N PATCHes. */
+  outsideWrites = 0;
+  failWith?: (body: UpdateCampaignRequest) => Error | undefined;
+
+  constructor(public campaign: CampaignResource) {}
+
+  async createCampaign(): Promise<never> {
+    throw new Error('not used');
+  }
+  async getStats(): Promise<never> {
+    throw new Error('not used');
+  }
+  // eslint-disable-next-line require-yield
+  async *history(): AsyncIterable<never> {
+    throw new Error('not used');
+  }
+  async getCampaign(): Promise<CampaignResource> {
+    return structuredClone(this.campaign);
+  }
+  async updateCampaign(id: string, version: number, body: UpdateCampaignRequest): Promise<CampaignResource> {
+    if (this.outsideWrites > 0) {
+      this.outsideWrites -= 1;
+      this.campaign = { ...this.campaign, version: this.campaign.version + 1 };
+    }
+    if (version !== this.campaign.version) {
+      throw new CxoneConflictError(
+        { endpoint: ENDPOINT, status: 409, campaignId: id },
+        this.campaign.version,
+      );
+    }
+    const failure = this.failWith?.(body);
+    if (failure) throw failure;
+    this.updates.push(body);
+    this.campaign = {
+      ...this.campaign,
+      ...(body.name ? { name: body.name } : {}),
+      ...(body.status ? { status: body.status } : {}),
+      dialerSettings: { ...this.campaign.dialerSettings, ...(body.dialerSettings ?? {}) },
+      complianceSettings: { ...this.campaign.complianceSettings, ...(body.complianceSettings ?? {}) },
+      version: this.campaign.version + 1,
+    };
+    return structuredClone(this.campaign);
+  }
+}
+
+function setup(opts: { refusals?: Array<string | null>; lockLost?: boolean } = {}) {
+  const cxone = new InMemoryCxone(resource({ id: 'c1', version: 3 }));
+  const audits: AuditInput[] = [];
+  const sleeps: number[] = [];
+  const refusals = [...(opts.refusals ?? [])];
+  const hooks: LifecycleHooks = {
+    complianceRefusal: () => (refusals.length ? (refusals.shift() ?? null) : null),
+    onStatusChanged: async () => undefined,
+    onSettingsChanged: async () => undefined,
+    onPollIntervalChanged: async () => undefined,
+  };
+  const store = {
+    get: async () => null,
+    syncFromCxone: async () => true,
+  } as unknown as CampaignStore;
+  const lease: CampaignLease = {
+    campaignId: 'c1',
+    token: 1,
+    held: () => !opts.lockLost,
+    verify: async () => {
+      if (opts.lockLost) throw new LockLostError('c1', 1);
+    },
+    release: async () => undefined,
+  };
+  const deps = {
+    cxone,
+    store,
+    audit: { append: async (input: AuditInput) => (audits.push(input), {} as never) },
+    events: { publish: async () => ({}) as never },
+    logger: silentLogger,
+    clock: { now: () => Date.parse('2026-12-01T15:00:00Z') },
+    hooks,
+    sleep: async (ms: number) => void sleeps.push(ms),
+    random: () => 0.5,
+  };
+  const run = (job: Partial<AdjustJob>) =>
+    executeCommand(deps, {
+      job: {
+        commandId: 'cmd_1',
+        campaignId: 'c1',
+        actor: 'api:alice',
+        requestedAt: '2026-12-01T15:00:00Z',
+        reason: 'operator',
+        ...job,
+      },
+      lease,
+      attempt: 1,
+      saveBase: async () => undefined,
+    });
+  return { cxone, audits, sleeps, run };
+}
+
+describe('executeCommand', () => {
+  it('re-reads and rebases on each 409, with jittered backoff, then writes once', async () => {
+    const { cxone, sleeps, run, audits } = setup();
+    cxone.outsideWrites = 2;
+    const outcome = await run({ patch: { dialerStrategy: { callRate: 0.8 } } });
+    expect(outcome).toMatchObject({ status: 'succeeded', result: { rebases: 2, version: 6 } });
+    expect(cxone.updates).toEqual([{ dialerSettings: { callRate: 0.8 } }]);
+    // Full jitter with random 0.5: half of 50 ms, then half of 100 ms.
+    expect(sleeps).toEqual([25, 50]);
+    expect(audits.map((a) => [a.action, a.cxoneVersion, a.actor])).toEqual([
+      ['settings_changed', 6, 'api:alice'],
+    ]);
+    expect(audits[0]!.details).toMatchObject({
+      commandId: 'cmd_1',
+      changes: [{ field: 'dialerStrategy.callRate', from: 0.5, to: 0.8 }],
+    });
+  });
+
+  it('gives up after the bounded number of rebases, as a retryable failure, having written nothing', async () => {
+    const { cxone, run } = setup();
+    cxone.outsideWrites = 100;
+    const err = await run({ patch: { name: 'never' } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PartialFailureError);
+    expect((err as PartialFailureError).cause).toBeInstanceOf(RebaseExhaustedError);
+    expect((err as PartialFailureError).rollback).toBeUndefined();
+    expect(cxone.updates).toEqual([]);
+  });
+
+  it('does not write once the campaign lock is lost', async () => {
+    const { cxone, run } = setup({ lockLost: true });
+    const err = await run({ action: 'pause' }).catch((e: unknown) => e);
+    expect((err as PartialFailureError).cause).toBeInstanceOf(LockLostError);
+    expect(cxone.updates).toEqual([]);
+  });
+
+  it('rolls the settings back when compliance vetoes the status change between the two writes', async () => {
+    const { cxone, run, audits } = setup({ refusals: [null, 'outside the calling window'] });
+    cxone.campaign = { ...cxone.campaign, status: 'paused' };
+    const outcome = await run({ action: 'resume', patch: { dialerStrategy: { callRate: 0.8 } } });
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      error: { kind: 'compliance_refused', message: 'outside the calling window' },
+      rollback: { outcome: 'restored', restored: [{ field: 'dialerStrategy.callRate', from: 0.8, to: 0.5 }] },
+    });
+    expect(cxone.updates).toEqual([
+      { dialerSettings: { callRate: 0.8 } },
+      { dialerSettings: { callRate: 0.5 } },
+    ]);
+    expect(cxone.campaign.status).toBe('paused');
+    expect(audits.map((a) => a.action)).toEqual(['settings_changed', 'rollback']);
+  });
+
+  it('rolls the settings back when the status write fails permanently, and passes the error on', async () => {
+    const { cxone, run } = setup();
+    cxone.failWith = (body) =>
+      body.status
+        ? new CxoneForbiddenError({ endpoint: ENDPOINT, status: 403, campaignId: 'c1' })
+        : undefined;
+    const err = await run({ action: 'pause', patch: { name: 'Renamed' } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PartialFailureError);
+    expect((err as PartialFailureError).cause).toBeInstanceOf(CxoneForbiddenError);
+    expect((err as PartialFailureError).rollback).toMatchObject({
+      outcome: 'restored',
+      restored: [{ field: 'name', from: 'Renamed', to: 'Spring renewals' }],
+    });
+    expect(cxone.campaign).toMatchObject({ name: 'Spring renewals', status: 'active' });
+  });
+
+  it('treats an action already in effect as done without writing', async () => {
+    const { cxone, run } = setup();
+    cxone.campaign = { ...cxone.campaign, status: 'paused' };
+    const outcome = await run({ action: 'pause', base: { status: 'active' } });
+    expect(outcome).toMatchObject({
+      status: 'succeeded',
+      result: { alreadyApplied: ['status'], writes: [] },
+    });
+    expect(cxone.updates).toEqual([]);
+  });
+});

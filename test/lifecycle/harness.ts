@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import { DateTime } from 'luxon';
+import type { Redis } from 'ioredis';
+import { CampaignStore } from '../../src/shared/campaign-store.js';
+import type { CampaignConfig } from '../../src/shared/campaign-config.js';
+import { loadConfig, type AppConfig } from '../../src/shared/config.js';
+import { createContext, type ClosableContext } from '../../src/shared/context-factory.js';
+import type { AppContext } from '../../src/shared/context.js';
+import type { CxoneApi } from '../../src/shared/cxone/api.js';
+import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
+import {
+  CXONE_SCOPES,
+  type CampaignResource,
+  type UpdateCampaignRequest,
+} from '../../src/shared/cxone/wire.js';
+import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { isFinished, type CommandRecord } from '../../src/shared/lifecycle/commands.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const CONSOLE = { clientId: 'console-operator', clientSecret: 'console-secret' };
+
+/**
+ * A zone whose local time is now well inside 09:00–20:00, so a campaign calling every day 08:00–21:00
+ * there is inside its window whenever the suite runs (resume is refused outside the window).
+ */
+export function zoneInsideWindowNow(): string {
+  const candidates = [
+    'UTC',
+    'Europe/London',
+    'Europe/Berlin',
+    'Asia/Kolkata',
+    'Asia/Tokyo',
+    'Australia/Sydney',
+    'Pacific/Auckland',
+    'America/New_York',
+    'America/Chicago',
+    'America/Los_Angeles',
+    'Pacific/Honolulu',
+  ];
+  for (const zone of candidates) {
+    const hour = DateTime.now().setZone(zone).hour;
+    if (hour >= 9 && hour < 20) return zone;
+  }
+  throw new Error('no candidate zone is inside 09:00–20:00 now');
+}
+
+export function testCampaignConfig(overrides: Partial<CampaignConfig> = {}): CampaignConfig {
+  return {
+    name: 'Lifecycle test',
+    startDateTime: '2026-12-01T09:00:00-05:00',
+    targetListId: '7b6f7f8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b',
+    skillGroupId: '1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d',
+    complianceTimeZone: zoneInsideWindowNow(),
+    allowedCallTimes: [
+      { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '08:00', end: '21:00' },
+    ],
+    dialerStrategy: { strategy: 'predictive', agentCapacity: 20, callRate: 0.5, answerRate: 0.3 },
+    ...overrides,
+  };
+}
+
+export interface Harness {
+  sandbox: RunningSandbox;
+  config: AppConfig;
+  ctx: ClosableContext;
+  env: Record<string, string>;
+  /** Creates a campaign on the sandbox, moves it to `status`, and stores it in our record. */
+  campaign(
+    status?: 'draft' | 'scheduled' | 'active' | 'paused',
+    config?: CampaignConfig,
+  ): Promise<CampaignResource>;
+  /** A change made "in the CXone console" by another OAuth client, over the real v2 API. */
+  consoleChange(id: string, body: UpdateCampaignRequest): Promise<CampaignResource>;
+  /** Scripts the sandbox to fail the next N requests to an endpoint. */
+  failNext(count: number, endpoint: string, status?: number): Promise<void>;
+  /** The sandbox's counters for an endpoint: byStatus etc. */
+  counters(endpoint: string): Promise<{ byStatus: Record<string, number> } | undefined>;
+  waitForCommand(commandId: string, timeoutMs?: number): Promise<CommandRecord>;
+  close(): Promise<void>;
+}
+
+/** A sandbox over real HTTP, a real context on real Redis under a private key prefix. */
+export async function startHarness(overrides: Partial<AppContext> = {}): Promise<Harness> {
+  const sandbox = await startSandbox({
+    clients: [
+      { clientId: 'sandbox-client', clientSecret: 'sandbox-secret', scopes: [...CXONE_SCOPES] },
+      { ...CONSOLE, scopes: [...CXONE_SCOPES] },
+    ],
+    rateLimit: { perWindow: 100_000, windowMs: 60_000 },
+  });
+  const prefix = `{cxo-test-${randomUUID().slice(0, 8)}}`;
+  const env = {
+    REDIS_URL,
+    CXONE_BASE_URL: sandbox.url,
+    CXONE_CLIENT_ID: 'sandbox-client',
+    CXONE_CLIENT_SECRET: 'sandbox-secret',
+    API_TOKEN: 'lifecycle-test-token',
+    KEY_PREFIX: prefix,
+    CXONE_RATE_LIMIT_PER_MIN: '100000',
+    LOG_LEVEL: 'silent',
+  };
+  const config = loadConfig(env);
+  const ctx = await createContext(config, silentLogger, overrides);
+
+  let consoleToken: string | undefined;
+  const consoleFetch = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
+    if (!consoleToken) {
+      const res = await fetch(`${sandbox.url}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          grant_type: 'client_credentials',
+          client_id: CONSOLE.clientId,
+          client_secret: CONSOLE.clientSecret,
+        }),
+      });
+      consoleToken = ((await res.json()) as { access_token: string }).access_token;
+    }
+    const res = await fetch(`${sandbox.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${consoleToken}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const json = (await res.json()) as unknown;
+    if (!res.ok) throw new Error(`console ${method} ${path} → ${res.status} ${JSON.stringify(json)}`);
+    return json as CampaignResource;
+  };
+
+  const harness: Harness = {
+    sandbox,
+    config,
+    ctx,
+    env,
+    async campaign(status = 'active', campaignConfig = testCampaignConfig()) {
+      const created = await ctx.cxone.createCampaign(toCreateCampaignRequest(campaignConfig));
+      let resource = await ctx.cxone.getCampaign(created.id);
+      const path: Record<string, Array<'scheduled' | 'active' | 'paused'>> = {
+        draft: [],
+        scheduled: ['scheduled'],
+        active: ['scheduled', 'active'],
+        paused: ['scheduled', 'active', 'paused'],
+      };
+      for (const next of path[status] ?? []) {
+        resource = await ctx.cxone.updateCampaign(created.id, resource.version, { status: next });
+      }
+      await new CampaignStore(ctx).syncFromCxone(resource, { config: campaignConfig });
+      return resource;
+    },
+    async consoleChange(id, body) {
+      const current = await consoleFetch('GET', `/api/v2/campaigns/${id}`);
+      return consoleFetch('PATCH', `/api/v2/campaigns/${id}`, body, {
+        'if-match': `version=${current.version}`,
+      });
+    },
+    async failNext(count, endpoint, status = 503) {
+      const res = await fetch(`${sandbox.url}/__sandbox/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ failNext: count, endpoint, status }),
+      });
+      if (!res.ok) throw new Error(`could not script faults: ${res.status}`);
+    },
+    async counters(endpoint) {
+      const res = await fetch(`${sandbox.url}/__sandbox/counters`);
+      const body = (await res.json()) as { endpoints: Record<string, { byStatus: Record<string, number> }> };
+      return body.endpoints[endpoint];
+    },
+    async waitForCommand(commandId, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const record = await getCommand(ctx, commandId);
+        if (record && isFinished(record.status)) return record;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `command ${commandId} did not finish in ${timeoutMs} ms: ${JSON.stringify(record)}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async close() {
+      await ctx.close();
+      await sandbox.close();
+      await deleteKeys(prefix);
+    },
+  };
+  return harness;
+}
+
+/** Deletes every key under a test prefix (SCAN, never FLUSHDB). */
+export async function deleteKeys(prefix: string): Promise<void> {
+  const { createRedis } = await import('../../src/shared/redis.js');
+  const redis: Redis = createRedis(REDIS_URL);
+  try {
+    const stream = redis.scanStream({ match: `${prefix}*`, count: 500 });
+    for await (const batch of stream as AsyncIterable<string[]>) {
+      if (batch.length) await redis.del(...batch);
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * The real CXone client with a hook that runs once, just before its next PATCH of `campaignId`: the
+ * place to make an "outside" change between our read and our write, or to script a sandbox fault.
+ */
+export function withHookBeforeWrite(
+  inner: CxoneApi,
+  hook: (call: number, campaignId: string) => Promise<void>,
+): CxoneApi & { arm(campaignId: string): void } {
+  let armed: string | undefined;
+  let calls = 0;
+  return {
+    arm(campaignId: string) {
+      armed = campaignId;
+      calls = 0;
+    },
+    createCampaign: (body, opts) => inner.createCampaign(body, opts),
+    getCampaign: (id, opts) => inner.getCampaign(id, opts),
+    getStats: (id, opts) => inner.getStats(id, opts),
+    history: (id, opts) => inner.history(id, opts),
+    async updateCampaign(id, version, body, opts) {
+      if (armed === id) {
+        calls += 1;
+        await hook(calls, id);
+      }
+      return inner.updateCampaign(id, version, body, opts);
+    },
+  };
+}
