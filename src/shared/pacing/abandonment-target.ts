@@ -1,0 +1,341 @@
+import { ABANDONMENT_CAP } from '../campaign-config.js';
+import {
+  clampCallRate,
+  directionOf,
+  MAX_CALL_RATE,
+  MIN_CALL_RATE,
+  round2,
+  type PacingDecision,
+  type PacingObservation,
+} from './types.js';
+
+/**
+ * Tuning of the abandonment-target controller. Defaults are what the benchmark (bench/pacing.ts)
+ * was run with; docs/pacing.md explains each.
+ */
+export interface AbandonmentTargetParams {
+  /** Abandonment (abandoned / live answers) to aim for. Never above the 3% cap. */
+  targetAbandonment: number;
+  /** The legal cap (FTC TSR / FCC 64.1200: 3% of live answers per campaign per 30 days). */
+  cap: number;
+  /** The guard trips when the period's cumulative rate reaches cap − guardMargin. */
+  guardMargin: number;
+  /** …and releases once it is back at or below target − releaseMargin. */
+  releaseMargin: number;
+  /** No move while the window's rate is within ± deadband of the window target. */
+  deadband: number;
+  minStep: number;
+  maxStepUp: number;
+  maxStepDown: number;
+  /** callRate change per unit of abandonment-rate error (e.g. 2 × 0.025 → +0.05). */
+  gainUp: number;
+  gainDown: number;
+  /** Live answers the window needs before the controller may dial harder. */
+  minWindowAnswers: number;
+  /** Abandons the window needs before the controller backs off (guards against 1-call noise). */
+  minWindowAbandons: number;
+  /** After any change, hold this long so its effect shows before the next one. */
+  cooldownMs: number;
+  /** The rolling window spans between half of this and this much time. */
+  maxWindowMs: number;
+  /**
+   * A callRate that overshot stays off limits for this long (what stops up/down limit cycles); each
+   * further overshoot at the same rate doubles the hold, up to maxCeilingHoldMs.
+   */
+  ceilingHoldMs: number;
+  maxCeilingHoldMs: number;
+  /** Length of the compliance period the cumulative rate is measured over. */
+  periodMs: number;
+  /** With agents this busy (percent) there is nothing to gain by dialing harder. */
+  saturationUtilization: number;
+  /** Leaving the guard, restart this far below the rate that tripped it. */
+  resumeBackoff: number;
+}
+
+export const DEFAULT_ABANDONMENT_TARGET_PARAMS: AbandonmentTargetParams = {
+  targetAbandonment: 0.025,
+  cap: ABANDONMENT_CAP,
+  guardMargin: 0.002,
+  releaseMargin: 0.0025,
+  deadband: 0.005,
+  minStep: 0.01,
+  maxStepUp: 0.05,
+  maxStepDown: 0.15,
+  gainUp: 2,
+  gainDown: 3,
+  minWindowAnswers: 50,
+  minWindowAbandons: 2,
+  cooldownMs: 120_000,
+  maxWindowMs: 30 * 60_000,
+  ceilingHoldMs: 30 * 60_000,
+  maxCeilingHoldMs: 4 * 3600_000,
+  periodMs: 30 * 24 * 3600_000,
+  saturationUtilization: 99,
+  resumeBackoff: 0.1,
+};
+
+interface Counters {
+  atMs: number;
+  answered: number;
+  abandoned: number;
+}
+
+/** Everything the controller remembers between polls; JSON, stored in the campaign record. */
+export interface AbandonmentControllerState {
+  /** The callRate the controller believes is in effect. */
+  callRate: number;
+  /** Counters at the start of the rolling window (reset by every change). */
+  window: Counters;
+  /** Counters half-way through the window; becomes the window start when the window gets too old. */
+  checkpoint: Counters;
+  /** Counters at the start of the compliance period. */
+  period: Counters;
+  /** Counters of the previous poll (to notice a reset). */
+  last: Counters;
+  lastChangeAtMs: number | null;
+  /** The lowest rate that overshot recently, and how many times it did. */
+  ceiling: { callRate: number; setAtMs: number; strikes: number } | null;
+  guard: { sinceMs: number; preGuardCallRate: number } | null;
+}
+
+export interface AbandonmentTargetResult {
+  decision: PacingDecision;
+  state: AbandonmentControllerState;
+}
+
+const countersOf = (obs: PacingObservation): Counters => ({
+  atMs: obs.atMs,
+  answered: obs.stats.answeredCalls,
+  abandoned: obs.stats.abandonedCalls,
+});
+
+function initialState(obs: PacingObservation): AbandonmentControllerState {
+  const now = countersOf(obs);
+  return {
+    callRate: obs.callRate,
+    window: now,
+    checkpoint: now,
+    // The stats are cumulative since the campaign started, which is where its first period starts.
+    period: { atMs: obs.atMs, answered: 0, abandoned: 0 },
+    last: now,
+    lastChangeAtMs: null,
+    ceiling: null,
+    guard: null,
+  };
+}
+
+/**
+ * Records an overshoot at `callRate`: a second overshoot at (or above) the remembered ceiling is a
+ * failed probe and lengthens the hold; an overshoot below it lowers the ceiling.
+ */
+function strike(
+  ceiling: AbandonmentControllerState['ceiling'],
+  callRate: number,
+  atMs: number,
+): NonNullable<AbandonmentControllerState['ceiling']> {
+  if (ceiling !== null && callRate >= ceiling.callRate) {
+    return { callRate: ceiling.callRate, setAtMs: atMs, strikes: ceiling.strikes + 1 };
+  }
+  return { callRate, setAtMs: atMs, strikes: 1 };
+}
+
+const rate = (abandoned: number, answered: number): number | null =>
+  answered > 0 ? abandoned / answered : null;
+const pct = (value: number) => `${(value * 100).toFixed(2)}%`;
+
+/**
+ * The default pacing: dial as hard as the abandonment target allows.
+ *
+ * Each poll it measures abandonment two ways: over a rolling window that restarts at every change
+ * (so a change is judged only on its own calls) and cumulatively over the compliance period (what
+ * the law counts). Then, in order:
+ *  1. hard guard: cumulative ≥ cap − guardMargin → progressive pacing (callRate 0.1, one line per
+ *     idle agent: no answer can find every agent busy) until cumulative ≤ target − releaseMargin;
+ *  2. cooldown after any change;
+ *  3. back off when the window's rate is above its target + deadband (with ≥ minWindowAbandons);
+ *     the window target is lowered when the period is already above target, to pay the excess back;
+ *  4. dial harder only when even a pessimistic window estimate, (abandons + 1) / answers over at
+ *     least minWindowAnswers, is below target − deadband, the period is at or under target, agents
+ *     are not saturated, and never to a rate that overshot in the last ceilingHoldMs;
+ *  5. otherwise hold (deadband).
+ * Steps are proportional to the error, bounded by minStep..maxStep, and backing off is faster than
+ * dialing harder.
+ */
+export function abandonmentTargetDecision(
+  obs: PacingObservation,
+  previous: AbandonmentControllerState | null,
+  overrides: Partial<AbandonmentTargetParams> = {},
+): AbandonmentTargetResult {
+  const p: AbandonmentTargetParams = { ...DEFAULT_ABANDONMENT_TARGET_PARAMS, ...overrides };
+  const target = Math.min(p.targetAbandonment, p.cap);
+  const now = countersOf(obs);
+
+  let state: AbandonmentControllerState =
+    previous === null || now.answered < previous.last.answered || now.abandoned < previous.last.abandoned
+      ? initialState(obs)
+      : { ...previous, last: now };
+
+  if (obs.atMs - state.period.atMs >= p.periodMs) {
+    state = { ...state, period: now };
+  }
+  // Someone else changed the rate (an operator PATCH, a change still in flight): judge the new
+  // rate on its own calls.
+  if (Math.abs(obs.callRate - state.callRate) > 1e-9) {
+    state = { ...state, callRate: obs.callRate, window: now, checkpoint: now, lastChangeAtMs: obs.atMs };
+  }
+  if (obs.atMs - state.window.atMs >= p.maxWindowMs) {
+    state = { ...state, window: state.checkpoint, checkpoint: now };
+  } else if (
+    state.checkpoint.atMs === state.window.atMs &&
+    obs.atMs - state.window.atMs >= p.maxWindowMs / 2
+  ) {
+    state = { ...state, checkpoint: now };
+  }
+
+  const current = obs.callRate;
+  const periodAnswered = now.answered - state.period.answered;
+  const periodAbandoned = now.abandoned - state.period.abandoned;
+  const cumulative = rate(periodAbandoned, periodAnswered);
+  const windowAnswered = now.answered - state.window.answered;
+  const windowAbandoned = now.abandoned - state.window.abandoned;
+  const windowRate = rate(windowAbandoned, windowAnswered);
+  const windowTarget =
+    cumulative !== null && cumulative > target ? Math.max(0, target - (cumulative - target)) : target;
+  const guardLevel = Math.max(target, p.cap - p.guardMargin);
+  const releaseLevel = Math.max(0, target - p.releaseMargin);
+
+  const inputs: PacingDecision['inputs'] = {
+    targetAbandonment: target,
+    cumulativeAbandonment: cumulative,
+    periodAnswered,
+    periodAbandoned,
+    windowAbandonment: windowRate,
+    windowAnswered,
+    windowAbandoned,
+    windowTarget,
+    agentUtilization: obs.stats.agentUtilization,
+    guardActive: state.guard !== null,
+  };
+
+  const decide = (
+    next: number,
+    reason: string,
+    extra: Partial<AbandonmentControllerState> = {},
+  ): AbandonmentTargetResult => {
+    const callRate = clampCallRate(round2(next));
+    const changed = callRate !== current;
+    const nextState: AbandonmentControllerState = changed
+      ? { ...state, ...extra, callRate, window: now, checkpoint: now, lastChangeAtMs: obs.atMs }
+      : { ...state, ...extra };
+    return {
+      decision: {
+        strategy: 'abandonment-target',
+        inputs,
+        previousCallRate: current,
+        callRate: changed ? callRate : current,
+        direction: changed ? directionOf(current, callRate) : 'hold',
+        reason,
+      },
+      state: nextState,
+    };
+  };
+
+  // 1. The hard guard.
+  if (state.guard === null && cumulative !== null && cumulative >= guardLevel) {
+    return decide(
+      MIN_CALL_RATE,
+      `guard: cumulative abandonment ${pct(cumulative)} reached ${pct(guardLevel)} (cap ${pct(p.cap)}); progressive pacing`,
+      {
+        guard: { sinceMs: obs.atMs, preGuardCallRate: current },
+        ceiling: strike(state.ceiling, current, obs.atMs),
+      },
+    );
+  }
+  if (state.guard !== null) {
+    if (cumulative !== null && cumulative > releaseLevel) {
+      return decide(
+        MIN_CALL_RATE,
+        `guard: progressive pacing until cumulative abandonment ${pct(cumulative)} is back to ${pct(releaseLevel)}`,
+      );
+    }
+    const resume = Math.max(MIN_CALL_RATE, state.guard.preGuardCallRate - p.resumeBackoff);
+    return decide(
+      resume,
+      `guard released: cumulative abandonment back to ${cumulative === null ? 'n/a' : pct(cumulative)}`,
+      {
+        guard: null,
+        ceiling: strike(state.ceiling, state.guard.preGuardCallRate, obs.atMs),
+      },
+    );
+  }
+
+  // 2. Cooldown.
+  if (state.lastChangeAtMs !== null && obs.atMs - state.lastChangeAtMs < p.cooldownMs) {
+    return decide(current, 'cooldown after the last change');
+  }
+
+  // 3. Back off.
+  if (
+    windowRate !== null &&
+    windowAbandoned >= p.minWindowAbandons &&
+    windowRate > windowTarget + p.deadband
+  ) {
+    // Sized on an optimistic estimate (one abandon fewer) so a couple of unlucky calls cost one
+    // small step, while a real overshoot still gets a large one.
+    // A short window (just after the cooldown) is weighted down: its calls still reflect the state
+    // the previous rate left behind.
+    const optimistic = (windowAbandoned - 1) / windowAnswered;
+    const confidence = Math.min(1, windowAnswered / p.minWindowAnswers);
+    const step = Math.min(
+      p.maxStepDown,
+      Math.max(p.minStep, p.gainDown * (optimistic - windowTarget) * confidence),
+    );
+    return decide(
+      current - step,
+      `window abandonment ${pct(windowRate)} above ${pct(windowTarget + p.deadband)}`,
+      { ceiling: strike(state.ceiling, current, obs.atMs) },
+    );
+  }
+
+  // 4. Dial harder.
+  const pessimistic = windowAnswered > 0 ? (windowAbandoned + 1) / windowAnswered : null;
+  if (
+    pessimistic !== null &&
+    windowAnswered >= p.minWindowAnswers &&
+    pessimistic < windowTarget - p.deadband &&
+    (cumulative === null || cumulative <= target) &&
+    current < MAX_CALL_RATE
+  ) {
+    if (obs.stats.agentUtilization >= p.saturationUtilization) {
+      return decide(
+        current,
+        `agents saturated (${obs.stats.agentUtilization.toFixed(1)}%); dialing harder gains nothing`,
+      );
+    }
+    // Whether to move is decided pessimistically, how far on the point estimate: far below target
+    // (no abandons at all) climbs in large steps, close to it in small ones.
+    const step = Math.min(p.maxStepUp, Math.max(p.minStep, p.gainUp * (windowTarget - (windowRate ?? 0))));
+    let next = round2(current + step);
+    const ceiling = state.ceiling;
+    if (ceiling !== null) {
+      // A rate that overshot is off limits for ceilingHoldMs; after that it may be probed again,
+      // but only the rate itself, never a jump past it.
+      const hold = Math.min(p.maxCeilingHoldMs, p.ceilingHoldMs * 2 ** (ceiling.strikes - 1));
+      const fresh = obs.atMs - ceiling.setAtMs < hold;
+      next = Math.min(next, fresh ? round2(ceiling.callRate - p.minStep) : ceiling.callRate);
+    }
+    if (next <= current) {
+      return decide(
+        current,
+        `holding below ${ceiling?.callRate ?? next}, which overshot the target recently`,
+      );
+    }
+    return decide(
+      next,
+      `window abandonment at most ${pct(pessimistic)}, below ${pct(windowTarget - p.deadband)}`,
+    );
+  }
+
+  // 5. Deadband.
+  return decide(current, windowRate === null ? 'no live answers in the window yet' : 'within the deadband');
+}

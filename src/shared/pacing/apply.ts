@@ -1,0 +1,180 @@
+import type { CampaignRecord } from '../campaign-store.js';
+import { CampaignStore } from '../campaign-store.js';
+import { MEASUREMENT } from '../compliance/guard.js';
+import type { AppContext } from '../context.js';
+import type { CampaignStats } from '../cxone/wire.js';
+import type { EfficiencyMetrics } from '../efficiency.js';
+import { enqueueCommand, getCommand } from '../lifecycle/enqueue.js';
+import { pacingDecisions } from '../metrics.js';
+import { capDecision, type GuardThrottle } from './guard-cap.js';
+import { decidePacing } from './index.js';
+import { readPacingRecord, type PacingRecord } from './record.js';
+import type { PacingDecision } from './types.js';
+
+/** Pacing's identity in commands, audit records and logs. */
+export const PACING_ACTOR = 'worker:pacing';
+export const REASON_PACING = 'pacing';
+export const REASON_GUARD = 'abandonment-guard';
+
+export interface ApplyPacingInput {
+  record: CampaignRecord;
+  stats: CampaignStats;
+  efficiency: EfficiencyMetrics | null;
+  /** The abandonment guard's throttle, when it is throttling. */
+  throttle: GuardThrottle | null;
+}
+
+export type ApplyPacingResult =
+  | { kind: 'off' }
+  | { kind: 'waiting'; commandId: string }
+  | { kind: 'decided'; decision: PacingDecision; commandId: string | null };
+
+type PacingContext = AppContext;
+
+const IN_FLIGHT = new Set(['queued', 'running']);
+
+/**
+ * One pacing step for a campaign after a stats poll: runs the campaign's strategy (the same pure
+ * function the benchmark runs), applies the guard's cap, and sends a change through the lifecycle's
+ * versioned-write path (enqueueCommand) with the callRate it was based on, so a concurrent operator
+ * change of the same field is a conflict rather than silently overwritten. Changes are audited
+ * ('pacing_decision') and published ('campaign.pacing.adjusted'); every decision, hold or change,
+ * and the controller's memory are stored in the record's `pacing` field.
+ */
+export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): Promise<ApplyPacingResult> {
+  const { record, stats } = input;
+  const campaignId = record.campaignId;
+  const pacingConfig = {
+    strategy: record.config.pacing?.strategy ?? 'abandonment-target',
+    targetAbandonment: record.config.pacing?.targetAbandonment ?? 0.025,
+  };
+  const previous = readPacingRecord(record.pacing, pacingConfig.strategy);
+  const store = new CampaignStore(ctx);
+  const nowMs = ctx.clock.now();
+  const at = new Date(nowMs).toISOString();
+
+  if (previous.pendingCommandId !== null) {
+    const command = await getCommand(ctx, previous.pendingCommandId);
+    if (command !== null && IN_FLIGHT.has(command.status)) {
+      return { kind: 'waiting', commandId: previous.pendingCommandId };
+    }
+  }
+
+  const current = record.config.dialerStrategy.callRate;
+  // The controller's cumulative rate is measured over the same period the law (and the guard) uses.
+  const periodMs = MEASUREMENT[record.config.compliance?.regime ?? 'TCPA'].periodMs;
+  const step = decidePacing(pacingConfig, { atMs: nowMs, callRate: current, stats }, previous.state, {
+    periodMs,
+  });
+  if (step === null && input.throttle === null) {
+    const raw = record.pacing as { strategy?: unknown } | undefined;
+    if (raw?.strategy !== 'off') {
+      await store.patch(campaignId, {
+        pacing: { ...previous, state: null, pendingCommandId: null, guardCap: null },
+      });
+    }
+    return { kind: 'off' };
+  }
+  const proposed: PacingDecision = step?.decision ?? {
+    strategy: 'off',
+    inputs: {},
+    previousCallRate: current,
+    callRate: current,
+    direction: 'hold',
+    reason: 'pacing is off',
+  };
+  const { decision, capped } = capDecision(proposed, input.throttle);
+  pacingDecisions.inc({ strategy: pacingConfig.strategy, direction: decision.direction });
+
+  let commandId: string | null = null;
+  let lastAdjustment = previous.lastAdjustment;
+  if (decision.direction !== 'hold') {
+    const reason = capped ? REASON_GUARD : REASON_PACING;
+    ({ commandId } = await enqueueCommand(ctx, {
+      campaignId,
+      actor: PACING_ACTOR,
+      reason,
+      patch: { dialerStrategy: { callRate: decision.callRate } },
+      base: { 'dialerStrategy.callRate': current },
+      baseVersion: record.version,
+    }));
+    lastAdjustment = { at, commandId, from: current, to: decision.callRate, reason: decision.reason };
+    ctx.logger.info(
+      {
+        campaignId,
+        commandId,
+        from: current,
+        to: decision.callRate,
+        strategy: decision.strategy,
+        reason: decision.reason,
+      },
+      'pacing adjustment queued',
+    );
+    await recordAdjustment(ctx, {
+      campaignId,
+      decision,
+      commandId,
+      commandReason: reason,
+      stats,
+      efficiency: input.efficiency,
+    });
+  } else {
+    ctx.logger.debug({ campaignId, callRate: current, reason: decision.reason }, 'pacing holds');
+  }
+
+  const next: PacingRecord = {
+    strategy: pacingConfig.strategy,
+    state: step?.state ?? null,
+    lastDecision: { ...decision, at },
+    lastAdjustment,
+    pendingCommandId: commandId,
+    guardCap: input.throttle,
+  };
+  await store.patch(campaignId, { pacing: next });
+  return { kind: 'decided', decision, commandId };
+}
+
+/**
+ * Audit and event for a change. Their failure is logged, not thrown: the command is already queued,
+ * and retrying the poll would queue a second one.
+ */
+async function recordAdjustment(
+  ctx: PacingContext,
+  input: {
+    campaignId: string;
+    decision: PacingDecision;
+    commandId: string;
+    commandReason: string;
+    stats: CampaignStats;
+    efficiency: EfficiencyMetrics | null;
+  },
+): Promise<void> {
+  const { campaignId, decision, commandId } = input;
+  const details = {
+    strategy: decision.strategy,
+    inputs: decision.inputs,
+    output: { callRate: decision.callRate },
+    previousCallRate: decision.previousCallRate,
+    direction: decision.direction,
+    reason: decision.reason,
+    commandId,
+    commandReason: input.commandReason,
+  };
+  try {
+    await ctx.audit.append({
+      campaignId,
+      action: 'pacing_decision',
+      actor: PACING_ACTOR,
+      cxoneVersion: input.stats.version,
+      details,
+      metrics: input.efficiency,
+    });
+  } catch (err) {
+    ctx.logger.error({ err, campaignId, commandId }, 'pacing audit write failed');
+  }
+  try {
+    await ctx.events.publish('campaign.pacing.adjusted', campaignId, details);
+  } catch (err) {
+    ctx.logger.error({ err, campaignId, commandId }, 'pacing event publish failed');
+  }
+}

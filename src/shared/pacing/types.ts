@@ -1,0 +1,50 @@
+import type { PacingConfig } from '../campaign-config.js';
+import { MAX_CALL_RATE, MIN_CALL_RATE } from './dial-ratio.js';
+
+/** What a pacing strategy sees on each poll: the CXone statistics and the callRate in effect. */
+export interface PacingObservation {
+  /** When the statistics were read (epoch ms; simulated ms in the benchmark). */
+  atMs: number;
+  /** The campaign's callRate as CXone reports it now. */
+  callRate: number;
+  /** Cumulative counters since the campaign started, as the stats endpoint returns them. */
+  stats: {
+    totalCalls: number;
+    answeredCalls: number;
+    abandonedCalls: number;
+    /** Percent 0..100. */
+    agentUtilization: number;
+  };
+}
+
+export type PacingStrategyName = Exclude<PacingConfig['strategy'], 'off'>;
+export type PacingDirection = 'up' | 'down' | 'hold';
+
+/** One decision, kept whole in the audit trail and the campaign record. */
+export interface PacingDecision {
+  /** 'off' only for a change the abandonment guard forces on a campaign without pacing. */
+  strategy: PacingConfig['strategy'];
+  /** The figures the decision was based on. */
+  inputs: Record<string, number | boolean | null>;
+  previousCallRate: number;
+  /** The callRate to run at; equal to previousCallRate when direction is 'hold'. */
+  callRate: number;
+  direction: PacingDirection;
+  reason: string;
+}
+
+// One definition of the contract's bounds, next to the callRate → dial-ratio mapping.
+export { MAX_CALL_RATE, MIN_CALL_RATE };
+
+export function clampCallRate(rate: number): number {
+  return Math.min(MAX_CALL_RATE, Math.max(MIN_CALL_RATE, rate));
+}
+
+/** Rounds as the seed does (`parseFloat(x.toFixed(2))`), so the baseline is reproduced exactly. */
+export function round2(value: number): number {
+  return Number(value.toFixed(2));
+}
+
+export function directionOf(from: number, to: number): PacingDirection {
+  return to > from ? 'up' : to < from ? 'down' : 'hold';
+}

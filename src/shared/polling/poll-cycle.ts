@@ -1,0 +1,137 @@
+import { CampaignStore } from '../campaign-store.js';
+import { applyAbandonmentGuard } from '../compliance/guard-actions.js';
+import { replanWindowEnforcement } from '../compliance/replan.js';
+import { isWithinWindow } from '../compliance/windows.js';
+import type { AppContext } from '../context.js';
+import { efficiencyScore } from '../efficiency.js';
+import { CxoneNotFoundError } from '../errors.js';
+import { isFinal } from '../lifecycle/state-machine.js';
+import { applyPacing, type ApplyPacingResult } from '../pacing/apply.js';
+import { tryLease } from './lease.js';
+import { stopPolling } from './schedulers.js';
+
+export type PollOutcome =
+  | { kind: 'busy' }
+  | { kind: 'unknown' }
+  | { kind: 'final'; status: string }
+  | {
+      kind: 'polled';
+      status: string;
+      guard: 'none' | 'throttle' | 'pause' | 'skipped';
+      pacing: ApplyPacingResult | null;
+      /** Set when CXone reported the campaign active outside its calling window: a pause is due. */
+      outsideWindow?: true;
+    };
+
+/** Lease on a campaign's poll, so two workers never run one campaign's controller at once. */
+const POLL_LEASE_MS = 60_000;
+
+/**
+ * One statistics poll of one campaign, as the poll worker runs it for each scheduler tick:
+ *  1. read the stats (priority 'poll': control-plane calls go first in the fleet limiter);
+ *  2. store them with the efficiency score (null while no call was made);
+ *  3. a final status stops polling;
+ *  4. an active campaign outside its calling window (resumed in CXone's console after the close,
+ *     or its window edited there) gets window enforcement at once, and the cycle ends: the window
+ *     job would otherwise next look at it at the next open;
+ *  5. for an active campaign, the abandonment guard (compliance) first — a pause ends the cycle —
+ *     then pacing, capped by the guard's throttle.
+ * Overlapping ticks for one campaign (a slow poll, a second worker) are skipped, not queued.
+ */
+export async function runPollCycle(
+  ctx: AppContext,
+  campaignId: string,
+  opts: { attempt?: number } = {},
+): Promise<PollOutcome> {
+  const lease = await tryLease(ctx.redis, ctx.keys.lock(`poll:${campaignId}`), POLL_LEASE_MS);
+  if (lease === null) {
+    ctx.logger.debug({ campaignId }, 'poll skipped: another poll of this campaign is running');
+    return { kind: 'busy' };
+  }
+  try {
+    return await pollOnce(ctx, campaignId, opts.attempt ?? 1);
+  } finally {
+    await lease.release();
+  }
+}
+
+async function pollOnce(ctx: AppContext, campaignId: string, attempt: number): Promise<PollOutcome> {
+  const store = new CampaignStore(ctx);
+  let record = await store.get(campaignId);
+  if (record === null) {
+    ctx.logger.warn({ campaignId }, 'polled campaign is unknown to the orchestrator; stopping its polling');
+    await stopPolling(ctx, campaignId);
+    return { kind: 'unknown' };
+  }
+  if (isFinal(record.status)) {
+    await stopPolling(ctx, campaignId);
+    return { kind: 'final', status: record.status };
+  }
+
+  let stats;
+  try {
+    stats = await ctx.cxone.getStats(campaignId, { priority: 'poll', campaignId, attempt });
+  } catch (err) {
+    if (err instanceof CxoneNotFoundError) {
+      ctx.logger.warn({ campaignId }, 'CXone no longer knows the campaign; stopping its polling');
+      await stopPolling(ctx, campaignId);
+      return { kind: 'unknown' };
+    }
+    throw err;
+  }
+  const efficiency = efficiencyScore(stats);
+  await store.recordStats(campaignId, stats, efficiency);
+  ctx.logger.debug(
+    {
+      campaignId,
+      status: stats.status,
+      totalCalls: stats.totalCalls,
+      efficiency: efficiency?.efficiencyScore ?? null,
+    },
+    'campaign polled',
+  );
+
+  if (isFinal(stats.status)) {
+    await stopPolling(ctx, campaignId);
+    return { kind: 'final', status: stats.status };
+  }
+  let resynced = false;
+  // Compared with the stored resource's version, not the record's: recordStats above already moved
+  // `version`, and a re-read that failed last time (a 503) must be retried on this poll, not skipped.
+  if (stats.version > record.cxone.version) {
+    // Someone changed the campaign outside the orchestrator (CXone's console, another tool): CXone
+    // wins, so re-read it before pacing decides from a stale callRate.
+    const resource = await ctx.cxone.getCampaign(campaignId, { priority: 'poll', campaignId, attempt });
+    await store.syncFromCxone(resource);
+    record = (await store.get(campaignId)) ?? record;
+    resynced = true;
+  }
+  if (stats.status === 'active' && !isWithinWindow(record.config, ctx.clock.now())) {
+    ctx.logger.warn(
+      { campaignId, version: stats.version, timeZone: record.config.complianceTimeZone },
+      'campaign active outside its calling window; window enforcement acts now',
+    );
+    // An immediate close job (scheduleWindowEnforcement through the re-plan). Should the record
+    // already hold a newer version — our own pause landed after this read — a pending re-check is
+    // kept instead of being pushed to the next open.
+    await replanWindowEnforcement(ctx, campaignId);
+    return { kind: 'polled', status: stats.status, guard: 'skipped', pacing: null, outsideWindow: true };
+  }
+  // A change made in CXone may have been to the windows themselves: plan from the synced config.
+  if (resynced) await replanWindowEnforcement(ctx, campaignId);
+  if (stats.status !== 'active') {
+    return { kind: 'polled', status: stats.status, guard: 'skipped', pacing: null };
+  }
+
+  const guard = await applyAbandonmentGuard(ctx, { campaignId, config: record.config, stats });
+  if (guard.action === 'pause') {
+    return { kind: 'polled', status: stats.status, guard: 'pause', pacing: null };
+  }
+  const pacing = await applyPacing(ctx, {
+    record,
+    stats,
+    efficiency,
+    throttle: guard.throttle ? { maxCallRate: guard.throttle.maxCallRate, reason: guard.reason } : null,
+  });
+  return { kind: 'polled', status: stats.status, guard: guard.action, pacing };
+}

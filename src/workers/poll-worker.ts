@@ -1,0 +1,41 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { AppContext } from '../shared/context.js';
+import { QUEUES } from '../shared/keys.js';
+import { jobDuration } from '../shared/metrics.js';
+import { runPollCycle, type PollOutcome } from '../shared/polling/poll-cycle.js';
+import { campaignIdOfPollJob } from '../shared/polling/schedulers.js';
+import { rethrowForBullmq } from './job-errors.js';
+import { currentAttempt, workerOptions } from './worker-options.js';
+
+/**
+ * The poll worker: each job is one scheduler tick (`poll:<campaignId>`, see
+ * shared/polling/schedulers.ts) and runs one poll cycle — stats, efficiency, final-state detection,
+ * abandonment guard, pacing. CXone failures map to BullMQ behaviour through rethrowForBullmq (a 429
+ * is put back without spending an attempt); a lost tick is harmless, the next one polls again.
+ */
+export function createPollWorker(ctx: AppContext): Worker {
+  const log = ctx.logger.child({ component: 'poll-worker' });
+  return new Worker(
+    QUEUES.poll,
+    async (job: Job): Promise<PollOutcome> => {
+      // Scheduler ticks carry no data: the campaign is the scheduler's id (shared/polling/schedulers.ts).
+      const campaignId = campaignIdOfPollJob(job);
+      if (campaignId === null) {
+        throw new UnrecoverableError(
+          'invalid poll job: no campaignId in its data and not from a poll scheduler',
+        );
+      }
+      const end = jobDuration.startTimer({ queue: QUEUES.poll });
+      try {
+        const outcome = await runPollCycle(ctx, campaignId, { attempt: currentAttempt(job) });
+        end({ outcome: 'completed' });
+        return outcome;
+      } catch (err) {
+        end({ outcome: 'failed' });
+        log.debug({ err, campaignId }, 'poll failed');
+        return rethrowForBullmq(err, job, ctx.queues.poll, ctx);
+      }
+    },
+    workerOptions(ctx, QUEUES.poll),
+  );
+}

@@ -1,0 +1,243 @@
+import { describe, expect, it } from 'vitest';
+import {
+  abandonmentTargetDecision,
+  DEFAULT_ABANDONMENT_TARGET_PARAMS as P,
+  type AbandonmentControllerState,
+} from '../../src/shared/pacing/abandonment-target.js';
+import { decidePacing } from '../../src/shared/pacing/index.js';
+import { DialerSimulation } from '../../src/sandbox/dialer/simulation.js';
+
+const MIN = 60_000;
+
+/** Feeds the controller a sequence of cumulative counters, applying its decisions as CXone would. */
+class Loop {
+  state: AbandonmentControllerState | null = null;
+  callRate: number;
+  t = 0;
+  answered = 0;
+  abandoned = 0;
+  utilization = 80;
+  /**
+   * The first poll only sets the controller's baseline; `history` live answers without an abandon
+   * before it keep the cumulative (period) rate low, so tests of the window logic are not cut
+   * short by the guard.
+   */
+  constructor(callRate: number, history = 5000) {
+    this.callRate = callRate;
+    this.poll(0, history, 0);
+  }
+  /** Advance `ms`, adding live answers and abandons, then poll. */
+  poll(ms: number, answered: number, abandoned: number, params = {}) {
+    this.t += ms;
+    this.answered += answered;
+    this.abandoned += abandoned;
+    const { decision, state } = abandonmentTargetDecision(
+      {
+        atMs: this.t,
+        callRate: this.callRate,
+        stats: {
+          totalCalls: this.answered * 3,
+          answeredCalls: this.answered,
+          abandonedCalls: this.abandoned,
+          agentUtilization: this.utilization,
+        },
+      },
+      this.state,
+      params,
+    );
+    this.state = state;
+    this.callRate = decision.callRate;
+    return decision;
+  }
+}
+
+describe('abandonment-target controller', () => {
+  it('holds without data', () => {
+    const loop = new Loop(0.5, 0);
+    expect(loop.poll(15_000, 0, 0)).toMatchObject({
+      direction: 'hold',
+      reason: 'no live answers in the window yet',
+    });
+  });
+
+  it('dials harder when the window shows room below the target, by a bounded step', () => {
+    const loop = new Loop(0.5);
+    const d = loop.poll(2 * MIN, 70, 0);
+    expect(d.direction).toBe('up');
+    expect(d.callRate - 0.5).toBeGreaterThanOrEqual(P.minStep - 1e-9);
+    expect(d.callRate - 0.5).toBeLessThanOrEqual(P.maxStepUp + 1e-9);
+    expect(d.inputs.windowAnswered).toBe(70);
+  });
+
+  it('needs enough live answers before dialing harder (no move on thin evidence)', () => {
+    const loop = new Loop(0.5);
+    const d = loop.poll(10 * MIN, P.minWindowAnswers - 1, 0);
+    expect(d.direction).toBe('hold');
+  });
+
+  it('holds inside the deadband', () => {
+    const loop = new Loop(0.5);
+    // 2.5% in the window: exactly on target, neither above target + deadband nor below target − deadband.
+    const d = loop.poll(5 * MIN, 400, 10);
+    expect(d).toMatchObject({ direction: 'hold', reason: 'within the deadband' });
+    // 2.9%: above target, still within the deadband.
+    expect(new Loop(0.5).poll(5 * MIN, 1000, 29).direction).toBe('hold');
+    // Without history the period is above target too, which lowers the window's target: 2.7% is
+    // then outside the band (2.3% + 0.5%)? No: 2.7% < 2.8%, still a hold.
+    expect(new Loop(0.5, 0).poll(5 * MIN, 1000, 27).direction).toBe('hold');
+  });
+
+  it('backs off when the window is above target + deadband, faster than it climbs', () => {
+    const loop = new Loop(0.6);
+    const d = loop.poll(5 * MIN, 100, 10);
+    expect(d.direction).toBe('down');
+    expect(0.6 - d.callRate).toBeLessThanOrEqual(P.maxStepDown + 1e-9);
+    expect(0.6 - d.callRate).toBeGreaterThan(P.maxStepUp);
+  });
+
+  it('ignores a single abandon (noise) but not two', () => {
+    expect(new Loop(0.6).poll(5 * MIN, 20, 1).direction).toBe('hold');
+    expect(new Loop(0.6).poll(5 * MIN, 20, 2).direction).toBe('down');
+  });
+
+  it('waits out the cooldown after a change before the next one', () => {
+    const loop = new Loop(0.6);
+    expect(loop.poll(5 * MIN, 100, 10).direction).toBe('down');
+    const during = loop.poll(P.cooldownMs / 2, 50, 10);
+    expect(during).toMatchObject({ direction: 'hold', reason: 'cooldown after the last change' });
+    expect(loop.poll(P.cooldownMs, 50, 10).direction).toBe('down');
+  });
+
+  it('judges a change only on the calls made after it', () => {
+    const loop = new Loop(0.6);
+    loop.poll(5 * MIN, 100, 10);
+    const after = loop.poll(2 * MIN, 60, 0);
+    expect(after.inputs.windowAnswered).toBe(60);
+    expect(after.inputs.windowAbandoned).toBe(0);
+  });
+
+  it('treats a callRate changed by someone else as a change (window restarts, cooldown applies)', () => {
+    const loop = new Loop(0.5);
+    loop.poll(5 * MIN, 100, 0);
+    loop.callRate = 0.8; // an operator PATCH
+    const d = loop.poll(15_000, 5, 0);
+    expect(d).toMatchObject({
+      direction: 'hold',
+      reason: 'cooldown after the last change',
+      previousCallRate: 0.8,
+    });
+    expect(d.inputs.windowAnswered).toBe(0);
+  });
+
+  it('stays within 0.1..1.0', () => {
+    const top = new Loop(0.99);
+    top.poll(MIN, 500, 0);
+    expect(top.callRate).toBe(1);
+    expect(top.poll(5 * MIN, 500, 0).direction).toBe('hold');
+
+    const bottom = new Loop(0.12);
+    expect(bottom.poll(5 * MIN, 100, 10)).toMatchObject({ direction: 'down', callRate: 0.1 });
+    expect(bottom.poll(5 * MIN, 100, 10).direction).toBe('hold');
+  });
+
+  it('never aims above the 3% cap, whatever it is configured with', () => {
+    const d = new Loop(0.5).poll(5 * MIN, 100, 0, { targetAbandonment: 0.1 });
+    expect(d.inputs.targetAbandonment).toBe(0.03);
+  });
+
+  it('does not climb back to a rate that overshot, until the hold expires', () => {
+    const loop = new Loop(0.6);
+    expect(loop.poll(5 * MIN, 200, 20).direction).toBe('down'); // 0.6 overshot → ceiling 0.6
+    const resumed = loop.callRate;
+    // Lots of clean data: wants to go up, but not to 0.6.
+    for (let i = 0; i < 5; i++) loop.poll(5 * MIN, 400, 0);
+    expect(loop.callRate).toBeLessThanOrEqual(0.59);
+    expect(loop.callRate).toBeGreaterThan(resumed);
+    loop.poll(P.ceilingHoldMs, 400, 0);
+    loop.poll(5 * MIN, 400, 0);
+    expect(loop.callRate).toBe(0.6); // probed again, but no jump past it
+  });
+
+  describe('hard guard', () => {
+    it('falls back to progressive pacing (callRate 0.1) when the cumulative rate nears the cap', () => {
+      const loop = new Loop(0.7, 0);
+      loop.poll(MIN, 1000, 10); // 1.0%
+      const before = loop.callRate;
+      const d = loop.poll(MIN, 100, 21); // 31/1100 = 2.82% ≥ 2.8%
+      expect(d).toMatchObject({ direction: 'down', callRate: 0.1 });
+      expect(d.reason).toMatch(/^guard: cumulative abandonment 2\.82% reached 2\.80%/);
+      expect(loop.state?.guard).toMatchObject({ preGuardCallRate: before });
+    });
+
+    it('trips even during the cooldown', () => {
+      const loop = new Loop(0.7, 900);
+      loop.poll(MIN, 100, 10); // 10% in the window, 1% cumulative: down → cooldown
+      expect(loop.state?.guard).toBeNull();
+      const d = loop.poll(15_000, 20, 20); // 30/1020 = 2.9%
+      expect(d.callRate).toBe(0.1);
+      expect(d.reason).toMatch(/^guard/);
+    });
+
+    it('holds progressive until the cumulative rate is back below target − margin, then resumes below the old rate', () => {
+      const loop = new Loop(0.7, 0);
+      loop.poll(MIN, 100, 3); // 3% → guard
+      expect(loop.callRate).toBe(0.1);
+      expect(loop.poll(10 * MIN, 20, 0)).toMatchObject({ direction: 'hold', callRate: 0.1 }); // 3/120 = 2.5%
+      const released = loop.poll(10 * MIN, 40, 0); // 3/160 = 1.9% ≤ 2.0%
+      expect(released.direction).toBe('up');
+      expect(released.callRate).toBe(0.6);
+      expect(released.reason).toMatch(/^guard released/);
+      expect(loop.state?.guard).toBeNull();
+    });
+
+    it('pushes the rate back down if someone raises it while the guard holds', () => {
+      const loop = new Loop(0.7, 0);
+      loop.poll(MIN, 100, 3);
+      loop.callRate = 0.5;
+      expect(loop.poll(MIN, 10, 0)).toMatchObject({ direction: 'down', callRate: 0.1 });
+    });
+  });
+
+  it('starts a new compliance period after periodMs', () => {
+    const loop = new Loop(0.5, 0);
+    loop.poll(MIN, 100, 2);
+    const d = loop.poll(P.periodMs, 100, 0);
+    expect(d.inputs.periodAnswered).toBe(0);
+  });
+
+  it('keeps abandonment under the cap without oscillating, closed loop against the dialer model', () => {
+    const sim = new DialerSimulation({
+      agents: 50,
+      answerProb: 0.3,
+      seed: 21,
+      callRate: 0.3,
+      strategy: 'predictive',
+      startMs: 0,
+    });
+    let callRate = 0.3;
+    let state: AbandonmentControllerState | null = null;
+    const moves: number[] = [];
+    for (let t = 15_000; t <= 6 * 3600_000; t += 15_000) {
+      sim.advanceTo(t);
+      const step = decidePacing(
+        { strategy: 'abandonment-target', targetAbandonment: 0.025 },
+        { atMs: t, callRate, stats: sim.snapshot() },
+        state,
+      )!;
+      state = step.state as AbandonmentControllerState;
+      if (step.decision.direction !== 'hold') {
+        moves.push(Math.sign(step.decision.callRate - callRate));
+        callRate = step.decision.callRate;
+        sim.setCallRate(callRate);
+      }
+    }
+    const s = sim.snapshot();
+    expect(s.abandonedCalls / s.answeredCalls).toBeLessThanOrEqual(0.03);
+    expect(s.agentUtilization).toBeGreaterThan(90);
+    // A limit cycle would reverse direction on most moves; a controller with a deadband, cooldown
+    // and ceiling changes course rarely: under 30 moves in 6 hours of 15 s polls, few reversals.
+    const reversals = moves.slice(1).filter((m, i) => m !== moves[i]).length;
+    expect(moves.length).toBeLessThan(30);
+    expect(reversals).toBeLessThanOrEqual(moves.length / 2);
+  });
+});

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
+import type { CampaignResource } from '../../src/shared/cxone/wire.js';
+import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
+import { startWorkers, type RunningWorkers } from '../../src/workers/index.js';
+import { createPollWorker } from '../../src/workers/poll-worker.js';
+import { api, campaignConfig, startStack, waitFor, waitForLaunch, type Stack } from '../e2e/stack.js';
+
+/**
+ * Polling and pacing end to end over real HTTP and real Redis: a campaign launched through the API
+ * is polled by its scheduler, the seed's threshold rule (deterministic here: the sandbox's answer
+ * probability is 0.1, far below 0.25) lowers its callRate, the change travels through the lifecycle's
+ * adjust worker as a versioned PATCH, and stopping the campaign removes its scheduler.
+ */
+describe('polling and pacing against the sandbox', () => {
+  let stack: Stack;
+  let workers: RunningWorkers;
+
+  beforeAll(async () => {
+    // 600× simulated time: each real second is ten minutes of dialing.
+    stack = await startStack({ launchWorker: true, sandbox: { timeScale: 600, seed: 5 } });
+    workers = await startWorkers(stack.ctx, [
+      ['adjust', createAdjustWorker],
+      ['poll', createPollWorker],
+    ]);
+  });
+  afterAll(async () => {
+    await workers?.close(2_000);
+    await stack?.close();
+  });
+
+  const resourceOf = (id: string) =>
+    (stack.sandbox.getCampaignState(id) as { resource: CampaignResource }).resource;
+
+  it('polls, paces through versioned writes, records everything, and stops with the campaign', async () => {
+    const reply = await api(stack, 'POST', '/v1/campaigns', {
+      body: campaignConfig({
+        name: 'Paced',
+        dialerStrategy: { strategy: 'predictive', agentCapacity: 10, callRate: 0.3, answerRate: 0.1 },
+        pacing: { strategy: 'threshold', pollIntervalMs: 1_000 },
+      }),
+    });
+    expect(reply.status).toBe(202);
+    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    expect(launch.status).toBe('succeeded');
+    const campaignId = String(launch.campaignId);
+    // The version activation produced, as the launch recorded it; reading the sandbox here instead
+    // would race the first poll, which may already have paced the campaign.
+    const activeVersion = Number(launch.cxoneVersion);
+    expect(activeVersion).toBeGreaterThanOrEqual(3);
+
+    const scheduler = await stack.ctx.queues.poll.getJobScheduler(`poll:${campaignId}`);
+    expect(scheduler?.every).toBe(1_000);
+
+    // The first pacing change reaches CXone (the sandbox) as a new version with a lower callRate.
+    const changed = await waitFor(
+      'a pacing change to reach the sandbox',
+      async () => {
+        const r = resourceOf(campaignId);
+        return r.dialerSettings.callRate < 0.3 ? r : undefined;
+      },
+      20_000,
+    );
+    expect(changed.version).toBeGreaterThan(activeVersion);
+    expect(changed.dialerSettings.callRate).toBe(0.26);
+
+    const audit = stack.ctx.audit as AuditTrailStore;
+    const decisions = await waitFor('the pacing audit record', async () => {
+      const list = (await audit.list(campaignId)).filter((r) => r.action === 'pacing_decision');
+      return list.length > 0 ? list : undefined;
+    });
+    const first = decisions[0]!;
+    expect(first.actor).toBe('worker:pacing');
+    expect(first.details).toMatchObject({
+      strategy: 'threshold',
+      previousCallRate: 0.3,
+      output: { callRate: 0.26 },
+      direction: 'down',
+      reason: 'answer rate below 0.25',
+      commandReason: 'pacing',
+    });
+    const command = await waitFor('the pacing command to finish', async () => {
+      const c = await getCommand(stack.ctx, String(first.details.commandId));
+      return c && c.status !== 'queued' && c.status !== 'running' ? c : undefined;
+    });
+    expect(command).toMatchObject({ actor: 'worker:pacing', reason: 'pacing', status: 'succeeded' });
+
+    // The API shows the stats, the efficiency score, the latest decision and the polling interval.
+    const view = await waitFor('the campaign view with pacing', async () => {
+      const r = await api(stack, 'GET', `/v1/campaigns/${campaignId}`);
+      const pacing = r.body.pacing as { lastDecision?: unknown } | null;
+      return pacing?.lastDecision && r.body.lastStats ? r.body : undefined;
+    });
+    expect(view.polling).toEqual({ effectiveIntervalMs: 1_000, desiredIntervalMs: 1_000 });
+    expect((view.lastStats as { totalCalls: number }).totalCalls).toBeGreaterThan(0);
+    expect((view.efficiency as { efficiencyScore: number }).efficiencyScore).toBeGreaterThanOrEqual(0);
+    expect(view.pacing).toMatchObject({ strategy: 'threshold', lastAdjustment: { from: 0.3, to: 0.26 } });
+
+    // Stopping the campaign (completed) removes its scheduler: polling follows the lifecycle.
+    const stop = await api(stack, 'POST', `/v1/campaigns/${campaignId}/actions`, {
+      body: { action: 'stop' },
+    });
+    expect(stop.status).toBe(202);
+    await waitFor('the scheduler to be removed', async () =>
+      (await stack.ctx.queues.poll.getJobScheduler(`poll:${campaignId}`)) ? undefined : true,
+    );
+    expect(resourceOf(campaignId).status).toBe('completed');
+  });
+});

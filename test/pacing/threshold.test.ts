@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { thresholdDecision } from '../../src/shared/pacing/threshold.js';
+
+const obs = (callRate: number, totalCalls: number, answeredCalls: number) => ({
+  atMs: 0,
+  callRate,
+  stats: { totalCalls, answeredCalls, abandonedCalls: 0, agentUtilization: 50 },
+});
+
+describe('threshold (the seed rule)', () => {
+  it('cuts the rate by 15% when the answer rate is below 0.25', () => {
+    const d = thresholdDecision(obs(0.8, 100, 20));
+    expect(d).toMatchObject({
+      strategy: 'threshold',
+      callRate: 0.68,
+      previousCallRate: 0.8,
+      direction: 'down',
+    });
+    expect(d.inputs.answerRate).toBeCloseTo(0.2);
+  });
+
+  it('raises it by 15% when the answer rate is above 0.65, rounded to 2 decimals as the seed does', () => {
+    // 0.5 × 1.15 = 0.575 in binary floating point is 0.57499…; toFixed(2) gives "0.57", as in the seed.
+    expect(thresholdDecision(obs(0.5, 100, 70))).toMatchObject({ callRate: 0.57, direction: 'up' });
+    expect(thresholdDecision(obs(0.6, 100, 70))).toMatchObject({ callRate: 0.69, direction: 'up' });
+  });
+
+  it('holds between 0.25 and 0.65 inclusive', () => {
+    for (const answered of [25, 40, 65]) {
+      expect(thresholdDecision(obs(0.5, 100, answered)).direction).toBe('hold');
+    }
+  });
+
+  it('holds when the move would be 0.01 or less', () => {
+    // 0.1 × 0.85 = 0.085: a move of 0.015 but clamped back to 0.1 → nothing to do.
+    expect(thresholdDecision(obs(0.1, 100, 10))).toMatchObject({ direction: 'hold', callRate: 0.1 });
+    // 0.06 × 1.15 = 0.069: a move of 0.009 is below the seed's 0.01 threshold.
+    expect(thresholdDecision(obs(0.06, 100, 90)).direction).toBe('hold');
+  });
+
+  it('clamps to 0.1..1.0', () => {
+    expect(thresholdDecision(obs(0.11, 100, 10)).callRate).toBe(0.1);
+    expect(thresholdDecision(obs(0.95, 100, 90)).callRate).toBe(1);
+  });
+
+  it('treats no calls as no data instead of an answer rate of zero', () => {
+    const d = thresholdDecision(obs(0.5, 0, 0));
+    expect(d).toMatchObject({ direction: 'hold', callRate: 0.5, reason: 'no calls yet' });
+    expect(d.inputs.answerRate).toBeNull();
+  });
+});

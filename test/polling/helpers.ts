@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { systemClock } from '../../src/shared/clock.js';
+import type { AppConfig } from '../../src/shared/config.js';
+import type { AppContext } from '../../src/shared/context.js';
+import { createKeys, QUEUES } from '../../src/shared/keys.js';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export function testPrefix(): string {
+  return `{cxo-test-${randomUUID().slice(0, 8)}}`;
+}
+
+/** Deletes every key under the test's own prefix (never FLUSHDB on a shared db). */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+export type PollingTestContext = Pick<
+  AppContext,
+  'config' | 'redis' | 'keys' | 'queues' | 'logger' | 'clock'
+> & {
+  close(): Promise<void>;
+};
+
+/**
+ * What a fleet process holds for polling: its own Redis connection and poll queue under the
+ * test's prefix. Closing it and building another is what a restart looks like to Redis.
+ */
+export function pollingContext(
+  prefix: string,
+  budget: { perWindow: number; windowMs: number } = { perWindow: 100, windowMs: 60_000 },
+): PollingTestContext {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const keys = createKeys(prefix);
+  const poll = new Queue(QUEUES.poll, { connection: redis, prefix });
+  // The poll cycle hands window enforcement its campaigns (active outside the window, re-synced).
+  const compliance = new Queue(QUEUES.compliance, { connection: redis, prefix });
+  const config = {
+    cxone: { rateLimitPerWindow: budget.perWindow, rateLimitWindowMs: budget.windowMs },
+  } as unknown as AppConfig;
+  return {
+    config,
+    redis,
+    keys,
+    queues: { poll, compliance } as unknown as AppContext['queues'],
+    logger: pino({ level: 'silent' }),
+    clock: systemClock,
+    async close() {
+      await Promise.all([poll.close(), compliance.close()]);
+      await redis.quit();
+    },
+  };
+}

@@ -1,0 +1,244 @@
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CampaignStore } from '../../src/shared/campaign-store.js';
+import { ManualClock } from '../../src/shared/clock.js';
+import { windowJobId, windowJobOf } from '../../src/shared/compliance/enforcement.js';
+import type { AppContext } from '../../src/shared/context.js';
+import type { CxoneApi } from '../../src/shared/cxone/api.js';
+import type { CampaignStats } from '../../src/shared/cxone/wire.js';
+import { CxoneNotFoundError } from '../../src/shared/errors.js';
+import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
+import { ensurePolling } from '../../src/shared/polling/schedulers.js';
+import { campaignConfig, resource } from '../lifecycle/fixtures.js';
+import { deletePrefix, pollingContext, REDIS_URL, testPrefix, type PollingTestContext } from './helpers.js';
+
+/**
+ * The poll cycle's bookkeeping on real Redis, with a scripted CXone (the end-to-end path over HTTP
+ * is in test/pacing/pipeline.test.ts): what gets stored, and when polling stops by itself.
+ */
+let admin: Redis;
+let base: PollingTestContext;
+let prefix: string;
+
+function withStats(stats: Partial<CampaignStats> | Error): AppContext {
+  const cxone = {
+    getStats: async () => {
+      if (stats instanceof Error) throw stats;
+      return {
+        version: 3,
+        status: 'paused',
+        totalCalls: 0,
+        answeredCalls: 0,
+        abandonedCalls: 0,
+        complianceViolations: 0,
+        agentUtilization: 0,
+        ...stats,
+      };
+    },
+  } as unknown as CxoneApi;
+  return { ...base, cxone } as unknown as AppContext;
+}
+
+async function seed(id: string, status: 'active' | 'paused' | 'completed' = 'paused') {
+  await new CampaignStore(base).put({
+    campaignId: id,
+    status,
+    version: 3,
+    config: campaignConfig(),
+    cxone: resource({ id, version: 3, status }),
+  });
+  await ensurePolling(base, id, 15_000);
+}
+
+const polled = async (id: string) => Boolean(await base.queues.poll.getJobScheduler(`poll:${id}`));
+
+beforeAll(() => {
+  admin = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+});
+afterEach(async () => {
+  await base?.close();
+  await deletePrefix(admin, prefix);
+});
+afterAll(async () => {
+  await admin.quit();
+});
+
+describe('poll cycle', () => {
+  it('stores the stats with the efficiency score, which is null before any call', async () => {
+    prefix = testPrefix();
+    base = pollingContext(prefix);
+    await seed('s1');
+    await runPollCycle(withStats({}), 's1');
+    let record = await new CampaignStore(base).get('s1');
+    expect(record?.lastStats).toMatchObject({ totalCalls: 0, status: 'paused' });
+    expect(record?.efficiency).toBeNull();
+
+    const outcome = await runPollCycle(
+      withStats({ totalCalls: 100, answeredCalls: 40, abandonedCalls: 1 }),
+      's1',
+    );
+    expect(outcome).toMatchObject({ kind: 'polled', status: 'paused', guard: 'skipped', pacing: null });
+    record = await new CampaignStore(base).get('s1');
+    // Seed formula: 0.4 × 50 − 0.01 × 30 − 0 = 19.7
+    expect(record?.efficiency).toMatchObject({
+      efficiencyScore: 19.7,
+      answerRate: 0.4,
+      abandonmentRate: 0.01,
+    });
+    expect(await polled('s1')).toBe(true);
+  });
+
+  it('re-reads the campaign when CXone has a newer version than the record (CXone wins)', async () => {
+    prefix = testPrefix();
+    base = pollingContext(prefix);
+    await seed('ext');
+    const changed = resource({
+      id: 'ext',
+      version: 5,
+      status: 'paused',
+      dialerSettings: { callRate: 0.7 } as never,
+    });
+    const ctx = {
+      ...base,
+      cxone: {
+        getStats: async () => ({
+          version: 5,
+          status: 'paused',
+          totalCalls: 10,
+          answeredCalls: 3,
+          abandonedCalls: 0,
+          complianceViolations: 0,
+          agentUtilization: 40,
+        }),
+        getCampaign: async () => changed,
+      },
+    } as unknown as AppContext;
+    await runPollCycle(ctx, 'ext');
+    const record = await new CampaignStore(base).get('ext');
+    expect(record?.version).toBe(5);
+    expect(record?.config.dialerStrategy.callRate).toBe(0.7);
+  });
+
+  it('stops polling when CXone reports a final status', async () => {
+    prefix = testPrefix();
+    base = pollingContext(prefix);
+    await seed('s2');
+    expect(await runPollCycle(withStats({ status: 'completed', version: 4 }), 's2')).toEqual({
+      kind: 'final',
+      status: 'completed',
+    });
+    expect(await polled('s2')).toBe(false);
+    expect((await new CampaignStore(base).get('s2'))?.status).toBe('completed');
+  });
+
+  it('stops polling a campaign the orchestrator or CXone no longer knows', async () => {
+    prefix = testPrefix();
+    base = pollingContext(prefix);
+    await ensurePolling(base, 'ghost', 15_000);
+    expect(await runPollCycle(withStats({}), 'ghost')).toEqual({ kind: 'unknown' });
+    expect(await polled('ghost')).toBe(false);
+
+    await seed('gone');
+    const notFound = new CxoneNotFoundError({
+      endpoint: 'GET /api/v2/outbound/campaigns/:id/stats',
+      status: 404,
+      campaignId: 'gone',
+    });
+    expect(await runPollCycle(withStats(notFound), 'gone')).toEqual({ kind: 'unknown' });
+    expect(await polled('gone')).toBe(false);
+  });
+
+  it('does not poll a campaign whose record is already final, and skips overlapping ticks', async () => {
+    prefix = testPrefix();
+    base = pollingContext(prefix);
+    await seed('done', 'completed');
+    expect(await runPollCycle(withStats(new Error('must not be called')), 'done')).toEqual({
+      kind: 'final',
+      status: 'completed',
+    });
+
+    await seed('slow');
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const slowCtx = {
+      ...base,
+      cxone: {
+        getStats: async () => {
+          await gate;
+          return {
+            version: 3,
+            status: 'paused',
+            totalCalls: 0,
+            answeredCalls: 0,
+            abandonedCalls: 0,
+            complianceViolations: 0,
+            agentUtilization: 0,
+          };
+        },
+      },
+    } as unknown as AppContext;
+    const first = runPollCycle(slowCtx, 'slow');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await runPollCycle(slowCtx, 'slow')).toEqual({ kind: 'busy' });
+    release();
+    expect((await first).kind).toBe('polled');
+    expect((await runPollCycle(slowCtx, 'slow')).kind).toBe('polled');
+  });
+  it('hands a campaign CXone reports active outside its window to window enforcement at once', async () => {
+    prefix = testPrefix();
+    base = pollingContext(prefix);
+    // Friday 22:00 in New York: the Mon–Fri 09:00–20:00 window closed two hours ago.
+    const clock = new ManualClock(Date.parse('2026-03-07T03:00:00Z'));
+    const ctx = { ...withStats({ status: 'active' }), clock } as AppContext;
+    await seed('night', 'active');
+    expect(await runPollCycle(ctx, 'night')).toEqual({
+      kind: 'polled',
+      status: 'active',
+      guard: 'skipped',
+      pacing: null,
+      outsideWindow: true,
+    });
+    const job = await base.queues.compliance.getJob(windowJobId('night'));
+    expect(job && windowJobOf(job)).toEqual({ campaignId: 'night', kind: 'close', atMs: clock.now() });
+    expect(await job?.getState()).toBe('waiting');
+  });
+
+  it('re-plans window enforcement from calling windows edited in CXone', async () => {
+    prefix = testPrefix();
+    base = pollingContext(prefix);
+    // Tuesday 10:00 EST, inside the window; someone shortens it to end at 12:00 in CXone's console.
+    const clock = new ManualClock(Date.parse('2026-03-03T15:00:00Z'));
+    await seed('edited');
+    const edited = resource({
+      id: 'edited',
+      version: 5,
+      status: 'paused',
+      complianceSettings: {
+        allowedCallTimes: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '12:00' }],
+      } as never,
+    });
+    const ctx = {
+      ...base,
+      clock,
+      cxone: {
+        getStats: async () => ({
+          version: 5,
+          status: 'paused',
+          totalCalls: 0,
+          answeredCalls: 0,
+          abandonedCalls: 0,
+          complianceViolations: 0,
+          agentUtilization: 0,
+        }),
+        getCampaign: async () => edited,
+      },
+    } as unknown as AppContext;
+    await runPollCycle(ctx, 'edited');
+    const job = await base.queues.compliance.getJob(windowJobId('edited'));
+    expect(job && windowJobOf(job)).toEqual({
+      campaignId: 'edited',
+      kind: 'close',
+      atMs: Date.parse('2026-03-03T17:00:00Z'),
+    });
+  });
+});

@@ -1,0 +1,303 @@
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CampaignStore } from '../../src/shared/campaign-store.js';
+import {
+  campaignIdOfPollJob,
+  ensurePolling,
+  listPolledCampaigns,
+  nextPollRunAt,
+  POLL_JOB_NAME,
+  POLL_TEMPLATE_OPTS,
+  pollSchedulerId,
+  rebalancePolling,
+  stopPolling,
+} from '../../src/shared/polling/schedulers.js';
+import { campaignConfig, resource } from '../lifecycle/fixtures.js';
+import { deletePrefix, pollingContext, REDIS_URL, testPrefix, type PollingTestContext } from './helpers.js';
+
+let admin: Redis;
+const open: PollingTestContext[] = [];
+const prefixes: string[] = [];
+
+function fleet(budget?: { perWindow: number; windowMs: number }, prefix = testPrefix()) {
+  if (!prefixes.includes(prefix)) prefixes.push(prefix);
+  const ctx = pollingContext(prefix, budget);
+  open.push(ctx);
+  return { ctx, prefix };
+}
+
+async function schedulers(ctx: PollingTestContext) {
+  const list = await ctx.queues.poll.getJobSchedulers(0, -1, true);
+  return new Map(list.map((s) => [s.key, s]));
+}
+
+beforeAll(() => {
+  admin = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+});
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.close()));
+});
+
+afterAll(async () => {
+  for (const prefix of prefixes) await deletePrefix(admin, prefix);
+  await admin.quit();
+});
+
+describe('poll schedulers', () => {
+  it('creates one scheduler per campaign, with the poll job template', async () => {
+    const { ctx } = fleet();
+    for (const id of ['c1', 'c2', 'c3']) await ensurePolling(ctx, id, 15_000);
+    const all = await schedulers(ctx);
+    expect([...all.keys()].sort()).toEqual(['poll:c1', 'poll:c2', 'poll:c3']);
+    const one = await ctx.queues.poll.getJobScheduler(pollSchedulerId('c2'));
+    expect(one?.every).toBe(15_000);
+    expect(one?.name).toBe(POLL_JOB_NAME);
+    // The campaign is the scheduler's id: the template carries no data, only attempts + backoff.
+    expect(one?.template?.data ?? {}).toEqual({});
+    expect(one?.template?.opts).toEqual(POLL_TEMPLATE_OPTS);
+  });
+
+  it('is idempotent: ensuring again, from two processes at once, never duplicates', async () => {
+    const { ctx, prefix } = fleet();
+    const { ctx: other } = fleet(undefined, prefix);
+    await Promise.all([
+      ensurePolling(ctx, 'a', 15_000),
+      ensurePolling(other, 'a', 15_000),
+      ensurePolling(ctx, 'b', 15_000),
+      ensurePolling(other, 'b', 15_000),
+    ]);
+    await ensurePolling(ctx, 'a', 15_000);
+    expect(await ctx.queues.poll.getJobSchedulersCount()).toBe(2);
+  });
+
+  it('survives a fleet restart: nothing lost, nothing duplicated, one per campaign', async () => {
+    const prefix = testPrefix();
+    const campaigns = ['r1', 'r2', 'r3', 'r4'];
+    const first = fleet(undefined, prefix).ctx;
+    for (const id of campaigns) await ensurePolling(first, id, 20_000);
+    await first.close();
+    open.splice(open.indexOf(first), 1);
+
+    // A new process: the schedulers are still there before anyone calls ensurePolling…
+    const second = fleet(undefined, prefix).ctx;
+    expect(await second.queues.poll.getJobSchedulersCount()).toBe(campaigns.length);
+    // …and the activation path running again (a launch worker retried, a resume) changes nothing.
+    for (const id of campaigns) await ensurePolling(second, id);
+    const all = await schedulers(second);
+    expect(all.size).toBe(campaigns.length);
+    for (const id of campaigns) expect(all.get(pollSchedulerId(id))?.every).toBe(20_000);
+  });
+
+  it('stops polling a campaign on completion or cancellation, and tolerates stopping twice', async () => {
+    const { ctx } = fleet();
+    await ensurePolling(ctx, 'x', 15_000);
+    await ensurePolling(ctx, 'y', 15_000);
+    await stopPolling(ctx, 'x');
+    await stopPolling(ctx, 'x');
+    await stopPolling(ctx, 'never-polled');
+    expect([...(await schedulers(ctx)).keys()]).toEqual(['poll:y']);
+    expect([...(await listPolledCampaigns(ctx)).keys()]).toEqual(['y']);
+  });
+
+  it('stretches every interval to fit the stats budget, and tightens again when campaigns end', async () => {
+    // 10 requests a minute, 20% reserved → 8 polls a minute for everyone.
+    const { ctx } = fleet({ perWindow: 10, windowMs: 60_000 });
+    for (const id of ['b1', 'b2']) await ensurePolling(ctx, id, 15_000);
+    let all = await schedulers(ctx);
+    expect(all.get('poll:b1')?.every).toBe(15_000); // 2 campaigns × 4/min = 8/min: fits
+
+    for (const id of ['b3', 'b4']) await ensurePolling(ctx, id, 15_000);
+    all = await schedulers(ctx);
+    for (const id of ['b1', 'b2', 'b3', 'b4']) expect(all.get(pollSchedulerId(id))?.every).toBe(30_000);
+
+    await stopPolling(ctx, 'b3');
+    await stopPolling(ctx, 'b4');
+    all = await schedulers(ctx);
+    expect(all.get('poll:b1')?.every).toBe(15_000);
+    expect(all.get('poll:b2')?.every).toBe(15_000);
+  });
+
+  it('reports the effective and desired interval in the campaign record', async () => {
+    const { ctx } = fleet({ perWindow: 10, windowMs: 60_000 });
+    const store = new CampaignStore(ctx);
+    for (const id of ['p1', 'p2', 'p3']) {
+      await store.put({
+        campaignId: id,
+        status: 'active',
+        version: 1,
+        config: campaignConfig({
+          pacing: { strategy: 'abandonment-target', targetAbandonment: 0.025, pollIntervalMs: 10_000 },
+        }),
+        cxone: resource({ id, version: 1 }),
+      });
+    }
+    // No interval given: the campaign's own pacing.pollIntervalMs is used.
+    for (const id of ['p1', 'p2', 'p3']) await ensurePolling(ctx, id);
+    // 3 campaigns on 8 polls a minute → every 22.5 s at best.
+    for (const id of ['p1', 'p2', 'p3']) {
+      expect((await store.get(id))?.polling).toEqual({
+        effectiveIntervalMs: 22_500,
+        desiredIntervalMs: 10_000,
+      });
+    }
+    await stopPolling(ctx, 'p3');
+    expect((await store.get('p1'))?.polling).toEqual({
+      effectiveIntervalMs: 15_000,
+      desiredIntervalMs: 10_000,
+    });
+  });
+
+  it('changes a campaign interval when asked with a new one', async () => {
+    const { ctx } = fleet();
+    await ensurePolling(ctx, 'i', 15_000);
+    await ensurePolling(ctx, 'i', 60_000);
+    expect((await ctx.queues.poll.getJobScheduler('poll:i'))?.every).toBe(60_000);
+    expect(await ctx.queues.poll.getJobSchedulersCount()).toBe(1);
+  });
+
+  it('activates in O(1) Redis calls: other schedulers are not read or rewritten within a tier', async () => {
+    // 100 a minute → 80 usable; the floor binds above 20 campaigns at 15 s.
+    const { ctx } = fleet();
+    for (let i = 0; i < 30; i += 1) await ensurePolling(ctx, `o${i}`, 15_000);
+    const calls: string[] = [];
+    const poll = ctx.queues.poll;
+    const spy = (name: 'getJobScheduler' | 'upsertJobScheduler') => {
+      const original = poll[name].bind(poll) as (...args: unknown[]) => Promise<unknown>;
+      (poll as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+        calls.push(`${name}:${String(args[0])}`);
+        return original(...args);
+      };
+    };
+    spy('getJobScheduler');
+    spy('upsertJobScheduler');
+    // 30 → tier 30; the 31st campaign crosses into tier 38 and rewrites everyone, the 32nd does not.
+    await ensurePolling(ctx, 'o30', 15_000);
+    expect(calls.filter((c) => c.startsWith('upsertJobScheduler')).length).toBe(31);
+    calls.length = 0;
+    await ensurePolling(ctx, 'o31', 15_000);
+    expect(calls).toEqual(['getJobScheduler:poll:o31', 'upsertJobScheduler:poll:o31']);
+
+    // Whatever the path, every interval respects the exact budget for the real count.
+    const all = await schedulers(ctx);
+    const exactFloor = Math.ceil((60_000 * 32) / 80);
+    for (const s of all.values()) expect(s.every).toBeGreaterThanOrEqual(exactFloor);
+    expect(new Set([...all.values()].map((s) => s.every)).size).toBe(1);
+  });
+
+  it('repairs and migrates schedulers written by an earlier release', async () => {
+    const { ctx } = fleet();
+    await ctx.queues.poll.upsertJobScheduler(
+      pollSchedulerId('old'),
+      { every: 15_000 },
+      { name: POLL_JOB_NAME, data: { campaignId: 'old' }, opts: { removeOnComplete: 100, attempts: 3 } },
+    );
+    await ctx.redis.hset(ctx.keys.custom('polling', 'active'), 'old', '15000');
+    await rebalancePolling(ctx);
+    const migrated = await ctx.queues.poll.getJobScheduler(pollSchedulerId('old'));
+    expect(migrated?.template?.data ?? {}).toEqual({});
+    expect(migrated?.template?.opts).toEqual(POLL_TEMPLATE_OPTS);
+    expect(migrated?.every).toBe(15_000);
+  });
+
+  it('keeps each scheduler on its own phase when a budget tier change rewrites the intervals', async () => {
+    // 10 a minute → 8 usable: 2 campaigns fit at 15 s, a 3rd moves everyone to 22.5 s.
+    const { ctx } = fleet({ perWindow: 10, windowMs: 60_000 });
+    const ids = ['ph1', 'ph2'];
+    for (const id of ids) await ensurePolling(ctx, id, 15_000);
+    // Put the two at distinct phases well in the future, as a running fleet would have them.
+    const t0 = Date.now();
+    const planned = new Map([
+      ['ph1', t0 + 6_000],
+      ['ph2', t0 + 13_000],
+    ]);
+    for (const [id, at] of planned) {
+      await ctx.queues.poll.removeJobScheduler(pollSchedulerId(id));
+      await ctx.queues.poll.upsertJobScheduler(
+        pollSchedulerId(id),
+        { every: 15_000, startDate: at },
+        { name: POLL_JOB_NAME, data: {}, opts: POLL_TEMPLATE_OPTS },
+      );
+    }
+    for (const [id, at] of planned) {
+      expect((await ctx.queues.poll.getJobScheduler(pollSchedulerId(id)))?.next).toBe(at);
+    }
+
+    await ensurePolling(ctx, 'ph3', 15_000);
+    const now = Date.now();
+    const all = await schedulers(ctx);
+    const nextRuns: number[] = [];
+    for (const id of [...ids, 'ph3']) {
+      const s = all.get(pollSchedulerId(id));
+      expect(s?.every).toBe(22_500);
+      const next = Number(s?.next);
+      // Within the new interval, and not bunched at "now" the way a plain upsert leaves them.
+      expect(next).toBeGreaterThan(now);
+      expect(next).toBeLessThanOrEqual(now + 22_500);
+      nextRuns.push(next);
+    }
+    // The rewritten ones run 22.5 s after their last run (next − 15 s): still 7 s apart.
+    expect(nextRuns[0]).toBe((planned.get('ph1') as number) + 7_500);
+    expect(nextRuns[1]).toBe((planned.get('ph2') as number) + 7_500);
+    expect(Math.min(...nextRuns) - now).toBeGreaterThan(1_000);
+
+    // Back to two campaigns: 15 s again, still within it and on distinct phases.
+    await stopPolling(ctx, 'ph3');
+    const after = await schedulers(ctx);
+    const later = Date.now();
+    const shorter = ids.map((id) => after.get(pollSchedulerId(id)));
+    for (const s of shorter) {
+      expect(s?.every).toBe(15_000);
+      expect(Number(s?.next)).toBeGreaterThan(later);
+      expect(Number(s?.next)).toBeLessThanOrEqual(later + 15_000);
+    }
+    expect(Math.abs(Number(shorter[0]?.next) - Number(shorter[1]?.next))).toBeGreaterThan(1_000);
+  });
+
+  it('spreads the first runs of new schedulers over their interval', async () => {
+    const { ctx } = fleet();
+    const before = Date.now();
+    const ids = Array.from({ length: 12 }, (_, i) => `new-${i}`);
+    for (const id of ids) await ensurePolling(ctx, id, 15_000);
+    const all = await schedulers(ctx);
+    const offsets = ids.map((id) => Number(all.get(pollSchedulerId(id))?.next) - before);
+    for (const offset of offsets) {
+      expect(offset).toBeGreaterThan(0);
+      expect(offset).toBeLessThanOrEqual(15_000 + (Date.now() - before));
+    }
+    // Not all at once: at least a few seconds between the first and the last.
+    expect(Math.max(...offsets) - Math.min(...offsets)).toBeGreaterThan(3_000);
+  });
+
+  it('plans the next run within the new interval from the last one (pure)', () => {
+    const now = 1_000_000;
+    const at = (existing: { next: number; every: number } | null, everyMs: number) =>
+      nextPollRunAt({ nowMs: now, everyMs, campaignId: 'c', existing });
+    // Unchanged interval: the next run stays.
+    expect(at({ next: now + 4_000, every: 15_000 }, 15_000)).toBe(now + 4_000);
+    // Longer: 30 s after the last run (next − 15 s).
+    expect(at({ next: now + 4_000, every: 15_000 }, 30_000)).toBe(now + 19_000);
+    // Shorter, last run recent enough: 15 s after it.
+    expect(at({ next: now + 25_000, every: 30_000 }, 15_000)).toBe(now + 10_000);
+    // Shorter, already overdue under the new interval: the pending run is folded into it.
+    expect(at({ next: now + 4_000, every: 60_000 }, 15_000)).toBe(now + 4_000);
+    expect(at({ next: now + 40_000, every: 60_000 }, 15_000)).toBe(now + 10_000);
+    // Due right now (backlog): counts as the last run.
+    expect(at({ next: now - 1_000, every: 15_000 }, 30_000)).toBe(now + 29_000);
+    // New: somewhere in (now, now + every], the same for the same campaign.
+    const first = at(null, 15_000);
+    expect(first).toBeGreaterThan(now);
+    expect(first).toBeLessThanOrEqual(now + 15_000);
+    expect(at(null, 15_000)).toBe(first);
+  });
+
+  it('names the campaign of a poll job from its scheduler, or from the data of older jobs', () => {
+    expect(campaignIdOfPollJob({ data: {}, repeatJobKey: 'poll:abc' })).toBe('abc');
+    expect(campaignIdOfPollJob({ data: { campaignId: 'legacy' }, repeatJobKey: 'poll:legacy' })).toBe(
+      'legacy',
+    );
+    expect(campaignIdOfPollJob({ data: { campaignId: 'manual' } })).toBe('manual');
+    expect(campaignIdOfPollJob({ data: {}, repeatJobKey: 'other:abc' })).toBeNull();
+    expect(campaignIdOfPollJob({ data: {} })).toBeNull();
+  });
+});
