@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import type { CampaignConfig } from '../campaign-config.js';
+import type { CampaignConfig, Weekday } from '../campaign-config.js';
+import { STATE_RULES, USPS_CODES, stateHoursFor } from './state-rules.js';
 
 /**
  * Compliance rules applied to a campaign config at submit time and on every change. Pure.
@@ -19,36 +20,109 @@ export const FEDERAL_WINDOW = {
   source: 'TCPA 47 CFR 64.1200(c)(1); FTC TSR 16 CFR 310.4(c)',
 } as const;
 
-export function checkCallingWindows(config: Pick<CampaignConfig, 'allowedCallTimes'>): ComplianceProblem[] {
+/**
+ * The floor applied under the OFCOM regime too: UK law sets no statutory calling hours, so the
+ * orchestrator keeps the same 08:00–21:00 as its own policy rather than allowing night calls.
+ */
+const floorSource = (config: Pick<CampaignConfig, 'compliance'>) =>
+  config.compliance?.regime === 'OFCOM'
+    ? 'orchestrator policy for the OFCOM regime (same hours as TCPA 47 CFR 64.1200(c)(1))'
+    : FEDERAL_WINDOW.source;
+
+export function checkCallingWindows(
+  config: Pick<CampaignConfig, 'allowedCallTimes'> & Partial<Pick<CampaignConfig, 'compliance'>>,
+): ComplianceProblem[] {
   const problems: ComplianceProblem[] = [];
+  const source = floorSource(config);
   config.allowedCallTimes.forEach((window, i) => {
     const start = toMinutes(window.start);
     const end = toMinutes(window.end);
     if (end <= start) {
       problems.push({
         path: ['allowedCallTimes', i, 'end'],
-        message: `must be after start (${window.start})`,
+        message: `must be after start (${window.start}); a window may not end before it starts or cross midnight`,
       });
     }
     if (start < toMinutes(FEDERAL_WINDOW.start)) {
       problems.push({
         path: ['allowedCallTimes', i, 'start'],
-        message: `${window.start} is before ${FEDERAL_WINDOW.start} local time (${FEDERAL_WINDOW.source})`,
+        message: `${window.start} is before ${FEDERAL_WINDOW.start} local time (calling hours, ${source})`,
       });
     }
     if (end > toMinutes(FEDERAL_WINDOW.end)) {
       problems.push({
         path: ['allowedCallTimes', i, 'end'],
-        message: `${window.end} is after ${FEDERAL_WINDOW.end} local time (${FEDERAL_WINDOW.source})`,
+        message: `${window.end} is after ${FEDERAL_WINDOW.end} local time (calling hours, ${source})`,
       });
     }
   });
   return problems;
 }
 
+/**
+ * Declared recipient states: each must be a USPS code, and every window must fit the stricter hours
+ * of every declared state on each of its days (STATE_RULES, each with its statute).
+ */
+export function checkRecipientStates(
+  config: Pick<CampaignConfig, 'allowedCallTimes' | 'recipientStates'>,
+): ComplianceProblem[] {
+  const problems: ComplianceProblem[] = [];
+  const states = config.recipientStates ?? [];
+  states.forEach((code, i) => {
+    if (!USPS_CODES.has(code)) {
+      problems.push({
+        path: ['recipientStates', i],
+        message: `"${code}" is not a US state, district or territory USPS code; recipient-state rules cannot be applied`,
+      });
+    }
+  });
+  for (const code of new Set(states)) {
+    const rule = STATE_RULES[code];
+    if (!rule) continue;
+    config.allowedCallTimes.forEach((window, i) => {
+      // Failing days grouped by what fails, so a Mon–Fri window gets one problem naming its days.
+      const failures = new Map<string, { field: 'days' | 'start' | 'end'; text: string; days: Weekday[] }>();
+      const fail = (field: 'days' | 'start' | 'end', text: string, day: Weekday) => {
+        const key = `${field}|${text}`;
+        const entry = failures.get(key) ?? { field, text, days: [] };
+        entry.days.push(day);
+        failures.set(key, entry);
+      };
+      for (const day of window.days as Weekday[]) {
+        const hours = stateHoursFor(rule, day);
+        if (hours === null) {
+          fail('days', 'calls are forbidden', day);
+          continue;
+        }
+        if (toMinutes(window.start) < toMinutes(hours.start)) {
+          fail('start', `${window.start} is before ${hours.start}`, day);
+        }
+        if (toMinutes(window.end) > toMinutes(hours.end)) {
+          fail('end', `${window.end} is after ${hours.end}`, day);
+        }
+      }
+      for (const { field, text, days } of failures.values()) {
+        problems.push({
+          path: ['allowedCallTimes', i, field],
+          message: `${text} on ${days.join(', ')} for ${rule.name} (${code}) recipients (${rule.source})`,
+        });
+      }
+    });
+  }
+  return problems;
+}
+
+/**
+ * Every config-only compliance rule, in a stable order. (An unknown `complianceTimeZone` is refused
+ * by the base schema itself, campaign-config.ts.)
+ */
+export function checkCampaignCompliance(config: CampaignConfig): ComplianceProblem[] {
+  return [...checkCallingWindows(config), ...checkRecipientStates(config)];
+}
+
 /** zod refinement hook used by `campaignConfigSchema`. */
 export function refineCampaignCompliance(config: CampaignConfig, ctx: z.RefinementCtx): void {
-  for (const problem of checkCallingWindows(config)) {
+  for (const problem of checkCampaignCompliance(config)) {
     ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
   }
 }

@@ -1,0 +1,54 @@
+import type { CampaignConfig, ValidationIssue } from '../campaign-config.js';
+import type { AppConfig } from '../config.js';
+import type { ComplianceProblem } from './config-rules.js';
+
+export const DNC_SOURCE = 'FTC TSR 16 CFR 310.4(b)(1)(iii)(B); FCC 47 CFR 64.1200(c)(2)';
+
+/** A rule the deployment let a campaign relax; audited as 'compliance_override'. */
+export interface ComplianceOverride {
+  rule: 'do-not-call-check-disabled';
+  allowedBy: 'ALLOW_DNC_DISABLED';
+  source: string;
+}
+
+/**
+ * Rules that depend on how this deployment is configured, not only on the campaign. Pure; the API
+ * calls it next to the schema on submit and on every change (a 400 with these issues), the launch
+ * worker again before creating the campaign.
+ * - doNotCallCheck: false is refused unless the deployment set ALLOW_DNC_DISABLED=true.
+ */
+export function checkDeploymentPolicy(
+  config: Pick<CampaignConfig, 'compliance'>,
+  appConfig: Pick<AppConfig, 'allowDncDisabled'>,
+): ComplianceProblem[] {
+  if (config.compliance?.doNotCallCheck !== false || appConfig.allowDncDisabled) return [];
+  return [
+    {
+      path: ['compliance', 'doNotCallCheck'],
+      message:
+        `disabling the do-not-call check is not allowed by this deployment (${DNC_SOURCE}); ` +
+        'scrub the list and send true, or have the operator set ALLOW_DNC_DISABLED=true',
+    },
+  ];
+}
+
+/** The overrides a config uses under this deployment's policy (empty when it relaxes nothing). */
+export function complianceOverrides(
+  config: Pick<CampaignConfig, 'compliance'>,
+  appConfig: Pick<AppConfig, 'allowDncDisabled'>,
+): ComplianceOverride[] {
+  return config.compliance?.doNotCallCheck === false && appConfig.allowDncDisabled
+    ? [{ rule: 'do-not-call-check-disabled', allowedBy: 'ALLOW_DNC_DISABLED', source: DNC_SOURCE }]
+    : [];
+}
+
+/** checkDeploymentPolicy's problems as the API reports validation issues (dotted paths). */
+export function deploymentPolicyIssues(
+  config: Pick<CampaignConfig, 'compliance'>,
+  appConfig: Pick<AppConfig, 'allowDncDisabled'>,
+): ValidationIssue[] {
+  return checkDeploymentPolicy(config, appConfig).map((p) => ({
+    path: p.path.join('.'),
+    message: p.message,
+  }));
+}

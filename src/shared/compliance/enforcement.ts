@@ -1,0 +1,355 @@
+import { DelayedError, type Job } from 'bullmq';
+import { z } from 'zod';
+import type { CampaignConfig } from '../campaign-config.js';
+import { createCampaignStore } from '../campaign-store.js';
+import type { AppContext } from '../context.js';
+import type { CampaignStatus } from '../cxone/wire.js';
+import { enqueueCommand, getCommand } from '../lifecycle/enqueue.js';
+import { isFinal } from '../lifecycle/state-machine.js';
+import { FEDERAL_WINDOW } from './config-rules.js';
+import { recordDeploymentOverrides } from './overrides.js';
+import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
+import { getGuardState, getWindowState, setWindowState, type WindowState } from './state-store.js';
+import { isWithinWindow, localIso, nextWindowOpen, nextWindowTransition } from './windows.js';
+
+/**
+ * Run-time calling-window enforcement: each watched campaign has exactly one delayed job on the
+ * 'compliance' queue (job id `window-<campaignId>`) that fires at the campaign's next window
+ * transition, computed in its own zone (windows.ts). When it fires it compares the campaign's state
+ * with the window — outside and active → pause; inside and paused by the window → resume — through
+ * the lifecycle's enqueueCommand, then re-delays itself to the next transition. The same job is
+ * moved back to delayed, so there is never a second one, and it reads the campaign's config at
+ * every firing, so a config change cannot leave it acting on stale windows.
+ *
+ * A pause is verified: until the campaign is seen paused the job fires again every VERIFY_MS and
+ * re-issues the pause if its command failed. Dialing outside the window is the one failure this
+ * module exists to prevent.
+ */
+export const WINDOW_JOB = 'window';
+export const REASON_WINDOW = 'compliance-window';
+/** How soon an issued pause/resume is checked again while the campaign has not reached its state. */
+export const VERIFY_MS = 30_000;
+/** Retry delay when acting failed (Redis blip); the job keeps its attempts for real failures. */
+export const RETRY_MS = 5_000;
+/** Window resumes issued per window open before the enforcer leaves the campaign paused for an operator. */
+export const MAX_RESUME_ATTEMPTS = 3;
+
+const WINDOW_JOB_ID_PREFIX = 'window-';
+
+export function windowJobId(campaignId: string): string {
+  return `${WINDOW_JOB_ID_PREFIX}${campaignId}`;
+}
+
+export const windowJobSchema = z.object({
+  campaignId: z.string().min(1),
+  /** What the job expects at `atMs`: the window's close, its open, or a check of an issued command. */
+  kind: z.enum(['close', 'open', 'verify']),
+  atMs: z.number().int(),
+});
+export type WindowJob = z.infer<typeof windowJobSchema>;
+
+/**
+ * What a window job stores as its data: the campaign is its job id, so the data is only the plan
+ * (every active campaign keeps one of these jobs in Redis). Jobs written by an earlier release also
+ * carry `campaignId`, which is accepted.
+ */
+export const storedWindowJobSchema = windowJobSchema.extend({ campaignId: z.string().min(1).optional() });
+export type StoredWindowJob = Omit<WindowJob, 'campaignId'>;
+
+function storedData(data: WindowJob): StoredWindowJob {
+  return { kind: data.kind, atMs: data.atMs };
+}
+
+/** A window job's plan with its campaign, from the job's data and id. Throws on a malformed job. */
+export function windowJobOf(job: { id?: string | undefined; data: unknown }): WindowJob {
+  const data = storedWindowJobSchema.parse(job.data);
+  const fromId = job.id?.startsWith(WINDOW_JOB_ID_PREFIX) ? job.id.slice(WINDOW_JOB_ID_PREFIX.length) : '';
+  const campaignId = data.campaignId ?? fromId;
+  if (!campaignId) throw new Error(`window job ${job.id ?? '?'} names no campaign`);
+  return { campaignId, kind: data.kind, atMs: data.atMs };
+}
+
+type EnforcementContext = AppContext;
+
+async function loadConfig(
+  ctx: EnforcementContext,
+  campaignId: string,
+): Promise<{
+  config: CampaignConfig;
+  status: CampaignStatus;
+  version: number;
+} | null> {
+  const record = await createCampaignStore(ctx).get(campaignId);
+  return record ? { config: record.config, status: record.status, version: record.version } : null;
+}
+
+/**
+ * Puts (or moves) the campaign's window job at `data.atMs`. Idempotent: the same plan twice changes
+ * nothing; a different plan moves the existing delayed job; a job that is running or due now is left
+ * alone, because it re-plans from the current config when it finishes.
+ */
+async function upsertWindowJob(ctx: EnforcementContext, data: WindowJob): Promise<void> {
+  const queue = ctx.queues.compliance;
+  const jobId = windowJobId(data.campaignId);
+  const delay = Math.max(0, data.atMs - ctx.clock.now());
+  const existing = await queue.getJob(jobId);
+  if (existing) {
+    const state = await existing.getState();
+    if (state === 'delayed') {
+      const current = storedWindowJobSchema.safeParse(existing.data);
+      if (current.success && current.data.atMs === data.atMs && current.data.kind === data.kind) return;
+      await existing.updateData(storedData(data));
+      await existing.changeDelay(delay);
+      return;
+    }
+    if (
+      state === 'active' ||
+      state === 'waiting' ||
+      state === 'prioritized' ||
+      state === 'waiting-children'
+    ) {
+      return;
+    }
+    await existing.remove().catch((err: unknown) => {
+      ctx.logger.warn({ err, campaignId: data.campaignId }, 'could not remove the finished window job');
+    });
+  }
+  await queue.add(WINDOW_JOB, storedData(data), { jobId, delay, removeOnComplete: true });
+}
+
+/**
+ * Starts (or re-plans) calling-window enforcement for a campaign: called by the launch worker after
+ * activation and by the lifecycle after every status or settings change. A campaign found active
+ * outside its window is acted on at once.
+ */
+export async function scheduleWindowEnforcement(
+  ctx: EnforcementContext,
+  campaignId: string,
+  opts: { config?: CampaignConfig; status?: CampaignStatus } = {},
+): Promise<void> {
+  const loaded = opts.config && opts.status ? null : await loadConfig(ctx, campaignId);
+  const config = opts.config ?? loaded?.config;
+  const status = opts.status ?? loaded?.status;
+  if (!config || !status) {
+    ctx.logger.warn({ campaignId }, 'window enforcement not scheduled: campaign unknown to the orchestrator');
+    return;
+  }
+  if (isFinal(status)) {
+    await cancelWindowEnforcement(ctx, campaignId);
+    return;
+  }
+  await recordDeploymentOverrides(ctx, { campaignId, config });
+  const now = ctx.clock.now();
+  if (status === 'active' && !isWithinWindow(config, now)) {
+    await upsertWindowJob(ctx, { campaignId, kind: 'close', atMs: now });
+    return;
+  }
+  const next = nextWindowTransition(config, now);
+  if (!next) {
+    ctx.logger.error(
+      { campaignId },
+      'no calling-window transition within 15 days; enforcement not scheduled',
+    );
+    return;
+  }
+  await upsertWindowJob(ctx, { campaignId, kind: next.kind, atMs: next.atMs });
+  ctx.logger.debug(
+    { campaignId, next: next.kind, at: new Date(next.atMs).toISOString() },
+    'window enforcement scheduled',
+  );
+}
+
+/** Stops enforcement for a campaign (completed, cancelled, deleted). */
+export async function cancelWindowEnforcement(ctx: EnforcementContext, campaignId: string): Promise<void> {
+  const job = await ctx.queues.compliance.getJob(windowJobId(campaignId));
+  if (!job) return;
+  // A running job cannot be removed (it holds a lock); it finds the campaign final and ends itself.
+  await job.remove().catch((err: unknown) => {
+    ctx.logger.debug({ err, campaignId }, 'window job busy; it stops itself on its next firing');
+  });
+}
+
+export type WindowOutcome =
+  'paused' | 'pause_pending' | 'resumed' | 'resume_pending' | 'resume_withheld' | 'nothing' | 'stopped';
+
+async function commandPending(ctx: EnforcementContext, commandId: string | undefined): Promise<boolean> {
+  if (!commandId) return false;
+  const command = await getCommand(ctx, commandId);
+  return command !== null && (command.status === 'queued' || command.status === 'running');
+}
+
+/** Decides and acts for one firing; returns what it did and when to fire next (null = stop). */
+export async function enforceWindow(
+  ctx: EnforcementContext,
+  data: WindowJob,
+): Promise<{ outcome: WindowOutcome; next: WindowJob | null }> {
+  const { campaignId } = data;
+  const loaded = await loadConfig(ctx, campaignId);
+  if (!loaded || isFinal(loaded.status)) {
+    await setWindowState(ctx, campaignId, {});
+    return { outcome: 'stopped', next: null };
+  }
+  const { config, status, version } = loaded;
+  const zone = config.complianceTimeZone;
+  const now = ctx.clock.now();
+  const within = isWithinWindow(config, now);
+  const win: WindowState = await getWindowState(ctx, campaignId);
+  const timing = { plannedAt: new Date(data.atMs).toISOString(), lateByMs: Math.max(0, now - data.atMs) };
+  let outcome: WindowOutcome = 'nothing';
+
+  if (!within && status === 'active') {
+    if (await commandPending(ctx, win.pauseCommandId)) {
+      outcome = 'pause_pending';
+    } else {
+      const { commandId } = await enqueueCommand(ctx, {
+        campaignId,
+        actor: COMPLIANCE_ACTOR,
+        reason: REASON_WINDOW,
+        action: 'pause',
+      });
+      const next = nextWindowOpen(config, now);
+      const retry = win.pauseCommandId !== undefined;
+      await setWindowState(ctx, campaignId, {
+        pausedAt: win.pausedAt ?? new Date(now).toISOString(),
+        pauseCommandId: commandId,
+        lastTransitionMs: data.atMs,
+      });
+      await recordComplianceAction(ctx, {
+        campaignId,
+        kind: 'window_pause',
+        cxoneVersion: version,
+        details: {
+          rule: 'calling-window',
+          source: FEDERAL_WINDOW.source,
+          timeZone: zone,
+          localTime: localIso(zone, now),
+          nextOpen: next === null ? null : localIso(zone, next),
+          commandId,
+          reissued: retry,
+          ...timing,
+        },
+        ...(retry ? {} : { event: 'campaign.compliance.paused' as const }),
+      });
+      outcome = 'paused';
+    }
+  } else if (within && status === 'paused' && win.pausedAt) {
+    const guard = await getGuardState(ctx, campaignId);
+    if (guard && guard.lastAction === 'pause' && guard.pausedInPeriod === guard.periodIndex) {
+      // The abandonment guard paused it too; lifting that pause is an operator's decision.
+      await setWindowState(ctx, campaignId, { lastTransitionMs: data.atMs });
+      await recordComplianceAction(ctx, {
+        campaignId,
+        kind: 'window_resume_withheld',
+        cxoneVersion: version,
+        details: { rule: 'abandonment-guard', timeZone: zone, localTime: localIso(zone, now), ...timing },
+      });
+      outcome = 'resume_withheld';
+    } else if (await commandPending(ctx, win.resumeCommandId)) {
+      outcome = 'resume_pending';
+    } else if ((win.resumeAttempts ?? 0) >= MAX_RESUME_ATTEMPTS) {
+      // Resumes keep failing (refused or rejected upstream): staying paused is the safe side; an
+      // operator decides. Recorded once, then the job just follows the window.
+      if (win.resumeAttempts === MAX_RESUME_ATTEMPTS) {
+        await setWindowState(ctx, campaignId, { ...win, resumeAttempts: MAX_RESUME_ATTEMPTS + 1 });
+        await recordComplianceAction(ctx, {
+          campaignId,
+          kind: 'window_resume_withheld',
+          cxoneVersion: version,
+          details: { rule: 'resume-failed', attempts: MAX_RESUME_ATTEMPTS, timeZone: zone, ...timing },
+        });
+      }
+      outcome = 'resume_withheld';
+    } else {
+      const { commandId } = await enqueueCommand(ctx, {
+        campaignId,
+        actor: COMPLIANCE_ACTOR,
+        reason: REASON_WINDOW,
+        action: 'resume',
+      });
+      await setWindowState(ctx, campaignId, {
+        ...win,
+        resumeCommandId: commandId,
+        resumeAttempts: (win.resumeAttempts ?? 0) + 1,
+        lastTransitionMs: data.atMs,
+      });
+      await recordComplianceAction(ctx, {
+        campaignId,
+        kind: 'window_resume',
+        cxoneVersion: version,
+        details: {
+          rule: 'calling-window',
+          timeZone: zone,
+          localTime: localIso(zone, now),
+          pausedSince: win.pausedAt,
+          commandId,
+          reissued: win.resumeCommandId !== undefined,
+          ...timing,
+        },
+        ...(win.resumeCommandId === undefined ? { event: 'campaign.compliance.resumed' as const } : {}),
+      });
+      outcome = 'resumed';
+    }
+  } else if (within && status === 'active' && win.pausedAt) {
+    // Resumed (by us or an operator inside the window): the window pause is over.
+    await setWindowState(ctx, campaignId, { lastTransitionMs: data.atMs });
+  } else if (
+    !within &&
+    status === 'paused' &&
+    (win.pauseCommandId || win.resumeCommandId || win.resumeAttempts)
+  ) {
+    // Our pause holds: keep the marker, forget finished commands, and give the next open fresh
+    // resume attempts.
+    await setWindowState(ctx, campaignId, {
+      pausedAt: win.pausedAt ?? new Date(now).toISOString(),
+      lastTransitionMs: data.atMs,
+    });
+  }
+
+  const waiting =
+    outcome === 'paused' ||
+    outcome === 'pause_pending' ||
+    outcome === 'resumed' ||
+    outcome === 'resume_pending';
+  const transition = nextWindowTransition(config, now);
+  let next: WindowJob | null = transition
+    ? { campaignId, kind: transition.kind, atMs: transition.atMs }
+    : null;
+  if (waiting && (!next || next.atMs > now + VERIFY_MS))
+    next = { campaignId, kind: 'verify', atMs: now + VERIFY_MS };
+  return { outcome, next };
+}
+
+/**
+ * The compliance worker's processor for window jobs: enforce, then move the same job back to
+ * delayed at the next transition (BullMQ's manual-delay pattern: moveToDelayed + DelayedError).
+ * A failure to act is retried after RETRY_MS the same way, so transient errors never use up the
+ * attempts of a job that lives as long as its campaign.
+ */
+export async function processWindowJob(
+  ctx: EnforcementContext,
+  job: Job,
+  token: string | undefined,
+): Promise<{ outcome: WindowOutcome }> {
+  const data = windowJobOf(job);
+  let result: { outcome: WindowOutcome; next: WindowJob | null };
+  try {
+    result = await enforceWindow(ctx, data);
+  } catch (err) {
+    ctx.logger.error({ err, campaignId: data.campaignId }, 'window enforcement failed; retrying shortly');
+    result = { outcome: 'nothing', next: { ...data, atMs: ctx.clock.now() + RETRY_MS } };
+  }
+  if (!result.next) return { outcome: result.outcome };
+  await job.updateData(storedData(result.next));
+  // BullMQ delays run on the real clock; the plan is in ctx.clock's time (equal in production).
+  await job.moveToDelayed(Date.now() + Math.max(0, result.next.atMs - ctx.clock.now()), token);
+  ctx.logger.debug(
+    {
+      campaignId: data.campaignId,
+      outcome: result.outcome,
+      next: result.next.kind,
+      at: new Date(result.next.atMs).toISOString(),
+    },
+    'window job re-delayed',
+  );
+  throw new DelayedError();
+}

@@ -1,0 +1,131 @@
+import type { CampaignConfig } from '../campaign-config.js';
+import type { AppContext } from '../context.js';
+import type { CampaignStats } from '../cxone/wire.js';
+import { enqueueCommand } from '../lifecycle/enqueue.js';
+import { evaluateAbandonmentGuard, type GuardDecision, type GuardInput } from './guard.js';
+import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
+import { getGuardState, setGuardState } from './state-store.js';
+
+export const REASON_GUARD = 'abandonment-guard';
+
+const figuresOf = (d: GuardDecision) => ({
+  rate: d.figures.rate,
+  answeredCalls: d.figures.answeredCalls,
+  abandonedCalls: d.figures.abandonedCalls,
+  totalCalls: d.figures.totalCalls,
+  target: d.figures.target,
+  cap: d.figures.cap,
+  regime: d.regime,
+  period: {
+    index: d.period.index,
+    label: d.period.label,
+    start: new Date(d.period.startMs).toISOString(),
+    end: new Date(d.period.endMs).toISOString(),
+  },
+});
+
+/**
+ * The abandonment guard with its I/O, for the poll worker to call after each statistics poll and
+ * BEFORE pacing: loads the guard state, evaluates (guard.ts), stores the new state, and when the
+ * decision changed audits it with the figures; a 'pause' is enqueued through the lifecycle (reason
+ * 'abandonment-guard'). The caller applies `decision.throttle` to pacing (never dial above
+ * `maxCallRate`) whenever it is not null.
+ */
+export async function applyAbandonmentGuard(
+  ctx: AppContext,
+  input: {
+    campaignId: string;
+    config: CampaignConfig;
+    stats: Pick<CampaignStats, 'totalCalls' | 'answeredCalls' | 'abandonedCalls' | 'complianceViolations'> &
+      Partial<Pick<CampaignStats, 'version'>>;
+    options?: GuardInput['options'];
+  },
+): Promise<GuardDecision> {
+  const { campaignId } = input;
+  const state = await getGuardState(ctx, campaignId);
+  const decision = evaluateAbandonmentGuard({
+    config: input.config,
+    state,
+    stats: input.stats,
+    nowMs: ctx.clock.now(),
+    ...(input.options ? { options: input.options } : {}),
+  });
+  await setGuardState(ctx, campaignId, decision.nextState);
+
+  if (decision.closedPeriod) {
+    const p = decision.closedPeriod;
+    await recordComplianceAction(ctx, {
+      campaignId,
+      kind: 'period_closed',
+      cxoneVersion: input.stats.version,
+      details: {
+        rule: 'abandonment-period',
+        source: decision.source,
+        regime: decision.regime,
+        period: {
+          index: p.index,
+          start: new Date(p.startMs).toISOString(),
+          end: new Date(p.endMs).toISOString(),
+        },
+        answeredCalls: p.answeredCalls,
+        abandonedCalls: p.abandonedCalls,
+        totalCalls: p.totalCalls,
+        complianceViolations: p.complianceViolations,
+        rate: p.rate,
+        withinCap: p.rate === null || p.rate <= decision.figures.cap,
+      },
+      dedupeKey: `compliance:period:${campaignId}:${decision.regime}:${p.index}`,
+    });
+  }
+  // 'pause' is only ever returned for a new pause (once per period); throttle and release are
+  // recorded when they change, not on every poll.
+  if (decision.action !== 'pause' && decision.action === (state?.lastAction ?? 'none')) return decision;
+
+  const details = {
+    rule: 'abandonment-guard',
+    source: decision.source,
+    reason: decision.reason,
+    ...figuresOf(decision),
+  };
+  if (decision.action === 'pause') {
+    let commandId: string | undefined;
+    try {
+      ({ commandId } = await enqueueCommand(ctx, {
+        campaignId,
+        actor: COMPLIANCE_ACTOR,
+        reason: REASON_GUARD,
+        action: 'pause',
+      }));
+    } catch (err) {
+      // Let pacing keep its throttle this poll and the next poll try the pause again.
+      await setGuardState(ctx, campaignId, {
+        ...decision.nextState,
+        lastAction: 'throttle',
+        pausedInPeriod: -1,
+      });
+      throw err;
+    }
+    await recordComplianceAction(ctx, {
+      campaignId,
+      kind: 'guard_pause',
+      cxoneVersion: input.stats.version,
+      details: { ...details, commandId },
+      event: 'campaign.compliance.paused',
+    });
+  } else if (decision.action === 'throttle') {
+    await recordComplianceAction(ctx, {
+      campaignId,
+      kind: 'guard_throttle',
+      cxoneVersion: input.stats.version,
+      details: { ...details, throttle: decision.throttle },
+    });
+  } else if (state?.lastAction && state.lastAction !== 'none') {
+    await recordComplianceAction(ctx, {
+      campaignId,
+      kind: 'guard_release',
+      cxoneVersion: input.stats.version,
+      details,
+    });
+  }
+  return decision;
+}

@@ -1,0 +1,286 @@
+import { ABANDONMENT_CAP, type CampaignConfig } from '../campaign-config.js';
+import type { CampaignStats } from '../cxone/wire.js';
+
+/**
+ * The abandonment guard. Pure: given the campaign's config, the guard state from the previous
+ * evaluation, the latest cumulative CXone statistics and the time, it decides whether pacing must be
+ * throttled or the campaign paused, and returns the state to keep for next time.
+ *
+ * Law: abandoned calls ≤ 3% of calls answered by a live person, per campaign, measured over each
+ * 30-day period (TCPA/TSR) or each 24 hours (UK Ofcom). Periods are counted from the campaign's
+ * start; CXone's counters are cumulative, so the period's figures are the counters minus a snapshot
+ * taken at the period's start (the last observation before the boundary — calls between that poll
+ * and the boundary count against the new period, which errs towards enforcing).
+ */
+export type GuardAction = 'none' | 'throttle' | 'pause';
+
+export interface Counters {
+  totalCalls: number;
+  answeredCalls: number;
+  abandonedCalls: number;
+  complianceViolations: number;
+}
+
+export interface PeriodSummary extends Counters {
+  index: number;
+  startMs: number;
+  endMs: number;
+  /** abandoned / answered; null with no live answer. */
+  rate: number | null;
+}
+
+export interface GuardState {
+  version: 1;
+  regime: Regime;
+  /** Start of period 0 (epoch ms): the campaign's start. */
+  anchorMs: number;
+  periodIndex: number;
+  /** Cumulative counters at the start of the current period. */
+  baseline: Counters;
+  lastSeen?: Counters & { atMs: number };
+  throttled: boolean;
+  /** Period in which the guard last paused the campaign (it pauses at most once per period). */
+  pausedInPeriod?: number;
+  lastAction: GuardAction;
+  /** Closed periods, oldest first, the most recent MAX_PERIODS kept. */
+  periods: PeriodSummary[];
+}
+
+export type Regime = 'TCPA' | 'OFCOM';
+
+export const MEASUREMENT: Record<Regime, { periodMs: number; label: string; source: string }> = {
+  TCPA: {
+    periodMs: 30 * 86_400_000,
+    label: '30-day period',
+    source: 'FTC TSR 16 CFR 310.4(b)(4)(i); FCC 47 CFR 64.1200(a)(7)(i)',
+  },
+  OFCOM: {
+    periodMs: 86_400_000,
+    label: '24-hour period',
+    source:
+      'Ofcom statement of policy on the persistent misuse of an electronic communications network or service (2016)',
+  },
+};
+
+export const GUARD_DEFAULTS = {
+  /** Below this many live answers in the period the guard throttles instead of pausing (one early abandon is 100%). */
+  minAnsweredForPause: 30,
+  /** A throttle is lifted only once the rate falls below target × this, so it does not flap. */
+  releaseRatio: 0.9,
+  /** Closed periods kept in the state (a year of 30-day periods, two months of 24-hour ones). */
+  maxPeriods: 60,
+  defaultTarget: 0.025,
+} as const;
+
+export interface GuardInput {
+  config: Pick<CampaignConfig, 'startDateTime' | 'dialerStrategy' | 'pacing' | 'compliance'>;
+  /** What the previous evaluation returned as `nextState` (anything else, e.g. undefined, starts afresh). */
+  state?: unknown;
+  stats: Pick<CampaignStats, 'totalCalls' | 'answeredCalls' | 'abandonedCalls' | 'complianceViolations'>;
+  nowMs: number;
+  options?: Partial<Pick<typeof GUARD_DEFAULTS, 'minAnsweredForPause' | 'releaseRatio'>>;
+}
+
+export interface GuardFigures extends Counters {
+  rate: number | null;
+  target: number;
+  cap: number;
+}
+
+export interface GuardDecision {
+  action: GuardAction;
+  /** True when the action differs from the previous evaluation or a period just closed: audit it. */
+  changed: boolean;
+  regime: Regime;
+  period: { index: number; startMs: number; endMs: number; label: string };
+  figures: GuardFigures;
+  /**
+   * What pacing must apply while `action` is throttle or pause: never dial above `maxCallRate`
+   * (the minimum rate once the cap is reached); `strategy` is the recommended dialing mode.
+   */
+  throttle: { strategy: 'progressive'; maxCallRate: number; reason: string } | null;
+  /** Human-readable why, with the figures and the source of law. */
+  reason: string;
+  source: string;
+  /** Persist and pass back as `state` next time. */
+  nextState: GuardState;
+  /** The period that closed during this evaluation, if one did. */
+  closedPeriod?: PeriodSummary;
+}
+
+/** The lowest call rate the campaign config allows (dialerStrategy.callRate ≥ 0.1). */
+const MIN_CALL_RATE = 0.1;
+
+const ZERO: Counters = { totalCalls: 0, answeredCalls: 0, abandonedCalls: 0, complianceViolations: 0 };
+
+const pick = (c: Counters): Counters => ({
+  totalCalls: c.totalCalls,
+  answeredCalls: c.answeredCalls,
+  abandonedCalls: c.abandonedCalls,
+  complianceViolations: c.complianceViolations,
+});
+
+const minus = (a: Counters, b: Counters): Counters => ({
+  totalCalls: a.totalCalls - b.totalCalls,
+  answeredCalls: a.answeredCalls - b.answeredCalls,
+  abandonedCalls: a.abandonedCalls - b.abandonedCalls,
+  complianceViolations: a.complianceViolations - b.complianceViolations,
+});
+
+const isCounters = (v: unknown): v is Counters =>
+  typeof v === 'object' &&
+  v !== null &&
+  ['totalCalls', 'answeredCalls', 'abandonedCalls', 'complianceViolations'].every(
+    (k) => typeof (v as Record<string, unknown>)[k] === 'number',
+  );
+
+export function isGuardState(v: unknown): v is GuardState {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as Partial<GuardState>;
+  return (
+    s.version === 1 &&
+    typeof s.anchorMs === 'number' &&
+    typeof s.periodIndex === 'number' &&
+    isCounters(s.baseline) &&
+    Array.isArray(s.periods)
+  );
+}
+
+export const rateOf = (c: Pick<Counters, 'answeredCalls' | 'abandonedCalls'>): number | null =>
+  c.answeredCalls > 0 ? c.abandonedCalls / c.answeredCalls : null;
+
+const pct = (r: number) => `${(r * 100).toFixed(2)}%`;
+
+function freshState(config: GuardInput['config'], regime: Regime, nowMs: number): GuardState {
+  const start = Date.parse(config.startDateTime);
+  return {
+    version: 1,
+    regime,
+    anchorMs: Number.isFinite(start) ? start : nowMs,
+    periodIndex: 0,
+    baseline: { ...ZERO },
+    throttled: false,
+    lastAction: 'none',
+    periods: [],
+  };
+}
+
+export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
+  const { config, nowMs } = input;
+  const opts = { ...GUARD_DEFAULTS, ...input.options };
+  const regime: Regime = config.compliance?.regime ?? 'TCPA';
+  const { periodMs, label, source } = MEASUREMENT[regime];
+  const target = Math.min(config.pacing?.targetAbandonment ?? GUARD_DEFAULTS.defaultTarget, ABANDONMENT_CAP);
+  const cap = ABANDONMENT_CAP;
+  const counters = pick(input.stats);
+
+  // A regime change re-anchors the measurement: its periods are not comparable with the old ones.
+  const previous =
+    isGuardState(input.state) && input.state.regime === regime
+      ? input.state
+      : freshState(config, regime, nowMs);
+  const state: GuardState = {
+    ...previous,
+    baseline: { ...previous.baseline },
+    periods: [...previous.periods],
+  };
+
+  // CXone counters only grow; if they went backwards the campaign's counters were reset upstream.
+  if (
+    counters.answeredCalls < state.baseline.answeredCalls ||
+    counters.abandonedCalls < state.baseline.abandonedCalls
+  ) {
+    state.baseline = { ...ZERO };
+    delete state.lastSeen;
+  }
+
+  const index = Math.max(0, Math.floor((nowMs - state.anchorMs) / periodMs));
+  let closedPeriod: PeriodSummary | undefined;
+  if (index > state.periodIndex) {
+    const final = state.lastSeen ? pick(state.lastSeen) : state.baseline;
+    const figures = minus(final, state.baseline);
+    closedPeriod = {
+      index: state.periodIndex,
+      startMs: state.anchorMs + state.periodIndex * periodMs,
+      endMs: state.anchorMs + (state.periodIndex + 1) * periodMs,
+      ...figures,
+      rate: rateOf(figures),
+    };
+    state.periods = [...state.periods, closedPeriod].slice(-opts.maxPeriods);
+    state.baseline = final;
+    state.periodIndex = index;
+    state.throttled = false;
+  }
+
+  const period = {
+    index,
+    startMs: state.anchorMs + index * periodMs,
+    endMs: state.anchorMs + (index + 1) * periodMs,
+    label,
+  };
+  const inPeriod = minus(counters, state.baseline);
+  const rate = rateOf(inPeriod);
+  const figures: GuardFigures = { ...inPeriod, rate, target, cap };
+  const described =
+    rate === null
+      ? `no live answers yet in the ${label} from ${new Date(period.startMs).toISOString()}`
+      : `abandonment ${pct(rate)} (${inPeriod.abandonedCalls} of ${inPeriod.answeredCalls} live answers) in the ${label} from ${new Date(period.startMs).toISOString()}`;
+
+  let action: GuardAction = 'none';
+  let reason = `${described}; target ${pct(target)}, cap ${pct(cap)}`;
+  if (rate !== null && rate >= cap) {
+    if (inPeriod.answeredCalls >= opts.minAnsweredForPause && state.pausedInPeriod !== index) {
+      action = 'pause';
+      reason = `${described} reached the ${pct(cap)} cap (${source}); pausing the campaign`;
+      state.pausedInPeriod = index;
+    } else {
+      action = 'throttle';
+      reason =
+        state.pausedInPeriod === index
+          ? `${described} is still at or above the ${pct(cap)} cap after the guard's pause this period; dialing stays at the minimum call rate`
+          : `${described} is at or above the ${pct(cap)} cap on fewer than ${opts.minAnsweredForPause} live answers; throttling to the minimum call rate instead of pausing`;
+    }
+  } else if (rate !== null && rate >= target) {
+    action = 'throttle';
+    reason = `${described} reached the ${pct(target)} target; throttling pacing to stay under the ${pct(cap)} cap (${source})`;
+  } else if (state.throttled && rate !== null && rate >= target * opts.releaseRatio) {
+    action = 'throttle';
+    reason = `${described} is below target but not yet under ${pct(target * opts.releaseRatio)}; keeping the throttle`;
+  }
+
+  const callRate = config.dialerStrategy.callRate;
+  const throttle =
+    action === 'none'
+      ? null
+      : {
+          strategy: 'progressive' as const,
+          maxCallRate:
+            rate === null || rate === 0
+              ? callRate
+              : rate >= cap
+                ? MIN_CALL_RATE
+                : Math.max(
+                    MIN_CALL_RATE,
+                    Math.min(callRate, Number(((callRate * target) / rate).toFixed(3))),
+                  ),
+          reason,
+        };
+
+  const changed = action !== state.lastAction || closedPeriod !== undefined;
+  state.throttled = action !== 'none';
+  state.lastAction = action;
+  state.lastSeen = { ...counters, atMs: nowMs };
+
+  return {
+    action,
+    changed,
+    regime,
+    period,
+    figures,
+    throttle,
+    reason,
+    source,
+    nextState: state,
+    ...(closedPeriod ? { closedPeriod } : {}),
+  };
+}

@@ -1,0 +1,57 @@
+import type { AppContext } from '../context.js';
+import type { EventType } from '../events/types.js';
+import { complianceActions } from '../metrics.js';
+import { appendAction, type ComplianceActionKind } from './state-store.js';
+
+/** Compliance's identity in audit records, commands and events. */
+export const COMPLIANCE_ACTOR = 'worker:compliance';
+
+/**
+ * Records one compliance action everywhere it must be provable: the campaign's compliance log (for
+ * the report), the hash-chained audit trail ('compliance_action', or 'compliance_override'), the
+ * metric, the log, and optionally a webhook event. Audit/event failures are logged, not thrown: the
+ * action itself (a pause already queued) must not be retried because its paperwork failed.
+ */
+export async function recordComplianceAction(
+  ctx: Pick<AppContext, 'redis' | 'keys' | 'audit' | 'events' | 'logger' | 'clock'>,
+  input: {
+    campaignId: string;
+    kind: ComplianceActionKind;
+    details: Record<string, unknown>;
+    cxoneVersion?: number | undefined;
+    event?: EventType;
+    dedupeKey?: string;
+    actor?: string;
+  },
+): Promise<void> {
+  const at = new Date(ctx.clock.now()).toISOString();
+  const details = { kind: input.kind, ...input.details };
+  complianceActions.inc({ kind: input.kind });
+  ctx.logger.info({ campaignId: input.campaignId, compliance: details }, `compliance: ${input.kind}`);
+  await appendAction(ctx, input.campaignId, { at, kind: input.kind, details: input.details });
+  try {
+    await ctx.audit.append({
+      campaignId: input.campaignId,
+      action: input.kind === 'override' ? 'compliance_override' : 'compliance_action',
+      actor: input.actor ?? COMPLIANCE_ACTOR,
+      cxoneVersion: input.cxoneVersion,
+      details,
+      ...(input.dedupeKey ? { dedupeKey: input.dedupeKey } : {}),
+    });
+  } catch (err) {
+    ctx.logger.error(
+      { err, campaignId: input.campaignId, kind: input.kind },
+      'compliance audit write failed',
+    );
+  }
+  if (input.event) {
+    try {
+      await ctx.events.publish(input.event, input.campaignId, details);
+    } catch (err) {
+      ctx.logger.error(
+        { err, campaignId: input.campaignId, type: input.event },
+        'compliance event publish failed',
+      );
+    }
+  }
+}

@@ -1,0 +1,143 @@
+import { ABANDONMENT_CAP, type CampaignConfig } from '../campaign-config.js';
+import type { CampaignStats } from '../cxone/wire.js';
+import { FEDERAL_WINDOW } from './config-rules.js';
+import { GUARD_DEFAULTS, MEASUREMENT, rateOf, type GuardState, type Regime } from './guard.js';
+import { NOT_ENCODED, STATE_RULES } from './state-rules.js';
+import type { ComplianceActionEntry, WindowState } from './state-store.js';
+import { currentWindowClose, isWithinWindow, localIso, nextWindowOpen } from './windows.js';
+
+/**
+ * The per-campaign compliance report: what rules apply, whether dialing kept to the windows, the
+ * abandonment rate per measurement period, how often CXone counted violations, and every guard
+ * action. Pure: built from what the orchestrator stored; GET /v1/campaigns/:id/compliance serves it
+ * and the audit trail records it.
+ */
+export interface ReportInput {
+  campaignId: string;
+  status: string;
+  config: CampaignConfig;
+  lastStats?: (CampaignStats & { at?: string }) | undefined;
+  guard?: GuardState | undefined;
+  window: WindowState;
+  actions: ComplianceActionEntry[];
+  nowMs: number;
+}
+
+/** A window action this much later than planned still counts as on time (queue and poll latency). */
+export const ON_TIME_TOLERANCE_MS = 60_000;
+
+const WINDOW_KINDS = new Set(['window_pause', 'window_resume', 'window_resume_withheld']);
+const GUARD_KINDS = new Set(['guard_throttle', 'guard_pause', 'guard_release']);
+
+export function buildComplianceReport(input: ReportInput) {
+  const { config, nowMs } = input;
+  const zone = config.complianceTimeZone;
+  const regime: Regime = config.compliance?.regime ?? 'TCPA';
+  const measurement = MEASUREMENT[regime];
+  const target = config.pacing?.targetAbandonment ?? GUARD_DEFAULTS.defaultTarget;
+
+  const windowActions = input.actions.filter((a) => WINDOW_KINDS.has(a.kind));
+  const pauses = windowActions.filter((a) => a.kind === 'window_pause' && a.details.reissued !== true);
+  const lateness = pauses.map((a) => Number(a.details.lateByMs ?? 0));
+  const latePauses = lateness.filter((ms) => ms > ON_TIME_TOLERANCE_MS).length;
+  const violations = input.lastStats?.complianceViolations ?? null;
+  const totalCalls = input.lastStats?.totalCalls ?? null;
+
+  const guard = input.guard;
+  const current =
+    guard && input.lastStats
+      ? (() => {
+          const answeredCalls = input.lastStats.answeredCalls - guard.baseline.answeredCalls;
+          const abandonedCalls = input.lastStats.abandonedCalls - guard.baseline.abandonedCalls;
+          const rate = rateOf({ answeredCalls, abandonedCalls });
+          const startMs = guard.anchorMs + guard.periodIndex * measurement.periodMs;
+          return {
+            index: guard.periodIndex,
+            start: new Date(startMs).toISOString(),
+            end: new Date(startMs + measurement.periodMs).toISOString(),
+            answeredCalls,
+            abandonedCalls,
+            rate,
+            withinCap: rate === null || rate <= ABANDONMENT_CAP,
+          };
+        })()
+      : null;
+  const periods = (guard?.periods ?? []).map((p) => ({
+    index: p.index,
+    start: new Date(p.startMs).toISOString(),
+    end: new Date(p.endMs).toISOString(),
+    answeredCalls: p.answeredCalls,
+    abandonedCalls: p.abandonedCalls,
+    totalCalls: p.totalCalls,
+    complianceViolations: p.complianceViolations,
+    rate: p.rate,
+    withinCap: p.rate === null || p.rate <= ABANDONMENT_CAP,
+  }));
+
+  const open = isWithinWindow(config, nowMs);
+  const nextOpen = nextWindowOpen(config, nowMs);
+  const close = currentWindowClose(config, nowMs);
+  const states = config.recipientStates ?? [];
+
+  return {
+    campaignId: input.campaignId,
+    generatedAt: new Date(nowMs).toISOString(),
+    status: input.status,
+    regime,
+    timeZone: zone,
+    rules: {
+      callingHours: { start: FEDERAL_WINDOW.start, end: FEDERAL_WINDOW.end, source: FEDERAL_WINDOW.source },
+      allowedCallTimes: config.allowedCallTimes,
+      recipientStates: states.map((code) => {
+        const rule = STATE_RULES[code];
+        if (rule) return { ...rule, encoded: true as const };
+        const note = NOT_ENCODED[code];
+        return {
+          code,
+          encoded: false as const,
+          note: note ?? 'no rule stricter than the federal one is encoded',
+        };
+      }),
+      abandonment: {
+        target,
+        cap: ABANDONMENT_CAP,
+        measurement: measurement.label,
+        source: measurement.source,
+      },
+    },
+    window: {
+      open,
+      localTime: localIso(zone, nowMs),
+      currentClose: close === null ? null : localIso(zone, close),
+      nextOpen: nextOpen === null ? null : localIso(zone, nextOpen),
+      pausedByWindow: input.window.pausedAt !== undefined,
+      enforcement: {
+        pauses: pauses.length,
+        resumes: windowActions.filter((a) => a.kind === 'window_resume' && a.details.reissued !== true)
+          .length,
+        resumesWithheld: windowActions.filter((a) => a.kind === 'window_resume_withheld').length,
+        latePauses,
+        maxPauseLatenessMs: lateness.length ? Math.max(...lateness) : null,
+        recent: windowActions.slice(-20),
+      },
+      cxoneComplianceViolations: violations,
+      /** True when CXone counted no violations and every window pause happened on time; null without stats. */
+      adherent: violations === null ? null : violations === 0 && latePauses === 0,
+    },
+    abandonment: { regime, target, cap: ABANDONMENT_CAP, measurement: measurement.label, current, periods },
+    violations: {
+      total: violations,
+      totalCalls,
+      /** CXone compliance violations per call placed. */
+      frequency: violations !== null && totalCalls ? violations / totalCalls : null,
+      periodsOverCap: periods.filter((p) => !p.withinCap).length,
+    },
+    guardActions: input.actions.filter((a) => GUARD_KINDS.has(a.kind)),
+    doNotCall: {
+      checked: config.compliance?.doNotCallCheck ?? true,
+      overrides: input.actions.filter((a) => a.kind === 'override'),
+    },
+  };
+}
+
+export type ComplianceReport = ReturnType<typeof buildComplianceReport>;

@@ -1,0 +1,91 @@
+import type { Weekday } from '../campaign-config.js';
+
+/**
+ * State telemarketing rules stricter than the federal 08:00–21:00, in the called party's local time.
+ * DATA, not code: every row names the statute it encodes. Rows are added only when the rule and its
+ * citation are certain; states known to have further restrictions whose exact terms were not
+ * verified are listed in NOT_ENCODED so nobody mistakes their absence for "no rule".
+ */
+export interface DayHours {
+  start: string;
+  end: string;
+}
+
+export interface StateRule {
+  code: string;
+  name: string;
+  /** Hours for every day not overridden in `days`. */
+  hours: DayHours;
+  /** Per-weekday overrides; `null` forbids calling that day. */
+  days?: Partial<Record<Weekday, DayHours | null>>;
+  /** Telephone-solicitation calls to one person on one subject per rolling 24 h (enforced by the list's retry policy in CXone; reported here). */
+  maxCallsPer24h?: number;
+  /** The statute, with section. */
+  source: string;
+}
+
+export const STATE_RULES: Readonly<Record<string, StateRule>> = {
+  FL: {
+    code: 'FL',
+    name: 'Florida',
+    hours: { start: '08:00', end: '20:00' },
+    maxCallsPer24h: 3,
+    source: 'Fla. Stat. § 501.616(6)(a)–(b) (Florida Telemarketing Act, as amended 2021)',
+  },
+  OK: {
+    code: 'OK',
+    name: 'Oklahoma',
+    hours: { start: '08:00', end: '20:00' },
+    maxCallsPer24h: 3,
+    source: 'Okla. Stat. tit. 15 § 775C.4 (Oklahoma Telephone Solicitation Act of 2022)',
+  },
+  MD: {
+    code: 'MD',
+    name: 'Maryland',
+    hours: { start: '08:00', end: '20:00' },
+    maxCallsPer24h: 3,
+    source: 'Md. Code Ann., Com. Law § 14-4502 (Stop the Spam Calls Act of 2023, SB 90, in force 2024-01-01)',
+  },
+  TX: {
+    code: 'TX',
+    name: 'Texas',
+    hours: { start: '09:00', end: '21:00' },
+    days: { sun: { start: '12:00', end: '21:00' } },
+    source: 'Tex. Bus. & Com. Code § 301.051',
+  },
+  WA: {
+    code: 'WA',
+    name: 'Washington',
+    hours: { start: '08:00', end: '20:00' },
+    source: 'Rev. Code Wash. § 80.36.390(2)',
+  },
+};
+
+/**
+ * Known to restrict calls beyond the federal rule (Sundays, holidays or shorter hours) but NOT
+ * encoded: the exact terms and citations were not verified for this release. Campaigns to these
+ * states get the federal rule only; legal review should turn each into a STATE_RULES row.
+ */
+export const NOT_ENCODED: Readonly<Record<string, string>> = {
+  AL: 'Sunday and state-holiday restrictions on telephone solicitation (citation not verified)',
+  LA: 'Sunday and legal-holiday restrictions on telephonic solicitation (citation not verified)',
+  MS: 'Sunday restriction and shorter hours for telephone solicitation (citation not verified)',
+  RI: 'shorter weekday/Saturday hours, no Sundays or holidays (citation not verified)',
+  CT: 'shorter hours for telephonic sales calls after the 2023 amendments (citation not verified)',
+  MA: 'shorter hours for unsolicited telephonic sales calls (citation not verified)',
+};
+
+/** USPS codes of the states, DC and the territories where US telemarketing law applies. */
+// prettier-ignore
+export const USPS_CODES: ReadonlySet<string> = new Set([
+  'AL', 'AK', 'AZ', 'AR', 'CA', 'CO', 'CT', 'DE', 'FL', 'GA', 'HI', 'ID', 'IL', 'IN', 'IA', 'KS', 'KY',
+  'LA', 'ME', 'MD', 'MA', 'MI', 'MN', 'MS', 'MO', 'MT', 'NE', 'NV', 'NH', 'NJ', 'NM', 'NY', 'NC', 'ND',
+  'OH', 'OK', 'OR', 'PA', 'RI', 'SC', 'SD', 'TN', 'TX', 'UT', 'VT', 'VA', 'WA', 'WV', 'WI', 'WY',
+  'DC', 'PR', 'VI', 'GU', 'AS', 'MP',
+]);
+
+/** The hours a state allows on one weekday: its row's override, its default, or null for no calls. */
+export function stateHoursFor(rule: StateRule, day: Weekday): DayHours | null {
+  const override = rule.days?.[day];
+  return override === undefined ? rule.hours : override;
+}

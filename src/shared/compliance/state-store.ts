@@ -1,0 +1,95 @@
+import type { AppContext } from '../context.js';
+import { isGuardState, type GuardState } from './guard.js';
+
+/**
+ * Compliance's own state per campaign, in its own Redis keys rather than the campaign record's
+ * `compliance` field: the window enforcer and the abandonment guard (called from poll workers) write
+ * concurrently, and separate hash fields mean neither overwrites the other's part.
+ *   {prefix}:compliance:<id>      hash: window → WindowState JSON, guard → GuardState JSON
+ *   {prefix}:compliance-log:<id>  list: the campaign's compliance actions, newest first, capped
+ */
+export interface WindowState {
+  /** Set while the campaign is paused because its calling window closed (ISO). */
+  pausedAt?: string;
+  pauseCommandId?: string;
+  resumeCommandId?: string;
+  /** Resumes issued since the window opened (bounded by MAX_RESUME_ATTEMPTS). */
+  resumeAttempts?: number;
+  /** The last instant the enforcer acted on or planned for (epoch ms), for the report. */
+  lastTransitionMs?: number;
+}
+
+export const COMPLIANCE_ACTION_KINDS = [
+  'window_pause',
+  'window_resume',
+  'window_resume_withheld',
+  'guard_throttle',
+  'guard_pause',
+  'guard_release',
+  'period_closed',
+  'refused_resume',
+  'override',
+  'report',
+] as const;
+export type ComplianceActionKind = (typeof COMPLIANCE_ACTION_KINDS)[number];
+
+export interface ComplianceActionEntry {
+  at: string;
+  kind: ComplianceActionKind;
+  details: Record<string, unknown>;
+}
+
+/** Actions kept per campaign for the report; the audit trail keeps all of them. */
+export const ACTION_LOG_MAX = 2_000;
+
+type StoreContext = Pick<AppContext, 'redis' | 'keys'>;
+
+const hashKey = (ctx: StoreContext, id: string) => ctx.keys.custom('compliance', id);
+const logKey = (ctx: StoreContext, id: string) => ctx.keys.custom('compliance-log', id);
+
+export async function getWindowState(ctx: StoreContext, campaignId: string): Promise<WindowState> {
+  const raw = await ctx.redis.hget(hashKey(ctx, campaignId), 'window');
+  return raw ? (JSON.parse(raw) as WindowState) : {};
+}
+
+export async function setWindowState(
+  ctx: StoreContext,
+  campaignId: string,
+  state: WindowState,
+): Promise<void> {
+  await ctx.redis.hset(hashKey(ctx, campaignId), 'window', JSON.stringify(state));
+}
+
+export async function getGuardState(ctx: StoreContext, campaignId: string): Promise<GuardState | undefined> {
+  const raw = await ctx.redis.hget(hashKey(ctx, campaignId), 'guard');
+  if (!raw) return undefined;
+  const parsed: unknown = JSON.parse(raw);
+  return isGuardState(parsed) ? parsed : undefined;
+}
+
+export async function setGuardState(ctx: StoreContext, campaignId: string, state: GuardState): Promise<void> {
+  await ctx.redis.hset(hashKey(ctx, campaignId), 'guard', JSON.stringify(state));
+}
+
+export async function appendAction(
+  ctx: StoreContext,
+  campaignId: string,
+  entry: ComplianceActionEntry,
+): Promise<void> {
+  await ctx.redis
+    .multi()
+    .lpush(logKey(ctx, campaignId), JSON.stringify(entry))
+    .ltrim(logKey(ctx, campaignId), 0, ACTION_LOG_MAX - 1)
+    .exec();
+}
+
+/** The campaign's compliance actions, oldest first. */
+export async function listActions(ctx: StoreContext, campaignId: string): Promise<ComplianceActionEntry[]> {
+  const raw = await ctx.redis.lrange(logKey(ctx, campaignId), 0, ACTION_LOG_MAX - 1);
+  return raw.map((r) => JSON.parse(r) as ComplianceActionEntry).reverse();
+}
+
+/** Removes everything compliance keeps for a campaign (tests, campaign deletion). */
+export async function deleteComplianceState(ctx: StoreContext, campaignId: string): Promise<void> {
+  await ctx.redis.del(hashKey(ctx, campaignId), logKey(ctx, campaignId));
+}

@@ -1,0 +1,236 @@
+import { DateTime, FixedOffsetZone, IANAZone } from 'luxon';
+import { WEEKDAYS, type CallWindow, type CampaignConfig, type Weekday } from '../campaign-config.js';
+import { ComplianceError } from './errors.js';
+
+/**
+ * Calling windows as instants. Pure: every function takes the instant it reasons about, never the
+ * wall clock, and all zone arithmetic is Luxon's (IANA tz database through Intl).
+ *
+ * A campaign may dial exactly while the instant lies inside one of the windows its
+ * `allowedCallTimes` define for the local date in `complianceTimeZone`. Window bounds are resolved
+ * so that every dialing instant has a local wall-clock time inside [start, end) — the law counts in
+ * local time, so on daylight-saving days the rule errs towards not dialing:
+ *   - a bound that does not exist that day (spring forward: 02:30 in New York on 2026-03-08)
+ *     resolves to the first valid instant after it, i.e. the transition itself (03:00 EDT);
+ *   - an ambiguous start (fall back: 01:30 happens twice) resolves to its LAST occurrence, so the
+ *     repeated half hour before the start is never dialed;
+ *   - an ambiguous end resolves to its FIRST occurrence, so the repeated half hour after the end is
+ *     never dialed.
+ * Overlapping or touching windows of one day are merged, so a 09:00–12:00 + 12:00–17:00 day has a
+ * single close at 17:00.
+ */
+export type WindowConfig = Pick<CampaignConfig, 'complianceTimeZone' | 'allowedCallTimes'>;
+
+export interface WindowInterval {
+  /** First instant (epoch ms) dialing is allowed. */
+  openMs: number;
+  /** First instant (epoch ms) dialing is no longer allowed. */
+  closeMs: number;
+}
+
+const DAY_MS = 86_400_000;
+/** Far enough to cover any legal configuration (every window recurs weekly) plus a DST-emptied day. */
+const SEARCH_DAYS = 15;
+
+function zoneOf(name: string): IANAZone {
+  const zone = IANAZone.create(name);
+  if (!zone.isValid) {
+    throw new ComplianceError(`unknown time zone "${name}"; use an IANA zone such as America/New_York`, {
+      rule: 'time-zone',
+    });
+  }
+  return zone;
+}
+
+export function weekdayOf(dt: DateTime): Weekday {
+  return WEEKDAYS[dt.weekday - 1] as Weekday;
+}
+
+interface WallTime {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+}
+
+function wallOf(hhmm: string, date: DateTime): WallTime {
+  return {
+    year: date.year,
+    month: date.month,
+    day: date.day,
+    hour: Number(hhmm.slice(0, 2)),
+    minute: Number(hhmm.slice(3, 5)),
+  };
+}
+
+const sameWall = (dt: DateTime, w: WallTime) =>
+  dt.year === w.year &&
+  dt.month === w.month &&
+  dt.day === w.day &&
+  dt.hour === w.hour &&
+  dt.minute === w.minute &&
+  dt.second === 0;
+
+/** The wall-clock reading of `ms` in `zone`, as a comparable number (the same reading in UTC). */
+function wallReading(ms: number, zone: IANAZone): number {
+  return DateTime.fromMillis(ms, { zone }).setZone('utc', { keepLocalTime: true }).toMillis();
+}
+
+/**
+ * Every instant whose local reading in `zone` is `wall`: none (spring-forward gap), one, or two
+ * (fall-back overlap), ascending.
+ */
+function instantsOf(wall: WallTime, zone: IANAZone): number[] {
+  const guess = DateTime.fromObject(wall, { zone }).toMillis();
+  const offsets = new Set([zone.offset(guess - DAY_MS), zone.offset(guess), zone.offset(guess + DAY_MS)]);
+  const found = new Set<number>();
+  for (const offset of offsets) {
+    const candidate = DateTime.fromObject(wall, { zone: FixedOffsetZone.instance(offset) }).toMillis();
+    if (sameWall(DateTime.fromMillis(candidate, { zone }), wall)) found.add(candidate);
+  }
+  return [...found].sort((a, b) => a - b);
+}
+
+/** First instant whose local reading is at or after `wall` — the end of a spring-forward gap. */
+function firstInstantAtOrAfter(wall: WallTime, zone: IANAZone): number {
+  const target = DateTime.fromObject(wall, { zone: 'utc' }).toMillis();
+  // Every UTC offset in use lies within ±18 h, so the answer is inside this bracket.
+  let lo = target - 18 * 3_600_000;
+  let hi = target + 18 * 3_600_000;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (wallReading(mid, zone) >= target) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+/** Resolves one window bound on one local date to an instant, by the DST rule documented above. */
+export function resolveBound(zoneName: string, date: DateTime, hhmm: string, bound: 'start' | 'end'): number {
+  const zone = zoneOf(zoneName);
+  const wall = wallOf(hhmm, date);
+  const instants = instantsOf(wall, zone);
+  if (instants.length === 0) return firstInstantAtOrAfter(wall, zone);
+  return (bound === 'start' ? instants[instants.length - 1] : instants[0]) as number;
+}
+
+/**
+ * Resolved intervals by zone, windows and local date. Resolving bounds is pure but costly (each one
+ * asks Intl for several zone offsets), and every launch and enforcement tick resolves the same few
+ * dates of the same few configurations again; the tz database does not change while we run.
+ */
+const DAY_CACHE_MAX = 10_000;
+const dayCache = new Map<string, readonly WindowInterval[]>();
+
+/** `utcDayMs` is the local calendar date as midnight UTC of the same year/month/day. */
+function dayIntervals(config: WindowConfig, utcDayMs: number, windowsKey: string): WindowInterval[] {
+  const day = new Date(utcDayMs);
+  const key = `${config.complianceTimeZone}\u0000${windowsKey}\u0000${day.getUTCFullYear()}-${day.getUTCMonth() + 1}-${day.getUTCDate()}`;
+  const cached = dayCache.get(key);
+  if (cached) return cached.map((i) => ({ ...i }));
+  // Luxon only on a miss: the cached path is every launch's and every enforcement tick's.
+  const computed = resolveDayIntervals(config, DateTime.fromMillis(utcDayMs, { zone: 'utc' }));
+  if (dayCache.size >= DAY_CACHE_MAX) dayCache.clear();
+  dayCache.set(
+    key,
+    computed.map((i) => ({ ...i })),
+  );
+  return computed;
+}
+
+function resolveDayIntervals(config: WindowConfig, date: DateTime): WindowInterval[] {
+  const day = weekdayOf(date);
+  const out: WindowInterval[] = [];
+  for (const window of config.allowedCallTimes as CallWindow[]) {
+    if (!window.days.includes(day)) continue;
+    const openMs = resolveBound(config.complianceTimeZone, date, window.start, 'start');
+    const closeMs = resolveBound(config.complianceTimeZone, date, window.end, 'end');
+    if (closeMs > openMs) out.push({ openMs, closeMs });
+  }
+  return out;
+}
+
+function merge(intervals: WindowInterval[]): WindowInterval[] {
+  const sorted = [...intervals].sort((a, b) => a.openMs - b.openMs);
+  const merged: WindowInterval[] = [];
+  for (const next of sorted) {
+    const last = merged[merged.length - 1];
+    if (last && next.openMs <= last.closeMs) last.closeMs = Math.max(last.closeMs, next.closeMs);
+    else merged.push({ ...next });
+  }
+  return merged;
+}
+
+/**
+ * The merged dialing intervals that overlap [fromMs, toMs), ascending. Looks one local day either side
+ * so an interval that started the previous local day is included.
+ */
+export function windowIntervals(config: WindowConfig, fromMs: number, toMs: number): WindowInterval[] {
+  const zone = zoneOf(config.complianceTimeZone);
+  const first = DateTime.fromMillis(fromMs, { zone }).startOf('day').minus({ days: 1 });
+  const end = DateTime.fromMillis(toMs, { zone }).startOf('day').plus({ days: 1 });
+  // Only the local calendar dates matter from here on (a bound is resolved from date + wall time),
+  // and stepping through dates in UTC (where every day is 24 h) gives the same year/month/day/weekday
+  // sequence without asking Intl for the zone's offset, or building a DateTime, at every step.
+  const last = Date.UTC(end.year, end.month - 1, end.day);
+  const all: WindowInterval[] = [];
+  const windowsKey = JSON.stringify(config.allowedCallTimes);
+  for (let day = Date.UTC(first.year, first.month - 1, first.day); day <= last; day += DAY_MS) {
+    all.push(...dayIntervals(config, day, windowsKey));
+  }
+  return merge(all).filter((i) => i.closeMs > fromMs && i.openMs < toMs);
+}
+
+function around(config: WindowConfig, atMs: number): WindowInterval[] {
+  return windowIntervals(config, atMs - DAY_MS, atMs + SEARCH_DAYS * DAY_MS);
+}
+
+/** True while the campaign may dial at `atMs`. */
+export function isWithinWindow(config: WindowConfig, atMs: number): boolean {
+  return around(config, atMs).some((i) => i.openMs <= atMs && atMs < i.closeMs);
+}
+
+/** The first instant strictly after `atMs` at which a window opens; null when none opens within 15 days. */
+export function nextWindowOpen(config: WindowConfig, atMs: number): number | null {
+  return around(config, atMs).find((i) => i.openMs > atMs)?.openMs ?? null;
+}
+
+/** When the window the campaign is in now closes; null when it is outside every window. */
+export function currentWindowClose(config: WindowConfig, atMs: number): number | null {
+  return around(config, atMs).find((i) => i.openMs <= atMs && atMs < i.closeMs)?.closeMs ?? null;
+}
+
+/**
+ * When a campaign asked to start at `atMs` may actually start: `atMs` itself inside a window,
+ * otherwise the next open. Throws ComplianceError when no window opens within 15 days, which a
+ * config that passed validation cannot produce.
+ */
+export function nextAllowedStart(config: WindowConfig, atMs: number): number {
+  const intervals = around(config, atMs);
+  if (intervals.some((i) => i.openMs <= atMs && atMs < i.closeMs)) return atMs;
+  const open = intervals.find((i) => i.openMs > atMs)?.openMs ?? null;
+  if (open === null) {
+    throw new ComplianceError(
+      `no calling window opens within ${SEARCH_DAYS} days of ${new Date(atMs).toISOString()}`,
+      { rule: 'calling-window' },
+    );
+  }
+  return open;
+}
+
+/** The next instant the window state flips (a close while inside, an open while outside). */
+export function nextWindowTransition(
+  config: WindowConfig,
+  atMs: number,
+): { kind: 'close' | 'open'; atMs: number } | null {
+  const close = currentWindowClose(config, atMs);
+  if (close !== null) return { kind: 'close', atMs: close };
+  const open = nextWindowOpen(config, atMs);
+  return open === null ? null : { kind: 'open', atMs: open };
+}
+
+/** `atMs` as an ISO string in the campaign's zone, for messages, audit and reports. */
+export function localIso(zoneName: string, atMs: number): string {
+  return DateTime.fromMillis(atMs, { zone: zoneOf(zoneName) }).toISO({ suppressMilliseconds: true }) ?? '';
+}

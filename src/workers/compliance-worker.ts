@@ -1,0 +1,39 @@
+import { DelayedError, Worker, type Job } from 'bullmq';
+import { processWindowJob, WINDOW_JOB } from '../shared/compliance/enforcement.js';
+import type { AppContext } from '../shared/context.js';
+import { QUEUES } from '../shared/keys.js';
+import { jobDuration } from '../shared/metrics.js';
+import { workerOptions } from './worker-options.js';
+
+/**
+ * The 'compliance' queue's worker: calling-window enforcement jobs (one delayed job per watched
+ * campaign, see compliance/enforcement.ts). The abandonment guard runs inside the poll worker, right
+ * after each statistics poll, so it has no job of its own here.
+ */
+export function createComplianceWorker(ctx: AppContext): Worker {
+  const log = ctx.logger.child({ component: 'compliance-worker' });
+  const workerCtx: AppContext = { ...ctx, logger: log };
+  return new Worker(
+    QUEUES.compliance,
+    async (job: Job, token?: string) => {
+      const started = process.hrtime.bigint();
+      const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+      if (job.name !== WINDOW_JOB) {
+        log.warn({ jobId: job.id, name: job.name }, 'unknown compliance job; dropped');
+        return { outcome: 'unknown_job' };
+      }
+      try {
+        const result = await processWindowJob(workerCtx, job, token);
+        jobDuration.observe({ queue: QUEUES.compliance, outcome: 'completed' }, seconds());
+        return result;
+      } catch (err) {
+        jobDuration.observe(
+          { queue: QUEUES.compliance, outcome: err instanceof DelayedError ? 'delayed' : 'failed' },
+          seconds(),
+        );
+        throw err;
+      }
+    },
+    workerOptions(ctx, QUEUES.compliance),
+  );
+}

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { complianceRefusal } from '../../src/shared/compliance/command-guard.js';
+import { config } from './fixtures.js';
+
+const c = config(); // New York, Mon–Fri 09:00–17:00
+
+describe('complianceRefusal', () => {
+  it('refuses a manual resume outside the window, naming local time and the next open', () => {
+    // Saturday 2026-03-07 12:00 EST.
+    const reason = complianceRefusal({
+      action: 'resume',
+      reason: 'operator',
+      config: c,
+      atMs: Date.parse('2026-03-07T17:00:00Z'),
+    });
+    expect(reason).toBe(
+      "cannot resume at 2026-03-07T12:00:00-05:00 (America/New_York): outside the campaign's calling windows " +
+        '(calling hours, TCPA 47 CFR 64.1200(c)(1); FTC TSR 16 CFR 310.4(c)); ' +
+        'the next window opens at 2026-03-09T09:00:00-04:00, when the compliance worker resumes it',
+    );
+  });
+
+  it('allows a resume inside the window and any pause or stop', () => {
+    const monday = Date.parse('2026-03-09T14:00:00Z');
+    expect(complianceRefusal({ action: 'resume', reason: 'operator', config: c, atMs: monday })).toBeNull();
+    const saturday = Date.parse('2026-03-07T17:00:00Z');
+    expect(complianceRefusal({ action: 'pause', reason: 'operator', config: c, atMs: saturday })).toBeNull();
+    expect(complianceRefusal({ action: 'stop', reason: 'operator', config: c, atMs: saturday })).toBeNull();
+    expect(complianceRefusal({ reason: 'operator', config: c, atMs: saturday })).toBeNull();
+  });
+
+  it('never lets pacing resume a campaign, even inside the window', () => {
+    const monday = Date.parse('2026-03-09T14:00:00Z');
+    expect(complianceRefusal({ action: 'resume', reason: 'pacing', config: c, atMs: monday })).toMatch(
+      /pacing may not resume/,
+    );
+  });
+});

@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { toValidationIssues } from '../../src/shared/campaign-config.js';
+import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
+import {
+  checkDeploymentPolicy,
+  complianceOverrides,
+  deploymentPolicyIssues,
+} from '../../src/shared/compliance/deployment-policy.js';
+import { STATE_RULES } from '../../src/shared/compliance/state-rules.js';
+import { configInput } from './fixtures.js';
+
+function issues(overrides: Parameters<typeof configInput>[0]) {
+  const parsed = campaignConfigSchema.safeParse(configInput(overrides));
+  return parsed.success ? [] : toValidationIssues(parsed.error);
+}
+
+describe('calling windows at submit time', () => {
+  it('accepts a window inside 08:00–21:00', () => {
+    expect(issues({})).toEqual([]);
+    expect(issues({ allowedCallTimes: [{ days: ['sat'], start: '08:00', end: '21:00' }] })).toEqual([]);
+  });
+
+  it('refuses a 07:30 start, naming the rule and its source', () => {
+    const found = issues({ allowedCallTimes: [{ days: ['mon'], start: '07:30', end: '12:00' }] });
+    expect(found).toEqual([
+      {
+        path: 'allowedCallTimes.0.start',
+        message: expect.stringMatching(/07:30 is before 08:00 local time .*47 CFR 64\.1200\(c\)\(1\)/),
+      },
+    ]);
+  });
+
+  it('refuses a 21:30 end', () => {
+    const found = issues({ allowedCallTimes: [{ days: ['mon'], start: '12:00', end: '21:30' }] });
+    expect(found).toEqual([
+      {
+        path: 'allowedCallTimes.0.end',
+        message: expect.stringMatching(/21:30 is after 21:00 .*16 CFR 310\.4\(c\)/),
+      },
+    ]);
+  });
+
+  it('refuses a window that ends before it starts (or crosses midnight)', () => {
+    const found = issues({ allowedCallTimes: [{ days: ['mon'], start: '17:00', end: '09:00' }] });
+    expect(found.map((i) => i.path)).toEqual(['allowedCallTimes.0.end']);
+    expect(found[0]?.message).toMatch(/must be after start \(17:00\)/);
+  });
+
+  it('refuses an unknown zone', () => {
+    const found = issues({ complianceTimeZone: 'Mars/Olympus' });
+    expect(found).toEqual([{ path: 'complianceTimeZone', message: expect.stringMatching(/IANA time zone/) }]);
+  });
+
+  it('names the OFCOM regime’s own source for the same floor', () => {
+    const found = issues({
+      compliance: { regime: 'OFCOM' },
+      complianceTimeZone: 'Europe/London',
+      allowedCallTimes: [{ days: ['mon'], start: '07:00', end: '12:00' }],
+    });
+    expect(found[0]?.message).toMatch(/orchestrator policy for the OFCOM regime/);
+  });
+});
+
+describe('recipient states', () => {
+  it('refuses a 20:30 end for Florida recipients, citing Fla. Stat. 501.616', () => {
+    const found = issues({
+      recipientStates: ['FL'],
+      allowedCallTimes: [{ days: ['mon', 'tue'], start: '09:00', end: '20:30' }],
+    });
+    expect(found).toEqual([
+      {
+        path: 'allowedCallTimes.0.end',
+        message:
+          '20:30 is after 20:00 on mon, tue for Florida (FL) recipients (Fla. Stat. § 501.616(6)(a)–(b) (Florida Telemarketing Act, as amended 2021))',
+      },
+    ]);
+  });
+
+  it('accepts 08:00–20:00 for Florida and the same 20:30 end without Florida', () => {
+    expect(
+      issues({
+        recipientStates: ['FL'],
+        allowedCallTimes: [{ days: ['mon'], start: '08:00', end: '20:00' }],
+      }),
+    ).toEqual([]);
+    expect(
+      issues({
+        recipientStates: ['NY'],
+        allowedCallTimes: [{ days: ['mon'], start: '09:00', end: '20:30' }],
+      }),
+    ).toEqual([]);
+  });
+
+  it('applies Oklahoma and Texas Sunday hours', () => {
+    expect(
+      issues({
+        recipientStates: ['OK'],
+        allowedCallTimes: [{ days: ['mon'], start: '09:00', end: '20:15' }],
+      })[0]?.message,
+    ).toMatch(/Oklahoma \(OK\).*tit\. 15 § 775C\.4/);
+    const tx = issues({
+      recipientStates: ['TX'],
+      allowedCallTimes: [{ days: ['sat', 'sun'], start: '10:00', end: '20:00' }],
+    });
+    expect(tx).toEqual([
+      {
+        path: 'allowedCallTimes.0.start',
+        message: expect.stringMatching(
+          /^10:00 is before 12:00 on sun for Texas \(TX\) recipients \(Tex\. Bus\. & Com\. Code § 301\.051\)$/,
+        ),
+      },
+    ]);
+  });
+
+  it('refuses an unknown state code', () => {
+    const found = issues({ recipientStates: ['ZZ'] });
+    expect(found).toEqual([
+      { path: 'recipientStates.0', message: expect.stringMatching(/"ZZ" is not a US state/) },
+    ]);
+  });
+
+  it('every encoded state row names its source', () => {
+    for (const rule of Object.values(STATE_RULES)) expect(rule.source).toMatch(/§/);
+  });
+});
+
+describe('deployment policy: the do-not-call check', () => {
+  const dncOff = { compliance: { regime: 'TCPA' as const, doNotCallCheck: false } };
+
+  it('refuses doNotCallCheck:false unless the deployment allows it', () => {
+    expect(checkDeploymentPolicy(dncOff, { allowDncDisabled: false })).toEqual([
+      { path: ['compliance', 'doNotCallCheck'], message: expect.stringMatching(/ALLOW_DNC_DISABLED=true/) },
+    ]);
+    expect(deploymentPolicyIssues(dncOff, { allowDncDisabled: false })[0]?.path).toBe(
+      'compliance.doNotCallCheck',
+    );
+    expect(checkDeploymentPolicy(dncOff, { allowDncDisabled: true })).toEqual([]);
+  });
+
+  it('reports the override to audit only when it is used and allowed', () => {
+    expect(complianceOverrides(dncOff, { allowDncDisabled: true })).toEqual([
+      expect.objectContaining({ rule: 'do-not-call-check-disabled', allowedBy: 'ALLOW_DNC_DISABLED' }),
+    ]);
+    expect(complianceOverrides(dncOff, { allowDncDisabled: false })).toEqual([]);
+    expect(complianceOverrides({}, { allowDncDisabled: true })).toEqual([]);
+  });
+});

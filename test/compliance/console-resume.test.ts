@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import type { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+import { createAuditTrail } from '../../src/shared/audit/trail.js';
+import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import { ManualClock } from '../../src/shared/clock.js';
+import {
+  scheduleWindowEnforcement,
+  windowJobId,
+  windowJobOf,
+  type WindowJob,
+} from '../../src/shared/compliance/enforcement.js';
+import { getWindowState } from '../../src/shared/compliance/state-store.js';
+import { loadConfig } from '../../src/shared/config.js';
+import { createContext, type ClosableContext } from '../../src/shared/context-factory.js';
+import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
+import { CXONE_SCOPES } from '../../src/shared/cxone/wire.js';
+import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
+import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
+import { createComplianceWorker } from '../../src/workers/compliance-worker.js';
+import { config } from './fixtures.js';
+import { eventually, REDIS_URL } from './redis-context.js';
+
+/*
+ * TCPA: a campaign paused by its window's close and then resumed directly in CXone (its console, by
+ * a second client of the same tenant) while the window is still closed must be paused again by the
+ * next statistics poll — not left dialing until the window job's next planned firing at the open.
+ * Real parts throughout: the sandbox over HTTP, the real context, the adjust and compliance workers;
+ * time is a ManualClock and window jobs are promoted instead of waited for.
+ */
+const weekdays = config(); // America/New_York, Mon–Fri 09:00–17:00
+const t = (iso: string) => Date.parse(iso);
+const FLEET = { clientId: 'sandbox-client', clientSecret: 'sandbox-secret' };
+const CONSOLE = { clientId: 'console-operator', clientSecret: 'console-secret' };
+
+let sandbox: RunningSandbox;
+let ctx: ClosableContext;
+let clock: ManualClock;
+let workers: Worker[] = [];
+let prefix: string;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({
+    clients: [
+      { ...FLEET, scopes: [...CXONE_SCOPES] },
+      { ...CONSOLE, scopes: [...CXONE_SCOPES], tenant: FLEET.clientId },
+    ],
+    rateLimit: { perWindow: 100_000, windowMs: 60_000 },
+  });
+  prefix = `{cxo-test-${randomUUID().slice(0, 8)}}`;
+  clock = new ManualClock(t('2026-03-06T21:30:00Z')); // Friday 16:30 EST
+  const appConfig = loadConfig({
+    REDIS_URL,
+    CXONE_BASE_URL: sandbox.url,
+    CXONE_CLIENT_ID: FLEET.clientId,
+    CXONE_CLIENT_SECRET: FLEET.clientSecret,
+    API_TOKEN: 'compliance-test-token',
+    KEY_PREFIX: prefix,
+    CXONE_RATE_LIMIT_PER_MIN: '100000',
+  });
+  ctx = await createContext(appConfig, silentLogger, { clock });
+  workers = [createAdjustWorker(ctx), createComplianceWorker(ctx)];
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+});
+
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.close()));
+  await ctx?.close();
+  await sandbox?.close();
+  const redis = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    cursor = next;
+    if (found.length > 0) await redis.del(...found);
+  } while (cursor !== '0');
+  redis.disconnect();
+});
+
+async function activeCampaign(): Promise<string> {
+  const created = await ctx.cxone.createCampaign(toCreateCampaignRequest(weekdays));
+  let resource = await ctx.cxone.getCampaign(created.id);
+  for (const status of ['scheduled', 'active'] as const) {
+    resource = await ctx.cxone.updateCampaign(created.id, resource.version, { status });
+  }
+  await createCampaignStore(ctx).syncFromCxone(resource, { config: weekdays });
+  return created.id;
+}
+
+async function windowPlan(id: string): Promise<WindowJob | undefined> {
+  const job = await ctx.queues.compliance.getJob(windowJobId(id));
+  return job ? windowJobOf(job) : undefined;
+}
+
+/** Moves the clock, fires the window job now and waits until it planned its next firing. */
+async function fire(id: string, iso: string): Promise<WindowJob> {
+  clock.set(t(iso));
+  const job = await ctx.queues.compliance.getJob(windowJobId(id));
+  if (!job) throw new Error('window job missing');
+  const before = windowJobOf(job);
+  await job.promote();
+  return eventually(async () => {
+    const current = await ctx.queues.compliance.getJob(windowJobId(id));
+    if (!current || (await current.getState()) !== 'delayed') return undefined;
+    const data = windowJobOf(current);
+    return data.atMs !== before.atMs || data.kind !== before.kind ? data : undefined;
+  }, 15_000);
+}
+
+/** What someone in CXone's console does: their own client, a fresh read, a versioned PATCH. */
+async function resumeFromConsole(id: string): Promise<number> {
+  const tokenRes = await fetch(`${sandbox.url}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      grant_type: 'client_credentials',
+      client_id: CONSOLE.clientId,
+      client_secret: CONSOLE.clientSecret,
+    }),
+  });
+  const { access_token } = (await tokenRes.json()) as { access_token: string };
+  const auth = { authorization: `Bearer ${access_token}` };
+  const current = (await (
+    await fetch(`${sandbox.url}/api/v2/campaigns/${id}`, { headers: auth })
+  ).json()) as { version: number };
+  const res = await fetch(`${sandbox.url}/api/v2/campaigns/${id}`, {
+    method: 'PATCH',
+    headers: { ...auth, 'content-type': 'application/json', 'if-match': `version=${current.version}` },
+    body: JSON.stringify({ status: 'active' }),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { version: number }).version;
+}
+
+const statusOnCxone = async (id: string) => (await ctx.cxone.getCampaign(id)).status;
+
+describe('a campaign resumed in CXone outside its calling window', () => {
+  it('is paused again by the next poll, not left dialing until the next open', async () => {
+    const id = await activeCampaign();
+    await scheduleWindowEnforcement(ctx, id);
+
+    // Friday 17:00 EST: the window closes and enforcement pauses the campaign on CXone.
+    const afterClose = await fire(id, '2026-03-06T22:00:00Z');
+    expect(afterClose.kind).toBe('verify');
+    await eventually(async () => ((await statusOnCxone(id)) === 'paused' ? true : undefined), 15_000);
+    const { pauseCommandId } = await getWindowState(ctx, id);
+    await eventually(async () => {
+      const command = await getCommand(ctx, pauseCommandId ?? '');
+      return command?.status === 'succeeded' ? true : undefined;
+    }, 15_000);
+    // The lifecycle's re-plan after our own pause kept the pending re-check.
+    expect(await windowPlan(id)).toMatchObject({ kind: 'verify', atMs: afterClose.atMs });
+
+    // The re-check sees the pause holding and plans the next open: Monday 09:00 EDT.
+    expect(await fire(id, '2026-03-06T22:00:30Z')).toMatchObject({
+      kind: 'open',
+      atMs: t('2026-03-09T13:00:00Z'),
+    });
+
+    // Friday 18:30 EST: someone resumes it in CXone's console. Nothing of ours is due before Monday.
+    clock.set(t('2026-03-06T23:30:00Z'));
+    const resumedVersion = await resumeFromConsole(id);
+    expect(await statusOnCxone(id)).toBe('active');
+
+    const outcome = await runPollCycle(ctx, id);
+    await eventually(async () => ((await statusOnCxone(id)) === 'paused' ? true : undefined), 15_000);
+    expect(outcome).toMatchObject({ kind: 'polled', status: 'active', outsideWindow: true });
+    const resource = await ctx.cxone.getCampaign(id);
+    expect(resource.version).toBeGreaterThan(resumedVersion);
+
+    const trail = createAuditTrail({ redis: ctx.redis, keys: ctx.keys, logger: silentLogger });
+    const pauses = (await trail.list(id)).filter(
+      (r) => r.action === 'compliance_action' && r.details.kind === 'window_pause',
+    );
+    expect(pauses).toHaveLength(2);
+    expect(pauses[1]?.details).toMatchObject({
+      localTime: '2026-03-06T18:30:00-05:00',
+      lateByMs: 0,
+      nextOpen: '2026-03-09T09:00:00-04:00',
+    });
+  });
+});

@@ -1,0 +1,252 @@
+import type { Worker } from 'bullmq';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  cancelWindowEnforcement,
+  enforceWindow,
+  MAX_RESUME_ATTEMPTS,
+  scheduleWindowEnforcement,
+  windowJobId,
+  windowJobOf,
+  type WindowJob,
+} from '../../src/shared/compliance/enforcement.js';
+import { getWindowState, setGuardState } from '../../src/shared/compliance/state-store.js';
+import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
+import { evaluateAbandonmentGuard } from '../../src/shared/compliance/guard.js';
+import { createComplianceWorker } from '../../src/workers/compliance-worker.js';
+import { config } from './fixtures.js';
+import { createTestContext, eventually, type TestContext } from './redis-context.js';
+
+/*
+ * Calling-window enforcement end to end on real Redis and BullMQ: the delayed job, the worker, the
+ * lifecycle's adjust queue (no adjust worker runs, so the queued commands can be inspected), H4's
+ * audit trail and event store. Time is a ManualClock; instead of waiting hours for a delay, the test
+ * moves the clock to the planned instant and promotes the job.
+ */
+const ID = 'cmp-window-1';
+const weekdays = config(); // America/New_York, Mon–Fri 09:00–17:00
+const t = (iso: string) => Date.parse(iso);
+
+let tc: TestContext;
+let worker: Worker | undefined;
+
+beforeEach(async () => {
+  tc = await createTestContext('2026-03-06T21:00:00Z'); // Friday 16:00 EST
+});
+
+afterEach(async () => {
+  await worker?.close();
+  worker = undefined;
+  await tc.close();
+});
+
+async function windowJob() {
+  const job = await tc.ctx.queues.compliance.getJob(windowJobId(ID));
+  if (!job) throw new Error('window job missing');
+  return job;
+}
+
+/** Moves the clock to `iso`, fires the window job now, and waits until it re-delayed itself. */
+async function fireAt(iso: string): Promise<WindowJob> {
+  tc.clock.set(t(iso));
+  const before = windowJobOf(await windowJob());
+  await (await windowJob()).promote();
+  return eventually(async () => {
+    const job = await tc.ctx.queues.compliance.getJob(windowJobId(ID));
+    if (!job || (await job.getState()) !== 'delayed') return undefined;
+    const data = windowJobOf(job);
+    return data.atMs !== before.atMs || data.kind !== before.kind ? data : undefined;
+  });
+}
+
+async function adjustJobs() {
+  const jobs = await tc.ctx.queues.adjust.getJobs(['waiting', 'delayed', 'prioritized']);
+  return jobs.sort((a, b) => a.timestamp - b.timestamp).map((j) => j.data as Record<string, unknown>);
+}
+
+async function complianceRecords() {
+  const records = await tc.audit.list(ID);
+  return records.filter((r) => r.action === 'compliance_action').map((r) => r.details);
+}
+
+describe('calling-window enforcement', () => {
+  it('plans one job per campaign at the exact close instant, idempotently', async () => {
+    await tc.putCampaign(ID, weekdays, 'active');
+    await scheduleWindowEnforcement(tc.ctx, ID);
+    await scheduleWindowEnforcement(tc.ctx, ID);
+    const job = await windowJob();
+    // The job stores only its plan; the campaign is its id.
+    expect(job.data).toEqual({ kind: 'close', atMs: t('2026-03-06T22:00:00Z') });
+    expect(windowJobOf(job)).toEqual({ campaignId: ID, kind: 'close', atMs: t('2026-03-06T22:00:00Z') });
+    expect(await job.getState()).toBe('delayed');
+    expect(job.delay).toBe(3_600_000);
+    expect(await tc.ctx.queues.compliance.getDelayedCount()).toBe(1);
+  });
+
+  it('pauses at Friday 17:00 EST and resumes at Monday 09:00 EDT (after spring forward), audited', async () => {
+    await tc.putCampaign(ID, weekdays, 'active');
+    await scheduleWindowEnforcement(tc.ctx, ID);
+    worker = createComplianceWorker(tc.ctx);
+    await worker.waitUntilReady();
+
+    // Close: a pause goes to the lifecycle; the job checks back until the campaign is seen paused.
+    const verify = await fireAt('2026-03-06T22:00:00Z');
+    expect(verify).toEqual({ campaignId: ID, kind: 'verify', atMs: t('2026-03-06T22:00:30Z') });
+    expect(await adjustJobs()).toEqual([
+      expect.objectContaining({
+        campaignId: ID,
+        action: 'pause',
+        reason: 'compliance-window',
+        actor: 'worker:compliance',
+      }),
+    ]);
+    expect(await complianceRecords()).toEqual([
+      expect.objectContaining({
+        kind: 'window_pause',
+        localTime: '2026-03-06T17:00:00-05:00',
+        nextOpen: '2026-03-09T09:00:00-04:00',
+        plannedAt: '2026-03-06T22:00:00.000Z',
+        lateByMs: 0,
+      }),
+    ]);
+    expect((await tc.events.recent(10, ID)).map((e) => e.type)).toEqual(['campaign.compliance.paused']);
+
+    // The adjust worker paused it on CXone; the next check plans the open, Monday 09:00 EDT = 13:00Z.
+    await tc.putCampaign(ID, weekdays, 'paused', 2);
+    const open = await fireAt('2026-03-06T22:00:30Z');
+    expect(open).toEqual({ campaignId: ID, kind: 'open', atMs: t('2026-03-09T13:00:00Z') });
+
+    const resumeCheck = await fireAt('2026-03-09T13:00:00Z');
+    expect(resumeCheck.kind).toBe('verify');
+    const commands = await adjustJobs();
+    expect(commands).toHaveLength(2);
+    expect(commands[1]).toMatchObject({
+      action: 'resume',
+      reason: 'compliance-window',
+      actor: 'worker:compliance',
+    });
+    expect((await complianceRecords())[1]).toMatchObject({
+      kind: 'window_resume',
+      localTime: '2026-03-09T09:00:00-04:00',
+    });
+    expect((await tc.events.recent(10, ID)).map((e) => e.type)).toContain('campaign.compliance.resumed');
+
+    // Active again: the job follows the window to Monday's close, 17:00 EDT = 21:00Z.
+    await tc.putCampaign(ID, weekdays, 'active', 3);
+    const nextClose = await fireAt('2026-03-09T13:00:30Z');
+    expect(nextClose).toEqual({ campaignId: ID, kind: 'close', atMs: t('2026-03-09T21:00:00Z') });
+    expect(await adjustJobs()).toHaveLength(2);
+  });
+
+  it('acts at once on a campaign found active outside its window', async () => {
+    tc.clock.set(t('2026-03-07T15:00:00Z')); // Saturday
+    await tc.putCampaign(ID, weekdays, 'active');
+    await scheduleWindowEnforcement(tc.ctx, ID);
+    const job = await windowJob();
+    expect(job.data).toMatchObject({ kind: 'close', atMs: t('2026-03-07T15:00:00Z') });
+    expect(await job.getState()).toBe('waiting');
+  });
+
+  it('does not lift an abandonment-guard pause at the window open', async () => {
+    tc.clock.set(t('2026-03-07T15:00:00Z'));
+    await tc.putCampaign(ID, weekdays, 'paused');
+    await tc.ctx.redis.hset(
+      tc.ctx.keys.custom('compliance', ID),
+      'window',
+      JSON.stringify({ pausedAt: '2026-03-06T22:00:00.000Z' }),
+    );
+    const guard = evaluateAbandonmentGuard({
+      config: weekdays,
+      stats: { totalCalls: 3000, answeredCalls: 1000, abandonedCalls: 40, complianceViolations: 0 },
+      nowMs: tc.clock.now(),
+    });
+    expect(guard.action).toBe('pause');
+    await setGuardState(tc.ctx, ID, guard.nextState);
+    await scheduleWindowEnforcement(tc.ctx, ID);
+    worker = createComplianceWorker(tc.ctx);
+    await worker.waitUntilReady();
+    const next = await fireAt('2026-03-09T13:00:00Z');
+    expect(next).toMatchObject({ kind: 'close' });
+    expect(await adjustJobs()).toEqual([]);
+    expect(await complianceRecords()).toEqual([
+      expect.objectContaining({ kind: 'window_resume_withheld', rule: 'abandonment-guard' }),
+    ]);
+  });
+
+  it('ends the job when the campaign is final, and cancel removes a planned one', async () => {
+    await tc.putCampaign(ID, weekdays, 'active');
+    await scheduleWindowEnforcement(tc.ctx, ID);
+    await cancelWindowEnforcement(tc.ctx, ID);
+    expect(await tc.ctx.queues.compliance.getJob(windowJobId(ID))).toBeUndefined();
+
+    await scheduleWindowEnforcement(tc.ctx, ID);
+    await tc.putCampaign(ID, weekdays, 'completed', 2);
+    worker = createComplianceWorker(tc.ctx);
+    await worker.waitUntilReady();
+    tc.clock.set(t('2026-03-06T22:00:00Z'));
+    await (await windowJob()).promote();
+    await eventually(async () =>
+      (await tc.ctx.queues.compliance.getJob(windowJobId(ID))) ? undefined : true,
+    );
+    expect(await adjustJobs()).toEqual([]);
+  });
+
+  it('audits a do-not-call override once when the deployment allows it', async () => {
+    const open = await createTestContext('2026-03-06T21:00:00Z', { ALLOW_DNC_DISABLED: 'true' });
+    try {
+      const dncOff = config({ compliance: { regime: 'TCPA', doNotCallCheck: false } });
+      await open.putCampaign(ID, dncOff, 'active');
+      await scheduleWindowEnforcement(open.ctx, ID);
+      await scheduleWindowEnforcement(open.ctx, ID);
+      const overrides = (await open.audit.list(ID)).filter((r) => r.action === 'compliance_override');
+      expect(overrides).toHaveLength(1);
+      expect(overrides[0]?.details).toMatchObject({
+        rule: 'do-not-call-check-disabled',
+        allowedBy: 'ALLOW_DNC_DISABLED',
+      });
+    } finally {
+      await open.close();
+    }
+  });
+
+  it('re-issues a failed window pause, and gives up resuming after a bounded number of tries', async () => {
+    await tc.putCampaign(ID, weekdays, 'active');
+    const commands = createCommandStore(tc.ctx);
+    const fail = async (commandId: string | undefined) => {
+      expect(commandId).toBeDefined();
+      await commands.update(commandId as string, { status: 'failed' }, new Date(tc.clock.now()));
+    };
+
+    tc.clock.set(t('2026-03-06T22:00:00Z'));
+    const close = { campaignId: ID, kind: 'close' as const, atMs: tc.clock.now() };
+    expect((await enforceWindow(tc.ctx, close)).outcome).toBe('paused');
+    // Still queued: not issued twice.
+    expect((await enforceWindow(tc.ctx, close)).outcome).toBe('pause_pending');
+    // The pause failed (CXone rejected it): the campaign is still active outside its window.
+    await fail((await getWindowState(tc.ctx, ID)).pauseCommandId);
+    expect((await enforceWindow(tc.ctx, close)).outcome).toBe('paused');
+    expect((await adjustJobs()).filter((c) => c.action === 'pause')).toHaveLength(2);
+    expect((await complianceRecords()).map((r) => r.reissued)).toEqual([false, true]);
+
+    await tc.putCampaign(ID, weekdays, 'paused', 2);
+    tc.clock.set(t('2026-03-09T13:00:00Z'));
+    const open = { campaignId: ID, kind: 'open' as const, atMs: tc.clock.now() };
+    for (let i = 0; i < MAX_RESUME_ATTEMPTS; i++) {
+      expect((await enforceWindow(tc.ctx, open)).outcome).toBe('resumed');
+      await fail((await getWindowState(tc.ctx, ID)).resumeCommandId);
+    }
+    const given = await enforceWindow(tc.ctx, open);
+    expect(given.outcome).toBe('resume_withheld');
+    expect(given.next).toMatchObject({ kind: 'close', atMs: t('2026-03-09T21:00:00Z') });
+    expect((await enforceWindow(tc.ctx, open)).outcome).toBe('resume_withheld');
+    expect((await adjustJobs()).filter((c) => c.action === 'resume')).toHaveLength(MAX_RESUME_ATTEMPTS);
+    expect((await complianceRecords()).filter((r) => r.kind === 'window_resume_withheld')).toHaveLength(1);
+
+    // The next open starts with fresh attempts.
+    tc.clock.set(t('2026-03-09T21:00:00Z'));
+    await enforceWindow(tc.ctx, { campaignId: ID, kind: 'close', atMs: tc.clock.now() });
+    tc.clock.set(t('2026-03-10T13:00:00Z'));
+    expect(
+      (await enforceWindow(tc.ctx, { campaignId: ID, kind: 'open', atMs: tc.clock.now() })).outcome,
+    ).toBe('resumed');
+  });
+});

@@ -1,0 +1,107 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { applyAbandonmentGuard } from '../../src/shared/compliance/guard-actions.js';
+import { config } from './fixtures.js';
+import { createTestContext, type TestContext } from './redis-context.js';
+
+/*
+ * The abandonment guard as the poll worker runs it, on real Redis with H4's audit trail: the
+ * throttle and the pause happen at the right thresholds and the trail says why, with the figures.
+ */
+const ID = 'cmp-guard-1';
+const c = config({ startDateTime: '2026-03-02T09:00:00-05:00' });
+const stats = (answeredCalls: number, abandonedCalls: number) => ({
+  version: 3,
+  totalCalls: answeredCalls * 3,
+  answeredCalls,
+  abandonedCalls,
+  complianceViolations: 0,
+});
+
+let tc: TestContext;
+beforeEach(async () => {
+  tc = await createTestContext('2026-03-03T15:00:00Z');
+  await tc.putCampaign(ID, c, 'active', 3);
+});
+afterEach(async () => tc.close());
+
+async function guardRecords() {
+  return (await tc.audit.list(ID))
+    .filter((r) => r.action === 'compliance_action')
+    .map((r) => ({ actor: r.actor, version: r.cxoneVersion, ...r.details }) as Record<string, unknown>);
+}
+
+async function adjustCommands() {
+  const jobs = await tc.ctx.queues.adjust.getJobs(['waiting', 'prioritized', 'delayed']);
+  return jobs.map((j) => j.data as Record<string, unknown>);
+}
+
+describe('abandonment guard with audit', () => {
+  it('stays quiet under the target, throttles at 2.5%, pauses at 3%, and records why', async () => {
+    const quiet = await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(400, 9) });
+    expect(quiet.action).toBe('none');
+    expect(await guardRecords()).toEqual([]);
+
+    tc.clock.advance(15_000);
+    const throttle = await applyAbandonmentGuard(tc.ctx, {
+      campaignId: ID,
+      config: c,
+      stats: stats(800, 20),
+    });
+    expect(throttle.action).toBe('throttle');
+    expect(throttle.throttle).toMatchObject({ strategy: 'progressive', maxCallRate: 0.8 });
+    // Another poll with the same decision does not repeat the record.
+    tc.clock.advance(15_000);
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(810, 21) });
+
+    tc.clock.advance(15_000);
+    const pause = await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1000, 31) });
+    expect(pause.action).toBe('pause');
+
+    const records = await guardRecords();
+    expect(records).toEqual([
+      expect.objectContaining({
+        kind: 'guard_throttle',
+        actor: 'worker:compliance',
+        version: 3,
+        rate: 0.025,
+        answeredCalls: 800,
+        abandonedCalls: 20,
+        target: 0.025,
+        cap: 0.03,
+        reason: expect.stringMatching(/2\.50% \(20 of 800 live answers\).*reached the 2\.50% target/),
+      }),
+      expect.objectContaining({
+        kind: 'guard_pause',
+        rate: 0.031,
+        answeredCalls: 1000,
+        abandonedCalls: 31,
+        commandId: expect.stringMatching(/^cmd_/),
+        reason: expect.stringMatching(/3\.10% \(31 of 1000 live answers\).*reached the 3\.00% cap/),
+        period: expect.objectContaining({
+          index: 0,
+          label: '30-day period',
+          start: '2026-03-02T14:00:00.000Z',
+        }),
+      }),
+    ]);
+    expect(await adjustCommands()).toEqual([
+      expect.objectContaining({
+        campaignId: ID,
+        action: 'pause',
+        reason: 'abandonment-guard',
+        actor: 'worker:compliance',
+      }),
+    ]);
+    expect((await tc.events.recent(10, ID)).map((e) => e.type)).toEqual(['campaign.compliance.paused']);
+    expect((await tc.audit.verify(ID)).ok).toBe(true);
+  });
+
+  it('records a closed period with its rate and whether it stayed under the cap', async () => {
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(5000, 100) });
+    tc.clock.set(Date.parse('2026-04-01T14:00:00Z')); // start + 30 days
+    const d = await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(5010, 100) });
+    expect(d.period.index).toBe(1);
+    const closed = (await guardRecords()).find((r) => r.kind === 'period_closed');
+    expect(closed).toMatchObject({ rate: 0.02, answeredCalls: 5000, abandonedCalls: 100, withinCap: true });
+  });
+});

@@ -1,0 +1,180 @@
+import { describe, expect, it } from 'vitest';
+import { evaluateAbandonmentGuard, type GuardState } from '../../src/shared/compliance/guard.js';
+import { config } from './fixtures.js';
+
+const START = Date.parse('2026-03-02T14:00:00Z');
+const DAY = 86_400_000;
+const c = config({ startDateTime: '2026-03-02T09:00:00-05:00' });
+
+const stats = (
+  answeredCalls: number,
+  abandonedCalls: number,
+  extra: Partial<{ totalCalls: number; complianceViolations: number }> = {},
+) => ({
+  totalCalls: extra.totalCalls ?? answeredCalls * 3,
+  answeredCalls,
+  abandonedCalls,
+  complianceViolations: extra.complianceViolations ?? 0,
+});
+
+describe('abandonment thresholds (TCPA, 30-day period)', () => {
+  it('does nothing below the 2.5% target', () => {
+    const d = evaluateAbandonmentGuard({ config: c, stats: stats(1000, 24), nowMs: START + DAY });
+    expect(d.action).toBe('none');
+    expect(d.throttle).toBeNull();
+    expect(d.figures).toMatchObject({
+      rate: 0.024,
+      target: 0.025,
+      cap: 0.03,
+      answeredCalls: 1000,
+      abandonedCalls: 24,
+    });
+  });
+
+  it('throttles at the target: progressive, call rate scaled by target/rate', () => {
+    const d = evaluateAbandonmentGuard({ config: c, stats: stats(1000, 25), nowMs: START + DAY });
+    expect(d.action).toBe('throttle');
+    expect(d.throttle).toMatchObject({ strategy: 'progressive', maxCallRate: 0.8 });
+    const higher = evaluateAbandonmentGuard({ config: c, stats: stats(1000, 28), nowMs: START + DAY });
+    expect(higher.throttle?.maxCallRate).toBeCloseTo((0.8 * 0.025) / 0.028, 3);
+    expect(higher.reason).toMatch(
+      /abandonment 2\.80% \(28 of 1000 live answers\).*reached the 2\.50% target/,
+    );
+  });
+
+  it('pauses at the 3% cap, once per period, and keeps throttling after', () => {
+    const first = evaluateAbandonmentGuard({ config: c, stats: stats(1000, 30), nowMs: START + DAY });
+    expect(first.action).toBe('pause');
+    expect(first.changed).toBe(true);
+    expect(first.reason).toMatch(
+      /3\.00% \(30 of 1000 live answers\).*reached the 3\.00% cap \(FTC TSR 16 CFR 310\.4\(b\)\(4\)\(i\)/,
+    );
+    const again = evaluateAbandonmentGuard({
+      config: c,
+      state: first.nextState,
+      stats: stats(1100, 34),
+      nowMs: START + 2 * DAY,
+    });
+    expect(again.action).toBe('throttle');
+    expect(again.reason).toMatch(/after the guard's pause this period/);
+  });
+
+  it('throttles to the minimum call rate instead of pausing on a tiny sample', () => {
+    const d = evaluateAbandonmentGuard({ config: c, stats: stats(10, 1), nowMs: START + DAY });
+    expect(d.figures.rate).toBe(0.1);
+    expect(d.action).toBe('throttle');
+    expect(d.throttle?.maxCallRate).toBe(0.1);
+    // 30 live answers is enough to pause.
+    expect(evaluateAbandonmentGuard({ config: c, stats: stats(30, 1), nowMs: START + DAY }).action).toBe(
+      'pause',
+    );
+    expect(evaluateAbandonmentGuard({ config: c, stats: stats(29, 1), nowMs: START + DAY }).action).toBe(
+      'throttle',
+    );
+  });
+
+  it('keeps a throttle until the rate is under 90% of the target, then releases it', () => {
+    const on = evaluateAbandonmentGuard({ config: c, stats: stats(1000, 26), nowMs: START + DAY });
+    const still = evaluateAbandonmentGuard({
+      config: c,
+      state: on.nextState,
+      stats: stats(1040, 24 + 2),
+      nowMs: START + DAY + 1,
+    });
+    expect(still.figures.rate).toBeCloseTo(0.025, 3);
+    const between = evaluateAbandonmentGuard({
+      config: c,
+      state: still.nextState,
+      stats: stats(1100, 26),
+      nowMs: START + DAY + 2,
+    });
+    expect(between.figures.rate).toBeCloseTo(0.02364, 4);
+    expect(between.action).toBe('throttle');
+    expect(between.changed).toBe(false);
+    const off = evaluateAbandonmentGuard({
+      config: c,
+      state: between.nextState,
+      stats: stats(1200, 26),
+      nowMs: START + DAY + 3,
+    });
+    expect(off.action).toBe('none');
+    expect(off.changed).toBe(true);
+  });
+
+  it('reports no rate before anybody answered', () => {
+    const d = evaluateAbandonmentGuard({ config: c, stats: stats(0, 0, { totalCalls: 5 }), nowMs: START });
+    expect(d.figures.rate).toBeNull();
+    expect(d.action).toBe('none');
+  });
+});
+
+describe('measurement periods', () => {
+  it('closes the 30-day period at start + 30 days and measures the next one from a snapshot', () => {
+    let d = evaluateAbandonmentGuard({ config: c, stats: stats(2000, 40), nowMs: START + 29 * DAY });
+    expect(d.period.index).toBe(0);
+    expect(d.action).toBe('none');
+    d = evaluateAbandonmentGuard({
+      config: c,
+      state: d.nextState,
+      stats: stats(2100, 50),
+      nowMs: START + 30 * DAY,
+    });
+    expect(d.closedPeriod).toMatchObject({
+      index: 0,
+      startMs: START,
+      endMs: START + 30 * DAY,
+      answeredCalls: 2000,
+      abandonedCalls: 40,
+      rate: 0.02,
+    });
+    expect(d.period).toMatchObject({ index: 1, startMs: START + 30 * DAY });
+    // New period: 100 answered, 10 abandoned since the snapshot = 10% → on ≥30 answers, a pause.
+    expect(d.figures).toMatchObject({ answeredCalls: 100, abandonedCalls: 10, rate: 0.1 });
+    expect(d.action).toBe('pause');
+    expect(d.nextState.periods).toHaveLength(1);
+  });
+
+  it('uses 24-hour periods under the OFCOM regime', () => {
+    const uk = config({
+      compliance: { regime: 'OFCOM', doNotCallCheck: true },
+      complianceTimeZone: 'Europe/London',
+    });
+    let d = evaluateAbandonmentGuard({ config: uk, stats: stats(500, 5), nowMs: START + 1000 });
+    d = evaluateAbandonmentGuard({
+      config: uk,
+      state: d.nextState,
+      stats: stats(600, 30),
+      nowMs: START + DAY + 1000,
+    });
+    expect(d.regime).toBe('OFCOM');
+    expect(d.period.index).toBe(1);
+    expect(d.figures).toMatchObject({ answeredCalls: 100, abandonedCalls: 25 });
+    expect(d.source).toMatch(/Ofcom/);
+  });
+
+  it('starts afresh when CXone counters went backwards', () => {
+    const before = evaluateAbandonmentGuard({ config: c, stats: stats(2000, 40), nowMs: START + 31 * DAY });
+    const state: GuardState = {
+      ...before.nextState,
+      baseline: { totalCalls: 6000, answeredCalls: 2000, abandonedCalls: 40, complianceViolations: 0 },
+    };
+    const d = evaluateAbandonmentGuard({
+      config: c,
+      state,
+      stats: stats(50, 0),
+      nowMs: START + 31 * DAY + 1,
+    });
+    expect(d.figures).toMatchObject({ answeredCalls: 50, abandonedCalls: 0 });
+  });
+
+  it('ignores a state it does not recognise', () => {
+    const d = evaluateAbandonmentGuard({
+      config: c,
+      state: { pacing: 'something else' },
+      stats: stats(100, 1),
+      nowMs: START,
+    });
+    expect(d.nextState.version).toBe(1);
+    expect(d.nextState.anchorMs).toBe(START);
+  });
+});
