@@ -1,0 +1,206 @@
+import { redactUrl } from './shared/redact-url.js';
+import type { FastifyInstance } from 'fastify';
+import { bannerLines, parseRole, type Role } from './process/banner.js';
+import { findOnPath, startPrivateRedis, type PrivateRedis } from './process/private-redis.js';
+import { buildApiApp } from './producers/app.js';
+import { startMetricsServer, type MetricsServer } from './producers/routes/ops.js'; // (H8)
+import { startEmbeddedSandbox } from './sandbox/embedded.js';
+import { runSandboxRole } from './sandbox/cli-entry.js';
+import type { RunningSandbox } from './sandbox/types.js';
+import { ConfigError, loadConfig, type AppConfig } from './shared/config.js';
+import { createContext, type ClosableContext } from './shared/context-factory.js';
+import { createLogger, type Logger } from './shared/logger.js';
+import { redisAnswers } from './shared/redis.js';
+import { startWorkers, WORKER_FACTORIES, type RunningWorkers } from './workers/index.js';
+
+/**
+ * Process entry point: `node dist/main.js [all|api|worker|sandbox]` (or `npm start -- <role>`).
+ * Start-up problems a person can fix (bad environment, no Redis, a taken port) end the process with
+ * one clear line on stderr and exit code 1; everything else is a structured log line.
+ */
+
+interface Running {
+  api?: FastifyInstance;
+  workers?: RunningWorkers;
+  ctx?: ClosableContext;
+  sandbox?: RunningSandbox;
+  privateRedis?: PrivateRedis;
+  metrics?: MetricsServer; // (H8)
+}
+
+function fail(lines: string | string[]): never {
+  for (const line of Array.isArray(lines) ? lines : [lines]) console.error(line);
+  process.exit(1);
+}
+
+function printBanner(lines: string[]): void {
+  process.stdout.write(`\n${lines.join('\n')}\n\n`);
+}
+
+/** Redis must answer before anything else starts; when REDIS_URL is unset a private one may be started. */
+async function ensureRedis(config: AppConfig, logger: Logger): Promise<PrivateRedis | undefined> {
+  if (await redisAnswers(config.redisUrl)) return undefined;
+  const binary = process.env.REDIS_URL === undefined ? findOnPath('redis-server') : undefined;
+  if (binary) {
+    const port = Number(new URL(config.redisUrl).port || 6379);
+    try {
+      const redis = await startPrivateRedis(binary, port);
+      logger.warn(
+        { port, binary },
+        'Redis did not answer and REDIS_URL is unset: started a private redis-server (no persistence; it stops with this process)',
+      );
+      return redis;
+    } catch (err) {
+      fail(
+        `Redis does not answer at ${redactUrl(config.redisUrl)}, and starting redis-server failed: ${(err as Error).message}`,
+      );
+    }
+  }
+  fail(
+    `Redis does not answer at ${redactUrl(config.redisUrl)}. Start it (e.g. \`redis-server --daemonize yes\`) or set REDIS_URL to a reachable Redis.`,
+  );
+}
+
+async function listen(app: FastifyInstance, config: AppConfig): Promise<number> {
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') fail(`port ${config.port} is already in use; set PORT to a free port`);
+    throw err;
+  }
+  const address = app.server.address();
+  return typeof address === 'object' && address ? address.port : config.port;
+}
+
+/**
+ * Orderly shutdown: stop taking HTTP requests, let workers finish active jobs (bounded by
+ * SHUTDOWN_TIMEOUT_MS, then forced), close queues and Redis, and only then the embedded sandbox —
+ * draining jobs are still talking to it — and the private Redis last.
+ */
+async function shutdown(running: Running, config: AppConfig, logger: Logger): Promise<void> {
+  const step = async (name: string, fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (err) {
+      logger.warn({ err, step: name }, 'shutdown step failed');
+    }
+  };
+  if (running.api) await step('api', () => running.api!.close());
+  if (running.metrics) await step('metrics', () => running.metrics!.close()); // (H8)
+  if (running.workers) await step('workers', () => running.workers!.close(config.shutdownTimeoutMs));
+  if (running.ctx) await step('context', () => running.ctx!.close());
+  if (running.sandbox) await step('sandbox', () => running.sandbox!.close());
+  if (running.privateRedis) await step('private redis', () => running.privateRedis!.stop());
+}
+
+const SIGNAL_DEBOUNCE_MS = 1000;
+
+function onSignals(running: Running, config: AppConfig, logger: Logger): void {
+  let stoppingSince: number | undefined;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stoppingSince !== undefined) {
+      // Ctrl-C under `npm start` reaches us twice within milliseconds (the terminal signals the whole
+      // process group and npm forwards it too); only a deliberate second signal skips the drain.
+      if (Date.now() - stoppingSince < SIGNAL_DEBOUNCE_MS) return;
+      logger.warn({ signal }, 'second signal: exiting now without waiting');
+      process.exit(1);
+    }
+    stoppingSince = Date.now();
+    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining active jobs');
+    // A last resort if something hangs past the drain bound (a socket that never closes).
+    setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 15_000).unref();
+    void shutdown(running, config, logger).then(() => {
+      logger.info('stopped');
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+async function run(role: Role, initialConfig: AppConfig, logger: Logger): Promise<void> {
+  let config = initialConfig;
+  const running: Running = {};
+  onSignals(running, config, logger);
+
+  if (role === 'sandbox') {
+    running.sandbox = await runSandboxRole(config, logger);
+    printBanner(bannerLines({ role, config, sandboxUrl: running.sandbox.url }));
+    return;
+  }
+
+  running.privateRedis = await ensureRedis(config, logger);
+
+  // The embedded sandbox belongs to `all`; split roles share one `sandbox` process instead, because
+  // its state lives in memory and every process must see the same campaigns.
+  if (role === 'all' && config.sandboxMode) {
+    try {
+      running.sandbox = await startEmbeddedSandbox(config, logger);
+      // SANDBOX_PORT=0 picks a free port; the client must call the port actually bound.
+      config = { ...config, cxone: { ...config.cxone, baseUrl: `http://127.0.0.1:${running.sandbox.port}` } };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        fail(`SANDBOX_PORT ${config.sandbox.port} is already in use; set SANDBOX_PORT to a free port`);
+      }
+      throw err;
+    }
+  } else if (config.sandboxMode) {
+    logger.info(
+      { cxone: config.cxone.baseUrl },
+      'CXONE_BASE_URL is unset: using the sandbox of a separate `sandbox` process at SANDBOX_PORT',
+    );
+  }
+
+  running.ctx = await createContext(config, logger);
+  let apiPort: number | undefined;
+  if (role === 'all' || role === 'worker') running.workers = await startWorkers(running.ctx);
+  // (H8) worker replicas expose their own /metrics, /healthz, /readyz when METRICS_PORT is set.
+  if (role === 'worker' && config.metricsPort !== undefined) {
+    running.metrics = await startMetricsServer(running.ctx, { port: config.metricsPort, host: config.host });
+  }
+  if (role === 'all' || role === 'api') {
+    running.api = await buildApiApp(running.ctx);
+    apiPort = await listen(running.api, config);
+  }
+
+  printBanner(
+    bannerLines({
+      role,
+      config,
+      apiPort,
+      sandboxUrl: running.sandbox?.url,
+      sandboxEmbedded: running.sandbox !== undefined,
+      privateRedis: running.privateRedis !== undefined,
+      workers: running.workers ? WORKER_FACTORIES.map(([name]) => name) : undefined,
+    }),
+  );
+}
+
+async function main(): Promise<void> {
+  const role = parseRole(process.argv[2]);
+  if (typeof role !== 'string') fail(role.error);
+  let config: AppConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError)
+      fail(['cxone-orchestrator cannot start: invalid configuration', ...err.problems]);
+    throw err;
+  }
+  const logger = createLogger(config.logLevel, { role });
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled promise rejection');
+  });
+  try {
+    await run(role, config, logger);
+  } catch (err) {
+    logger.fatal({ err }, 'start-up failed');
+    process.exit(1);
+  }
+}
+
+await main();

@@ -1,0 +1,67 @@
+import { redactUrl } from '../shared/redact-url.js';
+import type { AppConfig } from '../shared/config.js';
+
+export const ROLES = ['all', 'api', 'worker', 'sandbox'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The role from argv (`node dist/main.js <role>`, `npm start -- <role>`); `all` when none is given. */
+export function parseRole(arg: string | undefined): Role | { error: string } {
+  if (arg === undefined || arg === '') return 'all';
+  return (ROLES as readonly string[]).includes(arg)
+    ? (arg as Role)
+    : { error: `unknown role "${arg}"; use one of: ${ROLES.join(', ')}` };
+}
+
+/** A URL people can click: a wildcard listen address is shown as localhost. */
+export function displayHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' || host === '' ? 'localhost' : host;
+}
+
+export interface BannerInput {
+  role: Role;
+  config: AppConfig;
+  /** The API's actual port (PORT may be 0 in tests). */
+  apiPort?: number;
+  sandboxUrl?: string;
+  sandboxEmbedded?: boolean;
+  privateRedis?: boolean;
+  workers?: readonly string[];
+}
+
+/**
+ * What the process prints at start: where everything is. The API token is printed only when it is
+ * the sandbox default (nobody chose it, so it is no secret); a token the operator set never is.
+ */
+export function bannerLines(input: BannerInput): string[] {
+  const { role, config } = input;
+  const lines = [`cxone-orchestrator is running (role: ${role})`];
+  if (input.apiPort !== undefined) {
+    const base = `http://${displayHost(config.host)}:${input.apiPort}`;
+    lines.push(
+      `  API            ${base}/v1  (e.g. POST ${base}/v1/campaigns)`,
+      `  Bull Board     ${base}/admin/queues`,
+      `  Metrics        ${base}/metrics`,
+      `  API docs       ${base}/docs`,
+      `  Health         ${base}/healthz, ${base}/readyz`,
+    );
+  }
+  if (input.workers?.length) lines.push(`  Workers        ${input.workers.join(', ')}`);
+  if (input.sandboxUrl) {
+    const where = input.sandboxUrl.replace('0.0.0.0', displayHost(config.host));
+    lines.push(`  CXone sandbox  ${where}${input.sandboxEmbedded ? ' (embedded)' : ''}`);
+  } else if (role !== 'sandbox') {
+    lines.push(`  CXone          ${config.cxone.baseUrl}${config.sandboxMode ? ' (sandbox)' : ''}`);
+  }
+  if (role !== 'sandbox') {
+    const note = input.privateRedis ? ' (private redis-server, not persisted)' : '';
+    lines.push(`  Redis          ${redactUrl(config.redisUrl)}${note}`);
+  }
+  if (input.apiPort !== undefined) {
+    lines.push(
+      config.apiTokenIsDefault
+        ? `  API token      ${config.apiToken}  (sandbox default; set API_TOKEN to choose your own)`
+        : '  API token      the one in API_TOKEN (not shown)',
+    );
+  }
+  return lines;
+}

@@ -1,0 +1,132 @@
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { AppContext } from '../shared/context.js';
+import { actorFor, bearerToken, isProtectedPath, tokenMatches } from './auth.js';
+import { toErrorResponse } from './errors.js';
+import { registerCampaignRoutes } from './routes/campaigns.js';
+import { registerLaunchRoutes } from './routes/launches.js';
+import { registerCampaignCommandRoutes } from './routes/campaign-commands.js';
+import { registerOpsRoutes } from './routes/ops.js'; // (H8)
+import { isBullBoardPath, registerBullBoard } from './bull-board.js'; // (H8)
+import { registerComplianceRoutes } from './routes/compliance.js'; // (H7)
+import { registerAuditRoutes } from './routes/audit.js'; // (H4)
+import { registerWebhookRoutes } from './routes/webhooks.js'; // (H4)
+// ── Route modules (one import per routes file; keep in step with the list in buildApiApp) ──
+
+/** A campaign config is a few KiB; anything near this limit is a mistake or an attack. */
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+export interface ApiAppOptions {
+  bodyLimit?: number;
+}
+
+/** Paths probed every few seconds by orchestrators and scrapers; logged at debug to keep logs readable. */
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * The producer HTTP API. Every response is JSON (Bull Board's UI under /admin/queues excepted), every
+ * error `{error, message, ...}` with the right status; bearer auth guards /v1 and /admin.
+ * Fastify's own request logging is off: it would log per request twice, and we log one line per
+ * response without headers, so the Authorization header cannot end up in a log.
+ */
+export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    routerOptions: { ignoreTrailingSlash: true },
+    // Request ids are only for correlating log lines; generated, never taken from the client.
+    requestIdHeader: false,
+  });
+
+  app.decorateRequest('actor', '');
+  // JSON only: without this, a text/plain body would reach handlers as a string and be reported as
+  // a validation error instead of the 415 it is.
+  app.removeContentTypeParser('text/plain');
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    // Decide on what the router matched, not on the raw URL: the router decodes percent-escapes, so
+    // `/%761/campaigns` reaches the /v1/campaigns handler while its raw text does not start with /v1.
+    // Unmatched requests fall back to the decoded path; either way a request is protected if any
+    // reading of its path is.
+    const routeUrl = request.routeOptions.url;
+    const decodedPath = safeDecodePath(request.url);
+    const paths = routeUrl === undefined ? [request.url, decodedPath] : [routeUrl, request.url, decodedPath];
+    if (!paths.some(isProtectedPath)) return;
+    // Bull Board checks its own credentials so a browser can log in with HTTP Basic (bull-board.ts).
+    if (routeUrl !== undefined && isBullBoardPath(routeUrl)) return;
+    const token = bearerToken(request.headers.authorization);
+    if (token === undefined || !tokenMatches(token, ctx.config.apiToken)) {
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .send({
+          error: 'unauthorized',
+          message:
+            token === undefined
+              ? 'send Authorization: Bearer <API_TOKEN>'
+              : 'the bearer token is not valid for this API',
+        });
+    }
+    request.actor = actorFor(token, request.headers['x-actor']);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const path = request.url.split('?', 1)[0] ?? request.url;
+    const line = {
+      method: request.method,
+      path,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+      actor: request.actor || undefined,
+    };
+    if (QUIET_PATHS.has(path)) request.log.debug(line, 'request');
+    else request.log.info(line, 'request');
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const response = toErrorResponse(err);
+    if (response.status >= 500) {
+      request.log.error({ err, method: request.method, path: request.routeOptions.url }, 'request failed');
+    }
+    void reply
+      .code(response.status)
+      .headers(response.headers ?? {})
+      .type('application/json; charset=utf-8')
+      .send(response.body);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?', 1)[0] ?? request.url;
+    void reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${path}` });
+  });
+
+  // ── Route registrations: one line per routes file (owner in parentheses). Add yours here. ──
+  // Ops first: its onRoute hook collects every later route for the OpenAPI document.
+  await registerOpsRoutes(app, ctx); // (H8) /healthz, /readyz, /metrics, /docs, /docs/json
+  await registerBullBoard(app, ctx); // (H8) /admin/queues (Bearer or Basic)
+  await registerCampaignRoutes(app, ctx); // (H3) POST /v1/campaigns, /validate, GET /v1/campaigns/:id
+  await registerLaunchRoutes(app, ctx); // (H3) GET /v1/launches/:launchId
+  await registerCampaignCommandRoutes(app, ctx); // (H5) PATCH /v1/campaigns/:id, POST .../actions, GET .../commands, GET /v1/commands/:id
+  await registerComplianceRoutes(app, ctx); // (H7) GET /v1/campaigns/:id/compliance
+  await registerAuditRoutes(app, ctx); // (H4) GET /v1/campaigns/:id/audit, .../audit/verify, POST .../audit/import-history
+  await registerWebhookRoutes(app, ctx); // (H4) /v1/webhooks/*, /admin/webhooks/destination
+  // ── end of route registrations ──
+
+  return app;
+}
+
+/** The request path with percent-escapes decoded; an undecodable path is returned as-is. */
+function safeDecodePath(url: string): string {
+  const path = url.split('?', 1)[0] ?? url;
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}

@@ -1,0 +1,84 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../shared/context.js';
+
+export const BULL_BOARD_PATH = '/admin/queues';
+
+/** Whether a request URL belongs to Bull Board, which checks its own credentials (Bearer or Basic). */
+export function isBullBoardPath(url: string): boolean {
+  const path = url.split('?', 1)[0] ?? url;
+  return path === BULL_BOARD_PATH || path.startsWith(`${BULL_BOARD_PATH}/`);
+}
+
+/** The realm browsers show in their login prompt. */
+export const BASIC_REALM = 'cxone-orchestrator';
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  // timingSafeEqual needs equal lengths; comparing against itself keeps the time independent of the guess.
+  return a.length === b.length ? timingSafeEqual(a, b) : !timingSafeEqual(b, b);
+}
+
+/**
+ * Credentials accepted under /admin: `Bearer <API_TOKEN>` for scripts, or HTTP Basic with any user
+ * name and the API token as password, so a browser can log in to Bull Board through its own prompt.
+ */
+export function adminCredentialsOk(authorization: string | undefined, apiToken: string): boolean {
+  if (!authorization) return false;
+  const space = authorization.indexOf(' ');
+  if (space < 0) return false;
+  const scheme = authorization.slice(0, space).toLowerCase();
+  const value = authorization.slice(space + 1).trim();
+  if (scheme === 'bearer') return sameSecret(value, apiToken);
+  if (scheme === 'basic') {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return colon >= 0 && sameSecret(decoded.slice(colon + 1), apiToken);
+  }
+  return false;
+}
+
+/** A 401 that makes a browser show its login prompt; JSON body like every other API error. */
+export function sendAdminChallenge(reply: FastifyReply): FastifyReply {
+  return reply.code(401).header('www-authenticate', `Basic realm="${BASIC_REALM}", charset="UTF-8"`).send({
+    error: 'unauthorized',
+    message: 'send Authorization: Bearer <API_TOKEN>, or HTTP Basic with the API token as password',
+  });
+}
+
+export interface BullBoardOptions {
+  /** Overrides config.bullBoardReadOnly (tests). */
+  readOnly?: boolean;
+}
+
+/**
+ * Bull Board at /admin/queues listing every queue of the context. It guards itself (Bearer or Basic)
+ * inside its own encapsulated plugin, so it stays protected whatever the app-wide auth does; the
+ * read-only switch (BULL_BOARD_READ_ONLY) removes retry/clean/promote/delete for wide audiences.
+ */
+export async function registerBullBoard(
+  app: FastifyInstance,
+  ctx: AppContext,
+  opts: BullBoardOptions = {},
+): Promise<void> {
+  const readOnlyMode = opts.readOnly ?? ctx.config.bullBoardReadOnly;
+  const serverAdapter = new FastifyAdapter();
+  serverAdapter.setBasePath(BULL_BOARD_PATH);
+  createBullBoard({
+    queues: Object.values(ctx.queues).map((queue) => new BullMQAdapter(queue, { readOnlyMode })),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'cxone-orchestrator' } },
+  });
+
+  const apiToken = ctx.config.apiToken;
+  await app.register(async (scope) => {
+    scope.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+      if (!adminCredentialsOk(req.headers.authorization, apiToken)) return sendAdminChallenge(reply);
+    });
+    await scope.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
+  });
+}

@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import { toValidationIssues, type ValidationIssue } from '../shared/campaign-config.js';
+import { isCxoneError, NotFoundError, StateConflictError } from '../shared/errors.js';
+
+/**
+ * Every error the producer API answers with is JSON `{error, message, ...details}`: `error` is a stable
+ * machine-readable code, `message` is for people. Nothing else (HTML, stack traces) ever reaches a client.
+ */
+export interface ErrorBody {
+  error: string;
+  message: string;
+  [detail: string]: unknown;
+}
+
+export interface ErrorResponse {
+  status: number;
+  body: ErrorBody;
+  headers?: Record<string, string>;
+}
+
+/** An error a route throws on purpose, with the status and body the client should get. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export class ValidationFailedError extends ApiError {
+  constructor(readonly issues: ValidationIssue[]) {
+    super(400, 'validation_failed', describeIssues(issues), { issues });
+    this.name = 'ValidationFailedError';
+  }
+}
+
+function describeIssues(issues: ValidationIssue[]): string {
+  const shown = issues
+    .slice(0, 5)
+    .map((i) => `${i.path}: ${i.message}`)
+    .join('; ');
+  return `the request is invalid: ${shown}${issues.length > 5 ? ` (and ${issues.length - 5} more)` : ''}`;
+}
+
+/** Parses with a zod schema or throws the API's 400 naming every invalid field. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new ValidationFailedError(toValidationIssues(parsed.error));
+  return parsed.data;
+}
+
+/** Fastify's own errors we answer with a specific code instead of its generic text. */
+const FASTIFY_CODES: Record<string, { status: number; error: string; message: string }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: {
+    status: 400,
+    error: 'invalid_json',
+    message: 'the request body is not valid JSON',
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    status: 400,
+    error: 'invalid_json',
+    message: 'the request body is empty but content-type is application/json',
+  },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    status: 413,
+    error: 'payload_too_large',
+    message: 'the request body is larger than this API accepts',
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    error: 'unsupported_media_type',
+    message: 'send the body as application/json',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    status: 400,
+    error: 'invalid_content_length',
+    message: 'content-length does not match the body',
+  },
+};
+
+const STATUS_CODES: Record<number, string> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  406: 'not_acceptable',
+  408: 'request_timeout',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  422: 'unprocessable_entity',
+  429: 'too_many_requests',
+};
+
+/**
+ * Maps anything thrown inside a request to the response. Pure; the app's error handler only sends
+ * what this returns and logs 5xx. Unknown errors become an opaque 500 — their message may carry
+ * internals, so it is logged, never sent.
+ */
+export function toErrorResponse(err: unknown): ErrorResponse {
+  if (err instanceof ApiError) {
+    return { status: err.status, body: { error: err.code, message: err.message, ...err.details } };
+  }
+  if (err instanceof z.ZodError) {
+    const issues = toValidationIssues(err);
+    return { status: 400, body: { error: 'validation_failed', message: describeIssues(issues), issues } };
+  }
+  if (err instanceof NotFoundError) {
+    return { status: 404, body: { error: 'not_found', message: err.message } };
+  }
+  if (err instanceof StateConflictError) {
+    return { status: 409, body: { error: 'conflict', message: err.message, ...err.details } };
+  }
+  if (isCxoneError(err)) {
+    if (err.kind === 'rate_limit' || err.kind === 'unavailable') {
+      const retryAfterS =
+        'retryAfterMs' in err && typeof err.retryAfterMs === 'number'
+          ? Math.max(1, Math.ceil(err.retryAfterMs / 1000))
+          : 5;
+      return {
+        status: 503,
+        body: { error: 'upstream_unavailable', message: `CXone is not answering right now; retry later` },
+        headers: { 'retry-after': String(retryAfterS) },
+      };
+    }
+    return {
+      status: 502,
+      body: { error: 'upstream_error', message: `CXone refused the request (${err.kind})`, kind: err.kind },
+    };
+  }
+  if (typeof err === 'object' && err !== null) {
+    const e = err as { code?: unknown; statusCode?: unknown; message?: unknown; validation?: unknown };
+    const known = typeof e.code === 'string' ? FASTIFY_CODES[e.code] : undefined;
+    if (known) return { status: known.status, body: { error: known.error, message: known.message } };
+    const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
+    if (status >= 400 && status < 500) {
+      return {
+        status,
+        body: {
+          error: STATUS_CODES[status] ?? 'bad_request',
+          message: typeof e.message === 'string' ? e.message : 'bad request',
+        },
+      };
+    }
+  }
+  return { status: 500, body: { error: 'internal_error', message: 'internal error; see the server log' } };
+}

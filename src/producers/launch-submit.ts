@@ -1,0 +1,127 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { CampaignConfig } from '../shared/campaign-config.js';
+import type { AppContext } from '../shared/context.js';
+import type { LaunchJob } from '../shared/jobs.js';
+import { createLaunchStore, launchAuditId, type LaunchStatus } from '../shared/launch-store.js';
+import { ApiError } from './errors.js';
+
+/** Job name of a launch on the `launch` queue (activation jobs are named ACTIVATE_JOB). */
+export const LAUNCH_JOB = 'launch';
+
+/** Printable ASCII without spaces, as the IETF Idempotency-Key draft and payment APIs expect. */
+const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
+
+export function parseIdempotencyKey(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || !IDEMPOTENCY_KEY_PATTERN.test(value)) {
+    throw new ApiError(
+      400,
+      'invalid_idempotency_key',
+      'Idempotency-Key must be 1 to 200 printable ASCII characters without spaces',
+    );
+  }
+  return value;
+}
+
+/** JSON with object keys sorted at every level, so equal configs hash equally whatever the key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function configFingerprint(config: CampaignConfig): string {
+  return createHash('sha256').update(canonicalJson(config)).digest('hex');
+}
+
+export interface SubmitResult {
+  launchId: string;
+  status: LaunchStatus;
+  /** True when an Idempotency-Key matched an earlier request and nothing new was enqueued. */
+  replayed: boolean;
+}
+
+/**
+ * Records a launch and enqueues it, exactly once per Idempotency-Key.
+ *
+ * The key and the launch record are claimed in one Lua script, so of two concurrent requests with the
+ * same key only one creates a launch. The job id is the launch id, so even the replay path below,
+ * which re-adds a launch still marked queued (its first request may have died between the claim and
+ * the enqueue), cannot create a second job: BullMQ ignores an add whose job id exists.
+ */
+export async function submitLaunch(
+  ctx: AppContext,
+  input: { config: CampaignConfig; actor: string; idempotencyKey?: string | undefined },
+): Promise<SubmitResult> {
+  const store = createLaunchStore(ctx);
+  const requestedAt = new Date(ctx.clock.now()).toISOString();
+  const launchId = randomUUID();
+  const job: LaunchJob = { launchId, config: input.config, actor: input.actor, requestedAt };
+  const idempotency = input.idempotencyKey
+    ? { key: input.idempotencyKey, fingerprint: configFingerprint(input.config) }
+    : undefined;
+
+  const created = await store.create(
+    { launchId, actor: input.actor, name: input.config.name, requestedAt },
+    idempotency,
+  );
+
+  if (!created.created) {
+    const earlier = created.existing;
+    if (idempotency && earlier.fingerprint !== idempotency.fingerprint) {
+      throw new ApiError(
+        422,
+        'idempotency_key_reused',
+        'this Idempotency-Key was already used for a different campaign config; use a new key for a new launch',
+        { launchId: earlier.launchId },
+      );
+    }
+    const record = await store.get(earlier.launchId);
+    if (record?.status === 'queued') {
+      await ctx.queues.launch.add(
+        LAUNCH_JOB,
+        { ...job, launchId: earlier.launchId, requestedAt: record.requestedAt, actor: record.actor },
+        { jobId: earlier.launchId },
+      );
+    }
+    return { launchId: earlier.launchId, status: record?.status ?? 'queued', replayed: true };
+  }
+
+  await ctx.queues.launch.add(LAUNCH_JOB, job, { jobId: launchId });
+  ctx.logger.info(
+    { launchId, actor: input.actor, name: input.config.name, idempotent: Boolean(idempotency) },
+    'launch queued',
+  );
+
+  // Side records after the enqueue: a failure here must not turn an accepted launch into an error.
+  // The two are independent (different keys, no order between them), so they share the round trips.
+  try {
+    await Promise.all([
+      ctx.audit.append({
+        campaignId: launchAuditId(launchId),
+        action: 'launch_requested',
+        actor: input.actor,
+        details: {
+          launchId,
+          name: input.config.name,
+          idempotencyKey: input.idempotencyKey,
+          config: input.config,
+        },
+      }),
+      ctx.events.publish('campaign.launch.requested', '', {
+        launchId,
+        name: input.config.name,
+        startDateTime: input.config.startDateTime,
+      }),
+    ]);
+  } catch (err) {
+    ctx.logger.error({ err, launchId }, 'launch queued but its audit record or event could not be written');
+  }
+  return { launchId, status: 'queued', replayed: false };
+}

@@ -1,0 +1,518 @@
+import { z } from 'zod';
+import { AUDIT_ACTIONS } from '../shared/audit/types.js';
+import { campaignConfigBaseSchema } from '../shared/campaign-config.js';
+import { campaignResourceSchema, campaignStatsSchema, campaignStatusSchema } from '../shared/cxone/wire.js';
+import { campaignPatchSchema } from '../shared/lifecycle/patch.js';
+import { CAMPAIGN_ACTIONS } from '../shared/lifecycle/state-machine.js';
+
+/**
+ * The OpenAPI 3.1 document of the producer API, generated from the same zod schemas the routes
+ * validate with, so the document cannot drift from what the API accepts. Response shapes that have
+ * no schema elsewhere (launch status, errors, health) are declared here once.
+ */
+
+const validationIssueSchema = z.object({
+  path: z.string().describe('Dotted path of the offending field, e.g. dialerStrategy.callRate'),
+  message: z.string(),
+});
+
+const errorSchema = z
+  .looseObject({
+    error: z.string().describe('Machine-readable error code, e.g. not_found, conflict, unauthorized'),
+    message: z.string().describe('What went wrong and, where possible, what to do about it'),
+  })
+  .describe('Every error is JSON in this shape, never an HTML page or a stack trace');
+
+const validationErrorSchema = z.looseObject({
+  error: z.literal('validation_failed'),
+  message: z.string().optional(),
+  issues: z.array(validationIssueSchema),
+});
+
+const validateResultSchema = z.object({
+  valid: z.boolean(),
+  issues: z.array(validationIssueSchema),
+});
+
+const LAUNCH_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
+
+const launchAcceptedSchema = z.looseObject({
+  launchId: z.string(),
+  status: z.enum(LAUNCH_STATUSES),
+});
+
+const launchStatusSchema = z.looseObject({
+  launchId: z.string(),
+  status: z.enum(LAUNCH_STATUSES),
+  campaignId: z.string().optional(),
+  error: z.unknown().optional().describe('Why the launch failed (present when status is failed)'),
+});
+
+const efficiencySchema = z.object({
+  efficiencyScore: z.number(),
+  answerRate: z.number(),
+  abandonmentRate: z.number(),
+  complianceViolationFrequency: z.number(),
+  totalCalls: z.number().int(),
+});
+
+const campaignViewSchema = z.looseObject({
+  campaignId: z.string(),
+  launchId: z.string().optional(),
+  status: campaignStatusSchema,
+  version: z.number().int(),
+  config: campaignConfigBaseSchema,
+  cxone: campaignResourceSchema.optional().describe('The campaign as CXone last reported it'),
+  lastStats: campaignStatsSchema.extend({ at: z.string() }).optional(),
+  efficiency: efficiencySchema.nullable().optional().describe('null until the campaign has placed a call'),
+  pacing: z.unknown().optional().describe('Pacing controller state'),
+  polling: z
+    .object({ effectiveIntervalMs: z.number(), desiredIntervalMs: z.number() })
+    .optional()
+    .describe('Statistics poll interval: desired by the campaign, effective after the fleet budget'),
+  compliance: z.unknown().optional(),
+  lastCommand: z.unknown().optional(),
+  updatedAt: z.string(),
+});
+
+const commandAcceptedSchema = z.looseObject({
+  commandId: z.string(),
+  status: z.string().optional(),
+});
+
+const actionRequestSchema = z.object({
+  action: z.enum(CAMPAIGN_ACTIONS),
+  patch: campaignPatchSchema.optional().describe('Settings to change first, in the same command'),
+});
+
+const auditRecordSchema = z.looseObject({
+  auditId: z.string(),
+  campaignId: z.string(),
+  action: z.enum(AUDIT_ACTIONS),
+  actor: z.string(),
+  cxoneVersion: z.number().int().optional(),
+  details: z.record(z.string(), z.unknown()),
+  metrics: efficiencySchema.nullable().optional(),
+  timestamp: z.string(),
+  occurredAt: z.string(),
+  prevHash: z.string(),
+  hash: z.string(),
+});
+
+const auditPageSchema = z.object({
+  records: z.array(auditRecordSchema),
+  nextCursor: z.string().nullable(),
+});
+
+const healthSchema = z.object({ status: z.literal('ok') });
+
+const readinessCheckSchema = z.object({
+  ok: z.boolean(),
+  ms: z.number(),
+  error: z.string().optional(),
+});
+
+const readinessSchema = z.object({
+  status: z.enum(['ready', 'not_ready']),
+  checks: z.object({ redis: readinessCheckSchema, cxone: readinessCheckSchema }),
+});
+
+/** Named component schemas; every `$ref` in the document points at one of these. */
+const COMPONENTS = {
+  CampaignConfig: { schema: campaignConfigBaseSchema, io: 'input' },
+  CampaignPatch: { schema: campaignPatchSchema, io: 'input' },
+  ActionRequest: { schema: actionRequestSchema, io: 'input' },
+  ValidationIssue: { schema: validationIssueSchema, io: 'output' },
+  ValidateResult: { schema: validateResultSchema, io: 'output' },
+  Error: { schema: errorSchema, io: 'output' },
+  ValidationError: { schema: validationErrorSchema, io: 'output' },
+  LaunchAccepted: { schema: launchAcceptedSchema, io: 'output' },
+  LaunchStatus: { schema: launchStatusSchema, io: 'output' },
+  CampaignView: { schema: campaignViewSchema, io: 'output' },
+  CommandAccepted: { schema: commandAcceptedSchema, io: 'output' },
+  AuditRecord: { schema: auditRecordSchema, io: 'output' },
+  AuditPage: { schema: auditPageSchema, io: 'output' },
+  Health: { schema: healthSchema, io: 'output' },
+  Readiness: { schema: readinessSchema, io: 'output' },
+} as const satisfies Record<string, { schema: z.ZodType; io: 'input' | 'output' }>;
+
+export type ComponentName = keyof typeof COMPONENTS;
+
+type JsonObject = Record<string, unknown>;
+
+/** JSON Schema 2020-12 for one component, without the per-document keys OpenAPI does not want. */
+function componentSchema(name: ComponentName): JsonObject {
+  const { schema, io } = COMPONENTS[name];
+  const json = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as JsonObject;
+  delete json.$schema;
+  delete json.$id;
+  return json;
+}
+
+const ref = (name: ComponentName) => ({ $ref: `#/components/schemas/${name}` });
+const json = (name: ComponentName, description: string) => ({
+  description,
+  content: { 'application/json': { schema: ref(name) } },
+});
+const errorResponse = (description: string) => json('Error', description);
+
+const bearer = [{ bearerAuth: [] }];
+const STANDARD_ERRORS = {
+  '401': errorResponse('Missing or wrong API token'),
+  '500': errorResponse('Unexpected server error (details are in the server log, never in the response)'),
+};
+const campaignIdParam = {
+  name: 'campaignId',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: 'The CXone campaign id',
+};
+
+export interface DocumentedRoute {
+  method: string;
+  path: string;
+}
+
+export interface OpenApiOptions {
+  /** Where the API is reachable, for the `servers` list. */
+  serverUrl?: string;
+  /**
+   * Routes the running app serves that this module does not describe (added by other areas); each
+   * gets a minimal operation so the document still lists every route.
+   */
+  extraRoutes?: DocumentedRoute[];
+}
+
+/** Fastify `:param` paths to OpenAPI `{param}` paths. */
+export function toOpenApiPath(path: string): string {
+  return path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+}
+
+function describedPaths(): Record<string, Record<string, JsonObject>> {
+  return {
+    '/healthz': {
+      get: {
+        operationId: 'healthz',
+        tags: ['operations'],
+        summary: 'Liveness: 200 while the process runs',
+        security: [],
+        responses: { '200': json('Health', 'The process is alive') },
+      },
+    },
+    '/readyz': {
+      get: {
+        operationId: 'readyz',
+        tags: ['operations'],
+        summary: 'Readiness: 200 only when Redis answers and a CXone token can be had',
+        security: [],
+        responses: {
+          '200': json('Readiness', 'Ready to take traffic'),
+          '503': json('Readiness', 'Not ready; `checks` names the failing dependency'),
+        },
+      },
+    },
+    '/metrics': {
+      get: {
+        operationId: 'metrics',
+        tags: ['operations'],
+        summary: 'Prometheus metrics (text exposition format 0.0.4)',
+        security: [],
+        responses: {
+          '200': {
+            description: 'Metrics in Prometheus text format',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+        },
+      },
+    },
+    '/docs': {
+      get: {
+        operationId: 'docsPage',
+        tags: ['operations'],
+        summary: 'This document as a human-readable HTML page',
+        security: [],
+        responses: {
+          '200': { description: 'HTML page', content: { 'text/html': { schema: { type: 'string' } } } },
+        },
+      },
+    },
+    '/docs/json': {
+      get: {
+        operationId: 'docsJson',
+        tags: ['operations'],
+        summary: 'This OpenAPI 3.1 document',
+        security: [],
+        responses: {
+          '200': {
+            description: 'OpenAPI document',
+            content: { 'application/json': { schema: { type: 'object' } } },
+          },
+        },
+      },
+    },
+    '/v1/campaigns/validate': {
+      post: {
+        operationId: 'validateCampaign',
+        tags: ['campaigns'],
+        summary: 'Validate a campaign config without launching anything',
+        security: bearer,
+        requestBody: { required: true, content: { 'application/json': { schema: ref('CampaignConfig') } } },
+        responses: {
+          '200': json('ValidateResult', '`valid` with the list of problems (empty when valid)'),
+          '400': errorResponse('The body is not JSON'),
+          ...STANDARD_ERRORS,
+        },
+      },
+    },
+    '/v1/campaigns': {
+      post: {
+        operationId: 'launchCampaign',
+        tags: ['campaigns'],
+        summary: 'Launch a campaign: validate, then enqueue its creation on CXone',
+        security: bearer,
+        parameters: [
+          {
+            name: 'Idempotency-Key',
+            in: 'header',
+            required: false,
+            schema: { type: 'string', maxLength: 200 },
+            description: 'The same key again returns the same launchId and enqueues nothing new',
+          },
+        ],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('CampaignConfig') } } },
+        responses: {
+          '202': json('LaunchAccepted', 'Launch accepted; follow it at /v1/launches/{launchId}'),
+          '400': json('ValidationError', 'The config is invalid; nothing was enqueued'),
+          '413': errorResponse('The body is too large'),
+          ...STANDARD_ERRORS,
+        },
+      },
+    },
+    '/v1/launches/{launchId}': {
+      get: {
+        operationId: 'getLaunch',
+        tags: ['campaigns'],
+        summary: 'Status of a launch',
+        security: bearer,
+        parameters: [{ name: 'launchId', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: {
+          '200': json('LaunchStatus', 'The launch'),
+          '404': errorResponse('No such launch'),
+          ...STANDARD_ERRORS,
+        },
+      },
+    },
+    '/v1/campaigns/{campaignId}': {
+      get: {
+        operationId: 'getCampaign',
+        tags: ['campaigns'],
+        summary: "The orchestrator's view of a campaign: status, version, config, stats, efficiency, pacing",
+        security: bearer,
+        parameters: [campaignIdParam],
+        responses: {
+          '200': json('CampaignView', 'The campaign'),
+          '404': errorResponse('No such campaign'),
+          ...STANDARD_ERRORS,
+        },
+      },
+      patch: {
+        operationId: 'patchCampaign',
+        tags: ['campaigns'],
+        summary: 'Change part of a running campaign (applied through the versioned adjust queue)',
+        security: bearer,
+        parameters: [campaignIdParam],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('CampaignPatch') } } },
+        responses: {
+          '202': json('CommandAccepted', 'Change accepted'),
+          '400': json('ValidationError', 'The patch is invalid'),
+          '404': errorResponse('No such campaign'),
+          '409': errorResponse('The current state forbids the change'),
+          ...STANDARD_ERRORS,
+        },
+      },
+    },
+    '/v1/campaigns/{campaignId}/actions': {
+      post: {
+        operationId: 'campaignAction',
+        tags: ['campaigns'],
+        summary: 'Pause, resume or stop a campaign',
+        security: bearer,
+        parameters: [campaignIdParam],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('ActionRequest') } } },
+        responses: {
+          '202': json('CommandAccepted', 'Action accepted'),
+          '400': json('ValidationError', 'Unknown action'),
+          '404': errorResponse('No such campaign'),
+          '409': errorResponse(
+            'The current state (or the calling window) forbids the action; `message` says why',
+          ),
+          ...STANDARD_ERRORS,
+        },
+      },
+    },
+    '/v1/campaigns/{campaignId}/audit': {
+      get: {
+        operationId: 'campaignAudit',
+        tags: ['audit'],
+        summary: "A page of the campaign's hash-chained audit trail, oldest first",
+        security: bearer,
+        parameters: [
+          campaignIdParam,
+          { name: 'cursor', in: 'query', required: false, schema: { type: 'string' } },
+          {
+            name: 'limit',
+            in: 'query',
+            required: false,
+            schema: { type: 'integer', minimum: 1, maximum: 1000 },
+          },
+        ],
+        responses: {
+          '200': json('AuditPage', 'Records and the cursor of the next page (null at the end)'),
+          '400': errorResponse('Bad cursor or limit'),
+          ...STANDARD_ERRORS,
+        },
+      },
+    },
+    '/admin/queues': {
+      get: {
+        operationId: 'bullBoard',
+        tags: ['operations'],
+        summary: 'Bull Board UI for every queue (Bearer token, or HTTP Basic with the API token as password)',
+        security: [{ bearerAuth: [] }, { basicAuth: [] }],
+        responses: {
+          '200': { description: 'HTML UI', content: { 'text/html': { schema: { type: 'string' } } } },
+          '401': errorResponse('Missing or wrong credentials (WWW-Authenticate: Basic)'),
+        },
+      },
+    },
+  };
+}
+
+const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
+
+/** Summaries of routes other areas add, for the generated operations (keyed "METHOD template"). */
+const KNOWN_SUMMARIES: Record<string, string> = {
+  'get /v1/commands/{}': 'Outcome of a campaign command (PATCH or action): queued, applied, conflict, failed',
+  'get /v1/campaigns/{}/compliance': "The campaign's compliance state: window, abandonment guard, overrides",
+  'get /v1/campaigns/{}/audit/verify': "Verify the campaign's audit hash chain",
+  'post /v1/campaigns/{}/audit/import-history': "Import CXone's change history into the audit trail",
+  'post /v1/webhooks/{}/replay': 'Deliver a webhook event again',
+  'post /v1/webhooks/dead-letters/replay': 'Deliver every dead-lettered webhook event again',
+  'get /v1/webhooks/dead-letters': 'Webhook events whose delivery gave up',
+  'get /v1/webhooks/events/{}': 'One webhook event and its delivery attempts',
+  'get /admin/webhooks/destination': 'Webhook destination status (enabled, or disabled after 410)',
+  'post /admin/webhooks/destination/enable': 'Re-enable a disabled webhook destination',
+};
+
+/** A minimal operation for a route served by the app but not described above. */
+function genericOperation(method: string, path: string): JsonObject {
+  const params = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => ({
+    name: m[1],
+    in: 'path',
+    required: true,
+    schema: { type: 'string' },
+  }));
+  const protectedRoute = path.startsWith('/v1') || path.startsWith('/admin');
+  return {
+    operationId: `${method}${path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
+    tags: [path.split('/')[2] ?? 'other'],
+    summary: KNOWN_SUMMARIES[`${method} ${templateKey(path)}`] ?? `${method.toUpperCase()} ${path}`,
+    security: protectedRoute ? bearer : [],
+    ...(params.length > 0 ? { parameters: params } : {}),
+    responses: {
+      '200': { description: 'Success', content: { 'application/json': { schema: {} } } },
+      default: errorResponse('Error'),
+    },
+  };
+}
+
+/** `/v1/campaigns/{id}` and `/v1/campaigns/{campaignId}` are the same template (OpenAPI forbids both). */
+const templateKey = (path: string) => path.replace(/\{[^}]+\}/g, '{}');
+
+export function buildOpenApiDocument(opts: OpenApiOptions = {}): JsonObject {
+  const paths = describedPaths();
+  const byTemplate = new Map(Object.keys(paths).map((p) => [templateKey(p), p]));
+  for (const route of opts.extraRoutes ?? []) {
+    const method = route.method.toLowerCase();
+    // Bull Board's own asset and API routes are one UI, documented once at /admin/queues.
+    if (!HTTP_METHODS.has(method) || method === 'head' || route.path.startsWith('/admin/queues')) continue;
+    const served = toOpenApiPath(route.path).replace(/\/+$/, '') || '/';
+    const path = byTemplate.get(templateKey(served)) ?? served;
+    byTemplate.set(templateKey(path), path);
+    const item = (paths[path] ??= {});
+    item[method] ??= genericOperation(method, path);
+  }
+  const schemas: Record<string, JsonObject> = {};
+  for (const name of Object.keys(COMPONENTS) as ComponentName[]) schemas[name] = componentSchema(name);
+
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'cxone-orchestrator',
+      version: '0.1.0',
+      description:
+        'Launch, watch and steer outbound calling campaigns on NICE CXone. Everything under /v1 and ' +
+        '/admin needs `Authorization: Bearer <API_TOKEN>`; /healthz, /readyz, /metrics and /docs are open.',
+      license: { name: 'MIT', identifier: 'MIT' },
+    },
+    ...(opts.serverUrl ? { servers: [{ url: opts.serverUrl }] } : {}),
+    tags: [
+      { name: 'campaigns', description: 'Validate, launch, inspect and steer campaigns' },
+      { name: 'audit', description: 'The hash-chained audit trail' },
+      { name: 'operations', description: 'Health, metrics, documentation, Bull Board' },
+    ],
+    paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b))),
+    components: {
+      schemas,
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', description: 'The API_TOKEN' },
+        basicAuth: {
+          type: 'http',
+          scheme: 'basic',
+          description: 'Bull Board only: any user name, the API_TOKEN as password',
+        },
+      },
+    },
+  };
+}
+
+const escapeHtml = (s: string) =>
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
+
+/**
+ * A self-contained HTML page listing every operation (no script, no CDN: Swagger UI and Redoc are
+ * not available offline, and an operator's browser may not reach the internet either).
+ */
+export function renderDocsHtml(doc: JsonObject, jsonHref = '/docs/json'): string {
+  const info = (doc.info ?? {}) as { title?: string; version?: string; description?: string };
+  const paths = (doc.paths ?? {}) as Record<string, Record<string, JsonObject>>;
+  const rows: string[] = [];
+  for (const [path, item] of Object.entries(paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      const responses = Object.keys((op.responses ?? {}) as JsonObject).join(' ');
+      const secured = Array.isArray(op.security) && op.security.length > 0 ? 'token' : 'open';
+      rows.push(
+        `<tr><td class="m ${escapeHtml(method)}">${escapeHtml(method.toUpperCase())}</td>` +
+          `<td><code>${escapeHtml(path)}</code></td><td>${escapeHtml(String(op.summary ?? ''))}</td>` +
+          `<td>${secured}</td><td>${escapeHtml(responses)}</td></tr>`,
+      );
+    }
+  }
+  const title = `${info.title ?? 'API'} ${info.version ?? ''}`.trim();
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<style>body{font:14px/1.4 system-ui,sans-serif;margin:2rem;max-width:70rem}table{border-collapse:collapse;width:100%}
+td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}.m{font-weight:700}
+.get{color:#1565c0}.post{color:#2e7d32}.patch{color:#ef6c00}.delete{color:#c62828}</style></head>
+<body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(info.description ?? '')}</p>
+<p>Machine-readable OpenAPI ${escapeHtml(String(doc.openapi ?? ''))} document: <a href="${escapeHtml(jsonHref)}">${escapeHtml(jsonHref)}</a></p>
+<table><thead><tr><th>Method</th><th>Path</th><th>Summary</th><th>Auth</th><th>Responses</th></tr></thead>
+<tbody>
+${rows.join('\n')}
+</tbody></table></body></html>
+`;
+}

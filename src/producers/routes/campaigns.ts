@@ -1,0 +1,111 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { toValidationIssues } from '../../shared/campaign-config.js';
+import { campaignConfigSchema } from '../../shared/campaign-schema.js';
+import { createCampaignStore, isResourceBehind, type CampaignRecord } from '../../shared/campaign-store.js';
+import type { AppContext } from '../../shared/context.js';
+import { API_LIMITER_MAX_WAIT_MS } from '../../shared/cxone/api.js';
+import { callerActor } from '../auth.js';
+import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
+import { deploymentPolicyIssues } from '../../shared/compliance/deployment-policy.js'; // (H7)
+import { parseIdempotencyKey, submitLaunch } from '../launch-submit.js';
+
+/** How old the cached CXone view may be before GET /v1/campaigns/:id reads CXone again. */
+export const CAMPAIGN_VIEW_MAX_AGE_MS = 10_000;
+
+export const campaignIdParamsSchema = z.object({
+  campaignId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be a campaign id as returned by a launch'),
+});
+
+/**
+ * When the cached CXone data was last known to be current: the last full read, or a later stats
+ * poll that saw the stored resource's version (nothing on CXone changed in between). Never, once a
+ * poll has seen a newer version than the stored resource (its re-read failed): the view is then
+ * known to be out of date, however recent the poll.
+ */
+export function lastConfirmedAt(record: CampaignRecord): number {
+  if (isResourceBehind(record)) return 0;
+  const synced = record.syncedAt ? Date.parse(record.syncedAt) : 0;
+  const polled =
+    record.lastStats && record.lastStats.version === record.cxone.version
+      ? Date.parse(record.lastStats.at)
+      : 0;
+  return Math.max(synced || 0, polled || 0);
+}
+
+/**
+ * The API's view of a campaign: everything the orchestrator knows, without the raw CXone resource.
+ * Parts nobody has written yet are left out; `efficiency` is null while the campaign has placed no call.
+ */
+export function campaignView(record: CampaignRecord, stale: boolean): Record<string, unknown> {
+  const view: Record<string, unknown> = {
+    campaignId: record.campaignId,
+    launchId: record.launchId,
+    status: record.status,
+    version: record.version,
+    config: record.config,
+    lastStats: record.lastStats,
+    efficiency: record.lastStats ? (record.efficiency ?? null) : undefined,
+    pacing: record.pacing,
+    polling: record.polling,
+    compliance: record.compliance,
+    lastCommand: record.lastCommand,
+    syncedAt: record.syncedAt,
+    updatedAt: record.updatedAt,
+  };
+  for (const key of Object.keys(view)) if (view[key] === undefined) delete view[key];
+  if (stale) view.stale = true;
+  return view;
+}
+
+export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const store = createCampaignStore(ctx);
+
+  app.post('/v1/campaigns/validate', async (request) => {
+    const parsed = campaignConfigSchema.safeParse(request.body);
+    const policy = parsed.success ? deploymentPolicyIssues(parsed.data, ctx.config) : []; // (H7) DNC policy
+    return parsed.success && policy.length === 0
+      ? { valid: true, issues: [] }
+      : { valid: false, issues: parsed.success ? policy : toValidationIssues(parsed.error) };
+  });
+
+  app.post('/v1/campaigns', async (request, reply) => {
+    const idempotencyKey = parseIdempotencyKey(request.headers['idempotency-key']);
+    const config = parseOrThrow(campaignConfigSchema, request.body);
+    const policy = deploymentPolicyIssues(config, ctx.config); // (H7) DNC policy
+    if (policy.length > 0) throw new ValidationFailedError(policy);
+    const result = await submitLaunch(ctx, { config, actor: callerActor(request), idempotencyKey });
+    if (result.replayed) void reply.header('idempotent-replayed', 'true');
+    return reply
+      .code(202)
+      .header('location', `/v1/launches/${result.launchId}`)
+      .send({ launchId: result.launchId, status: result.status });
+  });
+
+  app.get('/v1/campaigns/:campaignId', async (request) => {
+    const { campaignId } = parseOrThrow(campaignIdParamsSchema, request.params);
+    const record = await store.get(campaignId);
+    if (!record) {
+      throw new ApiError(404, 'not_found', `campaign ${campaignId} is not known to this orchestrator`);
+    }
+    if (ctx.clock.now() - lastConfirmedAt(record) <= CAMPAIGN_VIEW_MAX_AGE_MS) {
+      return campaignView(record, false);
+    }
+    try {
+      const resource = await ctx.cxone.getCampaign(campaignId, {
+        priority: 'control',
+        campaignId,
+        maxWaitMs: API_LIMITER_MAX_WAIT_MS,
+      });
+      await store.syncFromCxone(resource);
+      return campaignView((await store.get(campaignId)) ?? record, false);
+    } catch (err) {
+      // The cached view is still useful when CXone is slow or rate-limited; say it may be stale.
+      request.log.warn(
+        { err, campaignId },
+        'could not refresh the campaign from CXone; serving the cached view',
+      );
+      return campaignView(record, true);
+    }
+  });
+}

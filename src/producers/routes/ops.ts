@@ -1,0 +1,230 @@
+import net from 'node:net';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { AppContext } from '../../shared/context.js';
+import type { QueueName } from '../../shared/keys.js';
+import { queueJobs, queueScrapeOk, registry } from '../../shared/metrics.js';
+import { buildOpenApiDocument, renderDocsHtml, type DocumentedRoute } from '../openapi.js';
+
+/**
+ * Operations endpoints: liveness, readiness, Prometheus metrics and the API documentation. None of
+ * them needs the API token: probes and Prometheus scrapers run without one, and none of them returns
+ * campaign data or secrets.
+ */
+
+/** Job states reported per queue; the same names BullMQ uses (BullMQ 6 has no separate paused list). */
+export const QUEUE_STATES = [
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+  'completed',
+  'failed',
+] as const;
+
+export interface CheckResult {
+  ok: boolean;
+  ms: number;
+  error?: string;
+}
+
+export interface Readiness {
+  status: 'ready' | 'not_ready';
+  checks: { redis: CheckResult; cxone: CheckResult };
+}
+
+class TimeoutError extends Error {}
+
+/** Resolves like `work`, or rejects after `ms` so a probe never hangs on a dead dependency. */
+export async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function timed(check: () => Promise<void>, timeoutMs: number, what: string): Promise<CheckResult> {
+  const started = performance.now();
+  try {
+    await withTimeout(check(), timeoutMs, what);
+    return { ok: true, ms: Math.round(performance.now() - started) };
+  } catch (err) {
+    return {
+      ok: false,
+      ms: Math.round(performance.now() - started),
+      error: err instanceof Error ? err.message : String(err),
+    };
+  }
+}
+
+export interface ReadinessDeps {
+  pingRedis(): Promise<void>;
+  /** Obtains (or reuses a cached) CXone access token and connects to CXone; rejects when either fails. */
+  getCxoneToken(): Promise<void>;
+}
+
+/** Runs both checks in parallel, each bounded by `timeoutMs`. */
+export async function checkReadiness(deps: ReadinessDeps, timeoutMs: number): Promise<Readiness> {
+  const [redis, cxone] = await Promise.all([
+    timed(deps.pingRedis, timeoutMs, 'Redis'),
+    timed(deps.getCxoneToken, timeoutMs, 'CXone (token and connection)'),
+  ]);
+  return { status: redis.ok && cxone.ok ? 'ready' : 'not_ready', checks: { redis, cxone } };
+}
+
+interface TokenSource {
+  getToken(): Promise<unknown>;
+}
+
+/**
+ * The CXone client exposes its token provider as `tokens` (see cxone/client.ts). The provider caches
+ * the token until shortly before expiry, so a readiness probe every few seconds costs no CXone
+ * request most of the time and never spends the token endpoint's rate budget.
+ */
+export function tokenSourceOf(cxone: unknown): TokenSource | undefined {
+  const tokens = (cxone as { tokens?: unknown } | null)?.tokens as Partial<TokenSource> | undefined;
+  return typeof tokens?.getToken === 'function' ? (tokens as TokenSource) : undefined;
+}
+
+export function readinessDeps(ctx: Pick<AppContext, 'redis' | 'cxone' | 'config'>): ReadinessDeps {
+  return {
+    pingRedis: async () => {
+      const answer = await ctx.redis.ping();
+      if (answer !== 'PONG') throw new Error(`Redis answered ${answer} to PING`);
+    },
+    getCxoneToken: async () => {
+      const source = tokenSourceOf(ctx.cxone);
+      if (!source) throw new Error('the CXone client exposes no token provider');
+      await source.getToken();
+      // A cached token proves nothing about CXone now (it lives up to an hour), so also make sure
+      // CXone's host accepts a connection. A TCP connect is not an API request: it spends none of
+      // the fleet's rate budget, however often the orchestrator is probed.
+      await connectOnce(ctx.config.cxone.baseUrl);
+    },
+  };
+}
+
+/** Opens and closes one TCP connection to the URL's host and port; rejects when nobody accepts it. */
+export function connectOnce(baseUrl: string): Promise<void> {
+  const url = new URL(baseUrl);
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: url.hostname, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', (err) => {
+      socket.destroy();
+      reject(
+        new Error(
+          `CXone at ${url.host} does not accept connections (${(err as NodeJS.ErrnoException).code ?? err.message})`,
+        ),
+      );
+    });
+  });
+}
+
+/** Reads every queue's job counts into the `cxo_queue_jobs` gauge; false when Redis did not answer in time. */
+export async function collectQueueDepths(queues: AppContext['queues'], timeoutMs: number): Promise<boolean> {
+  try {
+    const entries = Object.entries(queues) as [QueueName, AppContext['queues'][QueueName]][];
+    const counts = await withTimeout(
+      Promise.all(
+        entries.map(async ([name, queue]) => [name, await queue.getJobCounts(...QUEUE_STATES)] as const),
+      ),
+      timeoutMs,
+      'Redis (queue depths)',
+    );
+    for (const [name, byState] of counts) {
+      for (const state of QUEUE_STATES) queueJobs.set({ queue: name, state }, byState[state] ?? 0);
+    }
+    queueScrapeOk.set(1);
+    return true;
+  } catch {
+    queueScrapeOk.set(0);
+    return false;
+  }
+}
+
+export interface OpsRouteOptions {
+  /** Deadline for each readiness check and for reading queue depths. */
+  probeTimeoutMs?: number;
+}
+
+export async function registerOpsRoutes(
+  app: FastifyInstance,
+  ctx: AppContext,
+  opts: OpsRouteOptions = {},
+): Promise<void> {
+  const probeTimeoutMs = opts.probeTimeoutMs ?? 2000;
+  const log = ctx.logger.child({ component: 'ops' });
+
+  // Routes other areas register after this point are collected so the OpenAPI document lists every
+  // route the app serves, described or not.
+  const served: DocumentedRoute[] = [];
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) served.push({ method: String(method), path: route.url });
+  });
+  let doc: Record<string, unknown> | undefined;
+  const openApi = () => (doc ??= buildOpenApiDocument({ extraRoutes: served }));
+
+  app.get('/healthz', async () => ({ status: 'ok' as const }));
+
+  const deps = readinessDeps(ctx);
+  // Probes come every few seconds; during an outage one warning per 30 s is enough.
+  let lastNotReadyLog = 0;
+  app.get('/readyz', async (_req, reply) => {
+    const result = await checkReadiness(deps, probeTimeoutMs);
+    if (result.status !== 'ready' && Date.now() - lastNotReadyLog > 30_000) {
+      lastNotReadyLog = Date.now();
+      log.warn({ checks: result.checks }, 'not ready');
+    }
+    return reply.code(result.status === 'ready' ? 200 : 503).send(result);
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    const fresh = await collectQueueDepths(ctx.queues, probeTimeoutMs);
+    if (!fresh) log.warn('queue depths unavailable for this scrape: Redis did not answer in time');
+    const body = await registry.metrics();
+    return reply.type(registry.contentType).send(body);
+  });
+
+  app.get('/docs/json', async (_req, reply) => reply.type('application/json').send(openApi()));
+  app.get('/docs', async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').send(renderDocsHtml(openApi())),
+  );
+}
+
+export interface MetricsServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A small HTTP server for processes without the API (the `worker` role, METRICS_PORT): /metrics,
+ * /healthz and /readyz, so Prometheus can scrape each worker replica's own counters and histograms
+ * (job durations, CXone calls, limiter) and an orchestrator can probe it.
+ */
+export async function startMetricsServer(
+  ctx: AppContext,
+  opts: { port: number; host: string; probeTimeoutMs?: number },
+): Promise<MetricsServer> {
+  const app = Fastify({ logger: false });
+  await registerOpsRoutes(
+    app,
+    ctx,
+    opts.probeTimeoutMs === undefined ? {} : { probeTimeoutMs: opts.probeTimeoutMs },
+  );
+  await app.listen({ port: opts.port, host: opts.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  ctx.logger.info({ port }, 'metrics and health endpoints listening');
+  return { port, close: () => app.close() };
+}

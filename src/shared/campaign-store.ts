@@ -1,0 +1,368 @@
+import type { Redis } from 'ioredis';
+import type { CampaignConfig } from './campaign-config.js';
+import { systemClock, type Clock } from './clock.js';
+import type { AppContext } from './context.js';
+import type { CampaignResource, CampaignStats, CampaignStatus } from './cxone/wire.js';
+import { efficiencyScore, type EfficiencyMetrics } from './efficiency.js';
+import {
+  decodeFieldMap,
+  packText,
+  resourceFromConfig,
+  resourceResidue,
+  unpackText,
+  type ResourceResidue,
+} from './campaign-record-codec.js';
+import type { Keys } from './keys.js';
+
+/**
+ * The orchestrator's view of one campaign, kept in Redis. CXone is the source of truth for status,
+ * version and settings; this record caches them next to what only the orchestrator knows (the
+ * launch it came from, pacing and polling state, compliance state, the last operator command).
+ */
+export interface CampaignRecord {
+  campaignId: string;
+  launchId?: string;
+  status: CampaignStatus;
+  version: number;
+  config: CampaignConfig;
+  cxone: CampaignResource;
+  lastStats?: CampaignStats & { at: string };
+  efficiency?: EfficiencyMetrics | null;
+  /** Owned by pacing (H6). */
+  pacing?: unknown;
+  /** Owned by polling (H6). */
+  polling?: { effectiveIntervalMs: number; desiredIntervalMs: number };
+  /** Owned by compliance (H7). */
+  compliance?: unknown;
+  /** Owned by lifecycle (H5). */
+  lastCommand?: unknown;
+  /** When the CXone resource was last read or written (ISO); drives staleness of the API view. */
+  syncedAt?: string;
+  updatedAt: string;
+}
+
+type FieldName = keyof CampaignRecord;
+
+const FIELDS: readonly FieldName[] = [
+  'campaignId',
+  'launchId',
+  'status',
+  'version',
+  'config',
+  'cxone',
+  'lastStats',
+  'efficiency',
+  'pacing',
+  'polling',
+  'compliance',
+  'lastCommand',
+  'syncedAt',
+  'updatedAt',
+];
+
+/**
+ * Stored field holding what of the CXone resource the config cannot reproduce (campaign-record-codec.ts).
+ * `cxone` itself is only found in records written by an earlier release, which stored it whole.
+ */
+const CXONE_EXTRA = 'cxoneExtra';
+type StoredField = FieldName | typeof CXONE_EXTRA;
+
+/** Fields whose values come from CXone and must never move back to an older version. */
+const CXONE_FIELDS: ReadonlySet<StoredField> = new Set([
+  'status',
+  'version',
+  'cxone',
+  CXONE_EXTRA,
+  'config',
+  'syncedAt',
+]);
+
+/** Value that removes a stored field (no JSON text is empty). */
+const DELETE = '';
+
+/**
+ * One Redis string per campaign: a MessagePack map of top-level property → JSON text, merged field by
+ * field in Lua. Different areas own different properties (pacing, polling, compliance, lastCommand)
+ * and write them concurrently; merging single fields inside the script means none of them can
+ * overwrite another's property with a stale copy, which a JSON blob with read-modify-write in the
+ * client would. (A hash did the same, but the values above 64 bytes force its `hashtable` encoding,
+ * which roughly doubles the memory of a record; see docs/operations.md.) The campaign id is the key,
+ * and the CXone resource and efficiency are rebuilt on read instead of stored (campaign-record-codec.ts).
+ *
+ * Writes carrying CXone state are version-guarded: a response that was in flight while a newer
+ * version was stored (a slow stats poll racing an adjust) is dropped instead of moving the record back.
+ * A record still kept as a hash by an earlier release is read as is and converted on its next write.
+ *
+ * KEYS[1] record, KEYS[2] campaign index set
+ * ARGV[1] campaign id, ARGV[2] version of the CXone data ('' = none), ARGV[3] '1' = record must exist,
+ * ARGV[4] number of guarded field/value pairs, then the guarded pairs, then unguarded pairs; an empty
+ * value removes the field. Returns -1 when the record must exist and does not, 0 when the guarded
+ * fields were stale, 1 otherwise.
+ */
+const WRITE_SCRIPT = `
+local kind = redis.call('TYPE', KEYS[1])['ok']
+local record
+if kind == 'string' then
+  record = cmsgpack.unpack(redis.call('GET', KEYS[1]))
+elseif kind == 'hash' then
+  record = {}
+  local flat = redis.call('HGETALL', KEYS[1])
+  for i = 1, #flat, 2 do record[flat[i]] = flat[i + 1] end
+  record['campaignId'] = nil
+elseif ARGV[3] == '1' then
+  return -1
+else
+  record = {}
+end
+local guarded = tonumber(ARGV[4])
+local applyGuarded = 1
+if ARGV[2] ~= '' then
+  local current = record['version']
+  if current and tonumber(current) and tonumber(current) > tonumber(ARGV[2]) then
+    applyGuarded = 0
+  end
+end
+local function put(field, value)
+  if value == '' then record[field] = nil else record[field] = value end
+end
+local i = 5
+local stop = 5 + guarded * 2
+while i < stop do
+  if applyGuarded == 1 then put(ARGV[i], ARGV[i + 1]) end
+  i = i + 2
+end
+while i <= #ARGV do
+  put(ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+redis.call('SET', KEYS[1], cmsgpack.pack(record))
+redis.call('SADD', KEYS[2], ARGV[1])
+return applyGuarded
+`;
+
+/**
+ * Whether CXone is known to hold a newer version than the stored resource: a stats poll carried it
+ * (recordStats stores its version as `version`) but the campaign has not been re-read since. `version`
+ * alone cannot tell, because a stats poll moves it without refreshing the settings; the stored
+ * resource's own version is what the cached config is current to.
+ */
+export function isResourceBehind(record: Pick<CampaignRecord, 'version' | 'cxone' | 'lastStats'>): boolean {
+  const known = Math.max(record.version, record.lastStats?.version ?? 0);
+  return known > record.cxone.version;
+}
+
+export class UnknownCampaignError extends Error {
+  constructor(readonly campaignId: string) {
+    super(`campaign ${campaignId} is not known to the orchestrator`);
+    this.name = 'UnknownCampaignError';
+  }
+}
+
+/**
+ * Rebuilds the API-shaped config from CXone's resource. CXone wins for everything it stores; the
+ * orchestrator-only parts (description, pacing) come from `base`.
+ */
+export function configFromResource(resource: CampaignResource, base?: CampaignConfig): CampaignConfig {
+  const d = resource.dialerSettings;
+  const c = resource.complianceSettings;
+  const config: CampaignConfig = {
+    ...(base ?? {}),
+    name: resource.name,
+    startDateTime: resource.startDateTime,
+    targetListId: resource.targetListId,
+    skillGroupId: d.skillGroupId,
+    complianceTimeZone: c.timeZone,
+    allowedCallTimes: c.allowedCallTimes,
+    dialerStrategy: {
+      strategy: d.strategy,
+      agentCapacity: d.agentCapacity,
+      callRate: d.callRate,
+      answerRate: d.answerRate,
+    },
+    compliance: { regime: c.regulatoryCompliance, doNotCallCheck: c.doNotCallListCheck },
+  };
+  if (c.recipientStates) config.recipientStates = c.recipientStates;
+  else delete config.recipientStates;
+  return config;
+}
+
+export class CampaignStore {
+  private readonly redis: Redis;
+  private readonly keys: Keys;
+  private readonly clock: Clock;
+
+  constructor(ctx: Pick<AppContext, 'redis' | 'keys'> & { clock?: Clock }) {
+    this.redis = ctx.redis;
+    this.keys = ctx.keys;
+    this.clock = ctx.clock ?? systemClock;
+  }
+
+  async get(campaignId: string): Promise<CampaignRecord | null> {
+    const stored = await this.readStored(campaignId);
+    if (stored === null) return null;
+    const configText = stored.get('config');
+    const cxoneText = stored.get('cxone');
+    const extraText = stored.get(CXONE_EXTRA);
+    if (configText === undefined || (cxoneText === undefined && extraText === undefined)) return null;
+    const record: Record<string, unknown> = {};
+    for (const [field, value] of stored) {
+      if (field === CXONE_EXTRA || !(FIELDS as readonly string[]).includes(field)) continue;
+      record[field] = JSON.parse(value);
+    }
+    record.campaignId = campaignId;
+    if (cxoneText === undefined) {
+      record.cxone = resourceFromConfig(
+        campaignId,
+        record.config as CampaignConfig,
+        JSON.parse(extraText as string) as ResourceResidue,
+      );
+    }
+    if (!stored.has('efficiency') && record.lastStats) {
+      record.efficiency = efficiencyScore(record.lastStats as CampaignStats);
+    }
+    return record as unknown as CampaignRecord;
+  }
+
+  /** Writes a whole record (the launch pipeline after create); older CXone data never replaces newer. */
+  async put(record: Omit<CampaignRecord, 'updatedAt'> & { updatedAt?: string }): Promise<boolean> {
+    const { campaignId, version, ...rest } = record;
+    const fields: Partial<CampaignRecord> = { ...rest, version };
+    return (await this.write(campaignId, version, false, fields)) === true;
+  }
+
+  /**
+   * Stores what CXone just said about a campaign. CXone always wins over the cached view: status,
+   * version, settings (mapped back onto the config) are replaced, unless the record already holds a
+   * newer version. `extra` sets orchestrator-side fields in the same write (e.g. launchId).
+   * Returns false when the resource was older than what is stored.
+   */
+  async syncFromCxone(resource: CampaignResource, extra: Partial<CampaignRecord> = {}): Promise<boolean> {
+    const existing = await this.readField<CampaignConfig>(resource.id, 'config');
+    const config = configFromResource(resource, extra.config ?? existing ?? undefined);
+    const result = await this.write(resource.id, resource.version, false, {
+      ...extra,
+      campaignId: resource.id,
+      status: resource.status,
+      version: resource.version,
+      cxone: resource,
+      config,
+      syncedAt: new Date(this.clock.now()).toISOString(),
+    });
+    return result === true;
+  }
+
+  /** Records a statistics poll; the status/version it carries count as CXone data (version-guarded). */
+  async recordStats(
+    campaignId: string,
+    stats: CampaignStats,
+    efficiency: EfficiencyMetrics | null,
+  ): Promise<void> {
+    const at = new Date(this.clock.now()).toISOString();
+    const result = await this.write(campaignId, stats.version, true, {
+      status: stats.status,
+      version: stats.version,
+      lastStats: { ...stats, at },
+      efficiency,
+    });
+    if (result === null) throw new UnknownCampaignError(campaignId);
+  }
+
+  /**
+   * Sets the given top-level fields. For the orchestrator-side fields (pacing, polling, compliance,
+   * lastCommand, launchId); CXone fields passed here are version-guarded like any other CXone write.
+   */
+  async patch(campaignId: string, partial: Partial<CampaignRecord>): Promise<void> {
+    const result = await this.write(campaignId, partial.version, true, partial);
+    if (result === null) throw new UnknownCampaignError(campaignId);
+  }
+
+  async listIds(): Promise<string[]> {
+    return this.redis.smembers(this.keys.campaignIndex());
+  }
+
+  async delete(campaignId: string): Promise<void> {
+    await this.redis
+      .multi()
+      .del(this.keys.campaign(campaignId))
+      .srem(this.keys.campaignIndex(), campaignId)
+      .exec();
+  }
+
+  /** The stored field → JSON text map; records an earlier release kept as a hash are read as is. */
+  private async readStored(campaignId: string): Promise<Map<string, string> | null> {
+    const key = this.keys.campaign(campaignId);
+    try {
+      const blob = await this.redis.getBuffer(key);
+      if (blob === null) return null;
+      return new Map([...decodeFieldMap(blob)].map(([field, value]) => [field, unpackText(value)]));
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('WRONGTYPE')) throw err;
+      const legacy = await this.redis.hgetall(key);
+      return Object.keys(legacy).length === 0 ? null : new Map(Object.entries(legacy));
+    }
+  }
+
+  private async readField<T>(campaignId: string, field: FieldName): Promise<T | null> {
+    if (field === 'cxone') return ((await this.get(campaignId))?.cxone ?? null) as T | null;
+    const raw = (await this.readStored(campaignId))?.get(field);
+    return raw === undefined ? null : (JSON.parse(raw) as T);
+  }
+
+  /** Returns null when mustExist and the record is missing, false when the CXone part was stale. */
+  private async write(
+    campaignId: string,
+    version: number | undefined,
+    mustExist: boolean,
+    fields: Partial<CampaignRecord>,
+  ): Promise<boolean | null> {
+    const guarded: (string | Buffer)[] = [];
+    const unguarded: (string | Buffer)[] = [];
+    const add = (field: StoredField, text: string) => {
+      // The script compares `version` as a number, so it is never deflated.
+      const stored = text === DELETE || field === 'version' ? text : packText(text);
+      (CXONE_FIELDS.has(field) ? guarded : unguarded).push(field, stored);
+    };
+    const all: Partial<CampaignRecord> = {
+      ...fields,
+      updatedAt: fields.updatedAt ?? new Date(this.clock.now()).toISOString(),
+    };
+    // Efficiency is a pure function of the stats: stored only when a caller passed something else.
+    const derivedEfficiency = all.lastStats !== undefined ? efficiencyScore(all.lastStats) : undefined;
+    for (const [field, value] of Object.entries(all)) {
+      if (value === undefined || field === 'campaignId' || field === 'cxone') continue;
+      if (!(FIELDS as readonly string[]).includes(field)) continue;
+      const text = JSON.stringify(value);
+      const derivable = field === 'efficiency' && JSON.stringify(derivedEfficiency) === text;
+      add(field as FieldName, derivable ? DELETE : text);
+    }
+    // The resource is kept as its difference from the config stored with it, so a write of either
+    // one stores the difference against the pair as it will be after this write.
+    if (all.cxone !== undefined || all.config !== undefined) {
+      const config = all.config ?? (await this.readField<CampaignConfig>(campaignId, 'config'));
+      const resource = all.cxone ?? (await this.readField<CampaignResource>(campaignId, 'cxone'));
+      if (config !== null && resource !== null) {
+        add(CXONE_EXTRA, JSON.stringify(resourceResidue(resource, config)));
+        add('cxone', DELETE);
+      }
+    }
+    const result = (await this.redis.eval(
+      WRITE_SCRIPT,
+      2,
+      this.keys.campaign(campaignId),
+      this.keys.campaignIndex(),
+      campaignId,
+      version === undefined ? '' : String(version),
+      mustExist ? '1' : '0',
+      String(guarded.length / 2),
+      ...guarded,
+      ...unguarded,
+    )) as number;
+    return result === -1 ? null : result === 1;
+  }
+}
+
+export function createCampaignStore(
+  ctx: Pick<AppContext, 'redis' | 'keys'> & { clock?: Clock },
+): CampaignStore {
+  return new CampaignStore(ctx);
+}

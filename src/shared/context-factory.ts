@@ -1,0 +1,133 @@
+import { Queue } from 'bullmq';
+import { createAuditTrail } from './audit/trail.js';
+import { systemClock } from './clock.js';
+import type { AppConfig } from './config.js';
+import type { AppContext } from './context.js';
+import { createCxoneClient } from './cxone/client.js';
+import { createEventPublisher } from './events/publisher.js';
+import { createKeys, QUEUES, type QueueName } from './keys.js';
+import { createFleetLimiter } from './limiter/index.js';
+import type { Logger } from './logger.js';
+import { createRedis } from './redis.js';
+import { defaultJobOptions, queueEventsMaxLen } from '../workers/worker-options.js';
+
+export type ClosableContext = AppContext & {
+  /** Closes everything this factory built (not the parts passed in as overrides), in reverse order. */
+  close(): Promise<void>;
+};
+
+/**
+ * Builds the per-process AppContext: one general Redis connection (shared by the stores and the
+ * queues' producers; BullMQ workers duplicate it for their blocking reads), the key builder, every
+ * queue under the hash-tagged prefix, the fleet-wide limiter, the CXone client behind it, the audit
+ * trail, the event publisher and the clock.
+ *
+ * Any part given in `overrides` is used instead of building one (tests inject a ManualClock or a fake
+ * CXone); the caller keeps ownership of what it passed in.
+ */
+export async function createContext(
+  config: AppConfig,
+  logger: Logger,
+  overrides: Partial<AppContext> = {},
+): Promise<ClosableContext> {
+  const closers: Array<{ name: string; close: () => Promise<unknown> }> = [];
+  const clock = overrides.clock ?? systemClock;
+  const keys = overrides.keys ?? createKeys(config.keyPrefix);
+
+  let redis = overrides.redis;
+  if (!redis) {
+    const built = createRedis(config.redisUrl, { connectionName: 'cxo-main' });
+    // ioredis emits 'error' on every failed reconnect; without a listener each one would crash the
+    // process. Reconnection is automatic; log at most one line every few seconds.
+    let lastLogged = 0;
+    built.on('error', (err: Error) => {
+      if (Date.now() - lastLogged < 5_000) return;
+      lastLogged = Date.now();
+      logger.warn({ err: err.message }, 'Redis connection error (reconnecting)');
+    });
+    closers.push({ name: 'redis', close: () => built.quit().catch(() => built.disconnect()) });
+    redis = built;
+  }
+
+  let queues = overrides.queues;
+  if (!queues) {
+    const built = {} as Record<QueueName, Queue>;
+    for (const name of Object.values(QUEUES)) {
+      const queue = new Queue(name, {
+        connection: redis,
+        prefix: keys.prefix,
+        defaultJobOptions: defaultJobOptions(name),
+        streams: { events: { maxLen: queueEventsMaxLen(name) } },
+      });
+      queue.on('error', (err) => logger.warn({ err: err.message, queue: name }, 'queue error'));
+      built[name] = queue;
+    }
+    closers.push({
+      name: 'queues',
+      close: () => Promise.allSettled(Object.values(built).map((q) => q.close())),
+    });
+    queues = built;
+  }
+
+  let cxone = overrides.cxone;
+  if (!cxone) {
+    const limiter = createFleetLimiter({
+      redisUrl: config.redisUrl,
+      prefix: keys.prefix,
+      perWindow: config.cxone.rateLimitPerWindow,
+      windowMs: config.cxone.rateLimitWindowMs,
+      logger,
+    });
+    closers.push({ name: 'limiter', close: () => limiter.close() });
+    const client = createCxoneClient({
+      baseUrl: config.cxone.baseUrl,
+      clientId: config.cxone.clientId,
+      clientSecret: config.cxone.clientSecret,
+      timeoutMs: config.cxone.timeoutMs,
+      limiter,
+      logger,
+      clock,
+    });
+    closers.push({ name: 'cxone', close: () => client.close() });
+    cxone = client;
+  }
+
+  const audit =
+    overrides.audit ??
+    createAuditTrail({ redis, keys, logger, clock, retentionDays: config.auditRetentionDays });
+  const events =
+    overrides.events ??
+    createEventPublisher({
+      redis,
+      keys,
+      logger,
+      webhookQueue: queues.webhook,
+      enabled: config.webhook !== undefined,
+      clock,
+    });
+
+  let closed: Promise<void> | undefined;
+  return {
+    config,
+    logger,
+    redis,
+    keys,
+    queues,
+    cxone,
+    audit,
+    events,
+    clock,
+    close() {
+      closed ??= (async () => {
+        for (const { name, close } of closers.reverse()) {
+          try {
+            await close();
+          } catch (err) {
+            logger.warn({ err, part: name }, 'error while closing the context');
+          }
+        }
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,251 @@
+import type { Redis } from 'ioredis';
+import { systemClock, type Clock } from './clock.js';
+import type { AppContext } from './context.js';
+import type { CampaignStatus } from './cxone/wire.js';
+import type { Keys } from './keys.js';
+
+export const LAUNCH_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
+export type LaunchStatus = (typeof LAUNCH_STATUSES)[number];
+
+/** What GET /v1/launches/:launchId shows; one Redis hash per launch. */
+export interface LaunchRecord {
+  launchId: string;
+  status: LaunchStatus;
+  /** Who asked (`api:<caller>`). */
+  actor: string;
+  /** Campaign name from the submitted config, for people reading the record. */
+  name: string;
+  requestedAt: string;
+  updatedAt: string;
+  idempotencyKey?: string;
+  /** Set as soon as CXone has created the campaign, before anything else can fail. */
+  campaignId?: string;
+  /** CXone status of the campaign when the launch finished (scheduled for a future start, else active). */
+  campaignStatus?: CampaignStatus;
+  cxoneVersion?: number;
+  /** When a scheduled campaign will be activated (ISO). */
+  activateAt?: string;
+  error?: string;
+  /** The latest transient failure while the launch is still being retried (status running). */
+  lastError?: string;
+  /** True when a campaign created by a failed launch was cancelled on CXone. */
+  cancelled?: boolean;
+}
+
+/** Launch records are kept this long; the idempotency key only for a day, as payment APIs do. */
+export const LAUNCH_RETENTION_SECONDS = 30 * 24 * 3600;
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+
+/** Audit chain of a launch before CXone has given it a campaign id (request, early failure). */
+export function launchAuditId(launchId: string): string {
+  return `launch:${launchId}`;
+}
+
+const TERMINAL: readonly LaunchStatus[] = ['succeeded', 'failed'];
+
+/**
+ * Atomically claims an Idempotency-Key and creates the launch record. Either both happen or, when the
+ * key is already taken, neither does and the earlier claim is returned — so two concurrent requests
+ * with one key can never both go on to enqueue.
+ *
+ * KEYS[1] idempotency key ('' slot unused when ARGV[1] = '0'), KEYS[2] launch hash
+ * ARGV[1] '1' when an idempotency key is used, ARGV[2] claim JSON, ARGV[3] key TTL s, ARGV[4] record TTL s,
+ * then field/value pairs of the record.
+ */
+const CREATE_SCRIPT = `
+if ARGV[1] == '1' then
+  local ok = redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', tonumber(ARGV[3]))
+  if not ok then
+    return redis.call('GET', KEYS[1])
+  end
+end
+local args = {}
+for i = 5, #ARGV do
+  table.insert(args, ARGV[i])
+end
+redis.call('HSET', KEYS[2], unpack(args))
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
+return false
+`;
+
+/** Updates a launch unless it already finished; a redelivered job cannot move succeeded back to running. */
+const UPDATE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return -1
+end
+if ARGV[1] == '1' then
+  local status = redis.call('HGET', KEYS[1], 'status')
+  if status == 'succeeded' or status == 'failed' then
+    return 0
+  end
+end
+local args = {}
+for i = 2, #ARGV do
+  table.insert(args, ARGV[i])
+end
+redis.call('HSET', KEYS[1], unpack(args))
+return 1
+`;
+
+/**
+ * A launch job's first step: reads the record and, unless it already finished, marks it running, in
+ * one round trip. Returns the record as it was before (HGETALL pairs; empty when there is none).
+ *
+ * KEYS[1] launch hash; ARGV[1] updatedAt.
+ */
+const BEGIN_SCRIPT = `
+local raw = redis.call('HGETALL', KEYS[1])
+if #raw == 0 then
+  return raw
+end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'succeeded' and status ~= 'failed' then
+  redis.call('HSET', KEYS[1], 'status', 'running', 'updatedAt', ARGV[1])
+end
+return raw
+`;
+
+interface LaunchScripts {
+  cxoLaunchCreate(idempotencyKey: string, launchKey: string, ...args: string[]): Promise<string | null>;
+  cxoLaunchUpdate(launchKey: string, ...args: string[]): Promise<number>;
+  cxoLaunchBegin(launchKey: string, updatedAt: string): Promise<string[]>;
+}
+
+type ScriptedRedis = Redis & LaunchScripts;
+
+const registered = new WeakSet<Redis>();
+
+/**
+ * Registers the scripts once per connection, so each call sends EVALSHA and the script's hash
+ * instead of its whole text (ioredis falls back to EVAL after a Redis restart flushed the cache).
+ */
+function withLaunchScripts(redis: Redis): ScriptedRedis {
+  if (!registered.has(redis)) {
+    redis.defineCommand('cxoLaunchCreate', { numberOfKeys: 2, lua: CREATE_SCRIPT });
+    redis.defineCommand('cxoLaunchUpdate', { numberOfKeys: 1, lua: UPDATE_SCRIPT });
+    redis.defineCommand('cxoLaunchBegin', { numberOfKeys: 1, lua: BEGIN_SCRIPT });
+    registered.add(redis);
+  }
+  return redis as ScriptedRedis;
+}
+
+export interface IdempotencyClaim {
+  launchId: string;
+  /** SHA-256 of the canonical request body, to tell a replay from a reuse of the key for something else. */
+  fingerprint: string;
+}
+
+export type CreateLaunchResult = { created: true } | { created: false; existing: IdempotencyClaim };
+
+type StoredFields = Partial<Omit<LaunchRecord, 'launchId'>>;
+
+function encode(fields: StoredFields & { launchId?: string }): string[] {
+  const out: string[] = [];
+  for (const [field, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    out.push(field, typeof value === 'string' ? value : JSON.stringify(value));
+  }
+  return out;
+}
+
+function pairsToObject(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < pairs.length; i += 2) out[pairs[i] as string] = pairs[i + 1] as string;
+  return out;
+}
+
+function decode(raw: Record<string, string>): LaunchRecord | null {
+  if (!raw.launchId || !raw.status) return null;
+  const record: Record<string, unknown> = { ...raw };
+  if (raw.cxoneVersion !== undefined) record.cxoneVersion = Number(raw.cxoneVersion);
+  if (raw.cancelled !== undefined) record.cancelled = raw.cancelled === 'true';
+  return record as unknown as LaunchRecord;
+}
+
+export class LaunchStore {
+  private readonly redis: ScriptedRedis;
+  private readonly keys: Keys;
+  private readonly clock: Clock;
+
+  constructor(ctx: Pick<AppContext, 'redis' | 'keys'> & { clock?: Clock }) {
+    this.redis = withLaunchScripts(ctx.redis);
+    this.keys = ctx.keys;
+    this.clock = ctx.clock ?? systemClock;
+  }
+
+  private now(): string {
+    return new Date(this.clock.now()).toISOString();
+  }
+
+  /** Creates a queued launch; with an idempotency claim, only if the key was free (atomic). */
+  async create(
+    record: Pick<LaunchRecord, 'launchId' | 'actor' | 'name' | 'requestedAt'>,
+    idempotency?: { key: string; fingerprint: string },
+  ): Promise<CreateLaunchResult> {
+    const fields: StoredFields & { launchId: string } = {
+      ...record,
+      status: 'queued',
+      updatedAt: this.now(),
+      idempotencyKey: idempotency?.key,
+    };
+    const claim: IdempotencyClaim = {
+      launchId: record.launchId,
+      fingerprint: idempotency?.fingerprint ?? '',
+    };
+    const existing = await this.redis.cxoLaunchCreate(
+      idempotency ? this.keys.launchIdempotency(idempotency.key) : this.keys.launch(record.launchId),
+      this.keys.launch(record.launchId),
+      idempotency ? '1' : '0',
+      JSON.stringify(claim),
+      String(IDEMPOTENCY_TTL_SECONDS),
+      String(LAUNCH_RETENTION_SECONDS),
+      ...encode(fields),
+    );
+    if (existing === null) return { created: true };
+    return { created: false, existing: JSON.parse(existing) as IdempotencyClaim };
+  }
+
+  async get(launchId: string): Promise<LaunchRecord | null> {
+    return decode(await this.redis.hgetall(this.keys.launch(launchId)));
+  }
+
+  /**
+   * A launch job's start: the record as it was, and — unless it had already finished — marked
+   * running, atomically (what `get` then `update({ status: 'running' })` did in two round trips).
+   * Null when there is no record.
+   */
+  async begin(launchId: string): Promise<LaunchRecord | null> {
+    const pairs = await this.redis.cxoLaunchBegin(this.keys.launch(launchId), this.now());
+    return decode(pairsToObject(pairs));
+  }
+
+  /**
+   * Sets fields on a launch that has not finished yet. Returns false when it had already finished
+   * (the caller is a redelivered job and must not change the outcome) or does not exist.
+   */
+  async update(launchId: string, fields: StoredFields): Promise<boolean> {
+    return this.apply(launchId, fields, true);
+  }
+
+  /** Records the outcome; the one write allowed to touch a launch that is already finished. */
+  async finish(launchId: string, fields: StoredFields & { status: 'succeeded' | 'failed' }): Promise<void> {
+    await this.apply(launchId, fields, false);
+  }
+
+  isTerminal(record: Pick<LaunchRecord, 'status'>): boolean {
+    return TERMINAL.includes(record.status);
+  }
+
+  private async apply(launchId: string, fields: StoredFields, unlessTerminal: boolean): Promise<boolean> {
+    const result = await this.redis.cxoLaunchUpdate(
+      this.keys.launch(launchId),
+      unlessTerminal ? '1' : '0',
+      ...encode({ ...fields, updatedAt: this.now() }),
+    );
+    return result === 1;
+  }
+}
+
+export function createLaunchStore(ctx: Pick<AppContext, 'redis' | 'keys'> & { clock?: Clock }): LaunchStore {
+  return new LaunchStore(ctx);
+}

@@ -1,0 +1,59 @@
+import type { Worker } from 'bullmq';
+import type { AppContext } from '../shared/context.js';
+import { createLaunchWorker } from './launch-worker.js';
+import { createAdjustWorker } from './adjust-worker.js';
+import { createPollWorker } from './poll-worker.js';
+import { createComplianceWorker } from './compliance-worker.js';
+import { createWebhookWorker } from './webhook-worker.js';
+import { closeWorkers } from './worker-options.js';
+// ── Worker modules (one import per worker file; keep in step with WORKER_FACTORIES below) ──
+
+export type WorkerFactory = (ctx: AppContext) => Worker;
+
+/**
+ * Every worker this process runs. To plug a worker in, add its import above and one line here
+ * (owner in parentheses).
+ */
+export const WORKER_FACTORIES: ReadonlyArray<readonly [name: string, factory: WorkerFactory]> = [
+  ['launch', createLaunchWorker], // (H3) launch + delayed activation
+  ['adjust', createAdjustWorker], // (H5) campaign commands: versioned writes, rebase, rollback, per-campaign lock
+  ['poll', createPollWorker], // (H6) stats polls: efficiency, abandonment guard, pacing
+  ['compliance', createComplianceWorker], // (H7) calling-window enforcement (one delayed job per campaign)
+  ['webhook', (ctx) => createWebhookWorker(ctx)], // (H4) signed webhook delivery, retries, dead letters
+  // ── end of worker list ──
+];
+
+export interface RunningWorkers {
+  workers: readonly Worker[];
+  /** Stops taking jobs, waits for active ones up to timeoutMs, then forces. Never rejects. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * Starts every worker against ctx. A worker's 'error' event (e.g. Redis gone for a moment) is logged,
+ * not thrown: BullMQ reconnects by itself, and an unhandled 'error' would crash the process.
+ */
+export async function startWorkers(
+  ctx: AppContext,
+  factories: ReadonlyArray<readonly [string, WorkerFactory]> = WORKER_FACTORIES,
+): Promise<RunningWorkers> {
+  const log = ctx.logger.child({ component: 'workers' });
+  const workers: Worker[] = [];
+  for (const [name, factory] of factories) {
+    const worker = factory(ctx);
+    worker.on('error', (err) => log.error({ err, worker: name }, 'worker error'));
+    workers.push(worker);
+  }
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  log.info({ workers: factories.map(([name]) => name) }, 'workers started');
+  let closing: Promise<void> | undefined;
+  return {
+    workers,
+    close(timeoutMs: number) {
+      closing ??= closeWorkers(workers, timeoutMs, log).then(({ forced }) => {
+        log.info({ forced }, 'workers stopped');
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,572 @@
+import { DelayedError, UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
+import type { CampaignConfig } from '../shared/campaign-config.js';
+import { configFromResource, createCampaignStore, type CampaignStore } from '../shared/campaign-store.js';
+import { scheduleWindowEnforcement } from '../shared/compliance/enforcement.js';
+import type { AppContext } from '../shared/context.js';
+import { launchIdempotencyKey } from '../shared/cxone/idempotency.js';
+import { toCreateCampaignRequest } from '../shared/cxone/to-wire.js';
+import type { CampaignResource, CampaignStatus, UpdateCampaignRequest } from '../shared/cxone/wire.js';
+import { CxoneConflictError, isCxoneError } from '../shared/errors.js';
+import { activateJobSchema, launchJobSchema, type ActivateJob, type LaunchJob } from '../shared/jobs.js';
+import { QUEUES } from '../shared/keys.js';
+import { createLaunchStore, launchAuditId, type LaunchStore } from '../shared/launch-store.js';
+import { canTransition, isFinal } from '../shared/lifecycle/state-machine.js';
+import { jobDuration, launchOutcomes } from '../shared/metrics.js';
+import { recordSafeStart, safeStartPacingRecord } from '../shared/pacing/safe-start.js';
+import { startingCallRate, type SafeStart } from '../shared/pacing/start.js';
+import { ensurePolling } from '../shared/polling/schedulers.js';
+import { classifyError } from '../shared/retry/classify.js';
+import { rethrowForBullmq } from './job-errors.js';
+import { ACTIVATE_JOB, activateJobId, nextLaunchStep, planActivation } from './launch-plan.js';
+import { currentAttempt, JOB_BACKOFF, workerOptions } from './worker-options.js';
+
+/** The fleet's identity in audit records and CXone history. */
+const ACTOR = 'worker:launch';
+
+/**
+ * An activation job due later than this is added concurrently with the campaign record's sync: no
+ * worker can pick it up before the sync's two round trips have landed.
+ */
+const CONCURRENT_ACTIVATION_MIN_DELAY_MS = 5_000;
+
+/** Version conflicts on one transition are re-read and retried this many times before giving up. */
+const TRANSITION_ATTEMPTS = 3;
+
+export type LaunchJobResult =
+  | { outcome: 'skipped'; reason: string }
+  | { outcome: 'succeeded'; campaignId: string; campaignStatus: CampaignStatus; activateAt?: string };
+
+interface Deps {
+  ctx: AppContext;
+  launches: LaunchStore;
+  campaigns: CampaignStore;
+}
+
+/**
+ * Moves a campaign to `target` with If-Match on a fresh version. A 409 means somebody changed the
+ * campaign between our read and our write: re-read and decide again (the target may already be
+ * reached, or no longer reachable). `known` is what the caller just read (or the create response),
+ * saving one GET. `alsoSet` adds other fields to the same versioned write, decided on the version
+ * the write is based on (so a retry after a 409 decides again on the fresh read); it runs only when
+ * the status actually changes. Throws UnrecoverableError when the campaign's state forbids the
+ * transition.
+ */
+async function transition(
+  ctx: AppContext,
+  campaignId: string,
+  target: CampaignStatus,
+  opts: {
+    attempt: number;
+    known?: Pick<CampaignResource, 'status' | 'version'>;
+    alsoSet?: (current: CampaignResource) => Omit<UpdateCampaignRequest, 'status'>;
+    /** Called with the extra fields of the write that went through. */
+    onWritten?: (extra: Omit<UpdateCampaignRequest, 'status'>) => void;
+  },
+): Promise<CampaignResource> {
+  const read = () =>
+    ctx.cxone.getCampaign(campaignId, { priority: 'control', campaignId, attempt: opts.attempt });
+  let current: Pick<CampaignResource, 'status' | 'version'> = opts.known ?? (await read());
+  let fresh = opts.known === undefined;
+  for (let i = 1; ; i++) {
+    if (current.status === target) {
+      if (fresh) return current as CampaignResource;
+      current = await read();
+      fresh = true;
+      continue;
+    }
+    if (!canTransition(current.status, target)) {
+      throw new UnrecoverableError(
+        `campaign ${campaignId} is ${current.status} on CXone and cannot become ${target}`,
+      );
+    }
+    // The extra fields are decided on the whole resource; a create response carries only its status.
+    if (opts.alsoSet && !isFullResource(current)) {
+      current = await read();
+      fresh = true;
+      continue;
+    }
+    const extra = opts.alsoSet && isFullResource(current) ? opts.alsoSet(current) : {};
+    try {
+      const written = await ctx.cxone.updateCampaign(
+        campaignId,
+        current.version,
+        { ...extra, status: target },
+        { priority: 'control', campaignId, attempt: opts.attempt },
+      );
+      opts.onWritten?.(extra);
+      return written;
+    } catch (err) {
+      if (!(err instanceof CxoneConflictError) || i >= TRANSITION_ATTEMPTS) throw err;
+      ctx.logger.info(
+        { campaignId, target, version: current.version },
+        'version conflict; re-reading the campaign',
+      );
+      current = await read();
+      fresh = true;
+    }
+  }
+}
+
+const isFullResource = (value: Pick<CampaignResource, 'status' | 'version'>): value is CampaignResource =>
+  'dialerSettings' in value;
+
+/** Whether BullMQ will give up on the job after this failure (so the launch must be recorded as failed). */
+export function isFinalFailure(err: unknown, job: Pick<Job, 'attemptsMade' | 'opts'>): boolean {
+  const decision = classifyError(err, { attempt: job.attemptsMade + 1, backoff: JOB_BACKOFF });
+  if (decision.kind === 'permanent') return true;
+  if (decision.kind === 'rate_limited') return false;
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
+
+function describe(err: unknown): string {
+  const decision = classifyError(err, { attempt: 1, backoff: JOB_BACKOFF });
+  if (decision.kind === 'permanent') return decision.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function audit(ctx: AppContext, input: Parameters<AppContext['audit']['append']>[0]): Promise<void> {
+  try {
+    await ctx.audit.append(input);
+  } catch (err) {
+    // The launch's effect on CXone already happened; a lost audit write is logged loudly rather than
+    // failing (and so repeating) the launch. The dedupe key keeps a retried write from doubling.
+    ctx.logger.error({ err, campaignId: input.campaignId, action: input.action }, 'audit write failed');
+  }
+}
+
+async function publish(
+  ctx: AppContext,
+  type: Parameters<AppContext['events']['publish']>[0],
+  campaignId: string,
+  data: Record<string, unknown>,
+): Promise<void> {
+  try {
+    await ctx.events.publish(type, campaignId, data);
+  } catch (err) {
+    ctx.logger.error({ err, campaignId, type }, 'event publish failed');
+  }
+}
+
+/** After a campaign went active: start watching it (stats polling, calling-window enforcement). */
+async function startWatching(ctx: AppContext, campaignId: string, config: CampaignConfig): Promise<void> {
+  await ensurePolling(ctx, campaignId, config.pacing?.pollIntervalMs);
+  await scheduleWindowEnforcement(ctx, campaignId);
+}
+
+/**
+ * Activates a scheduled campaign now (an active or paused one is left as it is) and starts watching
+ * it. Idempotent: a redelivered job goes through it again safely.
+ */
+async function activateNow(
+  deps: Deps,
+  input: { campaignId: string; launchId: string; config: CampaignConfig; attempt: number; actor: string },
+): Promise<CampaignResource> {
+  const { ctx, campaigns } = deps;
+  const before = await ctx.cxone.getCampaign(input.campaignId, {
+    priority: 'control',
+    campaignId: input.campaignId,
+    attempt: input.attempt,
+  });
+  // The safe start rides on the activation itself (one If-Match write), so the campaign never dials
+  // at the requested rate before pacing has seen a single statistic. Decided on what CXone holds at
+  // the write's version: an operator's change since the schedule is the request to start from.
+  let planned: SafeStart | null = null;
+  let applied: SafeStart | null = null;
+  const resource =
+    before.status === 'active' || before.status === 'paused'
+      ? before
+      : await transition(ctx, input.campaignId, 'active', {
+          attempt: input.attempt,
+          known: before,
+          alsoSet: (current) => {
+            planned = startingCallRate(configFromResource(current, input.config));
+            return planned ? { dialerSettings: { callRate: planned.callRate } } : {};
+          },
+          onWritten: (extra) => {
+            applied = extra.dialerSettings ? planned : null;
+          },
+        });
+  const safeStart = applied as SafeStart | null;
+  // CXone wins: the record's config is rebuilt from the resource, so it shows the start rate.
+  await campaigns.syncFromCxone(resource, {
+    launchId: input.launchId,
+    config: input.config,
+    ...(safeStart
+      ? { pacing: safeStartPacingRecord(safeStart, new Date(ctx.clock.now()).toISOString()) }
+      : {}),
+  });
+  await startWatching(ctx, input.campaignId, input.config);
+  // Also when an earlier, interrupted run already activated it: the dedupe key turns a repeat into
+  // a no-op, and a run that died before writing the record gets it written now.
+  await audit(ctx, {
+    campaignId: input.campaignId,
+    action: 'campaign_launched',
+    actor: ACTOR,
+    cxoneVersion: resource.version,
+    details: { launchId: input.launchId, requestedBy: input.actor, status: resource.status },
+    dedupeKey: `campaign_launched:${input.campaignId}`,
+  });
+  if (safeStart) {
+    // Only by the run whose write carried it; a crash right after that write loses this record (the
+    // campaign's CXone history still shows the callRate change with the activation).
+    ctx.logger.info(
+      {
+        campaignId: input.campaignId,
+        requestedCallRate: safeStart.requestedCallRate,
+        callRate: safeStart.callRate,
+        answerRate: safeStart.answerRate,
+      },
+      'activated at the safe start rate',
+    );
+    await recordSafeStart(ctx, {
+      campaignId: input.campaignId,
+      start: safeStart,
+      cxoneVersion: resource.version,
+      actor: ACTOR,
+      launchId: input.launchId,
+    });
+  }
+  return resource;
+}
+
+/** Cancels what a failed launch left on CXone, so no half-launched campaign is left dialing or waiting. */
+async function cancelPartialCampaign(
+  deps: Deps,
+  campaignId: string,
+  attempt: number,
+): Promise<{ cancelled: boolean; error?: string }> {
+  const { ctx, campaigns } = deps;
+  try {
+    const current = await ctx.cxone.getCampaign(campaignId, { priority: 'control', campaignId, attempt });
+    if (isFinal(current.status)) {
+      await campaigns.syncFromCxone(current);
+      return { cancelled: current.status === 'cancelled' };
+    }
+    const cancelled = await transition(ctx, campaignId, 'cancelled', { attempt, known: current });
+    await campaigns.syncFromCxone(cancelled);
+    return { cancelled: true };
+  } catch (err) {
+    ctx.logger.error({ err, campaignId }, 'could not cancel the campaign of a failed launch');
+    return { cancelled: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: number): Promise<void> {
+  const { ctx, launches } = deps;
+  const launch = await launches.get(data.launchId);
+  const campaignId = launch?.campaignId;
+  const reason = describe(err);
+  const cleanup = campaignId ? await cancelPartialCampaign(deps, campaignId, attempt) : undefined;
+  await launches.finish(data.launchId, {
+    status: 'failed',
+    error: reason,
+    ...(cleanup?.cancelled ? { cancelled: true, campaignStatus: 'cancelled' } : {}),
+  });
+  launchOutcomes.inc({ outcome: 'failed' });
+  await audit(ctx, {
+    campaignId: campaignId ?? launchAuditId(data.launchId),
+    action: 'launch_failed',
+    actor: ACTOR,
+    details: {
+      launchId: data.launchId,
+      requestedBy: data.actor,
+      reason,
+      attempt,
+      ...(isCxoneError(err) ? { status: err.status, endpoint: err.endpoint } : {}),
+      ...(cleanup ? { cancelledOnCxone: cleanup.cancelled, cancelError: cleanup.error } : {}),
+    },
+    dedupeKey: `launch_failed:${data.launchId}`,
+  });
+  await publish(ctx, 'campaign.launch.failed', campaignId ?? '', {
+    launchId: data.launchId,
+    reason,
+    ...(cleanup ? { cancelled: cleanup.cancelled } : {}),
+  });
+  ctx.logger.warn({ launchId: data.launchId, campaignId, reason, cleanup }, 'launch failed');
+}
+
+/**
+ * The `launch` job: create on CXone (idempotently), schedule, then activate now or leave a delayed
+ * activation job. Every step first looks at where an earlier, interrupted run of the same job got to,
+ * so a redelivery after a crash continues instead of repeating.
+ */
+export async function processLaunch(deps: Deps, job: Job): Promise<LaunchJobResult> {
+  const { ctx, launches, campaigns } = deps;
+  const parsed = launchJobSchema.safeParse(job.data);
+  if (!parsed.success) {
+    throw new UnrecoverableError(`launch job ${job.id} has an invalid payload: ${parsed.error.message}`);
+  }
+  const data = parsed.data;
+  const attempt = currentAttempt(job);
+  const log = ctx.logger.child({ launchId: data.launchId, jobId: job.id, attempt });
+
+  // Read and marked running in one script; a finished launch is left untouched.
+  const launch = await launches.begin(data.launchId);
+  if (launch && launches.isTerminal(launch)) {
+    log.info({ status: launch.status }, 'launch already finished; nothing to do');
+    return { outcome: 'skipped', reason: `launch already ${launch.status}` };
+  }
+
+  let campaignId = launch?.campaignId;
+  try {
+    // 1. Create, or find what an interrupted earlier run created.
+    let current: Pick<CampaignResource, 'status' | 'version'>;
+    let full: CampaignResource | undefined;
+    let createdVersion = launch?.cxoneVersion;
+    if (!campaignId) {
+      const created = await ctx.cxone.createCampaign(toCreateCampaignRequest(data.config), {
+        priority: 'control',
+        attempt,
+        idempotencyKey: launchIdempotencyKey(data.launchId),
+      });
+      campaignId = created.id;
+      createdVersion = created.version;
+      // Recorded before anything else can fail: a retry then reads this campaign instead of creating.
+      await launches.update(data.launchId, { campaignId, cxoneVersion: created.version });
+      log.info({ campaignId, version: created.version }, 'campaign created on CXone');
+      current = created;
+    } else {
+      full = await ctx.cxone.getCampaign(campaignId, { priority: 'control', campaignId, attempt });
+      current = full;
+    }
+    // On every run, not only the creating one: a run killed between recording the campaign id and
+    // this write leaves it to the next; the dedupe key keeps it to one record. Written while the
+    // schedule call is in flight (never rejects: `audit` logs its failures) and awaited before any
+    // later record of this campaign, so the chain's order stays created → scheduled / failed.
+    const createdAudit = audit(ctx, {
+      campaignId,
+      action: 'campaign_created',
+      actor: ACTOR,
+      cxoneVersion: createdVersion,
+      details: {
+        launchId: data.launchId,
+        requestedBy: data.actor,
+        requestedAt: data.requestedAt,
+        config: data.config,
+      },
+      dedupeKey: `campaign_created:${data.launchId}`,
+    });
+
+    // 2. Schedule.
+    let scheduled: CampaignResource;
+    try {
+      const step = nextLaunchStep(current.status);
+      if (step === 'gone') {
+        throw new UnrecoverableError(
+          `campaign ${campaignId} was ${current.status} on CXone before its launch finished; submit a new launch`,
+        );
+      }
+      scheduled =
+        step === 'schedule'
+          ? await transition(ctx, campaignId, 'scheduled', { attempt, known: current })
+          : (full ?? (await ctx.cxone.getCampaign(campaignId, { priority: 'control', campaignId, attempt })));
+    } finally {
+      await createdAudit;
+    }
+
+    // 3a. A future start: a delayed activation job, never a sleeping worker.
+    const sync = () => campaigns.syncFromCxone(scheduled, { launchId: data.launchId, config: data.config });
+    let plan: ReturnType<typeof planActivation> | null;
+    try {
+      plan = scheduled.status === 'scheduled' ? planActivation(data.config, ctx.clock.now()) : null;
+    } catch (err) {
+      // No calling window ahead: the launch fails with the campaign record synced, as it always was.
+      await sync();
+      throw err;
+    }
+    if (plan && plan.delayMs > 0) {
+      const activateAt = new Date(plan.activateAtMs).toISOString();
+      const activation: ActivateJob = { launchId: data.launchId, campaignId, actor: data.actor };
+      const addActivation = () =>
+        ctx.queues.launch.add(ACTIVATE_JOB, activation, {
+          jobId: activateJobId(activation.campaignId),
+          delay: plan.delayMs,
+        });
+      // Both are idempotent and both precede `finish` (a redelivery before it repeats them). The
+      // activation job reads the campaign record, so it is added alongside the sync only when it
+      // cannot run before the sync has landed.
+      if (plan.delayMs >= CONCURRENT_ACTIVATION_MIN_DELAY_MS) await Promise.all([sync(), addActivation()]);
+      else {
+        await sync();
+        await addActivation();
+      }
+      await launches.finish(data.launchId, {
+        status: 'succeeded',
+        campaignId,
+        campaignStatus: 'scheduled',
+        cxoneVersion: scheduled.version,
+        activateAt,
+      });
+      // The event is not part of the audit chain; neither waits for the other.
+      await Promise.all([
+        audit(ctx, {
+          campaignId,
+          action: 'state_changed',
+          actor: ACTOR,
+          cxoneVersion: scheduled.version,
+          details: {
+            launchId: data.launchId,
+            to: 'scheduled',
+            activateAt,
+            movedToCallingWindow: plan.movedToWindow,
+          },
+          dedupeKey: `campaign_scheduled:${data.launchId}`,
+        }),
+        publish(ctx, 'campaign.launch.succeeded', campaignId, {
+          launchId: data.launchId,
+          status: 'scheduled',
+          activateAt,
+          version: scheduled.version,
+        }),
+      ]);
+      launchOutcomes.inc({ outcome: 'scheduled' });
+      log.info({ campaignId, activateAt, movedToWindow: plan.movedToWindow }, 'campaign scheduled');
+      return { outcome: 'succeeded', campaignId, campaignStatus: 'scheduled', activateAt };
+    }
+    await sync();
+
+    // 3b. Start now (or, on a redelivery, make sure the already-active campaign is watched).
+    const resource = await activateNow(deps, {
+      campaignId,
+      launchId: data.launchId,
+      config: data.config,
+      attempt,
+      actor: data.actor,
+    });
+    await launches.finish(data.launchId, {
+      status: 'succeeded',
+      campaignId,
+      campaignStatus: resource.status,
+      cxoneVersion: resource.version,
+    });
+    await publish(ctx, 'campaign.launch.succeeded', campaignId, {
+      launchId: data.launchId,
+      status: resource.status,
+      version: resource.version,
+    });
+    launchOutcomes.inc({ outcome: 'activated' });
+    log.info({ campaignId, status: resource.status, version: resource.version }, 'campaign launched');
+    return { outcome: 'succeeded', campaignId, campaignStatus: resource.status };
+  } catch (err) {
+    try {
+      if (isFinalFailure(err, job)) await failLaunch(deps, data, err, attempt);
+      else await launches.update(data.launchId, { lastError: `attempt ${attempt}: ${describe(err)}` });
+    } catch (recordErr) {
+      log.error({ err: recordErr }, 'could not record the launch failure');
+    }
+    return rethrowForBullmq(err, job, ctx.queues.launch, ctx);
+  }
+}
+
+/**
+ * The delayed `activate` job: the campaign's start has come. If its calling windows changed since it
+ * was scheduled and the moment is now outside them, the job moves itself to the next open.
+ */
+export async function processActivate(deps: Deps, job: Job, token?: string): Promise<LaunchJobResult> {
+  const { ctx, campaigns } = deps;
+  const parsed = activateJobSchema.safeParse(job.data);
+  if (!parsed.success) {
+    throw new UnrecoverableError(`activate job ${job.id} has an invalid payload: ${parsed.error.message}`);
+  }
+  const data = parsed.data;
+  const attempt = currentAttempt(job);
+  const log = ctx.logger.child({ campaignId: data.campaignId, launchId: data.launchId, jobId: job.id });
+  try {
+    const record = await campaigns.get(data.campaignId);
+    const current = await ctx.cxone.getCampaign(data.campaignId, {
+      priority: 'control',
+      campaignId: data.campaignId,
+      attempt,
+    });
+    const config = configFromResource(current, record?.config);
+    const step = nextLaunchStep(current.status);
+    if (step === 'gone') {
+      await campaigns.syncFromCxone(current, { launchId: data.launchId });
+      log.info({ status: current.status }, 'campaign ended before its start; nothing to activate');
+      return { outcome: 'skipped', reason: `campaign is ${current.status}` };
+    }
+    if (step === 'done') {
+      // A redelivery after the activation went through: finish what that run may not have.
+      const resource = await activateNow(deps, {
+        campaignId: data.campaignId,
+        launchId: data.launchId,
+        config,
+        attempt,
+        actor: data.actor,
+      });
+      return { outcome: 'succeeded', campaignId: data.campaignId, campaignStatus: resource.status };
+    }
+    if (step === 'schedule') {
+      throw new UnrecoverableError(
+        `campaign ${data.campaignId} is still draft on CXone; it was never scheduled`,
+      );
+    }
+    const plan = planActivation(config, ctx.clock.now());
+    if (plan.delayMs > 0) {
+      if (!token)
+        throw new Error('activate job ran without a lock token; cannot move it to the calling window');
+      log.info(
+        { activateAt: new Date(plan.activateAtMs).toISOString() },
+        'outside the calling window; activation moved',
+      );
+      await job.moveToDelayed(plan.activateAtMs, token);
+      throw new DelayedError();
+    }
+    const resource = await activateNow(deps, {
+      campaignId: data.campaignId,
+      launchId: data.launchId,
+      config,
+      attempt,
+      actor: data.actor,
+    });
+    await publish(ctx, 'campaign.state.changed', data.campaignId, {
+      from: current.status,
+      to: resource.status,
+      version: resource.version,
+      reason: 'scheduled-start',
+    });
+    log.info({ status: resource.status, version: resource.version }, 'scheduled campaign activated');
+    return { outcome: 'succeeded', campaignId: data.campaignId, campaignStatus: resource.status };
+  } catch (err) {
+    if (err instanceof DelayedError) throw err;
+    if (isFinalFailure(err, job)) {
+      log.error({ err }, 'activation failed for good; the campaign stays scheduled on CXone');
+      await audit(ctx, {
+        campaignId: data.campaignId,
+        action: 'launch_failed',
+        actor: ACTOR,
+        details: { launchId: data.launchId, stage: 'activation', reason: describe(err) },
+        dedupeKey: `activation_failed:${data.campaignId}`,
+      });
+      await publish(ctx, 'campaign.launch.failed', data.campaignId, {
+        launchId: data.launchId,
+        stage: 'activation',
+        reason: describe(err),
+      });
+    }
+    return rethrowForBullmq(err, job, ctx.queues.launch, ctx);
+  }
+}
+
+/** The worker for the `launch` queue: launch jobs and their delayed activations. */
+export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOptions> = {}): Worker {
+  const deps: Deps = { ctx, launches: createLaunchStore(ctx), campaigns: createCampaignStore(ctx) };
+  return new Worker(
+    QUEUES.launch,
+    async (job: Job, token?: string) => {
+      const started = performance.now();
+      let outcome = 'failed';
+      try {
+        const result =
+          job.name === ACTIVATE_JOB
+            ? await processActivate(deps, job, token)
+            : await processLaunch(deps, job);
+        outcome = result.outcome;
+        return result;
+      } finally {
+        jobDuration.observe({ queue: QUEUES.launch, outcome }, (performance.now() - started) / 1000);
+      }
+    },
+    workerOptions(ctx, QUEUES.launch, overrides),
+  );
+}

@@ -1,0 +1,275 @@
+import { DateTime } from 'luxon';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
+import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import { windowJobOf } from '../../src/shared/compliance/enforcement.js';
+import { CxoneValidationError } from '../../src/shared/errors.js';
+import { launchAuditId } from '../../src/shared/launch-store.js';
+import { activateJobId } from '../../src/workers/launch-plan.js';
+import {
+  api,
+  campaignConfig,
+  patchOnSandbox,
+  sandboxStatus,
+  startStack,
+  waitFor,
+  waitForLaunch,
+  zoneAtNight,
+  type Stack,
+} from './stack.js';
+
+/**
+ * Launch end to end: API → Redis/BullMQ → launch worker → sandbox over real HTTP, with 1-second
+ * OAuth tokens so the client's refresh path is exercised on the way.
+ */
+describe('launch pipeline', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ launchWorker: true, sandbox: { tokenTtlSeconds: 1 } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  const audit = () => stack.ctx.audit as AuditTrailStore;
+
+  it('creates and activates a campaign whose start has come, inside its calling window', async () => {
+    const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Now' }) });
+    expect(reply.status).toBe(202);
+    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    expect(launch).toMatchObject({ status: 'succeeded', campaignStatus: 'active' });
+    const campaignId = String(launch.campaignId);
+    expect(sandboxStatus(stack.sandbox, campaignId)).toBe('active');
+
+    const view = await api(stack, 'GET', `/v1/campaigns/${campaignId}`);
+    expect(view.status).toBe(200);
+    expect(view.body).toMatchObject({ campaignId, status: 'active', launchId: reply.body.launchId });
+    expect((view.body.config as { name: string }).name).toBe('Now');
+
+    const actions = (await audit().list(campaignId)).map((r) => r.action);
+    expect(actions).toEqual(expect.arrayContaining(['campaign_created', 'campaign_launched']));
+    const launched = (await audit().list(campaignId)).find((r) => r.action === 'campaign_launched');
+    expect(launched?.cxoneVersion).toBeGreaterThanOrEqual(3);
+    const requested = await audit().list(launchAuditId(String(reply.body.launchId)));
+    expect(requested.map((r) => r.action)).toEqual(['launch_requested']);
+    expect(requested[0]?.actor).toMatch(/^api:/);
+
+    // Watching starts with the campaign: a stats poll scheduler and a calling-window job.
+    expect(await stack.ctx.queues.poll.getJobScheduler(`poll:${campaignId}`)).toBeTruthy();
+    const windowJobs = await stack.ctx.queues.compliance.getJobs(['delayed', 'waiting']);
+    expect(windowJobs.some((j) => windowJobOf(j).campaignId === campaignId)).toBe(true);
+  });
+
+  it('turns a future start into a delayed activation job that activates when due', async () => {
+    const start = DateTime.now().plus({ seconds: 3 });
+    const reply = await api(stack, 'POST', '/v1/campaigns', {
+      body: campaignConfig({ name: 'Soon', startDateTime: start.toISO() ?? '' }),
+    });
+    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    expect(launch).toMatchObject({ status: 'succeeded', campaignStatus: 'scheduled' });
+    const campaignId = String(launch.campaignId);
+    expect(Date.parse(String(launch.activateAt))).toBe(start.toMillis());
+    expect(sandboxStatus(stack.sandbox, campaignId)).toBe('scheduled');
+    const job = await stack.ctx.queues.launch.getJob(activateJobId(campaignId));
+    expect(await job?.getState()).toBe('delayed');
+
+    await waitFor(
+      'scheduled campaign to go active',
+      async () => sandboxStatus(stack.sandbox, campaignId) === 'active',
+      10_000,
+    );
+    expect(Date.now()).toBeGreaterThanOrEqual(start.toMillis());
+    const actions = await waitFor('activation audit record', async () => {
+      const list = (await audit().list(campaignId)).map((r) => r.action);
+      return list.includes('campaign_launched') ? list : undefined;
+    });
+    // The default config (predictive, callRate 0.5 at answerRate 0.3, abandonment-target pacing)
+    // activates at the safe start rate, audited as a pacing decision.
+    expect(actions).toEqual(['campaign_created', 'state_changed', 'campaign_launched', 'pacing_decision']);
+  });
+
+  it('re-checks the calling window at activation: changed windows move the activation', async () => {
+    const zone = campaignConfig().complianceTimeZone;
+    const start = DateTime.now().plus({ seconds: 2 });
+    const reply = await api(stack, 'POST', '/v1/campaigns', {
+      body: campaignConfig({ name: 'Moved', startDateTime: start.toISO() ?? '' }),
+    });
+    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    const campaignId = String(launch.campaignId);
+    // Before the start, someone narrows the windows on CXone to an hour that is not now.
+    const allDays = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+    const patched = await patchOnSandbox(stack.sandbox, campaignId, {
+      complianceSettings: { allowedCallTimes: [{ days: allDays, start: '08:00', end: '09:00' }] },
+    });
+    expect(patched.status).toBe(200);
+
+    const job = await stack.ctx.queues.launch.getJob(activateJobId(campaignId));
+    const firstRun = job?.timestamp ?? 0;
+    await waitFor(
+      'the activate job to move itself',
+      async () => {
+        const j = await stack.ctx.queues.launch.getJob(activateJobId(campaignId));
+        return j && (await j.getState()) === 'delayed' && j.processedOn ? j : undefined;
+      },
+      10_000,
+    );
+    const moved = await stack.ctx.queues.launch.getJob(activateJobId(campaignId));
+    const nextOpen = DateTime.now()
+      .setZone(zone)
+      .plus({ days: 1 })
+      .set({ hour: 8, minute: 0, second: 0, millisecond: 0 });
+    // BullMQ keeps the due time only approximately in timestamp + delay; a few seconds tell the days apart.
+    const dueAt = (moved?.timestamp ?? 0) + (moved?.delay ?? 0);
+    expect(Math.abs(dueAt - nextOpen.toMillis())).toBeLessThan(5_000);
+    expect(moved?.timestamp).toBeGreaterThanOrEqual(firstRun);
+    expect(sandboxStatus(stack.sandbox, campaignId)).toBe('scheduled');
+  });
+
+  it('moves a start outside the calling window to the next window open', async () => {
+    const zone = zoneAtNight();
+    const reply = await api(stack, 'POST', '/v1/campaigns', {
+      body: campaignConfig({ name: 'Night', complianceTimeZone: zone }),
+    });
+    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    expect(launch).toMatchObject({ status: 'succeeded', campaignStatus: 'scheduled' });
+    const activateAt = DateTime.fromISO(String(launch.activateAt), { zone });
+    expect(activateAt.toFormat('HH:mm')).toBe('08:00');
+    expect(activateAt.toMillis()).toBeGreaterThan(Date.now());
+    expect(sandboxStatus(stack.sandbox, String(launch.campaignId))).toBe('scheduled');
+  });
+
+  it('refreshes a stale view from CXone, and CXone wins where the two disagree', async () => {
+    const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Drift' }) });
+    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    const campaignId = String(launch.campaignId);
+    const version = Number((await api(stack, 'GET', `/v1/campaigns/${campaignId}`)).body.version);
+
+    // Someone changes the campaign on CXone directly (CXone admin console, another tool).
+    const patched = await patchOnSandbox(stack.sandbox, campaignId, { dialerSettings: { callRate: 0.9 } });
+    expect(patched.status).toBe(200);
+
+    // Still fresh: the cached view is served as is — what CXone said at activation, where the safe
+    // start lowered the requested 0.5 (answerRate 0.3) to 0.29.
+    const cached = await api(stack, 'GET', `/v1/campaigns/${campaignId}`);
+    expect((cached.body.config as { dialerStrategy: { callRate: number } }).dialerStrategy.callRate).toBe(
+      0.29,
+    );
+
+    // Once stale, the view is read again from CXone, which wins.
+    await createCampaignStore(stack.ctx).patch(campaignId, { syncedAt: '2000-01-01T00:00:00.000Z' });
+    const refreshed = await api(stack, 'GET', `/v1/campaigns/${campaignId}`);
+    expect(refreshed.body.version).toBe(version + 1);
+    expect((refreshed.body.config as { dialerStrategy: { callRate: number } }).dialerStrategy.callRate).toBe(
+      0.9,
+    );
+    expect(refreshed.body.stale).toBeUndefined();
+  });
+
+  it('rides out a CXone outage, showing the last error while it retries', async () => {
+    stack.sandbox.setFaults({ errorRate: 1 });
+    try {
+      const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Outage' }) });
+      const launchId = String(reply.body.launchId);
+      const running = await waitFor('a retried failure to show', async () => {
+        const r = await api(stack, 'GET', `/v1/launches/${launchId}`);
+        return r.body.lastError ? r.body : undefined;
+      });
+      expect(running.status).toBe('running');
+      expect(String(running.lastError)).toMatch(/^attempt \d+: /);
+      stack.sandbox.setFaults({ errorRate: 0 });
+      const launch = await waitForLaunch(stack, launchId, ['succeeded', 'failed'], 20_000);
+      expect(launch).toMatchObject({ status: 'succeeded', campaignStatus: 'active' });
+      expect(launch.lastError).toBeUndefined();
+      expect(sandboxStatus(stack.sandbox, String(launch.campaignId))).toBe('active');
+    } finally {
+      stack.sandbox.setFaults({ errorRate: 0 });
+    }
+  });
+
+  it('replays an idempotent submission after the launch finished without launching again', async () => {
+    const headers = { 'idempotency-key': `e2e-${Date.now()}` };
+    const body = campaignConfig({ name: 'Once' });
+    const first = await api(stack, 'POST', '/v1/campaigns', { body, headers });
+    await waitForLaunch(stack, String(first.body.launchId));
+    const campaigns = stack.sandbox.campaignCount();
+    const again = await api(stack, 'POST', '/v1/campaigns', { body, headers });
+    expect(again.body).toEqual({ launchId: first.body.launchId, status: 'succeeded' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(stack.sandbox.campaignCount()).toBe(campaigns);
+  });
+});
+
+describe('failed launches', () => {
+  it('fails a launch CXone refuses for good, with the reason, without retrying', async () => {
+    const stack = await startStack({
+      launchWorker: true,
+      // The fleet's OAuth client may read but not write: every create answers 403.
+      sandbox: {
+        clients: [
+          {
+            clientId: 'fleet-client',
+            clientSecret: 'fleet-secret',
+            scopes: ['outbound:campaigns:read', 'outbound:campaigns:stats:read'],
+          },
+        ],
+      },
+    });
+    try {
+      const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Refused' }) });
+      const launchId = String(reply.body.launchId);
+      const launch = await waitForLaunch(stack, launchId);
+      expect(launch.status).toBe('failed');
+      expect(String(launch.error)).toMatch(/scope|403/);
+      expect(launch.campaignId).toBeUndefined();
+      const job = await stack.ctx.queues.launch.getJob(launchId);
+      expect(await job?.getState()).toBe('failed');
+      expect(job?.attemptsMade).toBe(1);
+      expect(job?.failedReason).toMatch(/scope|403/);
+      const records = await (stack.ctx.audit as AuditTrailStore).list(launchAuditId(launchId));
+      expect(records.map((r) => r.action)).toEqual(['launch_requested', 'launch_failed']);
+      expect(stack.sandbox.campaignCount()).toBe(0);
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it('cancels a campaign it created but could not schedule, and audits that', async () => {
+    const stack = await startStack({
+      launchWorker: true,
+      ctxOverrides: (ctx) => ({
+        cxone: {
+          createCampaign: (...a) => ctx.cxone.createCampaign(...a),
+          getCampaign: (...a) => ctx.cxone.getCampaign(...a),
+          getStats: (...a) => ctx.cxone.getStats(...a),
+          history: (...a) => ctx.cxone.history(...a),
+          updateCampaign: (id, version, body, opts) => {
+            if (body.status === 'scheduled') {
+              return Promise.reject(
+                new CxoneValidationError([{ field: 'startDateTime', message: 'test: refused' }], {
+                  endpoint: 'PATCH /api/v2/campaigns/:id',
+                  status: 422,
+                  campaignId: id,
+                }),
+              );
+            }
+            return ctx.cxone.updateCampaign(id, version, body, opts);
+          },
+        },
+      }),
+    });
+    try {
+      const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Half' }) });
+      const launch = await waitForLaunch(stack, String(reply.body.launchId));
+      expect(launch).toMatchObject({ status: 'failed', cancelled: true, campaignStatus: 'cancelled' });
+      expect(String(launch.error)).toMatch(/startDateTime/);
+      const campaignId = String(launch.campaignId);
+      expect(sandboxStatus(stack.sandbox, campaignId)).toBe('cancelled');
+      const failed = (await (stack.ctx.audit as AuditTrailStore).list(campaignId)).find(
+        (r) => r.action === 'launch_failed',
+      );
+      expect(failed?.details).toMatchObject({ cancelledOnCxone: true });
+    } finally {
+      await stack.close();
+    }
+  });
+});

@@ -1,0 +1,118 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { api, deletePrefix, REDIS_URL, testPrefix, waitForLaunch } from './stack.js';
+
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+const EXAMPLE = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../examples/campaign.json', import.meta.url)), 'utf8'),
+) as unknown;
+
+/** The env of a fresh `npm start`: nothing set but what the test must isolate (ports, key prefix). */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn' };
+  return { ...env, ...extra };
+}
+
+interface Run {
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stdout: () => string;
+  stderr: () => string;
+  kill(signal: NodeJS.Signals): void;
+}
+
+function runMain(args: string[], env: NodeJS.ProcessEnv): Run {
+  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return {
+    exit: new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal }))),
+    stdout: () => out,
+    stderr: () => err,
+    kill: (signal) => proc.kill(signal),
+  };
+}
+
+const prefixes: string[] = [];
+afterAll(async () => {
+  const redis = new Redis(REDIS_URL);
+  for (const p of prefixes) await deletePrefix(redis, p);
+  redis.disconnect();
+});
+
+describe('npm start (src/main.ts)', () => {
+  it('runs the whole fleet on the embedded sandbox, launches the example campaign, and drains on SIGTERM', async () => {
+    const prefix = testPrefix();
+    prefixes.push(prefix);
+    const run = runMain(
+      [],
+      cleanEnv({ REDIS_URL, PORT: '0', SANDBOX_PORT: '0', HOST: '127.0.0.1', KEY_PREFIX: prefix }),
+    );
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!/API token/.test(run.stdout()) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      const banner = run.stdout();
+      expect(banner).toMatch(/Bull Board\s+http:\/\/127\.0\.0\.1:\d+\/admin\/queues/);
+      expect(banner).toMatch(/CXone sandbox\s+http:\/\/127\.0\.0\.1:\d+ \(embedded\)/);
+      expect(banner).toMatch(/API token\s+dev-token/);
+      const apiUrl = /API\s+(http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(banner)?.[1];
+      expect(apiUrl).toBeDefined();
+      const stack = { apiUrl: apiUrl!, token: 'dev-token' };
+
+      const reply = await api(stack, 'POST', '/v1/campaigns', { body: EXAMPLE });
+      expect(reply.status).toBe(202);
+      const launch = await waitForLaunch(
+        stack,
+        String(reply.body.launchId),
+        ['succeeded', 'failed'],
+        20_000,
+      ).catch(async (e: unknown) => {
+        throw new Error(`${String(e)}\n${run.stderr()}`);
+      });
+      // The example launches at any hour: active inside New York's 08:00–21:00, scheduled for 08:00 outside it.
+      expect(launch.status).toBe('succeeded');
+      expect(['active', 'scheduled']).toContain(launch.campaignStatus);
+      const view = await api(stack, 'GET', `/v1/campaigns/${String(launch.campaignId)}`);
+      expect(view.body.status).toBe(launch.campaignStatus);
+    } finally {
+      run.kill('SIGTERM');
+    }
+    const { code } = await run.exit;
+    expect(code).toBe(0);
+    expect(run.stderr()).not.toMatch(/"level":(50|60)/);
+  });
+
+  it('stops with one line per bad variable and exit code 1', async () => {
+    const run = runMain(['all'], cleanEnv({ PORT: 'abc', REDIS_URL: 'http://nope' }));
+    const { code } = await run.exit;
+    expect(code).toBe(1);
+    expect(run.stderr()).toMatch(/^PORT: /m);
+    expect(run.stderr()).toMatch(/^REDIS_URL: /m);
+  });
+
+  it('says in one line how to start Redis when it does not answer', async () => {
+    const run = runMain(['worker'], cleanEnv({ REDIS_URL: 'redis://127.0.0.1:1' }));
+    const { code } = await run.exit;
+    expect(code).toBe(1);
+    const lines = run.stderr().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /Redis does not answer at redis:\/\/127\.0\.0\.1:1.*redis-server --daemonize yes/,
+    );
+  });
+
+  it('refuses an unknown role', async () => {
+    const run = runMain(['everything'], cleanEnv({}));
+    const { code } = await run.exit;
+    expect(code).toBe(1);
+    expect(run.stderr()).toMatch(/unknown role "everything"; use one of: all, api, worker, sandbox/);
+  });
+});

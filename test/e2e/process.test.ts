@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { bannerLines, parseRole } from '../../src/process/banner.js';
+import { redactUrl } from '../../src/shared/redact-url.js';
+import { createServer } from 'node:net';
+import { findOnPath, startPrivateRedis } from '../../src/process/private-redis.js';
+import { redisAnswers } from '../../src/shared/redis.js';
+import { loadConfig } from '../../src/shared/config.js';
+
+describe('parseRole', () => {
+  it('defaults to all and names the valid roles otherwise', () => {
+    expect(parseRole(undefined)).toBe('all');
+    expect(parseRole('worker')).toBe('worker');
+    expect(parseRole('workers')).toEqual({
+      error: 'unknown role "workers"; use one of: all, api, worker, sandbox',
+    });
+  });
+});
+
+describe('bannerLines', () => {
+  it('prints the sandbox default token, with where everything is', () => {
+    const config = loadConfig({});
+    const text = bannerLines({
+      role: 'all',
+      config,
+      apiPort: 3000,
+      sandboxUrl: 'http://127.0.0.1:4010',
+      sandboxEmbedded: true,
+    }).join('\n');
+    expect(text).toContain('http://localhost:3000/admin/queues');
+    expect(text).toContain('http://localhost:3000/metrics');
+    expect(text).toContain('http://localhost:3000/docs');
+    expect(text).toContain('http://127.0.0.1:4010 (embedded)');
+    expect(text).toMatch(/API token\s+dev-token/);
+  });
+
+  it('never prints a token the operator chose, nor a Redis password', () => {
+    const config = loadConfig({
+      API_TOKEN: 'operator-secret-token',
+      CXONE_BASE_URL: 'https://api.example.com',
+      CXONE_CLIENT_ID: 'id',
+      CXONE_CLIENT_SECRET: 'cxone-secret',
+      REDIS_URL: 'redis://:hunter2@redis.internal:6379',
+    });
+    const text = bannerLines({ role: 'api', config, apiPort: 8080 }).join('\n');
+    expect(text).not.toContain('operator-secret-token');
+    expect(text).not.toContain('cxone-secret');
+    expect(text).not.toContain('hunter2');
+    expect(text).toContain('https://api.example.com');
+    expect(redactUrl('redis://u:p@h:1/2')).toBe('redis://u:***@h:1/2');
+  });
+});
+
+describe('findOnPath', () => {
+  it('finds executables and not missing ones', () => {
+    expect(findOnPath('node', process.env.PATH)).toMatch(/node$/);
+    expect(findOnPath('definitely-not-a-binary-xyz', process.env.PATH)).toBeUndefined();
+  });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  await new Promise((r) => server.close(r));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+describe('startPrivateRedis', () => {
+  const binary = findOnPath('redis-server', process.env.PATH);
+  it.skipIf(!binary)('starts a redis-server child that answers, and stops it', async () => {
+    const port = await freePort();
+    const redis = await startPrivateRedis(binary!, port);
+    expect(await redisAnswers(`redis://127.0.0.1:${port}`)).toBe(true);
+    await redis.stop();
+    expect(await redisAnswers(`redis://127.0.0.1:${port}`, 300)).toBe(false);
+  });
+});

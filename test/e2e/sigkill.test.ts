@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
+import { createLaunchStore } from '../../src/shared/launch-store.js';
+import { createLaunchWorker } from '../../src/workers/launch-worker.js';
+import { startWorkers, type RunningWorkers } from '../../src/workers/index.js';
+import {
+  api,
+  campaignConfig,
+  FAST_LOCKS,
+  sandboxStatus,
+  startStack,
+  testEnv,
+  waitFor,
+  waitForLaunch,
+  type Stack,
+} from './stack.js';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/launch-worker-process.ts', import.meta.url));
+
+/**
+ * Exactly-once creation (issue 3, item 5): a worker SIGKILLed after CXone created the campaign but
+ * before the job completed must not create a second campaign when the job runs again elsewhere.
+ */
+describe('a launch worker killed mid-launch', () => {
+  let stack: Stack;
+  let child: ChildProcess | undefined;
+  let rescuer: RunningWorkers | undefined;
+
+  beforeEach(async () => {
+    stack = await startStack();
+  });
+  afterEach(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await rescuer?.close(2_000);
+    rescuer = undefined;
+    await stack.close();
+  });
+
+  async function spawnWorker(): Promise<ChildProcess> {
+    const proc = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
+      env: { ...process.env, ...testEnv(stack.prefix, stack.sandbox.url) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout?.on('data', (d: Buffer) => {
+        if (d.toString().includes('ready')) resolve();
+      });
+      proc.once('exit', (code) => reject(new Error(`worker process exited early (${code}): ${stderr}`)));
+    });
+    return proc;
+  }
+
+  async function killAndRecover(proc: ChildProcess, launchId: string): Promise<Record<string, unknown>> {
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGKILL');
+    await exited;
+    stack.sandbox.setFaults({ latencyMs: 0 });
+    rescuer = await startWorkers(stack.ctx, [['launch', (c) => createLaunchWorker(c, FAST_LOCKS)]]);
+    return waitForLaunch(stack, launchId, ['succeeded', 'failed'], 20_000);
+  }
+
+  it('right after CXone created the campaign: the retry finds it by Idempotency-Key', async () => {
+    child = await spawnWorker();
+    // Every sandbox call now takes 1.5 s, so the kill lands between the create and the next call.
+    stack.sandbox.setFaults({ latencyMs: 1_500 });
+    const reply = await api(stack, 'POST', '/v1/campaigns', {
+      body: campaignConfig({ name: 'Killed early' }),
+    });
+    const launchId = String(reply.body.launchId);
+    await waitFor('the create to reach CXone', async () => stack.sandbox.campaignCount() === 1, 15_000, 5);
+
+    const launch = await killAndRecover(child, launchId);
+    expect(launch.status).toBe('succeeded');
+    expect(stack.sandbox.campaignCount()).toBe(1);
+    expect(sandboxStatus(stack.sandbox, String(launch.campaignId))).toBe('active');
+    // The audit trail tells the story once, however many runs it took (the default config is
+    // activated at its safe start rate: one pacing_decision).
+    const actions = (await (stack.ctx.audit as AuditTrailStore).list(String(launch.campaignId))).map(
+      (r) => r.action,
+    );
+    expect(actions).toEqual(['campaign_created', 'campaign_launched', 'pacing_decision']);
+  });
+
+  it('after the campaign id was recorded: the retry reads the campaign instead of creating', async () => {
+    child = await spawnWorker();
+    stack.sandbox.setFaults({ latencyMs: 1_500 });
+    const reply = await api(stack, 'POST', '/v1/campaigns', {
+      body: campaignConfig({ name: 'Killed late' }),
+    });
+    const launchId = String(reply.body.launchId);
+    const launches = createLaunchStore(stack.ctx);
+    const recorded = await waitFor(
+      'the campaign id in the launch record',
+      async () => (await launches.get(launchId))?.campaignId,
+      15_000,
+      5,
+    );
+
+    const launch = await killAndRecover(child, launchId);
+    expect(launch).toMatchObject({ status: 'succeeded', campaignId: recorded });
+    expect(stack.sandbox.campaignCount()).toBe(1);
+    expect(sandboxStatus(stack.sandbox, recorded)).toBe('active');
+    const actions = (await (stack.ctx.audit as AuditTrailStore).list(recorded)).map((r) => r.action);
+    expect(actions).toEqual(['campaign_created', 'campaign_launched', 'pacing_decision']);
+  });
+});

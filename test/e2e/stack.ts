@@ -1,0 +1,270 @@
+import { randomUUID } from 'node:crypto';
+import type { WorkerOptions } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { DateTime } from 'luxon';
+import { buildApiApp } from '../../src/producers/app.js';
+import { startSandbox } from '../../src/sandbox/server.js';
+import type { RunningSandbox, SandboxOptions } from '../../src/sandbox/types.js';
+import type { CampaignConfigInput } from '../../src/shared/campaign-config.js';
+import { loadConfig, type AppConfig } from '../../src/shared/config.js';
+import type { AppContext } from '../../src/shared/context.js';
+import { createContext, type ClosableContext } from '../../src/shared/context-factory.js';
+import { CXONE_SCOPES } from '../../src/shared/cxone/wire.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { startWorkers, type RunningWorkers } from '../../src/workers/index.js';
+import { createLaunchWorker } from '../../src/workers/launch-worker.js';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const API_TOKEN = 'test-token-0123456789';
+export const FLEET_CLIENT = { clientId: 'fleet-client', clientSecret: 'fleet-secret' } as const;
+
+/** Short lock settings so a killed worker's job is picked up again within a few seconds. */
+export const FAST_LOCKS: Partial<WorkerOptions> = { lockDuration: 2_000, stalledInterval: 1_000 };
+
+export function testPrefix(): string {
+  return `{cxo-test-${randomUUID().slice(0, 8)}}`;
+}
+
+/** Deletes every key under the test's own prefix (never FLUSHDB: Redis db 0 is shared). */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+export function testEnv(
+  prefix: string,
+  cxoneBaseUrl: string,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
+  return {
+    REDIS_URL,
+    KEY_PREFIX: prefix,
+    API_TOKEN,
+    CXONE_BASE_URL: cxoneBaseUrl,
+    CXONE_CLIENT_ID: FLEET_CLIENT.clientId,
+    CXONE_CLIENT_SECRET: FLEET_CLIENT.clientSecret,
+    CXONE_RATE_LIMIT_PER_MIN: '1000',
+    CXONE_TIMEOUT_MS: '5000',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    WORKER_CONCURRENCY: '5',
+    SHUTDOWN_TIMEOUT_MS: '5000',
+    ...extra,
+  };
+}
+
+export interface Stack {
+  prefix: string;
+  config: AppConfig;
+  ctx: ClosableContext;
+  sandbox: RunningSandbox;
+  app?: FastifyInstance;
+  apiUrl: string;
+  workers?: RunningWorkers;
+  /** A plain Redis connection for assertions. */
+  redis: Redis;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  sandbox?: SandboxOptions;
+  api?: boolean;
+  /** Start the launch worker in this process. */
+  launchWorker?: boolean;
+  workerOverrides?: Partial<WorkerOptions>;
+  ctxOverrides?: (ctx: AppContext) => Partial<AppContext>;
+  prefix?: string;
+}
+
+/** Sandbox (real HTTP, port 0) + context over real Redis + optionally the API (port 0) and the launch worker. */
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const prefix = opts.prefix ?? testPrefix();
+  const sandbox = await startSandbox({
+    clients: [{ ...FLEET_CLIENT, scopes: [...CXONE_SCOPES] }],
+    ...opts.sandbox,
+  });
+  const config = loadConfig(testEnv(prefix, sandbox.url));
+  let ctx = await createContext(config, silentLogger);
+  if (opts.ctxOverrides) {
+    const base = ctx;
+    ctx = Object.assign(Object.create(null) as ClosableContext, base, opts.ctxOverrides(base), {
+      close: () => base.close(),
+    });
+  }
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  let app: FastifyInstance | undefined;
+  let apiUrl = '';
+  if (opts.api !== false) {
+    app = await buildApiApp(ctx);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address();
+    apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  }
+  const workers = opts.launchWorker
+    ? await startWorkers(ctx, [['launch', (c) => createLaunchWorker(c, opts.workerOverrides ?? FAST_LOCKS)]])
+    : undefined;
+  return {
+    prefix,
+    config,
+    ctx,
+    sandbox,
+    app,
+    apiUrl,
+    workers,
+    redis,
+    async close() {
+      await app?.close();
+      await workers?.close(2_000);
+      await ctx.close();
+      await sandbox.close();
+      await deletePrefix(redis, prefix);
+      redis.disconnect();
+    },
+  };
+}
+
+export interface ApiReply {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+  text: string;
+}
+
+/** Where the API is, and the token to call it with (default API_TOKEN). */
+export type ApiTarget = Pick<Stack, 'apiUrl'> & { token?: string };
+
+export async function api(
+  stack: ApiTarget,
+  method: string,
+  path: string,
+  opts: { body?: unknown; raw?: string; headers?: Record<string, string>; token?: string | null } = {},
+): Promise<ApiReply> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.token !== null) headers.authorization ??= `Bearer ${opts.token ?? stack.token ?? API_TOKEN}`;
+  let payload: string | undefined;
+  if (opts.raw !== undefined || opts.body !== undefined) {
+    headers['content-type'] ??= 'application/json';
+    payload = opts.raw ?? JSON.stringify(opts.body);
+  }
+  const res = await fetch(`${stack.apiUrl}${path}`, {
+    method,
+    headers,
+    ...(payload !== undefined ? { body: payload } : {}),
+  });
+  const text = await res.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    body = {};
+  }
+  return { status: res.status, headers: res.headers, body, text };
+}
+
+/** A zone in which the current local time lies between 10:00 and 18:00 (so a 08:00–21:00 window is open now). */
+export function zoneInDaytime(nowMs = Date.now()): string {
+  for (let offset = -12; offset <= 14; offset++) {
+    const zone = offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+    const hour = DateTime.fromMillis(nowMs, { zone }).hour;
+    if (hour >= 10 && hour < 18) return zone;
+  }
+  throw new Error('no daytime zone found');
+}
+
+/** A zone in which the current local time lies between 22:00 and 06:00 (the federal window is closed). */
+export function zoneAtNight(nowMs = Date.now()): string {
+  for (let offset = -12; offset <= 14; offset++) {
+    const zone = offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+    const hour = DateTime.fromMillis(nowMs, { zone }).hour;
+    if (hour >= 22 || hour < 6) return zone;
+  }
+  throw new Error('no night zone found');
+}
+
+export function campaignConfig(overrides: Partial<CampaignConfigInput> = {}): CampaignConfigInput {
+  return {
+    name: 'Test outreach',
+    startDateTime: '2026-01-05T09:00:00-05:00',
+    targetListId: '6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60',
+    skillGroupId: '0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b',
+    complianceTimeZone: zoneInDaytime(),
+    allowedCallTimes: [
+      { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '08:00', end: '21:00' },
+    ],
+    dialerStrategy: { strategy: 'predictive', agentCapacity: 10, callRate: 0.5, answerRate: 0.3 },
+    ...overrides,
+  };
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  timeoutMs = 15_000,
+  everyMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export async function waitForLaunch(
+  stack: ApiTarget,
+  launchId: string,
+  statuses: string[] = ['succeeded', 'failed'],
+  timeoutMs = 15_000,
+): Promise<Record<string, unknown>> {
+  return waitFor(
+    `launch ${launchId} to reach ${statuses.join('|')}`,
+    async () => {
+      const reply = await api(stack, 'GET', `/v1/launches/${launchId}`);
+      return statuses.includes(String(reply.body.status)) ? reply.body : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** The campaign's CXone status as the sandbox itself reports it. */
+export function sandboxStatus(sandbox: RunningSandbox, campaignId: string): string | undefined {
+  const state = sandbox.getCampaignState(campaignId) as { resource?: { status?: string } } | undefined;
+  return state?.resource?.status;
+}
+
+/** Changes a campaign on the sandbox directly, as someone outside the orchestrator would (CXone console). */
+export async function patchOnSandbox(
+  sandbox: RunningSandbox,
+  campaignId: string,
+  body: Record<string, unknown>,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const tokenRes = await fetch(`${sandbox.url}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      grant_type: 'client_credentials',
+      client_id: FLEET_CLIENT.clientId,
+      client_secret: FLEET_CLIENT.clientSecret,
+    }),
+  });
+  const { access_token } = (await tokenRes.json()) as { access_token: string };
+  const auth = { authorization: `Bearer ${access_token}` };
+  const current = (await (
+    await fetch(`${sandbox.url}/api/v2/campaigns/${campaignId}`, { headers: auth })
+  ).json()) as {
+    version: number;
+  };
+  const res = await fetch(`${sandbox.url}/api/v2/campaigns/${campaignId}`, {
+    method: 'PATCH',
+    headers: { ...auth, 'content-type': 'application/json', 'if-match': `version=${current.version}` },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}

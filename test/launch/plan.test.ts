@@ -1,0 +1,68 @@
+import { DateTime } from 'luxon';
+import { describe, expect, it } from 'vitest';
+import { activateJobId, nextLaunchStep, planActivation } from '../../src/workers/launch-plan.js';
+
+const weekdays = ['mon', 'tue', 'wed', 'thu', 'fri'] as const;
+const config = {
+  complianceTimeZone: 'America/New_York',
+  allowedCallTimes: [{ days: [...weekdays], start: '09:00', end: '17:00' }],
+};
+const ny = (iso: string) => DateTime.fromISO(iso, { zone: 'America/New_York' }).toMillis();
+
+describe('planActivation', () => {
+  it('activates now when the start has passed and the window is open', () => {
+    const now = ny('2026-12-01T10:00'); // a Tuesday
+    const plan = planActivation({ ...config, startDateTime: '2026-11-01T09:00:00-05:00' }, now);
+    expect(plan).toEqual({ activateAtMs: now, movedToWindow: false, delayMs: 0 });
+  });
+
+  it('waits for a future start inside the window', () => {
+    const now = ny('2026-12-01T10:00');
+    const plan = planActivation({ ...config, startDateTime: '2026-12-01T11:30:00-05:00' }, now);
+    expect(plan).toEqual({
+      activateAtMs: ny('2026-12-01T11:30'),
+      movedToWindow: false,
+      delayMs: 90 * 60_000,
+    });
+  });
+
+  it('moves a start outside the window to the next open, across a weekend', () => {
+    const now = ny('2026-12-04T16:00'); // Friday
+    const plan = planActivation({ ...config, startDateTime: '2026-12-04T18:00:00-05:00' }, now);
+    expect(plan.movedToWindow).toBe(true);
+    expect(plan.activateAtMs).toBe(ny('2026-12-07T09:00')); // Monday
+    expect(plan.delayMs).toBe(plan.activateAtMs - now);
+  });
+
+  it('never activates early, not even by a millisecond', () => {
+    const open = ny('2026-12-01T09:00');
+    const plan = planActivation({ ...config, startDateTime: '2026-11-01T09:00:00-05:00' }, open - 1);
+    expect(plan).toMatchObject({ activateAtMs: open, delayMs: 1 });
+  });
+
+  it('reads the start in its own offset, whatever the campaign zone', () => {
+    const now = ny('2026-12-01T08:00');
+    const plan = planActivation({ ...config, startDateTime: '2026-12-01T15:00:00Z' }, now); // 10:00 in New York
+    expect(plan.activateAtMs).toBe(ny('2026-12-01T10:00'));
+    expect(plan.movedToWindow).toBe(false);
+  });
+});
+
+describe('nextLaunchStep', () => {
+  it('continues from wherever an interrupted run left the campaign', () => {
+    expect(nextLaunchStep('draft')).toBe('schedule');
+    expect(nextLaunchStep('scheduled')).toBe('activate');
+    expect(nextLaunchStep('active')).toBe('done');
+    expect(nextLaunchStep('paused')).toBe('done');
+    expect(nextLaunchStep('completed')).toBe('gone');
+    expect(nextLaunchStep('cancelled')).toBe('gone');
+  });
+});
+
+describe('activateJobId', () => {
+  it('is one id per campaign and valid as a BullMQ custom id (no colon)', () => {
+    expect(activateJobId('abc')).toBe(activateJobId('abc'));
+    expect(activateJobId('abc')).not.toBe(activateJobId('abd'));
+    expect(activateJobId('abc')).not.toContain(':');
+  });
+});

@@ -1,0 +1,301 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
+import { api, campaignConfig, startStack, type Stack } from '../e2e/stack.js';
+
+/**
+ * The producer API over real HTTP and real Redis, without workers: every launch it accepts stays in
+ * the queue, so queue counts show exactly what was (and was not) enqueued.
+ */
+let stack: Stack;
+
+async function queued(): Promise<number> {
+  const counts = await stack.ctx.queues.launch.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe('authentication', () => {
+  it('answers 401 JSON without a token, with a wrong token, and with a non-bearer scheme', async () => {
+    const attempts: Array<Record<string, string>> = [
+      {},
+      { authorization: 'Bearer wrong-token-123' },
+      { authorization: 'Basic abc' },
+    ];
+    for (const headers of attempts) {
+      const reply = await api(stack, 'POST', '/v1/campaigns', {
+        body: campaignConfig(),
+        token: null,
+        headers,
+      });
+      expect(reply.status).toBe(401);
+      expect(reply.body.error).toBe('unauthorized');
+      expect(reply.headers.get('www-authenticate')).toBe('Bearer');
+    }
+    expect((await api(stack, 'GET', '/admin/queues', { token: null })).status).toBe(401);
+    expect(await queued()).toBe(0);
+  });
+
+  it('cannot be bypassed by percent-encoding the path the router decodes', async () => {
+    for (const path of ['/%761/campaigns', '/v%31/campaigns', '/%76%31/campaigns']) {
+      const reply = await api(stack, 'POST', path, { body: campaignConfig(), token: null });
+      expect(reply.status, path).toBe(401);
+    }
+    expect((await api(stack, 'GET', '/%61dmin/webhooks/destination', { token: null })).status).toBe(401);
+    expect((await api(stack, 'GET', '/%761/launches/some-id', { token: null })).status).toBe(401);
+    expect(await queued()).toBe(0);
+  });
+
+  it('checks the token before routing, so unknown /v1 paths do not reveal themselves', async () => {
+    expect((await api(stack, 'GET', '/v1/nothing-here', { token: null })).status).toBe(401);
+    const authed = await api(stack, 'GET', '/v1/nothing-here');
+    expect(authed.status).toBe(404);
+    expect(authed.body).toMatchObject({ error: 'not_found' });
+  });
+});
+
+describe('malformed launch requests', () => {
+  const cases: Array<{
+    label: string;
+    body?: unknown;
+    raw?: string;
+    status: number;
+    error: string;
+    path?: string;
+  }> = [
+    { label: 'not JSON', raw: '{"name": ', status: 400, error: 'invalid_json' },
+    { label: 'JSON null', raw: 'null', status: 400, error: 'validation_failed', path: '(body)' },
+    {
+      label: 'a prototype-poisoning body',
+      raw: '{"__proto__": {"admin": true}}',
+      status: 400,
+      error: 'invalid_json',
+    },
+    { label: 'an array', body: [1, 2], status: 400, error: 'validation_failed', path: '(body)' },
+    {
+      label: 'wrong types',
+      body: campaignConfig({
+        dialerStrategy: {
+          strategy: 'predictive',
+          agentCapacity: '10' as never,
+          callRate: 0.5,
+          answerRate: 0.3,
+        },
+      }),
+      status: 400,
+      error: 'validation_failed',
+      path: 'dialerStrategy.agentCapacity',
+    },
+    {
+      label: 'a missing field',
+      body: (() => {
+        const c = campaignConfig() as Record<string, unknown>;
+        delete c.targetListId;
+        return c;
+      })(),
+      status: 400,
+      error: 'validation_failed',
+      path: 'targetListId',
+    },
+    {
+      label: 'callRate 2',
+      body: campaignConfig({
+        dialerStrategy: { strategy: 'predictive', agentCapacity: 10, callRate: 2, answerRate: 0.3 },
+      }),
+      status: 400,
+      error: 'validation_failed',
+      path: 'dialerStrategy.callRate',
+    },
+    {
+      label: 'zone Mars/Olympus',
+      body: campaignConfig({ complianceTimeZone: 'Mars/Olympus' }),
+      status: 400,
+      error: 'validation_failed',
+      path: 'complianceTimeZone',
+    },
+    {
+      label: 'a non-uuid id',
+      body: campaignConfig({ skillGroupId: 'skill-42' }),
+      status: 400,
+      error: 'validation_failed',
+      path: 'skillGroupId',
+    },
+    {
+      label: 'a 20,000-character name',
+      body: campaignConfig({ name: 'x'.repeat(20_000) }),
+      status: 400,
+      error: 'validation_failed',
+      path: 'name',
+    },
+    {
+      label: 'a start without offset',
+      body: campaignConfig({ startDateTime: '2026-12-01T09:00:00' }),
+      status: 400,
+      error: 'validation_failed',
+      path: 'startDateTime',
+    },
+    {
+      label: 'a calling window past 21:00',
+      body: campaignConfig({ allowedCallTimes: [{ days: ['mon'], start: '09:00', end: '22:00' }] }),
+      status: 400,
+      error: 'validation_failed',
+      path: 'allowedCallTimes.0.end',
+    },
+    {
+      label: 'an oversized body',
+      raw: JSON.stringify({ name: 'y'.repeat(70_000) }),
+      status: 413,
+      error: 'payload_too_large',
+    },
+  ];
+
+  for (const c of cases) {
+    it(`answers ${c.status} for ${c.label}, naming the field, and enqueues nothing`, async () => {
+      const reply = await api(stack, 'POST', '/v1/campaigns', { body: c.body, raw: c.raw });
+      expect(reply.status).toBe(c.status);
+      expect(reply.headers.get('content-type')).toMatch(/application\/json/);
+      expect(reply.body.error).toBe(c.error);
+      expect(typeof reply.body.message).toBe('string');
+      expect(reply.text).not.toMatch(/\bat .*\.(ts|js):\d+/); // no stack trace
+      if (c.path) {
+        const issues = reply.body.issues as Array<{ path: string; message: string }>;
+        expect(issues.map((i) => i.path)).toContain(c.path);
+      }
+      expect(await queued()).toBe(0);
+    });
+  }
+
+  it('answers 415 JSON for a body that is not application/json', async () => {
+    const reply = await api(stack, 'POST', '/v1/campaigns', {
+      raw: 'name=x',
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(reply.status).toBe(415);
+    expect(reply.body.error).toBe('unsupported_media_type');
+  });
+
+  it('keeps serving after all of that', async () => {
+    const reply = await api(stack, 'POST', '/v1/campaigns/validate', { body: campaignConfig() });
+    expect(reply.status).toBe(200);
+  });
+});
+
+describe('POST /v1/campaigns/validate', () => {
+  it('reports every issue with its path and enqueues nothing', async () => {
+    const reply = await api(stack, 'POST', '/v1/campaigns/validate', {
+      body: campaignConfig({ complianceTimeZone: 'Mars/Olympus', targetListId: 'nope' }),
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.body.valid).toBe(false);
+    const paths = (reply.body.issues as Array<{ path: string }>).map((i) => i.path);
+    expect(paths).toEqual(expect.arrayContaining(['complianceTimeZone', 'targetListId']));
+    const ok = await api(stack, 'POST', '/v1/campaigns/validate', { body: campaignConfig() });
+    expect(ok.body).toEqual({ valid: true, issues: [] });
+    expect(await queued()).toBe(0);
+  });
+});
+
+describe('POST /v1/campaigns', () => {
+  it('answers 202 with a launch id, enqueues one job under that id, and records the launch', async () => {
+    const before = await queued();
+    const reply = await api(stack, 'POST', '/v1/campaigns', {
+      body: campaignConfig({ name: 'Plain launch' }),
+    });
+    expect(reply.status).toBe(202);
+    expect(reply.body.status).toBe('queued');
+    const launchId = String(reply.body.launchId);
+    expect(reply.headers.get('location')).toBe(`/v1/launches/${launchId}`);
+    expect(await queued()).toBe(before + 1);
+    const job = await stack.ctx.queues.launch.getJob(launchId);
+    expect(job?.data).toMatchObject({ launchId, config: { name: 'Plain launch' } });
+    expect(String(job?.data.actor)).toMatch(/^api:token-[0-9a-f]{10}$/);
+
+    const launch = await api(stack, 'GET', `/v1/launches/${launchId}`);
+    expect(launch.status).toBe(200);
+    expect(launch.body).toMatchObject({ launchId, status: 'queued', name: 'Plain launch' });
+
+    const events = await (stack.ctx.events as EventPublisherStore).recent(50);
+    expect(events.find((e) => e.data.launchId === launchId)?.type).toBe('campaign.launch.requested');
+  });
+
+  it('records the X-Actor header as the caller identity', async () => {
+    const reply = await api(stack, 'POST', '/v1/campaigns', {
+      body: campaignConfig({ name: 'Actor launch' }),
+      headers: { 'x-actor': 'alice@example.com' },
+    });
+    const job = await stack.ctx.queues.launch.getJob(String(reply.body.launchId));
+    expect(job?.data.actor).toBe('api:alice@example.com');
+  });
+
+  it('returns the same launch id for a repeated Idempotency-Key and enqueues nothing new', async () => {
+    const body = campaignConfig({ name: 'Idempotent launch' });
+    const headers = { 'idempotency-key': `seq-${Date.now()}` };
+    const first = await api(stack, 'POST', '/v1/campaigns', { body, headers });
+    const after = await queued();
+    // Same config with keys in another order: still the same request.
+    const reordered = Object.fromEntries(Object.entries(body).reverse());
+    const second = await api(stack, 'POST', '/v1/campaigns', { body: reordered, headers });
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(202);
+    expect(second.body.launchId).toBe(first.body.launchId);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    expect(await queued()).toBe(after);
+  });
+
+  it('lets only one of many concurrent requests with one key enqueue', async () => {
+    const body = campaignConfig({ name: 'Concurrent launch' });
+    const headers = { 'idempotency-key': `conc-${Date.now()}` };
+    const before = await queued();
+    const replies = await Promise.all(
+      Array.from({ length: 12 }, () => api(stack, 'POST', '/v1/campaigns', { body, headers })),
+    );
+    expect(replies.every((r) => r.status === 202)).toBe(true);
+    expect(new Set(replies.map((r) => r.body.launchId)).size).toBe(1);
+    expect(replies.filter((r) => r.headers.get('idempotent-replayed') !== 'true')).toHaveLength(1);
+    expect(await queued()).toBe(before + 1);
+  });
+
+  it('refuses a reused key with a different config (422) and enqueues nothing', async () => {
+    const headers = { 'idempotency-key': `reuse-${Date.now()}` };
+    const first = await api(stack, 'POST', '/v1/campaigns', {
+      body: campaignConfig({ name: 'First' }),
+      headers,
+    });
+    const before = await queued();
+    const second = await api(stack, 'POST', '/v1/campaigns', {
+      body: campaignConfig({ name: 'Second' }),
+      headers,
+    });
+    expect(second.status).toBe(422);
+    expect(second.body).toMatchObject({ error: 'idempotency_key_reused', launchId: first.body.launchId });
+    expect(await queued()).toBe(before);
+  });
+
+  it('refuses an unusable Idempotency-Key', async () => {
+    const reply = await api(stack, 'POST', '/v1/campaigns', {
+      body: campaignConfig(),
+      headers: { 'idempotency-key': 'x'.repeat(300) },
+    });
+    expect(reply.status).toBe(400);
+    expect(reply.body.error).toBe('invalid_idempotency_key');
+  });
+});
+
+describe('GET routes', () => {
+  it('answers 404 JSON for unknown launches and campaigns, 400 for malformed ids', async () => {
+    const launch = await api(stack, 'GET', '/v1/launches/6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60');
+    expect(launch.status).toBe(404);
+    expect(launch.body.error).toBe('not_found');
+    const bad = await api(stack, 'GET', '/v1/launches/not-a-uuid');
+    expect(bad.status).toBe(400);
+    expect((bad.body.issues as Array<{ path: string }>)[0]?.path).toBe('launchId');
+    const campaign = await api(stack, 'GET', '/v1/campaigns/unknown-campaign');
+    expect(campaign.status).toBe(404);
+    expect(campaign.body.error).toBe('not_found');
+  });
+});
