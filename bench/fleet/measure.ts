@@ -1,0 +1,164 @@
+import { waitFor, type SandboxProcess } from './sandbox-proc.js';
+import { forEachConcurrent, percentile, ratePerSecond } from './stats.js';
+
+/** One way of getting a campaign created on the sandbox: the product, or the bare BullMQ yardstick. */
+export interface LaunchPath {
+  /** Submits launch `index`; resolves once the submission was accepted (202, or the job added). */
+  submit(index: number): Promise<{ name: string; sentAt: number }>;
+  /** Waits until the path has finished all work for these submissions (so closing cuts nothing). */
+  settle(names: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface PathFigures {
+  /** Saturated throughput: submissions to the sandbox's create, per second. */
+  perSec: number;
+  /** Latency at a paced load (see `pacedRate`): submission to the sandbox's create, ms. */
+  p50Ms: number;
+  p99Ms: number;
+  pacedRate: number;
+}
+
+/**
+ * How often the sandbox's campaign list is read while waiting for arrivals. The times themselves come
+ * from the sandbox (its createdAt), so this only decides how soon the wait notices the end; reading
+ * the whole list every few ms would spend the CPU of both processes on the benchmark itself, while
+ * the path under test is still working.
+ */
+const ARRIVALS_POLL_MS = 100;
+
+async function arrivalsFor(sandbox: SandboxProcess, names: string[], timeoutMs: number): Promise<number[]> {
+  let arrivals = new Map<string, number>();
+  await waitFor(
+    `${names.length} creates on the sandbox`,
+    async () => {
+      arrivals = await sandbox.arrivals();
+      return names.every((n) => arrivals.has(n));
+    },
+    timeoutMs,
+    ARRIVALS_POLL_MS,
+  );
+  return names.map((n) => arrivals.get(n) as number);
+}
+
+/** Saturated: `count` submissions, `concurrency` in flight; rate from first submission to last create. */
+export async function measureThroughput(
+  path: LaunchPath,
+  sandbox: SandboxProcess,
+  count: number,
+  concurrency: number,
+  offset: number,
+): Promise<number> {
+  const sent: { name: string; sentAt: number }[] = new Array(count);
+  await forEachConcurrent([...Array(count).keys()], concurrency, async (i) => {
+    sent[i] = await path.submit(offset + i);
+  });
+  const names = sent.map((s) => s.name);
+  const arrived = await arrivalsFor(sandbox, names, 300_000);
+  await path.settle(names);
+  return ratePerSecond(count, Math.min(...sent.map((s) => s.sentAt)), Math.max(...arrived));
+}
+
+/**
+ * Open loop at `rate` submissions per second (below saturation, as a production fleet runs), so the
+ * latency measures the pipeline rather than the length of a backlog.
+ */
+export async function measureLatency(
+  path: LaunchPath,
+  sandbox: SandboxProcess,
+  count: number,
+  rate: number,
+  offset: number,
+): Promise<{ p50Ms: number; p99Ms: number }> {
+  const gapMs = 1000 / rate;
+  const start = Date.now();
+  const pending: Promise<{ name: string; sentAt: number }>[] = [];
+  for (let i = 0; i < count; i++) {
+    const due = start + i * gapMs;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    pending.push(path.submit(offset + i));
+  }
+  const sent = await Promise.all(pending);
+  const names = sent.map((s) => s.name);
+  const arrived = await arrivalsFor(sandbox, names, 120_000);
+  await path.settle(names);
+  const latencies = arrived.map((t, i) => t - (sent[i] as { sentAt: number }).sentAt);
+  return { p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+}
+
+export interface MeasureOptions {
+  launches: number;
+  concurrency: number;
+  warmup: number;
+  latencyLaunches: number;
+  /** Throughput rounds per path, alternating between the paths (the median counts). */
+  rounds: number;
+  /** Paced rate for the latency phase; defaults to half the first path's throughput. */
+  pacedRate?: number;
+}
+
+/** Median of unsorted values (mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+export interface ComparedFigures {
+  /** Figures per path, in the order given. */
+  paths: (PathFigures & { rounds: number[] })[];
+}
+
+/**
+ * Measures several paths fairly on a shared, noisy machine: each is warmed up (token, JIT, pools,
+ * scripts loaded into Redis; not measured), then saturated throughput is measured in `rounds` rounds
+ * that alternate between the paths, so that a change of background load hits every path alike; each
+ * path's figure is its median round. Latency is then measured for every path at the same paced rate,
+ * half the first path's throughput.
+ */
+export async function measurePaths(
+  paths: readonly LaunchPath[],
+  sandbox: SandboxProcess,
+  opts: MeasureOptions,
+): Promise<ComparedFigures> {
+  let offset = 0;
+  const next = (n: number) => {
+    const start = offset;
+    offset += n;
+    return start;
+  };
+  for (const path of paths) {
+    await measureThroughput(path, sandbox, opts.warmup, opts.concurrency, next(opts.warmup));
+  }
+  const rounds: number[][] = paths.map(() => []);
+  for (let r = 0; r < opts.rounds; r++) {
+    for (const [i, path] of paths.entries()) {
+      const perSec = await measureThroughput(
+        path,
+        sandbox,
+        opts.launches,
+        opts.concurrency,
+        next(opts.launches),
+      );
+      rounds[i]!.push(perSec);
+    }
+  }
+  const perSec = rounds.map((r) => median(r));
+  const pacedRate = opts.pacedRate ?? Math.max(1, (perSec[0] as number) / 2);
+  const figures: ComparedFigures['paths'] = [];
+  for (const [i, path] of paths.entries()) {
+    const latency = await measureLatency(
+      path,
+      sandbox,
+      opts.latencyLaunches,
+      pacedRate,
+      next(opts.latencyLaunches),
+    );
+    figures.push({ perSec: perSec[i] as number, pacedRate, rounds: rounds[i] as number[], ...latency });
+  }
+  return { paths: figures };
+}

@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { buildApiApp } from '../../src/producers/app.js';
+import { loadConfig } from '../../src/shared/config.js';
+import { createContext } from '../../src/shared/context-factory.js';
+import { createLaunchStore } from '../../src/shared/launch-store.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { startWorkers } from '../../src/workers/index.js';
+import { benchCampaignConfig } from './config.js';
+import type { LaunchPath } from './measure.js';
+import { deleteKeys } from './redis-keys.js';
+import { waitFor } from './sandbox-proc.js';
+
+const TOKEN = 'bench-api-token';
+
+/**
+ * The product's path: HTTP POST /v1/campaigns → launch queue → launch worker → CXone client and
+ * fleet limiter → sandbox, with the fleet's rate limit at its maximum so it never throttles.
+ */
+export async function startPipelinePath(opts: {
+  redisUrl: string;
+  sandboxUrl: string;
+  workerConcurrency: number;
+}): Promise<LaunchPath> {
+  const prefix = `{cxo-bench-${randomUUID().slice(0, 8)}}`;
+  const config = loadConfig({
+    REDIS_URL: opts.redisUrl,
+    KEY_PREFIX: prefix,
+    API_TOKEN: TOKEN,
+    CXONE_BASE_URL: opts.sandboxUrl,
+    CXONE_CLIENT_ID: 'sandbox-client',
+    CXONE_CLIENT_SECRET: 'sandbox-secret',
+    CXONE_RATE_LIMIT_PER_MIN: '100000',
+    WORKER_CONCURRENCY: String(opts.workerConcurrency),
+    LOG_LEVEL: 'silent',
+  });
+  const ctx = await createContext(config, silentLogger);
+  const workers = await startWorkers(ctx);
+  const app = await buildApiApp(ctx);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const launchStore = createLaunchStore(ctx);
+  const launchIdByName = new Map<string, string>();
+
+  return {
+    async submit(index) {
+      const sentAt = Date.now();
+      const config = benchCampaignConfig(index, sentAt);
+      const res = await fetch(`${apiUrl}/v1/campaigns`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(config),
+      });
+      const body = (await res.json()) as { launchId?: string };
+      if (res.status !== 202 || !body.launchId) {
+        throw new Error(`launch refused: ${res.status} ${JSON.stringify(body)}`);
+      }
+      launchIdByName.set(config.name, body.launchId);
+      return { name: config.name, sentAt };
+    },
+    async settle(names) {
+      // After the create call a launch still schedules the campaign, audits and publishes.
+      const pending = new Set(names.map((name) => launchIdByName.get(name) as string));
+      await waitFor(
+        'every launch to finish',
+        async () => {
+          for (const launchId of pending) {
+            const record = await launchStore.get(launchId);
+            if (record?.status !== 'succeeded' && record?.status !== 'failed') return false;
+            pending.delete(launchId);
+          }
+          return true;
+        },
+        120_000,
+        50,
+      );
+    },
+    async close() {
+      await app.close();
+      await workers.close(10_000);
+      await deleteKeys(ctx.redis, prefix);
+      await ctx.close();
+    },
+  };
+}

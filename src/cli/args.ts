@@ -1,0 +1,199 @@
+import { CAMPAIGN_ACTIONS, type CampaignAction } from '../shared/lifecycle/state-machine.js';
+
+/**
+ * Exit codes of `cxo`, stable for scripts:
+ *   0 ok · 1 usage · 2 validation failed · 3 not found · 4 conflict/refused · 5 server or network error
+ */
+export const EXIT = {
+  ok: 0,
+  usage: 1,
+  validation: 2,
+  notFound: 3,
+  refused: 4,
+  server: 5,
+} as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export interface GlobalOptions {
+  apiUrl: string;
+  token: string;
+  json: boolean;
+}
+
+export type Command =
+  | { kind: 'help' }
+  | { kind: 'launch'; file: string; wait: boolean; idempotencyKey?: string; timeoutSec: number }
+  | { kind: 'validate'; file: string; offline: boolean }
+  | { kind: 'status'; id: string }
+  | { kind: 'action'; action: CampaignAction; id: string }
+  | { kind: 'audit'; id: string; export: boolean; limit?: number }
+  | { kind: 'watch'; id: string; intervalSec: number; once: boolean };
+
+export type ParseResult =
+  { ok: true; command: Command; options: GlobalOptions } | { ok: false; error: string };
+
+export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
+export const DEFAULT_API_TOKEN = 'dev-token';
+
+export const USAGE = `usage: cxo <command> [options]
+
+commands:
+  launch FILE        launch the campaign config in FILE and wait until it succeeds or fails
+                     --no-wait  return once accepted   --idempotency-key KEY   --timeout SECONDS (120)
+  validate FILE      check a campaign config (--offline: check locally, without the API)
+  status ID          show a launch (launch id) or a campaign (campaign id)
+  pause ID           pause an active campaign
+  resume ID          resume a paused campaign (refused outside the calling window)
+  stop ID            end the campaign for good
+  audit ID           print the campaign's audit trail (--export: every record as JSON lines; --limit N)
+  watch ID           live view of stats and pacing, refreshed every --interval SECONDS (2); --once
+
+global options:
+  --api-url URL      producer API (env API_URL, default ${DEFAULT_API_URL})
+  --token TOKEN      API token (env API_TOKEN, default ${DEFAULT_API_TOKEN})
+  --json             machine-readable output
+  -h, --help         this text
+
+exit codes: 0 ok, 1 usage, 2 validation failed, 3 not found, 4 conflict or refused,
+            5 server or network error`;
+
+/** Options that take a value; everything else starting with "--" is a flag. */
+const VALUED = new Set([
+  '--api-url',
+  '--token',
+  '--idempotency-key',
+  '--timeout',
+  '--reason',
+  '--limit',
+  '--interval',
+]);
+const FLAGS = new Set(['--json', '--no-wait', '--offline', '--export', '--once', '--help', '-h']);
+
+const ALLOWED: Record<string, readonly string[]> = {
+  launch: ['--no-wait', '--idempotency-key', '--timeout'],
+  validate: ['--offline'],
+  status: [],
+  pause: [],
+  resume: [],
+  stop: [],
+  audit: ['--export', '--limit'],
+  watch: ['--interval', '--once'],
+};
+const GLOBAL = ['--api-url', '--token', '--json', '--help', '-h'];
+
+function positiveNumber(raw: string | undefined, name: string): number | string {
+  const n = Number(raw);
+  return raw !== undefined && Number.isFinite(n) && n > 0
+    ? n
+    : `${name} must be a positive number (got "${raw}")`;
+}
+
+/** Pure: turns argv (without node and script) and the environment into a command or a usage error. */
+export function parseCliArgs(argv: string[], env: Record<string, string | undefined> = {}): ParseResult {
+  const positionals: string[] = [];
+  const values = new Map<string, string>();
+  const flags = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (VALUED.has(name)) {
+      const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+      if (value === undefined || value === '') return { ok: false, error: `${name} needs a value` };
+      values.set(name, value);
+    } else if (FLAGS.has(name) && eq < 0) {
+      flags.add(name);
+    } else if (arg.startsWith('-') && arg !== '-') {
+      return { ok: false, error: `unknown option ${arg}` };
+    } else {
+      positionals.push(arg);
+    }
+  }
+
+  const options: GlobalOptions = {
+    apiUrl: (values.get('--api-url') ?? env.API_URL ?? DEFAULT_API_URL).replace(/\/+$/, ''),
+    token: values.get('--token') ?? env.API_TOKEN ?? DEFAULT_API_TOKEN,
+    json: flags.has('--json'),
+  };
+  if (flags.has('--help') || flags.has('-h') || positionals[0] === 'help') {
+    return { ok: true, command: { kind: 'help' }, options };
+  }
+  const [name, ...rest] = positionals;
+  if (!name) return { ok: false, error: 'missing command' };
+  const allowed = ALLOWED[name];
+  if (!allowed) return { ok: false, error: `unknown command "${name}"` };
+  for (const opt of [...values.keys(), ...flags]) {
+    if (!allowed.includes(opt) && !GLOBAL.includes(opt))
+      return { ok: false, error: `${opt} does not apply to ${name}` };
+  }
+  if (!/^https?:\/\/[^\s/]+/.test(options.apiUrl)) {
+    return { ok: false, error: `API URL must be http(s)://host[:port] (got "${options.apiUrl}")` };
+  }
+  const target = rest[0];
+  if (rest.length !== 1 || !target) {
+    const what = name === 'launch' || name === 'validate' ? 'FILE' : 'ID';
+    return { ok: false, error: `${name} takes exactly one ${what}` };
+  }
+
+  switch (name) {
+    case 'launch': {
+      const timeout = positiveNumber(values.get('--timeout') ?? '120', '--timeout');
+      if (typeof timeout === 'string') return { ok: false, error: timeout };
+      const key = values.get('--idempotency-key');
+      return {
+        ok: true,
+        options,
+        command: {
+          kind: 'launch',
+          file: target,
+          wait: !flags.has('--no-wait'),
+          timeoutSec: timeout,
+          ...(key ? { idempotencyKey: key } : {}),
+        },
+      };
+    }
+    case 'validate':
+      return {
+        ok: true,
+        options,
+        command: { kind: 'validate', file: target, offline: flags.has('--offline') },
+      };
+    case 'status':
+      return { ok: true, options, command: { kind: 'status', id: target } };
+    case 'audit': {
+      const limitRaw = values.get('--limit');
+      const limit = limitRaw === undefined ? undefined : positiveNumber(limitRaw, '--limit');
+      if (typeof limit === 'string') return { ok: false, error: limit };
+      if (limit !== undefined && !Number.isInteger(limit))
+        return { ok: false, error: '--limit must be a whole number' };
+      return {
+        ok: true,
+        options,
+        command: { kind: 'audit', id: target, export: flags.has('--export'), ...(limit ? { limit } : {}) },
+      };
+    }
+    case 'watch': {
+      const interval = positiveNumber(values.get('--interval') ?? '2', '--interval');
+      if (typeof interval === 'string') return { ok: false, error: interval };
+      return {
+        ok: true,
+        options,
+        command: { kind: 'watch', id: target, intervalSec: interval, once: flags.has('--once') },
+      };
+    }
+    default: {
+      const action = CAMPAIGN_ACTIONS.find((a) => a === name);
+      if (!action) return { ok: false, error: `unknown command "${name}"` };
+      const reason = values.get('--reason');
+      return {
+        ok: true,
+        options,
+        command: { kind: 'action', action, id: target, ...(reason ? { reason } : {}) },
+      };
+    }
+  }
+}

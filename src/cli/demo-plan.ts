@@ -1,0 +1,129 @@
+import { DateTime } from 'luxon';
+import type { CampaignConfigInput } from '../shared/campaign-config.js';
+import { compactValue, flattenForDisplay, type AuditRecordView, type CampaignViewLoose } from './format.js';
+
+export { pacingLine } from './format.js';
+
+/**
+ * Pure planning and formatting for `npm run demo`. The example campaign calls during the federal
+ * calling hours in New York; a newcomer running the demo at night would see it wait until morning,
+ * so the demo moves the calling window to a time zone where those hours are open now.
+ */
+
+/** US zones first (the example is a TCPA campaign), then zones around the world so some hour always fits. */
+export const DEMO_ZONES = [
+  'America/New_York',
+  'America/Chicago',
+  'America/Denver',
+  'America/Los_Angeles',
+  'America/Anchorage',
+  'Pacific/Honolulu',
+  'Pacific/Auckland',
+  'Australia/Sydney',
+  'Asia/Tokyo',
+  'Asia/Kolkata',
+  'Asia/Dubai',
+  'Europe/Berlin',
+  'Europe/London',
+  'America/Sao_Paulo',
+] as const;
+
+/** A zone whose local time lies inside [startHour, endHour - 1h) now, so the window stays open for the demo. */
+export function pickOpenZone(
+  nowMs: number,
+  startHour = 8,
+  endHour = 21,
+  zones: readonly string[] = DEMO_ZONES,
+): string {
+  for (const zone of zones) {
+    const local = DateTime.fromMillis(nowMs, { zone });
+    const minutes = local.hour * 60 + local.minute;
+    if (minutes >= startHour * 60 && minutes < (endHour - 1) * 60) return zone;
+  }
+  // Unreachable with DEMO_ZONES (they cover every hour), kept for custom lists.
+  return zones[0] ?? 'UTC';
+}
+
+export interface DemoCampaign {
+  config: CampaignConfigInput;
+  /** What the demo changed in the example, to tell the reader. */
+  changes: string[];
+}
+
+/**
+ * The example campaign, made to start now: starting time set to now, calling window moved to a zone
+ * where it is open, and a short poll interval so pacing has something to act on within a minute.
+ */
+export function demoCampaign(
+  example: CampaignConfigInput,
+  nowMs: number,
+  pollIntervalMs = 5_000,
+): DemoCampaign {
+  const changes: string[] = [];
+  const zone = pickOpenZone(nowMs);
+  const config: CampaignConfigInput = {
+    ...example,
+    name: `${example.name} ${DateTime.fromMillis(nowMs, { zone: 'utc' }).toFormat('HH:mm:ss')}`,
+    startDateTime: DateTime.fromMillis(nowMs, { zone: 'utc' }).toISO({
+      suppressMilliseconds: true,
+    }) as string,
+    pacing: { ...(example.pacing ?? {}), pollIntervalMs },
+  };
+  changes.push('starts now', `polls every ${pollIntervalMs / 1000} s`);
+  if (zone !== example.complianceTimeZone) {
+    config.complianceTimeZone = zone;
+    changes.push(`calling window moved from ${example.complianceTimeZone} to ${zone}, where it is open now`);
+    if (example.recipientStates?.length) {
+      // Recipients' states pin the window to their own zones; the demo has no real recipients.
+      delete config.recipientStates;
+      changes.push('recipientStates dropped (they would pin the window to their own time zones)');
+    }
+  }
+  return { config, changes };
+}
+
+/** One line per poll: the numbers a newcomer should watch move. */
+export function statsLine(view: CampaignViewLoose): string {
+  const s = view.lastStats;
+  if (!s) return `${view.status ?? '?'} v${view.version ?? '?'}  waiting for the first statistics poll`;
+  const abandon = s.answeredCalls ? ((s.abandonedCalls ?? 0) / s.answeredCalls) * 100 : undefined;
+  return (
+    `${view.status ?? '?'} v${view.version ?? '?'}  calls ${s.totalCalls ?? 0}  answered ${s.answeredCalls ?? 0}` +
+    `  abandoned ${s.abandonedCalls ?? 0}${abandon === undefined ? '' : ` (${abandon.toFixed(2)}% of answered)`}` +
+    `  callRate ${compactValue(view.config?.dialerStrategy?.callRate)}` +
+    (view.efficiency ? `  efficiency ${compactValue(view.efficiency.efficiencyScore)}` : '')
+  );
+}
+
+/** A decision is new when its timestamp (or content) differs from the last one shown. */
+export function decisionKey(pacing: unknown): string | undefined {
+  const decision = (pacing as { lastDecision?: unknown } | null | undefined)?.lastDecision;
+  return decision ? JSON.stringify(decision) : undefined;
+}
+
+export function auditLine(record: AuditRecordView): string {
+  // Whole configs and long lists drown the story; scalar details say what happened.
+  const details = flattenForDisplay(record.details ?? {}, '', 0)
+    .filter(([, v]) => !/^[[{]/.test(v))
+    .slice(0, 4)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  return `audit   ${record.action ?? '?'} by ${record.actor ?? '?'}${record.cxoneVersion === undefined ? '' : ` (v${record.cxoneVersion})`}${details ? `  ${details}` : ''}`;
+}
+
+export interface ReceivedEvent {
+  id: string;
+  type: string;
+  campaignId?: string;
+  verified: boolean;
+  problem?: string;
+}
+
+export function eventLine(e: ReceivedEvent): string {
+  return `webhook ${e.verified ? '✓ signature ok' : `✗ REJECTED (${e.problem ?? 'bad signature'})`}  ${e.type}  ${e.id}`;
+}
+
+/** Elapsed-time prefix for every story line. */
+export function stamp(startMs: number, nowMs: number): string {
+  return `+${((nowMs - startMs) / 1000).toFixed(1).padStart(5)}s`;
+}

@@ -1,0 +1,203 @@
+/**
+ * Pure text formatting for the CLI and the demo. The API's answers are read loosely (every field
+ * optional) so a newer server with more fields, or an older one with fewer, still prints.
+ */
+
+export interface IssueView {
+  path: string;
+  message: string;
+}
+
+export interface LaunchView {
+  launchId: string;
+  status: string;
+  campaignId?: string;
+  error?: unknown;
+}
+
+export interface StatsView {
+  totalCalls?: number;
+  answeredCalls?: number;
+  abandonedCalls?: number;
+  complianceViolations?: number;
+  agentUtilization?: number;
+  at?: string;
+}
+
+export interface CampaignViewLoose {
+  campaignId?: string;
+  launchId?: string;
+  status?: string;
+  version?: number;
+  config?: {
+    name?: string;
+    dialerStrategy?: { strategy?: string; callRate?: number; agentCapacity?: number };
+  };
+  lastStats?: StatsView;
+  efficiency?: { efficiencyScore?: number; answerRate?: number; abandonmentRate?: number } | null;
+  pacing?: unknown;
+  polling?: { effectiveIntervalMs?: number; desiredIntervalMs?: number };
+  compliance?: unknown;
+  lastCommand?: unknown;
+  updatedAt?: string;
+}
+
+export interface AuditRecordView {
+  auditId?: string;
+  timestamp?: string;
+  occurredAt?: string;
+  action?: string;
+  actor?: string;
+  cxoneVersion?: number;
+  details?: Record<string, unknown>;
+}
+
+export const FINAL_LAUNCH_STATUSES = ['succeeded', 'failed'] as const;
+export const FINAL_CAMPAIGN_STATUSES = ['completed', 'cancelled'] as const;
+
+export function isFinalLaunch(status: string | undefined): boolean {
+  return (FINAL_LAUNCH_STATUSES as readonly string[]).includes(status ?? '');
+}
+
+export function isFinalCampaign(status: string | undefined): boolean {
+  return (FINAL_CAMPAIGN_STATUSES as readonly string[]).includes(status ?? '');
+}
+
+export function formatIssues(issues: IssueView[]): string {
+  return issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n');
+}
+
+const pct = (v: number | undefined, digits = 1) => (v === undefined ? '–' : `${(v * 100).toFixed(digits)}%`);
+
+/** One short value for a table cell: scalars as is, small objects as k=v, everything else as JSON. */
+export function compactValue(v: unknown, max = 60): string {
+  let s: string;
+  if (v === null || v === undefined) s = '–';
+  else if (typeof v === 'number') s = Number.isInteger(v) ? String(v) : v.toFixed(3).replace(/0+$/, '');
+  else if (typeof v === 'string' || typeof v === 'boolean') s = String(v);
+  else s = JSON.stringify(v);
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+export function errorText(error: unknown): string {
+  if (error === undefined || error === null) return '';
+  if (typeof error === 'string') return error;
+  const e = error as { message?: unknown; error?: unknown };
+  if (typeof e.message === 'string') return e.message;
+  if (typeof e.error === 'string') return e.error;
+  return JSON.stringify(error);
+}
+
+export function formatLaunch(launch: LaunchView): string {
+  const lines = [`launch   ${launch.launchId}`, `status   ${launch.status}`];
+  if (launch.campaignId) lines.push(`campaign ${launch.campaignId}`);
+  const err = errorText(launch.error);
+  if (err) lines.push(`error    ${err}`);
+  return lines.join('\n');
+}
+
+const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/** The line a waiting `cxo launch` rewrites in place. */
+export function progressLine(
+  launch: Pick<LaunchView, 'launchId' | 'status'>,
+  elapsedMs: number,
+  frame: number,
+): string {
+  const spin = isFinalLaunch(launch.status) ? ' ' : SPINNER[frame % SPINNER.length];
+  return `${spin} launch ${launch.launchId}: ${launch.status} (${(elapsedMs / 1000).toFixed(1)} s)`;
+}
+
+/** Scalar fields of an object, flattened one level (`a.b=1`), for state whose shape another area owns. */
+export function flattenForDisplay(value: unknown, prefix = '', depth = 1): [string, string][] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return prefix ? [[prefix, compactValue(value)]] : [];
+  }
+  const out: [string, string][] = [];
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && depth > 0) {
+      out.push(...flattenForDisplay(v, key, depth - 1));
+    } else out.push([key, compactValue(v)]);
+  }
+  return out;
+}
+
+/** The latest pacing decision as one line, or undefined when pacing has not decided anything yet. */
+export function pacingLine(pacing: unknown): string | undefined {
+  const decision = (pacing as { lastDecision?: unknown } | null | undefined)?.lastDecision;
+  if (!decision || typeof decision !== 'object') return undefined;
+  const d = decision as {
+    direction?: string;
+    previousCallRate?: number;
+    callRate?: number;
+    reason?: string;
+    at?: string;
+  };
+  const arrow = d.direction === 'up' ? '↑' : d.direction === 'down' ? '↓' : '→';
+  return `pacing ${arrow} callRate ${compactValue(d.previousCallRate)} → ${compactValue(d.callRate)}${d.reason ? `: ${d.reason}` : ''}`;
+}
+
+/** The campaign panel shown by `cxo status` and refreshed by `cxo watch`. */
+export function formatCampaign(view: CampaignViewLoose): string {
+  const s = view.lastStats ?? {};
+  const dialer = view.config?.dialerStrategy;
+  const legalAbandon =
+    s.answeredCalls && s.abandonedCalls !== undefined ? s.abandonedCalls / s.answeredCalls : undefined;
+  const lines = [
+    `campaign   ${view.campaignId ?? '?'}${view.config?.name ? `  "${view.config.name}"` : ''}`,
+    `status     ${view.status ?? '?'}   version ${view.version ?? '?'}${view.updatedAt ? `   updated ${view.updatedAt}` : ''}`,
+  ];
+  if (dialer) {
+    lines.push(
+      `dialer     ${dialer.strategy ?? '?'}  callRate ${compactValue(dialer.callRate)}  agents ${compactValue(dialer.agentCapacity)}`,
+    );
+  }
+  if (view.lastStats) {
+    lines.push(
+      `calls      total ${s.totalCalls ?? 0}  answered ${s.answeredCalls ?? 0}  abandoned ${s.abandonedCalls ?? 0}` +
+        `  violations ${s.complianceViolations ?? 0}`,
+      `rates      abandonment (of answered) ${pct(legalAbandon, 2)}  agent utilisation ${
+        s.agentUtilization === undefined ? '–' : `${s.agentUtilization.toFixed(0)}%`
+      }${s.at ? `   as of ${s.at}` : ''}`,
+    );
+  } else {
+    lines.push('calls      no statistics yet');
+  }
+  if (view.efficiency) {
+    lines.push(
+      `efficiency score ${compactValue(view.efficiency.efficiencyScore)}  answer rate ${pct(view.efficiency.answerRate)}` +
+        `  abandonment (of total) ${pct(view.efficiency.abandonmentRate)}`,
+    );
+  }
+  if (view.polling?.effectiveIntervalMs !== undefined) {
+    lines.push(
+      `polling    every ${(view.polling.effectiveIntervalMs / 1000).toFixed(1)} s` +
+        (view.polling.desiredIntervalMs !== undefined &&
+        view.polling.desiredIntervalMs !== view.polling.effectiveIntervalMs
+          ? ` (wanted ${(view.polling.desiredIntervalMs / 1000).toFixed(1)} s; stretched to fit the fleet budget)`
+          : ''),
+    );
+  }
+  const decision = pacingLine(view.pacing);
+  if (decision) lines.push(`pacing     ${decision.replace(/^pacing /, '')}`);
+  for (const [label, state] of [
+    ['pacing', decision ? undefined : view.pacing],
+    ['compliance', view.compliance],
+    ['last cmd', view.lastCommand],
+  ] as const) {
+    const pairs = flattenForDisplay(state).slice(0, 8);
+    if (pairs.length > 0) lines.push(`${label.padEnd(10)} ${pairs.map(([k, v]) => `${k}=${v}`).join('  ')}`);
+  }
+  return lines.join('\n');
+}
+
+export function formatAuditRecord(r: AuditRecordView): string {
+  const when = r.occurredAt ?? r.timestamp ?? '';
+  const version = r.cxoneVersion === undefined ? '' : ` v${r.cxoneVersion}`;
+  const details = flattenForDisplay(r.details ?? {}, '', 0)
+    .slice(0, 6)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  return `${when}  ${(r.action ?? '?').padEnd(20)} ${(r.actor ?? '?').padEnd(22)}${version}  ${details}`.trimEnd();
+}

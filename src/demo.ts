@@ -1,0 +1,344 @@
+/**
+ * `npm run demo`: the whole story in one terminal. Starts the fleet in this process (embedded CXone
+ * sandbox with fast simulated time, producer API, every worker) and a local webhook receiver that
+ * verifies signatures, launches examples/campaign.json through the API, and narrates the campaign's
+ * life: launch, statistics polls, pacing decisions, webhook events, audit records, then an operator's
+ * pause, resume and stop, until it completes (or Ctrl-C). Everything it started is closed on exit,
+ * and its Redis keys (under a private prefix) are deleted.
+ *
+ * Options: --duration SECONDS (dialing time before the operator steps in, default 45).
+ * Env: REDIS_URL (a private redis-server is started when it is unset and nothing answers),
+ *      SANDBOX_TIME_SCALE (default 60: one real second is a simulated minute), LOG_LEVEL (default warn).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { ApiClient, ApiError } from './cli/api-client.js';
+import {
+  auditLine,
+  decisionKey,
+  demoCampaign,
+  eventLine,
+  pacingLine,
+  stamp,
+  statsLine,
+  type ReceivedEvent,
+} from './cli/demo-plan.js';
+import {
+  formatIssues,
+  isFinalCampaign,
+  type AuditRecordView,
+  type CampaignViewLoose,
+  type LaunchView,
+} from './cli/format.js';
+import { findOnPath, startPrivateRedis, type PrivateRedis } from './process/private-redis.js';
+import { buildApiApp } from './producers/app.js';
+import { startEmbeddedSandbox } from './sandbox/embedded.js';
+import type { RunningSandbox } from './sandbox/types.js';
+import type { CampaignConfigInput } from './shared/campaign-config.js';
+import { campaignConfigSchema } from './shared/campaign-schema.js';
+import { toValidationIssues } from './shared/campaign-config.js';
+import { loadConfig } from './shared/config.js';
+import { createContext, type ClosableContext } from './shared/context-factory.js';
+import { createLogger } from './shared/logger.js';
+import { redisAnswers } from './shared/redis.js';
+import { verifyWebhook } from './shared/webhooks/sign.js';
+import { startWorkers, WORKER_FACTORIES, type RunningWorkers } from './workers/index.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const started = Date.now();
+const say = (line: string) => process.stdout.write(`${stamp(started, Date.now())}  ${line}\n`);
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A webhook destination that verifies Standard Webhooks signatures, as a customer's endpoint would. */
+async function startReceiver(
+  secret: string,
+  onEvent: (e: ReceivedEvent) => void,
+): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      let parsed: { id?: string; type?: string; campaignId?: string } = {};
+      try {
+        parsed = JSON.parse(body.toString('utf8')) as typeof parsed;
+      } catch {
+        // reported below as an unverifiable event
+      }
+      const base = {
+        id: parsed.id ?? String(req.headers['webhook-id'] ?? '?'),
+        type: parsed.type ?? '?',
+        ...(parsed.campaignId ? { campaignId: parsed.campaignId } : {}),
+      };
+      try {
+        verifyWebhook({ secret, headers: req.headers, body });
+        onEvent({ ...base, verified: true });
+        res.writeHead(204).end();
+      } catch (err) {
+        onEvent({ ...base, verified: false, problem: (err as Error).message });
+        res.writeHead(401).end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`, server };
+}
+
+interface Fleet {
+  privateRedis?: PrivateRedis;
+  sandbox?: RunningSandbox;
+  ctx?: ClosableContext;
+  workers?: RunningWorkers;
+  api?: FastifyInstance;
+  receiver?: Server;
+}
+
+async function closeFleet(fleet: Fleet, prefix: string): Promise<void> {
+  const step = async (fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (err) {
+      console.error(`shutdown: ${(err as Error).message}`);
+    }
+  };
+  if (fleet.api) await step(() => fleet.api!.close());
+  if (fleet.workers) await step(() => fleet.workers!.close(10_000));
+  if (fleet.ctx) {
+    const redis = fleet.ctx.redis;
+    await step(async () => {
+      // The demo's keys live under its own prefix; leave the Redis as it was found.
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.unlink(...keys);
+      } while (cursor !== '0');
+    });
+    await step(() => fleet.ctx!.close());
+  }
+  if (fleet.sandbox) await step(() => fleet.sandbox!.close());
+  if (fleet.receiver) await step(() => new Promise<void>((r) => fleet.receiver!.close(() => r())));
+  if (fleet.privateRedis) await step(() => fleet.privateRedis!.stop());
+}
+
+function durationArg(argv: string[]): number {
+  const i = argv.indexOf('--duration');
+  if (i < 0) return 45;
+  const n = Number(argv[i + 1]);
+  if (!Number.isFinite(n) || n < 5) throw new Error('--duration needs a number of seconds >= 5');
+  return n;
+}
+
+async function main(): Promise<number> {
+  const durationSec = durationArg(process.argv.slice(2));
+  const stop = new AbortController();
+  process.once('SIGINT', () => {
+    say('Ctrl-C: stopping the demo (a second Ctrl-C exits at once)');
+    stop.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
+
+  const fleet: Fleet = {};
+  const prefix = `{cxo-demo-${randomUUID().slice(0, 8)}}`;
+  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  const events: ReceivedEvent[] = [];
+  try {
+    // ── 1. The fleet ──
+    let redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    if (!(await redisAnswers(redisUrl))) {
+      const binary = process.env.REDIS_URL === undefined ? findOnPath('redis-server') : undefined;
+      if (!binary) {
+        console.error(`Redis does not answer at ${redisUrl}; start one or set REDIS_URL.`);
+        return 1;
+      }
+      const port = await freePort();
+      fleet.privateRedis = await startPrivateRedis(binary, port);
+      redisUrl = `redis://127.0.0.1:${port}`;
+      say(`started a private redis-server on port ${port} (nothing is persisted)`);
+    }
+    const receiver = await startReceiver(secret, (e) => events.push(e));
+    fleet.receiver = receiver.server;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      REDIS_URL: redisUrl,
+      HOST: '127.0.0.1',
+      PORT: String(await freePort()),
+      SANDBOX_PORT: String(await freePort()),
+      SANDBOX_TIME_SCALE: process.env.SANDBOX_TIME_SCALE ?? '60',
+      KEY_PREFIX: prefix,
+      WEBHOOK_URL: receiver.url,
+      WEBHOOK_SECRET: secret,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    };
+    // The demo always runs against its own embedded sandbox, whatever the shell says.
+    delete env.CXONE_BASE_URL;
+    delete env.CXONE_CLIENT_ID;
+    delete env.CXONE_CLIENT_SECRET;
+    delete env.API_TOKEN;
+    const config = loadConfig(env);
+    const logger = createLogger(config.logLevel, { role: 'demo' });
+    fleet.sandbox = await startEmbeddedSandbox(config, logger);
+    fleet.ctx = await createContext(config, logger);
+    fleet.workers = await startWorkers(fleet.ctx);
+    fleet.api = await buildApiApp(fleet.ctx);
+    await fleet.api.listen({ port: config.port, host: config.host });
+    const apiUrl = `http://127.0.0.1:${config.port}`;
+    say('fleet up:');
+    say(`  API          ${apiUrl}/v1   (token: ${config.apiToken})`);
+    say(`  Bull Board   ${apiUrl}/admin/queues   (browser: any user, password ${config.apiToken})`);
+    say(`  Metrics      ${apiUrl}/metrics    API docs ${apiUrl}/docs`);
+    say(`  Sandbox      ${fleet.sandbox.url}   (time runs ${config.sandbox.timeScale}× faster)`);
+    say(`  Workers      ${WORKER_FACTORIES.map(([name]) => name).join(', ')}`);
+    say(`  Webhooks  →  ${receiver.url} (signatures verified with the demo's whsec_ secret)`);
+    const api = new ApiClient({ apiUrl, token: config.apiToken });
+
+    // ── 2. The launch ──
+    const example = JSON.parse(
+      await readFile(join(ROOT, 'examples', 'campaign.json'), 'utf8'),
+    ) as CampaignConfigInput;
+    const { config: campaignConfig, changes } = demoCampaign(example, Date.now());
+    say(`launching examples/campaign.json ("${example.name}"); for the demo it ${changes.join('; ')}`);
+    const local = campaignConfigSchema.safeParse(campaignConfig);
+    if (!local.success) {
+      console.error(`the demo campaign does not validate:\n${formatIssues(toValidationIssues(local.error))}`);
+      return 1;
+    }
+    let launch = (
+      await api.post<LaunchView>('/v1/campaigns', campaignConfig, { 'idempotency-key': `demo-${prefix}` })
+    ).body;
+    say(`POST /v1/campaigns → 202 launch ${launch.launchId} (${launch.status})`);
+    let lastLaunchStatus = launch.status;
+    while (launch.status !== 'succeeded' && launch.status !== 'failed') {
+      if (stop.signal.aborted) return 0;
+      await sleep(250);
+      launch = (await api.get<LaunchView>(`/v1/launches/${launch.launchId}`)).body;
+      if (launch.status !== lastLaunchStatus) say(`launch ${launch.launchId}: ${launch.status}`);
+      lastLaunchStatus = launch.status;
+    }
+    if (launch.status === 'failed' || !launch.campaignId) {
+      console.error(`the launch failed: ${JSON.stringify(launch.error ?? launch)}`);
+      return 1;
+    }
+    const campaignId = launch.campaignId;
+    say(
+      `campaign ${campaignId} created on CXone; watch it with: API_URL=${apiUrl} npx tsx src/cli/cxo.ts watch ${campaignId}`,
+    );
+
+    // ── 3. Its life ──
+    let shownEvents = 0;
+    const seenAudit = new Set<string>();
+    let lastStats = '';
+    let lastDecision: string | undefined;
+    const narrate = async (): Promise<CampaignViewLoose | undefined> => {
+      let view: CampaignViewLoose | undefined;
+      try {
+        view = (await api.get<CampaignViewLoose>(`/v1/campaigns/${campaignId}`)).body;
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+      }
+      if (view) {
+        const line = statsLine(view);
+        if (line !== lastStats) say(`stats   ${line}`);
+        lastStats = line;
+        const key = decisionKey(view.pacing);
+        if (key && key !== lastDecision) say(pacingLine(view.pacing) ?? 'pacing decision');
+        lastDecision = key;
+      }
+      while (shownEvents < events.length) say(eventLine(events[shownEvents++] as ReceivedEvent));
+      // Audit records not shown yet. The trail is short in a demo, so it is read from the start each
+      // time; the cursor only pages within one look.
+      let cursor: string | null = null;
+      do {
+        const query = new URLSearchParams({ limit: '200', ...(cursor ? { cursor } : {}) });
+        const page: { records: AuditRecordView[]; nextCursor: string | null } = (
+          await api.get<{ records: AuditRecordView[]; nextCursor: string | null }>(
+            `/v1/campaigns/${campaignId}/audit?${query.toString()}`,
+          )
+        ).body;
+        for (const record of page.records) {
+          const id = record.auditId ?? JSON.stringify(record);
+          if (seenAudit.has(id)) continue;
+          seenAudit.add(id);
+          say(auditLine(record));
+        }
+        cursor = page.nextCursor;
+      } while (cursor);
+      return view;
+    };
+
+    const act = async (action: 'pause' | 'resume' | 'stop') => {
+      try {
+        const res = await api.post<{ commandId?: string }>(`/v1/campaigns/${campaignId}/actions`, { action });
+        say(`operator: ${action} → 202 (command ${res.body.commandId ?? '?'})`);
+      } catch (err) {
+        say(`operator: ${action} refused: ${(err as Error).message}`);
+      }
+    };
+
+    // The operator's part: pause (unless compliance already did), resume, then stop for good.
+    const script: { atSec: number; action: 'pause' | 'resume' | 'stop'; when?: string }[] = [
+      { atSec: durationSec, action: 'pause', when: 'active' },
+      { atSec: durationSec + 6, action: 'resume', when: 'paused' },
+      { atSec: durationSec + 14, action: 'stop' },
+    ];
+    const lifeStarted = Date.now();
+    let finalView: CampaignViewLoose | undefined;
+    while (!stop.signal.aborted) {
+      const view = await narrate();
+      if (view && isFinalCampaign(view.status)) {
+        finalView = view;
+        break;
+      }
+      const elapsed = (Date.now() - lifeStarted) / 1000;
+      while (script.length > 0 && elapsed >= (script[0] as { atSec: number }).atSec) {
+        const step = script.shift() as (typeof script)[number];
+        if (step.when && view?.status !== step.when) {
+          say(`operator: skips ${step.action} (the campaign is ${view?.status ?? 'unknown'})`);
+          continue;
+        }
+        await act(step.action);
+      }
+      if (elapsed > durationSec + 60) {
+        say('the campaign did not reach a final state in time; stopping the demo');
+        break;
+      }
+      await sleep(1000, undefined, { signal: stop.signal }).catch(() => undefined);
+    }
+
+    // ── 4. The record ──
+    await sleep(1500);
+    await narrate().catch(() => undefined);
+    const verify = await api
+      .get<{ ok?: boolean; checked?: number }>(`/v1/campaigns/${campaignId}/audit/verify`)
+      .catch(() => undefined);
+    if (verify)
+      say(`audit chain ${verify.body.ok ? 'verified' : 'BROKEN'} (${verify.body.checked ?? '?'} records)`);
+    const verified = events.filter((e) => e.verified).length;
+    say(`webhooks received: ${events.length} (${verified} with a valid signature)`);
+    if (finalView) say(`campaign ${campaignId} is ${finalView.status}. Demo finished.`);
+    return 0;
+  } finally {
+    await closeFleet(fleet, prefix);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,124 @@
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApiApp } from '../../src/producers/app.js';
+import { adminCredentialsOk, isBullBoardPath } from '../../src/producers/bull-board.js';
+import { QUEUES } from '../../src/shared/keys.js';
+import { TEST_TOKEN, createOpsTestContext, type OpsTestContext } from './helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+describe('admin credentials (pure)', () => {
+  it('accepts the API token as Bearer, or as the Basic password with any user name', () => {
+    expect(adminCredentialsOk(`Bearer ${TEST_TOKEN}`, TEST_TOKEN)).toBe(true);
+    expect(adminCredentialsOk(`bearer ${TEST_TOKEN}`, TEST_TOKEN)).toBe(true);
+    expect(adminCredentialsOk(basic('ops', TEST_TOKEN), TEST_TOKEN)).toBe(true);
+    expect(adminCredentialsOk(basic('', TEST_TOKEN), TEST_TOKEN)).toBe(true);
+  });
+
+  it('refuses everything else', () => {
+    expect(adminCredentialsOk(undefined, TEST_TOKEN)).toBe(false);
+    expect(adminCredentialsOk('Bearer wrong-token-xx', TEST_TOKEN)).toBe(false);
+    expect(adminCredentialsOk(basic(TEST_TOKEN, 'wrong'), TEST_TOKEN)).toBe(false);
+    expect(adminCredentialsOk(`Basic ${Buffer.from(TEST_TOKEN).toString('base64')}`, TEST_TOKEN)).toBe(false);
+    expect(adminCredentialsOk(TEST_TOKEN, TEST_TOKEN)).toBe(false);
+    expect(adminCredentialsOk(`Token ${TEST_TOKEN}`, TEST_TOKEN)).toBe(false);
+  });
+
+  it('recognises Bull Board paths only', () => {
+    expect(isBullBoardPath('/admin/queues')).toBe(true);
+    expect(isBullBoardPath('/admin/queues/api/queues?x=1')).toBe(true);
+    expect(isBullBoardPath('/admin/queuesX')).toBe(false);
+    expect(isBullBoardPath('/v1/campaigns')).toBe(false);
+  });
+});
+
+describe('Bull Board in the producer API (real Redis queues)', () => {
+  let ctx: OpsTestContext;
+  let app: FastifyInstance;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    ctx = createOpsTestContext(
+      { tokens: { getToken: async () => 'token' } },
+      { BULL_BOARD_READ_ONLY: 'true' },
+    );
+    app = await buildApiApp(ctx);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    await ctx.queues.launch.add('launch', { demo: true });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await ctx?.close();
+  });
+
+  it('answers 401 with a Basic challenge and a JSON body without credentials', async () => {
+    const res = await fetch(`${baseUrl}/admin/queues`);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
+    expect(await res.json()).toMatchObject({ error: 'unauthorized' });
+    const wrong = await fetch(`${baseUrl}/admin/queues/api/queues`, {
+      headers: { authorization: basic('x', 'not-the-token') },
+    });
+    expect(wrong.status).toBe(401);
+  });
+
+  it('lists every queue, read-only, to Bearer and to Basic', async () => {
+    for (const authorization of [`Bearer ${TEST_TOKEN}`, basic('ops', TEST_TOKEN)]) {
+      const res = await fetch(`${baseUrl}/admin/queues/api/queues`, { headers: { authorization } });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { queues: { name: string; readOnlyMode: boolean }[] };
+      expect(body.queues.map((q) => q.name).sort()).toEqual(Object.values(QUEUES).sort());
+      expect(body.queues.every((q) => q.readOnlyMode)).toBe(true);
+    }
+  });
+
+  it.skipIf(!hasChromium)(
+    'a headless browser logs in with Basic credentials and sees every queue',
+    async () => {
+      let browser: Browser | undefined;
+      try {
+        browser = await chromium.launch({
+          executablePath: CHROMIUM,
+          args: [
+            '--headless',
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+            '--no-first-run',
+          ],
+        });
+        const context = await browser.newContext({
+          httpCredentials: { username: 'ops', password: TEST_TOKEN },
+        });
+        const page = await context.newPage();
+        const response = await page.goto(`${baseUrl}/admin/queues`, { waitUntil: 'domcontentloaded' });
+        expect(response?.status()).toBe(200);
+        for (const name of Object.values(QUEUES)) {
+          await page.getByText(name, { exact: true }).first().waitFor({ state: 'visible', timeout: 15_000 });
+        }
+        const text = await page.locator('body').innerText();
+        for (const name of Object.values(QUEUES)) expect(text).toContain(name);
+      } finally {
+        await browser?.close();
+      }
+    },
+  );
+
+  if (!hasChromium) {
+    it('browser check skipped', () => {
+      console.warn(
+        `skipping the Bull Board browser test: ${CHROMIUM} is missing (apt-get install -y chromium)`,
+      );
+    });
+  }
+});

@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../../src/cli/args.js';
+import { runCli, type CliIo } from '../../src/cli/run.js';
+import { buildApiApp } from '../../src/producers/app.js';
+import { startSandbox } from '../../src/sandbox/server.js';
+import type { RunningSandbox } from '../../src/sandbox/types.js';
+import { loadConfig } from '../../src/shared/config.js';
+import { createContext, type ClosableContext } from '../../src/shared/context-factory.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { startWorkers, type RunningWorkers } from '../../src/workers/index.js';
+import { REDIS_URL, deletePrefix } from './helpers.js';
+
+const TOKEN = 'cli-e2e-token-1';
+const example = JSON.parse(readFileSync(new URL('../../examples/campaign.json', import.meta.url), 'utf8'));
+
+/** `cxo` against the real fleet: API, workers, CXone client and limiter, sandbox over HTTP, Redis. */
+describe('cxo against the running fleet (integration)', () => {
+  const prefix = `{cxo-test-${randomUUID().slice(0, 8)}}`;
+  let sandbox: RunningSandbox;
+  let ctx: ClosableContext;
+  let workers: RunningWorkers;
+  let app: FastifyInstance;
+  let apiUrl: string;
+  let campaignId = '';
+  let launchId = '';
+
+  const files: Record<string, string> = {
+    // Starts tomorrow: the launch ends with the campaign scheduled and nothing dials.
+    'future.json': JSON.stringify({
+      ...example,
+      name: `cli e2e ${prefix}`,
+      startDateTime: new Date(Date.now() + 24 * 3600_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+    }),
+    'invalid.json': JSON.stringify({
+      ...example,
+      dialerStrategy: { ...example.dialerStrategy, callRate: 7 },
+    }),
+  };
+
+  async function cxo(...argv: string[]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: CliIo = {
+      out: (t) => out.push(t),
+      err: (t) => err.push(t),
+      write: (t) => out.push(t),
+      isTty: false,
+      pollMs: 100,
+      readFile: async (p) => {
+        const content = files[p];
+        if (content === undefined) throw new Error(`ENOENT: ${p}`);
+        return content;
+      },
+    };
+    const code = await runCli(argv, { API_URL: apiUrl, API_TOKEN: TOKEN }, io);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  }
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ port: 0, logger: silentLogger });
+    const config = loadConfig({
+      REDIS_URL,
+      KEY_PREFIX: prefix,
+      API_TOKEN: TOKEN,
+      CXONE_BASE_URL: sandbox.url,
+      CXONE_CLIENT_ID: 'sandbox-client',
+      CXONE_CLIENT_SECRET: 'sandbox-secret',
+      LOG_LEVEL: 'silent',
+    });
+    ctx = await createContext(config, silentLogger);
+    workers = await startWorkers(ctx);
+    app = await buildApiApp(ctx);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await workers?.close(5_000);
+    if (ctx) {
+      await deletePrefix(ctx.redis, prefix);
+      await ctx.close();
+    }
+    await sandbox?.close();
+  });
+
+  it('validate exits 2 naming the field, launch waits for success and prints the campaign', async () => {
+    const invalid = await cxo('validate', 'invalid.json');
+    expect(invalid.code).toBe(EXIT.validation);
+    expect(invalid.out).toContain('dialerStrategy.callRate');
+
+    const launched = await cxo('launch', 'future.json', '--timeout', '60');
+    expect(launched.code, launched.err).toBe(EXIT.ok);
+    expect(launched.out).toMatch(/status +succeeded/);
+    campaignId = /campaign (\S+)/.exec(launched.out)?.[1] ?? '';
+    launchId = /^launch +(\S+)$/m.exec(launched.out)?.[1] ?? '';
+    expect(sandbox.getCampaignState(campaignId)).toMatchObject({ resource: { status: 'scheduled' } });
+  });
+
+  it('status finds the launch and its campaign; an unknown id exits 3', async () => {
+    const byLaunch = await cxo('status', launchId);
+    expect(byLaunch.code).toBe(EXIT.ok);
+    expect(byLaunch.out).toContain(`campaign   ${campaignId}`);
+    expect(byLaunch.out).toMatch(/status +scheduled/);
+    expect((await cxo('status', 'no-such-id')).code).toBe(EXIT.notFound);
+  });
+
+  it('a forbidden pause exits 4; stop is accepted and watch ends when the campaign is final', async () => {
+    const pause = await cxo('pause', campaignId);
+    expect(pause.code).toBe(EXIT.refused);
+    expect(pause.err).toMatch(/409/);
+    expect((await cxo('stop', campaignId)).code).toBe(EXIT.ok);
+    const watched = await cxo('watch', campaignId, '--interval', '0.2');
+    expect(watched.code).toBe(EXIT.ok);
+    expect(watched.out).toContain(`campaign ${campaignId} is cancelled`);
+    expect(sandbox.getCampaignState(campaignId)).toMatchObject({ resource: { status: 'cancelled' } });
+  });
+
+  it('audit --export prints the trail as JSON lines', async () => {
+    const audit = await cxo('audit', campaignId, '--export');
+    expect(audit.code).toBe(EXIT.ok);
+    const actions = audit.out.split('\n').map((line) => (JSON.parse(line) as { action: string }).action);
+    expect(actions).toContain('campaign_created');
+    expect(actions).toContain('state_changed');
+  });
+});

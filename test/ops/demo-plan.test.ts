@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { DateTime } from 'luxon';
+import { describe, expect, it } from 'vitest';
+import {
+  auditLine,
+  demoCampaign,
+  eventLine,
+  pacingLine,
+  pickOpenZone,
+  statsLine,
+} from '../../src/cli/demo-plan.js';
+import type { CampaignConfigInput } from '../../src/shared/campaign-config.js';
+import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
+import { isWithinWindow } from '../../src/shared/compliance/windows.js';
+
+const example = JSON.parse(
+  readFileSync(new URL('../../examples/campaign.json', import.meta.url), 'utf8'),
+) as CampaignConfigInput;
+
+describe('demo plan (pure)', () => {
+  it('picks a zone where the calling window is open, at every hour of the day', () => {
+    const day = Date.parse('2026-11-28T00:00:00Z');
+    for (let hour = 0; hour < 24; hour++) {
+      const now = day + hour * 3600_000 + 17 * 60_000;
+      const zone = pickOpenZone(now);
+      const local = DateTime.fromMillis(now, { zone });
+      expect(local.hour, `${zone} at ${hour}:17 UTC`).toBeGreaterThanOrEqual(8);
+      expect(local.hour).toBeLessThan(20);
+    }
+  });
+
+  it('keeps New York when the window is open there', () => {
+    expect(pickOpenZone(Date.parse('2026-11-27T15:00:00Z'))).toBe('America/New_York');
+  });
+
+  it('turns the example into a valid campaign that may dial now', () => {
+    for (const iso of ['2026-11-28T04:30:00Z', '2026-11-28T15:00:00Z', '2026-07-01T22:45:00Z']) {
+      const now = Date.parse(iso);
+      const { config, changes } = demoCampaign(example, now);
+      const parsed = campaignConfigSchema.safeParse(config);
+      expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+      if (!parsed.success) continue;
+      expect(isWithinWindow(parsed.data, now)).toBe(true);
+      expect(Date.parse(parsed.data.startDateTime)).toBeLessThanOrEqual(now);
+      expect(parsed.data.pacing?.pollIntervalMs).toBe(5000);
+      expect(changes[0]).toBe('starts now');
+    }
+  });
+
+  it('narrates stats, pacing decisions, events and audit records', () => {
+    expect(statsLine({ status: 'scheduled', version: 2 })).toContain('waiting for the first statistics poll');
+    expect(
+      statsLine({
+        status: 'active',
+        version: 3,
+        lastStats: { totalCalls: 100, answeredCalls: 40, abandonedCalls: 1 },
+        config: { dialerStrategy: { callRate: 0.6 } },
+      }),
+    ).toBe('active v3  calls 100  answered 40  abandoned 1 (2.50% of answered)  callRate 0.6');
+    expect(
+      pacingLine({
+        lastDecision: { direction: 'down', previousCallRate: 0.6, callRate: 0.5, reason: 'too hot' },
+      }),
+    ).toBe('pacing ↓ callRate 0.6 → 0.5: too hot');
+    expect(pacingLine(null)).toBeUndefined();
+    expect(
+      eventLine({ id: 'evt_1', type: 'campaign.state.changed', verified: false, problem: 'no match' }),
+    ).toContain('✗ REJECTED (no match)');
+    expect(
+      auditLine({ action: 'state_changed', actor: 'api:ops', cxoneVersion: 4, details: { to: 'paused' } }),
+    ).toBe('audit   state_changed by api:ops (v4)  to=paused');
+  });
+});

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { AuditTrail } from '../../src/shared/audit/types.js';
+import { systemClock } from '../../src/shared/clock.js';
+import { loadConfig } from '../../src/shared/config.js';
+import type { AppContext } from '../../src/shared/context.js';
+import type { CxoneApi } from '../../src/shared/cxone/api.js';
+import type { EventPublisher } from '../../src/shared/events/types.js';
+import { QUEUES, createKeys, type QueueName } from '../../src/shared/keys.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { createRedis } from '../../src/shared/redis.js';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const TEST_TOKEN = 'ops-test-token-123';
+
+export interface OpsTestContext extends AppContext {
+  close(): Promise<void>;
+}
+
+/** Deletes every key under a test prefix (SCAN, never FLUSHDB: the database is shared). */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+/**
+ * A context with real Redis and real BullMQ queues under a private prefix. The CXone client is the
+ * caller's: the ops routes only need its token provider.
+ */
+export function createOpsTestContext(cxone: unknown, extraEnv: Record<string, string> = {}): OpsTestContext {
+  const prefix = `{cxo-test-${randomUUID().slice(0, 8)}}`;
+  const config = loadConfig({ API_TOKEN: TEST_TOKEN, KEY_PREFIX: prefix, REDIS_URL, ...extraEnv });
+  const redis = createRedis(REDIS_URL);
+  const queues = Object.fromEntries(
+    Object.values(QUEUES).map((name) => [
+      name,
+      new Queue(name, { connection: createRedis(REDIS_URL), prefix }),
+    ]),
+  ) as Record<QueueName, Queue>;
+  const audit: AuditTrail = {
+    append: () => Promise.reject(new Error('the ops tests write no audit records')),
+  };
+  const events: EventPublisher = {
+    publish: () => Promise.reject(new Error('the ops tests publish no events')),
+  };
+  return {
+    config,
+    logger: silentLogger,
+    redis,
+    keys: createKeys(prefix),
+    queues,
+    cxone: cxone as CxoneApi,
+    audit,
+    events,
+    clock: systemClock,
+    close: async () => {
+      await Promise.all(Object.values(queues).map((q) => q.close()));
+      await deletePrefix(redis, prefix);
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,203 @@
+import net from 'node:net';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildOpenApiDocument, renderDocsHtml, toOpenApiPath } from '../../src/producers/openapi.js';
+import {
+  checkReadiness,
+  registerOpsRoutes,
+  startMetricsServer,
+  withTimeout,
+} from '../../src/producers/routes/ops.js';
+import { QUEUES } from '../../src/shared/keys.js';
+import { createOpsTestContext, type OpsTestContext } from './helpers.js';
+import { parsePrometheusText } from './prom-text.js';
+
+/** A token provider whose answer the test controls; the route only asks it for a token. */
+const tokenOutcome = { fail: false };
+const fakeCxone = {
+  tokens: {
+    getToken: async () => {
+      if (tokenOutcome.fail) throw new Error('CXone answered 401 to POST /oauth2/token');
+      return 'access-token';
+    },
+  },
+};
+
+describe('ops routes (real Redis and BullMQ queues, stand-in token provider)', () => {
+  let ctx: OpsTestContext;
+  let app: FastifyInstance;
+
+  // Readiness also connects to CXone's host; this listener stands in for it.
+  const cxoneHost = net.createServer((socket) => socket.destroy());
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => cxoneHost.listen(0, '127.0.0.1', resolve));
+    const { port } = cxoneHost.address() as net.AddressInfo;
+    ctx = createOpsTestContext(fakeCxone, { SANDBOX_PORT: String(port) });
+    app = Fastify();
+    await registerOpsRoutes(app, ctx, { probeTimeoutMs: 500 });
+    app.get('/v1/extra/:thingId', async () => ({ ok: true }));
+    // Same template as the documented /v1/campaigns/{campaignId}, under another parameter name.
+    app.delete('/v1/campaigns/:id', async () => ({ ok: true }));
+    await app.ready();
+    await ctx.queues.launch.add('launch', { n: 1 });
+    await ctx.queues.launch.add('launch', { n: 2 }, { delay: 60_000 });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await ctx?.close();
+    await new Promise((resolve) => cxoneHost.close(resolve));
+  });
+
+  it('GET /healthz answers 200 without credentials', async () => {
+    const res = await app.inject({ method: 'GET', url: '/healthz' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('GET /readyz is 200 when Redis and the token provider answer, 503 naming CXone when it cannot', async () => {
+    tokenOutcome.fail = false;
+    const ok = await app.inject({ method: 'GET', url: '/readyz' });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toMatchObject({
+      status: 'ready',
+      checks: { redis: { ok: true }, cxone: { ok: true } },
+    });
+
+    tokenOutcome.fail = true;
+    const bad = await app.inject({ method: 'GET', url: '/readyz' });
+    tokenOutcome.fail = false;
+    expect(bad.statusCode).toBe(503);
+    const body = bad.json();
+    expect(body.status).toBe('not_ready');
+    expect(body.checks.redis.ok).toBe(true);
+    expect(body.checks.cxone).toMatchObject({ ok: false, error: expect.stringContaining('401') });
+  });
+
+  it('GET /metrics is valid Prometheus text with queue depths read at scrape time', async () => {
+    const res = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    const { samples, types } = parsePrometheusText(res.body);
+    const depth = (queue: string, state: string) =>
+      samples.find((s) => s.name === 'cxo_queue_jobs' && s.labels.queue === queue && s.labels.state === state)
+        ?.value;
+    expect(types.get('cxo_queue_jobs')).toBe('gauge');
+    expect(depth('launch', 'waiting')).toBe(1);
+    expect(depth('launch', 'delayed')).toBe(1);
+    for (const q of Object.values(QUEUES)) expect(depth(q, 'active')).toBe(0);
+    expect(samples.find((s) => s.name === 'cxo_queue_scrape_ok')?.value).toBe(1);
+    for (const family of [
+      'cxo_cxone_calls_total',
+      'cxo_cxone_429_total',
+      'cxo_limiter_budget_left',
+      'cxo_token_refreshes_total',
+      'cxo_job_duration_seconds',
+      'cxo_pacing_decisions_total',
+      'cxo_compliance_actions_total',
+      'cxo_webhook_deliveries_total',
+      'cxo_audit_writes_total',
+      'cxo_process_resident_memory_bytes',
+      'cxo_nodejs_eventloop_lag_seconds',
+    ]) {
+      expect(types.has(family), family).toBe(true);
+    }
+  });
+
+  it('GET /docs/json is an OpenAPI 3.1 document that passes the validator and lists the served routes', async () => {
+    const res = await app.inject({ method: 'GET', url: '/docs/json' });
+    expect(res.statusCode).toBe(200);
+    const doc = res.json();
+    const result = await new Validator().validate(doc);
+    expect(result.errors).toBeUndefined();
+    expect(result.valid).toBe(true);
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/healthz',
+        '/readyz',
+        '/metrics',
+        '/v1/campaigns',
+        '/v1/campaigns/validate',
+        '/v1/launches/{launchId}',
+        '/v1/campaigns/{campaignId}',
+        '/v1/campaigns/{campaignId}/actions',
+        '/v1/campaigns/{campaignId}/audit',
+        '/v1/extra/{thingId}',
+      ]),
+    );
+    expect(doc.paths['/v1/extra/{thingId}'].get.parameters[0]).toMatchObject({ name: 'thingId', in: 'path' });
+    expect(doc.paths['/v1/campaigns/{id}']).toBeUndefined();
+    expect(doc.paths['/v1/campaigns/{campaignId}'].delete.parameters[0]).toMatchObject({
+      name: 'campaignId',
+    });
+  });
+
+  it('a worker process can serve /metrics and the probes on a port of its own', async () => {
+    const server = await startMetricsServer(ctx, { port: 0, host: '127.0.0.1', probeTimeoutMs: 500 });
+    try {
+      const metrics = await fetch(`http://127.0.0.1:${server.port}/metrics`);
+      expect(metrics.status).toBe(200);
+      const { samples } = parsePrometheusText(await metrics.text());
+      expect(samples.some((s) => s.name === 'cxo_queue_jobs' && s.labels.queue === 'launch')).toBe(true);
+      expect((await fetch(`http://127.0.0.1:${server.port}/readyz`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('GET /docs renders every operation as HTML with a link to the JSON', async () => {
+    const res = await app.inject({ method: 'GET', url: '/docs' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    expect(res.body).toContain('href="/docs/json"');
+    expect(res.body).toContain('<code>/v1/campaigns/{campaignId}/actions</code>');
+  });
+});
+
+describe('OpenAPI generation (pure)', () => {
+  it('derives the campaign config schema from zod, with its constraints', async () => {
+    const doc = buildOpenApiDocument() as {
+      components: { schemas: Record<string, Record<string, unknown>> };
+    };
+    const config = doc.components.schemas.CampaignConfig as {
+      required: string[];
+      properties: Record<string, { properties?: Record<string, unknown> }>;
+    };
+    expect(config.required).toEqual(
+      expect.arrayContaining(['name', 'startDateTime', 'targetListId', 'dialerStrategy', 'allowedCallTimes']),
+    );
+    expect(config.properties.dialerStrategy?.properties?.callRate).toMatchObject({
+      minimum: 0.1,
+      maximum: 1,
+    });
+    expect(JSON.stringify(doc)).not.toContain('"$schema"');
+    expect((await new Validator().validate(doc)).valid).toBe(true);
+  });
+
+  it('converts fastify path params and escapes HTML', () => {
+    expect(toOpenApiPath('/v1/campaigns/:campaignId/audit')).toBe('/v1/campaigns/{campaignId}/audit');
+    const html = renderDocsHtml({ info: { title: '<script>x</script>' }, paths: {} });
+    expect(html).not.toContain('<script>x');
+    expect(html).toContain('&lt;script&gt;');
+  });
+});
+
+describe('readiness and timeouts (pure)', () => {
+  it('fails a check that hangs instead of hanging the probe', async () => {
+    const result = await checkReadiness(
+      { pingRedis: () => new Promise(() => undefined), getCxoneToken: async () => undefined },
+      50,
+    );
+    expect(result.status).toBe('not_ready');
+    expect(result.checks.redis).toMatchObject({ ok: false, error: expect.stringContaining('within 50 ms') });
+    expect(result.checks.cxone.ok).toBe(true);
+  });
+
+  it('withTimeout passes results and errors through', async () => {
+    await expect(withTimeout(Promise.resolve(7), 100, 'x')).resolves.toBe(7);
+    await expect(withTimeout(Promise.reject(new Error('boom')), 100, 'x')).rejects.toThrow('boom');
+  });
+});
