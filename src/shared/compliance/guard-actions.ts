@@ -2,7 +2,7 @@ import type { CampaignConfig } from '../campaign-config.js';
 import type { AppContext } from '../context.js';
 import type { CampaignStats } from '../cxone/wire.js';
 import { enqueueCommand } from '../lifecycle/enqueue.js';
-import { evaluateAbandonmentGuard, type GuardDecision, type GuardInput } from './guard.js';
+import { describePeriod, evaluateAbandonmentGuard, type GuardDecision, type GuardInput } from './guard.js';
 import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
 import { getGuardState, setGuardState } from './state-store.js';
 
@@ -53,7 +53,7 @@ export async function applyAbandonmentGuard(
   await setGuardState(ctx, campaignId, decision.nextState);
 
   if (decision.closedPeriod) {
-    const p = decision.closedPeriod;
+    const { index, start, end, ...figures } = describePeriod(decision.closedPeriod, decision.figures.cap);
     await recordComplianceAction(ctx, {
       campaignId,
       kind: 'period_closed',
@@ -62,19 +62,10 @@ export async function applyAbandonmentGuard(
         rule: 'abandonment-period',
         source: decision.source,
         regime: decision.regime,
-        period: {
-          index: p.index,
-          start: new Date(p.startMs).toISOString(),
-          end: new Date(p.endMs).toISOString(),
-        },
-        answeredCalls: p.answeredCalls,
-        abandonedCalls: p.abandonedCalls,
-        totalCalls: p.totalCalls,
-        complianceViolations: p.complianceViolations,
-        rate: p.rate,
-        withinCap: p.rate === null || p.rate <= decision.figures.cap,
+        period: { index, start, end },
+        ...figures,
       },
-      dedupeKey: `compliance:period:${campaignId}:${decision.regime}:${p.index}`,
+      dedupeKey: `compliance:period:${campaignId}:${decision.regime}:${index}`,
     });
   }
   // 'pause' is only ever returned for a new pause (once per period); throttle and release are

@@ -29,6 +29,21 @@ export interface PeriodSummary extends Counters {
   rate: number | null;
 }
 
+/** A closed period as the report and the audit trail show it: ISO bounds and whether it kept the cap. */
+export function describePeriod(p: PeriodSummary, cap: number) {
+  return {
+    index: p.index,
+    start: new Date(p.startMs).toISOString(),
+    end: new Date(p.endMs).toISOString(),
+    answeredCalls: p.answeredCalls,
+    abandonedCalls: p.abandonedCalls,
+    totalCalls: p.totalCalls,
+    complianceViolations: p.complianceViolations,
+    rate: p.rate,
+    withinCap: p.rate === null || p.rate <= cap,
+  };
+}
+
 export interface GuardState {
   version: 1;
   regime: Regime;

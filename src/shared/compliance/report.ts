@@ -1,7 +1,14 @@
 import { ABANDONMENT_CAP, type CampaignConfig } from '../campaign-config.js';
 import type { CampaignStats } from '../cxone/wire.js';
 import { FEDERAL_WINDOW } from './config-rules.js';
-import { GUARD_DEFAULTS, MEASUREMENT, rateOf, type GuardState, type Regime } from './guard.js';
+import {
+  describePeriod,
+  GUARD_DEFAULTS,
+  MEASUREMENT,
+  rateOf,
+  type GuardState,
+  type Regime,
+} from './guard.js';
 import { NOT_ENCODED, STATE_RULES } from './state-rules.js';
 import type { ComplianceActionEntry, WindowState } from './state-store.js';
 import { currentWindowClose, isWithinWindow, localIso, nextWindowOpen } from './windows.js';
@@ -62,17 +69,7 @@ export function buildComplianceReport(input: ReportInput) {
           };
         })()
       : null;
-  const periods = (guard?.periods ?? []).map((p) => ({
-    index: p.index,
-    start: new Date(p.startMs).toISOString(),
-    end: new Date(p.endMs).toISOString(),
-    answeredCalls: p.answeredCalls,
-    abandonedCalls: p.abandonedCalls,
-    totalCalls: p.totalCalls,
-    complianceViolations: p.complianceViolations,
-    rate: p.rate,
-    withinCap: p.rate === null || p.rate <= ABANDONMENT_CAP,
-  }));
+  const periods = (guard?.periods ?? []).map((p) => describePeriod(p, ABANDONMENT_CAP));
 
   const open = isWithinWindow(config, nowMs);
   const nextOpen = nextWindowOpen(config, nowMs);
