@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOpenApiDocument, renderDocsHtml, toOpenApiPath } from '../../src/producers/openapi.js';
 import {
   checkReadiness,
+  exposition,
   registerOpsRoutes,
   startMetricsServer,
   withTimeout,
@@ -154,6 +155,16 @@ describe('ops routes (real Redis and BullMQ queues, stand-in token provider)', (
     expect(res.headers['content-type']).toMatch(/^text\/html/);
     expect(res.body).toContain('href="/docs/json"');
     expect(res.body).toContain('<code>/v1/campaigns/{campaignId}/actions</code>');
+  });
+});
+
+describe('metrics exposition (pure)', () => {
+  it('spells a NaN sample the way the text format does, so strict parsers accept it', () => {
+    const text = '# HELP g a gauge\n# TYPE g gauge\ng{a="x"} Nan\ng{a="y"} 1\n';
+    const out = exposition(text);
+    expect(out).toContain('g{a="x"} NaN\n');
+    expect(parsePrometheusText(out).samples.map((s) => s.value)).toEqual([Number.NaN, 1]);
+    expect(() => parsePrometheusText(text)).toThrow(/bad value "Nan"/);
   });
 });
 

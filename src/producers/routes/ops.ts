@@ -192,7 +192,7 @@ export async function registerOpsRoutes(
   app.get('/metrics', async (_req, reply) => {
     const fresh = await collectQueueDepths(ctx.queues, probeTimeoutMs);
     if (!fresh) log.warn('queue depths unavailable for this scrape: Redis did not answer in time');
-    const body = await registry.metrics();
+    const body = exposition(await registry.metrics());
     return reply.type(registry.contentType).send(body);
   });
 
@@ -227,4 +227,12 @@ export async function startMetricsServer(
   const port = typeof address === 'object' && address ? address.port : opts.port;
   ctx.logger.info({ port }, 'metrics and health endpoints listening');
   return { port, close: () => app.close() };
+}
+
+/**
+ * prom-client writes a NaN sample (e.g. event-loop lag before its first measurement) as `Nan`; the
+ * Prometheus text format spells it `NaN`, and strict parsers refuse anything else.
+ */
+export function exposition(text: string): string {
+  return text.replace(/ Nan$/gm, ' NaN');
 }
