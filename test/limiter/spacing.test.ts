@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   computeSpacing,
+  LEASE_SPAN_MS,
   MAX_LANES,
   MIN_MARGIN_MS,
   MIN_PENDING_PERMITS,
@@ -35,33 +36,59 @@ describe('computeSpacing', () => {
     expect(s.permitExpirationMs).toBe(606 * 3 + 2_000);
   });
 
-  it('promises more slots only when the spacing is short, covering a fixed span of the budget', () => {
+  it('promises more slots only when the permit gap is short, covering a fixed span of the budget', () => {
     // Every realistic CXone budget keeps two promised slots.
     expect(computeSpacing(100, 60_000).maxConcurrent).toBe(2);
     expect(computeSpacing(1_000, 60_000).maxConcurrent).toBe(2); // minTime 61 ms
     expect(computeSpacing(60, 10_000).maxConcurrent).toBe(2);
-    // The benchmark's "out of the way" budget: minTime 1 ms → 100 slots, i.e. 100 ms of budget.
-    const fast = computeSpacing(100_000, 60_000);
-    expect(fast.minTimeMs).toBe(1);
-    expect(fast.maxConcurrent).toBe(100);
-    expect(computeSpacing(1_000, 10_000).maxConcurrent).toBe(10); // minTime 11 ms
-    for (const minTime of [1, 3, 7, 11, 33, 49, 50, 51, 606, 60_000]) {
-      const n = pendingPermits(minTime);
+    for (const gap of [1, 3, 7, 11, 22, 25, 33, 49, 50, 51, 606, 60_000]) {
+      const n = pendingPermits(gap);
       expect(n).toBeGreaterThanOrEqual(MIN_PENDING_PERMITS);
       // Bounded in time: what a control call can find promised ahead of it.
-      expect((n - 1) * minTime).toBeLessThanOrEqual(Math.max(PENDING_COVER_MS, minTime));
+      expect((n - 1) * gap).toBeLessThanOrEqual(Math.max(PENDING_COVER_MS, gap));
       // Slots forgotten by a Redis flush fit in the margin whenever there are more than two.
-      if (n > MIN_PENDING_PERMITS) expect(n * minTime).toBeLessThanOrEqual(MIN_MARGIN_MS - minTime);
+      if (n > MIN_PENDING_PERMITS) expect(n * gap).toBeLessThanOrEqual(MIN_MARGIN_MS - gap);
     }
-    expect(fast.permitExpirationMs).toBe(1 * 101 + 2_000);
   });
 
-  it('uses one Bottleneck lane per endpoint unless the spacing asks for more promised slots', () => {
+  it('leases several slots per permit only when the spacing is shorter than LEASE_SPAN_MS', () => {
+    for (const [perWindow, windowMs] of [
+      [100, 60_000],
+      [1_000, 60_000],
+      [2_400, 60_000], // minTime 26 ms
+      [60, 10_000],
+      [10, 1_000],
+    ] as const) {
+      const s = computeSpacing(perWindow, windowMs);
+      expect(s.leaseSlots).toBe(1);
+      expect(s.permitGapMs).toBe(s.minTimeMs);
+    }
+    // The benchmark's "out of the way" budget: minTime 1 ms → a permit is a 25 ms slice of 25 slots.
+    const fast = computeSpacing(100_000, 60_000);
+    expect(fast.minTimeMs).toBe(1);
+    expect(fast.leaseSlots).toBe(25);
+    expect(fast.permitGapMs).toBe(25);
+    expect(fast.maxConcurrent).toBe(4);
+    expect(fast.permitExpirationMs).toBe(25 * 5 + 2_000);
+    const mid = computeSpacing(1_000, 10_000); // minTime 11 ms
+    expect(mid.leaseSlots).toBe(2);
+    expect(mid.permitGapMs).toBe(22);
+    for (const perWindow of [3_000, 10_000, 50_000, 100_000, 1_000_000]) {
+      const s = computeSpacing(perWindow, 60_000);
+      // A lease is spent within its slice, and the slice stays well inside the margin.
+      expect(s.permitGapMs).toBeLessThanOrEqual(LEASE_SPAN_MS);
+      expect(s.permitGapMs + PENDING_COVER_MS).toBeLessThan(s.marginMs);
+      expect(s.leaseSlots * s.minTimeMs).toBe(s.permitGapMs);
+    }
+  });
+
+  it('uses one Bottleneck lane per endpoint unless the permit gap asks for more promised slots', () => {
     expect(computeSpacing(100, 60_000).lanes).toBe(1);
     expect(computeSpacing(1_000, 60_000).lanes).toBe(1);
     expect(computeSpacing(60, 10_000).lanes).toBe(1);
-    expect(computeSpacing(1_000, 10_000).lanes).toBe(5); // 10 promised slots
-    expect(computeSpacing(100_000, 60_000).lanes).toBe(MAX_LANES);
+    expect(computeSpacing(1_000, 10_000).lanes).toBe(3); // 22 ms gap → 5 promised slots
+    expect(computeSpacing(100_000, 60_000).lanes).toBe(2); // 25 ms gap → 4 promised slots
+    expect(computeSpacing(100_000, 60_000).lanes).toBeLessThanOrEqual(MAX_LANES);
   });
 
   it('refuses nonsense budgets', () => {

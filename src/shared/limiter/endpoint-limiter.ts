@@ -33,6 +33,12 @@ interface Call {
   penaltyUntil: number;
 }
 
+/** Slots of one lease: spendable until `endsAt` (the end of the permit's time slice). */
+interface Lease {
+  left: number;
+  endsAt: number;
+}
+
 /** Local Bottleneck priorities (0 is served first). */
 const BOTTLENECK_PRIORITY: Record<CallPriority, number> = { control: 0, poll: 5 };
 
@@ -81,6 +87,9 @@ function isClusterStateLost(err: unknown): boolean {
  *    across the fleet, Bottleneck priorities only order the local queue;
  * 3. a hard check in Redis (sliding window over windowMs + margin, and the 429 penalty) before the
  *    call starts, so that no timing accident can exceed the budget.
+ * At budgets so large that the spacing is shorter than LEASE_SPAN_MS, steps 1–3 get a lease of
+ * several slots at once (see EndpointSpacing.leaseSlots) and calls are served from it locally,
+ * minTime apart, control calls first; only the call that finds no slot left goes through the steps.
  */
 export class EndpointLimiter {
   /** Clustered Bottleneck instances sharing this endpoint's state in Redis; lane 0 takes the polls. */
@@ -94,6 +103,15 @@ export class EndpointLimiter {
   private pollBusy = false;
   private readonly pollWaiters: Array<() => void> = [];
   private lastTroubleLogAt = 0;
+  /** Leased slots not yet spent, oldest first (lease mode only). */
+  private leases: Lease[] = [];
+  /** When this process may start its next call on this endpoint (lease mode: minTime apart). */
+  private nextCallAt = 0;
+  /** Lease requests in flight, by the priority they were asked at. */
+  private readonly leasing: Partial<Record<CallPriority, Promise<unknown>>> = {};
+  /** Control calls waiting in lease mode; polls take no slot while there are any. */
+  private controlWaiting = 0;
+  private changed: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(private readonly deps: EndpointLimiterDeps) {
     this.logKey = `${deps.baseKey}:log`;
@@ -110,7 +128,7 @@ export class EndpointLimiter {
       id: this.deps.baseKey,
       datastore: 'ioredis',
       connection: this.deps.connections[lane],
-      minTime: spacing.minTimeMs,
+      minTime: spacing.permitGapMs,
       maxConcurrent: spacing.maxConcurrent,
       heartbeatInterval: spacing.heartbeatMs,
       clearDatastore: false,
@@ -125,7 +143,10 @@ export class EndpointLimiter {
     // changed CXONE_RATE_LIMIT_PER_MIN takes effect on the next start of any process.
     // (Bottleneck's typings say updateSettings returns the limiter; it actually returns a promise.)
     Promise.resolve(
-      limiter.updateSettings({ minTime: spacing.minTimeMs, maxConcurrent: spacing.maxConcurrent }) as unknown,
+      limiter.updateSettings({
+        minTime: spacing.permitGapMs,
+        maxConcurrent: spacing.maxConcurrent,
+      }) as unknown,
     ).catch((err: unknown) => this.logTrouble(err, 'could not store limiter settings'));
     return limiter;
   }
@@ -169,7 +190,9 @@ export class EndpointLimiter {
       refresh.unref();
     }
     try {
-      await this.boundedByOutage(this.untilStopped(call, this.acquireLoop(call)));
+      const work =
+        this.deps.spacing.leaseSlots > 1 ? this.leasedLoop(call) : this.acquireLoop(call, 1).then(() => {});
+      await this.boundedByOutage(this.untilStopped(call, work));
     } finally {
       if (deadlineTimer) clearTimeout(deadlineTimer);
       this.deps.signal.removeEventListener('abort', onClose);
@@ -219,12 +242,105 @@ export class EndpointLimiter {
     });
   }
 
-  private async acquireLoop(call: Call): Promise<void> {
+  /**
+   * Lease mode: takes a slot of a lease this process holds, or, when none is left, gets the next
+   * lease (one request per priority at a time; the others wait for it). A control call never waits
+   * behind a poll's request, and polls take no slot while a control call here waits for one.
+   */
+  private async leasedLoop(call: Call): Promise<void> {
+    const control = call.priority === 'control';
+    if (control) this.controlWaiting++;
+    try {
+      for (;;) {
+        this.assertOpen(call);
+        const slot = this.reserveSlot(call.priority);
+        if (slot === 'blocked') {
+          await this.untilStopped(call, this.nextChange());
+          continue;
+        }
+        if (slot !== null) {
+          const waitMs = slot - Date.now();
+          if (waitMs > 0) await this.pause(waitMs, call);
+          return;
+        }
+        // A bounded call (the API path) asks for its own lease: waiting on another call's request it
+        // could not refuse at once a penalty or full window that outlasts its maxWaitMs.
+        const bounded = call.deadline !== undefined;
+        const inFlight = bounded
+          ? undefined
+          : control
+            ? this.leasing.control
+            : (this.leasing.control ?? this.leasing.poll);
+        if (inFlight) {
+          await this.untilStopped(
+            call,
+            inFlight.then(
+              () => undefined,
+              () => undefined,
+            ),
+          );
+          continue;
+        }
+        const request = this.acquireLoop(call, this.deps.spacing.leaseSlots).then((taken) => {
+          this.leases.push({ left: taken, endsAt: Date.now() + this.deps.spacing.permitGapMs });
+        });
+        if (!bounded) this.leasing[call.priority] = request;
+        try {
+          await request;
+        } finally {
+          if (this.leasing[call.priority] === request) delete this.leasing[call.priority];
+          this.notify();
+        }
+      }
+    } finally {
+      if (control && --this.controlWaiting === 0) this.notify();
+    }
+  }
+
+  /** A slot's start time (now or a little later), null when no lease has one left, 'blocked' for a poll behind control. */
+  private reserveSlot(priority: CallPriority): number | null | 'blocked' {
+    const at = Math.max(Date.now(), this.nextCallAt);
+    while (this.leases.length > 0) {
+      const lease = this.leases[0] as Lease;
+      if (lease.left > 0 && at < lease.endsAt) break;
+      this.leases.shift();
+    }
+    const lease = this.leases[0];
+    if (!lease) return null;
+    if (priority === 'poll' && this.controlWaiting > 0) return 'blocked';
+    lease.left--;
+    this.nextCallAt = at + this.deps.spacing.minTimeMs;
+    return at;
+  }
+
+  private nextChange(): Promise<void> {
+    if (!this.changed) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.changed = { promise, resolve };
+    }
+    return this.changed.promise;
+  }
+
+  private notify(): void {
+    const changed = this.changed;
+    this.changed = undefined;
+    changed?.resolve();
+  }
+
+  /** After a 429 this process starts nothing more from slots it leased before it. */
+  dropLeases(): void {
+    this.leases = [];
+  }
+
+  /** Gets `slots` slots through the three steps; resolves with how many were taken (≥ 1). */
+  private async acquireLoop(call: Call, slots: number): Promise<number> {
     let troubleSince: number | undefined;
     for (;;) {
       this.assertOpen(call);
       try {
-        if (await this.tryOnce(call)) return;
+        const taken = await this.tryOnce(call, slots);
+        if (taken > 0) return taken;
         troubleSince = undefined;
       } catch (err) {
         if (call.signal.aborted) throw call.signal.reason as Error;
@@ -281,8 +397,8 @@ export class EndpointLimiter {
     return this.deps.redis.cxoControlEnter(this.controlKey, this.penaltyKey, call.member, CONTROL_TTL_MS);
   }
 
-  /** One pass: wait out a penalty, get a permit, take from the hard window. False = go round again. */
-  private async tryOnce(call: Call): Promise<boolean> {
+  /** One pass: wait out a penalty, get a permit, take from the hard window. 0 = go round again. */
+  private async tryOnce(call: Call, slots: number): Promise<number> {
     const { priority, member } = call;
     const pttl = await this.penaltyLeft(call);
     if (pttl > 0) {
@@ -317,20 +433,21 @@ export class EndpointLimiter {
         this.deps.spacing.perWindow,
         `${member}:${Date.now()}`,
         unmark,
+        slots,
       );
       if (unmark) {
         call.marked = false;
         call.unmarked = true;
       }
-      if (taken === 1) {
+      if (taken > 0) {
         limiterBudgetLeft.set({ endpoint: this.deps.endpoint }, value);
-        return true;
+        return taken;
       }
       if (why === 1) call.penaltyUntil = Date.now() + value;
       this.assertFits(call, value);
       await this.pause(value, call);
       // Penalized while waiting for the permit: queue again so that calls resume evenly spaced.
-      if (why === 1) return false;
+      if (why === 1) return 0;
     }
   }
 

@@ -8,11 +8,12 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
- * Takes one call from the endpoint's hard window, unless the endpoint is penalized. A control call
- * that got its permit also leaves the registry of waiting control calls here (same round trip).
+ * Takes up to ARGV[5] calls (a lease's slots; 1 at ordinary rates) from the endpoint's hard window,
+ * unless the endpoint is penalized; a nearly full window yields fewer. A control call that got its
+ * permit also leaves the registry of waiting control calls here (same round trip).
  * KEYS: log (zset of call times), penalty (string with PX), control (zset of waiting control calls).
- * ARGV: spanMs, limit, member, control member to remove ('' = none).
- * Returns {1, left, 0} when taken; {0, waitMs, 1} while penalized; {0, waitMs, 2} when the window is full.
+ * ARGV: spanMs, limit, member, control member to remove ('' = none), slots wanted.
+ * Returns {taken, left, 0} when taken; {0, waitMs, 1} while penalized; {0, waitMs, 2} when the window is full.
  */
 const TAKE = `${NOW}
 if ARGV[4] ~= '' then redis.call('ZREM', KEYS[3], ARGV[4]) end
@@ -26,9 +27,10 @@ if used >= limit then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   return {0, math.max(1, tonumber(oldest[2]) + span - now + 1), 2}
 end
-redis.call('ZADD', KEYS[1], now, ARGV[3])
+local n = math.min(tonumber(ARGV[5]), limit - used)
+for i = 1, n do redis.call('ZADD', KEYS[1], now, ARGV[3] .. ':' .. i) end
 redis.call('PEXPIRE', KEYS[1], span * 2)
-return {1, limit - used - 1, 0}`;
+return {n, limit - used - n, 0}`;
 
 /** Extends the penalty to at least ARGV[1] ms from now (a shorter later 429 never shortens it). */
 const PENALIZE = `local ms = tonumber(ARGV[1])
@@ -73,6 +75,7 @@ export interface LimiterScripts {
     limit: number,
     member: string,
     unmarkControl: string,
+    slots: number,
   ): Promise<[number, number, number]>;
   /** Marks a waiting control call and returns the penalty's PTTL (≤ 0 when not penalized). */
   cxoControlEnter(control: string, penalty: string, member: string, ttlMs: number): Promise<number>;

@@ -13,12 +13,22 @@
  *   PENDING_COVER_MS of the budget: 2 at any realistic CXone rate (minTime >= 50 ms), more only for
  *   budgets of thousands of calls per minute. What a control call may have to wait behind stays
  *   bounded in time (about max(2 × minTime, PENDING_COVER_MS)), not in count.
+ * - leaseSlots: when the spacing is shorter than LEASE_SPAN_MS (budgets of thousands of calls per
+ *   minute and more), one Bottleneck permit is a lease of several consecutive slots rather than one:
+ *   the permit stands for a time slice of permitGapMs = leaseSlots × minTime, the hard window takes
+ *   the slice's slots in the same round trip, and the process spends them itself, minTime apart,
+ *   within the slice. Handing out one slot per millisecond through Redis would cost more than the
+ *   calls it spaces; at every realistic CXone rate leaseSlots is 1 and nothing changes.
  */
 export interface EndpointSpacing {
   perWindow: number;
   windowMs: number;
   marginMs: number;
   minTimeMs: number;
+  /** Slots one permit stands for (1 unless minTimeMs < LEASE_SPAN_MS). */
+  leaseSlots: number;
+  /** Bottleneck's minTime: the fleet-wide gap between two permits (leaseSlots × minTimeMs). */
+  permitGapMs: number;
   maxConcurrent: number;
   /**
    * Clustered Bottleneck instances per endpoint per process. One instance asks Redis for one permit
@@ -42,6 +52,12 @@ export const MIN_PENDING_PERMITS = 2;
  */
 export const PENDING_COVER_MS = 100;
 export const MIN_MARGIN_MS = 250;
+/**
+ * The longest slice one lease covers. A lease's slots are counted in the hard window when it is
+ * granted and spent up to this much later, so it must stay well inside the margin, next to the
+ * promised slots (PENDING_COVER_MS) and arrival jitter.
+ */
+export const LEASE_SPAN_MS = 25;
 /** Upper bound on Bottleneck lanes per endpoint (each lane needs two Redis connections). */
 export const MAX_LANES = 8;
 
@@ -58,15 +74,19 @@ export function computeSpacing(perWindow: number, windowMs: number): EndpointSpa
   // 250 ms, and 1 % of long windows.
   const marginMs = Math.max(MIN_MARGIN_MS, Math.ceil(windowMs * 0.01));
   const minTimeMs = Math.ceil((windowMs + marginMs) / perWindow);
-  const maxConcurrent = pendingPermits(minTimeMs);
+  const leaseSlots = minTimeMs >= LEASE_SPAN_MS ? 1 : Math.floor(LEASE_SPAN_MS / minTimeMs);
+  const permitGapMs = minTimeMs * leaseSlots;
+  const maxConcurrent = pendingPermits(permitGapMs);
   return {
     perWindow,
     windowMs,
     marginMs,
     minTimeMs,
+    leaseSlots,
+    permitGapMs,
     maxConcurrent,
     lanes: Math.min(MAX_LANES, Math.ceil(maxConcurrent / MIN_PENDING_PERMITS)),
-    heartbeatMs: Math.min(1_000, Math.max(250, minTimeMs)),
-    permitExpirationMs: minTimeMs * (maxConcurrent + 1) + 2_000,
+    heartbeatMs: Math.min(1_000, Math.max(250, permitGapMs)),
+    permitExpirationMs: permitGapMs * (maxConcurrent + 1) + 2_000,
   };
 }

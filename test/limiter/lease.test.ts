@@ -1,0 +1,138 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
+import { createKeys } from '../../src/shared/keys.js';
+import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
+import { computeSpacing } from '../../src/shared/limiter/spacing.js';
+import { type FleetLimiter, LimiterWaitExceededError } from '../../src/shared/limiter/types.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { createRedis } from '../../src/shared/redis.js';
+import { deleteKeys, REDIS_URL, testPrefix } from '../cxone/harness.js';
+
+const EP = CXONE_ENDPOINTS.createCampaign;
+/** minTime 7 ms → a permit is a lease of 3 slots over a 21 ms slice. */
+const PER_WINDOW = 200;
+const WINDOW_MS = 1_000;
+
+let limiters: FleetLimiter[] = [];
+let prefix = '';
+
+function fleet(n: number): FleetLimiter[] {
+  prefix = testPrefix('lease');
+  limiters = Array.from({ length: n }, () =>
+    createFleetLimiter({
+      redisUrl: REDIS_URL,
+      prefix,
+      perWindow: PER_WINDOW,
+      windowMs: WINDOW_MS,
+      logger: silentLogger,
+    }),
+  );
+  return limiters;
+}
+
+afterEach(async () => {
+  await Promise.all(limiters.map((l) => l.close()));
+  limiters = [];
+  if (prefix) await deleteKeys(REDIS_URL, prefix);
+  prefix = '';
+});
+
+function maxInSpan(starts: number[], span: number): number {
+  const sorted = [...starts].sort((a, b) => a - b);
+  let best = 0;
+  let lo = 0;
+  for (let hi = 0; hi < sorted.length; hi++) {
+    while ((sorted[hi] as number) - (sorted[lo] as number) >= span) lo++;
+    best = Math.max(best, hi - lo + 1);
+  }
+  return best;
+}
+
+describe('fleet limiter leases (real Redis)', () => {
+  it('uses leases at this budget', () => {
+    const s = computeSpacing(PER_WINDOW, WINDOW_MS);
+    expect(s.leaseSlots).toBe(3);
+    expect(s.permitGapMs).toBe(21);
+  });
+
+  it('keeps the fleet within the window, spaces each process minTime apart, and asks Redis once per lease', async () => {
+    const instances = fleet(2);
+    const starts: number[][] = [[], []];
+    const calls = 260; // more than one window's budget, so the hard window has to hold
+    await Promise.all(
+      instances.flatMap((limiter, i) =>
+        Array.from({ length: calls / 2 }, (_, n) =>
+          limiter.schedule(
+            EP,
+            n % 4 === 0 ? 'poll' : 'control',
+            async () => void starts[i]!.push(Date.now()),
+          ),
+        ),
+      ),
+    );
+    const all = starts.flat();
+    expect(all).toHaveLength(calls);
+    expect(maxInSpan(all, WINDOW_MS)).toBeLessThanOrEqual(PER_WINDOW);
+    const { minTimeMs, leaseSlots } = computeSpacing(PER_WINDOW, WINDOW_MS);
+    for (const own of starts) {
+      // Slots are minTime apart: any 10 × minTime holds about 10 calls of one process (a burst from
+      // a lease would put all its slots in the same millisecond); +2 for calls run late together.
+      expect(maxInSpan(own, 10 * minTimeMs)).toBeLessThanOrEqual(12);
+    }
+    // Every slot taken from the hard window is a log entry; a lease takes up to leaseSlots at once,
+    // so there are fewer hard-window round trips than calls (and never fewer entries than calls).
+    const redis = createRedis(REDIS_URL);
+    try {
+      const entries = await redis.zrange(`${createKeys(prefix).limiter(EP)}:log`, '0', '-1');
+      const leases = new Set(entries.map((e) => e.replace(/:\d+$/, '')));
+      expect(entries.length).toBeGreaterThan(0);
+      expect(leases.size).toBeLessThan(entries.length);
+      expect(
+        Math.max(...[...leases].map((l) => entries.filter((e) => e.startsWith(`${l}:`)).length)),
+      ).toBeLessThanOrEqual(leaseSlots);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('stops spending its leased slots after a 429 penalty', async () => {
+    const [a] = fleet(1);
+    await a!.schedule(EP, 'control', async () => undefined); // leases 3 slots, spends 1
+    await a!.penalize(EP, 400);
+    const before = Date.now();
+    const started = await a!.schedule(EP, 'control', async () => Date.now());
+    expect(started - before).toBeGreaterThanOrEqual(350);
+  });
+
+  it('refuses a bounded call at once behind a penalty, even while another call is getting a lease', async () => {
+    const [a] = fleet(1);
+    await a!.penalize(EP, 5_000);
+    // An unbounded call (a job) waits the penalty out, holding this process's lease request.
+    const job = a!.schedule(EP, 'control', async () => 'ran').catch((err: unknown) => err);
+    await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    const err = await a!
+      .schedule(EP, 'control', async () => 'ran', { maxWaitMs: 1_000 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LimiterWaitExceededError);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect((err as LimiterWaitExceededError).retryAfterMs).toBeGreaterThan(3_000);
+    void job;
+  });
+
+  it('serves waiting control calls before polls from the same lease', async () => {
+    const [a] = fleet(1);
+    const order: string[] = [];
+    const run = (priority: 'poll' | 'control') =>
+      a!.schedule(EP, priority, async () => void order.push(priority));
+    // The first control call asks for a lease; polls and then more control calls wait for it, the
+    // polls first in line.
+    const first = run('control');
+    const polls = Array.from({ length: 6 }, () => run('poll'));
+    const controls = Array.from({ length: 3 }, () => run('control'));
+    await Promise.all([first, ...polls, ...controls]);
+    // The lease's three slots and the next lease's first go to the four control calls.
+    expect(order.slice(0, 4)).toEqual(['control', 'control', 'control', 'control']);
+    expect(order).toHaveLength(10);
+  });
+});
