@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { CampaignConfig } from '../shared/campaign-config.js';
+import { canonicalJson } from '../shared/canonical-json.js';
 import type { AppContext } from '../shared/context.js';
 import type { LaunchJob } from '../shared/jobs.js';
 import { createLaunchStore, launchAuditId, type LaunchStatus } from '../shared/launch-store.js';
@@ -22,18 +23,6 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
     );
   }
   return value;
-}
-
-/** JSON with object keys sorted at every level, so equal configs hash equally whatever the key order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 export function configFingerprint(config: CampaignConfig): string {

@@ -13,6 +13,7 @@ import {
   type ResourceResidue,
 } from './campaign-record-codec.js';
 import type { Keys } from './keys.js';
+import { evalScript } from './redis-script.js';
 
 /**
  * The orchestrator's view of one campaign, kept in Redis. CXone is the source of truth for status,
@@ -237,8 +238,10 @@ export class CampaignStore {
    * Returns false when the resource was older than what is stored.
    */
   async syncFromCxone(resource: CampaignResource, extra: Partial<CampaignRecord> = {}): Promise<boolean> {
-    const existing = await this.readField<CampaignConfig>(resource.id, 'config');
-    const config = configFromResource(resource, extra.config ?? existing ?? undefined);
+    // The stored config is only the fallback for what the resource does not carry; a caller that
+    // passes the config (every launch) spares the read.
+    const base = extra.config ?? (await this.readField<CampaignConfig>(resource.id, 'config')) ?? undefined;
+    const config = configFromResource(resource, base);
     const result = await this.write(resource.id, resource.version, false, {
       ...extra,
       campaignId: resource.id,
@@ -345,7 +348,8 @@ export class CampaignStore {
         add('cxone', DELETE);
       }
     }
-    const result = (await this.redis.eval(
+    const result = (await evalScript(
+      this.redis,
       WRITE_SCRIPT,
       2,
       this.keys.campaign(campaignId),

@@ -22,7 +22,7 @@ export async function evalScript(
   redis: Redis,
   lua: string,
   numKeys: number,
-  ...args: Array<string | number>
+  ...args: Array<string | number | Buffer>
 ): Promise<unknown> {
   try {
     return await redis.evalsha(sha1(lua), numKeys, ...args);

@@ -6,7 +6,8 @@ import type { Keys } from '../keys.js';
 import type { Logger } from '../logger.js';
 import { auditWrites } from '../metrics.js';
 import { canonicalJson } from '../canonical-json.js';
-import { hashRecord } from './canonical.js';
+import { evalScript } from '../redis-script.js';
+import { hashCanonical, hashRecord, withHash } from './canonical.js';
 import type { AuditInput, AuditRecord, AuditTrail } from './types.js';
 
 /**
@@ -208,23 +209,25 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     for (let attempt = 1; attempt <= CAS_MAX_ATTEMPTS; attempt++) {
       // Taken per attempt so that a record rebuilt after losing a race is not older than its predecessor.
       const timestamp = new Date(clock.now()).toISOString();
-      const unhashed: Omit<AuditRecord, 'hash'> = JSON.parse(
-        canonicalJson({
-          auditId,
-          timestamp,
-          occurredAt: input.occurredAt ?? timestamp,
-          campaignId,
-          action: input.action,
-          actor: input.actor,
-          cxoneVersion: input.cxoneVersion,
-          details: input.details ?? {},
-          metrics: input.metrics ?? null,
-          dedupeKey: input.dedupeKey,
-          prevHash,
-        }),
-      ) as Omit<AuditRecord, 'hash'>;
-      const record: AuditRecord = { ...unhashed, hash: hashRecord(unhashed) };
-      const [outcome, value] = (await redis.eval(
+      // Canonicalized once: the hash is taken over these bytes, and the stored form is the same
+      // sorted record with `hash` inserted at its sorted place (see withHash).
+      const unhashedJson = canonicalJson({
+        auditId,
+        timestamp,
+        occurredAt: input.occurredAt ?? timestamp,
+        campaignId,
+        action: input.action,
+        actor: input.actor,
+        cxoneVersion: input.cxoneVersion,
+        details: input.details ?? {},
+        metrics: input.metrics ?? null,
+        dedupeKey: input.dedupeKey,
+        prevHash,
+      });
+      const unhashed = JSON.parse(unhashedJson) as Omit<AuditRecord, 'hash'>;
+      const record = withHash(unhashed, hashCanonical(unhashedJson));
+      const [outcome, value] = (await evalScript(
+        redis,
         APPEND_SCRIPT,
         5,
         keys.auditChainHead(campaignId),
@@ -234,7 +237,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         campaignsKey,
         prevHash,
         record.hash,
-        canonicalJson(record),
+        JSON.stringify(record),
         campaignId,
         input.dedupeKey ?? '',
         auditId,

@@ -29,6 +29,9 @@ export interface WindowInterval {
 }
 
 const DAY_MS = 86_400_000;
+/** Beyond any UTC offset in use today (−12:00 … +14:00); windows are only ever resolved near now. */
+const MAX_ZONE_OFFSET_MS = 15 * 3_600_000;
+const utcMidnight = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS;
 /** Far enough to cover any legal configuration (every window recurs weekly) plus a DST-emptied day. */
 const SEARCH_DAYS = 15;
 
@@ -121,21 +124,29 @@ export function resolveBound(zoneName: string, date: DateTime, hhmm: string, bou
  * dates of the same few configurations again; the tz database does not change while we run.
  */
 const DAY_CACHE_MAX = 10_000;
-const dayCache = new Map<string, readonly WindowInterval[]>();
+/** zone + windows → local date (as midnight UTC) → that day's intervals; never mutated once stored. */
+const dayCache = new Map<string, Map<number, readonly WindowInterval[]>>();
+let dayCacheSize = 0;
 
 /** `utcDayMs` is the local calendar date as midnight UTC of the same year/month/day. */
-function dayIntervals(config: WindowConfig, utcDayMs: number, windowsKey: string): WindowInterval[] {
-  const day = new Date(utcDayMs);
-  const key = `${config.complianceTimeZone}\u0000${windowsKey}\u0000${day.getUTCFullYear()}-${day.getUTCMonth() + 1}-${day.getUTCDate()}`;
-  const cached = dayCache.get(key);
-  if (cached) return cached.map((i) => ({ ...i }));
+function dayIntervals(config: WindowConfig, utcDayMs: number, windowsKey: string): readonly WindowInterval[] {
+  const configKey = `${config.complianceTimeZone}\u0000${windowsKey}`;
+  let days = dayCache.get(configKey);
+  const cached = days?.get(utcDayMs);
+  if (cached) return cached;
   // Luxon only on a miss: the cached path is every launch's and every enforcement tick's.
   const computed = resolveDayIntervals(config, DateTime.fromMillis(utcDayMs, { zone: 'utc' }));
-  if (dayCache.size >= DAY_CACHE_MAX) dayCache.clear();
-  dayCache.set(
-    key,
-    computed.map((i) => ({ ...i })),
-  );
+  if (dayCacheSize >= DAY_CACHE_MAX) {
+    dayCache.clear();
+    dayCacheSize = 0;
+    days = undefined;
+  }
+  if (!days) {
+    days = new Map();
+    dayCache.set(configKey, days);
+  }
+  days.set(utcDayMs, computed);
+  dayCacheSize++;
   return computed;
 }
 
@@ -151,7 +162,8 @@ function resolveDayIntervals(config: WindowConfig, date: DateTime): WindowInterv
   return out;
 }
 
-function merge(intervals: WindowInterval[]): WindowInterval[] {
+/** Merged copies (the inputs, shared with the day cache, are never modified). */
+function merge(intervals: readonly WindowInterval[]): WindowInterval[] {
   const sorted = [...intervals].sort((a, b) => a.openMs - b.openMs);
   const merged: WindowInterval[] = [];
   for (const next of sorted) {
@@ -167,16 +179,19 @@ function merge(intervals: WindowInterval[]): WindowInterval[] {
  * so an interval that started the previous local day is included.
  */
 export function windowIntervals(config: WindowConfig, fromMs: number, toMs: number): WindowInterval[] {
-  const zone = zoneOf(config.complianceTimeZone);
-  const first = DateTime.fromMillis(fromMs, { zone }).startOf('day').minus({ days: 1 });
-  const end = DateTime.fromMillis(toMs, { zone }).startOf('day').plus({ days: 1 });
-  // Only the local calendar dates matter from here on (a bound is resolved from date + wall time),
-  // and stepping through dates in UTC (where every day is 24 h) gives the same year/month/day/weekday
-  // sequence without asking Intl for the zone's offset, or building a DateTime, at every step.
-  const last = Date.UTC(end.year, end.month - 1, end.day);
+  zoneOf(config.complianceTimeZone); // an unknown zone is refused, whatever the cache holds
+  // Only the local calendar dates matter from here on (a bound is resolved from date + wall time).
+  // Every zone's offset lies within ±MAX_ZONE_OFFSET_MS, so the local dates of [fromMs, toMs) lie
+  // among the UTC dates of [fromMs − max, toMs + max]; one more day either side covers an interval
+  // that began the previous local day. Stepping through dates in UTC (where every day is 24 h) gives
+  // the year/month/day/weekday sequence without asking Intl for an offset: the cached path (every
+  // launch, every enforcement tick) never calls Luxon. Extra dates only add intervals the filter
+  // drops: no window reaches midnight (ends are at most 23:59), so days never merge.
+  const first = utcMidnight(fromMs - MAX_ZONE_OFFSET_MS) - DAY_MS;
+  const last = utcMidnight(toMs + MAX_ZONE_OFFSET_MS) + DAY_MS;
   const all: WindowInterval[] = [];
   const windowsKey = JSON.stringify(config.allowedCallTimes);
-  for (let day = Date.UTC(first.year, first.month - 1, first.day); day <= last; day += DAY_MS) {
+  for (let day = first; day <= last; day += DAY_MS) {
     all.push(...dayIntervals(config, day, windowsKey));
   }
   return merge(all).filter((i) => i.closeMs > fromMs && i.openMs < toMs);

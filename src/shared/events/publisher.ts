@@ -100,31 +100,36 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
     // Serialized once, here: retries and replays send these exact bytes, so a receiver that
     // verified a signature once can verify it again and dedupe by id.
     const body = JSON.stringify(envelope);
-    const tx = redis
-      .multi()
-      .xadd(
-        recentEventsKey(keys),
-        'MAXLEN',
-        '~',
-        RECENT_EVENTS_MAX,
-        '*',
-        'id',
-        envelope.id,
-        'c',
-        campaignId,
-        'b',
-        body,
-      );
+    const recentArgs = [
+      recentEventsKey(keys),
+      'MAXLEN',
+      '~',
+      RECENT_EVENTS_MAX,
+      '*',
+      'id',
+      envelope.id,
+      'c',
+      campaignId,
+      'b',
+      body,
+    ] as const;
     if (enabled) {
-      tx.hset(eventStoreKey(keys, envelope.id), {
-        body,
-        type,
-        campaignId,
-        occurredAt: envelope.occurredAt,
-        state: 'pending',
-      }).expire(eventStoreKey(keys, envelope.id), EVENT_TTL_SECONDS);
+      // The stored copy and the recent entry land together or not at all.
+      await redis
+        .multi()
+        .xadd(...recentArgs)
+        .hset(eventStoreKey(keys, envelope.id), {
+          body,
+          type,
+          campaignId,
+          occurredAt: envelope.occurredAt,
+          state: 'pending',
+        })
+        .expire(eventStoreKey(keys, envelope.id), EVENT_TTL_SECONDS)
+        .exec();
+    } else {
+      await redis.xadd(...recentArgs);
     }
-    await tx.exec();
     if (enabled) {
       await webhookQueue.add(type, { eventId: envelope.id }, webhookJobOptions(envelope.id, schedule));
     }
