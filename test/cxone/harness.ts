@@ -7,23 +7,17 @@ import type { CreateCampaignRequest, CxoneScope } from '../../src/shared/cxone/w
 import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import type { FleetLimiter } from '../../src/shared/limiter/types.js';
 import { silentLogger } from '../../src/shared/logger.js';
+import { deletePrefix, testPrefix } from '../support/redis-prefix.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-export function testPrefix(tag: string): string {
-  return `{cxo-test-${tag}-${randomUUID().slice(0, 8)}}`;
-}
+export { testPrefix };
 
-/** Deletes every key under a test prefix (never FLUSHDB on a shared db). */
+/** Deletes every key under a test prefix (never FLUSHDB on a shared db; see deletePrefix). */
 export async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deletePrefix(redis, prefix);
   } finally {
     redis.disconnect();
   }

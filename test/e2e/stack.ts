@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { WorkerOptions } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -14,6 +13,7 @@ import { CXONE_SCOPES } from '../../src/shared/cxone/wire.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/index.js';
 import { createLaunchWorker } from '../../src/workers/launch-worker.js';
+import { deletePrefix, testPrefix } from '../support/redis-prefix.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const API_TOKEN = 'test-token-0123456789';
@@ -22,19 +22,9 @@ export const FLEET_CLIENT = { clientId: 'fleet-client', clientSecret: 'fleet-sec
 /** Short lock settings so a killed worker's job is picked up again within a few seconds. */
 export const FAST_LOCKS: Partial<WorkerOptions> = { lockDuration: 2_000, stalledInterval: 1_000 };
 
-export function testPrefix(): string {
-  return `{cxo-test-${randomUUID().slice(0, 8)}}`;
-}
+export { testPrefix };
 
-/** Deletes every key under the test's own prefix (never FLUSHDB: Redis db 0 is shared). */
-export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-}
+export { deletePrefix };
 
 export function testEnv(
   prefix: string,

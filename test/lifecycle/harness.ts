@@ -17,6 +17,7 @@ import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { isFinished, type CommandRecord } from '../../src/shared/lifecycle/commands.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+import { deletePrefix } from '../support/redis-prefix.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const CONSOLE = { clientId: 'console-operator', clientSecret: 'console-secret' };
@@ -198,15 +199,12 @@ export async function startHarness(overrides: Partial<AppContext> = {}): Promise
   return harness;
 }
 
-/** Deletes every key under a test prefix (SCAN, never FLUSHDB). */
+/** Deletes every key under a test prefix (SCAN, never FLUSHDB; see deletePrefix). */
 export async function deleteKeys(prefix: string): Promise<void> {
   const { createRedis } = await import('../../src/shared/redis.js');
   const redis: Redis = createRedis(REDIS_URL);
   try {
-    const stream = redis.scanStream({ match: `${prefix}*`, count: 500 });
-    for await (const batch of stream as AsyncIterable<string[]>) {
-      if (batch.length) await redis.del(...batch);
-    }
+    await deletePrefix(redis, prefix);
   } finally {
     redis.disconnect();
   }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { AuditTrail } from '../../src/shared/audit/types.js';
 import { systemClock } from '../../src/shared/clock.js';
 import { loadConfig } from '../../src/shared/config.js';
@@ -10,6 +9,7 @@ import type { EventPublisher } from '../../src/shared/events/types.js';
 import { QUEUES, createKeys, type QueueName } from '../../src/shared/keys.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { createRedis } from '../../src/shared/redis.js';
+import { deletePrefix } from '../support/redis-prefix.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const TEST_TOKEN = 'ops-test-token-123';
@@ -18,15 +18,7 @@ export interface OpsTestContext extends AppContext {
   close(): Promise<void>;
 }
 
-/** Deletes every key under a test prefix (SCAN, never FLUSHDB: the database is shared). */
-export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-}
+export { deletePrefix };
 
 /**
  * A context with real Redis and real BullMQ queues under a private prefix. The CXone client is the

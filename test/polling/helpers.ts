@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
@@ -6,22 +5,13 @@ import { systemClock } from '../../src/shared/clock.js';
 import type { AppConfig } from '../../src/shared/config.js';
 import type { AppContext } from '../../src/shared/context.js';
 import { createKeys, QUEUES } from '../../src/shared/keys.js';
+import { deletePrefix, testPrefix } from '../support/redis-prefix.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-export function testPrefix(): string {
-  return `{cxo-test-${randomUUID().slice(0, 8)}}`;
-}
+export { testPrefix };
 
-/** Deletes every key under the test's own prefix (never FLUSHDB on a shared db). */
-export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-}
+export { deletePrefix };
 
 export type PollingTestContext = Pick<
   AppContext,

@@ -1,0 +1,31 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/** A private, hash-tagged key prefix for one test: `{cxo-test-<tag>-<random>}`. */
+export function testPrefix(tag?: string): string {
+  return `{cxo-test-${tag ? `${tag}-` : ''}${randomUUID().slice(0, 8)}}`;
+}
+
+/**
+ * Refuses anything but a test prefix. Deleting by pattern under an empty or foreign prefix would
+ * delete the keys of every test running alongside (an empty one matches every key in the database).
+ */
+export function assertTestPrefix(prefix: string): void {
+  if (!/^\{cxo-[^{}]+\}$/.test(prefix)) {
+    throw new Error(`refusing to delete keys under "${prefix}": not a test prefix like {cxo-test-…}`);
+  }
+}
+
+/**
+ * Deletes every key under a test prefix, Bottleneck's `b_{…}` keys included (SCAN; never FLUSHDB or
+ * FLUSHALL: the database is shared with every other test file and with the developer's own data).
+ */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  assertTestPrefix(prefix);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
