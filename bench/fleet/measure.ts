@@ -27,12 +27,17 @@ export interface PathFigures {
  */
 const ARRIVALS_POLL_MS = 100;
 
-async function arrivalsFor(sandbox: SandboxProcess, names: string[], timeoutMs: number): Promise<number[]> {
+async function arrivalsFor(
+  sandbox: SandboxProcess,
+  names: string[],
+  since: number,
+  timeoutMs: number,
+): Promise<number[]> {
   let arrivals = new Map<string, number>();
   await waitFor(
     `${names.length} creates on the sandbox`,
     async () => {
-      arrivals = await sandbox.arrivals();
+      arrivals = await sandbox.arrivals(since);
       return names.every((n) => arrivals.has(n));
     },
     timeoutMs,
@@ -50,11 +55,12 @@ export async function measureThroughput(
   offset: number,
 ): Promise<number> {
   const sent: { name: string; sentAt: number }[] = new Array(count);
+  const since = Date.now();
   await forEachConcurrent([...Array(count).keys()], concurrency, async (i) => {
     sent[i] = await path.submit(offset + i);
   });
   const names = sent.map((s) => s.name);
-  const arrived = await arrivalsFor(sandbox, names, 300_000);
+  const arrived = await arrivalsFor(sandbox, names, since, 300_000);
   await path.settle(names);
   return ratePerSecond(count, Math.min(...sent.map((s) => s.sentAt)), Math.max(...arrived));
 }
@@ -72,6 +78,7 @@ export async function measureLatency(
 ): Promise<{ p50Ms: number; p99Ms: number }> {
   const gapMs = 1000 / rate;
   const start = Date.now();
+  const since = start;
   const pending: Promise<{ name: string; sentAt: number }>[] = [];
   for (let i = 0; i < count; i++) {
     const due = start + i * gapMs;
@@ -81,7 +88,7 @@ export async function measureLatency(
   }
   const sent = await Promise.all(pending);
   const names = sent.map((s) => s.name);
-  const arrived = await arrivalsFor(sandbox, names, 120_000);
+  const arrived = await arrivalsFor(sandbox, names, since, 120_000);
   await path.settle(names);
   const latencies = arrived.map((t, i) => t - (sent[i] as { sentAt: number }).sentAt);
   return { p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };

@@ -8,6 +8,7 @@ import { silentLogger } from '../../src/shared/logger.js';
 import { startWorkers } from '../../src/workers/index.js';
 import { benchCampaignConfig } from './config.js';
 import type { LaunchPath } from './measure.js';
+import { createJsonClient } from './http-client.js';
 import { deleteKeys } from './redis-keys.js';
 import { waitFor } from './sandbox-proc.js';
 
@@ -39,6 +40,7 @@ export async function startPipelinePath(opts: {
   const app = await buildApiApp(ctx);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const client = createJsonClient(apiUrl, { authorization: `Bearer ${TOKEN}` });
   const launchStore = createLaunchStore(ctx);
   const launchIdByName = new Map<string, string>();
 
@@ -46,13 +48,9 @@ export async function startPipelinePath(opts: {
     async submit(index) {
       const sentAt = Date.now();
       const config = benchCampaignConfig(index, sentAt);
-      const res = await fetch(`${apiUrl}/v1/campaigns`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify(config),
-      });
-      const body = (await res.json()) as { launchId?: string };
-      if (res.status !== 202 || !body.launchId) {
+      const res = await client.post('/v1/campaigns', config);
+      const body = res.body as { launchId?: string } | null;
+      if (res.status !== 202 || !body?.launchId) {
         throw new Error(`launch refused: ${res.status} ${JSON.stringify(body)}`);
       }
       launchIdByName.set(config.name, body.launchId);
@@ -76,6 +74,7 @@ export async function startPipelinePath(opts: {
       );
     },
     async close() {
+      client.close();
       await app.close();
       await workers.close(10_000);
       await deleteKeys(ctx.redis, prefix);

@@ -8,8 +8,11 @@ const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** A sandbox in its own process (the `sandbox` role), so its CPU is not charged to the fleet under test. */
 export interface SandboxProcess {
   url: string;
-  /** Name → when the sandbox created the campaign (epoch ms), from its control surface. */
-  arrivals(): Promise<Map<string, number>>;
+  /**
+   * Name → when the sandbox created the campaign (epoch ms), from its control surface; only campaigns
+   * created at or after `since`, so that waiting for one round does not re-read every earlier round.
+   */
+  arrivals(since?: number): Promise<Map<string, number>>;
   count(): Promise<number>;
   close(): Promise<void>;
 }
@@ -39,8 +42,8 @@ export async function waitFor(
   }
 }
 
-async function listCampaigns(url: string): Promise<{ name: string; createdAt: string }[]> {
-  const res = await fetch(`${url}/__sandbox/campaigns`);
+async function listCampaigns(url: string, createdSince = 0): Promise<{ name: string; createdAt: string }[]> {
+  const res = await fetch(`${url}/__sandbox/campaigns?createdSince=${createdSince}`);
   if (!res.ok) throw new Error(`sandbox control surface answered ${res.status}`);
   return ((await res.json()) as { campaigns: { name: string; createdAt: string }[] }).campaigns;
 }
@@ -87,7 +90,8 @@ export async function startSandboxProcess(): Promise<SandboxProcess> {
   }
   return {
     url,
-    arrivals: async () => new Map((await listCampaigns(url)).map((c) => [c.name, Date.parse(c.createdAt)])),
+    arrivals: async (since = 0) =>
+      new Map((await listCampaigns(url, since)).map((c) => [c.name, Date.parse(c.createdAt)])),
     count: async () => (await listCampaigns(url)).length,
     close: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');

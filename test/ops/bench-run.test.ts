@@ -51,7 +51,7 @@ describe('fleet benchmark figures (pure)', () => {
       campaigns: 100,
       launches: 400,
       rounds: 5,
-      warmup: 60,
+      warmup: 2_000,
     });
     expect(parseFleetArgs(['--rounds', '1'])).toMatchObject({ rounds: 1 });
     // The per-path figure is the median round, so one disturbed round does not move it.

@@ -220,4 +220,18 @@ describe('sandbox campaigns', () => {
     const list = await call(sandbox, 'GET', '/__sandbox/campaigns');
     expect((list.body.campaigns as { id: string }[]).some((c) => c.id === id)).toBe(true);
   });
+
+  it('lists only the campaigns created since a given time when asked', async () => {
+    const earlier = (await createCampaign(sandbox, token)).body.id as string;
+    await new Promise((r) => setTimeout(r, 5));
+    const since = Date.now();
+    const later = (await createCampaign(sandbox, token)).body.id as string;
+    const res = await call(sandbox, 'GET', `/__sandbox/campaigns?createdSince=${since}`);
+    const ids = (res.body.campaigns as { id: string }[]).map((c) => c.id);
+    expect(ids).toContain(later);
+    expect(ids).not.toContain(earlier);
+    const bad = await call(sandbox, 'GET', '/__sandbox/campaigns?createdSince=yesterday');
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/createdSince/);
+  });
 });

@@ -126,16 +126,30 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
         return { ok: true };
       });
 
-      scope.get('/campaigns', async () => ({
-        campaigns: state.campaigns.list().map((c) => ({
-          id: c.id,
-          name: c.name,
-          status: c.status,
-          version: c.version,
-          createdAt: c.createdAt,
-          updatedAt: c.updatedAt,
-        })),
-      }));
+      /** `?createdSince=<epoch ms>` lists only campaigns created at or after it (a benchmark's round). */
+      scope.get<{ Querystring: { createdSince?: string } }>('/campaigns', async (request, reply) => {
+        const raw = request.query.createdSince;
+        const since = raw === undefined ? 0 : Number(raw);
+        if (!Number.isSafeInteger(since) || since < 0) {
+          return reply.code(400).send({
+            error: 'invalid_query',
+            message: 'createdSince must be a time in epoch milliseconds (a whole number >= 0)',
+          });
+        }
+        const campaigns = state.campaigns
+          .list()
+          .filter((c) => since === 0 || Date.parse(c.createdAt) >= since);
+        return {
+          campaigns: campaigns.map((c) => ({
+            id: c.id,
+            name: c.name,
+            status: c.status,
+            version: c.version,
+            createdAt: c.createdAt,
+            updatedAt: c.updatedAt,
+          })),
+        };
+      });
       scope.get<{ Params: { id: string } }>('/campaigns/:id', async (request) => {
         const found = campaignState(state, request.params.id);
         if (found === undefined)
