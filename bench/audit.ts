@@ -22,6 +22,7 @@ import { createKeys, QUEUES, type QueueName } from '../src/shared/keys.js';
 import { silentLogger } from '../src/shared/logger.js';
 import { createRedis } from '../src/shared/redis.js';
 import { createWebhookWorker } from '../src/workers/webhook-worker.js';
+import { deleteKeys } from './fleet/redis-keys.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -179,12 +180,7 @@ export async function run(args: string[]): Promise<void> {
     };
     if (json) console.log(JSON.stringify(result));
   } finally {
-    let cursor = '0';
-    do {
-      const [next, found] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (found.length > 0) await admin.del(...found);
-    } while (cursor !== '0');
+    await deleteKeys(admin, prefix);
     for (const c of connections) c.disconnect();
     admin.disconnect();
   }

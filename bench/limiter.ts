@@ -24,6 +24,7 @@ import { CXONE_ENDPOINTS, type CreateCampaignRequest } from '../src/shared/cxone
 import { createFleetLimiter } from '../src/shared/limiter/fleet-limiter.js';
 import { silentLogger } from '../src/shared/logger.js';
 import { nextBoundary, summarize, type WorkerReport } from './limiter/stats.js';
+import { deleteKeys } from './fleet/redis-keys.js';
 
 const WORKER = fileURLToPath(new URL('./limiter/worker.ts', import.meta.url));
 const STATS = CXONE_ENDPOINTS.getStats;
@@ -183,12 +184,7 @@ export async function run(args: string[]): Promise<void> {
     await setupLimiter.close();
     await sandbox.close();
     const redis = new Redis(redisUrl);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeys(redis, prefix);
     redis.disconnect();
   }
 }

@@ -12,8 +12,13 @@ export async function keysUnder(redis: Redis, prefix: string): Promise<string[]>
   return found;
 }
 
+/**
+ * Deletes every key of a benchmark run: those under its prefix and Bottleneck's `b_{…}` ones. Refuses
+ * anything but a `{cxo-…}` prefix, since an empty one would match every key of a shared Redis.
+ */
 export async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
-  const keys = await keysUnder(redis, prefix);
+  if (!/^\{cxo-[^{}]+\}$/.test(prefix)) throw new Error(`refusing to delete keys under "${prefix}"`);
+  const keys = [...(await keysUnder(redis, prefix)), ...(await keysUnder(redis, `b_${prefix}`))];
   for (let i = 0; i < keys.length; i += 500) await redis.unlink(...keys.slice(i, i + 500));
   return keys.length;
 }

@@ -1,51 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
-import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import { computeSpacing } from '../../src/shared/limiter/spacing.js';
 import { type FleetLimiter, LimiterClosedError } from '../../src/shared/limiter/types.js';
-import { silentLogger } from '../../src/shared/logger.js';
-import { deleteKeys, REDIS_URL, testPrefix } from '../cxone/harness.js';
+import { limiterFleets, maxInSpan } from './fleet-helpers.js';
 
 const EP = CXONE_ENDPOINTS.getStats;
 const PER_WINDOW = 10;
 const WINDOW_MS = 1_000;
 
-let limiters: FleetLimiter[] = [];
-let prefix = '';
+const fleets = limiterFleets('fl', PER_WINDOW, WINDOW_MS);
+const fleet = (n: number): FleetLimiter[] => fleets.start(n);
 
-/** Separate instances = separate Redis connections and client ids, as in separate processes. */
-function fleet(n: number): FleetLimiter[] {
-  prefix = testPrefix('fl');
-  limiters = Array.from({ length: n }, () =>
-    createFleetLimiter({
-      redisUrl: REDIS_URL,
-      prefix,
-      perWindow: PER_WINDOW,
-      windowMs: WINDOW_MS,
-      logger: silentLogger,
-    }),
-  );
-  return limiters;
-}
-
-afterEach(async () => {
-  await Promise.all(limiters.map((l) => l.close()));
-  limiters = [];
-  await deleteKeys(REDIS_URL, prefix);
-});
-
-/** Largest number of starts inside any half-open interval of `span` ms. */
-function maxInSpan(starts: number[], span: number): number {
-  const sorted = [...starts].sort((a, b) => a - b);
-  let best = 0;
-  let lo = 0;
-  for (let hi = 0; hi < sorted.length; hi++) {
-    while ((sorted[hi] as number) - (sorted[lo] as number) >= span) lo++;
-    best = Math.max(best, hi - lo + 1);
-  }
-  return best;
-}
+afterEach(() => fleets.close());
 
 describe('fleet limiter (real Redis)', () => {
   it('never starts more than perWindow calls in any window across instances, and spreads them', async () => {

@@ -1,52 +1,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { createKeys } from '../../src/shared/keys.js';
-import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import { computeSpacing } from '../../src/shared/limiter/spacing.js';
 import { type FleetLimiter, LimiterWaitExceededError } from '../../src/shared/limiter/types.js';
-import { silentLogger } from '../../src/shared/logger.js';
 import { createRedis } from '../../src/shared/redis.js';
-import { deleteKeys, REDIS_URL, testPrefix } from '../cxone/harness.js';
+import { REDIS_URL } from '../cxone/harness.js';
+import { limiterFleets, maxInSpan } from './fleet-helpers.js';
 
 const EP = CXONE_ENDPOINTS.createCampaign;
 /** minTime 7 ms → a permit is a lease of 3 slots over a 21 ms slice. */
 const PER_WINDOW = 200;
 const WINDOW_MS = 1_000;
 
-let limiters: FleetLimiter[] = [];
-let prefix = '';
+const fleets = limiterFleets('lease', PER_WINDOW, WINDOW_MS);
+const fleet = (n: number): FleetLimiter[] => fleets.start(n);
 
-function fleet(n: number): FleetLimiter[] {
-  prefix = testPrefix('lease');
-  limiters = Array.from({ length: n }, () =>
-    createFleetLimiter({
-      redisUrl: REDIS_URL,
-      prefix,
-      perWindow: PER_WINDOW,
-      windowMs: WINDOW_MS,
-      logger: silentLogger,
-    }),
-  );
-  return limiters;
-}
-
-afterEach(async () => {
-  await Promise.all(limiters.map((l) => l.close()));
-  limiters = [];
-  if (prefix) await deleteKeys(REDIS_URL, prefix);
-  prefix = '';
-});
-
-function maxInSpan(starts: number[], span: number): number {
-  const sorted = [...starts].sort((a, b) => a - b);
-  let best = 0;
-  let lo = 0;
-  for (let hi = 0; hi < sorted.length; hi++) {
-    while ((sorted[hi] as number) - (sorted[lo] as number) >= span) lo++;
-    best = Math.max(best, hi - lo + 1);
-  }
-  return best;
-}
+afterEach(() => fleets.close());
 
 describe('fleet limiter leases (real Redis)', () => {
   it('uses leases at this budget', () => {
@@ -83,7 +52,7 @@ describe('fleet limiter leases (real Redis)', () => {
     // so there are fewer hard-window round trips than calls (and never fewer entries than calls).
     const redis = createRedis(REDIS_URL);
     try {
-      const entries = await redis.zrange(`${createKeys(prefix).limiter(EP)}:log`, '0', '-1');
+      const entries = await redis.zrange(`${createKeys(fleets.prefix).limiter(EP)}:log`, '0', '-1');
       const leases = new Set(entries.map((e) => e.replace(/:\d+$/, '')));
       expect(entries.length).toBeGreaterThan(0);
       expect(leases.size).toBeLessThan(entries.length);

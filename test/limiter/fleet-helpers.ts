@@ -1,0 +1,44 @@
+import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
+import type { FleetLimiter } from '../../src/shared/limiter/types.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { deleteKeys, REDIS_URL, testPrefix } from '../cxone/harness.js';
+
+/**
+ * Fleet limiters for one test at a time: separate instances (separate Redis connections and client
+ * ids, as in separate processes) sharing a private prefix. `close` (in afterEach) closes them and
+ * deletes their keys.
+ */
+export function limiterFleets(tag: string, perWindow: number, windowMs: number) {
+  let limiters: FleetLimiter[] = [];
+  let prefix = '';
+  return {
+    start(n: number): FleetLimiter[] {
+      prefix = testPrefix(tag);
+      limiters = Array.from({ length: n }, () =>
+        createFleetLimiter({ redisUrl: REDIS_URL, prefix, perWindow, windowMs, logger: silentLogger }),
+      );
+      return limiters;
+    },
+    get prefix(): string {
+      return prefix;
+    },
+    async close(): Promise<void> {
+      await Promise.all(limiters.map((l) => l.close()));
+      limiters = [];
+      if (prefix) await deleteKeys(REDIS_URL, prefix);
+      prefix = '';
+    },
+  };
+}
+
+/** Largest number of starts inside any half-open interval of `span` ms. */
+export function maxInSpan(starts: number[], span: number): number {
+  const sorted = [...starts].sort((a, b) => a - b);
+  let best = 0;
+  let lo = 0;
+  for (let hi = 0; hi < sorted.length; hi++) {
+    while ((sorted[hi] as number) - (sorted[lo] as number) >= span) lo++;
+    best = Math.max(best, hi - lo + 1);
+  }
+  return best;
+}
