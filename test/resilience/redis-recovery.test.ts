@@ -114,12 +114,15 @@ describe('limiter recovery from Redis trouble', () => {
     expect(message).toMatch(/^(.*\s)?SETTINGS_KEY_NOT_FOUND$/);
   });
 
-  it('keeps limiting after FLUSHDB wipes its keys', async () => {
+  it.each([
+    { mode: 'one slot per permit', perWindow: 20 },
+    { mode: 'leases', perWindow: 400 }, // minTime 4 ms: leases of 6 slots
+  ])('keeps limiting after FLUSHDB wipes its keys ($mode)', async ({ perWindow }) => {
     const url = withDb(REDIS_URL, FLUSH_DB);
     const limiter = createFleetLimiter({
       redisUrl: url,
       prefix: testPrefix('flush'),
-      perWindow: 20,
+      perWindow,
       windowMs: 1_000,
       logger: silentLogger,
     });
@@ -144,36 +147,43 @@ describe('limiter recovery from Redis trouble', () => {
     expect(run.errors).toEqual([]);
     // The budget still holds after recovery.
     const lastSecond = run.starts.filter((t) => t > Date.now() - 1_000).length;
-    expect(lastSecond).toBeLessThanOrEqual(20);
+    expect(lastSecond).toBeLessThanOrEqual(perWindow);
   });
 
-  it('resumes within seconds after a Redis restart without persistence', async () => {
-    const port = await freePort();
-    let proc = await startRedis(port);
-    cleanup.push(async () => stopRedis(proc));
-    const limiter = createFleetLimiter({
-      redisUrl: `redis://127.0.0.1:${port}`,
-      prefix: testPrefix('restart'),
-      perWindow: 20,
-      windowMs: 1_000,
-      logger: silentLogger,
-    });
-    const run = keepCalling(limiter);
-    cleanup.push(() => run.stop());
+  it.each([
+    { mode: 'one slot per permit', perWindow: 20 },
+    { mode: 'leases', perWindow: 400 },
+  ])(
+    'resumes within seconds after a Redis restart without persistence ($mode)',
+    async ({ perWindow }) => {
+      const port = await freePort();
+      let proc = await startRedis(port);
+      cleanup.push(async () => stopRedis(proc));
+      const limiter = createFleetLimiter({
+        redisUrl: `redis://127.0.0.1:${port}`,
+        prefix: testPrefix('restart'),
+        perWindow,
+        windowMs: 1_000,
+        logger: silentLogger,
+      });
+      const run = keepCalling(limiter);
+      cleanup.push(() => run.stop());
 
-    await sleep(1_000);
-    expect(run.starts.length).toBeGreaterThan(5);
-    await stopRedis(proc);
-    await sleep(1_000);
-    proc = await startRedis(port);
-    const restartedAt = Date.now();
-    await sleep(4_000);
-    const after = run.starts.filter((t) => t > restartedAt);
-    expect(after.length).toBeGreaterThan(10);
-    expect((after[0] as number) - restartedAt).toBeLessThan(3_000);
-    // Calls waited through the outage instead of failing.
-    expect(run.errors).toEqual([]);
-  }, 30_000);
+      await sleep(1_000);
+      expect(run.starts.length).toBeGreaterThan(5);
+      await stopRedis(proc);
+      await sleep(1_000);
+      proc = await startRedis(port);
+      const restartedAt = Date.now();
+      await sleep(4_000);
+      const after = run.starts.filter((t) => t > restartedAt);
+      expect(after.length).toBeGreaterThan(10);
+      expect((after[0] as number) - restartedAt).toBeLessThan(3_000);
+      // Calls waited through the outage instead of failing.
+      expect(run.errors).toEqual([]);
+    },
+    30_000,
+  );
 
   it('gives up with a transient LimiterUnavailableError when Redis stays down', async () => {
     const port = await freePort();
