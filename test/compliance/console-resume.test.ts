@@ -24,6 +24,7 @@ import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { createComplianceWorker } from '../../src/workers/compliance-worker.js';
 import { config } from './fixtures.js';
 import { eventually, REDIS_URL } from './redis-context.js';
+import { deletePrefix } from '../support/redis-prefix.js';
 
 /*
  * TCPA: a campaign paused by its window's close and then resumed directly in CXone (its console, by
@@ -72,12 +73,7 @@ afterAll(async () => {
   await ctx?.close();
   await sandbox?.close();
   const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    if (found.length > 0) await redis.del(...found);
-  } while (cursor !== '0');
+  await deletePrefix(redis, prefix);
   redis.disconnect();
 });
 

@@ -23,6 +23,7 @@ import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { createComplianceWorker } from '../../src/workers/compliance-worker.js';
 import { config } from './fixtures.js';
 import { eventually, REDIS_URL } from './redis-context.js';
+import { deletePrefix } from '../support/redis-prefix.js';
 
 /*
  * The whole chain on real parts: the CXone sandbox over HTTP, the real context (limiter, client,
@@ -67,12 +68,7 @@ afterAll(async () => {
   await sandbox?.close();
   const { Redis } = await import('ioredis');
   const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    if (found.length > 0) await redis.del(...found);
-  } while (cursor !== '0');
+  await deletePrefix(redis, prefix);
   redis.disconnect();
 });
 

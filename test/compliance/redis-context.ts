@@ -13,6 +13,7 @@ import type { CampaignResource, CampaignStatus } from '../../src/shared/cxone/wi
 import { createEventPublisher, type EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { createKeys, QUEUES, type QueueName } from '../../src/shared/keys.js';
 import { silentLogger } from '../../src/shared/logger.js';
+import { deletePrefix } from '../support/redis-prefix.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -96,12 +97,7 @@ export async function createTestContext(
     },
     async close() {
       await Promise.all(Object.values(queues).map((q) => q.close()));
-      let cursor = '0';
-      do {
-        const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-        cursor = next;
-        if (found.length > 0) await redis.del(...found);
-      } while (cursor !== '0');
+      await deletePrefix(redis, prefix);
       redis.disconnect();
     },
   };

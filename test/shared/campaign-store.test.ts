@@ -8,6 +8,7 @@ import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import type { CampaignResource, CampaignStats } from '../../src/shared/cxone/wire.js';
 import { efficiencyScore } from '../../src/shared/efficiency.js';
 import { createKeys } from '../../src/shared/keys.js';
+import { deletePrefix } from '../support/redis-prefix.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `{cxo-test-${randomUUID().slice(0, 8)}}`;
@@ -19,12 +20,7 @@ beforeAll(() => {
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
 });
 afterAll(async () => {
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (found.length > 0) await redis.del(...found);
-  } while (cursor !== '0');
+  await deletePrefix(redis, prefix);
   redis.disconnect();
 });
 
