@@ -89,6 +89,17 @@ describe('fleet limiter leases (real Redis)', () => {
     void job;
   });
 
+  it("refuses a bounded call under another process's penalty even while its own lease has slots", async () => {
+    const [a, b] = fleet(2);
+    await a!.schedule(EP, 'control', async () => undefined); // a leases 3 slots, spends 1
+    await b!.penalize(EP, 5_000);
+    const err = await a!
+      .schedule(EP, 'control', async () => 'ran', { maxWaitMs: 1_000 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LimiterWaitExceededError);
+    expect((err as LimiterWaitExceededError).retryAfterMs).toBeGreaterThan(3_000);
+  });
+
   it('serves waiting control calls before polls from the same lease', async () => {
     const [a] = fleet(1);
     const order: string[] = [];

@@ -249,11 +249,16 @@ export class EndpointLimiter {
    */
   private async leasedLoop(call: Call): Promise<void> {
     const control = call.priority === 'control';
+    // A bounded call (the API path) gets its own lease before it takes a slot: a slot leased before
+    // another process's 429 would skip the penalty it must answer at once, and waiting on another
+    // call's request it could not refuse a penalty or full window that outlasts its maxWaitMs.
+    const bounded = call.deadline !== undefined;
+    let checked = !bounded;
     if (control) this.controlWaiting++;
     try {
       for (;;) {
         this.assertOpen(call);
-        const slot = this.reserveSlot(call.priority);
+        const slot = checked ? this.reserveSlot(call.priority) : null;
         if (slot === 'blocked') {
           await this.untilStopped(call, this.nextChange());
           continue;
@@ -263,9 +268,6 @@ export class EndpointLimiter {
           if (waitMs > 0) await this.pause(waitMs, call);
           return;
         }
-        // A bounded call (the API path) asks for its own lease: waiting on another call's request it
-        // could not refuse at once a penalty or full window that outlasts its maxWaitMs.
-        const bounded = call.deadline !== undefined;
         const inFlight = bounded
           ? undefined
           : control
@@ -287,6 +289,7 @@ export class EndpointLimiter {
         if (!bounded) this.leasing[call.priority] = request;
         try {
           await request;
+          checked = true;
         } finally {
           if (this.leasing[call.priority] === request) delete this.leasing[call.priority];
           this.notify();
