@@ -78,7 +78,6 @@ export async function measureLatency(
 ): Promise<{ p50Ms: number; p99Ms: number }> {
   const gapMs = 1000 / rate;
   const start = Date.now();
-  const since = start;
   const pending: Promise<{ name: string; sentAt: number }>[] = [];
   for (let i = 0; i < count; i++) {
     const due = start + i * gapMs;
@@ -88,7 +87,7 @@ export async function measureLatency(
   }
   const sent = await Promise.all(pending);
   const names = sent.map((s) => s.name);
-  const arrived = await arrivalsFor(sandbox, names, since, 120_000);
+  const arrived = await arrivalsFor(sandbox, names, start, 120_000);
   await path.settle(names);
   const latencies = arrived.map((t, i) => t - (sent[i] as { sentAt: number }).sentAt);
   return { p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
