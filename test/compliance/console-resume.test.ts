@@ -1,11 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import type { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+import type { RunningSandbox } from '../../src/sandbox/types.js';
 import { createAuditTrail } from '../../src/shared/audit/trail.js';
-import { createCampaignStore } from '../../src/shared/campaign-store.js';
-import { ManualClock } from '../../src/shared/clock.js';
+import type { ManualClock } from '../../src/shared/clock.js';
 import {
   scheduleWindowEnforcement,
   windowJobId,
@@ -13,18 +9,14 @@ import {
   type WindowJob,
 } from '../../src/shared/compliance/enforcement.js';
 import { getWindowState } from '../../src/shared/compliance/state-store.js';
-import { loadConfig } from '../../src/shared/config.js';
-import { createContext, type ClosableContext } from '../../src/shared/context-factory.js';
-import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
+import type { ClosableContext } from '../../src/shared/context-factory.js';
 import { CXONE_SCOPES } from '../../src/shared/cxone/wire.js';
 import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
-import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
-import { createComplianceWorker } from '../../src/workers/compliance-worker.js';
 import { config } from './fixtures.js';
-import { eventually, REDIS_URL } from './redis-context.js';
-import { deletePrefix } from '../support/redis-prefix.js';
+import { eventually } from './redis-context.js';
+import { startWindowStack, type WindowStack } from './window-stack.js';
 
 /*
  * TCPA: a campaign paused by its window's close and then resumed directly in CXone (its console, by
@@ -38,73 +30,32 @@ const t = (iso: string) => Date.parse(iso);
 const FLEET = { clientId: 'sandbox-client', clientSecret: 'sandbox-secret' };
 const CONSOLE = { clientId: 'console-operator', clientSecret: 'console-secret' };
 
+let stack: WindowStack;
 let sandbox: RunningSandbox;
 let ctx: ClosableContext;
 let clock: ManualClock;
-let workers: Worker[] = [];
-let prefix: string;
 
 beforeAll(async () => {
-  sandbox = await startSandbox({
+  stack = await startWindowStack({
+    startIso: '2026-03-06T21:30:00Z', // Friday 16:30 EST
     clients: [
       { ...FLEET, scopes: [...CXONE_SCOPES] },
       { ...CONSOLE, scopes: [...CXONE_SCOPES], tenant: FLEET.clientId },
     ],
-    rateLimit: { perWindow: 100_000, windowMs: 60_000 },
   });
-  prefix = `{cxo-test-${randomUUID().slice(0, 8)}}`;
-  clock = new ManualClock(t('2026-03-06T21:30:00Z')); // Friday 16:30 EST
-  const appConfig = loadConfig({
-    REDIS_URL,
-    CXONE_BASE_URL: sandbox.url,
-    CXONE_CLIENT_ID: FLEET.clientId,
-    CXONE_CLIENT_SECRET: FLEET.clientSecret,
-    API_TOKEN: 'compliance-test-token',
-    KEY_PREFIX: prefix,
-    CXONE_RATE_LIMIT_PER_MIN: '100000',
-  });
-  ctx = await createContext(appConfig, silentLogger, { clock });
-  workers = [createAdjustWorker(ctx), createComplianceWorker(ctx)];
-  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  ({ sandbox, ctx, clock } = stack);
 });
 
 afterAll(async () => {
-  await Promise.all(workers.map((w) => w.close()));
-  await ctx?.close();
-  await sandbox?.close();
-  const redis = new Redis(REDIS_URL);
-  await deletePrefix(redis, prefix);
-  redis.disconnect();
+  await stack?.close();
 });
 
-async function activeCampaign(): Promise<string> {
-  const created = await ctx.cxone.createCampaign(toCreateCampaignRequest(weekdays));
-  let resource = await ctx.cxone.getCampaign(created.id);
-  for (const status of ['scheduled', 'active'] as const) {
-    resource = await ctx.cxone.updateCampaign(created.id, resource.version, { status });
-  }
-  await createCampaignStore(ctx).syncFromCxone(resource, { config: weekdays });
-  return created.id;
-}
+const activeCampaign = () => stack.activeCampaign(weekdays);
+const fire = (id: string, iso: string) => stack.fire(id, iso);
 
 async function windowPlan(id: string): Promise<WindowJob | undefined> {
   const job = await ctx.queues.compliance.getJob(windowJobId(id));
   return job ? windowJobOf(job) : undefined;
-}
-
-/** Moves the clock, fires the window job now and waits until it planned its next firing. */
-async function fire(id: string, iso: string): Promise<WindowJob> {
-  clock.set(t(iso));
-  const job = await ctx.queues.compliance.getJob(windowJobId(id));
-  if (!job) throw new Error('window job missing');
-  const before = windowJobOf(job);
-  await job.promote();
-  return eventually(async () => {
-    const current = await ctx.queues.compliance.getJob(windowJobId(id));
-    if (!current || (await current.getState()) !== 'delayed') return undefined;
-    const data = windowJobOf(current);
-    return data.atMs !== before.atMs || data.kind !== before.kind ? data : undefined;
-  }, 15_000);
 }
 
 /** What someone in CXone's console does: their own client, a fresh read, a versioned PATCH. */

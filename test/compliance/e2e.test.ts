@@ -1,29 +1,20 @@
-import { randomUUID } from 'node:crypto';
-import type { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApiApp } from '../../src/producers/app.js';
 import { createAuditTrail } from '../../src/shared/audit/trail.js';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
-import { createCampaignStore } from '../../src/shared/campaign-store.js';
-import { ManualClock } from '../../src/shared/clock.js';
+import type { ManualClock } from '../../src/shared/clock.js';
 import {
   scheduleWindowEnforcement,
   windowJobId,
   windowJobOf,
-  type WindowJob,
 } from '../../src/shared/compliance/enforcement.js';
 import { getWindowState } from '../../src/shared/compliance/state-store.js';
-import { loadConfig } from '../../src/shared/config.js';
-import { createContext, type ClosableContext } from '../../src/shared/context-factory.js';
-import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
+import type { ClosableContext } from '../../src/shared/context-factory.js';
 import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { silentLogger } from '../../src/shared/logger.js';
-import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
-import { createComplianceWorker } from '../../src/workers/compliance-worker.js';
 import { config } from './fixtures.js';
-import { eventually, REDIS_URL } from './redis-context.js';
-import { deletePrefix } from '../support/redis-prefix.js';
+import { eventually } from './redis-context.js';
+import { startWindowStack, type WindowStack } from './window-stack.js';
 
 /*
  * The whole chain on real parts: the CXone sandbox over HTTP, the real context (limiter, client,
@@ -35,67 +26,24 @@ import { deletePrefix } from '../support/redis-prefix.js';
 const weekdays = config(); // America/New_York, Mon–Fri 09:00–17:00
 const t = (iso: string) => Date.parse(iso);
 
-let sandbox: RunningSandbox;
+let stack: WindowStack;
 let ctx: ClosableContext;
 let clock: ManualClock;
-let workers: Worker[] = [];
 let api: FastifyInstance;
-let prefix: string;
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ rateLimit: { perWindow: 100_000, windowMs: 60_000 } });
-  prefix = `{cxo-test-${randomUUID().slice(0, 8)}}`;
-  clock = new ManualClock(t('2026-03-06T21:30:00Z')); // Friday 16:30 EST
-  const appConfig = loadConfig({
-    REDIS_URL,
-    CXONE_BASE_URL: sandbox.url,
-    CXONE_CLIENT_ID: 'sandbox-client',
-    CXONE_CLIENT_SECRET: 'sandbox-secret',
-    API_TOKEN: 'compliance-test-token',
-    KEY_PREFIX: prefix,
-    CXONE_RATE_LIMIT_PER_MIN: '100000',
-  });
-  ctx = await createContext(appConfig, silentLogger, { clock });
-  workers = [createAdjustWorker(ctx), createComplianceWorker(ctx)];
-  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  stack = await startWindowStack({ startIso: '2026-03-06T21:30:00Z' }); // Friday 16:30 EST
+  ({ ctx, clock } = stack);
   api = await buildApiApp(ctx);
 });
 
 afterAll(async () => {
   await api?.close();
-  await Promise.all(workers.map((w) => w.close()));
-  await ctx?.close();
-  await sandbox?.close();
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(REDIS_URL);
-  await deletePrefix(redis, prefix);
-  redis.disconnect();
+  await stack?.close();
 });
 
-async function activeCampaign(): Promise<string> {
-  const created = await ctx.cxone.createCampaign(toCreateCampaignRequest(weekdays));
-  let resource = await ctx.cxone.getCampaign(created.id);
-  for (const status of ['scheduled', 'active'] as const) {
-    resource = await ctx.cxone.updateCampaign(created.id, resource.version, { status });
-  }
-  await createCampaignStore(ctx).syncFromCxone(resource, { config: weekdays });
-  return created.id;
-}
-
-/** Moves the clock, fires the window job now and waits until it planned its next firing. */
-async function fire(id: string, iso: string): Promise<WindowJob> {
-  clock.set(t(iso));
-  const job = await ctx.queues.compliance.getJob(windowJobId(id));
-  if (!job) throw new Error('window job missing');
-  const before = windowJobOf(job);
-  await job.promote();
-  return eventually(async () => {
-    const current = await ctx.queues.compliance.getJob(windowJobId(id));
-    if (!current || (await current.getState()) !== 'delayed') return undefined;
-    const data = windowJobOf(current);
-    return data.atMs !== before.atMs || data.kind !== before.kind ? data : undefined;
-  }, 15_000);
-}
+const activeCampaign = () => stack.activeCampaign(weekdays);
+const fire = (id: string, iso: string) => stack.fire(id, iso);
 
 const statusOnCxone = async (id: string) => (await ctx.cxone.getCampaign(id)).status;
 

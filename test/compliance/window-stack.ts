@@ -1,0 +1,93 @@
+import type { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { startSandbox } from '../../src/sandbox/server.js';
+import type { RunningSandbox, SandboxClient } from '../../src/sandbox/types.js';
+import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import type { CampaignConfig } from '../../src/shared/campaign-config.js';
+import { ManualClock } from '../../src/shared/clock.js';
+import { windowJobId, windowJobOf, type WindowJob } from '../../src/shared/compliance/enforcement.js';
+import { loadConfig } from '../../src/shared/config.js';
+import { createContext, type ClosableContext } from '../../src/shared/context-factory.js';
+import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
+import { createComplianceWorker } from '../../src/workers/compliance-worker.js';
+import { deletePrefix, testPrefix } from '../support/redis-prefix.js';
+import { eventually, REDIS_URL } from './redis-context.js';
+
+/**
+ * Calling-window enforcement on real parts: the CXone sandbox over HTTP, the real context (limiter,
+ * client, audit, events), the lifecycle's adjust worker and the compliance worker. Time is a
+ * ManualClock starting at `startIso`; window jobs are promoted instead of waited for.
+ */
+export interface WindowStack {
+  sandbox: RunningSandbox;
+  ctx: ClosableContext;
+  clock: ManualClock;
+  /** A campaign active on the sandbox with `config`, its record synced as a launch leaves it. */
+  activeCampaign(config: CampaignConfig): Promise<string>;
+  /** Moves the clock, fires the window job now and waits until it planned its next firing. */
+  fire(id: string, iso: string): Promise<WindowJob>;
+  close(): Promise<void>;
+}
+
+export async function startWindowStack(opts: {
+  startIso: string;
+  /** The sandbox's clients; its default (the fleet's sandbox-client) when omitted. */
+  clients?: SandboxClient[];
+}): Promise<WindowStack> {
+  const sandbox = await startSandbox({
+    ...(opts.clients ? { clients: opts.clients } : {}),
+    rateLimit: { perWindow: 100_000, windowMs: 60_000 },
+  });
+  const prefix = testPrefix();
+  const clock = new ManualClock(Date.parse(opts.startIso));
+  const appConfig = loadConfig({
+    REDIS_URL,
+    CXONE_BASE_URL: sandbox.url,
+    CXONE_CLIENT_ID: 'sandbox-client',
+    CXONE_CLIENT_SECRET: 'sandbox-secret',
+    API_TOKEN: 'compliance-test-token',
+    KEY_PREFIX: prefix,
+    CXONE_RATE_LIMIT_PER_MIN: '100000',
+  });
+  const ctx = await createContext(appConfig, silentLogger, { clock });
+  const workers: Worker[] = [createAdjustWorker(ctx), createComplianceWorker(ctx)];
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+
+  return {
+    sandbox,
+    ctx,
+    clock,
+    async activeCampaign(config) {
+      const created = await ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+      let resource = await ctx.cxone.getCampaign(created.id);
+      for (const status of ['scheduled', 'active'] as const) {
+        resource = await ctx.cxone.updateCampaign(created.id, resource.version, { status });
+      }
+      await createCampaignStore(ctx).syncFromCxone(resource, { config });
+      return created.id;
+    },
+    async fire(id, iso) {
+      clock.set(Date.parse(iso));
+      const job = await ctx.queues.compliance.getJob(windowJobId(id));
+      if (!job) throw new Error('window job missing');
+      const before = windowJobOf(job);
+      await job.promote();
+      return eventually(async () => {
+        const current = await ctx.queues.compliance.getJob(windowJobId(id));
+        if (!current || (await current.getState()) !== 'delayed') return undefined;
+        const data = windowJobOf(current);
+        return data.atMs !== before.atMs || data.kind !== before.kind ? data : undefined;
+      }, 15_000);
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      await ctx.close();
+      await sandbox.close();
+      const redis = new Redis(REDIS_URL);
+      await deletePrefix(redis, prefix);
+      redis.disconnect();
+    },
+  };
+}
