@@ -35,6 +35,7 @@ import {
   type AuditRecordView,
   type CampaignViewLoose,
   type LaunchView,
+  isFinalLaunch,
 } from './cli/format.js';
 import { findOnPath, startPrivateRedis, type PrivateRedis } from './process/private-redis.js';
 import { buildApiApp } from './producers/app.js';
@@ -221,7 +222,7 @@ async function main(): Promise<number> {
     ).body;
     say(`POST /v1/campaigns → 202 launch ${launch.launchId} (${launch.status})`);
     let lastLaunchStatus = launch.status;
-    while (launch.status !== 'succeeded' && launch.status !== 'failed') {
+    while (!isFinalLaunch(launch.status)) {
       if (stop.signal.aborted) return 0;
       await sleep(250);
       launch = (await api.get<LaunchView>(`/v1/launches/${launch.launchId}`)).body;

@@ -188,12 +188,7 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
     default: {
       const action = CAMPAIGN_ACTIONS.find((a) => a === name);
       if (!action) return { ok: false, error: `unknown command "${name}"` };
-      const reason = values.get('--reason');
-      return {
-        ok: true,
-        options,
-        command: { kind: 'action', action, id: target, ...(reason ? { reason } : {}) },
-      };
+      return { ok: true, options, command: { kind: 'action', action, id: target } };
     }
   }
 }

@@ -2,6 +2,7 @@
  * Pure text formatting for the CLI and the demo. The API's answers are read loosely (every field
  * optional) so a newer server with more fields, or an older one with fewer, still prints.
  */
+import { FINAL_STATUSES } from '../shared/lifecycle/state-machine.js';
 
 export interface IssueView {
   path: string;
@@ -53,14 +54,13 @@ export interface AuditRecordView {
 }
 
 export const FINAL_LAUNCH_STATUSES = ['succeeded', 'failed'] as const;
-export const FINAL_CAMPAIGN_STATUSES = ['completed', 'cancelled'] as const;
 
 export function isFinalLaunch(status: string | undefined): boolean {
   return (FINAL_LAUNCH_STATUSES as readonly string[]).includes(status ?? '');
 }
 
 export function isFinalCampaign(status: string | undefined): boolean {
-  return (FINAL_CAMPAIGN_STATUSES as readonly string[]).includes(status ?? '');
+  return (FINAL_STATUSES as readonly string[]).includes(status ?? '');
 }
 
 export function formatIssues(issues: IssueView[]): string {

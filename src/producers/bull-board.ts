@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { tokenMatches } from './auth.js';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
@@ -16,13 +16,6 @@ export function isBullBoardPath(url: string): boolean {
 /** The realm browsers show in their login prompt. */
 export const BASIC_REALM = 'cxone-orchestrator';
 
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  // timingSafeEqual needs equal lengths; comparing against itself keeps the time independent of the guess.
-  return a.length === b.length ? timingSafeEqual(a, b) : !timingSafeEqual(b, b);
-}
-
 /**
  * Credentials accepted under /admin: `Bearer <API_TOKEN>` for scripts, or HTTP Basic with any user
  * name and the API token as password, so a browser can log in to Bull Board through its own prompt.
@@ -33,11 +26,11 @@ export function adminCredentialsOk(authorization: string | undefined, apiToken: 
   if (space < 0) return false;
   const scheme = authorization.slice(0, space).toLowerCase();
   const value = authorization.slice(space + 1).trim();
-  if (scheme === 'bearer') return sameSecret(value, apiToken);
+  if (scheme === 'bearer') return tokenMatches(value, apiToken);
   if (scheme === 'basic') {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    return colon >= 0 && sameSecret(decoded.slice(colon + 1), apiToken);
+    return colon >= 0 && tokenMatches(decoded.slice(colon + 1), apiToken);
   }
   return false;
 }

@@ -1,9 +1,12 @@
 import { z } from 'zod';
+import { AUDIT_PAGE_MAX } from '../shared/audit/trail.js';
 import { AUDIT_ACTIONS } from '../shared/audit/types.js';
 import { campaignConfigBaseSchema } from '../shared/campaign-config.js';
 import { campaignResourceSchema, campaignStatsSchema, campaignStatusSchema } from '../shared/cxone/wire.js';
 import { campaignPatchSchema } from '../shared/lifecycle/patch.js';
+import { LAUNCH_STATUSES } from '../shared/launch-store.js';
 import { CAMPAIGN_ACTIONS } from '../shared/lifecycle/state-machine.js';
+import { BULL_BOARD_PATH } from './bull-board.js';
 
 /**
  * The OpenAPI 3.1 document of the producer API, generated from the same zod schemas the routes
@@ -33,8 +36,6 @@ const validateResultSchema = z.object({
   valid: z.boolean(),
   issues: z.array(validationIssueSchema),
 });
-
-const LAUNCH_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
 
 const launchAcceptedSchema = z.looseObject({
   launchId: z.string(),
@@ -364,7 +365,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
             name: 'limit',
             in: 'query',
             required: false,
-            schema: { type: 'integer', minimum: 1, maximum: 1000 },
+            schema: { type: 'integer', minimum: 1, maximum: AUDIT_PAGE_MAX },
           },
         ],
         responses: {
@@ -374,7 +375,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         },
       },
     },
-    '/admin/queues': {
+    [BULL_BOARD_PATH]: {
       get: {
         operationId: 'bullBoard',
         tags: ['operations'],
@@ -436,7 +437,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): JsonObject {
   for (const route of opts.extraRoutes ?? []) {
     const method = route.method.toLowerCase();
     // Bull Board's own asset and API routes are one UI, documented once at /admin/queues.
-    if (!HTTP_METHODS.has(method) || method === 'head' || route.path.startsWith('/admin/queues')) continue;
+    if (!HTTP_METHODS.has(method) || method === 'head' || route.path.startsWith(BULL_BOARD_PATH)) continue;
     const served = toOpenApiPath(route.path).replace(/\/+$/, '') || '/';
     const path = byTemplate.get(templateKey(served)) ?? served;
     byTemplate.set(templateKey(path), path);

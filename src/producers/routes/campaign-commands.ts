@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { toValidationIssues } from '../../shared/campaign-config.js';
 import { campaignConfigSchema } from '../../shared/campaign-schema.js';
 import { CampaignStore } from '../../shared/campaign-store.js';
 import { complianceRefusal } from '../../shared/compliance/command-guard.js';
@@ -25,7 +24,7 @@ import {
 } from '../../shared/lifecycle/state-machine.js';
 import { lifecycleCommands } from '../../shared/metrics.js';
 import { callerActor } from '../auth.js';
-import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
+import { ApiError, parseOrThrow } from '../errors.js';
 
 /**
  * Operator commands on a running campaign. Each is checked against CXone's current state (a fresh
@@ -109,9 +108,7 @@ async function prepare(
   const current = configFromResource(resource, local);
   let config = current;
   if (patch) {
-    const merged = campaignConfigSchema.safeParse(applyPatch(current, patch));
-    if (!merged.success) throw new ValidationFailedError(toValidationIssues(merged.error));
-    config = merged.data;
+    config = parseOrThrow(campaignConfigSchema, applyPatch(current, patch));
   }
 
   const refusal = complianceRefusal({ action, reason, config, atMs: ctx.clock.now() });

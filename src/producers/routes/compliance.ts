@@ -1,14 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import { createCampaignStore } from '../../shared/campaign-store.js';
 import { buildComplianceReport, type ComplianceReport } from '../../shared/compliance/report.js';
 import { getGuardState, getWindowState, listActions } from '../../shared/compliance/state-store.js';
 import type { AppContext } from '../../shared/context.js';
 import { ApiError, parseOrThrow } from '../errors.js';
-
-const paramsSchema = z.object({
-  campaignId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be a campaign id as returned by a launch'),
-});
+import { campaignIdParamsSchema } from './campaigns.js';
 
 /** Builds the campaign's compliance report; null when the campaign is unknown. */
 export async function generateComplianceReport(
@@ -43,7 +39,7 @@ export async function generateComplianceReport(
  */
 export async function registerComplianceRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.get('/v1/campaigns/:campaignId/compliance', async (request) => {
-    const { campaignId } = parseOrThrow(paramsSchema, request.params);
+    const { campaignId } = parseOrThrow(campaignIdParamsSchema, request.params);
     const report = await generateComplianceReport(ctx, campaignId);
     if (!report)
       throw new ApiError(404, 'not_found', `campaign ${campaignId} is not known to this orchestrator`);
