@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
 import type { Logger } from '../logger.js';
+import { releaseIfHolder, renewIfHolder } from '../held-key.js';
 import { evalScript } from '../redis-script.js';
 
 /**
@@ -30,20 +31,6 @@ return token
  * (host:pid:job) together, and any lease that old has long expired.
  */
 const FENCE_TTL_MS = 7 * 24 * 3600 * 1000;
-
-const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-`;
-
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-`;
 
 /** The lock was lost while the holder was working; its remaining writes must not happen. */
 export class LockLostError extends Error {
@@ -119,8 +106,7 @@ export async function tryAcquireCampaignLock(
 
   const renew = async () => {
     try {
-      const ok = Number(await evalScript(redis, RENEW, 1, lockKey, value, String(leaseMs)));
-      if (ok === 1) {
+      if (await renewIfHolder(redis, lockKey, value, leaseMs)) {
         lastRenewedAt = now();
         return;
       }
@@ -156,7 +142,7 @@ export async function tryAcquireCampaignLock(
       released = true;
       clearInterval(timer);
       try {
-        await evalScript(redis, RELEASE, 1, lockKey, value);
+        await releaseIfHolder(redis, lockKey, value);
       } catch (err) {
         // The lease expires by itself; a failed release only delays the next holder by its remainder.
         logger.warn(

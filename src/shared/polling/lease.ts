@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { releaseIfHolder, renewIfHolder } from '../held-key.js';
 
 /**
  * A short Redis lease (SET NX PX with a random token): whoever holds it may act; it expires by
@@ -11,16 +12,6 @@ export interface Lease {
   renew(): Promise<boolean>;
 }
 
-const RENEW_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-`;
-
-const RELEASE_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-
 /** Takes the lease if it is free; null when someone else holds it. */
 export async function tryLease(redis: Redis, key: string, ttlMs: number): Promise<Lease | null> {
   const token = randomUUID();
@@ -28,9 +19,9 @@ export async function tryLease(redis: Redis, key: string, ttlMs: number): Promis
   return {
     release: async () => {
       // Best effort: a lease that cannot be released expires after ttlMs anyway.
-      await redis.eval(RELEASE_SCRIPT, 1, key, token).catch(() => undefined);
+      await releaseIfHolder(redis, key, token).catch(() => undefined);
     },
-    renew: async () => (await redis.eval(RENEW_SCRIPT, 1, key, token, String(ttlMs))) === 1,
+    renew: () => renewIfHolder(redis, key, token, ttlMs),
   };
 }
 
