@@ -59,11 +59,7 @@ if ARGV[1] == '1' then
     return redis.call('GET', KEYS[1])
   end
 end
-local args = {}
-for i = 5, #ARGV do
-  table.insert(args, ARGV[i])
-end
-redis.call('HSET', KEYS[2], unpack(args))
+redis.call('HSET', KEYS[2], unpack(ARGV, 5))
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
 return false
 `;
@@ -79,11 +75,7 @@ if ARGV[1] == '1' then
     return 0
   end
 end
-local args = {}
-for i = 2, #ARGV do
-  table.insert(args, ARGV[i])
-end
-redis.call('HSET', KEYS[1], unpack(args))
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 return 1
 `;
 

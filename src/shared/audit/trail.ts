@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import { auditWrites } from '../metrics.js';
 import { canonicalJson } from '../canonical-json.js';
 import { evalScript } from '../redis-script.js';
+import { streamField } from '../stream-entry.js';
 import { hashCanonical, hashRecord, withHash } from './canonical.js';
 import type { AuditInput, AuditRecord, AuditTrail } from './types.js';
 
@@ -155,11 +156,6 @@ function parseRecord(json: string): AuditRecord | undefined {
   }
 }
 
-function field(fields: string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
-  return undefined;
-}
-
 export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
   const { redis, keys } = opts;
   const clock = opts.clock ?? systemClock;
@@ -193,7 +189,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     return results.map(([err, value]) => {
       if (err) throw err;
       const entry = (value as StreamEntry[])[0];
-      return (entry ? field(entry[1], 'r') : undefined) ?? null;
+      return (entry ? streamField(entry[1], 'r') : undefined) ?? null;
     });
   }
 
@@ -338,7 +334,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
           checked: index,
           broken: {
             campaignId,
-            auditId: record?.auditId ?? field(fields, 'a') ?? null,
+            auditId: record?.auditId ?? streamField(fields, 'a') ?? null,
             index,
             reason,
             streamId,
@@ -422,7 +418,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       )) as StreamEntry[];
       if (entries.length === 0) return;
       for (const [, fields] of entries) {
-        const json = field(fields, 'r');
+        const json = streamField(fields, 'r');
         if (json !== undefined) yield `${json}\n`;
       }
       start = `(${entries[entries.length - 1]![0]}`;

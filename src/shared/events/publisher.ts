@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from '../clock.js';
 import type { Keys } from '../keys.js';
 import type { Logger } from '../logger.js';
+import { streamField } from '../stream-entry.js';
 import { DEFAULT_RETRY_SCHEDULE_MS, webhookJobOptions } from '../webhooks/schedule.js';
 import { EVENT_ENVELOPE_VERSION, type EventEnvelope, type EventPublisher, type EventType } from './types.js';
 
@@ -71,11 +72,6 @@ export function parseStoredEvent(eventId: string, h: Record<string, string>): St
     occurredAt: h.occurredAt,
     body: h.body,
   };
-}
-
-function streamField(fields: string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
-  return undefined;
 }
 
 export function createEventPublisher(opts: EventPublisherOptions): EventPublisherStore {
