@@ -88,8 +88,3 @@ export async function listActions(ctx: StoreContext, campaignId: string): Promis
   const raw = await ctx.redis.lrange(logKey(ctx, campaignId), 0, ACTION_LOG_MAX - 1);
   return raw.map((r) => JSON.parse(r) as ComplianceActionEntry).reverse();
 }
-
-/** Removes everything compliance keeps for a campaign (tests, campaign deletion). */
-export async function deleteComplianceState(ctx: StoreContext, campaignId: string): Promise<void> {
-  await ctx.redis.del(hashKey(ctx, campaignId), logKey(ctx, campaignId));
-}

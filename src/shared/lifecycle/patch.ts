@@ -107,8 +107,6 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
   cur[parts[parts.length - 1] as string] = value;
 }
 
-export { getPath as readPath };
-
 /** The touched leaves of a validated patch, keyed by config path. */
 export function flattenPatch(patch: CampaignPatch): FlatChanges {
   const out: FlatChanges = {};

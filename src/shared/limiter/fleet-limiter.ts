@@ -132,11 +132,3 @@ export function createFleetLimiter(opts: FleetLimiterOptions): FleetLimiter {
     },
   };
 }
-
-export type { FleetLimiter, FleetLimiterOptions, ScheduleOptions } from './types.js';
-export {
-  LimiterAbortedError,
-  LimiterClosedError,
-  LimiterUnavailableError,
-  LimiterWaitExceededError,
-} from './types.js';

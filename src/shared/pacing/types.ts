@@ -17,7 +17,6 @@ export interface PacingObservation {
   };
 }
 
-export type PacingStrategyName = Exclude<PacingConfig['strategy'], 'off'>;
 export type PacingDirection = 'up' | 'down' | 'hold';
 
 /** One decision, kept whole in the audit trail and the campaign record. */

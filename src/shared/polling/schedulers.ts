@@ -132,11 +132,11 @@ export async function listPolledCampaigns(
  * campaigns, reading each one back (a repair after manual changes, or a first run after an upgrade).
  * Only schedulers whose interval or template differs are rewritten, each keeping its phase (nextPollRunAt).
  */
-export async function rebalancePolling(ctx: PollingContext, touched?: string): Promise<void> {
+export async function rebalancePolling(ctx: PollingContext): Promise<void> {
   await withRebalanceLock(ctx, async (lease) => {
     const state = await readBudgetState(ctx);
     const tier = nextBudgetTier(state.count, state.tier);
-    await rebalance(ctx, { tier, previousFloorMs: null, ...(touched ? { touched } : {}), lease });
+    await rebalance(ctx, { tier, previousFloorMs: null, lease });
   });
 }
 

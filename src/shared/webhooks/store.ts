@@ -56,10 +56,6 @@ export interface WebhookStoreDeps {
   keys: Keys;
 }
 
-export async function isDelivered(deps: WebhookStoreDeps, eventId: string): Promise<boolean> {
-  return (await deps.redis.zscore(deps.keys.webhookDelivered(), eventId)) !== null;
-}
-
 /** Records a successful delivery; returns false if the event was already in the log (a replay). */
 export async function markDelivered(
   deps: WebhookStoreDeps,
