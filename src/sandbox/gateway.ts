@@ -14,8 +14,11 @@ export function admit(window: RateWindow, key: string, endpoint: CxoneEndpoint, 
   const decision = window.take(`${key}\u0000${endpoint}`);
   if (decision.ok) return;
   info.outcome = 'rate_limited';
-  const seconds = retryAfterSeconds(decision.retryAfterMs);
-  throw new SandboxHttpError(
+  throw rateLimited(endpoint, retryAfterSeconds(decision.retryAfterMs));
+}
+
+function rateLimited(endpoint: CxoneEndpoint, seconds: number): SandboxHttpError {
+  return new SandboxHttpError(
     429,
     'rate_limited',
     `too many requests to ${endpoint}; retry after ${seconds} s`,
@@ -29,16 +32,7 @@ export function injectFault(state: SandboxState, endpoint: CxoneEndpoint, info: 
   const decision = state.faults.decide(endpoint);
   if (!decision.fail) return;
   info.outcome = 'fault';
-  if (decision.status === 429) {
-    const seconds = decision.retryAfterSeconds ?? 1;
-    throw new SandboxHttpError(
-      429,
-      'rate_limited',
-      `too many requests to ${endpoint}; retry after ${seconds} s`,
-      { retryAfterSeconds: seconds },
-      { 'retry-after': String(seconds) },
-    );
-  }
+  if (decision.status === 429) throw rateLimited(endpoint, decision.retryAfterSeconds ?? 1);
   throw new SandboxHttpError(
     decision.status,
     'unavailable',

@@ -1,6 +1,9 @@
+import { seededRandom } from '../prng.js';
+
 /**
- * Seeded randomness for the dialer model. mulberry32 is tiny, fast and good enough for a
- * simulation; what matters here is that the same seed replays the same day, call for call.
+ * Seeded randomness for the dialer model, on the sandbox's mulberry32 (../prng.ts): tiny, fast and
+ * good enough for a simulation; what matters here is that the same seed replays the same day, call
+ * for call.
  */
 export interface Rng {
   /** Uniform in [0, 1). */
@@ -10,19 +13,8 @@ export interface Rng {
   lognormal(mean: number, sigma: number): number;
 }
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function createRng(seed: number): Rng {
-  const next = mulberry32(seed);
+  const next = seededRandom(seed);
   return {
     next,
     uniform: (min, max) => min + (max - min) * next(),

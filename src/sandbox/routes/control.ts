@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CXONE_ENDPOINTS, type CxoneEndpoint } from '../../shared/cxone/wire.js';
 import { parseUpdateBody, toResource } from '../campaign-store.js';
-import { SandboxHttpError, validationFailed } from '../errors.js';
+import { notFound, SandboxHttpError, validationFailed } from '../errors.js';
 import type { SandboxState } from '../state.js';
 import { zodProblems } from '../validation.js';
 
@@ -152,8 +152,7 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
       });
       scope.get<{ Params: { id: string } }>('/campaigns/:id', async (request) => {
         const found = campaignState(state, request.params.id);
-        if (found === undefined)
-          throw new SandboxHttpError(404, 'not_found', `campaign ${request.params.id} not found`);
+        if (found === undefined) throw notFound(`campaign ${request.params.id}`);
         return found;
       });
       /**
