@@ -1,5 +1,6 @@
 import { ABANDONMENT_CAP, type CampaignConfig } from '../campaign-config.js';
 import type { CampaignStats } from '../cxone/wire.js';
+import { MIN_CALL_RATE } from '../pacing/dial-ratio.js';
 
 /**
  * The abandonment guard. Pure: given the campaign's config, the guard state from the previous
@@ -122,9 +123,6 @@ export interface GuardDecision {
   /** The period that closed during this evaluation, if one did. */
   closedPeriod?: PeriodSummary;
 }
-
-/** The lowest call rate the campaign config allows (dialerStrategy.callRate ≥ 0.1). */
-const MIN_CALL_RATE = 0.1;
 
 const ZERO: Counters = { totalCalls: 0, answeredCalls: 0, abandonedCalls: 0, complianceViolations: 0 };
 

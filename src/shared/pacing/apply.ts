@@ -1,6 +1,7 @@
 import type { CampaignRecord } from '../campaign-store.js';
 import { CampaignStore } from '../campaign-store.js';
 import { MEASUREMENT } from '../compliance/guard.js';
+import { REASON_GUARD } from '../compliance/guard-actions.js';
 import type { AppContext } from '../context.js';
 import type { CampaignStats } from '../cxone/wire.js';
 import type { EfficiencyMetrics } from '../efficiency.js';
@@ -14,7 +15,6 @@ import type { PacingDecision } from './types.js';
 /** Pacing's identity in commands, audit records and logs. */
 export const PACING_ACTOR = 'worker:pacing';
 export const REASON_PACING = 'pacing';
-export const REASON_GUARD = 'abandonment-guard';
 
 export interface ApplyPacingInput {
   record: CampaignRecord;
