@@ -239,10 +239,11 @@ export function nextWindowTransition(
   config: WindowConfig,
   atMs: number,
 ): { kind: 'close' | 'open'; atMs: number } | null {
-  const close = currentWindowClose(config, atMs);
-  if (close !== null) return { kind: 'close', atMs: close };
-  const open = nextWindowOpen(config, atMs);
-  return open === null ? null : { kind: 'open', atMs: open };
+  const intervals = around(config, atMs);
+  const current = intervals.find((i) => i.openMs <= atMs && atMs < i.closeMs);
+  if (current) return { kind: 'close', atMs: current.closeMs };
+  const open = intervals.find((i) => i.openMs > atMs);
+  return open === undefined ? null : { kind: 'open', atMs: open.openMs };
 }
 
 /** `atMs` as an ISO string in the campaign's zone, for messages, audit and reports. */
