@@ -1,7 +1,7 @@
 import type { DefaultJobOptions, Job, Worker, WorkerOptions } from 'bullmq';
 import type { AppContext } from '../shared/context.js';
 import type { QueueName } from '../shared/keys.js';
-import type { BackoffPolicy } from '../shared/retry/backoff.js';
+import { DEFAULT_BACKOFF, type BackoffPolicy } from '../shared/retry/backoff.js';
 import { classifyError } from '../shared/retry/classify.js';
 
 /**
@@ -15,7 +15,7 @@ import { classifyError } from '../shared/retry/classify.js';
 export const CXONE_BACKOFF_TYPE = 'cxone-jitter';
 
 /** Transient retries: first retry within 1 s, doubling, never more than 60 s apart. */
-export const JOB_BACKOFF: BackoffPolicy = { baseMs: 1_000, capMs: 60_000 };
+export const JOB_BACKOFF: BackoffPolicy = DEFAULT_BACKOFF;
 
 /** Attempts per queue (first run included). Polls are periodic, so the next tick replaces a lost one. */
 const ATTEMPTS: Record<QueueName, number> = {

@@ -4,7 +4,7 @@ import type { CampaignConfig } from '../campaign-config.js';
 import { createCampaignStore } from '../campaign-store.js';
 import type { AppContext } from '../context.js';
 import type { CampaignStatus } from '../cxone/wire.js';
-import { enqueueCommand, getCommand } from '../lifecycle/enqueue.js';
+import { commandInFlight, enqueueCommand } from '../lifecycle/enqueue.js';
 import { isFinal } from '../lifecycle/state-machine.js';
 import { FEDERAL_WINDOW } from './config-rules.js';
 import { recordDeploymentOverrides } from './overrides.js';
@@ -173,9 +173,7 @@ export type WindowOutcome =
   'paused' | 'pause_pending' | 'resumed' | 'resume_pending' | 'resume_withheld' | 'nothing' | 'stopped';
 
 async function commandPending(ctx: EnforcementContext, commandId: string | undefined): Promise<boolean> {
-  if (!commandId) return false;
-  const command = await getCommand(ctx, commandId);
-  return command !== null && (command.status === 'queued' || command.status === 'running');
+  return commandId ? commandInFlight(ctx, commandId) : false;
 }
 
 /** Decides and acts for one firing; returns what it did and when to fire next (null = stop). */

@@ -3,7 +3,7 @@ import { toValidationIssues, type ValidationIssue } from '../campaign-config.js'
 import type { AppContext } from '../context.js';
 import type { AdjustJob } from '../jobs.js';
 import { lifecycleCommands } from '../metrics.js';
-import { createCommandStore, type CommandRecord, type CommandRequest } from './commands.js';
+import { createCommandStore, isFinished, type CommandRecord, type CommandRequest } from './commands.js';
 import { createCommandOrder } from './order.js';
 import { campaignPatchSchema } from './patch.js';
 import { CAMPAIGN_ACTIONS } from './state-machine.js';
@@ -112,4 +112,13 @@ export async function getCommand(
   commandId: string,
 ): Promise<CommandRecord | null> {
   return createCommandStore(ctx).get(commandId);
+}
+
+/** True while the command is known and not finished (queued or running). */
+export async function commandInFlight(
+  ctx: Pick<AppContext, 'redis' | 'keys'>,
+  commandId: string,
+): Promise<boolean> {
+  const command = await getCommand(ctx, commandId);
+  return command !== null && !isFinished(command.status);
 }

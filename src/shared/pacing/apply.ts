@@ -5,7 +5,7 @@ import { REASON_GUARD } from '../compliance/guard-actions.js';
 import type { AppContext } from '../context.js';
 import type { CampaignStats } from '../cxone/wire.js';
 import type { EfficiencyMetrics } from '../efficiency.js';
-import { enqueueCommand, getCommand } from '../lifecycle/enqueue.js';
+import { commandInFlight, enqueueCommand } from '../lifecycle/enqueue.js';
 import { pacingDecisions } from '../metrics.js';
 import { capDecision, type GuardThrottle } from './guard-cap.js';
 import { decidePacing } from './index.js';
@@ -31,8 +31,6 @@ export type ApplyPacingResult =
 
 type PacingContext = AppContext;
 
-const IN_FLIGHT = new Set(['queued', 'running']);
-
 /**
  * One pacing step for a campaign after a stats poll: runs the campaign's strategy (the same pure
  * function the benchmark runs), applies the guard's cap, and sends a change through the lifecycle's
@@ -53,11 +51,8 @@ export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): 
   const nowMs = ctx.clock.now();
   const at = new Date(nowMs).toISOString();
 
-  if (previous.pendingCommandId !== null) {
-    const command = await getCommand(ctx, previous.pendingCommandId);
-    if (command !== null && IN_FLIGHT.has(command.status)) {
-      return { kind: 'waiting', commandId: previous.pendingCommandId };
-    }
+  if (previous.pendingCommandId !== null && (await commandInFlight(ctx, previous.pendingCommandId))) {
+    return { kind: 'waiting', commandId: previous.pendingCommandId };
   }
 
   const current = record.config.dialerStrategy.callRate;
