@@ -300,14 +300,19 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     return { records, nextCursor: entries.length > count && last ? last[0] : null };
   }
 
-  async function list(campaignId: string): Promise<AuditRecord[]> {
-    const all: AuditRecord[] = [];
+  /** Every record of one campaign's chain, oldest first, a page at a time. */
+  async function* records(campaignId: string): AsyncIterable<AuditRecord> {
     let cursor: string | null = null;
     do {
       const p: AuditPage = await page(campaignId, cursor, AUDIT_PAGE_MAX);
-      all.push(...p.records);
+      yield* p.records;
       cursor = p.nextCursor;
     } while (cursor);
+  }
+
+  async function list(campaignId: string): Promise<AuditRecord[]> {
+    const all: AuditRecord[] = [];
+    for await (const record of records(campaignId)) all.push(record);
     return all;
   }
 
@@ -399,12 +404,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
 
   async function* exportJsonl(campaignId?: string): AsyncIterable<string> {
     if (campaignId) {
-      let cursor: string | null = null;
-      do {
-        const p: AuditPage = await page(campaignId, cursor, AUDIT_PAGE_MAX);
-        for (const record of p.records) yield `${canonicalJson(record)}\n`;
-        cursor = p.nextCursor;
-      } while (cursor);
+      for await (const record of records(campaignId)) yield `${canonicalJson(record)}\n`;
       return;
     }
     let start = '-';
