@@ -16,7 +16,7 @@ import { DEFAULT_LEASE_MS, tryAcquireCampaignLock } from '../shared/lifecycle/lo
 import { createCommandOrder } from '../shared/lifecycle/order.js';
 import { jobDuration, lifecycleCommands, lifecycleLockWaits } from '../shared/metrics.js';
 import { classifyError } from '../shared/retry/classify.js';
-import { rethrowForBullmq } from './job-errors.js';
+import { isLastAttempt, rethrowForBullmq } from './job-errors.js';
 import { JOB_BACKOFF, workerOptions } from './worker-options.js';
 
 export interface AdjustWorkerOptions {
@@ -162,9 +162,7 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
     const cause = err instanceof PartialFailureError ? err.cause : err;
     const rollback = err instanceof PartialFailureError ? err.rollback : undefined;
     const decision = classifyError(cause, { attempt: job.attemptsMade + 1, backoff: JOB_BACKOFF });
-    const lastAttempt =
-      decision.kind === 'permanent' ||
-      (decision.kind === 'transient' && job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+    const lastAttempt = isLastAttempt(decision, job);
     const error = {
       message: decision.kind === 'permanent' ? decision.message : decision.reason,
       kind: (cause as { kind?: string }).kind ?? (cause instanceof Error ? cause.name : 'error'),

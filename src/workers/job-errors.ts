@@ -11,6 +11,16 @@ import { isCxoneError } from '../shared/errors.js';
 import { classifyError, type RetryDecision } from '../shared/retry/classify.js';
 import { JOB_BACKOFF } from './worker-options.js';
 
+/**
+ * Whether BullMQ gives up on the job after a failure so classified: at once when permanent, never
+ * for a 429 (it is put back without spending an attempt), after the last attempt otherwise.
+ */
+export function isLastAttempt(decision: RetryDecision, job: Pick<Job, 'attemptsMade' | 'opts'>): boolean {
+  if (decision.kind === 'permanent') return true;
+  if (decision.kind === 'rate_limited') return false;
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
+
 /** Errors BullMQ itself interprets; they pass through untouched. */
 function isBullmqControlError(err: unknown): err is Error {
   return (

@@ -16,7 +16,7 @@ import { recordSafeStart, safeStartPacingRecord } from '../shared/pacing/safe-st
 import { startingCallRate, type SafeStart } from '../shared/pacing/start.js';
 import { ensurePolling } from '../shared/polling/schedulers.js';
 import { classifyError } from '../shared/retry/classify.js';
-import { rethrowForBullmq } from './job-errors.js';
+import { isLastAttempt, rethrowForBullmq } from './job-errors.js';
 import { ACTIVATE_JOB, activateJobId, nextLaunchStep, planActivation } from './launch-plan.js';
 import { currentAttempt, JOB_BACKOFF, workerOptions } from './worker-options.js';
 
@@ -112,10 +112,7 @@ const isFullResource = (value: Pick<CampaignResource, 'status' | 'version'>): va
 
 /** Whether BullMQ will give up on the job after this failure (so the launch must be recorded as failed). */
 export function isFinalFailure(err: unknown, job: Pick<Job, 'attemptsMade' | 'opts'>): boolean {
-  const decision = classifyError(err, { attempt: job.attemptsMade + 1, backoff: JOB_BACKOFF });
-  if (decision.kind === 'permanent') return true;
-  if (decision.kind === 'rate_limited') return false;
-  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  return isLastAttempt(classifyError(err, { attempt: job.attemptsMade + 1, backoff: JOB_BACKOFF }), job);
 }
 
 function describe(err: unknown): string {
