@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import type { CallWindow, Weekday } from '../shared/campaign-config.js';
+import { minutesOfDay, type CallWindow, type Weekday } from '../shared/campaign-config.js';
 
 const LUXON_WEEKDAY: Record<number, Weekday> = {
   1: 'mon',
@@ -23,11 +23,6 @@ export function isWithinCallTimes(windows: readonly CallWindow[], timeZone: stri
   const minute = local.hour * 60 + local.minute;
   return windows.some((w) => {
     if (!day || !w.days.includes(day)) return false;
-    return minute >= toMinutes(w.start) && minute < toMinutes(w.end);
+    return minute >= minutesOfDay(w.start) && minute < minutesOfDay(w.end);
   });
-}
-
-function toMinutes(hhmm: string): number {
-  const [h, m] = hhmm.split(':');
-  return Number(h) * 60 + Number(m);
 }

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { minutesOfDay } from '../shared/campaign-config.js';
 import { isValidTimeZone } from '../shared/time-zone.js';
 import type { FieldProblem } from './errors.js';
 
@@ -25,11 +26,6 @@ export function zodProblems(error: z.ZodError): FieldProblem[] {
   return problems;
 }
 
-function minutes(hhmm: string): number {
-  const [h, m] = hhmm.split(':');
-  return Number(h) * 60 + Number(m);
-}
-
 const CLOCK = /^([01]\d|2[0-3]):[0-5]\d$/;
 
 /**
@@ -51,7 +47,7 @@ export function complianceSettingsProblems(settings: unknown, prefix = 'complian
       if (window === null || typeof window !== 'object') return;
       const { start, end } = window as { start?: unknown; end?: unknown };
       if (typeof start === 'string' && typeof end === 'string' && CLOCK.test(start) && CLOCK.test(end)) {
-        if (minutes(end) <= minutes(start)) {
+        if (minutesOfDay(end) <= minutesOfDay(start)) {
           problems.push({
             field: `${prefix}.allowedCallTimes.${i}.end`,
             message: `must be after start (${start})`,

@@ -15,6 +15,10 @@ export const clockTimeSchema = z
   .string()
   .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour local time HH:MM, e.g. "09:00"');
 
+/** Minutes since local midnight of an "HH:MM" time (one that clockTimeSchema accepts). */
+export const minutesOfDay = (hhmm: string): number =>
+  Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+
 export const callWindowSchema = z
   .object({
     days: z.array(weekdaySchema).min(1, 'must name at least one day').max(7),

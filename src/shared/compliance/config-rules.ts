@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { CampaignConfig, Weekday } from '../campaign-config.js';
+import { minutesOfDay, type CampaignConfig, type Weekday } from '../campaign-config.js';
 import { STATE_RULES, USPS_CODES, stateHoursFor } from './state-rules.js';
 
 /**
@@ -10,8 +10,6 @@ export interface ComplianceProblem {
   path: (string | number)[];
   message: string;
 }
-
-const toMinutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
 /** Federal calling hours: 08:00–21:00 in the called party's local time. */
 export const FEDERAL_WINDOW = {
@@ -35,21 +33,21 @@ export function checkCallingWindows(
   const problems: ComplianceProblem[] = [];
   const source = floorSource(config);
   config.allowedCallTimes.forEach((window, i) => {
-    const start = toMinutes(window.start);
-    const end = toMinutes(window.end);
+    const start = minutesOfDay(window.start);
+    const end = minutesOfDay(window.end);
     if (end <= start) {
       problems.push({
         path: ['allowedCallTimes', i, 'end'],
         message: `must be after start (${window.start}); a window may not end before it starts or cross midnight`,
       });
     }
-    if (start < toMinutes(FEDERAL_WINDOW.start)) {
+    if (start < minutesOfDay(FEDERAL_WINDOW.start)) {
       problems.push({
         path: ['allowedCallTimes', i, 'start'],
         message: `${window.start} is before ${FEDERAL_WINDOW.start} local time (calling hours, ${source})`,
       });
     }
-    if (end > toMinutes(FEDERAL_WINDOW.end)) {
+    if (end > minutesOfDay(FEDERAL_WINDOW.end)) {
       problems.push({
         path: ['allowedCallTimes', i, 'end'],
         message: `${window.end} is after ${FEDERAL_WINDOW.end} local time (calling hours, ${source})`,
@@ -94,10 +92,10 @@ export function checkRecipientStates(
           fail('days', 'calls are forbidden', day);
           continue;
         }
-        if (toMinutes(window.start) < toMinutes(hours.start)) {
+        if (minutesOfDay(window.start) < minutesOfDay(hours.start)) {
           fail('start', `${window.start} is before ${hours.start}`, day);
         }
-        if (toMinutes(window.end) > toMinutes(hours.end)) {
+        if (minutesOfDay(window.end) > minutesOfDay(hours.end)) {
           fail('end', `${window.end} is after ${hours.end}`, day);
         }
       }
