@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyDelivery, parseRetryAfter } from '../../src/shared/webhooks/outcome.js';
+import { classifyDelivery } from '../../src/shared/webhooks/outcome.js';
 import {
   DEFAULT_RETRY_SCHEDULE_MS,
   MAX_RETRY_AFTER_MS,
@@ -43,13 +43,17 @@ describe('classifyDelivery', () => {
     expect(classifyDelivery({}, NOW)).toEqual({ kind: 'retry', cause: 'network_error' });
   });
 
-  it('parses Retry-After as seconds or an HTTP date and ignores garbage', () => {
-    expect(parseRetryAfter('0', NOW)).toBe(0);
-    expect(parseRetryAfter(' 2.5 ', NOW)).toBe(2500);
-    expect(parseRetryAfter('Wed, 31 Dec 2025 23:00:00 GMT', NOW)).toBe(0);
-    expect(parseRetryAfter('-3', NOW)).toBeUndefined();
-    expect(parseRetryAfter('soon', NOW)).toBeUndefined();
-    expect(parseRetryAfter(null, NOW)).toBeUndefined();
+  it('reads Retry-After with the shared parser: fractions, past dates, garbage', () => {
+    const retry = (retryAfter: string) => classifyDelivery({ status: 503, retryAfter }, NOW);
+    expect(retry(' 2.5 ')).toEqual({ kind: 'retry', cause: 'unavailable', retryAfterMs: 2500 });
+    expect(retry('Wed, 31 Dec 2025 23:00:00 GMT')).toEqual({
+      kind: 'retry',
+      cause: 'unavailable',
+      retryAfterMs: 0,
+    });
+    for (const garbage of ['-3', 'soon', '']) {
+      expect(retry(garbage)).toEqual({ kind: 'retry', cause: 'unavailable' });
+    }
   });
 });
 

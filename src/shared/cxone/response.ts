@@ -13,7 +13,7 @@ import {
   CxoneValidationError,
   type FieldError,
 } from '../errors.js';
-import { parseRetryAfter } from './retry-after.js';
+import { parseRetryAfter } from '../retry-after.js';
 import { errorBodySchema } from './wire.js';
 
 /** What the client needs from an HTTP response; independent of axios so the mapping is pure. */

@@ -1,3 +1,5 @@
+import { parseRetryAfter } from '../retry-after.js';
+
 /**
  * What one delivery attempt's result means for the event. Pure: the worker feeds it the response
  * status (or the network error) and acts on the verdict.
@@ -39,14 +41,4 @@ export function classifyDelivery(result: AttemptResult, nowMs: number): Delivery
   if (status >= 500) return { kind: 'retry', cause: 'server_error' };
   if (status >= 300 && status < 400) return { kind: 'dead', cause: 'redirect' };
   return { kind: 'dead', cause: 'rejected' };
-}
-
-/** Retry-After is either delta-seconds or an HTTP date; anything else counts as absent. */
-export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | undefined {
-  if (value === null || value === undefined) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  if (!/[a-z]/i.test(trimmed)) return undefined;
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }

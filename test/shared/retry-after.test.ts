@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRetryAfter } from '../../src/shared/cxone/retry-after.js';
+import { parseRetryAfter } from '../../src/shared/retry-after.js';
 
 const NOW = Date.parse('2026-11-28T10:00:00Z');
 
