@@ -15,6 +15,7 @@ import { jobDuration, launchOutcomes } from '../shared/metrics.js';
 import { recordSafeStart, safeStartPacingRecord } from '../shared/pacing/safe-start.js';
 import { startingCallRate, type SafeStart } from '../shared/pacing/start.js';
 import { ensurePolling } from '../shared/polling/schedulers.js';
+import { auditOrLog, publishOrLog } from '../shared/side-records.js';
 import { classifyError } from '../shared/retry/classify.js';
 import { isLastAttempt, rethrowForBullmq } from './job-errors.js';
 import { ACTIVATE_JOB, activateJobId, nextLaunchStep, planActivation } from './launch-plan.js';
@@ -121,29 +122,6 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-async function audit(ctx: AppContext, input: Parameters<AppContext['audit']['append']>[0]): Promise<void> {
-  try {
-    await ctx.audit.append(input);
-  } catch (err) {
-    // The launch's effect on CXone already happened; a lost audit write is logged loudly rather than
-    // failing (and so repeating) the launch. The dedupe key keeps a retried write from doubling.
-    ctx.logger.error({ err, campaignId: input.campaignId, action: input.action }, 'audit write failed');
-  }
-}
-
-async function publish(
-  ctx: AppContext,
-  type: Parameters<AppContext['events']['publish']>[0],
-  campaignId: string,
-  data: Record<string, unknown>,
-): Promise<void> {
-  try {
-    await ctx.events.publish(type, campaignId, data);
-  } catch (err) {
-    ctx.logger.error({ err, campaignId, type }, 'event publish failed');
-  }
-}
-
 /** After a campaign went active: start watching it (stats polling, calling-window enforcement). */
 async function startWatching(ctx: AppContext, campaignId: string, config: CampaignConfig): Promise<void> {
   await ensurePolling(ctx, campaignId, config.pacing?.pollIntervalMs);
@@ -195,7 +173,7 @@ async function activateNow(
   await startWatching(ctx, input.campaignId, input.config);
   // Also when an earlier, interrupted run already activated it: the dedupe key turns a repeat into
   // a no-op, and a run that died before writing the record gets it written now.
-  await audit(ctx, {
+  await auditOrLog(ctx, {
     campaignId: input.campaignId,
     action: 'campaign_launched',
     actor: ACTOR,
@@ -260,7 +238,7 @@ async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: nu
     ...(cleanup?.cancelled ? { cancelled: true, campaignStatus: 'cancelled' } : {}),
   });
   launchOutcomes.inc({ outcome: 'failed' });
-  await audit(ctx, {
+  await auditOrLog(ctx, {
     campaignId: campaignId ?? launchAuditId(data.launchId),
     action: 'launch_failed',
     actor: ACTOR,
@@ -274,7 +252,7 @@ async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: nu
     },
     dedupeKey: `launch_failed:${data.launchId}`,
   });
-  await publish(ctx, 'campaign.launch.failed', campaignId ?? '', {
+  await publishOrLog(ctx, 'campaign.launch.failed', campaignId ?? '', {
     launchId: data.launchId,
     reason,
     ...(cleanup ? { cancelled: cleanup.cancelled } : {}),
@@ -328,9 +306,9 @@ export async function processLaunch(deps: Deps, job: Job): Promise<LaunchJobResu
     }
     // On every run, not only the creating one: a run killed between recording the campaign id and
     // this write leaves it to the next; the dedupe key keeps it to one record. Written while the
-    // schedule call is in flight (never rejects: `audit` logs its failures) and awaited before any
+    // schedule call is in flight (never rejects: `auditOrLog` logs its failures) and awaited before any
     // later record of this campaign, so the chain's order stays created → scheduled / failed.
-    const createdAudit = audit(ctx, {
+    const createdAudit = auditOrLog(ctx, {
       campaignId,
       action: 'campaign_created',
       actor: ACTOR,
@@ -396,7 +374,7 @@ export async function processLaunch(deps: Deps, job: Job): Promise<LaunchJobResu
       });
       // The event is not part of the audit chain; neither waits for the other.
       await Promise.all([
-        audit(ctx, {
+        auditOrLog(ctx, {
           campaignId,
           action: 'state_changed',
           actor: ACTOR,
@@ -409,7 +387,7 @@ export async function processLaunch(deps: Deps, job: Job): Promise<LaunchJobResu
           },
           dedupeKey: `campaign_scheduled:${data.launchId}`,
         }),
-        publish(ctx, 'campaign.launch.succeeded', campaignId, {
+        publishOrLog(ctx, 'campaign.launch.succeeded', campaignId, {
           launchId: data.launchId,
           status: 'scheduled',
           activateAt,
@@ -436,7 +414,7 @@ export async function processLaunch(deps: Deps, job: Job): Promise<LaunchJobResu
       campaignStatus: resource.status,
       cxoneVersion: resource.version,
     });
-    await publish(ctx, 'campaign.launch.succeeded', campaignId, {
+    await publishOrLog(ctx, 'campaign.launch.succeeded', campaignId, {
       launchId: data.launchId,
       status: resource.status,
       version: resource.version,
@@ -516,7 +494,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       attempt,
       actor: data.actor,
     });
-    await publish(ctx, 'campaign.state.changed', data.campaignId, {
+    await publishOrLog(ctx, 'campaign.state.changed', data.campaignId, {
       from: current.status,
       to: resource.status,
       version: resource.version,
@@ -528,14 +506,14 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     if (err instanceof DelayedError) throw err;
     if (isFinalFailure(err, job)) {
       log.error({ err }, 'activation failed for good; the campaign stays scheduled on CXone');
-      await audit(ctx, {
+      await auditOrLog(ctx, {
         campaignId: data.campaignId,
         action: 'launch_failed',
         actor: ACTOR,
         details: { launchId: data.launchId, stage: 'activation', reason: describe(err) },
         dedupeKey: `activation_failed:${data.campaignId}`,
       });
-      await publish(ctx, 'campaign.launch.failed', data.campaignId, {
+      await publishOrLog(ctx, 'campaign.launch.failed', data.campaignId, {
         launchId: data.launchId,
         stage: 'activation',
         reason: describe(err),

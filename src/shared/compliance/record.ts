@@ -1,6 +1,7 @@
 import type { AppContext } from '../context.js';
 import type { EventType } from '../events/types.js';
 import { complianceActions } from '../metrics.js';
+import { auditOrLog, publishOrLog } from '../side-records.js';
 import { appendAction, type ComplianceActionKind } from './state-store.js';
 
 /** Compliance's identity in audit records, commands and events. */
@@ -29,29 +30,17 @@ export async function recordComplianceAction(
   complianceActions.inc({ kind: input.kind });
   ctx.logger.info({ campaignId: input.campaignId, compliance: details }, `compliance: ${input.kind}`);
   await appendAction(ctx, input.campaignId, { at, kind: input.kind, details: input.details });
-  try {
-    await ctx.audit.append({
+  await auditOrLog(
+    ctx,
+    {
       campaignId: input.campaignId,
       action: input.kind === 'override' ? 'compliance_override' : 'compliance_action',
       actor: input.actor ?? COMPLIANCE_ACTOR,
       cxoneVersion: input.cxoneVersion,
       details,
       ...(input.dedupeKey ? { dedupeKey: input.dedupeKey } : {}),
-    });
-  } catch (err) {
-    ctx.logger.error(
-      { err, campaignId: input.campaignId, kind: input.kind },
-      'compliance audit write failed',
-    );
-  }
-  if (input.event) {
-    try {
-      await ctx.events.publish(input.event, input.campaignId, details);
-    } catch (err) {
-      ctx.logger.error(
-        { err, campaignId: input.campaignId, type: input.event },
-        'compliance event publish failed',
-      );
-    }
-  }
+    },
+    { kind: input.kind },
+  );
+  if (input.event) await publishOrLog(ctx, input.event, input.campaignId, details, { kind: input.kind });
 }

@@ -4,6 +4,7 @@ import type { CampaignStore } from '../campaign-store.js';
 import type { CampaignResource } from '../cxone/wire.js';
 import type { EventPublisher, EventType } from '../events/types.js';
 import type { Logger } from '../logger.js';
+import { auditOrLog, publishOrLog } from '../side-records.js';
 
 /**
  * What a command does besides writing CXone: refresh our record, append to the audit trail, publish
@@ -32,30 +33,20 @@ export function createCommandEffects(
 ): CommandEffects {
   const log = deps.logger;
   return {
-    async audit(action, details, cxoneVersion) {
-      try {
-        await deps.audit.append({
-          campaignId: cmd.campaignId,
-          action,
-          actor: cmd.actor,
-          cxoneVersion,
-          details: { commandId: cmd.commandId, reason: cmd.reason, ...details },
-        });
-      } catch (err) {
-        log.error({ err: (err as Error).message, action }, 'could not append to the audit trail');
-      }
-    },
-    async publish(type, data) {
-      try {
-        await deps.events.publish(type, cmd.campaignId, {
-          commandId: cmd.commandId,
-          actor: cmd.actor,
-          ...data,
-        });
-      } catch (err) {
-        log.error({ err: (err as Error).message, type }, 'could not publish the event');
-      }
-    },
+    audit: (action, details, cxoneVersion) =>
+      auditOrLog(deps, {
+        campaignId: cmd.campaignId,
+        action,
+        actor: cmd.actor,
+        cxoneVersion,
+        details: { commandId: cmd.commandId, reason: cmd.reason, ...details },
+      }),
+    publish: (type, data) =>
+      publishOrLog(deps, type, cmd.campaignId, {
+        commandId: cmd.commandId,
+        actor: cmd.actor,
+        ...data,
+      }),
     async sync(resource, config) {
       try {
         await deps.store.syncFromCxone(resource, config ? { config } : {});

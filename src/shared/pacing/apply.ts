@@ -7,10 +7,11 @@ import type { CampaignStats } from '../cxone/wire.js';
 import type { EfficiencyMetrics } from '../efficiency.js';
 import { commandInFlight, enqueueCommand } from '../lifecycle/enqueue.js';
 import { pacingDecisions } from '../metrics.js';
+import { auditOrLog, publishOrLog } from '../side-records.js';
 import { capDecision, type GuardThrottle } from './guard-cap.js';
 import { decidePacing } from './index.js';
 import { readPacingRecord, type PacingRecord } from './record.js';
-import type { PacingDecision } from './types.js';
+import { decisionDetails, type PacingDecision } from './types.js';
 
 /** Pacing's identity in commands, audit records and logs. */
 export const PACING_ACTOR = 'worker:pacing';
@@ -144,32 +145,23 @@ async function recordAdjustment(
     efficiency: EfficiencyMetrics | null;
   },
 ): Promise<void> {
-  const { campaignId, decision, commandId } = input;
+  const { campaignId, commandId } = input;
   const details = {
-    strategy: decision.strategy,
-    inputs: decision.inputs,
-    output: { callRate: decision.callRate },
-    previousCallRate: decision.previousCallRate,
-    direction: decision.direction,
-    reason: decision.reason,
+    ...decisionDetails(input.decision),
     commandId,
     commandReason: input.commandReason,
   };
-  try {
-    await ctx.audit.append({
+  await auditOrLog(
+    ctx,
+    {
       campaignId,
       action: 'pacing_decision',
       actor: PACING_ACTOR,
       cxoneVersion: input.stats.version,
       details,
       metrics: input.efficiency,
-    });
-  } catch (err) {
-    ctx.logger.error({ err, campaignId, commandId }, 'pacing audit write failed');
-  }
-  try {
-    await ctx.events.publish('campaign.pacing.adjusted', campaignId, details);
-  } catch (err) {
-    ctx.logger.error({ err, campaignId, commandId }, 'pacing event publish failed');
-  }
+    },
+    { commandId },
+  );
+  await publishOrLog(ctx, 'campaign.pacing.adjusted', campaignId, details, { commandId });
 }

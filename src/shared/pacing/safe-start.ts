@@ -1,6 +1,8 @@
 import type { AppContext } from '../context.js';
+import { auditOrLog, publishOrLog } from '../side-records.js';
 import type { PacingRecord } from './record.js';
 import { safeStartDecision, type SafeStart } from './start.js';
+import { decisionDetails } from './types.js';
 
 /**
  * The safe start's trail: the activation that carried it is the change itself (one versioned write
@@ -30,32 +32,18 @@ export async function recordSafeStart(
   input: { campaignId: string; start: SafeStart; cxoneVersion: number; actor: string; launchId: string },
 ): Promise<void> {
   const { campaignId, start } = input;
-  const decision = safeStartDecision(start);
   const details = {
-    reason: decision.reason,
-    inputs: decision.inputs,
-    output: { callRate: decision.callRate },
-    previousCallRate: decision.previousCallRate,
-    direction: decision.direction,
-    strategy: decision.strategy,
+    ...decisionDetails(safeStartDecision(start)),
     explanation: start.explanation,
     launchId: input.launchId,
   };
-  try {
-    await ctx.audit.append({
-      campaignId,
-      action: 'pacing_decision',
-      actor: input.actor,
-      cxoneVersion: input.cxoneVersion,
-      details,
-      dedupeKey: `pacing_safe_start:${campaignId}`,
-    });
-  } catch (err) {
-    ctx.logger.error({ err, campaignId }, 'safe start audit write failed');
-  }
-  try {
-    await ctx.events.publish('campaign.pacing.adjusted', campaignId, details);
-  } catch (err) {
-    ctx.logger.error({ err, campaignId }, 'safe start event publish failed');
-  }
+  await auditOrLog(ctx, {
+    campaignId,
+    action: 'pacing_decision',
+    actor: input.actor,
+    cxoneVersion: input.cxoneVersion,
+    details,
+    dedupeKey: `pacing_safe_start:${campaignId}`,
+  });
+  await publishOrLog(ctx, 'campaign.pacing.adjusted', campaignId, details);
 }

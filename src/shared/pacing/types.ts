@@ -32,6 +32,21 @@ export interface PacingDecision {
   reason: string;
 }
 
+/**
+ * How a decision reads in its `pacing_decision` audit record and `campaign.pacing.adjusted` event;
+ * callers add what is particular to them (the command it queued, the launch it started).
+ */
+export function decisionDetails(decision: PacingDecision): Record<string, unknown> {
+  return {
+    strategy: decision.strategy,
+    inputs: decision.inputs,
+    output: { callRate: decision.callRate },
+    previousCallRate: decision.previousCallRate,
+    direction: decision.direction,
+    reason: decision.reason,
+  };
+}
+
 // One definition of the contract's bounds, next to the callRate → dial-ratio mapping.
 export { MAX_CALL_RATE, MIN_CALL_RATE };
 

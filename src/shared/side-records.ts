@@ -1,0 +1,39 @@
+import type { AuditInput, AuditTrail } from './audit/types.js';
+import type { EventPublisher, EventType } from './events/types.js';
+import type { Logger } from './logger.js';
+
+/**
+ * Audit records and events that report a change already made (a CXone write that went through, a
+ * command already queued). Their failure is logged loudly, with the campaign and what was being
+ * recorded, and never thrown: failing the caller would make its job repeat the change. Where a
+ * repeat is still possible (a redelivered job), the record's dedupe key keeps it from doubling.
+ */
+export async function auditOrLog(
+  deps: { audit: AuditTrail; logger: Logger },
+  input: AuditInput,
+  context: Record<string, unknown> = {},
+): Promise<void> {
+  try {
+    await deps.audit.append(input);
+  } catch (err) {
+    deps.logger.error(
+      { err, campaignId: input.campaignId, action: input.action, ...context },
+      'audit write failed',
+    );
+  }
+}
+
+/** The event counterpart of auditOrLog. */
+export async function publishOrLog(
+  deps: { events: EventPublisher; logger: Logger },
+  type: EventType,
+  campaignId: string,
+  data: Record<string, unknown>,
+  context: Record<string, unknown> = {},
+): Promise<void> {
+  try {
+    await deps.events.publish(type, campaignId, data);
+  } catch (err) {
+    deps.logger.error({ err, campaignId, type, ...context }, 'event publish failed');
+  }
+}
