@@ -48,12 +48,14 @@ export type DialerStrategy = z.infer<typeof dialerStrategySchema>;
 
 export const PACING_STRATEGIES = ['abandonment-target', 'threshold', 'off'] as const;
 export const ABANDONMENT_CAP = 0.03;
+/** What pacing aims for when a config names no target: half a point of headroom under the cap. */
+export const DEFAULT_TARGET_ABANDONMENT = 0.025;
 
 export const pacingSchema = z
   .object({
     strategy: z.enum(PACING_STRATEGIES).default('abandonment-target'),
     /** Abandonment the controller aims for; never above the legal 3% cap. */
-    targetAbandonment: z.number().min(0.001).max(ABANDONMENT_CAP).default(0.025),
+    targetAbandonment: z.number().min(0.001).max(ABANDONMENT_CAP).default(DEFAULT_TARGET_ABANDONMENT),
     /** Desired statistics poll interval; stretched when the fleet's budget cannot afford it. */
     pollIntervalMs: z.number().int().min(1000).max(3_600_000).default(15_000),
   })
@@ -61,10 +63,21 @@ export const pacingSchema = z
 export type PacingConfig = z.infer<typeof pacingSchema>;
 
 export const REGULATORY_REGIMES = ['TCPA', 'OFCOM'] as const;
+export type RegulatoryRegime = (typeof REGULATORY_REGIMES)[number];
+export const DEFAULT_REGIME: RegulatoryRegime = 'TCPA';
+
+/**
+ * The regime and the abandonment target a config is held to. A parsed config always has both (the
+ * schema's defaults); configs rebuilt from a CXone resource or stored before a field existed may not.
+ */
+export const regimeOf = (config: { compliance?: { regime?: RegulatoryRegime } | undefined }) =>
+  config.compliance?.regime ?? DEFAULT_REGIME;
+export const targetAbandonmentOf = (config: { pacing?: { targetAbandonment?: number } | undefined }) =>
+  config.pacing?.targetAbandonment ?? DEFAULT_TARGET_ABANDONMENT;
 
 export const complianceOptionsSchema = z
   .object({
-    regime: z.enum(REGULATORY_REGIMES).default('TCPA'),
+    regime: z.enum(REGULATORY_REGIMES).default(DEFAULT_REGIME),
     /** The launch asserts the target list was scrubbed against the do-not-call registries. */
     doNotCallCheck: z.boolean().default(true),
   })

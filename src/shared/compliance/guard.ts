@@ -1,4 +1,10 @@
-import { ABANDONMENT_CAP, type CampaignConfig } from '../campaign-config.js';
+import {
+  ABANDONMENT_CAP,
+  type CampaignConfig,
+  type RegulatoryRegime,
+  regimeOf,
+  targetAbandonmentOf,
+} from '../campaign-config.js';
 import type { CampaignStats } from '../cxone/wire.js';
 import { MIN_CALL_RATE } from '../pacing/dial-ratio.js';
 
@@ -47,7 +53,7 @@ export function describePeriod(p: PeriodSummary, cap: number) {
 
 export interface GuardState {
   version: 1;
-  regime: Regime;
+  regime: RegulatoryRegime;
   /** Start of period 0 (epoch ms): the campaign's start. */
   anchorMs: number;
   periodIndex: number;
@@ -62,9 +68,7 @@ export interface GuardState {
   periods: PeriodSummary[];
 }
 
-export type Regime = 'TCPA' | 'OFCOM';
-
-export const MEASUREMENT: Record<Regime, { periodMs: number; label: string; source: string }> = {
+export const MEASUREMENT: Record<RegulatoryRegime, { periodMs: number; label: string; source: string }> = {
   TCPA: {
     periodMs: 30 * 86_400_000,
     label: '30-day period',
@@ -85,7 +89,6 @@ export const GUARD_DEFAULTS = {
   releaseRatio: 0.9,
   /** Closed periods kept in the state (a year of 30-day periods, two months of 24-hour ones). */
   maxPeriods: 60,
-  defaultTarget: 0.025,
 } as const;
 
 export interface GuardInput {
@@ -107,7 +110,7 @@ export interface GuardDecision {
   action: GuardAction;
   /** True when the action differs from the previous evaluation or a period just closed: audit it. */
   changed: boolean;
-  regime: Regime;
+  regime: RegulatoryRegime;
   period: { index: number; startMs: number; endMs: number; label: string };
   figures: GuardFigures;
   /**
@@ -164,7 +167,7 @@ export const rateOf = (c: Pick<Counters, 'answeredCalls' | 'abandonedCalls'>): n
 
 const pct = (r: number) => `${(r * 100).toFixed(2)}%`;
 
-function freshState(config: GuardInput['config'], regime: Regime, nowMs: number): GuardState {
+function freshState(config: GuardInput['config'], regime: RegulatoryRegime, nowMs: number): GuardState {
   const start = Date.parse(config.startDateTime);
   return {
     version: 1,
@@ -181,9 +184,9 @@ function freshState(config: GuardInput['config'], regime: Regime, nowMs: number)
 export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
   const { config, nowMs } = input;
   const opts = { ...GUARD_DEFAULTS, ...input.options };
-  const regime: Regime = config.compliance?.regime ?? 'TCPA';
+  const regime = regimeOf(config);
   const { periodMs, label, source } = MEASUREMENT[regime];
-  const target = Math.min(config.pacing?.targetAbandonment ?? GUARD_DEFAULTS.defaultTarget, ABANDONMENT_CAP);
+  const target = Math.min(targetAbandonmentOf(config), ABANDONMENT_CAP);
   const cap = ABANDONMENT_CAP;
   const counters = pick(input.stats);
 

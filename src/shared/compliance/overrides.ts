@@ -1,4 +1,4 @@
-import type { CampaignConfig } from '../campaign-config.js';
+import { type CampaignConfig, regimeOf } from '../campaign-config.js';
 import type { AppContext } from '../context.js';
 import { complianceOverrides } from './deployment-policy.js';
 import { recordComplianceAction } from './record.js';
@@ -29,7 +29,7 @@ export async function recordDeploymentOverrides(
         rule: override.rule,
         allowedBy: override.allowedBy,
         source: override.source,
-        regime: input.config.compliance?.regime ?? 'TCPA',
+        regime: regimeOf(input.config),
       },
       dedupeKey: `compliance:override:${input.campaignId}:${override.rule}`,
     });

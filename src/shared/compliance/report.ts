@@ -1,14 +1,7 @@
-import { ABANDONMENT_CAP, type CampaignConfig } from '../campaign-config.js';
+import { ABANDONMENT_CAP, type CampaignConfig, regimeOf, targetAbandonmentOf } from '../campaign-config.js';
 import type { CampaignStats } from '../cxone/wire.js';
 import { FEDERAL_WINDOW } from './config-rules.js';
-import {
-  describePeriod,
-  GUARD_DEFAULTS,
-  MEASUREMENT,
-  rateOf,
-  type GuardState,
-  type Regime,
-} from './guard.js';
+import { describePeriod, MEASUREMENT, rateOf, type GuardState } from './guard.js';
 import { NOT_ENCODED, STATE_RULES } from './state-rules.js';
 import type { ComplianceActionEntry, WindowState } from './state-store.js';
 import { currentWindowClose, isWithinWindow, localIso, nextWindowOpen } from './windows.js';
@@ -39,9 +32,9 @@ const GUARD_KINDS = new Set(['guard_throttle', 'guard_pause', 'guard_release']);
 export function buildComplianceReport(input: ReportInput) {
   const { config, nowMs } = input;
   const zone = config.complianceTimeZone;
-  const regime: Regime = config.compliance?.regime ?? 'TCPA';
+  const regime = regimeOf(config);
   const measurement = MEASUREMENT[regime];
-  const target = config.pacing?.targetAbandonment ?? GUARD_DEFAULTS.defaultTarget;
+  const target = targetAbandonmentOf(config);
 
   const windowActions = input.actions.filter((a) => WINDOW_KINDS.has(a.kind));
   const pauses = windowActions.filter((a) => a.kind === 'window_pause' && a.details.reissued !== true);

@@ -1,4 +1,4 @@
-import type { CampaignConfig } from '../campaign-config.js';
+import { type CampaignConfig, regimeOf } from '../campaign-config.js';
 import type { CreateCampaignRequest } from './wire.js';
 
 /** Seconds of after-call work the seed sends for every campaign. */
@@ -23,7 +23,7 @@ export function toCreateCampaignRequest(config: CampaignConfig): CreateCampaignR
       timeZone: config.complianceTimeZone,
       allowedCallTimes: config.allowedCallTimes,
       doNotCallListCheck: config.compliance?.doNotCallCheck ?? true,
-      regulatoryCompliance: config.compliance?.regime ?? 'TCPA',
+      regulatoryCompliance: regimeOf(config),
       ...(config.recipientStates ? { recipientStates: config.recipientStates } : {}),
     },
   };

@@ -1,4 +1,4 @@
-import { ABANDONMENT_CAP } from '../campaign-config.js';
+import { ABANDONMENT_CAP, DEFAULT_TARGET_ABANDONMENT } from '../campaign-config.js';
 import {
   clampCallRate,
   directionOf,
@@ -53,7 +53,7 @@ export interface AbandonmentTargetParams {
 }
 
 export const DEFAULT_ABANDONMENT_TARGET_PARAMS: AbandonmentTargetParams = {
-  targetAbandonment: 0.025,
+  targetAbandonment: DEFAULT_TARGET_ABANDONMENT,
   cap: ABANDONMENT_CAP,
   guardMargin: 0.002,
   releaseMargin: 0.0025,

@@ -1,3 +1,4 @@
+import { regimeOf, targetAbandonmentOf } from '../campaign-config.js';
 import type { CampaignRecord } from '../campaign-store.js';
 import { CampaignStore } from '../campaign-store.js';
 import { MEASUREMENT } from '../compliance/guard.js';
@@ -45,7 +46,7 @@ export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): 
   const campaignId = record.campaignId;
   const pacingConfig = {
     strategy: record.config.pacing?.strategy ?? 'abandonment-target',
-    targetAbandonment: record.config.pacing?.targetAbandonment ?? 0.025,
+    targetAbandonment: targetAbandonmentOf(record.config),
   };
   const previous = readPacingRecord(record.pacing, pacingConfig.strategy);
   const store = new CampaignStore(ctx);
@@ -58,7 +59,7 @@ export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): 
 
   const current = record.config.dialerStrategy.callRate;
   // The controller's cumulative rate is measured over the same period the law (and the guard) uses.
-  const periodMs = MEASUREMENT[record.config.compliance?.regime ?? 'TCPA'].periodMs;
+  const periodMs = MEASUREMENT[regimeOf(record.config)].periodMs;
   const step = decidePacing(pacingConfig, { atMs: nowMs, callRate: current, stats }, previous.state, {
     periodMs,
   });
