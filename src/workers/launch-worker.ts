@@ -130,18 +130,23 @@ async function startWatching(ctx: AppContext, campaignId: string, config: Campai
 
 /**
  * Activates a scheduled campaign now (an active or paused one is left as it is) and starts watching
- * it. Idempotent: a redelivered job goes through it again safely.
+ * it. Idempotent: a redelivered job goes through it again safely. `before` is the resource the caller
+ * has just read or written; it is not read again, because the activation is an If-Match write on its
+ * version: a change made since turns into a 409, and `transition` re-reads and decides again.
  */
 async function activateNow(
   deps: Deps,
-  input: { campaignId: string; launchId: string; config: CampaignConfig; attempt: number; actor: string },
+  input: {
+    campaignId: string;
+    launchId: string;
+    config: CampaignConfig;
+    attempt: number;
+    actor: string;
+    before: CampaignResource;
+  },
 ): Promise<CampaignResource> {
   const { ctx, campaigns } = deps;
-  const before = await ctx.cxone.getCampaign(input.campaignId, {
-    priority: 'control',
-    campaignId: input.campaignId,
-    attempt: input.attempt,
-  });
+  const { before } = input;
   // The safe start rides on the activation itself (one If-Match write), so the campaign never dials
   // at the requested rate before pacing has seen a single statistic. Decided on what CXone holds at
   // the write's version: an operator's change since the schedule is the request to start from.
@@ -407,6 +412,7 @@ export async function processLaunch(deps: Deps, job: Job): Promise<LaunchJobResu
       config: data.config,
       attempt,
       actor: data.actor,
+      before: scheduled,
     });
     await launches.finish(data.launchId, {
       status: 'succeeded',
@@ -468,6 +474,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
         config,
         attempt,
         actor: data.actor,
+        before: current,
       });
       return { outcome: 'succeeded', campaignId: data.campaignId, campaignStatus: resource.status };
     }
@@ -493,6 +500,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       config,
       attempt,
       actor: data.actor,
+      before: current,
     });
     await publishOrLog(ctx, 'campaign.state.changed', data.campaignId, {
       from: current.status,

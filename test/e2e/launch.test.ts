@@ -3,8 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { windowJobOf } from '../../src/shared/compliance/enforcement.js';
+import { CXONE_ENDPOINTS, type CxoneEndpoint } from '../../src/shared/cxone/wire.js';
 import { CxoneValidationError } from '../../src/shared/errors.js';
 import { launchAuditId } from '../../src/shared/launch-store.js';
+import { cxoneCalls } from '../../src/shared/metrics.js';
 import { activateJobId } from '../../src/workers/launch-plan.js';
 import {
   api,
@@ -32,12 +34,29 @@ describe('launch pipeline', () => {
   });
 
   const audit = () => stack.ctx.audit as AuditTrailStore;
+  /** CXone calls this process made, per endpoint (the launch worker is the only caller here). */
+  const callCounts = async () => {
+    const counts = new Map<CxoneEndpoint, number>();
+    for (const { labels, value } of (await cxoneCalls.get()).values) {
+      const endpoint = labels.endpoint as CxoneEndpoint;
+      counts.set(endpoint, (counts.get(endpoint) ?? 0) + value);
+    }
+    return counts;
+  };
 
   it('creates and activates a campaign whose start has come, inside its calling window', async () => {
+    const before = await callCounts();
     const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Now' }) });
     expect(reply.status).toBe(202);
     const launch = await waitForLaunch(stack, String(reply.body.launchId));
     expect(launch).toMatchObject({ status: 'succeeded', campaignStatus: 'active' });
+    // Create, schedule, activate: each write builds on the resource the previous one returned, so
+    // the launch spends no rate-limited call on reading back what it just wrote.
+    const after = await callCounts();
+    const made = (endpoint: CxoneEndpoint) => (after.get(endpoint) ?? 0) - (before.get(endpoint) ?? 0);
+    expect(made(CXONE_ENDPOINTS.createCampaign)).toBe(1);
+    expect(made(CXONE_ENDPOINTS.updateCampaign)).toBe(2);
+    expect(made(CXONE_ENDPOINTS.getCampaign)).toBe(0);
     const campaignId = String(launch.campaignId);
     expect(sandboxStatus(stack.sandbox, campaignId)).toBe('active');
 
@@ -61,6 +80,7 @@ describe('launch pipeline', () => {
   });
 
   it('turns a future start into a delayed activation job that activates when due', async () => {
+    const before = await callCounts();
     const start = DateTime.now().plus({ seconds: 3 });
     const reply = await api(stack, 'POST', '/v1/campaigns', {
       body: campaignConfig({ name: 'Soon', startDateTime: start.toISO() ?? '' }),
@@ -83,6 +103,12 @@ describe('launch pipeline', () => {
       const list = (await audit().list(campaignId)).map((r) => r.action);
       return list.includes('campaign_launched') ? list : undefined;
     });
+    // The activation job reads the campaign once (its start may have been changed meanwhile) and
+    // activates on that version; no second read.
+    const after = await callCounts();
+    const made = (endpoint: CxoneEndpoint) => (after.get(endpoint) ?? 0) - (before.get(endpoint) ?? 0);
+    expect(made(CXONE_ENDPOINTS.getCampaign)).toBe(1);
+    expect(made(CXONE_ENDPOINTS.updateCampaign)).toBe(2);
     // The default config (predictive, callRate 0.5 at answerRate 0.3, abandonment-target pacing)
     // activates at the safe start rate, audited as a pacing decision.
     expect(actions).toEqual(['campaign_created', 'state_changed', 'campaign_launched', 'pacing_decision']);
