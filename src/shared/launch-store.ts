@@ -3,6 +3,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { AppContext } from './context.js';
 import type { CampaignStatus } from './cxone/wire.js';
 import type { Keys } from './keys.js';
+import { evalScript } from './redis-script.js';
 
 export const LAUNCH_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
 export type LaunchStatus = (typeof LAUNCH_STATUSES)[number];
@@ -97,30 +98,6 @@ end
 return raw
 `;
 
-interface LaunchScripts {
-  cxoLaunchCreate(idempotencyKey: string, launchKey: string, ...args: string[]): Promise<string | null>;
-  cxoLaunchUpdate(launchKey: string, ...args: string[]): Promise<number>;
-  cxoLaunchBegin(launchKey: string, updatedAt: string): Promise<string[]>;
-}
-
-type ScriptedRedis = Redis & LaunchScripts;
-
-const registered = new WeakSet<Redis>();
-
-/**
- * Registers the scripts once per connection, so each call sends EVALSHA and the script's hash
- * instead of its whole text (ioredis falls back to EVAL after a Redis restart flushed the cache).
- */
-function withLaunchScripts(redis: Redis): ScriptedRedis {
-  if (!registered.has(redis)) {
-    redis.defineCommand('cxoLaunchCreate', { numberOfKeys: 2, lua: CREATE_SCRIPT });
-    redis.defineCommand('cxoLaunchUpdate', { numberOfKeys: 1, lua: UPDATE_SCRIPT });
-    redis.defineCommand('cxoLaunchBegin', { numberOfKeys: 1, lua: BEGIN_SCRIPT });
-    registered.add(redis);
-  }
-  return redis as ScriptedRedis;
-}
-
 export interface IdempotencyClaim {
   launchId: string;
   /** SHA-256 of the canonical request body, to tell a replay from a reuse of the key for something else. */
@@ -155,12 +132,12 @@ function decode(raw: Record<string, string>): LaunchRecord | null {
 }
 
 export class LaunchStore {
-  private readonly redis: ScriptedRedis;
+  private readonly redis: Redis;
   private readonly keys: Keys;
   private readonly clock: Clock;
 
   constructor(ctx: Pick<AppContext, 'redis' | 'keys'> & { clock?: Clock }) {
-    this.redis = withLaunchScripts(ctx.redis);
+    this.redis = ctx.redis;
     this.keys = ctx.keys;
     this.clock = ctx.clock ?? systemClock;
   }
@@ -184,7 +161,10 @@ export class LaunchStore {
       launchId: record.launchId,
       fingerprint: idempotency?.fingerprint ?? '',
     };
-    const existing = await this.redis.cxoLaunchCreate(
+    const existing = (await evalScript(
+      this.redis,
+      CREATE_SCRIPT,
+      2,
       idempotency ? this.keys.launchIdempotency(idempotency.key) : this.keys.launch(record.launchId),
       this.keys.launch(record.launchId),
       idempotency ? '1' : '0',
@@ -192,7 +172,7 @@ export class LaunchStore {
       String(IDEMPOTENCY_TTL_SECONDS),
       String(LAUNCH_RETENTION_SECONDS),
       ...encode(fields),
-    );
+    )) as string | null;
     if (existing === null) return { created: true };
     return { created: false, existing: JSON.parse(existing) as IdempotencyClaim };
   }
@@ -207,7 +187,13 @@ export class LaunchStore {
    * Null when there is no record.
    */
   async begin(launchId: string): Promise<LaunchRecord | null> {
-    const pairs = await this.redis.cxoLaunchBegin(this.keys.launch(launchId), this.now());
+    const pairs = (await evalScript(
+      this.redis,
+      BEGIN_SCRIPT,
+      1,
+      this.keys.launch(launchId),
+      this.now(),
+    )) as string[];
     return decode(pairsToObject(pairs));
   }
 
@@ -229,7 +215,10 @@ export class LaunchStore {
   }
 
   private async apply(launchId: string, fields: StoredFields, unlessTerminal: boolean): Promise<boolean> {
-    const result = await this.redis.cxoLaunchUpdate(
+    const result = await evalScript(
+      this.redis,
+      UPDATE_SCRIPT,
+      1,
       this.keys.launch(launchId),
       unlessTerminal ? '1' : '0',
       ...encode({ ...fields, updatedAt: this.now() }),

@@ -17,6 +17,10 @@ function sha1(lua: string): string {
  * server) only when Redis does not know it yet: after a restart, a SCRIPT FLUSH, or on first use. The
  * drop-in for `redis.eval(lua, numKeys, ...args)` on hot paths, where the script text would otherwise
  * be written to the socket and hashed by Redis on every call.
+ *
+ * The convention: scripts on a shared connection (the context's, which every store uses) go through
+ * here, so no module registers commands on a connection it does not own. The fleet limiter, which
+ * owns its connection, registers its scripts there with `defineCommand` for typed methods.
  */
 export async function evalScript(
   redis: Redis,
