@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { effectIdempotencyKey, launchIdempotencyKey } from '../../src/shared/cxone/idempotency.js';
+import { launchIdempotencyKey } from '../../src/shared/cxone/idempotency.js';
 
 describe('launchIdempotencyKey', () => {
   it('is deterministic per launch and differs between launches', () => {
@@ -12,11 +12,5 @@ describe('launchIdempotencyKey', () => {
   it('does not expose the launch id and refuses an empty one', () => {
     expect(launchIdempotencyKey('secret-launch')).not.toContain('secret');
     expect(() => launchIdempotencyKey(' ')).toThrow(RangeError);
-  });
-
-  it('namespaces other effects by kind', () => {
-    expect(effectIdempotencyKey('activate', 'x')).not.toBe(effectIdempotencyKey('pause', 'x'));
-    expect(effectIdempotencyKey('activate', 'x')).toMatch(/^cxo-activate-[0-9a-f]{48}$/);
-    expect(() => effectIdempotencyKey('Bad Kind', 'x')).toThrow(RangeError);
   });
 });

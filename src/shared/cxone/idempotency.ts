@@ -13,11 +13,3 @@ export function launchIdempotencyKey(launchId: string): string {
   return `cxo-launch-${digest.slice(0, 48)}`;
 }
 
-/** Same idea for any other write that is not naturally idempotent: one key per (kind, id). */
-export function effectIdempotencyKey(kind: string, id: string): string {
-  if (!/^[a-z][a-z0-9-]*$/.test(kind))
-    throw new RangeError('kind must be lowercase letters, digits and dashes');
-  if (id.trim() === '') throw new RangeError('id must not be empty');
-  const digest = createHash('sha256').update(`cxo:${kind}:v1:${id}`).digest('hex');
-  return `cxo-${kind}-${digest.slice(0, 48)}`;
-}
