@@ -12,4 +12,3 @@ export function launchIdempotencyKey(launchId: string): string {
   const digest = createHash('sha256').update(`cxo:launch:v1:${launchId}`).digest('hex');
   return `cxo-launch-${digest.slice(0, 48)}`;
 }
-
