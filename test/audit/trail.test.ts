@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { ManualClock } from '../../src/shared/clock.js';
 import { createKeys, type Keys } from '../../src/shared/keys.js';
 import { silentLogger } from '../../src/shared/logger.js';
-import { hashRecord } from '../../src/shared/audit/canonical.js';
+import { hashRecord, sealRecord } from '../../src/shared/audit/canonical.js';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
 import { createAuditTrail, InvalidCursorError, type AuditTrailStore } from '../../src/shared/audit/trail.js';
 import type { AuditInput } from '../../src/shared/audit/types.js';
@@ -75,6 +75,45 @@ describe('canonical hashing', () => {
     };
     expect(hashRecord(base)).toBe(hashRecord({ ...base, details: { to: 'paused', from: 'active' } }));
     expect(hashRecord(base)).not.toBe(hashRecord({ ...base, prevHash: 'x' }));
+  });
+
+  it('seals a record from its two halves exactly as canonicalJson of the whole record', () => {
+    const details = [
+      {},
+      { from: 'active', to: 'paused', reason: undefined },
+      { config: { name: 'Größe "x"\n', windows: [{ start: '09:00' }], 10: 'ten', 2: 'two', a: null } },
+      { nested: { z: [1, { b: 2, a: [3, 'é'] }], '': 0, hash: 'not the top-level one' } },
+    ];
+    for (const [i, d] of details.entries()) {
+      const before = {
+        action: 'pacing_decision' as const,
+        actor: 'worker:pacing',
+        auditId: `aud_${i}`,
+        campaignId: 'c-1',
+        cxoneVersion: i % 2 === 0 ? 7 : undefined,
+        dedupeKey: i % 2 === 1 ? `k-${i}` : undefined,
+        details: d,
+      };
+      const after = {
+        metrics:
+          i === 3
+            ? {
+                efficiencyScore: 81.5,
+                answerRate: 0.35,
+                abandonmentRate: 0.01,
+                complianceViolationFrequency: 0,
+                totalCalls: 120,
+              }
+            : null,
+        occurredAt: '2026-11-28T09:00:00.000Z',
+        prevHash: i === 0 ? '' : 'f'.repeat(64),
+        timestamp: '2026-11-28T09:00:00.123Z',
+      };
+      const sealed = sealRecord(canonicalJson(before), canonicalJson(after));
+      const record = { ...before, ...after, hash: sealed.hash };
+      expect(sealed.json).toBe(canonicalJson(record));
+      expect(sealed.hash).toBe(hashRecord(record));
+    }
   });
 });
 

@@ -13,21 +13,22 @@ export function hashRecord(record: Omit<AuditRecord, 'hash'> | AuditRecord): str
   return hashCanonical(canonicalJson(rest));
 }
 
+/** A record's hash (over its canonical JSON without the hash) and its stored canonical JSON. */
+export interface SealedRecord {
+  hash: string;
+  json: string;
+}
+
 /**
- * The record with `hash` added at its sorted place among the top-level keys. Given a record whose
- * keys are already in canonical order (parsed from canonical JSON), JSON.stringify of the result is
- * its canonical JSON, without sorting the whole record again.
+ * Seals a record from the canonical JSON of its members that sort before `hash` and of those that
+ * sort after it (each a non-empty object): every member of a record but the hash falls on one side
+ * (action … details before, metrics … timestamp after). Joined, they are exactly the canonical JSON
+ * of the record without and with `hash`, so the hash is taken over the one and the other is stored
+ * without parsing and rebuilding the record in between.
  */
-export function withHash(unhashed: Omit<AuditRecord, 'hash'>, hash: string): AuditRecord {
-  const out: Record<string, unknown> = {};
-  let placed = false;
-  for (const [key, value] of Object.entries(unhashed)) {
-    if (!placed && key > 'hash') {
-      out.hash = hash;
-      placed = true;
-    }
-    out[key] = value;
-  }
-  if (!placed) out.hash = hash;
-  return out as unknown as AuditRecord;
+export function sealRecord(beforeHashJson: string, afterHashJson: string): SealedRecord {
+  const head = beforeHashJson.slice(0, -1);
+  const tail = afterHashJson.slice(1);
+  const hash = hashCanonical(`${head},${tail}`);
+  return { hash, json: `${head},"hash":"${hash}",${tail}` };
 }

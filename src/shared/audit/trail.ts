@@ -8,7 +8,7 @@ import { auditWrites } from '../metrics.js';
 import { canonicalJson } from '../canonical-json.js';
 import { evalScript } from '../redis-script.js';
 import { streamField } from '../stream-entry.js';
-import { hashCanonical, hashRecord, withHash } from './canonical.js';
+import { hashRecord, sealRecord } from './canonical.js';
 import type { AuditInput, AuditRecord, AuditTrail } from './types.js';
 
 /**
@@ -202,26 +202,29 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     if (!campaignId) throw new AuditAppendError('audit records need a campaignId', '', 0);
     const auditId = `aud_${randomUUID()}`;
     let prevHash = knownHeads.get(campaignId) ?? '';
+    // A record in two halves (see sealRecord): the members that sort before `hash`, the same on every
+    // attempt, and those after it, built per attempt. A new member goes into the half on its side.
+    const beforeHash = canonicalJson({
+      action: input.action,
+      actor: input.actor,
+      auditId,
+      campaignId,
+      cxoneVersion: input.cxoneVersion,
+      dedupeKey: input.dedupeKey,
+      details: input.details ?? {},
+    });
     for (let attempt = 1; attempt <= CAS_MAX_ATTEMPTS; attempt++) {
       // Taken per attempt so that a record rebuilt after losing a race is not older than its predecessor.
       const timestamp = new Date(clock.now()).toISOString();
-      // Canonicalized once: the hash is taken over these bytes, and the stored form is the same
-      // sorted record with `hash` inserted at its sorted place (see withHash).
-      const unhashedJson = canonicalJson({
-        auditId,
-        timestamp,
-        occurredAt: input.occurredAt ?? timestamp,
-        campaignId,
-        action: input.action,
-        actor: input.actor,
-        cxoneVersion: input.cxoneVersion,
-        details: input.details ?? {},
-        metrics: input.metrics ?? null,
-        dedupeKey: input.dedupeKey,
-        prevHash,
-      });
-      const unhashed = JSON.parse(unhashedJson) as Omit<AuditRecord, 'hash'>;
-      const record = withHash(unhashed, hashCanonical(unhashedJson));
+      const sealed = sealRecord(
+        beforeHash,
+        canonicalJson({
+          metrics: input.metrics ?? null,
+          occurredAt: input.occurredAt ?? timestamp,
+          prevHash,
+          timestamp,
+        }),
+      );
       const [outcome, value] = (await evalScript(
         redis,
         APPEND_SCRIPT,
@@ -232,17 +235,17 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         dedupeKey(campaignId),
         campaignsKey,
         prevHash,
-        record.hash,
-        JSON.stringify(record),
+        sealed.hash,
+        sealed.json,
         campaignId,
         input.dedupeKey ?? '',
         auditId,
       )) as [string, string];
       if (outcome === 'ok') {
-        rememberHead(campaignId, record.hash);
+        rememberHead(campaignId, sealed.hash);
         auditWrites.inc({ action: input.action });
         logger.debug({ campaignId, action: input.action, auditId, streamId: value }, 'audit record appended');
-        return { record, duplicate: false };
+        return { record: JSON.parse(sealed.json) as AuditRecord, duplicate: false };
       }
       if (outcome === 'dup') {
         const [existing] = await fetchRecords([value]);
