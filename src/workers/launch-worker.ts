@@ -460,6 +460,14 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       attempt,
     });
     const config = configFromResource(current, record?.config);
+    const activation = {
+      campaignId: data.campaignId,
+      launchId: data.launchId,
+      config,
+      attempt,
+      actor: data.actor,
+      before: current,
+    };
     const step = nextLaunchStep(current.status);
     if (step === 'gone') {
       await campaigns.syncFromCxone(current, { launchId: data.launchId });
@@ -468,14 +476,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     }
     if (step === 'done') {
       // A redelivery after the activation went through: finish what that run may not have.
-      const resource = await activateNow(deps, {
-        campaignId: data.campaignId,
-        launchId: data.launchId,
-        config,
-        attempt,
-        actor: data.actor,
-        before: current,
-      });
+      const resource = await activateNow(deps, activation);
       return { outcome: 'succeeded', campaignId: data.campaignId, campaignStatus: resource.status };
     }
     if (step === 'schedule') {
@@ -494,14 +495,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       await job.moveToDelayed(plan.activateAtMs, token);
       throw new DelayedError();
     }
-    const resource = await activateNow(deps, {
-      campaignId: data.campaignId,
-      launchId: data.launchId,
-      config,
-      attempt,
-      actor: data.actor,
-      before: current,
-    });
+    const resource = await activateNow(deps, activation);
     await publishOrLog(ctx, 'campaign.state.changed', data.campaignId, {
       from: current.status,
       to: resource.status,
