@@ -34,26 +34,35 @@ describe('launch pipeline', () => {
   });
 
   const audit = () => stack.ctx.audit as AuditTrailStore;
-  /** CXone calls this process made, per endpoint (the launch worker is the only caller here). */
-  const callCounts = async () => {
-    const counts = new Map<CxoneEndpoint, number>();
-    for (const { labels, value } of (await cxoneCalls.get()).values) {
-      const endpoint = labels.endpoint as CxoneEndpoint;
-      counts.set(endpoint, (counts.get(endpoint) ?? 0) + value);
-    }
-    return counts;
+  /**
+   * Starts counting the CXone calls this process makes (the launch worker is the only caller here);
+   * the function it returns gives, per endpoint, how many were made since.
+   */
+  const countCalls = async () => {
+    const counts = async () => {
+      const byEndpoint = new Map<CxoneEndpoint, number>();
+      for (const { labels, value } of (await cxoneCalls.get()).values) {
+        const endpoint = labels.endpoint as CxoneEndpoint;
+        byEndpoint.set(endpoint, (byEndpoint.get(endpoint) ?? 0) + value);
+      }
+      return byEndpoint;
+    };
+    const before = await counts();
+    return async () => {
+      const after = await counts();
+      return (endpoint: CxoneEndpoint) => (after.get(endpoint) ?? 0) - (before.get(endpoint) ?? 0);
+    };
   };
 
   it('creates and activates a campaign whose start has come, inside its calling window', async () => {
-    const before = await callCounts();
+    const callsSince = await countCalls();
     const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Now' }) });
     expect(reply.status).toBe(202);
     const launch = await waitForLaunch(stack, String(reply.body.launchId));
     expect(launch).toMatchObject({ status: 'succeeded', campaignStatus: 'active' });
     // Create, schedule, activate: each write builds on the resource the previous one returned, so
     // the launch spends no rate-limited call on reading back what it just wrote.
-    const after = await callCounts();
-    const made = (endpoint: CxoneEndpoint) => (after.get(endpoint) ?? 0) - (before.get(endpoint) ?? 0);
+    const made = await callsSince();
     expect(made(CXONE_ENDPOINTS.createCampaign)).toBe(1);
     expect(made(CXONE_ENDPOINTS.updateCampaign)).toBe(2);
     expect(made(CXONE_ENDPOINTS.getCampaign)).toBe(0);
@@ -80,7 +89,7 @@ describe('launch pipeline', () => {
   });
 
   it('turns a future start into a delayed activation job that activates when due', async () => {
-    const before = await callCounts();
+    const callsSince = await countCalls();
     const start = DateTime.now().plus({ seconds: 3 });
     const reply = await api(stack, 'POST', '/v1/campaigns', {
       body: campaignConfig({ name: 'Soon', startDateTime: start.toISO() ?? '' }),
@@ -105,8 +114,7 @@ describe('launch pipeline', () => {
     });
     // The activation job reads the campaign once (its start may have been changed meanwhile) and
     // activates on that version; no second read.
-    const after = await callCounts();
-    const made = (endpoint: CxoneEndpoint) => (after.get(endpoint) ?? 0) - (before.get(endpoint) ?? 0);
+    const made = await callsSince();
     expect(made(CXONE_ENDPOINTS.getCampaign)).toBe(1);
     expect(made(CXONE_ENDPOINTS.updateCampaign)).toBe(2);
     // The default config (predictive, callRate 0.5 at answerRate 0.3, abandonment-target pacing)
