@@ -4,6 +4,7 @@ import { canonicalJson } from '../shared/canonical-json.js';
 import type { AppContext } from '../shared/context.js';
 import type { LaunchJob } from '../shared/jobs.js';
 import { createLaunchStore, launchAuditId, type LaunchStatus } from '../shared/launch-store.js';
+import { auditOrLog, publishOrLog } from '../shared/side-records.js';
 import { ApiError } from './errors.js';
 
 /** Job name of a launch on the `launch` queue (activation jobs are named ACTIVATE_JOB). */
@@ -90,9 +91,10 @@ export async function submitLaunch(
 
   // Side records after the enqueue: a failure here must not turn an accepted launch into an error.
   // The two are independent (different keys, no order between them), so they share the round trips.
-  try {
-    await Promise.all([
-      ctx.audit.append({
+  await Promise.all([
+    auditOrLog(
+      ctx,
+      {
         campaignId: launchAuditId(launchId),
         action: 'launch_requested',
         actor: input.actor,
@@ -102,15 +104,16 @@ export async function submitLaunch(
           idempotencyKey: input.idempotencyKey,
           config: input.config,
         },
-      }),
-      ctx.events.publish('campaign.launch.requested', '', {
-        launchId,
-        name: input.config.name,
-        startDateTime: input.config.startDateTime,
-      }),
-    ]);
-  } catch (err) {
-    ctx.logger.error({ err, launchId }, 'launch queued but its audit record or event could not be written');
-  }
+      },
+      { launchId },
+    ),
+    publishOrLog(
+      ctx,
+      'campaign.launch.requested',
+      '',
+      { launchId, name: input.config.name, startDateTime: input.config.startDateTime },
+      { launchId },
+    ),
+  ]);
   return { launchId, status: 'queued', replayed: false };
 }

@@ -1,10 +1,10 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { AuditInput } from '../shared/audit/types.js';
 import type { AppContext } from '../shared/context.js';
 import type { StoredEvent } from '../shared/events/publisher.js';
 import { QUEUES } from '../shared/keys.js';
 import { webhookJobSchema } from '../shared/jobs.js';
 import { jobDuration, webhookOutcomes } from '../shared/metrics.js';
+import { auditOrLog } from '../shared/side-records.js';
 import {
   DEFAULT_DELIVERY_TIMEOUT_MS,
   deliverOnce,
@@ -86,18 +86,9 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
   const timeoutMs = opts.timeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS;
   const deps = { redis: ctx.redis, keys: ctx.keys };
 
-  // The delivery outcome is already recorded when this runs; an audit write that fails (Redis
-  // trouble) is logged loudly rather than failing the job, whose retry would resend the event.
-  async function auditSafely(input: AuditInput): Promise<void> {
-    try {
-      await ctx.audit.append(input);
-    } catch (err) {
-      logger.error(
-        { err, campaignId: input.campaignId, action: input.action },
-        'could not write the audit record',
-      );
-    }
-  }
+  // The delivery outcome is already recorded when an audit record is written: a failed write is
+  // logged (auditOrLog), not thrown, or the job's retry would resend the event.
+  const auditDeps = { audit: ctx.audit, logger };
 
   async function toDeadLetters(
     job: Job,
@@ -118,7 +109,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     await deadLetter(deps, letter);
     webhookOutcomes.inc({ outcome: reason === 'exhausted' ? 'exhausted' : 'dead_lettered' });
     if (audit) {
-      await auditSafely({
+      await auditOrLog(auditDeps, {
         campaignId: auditCampaignId(event),
         action: 'webhook_failure',
         actor: `worker:${QUEUES.webhook}`,
@@ -201,7 +192,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
             logFields,
             'webhook receiver answered 410 Gone: destination disabled until re-enabled',
           );
-          await auditSafely({
+          await auditOrLog(auditDeps, {
             campaignId: auditCampaignId(event),
             action: 'webhook_destination_disabled',
             actor: `worker:${QUEUES.webhook}`,
