@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { campaignConfigBaseSchema } from '../../src/shared/campaign-config.js';
+import {
+  campaignConfigBaseSchema,
+  pacingStrategyOf,
+  targetAbandonmentOf,
+  type CampaignConfig,
+} from '../../src/shared/campaign-config.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { scheduleWindowEnforcement } from '../../src/shared/compliance/enforcement.js';
 import { loadConfig } from '../../src/shared/config.js';
 import { createContext } from '../../src/shared/context-factory.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import type { CampaignResource } from '../../src/shared/cxone/wire.js';
-import type { CampaignConfig } from '../../src/shared/campaign-config.js';
 import { efficiencyScore } from '../../src/shared/efficiency.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { silentLogger } from '../../src/shared/logger.js';
@@ -142,8 +146,8 @@ export async function measureRedisPerCampaign(opts: {
  */
 function pacingAfterTwoPolls(config: CampaignConfig, nowMs: number): PacingRecord {
   const pacing = {
-    strategy: config.pacing?.strategy ?? 'abandonment-target',
-    targetAbandonment: config.pacing?.targetAbandonment ?? 0.025,
+    strategy: pacingStrategyOf(config),
+    targetAbandonment: targetAbandonmentOf(config),
   };
   const callRate = config.dialerStrategy.callRate;
   const polls = [

@@ -47,17 +47,21 @@ export const dialerStrategySchema = z
 export type DialerStrategy = z.infer<typeof dialerStrategySchema>;
 
 export const PACING_STRATEGIES = ['abandonment-target', 'threshold', 'off'] as const;
+export type PacingStrategy = (typeof PACING_STRATEGIES)[number];
+export const DEFAULT_PACING_STRATEGY: PacingStrategy = 'abandonment-target';
 export const ABANDONMENT_CAP = 0.03;
 /** What pacing aims for when a config names no target: half a point of headroom under the cap. */
 export const DEFAULT_TARGET_ABANDONMENT = 0.025;
+/** How often a campaign's statistics are polled when its config names no interval. */
+export const DEFAULT_POLL_INTERVAL_MS = 15_000;
 
 export const pacingSchema = z
   .object({
-    strategy: z.enum(PACING_STRATEGIES).default('abandonment-target'),
+    strategy: z.enum(PACING_STRATEGIES).default(DEFAULT_PACING_STRATEGY),
     /** Abandonment the controller aims for; never above the legal 3% cap. */
     targetAbandonment: z.number().min(0.001).max(ABANDONMENT_CAP).default(DEFAULT_TARGET_ABANDONMENT),
     /** Desired statistics poll interval; stretched when the fleet's budget cannot afford it. */
-    pollIntervalMs: z.number().int().min(1000).max(3_600_000).default(15_000),
+    pollIntervalMs: z.number().int().min(1000).max(3_600_000).default(DEFAULT_POLL_INTERVAL_MS),
   })
   .strict();
 export type PacingConfig = z.infer<typeof pacingSchema>;
@@ -67,13 +71,17 @@ export type RegulatoryRegime = (typeof REGULATORY_REGIMES)[number];
 export const DEFAULT_REGIME: RegulatoryRegime = 'TCPA';
 
 /**
- * The regime and the abandonment target a config is held to. A parsed config always has both (the
+ * What a config is held to where it may not say: a parsed config always has every field (the
  * schema's defaults); configs rebuilt from a CXone resource or stored before a field existed may not.
  */
 export const regimeOf = (config: { compliance?: { regime?: RegulatoryRegime } | undefined }) =>
   config.compliance?.regime ?? DEFAULT_REGIME;
 export const targetAbandonmentOf = (config: { pacing?: { targetAbandonment?: number } | undefined }) =>
   config.pacing?.targetAbandonment ?? DEFAULT_TARGET_ABANDONMENT;
+export const pacingStrategyOf = (config: { pacing?: { strategy?: PacingStrategy } | undefined }) =>
+  config.pacing?.strategy ?? DEFAULT_PACING_STRATEGY;
+export const doNotCallCheckOf = (config: { compliance?: { doNotCallCheck?: boolean } | undefined }) =>
+  config.compliance?.doNotCallCheck ?? true;
 
 export const complianceOptionsSchema = z
   .object({

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { minutesOfDay, type CampaignConfig, type Weekday } from '../campaign-config.js';
+import { minutesOfDay, regimeOf, type CampaignConfig, type Weekday } from '../campaign-config.js';
 import { STATE_RULES, USPS_CODES, stateHoursFor } from './state-rules.js';
 
 /**
@@ -23,7 +23,7 @@ export const FEDERAL_WINDOW = {
  * orchestrator keeps the same 08:00–21:00 as its own policy rather than allowing night calls.
  */
 const floorSource = (config: Pick<CampaignConfig, 'compliance'>) =>
-  config.compliance?.regime === 'OFCOM'
+  regimeOf(config) === 'OFCOM'
     ? 'orchestrator policy for the OFCOM regime (same hours as TCPA 47 CFR 64.1200(c)(1))'
     : FEDERAL_WINDOW.source;
 

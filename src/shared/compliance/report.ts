@@ -1,4 +1,10 @@
-import { ABANDONMENT_CAP, type CampaignConfig, regimeOf, targetAbandonmentOf } from '../campaign-config.js';
+import {
+  ABANDONMENT_CAP,
+  type CampaignConfig,
+  doNotCallCheckOf,
+  regimeOf,
+  targetAbandonmentOf,
+} from '../campaign-config.js';
 import type { CampaignStats } from '../cxone/wire.js';
 import { FEDERAL_WINDOW } from './config-rules.js';
 import { describePeriod, MEASUREMENT, rateOf, type GuardState } from './guard.js';
@@ -124,7 +130,7 @@ export function buildComplianceReport(input: ReportInput) {
     },
     guardActions: input.actions.filter((a) => GUARD_KINDS.has(a.kind)),
     doNotCall: {
-      checked: config.compliance?.doNotCallCheck ?? true,
+      checked: doNotCallCheckOf(config),
       overrides: input.actions.filter((a) => a.kind === 'override'),
     },
   };

@@ -1,4 +1,4 @@
-import { type CampaignConfig, regimeOf } from '../campaign-config.js';
+import { type CampaignConfig, doNotCallCheckOf, regimeOf } from '../campaign-config.js';
 import type { CreateCampaignRequest } from './wire.js';
 
 /** Seconds of after-call work the seed sends for every campaign. */
@@ -22,7 +22,7 @@ export function toCreateCampaignRequest(config: CampaignConfig): CreateCampaignR
     complianceSettings: {
       timeZone: config.complianceTimeZone,
       allowedCallTimes: config.allowedCallTimes,
-      doNotCallListCheck: config.compliance?.doNotCallCheck ?? true,
+      doNotCallListCheck: doNotCallCheckOf(config),
       regulatoryCompliance: regimeOf(config),
       ...(config.recipientStates ? { recipientStates: config.recipientStates } : {}),
     },

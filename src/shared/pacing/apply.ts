@@ -1,4 +1,4 @@
-import { regimeOf, targetAbandonmentOf } from '../campaign-config.js';
+import { pacingStrategyOf, regimeOf, targetAbandonmentOf } from '../campaign-config.js';
 import type { CampaignRecord } from '../campaign-store.js';
 import { CampaignStore } from '../campaign-store.js';
 import { MEASUREMENT } from '../compliance/guard.js';
@@ -45,7 +45,7 @@ export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): 
   const { record, stats } = input;
   const campaignId = record.campaignId;
   const pacingConfig = {
-    strategy: record.config.pacing?.strategy ?? 'abandonment-target',
+    strategy: pacingStrategyOf(record.config),
     targetAbandonment: targetAbandonmentOf(record.config),
   };
   const previous = readPacingRecord(record.pacing, pacingConfig.strategy);

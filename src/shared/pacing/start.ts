@@ -1,4 +1,4 @@
-import type { CampaignConfig } from '../campaign-config.js';
+import { pacingStrategyOf, type CampaignConfig } from '../campaign-config.js';
 import { callRateForDialRatio, dialRatioFor, MIN_CALL_RATE } from './dial-ratio.js';
 import type { PacingDecision } from './types.js';
 
@@ -63,7 +63,7 @@ export function startingCallRate(
   config: Pick<CampaignConfig, 'dialerStrategy' | 'pacing'>,
   opts: { maxAnswersPerIdleAgent?: number } = {},
 ): SafeStart | null {
-  if ((config.pacing?.strategy ?? 'abandonment-target') !== 'abandonment-target') return null;
+  if (pacingStrategyOf(config) !== 'abandonment-target') return null;
   const { strategy, callRate: requested, answerRate } = config.dialerStrategy;
   if (strategy !== 'predictive') return null;
   const maxAnswersPerIdleAgent = opts.maxAnswersPerIdleAgent ?? DEFAULT_START_ANSWERS_PER_IDLE_AGENT;

@@ -15,7 +15,6 @@ export interface PollBudgetInput {
   reserveFraction?: number;
 }
 
-export const DEFAULT_POLL_INTERVAL_MS = 15_000;
 export const DEFAULT_POLL_RESERVE = 0.2;
 
 /** The shortest interval every campaign can be polled at, given how many share the budget. */

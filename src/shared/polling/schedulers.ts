@@ -1,10 +1,11 @@
 import type { JobSchedulerJson } from 'bullmq';
+import { DEFAULT_POLL_INTERVAL_MS } from '../campaign-config.js';
 import type { AppContext } from '../context.js';
 import { CampaignStore, UnknownCampaignError } from '../campaign-store.js';
 import { pollIntervalFloor, polledCampaigns } from '../metrics.js';
 import { CXONE_BACKOFF_TYPE, POLL_ATTEMPTS } from '../../workers/worker-options.js';
 import { waitForLease, type Lease } from './lease.js';
-import { budgetTier, DEFAULT_POLL_INTERVAL_MS, minPollIntervalMs, nextBudgetTier } from './budget.js';
+import { budgetTier, minPollIntervalMs, nextBudgetTier } from './budget.js';
 
 /**
  * One BullMQ job scheduler per polled campaign, id `poll:<campaignId>`. Schedulers live in Redis,
