@@ -154,10 +154,10 @@ describe('audit trail', () => {
 
   it('builds on the real head when another process appended since this one last did', async () => {
     const other = createAuditTrail({ redis, keys, logger: silentLogger });
-    const first = await trail.append(input('c-stale-head', 1));
-    const second = await other.append(input('c-stale-head', 2));
+    const { record: first } = await trail.appendWithOutcome(input('c-stale-head', 1));
+    const { record: second } = await other.appendWithOutcome(input('c-stale-head', 2));
     // `trail` still remembers `first` as the head; the append script corrects it.
-    const third = await trail.append(input('c-stale-head', 3));
+    const { record: third } = await trail.appendWithOutcome(input('c-stale-head', 3));
     expect(second!.prevHash).toBe(first!.hash);
     expect(third!.prevHash).toBe(second!.hash);
     expect(await redis.get(keys.auditChainHead('c-stale-head'))).toBe(third!.hash);
@@ -350,7 +350,9 @@ describe('audit retention', () => {
 
       const again = await t.appendWithOutcome(input('c-reimport', 0, { dedupeKey: 'hist-old' }));
       expect(again).toEqual({ record: null, duplicate: true });
-      expect(await t.append(input('c-reimport', 0, { dedupeKey: 'hist-old' }))).toBeNull();
+      expect(
+        (await t.appendWithOutcome(input('c-reimport', 0, { dedupeKey: 'hist-old' }))).record,
+      ).toBeNull();
       const kept = await t.appendWithOutcome(input('c-reimport', 1, { dedupeKey: 'hist-new' }));
       expect(kept.duplicate).toBe(true);
       expect(kept.record?.details.n).toBe(1);

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { AuditInput, AuditRecord } from '../../src/shared/audit/types.js';
+import type { AuditInput } from '../../src/shared/audit/types.js';
 import type { EventEnvelope } from '../../src/shared/events/types.js';
 import { auditOrLog, publishOrLog } from '../../src/shared/side-records.js';
 
@@ -31,7 +31,6 @@ describe('auditOrLog / publishOrLog', () => {
     const audit = {
       append: async (i: AuditInput) => {
         appended.push(i);
-        return null as AuditRecord | null;
       },
     };
     const events = {

@@ -3,7 +3,7 @@ import { canonicalJson } from '../canonical-json.js';
 import type { AuditRecord } from './types.js';
 
 /** SHA-256 (hex) of a record's canonical JSON without its `hash` (what hashRecord hashes). */
-export function hashCanonical(unhashedJson: string): string {
+function hashCanonical(unhashedJson: string): string {
   return createHash('sha256').update(unhashedJson).digest('hex');
 }
 

@@ -71,7 +71,7 @@ export interface AuditPage {
 export interface AppendOutcome {
   /**
    * The appended record, or for a duplicate the earlier one; null when the earlier record has since
-   * been trimmed by retention.
+   * been trimmed by retention. An appended record is parsed from its stored text when first read.
    */
   record: AuditRecord | null;
   /** True when `dedupeKey` was already recorded: nothing was appended. */
@@ -245,7 +245,15 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         rememberHead(campaignId, sealed.hash);
         auditWrites.inc({ action: input.action });
         logger.debug({ campaignId, action: input.action, auditId, streamId: value }, 'audit record appended');
-        return { record: JSON.parse(sealed.json) as AuditRecord, duplicate: false };
+        // Parsed only if asked for: every writer in the product ignores it.
+        const stored = sealed.json;
+        let record: AuditRecord | undefined;
+        return {
+          get record() {
+            return (record ??= JSON.parse(stored) as AuditRecord);
+          },
+          duplicate: false,
+        };
       }
       if (outcome === 'dup') {
         const [existing] = await fetchRecords([value]);
@@ -463,7 +471,9 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
   }
 
   return {
-    append: async (input) => (await appendWithOutcome(input)).record,
+    append: async (input) => {
+      await appendWithOutcome(input);
+    },
     appendWithOutcome,
     page,
     list,

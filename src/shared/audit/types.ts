@@ -48,8 +48,8 @@ export interface AuditRecord extends Omit<AuditInput, 'occurredAt' | 'dedupeKey'
 /** Append-only, hash-chained per campaign. */
 export interface AuditTrail {
   /**
-   * The appended record, or the earlier one when `dedupeKey` was already recorded; null when it was
-   * recorded but that record has since been trimmed by retention (nothing is appended again).
+   * Appends the record; when `dedupeKey` was already recorded, appends nothing. Writers only need to
+   * know that it is recorded (the store's `appendWithOutcome` also gives the record).
    */
-  append(input: AuditInput): Promise<AuditRecord | null>;
+  append(input: AuditInput): Promise<void>;
 }
