@@ -29,7 +29,8 @@ const CAS_MAX_ATTEMPTS = 200;
 /** Chain heads remembered per process (campaigns this process appended to recently). */
 const KNOWN_HEADS_MAX = 10_000;
 const SCAN_BATCH = 500;
-const STREAM_ID = /^\d+-\d+$/;
+/** A page cursor: the stream id of the last record of the previous page. */
+export const AUDIT_CURSOR = /^\d+-\d+$/;
 
 export type ChainBreakReason =
   | 'hash_mismatch'
@@ -282,7 +283,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     cursor?: string | null,
     limit = AUDIT_PAGE_DEFAULT,
   ): Promise<AuditPage> {
-    if (cursor && !STREAM_ID.test(cursor)) throw new InvalidCursorError(cursor);
+    if (cursor && !AUDIT_CURSOR.test(cursor)) throw new InvalidCursorError(cursor);
     const count = Number.isFinite(limit)
       ? Math.min(Math.max(Math.trunc(limit), 1), AUDIT_PAGE_MAX)
       : AUDIT_PAGE_DEFAULT;
