@@ -97,7 +97,8 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
         campaignId,
         maxWaitMs: API_LIMITER_MAX_WAIT_MS,
       });
-      await store.syncFromCxone(resource);
+      // The stored config was just read: passing it saves syncFromCxone reading it again.
+      await store.syncFromCxone(resource, { config: record.config });
       return campaignView((await store.get(campaignId)) ?? record, false);
     } catch (err) {
       // The cached view is still useful when CXone is slow or rate-limited; say it may be stale.
