@@ -5,8 +5,8 @@ import { campaignConfigBaseSchema } from '../shared/campaign-config.js';
 import { campaignResourceSchema, campaignStatsSchema, campaignStatusSchema } from '../shared/cxone/wire.js';
 import { campaignPatchSchema } from '../shared/lifecycle/patch.js';
 import { LAUNCH_STATUSES } from '../shared/launch-store.js';
-import { CAMPAIGN_ACTIONS } from '../shared/lifecycle/state-machine.js';
 import { BULL_BOARD_PATH } from './bull-board.js';
+import { actionBodySchema } from './routes/campaign-commands.js';
 
 /**
  * The OpenAPI 3.1 document of the producer API, generated from the same zod schemas the routes
@@ -81,11 +81,6 @@ const commandAcceptedSchema = z.looseObject({
   status: z.string().optional(),
 });
 
-const actionRequestSchema = z.object({
-  action: z.enum(CAMPAIGN_ACTIONS),
-  patch: campaignPatchSchema.optional().describe('Settings to change first, in the same command'),
-});
-
 const auditRecordSchema = z.looseObject({
   auditId: z.string(),
   campaignId: z.string(),
@@ -122,7 +117,7 @@ const readinessSchema = z.object({
 const COMPONENTS = {
   CampaignConfig: { schema: campaignConfigBaseSchema, io: 'input' },
   CampaignPatch: { schema: campaignPatchSchema, io: 'input' },
-  ActionRequest: { schema: actionRequestSchema, io: 'input' },
+  ActionRequest: { schema: actionBodySchema, io: 'input' },
   ValidationIssue: { schema: validationIssueSchema, io: 'output' },
   ValidateResult: { schema: validateResultSchema, io: 'output' },
   Error: { schema: errorSchema, io: 'output' },

@@ -38,8 +38,8 @@ const commandParams = z.object({ commandId: z.string().min(1).max(200) });
 export const actionBodySchema = z
   .object({
     action: z.enum(CAMPAIGN_ACTIONS),
-    /** Settings to change first, in the same command (e.g. widen the window, then resume). */
-    patch: campaignPatchSchema.optional(),
+    // e.g. widen the window, then resume
+    patch: campaignPatchSchema.optional().describe('Settings to change first, in the same command'),
   })
   .strict();
 
