@@ -6,6 +6,7 @@ import {
   targetAbandonmentOf,
 } from '../campaign-config.js';
 import type { CampaignStats } from '../cxone/wire.js';
+import { legalAbandonmentRate } from '../efficiency.js';
 import { MIN_CALL_RATE } from '../pacing/dial-ratio.js';
 
 /**
@@ -162,9 +163,6 @@ export function isGuardState(v: unknown): v is GuardState {
   );
 }
 
-export const rateOf = (c: Pick<Counters, 'answeredCalls' | 'abandonedCalls'>): number | null =>
-  c.answeredCalls > 0 ? c.abandonedCalls / c.answeredCalls : null;
-
 const pct = (r: number) => `${(r * 100).toFixed(2)}%`;
 
 function freshState(config: GuardInput['config'], regime: RegulatoryRegime, nowMs: number): GuardState {
@@ -220,7 +218,7 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
       startMs: state.anchorMs + state.periodIndex * periodMs,
       endMs: state.anchorMs + (state.periodIndex + 1) * periodMs,
       ...figures,
-      rate: rateOf(figures),
+      rate: legalAbandonmentRate(figures),
     };
     state.periods = [...state.periods, closedPeriod].slice(-opts.maxPeriods);
     state.baseline = final;
@@ -235,7 +233,7 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
     label,
   };
   const inPeriod = minus(counters, state.baseline);
-  const rate = rateOf(inPeriod);
+  const rate = legalAbandonmentRate(inPeriod);
   const figures: GuardFigures = { ...inPeriod, rate, target, cap };
   const described =
     rate === null

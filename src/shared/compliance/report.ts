@@ -7,7 +7,8 @@ import {
 } from '../campaign-config.js';
 import type { CampaignStats } from '../cxone/wire.js';
 import { FEDERAL_WINDOW } from './config-rules.js';
-import { describePeriod, MEASUREMENT, rateOf, type GuardState } from './guard.js';
+import { legalAbandonmentRate } from '../efficiency.js';
+import { describePeriod, MEASUREMENT, type GuardState } from './guard.js';
 import { NOT_ENCODED, STATE_RULES } from './state-rules.js';
 import type { ComplianceActionEntry, WindowState } from './state-store.js';
 import { currentWindowClose, isWithinWindow, localIso, nextWindowOpen } from './windows.js';
@@ -55,7 +56,7 @@ export function buildComplianceReport(input: ReportInput) {
       ? (() => {
           const answeredCalls = input.lastStats.answeredCalls - guard.baseline.answeredCalls;
           const abandonedCalls = input.lastStats.abandonedCalls - guard.baseline.abandonedCalls;
-          const rate = rateOf({ answeredCalls, abandonedCalls });
+          const rate = legalAbandonmentRate({ answeredCalls, abandonedCalls });
           const startMs = guard.anchorMs + guard.periodIndex * measurement.periodMs;
           return {
             index: guard.periodIndex,

@@ -1,4 +1,5 @@
 import { ABANDONMENT_CAP, DEFAULT_TARGET_ABANDONMENT } from '../campaign-config.js';
+import { legalAbandonmentRate } from '../efficiency.js';
 import {
   clampCallRate,
   directionOf,
@@ -139,8 +140,6 @@ function strike(
   return { callRate, setAtMs: atMs, strikes: 1 };
 }
 
-const rate = (abandoned: number, answered: number): number | null =>
-  answered > 0 ? abandoned / answered : null;
 const pct = (value: number) => `${(value * 100).toFixed(2)}%`;
 
 /**
@@ -195,10 +194,10 @@ export function abandonmentTargetDecision(
   const current = obs.callRate;
   const periodAnswered = now.answered - state.period.answered;
   const periodAbandoned = now.abandoned - state.period.abandoned;
-  const cumulative = rate(periodAbandoned, periodAnswered);
+  const cumulative = legalAbandonmentRate({ answeredCalls: periodAnswered, abandonedCalls: periodAbandoned });
   const windowAnswered = now.answered - state.window.answered;
   const windowAbandoned = now.abandoned - state.window.abandoned;
-  const windowRate = rate(windowAbandoned, windowAnswered);
+  const windowRate = legalAbandonmentRate({ answeredCalls: windowAnswered, abandonedCalls: windowAbandoned });
   const windowTarget =
     cumulative !== null && cumulative > target ? Math.max(0, target - (cumulative - target)) : target;
   const guardLevel = Math.max(target, p.cap - p.guardMargin);
