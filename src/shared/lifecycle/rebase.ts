@@ -198,8 +198,7 @@ export function rebaseAction(
 }
 
 export interface RollbackPlan {
-  /** Config-path fields to put back, with their earlier values. */
-  restore: FlatChanges;
+  /** The PATCH body putting back the fields in `restored`. */
   body: UpdateCampaignRequest;
   restored: FieldChange[];
   conflicts: FieldConflict[];
@@ -240,5 +239,5 @@ export function planRollback(
     restore[change.field] = change.from;
     restored.push({ field: change.field, from: change.to, to: change.from });
   }
-  return { restore, body: flatToWire(wireChanges(restore)), restored, conflicts, skipped };
+  return { body: flatToWire(wireChanges(restore)), restored, conflicts, skipped };
 }
