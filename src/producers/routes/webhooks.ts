@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from '../../shared/context.js';
-import { eventStoreKey } from '../../shared/events/publisher.js';
 import {
   enableDestination,
   getDestinationState,
@@ -78,7 +77,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, ctx: AppContex
 
   app.get('/v1/webhooks/events/:eventId', async (request) => {
     const { eventId } = parseOrThrow(eventParamsSchema, request.params);
-    const h = await ctx.redis.hgetall(eventStoreKey(ctx.keys, eventId));
+    const h = await ctx.redis.hgetall(ctx.keys.webhookEvent(eventId));
     if (!h.body) throw new ApiError(404, 'not_found', `event ${eventId} is not stored (unknown, or expired)`);
     return {
       event: JSON.parse(h.body) as unknown,

@@ -45,10 +45,6 @@ export function newEventId(): string {
   return `evt_${randomBytes(16).toString('hex')}`;
 }
 
-export function eventStoreKey(keys: Keys, eventId: string): string {
-  return keys.webhookEvent(eventId);
-}
-
 export function recentEventsKey(keys: Keys): string {
   return keys.custom('events', 'recent');
 }
@@ -59,7 +55,7 @@ export async function loadStoredEvent(
   keys: Keys,
   eventId: string,
 ): Promise<StoredEvent | null> {
-  return parseStoredEvent(eventId, await redis.hgetall(eventStoreKey(keys, eventId)));
+  return parseStoredEvent(eventId, await redis.hgetall(keys.webhookEvent(eventId)));
 }
 
 /** The stored event from its Redis hash, or null when the hash is missing or incomplete (expired). */
@@ -114,14 +110,14 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
       await redis
         .multi()
         .xadd(...recentArgs)
-        .hset(eventStoreKey(keys, envelope.id), {
+        .hset(keys.webhookEvent(envelope.id), {
           body,
           type,
           campaignId,
           occurredAt: envelope.occurredAt,
           state: 'pending',
         })
-        .expire(eventStoreKey(keys, envelope.id), EVENT_TTL_SECONDS)
+        .expire(keys.webhookEvent(envelope.id), EVENT_TTL_SECONDS)
         .exec();
     } else {
       await redis.xadd(...recentArgs);

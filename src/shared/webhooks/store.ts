@@ -2,7 +2,6 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   EVENT_TTL_SECONDS,
-  eventStoreKey,
   loadStoredEvent,
   parseStoredEvent,
   type StoredEvent,
@@ -69,7 +68,7 @@ export async function markDelivered(
     .zadd(keys.webhookDelivered(), 'NX', info.nowMs, eventId)
     .zremrangebyscore(keys.webhookDelivered(), '-inf', info.nowMs - DELIVERED_LOG_DAYS * 86_400_000)
     .zrem(keys.webhookDeadLetters(), eventId)
-    .hset(eventStoreKey(keys, eventId), {
+    .hset(keys.webhookEvent(eventId), {
       state: 'delivered',
       lastStatus: String(info.status),
       lastError: '',
@@ -79,7 +78,7 @@ export async function markDelivered(
     .exec();
   const added = results?.[0]?.[1] === 1;
   // The first delivery time is kept; a replay of a delivered event only adds when it was resent.
-  await redis.hset(eventStoreKey(keys, eventId), added ? 'deliveredAt' : 'redeliveredAt', at);
+  await redis.hset(keys.webhookEvent(eventId), added ? 'deliveredAt' : 'redeliveredAt', at);
   return added;
 }
 
@@ -95,9 +94,9 @@ export async function deadLetter(deps: WebhookStoreDeps, letter: DeadLetter): Pr
     .multi()
     .zadd(keys.webhookDeadLetters(), atMs, letter.eventId)
     .zremrangebyscore(keys.webhookDeadLetters(), '-inf', `(${atMs - EVENT_TTL_SECONDS * 1000}`)
-    .hset(eventStoreKey(keys, letter.eventId), { state: 'dead', deadLetter: JSON.stringify(letter) })
+    .hset(keys.webhookEvent(letter.eventId), { state: 'dead', deadLetter: JSON.stringify(letter) })
     // The bytes must outlive the dead letter long enough for an operator to replay them.
-    .expire(eventStoreKey(keys, letter.eventId), EVENT_TTL_SECONDS)
+    .expire(keys.webhookEvent(letter.eventId), EVENT_TTL_SECONDS)
     .exec();
 }
 
@@ -105,7 +104,7 @@ export async function listDeadLetters(deps: WebhookStoreDeps, limit = 100): Prom
   const ids = await deps.redis.zrange(deps.keys.webhookDeadLetters(), 0, String(Math.max(limit, 1) - 1));
   if (ids.length === 0) return [];
   const pipeline = deps.redis.pipeline();
-  for (const id of ids) pipeline.hget(eventStoreKey(deps.keys, id), 'deadLetter');
+  for (const id of ids) pipeline.hget(deps.keys.webhookEvent(id), 'deadLetter');
   const results = (await pipeline.exec()) ?? [];
   return ids.map((eventId, i) => {
     const raw = results[i]?.[1];
@@ -120,7 +119,7 @@ export async function recordAttempt(
   eventId: string,
   info: { attempt: number; status?: number; error?: string; nowMs: number },
 ): Promise<void> {
-  await deps.redis.hset(eventStoreKey(deps.keys, eventId), {
+  await deps.redis.hset(deps.keys.webhookEvent(eventId), {
     attempts: String(info.attempt),
     lastAttemptAt: new Date(info.nowMs).toISOString(),
     lastStatus: info.status === undefined ? '' : String(info.status),
@@ -158,7 +157,7 @@ export async function loadDeliveryContext(
   const results =
     (await deps.redis
       .pipeline()
-      .hgetall(eventStoreKey(deps.keys, eventId))
+      .hgetall(deps.keys.webhookEvent(eventId))
       .zscore(deps.keys.webhookDelivered(), eventId)
       .hgetall(deps.keys.webhookDestination())
       .exec()) ?? [];
@@ -225,8 +224,8 @@ export async function replayEvent(
   await deps.redis
     .multi()
     .zrem(deps.keys.webhookDeadLetters(), eventId)
-    .hset(eventStoreKey(deps.keys, eventId), { state: 'pending' })
-    .hdel(eventStoreKey(deps.keys, eventId), 'deadLetter')
+    .hset(deps.keys.webhookEvent(eventId), { state: 'pending' })
+    .hdel(deps.keys.webhookEvent(eventId), 'deadLetter')
     .exec();
   await deps.queue.add(
     event.type,
