@@ -122,10 +122,19 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** After a campaign went active: start watching it (stats polling, calling-window enforcement). */
-async function startWatching(ctx: AppContext, campaignId: string, config: CampaignConfig): Promise<void> {
+/**
+ * After a campaign went active: start watching it (stats polling, calling-window enforcement).
+ * `stored` is the config and status just written to the campaign record, when this run wrote it:
+ * enforcement plans from them instead of reading the record back.
+ */
+async function startWatching(
+  ctx: AppContext,
+  campaignId: string,
+  config: CampaignConfig,
+  stored: { config: CampaignConfig; status: CampaignStatus } | undefined,
+): Promise<void> {
   await ensurePolling(ctx, campaignId, config.pacing?.pollIntervalMs);
-  await scheduleWindowEnforcement(ctx, campaignId);
+  await scheduleWindowEnforcement(ctx, campaignId, stored);
 }
 
 /**
@@ -168,14 +177,20 @@ async function activateNow(
         });
   const safeStart = applied as SafeStart | null;
   // CXone wins: the record's config is rebuilt from the resource, so it shows the start rate.
-  await campaigns.syncFromCxone(resource, {
+  const synced = await campaigns.syncFromCxone(resource, {
     launchId: input.launchId,
     config: input.config,
     ...(safeStart
       ? { pacing: safeStartPacingRecord(safeStart, new Date(ctx.clock.now()).toISOString()) }
       : {}),
   });
-  await startWatching(ctx, input.campaignId, input.config);
+  // Not written when the record already holds a newer version: then enforcement reads that one.
+  await startWatching(
+    ctx,
+    input.campaignId,
+    input.config,
+    synced ? { config: configFromResource(resource, input.config), status: resource.status } : undefined,
+  );
   // Also when an earlier, interrupted run already activated it: the dedupe key turns a repeat into
   // a no-op, and a run that died before writing the record gets it written now.
   await auditOrLog(ctx, {
