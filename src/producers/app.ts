@@ -8,6 +8,7 @@ import Fastify, {
 import type { AppContext } from '../shared/context.js';
 import { actorFor, bearerToken, isProtectedPath, tokenMatches } from './auth.js';
 import { toErrorResponse } from './errors.js';
+import { pathOf } from './url-path.js';
 import { registerCampaignRoutes } from './routes/campaigns.js';
 import { registerLaunchRoutes } from './routes/launches.js';
 import { registerCampaignCommandRoutes } from './routes/campaign-commands.js';
@@ -77,7 +78,7 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
   });
 
   app.addHook('onResponse', async (request, reply) => {
-    const path = request.url.split('?', 1)[0] ?? request.url;
+    const path = pathOf(request.url);
     const line = {
       method: request.method,
       path,
@@ -102,7 +103,7 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
   });
 
   app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?', 1)[0] ?? request.url;
+    const path = pathOf(request.url);
     void reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${path}` });
   });
 
@@ -123,7 +124,7 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
 
 /** The request path with percent-escapes decoded; an undecodable path is returned as-is. */
 function safeDecodePath(url: string): string {
-  const path = url.split('?', 1)[0] ?? url;
+  const path = pathOf(url);
   try {
     return decodeURIComponent(path);
   } catch {

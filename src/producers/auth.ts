@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import { pathOf } from './url-path.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -12,7 +13,7 @@ declare module 'fastify' {
 export const PROTECTED_PREFIXES = ['/v1/', '/admin/'] as const;
 
 export function isProtectedPath(url: string): boolean {
-  const path = url.split('?', 1)[0] ?? url;
+  const path = pathOf(url);
   return PROTECTED_PREFIXES.some((p) => path === p.slice(0, -1) || path.startsWith(p));
 }
 

@@ -4,12 +4,13 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../shared/context.js';
+import { pathOf } from './url-path.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 
 /** Whether a request URL belongs to Bull Board, which checks its own credentials (Bearer or Basic). */
 export function isBullBoardPath(url: string): boolean {
-  const path = url.split('?', 1)[0] ?? url;
+  const path = pathOf(url);
   return path === BULL_BOARD_PATH || path.startsWith(`${BULL_BOARD_PATH}/`);
 }
 
