@@ -212,7 +212,7 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
       return waitAndRetry(job, token, jittered(LOCK_WAIT_MS));
     }
 
-    const started = performance.now();
+    const end = jobDuration.startTimer({ queue: QUEUES.adjust });
     let outcomeLabel = 'failed';
     let done = false;
     try {
@@ -255,10 +255,7 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
     } finally {
       await lease.release();
       if (done) await leaveOrder(data.campaignId, data.commandId).catch(() => undefined);
-      jobDuration.observe(
-        { queue: QUEUES.adjust, outcome: outcomeLabel },
-        (performance.now() - started) / 1000,
-      );
+      end({ outcome: outcomeLabel });
     }
   };
 

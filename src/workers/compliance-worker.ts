@@ -16,21 +16,17 @@ export function createComplianceWorker(ctx: AppContext): Worker {
   return new Worker(
     QUEUES.compliance,
     async (job: Job, token?: string) => {
-      const started = process.hrtime.bigint();
-      const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
       if (job.name !== WINDOW_JOB) {
         log.warn({ jobId: job.id, name: job.name }, 'unknown compliance job; dropped');
         return { outcome: 'unknown_job' };
       }
+      const end = jobDuration.startTimer({ queue: QUEUES.compliance });
       try {
         const result = await processWindowJob(workerCtx, job, token);
-        jobDuration.observe({ queue: QUEUES.compliance, outcome: 'completed' }, seconds());
+        end({ outcome: 'completed' });
         return result;
       } catch (err) {
-        jobDuration.observe(
-          { queue: QUEUES.compliance, outcome: err instanceof DelayedError ? 'delayed' : 'failed' },
-          seconds(),
-        );
+        end({ outcome: err instanceof DelayedError ? 'delayed' : 'failed' });
         throw err;
       }
     },

@@ -546,7 +546,7 @@ export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOpt
   return new Worker(
     QUEUES.launch,
     async (job: Job, token?: string) => {
-      const started = performance.now();
+      const end = jobDuration.startTimer({ queue: QUEUES.launch });
       let outcome = 'failed';
       try {
         const result =
@@ -556,7 +556,7 @@ export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOpt
         outcome = result.outcome;
         return result;
       } finally {
-        jobDuration.observe({ queue: QUEUES.launch, outcome }, (performance.now() - started) / 1000);
+        end({ outcome });
       }
     },
     workerOptions(ctx, QUEUES.launch, overrides),
