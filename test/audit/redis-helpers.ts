@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
-import { deletePrefix, testPrefix } from '../support/redis-prefix.js';
+import { deletePrefix, testPrefix, REDIS_URL } from '../support/redis-prefix.js';
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { REDIS_URL };
 
 export { testPrefix };
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createAuditTrail, type AuditTrailStore } from '../../src/shared/audit/trail.js';
@@ -13,9 +12,9 @@ import type { CampaignResource, CampaignStatus } from '../../src/shared/cxone/wi
 import { createEventPublisher, type EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { createKeys, QUEUES, type QueueName } from '../../src/shared/keys.js';
 import { silentLogger } from '../../src/shared/logger.js';
-import { deletePrefix } from '../support/redis-prefix.js';
+import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { REDIS_URL };
 
 /** CXone is not called by anything these tests exercise; reaching it is a test bug. */
 const noCxone = new Proxy({} as CxoneApi, {
@@ -46,7 +45,7 @@ export async function createTestContext(
   startIso: string,
   env: Record<string, string> = {},
 ): Promise<TestContext> {
-  const prefix = `{cxo-test-${randomUUID().slice(0, 8)}}`;
+  const prefix = testPrefix();
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const keys = createKeys(prefix);
   const clock = new ManualClock(Date.parse(startIso));

@@ -7,9 +7,9 @@ import type { CreateCampaignRequest, CxoneScope } from '../../src/shared/cxone/w
 import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import type { FleetLimiter } from '../../src/shared/limiter/types.js';
 import { silentLogger } from '../../src/shared/logger.js';
-import { deletePrefix, testPrefix } from '../support/redis-prefix.js';
+import { deletePrefix, testPrefix, REDIS_URL } from '../support/redis-prefix.js';
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { REDIS_URL };
 
 export { testPrefix };
 

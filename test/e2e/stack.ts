@@ -13,9 +13,9 @@ import { CXONE_SCOPES } from '../../src/shared/cxone/wire.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/index.js';
 import { createLaunchWorker } from '../../src/workers/launch-worker.js';
-import { deletePrefix, testPrefix } from '../support/redis-prefix.js';
+import { deletePrefix, testPrefix, REDIS_URL } from '../support/redis-prefix.js';
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { REDIS_URL };
 export const API_TOKEN = 'test-token-0123456789';
 export const FLEET_CLIENT = { clientId: 'fleet-client', clientSecret: 'fleet-secret' } as const;
 

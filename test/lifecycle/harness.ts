@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import type { Redis } from 'ioredis';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
@@ -17,9 +16,9 @@ import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { isFinished, type CommandRecord } from '../../src/shared/lifecycle/commands.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
-import { deletePrefix } from '../support/redis-prefix.js';
+import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { REDIS_URL };
 export const CONSOLE = { clientId: 'console-operator', clientSecret: 'console-secret' };
 
 /**
@@ -91,7 +90,7 @@ export async function startHarness(overrides: Partial<AppContext> = {}): Promise
     ],
     rateLimit: { perWindow: 100_000, windowMs: 60_000 },
   });
-  const prefix = `{cxo-test-${randomUUID().slice(0, 8)}}`;
+  const prefix = testPrefix();
   const env = {
     REDIS_URL,
     CXONE_BASE_URL: sandbox.url,

@@ -1,13 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeys } from '../../src/shared/keys.js';
 import { campaignLockKey, LockLostError, tryAcquireCampaignLock } from '../../src/shared/lifecycle/lock.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { deleteKeys } from './harness.js';
+import { REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const keys = createKeys(`{cxo-test-${randomUUID().slice(0, 8)}}`);
+const keys = createKeys(testPrefix());
 let redis: Redis;
 
 beforeAll(() => {

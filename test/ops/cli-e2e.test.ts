@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -13,13 +12,14 @@ import { createContext, type ClosableContext } from '../../src/shared/context-fa
 import { silentLogger } from '../../src/shared/logger.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/index.js';
 import { REDIS_URL, deletePrefix } from './helpers.js';
+import { testPrefix } from '../support/redis-prefix.js';
 
 const TOKEN = 'cli-e2e-token-1';
 const example = JSON.parse(readFileSync(new URL('../../examples/campaign.json', import.meta.url), 'utf8'));
 
 /** `cxo` against the real fleet: API, workers, CXone client and limiter, sandbox over HTTP, Redis. */
 describe('cxo against the running fleet (integration)', () => {
-  const prefix = `{cxo-test-${randomUUID().slice(0, 8)}}`;
+  const prefix = testPrefix();
   let sandbox: RunningSandbox;
   let ctx: ClosableContext;
   let workers: RunningWorkers;

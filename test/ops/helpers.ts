@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { AuditTrail } from '../../src/shared/audit/types.js';
 import { systemClock } from '../../src/shared/clock.js';
@@ -9,9 +8,9 @@ import type { EventPublisher } from '../../src/shared/events/types.js';
 import { QUEUES, createKeys, type QueueName } from '../../src/shared/keys.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { createRedis } from '../../src/shared/redis.js';
-import { deletePrefix } from '../support/redis-prefix.js';
+import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { REDIS_URL };
 export const TEST_TOKEN = 'ops-test-token-123';
 
 export interface OpsTestContext extends AppContext {
@@ -25,7 +24,7 @@ export { deletePrefix };
  * caller's: the ops routes only need its token provider.
  */
 export function createOpsTestContext(cxone: unknown, extraEnv: Record<string, string> = {}): OpsTestContext {
-  const prefix = `{cxo-test-${randomUUID().slice(0, 8)}}`;
+  const prefix = testPrefix();
   const config = loadConfig({ API_TOKEN: TEST_TOKEN, KEY_PREFIX: prefix, REDIS_URL, ...extraEnv });
   const redis = createRedis(REDIS_URL);
   const queues = Object.fromEntries(

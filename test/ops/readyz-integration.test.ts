@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { loadConfig } from '../../src/shared/config.js';
 import { createContext, type ClosableContext } from '../../src/shared/context-factory.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { REDIS_URL, deletePrefix } from './helpers.js';
+import { testPrefix } from '../support/redis-prefix.js';
 
 /** Real Redis, real CXone client and limiter, real sandbox over HTTP. */
 describe('/readyz against the sandbox (integration)', () => {
@@ -16,7 +16,7 @@ describe('/readyz against the sandbox (integration)', () => {
   const built: { ctx: ClosableContext; app: FastifyInstance; prefix: string }[] = [];
 
   async function fleet(clientSecret: string) {
-    const prefix = `{cxo-test-${randomUUID().slice(0, 8)}}`;
+    const prefix = testPrefix();
     const config = loadConfig({
       REDIS_URL,
       KEY_PREFIX: prefix,
@@ -70,7 +70,7 @@ describe('/readyz against the sandbox (integration)', () => {
 
   it('turns 503 when CXone goes away although a token is still cached', async () => {
     const own = await startSandbox({ port: 0, logger: silentLogger });
-    const prefix = `{cxo-test-${randomUUID().slice(0, 8)}}`;
+    const prefix = testPrefix();
     const config = loadConfig({
       REDIS_URL,
       KEY_PREFIX: prefix,

@@ -5,9 +5,9 @@ import { systemClock } from '../../src/shared/clock.js';
 import type { AppConfig } from '../../src/shared/config.js';
 import type { AppContext } from '../../src/shared/context.js';
 import { createKeys, QUEUES } from '../../src/shared/keys.js';
-import { deletePrefix, testPrefix } from '../support/redis-prefix.js';
+import { deletePrefix, testPrefix, REDIS_URL } from '../support/redis-prefix.js';
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { REDIS_URL };
 
 export { testPrefix };
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CampaignConfig } from '../../src/shared/campaign-config.js';
@@ -8,10 +7,9 @@ import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import type { CampaignResource, CampaignStats } from '../../src/shared/cxone/wire.js';
 import { efficiencyScore } from '../../src/shared/efficiency.js';
 import { createKeys } from '../../src/shared/keys.js';
-import { deletePrefix } from '../support/redis-prefix.js';
+import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const prefix = `{cxo-test-${randomUUID().slice(0, 8)}}`;
+const prefix = testPrefix();
 const keys = createKeys(prefix);
 const clock = new ManualClock(Date.parse('2026-12-01T15:00:00Z'));
 let redis: Redis;

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
+/** The Redis every test uses: REDIS_URL, or the local one. */
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
 /** A private, hash-tagged key prefix for one test: `{cxo-test-<tag>-<random>}`. */
 export function testPrefix(tag?: string): string {
   return `{cxo-test-${tag ? `${tag}-` : ''}${randomUUID().slice(0, 8)}}`;
