@@ -14,6 +14,7 @@ import { CXONE_SCOPES } from '../../src/shared/cxone/wire.js';
 import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
+import { changeAs, CONSOLE } from '../sandbox/helpers.js';
 import { config } from './fixtures.js';
 import { eventually } from './redis-context.js';
 import { startWindowStack, type WindowStack } from './window-stack.js';
@@ -28,7 +29,6 @@ import { startWindowStack, type WindowStack } from './window-stack.js';
 const weekdays = config(); // America/New_York, Mon–Fri 09:00–17:00
 const t = (iso: string) => Date.parse(iso);
 const FLEET = { clientId: 'sandbox-client', clientSecret: 'sandbox-secret' };
-const CONSOLE = { clientId: 'console-operator', clientSecret: 'console-secret' };
 
 let stack: WindowStack;
 let sandbox: RunningSandbox;
@@ -60,27 +60,9 @@ async function windowPlan(id: string): Promise<WindowJob | undefined> {
 
 /** What someone in CXone's console does: their own client, a fresh read, a versioned PATCH. */
 async function resumeFromConsole(id: string): Promise<number> {
-  const tokenRes = await fetch(`${sandbox.url}/oauth2/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      grant_type: 'client_credentials',
-      client_id: CONSOLE.clientId,
-      client_secret: CONSOLE.clientSecret,
-    }),
-  });
-  const { access_token } = (await tokenRes.json()) as { access_token: string };
-  const auth = { authorization: `Bearer ${access_token}` };
-  const current = (await (
-    await fetch(`${sandbox.url}/api/v2/campaigns/${id}`, { headers: auth })
-  ).json()) as { version: number };
-  const res = await fetch(`${sandbox.url}/api/v2/campaigns/${id}`, {
-    method: 'PATCH',
-    headers: { ...auth, 'content-type': 'application/json', 'if-match': `version=${current.version}` },
-    body: JSON.stringify({ status: 'active' }),
-  });
+  const res = await changeAs(sandbox, CONSOLE, id, { status: 'active' });
   expect(res.status).toBe(200);
-  return ((await res.json()) as { version: number }).version;
+  return res.body.version as number;
 }
 
 const statusOnCxone = async (id: string) => (await ctx.cxone.getCampaign(id)).status;

@@ -13,6 +13,7 @@ import { CXONE_SCOPES } from '../../src/shared/cxone/wire.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/index.js';
 import { createLaunchWorker } from '../../src/workers/launch-worker.js';
+import { changeAs } from '../sandbox/helpers.js';
 import { deletePrefix, testPrefix, REDIS_URL } from '../support/redis-prefix.js';
 
 export { REDIS_URL };
@@ -235,26 +236,6 @@ export async function patchOnSandbox(
   campaignId: string,
   body: Record<string, unknown>,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const tokenRes = await fetch(`${sandbox.url}/oauth2/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      grant_type: 'client_credentials',
-      client_id: FLEET_CLIENT.clientId,
-      client_secret: FLEET_CLIENT.clientSecret,
-    }),
-  });
-  const { access_token } = (await tokenRes.json()) as { access_token: string };
-  const auth = { authorization: `Bearer ${access_token}` };
-  const current = (await (
-    await fetch(`${sandbox.url}/api/v2/campaigns/${campaignId}`, { headers: auth })
-  ).json()) as {
-    version: number;
-  };
-  const res = await fetch(`${sandbox.url}/api/v2/campaigns/${campaignId}`, {
-    method: 'PATCH',
-    headers: { ...auth, 'content-type': 'application/json', 'if-match': `version=${current.version}` },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  const res = await changeAs(sandbox, FLEET_CLIENT, campaignId, body);
+  return { status: res.status, body: res.body };
 }

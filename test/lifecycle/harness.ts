@@ -16,10 +16,10 @@ import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { isFinished, type CommandRecord } from '../../src/shared/lifecycle/commands.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+import { changeAs, CONSOLE, tokenFor } from '../sandbox/helpers.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 
 export { REDIS_URL };
-export const CONSOLE = { clientId: 'console-operator', clientSecret: 'console-secret' };
 
 /**
  * A zone whose local time is now well inside 09:00–20:00, so a campaign calling every day 08:00–21:00
@@ -105,37 +105,6 @@ export async function startHarness(overrides: Partial<AppContext> = {}): Promise
   const ctx = await createContext(config, silentLogger, overrides);
 
   let consoleToken: string | undefined;
-  const consoleFetch = async (
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ) => {
-    if (!consoleToken) {
-      const res = await fetch(`${sandbox.url}/oauth2/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          grant_type: 'client_credentials',
-          client_id: CONSOLE.clientId,
-          client_secret: CONSOLE.clientSecret,
-        }),
-      });
-      consoleToken = ((await res.json()) as { access_token: string }).access_token;
-    }
-    const res = await fetch(`${sandbox.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${consoleToken}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...headers,
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const json = (await res.json()) as unknown;
-    if (!res.ok) throw new Error(`console ${method} ${path} → ${res.status} ${JSON.stringify(json)}`);
-    return json as CampaignResource;
-  };
 
   const harness: Harness = {
     sandbox,
@@ -158,10 +127,12 @@ export async function startHarness(overrides: Partial<AppContext> = {}): Promise
       return resource;
     },
     async consoleChange(id, body) {
-      const current = await consoleFetch('GET', `/api/v2/campaigns/${id}`);
-      return consoleFetch('PATCH', `/api/v2/campaigns/${id}`, body, {
-        'if-match': `version=${current.version}`,
-      });
+      consoleToken ??= await tokenFor(sandbox, CONSOLE);
+      const res = await changeAs(sandbox, CONSOLE, id, body, consoleToken);
+      if (res.status < 200 || res.status > 299) {
+        throw new Error(`console PATCH ${id} → ${res.status} ${JSON.stringify(res.body)}`);
+      }
+      return res.body as unknown as CampaignResource;
     },
     async failNext(count, endpoint, status = 503) {
       const res = await fetch(`${sandbox.url}/__sandbox/faults`, {

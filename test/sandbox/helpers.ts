@@ -102,6 +102,22 @@ export async function createCampaign(
   return res;
 }
 
+/**
+ * A change made outside the orchestrator, as CXone's console or another tool would make it: the
+ * client's own token (or `token`, already fetched for it), a fresh read, a PATCH on that version.
+ */
+export async function changeAs(
+  sandbox: RunningSandbox,
+  client: { clientId: string; clientSecret: string },
+  id: string,
+  body: unknown,
+  token?: string,
+): Promise<Reply> {
+  const auth = token ?? (await tokenFor(sandbox, client));
+  const current = await call(sandbox, 'GET', `/api/v2/campaigns/${id}`, { token: auth });
+  return patch(sandbox, auth, id, current.body.version as number, body);
+}
+
 export async function patch(
   sandbox: RunningSandbox,
   token: string,
