@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/args.js';
-import { runCli, type CliIo } from '../../src/cli/run.js';
 import { buildApiApp } from '../../src/producers/app.js';
 import { startSandbox } from '../../src/sandbox/server.js';
 import type { RunningSandbox } from '../../src/sandbox/types.js';
@@ -11,7 +10,7 @@ import { loadConfig } from '../../src/shared/config.js';
 import { createContext, type ClosableContext } from '../../src/shared/context-factory.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/index.js';
-import { REDIS_URL, deletePrefix } from './helpers.js';
+import { cliRunner, REDIS_URL, deletePrefix } from './helpers.js';
 import { testPrefix } from '../support/redis-prefix.js';
 
 const TOKEN = 'cli-e2e-token-1';
@@ -41,24 +40,7 @@ describe('cxo against the running fleet (integration)', () => {
     }),
   };
 
-  async function cxo(...argv: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: CliIo = {
-      out: (t) => out.push(t),
-      err: (t) => err.push(t),
-      write: (t) => out.push(t),
-      isTty: false,
-      pollMs: 100,
-      readFile: async (p) => {
-        const content = files[p];
-        if (content === undefined) throw new Error(`ENOENT: ${p}`);
-        return content;
-      },
-    };
-    const code = await runCli(argv, { API_URL: apiUrl, API_TOKEN: TOKEN }, io);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
+  const cxo = cliRunner({ files, env: () => ({ API_URL: apiUrl, API_TOKEN: TOKEN }), pollMs: 100 });
 
   beforeAll(async () => {
     sandbox = await startSandbox({ port: 0, logger: silentLogger });

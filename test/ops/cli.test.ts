@@ -5,6 +5,7 @@ import { exitCodeForStatus } from '../../src/cli/api-client.js';
 import { DEFAULT_API_URL, EXIT, parseCliArgs } from '../../src/cli/args.js';
 import { formatAuditRecord, formatCampaign, progressLine } from '../../src/cli/format.js';
 import { runCli, type CliIo } from '../../src/cli/run.js';
+import { cliRunner } from './helpers.js';
 
 describe('cxo argument parsing (pure)', () => {
   it('reads API_URL and API_TOKEN, with flags taking precedence', () => {
@@ -193,24 +194,7 @@ describe('cxo against a stand-in API', () => {
     'broken.json': '{ not json',
   };
 
-  async function cxo(...argv: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: CliIo = {
-      out: (t) => out.push(t),
-      err: (t) => err.push(t),
-      write: (t) => out.push(t),
-      isTty: false,
-      pollMs: 10,
-      readFile: async (p) => {
-        const content = files[p];
-        if (content === undefined) throw new Error(`ENOENT: ${p}`);
-        return content;
-      },
-    };
-    const code = await runCli(argv, { API_URL: url, API_TOKEN: 'cli-token-1' }, io);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
+  const cxo = cliRunner({ files, env: () => ({ API_URL: url, API_TOKEN: 'cli-token-1' }), pollMs: 10 });
 
   it('launch waits, showing progress, until the launch succeeds (exit 0)', async () => {
     polls = 0;

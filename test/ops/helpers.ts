@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import { runCli, type CliIo } from '../../src/cli/run.js';
 import type { AuditTrail } from '../../src/shared/audit/types.js';
 import { systemClock } from '../../src/shared/clock.js';
 import { loadConfig } from '../../src/shared/config.js';
@@ -54,5 +55,34 @@ export function createOpsTestContext(cxone: unknown, extraEnv: Record<string, st
       await deletePrefix(redis, prefix);
       redis.disconnect();
     },
+  };
+}
+
+/**
+ * Runs `cxo` in this process with its output captured. Files are read from `files` (ENOENT for any
+ * other path); `env()` is called on every run, because the API's URL is known only once it listens.
+ */
+export function cliRunner(opts: {
+  files: Record<string, string>;
+  env: () => Record<string, string>;
+  pollMs: number;
+}): (...argv: string[]) => Promise<{ code: number; out: string; err: string }> {
+  return async (...argv) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: CliIo = {
+      out: (t) => out.push(t),
+      err: (t) => err.push(t),
+      write: (t) => out.push(t),
+      isTty: false,
+      pollMs: opts.pollMs,
+      readFile: async (p) => {
+        const content = opts.files[p];
+        if (content === undefined) throw new Error(`ENOENT: ${p}`);
+        return content;
+      },
+    };
+    const code = await runCli(argv, opts.env(), io);
+    return { code, out: out.join('\n'), err: err.join('\n') };
   };
 }
