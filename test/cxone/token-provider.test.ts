@@ -38,6 +38,18 @@ function recordingLimiter() {
   return { limiter, calls, penalties };
 }
 
+/** A provider for client a/b over `http`; the limiter records and lets every call through. */
+function provider(http: CxoneHttp, opts: { clock?: ManualClock; limiter?: FleetLimiter } = {}) {
+  return createTokenProvider({
+    http,
+    clientId: 'a',
+    clientSecret: 'b',
+    limiter: opts.limiter ?? recordingLimiter().limiter,
+    logger: silentLogger,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  });
+}
+
 const token = (value: string, expiresIn: number): RawResponse => ({
   status: 200,
   headers: {},
@@ -72,14 +84,7 @@ describe('token provider', () => {
   it('caches an hour-long token until 60 s before expiry', async () => {
     const clock = new ManualClock(0);
     const { http, sent } = fakeHttp([token('t1', 3600), token('t2', 3600)]);
-    const tokens = createTokenProvider({
-      http,
-      clientId: 'a',
-      clientSecret: 'b',
-      limiter: recordingLimiter().limiter,
-      logger: silentLogger,
-      clock,
-    });
+    const tokens = provider(http, { clock });
     await tokens.getToken();
     clock.set(3_540_000 - 1);
     expect(await tokens.getToken()).toBe('t1');
@@ -91,14 +96,7 @@ describe('token provider', () => {
   it('refreshes a 1-second token after 90 % of its life', async () => {
     const clock = new ManualClock(0);
     const { http, sent } = fakeHttp([token('t1', 1), token('t2', 1)]);
-    const tokens = createTokenProvider({
-      http,
-      clientId: 'a',
-      clientSecret: 'b',
-      limiter: recordingLimiter().limiter,
-      logger: silentLogger,
-      clock,
-    });
+    const tokens = provider(http, { clock });
     await tokens.getToken();
     clock.set(899);
     expect(await tokens.getToken()).toBe('t1');
@@ -112,13 +110,7 @@ describe('token provider', () => {
     let release: (r: RawResponse) => void = () => undefined;
     const pending = new Promise<RawResponse>((r) => (release = r));
     const { http, sent } = fakeHttp([() => pending]);
-    const tokens = createTokenProvider({
-      http,
-      clientId: 'a',
-      clientSecret: 'b',
-      limiter: recordingLimiter().limiter,
-      logger: silentLogger,
-    });
+    const tokens = provider(http);
     const all = Promise.all(Array.from({ length: 10 }, () => tokens.getToken()));
     release(token('shared', 3600));
     expect(new Set(await all)).toEqual(new Set(['shared']));
@@ -127,13 +119,7 @@ describe('token provider', () => {
 
   it('invalidate forgets only the token CXone refused', async () => {
     const { http, sent } = fakeHttp([token('t1', 3600), token('t2', 3600)]);
-    const tokens = createTokenProvider({
-      http,
-      clientId: 'a',
-      clientSecret: 'b',
-      limiter: recordingLimiter().limiter,
-      logger: silentLogger,
-    });
+    const tokens = provider(http);
     await tokens.getToken();
     tokens.invalidate('some-older-token');
     expect(await tokens.getToken()).toBe('t1');
@@ -145,13 +131,7 @@ describe('token provider', () => {
 
   it('does not cache failures: the next call asks again', async () => {
     const { http, sent } = fakeHttp([{ status: 503, headers: {}, body: {} }, token('t1', 3600)]);
-    const tokens = createTokenProvider({
-      http,
-      clientId: 'a',
-      clientSecret: 'b',
-      limiter: recordingLimiter().limiter,
-      logger: silentLogger,
-    });
+    const tokens = provider(http);
     await expect(tokens.getToken()).rejects.toBeInstanceOf(CxoneUnavailableError);
     expect(await tokens.getToken()).toBe('t1');
     expect(sent).toHaveLength(2);
@@ -159,24 +139,12 @@ describe('token provider', () => {
 
   it('names the settings to check when the client is refused, and the scopes when they are', async () => {
     const refused = fakeHttp([{ status: 401, headers: {}, body: { error: 'invalid_client' } }]);
-    const a = createTokenProvider({
-      http: refused.http,
-      clientId: 'a',
-      clientSecret: 'b',
-      limiter: recordingLimiter().limiter,
-      logger: silentLogger,
-    });
+    const a = provider(refused.http);
     await expect(a.getToken()).rejects.toThrow(/CXONE_CLIENT_ID and CXONE_CLIENT_SECRET/);
     const scoped = fakeHttp([
       { status: 400, headers: {}, body: { error: 'invalid_scope', error_description: 'not granted: x' } },
     ]);
-    const b = createTokenProvider({
-      http: scoped.http,
-      clientId: 'a',
-      clientSecret: 'b',
-      limiter: recordingLimiter().limiter,
-      logger: silentLogger,
-    });
+    const b = provider(scoped.http);
     const err = await b.getToken().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CxoneAuthError);
     expect((err as Error).message).toMatch(/refused the scopes .*not granted: x.*grant them/);
@@ -185,13 +153,7 @@ describe('token provider', () => {
   it('penalizes the token endpoint fleet-wide on a 429', async () => {
     const { http } = fakeHttp([{ status: 429, headers: { 'retry-after': '7' }, body: {} }]);
     const rec = recordingLimiter();
-    const tokens = createTokenProvider({
-      http,
-      clientId: 'a',
-      clientSecret: 'b',
-      limiter: rec.limiter,
-      logger: silentLogger,
-    });
+    const tokens = provider(http, { limiter: rec.limiter });
     await expect(tokens.getToken()).rejects.toBeInstanceOf(CxoneRateLimitError);
     expect(rec.penalties).toEqual([['POST /oauth2/token', 7_000]]);
   });
