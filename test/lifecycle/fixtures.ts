@@ -1,5 +1,19 @@
 import type { CampaignConfig } from '../../src/shared/campaign-config.js';
-import type { CampaignResource } from '../../src/shared/cxone/wire.js';
+import type { CampaignResource, CampaignStats } from '../../src/shared/cxone/wire.js';
+
+/** CXone statistics of a paused campaign that has placed no call yet (version 3), with overrides. */
+export function statsOf(overrides: Partial<CampaignStats> = {}): CampaignStats {
+  return {
+    version: 3,
+    status: 'paused',
+    totalCalls: 0,
+    answeredCalls: 0,
+    abandonedCalls: 0,
+    complianceViolations: 0,
+    agentUtilization: 0,
+    ...overrides,
+  };
+}
 
 /** A CXone campaign resource as the v2 API returns it; override any part. */
 export function resource(overrides: Partial<CampaignResource> = {}): CampaignResource {

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { windowJobId, windowJobOf } from '../../src/shared/compliance/enforcement.js';
@@ -9,7 +9,7 @@ import type { CampaignStats } from '../../src/shared/cxone/wire.js';
 import { CxoneNotFoundError } from '../../src/shared/errors.js';
 import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
 import { ensurePolling } from '../../src/shared/polling/schedulers.js';
-import { campaignConfig, resource } from '../lifecycle/fixtures.js';
+import { campaignConfig, resource, statsOf } from '../lifecycle/fixtures.js';
 import { deletePrefix, pollingContext, REDIS_URL, testPrefix, type PollingTestContext } from './helpers.js';
 
 /**
@@ -24,16 +24,7 @@ function withStats(stats: Partial<CampaignStats> | Error): AppContext {
   const cxone = {
     getStats: async () => {
       if (stats instanceof Error) throw stats;
-      return {
-        version: 3,
-        status: 'paused',
-        totalCalls: 0,
-        answeredCalls: 0,
-        abandonedCalls: 0,
-        complianceViolations: 0,
-        agentUtilization: 0,
-        ...stats,
-      };
+      return statsOf(stats);
     },
   } as unknown as CxoneApi;
   return { ...base, cxone } as unknown as AppContext;
@@ -55,6 +46,10 @@ const polled = async (id: string) => Boolean(await base.queues.poll.getJobSchedu
 beforeAll(() => {
   admin = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
 });
+beforeEach(() => {
+  prefix = testPrefix();
+  base = pollingContext(prefix);
+});
 afterEach(async () => {
   await base?.close();
   await deletePrefix(admin, prefix);
@@ -65,8 +60,6 @@ afterAll(async () => {
 
 describe('poll cycle', () => {
   it('stores the stats with the efficiency score, which is null before any call', async () => {
-    prefix = testPrefix();
-    base = pollingContext(prefix);
     await seed('s1');
     await runPollCycle(withStats({}), 's1');
     let record = await new CampaignStore(base).get('s1');
@@ -89,8 +82,6 @@ describe('poll cycle', () => {
   });
 
   it('re-reads the campaign when CXone has a newer version than the record (CXone wins)', async () => {
-    prefix = testPrefix();
-    base = pollingContext(prefix);
     await seed('ext');
     const changed = resource({
       id: 'ext',
@@ -101,15 +92,7 @@ describe('poll cycle', () => {
     const ctx = {
       ...base,
       cxone: {
-        getStats: async () => ({
-          version: 5,
-          status: 'paused',
-          totalCalls: 10,
-          answeredCalls: 3,
-          abandonedCalls: 0,
-          complianceViolations: 0,
-          agentUtilization: 40,
-        }),
+        getStats: async () => statsOf({ version: 5, totalCalls: 10, answeredCalls: 3, agentUtilization: 40 }),
         getCampaign: async () => changed,
       },
     } as unknown as AppContext;
@@ -120,8 +103,6 @@ describe('poll cycle', () => {
   });
 
   it('stops polling when CXone reports a final status', async () => {
-    prefix = testPrefix();
-    base = pollingContext(prefix);
     await seed('s2');
     expect(await runPollCycle(withStats({ status: 'completed', version: 4 }), 's2')).toEqual({
       kind: 'final',
@@ -132,8 +113,6 @@ describe('poll cycle', () => {
   });
 
   it('stops polling a campaign the orchestrator or CXone no longer knows', async () => {
-    prefix = testPrefix();
-    base = pollingContext(prefix);
     await ensurePolling(base, 'ghost', 15_000);
     expect(await runPollCycle(withStats({}), 'ghost')).toEqual({ kind: 'unknown' });
     expect(await polled('ghost')).toBe(false);
@@ -149,8 +128,6 @@ describe('poll cycle', () => {
   });
 
   it('does not poll a campaign whose record is already final, and skips overlapping ticks', async () => {
-    prefix = testPrefix();
-    base = pollingContext(prefix);
     await seed('done', 'completed');
     expect(await runPollCycle(withStats(new Error('must not be called')), 'done')).toEqual({
       kind: 'final',
@@ -165,15 +142,7 @@ describe('poll cycle', () => {
       cxone: {
         getStats: async () => {
           await gate;
-          return {
-            version: 3,
-            status: 'paused',
-            totalCalls: 0,
-            answeredCalls: 0,
-            abandonedCalls: 0,
-            complianceViolations: 0,
-            agentUtilization: 0,
-          };
+          return statsOf();
         },
       },
     } as unknown as AppContext;
@@ -185,8 +154,6 @@ describe('poll cycle', () => {
     expect((await runPollCycle(slowCtx, 'slow')).kind).toBe('polled');
   });
   it('hands a campaign CXone reports active outside its window to window enforcement at once', async () => {
-    prefix = testPrefix();
-    base = pollingContext(prefix);
     // Friday 22:00 in New York: the Mon–Fri 09:00–20:00 window closed two hours ago.
     const clock = new ManualClock(Date.parse('2026-03-07T03:00:00Z'));
     const ctx = { ...withStats({ status: 'active' }), clock } as AppContext;
@@ -204,8 +171,6 @@ describe('poll cycle', () => {
   });
 
   it('re-plans window enforcement from calling windows edited in CXone', async () => {
-    prefix = testPrefix();
-    base = pollingContext(prefix);
     // Tuesday 10:00 EST, inside the window; someone shortens it to end at 12:00 in CXone's console.
     const clock = new ManualClock(Date.parse('2026-03-03T15:00:00Z'));
     await seed('edited');
@@ -221,15 +186,7 @@ describe('poll cycle', () => {
       ...base,
       clock,
       cxone: {
-        getStats: async () => ({
-          version: 5,
-          status: 'paused',
-          totalCalls: 0,
-          answeredCalls: 0,
-          abandonedCalls: 0,
-          complianceViolations: 0,
-          agentUtilization: 0,
-        }),
+        getStats: async () => statsOf({ version: 5 }),
         getCampaign: async () => edited,
       },
     } as unknown as AppContext;

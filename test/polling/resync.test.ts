@@ -4,10 +4,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { registerCampaignRoutes } from '../../src/producers/routes/campaigns.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import type { AppContext } from '../../src/shared/context.js';
-import type { CampaignResource, CampaignStats } from '../../src/shared/cxone/wire.js';
+import type { CampaignResource } from '../../src/shared/cxone/wire.js';
 import { CxoneUnavailableError } from '../../src/shared/errors.js';
 import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
-import { campaignConfig, resource } from '../lifecycle/fixtures.js';
+import { campaignConfig, resource, statsOf } from '../lifecycle/fixtures.js';
 import { deletePrefix, pollingContext, REDIS_URL, testPrefix, type PollingTestContext } from './helpers.js';
 
 /**
@@ -18,15 +18,7 @@ let admin: Redis;
 let base: PollingTestContext;
 let prefix: string;
 
-const STATS: CampaignStats = {
-  version: 5,
-  status: 'paused',
-  totalCalls: 10,
-  answeredCalls: 3,
-  abandonedCalls: 0,
-  complianceViolations: 0,
-  agentUtilization: 40,
-};
+const STATS = statsOf({ version: 5, totalCalls: 10, answeredCalls: 3, agentUtilization: 40 });
 
 /** A CXone stand-in: stats at version 5; the first `failures` getCampaign calls answer 503. */
 function standIn(changed: CampaignResource, failures: number) {
