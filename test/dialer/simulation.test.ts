@@ -8,19 +8,24 @@ import {
 
 const HOUR = 3600_000;
 
-function run(opts: Partial<DialerSimulationOptions> & { hours?: number } = {}) {
-  const { hours = 2, ...rest } = opts;
-  const sim = new DialerSimulation({
+/** A predictive simulation from time 0: 20 agents, p 0.35, seed 7, callRate 0.4, unless overridden. */
+function dialer(opts: Partial<DialerSimulationOptions> = {}): DialerSimulation {
+  return new DialerSimulation({
     agents: 20,
     answerProb: 0.35,
     seed: 7,
     callRate: 0.4,
     strategy: 'predictive',
     startMs: 0,
-    ...rest,
+    ...opts,
   });
-  sim.advanceTo(hours * HOUR);
-  return sim.snapshot();
+}
+
+function run(opts: Partial<DialerSimulationOptions> & { hours?: number } = {}) {
+  const { hours = 2, ...rest } = opts;
+  const simulation = dialer(rest);
+  simulation.advanceTo(hours * HOUR);
+  return simulation.snapshot();
 }
 
 const abandonment = (s: { abandonedCalls: number; answeredCalls: number }) =>
@@ -57,23 +62,9 @@ describe('DialerSimulation', () => {
   });
 
   it('gives the same result whether time advances in one step or many', () => {
-    const one = new DialerSimulation({
-      agents: 10,
-      answerProb: 0.3,
-      seed: 3,
-      callRate: 0.5,
-      strategy: 'predictive',
-      startMs: 0,
-    });
+    const one = dialer({ agents: 10, answerProb: 0.3, seed: 3, callRate: 0.5 });
     one.advanceTo(HOUR);
-    const many = new DialerSimulation({
-      agents: 10,
-      answerProb: 0.3,
-      seed: 3,
-      callRate: 0.5,
-      strategy: 'predictive',
-      startMs: 0,
-    });
+    const many = dialer({ agents: 10, answerProb: 0.3, seed: 3, callRate: 0.5 });
     for (let t = 15_000; t <= HOUR; t += 15_000) many.advanceTo(t);
     const { agentUtilization: stepped, ...steppedCounts } = many.snapshot();
     const { agentUtilization: whole, ...wholeCounts } = one.snapshot();
@@ -116,14 +107,7 @@ describe('DialerSimulation', () => {
   });
 
   it('counts dials placed while canDial says no as compliance violations', () => {
-    const sim = new DialerSimulation({
-      agents: 5,
-      answerProb: 0.3,
-      seed: 1,
-      callRate: 0.5,
-      strategy: 'predictive',
-      startMs: 0,
-    });
+    const sim = dialer({ agents: 5, answerProb: 0.3, seed: 1, callRate: 0.5 });
     sim.advanceTo(HOUR, () => true);
     expect(sim.snapshot().complianceViolations).toBe(0);
     const before = sim.snapshot().totalCalls;
@@ -134,14 +118,7 @@ describe('DialerSimulation', () => {
   });
 
   it('stops dialing when paused and lets calls in progress finish', () => {
-    const sim = new DialerSimulation({
-      agents: 10,
-      answerProb: 0.3,
-      seed: 5,
-      callRate: 0.5,
-      strategy: 'predictive',
-      startMs: 0,
-    });
+    const sim = dialer({ agents: 10, answerProb: 0.3, seed: 5, callRate: 0.5 });
     sim.advanceTo(HOUR);
     sim.setDialing(false);
     sim.advanceTo(HOUR + 60_000);
@@ -154,22 +131,8 @@ describe('DialerSimulation', () => {
   });
 
   it('follows a call-rate change from the moment it is made', () => {
-    const a = new DialerSimulation({
-      agents: 20,
-      answerProb: 0.35,
-      seed: 9,
-      callRate: 0.1,
-      strategy: 'predictive',
-      startMs: 0,
-    });
-    const b = new DialerSimulation({
-      agents: 20,
-      answerProb: 0.35,
-      seed: 9,
-      callRate: 0.1,
-      strategy: 'predictive',
-      startMs: 0,
-    });
+    const a = dialer({ seed: 9, callRate: 0.1 });
+    const b = dialer({ seed: 9, callRate: 0.1 });
     a.advanceTo(HOUR);
     b.advanceTo(HOUR);
     b.setCallRate(0.9);
@@ -188,14 +151,7 @@ describe('DialerSimulation', () => {
   });
 
   it('staffs more or fewer agents when agentCapacity changes', () => {
-    const sim = new DialerSimulation({
-      agents: 2,
-      answerProb: 0.5,
-      seed: 2,
-      callRate: 0.1,
-      strategy: 'predictive',
-      startMs: 0,
-    });
+    const sim = dialer({ agents: 2, answerProb: 0.5, seed: 2, callRate: 0.1 });
     sim.advanceTo(HOUR);
     const small = sim.snapshot().answeredCalls;
     sim.setAgents(20);
@@ -209,15 +165,7 @@ describe('DialerSimulation', () => {
   });
 
   it('reports nothing before the first dial and refuses nonsense', () => {
-    const sim = new DialerSimulation({
-      agents: 3,
-      answerProb: 0.3,
-      seed: 1,
-      callRate: 0.5,
-      strategy: 'predictive',
-      startMs: 1000,
-      dialing: false,
-    });
+    const sim = dialer({ agents: 3, answerProb: 0.3, seed: 1, callRate: 0.5, startMs: 1000, dialing: false });
     sim.advanceTo(5000);
     expect(sim.snapshot()).toEqual({
       totalCalls: 0,
@@ -227,28 +175,8 @@ describe('DialerSimulation', () => {
       agentUtilization: 0,
       simMs: 5000,
     });
-    expect(
-      () =>
-        new DialerSimulation({
-          agents: -1,
-          answerProb: 0.3,
-          seed: 1,
-          callRate: 0.5,
-          strategy: 'predictive',
-          startMs: 0,
-        }),
-    ).toThrow(RangeError);
-    expect(
-      () =>
-        new DialerSimulation({
-          agents: 1,
-          answerProb: 2,
-          seed: 1,
-          callRate: 0.5,
-          strategy: 'predictive',
-          startMs: 0,
-        }),
-    ).toThrow(RangeError);
+    expect(() => dialer({ agents: -1, answerProb: 0.3, seed: 1, callRate: 0.5 })).toThrow(RangeError);
+    expect(() => dialer({ agents: 1, answerProb: 2, seed: 1, callRate: 0.5 })).toThrow(RangeError);
   });
 
   it('simulates 8 hours of 100 agents in well under a second of work', () => {
