@@ -1,5 +1,4 @@
 import type { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { startSandbox } from '../../src/sandbox/server.js';
 import type { RunningSandbox, SandboxClient } from '../../src/sandbox/types.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
@@ -12,7 +11,7 @@ import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { createComplianceWorker } from '../../src/workers/compliance-worker.js';
-import { deletePrefix, testPrefix } from '../support/redis-prefix.js';
+import { testPrefix, deletePrefixAt } from '../support/redis-prefix.js';
 import { eventually, REDIS_URL } from './redis-context.js';
 
 /**
@@ -85,9 +84,7 @@ export async function startWindowStack(opts: {
       await Promise.all(workers.map((w) => w.close()));
       await ctx.close();
       await sandbox.close();
-      const redis = new Redis(REDIS_URL);
-      await deletePrefix(redis, prefix);
-      redis.disconnect();
+      await deletePrefixAt(prefix);
     },
   };
 }

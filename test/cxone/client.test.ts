@@ -18,7 +18,8 @@ import {
 } from '../../src/shared/errors.js';
 import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import { silentLogger } from '../../src/shared/logger.js';
-import { campaignBody, deleteKeys, type Harness, REDIS_URL, startHarness, testPrefix } from './harness.js';
+import { campaignBody, type Harness, REDIS_URL, startHarness, testPrefix } from './harness.js';
+import { deletePrefixAt } from '../support/redis-prefix.js';
 
 const TOKEN = 'POST /oauth2/token';
 const STATS = 'GET /api/v2/outbound/campaigns/:id/stats';
@@ -215,7 +216,7 @@ describe('CXone client against a server that breaks the contract', () => {
   const prefix = testPrefix('malformed');
   afterEach(async () => {
     await new Promise((r) => server?.close(r));
-    await deleteKeys(REDIS_URL, prefix);
+    await deletePrefixAt(prefix);
   });
 
   it('turns a malformed answer into CxoneMalformedResponseError naming the endpoint', async () => {

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.js';
 import type { Clock } from '../../src/shared/clock.js';
 import { createCxoneClient, type CxoneClient } from '../../src/shared/cxone/client.js';
@@ -7,21 +6,11 @@ import type { CreateCampaignRequest, CxoneScope } from '../../src/shared/cxone/w
 import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import type { FleetLimiter } from '../../src/shared/limiter/types.js';
 import { silentLogger } from '../../src/shared/logger.js';
-import { deletePrefix, testPrefix, REDIS_URL } from '../support/redis-prefix.js';
+import { testPrefix, REDIS_URL, deletePrefixAt } from '../support/redis-prefix.js';
 
 export { REDIS_URL };
 
 export { testPrefix };
-
-/** Deletes every key under a test prefix (never FLUSHDB on a shared db; see deletePrefix). */
-export async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-  try {
-    await deletePrefix(redis, prefix);
-  } finally {
-    redis.disconnect();
-  }
-}
 
 export interface Harness {
   sandbox: RunningSandbox;
@@ -89,7 +78,7 @@ export async function startHarness(
       await client.close();
       await limiter.close();
       await sandbox.close();
-      await deleteKeys(REDIS_URL, prefix);
+      await deletePrefixAt(prefix);
     },
   };
 }

@@ -1,5 +1,4 @@
 import { DateTime } from 'luxon';
-import type { Redis } from 'ioredis';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import type { CampaignConfig } from '../../src/shared/campaign-config.js';
 import { loadConfig, type AppConfig } from '../../src/shared/config.js';
@@ -17,7 +16,7 @@ import { isFinished, type CommandRecord } from '../../src/shared/lifecycle/comma
 import { silentLogger } from '../../src/shared/logger.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
 import { changeAs, CONSOLE, tokenFor } from '../sandbox/helpers.js';
-import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+import { REDIS_URL, testPrefix, deletePrefixAt } from '../support/redis-prefix.js';
 
 export { REDIS_URL };
 
@@ -163,21 +162,10 @@ export async function startHarness(overrides: Partial<AppContext> = {}): Promise
     async close() {
       await ctx.close();
       await sandbox.close();
-      await deleteKeys(prefix);
+      await deletePrefixAt(prefix);
     },
   };
   return harness;
-}
-
-/** Deletes every key under a test prefix (SCAN, never FLUSHDB; see deletePrefix). */
-export async function deleteKeys(prefix: string): Promise<void> {
-  const { createRedis } = await import('../../src/shared/redis.js');
-  const redis: Redis = createRedis(REDIS_URL);
-  try {
-    await deletePrefix(redis, prefix);
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /**

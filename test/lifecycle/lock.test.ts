@@ -3,8 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeys } from '../../src/shared/keys.js';
 import { campaignLockKey, LockLostError, tryAcquireCampaignLock } from '../../src/shared/lifecycle/lock.js';
 import { silentLogger } from '../../src/shared/logger.js';
-import { deleteKeys } from './harness.js';
-import { REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+import { REDIS_URL, testPrefix, deletePrefixAt } from '../support/redis-prefix.js';
 
 const keys = createKeys(testPrefix());
 let redis: Redis;
@@ -15,7 +14,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await redis.quit();
-  await deleteKeys(keys.prefix);
+  await deletePrefixAt(keys.prefix);
 });
 
 const opts = (owner: string, leaseMs = 5_000) => ({ redis, keys, logger: silentLogger, owner, leaseMs });

@@ -7,7 +7,8 @@ import {
   LimiterWaitExceededError,
 } from '../../src/shared/limiter/types.js';
 import { silentLogger } from '../../src/shared/logger.js';
-import { deleteKeys, REDIS_URL, testPrefix } from '../cxone/harness.js';
+import { REDIS_URL, testPrefix } from '../cxone/harness.js';
+import { deletePrefixAt } from '../support/redis-prefix.js';
 
 /**
  * A bounded wait (maxWaitMs / signal) over real Redis: the API path must not sleep out a 429 penalty,
@@ -29,7 +30,7 @@ function limiter(perWindow = 1_000, windowMs = 1_000): FleetLimiter {
 afterEach(async () => {
   await Promise.all(limiters.map((l) => l.close()));
   limiters = [];
-  await deleteKeys(REDIS_URL, prefix);
+  await deletePrefixAt(prefix);
   prefix = '';
 });
 

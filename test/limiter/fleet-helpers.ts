@@ -1,7 +1,8 @@
 import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import type { FleetLimiter } from '../../src/shared/limiter/types.js';
 import { silentLogger } from '../../src/shared/logger.js';
-import { deleteKeys, REDIS_URL, testPrefix } from '../cxone/harness.js';
+import { REDIS_URL, testPrefix } from '../cxone/harness.js';
+import { deletePrefixAt } from '../support/redis-prefix.js';
 
 /**
  * Fleet limiters for one test at a time: separate instances (separate Redis connections and client
@@ -25,7 +26,7 @@ export function limiterFleets(tag: string, perWindow: number, windowMs: number) 
     async close(): Promise<void> {
       await Promise.all(limiters.map((l) => l.close()));
       limiters = [];
-      if (prefix) await deleteKeys(REDIS_URL, prefix);
+      if (prefix) await deletePrefixAt(prefix);
       prefix = '';
     },
   };
