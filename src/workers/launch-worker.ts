@@ -523,18 +523,15 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     if (err instanceof DelayedError) throw err;
     if (isFinalFailure(err, job)) {
       log.error({ err }, 'activation failed for good; the campaign stays scheduled on CXone');
+      const failure = { launchId: data.launchId, stage: 'activation', reason: describe(err) };
       await auditOrLog(ctx, {
         campaignId: data.campaignId,
         action: 'launch_failed',
         actor: ACTOR,
-        details: { launchId: data.launchId, stage: 'activation', reason: describe(err) },
+        details: failure,
         dedupeKey: `activation_failed:${data.campaignId}`,
       });
-      await publishOrLog(ctx, 'campaign.launch.failed', data.campaignId, {
-        launchId: data.launchId,
-        stage: 'activation',
-        reason: describe(err),
-      });
+      await publishOrLog(ctx, 'campaign.launch.failed', data.campaignId, failure);
     }
     return rethrowForBullmq(err, job, ctx.queues.launch, ctx);
   }
