@@ -201,19 +201,31 @@ function around(config: WindowConfig, atMs: number): WindowInterval[] {
   return windowIntervals(config, atMs - DAY_MS, atMs + SEARCH_DAYS * DAY_MS);
 }
 
+/** The window holding `atMs` (open at it, closed after it) and the first one opening after it. */
+function windowsAt(
+  config: WindowConfig,
+  atMs: number,
+): { current: WindowInterval | undefined; next: WindowInterval | undefined } {
+  const intervals = around(config, atMs);
+  return {
+    current: intervals.find((i) => i.openMs <= atMs && atMs < i.closeMs),
+    next: intervals.find((i) => i.openMs > atMs),
+  };
+}
+
 /** True while the campaign may dial at `atMs`. */
 export function isWithinWindow(config: WindowConfig, atMs: number): boolean {
-  return around(config, atMs).some((i) => i.openMs <= atMs && atMs < i.closeMs);
+  return windowsAt(config, atMs).current !== undefined;
 }
 
 /** The first instant strictly after `atMs` at which a window opens; null when none opens within 15 days. */
 export function nextWindowOpen(config: WindowConfig, atMs: number): number | null {
-  return around(config, atMs).find((i) => i.openMs > atMs)?.openMs ?? null;
+  return windowsAt(config, atMs).next?.openMs ?? null;
 }
 
 /** When the window the campaign is in now closes; null when it is outside every window. */
 export function currentWindowClose(config: WindowConfig, atMs: number): number | null {
-  return around(config, atMs).find((i) => i.openMs <= atMs && atMs < i.closeMs)?.closeMs ?? null;
+  return windowsAt(config, atMs).current?.closeMs ?? null;
 }
 
 /**
@@ -222,16 +234,15 @@ export function currentWindowClose(config: WindowConfig, atMs: number): number |
  * config that passed validation cannot produce.
  */
 export function nextAllowedStart(config: WindowConfig, atMs: number): number {
-  const intervals = around(config, atMs);
-  if (intervals.some((i) => i.openMs <= atMs && atMs < i.closeMs)) return atMs;
-  const open = intervals.find((i) => i.openMs > atMs)?.openMs ?? null;
-  if (open === null) {
+  const { current, next } = windowsAt(config, atMs);
+  if (current) return atMs;
+  if (next === undefined) {
     throw new ComplianceError(
       `no calling window opens within ${SEARCH_DAYS} days of ${new Date(atMs).toISOString()}`,
       { rule: 'calling-window' },
     );
   }
-  return open;
+  return next.openMs;
 }
 
 /** The next instant the window state flips (a close while inside, an open while outside). */
@@ -239,11 +250,9 @@ export function nextWindowTransition(
   config: WindowConfig,
   atMs: number,
 ): { kind: 'close' | 'open'; atMs: number } | null {
-  const intervals = around(config, atMs);
-  const current = intervals.find((i) => i.openMs <= atMs && atMs < i.closeMs);
+  const { current, next } = windowsAt(config, atMs);
   if (current) return { kind: 'close', atMs: current.closeMs };
-  const open = intervals.find((i) => i.openMs > atMs);
-  return open === undefined ? null : { kind: 'open', atMs: open.openMs };
+  return next === undefined ? null : { kind: 'open', atMs: next.openMs };
 }
 
 /** `atMs` as an ISO string in the campaign's zone, for messages, audit and reports. */
