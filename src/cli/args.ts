@@ -58,15 +58,7 @@ exit codes: 0 ok, 1 usage, 2 validation failed, 3 not found, 4 conflict or refus
             5 server or network error`;
 
 /** Options that take a value; everything else starting with "--" is a flag. */
-const VALUED = new Set([
-  '--api-url',
-  '--token',
-  '--idempotency-key',
-  '--timeout',
-  '--reason',
-  '--limit',
-  '--interval',
-]);
+const VALUED = new Set(['--api-url', '--token', '--idempotency-key', '--timeout', '--limit', '--interval']);
 const FLAGS = new Set(['--json', '--no-wait', '--offline', '--export', '--once', '--help', '-h']);
 
 const ALLOWED: Record<string, readonly string[]> = {
