@@ -2,13 +2,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { createKeys } from '../../src/shared/keys.js';
 import { computeSpacing } from '../../src/shared/limiter/spacing.js';
-import { type FleetLimiter, LimiterWaitExceededError } from '../../src/shared/limiter/types.js';
+import {
+  type FleetLimiter,
+  LimiterClosedError,
+  LimiterWaitExceededError,
+} from '../../src/shared/limiter/types.js';
 import { createRedis } from '../../src/shared/redis.js';
 import { REDIS_URL } from '../cxone/harness.js';
 import { limiterFleets, maxInSpan } from './fleet-helpers.js';
 
 const EP = CXONE_ENDPOINTS.createCampaign;
-/** minTime 7 ms → a permit is a lease of 3 slots over a 21 ms slice. */
+/** minTime 7 ms → a permit is a lease of 7 slots over a 49 ms slice. */
 const PER_WINDOW = 200;
 const WINDOW_MS = 1_000;
 
@@ -20,8 +24,8 @@ afterEach(() => fleets.close());
 describe('fleet limiter leases (real Redis)', () => {
   it('uses leases at this budget', () => {
     const s = computeSpacing(PER_WINDOW, WINDOW_MS);
-    expect(s.leaseSlots).toBe(3);
-    expect(s.permitGapMs).toBe(21);
+    expect(s.leaseSlots).toBe(7);
+    expect(s.permitGapMs).toBe(49);
   });
 
   it('keeps the fleet within the window, spaces each process minTime apart, and asks Redis once per lease', async () => {
@@ -66,11 +70,26 @@ describe('fleet limiter leases (real Redis)', () => {
 
   it('stops spending its leased slots after a 429 penalty', async () => {
     const [a] = fleet(1);
-    await a!.schedule(EP, 'control', async () => undefined); // leases 3 slots, spends 1
+    await a!.schedule(EP, 'control', async () => undefined); // leases 7 slots, spends 1
     await a!.penalize(EP, 400);
     const before = Date.now();
     const started = await a!.schedule(EP, 'control', async () => Date.now());
     expect(started - before).toBeGreaterThanOrEqual(350);
+  });
+
+  it('ends the spacing wait of calls spending leased slots when the limiter closes', async () => {
+    const [a] = fleet(1);
+    await a!.schedule(EP, 'control', async () => undefined); // leases 7 slots, spends 1
+    // Slots of the held lease, each minTime behind the one before: all but the first wait.
+    const ran: number[] = [];
+    const calls = Array.from({ length: 5 }, () =>
+      a!.schedule(EP, 'control', async () => void ran.push(Date.now())).catch((err: unknown) => err),
+    );
+    await a!.close();
+    const results = await Promise.all(calls);
+    const closed = results.filter((r) => r instanceof LimiterClosedError);
+    expect(closed.length).toBeGreaterThanOrEqual(4);
+    expect(ran.length + closed.length).toBe(5);
   });
 
   it('refuses a bounded call at once behind a penalty, even while another call is getting a lease', async () => {
@@ -91,7 +110,7 @@ describe('fleet limiter leases (real Redis)', () => {
 
   it("refuses a bounded call under another process's penalty even while its own lease has slots", async () => {
     const [a, b] = fleet(2);
-    await a!.schedule(EP, 'control', async () => undefined); // a leases 3 slots, spends 1
+    await a!.schedule(EP, 'control', async () => undefined); // a leases 7 slots, spends 1
     await b!.penalize(EP, 5_000);
     const err = await a!
       .schedule(EP, 'control', async () => 'ran', { maxWaitMs: 1_000 })
@@ -111,7 +130,7 @@ describe('fleet limiter leases (real Redis)', () => {
     const polls = Array.from({ length: 6 }, () => run('poll'));
     const controls = Array.from({ length: 3 }, () => run('control'));
     await Promise.all([first, ...polls, ...controls]);
-    // The lease's three slots and the next lease's first go to the four control calls.
+    // The lease has seven slots: its first four go to the four control calls.
     expect(order.slice(0, 4)).toEqual(['control', 'control', 'control', 'control']);
     expect(order).toHaveLength(10);
   });

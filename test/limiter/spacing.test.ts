@@ -63,16 +63,18 @@ describe('computeSpacing', () => {
       expect(s.leaseSlots).toBe(1);
       expect(s.permitGapMs).toBe(s.minTimeMs);
     }
-    // The benchmark's "out of the way" budget: minTime 1 ms → a permit is a 25 ms slice of 25 slots.
+    // The benchmark's "out of the way" budget: minTime 1 ms → a permit is a 50 ms slice of 50 slots.
     const fast = computeSpacing(100_000, 60_000);
     expect(fast.minTimeMs).toBe(1);
-    expect(fast.leaseSlots).toBe(25);
-    expect(fast.permitGapMs).toBe(25);
-    expect(fast.maxConcurrent).toBe(4);
-    expect(fast.permitExpirationMs).toBe(25 * 5 + 2_000);
+    expect(fast.leaseSlots).toBe(50);
+    expect(fast.permitGapMs).toBe(50);
+    expect(fast.maxConcurrent).toBe(2);
+    expect(fast.permitExpirationMs).toBe(50 * 3 + 2_000);
     const mid = computeSpacing(1_000, 10_000); // minTime 11 ms
-    expect(mid.leaseSlots).toBe(2);
-    expect(mid.permitGapMs).toBe(22);
+    expect(mid.leaseSlots).toBe(4);
+    expect(mid.permitGapMs).toBe(44);
+    // The first budget with leases: minTime 25 ms → two slots per permit.
+    expect(computeSpacing(2_500, 60_000).leaseSlots).toBe(2);
     for (const perWindow of [3_000, 10_000, 50_000, 100_000, 1_000_000]) {
       const s = computeSpacing(perWindow, 60_000);
       // A lease is spent within its slice, and the slice stays well inside the margin.
@@ -86,8 +88,9 @@ describe('computeSpacing', () => {
     expect(computeSpacing(100, 60_000).lanes).toBe(1);
     expect(computeSpacing(1_000, 60_000).lanes).toBe(1);
     expect(computeSpacing(60, 10_000).lanes).toBe(1);
-    expect(computeSpacing(1_000, 10_000).lanes).toBe(3); // 22 ms gap → 5 promised slots
-    expect(computeSpacing(100_000, 60_000).lanes).toBe(2); // 25 ms gap → 4 promised slots
+    expect(computeSpacing(2_400, 60_000).lanes).toBe(2); // 26 ms gap → 4 promised slots
+    expect(computeSpacing(1_000, 10_000).lanes).toBe(2); // 44 ms gap → 3 promised slots
+    expect(computeSpacing(100_000, 60_000).lanes).toBe(1); // 50 ms gap → 2 promised slots
     expect(computeSpacing(100_000, 60_000).lanes).toBeLessThanOrEqual(MAX_LANES);
   });
 

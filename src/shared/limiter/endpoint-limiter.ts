@@ -157,6 +157,8 @@ export class EndpointLimiter {
    * or full window outlasts it); with `signal`, rejects with LimiterAbortedError when it is aborted.
    */
   async acquire(priority: CallPriority, opts: ScheduleOptions = {}): Promise<void> {
+    const leased = this.takeLeasedSlot(priority, opts);
+    if (leased !== null) return this.waitForSlot(leased);
     const stopWaiting = new AbortController();
     const maxWaitMs = opts.maxWaitMs === undefined ? Infinity : Math.max(0, opts.maxWaitMs);
     const call: Call = {
@@ -200,6 +202,31 @@ export class EndpointLimiter {
       if (refresh) clearInterval(refresh);
       // Normally the hard check already removed the mark; this covers failures and closing.
       if (call.marked) this.deps.redis.zrem(this.controlKey, call.member).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Lease mode's common case: a slot of a lease this process holds is free, so the call has nothing
+   * to wait for but its spacing — no Redis, no deadline, no abort wiring. Taken for unbounded calls
+   * without a caller signal only (jobs); a bounded call must check the penalty itself (see
+   * leasedLoop), and a caller's abort needs the full wait. The slot, once taken, is what leasedLoop
+   * would have taken on its first pass.
+   */
+  private takeLeasedSlot(priority: CallPriority, opts: ScheduleOptions): number | null {
+    if (this.deps.spacing.leaseSlots <= 1 || opts.maxWaitMs !== undefined || opts.signal) return null;
+    if (this.deps.signal.aborted) return null;
+    const slot = this.reserveSlot(priority);
+    return typeof slot === 'number' ? slot : null;
+  }
+
+  /** Waits until a slot takeLeasedSlot took starts; only closing the limiter cuts the wait short. */
+  private async waitForSlot(startsAt: number): Promise<void> {
+    const waitMs = startsAt - Date.now();
+    if (waitMs <= 0) return;
+    try {
+      await sleep(waitMs, undefined, { signal: this.deps.signal });
+    } catch {
+      throw new LimiterClosedError();
     }
   }
 

@@ -57,7 +57,7 @@ export const MIN_MARGIN_MS = 250;
  * granted and spent up to this much later, so it must stay well inside the margin, next to the
  * promised slots (PENDING_COVER_MS) and arrival jitter.
  */
-export const LEASE_SPAN_MS = 25;
+export const LEASE_SPAN_MS = 50;
 /** Upper bound on Bottleneck lanes per endpoint (each lane needs two Redis connections). */
 export const MAX_LANES = 8;
 
