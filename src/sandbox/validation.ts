@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { minutesOfDay } from '../shared/campaign-config.js';
+import { CLOCK_TIME, minutesOfDay } from '../shared/campaign-config.js';
 import { isValidTimeZone } from '../shared/time-zone.js';
 import type { FieldProblem } from './errors.js';
 
@@ -26,8 +26,6 @@ export function zodProblems(error: z.ZodError): FieldProblem[] {
   return problems;
 }
 
-const CLOCK = /^([01]\d|2[0-3]):[0-5]\d$/;
-
 /**
  * Checks the wire schema cannot express: the zone must be a real IANA zone and every calling window
  * must end after it starts. Works on the raw body so its findings join the schema's in one 422.
@@ -46,7 +44,12 @@ export function complianceSettingsProblems(settings: unknown, prefix = 'complian
     allowedCallTimes.forEach((window: unknown, i) => {
       if (window === null || typeof window !== 'object') return;
       const { start, end } = window as { start?: unknown; end?: unknown };
-      if (typeof start === 'string' && typeof end === 'string' && CLOCK.test(start) && CLOCK.test(end)) {
+      if (
+        typeof start === 'string' &&
+        typeof end === 'string' &&
+        CLOCK_TIME.test(start) &&
+        CLOCK_TIME.test(end)
+      ) {
         if (minutesOfDay(end) <= minutesOfDay(start)) {
           problems.push({
             field: `${prefix}.allowedCallTimes.${i}.end`,

@@ -11,9 +11,12 @@ export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as con
 export const weekdaySchema = z.enum(WEEKDAYS);
 export type Weekday = z.infer<typeof weekdaySchema>;
 
+/** A 24-hour local time "HH:MM"; the sandbox checks raw bodies against it too. */
+export const CLOCK_TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
+
 export const clockTimeSchema = z
   .string()
-  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour local time HH:MM, e.g. "09:00"');
+  .regex(CLOCK_TIME, 'must be a 24-hour local time HH:MM, e.g. "09:00"');
 
 /** Minutes since local midnight of an "HH:MM" time (one that clockTimeSchema accepts). */
 export const minutesOfDay = (hhmm: string): number =>
