@@ -71,7 +71,7 @@ async function withPaths<T>(
 const describe = (f: PathFigures & { rounds?: number[] }) =>
   `${f.perSec.toFixed(1)}/s saturated` +
   (f.rounds && f.rounds.length > 1 ? ` (median of ${f.rounds.map((r) => r.toFixed(0)).join(', ')})` : '') +
-  `; at ${f.pacedRate.toFixed(1)}/s p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms`;
+  `, ${f.cpuMsPerLaunch.toFixed(2)} ms CPU per launch; at ${f.pacedRate.toFixed(1)}/s p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms`;
 
 export async function run(args: string[]): Promise<void> {
   const opts = parseFleetArgs(args);
@@ -111,7 +111,8 @@ export async function run(args: string[]): Promise<void> {
     );
     log(
       `  ours / bare: ${(ours.perSec / bare.perSec).toFixed(2)} (same calls), ` +
-        `${(ours.perSec / (createOnly.paths[0] as PathFigures).perSec).toFixed(2)} (create only)`,
+        `${(ours.perSec / (createOnly.paths[0] as PathFigures).perSec).toFixed(2)} (create only); ` +
+        `CPU per launch bare / ours: ${(bare.cpuMsPerLaunch / ours.cpuMsPerLaunch).toFixed(2)}`,
     );
   } finally {
     await sandbox.close();

@@ -13,6 +13,12 @@ export interface LaunchPath {
 export interface PathFigures {
   /** Saturated throughput: submissions to the sandbox's create, per second. */
   perSec: number;
+  /**
+   * CPU time of this process (all its threads) per launch while saturated, ms: the work a launch
+   * costs, which on a shared machine moves less than the wall clock. Both paths share the process,
+   * so the other path's idle background (heartbeats, blocking reads) is counted too, equally small.
+   */
+  cpuMsPerLaunch: number;
   /** Latency at a paced load (see `pacedRate`): submission to the sandbox's create, ms. */
   p50Ms: number;
   p99Ms: number;
@@ -46,23 +52,31 @@ async function arrivalsFor(
   return names.map((n) => arrivals.get(n) as number);
 }
 
-/** Saturated: `count` submissions, `concurrency` in flight; rate from first submission to last create. */
+/**
+ * Saturated: `count` submissions, `concurrency` in flight; rate from first submission to last create,
+ * and this process's CPU per launch until the last create was seen.
+ */
 export async function measureThroughput(
   path: LaunchPath,
   sandbox: SandboxProcess,
   count: number,
   concurrency: number,
   offset: number,
-): Promise<number> {
+): Promise<{ perSec: number; cpuMsPerLaunch: number }> {
   const sent: { name: string; sentAt: number }[] = new Array(count);
   const since = Date.now();
+  const cpuBefore = process.cpuUsage();
   await forEachConcurrent([...Array(count).keys()], concurrency, async (i) => {
     sent[i] = await path.submit(offset + i);
   });
   const names = sent.map((s) => s.name);
   const arrived = await arrivalsFor(sandbox, names, since, 300_000);
+  const cpu = process.cpuUsage(cpuBefore);
   await path.settle(names);
-  return ratePerSecond(count, Math.min(...sent.map((s) => s.sentAt)), Math.max(...arrived));
+  return {
+    perSec: ratePerSecond(count, Math.min(...sent.map((s) => s.sentAt)), Math.max(...arrived)),
+    cpuMsPerLaunch: (cpu.user + cpu.system) / 1000 / count,
+  };
 }
 
 /**
@@ -141,16 +155,18 @@ export async function measurePaths(
     await measureThroughput(path, sandbox, opts.warmup, opts.concurrency, next(opts.warmup));
   }
   const rounds: number[][] = paths.map(() => []);
+  const cpu: number[][] = paths.map(() => []);
   for (let r = 0; r < opts.rounds; r++) {
     for (const [i, path] of paths.entries()) {
-      const perSec = await measureThroughput(
+      const measured = await measureThroughput(
         path,
         sandbox,
         opts.launches,
         opts.concurrency,
         next(opts.launches),
       );
-      rounds[i]!.push(perSec);
+      rounds[i]!.push(measured.perSec);
+      cpu[i]!.push(measured.cpuMsPerLaunch);
     }
   }
   const perSec = rounds.map((r) => median(r));
@@ -164,7 +180,13 @@ export async function measurePaths(
       pacedRate,
       next(opts.latencyLaunches),
     );
-    figures.push({ perSec: perSec[i] as number, pacedRate, rounds: rounds[i] as number[], ...latency });
+    figures.push({
+      perSec: perSec[i] as number,
+      cpuMsPerLaunch: median(cpu[i] as number[]),
+      pacedRate,
+      rounds: rounds[i] as number[],
+      ...latency,
+    });
   }
   return { paths: figures };
 }
