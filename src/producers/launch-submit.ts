@@ -83,14 +83,10 @@ export async function submitLaunch(
     return { launchId: earlier.launchId, status: record?.status ?? 'queued', replayed: true };
   }
 
-  await ctx.queues.launch.add(LAUNCH_JOB, job, { jobId: launchId });
-  ctx.logger.info(
-    { launchId, actor: input.actor, name: input.config.name, idempotent: Boolean(idempotency) },
-    'launch queued',
-  );
-
-  // Side records after the enqueue: a failure here must not turn an accepted launch into an error.
-  // The two are independent (different keys, no order between them), so they share the round trips.
+  // Recorded before the enqueue, so the trail of a launch starts with its request whatever the worker
+  // does next (a launch refused at once appends `launch_failed` to the same trail). Neither write
+  // throws (`auditOrLog`, `publishOrLog`): a failure is logged, the launch is still accepted. The two
+  // are independent (different keys, no order between them), so they share the round trips.
   await Promise.all([
     auditOrLog(
       ctx,
@@ -115,5 +111,10 @@ export async function submitLaunch(
       { launchId },
     ),
   ]);
+  await ctx.queues.launch.add(LAUNCH_JOB, job, { jobId: launchId });
+  ctx.logger.info(
+    { launchId, actor: input.actor, name: input.config.name, idempotent: Boolean(idempotency) },
+    'launch queued',
+  );
   return { launchId, status: 'queued', replayed: false };
 }

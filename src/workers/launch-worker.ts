@@ -252,12 +252,8 @@ async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: nu
   const campaignId = launch?.campaignId;
   const reason = describe(err);
   const cleanup = campaignId ? await cancelPartialCampaign(deps, campaignId, attempt) : undefined;
-  await launches.finish(data.launchId, {
-    status: 'failed',
-    error: reason,
-    ...(cleanup?.cancelled ? { cancelled: true, campaignStatus: 'cancelled' } : {}),
-  });
-  launchOutcomes.inc({ outcome: 'failed' });
+  // Audited before the launch is recorded as failed, so a launch shown failed has its record; a
+  // redelivery in between writes it again only once (dedupe key).
   await auditOrLog(ctx, {
     campaignId: campaignId ?? launchAuditId(data.launchId),
     action: 'launch_failed',
@@ -272,6 +268,12 @@ async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: nu
     },
     dedupeKey: `launch_failed:${data.launchId}`,
   });
+  await launches.finish(data.launchId, {
+    status: 'failed',
+    error: reason,
+    ...(cleanup?.cancelled ? { cancelled: true, campaignStatus: 'cancelled' } : {}),
+  });
+  launchOutcomes.inc({ outcome: 'failed' });
   await publishOrLog(ctx, 'campaign.launch.failed', campaignId ?? '', {
     launchId: data.launchId,
     reason,
@@ -377,12 +379,27 @@ export async function processLaunch(deps: Deps, job: Job): Promise<LaunchJobResu
           jobId: activateJobId(activation.campaignId),
           delay: plan.delayMs,
         });
-      // Both are idempotent and both precede `finish` (a redelivery before it repeats them). The
-      // activation job reads the campaign record, so it is added alongside the sync only when it
-      // cannot run before the sync has landed.
-      if (plan.delayMs >= CONCURRENT_ACTIVATION_MIN_DELAY_MS) await Promise.all([sync(), addActivation()]);
-      else {
-        await sync();
+      // All three are idempotent (the audit record by its dedupe key) and precede `finish`: a
+      // redelivery before it repeats them, and a launch shown finished has its audit record. The
+      // activation job reads the campaign record and audits after this record, so it is added
+      // alongside them only when it cannot run before they have landed.
+      const scheduledAudit = auditOrLog(ctx, {
+        campaignId,
+        action: 'state_changed',
+        actor: ACTOR,
+        cxoneVersion: scheduled.version,
+        details: {
+          launchId: data.launchId,
+          to: 'scheduled',
+          activateAt,
+          movedToCallingWindow: plan.movedToWindow,
+        },
+        dedupeKey: `campaign_scheduled:${data.launchId}`,
+      });
+      if (plan.delayMs >= CONCURRENT_ACTIVATION_MIN_DELAY_MS) {
+        await Promise.all([sync(), addActivation(), scheduledAudit]);
+      } else {
+        await Promise.all([sync(), scheduledAudit]);
         await addActivation();
       }
       await launches.finish(data.launchId, {
@@ -392,28 +409,13 @@ export async function processLaunch(deps: Deps, job: Job): Promise<LaunchJobResu
         cxoneVersion: scheduled.version,
         activateAt,
       });
-      // The event is not part of the audit chain; neither waits for the other.
-      await Promise.all([
-        auditOrLog(ctx, {
-          campaignId,
-          action: 'state_changed',
-          actor: ACTOR,
-          cxoneVersion: scheduled.version,
-          details: {
-            launchId: data.launchId,
-            to: 'scheduled',
-            activateAt,
-            movedToCallingWindow: plan.movedToWindow,
-          },
-          dedupeKey: `campaign_scheduled:${data.launchId}`,
-        }),
-        publishOrLog(ctx, 'campaign.launch.succeeded', campaignId, {
-          launchId: data.launchId,
-          status: 'scheduled',
-          activateAt,
-          version: scheduled.version,
-        }),
-      ]);
+      // Not part of the audit chain; only a launch recorded as finished announces itself.
+      await publishOrLog(ctx, 'campaign.launch.succeeded', campaignId, {
+        launchId: data.launchId,
+        status: 'scheduled',
+        activateAt,
+        version: scheduled.version,
+      });
       launchOutcomes.inc({ outcome: 'scheduled' });
       log.info({ campaignId, activateAt, movedToWindow: plan.movedToWindow }, 'campaign scheduled');
       return { outcome: 'succeeded', campaignId, campaignStatus: 'scheduled', activateAt };
