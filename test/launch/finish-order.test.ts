@@ -57,8 +57,6 @@ describe('launch records finish after their audit records', () => {
         },
       }),
     });
-  });
-  beforeAll(() => {
     launchQueue = stack.ctx.queues.launch;
   });
   afterAll(async () => {
