@@ -29,6 +29,14 @@ export interface CxoneHttp {
 }
 
 /**
+ * Whether the environment names a proxy axios could pick for CXone (the variables axios reads through
+ * proxy-from-env, npm's spellings included). Without one, every call would still look them up.
+ */
+export function environmentNamesProxy(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Object.keys(env).some((name) => /^(npm_config_)?(https?|all)_proxy$/i.test(name) && !!env[name]);
+}
+
+/**
  * The HTTP layer under the CXone client: one axios instance with keep-alive agents (CXone calls are
  * frequent and small; a TLS handshake per call would double their latency), JSON only, and every
  * status handed back to the caller for mapping. It records the call metrics; it never logs bodies
@@ -59,6 +67,10 @@ export function createCxoneHttp(opts: CxoneHttpOptions): CxoneHttp {
     // A 10 MB answer to a stats call is a broken proxy, not data.
     maxContentLength: 10 * 1024 * 1024,
     transitional: { clarifyTimeoutError: true },
+    // axios resolves HTTP(S)_PROXY / NO_PROXY on every request (several environment reads each); the
+    // environment does not change while we run, so without a proxy variable that lookup is skipped.
+    // With one, axios keeps resolving it per request, NO_PROXY included.
+    ...(environmentNamesProxy() ? {} : { proxy: false as const }),
   });
 
   return {
