@@ -214,7 +214,9 @@ async function main(): Promise<number> {
     say(`launching examples/campaign.json ("${example.name}"); for the demo it ${changes.join('; ')}`);
     const local = campaignConfigSchema.safeParse(campaignConfig);
     if (!local.success) {
-      console.error(`the demo campaign does not validate:\n${formatIssues(toValidationIssues(local.error))}`);
+      console.error(
+        `the demo campaign does not validate:\n${formatIssues(toValidationIssues(local.error, campaignConfig))}`,
+      );
       return 1;
     }
     let launch = (

@@ -149,7 +149,7 @@ async function validate(
     const parsed = campaignConfigSchema.safeParse(file.value);
     result = parsed.success
       ? { valid: true, issues: [] }
-      : { valid: false, issues: toValidationIssues(parsed.error) };
+      : { valid: false, issues: toValidationIssues(parsed.error, file.value) };
   } else {
     result = (await api.post<{ valid: boolean; issues: IssueView[] }>('/v1/campaigns/validate', file.value))
       .body;

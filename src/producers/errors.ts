@@ -49,7 +49,7 @@ function describeIssues(issues: ValidationIssue[]): string {
 /** Parses with a zod schema or throws the API's 400 naming every invalid field. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new ValidationFailedError(toValidationIssues(parsed.error));
+  if (!parsed.success) throw new ValidationFailedError(toValidationIssues(parsed.error, value));
   return parsed.data;
 }
 

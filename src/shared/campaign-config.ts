@@ -127,10 +127,28 @@ export interface ValidationIssue {
   message: string;
 }
 
-/** Turns zod issues into `{path, message}` pairs with dotted paths (`dialerStrategy.callRate`, `allowedCallTimes.0.end`). */
-export function toValidationIssues(error: z.ZodError): ValidationIssue[] {
+/** The value at `path` inside `input`; undefined when any step of the way is missing. */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/**
+ * Turns zod issues into `{path, message}` pairs with dotted paths (`dialerStrategy.callRate`,
+ * `allowedCallTimes.0.end`). Given the input that was parsed, a field that is missing altogether is
+ * reported as `required` instead of as a wrong value (zod says "expected string, received undefined",
+ * or a schema's own message such as "must be a UUID", which reads as if a value had been sent).
+ */
+export function toValidationIssues(error: z.ZodError, input?: unknown): ValidationIssue[] {
   return error.issues.map((issue) => ({
     path: issue.path.map(String).join('.') || '(body)',
-    message: issue.message,
+    message:
+      input !== undefined && issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined
+        ? 'required'
+        : issue.message,
   }));
 }

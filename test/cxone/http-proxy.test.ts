@@ -55,7 +55,11 @@ describe('CXone HTTP layer and HTTP_PROXY', () => {
     process.env.HTTP_PROXY = proxy.url;
     const client = createCxoneHttp({ baseUrl: cxone.url, timeoutMs: 5_000 });
     try {
-      const res = await client.send({ endpoint: CXONE_ENDPOINTS.getCampaign, method: 'GET', path: '/api/v2/campaigns/c-1' });
+      const res = await client.send({
+        endpoint: CXONE_ENDPOINTS.getCampaign,
+        method: 'GET',
+        path: '/api/v2/campaigns/c-1',
+      });
       expect(res.body).toEqual({ answeredBy: 'proxy' });
       expect(proxy.seen).toEqual([`${cxone.url}/api/v2/campaigns/c-1`]);
       expect(cxone.seen).toEqual([]);
@@ -70,7 +74,11 @@ describe('CXone HTTP layer and HTTP_PROXY', () => {
     delete process.env.http_proxy;
     const client = createCxoneHttp({ baseUrl: cxone.url, timeoutMs: 5_000 });
     try {
-      const res = await client.send({ endpoint: CXONE_ENDPOINTS.getCampaign, method: 'GET', path: '/api/v2/campaigns/c-1' });
+      const res = await client.send({
+        endpoint: CXONE_ENDPOINTS.getCampaign,
+        method: 'GET',
+        path: '/api/v2/campaigns/c-1',
+      });
       expect(res.body).toEqual({ answeredBy: 'cxone' });
       expect(cxone.seen).toEqual(['/api/v2/campaigns/c-1']);
     } finally {

@@ -67,6 +67,8 @@ describe('malformed launch requests', () => {
     status: number;
     error: string;
     path?: string;
+    /** The message the issue at `path` must carry, where it matters. */
+    message?: string;
   }> = [
     { label: 'not JSON', raw: '{"name": ', status: 400, error: 'invalid_json' },
     { label: 'JSON null', raw: 'null', status: 400, error: 'validation_failed', path: '(body)' },
@@ -101,6 +103,7 @@ describe('malformed launch requests', () => {
       status: 400,
       error: 'validation_failed',
       path: 'targetListId',
+      message: 'required',
     },
     {
       label: 'callRate 2',
@@ -165,6 +168,7 @@ describe('malformed launch requests', () => {
       if (c.path) {
         const issues = reply.body.issues as Array<{ path: string; message: string }>;
         expect(issues.map((i) => i.path)).toContain(c.path);
+        if (c.message) expect(issues.find((i) => i.path === c.path)?.message).toBe(c.message);
       }
       expect(await queued()).toBe(0);
     });

@@ -16,7 +16,7 @@ const valid = {
 
 const issuesOf = (body: unknown) => {
   const result = campaignConfigSchema.safeParse(body);
-  return result.success ? [] : toValidationIssues(result.error);
+  return result.success ? [] : toValidationIssues(result.error, body);
 };
 
 describe('campaignConfigSchema', () => {
@@ -42,6 +42,26 @@ describe('campaignConfigSchema', () => {
       'startDateTime',
       'targetListId',
     ]);
+  });
+
+  it('says "required" for a missing field and keeps the schema\'s message for a wrong one', () => {
+    const { targetListId: _missing, ...withoutList } = valid;
+    const missing = {
+      ...withoutList,
+      dialerStrategy: { strategy: 'predictive', callRate: 0.5, answerRate: null },
+    };
+    expect(issuesOf(missing)).toEqual([
+      { path: 'targetListId', message: 'required' },
+      { path: 'dialerStrategy.agentCapacity', message: 'required' },
+      { path: 'dialerStrategy.answerRate', message: 'Invalid input: expected number, received null' },
+    ]);
+    expect(issuesOf({ ...valid, targetListId: 'nope' })).toEqual([
+      { path: 'targetListId', message: 'must be a UUID' },
+    ]);
+    // Without the input, a missing field keeps zod's wording.
+    const parsed = campaignConfigSchema.safeParse(withoutList);
+    expect(parsed.success).toBe(false);
+    expect(toValidationIssues(parsed.error!)[0]).toEqual({ path: 'targetListId', message: 'must be a UUID' });
   });
 
   it('requires an offset on the start time', () => {

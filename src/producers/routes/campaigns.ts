@@ -66,7 +66,7 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
     const policy = parsed.success ? deploymentPolicyIssues(parsed.data, ctx.config) : []; // (H7) DNC policy
     return parsed.success && policy.length === 0
       ? { valid: true, issues: [] }
-      : { valid: false, issues: parsed.success ? policy : toValidationIssues(parsed.error) };
+      : { valid: false, issues: parsed.success ? policy : toValidationIssues(parsed.error, request.body) };
   });
 
   app.post('/v1/campaigns', async (request, reply) => {

@@ -41,7 +41,7 @@ export async function enqueueCommand(ctx: AppContext, cmd: CommandRequest): Prom
   if (cmd.patch !== undefined) {
     const parsed = campaignPatchSchema.safeParse(cmd.patch);
     if (!parsed.success) {
-      throw new InvalidCommandError('invalid campaign patch', toValidationIssues(parsed.error));
+      throw new InvalidCommandError('invalid campaign patch', toValidationIssues(parsed.error, cmd.patch));
     }
   }
 

@@ -130,7 +130,7 @@ export function rebaseSettings(input: SettingsRebaseInput): SettingsRebase {
     return {
       kind: 'invalid',
       reason: 'the change is not valid on top of the current campaign configuration',
-      issues: toValidationIssues(parsed.error),
+      issues: toValidationIssues(parsed.error, merged),
     };
   }
 
