@@ -22,7 +22,7 @@ import { createKeys, QUEUES, type QueueName } from '../src/shared/keys.js';
 import { silentLogger } from '../src/shared/logger.js';
 import { createRedis } from '../src/shared/redis.js';
 import { createWebhookWorker } from '../src/workers/webhook-worker.js';
-import { deleteKeys } from './fleet/redis-keys.js';
+import { deletePrivatePrefix } from '../src/shared/private-prefix.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -180,7 +180,7 @@ export async function run(args: string[]): Promise<void> {
     };
     if (json) console.log(JSON.stringify(result));
   } finally {
-    await deleteKeys(admin, prefix);
+    await deletePrivatePrefix(admin, prefix);
     for (const c of connections) c.disconnect();
     admin.disconnect();
   }

@@ -24,7 +24,7 @@ import { CXONE_ENDPOINTS, type CreateCampaignRequest } from '../src/shared/cxone
 import { createFleetLimiter } from '../src/shared/limiter/fleet-limiter.js';
 import { silentLogger } from '../src/shared/logger.js';
 import { nextBoundary, summarize, type WorkerReport } from './limiter/stats.js';
-import { deleteKeys } from './fleet/redis-keys.js';
+import { deletePrivatePrefix } from '../src/shared/private-prefix.js';
 
 const WORKER = fileURLToPath(new URL('./limiter/worker.ts', import.meta.url));
 const STATS = CXONE_ENDPOINTS.getStats;
@@ -184,7 +184,7 @@ export async function run(args: string[]): Promise<void> {
     await setupLimiter.close();
     await sandbox.close();
     const redis = new Redis(redisUrl);
-    await deleteKeys(redis, prefix);
+    await deletePrivatePrefix(redis, prefix);
     redis.disconnect();
   }
 }

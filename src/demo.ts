@@ -47,7 +47,8 @@ import { toValidationIssues } from './shared/campaign-config.js';
 import { loadConfig } from './shared/config.js';
 import { createContext, type ClosableContext } from './shared/context-factory.js';
 import { createLogger } from './shared/logger.js';
-import { redisAnswers } from './shared/redis.js';
+import { deletePrivatePrefix } from './shared/private-prefix.js';
+import { createRedis, redisAnswers } from './shared/redis.js';
 import { verifyWebhook } from './shared/webhooks/sign.js';
 import { startWorkers, WORKER_FACTORIES, type RunningWorkers } from './workers/index.js';
 
@@ -118,17 +119,19 @@ async function closeFleet(fleet: Fleet, prefix: string): Promise<void> {
   if (fleet.api) await step(() => fleet.api!.close());
   if (fleet.workers) await step(() => fleet.workers!.close(10_000));
   if (fleet.ctx) {
-    const redis = fleet.ctx.redis;
-    await step(async () => {
-      // The demo's keys live under its own prefix; leave the Redis as it was found.
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.unlink(...keys);
-      } while (cursor !== '0');
-    });
+    const { redisUrl } = fleet.ctx.config;
+    // Closed first: the fleet limiter's heartbeats would write some of its keys again after a delete.
     await step(() => fleet.ctx!.close());
+    // The demo's keys live under its own prefix (the limiter's Bottleneck ones under `b_` + it);
+    // leave the Redis as it was found.
+    await step(async () => {
+      const redis = createRedis(redisUrl, { maxRetriesPerRequest: 1 });
+      try {
+        await deletePrivatePrefix(redis, prefix);
+      } finally {
+        redis.disconnect();
+      }
+    });
   }
   if (fleet.sandbox) await step(() => fleet.sandbox!.close());
   if (fleet.receiver) await step(() => new Promise<void>((r) => fleet.receiver!.close(() => r())));

@@ -5,7 +5,7 @@ import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { createRedis } from '../../src/shared/redis.js';
 import { benchCampaignConfig } from './config.js';
 import type { LaunchPath } from './measure.js';
-import { deleteKeys } from './redis-keys.js';
+import { deletePrivatePrefix } from '../../src/shared/private-prefix.js';
 
 async function fetchToken(baseUrl: string): Promise<string> {
   const res = await fetch(`${baseUrl}/oauth2/token`, {
@@ -86,7 +86,7 @@ export async function startBarePath(opts: {
     async close() {
       await worker.close();
       await queue.close();
-      await deleteKeys(producerConnection, prefix);
+      await deletePrivatePrefix(producerConnection, prefix);
       producerConnection.disconnect();
       workerConnection.disconnect();
     },

@@ -22,7 +22,8 @@ import type { AppContext } from '../../src/shared/context.js';
 import { workerOptions } from '../../src/workers/worker-options.js';
 import { Worker } from 'bullmq';
 import { benchCampaignConfig } from './config.js';
-import { bytesUnder, deleteKeys } from './redis-keys.js';
+import { deletePrivatePrefix } from '../../src/shared/private-prefix.js';
+import { bytesUnder } from './redis-keys.js';
 import { forEachConcurrent } from './stats.js';
 
 export interface MemoryResult {
@@ -134,7 +135,7 @@ export async function measureRedisPerCampaign(opts: {
       byShape: after.byShape,
     };
   } finally {
-    await deleteKeys(ctx.redis, prefix);
+    await deletePrivatePrefix(ctx.redis, prefix);
     await ctx.close();
   }
 }

@@ -9,7 +9,7 @@ import { startWorkers } from '../../src/workers/index.js';
 import { benchCampaignConfig } from './config.js';
 import type { LaunchPath } from './measure.js';
 import { createJsonClient } from './http-client.js';
-import { deleteKeys } from './redis-keys.js';
+import { deletePrivatePrefix } from '../../src/shared/private-prefix.js';
 import { waitFor } from './sandbox-proc.js';
 
 const TOKEN = 'bench-api-token';
@@ -77,7 +77,7 @@ export async function startPipelinePath(opts: {
       client.close();
       await app.close();
       await workers.close(10_000);
-      await deleteKeys(ctx.redis, prefix);
+      await deletePrivatePrefix(ctx.redis, prefix);
       await ctx.close();
     },
   };

@@ -1,27 +1,5 @@
 import type { Redis } from 'ioredis';
-
-/** Every key under a prefix, by SCAN (never KEYS: the Redis may be shared). */
-export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 2000);
-    cursor = next;
-    found.push(...keys);
-  } while (cursor !== '0');
-  return found;
-}
-
-/**
- * Deletes every key of a benchmark run: those under its prefix and Bottleneck's `b_{…}` ones. Refuses
- * anything but a `{cxo-…}` prefix, since an empty one would match every key of a shared Redis.
- */
-export async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
-  if (!/^\{cxo-[^{}]+\}$/.test(prefix)) throw new Error(`refusing to delete keys under "${prefix}"`);
-  const keys = [...(await keysUnder(redis, prefix)), ...(await keysUnder(redis, `b_${prefix}`))];
-  for (let i = 0; i < keys.length; i += 500) await redis.unlink(...keys.slice(i, i + 500));
-  return keys.length;
-}
+import { keysStartingWith } from '../../src/shared/private-prefix.js';
 
 /**
  * Bytes Redis holds for every key under a prefix: the sum of MEMORY USAGE (value, key name and
@@ -43,7 +21,7 @@ export function keyShape(key: string): string {
 }
 
 export async function bytesUnder(redis: Redis, prefix: string): Promise<KeyUsage> {
-  const keys = await keysUnder(redis, prefix);
+  const keys = await keysStartingWith(redis, prefix);
   let bytes = 0;
   const shapes = new Map<string, { keys: number; bytes: number }>();
   for (let i = 0; i < keys.length; i += 500) {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { deletePrivatePrefix } from '../../src/shared/private-prefix.js';
 
 /** The Redis every test uses: REDIS_URL, or the local one. */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -10,27 +11,12 @@ export function testPrefix(tag?: string): string {
 }
 
 /**
- * Refuses anything but a test prefix. Deleting by pattern under an empty or foreign prefix would
- * delete the keys of every test running alongside (an empty one matches every key in the database).
- */
-export function assertTestPrefix(prefix: string): void {
-  if (!/^\{cxo-[^{}]+\}$/.test(prefix)) {
-    throw new Error(`refusing to delete keys under "${prefix}": not a test prefix like {cxo-test-…}`);
-  }
-}
-
-/**
  * Deletes every key under a test prefix, Bottleneck's `b_{…}` keys included (SCAN; never FLUSHDB or
  * FLUSHALL: the database is shared with every other test file and with the developer's own data).
+ * Refuses anything but a private `{cxo-…}` prefix: an empty one would match every key in the database.
  */
 export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  assertTestPrefix(prefix);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deletePrivatePrefix(redis, prefix);
 }
 
 /** deletePrefix over a connection of its own, for a harness that keeps none open to the end. */
