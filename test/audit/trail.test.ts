@@ -152,6 +152,26 @@ describe('audit trail', () => {
     expect(await trail.verify('c-concurrent')).toMatchObject({ ok: true, checked: 100 });
   });
 
+  it('gets every writer through when several append to one chain in loops', async () => {
+    // A writer in a loop gets each success's reply first and so sends its next record first. Without
+    // the waiting set, the same few writers won round after round and another one lost until it gave
+    // up (200 attempts): its audit record lost. Each loop here is longer than that.
+    const connections = Array.from({ length: 8 }, () => connect());
+    try {
+      const trails = connections.map((r) => createAuditTrail({ redis: r, keys, logger: silentLogger }));
+      await Promise.all(
+        trails.map(async (t, w) => {
+          for (let i = 0; i < 250; i++) await t.append(input('c-loops', w * 1000 + i));
+        }),
+      );
+    } finally {
+      for (const c of connections) c.disconnect();
+    }
+    expect(await trail.verify('c-loops')).toMatchObject({ ok: true, checked: 2000 });
+    // Nobody is left queued once everyone got through.
+    expect(await redis.exists(keys.custom('audit-waiting', 'c-loops'))).toBe(0);
+  });
+
   it('builds on the real head when another process appended since this one last did', async () => {
     const other = createAuditTrail({ redis, keys, logger: silentLogger });
     const { record: first } = await trail.appendWithOutcome(input('c-stale-head', 1));

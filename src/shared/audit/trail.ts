@@ -16,11 +16,12 @@ import type { AuditInput, AuditRecord, AuditTrail } from './types.js';
  * stream whose entry ids are the ids of that campaign's records in the main stream, and a
  * per-campaign chain head holding the hash of the campaign's latest record.
  *
- * Appends are an optimistic compare-and-set: Node reads the head, builds the record, hashes it
+ * Appends are an optimistic compare-and-set: Node builds the record on the head it expects, hashes it
  * (Redis Lua has no SHA-256), and a Lua script appends only if the head is still the one the hash
  * was built on; otherwise it returns the new head and Node rebuilds. That keeps the chain linear
  * across any number of processes without a lock that a crashed worker could leave behind, and
  * without WATCH, which is per-connection state and breaks on the shared connection every module uses.
+ * Writers that lost a race are served before new records (see APPEND_SCRIPT), so none starves.
  */
 
 export const AUDIT_PAGE_MAX = 500;
@@ -117,20 +118,41 @@ export class AuditAppendError extends Error {
   }
 }
 
-// KEYS: head, stream, index, dedupe, campaigns
-// ARGV: expectedPrevHash, newHash, recordJson, campaignId, dedupeKey ('' = none), auditId
+/**
+ * How long a writer that lost a race stays queued for a chain without trying again (it crashed, or
+ * gave up): until then, first attempts on that chain queue up behind it, at the cost of one round trip.
+ */
+const WAITING_TTL_MS = 2_000;
+
+// KEYS: head, stream, index, dedupe, campaigns, waiting (writers queued for this chain)
+// ARGV: expectedPrevHash, newHash, recordJson, campaignId, dedupeKey ('' = none), auditId,
+//       '1' on a record's first attempt
+//
+// Fairness: a writer appending in a loop gets each success's reply first and so sends its next record
+// first; on the head it has just written, that record would win every race, and the others would lose
+// until they gave up (their records lost). So a writer that loses joins the chain's waiting set, and a
+// first attempt finding writers waiting queues up behind them instead of overtaking: the chain goes to
+// the writers already waiting, one per round, in the order they come back.
 const APPEND_SCRIPT = `
 if ARGV[5] ~= '' then
   local existing = redis.call('HGET', KEYS[4], ARGV[5])
-  if existing then return {'dup', existing} end
+  if existing then
+    redis.call('SREM', KEYS[6], ARGV[6])
+    return {'dup', existing}
+  end
 end
 local head = redis.call('GET', KEYS[1]) or ''
-if head ~= ARGV[1] then return {'conflict', head} end
+if head ~= ARGV[1] or (ARGV[7] == '1' and redis.call('SCARD', KEYS[6]) > 0) then
+  redis.call('SADD', KEYS[6], ARGV[6])
+  redis.call('PEXPIRE', KEYS[6], ${WAITING_TTL_MS})
+  return {'conflict', head}
+end
 local id = redis.call('XADD', KEYS[2], '*', 'c', ARGV[4], 'r', ARGV[3])
 redis.call('XADD', KEYS[3], id, 'a', ARGV[6])
 redis.call('SET', KEYS[1], ARGV[2])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], ARGV[5], id) end
 redis.call('SADD', KEYS[5], ARGV[4])
+if ARGV[7] ~= '1' then redis.call('SREM', KEYS[6], ARGV[6]) end
 return {'ok', id}
 `;
 
@@ -165,6 +187,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
   const campaignsKey = keys.custom('audit-campaigns');
   const anchorsKey = keys.custom('audit-anchor');
   const dedupeKey = (campaignId: string) => keys.custom('audit-dedupe', campaignId);
+  const waitingKey = (campaignId: string) => keys.custom('audit-waiting', campaignId);
   /**
    * The head this process last saw for a campaign: the first attempt is built on it (or on the empty
    * head of a new chain) instead of reading the head first. Only a guess — the append script still
@@ -229,18 +252,20 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       const [outcome, value] = (await evalScript(
         redis,
         APPEND_SCRIPT,
-        5,
+        6,
         keys.auditChainHead(campaignId),
         keys.auditStream(),
         keys.auditCampaignIndex(campaignId),
         dedupeKey(campaignId),
         campaignsKey,
+        waitingKey(campaignId),
         prevHash,
         sealed.hash,
         sealed.json,
         campaignId,
         input.dedupeKey ?? '',
         auditId,
+        attempt === 1 ? '1' : '0',
       )) as [string, string];
       if (outcome === 'ok') {
         rememberHead(campaignId, sealed.hash);
