@@ -96,10 +96,16 @@ export async function rethrowForBullmq(
       throw new RateLimitError();
     }
     case 'transient': {
-      ctx.logger.warn(
-        logFields(err, job, queue, decision),
-        'transient failure; the job will be retried with backoff',
-      );
+      if (isLastAttempt(decision, job)) {
+        // Said as it is: BullMQ moves the job to the failed set now, there is no retry to wait for.
+        const { delayMs: _none, ...fields } = logFields(err, job, queue, decision);
+        ctx.logger.warn(fields, 'transient failure on the last attempt; the job has failed (failed set)');
+      } else {
+        ctx.logger.warn(
+          logFields(err, job, queue, decision),
+          'transient failure; the job will be retried with backoff',
+        );
+      }
       throw err instanceof Error ? err : new Error(String(err));
     }
     case 'permanent': {

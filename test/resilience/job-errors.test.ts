@@ -49,6 +49,27 @@ describe('rethrowForBullmq', () => {
     expect(limits).toEqual([]);
   });
 
+  it('says a transient failure on the last attempt has failed the job, not that it will be retried', async () => {
+    const lines: Array<{ fields: Record<string, unknown>; msg: string }> = [];
+    const logger = {
+      ...silentLogger,
+      warn: (fields: Record<string, unknown>, msg: string) => void lines.push({ fields, msg }),
+    } as unknown as typeof silentLogger;
+    const { queue } = fakeQueue(async () => undefined);
+    const err = new CxoneUnavailableError('503', { endpoint: 'GET /x', status: 503 });
+    const attempt = (made: number) => ({ ...job, attemptsMade: made, attemptsStarted: made + 1 }) as Job;
+
+    await expect(rethrowForBullmq(err, attempt(1), queue, { logger })).rejects.toBe(err);
+    await expect(rethrowForBullmq(err, attempt(2), queue, { logger })).rejects.toBe(err);
+
+    expect(lines.map((l) => [l.fields.attempt, l.msg])).toEqual([
+      [2, 'transient failure; the job will be retried with backoff'],
+      [3, 'transient failure on the last attempt; the job has failed (failed set)'],
+    ]);
+    expect(lines[0]!.fields.delayMs).toEqual(expect.any(Number));
+    expect(lines[1]!.fields).not.toHaveProperty('delayMs');
+  });
+
   it('turns permanent errors into UnrecoverableError carrying the fix', async () => {
     const { queue } = fakeQueue(async () => undefined);
     const err = new CxoneNotFoundError({
