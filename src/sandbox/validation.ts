@@ -1,29 +1,15 @@
 import type { z } from 'zod';
-import { CLOCK_TIME, minutesOfDay } from '../shared/campaign-config.js';
+import { CLOCK_TIME, minutesOfDay, toValidationIssues } from '../shared/campaign-config.js';
 import { isValidTimeZone } from '../shared/time-zone.js';
 import type { FieldProblem } from './errors.js';
 
-function joinPath(path: readonly PropertyKey[]): string {
-  return path.map(String).join('.');
-}
-
 /**
- * Flattens zod issues into one `{field, message}` per invalid field, with dotted paths. Unknown keys
- * are named one by one (`dialerSettings.colour`), because CXone rejects them and a client needs to
- * know exactly which ones to drop.
+ * One `{field, message}` per invalid field, with dotted paths; unknown keys are named one by one
+ * (`dialerSettings.colour`), because CXone rejects them and a client needs to know exactly which ones
+ * to drop.
  */
 export function zodProblems(error: z.ZodError): FieldProblem[] {
-  const problems: FieldProblem[] = [];
-  for (const issue of error.issues) {
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) {
-        problems.push({ field: joinPath([...issue.path, key]), message: 'unknown field' });
-      }
-      continue;
-    }
-    problems.push({ field: joinPath(issue.path) || '(body)', message: issue.message });
-  }
-  return problems;
+  return toValidationIssues(error).map(({ path, message }) => ({ field: path, message }));
 }
 
 /**

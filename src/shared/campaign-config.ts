@@ -139,16 +139,24 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 
 /**
  * Turns zod issues into `{path, message}` pairs with dotted paths (`dialerStrategy.callRate`,
- * `allowedCallTimes.0.end`). Given the input that was parsed, a field that is missing altogether is
- * reported as `required` instead of as a wrong value (zod says "expected string, received undefined",
- * or a schema's own message such as "must be a UUID", which reads as if a value had been sent).
+ * `allowedCallTimes.0.end`). Unknown keys are named one by one (`dialerStrategy.speed`: "unknown
+ * field"), so a client knows exactly what to drop. Given the input that was parsed, a field that is
+ * missing altogether is reported as `required` instead of as a wrong value (zod says "expected string,
+ * received undefined", or a schema's own message such as "must be a UUID", which reads as if a value
+ * had been sent).
  */
 export function toValidationIssues(error: z.ZodError, input?: unknown): ValidationIssue[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.map(String).join('.') || '(body)',
-    message:
-      input !== undefined && issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined
-        ? 'required'
-        : issue.message,
-  }));
+  return error.issues.flatMap((issue): ValidationIssue[] => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        path: [...issue.path, key].map(String).join('.'),
+        message: 'unknown field',
+      }));
+    }
+    const missing =
+      input !== undefined && issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined;
+    return [
+      { path: issue.path.map(String).join('.') || '(body)', message: missing ? 'required' : issue.message },
+    ];
+  });
 }

@@ -70,10 +70,13 @@ describe('campaignConfigSchema', () => {
     ]);
   });
 
-  it('refuses unknown fields rather than dropping them silently', () => {
-    expect(issuesOf({ ...valid, dialerStrategy: { ...valid.dialerStrategy, speed: 3 } })[0]?.path).toBe(
-      'dialerStrategy',
-    );
+  it('refuses unknown fields rather than dropping them silently, naming each one', () => {
+    expect(
+      issuesOf({ ...valid, colour: 'red', dialerStrategy: { ...valid.dialerStrategy, speed: 3 } }),
+    ).toEqual([
+      { path: 'dialerStrategy.speed', message: 'unknown field' },
+      { path: 'colour', message: 'unknown field' },
+    ]);
   });
 
   it('refuses calling windows outside 08:00-21:00 or ending before they start', () => {
