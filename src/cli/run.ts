@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import { campaignConfigSchema } from '../shared/campaign-schema.js';
 import { toValidationIssues } from '../shared/campaign-config.js';
-import { ApiClient, ApiError, exitCodeForError } from './api-client.js';
+import { ApiClient, ApiError, exitCodeForError, NetworkError } from './api-client.js';
 import { EXIT, USAGE, parseCliArgs, type Command, type ExitCode, type GlobalOptions } from './args.js';
 import {
   errorText,
@@ -151,8 +151,15 @@ async function validate(
       ? { valid: true, issues: [] }
       : { valid: false, issues: toValidationIssues(parsed.error, file.value) };
   } else {
-    result = (await api.post<{ valid: boolean; issues: IssueView[] }>('/v1/campaigns/validate', file.value))
-      .body;
+    try {
+      result = (await api.post<{ valid: boolean; issues: IssueView[] }>('/v1/campaigns/validate', file.value))
+        .body;
+    } catch (err) {
+      if (!(err instanceof NetworkError)) throw err;
+      // The schema can be checked without a fleet; say so where it matters.
+      io.err(`${err.message}\nto check the file without the API: cxo validate --offline ${cmd.file}`);
+      return exitCodeForError(err);
+    }
   }
   if (opts.json) io.out(JSON.stringify(result));
   else if (result.valid) io.out(`${cmd.file}: valid`);

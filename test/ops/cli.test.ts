@@ -273,4 +273,18 @@ describe('cxo against a stand-in API', () => {
     expect(await runCli(['status', 'x'], { API_URL: 'http://127.0.0.1:9' }, io)).toBe(EXIT.server);
     expect(await runCli(['bogus'], {}, io)).toBe(EXIT.usage);
   });
+
+  it('points validate at --offline when the API cannot be reached', async () => {
+    const errors: string[] = [];
+    const io: CliIo = {
+      out: () => undefined,
+      err: (line) => void errors.push(line),
+      write: () => undefined,
+      isTty: false,
+      readFile: async () => '{"name":"x"}',
+    };
+    expect(await runCli(['validate', 'c.json'], { API_URL: 'http://127.0.0.1:9' }, io)).toBe(EXIT.server);
+    expect(errors.join('\n')).toMatch(/cannot reach the API at http:\/\/127\.0\.0\.1:9/);
+    expect(errors.join('\n')).toContain('cxo validate --offline c.json');
+  });
 });
