@@ -41,7 +41,8 @@ function logFields(err: unknown, job: Job, queue: Queue, decision: RetryDecision
     attempt: job.attemptsMade + 1,
     attempts: job.opts.attempts ?? 1,
     decision: decision.kind,
-    ...(decision.kind === 'permanent' ? {} : { delayMs: decision.delayMs }),
+    // A delay only where there is something to wait for: not once BullMQ has given the job up.
+    ...(decision.kind === 'permanent' || isLastAttempt(decision, job) ? {} : { delayMs: decision.delayMs }),
     err: isCxoneError(err)
       ? err.toJSON()
       : err instanceof Error
@@ -96,16 +97,12 @@ export async function rethrowForBullmq(
       throw new RateLimitError();
     }
     case 'transient': {
-      if (isLastAttempt(decision, job)) {
-        // Said as it is: BullMQ moves the job to the failed set now, there is no retry to wait for.
-        const { delayMs: _none, ...fields } = logFields(err, job, queue, decision);
-        ctx.logger.warn(fields, 'transient failure on the last attempt; the job has failed (failed set)');
-      } else {
-        ctx.logger.warn(
-          logFields(err, job, queue, decision),
-          'transient failure; the job will be retried with backoff',
-        );
-      }
+      ctx.logger.warn(
+        logFields(err, job, queue, decision),
+        isLastAttempt(decision, job)
+          ? 'transient failure on the last attempt; the job has failed (failed set)'
+          : 'transient failure; the job will be retried with backoff',
+      );
       throw err instanceof Error ? err : new Error(String(err));
     }
     case 'permanent': {
