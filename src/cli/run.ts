@@ -156,9 +156,10 @@ async function validate(
         .body;
     } catch (err) {
       if (!(err instanceof NetworkError)) throw err;
+      const code = reportApiError(io, err);
       // The schema can be checked without a fleet; say so where it matters.
-      io.err(`${err.message}\nto check the file without the API: cxo validate --offline ${cmd.file}`);
-      return exitCodeForError(err);
+      io.err(`to check the file without the API: cxo validate --offline ${cmd.file}`);
+      return code;
     }
   }
   if (opts.json) io.out(JSON.stringify(result));
