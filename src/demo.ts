@@ -47,8 +47,8 @@ import { toValidationIssues } from './shared/campaign-config.js';
 import { loadConfig } from './shared/config.js';
 import { createContext, type ClosableContext } from './shared/context-factory.js';
 import { createLogger } from './shared/logger.js';
-import { deletePrivatePrefix } from './shared/private-prefix.js';
-import { createRedis, redisAnswers } from './shared/redis.js';
+import { deletePrivatePrefixAt } from './shared/private-prefix.js';
+import { redisAnswers } from './shared/redis.js';
 import { verifyWebhook } from './shared/webhooks/sign.js';
 import { startWorkers, WORKER_FACTORIES, type RunningWorkers } from './workers/index.js';
 
@@ -124,14 +124,7 @@ async function closeFleet(fleet: Fleet, prefix: string): Promise<void> {
     await step(() => fleet.ctx!.close());
     // The demo's keys live under its own prefix (the limiter's Bottleneck ones under `b_` + it);
     // leave the Redis as it was found.
-    await step(async () => {
-      const redis = createRedis(redisUrl, { maxRetriesPerRequest: 1 });
-      try {
-        await deletePrivatePrefix(redis, prefix);
-      } finally {
-        redis.disconnect();
-      }
-    });
+    await step(() => deletePrivatePrefixAt(redisUrl, prefix));
   }
   if (fleet.sandbox) await step(() => fleet.sandbox!.close());
   if (fleet.receiver) await step(() => new Promise<void>((r) => fleet.receiver!.close(() => r())));

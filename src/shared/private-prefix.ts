@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { createRedis } from './redis.js';
 
 /**
  * A private key prefix (`{cxo-<name>}`): one that a demo, benchmark or test run makes up for itself,
@@ -37,4 +38,14 @@ export async function deletePrivatePrefix(redis: Redis, prefix: string): Promise
   ];
   for (let i = 0; i < keys.length; i += 500) await redis.unlink(...keys.slice(i, i + 500));
   return keys.length;
+}
+
+/** deletePrivatePrefix over a connection of its own, for a caller that has closed (or never had) one. */
+export async function deletePrivatePrefixAt(redisUrl: string, prefix: string): Promise<number> {
+  const redis = createRedis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    return await deletePrivatePrefix(redis, prefix);
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { deletePrivatePrefix } from '../../src/shared/private-prefix.js';
+import type { Redis } from 'ioredis';
+import { deletePrivatePrefix, deletePrivatePrefixAt } from '../../src/shared/private-prefix.js';
 
 /** The Redis every test uses: REDIS_URL, or the local one. */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -21,10 +21,5 @@ export async function deletePrefix(redis: Redis, prefix: string): Promise<void> 
 
 /** deletePrefix over a connection of its own, for a harness that keeps none open to the end. */
 export async function deletePrefixAt(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  try {
-    await deletePrefix(redis, prefix);
-  } finally {
-    redis.disconnect();
-  }
+  await deletePrivatePrefixAt(REDIS_URL, prefix);
 }
