@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import { cxoneCallDuration, cxoneCalls, cxoneRateLimited } from '../metrics.js';
+import { nodeHttpAdapter } from './node-http-adapter.js';
 import { errorFromNetwork, type RawResponse } from './response.js';
 import type { CxoneEndpoint } from './wire.js';
 
@@ -71,6 +72,9 @@ export function createCxoneHttp(opts: CxoneHttpOptions): CxoneHttp {
     // environment does not change while we run, so without a proxy variable that lookup is skipped.
     // With one, axios keeps resolving it per request, NO_PROXY included.
     ...(environmentNamesProxy() ? {} : { proxy: false as const }),
+    // Keep-alive JSON calls on node:http; whatever it does not cover (a proxy above all) goes to
+    // axios's own adapter.
+    adapter: nodeHttpAdapter,
   });
 
   return {

@@ -1,0 +1,14 @@
+// axios exports the helpers its own adapters use under `axios/unsafe/*` for custom adapters, without
+// type declarations; these are the signatures of the two the CXone transport uses (axios 1.x).
+declare module 'axios/unsafe/core/buildFullPath.js' {
+  export default function buildFullPath(
+    baseURL: string | undefined,
+    requestedURL: string | undefined,
+    allowAbsoluteUrls?: boolean,
+    config?: unknown,
+  ): string;
+}
+
+declare module 'axios/unsafe/helpers/buildURL.js' {
+  export default function buildURL(url: string, params?: unknown, options?: unknown): string;
+}
