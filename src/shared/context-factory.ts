@@ -9,6 +9,7 @@ import { createKeys, QUEUES, type QueueName } from './keys.js';
 import { createFleetLimiter } from './limiter/index.js';
 import type { Logger } from './logger.js';
 import { createRedis } from './redis.js';
+import { coalesceRedisWrites } from './redis-write-coalescing.js';
 import { defaultJobOptions, queueEventsMaxLen } from '../workers/worker-options.js';
 
 export type ClosableContext = AppContext & {
@@ -37,6 +38,8 @@ export async function createContext(
   let redis = overrides.redis;
   if (!redis) {
     const built = createRedis(config.redisUrl, { connectionName: 'cxo-main' });
+    // Every store, queue producer and worker of the process shares this connection.
+    coalesceRedisWrites(built);
     // ioredis emits 'error' on every failed reconnect; without a listener each one would crash the
     // process. Reconnection is automatic; log at most one line every few seconds.
     let lastLogged = 0;
