@@ -1,4 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import axios, { AxiosError, type AxiosInstance, type CreateAxiosDefaults } from 'axios';
@@ -204,6 +209,55 @@ describe('nodeHttpAdapter (the CXone transport under axios)', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AxiosError);
     expect(['ECONNRESET', AxiosError.ERR_BAD_RESPONSE]).toContain((err as AxiosError).code);
+  });
+
+  it('speaks HTTPS through the https agent, and refuses a certificate it cannot verify', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cxo-tls-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    const cert = readFileSync(join(dir, 'cert.pem'));
+    const seen: http.IncomingHttpHeaders[] = [];
+    const srv = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
+      seen.push(req.headers);
+      json(res, 200, { secure: true });
+    });
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => srv.close(() => resolve())));
+    const url = `https://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+
+    const trusting = new https.Agent({ keepAlive: true, ca: cert });
+    cleanups.push(() => trusting.destroy());
+    const res = await instance(url, { httpsAgent: trusting }).get('/api/v2/campaigns/c-1');
+    expect(res.data).toEqual({ secure: true });
+    expect(seen[0]?.['accept-encoding']).toBeUndefined();
+
+    const strict = new https.Agent({ keepAlive: true });
+    cleanups.push(() => strict.destroy());
+    const err = await instance(url, { httpsAgent: strict })
+      .get('/api/v2/campaigns/c-1')
+      .catch((e: unknown) => e);
+    expect((err as AxiosError).code).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
+    expect(seen).toHaveLength(1);
   });
 
   it('keeps the network error code, so the CXone layer names what happened', async () => {
