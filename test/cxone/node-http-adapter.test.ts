@@ -156,6 +156,10 @@ describe('nodeHttpAdapter (the CXone transport under axios)', () => {
     });
     cleanups.push(srv.close);
     expect((await instance(srv.url).get('/x')).data).toEqual({ compressed: true });
+    // decompress: false is axios's own adapter's business: the answer comes back as it was sent.
+    const raw = await instance(srv.url).get('/x', { decompress: false });
+    expect(raw.data).not.toEqual({ compressed: true });
+    expect(raw.headers['content-encoding']).toBe('gzip');
   });
 
   it('times out a call that gets no answer, with the code axios gives', async () => {

@@ -19,12 +19,12 @@ import buildURL from 'axios/unsafe/helpers/buildURL.js';
  * kind of request axios supports (streams, forms, redirects, proxies, progress events, HTTP/2), and
  * pays for that generality on each call: about 220 µs of CPU per CXone call against about 85 µs for
  * the same request on `node:http`, measured on the development machine with the same agent and
- * server (docs/operations.md, _Seventh pass_) — at two calls per launch, the largest single cost of
+ * server (docs/operations.md, _Seventh pass_) — at two calls per launch, one of the largest costs of
  * a launch.
  *
  * Only what the CXone client sends takes this path; any request it does not cover (a proxy, a
  * redirect to follow, a stream or form body, a non-text response type, progress callbacks, basic
- * auth, a Unix socket) goes to axios's own adapter, so axios's behaviour stays the contract.
+ * auth, a Unix socket, `decompress: false`) goes to axios's own adapter, so axios's behaviour stays the contract.
  * No `Accept-Encoding` is sent, so servers answer uncompressed; a compressed answer is still decoded
  * (gzip, deflate, br), within `maxContentLength`.
  */
@@ -48,6 +48,7 @@ function handles(config: InternalAxiosRequestConfig): boolean {
     !(config.maxRedirects && config.maxRedirects > 0) &&
     !config.onUploadProgress &&
     !config.onDownloadProgress &&
+    config.decompress !== false &&
     TEXT_RESPONSE_TYPES.has(config.responseType) &&
     (data === undefined || data === null || typeof data === 'string' || Buffer.isBuffer(data))
   );
