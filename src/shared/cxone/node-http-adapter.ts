@@ -10,6 +10,7 @@ import axios, {
   type InternalAxiosRequestConfig,
 } from 'axios';
 import buildFullPath from 'axios/unsafe/core/buildFullPath.js';
+import settle from 'axios/unsafe/core/settle.js';
 import buildURL from 'axios/unsafe/helpers/buildURL.js';
 
 /**
@@ -24,7 +25,8 @@ import buildURL from 'axios/unsafe/helpers/buildURL.js';
  *
  * Only what the CXone client sends takes this path; any request it does not cover (a proxy, a
  * redirect to follow, a stream or form body, a non-text response type, progress callbacks, basic
- * auth, a Unix socket, `decompress: false`) goes to axios's own adapter, so axios's behaviour stays the contract.
+ * auth, a Unix socket, `decompress: false`) goes to axios's own adapter, so axios's behaviour stays
+ * the contract.
  * No `Accept-Encoding` is sent, so servers answer uncompressed; a compressed answer is still decoded
  * (gzip, deflate, br), within `maxContentLength`.
  */
@@ -207,20 +209,12 @@ function send(config: InternalAxiosRequestConfig): Promise<AxiosResponse> {
           config,
           request: req,
         };
-        const validate = config.validateStatus;
-        if (!response.status || !validate || validate(response.status)) finish(undefined, response);
-        else
-          finish(
-            new AxiosError(
-              `Request failed with status code ${response.status}`,
-              response.status >= 400 && response.status < 500
-                ? AxiosError.ERR_BAD_REQUEST
-                : AxiosError.ERR_BAD_RESPONSE,
-              config,
-              req,
-              response,
-            ),
-          );
+        // validateStatus decides, as in axios's own adapters.
+        settle(
+          (ok) => finish(undefined, ok),
+          (err) => finish(err),
+          response,
+        );
       });
     });
     req.on('error', (err) => finish(AxiosError.from(err, undefined, config, req)));
