@@ -264,6 +264,44 @@ describe('nodeHttpAdapter (the CXone transport under axios)', () => {
     expect(seen).toHaveLength(1);
   });
 
+  it('sends a CXone call with exactly its own headers, Accept and, with a body, its JSON type', async () => {
+    const srv = await server((_req, res) => json(res, 200, { id: 'c-1', version: 2 }));
+    cleanups.push(srv.close);
+    const cxone = createCxoneHttp({ baseUrl: srv.url, timeoutMs: 2_000 });
+    cleanups.push(() => cxone.close());
+
+    const patched = await cxone.send({
+      endpoint: CXONE_ENDPOINTS.updateCampaign,
+      method: 'PATCH',
+      path: '/api/v2/campaigns/c-1',
+      headers: { Authorization: 'Bearer t-1', 'If-Match': 'version=1' },
+      data: { status: 'scheduled' },
+    });
+    await cxone.send({
+      endpoint: CXONE_ENDPOINTS.getCampaign,
+      method: 'GET',
+      path: '/api/v2/campaigns/c-1',
+      headers: { Authorization: 'Bearer t-1' },
+    });
+
+    expect(patched).toMatchObject({ status: 200, body: { id: 'c-1', version: 2 } });
+    const [patch, get] = srv.seen as [Seen, Seen];
+    const sent = (seen: Seen) => {
+      const { host: _host, connection: _connection, 'user-agent': agent, ...rest } = seen.headers;
+      expect(agent).toMatch(/^axios\//);
+      return rest;
+    };
+    expect(sent(patch)).toEqual({
+      accept: 'application/json',
+      authorization: 'Bearer t-1',
+      'if-match': 'version=1',
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(JSON.stringify({ status: 'scheduled' }))),
+    });
+    expect(patch.body).toBe('{"status":"scheduled"}');
+    expect(sent(get)).toEqual({ accept: 'application/json', authorization: 'Bearer t-1' });
+  });
+
   it('keeps the network error code, so the CXone layer names what happened', async () => {
     const srv = await server(() => undefined);
     const url = srv.url;
