@@ -10,15 +10,21 @@ import { startHarness, type Harness } from './harness.js';
  * One mutation at a time per campaign across the fleet: 20 commands on one campaign, processed by 3
  * separate worker processes sharing Redis and the sandbox, while the console keeps changing another
  * field. Every command must land exactly once, every 409 must be resolved by a rebase.
+ *
+ * The commands come in two batches, and the process that applied the first batch's last command
+ * leaves the fleet in between. Left alone, BullMQ hands a worker that finishes a job the next waiting
+ * one, and the campaign's next command is woken by exactly that worker, so one process can carry the
+ * whole chain; leaving makes the second batch run elsewhere, so the test always spans processes.
  */
 const WORKER_SCRIPT = fileURLToPath(new URL('./adjust-worker-process.ts', import.meta.url));
-const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 
 let h: Harness;
 const children: ChildProcess[] = [];
 
 async function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(TSX, [WORKER_SCRIPT], {
+  // Node itself with tsx's loader, not the tsx binary, which would run the worker in a grandchild: the
+  // worker's pid (recorded on each command it applies) is then the child's own.
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_SCRIPT], {
     env: { ...process.env, ...env, WORKER_CONCURRENCY: '10' },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -44,7 +50,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(
     children.map(async (child) => {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       await Promise.race([once(child, 'exit'), new Promise((r) => setTimeout(r, 5_000))]);
       if (child.exitCode === null) child.kill('SIGKILL');
@@ -60,19 +66,30 @@ describe('fleet: 20 concurrent commands on one campaign from 3 worker processes'
 
     // Internal callers (pacing-style): no captured base, so each applies on top of the previous one.
     const names = Array.from({ length: 20 }, (_, i) => `batch-${String(i).padStart(2, '0')}`);
-    const enqueued = (async () => {
-      const out = [];
-      for (const name of names) {
-        out.push(
-          await enqueueCommand(h.ctx, {
-            campaignId: campaign.id,
-            actor: 'test:fleet',
-            reason: 'pacing',
-            patch: { name },
-          }),
-        );
+    const enqueueAll = async (batch: string[]) => {
+      const ids: string[] = [];
+      for (const name of batch) {
+        const { commandId } = await enqueueCommand(h.ctx, {
+          campaignId: campaign.id,
+          actor: 'test:fleet',
+          reason: 'pacing',
+          patch: { name },
+        });
+        ids.push(commandId);
       }
-      return out;
+      return ids;
+    };
+    const waitAll = (ids: string[]) => Promise.all(ids.map((id) => h.waitForCommand(id, 60_000)));
+    const batches = (async () => {
+      const first = await waitAll(await enqueueAll(names.slice(0, 10)));
+      // The process that applied the first batch's last command leaves the fleet (a graceful stop).
+      const leaving = first[first.length - 1]!.worker;
+      const child = children.find((c) => leaving?.endsWith(`:${c.pid}`));
+      if (!child) throw new Error(`no worker process matches ${leaving}`);
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+      return { first, leaving, second: await waitAll(await enqueueAll(names.slice(10))) };
     })();
     // Meanwhile the console changes another field a few times.
     let outside = 0;
@@ -94,9 +111,9 @@ describe('fleet: 20 concurrent commands on one campaign from 3 worker processes'
         outside += 1;
       }
     })();
-    const ids = (await enqueued).map((c) => c.commandId);
+    const { first, leaving, second } = await batches;
     await consoleWrites;
-    const outcomes = await Promise.all(ids.map((id) => h.waitForCommand(id, 60_000)));
+    const outcomes = [...first, ...second];
 
     expect(outcomes.filter((o) => o.status !== 'succeeded')).toEqual([]);
     const final = await h.ctx.cxone.getCampaign(campaign.id);
@@ -123,7 +140,8 @@ describe('fleet: 20 concurrent commands on one campaign from 3 worker processes'
     expect(rebases).toBe(conflicts);
     expect(conflicts).toBeLessThanOrEqual(outside);
 
-    // The work was really spread over several processes.
+    // The work really spanned processes: the second batch ran on the two that stayed.
+    expect(second.map((o) => o.worker)).not.toContain(leaving);
     expect(new Set(outcomes.map((o) => o.worker)).size).toBeGreaterThan(1);
   }, 90_000);
 });
