@@ -213,16 +213,14 @@ describe('adjust worker: versioned writes against the sandbox', () => {
     const campaign = await h.campaign('active');
     cxone.arm('none');
     const rates = [0.11, 0.12, 0.13, 0.14, 0.15, 0.16];
-    const ids: string[] = [];
-    for (const callRate of rates) {
-      const { commandId } = await enqueueCommand(h.ctx, {
+    const ids = await h.enqueueInOrder(
+      rates.map((callRate) => ({
         campaignId: campaign.id,
         actor: 'pacing',
         reason: 'pacing',
         patch: { dialerStrategy: { callRate } },
-      });
-      ids.push(commandId);
-    }
+      })),
+    );
     const outcomes = await Promise.all(ids.map((id) => h.waitForCommand(id)));
     expect(outcomes.map((o) => o.status)).toEqual(rates.map(() => 'succeeded'));
     const applied = (await history(campaign.id))

@@ -3,7 +3,6 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
-import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { startHarness, type Harness } from './harness.js';
 
 /**
@@ -66,19 +65,15 @@ describe('fleet: 20 concurrent commands on one campaign from 3 worker processes'
 
     // Internal callers (pacing-style): no captured base, so each applies on top of the previous one.
     const names = Array.from({ length: 20 }, (_, i) => `batch-${String(i).padStart(2, '0')}`);
-    const enqueueAll = async (batch: string[]) => {
-      const ids: string[] = [];
-      for (const name of batch) {
-        const { commandId } = await enqueueCommand(h.ctx, {
+    const enqueueAll = (batch: string[]) =>
+      h.enqueueInOrder(
+        batch.map((name) => ({
           campaignId: campaign.id,
           actor: 'test:fleet',
           reason: 'pacing',
           patch: { name },
-        });
-        ids.push(commandId);
-      }
-      return ids;
-    };
+        })),
+      );
     const waitAll = (ids: string[]) => Promise.all(ids.map((id) => h.waitForCommand(id, 60_000)));
     const batches = (async () => {
       const first = await waitAll(await enqueueAll(names.slice(0, 10)));

@@ -11,7 +11,7 @@ import {
   type CampaignResource,
   type UpdateCampaignRequest,
 } from '../../src/shared/cxone/wire.js';
-import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { enqueueCommand, getCommand, type CommandRequest } from '../../src/shared/lifecycle/enqueue.js';
 import { isFinished, type CommandRecord } from '../../src/shared/lifecycle/commands.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
@@ -76,6 +76,11 @@ export interface Harness {
   failNext(count: number, endpoint: string, status?: number): Promise<void>;
   /** The sandbox's counters for an endpoint: byStatus etc. */
   counters(endpoint: string): Promise<{ byStatus: Record<string, number> } | undefined>;
+  /**
+   * Enqueues the commands one after another, each accepted before the next is sent, so the order they
+   * are applied in is the order given; resolves with their ids.
+   */
+  enqueueInOrder(commands: CommandRequest[]): Promise<string[]>;
   waitForCommand(commandId: string, timeoutMs?: number): Promise<CommandRecord>;
   close(): Promise<void>;
 }
@@ -145,6 +150,11 @@ export async function startHarness(overrides: Partial<AppContext> = {}): Promise
       const res = await fetch(`${sandbox.url}/__sandbox/counters`);
       const body = (await res.json()) as { endpoints: Record<string, { byStatus: Record<string, number> }> };
       return body.endpoints[endpoint];
+    },
+    async enqueueInOrder(commands) {
+      const ids: string[] = [];
+      for (const command of commands) ids.push((await enqueueCommand(ctx, command)).commandId);
+      return ids;
     },
     async waitForCommand(commandId, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
