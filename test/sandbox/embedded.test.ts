@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { runSandboxRole } from '../../src/sandbox/cli-entry.js';
 import { startEmbeddedSandbox } from '../../src/sandbox/embedded.js';
@@ -35,6 +36,22 @@ describe('embedded and standalone sandbox', () => {
       expect(cfg.body).toMatchObject({ tokenTtlSeconds: 5, rateLimit: { perWindow: 2, windowMs: 60_000 } });
     } finally {
       await sandbox.close();
+    }
+  });
+
+  it('binds the embedded sandbox to loopback even when HOST names every interface; the standalone role binds HOST', async () => {
+    const config = loadConfig({ SANDBOX_PORT: '0', HOST: '0.0.0.0' });
+    const embedded = await startEmbeddedSandbox(config, silentLogger);
+    const standalone = await runSandboxRole(config, silentLogger);
+    try {
+      expect((embedded.app.server.address() as AddressInfo).address).toBe('127.0.0.1');
+      expect((standalone.app.server.address() as AddressInfo).address).toBe('0.0.0.0');
+      // Still what the fleet in the same process calls.
+      expect(embedded.url).toBe(`http://127.0.0.1:${embedded.port}`);
+      await tokenFor(embedded, { clientId: 'sandbox-client', clientSecret: 'sandbox-secret' });
+    } finally {
+      await embedded.close();
+      await standalone.close();
     }
   });
 
