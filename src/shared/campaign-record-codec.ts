@@ -177,7 +177,7 @@ const DICTIONARY_V1 = Buffer.from(
  * zlib's 32 KiB default (checked on 400 configs and pacing decisions up to 3.5 KB), and inflating
  * needs no setting. The smaller window and hash table make each call set up about 30 KiB of state
  * instead of about 260 KiB: about 4 % less CPU for the launch worker, which deflates twice per
- * campaign record write (docs/operations.md, _Seventh pass_).
+ * campaign record write (docs/fleet-benchmark.md, _Seventh pass_).
  */
 const DEFLATE_OPTIONS = { level: 9, dictionary: DICTIONARY_V1, windowBits: 12, memLevel: 5 } as const;
 

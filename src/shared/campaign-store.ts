@@ -87,7 +87,7 @@ const DELETE = '';
  * and write them concurrently; merging single fields inside the script means none of them can
  * overwrite another's property with a stale copy, which a JSON blob with read-modify-write in the
  * client would. (A hash did the same, but the values above 64 bytes force its `hashtable` encoding,
- * which roughly doubles the memory of a record; see docs/operations.md.) The campaign id is the key,
+ * which roughly doubles the memory of a record; see docs/fleet-benchmark.md.) The campaign id is the key,
  * and the CXone resource and efficiency are rebuilt on read instead of stored (campaign-record-codec.ts).
  *
  * Writes carrying CXone state are version-guarded: a response that was in flight while a newer

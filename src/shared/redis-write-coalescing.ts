@@ -11,7 +11,7 @@ const coalescing = new WeakSet<Socket>();
  * and each of those continuations sends a store script, a queue add or an audit append. On loopback
  * each call also runs the receiving side's TCP work, so one write per turn instead of one per callback
  * saves CPU on both sides: on the development machine, 5.1 → 2.4 writes per launch and about 10 %
- * less of the process's main thread per launch (docs/operations.md, _Eighth pass_).
+ * less of the process's main thread per launch (docs/fleet-benchmark.md, _Eighth pass_).
  *
  * The flush is a `setImmediate`: it runs once the I/O callbacks of the turn the first write was made
  * in have run, before the process waits for more I/O or runs the next turn's timers, so a command is

@@ -78,7 +78,7 @@ export function createCxoneHttp(opts: CxoneHttpOptions): CxoneHttp {
   // The one default header (JSON only). Set here rather than in `create`, which would put it beside
   // axios's default header groups (`common` and one per method) that axios deep-merges into every
   // request's config: a flat default is merged like a request's own headers, the same headers reach
-  // the wire, and a launch costs about 5 % less CPU (docs/operations.md, _Eighth pass_).
+  // the wire, and a launch costs about 5 % less CPU (docs/fleet-benchmark.md, _Eighth pass_).
   instance.defaults.headers = { Accept: 'application/json' } as unknown as typeof instance.defaults.headers;
 
   return {

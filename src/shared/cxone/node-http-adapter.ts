@@ -20,7 +20,7 @@ import buildURL from 'axios/unsafe/helpers/buildURL.js';
  * kind of request axios supports (streams, forms, redirects, proxies, progress events, HTTP/2), and
  * pays for that generality on each call: about 220 µs of CPU per CXone call against about 85 µs for
  * the same request on `node:http`, measured on the development machine with the same agent and
- * server (docs/operations.md, _Seventh pass_) — at two calls per launch, one of the largest costs of
+ * server (docs/fleet-benchmark.md, _Seventh pass_) — at two calls per launch, one of the largest costs of
  * a launch.
  *
  * Only what the CXone client sends takes this path; any request it does not cover (a proxy, a
