@@ -63,7 +63,10 @@ export async function buildSandboxApp(state: SandboxState): Promise<FastifyInsta
     // Automatic HEAD routes would answer outside the gateway (no token, no budget); CXone has none.
     exposeHeadRoutes: false,
   });
-  await app.register(formbody, { bodyLimit: SANDBOX_BODY_LIMIT });
+  // CXone's API takes JSON; only the token endpoint also takes a form (registered with its route).
+  // Fastify's default text/plain parser would hand a plain-text body to a handler as a string;
+  // without it, such a body is a 415 like any other non-JSON content type.
+  app.removeContentTypeParser('text/plain');
 
   app.addHook('onRequest', async (request) => gatewayHook(state, request));
   app.addHook('onResponse', async (request, reply) => {
@@ -85,7 +88,12 @@ export async function buildSandboxApp(state: SandboxState): Promise<FastifyInsta
     return { error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` };
   });
 
-  await registerOauthRoutes(app, state);
+  // Encapsulated: the form parser applies to the token route alone, so a form-encoded PATCH of a
+  // campaign is refused with 415 as CXone would, instead of being applied.
+  await app.register(async (oauth) => {
+    await oauth.register(formbody, { bodyLimit: SANDBOX_BODY_LIMIT });
+    await registerOauthRoutes(oauth, state);
+  });
   await registerCampaignRoutes(app, state);
   await registerOutboundRoutes(app, state);
   await registerControlRoutes(app, state);

@@ -82,6 +82,24 @@ describe('sandbox campaigns', () => {
     const notJson = await call(sandbox, 'POST', '/api/v2/campaigns', { token, body: '{"name":' });
     expect(notJson.status).toBe(400);
     expect(notJson.body.error).toBe('invalid_json');
+    // JSON only: a form or plain-text body is a 415, never parsed into fields and applied.
+    const created = (await createCampaign(sandbox, token)).body as { id: string; version: number };
+    for (const contentType of ['application/x-www-form-urlencoded', 'text/plain']) {
+      const patched = await call(sandbox, 'PATCH', `/api/v2/campaigns/${created.id}`, {
+        token,
+        body: 'name=renamed-by-form&status=cancelled',
+        headers: { 'content-type': contentType, 'if-match': `version=${created.version}` },
+      });
+      expect(patched).toMatchObject({ status: 415, body: { error: 'unsupported_media_type' } });
+      const posted = await call(sandbox, 'POST', '/api/v2/campaigns', {
+        token,
+        body: 'name=by-form',
+        headers: { 'content-type': contentType },
+      });
+      expect(posted).toMatchObject({ status: 415, body: { error: 'unsupported_media_type' } });
+    }
+    const untouched = await call(sandbox, 'GET', `/api/v2/campaigns/${created.id}`, { token });
+    expect(untouched.body).toMatchObject({ version: created.version, status: 'draft' });
     const huge = await call(sandbox, 'POST', '/api/v2/campaigns', {
       token,
       body: { ...createBody(), name: 'x'.repeat(300_000) },
@@ -136,12 +154,14 @@ describe('sandbox campaigns', () => {
     const stale = await patch(sandbox, token, id, 7, { name: 'renamed' });
     expect(stale.status).toBe(409);
     expect(stale.body).toMatchObject({ error: 'version_conflict', currentVersion: 1 });
-    const garbage = await call(sandbox, 'PATCH', `/api/v2/campaigns/${id}`, {
-      token,
-      body: { name: 'renamed' },
-      headers: { 'if-match': 'soon' },
-    });
-    expect(garbage.status).toBe(400);
+    for (const ifMatch of ['soon', '1', '"1"', 'W/"1"', '"version=1"', 'version=1, version=2']) {
+      const malformed = await call(sandbox, 'PATCH', `/api/v2/campaigns/${id}`, {
+        token,
+        body: { name: 'renamed' },
+        headers: { 'if-match': ifMatch },
+      });
+      expect(malformed, ifMatch).toMatchObject({ status: 400, body: { error: 'invalid_if_match' } });
+    }
     const unknownField = await patch(sandbox, token, id, 1, { dialerSettings: { callRate: 0.6, boost: 1 } });
     expect(unknownField.status).toBe(422);
     expect(unknownField.body.errors).toEqual([{ field: 'dialerSettings.boost', message: 'unknown field' }]);

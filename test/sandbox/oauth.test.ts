@@ -46,6 +46,11 @@ describe('sandbox OAuth token endpoint', () => {
     });
     expect(basic.status).toBe(200);
     expect(basic.body.scope).toBe('outbound:campaigns:read');
+    const plain = await call(sandbox, 'POST', '/oauth2/token', {
+      body: `grant_type=client_credentials&client_id=${FLEET.clientId}&client_secret=${FLEET.clientSecret}`,
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(plain).toMatchObject({ status: 415, body: { error: 'unsupported_media_type' } });
     expect(form.body.access_token).not.toBe(basic.body.access_token);
   });
 

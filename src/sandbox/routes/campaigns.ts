@@ -23,11 +23,14 @@ function idempotencyKey(request: FastifyRequest): string | undefined {
   return key;
 }
 
-/** `If-Match: version=N` (a quoted or weak ETag holding N is accepted too). */
+/**
+ * `If-Match: version=N`, exactly as the contract spells it. A bare number, a quoted or weak ETag or a
+ * list is a 400: CXone has no ETags, and a stand-in that took them would hide a client that sends one.
+ */
 export function parseIfMatch(raw: string | string[] | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const value = Array.isArray(raw) ? raw.join(',') : raw;
-  const match = /^\s*(?:W\/)?"?(?:version=)?(\d{1,15})"?\s*$/.exec(value);
+  const match = /^\s*version=(\d{1,15})\s*$/.exec(value);
   if (!match) {
     throw new SandboxHttpError(
       400,
