@@ -1,6 +1,8 @@
 import { redactUrl } from './shared/redact-url.js';
+import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { bannerLines, parseRole, type Role } from './process/banner.js';
+import { closeWithin } from './process/close-within.js';
 import { findOnPath, startPrivateRedis, type PrivateRedis } from './process/private-redis.js';
 import { buildApiApp } from './producers/app.js';
 import { startMetricsServer, type MetricsServer } from './producers/routes/ops.js'; // (H8)
@@ -73,10 +75,15 @@ async function listen(app: FastifyInstance, config: AppConfig): Promise<number> 
   return typeof address === 'object' && address ? address.port : config.port;
 }
 
+/** How long the embedded sandbox's own open requests get once the fleet has stopped calling it. */
+const SANDBOX_CLOSE_BOUND_MS = 2_000;
+
 /**
- * Orderly shutdown: stop taking HTTP requests, let workers finish active jobs (bounded by
- * SHUTDOWN_TIMEOUT_MS, then forced), close queues and Redis, and only then the embedded sandbox —
- * draining jobs are still talking to it — and the private Redis last.
+ * Orderly shutdown: stop taking HTTP requests while the workers finish their active jobs, both
+ * bounded by SHUTDOWN_TIMEOUT_MS (then open requests are cut and jobs are left to BullMQ's stall
+ * recovery), close queues and Redis, and only then the embedded sandbox — draining jobs are still
+ * talking to it — and the private Redis last. The HTTP servers and the workers close side by side,
+ * so a client stalled mid-request cannot hold up the drain of the workers behind it.
  */
 async function shutdown(running: Running, config: AppConfig, logger: Logger): Promise<void> {
   const step = async (name: string, fn: () => Promise<unknown>) => {
@@ -86,12 +93,38 @@ async function shutdown(running: Running, config: AppConfig, logger: Logger): Pr
       logger.warn({ err, step: name }, 'shutdown step failed');
     }
   };
-  if (running.api) await step('api', () => running.api!.close());
-  if (running.metrics) await step('metrics', () => running.metrics!.close()); // (H8)
-  if (running.workers) await step('workers', () => running.workers!.close(config.shutdownTimeoutMs));
+  const closeHttp = async (name: string, server: ClosableServer, boundMs: number) => {
+    const cut = await closeWithin(() => server.close(), server.server, boundMs);
+    if (cut) {
+      logger.warn(
+        { server: name, boundMs },
+        'HTTP requests still open at the shutdown deadline; their connections were closed',
+      );
+    }
+  };
+  const { api, metrics, workers } = running;
+  await Promise.all([
+    api && step('api', () => closeHttp('api', api, config.shutdownTimeoutMs)),
+    metrics && step('metrics', () => closeHttp('metrics', metrics, config.shutdownTimeoutMs)), // (H8)
+    workers && step('workers', () => workers.close(config.shutdownTimeoutMs)),
+  ]);
   if (running.ctx) await step('context', () => running.ctx!.close());
-  if (running.sandbox) await step('sandbox', () => running.sandbox!.close());
+  const sandbox = running.sandbox;
+  if (sandbox) {
+    await step('sandbox', () =>
+      closeHttp(
+        'sandbox',
+        { close: () => sandbox.close(), server: sandbox.app.server },
+        SANDBOX_CLOSE_BOUND_MS,
+      ),
+    );
+  }
   if (running.privateRedis) await step('private redis', () => running.privateRedis!.stop());
+}
+
+interface ClosableServer {
+  close(): Promise<unknown>;
+  server: Pick<Server, 'closeAllConnections'>;
 }
 
 const SIGNAL_DEBOUNCE_MS = 1000;

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -88,6 +89,45 @@ describe('npm start (src/main.ts)', () => {
     const { code } = await run.exit;
     expect(code).toBe(0);
     expect(run.stderr()).not.toMatch(/"level":(50|60)/);
+  });
+
+  it('drains within SHUTDOWN_TIMEOUT_MS and exits 0 even while a client stalls mid-request', async () => {
+    const prefix = testPrefix();
+    prefixes.push(prefix);
+    const run = runMain(
+      ['all'],
+      cleanEnv({
+        REDIS_URL,
+        PORT: '0',
+        SANDBOX_PORT: '0',
+        HOST: '127.0.0.1',
+        KEY_PREFIX: prefix,
+        SHUTDOWN_TIMEOUT_MS: '1000',
+      }),
+    );
+    const deadline = Date.now() + 20_000;
+    while (!/API token/.test(run.stdout()) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    const port = Number(/API\s+http:\/\/127\.0\.0\.1:(\d+)\/v1/.exec(run.stdout())?.[1]);
+    expect(port).toBeGreaterThan(0);
+    // Headers and half a body, then nothing: the server waits for the rest until Node's request
+    // timeout (minutes), far past the shutdown deadline and the last-resort exit (code 1) after it.
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(
+      'POST /v1/campaigns HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-token\r\n' +
+        'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":',
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    try {
+      run.kill('SIGTERM');
+      const { code } = await run.exit;
+      expect(code).toBe(0);
+      expect(run.stdout()).toMatch(/"server":"api".*HTTP requests still open at the shutdown deadline/);
+    } finally {
+      socket.destroy();
+    }
   });
 
   it('stops with one line per bad variable and exit code 1', async () => {

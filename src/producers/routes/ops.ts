@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import net from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AppContext } from '../../shared/context.js';
@@ -204,6 +205,8 @@ export async function registerOpsRoutes(
 
 export interface MetricsServer {
   port: number;
+  /** The underlying server, so a shutdown can cut connections still open at its deadline. */
+  server: Server;
   close(): Promise<void>;
 }
 
@@ -226,7 +229,7 @@ export async function startMetricsServer(
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   ctx.logger.info({ port }, 'metrics and health endpoints listening');
-  return { port, close: () => app.close() };
+  return { port, server: app.server, close: () => app.close() };
 }
 
 /**
