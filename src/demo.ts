@@ -6,7 +6,8 @@
  * pause, resume and stop, until it completes (or Ctrl-C). Everything it started is closed on exit,
  * and its Redis keys (under a private prefix) are deleted.
  *
- * Options: --duration SECONDS (dialing time before the operator steps in, default 45).
+ * Options: --duration SECONDS or --duration=SECONDS (dialing time before the operator steps in,
+ * default 45, at least 5); -h, --help.
  * Env: REDIS_URL (a private redis-server is started when it is unset and nothing answers),
  *      SANDBOX_TIME_SCALE (default 60: one real second is a simulated minute), LOG_LEVEL (default warn).
  */
@@ -22,9 +23,11 @@ import { ApiClient, ApiError } from './cli/api-client.js';
 import {
   auditLine,
   decisionKey,
+  DEMO_USAGE,
   demoCampaign,
   eventLine,
   pacingLine,
+  parseDemoArgs,
   stamp,
   statsLine,
   type ReceivedEvent,
@@ -131,16 +134,18 @@ async function closeFleet(fleet: Fleet, prefix: string): Promise<void> {
   if (fleet.privateRedis) await step(() => fleet.privateRedis!.stop());
 }
 
-function durationArg(argv: string[]): number {
-  const i = argv.indexOf('--duration');
-  if (i < 0) return 45;
-  const n = Number(argv[i + 1]);
-  if (!Number.isFinite(n) || n < 5) throw new Error('--duration needs a number of seconds >= 5');
-  return n;
-}
-
 async function main(): Promise<number> {
-  const durationSec = durationArg(process.argv.slice(2));
+  const args = parseDemoArgs(process.argv.slice(2));
+  if (args.kind === 'help') {
+    console.log(DEMO_USAGE);
+    return 0;
+  }
+  if (args.kind === 'error') {
+    // A mistyped option is the user's to fix, not a crash: one line and the usage, no stack.
+    console.error(`demo: ${args.error}\n${DEMO_USAGE}`);
+    return 1;
+  }
+  const { durationSec } = args;
   const stop = new AbortController();
   process.once('SIGINT', () => {
     say('Ctrl-C: stopping the demo (a second Ctrl-C exits at once)');
@@ -220,12 +225,18 @@ async function main(): Promise<number> {
     ).body;
     say(`POST /v1/campaigns → 202 launch ${launch.launchId} (${launch.status})`);
     let lastLaunchStatus = launch.status;
+    let lastLaunchError: string | undefined;
     while (!isFinalLaunch(launch.status)) {
       if (stop.signal.aborted) return 0;
       await sleep(250);
       launch = (await api.get<LaunchView>(`/v1/launches/${launch.launchId}`)).body;
       if (launch.status !== lastLaunchStatus) say(`launch ${launch.launchId}: ${launch.status}`);
+      // A retrying launch stays "running"; its failed tries are the story meanwhile.
+      if (launch.lastError && launch.lastError !== lastLaunchError) {
+        say(`launch ${launch.launchId}: last try ${launch.lastError}`);
+      }
       lastLaunchStatus = launch.status;
+      lastLaunchError = launch.lastError;
     }
     if (launch.status === 'failed' || !launch.campaignId) {
       console.error(`the launch failed: ${JSON.stringify(launch.error ?? launch)}`);

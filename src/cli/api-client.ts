@@ -28,6 +28,52 @@ export class NetworkError extends Error {
   }
 }
 
+/** The user interrupted (Ctrl-C) a request before the API answered; the server may have acted on it. */
+export class InterruptedError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+  ) {
+    super(`interrupted (Ctrl-C) before the API answered ${method} ${path}`);
+    this.name = 'InterruptedError';
+  }
+}
+
+/**
+ * A 404 that is not the API's own "no such resource": an unknown route (API_URL points below or
+ * beside the API's root) or an answer that is not the API's JSON (a proxy, another service).
+ * Reported as a configuration problem, so a wrong URL never reads as "no such campaign".
+ */
+export class ApiUrlError extends Error {
+  constructor(
+    readonly apiUrl: string,
+    readonly method: string,
+    readonly path: string,
+    readonly body: unknown,
+  ) {
+    const message = (body as { message?: unknown } | null)?.message;
+    const detail =
+      isApiErrorBody(body) && typeof message === 'string'
+        ? message
+        : "the answer is not the orchestrator API's";
+    super(`${method} ${apiUrl}${path} → 404 (${detail}); is API_URL the API's root, e.g. http://host:3000?`);
+    this.name = 'ApiUrlError';
+  }
+}
+
+function isApiErrorBody(body: unknown): body is { error: string; message?: unknown } {
+  return typeof body === 'object' && body !== null && typeof (body as { error?: unknown }).error === 'string';
+}
+
+/**
+ * Pure: whether a 404's body is the API's own resource not-found (`{"error":"not_found"}` from a
+ * route that exists) rather than its unknown-route 404, whose message starts with "no route ".
+ */
+export function isResourceNotFound(body: unknown): boolean {
+  if (!isApiErrorBody(body) || body.error !== 'not_found') return false;
+  return !(typeof body.message === 'string' && body.message.startsWith('no route '));
+}
+
 /** Pure: the exit code an HTTP status stands for (see EXIT in args.ts). */
 export function exitCodeForStatus(status: number): ExitCode {
   if (status >= 200 && status < 300) return EXIT.ok;
@@ -39,6 +85,7 @@ export function exitCodeForStatus(status: number): ExitCode {
 
 export function exitCodeForError(err: unknown): ExitCode {
   if (err instanceof ApiError) return exitCodeForStatus(err.status);
+  if (err instanceof InterruptedError) return EXIT.interrupted;
   return EXIT.server;
 }
 
@@ -47,6 +94,8 @@ export interface ApiClientOptions {
   token: string;
   timeoutMs?: number;
   fetchImpl?: typeof fetch;
+  /** The user's Ctrl-C: aborts a request in flight with InterruptedError. */
+  signal?: AbortSignal;
 }
 
 export interface ApiResponse<T> {
@@ -64,14 +113,27 @@ export class ApiClient {
     this.timeoutMs = opts.timeoutMs ?? 15_000;
   }
 
-  /** Sends the request; resolves for 2xx, rejects with ApiError otherwise or NetworkError when unreachable. */
+  /**
+   * Sends the request; resolves for 2xx. Rejects with ApiError for the API's own errors, ApiUrlError
+   * for a 404 that did not come from one of its routes, NetworkError when unreachable or too slow,
+   * and InterruptedError when the caller's signal aborted it.
+   */
   async request<T>(
     method: string,
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<ApiResponse<T>> {
+    // Nothing is sent after Ctrl-C: a paging loop stops at its next request.
+    if (this.opts.signal?.aborted) throw new InterruptedError(method, path);
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, timeout]) : timeout;
+    const failure = (err: unknown) =>
+      this.opts.signal?.aborted
+        ? new InterruptedError(method, path)
+        : new NetworkError(this.opts.apiUrl, { cause: err });
     let res: Response;
+    let text: string;
     try {
       res = await this.fetchImpl(`${this.opts.apiUrl}${path}`, {
         method,
@@ -82,12 +144,14 @@ export class ApiClient {
           ...headers,
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal,
       });
+      // The body is read under the same signal: a server that sends headers and then stalls is as
+      // stuck as one that never answers.
+      text = await res.text();
     } catch (err) {
-      throw new NetworkError(this.opts.apiUrl, { cause: err });
+      throw failure(err);
     }
-    const text = await res.text();
     let parsed: unknown = text;
     if (text !== '') {
       try {
@@ -95,6 +159,9 @@ export class ApiClient {
       } catch {
         // Not JSON (a proxy's error page, say): keep the text for the error message.
       }
+    }
+    if (res.status === 404 && !isResourceNotFound(parsed)) {
+      throw new ApiUrlError(this.opts.apiUrl, method, path, parsed);
     }
     if (!res.ok) throw new ApiError(res.status, method, path, parsed);
     return { status: res.status, body: parsed as T };

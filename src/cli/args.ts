@@ -3,6 +3,7 @@ import { CAMPAIGN_ACTIONS, type CampaignAction } from '../shared/lifecycle/state
 /**
  * Exit codes of `cxo`, stable for scripts:
  *   0 ok · 1 usage · 2 validation failed · 3 not found · 4 conflict/refused · 5 server or network error
+ *   · 130 interrupted (Ctrl-C) before the API answered (the shell's code for SIGINT)
  */
 export const EXIT = {
   ok: 0,
@@ -11,6 +12,7 @@ export const EXIT = {
   notFound: 3,
   refused: 4,
   server: 5,
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
@@ -49,13 +51,17 @@ commands:
   watch ID           live view of stats and pacing, refreshed every --interval SECONDS (2); --once
 
 global options:
-  --api-url URL      producer API (env API_URL, default ${DEFAULT_API_URL})
+  --api-url URL      producer API's root (env API_URL, default ${DEFAULT_API_URL});
+                     a trailing /v1, as npm start and the demo print it, is accepted
   --token TOKEN      API token (env API_TOKEN, default ${DEFAULT_API_TOKEN})
   --json             machine-readable output
   -h, --help         this text
 
+FILE is resolved against the directory npm was run from (INIT_CWD) under npm run, else the
+current directory.
+
 exit codes: 0 ok, 1 usage, 2 validation failed, 3 not found, 4 conflict or refused,
-            5 server or network error`;
+            5 server or network error (or an API_URL that is not the API), 130 interrupted`;
 
 /** Options that take a value; everything else starting with "--" is a flag. */
 const VALUED = new Set(['--api-url', '--token', '--idempotency-key', '--timeout', '--limit', '--interval']);
@@ -78,6 +84,17 @@ function positiveNumber(raw: string | undefined, name: string): number | string 
   return raw !== undefined && Number.isFinite(n) && n > 0
     ? n
     : `${name} must be a positive number (got "${raw}")`;
+}
+
+/**
+ * Pure: the API's root from what an operator typed. npm start and the demo print the API as
+ * http://host:port/v1, so a trailing /v1 (and trailing slashes) is dropped: the CLI adds /v1 itself.
+ */
+export function normaliseApiUrl(raw: string): string {
+  const trimmed = raw.replace(/\/+$/, '');
+  // Only a /v1 path segment after the host: a host named v1 (http://v1) is left alone.
+  const root = /^[a-z][a-z0-9+.-]*:\/\/[^/]+(\/.*)?\/v1$/i.test(trimmed) ? trimmed.slice(0, -3) : trimmed;
+  return root.replace(/\/+$/, '');
 }
 
 /** Pure: turns argv (without node and script) and the environment into a command or a usage error. */
@@ -107,7 +124,7 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
   }
 
   const options: GlobalOptions = {
-    apiUrl: (values.get('--api-url') ?? env.API_URL ?? DEFAULT_API_URL).replace(/\/+$/, ''),
+    apiUrl: normaliseApiUrl(values.get('--api-url') ?? env.API_URL ?? DEFAULT_API_URL),
     token: values.get('--token') ?? env.API_TOKEN ?? DEFAULT_API_TOKEN,
     json: flags.has('--json'),
   };

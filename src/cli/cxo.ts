@@ -8,7 +8,8 @@ import { processIo, runCli } from './run.js';
 const controller = new AbortController();
 let interrupted = false;
 process.on('SIGINT', () => {
-  // First Ctrl-C ends waits and watch cleanly; a second one leaves at once.
+  // The first Ctrl-C aborts the request in flight too (runCli hands the signal to the API client):
+  // waits and watch end cleanly, a one-shot command exits 130. A second one leaves at once.
   if (interrupted) process.exit(130);
   interrupted = true;
   controller.abort();

@@ -127,3 +127,39 @@ export function eventLine(e: ReceivedEvent): string {
 export function stamp(startMs: number, nowMs: number): string {
   return `+${((nowMs - startMs) / 1000).toFixed(1).padStart(5)}s`;
 }
+
+export const DEMO_DEFAULT_DURATION_SEC = 45;
+/** Shorter, and the operator pauses before the first statistics poll has anything to show. */
+export const DEMO_MIN_DURATION_SEC = 5;
+export const DEMO_USAGE = `usage: npm run demo -- [--duration SECONDS]   (dialing time before the operator steps in; default ${DEMO_DEFAULT_DURATION_SEC}, at least ${DEMO_MIN_DURATION_SEC})`;
+
+export type DemoArgs =
+  { kind: 'run'; durationSec: number } | { kind: 'help' } | { kind: 'error'; error: string };
+
+/** Pure: the demo's command line (`--duration N` or `--duration=N`, `-h`/`--help`), or why it is wrong. */
+export function parseDemoArgs(argv: readonly string[]): DemoArgs {
+  let durationSec = DEMO_DEFAULT_DURATION_SEC;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '-h' || arg === '--help') return { kind: 'help' };
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (name !== '--duration') {
+      return {
+        kind: 'error',
+        error: arg.startsWith('-') ? `unknown option ${name}` : `unexpected argument "${arg}"`,
+      };
+    }
+    const raw = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (raw === undefined || raw.trim() === '') return { kind: 'error', error: '--duration needs a value' };
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < DEMO_MIN_DURATION_SEC) {
+      return {
+        kind: 'error',
+        error: `--duration must be a number of seconds >= ${DEMO_MIN_DURATION_SEC} (got "${raw}")`,
+      };
+    }
+    durationSec = n;
+  }
+  return { kind: 'run', durationSec };
+}

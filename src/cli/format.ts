@@ -14,6 +14,8 @@ export interface LaunchView {
   status: string;
   campaignId?: string;
   error?: unknown;
+  /** The latest transient failure while the launch is retried (the API sends it only while running). */
+  lastError?: string;
 }
 
 export interface StatsView {
@@ -93,19 +95,24 @@ export function formatLaunch(launch: LaunchView): string {
   if (launch.campaignId) lines.push(`campaign ${launch.campaignId}`);
   const err = errorText(launch.error);
   if (err) lines.push(`error    ${err}`);
+  // A launch that keeps retrying looks healthy by its status alone; once final, `error` says it all.
+  if (launch.lastError && !isFinalLaunch(launch.status)) lines.push(`last try ${launch.lastError}`);
   return lines.join('\n');
 }
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
-/** The line a waiting `cxo launch` rewrites in place. */
+/** The line a waiting `cxo launch` rewrites in place; it names the last failed try while retrying. */
 export function progressLine(
-  launch: Pick<LaunchView, 'launchId' | 'status'>,
+  launch: Pick<LaunchView, 'launchId' | 'status' | 'lastError'>,
   elapsedMs: number,
   frame: number,
 ): string {
-  const spin = isFinalLaunch(launch.status) ? ' ' : SPINNER[frame % SPINNER.length];
-  return `${spin} launch ${launch.launchId}: ${launch.status} (${(elapsedMs / 1000).toFixed(1)} s)`;
+  const final = isFinalLaunch(launch.status);
+  const spin = final ? ' ' : SPINNER[frame % SPINNER.length];
+  // Kept short: a line wider than the terminal wraps, and the in-place redraw clears only its last row.
+  const retrying = launch.lastError && !final ? `; last try ${compactValue(launch.lastError, 80)}` : '';
+  return `${spin} launch ${launch.launchId}: ${launch.status} (${(elapsedMs / 1000).toFixed(1)} s)${retrying}`;
 }
 
 /** Scalar fields of an object, flattened one level (`a.b=1`), for state whose shape another area owns. */

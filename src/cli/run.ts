@@ -1,8 +1,17 @@
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import { campaignConfigSchema } from '../shared/campaign-schema.js';
 import { toValidationIssues } from '../shared/campaign-config.js';
-import { ApiClient, ApiError, exitCodeForError, NetworkError } from './api-client.js';
+import {
+  ApiClient,
+  ApiError,
+  ApiUrlError,
+  exitCodeForError,
+  InterruptedError,
+  isResourceNotFound,
+  NetworkError,
+} from './api-client.js';
 import { EXIT, USAGE, parseCliArgs, type Command, type ExitCode, type GlobalOptions } from './args.js';
 import {
   errorText,
@@ -29,8 +38,13 @@ export interface CliIo {
   /** True when stdout is a terminal: progress and watch redraw in place instead of appending lines. */
   isTty: boolean;
   readFile(path: string): Promise<string>;
+  /** Where relative FILE arguments are resolved when npm's INIT_CWD is not set; as given when neither is. */
+  cwd?: string;
   fetchImpl?: typeof fetch;
-  /** Aborted on Ctrl-C: waits and `watch` end cleanly with exit 0. */
+  /**
+   * Aborted on Ctrl-C, request in flight included: waits and `watch` end cleanly with exit 0, a
+   * one-shot request with exit 130.
+   */
   signal?: AbortSignal;
   /** Poll period while waiting for a launch. */
   pollMs?: number;
@@ -43,6 +57,7 @@ export function processIo(signal?: AbortSignal): CliIo {
     write: (t) => process.stdout.write(t),
     isTty: Boolean(process.stdout.isTTY),
     readFile: (p) => readFile(p, 'utf8'),
+    cwd: process.cwd(),
     ...(signal ? { signal } : {}),
   };
 }
@@ -59,15 +74,31 @@ async function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
   }
 }
 
+/**
+ * Pure: the path a FILE argument names. `npm run cxo` runs in the package root, so a path typed in
+ * a subdirectory is resolved against INIT_CWD, where npm was invoked.
+ */
+export function resolveFileArg(
+  file: string,
+  env: Record<string, string | undefined>,
+  cwd: string | undefined,
+): string {
+  const base = env.INIT_CWD || cwd;
+  return base ? resolve(base, file) : file;
+}
+
+/** `file` as the user typed it, for messages; `path` where it is read from. */
 async function readConfigFile(
   io: CliIo,
   file: string,
+  path: string,
 ): Promise<{ ok: true; value: unknown } | { ok: false; code: ExitCode }> {
   let text: string;
   try {
-    text = await io.readFile(file);
+    text = await io.readFile(path);
   } catch (err) {
-    io.err(`cannot read ${file}: ${(err as Error).message}`);
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    io.err(`cannot read ${resolve(path)}: ${reason}`);
     return { ok: false, code: EXIT.usage };
   }
   try {
@@ -89,17 +120,38 @@ function reportApiError(io: CliIo, err: unknown): ExitCode {
   return exitCodeForError(err);
 }
 
+/**
+ * Pure: what to tell someone who interrupted the launch request itself: the API may have accepted
+ * it, and only the idempotency key makes a re-run safe.
+ */
+export function interruptedLaunchMessage(
+  cmd: Pick<Extract<Command, { kind: 'launch' }>, 'file' | 'idempotencyKey'>,
+  apiUrl: string,
+): string {
+  const unknown = 'interrupted before the API answered: the launch may or may not have been accepted';
+  return cmd.idempotencyKey
+    ? `${unknown}; to find out, re-run cxo launch ${cmd.file} --idempotency-key ${cmd.idempotencyKey} (it answers with the same launch if there is one, and never launches twice), then cxo status <launchId>`
+    : `${unknown}, and without --idempotency-key a re-run may launch it twice; look for it in the launch queue (${apiUrl}/admin/queues) first`;
+}
+
 async function launch(
   cmd: Extract<Command, { kind: 'launch' }>,
   api: ApiClient,
   io: CliIo,
   opts: GlobalOptions,
+  path: string,
 ) {
-  const file = await readConfigFile(io, cmd.file);
+  const file = await readConfigFile(io, cmd.file, path);
   if (!file.ok) return file.code;
   const headers: Record<string, string> = cmd.idempotencyKey ? { 'idempotency-key': cmd.idempotencyKey } : {};
-  const accepted = await api.post<LaunchView>('/v1/campaigns', file.value, headers);
-  let launchView = accepted.body;
+  let launchView: LaunchView;
+  try {
+    launchView = (await api.post<LaunchView>('/v1/campaigns', file.value, headers)).body;
+  } catch (err) {
+    if (!(err instanceof InterruptedError)) throw err;
+    io.err(interruptedLaunchMessage(cmd, opts.apiUrl));
+    return EXIT.interrupted;
+  }
   if (!cmd.wait) {
     io.out(opts.json ? JSON.stringify(launchView) : formatLaunch(launchView));
     return EXIT.ok;
@@ -110,25 +162,38 @@ async function launch(
   let lastShown = '';
   const show = () => {
     if (opts.json) return;
-    if (io.isTty) io.write(`\r\x1b[2K${progressLine(launchView, Date.now() - started, frame++)}`);
-    else if (launchView.status !== lastShown) io.out(progressLine(launchView, Date.now() - started, 0));
-    lastShown = launchView.status;
+    if (io.isTty) {
+      io.write(`\r\x1b[2K${progressLine(launchView, Date.now() - started, frame++)}`);
+      return;
+    }
+    // A log gets a line per change, a new failed try included, not one per poll.
+    const shown = `${launchView.status}\n${launchView.lastError ?? ''}`;
+    if (shown !== lastShown) io.out(progressLine(launchView, Date.now() - started, 0));
+    lastShown = shown;
+  };
+  const stopWaiting = () => {
+    if (io.isTty && !opts.json) io.out('');
+    io.err(`stopped waiting; the launch continues: cxo status ${launchView.launchId}`);
+    return EXIT.ok;
   };
   show();
   while (!isFinalLaunch(launchView.status)) {
     if (Date.now() > deadline) {
       if (io.isTty && !opts.json) io.out('');
+      const lastTry = launchView.lastError ? ` (last try: ${launchView.lastError})` : '';
       io.err(
-        `launch ${launchView.launchId} still ${launchView.status} after ${cmd.timeoutSec} s; follow it with: cxo status ${launchView.launchId}`,
+        `launch ${launchView.launchId} still ${launchView.status} after ${cmd.timeoutSec} s${lastTry}; follow it with: cxo status ${launchView.launchId}`,
       );
       return EXIT.server;
     }
-    if (!(await sleep(io.pollMs ?? 500, io.signal))) {
-      if (io.isTty && !opts.json) io.out('');
-      io.err(`stopped waiting; the launch continues: cxo status ${launchView.launchId}`);
-      return EXIT.ok;
+    if (!(await sleep(io.pollMs ?? 500, io.signal))) return stopWaiting();
+    try {
+      launchView = (await api.get<LaunchView>(`/v1/launches/${enc(launchView.launchId)}`)).body;
+    } catch (err) {
+      // Ctrl-C during a poll means the same as during the pause between polls.
+      if (err instanceof InterruptedError) return stopWaiting();
+      throw err;
     }
-    launchView = (await api.get<LaunchView>(`/v1/launches/${enc(launchView.launchId)}`)).body;
     show();
   }
   if (io.isTty && !opts.json) io.out('');
@@ -141,8 +206,9 @@ async function validate(
   api: ApiClient,
   io: CliIo,
   opts: GlobalOptions,
+  path: string,
 ) {
-  const file = await readConfigFile(io, cmd.file);
+  const file = await readConfigFile(io, cmd.file, path);
   if (!file.ok) return file.code;
   let result: { valid: boolean; issues: IssueView[] };
   if (cmd.offline) {
@@ -168,6 +234,13 @@ async function validate(
   return result.valid ? EXIT.ok : EXIT.validation;
 }
 
+/**
+ * The API's own "no such resource", or a 400 for an id that cannot be of that kind (launch ids are
+ * UUIDs). A 404 from a wrong API_URL is an ApiUrlError and never lands here.
+ */
+const notThisKind = (err: unknown) =>
+  err instanceof ApiError && ((err.status === 404 && isResourceNotFound(err.body)) || err.status === 400);
+
 /** An id may be a launch id or a campaign id; launches are looked up first. */
 async function status(
   cmd: Extract<Command, { kind: 'status' }>,
@@ -175,8 +248,6 @@ async function status(
   io: CliIo,
   opts: GlobalOptions,
 ) {
-  // 404, or 400 for an id that cannot be one of that kind (launch ids are UUIDs): try the other kind.
-  const notThisKind = (err: unknown) => err instanceof ApiError && (err.status === 404 || err.status === 400);
   let launchView: LaunchView | undefined;
   try {
     launchView = (await api.get<LaunchView>(`/v1/launches/${enc(cmd.id)}`)).body;
@@ -213,16 +284,63 @@ async function action(
   opts: GlobalOptions,
 ) {
   const body = { action: cmd.action };
-  const res = await api.post<{ commandId?: string; status?: string }>(
-    `/v1/campaigns/${enc(cmd.id)}/actions`,
-    body,
-  );
+  let res: { body: { commandId?: string; status?: string } };
+  try {
+    res = await api.post<{ commandId?: string; status?: string }>(
+      `/v1/campaigns/${enc(cmd.id)}/actions`,
+      body,
+    );
+  } catch (err) {
+    if (!(err instanceof InterruptedError)) throw err;
+    io.err(
+      `interrupted before the API answered: the ${cmd.action} may or may not have been accepted; check with cxo status ${cmd.id}`,
+    );
+    return EXIT.interrupted;
+  }
   io.out(
     opts.json
       ? JSON.stringify(res.body)
       : `${cmd.action} accepted for campaign ${cmd.id}${res.body.commandId ? ` (command ${res.body.commandId})` : ''}`,
   );
   return EXIT.ok;
+}
+
+export type IdKind = { kind: 'campaign' } | { kind: 'launch'; campaignId?: string } | { kind: 'unknown' };
+
+async function kindOfId(api: ApiClient, id: string): Promise<IdKind> {
+  try {
+    await api.get(`/v1/campaigns/${enc(id)}`);
+    return { kind: 'campaign' };
+  } catch (err) {
+    if (!notThisKind(err)) throw err;
+  }
+  try {
+    const { campaignId } = (await api.get<LaunchView>(`/v1/launches/${enc(id)}`)).body;
+    return { kind: 'launch', ...(campaignId ? { campaignId } : {}) };
+  } catch (err) {
+    if (!notThisKind(err)) throw err;
+  }
+  return { kind: 'unknown' };
+}
+
+/**
+ * Pure: why a trail came back empty. The API answers an empty page for any id (trails outlive their
+ * campaigns), so only a lookup tells a quiet campaign from a typo or a launch id.
+ */
+export function emptyTrailReport(id: string, kind: IdKind): { code: ExitCode; err?: string; out?: string } {
+  switch (kind.kind) {
+    case 'campaign':
+      return { code: EXIT.ok, out: `no audit records for ${id}` };
+    case 'unknown':
+      return { code: EXIT.notFound, err: `no campaign with id ${id}` };
+    case 'launch':
+      return {
+        code: EXIT.notFound,
+        err: kind.campaignId
+          ? `${id} is a launch; its campaign's trail: cxo audit ${kind.campaignId} (the launch request's: cxo audit launch:${id})`
+          : `${id} is a launch without a campaign (yet); its records: cxo audit launch:${id}`,
+      };
+  }
 }
 
 async function audit(
@@ -233,6 +351,7 @@ async function audit(
 ) {
   let cursor: string | null = null;
   let printed = 0;
+  let firstPage = true;
   const max = cmd.limit ?? Number.POSITIVE_INFINITY;
   do {
     const pageSize = Math.min(500, max - printed);
@@ -242,13 +361,21 @@ async function audit(
         `/v1/campaigns/${enc(cmd.id)}/audit?${query.toString()}`,
       )
     ).body;
+    if (firstPage && page.records.length === 0) {
+      const report = emptyTrailReport(cmd.id, await kindOfId(api, cmd.id));
+      if (report.err) io.err(report.err);
+      // Exports and --json stay empty for a known campaign: scripts read "no records" from no lines.
+      if (report.out && !cmd.export && !opts.json) io.out(report.out);
+      return report.code;
+    }
+    firstPage = false;
     for (const record of page.records.slice(0, max - printed)) {
       io.out(cmd.export || opts.json ? JSON.stringify(record) : formatAuditRecord(record));
       printed++;
     }
     cursor = page.nextCursor;
-  } while (cursor && printed < max && !io.signal?.aborted);
-  if (printed === 0 && !cmd.export && !opts.json) io.out(`no audit records for ${cmd.id}`);
+    // After Ctrl-C the next page's request fails at once with InterruptedError: a partial trail exits 130.
+  } while (cursor && printed < max);
   return EXIT.ok;
 }
 
@@ -264,9 +391,11 @@ async function watch(
     try {
       view = (await api.get<CampaignViewLoose>(`/v1/campaigns/${enc(cmd.id)}`)).body;
     } catch (err) {
-      // A missing campaign will not appear by waiting; a flaky network might recover.
+      // Ctrl-C during a poll ends the watch as it does between polls.
+      if (err instanceof InterruptedError) return EXIT.ok;
+      // A missing campaign or a wrong API_URL will not come right by waiting; a flaky network might.
       if (err instanceof ApiError && err.status < 500) return reportApiError(io, err);
-      if (cmd.once) return reportApiError(io, err);
+      if (err instanceof ApiUrlError || cmd.once) return reportApiError(io, err);
       problem = errorText(err);
     }
     if (opts.json) {
@@ -305,13 +434,14 @@ export async function runCli(
     apiUrl: options.apiUrl,
     token: options.token,
     ...(io.fetchImpl ? { fetchImpl: io.fetchImpl } : {}),
+    ...(io.signal ? { signal: io.signal } : {}),
   });
   try {
     switch (command.kind) {
       case 'launch':
-        return await launch(command, api, io, options);
+        return await launch(command, api, io, options, resolveFileArg(command.file, env, io.cwd));
       case 'validate':
-        return await validate(command, api, io, options);
+        return await validate(command, api, io, options, resolveFileArg(command.file, env, io.cwd));
       case 'status':
         return await status(command, api, io, options);
       case 'action':

@@ -91,6 +91,13 @@ describe('cxo against the running fleet (integration)', () => {
     expect((await cxo('status', 'no-such-id')).code).toBe(EXIT.notFound);
   });
 
+  it('API_URL may end in /v1 as npm start prints it; a path below the root is an API URL problem', async () => {
+    expect((await cxo('status', launchId, '--api-url', `${apiUrl}/v1/`)).code).toBe(EXIT.ok);
+    const wrong = await cxo('status', launchId, '--api-url', `${apiUrl}/v2`);
+    expect(wrong.code).toBe(EXIT.server);
+    expect(wrong.err).toContain("is API_URL the API's root");
+  });
+
   it('a forbidden pause exits 4; stop is accepted and watch ends when the campaign is final', async () => {
     const pause = await cxo('pause', campaignId);
     expect(pause.code).toBe(EXIT.refused);
@@ -108,5 +115,17 @@ describe('cxo against the running fleet (integration)', () => {
     const actions = audit.out.split('\n').map((line) => (JSON.parse(line) as { action: string }).action);
     expect(actions).toContain('campaign_created');
     expect(actions).toContain('state_changed');
+  });
+
+  it('audit of an unknown id exits 3; of a launch id, names its campaign', async () => {
+    const unknown = await cxo('audit', 'no-such-id', '--export');
+    expect(unknown.code).toBe(EXIT.notFound);
+    expect(unknown.err).toBe('no campaign with id no-such-id');
+    const byLaunch = await cxo('audit', launchId);
+    expect(byLaunch.code).toBe(EXIT.notFound);
+    expect(byLaunch.err).toContain(`its campaign's trail: cxo audit ${campaignId}`);
+    const launchTrail = await cxo('audit', `launch:${launchId}`, '--export');
+    expect(launchTrail.code).toBe(EXIT.ok);
+    expect(launchTrail.out).toContain('launch_requested');
   });
 });

@@ -1,10 +1,16 @@
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exitCodeForStatus } from '../../src/cli/api-client.js';
+import { exitCodeForStatus, isResourceNotFound } from '../../src/cli/api-client.js';
 import { DEFAULT_API_URL, EXIT, parseCliArgs } from '../../src/cli/args.js';
-import { formatAuditRecord, formatCampaign, progressLine } from '../../src/cli/format.js';
-import { runCli, type CliIo } from '../../src/cli/run.js';
+import { formatAuditRecord, formatCampaign, formatLaunch, progressLine } from '../../src/cli/format.js';
+import {
+  emptyTrailReport,
+  interruptedLaunchMessage,
+  resolveFileArg,
+  runCli,
+  type CliIo,
+} from '../../src/cli/run.js';
 import { cliRunner } from './helpers.js';
 
 describe('cxo argument parsing (pure)', () => {
@@ -17,6 +23,35 @@ describe('cxo argument parsing (pure)', () => {
     expect(parseCliArgs(['status', 'c-1'])).toMatchObject({
       options: { apiUrl: DEFAULT_API_URL, token: 'dev-token' },
     });
+  });
+
+  it('takes the API URL as npm start prints it (with /v1), and trailing slashes', () => {
+    const url = (apiUrl: string) => {
+      const r = parseCliArgs(['status', 'c-1'], { API_URL: apiUrl });
+      return r.ok ? r.options.apiUrl : r.error;
+    };
+    expect(url('http://127.0.0.1:3000/v1')).toBe('http://127.0.0.1:3000');
+    expect(url('http://127.0.0.1:3000/v1/')).toBe('http://127.0.0.1:3000');
+    expect(url('http://gw/orchestrator/v1')).toBe('http://gw/orchestrator');
+    expect(url('http://v1')).toBe('http://v1');
+    expect(url('http://api:3000/v10')).toBe('http://api:3000/v10');
+    const flag = parseCliArgs(['status', 'c-1', '--api-url', 'http://x:1/v1//']);
+    expect(flag).toMatchObject({ ok: true, options: { apiUrl: 'http://x:1' } });
+  });
+
+  it("tells the API's resource not-found from an unknown route or a stranger's 404", () => {
+    expect(isResourceNotFound({ error: 'not_found', message: 'campaign c-9 is not known' })).toBe(true);
+    expect(isResourceNotFound({ error: 'not_found', message: 'no route GET /v1/v1/launches/x' })).toBe(false);
+    expect(isResourceNotFound('<html>404 Not Found</html>')).toBe(false);
+    expect(isResourceNotFound({ message: 'Not Found', statusCode: 404 })).toBe(false);
+    expect(isResourceNotFound(null)).toBe(false);
+  });
+
+  it('resolves FILE against INIT_CWD (where npm was run), else the given directory', () => {
+    expect(resolveFileArg('../examples/c.json', { INIT_CWD: '/p/sub' }, '/p')).toBe('/p/examples/c.json');
+    expect(resolveFileArg('c.json', {}, '/p/sub')).toBe('/p/sub/c.json');
+    expect(resolveFileArg('/abs/c.json', { INIT_CWD: '/p/sub' }, '/p')).toBe('/abs/c.json');
+    expect(resolveFileArg('c.json', { INIT_CWD: '' }, undefined)).toBe('c.json');
   });
 
   it('parses each command with its options', () => {
@@ -65,6 +100,34 @@ describe('cxo argument parsing (pure)', () => {
     expect(exitCodeForStatus(409)).toBe(EXIT.refused);
     expect(exitCodeForStatus(401)).toBe(EXIT.refused);
     expect(exitCodeForStatus(503)).toBe(EXIT.server);
+    expect(EXIT.interrupted).toBe(130);
+  });
+
+  it('explains an empty audit trail by what the id is', () => {
+    expect(emptyTrailReport('c-9', { kind: 'campaign' })).toEqual({
+      code: EXIT.ok,
+      out: 'no audit records for c-9',
+    });
+    expect(emptyTrailReport('typo', { kind: 'unknown' })).toEqual({
+      code: EXIT.notFound,
+      err: 'no campaign with id typo',
+    });
+    expect(emptyTrailReport('L-9', { kind: 'launch', campaignId: 'c-9' })).toMatchObject({
+      code: EXIT.notFound,
+      err: expect.stringContaining("L-9 is a launch; its campaign's trail: cxo audit c-9"),
+    });
+    expect(emptyTrailReport('L-8', { kind: 'launch' }).err).toContain('cxo audit launch:L-8');
+  });
+
+  it('tells an interrupted launch how to find out whether it was accepted', () => {
+    const keyed = interruptedLaunchMessage({ file: 'c.json', idempotencyKey: 'k-7' }, 'http://api:3000');
+    expect(keyed).toContain('may or may not have been accepted');
+    expect(keyed).toContain('--idempotency-key k-7');
+    expect(keyed).toContain('cxo status');
+    const bare = interruptedLaunchMessage({ file: 'c.json' }, 'http://api:3000');
+    expect(bare).toContain('may or may not have been accepted');
+    expect(bare).toContain('http://api:3000/admin/queues');
+    expect(bare).not.toContain('\n');
   });
 });
 
@@ -100,6 +163,18 @@ describe('cxo formatting (pure)', () => {
     expect(formatCampaign({ campaignId: 'c-2', status: 'scheduled' })).toContain('no statistics yet');
   });
 
+  it('shows the last failed try of a launch that is still retrying, and not once it is final', () => {
+    const retrying = { launchId: 'L1', status: 'running', lastError: 'attempt 4: CXone answered 503' };
+    expect(formatLaunch(retrying)).toContain('last try attempt 4: CXone answered 503');
+    expect(progressLine(retrying, 1500, 0)).toBe(
+      '⠋ launch L1: running (1.5 s); last try attempt 4: CXone answered 503',
+    );
+    const done = { ...retrying, status: 'succeeded' };
+    expect(formatLaunch(done)).not.toContain('last try');
+    expect(progressLine(done, 1500, 0)).not.toContain('last try');
+    expect(progressLine({ ...retrying, lastError: 'x'.repeat(300) }, 0, 0).length).toBeLessThan(140);
+  });
+
   it('formats progress and audit lines', () => {
     expect(progressLine({ launchId: 'L1', status: 'running' }, 1500, 0)).toBe('⠋ launch L1: running (1.5 s)');
     expect(progressLine({ launchId: 'L1', status: 'succeeded' }, 2000, 3)).toMatch(
@@ -125,10 +200,22 @@ describe('cxo against a stand-in API', () => {
   let api: FastifyInstance;
   let url: string;
   let polls = 0;
+  let retryPolls = 0;
   const seen: { auth?: string; idem?: string; actions: unknown[] } = { actions: [] };
+  // Requests that never get an answer, like a hung API; released before the stand-in closes.
+  const hung: (() => void)[] = [];
+  const hang = () => new Promise<void>((resolve) => hung.push(resolve));
+  const retryError = (n: number) => `attempt ${n}: CXone answered 503 to POST /api/v2/campaigns`;
 
   beforeAll(async () => {
     api = Fastify();
+    // As the real API answers an unknown route (src/producers/app.ts), and as a proxy might.
+    api.setNotFoundHandler(async (req, reply) =>
+      reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url}` }),
+    );
+    api.all('/html/*', async (_req, reply) =>
+      reply.code(404).type('text/html').send('<html><body>404 Not Found</body></html>'),
+    );
     api.post('/v1/campaigns/validate', async (req) => {
       const body = req.body as { name?: string };
       return body.name
@@ -144,12 +231,29 @@ describe('cxo against a stand-in API', () => {
           .code(400)
           .send({ error: 'validation_failed', issues: [{ path: 'name', message: 'required' }] });
       }
-      return reply.code(202).send({ launchId: body.name === 'doomed' ? 'L-bad' : 'L-1', status: 'queued' });
+      if (body.name === 'hang') await hang();
+      const ids: Record<string, string> = {
+        doomed: 'L-bad',
+        retry: 'L-retry',
+        stuck: 'L-stuck',
+        'hang-wait': 'L-hang',
+      };
+      return reply.code(202).send({ launchId: ids[body.name] ?? 'L-1', status: 'queued' });
     });
     api.get('/v1/launches/:id', async (req, reply) => {
       const { id } = req.params as { id: string };
       if (id === 'L-bad')
         return { launchId: id, status: 'failed', error: { message: 'CXone rejected it (422)' } };
+      if (id === 'L-hang') await hang();
+      if (id === 'L-done') return { launchId: id, status: 'succeeded', campaignId: 'c-1' };
+      if (id === 'L-stuck') return { launchId: id, status: 'running', lastError: retryError(4) };
+      if (id === 'L-retry') {
+        // Two polls see the first failed try, one the second, then it succeeds.
+        retryPolls++;
+        return retryPolls < 4
+          ? { launchId: id, status: 'running', lastError: retryError(retryPolls < 3 ? 1 : 2) }
+          : { launchId: id, status: 'succeeded', campaignId: 'c-1' };
+      }
       if (id !== 'L-1') return reply.code(404).send({ error: 'not_found', message: 'no such launch' });
       polls++;
       return {
@@ -160,11 +264,14 @@ describe('cxo against a stand-in API', () => {
     });
     api.get('/v1/campaigns/:id', async (req, reply) => {
       const { id } = req.params as { id: string };
+      if (id === 'c-hang') await hang();
+      if (id === 'c-quiet') return { campaignId: id, status: 'scheduled', version: 1 };
       if (id !== 'c-1') return reply.code(404).send({ error: 'not_found', message: 'no such campaign' });
       return { campaignId: 'c-1', status: 'completed', version: 7, config: { name: 'Spring' } };
     });
     api.post('/v1/campaigns/:id/actions', async (req, reply) => {
       seen.actions.push(req.body);
+      if ((req.params as { id: string }).id === 'c-hang') await hang();
       const { action } = req.body as { action: string };
       if (action === 'resume')
         return reply.code(409).send({ error: 'conflict', message: 'outside the calling window' });
@@ -172,6 +279,8 @@ describe('cxo against a stand-in API', () => {
     });
     api.get('/v1/campaigns/:id/audit', async (req) => {
       const { cursor } = req.query as { cursor?: string };
+      // Like the API: an empty page for any id without records, known or not.
+      if ((req.params as { id: string }).id !== 'c-1') return { records: [], nextCursor: null };
       return cursor
         ? { records: [{ auditId: 'a2', action: 'state_changed', actor: 'api:x' }], nextCursor: null }
         : {
@@ -184,11 +293,16 @@ describe('cxo against a stand-in API', () => {
   });
 
   afterAll(async () => {
+    for (const release of hung) release();
     await api?.close();
   });
 
   const files: Record<string, string> = {
     'good.json': JSON.stringify({ name: 'Spring' }),
+    'hang.json': JSON.stringify({ name: 'hang' }),
+    'hang-wait.json': JSON.stringify({ name: 'hang-wait' }),
+    'retry.json': JSON.stringify({ name: 'retry' }),
+    'stuck.json': JSON.stringify({ name: 'stuck' }),
     'nameless.json': JSON.stringify({}),
     'doomed.json': JSON.stringify({ name: 'doomed' }),
     'broken.json': '{ not json',
@@ -260,6 +374,138 @@ describe('cxo against a stand-in API', () => {
     expect(r.code).toBe(EXIT.ok);
     expect(r.out).toContain('campaign c-1 is completed');
     expect((await cxo('watch', 'nope')).code).toBe(EXIT.notFound);
+  });
+
+  /**
+   * Runs `cxo` and presses Ctrl-C after `afterMs`, as cxo.ts does on SIGINT. The result is "still
+   * running" when the CLI has not finished 3 s later: the signal did not reach the request (whose
+   * own timeout is 15 s).
+   */
+  async function interrupted(afterMs: number, ...argv: string[]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const controller = new AbortController();
+    const io: CliIo = {
+      out: (t) => void out.push(t),
+      err: (t) => void err.push(t),
+      write: (t) => void out.push(t),
+      isTty: false,
+      pollMs: 10,
+      signal: controller.signal,
+      readFile: async (p) => files[p] ?? Promise.reject(new Error(`ENOENT: ${p}`)),
+    };
+    const timer = setTimeout(() => controller.abort(), afterMs);
+    let guard: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      runCli(argv, { API_URL: url }, io),
+      new Promise<'still running'>((resolve) => (guard = setTimeout(() => resolve('still running'), 3_000))),
+    ]);
+    clearTimeout(timer);
+    clearTimeout(guard);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  }
+
+  it('Ctrl-C during a one-shot request exits 130 at once with one line', async () => {
+    const status = await interrupted(100, 'status', 'c-hang');
+    expect(status.code).toBe(EXIT.interrupted);
+    expect(status.err).toMatch(/^interrupted .*GET \/v1\/campaigns\/c-hang$/);
+    const pause = await interrupted(100, 'pause', 'c-hang');
+    expect(pause.code).toBe(EXIT.interrupted);
+    expect(pause.err).toContain('the pause may or may not have been accepted; check with cxo status c-hang');
+  });
+
+  it('Ctrl-C during the launch request exits 130 saying the launch may have been accepted', async () => {
+    const r = await interrupted(100, 'launch', 'hang.json', '--idempotency-key', 'k-hang');
+    expect(r.code).toBe(EXIT.interrupted);
+    expect(r.err).toContain('the launch may or may not have been accepted');
+    expect(r.err).toContain('--idempotency-key k-hang');
+    expect(r.err.split('\n')).toHaveLength(1);
+  });
+
+  it('Ctrl-C during a poll ends a launch wait and a watch cleanly (exit 0)', async () => {
+    const wait = await interrupted(150, 'launch', 'hang-wait.json');
+    expect(wait.code).toBe(EXIT.ok);
+    expect(wait.err).toBe('stopped waiting; the launch continues: cxo status L-hang');
+    const watch = await interrupted(100, 'watch', 'c-hang');
+    expect(watch.code).toBe(EXIT.ok);
+    expect(watch.err).toBe('');
+  });
+
+  it('accepts an API_URL ending in /v1; a URL that is not the API exits 5 with a hint, never 3', async () => {
+    const withV1 = await cxo('status', 'c-1', '--api-url', `${url}/v1`);
+    expect(withV1.code, withV1.err).toBe(EXIT.ok);
+    const hint = "is API_URL the API's root, e.g. http://host:3000?";
+    for (const base of [`${url}/api`, `${url}/html`]) {
+      for (const argv of [
+        ['status', 'c-1'],
+        ['pause', 'c-1'],
+        ['audit', 'c-1'],
+        ['watch', 'c-1'],
+        ['validate', 'good.json'],
+      ]) {
+        const r = await cxo(...argv, '--api-url', base);
+        expect(r.code, `${argv.join(' ')} at ${base}: ${r.err}`).toBe(EXIT.server);
+        expect(r.err).toContain(hint);
+      }
+    }
+    const routeless = await cxo('status', 'c-1', '--api-url', `${url}/api`);
+    expect(routeless.err).toContain(`no route GET /api/v1/launches/c-1`);
+  });
+
+  it('shows each failed try of a retrying launch, and the last one when the wait times out', async () => {
+    retryPolls = 0;
+    const r = await cxo('launch', 'retry.json');
+    expect(r.code).toBe(EXIT.ok);
+    const tries = r.out.split('\n').filter((l) => l.includes('last try'));
+    expect(tries).toHaveLength(2);
+    expect(tries[0]).toMatch(/launch L-retry: running .*; last try attempt 1: CXone answered 503/);
+    expect(tries[1]).toContain('last try attempt 2');
+    const stuck = await cxo('launch', 'stuck.json', '--timeout', '0.05');
+    expect(stuck.code).toBe(EXIT.server);
+    expect(stuck.err).toContain(
+      'still running after 0.05 s (last try: attempt 4: CXone answered 503 to POST /api/v2/campaigns)',
+    );
+    const status = await cxo('status', 'L-stuck');
+    expect(status.out).toContain('last try attempt 4: CXone answered 503');
+  });
+
+  it('audit of an id without records: exit 3 unless it is a known campaign', async () => {
+    const unknown = await cxo('audit', 'nope');
+    expect(unknown.code).toBe(EXIT.notFound);
+    expect(unknown.err).toBe('no campaign with id nope');
+    const exported = await cxo('audit', 'nope', '--export');
+    expect(exported.code).toBe(EXIT.notFound);
+    expect(exported.out).toBe('');
+    const launch = await cxo('audit', 'L-done');
+    expect(launch.code).toBe(EXIT.notFound);
+    expect(launch.err).toContain("L-done is a launch; its campaign's trail: cxo audit c-1");
+    const quiet = await cxo('audit', 'c-quiet');
+    expect(quiet.code).toBe(EXIT.ok);
+    expect(quiet.out).toBe('no audit records for c-quiet');
+  });
+
+  it('reads FILE relative to INIT_CWD, and names the absolute path it could not read', async () => {
+    const tried: string[] = [];
+    const errors: string[] = [];
+    const io: CliIo = {
+      out: () => undefined,
+      err: (line) => void errors.push(line),
+      write: () => undefined,
+      isTty: false,
+      cwd: '/srv/pkg',
+      readFile: async (p) => {
+        tried.push(p);
+        if (p === '/srv/pkg/examples/c.json') return JSON.stringify({ name: 'x' });
+        throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
+      },
+    };
+    const env = { INIT_CWD: '/srv/pkg/sub' };
+    expect(await runCli(['validate', '--offline', '../examples/c.json'], env, io)).toBe(EXIT.validation);
+    expect(tried).toEqual(['/srv/pkg/examples/c.json']);
+    expect(await runCli(['validate', '--offline', 'missing.json'], env, io)).toBe(EXIT.usage);
+    expect(errors.join('\n')).toContain('cannot read /srv/pkg/sub/missing.json: no such file');
+    expect(await runCli(['validate', '--offline', 'c.json'], {}, io)).toBe(EXIT.usage);
+    expect(tried.at(-1)).toBe('/srv/pkg/c.json');
   });
 
   it('exits 5 when the API cannot be reached, and 1 on usage errors', async () => {

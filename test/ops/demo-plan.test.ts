@@ -6,6 +6,7 @@ import {
   demoCampaign,
   eventLine,
   pacingLine,
+  parseDemoArgs,
   pickOpenZone,
   statsLine,
 } from '../../src/cli/demo-plan.js';
@@ -69,5 +70,28 @@ describe('demo plan (pure)', () => {
     expect(
       auditLine({ action: 'state_changed', actor: 'api:ops', cxoneVersion: 4, details: { to: 'paused' } }),
     ).toBe('audit   state_changed by api:ops (v4)  to=paused');
+  });
+});
+
+describe('demo arguments (pure)', () => {
+  it('accepts --duration N and --duration=N, defaulting to 45 s', () => {
+    expect(parseDemoArgs([])).toEqual({ kind: 'run', durationSec: 45 });
+    expect(parseDemoArgs(['--duration', '20'])).toEqual({ kind: 'run', durationSec: 20 });
+    expect(parseDemoArgs(['--duration=20'])).toEqual({ kind: 'run', durationSec: 20 });
+    expect(parseDemoArgs(['--help'])).toEqual({ kind: 'help' });
+  });
+
+  it('refuses bad values and unknown options with one line naming the option', () => {
+    const error = (argv: string[]) => {
+      const r = parseDemoArgs(argv);
+      return r.kind === 'error' ? r.error : r.kind;
+    };
+    expect(error(['--duration', '2'])).toBe('--duration must be a number of seconds >= 5 (got "2")');
+    expect(error(['--duration=abc'])).toMatch(/^--duration must be a number .*"abc"/);
+    expect(error(['--duration'])).toBe('--duration needs a value');
+    expect(error(['--duration='])).toBe('--duration needs a value');
+    expect(error(['--speed', '2'])).toBe('unknown option --speed');
+    expect(error(['--speed=2'])).toBe('unknown option --speed');
+    expect(error(['fast'])).toBe('unexpected argument "fast"');
   });
 });
