@@ -165,6 +165,11 @@ export async function runAuditCli(
             await queue.close();
           }
         }
+        if (command.campaignId && result.ok && result.checked === 0) {
+          // Nothing to verify is not "intact": a mistyped id must not read as a clean bill.
+          console.error(`no audit records for campaign ${command.campaignId}`);
+          return AUDIT_EXIT.error;
+        }
         console.log(command.json ? JSON.stringify(result) : describeVerification(result));
         return result.ok ? AUDIT_EXIT.ok : AUDIT_EXIT.broken;
       }

@@ -40,41 +40,65 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
     loggerInstance: ctx.logger.child({ component: 'api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: {
+      ignoreTrailingSlash: true,
+      // The router refuses a longer path parameter itself (414, in Fastify's own error shape) before
+      // any hook runs: a long id then revealed without a token which routes exist. Set past what fits
+      // in a request line (Node's 16 KiB header limit), so every id reaches auth, then its schema.
+      maxParamLength: 16 * 1024,
+    },
     // Request ids are only for correlating log lines; generated, never taken from the client.
     requestIdHeader: false,
+    // Errors the router raises before any hook (a malformed percent-escape, say): the API's own
+    // shape, and the token checked first as for any other request to a protected path.
+    frameworkErrors: (error, request, rawReply) => {
+      // Typed by Fastify for the route-less context this runs in; it is the ordinary reply.
+      const reply = rawReply as unknown as FastifyReply;
+      if (unauthorized(request, reply)) return;
+      void reply.code(400).send({
+        error: 'invalid_url',
+        message: `the request path is not a valid URL path (${error.message})`,
+      });
+    },
   });
+
+  /** Answers 401 and returns true when the request needs the API token and lacks it. */
+  const unauthorized = (request: FastifyRequest, reply: FastifyReply): boolean => {
+    const routeUrl = request.routeOptions?.url;
+    const decodedPath = safeDecodePath(request.url);
+    const paths = routeUrl === undefined ? [request.url, decodedPath] : [routeUrl, request.url, decodedPath];
+    if (!paths.some(isProtectedPath)) return false;
+    // Bull Board checks its own credentials so a browser can log in with HTTP Basic (bull-board.ts).
+    if (routeUrl !== undefined && isBullBoardPath(routeUrl)) return false;
+    const token = bearerToken(request.headers.authorization);
+    if (token !== undefined && tokenMatches(token, ctx.config.apiToken)) {
+      request.actor = actorFor(token, request.headers['x-actor']);
+      return false;
+    }
+    void reply
+      .code(401)
+      .header('www-authenticate', 'Bearer')
+      .send({
+        error: 'unauthorized',
+        message:
+          token === undefined
+            ? 'send Authorization: Bearer <API_TOKEN>'
+            : 'the bearer token is not valid for this API',
+      });
+    return true;
+  };
 
   app.decorateRequest('actor', '');
   // JSON only: without this, a text/plain body would reach handlers as a string and be reported as
   // a validation error instead of the 415 it is.
   app.removeContentTypeParser('text/plain');
 
+  // Decide on what the router matched, not on the raw URL: the router decodes percent-escapes, so
+  // `/%761/campaigns` reaches the /v1/campaigns handler while its raw text does not start with /v1.
+  // Unmatched requests fall back to the decoded path; either way a request is protected if any
+  // reading of its path is.
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    // Decide on what the router matched, not on the raw URL: the router decodes percent-escapes, so
-    // `/%761/campaigns` reaches the /v1/campaigns handler while its raw text does not start with /v1.
-    // Unmatched requests fall back to the decoded path; either way a request is protected if any
-    // reading of its path is.
-    const routeUrl = request.routeOptions.url;
-    const decodedPath = safeDecodePath(request.url);
-    const paths = routeUrl === undefined ? [request.url, decodedPath] : [routeUrl, request.url, decodedPath];
-    if (!paths.some(isProtectedPath)) return;
-    // Bull Board checks its own credentials so a browser can log in with HTTP Basic (bull-board.ts).
-    if (routeUrl !== undefined && isBullBoardPath(routeUrl)) return;
-    const token = bearerToken(request.headers.authorization);
-    if (token === undefined || !tokenMatches(token, ctx.config.apiToken)) {
-      return reply
-        .code(401)
-        .header('www-authenticate', 'Bearer')
-        .send({
-          error: 'unauthorized',
-          message:
-            token === undefined
-              ? 'send Authorization: Bearer <API_TOKEN>'
-              : 'the bearer token is not valid for this API',
-        });
-    }
-    request.actor = actorFor(token, request.headers['x-actor']);
+    if (unauthorized(request, reply)) return reply;
   });
 
   app.addHook('onResponse', async (request, reply) => {

@@ -153,8 +153,11 @@ export function toValidationIssues(error: z.ZodError, input?: unknown): Validati
         message: 'unknown field',
       }));
     }
+    // zod 4 reports a missing enum or literal as `invalid_value` ("expected one of …"), not as a type.
     const missing =
-      input !== undefined && issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined;
+      input !== undefined &&
+      (issue.code === 'invalid_type' || issue.code === 'invalid_value') &&
+      valueAt(input, issue.path) === undefined;
     return [
       { path: issue.path.map(String).join('.') || '(body)', message: missing ? 'required' : issue.message },
     ];

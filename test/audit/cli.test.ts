@@ -80,6 +80,14 @@ describe('audit CLI against Redis', () => {
     } finally {
       log.mockRestore();
     }
+    // A mistyped id has nothing to verify: an error, not "ok: 0 records".
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(await runAuditCli(['verify', 'cli-typo'], env())).toBe(1);
+      expect(error).toHaveBeenCalledWith('no audit records for campaign cli-typo');
+    } finally {
+      error.mockRestore();
+    }
     const [, second] = (await redis.xrange(keys.auditCampaignIndex('cli-b'), '-', '+')) as [
       string,
       string[],

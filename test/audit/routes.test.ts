@@ -203,6 +203,13 @@ describe('GET /v1/campaigns/:id/audit', () => {
   it('verifies a chain over HTTP and names a broken link', async () => {
     const ok = await app.inject({ method: 'GET', url: '/v1/campaigns/c-api/audit/verify' });
     expect(ok.json()).toMatchObject({ ok: true, checked: 7 });
+    // An id with no records at all is not a verified chain.
+    const unknown = await app.inject({ method: 'GET', url: '/v1/campaigns/c-api-typo/audit/verify' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({
+      error: 'not_found',
+      message: expect.stringMatching(/no audit records/),
+    });
     const [id] = (await redis.xrange(keys.auditCampaignIndex('c-api'), '-', '+', 'COUNT', 2)).slice(1);
     await redis.xdel(keys.auditStream(), id![0]);
     await redis.xdel(keys.auditCampaignIndex('c-api'), id![0]);

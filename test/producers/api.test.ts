@@ -51,6 +51,27 @@ describe('authentication', () => {
     expect(await queued()).toBe(0);
   });
 
+  it("checks the token before the router's own errors, and answers those in the API's shape", async () => {
+    const long = 'a'.repeat(150);
+    // Past the router's default parameter limit (100), which used to answer 414 before any hook.
+    for (const path of [`/v1/campaigns/${long}`, `/v1/launches/${long}`, `/v1/nothing/${long}`, '/v1/%ZZ']) {
+      const reply = await api(stack, 'GET', path, { token: null });
+      expect(reply.status, path).toBe(401);
+      expect(reply.body.error, path).toBe('unauthorized');
+    }
+    const campaign = await api(stack, 'GET', `/v1/campaigns/${long}`);
+    expect(campaign.status).toBe(400);
+    expect(campaign.body).toMatchObject({ error: 'validation_failed', issues: [{ path: 'campaignId' }] });
+    const launch = await api(stack, 'GET', `/v1/launches/${long}`);
+    expect(launch.status).toBe(400);
+    expect(launch.body).toMatchObject({ error: 'validation_failed', issues: [{ path: 'launchId' }] });
+    for (const path of ['/v1/%ZZ', '/healthz%E0%A4%A']) {
+      const reply = await api(stack, 'GET', path);
+      expect(reply.status, path).toBe(400);
+      expect(reply.body.error, path).toBe('invalid_url');
+    }
+  });
+
   it('checks the token before routing, so unknown /v1 paths do not reveal themselves', async () => {
     expect((await api(stack, 'GET', '/v1/nothing-here', { token: null })).status).toBe(401);
     const authed = await api(stack, 'GET', '/v1/nothing-here');
@@ -295,6 +316,11 @@ describe('GET routes', () => {
     const launch = await api(stack, 'GET', '/v1/launches/6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60');
     expect(launch.status).toBe(404);
     expect(launch.body.error).toBe('not_found');
+    const accepted = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig() });
+    const launchId = String(accepted.body.launchId);
+    const upper = await api(stack, 'GET', `/v1/launches/${launchId.toUpperCase()}`);
+    expect(upper.status).toBe(200);
+    expect(upper.body.launchId).toBe(launchId);
     const bad = await api(stack, 'GET', '/v1/launches/not-a-uuid');
     expect(bad.status).toBe(400);
     expect((bad.body.issues as Array<{ path: string }>)[0]?.path).toBe('launchId');

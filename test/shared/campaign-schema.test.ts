@@ -58,6 +58,14 @@ describe('campaignConfigSchema', () => {
     expect(issuesOf({ ...valid, targetListId: 'nope' })).toEqual([
       { path: 'targetListId', message: 'must be a UUID' },
     ]);
+    // A missing enum is "required" too (zod 4 calls it a wrong value); a wrong one keeps the options.
+    const { strategy: _strategy, ...noStrategy } = valid.dialerStrategy;
+    expect(issuesOf({ ...valid, dialerStrategy: noStrategy })).toEqual([
+      { path: 'dialerStrategy.strategy', message: 'required' },
+    ]);
+    expect(issuesOf({ ...valid, dialerStrategy: { ...valid.dialerStrategy, strategy: 'turbo' } })).toEqual([
+      { path: 'dialerStrategy.strategy', message: expect.stringMatching(/predictive/) },
+    ]);
     // Without the input, a missing field keeps zod's wording.
     const parsed = campaignConfigSchema.safeParse(withoutList);
     expect(parsed.success).toBe(false);

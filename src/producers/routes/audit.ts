@@ -41,6 +41,11 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: AppContext)
     const { id } = parseOrThrow(paramsSchema, request.params);
     const result = await trail.verify(id);
     if (!result.ok) await alertBrokenChains(ctx, result);
+    // Nothing to verify is not "intact": a mistyped id must not read as a clean bill. (A chain whose
+    // records were all deleted still has its head, so it shows as broken, not here.)
+    if (result.ok && result.checked === 0) {
+      throw new ApiError(404, 'not_found', `no audit records for campaign ${id}`);
+    }
     const { broken: _all, ...summary } = result;
     return summary;
   });

@@ -10,7 +10,8 @@ export async function registerLaunchRoutes(app: FastifyInstance, ctx: AppContext
   const store = createLaunchStore(ctx);
 
   app.get('/v1/launches/:launchId', async (request) => {
-    const { launchId } = parseOrThrow(launchParamsSchema, request.params);
+    // Launch ids are UUIDs we mint in lower case; a UUID is the same id in either case (RFC 9562).
+    const launchId = parseOrThrow(launchParamsSchema, request.params).launchId.toLowerCase();
     const record = await store.get(launchId);
     if (!record)
       throw new ApiError(404, 'not_found', `launch ${launchId} is not known (or older than 30 days)`);
