@@ -160,7 +160,10 @@ export async function runAuditCli(
               webhookQueue: queue,
               enabled: config.webhook !== undefined,
             });
-            await alertBrokenChains({ redis, keys, events, logger }, result);
+            await alertBrokenChains(
+              { redis, keys, events, logger, webhooksEnabled: config.webhook !== undefined },
+              result,
+            );
           } finally {
             await queue.close();
           }

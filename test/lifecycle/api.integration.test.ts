@@ -103,12 +103,10 @@ describe('campaign command API', () => {
     }
 
     const events = await (h.ctx.events as EventPublisherStore).recent(100, campaign.id);
-    expect(
-      events
-        .filter((e) => e.type === 'campaign.state.changed')
-        .map((e) => e.data['to'])
-        .reverse(),
-    ).toEqual(['paused', 'active', 'completed']);
+    const stateChanges = events.filter((e) => e.type === 'campaign.state.changed').reverse();
+    expect(stateChanges.map((e) => e.data['to'])).toEqual(['paused', 'active', 'completed']);
+    // Receivers tell an operator's change from compliance's by `reason` (docs/audit-and-webhooks.md).
+    expect(stateChanges.map((e) => e.data['reason'])).toEqual(['operator', 'operator', 'operator']);
 
     const changes = (await auditTrail(campaign.id)).filter((r) => r.action === 'state_changed');
     expect(changes.map((r) => [r.details.before, r.details.after, r.actor])).toEqual([

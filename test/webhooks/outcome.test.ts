@@ -72,12 +72,21 @@ describe('retry schedule', () => {
     expect(retryDelayMs({ retry: 1, random: () => 1 })).toBe(0);
   });
 
-  it('lets Retry-After replace the schedule, never earlier than asked, capped at 24 h', () => {
+  it('takes Retry-After as a floor: never earlier than asked, never shorter than the schedule, capped at 24 h', () => {
     expect(retryDelayMs({ retry: 1, retryAfterMs: 3_000, random: () => 0 })).toBe(3_000);
     expect(retryDelayMs({ retry: 1, retryAfterMs: 3_000, random: () => 1 })).toBe(3_300);
     expect(retryDelayMs({ retry: 1, retryAfterMs: 10 * MAX_RETRY_AFTER_MS, random: () => 0 })).toBe(
       MAX_RETRY_AFTER_MS,
     );
+    // A proxy's "Retry-After: 1" (or 0) must not compress the 28-hour schedule into seconds.
+    const mid = () => 0.5;
+    const withShortRetryAfter = Array.from({ length: 8 }, (_, i) =>
+      retryDelayMs({ retry: i + 1, retryAfterMs: 1_000, random: mid }),
+    );
+    expect(withShortRetryAfter).toEqual([
+      1_050, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+    ]);
+    expect(retryDelayMs({ retry: 3, retryAfterMs: 0, random: mid })).toBe(300_000);
   });
 
   it('the worker backoff strategy reads Retry-After from the failing error', () => {

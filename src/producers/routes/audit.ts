@@ -40,7 +40,8 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: AppContext)
   app.get('/v1/campaigns/:id/audit/verify', async (request) => {
     const { id } = parseOrThrow(paramsSchema, request.params);
     const result = await trail.verify(id);
-    if (!result.ok) await alertBrokenChains(ctx, result);
+    if (!result.ok)
+      await alertBrokenChains({ ...ctx, webhooksEnabled: ctx.config.webhook !== undefined }, result);
     // Nothing to verify is not "intact": a mistyped id must not read as a clean bill. (A chain whose
     // records were all deleted still has its head, so it shows as broken, not here.)
     if (result.ok && result.checked === 0) {

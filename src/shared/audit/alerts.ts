@@ -10,23 +10,44 @@ const ALERT_DEDUPE_SECONDS = 24 * 3600;
 /**
  * Publishes one `audit.chain.alert` event per broken campaign chain found by a verification, so the
  * people who watch webhooks hear about tampering (or a damaged Redis) without polling verify.
+ *
+ * The once-per-day claim is taken only for an alert that will be delivered: a verify run where no
+ * webhook destination is configured (the audit CLI on an operator's laptop, say) records the event
+ * but leaves the claim to the next run that can deliver it, and a publish that fails gives the
+ * claim back. Otherwise either would silence the alert fleet-wide for a day.
  */
 export async function alertBrokenChains(
-  deps: { redis: Redis; keys: Keys; events: EventPublisher; logger: Logger },
+  deps: { redis: Redis; keys: Keys; events: EventPublisher; logger: Logger; webhooksEnabled: boolean },
   result: VerifyResult,
 ): Promise<number> {
   let sent = 0;
   for (const broken of result.broken) {
     const key = deps.keys.custom('audit-alerted', broken.campaignId, broken.auditId ?? 'none', broken.reason);
-    const first = await deps.redis.set(key, '1', 'EX', ALERT_DEDUPE_SECONDS, 'NX');
-    if (first !== 'OK') continue;
-    await deps.events.publish('audit.chain.alert', broken.campaignId, {
-      reason: broken.reason,
-      auditId: broken.auditId,
-      index: broken.index,
-      ...(broken.streamId ? { streamId: broken.streamId } : {}),
-    });
-    deps.logger.error({ component: 'audit', ...broken }, 'audit chain broken: alert published');
+    if (deps.webhooksEnabled) {
+      const first = await deps.redis.set(key, '1', 'EX', ALERT_DEDUPE_SECONDS, 'NX');
+      if (first !== 'OK') continue;
+    }
+    try {
+      await deps.events.publish('audit.chain.alert', broken.campaignId, {
+        reason: broken.reason,
+        auditId: broken.auditId,
+        index: broken.index,
+        ...(broken.streamId ? { streamId: broken.streamId } : {}),
+      });
+    } catch (err) {
+      if (deps.webhooksEnabled) await deps.redis.del(key);
+      deps.logger.error(
+        { component: 'audit', err, ...broken },
+        'audit chain broken: the alert could not be published',
+      );
+      continue;
+    }
+    deps.logger.error(
+      { component: 'audit', ...broken },
+      deps.webhooksEnabled
+        ? 'audit chain broken: alert published'
+        : 'audit chain broken: alert recorded, not delivered (no webhook destination configured here)',
+    );
     sent++;
   }
   return sent;

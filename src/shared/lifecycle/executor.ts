@@ -230,11 +230,13 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
           { action, before: from, after: latest.status, rebases },
           latest.version,
         );
+        // `reason` tells a receiver an operator's pause from compliance's (the documented field).
         await effects.publish('campaign.state.changed', {
           action,
           from,
           to: latest.status,
           version: latest.version,
+          reason: job.reason,
         });
         const to = latest.status;
         await effects.followUp('status', () => hooks.onStatusChanged(campaignId, from, to));

@@ -27,8 +27,11 @@ export const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
 
 /**
  * Delay before retry number `retry` (1-based: 1 = the retry after the first failed attempt).
- * A receiver's Retry-After, when it sent one, replaces the schedule for that retry (plus a small
- * jitter so it is never earlier than asked).
+ * A receiver's Retry-After, when it sent one, is a floor: the retry waits at least as long as asked
+ * (plus a small jitter, never earlier), and never less than the schedule's own delay. Replacing the
+ * schedule outright let a `Retry-After: 1` — what proxies and maintenance pages often send — spend
+ * all nine attempts in about ten seconds, dead-lettering every event of a receiver that is down for
+ * hours, which is what the 28-hour schedule exists to ride out.
  */
 export function retryDelayMs(input: {
   retry: number;
@@ -40,12 +43,12 @@ export function retryDelayMs(input: {
   const schedule = input.schedule ?? DEFAULT_RETRY_SCHEDULE_MS;
   const jitterRatio = input.jitterRatio ?? DEFAULT_JITTER_RATIO;
   const random = input.random ?? Math.random;
-  if (input.retryAfterMs !== undefined) {
-    const base = Math.min(Math.max(input.retryAfterMs, 0), MAX_RETRY_AFTER_MS);
-    return Math.round(base + base * jitterRatio * 0.5 * random());
-  }
+  const jitter = random();
   const base = schedule[Math.min(Math.max(input.retry - 1, 0), schedule.length - 1)] ?? 0;
-  return Math.max(0, Math.round(base * (1 + jitterRatio * (2 * random() - 1))));
+  const scheduled = Math.max(0, Math.round(base * (1 + jitterRatio * (2 * jitter - 1))));
+  if (input.retryAfterMs === undefined) return scheduled;
+  const asked = Math.min(Math.max(input.retryAfterMs, 0), MAX_RETRY_AFTER_MS);
+  return Math.max(scheduled, Math.round(asked + asked * jitterRatio * 0.5 * jitter));
 }
 
 /** Job options for a webhook delivery: same id as the event, one attempt per schedule step, bounded history. */

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { alertBrokenChains } from '../../src/shared/audit/alerts.js';
+import type { VerifyResult } from '../../src/shared/audit/trail.js';
+import type { EventPublisher } from '../../src/shared/events/types.js';
+import { createKeys, type Keys } from '../../src/shared/keys.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { connect, deletePrefix, testPrefix } from './redis-helpers.js';
+
+let redis: Redis;
+let keys: Keys;
+let prefix: string;
+
+beforeAll(() => {
+  prefix = testPrefix();
+  keys = createKeys(prefix);
+  redis = connect();
+});
+afterAll(async () => {
+  await deletePrefix(redis, prefix);
+  redis.disconnect();
+});
+
+function brokenChain(campaignId: string): VerifyResult {
+  const broken = { campaignId, auditId: 'a-1', index: 1, reason: 'missing_previous' as const };
+  return { ok: false, checked: 2, campaigns: 1, firstBroken: broken, broken: [broken] };
+}
+
+/** An event publisher that records what it was asked to publish, failing while `failing` is set. */
+function recordingPublisher() {
+  const published: string[] = [];
+  const publisher: EventPublisher & { failing: boolean } = {
+    failing: false,
+    async publish(type, campaignId) {
+      if (publisher.failing) throw new Error('Redis went away');
+      published.push(`${type}:${campaignId}`);
+      return { id: 'evt', type, version: 1, campaignId, occurredAt: '', data: {} } as never;
+    },
+  };
+  return { publisher, published };
+}
+
+describe('alertBrokenChains', () => {
+  it('leaves the once-a-day claim to a run that can deliver the alert', async () => {
+    const { publisher, published } = recordingPublisher();
+    const deps = { redis, keys, events: publisher, logger: silentLogger };
+    // An operator's CLI run without WEBHOOK_URL: recorded, nothing claimed.
+    expect(await alertBrokenChains({ ...deps, webhooksEnabled: false }, brokenChain('c-1'))).toBe(1);
+    expect(await alertBrokenChains({ ...deps, webhooksEnabled: false }, brokenChain('c-1'))).toBe(1);
+    // The fleet, which delivers webhooks, still alerts — once.
+    expect(await alertBrokenChains({ ...deps, webhooksEnabled: true }, brokenChain('c-1'))).toBe(1);
+    expect(await alertBrokenChains({ ...deps, webhooksEnabled: true }, brokenChain('c-1'))).toBe(0);
+    expect(published).toEqual(['audit.chain.alert:c-1', 'audit.chain.alert:c-1', 'audit.chain.alert:c-1']);
+  });
+
+  it('gives the claim back when the alert could not be published', async () => {
+    const { publisher, published } = recordingPublisher();
+    const deps = { redis, keys, events: publisher, logger: silentLogger, webhooksEnabled: true };
+    publisher.failing = true;
+    expect(await alertBrokenChains(deps, brokenChain('c-2'))).toBe(0);
+    publisher.failing = false;
+    expect(await alertBrokenChains(deps, brokenChain('c-2'))).toBe(1);
+    expect(published).toEqual(['audit.chain.alert:c-2']);
+  });
+});
