@@ -84,12 +84,23 @@ export class CxoneConflictError extends CxoneError {
   constructor(
     ctx: CxoneErrorContext,
     readonly currentVersion?: number,
+    /**
+     * CXone's own code for the 409 (`version_conflict`, `campaign_closed`, `invalid_transition`);
+     * undefined when the body carried none, which is read as a version conflict.
+     */
+    readonly code?: string,
   ) {
     super(
-      `version conflict on ${ctx.endpoint}${ctx.campaignId ? ` for campaign ${ctx.campaignId}` : ''}` +
+      (code === undefined || code === 'version_conflict' ? 'version conflict' : `conflict (${code})`) +
+        ` on ${ctx.endpoint}${ctx.campaignId ? ` for campaign ${ctx.campaignId}` : ''}` +
         (currentVersion !== undefined ? ` (current version ${currentVersion})` : ''),
       ctx,
     );
+  }
+
+  /** A newer version beat us: re-reading and deciding again can succeed. Other 409s will not pass. */
+  get isVersionConflict(): boolean {
+    return this.code === undefined || this.code === 'version_conflict';
   }
 }
 

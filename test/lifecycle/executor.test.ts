@@ -3,7 +3,7 @@ import type { AuditInput } from '../../src/shared/audit/types.js';
 import type { CampaignStore } from '../../src/shared/campaign-store.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import type { CampaignResource, UpdateCampaignRequest } from '../../src/shared/cxone/wire.js';
-import { CxoneConflictError, CxoneForbiddenError } from '../../src/shared/errors.js';
+import { CxoneConflictError, CxoneForbiddenError, CxoneRateLimitError } from '../../src/shared/errors.js';
 import type { AdjustJob } from '../../src/shared/jobs.js';
 import {
   executeCommand,
@@ -187,6 +187,59 @@ describe('executeCommand', () => {
       restored: [{ field: 'name', from: 'Renamed', to: 'Spring renewals' }],
     });
     expect(cxone.campaign).toMatchObject({ name: 'Spring renewals', status: 'active' });
+  });
+
+  it('leaves the first write in place when the second meets a 429, and the re-run finishes the command', async () => {
+    const { cxone, run, audits } = setup();
+    let limited = true;
+    cxone.failWith = (body) =>
+      body.status && limited
+        ? new CxoneRateLimitError({ endpoint: ENDPOINT, status: 429, campaignId: 'c1' }, 6_000)
+        : undefined;
+    const command = { action: 'pause' as const, patch: { dialerStrategy: { callRate: 0.8 } } };
+    const err = await run(command).catch((e: unknown) => e);
+    // Passed on as is (re-queued after the penalty, no attempt spent), with nothing undone.
+    expect(err).toBeInstanceOf(CxoneRateLimitError);
+    expect(cxone.updates).toEqual([{ dialerSettings: { callRate: 0.8 } }]);
+    limited = false;
+    const outcome = await run({ ...command, base: { 'dialerStrategy.callRate': 0.5, status: 'active' } });
+    expect(outcome).toMatchObject({ status: 'succeeded' });
+    expect(cxone.updates).toEqual([{ dialerSettings: { callRate: 0.8 } }, { status: 'paused' }]);
+    expect(cxone.campaign).toMatchObject({ status: 'paused', dialerSettings: { callRate: 0.8 } });
+    expect(audits.map((a) => a.action)).toEqual(['settings_changed', 'state_changed']);
+  });
+
+  it('stops at a campaign CXone closed meanwhile instead of rebasing into the same 409, and restores nothing', async () => {
+    const { cxone, run } = setup();
+    // The console completes the campaign between our two writes; CXone refuses any change to it.
+    cxone.failWith = (body) => {
+      if (!body.status && cxone.campaign.status !== 'completed') return undefined;
+      cxone.campaign = { ...cxone.campaign, status: 'completed', version: cxone.campaign.version + 1 };
+      return new CxoneConflictError(
+        { endpoint: ENDPOINT, status: 409, campaignId: 'c1' },
+        undefined,
+        'campaign_closed',
+      );
+    };
+    const original = cxone.updateCampaign.bind(cxone);
+    let patches = 0;
+    cxone.updateCampaign = async (...args) => {
+      patches += 1;
+      return original(...args);
+    };
+    const outcome = await run({ action: 'pause', patch: { dialerStrategy: { callRate: 0.8 } } }).catch(
+      (e: unknown) => e,
+    );
+    // The settings write, the refused pause, and no more: no rebase storm, no rollback PATCH.
+    expect(patches).toBe(2);
+    const rollback =
+      outcome instanceof PartialFailureError
+        ? outcome.rollback
+        : (outcome as { rollback?: unknown }).rollback;
+    expect(rollback).toMatchObject({
+      outcome: 'nothing_to_restore',
+      error: expect.stringMatching(/completed on CXone/),
+    });
   });
 
   it('treats an action already in effect as done without writing', async () => {

@@ -90,7 +90,7 @@ export function errorFromResponse(res: RawResponse, ctx: CxoneErrorContext, nowM
     case 404:
       return new CxoneNotFoundError(full);
     case 409:
-      return new CxoneConflictError(full, errorBody?.currentVersion);
+      return new CxoneConflictError(full, errorBody?.currentVersion, errorBody?.error);
     case 422: {
       const fieldErrors: FieldError[] = (errorBody?.errors ?? []).map((e) => ({
         field: e.field,

@@ -4,6 +4,7 @@ import type { CampaignStore } from '../campaign-store.js';
 import type { Clock } from '../clock.js';
 import type { CxoneApi } from '../cxone/api.js';
 import type { CampaignResource, CampaignStatus } from '../cxone/wire.js';
+import { CxoneRateLimitError } from '../errors.js';
 import type { EventPublisher } from '../events/types.js';
 import type { AdjustJob } from '../jobs.js';
 import type { Logger } from '../logger.js';
@@ -243,6 +244,10 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       }
     }
   } catch (err) {
+    // A 429 wrote nothing, and the job is re-run after the penalty without spending an attempt; the
+    // re-run finds the first write in place and goes on with the second. Undoing it would spend two
+    // more PATCHes on the endpoint CXone is rate limiting, and double the wait, for no safety gain.
+    if (err instanceof CxoneRateLimitError) throw err;
     throw new PartialFailureError(err, await undo());
   }
 

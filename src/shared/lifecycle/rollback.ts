@@ -4,6 +4,7 @@ import type { LocalConfig } from './config-view.js';
 import type { CommandEffects } from './effects.js';
 import { isEmptyUpdate } from './patch.js';
 import { planRollback, type RollbackPlan } from './rebase.js';
+import { isFinal } from './state-machine.js';
 import { writeVersioned, type VersionedWriteIO } from './versioned-write.js';
 
 /**
@@ -23,13 +24,20 @@ export async function rollbackWrite(
   try {
     const latest = await io.cxone.getCampaign(io.campaignId, io.callOpts);
     const result = await writeVersioned<RollbackPlan, RollbackPlan>(io, latest, (current) => {
+      // A completed or cancelled campaign takes no writes at all: nothing to restore, and no 409s
+      // to spend the PATCH budget on.
+      if (isFinal(current.status)) return { stop: { body: {}, restored: [], conflicts: [], skipped: [] } };
       const plan = planRollback(written, current, local);
       return isEmptyUpdate(plan.body) ? { stop: plan } : { write: plan.body, meta: plan };
     });
     const plan = result.kind === 'written' ? result.meta : result.stop;
-    const skipped = plan.skipped.length
-      ? { error: `not restorable through CXone (absent before): ${plan.skipped.join(', ')}` }
-      : {};
+    const finalStatus =
+      result.kind === 'stopped' && isFinal(result.latest.status) ? result.latest.status : undefined;
+    const skipped = finalStatus
+      ? { error: `campaign is ${finalStatus} on CXone, which takes no changes: nothing restored` }
+      : plan.skipped.length
+        ? { error: `not restorable through CXone (absent before): ${plan.skipped.join(', ')}` }
+        : {};
     if (result.kind === 'stopped') {
       report = {
         outcome: plan.conflicts.length ? 'conflict' : 'nothing_to_restore',

@@ -65,6 +65,15 @@ export async function writeVersioned<M, S>(
       return { kind: 'written', resource, before: current, meta: decision.meta, rebases };
     } catch (err) {
       if (!(err instanceof CxoneConflictError)) throw err;
+      if (!err.isVersionConflict) {
+        // Not a race (the campaign closed, or CXone refuses the transition from its status): decide
+        // once more on the campaign as it is, which usually explains and stops; writing the same
+        // thing again would only meet the same 409, as often as the rebase bound allows.
+        const fresh = await io.cxone.getCampaign(io.campaignId, io.callOpts);
+        const again = decide(fresh);
+        if ('stop' in again) return { kind: 'stopped', stop: again.stop, latest: fresh, rebases };
+        throw err;
+      }
       if (rebases >= io.maxRebases) throw new RebaseExhaustedError(io.campaignId, rebases);
       lifecycleRebases.inc();
       await io.sleep(fullJitterDelayMs(rebases + 1, REBASE_BACKOFF, io.random));
