@@ -78,6 +78,9 @@ const CXONE_FIELDS: ReadonlySet<StoredField> = new Set([
   'syncedAt',
 ]);
 
+/** Rounds of read-merge-write for the orchestrator-only config before giving up (each lost to a newer version). */
+const LOCAL_CONFIG_ATTEMPTS = 5;
+
 /** Value that removes a stored field (no JSON text is empty). */
 const DELETE = '';
 
@@ -252,6 +255,29 @@ export class CampaignStore {
       syncedAt: new Date(this.clock.now()).toISOString(),
     });
     return result === true;
+  }
+
+  /**
+   * Sets the orchestrator-only parts of a campaign's config (description, pacing, compliance: only we
+   * hold them) on top of the CXone version the record holds now. A `syncFromCxone` with the caller's
+   * resource would be dropped whole by the version guard whenever a stats poll or another read stored
+   * a newer version in between, and these fields exist nowhere else: the change would be lost while
+   * the caller recorded it as applied. Read, merge, write guarded by the version read, again if a
+   * newer version landed meanwhile.
+   */
+  async updateLocalConfig(
+    resource: CampaignResource,
+    local: Pick<Partial<CampaignConfig>, 'description' | 'pacing' | 'compliance'>,
+  ): Promise<void> {
+    for (let attempt = 0; attempt < LOCAL_CONFIG_ATTEMPTS; attempt++) {
+      const stored = await this.get(resource.id);
+      const current = stored && stored.version > resource.version ? stored.cxone : resource;
+      const base = { ...(stored?.config ?? {}), ...local } as CampaignConfig;
+      if (await this.syncFromCxone(current, { config: base })) return;
+    }
+    throw new Error(
+      `campaign ${resource.id}: its record kept moving to newer CXone versions; the orchestrator-only settings were not stored`,
+    );
   }
 
   /** Records a statistics poll; the status/version it carries count as CXone data (version-guarded). */

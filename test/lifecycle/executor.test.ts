@@ -83,6 +83,7 @@ function setup(opts: { refusals?: Array<string | null>; lockLost?: boolean } = {
   const store = {
     get: async () => null,
     syncFromCxone: async () => true,
+    updateLocalConfig: async () => undefined,
   } as unknown as CampaignStore;
   const lease: CampaignLease = {
     campaignId: 'c1',

@@ -103,6 +103,24 @@ describe('CampaignStore compact record', () => {
     expect(record?.cxone).toEqual(cxone);
   });
 
+  it('keeps an orchestrator-only config change that lands after a poll stored a newer version', async () => {
+    await store().syncFromCxone(resource('k-local', 6), { config });
+    // A stats poll (or any read) stores v7 while the command that read v6 is finishing.
+    await store().syncFromCxone(resource('k-local', 7, { name: 'renamed in the console' }));
+    await store().updateLocalConfig(resource('k-local', 6), {
+      description: 'changed by a command',
+      pacing: { ...config.pacing!, targetAbandonment: 0.02 },
+    });
+    const record = await store().get('k-local');
+    expect(record).toMatchObject({ version: 7, cxone: { name: 'renamed in the console' } });
+    expect(record?.config).toMatchObject({
+      name: 'renamed in the console',
+      description: 'changed by a command',
+      pacing: { targetAbandonment: 0.02 },
+      compliance: config.compliance,
+    });
+  });
+
   it('merges concurrent writes of different fields field by field', async () => {
     const s = store();
     await s.syncFromCxone(resource('k4', 2), { config });

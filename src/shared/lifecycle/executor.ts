@@ -257,9 +257,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     const before = Object.fromEntries(Object.keys(localApplied).map((f) => [f, base[f] ?? null]));
     const changes = toChanges(before, localApplied);
     // Not best-effort: if this write fails the job retries, and the CXone part is then already applied.
-    await store.syncFromCxone(latest, {
-      config: { ...configFromResource(latest, local), ...localPart(settings.merged) },
-    });
+    await store.updateLocalConfig(latest, localPart(settings.merged));
     await effects.audit('settings_changed', { changes, scope: 'orchestrator' }, latest.version);
     await effects.publish('campaign.settings.changed', { changes, version: latest.version });
     const interval = localApplied['pacing.pollIntervalMs'];
