@@ -3,7 +3,12 @@ import type { AuditInput } from '../../src/shared/audit/types.js';
 import type { CampaignStore } from '../../src/shared/campaign-store.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import type { CampaignResource, UpdateCampaignRequest } from '../../src/shared/cxone/wire.js';
-import { CxoneConflictError, CxoneForbiddenError, CxoneRateLimitError } from '../../src/shared/errors.js';
+import {
+  CxoneConflictError,
+  CxoneForbiddenError,
+  CxoneRateLimitError,
+  CxoneUnavailableError,
+} from '../../src/shared/errors.js';
 import type { AdjustJob } from '../../src/shared/jobs.js';
 import {
   executeCommand,
@@ -70,13 +75,15 @@ class InMemoryCxone implements CxoneApi {
 }
 
 function setup(opts: { refusals?: Array<string | null>; lockLost?: boolean } = {}) {
+  const statusChanges: string[] = [];
+  const events: Array<{ type: string; data: Record<string, unknown> }> = [];
   const cxone = new InMemoryCxone(resource({ id: 'c1', version: 3 }));
   const audits: AuditInput[] = [];
   const sleeps: number[] = [];
   const refusals = [...(opts.refusals ?? [])];
   const hooks: LifecycleHooks = {
     complianceRefusal: () => (refusals.length ? (refusals.shift() ?? null) : null),
-    onStatusChanged: async () => undefined,
+    onStatusChanged: async (_id, from, to) => void statusChanges.push(`${from}->${to}`),
     onSettingsChanged: async () => undefined,
     onPollIntervalChanged: async () => undefined,
   };
@@ -98,14 +105,17 @@ function setup(opts: { refusals?: Array<string | null>; lockLost?: boolean } = {
     cxone,
     store,
     audit: { append: async (input: AuditInput) => (audits.push(input), {} as never) },
-    events: { publish: async () => ({}) as never },
+    events: {
+      publish: async (type: string, _c: string, data: Record<string, unknown>) =>
+        (events.push({ type, data }), {}) as never,
+    },
     logger: silentLogger,
     clock: { now: () => Date.parse('2026-12-01T15:00:00Z') },
     hooks,
     sleep: async (ms: number) => void sleeps.push(ms),
     random: () => 0.5,
   };
-  const run = (job: Partial<AdjustJob>) =>
+  const run = (job: Partial<AdjustJob>, attempt = 1) =>
     executeCommand(deps, {
       job: {
         commandId: 'cmd_1',
@@ -116,10 +126,10 @@ function setup(opts: { refusals?: Array<string | null>; lockLost?: boolean } = {
         ...job,
       },
       lease,
-      attempt: 1,
+      attempt,
       saveBase: async () => undefined,
     });
-  return { cxone, audits, sleeps, run };
+  return { cxone, audits, sleeps, run, statusChanges, events };
 }
 
 describe('executeCommand', () => {
@@ -241,6 +251,48 @@ describe('executeCommand', () => {
       outcome: 'nothing_to_restore',
       error: expect.stringMatching(/completed on CXone/),
     });
+  });
+
+  it('does not roll back when the status write landed without an answer, and the retry records it', async () => {
+    const { cxone, run, audits, statusChanges, events } = setup();
+    cxone.campaign = { ...cxone.campaign, status: 'paused' };
+    // CXone commits the resume, then the answer is lost (a timeout, or a 5xx from a proxy).
+    const original = cxone.updateCampaign.bind(cxone);
+    let lostAnswers = 1;
+    cxone.updateCampaign = async (id, version, body, ...rest) => {
+      const written = await original(id, version, body, ...rest);
+      if (body.status && lostAnswers-- > 0) {
+        throw new CxoneUnavailableError('timeout of 10000ms exceeded', {
+          endpoint: ENDPOINT,
+          campaignId: id,
+        });
+      }
+      return written;
+    };
+    const command = { action: 'resume' as const, patch: { dialerStrategy: { callRate: 0.3 } } };
+    const err = await run(command).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PartialFailureError);
+    // Not undone: rolling the rate back now would leave the campaign dialing at the old rate.
+    expect((err as PartialFailureError).rollback).toBeUndefined();
+    expect(cxone.updates).toEqual([{ dialerSettings: { callRate: 0.3 } }, { status: 'active' }]);
+    expect(cxone.campaign).toMatchObject({ status: 'active', dialerSettings: { callRate: 0.3 } });
+
+    const outcome = await run({ ...command, base: { 'dialerStrategy.callRate': 0.5, status: 'paused' } }, 2);
+    expect(outcome).toMatchObject({
+      status: 'succeeded',
+      result: { alreadyApplied: ['dialerStrategy.callRate', 'status'] },
+    });
+    expect(cxone.updates).toHaveLength(2);
+    // The status change is on record and followed up, though its answer never came.
+    expect(audits.map((a) => [a.action, a.details?.['foundApplied'] ?? false])).toEqual([
+      ['settings_changed', false],
+      ['state_changed', true],
+    ]);
+    expect(audits[1]?.dedupeKey).toBe('command:cmd_1:status-found');
+    expect(statusChanges).toEqual(['paused->active']);
+    expect(events.filter((e) => e.type === 'campaign.state.changed').map((e) => e.data['to'])).toEqual([
+      'active',
+    ]);
   });
 
   it('treats an action already in effect as done without writing', async () => {

@@ -13,7 +13,13 @@ import { auditOrLog, publishOrLog } from '../side-records.js';
  * next poll refreshes the record; CXone's own history keeps the change).
  */
 export interface CommandEffects {
-  audit(action: AuditAction, details: Record<string, unknown>, cxoneVersion?: number): Promise<void>;
+  /** `dedupeKey`: appended once per key, however often the command's attempts get here. */
+  audit(
+    action: AuditAction,
+    details: Record<string, unknown>,
+    cxoneVersion?: number,
+    dedupeKey?: string,
+  ): Promise<void>;
   publish(type: EventType, data: Record<string, unknown>): Promise<void>;
   /** Stores what CXone answered (version-guarded); `config` also sets the orchestrator-only fields. */
   sync(resource: CampaignResource, config?: CampaignConfig): Promise<void>;
@@ -33,13 +39,14 @@ export function createCommandEffects(
 ): CommandEffects {
   const log = deps.logger;
   return {
-    audit: (action, details, cxoneVersion) =>
+    audit: (action, details, cxoneVersion, dedupeKey) =>
       auditOrLog(deps, {
         campaignId: cmd.campaignId,
         action,
         actor: cmd.actor,
         cxoneVersion,
         details: { commandId: cmd.commandId, reason: cmd.reason, ...details },
+        ...(dedupeKey ? { dedupeKey } : {}),
       }),
     publish: (type, data) =>
       publishOrLog(deps, type, cmd.campaignId, {

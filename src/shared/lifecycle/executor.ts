@@ -4,7 +4,7 @@ import type { CampaignStore } from '../campaign-store.js';
 import type { Clock } from '../clock.js';
 import type { CxoneApi } from '../cxone/api.js';
 import type { CampaignResource, CampaignStatus } from '../cxone/wire.js';
-import { CxoneRateLimitError } from '../errors.js';
+import { CxoneRateLimitError, CxoneUnavailableError } from '../errors.js';
 import type { EventPublisher } from '../events/types.js';
 import type { AdjustJob } from '../jobs.js';
 import type { Logger } from '../logger.js';
@@ -135,6 +135,18 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
 
   const refuse = (action: CampaignAction | undefined, config: CampaignConfig) =>
     hooks.complianceRefusal({ ...(action ? { action } : {}), reason: job.reason, config, atMs: clock.now() });
+  // Keys the record of a status found in place, so several retries leave one. (Not on answered
+  // writes: every dedupe key stays in Redis for good, and those happen daily per campaign.)
+  const foundStatusAuditKey = `command:${job.commandId}:status-found`;
+  const statusLanded = async (): Promise<boolean> => {
+    if (!job.action) return false;
+    try {
+      const fresh = await cxone.getCampaign(campaignId, callOpts);
+      return rebaseAction(job.action, fresh, baseStatus).kind === 'already';
+    } catch {
+      return false; // unknown: roll back, as for any failed status write
+    }
+  };
   const undo = async (): Promise<RollbackReport | undefined> => {
     if (!settingsWrite) return undefined;
     const report = await rollbackWrite(io, effects, settingsWrite.changes, local, (fields) =>
@@ -216,6 +228,27 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         if (result.stop.kind !== 'already') return await stopped(result.stop, await undo());
         alreadyApplied.push('status');
         latest = result.latest;
+        if (run.attempt > 1 && latest.status !== baseStatus) {
+          // Found in place on a retry: most likely an earlier attempt's write whose answer was lost
+          // (a timeout or a 5xx after CXone committed it), which left no record. Recorded now, marked
+          // as found, and followed up, so polling and calling-window enforcement follow the status.
+          const to = latest.status;
+          await effects.audit(
+            'state_changed',
+            { action, before: baseStatus, after: to, foundApplied: true },
+            latest.version,
+            foundStatusAuditKey,
+          );
+          await effects.publish('campaign.state.changed', {
+            action,
+            from: baseStatus,
+            to,
+            version: latest.version,
+            reason: job.reason,
+            foundApplied: true,
+          });
+          await effects.followUp('status', () => hooks.onStatusChanged(campaignId, baseStatus, to));
+        }
       } else {
         const { from } = result.meta;
         latest = result.resource;
@@ -248,6 +281,16 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // re-run finds the first write in place and goes on with the second. Undoing it would spend two
     // more PATCHes on the endpoint CXone is rate limiting, and double the wait, for no safety gain.
     if (err instanceof CxoneRateLimitError) throw err;
+    // A timeout or a 5xx can come after CXone committed the status write. With the status we asked
+    // for in place, undoing the settings would leave exactly the half-state a two-step command exists
+    // to prevent (resumed at the old rate, say); the retry finds both parts applied and records them.
+    if (settingsWrite && err instanceof CxoneUnavailableError && (await statusLanded())) {
+      log.warn(
+        { err: err.message },
+        'the status write may have been applied without an answer; not rolling back',
+      );
+      throw new PartialFailureError(err, undefined);
+    }
     throw new PartialFailureError(err, await undo());
   }
 
