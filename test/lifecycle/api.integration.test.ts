@@ -2,7 +2,11 @@ import type { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
 import { buildApiApp } from '../../src/producers/app.js';
+import { CampaignStore } from '../../src/shared/campaign-store.js';
+import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
+import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { WEEKDAYS } from '../../src/shared/campaign-config.js';
 import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { listPolledCampaigns } from '../../src/shared/polling/schedulers.js';
@@ -249,6 +253,45 @@ describe('campaign command API', () => {
     const missing = await app.inject({ method: 'GET', url: '/v1/commands/cmd_missing', headers: auth });
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toMatchObject({ error: 'not_found' });
+  });
+
+  it('steers only campaigns it launched, and none whose launch is still running, enqueueing nothing', async () => {
+    // Created on CXone by someone else: GET says unknown, so commands do too.
+    const created = await h.ctx.cxone.createCampaign(toCreateCampaignRequest(testCampaignConfig()));
+    const before = await queued();
+    const foreign = await app.inject({
+      method: 'PATCH',
+      url: `/v1/campaigns/${created.id}`,
+      headers: auth,
+      payload: { description: 'not ours' },
+    });
+    expect(foreign.statusCode).toBe(404);
+    expect(foreign.json()).toMatchObject({ error: 'not_found' });
+    expect((await act(created.id, 'stop')).statusCode).toBe(404);
+
+    // Ours, but its launch has not finished: the activation still writes the record.
+    const campaign = await h.campaign('scheduled');
+    const launches = createLaunchStore(h.ctx);
+    const launchId = randomUUID();
+    await launches.create({
+      launchId,
+      actor: 'api:alice',
+      name: 'in flight',
+      requestedAt: new Date().toISOString(),
+    });
+    await launches.begin(launchId);
+    await new CampaignStore(h.ctx).patch(campaign.id, { launchId });
+    const busy = await act(campaign.id, 'pause');
+    expect(busy.statusCode).toBe(409);
+    expect(busy.json()).toMatchObject({ error: 'launch_in_progress', launchId });
+    expect(await queued()).toBe(before);
+
+    await launches.finish(launchId, {
+      status: 'succeeded',
+      campaignId: campaign.id,
+      campaignStatus: 'scheduled',
+    });
+    expect((await act(campaign.id, 'stop')).statusCode).toBe(202);
   });
 
   it('rejects a malformed action body and requires the bearer token', async () => {

@@ -6,6 +6,7 @@ import { complianceRefusal } from '../../shared/compliance/command-guard.js';
 import type { AppContext } from '../../shared/context.js';
 import { API_LIMITER_MAX_WAIT_MS } from '../../shared/cxone/api.js';
 import type { CampaignResource } from '../../shared/cxone/wire.js';
+import { createLaunchStore } from '../../shared/launch-store.js';
 import { CxoneNotFoundError, NotFoundError } from '../../shared/errors.js';
 import { getCommand, enqueueCommand } from '../../shared/lifecycle/enqueue.js';
 import { createCommandOrder } from '../../shared/lifecycle/order.js';
@@ -87,6 +88,23 @@ async function prepare(
   patch: CampaignPatch | undefined,
   reason: string,
 ): Promise<Prepared> {
+  // Only campaigns this orchestrator launched are steered (GET answers 404 for the others too); and
+  // not while their launch is still writing the record: its activation would overwrite the
+  // orchestrator-only fields (description, pacing, compliance) a command had just set.
+  const record = await new CampaignStore(ctx).get(campaignId);
+  if (!record) throw new NotFoundError(`campaign ${campaignId} is not known to this orchestrator`);
+  if (record.launchId) {
+    const launches = createLaunchStore(ctx);
+    const launch = await launches.get(record.launchId);
+    if (launch && !launches.isTerminal(launch)) {
+      throw new ApiError(
+        409,
+        'launch_in_progress',
+        `campaign ${campaignId} is still being launched (launch ${record.launchId} is ${launch.status}); retry once GET /v1/launches/${record.launchId} shows it finished`,
+        { launchId: record.launchId },
+      );
+    }
+  }
   const resource = await freshRead(ctx, campaignId);
   const kind = action ?? 'patch';
   const refuse = (code: 'invalid_state' | 'compliance_refused', message: string): never => {
@@ -104,7 +122,7 @@ async function prepare(
     );
   }
 
-  const local = localPart((await new CampaignStore(ctx).get(campaignId))?.config);
+  const local = localPart(record.config);
   const current = configFromResource(resource, local);
   let config = current;
   if (patch) {
