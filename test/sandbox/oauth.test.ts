@@ -46,6 +46,15 @@ describe('sandbox OAuth token endpoint', () => {
     });
     expect(basic.status).toBe(200);
     expect(basic.body.scope).toBe('outbound:campaigns:read');
+    // Two client authentication methods in one request (RFC 6749 §2.3): refused, not one silently picked.
+    const both = await call(sandbox, 'POST', '/oauth2/token', {
+      body: `grant_type=client_credentials&client_id=${FLEET.clientId}&client_secret=wrong`,
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${FLEET.clientId}:${FLEET.clientSecret}`).toString('base64')}`,
+      },
+    });
+    expect(both).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
     const plain = await call(sandbox, 'POST', '/oauth2/token', {
       body: `grant_type=client_credentials&client_id=${FLEET.clientId}&client_secret=${FLEET.clientSecret}`,
       headers: { 'content-type': 'text/plain' },

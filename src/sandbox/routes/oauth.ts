@@ -58,6 +58,15 @@ export async function registerOauthRoutes(app: FastifyInstance, state: SandboxSt
         `grant_type ${body.grant_type} is not supported; use client_credentials`,
       );
     }
+    // RFC 6749 §2.3: a client MUST NOT use more than one authentication method in a request. Taking
+    // one and ignoring the other would hide a client that sends stale credentials in the body.
+    if (basic && (body.client_id !== undefined || body.client_secret !== undefined)) {
+      throw oauthError(
+        400,
+        'invalid_request',
+        'send the client credentials once: in the Authorization header (HTTP Basic) or in the body, not both',
+      );
+    }
     const parsed = tokenRequestSchema.safeParse({
       grant_type: body.grant_type,
       client_id: basic?.clientId ?? body.client_id,
