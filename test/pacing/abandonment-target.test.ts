@@ -75,6 +75,21 @@ describe('abandonment-target controller', () => {
     expect(d.direction).toBe('hold');
   });
 
+  it("keeps an operator's rate exactly on a hold, however many decimals it has", () => {
+    const loop = new Loop(0.555, 0);
+    const hold = loop.poll(15_000, 0, 0);
+    expect(hold).toMatchObject({ direction: 'hold', callRate: 0.555, previousCallRate: 0.555 });
+  });
+
+  it('can dial harder again with a target below the deadband', () => {
+    // Target 0.4%: with the absolute 0.5% deadband, "below target − deadband" could never hold.
+    const params = { targetAbandonment: 0.004 };
+    const loop = new Loop(0.4, 20_000);
+    loop.poll(15_000, 10, 0, params);
+    const d = loop.poll(10 * MIN, 2000, 0, params);
+    expect(d.direction).toBe('up');
+  });
+
   it('holds inside the deadband', () => {
     const loop = new Loop(0.5);
     // 2.5% in the window: exactly on target, neither above target + deadband nor below target − deadband.
@@ -186,6 +201,20 @@ describe('abandonment-target controller', () => {
       const released = loop.poll(10 * MIN, 40, 0); // 3/160 = 1.9% ≤ 2.0%
       expect(released.direction).toBe('up');
       expect(released.callRate).toBe(0.6);
+      expect(released.reason).toMatch(/^guard released/);
+      expect(loop.state?.guard).toBeNull();
+    });
+
+    it('releases a very low target (below the release margin) once the period is back under half of it', () => {
+      // Target 0.1%: target − 0.25% is below zero, which kept the guard on for the whole 30-day period.
+      const params = { targetAbandonment: 0.001 };
+      const loop = new Loop(0.6, 0);
+      loop.poll(15_000, 3, 0, params);
+      loop.poll(15_000, 3, 0, params);
+      loop.poll(15_000, 3, 1, params); // 1/9 → guard
+      expect(loop.state?.guard).not.toBeNull();
+      expect(loop.poll(60 * MIN, 1000, 0, params)).toMatchObject({ callRate: 0.1 }); // 1/1009 = 0.099%
+      const released = loop.poll(60 * MIN, 1000, 0, params); // 1/2009 = 0.0498% ≤ 0.05%
       expect(released.reason).toMatch(/^guard released/);
       expect(loop.state?.guard).toBeNull();
     });

@@ -201,7 +201,12 @@ export function abandonmentTargetDecision(
   const windowTarget =
     cumulative !== null && cumulative > target ? Math.max(0, target - (cumulative - target)) : target;
   const guardLevel = Math.max(target, p.cap - p.guardMargin);
-  const releaseLevel = Math.max(0, target - p.releaseMargin);
+  // Both margins are absolute, sized for the usual targets (2–3%). Below 0.5% they would swallow the
+  // target: a release level of 0 keeps the guard on for the rest of a 30-day period after a single
+  // abandon, and a window target minus the deadband at or below 0 never lets the rate climb again.
+  // Neither may exceed half the target.
+  const releaseLevel = Math.max(target - p.releaseMargin, target / 2);
+  const deadband = Math.min(p.deadband, target / 2);
 
   const inputs: PacingDecision['inputs'] = {
     targetAbandonment: target,
@@ -221,7 +226,8 @@ export function abandonmentTargetDecision(
     reason: string,
     extra: Partial<AbandonmentControllerState> = {},
   ): AbandonmentTargetResult => {
-    const callRate = clampCallRate(round2(next));
+    // A hold keeps the rate exactly as it is: rounding an operator's 0.555 would raise it on a hold.
+    const callRate = next === current ? current : clampCallRate(round2(next));
     const changed = callRate !== current;
     const nextState: AbandonmentControllerState = changed
       ? { ...state, ...extra, callRate, window: now, checkpoint: now, lastChangeAtMs: obs.atMs }
@@ -274,11 +280,7 @@ export function abandonmentTargetDecision(
   }
 
   // 3. Back off.
-  if (
-    windowRate !== null &&
-    windowAbandoned >= p.minWindowAbandons &&
-    windowRate > windowTarget + p.deadband
-  ) {
+  if (windowRate !== null && windowAbandoned >= p.minWindowAbandons && windowRate > windowTarget + deadband) {
     // Sized on an optimistic estimate (one abandon fewer) so a couple of unlucky calls cost one
     // small step, while a real overshoot still gets a large one.
     // A short window (just after the cooldown) is weighted down: its calls still reflect the state
@@ -291,7 +293,7 @@ export function abandonmentTargetDecision(
     );
     return decide(
       current - step,
-      `window abandonment ${pct(windowRate)} above ${pct(windowTarget + p.deadband)}`,
+      `window abandonment ${pct(windowRate)} above ${pct(windowTarget + deadband)}`,
       { ceiling: strike(state.ceiling, current, obs.atMs) },
     );
   }
@@ -301,7 +303,7 @@ export function abandonmentTargetDecision(
   if (
     pessimistic !== null &&
     windowAnswered >= p.minWindowAnswers &&
-    pessimistic < windowTarget - p.deadband &&
+    pessimistic < windowTarget - deadband &&
     (cumulative === null || cumulative <= target) &&
     current < MAX_CALL_RATE
   ) {
@@ -331,7 +333,7 @@ export function abandonmentTargetDecision(
     }
     return decide(
       next,
-      `window abandonment at most ${pct(pessimistic)}, below ${pct(windowTarget - p.deadband)}`,
+      `window abandonment at most ${pct(pessimistic)}, below ${pct(windowTarget - deadband)}`,
     );
   }
 
