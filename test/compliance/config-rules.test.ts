@@ -100,6 +100,7 @@ describe('recipient states', () => {
     ).toMatch(/Oklahoma \(OK\).*tit\. 15 § 775C\.4/);
     const tx = issues({
       recipientStates: ['TX'],
+      complianceTimeZone: 'America/Chicago',
       allowedCallTimes: [{ days: ['sat', 'sun'], start: '10:00', end: '20:00' }],
     });
     expect(tx).toEqual([
@@ -110,6 +111,45 @@ describe('recipient states', () => {
         ),
       },
     ]);
+  });
+
+  it("refuses a time zone none of a declared state's recipients keep, accepting any zone with the same clock", () => {
+    // Florida recipients on Los Angeles time would be dialed until 23:00 their time.
+    const found = issues({
+      recipientStates: ['NY', 'FL'],
+      complianceTimeZone: 'America/Los_Angeles',
+      allowedCallTimes: [{ days: ['mon'], start: '09:00', end: '20:00' }],
+    });
+    expect(found).toEqual([
+      {
+        path: 'recipientStates.0',
+        message: expect.stringMatching(
+          /^NY recipients keep America\/New_York time, not America\/Los_Angeles; .*47 CFR/,
+        ),
+      },
+      {
+        path: 'recipientStates.1',
+        message: expect.stringMatching(/^FL recipients keep America\/New_York or America\/Chicago time/),
+      },
+    ]);
+    const window = [{ days: ['mon' as const], start: '09:00', end: '20:00' }];
+    // The panhandle keeps Central time; an alias or a zone with the same rules serves as well.
+    expect(
+      issues({ recipientStates: ['FL'], complianceTimeZone: 'America/Chicago', allowedCallTimes: window }),
+    ).toEqual([]);
+    expect(
+      issues({ recipientStates: ['NY'], complianceTimeZone: 'US/Eastern', allowedCallTimes: window }),
+    ).toEqual([]);
+    expect(
+      issues({ recipientStates: ['NY'], complianceTimeZone: 'America/Detroit', allowedCallTimes: window }),
+    ).toEqual([]);
+    // Arizona keeps no DST: Denver's clock differs half the year, Phoenix's is right.
+    expect(
+      issues({ recipientStates: ['AZ'], complianceTimeZone: 'America/Phoenix', allowedCallTimes: window }),
+    ).toEqual([]);
+    expect(
+      issues({ recipientStates: ['NY'], complianceTimeZone: 'America/Phoenix', allowedCallTimes: window }),
+    ).toHaveLength(1);
   });
 
   it('refuses an unknown state code', () => {

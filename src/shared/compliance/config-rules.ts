@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { minutesOfDay, regimeOf, type CampaignConfig, type Weekday } from '../campaign-config.js';
 import { STATE_RULES, USPS_CODES, stateHoursFor } from './state-rules.js';
+import { zoneMismatch } from './state-zones.js';
 
 /**
  * Compliance rules applied to a campaign config at submit time and on every change. Pure.
@@ -111,11 +112,37 @@ export function checkRecipientStates(
 }
 
 /**
+ * Declared recipient states against the campaign's clock: windows are read in `complianceTimeZone`,
+ * and calling hours are the called party's local time, so the zone must keep the clock of one of
+ * each declared state's zones (STATE_ZONES) over the year from the campaign's start. Otherwise every
+ * hour check above is made on the wrong clock: Florida recipients on Los Angeles time are dialed
+ * until 23:00 their time. A campaign reaching several zones is split into one campaign per zone.
+ */
+export function checkStateZones(
+  config: Pick<CampaignConfig, 'recipientStates' | 'complianceTimeZone' | 'startDateTime'>,
+): ComplianceProblem[] {
+  const problems: ComplianceProblem[] = [];
+  const fromMs = Date.parse(config.startDateTime);
+  if (Number.isNaN(fromMs)) return problems;
+  (config.recipientStates ?? []).forEach((code, i) => {
+    const zones = zoneMismatch(code, config.complianceTimeZone, fromMs);
+    if (zones === null) return;
+    problems.push({
+      path: ['recipientStates', i],
+      message:
+        `${code} recipients keep ${zones.join(' or ')} time, not ${config.complianceTimeZone}; calling hours are ` +
+        `the called party's local time (${FEDERAL_WINDOW.source}): use one of those zones, one campaign per zone`,
+    });
+  });
+  return problems;
+}
+
+/**
  * Every config-only compliance rule, in a stable order. (An unknown `complianceTimeZone` is refused
  * by the base schema itself, campaign-config.ts.)
  */
 export function checkCampaignCompliance(config: CampaignConfig): ComplianceProblem[] {
-  return [...checkCallingWindows(config), ...checkRecipientStates(config)];
+  return [...checkCallingWindows(config), ...checkRecipientStates(config), ...checkStateZones(config)];
 }
 
 /** zod refinement hook used by `campaignConfigSchema`. */
