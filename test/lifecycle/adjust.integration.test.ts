@@ -98,6 +98,9 @@ describe('adjust worker: versioned writes against the sandbox', () => {
     expect(now.dialerSettings.callRate).toBe(0.6);
     expect(now.version).toBe(campaign.version + 1);
     expect(await auditActions(campaign.id)).toContain('conflict');
+    // CXone won: the record shows its value at once, not the one from before the outside change.
+    const record = await new CampaignStore(h.ctx).get(campaign.id);
+    expect(record).toMatchObject({ version: now.version, config: { dialerStrategy: { callRate: 0.6 } } });
   });
 
   it('rolls back the first write when the second fails half-way, then retries the whole command', async () => {

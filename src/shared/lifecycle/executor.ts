@@ -155,11 +155,18 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     log.warn({ rollback: report }, 'rolled back the first part of a command that failed half-way');
     return report;
   };
-  const stopped = async (stop: Stop, rb?: RollbackReport): Promise<ExecutionOutcome> => {
+  const stopped = async (
+    stop: Stop,
+    seen: CampaignResource,
+    rb?: RollbackReport,
+  ): Promise<ExecutionOutcome> => {
     const extra = rb ? { rollback: rb } : {};
     if (stop.kind === 'refused') {
       return { status: 'failed', error: { kind: 'compliance_refused', message: stop.reason }, ...extra };
     }
+    // CXone wins a conflict, so the record shows what CXone holds now, not what it held before the
+    // outside change (until the next poll, which may be a while for a paused campaign).
+    await effects.sync(seen);
     await effects.audit('conflict', { ...stop.report, ...extra }, stop.report.version);
     log.warn({ conflict: stop.report }, 'command stopped by a conflict; nothing overwritten');
     return { status: 'conflict', conflict: stop.report, ...extra };
@@ -183,7 +190,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       });
       rebases += result.rebases;
       if (result.kind === 'stopped') {
-        if (result.stop.kind !== 'nothing-to-send') return await stopped(result.stop);
+        if (result.stop.kind !== 'nothing-to-send') return await stopped(result.stop, result.latest);
         settings = result.stop.apply;
         latest = result.latest;
       } else {
@@ -225,7 +232,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       });
       rebases += result.rebases;
       if (result.kind === 'stopped') {
-        if (result.stop.kind !== 'already') return await stopped(result.stop, await undo());
+        if (result.stop.kind !== 'already') return await stopped(result.stop, result.latest, await undo());
         alreadyApplied.push('status');
         latest = result.latest;
         if (run.attempt > 1 && latest.status !== baseStatus) {
