@@ -152,18 +152,16 @@ export async function runAuditCli(
         const result = await trail.verify(command.campaignId);
         if (!result.ok) {
           const queue = new Queue(QUEUES.webhook, { connection: redis, prefix: keys.prefix });
+          const webhooksEnabled = config.webhook !== undefined;
           try {
             const events = createEventPublisher({
               redis,
               keys,
               logger,
               webhookQueue: queue,
-              enabled: config.webhook !== undefined,
+              enabled: webhooksEnabled,
             });
-            await alertBrokenChains(
-              { redis, keys, events, logger, webhooksEnabled: config.webhook !== undefined },
-              result,
-            );
+            await alertBrokenChains({ redis, keys, events, logger, webhooksEnabled }, result);
           } finally {
             await queue.close();
           }

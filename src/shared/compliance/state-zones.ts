@@ -78,7 +78,12 @@ const HORIZON_DAYS = 366;
 /** Six-hourly samples catch every DST change, which shifts a clock for months, not hours. */
 const STEP_MS = DAY_MS / 4;
 
+/**
+ * Answers already worked out: one costs about 1 500 offset look-ups (~20 ms). Keyed by the start day,
+ * which callers choose with every config the API validates, so the memo is capped, not kept forever.
+ */
 const agreement = new Map<string, boolean>();
+const AGREEMENT_MEMO_MAX = 10_000;
 
 /**
  * Pure (given the tz data): whether two zones keep the same UTC offset at every sample over the year
@@ -97,6 +102,7 @@ export function zonesKeepSameClock(a: string, b: string, fromMs: number): boolea
   for (let t = day * DAY_MS; same && t < (day + HORIZON_DAYS) * DAY_MS; t += STEP_MS) {
     same = za.offset(t) === zb.offset(t);
   }
+  if (agreement.size >= AGREEMENT_MEMO_MAX) agreement.clear();
   agreement.set(key, same);
   return same;
 }

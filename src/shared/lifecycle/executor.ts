@@ -147,6 +147,35 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       return false; // unknown: roll back, as for any failed status write
     }
   };
+  /**
+   * The trace of a status change: audit record, event and follow-ups (polling, window enforcement).
+   * `found`: seen in place on a retry rather than answered, marked so and recorded once per command.
+   */
+  const recordStatusChange = async (
+    action: CampaignAction,
+    from: CampaignStatus,
+    resource: CampaignResource,
+    found: boolean,
+  ) => {
+    const to = resource.status;
+    const mark = found ? { foundApplied: true } : {};
+    await effects.audit(
+      'state_changed',
+      { action, before: from, after: to, ...(found ? mark : { rebases }) },
+      resource.version,
+      found ? foundStatusAuditKey : undefined,
+    );
+    // `reason` tells a receiver an operator's pause from compliance's (the documented field).
+    await effects.publish('campaign.state.changed', {
+      action,
+      from,
+      to,
+      version: resource.version,
+      reason: job.reason,
+      ...mark,
+    });
+    await effects.followUp('status', () => hooks.onStatusChanged(campaignId, from, to));
+  };
   const undo = async (): Promise<RollbackReport | undefined> => {
     if (!settingsWrite) return undefined;
     const report = await rollbackWrite(io, effects, settingsWrite.changes, local, (fields) =>
@@ -239,22 +268,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
           // Found in place on a retry: most likely an earlier attempt's write whose answer was lost
           // (a timeout or a 5xx after CXone committed it), which left no record. Recorded now, marked
           // as found, and followed up, so polling and calling-window enforcement follow the status.
-          const to = latest.status;
-          await effects.audit(
-            'state_changed',
-            { action, before: baseStatus, after: to, foundApplied: true },
-            latest.version,
-            foundStatusAuditKey,
-          );
-          await effects.publish('campaign.state.changed', {
-            action,
-            from: baseStatus,
-            to,
-            version: latest.version,
-            reason: job.reason,
-            foundApplied: true,
-          });
-          await effects.followUp('status', () => hooks.onStatusChanged(campaignId, baseStatus, to));
+          await recordStatusChange(action, baseStatus, latest, true);
         }
       } else {
         const { from } = result.meta;
@@ -266,21 +280,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
           at: nowIso(),
         });
         await effects.sync(latest);
-        await effects.audit(
-          'state_changed',
-          { action, before: from, after: latest.status, rebases },
-          latest.version,
-        );
-        // `reason` tells a receiver an operator's pause from compliance's (the documented field).
-        await effects.publish('campaign.state.changed', {
-          action,
-          from,
-          to: latest.status,
-          version: latest.version,
-          reason: job.reason,
-        });
-        const to = latest.status;
-        await effects.followUp('status', () => hooks.onStatusChanged(campaignId, from, to));
+        await recordStatusChange(action, from, latest, false);
       }
     }
   } catch (err) {
