@@ -60,7 +60,7 @@ export const complianceActions = new Counter({
 });
 export const webhookOutcomes = new Counter({
   name: 'cxo_webhook_deliveries_total',
-  help: 'Webhook delivery attempts by outcome',
+  help: 'Webhook delivery job runs by outcome, each run counted once',
   labelNames: ['outcome'] as const,
   registers: [registry],
 });

@@ -96,6 +96,8 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     reason: DeadLetterReason,
     attempt: DeliveryAttempt | undefined,
     audit: boolean,
+    // Each run is counted once: a 410 that disabled the destination counts as that, not also here.
+    outcome: string = reason === 'exhausted' ? 'exhausted' : 'dead_lettered',
   ): Promise<never> {
     const letter = {
       eventId: event.id,
@@ -107,7 +109,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       ...(attempt?.error ? { error: attempt.error } : {}),
     };
     await deadLetter(deps, letter);
-    webhookOutcomes.inc({ outcome: reason === 'exhausted' ? 'exhausted' : 'dead_lettered' });
+    webhookOutcomes.inc({ outcome });
     if (audit) {
       await auditOrLog(auditDeps, {
         campaignId: auditCampaignId(event),
@@ -187,7 +189,6 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
           nowMs: ctx.clock.now(),
         });
         if (flipped) {
-          webhookOutcomes.inc({ outcome: 'destination_disabled' });
           logger.error(
             logFields,
             'webhook receiver answered 410 Gone: destination disabled until re-enabled',
@@ -204,7 +205,14 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
             },
           });
         }
-        return toDeadLetters(job, event, 'destination_gone', attempt, false);
+        return toDeadLetters(
+          job,
+          event,
+          'destination_gone',
+          attempt,
+          false,
+          flipped ? 'destination_disabled' : 'dead_lettered',
+        );
       }
       case 'dead':
         return toDeadLetters(job, event, verdict.cause, attempt, true);

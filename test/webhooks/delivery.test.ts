@@ -8,12 +8,25 @@ import {
   replayDeadLetters,
   replayEvent,
 } from '../../src/shared/webhooks/store.js';
+import { webhookOutcomes } from '../../src/shared/metrics.js';
 import { Receiver, startHarness, waitFor, type Harness } from './harness.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
+
+async function webhookOutcomeCounts(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const v of (await webhookOutcomes.get()).values) out[String(v.labels.outcome)] = v.value;
+  return out;
+}
+
+function diffCounts(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) if (v !== (before[k] ?? 0)) out[k] = v - (before[k] ?? 0);
+  return out;
+}
 
 async function setup(receiver: Receiver, workerOpts = {}): Promise<Harness> {
   const h = await startHarness(receiver.url, workerOpts);
@@ -142,8 +155,11 @@ describe('webhook delivery', () => {
     const receiver = await new Receiver().start();
     receiver.respond = () => ({ status: 410 });
     const h = await setup(receiver);
+    const outcomesBefore = await webhookOutcomeCounts();
     const first = await h.events.publish('campaign.state.changed', 'camp-410', { to: 'active' });
     await waitFor(async () => (await deadCount(h)) === 1, 10_000, 'first dead letter');
+    // One run, one outcome: the 410 that disabled the destination is not also a dead letter.
+    expect(diffCounts(outcomesBefore, await webhookOutcomeCounts())).toEqual({ destination_disabled: 1 });
     const state = await getDestinationState(h, receiver.url);
     expect(state).toMatchObject({ enabled: false, status: 410, eventId: first.id });
     const audit = await h.audit.list('camp-410');
@@ -151,6 +167,10 @@ describe('webhook delivery', () => {
 
     const second = await h.events.publish('campaign.state.changed', 'camp-410', { to: 'paused' });
     await waitFor(async () => (await deadCount(h)) === 2, 10_000, 'second dead letter');
+    expect(diffCounts(outcomesBefore, await webhookOutcomeCounts())).toEqual({
+      destination_disabled: 1,
+      dead_lettered: 1,
+    });
     expect(receiver.received).toHaveLength(1);
     expect((await listDeadLetters(h)).map((l) => l.reason).sort()).toEqual([
       'destination_disabled',
