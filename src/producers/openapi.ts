@@ -395,7 +395,7 @@ const KNOWN_SUMMARIES: Record<string, string> = {
   'post /v1/campaigns/{}/audit/import-history': "Import CXone's change history into the audit trail",
   'post /v1/webhooks/{}/replay': 'Deliver a webhook event again',
   'post /v1/webhooks/dead-letters/replay': 'Deliver every dead-lettered webhook event again',
-  'get /v1/webhooks/dead-letters': 'Webhook events whose delivery gave up',
+  'get /v1/webhooks/dead-letters': 'Webhook events whose delivery gave up, newest first',
   'get /v1/webhooks/events/{}': 'One webhook event and its delivery attempts',
   'get /admin/webhooks/destination': 'Webhook destination status (enabled, or disabled after 410)',
   'post /admin/webhooks/destination/enable': 'Re-enable a disabled webhook destination',

@@ -100,8 +100,12 @@ export async function deadLetter(deps: WebhookStoreDeps, letter: DeadLetter): Pr
     .exec();
 }
 
+/**
+ * Newest first: with thousands held, the page an operator reads must show what is failing now, not
+ * what failed a month ago.
+ */
 export async function listDeadLetters(deps: WebhookStoreDeps, limit = 100): Promise<DeadLetter[]> {
-  const ids = await deps.redis.zrange(deps.keys.webhookDeadLetters(), 0, String(Math.max(limit, 1) - 1));
+  const ids = await deps.redis.zrevrange(deps.keys.webhookDeadLetters(), 0, Math.max(limit, 1) - 1);
   if (ids.length === 0) return [];
   const pipeline = deps.redis.pipeline();
   for (const id of ids) pipeline.hget(deps.keys.webhookEvent(id), 'deadLetter');
