@@ -8,6 +8,7 @@ import Fastify, {
 import type { AppContext } from '../shared/context.js';
 import { actorFor, bearerToken, isProtectedPath, tokenMatches } from './auth.js';
 import { toErrorResponse } from './errors.js';
+import { RouteTable } from './allowed-methods.js';
 import { pathOf } from './url-path.js';
 import { registerCampaignRoutes } from './routes/campaigns.js';
 import { registerLaunchRoutes } from './routes/launches.js';
@@ -126,8 +127,28 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
       .send(response.body);
   });
 
+  // Every route registered from here on, for the 405 below (Bull Board's included).
+  const routes = new RouteTable();
+  app.addHook('onRoute', (route) => {
+    for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
+      routes.add({ method: String(method), url: route.url });
+    }
+  });
+
   app.setNotFoundHandler((request, reply) => {
     const path = pathOf(request.url);
+    const allowed = routes.allowedMethods(safeDecodePath(request.url));
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      void reply
+        .code(405)
+        .header('allow', allowed.join(', '))
+        .send({
+          error: 'method_not_allowed',
+          message: `${request.method} is not served on ${path}; allowed: ${allowed.join(', ')}`,
+          allowed,
+        });
+      return;
+    }
     void reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${path}` });
   });
 

@@ -78,6 +78,21 @@ describe('authentication', () => {
     expect(authed.status).toBe(404);
     expect(authed.body).toMatchObject({ error: 'not_found' });
   });
+
+  it('answers 405 with Allow for a served path under another method, after the token check', async () => {
+    expect((await api(stack, 'DELETE', '/v1/campaigns/abc-1', { token: null })).status).toBe(401);
+    const wrong = await api(stack, 'DELETE', '/v1/campaigns/abc-1');
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('GET, HEAD, PATCH');
+    expect(wrong.body).toMatchObject({ error: 'method_not_allowed', allowed: ['GET', 'HEAD', 'PATCH'] });
+    const put = await api(stack, 'PUT', '/v1/campaigns', { body: campaignConfig() });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('POST');
+    expect((await api(stack, 'POST', '/healthz')).headers.get('allow')).toBe('GET, HEAD');
+    // A path nothing serves stays a 404.
+    expect((await api(stack, 'DELETE', '/v1/campaigns/abc-1/nothing')).status).toBe(404);
+    expect(await queued()).toBe(0);
+  });
 });
 
 describe('malformed launch requests', () => {
