@@ -94,6 +94,13 @@ export const complianceOptionsSchema = z
   })
   .strict();
 
+/**
+ * How far ahead a launch may start. An outbound campaign is planned weeks ahead, not years: a later
+ * start is a typo (2207 for 2027) that would otherwise sit unnoticed as a scheduled launch.
+ */
+export const MAX_START_AHEAD_DAYS = 366;
+const MAX_START_AHEAD_MS = MAX_START_AHEAD_DAYS * 24 * 3600 * 1000;
+
 export const usStateCodeSchema = z
   .string()
   .regex(/^[A-Z]{2}$/, 'must be a two-letter USPS state code such as "FL"');
@@ -102,11 +109,16 @@ export const campaignConfigBaseSchema = z
   .object({
     name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
     description: z.string().max(2000).optional(),
-    startDateTime: z.iso.datetime({
-      offset: true,
-      local: false,
-      message: 'must be an ISO 8601 date-time with an offset, e.g. 2026-12-01T09:00:00-05:00',
-    }),
+    startDateTime: z.iso
+      .datetime({
+        offset: true,
+        local: false,
+        message: 'must be an ISO 8601 date-time with an offset, e.g. 2026-12-01T09:00:00-05:00',
+      })
+      // Checked against the time of the request, so an accepted start only ever gets nearer.
+      .refine((value) => Date.parse(value) <= Date.now() + MAX_START_AHEAD_MS, {
+        message: `must be at most ${MAX_START_AHEAD_DAYS} days ahead; a start further out is almost always a mistyped year`,
+      }),
     targetListId: z.uuid('must be a UUID'),
     skillGroupId: z.uuid('must be a UUID'),
     complianceTimeZone: timeZoneSchema,

@@ -78,6 +78,20 @@ describe('campaignConfigSchema', () => {
     ]);
   });
 
+  it('refuses a start more than a year ahead (a mistyped year), and accepts one in the past', () => {
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const day = 24 * 3600 * 1000;
+    expect(issuesOf({ ...valid, startDateTime: '2207-01-05T09:00:00-05:00' })).toEqual([
+      { path: 'startDateTime', message: expect.stringMatching(/at most 366 days ahead/) },
+    ]);
+    expect(issuesOf({ ...valid, startDateTime: iso(Date.now() + 367 * day) }).map((i) => i.path)).toEqual([
+      'startDateTime',
+    ]);
+    expect(issuesOf({ ...valid, startDateTime: iso(Date.now() + 365 * day) })).toEqual([]);
+    // A start that has passed means "now" (docs/api.md).
+    expect(issuesOf({ ...valid, startDateTime: '2020-01-06T09:00:00-05:00' })).toEqual([]);
+  });
+
   it('refuses unknown fields rather than dropping them silently, naming each one', () => {
     expect(
       issuesOf({ ...valid, colour: 'red', dialerStrategy: { ...valid.dialerStrategy, speed: 3 } }),
