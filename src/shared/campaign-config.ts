@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isValidTimeZone } from './time-zone.js';
+import { isValidTimeZone, tzDatabaseSpelling } from './time-zone.js';
 
 /**
  * The campaign configuration accepted by the producer API (the seed's shape). This file is the one
@@ -35,7 +35,8 @@ export const timeZoneSchema = z
   .string()
   .min(1)
   .max(64)
-  .refine(isValidTimeZone, { message: 'must be an IANA time zone such as America/New_York' });
+  .refine(isValidTimeZone, { message: 'must be an IANA time zone such as America/New_York' })
+  .overwrite(tzDatabaseSpelling);
 
 export const DIALER_STRATEGIES = ['predictive', 'progressive', 'preview'] as const;
 

@@ -17,3 +17,19 @@ export function isValidTimeZone(zone: string): boolean {
     return false;
   }
 }
+
+let spellingByLowerCase: Map<string, string> | undefined;
+
+/**
+ * The tz database's spelling of a zone Intl matched case-insensitively (`america/new_york` →
+ * `America/New_York`), so the same zone is stored, sent to CXone and fingerprinted one way. Only the
+ * case changes: a name is never swapped for another one (ICU would turn `Asia/Kolkata` into
+ * `Asia/Calcutta`), and a name outside ICU's canonical list (links such as `US/Eastern`) is kept
+ * as written.
+ */
+export function tzDatabaseSpelling(zone: string): string {
+  spellingByLowerCase ??= new Map(
+    [...Intl.supportedValuesOf('timeZone'), 'UTC'].map((name) => [name.toLowerCase(), name]),
+  );
+  return spellingByLowerCase.get(zone.toLowerCase()) ?? zone;
+}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { toValidationIssues } from '../../src/shared/campaign-config.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
+import { configFingerprint } from '../../src/producers/launch-submit.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { createCampaignRequestSchema } from '../../src/shared/cxone/wire.js';
 
@@ -70,6 +71,20 @@ describe('campaignConfigSchema', () => {
     const parsed = campaignConfigSchema.safeParse(withoutList);
     expect(parsed.success).toBe(false);
     expect(toValidationIssues(parsed.error!)[0]).toEqual({ path: 'targetListId', message: 'must be a UUID' });
+  });
+
+  it('stores a zone in the tz database spelling, changing only its case, so one zone fingerprints one way', () => {
+    const zoneOf = (complianceTimeZone: string) =>
+      campaignConfigSchema.parse({ ...valid, complianceTimeZone }).complianceTimeZone;
+    expect(zoneOf('america/new_york')).toBe('America/New_York');
+    expect(zoneOf('AMERICA/LOS_ANGELES')).toBe('America/Los_Angeles');
+    expect(
+      configFingerprint(campaignConfigSchema.parse({ ...valid, complianceTimeZone: 'america/new_york' })),
+    ).toBe(configFingerprint(campaignConfigSchema.parse(valid)));
+    // Never another name for the zone (ICU would say Asia/Calcutta), and links stay as written.
+    expect(zoneOf('Asia/Kolkata')).toBe('Asia/Kolkata');
+    expect(zoneOf('US/Eastern')).toBe('US/Eastern');
+    expect(zoneOf('UTC')).toBe('UTC');
   });
 
   it('requires an offset on the start time', () => {
