@@ -36,6 +36,11 @@ export const adjustJobSchema = z.object({
   /** The values of the touched fields as the requester saw them, for conflict detection. */
   base: z.record(z.string(), z.unknown()).optional(),
   baseVersion: z.number().int().optional(),
+  /**
+   * The CXone version of this command's settings write once an attempt has audited it: a retry that
+   * finds the settings in place then knows they are on record already (set by the adjust worker).
+   */
+  settingsRecordedVersion: z.number().int().optional(),
 });
 export type AdjustJob = z.infer<typeof adjustJobSchema>;
 

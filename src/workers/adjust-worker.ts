@@ -136,19 +136,18 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
     throw new DelayedError();
   };
 
-  const finish = async (data: AdjustJob, outcome: ExecutionOutcome): Promise<void> => {
+  const finish = async (data: AdjustJob, outcome: ExecutionOutcome, attempt: number): Promise<void> => {
     const finishedAt = nowDate().toISOString();
     const common = { status: outcome.status as CommandStatus, finishedAt, error: undefined };
+    // Named by attempt: a rollback kept from an earlier attempt must not read as this one's.
+    const rollback =
+      outcome.status !== 'succeeded' && outcome.rollback ? { ...outcome.rollback, attempt } : undefined;
     const partial: Partial<CommandRecord> =
       outcome.status === 'succeeded'
         ? { ...common, result: outcome.result }
         : outcome.status === 'conflict'
-          ? {
-              ...common,
-              conflict: outcome.conflict,
-              ...(outcome.rollback ? { rollback: outcome.rollback } : {}),
-            }
-          : { ...common, error: outcome.error, ...(outcome.rollback ? { rollback: outcome.rollback } : {}) };
+          ? { ...common, conflict: outcome.conflict, ...(rollback ? { rollback } : {}) }
+          : { ...common, error: outcome.error, ...(rollback ? { rollback } : {}) };
     await recordLastCommand(await commands.update(data.commandId, partial, nowDate()));
     lifecycleCommands.inc({ kind: data.action ?? 'patch', outcome: outcome.status });
     log.info(
@@ -177,7 +176,8 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
           // Between attempts the command is waiting again (and keeps its turn); only the last failure is final.
           status: lastAttempt ? 'failed' : 'queued',
           error,
-          ...(rollback ? { rollback } : {}),
+          // Named by attempt, so an earlier attempt's rollback does not read as this failure's.
+          ...(rollback ? { rollback: { ...rollback, attempt: job.attemptsMade + 1 } } : {}),
           ...(lastAttempt ? { finishedAt: nowDate().toISOString() } : {}),
         },
         nowDate(),
@@ -212,6 +212,8 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
       return waitAndRetry(job, token, jittered(LOCK_WAIT_MS));
     }
 
+    // What this attempt persists for the next ones (job.updateData replaces the whole payload).
+    let saved: AdjustJob = data;
     const end = jobDuration.startTimer({ queue: QUEUES.adjust });
     let outcomeLabel = 'failed';
     let done = false;
@@ -241,11 +243,16 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
           lease,
           attempt: job.attemptsMade + 1,
           saveBase: async (base, baseVersion) => {
-            await job.updateData({ ...data, base, baseVersion });
+            saved = { ...saved, base, baseVersion };
+            await job.updateData(saved);
+          },
+          saveSettingsRecorded: async (version) => {
+            saved = { ...saved, settingsRecordedVersion: version };
+            await job.updateData(saved);
           },
         },
       );
-      await finish(data, outcome);
+      await finish(data, outcome, job.attemptsMade + 1);
       done = true;
       outcomeLabel = outcome.status;
       return outcome.status;

@@ -1,5 +1,5 @@
 import type { Worker } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
@@ -16,11 +16,17 @@ import { startHarness, withHookBeforeWrite, type Harness } from './harness.js';
 let h: Harness;
 let worker: Worker;
 let hook: (call: number, campaignId: string) => Promise<void> = async () => undefined;
+/** Calls of the armed campaign whose write CXone applies but whose answer never arrives. */
+let lostAnswers = new Set<number>();
 let cxone: ReturnType<typeof withHookBeforeWrite>;
 
 beforeAll(async () => {
   h = await startHarness();
-  cxone = withHookBeforeWrite(h.ctx.cxone, (call, id) => hook(call, id));
+  cxone = withHookBeforeWrite(
+    h.ctx.cxone,
+    (call, id) => hook(call, id),
+    (call) => lostAnswers.has(call),
+  );
   worker = createAdjustWorker({ ...h.ctx, cxone });
   await worker.waitUntilReady();
 });
@@ -40,6 +46,71 @@ async function auditActions(id: string): Promise<string[]> {
   const trail = h.ctx.audit as unknown as { list(id: string): Promise<Array<{ action: string }>> };
   return (await trail.list(id)).map((r) => r.action);
 }
+
+async function auditRecords(id: string) {
+  const trail = h.ctx.audit as unknown as {
+    list(id: string): Promise<Array<{ action: string; details: Record<string, unknown> }>>;
+  };
+  return (await trail.list(id)).filter(
+    (r) => r.action === 'settings_changed' || r.action === 'state_changed',
+  );
+}
+
+describe('adjust worker: writes whose answer was lost', () => {
+  afterEach(() => {
+    lostAnswers = new Set();
+    hook = async () => undefined;
+  });
+
+  it('records a settings write CXone applied without answering when the retry finds it, then pauses', async () => {
+    const campaign = await h.campaign('active');
+    lostAnswers = new Set([1]);
+    cxone.arm(campaign.id);
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:carol',
+      reason: 'operator',
+      action: 'pause',
+      patch: { dialerStrategy: { callRate: 0.8 } },
+    });
+    const done = await h.waitForCommand(commandId);
+
+    expect(done).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(done.result?.alreadyApplied).toEqual(['dialerStrategy.callRate']);
+    expect(done.rollback).toBeUndefined();
+    expect(
+      (await auditRecords(campaign.id)).map((r) => [r.action, r.details['foundApplied'] ?? false]),
+    ).toEqual([
+      ['settings_changed', true],
+      ['state_changed', false],
+    ]);
+  });
+
+  it('does not record the settings twice when an answered settings write is followed by a lost status answer', async () => {
+    const campaign = await h.campaign('active');
+    lostAnswers = new Set([2]);
+    cxone.arm(campaign.id);
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:carol',
+      reason: 'operator',
+      action: 'pause',
+      patch: { dialerStrategy: { callRate: 0.8 } },
+    });
+    const done = await h.waitForCommand(commandId);
+
+    expect(done).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(done.result?.alreadyApplied).toEqual(['dialerStrategy.callRate', 'status']);
+    expect(
+      (await auditRecords(campaign.id)).map((r) => [r.action, r.details['foundApplied'] ?? false]),
+    ).toEqual([
+      ['settings_changed', false],
+      ['state_changed', true],
+    ]);
+    const now = await h.ctx.cxone.getCampaign(campaign.id);
+    expect(now).toMatchObject({ status: 'paused', dialerSettings: { callRate: 0.8 } });
+  });
+});
 
 describe('adjust worker: versioned writes against the sandbox', () => {
   it('rebases onto an outside change to another field: both changes present', async () => {
@@ -119,9 +190,11 @@ describe('adjust worker: versioned writes against the sandbox', () => {
     });
     const done = await h.waitForCommand(commandId);
 
+    // The first attempt's undo, named as such next to the second attempt's success.
     expect(done.rollback).toMatchObject({
       outcome: 'restored',
       restored: [{ field: 'dialerStrategy.callRate', from: 0.8, to: 0.5 }],
+      attempt: 1,
     });
     expect(done.attempts).toBe(2);
     expect(done.status).toBe('succeeded');

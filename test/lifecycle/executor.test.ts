@@ -76,6 +76,9 @@ class InMemoryCxone implements CxoneApi {
 
 function setup(opts: { refusals?: Array<string | null>; lockLost?: boolean } = {}) {
   const statusChanges: string[] = [];
+  const settingsChanges: string[][] = [];
+  /** What the attempts persisted into the job for later ones, as the adjust worker does. */
+  const saved: Partial<AdjustJob> = {};
   const events: Array<{ type: string; data: Record<string, unknown> }> = [];
   const cxone = new InMemoryCxone(resource({ id: 'c1', version: 3 }));
   const audits: AuditInput[] = [];
@@ -84,7 +87,7 @@ function setup(opts: { refusals?: Array<string | null>; lockLost?: boolean } = {
   const hooks: LifecycleHooks = {
     complianceRefusal: () => (refusals.length ? (refusals.shift() ?? null) : null),
     onStatusChanged: async (_id, from, to) => void statusChanges.push(`${from}->${to}`),
-    onSettingsChanged: async () => undefined,
+    onSettingsChanged: async (_id, fields) => void settingsChanges.push(fields),
     onPollIntervalChanged: async () => undefined,
   };
   const store = {
@@ -127,9 +130,11 @@ function setup(opts: { refusals?: Array<string | null>; lockLost?: boolean } = {
       },
       lease,
       attempt,
-      saveBase: async () => undefined,
+      saveBase: async (base, baseVersion) => void Object.assign(saved, { base, baseVersion }),
+      saveSettingsRecorded: async (version) =>
+        void Object.assign(saved, { settingsRecordedVersion: version }),
     });
-  return { cxone, audits, sleeps, run, statusChanges, events };
+  return { cxone, audits, sleeps, run, statusChanges, settingsChanges, events, saved };
 }
 
 describe('executeCommand', () => {
@@ -254,7 +259,7 @@ describe('executeCommand', () => {
   });
 
   it('does not roll back when the status write landed without an answer, and the retry records it', async () => {
-    const { cxone, run, audits, statusChanges, events } = setup();
+    const { cxone, run, audits, statusChanges, events, saved } = setup();
     cxone.campaign = { ...cxone.campaign, status: 'paused' };
     // CXone commits the resume, then the answer is lost (a timeout, or a 5xx from a proxy).
     const original = cxone.updateCampaign.bind(cxone);
@@ -277,13 +282,15 @@ describe('executeCommand', () => {
     expect(cxone.updates).toEqual([{ dialerSettings: { callRate: 0.3 } }, { status: 'active' }]);
     expect(cxone.campaign).toMatchObject({ status: 'active', dialerSettings: { callRate: 0.3 } });
 
-    const outcome = await run({ ...command, base: { 'dialerStrategy.callRate': 0.5, status: 'paused' } }, 2);
+    expect(saved).toMatchObject({ base: { 'dialerStrategy.callRate': 0.5, status: 'paused' } });
+    const outcome = await run({ ...command, ...saved }, 2);
     expect(outcome).toMatchObject({
       status: 'succeeded',
       result: { alreadyApplied: ['dialerStrategy.callRate', 'status'] },
     });
     expect(cxone.updates).toHaveLength(2);
-    // The status change is on record and followed up, though its answer never came.
+    // The status change is on record and followed up, though its answer never came; the settings
+    // write, answered and audited by the first attempt, is not recorded a second time.
     expect(audits.map((a) => [a.action, a.details?.['foundApplied'] ?? false])).toEqual([
       ['settings_changed', false],
       ['state_changed', true],
@@ -293,6 +300,60 @@ describe('executeCommand', () => {
     expect(events.filter((e) => e.type === 'campaign.state.changed').map((e) => e.data['to'])).toEqual([
       'active',
     ]);
+  });
+
+  it('records a settings write that landed without an answer when the retry finds it, once and marked', async () => {
+    const { cxone, run, audits, events, settingsChanges, saved } = setup();
+    const original = cxone.updateCampaign.bind(cxone);
+    let lostAnswers = 1;
+    cxone.updateCampaign = async (id, version, body, ...rest) => {
+      const written = await original(id, version, body, ...rest);
+      if (lostAnswers-- > 0) {
+        throw new CxoneUnavailableError('timeout of 10000ms exceeded', {
+          endpoint: ENDPOINT,
+          campaignId: id,
+        });
+      }
+      return written;
+    };
+    const command = { patch: { dialerStrategy: { callRate: 0.8 }, name: 'Autumn renewals' } };
+    expect(await run(command).catch((e: unknown) => e)).toBeInstanceOf(PartialFailureError);
+    expect(audits).toEqual([]);
+
+    const outcome = await run({ ...command, ...saved }, 2);
+    expect(outcome).toMatchObject({ status: 'succeeded', result: { writes: [] } });
+    expect(cxone.updates).toHaveLength(1);
+    expect(audits).toHaveLength(1);
+    expect(audits[0]).toMatchObject({
+      action: 'settings_changed',
+      dedupeKey: 'command:cmd_1:settings-found',
+      details: {
+        foundApplied: true,
+        scope: 'cxone',
+        changes: [
+          { field: 'name', from: 'Spring renewals', to: 'Autumn renewals' },
+          { field: 'dialerStrategy.callRate', from: 0.5, to: 0.8 },
+        ],
+      },
+    });
+    expect(events.map((e) => [e.type, e.data['foundApplied']])).toEqual([
+      ['campaign.settings.changed', true],
+    ]);
+    expect(settingsChanges).toEqual([['name', 'dialerStrategy.callRate']]);
+  });
+
+  it('does not take settings found in place on a first attempt, or already so when requested, as its own', async () => {
+    const { cxone, run, audits } = setup();
+    // Someone else set the same rate before our first attempt: theirs, not ours to record.
+    cxone.campaign = {
+      ...cxone.campaign,
+      dialerSettings: { ...cxone.campaign.dialerSettings, callRate: 0.8 },
+    };
+    await run({ patch: { dialerStrategy: { callRate: 0.8 } }, base: { 'dialerStrategy.callRate': 0.5 } });
+    // The requester saw 0.8 already: no change at all, on any attempt.
+    await run({ patch: { dialerStrategy: { callRate: 0.8 } }, base: { 'dialerStrategy.callRate': 0.8 } }, 2);
+    expect(cxone.updates).toEqual([]);
+    expect(audits).toEqual([]);
   });
 
   it('treats an action already in effect as done without writing', async () => {

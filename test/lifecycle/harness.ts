@@ -6,7 +6,9 @@ import { createContext, type ClosableContext } from '../../src/shared/context-fa
 import type { AppContext } from '../../src/shared/context.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
+import { CxoneUnavailableError } from '../../src/shared/errors.js';
 import {
+  CXONE_ENDPOINTS,
   CXONE_SCOPES,
   type CampaignResource,
   type UpdateCampaignRequest,
@@ -185,6 +187,8 @@ export async function startHarness(overrides: Partial<AppContext> = {}): Promise
 export function withHookBeforeWrite(
   inner: CxoneApi,
   hook: (call: number, campaignId: string) => Promise<void>,
+  /** Calls whose write CXone applies but whose answer is lost, as after a timeout (answered 503). */
+  loseAnswerOf: (call: number) => boolean = () => false,
 ): CxoneApi & { arm(campaignId: string): void } {
   let armed: string | undefined;
   let calls = 0;
@@ -198,11 +202,16 @@ export function withHookBeforeWrite(
     getStats: (id, opts) => inner.getStats(id, opts),
     history: (id, opts) => inner.history(id, opts),
     async updateCampaign(id, version, body, opts) {
-      if (armed === id) {
-        calls += 1;
-        await hook(calls, id);
+      const call = armed === id ? ++calls : 0;
+      if (call > 0) await hook(call, id);
+      const written = await inner.updateCampaign(id, version, body, opts);
+      if (call > 0 && loseAnswerOf(call)) {
+        throw new CxoneUnavailableError('timeout of 10000ms exceeded (answer dropped by the test)', {
+          endpoint: CXONE_ENDPOINTS.updateCampaign,
+          campaignId: id,
+        });
       }
-      return inner.updateCampaign(id, version, body, opts);
+      return written;
     },
   };
 }

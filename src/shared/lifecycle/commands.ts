@@ -48,6 +48,8 @@ export interface RollbackReport {
   /** CXone version after the restoring write, when there was one. */
   version?: number;
   error?: string;
+  /** The command's attempt (1-based) that rolled back; set on the command record. */
+  attempt?: number;
 }
 
 export interface CommandWrite {

@@ -12,8 +12,15 @@ import type { CommandResult, CommandWrite, ConflictReport, FieldChange, Rollback
 import { configFromResource, localPart } from './config-view.js';
 import { createCommandEffects } from './effects.js';
 import type { CampaignLease } from './lock.js';
-import { campaignPatchSchema, captureBase, flattenPatch, isEmptyUpdate, type FlatChanges } from './patch.js';
-import { rebaseAction, rebaseSettings, type ActionRebase, type SettingsRebase } from './rebase.js';
+import {
+  campaignPatchSchema,
+  captureBase,
+  flattenPatch,
+  isEmptyUpdate,
+  wireChanges,
+  type FlatChanges,
+} from './patch.js';
+import { rebaseAction, rebaseSettings, sameValue, type ActionRebase, type SettingsRebase } from './rebase.js';
 import { rollbackWrite } from './rollback.js';
 import { isFinal, type CampaignAction } from './state-machine.js';
 import { DEFAULT_MAX_REBASES, writeVersioned, type VersionedWriteIO } from './versioned-write.js';
@@ -81,6 +88,8 @@ export interface CommandRun {
   attempt: number;
   /** Persists the base captured at the first read, so later attempts compare with the same values. */
   saveBase(base: Record<string, unknown>, baseVersion: number): Promise<void>;
+  /** Persists that the settings write (at this CXone version) is audited, for later attempts. */
+  saveSettingsRecorded(version: number): Promise<void>;
 }
 
 function toChanges(before: Record<string, unknown>, after: FlatChanges): FieldChange[] {
@@ -222,6 +231,29 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         if (result.stop.kind !== 'nothing-to-send') return await stopped(result.stop, result.latest);
         settings = result.stop.apply;
         latest = result.latest;
+        // Not when an earlier attempt's write was answered and audited (its status write then failed).
+        const found =
+          run.attempt > 1 && job.settingsRecordedVersion === undefined
+            ? foundSettings(ours, base, settings.alreadyApplied)
+            : [];
+        if (found.length > 0) {
+          // As for a status found in place (below): most likely an earlier attempt's PATCH whose
+          // answer was lost. Recorded once per command, marked as found, with its follow-ups.
+          await effects.sync(latest);
+          await effects.audit(
+            'settings_changed',
+            { changes: found, scope: 'cxone', foundApplied: true },
+            latest.version,
+            `command:${job.commandId}:settings-found`,
+          );
+          await effects.publish('campaign.settings.changed', {
+            changes: found,
+            version: latest.version,
+            foundApplied: true,
+          });
+          const fields = found.map((c) => c.field);
+          await effects.followUp('settings', () => hooks.onSettingsChanged(campaignId, fields));
+        }
       } else {
         settings = result.meta;
         latest = result.resource;
@@ -238,6 +270,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
           { changes: settingsWrite.changes, scope: 'cxone', rebases },
           latest.version,
         );
+        await run.saveSettingsRecorded(latest.version);
         await effects.publish('campaign.settings.changed', {
           changes: settingsWrite.changes,
           version: latest.version,
@@ -323,6 +356,27 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     status: 'succeeded',
     result: { version: latest.version, status: latest.status, writes, alreadyApplied, rebases },
   };
+}
+
+/**
+ * The CXone settings of this command found already in place on a retry although the requester saw
+ * other values: the change an earlier attempt made without hearing back. A field the requester already
+ * saw at the wanted value was no change at all, and orchestrator-only fields are written after every
+ * CXone write (never half-way), so neither counts.
+ */
+function foundSettings(
+  ours: FlatChanges,
+  base: Record<string, unknown>,
+  alreadyApplied: readonly string[],
+): FieldChange[] {
+  const found = wireChanges(
+    Object.fromEntries(
+      alreadyApplied
+        .filter((field) => field in base && !sameValue(base[field], ours[field]))
+        .map((field) => [field, ours[field]]),
+    ),
+  );
+  return Object.entries(found).map(([field, to]) => ({ field, from: base[field] ?? null, to }));
 }
 
 function invalidReport(reason: string, issues: ValidationIssue[], latest: CampaignResource): ConflictReport {
