@@ -62,9 +62,10 @@ describe('adjust worker: writes whose answer was lost', () => {
     hook = async () => undefined;
   });
 
-  it('records a settings write CXone applied without answering when the retry finds it, then pauses', async () => {
+  /** Pauses an active campaign and sets its rate, with the answers of the given writes lost. */
+  async function pauseLosingAnswers(calls: number[]) {
     const campaign = await h.campaign('active');
-    lostAnswers = new Set([1]);
+    lostAnswers = new Set(calls);
     cxone.arm(campaign.id);
     const { commandId } = await enqueueCommand(h.ctx, {
       campaignId: campaign.id,
@@ -74,36 +75,29 @@ describe('adjust worker: writes whose answer was lost', () => {
       patch: { dialerStrategy: { callRate: 0.8 } },
     });
     const done = await h.waitForCommand(commandId);
+    const audited = (await auditRecords(campaign.id)).map((r) => [
+      r.action,
+      r.details['foundApplied'] ?? false,
+    ]);
+    return { campaign, done, audited };
+  }
 
+  it('records a settings write CXone applied without answering when the retry finds it, then pauses', async () => {
+    const { done, audited } = await pauseLosingAnswers([1]);
     expect(done).toMatchObject({ status: 'succeeded', attempts: 2 });
     expect(done.result?.alreadyApplied).toEqual(['dialerStrategy.callRate']);
     expect(done.rollback).toBeUndefined();
-    expect(
-      (await auditRecords(campaign.id)).map((r) => [r.action, r.details['foundApplied'] ?? false]),
-    ).toEqual([
+    expect(audited).toEqual([
       ['settings_changed', true],
       ['state_changed', false],
     ]);
   });
 
   it('does not record the settings twice when an answered settings write is followed by a lost status answer', async () => {
-    const campaign = await h.campaign('active');
-    lostAnswers = new Set([2]);
-    cxone.arm(campaign.id);
-    const { commandId } = await enqueueCommand(h.ctx, {
-      campaignId: campaign.id,
-      actor: 'api:carol',
-      reason: 'operator',
-      action: 'pause',
-      patch: { dialerStrategy: { callRate: 0.8 } },
-    });
-    const done = await h.waitForCommand(commandId);
-
+    const { campaign, done, audited } = await pauseLosingAnswers([2]);
     expect(done).toMatchObject({ status: 'succeeded', attempts: 2 });
     expect(done.result?.alreadyApplied).toEqual(['dialerStrategy.callRate', 'status']);
-    expect(
-      (await auditRecords(campaign.id)).map((r) => [r.action, r.details['foundApplied'] ?? false]),
-    ).toEqual([
+    expect(audited).toEqual([
       ['settings_changed', false],
       ['state_changed', true],
     ]);
