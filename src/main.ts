@@ -6,8 +6,9 @@ import { closeWithin } from './process/close-within.js';
 import { findOnPath, startPrivateRedis, type PrivateRedis } from './process/private-redis.js';
 import { buildApiApp } from './producers/app.js';
 import { startMetricsServer, type MetricsServer } from './producers/routes/ops.js'; // (H8)
-import { startEmbeddedSandbox } from './sandbox/embedded.js';
+import { EMBEDDED_SANDBOX_HOST, startEmbeddedSandbox } from './sandbox/embedded.js';
 import { runSandboxRole } from './sandbox/cli-entry.js';
+import { describeListenError } from './process/listen-error.js';
 import type { RunningSandbox } from './sandbox/types.js';
 import { ConfigError, loadConfig, type AppConfig } from './shared/config.js';
 import { createContext, type ClosableContext } from './shared/context-factory.js';
@@ -63,14 +64,24 @@ async function ensureRedis(config: AppConfig, logger: Logger): Promise<PrivateRe
   );
 }
 
-async function listen(app: FastifyInstance, config: AppConfig): Promise<number> {
+/** Runs `bind`; an address that cannot be bound ends the process with one line naming the variable. */
+async function bindOrFail<T>(
+  where: { portVariable: string; port: number; host: string },
+  bind: () => Promise<T>,
+): Promise<T> {
   try {
-    await app.listen({ port: config.port, host: config.host });
+    return await bind();
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') fail(`port ${config.port} is already in use; set PORT to a free port`);
+    const line = describeListenError(err, where);
+    if (line) fail(line);
     throw err;
   }
+}
+
+async function listen(app: FastifyInstance, config: AppConfig): Promise<number> {
+  await bindOrFail({ portVariable: 'PORT', port: config.port, host: config.host }, () =>
+    app.listen({ port: config.port, host: config.host }),
+  );
   const address = app.server.address();
   return typeof address === 'object' && address ? address.port : config.port;
 }
@@ -161,7 +172,10 @@ async function run(role: Role, initialConfig: AppConfig, logger: Logger): Promis
   onSignals(running, config, logger);
 
   if (role === 'sandbox') {
-    running.sandbox = await runSandboxRole(config, logger);
+    running.sandbox = await bindOrFail(
+      { portVariable: 'SANDBOX_PORT', port: config.sandbox.port, host: config.host },
+      () => runSandboxRole(config, logger),
+    );
     printBanner(bannerLines({ role, config, sandboxUrl: running.sandbox.url }));
     return;
   }
@@ -171,16 +185,12 @@ async function run(role: Role, initialConfig: AppConfig, logger: Logger): Promis
   // The embedded sandbox belongs to `all`; split roles share one `sandbox` process instead, because
   // its state lives in memory and every process must see the same campaigns.
   if (role === 'all' && config.sandboxMode) {
-    try {
-      running.sandbox = await startEmbeddedSandbox(config, logger);
-      // SANDBOX_PORT=0 picks a free port; the client must call the port actually bound.
-      config = { ...config, cxone: { ...config.cxone, baseUrl: `http://127.0.0.1:${running.sandbox.port}` } };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-        fail(`SANDBOX_PORT ${config.sandbox.port} is already in use; set SANDBOX_PORT to a free port`);
-      }
-      throw err;
-    }
+    running.sandbox = await bindOrFail(
+      { portVariable: 'SANDBOX_PORT', port: config.sandbox.port, host: EMBEDDED_SANDBOX_HOST },
+      () => startEmbeddedSandbox(config, logger),
+    );
+    // SANDBOX_PORT=0 picks a free port; the client must call the port actually bound.
+    config = { ...config, cxone: { ...config.cxone, baseUrl: `http://127.0.0.1:${running.sandbox.port}` } };
   } else if (config.sandboxMode) {
     logger.info(
       { cxone: config.cxone.baseUrl },
@@ -189,16 +199,22 @@ async function run(role: Role, initialConfig: AppConfig, logger: Logger): Promis
   }
 
   running.ctx = await createContext(config, logger);
+  // Sockets are bound before any worker starts: a bad HOST or a taken port then ends the process
+  // before it has taken a job it would drop on the way out.
   let apiPort: number | undefined;
-  if (role === 'all' || role === 'worker') running.workers = await startWorkers(running.ctx);
-  // (H8) worker replicas expose their own /metrics, /healthz, /readyz when METRICS_PORT is set.
-  if (role === 'worker' && config.metricsPort !== undefined) {
-    running.metrics = await startMetricsServer(running.ctx, { port: config.metricsPort, host: config.host });
-  }
   if (role === 'all' || role === 'api') {
     running.api = await buildApiApp(running.ctx);
     apiPort = await listen(running.api, config);
   }
+  // (H8) worker replicas expose their own /metrics, /healthz, /readyz when METRICS_PORT is set.
+  if (role === 'worker' && config.metricsPort !== undefined) {
+    const { metricsPort, host } = config;
+    const ctx = running.ctx;
+    running.metrics = await bindOrFail({ portVariable: 'METRICS_PORT', port: metricsPort, host }, () =>
+      startMetricsServer(ctx, { port: metricsPort, host }),
+    );
+  }
+  if (role === 'all' || role === 'worker') running.workers = await startWorkers(running.ctx);
 
   printBanner(
     bannerLines({

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { redactUrl } from './redact-url.js';
 
@@ -13,6 +14,9 @@ const optionalUrl = z
   .pipe(z.url({ protocol: /^https?$/ }).optional());
 
 const port = z.coerce.number().int().min(0).max(65535);
+/** RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens. */
+const HOSTNAME =
+  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 export const envSchema = z
   .object({
@@ -21,7 +25,12 @@ export const envSchema = z
       .default('redis://127.0.0.1:6379')
       .pipe(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })),
     PORT: port.default(3000),
-    HOST: z.string().min(1).default('0.0.0.0'),
+    HOST: z
+      .string()
+      .default('0.0.0.0')
+      .refine((host) => isIP(host) !== 0 || HOSTNAME.test(host), {
+        message: 'must be an IP address (0.0.0.0 for every interface) or a host name such as localhost',
+      }),
     API_TOKEN: z.string().min(8, 'must be at least 8 characters').optional(),
     CXONE_BASE_URL: optionalUrl,
     CXONE_CLIENT_ID: z.string().min(1).optional(),

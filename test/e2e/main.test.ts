@@ -131,11 +131,61 @@ describe('npm start (src/main.ts)', () => {
   });
 
   it('stops with one line per bad variable and exit code 1', async () => {
-    const run = runMain(['all'], cleanEnv({ PORT: 'abc', REDIS_URL: 'http://nope' }));
+    const run = runMain(['all'], cleanEnv({ PORT: 'abc', REDIS_URL: 'http://nope', HOST: 'not..a..host' }));
     const { code } = await run.exit;
     expect(code).toBe(1);
     expect(run.stderr()).toMatch(/^PORT: /m);
     expect(run.stderr()).toMatch(/^REDIS_URL: /m);
+    expect(run.stderr()).toMatch(/^HOST: must be an IP address/m);
+  });
+
+  it('names HOST in one line when it is not an address of this machine, before any worker starts', async () => {
+    const prefix = testPrefix();
+    prefixes.push(prefix);
+    // TEST-NET-3 (RFC 5737): documentation only, never assigned to an interface.
+    const run = runMain(
+      ['all'],
+      cleanEnv({
+        REDIS_URL,
+        PORT: '0',
+        SANDBOX_PORT: '0',
+        HOST: '203.0.113.7',
+        KEY_PREFIX: prefix,
+        LOG_LEVEL: 'info',
+      }),
+    );
+    const { code } = await run.exit;
+    expect(code).toBe(1);
+    expect(run.stderr().trim().split('\n')).toEqual([
+      'HOST 203.0.113.7 is not an address of this machine; set HOST to one of its addresses, or 0.0.0.0 for all',
+    ]);
+    expect(run.stdout()).not.toMatch(/workers started/);
+  });
+
+  it('stops when npm start itself is signalled, as a supervisor holding its pid does', async () => {
+    const prefix = testPrefix();
+    prefixes.push(prefix);
+    const npm = spawn('npm', ['start', '--silent', '--', 'all'], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      env: cleanEnv({ REDIS_URL, PORT: '0', SANDBOX_PORT: '0', HOST: '127.0.0.1', KEY_PREFIX: prefix }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    npm.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 30_000;
+    while (!/API token/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const port = Number(/API\s+http:\/\/127\.0\.0\.1:(\d+)\/v1/.exec(out)?.[1]);
+    expect(port).toBeGreaterThan(0);
+    // SIGTERM to npm alone, not to its process group: the orchestrator must get it and drain.
+    npm.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), resolve(false)));
+      socket.once('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
   });
 
   it('says in one line how to start Redis when it does not answer', async () => {
