@@ -305,6 +305,14 @@ export class CampaignStore {
     if (result === null) throw new UnknownCampaignError(campaignId);
   }
 
+  /**
+   * Removes orchestrator-owned fields that no longer hold (`polling` once the campaign is not polled),
+   * so the record does not go on reporting them. A missing record is left missing.
+   */
+  async clear(campaignId: string, fields: readonly 'polling'[]): Promise<void> {
+    await this.write(campaignId, undefined, true, {}, fields);
+  }
+
   async listIds(): Promise<string[]> {
     return this.redis.smembers(this.keys.campaignIndex());
   }
@@ -343,6 +351,7 @@ export class CampaignStore {
     version: number | undefined,
     mustExist: boolean,
     fields: Partial<CampaignRecord>,
+    remove: readonly FieldName[] = [],
   ): Promise<boolean | null> {
     const guarded: (string | Buffer)[] = [];
     const unguarded: (string | Buffer)[] = [];
@@ -364,6 +373,7 @@ export class CampaignStore {
       const derivable = field === 'efficiency' && JSON.stringify(derivedEfficiency) === text;
       add(field as FieldName, derivable ? DELETE : text);
     }
+    for (const field of remove) add(field, DELETE);
     // The resource is kept as its difference from the config stored with it, so a write of either
     // one stores the difference against the pair as it will be after this write.
     if (all.cxone !== undefined || all.config !== undefined) {

@@ -146,6 +146,10 @@ describe('poll schedulers', () => {
       effectiveIntervalMs: 15_000,
       desiredIntervalMs: 10_000,
     });
+    // A campaign no longer polled no longer says it is, and the rest of its record stays.
+    const stopped = await store.get('p3');
+    expect(stopped?.polling).toBeUndefined();
+    expect(stopped).toMatchObject({ status: 'active', version: 1 });
   });
 
   it('changes a campaign interval when asked with a new one', async () => {

@@ -105,6 +105,8 @@ export async function ensurePolling(
 export async function stopPolling(ctx: PollingContext, campaignId: string): Promise<void> {
   const removed = await ctx.redis.hdel(activeKey(ctx), campaignId);
   await ctx.queues.poll.removeJobScheduler(pollSchedulerId(campaignId));
+  // The record stops saying "polling every …" (GET /v1/campaigns/{id}, `cxo status`).
+  await new CampaignStore(ctx).clear(campaignId, ['polling']);
   if (removed === 0) return;
   ctx.logger.info({ campaignId }, 'polling stopped');
   await withRebalanceLock(ctx, async (lease) => {
