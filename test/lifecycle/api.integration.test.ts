@@ -250,6 +250,20 @@ describe('campaign command API', () => {
     expect(closed.statusCode).toBe(409);
     expect(closed.json()).toMatchObject({ error: 'invalid_state' });
     expect((await act('no-such-campaign', 'pause')).statusCode).toBe(404);
+    const list = await app.inject({
+      method: 'GET',
+      url: '/v1/campaigns/no-such-campaign/commands',
+      headers: auth,
+    });
+    expect(list.statusCode).toBe(404);
+    expect(list.json()).toMatchObject({ error: 'not_found' });
+    // A known campaign with nothing pending is an empty list, not a 404.
+    const idle = await app.inject({
+      method: 'GET',
+      url: `/v1/campaigns/${campaign.id}/commands`,
+      headers: auth,
+    });
+    expect(idle.json()).toEqual({ campaignId: campaign.id, pending: [] });
     const missing = await app.inject({ method: 'GET', url: '/v1/commands/cmd_missing', headers: auth });
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toMatchObject({ error: 'not_found' });

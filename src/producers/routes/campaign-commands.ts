@@ -182,8 +182,14 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
   app.get('/v1/campaigns/:id/commands', async (request) => {
     const { id } = parseOrThrow(idParams, request.params);
     const ids = await createCommandOrder(ctx).pending(id);
-    const pending = await Promise.all(ids.map((commandId) => getCommand(ctx, commandId)));
-    return { campaignId: id, pending: pending.filter((c) => c !== null) };
+    const pending = (await Promise.all(ids.map((commandId) => getCommand(ctx, commandId)))).filter(
+      (c) => c !== null,
+    );
+    // As the command routes: a campaign this orchestrator does not know is a 404, not an empty list.
+    if (pending.length === 0 && !(await new CampaignStore(ctx).get(id))) {
+      throw new NotFoundError(`campaign ${id} is not known to this orchestrator`);
+    }
+    return { campaignId: id, pending };
   });
 
   app.get('/v1/commands/:commandId', async (request) => {
