@@ -157,6 +157,17 @@ const STANDARD_ERRORS = {
   '401': errorResponse('Missing or wrong API token'),
   '500': errorResponse('Unexpected server error (details are in the server log, never in the response)'),
 };
+/** Any route that reads a JSON body. */
+const BODY_ERRORS = {
+  '413': errorResponse('The body is above 64 KiB'),
+  '415': errorResponse('The body is not application/json'),
+};
+/** Routes that read CXone before answering. */
+const UPSTREAM_ERRORS = {
+  '503': errorResponse(
+    'CXone is rate limiting or unavailable (`upstream_unavailable`); `Retry-After` says when to try again; nothing was enqueued',
+  ),
+};
 const campaignIdParam = {
   name: 'campaignId',
   in: 'path',
@@ -257,6 +268,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         responses: {
           '200': json('ValidateResult', '`valid` with the list of problems (empty when valid)'),
           '400': errorResponse('The body is not JSON'),
+          ...BODY_ERRORS,
           ...STANDARD_ERRORS,
         },
       },
@@ -279,8 +291,14 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         requestBody: { required: true, content: { 'application/json': { schema: ref('CampaignConfig') } } },
         responses: {
           '202': json('LaunchAccepted', 'Launch accepted; follow it at /v1/launches/{launchId}'),
-          '400': json('ValidationError', 'The config is invalid; nothing was enqueued'),
-          '413': errorResponse('The body is too large'),
+          '400': json(
+            'ValidationError',
+            'The config is invalid (`validation_failed`), or so is the Idempotency-Key (`invalid_idempotency_key`); nothing was enqueued',
+          ),
+          '422': errorResponse(
+            'The Idempotency-Key was already used for a different config (`idempotency_key_reused`; `launchId` names that launch)',
+          ),
+          ...BODY_ERRORS,
           ...STANDARD_ERRORS,
         },
       },
@@ -294,6 +312,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         parameters: [{ name: 'launchId', in: 'path', required: true, schema: { type: 'string' } }],
         responses: {
           '200': json('LaunchStatus', 'The launch'),
+          '400': json('ValidationError', 'The launch id is not a UUID'),
           '404': errorResponse('No such launch'),
           ...STANDARD_ERRORS,
         },
@@ -308,7 +327,8 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         parameters: [campaignIdParam],
         responses: {
           '200': json('CampaignView', 'The campaign'),
-          '404': errorResponse('No such campaign'),
+          '400': json('ValidationError', 'The campaign id is malformed'),
+          '404': errorResponse('No campaign this orchestrator launched'),
           ...STANDARD_ERRORS,
         },
       },
@@ -322,8 +342,12 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         responses: {
           '202': json('CommandAccepted', 'Change accepted'),
           '400': json('ValidationError', 'The patch is invalid'),
-          '404': errorResponse('No such campaign'),
-          '409': errorResponse('The current state forbids the change'),
+          '404': errorResponse('No campaign this orchestrator launched'),
+          '409': errorResponse(
+            'The current state forbids the change (`invalid_state`), or the launch is still running (`launch_in_progress`)',
+          ),
+          ...UPSTREAM_ERRORS,
+          ...BODY_ERRORS,
           ...STANDARD_ERRORS,
         },
       },
@@ -339,10 +363,12 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         responses: {
           '202': json('CommandAccepted', 'Action accepted'),
           '400': json('ValidationError', 'Unknown action'),
-          '404': errorResponse('No such campaign'),
+          '404': errorResponse('No campaign this orchestrator launched'),
           '409': errorResponse(
-            'The current state (or the calling window) forbids the action; `message` says why',
+            'The current state (or the calling window) forbids the action, or the launch is still running; `message` says why',
           ),
+          ...UPSTREAM_ERRORS,
+          ...BODY_ERRORS,
           ...STANDARD_ERRORS,
         },
       },
@@ -387,18 +413,85 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
 
-/** Summaries of routes other areas add, for the generated operations (keyed "METHOD template"). */
-const KNOWN_SUMMARIES: Record<string, string> = {
-  'get /v1/commands/{}': 'Outcome of a campaign command (PATCH or action): queued, applied, conflict, failed',
-  'get /v1/campaigns/{}/compliance': "The campaign's compliance state: window, abandonment guard, overrides",
-  'get /v1/campaigns/{}/audit/verify': "Verify the campaign's audit hash chain",
-  'post /v1/campaigns/{}/audit/import-history': "Import CXone's change history into the audit trail",
-  'post /v1/webhooks/{}/replay': 'Deliver a webhook event again',
-  'post /v1/webhooks/dead-letters/replay': 'Deliver every dead-lettered webhook event again',
-  'get /v1/webhooks/dead-letters': 'Webhook events whose delivery gave up, newest first',
-  'get /v1/webhooks/events/{}': 'One webhook event and its delivery attempts',
-  'get /admin/webhooks/destination': 'Webhook destination status (enabled, or disabled after 410)',
-  'post /admin/webhooks/destination/enable': 'Re-enable a disabled webhook destination',
+const success = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: {} } },
+});
+const WEBHOOKS_DISABLED = '`webhooks_disabled`: no WEBHOOK_URL is configured';
+
+/**
+ * Summaries and status codes of routes other areas add, for the generated operations (keyed
+ * "METHOD template"); a route not listed gets 200 and a default error.
+ */
+const KNOWN_OPERATIONS: Record<string, { summary: string; responses?: JsonObject }> = {
+  'get /v1/commands/{}': {
+    summary: 'Outcome of a campaign command (PATCH or action): queued, applied, conflict, failed',
+    responses: { '200': success('The command'), '404': errorResponse('Unknown or expired (kept 7 days)') },
+  },
+  'get /v1/campaigns/{}/commands': {
+    summary: "The campaign's commands still waiting or running, in the order they will be applied",
+    responses: {
+      '200': success('`{campaignId, pending}`'),
+      '404': errorResponse('No campaign this orchestrator launched'),
+    },
+  },
+  'get /v1/campaigns/{}/compliance': {
+    summary: "The campaign's compliance state: window, abandonment guard, overrides",
+    responses: {
+      '200': success('The compliance report'),
+      '404': errorResponse('No campaign this orchestrator launched'),
+    },
+  },
+  'get /v1/campaigns/{}/audit/verify': {
+    summary: "Verify the campaign's audit hash chain",
+    responses: {
+      '200': success('`ok`, and the first break if any'),
+      '404': errorResponse('No audit records for this id'),
+    },
+  },
+  'post /v1/campaigns/{}/audit/import-history': {
+    summary: "Import CXone's change history into the audit trail",
+    responses: {
+      '200': success('What was imported'),
+      '404': errorResponse('The campaign is not known to CXone'),
+      ...UPSTREAM_ERRORS,
+    },
+  },
+  'post /v1/webhooks/{}/replay': {
+    summary: 'Deliver a webhook event again',
+    responses: {
+      '202': success('`{eventId, status: "queued"}`'),
+      '400': json('ValidationError', 'Not an `evt_…` id'),
+      '404': errorResponse('The event is not stored (unknown, or expired after 30 days)'),
+      '409': errorResponse(`\`already_queued\`: still waiting for delivery; or ${WEBHOOKS_DISABLED}`),
+    },
+  },
+  'post /v1/webhooks/dead-letters/replay': {
+    summary: 'Deliver every dead-lettered webhook event again',
+    responses: {
+      '202': success('`{queued, alreadyQueued, notFound}`: event ids'),
+      '409': errorResponse(WEBHOOKS_DISABLED),
+    },
+  },
+  'get /v1/webhooks/dead-letters': {
+    summary: 'Webhook events whose delivery gave up, newest first',
+    responses: { '200': success('`{total, deadLetters}`'), '400': json('ValidationError', 'Bad limit') },
+  },
+  'get /v1/webhooks/events/{}': {
+    summary: 'One webhook event and its delivery attempts',
+    responses: {
+      '200': success('The event'),
+      '400': json('ValidationError', 'Not an `evt_…` id'),
+      '404': errorResponse('Unknown, or expired after 30 days'),
+    },
+  },
+  'get /admin/webhooks/destination': {
+    summary: 'Webhook destination status (enabled, or disabled after 410)',
+  },
+  'post /admin/webhooks/destination/enable': {
+    summary: 'Re-enable a disabled webhook destination',
+    responses: { '200': success('The destination, enabled'), '409': errorResponse(WEBHOOKS_DISABLED) },
+  },
 };
 
 /** A minimal operation for a route served by the app but not described above. */
@@ -410,14 +503,16 @@ function genericOperation(method: string, path: string): JsonObject {
     schema: { type: 'string' },
   }));
   const protectedRoute = path.startsWith('/v1') || path.startsWith('/admin');
+  const known = KNOWN_OPERATIONS[`${method} ${templateKey(path)}`];
   return {
     operationId: `${method}${path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
     tags: [path.split('/')[2] ?? 'other'],
-    summary: KNOWN_SUMMARIES[`${method} ${templateKey(path)}`] ?? `${method.toUpperCase()} ${path}`,
+    summary: known?.summary ?? `${method.toUpperCase()} ${path}`,
     security: protectedRoute ? bearer : [],
     ...(params.length > 0 ? { parameters: params } : {}),
     responses: {
-      '200': { description: 'Success', content: { 'application/json': { schema: {} } } },
+      ...(known?.responses ?? { '200': success('Success') }),
+      ...(protectedRoute ? STANDARD_ERRORS : {}),
       default: errorResponse('Error'),
     },
   };
@@ -433,7 +528,11 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): JsonObject {
     const method = route.method.toLowerCase();
     // Bull Board's own asset and API routes are one UI, documented once at /admin/queues.
     if (!HTTP_METHODS.has(method) || method === 'head' || route.path.startsWith(BULL_BOARD_PATH)) continue;
-    const served = toOpenApiPath(route.path).replace(/\/+$/, '') || '/';
+    // One name for the campaign id under every campaign route, whatever the route file calls it.
+    const served =
+      toOpenApiPath(route.path)
+        .replace(/\/+$/, '')
+        .replace(/^\/v1\/campaigns\/\{(?!campaignId\})[^}]+\}/, '/v1/campaigns/{campaignId}') || '/';
     const path = byTemplate.get(templateKey(served)) ?? served;
     byTemplate.set(templateKey(path), path);
     const item = (paths[path] ??= {});

@@ -344,3 +344,50 @@ describe('GET routes', () => {
     expect(campaign.body.error).toBe('not_found');
   });
 });
+
+describe('the OpenAPI document', () => {
+  it('lists the status codes the routes actually answer', async () => {
+    const doc = (await api(stack, 'GET', '/docs/json')).body as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
+    const id = '6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60';
+    const calls: Array<[method: string, path: string, template: string, opts?: Parameters<typeof api>[3]]> = [
+      [
+        'POST',
+        '/v1/campaigns',
+        '/v1/campaigns',
+        { raw: 'name=x', headers: { 'content-type': 'text/plain' } },
+      ],
+      ['POST', '/v1/campaigns', '/v1/campaigns', { body: { name: '' } }],
+      ['POST', '/v1/campaigns/validate', '/v1/campaigns/validate', { raw: '{', headers: {} }],
+      ['GET', '/v1/launches/not-a-uuid', '/v1/launches/{launchId}'],
+      ['GET', `/v1/launches/${id}`, '/v1/launches/{launchId}'],
+      ['GET', '/v1/campaigns/unknown-campaign', '/v1/campaigns/{campaignId}'],
+      ['PATCH', '/v1/campaigns/unknown-campaign', '/v1/campaigns/{campaignId}', { body: { name: 'x' } }],
+      [
+        'POST',
+        '/v1/campaigns/unknown-campaign/actions',
+        '/v1/campaigns/{campaignId}/actions',
+        { body: { action: 'pause' } },
+      ],
+      ['GET', '/v1/campaigns/unknown-campaign/commands', '/v1/campaigns/{campaignId}/commands'],
+      ['GET', '/v1/commands/cmd_missing', '/v1/commands/{commandId}'],
+      ['GET', '/v1/campaigns/unknown-campaign/compliance', '/v1/campaigns/{campaignId}/compliance'],
+      ['GET', '/v1/campaigns/unknown-campaign/audit/verify', '/v1/campaigns/{campaignId}/audit/verify'],
+      // This stack has no WEBHOOK_URL: replays are refused with 409.
+      ['POST', `/v1/webhooks/${id}/replay`, '/v1/webhooks/{eventId}/replay'],
+      ['POST', '/v1/webhooks/dead-letters/replay', '/v1/webhooks/dead-letters/replay'],
+      ['GET', `/v1/webhooks/events/${id}`, '/v1/webhooks/events/{eventId}'],
+      ['GET', '/v1/webhooks/dead-letters?limit=0', '/v1/webhooks/dead-letters'],
+    ];
+    const before = await queued();
+    const undocumented: string[] = [];
+    for (const [method, path, template, opts] of calls) {
+      const reply = await api(stack, method, path, opts);
+      const documented = doc.paths[template]?.[method.toLowerCase()]?.responses ?? {};
+      if (!(String(reply.status) in documented)) undocumented.push(`${method} ${path} → ${reply.status}`);
+    }
+    expect(undocumented).toEqual([]);
+    expect(await queued()).toBe(before);
+  });
+});
