@@ -73,6 +73,36 @@ export async function registerBullBoard(
     scope.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (!adminCredentialsOk(req.headers.authorization, apiToken)) return sendAdminChallenge(reply);
     });
+    scope.addHook('onSend', async (_req, reply, payload) => {
+      if (reply.statusCode < 400 || typeof payload !== 'string') return payload;
+      if (!String(reply.getHeader('content-type') ?? '').includes('application/json')) return payload;
+      return withBullBoardMessage(payload);
+    });
     await scope.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
   });
+}
+
+/**
+ * Bull Board's own API answers errors as `{error: {key: "ERRORS.…"}}`, a translation key its UI
+ * reads; the UI needs that shape kept. A `message` is added beside it, so an operator with curl
+ * reads what went wrong, as with every other error of this API.
+ */
+export function withBullBoardMessage(payload: string): string {
+  let body: unknown;
+  try {
+    body = JSON.parse(payload);
+  } catch {
+    return payload;
+  }
+  if (typeof body !== 'object' || body === null || 'message' in body) return payload;
+  const key = (body as { error?: { key?: unknown } }).error?.key;
+  if (typeof key !== 'string') return payload;
+  const message =
+    key === 'ERRORS.QUEUE_READ_ONLY'
+      ? 'Bull Board is read-only here (BULL_BOARD_READ_ONLY=true): jobs can be inspected, not changed'
+      : `Bull Board: ${key
+          .replace(/^ERRORS\./, '')
+          .toLowerCase()
+          .replace(/_/g, ' ')}`;
+  return JSON.stringify({ ...body, message });
 }

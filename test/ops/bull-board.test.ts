@@ -80,6 +80,26 @@ describe('Bull Board in the producer API (real Redis queues)', () => {
     }
   });
 
+  it("keeps Bull Board's error key for its UI and adds a message an operator can read", async () => {
+    const headers = { authorization: `Bearer ${TEST_TOKEN}` };
+    const pause = await fetch(`${baseUrl}/admin/queues/api/queues/${QUEUES.launch}/pause`, {
+      method: 'PUT',
+      headers,
+    });
+    expect(pause.status).toBe(405);
+    expect(await pause.json()).toEqual({
+      error: { key: 'ERRORS.QUEUE_READ_ONLY' },
+      message: expect.stringMatching(/read-only here \(BULL_BOARD_READ_ONLY=true\)/),
+    });
+    const missing = await fetch(`${baseUrl}/admin/queues/api/queues/nope/x`, { headers });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({
+      error: { key: 'ERRORS.QUEUE_NOT_FOUND' },
+      message: 'Bull Board: queue not found',
+    });
+    expect(await ctx.queues.launch.isPaused()).toBe(false);
+  });
+
   it.skipIf(!hasChromium)(
     'a headless browser logs in with Basic credentials and sees every queue',
     async () => {
