@@ -77,9 +77,10 @@ export function isResourceNotFound(body: unknown): boolean {
 /** Pure: the exit code an HTTP status stands for (see EXIT in args.ts). */
 export function exitCodeForStatus(status: number): ExitCode {
   if (status >= 200 && status < 300) return EXIT.ok;
-  if (status === 400 || status === 413 || status === 422) return EXIT.validation;
+  if (status === 400 || status === 413 || status === 415) return EXIT.validation;
   if (status === 404) return EXIT.notFound;
-  if (status === 401 || status === 403 || status === 409) return EXIT.refused;
+  // 422 is an Idempotency-Key already used for another config: the config is fine, the key clashes.
+  if (status === 401 || status === 403 || status === 409 || status === 422) return EXIT.refused;
   return EXIT.server;
 }
 

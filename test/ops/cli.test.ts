@@ -98,6 +98,9 @@ describe('cxo argument parsing (pure)', () => {
     expect(exitCodeForStatus(400)).toBe(EXIT.validation);
     expect(exitCodeForStatus(404)).toBe(EXIT.notFound);
     expect(exitCodeForStatus(409)).toBe(EXIT.refused);
+    // An Idempotency-Key reused for another config: a clash, not an invalid config.
+    expect(exitCodeForStatus(422)).toBe(EXIT.refused);
+    expect(exitCodeForStatus(415)).toBe(EXIT.validation);
     expect(exitCodeForStatus(401)).toBe(EXIT.refused);
     expect(exitCodeForStatus(503)).toBe(EXIT.server);
     expect(EXIT.interrupted).toBe(130);
