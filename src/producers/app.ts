@@ -9,6 +9,7 @@ import type { AppContext } from '../shared/context.js';
 import { actorFor, bearerToken, isProtectedPath, tokenMatches } from './auth.js';
 import { toErrorResponse } from './errors.js';
 import { RouteTable } from './allowed-methods.js';
+import { registerRequestGuard } from './request-guard.js';
 import { pathOf } from './url-path.js';
 import { registerCampaignRoutes } from './routes/campaigns.js';
 import { registerLaunchRoutes } from './routes/launches.js';
@@ -25,6 +26,8 @@ export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
 export interface ApiAppOptions {
   bodyLimit?: number;
+  /** How long a request may wait on Redis and CXone before its 503 (default: apiDeadlineMs). */
+  requestDeadlineMs?: number;
 }
 
 /** Paths probed every few seconds by orchestrators and scrapers; logged at debug to keep logs readable. */
@@ -116,6 +119,8 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
   });
 
   app.setErrorHandler((err, request, reply) => {
+    // Already answered by the request guard's deadline; the handler's late failure is not news.
+    if (reply.sent) return;
     const response = toErrorResponse(err);
     if (response.status >= 500) {
       request.log.error({ err, method: request.method, path: request.routeOptions.url }, 'request failed');
@@ -126,6 +131,8 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
       .type('application/json; charset=utf-8')
       .send(response.body);
   });
+
+  registerRequestGuard(app, ctx, opts.requestDeadlineMs);
 
   // Every route registered from here on, for the 405 below (Bull Board's included).
   const routes = new RouteTable();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { toValidationIssues, type ValidationIssue } from '../shared/campaign-config.js';
-import { isCxoneError, NotFoundError, StateConflictError } from '../shared/errors.js';
+import { isCxoneError, NotFoundError, RequestAbandonedError, StateConflictError } from '../shared/errors.js';
 
 /**
  * Every error the producer API answers with is JSON `{error, message, ...details}`: `error` is a stable
@@ -25,6 +25,7 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details: Record<string, unknown> = {},
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -104,11 +105,23 @@ const STATUS_CODES: Record<number, string> = {
  */
 export function toErrorResponse(err: unknown): ErrorResponse {
   if (err instanceof ApiError) {
-    return { status: err.status, body: { error: err.code, message: err.message, ...err.details } };
+    return {
+      status: err.status,
+      body: { error: err.code, message: err.message, ...err.details },
+      ...(err.headers ? { headers: err.headers } : {}),
+    };
   }
   if (err instanceof z.ZodError) {
     const issues = toValidationIssues(err);
     return { status: 400, body: { error: 'validation_failed', message: describeIssues(issues), issues } };
+  }
+  if (err instanceof RequestAbandonedError) {
+    // Normally answered already by the request guard; this is the same answer if not.
+    return {
+      status: 503,
+      body: { error: 'request_timeout', message: err.message },
+      headers: { 'retry-after': '5' },
+    };
   }
   if (err instanceof NotFoundError) {
     return { status: 404, body: { error: 'not_found', message: err.message } };

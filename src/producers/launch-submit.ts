@@ -5,6 +5,7 @@ import type { AppContext } from '../shared/context.js';
 import type { LaunchJob } from '../shared/jobs.js';
 import { createLaunchStore, launchAuditId, type LaunchStatus } from '../shared/launch-store.js';
 import { auditOrLog, publishOrLog } from '../shared/side-records.js';
+import { RequestAbandonedError, throwIfAbandoned } from '../shared/errors.js';
 import { ApiError } from './errors.js';
 
 /** Job name of a launch on the `launch` queue (activation jobs are named ACTIVATE_JOB). */
@@ -47,7 +48,13 @@ export interface SubmitResult {
  */
 export async function submitLaunch(
   ctx: AppContext,
-  input: { config: CampaignConfig; actor: string; idempotencyKey?: string | undefined },
+  input: {
+    config: CampaignConfig;
+    actor: string;
+    idempotencyKey?: string | undefined;
+    /** The request's deadline: once it fired, the launch is not enqueued (see abandon below). */
+    signal?: AbortSignal | undefined;
+  },
 ): Promise<SubmitResult> {
   const store = createLaunchStore(ctx);
   const requestedAt = new Date(ctx.clock.now()).toISOString();
@@ -74,6 +81,7 @@ export async function submitLaunch(
     }
     const record = await store.get(earlier.launchId);
     if (record?.status === 'queued') {
+      throwIfAbandoned(input.signal, `launch ${earlier.launchId}`);
       await ctx.queues.launch.add(
         LAUNCH_JOB,
         { ...job, launchId: earlier.launchId, requestedAt: record.requestedAt, actor: record.actor },
@@ -111,10 +119,34 @@ export async function submitLaunch(
       { launchId },
     ),
   ]);
+  if (input.signal?.aborted) await abandon(ctx, store, launchId, idempotency !== undefined);
   await ctx.queues.launch.add(LAUNCH_JOB, job, { jobId: launchId });
   ctx.logger.info(
     { launchId, actor: input.actor, name: input.config.name, idempotent: Boolean(idempotency) },
     'launch queued',
   );
   return { launchId, status: 'queued', replayed: false };
+}
+
+/**
+ * The request's deadline passed before the enqueue (Redis stalled, then came back): the client has
+ * been told nothing was enqueued, so nothing is. With an Idempotency-Key the record stays `queued`,
+ * and the client's retry with that key enqueues it (the replay path above), exactly once; without
+ * one nobody can ever claim it, so it is closed as failed, saying why.
+ */
+async function abandon(
+  ctx: AppContext,
+  store: ReturnType<typeof createLaunchStore>,
+  launchId: string,
+  hasKey: boolean,
+): Promise<never> {
+  if (!hasKey) {
+    await store.finish(launchId, {
+      status: 'failed',
+      error:
+        'abandoned: the API request passed its deadline before the launch was enqueued; nothing was sent to CXone',
+    });
+  }
+  ctx.logger.warn({ launchId, keptForRetry: hasKey }, 'launch not enqueued: its request passed its deadline');
+  throw new RequestAbandonedError(`launch ${launchId}`);
 }

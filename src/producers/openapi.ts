@@ -155,18 +155,17 @@ const errorResponse = (description: string) => json('Error', description);
 const bearer = [{ bearerAuth: [] }];
 const STANDARD_ERRORS = {
   '401': errorResponse('Missing or wrong API token'),
+  '503': errorResponse(
+    'Redis or CXone is not answering: `redis_unavailable` (Redis not connected, answered at once), ' +
+      '`request_timeout` (no answer by the request deadline) or `upstream_unavailable` (CXone rate limiting ' +
+      'or down); `Retry-After` says when to retry. No launch or command was enqueued',
+  ),
   '500': errorResponse('Unexpected server error (details are in the server log, never in the response)'),
 };
 /** Any route that reads a JSON body. */
 const BODY_ERRORS = {
   '413': errorResponse('The body is above 64 KiB'),
   '415': errorResponse('The body is not application/json'),
-};
-/** Routes that read CXone before answering. */
-const UPSTREAM_ERRORS = {
-  '503': errorResponse(
-    'CXone is rate limiting or unavailable (`upstream_unavailable`); `Retry-After` says when to try again; nothing was enqueued',
-  ),
 };
 const campaignIdParam = {
   name: 'campaignId',
@@ -346,7 +345,6 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
           '409': errorResponse(
             'The current state forbids the change (`invalid_state`), or the launch is still running (`launch_in_progress`)',
           ),
-          ...UPSTREAM_ERRORS,
           ...BODY_ERRORS,
           ...STANDARD_ERRORS,
         },
@@ -367,7 +365,6 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
           '409': errorResponse(
             'The current state (or the calling window) forbids the action, or the launch is still running; `message` says why',
           ),
-          ...UPSTREAM_ERRORS,
           ...BODY_ERRORS,
           ...STANDARD_ERRORS,
         },
@@ -454,7 +451,6 @@ const KNOWN_OPERATIONS: Record<string, { summary: string; responses?: JsonObject
     responses: {
       '200': success('What was imported'),
       '404': errorResponse('The campaign is not known to CXone'),
-      ...UPSTREAM_ERRORS,
     },
   },
   'post /v1/webhooks/{}/replay': {

@@ -198,3 +198,20 @@ export class NotFoundError extends Error {
     this.name = 'NotFoundError';
   }
 }
+
+/**
+ * The API request that asked for this work has already been answered (503, its deadline passed while
+ * Redis or CXone did not answer): the work stops before anything it would enqueue, so a caller told
+ * "not done" is never proved wrong later.
+ */
+export class RequestAbandonedError extends Error {
+  constructor(readonly what: string) {
+    super(`${what} was not enqueued: the request passed its deadline before it got that far`);
+    this.name = 'RequestAbandonedError';
+  }
+}
+
+/** Throws RequestAbandonedError when `signal` (the API request's deadline) has fired. */
+export function throwIfAbandoned(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new RequestAbandonedError(what);
+}

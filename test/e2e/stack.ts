@@ -2,7 +2,7 @@ import type { WorkerOptions } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { DateTime } from 'luxon';
-import { buildApiApp } from '../../src/producers/app.js';
+import { buildApiApp, type ApiAppOptions } from '../../src/producers/app.js';
 import { startSandbox } from '../../src/sandbox/server.js';
 import type { RunningSandbox, SandboxOptions } from '../../src/sandbox/types.js';
 import type { CampaignConfigInput } from '../../src/shared/campaign-config.js';
@@ -71,6 +71,9 @@ export interface StackOptions {
   workerOverrides?: Partial<WorkerOptions>;
   ctxOverrides?: (ctx: AppContext) => Partial<AppContext>;
   prefix?: string;
+  /** Extra environment for the fleet's config (e.g. REDIS_URL through a proxy). */
+  env?: Record<string, string>;
+  apiOptions?: ApiAppOptions;
 }
 
 /** Sandbox (real HTTP, port 0) + context over real Redis + optionally the API (port 0) and the launch worker. */
@@ -80,7 +83,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     clients: [{ ...FLEET_CLIENT, scopes: [...CXONE_SCOPES] }],
     ...opts.sandbox,
   });
-  const config = loadConfig(testEnv(prefix, sandbox.url));
+  const config = loadConfig(testEnv(prefix, sandbox.url, opts.env));
   let ctx = await createContext(config, silentLogger);
   if (opts.ctxOverrides) {
     const base = ctx;
@@ -92,7 +95,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let app: FastifyInstance | undefined;
   let apiUrl = '';
   if (opts.api !== false) {
-    app = await buildApiApp(ctx);
+    app = await buildApiApp(ctx, opts.apiOptions);
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.server.address();
     apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;

@@ -2,6 +2,7 @@ import type { Worker } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
+import { RequestAbandonedError } from '../../src/shared/errors.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { createCommandOrder } from '../../src/shared/lifecycle/order.js';
@@ -55,6 +56,38 @@ async function auditRecords(id: string) {
     (r) => r.action === 'settings_changed' || r.action === 'state_changed',
   );
 }
+
+describe('enqueueCommand after its API request passed its deadline', () => {
+  it('records nothing and enqueues nothing once the signal fired, before or after the records', async () => {
+    const campaign = await h.campaign('active');
+    const request = {
+      campaignId: campaign.id,
+      actor: 'api:erin',
+      reason: 'operator',
+      action: 'pause' as const,
+    };
+    const jobsBefore = await h.ctx.queues.adjust.getJobCountByTypes(
+      'waiting',
+      'delayed',
+      'active',
+      'completed',
+    );
+    await expect(enqueueCommand(h.ctx, request, AbortSignal.abort())).rejects.toThrow(RequestAbandonedError);
+    // Fired while the command's records were being written (the second look at it): closed, not queued.
+    let looks = 0;
+    const firesLater = {
+      get aborted() {
+        looks += 1;
+        return looks > 1;
+      },
+    } as AbortSignal;
+    await expect(enqueueCommand(h.ctx, request, firesLater)).rejects.toThrow(RequestAbandonedError);
+    expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([]);
+    expect(await h.ctx.queues.adjust.getJobCountByTypes('waiting', 'delayed', 'active', 'completed')).toBe(
+      jobsBefore,
+    );
+  });
+});
 
 describe('adjust worker: writes whose answer was lost', () => {
   afterEach(() => {

@@ -151,14 +151,18 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
     const { id } = parseOrThrow(idParams, request.params);
     const patch = parseOrThrow(campaignPatchSchema, request.body);
     const { base, baseVersion } = await prepare(ctx, id, undefined, patch, 'operator');
-    const { commandId } = await enqueueCommand(ctx, {
-      campaignId: id,
-      actor: callerActor(request),
-      reason: 'operator',
-      patch,
-      base,
-      baseVersion,
-    });
+    const { commandId } = await enqueueCommand(
+      ctx,
+      {
+        campaignId: id,
+        actor: callerActor(request),
+        reason: 'operator',
+        patch,
+        base,
+        baseVersion,
+      },
+      request.deadline,
+    );
     return accepted(reply, id, commandId);
   });
 
@@ -166,15 +170,19 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
     const { id } = parseOrThrow(idParams, request.params);
     const body = parseOrThrow(actionBodySchema, request.body);
     const { base, baseVersion } = await prepare(ctx, id, body.action, body.patch, 'operator');
-    const { commandId } = await enqueueCommand(ctx, {
-      campaignId: id,
-      actor: callerActor(request),
-      reason: 'operator',
-      action: body.action,
-      ...(body.patch ? { patch: body.patch } : {}),
-      base,
-      baseVersion,
-    });
+    const { commandId } = await enqueueCommand(
+      ctx,
+      {
+        campaignId: id,
+        actor: callerActor(request),
+        reason: 'operator',
+        action: body.action,
+        ...(body.patch ? { patch: body.patch } : {}),
+        base,
+        baseVersion,
+      },
+      request.deadline,
+    );
     return accepted(reply, id, commandId);
   });
 

@@ -74,7 +74,12 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
     const config = parseOrThrow(campaignConfigSchema, request.body);
     const policy = deploymentPolicyIssues(config, ctx.config); // (H7) DNC policy
     if (policy.length > 0) throw new ValidationFailedError(policy);
-    const result = await submitLaunch(ctx, { config, actor: callerActor(request), idempotencyKey });
+    const result = await submitLaunch(ctx, {
+      config,
+      actor: callerActor(request),
+      idempotencyKey,
+      signal: request.deadline,
+    });
     if (result.replayed) void reply.header('idempotent-replayed', 'true');
     return reply
       .code(202)

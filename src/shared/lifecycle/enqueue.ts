@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { toValidationIssues, type ValidationIssue } from '../campaign-config.js';
 import type { AppContext } from '../context.js';
 import type { AdjustJob } from '../jobs.js';
+import { throwIfAbandoned } from '../errors.js';
 import { lifecycleCommands } from '../metrics.js';
 import { createCommandStore, isFinished, type CommandRecord, type CommandRequest } from './commands.js';
 import { createCommandOrder } from './order.js';
@@ -27,7 +28,12 @@ export class InvalidCommandError extends Error {
  * and one mutation at a time per campaign across the fleet. Resolves once the command is stored and
  * queued; read its outcome with `getCommand`.
  */
-export async function enqueueCommand(ctx: AppContext, cmd: CommandRequest): Promise<{ commandId: string }> {
+export async function enqueueCommand(
+  ctx: AppContext,
+  cmd: CommandRequest,
+  /** The API request's deadline: once it fired, the command is recorded failed, not enqueued. */
+  signal?: AbortSignal,
+): Promise<{ commandId: string }> {
   if (!cmd.campaignId) throw new InvalidCommandError('campaignId is required');
   if (!cmd.actor) throw new InvalidCommandError('actor is required');
   if (cmd.action === undefined && cmd.patch === undefined) {
@@ -45,6 +51,7 @@ export async function enqueueCommand(ctx: AppContext, cmd: CommandRequest): Prom
     }
   }
 
+  throwIfAbandoned(signal, 'the command');
   const commandId = `cmd_${randomUUID()}`;
   const now = new Date(ctx.clock.now()).toISOString();
   const record: CommandRecord = {
@@ -80,6 +87,7 @@ export async function enqueueCommand(ctx: AppContext, cmd: CommandRequest): Prom
   await store.create(record);
   await order.register(record.campaignId, commandId);
   try {
+    throwIfAbandoned(signal, `command ${commandId}`);
     await ctx.queues.adjust.add(record.action ?? 'patch', job, { jobId: commandId });
   } catch (err) {
     await order.remove(record.campaignId, commandId).catch(() => undefined);

@@ -1,0 +1,94 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../shared/context.js';
+import { API_LIMITER_MAX_WAIT_MS } from '../shared/cxone/api.js';
+import { ApiError, toErrorResponse } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Fires when the request's deadline passes; work that would enqueue stops there (throwIfAbandoned). */
+    deadline: AbortSignal | undefined;
+  }
+}
+
+/**
+ * Connection states in which a command is sent at once (`connect`: the socket is up, the ready check
+ * takes a round trip). In the others (`connecting`, `reconnecting`, `close`, `end`) ioredis would
+ * hold it in its offline queue until Redis is back, however long that takes.
+ */
+const CONNECTED = new Set(['ready', 'connect']);
+
+/** Seconds a client is told to wait before retrying while Redis is away. */
+const RETRY_AFTER_S = 5;
+
+/**
+ * How long an API request may take: the longest a healthy one can (a CXone read: the limiter's bounded
+ * wait plus the HTTP timeout) and a margin. Past it, Redis or CXone is not answering.
+ */
+export function apiDeadlineMs(cxoneTimeoutMs: number): number {
+  return API_LIMITER_MAX_WAIT_MS + cxoneTimeoutMs + 2_000;
+}
+
+/** Routes that need Redis to answer: the API proper and the webhook admin, not the probes or docs. */
+const guarded = (url: string | undefined) =>
+  url !== undefined && (url.startsWith('/v1/') || url.startsWith('/admin/webhooks'));
+
+/**
+ * No API request waits on Redis without bound. The shared connection queues commands while it is
+ * disconnected and waits forever on one that stalls, so without this a request hangs with no answer,
+ * and its launch is enqueued whenever Redis returns, for a client that gave up long ago and may have
+ * sent it again. Instead:
+ * - Redis not connected: 503 `redis_unavailable` at once, before anything is written;
+ * - no answer within the deadline: 503 `request_timeout` then, and the handler's work stops before it
+ *   enqueues anything (launches and commands check `request.deadline`).
+ */
+export function registerRequestGuard(
+  app: FastifyInstance,
+  ctx: AppContext,
+  deadlineMs = apiDeadlineMs(ctx.config.cxone.timeoutMs),
+): void {
+  const timers = new WeakMap<FastifyRequest, NodeJS.Timeout>();
+  app.decorateRequest('deadline', undefined);
+
+  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!guarded(request.routeOptions.url)) return;
+    if (!CONNECTED.has(ctx.redis.status)) {
+      throw new ApiError(
+        503,
+        'redis_unavailable',
+        `Redis is not connected (${ctx.redis.status}); nothing was recorded or enqueued. Retry in a few seconds`,
+        {},
+        { 'retry-after': String(RETRY_AFTER_S) },
+      );
+    }
+    const controller = new AbortController();
+    request.deadline = controller.signal;
+    const timer = setTimeout(() => {
+      controller.abort();
+      if (reply.sent) return;
+      request.log.warn(
+        { method: request.method, path: request.routeOptions.url, deadlineMs },
+        'request passed its deadline: Redis or CXone is not answering',
+      );
+      const response = toErrorResponse(
+        new ApiError(
+          503,
+          'request_timeout',
+          `no answer from Redis or CXone within ${deadlineMs / 1000} s; no launch or command was enqueued ` +
+            'by this request. Retry later (a launch retried with the same Idempotency-Key is launched once)',
+          {},
+          { 'retry-after': String(RETRY_AFTER_S) },
+        ),
+      );
+      void reply
+        .code(response.status)
+        .headers(response.headers ?? {})
+        .send(response.body);
+    }, deadlineMs);
+    timer.unref();
+    timers.set(request, timer);
+  });
+
+  app.addHook('onResponse', async (request) => {
+    clearTimeout(timers.get(request));
+  });
+}
