@@ -13,7 +13,7 @@ import type { RunningSandbox } from './sandbox/types.js';
 import { ConfigError, loadConfig, type AppConfig } from './shared/config.js';
 import { createContext, type ClosableContext } from './shared/context-factory.js';
 import { createLogger, type Logger } from './shared/logger.js';
-import { redisAnswers } from './shared/redis.js';
+import { checkRedis } from './shared/redis.js';
 import { startWorkers, WORKER_FACTORIES, type RunningWorkers } from './workers/index.js';
 
 /**
@@ -42,7 +42,13 @@ function printBanner(lines: string[]): void {
 
 /** Redis must answer before anything else starts; when REDIS_URL is unset a private one may be started. */
 async function ensureRedis(config: AppConfig, logger: Logger): Promise<PrivateRedis | undefined> {
-  if (await redisAnswers(config.redisUrl)) return undefined;
+  const check = await checkRedis(config.redisUrl);
+  if (check.ok) return undefined;
+  if (check.problem === 'refused') {
+    fail(
+      `Redis at ${redactUrl(config.redisUrl)} refuses REDIS_URL's settings: ${check.message}. Fix the user, password or database number in REDIS_URL.`,
+    );
+  }
   const binary = process.env.REDIS_URL === undefined ? findOnPath('redis-server') : undefined;
   if (binary) {
     const port = Number(new URL(config.redisUrl).port || 6379);

@@ -14,8 +14,23 @@ export function createRedis(url: string, extra: RedisOptions = {}): Redis {
   });
 }
 
-/** Pings Redis once with a short deadline; resolves false instead of hanging when nobody answers. */
-export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
+export type RedisCheck =
+  | { ok: true }
+  /** Nobody answers at that address (or not in time). */
+  | { ok: false; problem: 'unreachable'; message: string }
+  /** Redis answers but refuses these settings: credentials, or a database it does not have. */
+  | { ok: false; problem: 'refused'; message: string };
+
+/** Redis's refusals of the URL's settings, as opposed to a Redis that is not there. */
+const REFUSAL = /WRONGPASS|NOAUTH|NOPERM|invalid password|DB index is out of range|invalid DB index/i;
+
+/**
+ * Connects once with a short deadline and checks what REDIS_URL asks for: that Redis answers, takes
+ * the credentials, and has the database. ioredis only emits an error for a database it could not
+ * select and then goes on with database 0, where a fleet would silently share another fleet's keys;
+ * so the database is selected here explicitly.
+ */
+export async function checkRedis(url: string, timeoutMs = 1500): Promise<RedisCheck> {
   const client = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
@@ -23,13 +38,25 @@ export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boole
     retryStrategy: () => null,
     enableOfflineQueue: false,
   });
-  client.on('error', () => undefined);
+  let refusal: string | undefined;
+  client.on('error', (err: Error) => {
+    if (REFUSAL.test(err.message)) refusal ??= err.message;
+  });
   try {
     await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
+    if ((await client.ping()) !== 'PONG') return { ok: false, problem: 'unreachable', message: 'no PONG' };
+    const db = client.options.db ?? 0;
+    if (db !== 0) await client.select(db);
+    return refusal ? { ok: false, problem: 'refused', message: refusal } : { ok: true };
+  } catch (err) {
+    const message = refusal ?? (err as Error).message;
+    return { ok: false, problem: REFUSAL.test(message) ? 'refused' : 'unreachable', message };
   } finally {
     client.disconnect();
   }
+}
+
+/** Pings Redis once with a short deadline; resolves false instead of hanging when nobody answers. */
+export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
+  return (await checkRedis(url, timeoutMs)).ok;
 }

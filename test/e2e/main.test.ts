@@ -199,6 +199,25 @@ describe('npm start (src/main.ts)', () => {
     );
   });
 
+  it('says in one line that Redis refuses REDIS_URL, for a database it lacks or unknown credentials', async () => {
+    // Redis ships with 16 databases; ioredis alone would carry on in database 0, among other keys.
+    for (const [url, reason] of [
+      ['redis://127.0.0.1:6379/99', /DB index is out of range/],
+      ['redis://nosuchuser:secret@127.0.0.1:6379', /WRONGPASS/],
+    ] as const) {
+      const target = new URL(REDIS_URL);
+      const redisUrl = url.replace('127.0.0.1:6379', target.host);
+      const run = runMain(['worker'], cleanEnv({ REDIS_URL: redisUrl }));
+      const { code } = await run.exit;
+      expect(code).toBe(1);
+      const lines = run.stderr().trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/refuses REDIS_URL's settings/);
+      expect(lines[0]).toMatch(reason);
+      expect(lines[0]).not.toContain('secret');
+    }
+  });
+
   it('refuses an unknown role', async () => {
     const run = runMain(['everything'], cleanEnv({}));
     const { code } = await run.exit;
