@@ -11,6 +11,7 @@ import {
   withTimeout,
 } from '../../src/producers/routes/ops.js';
 import { QUEUES } from '../../src/shared/keys.js';
+import { pollIntervalFloor, polledCampaigns } from '../../src/shared/metrics.js';
 import { createOpsTestContext, type OpsTestContext } from './helpers.js';
 import { parsePrometheusText } from './prom-text.js';
 
@@ -75,6 +76,17 @@ describe('ops routes (real Redis and BullMQ queues, stand-in token provider)', (
     expect(body.status).toBe('not_ready');
     expect(body.checks.redis.ok).toBe(true);
     expect(body.checks.cxone).toMatchObject({ ok: false, error: expect.stringContaining('401') });
+  });
+
+  it('GET /metrics reports the campaigns the fleet polls, read at scrape time, also after a restart', async () => {
+    // Polled by an earlier process: this one has changed nothing, so only Redis knows.
+    await ctx.redis.hset(ctx.keys.custom('polling', 'active'), { a: '15000', b: '15000', c: '30000' });
+    await ctx.redis.hset(ctx.keys.custom('polling', 'meta'), { tier: '1', floorMs: '1500' });
+    polledCampaigns.set(0);
+    pollIntervalFloor.set(0);
+    const { samples } = parsePrometheusText((await app.inject({ method: 'GET', url: '/metrics' })).body);
+    expect(samples.find((s) => s.name === 'cxo_polled_campaigns')?.value).toBe(3);
+    expect(samples.find((s) => s.name === 'cxo_poll_interval_floor_seconds')?.value).toBe(1.5);
   });
 
   it('GET /metrics is valid Prometheus text with queue depths read at scrape time', async () => {

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import net from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { refreshPollingMetrics } from '../../shared/polling/schedulers.js';
 import type { AppContext } from '../../shared/context.js';
 import type { QueueName } from '../../shared/keys.js';
 import { queueJobs, queueScrapeOk, registry } from '../../shared/metrics.js';
@@ -191,8 +192,15 @@ export async function registerOpsRoutes(
   });
 
   app.get('/metrics', async (_req, reply) => {
-    const fresh = await collectQueueDepths(ctx.queues, probeTimeoutMs);
-    if (!fresh) log.warn('queue depths unavailable for this scrape: Redis did not answer in time');
+    const [fresh, polling] = await Promise.all([
+      collectQueueDepths(ctx.queues, probeTimeoutMs),
+      withTimeout(refreshPollingMetrics(ctx), probeTimeoutMs, 'Redis (polling state)').then(
+        () => true,
+        () => false,
+      ),
+    ]);
+    if (!fresh || !polling)
+      log.warn('queue depths or polling state unavailable for this scrape: Redis did not answer in time');
     const body = exposition(await registry.metrics());
     return reply.type(registry.contentType).send(body);
   });

@@ -187,6 +187,16 @@ function floorFor(ctx: PollingContext, tier: number): number {
   });
 }
 
+/**
+ * Sets the polling gauges from what Redis holds, for a scrape: they are otherwise set only when this
+ * process changes the set of polled campaigns, so a restarted process (or one that never polled)
+ * would report 0 while the fleet polls.
+ */
+export async function refreshPollingMetrics(ctx: PollingContext): Promise<void> {
+  const state = await readBudgetState(ctx);
+  publishMetrics(state.count, state.floorMs ?? 0);
+}
+
 function publishMetrics(count: number, floorMs: number): void {
   polledCampaigns.set(count);
   pollIntervalFloor.set(floorMs / 1000);
