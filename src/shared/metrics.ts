@@ -27,11 +27,38 @@ export const cxoneRateLimited = new Counter({
   labelNames: ['endpoint'] as const,
   registers: [registry],
 });
+/** Reads one endpoint's budget left from Redis; registered by each live endpoint limiter. */
+export type BudgetReader = () => Promise<{ endpoint: string; left: number }>;
+const budgetReaders = new Set<BudgetReader>();
+/** A scrape waits this long for the budgets; an endpoint that did not answer keeps its last value. */
+const BUDGET_READ_TIMEOUT_MS = 1_000;
+
+/** Registers a reader for scrape time; returns its removal. */
+export function registerBudgetReader(reader: BudgetReader): () => void {
+  budgetReaders.add(reader);
+  return () => void budgetReaders.delete(reader);
+}
+
 export const limiterBudgetLeft = new Gauge({
   name: 'cxo_limiter_budget_left',
-  help: 'Requests left in the current fleet-wide window, by endpoint',
+  help: 'Requests left in the current fleet-wide window, by endpoint (endpoints this process calls; read at scrape time)',
   labelNames: ['endpoint'] as const,
   registers: [registry],
+  // Read from the fleet's call log when scraped: a value kept from this process's last permit goes
+  // stale as the window slides and other processes spend the budget.
+  async collect() {
+    await Promise.all(
+      [...budgetReaders].map(async (read) => {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<null>((resolve) => {
+          timer = setTimeout(() => resolve(null), BUDGET_READ_TIMEOUT_MS);
+        });
+        const budget = await Promise.race([read().catch(() => null), late]);
+        clearTimeout(timer);
+        if (budget) this.set({ endpoint: budget.endpoint }, budget.left);
+      }),
+    );
+  },
 });
 export const tokenRefreshes = new Counter({
   name: 'cxo_token_refreshes_total',

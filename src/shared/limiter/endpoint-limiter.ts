@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Bottleneck from '@maselious/bottleneck';
 import type { CallPriority } from '../cxone/api.js';
 import type { Logger } from '../logger.js';
-import { limiterBudgetLeft } from '../metrics.js';
+import { limiterBudgetLeft, registerBudgetReader } from '../metrics.js';
 import type { ScriptedRedis } from './scripts.js';
 import type { EndpointSpacing } from './spacing.js';
 import {
@@ -120,6 +120,18 @@ export class EndpointLimiter {
     const lanes = Math.max(1, Math.min(deps.spacing.lanes, deps.connections.length));
     this.lanes = Array.from({ length: lanes }, (_, i) => this.createBottleneck(i));
     this.laneWaiting = new Array<number>(lanes).fill(0);
+    this.unregisterBudget = registerBudgetReader(async () => ({
+      endpoint: deps.endpoint,
+      left: Math.max(0, deps.spacing.perWindow - (await this.usedInWindow())),
+    }));
+  }
+
+  private readonly unregisterBudget: () => void;
+
+  /** Calls the whole fleet made on this endpoint within the hard window (as the take script counts). */
+  private async usedInWindow(): Promise<number> {
+    const span = this.deps.spacing.windowMs + this.deps.spacing.marginMs;
+    return this.deps.redis.zcount(this.logKey, `(${Date.now() - span}`, '+inf');
   }
 
   private createBottleneck(lane: number): Bottleneck {
@@ -615,6 +627,7 @@ export class EndpointLimiter {
   }
 
   async close(): Promise<void> {
+    this.unregisterBudget();
     for (const wake of this.pollWaiters.splice(0)) wake();
     await Promise.all(this.lanes.map((limiter) => retire(limiter)));
   }
