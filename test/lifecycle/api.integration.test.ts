@@ -1,6 +1,7 @@
 import type { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { DateTime } from 'luxon';
+import { complianceActions } from '../../src/shared/metrics.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { buildApiApp } from '../../src/producers/app.js';
@@ -151,6 +152,9 @@ describe('campaign command API', () => {
       }),
     );
     const before = await queued();
+    const counted = async () =>
+      (await complianceActions.get()).values.find((v) => v.labels.kind === 'refused_resume')?.value ?? 0;
+    const countedBefore = await counted();
     const res = await act(campaign.id, 'resume');
     expect(res.statusCode).toBe(409);
     expect(res.json()).toMatchObject({
@@ -158,6 +162,18 @@ describe('campaign command API', () => {
       message: expect.stringContaining('outside'),
     });
     expect(await queued()).toBe(before);
+    // The veto is on record as a compliance action, with who asked.
+    expect(await counted()).toBe(countedBefore + 1);
+    const refused = (await auditTrail(campaign.id)).filter((r) => r.action === 'compliance_action');
+    expect(refused).toEqual([
+      expect.objectContaining({
+        actor: 'api:alice',
+        details: expect.objectContaining({
+          kind: 'refused_resume',
+          reason: expect.stringContaining('outside'),
+        }),
+      }),
+    ]);
   });
 
   it('validates a PATCH with the config schemas, before and after merging', async () => {

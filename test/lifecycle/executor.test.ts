@@ -84,11 +84,13 @@ function setup(opts: { refusals?: Array<string | null>; lockLost?: boolean } = {
   const audits: AuditInput[] = [];
   const sleeps: number[] = [];
   const refusals = [...(opts.refusals ?? [])];
+  const refusedRecorded: string[] = [];
   const hooks: LifecycleHooks = {
     complianceRefusal: () => (refusals.length ? (refusals.shift() ?? null) : null),
     onStatusChanged: async (_id, from, to) => void statusChanges.push(`${from}->${to}`),
     onSettingsChanged: async (_id, fields) => void settingsChanges.push(fields),
     onPollIntervalChanged: async () => undefined,
+    onComplianceRefused: async (_id, refusal) => void refusedRecorded.push(refusal.reason),
   };
   const store = {
     get: async () => null,
@@ -134,7 +136,7 @@ function setup(opts: { refusals?: Array<string | null>; lockLost?: boolean } = {
       saveSettingsRecorded: async (version) =>
         void Object.assign(saved, { settingsRecordedVersion: version }),
     });
-  return { cxone, audits, sleeps, run, statusChanges, settingsChanges, events, saved };
+  return { cxone, audits, sleeps, run, statusChanges, settingsChanges, events, saved, refusedRecorded };
 }
 
 describe('executeCommand', () => {
@@ -173,7 +175,7 @@ describe('executeCommand', () => {
   });
 
   it('rolls the settings back when compliance vetoes the status change between the two writes', async () => {
-    const { cxone, run, audits } = setup({ refusals: [null, 'outside the calling window'] });
+    const { cxone, run, audits, refusedRecorded } = setup({ refusals: [null, 'outside the calling window'] });
     cxone.campaign = { ...cxone.campaign, status: 'paused' };
     const outcome = await run({ action: 'resume', patch: { dialerStrategy: { callRate: 0.8 } } });
     expect(outcome).toMatchObject({
@@ -187,6 +189,8 @@ describe('executeCommand', () => {
     ]);
     expect(cxone.campaign.status).toBe('paused');
     expect(audits.map((a) => a.action)).toEqual(['settings_changed', 'rollback']);
+    // Compliance records its veto (refused_resume) through its hook.
+    expect(refusedRecorded).toEqual(['outside the calling window']);
   });
 
   it('rolls the settings back when the status write fails permanently, and passes the error on', async () => {

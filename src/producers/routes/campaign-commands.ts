@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { campaignConfigSchema } from '../../shared/campaign-schema.js';
 import { CampaignStore } from '../../shared/campaign-store.js';
 import { complianceRefusal } from '../../shared/compliance/command-guard.js';
+import { recordComplianceAction } from '../../shared/compliance/record.js';
 import type { AppContext } from '../../shared/context.js';
 import { API_LIMITER_MAX_WAIT_MS } from '../../shared/cxone/api.js';
 import type { CampaignResource } from '../../shared/cxone/wire.js';
@@ -87,6 +88,7 @@ async function prepare(
   action: CampaignAction | undefined,
   patch: CampaignPatch | undefined,
   reason: string,
+  actor: string,
 ): Promise<Prepared> {
   // Only campaigns this orchestrator launched are steered (GET answers 404 for the others too); and
   // not while their launch is still writing the record: its activation would overwrite the
@@ -130,7 +132,18 @@ async function prepare(
   }
 
   const refusal = complianceRefusal({ action, reason, config, atMs: ctx.clock.now() });
-  if (refusal) refuse('compliance_refused', refusal);
+  if (refusal) {
+    // Provable like every other compliance decision: the campaign's compliance log, the audit trail
+    // and cxo_compliance_actions_total{kind="refused_resume"}.
+    await recordComplianceAction(ctx, {
+      campaignId,
+      kind: 'refused_resume',
+      details: { reason: refusal, requestedBy: actor, version: resource.version },
+      cxoneVersion: resource.version,
+      actor,
+    });
+    refuse('compliance_refused', refusal);
+  }
 
   const flat = patch ? flattenPatch(patch) : {};
   return {
@@ -150,7 +163,7 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
   app.patch('/v1/campaigns/:id', async (request, reply) => {
     const { id } = parseOrThrow(idParams, request.params);
     const patch = parseOrThrow(campaignPatchSchema, request.body);
-    const { base, baseVersion } = await prepare(ctx, id, undefined, patch, 'operator');
+    const { base, baseVersion } = await prepare(ctx, id, undefined, patch, 'operator', callerActor(request));
     const { commandId } = await enqueueCommand(
       ctx,
       {
@@ -169,7 +182,14 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
   app.post('/v1/campaigns/:id/actions', async (request, reply) => {
     const { id } = parseOrThrow(idParams, request.params);
     const body = parseOrThrow(actionBodySchema, request.body);
-    const { base, baseVersion } = await prepare(ctx, id, body.action, body.patch, 'operator');
+    const { base, baseVersion } = await prepare(
+      ctx,
+      id,
+      body.action,
+      body.patch,
+      'operator',
+      callerActor(request),
+    );
     const { commandId } = await enqueueCommand(
       ctx,
       {

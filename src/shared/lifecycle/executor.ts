@@ -49,6 +49,11 @@ export interface LifecycleHooks {
   onSettingsChanged(campaignId: string, fields: string[]): Promise<void>;
   /** After a change of `pacing.pollIntervalMs` on a campaign that is not final. */
   onPollIntervalChanged(campaignId: string, intervalMs: number): Promise<void>;
+  /** When compliance vetoed the command as it was applied (a resume that came due after the window closed). */
+  onComplianceRefused(
+    campaignId: string,
+    refusal: { reason: string; actor: string; commandId: string; version: number },
+  ): Promise<void>;
 }
 
 export interface ExecutorDeps {
@@ -200,6 +205,14 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   ): Promise<ExecutionOutcome> => {
     const extra = rb ? { rollback: rb } : {};
     if (stop.kind === 'refused') {
+      await effects.followUp('compliance', () =>
+        hooks.onComplianceRefused(campaignId, {
+          reason: stop.reason,
+          actor: job.actor,
+          commandId: job.commandId,
+          version: seen.version,
+        }),
+      );
       return { status: 'failed', error: { kind: 'compliance_refused', message: stop.reason }, ...extra };
     }
     // CXone wins a conflict, so the record shows what CXone holds now, not what it held before the

@@ -1,5 +1,6 @@
 import { complianceRefusal } from '../compliance/command-guard.js';
 import { cancelWindowEnforcement } from '../compliance/enforcement.js';
+import { recordComplianceAction } from '../compliance/record.js';
 import { replanWindowEnforcement } from '../compliance/replan.js';
 import type { AppContext } from '../context.js';
 import { ensurePolling, stopPolling } from '../polling/schedulers.js';
@@ -32,6 +33,15 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
     },
     async onPollIntervalChanged(campaignId, intervalMs) {
       await ensurePolling(ctx, campaignId, intervalMs);
+    },
+    async onComplianceRefused(campaignId, refusal) {
+      await recordComplianceAction(ctx, {
+        campaignId,
+        kind: 'refused_resume',
+        details: { reason: refusal.reason, requestedBy: refusal.actor, commandId: refusal.commandId },
+        cxoneVersion: refusal.version,
+        actor: refusal.actor,
+      });
     },
   };
 }
