@@ -156,6 +156,17 @@ describe('ops routes (real Redis and BullMQ queues, stand-in token provider)', (
       const { samples } = parsePrometheusText(await metrics.text());
       expect(samples.some((s) => s.name === 'cxo_queue_jobs' && s.labels.queue === 'launch')).toBe(true);
       expect((await fetch(`http://127.0.0.1:${server.port}/readyz`)).status).toBe(200);
+      // Only what it serves: no API document listing routes that are not here, and the API's error shape.
+      const docs = await fetch(`http://127.0.0.1:${server.port}/docs/json`);
+      expect(docs.status).toBe(404);
+      expect(await docs.json()).toMatchObject({
+        error: 'not_found',
+        message: expect.stringMatching(/\/metrics/),
+      });
+      const post = await fetch(`http://127.0.0.1:${server.port}/healthz`, { method: 'POST' });
+      expect(post.status).toBe(405);
+      expect(post.headers.get('allow')).toBe('GET, HEAD');
+      expect(await post.json()).toMatchObject({ error: 'method_not_allowed' });
     } finally {
       await server.close();
     }

@@ -6,6 +6,7 @@ import type { AppContext } from '../../shared/context.js';
 import type { QueueName } from '../../shared/keys.js';
 import { queueJobs, queueScrapeOk, registry } from '../../shared/metrics.js';
 import { buildOpenApiDocument, renderDocsHtml, type DocumentedRoute } from '../openapi.js';
+import { pathOf } from '../url-path.js';
 
 /**
  * Operations endpoints: liveness, readiness, Prometheus metrics and the API documentation. None of
@@ -157,6 +158,8 @@ export async function collectQueueDepths(queues: AppContext['queues'], timeoutMs
 export interface OpsRouteOptions {
   /** Deadline for each readiness check and for reading queue depths. */
   probeTimeoutMs?: number;
+  /** Serve /docs and /docs/json (the API's document); off where the API is not served. */
+  docs?: boolean;
 }
 
 export async function registerOpsRoutes(
@@ -205,11 +208,15 @@ export async function registerOpsRoutes(
     return reply.type(registry.contentType).send(body);
   });
 
+  if (opts.docs === false) return;
   app.get('/docs/json', async (_req, reply) => reply.type('application/json').send(openApi()));
   app.get('/docs', async (_req, reply) =>
     reply.type('text/html; charset=utf-8').send(renderDocsHtml(openApi())),
   );
 }
+
+/** What the worker's METRICS_PORT serves. */
+const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 export interface MetricsServer {
   port: number;
@@ -228,11 +235,31 @@ export async function startMetricsServer(
   opts: { port: number; host: string; probeTimeoutMs?: number },
 ): Promise<MetricsServer> {
   const app = Fastify({ logger: false });
-  await registerOpsRoutes(
-    app,
-    ctx,
-    opts.probeTimeoutMs === undefined ? {} : { probeTimeoutMs: opts.probeTimeoutMs },
-  );
+  // The API's document describes routes this port does not serve, so it is not offered here.
+  await registerOpsRoutes(app, ctx, {
+    docs: false,
+    ...(opts.probeTimeoutMs === undefined ? {} : { probeTimeoutMs: opts.probeTimeoutMs }),
+  });
+  // The same error shape as the API's: `{error, message}`, 405 with Allow for a served path.
+  app.setNotFoundHandler((request, reply) => {
+    const path = pathOf(request.url);
+    const allowed = OPS_PATHS.has(path) ? ['GET', 'HEAD'] : [];
+    if (allowed.length > 0) {
+      void reply
+        .code(405)
+        .header('allow', allowed.join(', '))
+        .send({
+          error: 'method_not_allowed',
+          message: `${request.method} is not served on ${path}`,
+          allowed,
+        });
+      return;
+    }
+    void reply.code(404).send({
+      error: 'not_found',
+      message: `no route ${request.method} ${path}: this port serves only ${[...OPS_PATHS].join(', ')}`,
+    });
+  });
   await app.listen({ port: opts.port, host: opts.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
