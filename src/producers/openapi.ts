@@ -151,6 +151,11 @@ const json = (name: ComponentName, description: string) => ({
   content: { 'application/json': { schema: ref(name) } },
 });
 const errorResponse = (description: string) => json('Error', description);
+/** A 400 that is either a schema violation (`issues`) or another bad request (`invalid_json`, …). */
+const badRequest = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { anyOf: [ref('ValidationError'), ref('Error')] } } },
+});
 
 const bearer = [{ bearerAuth: [] }];
 const STANDARD_ERRORS = {
@@ -290,9 +295,8 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         requestBody: { required: true, content: { 'application/json': { schema: ref('CampaignConfig') } } },
         responses: {
           '202': json('LaunchAccepted', 'Launch accepted; follow it at /v1/launches/{launchId}'),
-          '400': json(
-            'ValidationError',
-            'The config is invalid (`validation_failed`), or so is the Idempotency-Key (`invalid_idempotency_key`); nothing was enqueued',
+          '400': badRequest(
+            'The config is invalid (`validation_failed`, with `issues`), the body is not JSON (`invalid_json`), or the Idempotency-Key is unusable (`invalid_idempotency_key`); nothing was enqueued',
           ),
           '422': errorResponse(
             'The Idempotency-Key was already used for a different config (`idempotency_key_reused`; `launchId` names that launch)',
@@ -340,7 +344,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         requestBody: { required: true, content: { 'application/json': { schema: ref('CampaignPatch') } } },
         responses: {
           '202': json('CommandAccepted', 'Change accepted'),
-          '400': json('ValidationError', 'The patch is invalid'),
+          '400': badRequest('The patch is invalid (`validation_failed`), or the body is not JSON'),
           '404': errorResponse('No campaign this orchestrator launched'),
           '409': errorResponse(
             'The current state forbids the change (`invalid_state`), or the launch is still running (`launch_in_progress`)',
@@ -360,7 +364,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         requestBody: { required: true, content: { 'application/json': { schema: ref('ActionRequest') } } },
         responses: {
           '202': json('CommandAccepted', 'Action accepted'),
-          '400': json('ValidationError', 'Unknown action'),
+          '400': badRequest('Unknown action (`validation_failed`), or the body is not JSON'),
           '404': errorResponse('No campaign this orchestrator launched'),
           '409': errorResponse(
             'The current state (or the calling window) forbids the action, or the launch is still running; `message` says why',
