@@ -73,8 +73,9 @@ export function registerRequestGuard(
         new ApiError(
           503,
           'request_timeout',
-          `no answer from Redis or CXone within ${deadlineMs / 1000} s; no launch or command was enqueued ` +
-            'by this request. Retry later (a launch retried with the same Idempotency-Key is launched once)',
+          `no answer from Redis or CXone within ${deadlineMs / 1000} s; the request's work stops before it ` +
+            'enqueues anything (unless the enqueue itself had already reached Redis). Retry later; a launch ' +
+            'retried with the same Idempotency-Key is launched once',
           {},
           { 'retry-after': String(RETRY_AFTER_S) },
         ),
@@ -91,4 +92,14 @@ export function registerRequestGuard(
   app.addHook('onResponse', async (request) => {
     clearTimeout(timers.get(request));
   });
+}
+
+/**
+ * True when the guard's deadline already answered this request (the handler finished late); logs
+ * what was done after all, so an operator can match it with the 503 the client got.
+ */
+export function answeredAtDeadline(reply: FastifyReply, done: Record<string, unknown>): boolean {
+  if (!reply.sent) return false;
+  reply.log.warn(done, 'finished after its request was answered 503 at the deadline');
+  return true;
 }

@@ -26,6 +26,7 @@ import {
 } from '../../shared/lifecycle/state-machine.js';
 import { lifecycleCommands } from '../../shared/metrics.js';
 import { callerActor } from '../auth.js';
+import { answeredAtDeadline } from '../request-guard.js';
 import { ApiError, parseOrThrow } from '../errors.js';
 
 /**
@@ -153,6 +154,7 @@ async function prepare(
 }
 
 function accepted(reply: FastifyReply, campaignId: string, commandId: string) {
+  if (answeredAtDeadline(reply, { campaignId, commandId })) return reply;
   return reply
     .code(202)
     .header('location', `/v1/commands/${encodeURIComponent(commandId)}`)

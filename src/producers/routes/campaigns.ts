@@ -9,6 +9,7 @@ import { callerActor } from '../auth.js';
 import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
 import { deploymentPolicyIssues } from '../../shared/compliance/deployment-policy.js'; // (H7)
 import { parseIdempotencyKey, submitLaunch } from '../launch-submit.js';
+import { answeredAtDeadline } from '../request-guard.js';
 
 /** How old the cached CXone view may be before GET /v1/campaigns/:id reads CXone again. */
 export const CAMPAIGN_VIEW_MAX_AGE_MS = 10_000;
@@ -80,6 +81,7 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
       idempotencyKey,
       signal: request.deadline,
     });
+    if (answeredAtDeadline(reply, { launchId: result.launchId, status: result.status })) return reply;
     if (result.replayed) void reply.header('idempotent-replayed', 'true');
     return reply
       .code(202)
