@@ -81,7 +81,7 @@ export const pacingDecisions = new Counter({
 });
 export const complianceActions = new Counter({
   name: 'cxo_compliance_actions_total',
-  help: 'Compliance actions by kind (window_pause, window_resume, guard_throttle, guard_pause, refused_resume)',
+  help: 'Compliance actions by kind (window_pause, window_resume, guard_throttle, guard_pause, refused_resume, outside_change_noncompliant, …)',
   labelNames: ['kind'] as const,
   registers: [registry],
 });

@@ -1,5 +1,5 @@
 import type { CampaignConfig } from '../shared/campaign-config.js';
-import { nextAllowedStart } from '../shared/compliance/windows.js';
+import { nextAllowedStart, type WindowConfig } from '../shared/compliance/windows.js';
 import type { CampaignStatus } from '../shared/cxone/wire.js';
 
 /**
@@ -29,7 +29,7 @@ export interface ActivationPlan {
  * open when the moment lies outside the campaign's windows (never dial outside them).
  */
 export function planActivation(
-  config: Pick<CampaignConfig, 'startDateTime' | 'complianceTimeZone' | 'allowedCallTimes'>,
+  config: Pick<CampaignConfig, 'startDateTime'> & WindowConfig,
   nowMs: number,
 ): ActivationPlan {
   const requested = Math.max(Date.parse(config.startDateTime), nowMs);

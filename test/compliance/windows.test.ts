@@ -1,3 +1,4 @@
+import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import type { CallWindow, Weekday } from '../../src/shared/campaign-config.js';
 import {
@@ -6,6 +7,7 @@ import {
   nextAllowedStart,
   nextWindowOpen,
   nextWindowTransition,
+  resolveBound,
   windowIntervals,
   type WindowConfig,
 } from '../../src/shared/compliance/windows.js';
@@ -95,51 +97,93 @@ describe('09:00–17:00 windows across daylight-saving transitions', () => {
   });
 });
 
+/*
+ * DST happens at night, outside the legal calling hours every window is held to (next describe), so
+ * the rule for bounds that do not exist or happen twice is checked on resolveBound, which resolves
+ * every window bound.
+ */
 describe('the daylight-saving rule for bounds that do not exist or happen twice', () => {
+  const on = (date: string) => DateTime.fromISO(date, { zone: 'utc' });
+  const bound = (zone: string, date: string, hhmm: string, which: 'start' | 'end') =>
+    iso(resolveBound(zone, on(date), hhmm, which));
+
   it('a 02:30 start that does not exist (New York, 2026-03-08) opens at the transition, 03:00 EDT', () => {
-    const config = cfg('America/New_York', [{ days: ['sun'], start: '02:30', end: '05:00' }]);
-    expect(iso(nextWindowOpen(config, t('2026-03-08T00:00:00Z')))).toBe('2026-03-08T07:00:00.000Z');
-    expect(isWithinWindow(config, t('2026-03-08T06:59:59Z'))).toBe(false);
-    expect(isWithinWindow(config, t('2026-03-08T07:00:00Z'))).toBe(true);
-    expect(iso(currentWindowClose(config, t('2026-03-08T07:00:00Z')))).toBe('2026-03-08T09:00:00.000Z');
+    expect(bound('America/New_York', '2026-03-08', '02:30', 'start')).toBe('2026-03-08T07:00:00.000Z');
+    expect(bound('America/New_York', '2026-03-08', '05:00', 'end')).toBe('2026-03-08T09:00:00.000Z');
   });
 
   it('an end that does not exist closes at the transition', () => {
-    const config = cfg('America/New_York', [{ days: ['sun'], start: '00:30', end: '02:30' }]);
-    expect(iso(currentWindowClose(config, t('2026-03-08T06:00:00Z')))).toBe('2026-03-08T07:00:00.000Z');
+    expect(bound('America/New_York', '2026-03-08', '02:30', 'end')).toBe('2026-03-08T07:00:00.000Z');
   });
 
   it('an ambiguous 01:30 start (New York, 2026-11-01) opens at its second occurrence, 01:30 EST', () => {
-    const config = cfg('America/New_York', [{ days: ['sun'], start: '01:30', end: '04:00' }]);
     // 01:30 EDT = 05:30Z happens first; the repeated hour before 01:30 EST is not dialed.
-    expect(isWithinWindow(config, t('2026-11-01T05:45:00Z'))).toBe(false);
-    expect(iso(nextWindowOpen(config, t('2026-11-01T04:00:00Z')))).toBe('2026-11-01T06:30:00.000Z');
+    expect(bound('America/New_York', '2026-11-01', '01:30', 'start')).toBe('2026-11-01T06:30:00.000Z');
   });
 
   it('an ambiguous 01:30 end closes at its first occurrence, 01:30 EDT', () => {
-    const config = cfg('America/New_York', [{ days: ['sun'], start: '00:00', end: '01:30' }]);
-    expect(iso(currentWindowClose(config, t('2026-11-01T04:10:00Z')))).toBe('2026-11-01T05:30:00.000Z');
-    expect(isWithinWindow(config, t('2026-11-01T06:10:00Z'))).toBe(false);
+    expect(bound('America/New_York', '2026-11-01', '01:30', 'end')).toBe('2026-11-01T05:30:00.000Z');
   });
 
   it('London: 01:30 missing on 2026-03-29 opens at 01:00Z; 01:30 twice on 2026-10-25 → start 01:30Z, end 00:30Z', () => {
-    const spring = cfg('Europe/London', [{ days: ['sun'], start: '01:30', end: '04:00' }]);
-    expect(iso(nextWindowOpen(spring, t('2026-03-28T23:00:00Z')))).toBe('2026-03-29T01:00:00.000Z');
-    const fallStart = cfg('Europe/London', [{ days: ['sun'], start: '01:30', end: '04:00' }]);
-    expect(iso(nextWindowOpen(fallStart, t('2026-10-24T23:00:00Z')))).toBe('2026-10-25T01:30:00.000Z');
-    const fallEnd = cfg('Europe/London', [{ days: ['sun'], start: '00:00', end: '01:30' }]);
-    expect(iso(currentWindowClose(fallEnd, t('2026-10-24T23:30:00Z')))).toBe('2026-10-25T00:30:00.000Z');
+    expect(bound('Europe/London', '2026-03-29', '01:30', 'start')).toBe('2026-03-29T01:00:00.000Z');
+    expect(bound('Europe/London', '2026-10-25', '01:30', 'start')).toBe('2026-10-25T01:30:00.000Z');
+    expect(bound('Europe/London', '2026-10-25', '01:30', 'end')).toBe('2026-10-25T00:30:00.000Z');
   });
 
   it('Lord Howe: the 30-minute gap and overlap follow the same rule', () => {
     // 2026-10-04 02:00 LHST (+10:30) jumps to 02:30 LHDT (+11:00): 02:15 does not exist.
-    const gap = cfg('Australia/Lord_Howe', [{ days: ['sun'], start: '02:15', end: '05:00' }]);
-    expect(iso(nextWindowOpen(gap, t('2026-10-03T12:00:00Z')))).toBe('2026-10-03T15:30:00.000Z');
+    expect(bound('Australia/Lord_Howe', '2026-10-04', '02:15', 'start')).toBe('2026-10-03T15:30:00.000Z');
     // 2026-04-05 02:00 LHDT falls back to 01:30 LHST: 01:45 happens at 14:45Z and again at 15:15Z.
-    const overlapStart = cfg('Australia/Lord_Howe', [{ days: ['sun'], start: '01:45', end: '05:00' }]);
-    expect(iso(nextWindowOpen(overlapStart, t('2026-04-04T12:00:00Z')))).toBe('2026-04-04T15:15:00.000Z');
-    const overlapEnd = cfg('Australia/Lord_Howe', [{ days: ['sun'], start: '00:00', end: '01:45' }]);
-    expect(iso(currentWindowClose(overlapEnd, t('2026-04-04T14:00:00Z')))).toBe('2026-04-04T14:45:00.000Z');
+    expect(bound('Australia/Lord_Howe', '2026-04-05', '01:45', 'start')).toBe('2026-04-04T15:15:00.000Z');
+    expect(bound('Australia/Lord_Howe', '2026-04-05', '01:45', 'end')).toBe('2026-04-04T14:45:00.000Z');
+  });
+});
+
+describe('legal hours: windows are enforced only inside them, whatever a window says', () => {
+  // A window CXone's console widened past what the orchestrator would accept (legal-hours.ts).
+  const wide = cfg('America/New_York', [{ days: ALL_DAYS, start: '06:00', end: '23:00' }]);
+
+  it('clamps to 08:00–21:00 local, across a DST change too', () => {
+    expect(dayWindow(wide, '2026-03-07T17:00:00Z')).toEqual([
+      '2026-03-07T13:00:00.000Z',
+      '2026-03-08T02:00:00.000Z',
+    ]);
+    expect(dayWindow(wide, '2026-03-09T17:00:00Z')).toEqual([
+      '2026-03-09T12:00:00.000Z',
+      '2026-03-10T01:00:00.000Z',
+    ]);
+    // 21:34 New York: not dialing, though the window runs to 23:00.
+    expect(isWithinWindow(wide, t('2026-11-29T02:34:00Z'))).toBe(false);
+    expect(iso(nextWindowOpen(wide, t('2026-11-29T02:34:00Z')))).toBe('2026-11-29T13:00:00.000Z');
+  });
+
+  it("narrows further to every declared state's hours: Florida to 20:00, Texas to 12:00 on Sundays", () => {
+    const florida = { ...wide, recipientStates: ['FL'] };
+    expect(dayWindow(florida, '2026-12-02T17:00:00Z')).toEqual([
+      '2026-12-02T13:00:00.000Z',
+      '2026-12-03T01:00:00.000Z',
+    ]);
+    const texas = {
+      ...cfg('America/Chicago', [{ days: ALL_DAYS, start: '06:00', end: '23:00' }]),
+      recipientStates: ['TX'],
+    };
+    // Sunday 2026-12-06: 12:00–21:00 CST; Monday: 09:00–21:00.
+    expect(dayWindow(texas, '2026-12-06T20:00:00Z')).toEqual([
+      '2026-12-06T18:00:00.000Z',
+      '2026-12-07T03:00:00.000Z',
+    ]);
+    expect(dayWindow(texas, '2026-12-07T20:00:00Z')).toEqual([
+      '2026-12-07T15:00:00.000Z',
+      '2026-12-08T03:00:00.000Z',
+    ]);
+  });
+
+  it('leaves a window already inside the legal hours as it is', () => {
+    expect(dayWindow(daily('America/New_York'), '2026-12-02T17:00:00Z')).toEqual([
+      '2026-12-02T14:00:00.000Z',
+      '2026-12-02T22:00:00.000Z',
+    ]);
   });
 });
 

@@ -2,7 +2,11 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import { ManualClock } from '../../src/shared/clock.js';
+import { Queue } from 'bullmq';
+import type { AuditInput } from '../../src/shared/audit/types.js';
+import { complianceRefusal } from '../../src/shared/compliance/command-guard.js';
 import { windowJobId, windowJobOf } from '../../src/shared/compliance/enforcement.js';
+import { QUEUES } from '../../src/shared/keys.js';
 import type { AppContext } from '../../src/shared/context.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import type { CampaignStats } from '../../src/shared/cxone/wire.js';
@@ -168,6 +172,74 @@ describe('poll cycle', () => {
     const job = await base.queues.compliance.getJob(windowJobId('night'));
     expect(job && windowJobOf(job)).toEqual({ campaignId: 'night', kind: 'close', atMs: clock.now() });
     expect(await job?.getState()).toBe('waiting');
+  });
+
+  it('records and pauses a campaign whose zone CXone changed away from its recipients, and refuses its resume', async () => {
+    // Tuesday 12:00 EST. Declared Florida recipients on New York time; the console moves the zone to
+    // Los Angeles, where every window would be read three hours late for Florida.
+    const clock = new ManualClock(Date.parse('2026-03-03T17:00:00Z'));
+    const config = campaignConfig({ recipientStates: ['FL'] });
+    await new CampaignStore(base).put({
+      campaignId: 'moved',
+      status: 'active',
+      version: 3,
+      config,
+      cxone: resource({ id: 'moved', version: 3, status: 'active' }),
+    });
+    const moved = resource({
+      id: 'moved',
+      version: 5,
+      status: 'active',
+      complianceSettings: { timeZone: 'America/Los_Angeles', recipientStates: ['FL'] } as never,
+    });
+    const audits: AuditInput[] = [];
+    const adjust = new Queue(QUEUES.adjust, { connection: base.redis, prefix });
+    const ctx = {
+      ...base,
+      clock,
+      queues: { ...base.queues, adjust },
+      audit: { append: async (input: AuditInput) => (audits.push(input), {}) as never },
+      events: { publish: async () => ({}) as never },
+      cxone: {
+        getStats: async () => statsOf({ version: 5, status: 'active' }),
+        getCampaign: async () => moved,
+      },
+    } as unknown as AppContext;
+    try {
+      expect(await runPollCycle(ctx, 'moved')).toMatchObject({
+        kind: 'polled',
+        guard: 'skipped',
+        pacing: null,
+      });
+      expect(audits).toEqual([
+        expect.objectContaining({
+          action: 'compliance_action',
+          dedupeKey: 'outside-change:moved:5',
+          details: expect.objectContaining({
+            kind: 'outside_change_noncompliant',
+            action: 'pause',
+            problems: [expect.objectContaining({ path: 'recipientStates.0' })],
+          }),
+        }),
+      ]);
+      const [job] = await adjust.getJobs(['waiting']);
+      expect(job?.data).toMatchObject({ campaignId: 'moved', action: 'pause', reason: 'compliance-config' });
+      // Until the settings are fixed, a resume is refused, inside the window or not.
+      const stored = await new CampaignStore(base).get('moved');
+      expect(
+        complianceRefusal({
+          action: 'resume',
+          reason: 'operator',
+          config: stored!.config,
+          atMs: clock.now(),
+        }),
+      ).toMatch(
+        /^cannot resume: the campaign's settings as CXone holds them break compliance rules \(recipientStates\.0: FL/,
+      );
+    } finally {
+      await adjust.obliterate({ force: true });
+      await adjust.close();
+    }
   });
 
   it('re-plans window enforcement from calling windows edited in CXone', async () => {

@@ -1,13 +1,22 @@
-import type { CampaignConfig } from '../campaign-config.js';
 import type { CampaignAction } from '../lifecycle/state-machine.js';
-import { FEDERAL_WINDOW } from './config-rules.js';
-import { isWithinWindow, localIso, nextWindowOpen } from './windows.js';
+import type { CampaignConfig } from '../campaign-config.js';
+import {
+  checkCallingWindows,
+  checkRecipientStates,
+  checkStateZones,
+  FEDERAL_WINDOW,
+} from './config-rules.js';
+import { isWithinWindow, localIso, nextWindowOpen, type WindowConfig } from './windows.js';
 
 export interface CommandGuardInput {
   action?: CampaignAction | undefined;
   /** The command's reason: "operator", "pacing", "compliance-window", "abandonment-guard", … */
   reason: string;
-  config: Pick<CampaignConfig, 'complianceTimeZone' | 'allowedCallTimes'>;
+  /**
+   * With `recipientStates` when declared: their hours narrow the windows (legal-hours.ts); with
+   * `startDateTime` the declared states' zones are checked too.
+   */
+  config: WindowConfig & Partial<Pick<CampaignConfig, 'startDateTime' | 'compliance'>>;
   /** When the command would take effect (the API: now; the adjust worker: when it applies it). */
   atMs: number;
 }
@@ -26,6 +35,20 @@ export function complianceRefusal(input: CommandGuardInput): string | null {
     return 'pacing may not resume a campaign; a paused campaign is resumed by an operator or, after a calling-window pause, by the compliance worker';
   }
   const { config, atMs } = input;
+  // Settings changed outside the orchestrator (CXone's console) may break a rule ours never do; the
+  // campaign was paused for it (outside-change.ts) and stays so until they are fixed.
+  const problems = [
+    ...checkCallingWindows(config),
+    ...checkRecipientStates(config),
+    ...checkStateZones({ ...config, startDateTime: config.startDateTime ?? '' }),
+  ];
+  if (problems.length > 0) {
+    return (
+      `cannot resume: the campaign's settings as CXone holds them break compliance rules (` +
+      problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; ') +
+      '); fix them first (PATCH, or a patch in the resume command)'
+    );
+  }
   if (isWithinWindow(config, atMs)) return null;
   const next = nextWindowOpen(config, atMs);
   return (

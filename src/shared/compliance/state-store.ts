@@ -28,6 +28,7 @@ export const COMPLIANCE_ACTION_KINDS = [
   'guard_release',
   'period_closed',
   'refused_resume',
+  'outside_change_noncompliant',
   'override',
   'report',
 ] as const;

@@ -1,6 +1,13 @@
 import { DateTime, FixedOffsetZone, IANAZone } from 'luxon';
-import { WEEKDAYS, type CallWindow, type CampaignConfig, type Weekday } from '../campaign-config.js';
+import {
+  minutesOfDay,
+  WEEKDAYS,
+  type CallWindow,
+  type CampaignConfig,
+  type Weekday,
+} from '../campaign-config.js';
 import { ComplianceError } from './errors.js';
+import { hhmm, legalHoursOn } from './legal-hours.js';
 
 /**
  * Calling windows as instants. Pure: every function takes the instant it reasons about, never the
@@ -19,7 +26,8 @@ import { ComplianceError } from './errors.js';
  * Overlapping or touching windows of one day are merged, so a 09:00–12:00 + 12:00–17:00 day has a
  * single close at 17:00.
  */
-export type WindowConfig = Pick<CampaignConfig, 'complianceTimeZone' | 'allowedCallTimes'>;
+export type WindowConfig = Pick<CampaignConfig, 'complianceTimeZone' | 'allowedCallTimes'> &
+  Partial<Pick<CampaignConfig, 'recipientStates'>>;
 
 export interface WindowInterval {
   /** First instant (epoch ms) dialing is allowed. */
@@ -152,11 +160,16 @@ function dayIntervals(config: WindowConfig, utcDayMs: number, windowsKey: string
 
 function resolveDayIntervals(config: WindowConfig, date: DateTime): WindowInterval[] {
   const day = weekdayOf(date);
+  const legal = legalHoursOn(day, config.recipientStates);
   const out: WindowInterval[] = [];
+  if (legal === null) return out;
   for (const window of config.allowedCallTimes as CallWindow[]) {
     if (!window.days.includes(day)) continue;
-    const openMs = resolveBound(config.complianceTimeZone, date, window.start, 'start');
-    const closeMs = resolveBound(config.complianceTimeZone, date, window.end, 'end');
+    // Never outside the law's hours, whatever the window says (legal-hours.ts).
+    const start = hhmm(Math.max(minutesOfDay(window.start), legal.startMin));
+    const end = hhmm(Math.min(minutesOfDay(window.end), legal.endMin));
+    const openMs = resolveBound(config.complianceTimeZone, date, start, 'start');
+    const closeMs = resolveBound(config.complianceTimeZone, date, end, 'end');
     if (closeMs > openMs) out.push({ openMs, closeMs });
   }
   return out;
@@ -190,7 +203,8 @@ export function windowIntervals(config: WindowConfig, fromMs: number, toMs: numb
   const first = utcMidnight(fromMs - MAX_ZONE_OFFSET_MS) - DAY_MS;
   const last = utcMidnight(toMs + MAX_ZONE_OFFSET_MS) + DAY_MS;
   const all: WindowInterval[] = [];
-  const windowsKey = JSON.stringify(config.allowedCallTimes);
+  // The declared states narrow the hours (legal-hours.ts), so they are part of the cache key.
+  const windowsKey = JSON.stringify([config.allowedCallTimes, config.recipientStates ?? []]);
   for (let day = first; day <= last; day += DAY_MS) {
     all.push(...dayIntervals(config, day, windowsKey));
   }

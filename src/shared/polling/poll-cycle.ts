@@ -1,5 +1,6 @@
 import { CampaignStore } from '../campaign-store.js';
 import { applyAbandonmentGuard } from '../compliance/guard-actions.js';
+import { checkOutsideChange } from '../compliance/outside-change.js';
 import { replanWindowEnforcement } from '../compliance/replan.js';
 import { isWithinWindow } from '../compliance/windows.js';
 import type { AppContext } from '../context.js';
@@ -105,6 +106,18 @@ async function pollOnce(ctx: AppContext, campaignId: string, attempt: number): P
     await store.syncFromCxone(resource);
     record = (await store.get(campaignId)) ?? record;
     resynced = true;
+    // CXone wins, but not over the law: a change there that breaks a compliance rule is recorded and
+    // pauses the campaign (outside-change.ts).
+    const breach = await checkOutsideChange(ctx, {
+      campaignId,
+      config: record.config,
+      status: resource.status,
+      version: resource.version,
+    });
+    if (breach && resource.status === 'active') {
+      await replanWindowEnforcement(ctx, campaignId);
+      return { kind: 'polled', status: stats.status, guard: 'skipped', pacing: null };
+    }
   }
   if (stats.status === 'active' && !isWithinWindow(record.config, ctx.clock.now())) {
     ctx.logger.warn(

@@ -1,0 +1,48 @@
+import type { CampaignConfig } from '../campaign-config.js';
+import type { AppContext } from '../context.js';
+import type { CampaignStatus } from '../cxone/wire.js';
+import { enqueueCommand } from '../lifecycle/enqueue.js';
+import { checkCampaignCompliance } from './config-rules.js';
+import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
+
+/** The reason on the pause this module enqueues (an operator's fix, then resume, lifts it). */
+export const REASON_OUTSIDE_CHANGE = 'compliance-config';
+
+/**
+ * A campaign's settings as CXone now holds them, after a change made outside the orchestrator (its
+ * console, another tool), checked against the rules every config of ours must pass. Windows widened
+ * past the legal hours are already clamped at run time (legal-hours.ts), but a time zone that no
+ * longer keeps the declared recipients' clock cannot be: every hour would be read on the wrong clock.
+ * So a breach is recorded once per CXone version (`outside_change_noncompliant`: the compliance log,
+ * the audit trail, the metric, an event) and an active campaign is paused until an operator fixes
+ * the settings (PATCH is validated) and resumes it. Returns whether the config breaks a rule.
+ */
+export async function checkOutsideChange(
+  ctx: AppContext,
+  input: { campaignId: string; config: CampaignConfig; status: CampaignStatus; version: number },
+): Promise<boolean> {
+  const problems = checkCampaignCompliance(input.config);
+  if (problems.length === 0) return false;
+  const pause = input.status === 'active';
+  await recordComplianceAction(ctx, {
+    campaignId: input.campaignId,
+    kind: 'outside_change_noncompliant',
+    details: {
+      version: input.version,
+      problems: problems.map((p) => ({ path: p.path.join('.'), message: p.message })),
+      action: pause ? 'pause' : 'none',
+    },
+    cxoneVersion: input.version,
+    dedupeKey: `outside-change:${input.campaignId}:${input.version}`,
+    event: 'campaign.compliance.paused',
+  });
+  if (pause) {
+    await enqueueCommand(ctx, {
+      campaignId: input.campaignId,
+      actor: COMPLIANCE_ACTOR,
+      reason: REASON_OUTSIDE_CHANGE,
+      action: 'pause',
+    });
+  }
+  return true;
+}
