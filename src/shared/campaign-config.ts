@@ -117,7 +117,8 @@ export const campaignConfigBaseSchema = z
         message: 'must be an ISO 8601 date-time with an offset, e.g. 2026-12-01T09:00:00-05:00',
       })
       // Checked against the time of the request, so an accepted start only ever gets nearer.
-      .refine((value) => Date.parse(value) <= Date.now() + MAX_START_AHEAD_MS, {
+      // A value the format check refused (NaN here) gets that message alone.
+      .refine((value) => !(Date.parse(value) > Date.now() + MAX_START_AHEAD_MS), {
         message: `must be at most ${MAX_START_AHEAD_DAYS} days ahead; a start further out is almost always a mistyped year`,
       }),
     targetListId: z.uuid('must be a UUID'),

@@ -16,7 +16,8 @@ describe('complianceRefusal', () => {
     expect(reason).toBe(
       "cannot resume at 2026-03-07T12:00:00-05:00 (America/New_York): outside the campaign's calling windows " +
         '(calling hours, TCPA 47 CFR 64.1200(c)(1); FTC TSR 16 CFR 310.4(c)); ' +
-        'the next window opens at 2026-03-09T09:00:00-04:00, when the compliance worker resumes it',
+        'the next window opens at 2026-03-09T09:00:00-04:00; resume it then ' +
+        '(a campaign the window itself paused is resumed by the compliance worker at that time)',
     );
   });
 

@@ -103,6 +103,10 @@ describe('campaignConfigSchema', () => {
       'startDateTime',
     ]);
     expect(issuesOf({ ...valid, startDateTime: iso(Date.now() + 365 * day) })).toEqual([]);
+    // A value the format refuses gets that message alone.
+    expect(issuesOf({ ...valid, startDateTime: '2026-11-29T02:30:00+24:00' })).toEqual([
+      { path: 'startDateTime', message: expect.stringMatching(/^must be an ISO 8601 date-time/) },
+    ]);
     // A start that has passed means "now" (docs/api.md).
     expect(issuesOf({ ...valid, startDateTime: '2020-01-06T09:00:00-05:00' })).toEqual([]);
   });

@@ -56,6 +56,7 @@ export function complianceRefusal(input: CommandGuardInput): string | null {
     `(calling hours, ${FEDERAL_WINDOW.source}); ` +
     (next === null
       ? 'no window opens in the next 15 days'
-      : `the next window opens at ${localIso(config.complianceTimeZone, next)}, when the compliance worker resumes it`)
+      : `the next window opens at ${localIso(config.complianceTimeZone, next)}; resume it then ` +
+        '(a campaign the window itself paused is resumed by the compliance worker at that time)')
   );
 }
