@@ -189,6 +189,23 @@ describe('campaign command API', () => {
       error: 'validation_failed',
       issues: [{ path: 'dialerStrategy.callRate' }],
     });
+    // A config field that may not be patched is named as such, not as unknown; a made-up one is unknown.
+    for (const [url, payload, path] of [
+      [`/v1/campaigns/${campaign.id}`, { startDateTime: '2026-12-01T09:00:00Z', colour: 'red' }, ''],
+      [`/v1/campaigns/${campaign.id}/actions`, { action: 'pause', patch: { targetListId: 'x' } }, 'patch.'],
+    ] as const) {
+      const refused = await app.inject({
+        method: url.endsWith('actions') ? 'POST' : 'PATCH',
+        url,
+        headers: auth,
+        payload,
+      });
+      expect(refused.statusCode).toBe(400);
+      const issues = (refused.json() as { issues: Array<{ path: string; message: string }> }).issues;
+      const field = path === '' ? 'startDateTime' : 'patch.targetListId';
+      expect(issues.find((i) => i.path === field)?.message).toMatch(/^cannot be changed .*new launch$/);
+      if (path === '') expect(issues.find((i) => i.path === 'colour')?.message).toBe('unknown field');
+    }
 
     // Valid alone, but the campaign calls Florida, where calls end at 20:00.
     await h.consoleChange(campaign.id, { complianceSettings: { recipientStates: ['FL'] } });

@@ -15,6 +15,7 @@ import { applyPatch, configFromResource, localPart } from '../../shared/lifecycl
 import {
   campaignPatchSchema,
   captureBase,
+  explainNotPatchable,
   flattenPatch,
   type CampaignPatch,
 } from '../../shared/lifecycle/patch.js';
@@ -27,7 +28,7 @@ import {
 import { lifecycleCommands } from '../../shared/metrics.js';
 import { callerActor } from '../auth.js';
 import { answeredAtDeadline } from '../request-guard.js';
-import { ApiError, parseOrThrow } from '../errors.js';
+import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
 
 /**
  * Operator commands on a running campaign. Each is checked against CXone's current state (a fresh
@@ -45,6 +46,17 @@ export const actionBodySchema = z
     patch: campaignPatchSchema.optional().describe('Settings to change first, in the same command'),
   })
   .strict();
+
+/** parseOrThrow, telling a field that exists but may not be patched from one that does not exist. */
+function parsePatchRequest<S extends z.ZodType>(schema: S, body: unknown, prefix: string): z.output<S> {
+  try {
+    return parseOrThrow(schema, body);
+  } catch (err) {
+    if (err instanceof ValidationFailedError)
+      throw new ValidationFailedError(explainNotPatchable(err.issues, prefix));
+    throw err;
+  }
+}
 
 /** 409 with a stable machine-readable code. */
 class CommandRefusedError extends ApiError {
@@ -164,7 +176,7 @@ function accepted(reply: FastifyReply, campaignId: string, commandId: string) {
 export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.patch('/v1/campaigns/:id', async (request, reply) => {
     const { id } = parseOrThrow(idParams, request.params);
-    const patch = parseOrThrow(campaignPatchSchema, request.body);
+    const patch = parsePatchRequest(campaignPatchSchema, request.body, '');
     const { base, baseVersion } = await prepare(ctx, id, undefined, patch, 'operator', callerActor(request));
     const { commandId } = await enqueueCommand(
       ctx,
@@ -183,7 +195,7 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
 
   app.post('/v1/campaigns/:id/actions', async (request, reply) => {
     const { id } = parseOrThrow(idParams, request.params);
-    const body = parseOrThrow(actionBodySchema, request.body);
+    const body = parsePatchRequest(actionBodySchema, request.body, 'patch.');
     const { base, baseVersion } = await prepare(
       ctx,
       id,

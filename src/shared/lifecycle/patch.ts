@@ -80,6 +80,27 @@ export const PATCHABLE_FIELDS: readonly FieldSpec[] = [
 
 const SPEC_BY_PATH = new Map(PATCHABLE_FIELDS.map((f) => [f.path, f]));
 
+/** Config fields a patch may not touch, and why: a client sending one hears it exists, not "unknown". */
+export const NOT_PATCHABLE: Readonly<Record<string, string>> = {
+  startDateTime:
+    'cannot be changed on a launched campaign: its activation was scheduled at launch; rescheduling is a new launch',
+  targetListId: 'cannot be changed by PATCH (CXone does not accept it): a new list is a new launch',
+  compliance: "is fixed for the campaign's life (the regulatory regime and the do-not-call assertion)",
+};
+
+/** Replaces "unknown field" for a config field a patch may not touch with the reason it may not. */
+export function explainNotPatchable<I extends { path: string; message: string }>(
+  issues: I[],
+  prefix = '',
+): I[] {
+  return issues.map((issue) => {
+    const field = issue.path.startsWith(prefix) ? issue.path.slice(prefix.length) : undefined;
+    const reason =
+      field !== undefined && issue.message === 'unknown field' ? NOT_PATCHABLE[field] : undefined;
+    return reason ? { ...issue, message: reason } : issue;
+  });
+}
+
 export function fieldSpec(path: string): FieldSpec | undefined {
   return SPEC_BY_PATH.get(path);
 }
