@@ -16,6 +16,9 @@ export interface LaunchView {
   error?: unknown;
   /** The latest transient failure while the launch is retried (the API sends it only while running). */
   lastError?: string;
+  /** CXone status when the launch finished: `active`, or `scheduled` until `activateAt`. */
+  campaignStatus?: string;
+  activateAt?: string;
 }
 
 export interface StatsView {
@@ -93,6 +96,15 @@ export function errorText(error: unknown): string {
 export function formatLaunch(launch: LaunchView): string {
   const lines = [`launch   ${launch.launchId}`, `status   ${launch.status}`];
   if (launch.campaignId) lines.push(`campaign ${launch.campaignId}`);
+  // A succeeded launch is not necessarily dialing: a future start (or one outside the calling
+  // window) leaves the campaign scheduled until its activation.
+  if (launch.campaignStatus === 'scheduled' && launch.activateAt) {
+    lines.push(`dialing  not yet: scheduled, activates at ${launch.activateAt}`);
+  } else if (launch.campaignStatus) {
+    lines.push(
+      `dialing  ${launch.campaignStatus === 'active' ? 'yes (active)' : `no (${launch.campaignStatus})`}`,
+    );
+  }
   const err = errorText(launch.error);
   if (err) lines.push(`error    ${err}`);
   // A launch that keeps retrying looks healthy by its status alone; once final, `error` says it all.

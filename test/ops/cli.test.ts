@@ -174,6 +174,11 @@ describe('cxo formatting (pure)', () => {
     );
     const done = { ...retrying, status: 'succeeded' };
     expect(formatLaunch(done)).not.toContain('last try');
+    // Succeeded is not the same as dialing: a scheduled campaign says when it starts.
+    expect(
+      formatLaunch({ ...done, campaignStatus: 'scheduled', activateAt: '2026-11-29T13:00:00.000Z' }),
+    ).toContain('dialing  not yet: scheduled, activates at 2026-11-29T13:00:00.000Z');
+    expect(formatLaunch({ ...done, campaignStatus: 'active' })).toContain('dialing  yes (active)');
     expect(progressLine(done, 1500, 0)).not.toContain('last try');
     expect(progressLine({ ...retrying, lastError: 'x'.repeat(300) }, 0, 0).length).toBeLessThan(140);
   });
