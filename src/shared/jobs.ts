@@ -53,3 +53,11 @@ export const webhookJobSchema = z.object({
   replay: z.boolean().optional(),
 });
 export type WebhookJob = z.infer<typeof webhookJobSchema>;
+
+/** Job name of a delayed activation on the `launch` queue. */
+export const ACTIVATE_JOB = 'activate';
+
+/** One activation job per campaign; BullMQ job ids must not contain ':'. */
+export function activateJobId(campaignId: string): string {
+  return `activate-${campaignId}`;
+}

@@ -7,13 +7,7 @@ import type { CampaignStatus } from '../shared/cxone/wire.js';
  * tested alone.
  */
 
-/** Job name of a delayed activation on the `launch` queue. */
-export const ACTIVATE_JOB = 'activate';
-
-/** One activation job per campaign; BullMQ job ids must not contain ':'. */
-export function activateJobId(campaignId: string): string {
-  return `activate-${campaignId}`;
-}
+export { ACTIVATE_JOB, activateJobId } from '../shared/jobs.js';
 
 export interface ActivationPlan {
   /** When the campaign goes active (epoch ms). */

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VERIFY_MS, WINDOW_JOB, windowJobId, windowJobOf } from '../../src/shared/compliance/enforcement.js';
 import { replanWindowEnforcement } from '../../src/shared/compliance/replan.js';
+import { ACTIVATE_JOB, activateJobId } from '../../src/shared/jobs.js';
 import { createLifecycleHooks } from '../../src/shared/lifecycle/hooks.js';
 import { config } from './fixtures.js';
 import { createTestContext, type TestContext } from './redis-context.js';
@@ -37,6 +38,27 @@ async function plan() {
   if (!job) throw new Error('window job missing');
   return { ...windowJobOf(job), state: await job.getState() };
 }
+
+describe('a campaign that ends', () => {
+  it('drops its pending delayed activation along with polling and window enforcement', async () => {
+    await tc.putCampaign(ID, weekdays, 'cancelled', 5);
+    await tc.ctx.queues.launch.add(
+      ACTIVATE_JOB,
+      { campaignId: ID },
+      { jobId: activateJobId(ID), delay: 86_400_000 },
+    );
+    await tc.ctx.queues.launch.add(
+      ACTIVATE_JOB,
+      { campaignId: 'other' },
+      { jobId: activateJobId('other'), delay: 86_400_000 },
+    );
+
+    await createLifecycleHooks(tc.ctx).onStatusChanged(ID, 'scheduled', 'cancelled');
+
+    expect(await tc.ctx.queues.launch.getJob(activateJobId(ID))).toBeUndefined();
+    expect(await tc.ctx.queues.launch.getJob(activateJobId('other'))).toBeDefined();
+  });
+});
 
 describe('re-planning window enforcement', () => {
   it("keeps the verify re-check when the lifecycle reports the window's own pause", async () => {

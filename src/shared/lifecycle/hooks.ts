@@ -3,13 +3,15 @@ import { cancelWindowEnforcement } from '../compliance/enforcement.js';
 import { recordComplianceAction } from '../compliance/record.js';
 import { replanWindowEnforcement } from '../compliance/replan.js';
 import type { AppContext } from '../context.js';
+import { activateJobId } from '../jobs.js';
 import { ensurePolling, stopPolling } from '../polling/schedulers.js';
 import type { LifecycleHooks } from './executor.js';
 import { isFinal } from './state-machine.js';
 
 /**
  * The lifecycle's effects on other areas, wired to their real implementations:
- * - a final status (completed, cancelled) stops statistics polling and calling-window enforcement;
+ * - a final status (completed, cancelled) stops statistics polling and calling-window enforcement,
+ *   and drops a pending delayed activation;
  * - a resume (→ active) makes sure the campaign is polled again;
  * - every other status or settings change re-plans window enforcement, which reads the new config;
  *   a pending window re-check (the 30 s verify after the window's own pause) is kept, not replaced
@@ -20,7 +22,13 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
     complianceRefusal,
     async onStatusChanged(campaignId, _from, to) {
       if (isFinal(to)) {
-        await Promise.all([stopPolling(ctx, campaignId), cancelWindowEnforcement(ctx, campaignId)]);
+        await Promise.all([
+          stopPolling(ctx, campaignId),
+          cancelWindowEnforcement(ctx, campaignId),
+          // A scheduled campaign stopped before its start: its activation would find it final and do
+          // nothing, but Bull Board would show it pending until then. (One running right now stays.)
+          ctx.queues.launch.remove(activateJobId(campaignId)).catch(() => 0),
+        ]);
         return;
       }
       if (to === 'active') await ensurePolling(ctx, campaignId);
