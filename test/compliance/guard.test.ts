@@ -134,6 +134,27 @@ describe('measurement periods', () => {
     expect(d.nextState.periods).toHaveLength(1);
   });
 
+  it('starts measuring in the period of its first observation when the start lies periods back', () => {
+    // Launched ten periods after its startDateTime: the nine before were never measured.
+    const first = evaluateAbandonmentGuard({ config: c, stats: stats(0, 0), nowMs: START + 305 * DAY });
+    expect(first.closedPeriod).toBeUndefined();
+    expect(first.period).toMatchObject({ index: 10, startMs: START + 300 * DAY });
+    expect(first.nextState.periods).toEqual([]);
+    const later = evaluateAbandonmentGuard({
+      config: c,
+      state: first.nextState,
+      stats: stats(500, 5),
+      nowMs: START + 320 * DAY,
+    });
+    const next = evaluateAbandonmentGuard({
+      config: c,
+      state: later.nextState,
+      stats: stats(600, 6),
+      nowMs: START + 331 * DAY,
+    });
+    expect(next.closedPeriod).toMatchObject({ index: 10, startMs: START + 300 * DAY, answeredCalls: 500 });
+  });
+
   it('uses 24-hour periods under the OFCOM regime', () => {
     const uk = config({
       compliance: { regime: 'OFCOM', doNotCallCheck: true },

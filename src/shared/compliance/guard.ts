@@ -167,11 +167,14 @@ const pct = (r: number) => `${(r * 100).toFixed(2)}%`;
 
 function freshState(config: GuardInput['config'], regime: RegulatoryRegime, nowMs: number): GuardState {
   const start = Date.parse(config.startDateTime);
+  const anchorMs = Number.isFinite(start) ? start : nowMs;
   return {
     version: 1,
     regime,
-    anchorMs: Number.isFinite(start) ? start : nowMs,
-    periodIndex: 0,
+    anchorMs,
+    // The period the first observation falls in: periods that ended before it (a start in the past)
+    // were never measured, and are not closed as if their rate had been proved.
+    periodIndex: Math.max(0, Math.floor((nowMs - anchorMs) / MEASUREMENT[regime].periodMs)),
     baseline: { ...ZERO },
     throttled: false,
     lastAction: 'none',
