@@ -59,7 +59,8 @@ const FASTIFY_CODES: Record<string, { status: number; error: string; message: st
   FST_ERR_CTP_INVALID_JSON_BODY: {
     status: 400,
     error: 'invalid_json',
-    message: 'the request body is not valid JSON',
+    // Fastify's parser refuses these keys (prototype poisoning) with the same error as broken JSON.
+    message: 'the request body is not valid JSON, or has a "__proto__" or "constructor" key, which is refused',
   },
   FST_ERR_CTP_EMPTY_JSON_BODY: {
     status: 400,
