@@ -41,6 +41,8 @@ interface Deps {
   ctx: AppContext;
   launches: LaunchStore;
   campaigns: CampaignStore;
+  /** The worker's lock duration, for extending the lock when checking it is still held. */
+  lockMs: number;
 }
 
 /**
@@ -249,6 +251,15 @@ async function cancelPartialCampaign(
 async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: number): Promise<void> {
   const { ctx, launches } = deps;
   const launch = await launches.get(data.launchId);
+  if (launch?.status === 'succeeded') {
+    // Another run of this job finished it (this one lost its lock while Redis stalled): its campaign
+    // is live, and this run's failure is only that it came back late.
+    ctx.logger.warn(
+      { launchId: data.launchId, campaignId: launch.campaignId, err: describe(err) },
+      'launch already succeeded in another run; not failing it or cancelling its campaign',
+    );
+    return;
+  }
   const campaignId = launch?.campaignId;
   const reason = describe(err);
   const cleanup = campaignId ? await cancelPartialCampaign(deps, campaignId, attempt) : undefined;
@@ -287,7 +298,22 @@ async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: nu
  * activation job. Every step first looks at where an earlier, interrupted run of the same job got to,
  * so a redelivery after a crash continues instead of repeating.
  */
-export async function processLaunch(deps: Deps, job: Job): Promise<LaunchJobResult> {
+/**
+ * Whether this run still holds the job's lock (extending it if so). A run that lost it, to a Redis
+ * stall longer than the lock, has been replaced by another worker's: it must not record an outcome or
+ * undo anything on CXone, which that run now owns. Without a token (tests calling the processor
+ * directly) there is no lock to check.
+ */
+async function ownsJob(job: Job, token: string | undefined, lockMs: number): Promise<boolean> {
+  if (token === undefined) return true;
+  try {
+    return (await job.extendLock(token, lockMs)) === 1;
+  } catch {
+    return false;
+  }
+}
+
+export async function processLaunch(deps: Deps, job: Job, token?: string): Promise<LaunchJobResult> {
   const { ctx, launches, campaigns } = deps;
   const parsed = launchJobSchema.safeParse(job.data);
   if (!parsed.success) {
@@ -447,7 +473,12 @@ export async function processLaunch(deps: Deps, job: Job): Promise<LaunchJobResu
     return { outcome: 'succeeded', campaignId, campaignStatus: resource.status };
   } catch (err) {
     try {
-      if (isFinalFailure(err, job)) await failLaunch(deps, data, err, attempt);
+      if (!(await ownsJob(job, token, deps.lockMs))) {
+        log.warn(
+          { err: describe(err), campaignId },
+          'lost the launch job to another worker (its lock expired); leaving the outcome to that run',
+        );
+      } else if (isFinalFailure(err, job)) await failLaunch(deps, data, err, attempt);
       else await launches.update(data.launchId, { lastError: `attempt ${attempt}: ${describe(err)}` });
     } catch (recordErr) {
       log.error({ err: recordErr }, 'could not record the launch failure');
@@ -541,7 +572,13 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
 
 /** The worker for the `launch` queue: launch jobs and their delayed activations. */
 export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOptions> = {}): Worker {
-  const deps: Deps = { ctx, launches: createLaunchStore(ctx), campaigns: createCampaignStore(ctx) };
+  const options = workerOptions(ctx, QUEUES.launch, overrides);
+  const deps: Deps = {
+    ctx,
+    launches: createLaunchStore(ctx),
+    campaigns: createCampaignStore(ctx),
+    lockMs: options.lockDuration ?? 30_000,
+  };
   return new Worker(
     QUEUES.launch,
     async (job: Job, token?: string) => {
@@ -551,13 +588,13 @@ export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOpt
         const result =
           job.name === ACTIVATE_JOB
             ? await processActivate(deps, job, token)
-            : await processLaunch(deps, job);
+            : await processLaunch(deps, job, token);
         outcome = result.outcome;
         return result;
       } finally {
         end({ outcome });
       }
     },
-    workerOptions(ctx, QUEUES.launch, overrides),
+    options,
   );
 }

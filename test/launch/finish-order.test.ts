@@ -87,9 +87,10 @@ describe('launch records finish after their audit records', () => {
         return store.finish(id, fields);
       },
     });
-    await processLaunch({ ctx: stack.ctx, launches, campaigns: createCampaignStore(stack.ctx) }, job).catch(
-      () => undefined,
-    );
+    await processLaunch(
+      { ctx: stack.ctx, launches, campaigns: createCampaignStore(stack.ctx), lockMs: 30_000 },
+      job,
+    ).catch(() => undefined);
     return { auditedAtFinish, status: (await store.get(launchId))?.status };
   }
 

@@ -1,0 +1,92 @@
+import type { Job } from 'bullmq';
+import { DateTime } from 'luxon';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { submitLaunch } from '../../src/producers/launch-submit.js';
+import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
+import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import type { CxoneApi } from '../../src/shared/cxone/api.js';
+import { createLaunchStore } from '../../src/shared/launch-store.js';
+import { processLaunch } from '../../src/workers/launch-worker.js';
+import { campaignConfig, startStack, type Stack } from '../e2e/stack.js';
+
+/**
+ * A launch run that lost its job to another worker (Redis stalled past the job's lock; BullMQ gave
+ * the job to a second worker, which launched the campaign) and then comes back: its next CXone write
+ * fails because the campaign moved on, and that failure must not mark the launch failed nor cancel
+ * the live campaign. Real Redis and the sandbox over HTTP; the other worker's run is played by the
+ * test, between the stale run's create and its schedule.
+ */
+describe('a launch run that comes back after losing its job', () => {
+  let stack: Stack;
+  /** Runs once, before the stale run's first PATCH: the other worker's run finishing the launch. */
+  let otherRun: ((campaignId: string) => Promise<void>) | undefined;
+
+  beforeAll(async () => {
+    stack = await startStack({
+      api: false,
+      ctxOverrides: (ctx) => ({
+        cxone: {
+          ...ctx.cxone,
+          updateCampaign: async (...args: Parameters<CxoneApi['updateCampaign']>) => {
+            const run = otherRun;
+            otherRun = undefined;
+            await run?.(args[0]);
+            return ctx.cxone.updateCampaign(...args);
+          },
+        } as CxoneApi,
+      }),
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  async function staleRun(extendLockAnswer: 0 | 1, token: string | undefined) {
+    const config = campaignConfigSchema.parse(
+      campaignConfig({ startDateTime: DateTime.now().plus({ hours: 1 }).toISO() ?? '' }),
+    );
+    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
+    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
+    // The stale run is on its last attempt, so its failure would be final.
+    const job = Object.assign(Object.create(queued) as Job, {
+      attemptsMade: (queued.opts.attempts ?? 1) - 1,
+      extendLock: async () => extendLockAnswer,
+    });
+    const launches = createLaunchStore(stack.ctx);
+    otherRun = async (campaignId) => {
+      const current = await stack.ctx.cxone.getCampaign(campaignId);
+      const scheduled = await stack.ctx.cxone.updateCampaign(campaignId, current.version, {
+        status: 'scheduled',
+      });
+      const active = await stack.ctx.cxone.updateCampaign(campaignId, scheduled.version, {
+        status: 'active',
+      });
+      await launches.finish(launchId, {
+        status: 'succeeded',
+        campaignId,
+        campaignStatus: 'active',
+        cxoneVersion: active.version,
+      });
+    };
+    const err = await processLaunch(
+      { ctx: stack.ctx, launches, campaigns: createCampaignStore(stack.ctx), lockMs: 30_000 },
+      job,
+      token,
+    ).catch((e: unknown) => e);
+    const record = await launches.get(launchId);
+    return { err, record, campaign: await stack.ctx.cxone.getCampaign(String(record?.campaignId)) };
+  }
+
+  it('leaves the outcome to the run that owns the job once its lock is gone', async () => {
+    const { err, record, campaign } = await staleRun(0, 'stale-token');
+    expect(err).toBeInstanceOf(Error);
+    expect(record).toMatchObject({ status: 'succeeded', campaignStatus: 'active' });
+    expect(campaign.status).toBe('active');
+  });
+
+  it('does not fail or cancel a launch another run already finished, even when it cannot tell', async () => {
+    const { record, campaign } = await staleRun(1, undefined);
+    expect(record).toMatchObject({ status: 'succeeded', campaignStatus: 'active' });
+    expect(campaign.status).toBe('active');
+  });
+});
