@@ -60,7 +60,8 @@ const FASTIFY_CODES: Record<string, { status: number; error: string; message: st
     status: 400,
     error: 'invalid_json',
     // Fastify's parser refuses these keys (prototype poisoning) with the same error as broken JSON.
-    message: 'the request body is not valid JSON, or has a "__proto__" or "constructor" key, which is refused',
+    message:
+      'the request body is not valid JSON, or has a "__proto__" or "constructor" key, which is refused',
   },
   FST_ERR_CTP_EMPTY_JSON_BODY: {
     status: 400,

@@ -47,6 +47,14 @@ const launchStatusSchema = z.looseObject({
   status: z.enum(LAUNCH_STATUSES),
   campaignId: z.string().optional(),
   error: z.unknown().optional().describe('Why the launch failed (present when status is failed)'),
+  cancelled: z
+    .boolean()
+    .optional()
+    .describe('A failed launch that had created a campaign: whether it was cancelled on CXone'),
+  cancelCommandId: z
+    .string()
+    .optional()
+    .describe('When CXone refused that cancel: the stop command retrying it (GET /v1/commands/{id})'),
 });
 
 const efficiencySchema = z.object({

@@ -29,8 +29,12 @@ export interface LaunchRecord {
   error?: string;
   /** The latest transient failure while the launch is still being retried (status running). */
   lastError?: string;
-  /** True when a campaign created by a failed launch was cancelled on CXone. */
+  /**
+   * For a failed launch that had created a campaign: whether it was cancelled on CXone. False when
+   * CXone refused the cancel too; `cancelCommandId` is then the stop command retrying it.
+   */
   cancelled?: boolean;
+  cancelCommandId?: string;
 }
 
 /** Launch records are kept this long; the idempotency key only for a day, as payment APIs do. */

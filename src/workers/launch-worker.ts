@@ -10,6 +10,7 @@ import { CxoneConflictError, isCxoneError } from '../shared/errors.js';
 import { activateJobSchema, launchJobSchema, type ActivateJob, type LaunchJob } from '../shared/jobs.js';
 import { QUEUES } from '../shared/keys.js';
 import { createLaunchStore, launchAuditId, type LaunchStore } from '../shared/launch-store.js';
+import { enqueueCommand } from '../shared/lifecycle/enqueue.js';
 import { canTransition, isFinal } from '../shared/lifecycle/state-machine.js';
 import { jobDuration, launchOutcomes } from '../shared/metrics.js';
 import { recordSafeStart, safeStartPacingRecord } from '../shared/pacing/safe-start.js';
@@ -226,12 +227,17 @@ async function activateNow(
   return resource;
 }
 
-/** Cancels what a failed launch left on CXone, so no half-launched campaign is left dialing or waiting. */
+/**
+ * Cancels what a failed launch left on CXone, so no half-launched campaign is left dialing or waiting.
+ * When CXone refuses even that (it is down: often why the launch failed), the cancel is handed to the
+ * adjust queue as a `stop` command, which retries it with backoff until CXone answers; its id goes on
+ * the launch record so an operator can follow it.
+ */
 async function cancelPartialCampaign(
   deps: Deps,
   campaignId: string,
   attempt: number,
-): Promise<{ cancelled: boolean; error?: string }> {
+): Promise<{ cancelled: boolean; error?: string; cancelCommandId?: string }> {
   const { ctx, campaigns } = deps;
   try {
     const current = await ctx.cxone.getCampaign(campaignId, { priority: 'control', campaignId, attempt });
@@ -243,8 +249,26 @@ async function cancelPartialCampaign(
     await campaigns.syncFromCxone(cancelled);
     return { cancelled: true };
   } catch (err) {
-    ctx.logger.error({ err, campaignId }, 'could not cancel the campaign of a failed launch');
-    return { cancelled: false, error: err instanceof Error ? err.message : String(err) };
+    const error = err instanceof Error ? err.message : String(err);
+    try {
+      const { commandId } = await enqueueCommand(ctx, {
+        campaignId,
+        actor: ACTOR,
+        reason: 'launch-failed',
+        action: 'stop',
+      });
+      ctx.logger.error(
+        { err, campaignId, commandId },
+        'could not cancel the campaign of a failed launch; a stop command will retry it',
+      );
+      return { cancelled: false, error, cancelCommandId: commandId };
+    } catch (enqueueErr) {
+      ctx.logger.error(
+        { err, enqueueErr, campaignId },
+        'could not cancel the campaign of a failed launch, nor queue its stop: stop it by hand',
+      );
+      return { cancelled: false, error };
+    }
   }
 }
 
@@ -275,7 +299,13 @@ async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: nu
       reason,
       attempt,
       ...(isCxoneError(err) ? { status: err.status, endpoint: err.endpoint } : {}),
-      ...(cleanup ? { cancelledOnCxone: cleanup.cancelled, cancelError: cleanup.error } : {}),
+      ...(cleanup
+        ? {
+            cancelledOnCxone: cleanup.cancelled,
+            cancelError: cleanup.error,
+            cancelCommandId: cleanup.cancelCommandId,
+          }
+        : {}),
     },
     dedupeKey: `launch_failed:${data.launchId}`,
   });
@@ -283,6 +313,9 @@ async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: nu
     status: 'failed',
     error: reason,
     ...(cleanup?.cancelled ? { cancelled: true, campaignStatus: 'cancelled' } : {}),
+    ...(cleanup && !cleanup.cancelled
+      ? { cancelled: false, ...(cleanup.cancelCommandId ? { cancelCommandId: cleanup.cancelCommandId } : {}) }
+      : {}),
   });
   launchOutcomes.inc({ outcome: 'failed' });
   await publishOrLog(ctx, 'campaign.launch.failed', campaignId ?? '', {

@@ -27,7 +27,8 @@ export async function registerLaunchRoutes(app: FastifyInstance, ctx: AppContext
       ...(record.activateAt ? { activateAt: record.activateAt } : {}),
       ...(record.error ? { error: record.error } : {}),
       ...(record.lastError && record.status === 'running' ? { lastError: record.lastError } : {}),
-      ...(record.cancelled ? { cancelled: true } : {}),
+      ...(record.cancelled !== undefined ? { cancelled: record.cancelled } : {}),
+      ...(record.cancelCommandId ? { cancelCommandId: record.cancelCommandId } : {}),
     };
   });
 }

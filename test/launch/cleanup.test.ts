@@ -1,0 +1,71 @@
+import type { Job, Worker } from 'bullmq';
+import { DateTime } from 'luxon';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { submitLaunch } from '../../src/producers/launch-submit.js';
+import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
+import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
+import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { createLaunchStore } from '../../src/shared/launch-store.js';
+import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
+import { processLaunch } from '../../src/workers/launch-worker.js';
+import { campaignConfig, startStack, waitFor, type Stack } from '../e2e/stack.js';
+
+/**
+ * A launch that fails for good after CXone created its campaign, while CXone also refuses the cancel
+ * (it is failing: often why the launch failed). The campaign must not be left half-launched: the
+ * cancel goes to the adjust queue as a stop command, retried until CXone answers, and the launch
+ * record says so. Real Redis, the sandbox over HTTP with scripted 503s.
+ */
+describe('the cleanup of a failed launch when CXone refuses the cancel', () => {
+  let stack: Stack;
+  let adjust: Worker | undefined;
+  beforeAll(async () => {
+    stack = await startStack({ api: false });
+  });
+  afterAll(async () => {
+    await adjust?.close();
+    await stack?.close();
+  });
+
+  it('queues a stop that cancels the campaign once CXone answers, and names it on the launch', async () => {
+    const config = campaignConfigSchema.parse(
+      campaignConfig({ startDateTime: DateTime.now().plus({ hours: 1 }).toISO() ?? '' }),
+    );
+    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
+    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
+    const job = Object.assign(Object.create(queued) as Job, {
+      attemptsMade: (queued.opts.attempts ?? 1) - 1,
+    });
+    // The schedule PATCH and the cancel PATCH both get 503.
+    await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ failNext: 2, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign }),
+    });
+    const launches = createLaunchStore(stack.ctx);
+    await processLaunch(
+      { ctx: stack.ctx, launches, campaigns: createCampaignStore(stack.ctx), lockMs: 30_000 },
+      job,
+    ).catch(() => undefined);
+
+    const record = await launches.get(launchId);
+    expect(record).toMatchObject({ status: 'failed', cancelled: false, cancelCommandId: expect.any(String) });
+    const campaignId = String(record?.campaignId);
+    expect((await stack.ctx.cxone.getCampaign(campaignId)).status).toBe('draft');
+    expect(await getCommand(stack.ctx, String(record?.cancelCommandId))).toMatchObject({
+      campaignId,
+      action: 'stop',
+      status: 'queued',
+    });
+
+    // CXone answers again: the adjust worker carries the stop out.
+    adjust = createAdjustWorker(stack.ctx);
+    await waitFor('the campaign to be cancelled', async () =>
+      (await stack.ctx.cxone.getCampaign(campaignId)).status === 'cancelled' ? true : undefined,
+    );
+    expect(await getCommand(stack.ctx, String(record?.cancelCommandId))).toMatchObject({
+      status: 'succeeded',
+    });
+  });
+});
