@@ -139,7 +139,13 @@ export function toErrorResponse(err: unknown): ErrorResponse {
           : 5;
       return {
         status: 503,
-        body: { error: 'upstream_unavailable', message: `CXone is not answering right now; retry later` },
+        body: {
+          error: 'upstream_unavailable',
+          message:
+            err.kind === 'rate_limit'
+              ? 'CXone is rate limiting this endpoint; retry after Retry-After'
+              : 'CXone is not answering right now; retry later',
+        },
         headers: { 'retry-after': String(retryAfterS) },
       };
     }

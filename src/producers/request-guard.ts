@@ -28,9 +28,13 @@ export function apiDeadlineMs(cxoneTimeoutMs: number): number {
   return API_LIMITER_MAX_WAIT_MS + cxoneTimeoutMs + 2_000;
 }
 
-/** Routes that need Redis to answer: the API proper and the webhook admin, not the probes or docs. */
+/**
+ * Routes that need Redis to answer: the API proper, the webhook admin and Bull Board's own API, not
+ * the probes, metrics or docs (bounded on their own) nor Bull Board's static UI.
+ */
 const guarded = (url: string | undefined) =>
-  url !== undefined && (url.startsWith('/v1/') || url.startsWith('/admin/webhooks'));
+  url !== undefined &&
+  (url.startsWith('/v1/') || url.startsWith('/admin/webhooks') || url.startsWith('/admin/queues/api/'));
 
 /**
  * No API request waits on Redis without bound. The shared connection queues commands while it is
@@ -52,13 +56,21 @@ export function registerRequestGuard(
   app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!guarded(request.routeOptions.url)) return;
     if (!CONNECTED.has(ctx.redis.status)) {
-      throw new ApiError(
-        503,
-        'redis_unavailable',
-        `Redis is not connected (${ctx.redis.status}); nothing was recorded or enqueued. Retry in a few seconds`,
-        {},
-        { 'retry-after': String(RETRY_AFTER_S) },
+      // Sent here rather than thrown: Bull Board's scope has an error handler of its own.
+      const response = toErrorResponse(
+        new ApiError(
+          503,
+          'redis_unavailable',
+          `Redis is not connected (${ctx.redis.status}); nothing was recorded or enqueued. Retry in a few seconds`,
+          {},
+          { 'retry-after': String(RETRY_AFTER_S) },
+        ),
       );
+      return reply
+        .code(response.status)
+        .headers(response.headers ?? {})
+        .type('application/json; charset=utf-8')
+        .send(response.body);
     }
     const controller = new AbortController();
     request.deadline = controller.signal;
@@ -80,10 +92,13 @@ export function registerRequestGuard(
           { 'retry-after': String(RETRY_AFTER_S) },
         ),
       );
-      void reply
-        .code(response.status)
-        .headers(response.headers ?? {})
-        .send(response.body);
+      // Hijacked, so the handler's late result is dropped quietly instead of meeting a sent reply.
+      reply.hijack();
+      reply.raw.writeHead(response.status, {
+        'content-type': 'application/json; charset=utf-8',
+        ...(response.headers ?? {}),
+      });
+      reply.raw.end(JSON.stringify(response.body));
     }, deadlineMs);
     timer.unref();
     timers.set(request, timer);

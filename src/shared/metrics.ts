@@ -30,8 +30,6 @@ export const cxoneRateLimited = new Counter({
 /** Reads one endpoint's budget left from Redis; registered by each live endpoint limiter. */
 export type BudgetReader = () => Promise<{ endpoint: string; left: number }>;
 const budgetReaders = new Set<BudgetReader>();
-/** A scrape waits this long for the budgets; an endpoint that did not answer keeps its last value. */
-const BUDGET_READ_TIMEOUT_MS = 1_000;
 
 /** Registers a reader for scrape time; returns its removal. */
 export function registerBudgetReader(reader: BudgetReader): () => void {
@@ -44,22 +42,26 @@ export const limiterBudgetLeft = new Gauge({
   help: 'Requests left in the current fleet-wide window, by endpoint (endpoints this process calls; read at scrape time)',
   labelNames: ['endpoint'] as const,
   registers: [registry],
-  // Read from the fleet's call log when scraped: a value kept from this process's last permit goes
-  // stale as the window slides and other processes spend the budget.
-  async collect() {
-    await Promise.all(
-      [...budgetReaders].map(async (read) => {
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<null>((resolve) => {
-          timer = setTimeout(() => resolve(null), BUDGET_READ_TIMEOUT_MS);
-        });
-        const budget = await Promise.race([read().catch(() => null), late]);
-        clearTimeout(timer);
-        if (budget) this.set({ endpoint: budget.endpoint }, budget.left);
-      }),
-    );
-  },
 });
+
+/**
+ * Sets `cxo_limiter_budget_left` from the fleet's call log, for a scrape: a value kept from this
+ * process's last permit goes stale as the window slides and other processes spend the budget. An
+ * endpoint that does not answer within `timeoutMs` keeps its last value.
+ */
+export async function refreshLimiterBudgets(timeoutMs: number): Promise<void> {
+  await Promise.all(
+    [...budgetReaders].map(async (read) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), timeoutMs);
+      });
+      const budget = await Promise.race([read().catch(() => null), late]);
+      clearTimeout(timer);
+      if (budget) limiterBudgetLeft.set({ endpoint: budget.endpoint }, budget.left);
+    }),
+  );
+}
 export const tokenRefreshes = new Counter({
   name: 'cxo_token_refreshes_total',
   help: 'OAuth token acquisitions by outcome',

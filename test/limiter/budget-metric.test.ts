@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import { silentLogger } from '../../src/shared/logger.js';
-import { limiterBudgetLeft } from '../../src/shared/metrics.js';
+import { limiterBudgetLeft, refreshLimiterBudgets } from '../../src/shared/metrics.js';
 import { REDIS_URL, testPrefix } from '../cxone/harness.js';
 import { deletePrefixAt } from '../support/redis-prefix.js';
 
@@ -30,6 +30,7 @@ afterAll(async () => {
 });
 
 async function budgetLeft(): Promise<number | undefined> {
+  await refreshLimiterBudgets(1_000);
   return (await limiterBudgetLeft.get()).values.find((v) => v.labels.endpoint === EP)?.value;
 }
 

@@ -50,6 +50,8 @@ describe('toErrorResponse', () => {
   it('answers 503 with Retry-After when CXone is rate limiting, 502 when it refuses', () => {
     const limited = toErrorResponse(new CxoneRateLimitError({ endpoint: 'GET /x' }, 2_500));
     expect(limited).toMatchObject({ status: 503, headers: { 'retry-after': '3' } });
+    // Answering with 429 is not "not answering": the message says which it is.
+    expect(limited.body.message).toMatch(/rate limiting/);
     const refused = toErrorResponse(new CxoneValidationError([], { endpoint: 'POST /x', status: 422 }));
     expect(refused).toMatchObject({ status: 502, body: { error: 'upstream_error', kind: 'validation' } });
   });

@@ -87,6 +87,10 @@ describe('the API while Redis stalls or is down', () => {
     expect(reply.body).toMatchObject({ error: 'redis_unavailable' });
     expect(Date.now() - started).toBeLessThan(1_000);
     expect((await api(stack, 'GET', '/v1/launches/6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60')).status).toBe(503);
+    // Bull Board's own API too, rather than waiting for Redis to come back.
+    const board = await api(stack, 'GET', '/admin/queues/api/queues');
+    expect(board.status).toBe(503);
+    expect(board.body).toMatchObject({ error: 'redis_unavailable' });
 
     await proxy.restore();
     await waitFor('Redis to be back', async () => stack.ctx.redis.status === 'ready', 10_000, 50);

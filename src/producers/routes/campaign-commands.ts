@@ -8,7 +8,7 @@ import type { AppContext } from '../../shared/context.js';
 import { API_LIMITER_MAX_WAIT_MS } from '../../shared/cxone/api.js';
 import type { CampaignResource } from '../../shared/cxone/wire.js';
 import { createLaunchStore } from '../../shared/launch-store.js';
-import { CxoneNotFoundError, NotFoundError } from '../../shared/errors.js';
+import { CxoneNotFoundError, NotFoundError, RequestAbandonedError } from '../../shared/errors.js';
 import { getCommand, enqueueCommand } from '../../shared/lifecycle/enqueue.js';
 import { createCommandOrder } from '../../shared/lifecycle/order.js';
 import { applyPatch, configFromResource, localPart } from '../../shared/lifecycle/config-view.js';
@@ -165,6 +165,18 @@ async function prepare(
   };
 }
 
+/** enqueueCommand, or null when the request's deadline stopped it (the guard has answered 503). */
+async function enqueueUnlessAbandoned(
+  ...args: Parameters<typeof enqueueCommand>
+): Promise<{ commandId: string } | null> {
+  try {
+    return await enqueueCommand(...args);
+  } catch (err) {
+    if (err instanceof RequestAbandonedError) return null;
+    throw err;
+  }
+}
+
 function accepted(reply: FastifyReply, campaignId: string, commandId: string) {
   if (answeredAtDeadline(reply, { campaignId, commandId })) return reply;
   return reply
@@ -178,7 +190,7 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
     const { id } = parseOrThrow(idParams, request.params);
     const patch = parsePatchRequest(campaignPatchSchema, request.body, '');
     const { base, baseVersion } = await prepare(ctx, id, undefined, patch, 'operator', callerActor(request));
-    const { commandId } = await enqueueCommand(
+    const queued = await enqueueUnlessAbandoned(
       ctx,
       {
         campaignId: id,
@@ -190,7 +202,7 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
       },
       request.deadline,
     );
-    return accepted(reply, id, commandId);
+    return queued ? accepted(reply, id, queued.commandId) : reply;
   });
 
   app.post('/v1/campaigns/:id/actions', async (request, reply) => {
@@ -204,7 +216,7 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
       'operator',
       callerActor(request),
     );
-    const { commandId } = await enqueueCommand(
+    const queued = await enqueueUnlessAbandoned(
       ctx,
       {
         campaignId: id,
@@ -217,7 +229,7 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
       },
       request.deadline,
     );
-    return accepted(reply, id, commandId);
+    return queued ? accepted(reply, id, queued.commandId) : reply;
   });
 
   /** The campaign's unfinished commands in the order they will run: why is my command still queued? */

@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { refreshPollingMetrics } from '../../shared/polling/schedulers.js';
 import type { AppContext } from '../../shared/context.js';
 import type { QueueName } from '../../shared/keys.js';
-import { queueJobs, queueScrapeOk, registry } from '../../shared/metrics.js';
+import { queueJobs, queueScrapeOk, refreshLimiterBudgets, registry } from '../../shared/metrics.js';
 import { buildOpenApiDocument, renderDocsHtml, type DocumentedRoute } from '../openapi.js';
 import { pathOf } from '../url-path.js';
 
@@ -195,12 +195,14 @@ export async function registerOpsRoutes(
   });
 
   app.get('/metrics', async (_req, reply) => {
+    // Side by side, each bounded: a scrape takes at most probeTimeoutMs however Redis is doing.
     const [fresh, polling] = await Promise.all([
       collectQueueDepths(ctx.queues, probeTimeoutMs),
       withTimeout(refreshPollingMetrics(ctx), probeTimeoutMs, 'Redis (polling state)').then(
         () => true,
         () => false,
       ),
+      refreshLimiterBudgets(probeTimeoutMs),
     ]);
     if (!fresh || !polling)
       log.warn('queue depths or polling state unavailable for this scrape: Redis did not answer in time');
