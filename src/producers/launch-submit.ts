@@ -54,11 +54,14 @@ export async function submitLaunch(
     idempotencyKey?: string | undefined;
     /** The request's deadline: once it fired, the launch is not enqueued (see abandon below). */
     signal?: AbortSignal | undefined;
+    /** Told the launch id before anything is written, so a 503 at the deadline can name it. */
+    onLaunchId?: (launchId: string) => void;
   },
 ): Promise<SubmitResult> {
   const store = createLaunchStore(ctx);
   const requestedAt = new Date(ctx.clock.now()).toISOString();
   const launchId = randomUUID();
+  input.onLaunchId?.(launchId);
   const job: LaunchJob = { launchId, config: input.config, actor: input.actor, requestedAt };
   const idempotency = input.idempotencyKey
     ? { key: input.idempotencyKey, fingerprint: configFingerprint(input.config) }
@@ -71,6 +74,7 @@ export async function submitLaunch(
 
   if (!created.created) {
     const earlier = created.existing;
+    input.onLaunchId?.(earlier.launchId);
     if (idempotency && earlier.fingerprint !== idempotency.fingerprint) {
       throw new ApiError(
         422,

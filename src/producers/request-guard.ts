@@ -7,6 +7,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Fires when the request's deadline passes; work that would enqueue stops there (throwIfAbandoned). */
     deadline: AbortSignal | undefined;
+    /** Ids the deadline's 503 names (the launch or command the request was making), once they exist. */
+    deadlineDetails: Record<string, string> | undefined;
   }
 }
 
@@ -52,6 +54,7 @@ export function registerRequestGuard(
 ): void {
   const timers = new WeakMap<FastifyRequest, NodeJS.Timeout>();
   app.decorateRequest('deadline', undefined);
+  app.decorateRequest('deadlineDetails', undefined);
 
   app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!guarded(request.routeOptions.url)) return;
@@ -86,9 +89,9 @@ export function registerRequestGuard(
           503,
           'request_timeout',
           `no answer from Redis or CXone within ${deadlineMs / 1000} s; the request's work stops before it ` +
-            'enqueues anything (unless the enqueue itself had already reached Redis). Retry later; a launch ' +
-            'retried with the same Idempotency-Key is launched once',
-          {},
+            'enqueues anything (unless the enqueue itself had already reached Redis: the id below, when ' +
+            'there is one, tells). Retry later; a launch retried with the same Idempotency-Key is launched once',
+          request.deadlineDetails ?? {},
           { 'retry-after': String(RETRY_AFTER_S) },
         ),
       );

@@ -72,7 +72,9 @@ describe('enqueueCommand after its API request passed its deadline', () => {
       'active',
       'completed',
     );
-    await expect(enqueueCommand(h.ctx, request, AbortSignal.abort())).rejects.toThrow(RequestAbandonedError);
+    await expect(enqueueCommand(h.ctx, request, { signal: AbortSignal.abort() })).rejects.toThrow(
+      RequestAbandonedError,
+    );
     // Fired while the command's records were being written (the second look at it): closed, not queued.
     let looks = 0;
     const firesLater = {
@@ -81,7 +83,9 @@ describe('enqueueCommand after its API request passed its deadline', () => {
         return looks > 1;
       },
     } as AbortSignal;
-    await expect(enqueueCommand(h.ctx, request, firesLater)).rejects.toThrow(RequestAbandonedError);
+    await expect(enqueueCommand(h.ctx, request, { signal: firesLater })).rejects.toThrow(
+      RequestAbandonedError,
+    );
     expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([]);
     expect(await h.ctx.queues.adjust.getJobCountByTypes('waiting', 'delayed', 'active', 'completed')).toBe(
       jobsBefore,

@@ -44,6 +44,10 @@ describe('the API while Redis stalls or is down', () => {
     expect(reply.headers.get('retry-after')).toBe('5');
     expect(Date.now() - started).toBeLessThan(DEADLINE_MS + 2_000);
 
+    // The 503 names the launch, so the client can look it up once Redis is back.
+    const launchId = String(reply.body.launchId);
+    expect(launchId).toMatch(/^[0-9a-f-]{36}$/);
+
     proxy.thaw();
     // The handler carries on once Redis answers: its launch record is closed, and no job appears.
     const records = await waitFor('the abandoned launch to be closed', async () => {
@@ -51,7 +55,8 @@ describe('the API while Redis stalls or is down', () => {
       return all.length > before && all.every((r) => r.status !== 'queued') ? all : undefined;
     });
     const abandoned = records.find((r) => /abandoned/.test(r.error ?? ''));
-    expect(abandoned).toMatchObject({ status: 'failed' });
+    expect(abandoned).toMatchObject({ status: 'failed', launchId });
+    expect((await api(stack, 'GET', `/v1/launches/${launchId}`)).body).toMatchObject({ status: 'failed' });
     expect(await launchJobs()).toBe(0);
   });
 

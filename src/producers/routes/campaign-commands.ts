@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { campaignConfigSchema } from '../../shared/campaign-schema.js';
 import { CampaignStore } from '../../shared/campaign-store.js';
@@ -165,6 +165,12 @@ async function prepare(
   };
 }
 
+/** The request's deadline, and its 503 naming the command once its id exists. */
+const deadlineOptions = (request: FastifyRequest) => ({
+  signal: request.deadline,
+  onCommandId: (commandId: string) => void (request.deadlineDetails = { commandId }),
+});
+
 /** enqueueCommand, or null when the request's deadline stopped it (the guard has answered 503). */
 async function enqueueUnlessAbandoned(
   ...args: Parameters<typeof enqueueCommand>
@@ -200,7 +206,7 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
         base,
         baseVersion,
       },
-      request.deadline,
+      deadlineOptions(request),
     );
     return queued ? accepted(reply, id, queued.commandId) : reply;
   });
@@ -227,7 +233,7 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
         base,
         baseVersion,
       },
-      request.deadline,
+      deadlineOptions(request),
     );
     return queued ? accepted(reply, id, queued.commandId) : reply;
   });

@@ -83,6 +83,7 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
         actor: callerActor(request),
         idempotencyKey,
         signal: request.deadline,
+        onLaunchId: (launchId) => void (request.deadlineDetails = { launchId }),
       });
     } catch (err) {
       // Already answered 503 at the deadline; stopping here was the point.

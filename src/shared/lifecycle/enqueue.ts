@@ -31,9 +31,14 @@ export class InvalidCommandError extends Error {
 export async function enqueueCommand(
   ctx: AppContext,
   cmd: CommandRequest,
-  /** The API request's deadline: once it fired, the command is recorded failed, not enqueued. */
-  signal?: AbortSignal,
+  opts: {
+    /** The API request's deadline: once it fired, the command is recorded failed, not enqueued. */
+    signal?: AbortSignal | undefined;
+    /** Told the command's id before anything is written, so a 503 at the deadline can name it. */
+    onCommandId?: (commandId: string) => void;
+  } = {},
 ): Promise<{ commandId: string }> {
+  const { signal } = opts;
   if (!cmd.campaignId) throw new InvalidCommandError('campaignId is required');
   if (!cmd.actor) throw new InvalidCommandError('actor is required');
   if (cmd.action === undefined && cmd.patch === undefined) {
@@ -53,6 +58,7 @@ export async function enqueueCommand(
 
   throwIfAbandoned(signal, 'the command');
   const commandId = `cmd_${randomUUID()}`;
+  opts.onCommandId?.(commandId);
   const now = new Date(ctx.clock.now()).toISOString();
   const record: CommandRecord = {
     commandId,
