@@ -1,15 +1,13 @@
-import type { Job, Worker } from 'bullmq';
-import { DateTime } from 'luxon';
+import type { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { submitLaunch } from '../../src/producers/launch-submit.js';
-import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
-import { campaignConfig, startStack, waitFor, type Stack } from '../e2e/stack.js';
+import { startStack, waitFor, type Stack } from '../e2e/stack.js';
+import { lastAttemptLaunch } from './last-attempt.js';
 
 /**
  * A launch that fails for good after CXone created its campaign, while CXone also refuses the cancel
@@ -29,14 +27,7 @@ describe('the cleanup of a failed launch when CXone refuses the cancel', () => {
   });
 
   it('queues a stop that cancels the campaign once CXone answers, and names it on the launch', async () => {
-    const config = campaignConfigSchema.parse(
-      campaignConfig({ startDateTime: DateTime.now().plus({ hours: 1 }).toISO() ?? '' }),
-    );
-    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
-    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
-    const job = Object.assign(Object.create(queued) as Job, {
-      attemptsMade: (queued.opts.attempts ?? 1) - 1,
-    });
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
     // The schedule PATCH and the cancel PATCH both get 503.
     await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
       method: 'POST',

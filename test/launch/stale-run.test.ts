@@ -1,13 +1,10 @@
-import type { Job } from 'bullmq';
-import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { submitLaunch } from '../../src/producers/launch-submit.js';
-import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
-import { campaignConfig, startStack, type Stack } from '../e2e/stack.js';
+import { startStack, type Stack } from '../e2e/stack.js';
+import { lastAttemptLaunch } from './last-attempt.js';
 
 /**
  * A launch run that lost its job to another worker (Redis stalled past the job's lock; BullMQ gave
@@ -42,14 +39,8 @@ describe('a launch run that comes back after losing its job', () => {
   });
 
   async function staleRun(extendLockAnswer: 0 | 1, token: string | undefined) {
-    const config = campaignConfigSchema.parse(
-      campaignConfig({ startDateTime: DateTime.now().plus({ hours: 1 }).toISO() ?? '' }),
-    );
-    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
-    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
     // The stale run is on its last attempt, so its failure would be final.
-    const job = Object.assign(Object.create(queued) as Job, {
-      attemptsMade: (queued.opts.attempts ?? 1) - 1,
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx, {
       extendLock: async () => extendLockAnswer,
     });
     const launches = createLaunchStore(stack.ctx);

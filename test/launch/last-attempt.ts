@@ -1,0 +1,26 @@
+import type { Job } from 'bullmq';
+import { DateTime } from 'luxon';
+import { submitLaunch } from '../../src/producers/launch-submit.js';
+import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
+import type { AppContext } from '../../src/shared/context.js';
+import { campaignConfig } from '../e2e/stack.js';
+
+/**
+ * Submits a launch starting in an hour and returns its queued job as a run on its last attempt sees
+ * it, so any failure is final; `extra` overrides job members (e.g. `extendLock`).
+ */
+export async function lastAttemptLaunch(
+  ctx: AppContext,
+  extra: Partial<Job> = {},
+): Promise<{ launchId: string; job: Job }> {
+  const config = campaignConfigSchema.parse(
+    campaignConfig({ startDateTime: DateTime.now().plus({ hours: 1 }).toISO() ?? '' }),
+  );
+  const { launchId } = await submitLaunch(ctx, { config, actor: 'test' });
+  const queued = (await ctx.queues.launch.getJob(launchId)) as Job;
+  const job = Object.assign(Object.create(queued) as Job, {
+    attemptsMade: (queued.opts.attempts ?? 1) - 1,
+    ...extra,
+  });
+  return { launchId, job };
+}
