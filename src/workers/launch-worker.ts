@@ -327,11 +327,6 @@ async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: nu
 }
 
 /**
- * The `launch` job: create on CXone (idempotently), schedule, then activate now or leave a delayed
- * activation job. Every step first looks at where an earlier, interrupted run of the same job got to,
- * so a redelivery after a crash continues instead of repeating.
- */
-/**
  * Whether this run still holds the job's lock (extending it if so). A run that lost it, to a Redis
  * stall longer than the lock, has been replaced by another worker's: it must not record an outcome or
  * undo anything on CXone, which that run now owns. Without a token (tests calling the processor
@@ -346,6 +341,11 @@ async function ownsJob(job: Job, token: string | undefined, lockMs: number): Pro
   }
 }
 
+/**
+ * The `launch` job: create on CXone (idempotently), schedule, then activate now or leave a delayed
+ * activation job. Every step first looks at where an earlier, interrupted run of the same job got to,
+ * so a redelivery after a crash continues instead of repeating.
+ */
 export async function processLaunch(deps: Deps, job: Job, token?: string): Promise<LaunchJobResult> {
   const { ctx, launches, campaigns } = deps;
   const parsed = launchJobSchema.safeParse(job.data);

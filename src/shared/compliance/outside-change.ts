@@ -34,7 +34,7 @@ export async function checkOutsideChange(
     },
     cxoneVersion: input.version,
     dedupeKey: `outside-change:${input.campaignId}:${input.version}`,
-    event: 'campaign.compliance.paused',
+    ...(pause ? { event: 'campaign.compliance.paused' as const } : {}),
   });
   if (pause) {
     await enqueueCommand(ctx, {
