@@ -2,6 +2,7 @@ import { DelayedError, UnrecoverableError, Worker, type Job, type WorkerOptions 
 import type { CampaignConfig } from '../shared/campaign-config.js';
 import { configFromResource, createCampaignStore, type CampaignStore } from '../shared/campaign-store.js';
 import { scheduleWindowEnforcement } from '../shared/compliance/enforcement.js';
+import { checkOutsideChange } from '../shared/compliance/outside-change.js';
 import type { AppContext } from '../shared/context.js';
 import { launchIdempotencyKey } from '../shared/cxone/idempotency.js';
 import { toCreateCampaignRequest } from '../shared/cxone/to-wire.js';
@@ -30,6 +31,9 @@ const ACTOR = 'worker:launch';
  * worker can pick it up before the sync's two round trips have landed.
  */
 const CONCURRENT_ACTIVATION_MIN_DELAY_MS = 5_000;
+
+/** How often a held activation (settings that break a compliance rule) looks again. */
+const NONCOMPLIANT_RECHECK_MS = 5 * 60_000;
 
 /** Version conflicts on one transition are re-read and retried this many times before giving up. */
 const TRANSITION_ATTEMPTS = 3;
@@ -564,6 +568,24 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       throw new UnrecoverableError(
         `campaign ${data.campaignId} is still draft on CXone; it was never scheduled`,
       );
+    }
+    // Settings changed in CXone since the launch may break a compliance rule (a zone that no longer
+    // keeps the recipients' clock): noted once, and the activation waits until they are fixed.
+    if (
+      await checkOutsideChange(ctx, {
+        campaignId: data.campaignId,
+        config,
+        status: current.status,
+        version: current.version,
+      })
+    ) {
+      if (!token) throw new Error('activate job ran without a lock token; cannot hold it');
+      log.warn(
+        { recheckInMs: NONCOMPLIANT_RECHECK_MS },
+        "not activated: the campaign's settings in CXone break compliance rules; fix them with PATCH",
+      );
+      await job.moveToDelayed(ctx.clock.now() + NONCOMPLIANT_RECHECK_MS, token);
+      throw new DelayedError();
     }
     const plan = planActivation(config, ctx.clock.now());
     if (plan.delayMs > 0) {

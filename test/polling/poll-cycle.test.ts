@@ -214,7 +214,7 @@ describe('poll cycle', () => {
       expect(audits).toEqual([
         expect.objectContaining({
           action: 'compliance_action',
-          dedupeKey: 'outside-change:moved:5',
+          dedupeKey: 'outside-change:moved:active:5',
           details: expect.objectContaining({
             kind: 'outside_change_noncompliant',
             action: 'pause',
@@ -224,6 +224,10 @@ describe('poll cycle', () => {
       ]);
       const [job] = await adjust.getJobs(['waiting']);
       expect(job?.data).toMatchObject({ campaignId: 'moved', action: 'pause', reason: 'compliance-config' });
+      // The next poll, before the pause lands: nothing recorded or queued twice.
+      await runPollCycle(ctx, 'moved');
+      expect(audits).toHaveLength(1);
+      expect(await adjust.getJobCountByTypes('waiting')).toBe(1);
       // Until the settings are fixed, a resume is refused, inside the window or not.
       const stored = await new CampaignStore(base).get('moved');
       expect(
@@ -236,6 +240,43 @@ describe('poll cycle', () => {
       ).toMatch(
         /^cannot resume: the campaign's settings as CXone holds them break compliance rules \(recipientStates\.0: FL/,
       );
+    } finally {
+      await adjust.obliterate({ force: true });
+      await adjust.close();
+    }
+  });
+
+  it('flags a noncompliant change another read stored before the poll saw it', async () => {
+    const clock = new ManualClock(Date.parse('2026-03-03T17:00:00Z'));
+    const moved = resource({
+      id: 'synced',
+      version: 5,
+      status: 'active',
+      complianceSettings: { timeZone: 'America/Los_Angeles', recipientStates: ['FL'] } as never,
+    });
+    // A GET /v1/campaigns/{id} (or a command's fresh read) stored version 5 first.
+    await new CampaignStore(base).put({
+      campaignId: 'synced',
+      status: 'active',
+      version: 5,
+      config: campaignConfig({ recipientStates: ['FL'] }),
+      cxone: resource({ id: 'synced', version: 3, status: 'active' }),
+    });
+    await new CampaignStore(base).syncFromCxone(moved);
+    const audits: AuditInput[] = [];
+    const adjust = new Queue(QUEUES.adjust, { connection: base.redis, prefix });
+    const ctx = {
+      ...base,
+      clock,
+      queues: { ...base.queues, adjust },
+      audit: { append: async (input: AuditInput) => (audits.push(input), {}) as never },
+      events: { publish: async () => ({}) as never },
+      cxone: { getStats: async () => statsOf({ version: 5, status: 'active' }) },
+    } as unknown as AppContext;
+    try {
+      expect(await runPollCycle(ctx, 'synced')).toMatchObject({ kind: 'polled', guard: 'skipped' });
+      expect(audits.map((a) => a.details?.['kind'])).toEqual(['outside_change_noncompliant']);
+      expect(await adjust.getJobCountByTypes('waiting')).toBe(1);
     } finally {
       await adjust.obliterate({ force: true });
       await adjust.close();

@@ -23,7 +23,14 @@ export async function checkOutsideChange(
 ): Promise<boolean> {
   const problems = checkCampaignCompliance(input.config);
   if (problems.length === 0) return false;
+  // Checked on every poll, not only when the poll itself finds the new version (a GET, a command or
+  // the activation may have stored it first); acted on once per version and status.
+  // A dialing campaign is paused once per CXone version; one that is not dialing is only noted, once.
   const pause = input.status === 'active';
+  const marker = ctx.keys.custom('compliance', 'outside-change', input.campaignId);
+  const handled = pause ? `active:${input.version}` : `noted:${input.version}`;
+  const previous = await ctx.redis.get(marker);
+  if (pause ? previous === handled : previous !== null) return true;
   await recordComplianceAction(ctx, {
     campaignId: input.campaignId,
     kind: 'outside_change_noncompliant',
@@ -33,7 +40,7 @@ export async function checkOutsideChange(
       action: pause ? 'pause' : 'none',
     },
     cxoneVersion: input.version,
-    dedupeKey: `outside-change:${input.campaignId}:${input.version}`,
+    dedupeKey: `outside-change:${input.campaignId}:${handled}`,
     ...(pause ? { event: 'campaign.compliance.paused' as const } : {}),
   });
   if (pause) {
@@ -44,5 +51,11 @@ export async function checkOutsideChange(
       action: 'pause',
     });
   }
+  // Last, so a failure above is retried by the next poll (a second pause of a paused campaign is a
+  // no-op, and the audit record has its dedupe key).
+  await ctx.redis.set(marker, handled, 'EX', MARKER_TTL_SECONDS);
   return true;
 }
+
+/** How long the "already handled" marker lives; past it a still-noncompliant campaign is flagged again. */
+const MARKER_TTL_SECONDS = 7 * 24 * 3600;

@@ -106,18 +106,18 @@ async function pollOnce(ctx: AppContext, campaignId: string, attempt: number): P
     await store.syncFromCxone(resource);
     record = (await store.get(campaignId)) ?? record;
     resynced = true;
-    // CXone wins, but not over the law: a change there that breaks a compliance rule is recorded and
-    // pauses the campaign (outside-change.ts).
-    const breach = await checkOutsideChange(ctx, {
-      campaignId,
-      config: record.config,
-      status: resource.status,
-      version: resource.version,
-    });
-    if (breach && resource.status === 'active') {
-      await replanWindowEnforcement(ctx, campaignId);
-      return { kind: 'polled', status: stats.status, guard: 'skipped', pacing: null };
-    }
+  }
+  // CXone wins, but not over the law: settings changed there that break a compliance rule are
+  // recorded and pause the campaign (outside-change.ts).
+  const breach = await checkOutsideChange(ctx, {
+    campaignId,
+    config: record.config,
+    status: stats.status,
+    version: record.cxone.version,
+  });
+  if (breach && stats.status === 'active') {
+    if (resynced) await replanWindowEnforcement(ctx, campaignId);
+    return { kind: 'polled', status: stats.status, guard: 'skipped', pacing: null };
   }
   if (stats.status === 'active' && !isWithinWindow(record.config, ctx.clock.now())) {
     ctx.logger.warn(
