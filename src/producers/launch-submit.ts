@@ -61,7 +61,8 @@ export async function submitLaunch(
   const store = createLaunchStore(ctx);
   const requestedAt = new Date(ctx.clock.now()).toISOString();
   const launchId = randomUUID();
-  input.onLaunchId?.(launchId);
+  // With a key the launch may turn out to be an earlier one: named once the claim says which.
+  if (!input.idempotencyKey) input.onLaunchId?.(launchId);
   const job: LaunchJob = { launchId, config: input.config, actor: input.actor, requestedAt };
   const idempotency = input.idempotencyKey
     ? { key: input.idempotencyKey, fingerprint: configFingerprint(input.config) }
@@ -72,9 +73,9 @@ export async function submitLaunch(
     idempotency,
   );
 
+  input.onLaunchId?.(created.created ? launchId : created.existing.launchId);
   if (!created.created) {
     const earlier = created.existing;
-    input.onLaunchId?.(earlier.launchId);
     if (idempotency && earlier.fingerprint !== idempotency.fingerprint) {
       throw new ApiError(
         422,
@@ -123,7 +124,7 @@ export async function submitLaunch(
       { launchId },
     ),
   ]);
-  if (input.signal?.aborted) await abandon(ctx, store, launchId, idempotency !== undefined);
+  if (input.signal?.aborted) await abandon(ctx, store, launchId, input.actor, idempotency !== undefined);
   await ctx.queues.launch.add(LAUNCH_JOB, job, { jobId: launchId });
   ctx.logger.info(
     { launchId, actor: input.actor, name: input.config.name, idempotent: Boolean(idempotency) },
@@ -142,14 +143,22 @@ async function abandon(
   ctx: AppContext,
   store: ReturnType<typeof createLaunchStore>,
   launchId: string,
+  actor: string,
   hasKey: boolean,
 ): Promise<never> {
   if (!hasKey) {
-    await store.finish(launchId, {
-      status: 'failed',
-      error:
-        'abandoned: the API request passed its deadline before the launch was enqueued; nothing was sent to CXone',
+    const reason =
+      'abandoned: the API request passed its deadline before the launch was enqueued; nothing was sent to CXone';
+    // The request was audited and announced, so its end is too.
+    await auditOrLog(ctx, {
+      campaignId: launchAuditId(launchId),
+      action: 'launch_failed',
+      actor,
+      details: { launchId, reason },
+      dedupeKey: `launch_failed:${launchId}`,
     });
+    await store.finish(launchId, { status: 'failed', error: reason });
+    await publishOrLog(ctx, 'campaign.launch.failed', '', { launchId, reason });
   }
   ctx.logger.warn({ launchId, keptForRetry: hasKey }, 'launch not enqueued: its request passed its deadline');
   throw new RequestAbandonedError(`launch ${launchId}`);

@@ -19,6 +19,9 @@ declare module 'fastify' {
  */
 const CONNECTED = new Set(['ready', 'connect']);
 
+/** The one guarded route without a deadline: its work is many CXone reads, each bounded on its own. */
+const UNBOUNDED_ROUTE = '/v1/campaigns/:id/audit/import-history';
+
 /** Seconds a client is told to wait before retrying while Redis is away. */
 const RETRY_AFTER_S = 5;
 
@@ -75,6 +78,8 @@ export function registerRequestGuard(
         .type('application/json; charset=utf-8')
         .send(response.body);
     }
+    // A history import pages through CXone for as long as the history is; it gets no deadline.
+    if (request.routeOptions.url === UNBOUNDED_ROUTE) return;
     const controller = new AbortController();
     request.deadline = controller.signal;
     const timer = setTimeout(() => {

@@ -344,6 +344,8 @@ describe('executeCommand', () => {
       ['campaign.settings.changed', true],
     ]);
     expect(settingsChanges).toEqual([['name', 'dialerStrategy.callRate']]);
+    // Saved for later attempts, so a retry after a failing status write does not announce it again.
+    expect(saved.settingsRecordedVersion).toBe(cxone.campaign.version);
   });
 
   it('does not take settings found in place on a first attempt, or already so when requested, as its own', async () => {

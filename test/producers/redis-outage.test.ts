@@ -57,6 +57,12 @@ describe('the API while Redis stalls or is down', () => {
     const abandoned = records.find((r) => /abandoned/.test(r.error ?? ''));
     expect(abandoned).toMatchObject({ status: 'failed', launchId });
     expect((await api(stack, 'GET', `/v1/launches/${launchId}`)).body).toMatchObject({ status: 'failed' });
+    // Its request was audited, so its end is too.
+    const trail = await api(stack, 'GET', `/v1/campaigns/launch:${launchId}/audit`);
+    expect((trail.body.records as Array<{ action: string }>).map((r) => r.action)).toEqual([
+      'launch_requested',
+      'launch_failed',
+    ]);
     expect(await launchJobs()).toBe(0);
   });
 

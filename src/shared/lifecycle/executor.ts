@@ -266,6 +266,8 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
           });
           const fields = found.map((c) => c.field);
           await effects.followUp('settings', () => hooks.onSettingsChanged(campaignId, fields));
+          // Recorded now: a later attempt (this one's status write may still fail) does not again.
+          await run.saveSettingsRecorded(latest.version);
         }
       } else {
         settings = result.meta;

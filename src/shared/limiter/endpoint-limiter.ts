@@ -131,7 +131,10 @@ export class EndpointLimiter {
   /** Calls the whole fleet made on this endpoint within the hard window (as the take script counts). */
   private async usedInWindow(): Promise<number> {
     const span = this.deps.spacing.windowMs + this.deps.spacing.marginMs;
-    return this.deps.redis.zcount(this.logKey, `(${Date.now() - span}`, '+inf');
+    // Redis's clock, as the take script's: the entries are scored with it, whatever this host's says.
+    const [seconds, micros] = await this.deps.redis.time();
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    return this.deps.redis.zcount(this.logKey, `(${now - span}`, '+inf');
   }
 
   private createBottleneck(lane: number): Bottleneck {
