@@ -34,6 +34,21 @@ function withStats(stats: Partial<CampaignStats> | Error): AppContext {
   return { ...base, cxone } as unknown as AppContext;
 }
 
+/** The poll's context with what an outside-change breach uses: the adjust queue, audit and events. */
+function compliantContext(clock: ManualClock, cxone: Partial<CxoneApi>) {
+  const audits: AuditInput[] = [];
+  const adjust = new Queue(QUEUES.adjust, { connection: base.redis, prefix });
+  const ctx = {
+    ...base,
+    clock,
+    queues: { ...base.queues, adjust },
+    audit: { append: async (input: AuditInput) => (audits.push(input), {}) as never },
+    events: { publish: async () => ({}) as never },
+    cxone,
+  } as unknown as AppContext;
+  return { ctx, audits, adjust };
+}
+
 async function seed(id: string, status: 'active' | 'paused' | 'completed' = 'paused') {
   await new CampaignStore(base).put({
     campaignId: id,
@@ -192,19 +207,10 @@ describe('poll cycle', () => {
       status: 'active',
       complianceSettings: { timeZone: 'America/Los_Angeles', recipientStates: ['FL'] } as never,
     });
-    const audits: AuditInput[] = [];
-    const adjust = new Queue(QUEUES.adjust, { connection: base.redis, prefix });
-    const ctx = {
-      ...base,
-      clock,
-      queues: { ...base.queues, adjust },
-      audit: { append: async (input: AuditInput) => (audits.push(input), {}) as never },
-      events: { publish: async () => ({}) as never },
-      cxone: {
-        getStats: async () => statsOf({ version: 5, status: 'active' }),
-        getCampaign: async () => moved,
-      },
-    } as unknown as AppContext;
+    const { ctx, audits, adjust } = compliantContext(clock, {
+      getStats: async () => statsOf({ version: 5, status: 'active' }),
+      getCampaign: async () => moved,
+    });
     try {
       expect(await runPollCycle(ctx, 'moved')).toMatchObject({
         kind: 'polled',
@@ -263,16 +269,9 @@ describe('poll cycle', () => {
       cxone: resource({ id: 'synced', version: 3, status: 'active' }),
     });
     await new CampaignStore(base).syncFromCxone(moved);
-    const audits: AuditInput[] = [];
-    const adjust = new Queue(QUEUES.adjust, { connection: base.redis, prefix });
-    const ctx = {
-      ...base,
-      clock,
-      queues: { ...base.queues, adjust },
-      audit: { append: async (input: AuditInput) => (audits.push(input), {}) as never },
-      events: { publish: async () => ({}) as never },
-      cxone: { getStats: async () => statsOf({ version: 5, status: 'active' }) },
-    } as unknown as AppContext;
+    const { ctx, audits, adjust } = compliantContext(clock, {
+      getStats: async () => statsOf({ version: 5, status: 'active' }),
+    });
     try {
       expect(await runPollCycle(ctx, 'synced')).toMatchObject({ kind: 'polled', guard: 'skipped' });
       expect(audits.map((a) => a.details?.['kind'])).toEqual(['outside_change_noncompliant']);
