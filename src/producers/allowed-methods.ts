@@ -9,29 +9,55 @@ export interface RegisteredRoute {
   url: string;
 }
 
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** One route URL's segments: a literal, a parameter (`:id`, one segment) or the rest (`*`). */
+type Segment = { kind: 'literal'; text: string } | { kind: 'param' } | { kind: 'rest' };
 
-/** A Fastify route URL as a matcher: `:param` matches one segment, `*` the rest of the path. */
-export function routeMatcher(url: string): RegExp {
-  const segments = url.split('/').map((segment) => {
-    if (segment === '*') return '.*';
-    if (segment.startsWith(':')) return '[^/]+';
-    return escapeRegExp(segment);
-  });
-  return new RegExp(`^${segments.join('/')}/?$`);
+function segmentsOf(url: string): Segment[] {
+  return url
+    .replace(/\/+$/, '')
+    .split('/')
+    .map((part): Segment => {
+      if (part === '*') return { kind: 'rest' };
+      if (part.startsWith(':')) return { kind: 'param' };
+      return { kind: 'literal', text: part };
+    });
+}
+
+const decodeSegment = (part: string) => {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+};
+
+/**
+ * Whether a request path (raw, without the query) matches a route's segments. Compared segment by
+ * segment, each decoded on its own, as the router does: `a%2Fb` is one parameter, not two segments.
+ */
+function matches(route: readonly Segment[], rawPath: string): boolean {
+  const parts = rawPath.replace(/\/+$/, '').split('/').map(decodeSegment);
+  for (let i = 0; i < route.length; i++) {
+    const segment = route[i] as Segment;
+    if (segment.kind === 'rest') return true;
+    const part = parts[i];
+    if (part === undefined) return false;
+    if (segment.kind === 'param' ? part === '' : part !== segment.text) return false;
+  }
+  return parts.length === route.length;
 }
 
 export class RouteTable {
-  private readonly routes: { method: string; matcher: RegExp }[] = [];
+  private readonly routes: { method: string; segments: Segment[] }[] = [];
 
   add(route: RegisteredRoute): void {
-    this.routes.push({ method: route.method.toUpperCase(), matcher: routeMatcher(route.url) });
+    this.routes.push({ method: route.method.toUpperCase(), segments: segmentsOf(route.url) });
   }
 
-  /** The methods served on `path` (already decoded, no query string), sorted; empty when none. */
-  allowedMethods(path: string): string[] {
+  /** The methods served on `rawPath` (as sent, no query string), sorted; empty when none. */
+  allowedMethods(rawPath: string): string[] {
     const methods = new Set<string>();
-    for (const route of this.routes) if (route.matcher.test(path)) methods.add(route.method);
+    for (const route of this.routes) if (matches(route.segments, rawPath)) methods.add(route.method);
     return [...methods].sort();
   }
 }

@@ -144,7 +144,7 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
 
   app.setNotFoundHandler((request, reply) => {
     const path = pathOf(request.url);
-    const allowed = routes.allowedMethods(safeDecodePath(request.url));
+    const allowed = routes.allowedMethods(path);
     if (allowed.length > 0 && !allowed.includes(request.method)) {
       void reply
         .code(405)

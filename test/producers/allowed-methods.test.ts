@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RouteTable, routeMatcher } from '../../src/producers/allowed-methods.js';
+import { RouteTable } from '../../src/producers/allowed-methods.js';
 
 describe('RouteTable', () => {
   const table = new RouteTable();
@@ -24,6 +24,13 @@ describe('RouteTable', () => {
     expect(table.allowedMethods('/v1/campaigns/c-1/other')).toEqual([]);
     expect(table.allowedMethods('/v1/campaigns')).toEqual([]);
     expect(table.allowedMethods('/docsXjson')).toEqual([]);
-    expect(routeMatcher('/a.b/:id').test('/aXb/1')).toBe(false);
+    const dotted = new RouteTable();
+    dotted.add({ method: 'GET', url: '/a.b/:id' });
+    expect(dotted.allowedMethods('/aXb/1')).toEqual([]);
+  });
+
+  it('decodes each segment on its own, as the router does: an encoded slash stays in its parameter', () => {
+    expect(table.allowedMethods('/v1/campaigns/a%2Fb')).toEqual(['GET', 'PATCH']);
+    expect(table.allowedMethods('/v1/%63ampaigns/c-1')).toEqual(['GET', 'PATCH']);
   });
 });

@@ -89,6 +89,8 @@ describe('authentication', () => {
     expect(put.status).toBe(405);
     expect(put.headers.get('allow')).toBe('POST');
     expect((await api(stack, 'POST', '/healthz')).headers.get('allow')).toBe('GET, HEAD');
+    // An encoded slash is part of the id, as the router reads it.
+    expect((await api(stack, 'DELETE', '/v1/campaigns/a%2Fb')).status).toBe(405);
     // A path nothing serves stays a 404.
     expect((await api(stack, 'DELETE', '/v1/campaigns/abc-1/nothing')).status).toBe(404);
     expect(await queued()).toBe(0);
