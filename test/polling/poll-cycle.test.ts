@@ -7,6 +7,7 @@ import type { AuditInput } from '../../src/shared/audit/types.js';
 import { complianceRefusal } from '../../src/shared/compliance/command-guard.js';
 import { windowJobId, windowJobOf } from '../../src/shared/compliance/enforcement.js';
 import { QUEUES } from '../../src/shared/keys.js';
+import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import type { AppContext } from '../../src/shared/context.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import type { CampaignStats } from '../../src/shared/cxone/wire.js';
@@ -234,6 +235,11 @@ describe('poll cycle', () => {
       await runPollCycle(ctx, 'moved');
       expect(audits).toHaveLength(1);
       expect(await adjust.getJobCountByTypes('waiting')).toBe(1);
+      // That pause fails for good (CXone refused it ten times): the next poll issues it again.
+      await createCommandStore(base).update(String(job?.id), { status: 'failed' }, new Date());
+      await runPollCycle(ctx, 'moved');
+      expect(audits).toHaveLength(1);
+      expect(await adjust.getJobCountByTypes('waiting')).toBe(2);
       // Until the settings are fixed, a resume is refused, inside the window or not.
       const stored = await new CampaignStore(base).get('moved');
       expect(

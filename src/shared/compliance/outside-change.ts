@@ -1,7 +1,7 @@
 import type { CampaignConfig } from '../campaign-config.js';
 import type { AppContext } from '../context.js';
 import type { CampaignStatus } from '../cxone/wire.js';
-import { enqueueCommand } from '../lifecycle/enqueue.js';
+import { enqueueCommand, getCommand } from '../lifecycle/enqueue.js';
 import { checkCampaignCompliance } from './config-rules.js';
 import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
 
@@ -30,7 +30,15 @@ export async function checkOutsideChange(
   const marker = ctx.keys.custom('compliance', 'outside-change', input.campaignId);
   const handled = pause ? `active:${input.version}` : `noted:${input.version}`;
   const previous = await ctx.redis.get(marker);
-  if (pause ? previous === handled : previous !== null) return true;
+  if (!pause && previous !== null) return true;
+  if (pause && previous?.startsWith(`${handled}:`)) {
+    // Paused already for this version, unless that pause failed for good (CXone refused it ten
+    // times) or expired: then it is issued again, until the campaign stops dialing.
+    const command = await getCommand(ctx, previous.slice(handled.length + 1));
+    if (command && command.status !== 'failed' && command.status !== 'conflict') return true;
+    await pauseFor(ctx, input.campaignId, marker, handled);
+    return true;
+  }
   await recordComplianceAction(ctx, {
     campaignId: input.campaignId,
     kind: 'outside_change_noncompliant',
@@ -43,18 +51,22 @@ export async function checkOutsideChange(
     dedupeKey: `outside-change:${input.campaignId}:${handled}`,
     ...(pause ? { event: 'campaign.compliance.paused' as const } : {}),
   });
-  if (pause) {
-    await enqueueCommand(ctx, {
-      campaignId: input.campaignId,
-      actor: COMPLIANCE_ACTOR,
-      reason: REASON_OUTSIDE_CHANGE,
-      action: 'pause',
-    });
-  }
-  // Last, so a failure above is retried by the next poll (a second pause of a paused campaign is a
-  // no-op, and the audit record has its dedupe key).
-  await ctx.redis.set(marker, handled, 'EX', MARKER_TTL_SECONDS);
+  // The marker is written last, so a failure above is retried by the next poll (the audit record
+  // has its dedupe key).
+  if (pause) await pauseFor(ctx, input.campaignId, marker, handled);
+  else await ctx.redis.set(marker, handled, 'EX', MARKER_TTL_SECONDS);
   return true;
+}
+
+/** Queues the pause and remembers its command, so the next polls can tell whether it worked. */
+async function pauseFor(ctx: AppContext, campaignId: string, marker: string, handled: string): Promise<void> {
+  const { commandId } = await enqueueCommand(ctx, {
+    campaignId,
+    actor: COMPLIANCE_ACTOR,
+    reason: REASON_OUTSIDE_CHANGE,
+    action: 'pause',
+  });
+  await ctx.redis.set(marker, `${handled}:${commandId}`, 'EX', MARKER_TTL_SECONDS);
 }
 
 /** How long the "already handled" marker lives; past it a still-noncompliant campaign is flagged again. */
