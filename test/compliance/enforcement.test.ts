@@ -172,6 +172,33 @@ describe('calling-window enforcement', () => {
     ]);
   });
 
+  it('withholds the window resume of a campaign whose settings now break a rule', async () => {
+    tc.clock.set(t('2026-03-07T15:00:00Z'));
+    // Florida recipients on New York time, windows widened past Florida's 20:00 while paused.
+    await tc.putCampaign(
+      ID,
+      {
+        ...weekdays,
+        recipientStates: ['FL'],
+        allowedCallTimes: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '21:00' }],
+      },
+      'paused',
+    );
+    await tc.ctx.redis.hset(
+      tc.ctx.keys.custom('compliance', ID),
+      'window',
+      JSON.stringify({ pausedAt: '2026-03-06T22:00:00.000Z' }),
+    );
+    await scheduleWindowEnforcement(tc.ctx, ID);
+    worker = createComplianceWorker(tc.ctx);
+    await worker.waitUntilReady();
+    await fireAt('2026-03-09T13:00:00Z');
+    expect(await adjustJobs()).toEqual([]);
+    expect(await complianceRecords()).toEqual([
+      expect.objectContaining({ kind: 'window_resume_withheld', rule: 'noncompliant-settings' }),
+    ]);
+  });
+
   it('ends the job when the campaign is final, and cancel removes a planned one', async () => {
     await tc.putCampaign(ID, weekdays, 'active');
     await scheduleWindowEnforcement(tc.ctx, ID);

@@ -8,6 +8,7 @@ import { commandInFlight, enqueueCommand } from '../lifecycle/enqueue.js';
 import { isFinal } from '../lifecycle/state-machine.js';
 import { FEDERAL_WINDOW } from './config-rules.js';
 import { recordDeploymentOverrides } from './overrides.js';
+import { complianceRefusal } from './command-guard.js';
 import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
 import { getGuardState, getWindowState, setWindowState, type WindowState } from './state-store.js';
 import { isWithinWindow, localIso, nextWindowOpen, nextWindowTransition } from './windows.js';
@@ -232,6 +233,7 @@ export async function enforceWindow(
     }
   } else if (within && status === 'paused' && win.pausedAt) {
     const guard = await getGuardState(ctx, campaignId);
+    const refusal = complianceRefusal({ action: 'resume', reason: REASON_WINDOW, config, atMs: now });
     if (guard && guard.lastAction === 'pause' && guard.pausedInPeriod === guard.periodIndex) {
       // The abandonment guard paused it too; lifting that pause is an operator's decision.
       await setWindowState(ctx, campaignId, { lastTransitionMs: data.atMs });
@@ -240,6 +242,22 @@ export async function enforceWindow(
         kind: 'window_resume_withheld',
         cxoneVersion: version,
         details: { rule: 'abandonment-guard', timeZone: zone, localTime: localIso(zone, now), ...timing },
+      });
+      outcome = 'resume_withheld';
+    } else if (refusal) {
+      // Its settings now break a rule (changed in CXone while paused): the resume would be refused
+      // when applied, so it is not issued; recorded as withheld, not as a resume.
+      await setWindowState(ctx, campaignId, { ...win, lastTransitionMs: data.atMs });
+      await recordComplianceAction(ctx, {
+        campaignId,
+        kind: 'window_resume_withheld',
+        cxoneVersion: version,
+        details: {
+          rule: 'noncompliant-settings',
+          reason: refusal,
+          timeZone: zone,
+          ...timing,
+        },
       });
       outcome = 'resume_withheld';
     } else if (await commandPending(ctx, win.resumeCommandId)) {
