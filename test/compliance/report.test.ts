@@ -1,3 +1,4 @@
+import { buildComplianceReport } from '../../src/shared/compliance/report.js';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
@@ -68,6 +69,25 @@ describe('GET /v1/campaigns/:id/compliance', () => {
       expect.objectContaining({ code: 'FL', encoded: true, source: expect.stringMatching(/501\.616/) }),
       expect.objectContaining({ code: 'AL', encoded: false }),
     ]);
+    // This fixture declares Alabama (Central time) on New York time: the report says so.
+    expect(report.rules.settingsProblems).toEqual([
+      { path: 'recipientStates.1', message: expect.stringMatching(/^AL recipients keep America\/Chicago/) },
+    ]);
+  });
+
+  it('names the rules settings changed in CXone break', () => {
+    const widened = { ...c, allowedCallTimes: [{ days: ['mon' as const], start: '06:00', end: '23:00' }] };
+    const report = buildComplianceReport({
+      campaignId: ID,
+      status: 'paused',
+      config: widened,
+      window: {},
+      actions: [],
+      nowMs: Date.parse('2026-03-03T15:00:00Z'),
+    });
+    expect(report.rules.settingsProblems.map((p: { path: string }) => p.path)).toEqual(
+      expect.arrayContaining(['allowedCallTimes.0.start', 'allowedCallTimes.0.end']),
+    );
   });
 
   it('never writes to the audit trail on a read, even when the live counts changed in between', async () => {

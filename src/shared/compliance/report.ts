@@ -6,7 +6,7 @@ import {
   targetAbandonmentOf,
 } from '../campaign-config.js';
 import type { CampaignStats } from '../cxone/wire.js';
-import { FEDERAL_WINDOW } from './config-rules.js';
+import { checkCampaignCompliance, FEDERAL_WINDOW } from './config-rules.js';
 import { legalAbandonmentRate } from '../efficiency.js';
 import { describePeriod, MEASUREMENT, type GuardState } from './guard.js';
 import { NOT_ENCODED, STATE_RULES } from './state-rules.js';
@@ -85,6 +85,12 @@ export function buildComplianceReport(input: ReportInput) {
     rules: {
       callingHours: { start: FEDERAL_WINDOW.start, end: FEDERAL_WINDOW.end, source: FEDERAL_WINDOW.source },
       allowedCallTimes: config.allowedCallTimes,
+      // The settings as CXone holds them, against the rules every config of ours passes: not empty
+      // after a change made in CXone's console (enforcement keeps to the legal hours regardless).
+      settingsProblems: checkCampaignCompliance(config).map((p) => ({
+        path: p.path.join('.'),
+        message: p.message,
+      })),
       recipientStates: states.map((code) => {
         const rule = STATE_RULES[code];
         if (rule) return { ...rule, encoded: true as const };
