@@ -1,12 +1,11 @@
 import type { CampaignAction } from '../lifecycle/state-machine.js';
-import type { CampaignConfig } from '../campaign-config.js';
 import {
-  checkCallingWindows,
-  checkRecipientStates,
-  checkStateZones,
+  checkCampaignCompliance,
+  describeProblems,
   FEDERAL_WINDOW,
+  type ComplianceInput,
 } from './config-rules.js';
-import { isWithinWindow, localIso, nextWindowOpen, type WindowConfig } from './windows.js';
+import { isWithinWindow, localIso, nextWindowOpen } from './windows.js';
 
 export interface CommandGuardInput {
   action?: CampaignAction | undefined;
@@ -16,7 +15,7 @@ export interface CommandGuardInput {
    * With `recipientStates` when declared: their hours narrow the windows (legal-hours.ts); with
    * `startDateTime` the declared states' zones are checked too.
    */
-  config: WindowConfig & Partial<Pick<CampaignConfig, 'startDateTime' | 'compliance'>>;
+  config: ComplianceInput;
   /** When the command would take effect (the API: now; the adjust worker: when it applies it). */
   atMs: number;
 }
@@ -37,15 +36,11 @@ export function complianceRefusal(input: CommandGuardInput): string | null {
   const { config, atMs } = input;
   // Settings changed outside the orchestrator (CXone's console) may break a rule ours never do; the
   // campaign was paused for it (outside-change.ts) and stays so until they are fixed.
-  const problems = [
-    ...checkCallingWindows(config),
-    ...checkRecipientStates(config),
-    ...checkStateZones({ ...config, startDateTime: config.startDateTime ?? '' }),
-  ];
+  const problems = describeProblems(checkCampaignCompliance(config));
   if (problems.length > 0) {
     return (
       `cannot resume: the campaign's settings as CXone holds them break compliance rules (` +
-      problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; ') +
+      problems.map((p) => `${p.path}: ${p.message}`).join('; ') +
       '); fix them first (PATCH, or a patch in the resume command)'
     );
   }

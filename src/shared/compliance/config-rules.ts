@@ -119,10 +119,12 @@ export function checkRecipientStates(
  * until 23:00 their time. A campaign reaching several zones is split into one campaign per zone.
  */
 export function checkStateZones(
-  config: Pick<CampaignConfig, 'recipientStates' | 'complianceTimeZone' | 'startDateTime'>,
+  config: Pick<CampaignConfig, 'recipientStates' | 'complianceTimeZone'> &
+    Partial<Pick<CampaignConfig, 'startDateTime'>>,
 ): ComplianceProblem[] {
   const problems: ComplianceProblem[] = [];
-  const fromMs = Date.parse(config.startDateTime);
+  // Without a start (a command's view of the settings) there is no year to compare over: no check.
+  const fromMs = Date.parse(config.startDateTime ?? '');
   if (Number.isNaN(fromMs)) return problems;
   (config.recipientStates ?? []).forEach((code, i) => {
     const zones = zoneMismatch(code, config.complianceTimeZone, fromMs);
@@ -141,8 +143,19 @@ export function checkStateZones(
  * Every config-only compliance rule, in a stable order. (An unknown `complianceTimeZone` is refused
  * by the base schema itself, campaign-config.ts.)
  */
-export function checkCampaignCompliance(config: CampaignConfig): ComplianceProblem[] {
+export function checkCampaignCompliance(config: ComplianceInput): ComplianceProblem[] {
   return [...checkCallingWindows(config), ...checkRecipientStates(config), ...checkStateZones(config)];
+}
+
+/** What the rules read of a config; without `startDateTime` the state zones are not checked. */
+export type ComplianceInput = Pick<CampaignConfig, 'allowedCallTimes' | 'complianceTimeZone'> &
+  Partial<Pick<CampaignConfig, 'recipientStates' | 'compliance' | 'startDateTime'>>;
+
+/** Problems as the API, the audit trail and the report show them: dotted paths. */
+export function describeProblems(
+  problems: readonly ComplianceProblem[],
+): { path: string; message: string }[] {
+  return problems.map((p) => ({ path: p.path.join('.'), message: p.message }));
 }
 
 /** zod refinement hook used by `campaignConfigSchema`. */

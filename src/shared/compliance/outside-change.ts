@@ -2,7 +2,7 @@ import type { CampaignConfig } from '../campaign-config.js';
 import type { AppContext } from '../context.js';
 import type { CampaignStatus } from '../cxone/wire.js';
 import { enqueueCommand, getCommand } from '../lifecycle/enqueue.js';
-import { checkCampaignCompliance } from './config-rules.js';
+import { checkCampaignCompliance, describeProblems } from './config-rules.js';
 import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
 
 /** The reason on the pause this module enqueues (an operator's fix, then resume, lifts it). */
@@ -44,7 +44,7 @@ export async function checkOutsideChange(
     kind: 'outside_change_noncompliant',
     details: {
       version: input.version,
-      problems: problems.map((p) => ({ path: p.path.join('.'), message: p.message })),
+      problems: describeProblems(problems),
       action: pause ? 'pause' : 'none',
     },
     cxoneVersion: input.version,

@@ -6,7 +6,7 @@ import {
   targetAbandonmentOf,
 } from '../campaign-config.js';
 import type { CampaignStats } from '../cxone/wire.js';
-import { checkCampaignCompliance, FEDERAL_WINDOW } from './config-rules.js';
+import { checkCampaignCompliance, describeProblems, FEDERAL_WINDOW } from './config-rules.js';
 import { legalAbandonmentRate } from '../efficiency.js';
 import { describePeriod, MEASUREMENT, type GuardState } from './guard.js';
 import { NOT_ENCODED, STATE_RULES } from './state-rules.js';
@@ -87,10 +87,7 @@ export function buildComplianceReport(input: ReportInput) {
       allowedCallTimes: config.allowedCallTimes,
       // The settings as CXone holds them, against the rules every config of ours passes: not empty
       // after a change made in CXone's console (enforcement keeps to the legal hours regardless).
-      settingsProblems: checkCampaignCompliance(config).map((p) => ({
-        path: p.path.join('.'),
-        message: p.message,
-      })),
+      settingsProblems: describeProblems(checkCampaignCompliance(config)),
       recipientStates: states.map((code) => {
         const rule = STATE_RULES[code];
         if (rule) return { ...rule, encoded: true as const };
