@@ -1,6 +1,6 @@
 import type { CampaignConfig, ValidationIssue } from '../campaign-config.js';
 import type { AppConfig } from '../config.js';
-import type { ComplianceProblem } from './config-rules.js';
+import { describeProblems, type ComplianceProblem } from './config-rules.js';
 
 export const DNC_SOURCE = 'FTC TSR 16 CFR 310.4(b)(1)(iii)(B); FCC 47 CFR 64.1200(c)(2)';
 
@@ -47,8 +47,5 @@ export function deploymentPolicyIssues(
   config: Pick<CampaignConfig, 'compliance'>,
   appConfig: Pick<AppConfig, 'allowDncDisabled'>,
 ): ValidationIssue[] {
-  return checkDeploymentPolicy(config, appConfig).map((p) => ({
-    path: p.path.join('.'),
-    message: p.message,
-  }));
+  return describeProblems(checkDeploymentPolicy(config, appConfig));
 }
