@@ -214,6 +214,10 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
 
     // What this attempt persists for the next ones (job.updateData replaces the whole payload).
     let saved: AdjustJob = data;
+    const persist = async (progress: Partial<AdjustJob>) => {
+      saved = { ...saved, ...progress };
+      await job.updateData(saved);
+    };
     const end = jobDuration.startTimer({ queue: QUEUES.adjust });
     let outcomeLabel = 'failed';
     let done = false;
@@ -242,14 +246,8 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
           job: data,
           lease,
           attempt: job.attemptsMade + 1,
-          saveBase: async (base, baseVersion) => {
-            saved = { ...saved, base, baseVersion };
-            await job.updateData(saved);
-          },
-          saveSettingsRecorded: async (version) => {
-            saved = { ...saved, settingsRecordedVersion: version };
-            await job.updateData(saved);
-          },
+          saveBase: (base, baseVersion) => persist({ base, baseVersion }),
+          saveSettingsRecorded: (version) => persist({ settingsRecordedVersion: version }),
         },
       );
       await finish(data, outcome, job.attemptsMade + 1);

@@ -190,6 +190,25 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     });
     await effects.followUp('status', () => hooks.onStatusChanged(campaignId, from, to));
   };
+  /**
+   * The trace of a CXone settings write, as recordStatusChange is of a status change; saved as
+   * recorded for later attempts (whose status write may still fail), so none records it again.
+   * `found`: seen in place on a retry rather than answered, marked so and recorded once per command.
+   */
+  const recordSettingsChange = async (changes: FieldChange[], resource: CampaignResource, found: boolean) => {
+    const mark = found ? { foundApplied: true } : {};
+    await effects.sync(resource);
+    await effects.audit(
+      'settings_changed',
+      { changes, scope: 'cxone', ...(found ? mark : { rebases }) },
+      resource.version,
+      found ? `command:${job.commandId}:settings-found` : undefined,
+    );
+    await run.saveSettingsRecorded(resource.version);
+    await effects.publish('campaign.settings.changed', { changes, version: resource.version, ...mark });
+    const fields = changes.map((c) => c.field);
+    await effects.followUp('settings', () => hooks.onSettingsChanged(campaignId, fields));
+  };
   const undo = async (): Promise<RollbackReport | undefined> => {
     if (!settingsWrite) return undefined;
     const report = await rollbackWrite(io, effects, settingsWrite.changes, local, (fields) =>
@@ -252,22 +271,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         if (found.length > 0) {
           // As for a status found in place (below): most likely an earlier attempt's PATCH whose
           // answer was lost. Recorded once per command, marked as found, with its follow-ups.
-          await effects.sync(latest);
-          await effects.audit(
-            'settings_changed',
-            { changes: found, scope: 'cxone', foundApplied: true },
-            latest.version,
-            `command:${job.commandId}:settings-found`,
-          );
-          await effects.publish('campaign.settings.changed', {
-            changes: found,
-            version: latest.version,
-            foundApplied: true,
-          });
-          const fields = found.map((c) => c.field);
-          await effects.followUp('settings', () => hooks.onSettingsChanged(campaignId, fields));
-          // Recorded now: a later attempt (this one's status write may still fail) does not again.
-          await run.saveSettingsRecorded(latest.version);
+          await recordSettingsChange(found, latest, true);
         }
       } else {
         settings = result.meta;
@@ -279,19 +283,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
           at: nowIso(),
         };
         writes.push(settingsWrite);
-        await effects.sync(latest);
-        await effects.audit(
-          'settings_changed',
-          { changes: settingsWrite.changes, scope: 'cxone', rebases },
-          latest.version,
-        );
-        await run.saveSettingsRecorded(latest.version);
-        await effects.publish('campaign.settings.changed', {
-          changes: settingsWrite.changes,
-          version: latest.version,
-        });
-        const fields = settingsWrite.changes.map((c) => c.field);
-        await effects.followUp('settings', () => hooks.onSettingsChanged(campaignId, fields));
+        await recordSettingsChange(settingsWrite.changes, latest, false);
       }
       alreadyApplied.push(...settings.alreadyApplied);
     }
