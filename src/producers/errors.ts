@@ -18,6 +18,9 @@ export interface ErrorResponse {
   headers?: Record<string, string>;
 }
 
+/** Seconds a 503 tells the client to wait when nothing more precise is known (a Redis or CXone outage). */
+export const RETRY_AFTER_S = 5;
+
 /** An error a route throws on purpose, with the status and body the client should get. */
 export class ApiError extends Error {
   constructor(
@@ -122,7 +125,7 @@ export function toErrorResponse(err: unknown): ErrorResponse {
     return {
       status: 503,
       body: { error: 'request_timeout', message: err.message },
-      headers: { 'retry-after': '5' },
+      headers: { 'retry-after': String(RETRY_AFTER_S) },
     };
   }
   if (err instanceof NotFoundError) {
@@ -136,7 +139,7 @@ export function toErrorResponse(err: unknown): ErrorResponse {
       const retryAfterS =
         'retryAfterMs' in err && typeof err.retryAfterMs === 'number'
           ? Math.max(1, Math.ceil(err.retryAfterMs / 1000))
-          : 5;
+          : RETRY_AFTER_S;
       return {
         status: 503,
         body: {

@@ -73,7 +73,7 @@ export async function submitLaunch(
     idempotency,
   );
 
-  input.onLaunchId?.(created.created ? launchId : created.existing.launchId);
+  if (input.idempotencyKey) input.onLaunchId?.(created.created ? launchId : created.existing.launchId);
   if (!created.created) {
     const earlier = created.existing;
     if (idempotency && earlier.fingerprint !== idempotency.fingerprint) {

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../shared/context.js';
 import { API_LIMITER_MAX_WAIT_MS } from '../shared/cxone/api.js';
-import { ApiError, toErrorResponse } from './errors.js';
+import { RequestAbandonedError } from '../shared/errors.js';
+import { ApiError, RETRY_AFTER_S, toErrorResponse, type ErrorResponse } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -21,9 +22,6 @@ const CONNECTED = new Set(['ready', 'connect']);
 
 /** The one guarded route without a deadline: its work is many CXone reads, each bounded on its own. */
 const UNBOUNDED_ROUTE = '/v1/campaigns/:id/audit/import-history';
-
-/** Seconds a client is told to wait before retrying while Redis is away. */
-const RETRY_AFTER_S = 5;
 
 /**
  * How long an API request may take: the longest a healthy one can (a CXone read: the limiter's bounded
@@ -63,14 +61,9 @@ export function registerRequestGuard(
     if (!guarded(request.routeOptions.url)) return;
     if (!CONNECTED.has(ctx.redis.status)) {
       // Sent here rather than thrown: Bull Board's scope has an error handler of its own.
-      const response = toErrorResponse(
-        new ApiError(
-          503,
-          'redis_unavailable',
-          `Redis is not connected (${ctx.redis.status}); nothing was recorded or enqueued. Retry in a few seconds`,
-          {},
-          { 'retry-after': String(RETRY_AFTER_S) },
-        ),
+      const response = unavailable(
+        'redis_unavailable',
+        `Redis is not connected (${ctx.redis.status}); nothing was recorded or enqueued. Retry in a few seconds`,
       );
       return reply
         .code(response.status)
@@ -89,16 +82,12 @@ export function registerRequestGuard(
         { method: request.method, path: request.routeOptions.url, deadlineMs },
         'request passed its deadline: Redis or CXone is not answering',
       );
-      const response = toErrorResponse(
-        new ApiError(
-          503,
-          'request_timeout',
-          `no answer from Redis or CXone within ${deadlineMs / 1000} s; the request's work stops before it ` +
-            'enqueues anything (unless the enqueue itself had already reached Redis: the id below, when ' +
-            'there is one, tells). Retry later; a launch retried with the same Idempotency-Key is launched once',
-          request.deadlineDetails ?? {},
-          { 'retry-after': String(RETRY_AFTER_S) },
-        ),
+      const response = unavailable(
+        'request_timeout',
+        `no answer from Redis or CXone within ${deadlineMs / 1000} s; the request's work stops before it ` +
+          'enqueues anything (unless the enqueue itself had already reached Redis: the id below, when ' +
+          'there is one, tells). Retry later; a launch retried with the same Idempotency-Key is launched once',
+        request.deadlineDetails,
       );
       // Hijacked, so the handler's late result is dropped quietly instead of meeting a sent reply.
       reply.hijack();
@@ -115,6 +104,24 @@ export function registerRequestGuard(
   app.addHook('onResponse', async (request) => {
     clearTimeout(timers.get(request));
   });
+}
+
+/** The guard's 503: `Retry-After`, and the ids the request had made so far. */
+function unavailable(code: string, message: string, details: Record<string, string> = {}): ErrorResponse {
+  return toErrorResponse(new ApiError(503, code, message, details, { 'retry-after': String(RETRY_AFTER_S) }));
+}
+
+/**
+ * A route's work, or null when the request's deadline stopped it (RequestAbandonedError): the guard
+ * has answered 503 already, and stopping there was the point.
+ */
+export async function unlessAbandoned<T>(work: Promise<T>): Promise<T | null> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof RequestAbandonedError) return null;
+    throw err;
+  }
 }
 
 /**

@@ -8,7 +8,7 @@ import type { AppContext } from '../../shared/context.js';
 import { API_LIMITER_MAX_WAIT_MS } from '../../shared/cxone/api.js';
 import type { CampaignResource } from '../../shared/cxone/wire.js';
 import { createLaunchStore } from '../../shared/launch-store.js';
-import { CxoneNotFoundError, NotFoundError, RequestAbandonedError } from '../../shared/errors.js';
+import { CxoneNotFoundError, NotFoundError } from '../../shared/errors.js';
 import { getCommand, enqueueCommand } from '../../shared/lifecycle/enqueue.js';
 import { createCommandOrder } from '../../shared/lifecycle/order.js';
 import { applyPatch, configFromResource, localPart } from '../../shared/lifecycle/config-view.js';
@@ -27,7 +27,7 @@ import {
 } from '../../shared/lifecycle/state-machine.js';
 import { lifecycleCommands } from '../../shared/metrics.js';
 import { callerActor } from '../auth.js';
-import { answeredAtDeadline } from '../request-guard.js';
+import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
 
 /**
@@ -171,18 +171,6 @@ const deadlineOptions = (request: FastifyRequest) => ({
   onCommandId: (commandId: string) => void (request.deadlineDetails = { commandId }),
 });
 
-/** enqueueCommand, or null when the request's deadline stopped it (the guard has answered 503). */
-async function enqueueUnlessAbandoned(
-  ...args: Parameters<typeof enqueueCommand>
-): Promise<{ commandId: string } | null> {
-  try {
-    return await enqueueCommand(...args);
-  } catch (err) {
-    if (err instanceof RequestAbandonedError) return null;
-    throw err;
-  }
-}
-
 function accepted(reply: FastifyReply, campaignId: string, commandId: string) {
   if (answeredAtDeadline(reply, { campaignId, commandId })) return reply;
   return reply
@@ -196,17 +184,19 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
     const { id } = parseOrThrow(idParams, request.params);
     const patch = parsePatchRequest(campaignPatchSchema, request.body, '');
     const { base, baseVersion } = await prepare(ctx, id, undefined, patch, 'operator', callerActor(request));
-    const queued = await enqueueUnlessAbandoned(
-      ctx,
-      {
-        campaignId: id,
-        actor: callerActor(request),
-        reason: 'operator',
-        patch,
-        base,
-        baseVersion,
-      },
-      deadlineOptions(request),
+    const queued = await unlessAbandoned(
+      enqueueCommand(
+        ctx,
+        {
+          campaignId: id,
+          actor: callerActor(request),
+          reason: 'operator',
+          patch,
+          base,
+          baseVersion,
+        },
+        deadlineOptions(request),
+      ),
     );
     return queued ? accepted(reply, id, queued.commandId) : reply;
   });
@@ -222,18 +212,20 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
       'operator',
       callerActor(request),
     );
-    const queued = await enqueueUnlessAbandoned(
-      ctx,
-      {
-        campaignId: id,
-        actor: callerActor(request),
-        reason: 'operator',
-        action: body.action,
-        ...(body.patch ? { patch: body.patch } : {}),
-        base,
-        baseVersion,
-      },
-      deadlineOptions(request),
+    const queued = await unlessAbandoned(
+      enqueueCommand(
+        ctx,
+        {
+          campaignId: id,
+          actor: callerActor(request),
+          reason: 'operator',
+          action: body.action,
+          ...(body.patch ? { patch: body.patch } : {}),
+          base,
+          baseVersion,
+        },
+        deadlineOptions(request),
+      ),
     );
     return queued ? accepted(reply, id, queued.commandId) : reply;
   });

@@ -9,8 +9,7 @@ import { callerActor } from '../auth.js';
 import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
 import { deploymentPolicyIssues } from '../../shared/compliance/deployment-policy.js'; // (H7)
 import { parseIdempotencyKey, submitLaunch } from '../launch-submit.js';
-import { answeredAtDeadline } from '../request-guard.js';
-import { RequestAbandonedError } from '../../shared/errors.js';
+import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 
 /** How old the cached CXone view may be before GET /v1/campaigns/:id reads CXone again. */
 export const CAMPAIGN_VIEW_MAX_AGE_MS = 10_000;
@@ -76,20 +75,16 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
     const config = parseOrThrow(campaignConfigSchema, request.body);
     const policy = deploymentPolicyIssues(config, ctx.config); // (H7) DNC policy
     if (policy.length > 0) throw new ValidationFailedError(policy);
-    let result;
-    try {
-      result = await submitLaunch(ctx, {
+    const result = await unlessAbandoned(
+      submitLaunch(ctx, {
         config,
         actor: callerActor(request),
         idempotencyKey,
         signal: request.deadline,
         onLaunchId: (launchId) => void (request.deadlineDetails = { launchId }),
-      });
-    } catch (err) {
-      // Already answered 503 at the deadline; stopping here was the point.
-      if (err instanceof RequestAbandonedError) return reply;
-      throw err;
-    }
+      }),
+    );
+    if (!result) return reply;
     if (answeredAtDeadline(reply, { launchId: result.launchId, status: result.status })) return reply;
     if (result.replayed) void reply.header('idempotent-replayed', 'true');
     return reply
