@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { withTimeout } from './with-timeout.js';
 
 /**
  * The process's Prometheus registry and every metric the orchestrator exports. Modules import the
@@ -52,12 +53,7 @@ export const limiterBudgetLeft = new Gauge({
 export async function refreshLimiterBudgets(timeoutMs: number): Promise<void> {
   await Promise.all(
     [...budgetReaders].map(async (read) => {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<null>((resolve) => {
-        timer = setTimeout(() => resolve(null), timeoutMs);
-      });
-      const budget = await Promise.race([read().catch(() => null), late]);
-      clearTimeout(timer);
+      const budget = await withTimeout(read(), timeoutMs, 'Redis (limiter budget)').catch(() => null);
       if (budget) limiterBudgetLeft.set({ endpoint: budget.endpoint }, budget.left);
     }),
   );

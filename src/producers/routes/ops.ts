@@ -7,6 +7,7 @@ import type { QueueName } from '../../shared/keys.js';
 import { queueJobs, queueScrapeOk, refreshLimiterBudgets, registry } from '../../shared/metrics.js';
 import { buildOpenApiDocument, renderDocsHtml, type DocumentedRoute } from '../openapi.js';
 import { pathOf } from '../url-path.js';
+import { withTimeout } from '../../shared/with-timeout.js';
 
 /**
  * Operations endpoints: liveness, readiness, Prometheus metrics and the API documentation. None of
@@ -36,20 +37,8 @@ export interface Readiness {
   checks: { redis: CheckResult; cxone: CheckResult };
 }
 
-class TimeoutError extends Error {}
-
-/** Resolves like `work`, or rejects after `ms` so a probe never hangs on a dead dependency. */
-export async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+// Probes bound every dependency check with it (tests import it from here).
+export { withTimeout };
 
 async function timed(check: () => Promise<void>, timeoutMs: number, what: string): Promise<CheckResult> {
   const started = performance.now();
