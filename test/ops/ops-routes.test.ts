@@ -8,8 +8,8 @@ import {
   exposition,
   registerOpsRoutes,
   startMetricsServer,
-  withTimeout,
 } from '../../src/producers/routes/ops.js';
+import { withTimeout } from '../../src/shared/with-timeout.js';
 import { QUEUES } from '../../src/shared/keys.js';
 import { pollIntervalFloor, polledCampaigns } from '../../src/shared/metrics.js';
 import { createOpsTestContext, type OpsTestContext } from './helpers.js';

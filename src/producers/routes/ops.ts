@@ -37,9 +37,6 @@ export interface Readiness {
   checks: { redis: CheckResult; cxone: CheckResult };
 }
 
-// Probes bound every dependency check with it (tests import it from here).
-export { withTimeout };
-
 async function timed(check: () => Promise<void>, timeoutMs: number, what: string): Promise<CheckResult> {
   const started = performance.now();
   try {
