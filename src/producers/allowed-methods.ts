@@ -1,7 +1,10 @@
+import type { FastifyInstance } from 'fastify';
+import { pathOf } from './url-path.js';
+
 /**
- * Which methods the API serves on a concrete path, from the routes it registered: a request whose
+ * Which methods a server serves on a concrete path, from the routes it registered: a request whose
  * path exists under another method gets 405 with `Allow`, not a 404 that sends the caller looking
- * for a typo in the URL. Pure; the app collects the routes as they are registered.
+ * for a typo in the URL. RouteTable is pure; `answerUnmatched` wires it into a Fastify app.
  */
 
 export interface RegisteredRoute {
@@ -60,4 +63,37 @@ export class RouteTable {
     for (const route of this.routes) if (matches(route.segments, rawPath)) methods.add(route.method);
     return [...methods].sort();
   }
+}
+
+/**
+ * Collects every route registered on `app` from now on, and answers requests no route matched in the
+ * API's error shape: 405 with `Allow` when the path is served under other methods, else 404
+ * (`notFoundHint` appended to its message).
+ */
+export function answerUnmatched(app: FastifyInstance, opts: { notFoundHint?: string } = {}): void {
+  const routes = new RouteTable();
+  app.addHook('onRoute', (route) => {
+    for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
+      routes.add({ method: String(method), url: route.url });
+    }
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = pathOf(request.url);
+    const allowed = routes.allowedMethods(path);
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      void reply
+        .code(405)
+        .header('allow', allowed.join(', '))
+        .send({
+          error: 'method_not_allowed',
+          message: `${request.method} is not served on ${path}; allowed: ${allowed.join(', ')}`,
+          allowed,
+        });
+      return;
+    }
+    void reply.code(404).send({
+      error: 'not_found',
+      message: `no route ${request.method} ${path}${opts.notFoundHint ?? ''}`,
+    });
+  });
 }

@@ -8,7 +8,7 @@ import Fastify, {
 import type { AppContext } from '../shared/context.js';
 import { actorFor, bearerToken, isProtectedPath, tokenMatches } from './auth.js';
 import { toErrorResponse } from './errors.js';
-import { RouteTable } from './allowed-methods.js';
+import { answerUnmatched } from './allowed-methods.js';
 import { registerRequestGuard } from './request-guard.js';
 import { pathOf } from './url-path.js';
 import { registerCampaignRoutes } from './routes/campaigns.js';
@@ -134,30 +134,8 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
 
   registerRequestGuard(app, ctx, opts.requestDeadlineMs);
 
-  // Every route registered from here on, for the 405 below (Bull Board's included).
-  const routes = new RouteTable();
-  app.addHook('onRoute', (route) => {
-    for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
-      routes.add({ method: String(method), url: route.url });
-    }
-  });
-
-  app.setNotFoundHandler((request, reply) => {
-    const path = pathOf(request.url);
-    const allowed = routes.allowedMethods(path);
-    if (allowed.length > 0 && !allowed.includes(request.method)) {
-      void reply
-        .code(405)
-        .header('allow', allowed.join(', '))
-        .send({
-          error: 'method_not_allowed',
-          message: `${request.method} is not served on ${path}; allowed: ${allowed.join(', ')}`,
-          allowed,
-        });
-      return;
-    }
-    void reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${path}` });
-  });
+  // Every route registered from here on (Bull Board's included) counts for the 405s.
+  answerUnmatched(app);
 
   // ── Route registrations: one line per routes file (owner in parentheses). Add yours here. ──
   // Ops first: its onRoute hook collects every later route for the OpenAPI document.

@@ -6,7 +6,7 @@ import type { AppContext } from '../../shared/context.js';
 import type { QueueName } from '../../shared/keys.js';
 import { queueJobs, queueScrapeOk, refreshLimiterBudgets, registry } from '../../shared/metrics.js';
 import { buildOpenApiDocument, renderDocsHtml, type DocumentedRoute } from '../openapi.js';
-import { pathOf } from '../url-path.js';
+import { answerUnmatched } from '../allowed-methods.js';
 import { withTimeout } from '../../shared/with-timeout.js';
 
 /**
@@ -204,7 +204,7 @@ export async function registerOpsRoutes(
 }
 
 /** What the worker's METRICS_PORT serves. */
-const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+const OPS_PATHS = ['/healthz', '/readyz', '/metrics'];
 
 export interface MetricsServer {
   port: number;
@@ -223,30 +223,12 @@ export async function startMetricsServer(
   opts: { port: number; host: string; probeTimeoutMs?: number },
 ): Promise<MetricsServer> {
   const app = Fastify({ logger: false });
+  // The same error shape as the API's: `{error, message}`, 405 with Allow for a served path.
+  answerUnmatched(app, { notFoundHint: `: this port serves only ${OPS_PATHS.join(', ')}` });
   // The API's document describes routes this port does not serve, so it is not offered here.
   await registerOpsRoutes(app, ctx, {
     docs: false,
     ...(opts.probeTimeoutMs === undefined ? {} : { probeTimeoutMs: opts.probeTimeoutMs }),
-  });
-  // The same error shape as the API's: `{error, message}`, 405 with Allow for a served path.
-  app.setNotFoundHandler((request, reply) => {
-    const path = pathOf(request.url);
-    const allowed = OPS_PATHS.has(path) ? ['GET', 'HEAD'] : [];
-    if (allowed.length > 0) {
-      void reply
-        .code(405)
-        .header('allow', allowed.join(', '))
-        .send({
-          error: 'method_not_allowed',
-          message: `${request.method} is not served on ${path}`,
-          allowed,
-        });
-      return;
-    }
-    void reply.code(404).send({
-      error: 'not_found',
-      message: `no route ${request.method} ${path}: this port serves only ${[...OPS_PATHS].join(', ')}`,
-    });
   });
   await app.listen({ port: opts.port, host: opts.host });
   const address = app.server.address();
