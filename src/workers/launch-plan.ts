@@ -7,8 +7,6 @@ import type { CampaignStatus } from '../shared/cxone/wire.js';
  * tested alone.
  */
 
-export { ACTIVATE_JOB, activateJobId } from '../shared/jobs.js';
-
 export interface ActivationPlan {
   /** When the campaign goes active (epoch ms). */
   activateAtMs: number;

@@ -8,7 +8,14 @@ import { launchIdempotencyKey } from '../shared/cxone/idempotency.js';
 import { toCreateCampaignRequest } from '../shared/cxone/to-wire.js';
 import type { CampaignResource, CampaignStatus, UpdateCampaignRequest } from '../shared/cxone/wire.js';
 import { CxoneConflictError, isCxoneError } from '../shared/errors.js';
-import { activateJobSchema, launchJobSchema, type ActivateJob, type LaunchJob } from '../shared/jobs.js';
+import {
+  ACTIVATE_JOB,
+  activateJobId,
+  activateJobSchema,
+  launchJobSchema,
+  type ActivateJob,
+  type LaunchJob,
+} from '../shared/jobs.js';
 import { QUEUES } from '../shared/keys.js';
 import { createLaunchStore, launchAuditId, type LaunchStore } from '../shared/launch-store.js';
 import { enqueueCommand } from '../shared/lifecycle/enqueue.js';
@@ -20,7 +27,7 @@ import { ensurePolling } from '../shared/polling/schedulers.js';
 import { classifyError } from '../shared/retry/classify.js';
 import { auditOrLog, publishOrLog } from '../shared/side-records.js';
 import { isLastAttempt, rethrowForBullmq } from './job-errors.js';
-import { ACTIVATE_JOB, activateJobId, nextLaunchStep, planActivation } from './launch-plan.js';
+import { nextLaunchStep, planActivation } from './launch-plan.js';
 import { currentAttempt, JOB_BACKOFF, workerOptions } from './worker-options.js';
 
 /** The fleet's identity in audit records and CXone history. */

@@ -7,7 +7,7 @@ import { CXONE_ENDPOINTS, type CxoneEndpoint } from '../../src/shared/cxone/wire
 import { CxoneValidationError } from '../../src/shared/errors.js';
 import { launchAuditId } from '../../src/shared/launch-store.js';
 import { cxoneCalls } from '../../src/shared/metrics.js';
-import { activateJobId } from '../../src/workers/launch-plan.js';
+import { activateJobId } from '../../src/shared/jobs.js';
 import {
   api,
   campaignConfig,

@@ -1,6 +1,7 @@
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
-import { activateJobId, nextLaunchStep, planActivation } from '../../src/workers/launch-plan.js';
+import { activateJobId } from '../../src/shared/jobs.js';
+import { nextLaunchStep, planActivation } from '../../src/workers/launch-plan.js';
 
 const weekdays = ['mon', 'tue', 'wed', 'thu', 'fri'] as const;
 const config = {
