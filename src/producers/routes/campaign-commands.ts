@@ -180,54 +180,44 @@ function accepted(reply: FastifyReply, campaignId: string, commandId: string) {
 }
 
 export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
-  app.patch('/v1/campaigns/:id', async (request, reply) => {
-    const { id } = parseOrThrow(idParams, request.params);
-    const patch = parsePatchRequest(campaignPatchSchema, request.body, '');
-    const { base, baseVersion } = await prepare(ctx, id, undefined, patch, 'operator', callerActor(request));
+  /** Checks an operator's command, queues it, and answers 202 (or nothing, past the deadline). */
+  const queueCommand = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    campaignId: string,
+    command: { action?: CampaignAction | undefined; patch?: CampaignPatch | undefined },
+  ) => {
+    const actor = callerActor(request);
+    const { action, patch } = command;
+    const { base, baseVersion } = await prepare(ctx, campaignId, action, patch, 'operator', actor);
     const queued = await unlessAbandoned(
       enqueueCommand(
         ctx,
         {
-          campaignId: id,
-          actor: callerActor(request),
+          campaignId,
+          actor,
           reason: 'operator',
-          patch,
+          ...(action ? { action } : {}),
+          ...(patch ? { patch } : {}),
           base,
           baseVersion,
         },
         deadlineOptions(request),
       ),
     );
-    return queued ? accepted(reply, id, queued.commandId) : reply;
+    return queued ? accepted(reply, campaignId, queued.commandId) : reply;
+  };
+
+  app.patch('/v1/campaigns/:id', async (request, reply) => {
+    const { id } = parseOrThrow(idParams, request.params);
+    const patch = parsePatchRequest(campaignPatchSchema, request.body, '');
+    return queueCommand(request, reply, id, { patch });
   });
 
   app.post('/v1/campaigns/:id/actions', async (request, reply) => {
     const { id } = parseOrThrow(idParams, request.params);
     const body = parsePatchRequest(actionBodySchema, request.body, 'patch.');
-    const { base, baseVersion } = await prepare(
-      ctx,
-      id,
-      body.action,
-      body.patch,
-      'operator',
-      callerActor(request),
-    );
-    const queued = await unlessAbandoned(
-      enqueueCommand(
-        ctx,
-        {
-          campaignId: id,
-          actor: callerActor(request),
-          reason: 'operator',
-          action: body.action,
-          ...(body.patch ? { patch: body.patch } : {}),
-          base,
-          baseVersion,
-        },
-        deadlineOptions(request),
-      ),
-    );
-    return queued ? accepted(reply, id, queued.commandId) : reply;
+    return queueCommand(request, reply, id, { action: body.action, patch: body.patch });
   });
 
   /** The campaign's unfinished commands in the order they will run: why is my command still queued? */
