@@ -57,3 +57,35 @@ export function nextLaunchStep(status: CampaignStatus): LaunchStep {
       return 'gone';
   }
 }
+
+/**
+ * A scheduled campaign can be activated behind the orchestrator's back before its start (CXone's
+ * console, another tool), and would then dial with nobody pacing it or keeping it to its calling
+ * windows. So its delayed activation job does not sleep until the start: it wakes this often to look
+ * at the campaign, and takes it over (polling, window enforcement) as soon as it finds it active.
+ */
+export const SCHEDULED_CHECK_MIN_MS = 2 * 60_000;
+
+/**
+ * Share of the campaign-read endpoint's budget those looks may use, so that many scheduled campaigns
+ * stretch the interval instead of crowding out launches, commands and operators' reads.
+ */
+export const SCHEDULED_CHECK_BUDGET_SHARE = 0.2;
+
+/** How often each scheduled campaign is looked at, given how many there are and CXone's limit. */
+export function scheduledCheckIntervalMs(input: {
+  /** Scheduled campaigns waiting for their start (delayed activation jobs). */
+  scheduled: number;
+  /** Requests CXone allows per endpoint per window, and the window. */
+  perWindow: number;
+  windowMs: number;
+}): number {
+  const usable = Math.max(1, Math.floor(input.perWindow * SCHEDULED_CHECK_BUDGET_SHARE));
+  const budgetFloor = Math.ceil((input.windowMs * Math.max(1, input.scheduled)) / usable);
+  return Math.max(SCHEDULED_CHECK_MIN_MS, budgetFloor);
+}
+
+/** When the activation job runs next: the start itself, or the next look at the campaign before it. */
+export function nextActivationWakeMs(activateAtMs: number, nowMs: number, checkIntervalMs: number): number {
+  return Math.min(activateAtMs, nowMs + checkIntervalMs);
+}

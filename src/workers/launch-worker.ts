@@ -1,6 +1,11 @@
 import { DelayedError, UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
 import type { CampaignConfig } from '../shared/campaign-config.js';
-import { configFromResource, createCampaignStore, type CampaignStore } from '../shared/campaign-store.js';
+import {
+  configFromResource,
+  createCampaignStore,
+  type CampaignRecord,
+  type CampaignStore,
+} from '../shared/campaign-store.js';
 import { scheduleWindowEnforcement } from '../shared/compliance/enforcement.js';
 import { checkOutsideChange } from '../shared/compliance/outside-change.js';
 import type { AppContext } from '../shared/context.js';
@@ -27,7 +32,8 @@ import { ensurePolling } from '../shared/polling/schedulers.js';
 import { classifyError } from '../shared/retry/classify.js';
 import { auditOrLog, publishOrLog } from '../shared/side-records.js';
 import { isLastAttempt, rethrowForBullmq } from './job-errors.js';
-import { nextLaunchStep, planActivation } from './launch-plan.js';
+import { nextActivationWakeMs, nextLaunchStep, planActivation } from './launch-plan.js';
+import { createScheduledCheckInterval } from './scheduled-check.js';
 import { currentAttempt, JOB_BACKOFF, workerOptions } from './worker-options.js';
 
 /** The fleet's identity in audit records and CXone history. */
@@ -55,7 +61,12 @@ interface Deps {
   campaigns: CampaignStore;
   /** The worker's lock duration, for extending the lock when checking it is still held. */
   lockMs: number;
+  /** How often a scheduled campaign is looked at before its start (scheduled-check.ts). */
+  scheduledCheckInterval?: () => Promise<number>;
 }
+
+const checkIntervalOf = (deps: Deps): Promise<number> =>
+  (deps.scheduledCheckInterval ?? createScheduledCheckInterval(deps.ctx))();
 
 /**
  * Moves a campaign to `target` with If-Match on a fresh version. A 409 means somebody changed the
@@ -444,10 +455,13 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
     if (plan && plan.delayMs > 0) {
       const activateAt = new Date(plan.activateAtMs).toISOString();
       const activation: ActivateJob = { launchId: data.launchId, campaignId, actor: data.actor };
+      // The job first wakes at the start or, when that is further off, for a look at the campaign.
+      const now = ctx.clock.now();
+      const wakeInMs = nextActivationWakeMs(plan.activateAtMs, now, await checkIntervalOf(deps)) - now;
       const addActivation = () =>
         ctx.queues.launch.add(ACTIVATE_JOB, activation, {
           jobId: activateJobId(activation.campaignId),
-          delay: plan.delayMs,
+          delay: wakeInMs,
         });
       // All three are idempotent (the audit record by its dedupe key) and precede `finish`: a
       // redelivery before it repeats them, and a launch shown finished has its audit record. The
@@ -466,7 +480,7 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
         },
         dedupeKey: `campaign_scheduled:${data.launchId}`,
       });
-      if (plan.delayMs >= CONCURRENT_ACTIVATION_MIN_DELAY_MS) {
+      if (wakeInMs >= CONCURRENT_ACTIVATION_MIN_DELAY_MS) {
         await Promise.all([sync(), addActivation(), scheduledAudit]);
       } else {
         await Promise.all([sync(), scheduledAudit]);
@@ -531,9 +545,28 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
   }
 }
 
+/** How long a look at a scheduled campaign before its start waits for CXone's budget before giving up. */
+const EARLY_CHECK_MAX_WAIT_MS = 5_000;
+
 /**
- * The delayed `activate` job: the campaign's start has come. If its calling windows changed since it
- * was scheduled and the moment is now outside them, the job moves itself to the next open.
+ * The activation the campaign record's config expects now: null when it is due (or cannot be
+ * planned from the record, which then leaves the decision to the config CXone holds).
+ */
+function expectedActivationAt(record: CampaignRecord | null, nowMs: number): number | null {
+  if (!record) return null;
+  try {
+    const plan = planActivation(record.config, nowMs);
+    return plan.delayMs > 0 ? plan.activateAtMs : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The delayed `activate` job. Before the campaign's start it is a look at the campaign (a scheduled
+ * campaign activated in CXone behind our back is taken over at once; see launch-plan.ts); at the start
+ * it activates. If the calling windows changed since the campaign was scheduled and the moment is now
+ * outside them, the job moves itself to the next open.
  */
 export async function processActivate(deps: Deps, job: Job, token?: string): Promise<LaunchJobResult> {
   const { ctx, campaigns } = deps;
@@ -544,13 +577,34 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
   const data = parsed.data;
   const attempt = currentAttempt(job);
   const log = ctx.logger.child({ campaignId: data.campaignId, launchId: data.launchId, jobId: job.id });
+  const moveTo = async (atMs: number): Promise<never> => {
+    if (!token) throw new Error('activate job ran without a lock token; cannot move it');
+    await job.moveToDelayed(atMs, token);
+    throw new DelayedError();
+  };
   try {
     const record = await campaigns.get(data.campaignId);
-    const current = await ctx.cxone.getCampaign(data.campaignId, {
-      priority: 'control',
-      campaignId: data.campaignId,
-      attempt,
-    });
+    const expectedAt = expectedActivationAt(record, ctx.clock.now());
+    const early = expectedAt !== null;
+    let current: CampaignResource;
+    try {
+      // A look before the start reads at poll priority and gives up on a busy budget: the start's own
+      // run is what must not fail.
+      current = await ctx.cxone.getCampaign(
+        data.campaignId,
+        early
+          ? { priority: 'poll', campaignId: data.campaignId, attempt, maxWaitMs: EARLY_CHECK_MAX_WAIT_MS }
+          : { priority: 'control', campaignId: data.campaignId, attempt },
+      );
+    } catch (err) {
+      if (!early) throw err;
+      const checkIntervalMs = await checkIntervalOf(deps);
+      log.warn(
+        { err: describe(err), nextLookInMs: checkIntervalMs },
+        'could not look at the scheduled campaign before its start; looking again later',
+      );
+      return await moveTo(nextActivationWakeMs(expectedAt, ctx.clock.now(), checkIntervalMs));
+    }
     const config = configFromResource(current, record?.config);
     const activation = {
       campaignId: data.campaignId,
@@ -567,7 +621,12 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       return { outcome: 'skipped', reason: `campaign is ${current.status}` };
     }
     if (step === 'done') {
-      // A redelivery after the activation went through: finish what that run may not have.
+      if (early && record?.status === 'scheduled') {
+        // Activated in CXone before its start: it may be dialing now, so it is watched from now on
+        // (pacing, calling windows); the record says who did not do it.
+        await takeOverEarlyActivation(deps, current, expectedAt, data.launchId);
+      }
+      // Also a redelivery after the activation went through: finish what that run may not have.
       const resource = await activateNow(deps, activation);
       return { outcome: 'succeeded', campaignId: data.campaignId, campaignStatus: resource.status };
     }
@@ -575,6 +634,11 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       throw new UnrecoverableError(
         `campaign ${data.campaignId} is still draft on CXone; it was never scheduled`,
       );
+    }
+    // Changed in CXone since: the record follows (CXone wins), so that the next look plans from the
+    // windows and start CXone holds, and the API shows them.
+    if (record && current.version > record.cxone.version) {
+      await campaigns.syncFromCxone(current, { launchId: data.launchId });
     }
     // Settings changed in CXone since the launch may break a compliance rule (a zone that no longer
     // keeps the recipients' clock): noted once, and the activation waits until they are fixed.
@@ -586,24 +650,20 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
         version: current.version,
       })
     ) {
-      if (!token) throw new Error('activate job ran without a lock token; cannot hold it');
       log.warn(
         { recheckInMs: NONCOMPLIANT_RECHECK_MS },
         "not activated: the campaign's settings in CXone break compliance rules; fix them with PATCH",
       );
-      await job.moveToDelayed(ctx.clock.now() + NONCOMPLIANT_RECHECK_MS, token);
-      throw new DelayedError();
+      return await moveTo(ctx.clock.now() + NONCOMPLIANT_RECHECK_MS);
     }
-    const plan = planActivation(config, ctx.clock.now());
+    const now = ctx.clock.now();
+    const plan = planActivation(config, now);
     if (plan.delayMs > 0) {
-      if (!token)
-        throw new Error('activate job ran without a lock token; cannot move it to the calling window');
-      log.info(
-        { activateAt: new Date(plan.activateAtMs).toISOString() },
-        'outside the calling window; activation moved',
-      );
-      await job.moveToDelayed(plan.activateAtMs, token);
-      throw new DelayedError();
+      const activateAt = new Date(plan.activateAtMs).toISOString();
+      // Only a start that was due and no longer is has moved; a look before the start moves nothing.
+      if (early) log.debug({ activateAt }, 'scheduled campaign looked at; not yet due');
+      else log.info({ activateAt }, 'outside the calling window; activation moved');
+      return await moveTo(nextActivationWakeMs(plan.activateAtMs, now, await checkIntervalOf(deps)));
     }
     const resource = await activateNow(deps, activation);
     await publishOrLog(ctx, 'campaign.state.changed', data.campaignId, {
@@ -632,6 +692,45 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
   }
 }
 
+/**
+ * Records that a scheduled campaign was found active (or paused) before its start without the
+ * orchestrator: a state change made in CXone, audited and announced once per CXone version.
+ */
+async function takeOverEarlyActivation(
+  deps: Deps,
+  current: CampaignResource,
+  expectedAtMs: number,
+  launchId: string,
+): Promise<void> {
+  const { ctx } = deps;
+  const plannedStart = new Date(expectedAtMs).toISOString();
+  ctx.logger.warn(
+    { campaignId: current.id, status: current.status, version: current.version, plannedStart },
+    'scheduled campaign was activated in CXone before its start; watching it from now on',
+  );
+  await auditOrLog(ctx, {
+    campaignId: current.id,
+    action: 'state_changed',
+    actor: ACTOR,
+    cxoneVersion: current.version,
+    details: {
+      launchId,
+      from: 'scheduled',
+      to: current.status,
+      changedIn: 'cxone',
+      reason: 'activated outside the orchestrator before its start',
+      plannedStart,
+    },
+    dedupeKey: `activated_early:${current.id}:${current.version}`,
+  });
+  await publishOrLog(ctx, 'campaign.state.changed', current.id, {
+    from: 'scheduled',
+    to: current.status,
+    version: current.version,
+    reason: 'activated-outside-before-start',
+  });
+}
+
 /** The worker for the `launch` queue: launch jobs and their delayed activations. */
 export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOptions> = {}): Worker {
   const options = workerOptions(ctx, QUEUES.launch, overrides);
@@ -640,6 +739,7 @@ export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOpt
     launches: createLaunchStore(ctx),
     campaigns: createCampaignStore(ctx),
     lockMs: options.lockDuration ?? 30_000,
+    scheduledCheckInterval: createScheduledCheckInterval(ctx),
   };
   return new Worker(
     QUEUES.launch,

@@ -8,6 +8,7 @@ import { CxoneValidationError } from '../../src/shared/errors.js';
 import { launchAuditId } from '../../src/shared/launch-store.js';
 import { cxoneCalls } from '../../src/shared/metrics.js';
 import { activateJobId } from '../../src/shared/jobs.js';
+import { planActivation, SCHEDULED_CHECK_MIN_MS } from '../../src/workers/launch-plan.js';
 import {
   api,
   campaignConfig,
@@ -152,9 +153,15 @@ describe('launch pipeline', () => {
       .setZone(zone)
       .plus({ days: 1 })
       .set({ hour: 8, minute: 0, second: 0, millisecond: 0 });
-    // BullMQ keeps the due time only approximately in timestamp + delay; a few seconds tell the days apart.
+    // The record follows CXone, and the activation is planned from the narrowed windows: tomorrow's open.
+    const record = await createCampaignStore(stack.ctx).get(campaignId);
+    expect(record?.config.allowedCallTimes).toEqual([{ days: allDays, start: '08:00', end: '09:00' }]);
+    expect(planActivation(record!.config, Date.now()).activateAtMs).toBe(nextOpen.toMillis());
+    // Until then the job wakes only to look at the campaign (one activated in CXone meanwhile is
+    // taken over). BullMQ keeps the due time only approximately in timestamp + delay.
     const dueAt = (moved?.timestamp ?? 0) + (moved?.delay ?? 0);
-    expect(Math.abs(dueAt - nextOpen.toMillis())).toBeLessThan(5_000);
+    expect(dueAt - Date.now()).toBeGreaterThan(SCHEDULED_CHECK_MIN_MS - 5_000);
+    expect(dueAt).toBeLessThan(nextOpen.toMillis());
     expect(moved?.timestamp).toBeGreaterThanOrEqual(firstRun);
     expect(sandboxStatus(stack.sandbox, campaignId)).toBe('scheduled');
   });
@@ -170,6 +177,10 @@ describe('launch pipeline', () => {
     expect(activateAt.toFormat('HH:mm')).toBe('08:00');
     expect(activateAt.toMillis()).toBeGreaterThan(Date.now());
     expect(sandboxStatus(stack.sandbox, String(launch.campaignId))).toBe('scheduled');
+    // Its activation job first wakes for a look at the campaign, well before the start.
+    const job = await stack.ctx.queues.launch.getJob(activateJobId(String(launch.campaignId)));
+    expect(job?.delay).toBeGreaterThanOrEqual(SCHEDULED_CHECK_MIN_MS);
+    expect((job?.timestamp ?? 0) + (job?.delay ?? 0)).toBeLessThan(activateAt.toMillis() - 60_000);
   });
 
   it('refreshes a stale view from CXone, and CXone wins where the two disagree', async () => {

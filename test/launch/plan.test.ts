@@ -1,7 +1,13 @@
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { activateJobId } from '../../src/shared/jobs.js';
-import { nextLaunchStep, planActivation } from '../../src/workers/launch-plan.js';
+import {
+  nextActivationWakeMs,
+  nextLaunchStep,
+  planActivation,
+  SCHEDULED_CHECK_MIN_MS,
+  scheduledCheckIntervalMs,
+} from '../../src/workers/launch-plan.js';
 
 const weekdays = ['mon', 'tue', 'wed', 'thu', 'fri'] as const;
 const config = {
@@ -65,5 +71,29 @@ describe('activateJobId', () => {
     expect(activateJobId('abc')).toBe(activateJobId('abc'));
     expect(activateJobId('abc')).not.toBe(activateJobId('abd'));
     expect(activateJobId('abc')).not.toContain(':');
+  });
+});
+
+describe('looks at scheduled campaigns before their start', () => {
+  const budget = { perWindow: 100, windowMs: 60_000 };
+
+  it('looks every two minutes while a fifth of the read budget covers every scheduled campaign', () => {
+    expect(scheduledCheckIntervalMs({ ...budget, scheduled: 0 })).toBe(SCHEDULED_CHECK_MIN_MS);
+    expect(scheduledCheckIntervalMs({ ...budget, scheduled: 40 })).toBe(SCHEDULED_CHECK_MIN_MS);
+  });
+
+  it('stretches the interval when more campaigns wait than that share affords', () => {
+    // 20 reads a minute for 100 campaigns: each one every 5 minutes.
+    expect(scheduledCheckIntervalMs({ ...budget, scheduled: 100 })).toBe(5 * 60_000);
+    expect(scheduledCheckIntervalMs({ perWindow: 1000, windowMs: 60_000, scheduled: 1000 })).toBe(5 * 60_000);
+    // A budget too small for a fifth still gets one read per window.
+    expect(scheduledCheckIntervalMs({ perWindow: 3, windowMs: 60_000, scheduled: 10 })).toBe(10 * 60_000);
+  });
+
+  it('wakes at the start when it comes before the next look', () => {
+    expect(nextActivationWakeMs(10_000, 0, SCHEDULED_CHECK_MIN_MS)).toBe(10_000);
+    expect(nextActivationWakeMs(86_400_000, 1_000, SCHEDULED_CHECK_MIN_MS)).toBe(
+      1_000 + SCHEDULED_CHECK_MIN_MS,
+    );
   });
 });

@@ -1,0 +1,143 @@
+import { DelayedError, type Job } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
+import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
+import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
+import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
+import { createLaunchStore } from '../../src/shared/launch-store.js';
+import { cxoneCalls } from '../../src/shared/metrics.js';
+import { pollSchedulerId } from '../../src/shared/polling/schedulers.js';
+import { SCHEDULED_CHECK_MIN_MS } from '../../src/workers/launch-plan.js';
+import { processActivate } from '../../src/workers/launch-worker.js';
+import { campaignConfig, patchOnSandbox, startStack, type Stack } from '../e2e/stack.js';
+
+/**
+ * A scheduled campaign's activation job wakes before the start to look at it: one activated in CXone
+ * behind the orchestrator's back is taken over (polled, kept to its windows) instead of dialing
+ * unwatched until its planned start. Real Redis, the sandbox over HTTP.
+ */
+describe('the activation job before a scheduled start', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ api: false });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  const startIn2Days = () => new Date(Date.now() + 2 * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+  async function scheduledCampaign(launchId: string) {
+    const config = campaignConfigSchema.parse(campaignConfig({ startDateTime: startIn2Days() }));
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    await createCampaignStore(stack.ctx).syncFromCxone(scheduled, { config, launchId });
+    return { id: created.id, config, scheduled };
+  }
+
+  function activationJob(campaignId: string, launchId: string) {
+    const delayedTo: number[] = [];
+    const job = {
+      id: `activate-${campaignId}`,
+      data: { launchId, campaignId, actor: 'api:test' },
+      attemptsMade: 0,
+      opts: { attempts: 10 },
+      moveToDelayed: async (at: number) => void delayedTo.push(at),
+    } as unknown as Job;
+    return { job, delayedTo };
+  }
+
+  const deps = () => ({
+    ctx: stack.ctx,
+    launches: createLaunchStore(stack.ctx),
+    campaigns: createCampaignStore(stack.ctx),
+    lockMs: 30_000,
+  });
+
+  it('looks again at the next check, not at the start, while the campaign waits for it', async () => {
+    const { id } = await scheduledCampaign('launch-early-wait');
+    const calls = (await cxoneCalls.get()).values;
+    const before = (endpoint: string) =>
+      calls.filter((v) => v.labels.endpoint === endpoint).reduce((n, v) => n + v.value, 0);
+    const { job, delayedTo } = activationJob(id, 'launch-early-wait');
+    const started = Date.now();
+    await expect(processActivate(deps(), job, 'token')).rejects.toBeInstanceOf(DelayedError);
+
+    expect(delayedTo).toHaveLength(1);
+    // The next look, not the start two days ahead.
+    expect(delayedTo[0]! - started).toBeGreaterThanOrEqual(SCHEDULED_CHECK_MIN_MS);
+    expect(delayedTo[0]! - started).toBeLessThan(3_600_000);
+    const after = (await cxoneCalls.get()).values;
+    const made = (endpoint: string) =>
+      after.filter((v) => v.labels.endpoint === endpoint).reduce((n, v) => n + v.value, 0) - before(endpoint);
+    expect(made(CXONE_ENDPOINTS.getCampaign)).toBe(1);
+    expect(made(CXONE_ENDPOINTS.updateCampaign)).toBe(0);
+    expect((await stack.ctx.cxone.getCampaign(id)).status).toBe('scheduled');
+    expect(await stack.ctx.queues.poll.getJobScheduler(pollSchedulerId(id))).toBeUndefined();
+    expect(await (stack.ctx.audit as AuditTrailStore).list(id)).toEqual([]);
+  });
+
+  it('takes over a campaign activated in CXone before its start: audited, polled, not written', async () => {
+    const { id, scheduled } = await scheduledCampaign('launch-early-active');
+    // Someone starts it in CXone's console two days early.
+    const changed = await patchOnSandbox(stack.sandbox, id, { status: 'active' });
+    expect(changed.status).toBe(200);
+    const { job, delayedTo } = activationJob(id, 'launch-early-active');
+
+    const result = await processActivate(deps(), job, 'token');
+
+    expect(result).toMatchObject({ outcome: 'succeeded', campaignStatus: 'active' });
+    expect(delayedTo).toEqual([]);
+    expect(await stack.ctx.queues.poll.getJobScheduler(pollSchedulerId(id))).toBeDefined();
+    const record = await createCampaignStore(stack.ctx).get(id);
+    expect(record).toMatchObject({ status: 'active' });
+    expect(record!.version).toBeGreaterThan(scheduled.version);
+    const trail = await (stack.ctx.audit as AuditTrailStore).list(id);
+    expect(trail.map((r) => r.action)).toEqual(['state_changed', 'campaign_launched']);
+    expect(trail[0]!.details).toMatchObject({
+      from: 'scheduled',
+      to: 'active',
+      changedIn: 'cxone',
+      launchId: 'launch-early-active',
+    });
+    expect(Date.parse(String(trail[0]!.details['plannedStart']))).toBeGreaterThan(Date.now() + 86_400_000);
+
+    // A redelivery records nothing twice.
+    await processActivate(deps(), activationJob(id, 'launch-early-active').job, 'token');
+    expect((await (stack.ctx.audit as AuditTrailStore).list(id)).map((r) => r.action)).toEqual([
+      'state_changed',
+      'campaign_launched',
+    ]);
+  });
+
+  it('looks again later when CXone does not answer a look, without failing the activation', async () => {
+    const { id } = await scheduledCampaign('launch-early-503');
+    const scripted = await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.getCampaign }),
+    });
+    expect(scripted.status).toBe(200);
+    const { job, delayedTo } = activationJob(id, 'launch-early-503');
+    const started = Date.now();
+    // On its last attempt, too: a look that failed is no reason to give the activation up.
+    (job as unknown as { attemptsMade: number }).attemptsMade = 9;
+
+    const unavailable = async () =>
+      (await cxoneCalls.get()).values.find(
+        (v) => v.labels.endpoint === CXONE_ENDPOINTS.getCampaign && String(v.labels.status) === '503',
+      )?.value ?? 0;
+    const before = await unavailable();
+
+    await expect(processActivate(deps(), job, 'token')).rejects.toBeInstanceOf(DelayedError);
+
+    expect(await unavailable()).toBe(before + 1);
+    expect(delayedTo).toHaveLength(1);
+    expect(delayedTo[0]! - started).toBeGreaterThanOrEqual(SCHEDULED_CHECK_MIN_MS);
+    expect(await (stack.ctx.audit as AuditTrailStore).list(id)).toEqual([]);
+    expect((await stack.ctx.cxone.getCampaign(id)).status).toBe('scheduled');
+  });
+});
