@@ -47,7 +47,9 @@ export function parseFleetArgs(args: string[]): FleetArgs {
     workers: value('--workers', 20),
     campaigns: value('--campaigns', 10_000),
     latencyLaunches: value('--latency-launches', 150),
-    rounds: value('--rounds', 5),
+    // Rounds are short (about a second or less for 400 launches) and the machine's speed moves between
+    // them; more rounds make each path's median steadier for a few seconds more.
+    rounds: value('--rounds', 9),
     // Both paths keep speeding up for the first couple of thousand jobs (V8 tiering up undici, axios,
     // BullMQ and our code; the sandbox process warms up too), the bare path about 3x, ours about 2x:
     // a short warm-up measures the JIT rather than the steady state, and skews the ratio (in our favour).

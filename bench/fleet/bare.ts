@@ -5,6 +5,7 @@ import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { createRedis } from '../../src/shared/redis.js';
 import { benchCampaignConfig } from './config.js';
 import type { LaunchPath } from './measure.js';
+import { submitterOf } from './submissions.js';
 import { deletePrivatePrefix } from '../../src/shared/private-prefix.js';
 
 async function fetchToken(baseUrl: string): Promise<string> {
@@ -67,12 +68,13 @@ export async function startBarePath(opts: {
   await worker.waitUntilReady();
 
   return {
-    async submit(index) {
+    // In this process: `queue.add` is the bare system's entry point, as the API is ours.
+    ...submitterOf(async (index) => {
       const sentAt = Date.now();
       const config = benchCampaignConfig(index, sentAt);
       await queue.add('create', config, { removeOnComplete: true, removeOnFail: 1000 });
       return { name: config.name, sentAt };
-    },
+    }),
     settle: async (names) => {
       // Jobs still finishing (the PATCH after the create) must not be cut by close().
       const deadline = Date.now() + 60_000;

@@ -1,10 +1,10 @@
 import http from 'node:http';
 
 /**
- * The upstream system's HTTP client: node:http over keep-alive sockets. The load generator shares
- * the process with the path under test, so its own cost is charged to that path; undici's fetch
- * spends several times more CPU per request (web streams, AbortSignal, header objects) than a CRM's
- * plain keep-alive client would, which would measure the client rather than the orchestrator.
+ * The upstream system's HTTP client: node:http over keep-alive sockets, in the load generator's own
+ * process (load-generator.ts). A plain keep-alive client, as a CRM's would be: undici's fetch spends
+ * several times more CPU per request (web streams, AbortSignal, header objects), which matters on a
+ * machine whose two cores the client shares with the fleet, Redis and the sandbox.
  */
 export function createJsonClient(baseUrl: string, headers: Record<string, string>) {
   const url = new URL(baseUrl);

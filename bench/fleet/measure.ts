@@ -1,10 +1,12 @@
 import { waitFor, type SandboxProcess } from './sandbox-proc.js';
-import { forEachConcurrent, percentile, ratePerSecond } from './stats.js';
+import { percentile, ratePerSecond } from './stats.js';
+import type { Submitter } from './submissions.js';
 
-/** One way of getting a campaign created on the sandbox: the product, or the bare BullMQ yardstick. */
-export interface LaunchPath {
-  /** Submits launch `index`; resolves once the submission was accepted (202, or the job added). */
-  submit(index: number): Promise<{ name: string; sentAt: number }>;
+/**
+ * One way of getting a campaign created on the sandbox: the product, or the bare BullMQ yardstick.
+ * Its submissions resolve once accepted (202, or the job added).
+ */
+export interface LaunchPath extends Submitter {
   /** Waits until the path has finished all work for these submissions (so closing cuts nothing). */
   settle(names: string[]): Promise<void>;
   close(): Promise<void>;
@@ -63,12 +65,9 @@ export async function measureThroughput(
   concurrency: number,
   offset: number,
 ): Promise<{ perSec: number; cpuMsPerLaunch: number }> {
-  const sent: { name: string; sentAt: number }[] = new Array(count);
   const since = Date.now();
   const cpuBefore = process.cpuUsage();
-  await forEachConcurrent([...Array(count).keys()], concurrency, async (i) => {
-    sent[i] = await path.submit(offset + i);
-  });
+  const sent = await path.saturate(offset, count, concurrency);
   const names = sent.map((s) => s.name);
   const arrived = await arrivalsFor(sandbox, names, since, 300_000);
   const cpu = process.cpuUsage(cpuBefore);
@@ -90,16 +89,8 @@ export async function measureLatency(
   rate: number,
   offset: number,
 ): Promise<{ p50Ms: number; p99Ms: number }> {
-  const gapMs = 1000 / rate;
   const start = Date.now();
-  const pending: Promise<{ name: string; sentAt: number }>[] = [];
-  for (let i = 0; i < count; i++) {
-    const due = start + i * gapMs;
-    const wait = due - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    pending.push(path.submit(offset + i));
-  }
-  const sent = await Promise.all(pending);
+  const sent = await path.pace(offset, count, rate);
   const names = sent.map((s) => s.name);
   const arrived = await arrivalsFor(sandbox, names, start, 120_000);
   await path.settle(names);

@@ -6,9 +6,8 @@ import { createContext } from '../../src/shared/context-factory.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { startWorkers } from '../../src/workers/index.js';
-import { benchCampaignConfig } from './config.js';
+import { startLoadGenerator, type Launched } from './load-generator.js';
 import type { LaunchPath } from './measure.js';
-import { createJsonClient } from './http-client.js';
 import { deletePrivatePrefix } from '../../src/shared/private-prefix.js';
 import { waitFor } from './sandbox-proc.js';
 
@@ -16,7 +15,8 @@ const TOKEN = 'bench-api-token';
 
 /**
  * The product's path: HTTP POST /v1/campaigns → launch queue → launch worker → CXone client and
- * fleet limiter → sandbox, with the fleet's rate limit at its maximum so it never throttles.
+ * fleet limiter → sandbox, with the fleet's rate limit at its maximum so it never throttles. The
+ * requests come from the upstream system's stand-in in its own process (load-generator.ts).
  */
 export async function startPipelinePath(opts: {
   redisUrl: string;
@@ -40,22 +40,18 @@ export async function startPipelinePath(opts: {
   const app = await buildApiApp(ctx);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const client = createJsonClient(apiUrl, { authorization: `Bearer ${TOKEN}` });
+  const upstream = await startLoadGenerator(apiUrl, TOKEN);
   const launchStore = createLaunchStore(ctx);
   const launchIdByName = new Map<string, string>();
+  const remember = (sent: Launched[]) => {
+    for (const s of sent) launchIdByName.set(s.name, s.launchId);
+    return sent;
+  };
 
   return {
-    async submit(index) {
-      const sentAt = Date.now();
-      const config = benchCampaignConfig(index, sentAt);
-      const res = await client.post('/v1/campaigns', config);
-      const body = res.body as { launchId?: string } | null;
-      if (res.status !== 202 || !body?.launchId) {
-        throw new Error(`launch refused: ${res.status} ${JSON.stringify(body)}`);
-      }
-      launchIdByName.set(config.name, body.launchId);
-      return { name: config.name, sentAt };
-    },
+    saturate: async (offset, count, concurrency) =>
+      remember(await upstream.saturate(offset, count, concurrency)),
+    pace: async (offset, count, rate) => remember(await upstream.pace(offset, count, rate)),
     async settle(names) {
       // After the create call a launch still schedules the campaign, audits and publishes.
       const pending = new Set(names.map((name) => launchIdByName.get(name) as string));
@@ -74,7 +70,7 @@ export async function startPipelinePath(opts: {
       );
     },
     async close() {
-      client.close();
+      await upstream.close();
       await app.close();
       await workers.close(10_000);
       await deletePrivatePrefix(ctx.redis, prefix);

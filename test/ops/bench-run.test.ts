@@ -50,7 +50,7 @@ describe('fleet benchmark figures (pure)', () => {
       json: true,
       campaigns: 100,
       launches: 400,
-      rounds: 5,
+      rounds: 9,
       warmup: 2_000,
     });
     expect(parseFleetArgs(['--rounds', '1'])).toMatchObject({ rounds: 1 });
