@@ -621,9 +621,11 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       return { outcome: 'skipped', reason: `campaign is ${current.status}` };
     }
     if (step === 'done') {
-      if (early && record?.status === 'scheduled') {
-        // Activated in CXone before its start: it may be dialing now, so it is watched from now on
-        // (pacing, calling windows); the record says who did not do it.
+      if (early) {
+        // Activated in CXone before its start — the orchestrator activates only when the start is
+        // due, and its API cannot resume a scheduled campaign — so it may be dialing unwatched: it is
+        // watched from now on (pacing, calling windows), and the trail says who did not do it. Not
+        // decided on the record's status, which a GET or a command may have refreshed meanwhile.
         await takeOverEarlyActivation(deps, current, expectedAt, data.launchId);
       }
       // Also a redelivery after the activation went through: finish what that run may not have.

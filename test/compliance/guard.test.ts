@@ -155,6 +155,20 @@ describe('measurement periods', () => {
     expect(next.closedPeriod).toMatchObject({ index: 10, startMs: START + 300 * DAY, answeredCalls: 500 });
   });
 
+  it('measures a campaign dialing before its start (activated early in CXone) from its first observation', () => {
+    const early = START - 3 * DAY;
+    const first = evaluateAbandonmentGuard({ config: c, stats: stats(100, 1), nowMs: early });
+    expect(first.period).toMatchObject({ index: 0, startMs: early, endMs: early + 30 * DAY });
+    // The 30 days from the first observation close on time, not 30 days after the planned start.
+    const next = evaluateAbandonmentGuard({
+      config: c,
+      state: first.nextState,
+      stats: stats(900, 9),
+      nowMs: early + 30 * DAY + 1_000,
+    });
+    expect(next.closedPeriod).toMatchObject({ index: 0, startMs: early, answeredCalls: 100 });
+  });
+
   it('uses 24-hour periods under the OFCOM regime', () => {
     const uk = config({
       compliance: { regime: 'OFCOM', doNotCallCheck: true },

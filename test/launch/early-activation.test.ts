@@ -113,6 +113,23 @@ describe('the activation job before a scheduled start', () => {
     ]);
   });
 
+  it('records the takeover also when a read refreshed the campaign record first', async () => {
+    const { id } = await scheduledCampaign('launch-early-read');
+    expect((await patchOnSandbox(stack.sandbox, id, { status: 'active' })).status).toBe(200);
+    // An operator's GET /v1/campaigns/:id (or a command) stores what CXone says before the look.
+    const campaigns = createCampaignStore(stack.ctx);
+    await campaigns.syncFromCxone(await stack.ctx.cxone.getCampaign(id));
+    expect((await campaigns.get(id))?.status).toBe('active');
+
+    const result = await processActivate(deps(), activationJob(id, 'launch-early-read').job, 'token');
+
+    expect(result).toMatchObject({ outcome: 'succeeded', campaignStatus: 'active' });
+    const trail = await (stack.ctx.audit as AuditTrailStore).list(id);
+    expect(trail.map((r) => r.action)).toEqual(['state_changed', 'campaign_launched']);
+    expect(trail[0]!.details).toMatchObject({ from: 'scheduled', to: 'active', changedIn: 'cxone' });
+    expect(await stack.ctx.queues.poll.getJobScheduler(pollSchedulerId(id))).toBeDefined();
+  });
+
   it('looks again later when CXone does not answer a look, without failing the activation', async () => {
     const { id } = await scheduledCampaign('launch-early-503');
     const scripted = await fetch(`${stack.sandbox.url}/__sandbox/faults`, {

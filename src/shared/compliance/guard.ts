@@ -55,7 +55,7 @@ export function describePeriod(p: PeriodSummary, cap: number) {
 export interface GuardState {
   version: 1;
   regime: RegulatoryRegime;
-  /** Start of period 0 (epoch ms): the campaign's start. */
+  /** Start of period 0 (epoch ms): the campaign's start, or its first observation if that came earlier. */
   anchorMs: number;
   periodIndex: number;
   /** Cumulative counters at the start of the current period. */
@@ -167,7 +167,9 @@ const pct = (r: number) => `${(r * 100).toFixed(2)}%`;
 
 function freshState(config: GuardInput['config'], regime: RegulatoryRegime, nowMs: number): GuardState {
   const start = Date.parse(config.startDateTime);
-  const anchorMs = Number.isFinite(start) ? start : nowMs;
+  // Dialing before its start (activated early in CXone's console) is measured from the first
+  // observation: a period anchored at the future start would fold those calls into a longer first one.
+  const anchorMs = Number.isFinite(start) ? Math.min(start, nowMs) : nowMs;
   return {
     version: 1,
     regime,
