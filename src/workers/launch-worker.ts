@@ -177,6 +177,8 @@ async function activateNow(
     attempt: number;
     actor: string;
     before: CampaignResource;
+    /** Found dialing before its start, activated in CXone: the safe start is applied to it now. */
+    takeover?: boolean;
   },
 ): Promise<CampaignResource> {
   const { ctx, campaigns } = deps;
@@ -186,20 +188,25 @@ async function activateNow(
   // the write's version: an operator's change since the schedule is the request to start from.
   let planned: SafeStart | null = null;
   let applied: SafeStart | null = null;
-  const resource =
-    before.status === 'active' || before.status === 'paused'
-      ? before
-      : await transition(ctx, input.campaignId, 'active', {
-          attempt: input.attempt,
-          known: before,
-          alsoSet: (current) => {
-            planned = startingCallRate(configFromResource(current, input.config));
-            return planned ? { dialerSettings: { callRate: planned.callRate } } : {};
-          },
-          onWritten: (extra) => {
-            applied = extra.dialerSettings ? planned : null;
-          },
-        });
+  let resource: CampaignResource;
+  if (input.takeover && before.status === 'active') {
+    ({ resource, safeStart: applied } = await safeStartRunning(ctx, input));
+  } else {
+    resource =
+      before.status === 'active' || before.status === 'paused'
+        ? before
+        : await transition(ctx, input.campaignId, 'active', {
+            attempt: input.attempt,
+            known: before,
+            alsoSet: (current) => {
+              planned = startingCallRate(configFromResource(current, input.config));
+              return planned ? { dialerSettings: { callRate: planned.callRate } } : {};
+            },
+            onWritten: (extra) => {
+              applied = extra.dialerSettings ? planned : null;
+            },
+          });
+  }
   const safeStart = applied as SafeStart | null;
   // CXone wins: the record's config is rebuilt from the resource, so it shows the start rate.
   const synced = await campaigns.syncFromCxone(resource, {
@@ -247,6 +254,37 @@ async function activateNow(
     });
   }
   return resource;
+}
+
+/**
+ * The safe start for a campaign someone else activated: already dialing at its requested rate, with
+ * no statistic seen yet, it would otherwise run at that rate until pacing's first decisions (or the
+ * abandonment guard's pause) catch up. One If-Match write of the callRate on the version just read;
+ * a change made since (409) wins, and pacing takes the campaign from its first poll.
+ */
+async function safeStartRunning(
+  ctx: AppContext,
+  input: { campaignId: string; config: CampaignConfig; attempt: number; before: CampaignResource },
+): Promise<{ resource: CampaignResource; safeStart: SafeStart | null }> {
+  const { before } = input;
+  const safeStart = startingCallRate(configFromResource(before, input.config));
+  if (!safeStart) return { resource: before, safeStart: null };
+  try {
+    const resource = await ctx.cxone.updateCampaign(
+      input.campaignId,
+      before.version,
+      { dialerSettings: { callRate: safeStart.callRate } },
+      { priority: 'control', campaignId: input.campaignId, attempt: input.attempt },
+    );
+    return { resource, safeStart };
+  } catch (err) {
+    if (!(err instanceof CxoneConflictError)) throw err;
+    ctx.logger.info(
+      { campaignId: input.campaignId, version: before.version },
+      'campaign changed in CXone while taking it over; pacing takes it from its first poll',
+    );
+    return { resource: before, safeStart: null };
+  }
 }
 
 /**
@@ -629,7 +667,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
         await takeOverEarlyActivation(deps, current, expectedAt, data.launchId);
       }
       // Also a redelivery after the activation went through: finish what that run may not have.
-      const resource = await activateNow(deps, activation);
+      const resource = await activateNow(deps, { ...activation, takeover: early });
       return { outcome: 'succeeded', campaignId: data.campaignId, campaignStatus: resource.status };
     }
     if (step === 'schedule') {
@@ -696,7 +734,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
 
 /**
  * Records that a scheduled campaign was found active (or paused) before its start without the
- * orchestrator: a state change made in CXone, audited and announced once per CXone version.
+ * orchestrator: a state change made in CXone, audited once and announced.
  */
 async function takeOverEarlyActivation(
   deps: Deps,
@@ -723,7 +761,8 @@ async function takeOverEarlyActivation(
       reason: 'activated outside the orchestrator before its start',
       plannedStart,
     },
-    dedupeKey: `activated_early:${current.id}:${current.version}`,
+    // Once: the takeover's own safe-start write moves the version a redelivery would see.
+    dedupeKey: `activated_early:${current.id}`,
   });
   await publishOrLog(ctx, 'campaign.state.changed', current.id, {
     from: 'scheduled',

@@ -80,7 +80,7 @@ describe('the activation job before a scheduled start', () => {
     expect(await (stack.ctx.audit as AuditTrailStore).list(id)).toEqual([]);
   });
 
-  it('takes over a campaign activated in CXone before its start: audited, polled, not written', async () => {
+  it('takes over a campaign activated in CXone before its start: audited, polled, at the safe start', async () => {
     const { id, scheduled } = await scheduledCampaign('launch-early-active');
     // Someone starts it in CXone's console two days early.
     const changed = await patchOnSandbox(stack.sandbox, id, { status: 'active' });
@@ -96,7 +96,7 @@ describe('the activation job before a scheduled start', () => {
     expect(record).toMatchObject({ status: 'active' });
     expect(record!.version).toBeGreaterThan(scheduled.version);
     const trail = await (stack.ctx.audit as AuditTrailStore).list(id);
-    expect(trail.map((r) => r.action)).toEqual(['state_changed', 'campaign_launched']);
+    expect(trail.map((r) => r.action)).toEqual(['state_changed', 'campaign_launched', 'pacing_decision']);
     expect(trail[0]!.details).toMatchObject({
       from: 'scheduled',
       to: 'active',
@@ -104,13 +104,25 @@ describe('the activation job before a scheduled start', () => {
       launchId: 'launch-early-active',
     });
     expect(Date.parse(String(trail[0]!.details['plannedStart']))).toBeGreaterThan(Date.now() + 86_400_000);
+    // It was dialing at the requested 0.5 with no statistic seen: brought down to the safe start,
+    // from which pacing ramps up (the record shows the decision).
+    const onCxone = await stack.ctx.cxone.getCampaign(id);
+    expect(onCxone.dialerSettings.callRate).toBeLessThan(0.5);
+    expect(trail[2]!.details).toMatchObject({
+      reason: 'safe start',
+      previousCallRate: 0.5,
+      output: { callRate: onCxone.dialerSettings.callRate },
+    });
+    expect(record!.config.dialerStrategy.callRate).toBe(onCxone.dialerSettings.callRate);
 
-    // A redelivery records nothing twice.
+    // A redelivery records nothing twice and writes nothing again.
     await processActivate(deps(), activationJob(id, 'launch-early-active').job, 'token');
     expect((await (stack.ctx.audit as AuditTrailStore).list(id)).map((r) => r.action)).toEqual([
       'state_changed',
       'campaign_launched',
+      'pacing_decision',
     ]);
+    expect((await stack.ctx.cxone.getCampaign(id)).version).toBe(onCxone.version);
   });
 
   it('records the takeover also when a read refreshed the campaign record first', async () => {
@@ -125,7 +137,7 @@ describe('the activation job before a scheduled start', () => {
 
     expect(result).toMatchObject({ outcome: 'succeeded', campaignStatus: 'active' });
     const trail = await (stack.ctx.audit as AuditTrailStore).list(id);
-    expect(trail.map((r) => r.action)).toEqual(['state_changed', 'campaign_launched']);
+    expect(trail.map((r) => r.action)).toEqual(['state_changed', 'campaign_launched', 'pacing_decision']);
     expect(trail[0]!.details).toMatchObject({ from: 'scheduled', to: 'active', changedIn: 'cxone' });
     expect(await stack.ctx.queues.poll.getJobScheduler(pollSchedulerId(id))).toBeDefined();
   });
