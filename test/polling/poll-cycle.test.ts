@@ -258,6 +258,57 @@ describe('poll cycle', () => {
     }
   });
 
+  it('records and pauses a campaign whose do-not-call check was switched off in CXone', async () => {
+    const clock = new ManualClock(Date.parse('2026-03-03T17:00:00Z'));
+    await seed('dnc', 'active');
+    const off = resource({
+      id: 'dnc',
+      version: 4,
+      status: 'active',
+      complianceSettings: { doNotCallListCheck: false } as never,
+    });
+    const { ctx, audits, adjust } = compliantContext(clock, {
+      getStats: async () => statsOf({ version: 4, status: 'active' }),
+      getCampaign: async () => off,
+    });
+    try {
+      expect(await runPollCycle(ctx, 'dnc')).toMatchObject({ kind: 'polled', guard: 'skipped' });
+      expect(audits).toEqual([
+        expect.objectContaining({
+          details: expect.objectContaining({
+            kind: 'outside_change_noncompliant',
+            action: 'pause',
+            problems: [expect.objectContaining({ path: 'compliance.doNotCallCheck' })],
+          }),
+        }),
+      ]);
+      expect(await adjust.getJobCountByTypes('waiting')).toBe(1);
+      const stored = await new CampaignStore(base).get('dnc');
+      expect(stored?.config.compliance?.doNotCallCheck).toBe(false);
+      expect(
+        complianceRefusal({
+          action: 'resume',
+          reason: 'operator',
+          config: stored!.config,
+          atMs: clock.now(),
+        }),
+      ).toMatch(/compliance\.doNotCallCheck: disabling the do-not-call check is not allowed/);
+      // A deployment that allows it (ALLOW_DNC_DISABLED) lets the same settings resume.
+      expect(
+        complianceRefusal({
+          action: 'resume',
+          reason: 'operator',
+          config: stored!.config,
+          atMs: clock.now(),
+          policy: { allowDncDisabled: true },
+        }),
+      ).toBeNull();
+    } finally {
+      await adjust.obliterate({ force: true });
+      await adjust.close();
+    }
+  });
+
   it('flags a noncompliant change another read stored before the poll saw it', async () => {
     const clock = new ManualClock(Date.parse('2026-03-03T17:00:00Z'));
     const moved = resource({

@@ -144,7 +144,7 @@ async function prepare(
     config = parseOrThrow(campaignConfigSchema, applyPatch(current, patch));
   }
 
-  const refusal = complianceRefusal({ action, reason, config, atMs: ctx.clock.now() });
+  const refusal = complianceRefusal({ action, reason, config, atMs: ctx.clock.now(), policy: ctx.config });
   if (refusal) {
     // Provable like every other compliance decision: the campaign's compliance log, the audit trail
     // and cxo_compliance_actions_total{kind="refused_resume"}.

@@ -27,6 +27,7 @@ export async function generateComplianceReport(
     window,
     actions,
     nowMs: ctx.clock.now(),
+    policy: ctx.config,
   });
 }
 

@@ -1,10 +1,7 @@
 import type { CampaignAction } from '../lifecycle/state-machine.js';
-import {
-  checkCampaignCompliance,
-  describeProblems,
-  FEDERAL_WINDOW,
-  type ComplianceInput,
-} from './config-rules.js';
+import type { AppConfig } from '../config.js';
+import { describeProblems, FEDERAL_WINDOW, type ComplianceInput } from './config-rules.js';
+import { runtimeComplianceProblems, STRICT_POLICY } from './deployment-policy.js';
 import { isWithinWindow, localIso, nextWindowOpen } from './windows.js';
 
 export interface CommandGuardInput {
@@ -18,6 +15,8 @@ export interface CommandGuardInput {
   config: ComplianceInput;
   /** When the command would take effect (the API: now; the adjust worker: when it applies it). */
   atMs: number;
+  /** This deployment's policy (ALLOW_DNC_DISABLED); without it, the strict default (not allowed). */
+  policy?: Pick<AppConfig, 'allowDncDisabled'>;
 }
 
 /**
@@ -36,7 +35,7 @@ export function complianceRefusal(input: CommandGuardInput): string | null {
   const { config, atMs } = input;
   // Settings changed outside the orchestrator (CXone's console) may break a rule ours never do; the
   // campaign was paused for it (outside-change.ts) and stays so until they are fixed.
-  const problems = describeProblems(checkCampaignCompliance(config));
+  const problems = describeProblems(runtimeComplianceProblems(config, input.policy ?? STRICT_POLICY));
   if (problems.length > 0) {
     return (
       `cannot resume: the campaign's settings as CXone holds them break compliance rules (` +

@@ -1,8 +1,16 @@
 import type { CampaignConfig, ValidationIssue } from '../campaign-config.js';
 import type { AppConfig } from '../config.js';
-import { describeProblems, type ComplianceProblem } from './config-rules.js';
+import {
+  checkCampaignCompliance,
+  describeProblems,
+  type ComplianceInput,
+  type ComplianceProblem,
+} from './config-rules.js';
 
 export const DNC_SOURCE = 'FTC TSR 16 CFR 310.4(b)(1)(iii)(B); FCC 47 CFR 64.1200(c)(2)';
+
+/** The policy of a deployment that relaxes nothing (ALLOW_DNC_DISABLED unset). */
+export const STRICT_POLICY: Pick<AppConfig, 'allowDncDisabled'> = { allowDncDisabled: false };
 
 /** A rule the deployment let a campaign relax; audited as 'compliance_override'. */
 export interface ComplianceOverride {
@@ -48,4 +56,17 @@ export function deploymentPolicyIssues(
   appConfig: Pick<AppConfig, 'allowDncDisabled'>,
 ): ValidationIssue[] {
   return describeProblems(checkDeploymentPolicy(config, appConfig));
+}
+
+/**
+ * Every rule a campaign's settings must keep while it runs, whoever stored them: the config rules
+ * and this deployment's policy. The checks of settings changed in CXone's console (outside-change.ts),
+ * the resume guard and the compliance report all read them, so that a do-not-call check switched off
+ * there is a breach like a window past the legal hours.
+ */
+export function runtimeComplianceProblems(
+  config: ComplianceInput,
+  policy: Pick<AppConfig, 'allowDncDisabled'>,
+): ComplianceProblem[] {
+  return [...checkCampaignCompliance(config), ...checkDeploymentPolicy(config, policy)];
 }

@@ -233,7 +233,13 @@ export async function enforceWindow(
     }
   } else if (within && status === 'paused' && win.pausedAt) {
     const guard = await getGuardState(ctx, campaignId);
-    const refusal = complianceRefusal({ action: 'resume', reason: REASON_WINDOW, config, atMs: now });
+    const refusal = complianceRefusal({
+      action: 'resume',
+      reason: REASON_WINDOW,
+      config,
+      atMs: now,
+      policy: ctx.config,
+    });
     if (guard && guard.lastAction === 'pause' && guard.pausedInPeriod === guard.periodIndex) {
       // The abandonment guard paused it too; lifting that pause is an operator's decision.
       await setWindowState(ctx, campaignId, { lastTransitionMs: data.atMs });

@@ -2,7 +2,8 @@ import type { CampaignConfig } from '../campaign-config.js';
 import type { AppContext } from '../context.js';
 import type { CampaignStatus } from '../cxone/wire.js';
 import { enqueueCommand, getCommand } from '../lifecycle/enqueue.js';
-import { checkCampaignCompliance, describeProblems } from './config-rules.js';
+import { describeProblems } from './config-rules.js';
+import { runtimeComplianceProblems } from './deployment-policy.js';
 import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
 
 /** The reason on the pause this module enqueues (an operator's fix, then resume, lifts it). */
@@ -21,7 +22,7 @@ export async function checkOutsideChange(
   ctx: AppContext,
   input: { campaignId: string; config: CampaignConfig; status: CampaignStatus; version: number },
 ): Promise<boolean> {
-  const problems = checkCampaignCompliance(input.config);
+  const problems = runtimeComplianceProblems(input.config, ctx.config);
   if (problems.length === 0) return false;
   // Checked on every poll, not only when the poll itself finds the new version (a GET, a command or
   // the activation may have stored it first); acted on once per version and status.

@@ -6,7 +6,9 @@ import {
   targetAbandonmentOf,
 } from '../campaign-config.js';
 import type { CampaignStats } from '../cxone/wire.js';
-import { checkCampaignCompliance, describeProblems, FEDERAL_WINDOW } from './config-rules.js';
+import type { AppConfig } from '../config.js';
+import { describeProblems, FEDERAL_WINDOW } from './config-rules.js';
+import { runtimeComplianceProblems, STRICT_POLICY } from './deployment-policy.js';
 import { legalAbandonmentRate } from '../efficiency.js';
 import { describePeriod, MEASUREMENT, type GuardState } from './guard.js';
 import { NOT_ENCODED, STATE_RULES } from './state-rules.js';
@@ -28,6 +30,8 @@ export interface ReportInput {
   window: WindowState;
   actions: ComplianceActionEntry[];
   nowMs: number;
+  /** This deployment's policy (ALLOW_DNC_DISABLED); without it, the strict default (not allowed). */
+  policy?: Pick<AppConfig, 'allowDncDisabled'>;
 }
 
 /** A window action this much later than planned still counts as on time (queue and poll latency). */
@@ -87,7 +91,7 @@ export function buildComplianceReport(input: ReportInput) {
       allowedCallTimes: config.allowedCallTimes,
       // The settings as CXone holds them, against the rules every config of ours passes: not empty
       // after a change made in CXone's console (enforcement keeps to the legal hours regardless).
-      settingsProblems: describeProblems(checkCampaignCompliance(config)),
+      settingsProblems: describeProblems(runtimeComplianceProblems(config, input.policy ?? STRICT_POLICY)),
       recipientStates: states.map((code) => {
         const rule = STATE_RULES[code];
         if (rule) return { ...rule, encoded: true as const };

@@ -19,7 +19,7 @@ import { isFinal } from './state-machine.js';
  */
 export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
   return {
-    complianceRefusal,
+    complianceRefusal: (input) => complianceRefusal({ ...input, policy: ctx.config }),
     async onStatusChanged(campaignId, _from, to) {
       if (isFinal(to)) {
         await Promise.all([
