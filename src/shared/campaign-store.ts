@@ -37,6 +37,13 @@ export interface CampaignRecord {
   compliance?: unknown;
   /** Owned by lifecycle (H5). */
   lastCommand?: unknown;
+  /**
+   * The recipient states the campaign was launched (or PATCHed through the API) for. The audience a
+   * campaign calls does not shrink when CXone's copy of the list is edited, so `config.recipientStates`
+   * as read is CXone's list joined with these (declaredRecipientStates), and every compliance check
+   * keeps binding them: a console edit that drops them and moves the zone is a breach, not a new truth.
+   */
+  declaredStates?: string[];
   /** When the CXone resource was last read or written (ISO); drives staleness of the API view. */
   syncedAt?: string;
   updatedAt: string;
@@ -57,6 +64,7 @@ const FIELDS: readonly FieldName[] = [
   'polling',
   'compliance',
   'lastCommand',
+  'declaredStates',
   'syncedAt',
   'updatedAt',
 ];
@@ -190,6 +198,17 @@ export function configFromResource(resource: CampaignResource, base?: CampaignCo
   return config;
 }
 
+/**
+ * The config with `declared` recipient states joined to the ones it lists (CXone's, in CXone's order,
+ * then the declared ones it dropped). Pure.
+ */
+export function withDeclaredStates(config: CampaignConfig, declared: readonly string[]): CampaignConfig {
+  const listed = config.recipientStates ?? [];
+  const dropped = declared.filter((s) => !listed.includes(s as never));
+  if (dropped.length === 0) return config;
+  return { ...config, recipientStates: [...listed, ...dropped] as CampaignConfig['recipientStates'] };
+}
+
 export class CampaignStore {
   private readonly redis: Redis;
   private readonly keys: Keys;
@@ -223,6 +242,10 @@ export class CampaignStore {
     }
     if (!stored.has('efficiency') && record.lastStats) {
       record.efficiency = efficiencyScore(record.lastStats as CampaignStats);
+    }
+    const declared = record.declaredStates as string[] | undefined;
+    if (declared?.length) {
+      record.config = withDeclaredStates(record.config as CampaignConfig, declared);
     }
     return record as unknown as CampaignRecord;
   }

@@ -481,7 +481,13 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
     }
 
     // 3a. A future start: a delayed activation job, never a sleeping worker.
-    const sync = () => campaigns.syncFromCxone(scheduled, { launchId: data.launchId, config: data.config });
+    const declared = data.config.recipientStates;
+    const sync = () =>
+      campaigns.syncFromCxone(scheduled, {
+        launchId: data.launchId,
+        config: data.config,
+        ...(declared?.length ? { declaredStates: declared } : {}),
+      });
     let plan: ReturnType<typeof planActivation> | null;
     try {
       plan = scheduled.status === 'scheduled' ? planActivation(data.config, ctx.clock.now()) : null;

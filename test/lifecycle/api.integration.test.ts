@@ -222,6 +222,27 @@ describe('campaign command API', () => {
     );
   });
 
+  it('refuses a PATCH that drops a recipient state the campaign was launched for, enqueueing nothing', async () => {
+    const campaign = await h.campaign('active');
+    await new CampaignStore(h.ctx).patch(campaign.id, { declaredStates: ['FL'] });
+    const before = await queued();
+    const dropped = await app.inject({
+      method: 'PATCH',
+      url: `/v1/campaigns/${campaign.id}`,
+      headers: auth,
+      payload: { recipientStates: ['GA'] },
+    });
+    expect(dropped.statusCode).toBe(400);
+    const issues = (dropped.json() as { issues: Array<{ path: string; message: string }> }).issues;
+    expect(issues).toEqual([
+      expect.objectContaining({
+        path: 'recipientStates',
+        message: expect.stringMatching(/^cannot drop FL: /),
+      }),
+    ]);
+    expect(await queued()).toBe(before);
+  });
+
   it('applies a PATCH and reports the outcome; a stale second PATCH of the same field conflicts', async () => {
     const campaign = await h.campaign('active');
     // Both requests read the campaign before either change is applied.

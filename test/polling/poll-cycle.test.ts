@@ -258,6 +258,58 @@ describe('poll cycle', () => {
     }
   });
 
+  it('keeps the declared recipient states binding when CXone drops them and moves the zone', async () => {
+    // 00:08 in New York. Launched for NY recipients; the console re-zones it to Honolulu (19:08 there,
+    // inside its window) and empties the list, which would make dialing New Yorkers look legal.
+    const clock = new ManualClock(Date.parse('2026-03-03T05:08:00Z'));
+    const config = campaignConfig({ recipientStates: ['NY'] });
+    await new CampaignStore(base).put({
+      campaignId: 'rezoned',
+      status: 'active',
+      version: 3,
+      config,
+      cxone: resource({ id: 'rezoned', version: 3, status: 'active' }),
+      declaredStates: ['NY'],
+    });
+    const rezoned = resource({
+      id: 'rezoned',
+      version: 5,
+      status: 'active',
+      complianceSettings: { timeZone: 'Pacific/Honolulu', recipientStates: [] } as never,
+    });
+    const { ctx, audits, adjust } = compliantContext(clock, {
+      getStats: async () => statsOf({ version: 5, status: 'active' }),
+      getCampaign: async () => rezoned,
+    });
+    try {
+      await runPollCycle(ctx, 'rezoned');
+      const stored = await new CampaignStore(base).get('rezoned');
+      expect(stored?.config.complianceTimeZone).toBe('Pacific/Honolulu');
+      expect(stored?.config.recipientStates).toEqual(['NY']);
+      expect(audits).toEqual([
+        expect.objectContaining({
+          details: expect.objectContaining({
+            kind: 'outside_change_noncompliant',
+            action: 'pause',
+            problems: [expect.objectContaining({ path: 'recipientStates.0' })],
+          }),
+        }),
+      ]);
+      expect(await adjust.getJobCountByTypes('waiting')).toBe(1);
+      expect(
+        complianceRefusal({
+          action: 'resume',
+          reason: 'operator',
+          config: stored!.config,
+          atMs: clock.now(),
+        }),
+      ).toMatch(/^cannot resume: .*recipientStates\.0: NY/);
+    } finally {
+      await adjust.obliterate({ force: true });
+      await adjust.close();
+    }
+  });
+
   it('records and pauses a campaign whose do-not-call check was switched off in CXone', async () => {
     const clock = new ManualClock(Date.parse('2026-03-03T17:00:00Z'));
     await seed('dnc', 'active');

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { campaignConfigSchema } from '../../shared/campaign-schema.js';
-import { CampaignStore } from '../../shared/campaign-store.js';
+import { CampaignStore, withDeclaredStates } from '../../shared/campaign-store.js';
 import { complianceRefusal } from '../../shared/compliance/command-guard.js';
 import { recordComplianceAction } from '../../shared/compliance/record.js';
 import type { AppContext } from '../../shared/context.js';
@@ -138,9 +138,24 @@ async function prepare(
   }
 
   const local = localPart(record.config);
-  const current = configFromResource(resource, local);
+  // The recipients the campaign was launched for stay bound even where CXone's copy of the list lost
+  // them (campaign-store.ts, declaredStates): checked against, and never dropped by a PATCH.
+  const declaredStates = record.config.recipientStates ?? [];
+  const current = withDeclaredStates(configFromResource(resource, local), declaredStates);
   let config = current;
   if (patch) {
+    const kept: readonly string[] = patch.recipientStates ?? declaredStates;
+    const dropped = declaredStates.filter((s) => !kept.includes(s));
+    if (dropped.length > 0) {
+      throw new ValidationFailedError([
+        {
+          path: 'recipientStates',
+          message:
+            `cannot drop ${dropped.join(', ')}: the campaign calls recipients there, and their state rules ` +
+            'keep binding it; add states, or launch a new campaign for a different audience',
+        },
+      ]);
+    }
     config = parseOrThrow(campaignConfigSchema, applyPatch(current, patch));
   }
 

@@ -1,6 +1,6 @@
 import type { AuditTrail } from '../audit/types.js';
 import type { CampaignConfig, ValidationIssue } from '../campaign-config.js';
-import type { CampaignStore } from '../campaign-store.js';
+import { withDeclaredStates, type CampaignStore } from '../campaign-store.js';
 import type { Clock } from '../clock.js';
 import type { CxoneApi } from '../cxone/api.js';
 import type { CampaignResource, CampaignStatus } from '../cxone/wire.js';
@@ -127,7 +127,11 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
 
   const ours = job.patch ? flattenPatch(campaignPatchSchema.parse(job.patch)) : {};
   let latest = await cxone.getCampaign(campaignId, callOpts);
-  const local = localPart((await store.get(campaignId))?.config);
+  const record = await store.get(campaignId);
+  const local = localPart(record?.config);
+  // The recipients the campaign was launched for bind its compliance checks even if CXone's copy of
+  // the list lost them (campaign-store.ts, declaredStates).
+  const declaredStates = record?.config.recipientStates ?? [];
 
   // The base is what the requester saw; fields it did not capture are taken from this first read and
   // kept for later attempts, so a retry compares against the same values as the first try.
@@ -148,7 +152,12 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   let settings: SettingsApply | undefined;
 
   const refuse = (action: CampaignAction | undefined, config: CampaignConfig) =>
-    hooks.complianceRefusal({ ...(action ? { action } : {}), reason: job.reason, config, atMs: clock.now() });
+    hooks.complianceRefusal({
+      ...(action ? { action } : {}),
+      reason: job.reason,
+      config: withDeclaredStates(config, declaredStates),
+      atMs: clock.now(),
+    });
   // Keys the record of a status found in place, so several retries leave one. (Not on answered
   // writes: every dedupe key stays in Redis for good, and those happen daily per campaign.)
   const foundStatusAuditKey = `command:${job.commandId}:status-found`;
