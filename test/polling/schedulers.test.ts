@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import {
@@ -116,6 +117,24 @@ describe('poll schedulers', () => {
     all = await schedulers(ctx);
     expect(all.get('poll:b1')?.every).toBe(15_000);
     expect(all.get('poll:b2')?.every).toBe(15_000);
+  });
+
+  it('logs a ramp-up as one line per activation and one warning per tier change, not one per campaign', async () => {
+    const { ctx } = fleet({ perWindow: 10, windowMs: 60_000 });
+    const lines: { level: number; msg: string; stretched?: number }[] = [];
+    (ctx as { logger: unknown }).logger = pino(
+      { level: 'info' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) },
+    );
+    for (let i = 0; i < 12; i++) await ensurePolling(ctx, `r${i}`, 15_000);
+
+    expect(lines.filter((l) => l.msg.startsWith('polling scheduled'))).toHaveLength(12);
+    const warnings = lines.filter((l) => l.level >= 40);
+    // Stretched from the third campaign on; the tiers 3, 4, 5, 7, 9 and 12 each warn once.
+    expect(warnings.map((w) => w.msg)).toEqual(
+      Array(6).fill('poll intervals stretched to stay within the stats endpoint budget; rebalancing'),
+    );
+    expect(warnings.at(-1)?.stretched).toBe(10); // the tenth campaign moved the fleet to tier 12
   });
 
   it('reports the effective and desired interval in the campaign record', async () => {

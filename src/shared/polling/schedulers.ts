@@ -221,10 +221,24 @@ async function rebalance(
     ([id, desired]) =>
       previous === null || id === opts.touched || Math.max(desired, previous) !== Math.max(desired, floorMs),
   );
-  ctx.logger.info(
-    { campaigns: active.size, tier: opts.tier, floorMs, previousFloorMs: previous, rewriting: due.length },
-    'poll budget tier changed; rebalancing schedulers',
-  );
+  const stretched = [...active.values()].filter((desired) => desired < floorMs).length;
+  const summary = {
+    campaigns: active.size,
+    tier: opts.tier,
+    floorMs,
+    previousFloorMs: previous,
+    rewriting: due.length,
+    stretched,
+  };
+  // Warned when the budget now makes campaigns poll slower than they asked (once per tier change).
+  if (stretched > 0 && (previous === null || floorMs > previous)) {
+    ctx.logger.warn(
+      summary,
+      'poll intervals stretched to stay within the stats endpoint budget; rebalancing',
+    );
+  } else {
+    ctx.logger.info(summary, 'poll budget tier changed; rebalancing schedulers');
+  }
   for (let i = 0; i < due.length; i += REBALANCE_CONCURRENCY) {
     await Promise.all(
       due.slice(i, i + REBALANCE_CONCURRENCY).map(([id, desired]) =>
@@ -322,19 +336,19 @@ async function applyInterval(
     { every, startDate, ...(offset > 0 ? { offset } : {}) },
     { name: POLL_JOB_NAME, data: {}, opts: POLL_TEMPLATE_OPTS },
   );
-  if (every > desired) {
-    ctx.logger.warn(
-      {
-        campaignId,
-        desiredIntervalMs: desired,
-        effectiveIntervalMs: every,
-        activeCampaigns: opts.count,
-        floorMs,
-      },
-      'poll interval stretched to stay within the stats endpoint budget',
+  // One line for the campaign being (re)scheduled; the others a rebalance rewrites are summed up in
+  // one line by rebalance(), not one each (a ramp-up would log the square of the campaign count).
+  const stretched =
+    every > desired ? { desiredIntervalMs: desired, activeCampaigns: opts.count, floorMs } : {};
+  if (opts.touched) {
+    ctx.logger.info(
+      { campaignId, effectiveIntervalMs: every, ...stretched },
+      every > desired
+        ? 'polling scheduled, interval stretched to stay within the stats endpoint budget'
+        : 'polling scheduled',
     );
   } else {
-    ctx.logger.info({ campaignId, effectiveIntervalMs: every }, 'polling scheduled');
+    ctx.logger.debug({ campaignId, effectiveIntervalMs: every, ...stretched }, 'poll interval rewritten');
   }
   await recordInterval(store, campaignId, every, desired);
 }
