@@ -104,6 +104,13 @@ export interface ApiResponse<T> {
   body: T;
 }
 
+/**
+ * How long the client waits for an answer. Longer than the API's own deadline (15 s with the default
+ * CXONE_TIMEOUT_MS; request-guard.ts), so that a stalled Redis or CXone reaches the operator as the
+ * API's 503 — naming the launch or command and whether a retry is safe — not as "cannot reach the API".
+ */
+export const CLIENT_TIMEOUT_MS = 30_000;
+
 /** A thin JSON client for the producer API, used by the CLI and the demo. */
 export class ApiClient {
   private readonly fetchImpl: typeof fetch;
@@ -111,7 +118,7 @@ export class ApiClient {
 
   constructor(private readonly opts: ApiClientOptions) {
     this.fetchImpl = opts.fetchImpl ?? fetch;
-    this.timeoutMs = opts.timeoutMs ?? 15_000;
+    this.timeoutMs = opts.timeoutMs ?? CLIENT_TIMEOUT_MS;
   }
 
   /**

@@ -11,6 +11,7 @@ import type { Logger } from './logger.js';
 import { createRedis } from './redis.js';
 import { coalesceRedisWrites } from './redis-write-coalescing.js';
 import { defaultJobOptions, queueEventsMaxLen } from '../workers/worker-options.js';
+import { createLogThrottle } from './log-throttle.js';
 
 export type ClosableContext = AppContext & {
   /** Closes everything this factory built (not the parts passed in as overrides), in reverse order. */
@@ -55,6 +56,7 @@ export async function createContext(
   let queues = overrides.queues;
   if (!queues) {
     const built = {} as Record<QueueName, Queue>;
+    const throttle = createLogThrottle(5_000);
     for (const name of Object.values(QUEUES)) {
       const queue = new Queue(name, {
         connection: redis,
@@ -62,7 +64,14 @@ export async function createContext(
         defaultJobOptions: defaultJobOptions(name),
         streams: { events: { maxLen: queueEventsMaxLen(name) } },
       });
-      queue.on('error', (err) => logger.warn({ err: err.message, queue: name }, 'queue error'));
+      queue.on('error', (err) =>
+        throttle(`${name}:${err.message}`, (suppressed) =>
+          logger.warn(
+            { err: err.message, queue: name, ...(suppressed > 0 ? { suppressed } : {}) },
+            'queue error',
+          ),
+        ),
+      );
       built[name] = queue;
     }
     closers.push({

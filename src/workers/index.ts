@@ -1,5 +1,6 @@
 import type { Worker } from 'bullmq';
 import type { AppContext } from '../shared/context.js';
+import { createLogThrottle } from '../shared/log-throttle.js';
 import { createLaunchWorker } from './launch-worker.js';
 import { createAdjustWorker } from './adjust-worker.js';
 import { createPollWorker } from './poll-worker.js';
@@ -29,6 +30,9 @@ export interface RunningWorkers {
   close(timeoutMs: number): Promise<void>;
 }
 
+/** A repeated worker error is logged at most this often (per worker and message). */
+const ERROR_LOG_INTERVAL_MS = 5_000;
+
 /**
  * Starts every worker against ctx. A worker's 'error' event (e.g. Redis gone for a moment) is logged,
  * not thrown: BullMQ reconnects by itself, and an unhandled 'error' would crash the process.
@@ -38,10 +42,17 @@ export async function startWorkers(
   factories: ReadonlyArray<readonly [string, WorkerFactory]> = WORKER_FACTORIES,
 ): Promise<RunningWorkers> {
   const log = ctx.logger.child({ component: 'workers' });
+  const throttle = createLogThrottle(ERROR_LOG_INTERVAL_MS);
   const workers: Worker[] = [];
   for (const [name, factory] of factories) {
     const worker = factory(ctx);
-    worker.on('error', (err) => log.error({ err, worker: name }, 'worker error'));
+    // The same error repeats on every reconnect attempt while Redis is away: one line (with its
+    // stack) per worker and message every few seconds, naming how many were left out.
+    worker.on('error', (err) =>
+      throttle(`${name}:${err.message}`, (suppressed) =>
+        log.error({ err, worker: name, ...(suppressed > 0 ? { suppressed } : {}) }, 'worker error'),
+      ),
+    );
     workers.push(worker);
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));

@@ -1,7 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exitCodeForStatus, isResourceNotFound } from '../../src/cli/api-client.js';
+import { CLIENT_TIMEOUT_MS, exitCodeForStatus, isResourceNotFound } from '../../src/cli/api-client.js';
+import { apiDeadlineMs } from '../../src/producers/request-guard.js';
+import { loadConfig } from '../../src/shared/config.js';
 import { DEFAULT_API_URL, EXIT, parseCliArgs } from '../../src/cli/args.js';
 import { formatAuditRecord, formatCampaign, formatLaunch, progressLine } from '../../src/cli/format.js';
 import {
@@ -131,6 +133,13 @@ describe('cxo argument parsing (pure)', () => {
     expect(bare).toContain('may or may not have been accepted');
     expect(bare).toContain('http://api:3000/admin/queues');
     expect(bare).not.toContain('\n');
+  });
+});
+
+describe('cxo waiting for the API', () => {
+  it("outwaits the API's own deadline, so a stall reaches the operator as the API's 503", () => {
+    const defaults = loadConfig({ API_TOKEN: 'token-of-the-test' });
+    expect(CLIENT_TIMEOUT_MS).toBeGreaterThan(apiDeadlineMs(defaults.cxone.timeoutMs) + 5_000);
   });
 });
 
