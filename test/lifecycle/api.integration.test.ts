@@ -2,6 +2,7 @@ import type { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { DateTime } from 'luxon';
 import { complianceActions } from '../../src/shared/metrics.js';
+import { setGuardState } from '../../src/shared/compliance/state-store.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { buildApiApp } from '../../src/producers/app.js';
@@ -119,6 +120,37 @@ describe('campaign command API', () => {
       ['paused', 'active', 'api:alice'],
       ['active', 'completed', 'api:alice'],
     ]);
+  });
+
+  it("records an operator's resume of a campaign the abandonment guard paused as a compliance decision", async () => {
+    const campaign = await h.campaign('active');
+    const zero = { totalCalls: 0, answeredCalls: 0, abandonedCalls: 0, complianceViolations: 0 };
+    // The guard paused it in this period at 10 abandoned of 40 answered.
+    await setGuardState(h.ctx, campaign.id, {
+      version: 1,
+      regime: 'TCPA',
+      anchorMs: Date.now() - 60_000,
+      periodIndex: 0,
+      baseline: zero,
+      lastSeen: { ...zero, totalCalls: 120, answeredCalls: 40, abandonedCalls: 10, atMs: Date.now() },
+      throttled: false,
+      pausedInPeriod: 0,
+      lastAction: 'pause',
+      periods: [],
+    });
+    for (const action of ['pause', 'resume']) {
+      const res = await act(campaign.id, action);
+      expect(res.statusCode).toBe(202);
+      await h.waitForCommand((res.json() as { commandId: string }).commandId);
+    }
+    const lifted = (await auditTrail(campaign.id)).filter(
+      (r) => r.action === 'compliance_action' && r.details['kind'] === 'guard_pause_lifted',
+    );
+    expect(lifted).toHaveLength(1);
+    expect(lifted[0]).toMatchObject({
+      actor: 'api:alice',
+      details: { requestedBy: 'api:alice', reason: 'operator', answeredCalls: 40, abandonedCalls: 10 },
+    });
   });
 
   it('refuses an action the current state forbids with 409 and the reason, enqueueing nothing', async () => {

@@ -26,6 +26,7 @@ export const COMPLIANCE_ACTION_KINDS = [
   'guard_throttle',
   'guard_pause',
   'guard_release',
+  'guard_pause_lifted',
   'period_closed',
   'refused_resume',
   'outside_change_noncompliant',

@@ -43,8 +43,13 @@ export interface LifecycleHooks {
     config: CampaignConfig;
     atMs: number;
   }): string | null;
-  /** After a status write: start or stop polling and window enforcement. */
-  onStatusChanged(campaignId: string, from: CampaignStatus, to: CampaignStatus): Promise<void>;
+  /** After a status write: start or stop polling and window enforcement. `by`: the command's requester. */
+  onStatusChanged(
+    campaignId: string,
+    from: CampaignStatus,
+    to: CampaignStatus,
+    by?: { actor: string; reason: string; commandId: string; version: number },
+  ): Promise<void>;
   /** After a settings write (or its rollback), with the config paths it changed. */
   onSettingsChanged(campaignId: string, fields: string[]): Promise<void>;
   /** After a change of `pacing.pollIntervalMs` on a campaign that is not final. */
@@ -197,7 +202,14 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       reason: job.reason,
       ...mark,
     });
-    await effects.followUp('status', () => hooks.onStatusChanged(campaignId, from, to));
+    await effects.followUp('status', () =>
+      hooks.onStatusChanged(campaignId, from, to, {
+        actor: job.actor,
+        reason: job.reason,
+        commandId: job.commandId,
+        version: resource.version,
+      }),
+    );
   };
   /**
    * The trace of a CXone settings write, as recordStatusChange is of a status change; saved as

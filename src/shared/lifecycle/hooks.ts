@@ -1,6 +1,7 @@
 import { complianceRefusal } from '../compliance/command-guard.js';
 import { cancelWindowEnforcement } from '../compliance/enforcement.js';
 import { recordComplianceAction } from '../compliance/record.js';
+import { getGuardState } from '../compliance/state-store.js';
 import { replanWindowEnforcement } from '../compliance/replan.js';
 import type { AppContext } from '../context.js';
 import { activateJobId } from '../jobs.js';
@@ -20,7 +21,7 @@ import { isFinal } from './state-machine.js';
 export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
   return {
     complianceRefusal: (input) => complianceRefusal({ ...input, policy: ctx.config }),
-    async onStatusChanged(campaignId, _from, to) {
+    async onStatusChanged(campaignId, from, to, by) {
       if (isFinal(to)) {
         await Promise.all([
           stopPolling(ctx, campaignId),
@@ -32,6 +33,7 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
         return;
       }
       if (to === 'active') await ensurePolling(ctx, campaignId);
+      if (to === 'active' && from === 'paused' && by) await noteGuardPauseLifted(ctx, campaignId, by);
       await replanWindowEnforcement(ctx, campaignId);
     },
     async onSettingsChanged(campaignId, fields) {
@@ -52,4 +54,40 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
       });
     },
   };
+}
+
+/**
+ * A resume of a campaign the abandonment guard paused in the current period is the requester's
+ * decision to dial on over the cap (the guard pauses once per period and only throttles after it):
+ * recorded as `guard_pause_lifted`, naming who and the period's figures, so the report and the trail
+ * show it as a compliance decision and not as an ordinary resume.
+ */
+async function noteGuardPauseLifted(
+  ctx: AppContext,
+  campaignId: string,
+  by: { actor: string; reason: string; commandId: string; version: number },
+): Promise<void> {
+  const guard = await getGuardState(ctx, campaignId);
+  if (!guard || guard.lastAction !== 'pause' || guard.pausedInPeriod !== guard.periodIndex) return;
+  const figures = guard.lastSeen
+    ? {
+        answeredCalls: guard.lastSeen.answeredCalls - guard.baseline.answeredCalls,
+        abandonedCalls: guard.lastSeen.abandonedCalls - guard.baseline.abandonedCalls,
+      }
+    : {};
+  await recordComplianceAction(ctx, {
+    campaignId,
+    kind: 'guard_pause_lifted',
+    actor: by.actor,
+    cxoneVersion: by.version,
+    details: {
+      requestedBy: by.actor,
+      reason: by.reason,
+      commandId: by.commandId,
+      period: guard.periodIndex,
+      ...figures,
+      note: 'resumed after the abandonment guard paused it in this period; the guard throttles it for the rest of the period',
+    },
+    dedupeKey: `guard-pause-lifted:${campaignId}:${by.commandId}`,
+  });
 }
