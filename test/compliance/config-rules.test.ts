@@ -159,6 +159,21 @@ describe('recipient states', () => {
     ]);
   });
 
+  it('refuses the OFCOM regime for US recipients, who are protected by the TCPA and the TSR', () => {
+    const found = issues({
+      recipientStates: ['NY'],
+      complianceTimeZone: 'America/New_York',
+      compliance: { regime: 'OFCOM', doNotCallCheck: true },
+    });
+    expect(found).toEqual([
+      {
+        path: 'compliance.regime',
+        message: expect.stringMatching(/^NY recipients are called under the TCPA/),
+      },
+    ]);
+    expect(issues({ recipientStates: ['NY'], complianceTimeZone: 'America/New_York' })).toEqual([]);
+  });
+
   it('every encoded state row names its source', () => {
     for (const rule of Object.values(STATE_RULES)) expect(rule.source).toMatch(/§/);
   });

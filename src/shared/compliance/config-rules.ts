@@ -112,6 +112,27 @@ export function checkRecipientStates(
 }
 
 /**
+ * The regime against the declared recipients: US recipients are protected by the TCPA and the FTC
+ * TSR wherever the campaign is run from, so a campaign declaring US states is measured under them (3%
+ * per 30-day period), not under Ofcom's UK rule (3% per 24 hours). Without it, a console switch to
+ * OFCOM re-anchors the abandonment measurement and drops the 30-day history.
+ */
+export function checkRegime(
+  config: Pick<CampaignConfig, 'recipientStates'> & Partial<Pick<CampaignConfig, 'compliance'>>,
+): ComplianceProblem[] {
+  const states = config.recipientStates ?? [];
+  if (config.compliance?.regime !== 'OFCOM' || states.length === 0) return [];
+  return [
+    {
+      path: ['compliance', 'regime'],
+      message:
+        `${states.join(', ')} recipients are called under the TCPA and the FTC TSR (abandonment ≤ 3% per ` +
+        '30-day period, 16 CFR 310.4(b)(4)(i)); OFCOM measures UK campaigns: use TCPA',
+    },
+  ];
+}
+
+/**
  * Declared recipient states against the campaign's clock: windows are read in `complianceTimeZone`,
  * and calling hours are the called party's local time, so the zone must keep the clock of one of
  * each declared state's zones (STATE_ZONES) over the year from the campaign's start. Otherwise every
@@ -144,7 +165,12 @@ export function checkStateZones(
  * by the base schema itself, campaign-config.ts.)
  */
 export function checkCampaignCompliance(config: ComplianceInput): ComplianceProblem[] {
-  return [...checkCallingWindows(config), ...checkRecipientStates(config), ...checkStateZones(config)];
+  return [
+    ...checkCallingWindows(config),
+    ...checkRecipientStates(config),
+    ...checkStateZones(config),
+    ...checkRegime(config),
+  ];
 }
 
 /** What the rules read of a config; without `startDateTime` the state zones are not checked. */
