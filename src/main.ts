@@ -146,6 +146,9 @@ interface ClosableServer {
 
 const SIGNAL_DEBOUNCE_MS = 1000;
 
+/** Set once a shutdown has begun (see the unhandled-rejection handler in main). */
+let stopping = false;
+
 function onSignals(running: Running, config: AppConfig, logger: Logger): void {
   let stoppingSince: number | undefined;
   const handler = (signal: NodeJS.Signals) => {
@@ -157,6 +160,7 @@ function onSignals(running: Running, config: AppConfig, logger: Logger): void {
       process.exit(1);
     }
     stoppingSince = Date.now();
+    stopping = true;
     logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining active jobs');
     // A last resort if something hangs past the drain bound (a socket that never closes).
     setTimeout(() => {
@@ -247,7 +251,17 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel, { role });
+  let droppedAtShutdown = 0;
   process.on('unhandledRejection', (reason) => {
+    // Closing the Redis connections during a shutdown rejects the commands libraries still had in
+    // flight (BullMQ's lock renewals, Bottleneck's heartbeats), some with nobody listening: expected
+    // then, and said once rather than as one error per command.
+    if (stopping && reason instanceof Error && reason.message === 'Connection is closed.') {
+      if (droppedAtShutdown++ === 0) {
+        logger.warn('Redis commands still pending at shutdown were dropped with their connection');
+      }
+      return;
+    }
     logger.error({ err: reason }, 'unhandled promise rejection');
   });
   try {

@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
 import { createAuditTrail } from './audit/trail.js';
 import { systemClock } from './clock.js';
@@ -49,7 +50,7 @@ export async function createContext(
       lastLogged = Date.now();
       logger.warn({ err: err.message }, 'Redis connection error (reconnecting)');
     });
-    closers.push({ name: 'redis', close: () => built.quit().catch(() => built.disconnect()) });
+    closers.push({ name: 'redis', close: () => quitWithin(built, REDIS_QUIT_BOUND_MS) });
     redis = built;
   }
 
@@ -133,7 +134,14 @@ export async function createContext(
       closed ??= (async () => {
         for (const { name, close } of closers.reverse()) {
           try {
-            await close();
+            // A Redis that accepts connections but never answers (hung, or a network partition)
+            // would hold each part's close forever, and the process would end by the last-resort exit.
+            if ((await settleWithin(close(), CONTEXT_PART_CLOSE_BOUND_MS)) === 'timeout') {
+              logger.warn(
+                { part: name, boundMs: CONTEXT_PART_CLOSE_BOUND_MS },
+                'closing did not finish in time (Redis not answering?); moving on',
+              );
+            }
           } catch (err) {
             logger.warn({ err, part: name }, 'error while closing the context');
           }
@@ -142,4 +150,27 @@ export async function createContext(
       return closed;
     },
   };
+}
+
+/** How long each part of the context (client, limiter, queues, Redis) gets to close. */
+const CONTEXT_PART_CLOSE_BOUND_MS = 3_000;
+/** How long a QUIT waits for Redis's answer before the socket is simply closed. */
+const REDIS_QUIT_BOUND_MS = 2_000;
+
+async function settleWithin(work: Promise<unknown>, boundMs: number): Promise<'done' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), boundMs);
+  });
+  try {
+    return await Promise.race([work.then(() => 'done' as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** QUIT when Redis answers; otherwise (down, hung) close the socket. Never rejects. */
+async function quitWithin(redis: Redis, boundMs: number): Promise<void> {
+  const quit = redis.quit().catch(() => 'failed' as const);
+  if ((await settleWithin(quit, boundMs)) === 'timeout' || (await quit) === 'failed') redis.disconnect();
 }
