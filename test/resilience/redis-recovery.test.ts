@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { type FleetLimiter, LimiterUnavailableError } from '../../src/shared/lim
 import { classifyError } from '../../src/shared/retry/classify.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { REDIS_URL, testPrefix } from '../cxone/harness.js';
+import { freePort } from '../support/free-port.js';
 
 const EP = CXONE_ENDPOINTS.getStats;
 /** Redis db reserved for H2's FLUSHDB tests (nobody else uses it). */
@@ -18,17 +18,6 @@ function withDb(url: string, db: number): string {
   const u = new URL(url);
   u.pathname = `/${db}`;
   return u.toString();
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function startRedis(port: number): Promise<ChildProcess> {
