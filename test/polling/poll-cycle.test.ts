@@ -50,6 +50,21 @@ function compliantContext(clock: ManualClock, cxone: Partial<CxoneApi>) {
   return { ctx, audits, adjust };
 }
 
+/** Runs `test` with a compliantContext, then empties and closes its adjust queue. */
+async function withCompliantContext(
+  clock: ManualClock,
+  cxone: Partial<CxoneApi>,
+  test: (t: ReturnType<typeof compliantContext>) => Promise<void>,
+): Promise<void> {
+  const t = compliantContext(clock, cxone);
+  try {
+    await test(t);
+  } finally {
+    await t.adjust.obliterate({ force: true });
+    await t.adjust.close();
+  }
+}
+
 async function seed(id: string, status: 'active' | 'paused' | 'completed' = 'paused') {
   await new CampaignStore(base).put({
     campaignId: id,
@@ -208,54 +223,58 @@ describe('poll cycle', () => {
       status: 'active',
       complianceSettings: { timeZone: 'America/Los_Angeles', recipientStates: ['FL'] } as never,
     });
-    const { ctx, audits, adjust } = compliantContext(clock, {
-      getStats: async () => statsOf({ version: 5, status: 'active' }),
-      getCampaign: async () => moved,
-    });
-    try {
-      expect(await runPollCycle(ctx, 'moved')).toMatchObject({
-        kind: 'polled',
-        guard: 'skipped',
-        pacing: null,
-      });
-      expect(audits).toEqual([
-        expect.objectContaining({
-          action: 'compliance_action',
-          dedupeKey: 'outside-change:moved:active:5',
-          details: expect.objectContaining({
-            kind: 'outside_change_noncompliant',
-            action: 'pause',
-            problems: [expect.objectContaining({ path: 'recipientStates.0' })],
+    await withCompliantContext(
+      clock,
+      {
+        getStats: async () => statsOf({ version: 5, status: 'active' }),
+        getCampaign: async () => moved,
+      },
+      async ({ ctx, audits, adjust }) => {
+        expect(await runPollCycle(ctx, 'moved')).toMatchObject({
+          kind: 'polled',
+          guard: 'skipped',
+          pacing: null,
+        });
+        expect(audits).toEqual([
+          expect.objectContaining({
+            action: 'compliance_action',
+            dedupeKey: 'outside-change:moved:active:5',
+            details: expect.objectContaining({
+              kind: 'outside_change_noncompliant',
+              action: 'pause',
+              problems: [expect.objectContaining({ path: 'recipientStates.0' })],
+            }),
           }),
-        }),
-      ]);
-      const [job] = await adjust.getJobs(['waiting']);
-      expect(job?.data).toMatchObject({ campaignId: 'moved', action: 'pause', reason: 'compliance-config' });
-      // The next poll, before the pause lands: nothing recorded or queued twice.
-      await runPollCycle(ctx, 'moved');
-      expect(audits).toHaveLength(1);
-      expect(await adjust.getJobCountByTypes('waiting')).toBe(1);
-      // That pause fails for good (CXone refused it ten times): the next poll issues it again.
-      await createCommandStore(base).update(String(job?.id), { status: 'failed' }, new Date());
-      await runPollCycle(ctx, 'moved');
-      expect(audits).toHaveLength(1);
-      expect(await adjust.getJobCountByTypes('waiting')).toBe(2);
-      // Until the settings are fixed, a resume is refused, inside the window or not.
-      const stored = await new CampaignStore(base).get('moved');
-      expect(
-        complianceRefusal({
-          action: 'resume',
-          reason: 'operator',
-          config: stored!.config,
-          atMs: clock.now(),
-        }),
-      ).toMatch(
-        /^cannot resume: the campaign's settings as CXone holds them break compliance rules \(recipientStates\.0: FL/,
-      );
-    } finally {
-      await adjust.obliterate({ force: true });
-      await adjust.close();
-    }
+        ]);
+        const [job] = await adjust.getJobs(['waiting']);
+        expect(job?.data).toMatchObject({
+          campaignId: 'moved',
+          action: 'pause',
+          reason: 'compliance-config',
+        });
+        // The next poll, before the pause lands: nothing recorded or queued twice.
+        await runPollCycle(ctx, 'moved');
+        expect(audits).toHaveLength(1);
+        expect(await adjust.getJobCountByTypes('waiting')).toBe(1);
+        // That pause fails for good (CXone refused it ten times): the next poll issues it again.
+        await createCommandStore(base).update(String(job?.id), { status: 'failed' }, new Date());
+        await runPollCycle(ctx, 'moved');
+        expect(audits).toHaveLength(1);
+        expect(await adjust.getJobCountByTypes('waiting')).toBe(2);
+        // Until the settings are fixed, a resume is refused, inside the window or not.
+        const stored = await new CampaignStore(base).get('moved');
+        expect(
+          complianceRefusal({
+            action: 'resume',
+            reason: 'operator',
+            config: stored!.config,
+            atMs: clock.now(),
+          }),
+        ).toMatch(
+          /^cannot resume: the campaign's settings as CXone holds them break compliance rules \(recipientStates\.0: FL/,
+        );
+      },
+    );
   });
 
   it('keeps the declared recipient states binding when CXone drops them and moves the zone', async () => {
@@ -277,37 +296,37 @@ describe('poll cycle', () => {
       status: 'active',
       complianceSettings: { timeZone: 'Pacific/Honolulu', recipientStates: [] } as never,
     });
-    const { ctx, audits, adjust } = compliantContext(clock, {
-      getStats: async () => statsOf({ version: 5, status: 'active' }),
-      getCampaign: async () => rezoned,
-    });
-    try {
-      await runPollCycle(ctx, 'rezoned');
-      const stored = await new CampaignStore(base).get('rezoned');
-      expect(stored?.config.complianceTimeZone).toBe('Pacific/Honolulu');
-      expect(stored?.config.recipientStates).toEqual(['NY']);
-      expect(audits).toEqual([
-        expect.objectContaining({
-          details: expect.objectContaining({
-            kind: 'outside_change_noncompliant',
-            action: 'pause',
-            problems: [expect.objectContaining({ path: 'recipientStates.0' })],
+    await withCompliantContext(
+      clock,
+      {
+        getStats: async () => statsOf({ version: 5, status: 'active' }),
+        getCampaign: async () => rezoned,
+      },
+      async ({ ctx, audits, adjust }) => {
+        await runPollCycle(ctx, 'rezoned');
+        const stored = await new CampaignStore(base).get('rezoned');
+        expect(stored?.config.complianceTimeZone).toBe('Pacific/Honolulu');
+        expect(stored?.config.recipientStates).toEqual(['NY']);
+        expect(audits).toEqual([
+          expect.objectContaining({
+            details: expect.objectContaining({
+              kind: 'outside_change_noncompliant',
+              action: 'pause',
+              problems: [expect.objectContaining({ path: 'recipientStates.0' })],
+            }),
           }),
-        }),
-      ]);
-      expect(await adjust.getJobCountByTypes('waiting')).toBe(1);
-      expect(
-        complianceRefusal({
-          action: 'resume',
-          reason: 'operator',
-          config: stored!.config,
-          atMs: clock.now(),
-        }),
-      ).toMatch(/^cannot resume: .*recipientStates\.0: NY/);
-    } finally {
-      await adjust.obliterate({ force: true });
-      await adjust.close();
-    }
+        ]);
+        expect(await adjust.getJobCountByTypes('waiting')).toBe(1);
+        expect(
+          complianceRefusal({
+            action: 'resume',
+            reason: 'operator',
+            config: stored!.config,
+            atMs: clock.now(),
+          }),
+        ).toMatch(/^cannot resume: .*recipientStates\.0: NY/);
+      },
+    );
   });
 
   it('records and pauses a campaign whose do-not-call check was switched off in CXone', async () => {
@@ -319,46 +338,46 @@ describe('poll cycle', () => {
       status: 'active',
       complianceSettings: { doNotCallListCheck: false } as never,
     });
-    const { ctx, audits, adjust } = compliantContext(clock, {
-      getStats: async () => statsOf({ version: 4, status: 'active' }),
-      getCampaign: async () => off,
-    });
-    try {
-      expect(await runPollCycle(ctx, 'dnc')).toMatchObject({ kind: 'polled', guard: 'skipped' });
-      expect(audits).toEqual([
-        expect.objectContaining({
-          details: expect.objectContaining({
-            kind: 'outside_change_noncompliant',
-            action: 'pause',
-            problems: [expect.objectContaining({ path: 'compliance.doNotCallCheck' })],
+    await withCompliantContext(
+      clock,
+      {
+        getStats: async () => statsOf({ version: 4, status: 'active' }),
+        getCampaign: async () => off,
+      },
+      async ({ ctx, audits, adjust }) => {
+        expect(await runPollCycle(ctx, 'dnc')).toMatchObject({ kind: 'polled', guard: 'skipped' });
+        expect(audits).toEqual([
+          expect.objectContaining({
+            details: expect.objectContaining({
+              kind: 'outside_change_noncompliant',
+              action: 'pause',
+              problems: [expect.objectContaining({ path: 'compliance.doNotCallCheck' })],
+            }),
           }),
-        }),
-      ]);
-      expect(await adjust.getJobCountByTypes('waiting')).toBe(1);
-      const stored = await new CampaignStore(base).get('dnc');
-      expect(stored?.config.compliance?.doNotCallCheck).toBe(false);
-      expect(
-        complianceRefusal({
-          action: 'resume',
-          reason: 'operator',
-          config: stored!.config,
-          atMs: clock.now(),
-        }),
-      ).toMatch(/compliance\.doNotCallCheck: disabling the do-not-call check is not allowed/);
-      // A deployment that allows it (ALLOW_DNC_DISABLED) lets the same settings resume.
-      expect(
-        complianceRefusal({
-          action: 'resume',
-          reason: 'operator',
-          config: stored!.config,
-          atMs: clock.now(),
-          policy: { allowDncDisabled: true },
-        }),
-      ).toBeNull();
-    } finally {
-      await adjust.obliterate({ force: true });
-      await adjust.close();
-    }
+        ]);
+        expect(await adjust.getJobCountByTypes('waiting')).toBe(1);
+        const stored = await new CampaignStore(base).get('dnc');
+        expect(stored?.config.compliance?.doNotCallCheck).toBe(false);
+        expect(
+          complianceRefusal({
+            action: 'resume',
+            reason: 'operator',
+            config: stored!.config,
+            atMs: clock.now(),
+          }),
+        ).toMatch(/compliance\.doNotCallCheck: disabling the do-not-call check is not allowed/);
+        // A deployment that allows it (ALLOW_DNC_DISABLED) lets the same settings resume.
+        expect(
+          complianceRefusal({
+            action: 'resume',
+            reason: 'operator',
+            config: stored!.config,
+            atMs: clock.now(),
+            policy: { allowDncDisabled: true },
+          }),
+        ).toBeNull();
+      },
+    );
   });
 
   it('flags a noncompliant change another read stored before the poll saw it', async () => {
@@ -378,17 +397,17 @@ describe('poll cycle', () => {
       cxone: resource({ id: 'synced', version: 3, status: 'active' }),
     });
     await new CampaignStore(base).syncFromCxone(moved);
-    const { ctx, audits, adjust } = compliantContext(clock, {
-      getStats: async () => statsOf({ version: 5, status: 'active' }),
-    });
-    try {
-      expect(await runPollCycle(ctx, 'synced')).toMatchObject({ kind: 'polled', guard: 'skipped' });
-      expect(audits.map((a) => a.details?.['kind'])).toEqual(['outside_change_noncompliant']);
-      expect(await adjust.getJobCountByTypes('waiting')).toBe(1);
-    } finally {
-      await adjust.obliterate({ force: true });
-      await adjust.close();
-    }
+    await withCompliantContext(
+      clock,
+      {
+        getStats: async () => statsOf({ version: 5, status: 'active' }),
+      },
+      async ({ ctx, audits, adjust }) => {
+        expect(await runPollCycle(ctx, 'synced')).toMatchObject({ kind: 'polled', guard: 'skipped' });
+        expect(audits.map((a) => a.details?.['kind'])).toEqual(['outside_change_noncompliant']);
+        expect(await adjust.getJobCountByTypes('waiting')).toBe(1);
+      },
+    );
   });
 
   it('re-plans window enforcement from calling windows edited in CXone', async () => {
