@@ -13,6 +13,7 @@ import { createRedis } from './redis.js';
 import { coalesceRedisWrites } from './redis-write-coalescing.js';
 import { defaultJobOptions, queueEventsMaxLen } from '../workers/worker-options.js';
 import { createLogThrottle } from './log-throttle.js';
+import { TimeoutError, withTimeout } from './with-timeout.js';
 
 export type ClosableContext = AppContext & {
   /** Closes everything this factory built (not the parts passed in as overrides), in reverse order. */
@@ -136,14 +137,16 @@ export async function createContext(
           try {
             // A Redis that accepts connections but never answers (hung, or a network partition)
             // would hold each part's close forever, and the process would end by the last-resort exit.
-            if ((await settleWithin(close(), CONTEXT_PART_CLOSE_BOUND_MS)) === 'timeout') {
+            await withTimeout(close(), CONTEXT_PART_CLOSE_BOUND_MS, `closing ${name}`);
+          } catch (err) {
+            if (err instanceof TimeoutError) {
               logger.warn(
                 { part: name, boundMs: CONTEXT_PART_CLOSE_BOUND_MS },
                 'closing did not finish in time (Redis not answering?); moving on',
               );
+            } else {
+              logger.warn({ err, part: name }, 'error while closing the context');
             }
-          } catch (err) {
-            logger.warn({ err, part: name }, 'error while closing the context');
           }
         }
       })();
@@ -157,20 +160,7 @@ const CONTEXT_PART_CLOSE_BOUND_MS = 3_000;
 /** How long a QUIT waits for Redis's answer before the socket is simply closed. */
 const REDIS_QUIT_BOUND_MS = 2_000;
 
-async function settleWithin(work: Promise<unknown>, boundMs: number): Promise<'done' | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), boundMs);
-  });
-  try {
-    return await Promise.race([work.then(() => 'done' as const), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** QUIT when Redis answers; otherwise (down, hung) close the socket. Never rejects. */
 async function quitWithin(redis: Redis, boundMs: number): Promise<void> {
-  const quit = redis.quit().catch(() => 'failed' as const);
-  if ((await settleWithin(quit, boundMs)) === 'timeout' || (await quit) === 'failed') redis.disconnect();
+  await withTimeout(redis.quit(), boundMs, 'Redis QUIT').catch(() => redis.disconnect());
 }

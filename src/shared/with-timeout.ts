@@ -1,4 +1,5 @@
-class TimeoutError extends Error {}
+/** What withTimeout rejects with when `work` outlasts its bound. */
+export class TimeoutError extends Error {}
 
 /** Resolves like `work`, or rejects after `ms` so a probe or a scrape never hangs on a dead dependency. */
 export async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
