@@ -144,6 +144,11 @@ const minus = (a: Counters, b: Counters): Counters => ({
   complianceViolations: a.complianceViolations - b.complianceViolations,
 });
 
+/** The calls a guard state's current period holds, given the campaign's cumulative counters. */
+export function callsInPeriod(state: Pick<GuardState, 'baseline'>, counters: Counters): Counters {
+  return minus(pick(counters), state.baseline);
+}
+
 const isCounters = (v: unknown): v is Counters =>
   typeof v === 'object' &&
   v !== null &&

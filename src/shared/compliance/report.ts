@@ -10,7 +10,7 @@ import type { AppConfig } from '../config.js';
 import { describeProblems, FEDERAL_WINDOW } from './config-rules.js';
 import { runtimeComplianceProblems, STRICT_POLICY } from './deployment-policy.js';
 import { legalAbandonmentRate } from '../efficiency.js';
-import { describePeriod, MEASUREMENT, type GuardState } from './guard.js';
+import { callsInPeriod, describePeriod, MEASUREMENT, type GuardState } from './guard.js';
 import { NOT_ENCODED, STATE_RULES } from './state-rules.js';
 import type { ComplianceActionEntry, WindowState } from './state-store.js';
 import { currentWindowClose, isWithinWindow, localIso, nextWindowOpen } from './windows.js';
@@ -58,8 +58,7 @@ export function buildComplianceReport(input: ReportInput) {
   const current =
     guard && input.lastStats
       ? (() => {
-          const answeredCalls = input.lastStats.answeredCalls - guard.baseline.answeredCalls;
-          const abandonedCalls = input.lastStats.abandonedCalls - guard.baseline.abandonedCalls;
+          const { answeredCalls, abandonedCalls } = callsInPeriod(guard, input.lastStats);
           const rate = legalAbandonmentRate({ answeredCalls, abandonedCalls });
           const startMs = guard.anchorMs + guard.periodIndex * measurement.periodMs;
           return {

@@ -1,5 +1,6 @@
 import { complianceRefusal } from '../compliance/command-guard.js';
 import { cancelWindowEnforcement } from '../compliance/enforcement.js';
+import { callsInPeriod } from '../compliance/guard.js';
 import { recordComplianceAction } from '../compliance/record.js';
 import { getGuardState } from '../compliance/state-store.js';
 import { replanWindowEnforcement } from '../compliance/replan.js';
@@ -69,11 +70,9 @@ async function noteGuardPauseLifted(
 ): Promise<void> {
   const guard = await getGuardState(ctx, campaignId);
   if (!guard || guard.lastAction !== 'pause' || guard.pausedInPeriod !== guard.periodIndex) return;
-  const figures = guard.lastSeen
-    ? {
-        answeredCalls: guard.lastSeen.answeredCalls - guard.baseline.answeredCalls,
-        abandonedCalls: guard.lastSeen.abandonedCalls - guard.baseline.abandonedCalls,
-      }
+  const inPeriod = guard.lastSeen ? callsInPeriod(guard, guard.lastSeen) : undefined;
+  const figures = inPeriod
+    ? { answeredCalls: inPeriod.answeredCalls, abandonedCalls: inPeriod.abandonedCalls }
     : {};
   await recordComplianceAction(ctx, {
     campaignId,
