@@ -48,18 +48,31 @@ afterAll(async () => {
   redis.disconnect();
 });
 
+/** The env of a whole fleet on free ports under a fresh prefix (deleted after the file), plus `extra`. */
+function fleetEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const prefix = testPrefix();
+  prefixes.push(prefix);
+  return cleanEnv({
+    REDIS_URL,
+    PORT: '0',
+    SANDBOX_PORT: '0',
+    HOST: '127.0.0.1',
+    KEY_PREFIX: prefix,
+    ...extra,
+  });
+}
+
+/** Waits (up to `ms`) for the start-up banner, which ends with the API token line. */
+async function waitForBanner(output: () => string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!/API token/.test(output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+}
+
 describe('npm start (src/main.ts)', () => {
   it('runs the whole fleet on the embedded sandbox, launches the example campaign, and drains on SIGTERM', async () => {
-    const prefix = testPrefix();
-    prefixes.push(prefix);
-    const run = runMain(
-      [],
-      cleanEnv({ REDIS_URL, PORT: '0', SANDBOX_PORT: '0', HOST: '127.0.0.1', KEY_PREFIX: prefix }),
-    );
+    const run = runMain([], fleetEnv());
     try {
-      const deadline = Date.now() + 20_000;
-      while (!/API token/.test(run.stdout()) && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 100));
+      await waitForBanner(run.stdout, 20_000);
       const banner = run.stdout();
       expect(banner).toMatch(/Bull Board\s+http:\/\/127\.0\.0\.1:\d+\/admin\/queues/);
       expect(banner).toMatch(/CXone sandbox\s+http:\/\/127\.0\.0\.1:\d+ \(embedded\)/);
@@ -92,22 +105,8 @@ describe('npm start (src/main.ts)', () => {
   });
 
   it('drains within SHUTDOWN_TIMEOUT_MS and exits 0 even while a client stalls mid-request', async () => {
-    const prefix = testPrefix();
-    prefixes.push(prefix);
-    const run = runMain(
-      ['all'],
-      cleanEnv({
-        REDIS_URL,
-        PORT: '0',
-        SANDBOX_PORT: '0',
-        HOST: '127.0.0.1',
-        KEY_PREFIX: prefix,
-        SHUTDOWN_TIMEOUT_MS: '1000',
-      }),
-    );
-    const deadline = Date.now() + 20_000;
-    while (!/API token/.test(run.stdout()) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
+    const run = runMain(['all'], fleetEnv({ SHUTDOWN_TIMEOUT_MS: '1000' }));
+    await waitForBanner(run.stdout, 20_000);
     const port = Number(/API\s+http:\/\/127\.0\.0\.1:(\d+)\/v1/.exec(run.stdout())?.[1]);
     expect(port).toBeGreaterThan(0);
     // Headers and half a body, then nothing: the server waits for the rest until Node's request
@@ -140,20 +139,8 @@ describe('npm start (src/main.ts)', () => {
   });
 
   it('names HOST in one line when it is not an address of this machine, before any worker starts', async () => {
-    const prefix = testPrefix();
-    prefixes.push(prefix);
     // TEST-NET-3 (RFC 5737): documentation only, never assigned to an interface.
-    const run = runMain(
-      ['all'],
-      cleanEnv({
-        REDIS_URL,
-        PORT: '0',
-        SANDBOX_PORT: '0',
-        HOST: '203.0.113.7',
-        KEY_PREFIX: prefix,
-        LOG_LEVEL: 'info',
-      }),
-    );
+    const run = runMain(['all'], fleetEnv({ HOST: '203.0.113.7', LOG_LEVEL: 'info' }));
     const { code } = await run.exit;
     expect(code).toBe(1);
     expect(run.stderr().trim().split('\n')).toEqual([
@@ -163,18 +150,15 @@ describe('npm start (src/main.ts)', () => {
   });
 
   it('stops when npm start itself is signalled, as a supervisor holding its pid does', async () => {
-    const prefix = testPrefix();
-    prefixes.push(prefix);
     const npm = spawn('npm', ['start', '--silent', '--', 'all'], {
       cwd: fileURLToPath(new URL('../..', import.meta.url)),
-      env: cleanEnv({ REDIS_URL, PORT: '0', SANDBOX_PORT: '0', HOST: '127.0.0.1', KEY_PREFIX: prefix }),
+      env: fleetEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
     npm.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 30_000;
-    while (!/API token/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await waitForBanner(() => out, 30_000);
     const port = Number(/API\s+http:\/\/127\.0\.0\.1:(\d+)\/v1/.exec(out)?.[1]);
     expect(port).toBeGreaterThan(0);
     // SIGTERM to npm alone, not to its process group: the orchestrator must get it and drain.
