@@ -1,12 +1,12 @@
-import { DelayedError, type Job } from 'bullmq';
+import { DelayedError } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
-import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { processActivate } from '../../src/workers/launch-worker.js';
 import { campaignConfig, patchOnSandbox, startStack, type Stack } from '../e2e/stack.js';
+import { fakeActivationJob, launchWorkerDeps } from './activation-job.js';
 
 /**
  * A scheduled campaign whose settings were changed in CXone's console before its start, so that they
@@ -44,15 +44,8 @@ describe('the delayed activation of a campaign changed in CXone', () => {
       ).status,
     ).toBe(200);
 
-    const delayedTo: number[] = [];
-    const job = {
-      id: `activate-${created.id}`,
-      data: { launchId: 'launch-hold', campaignId: created.id, actor: 'api:test' },
-      attemptsMade: 0,
-      opts: { attempts: 10 },
-      moveToDelayed: async (at: number) => void delayedTo.push(at),
-    } as unknown as Job;
-    const deps = { ctx: stack.ctx, launches: createLaunchStore(stack.ctx), campaigns, lockMs: 30_000 };
+    const { job, delayedTo } = fakeActivationJob(created.id, 'launch-hold');
+    const deps = launchWorkerDeps(stack.ctx);
     const started = Date.now();
     await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
 

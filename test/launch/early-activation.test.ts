@@ -1,16 +1,16 @@
-import { DelayedError, type Job } from 'bullmq';
+import { DelayedError } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
-import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { cxoneCalls } from '../../src/shared/metrics.js';
 import { pollSchedulerId } from '../../src/shared/polling/schedulers.js';
 import { SCHEDULED_CHECK_MIN_MS } from '../../src/workers/launch-plan.js';
 import { processActivate } from '../../src/workers/launch-worker.js';
 import { campaignConfig, patchOnSandbox, startStack, type Stack } from '../e2e/stack.js';
+import { fakeActivationJob, launchWorkerDeps } from './activation-job.js';
 
 /**
  * A scheduled campaign's activation job wakes before the start to look at it: one activated in CXone
@@ -38,31 +38,14 @@ describe('the activation job before a scheduled start', () => {
     return { id: created.id, config, scheduled };
   }
 
-  function activationJob(campaignId: string, launchId: string) {
-    const delayedTo: number[] = [];
-    const job = {
-      id: `activate-${campaignId}`,
-      data: { launchId, campaignId, actor: 'api:test' },
-      attemptsMade: 0,
-      opts: { attempts: 10 },
-      moveToDelayed: async (at: number) => void delayedTo.push(at),
-    } as unknown as Job;
-    return { job, delayedTo };
-  }
-
-  const deps = () => ({
-    ctx: stack.ctx,
-    launches: createLaunchStore(stack.ctx),
-    campaigns: createCampaignStore(stack.ctx),
-    lockMs: 30_000,
-  });
+  const deps = () => launchWorkerDeps(stack.ctx);
 
   it('looks again at the next check, not at the start, while the campaign waits for it', async () => {
     const { id } = await scheduledCampaign('launch-early-wait');
     const calls = (await cxoneCalls.get()).values;
     const before = (endpoint: string) =>
       calls.filter((v) => v.labels.endpoint === endpoint).reduce((n, v) => n + v.value, 0);
-    const { job, delayedTo } = activationJob(id, 'launch-early-wait');
+    const { job, delayedTo } = fakeActivationJob(id, 'launch-early-wait');
     const started = Date.now();
     await expect(processActivate(deps(), job, 'token')).rejects.toBeInstanceOf(DelayedError);
 
@@ -85,7 +68,7 @@ describe('the activation job before a scheduled start', () => {
     // Someone starts it in CXone's console two days early.
     const changed = await patchOnSandbox(stack.sandbox, id, { status: 'active' });
     expect(changed.status).toBe(200);
-    const { job, delayedTo } = activationJob(id, 'launch-early-active');
+    const { job, delayedTo } = fakeActivationJob(id, 'launch-early-active');
 
     const result = await processActivate(deps(), job, 'token');
 
@@ -116,7 +99,7 @@ describe('the activation job before a scheduled start', () => {
     expect(record!.config.dialerStrategy.callRate).toBe(onCxone.dialerSettings.callRate);
 
     // A redelivery records nothing twice and writes nothing again.
-    await processActivate(deps(), activationJob(id, 'launch-early-active').job, 'token');
+    await processActivate(deps(), fakeActivationJob(id, 'launch-early-active').job, 'token');
     expect((await (stack.ctx.audit as AuditTrailStore).list(id)).map((r) => r.action)).toEqual([
       'state_changed',
       'campaign_launched',
@@ -133,7 +116,7 @@ describe('the activation job before a scheduled start', () => {
     await campaigns.syncFromCxone(await stack.ctx.cxone.getCampaign(id));
     expect((await campaigns.get(id))?.status).toBe('active');
 
-    const result = await processActivate(deps(), activationJob(id, 'launch-early-read').job, 'token');
+    const result = await processActivate(deps(), fakeActivationJob(id, 'launch-early-read').job, 'token');
 
     expect(result).toMatchObject({ outcome: 'succeeded', campaignStatus: 'active' });
     const trail = await (stack.ctx.audit as AuditTrailStore).list(id);
@@ -150,7 +133,7 @@ describe('the activation job before a scheduled start', () => {
       body: JSON.stringify({ failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.getCampaign }),
     });
     expect(scripted.status).toBe(200);
-    const { job, delayedTo } = activationJob(id, 'launch-early-503');
+    const { job, delayedTo } = fakeActivationJob(id, 'launch-early-503');
     const started = Date.now();
     // On its last attempt, too: a look that failed is no reason to give the activation up.
     (job as unknown as { attemptsMade: number }).attemptsMade = 9;

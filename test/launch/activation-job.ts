@@ -1,0 +1,30 @@
+import type { Job } from 'bullmq';
+import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import type { AppContext } from '../../src/shared/context.js';
+import { createLaunchStore } from '../../src/shared/launch-store.js';
+
+/**
+ * An `activate` job to hand processActivate directly: its moves to delayed are recorded in
+ * `delayedTo` instead of reaching BullMQ.
+ */
+export function fakeActivationJob(campaignId: string, launchId: string): { job: Job; delayedTo: number[] } {
+  const delayedTo: number[] = [];
+  const job = {
+    id: `activate-${campaignId}`,
+    data: { launchId, campaignId, actor: 'api:test' },
+    attemptsMade: 0,
+    opts: { attempts: 10 },
+    moveToDelayed: async (at: number) => void delayedTo.push(at),
+  } as unknown as Job;
+  return { job, delayedTo };
+}
+
+/** The launch worker's dependencies over a test context. */
+export function launchWorkerDeps(ctx: AppContext) {
+  return {
+    ctx,
+    launches: createLaunchStore(ctx),
+    campaigns: createCampaignStore(ctx),
+    lockMs: 30_000,
+  };
+}
