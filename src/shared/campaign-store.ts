@@ -38,10 +38,10 @@ export interface CampaignRecord {
   /** Owned by lifecycle (H5). */
   lastCommand?: unknown;
   /**
-   * The recipient states the campaign was launched (or PATCHed through the API) for. The audience a
-   * campaign calls does not shrink when CXone's copy of the list is edited, so `config.recipientStates`
-   * as read is CXone's list joined with these (declaredRecipientStates), and every compliance check
-   * keeps binding them: a console edit that drops them and moves the zone is a breach, not a new truth.
+   * The recipient states the campaign was launched for. The audience a campaign calls does not shrink
+   * when CXone's copy of the list is edited, so `config.recipientStates` as read is CXone's list joined
+   * with these (withDeclaredStates), and every compliance check keeps binding them: a console edit that
+   * drops them and moves the zone is a breach, not a new truth.
    */
   declaredStates?: string[];
   /** When the CXone resource was last read or written (ISO); drives staleness of the API view. */
