@@ -55,8 +55,11 @@ describe('the cleanup of a failed launch when CXone refuses the cancel', () => {
     await waitFor('the campaign to be cancelled', async () =>
       (await stack.ctx.cxone.getCampaign(campaignId)).status === 'cancelled' ? true : undefined,
     );
-    expect(await getCommand(stack.ctx, String(record?.cancelCommandId))).toMatchObject({
-      status: 'succeeded',
+    // The command is marked finished after its CXone write and its records, so wait for that mark.
+    const finished = await waitFor('the stop command to finish', async () => {
+      const command = await getCommand(stack.ctx, String(record?.cancelCommandId));
+      return command && command.status !== 'queued' && command.status !== 'running' ? command : undefined;
     });
+    expect(finished).toMatchObject({ status: 'succeeded' });
   });
 });
