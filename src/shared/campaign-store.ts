@@ -209,6 +209,15 @@ export function withDeclaredStates(config: CampaignConfig, declared: readonly st
   return { ...config, recipientStates: [...listed, ...dropped] as CampaignConfig['recipientStates'] };
 }
 
+/**
+ * The declared states once a command's recipient list `written` has landed on CXone: the launch's and
+ * every state a command added, so each binds the campaign from then on; null when none is new. Pure.
+ */
+export function withAddedStates(declared: readonly string[], written: readonly string[]): string[] | null {
+  const added = written.filter((s) => !declared.includes(s));
+  return added.length === 0 ? null : [...declared, ...added];
+}
+
 export class CampaignStore {
   private readonly redis: Redis;
   private readonly keys: Keys;

@@ -275,6 +275,42 @@ describe('campaign command API', () => {
     expect(await queued()).toBe(before);
   });
 
+  it('binds a state a PATCH added like the launch ones: a console edit later dropping it does not free it', async () => {
+    const store = new CampaignStore(h.ctx);
+    const campaign = await h.campaign(
+      'paused',
+      testCampaignConfig({ complianceTimeZone: 'America/New_York', recipientStates: ['GA'] }),
+    );
+    await store.patch(campaign.id, { declaredStates: ['GA'] });
+    const added = await app.inject({
+      method: 'PATCH',
+      url: `/v1/campaigns/${campaign.id}`,
+      headers: auth,
+      payload: { recipientStates: ['GA', 'NC'] },
+    });
+    expect(added.statusCode).toBe(202);
+    const done = await h.waitForCommand((added.json() as { commandId: string }).commandId);
+    expect(done.status).toBe('succeeded');
+    expect((await store.get(campaign.id))?.declaredStates).toEqual(['GA', 'NC']);
+
+    // Someone drops NC in the console, and a poll stores CXone's list.
+    await h.consoleChange(campaign.id, { complianceSettings: { recipientStates: ['GA'] } });
+    await store.syncFromCxone(await h.ctx.cxone.getCampaign(campaign.id));
+    expect((await store.get(campaign.id))?.config.recipientStates).toEqual(['GA', 'NC']);
+    const before = await queued();
+    const dropped = await app.inject({
+      method: 'PATCH',
+      url: `/v1/campaigns/${campaign.id}`,
+      headers: auth,
+      payload: { recipientStates: ['GA'] },
+    });
+    expect(dropped.statusCode).toBe(400);
+    expect((dropped.json() as { issues: Array<{ message: string }> }).issues[0]?.message).toMatch(
+      /^cannot drop NC: /,
+    );
+    expect(await queued()).toBe(before);
+  });
+
   it('applies a PATCH and reports the outcome; a stale second PATCH of the same field conflicts', async () => {
     const campaign = await h.campaign('active');
     // Both requests read the campaign before either change is applied.

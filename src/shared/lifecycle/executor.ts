@@ -1,6 +1,6 @@
 import type { AuditTrail } from '../audit/types.js';
 import type { CampaignConfig, ValidationIssue } from '../campaign-config.js';
-import { withDeclaredStates, type CampaignStore } from '../campaign-store.js';
+import { withAddedStates, withDeclaredStates, type CampaignStore } from '../campaign-store.js';
 import type { Clock } from '../clock.js';
 import type { CxoneApi } from '../cxone/api.js';
 import type { CampaignResource, CampaignStatus } from '../cxone/wire.js';
@@ -378,6 +378,16 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   } else if (writes.length === 0) {
     // Nothing written: still refresh the record from the read (CXone always wins).
     await effects.sync(latest);
+  }
+
+  // States a command added to the list bind the campaign like the launch's (campaign-store.ts,
+  // declaredStates): a console edit that drops one later is a breach, and no PATCH may drop it.
+  // Declared once every CXone write held (a command that failed half-way rolled its list back); a
+  // retry after this write failed finds the list in place and comes here again.
+  const written = ours['recipientStates'];
+  if (record && Array.isArray(written)) {
+    const declared = withAddedStates(record.declaredStates ?? [], written as string[]);
+    if (declared) await store.patch(campaignId, { declaredStates: declared });
   }
 
   return {
