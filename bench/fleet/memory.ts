@@ -78,11 +78,18 @@ export async function measureRedisPerCampaign(opts: {
       const launchId = randomUUID();
       const iso = new Date(now).toISOString();
       await launches.create({ launchId, actor: 'api:bench', name: campaignConfig.name, requestedAt: iso });
+      // The dearer of the two shapes: a launch for a later start, which its activation then noted.
       await launches.finish(launchId, {
         status: 'succeeded',
         campaignId,
+        campaignStatus: 'scheduled',
+        cxoneVersion: 2,
+        activateAt: iso,
+      });
+      await launches.recordActivation(launchId, {
         campaignStatus: 'active',
         cxoneVersion: 3,
+        activatedAt: iso,
       });
       const resource: CampaignResource = {
         ...toCreateCampaignRequest(campaignConfig),

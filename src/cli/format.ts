@@ -16,9 +16,12 @@ export interface LaunchView {
   error?: unknown;
   /** The latest transient failure while the launch is retried (the API sends it only while running). */
   lastError?: string;
-  /** CXone status when the launch finished: `active`, or `scheduled` until `activateAt`. */
+  /** CXone status when the launch finished (`active`, or `scheduled` until `activateAt`), then as
+   *  the delayed activation left it. */
   campaignStatus?: string;
   activateAt?: string;
+  activatedAt?: string;
+  activationError?: string;
 }
 
 export interface StatsView {
@@ -98,8 +101,12 @@ export function formatLaunch(launch: LaunchView): string {
   if (launch.campaignId) lines.push(`campaign ${launch.campaignId}`);
   // A succeeded launch is not necessarily dialing: a future start (or one outside the calling
   // window) leaves the campaign scheduled until its activation.
-  if (launch.campaignStatus === 'scheduled' && launch.activateAt) {
+  if (launch.activationError) {
+    lines.push(`dialing  no: the activation gave up (${launch.activationError})`);
+  } else if (launch.campaignStatus === 'scheduled' && launch.activateAt) {
     lines.push(`dialing  not yet: scheduled, activates at ${launch.activateAt}`);
+  } else if (launch.campaignStatus === 'active' && launch.activatedAt) {
+    lines.push(`dialing  yes (active since ${launch.activatedAt})`);
   } else if (launch.campaignStatus) {
     lines.push(
       `dialing  ${launch.campaignStatus === 'active' ? 'yes (active)' : `no (${launch.campaignStatus})`}`,

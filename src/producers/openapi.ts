@@ -46,6 +46,15 @@ const launchStatusSchema = z.looseObject({
   launchId: z.string(),
   status: z.enum(LAUNCH_STATUSES),
   campaignId: z.string().optional(),
+  campaignStatus: campaignStatusSchema
+    .optional()
+    .describe("The campaign's CXone status when the launch finished, then as its delayed activation left it"),
+  activateAt: z.string().optional().describe('A future start: when the campaign will be activated'),
+  activatedAt: z.string().optional().describe('When the delayed activation found the campaign dialing'),
+  activationError: z
+    .string()
+    .optional()
+    .describe('Why the delayed activation gave up (the campaign stays scheduled on CXone)'),
   error: z.unknown().optional().describe('Why the launch failed (present when status is failed)'),
   cancelled: z
     .boolean()

@@ -21,11 +21,18 @@ export interface LaunchRecord {
   idempotencyKey?: string;
   /** Set as soon as CXone has created the campaign, before anything else can fail. */
   campaignId?: string;
-  /** CXone status of the campaign when the launch finished (scheduled for a future start, else active). */
+  /**
+   * CXone status of the campaign when the launch finished (scheduled for a future start, else active),
+   * then as the delayed activation found or left it (active; or cancelled, say, when stopped first).
+   */
   campaignStatus?: CampaignStatus;
   cxoneVersion?: number;
   /** When a scheduled campaign will be activated (ISO). */
   activateAt?: string;
+  /** When the delayed activation ran and found the campaign dialing (ISO). */
+  activatedAt?: string;
+  /** Why the delayed activation gave up for good (the campaign stays scheduled on CXone). */
+  activationError?: string;
   error?: string;
   /** The latest transient failure while the launch is still being retried (status running). */
   lastError?: string;
@@ -69,14 +76,18 @@ redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
 return false
 `;
 
-/** Updates a launch unless it already finished; a redelivered job cannot move succeeded back to running. */
+/**
+ * Updates a launch: ARGV[1] '1' unless it already finished (a redelivered job cannot move succeeded
+ * back to running), 's' only once it succeeded (what came of its delayed activation), '0' always.
+ */
 const UPDATE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return -1
 end
-if ARGV[1] == '1' then
+if ARGV[1] ~= '0' then
   local status = redis.call('HGET', KEYS[1], 'status')
-  if status == 'succeeded' or status == 'failed' then
+  local finished = status == 'succeeded' or status == 'failed'
+  if (ARGV[1] == '1' and finished) or (ARGV[1] == 's' and status ~= 'succeeded') then
     return 0
   end
 end
@@ -214,20 +225,35 @@ export class LaunchStore {
     await this.apply(launchId, fields, false);
   }
 
+  /**
+   * What the delayed activation of a succeeded launch came to, so the launch does not go on reading
+   * `scheduled` once the campaign dials (or was stopped before its start, or could not be activated).
+   * Returns false when the launch is not (or no longer) a succeeded one.
+   */
+  async recordActivation(
+    launchId: string,
+    fields: Pick<StoredFields, 'campaignStatus' | 'cxoneVersion' | 'activatedAt' | 'activationError'>,
+  ): Promise<boolean> {
+    return (await this.write(launchId, fields, 's')) === 1;
+  }
+
   isTerminal(record: Pick<LaunchRecord, 'status'>): boolean {
     return TERMINAL.includes(record.status);
   }
 
   private async apply(launchId: string, fields: StoredFields, unlessTerminal: boolean): Promise<boolean> {
-    const result = await evalScript(
+    return (await this.write(launchId, fields, unlessTerminal ? '1' : '0')) === 1;
+  }
+
+  private async write(launchId: string, fields: StoredFields, mode: '0' | '1' | 's'): Promise<unknown> {
+    return evalScript(
       this.redis,
       UPDATE_SCRIPT,
       1,
       this.keys.launch(launchId),
-      unlessTerminal ? '1' : '0',
+      mode,
       ...encode({ ...fields, updatedAt: this.now() }),
     );
-    return result === 1;
   }
 }
 

@@ -589,6 +589,32 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
   }
 }
 
+/**
+ * Puts what the delayed activation came to on the launch record. Best effort: the campaign record,
+ * audit trail and events already say it, and failing the job for this would repeat a takeover's event.
+ */
+async function noteActivation(
+  deps: Deps,
+  launchId: string,
+  fields: Parameters<LaunchStore['recordActivation']>[1],
+): Promise<void> {
+  try {
+    await deps.launches.recordActivation(launchId, fields);
+  } catch (err) {
+    deps.ctx.logger.warn(
+      { launchId, err: err instanceof Error ? err.message : String(err) },
+      'could not note the activation on the launch record',
+    );
+  }
+}
+
+const noteActivated = (deps: Deps, launchId: string, resource: CampaignResource) =>
+  noteActivation(deps, launchId, {
+    campaignStatus: resource.status,
+    cxoneVersion: resource.version,
+    activatedAt: new Date(deps.ctx.clock.now()).toISOString(),
+  });
+
 /** How long a look at a scheduled campaign before its start waits for CXone's budget before giving up. */
 const EARLY_CHECK_MAX_WAIT_MS = 5_000;
 
@@ -661,6 +687,10 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     const step = nextLaunchStep(current.status);
     if (step === 'gone') {
       await campaigns.syncFromCxone(current, { launchId: data.launchId });
+      await noteActivation(deps, data.launchId, {
+        campaignStatus: current.status,
+        cxoneVersion: current.version,
+      });
       log.info({ status: current.status }, 'campaign ended before its start; nothing to activate');
       return { outcome: 'skipped', reason: `campaign is ${current.status}` };
     }
@@ -674,6 +704,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       }
       // Also a redelivery after the activation went through: finish what that run may not have.
       const resource = await activateNow(deps, { ...activation, takeover: early });
+      await noteActivated(deps, data.launchId, resource);
       return { outcome: 'succeeded', campaignId: data.campaignId, campaignStatus: resource.status };
     }
     if (step === 'schedule') {
@@ -712,6 +743,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       return await moveTo(nextActivationWakeMs(plan.activateAtMs, now, await checkIntervalOf(deps)));
     }
     const resource = await activateNow(deps, activation);
+    await noteActivated(deps, data.launchId, resource);
     await publishOrLog(ctx, 'campaign.state.changed', data.campaignId, {
       from: current.status,
       to: resource.status,
@@ -733,6 +765,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
         dedupeKey: `activation_failed:${data.campaignId}`,
       });
       await publishOrLog(ctx, 'campaign.launch.failed', data.campaignId, failure);
+      await noteActivation(deps, data.launchId, { activationError: failure.reason });
     }
     return rethrowForBullmq(err, job, ctx.queues.launch, ctx);
   }

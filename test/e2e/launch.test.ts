@@ -121,6 +121,14 @@ describe('launch pipeline', () => {
     // The default config (predictive, callRate 0.5 at answerRate 0.3, abandonment-target pacing)
     // activates at the safe start rate, audited as a pacing decision.
     expect(actions).toEqual(['campaign_created', 'state_changed', 'campaign_launched', 'pacing_decision']);
+    // The launch no longer reads "scheduled" once its campaign dials.
+    const activated = await waitFor('the launch to show the activation', async () => {
+      const view = (await api(stack, 'GET', `/v1/launches/${String(reply.body.launchId)}`)).body;
+      return view.campaignStatus === 'active' ? view : undefined;
+    });
+    expect(activated).toMatchObject({ status: 'succeeded', activateAt: launch.activateAt });
+    expect(Date.parse(String(activated.activatedAt))).toBeGreaterThanOrEqual(start.toMillis());
+    expect(activated.cxoneVersion).toBe((await stack.ctx.cxone.getCampaign(campaignId)).version);
   });
 
   it('re-checks the calling window at activation: changed windows move the activation', async () => {

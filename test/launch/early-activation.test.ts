@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { DelayedError } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { cxoneCalls } from '../../src/shared/metrics.js';
@@ -123,6 +125,49 @@ describe('the activation job before a scheduled start', () => {
     expect(trail.map((r) => r.action)).toEqual(['state_changed', 'campaign_launched', 'pacing_decision']);
     expect(trail[0]!.details).toMatchObject({ from: 'scheduled', to: 'active', changedIn: 'cxone' });
     expect(await stack.ctx.queues.poll.getJobScheduler(pollSchedulerId(id))).toBeDefined();
+  });
+
+  it('notes on the launch what came of its activation: stopped before the start, or given up for good', async () => {
+    const launches = createLaunchStore(stack.ctx);
+    const succeededLaunch = async (campaignId: string) => {
+      const launchId = randomUUID();
+      await launches.create({
+        launchId,
+        actor: 'api:test',
+        name: 'x',
+        requestedAt: new Date().toISOString(),
+      });
+      await launches.finish(launchId, { status: 'succeeded', campaignId, campaignStatus: 'scheduled' });
+      return launchId;
+    };
+
+    // Stopped by an operator (or in the console) before its start.
+    const { id: stopped } = await scheduledCampaign('unused');
+    const stoppedLaunch = await succeededLaunch(stopped);
+    expect((await patchOnSandbox(stack.sandbox, stopped, { status: 'cancelled' })).status).toBe(200);
+    const skipped = await processActivate(deps(), fakeActivationJob(stopped, stoppedLaunch).job, 'token');
+    expect(skipped).toMatchObject({ outcome: 'skipped' });
+    const cancelledOnCxone = await stack.ctx.cxone.getCampaign(stopped);
+    expect(await launches.get(stoppedLaunch)).toMatchObject({
+      status: 'succeeded',
+      campaignStatus: 'cancelled',
+      cxoneVersion: cancelledOnCxone.version,
+    });
+
+    // Due, but never scheduled on CXone: the activation gives up for good.
+    const config = campaignConfigSchema.parse(campaignConfig({ startDateTime: new Date().toISOString() }));
+    const draft = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const draftLaunch = await succeededLaunch(draft.id);
+    await createCampaignStore(stack.ctx).syncFromCxone(await stack.ctx.cxone.getCampaign(draft.id), {
+      config,
+      launchId: draftLaunch,
+    });
+    await expect(
+      processActivate(deps(), fakeActivationJob(draft.id, draftLaunch).job, 'token'),
+    ).rejects.toThrow(/still draft/);
+    const failed = await launches.get(draftLaunch);
+    expect(failed).toMatchObject({ status: 'succeeded', campaignStatus: 'scheduled' });
+    expect(failed?.activationError).toMatch(/still draft on CXone; it was never scheduled/);
   });
 
   it('looks again later when CXone does not answer a look, without failing the activation', async () => {

@@ -188,6 +188,18 @@ describe('cxo formatting (pure)', () => {
       formatLaunch({ ...done, campaignStatus: 'scheduled', activateAt: '2026-11-29T13:00:00.000Z' }),
     ).toContain('dialing  not yet: scheduled, activates at 2026-11-29T13:00:00.000Z');
     expect(formatLaunch({ ...done, campaignStatus: 'active' })).toContain('dialing  yes (active)');
+    // Once its delayed activation ran, or gave up.
+    expect(
+      formatLaunch({
+        ...done,
+        campaignStatus: 'active',
+        activateAt: '2026-11-29T13:00:00.000Z',
+        activatedAt: '2026-11-29T13:00:01.000Z',
+      }),
+    ).toContain('dialing  yes (active since 2026-11-29T13:00:01.000Z)');
+    expect(
+      formatLaunch({ ...done, campaignStatus: 'scheduled', activateAt: 'x', activationError: 'still draft' }),
+    ).toContain('dialing  no: the activation gave up (still draft)');
     expect(progressLine(done, 1500, 0)).not.toContain('last try');
     expect(progressLine({ ...retrying, lastError: 'x'.repeat(300) }, 0, 0).length).toBeLessThan(140);
   });

@@ -25,6 +25,8 @@ export async function registerLaunchRoutes(app: FastifyInstance, ctx: AppContext
       ...(record.campaignStatus ? { campaignStatus: record.campaignStatus } : {}),
       ...(record.cxoneVersion !== undefined ? { cxoneVersion: record.cxoneVersion } : {}),
       ...(record.activateAt ? { activateAt: record.activateAt } : {}),
+      ...(record.activatedAt ? { activatedAt: record.activatedAt } : {}),
+      ...(record.activationError ? { activationError: record.activationError } : {}),
       ...(record.error ? { error: record.error } : {}),
       ...(record.lastError && record.status === 'running' ? { lastError: record.lastError } : {}),
       ...(record.cancelled !== undefined ? { cancelled: record.cancelled } : {}),
