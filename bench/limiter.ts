@@ -25,6 +25,7 @@ import { createFleetLimiter } from '../src/shared/limiter/fleet-limiter.js';
 import { silentLogger } from '../src/shared/logger.js';
 import { nextBoundary, summarize, type WorkerReport } from './limiter/stats.js';
 import { deletePrivatePrefix } from '../src/shared/private-prefix.js';
+import { SANDBOX_SKILL_GROUP_ID, SANDBOX_TARGET_LIST_ID } from '../src/sandbox/directory.js';
 
 const WORKER = fileURLToPath(new URL('./limiter/worker.ts', import.meta.url));
 const STATS = CXONE_ENDPOINTS.getStats;
@@ -55,14 +56,14 @@ function campaign(i: number): CreateCampaignRequest {
     name: `Limiter bench ${i}`,
     type: 'predictive',
     startDateTime: new Date(Date.now() + 3_600_000).toISOString(),
-    targetListId: randomUUID(),
+    targetListId: SANDBOX_TARGET_LIST_ID,
     dialerSettings: {
       strategy: 'predictive',
       agentCapacity: 20,
       callRate: 0.5,
       answerRate: 0.3,
       wrapUpTime: 30,
-      skillGroupId: randomUUID(),
+      skillGroupId: SANDBOX_SKILL_GROUP_ID,
     },
     complianceSettings: {
       timeZone: 'UTC',

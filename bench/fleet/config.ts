@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CampaignConfigInput } from '../../src/shared/campaign-config.js';
+import { SANDBOX_SKILL_GROUP_ID, SANDBOX_TARGET_LIST_ID } from '../../src/sandbox/directory.js';
 
 /**
  * A valid campaign config whose start lies a month ahead, so a launch ends at "scheduled" with a
@@ -10,8 +11,8 @@ export function benchCampaignConfig(index: number, nowMs: number): CampaignConfi
   return {
     name: `bench-${index}-${randomUUID().slice(0, 8)}`,
     startDateTime: start.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    targetListId: randomUUID(),
-    skillGroupId: randomUUID(),
+    targetListId: SANDBOX_TARGET_LIST_ID,
+    skillGroupId: SANDBOX_SKILL_GROUP_ID,
     complianceTimeZone: 'America/New_York',
     allowedCallTimes: [
       { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '09:00', end: '20:00' },

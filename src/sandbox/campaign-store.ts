@@ -265,7 +265,7 @@ export class CampaignStore {
   }
 }
 
-function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
+export function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
   if (!value) return {};
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

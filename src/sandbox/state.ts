@@ -4,6 +4,7 @@ import { SANDBOX_DEFAULTS } from '../shared/config.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { CampaignDialers, defaultDialerFactory, type DialerFactory } from './campaign-dialers.js';
 import { CampaignStore } from './campaign-store.js';
+import { Directory } from './directory.js';
 import { RequestCounters } from './counters.js';
 import { FaultInjector } from './faults.js';
 import { IdempotencyStore } from './idempotency.js';
@@ -45,6 +46,8 @@ export interface SandboxState {
   counters: RequestCounters;
   idempotency: IdempotencyStore;
   campaigns: CampaignStore;
+  /** The tenant's target lists and skill groups, which campaigns must name. */
+  directory: Directory;
   dialers: CampaignDialers;
   simTime: SimulatedTime;
   seed: number;
@@ -81,6 +84,7 @@ export function createSandboxState(
       opts.idempotencyTtlMs ?? SANDBOX_OPTION_DEFAULTS.idempotencyTtlMs,
     ),
     campaigns,
+    directory: new Directory(),
     dialers: new CampaignDialers(campaigns, simTime, dialerFactory, seed, logger),
     simTime,
     seed,

@@ -1,12 +1,13 @@
 import type { CampaignConfig, CampaignConfigInput } from '../../src/shared/campaign-config.js';
+import { SANDBOX_SKILL_GROUP_ID, SANDBOX_TARGET_LIST_ID } from '../../src/sandbox/directory.js';
 
 /** A valid campaign config (API input shape); tests override what they exercise. */
 export function configInput(overrides: Partial<CampaignConfigInput> = {}): CampaignConfigInput {
   return {
     name: 'Spring renewals',
     startDateTime: '2026-03-02T09:00:00-05:00',
-    targetListId: '2b0f8a52-6a0e-4f5e-9a57-2d7f0f0c1a11',
-    skillGroupId: '7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f',
+    targetListId: SANDBOX_TARGET_LIST_ID,
+    skillGroupId: SANDBOX_SKILL_GROUP_ID,
     complianceTimeZone: 'America/New_York',
     allowedCallTimes: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' }],
     dialerStrategy: { strategy: 'predictive', agentCapacity: 20, callRate: 0.8, answerRate: 0.3 },

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.js';
 import type { Clock } from '../../src/shared/clock.js';
 import { createCxoneClient, type CxoneClient } from '../../src/shared/cxone/client.js';
@@ -7,6 +6,7 @@ import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import type { FleetLimiter } from '../../src/shared/limiter/types.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { testPrefix, REDIS_URL, deletePrefixAt } from '../support/redis-prefix.js';
+import { SANDBOX_SKILL_GROUP_ID, SANDBOX_TARGET_LIST_ID } from '../../src/sandbox/directory.js';
 
 export { REDIS_URL };
 
@@ -88,14 +88,14 @@ export function campaignBody(overrides: Partial<CreateCampaignRequest> = {}): Cr
     name: 'Spring renewals',
     type: 'predictive',
     startDateTime: new Date(Date.now() + 3_600_000).toISOString(),
-    targetListId: randomUUID(),
+    targetListId: SANDBOX_TARGET_LIST_ID,
     dialerSettings: {
       strategy: 'predictive',
       agentCapacity: 10,
       callRate: 0.5,
       answerRate: 0.3,
       wrapUpTime: 30,
-      skillGroupId: randomUUID(),
+      skillGroupId: SANDBOX_SKILL_GROUP_ID,
     },
     complianceSettings: {
       timeZone: 'America/New_York',

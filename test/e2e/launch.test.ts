@@ -239,6 +239,21 @@ describe('launch pipeline', () => {
     }
   });
 
+  it('fails a launch naming a target list the tenant lacks, saying which field, without retrying', async () => {
+    const unknownList = '11111111-2222-4333-8444-555555555555';
+    const reply = await api(stack, 'POST', '/v1/campaigns', {
+      body: campaignConfig({ name: 'Wrong list', targetListId: unknownList }),
+    });
+    expect(reply.status).toBe(202);
+    const launchId = String(reply.body.launchId);
+    const launch = await waitForLaunch(stack, launchId);
+    expect(launch.status).toBe('failed');
+    expect(String(launch.error)).toContain(`targetListId: no target list ${unknownList} in this tenant`);
+    expect(launch.campaignId).toBeUndefined();
+    const job = await stack.ctx.queues.launch.getJob(launchId);
+    expect(job?.attemptsMade).toBe(1);
+  });
+
   it('replays an idempotent submission after the launch finished without launching again', async () => {
     const headers = { 'idempotency-key': `e2e-${Date.now()}` };
     const body = campaignConfig({ name: 'Once' });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
 import { historyPageSchema } from '../../src/shared/cxone/wire.js';
+import { SANDBOX_DIRECTORY } from '../../src/sandbox/directory.js';
 import { call, CONSOLE, createBody, createCampaign, patch, start, tokenFor } from './helpers.js';
 
 describe('sandbox campaigns', () => {
@@ -32,6 +33,83 @@ describe('sandbox campaigns', () => {
     expect(got.status).toBe(200);
     expect(got.body).toMatchObject({ ...body, id: created.body.id, version: 1, status: 'draft' });
     expect(sandbox.campaignCount()).toBeGreaterThanOrEqual(1);
+  });
+
+  it('refuses lists and skill groups the tenant lacks, and more agents than the group holds', async () => {
+    const base = createBody();
+    const unknownList = '11111111-2222-4333-8444-555555555555';
+    const unknownGroup = '66666666-7777-4888-9999-000000000000';
+    const refused = await call(sandbox, 'POST', '/api/v2/campaigns', {
+      token,
+      body: {
+        ...base,
+        targetListId: unknownList,
+        dialerSettings: { ...base.dialerSettings, skillGroupId: unknownGroup },
+      },
+    });
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors).toEqual([
+      { field: 'targetListId', message: `no target list ${unknownList} in this tenant` },
+      { field: 'dialerSettings.skillGroupId', message: `no skill group ${unknownGroup} in this tenant` },
+    ]);
+    const collections = SANDBOX_DIRECTORY.skillGroups.find((g) => g.agents < 500)!;
+    const tooMany = await call(sandbox, 'POST', '/api/v2/campaigns', {
+      token,
+      body: {
+        ...base,
+        dialerSettings: {
+          ...base.dialerSettings,
+          skillGroupId: collections.id,
+          agentCapacity: collections.agents + 1,
+        },
+      },
+    });
+    expect(tooMany.status).toBe(422);
+    expect(tooMany.body.errors).toEqual([
+      {
+        field: 'dialerSettings.agentCapacity',
+        message: `${collections.agents + 1} is more than the ${collections.agents} agents of skill group "${collections.name}"`,
+      },
+    ]);
+
+    // PATCH and the console are held to the same directory; nothing changes on a refusal.
+    const created = await createCampaign(sandbox, token);
+    const id = String(created.body.id);
+    const moved = await patch(sandbox, token, id, 1, { dialerSettings: { skillGroupId: unknownGroup } });
+    expect(moved.status).toBe(422);
+    expect((moved.body.errors as { field: string }[]).map((e) => e.field)).toEqual([
+      'dialerSettings.skillGroupId',
+    ]);
+    const shrunk = await patch(sandbox, token, id, 1, {
+      dialerSettings: { skillGroupId: collections.id, agentCapacity: collections.agents + 1 },
+    });
+    expect(shrunk.status).toBe(422);
+    expect((shrunk.body.errors as { field: string }[]).map((e) => e.field)).toEqual([
+      'dialerSettings.agentCapacity',
+    ]);
+    const console = await call(sandbox, 'POST', `/__sandbox/campaigns/${id}/console`, {
+      body: { dialerSettings: { skillGroupId: unknownGroup } },
+    });
+    expect(console.status).toBe(422);
+    expect((await call(sandbox, 'GET', `/api/v2/campaigns/${id}`, { token })).body.version).toBe(1);
+
+    // A tenant's own lists and groups are added through the control surface.
+    const added = await call(sandbox, 'POST', '/__sandbox/directory', {
+      body: {
+        targetLists: [{ id: unknownList, name: 'Imported list' }],
+        skillGroups: [{ id: unknownGroup, name: 'Night shift', agents: 30 }],
+      },
+    });
+    expect(added.status).toBe(200);
+    const accepted = await call(sandbox, 'POST', '/api/v2/campaigns', {
+      token,
+      body: {
+        ...base,
+        targetListId: unknownList,
+        dialerSettings: { ...base.dialerSettings, skillGroupId: unknownGroup },
+      },
+    });
+    expect(accepted.status).toBe(201);
   });
 
   it('answers 422 naming every invalid and every unknown field, with dotted paths', async () => {

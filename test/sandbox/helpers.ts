@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CXONE_SCOPES, type CreateCampaignRequest } from '../../src/shared/cxone/wire.js';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.js';
+import { SANDBOX_SKILL_GROUP_ID, SANDBOX_TARGET_LIST_ID } from '../../src/sandbox/directory.js';
 
 export const FLEET = { clientId: 'fleet-client', clientSecret: 'fleet-secret' } as const;
 export const CONSOLE = { clientId: 'console-operator', clientSecret: 'console-secret' } as const;
@@ -71,14 +72,14 @@ export function createBody(overrides: Partial<CreateCampaignRequest> = {}): Crea
     name: `test campaign ${randomUUID().slice(0, 8)}`,
     type: 'predictive',
     startDateTime: '2026-12-01T09:00:00-05:00',
-    targetListId: randomUUID(),
+    targetListId: SANDBOX_TARGET_LIST_ID,
     dialerSettings: {
       strategy: 'predictive',
       agentCapacity: 20,
       callRate: 0.5,
       answerRate: 0.35,
       wrapUpTime: 30,
-      skillGroupId: randomUUID(),
+      skillGroupId: SANDBOX_SKILL_GROUP_ID,
     },
     complianceSettings: {
       timeZone: 'America/New_York',

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createCampaignResponseSchema } from '../../shared/cxone/wire.js';
 import { parseCreateBody, parseUpdateBody, toResource } from '../campaign-store.js';
-import { SandboxHttpError } from '../errors.js';
+import { SandboxHttpError, validationFailed } from '../errors.js';
 import { grantOf } from '../request-context.js';
 import type { SandboxState } from '../state.js';
 
@@ -60,7 +60,10 @@ export async function registerCampaignRoutes(app: FastifyInstance, state: Sandbo
         );
       }
     }
-    const campaign = state.campaigns.create(parseCreateBody(request.body), grant.clientId);
+    const parsed = parseCreateBody(request.body);
+    const unknown = state.directory.createProblems(parsed);
+    if (unknown.length > 0) throw validationFailed(unknown);
+    const campaign = state.campaigns.create(parsed, grant.clientId);
     const body = createCampaignResponseSchema.parse(toResource(campaign));
     if (key !== undefined) {
       state.idempotency.remember(grant.tenant, key, request.body, {
@@ -79,7 +82,7 @@ export async function registerCampaignRoutes(app: FastifyInstance, state: Sandbo
 
   app.patch<IdParams>('/api/v2/campaigns/:id', async (request) => {
     const grant = grantOf(request);
-    state.campaigns.get(request.params.id);
+    const current = state.campaigns.get(request.params.id);
     const expected = parseIfMatch(request.headers['if-match']);
     if (expected === undefined) {
       throw new SandboxHttpError(
@@ -89,6 +92,8 @@ export async function registerCampaignRoutes(app: FastifyInstance, state: Sandbo
       );
     }
     const patch = parseUpdateBody(request.body);
+    const unknown = state.directory.updateProblems(current.dialerSettings, patch);
+    if (unknown.length > 0) throw validationFailed(unknown);
     return toResource(state.campaigns.update(request.params.id, expected, patch, grant.clientId));
   });
 }

@@ -26,6 +26,27 @@ const faultsBody = z
   })
   .strict();
 
+const directoryBody = z
+  .object({
+    targetLists: z
+      .array(z.object({ id: z.uuid(), name: z.string().min(1).max(200) }).strict())
+      .max(1000)
+      .optional(),
+    skillGroups: z
+      .array(
+        z
+          .object({
+            id: z.uuid(),
+            name: z.string().min(1).max(200),
+            agents: z.number().int().min(1).max(100_000),
+          })
+          .strict(),
+      )
+      .max(1000)
+      .optional(),
+  })
+  .strict();
+
 const skipBody = z
   .object({
     ms: z
@@ -162,7 +183,17 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
       scope.post<{ Params: { id: string } }>('/campaigns/:id/console', async (request) => {
         const campaign = state.campaigns.get(request.params.id);
         const patch = parseUpdateBody(request.body);
+        // The console refuses what the API refuses: a group the tenant lacks, too few agents.
+        const unknown = state.directory.updateProblems(campaign.dialerSettings, patch);
+        if (unknown.length > 0) throw validationFailed(unknown);
         return toResource(state.campaigns.update(campaign.id, campaign.version, patch, CONSOLE_ACTOR));
+      });
+
+      /** The tenant's target lists and skill groups; POST adds (or replaces by id) entries. */
+      scope.get('/directory', async () => state.directory.snapshot());
+      scope.post('/directory', async (request) => {
+        state.directory.add(parse(directoryBody, request.body));
+        return state.directory.snapshot();
       });
 
       scope.get('/time', async () => ({

@@ -1,0 +1,107 @@
+import type {
+  CreateCampaignRequest,
+  UpdateCampaignRequest,
+  WireDialerSettings,
+} from '../shared/cxone/wire.js';
+import { stripUndefined } from './campaign-store.js';
+import type { FieldProblem } from './errors.js';
+
+/** A calling list of the tenant's; campaigns dial its records. */
+export interface TargetList {
+  id: string;
+  name: string;
+}
+
+/** A group of agents campaigns connect answered calls to. */
+export interface SkillGroup {
+  id: string;
+  name: string;
+  /** Agents in the group: a campaign cannot plan for more (`dialerSettings.agentCapacity`). */
+  agents: number;
+}
+
+/**
+ * The target lists and skill groups a fresh sandbox's tenant holds (docs/sandbox.md). CXone refuses a
+ * campaign naming a list or group the tenant does not have, or planning for more agents than its
+ * group holds, with 422: configs written for the sandbox use these ids (examples/campaign.json does),
+ * and an operator mirroring a real tenant adds its own with POST /__sandbox/directory.
+ */
+export const SANDBOX_DIRECTORY: { targetLists: readonly TargetList[]; skillGroups: readonly SkillGroup[] } = {
+  targetLists: [
+    { id: '6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60', name: 'Spring renewals' },
+    { id: '7b6f7f8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b', name: 'Lapsed customers' },
+  ],
+  skillGroups: [
+    { id: '0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b', name: 'Outbound sales', agents: 500 },
+    { id: '1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d', name: 'Retention', agents: 500 },
+    { id: '2b2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d', name: 'Collections', agents: 40 },
+  ],
+};
+
+export const SANDBOX_TARGET_LIST_ID = SANDBOX_DIRECTORY.targetLists[0]!.id;
+export const SANDBOX_SKILL_GROUP_ID = SANDBOX_DIRECTORY.skillGroups[0]!.id;
+
+/** The tenant's target lists and skill groups, and the checks CXone makes against them on a write. */
+export class Directory {
+  private readonly lists = new Map<string, TargetList>();
+  private readonly groups = new Map<string, SkillGroup>();
+
+  constructor(initial = SANDBOX_DIRECTORY) {
+    this.add(initial);
+  }
+
+  /** Adds (or replaces, by id) lists and groups. */
+  add(entries: { targetLists?: readonly TargetList[]; skillGroups?: readonly SkillGroup[] }): void {
+    for (const list of entries.targetLists ?? []) this.lists.set(list.id.toLowerCase(), { ...list });
+    for (const group of entries.skillGroups ?? []) this.groups.set(group.id.toLowerCase(), { ...group });
+  }
+
+  snapshot(): { targetLists: TargetList[]; skillGroups: SkillGroup[] } {
+    return { targetLists: [...this.lists.values()], skillGroups: [...this.groups.values()] };
+  }
+
+  /** What a create names that the tenant does not have; empty when it may be created. */
+  createProblems(request: CreateCampaignRequest): FieldProblem[] {
+    const problems: FieldProblem[] = [];
+    if (!this.lists.has(request.targetListId.toLowerCase())) {
+      problems.push({
+        field: 'targetListId',
+        message: `no target list ${request.targetListId} in this tenant`,
+      });
+    }
+    return [...problems, ...this.dialerProblems(request.dialerSettings)];
+  }
+
+  /** The same for a PATCH, on the settings the campaign would have after it. */
+  updateProblems(current: WireDialerSettings, patch: UpdateCampaignRequest): FieldProblem[] {
+    if (!patch.dialerSettings) return [];
+    const after = { ...current, ...stripUndefined(patch.dialerSettings) };
+    // A capacity the campaign already had is not the PATCH's doing (a group shrunk since).
+    const touched =
+      patch.dialerSettings.skillGroupId !== undefined || patch.dialerSettings.agentCapacity !== undefined;
+    return touched ? this.dialerProblems(after) : [];
+  }
+
+  private dialerProblems(
+    settings: Pick<WireDialerSettings, 'skillGroupId' | 'agentCapacity'>,
+  ): FieldProblem[] {
+    const group = this.groups.get(settings.skillGroupId.toLowerCase());
+    if (!group) {
+      return [
+        {
+          field: 'dialerSettings.skillGroupId',
+          message: `no skill group ${settings.skillGroupId} in this tenant`,
+        },
+      ];
+    }
+    if (settings.agentCapacity > group.agents) {
+      return [
+        {
+          field: 'dialerSettings.agentCapacity',
+          message: `${settings.agentCapacity} is more than the ${group.agents} agents of skill group "${group.name}"`,
+        },
+      ];
+    }
+    return [];
+  }
+}
