@@ -10,7 +10,15 @@ export interface ScriptedFailure {
   endpoint?: CxoneEndpoint;
   /** Retry-After sent with a scripted 429, in seconds. */
   retryAfterSeconds?: number;
+  /**
+   * How a scripted 429 states it: whole seconds (default), an HTTP date, or not at all (CXone's real
+   * platform does not reliably send the header; RFC 9110 allows either form).
+   */
+  retryAfterForm?: RetryAfterForm;
 }
+
+export const RETRY_AFTER_FORMS = ['seconds', 'http-date', 'omitted'] as const;
+export type RetryAfterForm = (typeof RETRY_AFTER_FORMS)[number];
 
 export interface FaultState {
   latencyMs: number;
@@ -19,7 +27,14 @@ export interface FaultState {
 }
 
 export type FaultDecision =
-  { fail: false } | { fail: true; status: number; scripted: boolean; retryAfterSeconds?: number };
+  | { fail: false }
+  | {
+      fail: true;
+      status: number;
+      scripted: boolean;
+      retryAfterSeconds?: number;
+      retryAfterForm?: RetryAfterForm;
+    };
 
 /**
  * Injected trouble: a fixed latency, a seeded random 5xx rate, and scripted "the next N requests
@@ -75,6 +90,7 @@ export class FaultInjector {
         status: entry.status,
         scripted: true,
         ...(entry.retryAfterSeconds !== undefined ? { retryAfterSeconds: entry.retryAfterSeconds } : {}),
+        ...(entry.retryAfterForm !== undefined ? { retryAfterForm: entry.retryAfterForm } : {}),
       };
     }
     // Draw only when a rate is set so that turning faults on later does not shift earlier draws.

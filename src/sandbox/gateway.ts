@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyRequest } from 'fastify';
 import { ENDPOINT_SCOPES, CXONE_ENDPOINTS, type CxoneEndpoint } from '../shared/cxone/wire.js';
 import { SandboxHttpError } from './errors.js';
+import type { RetryAfterForm } from './faults.js';
 import { retryAfterSeconds, type RateWindow } from './rate-window.js';
 import { endpointOf, setInfo, type RequestInfo } from './request-context.js';
 import type { SandboxState } from './state.js';
@@ -17,13 +18,26 @@ export function admit(window: RateWindow, key: string, endpoint: CxoneEndpoint, 
   throw rateLimited(endpoint, retryAfterSeconds(decision.retryAfterMs));
 }
 
-function rateLimited(endpoint: CxoneEndpoint, seconds: number): SandboxHttpError {
+function rateLimited(
+  endpoint: CxoneEndpoint,
+  seconds: number,
+  form: RetryAfterForm = 'seconds',
+  nowMs = Date.now(),
+): SandboxHttpError {
+  if (form === 'omitted') {
+    return new SandboxHttpError(429, 'rate_limited', `too many requests to ${endpoint}; slow down`);
+  }
+  // An HTTP date has whole-second resolution: rounded up, so it never asks for less than `seconds`.
+  const header =
+    form === 'http-date'
+      ? new Date(Math.ceil((nowMs + seconds * 1000) / 1000) * 1000).toUTCString()
+      : String(seconds);
   return new SandboxHttpError(
     429,
     'rate_limited',
     `too many requests to ${endpoint}; retry after ${seconds} s`,
     { retryAfterSeconds: seconds },
-    { 'retry-after': String(seconds) },
+    { 'retry-after': header },
   );
 }
 
@@ -32,7 +46,9 @@ export function injectFault(state: SandboxState, endpoint: CxoneEndpoint, info: 
   const decision = state.faults.decide(endpoint);
   if (!decision.fail) return;
   info.outcome = 'fault';
-  if (decision.status === 429) throw rateLimited(endpoint, decision.retryAfterSeconds ?? 1);
+  if (decision.status === 429) {
+    throw rateLimited(endpoint, decision.retryAfterSeconds ?? 1, decision.retryAfterForm, state.clock.now());
+  }
   throw new SandboxHttpError(
     decision.status,
     'unavailable',

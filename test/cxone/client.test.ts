@@ -17,6 +17,7 @@ import {
   CxoneValidationError,
 } from '../../src/shared/errors.js';
 import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
+import { DEFAULT_PENALTY_MS } from '../../src/shared/cxone/token-provider.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { campaignBody, type Harness, REDIS_URL, startHarness, testPrefix } from './harness.js';
 import { deletePrefixAt } from '../support/redis-prefix.js';
@@ -163,6 +164,48 @@ describe('CXone client against the sandbox (real HTTP, real Redis)', () => {
     redis.disconnect();
     expect(pttl).toBeGreaterThan(1_000);
     expect(pttl).toBeLessThanOrEqual(2_000);
+  });
+
+  it('reads a Retry-After sent as an HTTP date, and penalizes by default when none is sent', async () => {
+    harness = await startHarness({ tag: '429-forms' });
+    const created = await harness.client.createCampaign(campaignBody());
+    const script = (form: string) =>
+      fetch(`${harness!.sandbox.url}/__sandbox/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          failNext: 1,
+          status: 429,
+          endpoint: STATS,
+          retryAfterSeconds: 3,
+          retryAfterForm: form,
+        }),
+      });
+    const penaltyMs = async () => {
+      const redis = new Redis(REDIS_URL);
+      const key = `${harness!.prefix}:limiter:GET_/api/v2/outbound/campaigns/:id/stats:penalty`;
+      const pttl = await redis.pttl(key);
+      await redis.del(key);
+      redis.disconnect();
+      return pttl;
+    };
+
+    expect((await script('http-date')).status).toBe(200);
+    const dated = await harness.client.getStats(created.id).catch((e: unknown) => e);
+    expect(dated).toBeInstanceOf(CxoneRateLimitError);
+    // Whole seconds on the wire, rounded up: between 3 and 4 s from when it was sent.
+    expect((dated as CxoneRateLimitError).retryAfterMs).toBeGreaterThan(2_000);
+    expect((dated as CxoneRateLimitError).retryAfterMs).toBeLessThanOrEqual(4_000);
+    expect(await penaltyMs()).toBeGreaterThan(2_000);
+
+    expect((await script('omitted')).status).toBe(200);
+    const bare = await harness.client.getStats(created.id).catch((e: unknown) => e);
+    expect(bare).toBeInstanceOf(CxoneRateLimitError);
+    expect((bare as CxoneRateLimitError).retryAfterMs).toBeUndefined();
+    // No header is no licence to hammer: the endpoint is still held back, for the default penalty.
+    const held = await penaltyMs();
+    expect(held).toBeGreaterThan(0);
+    expect(held).toBeLessThanOrEqual(DEFAULT_PENALTY_MS);
   });
 
   it('maps 5xx and timeouts to CxoneUnavailableError', async () => {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { CXONE_ENDPOINTS, type CxoneEndpoint } from '../../shared/cxone/wire.js';
 import { parseUpdateBody, toResource } from '../campaign-store.js';
 import { notFound, SandboxHttpError, validationFailed } from '../errors.js';
+import { RETRY_AFTER_FORMS } from '../faults.js';
 import type { SandboxState } from '../state.js';
 import { zodProblems } from '../validation.js';
 
@@ -23,6 +24,7 @@ const faultsBody = z
       .default(503),
     endpoint: z.enum(Object.values(CXONE_ENDPOINTS) as [CxoneEndpoint, ...CxoneEndpoint[]]).optional(),
     retryAfterSeconds: z.number().int().min(0).max(3600).optional(),
+    retryAfterForm: z.enum(RETRY_AFTER_FORMS).optional(),
   })
   .strict();
 
@@ -125,6 +127,7 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
             status: body.status,
             ...(body.endpoint !== undefined ? { endpoint: body.endpoint } : {}),
             ...(body.retryAfterSeconds !== undefined ? { retryAfterSeconds: body.retryAfterSeconds } : {}),
+            ...(body.retryAfterForm !== undefined ? { retryAfterForm: body.retryAfterForm } : {}),
           });
         }
         return state.faults.state();
