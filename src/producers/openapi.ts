@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AUDIT_PAGE_MAX } from '../shared/audit/trail.js';
 import { AUDIT_ACTIONS } from '../shared/audit/types.js';
 import { campaignConfigBaseSchema } from '../shared/campaign-config.js';
-import { campaignResourceSchema, campaignStatsSchema, campaignStatusSchema } from '../shared/cxone/wire.js';
+import { campaignStatsSchema, campaignStatusSchema } from '../shared/cxone/wire.js';
 import { campaignPatchSchema } from '../shared/lifecycle/patch.js';
 import { LAUNCH_STATUSES } from '../shared/launch-store.js';
 import { BULL_BOARD_PATH } from './bull-board.js';
@@ -45,7 +45,15 @@ const launchAcceptedSchema = z.looseObject({
 const launchStatusSchema = z.looseObject({
   launchId: z.string(),
   status: z.enum(LAUNCH_STATUSES),
+  name: z.string().describe("The campaign's name, from the submitted config"),
+  requestedAt: z.string(),
+  updatedAt: z.string(),
   campaignId: z.string().optional(),
+  cxoneVersion: z.number().int().optional(),
+  lastError: z
+    .string()
+    .optional()
+    .describe('While the launch is retried (status running): its latest transient failure'),
   campaignStatus: campaignStatusSchema
     .optional()
     .describe("The campaign's CXone status when the launch finished, then as its delayed activation left it"),
@@ -78,9 +86,14 @@ const campaignViewSchema = z.looseObject({
   campaignId: z.string(),
   launchId: z.string().optional(),
   status: campaignStatusSchema,
+  activateAt: z
+    .string()
+    .optional()
+    .describe(
+      'A scheduled campaign: when its activation job will activate it (its start, moved to a calling-window open)',
+    ),
   version: z.number().int(),
   config: campaignConfigBaseSchema,
-  cxone: campaignResourceSchema.optional().describe('The campaign as CXone last reported it'),
   lastStats: campaignStatsSchema.extend({ at: z.string() }).optional(),
   efficiency: efficiencySchema.nullable().optional().describe('null until the campaign has placed a call'),
   pacing: z.unknown().optional().describe('Pacing controller state'),
@@ -90,7 +103,12 @@ const campaignViewSchema = z.looseObject({
     .describe('Statistics poll interval: desired by the campaign, effective after the fleet budget'),
   compliance: z.unknown().optional(),
   lastCommand: z.unknown().optional(),
+  syncedAt: z.string().optional().describe('When the CXone part was last read or written'),
   updatedAt: z.string(),
+  stale: z
+    .literal(true)
+    .optional()
+    .describe('CXone could not be reached just now: this is the cached view, as of syncedAt'),
 });
 
 const commandAcceptedSchema = z.looseObject({

@@ -185,6 +185,18 @@ describe('launch pipeline', () => {
     expect(activateAt.toFormat('HH:mm')).toBe('08:00');
     expect(activateAt.toMillis()).toBeGreaterThan(Date.now());
     expect(sandboxStatus(stack.sandbox, String(launch.campaignId))).toBe('scheduled');
+    // The campaign's own view says when, for an operator who holds only the campaign id.
+    const view = await api(stack, 'GET', `/v1/campaigns/${String(launch.campaignId)}`);
+    expect(view.body).toMatchObject({ status: 'scheduled', activateAt: launch.activateAt });
+    // Both answers are documented field by field in the OpenAPI document (its schemas are open, so
+    // a field left out would still validate).
+    const doc = (await api(stack, 'GET', '/docs/json')).body as {
+      components: { schemas: Record<string, { properties: Record<string, unknown> }> };
+    };
+    const undocumented = (body: Record<string, unknown>, schema: string) =>
+      Object.keys(body).filter((k) => !(k in (doc.components.schemas[schema]?.properties ?? {})));
+    expect(undocumented(launch, 'LaunchStatus')).toEqual([]);
+    expect(undocumented(view.body, 'CampaignView')).toEqual([]);
     // Its activation job first wakes for a look at the campaign, well before the start.
     const job = await stack.ctx.queues.launch.getJob(activateJobId(String(launch.campaignId)));
     expect(job?.delay).toBeGreaterThanOrEqual(SCHEDULED_CHECK_MIN_MS);

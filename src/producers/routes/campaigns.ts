@@ -10,6 +10,7 @@ import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
 import { deploymentPolicyIssues } from '../../shared/compliance/deployment-policy.js'; // (H7)
 import { parseIdempotencyKey, submitLaunch } from '../launch-submit.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
+import { planActivation } from '../../workers/launch-plan.js';
 
 /** How old the cached CXone view may be before GET /v1/campaigns/:id reads CXone again. */
 export const CAMPAIGN_VIEW_MAX_AGE_MS = 10_000;
@@ -35,14 +36,29 @@ export function lastConfirmedAt(record: CampaignRecord): number {
 }
 
 /**
+ * When a scheduled campaign goes active, as its activation job plans it from the config the record
+ * holds (its start, moved to the next calling-window open); undefined when no window lies ahead.
+ */
+function plannedActivation(record: CampaignRecord, nowMs: number): string | undefined {
+  try {
+    return new Date(planActivation(record.config, nowMs).activateAtMs).toISOString();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The API's view of a campaign: everything the orchestrator knows, without the raw CXone resource.
  * Parts nobody has written yet are left out; `efficiency` is null while the campaign has placed no call.
+ * A scheduled campaign says when it activates: its config's start may be long past (a start outside
+ * the calling windows waits for the next open), and an operator may hold only the campaign id.
  */
-export function campaignView(record: CampaignRecord, stale: boolean): Record<string, unknown> {
+export function campaignView(record: CampaignRecord, stale: boolean, nowMs: number): Record<string, unknown> {
   const view: Record<string, unknown> = {
     campaignId: record.campaignId,
     launchId: record.launchId,
     status: record.status,
+    activateAt: record.status === 'scheduled' ? plannedActivation(record, nowMs) : undefined,
     version: record.version,
     config: record.config,
     lastStats: record.lastStats,
@@ -100,7 +116,7 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
       throw new ApiError(404, 'not_found', `campaign ${campaignId} is not known to this orchestrator`);
     }
     if (ctx.clock.now() - lastConfirmedAt(record) <= CAMPAIGN_VIEW_MAX_AGE_MS) {
-      return campaignView(record, false);
+      return campaignView(record, false, ctx.clock.now());
     }
     try {
       const resource = await ctx.cxone.getCampaign(campaignId, {
@@ -110,14 +126,14 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
       });
       // The stored config was just read: passing it saves syncFromCxone reading it again.
       await store.syncFromCxone(resource, { config: record.config });
-      return campaignView((await store.get(campaignId)) ?? record, false);
+      return campaignView((await store.get(campaignId)) ?? record, false, ctx.clock.now());
     } catch (err) {
       // The cached view is still useful when CXone is slow or rate-limited; say it may be stale.
       request.log.warn(
         { err, campaignId },
         'could not refresh the campaign from CXone; serving the cached view',
       );
-      return campaignView(record, true);
+      return campaignView(record, true, ctx.clock.now());
     }
   });
 }
