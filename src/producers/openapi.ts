@@ -103,6 +103,12 @@ const campaignViewSchema = z.looseObject({
     .describe('Statistics poll interval: desired by the campaign, effective after the fleet budget'),
   compliance: z.unknown().optional(),
   lastCommand: z.unknown().optional(),
+  missingOnCxone: z
+    .object({ since: z.string() })
+    .optional()
+    .describe(
+      'CXone answers 404 for the campaign since then (deleted outside the orchestrator); the rest is as last known',
+    ),
   syncedAt: z.string().optional().describe('When the CXone part was last read or written'),
   updatedAt: z.string(),
   stale: z

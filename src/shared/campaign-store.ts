@@ -44,6 +44,8 @@ export interface CampaignRecord {
    * drops them and moves the zone is a breach, not a new truth.
    */
   declaredStates?: string[];
+  /** Since when CXone answers 404 for the campaign (campaign-missing.ts); the rest is as last known. */
+  missingOnCxone?: { since: string };
   /** When the CXone resource was last read or written (ISO); drives staleness of the API view. */
   syncedAt?: string;
   updatedAt: string;
@@ -65,6 +67,7 @@ const FIELDS: readonly FieldName[] = [
   'compliance',
   'lastCommand',
   'declaredStates',
+  'missingOnCxone',
   'syncedAt',
   'updatedAt',
 ];

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
@@ -228,6 +229,34 @@ describe('launch pipeline', () => {
       0.9,
     );
     expect(refreshed.body.stale).toBeUndefined();
+  });
+
+  it('says so when CXone no longer knows a campaign, and records it once', async () => {
+    const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Deleted' }) });
+    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    const store = createCampaignStore(stack.ctx);
+    const record = (await store.get(String(launch.campaignId)))!;
+    // The same campaign under an id CXone has never heard of: as if deleted in CXone's console.
+    const ghost = randomUUID();
+    await store.put({
+      ...record,
+      campaignId: ghost,
+      cxone: { ...record.cxone, id: ghost },
+      syncedAt: '2000-01-01T00:00:00.000Z',
+    });
+
+    const first = await api(stack, 'GET', `/v1/campaigns/${ghost}`);
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({
+      status: 'active',
+      stale: true,
+      missingOnCxone: { since: expect.any(String) },
+    });
+    const again = await api(stack, 'GET', `/v1/campaigns/${ghost}`);
+    expect(again.body.missingOnCxone).toEqual(first.body.missingOnCxone);
+    const trail = await audit().list(ghost);
+    expect(trail.map((r) => [r.action, r.actor])).toEqual([['campaign_missing', 'api']]);
+    expect(trail[0]!.details).toMatchObject({ lastStatus: 'active', seenBy: 'api' });
   });
 
   it('rides out a CXone outage, showing the last error while it retries', async () => {

@@ -158,8 +158,25 @@ describe('poll cycle', () => {
       status: 404,
       campaignId: 'gone',
     });
-    expect(await runPollCycle(withStats(notFound), 'gone')).toEqual({ kind: 'unknown' });
-    expect(await polled('gone')).toBe(false);
+    const clock = new ManualClock(Date.parse('2026-11-29T10:00:00Z'));
+    await withCompliantContext(clock, { getStats: async () => Promise.reject(notFound) }, async (t) => {
+      expect(await runPollCycle(t.ctx, 'gone')).toEqual({ kind: 'unknown' });
+      expect(await polled('gone')).toBe(false);
+      // Its record stops looking alive, and the trail says when and what it was.
+      const record = await new CampaignStore(base).get('gone');
+      expect(record).toMatchObject({
+        status: 'paused',
+        missingOnCxone: { since: '2026-11-29T10:00:00.000Z' },
+      });
+      expect(t.audits).toEqual([
+        expect.objectContaining({
+          action: 'campaign_missing',
+          actor: 'worker:poll',
+          details: { lastStatus: 'paused', lastVersion: 3, seenBy: 'poll' },
+          dedupeKey: 'campaign_missing:gone',
+        }),
+      ]);
+    });
   });
 
   it('does not poll a campaign whose record is already final, and skips overlapping ticks', async () => {

@@ -11,6 +11,8 @@ import { deploymentPolicyIssues } from '../../shared/compliance/deployment-polic
 import { parseIdempotencyKey, submitLaunch } from '../launch-submit.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { planActivation } from '../../workers/launch-plan.js';
+import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
+import { CxoneNotFoundError } from '../../shared/errors.js';
 
 /** How old the cached CXone view may be before GET /v1/campaigns/:id reads CXone again. */
 export const CAMPAIGN_VIEW_MAX_AGE_MS = 10_000;
@@ -67,6 +69,7 @@ export function campaignView(record: CampaignRecord, stale: boolean, nowMs: numb
     polling: record.polling,
     compliance: record.compliance,
     lastCommand: record.lastCommand,
+    missingOnCxone: record.missingOnCxone,
     syncedAt: record.syncedAt,
     updatedAt: record.updatedAt,
   };
@@ -128,6 +131,11 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
       await store.syncFromCxone(resource, { config: record.config });
       return campaignView((await store.get(campaignId)) ?? record, false, ctx.clock.now());
     } catch (err) {
+      if (err instanceof CxoneNotFoundError) {
+        // Not a slow CXone but a gone campaign: the view says so, as every later one will.
+        await noteMissingOnCxone(ctx, campaignId, 'api');
+        return campaignView((await store.get(campaignId)) ?? record, true, ctx.clock.now());
+      }
       // The cached view is still useful when CXone is slow or rate-limited; say it may be stale.
       request.log.warn(
         { err, campaignId },

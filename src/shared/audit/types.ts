@@ -16,6 +16,7 @@ export const AUDIT_ACTIONS = [
   'webhook_failure',
   'webhook_destination_disabled',
   'cxone_history',
+  'campaign_missing',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

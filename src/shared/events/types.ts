@@ -8,6 +8,7 @@ export const EVENT_TYPES = [
   'campaign.pacing.adjusted',
   'campaign.compliance.paused',
   'campaign.compliance.resumed',
+  'campaign.missing',
   'audit.chain.alert',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

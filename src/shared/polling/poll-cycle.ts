@@ -1,3 +1,4 @@
+import { noteMissingOnCxone } from '../campaign-missing.js';
 import { CampaignStore } from '../campaign-store.js';
 import { applyAbandonmentGuard } from '../compliance/guard-actions.js';
 import { checkOutsideChange } from '../compliance/outside-change.js';
@@ -74,7 +75,7 @@ async function pollOnce(ctx: AppContext, campaignId: string, attempt: number): P
     stats = await ctx.cxone.getStats(campaignId, { priority: 'poll', campaignId, attempt });
   } catch (err) {
     if (err instanceof CxoneNotFoundError) {
-      ctx.logger.warn({ campaignId }, 'CXone no longer knows the campaign; stopping its polling');
+      await noteMissingOnCxone(ctx, campaignId, 'poll');
       await stopPolling(ctx, campaignId);
       return { kind: 'unknown' };
     }
