@@ -159,6 +159,35 @@ describe('recipient states', () => {
     ]);
   });
 
+  it('gives one message per mistake: nothing computed from a field already refused as malformed', () => {
+    // A lower-case code is malformed, and not also an unknown state.
+    expect(issues({ recipientStates: ['ny'] })).toEqual([
+      { path: 'recipientStates.0', message: expect.stringMatching(/two-letter USPS state code/) },
+    ]);
+    // A zone that is no zone is not also a mismatch for each declared state…
+    expect(issues({ recipientStates: ['NY', 'NJ'], complianceTimeZone: 'EST' })).toEqual([
+      { path: 'complianceTimeZone', message: expect.stringMatching(/IANA time zone/) },
+    ]);
+    // …which a valid zone of the wrong clock still is.
+    expect(
+      issues({ recipientStates: ['NY', 'NJ'], complianceTimeZone: 'America/Chicago' }).map((i) => i.path),
+    ).toEqual(['recipientStates.0', 'recipientStates.1']);
+    // A start that is no time is not also an end before it; a real end before the start still is.
+    const window = (start: string, end: string) => [{ days: ['mon' as const], start, end }];
+    expect(issues({ allowedCallTimes: window('24:00', '20:00') })).toEqual([
+      { path: 'allowedCallTimes.0.start', message: expect.stringMatching(/24-hour local time/) },
+    ]);
+    expect(issues({ allowedCallTimes: window('19:00', '18:00') })).toEqual([
+      { path: 'allowedCallTimes.0.end', message: expect.stringMatching(/must be after start/) },
+    ]);
+  });
+
+  it('refuses a calling window naming a day twice', () => {
+    expect(
+      issues({ allowedCallTimes: [{ days: ['mon', 'tue', 'mon'], start: '09:00', end: '17:00' }] }),
+    ).toEqual([{ path: 'allowedCallTimes.0.days.2', message: 'mon is listed twice' }]);
+  });
+
   it('refuses the OFCOM regime for US recipients, who are protected by the TCPA and the TSR', () => {
     const found = issues({
       recipientStates: ['NY'],

@@ -162,15 +162,33 @@ export function checkStateZones(
 
 /**
  * Every config-only compliance rule, in a stable order. (An unknown `complianceTimeZone` is refused
- * by the base schema itself, campaign-config.ts.)
+ * by the base schema itself, campaign-config.ts.) `unusable`: dotted paths of fields already refused
+ * as malformed; findings that only restate them, or that were computed from them, are left out, so
+ * one mistake gets one message (a zone misspelt as "EST" is not also three recipient-state findings).
  */
-export function checkCampaignCompliance(config: ComplianceInput): ComplianceProblem[] {
+export function checkCampaignCompliance(
+  config: ComplianceInput,
+  unusable: ReadonlySet<string> = new Set(),
+): ComplianceProblem[] {
+  const zoneUsable = !unusable.has('complianceTimeZone') && !unusable.has('startDateTime');
   return [
     ...checkCallingWindows(config),
     ...checkRecipientStates(config),
-    ...checkStateZones(config),
+    ...(zoneUsable ? checkStateZones(config) : []),
     ...checkRegime(config),
-  ];
+  ].filter((problem) => !restatesUnusable(problem.path, unusable));
+}
+
+/**
+ * Whether a finding at `path` is about a field already refused as malformed: the same field, or a
+ * calling window one of whose own fields (days, start, end) is malformed. Pure.
+ */
+export function restatesUnusable(path: readonly (string | number)[], unusable: ReadonlySet<string>): boolean {
+  if (unusable.size === 0) return false;
+  if (unusable.has(path.join('.'))) return true;
+  if (path[0] !== 'allowedCallTimes' || path.length < 2) return false;
+  const window = `allowedCallTimes.${String(path[1])}`;
+  return [...unusable].some((p) => p === window || p.startsWith(`${window}.`));
 }
 
 /** What the rules read of a config; without `startDateTime` the state zones are not checked. */
@@ -186,7 +204,9 @@ export function describeProblems(
 
 /** zod refinement hook used by `campaignConfigSchema`. */
 export function refineCampaignCompliance(config: CampaignConfig, ctx: z.RefinementCtx): void {
-  for (const problem of checkCampaignCompliance(config)) {
+  // Zod runs this refinement after non-fatal issues too, on the values as given.
+  const unusable = new Set(ctx.issues.map((issue) => (issue.path ?? []).join('.')));
+  for (const problem of checkCampaignCompliance(config, unusable)) {
     ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
   }
 }
