@@ -79,6 +79,14 @@ export const envSchema = z
         }
       }
     }
+    // Without CXONE_BASE_URL the sandbox is embedded next to the API, on 127.0.0.1: one port each.
+    if (!env.CXONE_BASE_URL && env.PORT === env.SANDBOX_PORT) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PORT'],
+        message: `is ${env.PORT}, the embedded sandbox's port too (SANDBOX_PORT); give the API and the sandbox different ports`,
+      });
+    }
     if (env.WEBHOOK_URL && !env.WEBHOOK_SECRET) {
       ctx.addIssue({
         code: 'custom',

@@ -148,6 +148,17 @@ function describe(err: unknown): string {
 }
 
 /**
+ * Why a launch failed for good. A failure that was worth retrying says that the retries ran out, so
+ * "CXone answered 503" does not read as the first and only try, and what to do about it.
+ */
+function finalReason(err: unknown, attempt: number): string {
+  const decision = classifyError(err, { attempt: 1, backoff: JOB_BACKOFF });
+  if (decision.kind === 'permanent') return decision.message;
+  const message = err instanceof Error ? err.message : String(err);
+  return `${message} (gave up after ${attempt} attempts; once CXone answers again, submit the launch again)`;
+}
+
+/**
  * After a campaign went active: start watching it (stats polling, calling-window enforcement).
  * `stored` is the config and status just written to the campaign record, when this run wrote it:
  * enforcement plans from them instead of reading the record back.
@@ -345,7 +356,7 @@ async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: nu
     return;
   }
   const campaignId = launch?.campaignId;
-  const reason = describe(err);
+  const reason = finalReason(err, attempt);
   const cleanup = campaignId ? await cancelPartialCampaign(deps, campaignId, attempt) : undefined;
   // Audited before the launch is recorded as failed, so a launch shown failed has its record; a
   // redelivery in between writes it again only once (dedupe key).

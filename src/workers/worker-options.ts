@@ -153,7 +153,7 @@ export async function closeWorkers(
   if (forced) {
     logger?.warn(
       { timeoutMs, workers: workers.map((w) => w.name) },
-      'active jobs did not finish before the shutdown deadline; closing workers forcefully',
+      'workers did not stop before the shutdown deadline (jobs still running, or Redis not answering); closing them forcefully',
     );
   }
   await Promise.allSettled(workers.map((w) => w.close(forced)));

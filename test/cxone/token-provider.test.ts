@@ -3,6 +3,7 @@ import { ManualClock } from '../../src/shared/clock.js';
 import type { CxoneHttp } from '../../src/shared/cxone/http.js';
 import type { RawResponse } from '../../src/shared/cxone/response.js';
 import { createTokenProvider } from '../../src/shared/cxone/token-provider.js';
+import { permanentMessage } from '../../src/shared/retry/classify.js';
 import { CxoneAuthError, CxoneRateLimitError, CxoneUnavailableError } from '../../src/shared/errors.js';
 import type { FleetLimiter } from '../../src/shared/limiter/types.js';
 import { silentLogger } from '../../src/shared/logger.js';
@@ -140,7 +141,12 @@ describe('token provider', () => {
   it('names the settings to check when the client is refused, and the scopes when they are', async () => {
     const refused = fakeHttp([{ status: 401, headers: {}, body: { error: 'invalid_client' } }]);
     const a = provider(refused.http);
-    await expect(a.getToken()).rejects.toThrow(/CXONE_CLIENT_ID and CXONE_CLIENT_SECRET/);
+    const refusedErr = await a.getToken().catch((e: unknown) => e);
+    expect((refusedErr as Error).message).toMatch(/CXONE_CLIENT_ID and CXONE_CLIENT_SECRET/);
+    // What a failed launch then says names the variables once, not twice.
+    const reason = permanentMessage(refusedErr);
+    expect(reason.match(/CXONE_CLIENT_ID/g)).toHaveLength(1);
+    expect(reason).toMatch(/enabled in CXone/);
     const scoped = fakeHttp([
       { status: 400, headers: {}, body: { error: 'invalid_scope', error_description: 'not granted: x' } },
     ]);

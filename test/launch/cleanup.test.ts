@@ -42,6 +42,10 @@ describe('the cleanup of a failed launch when CXone refuses the cancel', () => {
 
     const record = await launches.get(launchId);
     expect(record).toMatchObject({ status: 'failed', cancelled: false, cancelCommandId: expect.any(String) });
+    // A 503 on the last of the job's attempts: the reason says the retries ran out, and what to do.
+    expect(record?.error).toMatch(
+      /503.*\(gave up after \d+ attempts; once CXone answers again, submit the launch again\)$/,
+    );
     const campaignId = String(record?.campaignId);
     expect((await stack.ctx.cxone.getCampaign(campaignId)).status).toBe('draft');
     expect(await getCommand(stack.ctx, String(record?.cancelCommandId))).toMatchObject({

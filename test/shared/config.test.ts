@@ -54,6 +54,20 @@ describe('loadConfig', () => {
     expect(error?.message).not.toContain('shh');
   });
 
+  it('refuses one port for the API and the embedded sandbox, but not with a real CXone', () => {
+    expect(() => loadConfig({ PORT: '4010' })).toThrow(/PORT: is 4010, the embedded sandbox's port too/);
+    expect(() => loadConfig({ PORT: '4011', SANDBOX_PORT: '4011' })).toThrow(/SANDBOX_PORT/);
+    expect(
+      loadConfig({
+        PORT: '4010',
+        CXONE_BASE_URL: 'https://api.example.test',
+        CXONE_CLIENT_ID: 'id',
+        CXONE_CLIENT_SECRET: 'secret',
+        API_TOKEN: 'a-real-secret-token',
+      }).port,
+    ).toBe(4010);
+  });
+
   it('requires a whsec_ secret with a webhook URL', () => {
     expect(() => loadConfig({ WEBHOOK_URL: 'http://127.0.0.1:9/hook' })).toThrow(/WEBHOOK_SECRET/);
     expect(() => loadConfig({ WEBHOOK_URL: 'http://127.0.0.1:9/hook', WEBHOOK_SECRET: 'plain' })).toThrow(

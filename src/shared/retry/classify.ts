@@ -75,7 +75,11 @@ export function permanentMessage(err: unknown): string {
     return err.message;
   }
   if (err instanceof CxoneAuthError) {
-    return `${err.message}. Check CXONE_CLIENT_ID and CXONE_CLIENT_SECRET (and that the OAuth client is enabled in CXone).`;
+    // The token provider's own message may already name the variables; say it once.
+    const advice = err.message.includes('CXONE_CLIENT_ID')
+      ? ''
+      : ' Check CXONE_CLIENT_ID and CXONE_CLIENT_SECRET.';
+    return `${err.message}.${advice} Make sure the OAuth client is enabled in CXone.`;
   }
   if (err instanceof CxoneNotFoundError) {
     return `${err.message}. The resource no longer exists on CXone or the id is wrong; check the campaign id, and stop work that refers to it.`;
