@@ -79,8 +79,9 @@ export const envSchema = z
         }
       }
     }
-    // Without CXONE_BASE_URL the sandbox is embedded next to the API, on 127.0.0.1: one port each.
-    if (!env.CXONE_BASE_URL && env.PORT === env.SANDBOX_PORT) {
+    // Without CXONE_BASE_URL the sandbox is embedded next to the API, on 127.0.0.1: one port each
+    // (0 asks the system for a free one, a different one each time).
+    if (!env.CXONE_BASE_URL && env.PORT !== 0 && env.PORT === env.SANDBOX_PORT) {
       ctx.addIssue({
         code: 'custom',
         path: ['PORT'],

@@ -57,6 +57,7 @@ describe('loadConfig', () => {
   it('refuses one port for the API and the embedded sandbox, but not with a real CXone', () => {
     expect(() => loadConfig({ PORT: '4010' })).toThrow(/PORT: is 4010, the embedded sandbox's port too/);
     expect(() => loadConfig({ PORT: '4011', SANDBOX_PORT: '4011' })).toThrow(/SANDBOX_PORT/);
+    expect(loadConfig({ PORT: '0', SANDBOX_PORT: '0' }).port).toBe(0);
     expect(
       loadConfig({
         PORT: '4010',
