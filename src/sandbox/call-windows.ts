@@ -1,5 +1,7 @@
 import { DateTime } from 'luxon';
 import { minutesOfDay, type CallWindow, type Weekday } from '../shared/campaign-config.js';
+import { legalHoursOn } from '../shared/compliance/legal-hours.js';
+import type { WireComplianceSettings } from '../shared/cxone/wire.js';
 
 const LUXON_WEEKDAY: Record<number, Weekday> = {
   1: 'mon',
@@ -25,4 +27,22 @@ export function isWithinCallTimes(windows: readonly CallWindow[], timeZone: stri
     if (!day || !w.days.includes(day)) return false;
     return minute >= minutesOfDay(w.start) && minute < minutesOfDay(w.end);
   });
+}
+
+/**
+ * Whether a dial at `atMs` breaks no rule: inside the campaign's calling windows and, under the TCPA,
+ * inside the hours the law allows that day in the called party's local time (08:00–21:00, narrowed by
+ * each declared recipient state's rule). A window widened past the law (CXone's console takes it) does
+ * not make a 22:00 call lawful. Under OFCOM, which sets no statutory hours, only the windows count.
+ * Pure; the sandbox counts every other dial as a compliance violation.
+ */
+export function isLawfulDial(settings: WireComplianceSettings, atMs: number): boolean {
+  if (!isWithinCallTimes(settings.allowedCallTimes, settings.timeZone, atMs)) return false;
+  if (settings.regulatoryCompliance !== 'TCPA') return true;
+  const local = DateTime.fromMillis(atMs, { zone: settings.timeZone });
+  const day = LUXON_WEEKDAY[local.weekday];
+  if (!day) return false;
+  const hours = legalHoursOn(day, settings.recipientStates ?? []);
+  const minute = local.hour * 60 + local.minute;
+  return hours !== null && minute >= hours.startMin && minute < hours.endMin;
 }

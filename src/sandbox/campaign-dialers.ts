@@ -1,7 +1,7 @@
 import type { CampaignStats, WireComplianceSettings } from '../shared/cxone/wire.js';
 import type { Logger } from '../shared/logger.js';
 import { DialerSimulation, type DialerSimulationOptions, type DialerSnapshot } from './dialer/simulation.js';
-import { isWithinCallTimes } from './call-windows.js';
+import { isLawfulDial } from './call-windows.js';
 import type { CampaignStore, StoredCampaign } from './campaign-store.js';
 import { deriveSeed } from './prng.js';
 import type { SimulatedTime } from './sim-time.js';
@@ -17,7 +17,7 @@ export type DialerFactory = (params: DialerSimulationOptions) => DialerModel;
 export const defaultDialerFactory: DialerFactory = (params) => new DialerSimulation(params);
 
 function windowCheck(settings: WireComplianceSettings): (simMs: number) => boolean {
-  return (simMs) => isWithinCallTimes(settings.allowedCallTimes, settings.timeZone, simMs);
+  return (simMs) => isLawfulDial(settings, simMs);
 }
 
 /**
