@@ -102,6 +102,8 @@ export interface ApiClientOptions {
 export interface ApiResponse<T> {
   status: number;
   body: T;
+  /** e.g. `idempotent-replayed`, which tells a replayed launch from a new one. */
+  headers: Headers;
 }
 
 /**
@@ -172,7 +174,7 @@ export class ApiClient {
       throw new ApiUrlError(this.opts.apiUrl, method, path, parsed);
     }
     if (!res.ok) throw new ApiError(res.status, method, path, parsed);
-    return { status: res.status, body: parsed as T };
+    return { status: res.status, body: parsed as T, headers: res.headers };
   }
 
   get<T>(path: string): Promise<ApiResponse<T>> {

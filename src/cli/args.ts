@@ -1,3 +1,4 @@
+import { idempotencyKeyProblem } from '../shared/idempotency-key.js';
 import { CAMPAIGN_ACTIONS, type CampaignAction } from '../shared/lifecycle/state-machine.js';
 
 /**
@@ -49,12 +50,13 @@ commands:
   stop ID            end the campaign for good
   audit ID           print the campaign's audit trail (--export: every record as JSON lines; --limit N)
   watch ID           live view of stats and pacing, refreshed every --interval SECONDS (2); --once
+                     (pause, resume, stop and watch take a launch id for the launch's campaign)
 
 global options:
   --api-url URL      producer API's root (env API_URL, default ${DEFAULT_API_URL});
                      a trailing /v1, as npm start and the demo print it, is accepted
   --token TOKEN      API token (env API_TOKEN, default ${DEFAULT_API_TOKEN})
-  --json             machine-readable output
+  --json             machine-readable output; a failure is one JSON object {error, message, ...}
   -h, --help         this text
 
 FILE is resolved against the directory npm was run from (INIT_CWD) under npm run, else the
@@ -84,6 +86,19 @@ function positiveNumber(raw: string | undefined, name: string): number | string 
   return raw !== undefined && Number.isFinite(n) && n > 0
     ? n
     : `${name} must be a positive number (got "${raw}")`;
+}
+
+/**
+ * Pure: whether argv asks for --json, also when it cannot be parsed: a script that asked for JSON
+ * gets its usage error as JSON too.
+ */
+export function jsonRequested(argv: readonly string[]): boolean {
+  for (let i = 0; i < argv.length && argv[i] !== '--'; i++) {
+    if (argv[i] === '--json') return true;
+    // `--token --json` makes "--json" the token, as parseCliArgs reads it.
+    if (VALUED.has(argv[i] as string)) i++;
+  }
+  return false;
 }
 
 /**
@@ -153,6 +168,12 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
       const timeout = positiveNumber(values.get('--timeout') ?? '120', '--timeout');
       if (typeof timeout === 'string') return { ok: false, error: timeout };
       const key = values.get('--idempotency-key');
+      // The API's own rule, checked before anything is sent: a key it would refuse is a mistyped
+      // option, not an invalid config (the API's 400 would read as exit 2).
+      const keyProblem = key === undefined ? undefined : idempotencyKeyProblem(key);
+      if (keyProblem) {
+        return { ok: false, error: `--idempotency-key ${JSON.stringify(key)} is refused: ${keyProblem}` };
+      }
       return {
         ok: true,
         options,

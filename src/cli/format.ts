@@ -48,6 +48,14 @@ export interface CampaignViewLoose {
   polling?: { effectiveIntervalMs?: number; desiredIntervalMs?: number };
   compliance?: unknown;
   lastCommand?: unknown;
+  /** When the cached CXone data was last read from CXone. */
+  syncedAt?: string;
+  /** The API could not refresh the view from CXone and served its cached one. */
+  stale?: boolean;
+  /** When a scheduled campaign will be activated (ISO). */
+  activateAt?: string;
+  /** Since when CXone answers 404 for the campaign (deleted outside the orchestrator). */
+  missingOnCxone?: { since?: string };
   updatedAt?: string;
 }
 
@@ -174,6 +182,22 @@ export function formatCampaign(view: CampaignViewLoose): string {
     `campaign   ${view.campaignId ?? '?'}${view.config?.name ? `  "${view.config.name}"` : ''}`,
     `status     ${view.status ?? '?'}   version ${view.version ?? '?'}${view.updatedAt ? `   updated ${view.updatedAt}` : ''}`,
   ];
+  // Said before the figures: everything below may be out of date, status included.
+  if (view.missingOnCxone) {
+    lines.push(
+      `missing    CXone no longer knows this campaign (404 since ${view.missingOnCxone.since ?? '?'}; deleted outside the orchestrator?): the rest is as last known`,
+    );
+  } else if (view.stale) {
+    lines.push(
+      `cached     CXone could not be reached: this is the orchestrator's cached view, ${
+        view.syncedAt ? `last synced with CXone at ${view.syncedAt}` : 'not known when last synced with CXone'
+      }`,
+    );
+  }
+  // A field the view may lack (older APIs): without it, "scheduled" alone does not say for how long.
+  if (view.activateAt && view.status === 'scheduled') {
+    lines.push(`dialing    not yet: scheduled, activates at ${view.activateAt}`);
+  }
   if (dialer) {
     lines.push(
       `dialer     ${dialer.strategy ?? '?'}  callRate ${compactValue(dialer.callRate)}  agents ${compactValue(dialer.agentCapacity)}`,

@@ -11,8 +11,17 @@ import {
   InterruptedError,
   isResourceNotFound,
   NetworkError,
+  type ApiResponse,
 } from './api-client.js';
-import { EXIT, USAGE, parseCliArgs, type Command, type ExitCode, type GlobalOptions } from './args.js';
+import {
+  EXIT,
+  USAGE,
+  jsonRequested,
+  parseCliArgs,
+  type Command,
+  type ExitCode,
+  type GlobalOptions,
+} from './args.js';
 import {
   errorText,
   formatAuditRecord,
@@ -87,37 +96,144 @@ export function resolveFileArg(
   return base ? resolve(base, file) : file;
 }
 
+/** A failure as `--json` prints it: the API's error body when the API answered, else the CLI's own. */
+export interface FailureJson {
+  error: string;
+  message: string;
+  /** The HTTP status of the API's answer, when the failure is one. */
+  status?: number;
+  /** What to do next, when there is something to do. */
+  hint?: string;
+  [detail: string]: unknown;
+}
+
+/** How a command failed: lines for people (stderr), one object for scripts (stdout with --json). */
+export interface Failure {
+  code: ExitCode;
+  lines: string[];
+  json: FailureJson;
+}
+
+function failure(
+  code: ExitCode,
+  error: string,
+  message: string,
+  details: Record<string, unknown> = {},
+): Failure {
+  return { code, lines: [message], json: { error, message, ...details } };
+}
+
+function withHint(f: Failure, hint: string): Failure {
+  return {
+    ...f,
+    lines: [...f.lines, hint],
+    json: { ...f.json, hint: f.json.hint ? `${f.json.hint}; ${hint}` : hint },
+  };
+}
+
+/** What the failing request was about, so the report can say how to look at it. */
+export interface ErrorContext {
+  /** The campaign a command was sent for. */
+  campaignId?: string;
+  /** A launch the API had accepted before the failure (a wait that could not go on). */
+  acceptedLaunchId?: string;
+}
+
+/**
+ * Pure: how to look at a launch or command an error names. A 503 at the API's deadline names the
+ * launch or command it was making, which may have been enqueued after all; a 409 names the launch
+ * still running; a 422 the launch an idempotency key already stands for.
+ */
+function idHint(json: FailureJson, context: ErrorContext): string | undefined {
+  const { launchId, commandId } = json;
+  if (typeof launchId === 'string') {
+    return launchId === context.acceptedLaunchId
+      ? `launch ${launchId} was accepted and goes on; follow it with cxo status ${launchId}`
+      : `launch ${launchId}: see where it stands with cxo status ${launchId}`;
+  }
+  if (typeof commandId === 'string') {
+    return context.campaignId
+      ? `command ${commandId}: whether it ran shows in cxo status ${context.campaignId} (last cmd)`
+      : `command ${commandId}: GET /v1/commands/${commandId} says whether it ran`;
+  }
+  return undefined;
+}
+
+const errorCodes: [new (...args: never[]) => Error, string][] = [
+  [ApiUrlError, 'wrong_api_url'],
+  [NetworkError, 'api_unreachable'],
+  [InterruptedError, 'interrupted'],
+];
+
+/** Pure: the report of an error a request threw (ApiError, ApiUrlError, NetworkError, InterruptedError, a bug). */
+export function describeError(err: unknown, context: ErrorContext = {}): Failure {
+  const message = err instanceof Error ? err.message : String(err);
+  const lines = [message];
+  let json: FailureJson;
+  if (err instanceof ApiError) {
+    const body =
+      typeof err.body === 'object' && err.body !== null && !Array.isArray(err.body)
+        ? (err.body as Record<string, unknown>)
+        : {};
+    if (Array.isArray(body.issues) && body.issues.length > 0)
+      lines.push(formatIssues(body.issues as IssueView[]));
+    json = {
+      ...body,
+      error: typeof body.error === 'string' ? body.error : `http_${err.status}`,
+      message: typeof body.message === 'string' ? body.message : message,
+      status: err.status,
+    };
+  } else {
+    const code = errorCodes.find(([type]) => err instanceof type)?.[1] ?? 'internal_error';
+    json = { error: code, message, ...(err instanceof ApiUrlError ? { status: 404 } : {}) };
+  }
+  if (context.acceptedLaunchId && json.launchId === undefined) json.launchId = context.acceptedLaunchId;
+  const report = { code: exitCodeForError(err), lines, json };
+  const hint = idHint(json, context);
+  return hint ? withHint(report, hint) : report;
+}
+
+/** Prints a failure (stderr; with --json also one JSON object on stdout) and returns its exit code. */
+function report(io: CliIo, json: boolean, f: Failure): ExitCode {
+  for (const line of f.lines) io.err(line);
+  if (json) io.out(JSON.stringify(f.json));
+  return f.code;
+}
+
 /** `file` as the user typed it, for messages; `path` where it is read from. */
 async function readConfigFile(
   io: CliIo,
   file: string,
   path: string,
-): Promise<{ ok: true; value: unknown } | { ok: false; code: ExitCode }> {
+): Promise<{ ok: true; value: unknown } | { ok: false; failure: Failure }> {
   let text: string;
   try {
     text = await io.readFile(path);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
-    io.err(`cannot read ${resolve(path)}: ${reason}`);
-    return { ok: false, code: EXIT.usage };
+    const absolute = resolve(path);
+    return {
+      ok: false,
+      failure: failure(EXIT.usage, 'file_unreadable', `cannot read ${absolute}: ${reason}`, {
+        path: absolute,
+      }),
+    };
   }
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (err) {
-    io.err(`${file} is not valid JSON: ${(err as Error).message}`);
-    return { ok: false, code: EXIT.validation };
+    return {
+      ok: false,
+      failure: failure(
+        EXIT.validation,
+        'invalid_json',
+        `${file} is not valid JSON: ${(err as Error).message}`,
+        {
+          file,
+        },
+      ),
+    };
   }
-}
-
-function reportApiError(io: CliIo, err: unknown): ExitCode {
-  if (err instanceof ApiError) {
-    const body = err.body as { issues?: IssueView[] } | null;
-    io.err(err.message);
-    if (Array.isArray(body?.issues) && body.issues.length > 0) io.err(formatIssues(body.issues));
-  } else {
-    io.err(err instanceof Error ? err.message : String(err));
-  }
-  return exitCodeForError(err);
 }
 
 /**
@@ -142,15 +258,23 @@ async function launch(
   path: string,
 ) {
   const file = await readConfigFile(io, cmd.file, path);
-  if (!file.ok) return file.code;
+  if (!file.ok) return report(io, opts.json, file.failure);
   const headers: Record<string, string> = cmd.idempotencyKey ? { 'idempotency-key': cmd.idempotencyKey } : {};
-  let launchView: LaunchView;
+  let answer: ApiResponse<LaunchView>;
   try {
-    launchView = (await api.post<LaunchView>('/v1/campaigns', file.value, headers)).body;
+    answer = await api.post<LaunchView>('/v1/campaigns', file.value, headers);
   } catch (err) {
+    // Any other error goes to runCli, which names the launch an error body carries (describeError).
     if (!(err instanceof InterruptedError)) throw err;
-    io.err(interruptedLaunchMessage(cmd, opts.apiUrl));
-    return EXIT.interrupted;
+    return report(
+      io,
+      opts.json,
+      failure(EXIT.interrupted, 'interrupted', interruptedLaunchMessage(cmd, opts.apiUrl)),
+    );
+  }
+  let launchView = answer.body;
+  if (answer.headers.get('idempotent-replayed') === 'true' && !launchView.campaignId) {
+    launchView = await launchRecord(api, launchView);
   }
   if (!cmd.wait) {
     io.out(opts.json ? JSON.stringify(launchView) : formatLaunch(launchView));
@@ -181,10 +305,16 @@ async function launch(
     if (Date.now() > deadline) {
       if (io.isTty && !opts.json) io.out('');
       const lastTry = launchView.lastError ? ` (last try: ${launchView.lastError})` : '';
-      io.err(
-        `launch ${launchView.launchId} still ${launchView.status} after ${cmd.timeoutSec} s${lastTry}; follow it with: cxo status ${launchView.launchId}`,
+      return report(
+        io,
+        opts.json,
+        failure(
+          EXIT.server,
+          'launch_timeout',
+          `launch ${launchView.launchId} still ${launchView.status} after ${cmd.timeoutSec} s${lastTry}; follow it with: cxo status ${launchView.launchId}`,
+          { launch: launchView },
+        ),
       );
-      return EXIT.server;
     }
     if (!(await sleep(io.pollMs ?? 500, io.signal))) return stopWaiting();
     try {
@@ -192,7 +322,9 @@ async function launch(
     } catch (err) {
       // Ctrl-C during a poll means the same as during the pause between polls.
       if (err instanceof InterruptedError) return stopWaiting();
-      throw err;
+      if (io.isTty && !opts.json) io.out('');
+      // The launch was accepted: without its id the operator could not follow it once the API is back.
+      return report(io, opts.json, describeError(err, { acceptedLaunchId: launchView.launchId }));
     }
     show();
   }
@@ -209,7 +341,7 @@ async function validate(
   path: string,
 ) {
   const file = await readConfigFile(io, cmd.file, path);
-  if (!file.ok) return file.code;
+  if (!file.ok) return report(io, opts.json, file.failure);
   let result: { valid: boolean; issues: IssueView[] };
   if (cmd.offline) {
     const parsed = campaignConfigSchema.safeParse(file.value);
@@ -222,10 +354,12 @@ async function validate(
         .body;
     } catch (err) {
       if (!(err instanceof NetworkError)) throw err;
-      const code = reportApiError(io, err);
       // The schema can be checked without a fleet; say so where it matters.
-      io.err(`to check the file without the API: cxo validate --offline ${cmd.file}`);
-      return code;
+      return report(
+        io,
+        opts.json,
+        withHint(describeError(err), `to check the file without the API: cxo validate --offline ${cmd.file}`),
+      );
     }
   }
   if (opts.json) io.out(JSON.stringify(result));
@@ -262,8 +396,12 @@ async function status(
     } catch (err) {
       if (!notThisKind(err)) throw err;
       if (!launchView) {
-        io.err(`no launch or campaign with id ${cmd.id}`);
-        return EXIT.notFound;
+        const status = (err as ApiError).status;
+        return report(
+          io,
+          opts.json,
+          failure(EXIT.notFound, 'not_found', `no launch or campaign with id ${cmd.id}`, { status }),
+        );
       }
     }
   }
@@ -283,29 +421,59 @@ async function action(
   io: CliIo,
   opts: GlobalOptions,
 ) {
-  const body = { action: cmd.action };
-  let res: { body: { commandId?: string; status?: string } };
+  type Accepted = { commandId?: string; status?: string };
+  const send = (id: string) => api.post<Accepted>(`/v1/campaigns/${enc(id)}/actions`, { action: cmd.action });
+  let campaignId = cmd.id;
+  let res: ApiResponse<Accepted>;
   try {
-    res = await api.post<{ commandId?: string; status?: string }>(
-      `/v1/campaigns/${enc(cmd.id)}/actions`,
-      body,
-    );
+    try {
+      res = await send(campaignId);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      const resolved = await campaignOfLaunchId(api, io, cmd.id);
+      if (!resolved) throw err;
+      if ('failure' in resolved) return report(io, opts.json, resolved.failure);
+      // The 404 queued nothing, so sending the command again, for the launch's campaign, is safe.
+      campaignId = resolved.campaignId;
+      res = await send(campaignId);
+    }
   } catch (err) {
-    if (!(err instanceof InterruptedError)) throw err;
-    io.err(
-      `interrupted before the API answered: the ${cmd.action} may or may not have been accepted; check with cxo status ${cmd.id}`,
-    );
-    return EXIT.interrupted;
+    if (err instanceof InterruptedError && err.method === 'POST') {
+      const message = `interrupted before the API answered: the ${cmd.action} may or may not have been accepted; check with cxo status ${campaignId}`;
+      return report(io, opts.json, failure(EXIT.interrupted, 'interrupted', message));
+    }
+    return report(io, opts.json, describeError(err, { campaignId }));
   }
   io.out(
     opts.json
       ? JSON.stringify(res.body)
-      : `${cmd.action} accepted for campaign ${cmd.id}${res.body.commandId ? ` (command ${res.body.commandId})` : ''}`,
+      : `${cmd.action} accepted for campaign ${campaignId}${res.body.commandId ? ` (command ${res.body.commandId})` : ''}`,
   );
   return EXIT.ok;
 }
 
-export type IdKind = { kind: 'campaign' } | { kind: 'launch'; campaignId?: string } | { kind: 'unknown' };
+export type LaunchKind = { kind: 'launch'; campaignId?: string; status?: string; error?: string };
+export type IdKind = { kind: 'campaign' } | LaunchKind | { kind: 'unknown' };
+
+/** The API's "no such campaign" (a wrong API_URL is an ApiUrlError, never this). */
+const isNotFound = (err: unknown) => err instanceof ApiError && err.status === 404;
+
+/** Whether `id` is a launch's, and what it knows of its campaign. */
+async function launchKind(api: ApiClient, id: string): Promise<LaunchKind | { kind: 'unknown' }> {
+  try {
+    const launch = (await api.get<LaunchView>(`/v1/launches/${enc(id)}`)).body;
+    const error = errorText(launch.error);
+    return {
+      kind: 'launch',
+      ...(launch.campaignId ? { campaignId: launch.campaignId } : {}),
+      ...(launch.status ? { status: launch.status } : {}),
+      ...(error ? { error } : {}),
+    };
+  } catch (err) {
+    if (!notThisKind(err)) throw err;
+  }
+  return { kind: 'unknown' };
+}
 
 async function kindOfId(api: ApiClient, id: string): Promise<IdKind> {
   try {
@@ -314,13 +482,45 @@ async function kindOfId(api: ApiClient, id: string): Promise<IdKind> {
   } catch (err) {
     if (!notThisKind(err)) throw err;
   }
-  try {
-    const { campaignId } = (await api.get<LaunchView>(`/v1/launches/${enc(id)}`)).body;
-    return { kind: 'launch', ...(campaignId ? { campaignId } : {}) };
-  } catch (err) {
-    if (!notThisKind(err)) throw err;
-  }
-  return { kind: 'unknown' };
+  return launchKind(api, id);
+}
+
+/**
+ * Pure: what a command on a campaign does with a launch id (the first id `cxo launch` prints): it
+ * acts on the launch's campaign, or says why there is none to act on.
+ */
+export function launchIdReport(
+  id: string,
+  kind: LaunchKind,
+): { campaignId: string; note: string } | { failure: Failure } {
+  if (kind.campaignId)
+    return { campaignId: kind.campaignId, note: `${id} is a launch; its campaign is ${kind.campaignId}` };
+  const message =
+    kind.status === 'failed'
+      ? `${id} is a launch that failed before CXone created a campaign${kind.error ? `: ${kind.error}` : ''}`
+      : `${id} is a launch whose campaign does not exist yet (launch ${kind.status ?? 'status unknown'}); follow it with cxo status ${id}`;
+  return {
+    failure: failure(EXIT.notFound, 'no_campaign', message, {
+      launchId: id,
+      ...(kind.status ? { launchStatus: kind.status } : {}),
+    }),
+  };
+}
+
+/**
+ * After the campaign routes answered 404 for `id`: the campaign of the launch `id` names (said on
+ * stderr), a failure when that launch has none, or undefined when `id` is no launch's either.
+ */
+async function campaignOfLaunchId(
+  api: ApiClient,
+  io: CliIo,
+  id: string,
+): Promise<{ campaignId: string } | { failure: Failure } | undefined> {
+  const kind = await launchKind(api, id);
+  if (kind.kind !== 'launch') return undefined;
+  const resolved = launchIdReport(id, kind);
+  if ('note' in resolved) io.err(resolved.note);
+  return resolved;
 }
 
 /**
@@ -362,11 +562,16 @@ async function audit(
       )
     ).body;
     if (firstPage && page.records.length === 0) {
-      const report = emptyTrailReport(cmd.id, await kindOfId(api, cmd.id));
-      if (report.err) io.err(report.err);
+      const kind = await kindOfId(api, cmd.id);
+      const empty = emptyTrailReport(cmd.id, kind);
+      if (empty.err) {
+        const details = kind.kind === 'launch' ? { launchId: cmd.id, campaignId: kind.campaignId } : {};
+        const error = kind.kind === 'launch' ? 'not_a_campaign' : 'not_found';
+        return report(io, opts.json, failure(empty.code, error, empty.err, details));
+      }
       // Exports and --json stay empty for a known campaign: scripts read "no records" from no lines.
-      if (report.out && !cmd.export && !opts.json) io.out(report.out);
-      return report.code;
+      if (empty.out && !cmd.export && !opts.json) io.out(empty.out);
+      return empty.code;
     }
     firstPage = false;
     for (const record of page.records.slice(0, max - printed)) {
@@ -385,32 +590,63 @@ async function watch(
   io: CliIo,
   opts: GlobalOptions,
 ) {
+  let id = cmd.id;
+  let launchLookedUp = false;
   for (;;) {
     let view: CampaignViewLoose | undefined;
     let problem = '';
     try {
-      view = (await api.get<CampaignViewLoose>(`/v1/campaigns/${enc(cmd.id)}`)).body;
+      view = (await api.get<CampaignViewLoose>(`/v1/campaigns/${enc(id)}`)).body;
     } catch (err) {
       // Ctrl-C during a poll ends the watch as it does between polls.
       if (err instanceof InterruptedError) return EXIT.ok;
+      if (isNotFound(err) && !launchLookedUp) {
+        launchLookedUp = true;
+        let resolved: Awaited<ReturnType<typeof campaignOfLaunchId>>;
+        try {
+          resolved = await campaignOfLaunchId(api, io, id);
+        } catch (lookupErr) {
+          if (lookupErr instanceof InterruptedError) return EXIT.ok;
+          return report(io, opts.json, describeError(lookupErr));
+        }
+        if (!resolved) return report(io, opts.json, describeError(err));
+        if ('failure' in resolved) return report(io, opts.json, resolved.failure);
+        id = resolved.campaignId;
+        continue;
+      }
       // A missing campaign or a wrong API_URL will not come right by waiting; a flaky network might.
-      if (err instanceof ApiError && err.status < 500) return reportApiError(io, err);
-      if (err instanceof ApiUrlError || cmd.once) return reportApiError(io, err);
+      if (err instanceof ApiError && err.status < 500) return report(io, opts.json, describeError(err));
+      if (err instanceof ApiUrlError || cmd.once) return report(io, opts.json, describeError(err));
       problem = errorText(err);
     }
     if (opts.json) {
       if (view) io.out(JSON.stringify(view));
     } else {
-      const header = `cxo watch ${cmd.id}  ${new Date().toISOString()}  (every ${cmd.intervalSec} s, Ctrl-C to stop)`;
+      const header = `cxo watch ${id}  ${new Date().toISOString()}  (every ${cmd.intervalSec} s, Ctrl-C to stop)`;
       const body = view ? formatCampaign(view) : `API unreachable, retrying: ${problem}`;
       io.out(`${io.isTty && !cmd.once ? CLEAR : ''}${header}\n${body}\n`);
     }
     if (cmd.once) return EXIT.ok;
     if (view && isFinalCampaign(view.status)) {
-      if (!opts.json) io.out(`campaign ${cmd.id} is ${view.status}`);
+      if (!opts.json) io.out(`campaign ${id} is ${view.status}`);
+      return EXIT.ok;
+    }
+    // Gone from CXone: nothing will change any more to watch.
+    if (view?.missingOnCxone) {
+      if (!opts.json) io.out(`campaign ${id} no longer exists on CXone`);
       return EXIT.ok;
     }
     if (!(await sleep(cmd.intervalSec * 1000, io.signal))) return EXIT.ok;
+  }
+}
+
+/** The launch record behind a replayed launch, whose answer names no campaign even when there is one. */
+async function launchRecord(api: ApiClient, answer: LaunchView): Promise<LaunchView> {
+  try {
+    return (await api.get<LaunchView>(`/v1/launches/${enc(answer.launchId)}`)).body;
+  } catch {
+    // The launch stands accepted whatever this read does: the record only adds detail.
+    return answer;
   }
 }
 
@@ -422,8 +658,8 @@ export async function runCli(
 ): Promise<ExitCode> {
   const parsed = parseCliArgs(argv, env);
   if (!parsed.ok) {
-    io.err(`cxo: ${parsed.error}\n\n${USAGE}`);
-    return EXIT.usage;
+    const usage = failure(EXIT.usage, 'usage', parsed.error);
+    return report(io, jsonRequested(argv), { ...usage, lines: [`cxo: ${parsed.error}\n\n${USAGE}`] });
   }
   const { command, options } = parsed;
   if (command.kind === 'help') {
@@ -452,6 +688,6 @@ export async function runCli(
         return await watch(command, api, io, options);
     }
   } catch (err) {
-    return reportApiError(io, err);
+    return report(io, options.json, describeError(err));
   }
 }

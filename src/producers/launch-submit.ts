@@ -6,24 +6,17 @@ import type { LaunchJob } from '../shared/jobs.js';
 import { createLaunchStore, launchAuditId, type LaunchStatus } from '../shared/launch-store.js';
 import { auditOrLog, publishOrLog } from '../shared/side-records.js';
 import { RequestAbandonedError, throwIfAbandoned } from '../shared/errors.js';
+import { idempotencyKeyProblem } from '../shared/idempotency-key.js';
 import { ApiError } from './errors.js';
 
 /** Job name of a launch on the `launch` queue (activation jobs are named ACTIVATE_JOB). */
 export const LAUNCH_JOB = 'launch';
 
-/** Printable ASCII without spaces, as the IETF Idempotency-Key draft and payment APIs expect. */
-const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
-
 export function parseIdempotencyKey(header: string | string[] | undefined): string | undefined {
   if (header === undefined) return undefined;
   const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined || !IDEMPOTENCY_KEY_PATTERN.test(value)) {
-    throw new ApiError(
-      400,
-      'invalid_idempotency_key',
-      'Idempotency-Key must be 1 to 200 printable ASCII characters without spaces',
-    );
-  }
+  const problem = idempotencyKeyProblem(value);
+  if (problem) throw new ApiError(400, 'invalid_idempotency_key', problem);
   return value;
 }
 

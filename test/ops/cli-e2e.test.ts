@@ -75,7 +75,14 @@ describe('cxo against the running fleet (integration)', () => {
     expect(invalid.code).toBe(EXIT.validation);
     expect(invalid.out).toContain('dialerStrategy.callRate');
 
-    const launched = await cxo('launch', 'future.json', '--timeout', '60');
+    const launched = await cxo(
+      'launch',
+      'future.json',
+      '--timeout',
+      '60',
+      '--idempotency-key',
+      `${prefix}-k1`,
+    );
     expect(launched.code, launched.err).toBe(EXIT.ok);
     expect(launched.out).toMatch(/status +succeeded/);
     campaignId = /campaign (\S+)/.exec(launched.out)?.[1] ?? '';
@@ -89,6 +96,44 @@ describe('cxo against the running fleet (integration)', () => {
     expect(byLaunch.out).toContain(`campaign   ${campaignId}`);
     expect(byLaunch.out).toMatch(/status +scheduled/);
     expect((await cxo('status', 'no-such-id')).code).toBe(EXIT.notFound);
+  });
+
+  it('a replayed launch with --no-wait names its campaign', async () => {
+    const replay = await cxo('launch', 'future.json', '--no-wait', '--idempotency-key', `${prefix}-k1`);
+    expect(replay.code, replay.err).toBe(EXIT.ok);
+    expect(replay.out).toContain(`launch   ${launchId}`);
+    expect(replay.out).toContain(`campaign ${campaignId}`);
+  });
+
+  it("watch and pause given the launch id act on the launch's campaign", async () => {
+    const watched = await cxo('watch', launchId, '--once');
+    expect(watched.code, watched.err).toBe(EXIT.ok);
+    expect(watched.err).toBe(`${launchId} is a launch; its campaign is ${campaignId}`);
+    expect(watched.out).toContain(`campaign   ${campaignId}`);
+    // Scheduled, so the API refuses the pause: it was sent for the campaign, not the launch id.
+    const pause = await cxo('pause', launchId);
+    expect(pause.code).toBe(EXIT.refused);
+    expect(pause.err).toContain(`${launchId} is a launch; its campaign is ${campaignId}`);
+    expect(pause.err).toContain(`/v1/campaigns/${campaignId}/actions → 409`);
+  });
+
+  it('with --json, a failure is one JSON object on stdout', async () => {
+    const status = await cxo('status', 'no-such-id', '--json');
+    expect(status.code).toBe(EXIT.notFound);
+    expect(JSON.parse(status.out)).toMatchObject({ error: 'not_found', status: 404 });
+    const pause = await cxo('pause', 'no-such-id', '--json');
+    expect(pause.code).toBe(EXIT.notFound);
+    expect(JSON.parse(pause.out)).toEqual({
+      error: 'not_found',
+      message: 'campaign no-such-id is not known to this orchestrator',
+      status: 404,
+    });
+    const key = await cxo('launch', 'future.json', '--idempotency-key', 'a b', '--json');
+    expect(key.code).toBe(EXIT.usage);
+    expect(JSON.parse(key.out)).toMatchObject({
+      error: 'usage',
+      message: expect.stringContaining('--idempotency-key'),
+    });
   });
 
   it('API_URL may end in /v1 as npm start prints it; a path below the root is an API URL problem', async () => {

@@ -4,11 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_TIMEOUT_MS, exitCodeForStatus, isResourceNotFound } from '../../src/cli/api-client.js';
 import { apiDeadlineMs } from '../../src/producers/request-guard.js';
 import { loadConfig } from '../../src/shared/config.js';
-import { DEFAULT_API_URL, EXIT, parseCliArgs } from '../../src/cli/args.js';
+import { ApiError, NetworkError } from '../../src/cli/api-client.js';
+import { DEFAULT_API_URL, EXIT, jsonRequested, parseCliArgs } from '../../src/cli/args.js';
 import { formatAuditRecord, formatCampaign, formatLaunch, progressLine } from '../../src/cli/format.js';
+import { parseIdempotencyKey } from '../../src/producers/launch-submit.js';
 import {
+  describeError,
   emptyTrailReport,
   interruptedLaunchMessage,
+  launchIdReport,
   resolveFileArg,
   runCli,
   type CliIo,
@@ -134,6 +138,103 @@ describe('cxo argument parsing (pure)', () => {
     expect(bare).toContain('http://api:3000/admin/queues');
     expect(bare).not.toContain('\n');
   });
+
+  it("refuses an --idempotency-key the API would refuse, by the API's own rule, as a usage error", () => {
+    const key = (k: string) => {
+      const r = parseCliArgs(['launch', 'c.json', '--idempotency-key', k]);
+      return r.ok ? 'accepted' : r.error;
+    };
+    expect(key('a b')).toBe(
+      '--idempotency-key "a b" is refused: Idempotency-Key must be 1 to 200 printable ASCII characters without spaces',
+    );
+    const apiAccepts = (k: string) => {
+      try {
+        parseIdempotencyKey(k);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (const k of [
+      'nightly-2026-12-01',
+      'a b',
+      'tab\there',
+      'ü-key',
+      'x'.repeat(200),
+      'x'.repeat(201),
+      '~!{}',
+    ]) {
+      expect(key(k) === 'accepted', k).toBe(apiAccepts(k));
+    }
+  });
+
+  it('sees --json in arguments it cannot parse, but not as the value of another option', () => {
+    expect(jsonRequested(['status', '--bogus', '--json'])).toBe(true);
+    expect(jsonRequested(['status', 'x'])).toBe(false);
+    expect(jsonRequested(['status', '--token', '--json'])).toBe(false);
+    expect(jsonRequested(['status', '--', '--json'])).toBe(false);
+  });
+
+  it('names the launch or command an API error carries, and how to look at it', () => {
+    const timeout = describeError(
+      new ApiError(503, 'POST', '/v1/campaigns', {
+        error: 'request_timeout',
+        message: 'no answer within 15 s',
+        launchId: 'L-7',
+      }),
+    );
+    expect(timeout.code).toBe(EXIT.server);
+    expect(timeout.lines).toEqual([
+      'POST /v1/campaigns → 503: no answer within 15 s',
+      'launch L-7: see where it stands with cxo status L-7',
+    ]);
+    expect(timeout.json).toEqual({
+      error: 'request_timeout',
+      message: 'no answer within 15 s',
+      status: 503,
+      launchId: 'L-7',
+      hint: 'launch L-7: see where it stands with cxo status L-7',
+    });
+    const command = describeError(
+      new ApiError(503, 'POST', '/v1/campaigns/c-7/actions', {
+        error: 'request_timeout',
+        commandId: 'cmd-7',
+      }),
+      { campaignId: 'c-7' },
+    );
+    expect(command.json.hint).toBe('command cmd-7: whether it ran shows in cxo status c-7 (last cmd)');
+    // A wait that fails after the launch was accepted still names it.
+    const lost = describeError(new NetworkError('http://api:3000', { cause: new Error('ECONNRESET') }), {
+      acceptedLaunchId: 'L-8',
+    });
+    expect(lost.json).toMatchObject({ error: 'api_unreachable', launchId: 'L-8' });
+    expect(lost.lines.at(-1)).toBe('launch L-8 was accepted and goes on; follow it with cxo status L-8');
+    expect(
+      describeError(new ApiError(404, 'GET', '/v1/campaigns/x', { error: 'not_found' })).lines,
+    ).toHaveLength(1);
+  });
+
+  it('turns a launch id given for a campaign into its campaign, or says why it has none', () => {
+    expect(launchIdReport('L-1', { kind: 'launch', campaignId: 'c-1', status: 'succeeded' })).toEqual({
+      campaignId: 'c-1',
+      note: 'L-1 is a launch; its campaign is c-1',
+    });
+    const queued = launchIdReport('L-2', { kind: 'launch', status: 'running' });
+    expect(queued).toMatchObject({
+      failure: {
+        code: EXIT.notFound,
+        lines: [
+          'L-2 is a launch whose campaign does not exist yet (launch running); follow it with cxo status L-2',
+        ],
+        json: { error: 'no_campaign', launchId: 'L-2', launchStatus: 'running' },
+      },
+    });
+    expect(
+      launchIdReport('L-3', { kind: 'launch', status: 'failed', error: 'CXone said 422' }),
+    ).toMatchObject({
+      failure: { lines: ['L-3 is a launch that failed before CXone created a campaign: CXone said 422'] },
+    });
+  });
 });
 
 describe('cxo waiting for the API', () => {
@@ -173,6 +274,42 @@ describe('cxo formatting (pure)', () => {
     expect(text).toContain('pacing     ↑ callRate 0.6 → 0.65');
     expect(text).toContain('stretched to fit the fleet budget');
     expect(formatCampaign({ campaignId: 'c-2', status: 'scheduled' })).toContain('no statistics yet');
+  });
+
+  it('says plainly when the view is cached because CXone could not be reached, and since when', () => {
+    const view = { campaignId: 'c-1', status: 'active', version: 3, syncedAt: '2026-11-28T09:00:00.000Z' };
+    expect(formatCampaign({ ...view, stale: true }).split('\n')[2]).toBe(
+      "cached     CXone could not be reached: this is the orchestrator's cached view, last synced with CXone at 2026-11-28T09:00:00.000Z",
+    );
+    expect(formatCampaign({ campaignId: 'c-1', stale: true })).toContain(
+      'not known when last synced with CXone',
+    );
+    expect(formatCampaign(view)).not.toContain('CXone could not be reached');
+  });
+
+  it('says a campaign CXone no longer knows is missing, and since when, instead of merely cached', () => {
+    const text = formatCampaign({
+      campaignId: 'c-1',
+      status: 'active',
+      stale: true,
+      missingOnCxone: { since: '2026-11-29T07:00:00.000Z' },
+    });
+    expect(text.split('\n')[2]).toBe(
+      'missing    CXone no longer knows this campaign (404 since 2026-11-29T07:00:00.000Z; deleted outside the orchestrator?): the rest is as last known',
+    );
+    expect(text).not.toContain('could not be reached');
+  });
+
+  it('says when a scheduled campaign activates, when the view says', () => {
+    const at = '2026-12-01T13:00:00.000Z';
+    expect(formatCampaign({ campaignId: 'c-1', status: 'scheduled', activateAt: at })).toContain(
+      `dialing    not yet: scheduled, activates at ${at}`,
+    );
+    expect(formatCampaign({ campaignId: 'c-1', status: 'scheduled' })).not.toContain('activates at');
+    // Once active, a start time left in the view is history, not a plan.
+    expect(formatCampaign({ campaignId: 'c-1', status: 'active', activateAt: at })).not.toContain(
+      'activates at',
+    );
   });
 
   it('shows the last failed try of a launch that is still retrying, and not once it is final', () => {
@@ -230,7 +367,13 @@ describe('cxo against a stand-in API', () => {
   let url: string;
   let polls = 0;
   let retryPolls = 0;
-  const seen: { auth?: string; idem?: string; actions: unknown[] } = { actions: [] };
+  let staleReads = 0;
+  const seen: { auth?: string; idem?: string; launchPosts: number; actions: unknown[]; actionIds: string[] } =
+    {
+      launchPosts: 0,
+      actions: [],
+      actionIds: [],
+    };
   // Requests that never get an answer, like a hung API; released before the stand-in closes.
   const hung: (() => void)[] = [];
   const hang = () => new Promise<void>((resolve) => hung.push(resolve));
@@ -252,6 +395,7 @@ describe('cxo against a stand-in API', () => {
         : { valid: false, issues: [{ path: 'name', message: 'required' }] };
     });
     api.post('/v1/campaigns', async (req, reply) => {
+      seen.launchPosts++;
       seen.auth = req.headers.authorization;
       seen.idem = req.headers['idempotency-key'] as string | undefined;
       const body = req.body as { name?: string };
@@ -261,11 +405,27 @@ describe('cxo against a stand-in API', () => {
           .send({ error: 'validation_failed', issues: [{ path: 'name', message: 'required' }] });
       }
       if (body.name === 'hang') await hang();
+      if (body.name === 'deadline') {
+        // As the API's request guard answers at its deadline, naming the launch it was making.
+        return reply.code(503).send({
+          error: 'request_timeout',
+          message: 'no answer from Redis or CXone within 15 s; … the id below, when there is one, tells',
+          launchId: 'L-deadline',
+        });
+      }
+      if (body.name === 'replayed') {
+        // An Idempotency-Key seen before: the earlier launch, whose answer names no campaign.
+        return reply
+          .code(202)
+          .header('idempotent-replayed', 'true')
+          .send({ launchId: 'L-done', status: 'succeeded' });
+      }
       const ids: Record<string, string> = {
         doomed: 'L-bad',
         retry: 'L-retry',
         stuck: 'L-stuck',
         'hang-wait': 'L-hang',
+        lost: 'L-lost',
       };
       return reply.code(202).send({ launchId: ids[body.name] ?? 'L-1', status: 'queued' });
     });
@@ -275,6 +435,8 @@ describe('cxo against a stand-in API', () => {
         return { launchId: id, status: 'failed', error: { message: 'CXone rejected it (422)' } };
       if (id === 'L-hang') await hang();
       if (id === 'L-done') return { launchId: id, status: 'succeeded', campaignId: 'c-1' };
+      if (id === 'L-queued') return { launchId: id, status: 'queued' };
+      if (id === 'L-lost') return reply.code(500).send({ error: 'internal_error', message: 'a bug' });
       if (id === 'L-stuck') return { launchId: id, status: 'running', lastError: retryError(4) };
       if (id === 'L-retry') {
         // Two polls see the first failed try, one the second, then it succeeds.
@@ -295,12 +457,50 @@ describe('cxo against a stand-in API', () => {
       const { id } = req.params as { id: string };
       if (id === 'c-hang') await hang();
       if (id === 'c-quiet') return { campaignId: id, status: 'scheduled', version: 1 };
+      if (id === 'c-later') {
+        return { campaignId: id, status: 'scheduled', version: 2, activateAt: '2026-12-01T13:00:00.000Z' };
+      }
+      if (id === 'c-gone') {
+        return {
+          campaignId: id,
+          status: 'active',
+          version: 3,
+          stale: true,
+          missingOnCxone: { since: '2026-11-29T07:00:00.000Z' },
+        };
+      }
+      if (id === 'c-stale') {
+        // CXone unreachable for the first read, back for the second, by which time the campaign ended.
+        staleReads++;
+        return staleReads === 1
+          ? {
+              campaignId: id,
+              status: 'active',
+              version: 3,
+              syncedAt: '2026-11-28T09:00:00.000Z',
+              stale: true,
+            }
+          : { campaignId: id, status: 'completed', version: 4, syncedAt: '2026-11-28T09:05:00.000Z' };
+      }
       if (id !== 'c-1') return reply.code(404).send({ error: 'not_found', message: 'no such campaign' });
       return { campaignId: 'c-1', status: 'completed', version: 7, config: { name: 'Spring' } };
     });
     api.post('/v1/campaigns/:id/actions', async (req, reply) => {
+      const { id } = req.params as { id: string };
       seen.actions.push(req.body);
-      if ((req.params as { id: string }).id === 'c-hang') await hang();
+      seen.actionIds.push(id);
+      if (id === 'c-hang') await hang();
+      // Like the API: commands only for campaigns it launched, and a launch id is not one.
+      if (id.startsWith('L-')) {
+        return reply
+          .code(404)
+          .send({ error: 'not_found', message: `campaign ${id} is not known to this orchestrator` });
+      }
+      if (id === 'c-deadline') {
+        return reply
+          .code(503)
+          .send({ error: 'request_timeout', message: 'no answer within 15 s', commandId: 'cmd-deadline' });
+      }
       const { action } = req.body as { action: string };
       if (action === 'resume')
         return reply.code(409).send({ error: 'conflict', message: 'outside the calling window' });
@@ -334,6 +534,9 @@ describe('cxo against a stand-in API', () => {
     'stuck.json': JSON.stringify({ name: 'stuck' }),
     'nameless.json': JSON.stringify({}),
     'doomed.json': JSON.stringify({ name: 'doomed' }),
+    'deadline.json': JSON.stringify({ name: 'deadline' }),
+    'replayed.json': JSON.stringify({ name: 'replayed' }),
+    'lost.json': JSON.stringify({ name: 'lost' }),
     'broken.json': '{ not json',
   };
 
@@ -561,5 +764,141 @@ describe('cxo against a stand-in API', () => {
     expect(await runCli(['validate', 'c.json'], { API_URL: 'http://127.0.0.1:9' }, io)).toBe(EXIT.server);
     expect(errors.join('\n')).toMatch(/cannot reach the API at http:\/\/127\.0\.0\.1:9/);
     expect(errors.join('\n')).toContain('cxo validate --offline c.json');
+  });
+
+  it('status and each watch redraw say when the view is the cached one, and since when', async () => {
+    staleReads = 0;
+    const watched = await cxo('watch', 'c-stale', '--interval', '0.01');
+    expect(watched.code).toBe(EXIT.ok);
+    const frames = watched.out.split('cxo watch c-stale').slice(1);
+    expect(frames).toHaveLength(2);
+    expect(frames[0]).toContain(
+      "CXone could not be reached: this is the orchestrator's cached view, last synced with CXone at 2026-11-28T09:00:00.000Z",
+    );
+    expect(frames[1]).not.toContain('CXone could not be reached');
+    staleReads = 0;
+    const status = await cxo('status', 'c-stale');
+    expect(status.out).toContain('last synced with CXone at 2026-11-28T09:00:00.000Z');
+  });
+
+  it('watch ends, saying so, once CXone no longer knows the campaign', async () => {
+    const watched = await cxo('watch', 'c-gone', '--interval', '0.01');
+    expect(watched.code).toBe(EXIT.ok);
+    expect(watched.out.split('cxo watch c-gone')).toHaveLength(2);
+    expect(watched.out).toContain('CXone no longer knows this campaign (404 since 2026-11-29T07:00:00.000Z');
+    expect(watched.out).toContain('campaign c-gone no longer exists on CXone');
+  });
+
+  it('status says when a scheduled campaign activates', async () => {
+    const r = await cxo('status', 'c-later');
+    expect(r.out).toContain('scheduled, activates at 2026-12-01T13:00:00.000Z');
+  });
+
+  it("names the launch a 503 at the API's deadline was making, and the command", async () => {
+    const launch = await cxo('launch', 'deadline.json');
+    expect(launch.code).toBe(EXIT.server);
+    expect(launch.err).toContain('launch L-deadline: see where it stands with cxo status L-deadline');
+    const json = await cxo('launch', 'deadline.json', '--json');
+    expect(JSON.parse(json.out)).toMatchObject({
+      error: 'request_timeout',
+      status: 503,
+      launchId: 'L-deadline',
+    });
+    const pause = await cxo('pause', 'c-deadline');
+    expect(pause.code).toBe(EXIT.server);
+    expect(pause.err).toContain('command cmd-deadline: whether it ran shows in cxo status c-deadline');
+  });
+
+  it('names the accepted launch when waiting for it fails', async () => {
+    const r = await cxo('launch', 'lost.json');
+    expect(r.code).toBe(EXIT.server);
+    expect(r.err).toContain('launch L-lost was accepted and goes on; follow it with cxo status L-lost');
+  });
+
+  it("watch and pause given a launch id act on the launch's campaign, or say why there is none", async () => {
+    const watched = await cxo('watch', 'L-done', '--interval', '0.01');
+    expect(watched.code, watched.err).toBe(EXIT.ok);
+    expect(watched.err).toBe('L-done is a launch; its campaign is c-1');
+    expect(watched.out).toContain('campaign c-1 is completed');
+    seen.actionIds.length = 0;
+    const paused = await cxo('pause', 'L-done');
+    expect(paused.code, paused.err).toBe(EXIT.ok);
+    expect(paused.err).toBe('L-done is a launch; its campaign is c-1');
+    expect(paused.out).toBe('pause accepted for campaign c-1 (command cmd-1)');
+    expect(seen.actionIds).toEqual(['L-done', 'c-1']);
+    seen.actionIds.length = 0;
+    const early = await cxo('stop', 'L-queued');
+    expect(early.code).toBe(EXIT.notFound);
+    expect(early.err).toBe(
+      'L-queued is a launch whose campaign does not exist yet (launch queued); follow it with cxo status L-queued',
+    );
+    expect(seen.actionIds).toEqual(['L-queued']);
+    const failed = await cxo('watch', 'L-bad');
+    expect(failed.code).toBe(EXIT.notFound);
+    expect(failed.err).toBe(
+      'L-bad is a launch that failed before CXone created a campaign: CXone rejected it (422)',
+    );
+    // Neither a campaign nor a launch: the API's own 404, as before.
+    const unknown = await cxo('pause', 'L-nope');
+    expect(unknown.code).toBe(EXIT.notFound);
+    expect(unknown.err).toContain('campaign L-nope is not known to this orchestrator');
+  });
+
+  it('refuses an invalid --idempotency-key before sending anything (exit 1, naming the option)', async () => {
+    const before = seen.launchPosts;
+    const r = await cxo('launch', 'good.json', '--idempotency-key', 'a b');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toContain('--idempotency-key "a b" is refused');
+    expect(seen.launchPosts).toBe(before);
+  });
+
+  it('a replayed launch names its campaign, from the launch record when the answer does not', async () => {
+    const r = await cxo('launch', 'replayed.json', '--idempotency-key', 'k-replayed', '--no-wait');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toBe('launch   L-done\nstatus   succeeded\ncampaign c-1');
+    const json = await cxo(
+      'launch',
+      'replayed.json',
+      '--idempotency-key',
+      'k-replayed',
+      '--no-wait',
+      '--json',
+    );
+    expect(JSON.parse(json.out)).toMatchObject({ launchId: 'L-done', campaignId: 'c-1' });
+  });
+
+  it('with --json, a failure is one JSON object on stdout, with the same exit code', async () => {
+    const cases: [string[], number, Record<string, unknown>][] = [
+      [['status', 'nope'], EXIT.notFound, { error: 'not_found', status: 404 }],
+      [['watch', 'nope'], EXIT.notFound, { error: 'not_found', status: 404, message: 'no such campaign' }],
+      [['pause', 'L-queued'], EXIT.notFound, { error: 'no_campaign', launchId: 'L-queued' }],
+      [['audit', 'nope'], EXIT.notFound, { error: 'not_found' }],
+      [
+        ['audit', 'L-done'],
+        EXIT.notFound,
+        { error: 'not_a_campaign', launchId: 'L-done', campaignId: 'c-1' },
+      ],
+      [['resume', 'c-1'], EXIT.refused, { error: 'conflict', status: 409 }],
+      [
+        ['launch', 'nameless.json'],
+        EXIT.validation,
+        { error: 'validation_failed', status: 400, issues: [{ path: 'name', message: 'required' }] },
+      ],
+      [['launch', 'broken.json'], EXIT.validation, { error: 'invalid_json', file: 'broken.json' }],
+      [['validate', 'missing.json'], EXIT.usage, { error: 'file_unreadable' }],
+      [['launch', 'stuck.json', '--timeout', '0.05'], EXIT.server, { error: 'launch_timeout' }],
+      [['status', 'c-1', '--api-url', `${url}/api`], EXIT.server, { error: 'wrong_api_url', status: 404 }],
+      [['status', 'c-1', '--api-url', 'http://127.0.0.1:9'], EXIT.server, { error: 'api_unreachable' }],
+      [['launch', 'good.json', '--idempotency-key', 'a b'], EXIT.usage, { error: 'usage' }],
+      [['status', 'c-1', '--bogus'], EXIT.usage, { error: 'usage', message: 'unknown option --bogus' }],
+    ];
+    for (const [argv, code, expected] of cases) {
+      const r = await cxo(...argv, '--json');
+      expect(r.code, argv.join(' ')).toBe(code);
+      expect(r.out.split('\n'), argv.join(' ')).toHaveLength(1);
+      expect(JSON.parse(r.out), argv.join(' ')).toMatchObject({ message: expect.any(String), ...expected });
+      // People still read the reason on stderr.
+      expect(r.err, argv.join(' ')).not.toBe('');
+    }
   });
 });
