@@ -126,6 +126,8 @@ describe('webhook delivery', () => {
       bodyExcerpt: 'boom',
       attempts: 4,
     });
+    // Audited right after the dead letter is written.
+    await waitFor(async () => (await h.audit.list('camp-x')).length > 0, 10_000, 'audit record');
     const audit = await h.audit.list('camp-x');
     expect(audit.map((r) => r.action)).toEqual(['webhook_failure']);
   });
@@ -140,6 +142,7 @@ describe('webhook delivery', () => {
     const [letter] = await listDeadLetters(h);
     expect(letter).toMatchObject({ eventId: e.id, reason: 'rejected', status: 400, attempts: 1 });
     expect(letter!.bodyExcerpt).toContain('unknown field');
+    await waitFor(async () => (await h.audit.list('camp-400')).length > 0, 10_000, 'audit record');
     const [audit] = await h.audit.list('camp-400');
     expect(audit).toMatchObject({ action: 'webhook_failure', details: { eventId: e.id, status: 400 } });
 
@@ -157,17 +160,27 @@ describe('webhook delivery', () => {
     const h = await setup(receiver);
     const outcomesBefore = await webhookOutcomeCounts();
     const first = await h.events.publish('campaign.state.changed', 'camp-410', { to: 'active' });
-    await waitFor(async () => (await deadCount(h)) === 1, 10_000, 'first dead letter');
+    // The outcome is counted right after the dead letter is written: wait for both.
+    const outcomes = async () => diffCounts(outcomesBefore, await webhookOutcomeCounts());
+    await waitFor(
+      async () => (await deadCount(h)) === 1 && Object.keys(await outcomes()).length > 0,
+      10_000,
+      'first dead letter',
+    );
     // One run, one outcome: the 410 that disabled the destination is not also a dead letter.
-    expect(diffCounts(outcomesBefore, await webhookOutcomeCounts())).toEqual({ destination_disabled: 1 });
+    expect(await outcomes()).toEqual({ destination_disabled: 1 });
     const state = await getDestinationState(h, receiver.url);
     expect(state).toMatchObject({ enabled: false, status: 410, eventId: first.id });
     const audit = await h.audit.list('camp-410');
     expect(audit.map((r) => r.action)).toEqual(['webhook_destination_disabled']);
 
     const second = await h.events.publish('campaign.state.changed', 'camp-410', { to: 'paused' });
-    await waitFor(async () => (await deadCount(h)) === 2, 10_000, 'second dead letter');
-    expect(diffCounts(outcomesBefore, await webhookOutcomeCounts())).toEqual({
+    await waitFor(
+      async () => (await deadCount(h)) === 2 && Object.keys(await outcomes()).length > 1,
+      10_000,
+      'second dead letter',
+    );
+    expect(await outcomes()).toEqual({
       destination_disabled: 1,
       dead_lettered: 1,
     });
