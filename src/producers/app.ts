@@ -8,9 +8,9 @@ import Fastify, {
 import type { AppContext } from '../shared/context.js';
 import { actorFor, bearerToken, isProtectedPath, tokenMatches } from './auth.js';
 import { toErrorResponse } from './errors.js';
-import { answerUnmatched } from './allowed-methods.js';
+import { answerUnmatched } from '../shared/http/allowed-methods.js';
 import { registerRequestGuard } from './request-guard.js';
-import { pathOf } from './url-path.js';
+import { pathOf } from '../shared/http/url-path.js';
 import { registerCampaignRoutes } from './routes/campaigns.js';
 import { registerLaunchRoutes } from './routes/launches.js';
 import { registerCampaignCommandRoutes } from './routes/campaign-commands.js';

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { pathOf } from './url-path.js';
+import { pathOf } from '../shared/http/url-path.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

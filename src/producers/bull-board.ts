@@ -4,7 +4,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../shared/context.js';
-import { pathOf } from './url-path.js';
+import { pathOf } from '../shared/http/url-path.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 

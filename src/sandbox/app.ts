@@ -13,6 +13,7 @@ import { registerControlRoutes } from './routes/control.js';
 import { registerOauthRoutes } from './routes/oauth.js';
 import { registerOutboundRoutes } from './routes/outbound.js';
 import type { SandboxState } from './state.js';
+import { answerUnmatched } from '../shared/http/allowed-methods.js';
 
 /** Request bodies above this are refused with 413; campaign payloads are a few kB. */
 export const SANDBOX_BODY_LIMIT = 256 * 1024;
@@ -83,10 +84,9 @@ export async function buildSandboxApp(state: SandboxState): Promise<FastifyInsta
     void reply.code(httpError.statusCode).headers(httpError.headers);
     return httpError.body();
   });
-  app.setNotFoundHandler(async (request, reply) => {
-    void reply.code(404);
-    return { error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` };
-  });
+  // Registered before the routes, which it collects: DELETE on a campaign is 405 with Allow, as
+  // CXone's gateway answers a method a resource does not serve, not a 404 that suggests a wrong id.
+  answerUnmatched(app);
 
   // Encapsulated: the form parser applies to the token route alone, so a form-encoded PATCH of a
   // campaign is refused with 415 as CXone would, instead of being applied.

@@ -55,7 +55,7 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
     body !== null && typeof body === 'object'
       ? complianceSettingsProblems((body as Record<string, unknown>).complianceSettings)
       : [];
-  const problems = mergeProblems(parsed.success ? [] : zodProblems(parsed.error), semantic);
+  const problems = mergeProblems(parsed.success ? [] : zodProblems(parsed.error, body), semantic);
   if (!parsed.success || problems.length > 0) throw validationFailed(problems);
   return parsed.data;
 }
@@ -100,7 +100,11 @@ function decodeCursor(cursor: string, campaignId: string): number {
   } catch {
     // fall through to the refusal below
   }
-  throw new SandboxHttpError(
+  throw invalidCursor();
+}
+
+function invalidCursor(): SandboxHttpError {
+  return new SandboxHttpError(
     400,
     'invalid_cursor',
     'cursor is not one this endpoint issued for this campaign',
@@ -230,6 +234,8 @@ export class CampaignStore {
     this.get(id);
     const records = this.histories.get(id) ?? [];
     const offset = cursor === undefined ? 0 : decodeCursor(cursor, id);
+    // History only grows, so an issued cursor never points past its end: this one was made up.
+    if (offset > records.length) throw invalidCursor();
     const end = Math.min(records.length, offset + pageSize);
     return {
       records: records.slice(offset, end),

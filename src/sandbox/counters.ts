@@ -16,7 +16,8 @@ export interface EndpointCounters {
   byStatus: Record<string, number>;
 }
 
-export type RequestOutcome = 'unauthorized' | 'rate_limited' | 'fault' | 'admitted';
+/** `refused`: turned away before the budget for a reason other than the token (406). */
+export type RequestOutcome = 'unauthorized' | 'refused' | 'rate_limited' | 'fault' | 'admitted';
 
 function empty(): EndpointCounters {
   return { requests: 0, accepted: 0, rateLimited: 0, errors: 0, faults: 0, unauthorized: 0, byStatus: {} };
@@ -36,6 +37,8 @@ export class RequestCounters {
     c.requests += 1;
     c.byStatus[String(statusCode)] = (c.byStatus[String(statusCode)] ?? 0) + 1;
     switch (outcome) {
+      case 'refused':
+        return;
       case 'unauthorized':
         c.unauthorized += 1;
         return;

@@ -86,9 +86,22 @@ function authenticateBearer(state: SandboxState, request: FastifyRequest, info: 
 }
 
 /**
+ * Whether an Accept header lets the answer be JSON, the only representation CXone serves. Absent,
+ * `*\/*`, `application/*` and `application/json` (with any parameters) do, unless given q=0. Pure.
+ */
+export function acceptsJson(header: string | undefined): boolean {
+  if (header === undefined || header.trim() === '') return true;
+  return header.split(',').some((range) => {
+    const [type = '', ...params] = range.split(';').map((p) => p.trim().toLowerCase());
+    const refused = params.some((p) => /^q=0(\.0{0,3})?$/.test(p));
+    return !refused && (type === 'application/json' || type === 'application/*' || type === '*/*');
+  });
+}
+
+/**
  * The API gateway in front of every contract endpoint except the token endpoint (which must read its
  * body to know the client, so it runs the same steps in its handler). Order: latency, bearer token
- * (401, not counted against the budget), rate limit (429; every admitted request counts whatever
+ * (401, not counted against the budget), Accept (406, not counted either), rate limit (429; every admitted request counts whatever
  * happens next), scope (403), injected fault (5xx or scripted 429).
  */
 export async function gatewayHook(state: SandboxState, request: FastifyRequest): Promise<void> {
@@ -100,6 +113,15 @@ export async function gatewayHook(state: SandboxState, request: FastifyRequest):
   if (endpoint === CXONE_ENDPOINTS.token) return;
   const grant = authenticateBearer(state, request, info);
   info.grant = grant;
+  // Before the budget, like the 401: a request that cannot be answered spends nothing.
+  if (!acceptsJson(request.headers.accept)) {
+    info.outcome = 'refused';
+    throw new SandboxHttpError(
+      406,
+      'not_acceptable',
+      `this API answers application/json only; the request's Accept was ${JSON.stringify(request.headers.accept)}`,
+    );
+  }
   admit(state.rate, grant.tenant, endpoint, info);
   const scope = ENDPOINT_SCOPES[endpoint];
   if (!grant.scopes.includes(scope)) {

@@ -8,8 +8,9 @@ import type { FieldProblem } from './errors.js';
  * (`dialerSettings.colour`), because CXone rejects them and a client needs to know exactly which ones
  * to drop.
  */
-export function zodProblems(error: z.ZodError): FieldProblem[] {
-  return toValidationIssues(error).map(({ path, message }) => ({ field: path, message }));
+export function zodProblems(error: z.ZodError, input: unknown): FieldProblem[] {
+  // With the input, a field left out altogether reads "required", not "expected string, received undefined".
+  return toValidationIssues(error, input).map(({ path, message }) => ({ field: path, message }));
 }
 
 /**

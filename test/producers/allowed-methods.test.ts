@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RouteTable } from '../../src/producers/allowed-methods.js';
+import { RouteTable } from '../../src/shared/http/allowed-methods.js';
 
 describe('RouteTable', () => {
   const table = new RouteTable();

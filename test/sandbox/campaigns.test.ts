@@ -112,6 +112,46 @@ describe('sandbox campaigns', () => {
     expect(accepted.status).toBe(201);
   });
 
+  it('answers 405 with Allow for a method a route does not serve, and 406 for an Accept it cannot meet', async () => {
+    const created = await createCampaign(sandbox, token);
+    const url = `/api/v2/campaigns/${String(created.body.id)}`;
+    const deleted = await call(sandbox, 'DELETE', url, { token });
+    expect(deleted.status).toBe(405);
+    expect(deleted.headers.get('allow')).toBe('GET, PATCH');
+    expect(deleted.body.error).toBe('method_not_allowed');
+    const xml = await call(sandbox, 'GET', url, { token, headers: { accept: 'application/xml' } });
+    expect(xml.status).toBe(406);
+    expect(xml.body.error).toBe('not_acceptable');
+    const refusedJson = await call(sandbox, 'GET', url, {
+      token,
+      headers: { accept: 'application/json;q=0, text/html' },
+    });
+    expect(refusedJson.status).toBe(406);
+    for (const accept of [
+      'application/json',
+      '*/*',
+      'application/*;q=0.5',
+      'text/html, application/json;charset=utf-8',
+    ]) {
+      expect((await call(sandbox, 'GET', url, { token, headers: { accept } })).status, accept).toBe(200);
+    }
+  });
+
+  it('says "required" for a field left out, and refuses an If-Match version with a leading zero', async () => {
+    const { name: _name, ...withoutName } = createBody();
+    const missing = await call(sandbox, 'POST', '/api/v2/campaigns', { token, body: withoutName });
+    expect(missing.status).toBe(422);
+    expect(missing.body.errors).toEqual([{ field: 'name', message: 'required' }]);
+    const created = await createCampaign(sandbox, token);
+    const padded = await call(sandbox, 'PATCH', `/api/v2/campaigns/${String(created.body.id)}`, {
+      token,
+      body: { name: 'x' },
+      headers: { 'if-match': 'version=01' },
+    });
+    expect(padded.status).toBe(400);
+    expect(padded.body.error).toBe('invalid_if_match');
+  });
+
   it('answers 422 naming every invalid and every unknown field, with dotted paths', async () => {
     const body = createBody() as unknown as Record<string, Record<string, unknown>>;
     const bad = {
@@ -194,7 +234,8 @@ describe('sandbox campaigns', () => {
     // No automatic HEAD routes: they would answer outside the gateway (no token, no budget).
     const existing = (await createCampaign(sandbox, token)).body.id as string;
     const head = await fetch(`${sandbox.url}/api/v2/campaigns/${existing}`, { method: 'HEAD' });
-    expect(head.status).toBe(404);
+    expect(head.status).toBe(405);
+    expect(head.headers.get('allow')).toBe('GET, PATCH');
   });
 
   it('replays the same campaign for the same Idempotency-Key and body, and refuses a different body', async () => {

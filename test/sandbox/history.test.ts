@@ -83,6 +83,11 @@ describe('sandbox campaign history paging', () => {
     expect(foreign.status).toBe(400);
     expect(foreign.body.error).toBe('invalid_cursor');
     expect((await page('?cursor=%%%garbage')).status).toBe(400);
+    // A cursor made up to point past the end is not one the endpoint issued either.
+    const madeUp = Buffer.from(JSON.stringify({ c: id, o: 9999 })).toString('base64url');
+    const pastEnd = await page(`?cursor=${madeUp}`);
+    expect(pastEnd.status).toBe(400);
+    expect(pastEnd.body.error).toBe('invalid_cursor');
   });
 
   it('answers 404 for the history of an unknown campaign', async () => {

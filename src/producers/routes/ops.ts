@@ -6,7 +6,7 @@ import type { AppContext } from '../../shared/context.js';
 import type { QueueName } from '../../shared/keys.js';
 import { queueJobs, queueScrapeOk, refreshLimiterBudgets, registry } from '../../shared/metrics.js';
 import { buildOpenApiDocument, renderDocsHtml, type DocumentedRoute } from '../openapi.js';
-import { answerUnmatched } from '../allowed-methods.js';
+import { answerUnmatched } from '../../shared/http/allowed-methods.js';
 import { withTimeout } from '../../shared/with-timeout.js';
 
 /**

@@ -30,7 +30,7 @@ function idempotencyKey(request: FastifyRequest): string | undefined {
 export function parseIfMatch(raw: string | string[] | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const value = Array.isArray(raw) ? raw.join(',') : raw;
-  const match = /^\s*version=(\d{1,15})\s*$/.exec(value);
+  const match = /^\s*version=(0|[1-9]\d{0,14})\s*$/.exec(value);
   if (!match) {
     throw new SandboxHttpError(
       400,

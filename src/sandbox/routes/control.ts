@@ -61,7 +61,7 @@ const skipBody = z
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body ?? {});
-  if (!parsed.success) throw validationFailed(zodProblems(parsed.error));
+  if (!parsed.success) throw validationFailed(zodProblems(parsed.error, body ?? {}));
   return parsed.data;
 }
 
