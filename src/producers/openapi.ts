@@ -494,7 +494,9 @@ const KNOWN_OPERATIONS: Record<string, { summary: string; responses?: JsonObject
   'post /v1/campaigns/{}/audit/import-history': {
     summary: "Import CXone's change history into the audit trail",
     responses: {
-      '200': success('What was imported'),
+      '200': success(
+        '`{campaignId, imported, skipped, pages, lastVersion}`: what was imported, up to which CXone version',
+      ),
       '404': errorResponse('The campaign is not known to CXone'),
     },
   },

@@ -46,6 +46,8 @@ export interface CampaignRecord {
   declaredStates?: string[];
   /** Since when CXone answers 404 for the campaign (campaign-missing.ts); the rest is as last known. */
   missingOnCxone?: { since: string };
+  /** The highest CXone version whose history is in the audit trail (history-sync.ts). */
+  historyImportedVersion?: number;
   /** When the CXone resource was last read or written (ISO); drives staleness of the API view. */
   syncedAt?: string;
   updatedAt: string;
@@ -68,6 +70,7 @@ const FIELDS: readonly FieldName[] = [
   'lastCommand',
   'declaredStates',
   'missingOnCxone',
+  'historyImportedVersion',
   'syncedAt',
   'updatedAt',
 ];

@@ -6,6 +6,7 @@ import {
   type CampaignRecord,
   type CampaignStore,
 } from '../shared/campaign-store.js';
+import { queueHistoryImport } from '../shared/audit/history-sync.js';
 import { scheduleWindowEnforcement } from '../shared/compliance/enforcement.js';
 import { checkOutsideChange } from '../shared/compliance/outside-change.js';
 import type { AppContext } from '../shared/context.js';
@@ -696,6 +697,11 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       before: current,
     };
     const step = nextLaunchStep(current.status);
+    // Changed since the record was synced (stopped in CXone's console, say): the trail gets CXone's
+    // account of who did it.
+    if (record && current.version > record.cxone.version) {
+      await queueHistoryImport(ctx, data.campaignId, current.version);
+    }
     if (step === 'gone') {
       await campaigns.syncFromCxone(current, { launchId: data.launchId });
       await noteActivation(deps, data.launchId, {

@@ -10,6 +10,8 @@ import { createCxoneClient, type CxoneClient } from '../../src/shared/cxone/clie
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { createAuditTrail, type AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { importCxoneHistory } from '../../src/shared/audit/history-import.js';
+import { processHistoryJob } from '../../src/shared/audit/history-sync.js';
+import { CampaignStore } from '../../src/shared/campaign-store.js';
 import { createEventPublisher } from '../../src/shared/events/publisher.js';
 import { createKeys, QUEUES, type Keys, type QueueName } from '../../src/shared/keys.js';
 import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
@@ -129,6 +131,39 @@ describe('CXone history import', () => {
     const res = await app.inject({ method: 'POST', url: `/v1/campaigns/${campaignId}/audit/import-history` });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ campaignId, imported: 1, skipped: before });
+  });
+
+  it('the import job for a campaign changed in CXone brings in who did it, once per version it covers', async () => {
+    const store = new CampaignStore(ctx);
+    await store.syncFromCxone(await client.getCampaign(campaignId));
+    // Someone edits the campaign in CXone's console.
+    const consoleChange = await fetch(`${sandbox.url}/__sandbox/campaigns/${campaignId}/console`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ dialerSettings: { callRate: 0.9 } }),
+    });
+    const changed = (await consoleChange.json()) as { version: number };
+
+    const job = { data: { campaignId, version: changed.version } };
+    const first = await processHistoryJob(ctx, job);
+    expect(first).toMatchObject({
+      outcome: 'imported',
+      result: { imported: 1, lastVersion: changed.version },
+    });
+    const trailNow = await trail.list(campaignId);
+    expect(trailNow.at(-1)).toMatchObject({
+      action: 'cxone_history',
+      actor: 'cxone:console-operator',
+      cxoneVersion: changed.version,
+      details: { changes: { 'dialerSettings.callRate': { from: 0.6, to: 0.9 } } },
+    });
+    expect((await store.get(campaignId))?.historyImportedVersion).toBe(changed.version);
+    // The same version seen again (another reader, a burst of jobs), or an older one: nothing to walk.
+    expect(await processHistoryJob(ctx, job)).toEqual({ outcome: 'covered' });
+    expect(await processHistoryJob(ctx, { data: { campaignId, version: changed.version - 1 } })).toEqual({
+      outcome: 'covered',
+    });
+    expect(await trail.list(campaignId)).toHaveLength(trailNow.length);
   });
 
   it('answers 404 for a campaign CXone does not know', async () => {

@@ -13,6 +13,7 @@ import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import type { CampaignStats } from '../../src/shared/cxone/wire.js';
 import { CxoneNotFoundError } from '../../src/shared/errors.js';
 import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
+import { HISTORY_JOB, historyJobId } from '../../src/shared/audit/history-sync.js';
 import { ensurePolling } from '../../src/shared/polling/schedulers.js';
 import { campaignConfig, resource, statsOf } from '../lifecycle/fixtures.js';
 import { deletePrefix, pollingContext, REDIS_URL, testPrefix, type PollingTestContext } from './helpers.js';
@@ -135,6 +136,10 @@ describe('poll cycle', () => {
     const record = await new CampaignStore(base).get('ext');
     expect(record?.version).toBe(5);
     expect(record?.config.dialerStrategy.callRate).toBe(0.7);
+    // Changed outside the orchestrator: an import of CXone's account of it is queued, shortly after.
+    const job = await base.queues.compliance.getJob(historyJobId('ext', 5));
+    expect(job).toMatchObject({ name: HISTORY_JOB, data: { campaignId: 'ext', version: 5 } });
+    expect(await job?.getState()).toBe('delayed');
   });
 
   it('stops polling when CXone reports a final status', async () => {

@@ -12,6 +12,7 @@ import { parseIdempotencyKey, submitLaunch } from '../launch-submit.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { planActivation } from '../../workers/launch-plan.js';
 import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
+import { queueHistoryImport } from '../../shared/audit/history-sync.js';
 import { CxoneNotFoundError } from '../../shared/errors.js';
 
 /** How old the cached CXone view may be before GET /v1/campaigns/:id reads CXone again. */
@@ -129,6 +130,9 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
       });
       // The stored config was just read: passing it saves syncFromCxone reading it again.
       await store.syncFromCxone(resource, { config: record.config });
+      // Newer than the record: changed outside the orchestrator; the trail gets CXone's account.
+      if (resource.version > record.cxone.version)
+        await queueHistoryImport(ctx, campaignId, resource.version);
       return campaignView((await store.get(campaignId)) ?? record, false, ctx.clock.now());
     } catch (err) {
       if (err instanceof CxoneNotFoundError) {

@@ -8,6 +8,8 @@ export interface HistoryImportResult {
   /** Records already in the trail from an earlier import. */
   skipped: number;
   pages: number;
+  /** The highest CXone version in the history walked (0 for none): the import covers every change up to it. */
+  lastVersion: number;
 }
 
 /**
@@ -23,7 +25,7 @@ export async function importCxoneHistory(
   opts: { pageSize?: number; maxWaitMs?: number } = {},
 ): Promise<HistoryImportResult> {
   const trail = auditStoreFor(ctx);
-  const result: HistoryImportResult = { campaignId, imported: 0, skipped: 0, pages: 0 };
+  const result: HistoryImportResult = { campaignId, imported: 0, skipped: 0, pages: 0, lastVersion: 0 };
   for await (const page of ctx.cxone.history(campaignId, {
     campaignId,
     priority: 'poll',
@@ -32,6 +34,7 @@ export async function importCxoneHistory(
   })) {
     result.pages++;
     for (const record of page) {
+      result.lastVersion = Math.max(result.lastVersion, record.version);
       const { duplicate } = await trail.appendWithOutcome({
         campaignId,
         action: 'cxone_history',

@@ -54,6 +54,11 @@ export interface LifecycleHooks {
   onSettingsChanged(campaignId: string, fields: string[]): Promise<void>;
   /** After a change of `pacing.pollIntervalMs` on a campaign that is not final. */
   onPollIntervalChanged(campaignId: string, intervalMs: number): Promise<void>;
+  /**
+   * CXone holds a newer version than the campaign record: changed outside the orchestrator since the
+   * record was last synced (audit/history-sync.ts imports CXone's account of it).
+   */
+  onNewerVersionSeen?(campaignId: string, version: number): Promise<void>;
   /** When compliance vetoed the command as it was applied (a resume that came due after the window closed). */
   onComplianceRefused(
     campaignId: string,
@@ -133,6 +138,10 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   const ours = job.patch ? flattenPatch(campaignPatchSchema.parse(job.patch)) : {};
   let latest = await cxone.getCampaign(campaignId, callOpts);
   const record = await store.get(campaignId);
+  if (record && latest.version > record.cxone.version && hooks.onNewerVersionSeen) {
+    const seen = latest.version;
+    await effects.followUp('outside-change', () => hooks.onNewerVersionSeen!(campaignId, seen));
+  }
   const local = localPart(record?.config);
   // The recipients the campaign was launched for bind its compliance checks even if CXone's copy of
   // the list lost them (campaign-store.ts, declaredStates).

@@ -9,6 +9,7 @@ import { activateJobId } from '../jobs.js';
 import { ensurePolling, stopPolling } from '../polling/schedulers.js';
 import type { LifecycleHooks } from './executor.js';
 import { isFinal } from './state-machine.js';
+import { queueHistoryImport } from '../audit/history-sync.js';
 
 /**
  * The lifecycle's effects on other areas, wired to their real implementations:
@@ -22,6 +23,7 @@ import { isFinal } from './state-machine.js';
 export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
   return {
     complianceRefusal: (input) => complianceRefusal({ ...input, policy: ctx.config }),
+    onNewerVersionSeen: (campaignId, version) => queueHistoryImport(ctx, campaignId, version),
     async onStatusChanged(campaignId, from, to, by) {
       if (isFinal(to)) {
         await Promise.all([

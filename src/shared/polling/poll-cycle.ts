@@ -1,3 +1,4 @@
+import { queueHistoryImport } from '../audit/history-sync.js';
 import { noteMissingOnCxone } from '../campaign-missing.js';
 import { CampaignStore } from '../campaign-store.js';
 import { applyAbandonmentGuard } from '../compliance/guard-actions.js';
@@ -105,6 +106,8 @@ async function pollOnce(ctx: AppContext, campaignId: string, attempt: number): P
     // wins, so re-read it before pacing decides from a stale callRate.
     const resource = await ctx.cxone.getCampaign(campaignId, { priority: 'poll', campaignId, attempt });
     await store.syncFromCxone(resource);
+    // CXone's account of the change (who, what, when) goes into the trail.
+    await queueHistoryImport(ctx, campaignId, resource.version);
     record = (await store.get(campaignId)) ?? record;
     resynced = true;
   }

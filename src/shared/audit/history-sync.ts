@@ -1,0 +1,75 @@
+import type { Job } from 'bullmq';
+import { z } from 'zod';
+import { CampaignStore } from '../campaign-store.js';
+import type { AppContext } from '../context.js';
+import { importCxoneHistory, type HistoryImportResult } from './history-import.js';
+
+/** Job name, on the `compliance` queue, of an import of one campaign's CXone history. */
+export const HISTORY_JOB = 'import-history';
+
+/**
+ * How long an import waits before it walks the history: changes made in CXone's console come a few
+ * clicks at a time, and the first import then covers them all (the later ones find nothing to do).
+ */
+export const HISTORY_IMPORT_DELAY_MS = 10_000;
+
+const historyJobSchema = z.object({ campaignId: z.string().min(1), version: z.number().int().min(1) });
+
+/** One job per campaign and version seen: a later version is a later change to account for. */
+export const historyJobId = (campaignId: string, version: number): string =>
+  `history-${campaignId}-${version}`;
+
+/**
+ * CXone holds a newer version of a campaign than the orchestrator knew: someone changed it outside
+ * the orchestrator (CXone's console, another tool). CXone wins and the record follows, but the trail
+ * must say who changed what and when, so CXone's own history of the campaign is imported into it
+ * (history-import.ts: deduplicated, at poll priority through the fleet limiter) by a job shortly
+ * after. The history also holds the orchestrator's own writes, each imported once like the rest.
+ * Never throws: failing to queue the import must not fail the read that noticed the change.
+ */
+export async function queueHistoryImport(
+  ctx: Pick<AppContext, 'queues' | 'logger'>,
+  campaignId: string,
+  seenVersion: number,
+): Promise<void> {
+  try {
+    await ctx.queues.compliance.add(
+      HISTORY_JOB,
+      { campaignId, version: seenVersion },
+      {
+        jobId: historyJobId(campaignId, seenVersion),
+        delay: HISTORY_IMPORT_DELAY_MS,
+        removeOnComplete: true,
+        removeOnFail: 100,
+      },
+    );
+  } catch (err) {
+    ctx.logger.warn(
+      { campaignId, version: seenVersion, err: (err as Error).message },
+      'could not queue the import of a campaign changed in CXone; POST /v1/campaigns/{id}/audit/import-history does it by hand',
+    );
+  }
+}
+
+export type HistoryJobResult =
+  { outcome: 'imported'; result: HistoryImportResult } | { outcome: 'covered' | 'unknown_campaign' };
+
+/**
+ * The import job: walks the campaign's CXone history into the trail unless an earlier import already
+ * covered the version that prompted this one, and notes how far it got on the campaign record.
+ */
+export async function processHistoryJob(
+  ctx: Pick<AppContext, 'cxone' | 'audit' | 'redis' | 'keys' | 'logger' | 'clock' | 'config'>,
+  job: Pick<Job, 'data'>,
+): Promise<HistoryJobResult> {
+  const { campaignId, version } = historyJobSchema.parse(job.data);
+  const store = new CampaignStore(ctx);
+  const record = await store.get(campaignId);
+  if (!record) return { outcome: 'unknown_campaign' };
+  if ((record.historyImportedVersion ?? 0) >= version) return { outcome: 'covered' };
+  const result = await importCxoneHistory(ctx, campaignId);
+  if (result.lastVersion > (record.historyImportedVersion ?? 0)) {
+    await store.patch(campaignId, { historyImportedVersion: result.lastVersion });
+  }
+  return { outcome: 'imported', result };
+}
