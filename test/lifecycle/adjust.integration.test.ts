@@ -1,5 +1,6 @@
 import type { Worker } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { historyJobId } from '../../src/shared/audit/history-sync.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { RequestAbandonedError } from '../../src/shared/errors.js';
@@ -144,6 +145,21 @@ describe('adjust worker: writes whose answer was lost', () => {
 });
 
 describe('adjust worker: versioned writes against the sandbox', () => {
+  it("queues the import of CXone's history when its first read finds a change made outside", async () => {
+    const campaign = await h.campaign('active');
+    // Changed in the console while the record still holds the version the harness stored.
+    const changed = await h.consoleChange(campaign.id, { name: 'Renamed before the command' });
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:alice',
+      reason: 'operator',
+      action: 'pause',
+    });
+    expect((await h.waitForCommand(commandId)).status).toBe('succeeded');
+    const job = await h.ctx.queues.compliance.getJob(historyJobId(campaign.id, changed.version));
+    expect(job?.data).toEqual({ campaignId: campaign.id, version: changed.version });
+  });
+
   it('rebases onto an outside change to another field: both changes present', async () => {
     const campaign = await h.campaign('active');
     hook = async (call, id) => {
