@@ -9,6 +9,7 @@ import { CxoneValidationError } from '../../src/shared/errors.js';
 import { launchAuditId } from '../../src/shared/launch-store.js';
 import { cxoneCalls } from '../../src/shared/metrics.js';
 import { activateJobId } from '../../src/shared/jobs.js';
+import { historyJobId } from '../../src/shared/audit/history-sync.js';
 import { planActivation, SCHEDULED_CHECK_MIN_MS } from '../../src/workers/launch-plan.js';
 import {
   api,
@@ -229,6 +230,9 @@ describe('launch pipeline', () => {
       0.9,
     );
     expect(refreshed.body.stale).toBeUndefined();
+    // And the trail will get CXone's account of who changed it.
+    const job = await stack.ctx.queues.compliance.getJob(historyJobId(campaignId, version + 1));
+    expect(job?.data).toEqual({ campaignId, version: version + 1 });
   });
 
   it('says so when CXone no longer knows a campaign, and records it once', async () => {

@@ -11,6 +11,7 @@ import { cxoneCalls } from '../../src/shared/metrics.js';
 import { pollSchedulerId } from '../../src/shared/polling/schedulers.js';
 import { SCHEDULED_CHECK_MIN_MS } from '../../src/workers/launch-plan.js';
 import { processActivate } from '../../src/workers/launch-worker.js';
+import { historyJobId } from '../../src/shared/audit/history-sync.js';
 import { campaignConfig, patchOnSandbox, startStack, type Stack } from '../e2e/stack.js';
 import { fakeActivationJob, launchWorkerDeps } from './activation-job.js';
 
@@ -75,6 +76,11 @@ describe('the activation job before a scheduled start', () => {
     const result = await processActivate(deps(), job, 'token');
 
     expect(result).toMatchObject({ outcome: 'succeeded', campaignStatus: 'active' });
+    // CXone's account of who activated it is imported into the trail shortly.
+    const importJob = await stack.ctx.queues.compliance.getJob(
+      historyJobId(id, Number(changed.body.version)),
+    );
+    expect(importJob?.data).toEqual({ campaignId: id, version: changed.body.version });
     expect(delayedTo).toEqual([]);
     expect(await stack.ctx.queues.poll.getJobScheduler(pollSchedulerId(id))).toBeDefined();
     const record = await createCampaignStore(stack.ctx).get(id);
