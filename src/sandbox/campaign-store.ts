@@ -61,7 +61,17 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 }
 
 export function parseCreateBody(body: unknown): CreateCampaignRequest {
-  return parseBody(createCampaignRequestSchema, body);
+  const request = parseBody(createCampaignRequestSchema, body);
+  // A campaign's type is its dialing mode: two that disagree leave it unclear how it dials.
+  if (request.type !== request.dialerSettings.strategy) {
+    throw validationFailed([
+      {
+        field: 'type',
+        message: `must match dialerSettings.strategy ("${request.dialerSettings.strategy}"): a campaign's type is its dialing mode`,
+      },
+    ]);
+  }
+  return request;
 }
 
 export function parseUpdateBody(body: unknown): UpdateCampaignRequest {
@@ -220,6 +230,8 @@ export class CampaignStore {
       dialerSettings: { ...before.dialerSettings, ...stripUndefined(patch.dialerSettings) },
       complianceSettings: { ...before.complianceSettings, ...stripUndefined(patch.complianceSettings) },
     };
+    // `type` cannot be patched: it follows the dialing mode a PATCH sets.
+    after.type = after.dialerSettings.strategy;
     const changes = diffCampaigns(before, after);
     if (Object.keys(changes).length === 0) return before;
     after.version = before.version + 1;

@@ -137,6 +137,27 @@ describe('sandbox campaigns', () => {
     }
   });
 
+  it("keeps a campaign's type its dialing mode: a create where they disagree is refused, a PATCH moves both", async () => {
+    const base = createBody();
+    const mismatched = await call(sandbox, 'POST', '/api/v2/campaigns', {
+      token,
+      body: { ...base, type: 'preview' },
+    });
+    expect(mismatched.status).toBe(422);
+    expect(mismatched.body.errors).toEqual([
+      {
+        field: 'type',
+        message: expect.stringMatching(/^must match dialerSettings.strategy \("predictive"\)/),
+      },
+    ]);
+    const created = await createCampaign(sandbox, token);
+    const moved = await patch(sandbox, token, String(created.body.id), 1, {
+      dialerSettings: { strategy: 'progressive' },
+    });
+    expect(moved.status).toBe(200);
+    expect(moved.body).toMatchObject({ type: 'progressive', dialerSettings: { strategy: 'progressive' } });
+  });
+
   it('says "required" for a field left out, and refuses an If-Match version with a leading zero', async () => {
     const { name: _name, ...withoutName } = createBody();
     const missing = await call(sandbox, 'POST', '/api/v2/campaigns', { token, body: withoutName });
