@@ -426,8 +426,18 @@ describe('campaign command API', () => {
       status: 'succeeded',
       campaignId: campaign.id,
       campaignStatus: 'scheduled',
+      activateAt: '2026-12-01T14:00:00.000Z',
     });
-    expect((await act(campaign.id, 'stop')).statusCode).toBe(202);
+    const stopped = await act(campaign.id, 'stop');
+    expect(stopped.statusCode).toBe(202);
+    const done = await h.waitForCommand((stopped.json() as { commandId: string }).commandId);
+    expect(done.status).toBe('succeeded');
+    // Stopped before its start: the launch no longer reads "scheduled, activates at 14:00".
+    expect(await launches.get(launchId)).toMatchObject({
+      status: 'succeeded',
+      campaignStatus: 'cancelled',
+      cxoneVersion: done.result?.version,
+    });
   });
 
   it('rejects a malformed action body and requires the bearer token', async () => {

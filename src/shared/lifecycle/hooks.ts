@@ -4,7 +4,10 @@ import { callsInPeriod } from '../compliance/guard.js';
 import { recordComplianceAction } from '../compliance/record.js';
 import { getGuardState } from '../compliance/state-store.js';
 import { replanWindowEnforcement } from '../compliance/replan.js';
+import { CampaignStore } from '../campaign-store.js';
 import type { AppContext } from '../context.js';
+import type { CampaignStatus } from '../cxone/wire.js';
+import { createLaunchStore } from '../launch-store.js';
 import { activateJobId } from '../jobs.js';
 import { ensurePolling, stopPolling } from '../polling/schedulers.js';
 import type { LifecycleHooks } from './executor.js';
@@ -32,6 +35,8 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
           // A scheduled campaign stopped before its start: its activation would find it final and do
           // nothing, but Bull Board would show it pending until then. (One running right now stays.)
           ctx.queues.launch.remove(activateJobId(campaignId)).catch(() => 0),
+          // With its activation gone, nothing else would tell the launch it never started.
+          ...(from === 'scheduled' ? [noteStoppedBeforeStart(ctx, campaignId, to, by?.version)] : []),
         ]);
         return;
       }
@@ -90,5 +95,23 @@ async function noteGuardPauseLifted(
       note: 'resumed after the abandonment guard paused it in this period; the guard throttles it for the rest of the period',
     },
     dedupeKey: `guard-pause-lifted:${campaignId}:${by.commandId}`,
+  });
+}
+
+/**
+ * A scheduled campaign stopped before its start: the launch record, which reads "scheduled, activates
+ * at …", says what became of it instead (launch-store.ts recordActivation).
+ */
+async function noteStoppedBeforeStart(
+  ctx: AppContext,
+  campaignId: string,
+  status: CampaignStatus,
+  version: number | undefined,
+): Promise<void> {
+  const launchId = (await new CampaignStore(ctx).get(campaignId))?.launchId;
+  if (!launchId) return;
+  await createLaunchStore(ctx).recordActivation(launchId, {
+    campaignStatus: status,
+    ...(version !== undefined ? { cxoneVersion: version } : {}),
   });
 }
