@@ -31,19 +31,6 @@ export const callWindowSchema = z
   .strict();
 export type CallWindow = z.infer<typeof callWindowSchema>;
 
-/**
- * A window as the orchestrator accepts it: each day once. A repeated day is a typo for another one
- * (mon, mon for mon, tue), and the day meant would silently get no calls. (CXone's wire shape, which
- * the sandbox and response parsing use, stays as CXone defines it.)
- */
-const configCallWindowSchema = callWindowSchema.superRefine((window, ctx) => {
-  const seen = new Set<string>();
-  window.days.forEach((day, i) => {
-    if (seen.has(day)) ctx.addIssue({ code: 'custom', path: ['days', i], message: `${day} is listed twice` });
-    seen.add(day);
-  });
-});
-
 export const timeZoneSchema = z
   .string()
   .min(1)
@@ -137,10 +124,7 @@ export const campaignConfigBaseSchema = z
     targetListId: z.uuid('must be a UUID'),
     skillGroupId: z.uuid('must be a UUID'),
     complianceTimeZone: timeZoneSchema,
-    allowedCallTimes: z
-      .array(configCallWindowSchema)
-      .min(1, 'must contain at least one calling window')
-      .max(28),
+    allowedCallTimes: z.array(callWindowSchema).min(1, 'must contain at least one calling window').max(28),
     dialerStrategy: dialerStrategySchema,
     recipientStates: z.array(usStateCodeSchema).max(60).optional(),
     pacing: pacingSchema.optional(),

@@ -190,7 +190,7 @@ export function configFromResource(resource: CampaignResource, base?: CampaignCo
     targetListId: resource.targetListId,
     skillGroupId: d.skillGroupId,
     complianceTimeZone: c.timeZone,
-    allowedCallTimes: c.allowedCallTimes,
+    allowedCallTimes: withoutRepeatedDays(c.allowedCallTimes),
     dialerStrategy: {
       strategy: d.strategy,
       agentCapacity: d.agentCapacity,
@@ -202,6 +202,18 @@ export function configFromResource(resource: CampaignResource, base?: CampaignCo
   if (c.recipientStates) config.recipientStates = c.recipientStates;
   else delete config.recipientStates;
   return config;
+}
+
+/**
+ * CXone's windows with each day once. Its console may list a day twice, which the orchestrator's own
+ * configs may not (config-rules.ts): kept, every later check of the merged config (a PATCH, a pacing
+ * write) would be refused for it. The same array when no day repeats. Pure.
+ */
+function withoutRepeatedDays(
+  windows: CampaignConfig['allowedCallTimes'],
+): CampaignConfig['allowedCallTimes'] {
+  const repeats = windows.some((w) => w.days.some((day, i) => w.days.indexOf(day) !== i));
+  return repeats ? windows.map((w) => ({ ...w, days: [...new Set(w.days)] })) : windows;
 }
 
 /**

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CampaignConfig } from '../../src/shared/campaign-config.js';
-import { CampaignStore } from '../../src/shared/campaign-store.js';
+import { CampaignStore, configFromResource } from '../../src/shared/campaign-store.js';
+import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import type { CampaignResource, CampaignStats } from '../../src/shared/cxone/wire.js';
@@ -168,5 +169,22 @@ describe('CampaignStore compact record', () => {
     // …and a newer one replaces the whole CXone part.
     expect(await s.syncFromCxone(resource('k5', 6, { status: 'paused' }))).toBe(true);
     expect((await s.get('k5'))?.cxone).toEqual(resource('k5', 6, { status: 'paused' }));
+  });
+});
+
+describe('configFromResource', () => {
+  it("lists each day once, though CXone's console may repeat one, and keeps windows that do not as they are", () => {
+    const clean = resource('c-days', 2);
+    expect(configFromResource(clean).allowedCallTimes).toBe(clean.complianceSettings.allowedCallTimes);
+    const repeated = resource('c-days', 3, {
+      complianceSettings: {
+        ...clean.complianceSettings,
+        allowedCallTimes: [{ days: ['mon', 'mon', 'tue'], start: '09:00', end: '17:00' }],
+      },
+    });
+    const rebuilt = configFromResource(repeated, config);
+    expect(rebuilt.allowedCallTimes).toEqual([{ days: ['mon', 'tue'], start: '09:00', end: '17:00' }]);
+    // So the merged config a PATCH or a pacing write re-checks is not refused for CXone's repeat.
+    expect(campaignConfigSchema.safeParse(rebuilt).success).toBe(true);
   });
 });

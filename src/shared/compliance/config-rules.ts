@@ -34,6 +34,12 @@ export function checkCallingWindows(
   const problems: ComplianceProblem[] = [];
   const source = floorSource(config);
   config.allowedCallTimes.forEach((window, i) => {
+    // A repeated day is a typo for another one (mon, mon for mon, tue): the day meant gets no calls.
+    window.days.forEach((day, j) => {
+      if (window.days.indexOf(day) !== j) {
+        problems.push({ path: ['allowedCallTimes', i, 'days', j], message: `${day} is listed twice` });
+      }
+    });
     const start = minutesOfDay(window.start);
     const end = minutesOfDay(window.end);
     if (end <= start) {
