@@ -1,4 +1,4 @@
-import { CampaignStore } from './campaign-store.js';
+import { CampaignStore, type CampaignRecord } from './campaign-store.js';
 import type { AppContext } from './context.js';
 import { auditOrLog, publishOrLog } from './side-records.js';
 
@@ -12,13 +12,16 @@ import { auditOrLog, publishOrLog } from './side-records.js';
 export async function noteMissingOnCxone(
   ctx: Pick<AppContext, 'redis' | 'keys' | 'clock' | 'logger' | 'audit' | 'events'>,
   campaignId: string,
-  seenBy: 'poll' | 'api',
+  seenBy: 'poll' | 'api' | 'activation',
 ): Promise<string | null> {
   const store = new CampaignStore(ctx);
   const record = await store.get(campaignId);
   if (!record) return null;
   if (record.missingOnCxone) return record.missingOnCxone.since;
   const since = new Date(ctx.clock.now()).toISOString();
+  // Claimed atomically: a poll and a read that meet the 404 together publish one event, not two.
+  const claimed = await ctx.redis.set(markerKey(ctx, campaignId), since, 'NX');
+  if (claimed === null) return (await ctx.redis.get(markerKey(ctx, campaignId))) ?? since;
   await store.patch(campaignId, { missingOnCxone: { since } });
   ctx.logger.warn(
     { campaignId, lastStatus: record.status, lastVersion: record.version, seenBy },
@@ -28,11 +31,33 @@ export async function noteMissingOnCxone(
   await auditOrLog(ctx, {
     campaignId,
     action: 'campaign_missing',
-    actor: seenBy === 'poll' ? 'worker:poll' : 'api',
+    actor: seenBy === 'poll' ? 'worker:poll' : seenBy === 'activation' ? 'worker:launch' : 'api',
     cxoneVersion: record.version,
     details,
     dedupeKey: `campaign_missing:${campaignId}`,
   });
   await publishOrLog(ctx, 'campaign.missing', campaignId, { ...details, since });
   return since;
+}
+
+const markerKey = (ctx: Pick<AppContext, 'keys'>, campaignId: string) =>
+  ctx.keys.custom('missing-on-cxone', campaignId);
+
+/**
+ * CXone answers for a campaign noted missing (a 404 from a misconfigured tenant, since fixed): the
+ * note goes, and a campaign that is still running is watched again (the poll that met the 404 stopped
+ * its polling). Returns whether there was a note to clear.
+ */
+export async function clearMissingOnCxone(
+  ctx: Pick<AppContext, 'redis' | 'keys' | 'clock' | 'logger'>,
+  record: CampaignRecord,
+): Promise<boolean> {
+  if (!record.missingOnCxone) return false;
+  await new CampaignStore(ctx).clear(record.campaignId, ['missingOnCxone']);
+  await ctx.redis.del(markerKey(ctx, record.campaignId));
+  ctx.logger.warn(
+    { campaignId: record.campaignId, missingSince: record.missingOnCxone.since },
+    'CXone knows the campaign again; it is no longer noted missing',
+  );
+  return true;
 }

@@ -356,10 +356,11 @@ export class CampaignStore {
   }
 
   /**
-   * Removes orchestrator-owned fields that no longer hold (`polling` once the campaign is not polled),
-   * so the record does not go on reporting them. A missing record is left missing.
+   * Removes orchestrator-owned fields that no longer hold (`polling` once the campaign is not polled,
+   * `missingOnCxone` once CXone answers for it again), so the record does not go on reporting them.
+   * A missing record is left missing.
    */
-  async clear(campaignId: string, fields: readonly 'polling'[]): Promise<void> {
+  async clear(campaignId: string, fields: readonly ('polling' | 'missingOnCxone')[]): Promise<void> {
     await this.write(campaignId, undefined, true, {}, fields);
   }
 

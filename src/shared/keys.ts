@@ -53,5 +53,6 @@ export const QUEUES = {
   poll: 'poll',
   webhook: 'webhook',
   compliance: 'compliance',
+  audit: 'audit',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

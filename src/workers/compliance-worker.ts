@@ -1,6 +1,5 @@
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { processWindowJob, WINDOW_JOB } from '../shared/compliance/enforcement.js';
-import { HISTORY_JOB, processHistoryJob } from '../shared/audit/history-sync.js';
 import type { AppContext } from '../shared/context.js';
 import { QUEUES } from '../shared/keys.js';
 import { jobDuration } from '../shared/metrics.js';
@@ -8,8 +7,7 @@ import { workerOptions } from './worker-options.js';
 
 /**
  * The 'compliance' queue's worker: calling-window enforcement jobs (one delayed job per watched
- * campaign, see compliance/enforcement.ts), and imports of CXone's history of a campaign changed
- * outside the orchestrator (audit/history-sync.ts). The abandonment guard runs inside the poll worker, right
+ * campaign, see compliance/enforcement.ts). The abandonment guard runs inside the poll worker, right
  * after each statistics poll, so it has no job of its own here.
  */
 export function createComplianceWorker(ctx: AppContext): Worker {
@@ -18,16 +16,13 @@ export function createComplianceWorker(ctx: AppContext): Worker {
   return new Worker(
     QUEUES.compliance,
     async (job: Job, token?: string) => {
-      if (job.name !== WINDOW_JOB && job.name !== HISTORY_JOB) {
+      if (job.name !== WINDOW_JOB) {
         log.warn({ jobId: job.id, name: job.name }, 'unknown compliance job; dropped');
         return { outcome: 'unknown_job' };
       }
       const end = jobDuration.startTimer({ queue: QUEUES.compliance });
       try {
-        const result =
-          job.name === HISTORY_JOB
-            ? await processHistoryJob(workerCtx, job)
-            : await processWindowJob(workerCtx, job, token);
+        const result = await processWindowJob(workerCtx, job, token);
         end({ outcome: 'completed' });
         return result;
       } catch (err) {

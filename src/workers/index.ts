@@ -6,6 +6,7 @@ import { createAdjustWorker } from './adjust-worker.js';
 import { createPollWorker } from './poll-worker.js';
 import { createComplianceWorker } from './compliance-worker.js';
 import { createWebhookWorker } from './webhook-worker.js';
+import { createAuditWorker } from './audit-worker.js';
 import { closeWorkers } from './worker-options.js';
 // ── Worker modules (one import per worker file; keep in step with WORKER_FACTORIES below) ──
 
@@ -21,6 +22,7 @@ export const WORKER_FACTORIES: ReadonlyArray<readonly [name: string, factory: Wo
   ['poll', createPollWorker], // (H6) stats polls: efficiency, abandonment guard, pacing
   ['compliance', createComplianceWorker], // (H7) calling-window enforcement (one delayed job per campaign)
   ['webhook', (ctx) => createWebhookWorker(ctx)], // (H4) signed webhook delivery, retries, dead letters
+  ['audit', createAuditWorker], // (H4) CXone history imports for campaigns changed outside the orchestrator
   // ── end of worker list ──
 ];
 

@@ -7,13 +7,14 @@ import {
   type CampaignStore,
 } from '../shared/campaign-store.js';
 import { queueHistoryImport } from '../shared/audit/history-sync.js';
+import { noteMissingOnCxone } from '../shared/campaign-missing.js';
 import { scheduleWindowEnforcement } from '../shared/compliance/enforcement.js';
 import { checkOutsideChange } from '../shared/compliance/outside-change.js';
 import type { AppContext } from '../shared/context.js';
 import { launchIdempotencyKey } from '../shared/cxone/idempotency.js';
 import { toCreateCampaignRequest } from '../shared/cxone/to-wire.js';
 import type { CampaignResource, CampaignStatus, UpdateCampaignRequest } from '../shared/cxone/wire.js';
-import { CxoneConflictError, isCxoneError } from '../shared/errors.js';
+import { CxoneConflictError, CxoneNotFoundError, isCxoneError } from '../shared/errors.js';
 import {
   ACTIVATE_JOB,
   activateJobId,
@@ -679,6 +680,15 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
           : { priority: 'control', campaignId: data.campaignId, attempt },
       );
     } catch (err) {
+      if (err instanceof CxoneNotFoundError) {
+        // Deleted in CXone before it ever dialed: nothing to activate, and nothing to look at again.
+        await noteMissingOnCxone(ctx, data.campaignId, 'activation');
+        log.warn('campaign no longer exists on CXone; its activation is dropped');
+        await noteActivation(deps, data.launchId, {
+          activationError: 'the campaign no longer exists on CXone',
+        });
+        return { outcome: 'skipped', reason: 'campaign no longer exists on CXone' };
+      }
       if (!early) throw err;
       const checkIntervalMs = await checkIntervalOf(deps);
       log.warn(

@@ -24,6 +24,8 @@ const ATTEMPTS: Record<QueueName, number> = {
   compliance: 10,
   poll: 3,
   webhook: 8,
+  // History imports: a history that does not hold the version yet is waited for, with backoff.
+  audit: 8,
 };
 
 /** Attempts per poll job; poll schedulers store it on their template (shared/polling/schedulers.ts). */

@@ -166,6 +166,16 @@ describe('CXone history import', () => {
     expect(await trail.list(campaignId)).toHaveLength(trailNow.length);
   });
 
+  it('retries an import whose history does not hold the version that prompted it yet', async () => {
+    const latest = await client.getCampaign(campaignId);
+    // A version CXone's history does not (yet) have: the job fails, to be retried with backoff.
+    await expect(
+      processHistoryJob(ctx, { data: { campaignId, version: latest.version + 1 } }),
+    ).rejects.toThrow(`holds versions up to ${latest.version}, not yet ${latest.version + 1}`);
+    // What it did walk is noted, so the retry and later jobs do not walk it for nothing.
+    expect((await new CampaignStore(ctx).get(campaignId))?.historyImportedVersion).toBe(latest.version);
+  });
+
   it('answers 404 for a campaign CXone does not know', async () => {
     const res = await app.inject({
       method: 'POST',

@@ -10,6 +10,8 @@ import { launchAuditId } from '../../src/shared/launch-store.js';
 import { cxoneCalls } from '../../src/shared/metrics.js';
 import { activateJobId } from '../../src/shared/jobs.js';
 import { historyJobId } from '../../src/shared/audit/history-sync.js';
+import { noteMissingOnCxone } from '../../src/shared/campaign-missing.js';
+import { pollSchedulerId, stopPolling } from '../../src/shared/polling/schedulers.js';
 import { planActivation, SCHEDULED_CHECK_MIN_MS } from '../../src/workers/launch-plan.js';
 import {
   api,
@@ -231,7 +233,7 @@ describe('launch pipeline', () => {
     );
     expect(refreshed.body.stale).toBeUndefined();
     // And the trail will get CXone's account of who changed it.
-    const job = await stack.ctx.queues.compliance.getJob(historyJobId(campaignId, version + 1));
+    const job = await stack.ctx.queues.audit.getJob(historyJobId(campaignId, version + 1));
     expect(job?.data).toEqual({ campaignId, version: version + 1 });
   });
 
@@ -261,6 +263,17 @@ describe('launch pipeline', () => {
     const trail = await audit().list(ghost);
     expect(trail.map((r) => [r.action, r.actor])).toEqual([['campaign_missing', 'api']]);
     expect(trail[0]!.details).toMatchObject({ lastStatus: 'active', seenBy: 'api' });
+
+    // A 404 that was passing (a tenant misconfigured for a while): once CXone answers for the
+    // campaign again the note goes and the running campaign is polled again.
+    const real = String(launch.campaignId);
+    await noteMissingOnCxone(stack.ctx, real, 'poll');
+    await stopPolling(stack.ctx, real);
+    await store.patch(real, { syncedAt: '2000-01-01T00:00:00.000Z' });
+    const back = await api(stack, 'GET', `/v1/campaigns/${real}`);
+    expect(back.body.missingOnCxone).toBeUndefined();
+    expect(back.body.stale).toBeUndefined();
+    expect(await stack.ctx.queues.poll.getJobScheduler(pollSchedulerId(real))).toBeDefined();
   });
 
   it('rides out a CXone outage, showing the last error while it retries', async () => {

@@ -77,9 +77,7 @@ describe('the activation job before a scheduled start', () => {
 
     expect(result).toMatchObject({ outcome: 'succeeded', campaignStatus: 'active' });
     // CXone's account of who activated it is imported into the trail shortly.
-    const importJob = await stack.ctx.queues.compliance.getJob(
-      historyJobId(id, Number(changed.body.version)),
-    );
+    const importJob = await stack.ctx.queues.audit.getJob(historyJobId(id, Number(changed.body.version)));
     expect(importJob?.data).toEqual({ campaignId: id, version: changed.body.version });
     expect(delayedTo).toEqual([]);
     expect(await stack.ctx.queues.poll.getJobScheduler(pollSchedulerId(id))).toBeDefined();
@@ -174,6 +172,27 @@ describe('the activation job before a scheduled start', () => {
     const failed = await launches.get(draftLaunch);
     expect(failed).toMatchObject({ status: 'succeeded', campaignStatus: 'scheduled' });
     expect(failed?.activationError).toMatch(/still draft on CXone; it was never scheduled/);
+  });
+
+  it('drops the activation of a campaign deleted in CXone, noting it missing and on its launch', async () => {
+    const { scheduled, config } = await scheduledCampaign('unused');
+    const launches = createLaunchStore(stack.ctx);
+    const launchId = randomUUID();
+    await launches.create({ launchId, actor: 'api:test', name: 'x', requestedAt: new Date().toISOString() });
+    // The same campaign under an id CXone has never heard of: as if deleted in CXone's console.
+    const ghost = randomUUID();
+    await launches.finish(launchId, { status: 'succeeded', campaignId: ghost, campaignStatus: 'scheduled' });
+    await createCampaignStore(stack.ctx).syncFromCxone({ ...scheduled, id: ghost }, { config, launchId });
+    const { job, delayedTo } = fakeActivationJob(ghost, launchId);
+
+    expect(await processActivate(deps(), job, 'token')).toMatchObject({ outcome: 'skipped' });
+    expect(delayedTo).toEqual([]);
+    expect((await createCampaignStore(stack.ctx).get(ghost))?.missingOnCxone).toBeDefined();
+    expect(await launches.get(launchId)).toMatchObject({
+      activationError: 'the campaign no longer exists on CXone',
+    });
+    const trail = await (stack.ctx.audit as AuditTrailStore).list(ghost);
+    expect(trail.map((r) => [r.action, r.actor])).toEqual([['campaign_missing', 'worker:launch']]);
   });
 
   it('looks again later when CXone does not answer a look, without failing the activation', async () => {

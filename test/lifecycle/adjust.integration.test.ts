@@ -156,7 +156,7 @@ describe('adjust worker: versioned writes against the sandbox', () => {
       action: 'pause',
     });
     expect((await h.waitForCommand(commandId)).status).toBe('succeeded');
-    const job = await h.ctx.queues.compliance.getJob(historyJobId(campaign.id, changed.version));
+    const job = await h.ctx.queues.audit.getJob(historyJobId(campaign.id, changed.version));
     expect(job?.data).toEqual({ campaignId: campaign.id, version: changed.version });
   });
 

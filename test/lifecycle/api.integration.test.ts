@@ -440,6 +440,20 @@ describe('campaign command API', () => {
     });
   });
 
+  it('notes a campaign CXone answers 404 for as missing when a command meets it, queueing nothing', async () => {
+    const campaign = await h.campaign('active');
+    const store = new CampaignStore(h.ctx);
+    const record = (await store.get(campaign.id))!;
+    const ghost = randomUUID();
+    await store.put({ ...record, campaignId: ghost, cxone: { ...record.cxone, id: ghost } });
+    const before = await queued();
+    const refused = await act(ghost, 'pause');
+    expect(refused.statusCode).toBe(404);
+    expect(refused.json()).toMatchObject({ message: `campaign ${ghost} does not exist on CXone` });
+    expect(await queued()).toBe(before);
+    expect((await store.get(ghost))?.missingOnCxone).toBeDefined();
+  });
+
   it('rejects a malformed action body and requires the bearer token', async () => {
     const campaign = await h.campaign('active');
     expect((await act(campaign.id, 'explode')).statusCode).toBe(400);

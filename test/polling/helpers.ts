@@ -33,6 +33,8 @@ export function pollingContext(
   const poll = new Queue(QUEUES.poll, { connection: redis, prefix });
   // The poll cycle hands window enforcement its campaigns (active outside the window, re-synced).
   const compliance = new Queue(QUEUES.compliance, { connection: redis, prefix });
+  // And queues the import of CXone's history of a campaign it finds changed outside.
+  const audit = new Queue(QUEUES.audit, { connection: redis, prefix });
   const config = {
     cxone: { rateLimitPerWindow: budget.perWindow, rateLimitWindowMs: budget.windowMs },
   } as unknown as AppConfig;
@@ -40,11 +42,11 @@ export function pollingContext(
     config,
     redis,
     keys,
-    queues: { poll, compliance } as unknown as AppContext['queues'],
+    queues: { poll, compliance, audit } as unknown as AppContext['queues'],
     logger: pino({ level: 'silent' }),
     clock: systemClock,
     async close() {
-      await Promise.all([poll.close(), compliance.close()]);
+      await Promise.all([poll.close(), compliance.close(), audit.close()]);
       await redis.quit();
     },
   };

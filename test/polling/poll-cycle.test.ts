@@ -137,7 +137,7 @@ describe('poll cycle', () => {
     expect(record?.version).toBe(5);
     expect(record?.config.dialerStrategy.callRate).toBe(0.7);
     // Changed outside the orchestrator: an import of CXone's account of it is queued, shortly after.
-    const job = await base.queues.compliance.getJob(historyJobId('ext', 5));
+    const job = await base.queues.audit.getJob(historyJobId('ext', 5));
     expect(job).toMatchObject({ name: HISTORY_JOB, data: { campaignId: 'ext', version: 5 } });
     expect(await job?.getState()).toBe('delayed');
   });

@@ -7,6 +7,8 @@ import type { AppContext } from '../../shared/context.js';
 import { API_LIMITER_MAX_WAIT_MS } from '../../shared/cxone/api.js';
 import { isCxoneError } from '../../shared/errors.js';
 import { ApiError, parseOrThrow } from '../errors.js';
+import { noteHistoryImported } from '../../shared/audit/history-sync.js';
+import { CampaignStore } from '../../shared/campaign-store.js';
 
 const paramsSchema = z.object({ id: z.string().min(1).max(200) });
 /** `?cursor=&limit=` (CONTRACT.md's own spelling) means "not given", not an invalid value. */
@@ -56,7 +58,10 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: AppContext)
   app.post('/v1/campaigns/:id/audit/import-history', async (request) => {
     const { id } = parseOrThrow(paramsSchema, request.params);
     try {
-      return await importCxoneHistory(ctx, id, { maxWaitMs: API_LIMITER_MAX_WAIT_MS });
+      const result = await importCxoneHistory(ctx, id, { maxWaitMs: API_LIMITER_MAX_WAIT_MS });
+      // The automatic imports of later outside changes then start from what this one covered.
+      await noteHistoryImported(new CampaignStore(ctx), id, result.lastVersion);
+      return result;
     } catch (err) {
       if (isCxoneError(err) && err.kind === 'not_found') {
         throw new ApiError(404, 'not_found', `campaign ${id} is not known to CXone`);

@@ -29,6 +29,7 @@ import { lifecycleCommands } from '../../shared/metrics.js';
 import { callerActor } from '../auth.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
+import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
 
 /**
  * Operator commands on a running campaign. Each is checked against CXone's current state (a fresh
@@ -79,8 +80,10 @@ async function freshRead(ctx: AppContext, campaignId: string): Promise<CampaignR
       maxWaitMs: API_LIMITER_MAX_WAIT_MS,
     });
   } catch (err) {
-    if (err instanceof CxoneNotFoundError)
+    if (err instanceof CxoneNotFoundError) {
+      await noteMissingOnCxone(ctx, campaignId, 'api');
       throw new NotFoundError(`campaign ${campaignId} does not exist on CXone`);
+    }
     throw err;
   }
 }

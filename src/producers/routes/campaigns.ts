@@ -11,7 +11,9 @@ import { deploymentPolicyIssues } from '../../shared/compliance/deployment-polic
 import { parseIdempotencyKey, submitLaunch } from '../launch-submit.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { planActivation } from '../../workers/launch-plan.js';
-import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
+import { clearMissingOnCxone, noteMissingOnCxone } from '../../shared/campaign-missing.js';
+import { isFinal } from '../../shared/lifecycle/state-machine.js';
+import { ensurePolling } from '../../shared/polling/schedulers.js';
 import { queueHistoryImport } from '../../shared/audit/history-sync.js';
 import { CxoneNotFoundError } from '../../shared/errors.js';
 
@@ -40,11 +42,16 @@ export function lastConfirmedAt(record: CampaignRecord): number {
 
 /**
  * When a scheduled campaign goes active, as its activation job plans it from the config the record
- * holds (its start, moved to the next calling-window open); undefined when no window lies ahead.
+ * holds (its start, moved to the next calling-window open). Undefined when no window lies ahead, when
+ * CXone no longer knows the campaign, and once the moment is due: a scheduled campaign past its start
+ * is being activated, held for settings that break a rule, or given up on (its launch says which),
+ * and an "activates at" that moves with every read would say none of that.
  */
 function plannedActivation(record: CampaignRecord, nowMs: number): string | undefined {
+  if (record.missingOnCxone) return undefined;
   try {
-    return new Date(planActivation(record.config, nowMs).activateAtMs).toISOString();
+    const { activateAtMs, delayMs } = planActivation(record.config, nowMs);
+    return delayMs > 0 ? new Date(activateAtMs).toISOString() : undefined;
   } catch {
     return undefined;
   }
@@ -130,6 +137,11 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
       });
       // The stored config was just read: passing it saves syncFromCxone reading it again.
       await store.syncFromCxone(resource, { config: record.config });
+      if (await clearMissingOnCxone(ctx, record)) {
+        // The poll that met the 404 stopped polling: a campaign still running is watched again.
+        if (!isFinal(resource.status))
+          await ensurePolling(ctx, campaignId, record.config.pacing?.pollIntervalMs);
+      }
       // Newer than the record: changed outside the orchestrator; the trail gets CXone's account.
       if (resource.version > record.cxone.version)
         await queueHistoryImport(ctx, campaignId, resource.version);

@@ -4,7 +4,7 @@ import { CampaignStore } from '../campaign-store.js';
 import type { AppContext } from '../context.js';
 import { importCxoneHistory, type HistoryImportResult } from './history-import.js';
 
-/** Job name, on the `compliance` queue, of an import of one campaign's CXone history. */
+/** Job name, on the `audit` queue, of an import of one campaign's CXone history. */
 export const HISTORY_JOB = 'import-history';
 
 /**
@@ -33,7 +33,7 @@ export async function queueHistoryImport(
   seenVersion: number,
 ): Promise<void> {
   try {
-    await ctx.queues.compliance.add(
+    await ctx.queues.audit.add(
       HISTORY_JOB,
       { campaignId, version: seenVersion },
       {
@@ -68,8 +68,28 @@ export async function processHistoryJob(
   if (!record) return { outcome: 'unknown_campaign' };
   if ((record.historyImportedVersion ?? 0) >= version) return { outcome: 'covered' };
   const result = await importCxoneHistory(ctx, campaignId);
-  if (result.lastVersion > (record.historyImportedVersion ?? 0)) {
-    await store.patch(campaignId, { historyImportedVersion: result.lastVersion });
+  await noteHistoryImported(store, campaignId, result.lastVersion);
+  if (result.lastVersion < version) {
+    // A history that lags the resource: the change that prompted this is not in it yet. Retried
+    // with backoff, so it reaches the trail once CXone has written it.
+    throw new Error(
+      `CXone's history of campaign ${campaignId} holds versions up to ${result.lastVersion}, not yet ${version}`,
+    );
   }
   return { outcome: 'imported', result };
+}
+
+/**
+ * Notes how far the trail holds the campaign's CXone history, never moving the mark back: two imports
+ * may finish in either order. (A lower mark written in a race costs a later walk, never a record.)
+ */
+export async function noteHistoryImported(
+  store: CampaignStore,
+  campaignId: string,
+  lastVersion: number,
+): Promise<void> {
+  const record = await store.get(campaignId);
+  if (record && lastVersion > (record.historyImportedVersion ?? 0)) {
+    await store.patch(campaignId, { historyImportedVersion: lastVersion });
+  }
 }
