@@ -100,8 +100,11 @@ export function resolveFileArg(
 export interface FailureJson {
   error: string;
   message: string;
-  /** The HTTP status of the API's answer, when the failure is one. */
-  status?: number;
+  /**
+   * The HTTP status of the API's answer, when the failure is one. Not `status`: some error bodies
+   * carry that already (the campaign's status, on a 409 invalid_state), and it is kept as sent.
+   */
+  httpStatus?: number;
   /** What to do next, when there is something to do. */
   hint?: string;
   [detail: string]: unknown;
@@ -181,11 +184,11 @@ export function describeError(err: unknown, context: ErrorContext = {}): Failure
       ...body,
       error: typeof body.error === 'string' ? body.error : `http_${err.status}`,
       message: typeof body.message === 'string' ? body.message : message,
-      status: err.status,
+      httpStatus: err.status,
     };
   } else {
     const code = errorCodes.find(([type]) => err instanceof type)?.[1] ?? 'internal_error';
-    json = { error: code, message, ...(err instanceof ApiUrlError ? { status: 404 } : {}) };
+    json = { error: code, message, ...(err instanceof ApiUrlError ? { httpStatus: 404 } : {}) };
   }
   if (context.acceptedLaunchId && json.launchId === undefined) json.launchId = context.acceptedLaunchId;
   const report = { code: exitCodeForError(err), lines, json };
@@ -396,11 +399,11 @@ async function status(
     } catch (err) {
       if (!notThisKind(err)) throw err;
       if (!launchView) {
-        const status = (err as ApiError).status;
+        const httpStatus = (err as ApiError).status;
         return report(
           io,
           opts.json,
-          failure(EXIT.notFound, 'not_found', `no launch or campaign with id ${cmd.id}`, { status }),
+          failure(EXIT.notFound, 'not_found', `no launch or campaign with id ${cmd.id}`, { httpStatus }),
         );
       }
     }

@@ -153,11 +153,18 @@ function describe(err: unknown): string {
  * Why a launch failed for good. A failure that was worth retrying says that the retries ran out, so
  * "CXone answered 503" does not read as the first and only try, and what to do about it.
  */
-function finalReason(err: unknown, attempt: number): string {
+function finalReason(
+  err: unknown,
+  attempt: number,
+  remedy = 'once CXone answers again, submit the launch again',
+): string {
   const decision = classifyError(err, { attempt: 1, backoff: JOB_BACKOFF });
   if (decision.kind === 'permanent') return decision.message;
   const message = err instanceof Error ? err.message : String(err);
-  return `${message} (gave up after ${attempt} attempts; once CXone answers again, submit the launch again)`;
+  const tries = attempt === 1 ? '1 attempt' : `${attempt} attempts`;
+  // Only CXone's failures are CXone's to fix; anything else (Redis, a bug) is for the logs.
+  const advice = isCxoneError(err) ? remedy : 'see the worker logs for this error';
+  return `${message} (gave up after ${tries}; ${advice})`;
 }
 
 /**
@@ -783,7 +790,15 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     if (err instanceof DelayedError) throw err;
     if (isFinalFailure(err, job)) {
       log.error({ err }, 'activation failed for good; the campaign stays scheduled on CXone');
-      const failure = { launchId: data.launchId, stage: 'activation', reason: describe(err) };
+      const failure = {
+        launchId: data.launchId,
+        stage: 'activation',
+        reason: finalReason(
+          err,
+          attempt,
+          'the campaign stays scheduled on CXone: once CXone answers again, stop it and submit the launch again',
+        ),
+      };
       await auditOrLog(ctx, {
         campaignId: data.campaignId,
         action: 'launch_failed',

@@ -120,13 +120,13 @@ describe('cxo against the running fleet (integration)', () => {
   it('with --json, a failure is one JSON object on stdout', async () => {
     const status = await cxo('status', 'no-such-id', '--json');
     expect(status.code).toBe(EXIT.notFound);
-    expect(JSON.parse(status.out)).toMatchObject({ error: 'not_found', status: 404 });
+    expect(JSON.parse(status.out)).toMatchObject({ error: 'not_found', httpStatus: 404 });
     const pause = await cxo('pause', 'no-such-id', '--json');
     expect(pause.code).toBe(EXIT.notFound);
     expect(JSON.parse(pause.out)).toEqual({
       error: 'not_found',
       message: 'campaign no-such-id is not known to this orchestrator',
-      status: 404,
+      httpStatus: 404,
     });
     const key = await cxo('launch', 'future.json', '--idempotency-key', 'a b', '--json');
     expect(key.code).toBe(EXIT.usage);

@@ -175,6 +175,18 @@ describe('cxo argument parsing (pure)', () => {
     expect(jsonRequested(['status', '--', '--json'])).toBe(false);
   });
 
+  it("keeps an error body's own status field, and gives the HTTP status as httpStatus", () => {
+    const refused = describeError(
+      new ApiError(409, 'POST', '/v1/campaigns/c-1/actions', {
+        error: 'invalid_state',
+        message: 'campaign is completed',
+        status: 'completed',
+        version: 9,
+      }),
+    );
+    expect(refused.json).toMatchObject({ error: 'invalid_state', status: 'completed', httpStatus: 409 });
+  });
+
   it('names the launch or command an API error carries, and how to look at it', () => {
     const timeout = describeError(
       new ApiError(503, 'POST', '/v1/campaigns', {
@@ -191,7 +203,7 @@ describe('cxo argument parsing (pure)', () => {
     expect(timeout.json).toEqual({
       error: 'request_timeout',
       message: 'no answer within 15 s',
-      status: 503,
+      httpStatus: 503,
       launchId: 'L-7',
       hint: 'launch L-7: see where it stands with cxo status L-7',
     });
@@ -801,7 +813,7 @@ describe('cxo against a stand-in API', () => {
     const json = await cxo('launch', 'deadline.json', '--json');
     expect(JSON.parse(json.out)).toMatchObject({
       error: 'request_timeout',
-      status: 503,
+      httpStatus: 503,
       launchId: 'L-deadline',
     });
     const pause = await cxo('pause', 'c-deadline');
@@ -869,8 +881,12 @@ describe('cxo against a stand-in API', () => {
 
   it('with --json, a failure is one JSON object on stdout, with the same exit code', async () => {
     const cases: [string[], number, Record<string, unknown>][] = [
-      [['status', 'nope'], EXIT.notFound, { error: 'not_found', status: 404 }],
-      [['watch', 'nope'], EXIT.notFound, { error: 'not_found', status: 404, message: 'no such campaign' }],
+      [['status', 'nope'], EXIT.notFound, { error: 'not_found', httpStatus: 404 }],
+      [
+        ['watch', 'nope'],
+        EXIT.notFound,
+        { error: 'not_found', httpStatus: 404, message: 'no such campaign' },
+      ],
       [['pause', 'L-queued'], EXIT.notFound, { error: 'no_campaign', launchId: 'L-queued' }],
       [['audit', 'nope'], EXIT.notFound, { error: 'not_found' }],
       [
@@ -878,16 +894,20 @@ describe('cxo against a stand-in API', () => {
         EXIT.notFound,
         { error: 'not_a_campaign', launchId: 'L-done', campaignId: 'c-1' },
       ],
-      [['resume', 'c-1'], EXIT.refused, { error: 'conflict', status: 409 }],
+      [['resume', 'c-1'], EXIT.refused, { error: 'conflict', httpStatus: 409 }],
       [
         ['launch', 'nameless.json'],
         EXIT.validation,
-        { error: 'validation_failed', status: 400, issues: [{ path: 'name', message: 'required' }] },
+        { error: 'validation_failed', httpStatus: 400, issues: [{ path: 'name', message: 'required' }] },
       ],
       [['launch', 'broken.json'], EXIT.validation, { error: 'invalid_json', file: 'broken.json' }],
       [['validate', 'missing.json'], EXIT.usage, { error: 'file_unreadable' }],
       [['launch', 'stuck.json', '--timeout', '0.05'], EXIT.server, { error: 'launch_timeout' }],
-      [['status', 'c-1', '--api-url', `${url}/api`], EXIT.server, { error: 'wrong_api_url', status: 404 }],
+      [
+        ['status', 'c-1', '--api-url', `${url}/api`],
+        EXIT.server,
+        { error: 'wrong_api_url', httpStatus: 404 },
+      ],
       [['status', 'c-1', '--api-url', 'http://127.0.0.1:9'], EXIT.server, { error: 'api_unreachable' }],
       [['launch', 'good.json', '--idempotency-key', 'a b'], EXIT.usage, { error: 'usage' }],
       [['status', 'c-1', '--bogus'], EXIT.usage, { error: 'usage', message: 'unknown option --bogus' }],
