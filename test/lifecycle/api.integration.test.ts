@@ -61,6 +61,11 @@ async function act(id: string, action: string, extra: Record<string, unknown> = 
   });
 }
 
+/** A PATCH of the campaign through the API, as alice. */
+function patchCampaign(id: string, payload: Record<string, unknown>) {
+  return app.inject({ method: 'PATCH', url: `/v1/campaigns/${id}`, headers: auth, payload });
+}
+
 async function auditTrail(id: string) {
   const res = await app.inject({ method: 'GET', url: `/v1/campaigns/${id}/audit?limit=100`, headers: auth });
   if (res.statusCode === 200)
@@ -258,12 +263,7 @@ describe('campaign command API', () => {
     const campaign = await h.campaign('active');
     await new CampaignStore(h.ctx).patch(campaign.id, { declaredStates: ['FL'] });
     const before = await queued();
-    const dropped = await app.inject({
-      method: 'PATCH',
-      url: `/v1/campaigns/${campaign.id}`,
-      headers: auth,
-      payload: { recipientStates: ['GA'] },
-    });
+    const dropped = await patchCampaign(campaign.id, { recipientStates: ['GA'] });
     expect(dropped.statusCode).toBe(400);
     const issues = (dropped.json() as { issues: Array<{ path: string; message: string }> }).issues;
     expect(issues).toEqual([
@@ -282,12 +282,7 @@ describe('campaign command API', () => {
       testCampaignConfig({ complianceTimeZone: 'America/New_York', recipientStates: ['GA'] }),
     );
     await store.patch(campaign.id, { declaredStates: ['GA'] });
-    const added = await app.inject({
-      method: 'PATCH',
-      url: `/v1/campaigns/${campaign.id}`,
-      headers: auth,
-      payload: { recipientStates: ['GA', 'NC'] },
-    });
+    const added = await patchCampaign(campaign.id, { recipientStates: ['GA', 'NC'] });
     expect(added.statusCode).toBe(202);
     const done = await h.waitForCommand((added.json() as { commandId: string }).commandId);
     expect(done.status).toBe('succeeded');
@@ -298,12 +293,7 @@ describe('campaign command API', () => {
     await store.syncFromCxone(await h.ctx.cxone.getCampaign(campaign.id));
     expect((await store.get(campaign.id))?.config.recipientStates).toEqual(['GA', 'NC']);
     const before = await queued();
-    const dropped = await app.inject({
-      method: 'PATCH',
-      url: `/v1/campaigns/${campaign.id}`,
-      headers: auth,
-      payload: { recipientStates: ['GA'] },
-    });
+    const dropped = await patchCampaign(campaign.id, { recipientStates: ['GA'] });
     expect(dropped.statusCode).toBe(400);
     expect((dropped.json() as { issues: Array<{ message: string }> }).issues[0]?.message).toMatch(
       /^cannot drop NC: /,
