@@ -34,7 +34,8 @@ export async function noteMissingOnCxone(
     actor: seenBy === 'poll' ? 'worker:poll' : seenBy === 'activation' ? 'worker:launch' : 'api',
     cxoneVersion: record.version,
     details,
-    dedupeKey: `campaign_missing:${campaignId}`,
+    // Per disappearance: a campaign CXone answers for again may go missing again later.
+    dedupeKey: `campaign_missing:${campaignId}:${since}`,
   });
   await publishOrLog(ctx, 'campaign.missing', campaignId, { ...details, since });
   return since;

@@ -178,7 +178,7 @@ describe('poll cycle', () => {
           action: 'campaign_missing',
           actor: 'worker:poll',
           details: { lastStatus: 'paused', lastVersion: 3, seenBy: 'poll' },
-          dedupeKey: 'campaign_missing:gone',
+          dedupeKey: 'campaign_missing:gone:2026-11-29T10:00:00.000Z',
         }),
       ]);
     });
