@@ -687,15 +687,9 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
           : { priority: 'control', campaignId: data.campaignId, attempt },
       );
     } catch (err) {
-      if (err instanceof CxoneNotFoundError) {
-        // Deleted in CXone before it ever dialed: nothing to activate, and nothing to look at again.
-        await noteMissingOnCxone(ctx, data.campaignId, 'activation');
-        log.warn('campaign no longer exists on CXone; its activation is dropped');
-        await noteActivation(deps, data.launchId, {
-          activationError: 'the campaign no longer exists on CXone',
-        });
-        return { outcome: 'skipped', reason: 'campaign no longer exists on CXone' };
-      }
+      // Deleted in CXone, or a tenant misconfigured for a while: noted missing, and looked at again
+      // until the start, when a campaign CXone still does not know fails the activation for good.
+      if (err instanceof CxoneNotFoundError) await noteMissingOnCxone(ctx, data.campaignId, 'activation');
       if (!early) throw err;
       const checkIntervalMs = await checkIntervalOf(deps);
       log.warn(

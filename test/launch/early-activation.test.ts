@@ -174,25 +174,48 @@ describe('the activation job before a scheduled start', () => {
     expect(failed?.activationError).toMatch(/still draft on CXone; it was never scheduled/);
   });
 
-  it('drops the activation of a campaign deleted in CXone, noting it missing and on its launch', async () => {
+  it('notes a campaign deleted in CXone as missing, looks again until its start, then gives up', async () => {
     const { scheduled, config } = await scheduledCampaign('unused');
     const launches = createLaunchStore(stack.ctx);
-    const launchId = randomUUID();
-    await launches.create({ launchId, actor: 'api:test', name: 'x', requestedAt: new Date().toISOString() });
-    // The same campaign under an id CXone has never heard of: as if deleted in CXone's console.
-    const ghost = randomUUID();
-    await launches.finish(launchId, { status: 'succeeded', campaignId: ghost, campaignStatus: 'scheduled' });
-    await createCampaignStore(stack.ctx).syncFromCxone({ ...scheduled, id: ghost }, { config, launchId });
-    const { job, delayedTo } = fakeActivationJob(ghost, launchId);
+    const campaigns = createCampaignStore(stack.ctx);
+    // The same campaign under ids CXone has never heard of: as if deleted in CXone's console.
+    const ghostLaunch = async (startDateTime: string) => {
+      const launchId = randomUUID();
+      const ghost = randomUUID();
+      await launches.create({
+        launchId,
+        actor: 'api:test',
+        name: 'x',
+        requestedAt: new Date().toISOString(),
+      });
+      await launches.finish(launchId, {
+        status: 'succeeded',
+        campaignId: ghost,
+        campaignStatus: 'scheduled',
+      });
+      await campaigns.syncFromCxone(
+        { ...scheduled, id: ghost, startDateTime },
+        { config: { ...config, startDateTime }, launchId },
+      );
+      return { launchId, ghost };
+    };
 
-    expect(await processActivate(deps(), job, 'token')).toMatchObject({ outcome: 'skipped' });
-    expect(delayedTo).toEqual([]);
-    expect((await createCampaignStore(stack.ctx).get(ghost))?.missingOnCxone).toBeDefined();
-    expect(await launches.get(launchId)).toMatchObject({
-      activationError: 'the campaign no longer exists on CXone',
-    });
-    const trail = await (stack.ctx.audit as AuditTrailStore).list(ghost);
+    // Before the start: noted missing once, and looked at again (a 404 may pass).
+    const early = await ghostLaunch(scheduled.startDateTime);
+    const { job, delayedTo } = fakeActivationJob(early.ghost, early.launchId);
+    await expect(processActivate(deps(), job, 'token')).rejects.toBeInstanceOf(DelayedError);
+    expect(delayedTo).toHaveLength(1);
+    expect((await campaigns.get(early.ghost))?.missingOnCxone).toBeDefined();
+    const trail = await (stack.ctx.audit as AuditTrailStore).list(early.ghost);
     expect(trail.map((r) => [r.action, r.actor])).toEqual([['campaign_missing', 'worker:launch']]);
+    expect((await launches.get(early.launchId))?.activationError).toBeUndefined();
+
+    // At its start, on the last attempt: the activation gives up, and its launch says why.
+    const due = await ghostLaunch(new Date().toISOString());
+    const last = fakeActivationJob(due.ghost, due.launchId).job;
+    (last as unknown as { attemptsMade: number }).attemptsMade = 9;
+    await expect(processActivate(deps(), last, 'token')).rejects.toThrow();
+    expect((await launches.get(due.launchId))?.activationError).toMatch(/no longer exists on CXone/);
   });
 
   it('looks again later when CXone does not answer a look, without failing the activation', async () => {

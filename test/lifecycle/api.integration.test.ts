@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { buildApiApp } from '../../src/producers/app.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
+import { historyJobId } from '../../src/shared/audit/history-sync.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { WEEKDAYS } from '../../src/shared/campaign-config.js';
@@ -168,6 +169,15 @@ describe('campaign command API', () => {
       message: 'cannot resume a campaign that is active; only a paused campaign can be resumed',
     });
     expect([await queued(), await commandKeys()]).toEqual(before);
+
+    // Refused or not, a command that finds the campaign changed in CXone has CXone's account of the
+    // change imported into the trail.
+    const changed = await h.consoleChange(campaign.id, { name: 'Renamed in the console' });
+    expect((await act(campaign.id, 'resume')).statusCode).toBe(409);
+    expect((await h.ctx.queues.audit.getJob(historyJobId(campaign.id, changed.version)))?.data).toEqual({
+      campaignId: campaign.id,
+      version: changed.version,
+    });
   });
 
   it('reads the state from CXone, not from our record', async () => {

@@ -12,7 +12,6 @@ import { parseIdempotencyKey, submitLaunch } from '../launch-submit.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { planActivation } from '../../workers/launch-plan.js';
 import { clearMissingOnCxone, noteMissingOnCxone } from '../../shared/campaign-missing.js';
-import { isFinal } from '../../shared/lifecycle/state-machine.js';
 import { ensurePolling } from '../../shared/polling/schedulers.js';
 import { queueHistoryImport } from '../../shared/audit/history-sync.js';
 import { CxoneNotFoundError } from '../../shared/errors.js';
@@ -138,9 +137,11 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
       // The stored config was just read: passing it saves syncFromCxone reading it again.
       await store.syncFromCxone(resource, { config: record.config });
       if (await clearMissingOnCxone(ctx, record)) {
-        // The poll that met the 404 stopped polling: a campaign still running is watched again.
-        if (!isFinal(resource.status))
+        // The poll that met the 404 stopped polling: a campaign still running is watched again. (A
+        // scheduled one is not polled; its activation job kept looking and goes on.)
+        if (resource.status === 'active' || resource.status === 'paused') {
           await ensurePolling(ctx, campaignId, record.config.pacing?.pollIntervalMs);
+        }
       }
       // Newer than the record: changed outside the orchestrator; the trail gets CXone's account.
       if (resource.version > record.cxone.version)
