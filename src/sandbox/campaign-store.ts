@@ -17,6 +17,8 @@ import {
 import { allowedTransitions, canTransition, isFinal } from '../shared/lifecycle/state-machine.js';
 import { notFound, SandboxHttpError, validationFailed } from './errors.js';
 import { canonicalJson } from '../shared/canonical-json.js';
+import type { Directory } from './directory.js';
+import type { FieldProblem } from './errors.js';
 import { complianceSettingsProblems, mergeProblems, zodProblems } from './validation.js';
 
 /** The sandbox's own copy of a campaign; the wire resource is built from it. */
@@ -48,34 +50,54 @@ export interface HistoryPageResult {
 
 export const HISTORY_PAGE_SIZE = { default: 50, min: 1, max: 500 } as const;
 
-/** Validates a request body the way CXone does: schema and compliance problems together, in one 422. */
-function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+/**
+ * Validates a request body the way CXone does: schema, compliance and `extra` problems (checks on the
+ * raw body, such as the tenant's directory) together, in one 422 naming every field.
+ */
+function parseBody<T>(
+  schema: z.ZodType<T>,
+  body: unknown,
+  extra: (raw: Record<string, unknown>) => FieldProblem[] = () => [],
+): T {
   const parsed = schema.safeParse(body);
-  const semantic =
-    body !== null && typeof body === 'object'
-      ? complianceSettingsProblems((body as Record<string, unknown>).complianceSettings)
-      : [];
-  const problems = mergeProblems(parsed.success ? [] : zodProblems(parsed.error, body), semantic);
+  const raw = body !== null && typeof body === 'object' ? (body as Record<string, unknown>) : undefined;
+  const shape = parsed.success ? [] : zodProblems(parsed.error, body);
+  // A field the schema refuses (a target list that is no UUID) is not also looked up.
+  const refused = new Set(shape.map((p) => p.field));
+  const checked = raw ? extra(raw).filter((p) => !refused.has(p.field)) : [];
+  const semantic = raw ? [...complianceSettingsProblems(raw.complianceSettings), ...checked] : [];
+  const problems = mergeProblems(shape, semantic);
   if (!parsed.success || problems.length > 0) throw validationFailed(problems);
   return parsed.data;
 }
 
-export function parseCreateBody(body: unknown): CreateCampaignRequest {
-  const request = parseBody(createCampaignRequestSchema, body);
-  // A campaign's type is its dialing mode: two that disagree leave it unclear how it dials.
-  if (request.type !== request.dialerSettings.strategy) {
-    throw validationFailed([
-      {
-        field: 'type',
-        message: `must match dialerSettings.strategy ("${request.dialerSettings.strategy}"): a campaign's type is its dialing mode`,
-      },
-    ]);
-  }
-  return request;
+/** A campaign's type is its dialing mode: two that disagree leave it unclear how it dials. */
+function typeProblems(raw: Record<string, unknown>): FieldProblem[] {
+  const strategy = (raw.dialerSettings as Record<string, unknown> | null | undefined)?.strategy;
+  if (typeof raw.type !== 'string' || typeof strategy !== 'string' || raw.type === strategy) return [];
+  return [
+    {
+      field: 'type',
+      message: `must match dialerSettings.strategy ("${strategy}"): a campaign's type is its dialing mode`,
+    },
+  ];
 }
 
-export function parseUpdateBody(body: unknown): UpdateCampaignRequest {
-  return parseBody(updateCampaignRequestSchema, body);
+export function parseCreateBody(body: unknown, directory?: Directory): CreateCampaignRequest {
+  return parseBody(createCampaignRequestSchema, body, (raw) => [
+    ...typeProblems(raw),
+    ...(directory?.createProblems(raw) ?? []),
+  ]);
+}
+
+/** `checks`: the campaign's settings now and the tenant's directory, which a change must still fit. */
+export function parseUpdateBody(
+  body: unknown,
+  checks?: { directory: Directory; current: WireDialerSettings },
+): UpdateCampaignRequest {
+  return parseBody(updateCampaignRequestSchema, body, (raw) =>
+    checks ? checks.directory.updateProblems(checks.current, raw) : [],
+  );
 }
 
 /** Field-by-field differences, with dotted paths for the nested settings objects. */
@@ -283,7 +305,7 @@ export class CampaignStore {
   }
 }
 
-export function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
+function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
   if (!value) return {};
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,9 +1,4 @@
-import type {
-  CreateCampaignRequest,
-  UpdateCampaignRequest,
-  WireDialerSettings,
-} from '../shared/cxone/wire.js';
-import { stripUndefined } from './campaign-store.js';
+import type { WireDialerSettings } from '../shared/cxone/wire.js';
 import type { FieldProblem } from './errors.js';
 
 /** A calling list of the tenant's; campaigns dial its records. */
@@ -60,31 +55,32 @@ export class Directory {
     return { targetLists: [...this.lists.values()], skillGroups: [...this.groups.values()] };
   }
 
-  /** What a create names that the tenant does not have; empty when it may be created. */
-  createProblems(request: CreateCampaignRequest): FieldProblem[] {
+  /**
+   * What a create body names that the tenant does not have. Read from the raw body, so these join
+   * the schema's findings in one 422; a value the schema refuses (not a string, say) is left to it.
+   */
+  createProblems(body: Record<string, unknown>): FieldProblem[] {
     const problems: FieldProblem[] = [];
-    if (!this.lists.has(request.targetListId.toLowerCase())) {
-      problems.push({
-        field: 'targetListId',
-        message: `no target list ${request.targetListId} in this tenant`,
-      });
+    const { targetListId } = body;
+    if (typeof targetListId === 'string' && !this.lists.has(targetListId.toLowerCase())) {
+      problems.push({ field: 'targetListId', message: `no target list ${targetListId} in this tenant` });
     }
-    return [...problems, ...this.dialerProblems(request.dialerSettings)];
+    return [...problems, ...this.dialerProblems(settingsOf(body.dialerSettings))];
   }
 
-  /** The same for a PATCH, on the settings the campaign would have after it. */
-  updateProblems(current: WireDialerSettings, patch: UpdateCampaignRequest): FieldProblem[] {
-    if (!patch.dialerSettings) return [];
-    const after = { ...current, ...stripUndefined(patch.dialerSettings) };
+  /** The same for a PATCH body, on the settings the campaign would have after it. */
+  updateProblems(current: WireDialerSettings, body: Record<string, unknown>): FieldProblem[] {
+    const patch = settingsOf(body.dialerSettings);
     // A capacity the campaign already had is not the PATCH's doing (a group shrunk since).
-    const touched =
-      patch.dialerSettings.skillGroupId !== undefined || patch.dialerSettings.agentCapacity !== undefined;
-    return touched ? this.dialerProblems(after) : [];
+    if (patch.skillGroupId === undefined && patch.agentCapacity === undefined) return [];
+    return this.dialerProblems({
+      skillGroupId: patch.skillGroupId ?? current.skillGroupId,
+      agentCapacity: patch.agentCapacity ?? current.agentCapacity,
+    });
   }
 
-  private dialerProblems(
-    settings: Pick<WireDialerSettings, 'skillGroupId' | 'agentCapacity'>,
-  ): FieldProblem[] {
+  private dialerProblems(settings: { skillGroupId?: string; agentCapacity?: number }): FieldProblem[] {
+    if (settings.skillGroupId === undefined) return [];
     const group = this.groups.get(settings.skillGroupId.toLowerCase());
     if (!group) {
       return [
@@ -94,7 +90,7 @@ export class Directory {
         },
       ];
     }
-    if (settings.agentCapacity > group.agents) {
+    if (settings.agentCapacity !== undefined && settings.agentCapacity > group.agents) {
       return [
         {
           field: 'dialerSettings.agentCapacity',
@@ -104,4 +100,14 @@ export class Directory {
     }
     return [];
   }
+}
+
+/** The skill group and capacity a raw dialerSettings names, where they have the right types. */
+function settingsOf(raw: unknown): { skillGroupId?: string; agentCapacity?: number } {
+  if (raw === null || typeof raw !== 'object') return {};
+  const { skillGroupId, agentCapacity } = raw as Record<string, unknown>;
+  return {
+    ...(typeof skillGroupId === 'string' ? { skillGroupId } : {}),
+    ...(typeof agentCapacity === 'number' ? { agentCapacity } : {}),
+  };
 }

@@ -52,6 +52,21 @@ describe('sandbox campaigns', () => {
       { field: 'targetListId', message: `no target list ${unknownList} in this tenant` },
       { field: 'dialerSettings.skillGroupId', message: `no skill group ${unknownGroup} in this tenant` },
     ]);
+    // Named with every other problem of the body, in the same 422.
+    const several = await call(sandbox, 'POST', '/api/v2/campaigns', {
+      token,
+      body: {
+        ...base,
+        type: 'progressive',
+        targetListId: unknownList,
+        dialerSettings: { ...base.dialerSettings, callRate: 5 },
+      },
+    });
+    expect((several.body.errors as { field: string }[]).map((e) => e.field).sort()).toEqual([
+      'dialerSettings.callRate',
+      'targetListId',
+      'type',
+    ]);
     const collections = SANDBOX_DIRECTORY.skillGroups.find((g) => g.agents < 500)!;
     const tooMany = await call(sandbox, 'POST', '/api/v2/campaigns', {
       token,

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createCampaignResponseSchema } from '../../shared/cxone/wire.js';
 import { parseCreateBody, parseUpdateBody, toResource } from '../campaign-store.js';
-import { SandboxHttpError, validationFailed } from '../errors.js';
+import { SandboxHttpError } from '../errors.js';
 import { grantOf } from '../request-context.js';
 import type { SandboxState } from '../state.js';
 
@@ -60,10 +60,7 @@ export async function registerCampaignRoutes(app: FastifyInstance, state: Sandbo
         );
       }
     }
-    const parsed = parseCreateBody(request.body);
-    const unknown = state.directory.createProblems(parsed);
-    if (unknown.length > 0) throw validationFailed(unknown);
-    const campaign = state.campaigns.create(parsed, grant.clientId);
+    const campaign = state.campaigns.create(parseCreateBody(request.body, state.directory), grant.clientId);
     const body = createCampaignResponseSchema.parse(toResource(campaign));
     if (key !== undefined) {
       state.idempotency.remember(grant.tenant, key, request.body, {
@@ -91,9 +88,10 @@ export async function registerCampaignRoutes(app: FastifyInstance, state: Sandbo
         'PATCH needs If-Match: version=N with the version you read, so concurrent changes are not lost',
       );
     }
-    const patch = parseUpdateBody(request.body);
-    const unknown = state.directory.updateProblems(current.dialerSettings, patch);
-    if (unknown.length > 0) throw validationFailed(unknown);
+    const patch = parseUpdateBody(request.body, {
+      directory: state.directory,
+      current: current.dialerSettings,
+    });
     return toResource(state.campaigns.update(request.params.id, expected, patch, grant.clientId));
   });
 }

@@ -185,10 +185,11 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
        */
       scope.post<{ Params: { id: string } }>('/campaigns/:id/console', async (request) => {
         const campaign = state.campaigns.get(request.params.id);
-        const patch = parseUpdateBody(request.body);
         // The console refuses what the API refuses: a group the tenant lacks, too few agents.
-        const unknown = state.directory.updateProblems(campaign.dialerSettings, patch);
-        if (unknown.length > 0) throw validationFailed(unknown);
+        const patch = parseUpdateBody(request.body, {
+          directory: state.directory,
+          current: campaign.dialerSettings,
+        });
         return toResource(state.campaigns.update(campaign.id, campaign.version, patch, CONSOLE_ACTOR));
       });
 
