@@ -227,12 +227,16 @@ export class LaunchStore {
 
   /**
    * What the delayed activation of a succeeded launch came to, so the launch does not go on reading
-   * `scheduled` once the campaign dials (or was stopped before its start, or could not be activated).
+   * `scheduled` once the campaign dials (or was stopped before its start, or could not be activated),
+   * or an `activateAt` its activation has moved.
    * Returns false when the launch is not (or no longer) a succeeded one.
    */
   async recordActivation(
     launchId: string,
-    fields: Pick<StoredFields, 'campaignStatus' | 'cxoneVersion' | 'activatedAt' | 'activationError'>,
+    fields: Pick<
+      StoredFields,
+      'campaignStatus' | 'cxoneVersion' | 'activateAt' | 'activatedAt' | 'activationError'
+    >,
   ): Promise<boolean> {
     return (await this.write(launchId, fields, 's')) === 1;
   }

@@ -768,6 +768,10 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       // Only a start that was due and no longer is has moved; a look before the start moves nothing.
       if (early) log.debug({ activateAt }, 'scheduled campaign looked at; not yet due');
       else log.info({ activateAt }, 'outside the calling window; activation moved');
+      // A start moved, or settings changed in CXone that may move it: the launch says the new time.
+      if (!early || (record && current.version > record.cxone.version)) {
+        await noteActivation(deps, data.launchId, { activateAt });
+      }
       return await moveTo(nextActivationWakeMs(plan.activateAtMs, now, await checkIntervalOf(deps)));
     }
     const resource = await activateNow(deps, activation);

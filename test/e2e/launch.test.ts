@@ -169,6 +169,9 @@ describe('launch pipeline', () => {
     const record = await createCampaignStore(stack.ctx).get(campaignId);
     expect(record?.config.allowedCallTimes).toEqual([{ days: allDays, start: '08:00', end: '09:00' }]);
     expect(planActivation(record!.config, Date.now()).activateAtMs).toBe(nextOpen.toMillis());
+    // The launch says the moved time too, as the campaign's view does.
+    const relaunch = (await api(stack, 'GET', `/v1/launches/${String(reply.body.launchId)}`)).body;
+    expect(Date.parse(String(relaunch.activateAt))).toBe(nextOpen.toMillis());
     // Until then the job wakes only to look at the campaign (one activated in CXone meanwhile is
     // taken over). BullMQ keeps the due time only approximately in timestamp + delay.
     const dueAt = (moved?.timestamp ?? 0) + (moved?.delay ?? 0);
