@@ -76,11 +76,11 @@ describe('recipient states', () => {
     ]);
   });
 
-  it('accepts 08:00–20:00 for Florida and the same 20:30 end without Florida', () => {
+  it('accepts Florida hours on New York time (from 09:00, for the panhandle), and a 20:30 end without Florida', () => {
     expect(
       issues({
         recipientStates: ['FL'],
-        allowedCallTimes: [{ days: ['mon'], start: '08:00', end: '20:00' }],
+        allowedCallTimes: [{ days: ['mon'], start: '09:00', end: '20:00' }],
       }),
     ).toEqual([]);
     expect(
@@ -110,6 +110,13 @@ describe('recipient states', () => {
           /^10:00 is before 12:00 on sun for Texas \(TX\) recipients \(Tex\. Bus\. & Com\. Code § 301\.051\)$/,
         ),
       },
+      // El Paso keeps Mountain time: 10:00 in Chicago is 09:00 there, before Sunday's noon.
+      {
+        path: 'allowedCallTimes.0.start',
+        message: expect.stringMatching(
+          /^TX recipients on America\/Denver time would be called from 09:00 there: start at 13:00 America\/Chicago time or later on sun, /,
+        ),
+      },
     ]);
   });
 
@@ -133,9 +140,14 @@ describe('recipient states', () => {
       },
     ]);
     const window = [{ days: ['mon' as const], start: '09:00', end: '20:00' }];
-    // The panhandle keeps Central time; an alias or a zone with the same rules serves as well.
+    // The panhandle keeps Central time (Miami's 20:00 is 19:00 there); an alias or a zone with the
+    // same rules serves as well.
     expect(
-      issues({ recipientStates: ['FL'], complianceTimeZone: 'America/Chicago', allowedCallTimes: window }),
+      issues({
+        recipientStates: ['FL'],
+        complianceTimeZone: 'America/Chicago',
+        allowedCallTimes: [{ days: ['mon'], start: '09:00', end: '19:00' }],
+      }),
     ).toEqual([]);
     expect(
       issues({ recipientStates: ['NY'], complianceTimeZone: 'US/Eastern', allowedCallTimes: window }),
@@ -150,6 +162,58 @@ describe('recipient states', () => {
     expect(
       issues({ recipientStates: ['NY'], complianceTimeZone: 'America/Phoenix', allowedCallTimes: window }),
     ).toHaveLength(1);
+  });
+
+  it("holds a window to the law in every zone of a declared state, not only the campaign's", () => {
+    const all = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+    const window = (start: string, end: string) => [{ days: [...all], start, end }];
+    // Florida on New York time: 08:00 in Miami is 07:00 in Pensacola.
+    expect(
+      issues({
+        recipientStates: ['FL'],
+        complianceTimeZone: 'America/New_York',
+        allowedCallTimes: window('08:00', '20:00'),
+      }),
+    ).toEqual([
+      {
+        path: 'allowedCallTimes.0.start',
+        message: expect.stringMatching(
+          /^FL recipients on America\/Chicago time would be called from 07:00 there: start at 09:00 America\/New_York time or later on mon, tue, wed, thu, fri, sat, sun, or run one campaign per zone \(Fla\. Stat/,
+        ),
+      },
+    ]);
+    // Florida on Chicago time: 20:00 in Pensacola is 21:00 in Miami, past Florida's 20:00.
+    expect(
+      issues({
+        recipientStates: ['FL'],
+        complianceTimeZone: 'America/Chicago',
+        allowedCallTimes: window('08:00', '20:00'),
+      }).map((i) => [i.path, i.message.slice(0, 60)]),
+    ).toEqual([['allowedCallTimes.0.end', 'FL recipients on America/New_York time would be called until']]);
+    // Arizona on Phoenix time: the Navajo Nation keeps Denver's summer time, an hour later.
+    expect(
+      issues({
+        recipientStates: ['AZ'],
+        complianceTimeZone: 'America/Phoenix',
+        allowedCallTimes: window('08:00', '21:00'),
+      }),
+    ).toEqual([
+      {
+        path: 'allowedCallTimes.0.end',
+        message: expect.stringMatching(
+          /^AZ recipients on America\/Denver time would be called until 22:00 there: end by 20:00 America\/Phoenix time/,
+        ),
+      },
+    ]);
+    // A state of one zone, or hours that fit every zone: nothing.
+    expect(issues({ recipientStates: ['NY'], allowedCallTimes: window('08:00', '21:00') })).toEqual([]);
+    expect(
+      issues({
+        recipientStates: ['AZ'],
+        complianceTimeZone: 'America/Phoenix',
+        allowedCallTimes: window('08:00', '20:00'),
+      }),
+    ).toEqual([]);
   });
 
   it('refuses an unknown state code', () => {

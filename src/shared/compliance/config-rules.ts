@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import { minutesOfDay, regimeOf, type CampaignConfig, type Weekday } from '../campaign-config.js';
 import { STATE_RULES, USPS_CODES, stateHoursFor } from './state-rules.js';
-import { zoneMismatch } from './state-zones.js';
+import { legalHoursOn, hhmm } from './legal-hours.js';
+import { offsetDifferences, STATE_ZONES, zoneMismatch, zonesKeepSameClock } from './state-zones.js';
 
 /**
  * Compliance rules applied to a campaign config at submit time and on every change. Pure.
@@ -12,12 +13,9 @@ export interface ComplianceProblem {
   message: string;
 }
 
-/** Federal calling hours: 08:00–21:00 in the called party's local time. */
-export const FEDERAL_WINDOW = {
-  start: '08:00',
-  end: '21:00',
-  source: 'TCPA 47 CFR 64.1200(c)(1); FTC TSR 16 CFR 310.4(c)',
-} as const;
+import { FEDERAL_WINDOW } from './federal-window.js';
+
+export { FEDERAL_WINDOW };
 
 /**
  * The floor applied under the OFCOM regime too: UK law sets no statutory calling hours, so the
@@ -167,6 +165,72 @@ export function checkStateZones(
 }
 
 /**
+ * Declared states whose recipients keep other clocks too (the Florida panhandle on Central time,
+ * El Paso on Mountain time): calling hours are each called party's local time, so a window must be
+ * lawful in every zone of every declared state, not only in the one the campaign keeps. A Florida
+ * campaign on New York time may not start before 09:00 (08:00 in Pensacola); on Chicago time it must
+ * end by 19:00 (20:00 in Miami). Checked over the year from the start, daylight saving included.
+ * Only once the campaign's zone keeps one of the state's clocks (checkStateZones says otherwise).
+ */
+export function checkOtherZonesOfStates(
+  config: Pick<CampaignConfig, 'allowedCallTimes' | 'recipientStates' | 'complianceTimeZone'> &
+    Partial<Pick<CampaignConfig, 'startDateTime'>>,
+): ComplianceProblem[] {
+  const fromMs = Date.parse(config.startDateTime ?? '');
+  if (Number.isNaN(fromMs)) return [];
+  const zone = config.complianceTimeZone;
+  const problems: ComplianceProblem[] = [];
+  for (const state of new Set(config.recipientStates ?? [])) {
+    const zones = STATE_ZONES[state] ?? [];
+    if (zones.length < 2 || zoneMismatch(state, zone, fromMs) !== null) continue;
+    for (const other of zones) {
+      if (zonesKeepSameClock(zone, other, fromMs)) continue;
+      const diffs = offsetDifferences(zone, other, fromMs);
+      if (diffs.length === 0) continue;
+      const earliest = Math.min(...diffs);
+      const latest = Math.max(...diffs);
+      const source = STATE_RULES[state]?.source ?? FEDERAL_WINDOW.source;
+      config.allowedCallTimes.forEach((window, i) => {
+        const start = minutesOfDay(window.start);
+        const end = minutesOfDay(window.end);
+        // Days grouped by the bound they break, in the campaign's clock: one problem per bound.
+        const failures = new Map<string, { field: 'start' | 'end'; text: string; days: Weekday[] }>();
+        const fail = (field: 'start' | 'end', text: string, day: Weekday) => {
+          const entry = failures.get(`${field}|${text}`) ?? { field, text, days: [] };
+          entry.days.push(day);
+          failures.set(`${field}|${text}`, entry);
+        };
+        for (const day of window.days as Weekday[]) {
+          const legal = legalHoursOn(day, [state]);
+          if (legal === null) continue; // a forbidden day is checkRecipientStates' finding
+          if (start + earliest < legal.startMin) {
+            fail(
+              'start',
+              `would be called from ${hhmm(start + earliest)} there: start at ${hhmm(legal.startMin - earliest)} ${zone} time or later`,
+              day,
+            );
+          }
+          if (end + latest > legal.endMin) {
+            fail(
+              'end',
+              `would be called until ${hhmm(end + latest)} there: end by ${hhmm(legal.endMin - latest)} ${zone} time`,
+              day,
+            );
+          }
+        }
+        for (const { field, text, days } of failures.values()) {
+          problems.push({
+            path: ['allowedCallTimes', i, field],
+            message: `${state} recipients on ${other} time ${text} on ${days.join(', ')}, or run one campaign per zone (${source})`,
+          });
+        }
+      });
+    }
+  }
+  return problems;
+}
+
+/**
  * Every config-only compliance rule, in a stable order. (An unknown `complianceTimeZone` is refused
  * by the base schema itself, campaign-config.ts.) `unusable`: dotted paths of fields already refused
  * as malformed; findings that only restate them, or that were computed from them, are left out, so
@@ -181,6 +245,7 @@ export function checkCampaignCompliance(
     ...checkCallingWindows(config),
     ...checkRecipientStates(config),
     ...(zoneUsable ? checkStateZones(config) : []),
+    ...(zoneUsable ? checkOtherZonesOfStates(config) : []),
     ...checkRegime(config),
   ].filter((problem) => !restatesUnusable(problem.path, unusable));
 }

@@ -1,5 +1,5 @@
 import { minutesOfDay, type Weekday } from '../campaign-config.js';
-import { FEDERAL_WINDOW } from './config-rules.js';
+import { FEDERAL_WINDOW } from './federal-window.js';
 import { STATE_RULES, stateHoursFor } from './state-rules.js';
 
 /**

@@ -113,3 +113,33 @@ export function zoneMismatch(state: string, zone: string, fromMs: number): reado
   if (!zones) return null;
   return zones.some((z) => zonesKeepSameClock(zone, z, fromMs)) ? null : zones;
 }
+
+const differences = new Map<string, readonly number[]>();
+const DAYTIME_SAMPLE_MS = 17 * 3_600_000;
+
+/**
+ * Pure (given the tz data): the distinct differences, in minutes, between `other`'s UTC offset and
+ * `zone`'s during the day over the year from the start of `fromMs`'s UTC day (the clock in `other`
+ * reads that much later than in `zone`): one value for zones that change to DST together, two when
+ * only one of them does (Phoenix and Denver). Memoised like zonesKeepSameClock.
+ */
+export function offsetDifferences(zone: string, other: string, fromMs: number): readonly number[] {
+  const day = Math.floor(fromMs / DAY_MS);
+  const key = `${zone}|${other}|${day}`;
+  const known = differences.get(key);
+  if (known) return known;
+  const za = IANAZone.create(zone);
+  const zb = IANAZone.create(other);
+  const seen = new Set<number>();
+  if (za.isValid && zb.isValid) {
+    // Daily at 17:00 UTC, daytime in every US zone: the hour around 02:00 local when one zone has
+    // changed to or from DST and its neighbour not yet is no calling hour, and must not count.
+    for (let t = day * DAY_MS + DAYTIME_SAMPLE_MS; t < (day + HORIZON_DAYS) * DAY_MS; t += DAY_MS) {
+      seen.add(zb.offset(t) - za.offset(t));
+    }
+  }
+  if (differences.size >= AGREEMENT_MEMO_MAX) differences.clear();
+  const found = [...seen].sort((a, b) => a - b);
+  differences.set(key, found);
+  return found;
+}
