@@ -142,12 +142,14 @@ export function toErrorResponse(err: unknown): ErrorResponse {
           : RETRY_AFTER_S;
       return {
         status: 503,
+        // The wait is in the body too: a CLI or a log line shows the body, not the headers.
         body: {
           error: 'upstream_unavailable',
           message:
             err.kind === 'rate_limit'
-              ? 'CXone is rate limiting this endpoint; retry after Retry-After'
-              : 'CXone is not answering right now; retry later',
+              ? `CXone is rate limiting this endpoint; retry in ${retryAfterS} s`
+              : `CXone is not answering right now; retry in ${retryAfterS} s`,
+          retryAfterSeconds: retryAfterS,
         },
         headers: { 'retry-after': String(retryAfterS) },
       };

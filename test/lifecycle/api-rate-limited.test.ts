@@ -64,6 +64,11 @@ describe('API requests under a CXone 429 penalty', () => {
     const retryAfterS = Number(res.headers['retry-after']);
     expect(retryAfterS).toBeGreaterThan(60);
     expect(retryAfterS).toBeLessThanOrEqual(PENALTY_MS / 1000);
+    // Said in the body too, for whoever shows the body (cxo, a log line).
+    expect(res.json()).toMatchObject({
+      retryAfterSeconds: retryAfterS,
+      message: `CXone is rate limiting this endpoint; retry in ${retryAfterS} s`,
+    });
     expect(tookMs).toBeLessThan(API_LIMITER_MAX_WAIT_MS + 1_000);
     expect(await queued()).toBe(0);
     // The campaign was not stopped behind the client's back.
