@@ -3,6 +3,7 @@ import type { CampaignConfig } from '../shared/campaign-config.js';
 import {
   configFromResource,
   createCampaignStore,
+  withDeclaredStates,
   type CampaignRecord,
   type CampaignStore,
 } from '../shared/campaign-store.js';
@@ -698,7 +699,12 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       );
       return await moveTo(nextActivationWakeMs(expectedAt, ctx.clock.now(), checkIntervalMs));
     }
-    const config = configFromResource(current, record?.config);
+    // CXone's settings, with the states the campaign was launched for kept binding: a console edit
+    // that empties CXone's list must not free the activation from their rules (campaign-store.ts).
+    const config = withDeclaredStates(
+      configFromResource(current, record?.config),
+      record?.declaredStates ?? [],
+    );
     const activation = {
       campaignId: data.campaignId,
       launchId: data.launchId,

@@ -205,6 +205,17 @@ describe('recipient states', () => {
         ),
       },
     ]);
+    // An hour that falls on another day there says so (the federal hours refuse such a window too).
+    const night = issues({
+      recipientStates: ['FL'],
+      complianceTimeZone: 'America/New_York',
+      allowedCallTimes: window('00:30', '08:30'),
+    });
+    expect(night.map((i) => i.message)).toContainEqual(
+      expect.stringMatching(
+        /^FL recipients on America\/Chicago time would be called from 23:30 the day before there/,
+      ),
+    );
     // A state of one zone, or hours that fit every zone: nothing.
     expect(issues({ recipientStates: ['NY'], allowedCallTimes: window('08:00', '21:00') })).toEqual([]);
     expect(

@@ -218,6 +218,48 @@ describe('the activation job before a scheduled start', () => {
     expect((await launches.get(due.launchId))?.activationError).toMatch(/no longer exists on CXone/);
   });
 
+  it("holds the activation when a console edit breaks the rules of the states it was launched for, even emptying CXone's list", async () => {
+    const all = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+    const config = campaignConfigSchema.parse(
+      campaignConfig({
+        startDateTime: startIn2Days(),
+        complianceTimeZone: 'America/New_York',
+        recipientStates: ['FL'],
+        allowedCallTimes: [{ days: [...all], start: '09:00', end: '20:00' }],
+      }),
+    );
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    await createCampaignStore(stack.ctx).syncFromCxone(scheduled, {
+      config,
+      launchId: 'launch-declared',
+      declaredStates: ['FL'],
+    });
+    // In the console: an 08:00 start (07:00 in the panhandle), and Florida struck off CXone's list.
+    const edited = await patchOnSandbox(stack.sandbox, created.id, {
+      complianceSettings: {
+        allowedCallTimes: [{ days: [...all], start: '08:00', end: '20:00' }],
+        recipientStates: [],
+      },
+    });
+    expect(edited.status).toBe(200);
+    const { job, delayedTo } = fakeActivationJob(created.id, 'launch-declared');
+    const before = Date.now();
+
+    await expect(processActivate(deps(), job, 'token')).rejects.toBeInstanceOf(DelayedError);
+
+    // Held for the breach (looked at again in 5 minutes), not merely looked at, and recorded.
+    expect(delayedTo).toHaveLength(1);
+    expect(delayedTo[0]! - before).toBeGreaterThanOrEqual(5 * 60_000 - 1_000);
+    const trail = await (stack.ctx.audit as AuditTrailStore).list(created.id);
+    expect(trail.map((r) => [r.action, r.details['kind']])).toEqual([
+      ['compliance_action', 'outside_change_noncompliant'],
+    ]);
+    expect(JSON.stringify(trail[0]!.details)).toContain('FL recipients on America/Chicago time');
+  });
+
   it('looks again later when CXone does not answer a look, without failing the activation', async () => {
     const { id } = await scheduledCampaign('launch-early-503');
     const scripted = await fetch(`${stack.sandbox.url}/__sandbox/faults`, {

@@ -117,6 +117,21 @@ describe('rebaseSettings', () => {
     }
   });
 
+  it('re-validates against the states the campaign was launched for, though CXone lost them', () => {
+    // CXone's list was emptied in the console; Florida, declared at launch, still binds the window.
+    const latest = resource({ complianceSettings: { recipientStates: [] } as never });
+    const input = {
+      ours: flat({ allowedCallTimes: [{ days: ['mon'], start: '09:00', end: '20:30' }] }),
+      base: { allowedCallTimes: resource().complianceSettings.allowedCallTimes },
+      latest,
+      local: {},
+    };
+    expect(rebaseSettings(input).kind).toBe('apply');
+    const bound = rebaseSettings({ ...input, declaredStates: ['FL'] });
+    expect(bound.kind).toBe('invalid');
+    if (bound.kind === 'invalid') expect(bound.issues.map((i) => i.path)).toContain('allowedCallTimes.0.end');
+  });
+
   it('refuses any change to a campaign that ended', () => {
     const result = rebaseSettings({
       ours: flat({ name: 'late' }),

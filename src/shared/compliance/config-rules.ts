@@ -206,14 +206,14 @@ export function checkOtherZonesOfStates(
           if (start + earliest < legal.startMin) {
             fail(
               'start',
-              `would be called from ${hhmm(start + earliest)} there: start at ${hhmm(legal.startMin - earliest)} ${zone} time or later`,
+              `would be called from ${clockAt(start + earliest)} there: start at ${hhmm(legal.startMin - earliest)} ${zone} time or later`,
               day,
             );
           }
           if (end + latest > legal.endMin) {
             fail(
               'end',
-              `would be called until ${hhmm(end + latest)} there: end by ${hhmm(legal.endMin - latest)} ${zone} time`,
+              `would be called until ${clockAt(end + latest)} there: end by ${hhmm(legal.endMin - latest)} ${zone} time`,
               day,
             );
           }
@@ -228,6 +228,13 @@ export function checkOtherZonesOfStates(
     }
   }
   return problems;
+}
+
+/** A local time minutes after the campaign day's midnight, in another zone: it may fall on another day. */
+function clockAt(minutes: number): string {
+  const day = 24 * 60;
+  const time = hhmm(((minutes % day) + day) % day);
+  return minutes < 0 ? `${time} the day before` : minutes >= day ? `${time} the next day` : time;
 }
 
 /**

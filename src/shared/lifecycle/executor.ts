@@ -276,7 +276,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // Step 1: the settings CXone holds (orchestrator-only fields wait until every CXone write succeeded).
     if (Object.keys(ours).length > 0) {
       const result = await writeVersioned<SettingsApply, SettingsStop>(io, latest, (current) => {
-        const decision = rebaseSettings({ ours, base, latest: current, local });
+        const decision = rebaseSettings({ ours, base, latest: current, local, declaredStates });
         if (decision.kind === 'conflict') return { stop: { kind: 'conflict', report: decision.report } };
         if (decision.kind === 'invalid') {
           return {

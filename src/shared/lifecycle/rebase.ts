@@ -12,6 +12,7 @@ import {
   type FlatChanges,
 } from './patch.js';
 import { isFinal, planAction, type CampaignAction } from './state-machine.js';
+import { withDeclaredStates } from '../campaign-store.js';
 
 /**
  * Merge, rebase and conflict detection for campaign commands. Pure: the adjust worker feeds it the
@@ -59,6 +60,8 @@ export interface SettingsRebaseInput {
   latest: CampaignResource;
   /** Orchestrator-only config from our record (description, pacing, compliance options). */
   local: LocalConfig;
+  /** The recipient states the campaign was launched for (campaign-store.ts, declaredStates). */
+  declaredStates?: readonly string[];
 }
 
 export type SettingsRebase =
@@ -124,7 +127,9 @@ export function rebaseSettings(input: SettingsRebaseInput): SettingsRebase {
 
   // Re-validate the whole config as it will be after the write: a change valid on its own base can be
   // invalid on top of someone else's (e.g. our window end with their time zone).
-  const merged = applyPatch(configFromResource(latest, local), unflattenChanges(ours));
+  // The states the campaign was launched for bind it even where CXone's list lost them.
+  const current = withDeclaredStates(configFromResource(latest, local), input.declaredStates ?? []);
+  const merged = applyPatch(current, unflattenChanges(ours));
   const parsed = campaignConfigSchema.safeParse(merged);
   if (!parsed.success) {
     return {
