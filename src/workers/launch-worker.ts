@@ -7,7 +7,7 @@ import {
   type CampaignRecord,
   type CampaignStore,
 } from '../shared/campaign-store.js';
-import { queueHistoryImport } from '../shared/audit/history-sync.js';
+import { importIfChangedOutside } from '../shared/audit/history-sync.js';
 import { noteMissingOnCxone } from '../shared/campaign-missing.js';
 import { scheduleWindowEnforcement } from '../shared/compliance/enforcement.js';
 import { checkOutsideChange } from '../shared/compliance/outside-change.js';
@@ -716,9 +716,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     const step = nextLaunchStep(current.status);
     // Changed since the record was synced (stopped in CXone's console, say): the trail gets CXone's
     // account of who did it.
-    if (record && current.version > record.cxone.version) {
-      await queueHistoryImport(ctx, data.campaignId, current.version);
-    }
+    await importIfChangedOutside(ctx, record, current.version);
     if (step === 'gone') {
       await campaigns.syncFromCxone(current, { launchId: data.launchId });
       await noteActivation(deps, data.launchId, {

@@ -30,7 +30,7 @@ import { callerActor } from '../auth.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
 import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
-import { queueHistoryImport } from '../../shared/audit/history-sync.js';
+import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
 
 /**
  * Operator commands on a running campaign. Each is checked against CXone's current state (a fresh
@@ -127,7 +127,7 @@ async function prepare(
   const resource = await freshRead(ctx, campaignId);
   // Changed outside the orchestrator since the record's version, whether or not the command goes on:
   // the trail gets CXone's account of it.
-  if (resource.version > record.cxone.version) await queueHistoryImport(ctx, campaignId, resource.version);
+  await importIfChangedOutside(ctx, record, resource.version);
   const kind = action ?? 'patch';
   const refuse = (code: 'invalid_state' | 'compliance_refused', message: string): never => {
     lifecycleCommands.inc({ kind, outcome: 'rejected' });

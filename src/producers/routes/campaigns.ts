@@ -13,7 +13,7 @@ import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { planActivation } from '../../workers/launch-plan.js';
 import { clearMissingOnCxone, noteMissingOnCxone } from '../../shared/campaign-missing.js';
 import { ensurePolling } from '../../shared/polling/schedulers.js';
-import { queueHistoryImport } from '../../shared/audit/history-sync.js';
+import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
 import { CxoneNotFoundError } from '../../shared/errors.js';
 
 /** How old the cached CXone view may be before GET /v1/campaigns/:id reads CXone again. */
@@ -144,8 +144,7 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
         }
       }
       // Newer than the record: changed outside the orchestrator; the trail gets CXone's account.
-      if (resource.version > record.cxone.version)
-        await queueHistoryImport(ctx, campaignId, resource.version);
+      await importIfChangedOutside(ctx, record, resource.version);
       return campaignView((await store.get(campaignId)) ?? record, false, ctx.clock.now());
     } catch (err) {
       if (err instanceof CxoneNotFoundError) {

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { z } from 'zod';
-import { CampaignStore } from '../campaign-store.js';
+import { CampaignStore, type CampaignRecord } from '../campaign-store.js';
 import type { AppContext } from '../context.js';
 import { importCxoneHistory, type HistoryImportResult } from './history-import.js';
 
@@ -48,6 +48,21 @@ export async function queueHistoryImport(
       { campaignId, version: seenVersion, err: (err as Error).message },
       'could not queue the import of a campaign changed in CXone; POST /v1/campaigns/{id}/audit/import-history does it by hand',
     );
+  }
+}
+
+/**
+ * What a read of a campaign tells: when CXone holds a newer version than the record (`known`), the
+ * campaign was changed outside the orchestrator since, and the import of CXone's account is queued.
+ * The one place that comparison is made for the reads that do not re-read on it (the poll does).
+ */
+export async function importIfChangedOutside(
+  ctx: Pick<AppContext, 'queues' | 'logger'>,
+  known: Pick<CampaignRecord, 'campaignId' | 'cxone'> | null,
+  seenVersion: number,
+): Promise<void> {
+  if (known && seenVersion > known.cxone.version) {
+    await queueHistoryImport(ctx, known.campaignId, seenVersion);
   }
 }
 

@@ -1,6 +1,11 @@
 import type { AuditTrail } from '../audit/types.js';
 import type { CampaignConfig, ValidationIssue } from '../campaign-config.js';
-import { withAddedStates, withDeclaredStates, type CampaignStore } from '../campaign-store.js';
+import {
+  withAddedStates,
+  withDeclaredStates,
+  type CampaignRecord,
+  type CampaignStore,
+} from '../campaign-store.js';
 import type { Clock } from '../clock.js';
 import type { CxoneApi } from '../cxone/api.js';
 import type { CampaignResource, CampaignStatus } from '../cxone/wire.js';
@@ -55,10 +60,10 @@ export interface LifecycleHooks {
   /** After a change of `pacing.pollIntervalMs` on a campaign that is not final. */
   onPollIntervalChanged(campaignId: string, intervalMs: number): Promise<void>;
   /**
-   * CXone holds a newer version than the campaign record: changed outside the orchestrator since the
-   * record was last synced (audit/history-sync.ts imports CXone's account of it).
+   * The command's first read of the campaign, against the record: a newer version was changed outside
+   * the orchestrator since the record was synced (audit/history-sync.ts imports CXone's account of it).
    */
-  onNewerVersionSeen?(campaignId: string, version: number): Promise<void>;
+  onCampaignRead?(record: CampaignRecord, version: number): Promise<void>;
   /** When compliance vetoed the command as it was applied (a resume that came due after the window closed). */
   onComplianceRefused(
     campaignId: string,
@@ -138,9 +143,9 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   const ours = job.patch ? flattenPatch(campaignPatchSchema.parse(job.patch)) : {};
   let latest = await cxone.getCampaign(campaignId, callOpts);
   const record = await store.get(campaignId);
-  if (record && latest.version > record.cxone.version && hooks.onNewerVersionSeen) {
+  if (record && hooks.onCampaignRead) {
     const seen = latest.version;
-    await effects.followUp('outside-change', () => hooks.onNewerVersionSeen!(campaignId, seen));
+    await effects.followUp('outside-change', () => hooks.onCampaignRead!(record, seen));
   }
   const local = localPart(record?.config);
   // The recipients the campaign was launched for bind its compliance checks even if CXone's copy of

@@ -12,7 +12,7 @@ import { activateJobId } from '../jobs.js';
 import { ensurePolling, stopPolling } from '../polling/schedulers.js';
 import type { LifecycleHooks } from './executor.js';
 import { isFinal } from './state-machine.js';
-import { queueHistoryImport } from '../audit/history-sync.js';
+import { importIfChangedOutside } from '../audit/history-sync.js';
 
 /**
  * The lifecycle's effects on other areas, wired to their real implementations:
@@ -26,7 +26,7 @@ import { queueHistoryImport } from '../audit/history-sync.js';
 export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
   return {
     complianceRefusal: (input) => complianceRefusal({ ...input, policy: ctx.config }),
-    onNewerVersionSeen: (campaignId, version) => queueHistoryImport(ctx, campaignId, version),
+    onCampaignRead: (record, version) => importIfChangedOutside(ctx, record, version),
     async onStatusChanged(campaignId, from, to, by) {
       if (isFinal(to)) {
         await Promise.all([
