@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { AppContext } from '../../src/shared/context.js';
@@ -27,4 +28,13 @@ export function launchWorkerDeps(ctx: AppContext) {
     campaigns: createCampaignStore(ctx),
     lockMs: 30_000,
   };
+}
+
+/** A launch that has scheduled `campaignId` and finished, as the launch worker leaves it; its id. */
+export async function succeededLaunch(ctx: AppContext, campaignId: string): Promise<string> {
+  const launches = createLaunchStore(ctx);
+  const launchId = randomUUID();
+  await launches.create({ launchId, actor: 'api:test', name: 'x', requestedAt: new Date().toISOString() });
+  await launches.finish(launchId, { status: 'succeeded', campaignId, campaignStatus: 'scheduled' });
+  return launchId;
 }

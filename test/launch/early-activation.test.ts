@@ -13,7 +13,7 @@ import { SCHEDULED_CHECK_MIN_MS } from '../../src/workers/launch-plan.js';
 import { processActivate } from '../../src/workers/launch-worker.js';
 import { historyJobId } from '../../src/shared/audit/history-sync.js';
 import { campaignConfig, patchOnSandbox, startStack, type Stack } from '../e2e/stack.js';
-import { fakeActivationJob, launchWorkerDeps } from './activation-job.js';
+import { fakeActivationJob, launchWorkerDeps, succeededLaunch } from './activation-job.js';
 
 /**
  * A scheduled campaign's activation job wakes before the start to look at it: one activated in CXone
@@ -133,21 +133,10 @@ describe('the activation job before a scheduled start', () => {
 
   it('notes on the launch what came of its activation: stopped before the start, or given up for good', async () => {
     const launches = createLaunchStore(stack.ctx);
-    const succeededLaunch = async (campaignId: string) => {
-      const launchId = randomUUID();
-      await launches.create({
-        launchId,
-        actor: 'api:test',
-        name: 'x',
-        requestedAt: new Date().toISOString(),
-      });
-      await launches.finish(launchId, { status: 'succeeded', campaignId, campaignStatus: 'scheduled' });
-      return launchId;
-    };
 
     // Stopped by an operator (or in the console) before its start.
     const { id: stopped } = await scheduledCampaign('unused');
-    const stoppedLaunch = await succeededLaunch(stopped);
+    const stoppedLaunch = await succeededLaunch(stack.ctx, stopped);
     expect((await patchOnSandbox(stack.sandbox, stopped, { status: 'cancelled' })).status).toBe(200);
     const skipped = await processActivate(deps(), fakeActivationJob(stopped, stoppedLaunch).job, 'token');
     expect(skipped).toMatchObject({ outcome: 'skipped' });
@@ -161,7 +150,7 @@ describe('the activation job before a scheduled start', () => {
     // Due, but never scheduled on CXone: the activation gives up for good.
     const config = campaignConfigSchema.parse(campaignConfig({ startDateTime: new Date().toISOString() }));
     const draft = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
-    const draftLaunch = await succeededLaunch(draft.id);
+    const draftLaunch = await succeededLaunch(stack.ctx, draft.id);
     await createCampaignStore(stack.ctx).syncFromCxone(await stack.ctx.cxone.getCampaign(draft.id), {
       config,
       launchId: draftLaunch,
@@ -180,19 +169,8 @@ describe('the activation job before a scheduled start', () => {
     const campaigns = createCampaignStore(stack.ctx);
     // The same campaign under ids CXone has never heard of: as if deleted in CXone's console.
     const ghostLaunch = async (startDateTime: string) => {
-      const launchId = randomUUID();
       const ghost = randomUUID();
-      await launches.create({
-        launchId,
-        actor: 'api:test',
-        name: 'x',
-        requestedAt: new Date().toISOString(),
-      });
-      await launches.finish(launchId, {
-        status: 'succeeded',
-        campaignId: ghost,
-        campaignStatus: 'scheduled',
-      });
+      const launchId = await succeededLaunch(stack.ctx, ghost);
       await campaigns.syncFromCxone(
         { ...scheduled, id: ghost, startDateTime },
         { config: { ...config, startDateTime }, launchId },

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { CampaignConfig } from '../../src/shared/campaign-config.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { Queue } from 'bullmq';
@@ -66,15 +67,44 @@ async function withCompliantContext(
   }
 }
 
-async function seed(id: string, status: 'active' | 'paused' | 'completed' = 'paused') {
+/** A campaign record at CXone version 3, as launched with `config` (and its declared states). */
+async function storeRecord(
+  id: string,
+  status: 'active' | 'paused' | 'completed',
+  launched: { config?: CampaignConfig; declaredStates?: string[] } = {},
+) {
   await new CampaignStore(base).put({
     campaignId: id,
     status,
     version: 3,
-    config: campaignConfig(),
+    config: launched.config ?? campaignConfig(),
     cxone: resource({ id, version: 3, status }),
+    ...(launched.declaredStates ? { declaredStates: launched.declaredStates } : {}),
   });
+}
+
+/** The same, polled. */
+async function seed(id: string, status: 'active' | 'paused' | 'completed' = 'paused') {
+  await storeRecord(id, status);
   await ensurePolling(base, id, 15_000);
+}
+
+/** An operator's resume of a campaign with `config`, as the command guard judges it at `atMs`. */
+const resumeRefusal = (config: CampaignConfig, atMs: number, policy?: { allowDncDisabled: boolean }) =>
+  complianceRefusal({ action: 'resume', reason: 'operator', config, atMs, ...(policy ? { policy } : {}) });
+
+/** One outside-change breach recorded, naming the field at `path`, with a pause queued for it. */
+async function expectOneBreach(audits: AuditInput[], adjust: Queue, path: string) {
+  expect(audits).toEqual([
+    expect.objectContaining({
+      details: expect.objectContaining({
+        kind: 'outside_change_noncompliant',
+        action: 'pause',
+        problems: [expect.objectContaining({ path })],
+      }),
+    }),
+  ]);
+  expect(await adjust.getJobCountByTypes('waiting')).toBe(1);
 }
 
 const polled = async (id: string) => Boolean(await base.queues.poll.getJobScheduler(`poll:${id}`));
@@ -231,14 +261,7 @@ describe('poll cycle', () => {
     // Tuesday 12:00 EST. Declared Florida recipients on New York time; the console moves the zone to
     // Los Angeles, where every window would be read three hours late for Florida.
     const clock = new ManualClock(Date.parse('2026-03-03T17:00:00Z'));
-    const config = campaignConfig({ recipientStates: ['FL'] });
-    await new CampaignStore(base).put({
-      campaignId: 'moved',
-      status: 'active',
-      version: 3,
-      config,
-      cxone: resource({ id: 'moved', version: 3, status: 'active' }),
-    });
+    await storeRecord('moved', 'active', { config: campaignConfig({ recipientStates: ['FL'] }) });
     const moved = resource({
       id: 'moved',
       version: 5,
@@ -285,14 +308,7 @@ describe('poll cycle', () => {
         expect(await adjust.getJobCountByTypes('waiting')).toBe(2);
         // Until the settings are fixed, a resume is refused, inside the window or not.
         const stored = await new CampaignStore(base).get('moved');
-        expect(
-          complianceRefusal({
-            action: 'resume',
-            reason: 'operator',
-            config: stored!.config,
-            atMs: clock.now(),
-          }),
-        ).toMatch(
+        expect(resumeRefusal(stored!.config, clock.now())).toMatch(
           /^cannot resume: the campaign's settings as CXone holds them break compliance rules \(recipientStates\.0: FL/,
         );
       },
@@ -303,13 +319,8 @@ describe('poll cycle', () => {
     // 00:08 in New York. Launched for NY recipients; the console re-zones it to Honolulu (19:08 there,
     // inside its window) and empties the list, which would make dialing New Yorkers look legal.
     const clock = new ManualClock(Date.parse('2026-03-03T05:08:00Z'));
-    const config = campaignConfig({ recipientStates: ['NY'] });
-    await new CampaignStore(base).put({
-      campaignId: 'rezoned',
-      status: 'active',
-      version: 3,
-      config,
-      cxone: resource({ id: 'rezoned', version: 3, status: 'active' }),
+    await storeRecord('rezoned', 'active', {
+      config: campaignConfig({ recipientStates: ['NY'] }),
       declaredStates: ['NY'],
     });
     const rezoned = resource({
@@ -329,24 +340,10 @@ describe('poll cycle', () => {
         const stored = await new CampaignStore(base).get('rezoned');
         expect(stored?.config.complianceTimeZone).toBe('Pacific/Honolulu');
         expect(stored?.config.recipientStates).toEqual(['NY']);
-        expect(audits).toEqual([
-          expect.objectContaining({
-            details: expect.objectContaining({
-              kind: 'outside_change_noncompliant',
-              action: 'pause',
-              problems: [expect.objectContaining({ path: 'recipientStates.0' })],
-            }),
-          }),
-        ]);
-        expect(await adjust.getJobCountByTypes('waiting')).toBe(1);
-        expect(
-          complianceRefusal({
-            action: 'resume',
-            reason: 'operator',
-            config: stored!.config,
-            atMs: clock.now(),
-          }),
-        ).toMatch(/^cannot resume: .*recipientStates\.0: NY/);
+        await expectOneBreach(audits, adjust, 'recipientStates.0');
+        expect(resumeRefusal(stored!.config, clock.now())).toMatch(
+          /^cannot resume: .*recipientStates\.0: NY/,
+        );
       },
     );
   });
@@ -368,36 +365,14 @@ describe('poll cycle', () => {
       },
       async ({ ctx, audits, adjust }) => {
         expect(await runPollCycle(ctx, 'dnc')).toMatchObject({ kind: 'polled', guard: 'skipped' });
-        expect(audits).toEqual([
-          expect.objectContaining({
-            details: expect.objectContaining({
-              kind: 'outside_change_noncompliant',
-              action: 'pause',
-              problems: [expect.objectContaining({ path: 'compliance.doNotCallCheck' })],
-            }),
-          }),
-        ]);
-        expect(await adjust.getJobCountByTypes('waiting')).toBe(1);
+        await expectOneBreach(audits, adjust, 'compliance.doNotCallCheck');
         const stored = await new CampaignStore(base).get('dnc');
         expect(stored?.config.compliance?.doNotCallCheck).toBe(false);
-        expect(
-          complianceRefusal({
-            action: 'resume',
-            reason: 'operator',
-            config: stored!.config,
-            atMs: clock.now(),
-          }),
-        ).toMatch(/compliance\.doNotCallCheck: disabling the do-not-call check is not allowed/);
+        expect(resumeRefusal(stored!.config, clock.now())).toMatch(
+          /compliance\.doNotCallCheck: disabling the do-not-call check is not allowed/,
+        );
         // A deployment that allows it (ALLOW_DNC_DISABLED) lets the same settings resume.
-        expect(
-          complianceRefusal({
-            action: 'resume',
-            reason: 'operator',
-            config: stored!.config,
-            atMs: clock.now(),
-            policy: { allowDncDisabled: true },
-          }),
-        ).toBeNull();
+        expect(resumeRefusal(stored!.config, clock.now(), { allowDncDisabled: true })).toBeNull();
       },
     );
   });
