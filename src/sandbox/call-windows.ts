@@ -13,20 +13,26 @@ const LUXON_WEEKDAY: Record<number, Weekday> = {
   7: 'sun',
 };
 
+/** The weekday and minute of the day at `atMs` on the wall clock of `timeZone`; null for an unknown zone. */
+function localMoment(timeZone: string, atMs: number): { day: Weekday; minute: number } | null {
+  const local = DateTime.fromMillis(atMs, { zone: timeZone });
+  const day = local.isValid ? LUXON_WEEKDAY[local.weekday] : undefined;
+  return day ? { day, minute: local.hour * 60 + local.minute } : null;
+}
+
+const inWindows = (windows: readonly CallWindow[], { day, minute }: { day: Weekday; minute: number }) =>
+  windows.some(
+    (w) => w.days.includes(day) && minute >= minutesOfDay(w.start) && minute < minutesOfDay(w.end),
+  );
+
 /**
  * Whether dialing is allowed at `atMs` under a campaign's calling windows, read as wall-clock time
  * in `timeZone` (so daylight-saving shifts move the window with the local clock). A window covers
  * [start, end) on each listed day. Pure; the sandbox uses it to count compliance violations.
  */
 export function isWithinCallTimes(windows: readonly CallWindow[], timeZone: string, atMs: number): boolean {
-  const local = DateTime.fromMillis(atMs, { zone: timeZone });
-  if (!local.isValid) return false;
-  const day = LUXON_WEEKDAY[local.weekday];
-  const minute = local.hour * 60 + local.minute;
-  return windows.some((w) => {
-    if (!day || !w.days.includes(day)) return false;
-    return minute >= minutesOfDay(w.start) && minute < minutesOfDay(w.end);
-  });
+  const moment = localMoment(timeZone, atMs);
+  return moment !== null && inWindows(windows, moment);
 }
 
 /**
@@ -37,12 +43,9 @@ export function isWithinCallTimes(windows: readonly CallWindow[], timeZone: stri
  * Pure; the sandbox counts every other dial as a compliance violation.
  */
 export function isLawfulDial(settings: WireComplianceSettings, atMs: number): boolean {
-  if (!isWithinCallTimes(settings.allowedCallTimes, settings.timeZone, atMs)) return false;
+  const moment = localMoment(settings.timeZone, atMs);
+  if (moment === null || !inWindows(settings.allowedCallTimes, moment)) return false;
   if (settings.regulatoryCompliance !== 'TCPA') return true;
-  const local = DateTime.fromMillis(atMs, { zone: settings.timeZone });
-  const day = LUXON_WEEKDAY[local.weekday];
-  if (!day) return false;
-  const hours = legalHoursOn(day, settings.recipientStates ?? []);
-  const minute = local.hour * 60 + local.minute;
-  return hours !== null && minute >= hours.startMin && minute < hours.endMin;
+  const hours = legalHoursOn(moment.day, settings.recipientStates ?? []);
+  return hours !== null && moment.minute >= hours.startMin && moment.minute < hours.endMin;
 }
