@@ -63,6 +63,23 @@ export function checkCallingWindows(
 }
 
 /**
+ * A window's failing days grouped by what fails, so a Mon–Fri window gets one problem naming its
+ * days rather than five.
+ */
+function dayFailures() {
+  const failures = new Map<string, { field: 'days' | 'start' | 'end'; text: string; days: Weekday[] }>();
+  return {
+    fail(field: 'days' | 'start' | 'end', text: string, day: Weekday): void {
+      const key = `${field}|${text}`;
+      const entry = failures.get(key) ?? { field, text, days: [] };
+      entry.days.push(day);
+      failures.set(key, entry);
+    },
+    grouped: () => failures.values(),
+  };
+}
+
+/**
  * Declared recipient states: each must be a USPS code, and every window must fit the stricter hours
  * of every declared state on each of its days (STATE_RULES, each with its statute).
  */
@@ -83,14 +100,7 @@ export function checkRecipientStates(
     const rule = STATE_RULES[code];
     if (!rule) continue;
     config.allowedCallTimes.forEach((window, i) => {
-      // Failing days grouped by what fails, so a Mon–Fri window gets one problem naming its days.
-      const failures = new Map<string, { field: 'days' | 'start' | 'end'; text: string; days: Weekday[] }>();
-      const fail = (field: 'days' | 'start' | 'end', text: string, day: Weekday) => {
-        const key = `${field}|${text}`;
-        const entry = failures.get(key) ?? { field, text, days: [] };
-        entry.days.push(day);
-        failures.set(key, entry);
-      };
+      const { fail, grouped } = dayFailures();
       for (const day of window.days as Weekday[]) {
         const hours = stateHoursFor(rule, day);
         if (hours === null) {
@@ -104,7 +114,7 @@ export function checkRecipientStates(
           fail('end', `${window.end} is after ${hours.end}`, day);
         }
       }
-      for (const { field, text, days } of failures.values()) {
+      for (const { field, text, days } of grouped()) {
         problems.push({
           path: ['allowedCallTimes', i, field],
           message: `${text} on ${days.join(', ')} for ${rule.name} (${code}) recipients (${rule.source})`,
@@ -193,13 +203,8 @@ export function checkOtherZonesOfStates(
       config.allowedCallTimes.forEach((window, i) => {
         const start = minutesOfDay(window.start);
         const end = minutesOfDay(window.end);
-        // Days grouped by the bound they break, in the campaign's clock: one problem per bound.
-        const failures = new Map<string, { field: 'start' | 'end'; text: string; days: Weekday[] }>();
-        const fail = (field: 'start' | 'end', text: string, day: Weekday) => {
-          const entry = failures.get(`${field}|${text}`) ?? { field, text, days: [] };
-          entry.days.push(day);
-          failures.set(`${field}|${text}`, entry);
-        };
+        // One problem per bound broken, in the campaign's clock.
+        const { fail, grouped } = dayFailures();
         for (const day of window.days as Weekday[]) {
           const legal = legalHoursOn(day, [state]);
           if (legal === null) continue; // a forbidden day is checkRecipientStates' finding
@@ -218,7 +223,7 @@ export function checkOtherZonesOfStates(
             );
           }
         }
-        for (const { field, text, days } of failures.values()) {
+        for (const { field, text, days } of grouped()) {
           problems.push({
             path: ['allowedCallTimes', i, field],
             message: `${state} recipients on ${other} time ${text} on ${days.join(', ')}, or run one campaign per zone (${source})`,
