@@ -76,18 +76,24 @@ redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
 return false
 `;
 
-/**
- * Updates a launch: ARGV[1] '1' unless it already finished (a redelivered job cannot move succeeded
- * back to running), 's' only once it succeeded (what came of its delayed activation), '0' always.
- */
+/** When an update may be written (UPDATE_SCRIPT's ARGV[1]). */
+type UpdateWhen =
+  /** The outcome itself. */
+  | 'always'
+  /** Not once finished: a redelivered job cannot move succeeded back to running. */
+  | 'unfinished'
+  /** Only once succeeded: what came of its delayed activation. */
+  | 'succeeded';
+
+/** Updates a launch when its status allows it (ARGV[1], an UpdateWhen). */
 const UPDATE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return -1
 end
-if ARGV[1] ~= '0' then
+if ARGV[1] ~= 'always' then
   local status = redis.call('HGET', KEYS[1], 'status')
   local finished = status == 'succeeded' or status == 'failed'
-  if (ARGV[1] == '1' and finished) or (ARGV[1] == 's' and status ~= 'succeeded') then
+  if (ARGV[1] == 'unfinished' and finished) or (ARGV[1] == 'succeeded' and status ~= 'succeeded') then
     return 0
   end
 end
@@ -217,12 +223,12 @@ export class LaunchStore {
    * (the caller is a redelivered job and must not change the outcome) or does not exist.
    */
   async update(launchId: string, fields: StoredFields): Promise<boolean> {
-    return this.apply(launchId, fields, true);
+    return this.write(launchId, fields, 'unfinished');
   }
 
   /** Records the outcome; the one write allowed to touch a launch that is already finished. */
   async finish(launchId: string, fields: StoredFields & { status: 'succeeded' | 'failed' }): Promise<void> {
-    await this.apply(launchId, fields, false);
+    await this.write(launchId, fields, 'always');
   }
 
   /**
@@ -238,26 +244,24 @@ export class LaunchStore {
       'campaignStatus' | 'cxoneVersion' | 'activateAt' | 'activatedAt' | 'activationError'
     >,
   ): Promise<boolean> {
-    return (await this.write(launchId, fields, 's')) === 1;
+    return this.write(launchId, fields, 'succeeded');
   }
 
   isTerminal(record: Pick<LaunchRecord, 'status'>): boolean {
     return TERMINAL.includes(record.status);
   }
 
-  private async apply(launchId: string, fields: StoredFields, unlessTerminal: boolean): Promise<boolean> {
-    return (await this.write(launchId, fields, unlessTerminal ? '1' : '0')) === 1;
-  }
-
-  private async write(launchId: string, fields: StoredFields, mode: '0' | '1' | 's'): Promise<unknown> {
-    return evalScript(
+  /** True when written; false when the launch's status did not allow it, or there is no launch. */
+  private async write(launchId: string, fields: StoredFields, when: UpdateWhen): Promise<boolean> {
+    const result = await evalScript(
       this.redis,
       UPDATE_SCRIPT,
       1,
       this.keys.launch(launchId),
-      mode,
+      when,
       ...encode({ ...fields, updatedAt: this.now() }),
     );
+    return result === 1;
   }
 }
 
