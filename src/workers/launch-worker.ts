@@ -717,6 +717,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     // Changed since the record was synced (stopped in CXone's console, say): the trail gets CXone's
     // account of who did it.
     await importIfChangedOutside(ctx, record, current.version);
+    const changedInCxone = record !== null && current.version > record.cxone.version;
     if (step === 'gone') {
       await campaigns.syncFromCxone(current, { launchId: data.launchId });
       await noteActivation(deps, data.launchId, {
@@ -746,9 +747,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     }
     // Changed in CXone since: the record follows (CXone wins), so that the next look plans from the
     // windows and start CXone holds, and the API shows them.
-    if (record && current.version > record.cxone.version) {
-      await campaigns.syncFromCxone(current, { launchId: data.launchId });
-    }
+    if (changedInCxone) await campaigns.syncFromCxone(current, { launchId: data.launchId });
     // Settings changed in CXone since the launch may break a compliance rule (a zone that no longer
     // keeps the recipients' clock): noted once, and the activation waits until they are fixed.
     if (
@@ -773,7 +772,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       if (early) log.debug({ activateAt }, 'scheduled campaign looked at; not yet due');
       else log.info({ activateAt }, 'outside the calling window; activation moved');
       // A start moved, or settings changed in CXone that may move it: the launch says the new time.
-      if (!early || (record && current.version > record.cxone.version)) {
+      if (!early || changedInCxone) {
         await noteActivation(deps, data.launchId, { activateAt });
       }
       return await moveTo(nextActivationWakeMs(plan.activateAtMs, now, await checkIntervalOf(deps)));
