@@ -25,6 +25,8 @@ type Request = Work & { id: number };
 type Reply = { id: number; sent: Launched[] } | { id: number; error: string };
 
 export interface LoadGenerator extends Submitter<Launched> {
+  /** The generator's process id, for reading its CPU time. */
+  pid: number | undefined;
   close(): Promise<void>;
 }
 
@@ -55,6 +57,7 @@ export async function startLoadGenerator(apiUrl: string, apiToken: string): Prom
       child.send({ ...work, id } satisfies Request);
     });
   return {
+    pid: child.pid,
     saturate: (offset, count, concurrency) => ask({ kind: 'saturate', offset, count, concurrency }),
     pace: (offset, count, rate) => ask({ kind: 'pace', offset, count, rate }),
     close: async () => {

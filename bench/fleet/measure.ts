@@ -1,3 +1,4 @@
+import { perLaunch, readAll, type CpuSource } from './process-cpu.js';
 import { waitFor, type SandboxProcess } from './sandbox-proc.js';
 import { percentile, ratePerSecond } from './stats.js';
 import type { Submitter } from './submissions.js';
@@ -7,6 +8,8 @@ import type { Submitter } from './submissions.js';
  * Its submissions resolve once accepted (202, or the job added).
  */
 export interface LaunchPath extends Submitter {
+  /** Processes other than this one that work only for this path (the product's caller). */
+  cpuSources?: readonly CpuSource[];
   /** Waits until the path has finished all work for these submissions (so closing cuts nothing). */
   settle(names: string[]): Promise<void>;
   close(): Promise<void>;
@@ -21,6 +24,11 @@ export interface PathFigures {
    * so the other path's idle background (heartbeats, blocking reads) is counted too, equally small.
    */
   cpuMsPerLaunch: number;
+  /**
+   * CPU ms per launch of the other processes the path kept busy (Redis, the sandbox, the caller),
+   * median of the rounds, by process; a process whose CPU could not be read is missing.
+   */
+  otherCpuMsPerLaunch: Record<string, number>;
   /** Latency at a paced load (see `pacedRate`): submission to the sandbox's create, ms. */
   p50Ms: number;
   p99Ms: number;
@@ -56,7 +64,8 @@ async function arrivalsFor(
 
 /**
  * Saturated: `count` submissions, `concurrency` in flight; rate from first submission to last create,
- * and this process's CPU per launch until the last create was seen.
+ * and the CPU per launch of this process and of `others` (plus the path's own) until the last create
+ * was seen.
  */
 export async function measureThroughput(
   path: LaunchPath,
@@ -64,17 +73,22 @@ export async function measureThroughput(
   count: number,
   concurrency: number,
   offset: number,
-): Promise<{ perSec: number; cpuMsPerLaunch: number }> {
+  others: readonly CpuSource[] = [],
+): Promise<{ perSec: number; cpuMsPerLaunch: number; otherCpuMsPerLaunch: Map<string, number> }> {
+  const sources = [...others, ...(path.cpuSources ?? [])];
   const since = Date.now();
+  const othersBefore = await readAll(sources);
   const cpuBefore = process.cpuUsage();
   const sent = await path.saturate(offset, count, concurrency);
   const names = sent.map((s) => s.name);
   const arrived = await arrivalsFor(sandbox, names, since, 300_000);
   const cpu = process.cpuUsage(cpuBefore);
+  const othersAfter = await readAll(sources);
   await path.settle(names);
   return {
     perSec: ratePerSecond(count, Math.min(...sent.map((s) => s.sentAt)), Math.max(...arrived)),
     cpuMsPerLaunch: (cpu.user + cpu.system) / 1000 / count,
+    otherCpuMsPerLaunch: perLaunch(othersBefore, othersAfter, count),
   };
 }
 
@@ -107,6 +121,8 @@ export interface MeasureOptions {
   rounds: number;
   /** Paced rate for the latency phase; defaults to half the first path's throughput. */
   pacedRate?: number;
+  /** Processes every path keeps busy (Redis, the sandbox), read around each measured round. */
+  cpuSources?: readonly CpuSource[];
 }
 
 /** Median of unsorted values (mean of the middle two for an even count). */
@@ -147,6 +163,7 @@ export async function measurePaths(
   }
   const rounds: number[][] = paths.map(() => []);
   const cpu: number[][] = paths.map(() => []);
+  const otherCpu: Map<string, number[]>[] = paths.map(() => new Map());
   for (let r = 0; r < opts.rounds; r++) {
     for (const [i, path] of paths.entries()) {
       const measured = await measureThroughput(
@@ -155,9 +172,15 @@ export async function measurePaths(
         opts.launches,
         opts.concurrency,
         next(opts.launches),
+        opts.cpuSources,
       );
       rounds[i]!.push(measured.perSec);
       cpu[i]!.push(measured.cpuMsPerLaunch);
+      for (const [name, ms] of measured.otherCpuMsPerLaunch) {
+        const values = otherCpu[i]!.get(name) ?? [];
+        values.push(ms);
+        otherCpu[i]!.set(name, values);
+      }
     }
   }
   const perSec = rounds.map((r) => median(r));
@@ -174,6 +197,12 @@ export async function measurePaths(
     figures.push({
       perSec: perSec[i] as number,
       cpuMsPerLaunch: median(cpu[i] as number[]),
+      // Only processes read in every round: a median of fewer rounds would not be comparable.
+      otherCpuMsPerLaunch: Object.fromEntries(
+        [...(otherCpu[i] as Map<string, number[]>)]
+          .filter(([, values]) => values.length === opts.rounds)
+          .map(([name, values]) => [name, median(values)]),
+      ),
       pacedRate,
       rounds: rounds[i] as number[],
       ...latency,

@@ -8,6 +8,7 @@ import { silentLogger } from '../../src/shared/logger.js';
 import { startWorkers } from '../../src/workers/index.js';
 import { startLoadGenerator, type Launched } from './load-generator.js';
 import type { LaunchPath } from './measure.js';
+import { processCpu } from './process-cpu.js';
 import { deletePrivatePrefix } from '../../src/shared/private-prefix.js';
 import { waitFor } from './sandbox-proc.js';
 
@@ -49,6 +50,8 @@ export async function startPipelinePath(opts: {
   };
 
   return {
+    // The caller's process works only for this path.
+    cpuSources: [processCpu('caller', upstream.pid)],
     saturate: async (offset, count, concurrency) =>
       remember(await upstream.saturate(offset, count, concurrency)),
     pace: async (offset, count, rate) => remember(await upstream.pace(offset, count, rate)),

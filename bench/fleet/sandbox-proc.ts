@@ -8,6 +8,8 @@ const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** A sandbox in its own process (the `sandbox` role), so its CPU is not charged to the fleet under test. */
 export interface SandboxProcess {
   url: string;
+  /** The sandbox process's id, for reading its CPU time. */
+  pid: number | undefined;
   /**
    * Name → when the sandbox created the campaign (epoch ms), from its control surface; only campaigns
    * created at or after `since`, so that waiting for one round does not re-read every earlier round.
@@ -90,6 +92,7 @@ export async function startSandboxProcess(): Promise<SandboxProcess> {
   }
   return {
     url,
+    pid: child.pid,
     arrivals: async (since = 0) =>
       new Map((await listCampaigns(url, since)).map((c) => [c.name, Date.parse(c.createdAt)])),
     count: async () => (await listCampaigns(url)).length,
