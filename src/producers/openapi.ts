@@ -57,7 +57,10 @@ const launchStatusSchema = z.looseObject({
   campaignStatus: campaignStatusSchema
     .optional()
     .describe("The campaign's CXone status when the launch finished, then as its delayed activation left it"),
-  activateAt: z.string().optional().describe('A future start: when the campaign will be activated'),
+  activateAt: z
+    .string()
+    .optional()
+    .describe('A future start: when the campaign will be activated (absent once it was stopped before it)'),
   activatedAt: z.string().optional().describe('When the delayed activation found the campaign dialing'),
   activationError: z
     .string()

@@ -9,7 +9,7 @@ import {
   windowJobOf,
   type WindowJob,
 } from '../../src/shared/compliance/enforcement.js';
-import { getWindowState, setGuardState } from '../../src/shared/compliance/state-store.js';
+import { getWindowState, setGuardState, setWindowState } from '../../src/shared/compliance/state-store.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import { evaluateAbandonmentGuard } from '../../src/shared/compliance/guard.js';
 import { createComplianceWorker } from '../../src/workers/compliance-worker.js';
@@ -233,6 +233,38 @@ describe('calling-window enforcement', () => {
     } finally {
       await open.close();
     }
+  });
+
+  it("leaves a pause made in CXone's console after its own resume went through", async () => {
+    await tc.putCampaign(ID, weekdays, 'paused');
+    await setWindowState(tc.ctx, ID, { pausedAt: '2026-03-06T22:00:00.000Z' });
+    tc.clock.set(t('2026-03-09T13:00:00Z'));
+    expect(
+      (await enforceWindow(tc.ctx, { campaignId: ID, kind: 'open', atMs: tc.clock.now() })).outcome,
+    ).toBe('resumed');
+    // The adjust worker resumed it and it dialed; then someone paused it in CXone's console.
+    const resumeId = (await getWindowState(tc.ctx, ID)).resumeCommandId as string;
+    await createCommandStore(tc.ctx).update(resumeId, { status: 'succeeded' }, new Date(tc.clock.now()));
+    await tc.putCampaign(ID, weekdays, 'paused', 3);
+
+    tc.clock.set(t('2026-03-09T13:00:30Z'));
+    const verify = await enforceWindow(tc.ctx, { campaignId: ID, kind: 'verify', atMs: tc.clock.now() });
+    expect(verify.outcome).toBe('nothing');
+    expect(verify.next).toMatchObject({ kind: 'close', atMs: t('2026-03-09T21:00:00Z') });
+    expect((await adjustJobs()).filter((c) => c.action === 'resume')).toHaveLength(1);
+    expect(await getWindowState(tc.ctx, ID)).toEqual({ lastTransitionMs: t('2026-03-09T13:00:30Z') });
+    expect((await complianceRecords()).at(-1)).toMatchObject({
+      kind: 'window_pause_released',
+      pausedBy: 'outside the orchestrator (CXone)',
+      windowPausedAt: '2026-03-06T22:00:00.000Z',
+    });
+
+    // Nor does the next day's open resume it.
+    tc.clock.set(t('2026-03-10T13:00:00Z'));
+    expect(
+      (await enforceWindow(tc.ctx, { campaignId: ID, kind: 'open', atMs: tc.clock.now() })).outcome,
+    ).toBe('nothing');
+    expect((await adjustJobs()).filter((c) => c.action === 'resume')).toHaveLength(1);
   });
 
   it('re-issues a failed window pause, and gives up resuming after a bounded number of tries', async () => {

@@ -2,7 +2,8 @@ import type { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { DateTime } from 'luxon';
 import { complianceActions } from '../../src/shared/metrics.js';
-import { setGuardState } from '../../src/shared/compliance/state-store.js';
+import { getWindowState, setGuardState, setWindowState } from '../../src/shared/compliance/state-store.js';
+import { enforceWindow } from '../../src/shared/compliance/enforcement.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { buildApiApp } from '../../src/producers/app.js';
@@ -159,6 +160,60 @@ describe('campaign command API', () => {
     });
   });
 
+  it('lets an operator keep a campaign the calling window paused: the window no longer resumes it', async () => {
+    const campaign = await h.campaign('paused');
+    // The window paused it at its close a minute ago; at the next open it would resume it.
+    const closedAt = Date.now() - 60_000;
+    await setWindowState(h.ctx, campaign.id, {
+      pausedAt: new Date(closedAt).toISOString(),
+      lastTransitionMs: closedAt,
+    });
+    const res = await act(campaign.id, 'pause');
+    expect(res.statusCode).toBe(202);
+    const done = await h.waitForCommand((res.json() as { commandId: string }).commandId);
+    // Nothing to write on CXone; the pause is now alice's.
+    expect(done).toMatchObject({
+      status: 'succeeded',
+      result: { status: 'paused', alreadyApplied: ['status'] },
+    });
+    expect(await getWindowState(h.ctx, campaign.id)).toEqual({ lastTransitionMs: closedAt });
+    const released = (await auditTrail(campaign.id)).filter(
+      (r) => r.action === 'compliance_action' && r.details['kind'] === 'window_pause_released',
+    );
+    expect(released).toHaveLength(1);
+    expect(released[0]).toMatchObject({ actor: 'api:alice', details: { pausedBy: 'api:alice' } });
+
+    // The window opens (the campaign's window holds now): it leaves alice's pause alone.
+    const before = await queued();
+    const open = await enforceWindow(h.ctx, { campaignId: campaign.id, kind: 'open', atMs: Date.now() });
+    expect(open.outcome).toBe('nothing');
+    expect(await queued()).toBe(before);
+    expect(
+      (h.sandbox.getCampaignState(campaign.id) as { resource: { status: string } }).resource.status,
+    ).toBe('paused');
+  });
+
+  it("ends the window's claim when an operator pauses a campaign the window had just resumed", async () => {
+    const campaign = await h.campaign('active');
+    // The window resumed it at the open; its re-check is still pending and would resume it again.
+    const openedAt = Date.now() - 10_000;
+    await setWindowState(h.ctx, campaign.id, {
+      pausedAt: new Date(openedAt - 3_600_000).toISOString(),
+      resumeCommandId: 'cmd-window-resume',
+      resumeAttempts: 1,
+      lastTransitionMs: openedAt,
+    });
+    const res = await act(campaign.id, 'pause');
+    expect(res.statusCode).toBe(202);
+    const done = await h.waitForCommand((res.json() as { commandId: string }).commandId);
+    expect(done).toMatchObject({ status: 'succeeded', result: { status: 'paused' } });
+    expect(await getWindowState(h.ctx, campaign.id)).toEqual({ lastTransitionMs: openedAt });
+    const before = await queued();
+    const verify = await enforceWindow(h.ctx, { campaignId: campaign.id, kind: 'verify', atMs: Date.now() });
+    expect(verify.outcome).toBe('nothing');
+    expect(await queued()).toBe(before);
+  });
+
   it('refuses an action the current state forbids with 409 and the reason, enqueueing nothing', async () => {
     const campaign = await h.campaign('active');
     const before = [await queued(), await commandKeys()];
@@ -182,11 +237,15 @@ describe('campaign command API', () => {
 
   it('reads the state from CXone, not from our record', async () => {
     const campaign = await h.campaign('active');
-    // The console pauses it; our record still says active.
+    // The console pauses it; our record still says active, where a resume would be refused.
     await h.consoleChange(campaign.id, { status: 'paused' });
-    const res = await act(campaign.id, 'pause');
-    expect(res.statusCode).toBe(409);
-    expect(res.json()).toMatchObject({ error: 'invalid_state', status: 'paused' });
+    const res = await act(campaign.id, 'resume');
+    expect(res.statusCode).toBe(202);
+    await h.waitForCommand((res.json() as { commandId: string }).commandId);
+    // And the other way round: CXone says active, so a resume is refused, naming CXone's status.
+    const again = await act(campaign.id, 'resume');
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({ error: 'invalid_state', status: 'active' });
   });
 
   it('refuses a resume outside the calling window with compliance_refused', async () => {
@@ -438,6 +497,10 @@ describe('campaign command API', () => {
       campaignStatus: 'cancelled',
       cxoneVersion: done.result?.version,
     });
+    // Nor does its view show a start that will never come.
+    const view = await app.inject({ method: 'GET', url: `/v1/launches/${launchId}`, headers: auth });
+    expect(view.json()).toMatchObject({ campaignStatus: 'cancelled' });
+    expect(view.json()).not.toHaveProperty('activateAt');
   });
 
   it('notes a campaign CXone answers 404 for as missing when a command meets it, queueing nothing', async () => {

@@ -22,7 +22,7 @@ import {
 import {
   CAMPAIGN_ACTIONS,
   isFinal,
-  planAction,
+  acceptsAction,
   type CampaignAction,
 } from '../../shared/lifecycle/state-machine.js';
 import { lifecycleCommands } from '../../shared/metrics.js';
@@ -135,8 +135,8 @@ async function prepare(
   };
 
   if (action) {
-    const plan = planAction(action, resource.status);
-    if (!plan.ok) refuse('invalid_state', plan.reason);
+    const accepted = acceptsAction(action, resource.status);
+    if (!accepted.ok) refuse('invalid_state', accepted.reason);
   } else if (isFinal(resource.status)) {
     refuse(
       'invalid_state',

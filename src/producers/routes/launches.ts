@@ -24,7 +24,10 @@ export async function registerLaunchRoutes(app: FastifyInstance, ctx: AppContext
       ...(record.campaignId ? { campaignId: record.campaignId } : {}),
       ...(record.campaignStatus ? { campaignStatus: record.campaignStatus } : {}),
       ...(record.cxoneVersion !== undefined ? { cxoneVersion: record.cxoneVersion } : {}),
-      ...(record.activateAt ? { activateAt: record.activateAt } : {}),
+      // A campaign stopped before its start never activates: its planned start would mislead.
+      ...(record.activateAt && record.campaignStatus !== 'cancelled'
+        ? { activateAt: record.activateAt }
+        : {}),
       ...(record.activatedAt ? { activatedAt: record.activatedAt } : {}),
       ...(record.activationError ? { activationError: record.activationError } : {}),
       ...(record.error ? { error: record.error } : {}),

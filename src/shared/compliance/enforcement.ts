@@ -4,7 +4,7 @@ import type { CampaignConfig } from '../campaign-config.js';
 import { createCampaignStore } from '../campaign-store.js';
 import type { AppContext } from '../context.js';
 import type { CampaignStatus } from '../cxone/wire.js';
-import { commandInFlight, enqueueCommand } from '../lifecycle/enqueue.js';
+import { commandInFlight, enqueueCommand, getCommand } from '../lifecycle/enqueue.js';
 import { isFinal } from '../lifecycle/state-machine.js';
 import { FEDERAL_WINDOW } from './config-rules.js';
 import { recordDeploymentOverrides } from './overrides.js';
@@ -177,6 +177,73 @@ async function commandPending(ctx: EnforcementContext, commandId: string | undef
   return commandId ? commandInFlight(ctx, commandId) : false;
 }
 
+/** True when the window's resume went through: the campaign dialed again after the window's pause. */
+async function resumeTookEffect(ctx: EnforcementContext, commandId: string | undefined): Promise<boolean> {
+  return commandId ? (await getCommand(ctx, commandId))?.status === 'succeeded' : false;
+}
+
+/**
+ * Someone other than the window paused the campaign — an operator through the API (also a pause of a
+ * campaign the window already held paused), or CXone's console after the window's resume: that pause
+ * is theirs, and the window must never lift it. The window's marker is dropped, so no later open nor a
+ * pending re-check resumes it, and the hand-over is recorded (`window_pause_released`).
+ */
+async function endWindowClaim(
+  ctx: EnforcementContext,
+  campaignId: string,
+  win: WindowState,
+  by: { actor?: string; commandId?: string; cxoneVersion?: number },
+  keep: Pick<WindowState, 'lastTransitionMs'>,
+): Promise<void> {
+  await setWindowState(ctx, campaignId, keep);
+  await recordComplianceAction(ctx, {
+    campaignId,
+    kind: 'window_pause_released',
+    cxoneVersion: by.cxoneVersion,
+    ...(by.actor ? { actor: by.actor } : {}),
+    details: {
+      rule: 'calling-window',
+      pausedBy: by.actor ?? 'outside the orchestrator (CXone)',
+      ...(by.commandId ? { commandId: by.commandId } : {}),
+      ...(win.pausedAt ? { windowPausedAt: win.pausedAt } : {}),
+      note: 'paused by someone other than the calling window: the window will not resume it',
+    },
+    ...(by.commandId ? { dedupeKey: `window-pause-released:${campaignId}:${by.commandId}` } : {}),
+  });
+}
+
+/** True while the window holds a claim on the campaign's pause (its marker or its commands). */
+function windowClaims(win: WindowState): boolean {
+  return (
+    win.pausedAt !== undefined ||
+    win.pauseCommandId !== undefined ||
+    win.resumeCommandId !== undefined ||
+    win.resumeAttempts !== undefined
+  );
+}
+
+/**
+ * Called by the lifecycle hooks once a pause that is not the window's own has been applied or found
+ * in place: ends the window's claim on the campaign's pause (see endWindowClaim).
+ */
+export async function releaseWindowPause(
+  ctx: EnforcementContext,
+  campaignId: string,
+  by: { actor: string; reason: string; commandId: string; version: number },
+): Promise<boolean> {
+  if (by.reason === REASON_WINDOW) return false;
+  const win = await getWindowState(ctx, campaignId);
+  if (!windowClaims(win)) return false;
+  await endWindowClaim(
+    ctx,
+    campaignId,
+    win,
+    { actor: by.actor, commandId: by.commandId, cxoneVersion: by.version },
+    win.lastTransitionMs !== undefined ? { lastTransitionMs: win.lastTransitionMs } : {},
+  );
+  return true;
+}
+
 /** Decides and acts for one firing; returns what it did and when to fire next (null = stop). */
 export async function enforceWindow(
   ctx: EnforcementContext,
@@ -250,6 +317,11 @@ export async function enforceWindow(
         details: { rule: 'abandonment-guard', timeZone: zone, localTime: localIso(zone, now), ...timing },
       });
       outcome = 'resume_withheld';
+    } else if (await resumeTookEffect(ctx, win.resumeCommandId)) {
+      // The window's resume went through and the campaign dialed; paused again since, by someone
+      // else (CXone's console; the API's pauses release the marker as they land). Their pause, not
+      // the window's: resuming it again would override them.
+      await endWindowClaim(ctx, campaignId, win, { cxoneVersion: version }, { lastTransitionMs: data.atMs });
     } else if (refusal) {
       // Its settings now break a rule (changed in CXone while paused): the resume would be refused
       // when applied, so it is not issued; recorded as withheld, not as a resume.

@@ -37,7 +37,12 @@ export interface ReportInput {
 /** A window action this much later than planned still counts as on time (queue and poll latency). */
 export const ON_TIME_TOLERANCE_MS = 60_000;
 
-const WINDOW_KINDS = new Set(['window_pause', 'window_resume', 'window_resume_withheld']);
+const WINDOW_KINDS = new Set([
+  'window_pause',
+  'window_resume',
+  'window_resume_withheld',
+  'window_pause_released',
+]);
 const GUARD_KINDS = new Set(['guard_throttle', 'guard_pause', 'guard_release']);
 
 export function buildComplianceReport(input: ReportInput) {

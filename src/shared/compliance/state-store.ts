@@ -23,6 +23,7 @@ export const COMPLIANCE_ACTION_KINDS = [
   'window_pause',
   'window_resume',
   'window_resume_withheld',
+  'window_pause_released',
   'guard_throttle',
   'guard_pause',
   'guard_release',

@@ -55,6 +55,14 @@ export interface LifecycleHooks {
     to: CampaignStatus,
     by?: { actor: string; reason: string; commandId: string; version: number },
   ): Promise<void>;
+  /**
+   * A pause found the campaign already paused (by the calling window, say): no write, but the pause is
+   * now the requester's as well. Not best-effort: should it fail, the command retries.
+   */
+  onPauseFound?(
+    campaignId: string,
+    by: { actor: string; reason: string; commandId: string; version: number },
+  ): Promise<void>;
   /** After a settings write (or its rollback), with the config paths it changed. */
   onSettingsChanged(campaignId: string, fields: string[]): Promise<void>;
   /** After a change of `pacing.pollIntervalMs` on a campaign that is not final. */
@@ -344,6 +352,13 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
           // (a timeout or a 5xx after CXone committed it), which left no record. Recorded now, marked
           // as found, and followed up, so polling and calling-window enforcement follow the status.
           await recordStatusChange(action, baseStatus, latest, true);
+        } else if (action === 'pause' && hooks.onPauseFound) {
+          await hooks.onPauseFound(campaignId, {
+            actor: job.actor,
+            reason: job.reason,
+            commandId: job.commandId,
+            version: latest.version,
+          });
         }
       } else {
         const { from } = result.meta;

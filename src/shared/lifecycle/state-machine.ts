@@ -47,6 +47,22 @@ export type ActionPlan = { ok: true; target: CampaignStatus } | { ok: false; rea
  *   `completed`, keeping its statistics and history; one that never dialed (draft or scheduled)
  *   becomes `cancelled`. There is no way back from either.
  */
+/**
+ * Whether a requested action is accepted for a campaign that is `from` now: what `planAction` plans,
+ * and also a pause of a campaign already paused. That one writes nothing, but makes the pause the
+ * requester's: the calling window, which may hold the campaign paused until its next open, then never
+ * resumes it (compliance/enforcement.ts, releaseWindowPause). An operator can thus keep a campaign
+ * paused past the window's open.
+ */
+export function acceptsAction(
+  action: CampaignAction,
+  from: CampaignStatus,
+): { ok: true } | { ok: false; reason: string } {
+  if (action === 'pause' && from === 'paused') return { ok: true };
+  const plan = planAction(action, from);
+  return plan.ok ? { ok: true } : plan;
+}
+
 export function planAction(action: CampaignAction, from: CampaignStatus): ActionPlan {
   switch (action) {
     case 'pause':
@@ -54,7 +70,7 @@ export function planAction(action: CampaignAction, from: CampaignStatus): Action
         ? { ok: true, target: 'paused' }
         : {
             ok: false,
-            reason: `cannot pause a campaign that is ${from}; only an active campaign can be paused`,
+            reason: `cannot pause a campaign that is ${from}; only an active (or paused) campaign can be paused`,
           };
     case 'resume':
       return from === 'paused'
