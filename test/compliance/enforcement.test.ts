@@ -199,6 +199,41 @@ describe('calling-window enforcement', () => {
     ]);
   });
 
+  it('resumes at once a campaign the window paused when its hours are widened to hold now', async () => {
+    tc.clock.set(t('2026-03-07T15:00:00Z')); // Saturday 10:00 EST, outside Mon–Fri
+    await tc.putCampaign(ID, weekdays, 'paused');
+    await setWindowState(tc.ctx, ID, { pausedAt: '2026-03-06T22:00:00.000Z' });
+    await scheduleWindowEnforcement(tc.ctx, ID);
+    expect((await windowJob()).data).toMatchObject({ kind: 'open', atMs: t('2026-03-09T13:00:00Z') });
+
+    // Saturday added to the campaign's hours (a PATCH or CXone's console): the open is now.
+    const everyDay = {
+      ...weekdays,
+      allowedCallTimes: [
+        { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const, start: '09:00', end: '17:00' },
+      ],
+    } as typeof weekdays;
+    await tc.putCampaign(ID, everyDay, 'paused', 2);
+    await scheduleWindowEnforcement(tc.ctx, ID);
+    const job = await windowJob();
+    expect(job.data).toMatchObject({ kind: 'open', atMs: t('2026-03-07T15:00:00Z') });
+    worker = createComplianceWorker(tc.ctx);
+    await worker.waitUntilReady();
+    await eventually(async () => ((await adjustJobs()).length > 0 ? true : undefined));
+    expect(await adjustJobs()).toEqual([
+      expect.objectContaining({ action: 'resume', reason: 'compliance-window' }),
+    ]);
+
+    // A campaign paused by someone else stays paused however its hours change.
+    await setWindowState(tc.ctx, ID, {});
+    await tc.putCampaign(ID, weekdays, 'paused', 3);
+    await tc.putCampaign(ID, everyDay, 'paused', 4);
+    await worker.close();
+    worker = undefined;
+    await scheduleWindowEnforcement(tc.ctx, ID);
+    expect((await windowJob()).data).toMatchObject({ kind: 'close' });
+  });
+
   it('ends the job when the campaign is final, and cancel removes a planned one', async () => {
     await tc.putCampaign(ID, weekdays, 'active');
     await scheduleWindowEnforcement(tc.ctx, ID);

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyAbandonmentGuard } from '../../src/shared/compliance/guard-actions.js';
+import { createCommandOrder } from '../../src/shared/lifecycle/order.js';
 import { config } from './fixtures.js';
 import { createTestContext, type TestContext } from './redis-context.js';
 
@@ -84,10 +85,22 @@ describe('abandonment guard with audit', () => {
         }),
       }),
     ]);
-    expect(await adjustCommands()).toEqual([
+    // The pause, then the drop to the minimum call rate, so a resume does not dial at the rate that
+    // broke the cap.
+    const order = await createCommandOrder(tc.ctx).pending(ID);
+    const commands = (await adjustCommands()).sort(
+      (a, b) => order.indexOf(String(a['commandId'])) - order.indexOf(String(b['commandId'])),
+    );
+    expect(commands).toEqual([
       expect.objectContaining({
         campaignId: ID,
         action: 'pause',
+        reason: 'abandonment-guard',
+        actor: 'worker:compliance',
+      }),
+      expect.objectContaining({
+        campaignId: ID,
+        patch: { dialerStrategy: { callRate: 0.1 } },
         reason: 'abandonment-guard',
         actor: 'worker:compliance',
       }),

@@ -42,6 +42,42 @@ describe('abandonment thresholds (TCPA, 30-day period)', () => {
     );
   });
 
+  it('scales the rate the throttle began at: a cap applied on every poll does not compound', () => {
+    // 2.70% over the period, and every later poll adds live answers without an abandon.
+    let rateNow = 0.6;
+    let state: GuardState | undefined;
+    const caps: number[] = [];
+    for (let poll = 0; poll < 8; poll++) {
+      const d = evaluateAbandonmentGuard({
+        config: config({
+          startDateTime: '2026-03-02T09:00:00-05:00',
+          dialerStrategy: { strategy: 'predictive', agentCapacity: 20, callRate: rateNow, answerRate: 0.3 },
+        }),
+        ...(state ? { state } : {}),
+        stats: stats(2000 + poll * 20, 54),
+        nowMs: START + DAY + poll * 15_000,
+      });
+      expect(d.action).toBe('throttle');
+      caps.push(d.throttle?.maxCallRate as number);
+      // Pacing applies the cap (capDecision), so the next poll sees the campaign at it.
+      rateNow = Math.min(rateNow, Math.floor((d.throttle?.maxCallRate as number) * 100) / 100);
+      state = d.nextState;
+    }
+    expect(caps[0]).toBeCloseTo((0.6 * 0.025) / 0.027, 3);
+    // The cap follows the period's rate (falling as answers accrue), never the rate it already cut.
+    for (const cap of caps) expect(cap).toBeGreaterThanOrEqual(caps[0] as number);
+    expect(rateNow).toBe(0.55);
+    // Released, the next throttle starts from the rate then.
+    const released = evaluateAbandonmentGuard({
+      config: c,
+      ...(state ? { state } : {}),
+      stats: stats(4000, 54),
+      nowMs: START + 2 * DAY,
+    });
+    expect(released.action).toBe('none');
+    expect(released.nextState.throttleFromRate).toBeUndefined();
+  });
+
   it('pauses at the 3% cap, once per period, and keeps throttling after', () => {
     const first = evaluateAbandonmentGuard({ config: c, stats: stats(1000, 30), nowMs: START + DAY });
     expect(first.action).toBe('pause');

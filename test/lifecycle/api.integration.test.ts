@@ -4,6 +4,7 @@ import { DateTime } from 'luxon';
 import { complianceActions } from '../../src/shared/metrics.js';
 import { getWindowState, setGuardState, setWindowState } from '../../src/shared/compliance/state-store.js';
 import { enforceWindow } from '../../src/shared/compliance/enforcement.js';
+import { applyAbandonmentGuard } from '../../src/shared/compliance/guard-actions.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { buildApiApp } from '../../src/producers/app.js';
@@ -212,6 +213,36 @@ describe('campaign command API', () => {
     const verify = await enforceWindow(h.ctx, { campaignId: campaign.id, kind: 'verify', atMs: Date.now() });
     expect(verify.outcome).toBe('nothing');
     expect(await queued()).toBe(before);
+  });
+
+  it('leaves a campaign the abandonment guard paused at the minimum call rate, so a resume dials at it', async () => {
+    const campaign = await h.campaign('active');
+    const record = (await new CampaignStore(h.ctx).get(campaign.id))!;
+    expect(record.config.dialerStrategy.callRate).toBe(0.5);
+    // 4 abandoned of 100 live answers: over the 3% cap.
+    const stats = { totalCalls: 300, answeredCalls: 100, abandonedCalls: 4, complianceViolations: 0 };
+    const guard = await applyAbandonmentGuard(h.ctx, {
+      campaignId: campaign.id,
+      config: record.config,
+      stats,
+    });
+    expect(guard.action).toBe('pause');
+    const onCxone = () =>
+      (
+        h.sandbox.getCampaignState(campaign.id) as {
+          resource: { status: string; dialerSettings: { callRate: number } };
+        }
+      ).resource;
+    const deadline = Date.now() + 15_000;
+    while (!(onCxone().status === 'paused' && onCxone().dialerSettings.callRate === 0.1)) {
+      if (Date.now() > deadline) throw new Error(`not paused at 0.1: ${JSON.stringify(onCxone())}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The operator lifts the pause: dialing restarts at the minimum, not at the rate that broke the cap.
+    const res = await act(campaign.id, 'resume');
+    expect(res.statusCode).toBe(202);
+    await h.waitForCommand((res.json() as { commandId: string }).commandId);
+    expect(onCxone()).toMatchObject({ status: 'active', dialerSettings: { callRate: 0.1 } });
   });
 
   it('refuses an action the current state forbids with 409 and the reason, enqueueing nothing', async () => {

@@ -172,13 +172,20 @@ describe('poll cycle', () => {
     expect(await job?.getState()).toBe('delayed');
   });
 
-  it('stops polling when CXone reports a final status', async () => {
+  it('stops polling and window enforcement when CXone reports a final status', async () => {
     await seed('s2');
+    // Its window job waits for a close hours away (ended in CXone's console, not through a stop).
+    await base.queues.compliance.add(
+      'window',
+      { kind: 'close', atMs: Date.now() + 3_600_000 },
+      { jobId: windowJobId('s2'), delay: 3_600_000 },
+    );
     expect(await runPollCycle(withStats({ status: 'completed', version: 4 }), 's2')).toEqual({
       kind: 'final',
       status: 'completed',
     });
     expect(await polled('s2')).toBe(false);
+    expect(await base.queues.compliance.getJob(windowJobId('s2'))).toBeUndefined();
     expect((await new CampaignStore(base).get('s2'))?.status).toBe('completed');
   });
 

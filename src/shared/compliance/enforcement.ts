@@ -145,6 +145,17 @@ export async function scheduleWindowEnforcement(
     await upsertWindowJob(ctx, { campaignId, kind: 'close', atMs: now });
     return;
   }
+  if (
+    status === 'paused' &&
+    isWithinWindow(config, now) &&
+    (await getWindowState(ctx, campaignId)).pausedAt
+  ) {
+    // Paused by the window, whose hours (widened since, through the API or CXone's console) hold now:
+    // the open is now. Planning the next transition instead would be the close, and the resume would
+    // wait for the open after it — days, for a weekly window.
+    await upsertWindowJob(ctx, { campaignId, kind: 'open', atMs: now });
+    return;
+  }
   const next = nextWindowTransition(config, now);
   if (!next) {
     ctx.logger.error(

@@ -2,6 +2,7 @@ import type { CampaignConfig } from '../campaign-config.js';
 import type { AppContext } from '../context.js';
 import type { CampaignStats } from '../cxone/wire.js';
 import { enqueueCommand } from '../lifecycle/enqueue.js';
+import { MIN_CALL_RATE } from '../pacing/dial-ratio.js';
 import { describePeriod, evaluateAbandonmentGuard, type GuardDecision, type GuardInput } from './guard.js';
 import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
 import { getGuardState, setGuardState } from './state-store.js';
@@ -96,6 +97,7 @@ export async function applyAbandonmentGuard(
       });
       throw err;
     }
+    await dropToMinimumRate(ctx, campaignId, input.config);
     await recordComplianceAction(ctx, {
       campaignId,
       kind: 'guard_pause',
@@ -119,4 +121,28 @@ export async function applyAbandonmentGuard(
     });
   }
   return decision;
+}
+
+/**
+ * Left at the rate that broke the cap, a campaign the guard paused would dial at it again the moment
+ * it is resumed (an operator's decision, or CXone's console) until the next poll's throttle. So the
+ * paused campaign is brought to the minimum call rate, where the guard keeps it for the rest of the
+ * period; queued behind the pause, which must never wait for it. Should it fail, the pause still
+ * stands and the next poll after a resume throttles.
+ */
+async function dropToMinimumRate(ctx: AppContext, campaignId: string, config: CampaignConfig): Promise<void> {
+  if (config.dialerStrategy.callRate <= MIN_CALL_RATE) return;
+  try {
+    await enqueueCommand(ctx, {
+      campaignId,
+      actor: COMPLIANCE_ACTOR,
+      reason: REASON_GUARD,
+      patch: { dialerStrategy: { callRate: MIN_CALL_RATE } },
+    });
+  } catch (err) {
+    ctx.logger.error(
+      { err, campaignId },
+      'could not queue the drop to the minimum call rate after the guard pause; the next poll throttles',
+    );
+  }
 }

@@ -62,6 +62,11 @@ export interface GuardState {
   baseline: Counters;
   lastSeen?: Counters & { atMs: number };
   throttled: boolean;
+  /**
+   * The call rate when the current throttle began: the cap scales it, not the rate the throttle itself
+   * already cut, which would shrink again on every poll while the period's rate barely moves.
+   */
+  throttleFromRate?: number;
   /** Period in which the guard last paused the campaign (it pauses at most once per period). */
   pausedInPeriod?: number;
   lastAction: GuardAction;
@@ -234,6 +239,7 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
     state.baseline = final;
     state.periodIndex = index;
     state.throttled = false;
+    delete state.throttleFromRate;
   }
 
   const period = {
@@ -273,6 +279,9 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
   }
 
   const callRate = config.dialerStrategy.callRate;
+  if (action === 'none') delete state.throttleFromRate;
+  else state.throttleFromRate ??= callRate;
+  const fromRate = state.throttleFromRate ?? callRate;
   const throttle =
     action === 'none'
       ? null
@@ -280,12 +289,12 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
           strategy: 'progressive' as const,
           maxCallRate:
             rate === null || rate === 0
-              ? callRate
+              ? fromRate
               : rate >= cap
                 ? MIN_CALL_RATE
                 : Math.max(
                     MIN_CALL_RATE,
-                    Math.min(callRate, Number(((callRate * target) / rate).toFixed(3))),
+                    Math.min(fromRate, Number(((fromRate * target) / rate).toFixed(3))),
                   ),
           reason,
         };

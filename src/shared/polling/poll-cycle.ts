@@ -3,6 +3,7 @@ import { noteMissingOnCxone } from '../campaign-missing.js';
 import { CampaignStore } from '../campaign-store.js';
 import { applyAbandonmentGuard } from '../compliance/guard-actions.js';
 import { checkOutsideChange } from '../compliance/outside-change.js';
+import { cancelWindowEnforcement } from '../compliance/enforcement.js';
 import { replanWindowEnforcement } from '../compliance/replan.js';
 import { isWithinWindow } from '../compliance/windows.js';
 import type { AppContext } from '../context.js';
@@ -58,6 +59,15 @@ export async function runPollCycle(
   }
 }
 
+/**
+ * A campaign found final (ended in CXone's console, say): nothing more to poll, and its calling-window
+ * job would otherwise wait in Redis until its next transition — days away for a weekly window — as a
+ * stop through the orchestrator would not leave it.
+ */
+async function stopFollowing(ctx: AppContext, campaignId: string): Promise<void> {
+  await Promise.all([stopPolling(ctx, campaignId), cancelWindowEnforcement(ctx, campaignId)]);
+}
+
 async function pollOnce(ctx: AppContext, campaignId: string, attempt: number): Promise<PollOutcome> {
   const store = new CampaignStore(ctx);
   let record = await store.get(campaignId);
@@ -67,7 +77,7 @@ async function pollOnce(ctx: AppContext, campaignId: string, attempt: number): P
     return { kind: 'unknown' };
   }
   if (isFinal(record.status)) {
-    await stopPolling(ctx, campaignId);
+    await stopFollowing(ctx, campaignId);
     return { kind: 'final', status: record.status };
   }
 
@@ -95,7 +105,7 @@ async function pollOnce(ctx: AppContext, campaignId: string, attempt: number): P
   );
 
   if (isFinal(stats.status)) {
-    await stopPolling(ctx, campaignId);
+    await stopFollowing(ctx, campaignId);
     return { kind: 'final', status: stats.status };
   }
   let resynced = false;
