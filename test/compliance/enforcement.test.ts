@@ -9,7 +9,13 @@ import {
   windowJobOf,
   type WindowJob,
 } from '../../src/shared/compliance/enforcement.js';
-import { getWindowState, setGuardState, setWindowState } from '../../src/shared/compliance/state-store.js';
+import {
+  getWindowState,
+  readWindowState,
+  replaceWindowState,
+  setGuardState,
+  setWindowState,
+} from '../../src/shared/compliance/state-store.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import { evaluateAbandonmentGuard } from '../../src/shared/compliance/guard.js';
 import { createComplianceWorker } from '../../src/workers/compliance-worker.js';
@@ -232,6 +238,19 @@ describe('calling-window enforcement', () => {
     worker = undefined;
     await scheduleWindowEnforcement(tc.ctx, ID);
     expect((await windowJob()).data).toMatchObject({ kind: 'close' });
+  });
+
+  it("writes the window state only over what the writer read, so neither side undoes the other's", async () => {
+    const { raw: none } = await readWindowState(tc.ctx, ID);
+    expect(none).toBeNull();
+    expect(await replaceWindowState(tc.ctx, ID, none, { pausedAt: '2026-03-06T22:00:00.000Z' })).toBe(true);
+    const read = await readWindowState(tc.ctx, ID);
+    // Someone else (an operator's pause ending the window's claim) writes in between...
+    await setWindowState(tc.ctx, ID, { lastTransitionMs: 1 });
+    // ...so the stale write is refused and the other write stands.
+    expect(await replaceWindowState(tc.ctx, ID, read.raw, { ...read.state, resumeAttempts: 1 })).toBe(false);
+    expect(await getWindowState(tc.ctx, ID)).toEqual({ lastTransitionMs: 1 });
+    expect(await replaceWindowState(tc.ctx, ID, none, {})).toBe(false);
   });
 
   it('ends the job when the campaign is final, and cancel removes a planned one', async () => {

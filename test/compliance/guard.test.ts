@@ -64,8 +64,8 @@ describe('abandonment thresholds (TCPA, 30-day period)', () => {
       state = d.nextState;
     }
     expect(caps[0]).toBeCloseTo((0.6 * 0.025) / 0.027, 3);
-    // The cap follows the period's rate (falling as answers accrue), never the rate it already cut.
-    for (const cap of caps) expect(cap).toBeGreaterThanOrEqual(caps[0] as number);
+    // Then it holds the rate it cut to (never lower, never higher while throttled): no compounding.
+    for (const cap of caps.slice(1)) expect(cap).toBe(0.55);
     expect(rateNow).toBe(0.55);
     // Released, the next throttle starts from the rate then.
     const released = evaluateAbandonmentGuard({

@@ -10,7 +10,14 @@ import { FEDERAL_WINDOW } from './config-rules.js';
 import { recordDeploymentOverrides } from './overrides.js';
 import { complianceRefusal } from './command-guard.js';
 import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
-import { getGuardState, getWindowState, setWindowState, type WindowState } from './state-store.js';
+import {
+  getGuardState,
+  getWindowState,
+  readWindowState,
+  replaceWindowState,
+  setWindowState,
+  type WindowState,
+} from './state-store.js';
 import { isWithinWindow, localIso, nextWindowOpen, nextWindowTransition } from './windows.js';
 
 /**
@@ -193,20 +200,28 @@ async function resumeTookEffect(ctx: EnforcementContext, commandId: string | und
   return commandId ? (await getCommand(ctx, commandId))?.status === 'succeeded' : false;
 }
 
+/** The window state changed between a firing's read and its write: the firing decides again. */
+export class WindowStateChangedError extends Error {
+  constructor(readonly campaignId: string) {
+    super(`the calling-window state of campaign ${campaignId} changed while the window job decided`);
+    this.name = 'WindowStateChangedError';
+  }
+}
+
 /**
- * Someone other than the window paused the campaign — an operator through the API (also a pause of a
- * campaign the window already held paused), or CXone's console after the window's resume: that pause
- * is theirs, and the window must never lift it. The window's marker is dropped, so no later open nor a
- * pending re-check resumes it, and the hand-over is recorded (`window_pause_released`).
+ * Records that someone other than the window paused the campaign — an operator through the API (also
+ * a pause of a campaign the window already held paused), or CXone's console after the window's
+ * resume: that pause is theirs, and the window must never lift it (`window_pause_released`). Recorded
+ * before the claim is dropped, so a failure leaves the claim for the retry to record (the command's
+ * dedupe key keeps it to one record), never a dropped claim without its record.
  */
-async function endWindowClaim(
+async function recordClaimEnded(
   ctx: EnforcementContext,
   campaignId: string,
   win: WindowState,
   by: { actor?: string; commandId?: string; cxoneVersion?: number },
-  keep: Pick<WindowState, 'lastTransitionMs'>,
 ): Promise<void> {
-  await setWindowState(ctx, campaignId, keep);
+  const dedupeId = by.commandId ?? win.resumeCommandId;
   await recordComplianceAction(ctx, {
     campaignId,
     kind: 'window_pause_released',
@@ -219,7 +234,7 @@ async function endWindowClaim(
       ...(win.pausedAt ? { windowPausedAt: win.pausedAt } : {}),
       note: 'paused by someone other than the calling window: the window will not resume it',
     },
-    ...(by.commandId ? { dedupeKey: `window-pause-released:${campaignId}:${by.commandId}` } : {}),
+    ...(dedupeId ? { dedupeKey: `window-pause-released:${campaignId}:${dedupeId}` } : {}),
   });
 }
 
@@ -234,8 +249,11 @@ function windowClaims(win: WindowState): boolean {
 }
 
 /**
- * Called by the lifecycle hooks once a pause that is not the window's own has been applied or found
- * in place: ends the window's claim on the campaign's pause (see endWindowClaim).
+ * Called by the lifecycle once a pause that is not the window's own is in place (written or found):
+ * ends the window's claim on the campaign's pause, so no later open nor pending re-check resumes it,
+ * and a window resume already queued is withdrawn when it comes to run (`windowResumeWithdrawn`).
+ * The release wins a race with a firing of the window job: the job's write is a compare-and-set and
+ * decides again, while this one re-reads and writes until it lands.
  */
 export async function releaseWindowPause(
   ctx: EnforcementContext,
@@ -243,16 +261,36 @@ export async function releaseWindowPause(
   by: { actor: string; reason: string; commandId: string; version: number },
 ): Promise<boolean> {
   if (by.reason === REASON_WINDOW) return false;
-  const win = await getWindowState(ctx, campaignId);
-  if (!windowClaims(win)) return false;
-  await endWindowClaim(
-    ctx,
-    campaignId,
-    win,
-    { actor: by.actor, commandId: by.commandId, cxoneVersion: by.version },
-    win.lastTransitionMs !== undefined ? { lastTransitionMs: win.lastTransitionMs } : {},
-  );
-  return true;
+  for (let tries = 0; tries < 5; tries++) {
+    const { state: win, raw } = await readWindowState(ctx, campaignId);
+    if (!windowClaims(win)) return false;
+    if (tries === 0) {
+      await recordClaimEnded(ctx, campaignId, win, {
+        actor: by.actor,
+        commandId: by.commandId,
+        cxoneVersion: by.version,
+      });
+    }
+    const keep = win.lastTransitionMs !== undefined ? { lastTransitionMs: win.lastTransitionMs } : {};
+    if (await replaceWindowState(ctx, campaignId, raw, keep)) return true;
+  }
+  throw new WindowStateChangedError(campaignId);
+}
+
+/**
+ * Why a window resume that was queued should not run any more: the window no longer holds the
+ * campaign's pause (someone else paused it after the resume was queued, or it was dropped as theirs).
+ * Null when it still does, or for any other command. Read by the lifecycle just before it acts.
+ */
+export async function windowResumeWithdrawn(
+  ctx: EnforcementContext,
+  command: { campaignId: string; reason: string; action?: string | undefined },
+): Promise<string | null> {
+  if (command.reason !== REASON_WINDOW || command.action !== 'resume') return null;
+  const win = await getWindowState(ctx, command.campaignId);
+  return win.pausedAt
+    ? null
+    : "withdrawn: the calling window no longer holds this campaign's pause (someone else paused it after this resume was queued); it stays paused";
 }
 
 /** Decides and acts for one firing; returns what it did and when to fire next (null = stop). */
@@ -270,7 +308,13 @@ export async function enforceWindow(
   const zone = config.complianceTimeZone;
   const now = ctx.clock.now();
   const within = isWithinWindow(config, now);
-  const win: WindowState = await getWindowState(ctx, campaignId);
+  const { state: win, raw } = await readWindowState(ctx, campaignId);
+  // Every write of this firing is a compare-and-set against what it read: should the lifecycle end the
+  // window's claim meanwhile (releaseWindowPause), the firing must not write the claim back.
+  const save = async (next: WindowState) => {
+    if (!(await replaceWindowState(ctx, campaignId, raw, next)))
+      throw new WindowStateChangedError(campaignId);
+  };
   const timing = { plannedAt: new Date(data.atMs).toISOString(), lateByMs: Math.max(0, now - data.atMs) };
   let outcome: WindowOutcome = 'nothing';
 
@@ -286,7 +330,7 @@ export async function enforceWindow(
       });
       const next = nextWindowOpen(config, now);
       const retry = win.pauseCommandId !== undefined;
-      await setWindowState(ctx, campaignId, {
+      await save({
         pausedAt: win.pausedAt ?? new Date(now).toISOString(),
         pauseCommandId: commandId,
         lastTransitionMs: data.atMs,
@@ -320,7 +364,7 @@ export async function enforceWindow(
     });
     if (guard && guard.lastAction === 'pause' && guard.pausedInPeriod === guard.periodIndex) {
       // The abandonment guard paused it too; lifting that pause is an operator's decision.
-      await setWindowState(ctx, campaignId, { lastTransitionMs: data.atMs });
+      await save({ lastTransitionMs: data.atMs });
       await recordComplianceAction(ctx, {
         campaignId,
         kind: 'window_resume_withheld',
@@ -332,11 +376,12 @@ export async function enforceWindow(
       // The window's resume went through and the campaign dialed; paused again since, by someone
       // else (CXone's console; the API's pauses release the marker as they land). Their pause, not
       // the window's: resuming it again would override them.
-      await endWindowClaim(ctx, campaignId, win, { cxoneVersion: version }, { lastTransitionMs: data.atMs });
+      await recordClaimEnded(ctx, campaignId, win, { cxoneVersion: version });
+      await save({ lastTransitionMs: data.atMs });
     } else if (refusal) {
       // Its settings now break a rule (changed in CXone while paused): the resume would be refused
       // when applied, so it is not issued; recorded as withheld, not as a resume.
-      await setWindowState(ctx, campaignId, { ...win, lastTransitionMs: data.atMs });
+      await save({ ...win, lastTransitionMs: data.atMs });
       await recordComplianceAction(ctx, {
         campaignId,
         kind: 'window_resume_withheld',
@@ -355,7 +400,7 @@ export async function enforceWindow(
       // Resumes keep failing (refused or rejected upstream): staying paused is the safe side; an
       // operator decides. Recorded once, then the job just follows the window.
       if (win.resumeAttempts === MAX_RESUME_ATTEMPTS) {
-        await setWindowState(ctx, campaignId, { ...win, resumeAttempts: MAX_RESUME_ATTEMPTS + 1 });
+        await save({ ...win, resumeAttempts: MAX_RESUME_ATTEMPTS + 1 });
         await recordComplianceAction(ctx, {
           campaignId,
           kind: 'window_resume_withheld',
@@ -371,7 +416,7 @@ export async function enforceWindow(
         reason: REASON_WINDOW,
         action: 'resume',
       });
-      await setWindowState(ctx, campaignId, {
+      await save({
         ...win,
         resumeCommandId: commandId,
         resumeAttempts: (win.resumeAttempts ?? 0) + 1,
@@ -396,7 +441,7 @@ export async function enforceWindow(
     }
   } else if (within && status === 'active' && win.pausedAt) {
     // Resumed (by us or an operator inside the window): the window pause is over.
-    await setWindowState(ctx, campaignId, { lastTransitionMs: data.atMs });
+    await save({ lastTransitionMs: data.atMs });
   } else if (
     !within &&
     status === 'paused' &&
@@ -404,7 +449,7 @@ export async function enforceWindow(
   ) {
     // Our pause holds: keep the marker, forget finished commands, and give the next open fresh
     // resume attempts.
-    await setWindowState(ctx, campaignId, {
+    await save({
       pausedAt: win.pausedAt ?? new Date(now).toISOString(),
       lastTransitionMs: data.atMs,
     });
@@ -440,7 +485,11 @@ export async function processWindowJob(
   try {
     result = await enforceWindow(ctx, data);
   } catch (err) {
-    ctx.logger.error({ err, campaignId: data.campaignId }, 'window enforcement failed; retrying shortly');
+    if (err instanceof WindowStateChangedError) {
+      ctx.logger.info({ campaignId: data.campaignId }, 'window state changed while deciding; deciding again');
+    } else {
+      ctx.logger.error({ err, campaignId: data.campaignId }, 'window enforcement failed; retrying shortly');
+    }
     result = { outcome: 'nothing', next: { ...data, atMs: ctx.clock.now() + RETRY_MS } };
   }
   if (!result.next) return { outcome: result.outcome };

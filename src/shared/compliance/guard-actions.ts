@@ -97,7 +97,7 @@ export async function applyAbandonmentGuard(
       });
       throw err;
     }
-    await dropToMinimumRate(ctx, campaignId, input.config);
+    await dropToMinimumRate(ctx, campaignId, input.config, input.stats.version);
     await recordComplianceAction(ctx, {
       campaignId,
       kind: 'guard_pause',
@@ -127,17 +127,28 @@ export async function applyAbandonmentGuard(
  * Left at the rate that broke the cap, a campaign the guard paused would dial at it again the moment
  * it is resumed (an operator's decision, or CXone's console) until the next poll's throttle. So the
  * paused campaign is brought to the minimum call rate, where the guard keeps it for the rest of the
- * period; queued behind the pause, which must never wait for it. Should it fail, the pause still
- * stands and the next poll after a resume throttles.
+ * period; queued behind the pause, which must never wait for it. Pacing raises it again from there
+ * once the guard lets it; a campaign without pacing keeps it until someone sets another rate (the
+ * trail's settings_changed says who lowered it and why). Against the rate the guard saw: a rate
+ * changed meanwhile by someone else is theirs (a conflict, nothing written). Should the drop fail,
+ * the pause still stands and the next poll after a resume throttles.
  */
-async function dropToMinimumRate(ctx: AppContext, campaignId: string, config: CampaignConfig): Promise<void> {
-  if (config.dialerStrategy.callRate <= MIN_CALL_RATE) return;
+async function dropToMinimumRate(
+  ctx: AppContext,
+  campaignId: string,
+  config: CampaignConfig,
+  seenAtVersion: number | undefined,
+): Promise<void> {
+  const callRate = config.dialerStrategy.callRate;
+  if (callRate <= MIN_CALL_RATE) return;
   try {
     await enqueueCommand(ctx, {
       campaignId,
       actor: COMPLIANCE_ACTOR,
       reason: REASON_GUARD,
       patch: { dialerStrategy: { callRate: MIN_CALL_RATE } },
+      base: { 'dialerStrategy.callRate': callRate },
+      ...(seenAtVersion !== undefined ? { baseVersion: seenAtVersion } : {}),
     });
   } catch (err) {
     ctx.logger.error(

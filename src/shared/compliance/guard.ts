@@ -292,9 +292,11 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
               ? fromRate
               : rate >= cap
                 ? MIN_CALL_RATE
-                : Math.max(
+                : // Never above the current rate either: a throttle holds pacing back until it is
+                  // released, it does not let it climb back while the period's rate is still high.
+                  Math.max(
                     MIN_CALL_RATE,
-                    Math.min(fromRate, Number(((fromRate * target) / rate).toFixed(3))),
+                    Math.min(callRate, Number(((fromRate * target) / rate).toFixed(3))),
                   ),
           reason,
         };

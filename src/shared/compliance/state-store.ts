@@ -1,4 +1,5 @@
 import type { AppContext } from '../context.js';
+import { evalScript } from '../redis-script.js';
 import { isGuardState, type GuardState } from './guard.js';
 
 /**
@@ -53,6 +54,47 @@ const logKey = (ctx: StoreContext, id: string) => ctx.keys.custom('compliance-lo
 export async function getWindowState(ctx: StoreContext, campaignId: string): Promise<WindowState> {
   const raw = await ctx.redis.hget(hashKey(ctx, campaignId), 'window');
   return raw ? (JSON.parse(raw) as WindowState) : {};
+}
+
+/** The window state with the raw value it was read from, for a compare-and-set (`replaceWindowState`). */
+export async function readWindowState(
+  ctx: StoreContext,
+  campaignId: string,
+): Promise<{ state: WindowState; raw: string | null }> {
+  const raw = await ctx.redis.hget(hashKey(ctx, campaignId), 'window');
+  return { state: raw ? (JSON.parse(raw) as WindowState) : {}, raw };
+}
+
+/** KEYS[1] compliance hash; ARGV[1] the raw window state expected ('' for none), ARGV[2] the new one. */
+const REPLACE_WINDOW_SCRIPT = `
+local current = redis.call('HGET', KEYS[1], 'window')
+if (current or '') ~= ARGV[1] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'window', ARGV[2])
+return 1
+`;
+
+/**
+ * Writes the window state only if it still holds `expected` (what the writer read): the window job
+ * and the lifecycle hooks that end its claim (enforcement.ts) write it concurrently, and neither may
+ * put back what the other has just changed. False when it changed meanwhile.
+ */
+export async function replaceWindowState(
+  ctx: StoreContext,
+  campaignId: string,
+  expected: string | null,
+  state: WindowState,
+): Promise<boolean> {
+  const written = await evalScript(
+    ctx.redis,
+    REPLACE_WINDOW_SCRIPT,
+    1,
+    hashKey(ctx, campaignId),
+    expected ?? '',
+    JSON.stringify(state),
+  );
+  return written === 1;
 }
 
 export async function setWindowState(

@@ -56,10 +56,20 @@ export interface LifecycleHooks {
     by?: { actor: string; reason: string; commandId: string; version: number },
   ): Promise<void>;
   /**
-   * A pause found the campaign already paused (by the calling window, say): no write, but the pause is
-   * now the requester's as well. Not best-effort: should it fail, the command retries.
+   * A command queued on a premise that no longer holds (the calling window's resume of a pause someone
+   * else has taken over since): the reason it must not run, or null. Asked before anything is done.
    */
-  onPauseFound?(
+  withdrawn?(command: {
+    campaignId: string;
+    reason: string;
+    action?: CampaignAction | undefined;
+  }): Promise<string | null>;
+  /**
+   * A pause command's pause is in place — written, found on a retry, or found already there (by the
+   * calling window, say): it is the requester's now. Not best-effort: should it fail, the command
+   * retries.
+   */
+  onPauseTaken?(
     campaignId: string,
     by: { actor: string; reason: string; commandId: string; version: number },
   ): Promise<void>;
@@ -147,6 +157,13 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   };
   const effects = createCommandEffects({ ...deps, logger: log }, job);
   const nowIso = () => new Date(clock.now()).toISOString();
+
+  // Checked under the campaign's lease, so no other command of this campaign acts in between.
+  const withdrawn = (await hooks.withdrawn?.(job)) ?? null;
+  if (withdrawn !== null) {
+    log.info({ reason: job.reason, action: job.action }, withdrawn);
+    return { status: 'failed', error: { kind: 'withdrawn', message: withdrawn } };
+  }
 
   const ours = job.patch ? flattenPatch(campaignPatchSchema.parse(job.patch)) : {};
   let latest = await cxone.getCampaign(campaignId, callOpts);
@@ -352,13 +369,6 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
           // (a timeout or a 5xx after CXone committed it), which left no record. Recorded now, marked
           // as found, and followed up, so polling and calling-window enforcement follow the status.
           await recordStatusChange(action, baseStatus, latest, true);
-        } else if (action === 'pause' && hooks.onPauseFound) {
-          await hooks.onPauseFound(campaignId, {
-            actor: job.actor,
-            reason: job.reason,
-            commandId: job.commandId,
-            version: latest.version,
-          });
         }
       } else {
         const { from } = result.meta;
@@ -371,6 +381,14 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         });
         await effects.sync(latest);
         await recordStatusChange(action, from, latest, false);
+      }
+      if (action === 'pause' && latest.status === 'paused' && hooks.onPauseTaken) {
+        await hooks.onPauseTaken(campaignId, {
+          actor: job.actor,
+          reason: job.reason,
+          commandId: job.commandId,
+          version: latest.version,
+        });
       }
     }
   } catch (err) {

@@ -1,5 +1,9 @@
 import { complianceRefusal } from '../compliance/command-guard.js';
-import { cancelWindowEnforcement, releaseWindowPause } from '../compliance/enforcement.js';
+import {
+  cancelWindowEnforcement,
+  releaseWindowPause,
+  windowResumeWithdrawn,
+} from '../compliance/enforcement.js';
 import { callsInPeriod } from '../compliance/guard.js';
 import { recordComplianceAction } from '../compliance/record.js';
 import { getGuardState } from '../compliance/state-store.js';
@@ -20,7 +24,8 @@ import { importIfChangedOutside } from '../audit/history-sync.js';
  *   and drops a pending delayed activation;
  * - a resume (→ active) makes sure the campaign is polled again;
  * - a pause that is not the calling window's (applied, or found in place) is the requester's: the
- *   window drops its claim and never resumes it (enforcement.ts, releaseWindowPause);
+ *   window drops its claim and never resumes it (enforcement.ts, releaseWindowPause), and a window
+ *   resume queued before it is withdrawn when it comes to run (windowResumeWithdrawn);
  * - every other status or settings change re-plans window enforcement, which reads the new config;
  *   a pending window re-check (the 30 s verify after the window's own pause) is kept, not replaced
  *   by the next open (replan.ts).
@@ -42,12 +47,12 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
         ]);
         return;
       }
-      if (to === 'paused' && by) await releaseWindowPause(ctx, campaignId, by);
       if (to === 'active') await ensurePolling(ctx, campaignId);
       if (to === 'active' && from === 'paused' && by) await noteGuardPauseLifted(ctx, campaignId, by);
       await replanWindowEnforcement(ctx, campaignId);
     },
-    async onPauseFound(campaignId, by) {
+    withdrawn: (command) => windowResumeWithdrawn(ctx, command),
+    async onPauseTaken(campaignId, by) {
       await releaseWindowPause(ctx, campaignId, by);
     },
     async onSettingsChanged(campaignId, fields) {
