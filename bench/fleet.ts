@@ -20,7 +20,7 @@ import { measureRedisPerCampaign } from './fleet/memory.js';
 import { startPipelinePath } from './fleet/pipeline.js';
 import { processCpu, redisCpu } from './fleet/process-cpu.js';
 import { startSandboxProcess } from './fleet/sandbox-proc.js';
-import { machineCpuMsPerLaunch, missedTargets, round, type FleetFigures } from './fleet/stats.js';
+import { missedTargets, round, type FleetFigures } from './fleet/stats.js';
 import { createRedis } from '../src/shared/redis.js';
 
 export interface FleetArgs {
@@ -78,13 +78,12 @@ const describe = (f: PathFigures & { rounds?: number[] }) => {
     `${f.perSec.toFixed(1)}/s saturated` +
     (f.rounds && f.rounds.length > 1 ? ` (median of ${f.rounds.map((r) => r.toFixed(0)).join(', ')})` : '') +
     `, ${f.cpuMsPerLaunch.toFixed(2)} ms CPU per launch; at ${f.pacedRate.toFixed(1)}/s p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms` +
-    `\n      with the processes it kept busy: ${machineCpuMsPerLaunch(f).toFixed(2)} ms CPU per launch ` +
-    `(this process ${f.cpuMsPerLaunch.toFixed(2)}${others.join('')})`
+    (f.machineCpuMsPerLaunch === undefined
+      ? ''
+      : `\n      with the processes it kept busy: ${f.machineCpuMsPerLaunch.toFixed(2)} ms CPU per launch ` +
+        `(medians: this process ${f.cpuMsPerLaunch.toFixed(2)}${others.join('')})`)
   );
 };
-
-/** The shared processes every path keeps busy; only their presence in both makes the machine ratio fair. */
-const SHARED_CPU = ['Redis', 'sandbox'] as const;
 
 export async function run(args: string[]): Promise<void> {
   const opts = parseFleetArgs(args);
@@ -125,15 +124,14 @@ export async function run(args: string[]): Promise<void> {
     log(
       `  bare BullMQ, create call only:                     ${describe(createOnly.paths[0] as PathFigures)}`,
     );
-    const measuredEverywhere = SHARED_CPU.every(
-      (name) => name in ours.otherCpuMsPerLaunch && name in bare.otherCpuMsPerLaunch,
-    );
+    const oursMachine = ours.machineCpuMsPerLaunch;
+    const bareMachine = bare.machineCpuMsPerLaunch;
     log(
       `  ours / bare: ${(ours.perSec / bare.perSec).toFixed(2)} (same calls), ` +
         `${(ours.perSec / (createOnly.paths[0] as PathFigures).perSec).toFixed(2)} (create only); ` +
         `CPU per launch bare / ours: ${(bare.cpuMsPerLaunch / ours.cpuMsPerLaunch).toFixed(2)} (this process)` +
-        (measuredEverywhere
-          ? `, ${(machineCpuMsPerLaunch(bare) / machineCpuMsPerLaunch(ours)).toFixed(2)} (with the processes each kept busy)`
+        (oursMachine !== undefined && bareMachine !== undefined
+          ? `, ${(bareMachine / oursMachine).toFixed(2)} (with the processes each kept busy)`
           : ''),
     );
   } finally {

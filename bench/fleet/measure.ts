@@ -1,4 +1,4 @@
-import { perLaunch, readAll, type CpuSource } from './process-cpu.js';
+import { perLaunch, readAll, roundTotal, type CpuSource } from './process-cpu.js';
 import { waitFor, type SandboxProcess } from './sandbox-proc.js';
 import { percentile, ratePerSecond } from './stats.js';
 import type { Submitter } from './submissions.js';
@@ -29,6 +29,11 @@ export interface PathFigures {
    * median of the rounds, by process; a process whose CPU could not be read is missing.
    */
   otherCpuMsPerLaunch: Record<string, number>;
+  /**
+   * CPU ms per launch of this process and every other it kept busy, summed per round (median of the
+   * rounds' sums); undefined unless every process was read in every round.
+   */
+  machineCpuMsPerLaunch?: number;
   /** Latency at a paced load (see `pacedRate`): submission to the sandbox's create, ms. */
   p50Ms: number;
   p99Ms: number;
@@ -164,6 +169,10 @@ export async function measurePaths(
   const rounds: number[][] = paths.map(() => []);
   const cpu: number[][] = paths.map(() => []);
   const otherCpu: Map<string, number[]>[] = paths.map(() => new Map());
+  const machineCpu: number[][] = paths.map(() => []);
+  const expected = paths.map((path) =>
+    [...(opts.cpuSources ?? []), ...(path.cpuSources ?? [])].map((source) => source.name),
+  );
   for (let r = 0; r < opts.rounds; r++) {
     for (const [i, path] of paths.entries()) {
       const measured = await measureThroughput(
@@ -181,6 +190,8 @@ export async function measurePaths(
         values.push(ms);
         otherCpu[i]!.set(name, values);
       }
+      const total = roundTotal(measured.cpuMsPerLaunch, measured.otherCpuMsPerLaunch, expected[i]!);
+      if (total !== undefined) machineCpu[i]!.push(total);
     }
   }
   const perSec = rounds.map((r) => median(r));
@@ -203,6 +214,7 @@ export async function measurePaths(
           .filter(([, values]) => values.length === opts.rounds)
           .map(([name, values]) => [name, median(values)]),
       ),
+      ...(machineCpu[i]!.length === opts.rounds ? { machineCpuMsPerLaunch: median(machineCpu[i]!) } : {}),
       pacedRate,
       rounds: rounds[i] as number[],
       ...latency,

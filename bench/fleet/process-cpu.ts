@@ -94,3 +94,22 @@ export function perLaunch(before: CpuReadings, after: CpuReadings, launches: num
   }
   return out;
 }
+
+/**
+ * What one round cost every process that worked on it, per launch: this process's CPU plus each
+ * expected other's; undefined when any expected process was not read at both ends, so a partial sum
+ * never passes for the whole.
+ */
+export function roundTotal(
+  selfMs: number,
+  others: ReadonlyMap<string, number>,
+  expected: readonly string[],
+): number | undefined {
+  let total = selfMs;
+  for (const name of expected) {
+    const ms = others.get(name);
+    if (ms === undefined) return undefined;
+    total += ms;
+  }
+  return total;
+}

@@ -14,18 +14,6 @@ export function ratePerSecond(count: number, startMs: number, endMs: number): nu
   return seconds > 0 ? count / seconds : Number.NaN;
 }
 
-/**
- * CPU ms a launch cost the processes that worked on it: the benchmark's own process plus every other
- * one measured (Redis, the sandbox, the product's caller). On a machine whose cores all these share,
- * this — not the benchmark process's share alone — is what bounds saturated throughput.
- */
-export function machineCpuMsPerLaunch(f: {
-  cpuMsPerLaunch: number;
-  otherCpuMsPerLaunch: Readonly<Record<string, number>>;
-}): number {
-  return Object.values(f.otherCpuMsPerLaunch).reduce((sum, ms) => sum + ms, f.cpuMsPerLaunch);
-}
-
 export const round = (value: number, digits = 1): number => Number(value.toFixed(digits));
 
 export interface FleetFigures {
