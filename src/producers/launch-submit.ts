@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { CampaignConfig } from '../shared/campaign-config.js';
+import { complianceOptionsSchema, pacingSchema, type CampaignConfig } from '../shared/campaign-config.js';
 import { canonicalJson } from '../shared/canonical-json.js';
 import type { AppContext } from '../shared/context.js';
 import type { LaunchJob } from '../shared/jobs.js';
@@ -20,8 +20,18 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
   return value;
 }
 
+/**
+ * The config's identity for Idempotency-Key replays: SHA-256 of its canonical JSON after parsing, with
+ * the optional groups whose every field has a default (`pacing`, `compliance`) filled in, so that
+ * leaving one out and spelling out its defaults are the same config (docs/api.md).
+ */
 export function configFingerprint(config: CampaignConfig): string {
-  return createHash('sha256').update(canonicalJson(config)).digest('hex');
+  const explicit = {
+    ...config,
+    pacing: config.pacing ?? pacingSchema.parse({}),
+    compliance: config.compliance ?? complianceOptionsSchema.parse({}),
+  };
+  return createHash('sha256').update(canonicalJson(explicit)).digest('hex');
 }
 
 export interface SubmitResult {

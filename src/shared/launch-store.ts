@@ -102,6 +102,35 @@ return 1
 `;
 
 /**
+ * The campaign a running launch created, recorded on the launch (unless it finished) together with
+ * the campaign → launch marker that lets commands tell "still being launched" from "unknown" before
+ * the campaign record exists. KEYS[1] launch hash, KEYS[2] marker; ARGV[1] campaignId, ARGV[2] CXone
+ * version, ARGV[3] updatedAt, ARGV[4] launchId, ARGV[5] marker TTL s.
+ */
+const CREATED_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return -1
+end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'succeeded' or status == 'failed' then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'campaignId', ARGV[1], 'cxoneVersion', ARGV[2], 'updatedAt', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[4], 'EX', tonumber(ARGV[5]))
+return 1
+`;
+
+/** The outcome, and the end of the campaign → launch marker. KEYS[1] launch hash, KEYS[2] marker. */
+const FINISH_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return -1
+end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('DEL', KEYS[2])
+return 1
+`;
+
+/**
  * A launch job's first step: reads the record and, unless it already finished, marks it running, in
  * one round trip. Returns the record as it was before (HGETALL pairs; empty when there is none).
  *
@@ -226,9 +255,50 @@ export class LaunchStore {
     return this.write(launchId, fields, 'unfinished');
   }
 
+  /**
+   * The campaign the launch created on CXone, recorded before anything else can fail (a retry then
+   * reads it instead of creating another), with the marker `launchOfCampaign` reads until the launch
+   * finishes. False when the launch had already finished or does not exist.
+   */
+  async recordCreated(launchId: string, campaignId: string, cxoneVersion: number): Promise<boolean> {
+    const result = await evalScript(
+      this.redis,
+      CREATED_SCRIPT,
+      2,
+      this.keys.launch(launchId),
+      this.campaignMarker(campaignId),
+      campaignId,
+      String(cxoneVersion),
+      this.now(),
+      launchId,
+      String(LAUNCH_RETENTION_SECONDS),
+    );
+    return result === 1;
+  }
+
+  /** The launch still creating or scheduling this campaign (before its campaign record exists), if any. */
+  async launchOfCampaign(campaignId: string): Promise<string | null> {
+    return this.redis.get(this.campaignMarker(campaignId));
+  }
+
   /** Records the outcome; the one write allowed to touch a launch that is already finished. */
   async finish(launchId: string, fields: StoredFields & { status: 'succeeded' | 'failed' }): Promise<void> {
-    await this.write(launchId, fields, 'always');
+    if (!fields.campaignId) {
+      await this.write(launchId, fields, 'always');
+      return;
+    }
+    await evalScript(
+      this.redis,
+      FINISH_SCRIPT,
+      2,
+      this.keys.launch(launchId),
+      this.campaignMarker(fields.campaignId),
+      ...encode({ ...fields, updatedAt: this.now() }),
+    );
+  }
+
+  private campaignMarker(campaignId: string): string {
+    return this.keys.custom('campaign-launch', campaignId);
   }
 
   /**

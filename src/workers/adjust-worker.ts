@@ -16,7 +16,7 @@ import { DEFAULT_LEASE_MS, tryAcquireCampaignLock } from '../shared/lifecycle/lo
 import { createCommandOrder } from '../shared/lifecycle/order.js';
 import { jobDuration, lifecycleCommands, lifecycleLockWaits } from '../shared/metrics.js';
 import { classifyError } from '../shared/retry/classify.js';
-import { isLastAttempt, rethrowForBullmq } from './job-errors.js';
+import { isLastAttempt, rethrowForBullmq, thrownOutcome } from './job-errors.js';
 import { JOB_BACKOFF, workerOptions } from './worker-options.js';
 
 export interface AdjustWorkerOptions {
@@ -255,6 +255,7 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
       outcomeLabel = outcome.status;
       return outcome.status;
     } catch (err) {
+      outcomeLabel = thrownOutcome(err instanceof PartialFailureError ? err.cause : err);
       done = await fail(job, data, err);
       return await rethrowForBullmq(err instanceof PartialFailureError ? err.cause : err, job, queue, ctx);
     } finally {

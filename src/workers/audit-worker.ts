@@ -1,4 +1,5 @@
 import { Worker, type Job } from 'bullmq';
+import { thrownOutcome } from './job-errors.js';
 import { HISTORY_JOB, processHistoryJob } from '../shared/audit/history-sync.js';
 import type { AppContext } from '../shared/context.js';
 import { QUEUES } from '../shared/keys.js';
@@ -30,7 +31,7 @@ export function createAuditWorker(ctx: AppContext): Worker {
         end({ outcome: 'completed' });
         return result;
       } catch (err) {
-        end({ outcome: 'failed' });
+        end({ outcome: thrownOutcome(err) });
         throw err;
       }
     },

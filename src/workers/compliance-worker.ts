@@ -1,4 +1,5 @@
-import { DelayedError, Worker, type Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
+import { thrownOutcome } from './job-errors.js';
 import { processWindowJob, WINDOW_JOB } from '../shared/compliance/enforcement.js';
 import type { AppContext } from '../shared/context.js';
 import { QUEUES } from '../shared/keys.js';
@@ -26,7 +27,7 @@ export function createComplianceWorker(ctx: AppContext): Worker {
         end({ outcome: 'completed' });
         return result;
       } catch (err) {
-        end({ outcome: err instanceof DelayedError ? 'delayed' : 'failed' });
+        end({ outcome: thrownOutcome(err) });
         throw err;
       }
     },

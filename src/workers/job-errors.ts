@@ -33,6 +33,21 @@ function isBullmqControlError(err: unknown): err is Error {
   );
 }
 
+/**
+ * The `outcome` label of `cxo_job_duration_seconds` for a run that threw: `delayed` when the job was
+ * only put back to run later — a BullMQ delay or rate limit (a scheduled launch's next look, a moved
+ * activation, a window job's next transition) or CXone's 429, which spends no attempt — so that
+ * `outcome="failed"` counts real failures and an alert on it means something.
+ */
+export function thrownOutcome(err: unknown): 'delayed' | 'failed' {
+  const putBack =
+    err instanceof DelayedError ||
+    err instanceof RateLimitError ||
+    (err instanceof Error && (err.name === 'DelayedError' || err.name === 'RateLimitError')) ||
+    classifyError(err).kind === 'rate_limited';
+  return putBack ? 'delayed' : 'failed';
+}
+
 function logFields(err: unknown, job: Job, queue: Queue, decision: RetryDecision): Record<string, unknown> {
   return {
     queue: queue.name,

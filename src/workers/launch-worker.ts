@@ -34,7 +34,7 @@ import { startingCallRate, type SafeStart } from '../shared/pacing/start.js';
 import { ensurePolling } from '../shared/polling/schedulers.js';
 import { classifyError } from '../shared/retry/classify.js';
 import { auditOrLog, publishOrLog } from '../shared/side-records.js';
-import { isLastAttempt, rethrowForBullmq } from './job-errors.js';
+import { isLastAttempt, rethrowForBullmq, thrownOutcome } from './job-errors.js';
 import { nextActivationWakeMs, nextLaunchStep, planActivation } from './launch-plan.js';
 import { createScheduledCheckInterval } from './scheduled-check.js';
 import { currentAttempt, JOB_BACKOFF, workerOptions } from './worker-options.js';
@@ -318,17 +318,17 @@ async function cancelPartialCampaign(
   deps: Deps,
   campaignId: string,
   attempt: number,
-): Promise<{ cancelled: boolean; error?: string; cancelCommandId?: string }> {
+): Promise<{ cancelled: boolean; version?: number; error?: string; cancelCommandId?: string }> {
   const { ctx, campaigns } = deps;
   try {
     const current = await ctx.cxone.getCampaign(campaignId, { priority: 'control', campaignId, attempt });
     if (isFinal(current.status)) {
       await campaigns.syncFromCxone(current);
-      return { cancelled: current.status === 'cancelled' };
+      return { cancelled: current.status === 'cancelled', version: current.version };
     }
     const cancelled = await transition(ctx, campaignId, 'cancelled', { attempt, known: current });
     await campaigns.syncFromCxone(cancelled);
-    return { cancelled: true };
+    return { cancelled: true, version: cancelled.version };
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
     try {
@@ -393,7 +393,11 @@ async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: nu
   await launches.finish(data.launchId, {
     status: 'failed',
     error: reason,
+    // Named again so the campaign's "still being launched" marker goes with the outcome.
+    ...(campaignId ? { campaignId } : {}),
     ...(cleanup?.cancelled ? { cancelled: true, campaignStatus: 'cancelled' } : {}),
+    // The version the cancel left, not the one the create did.
+    ...(cleanup?.version !== undefined ? { cxoneVersion: cleanup.version } : {}),
     ...(cleanup && !cleanup.cancelled
       ? { cancelled: false, ...(cleanup.cancelCommandId ? { cancelCommandId: cleanup.cancelCommandId } : {}) }
       : {}),
@@ -459,7 +463,7 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
       campaignId = created.id;
       createdVersion = created.version;
       // Recorded before anything else can fail: a retry then reads this campaign instead of creating.
-      await launches.update(data.launchId, { campaignId, cxoneVersion: created.version });
+      await launches.recordCreated(data.launchId, campaignId, created.version);
       log.info({ campaignId, version: created.version }, 'campaign created on CXone');
       current = created;
     } else {
@@ -868,16 +872,16 @@ export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOpt
     QUEUES.launch,
     async (job: Job, token?: string) => {
       const end = jobDuration.startTimer({ queue: QUEUES.launch });
-      let outcome = 'failed';
       try {
         const result =
           job.name === ACTIVATE_JOB
             ? await processActivate(deps, job, token)
             : await processLaunch(deps, job, token);
-        outcome = result.outcome;
+        end({ outcome: result.outcome });
         return result;
-      } finally {
-        end({ outcome });
+      } catch (err) {
+        end({ outcome: thrownOutcome(err) });
+        throw err;
       }
     },
     options,

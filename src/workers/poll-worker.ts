@@ -4,7 +4,7 @@ import { QUEUES } from '../shared/keys.js';
 import { jobDuration } from '../shared/metrics.js';
 import { runPollCycle, type PollOutcome } from '../shared/polling/poll-cycle.js';
 import { campaignIdOfPollJob } from '../shared/polling/schedulers.js';
-import { rethrowForBullmq } from './job-errors.js';
+import { rethrowForBullmq, thrownOutcome } from './job-errors.js';
 import { currentAttempt, workerOptions } from './worker-options.js';
 
 /**
@@ -31,7 +31,7 @@ export function createPollWorker(ctx: AppContext): Worker {
         end({ outcome: 'completed' });
         return outcome;
       } catch (err) {
-        end({ outcome: 'failed' });
+        end({ outcome: thrownOutcome(err) });
         log.debug({ err, campaignId }, 'poll failed');
         return rethrowForBullmq(err, job, ctx.queues.poll, ctx);
       }

@@ -1,4 +1,5 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { thrownOutcome } from './job-errors.js';
 import type { AppContext } from '../shared/context.js';
 import type { StoredEvent } from '../shared/events/publisher.js';
 import { QUEUES } from '../shared/keys.js';
@@ -244,7 +245,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
         end({ outcome: 'completed' });
         return result;
       } catch (err) {
-        end({ outcome: 'failed' });
+        end({ outcome: thrownOutcome(err) });
         throw err;
       }
     },

@@ -393,6 +393,10 @@ describe('failed launches', () => {
       expect(String(launch.error)).toMatch(/startDateTime/);
       const campaignId = String(launch.campaignId);
       expect(sandboxStatus(stack.sandbox, campaignId)).toBe('cancelled');
+      // The version the cancel left (the create's was 1).
+      const onCxone = stack.sandbox.getCampaignState(campaignId) as { resource: { version: number } };
+      expect(onCxone.resource.version).toBeGreaterThan(1);
+      expect(launch.cxoneVersion).toBe(onCxone.resource.version);
       const failed = (await (stack.ctx.audit as AuditTrailStore).list(campaignId)).find(
         (r) => r.action === 'launch_failed',
       );

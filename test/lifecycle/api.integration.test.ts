@@ -495,6 +495,28 @@ describe('campaign command API', () => {
     expect(foreign.json()).toMatchObject({ error: 'not_found' });
     expect((await act(created.id, 'stop')).statusCode).toBe(404);
 
+    // Created on CXone by a launch that is still running, before its campaign record exists: still
+    // being launched, not unknown.
+    const early = await h.ctx.cxone.createCampaign(toCreateCampaignRequest(testCampaignConfig()));
+    const launching = createLaunchStore(h.ctx);
+    const earlyLaunch = randomUUID();
+    await launching.create({
+      launchId: earlyLaunch,
+      actor: 'api:alice',
+      name: 'creating',
+      requestedAt: new Date().toISOString(),
+    });
+    await launching.begin(earlyLaunch);
+    await launching.recordCreated(earlyLaunch, early.id, early.version);
+    const creating = await act(early.id, 'stop');
+    expect(creating.statusCode).toBe(409);
+    expect(creating.json()).toMatchObject({ error: 'launch_in_progress', launchId: earlyLaunch });
+    expect(await queued()).toBe(before);
+    // Once the launch has finished (failed here, without a record), the marker goes with it.
+    await launching.finish(earlyLaunch, { status: 'failed', error: 'test', campaignId: early.id });
+    expect(await launching.launchOfCampaign(early.id)).toBeNull();
+    expect((await act(early.id, 'stop')).statusCode).toBe(404);
+
     // Ours, but its launch has not finished: the activation still writes the record.
     const campaign = await h.campaign('scheduled');
     const launches = createLaunchStore(h.ctx);

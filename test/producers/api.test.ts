@@ -240,6 +240,22 @@ describe('POST /v1/campaigns/validate', () => {
     expect(ok.body).toEqual({ valid: true, issues: [] });
     expect(await queued()).toBe(0);
   });
+
+  it("names this deployment's do-not-call refusal beside the schema's issues, not after they are fixed", async () => {
+    const body = campaignConfig({
+      dialerStrategy: { strategy: 'predictive', agentCapacity: 20, callRate: 5, answerRate: 0.3 },
+      compliance: { doNotCallCheck: false },
+    });
+    const checked = await api(stack, 'POST', '/v1/campaigns/validate', { body });
+    const paths = (checked.body.issues as Array<{ path: string }>).map((i) => i.path);
+    expect(paths).toEqual(expect.arrayContaining(['dialerStrategy.callRate', 'compliance.doNotCallCheck']));
+    const launched = await api(stack, 'POST', '/v1/campaigns', { body });
+    expect(launched.status).toBe(400);
+    expect((launched.body.issues as Array<{ path: string }>).map((i) => i.path)).toEqual(
+      expect.arrayContaining(['dialerStrategy.callRate', 'compliance.doNotCallCheck']),
+    );
+    expect(await queued()).toBe(0);
+  });
 });
 
 describe('POST /v1/campaigns', () => {

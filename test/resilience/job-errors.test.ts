@@ -2,7 +2,7 @@ import { DelayedError, type Job, type Queue, RateLimitError, UnrecoverableError 
 import { describe, expect, it } from 'vitest';
 import { CxoneNotFoundError, CxoneRateLimitError, CxoneUnavailableError } from '../../src/shared/errors.js';
 import { silentLogger } from '../../src/shared/logger.js';
-import { rethrowForBullmq } from '../../src/workers/job-errors.js';
+import { rethrowForBullmq, thrownOutcome } from '../../src/workers/job-errors.js';
 
 const ctx = { logger: silentLogger };
 const job = {
@@ -87,5 +87,22 @@ describe('rethrowForBullmq', () => {
     for (const err of [new UnrecoverableError('x'), new DelayedError(), new RateLimitError()]) {
       await expect(rethrowForBullmq(err, job, queue, ctx)).rejects.toBe(err);
     }
+  });
+});
+
+describe("thrownOutcome (the job duration metric's label for a run that threw)", () => {
+  it('counts a job put back to run later as delayed, and only real failures as failed', () => {
+    // A scheduled launch's next look, a window job's next transition, a queue-wide rate limit.
+    expect(thrownOutcome(new DelayedError())).toBe('delayed');
+    expect(thrownOutcome(new RateLimitError())).toBe('delayed');
+    // From another copy of bullmq (instanceof fails): recognised by name.
+    expect(thrownOutcome(Object.assign(new Error('x'), { name: 'DelayedError' }))).toBe('delayed');
+    // CXone's 429: the job is put back without spending an attempt.
+    expect(thrownOutcome(new CxoneRateLimitError({ endpoint: 'GET /x' }, 1_000))).toBe('delayed');
+    expect(thrownOutcome(new UnrecoverableError('bad payload'))).toBe('failed');
+    expect(thrownOutcome(new CxoneUnavailableError('503', { endpoint: 'GET /x', status: 503 }))).toBe(
+      'failed',
+    );
+    expect(thrownOutcome(new Error('boom'))).toBe('failed');
   });
 });

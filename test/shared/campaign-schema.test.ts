@@ -87,6 +87,21 @@ describe('campaignConfigSchema', () => {
     expect(zoneOf('UTC')).toBe('UTC');
   });
 
+  it('fingerprints a config the same whether its defaulted groups are left out or spelled out', () => {
+    const bare: Record<string, unknown> = { ...valid }; // no pacing, no compliance
+    const fingerprint = (input: Record<string, unknown>) =>
+      configFingerprint(campaignConfigSchema.parse(input));
+    const spelled = {
+      ...bare,
+      pacing: { strategy: 'abandonment-target', targetAbandonment: 0.025, pollIntervalMs: 15_000 },
+      compliance: {},
+    };
+    expect(fingerprint(bare)).toBe(fingerprint(spelled));
+    expect(fingerprint(bare)).toBe(fingerprint({ ...bare, pacing: {} }));
+    // A value that differs from the default is a different config.
+    expect(fingerprint(bare)).not.toBe(fingerprint({ ...bare, pacing: { targetAbandonment: 0.02 } }));
+  });
+
   it('requires an offset on the start time', () => {
     expect(issuesOf({ ...valid, startDateTime: '2026-12-01T09:00:00' }).map((i) => i.path)).toEqual([
       'startDateTime',

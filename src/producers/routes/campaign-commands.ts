@@ -111,19 +111,22 @@ async function prepare(
   // not while their launch is still writing the record: its activation would overwrite the
   // orchestrator-only fields (description, pacing, compliance) a command had just set.
   const record = await new CampaignStore(ctx).get(campaignId);
-  if (!record) throw new NotFoundError(`campaign ${campaignId} is not known to this orchestrator`);
-  if (record.launchId) {
-    const launches = createLaunchStore(ctx);
-    const launch = await launches.get(record.launchId);
+  const launches = createLaunchStore(ctx);
+  // Before its record exists (the launch's last step writes it), a campaign CXone has created is
+  // known by its launch's marker: still being launched, not unknown.
+  const launchId = record ? record.launchId : await launches.launchOfCampaign(campaignId);
+  if (launchId) {
+    const launch = await launches.get(launchId);
     if (launch && !launches.isTerminal(launch)) {
       throw new ApiError(
         409,
         'launch_in_progress',
-        `campaign ${campaignId} is still being launched (launch ${record.launchId} is ${launch.status}); retry once GET /v1/launches/${record.launchId} shows it finished`,
-        { launchId: record.launchId },
+        `campaign ${campaignId} is still being launched (launch ${launchId} is ${launch.status}); retry once GET /v1/launches/${launchId} shows it finished`,
+        { launchId },
       );
     }
   }
+  if (!record) throw new NotFoundError(`campaign ${campaignId} is not known to this orchestrator`);
   const resource = await freshRead(ctx, campaignId);
   // Changed outside the orchestrator since the record's version, whether or not the command goes on:
   // the trail gets CXone's account of it.

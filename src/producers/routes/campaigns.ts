@@ -1,6 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { toValidationIssues } from '../../shared/campaign-config.js';
+import {
+  complianceOptionsSchema,
+  toValidationIssues,
+  type CampaignConfig,
+  type ValidationIssue,
+} from '../../shared/campaign-config.js';
 import { campaignConfigSchema } from '../../shared/campaign-schema.js';
 import { createCampaignStore, isResourceBehind, type CampaignRecord } from '../../shared/campaign-store.js';
 import type { AppContext } from '../../shared/context.js';
@@ -85,22 +90,41 @@ export function campaignView(record: CampaignRecord, stale: boolean, nowMs: numb
   return view;
 }
 
+/**
+ * Every problem of a submitted config in one answer: the schema's and this deployment's policy (H7:
+ * the do-not-call check), the policy judged on the `compliance` group alone when other fields fail,
+ * so that fixing those does not reveal one more refusal. The parsed config when there is none.
+ */
+function checkConfig(
+  body: unknown,
+  ctx: AppContext,
+): { config: CampaignConfig; issues: [] } | { config?: undefined; issues: ValidationIssue[] } {
+  const parsed = campaignConfigSchema.safeParse(body);
+  if (parsed.success) {
+    const policy = deploymentPolicyIssues(parsed.data, ctx.config);
+    return policy.length === 0 ? { config: parsed.data, issues: [] } : { issues: policy };
+  }
+  const raw =
+    body !== null && typeof body === 'object' ? (body as Record<string, unknown>)['compliance'] : undefined;
+  const compliance = raw === undefined ? undefined : complianceOptionsSchema.safeParse(raw);
+  const policy = compliance?.success
+    ? deploymentPolicyIssues({ compliance: compliance.data }, ctx.config)
+    : [];
+  return { issues: [...toValidationIssues(parsed.error, body), ...policy] };
+}
+
 export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const store = createCampaignStore(ctx);
 
   app.post('/v1/campaigns/validate', async (request) => {
-    const parsed = campaignConfigSchema.safeParse(request.body);
-    const policy = parsed.success ? deploymentPolicyIssues(parsed.data, ctx.config) : []; // (H7) DNC policy
-    return parsed.success && policy.length === 0
-      ? { valid: true, issues: [] }
-      : { valid: false, issues: parsed.success ? policy : toValidationIssues(parsed.error, request.body) };
+    const { issues } = checkConfig(request.body, ctx);
+    return { valid: issues.length === 0, issues };
   });
 
   app.post('/v1/campaigns', async (request, reply) => {
     const idempotencyKey = parseIdempotencyKey(request.headers['idempotency-key']);
-    const config = parseOrThrow(campaignConfigSchema, request.body);
-    const policy = deploymentPolicyIssues(config, ctx.config); // (H7) DNC policy
-    if (policy.length > 0) throw new ValidationFailedError(policy);
+    const { config, issues } = checkConfig(request.body, ctx);
+    if (!config) throw new ValidationFailedError(issues);
     const result = await unlessAbandoned(
       submitLaunch(ctx, {
         config,
