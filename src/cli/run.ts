@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import { campaignConfigSchema } from '../shared/campaign-schema.js';
 import { toValidationIssues } from '../shared/campaign-config.js';
+import { deploymentPolicyIssues } from '../shared/compliance/deployment-policy.js';
 import {
   ApiClient,
   ApiError,
@@ -348,8 +349,11 @@ async function validate(
   let result: { valid: boolean; issues: IssueView[] };
   if (cmd.offline) {
     const parsed = campaignConfigSchema.safeParse(file.value);
+    // Judged by the default deployment policy (the do-not-call check stays on), as a fleet started
+    // without ALLOW_DNC_DISABLED would: "valid" offline must not become 400 at launch.
+    const policy = parsed.success ? deploymentPolicyIssues(parsed.data, { allowDncDisabled: false }) : [];
     result = parsed.success
-      ? { valid: true, issues: [] }
+      ? { valid: policy.length === 0, issues: policy }
       : { valid: false, issues: toValidationIssues(parsed.error, file.value) };
   } else {
     try {

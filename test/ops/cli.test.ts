@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -550,6 +551,13 @@ describe('cxo against a stand-in API', () => {
     'replayed.json': JSON.stringify({ name: 'replayed' }),
     'lost.json': JSON.stringify({ name: 'lost' }),
     'broken.json': '{ not json',
+    'example.json': readFileSync(new URL('../../examples/campaign.json', import.meta.url), 'utf8'),
+    'dnc-off.json': JSON.stringify({
+      ...(JSON.parse(
+        readFileSync(new URL('../../examples/campaign.json', import.meta.url), 'utf8'),
+      ) as object),
+      compliance: { doNotCallCheck: false },
+    }),
   };
 
   const cxo = cliRunner({ files, env: () => ({ API_URL: url, API_TOKEN: 'cli-token-1' }), pollMs: 10 });
@@ -584,6 +592,13 @@ describe('cxo against a stand-in API', () => {
     const offline = await cxo('validate', 'good.json', '--offline');
     expect(offline.code).toBe(EXIT.validation);
     expect(offline.out).toContain('targetListId');
+    expect((await cxo('validate', 'example.json', '--offline')).code).toBe(EXIT.ok);
+    // Offline, the default deployment's policy applies: the API of a fleet without
+    // ALLOW_DNC_DISABLED would refuse this at launch.
+    const dncOff = await cxo('validate', 'dnc-off.json', '--offline');
+    expect(dncOff.code).toBe(EXIT.validation);
+    expect(dncOff.out).toContain('compliance.doNotCallCheck');
+    expect(dncOff.out).toContain('ALLOW_DNC_DISABLED');
   });
 
   it('status finds launches and campaigns, and exits 3 for an unknown id', async () => {
