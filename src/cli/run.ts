@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setTimeout as sleepMs } from 'node:timers/promises';
-import { campaignConfigSchema } from '../shared/campaign-schema.js';
-import { toValidationIssues } from '../shared/campaign-config.js';
-import { deploymentPolicyIssues } from '../shared/compliance/deployment-policy.js';
+import { checkCampaignConfig } from '../shared/campaign-check.js';
+import { STRICT_POLICY } from '../shared/compliance/deployment-policy.js';
 import {
   ApiClient,
   ApiError,
@@ -348,13 +347,10 @@ async function validate(
   if (!file.ok) return report(io, opts.json, file.failure);
   let result: { valid: boolean; issues: IssueView[] };
   if (cmd.offline) {
-    const parsed = campaignConfigSchema.safeParse(file.value);
     // Judged by the default deployment policy (the do-not-call check stays on), as a fleet started
     // without ALLOW_DNC_DISABLED would: "valid" offline must not become 400 at launch.
-    const policy = parsed.success ? deploymentPolicyIssues(parsed.data, { allowDncDisabled: false }) : [];
-    result = parsed.success
-      ? { valid: policy.length === 0, issues: policy }
-      : { valid: false, issues: toValidationIssues(parsed.error, file.value) };
+    const { issues } = checkCampaignConfig(file.value, STRICT_POLICY);
+    result = { valid: issues.length === 0, issues };
   } else {
     try {
       result = (await api.post<{ valid: boolean; issues: IssueView[] }>('/v1/campaigns/validate', file.value))

@@ -20,10 +20,14 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
   return value;
 }
 
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
 /**
  * The config's identity for Idempotency-Key replays: SHA-256 of its canonical JSON after parsing, with
  * the optional groups whose every field has a default (`pacing`, `compliance`) filled in, so that
- * leaving one out and spelling out its defaults are the same config (docs/api.md).
+ * leaving one out and spelling out its defaults are the same config (docs/api.md). Marked `v2:`: a
+ * claim stored in the earlier form (a plain hash, without the filling) is still recognised for the
+ * 24 h such claims live (`sameConfig`).
  */
 export function configFingerprint(config: CampaignConfig): string {
   const explicit = {
@@ -31,7 +35,14 @@ export function configFingerprint(config: CampaignConfig): string {
     pacing: config.pacing ?? pacingSchema.parse({}),
     compliance: config.compliance ?? complianceOptionsSchema.parse({}),
   };
-  return createHash('sha256').update(canonicalJson(explicit)).digest('hex');
+  return `v2:${sha256(canonicalJson(explicit))}`;
+}
+
+/** Whether a stored claim's fingerprint is this config's, in either form. */
+export function sameConfig(stored: string, config: CampaignConfig): boolean {
+  return stored.startsWith('v2:')
+    ? stored === configFingerprint(config)
+    : stored === sha256(canonicalJson(config));
 }
 
 export interface SubmitResult {
@@ -79,7 +90,7 @@ export async function submitLaunch(
   if (input.idempotencyKey) input.onLaunchId?.(created.created ? launchId : created.existing.launchId);
   if (!created.created) {
     const earlier = created.existing;
-    if (idempotency && earlier.fingerprint !== idempotency.fingerprint) {
+    if (idempotency && !sameConfig(earlier.fingerprint, input.config)) {
       throw new ApiError(
         422,
         'idempotency_key_reused',

@@ -255,9 +255,14 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
       outcomeLabel = outcome.status;
       return outcome.status;
     } catch (err) {
-      outcomeLabel = thrownOutcome(err instanceof PartialFailureError ? err.cause : err);
       done = await fail(job, data, err);
-      return await rethrowForBullmq(err instanceof PartialFailureError ? err.cause : err, job, queue, ctx);
+      try {
+        return await rethrowForBullmq(err instanceof PartialFailureError ? err.cause : err, job, queue, ctx);
+      } catch (thrown) {
+        // Labelled by what BullMQ gets: a 429 becomes a queue rate limit, unless that cannot be stored.
+        outcomeLabel = thrownOutcome(thrown);
+        throw thrown;
+      }
     } finally {
       await lease.release();
       if (done) await leaveOrder(data.campaignId, data.commandId).catch(() => undefined);

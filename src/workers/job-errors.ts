@@ -34,17 +34,17 @@ function isBullmqControlError(err: unknown): err is Error {
 }
 
 /**
- * The `outcome` label of `cxo_job_duration_seconds` for a run that threw: `delayed` when the job was
- * only put back to run later — a BullMQ delay or rate limit (a scheduled launch's next look, a moved
- * activation, a window job's next transition) or CXone's 429, which spends no attempt — so that
- * `outcome="failed"` counts real failures and an alert on it means something.
+ * The `outcome` label of `cxo_job_duration_seconds` for a run that threw what BullMQ then sees:
+ * `delayed` when the job was only put back to run later without spending an attempt — BullMQ's delay
+ * or rate limit (a scheduled launch's next look, a moved activation, a window job's next transition,
+ * a CXone 429 turned into a queue rate limit by `rethrowForBullmq`) — so that `outcome="failed"`
+ * counts the runs that failed (a 429 BullMQ retries as an ordinary failure included).
  */
 export function thrownOutcome(err: unknown): 'delayed' | 'failed' {
   const putBack =
     err instanceof DelayedError ||
     err instanceof RateLimitError ||
-    (err instanceof Error && (err.name === 'DelayedError' || err.name === 'RateLimitError')) ||
-    classifyError(err).kind === 'rate_limited';
+    (err instanceof Error && (err.name === 'DelayedError' || err.name === 'RateLimitError'));
   return putBack ? 'delayed' : 'failed';
 }
 

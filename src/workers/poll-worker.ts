@@ -31,9 +31,14 @@ export function createPollWorker(ctx: AppContext): Worker {
         end({ outcome: 'completed' });
         return outcome;
       } catch (err) {
-        end({ outcome: thrownOutcome(err) });
         log.debug({ err, campaignId }, 'poll failed');
-        return rethrowForBullmq(err, job, ctx.queues.poll, ctx);
+        try {
+          return await rethrowForBullmq(err, job, ctx.queues.poll, ctx);
+        } catch (thrown) {
+          // Labelled by what BullMQ gets: a 429 becomes a queue rate limit, unless that cannot be stored.
+          end({ outcome: thrownOutcome(thrown) });
+          throw thrown;
+        }
       }
     },
     workerOptions(ctx, QUEUES.poll),

@@ -508,10 +508,15 @@ describe('campaign command API', () => {
     });
     await launching.begin(earlyLaunch);
     await launching.recordCreated(earlyLaunch, early.id, early.version);
+    // No job will ever finish it (BullMQ gave up on it, or it was removed): not in progress.
+    expect((await act(early.id, 'stop')).statusCode).toBe(404);
+    // Its job is waiting (no launch worker runs here): in progress.
+    const earlyJob = await h.ctx.queues.launch.add('launch', {}, { jobId: earlyLaunch });
     const creating = await act(early.id, 'stop');
     expect(creating.statusCode).toBe(409);
     expect(creating.json()).toMatchObject({ error: 'launch_in_progress', launchId: earlyLaunch });
     expect(await queued()).toBe(before);
+    await earlyJob.remove();
     // Once the launch has finished (failed here, without a record), the marker goes with it.
     await launching.finish(earlyLaunch, { status: 'failed', error: 'test', campaignId: early.id });
     expect(await launching.launchOfCampaign(early.id)).toBeNull();
@@ -529,10 +534,12 @@ describe('campaign command API', () => {
     });
     await launches.begin(launchId);
     await new CampaignStore(h.ctx).patch(campaign.id, { launchId });
+    const launchJob = await h.ctx.queues.launch.add('launch', {}, { jobId: launchId });
     const busy = await act(campaign.id, 'pause');
     expect(busy.statusCode).toBe(409);
     expect(busy.json()).toMatchObject({ error: 'launch_in_progress', launchId });
     expect(await queued()).toBe(before);
+    await launchJob.remove();
 
     await launches.finish(launchId, {
       status: 'succeeded',

@@ -558,6 +558,13 @@ describe('cxo against a stand-in API', () => {
       ) as object),
       compliance: { doNotCallCheck: false },
     }),
+    'dnc-off-bad.json': JSON.stringify({
+      ...(JSON.parse(
+        readFileSync(new URL('../../examples/campaign.json', import.meta.url), 'utf8'),
+      ) as object),
+      name: '',
+      compliance: { doNotCallCheck: false },
+    }),
   };
 
   const cxo = cliRunner({ files, env: () => ({ API_URL: url, API_TOKEN: 'cli-token-1' }), pollMs: 10 });
@@ -599,6 +606,11 @@ describe('cxo against a stand-in API', () => {
     expect(dncOff.code).toBe(EXIT.validation);
     expect(dncOff.out).toContain('compliance.doNotCallCheck');
     expect(dncOff.out).toContain('ALLOW_DNC_DISABLED');
+    // With other issues too, all in one answer.
+    const both = await cxo('validate', 'dnc-off-bad.json', '--offline');
+    expect(both.code).toBe(EXIT.validation);
+    expect(both.out).toContain('- name:');
+    expect(both.out).toContain('compliance.doNotCallCheck');
   });
 
   it('status finds launches and campaigns, and exits 3 for an unknown id', async () => {

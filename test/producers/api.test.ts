@@ -254,6 +254,13 @@ describe('POST /v1/campaigns/validate', () => {
     expect((launched.body.issues as Array<{ path: string }>).map((i) => i.path)).toEqual(
       expect.arrayContaining(['dialerStrategy.callRate', 'compliance.doNotCallCheck']),
     );
+    // Even when the compliance group itself is invalid.
+    const unknownField = await api(stack, 'POST', '/v1/campaigns/validate', {
+      body: campaignConfig({ compliance: { doNotCallCheck: false, extra: 1 } }),
+    });
+    expect((unknownField.body.issues as Array<{ path: string }>).map((i) => i.path)).toEqual(
+      expect.arrayContaining(['compliance.doNotCallCheck']),
+    );
     expect(await queued()).toBe(0);
   });
 });

@@ -97,8 +97,9 @@ describe("thrownOutcome (the job duration metric's label for a run that threw)",
     expect(thrownOutcome(new RateLimitError())).toBe('delayed');
     // From another copy of bullmq (instanceof fails): recognised by name.
     expect(thrownOutcome(Object.assign(new Error('x'), { name: 'DelayedError' }))).toBe('delayed');
-    // CXone's 429: the job is put back without spending an attempt.
-    expect(thrownOutcome(new CxoneRateLimitError({ endpoint: 'GET /x' }, 1_000))).toBe('delayed');
+    // CXone's 429 as such is what BullMQ retries as a failure (spending an attempt); where
+    // rethrowForBullmq turned it into a queue rate limit, that RateLimitError is what is labelled.
+    expect(thrownOutcome(new CxoneRateLimitError({ endpoint: 'GET /x' }, 1_000))).toBe('failed');
     expect(thrownOutcome(new UnrecoverableError('bad payload'))).toBe('failed');
     expect(thrownOutcome(new CxoneUnavailableError('503', { endpoint: 'GET /x', status: 503 }))).toBe(
       'failed',

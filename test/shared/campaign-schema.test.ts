@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { toValidationIssues } from '../../src/shared/campaign-config.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
-import { configFingerprint } from '../../src/producers/launch-submit.js';
+import { createHash } from 'node:crypto';
+import { configFingerprint, sameConfig } from '../../src/producers/launch-submit.js';
+import { canonicalJson } from '../../src/shared/canonical-json.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { createCampaignRequestSchema } from '../../src/shared/cxone/wire.js';
 
@@ -100,6 +102,12 @@ describe('campaignConfigSchema', () => {
     expect(fingerprint(bare)).toBe(fingerprint({ ...bare, pacing: {} }));
     // A value that differs from the default is a different config.
     expect(fingerprint(bare)).not.toBe(fingerprint({ ...bare, pacing: { targetAbandonment: 0.02 } }));
+    // A claim stored by the earlier release (a plain hash of the parsed config) still replays.
+    const parsed = campaignConfigSchema.parse(bare);
+    const earlierForm = createHash('sha256').update(canonicalJson(parsed)).digest('hex');
+    expect(sameConfig(earlierForm, parsed)).toBe(true);
+    expect(sameConfig(earlierForm, campaignConfigSchema.parse({ ...bare, name: 'Other' }))).toBe(false);
+    expect(sameConfig(fingerprint(spelled), parsed)).toBe(true);
   });
 
   it('requires an offset on the start time', () => {

@@ -99,6 +99,17 @@ interface Prepared {
  * valid (compliance rules included), compliance does not veto it now. Returns the base the worker will
  * detect conflicts against.
  */
+/**
+ * Whether a launch not recorded as finished still has a job that will finish it. A job BullMQ gave up
+ * on (stalled too often, or removed by hand) never records an outcome: its campaign must not answer
+ * `launch_in_progress` for as long as the launch record lives.
+ */
+async function launchJobAlive(ctx: AppContext, launchId: string): Promise<boolean> {
+  const job = await ctx.queues.launch.getJob(launchId);
+  if (!job) return false;
+  return (await job.getState()) !== 'failed';
+}
+
 async function prepare(
   ctx: AppContext,
   campaignId: string,
@@ -110,14 +121,16 @@ async function prepare(
   // Only campaigns this orchestrator launched are steered (GET answers 404 for the others too); and
   // not while their launch is still writing the record: its activation would overwrite the
   // orchestrator-only fields (description, pacing, compliance) a command had just set.
-  const record = await new CampaignStore(ctx).get(campaignId);
   const launches = createLaunchStore(ctx);
   // Before its record exists (the launch's last step writes it), a campaign CXone has created is
-  // known by its launch's marker: still being launched, not unknown.
-  const launchId = record ? record.launchId : await launches.launchOfCampaign(campaignId);
+  // known by its launch's marker: still being launched, not unknown. The marker is read first: the
+  // launch writes the record before it drops the marker, so one of the two is always seen.
+  const marker = await launches.launchOfCampaign(campaignId);
+  const record = await new CampaignStore(ctx).get(campaignId);
+  const launchId = record ? record.launchId : marker;
   if (launchId) {
     const launch = await launches.get(launchId);
-    if (launch && !launches.isTerminal(launch)) {
+    if (launch && !launches.isTerminal(launch) && (await launchJobAlive(ctx, launchId))) {
       throw new ApiError(
         409,
         'launch_in_progress',

@@ -1,18 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import {
-  complianceOptionsSchema,
-  toValidationIssues,
-  type CampaignConfig,
-  type ValidationIssue,
-} from '../../shared/campaign-config.js';
-import { campaignConfigSchema } from '../../shared/campaign-schema.js';
 import { createCampaignStore, isResourceBehind, type CampaignRecord } from '../../shared/campaign-store.js';
 import type { AppContext } from '../../shared/context.js';
 import { API_LIMITER_MAX_WAIT_MS } from '../../shared/cxone/api.js';
 import { callerActor } from '../auth.js';
 import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
-import { deploymentPolicyIssues } from '../../shared/compliance/deployment-policy.js'; // (H7)
+import { checkCampaignConfig } from '../../shared/campaign-check.js'; // (H7: the deployment's policy too)
 import { parseIdempotencyKey, submitLaunch } from '../launch-submit.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { planActivation } from '../../workers/launch-plan.js';
@@ -90,40 +83,17 @@ export function campaignView(record: CampaignRecord, stale: boolean, nowMs: numb
   return view;
 }
 
-/**
- * Every problem of a submitted config in one answer: the schema's and this deployment's policy (H7:
- * the do-not-call check), the policy judged on the `compliance` group alone when other fields fail,
- * so that fixing those does not reveal one more refusal. The parsed config when there is none.
- */
-function checkConfig(
-  body: unknown,
-  ctx: AppContext,
-): { config: CampaignConfig; issues: [] } | { config?: undefined; issues: ValidationIssue[] } {
-  const parsed = campaignConfigSchema.safeParse(body);
-  if (parsed.success) {
-    const policy = deploymentPolicyIssues(parsed.data, ctx.config);
-    return policy.length === 0 ? { config: parsed.data, issues: [] } : { issues: policy };
-  }
-  const raw =
-    body !== null && typeof body === 'object' ? (body as Record<string, unknown>)['compliance'] : undefined;
-  const compliance = raw === undefined ? undefined : complianceOptionsSchema.safeParse(raw);
-  const policy = compliance?.success
-    ? deploymentPolicyIssues({ compliance: compliance.data }, ctx.config)
-    : [];
-  return { issues: [...toValidationIssues(parsed.error, body), ...policy] };
-}
-
 export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const store = createCampaignStore(ctx);
 
   app.post('/v1/campaigns/validate', async (request) => {
-    const { issues } = checkConfig(request.body, ctx);
+    const { issues } = checkCampaignConfig(request.body, ctx.config);
     return { valid: issues.length === 0, issues };
   });
 
   app.post('/v1/campaigns', async (request, reply) => {
     const idempotencyKey = parseIdempotencyKey(request.headers['idempotency-key']);
-    const { config, issues } = checkConfig(request.body, ctx);
+    const { config, issues } = checkCampaignConfig(request.body, ctx.config);
     if (!config) throw new ValidationFailedError(issues);
     const result = await unlessAbandoned(
       submitLaunch(ctx, {
