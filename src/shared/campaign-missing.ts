@@ -13,6 +13,8 @@ export async function noteMissingOnCxone(
   ctx: Pick<AppContext, 'redis' | 'keys' | 'clock' | 'logger' | 'audit' | 'events'>,
   campaignId: string,
   seenBy: 'poll' | 'api' | 'activation',
+  /** Who met the 404 through the API (`api:<caller>`), for the trail's actor. */
+  caller?: string,
 ): Promise<string | null> {
   const store = new CampaignStore(ctx);
   const record = await store.get(campaignId);
@@ -31,7 +33,7 @@ export async function noteMissingOnCxone(
   await auditOrLog(ctx, {
     campaignId,
     action: 'campaign_missing',
-    actor: seenBy === 'poll' ? 'worker:poll' : seenBy === 'activation' ? 'worker:launch' : 'api',
+    actor: seenBy === 'poll' ? 'worker:poll' : seenBy === 'activation' ? 'worker:launch' : (caller ?? 'api'),
     cxoneVersion: record.version,
     details,
     // Per disappearance: a campaign CXone answers for again may go missing again later.

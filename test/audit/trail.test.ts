@@ -200,6 +200,26 @@ describe('audit trail', () => {
     });
   });
 
+  it('detects content forged under a "__proto__" member, which the hash would not see', async () => {
+    await appendMany('c-proto', 3);
+    const victim = (await trail.list('c-proto'))[1]!;
+    await rewriteStream((r) => {
+      const json = JSON.stringify(r);
+      // Injected as text: assigning it on an object would set the prototype instead.
+      return json.replace('"details":{', '"details":{"__proto__":{"approvedBy":"FORGED"},');
+    }, victim.auditId);
+    // The hash alone still matches: canonical JSON leaves "__proto__" out.
+    const stored = (await redis.xrange(keys.auditStream(), '-', '+')) as [string, string[]][];
+    const forged = stored.map(([, f]) => f[3]!).find((r) => r.includes('FORGED'))!;
+    const parsed = JSON.parse(forged) as { hash: string };
+    expect(hashRecord(parsed as never)).toBe(parsed.hash);
+    expect((await trail.verify('c-proto')).firstBroken).toMatchObject({
+      auditId: victim.auditId,
+      index: 1,
+      reason: 'forbidden_key',
+    });
+  });
+
   it('detects an edited record whose hash was recomputed, at the next link', async () => {
     await appendMany('c-rehash', 4);
     const records = await trail.list('c-rehash');
@@ -268,7 +288,7 @@ describe('audit trail', () => {
     expect(all.ok).toBe(false);
     expect(all.campaigns).toBeGreaterThanOrEqual(7);
     expect(all.broken.map((b) => b.campaignId).sort()).toEqual(
-      ['c-damaged', 'c-delete', 'c-delete-2', 'c-delete-last', 'c-edit', 'c-rehash'].sort(),
+      ['c-damaged', 'c-delete', 'c-delete-2', 'c-delete-last', 'c-edit', 'c-proto', 'c-rehash'].sort(),
     );
   });
 
@@ -382,6 +402,46 @@ describe('audit retention', () => {
       expect(await t.verify('c-reimport')).toMatchObject({ ok: true, checked: 1 });
     } finally {
       await deletePrefix(redis, p);
+    }
+  });
+});
+
+describe('verifying every campaign vouches for every record the export outputs', () => {
+  it('fails on a record in the stream no chain reaches, or of a campaign missing from the list', async () => {
+    const own = testPrefix();
+    const ownKeys = createKeys(own);
+    const all = createAuditTrail({ redis, keys: ownKeys, logger: silentLogger });
+    try {
+      for (let i = 0; i < 3; i++) {
+        await all.append(input('v-a', i));
+        await all.append(input('v-b', i));
+      }
+      expect(await all.verify()).toMatchObject({ ok: true, checked: 6, campaigns: 2 });
+
+      // A record added to the stream alone: exported, but in no chain.
+      const extra = await redis.xadd(ownKeys.auditStream(), '*', 'c', 'v-a', 'r', '{"hash":"deadbeef"}');
+      const withExtra = await all.verify();
+      expect(withExtra.ok).toBe(false);
+      expect(withExtra.firstBroken).toMatchObject({
+        campaignId: 'v-a',
+        reason: 'unchained_record',
+        streamId: extra,
+      });
+      await redis.xdel(ownKeys.auditStream(), extra!);
+      expect((await all.verify()).ok).toBe(true);
+
+      // A campaign dropped from the list of chains: its records are still exported.
+      await redis.srem(ownKeys.custom('audit-campaigns'), 'v-b');
+      const hidden = await all.verify();
+      expect(hidden.ok).toBe(false);
+      expect(hidden.broken).toHaveLength(3);
+      expect(hidden.broken.every((b) => b.campaignId === 'v-b' && b.reason === 'unchained_record')).toBe(
+        true,
+      );
+      // Verifying one campaign still checks only its chain.
+      expect((await all.verify('v-a')).ok).toBe(true);
+    } finally {
+      await deletePrefix(redis, own);
     }
   });
 });

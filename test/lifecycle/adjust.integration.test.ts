@@ -191,6 +191,10 @@ describe('adjust worker: versioned writes against the sandbox', () => {
     expect(record?.config.name).toBe('Renamed in the console');
     expect(record?.lastCommand).toMatchObject({ commandId, status: 'succeeded', actor: 'api:alice' });
     expect(await auditActions(campaign.id)).toContain('settings_changed');
+    // The console's change landed between the command's read and its write: CXone's account of it is
+    // imported (the record, synced past it, would hide it from every later read).
+    const job = await h.ctx.queues.audit.getJob(historyJobId(campaign.id, now.version));
+    expect(job?.data).toEqual({ campaignId: campaign.id, version: now.version });
   });
 
   it('stops with a conflict report when the same field changed outside; the outside value is kept', async () => {

@@ -186,6 +186,11 @@ describe('poll cycle', () => {
     });
     expect(await polled('s2')).toBe(false);
     expect(await base.queues.compliance.getJob(windowJobId('s2'))).toBeUndefined();
+    // Ended outside the orchestrator (a newer version than the record's): CXone's account is imported.
+    expect((await base.queues.audit.getJob(historyJobId('s2', 4)))?.data).toEqual({
+      campaignId: 's2',
+      version: 4,
+    });
     expect((await new CampaignStore(base).get('s2'))?.status).toBe('completed');
   });
 

@@ -71,7 +71,7 @@ class CommandRefusedError extends ApiError {
   }
 }
 
-async function freshRead(ctx: AppContext, campaignId: string): Promise<CampaignResource> {
+async function freshRead(ctx: AppContext, campaignId: string, actor: string): Promise<CampaignResource> {
   try {
     // Bounded: under a long 429 penalty the client gets 503 + Retry-After now, and nothing is queued,
     // rather than a command carried out minutes later for a client that has gone.
@@ -82,7 +82,7 @@ async function freshRead(ctx: AppContext, campaignId: string): Promise<CampaignR
     });
   } catch (err) {
     if (err instanceof CxoneNotFoundError) {
-      await noteMissingOnCxone(ctx, campaignId, 'api');
+      await noteMissingOnCxone(ctx, campaignId, 'api', actor);
       throw new NotFoundError(`campaign ${campaignId} does not exist on CXone`);
     }
     throw err;
@@ -140,7 +140,7 @@ async function prepare(
     }
   }
   if (!record) throw new NotFoundError(`campaign ${campaignId} is not known to this orchestrator`);
-  const resource = await freshRead(ctx, campaignId);
+  const resource = await freshRead(ctx, campaignId, actor);
   // Changed outside the orchestrator since the record's version, whether or not the command goes on:
   // the trail gets CXone's account of it.
   await importIfChangedOutside(ctx, record, resource.version);

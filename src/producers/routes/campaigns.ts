@@ -143,7 +143,7 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
     } catch (err) {
       if (err instanceof CxoneNotFoundError) {
         // Not a slow CXone but a gone campaign: the view says so, as every later one will.
-        await noteMissingOnCxone(ctx, campaignId, 'api');
+        await noteMissingOnCxone(ctx, campaignId, 'api', callerActor(request));
         return campaignView((await store.get(campaignId)) ?? record, true, ctx.clock.now());
       }
       // The cached view is still useful when CXone is slow or rate-limited; say it may be stale.

@@ -30,6 +30,16 @@ const CAS_MAX_ATTEMPTS = 200;
 /** Chain heads remembered per process (campaigns this process appended to recently). */
 const KNOWN_HEADS_MAX = 10_000;
 const SCAN_BATCH = 500;
+/** Unchained records named in one verification's result (the first ones; one is enough to fail). */
+const UNCHAINED_REPORT_MAX = 100;
+
+/** Whether a parsed value holds an own "__proto__" member at any depth (JSON.parse creates one). */
+function hasOwnProtoKey(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some(hasOwnProtoKey);
+  if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return true;
+  return Object.values(value).some(hasOwnProtoKey);
+}
 /** A page cursor: the stream id of the last record of the previous page. */
 export const AUDIT_CURSOR = /^\d+-\d+$/;
 
@@ -39,13 +49,15 @@ export type ChainBreakReason =
   | 'missing_record'
   | 'head_mismatch'
   | 'unparseable'
-  | 'wrong_campaign';
+  | 'wrong_campaign'
+  | 'forbidden_key'
+  | 'unchained_record';
 
 export interface ChainBreak {
   campaignId: string;
   /** The record at which the chain stops being provable (for `head_mismatch`: the last record present). */
   auditId: string | null;
-  /** 0-based position of that record in the campaign's chain. */
+  /** 0-based position of that record in the campaign's chain; -1 for a record no chain reaches (`unchained_record`). */
   index: number;
   reason: ChainBreakReason;
   streamId?: string;
@@ -353,7 +365,10 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     return all;
   }
 
-  async function verifyCampaign(campaignId: string): Promise<{ checked: number; broken?: ChainBreak }> {
+  async function verifyCampaign(
+    campaignId: string,
+    seen?: Set<string>,
+  ): Promise<{ checked: number; broken?: ChainBreak }> {
     let expectedPrev = (await redis.hget(anchorsKey, campaignId)) ?? '';
     let index = 0;
     let lastAuditId: string | null = null;
@@ -386,6 +401,9 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         if (raw === null) return at('missing_record');
         if (record === undefined) return at('unparseable');
         if (record.campaignId !== campaignId) return at('wrong_campaign', { actual: record.campaignId });
+        // The product never writes a "__proto__" member, and canonical JSON leaves one out of the hash
+        // (a rebuilt object cannot hold it): content under it would pass the hash check unseen.
+        if (hasOwnProtoKey(record)) return at('forbidden_key', { actual: '__proto__' });
         const recomputed = hashRecord(record);
         if (recomputed !== record.hash)
           return at('hash_mismatch', { expected: recomputed, actual: record.hash });
@@ -394,6 +412,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         }
         expectedPrev = record.hash;
         lastAuditId = record.auditId;
+        seen?.add(streamId);
         index++;
       }
       start = `(${entries[entries.length - 1]![0]}`;
@@ -420,15 +439,50 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     return (await redis.smembers(campaignsKey)).sort();
   }
 
+  /**
+   * Records in the main stream (what the export of every campaign reads) that no verified chain
+   * reached: added to the stream without an index entry, or of a campaign missing from the set of
+   * chains. Without this check, verifying "everything" would vouch for less than an export outputs.
+   */
+  async function unchainedRecords(seen: ReadonlySet<string>): Promise<ChainBreak[]> {
+    const found: ChainBreak[] = [];
+    let start = '-';
+    for (;;) {
+      const entries = (await redis.xrange(
+        keys.auditStream(),
+        start,
+        '+',
+        'COUNT',
+        SCAN_BATCH,
+      )) as StreamEntry[];
+      if (entries.length === 0) return found;
+      for (const [streamId, fields] of entries) {
+        if (seen.has(streamId)) continue;
+        found.push({
+          campaignId: streamField(fields, 'c') ?? '',
+          auditId: streamField(fields, 'a') ?? null,
+          index: -1,
+          reason: 'unchained_record',
+          streamId,
+        });
+        if (found.length >= UNCHAINED_REPORT_MAX) return found;
+      }
+      start = `(${entries[entries.length - 1]![0]}`;
+    }
+  }
+
   async function verify(campaignId?: string): Promise<VerifyResult> {
     const ids = campaignId ? [campaignId] : await campaignIds();
     let checked = 0;
     const broken: ChainBreak[] = [];
+    const seen = campaignId ? undefined : new Set<string>();
     for (const id of ids) {
-      const result = await verifyCampaign(id);
+      const result = await verifyCampaign(id, seen);
       checked += result.checked;
       if (result.broken) broken.push(result.broken);
     }
+    // Only when every chain verified whole: a broken chain stops early and leaves its later records unseen.
+    if (seen && broken.length === 0) broken.push(...(await unchainedRecords(seen)));
     if (broken.length > 0) logger.error({ broken }, 'audit chain verification failed');
     return {
       ok: broken.length === 0,

@@ -436,6 +436,12 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     const declared = withAddedStates(record.declaredStates ?? [], written as string[]);
     if (declared) await store.patch(campaignId, { declaredStates: declared });
   }
+  // A 409 resolved by rebasing means someone wrote between this command's read and its write: a change
+  // made outside the orchestrator (commands of one campaign run one at a time) that the first read's
+  // check could not see, and that the sync above has since hidden from every later read.
+  if (rebases > 0 && record && hooks.onCampaignRead) {
+    await effects.followUp('outside-change', () => hooks.onCampaignRead!(record, latest.version));
+  }
 
   return {
     status: 'succeeded',

@@ -105,6 +105,9 @@ async function pollOnce(ctx: AppContext, campaignId: string, attempt: number): P
   );
 
   if (isFinal(stats.status)) {
+    // Ended in CXone's console (ours would have synced the version): CXone's account of it goes into
+    // the trail, as any outside change does, though nothing polls the campaign any more.
+    if (stats.version > record.cxone.version) await queueHistoryImport(ctx, campaignId, stats.version);
     await stopFollowing(ctx, campaignId);
     return { kind: 'final', status: stats.status };
   }
