@@ -15,6 +15,7 @@ import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { WEEKDAYS } from '../../src/shared/campaign-config.js';
 import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { listPolledCampaigns } from '../../src/shared/polling/schedulers.js';
+import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { startHarness, testCampaignConfig, zoneInsideWindowNow, type Harness } from './harness.js';
 
@@ -243,6 +244,29 @@ describe('campaign command API', () => {
     expect(res.statusCode).toBe(202);
     await h.waitForCommand((res.json() as { commandId: string }).commandId);
     expect(onCxone()).toMatchObject({ status: 'active', dialerSettings: { callRate: 0.1 } });
+  });
+
+  it("announces changes made in CXone's console, found by the poll, as events with reason outside", async () => {
+    const campaign = await h.campaign('active');
+    await h.consoleChange(campaign.id, { name: 'Renamed in the console' });
+    const paused = await h.consoleChange(campaign.id, { status: 'paused' });
+    expect(await runPollCycle(h.ctx, campaign.id)).toMatchObject({ kind: 'polled', status: 'paused' });
+    const events = (await (h.ctx.events as EventPublisherStore).recent(20, campaign.id)).filter(
+      (e) => e.data['reason'] === 'outside',
+    );
+    expect(events.map((e) => [e.type, e.data['version']])).toEqual(
+      expect.arrayContaining([
+        ['campaign.state.changed', paused.version],
+        ['campaign.settings.changed', paused.version],
+      ]),
+    );
+    expect(events.find((e) => e.type === 'campaign.state.changed')?.data).toMatchObject({
+      from: 'active',
+      to: 'paused',
+    });
+    expect(events.find((e) => e.type === 'campaign.settings.changed')?.data['changes']).toEqual([
+      { field: 'name', from: campaign.name, to: 'Renamed in the console' },
+    ]);
   });
 
   it('refuses an action the current state forbids with 409 and the reason, enqueueing nothing', async () => {

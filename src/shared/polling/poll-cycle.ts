@@ -10,6 +10,9 @@ import type { AppContext } from '../context.js';
 import { efficiencyScore } from '../efficiency.js';
 import { CxoneNotFoundError } from '../errors.js';
 import { isFinal } from '../lifecycle/state-machine.js';
+import { resourceChanges } from '../cxone/resource-changes.js';
+import type { CampaignResource } from '../cxone/wire.js';
+import { publishOrLog } from '../side-records.js';
 import { applyPacing, type ApplyPacingResult } from '../pacing/apply.js';
 import { tryLease } from './lease.js';
 import { stopPolling } from './schedulers.js';
@@ -68,6 +71,40 @@ async function stopFollowing(ctx: AppContext, campaignId: string): Promise<void>
   await Promise.all([stopPolling(ctx, campaignId), cancelWindowEnforcement(ctx, campaignId)]);
 }
 
+/** `reason` of the events announcing a change made outside the orchestrator (CXone's console). */
+export const OUTSIDE_REASON = 'outside';
+
+/**
+ * Receivers hear of changes made outside the orchestrator as of its own: a status change as
+ * `campaign.state.changed`, other fields as `campaign.settings.changed` (wire paths), both with
+ * reason `outside`. Who made them reaches the trail with CXone's history (queued alongside).
+ */
+async function announceOutsideChange(
+  ctx: AppContext,
+  campaignId: string,
+  before: CampaignResource,
+  after: CampaignResource,
+): Promise<void> {
+  const changes = resourceChanges(before, after);
+  const status = changes.find((c) => c.field === 'status');
+  if (status) {
+    await publishOrLog(ctx, 'campaign.state.changed', campaignId, {
+      from: status.from,
+      to: status.to,
+      version: after.version,
+      reason: OUTSIDE_REASON,
+    });
+  }
+  const settings = changes.filter((c) => c.field !== 'status');
+  if (settings.length > 0) {
+    await publishOrLog(ctx, 'campaign.settings.changed', campaignId, {
+      changes: settings,
+      version: after.version,
+      reason: OUTSIDE_REASON,
+    });
+  }
+}
+
 async function pollOnce(ctx: AppContext, campaignId: string, attempt: number): Promise<PollOutcome> {
   const store = new CampaignStore(ctx);
   let record = await store.get(campaignId);
@@ -107,7 +144,17 @@ async function pollOnce(ctx: AppContext, campaignId: string, attempt: number): P
   if (isFinal(stats.status)) {
     // Ended in CXone's console (ours would have synced the version): CXone's account of it goes into
     // the trail, as any outside change does, though nothing polls the campaign any more.
-    if (stats.version > record.cxone.version) await queueHistoryImport(ctx, campaignId, stats.version);
+    if (stats.version > record.cxone.version) {
+      await queueHistoryImport(ctx, campaignId, stats.version);
+      if (record.cxone.status !== stats.status) {
+        await publishOrLog(ctx, 'campaign.state.changed', campaignId, {
+          from: record.cxone.status,
+          to: stats.status,
+          version: stats.version,
+          reason: OUTSIDE_REASON,
+        });
+      }
+    }
     await stopFollowing(ctx, campaignId);
     return { kind: 'final', status: stats.status };
   }
@@ -118,7 +165,9 @@ async function pollOnce(ctx: AppContext, campaignId: string, attempt: number): P
     // Someone changed the campaign outside the orchestrator (CXone's console, another tool): CXone
     // wins, so re-read it before pacing decides from a stale callRate.
     const resource = await ctx.cxone.getCampaign(campaignId, { priority: 'poll', campaignId, attempt });
+    const before = record.cxone;
     await store.syncFromCxone(resource);
+    await announceOutsideChange(ctx, campaignId, before, resource);
     // CXone's account of the change (who, what, when) goes into the trail.
     await queueHistoryImport(ctx, campaignId, resource.version);
     record = (await store.get(campaignId)) ?? record;
