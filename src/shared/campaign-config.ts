@@ -59,6 +59,39 @@ export const DEFAULT_TARGET_ABANDONMENT = 0.025;
 /** How often a campaign's statistics are polled when its config names no interval. */
 export const DEFAULT_POLL_INTERVAL_MS = 15_000;
 
+/**
+ * The `threshold` strategy's bounds (the seed's adjustment config): below `lowerAnswerRate` the call
+ * rate is cut by `step`, above `upperAnswerRate` raised by it, never outside `minCallRate`..
+ * `maxCallRate`. Omitted fields keep the defaults (the seed's 0.25/0.65, ±15 %, 0.1..1.0).
+ */
+export const DEFAULT_THRESHOLDS = {
+  lowerAnswerRate: 0.25,
+  upperAnswerRate: 0.65,
+  minCallRate: 0.1,
+  maxCallRate: 1,
+  step: 0.15,
+} as const;
+
+export const thresholdsSchema = z
+  .object({
+    lowerAnswerRate: z.number().min(0).max(1).default(DEFAULT_THRESHOLDS.lowerAnswerRate),
+    upperAnswerRate: z.number().min(0).max(1).default(DEFAULT_THRESHOLDS.upperAnswerRate),
+    // CXone's own bounds for callRate.
+    minCallRate: z.number().min(0.1).max(1).default(DEFAULT_THRESHOLDS.minCallRate),
+    maxCallRate: z.number().min(0.1).max(1).default(DEFAULT_THRESHOLDS.maxCallRate),
+    step: z.number().min(0.01).max(0.5).default(DEFAULT_THRESHOLDS.step),
+  })
+  .strict()
+  .refine((t) => t.lowerAnswerRate < t.upperAnswerRate, {
+    message: 'lowerAnswerRate must be below upperAnswerRate',
+    path: ['upperAnswerRate'],
+  })
+  .refine((t) => t.minCallRate <= t.maxCallRate, {
+    message: 'minCallRate must not be above maxCallRate',
+    path: ['maxCallRate'],
+  });
+export type Thresholds = z.output<typeof thresholdsSchema>;
+
 export const pacingSchema = z
   .object({
     strategy: z.enum(PACING_STRATEGIES).default(DEFAULT_PACING_STRATEGY),
@@ -66,6 +99,8 @@ export const pacingSchema = z
     targetAbandonment: z.number().min(0.001).max(ABANDONMENT_CAP).default(DEFAULT_TARGET_ABANDONMENT),
     /** Desired statistics poll interval; stretched when the fleet's budget cannot afford it. */
     pollIntervalMs: z.number().int().min(1000).max(3_600_000).default(DEFAULT_POLL_INTERVAL_MS),
+    /** The `threshold` strategy's bounds (no other strategy reads them). */
+    thresholds: thresholdsSchema.optional(),
   })
   .strict();
 export type PacingConfig = z.infer<typeof pacingSchema>;

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { thresholdsSchema } from '../../src/shared/campaign-config.js';
+import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
+import { decidePacing } from '../../src/shared/pacing/index.js';
 import { thresholdDecision } from '../../src/shared/pacing/threshold.js';
 
 const obs = (callRate: number, totalCalls: number, answeredCalls: number) => ({
@@ -47,5 +50,65 @@ describe('threshold (the seed rule)', () => {
     const d = thresholdDecision(obs(0.5, 0, 0));
     expect(d).toMatchObject({ direction: 'hold', callRate: 0.5, reason: 'no calls yet' });
     expect(d.inputs.answerRate).toBeNull();
+  });
+});
+
+describe("threshold with the campaign's own bounds (pacing.thresholds, the seed's adjustment config)", () => {
+  const bounds = thresholdsSchema.parse({
+    lowerAnswerRate: 0.3,
+    upperAnswerRate: 0.5,
+    minCallRate: 0.4,
+    maxCallRate: 0.7,
+    step: 0.2,
+  });
+
+  it('cuts and raises by its step at its answer rates, within its call-rate bounds', () => {
+    // 0.28 is inside the default band but below this one.
+    expect(thresholdDecision(obs(0.6, 100, 28), bounds)).toMatchObject({ callRate: 0.48, direction: 'down' });
+    expect(thresholdDecision(obs(0.45, 100, 28), bounds)).toMatchObject({ callRate: 0.4, direction: 'down' });
+    expect(thresholdDecision(obs(0.5, 100, 55), bounds)).toMatchObject({ callRate: 0.6, direction: 'up' });
+    expect(thresholdDecision(obs(0.65, 100, 55), bounds)).toMatchObject({ callRate: 0.7, direction: 'up' });
+    expect(thresholdDecision(obs(0.5, 100, 40), bounds)).toMatchObject({
+      direction: 'hold',
+      reason: 'answer rate within 0.3..0.5 or change too small',
+    });
+    // Omitted bounds keep the seed's.
+    expect(thresholdsSchema.parse({})).toEqual({
+      lowerAnswerRate: 0.25,
+      upperAnswerRate: 0.65,
+      minCallRate: 0.1,
+      maxCallRate: 1,
+      step: 0.15,
+    });
+  });
+
+  it('is chosen by the campaign config, which refuses bounds that contradict each other or go unused', () => {
+    const valid = {
+      name: 'Winter renewals',
+      startDateTime: '2026-12-01T09:00:00-05:00',
+      targetListId: '7f1c2a4e-3b5d-4c6e-8f90-1a2b3c4d5e6f',
+      skillGroupId: '0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d',
+      complianceTimeZone: 'America/New_York',
+      allowedCallTimes: [{ days: ['mon'], start: '09:00', end: '20:00' }],
+      dialerStrategy: { strategy: 'progressive', agentCapacity: 25, callRate: 0.5, answerRate: 0.3 },
+    };
+    const paths = (pacing: unknown) => {
+      const r = campaignConfigSchema.safeParse({ ...valid, pacing });
+      return r.success ? [] : r.error.issues.map((i) => i.path.join('.'));
+    };
+    expect(paths({ strategy: 'threshold', thresholds: { lowerAnswerRate: 0.3 } })).toEqual([]);
+    expect(paths({ strategy: 'threshold', thresholds: { lowerAnswerRate: 0.7 } })).toEqual([
+      'pacing.thresholds.upperAnswerRate',
+    ]);
+    expect(paths({ strategy: 'threshold', thresholds: { minCallRate: 0.8, maxCallRate: 0.5 } })).toEqual([
+      'pacing.thresholds.maxCallRate',
+    ]);
+    expect(paths({ thresholds: { lowerAnswerRate: 0.3 } })).toEqual(['pacing.thresholds']);
+    const step = decidePacing(
+      { strategy: 'threshold', targetAbandonment: 0.025, thresholds: bounds },
+      obs(0.6, 100, 28),
+      null,
+    );
+    expect(step?.decision).toMatchObject({ callRate: 0.48, direction: 'down' });
   });
 });

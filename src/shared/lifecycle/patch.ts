@@ -25,6 +25,8 @@ const pacingPatchSchema = z
     strategy: pacingSchema.shape.strategy.unwrap().optional(),
     targetAbandonment: pacingSchema.shape.targetAbandonment.unwrap().optional(),
     pollIntervalMs: pacingSchema.shape.pollIntervalMs.unwrap().optional(),
+    // One field, as a list is: its bounds are meant together (lower below upper, min below max).
+    thresholds: pacingSchema.shape.thresholds,
   })
   .strict()
   .refine((p) => Object.keys(p).length > 0, { message: 'must change at least one pacing field' });
@@ -76,6 +78,7 @@ export const PATCHABLE_FIELDS: readonly FieldSpec[] = [
   { path: 'pacing.strategy' },
   { path: 'pacing.targetAbandonment' },
   { path: 'pacing.pollIntervalMs' },
+  { path: 'pacing.thresholds' },
 ];
 
 const SPEC_BY_PATH = new Map(PATCHABLE_FIELDS.map((f) => [f.path, f]));

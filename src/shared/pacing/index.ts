@@ -26,7 +26,7 @@ export interface PacingStep {
  * the poll worker and the benchmark use, so both run exactly the same logic.
  */
 export function decidePacing(
-  pacing: Pick<PacingConfig, 'strategy' | 'targetAbandonment'>,
+  pacing: Pick<PacingConfig, 'strategy' | 'targetAbandonment'> & Partial<Pick<PacingConfig, 'thresholds'>>,
   obs: PacingObservation,
   state: PacingControllerState,
   params: Partial<AbandonmentTargetParams> = {},
@@ -35,7 +35,7 @@ export function decidePacing(
     case 'off':
       return null;
     case 'threshold':
-      return { decision: thresholdDecision(obs), state: null };
+      return { decision: thresholdDecision(obs, pacing.thresholds), state: null };
     case 'abandonment-target': {
       const result = abandonmentTargetDecision(obs, state, {
         targetAbandonment: pacing.targetAbandonment,

@@ -1,41 +1,48 @@
+import { DEFAULT_THRESHOLDS, type Thresholds } from '../campaign-config.js';
 import { clampCallRate, directionOf, round2, type PacingDecision, type PacingObservation } from './types.js';
 
 /**
  * The seed's rule, kept as the baseline: answer rate = answered / total calls (cumulative); below
- * 0.25 → callRate × 0.85, above 0.65 → × 1.15; applied only when it moves by more than 0.01,
- * rounded to 2 decimals, clamped to 0.1..1.0. It ignores abandonment entirely.
+ * `lowerAnswerRate` (0.25) → callRate × (1 − step) (0.85), above `upperAnswerRate` (0.65) → × (1 +
+ * step); applied only when it moves by more than 0.01, rounded to 2 decimals, kept within
+ * `minCallRate`..`maxCallRate` (0.1..1.0). The bounds come from the campaign's `pacing.thresholds`.
+ * It ignores abandonment entirely (the abandonment guard still caps it).
  *
  * One deliberate difference: with no calls yet there is no answer rate, so it holds instead of
  * treating 0/1 as "answer rate 0" and cutting the rate before the first dial.
  */
-export function thresholdDecision(obs: PacingObservation): PacingDecision {
+export function thresholdDecision(
+  obs: PacingObservation,
+  thresholds: Thresholds = DEFAULT_THRESHOLDS,
+): PacingDecision {
+  const { lowerAnswerRate: lower, upperAnswerRate: upper, minCallRate, maxCallRate, step } = thresholds;
   const { totalCalls, answeredCalls } = obs.stats;
   const current = obs.callRate;
   const answerRate = totalCalls > 0 ? answeredCalls / totalCalls : null;
   const base = {
     strategy: 'threshold' as const,
     previousCallRate: current,
-    inputs: { answerRate, totalCalls, answeredCalls },
+    inputs: { answerRate, totalCalls, answeredCalls, lowerAnswerRate: lower, upperAnswerRate: upper },
   };
   if (answerRate === null) {
     return { ...base, callRate: current, direction: 'hold', reason: 'no calls yet' };
   }
   let proposed = current;
-  if (answerRate < 0.25) proposed = current * 0.85;
-  else if (answerRate > 0.65) proposed = current * 1.15;
-  const next = clampCallRate(round2(proposed));
+  if (answerRate < lower) proposed = current * (1 - step);
+  else if (answerRate > upper) proposed = current * (1 + step);
+  const next = Math.min(maxCallRate, Math.max(minCallRate, clampCallRate(round2(proposed))));
   if (Math.abs(proposed - current) <= 0.01 || next === current) {
     return {
       ...base,
       callRate: current,
       direction: 'hold',
-      reason: 'answer rate within 0.25..0.65 or change too small',
+      reason: `answer rate within ${lower}..${upper} or change too small`,
     };
   }
   return {
     ...base,
     callRate: next,
     direction: directionOf(current, next),
-    reason: answerRate < 0.25 ? 'answer rate below 0.25' : 'answer rate above 0.65',
+    reason: answerRate < lower ? `answer rate below ${lower}` : `answer rate above ${upper}`,
   };
 }
