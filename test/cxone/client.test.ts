@@ -83,6 +83,26 @@ describe('CXone client against the sandbox (real HTTP, real Redis)', () => {
     expect(counters[TOKEN]?.requests).toBe(2);
   });
 
+  it('sends the token current when its limiter slot comes, not the one it had before waiting', async () => {
+    // One call per endpoint every 3 s and 2-second tokens: the second stats call waits in the limiter
+    // longer than the token it set out with lives.
+    harness = await startHarness({
+      tag: 'wait',
+      sandbox: { tokenTtlSeconds: 2 },
+      perWindow: 1,
+      windowMs: 3_000,
+    });
+    const created = await harness.client.createCampaign(campaignBody());
+    await harness.client.getStats(created.id);
+    const waited = await harness.client.getStats(created.id);
+    expect(waited.status).toBeDefined();
+    const counters = await harness.counters();
+    // No slot spent on a dead token (before: a 401, a refresh, another wait and another 401, ending
+    // in "check your credentials").
+    expect(counters[STATS]?.unauthorized ?? 0).toBe(0);
+    expect(counters[STATS]?.accepted).toBe(2);
+  });
+
   it('maps 422 with every invalid field', async () => {
     harness = await startHarness({ tag: '422' });
     const bad = campaignBody();

@@ -127,7 +127,8 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
     const waitLeft = () => (deadline === undefined ? undefined : Math.max(0, deadline - clock.now()));
     let refreshedAfter401 = false;
     for (;;) {
-      const token = await tokenWithin(waitLeft(), ctx);
+      // Had before the limiter's wait, so a slot is never held while a token is fetched...
+      let token = await tokenWithin(waitLeft(), ctx);
       const res: RawResponse = await scheduleWithin(
         spec.endpoint,
         priority,
@@ -136,8 +137,12 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
           maxWaitMs: waitLeft(),
           signal: callOpts.signal,
         },
-        () =>
-          http.send({
+        async () => {
+          // ...and asked for again once the slot is granted: the wait may have outlasted it (a backlog,
+          // a long 429 penalty), and a dead token would spend the slot on a 401 — twice, and the
+          // call would fail as if the credentials were wrong. Cached, this costs nothing.
+          token = await tokens.getToken();
+          return http.send({
             endpoint: spec.endpoint,
             method: spec.method,
             path: spec.path,
@@ -147,7 +152,8 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
             campaignId: ctx.campaignId,
             attempt: ctx.attempt,
             signal: callOpts.signal,
-          }),
+          });
+        },
       );
       if (res.status >= 200 && res.status <= 299) return parseBody(spec.schema, res.body, ctx);
       if (res.status === 401 && !refreshedAfter401) {
