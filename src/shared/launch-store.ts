@@ -130,6 +130,24 @@ redis.call('DEL', KEYS[2])
 return 1
 `;
 
+/** The reason of the stop command a failed launch queues when CXone refused its cancel. */
+export const LAUNCH_FAILED_REASON = 'launch-failed';
+
+/**
+ * A failed launch's campaign, cancelled at last by the stop command its failure queued: the record
+ * says so and no longer names the command, and the campaign → launch marker (kept while the stop
+ * retried) goes. KEYS[1] launch hash, KEYS[2] marker; ARGV: field/value pairs. 0 unless failed.
+ */
+const CLEANED_UP_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'failed' then
+  return 0
+end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('HDEL', KEYS[1], 'cancelCommandId')
+redis.call('DEL', KEYS[2])
+return 1
+`;
+
 /**
  * A launch job's first step: reads the record and, unless it already finished, marks it running, in
  * one round trip. Returns the record as it was before (HGETALL pairs; empty when there is none).
@@ -276,7 +294,30 @@ export class LaunchStore {
     return result === 1;
   }
 
-  /** The launch still creating or scheduling this campaign (before its campaign record exists), if any. */
+  /**
+   * The stop a failed launch queued for its campaign (CXone refused the cancel then) went through.
+   * False when the launch is not a failed one.
+   */
+  async recordCleanedUp(
+    launchId: string,
+    campaignId: string,
+    fields: Pick<StoredFields, 'campaignStatus' | 'cxoneVersion'>,
+  ): Promise<boolean> {
+    const result = await evalScript(
+      this.redis,
+      CLEANED_UP_SCRIPT,
+      2,
+      this.keys.launch(launchId),
+      this.campaignMarker(campaignId),
+      ...encode({ ...fields, cancelled: true, updatedAt: this.now() }),
+    );
+    return result === 1;
+  }
+
+  /**
+   * The launch creating or scheduling this campaign (before its campaign record exists), or the failed
+   * one whose stop of it is still retrying, if any.
+   */
   async launchOfCampaign(campaignId: string): Promise<string | null> {
     return this.redis.get(this.campaignMarker(campaignId));
   }

@@ -25,7 +25,12 @@ import {
   type LaunchJob,
 } from '../shared/jobs.js';
 import { QUEUES } from '../shared/keys.js';
-import { createLaunchStore, launchAuditId, type LaunchStore } from '../shared/launch-store.js';
+import {
+  createLaunchStore,
+  LAUNCH_FAILED_REASON,
+  launchAuditId,
+  type LaunchStore,
+} from '../shared/launch-store.js';
 import { enqueueCommand } from '../shared/lifecycle/enqueue.js';
 import { canTransition, isFinal } from '../shared/lifecycle/state-machine.js';
 import { jobDuration, launchOutcomes } from '../shared/metrics.js';
@@ -335,7 +340,7 @@ async function cancelPartialCampaign(
       const { commandId } = await enqueueCommand(ctx, {
         campaignId,
         actor: ACTOR,
-        reason: 'launch-failed',
+        reason: LAUNCH_FAILED_REASON,
         action: 'stop',
       });
       ctx.logger.error(
@@ -393,8 +398,9 @@ async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: nu
   await launches.finish(data.launchId, {
     status: 'failed',
     error: reason,
-    // Named again so the campaign's "still being launched" marker goes with the outcome.
-    ...(campaignId ? { campaignId } : {}),
+    // Named again so the campaign's "still being launched" marker goes with the outcome — unless a
+    // stop is still retrying: the marker then leads its success back to this launch (hooks.ts).
+    ...(campaignId && !cleanup?.cancelCommandId ? { campaignId } : {}),
     ...(cleanup?.cancelled ? { cancelled: true, campaignStatus: 'cancelled' } : {}),
     // The version the cancel left, not the one the create did.
     ...(cleanup?.version !== undefined ? { cxoneVersion: cleanup.version } : {}),
@@ -859,6 +865,37 @@ async function takeOverEarlyActivation(
 }
 
 /** The worker for the `launch` queue: launch jobs and their delayed activations. */
+/**
+ * A launch job BullMQ gave up on without its processor recording an outcome — failed for stalling
+ * more often than `maxStalledCount` (its workers died or hung mid-run) — would read `running` for
+ * the 30 days its record lives, and a campaign it had created would be left half-launched. Finished
+ * here as any final failure is: the launch failed with the reason, its campaign cancelled, audited.
+ * A job whose processor already recorded the outcome (every other final failure) is left alone.
+ */
+export async function finishGivenUpLaunch(
+  deps: Pick<Deps, 'ctx' | 'launches' | 'campaigns'>,
+  job: Pick<Job, 'id' | 'name' | 'data' | 'attemptsMade' | 'getState'>,
+  err: Error,
+): Promise<boolean> {
+  if (job.name === ACTIVATE_JOB) return false;
+  const parsed = launchJobSchema.safeParse(job.data);
+  if (!parsed.success) return false;
+  if ((await job.getState()) !== 'failed') return false; // retried: its next run records the outcome
+  const launch = await deps.launches.get(parsed.data.launchId);
+  if (!launch || deps.launches.isTerminal(launch)) return false;
+  deps.ctx.logger.error(
+    { launchId: parsed.data.launchId, jobId: job.id, err: err.message },
+    'launch job given up by BullMQ without an outcome; recording it as failed',
+  );
+  await failLaunch(
+    deps as Deps,
+    parsed.data,
+    new Error(`the launch job was given up: ${err.message}`),
+    Math.max(1, job.attemptsMade),
+  );
+  return true;
+}
+
 export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOptions> = {}): Worker {
   const options = workerOptions(ctx, QUEUES.launch, overrides);
   const deps: Deps = {
@@ -868,7 +905,7 @@ export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOpt
     lockMs: options.lockDuration ?? 30_000,
     scheduledCheckInterval: createScheduledCheckInterval(ctx),
   };
-  return new Worker(
+  const worker = new Worker(
     QUEUES.launch,
     async (job: Job, token?: string) => {
       const end = jobDuration.startTimer({ queue: QUEUES.launch });
@@ -886,4 +923,14 @@ export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOpt
     },
     options,
   );
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    finishGivenUpLaunch(deps, job, err).catch((finishErr: unknown) =>
+      ctx.logger.error(
+        { jobId: job.id, err: (finishErr as Error).message },
+        'could not record the outcome of a launch job BullMQ gave up on',
+      ),
+    );
+  });
+  return worker;
 }

@@ -65,5 +65,18 @@ describe('the cleanup of a failed launch when CXone refuses the cancel', () => {
       return command && command.status !== 'queued' && command.status !== 'running' ? command : undefined;
     });
     expect(finished).toMatchObject({ status: 'succeeded' });
+    // And the launch says so: cancelled, at the version the stop left, no stop pending any more.
+    const cleaned = await waitFor('the launch to record the cancel', async () => {
+      const now = await launches.get(launchId);
+      return now?.cancelled === true ? now : undefined;
+    });
+    const onCxone = await stack.ctx.cxone.getCampaign(campaignId);
+    expect(cleaned).toMatchObject({
+      status: 'failed',
+      campaignStatus: 'cancelled',
+      cxoneVersion: onCxone.version,
+    });
+    expect(cleaned.cancelCommandId).toBeUndefined();
+    expect(await launches.launchOfCampaign(campaignId)).toBeNull();
   });
 });

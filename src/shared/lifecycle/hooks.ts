@@ -11,7 +11,7 @@ import { replanWindowEnforcement } from '../compliance/replan.js';
 import { CampaignStore } from '../campaign-store.js';
 import type { AppContext } from '../context.js';
 import type { CampaignStatus } from '../cxone/wire.js';
-import { createLaunchStore } from '../launch-store.js';
+import { createLaunchStore, LAUNCH_FAILED_REASON } from '../launch-store.js';
 import { activateJobId } from '../jobs.js';
 import { ensurePolling, stopPolling } from '../polling/schedulers.js';
 import type { LifecycleHooks } from './executor.js';
@@ -44,6 +44,8 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
           ctx.queues.launch.remove(activateJobId(campaignId)).catch(() => 0),
           // With its activation gone, nothing else would tell the launch it never started.
           ...(from === 'scheduled' ? [noteStoppedBeforeStart(ctx, campaignId, to, by?.version)] : []),
+          // The stop a failed launch queued went through: the launch stops reading "not cancelled".
+          ...(by?.reason === LAUNCH_FAILED_REASON ? [noteCleanedUp(ctx, campaignId, to, by.version)] : []),
         ]);
         return;
       }
@@ -107,6 +109,19 @@ async function noteGuardPauseLifted(
     },
     dedupeKey: `guard-pause-lifted:${campaignId}:${by.commandId}`,
   });
+}
+
+/** The failed launch whose stop of this campaign just went through (launch-store.ts recordCleanedUp). */
+async function noteCleanedUp(
+  ctx: AppContext,
+  campaignId: string,
+  status: CampaignStatus,
+  version: number,
+): Promise<void> {
+  const launches = createLaunchStore(ctx);
+  const launchId = await launches.launchOfCampaign(campaignId);
+  if (launchId)
+    await launches.recordCleanedUp(launchId, campaignId, { campaignStatus: status, cxoneVersion: version });
 }
 
 /**
