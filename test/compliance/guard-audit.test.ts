@@ -109,6 +109,25 @@ describe('abandonment guard with audit', () => {
     expect((await tc.audit.verify(ID)).ok).toBe(true);
   });
 
+  it("carries the campaign's efficiency from the statistics it decided on, as the seed's records do", async () => {
+    const metrics = {
+      efficiencyScore: 12.5,
+      answerRate: 0.3,
+      abandonmentRate: 0.04,
+      complianceViolationFrequency: 0,
+      totalCalls: 3000,
+    };
+    const pause = await applyAbandonmentGuard(tc.ctx, {
+      campaignId: ID,
+      config: c,
+      stats: stats(1000, 40),
+      metrics,
+    });
+    expect(pause.action).toBe('pause');
+    const records = (await tc.audit.list(ID)).filter((r) => r.action === 'compliance_action');
+    expect(records.map((r) => r.metrics)).toEqual([metrics]);
+  });
+
   it('records a closed period with its rate and whether it stayed under the cap', async () => {
     await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(5000, 100) });
     tc.clock.set(Date.parse('2026-04-01T14:00:00Z')); // start + 30 days

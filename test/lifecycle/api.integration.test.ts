@@ -16,6 +16,8 @@ import { WEEKDAYS } from '../../src/shared/campaign-config.js';
 import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { listPolledCampaigns } from '../../src/shared/polling/schedulers.js';
 import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
+import { efficiencyScore } from '../../src/shared/efficiency.js';
+import { statsOf } from './fixtures.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { startHarness, testCampaignConfig, zoneInsideWindowNow, type Harness } from './harness.js';
 
@@ -267,6 +269,18 @@ describe('campaign command API', () => {
     expect(events.find((e) => e.type === 'campaign.settings.changed')?.data['changes']).toEqual([
       { field: 'name', from: campaign.name, to: 'Renamed in the console' },
     ]);
+  });
+
+  it("puts the campaign's last measured efficiency on the command's audit records", async () => {
+    const campaign = await h.campaign('active');
+    const stats = { ...statsOf({ totalCalls: 400, answeredCalls: 120 }), version: campaign.version };
+    await new CampaignStore(h.ctx).recordStats(campaign.id, stats, efficiencyScore(stats));
+    const res = await act(campaign.id, 'pause');
+    await h.waitForCommand((res.json() as { commandId: string }).commandId);
+    const changed = (await auditTrail(campaign.id)).find((r) => r.action === 'state_changed') as
+      { metrics?: unknown } | undefined;
+    expect(changed?.metrics).toEqual(efficiencyScore(stats));
+    expect(changed?.metrics).toMatchObject({ totalCalls: 400 });
   });
 
   it('refuses an action the current state forbids with 409 and the reason, enqueueing nothing', async () => {

@@ -1,6 +1,7 @@
 import type { CampaignConfig } from '../campaign-config.js';
 import type { AppContext } from '../context.js';
 import type { CampaignStats } from '../cxone/wire.js';
+import type { EfficiencyMetrics } from '../efficiency.js';
 import { enqueueCommand } from '../lifecycle/enqueue.js';
 import { MIN_CALL_RATE } from '../pacing/dial-ratio.js';
 import { describePeriod, evaluateAbandonmentGuard, type GuardDecision, type GuardInput } from './guard.js';
@@ -40,6 +41,8 @@ export async function applyAbandonmentGuard(
     stats: Pick<CampaignStats, 'totalCalls' | 'answeredCalls' | 'abandonedCalls' | 'complianceViolations'> &
       Partial<Pick<CampaignStats, 'version'>>;
     options?: GuardInput['options'];
+    /** The efficiency of the statistics just polled, for the audit records (the seed's metrics). */
+    metrics?: EfficiencyMetrics | null;
   },
 ): Promise<GuardDecision> {
   const { campaignId } = input;
@@ -59,6 +62,7 @@ export async function applyAbandonmentGuard(
       campaignId,
       kind: 'period_closed',
       cxoneVersion: input.stats.version,
+      metrics: input.metrics ?? null,
       details: {
         rule: 'abandonment-period',
         source: decision.source,
@@ -102,6 +106,7 @@ export async function applyAbandonmentGuard(
       campaignId,
       kind: 'guard_pause',
       cxoneVersion: input.stats.version,
+      metrics: input.metrics ?? null,
       details: { ...details, commandId },
       event: 'campaign.compliance.paused',
     });
@@ -110,6 +115,7 @@ export async function applyAbandonmentGuard(
       campaignId,
       kind: 'guard_throttle',
       cxoneVersion: input.stats.version,
+      metrics: input.metrics ?? null,
       details: { ...details, throttle: decision.throttle },
     });
   } else if (state?.lastAction && state.lastAction !== 'none') {
@@ -117,6 +123,7 @@ export async function applyAbandonmentGuard(
       campaignId,
       kind: 'guard_release',
       cxoneVersion: input.stats.version,
+      metrics: input.metrics ?? null,
       details,
     });
   }

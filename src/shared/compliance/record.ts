@@ -1,4 +1,5 @@
 import type { AppContext } from '../context.js';
+import type { EfficiencyMetrics } from '../efficiency.js';
 import type { EventType } from '../events/types.js';
 import { complianceActions } from '../metrics.js';
 import { auditOrLog, publishOrLog } from '../side-records.js';
@@ -23,6 +24,8 @@ export async function recordComplianceAction(
     event?: EventType;
     dedupeKey?: string;
     actor?: string;
+    /** The campaign's efficiency from the statistics the action was decided on, when there are some. */
+    metrics?: EfficiencyMetrics | null;
   },
 ): Promise<void> {
   const at = new Date(ctx.clock.now()).toISOString();
@@ -38,6 +41,7 @@ export async function recordComplianceAction(
       actor: input.actor ?? COMPLIANCE_ACTOR,
       cxoneVersion: input.cxoneVersion,
       details,
+      metrics: input.metrics ?? null,
       ...(input.dedupeKey ? { dedupeKey: input.dedupeKey } : {}),
     },
     { kind: input.kind },

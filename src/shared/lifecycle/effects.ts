@@ -1,6 +1,7 @@
 import type { AuditAction, AuditTrail } from '../audit/types.js';
 import type { CampaignConfig } from '../campaign-config.js';
 import type { CampaignStore } from '../campaign-store.js';
+import type { EfficiencyMetrics } from '../efficiency.js';
 import type { CampaignResource } from '../cxone/wire.js';
 import type { EventPublisher, EventType } from '../events/types.js';
 import type { Logger } from '../logger.js';
@@ -24,6 +25,8 @@ export interface CommandEffects {
   /** Stores what CXone answered (version-guarded); `config` also sets the orchestrator-only fields. */
   sync(resource: CampaignResource, config?: CampaignConfig): Promise<void>;
   followUp(what: string, fn: () => Promise<void>): Promise<void>;
+  /** The campaign's efficiency as last measured (its record's), attached to the audit records after. */
+  useMetrics(metrics: EfficiencyMetrics | null | undefined): void;
 }
 
 export interface CommandIdentity {
@@ -38,6 +41,7 @@ export function createCommandEffects(
   cmd: CommandIdentity,
 ): CommandEffects {
   const log = deps.logger;
+  let metrics: EfficiencyMetrics | null = null;
   return {
     audit: (action, details, cxoneVersion, dedupeKey) =>
       auditOrLog(deps, {
@@ -46,8 +50,12 @@ export function createCommandEffects(
         actor: cmd.actor,
         cxoneVersion,
         details: { commandId: cmd.commandId, reason: cmd.reason, ...details },
+        metrics,
         ...(dedupeKey ? { dedupeKey } : {}),
       }),
+    useMetrics(known) {
+      metrics = known ?? null;
+    },
     publish: (type, data) =>
       publishOrLog(deps, type, cmd.campaignId, {
         commandId: cmd.commandId,

@@ -168,6 +168,8 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   const ours = job.patch ? flattenPatch(campaignPatchSchema.parse(job.patch)) : {};
   let latest = await cxone.getCampaign(campaignId, callOpts);
   const record = await store.get(campaignId);
+  // The seed's audit records carry the campaign's efficiency when it is known: its last poll's.
+  effects.useMetrics(record?.efficiency);
   if (record && hooks.onCampaignRead) {
     const seen = latest.version;
     await effects.followUp('outside-change', () => hooks.onCampaignRead!(record, seen));

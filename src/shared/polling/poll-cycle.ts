@@ -202,7 +202,12 @@ async function pollOnce(ctx: AppContext, campaignId: string, attempt: number): P
     return { kind: 'polled', status: stats.status, guard: 'skipped', pacing: null };
   }
 
-  const guard = await applyAbandonmentGuard(ctx, { campaignId, config: record.config, stats });
+  const guard = await applyAbandonmentGuard(ctx, {
+    campaignId,
+    config: record.config,
+    stats,
+    metrics: efficiency,
+  });
   if (guard.action === 'pause') {
     return { kind: 'polled', status: stats.status, guard: 'pause', pacing: null };
   }
