@@ -256,7 +256,9 @@ describe('POST /v1/campaigns/validate', () => {
     );
     // Even when the compliance group itself is invalid.
     const unknownField = await api(stack, 'POST', '/v1/campaigns/validate', {
-      body: campaignConfig({ compliance: { doNotCallCheck: false, extra: 1 } as { doNotCallCheck: boolean } }),
+      body: campaignConfig({
+        compliance: { doNotCallCheck: false, extra: 1 } as { doNotCallCheck: boolean },
+      }),
     });
     expect((unknownField.body.issues as Array<{ path: string }>).map((i) => i.path)).toEqual(
       expect.arrayContaining(['compliance.doNotCallCheck']),
