@@ -17,6 +17,8 @@ import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { listPolledCampaigns } from '../../src/shared/polling/schedulers.js';
 import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
 import { efficiencyScore } from '../../src/shared/efficiency.js';
+import { applyPacing } from '../../src/shared/pacing/apply.js';
+import { thresholdsSchema } from '../../src/shared/campaign-config.js';
 import { statsOf } from './fixtures.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { startHarness, testCampaignConfig, zoneInsideWindowNow, type Harness } from './harness.js';
@@ -281,6 +283,29 @@ describe('campaign command API', () => {
       { metrics?: unknown } | undefined;
     expect(changed?.metrics).toEqual(efficiencyScore(stats));
     expect(changed?.metrics).toMatchObject({ totalCalls: 400 });
+  });
+
+  it('paces a threshold campaign by its own bounds, and lets a PATCH move it to another strategy', async () => {
+    const config = testCampaignConfig({
+      pacing: {
+        strategy: 'threshold',
+        targetAbandonment: 0.025,
+        pollIntervalMs: 15_000,
+        thresholds: thresholdsSchema.parse({ lowerAnswerRate: 0.5 }),
+      },
+    });
+    const campaign = await h.campaign('active', config);
+    const record = (await new CampaignStore(h.ctx).get(campaign.id))!;
+    // 40 % answered: inside the seed's 0.25..0.65, below this campaign's 0.5.
+    const stats = { ...statsOf({ totalCalls: 100, answeredCalls: 40 }), version: record.version };
+    const paced = await applyPacing(h.ctx, { record, stats, efficiency: null, throttle: null });
+    expect(paced).toMatchObject({
+      kind: 'decided',
+      decision: { direction: 'down', reason: 'answer rate below 0.5' },
+    });
+    // Bounds the new strategy ignores do not hold the campaign on this one.
+    const moved = await patchCampaign(campaign.id, { pacing: { strategy: 'abandonment-target' } });
+    expect(moved.statusCode).toBe(202);
   });
 
   it('refuses an action the current state forbids with 409 and the reason, enqueueing nothing', async () => {

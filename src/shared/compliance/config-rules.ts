@@ -289,16 +289,6 @@ export function describeProblems(
 export function refineCampaignCompliance(config: CampaignConfig, ctx: z.RefinementCtx): void {
   // Zod runs this refinement after non-fatal issues too, on the values as given.
   const unusable = new Set(ctx.issues.map((issue) => (issue.path ?? []).join('.')));
-  // Not a compliance rule, but the one cross-field rule of pacing: bounds no strategy would read are
-  // a mistake to report, not to ignore.
-  if (config.pacing?.thresholds && (config.pacing.strategy ?? 'abandonment-target') !== 'threshold') {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['pacing', 'thresholds'],
-      message:
-        'only the threshold strategy uses thresholds: set pacing.strategy to "threshold", or leave them out',
-    });
-  }
   for (const problem of checkCampaignCompliance(config, unusable)) {
     ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
   }

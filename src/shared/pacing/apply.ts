@@ -47,6 +47,7 @@ export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): 
   const pacingConfig = {
     strategy: pacingStrategyOf(record.config),
     targetAbandonment: targetAbandonmentOf(record.config),
+    ...(record.config.pacing?.thresholds ? { thresholds: record.config.pacing.thresholds } : {}),
   };
   const previous = readPacingRecord(record.pacing, pacingConfig.strategy);
   const store = new CampaignStore(ctx);
