@@ -444,4 +444,25 @@ describe('verifying every campaign vouches for every record the export outputs',
       await deletePrefix(redis, own);
     }
   });
+
+  it('does not take records appended while it runs for breaks or unchained ones', async () => {
+    const own = testPrefix();
+    const ownKeys = createKeys(own);
+    const live = createAuditTrail({ redis, keys: ownKeys, logger: silentLogger });
+    try {
+      for (let i = 0; i < 100; i++) await live.append(input(`w-${i % 10}`, i));
+      // Verification of everything while the fleet appends, to known campaigns and to new ones.
+      const writer = (async () => {
+        for (let i = 0; i < 400; i++) await live.append(input(i % 2 ? `w-${i % 10}` : `new-${i}`, i));
+      })();
+      const results = [];
+      for (let run = 0; run < 3; run++) results.push(await live.verify());
+      await writer;
+      results.push(await live.verify());
+      expect(results.map((r) => r.broken)).toEqual([[], [], [], []]);
+      expect(results[3]?.checked).toBe(500);
+    } finally {
+      await deletePrefix(redis, own);
+    }
+  });
 });

@@ -30,6 +30,8 @@ const CAS_MAX_ATTEMPTS = 200;
 /** Chain heads remembered per process (campaigns this process appended to recently). */
 const KNOWN_HEADS_MAX = 10_000;
 const SCAN_BATCH = 500;
+/** How often one campaign's walk reads on after records appended meanwhile before its head counts as broken. */
+const HEAD_CHASES = 5;
 /** Unchained records named in one verification's result (the first ones; one is enough to fail). */
 const UNCHAINED_REPORT_MAX = 100;
 
@@ -373,53 +375,57 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     let index = 0;
     let lastAuditId: string | null = null;
     let start = '-';
-    for (;;) {
-      const entries = (await redis.xrange(
-        keys.auditCampaignIndex(campaignId),
-        start,
-        '+',
-        'COUNT',
-        SCAN_BATCH,
-      )) as StreamEntry[];
-      if (entries.length === 0) break;
-      const raws = await fetchRaw(entries.map(([id]) => id));
-      for (let i = 0; i < entries.length; i++) {
-        const [streamId, fields] = entries[i]!;
-        const raw = raws[i] ?? null;
-        const record = raw === null ? undefined : parseRecord(raw);
-        const at = (reason: ChainBreakReason, extra: Partial<ChainBreak> = {}) => ({
-          checked: index,
-          broken: {
-            campaignId,
-            auditId: record?.auditId ?? streamField(fields, 'a') ?? null,
-            index,
-            reason,
-            streamId,
-            ...extra,
-          },
-        });
-        if (raw === null) return at('missing_record');
-        if (record === undefined) return at('unparseable');
-        if (record.campaignId !== campaignId) return at('wrong_campaign', { actual: record.campaignId });
-        // The product never writes a "__proto__" member, and canonical JSON leaves one out of the hash
-        // (a rebuilt object cannot hold it): content under it would pass the hash check unseen.
-        if (hasOwnProtoKey(record)) return at('forbidden_key', { actual: '__proto__' });
-        const recomputed = hashRecord(record);
-        if (recomputed !== record.hash)
-          return at('hash_mismatch', { expected: recomputed, actual: record.hash });
-        if (record.prevHash !== expectedPrev) {
-          return at('missing_previous', { expected: expectedPrev, actual: record.prevHash });
+    // Records appended while the chain is walked move the head on: the walk reads on to them (each
+    // append writes its record, index entry and head at once) a few times before calling it a break.
+    for (let chases = 0; ; chases++) {
+      for (;;) {
+        const entries = (await redis.xrange(
+          keys.auditCampaignIndex(campaignId),
+          start,
+          '+',
+          'COUNT',
+          SCAN_BATCH,
+        )) as StreamEntry[];
+        if (entries.length === 0) break;
+        const raws = await fetchRaw(entries.map(([id]) => id));
+        for (let i = 0; i < entries.length; i++) {
+          const [streamId, fields] = entries[i]!;
+          const raw = raws[i] ?? null;
+          const record = raw === null ? undefined : parseRecord(raw);
+          const at = (reason: ChainBreakReason, extra: Partial<ChainBreak> = {}) => ({
+            checked: index,
+            broken: {
+              campaignId,
+              auditId: record?.auditId ?? streamField(fields, 'a') ?? null,
+              index,
+              reason,
+              streamId,
+              ...extra,
+            },
+          });
+          if (raw === null) return at('missing_record');
+          if (record === undefined) return at('unparseable');
+          if (record.campaignId !== campaignId) return at('wrong_campaign', { actual: record.campaignId });
+          // The product never writes a "__proto__" member, and canonical JSON leaves one out of the hash
+          // (a rebuilt object cannot hold it): content under it would pass the hash check unseen.
+          if (hasOwnProtoKey(record)) return at('forbidden_key', { actual: '__proto__' });
+          const recomputed = hashRecord(record);
+          if (recomputed !== record.hash)
+            return at('hash_mismatch', { expected: recomputed, actual: record.hash });
+          if (record.prevHash !== expectedPrev) {
+            return at('missing_previous', { expected: expectedPrev, actual: record.prevHash });
+          }
+          expectedPrev = record.hash;
+          lastAuditId = record.auditId;
+          seen?.add(streamId);
+          index++;
         }
-        expectedPrev = record.hash;
-        lastAuditId = record.auditId;
-        seen?.add(streamId);
-        index++;
+        start = `(${entries[entries.length - 1]![0]}`;
       }
-      start = `(${entries[entries.length - 1]![0]}`;
-    }
-    // A record deleted from the end leaves no later link to betray it; the head still names it.
-    const head = (await redis.get(keys.auditChainHead(campaignId))) ?? '';
-    if (head !== expectedPrev) {
+      // A record deleted from the end leaves no later link to betray it; the head still names it.
+      const head = (await redis.get(keys.auditChainHead(campaignId))) ?? '';
+      if (head === expectedPrev) break;
+      if (chases < HEAD_CHASES) continue;
       return {
         checked: index,
         broken: {
@@ -444,14 +450,16 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
    * reached: added to the stream without an index entry, or of a campaign missing from the set of
    * chains. Without this check, verifying "everything" would vouch for less than an export outputs.
    */
-  async function unchainedRecords(seen: ReadonlySet<string>): Promise<ChainBreak[]> {
+  async function unchainedRecords(seen: ReadonlySet<string>, upTo: string): Promise<ChainBreak[]> {
     const found: ChainBreak[] = [];
+    // (`audit trim` removes the indexes' entries, then the stream's: a verification running during a
+    // trim may name records the trim is removing.)
     let start = '-';
     for (;;) {
       const entries = (await redis.xrange(
         keys.auditStream(),
         start,
-        '+',
+        upTo,
         'COUNT',
         SCAN_BATCH,
       )) as StreamEntry[];
@@ -471,7 +479,16 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     }
   }
 
+  /** The id of the stream's last record, or null for an empty stream. */
+  async function streamEnd(): Promise<string | null> {
+    const [last] = (await redis.xrevrange(keys.auditStream(), '+', '-', 'COUNT', 1)) as StreamEntry[];
+    return last ? last[0] : null;
+  }
+
   async function verify(campaignId?: string): Promise<VerifyResult> {
+    // The stream's end before the chains are read: records appended while this runs (each with its
+    // index entry and its campaign, atomically) are past it, so they are not taken for unchained.
+    const upTo = campaignId ? undefined : await streamEnd();
     const ids = campaignId ? [campaignId] : await campaignIds();
     let checked = 0;
     const broken: ChainBreak[] = [];
@@ -482,7 +499,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       if (result.broken) broken.push(result.broken);
     }
     // Only when every chain verified whole: a broken chain stops early and leaves its later records unseen.
-    if (seen && broken.length === 0) broken.push(...(await unchainedRecords(seen)));
+    if (seen && upTo && broken.length === 0) broken.push(...(await unchainedRecords(seen, upTo)));
     if (broken.length > 0) logger.error({ broken }, 'audit chain verification failed');
     return {
       ok: broken.length === 0,
