@@ -223,6 +223,9 @@ describe('adjust worker: versioned writes against the sandbox', () => {
     // CXone won: the record shows its value at once, not the one from before the outside change.
     const record = await new CampaignStore(h.ctx).get(campaign.id);
     expect(record).toMatchObject({ version: now.version, config: { dialerStrategy: { callRate: 0.6 } } });
+    // And the outside change it ran into is imported, though the record no longer betrays it.
+    const job = await h.ctx.queues.audit.getJob(historyJobId(campaign.id, now.version));
+    expect(job?.data).toEqual({ campaignId: campaign.id, version: now.version });
   });
 
   it('rolls back the first write when the second fails half-way, then retries the whole command', async () => {

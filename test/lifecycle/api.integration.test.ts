@@ -273,6 +273,28 @@ describe('campaign command API', () => {
     ]);
   });
 
+  it('does not announce as outside a change of ours that landed while the poll waited', async () => {
+    const campaign = await h.campaign('active');
+    const store = new CampaignStore(h.ctx);
+    // While the poll waits for its statistics, a command of ours pauses the campaign and syncs it.
+    const racing = {
+      ...h.ctx,
+      cxone: {
+        ...h.ctx.cxone,
+        getStats: async (id: string, opts?: Parameters<typeof h.ctx.cxone.getStats>[1]) => {
+          const paused = await h.ctx.cxone.updateCampaign(id, campaign.version, { status: 'paused' });
+          await store.syncFromCxone(paused);
+          return h.ctx.cxone.getStats(id, opts);
+        },
+      },
+    } as typeof h.ctx;
+    await runPollCycle(racing, campaign.id);
+    const outside = (await (h.ctx.events as EventPublisherStore).recent(20, campaign.id)).filter(
+      (e) => e.data['reason'] === 'outside',
+    );
+    expect(outside).toEqual([]);
+  });
+
   it("puts the campaign's last measured efficiency on the command's audit records", async () => {
     const campaign = await h.campaign('active');
     const stats = { ...statsOf({ totalCalls: 400, answeredCalls: 120 }), version: campaign.version };

@@ -297,7 +297,11 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       return { status: 'failed', error: { kind: 'compliance_refused', message: stop.reason }, ...extra };
     }
     // CXone wins a conflict, so the record shows what CXone holds now, not what it held before the
-    // outside change (until the next poll, which may be a while for a paused campaign).
+    // outside change (until the next poll, which may be a while for a paused campaign). The change
+    // that caused it was made outside, and the sync hides it from every later read: imported now.
+    if (record && hooks.onCampaignRead) {
+      await effects.followUp('outside-change', () => hooks.onCampaignRead!(record, seen.version));
+    }
     await effects.sync(seen);
     await effects.audit('conflict', { ...stop.report, ...extra }, stop.report.version);
     log.warn({ conflict: stop.report }, 'command stopped by a conflict; nothing overwritten');

@@ -144,11 +144,12 @@ async function pollOnce(ctx: AppContext, campaignId: string, attempt: number): P
   if (isFinal(stats.status)) {
     // Ended in CXone's console (ours would have synced the version): CXone's account of it goes into
     // the trail, as any outside change does, though nothing polls the campaign any more.
-    if (stats.version > record.cxone.version) {
+    const known = stats.version > record.cxone.version ? (await store.get(campaignId))?.cxone : record.cxone;
+    if (known && stats.version > known.version) {
       await queueHistoryImport(ctx, campaignId, stats.version);
-      if (record.cxone.status !== stats.status) {
+      if (known.status !== stats.status) {
         await publishOrLog(ctx, 'campaign.state.changed', campaignId, {
-          from: record.cxone.status,
+          from: known.status,
           to: stats.status,
           version: stats.version,
           reason: OUTSIDE_REASON,
@@ -165,9 +166,12 @@ async function pollOnce(ctx: AppContext, campaignId: string, attempt: number): P
     // Someone changed the campaign outside the orchestrator (CXone's console, another tool): CXone
     // wins, so re-read it before pacing decides from a stale callRate.
     const resource = await ctx.cxone.getCampaign(campaignId, { priority: 'poll', campaignId, attempt });
-    const before = record.cxone;
+    // Compared with the record as it is now: a command of ours may have written and synced the newer
+    // version while this poll waited for its statistics (at poll priority, behind commands), and its
+    // own event already told of it.
+    const before = (await store.get(campaignId))?.cxone ?? record.cxone;
     await store.syncFromCxone(resource);
-    await announceOutsideChange(ctx, campaignId, before, resource);
+    if (resource.version > before.version) await announceOutsideChange(ctx, campaignId, before, resource);
     // CXone's account of the change (who, what, when) goes into the trail.
     await queueHistoryImport(ctx, campaignId, resource.version);
     record = (await store.get(campaignId)) ?? record;
