@@ -164,3 +164,20 @@ describe('token provider', () => {
     expect(rec.penalties).toEqual([['POST /oauth2/token', 7_000]]);
   });
 });
+
+describe('a token for a call that already holds its limiter slot (sendable)', () => {
+  it('is the cached one until shortly before it expires, past the early refresh, and never fetched', async () => {
+    const clock = new ManualClock(1_000_000);
+    const { http, sent } = fakeHttp([token('t1', 3600), token('t2', 3600)]);
+    const tokens = provider(http, { clock });
+    expect(tokens.sendable()).toBeUndefined();
+    await tokens.getToken();
+    // Past the early refresh (60 s before expiry), still sendable: 3 540.5 s into its hour.
+    clock.advance(3_540_500);
+    expect(tokens.sendable()).toBe('t1');
+    // Within 5 s of its end: a request might reach CXone after it died.
+    clock.advance(55_000);
+    expect(tokens.sendable()).toBeUndefined();
+    expect(sent).toHaveLength(1);
+  });
+});

@@ -138,10 +138,11 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
           signal: callOpts.signal,
         },
         async () => {
-          // ...and asked for again once the slot is granted: the wait may have outlasted it (a backlog,
+          // ...and looked at again once the slot is granted: the wait may have outlasted it (a backlog,
           // a long 429 penalty), and a dead token would spend the slot on a 401 — twice, and the
-          // call would fail as if the credentials were wrong. Cached, this costs nothing.
-          token = await tokens.getToken();
+          // call would fail as if the credentials were wrong. The cached one is sent while it lives
+          // (no fetch while holding the slot); only a dead one is replaced, within the caller's wait.
+          token = tokens.sendable() ?? (await tokenWithin(waitLeft(), ctx));
           return http.send({
             endpoint: spec.endpoint,
             method: spec.method,

@@ -16,6 +16,11 @@ export interface TokenProvider {
   invalidate(token: string): void;
   /** When the cached token expires (epoch ms), for diagnostics; undefined when none is cached. */
   expiresAt(): number | undefined;
+  /**
+   * The cached token while it can still be sent (until shortly before it expires, past the early
+   * refresh), without fetching; undefined otherwise. For a call that already holds its limiter slot.
+   */
+  sendable(): string | undefined;
 }
 
 export interface TokenProviderOptions {
@@ -50,6 +55,7 @@ interface CachedToken {
   value: string;
   expiresAt: number;
   refreshAt: number;
+  sendableUntil: number;
 }
 
 /**
@@ -108,12 +114,21 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
     // Lifetime counts from when we asked, not when the answer arrived: the server's clock started then.
     const lifetimeMs = body.expires_in * 1000;
     const expiresAt = requestedAt + lifetimeMs;
-    cached = { value: body.access_token, expiresAt, refreshAt: expiresAt - refreshMarginMs(lifetimeMs) };
+    cached = {
+      value: body.access_token,
+      expiresAt,
+      refreshAt: expiresAt - refreshMarginMs(lifetimeMs),
+      // Still sent this close to its end: the request must reach CXone before the token dies.
+      sendableUntil: expiresAt - Math.min(5_000, lifetimeMs * 0.05),
+    };
     opts.logger.debug({ expiresInS: body.expires_in, scopes: body.scope }, 'CXone access token acquired');
     return body.access_token;
   }
 
   return {
+    sendable() {
+      return cached && clock.now() < cached.sendableUntil ? cached.value : undefined;
+    },
     getToken() {
       if (cached && clock.now() < cached.refreshAt) return Promise.resolve(cached.value);
       if (!inflight) {
