@@ -309,7 +309,9 @@ export class LaunchStore {
       2,
       this.keys.launch(launchId),
       this.campaignMarker(campaignId),
-      ...encode({ ...fields, cancelled: true, updatedAt: this.now() }),
+      // `cancelled`, as on a cleanup done at once: whether it ended as cancelled (a campaign that had
+      // started dialing ends as completed).
+      ...encode({ ...fields, cancelled: fields.campaignStatus === 'cancelled', updatedAt: this.now() }),
     );
     return result === 1;
   }

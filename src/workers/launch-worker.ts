@@ -31,7 +31,7 @@ import {
   launchAuditId,
   type LaunchStore,
 } from '../shared/launch-store.js';
-import { enqueueCommand } from '../shared/lifecycle/enqueue.js';
+import { enqueueCommand, getCommand } from '../shared/lifecycle/enqueue.js';
 import { canTransition, isFinal } from '../shared/lifecycle/state-machine.js';
 import { jobDuration, launchOutcomes } from '../shared/metrics.js';
 import { recordSafeStart, safeStartPacingRecord } from '../shared/pacing/safe-start.js';
@@ -408,6 +408,17 @@ async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: nu
       ? { cancelled: false, ...(cleanup.cancelCommandId ? { cancelCommandId: cleanup.cancelCommandId } : {}) }
       : {}),
   });
+  if (campaignId && cleanup?.cancelCommandId) {
+    // The stop may have gone through before this outcome was written, when its success found the
+    // launch not failed yet and could not say so on it (hooks.ts noteCleanedUp).
+    const stop = await getCommand(ctx, cleanup.cancelCommandId);
+    if (stop?.status === 'succeeded' && stop.result && isFinal(stop.result.status)) {
+      await launches.recordCleanedUp(data.launchId, campaignId, {
+        campaignStatus: stop.result.status,
+        cxoneVersion: stop.result.version,
+      });
+    }
+  }
   launchOutcomes.inc({ outcome: 'failed' });
   await publishOrLog(ctx, 'campaign.launch.failed', campaignId ?? '', {
     launchId: data.launchId,
