@@ -445,15 +445,8 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     return (await redis.smembers(campaignsKey)).sort();
   }
 
-  /**
-   * Records in the main stream (what the export of every campaign reads) that no verified chain
-   * reached: added to the stream without an index entry, or of a campaign missing from the set of
-   * chains. Without this check, verifying "everything" would vouch for less than an export outputs.
-   */
-  async function unchainedRecords(seen: ReadonlySet<string>, upTo: string): Promise<ChainBreak[]> {
-    const found: ChainBreak[] = [];
-    // (`audit trim` removes the indexes' entries, then the stream's: a verification running during a
-    // trim may name records the trim is removing.)
+  /** The main stream's entries, oldest first, a batch at a time, up to the entry `upTo` ('+': the end). */
+  async function* streamEntries(upTo = '+'): AsyncIterable<StreamEntry> {
     let start = '-';
     for (;;) {
       const entries = (await redis.xrange(
@@ -463,20 +456,33 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         'COUNT',
         SCAN_BATCH,
       )) as StreamEntry[];
-      if (entries.length === 0) return found;
-      for (const [streamId, fields] of entries) {
-        if (seen.has(streamId)) continue;
-        found.push({
-          campaignId: streamField(fields, 'c') ?? '',
-          auditId: streamField(fields, 'a') ?? null,
-          index: -1,
-          reason: 'unchained_record',
-          streamId,
-        });
-        if (found.length >= UNCHAINED_REPORT_MAX) return found;
-      }
+      if (entries.length === 0) return;
+      yield* entries;
       start = `(${entries[entries.length - 1]![0]}`;
     }
+  }
+
+  /**
+   * Records in the main stream (what the export of every campaign reads) that no verified chain
+   * reached: added to the stream without an index entry, or of a campaign missing from the set of
+   * chains. Without this check, verifying "everything" would vouch for less than an export outputs.
+   */
+  async function unchainedRecords(seen: ReadonlySet<string>, upTo: string): Promise<ChainBreak[]> {
+    const found: ChainBreak[] = [];
+    // (`audit trim` removes the indexes' entries, then the stream's: a verification running during a
+    // trim may name records the trim is removing.)
+    for await (const [streamId, fields] of streamEntries(upTo)) {
+      if (seen.has(streamId)) continue;
+      found.push({
+        campaignId: streamField(fields, 'c') ?? '',
+        auditId: streamField(fields, 'a') ?? null,
+        index: -1,
+        reason: 'unchained_record',
+        streamId,
+      });
+      if (found.length >= UNCHAINED_REPORT_MAX) break;
+    }
+    return found;
   }
 
   /** The id of the stream's last record, or null for an empty stream. */
@@ -515,21 +521,9 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       for await (const record of records(campaignId)) yield `${canonicalJson(record)}\n`;
       return;
     }
-    let start = '-';
-    for (;;) {
-      const entries = (await redis.xrange(
-        keys.auditStream(),
-        start,
-        '+',
-        'COUNT',
-        SCAN_BATCH,
-      )) as StreamEntry[];
-      if (entries.length === 0) return;
-      for (const [, fields] of entries) {
-        const json = streamField(fields, 'r');
-        if (json !== undefined) yield `${json}\n`;
-      }
-      start = `(${entries[entries.length - 1]![0]}`;
+    for await (const [, fields] of streamEntries()) {
+      const json = streamField(fields, 'r');
+      if (json !== undefined) yield `${json}\n`;
     }
   }
 
