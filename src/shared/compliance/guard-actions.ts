@@ -55,14 +55,14 @@ export async function applyAbandonmentGuard(
     ...(input.options ? { options: input.options } : {}),
   });
   await setGuardState(ctx, campaignId, decision.nextState);
+  // What every record of this poll's decision carries: the statistics it was decided on.
+  const seen = { campaignId, cxoneVersion: input.stats.version, metrics: input.metrics ?? null };
 
   if (decision.closedPeriod) {
     const { index, start, end, ...figures } = describePeriod(decision.closedPeriod, decision.figures.cap);
     await recordComplianceAction(ctx, {
-      campaignId,
+      ...seen,
       kind: 'period_closed',
-      cxoneVersion: input.stats.version,
-      metrics: input.metrics ?? null,
       details: {
         rule: 'abandonment-period',
         source: decision.source,
@@ -103,27 +103,21 @@ export async function applyAbandonmentGuard(
     }
     await dropToMinimumRate(ctx, campaignId, input.config, input.stats.version);
     await recordComplianceAction(ctx, {
-      campaignId,
+      ...seen,
       kind: 'guard_pause',
-      cxoneVersion: input.stats.version,
-      metrics: input.metrics ?? null,
       details: { ...details, commandId },
       event: 'campaign.compliance.paused',
     });
   } else if (decision.action === 'throttle') {
     await recordComplianceAction(ctx, {
-      campaignId,
+      ...seen,
       kind: 'guard_throttle',
-      cxoneVersion: input.stats.version,
-      metrics: input.metrics ?? null,
       details: { ...details, throttle: decision.throttle },
     });
   } else if (state?.lastAction && state.lastAction !== 'none') {
     await recordComplianceAction(ctx, {
-      campaignId,
+      ...seen,
       kind: 'guard_release',
-      cxoneVersion: input.stats.version,
-      metrics: input.metrics ?? null,
       details,
     });
   }

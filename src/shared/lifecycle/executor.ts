@@ -170,10 +170,13 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   const record = await store.get(campaignId);
   // The seed's audit records carry the campaign's efficiency when it is known: its last poll's.
   effects.useMetrics(record?.efficiency);
-  if (record && hooks.onCampaignRead) {
-    const seen = latest.version;
-    await effects.followUp('outside-change', () => hooks.onCampaignRead!(record, seen));
-  }
+  /** CXone showed `version`: newer than the record's means changed outside (history-sync.ts). */
+  const sawVersion = async (version: number) => {
+    if (record && hooks.onCampaignRead) {
+      await effects.followUp('outside-change', () => hooks.onCampaignRead!(record, version));
+    }
+  };
+  await sawVersion(latest.version);
   const local = localPart(record?.config);
   // The recipients the campaign was launched for bind its compliance checks even if CXone's copy of
   // the list lost them (campaign-store.ts, declaredStates).
@@ -299,9 +302,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // CXone wins a conflict, so the record shows what CXone holds now, not what it held before the
     // outside change (until the next poll, which may be a while for a paused campaign). The change
     // that caused it was made outside, and the sync hides it from every later read: imported now.
-    if (record && hooks.onCampaignRead) {
-      await effects.followUp('outside-change', () => hooks.onCampaignRead!(record, seen.version));
-    }
+    await sawVersion(seen.version);
     await effects.sync(seen);
     await effects.audit('conflict', { ...stop.report, ...extra }, stop.report.version);
     log.warn({ conflict: stop.report }, 'command stopped by a conflict; nothing overwritten');
@@ -445,9 +446,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   // A 409 resolved by rebasing means someone wrote between this command's read and its write: a change
   // made outside the orchestrator (commands of one campaign run one at a time) that the first read's
   // check could not see, and that the sync above has since hidden from every later read.
-  if (rebases > 0 && record && hooks.onCampaignRead) {
-    await effects.followUp('outside-change', () => hooks.onCampaignRead!(record, latest.version));
-  }
+  if (rebases > 0) await sawVersion(latest.version);
 
   return {
     status: 'succeeded',
