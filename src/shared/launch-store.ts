@@ -83,70 +83,47 @@ type UpdateWhen =
   /** Not once finished: a redelivered job cannot move succeeded back to running. */
   | 'unfinished'
   /** Only once succeeded: what came of its delayed activation. */
-  | 'succeeded';
+  | 'succeeded'
+  /** Only once failed: what came of the cleanup its failure queued. */
+  | 'failed';
 
-/** Updates a launch when its status allows it (ARGV[1], an UpdateWhen). */
+/**
+ * What an update does to the campaign → launch marker (`launchOfCampaign`): sets it, naming the launch
+ * until it finishes (or until the stop a failed launch queued went through), or deletes it.
+ */
+type MarkerChange = { campaignId: string; op: 'set' | 'del' };
+
+/**
+ * Updates a launch when its status allows it (ARGV[1], an UpdateWhen), and with it the campaign →
+ * launch marker KEYS[2] (ARGV[2]: '' leaves it, 'del' deletes it, else a TTL in seconds to set it to
+ * ARGV[3]); ARGV[4] names fields to remove (space separated); field/value pairs from ARGV[5].
+ */
 const UPDATE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return -1
 end
-if ARGV[1] ~= 'always' then
+local when = ARGV[1]
+if when ~= 'always' then
   local status = redis.call('HGET', KEYS[1], 'status')
   local finished = status == 'succeeded' or status == 'failed'
-  if (ARGV[1] == 'unfinished' and finished) or (ARGV[1] == 'succeeded' and status ~= 'succeeded') then
+  if (when == 'unfinished' and finished) or ((when == 'succeeded' or when == 'failed') and status ~= when) then
     return 0
   end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-return 1
-`;
-
-/**
- * The campaign a running launch created, recorded on the launch (unless it finished) together with
- * the campaign → launch marker that lets commands tell "still being launched" from "unknown" before
- * the campaign record exists. KEYS[1] launch hash, KEYS[2] marker; ARGV[1] campaignId, ARGV[2] CXone
- * version, ARGV[3] updatedAt, ARGV[4] launchId, ARGV[5] marker TTL s.
- */
-const CREATED_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  return -1
+if ARGV[2] == 'del' then
+  redis.call('DEL', KEYS[2])
+elseif ARGV[2] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[3], 'EX', tonumber(ARGV[2]))
 end
-local status = redis.call('HGET', KEYS[1], 'status')
-if status == 'succeeded' or status == 'failed' then
-  return 0
+for field in string.gmatch(ARGV[4], '%S+') do
+  redis.call('HDEL', KEYS[1], field)
 end
-redis.call('HSET', KEYS[1], 'campaignId', ARGV[1], 'cxoneVersion', ARGV[2], 'updatedAt', ARGV[3])
-redis.call('SET', KEYS[2], ARGV[4], 'EX', tonumber(ARGV[5]))
-return 1
-`;
-
-/** The outcome, and the end of the campaign → launch marker. KEYS[1] launch hash, KEYS[2] marker. */
-const FINISH_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  return -1
-end
-redis.call('HSET', KEYS[1], unpack(ARGV))
-redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 return 1
 `;
 
 /** The reason of the stop command a failed launch queues when CXone refused its cancel. */
 export const LAUNCH_FAILED_REASON = 'launch-failed';
-
-/**
- * A failed launch's campaign, cancelled at last by the stop command its failure queued: the record
- * says so and no longer names the command, and the campaign → launch marker (kept while the stop
- * retried) goes. KEYS[1] launch hash, KEYS[2] marker; ARGV: field/value pairs. 0 unless failed.
- */
-const CLEANED_UP_SCRIPT = `
-if redis.call('HGET', KEYS[1], 'status') ~= 'failed' then
-  return 0
-end
-redis.call('HSET', KEYS[1], unpack(ARGV))
-redis.call('HDEL', KEYS[1], 'cancelCommandId')
-redis.call('DEL', KEYS[2])
-return 1
-`;
 
 /**
  * A launch job's first step: reads the record and, unless it already finished, marks it running, in
@@ -279,19 +256,9 @@ export class LaunchStore {
    * finishes. False when the launch had already finished or does not exist.
    */
   async recordCreated(launchId: string, campaignId: string, cxoneVersion: number): Promise<boolean> {
-    const result = await evalScript(
-      this.redis,
-      CREATED_SCRIPT,
-      2,
-      this.keys.launch(launchId),
-      this.campaignMarker(campaignId),
-      campaignId,
-      String(cxoneVersion),
-      this.now(),
-      launchId,
-      String(LAUNCH_RETENTION_SECONDS),
-    );
-    return result === 1;
+    return this.write(launchId, { campaignId, cxoneVersion }, 'unfinished', {
+      marker: { campaignId, op: 'set' },
+    });
   }
 
   /**
@@ -303,17 +270,12 @@ export class LaunchStore {
     campaignId: string,
     fields: Pick<StoredFields, 'campaignStatus' | 'cxoneVersion'>,
   ): Promise<boolean> {
-    const result = await evalScript(
-      this.redis,
-      CLEANED_UP_SCRIPT,
-      2,
-      this.keys.launch(launchId),
-      this.campaignMarker(campaignId),
-      // `cancelled`, as on a cleanup done at once: whether it ended as cancelled (a campaign that had
-      // started dialing ends as completed).
-      ...encode({ ...fields, cancelled: fields.campaignStatus === 'cancelled', updatedAt: this.now() }),
-    );
-    return result === 1;
+    // `cancelled`, as on a cleanup done at once: whether it ended as cancelled (a campaign that had
+    // started dialing ends as completed). No stop pending any more: the command is no longer named.
+    return this.write(launchId, { ...fields, cancelled: fields.campaignStatus === 'cancelled' }, 'failed', {
+      marker: { campaignId, op: 'del' },
+      remove: ['cancelCommandId'],
+    });
   }
 
   /**
@@ -326,17 +288,11 @@ export class LaunchStore {
 
   /** Records the outcome; the one write allowed to touch a launch that is already finished. */
   async finish(launchId: string, fields: StoredFields & { status: 'succeeded' | 'failed' }): Promise<void> {
-    if (!fields.campaignId) {
-      await this.write(launchId, fields, 'always');
-      return;
-    }
-    await evalScript(
-      this.redis,
-      FINISH_SCRIPT,
-      2,
-      this.keys.launch(launchId),
-      this.campaignMarker(fields.campaignId),
-      ...encode({ ...fields, updatedAt: this.now() }),
+    await this.write(
+      launchId,
+      fields,
+      'always',
+      fields.campaignId ? { marker: { campaignId: fields.campaignId, op: 'del' } } : {},
     );
   }
 
@@ -365,13 +321,24 @@ export class LaunchStore {
   }
 
   /** True when written; false when the launch's status did not allow it, or there is no launch. */
-  private async write(launchId: string, fields: StoredFields, when: UpdateWhen): Promise<boolean> {
+  private async write(
+    launchId: string,
+    fields: StoredFields,
+    when: UpdateWhen,
+    opts: { marker?: MarkerChange; remove?: readonly string[] } = {},
+  ): Promise<boolean> {
+    const { marker } = opts;
     const result = await evalScript(
       this.redis,
       UPDATE_SCRIPT,
-      1,
+      2,
       this.keys.launch(launchId),
+      // Without a marker change the launch's own key stands in, untouched (same hash slot).
+      marker ? this.campaignMarker(marker.campaignId) : this.keys.launch(launchId),
       when,
+      marker?.op === 'del' ? 'del' : marker?.op === 'set' ? String(LAUNCH_RETENTION_SECONDS) : '',
+      marker?.op === 'set' ? launchId : '',
+      (opts.remove ?? []).join(' '),
       ...encode({ ...fields, updatedAt: this.now() }),
     );
     return result === 1;
