@@ -3,6 +3,7 @@ import { thresholdsSchema } from '../../src/shared/campaign-config.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { decidePacing } from '../../src/shared/pacing/index.js';
 import { thresholdDecision } from '../../src/shared/pacing/threshold.js';
+import { campaignConfig } from '../lifecycle/fixtures.js';
 
 const obs = (callRate: number, totalCalls: number, answeredCalls: number) => ({
   atMs: 0,
@@ -83,15 +84,7 @@ describe("threshold with the campaign's own bounds (pacing.thresholds, the seed'
   });
 
   it('is chosen by the campaign config, which refuses bounds that contradict each other', () => {
-    const valid = {
-      name: 'Winter renewals',
-      startDateTime: '2026-12-01T09:00:00-05:00',
-      targetListId: '7f1c2a4e-3b5d-4c6e-8f90-1a2b3c4d5e6f',
-      skillGroupId: '0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d',
-      complianceTimeZone: 'America/New_York',
-      allowedCallTimes: [{ days: ['mon'], start: '09:00', end: '20:00' }],
-      dialerStrategy: { strategy: 'progressive', agentCapacity: 25, callRate: 0.5, answerRate: 0.3 },
-    };
+    const valid = campaignConfig();
     const paths = (pacing: unknown) => {
       const r = campaignConfigSchema.safeParse({ ...valid, pacing });
       return r.success ? [] : r.error.issues.map((i) => i.path.join('.'));
