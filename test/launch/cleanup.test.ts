@@ -78,5 +78,53 @@ describe('the cleanup of a failed launch when CXone refuses the cancel', () => {
     });
     expect(cleaned.cancelCommandId).toBeUndefined();
     expect(await launches.launchOfCampaign(campaignId)).toBeNull();
+    await adjust.close();
+    adjust = undefined;
+  });
+
+  it('records the campaign as ended when the queued stop finds it already ended by someone else', async () => {
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
+    await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ failNext: 2, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign }),
+    });
+    const launches = createLaunchStore(stack.ctx);
+    await processLaunch(
+      { ctx: stack.ctx, launches, campaigns: createCampaignStore(stack.ctx), lockMs: 30_000 },
+      job,
+    ).catch(() => undefined);
+    const record = await launches.get(launchId);
+    expect(record).toMatchObject({ status: 'failed', cancelled: false, cancelCommandId: expect.any(String) });
+    const campaignId = String(record?.campaignId);
+
+    // Before the stop runs, an operator cancels the campaign in CXone's console.
+    const consoleCancel = await fetch(`${stack.sandbox.url}/__sandbox/campaigns/${campaignId}/console`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 'cancelled' }),
+    });
+    expect(consoleCancel.status).toBe(200);
+    const ended = (await consoleCancel.json()) as { version: number };
+
+    adjust = createAdjustWorker(stack.ctx);
+    const finished = await waitFor('the stop command to finish', async () => {
+      const command = await getCommand(stack.ctx, String(record?.cancelCommandId));
+      return command && command.status !== 'queued' && command.status !== 'running' ? command : undefined;
+    });
+    expect(finished).toMatchObject({ status: 'succeeded' });
+    // The stop had nothing left to do, but its purpose is met: the launch no longer reads "not
+    // cancelled, a stop pending", and no marker leads to it any more.
+    const cleaned = await waitFor('the launch to record the ended campaign', async () => {
+      const now = await launches.get(launchId);
+      return now?.cancelCommandId === undefined ? now : undefined;
+    });
+    expect(cleaned).toMatchObject({
+      status: 'failed',
+      cancelled: true,
+      campaignStatus: 'cancelled',
+      cxoneVersion: ended.version,
+    });
+    expect(await launches.launchOfCampaign(campaignId)).toBeNull();
   });
 });

@@ -73,6 +73,16 @@ export interface LifecycleHooks {
     campaignId: string,
     by: { actor: string; reason: string; commandId: string; version: number },
   ): Promise<void>;
+  /**
+   * The command's status was already in place when it came to write it, and no earlier attempt of
+   * this command put it there (someone else did, e.g. in CXone's console): nothing was written, but
+   * what the command was for may be met (a failed launch's cleanup stop finding the campaign ended).
+   */
+  onStatusFoundInPlace?(
+    campaignId: string,
+    status: CampaignStatus,
+    by: { actor: string; reason: string; commandId: string; version: number },
+  ): Promise<void>;
   /** After a settings write (or its rollback), with the config paths it changed. */
   onSettingsChanged(campaignId: string, fields: string[]): Promise<void>;
   /** After a change of `pacing.pollIntervalMs` on a campaign that is not final. */
@@ -376,6 +386,16 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
           // (a timeout or a 5xx after CXone committed it), which left no record. Recorded now, marked
           // as found, and followed up, so polling and calling-window enforcement follow the status.
           await recordStatusChange(action, baseStatus, latest, true);
+        } else if (hooks.onStatusFoundInPlace) {
+          const found = latest;
+          await effects.followUp('status', () =>
+            hooks.onStatusFoundInPlace!(campaignId, found.status, {
+              actor: job.actor,
+              reason: job.reason,
+              commandId: job.commandId,
+              version: found.version,
+            }),
+          );
         }
       } else {
         const { from } = result.meta;

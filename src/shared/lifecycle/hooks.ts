@@ -21,7 +21,8 @@ import { importIfChangedOutside } from '../audit/history-sync.js';
 /**
  * The lifecycle's effects on other areas, wired to their real implementations:
  * - a final status (completed, cancelled) stops statistics polling and calling-window enforcement,
- *   and drops a pending delayed activation;
+ *   and drops a pending delayed activation; the cleanup stop of a failed launch, written or finding
+ *   the campaign already ended, is noted on the launch;
  * - a resume (→ active) makes sure the campaign is polled again;
  * - a pause that is not the calling window's (applied, or found in place) is the requester's: the
  *   window drops its claim and never resumes it (enforcement.ts, releaseWindowPause), and a window
@@ -52,6 +53,13 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
       if (to === 'active') await ensurePolling(ctx, campaignId);
       if (to === 'active' && from === 'paused' && by) await noteGuardPauseLifted(ctx, campaignId, by);
       await replanWindowEnforcement(ctx, campaignId);
+    },
+    async onStatusFoundInPlace(campaignId, status, by) {
+      // The stop a failed launch queued found its campaign already ended (someone stopped it first):
+      // its purpose is met all the same, and the launch must stop reading "a stop pending".
+      if (isFinal(status) && by.reason === LAUNCH_FAILED_REASON) {
+        await noteCleanedUp(ctx, campaignId, status, by.version);
+      }
     },
     withdrawn: (command) => windowResumeWithdrawn(ctx, command),
     async onPauseTaken(campaignId, by) {
