@@ -286,14 +286,38 @@ export class LaunchStore {
     return this.redis.get(this.campaignMarker(campaignId));
   }
 
-  /** Records the outcome; the one write allowed to touch a launch that is already finished. */
-  async finish(launchId: string, fields: StoredFields & { status: 'succeeded' | 'failed' }): Promise<void> {
-    await this.write(
+  /**
+   * Records the outcome. A failure may overwrite an earlier outcome (its callers check first that the
+   * launch has not succeeded); a success is written only to an unfinished launch, so a run that hung
+   * past BullMQ's stall limit, whose launch was meanwhile recorded failed and its campaign cancelled,
+   * cannot turn it into a success when it wakes. False when nothing was written.
+   */
+  async finish(
+    launchId: string,
+    fields: StoredFields & { status: 'succeeded' | 'failed' },
+  ): Promise<boolean> {
+    return this.write(
       launchId,
       fields,
-      'always',
+      fields.status === 'succeeded' ? 'unfinished' : 'always',
       fields.campaignId ? { marker: { campaignId: fields.campaignId, op: 'del' } } : {},
     );
+  }
+
+  /**
+   * A campaign that a late run created for a launch already recorded failed without it (the run hung
+   * past BullMQ's stall limit, and the failure knew of no campaign to clean up): named on the failed
+   * launch with what its cleanup came to. While a stop is still retrying, the campaign → launch marker
+   * leads that stop's success back here (recordCleanedUp). False when the launch is not a failed one.
+   */
+  async recordLateCampaign(
+    launchId: string,
+    campaignId: string,
+    fields: Pick<StoredFields, 'cancelled' | 'campaignStatus' | 'cxoneVersion' | 'cancelCommandId'>,
+  ): Promise<boolean> {
+    return this.write(launchId, { ...fields, campaignId }, 'failed', {
+      marker: { campaignId, op: fields.cancelCommandId ? 'set' : 'del' },
+    });
   }
 
   private campaignMarker(campaignId: string): string {

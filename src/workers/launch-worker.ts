@@ -358,6 +358,80 @@ async function cancelPartialCampaign(
   }
 }
 
+/**
+ * This run's success could not be recorded: the launch finished meanwhile — recorded failed after
+ * BullMQ gave the job up while this run hung past the stall limit (the failure then cleaned up the
+ * campaign it knew of), or succeeded by another run. Its outcome stands; this run announces nothing.
+ */
+async function finishedMeanwhile(deps: Deps, launchId: string, campaignId: string): Promise<LaunchJobResult> {
+  const status = (await deps.launches.get(launchId))?.status ?? 'gone';
+  deps.ctx.logger.warn(
+    { launchId, campaignId, status },
+    'the launch was finished by someone else while this run worked on it; leaving that outcome',
+  );
+  return { outcome: 'skipped', reason: `launch already ${status}` };
+}
+
+/**
+ * The launch finished while this run was creating its campaign, so the campaign is on no launch
+ * record: this run hung past BullMQ's stall limit and the job was given up and recorded failed, with
+ * no campaign to clean up. Unless the outcome already names this very campaign (another run, whose
+ * create CXone answered with the same campaign for the same idempotency key), nobody else knows of
+ * it: cancelled here as a failed launch's campaign is, audited, and named on the failed launch.
+ */
+async function abandonLateCampaign(
+  deps: Deps,
+  data: LaunchJob,
+  created: Pick<CampaignResource, 'id' | 'version'>,
+  attempt: number,
+): Promise<LaunchJobResult> {
+  const { ctx, launches } = deps;
+  const launch = await launches.get(data.launchId);
+  const status = launch?.status ?? 'gone';
+  if (launch?.campaignId === created.id) return finishedMeanwhile(deps, data.launchId, created.id);
+  const cleanup = await cancelPartialCampaign(deps, created.id, attempt);
+  await auditOrLog(ctx, {
+    campaignId: created.id,
+    action: 'campaign_created',
+    actor: ACTOR,
+    cxoneVersion: created.version,
+    details: {
+      launchId: data.launchId,
+      requestedBy: data.actor,
+      requestedAt: data.requestedAt,
+      config: data.config,
+    },
+    dedupeKey: `campaign_created:${data.launchId}`,
+  });
+  if (cleanup.cancelled) {
+    await auditOrLog(ctx, {
+      campaignId: created.id,
+      action: 'state_changed',
+      actor: ACTOR,
+      cxoneVersion: cleanup.version,
+      details: {
+        launchId: data.launchId,
+        to: 'cancelled',
+        reason: `the launch was already ${status} when CXone created this campaign`,
+      },
+      dedupeKey: `late_campaign_cancelled:${data.launchId}`,
+    });
+  }
+  if (launch?.status === 'failed') {
+    await launches.recordLateCampaign(data.launchId, created.id, {
+      cancelled: cleanup.cancelled,
+      ...(cleanup.cancelled ? { campaignStatus: 'cancelled' as const } : {}),
+      ...(cleanup.version !== undefined ? { cxoneVersion: cleanup.version } : {}),
+      ...(cleanup.cancelCommandId ? { cancelCommandId: cleanup.cancelCommandId } : {}),
+    });
+  }
+  ctx.logger.error(
+    { launchId: data.launchId, campaignId: created.id, status, cleanup },
+    'a late run created a campaign for a launch already finished; cancelled it',
+  );
+  return { outcome: 'skipped', reason: `launch already ${status}` };
+}
+
 async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: number): Promise<void> {
   const { ctx, launches } = deps;
   const launch = await launches.get(data.launchId);
@@ -480,7 +554,9 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
       campaignId = created.id;
       createdVersion = created.version;
       // Recorded before anything else can fail: a retry then reads this campaign instead of creating.
-      await launches.recordCreated(data.launchId, campaignId, created.version);
+      if (!(await launches.recordCreated(data.launchId, campaignId, created.version))) {
+        return await abandonLateCampaign(deps, data, created, attempt);
+      }
       log.info({ campaignId, version: created.version }, 'campaign created on CXone');
       current = created;
     } else {
@@ -572,13 +648,14 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
         await Promise.all([sync(), scheduledAudit]);
         await addActivation();
       }
-      await launches.finish(data.launchId, {
+      const recorded = await launches.finish(data.launchId, {
         status: 'succeeded',
         campaignId,
         campaignStatus: 'scheduled',
         cxoneVersion: scheduled.version,
         activateAt,
       });
+      if (!recorded) return await finishedMeanwhile(deps, data.launchId, campaignId);
       // Not part of the audit chain; only a launch recorded as finished announces itself.
       await publishOrLog(ctx, 'campaign.launch.succeeded', campaignId, {
         launchId: data.launchId,
@@ -601,12 +678,13 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
       actor: data.actor,
       before: scheduled,
     });
-    await launches.finish(data.launchId, {
+    const recorded = await launches.finish(data.launchId, {
       status: 'succeeded',
       campaignId,
       campaignStatus: resource.status,
       cxoneVersion: resource.version,
     });
+    if (!recorded) return await finishedMeanwhile(deps, data.launchId, campaignId);
     await publishOrLog(ctx, 'campaign.launch.succeeded', campaignId, {
       launchId: data.launchId,
       status: resource.status,
