@@ -20,7 +20,15 @@ export function fingerprint(body: unknown): string {
  * remembered: a rejected request may be corrected and re-sent under the same key.
  */
 export class IdempotencyStore {
-  private readonly entries = new Map<string, { fingerprint: string; response: StoredResponse; at: number }>();
+  /**
+   * The request body is kept as it came and fingerprinted only when the key is used again: most keys
+   * never are, and canonicalising and hashing every create body cost the sandbox more CPU than the
+   * rest of the create's bookkeeping.
+   */
+  private readonly entries = new Map<
+    string,
+    { body: unknown; fingerprint?: string; response: StoredResponse; at: number }
+  >();
 
   constructor(
     private readonly clock: Clock,
@@ -30,6 +38,7 @@ export class IdempotencyStore {
   lookup(tenant: string, key: string, body: unknown): IdempotencyLookup {
     const entry = this.entries.get(this.id(tenant, key));
     if (!entry || this.clock.now() - entry.at > this.ttlMs) return { kind: 'new' };
+    entry.fingerprint ??= fingerprint(entry.body);
     return entry.fingerprint === fingerprint(body)
       ? { kind: 'replay', response: entry.response }
       : { kind: 'mismatch' };
@@ -42,7 +51,7 @@ export class IdempotencyStore {
       if (now - entry.at <= this.ttlMs) break;
       this.entries.delete(id);
     }
-    this.entries.set(this.id(tenant, key), { fingerprint: fingerprint(body), response, at: now });
+    this.entries.set(this.id(tenant, key), { body, response, at: now });
   }
 
   clear(): void {

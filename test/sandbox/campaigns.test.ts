@@ -405,6 +405,10 @@ describe('sandbox campaigns', () => {
     const ids = (res.body.campaigns as { id: string }[]).map((c) => c.id);
     expect(ids).toContain(later);
     expect(ids).not.toContain(earlier);
+    // Beyond year 9999 (still a safe integer): nothing, rather than everything.
+    const farFuture = await call(sandbox, 'GET', `/__sandbox/campaigns?createdSince=${9e15}`);
+    expect(farFuture.status).toBe(200);
+    expect(farFuture.body.campaigns).toEqual([]);
     const bad = await call(sandbox, 'GET', '/__sandbox/campaigns?createdSince=yesterday');
     expect(bad.status).toBe(400);
     expect(bad.body.message).toMatch(/createdSince/);

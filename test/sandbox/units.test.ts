@@ -81,6 +81,14 @@ describe('IdempotencyStore', () => {
     store.remember('t', 'k', { a: 1 }, { statusCode: 201, body: { id: 'c1' }, campaignId: 'c1' });
     expect(store.lookup('t', 'k', { a: 1 }).kind).toBe('replay');
     expect(store.lookup('t', 'k', { a: 2 }).kind).toBe('mismatch');
+    store.remember(
+      't',
+      'k2',
+      { b: [1, { d: 2, c: 3 }], a: 'x' },
+      { statusCode: 201, body: {}, campaignId: 'c2' },
+    );
+    expect(store.lookup('t', 'k2', { a: 'x', b: [1, { c: 3, d: 2 }] }).kind).toBe('replay');
+    expect(store.lookup('t', 'k2', { a: 'x', b: [{ c: 3, d: 2 }, 1] }).kind).toBe('mismatch');
     expect(store.lookup('other-tenant', 'k', { a: 2 }).kind).toBe('new');
     clock.advance(1001);
     expect(store.lookup('t', 'k', { a: 2 }).kind).toBe('new');

@@ -8,6 +8,9 @@ import { RETRY_AFTER_FORMS } from '../faults.js';
 import type { SandboxState } from '../state.js';
 import { zodProblems } from '../validation.js';
 
+/** The last instant toISOString() writes in its fixed-width form (year 9999). */
+const LAST_FIXED_WIDTH_ISO_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /** Actor recorded in history for changes made through the control surface ("from the console"). */
 export const CONSOLE_ACTOR = 'console-operator';
 
@@ -160,9 +163,14 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
             message: 'createdSince must be a time in epoch milliseconds (a whole number >= 0)',
           });
         }
-        const campaigns = state.campaigns
-          .list()
-          .filter((c) => since === 0 || Date.parse(c.createdAt) >= since);
+        // createdAt is always toISOString()'s fixed-width UTC form, which sorts as the times do: one
+        // string comparison per campaign instead of parsing each of the thousands a benchmark leaves.
+        // (Past year 9999 the form changes, and no campaign is created then.)
+        const sinceIso = since > LAST_FIXED_WIDTH_ISO_MS ? undefined : new Date(since).toISOString();
+        const campaigns =
+          sinceIso === undefined
+            ? []
+            : state.campaigns.list().filter((c) => since === 0 || c.createdAt >= sinceIso);
         return {
           campaigns: campaigns.map((c) => ({
             id: c.id,
