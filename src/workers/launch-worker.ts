@@ -363,8 +363,18 @@ async function cancelPartialCampaign(
  * BullMQ gave the job up while this run hung past the stall limit (the failure then cleaned up the
  * campaign it knew of), or succeeded by another run. Its outcome stands; this run announces nothing.
  */
-async function finishedMeanwhile(deps: Deps, launchId: string, campaignId: string): Promise<LaunchJobResult> {
+async function finishedMeanwhile(
+  deps: Deps,
+  launchId: string,
+  campaignId: string,
+  opts: { addedActivation?: boolean } = {},
+): Promise<LaunchJobResult> {
   const status = (await deps.launches.get(launchId))?.status ?? 'gone';
+  if (opts.addedActivation && status === 'failed') {
+    // The activation this run added would wait, delayed, for a campaign the failure ended. (Not for a
+    // launch another run finished: that run's activation is this same job.)
+    await deps.ctx.queues.launch.remove(activateJobId(campaignId)).catch(() => 0);
+  }
   deps.ctx.logger.warn(
     { launchId, campaignId, status },
     'the launch was finished by someone else while this run worked on it; leaving that outcome',
@@ -655,7 +665,8 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
         cxoneVersion: scheduled.version,
         activateAt,
       });
-      if (!recorded) return await finishedMeanwhile(deps, data.launchId, campaignId);
+      if (!recorded)
+        return await finishedMeanwhile(deps, data.launchId, campaignId, { addedActivation: true });
       // Not part of the audit chain; only a launch recorded as finished announces itself.
       await publishOrLog(ctx, 'campaign.launch.succeeded', campaignId, {
         launchId: data.launchId,

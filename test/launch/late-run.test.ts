@@ -4,6 +4,7 @@ import { auditStoreFor } from '../../src/shared/audit/trail.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
+import { activateJobId } from '../../src/shared/jobs.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { finishGivenUpLaunch, processLaunch } from '../../src/workers/launch-worker.js';
 import { sandboxStatus, startStack, type Stack } from '../e2e/stack.js';
@@ -102,5 +103,7 @@ describe('a launch run that wakes after its job was given up', () => {
     const events = await (stack.ctx.events as EventPublisherStore).recent(200, campaignId);
     expect(events.map((e) => e.type)).toContain('campaign.launch.failed');
     expect(events.map((e) => e.type)).not.toContain('campaign.launch.succeeded');
+    // Nor is an activation left waiting for the campaign the failure ended.
+    expect(await stack.ctx.queues.launch.getJob(activateJobId(campaignId))).toBeUndefined();
   });
 });
