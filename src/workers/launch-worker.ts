@@ -358,6 +358,28 @@ async function cancelPartialCampaign(
   }
 }
 
+/** The launch's campaign_created record; one per launch whichever run writes it (dedupe key). */
+function auditCreated(
+  ctx: AppContext,
+  data: LaunchJob,
+  campaignId: string,
+  cxoneVersion: number | undefined,
+): Promise<void> {
+  return auditOrLog(ctx, {
+    campaignId,
+    action: 'campaign_created',
+    actor: ACTOR,
+    cxoneVersion,
+    details: {
+      launchId: data.launchId,
+      requestedBy: data.actor,
+      requestedAt: data.requestedAt,
+      config: data.config,
+    },
+    dedupeKey: `campaign_created:${data.launchId}`,
+  });
+}
+
 /**
  * This run's success could not be recorded: the launch finished meanwhile — recorded failed after
  * BullMQ gave the job up while this run hung past the stall limit (the failure then cleaned up the
@@ -400,19 +422,7 @@ async function abandonLateCampaign(
   const status = launch?.status ?? 'gone';
   if (launch?.campaignId === created.id) return finishedMeanwhile(deps, data.launchId, created.id);
   const cleanup = await cancelPartialCampaign(deps, created.id, attempt);
-  await auditOrLog(ctx, {
-    campaignId: created.id,
-    action: 'campaign_created',
-    actor: ACTOR,
-    cxoneVersion: created.version,
-    details: {
-      launchId: data.launchId,
-      requestedBy: data.actor,
-      requestedAt: data.requestedAt,
-      config: data.config,
-    },
-    dedupeKey: `campaign_created:${data.launchId}`,
-  });
+  await auditCreated(ctx, data, created.id, created.version);
   if (cleanup.cancelled) {
     await auditOrLog(ctx, {
       campaignId: created.id,
@@ -577,19 +587,7 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
     // this write leaves it to the next; the dedupe key keeps it to one record. Written while the
     // schedule call is in flight (never rejects: `auditOrLog` logs its failures) and awaited before any
     // later record of this campaign, so the chain's order stays created → scheduled / failed.
-    const createdAudit = auditOrLog(ctx, {
-      campaignId,
-      action: 'campaign_created',
-      actor: ACTOR,
-      cxoneVersion: createdVersion,
-      details: {
-        launchId: data.launchId,
-        requestedBy: data.actor,
-        requestedAt: data.requestedAt,
-        config: data.config,
-      },
-      dedupeKey: `campaign_created:${data.launchId}`,
-    });
+    const createdAudit = auditCreated(ctx, data, campaignId, createdVersion);
 
     // 2. Schedule.
     let scheduled: CampaignResource;
