@@ -52,6 +52,11 @@ export const envSchema = z
       .string()
       .regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'must look like whsec_<base64>')
       .optional(),
+    /**
+     * Also deliver every appended audit record as an `audit.record.appended` event (needs WEBHOOK_URL).
+     * Off by default: it adds several events per launch, and most receivers want only state events.
+     */
+    WEBHOOK_AUDIT_RECORDS: z.stringbool().default(false),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Redis key prefix for every queue and key; hash-tagged so all keys land in one Redis Cluster slot. */
     KEY_PREFIX: z
@@ -123,6 +128,11 @@ export interface AppConfig {
     adminToken?: string | undefined;
   };
   webhook: { url: string; secret: string } | undefined;
+  /**
+   * WEBHOOK_AUDIT_RECORDS: publish each appended audit record as `audit.record.appended`. Has an
+   * effect only with `webhook` set.
+   */
+  webhookAuditRecords: boolean;
   logLevel: Env['LOG_LEVEL'];
   keyPrefix: string;
   workerConcurrency: number;
@@ -193,6 +203,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       env.WEBHOOK_URL && env.WEBHOOK_SECRET
         ? { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET }
         : undefined,
+    webhookAuditRecords: env.WEBHOOK_AUDIT_RECORDS,
     logLevel: env.LOG_LEVEL,
     keyPrefix: env.KEY_PREFIX,
     workerConcurrency: env.WORKER_CONCURRENCY,

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
+import { auditRecordPublisher } from './audit/record-events.js';
 import { createAuditTrail } from './audit/trail.js';
 import { systemClock } from './clock.js';
 import type { AppConfig } from './config.js';
@@ -106,9 +107,6 @@ export async function createContext(
     cxone = client;
   }
 
-  const audit =
-    overrides.audit ??
-    createAuditTrail({ redis, keys, logger, clock, retentionDays: config.auditRetentionDays });
   const events =
     overrides.events ??
     createEventPublisher({
@@ -118,6 +116,18 @@ export async function createContext(
       webhookQueue: queues.webhook,
       enabled: config.webhook !== undefined,
       clock,
+    });
+  // The trail publishes each appended record itself (WEBHOOK_AUDIT_RECORDS), through a hook rather
+  // than by knowing the context: undefined unless enabled, and then appends do nothing more.
+  const audit =
+    overrides.audit ??
+    createAuditTrail({
+      redis,
+      keys,
+      logger,
+      clock,
+      retentionDays: config.auditRetentionDays,
+      onAppended: auditRecordPublisher(config, { events, logger }),
     });
 
   let closed: Promise<void> | undefined;

@@ -82,6 +82,17 @@ function auditCampaignId(event: StoredEvent): string {
   return event.campaignId || WEBHOOK_SYSTEM_AUDIT_ID;
 }
 
+/**
+ * Whether a failed delivery of this event gets a `webhook_failure` audit record. Not for a copy of
+ * an audit record (`audit.record.appended`, WEBHOOK_AUDIT_RECORDS): that record would be published
+ * too, to the receiver that is failing, and its failure recorded and published again, without end
+ * (a receiver answering 400 to every event would grow the trail as fast as it answers). Its dead
+ * letter, its log line and the metric still say it failed, and the record it carried stays in the trail.
+ */
+function auditsFailure(event: StoredEvent): boolean {
+  return event.type !== 'audit.record.appended';
+}
+
 export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions = {}): Worker {
   const logger = ctx.logger.child({ component: 'webhook-worker' });
   const timeoutMs = opts.timeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS;
@@ -216,10 +227,10 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
         );
       }
       case 'dead':
-        return toDeadLetters(job, event, verdict.cause, attempt, true);
+        return toDeadLetters(job, event, verdict.cause, attempt, auditsFailure(event));
       case 'retry': {
         if (attemptNo >= (job.opts.attempts ?? 1))
-          return toDeadLetters(job, event, 'exhausted', attempt, true);
+          return toDeadLetters(job, event, 'exhausted', attempt, auditsFailure(event));
         webhookOutcomes.inc({ outcome: verdict.cause });
         logger.warn(
           { ...logFields, cause: verdict.cause, error: attempt.error },

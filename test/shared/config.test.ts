@@ -81,6 +81,22 @@ describe('loadConfig', () => {
     expect(ok.webhook?.url).toBe('http://127.0.0.1:9/hook');
   });
 
+  it('reads WEBHOOK_AUDIT_RECORDS as a boolean, off by default, and names it when it is not one', () => {
+    expect(loadConfig({}).webhookAuditRecords).toBe(false);
+    expect(loadConfig({ WEBHOOK_AUDIT_RECORDS: 'true' }).webhookAuditRecords).toBe(true);
+    expect(loadConfig({ WEBHOOK_AUDIT_RECORDS: 'false' }).webhookAuditRecords).toBe(false);
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ WEBHOOK_AUDIT_RECORDS: 'sometimes' });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error?.problems).toEqual([
+      expect.stringMatching(/^WEBHOOK_AUDIT_RECORDS: .*\(got "sometimes"\)$/),
+    ]);
+  });
+
   it('refuses a key prefix that is not a hash tag (Redis Cluster needs one slot)', () => {
     expect(() => loadConfig({ KEY_PREFIX: 'cxo' })).toThrow(/KEY_PREFIX/);
   });

@@ -177,6 +177,12 @@ export interface AuditTrailOptions {
   clock?: Clock;
   /** Records older than this many days may be trimmed by `applyRetention`; 0 keeps everything. */
   retentionDays?: number;
+  /**
+   * Called once for each record this store appends (never for a duplicate), with the record as
+   * stored, before the append resolves. The record is in by then: a hook that fails is logged and
+   * the append still succeeds. Unset (the default), appending does nothing more.
+   */
+  onAppended?: ((record: AuditRecord) => Promise<void>) | undefined;
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -197,6 +203,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
   const { redis, keys } = opts;
   const clock = opts.clock ?? systemClock;
   const retentionDays = opts.retentionDays ?? 0;
+  const onAppended = opts.onAppended;
   const logger = opts.logger.child({ component: 'audit' });
   const campaignsKey = keys.custom('audit-campaigns');
   const anchorsKey = keys.custom('audit-anchor');
@@ -285,9 +292,20 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         rememberHead(campaignId, sealed.hash);
         auditWrites.inc({ action: input.action });
         logger.debug({ campaignId, action: input.action, auditId, streamId: value }, 'audit record appended');
-        // Parsed only if asked for: every writer in the product ignores it.
+        // Parsed only if asked for (every writer in the product ignores it) or for the hook.
         const stored = sealed.json;
         let record: AuditRecord | undefined;
+        if (onAppended) {
+          record = JSON.parse(stored) as AuditRecord;
+          try {
+            await onAppended(record);
+          } catch (err) {
+            logger.error(
+              { err, campaignId, action: input.action, auditId },
+              'audit record appended, but its after-append hook failed',
+            );
+          }
+        }
         return {
           get record() {
             return (record ??= JSON.parse(stored) as AuditRecord);

@@ -10,6 +10,8 @@ export const EVENT_TYPES = [
   'campaign.compliance.resumed',
   'campaign.missing',
   'audit.chain.alert',
+  /** One appended audit record, exactly as stored (opt-in: WEBHOOK_AUDIT_RECORDS). */
+  'audit.record.appended',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
