@@ -42,6 +42,12 @@ export interface LaunchRecord {
    */
   cancelled?: boolean;
   cancelCommandId?: string;
+  /**
+   * Internal (not shown by the API): set, to the failure's reason, once a failure has claimed the
+   * launch (`claimFailure`) and until it is recorded failed. From then on no run may record a campaign
+   * or a success on it; a run or handler that finds it set finishes the failure.
+   */
+  failing?: string;
 }
 
 /** Launch records are kept this long; the idempotency key only for a day, as payment APIs do. */
@@ -80,11 +86,15 @@ return false
 type UpdateWhen =
   /** The outcome itself. */
   | 'always'
-  /** Not once finished: a redelivered job cannot move succeeded back to running. */
+  /**
+   * Not once finished (a redelivered job cannot move succeeded back to running), nor once a failure
+   * has claimed it (a run that hung past the stall limit cannot record a campaign or a success the
+   * failure would not clean up).
+   */
   | 'unfinished'
   /** Only once succeeded: what came of its delayed activation. */
   | 'succeeded'
-  /** Only once failed: what came of the cleanup its failure queued. */
+  /** Only once failed, or claimed by a failure: what came of the cleanup its failure queued. */
   | 'failed';
 
 /**
@@ -105,8 +115,11 @@ end
 local when = ARGV[1]
 if when ~= 'always' then
   local status = redis.call('HGET', KEYS[1], 'status')
+  local failing = redis.call('HEXISTS', KEYS[1], 'failing') == 1
   local finished = status == 'succeeded' or status == 'failed'
-  if (when == 'unfinished' and finished) or ((when == 'succeeded' or when == 'failed') and status ~= when) then
+  if (when == 'unfinished' and (finished or failing))
+    or (when == 'succeeded' and status ~= 'succeeded')
+    or (when == 'failed' and status ~= 'failed' and not failing) then
     return 0
   end
 end
@@ -142,6 +155,32 @@ if status ~= 'succeeded' and status ~= 'failed' then
 end
 return raw
 `;
+
+/**
+ * A failure's claim on a launch: unless it has finished, marks it `failing` (keeping the first claim's
+ * reason) and returns the campaign it names at that moment — the one the failure must clean up. From
+ * then on `recordCreated` and a success are refused, so no run can add a campaign or an outcome the
+ * failure would not know of.
+ *
+ * KEYS[1] launch hash; ARGV[1] reason. Returns {'claimed', reason, campaignId or ''}, {status} when
+ * finished, or {'gone'}.
+ */
+const CLAIM_FAILURE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {'gone'}
+end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'succeeded' or status == 'failed' then
+  return {status}
+end
+redis.call('HSETNX', KEYS[1], 'failing', ARGV[1])
+return {'claimed', redis.call('HGET', KEYS[1], 'failing'), redis.call('HGET', KEYS[1], 'campaignId') or ''}
+`;
+
+export type FailureClaim =
+  | { kind: 'claimed'; reason: string; campaignId?: string }
+  | { kind: 'finished'; status: 'succeeded' | 'failed' }
+  | { kind: 'gone' };
 
 export interface IdempotencyClaim {
   launchId: string;
@@ -287,21 +326,36 @@ export class LaunchStore {
   }
 
   /**
-   * Records the outcome. A failure may overwrite an earlier outcome (its callers check first that the
-   * launch has not succeeded); a success is written only to an unfinished launch, so a run that hung
-   * past BullMQ's stall limit, whose launch was meanwhile recorded failed and its campaign cancelled,
-   * cannot turn it into a success when it wakes. False when nothing was written.
+   * Claims the launch for a failure (CLAIM_FAILURE_SCRIPT): the first step of recording one, before
+   * its campaign is cleaned up, so that nothing can be recorded on the launch meanwhile.
+   */
+  async claimFailure(launchId: string, reason: string): Promise<FailureClaim> {
+    const [kind, a, b] = (await evalScript(
+      this.redis,
+      CLAIM_FAILURE_SCRIPT,
+      1,
+      this.keys.launch(launchId),
+      reason,
+    )) as string[];
+    if (kind === 'claimed') return { kind, reason: a ?? reason, ...(b ? { campaignId: b } : {}) };
+    if (kind === 'succeeded' || kind === 'failed') return { kind: 'finished', status: kind };
+    return { kind: 'gone' };
+  }
+
+  /**
+   * Records the outcome. A failure (claimed first: `claimFailure`) may overwrite; a success is written
+   * only to a launch neither finished nor claimed by a failure, so a run that hung past BullMQ's stall
+   * limit, whose launch was meanwhile given up and failed, cannot turn it into a success when it wakes.
+   * False when nothing was written.
    */
   async finish(
     launchId: string,
     fields: StoredFields & { status: 'succeeded' | 'failed' },
   ): Promise<boolean> {
-    return this.write(
-      launchId,
-      fields,
-      fields.status === 'succeeded' ? 'unfinished' : 'always',
-      fields.campaignId ? { marker: { campaignId: fields.campaignId, op: 'del' } } : {},
-    );
+    const marker = fields.campaignId ? { marker: { campaignId: fields.campaignId, op: 'del' as const } } : {};
+    return fields.status === 'succeeded'
+      ? this.write(launchId, fields, 'unfinished', marker)
+      : this.write(launchId, fields, 'always', { ...marker, remove: ['failing'] });
   }
 
   /**
@@ -317,6 +371,7 @@ export class LaunchStore {
   ): Promise<boolean> {
     return this.write(launchId, { ...fields, campaignId }, 'failed', {
       marker: { campaignId, op: fields.cancelCommandId ? 'set' : 'del' },
+      ...(fields.cancelCommandId ? {} : { remove: ['cancelCommandId'] }),
     });
   }
 

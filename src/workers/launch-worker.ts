@@ -391,8 +391,9 @@ async function finishedMeanwhile(
   campaignId: string,
   opts: { addedActivation?: boolean } = {},
 ): Promise<LaunchJobResult> {
-  const status = (await deps.launches.get(launchId))?.status ?? 'gone';
-  if (opts.addedActivation && status === 'failed') {
+  const launch = await deps.launches.get(launchId);
+  const status = launch?.failing !== undefined ? 'failing' : (launch?.status ?? 'gone');
+  if (opts.addedActivation && (status === 'failed' || status === 'failing')) {
     // The activation this run added would wait, delayed, for a campaign the failure ended. (Not for a
     // launch another run finished: that run's activation is this same job.)
     await deps.ctx.queues.launch.remove(activateJobId(campaignId)).catch(() => 0);
@@ -405,11 +406,12 @@ async function finishedMeanwhile(
 }
 
 /**
- * The launch finished while this run was creating its campaign, so the campaign is on no launch
- * record: this run hung past BullMQ's stall limit and the job was given up and recorded failed, with
- * no campaign to clean up. Unless the outcome already names this very campaign (another run, whose
- * create CXone answered with the same campaign for the same idempotency key), nobody else knows of
- * it: cancelled here as a failed launch's campaign is, audited, and named on the failed launch.
+ * The launch finished, or a failure claimed it, while this run was creating its campaign, so the
+ * campaign is on no launch record: this run hung past BullMQ's stall limit and the job was given up
+ * and failed with no campaign to clean up. Unless the launch already names this very campaign
+ * (another run, whose create CXone answered with the same campaign for the same idempotency key; the
+ * failure that claimed it cleans it up), nobody else knows of it: cancelled here as a failed launch's
+ * campaign is, audited, and named on the failed launch.
  */
 async function abandonLateCampaign(
   deps: Deps,
@@ -419,10 +421,12 @@ async function abandonLateCampaign(
 ): Promise<LaunchJobResult> {
   const { ctx, launches } = deps;
   const launch = await launches.get(data.launchId);
-  const status = launch?.status ?? 'gone';
+  const failed = launch?.status === 'failed' || launch?.failing !== undefined;
+  const status = failed ? 'failed' : (launch?.status ?? 'gone');
   if (launch?.campaignId === created.id) return finishedMeanwhile(deps, data.launchId, created.id);
-  const cleanup = await cancelPartialCampaign(deps, created.id, attempt);
+  // Created before it is cancelled, in the campaign's chain as in every launch's.
   await auditCreated(ctx, data, created.id, created.version);
+  const cleanup = await cancelPartialCampaign(deps, created.id, attempt);
   if (cleanup.cancelled) {
     await auditOrLog(ctx, {
       campaignId: created.id,
@@ -437,13 +441,16 @@ async function abandonLateCampaign(
       dedupeKey: `late_campaign_cancelled:${data.launchId}`,
     });
   }
-  if (launch?.status === 'failed') {
+  // Named on the failed launch, unless that names another campaign (CXone forgot the idempotency key).
+  if (failed && !launch?.campaignId) {
     await launches.recordLateCampaign(data.launchId, created.id, {
       cancelled: cleanup.cancelled,
       ...(cleanup.cancelled ? { campaignStatus: 'cancelled' as const } : {}),
       ...(cleanup.version !== undefined ? { cxoneVersion: cleanup.version } : {}),
       ...(cleanup.cancelCommandId ? { cancelCommandId: cleanup.cancelCommandId } : {}),
     });
+    if (cleanup.cancelCommandId)
+      await noteStopIfDone(deps, data.launchId, created.id, cleanup.cancelCommandId);
   }
   ctx.logger.error(
     { launchId: data.launchId, campaignId: created.id, status, cleanup },
@@ -452,20 +459,46 @@ async function abandonLateCampaign(
   return { outcome: 'skipped', reason: `launch already ${status}` };
 }
 
+/**
+ * A stop queued to cancel a failed launch's campaign may have gone through before the launch named
+ * it, when its success found no marker and could not say so on the launch (hooks.ts noteCleanedUp).
+ */
+async function noteStopIfDone(
+  deps: Deps,
+  launchId: string,
+  campaignId: string,
+  commandId: string,
+): Promise<void> {
+  const stop = await getCommand(deps.ctx, commandId);
+  if (stop?.status === 'succeeded' && stop.result && isFinal(stop.result.status)) {
+    await deps.launches.recordCleanedUp(launchId, campaignId, {
+      campaignStatus: stop.result.status,
+      cxoneVersion: stop.result.version,
+    });
+  }
+}
+
+/**
+ * Records a launch as failed for good. The failure first claims the launch (launch-store.ts
+ * claimFailure), which names the campaign to clean up and stops any other run — one that hung past
+ * the stall limit and woke — from recording a campaign or a success meanwhile; then the campaign is
+ * cancelled, the failure audited and the outcome written. Stopped before the end (a crash), the claim
+ * stays and whoever finds it (the job's redelivery, the given-up handler) finishes the failure.
+ */
 async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: number): Promise<void> {
   const { ctx, launches } = deps;
-  const launch = await launches.get(data.launchId);
-  if (launch?.status === 'succeeded') {
-    // Another run of this job finished it (this one lost its lock while Redis stalled): its campaign
-    // is live, and this run's failure is only that it came back late.
+  const claim = await launches.claimFailure(data.launchId, finalReason(err, attempt));
+  if (claim.kind === 'finished') {
+    // Another run of this job finished it (this one lost its lock while Redis stalled, or hung past
+    // the stall limit): its outcome and its campaign stand; this run's failure is that it came back late.
     ctx.logger.warn(
-      { launchId: data.launchId, campaignId: launch.campaignId, err: describe(err) },
-      'launch already succeeded in another run; not failing it or cancelling its campaign',
+      { launchId: data.launchId, status: claim.status, err: describe(err) },
+      `launch already ${claim.status} in another run; not failing it or cancelling its campaign`,
     );
     return;
   }
-  const campaignId = launch?.campaignId;
-  const reason = finalReason(err, attempt);
+  const campaignId = claim.kind === 'claimed' ? claim.campaignId : undefined;
+  const reason = claim.kind === 'claimed' ? claim.reason : finalReason(err, attempt);
   const cleanup = campaignId ? await cancelPartialCampaign(deps, campaignId, attempt) : undefined;
   // Audited before the launch is recorded as failed, so a launch shown failed has its record; a
   // redelivery in between writes it again only once (dedupe key).
@@ -502,16 +535,9 @@ async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: nu
       ? { cancelled: false, ...(cleanup.cancelCommandId ? { cancelCommandId: cleanup.cancelCommandId } : {}) }
       : {}),
   });
+  // The stop may have gone through before this outcome was written over what its success noted.
   if (campaignId && cleanup?.cancelCommandId) {
-    // The stop may have gone through before this outcome was written, when its success found the
-    // launch not failed yet and could not say so on it (hooks.ts noteCleanedUp).
-    const stop = await getCommand(ctx, cleanup.cancelCommandId);
-    if (stop?.status === 'succeeded' && stop.result && isFinal(stop.result.status)) {
-      await launches.recordCleanedUp(data.launchId, campaignId, {
-        campaignStatus: stop.result.status,
-        cxoneVersion: stop.result.version,
-      });
-    }
+    await noteStopIfDone(deps, data.launchId, campaignId, cleanup.cancelCommandId);
   }
   launchOutcomes.inc({ outcome: 'failed' });
   await publishOrLog(ctx, 'campaign.launch.failed', campaignId ?? '', {
@@ -557,6 +583,12 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
   if (launch && launches.isTerminal(launch)) {
     log.info({ status: launch.status }, 'launch already finished; nothing to do');
     return { outcome: 'skipped', reason: `launch already ${launch.status}` };
+  }
+  if (launch?.failing !== undefined) {
+    // A failure claimed the launch and its worker stopped before recording it: finished here.
+    log.warn({ reason: launch.failing }, 'finishing a failure whose worker stopped half-way');
+    await failLaunch(deps, data, new Error(launch.failing), attempt);
+    throw new UnrecoverableError(`launch ${data.launchId} failed: ${launch.failing}`);
   }
 
   let campaignId = launch?.campaignId;

@@ -1,13 +1,16 @@
-import type { Job } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditStoreFor } from '../../src/shared/audit/trail.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
+import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
+import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { activateJobId } from '../../src/shared/jobs.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { finishGivenUpLaunch, processLaunch } from '../../src/workers/launch-worker.js';
-import { sandboxStatus, startStack, type Stack } from '../e2e/stack.js';
+import { sandboxStatus, startStack, waitFor, type Stack } from '../e2e/stack.js';
 import { lastAttemptLaunch } from './last-attempt.js';
 
 /**
@@ -22,6 +25,8 @@ describe('a launch run that wakes after its job was given up', () => {
   /** Runs once, right after the next CXone call of this kind answered and before the run sees it. */
   let afterCreate: (() => Promise<void>) | undefined;
   let afterUpdate: (() => Promise<void>) | undefined;
+  /** Runs once, right after the next command job was queued and before its enqueuer sees it. */
+  let afterCommandQueued: ((commandId: string) => Promise<void>) | undefined;
 
   beforeAll(async () => {
     stack = await startStack({
@@ -44,6 +49,18 @@ describe('a launch run that wakes after its job was given up', () => {
             return written;
           },
         } as CxoneApi,
+        queues: {
+          ...ctx.queues,
+          adjust: Object.assign(Object.create(ctx.queues.adjust) as typeof ctx.queues.adjust, {
+            add: async (...args: Parameters<typeof ctx.queues.adjust.add>) => {
+              const job = await ctx.queues.adjust.add(...args);
+              const hook = afterCommandQueued;
+              afterCommandQueued = undefined;
+              await hook?.(String(job.id));
+              return job;
+            },
+          }),
+        },
       }),
     });
   });
@@ -105,5 +122,106 @@ describe('a launch run that wakes after its job was given up', () => {
     expect(events.map((e) => e.type)).not.toContain('campaign.launch.succeeded');
     // Nor is an activation left waiting for the campaign the failure ended.
     expect(await stack.ctx.queues.launch.getJob(activateJobId(campaignId))).toBeUndefined();
+  });
+
+  it('cannot record its campaign once a failure has claimed the launch, and cancels it; the failure then finishes', async () => {
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
+    const launches = createLaunchStore(stack.ctx);
+    const deps = { ctx: stack.ctx, launches, campaigns: createCampaignStore(stack.ctx) };
+    // The given-up handler has claimed the launch (no campaign named yet) and not yet recorded it.
+    afterCreate = async () => {
+      expect(await launches.claimFailure(launchId, 'the launch job was given up: stalled')).toMatchObject({
+        kind: 'claimed',
+      });
+    };
+
+    expect(await run(job)).toMatchObject({ outcome: 'skipped' });
+    const between = await launches.get(launchId);
+    const campaignId = String(between?.campaignId);
+    expect(sandboxStatus(stack.sandbox, campaignId)).toBe('cancelled');
+
+    // The failure goes on (here: the given-up handler seeing the claim) and records the launch.
+    expect(await finishGivenUpLaunch(deps, givenUp(job), stalled)).toBe(true);
+    const record = await launches.get(launchId);
+    expect(record).toMatchObject({
+      status: 'failed',
+      campaignId,
+      cancelled: true,
+      campaignStatus: 'cancelled',
+    });
+    expect(record?.error).toBe('the launch job was given up: stalled');
+    expect(record?.failing).toBeUndefined();
+    expect(await launches.launchOfCampaign(campaignId)).toBeNull();
+  });
+
+  it('cannot record a success once a failure has claimed the launch; the failure cancels the campaign', async () => {
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
+    const launches = createLaunchStore(stack.ctx);
+    const deps = { ctx: stack.ctx, launches, campaigns: createCampaignStore(stack.ctx) };
+    // Claimed after the schedule PATCH, while the failure still has its cleanup and record to do.
+    afterUpdate = async () => {
+      expect(await launches.claimFailure(launchId, 'the launch job was given up: stalled')).toMatchObject({
+        kind: 'claimed',
+        campaignId: expect.any(String),
+      });
+    };
+
+    expect(await run(job)).toMatchObject({ outcome: 'skipped' });
+    expect(await finishGivenUpLaunch(deps, givenUp(job), stalled)).toBe(true);
+
+    const record = await launches.get(launchId);
+    expect(record).toMatchObject({ status: 'failed', cancelled: true, campaignStatus: 'cancelled' });
+    const campaignId = String(record?.campaignId);
+    expect(sandboxStatus(stack.sandbox, campaignId)).toBe('cancelled');
+    const events = await (stack.ctx.events as EventPublisherStore).recent(200, campaignId);
+    expect(events.map((e) => e.type)).not.toContain('campaign.launch.succeeded');
+    expect(await stack.ctx.queues.launch.getJob(activateJobId(campaignId))).toBeUndefined();
+  });
+
+  it('finishes a claimed failure when the job is redelivered after its worker stopped half-way', async () => {
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
+    const launches = createLaunchStore(stack.ctx);
+    await launches.begin(launchId);
+    await launches.claimFailure(launchId, 'CXone answered 503 (gave up after 5 attempts)');
+
+    await expect(run(job)).rejects.toThrow(/failed: CXone answered 503/);
+    expect(await launches.get(launchId)).toMatchObject({
+      status: 'failed',
+      error: 'CXone answered 503 (gave up after 5 attempts)',
+    });
+  });
+
+  it('notes on the launch a cleanup stop that went through before the late campaign was named', async () => {
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
+    const launches = createLaunchStore(stack.ctx);
+    const deps = { ctx: stack.ctx, launches, campaigns: createCampaignStore(stack.ctx) };
+    afterCreate = async () => {
+      expect(await finishGivenUpLaunch(deps, givenUp(job), stalled)).toBe(true);
+      // The late run's cancel gets a 503, so it queues a stop instead…
+      await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign }),
+      });
+    };
+    // …which an adjust worker carries out before the late run has named the campaign on the launch.
+    let adjust: Worker | undefined;
+    afterCommandQueued = async (commandId) => {
+      adjust = createAdjustWorker(stack.ctx);
+      await waitFor('the stop to go through', async () =>
+        (await getCommand(stack.ctx, commandId))?.status === 'succeeded' ? true : undefined,
+      );
+    };
+    try {
+      expect(await run(job)).toMatchObject({ outcome: 'skipped' });
+    } finally {
+      await adjust?.close();
+    }
+
+    const record = await launches.get(launchId);
+    expect(record).toMatchObject({ status: 'failed', cancelled: true, campaignStatus: 'cancelled' });
+    expect(record?.cancelCommandId).toBeUndefined();
+    expect(sandboxStatus(stack.sandbox, String(record?.campaignId))).toBe('cancelled');
+    expect(await launches.launchOfCampaign(String(record?.campaignId))).toBeNull();
   });
 });
