@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import net from 'node:net';
+import { getProxyForUrl } from 'proxy-from-env';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { refreshPollingMetrics } from '../../shared/polling/schedulers.js';
 import type { AppContext } from '../../shared/context.js';
@@ -8,6 +9,7 @@ import { queueJobs, queueScrapeOk, refreshLimiterBudgets, registry } from '../..
 import { buildOpenApiDocument, renderDocsHtml, type DocumentedRoute } from '../openapi.js';
 import { answerUnmatched } from '../../shared/http/allowed-methods.js';
 import { withTimeout } from '../../shared/with-timeout.js';
+import { environmentNamesProxy } from '../../shared/cxone/http.js';
 
 /**
  * Operations endpoints: liveness, readiness, Prometheus metrics and the API documentation. None of
@@ -80,7 +82,10 @@ export function tokenSourceOf(cxone: unknown): TokenSource | undefined {
   return typeof tokens?.getToken === 'function' ? (tokens as TokenSource) : undefined;
 }
 
-export function readinessDeps(ctx: Pick<AppContext, 'redis' | 'cxone' | 'config'>): ReadinessDeps {
+export function readinessDeps(
+  ctx: Pick<AppContext, 'redis' | 'cxone' | 'config'>,
+  connectTimeoutMs = 2000,
+): ReadinessDeps {
   return {
     pingRedis: async () => {
       const answer = await ctx.redis.ping();
@@ -91,31 +96,63 @@ export function readinessDeps(ctx: Pick<AppContext, 'redis' | 'cxone' | 'config'
       if (!source) throw new Error('the CXone client exposes no token provider');
       await source.getToken();
       // A cached token proves nothing about CXone now (it lives up to an hour), so also make sure
-      // CXone's host accepts a connection. A TCP connect is not an API request: it spends none of
-      // the fleet's rate budget, however often the orchestrator is probed.
-      await connectOnce(ctx.config.cxone.baseUrl);
+      // CXone's host — or the proxy CXone calls go through — accepts a connection. A TCP connect is
+      // not an API request: it spends none of the fleet's rate budget, however often we are probed.
+      await connectOnce(connectTarget(ctx.config.cxone.baseUrl), connectTimeoutMs);
     },
   };
 }
 
-/** Opens and closes one TCP connection to the URL's host and port; rejects when nobody accepts it. */
-export function connectOnce(baseUrl: string): Promise<void> {
+/** Where the readiness probe connects to find out whether CXone can be reached. */
+export interface ConnectTarget {
+  host: string;
+  port: number;
+  /** How an operator reads the target in the probe's error. */
+  describe: string;
+}
+
+const defaultPort = (url: URL) => Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+
+/**
+ * CXone's host and port, or — when CXone calls go through a proxy (HTTPS_PROXY / HTTP_PROXY, NO_PROXY
+ * honoured, as the CXone client decides: cxone/http.ts) — the proxy's: a deployment whose only way
+ * out is its egress proxy cannot connect to CXone directly, and must not read as not ready for it.
+ */
+export function connectTarget(
+  baseUrl: string,
+  proxyFor: (url: string) => string = (url) => (environmentNamesProxy() ? getProxyForUrl(url) : ''),
+): ConnectTarget {
   const url = new URL(baseUrl);
-  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const proxy = proxyFor(url.href);
+  if (proxy) {
+    const p = new URL(proxy.includes('://') ? proxy : `http://${proxy}`);
+    return {
+      host: p.hostname,
+      port: defaultPort(p),
+      describe: `the proxy ${p.host} for CXone at ${url.host}`,
+    };
+  }
+  return { host: url.hostname, port: defaultPort(url), describe: `CXone at ${url.host}` };
+}
+
+/**
+ * Opens and closes one TCP connection; rejects when nobody accepts it within `timeoutMs` (a host that
+ * drops packets would otherwise hold the socket for the system's connect timeout, minutes, one more
+ * for every probe).
+ */
+export function connectOnce(target: ConnectTarget, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: url.hostname, port });
+    const socket = net.connect({ host: target.host, port: target.port });
+    const fail = (why: string) => {
+      socket.destroy();
+      reject(new Error(`${target.describe} does not accept connections (${why})`));
+    };
+    socket.setTimeout(timeoutMs, () => fail(`no answer within ${timeoutMs} ms`));
     socket.once('connect', () => {
       socket.destroy();
       resolve();
     });
-    socket.once('error', (err) => {
-      socket.destroy();
-      reject(
-        new Error(
-          `CXone at ${url.host} does not accept connections (${(err as NodeJS.ErrnoException).code ?? err.message})`,
-        ),
-      );
-    });
+    socket.once('error', (err) => fail((err as NodeJS.ErrnoException).code ?? err.message));
   });
 }
 
@@ -168,7 +205,7 @@ export async function registerOpsRoutes(
 
   app.get('/healthz', async () => ({ status: 'ok' as const }));
 
-  const deps = readinessDeps(ctx);
+  const deps = readinessDeps(ctx, probeTimeoutMs);
   // Probes come every few seconds; during an outage one warning per 30 s is enough.
   let lastNotReadyLog = 0;
   app.get('/readyz', async (_req, reply) => {
