@@ -252,7 +252,8 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
       );
       await finish(data, outcome, job.attemptsMade + 1);
       done = true;
-      outcomeLabel = outcome.status;
+      // The run completed, whatever the command came to (cxo_lifecycle_commands_total says that).
+      outcomeLabel = 'completed';
       return outcome.status;
     } catch (err) {
       done = await fail(job, data, err);

@@ -1044,7 +1044,8 @@ export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOpt
           job.name === ACTIVATE_JOB
             ? await processActivate(deps, job, token)
             : await processLaunch(deps, job, token);
-        end({ outcome: result.outcome });
+        // The run's outcome, as every queue labels it; what the launch came to is cxo_launches_total's.
+        end({ outcome: 'completed' });
         return result;
       } catch (err) {
         end({ outcome: thrownOutcome(err) });
