@@ -8,6 +8,9 @@ import { pathOf } from '../shared/http/url-path.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 
+/** Methods a read-only board still serves. */
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /** Whether a request URL belongs to Bull Board, which checks its own credentials (Bearer or Basic). */
 export function isBullBoardPath(url: string): boolean {
   const path = pathOf(url);
@@ -72,6 +75,15 @@ export async function registerBullBoard(
   await app.register(async (scope) => {
     scope.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (!adminCredentialsOk(req.headers.authorization, apiToken)) return sendAdminChallenge(reply);
+      // Bull Board's own read-only mode refuses each queue's changes, but its "pause all" and
+      // "resume all" answer 200 having done nothing: a read-only board refuses every change itself.
+      if (
+        readOnlyMode &&
+        !READ_METHODS.has(req.method) &&
+        pathOf(req.url).startsWith(`${BULL_BOARD_PATH}/api/`)
+      ) {
+        return reply.code(405).send({ error: { key: 'ERRORS.QUEUE_READ_ONLY' } });
+      }
     });
     scope.addHook('onSend', async (_req, reply, payload) => {
       if (reply.statusCode < 400 || typeof payload !== 'string') return payload;

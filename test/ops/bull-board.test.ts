@@ -100,6 +100,21 @@ describe('Bull Board in the producer API (real Redis queues)', () => {
     expect(await ctx.queues.launch.isPaused()).toBe(false);
   });
 
+  it('refuses every change through its API, pausing or resuming all queues included', async () => {
+    const headers = { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' };
+    for (const [method, path] of [
+      ['PUT', '/admin/queues/api/queues/pause'],
+      ['PUT', '/admin/queues/api/queues/resume'],
+      ['PUT', `/admin/queues/api/queues/${QUEUES.poll}/empty`],
+      ['POST', `/admin/queues/api/queues/${QUEUES.launch}/add`],
+    ] as const) {
+      const res = await fetch(`${baseUrl}${path}`, { method, headers, body: '{}' });
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(await res.json()).toMatchObject({ error: { key: 'ERRORS.QUEUE_READ_ONLY' } });
+    }
+    for (const queue of Object.values(ctx.queues)) expect(await queue.isPaused()).toBe(false);
+  });
+
   it.skipIf(!hasChromium)(
     'a headless browser logs in with Basic credentials and sees every queue',
     async () => {
