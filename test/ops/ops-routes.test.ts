@@ -1,10 +1,12 @@
 import net from 'node:net';
+import { Redis } from 'ioredis';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOpenApiDocument, renderDocsHtml, toOpenApiPath } from '../../src/producers/openapi.js';
 import {
   checkReadiness,
+  readinessDeps,
   exposition,
   registerOpsRoutes,
   startMetricsServer,
@@ -228,6 +230,26 @@ describe('readiness and timeouts (pure)', () => {
     expect(result.status).toBe('not_ready');
     expect(result.checks.redis).toMatchObject({ ok: false, error: expect.stringContaining('within 50 ms') });
     expect(result.checks.cxone.ok).toBe(true);
+  });
+
+  it('says Redis is not connected, rather than slow, when it refuses the connection', async () => {
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as net.AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const redis = new Redis(port, '127.0.0.1', { retryStrategy: () => 100, maxRetriesPerRequest: null });
+    try {
+      await new Promise((resolve) => redis.once('error', resolve));
+      const deps = readinessDeps({ redis, cxone: {} as never, config: {} as never });
+      const result = await checkReadiness(deps, 2_000);
+      expect(result.checks.redis).toMatchObject({
+        ok: false,
+        error: expect.stringMatching(/^Redis is not connected \((reconnecting|connecting)\)/),
+      });
+      expect(result.checks.redis.ms).toBeLessThan(1_000);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('withTimeout passes results and errors through', async () => {

@@ -88,6 +88,10 @@ export function readinessDeps(
 ): ReadinessDeps {
   return {
     pingRedis: async () => {
+      // Disconnected, ioredis would hold the PING until the timeout: say what is actually wrong.
+      if (ctx.redis.status !== 'ready' && ctx.redis.status !== 'connect') {
+        throw new Error(`Redis is not connected (${ctx.redis.status}): it refuses or drops the connection`);
+      }
       const answer = await ctx.redis.ping();
       if (answer !== 'PONG') throw new Error(`Redis answered ${answer} to PING`);
     },
