@@ -82,6 +82,9 @@ export function tokenSourceOf(cxone: unknown): TokenSource | undefined {
   return typeof tokens?.getToken === 'function' ? (tokens as TokenSource) : undefined;
 }
 
+/** ioredis states in which a command would only wait in the offline queue for a reconnection. */
+const NOT_CONNECTED = new Set(['reconnecting', 'close', 'end']);
+
 export function readinessDeps(
   ctx: Pick<AppContext, 'redis' | 'cxone' | 'config'>,
   connectTimeoutMs = 2000,
@@ -89,7 +92,8 @@ export function readinessDeps(
   return {
     pingRedis: async () => {
       // Disconnected, ioredis would hold the PING until the timeout: say what is actually wrong.
-      if (ctx.redis.status !== 'ready' && ctx.redis.status !== 'connect') {
+      // (A first connection still being made is given the probe's time.)
+      if (NOT_CONNECTED.has(ctx.redis.status)) {
         throw new Error(`Redis is not connected (${ctx.redis.status}): it refuses or drops the connection`);
       }
       const answer = await ctx.redis.ping();
