@@ -9,7 +9,9 @@ const controller = new AbortController();
 let interrupted = false;
 process.on('SIGINT', () => {
   // The first Ctrl-C aborts the request in flight too (runCli hands the signal to the API client):
-  // waits and watch end cleanly, a one-shot command exits 130. A second one leaves at once.
+  // a launch wait ends cleanly (0), watch with 0 or, while its polls fail, 5 (see watch in run.ts),
+  // a one-shot command with 130. A second one leaves at once. These are cxo's own codes: under
+  // `npm run` (and npx) the shell sees 130 whatever cxo returns, because npm reports the SIGINT.
   if (interrupted) process.exit(130);
   interrupted = true;
   controller.abort();

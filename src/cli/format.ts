@@ -52,6 +52,8 @@ export interface CampaignViewLoose {
   syncedAt?: string;
   /** The API could not refresh the view from CXone and served its cached one. */
   stale?: boolean;
+  /** Why (APIs before this field did not say). */
+  staleReason?: string;
   /** When a scheduled campaign will be activated (ISO). */
   activateAt?: string;
   /** Since when CXone answers 404 for the campaign (deleted outside the orchestrator). */
@@ -129,17 +131,20 @@ export function formatLaunch(launch: LaunchView): string {
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
-/** The line a waiting `cxo launch` rewrites in place; it names the last failed try while retrying. */
+/**
+ * The line a waiting `cxo launch` rewrites in place on a terminal (with a spinner frame), or
+ * appends to a log (no `frame`: no spinner); it names the last failed try while retrying.
+ */
 export function progressLine(
   launch: Pick<LaunchView, 'launchId' | 'status' | 'lastError'>,
   elapsedMs: number,
-  frame: number,
+  frame?: number,
 ): string {
   const final = isFinalLaunch(launch.status);
-  const spin = final ? ' ' : SPINNER[frame % SPINNER.length];
+  const spin = frame === undefined ? '' : `${final ? ' ' : SPINNER[frame % SPINNER.length]} `;
   // Kept short: a line wider than the terminal wraps, and the in-place redraw clears only its last row.
   const retrying = launch.lastError && !final ? `; last try ${compactValue(launch.lastError, 80)}` : '';
-  return `${spin} launch ${launch.launchId}: ${launch.status} (${(elapsedMs / 1000).toFixed(1)} s)${retrying}`;
+  return `${spin}launch ${launch.launchId}: ${launch.status} (${(elapsedMs / 1000).toFixed(1)} s)${retrying}`;
 }
 
 /** Scalar fields of an object, flattened one level (`a.b=1`), for state whose shape another area owns. */
@@ -188,8 +193,12 @@ export function formatCampaign(view: CampaignViewLoose): string {
       `missing    CXone no longer knows this campaign (404 since ${view.missingOnCxone.since ?? '?'}; deleted outside the orchestrator?): the rest is as last known`,
     );
   } else if (view.stale) {
+    // An older API says only that it could not refresh the view, not why: then no guess.
+    const why = view.staleReason
+      ? `could not refresh from CXone just now: ${view.staleReason}`
+      : 'CXone did not answer with the campaign just now (the API does not say why)';
     lines.push(
-      `cached     CXone could not be reached: this is the orchestrator's cached view, ${
+      `cached     ${why}: this is the orchestrator's cached view, ${
         view.syncedAt ? `last synced with CXone at ${view.syncedAt}` : 'not known when last synced with CXone'
       }`,
     );

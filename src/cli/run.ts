@@ -51,8 +51,8 @@ export interface CliIo {
   cwd?: string;
   fetchImpl?: typeof fetch;
   /**
-   * Aborted on Ctrl-C, request in flight included: waits and `watch` end cleanly with exit 0, a
-   * one-shot request with exit 130.
+   * Aborted on Ctrl-C, request in flight included: a launch wait ends cleanly with exit 0, `watch`
+   * as its doc comment says (0 unless its polls were failing), a one-shot request with exit 130.
    */
   signal?: AbortSignal;
   /** Poll period while waiting for a launch. */
@@ -295,7 +295,8 @@ async function launch(
     }
     // A log gets a line per change, a new failed try included, not one per poll.
     const shown = `${launchView.status}\n${launchView.lastError ?? ''}`;
-    if (shown !== lastShown) io.out(progressLine(launchView, Date.now() - started, 0));
+    // No spinner frame: in a log it is noise, not motion.
+    if (shown !== lastShown) io.out(progressLine(launchView, Date.now() - started));
     lastShown = shown;
   };
   const stopWaiting = () => {
@@ -356,7 +357,9 @@ async function validate(
       result = (await api.post<{ valid: boolean; issues: IssueView[] }>('/v1/campaigns/validate', file.value))
         .body;
     } catch (err) {
-      if (!(err instanceof NetworkError)) throw err;
+      // A fleet that is down, or an API whose Redis is (503): validation itself needs neither.
+      const apiDown = err instanceof NetworkError || (err instanceof ApiError && err.status >= 500);
+      if (!apiDown) throw err;
       // The schema can be checked without a fleet; say so where it matters.
       return report(
         io,
@@ -587,6 +590,14 @@ async function audit(
   return EXIT.ok;
 }
 
+/**
+ * Exit codes, for scripts (docs/operations.md): a first request that cannot reach the API exits 5 at
+ * once, as `status` does, and so does a wrong API_URL or a 4xx at any time. Once the API has answered
+ * (a 5xx included), network failures and 5xx are retried, each said on stderr under --json. Ctrl-C
+ * exits 0 when the latest poll showed the campaign, 5 when every poll since some time failed (what
+ * is on screen is out of date), and 130 before the API answered at all; so 0 always means that the
+ * watch saw the campaign until it was stopped.
+ */
 async function watch(
   cmd: Extract<Command, { kind: 'watch' }>,
   api: ApiClient,
@@ -595,21 +606,45 @@ async function watch(
 ) {
   let id = cmd.id;
   let launchLookedUp = false;
+  /** The API has answered (an error included): from now on a failure may be transient. */
+  let answered = false;
+  /** While polls fail: the latest failure, and since when they fail. */
+  let failing: { err: unknown; since: string } | undefined;
+  const stopped = (): ExitCode => {
+    if (!failing) return EXIT.ok;
+    const f = describeError(failing.err);
+    const [first, ...rest] = f.lines;
+    return report(io, opts.json, {
+      ...f,
+      lines: [`stopped watching; every poll since ${failing.since} failed: ${first}`, ...rest],
+      json: { ...f.json, failingSince: failing.since },
+    });
+  };
   for (;;) {
     let view: CampaignViewLoose | undefined;
     let problem = '';
     try {
       view = (await api.get<CampaignViewLoose>(`/v1/campaigns/${enc(id)}`)).body;
+      answered = true;
+      failing = undefined;
     } catch (err) {
-      // Ctrl-C during a poll ends the watch as it does between polls.
-      if (err instanceof InterruptedError) return EXIT.ok;
+      // Ctrl-C during a poll ends the watch as it does between polls; before any answer, it is a
+      // one-shot request interrupted (130, via runCli).
+      if (err instanceof InterruptedError) {
+        if (!answered) throw err;
+        return stopped();
+      }
+      // Never reached: a mistyped API_URL or a fleet that is down will not come right by waiting.
+      // runCli reports it as it does for status and launch (exit 5).
+      if (!answered && err instanceof NetworkError) throw err;
+      if (err instanceof ApiError) answered = true;
       if (isNotFound(err) && !launchLookedUp) {
         launchLookedUp = true;
         let resolved: Awaited<ReturnType<typeof campaignOfLaunchId>>;
         try {
           resolved = await campaignOfLaunchId(api, io, id);
         } catch (lookupErr) {
-          if (lookupErr instanceof InterruptedError) return EXIT.ok;
+          if (lookupErr instanceof InterruptedError) return stopped();
           return report(io, opts.json, describeError(lookupErr));
         }
         if (!resolved) return report(io, opts.json, describeError(err));
@@ -620,13 +655,16 @@ async function watch(
       // A missing campaign or a wrong API_URL will not come right by waiting; a flaky network might.
       if (err instanceof ApiError && err.status < 500) return report(io, opts.json, describeError(err));
       if (err instanceof ApiUrlError || cmd.once) return report(io, opts.json, describeError(err));
-      problem = errorText(err);
+      failing = { err, since: failing?.since ?? new Date().toISOString() };
+      problem = `${err instanceof NetworkError ? 'API unreachable' : 'API error'}, retrying: ${errorText(err)}`;
     }
     if (opts.json) {
+      // stdout stays one view per line; people and logs still learn why none comes.
       if (view) io.out(JSON.stringify(view));
+      else io.err(`${new Date().toISOString()}  ${problem}`);
     } else {
       const header = `cxo watch ${id}  ${new Date().toISOString()}  (every ${cmd.intervalSec} s, Ctrl-C to stop)`;
-      const body = view ? formatCampaign(view) : `API unreachable, retrying: ${problem}`;
+      const body = view ? formatCampaign(view) : problem;
       io.out(`${io.isTty && !cmd.once ? CLEAR : ''}${header}\n${body}\n`);
     }
     if (cmd.once) return EXIT.ok;
@@ -639,7 +677,7 @@ async function watch(
       if (!opts.json) io.out(`campaign ${id} no longer exists on CXone`);
       return EXIT.ok;
     }
-    if (!(await sleep(cmd.intervalSec * 1000, io.signal))) return EXIT.ok;
+    if (!(await sleep(cmd.intervalSec * 1000, io.signal))) return stopped();
   }
 }
 

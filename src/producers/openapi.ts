@@ -117,7 +117,13 @@ const campaignViewSchema = z.looseObject({
   stale: z
     .literal(true)
     .optional()
-    .describe('CXone could not be reached just now: this is the cached view, as of syncedAt'),
+    .describe('The view could not be refreshed from CXone just now: this is the cached view, as of syncedAt'),
+  staleReason: z
+    .string()
+    .optional()
+    .describe(
+      'Why it could not be refreshed (credentials refused, CXone 5xx or unreachable, no rate budget, …)',
+    ),
 });
 
 const commandAcceptedSchema = z.looseObject({

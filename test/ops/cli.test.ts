@@ -289,15 +289,28 @@ describe('cxo formatting (pure)', () => {
     expect(formatCampaign({ campaignId: 'c-2', status: 'scheduled' })).toContain('no statistics yet');
   });
 
-  it('says plainly when the view is cached because CXone could not be reached, and since when', () => {
+  it('says plainly when the view is cached, since when and why, without guessing a cause the API did not give', () => {
     const view = { campaignId: 'c-1', status: 'active', version: 3, syncedAt: '2026-11-28T09:00:00.000Z' };
-    expect(formatCampaign({ ...view, stale: true }).split('\n')[2]).toBe(
-      "cached     CXone could not be reached: this is the orchestrator's cached view, last synced with CXone at 2026-11-28T09:00:00.000Z",
+    expect(
+      formatCampaign({
+        ...view,
+        stale: true,
+        staleReason: "CXone refused the orchestrator's credentials",
+      }).split('\n')[2],
+    ).toBe(
+      "cached     could not refresh from CXone just now: CXone refused the orchestrator's credentials: this is the orchestrator's cached view, last synced with CXone at 2026-11-28T09:00:00.000Z",
     );
+    // An API that sends `stale` alone: CXone may have refused the credentials or answered 503 as well
+    // as been unreachable, so the line names no cause.
+    const cached = formatCampaign({ ...view, stale: true }).split('\n')[2];
+    expect(cached).toBe(
+      "cached     CXone did not answer with the campaign just now (the API does not say why): this is the orchestrator's cached view, last synced with CXone at 2026-11-28T09:00:00.000Z",
+    );
+    expect(cached).not.toContain('could not be reached');
     expect(formatCampaign({ campaignId: 'c-1', stale: true })).toContain(
       'not known when last synced with CXone',
     );
-    expect(formatCampaign(view)).not.toContain('CXone could not be reached');
+    expect(formatCampaign(view)).not.toContain('cached');
   });
 
   it('says a campaign CXone no longer knows is missing, and since when, instead of merely cached', () => {
@@ -356,6 +369,9 @@ describe('cxo formatting (pure)', () => {
 
   it('formats progress and audit lines', () => {
     expect(progressLine({ launchId: 'L1', status: 'running' }, 1500, 0)).toBe('⠋ launch L1: running (1.5 s)');
+    // Without a frame (a log, not a terminal): no spinner column at all.
+    expect(progressLine({ launchId: 'L1', status: 'running' }, 1500)).toBe('launch L1: running (1.5 s)');
+    expect(progressLine({ launchId: 'L1', status: 'succeeded' }, 2000)).toBe('launch L1: succeeded (2.0 s)');
     expect(progressLine({ launchId: 'L1', status: 'succeeded' }, 2000, 3)).toMatch(
       /^ {2}launch L1: succeeded/,
     );
@@ -381,6 +397,8 @@ describe('cxo against a stand-in API', () => {
   let polls = 0;
   let retryPolls = 0;
   let staleReads = 0;
+  /** Reads of the campaigns whose answers change from read to read (c-flaky, c-blip, c-then-hang). */
+  const reads: Record<string, number> = {};
   const seen: { auth?: string; idem?: string; launchPosts: number; actions: unknown[]; actionIds: string[] } =
     {
       launchPosts: 0,
@@ -390,6 +408,8 @@ describe('cxo against a stand-in API', () => {
   // Requests that never get an answer, like a hung API; released before the stand-in closes.
   const hung: (() => void)[] = [];
   const hang = () => new Promise<void>((resolve) => hung.push(resolve));
+  const redisDown =
+    'Redis is not connected (reconnecting); nothing was recorded or enqueued. Retry in a few seconds';
   const retryError = (n: number) => `attempt ${n}: CXone answered 503 to POST /api/v2/campaigns`;
 
   beforeAll(async () => {
@@ -401,8 +421,12 @@ describe('cxo against a stand-in API', () => {
     api.all('/html/*', async (_req, reply) =>
       reply.code(404).type('text/html').send('<html><body>404 Not Found</body></html>'),
     );
-    api.post('/v1/campaigns/validate', async (req) => {
+    api.post('/v1/campaigns/validate', async (req, reply) => {
       const body = req.body as { name?: string };
+      if (body.name === 'redis-down') {
+        // As the API's request guard answers while Redis is down (src/producers/request-guard.ts).
+        return reply.code(503).send({ error: 'redis_unavailable', message: redisDown });
+      }
       return body.name
         ? { valid: true, issues: [] }
         : { valid: false, issues: [{ path: 'name', message: 'required' }] };
@@ -469,6 +493,15 @@ describe('cxo against a stand-in API', () => {
     api.get('/v1/campaigns/:id', async (req, reply) => {
       const { id } = req.params as { id: string };
       if (id === 'c-hang') await hang();
+      if (id === 'c-flaky' || id === 'c-blip' || id === 'c-then-hang') {
+        // One good read; then c-flaky answers 503 for good, c-blip once, c-then-hang never again.
+        const n = (reads[id] = (reads[id] ?? 0) + 1);
+        if (n > 1 && id === 'c-then-hang') await hang();
+        if (n > 1 && (id === 'c-flaky' || n === 2)) {
+          return reply.code(503).send({ error: 'redis_unavailable', message: redisDown });
+        }
+        return { campaignId: id, status: 'active', version: 1 };
+      }
       if (id === 'c-quiet') return { campaignId: id, status: 'scheduled', version: 1 };
       if (id === 'c-later') {
         return { campaignId: id, status: 'scheduled', version: 2, activateAt: '2026-12-01T13:00:00.000Z' };
@@ -550,6 +583,7 @@ describe('cxo against a stand-in API', () => {
     'deadline.json': JSON.stringify({ name: 'deadline' }),
     'replayed.json': JSON.stringify({ name: 'replayed' }),
     'lost.json': JSON.stringify({ name: 'lost' }),
+    'redis-down.json': JSON.stringify({ name: 'redis-down' }),
     'broken.json': '{ not json',
     'example.json': readFileSync(new URL('../../examples/campaign.json', import.meta.url), 'utf8'),
     'dnc-off.json': JSON.stringify({
@@ -578,6 +612,25 @@ describe('cxo against a stand-in API', () => {
     expect(r.out).toContain('launch L-1: queued');
     expect(r.out).toContain('launch L-1: running');
     expect(r.out).toMatch(/campaign c-1/);
+    // Not a terminal: plain lines, no spinner frames.
+    const progress = r.out.split('\n').filter((l) => l.includes('launch L-1: '));
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    for (const line of progress) expect(line).toMatch(/^launch L-1: (queued|running|succeeded) \(/);
+  });
+
+  it('launch on a terminal redraws its progress line in place, with a spinner', async () => {
+    polls = 0;
+    const written: string[] = [];
+    const io: CliIo = {
+      out: (t) => void written.push(t),
+      err: () => undefined,
+      write: (t) => void written.push(t),
+      isTty: true,
+      pollMs: 10,
+      readFile: async () => files['good.json']!,
+    };
+    expect(await runCli(['launch', 'good.json'], { API_URL: url }, io)).toBe(EXIT.ok);
+    expect(written[0]!.startsWith('\r\x1b[2K⠋ launch L-1: queued (')).toBe(true);
   });
 
   it('launch exits 4 when the launch fails, 2 on an invalid config or a file that is not JSON, 1 on a missing file', async () => {
@@ -697,9 +750,66 @@ describe('cxo against a stand-in API', () => {
     const wait = await interrupted(150, 'launch', 'hang-wait.json');
     expect(wait.code).toBe(EXIT.ok);
     expect(wait.err).toBe('stopped waiting; the launch continues: cxo status L-hang');
-    const watch = await interrupted(100, 'watch', 'c-hang');
+    reads['c-then-hang'] = 0;
+    const watch = await interrupted(100, 'watch', 'c-then-hang', '--interval', '0.01');
     expect(watch.code).toBe(EXIT.ok);
     expect(watch.err).toBe('');
+    expect(reads['c-then-hang']).toBe(2);
+  });
+
+  it('Ctrl-C before the API first answered a watch exits 130, as for a one-shot request', async () => {
+    const watch = await interrupted(100, 'watch', 'c-hang');
+    expect(watch.code).toBe(EXIT.interrupted);
+    expect(watch.err).toMatch(/^interrupted .*GET \/v1\/campaigns\/c-hang$/);
+  });
+
+  it('watch exits 5 at once, as status does, when its first request cannot reach the API', async () => {
+    const status = await cxo('status', 'c-1', '--api-url', 'http://127.0.0.1:9');
+    for (const json of [false, true]) {
+      const argv = ['watch', 'c-1', '--interval', '0.01', '--api-url', 'http://127.0.0.1:9'];
+      // Ctrl-C 2 s later: a watch still retrying by then would end with 0.
+      const r = await interrupted(2_000, ...argv, ...(json ? ['--json'] : []));
+      expect(r.code, r.err).toBe(EXIT.server);
+      expect(r.err).toBe(status.err);
+      expect(r.err).toMatch(/^cannot reach the API at http:\/\/127\.0\.0\.1:9 /);
+      if (json) expect(JSON.parse(r.out)).toMatchObject({ error: 'api_unreachable' });
+      else expect(r.out).toBe('');
+    }
+  });
+
+  it('watch retries once the API has answered; under --json each failed poll is said on stderr', async () => {
+    reads['c-blip'] = 0;
+    const r = await interrupted(500, 'watch', 'c-blip', '--interval', '0.01', '--json');
+    // The latest poll showed the campaign again: Ctrl-C ends the watch cleanly.
+    expect(r.code, r.err).toBe(EXIT.ok);
+    expect(r.err).toMatch(
+      /^\S+Z {2}API error, retrying: GET \/v1\/campaigns\/c-blip → 503: Redis is not connected/,
+    );
+    expect(r.err.split('\n')).toHaveLength(1);
+    const views = r.out.split('\n').map((l) => JSON.parse(l) as { campaignId: string });
+    expect(views.length).toBeGreaterThanOrEqual(2);
+    expect(views.every((v) => v.campaignId === 'c-blip')).toBe(true);
+  });
+
+  it('Ctrl-C while every poll since some time failed exits 5, saying since when', async () => {
+    reads['c-flaky'] = 0;
+    const r = await interrupted(200, 'watch', 'c-flaky', '--interval', '0.01');
+    expect(r.code, r.err).toBe(EXIT.server);
+    expect(r.out).toContain('API error, retrying: GET /v1/campaigns/c-flaky → 503');
+    expect(r.err).toMatch(
+      /^stopped watching; every poll since \S+Z failed: GET \/v1\/campaigns\/c-flaky → 503: Redis is not connected/,
+    );
+    reads['c-flaky'] = 0;
+    const json = await interrupted(200, 'watch', 'c-flaky', '--interval', '0.01', '--json');
+    expect(json.code).toBe(EXIT.server);
+    const lines = json.out.split('\n');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ campaignId: 'c-flaky' });
+    expect(JSON.parse(lines.at(-1)!)).toMatchObject({
+      error: 'redis_unavailable',
+      httpStatus: 503,
+      failingSince: expect.stringMatching(/Z$/),
+    });
+    expect(json.err).toContain('API error, retrying: GET /v1/campaigns/c-flaky → 503');
   });
 
   it('accepts an API_URL ending in /v1; a URL that is not the API exits 5 with a hint, never 3', async () => {
@@ -791,6 +901,19 @@ describe('cxo against a stand-in API', () => {
     expect(await runCli(['bogus'], {}, io)).toBe(EXIT.usage);
   });
 
+  it('points validate at --offline when the API answers 503 (its Redis is down)', async () => {
+    const r = await cxo('validate', 'redis-down.json');
+    expect(r.code).toBe(EXIT.server);
+    expect(r.err).toContain('POST /v1/campaigns/validate → 503: Redis is not connected');
+    expect(r.err).toContain('to check the file without the API: cxo validate --offline redis-down.json');
+    const json = await cxo('validate', 'redis-down.json', '--json');
+    expect(JSON.parse(json.out)).toMatchObject({
+      error: 'redis_unavailable',
+      httpStatus: 503,
+      hint: 'to check the file without the API: cxo validate --offline redis-down.json',
+    });
+  });
+
   it('points validate at --offline when the API cannot be reached', async () => {
     const errors: string[] = [];
     const io: CliIo = {
@@ -812,9 +935,9 @@ describe('cxo against a stand-in API', () => {
     const frames = watched.out.split('cxo watch c-stale').slice(1);
     expect(frames).toHaveLength(2);
     expect(frames[0]).toContain(
-      "CXone could not be reached: this is the orchestrator's cached view, last synced with CXone at 2026-11-28T09:00:00.000Z",
+      "cached     CXone did not answer with the campaign just now (the API does not say why): this is the orchestrator's cached view, last synced with CXone at 2026-11-28T09:00:00.000Z",
     );
-    expect(frames[1]).not.toContain('CXone could not be reached');
+    expect(frames[1]).not.toContain('cached');
     staleReads = 0;
     const status = await cxo('status', 'c-stale');
     expect(status.out).toContain('last synced with CXone at 2026-11-28T09:00:00.000Z');

@@ -12,7 +12,37 @@ import { planActivation } from '../../workers/launch-plan.js';
 import { clearMissingOnCxone, noteMissingOnCxone } from '../../shared/campaign-missing.js';
 import { ensurePolling } from '../../shared/polling/schedulers.js';
 import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
-import { CxoneNotFoundError } from '../../shared/errors.js';
+import {
+  CxoneAuthError,
+  CxoneForbiddenError,
+  CxoneMalformedResponseError,
+  CxoneNotFoundError,
+  CxoneRateLimitError,
+  CxoneUnavailableError,
+} from '../../shared/errors.js';
+import { LimiterUnavailableError, LimiterWaitExceededError } from '../../shared/limiter/types.js';
+
+/**
+ * Why the view could not be refreshed from CXone, for the operator reading a cached view: the
+ * remedies differ (fix the credentials, wait for CXone, wait for budget). Never the error's own text,
+ * which may carry URLs or CXone's bodies.
+ */
+export function staleReasonOf(err: unknown): string {
+  if (err instanceof CxoneAuthError) return "CXone refused the orchestrator's credentials";
+  if (err instanceof CxoneForbiddenError)
+    return 'CXone refused access to the campaign (403: missing scope or role)';
+  if (err instanceof CxoneRateLimitError) return 'CXone answered 429 (rate limited)';
+  if (err instanceof LimiterWaitExceededError) return "the fleet's CXone rate budget had no room in time";
+  if (err instanceof LimiterUnavailableError) return 'the fleet limiter could not reach Redis';
+  if (err instanceof CxoneUnavailableError) {
+    return err.status !== undefined
+      ? `CXone answered ${err.status}`
+      : 'CXone did not answer (timeout or no connection)';
+  }
+  if (err instanceof CxoneMalformedResponseError)
+    return 'CXone answered with something that is not a campaign';
+  return 'an unexpected error (see the API log)';
+}
 
 /** How old the cached CXone view may be before GET /v1/campaigns/:id reads CXone again. */
 export const CAMPAIGN_VIEW_MAX_AGE_MS = 10_000;
@@ -60,7 +90,11 @@ function plannedActivation(record: CampaignRecord, nowMs: number): string | unde
  * A scheduled campaign says when it activates: its config's start may be long past (a start outside
  * the calling windows waits for the next open), and an operator may hold only the campaign id.
  */
-export function campaignView(record: CampaignRecord, stale: boolean, nowMs: number): Record<string, unknown> {
+export function campaignView(
+  record: CampaignRecord,
+  stale: boolean | { reason: string },
+  nowMs: number,
+): Record<string, unknown> {
   const view: Record<string, unknown> = {
     campaignId: record.campaignId,
     launchId: record.launchId,
@@ -80,6 +114,7 @@ export function campaignView(record: CampaignRecord, stale: boolean, nowMs: numb
   };
   for (const key of Object.keys(view)) if (view[key] === undefined) delete view[key];
   if (stale) view.stale = true;
+  if (typeof stale === 'object') view.staleReason = stale.reason;
   return view;
 }
 
@@ -151,7 +186,7 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
         { err, campaignId },
         'could not refresh the campaign from CXone; serving the cached view',
       );
-      return campaignView(record, true, ctx.clock.now());
+      return campaignView(record, { reason: staleReasonOf(err) }, ctx.clock.now());
     }
   });
 }

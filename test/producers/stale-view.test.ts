@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CAMPAIGN_VIEW_MAX_AGE_MS, staleReasonOf } from '../../src/producers/routes/campaigns.js';
+import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
+import {
+  CxoneAuthError,
+  CxoneForbiddenError,
+  CxoneMalformedResponseError,
+  CxoneRateLimitError,
+  CxoneUnavailableError,
+} from '../../src/shared/errors.js';
+import { LimiterUnavailableError, LimiterWaitExceededError } from '../../src/shared/limiter/types.js';
+import { api, campaignConfig, startStack, waitForLaunch, type Stack } from '../e2e/stack.js';
+
+describe('why a campaign view is cached (pure)', () => {
+  const ctx = { endpoint: CXONE_ENDPOINTS.getCampaign, campaignId: 'c-1' };
+  it('names the cause, never the error text', () => {
+    expect(
+      staleReasonOf(new CxoneAuthError('invalid_client at https://x/oauth2/token', { ...ctx, status: 401 })),
+    ).toBe("CXone refused the orchestrator's credentials");
+    expect(staleReasonOf(new CxoneForbiddenError({ ...ctx, status: 403 }))).toMatch(/403/);
+    expect(staleReasonOf(new CxoneRateLimitError({ ...ctx, status: 429 }, 1000))).toMatch(/429/);
+    expect(staleReasonOf(new LimiterWaitExceededError(ctx.endpoint, 5000, 4000))).toMatch(/rate budget/);
+    expect(staleReasonOf(new LimiterUnavailableError(ctx.endpoint))).toMatch(/Redis/);
+    expect(staleReasonOf(new CxoneUnavailableError('boom', { ...ctx, status: 502 }))).toBe(
+      'CXone answered 502',
+    );
+    expect(staleReasonOf(new CxoneUnavailableError('ECONNRESET', { ...ctx, status: undefined }))).toMatch(
+      /did not answer/,
+    );
+    expect(staleReasonOf(new CxoneMalformedResponseError(['x'], { ...ctx, status: 200 }))).toMatch(
+      /not a campaign/,
+    );
+    expect(staleReasonOf(new Error('secret-ish detail'))).toBe('an unexpected error (see the API log)');
+  });
+});
+
+/** Real Redis, the sandbox over HTTP with a scripted 503, the API and the launch worker. */
+describe('GET /v1/campaigns/{id} while CXone fails', () => {
+  let stack: Stack;
+  /** How far the fleet's clock is ahead of the wall clock: ages the cached view past its limit. */
+  let aheadMs = 0;
+  beforeAll(async () => {
+    stack = await startStack({
+      launchWorker: true,
+      ctxOverrides: () => ({ clock: { now: () => Date.now() + aheadMs } }),
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('serves the cached view, marked stale, saying why', async () => {
+    const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Cached' }) });
+    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    aheadMs = CAMPAIGN_VIEW_MAX_AGE_MS + 1_000;
+    await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ failNext: 10, status: 503, endpoint: CXONE_ENDPOINTS.getCampaign }),
+    });
+    const view = await api(stack, 'GET', `/v1/campaigns/${String(launch.campaignId)}`);
+    expect(view.status).toBe(200);
+    expect(view.body).toMatchObject({
+      campaignId: launch.campaignId,
+      stale: true,
+      staleReason: 'CXone answered 503',
+    });
+    await fetch(`${stack.sandbox.url}/__sandbox/faults`, { method: 'DELETE' });
+  });
+});
