@@ -16,8 +16,9 @@ export type DialerFactory = (params: DialerSimulationOptions) => DialerModel;
 
 export const defaultDialerFactory: DialerFactory = (params) => new DialerSimulation(params);
 
-function windowCheck(settings: WireComplianceSettings): (simMs: number) => boolean {
-  return (simMs) => isLawfulDial(settings, simMs);
+/** Whether a dial at a simulated instant is lawful: judged at the real instant it stands for. */
+function windowCheck(settings: WireComplianceSettings, simTime: SimulatedTime): (simMs: number) => boolean {
+  return (simMs) => isLawfulDial(settings, simTime.realOf(simMs));
 }
 
 /**
@@ -43,7 +44,7 @@ export class CampaignDialers {
   snapshot(campaign: StoredCampaign): DialerSnapshot | null {
     const model = this.models.get(campaign.id);
     if (!model) return null;
-    model.advanceTo(this.simTime.now(), windowCheck(campaign.complianceSettings));
+    model.advanceTo(this.simTime.now(), windowCheck(campaign.complianceSettings, this.simTime));
     return model.snapshot();
   }
 
@@ -95,7 +96,7 @@ export class CampaignDialers {
       return;
     }
     // Close the stretch that ran under the old settings before applying the new ones.
-    model.advanceTo(this.simTime.now(), windowCheck((before ?? after).complianceSettings));
+    model.advanceTo(this.simTime.now(), windowCheck((before ?? after).complianceSettings, this.simTime));
     const was = before?.dialerSettings;
     const now = after.dialerSettings;
     if (was?.strategy !== now.strategy) model.setStrategy(now.strategy);

@@ -3,11 +3,14 @@ import type { Clock } from '../shared/clock.js';
 /**
  * Simulated time: it starts at the sandbox's real start time and runs `timeScale` times faster,
  * plus any skips a test asks for. simNow = start + (realNow − start) × timeScale + skipped.
- * Dialer simulations and calling windows use it; tokens and rate windows use real time.
+ * Dialer simulations use it, so statistics accumulate faster than real time; tokens, rate windows
+ * and the lawfulness of a dial (calling windows, legal hours) use real time (see `realOf`).
  */
 export class SimulatedTime {
   private readonly startReal: number;
   private skippedMs = 0;
+  /** Each skip: the simulated instant it jumped from, and how far. */
+  private readonly skips: { fromSim: number; ms: number }[] = [];
 
   constructor(
     private readonly clock: Clock,
@@ -22,6 +25,24 @@ export class SimulatedTime {
 
   /** Jumps simulated time forward (never back, so simulations only move forward). */
   skip(ms: number): void {
-    if (ms > 0) this.skippedMs += ms;
+    if (ms <= 0) return;
+    this.skips.push({ fromSim: this.now(), ms });
+    this.skippedMs += ms;
+  }
+
+  /**
+   * The real instant a simulated one stands for (a skipped stretch stands for the moment of its
+   * skip), never later than now. A dial is lawful or not by the clock CXone and the orchestrator
+   * share: judged in simulated time, a sped-up sandbox would count dials as made at night while the
+   * orchestrator, enforcing the same windows in real time, rightly keeps the campaign dialing.
+   */
+  realOf(simMs: number): number {
+    let skipped = 0;
+    for (const { fromSim, ms } of this.skips) {
+      if (simMs <= fromSim) break;
+      skipped += Math.min(ms, simMs - fromSim);
+    }
+    const real = this.startReal + (simMs - this.startReal - skipped) / this.timeScale;
+    return Math.min(this.clock.now(), real);
   }
 }

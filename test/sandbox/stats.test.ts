@@ -100,6 +100,29 @@ describe('sandbox statistics driven by the dialer simulation', () => {
     expect(state.historyLength).toBe(5);
   });
 
+  it("judges a sped-up dialer's dials by the real clock, which the orchestrator enforces windows by", async () => {
+    // Wednesday 2 Dec 2026, 10:00 in New York; the window closes at 11:00; an hour of dialing per real minute.
+    const clock = new ManualClock(Date.parse('2026-12-02T15:00:00Z'));
+    sandbox = await start({ clock, timeScale: 60, rateLimit: { perWindow: 1000, windowMs: 60_000 } });
+    const token = await tokenFor(sandbox);
+    const body = createBody();
+    body.complianceSettings.allowedCallTimes = [{ days: [...ALL_DAYS], start: '08:00', end: '11:00' }];
+    // (The window is the campaign's only limit: New York's legal hours run to 21:00.)
+    const campaign = await activate(sandbox, token, body);
+
+    // Two real minutes: two simulated hours of dials, up to 12:00 simulated, all made before 10:02 real.
+    clock.advance(2 * 60_000);
+    const inside = await stats(sandbox, token, campaign.id);
+    expect(inside.totalCalls).toBeGreaterThan(0);
+    expect(inside.complianceViolations).toBe(0);
+
+    // Past 11:00 real, every dial is outside the window, whatever the simulated clock says.
+    clock.advance(60 * 60_000);
+    const after = await stats(sandbox, await tokenFor(sandbox), campaign.id); // the first token expired
+    expect(after.totalCalls).toBeGreaterThan(inside.totalCalls);
+    expect(after.complianceViolations).toBeGreaterThan(0);
+  });
+
   it('counts dials outside the legal hours as violations, whatever the windows say (TCPA, not OFCOM)', async () => {
     // Wednesday 2 Dec 2026, 20:15 in New York: inside a window widened to 06:00–23:00, and inside the
     // federal 08:00–21:00, but past Florida's 20:00.
