@@ -36,6 +36,11 @@ export interface StoredCampaign {
   updatedAt: string;
   /** 0-based creation order; seeds the campaign's dialer simulation. */
   ordinal: number;
+  /**
+   * Tenant (business unit) of the token that created it. Internal, never on the wire: to every other
+   * tenant the campaign does not exist, as on CXone, where every resource belongs to one tenant.
+   */
+  tenant: string;
 }
 
 export type Change = { from: unknown; to: unknown };
@@ -174,13 +179,25 @@ export class CampaignStore {
     return this.campaigns.get(id);
   }
 
+  /** Any tenant's campaign: for the control surface and the sandbox's own bookkeeping. */
   get(id: string): StoredCampaign {
     const campaign = this.campaigns.get(id);
     if (!campaign) throw notFound(`campaign ${id}`);
     return campaign;
   }
 
-  create(request: CreateCampaignRequest, actor: string): StoredCampaign {
+  /**
+   * A campaign as `tenant`'s token sees it. Another tenant's campaign answers exactly what an id
+   * nobody created answers (the same 404), so a tenant cannot even learn that the id is taken.
+   */
+  getForTenant(id: string, tenant: string): StoredCampaign {
+    const campaign = this.campaigns.get(id);
+    if (!campaign || campaign.tenant !== tenant) throw notFound(`campaign ${id}`);
+    return campaign;
+  }
+
+  /** `tenant`: the creating token's tenant, which alone will see the campaign through the API. */
+  create(request: CreateCampaignRequest, actor: string, tenant: string): StoredCampaign {
     const now = new Date(this.clock.now()).toISOString();
     const campaign: StoredCampaign = {
       id: randomUUID(),
@@ -195,6 +212,7 @@ export class CampaignStore {
       createdAt: now,
       updatedAt: now,
       ordinal: this.created,
+      tenant,
     };
     this.created += 1;
     this.campaigns.set(campaign.id, campaign);
@@ -207,9 +225,17 @@ export class CampaignStore {
   /**
    * Applies a PATCH written against `expectedVersion`. A body that changes nothing succeeds without a
    * new version (there is no change to record); any real change bumps the version by exactly one.
+   * `tenant`: the caller's, when a token makes the change (another tenant's campaign is a 404);
+   * omitted for the control surface, which may change any tenant's campaign.
    */
-  update(id: string, expectedVersion: number, patch: UpdateCampaignRequest, actor: string): StoredCampaign {
-    const before = this.get(id);
+  update(
+    id: string,
+    expectedVersion: number,
+    patch: UpdateCampaignRequest,
+    actor: string,
+    tenant?: string,
+  ): StoredCampaign {
+    const before = tenant === undefined ? this.get(id) : this.getForTenant(id, tenant);
     if (expectedVersion !== before.version) {
       throw new SandboxHttpError(
         409,
@@ -264,8 +290,9 @@ export class CampaignStore {
     return after;
   }
 
-  historyPage(id: string, pageSize: number, cursor: string | undefined): HistoryPageResult {
-    this.get(id);
+  /** A page of `tenant`'s campaign's history; another tenant's campaign is a 404, before any cursor check. */
+  historyPage(id: string, tenant: string, pageSize: number, cursor: string | undefined): HistoryPageResult {
+    this.getForTenant(id, tenant);
     const records = this.histories.get(id) ?? [];
     const offset = cursor === undefined ? 0 : decodeCursor(cursor, id);
     // History only grows, so an issued cursor never points past its end: this one was made up.
@@ -310,8 +337,12 @@ function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** The wire shape of a campaign, checked against the contract so the sandbox cannot drift from it. */
+/**
+ * The wire shape of a campaign, checked against the contract so the sandbox cannot drift from it.
+ * Internal fields are dropped here: the resource schema is loose (it admits fields CXone may add), so
+ * it would not strip them itself.
+ */
 export function toResource(campaign: StoredCampaign): CampaignResource {
-  const { ordinal: _ordinal, ...wire } = campaign;
+  const { ordinal: _ordinal, tenant: _tenant, ...wire } = campaign;
   return campaignResourceSchema.parse(structuredClone(wire));
 }

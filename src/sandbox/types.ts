@@ -10,9 +10,10 @@ export interface SandboxClient {
   /** The most a token for this client may carry; a token request may ask for a subset. */
   scopes: CxoneScope[];
   /**
-   * Tenant whose per-endpoint request budget this client spends. Clients of one tenant share a
-   * budget, as on CXone. Defaults to the client id, so a test's "console operator" does not eat the
-   * fleet's budget unless the test asks for that.
+   * The client's tenant (CXone business unit). Clients of one tenant share its per-endpoint request
+   * budgets, its Idempotency-Keys and its campaigns, as on CXone; another tenant's campaign is a 404
+   * to them. Defaults to the client id: a client without one is a tenant of its own, so a second
+   * client meant to change the fleet's campaigns (a "console operator") must name the fleet's tenant.
    */
   tenant?: string;
 }

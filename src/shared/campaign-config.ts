@@ -161,6 +161,10 @@ export const campaignConfigBaseSchema = z
     complianceTimeZone: timeZoneSchema,
     allowedCallTimes: z.array(callWindowSchema).min(1, 'must contain at least one calling window').max(28),
     dialerStrategy: dialerStrategySchema,
+    /**
+     * The US states the campaign calls. The orchestrator's own, like `pacing` and `description`: kept
+     * in its campaign record, never sent to CXone (whose v2 contract has no such field).
+     */
     recipientStates: z.array(usStateCodeSchema).max(60).optional(),
     pacing: pacingSchema.optional(),
     compliance: complianceOptionsSchema.optional(),

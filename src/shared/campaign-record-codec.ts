@@ -143,7 +143,9 @@ const MIN_DEFLATE_LENGTH = 48;
 
 /**
  * The dictionary for DEFLATE_V1: the vocabulary of a campaign record's JSON, with the most frequent
- * fragments last (deflate reaches the end of the window most cheaply). Frozen: see DEFLATE_V1.
+ * fragments last (deflate reaches the end of the window most cheaply). Frozen: see DEFLATE_V1. (Its
+ * `"complianceSettings":{"recipientStates":[` is from when the states were sent to CXone; they are
+ * the config's own now, and the fragment stays so the records written with it still inflate.)
  */
 const DICTIONARY_V1 = Buffer.from(
   [

@@ -38,10 +38,11 @@ export interface CampaignRecord {
   /** Owned by lifecycle (H5). */
   lastCommand?: unknown;
   /**
-   * The recipient states the campaign was launched for. The audience a campaign calls does not shrink
-   * when CXone's copy of the list is edited, so `config.recipientStates` as read is CXone's list joined
-   * with these (withDeclaredStates), and every compliance check keeps binding them: a console edit that
-   * drops them and moves the zone is a breach, not a new truth.
+   * Only in records written by earlier releases, which sent the recipient states to CXone and read
+   * `config.recipientStates` back from CXone's copy: the states the campaign was launched for (and
+   * any a command added), kept here so a console edit of that copy could not drop them. `get` joins
+   * them into `config.recipientStates` (withDeclaredStates), so such a record keeps binding them.
+   * The states are the orchestrator's own now (in `config`, never on CXone), and this is not written.
    */
   declaredStates?: string[];
   /** Since when CXone answers 404 for the campaign (campaign-missing.ts); the rest is as last known. */
@@ -178,7 +179,9 @@ export class UnknownCampaignError extends Error {
 
 /**
  * Rebuilds the API-shaped config from CXone's resource. CXone wins for everything it stores; the
- * orchestrator-only parts (description, pacing) come from `base`.
+ * orchestrator-only parts (description, pacing, recipientStates) come from `base`. A resource that
+ * carries a `complianceSettings.recipientStates` anyway (an earlier release wrote one) is not read
+ * for them: the states are the orchestrator's, never CXone's.
  */
 export function configFromResource(resource: CampaignResource, base?: CampaignConfig): CampaignConfig {
   const d = resource.dialerSettings;
@@ -199,8 +202,6 @@ export function configFromResource(resource: CampaignResource, base?: CampaignCo
     },
     compliance: { regime: c.regulatoryCompliance, doNotCallCheck: c.doNotCallListCheck },
   };
-  if (c.recipientStates) config.recipientStates = c.recipientStates;
-  else delete config.recipientStates;
   return config;
 }
 
@@ -217,23 +218,16 @@ function withoutRepeatedDays(
 }
 
 /**
- * The config with `declared` recipient states joined to the ones it lists (CXone's, in CXone's order,
- * then the declared ones it dropped). Pure.
+ * A record of an earlier release read as this one keeps it: its stored config's recipient states
+ * (then CXone's copy of the list, as last synced) joined with the `declared` ones it kept beside them
+ * (CampaignRecord.declaredStates), the listed ones first, so none it was launched for or a command
+ * added is lost. The same config when nothing is missing. Pure.
  */
 export function withDeclaredStates(config: CampaignConfig, declared: readonly string[]): CampaignConfig {
   const listed = config.recipientStates ?? [];
   const dropped = declared.filter((s) => !listed.includes(s as never));
   if (dropped.length === 0) return config;
   return { ...config, recipientStates: [...listed, ...dropped] as CampaignConfig['recipientStates'] };
-}
-
-/**
- * The declared states once a command's recipient list `written` has landed on CXone: the launch's and
- * every state a command added, so each binds the campaign from then on; null when none is new. Pure.
- */
-export function withAddedStates(declared: readonly string[], written: readonly string[]): string[] | null {
-  const added = written.filter((s) => !declared.includes(s));
-  return added.length === 0 ? null : [...declared, ...added];
 }
 
 export class CampaignStore {
@@ -291,9 +285,10 @@ export class CampaignStore {
    * Returns false when the resource was older than what is stored.
    */
   async syncFromCxone(resource: CampaignResource, extra: Partial<CampaignRecord> = {}): Promise<boolean> {
-    // The stored config is only the fallback for what the resource does not carry; a caller that
-    // passes the config (every launch) spares the read.
-    const base = extra.config ?? (await this.readField<CampaignConfig>(resource.id, 'config')) ?? undefined;
+    // The stored config is only the fallback for what the resource does not carry (the orchestrator-
+    // only fields: recipientStates among them); a caller that passes the config (every launch) spares
+    // the read.
+    const base = extra.config ?? (await this.storedConfig(resource.id)) ?? undefined;
     const config = configFromResource(resource, base);
     const result = await this.write(resource.id, resource.version, false, {
       ...extra,
@@ -308,16 +303,16 @@ export class CampaignStore {
   }
 
   /**
-   * Sets the orchestrator-only parts of a campaign's config (description, pacing, compliance: only we
-   * hold them) on top of the CXone version the record holds now. A `syncFromCxone` with the caller's
-   * resource would be dropped whole by the version guard whenever a stats poll or another read stored
-   * a newer version in between, and these fields exist nowhere else: the change would be lost while
-   * the caller recorded it as applied. Read, merge, write guarded by the version read, again if a
-   * newer version landed meanwhile.
+   * Sets the orchestrator-only parts of a campaign's config (description, pacing, compliance,
+   * recipientStates: only we hold them) on top of the CXone version the record holds now. A
+   * `syncFromCxone` with the caller's resource would be dropped whole by the version guard whenever a
+   * stats poll or another read stored a newer version in between, and these fields exist nowhere
+   * else: the change would be lost while the caller recorded it as applied. Read, merge, write guarded
+   * by the version read, again if a newer version landed meanwhile.
    */
   async updateLocalConfig(
     resource: CampaignResource,
-    local: Pick<Partial<CampaignConfig>, 'description' | 'pacing' | 'compliance'>,
+    local: Pick<Partial<CampaignConfig>, 'description' | 'pacing' | 'compliance' | 'recipientStates'>,
   ): Promise<void> {
     for (let attempt = 0; attempt < LOCAL_CONFIG_ATTEMPTS; attempt++) {
       const stored = await this.get(resource.id);
@@ -388,6 +383,20 @@ export class CampaignStore {
       const legacy = await this.redis.hgetall(key);
       return Object.keys(legacy).length === 0 ? null : new Map(Object.entries(legacy));
     }
+  }
+
+  /**
+   * The stored config, with the declared states a record of an earlier release kept beside it joined
+   * in (as `get` reads it), or null.
+   */
+  private async storedConfig(campaignId: string): Promise<CampaignConfig | null> {
+    const stored = await this.readStored(campaignId);
+    const configText = stored?.get('config');
+    if (configText === undefined) return null;
+    const config = JSON.parse(configText) as CampaignConfig;
+    const declaredText = stored?.get('declaredStates');
+    const declared = declaredText === undefined ? [] : (JSON.parse(declaredText) as string[]);
+    return declared.length > 0 ? withDeclaredStates(config, declared) : config;
   }
 
   private async readField<T>(campaignId: string, field: FieldName): Promise<T | null> {

@@ -3,7 +3,6 @@ import type { CampaignConfig } from '../shared/campaign-config.js';
 import {
   configFromResource,
   createCampaignStore,
-  withDeclaredStates,
   type CampaignRecord,
   type CampaignStore,
 } from '../shared/campaign-store.js';
@@ -639,13 +638,9 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
     }
 
     // 3a. A future start: a delayed activation job, never a sleeping worker.
-    const declared = data.config.recipientStates;
-    const sync = () =>
-      campaigns.syncFromCxone(scheduled, {
-        launchId: data.launchId,
-        config: data.config,
-        ...(declared?.length ? { declaredStates: declared } : {}),
-      });
+    // The launch's config is the base the record keeps the orchestrator-only fields from (pacing,
+    // description, the recipient states).
+    const sync = () => campaigns.syncFromCxone(scheduled, { launchId: data.launchId, config: data.config });
     let plan: ReturnType<typeof planActivation> | null;
     try {
       plan = scheduled.status === 'scheduled' ? planActivation(data.config, ctx.clock.now()) : null;
@@ -839,12 +834,9 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       );
       return await moveTo(nextActivationWakeMs(expectedAt, ctx.clock.now(), checkIntervalMs));
     }
-    // CXone's settings, with the states the campaign was launched for kept binding: a console edit
-    // that empties CXone's list must not free the activation from their rules (campaign-store.ts).
-    const config = withDeclaredStates(
-      configFromResource(current, record?.config),
-      record?.declaredStates ?? [],
-    );
+    // CXone's settings, completed with the record's orchestrator-only fields: the recipient states the
+    // campaign was launched for bind the activation, whatever a console edit did to the zone or windows.
+    const config = configFromResource(current, record?.config);
     const activation = {
       campaignId: data.campaignId,
       launchId: data.launchId,

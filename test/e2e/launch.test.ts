@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
+import type { CampaignConfigInput } from '../../src/shared/campaign-config.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { windowJobOf } from '../../src/shared/compliance/enforcement.js';
 import { CXONE_ENDPOINTS, type CxoneEndpoint } from '../../src/shared/cxone/wire.js';
@@ -238,6 +240,48 @@ describe('launch pipeline', () => {
     // And the trail will get CXone's account of who changed it.
     const job = await stack.ctx.queues.audit.getJob(historyJobId(campaignId, version + 1));
     expect(job?.data).toEqual({ campaignId, version: version + 1 });
+  });
+
+  it('keeps the recipient states in its own record: CXone is never sent them, and a sync from CXone keeps them', async () => {
+    const example = JSON.parse(
+      readFileSync(new URL('../../examples/campaign.json', import.meta.url), 'utf8'),
+    ) as CampaignConfigInput;
+    expect(example.recipientStates).toEqual(['NY', 'NJ', 'PA']);
+    // The example itself: active inside New York's 08:00–21:00, scheduled for 08:00 outside it.
+    const reply = await api(stack, 'POST', '/v1/campaigns', { body: { ...example, name: 'States' } });
+    expect(reply.status).toBe(202);
+    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    expect(launch.status).toBe('succeeded');
+    const campaignId = String(launch.campaignId);
+    const onCxone = stack.sandbox.getCampaignState(campaignId) as {
+      resource: { complianceSettings: Record<string, unknown> };
+    };
+    expect(Object.keys(onCxone.resource.complianceSettings).sort()).toEqual([
+      'allowedCallTimes',
+      'doNotCallListCheck',
+      'regulatoryCompliance',
+      'timeZone',
+    ]);
+    const statesOf = (body: Record<string, unknown>) =>
+      (body.config as { recipientStates?: string[] }).recipientStates;
+    expect(statesOf((await api(stack, 'GET', `/v1/campaigns/${campaignId}`)).body)).toEqual([
+      'NY',
+      'NJ',
+      'PA',
+    ]);
+
+    // Changed in CXone's console, then read again from CXone (a stale view's GET): the states stay.
+    expect((await patchOnSandbox(stack.sandbox, campaignId, { name: 'States, renamed' })).status).toBe(200);
+    const store = createCampaignStore(stack.ctx);
+    await store.patch(campaignId, { syncedAt: '2000-01-01T00:00:00.000Z' });
+    const refreshed = await api(stack, 'GET', `/v1/campaigns/${campaignId}`);
+    expect((refreshed.body.config as { name: string }).name).toBe('States, renamed');
+    expect(statesOf(refreshed.body)).toEqual(['NY', 'NJ', 'PA']);
+    // A poll's sync stores CXone's resource the same way.
+    await store.syncFromCxone(await stack.ctx.cxone.getCampaign(campaignId));
+    const record = await store.get(campaignId);
+    expect(record?.config.recipientStates).toEqual(['NY', 'NJ', 'PA']);
+    expect(record?.cxone.complianceSettings).not.toHaveProperty('recipientStates');
   });
 
   it('says so when CXone no longer knows a campaign, and records it once', async () => {

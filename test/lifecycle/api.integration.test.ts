@@ -429,11 +429,14 @@ describe('campaign command API', () => {
       if (path === '') expect(issues.find((i) => i.path === 'colour')?.message).toBe('unknown field');
     }
 
-    // Valid alone, but the campaign calls Florida, where calls end at 20:00.
-    await h.consoleChange(campaign.id, { complianceSettings: { recipientStates: ['FL'] } });
+    // Valid alone, but this campaign calls Florida, where calls end at 20:00.
+    const florida = await h.campaign(
+      'active',
+      testCampaignConfig({ complianceTimeZone: 'America/New_York', recipientStates: ['FL'] }),
+    );
     const merged = await app.inject({
       method: 'PATCH',
-      url: `/v1/campaigns/${campaign.id}`,
+      url: `/v1/campaigns/${florida.id}`,
       headers: auth,
       payload: { allowedCallTimes: [{ days: ['mon'], start: '09:00', end: '20:30' }] },
     });
@@ -445,6 +448,25 @@ describe('campaign command API', () => {
   });
 
   it('refuses a PATCH that drops a recipient state the campaign was launched for, enqueueing nothing', async () => {
+    const campaign = await h.campaign(
+      'active',
+      testCampaignConfig({ complianceTimeZone: 'America/New_York', recipientStates: ['FL'] }),
+    );
+    const before = await queued();
+    const dropped = await patchCampaign(campaign.id, { recipientStates: ['GA'] });
+    expect(dropped.statusCode).toBe(400);
+    const issues = (dropped.json() as { issues: Array<{ path: string; message: string }> }).issues;
+    expect(issues).toEqual([
+      expect.objectContaining({
+        path: 'recipientStates',
+        message: expect.stringMatching(/^cannot drop FL: /),
+      }),
+    ]);
+    expect(await queued()).toBe(before);
+  });
+
+  it("keeps binding the states a record of an earlier release kept beside CXone's list (declaredStates)", async () => {
+    // Such a record's config held CXone's copy of the list (here emptied) and the launch's states apart.
     const campaign = await h.campaign('active');
     await new CampaignStore(h.ctx).patch(campaign.id, { declaredStates: ['FL'] });
     const before = await queued();
@@ -460,23 +482,28 @@ describe('campaign command API', () => {
     expect(await queued()).toBe(before);
   });
 
-  it('binds a state a PATCH added like the launch ones: a console edit later dropping it does not free it', async () => {
+  it("adds a recipient state in the orchestrator's record only: never on CXone, kept by syncs, never dropped", async () => {
     const store = new CampaignStore(h.ctx);
     const campaign = await h.campaign(
       'paused',
       testCampaignConfig({ complianceTimeZone: 'America/New_York', recipientStates: ['GA'] }),
     );
-    await store.patch(campaign.id, { declaredStates: ['GA'] });
     const added = await patchCampaign(campaign.id, { recipientStates: ['GA', 'NC'] });
     expect(added.statusCode).toBe(202);
     const done = await h.waitForCommand((added.json() as { commandId: string }).commandId);
     expect(done.status).toBe('succeeded');
-    expect((await store.get(campaign.id))?.declaredStates).toEqual(['GA', 'NC']);
-
-    // Someone drops NC in the console, and a poll stores CXone's list.
-    await h.consoleChange(campaign.id, { complianceSettings: { recipientStates: ['GA'] } });
-    await store.syncFromCxone(await h.ctx.cxone.getCampaign(campaign.id));
+    // Nothing was written to CXone: the version did not move, and CXone holds no list.
+    expect(done.result?.writes).toEqual([]);
+    const onCxone = await h.ctx.cxone.getCampaign(campaign.id);
+    expect(onCxone.version).toBe(campaign.version);
+    expect(onCxone.complianceSettings).not.toHaveProperty('recipientStates');
     expect((await store.get(campaign.id))?.config.recipientStates).toEqual(['GA', 'NC']);
+
+    // A console change and a poll storing CXone's settings leave the list alone.
+    await h.consoleChange(campaign.id, { name: 'Renamed in the console' });
+    await store.syncFromCxone(await h.ctx.cxone.getCampaign(campaign.id));
+    const synced = await store.get(campaign.id);
+    expect(synced?.config).toMatchObject({ name: 'Renamed in the console', recipientStates: ['GA', 'NC'] });
     const before = await queued();
     const dropped = await patchCampaign(campaign.id, { recipientStates: ['GA'] });
     expect(dropped.statusCode).toBe(400);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditInput } from '../../src/shared/audit/types.js';
+import type { CampaignConfig } from '../../src/shared/campaign-config.js';
 import type { CampaignStore } from '../../src/shared/campaign-store.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import type { CampaignResource, UpdateCampaignRequest } from '../../src/shared/cxone/wire.js';
@@ -85,8 +86,15 @@ function setup(opts: { refusals?: Array<string | null>; lockLost?: boolean } = {
   const sleeps: number[] = [];
   const refusals = [...(opts.refusals ?? [])];
   const refusedRecorded: string[] = [];
+  /** The configs compliance was asked about, in order. */
+  const checked: CampaignConfig[] = [];
+  /** What the executor stored as the orchestrator-only config. */
+  const localWrites: Array<Partial<CampaignConfig>> = [];
   const hooks: LifecycleHooks = {
-    complianceRefusal: () => (refusals.length ? (refusals.shift() ?? null) : null),
+    complianceRefusal: ({ config }) => {
+      checked.push(config);
+      return refusals.length ? (refusals.shift() ?? null) : null;
+    },
     onStatusChanged: async (_id, from, to) => void statusChanges.push(`${from}->${to}`),
     onSettingsChanged: async (_id, fields) => void settingsChanges.push(fields),
     onPollIntervalChanged: async () => undefined,
@@ -95,7 +103,8 @@ function setup(opts: { refusals?: Array<string | null>; lockLost?: boolean } = {
   const store = {
     get: async () => null,
     syncFromCxone: async () => true,
-    updateLocalConfig: async () => undefined,
+    updateLocalConfig: async (_resource: CampaignResource, local: Partial<CampaignConfig>) =>
+      void localWrites.push(local),
   } as unknown as CampaignStore;
   const lease: CampaignLease = {
     campaignId: 'c1',
@@ -136,7 +145,19 @@ function setup(opts: { refusals?: Array<string | null>; lockLost?: boolean } = {
       saveSettingsRecorded: async (version) =>
         void Object.assign(saved, { settingsRecordedVersion: version }),
     });
-  return { cxone, audits, sleeps, run, statusChanges, settingsChanges, events, saved, refusedRecorded };
+  return {
+    cxone,
+    audits,
+    sleeps,
+    run,
+    statusChanges,
+    settingsChanges,
+    events,
+    saved,
+    refusedRecorded,
+    checked,
+    localWrites,
+  };
 }
 
 describe('executeCommand', () => {
@@ -360,6 +381,24 @@ describe('executeCommand', () => {
     await run({ patch: { dialerStrategy: { callRate: 0.8 } }, base: { 'dialerStrategy.callRate': 0.8 } }, 2);
     expect(cxone.updates).toEqual([]);
     expect(audits).toEqual([]);
+  });
+
+  it('keeps added recipient states off CXone: checks the resume against them, stores them as ours, re-plans on them', async () => {
+    const { cxone, run, checked, localWrites, settingsChanges, audits } = setup();
+    cxone.campaign = { ...cxone.campaign, status: 'paused' };
+    const outcome = await run({ action: 'resume', patch: { recipientStates: ['FL'] } });
+    expect(outcome).toMatchObject({ status: 'succeeded', result: { status: 'active' } });
+    // CXone is sent the status change only.
+    expect(cxone.updates).toEqual([{ status: 'active' }]);
+    expect(cxone.campaign.complianceSettings).not.toHaveProperty('recipientStates');
+    // Compliance judged the settings step and the resume with Florida bound.
+    expect(checked.map((c) => c.recipientStates)).toEqual([['FL'], ['FL']]);
+    expect(localWrites).toEqual([expect.objectContaining({ recipientStates: ['FL'] })]);
+    expect(settingsChanges).toEqual([['recipientStates']]);
+    expect(audits.map((a) => [a.action, a.details?.['scope']])).toEqual([
+      ['state_changed', undefined],
+      ['settings_changed', 'orchestrator'],
+    ]);
   });
 
   it('treats an action already in effect as done without writing', async () => {

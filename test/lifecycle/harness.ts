@@ -92,7 +92,7 @@ export async function startHarness(overrides: Partial<AppContext> = {}): Promise
   const sandbox = await startSandbox({
     clients: [
       { clientId: 'sandbox-client', clientSecret: 'sandbox-secret', scopes: [...CXONE_SCOPES] },
-      { ...CONSOLE, scopes: [...CXONE_SCOPES] },
+      { ...CONSOLE, scopes: [...CXONE_SCOPES], tenant: 'sandbox-client' },
     ],
     rateLimit: { perWindow: 100_000, windowMs: 60_000 },
   });

@@ -103,23 +103,26 @@ describe('rebaseSettings', () => {
   });
 
   it('re-validates the merged result: valid alone, invalid on top of their change', () => {
-    // They declared Florida recipients (calls end by 20:00 there); we move the window end to 20:30.
-    const latest = resource({ complianceSettings: { recipientStates: ['FL'] } as never });
-    const result = rebaseSettings({
+    // The campaign calls New York (our record). Our window is valid alone, but they moved the zone to
+    // Honolulu in the console, which does not keep New York's clock.
+    const input = {
       ours: flat({ allowedCallTimes: [{ days: ['mon'], start: '09:00', end: '20:30' }] }),
       base: { allowedCallTimes: resource().complianceSettings.allowedCallTimes },
-      latest,
-      local: {},
-    });
+      latest: resource(),
+      local: { recipientStates: ['NY'] },
+    };
+    expect(rebaseSettings(input).kind).toBe('apply');
+    const latest = resource({ complianceSettings: { timeZone: 'Pacific/Honolulu' } as never });
+    const result = rebaseSettings({ ...input, latest });
     expect(result.kind).toBe('invalid');
     if (result.kind === 'invalid') {
-      expect(result.issues.map((i) => i.path)).toContain('allowedCallTimes.0.end');
+      expect(result.issues.map((i) => i.path)).toContain('recipientStates.0');
     }
   });
 
-  it('re-validates against the states the campaign was launched for, though CXone lost them', () => {
-    // CXone's list was emptied in the console; Florida, declared at launch, still binds the window.
-    const latest = resource({ complianceSettings: { recipientStates: [] } as never });
+  it("re-validates against the recipient states of the orchestrator's record, never a list CXone shows", () => {
+    // A resource still carrying a list (an earlier release sent one) is not read for the states.
+    const latest = resource({ complianceSettings: { recipientStates: ['FL'] } as never });
     const input = {
       ours: flat({ allowedCallTimes: [{ days: ['mon'], start: '09:00', end: '20:30' }] }),
       base: { allowedCallTimes: resource().complianceSettings.allowedCallTimes },
@@ -127,9 +130,25 @@ describe('rebaseSettings', () => {
       local: {},
     };
     expect(rebaseSettings(input).kind).toBe('apply');
-    const bound = rebaseSettings({ ...input, declaredStates: ['FL'] });
+    // Florida in our record binds the window (calls end there at 20:00).
+    const bound = rebaseSettings({ ...input, latest: resource(), local: { recipientStates: ['FL'] } });
     expect(bound.kind).toBe('invalid');
     if (bound.kind === 'invalid') expect(bound.issues.map((i) => i.path)).toContain('allowedCallTimes.0.end');
+  });
+
+  it('adds a recipient state to our record only: nothing for CXone', () => {
+    const result = rebaseSettings({
+      ours: flat({ recipientStates: ['FL', 'GA'] }),
+      base: { recipientStates: ['FL'] },
+      latest: resource(),
+      local: { recipientStates: ['FL'] },
+    });
+    expect(result.kind).toBe('apply');
+    if (result.kind !== 'apply') return;
+    expect(result.body).toEqual({});
+    expect(result.wire).toEqual({});
+    expect(result.local).toEqual({ recipientStates: ['FL', 'GA'] });
+    expect(result.merged.recipientStates).toEqual(['FL', 'GA']);
   });
 
   it('refuses any change to a campaign that ended', () => {
@@ -259,12 +278,8 @@ describe('planRollback', () => {
   });
 
   it('skips fields that were absent before (CXone PATCH cannot unset them)', () => {
-    const plan = planRollback(
-      [{ field: 'recipientStates', from: null, to: ['NY'] }],
-      resource({ complianceSettings: { recipientStates: ['NY'] } as never }),
-      {},
-    );
-    expect(plan.skipped).toEqual(['recipientStates']);
+    const plan = planRollback([{ field: 'name', from: null, to: 'Named' }], resource({ name: 'Named' }), {});
+    expect(plan.skipped).toEqual(['name']);
     expect(plan.body).toEqual({});
   });
 });

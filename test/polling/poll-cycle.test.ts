@@ -67,11 +67,11 @@ async function withCompliantContext(
   }
 }
 
-/** A campaign record at CXone version 3, as launched with `config` (and its declared states). */
+/** A campaign record at CXone version 3, as launched with `config` (recipient states included). */
 async function storeRecord(
   id: string,
   status: 'active' | 'paused' | 'completed',
-  launched: { config?: CampaignConfig; declaredStates?: string[] } = {},
+  launched: { config?: CampaignConfig } = {},
 ) {
   await new CampaignStore(base).put({
     campaignId: id,
@@ -79,7 +79,6 @@ async function storeRecord(
     version: 3,
     config: launched.config ?? campaignConfig(),
     cxone: resource({ id, version: 3, status }),
-    ...(launched.declaredStates ? { declaredStates: launched.declaredStates } : {}),
   });
 }
 
@@ -270,15 +269,16 @@ describe('poll cycle', () => {
   });
 
   it('records and pauses a campaign whose zone CXone changed away from its recipients, and refuses its resume', async () => {
-    // Tuesday 12:00 EST. Declared Florida recipients on New York time; the console moves the zone to
-    // Los Angeles, where every window would be read three hours late for Florida.
+    // Tuesday 12:00 EST. Florida recipients (the orchestrator's record: CXone never holds the list) on
+    // New York time; the console moves the zone to Los Angeles, where every window would be read three
+    // hours late for Florida.
     const clock = new ManualClock(Date.parse('2026-03-03T17:00:00Z'));
     await storeRecord('moved', 'active', { config: campaignConfig({ recipientStates: ['FL'] }) });
     const moved = resource({
       id: 'moved',
       version: 5,
       status: 'active',
-      complianceSettings: { timeZone: 'America/Los_Angeles', recipientStates: ['FL'] } as never,
+      complianceSettings: { timeZone: 'America/Los_Angeles' } as never,
     });
     await withCompliantContext(
       clock,
@@ -327,19 +327,16 @@ describe('poll cycle', () => {
     );
   });
 
-  it('keeps the declared recipient states binding when CXone drops them and moves the zone', async () => {
+  it('keeps the recipient states of its record binding when the console moves the zone', async () => {
     // 00:08 in New York. Launched for NY recipients; the console re-zones it to Honolulu (19:08 there,
-    // inside its window) and empties the list, which would make dialing New Yorkers look legal.
+    // inside its window), which would make dialing New Yorkers look legal were the list not ours.
     const clock = new ManualClock(Date.parse('2026-03-03T05:08:00Z'));
-    await storeRecord('rezoned', 'active', {
-      config: campaignConfig({ recipientStates: ['NY'] }),
-      declaredStates: ['NY'],
-    });
+    await storeRecord('rezoned', 'active', { config: campaignConfig({ recipientStates: ['NY'] }) });
     const rezoned = resource({
       id: 'rezoned',
       version: 5,
       status: 'active',
-      complianceSettings: { timeZone: 'Pacific/Honolulu', recipientStates: [] } as never,
+      complianceSettings: { timeZone: 'Pacific/Honolulu' } as never,
     });
     await withCompliantContext(
       clock,
@@ -395,7 +392,7 @@ describe('poll cycle', () => {
       id: 'synced',
       version: 5,
       status: 'active',
-      complianceSettings: { timeZone: 'America/Los_Angeles', recipientStates: ['FL'] } as never,
+      complianceSettings: { timeZone: 'America/Los_Angeles' } as never,
     });
     // A GET /v1/campaigns/{id} (or a command's fresh read) stored version 5 first.
     await new CampaignStore(base).put({

@@ -322,6 +322,35 @@ describe('sandbox campaigns', () => {
     expect(unknownField.body.errors).toEqual([{ field: 'dialerSettings.boost', message: 'unknown field' }]);
   });
 
+  it('refuses complianceSettings.recipientStates on create, PATCH and the console: not in the v2 contract', async () => {
+    const body = createBody() as unknown as { complianceSettings: Record<string, unknown> };
+    const withStates = {
+      ...body,
+      complianceSettings: { ...body.complianceSettings, recipientStates: ['NY'] },
+    };
+    const before = sandbox.campaignCount();
+    const created = await call(sandbox, 'POST', '/api/v2/campaigns', { token, body: withStates });
+    expect(created.status).toBe(422);
+    expect(created.body.errors).toEqual([
+      { field: 'complianceSettings.recipientStates', message: 'unknown field' },
+    ]);
+    expect(sandbox.campaignCount()).toBe(before);
+
+    const id = (await createCampaign(sandbox, token)).body.id as string;
+    const patched = await patch(sandbox, token, id, 1, { complianceSettings: { recipientStates: ['NY'] } });
+    expect(patched.status).toBe(422);
+    expect(patched.body.errors).toEqual([
+      { field: 'complianceSettings.recipientStates', message: 'unknown field' },
+    ]);
+    const consoled = await call(sandbox, 'POST', `/__sandbox/campaigns/${id}/console`, {
+      body: { complianceSettings: { recipientStates: ['NY'] } },
+    });
+    expect(consoled.status).toBe(422);
+    const got = await call(sandbox, 'GET', `/api/v2/campaigns/${id}`, { token });
+    expect(got.body).toMatchObject({ version: 1 });
+    expect(got.body.complianceSettings).not.toHaveProperty('recipientStates');
+  });
+
   it('bumps the version by exactly one per change, merges nested settings field by field, and records history', async () => {
     const created = await createCampaign(sandbox, token);
     const id = created.body.id as string;

@@ -5,14 +5,19 @@ import { SANDBOX_SKILL_GROUP_ID, SANDBOX_TARGET_LIST_ID } from '../../src/sandbo
 
 export const FLEET = { clientId: 'fleet-client', clientSecret: 'fleet-secret' } as const;
 export const CONSOLE = { clientId: 'console-operator', clientSecret: 'console-secret' } as const;
+export const READER = { clientId: 'reader', clientSecret: 'reader-secret' } as const;
 
-/** A sandbox with the fleet's client and an outside "console" client, each with every scope. */
+/**
+ * A sandbox with the fleet's client, a "console" client of the same tenant (it sees and changes the
+ * fleet's campaigns, and shares its budget), each with every scope, and a read-only client of a
+ * tenant of its own.
+ */
 export function start(opts: SandboxOptions = {}): Promise<RunningSandbox> {
   return startSandbox({
     clients: [
       { ...FLEET, scopes: [...CXONE_SCOPES] },
-      { ...CONSOLE, scopes: [...CXONE_SCOPES] },
-      { clientId: 'reader', clientSecret: 'reader-secret', scopes: ['outbound:campaigns:read'] },
+      { ...CONSOLE, scopes: [...CXONE_SCOPES], tenant: FLEET.clientId },
+      { ...READER, scopes: ['outbound:campaigns:read'] },
     ],
     ...opts,
   });

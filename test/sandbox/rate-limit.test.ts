@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RateWindow, retryAfterSeconds } from '../../src/sandbox/rate-window.js';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
 import { ManualClock } from '../../src/shared/clock.js';
-import { call, CONSOLE, createCampaign, start, tokenFor } from './helpers.js';
+import { call, createCampaign, READER, start, tokenFor } from './helpers.js';
 
 describe('RateWindow', () => {
   it('fixed: allows perWindow per epoch-aligned window and says how long until the next one', () => {
@@ -67,8 +67,8 @@ describe('sandbox per-endpoint rate limit over HTTP', () => {
 
     // Another endpoint has its own budget; another tenant has its own too.
     expect((await createCampaign(sandbox, token)).status).toBe(201);
-    const consoleToken = await tokenFor(sandbox, CONSOLE);
-    expect((await call(sandbox, 'GET', '/api/v2/campaigns/x', { token: consoleToken })).status).toBe(404);
+    const readerToken = await tokenFor(sandbox, READER);
+    expect((await call(sandbox, 'GET', '/api/v2/campaigns/x', { token: readerToken })).status).toBe(404);
 
     clock.advance(9_000);
     expect((await call(sandbox, 'GET', '/api/v2/campaigns/x', { token })).headers.get('retry-after')).toBe(

@@ -73,6 +73,24 @@ describe('TokenStore and ClientRegistry', () => {
   });
 });
 
+describe('SimulatedTime.realOf', () => {
+  it('maps simulated instants back to real ones, a skipped stretch to the moment of its skip', () => {
+    const clock = new ManualClock(1_000_000);
+    const time = new SimulatedTime(clock, 60);
+    clock.advance(1_000); // 60 s simulated
+    expect(time.now()).toBe(1_060_000);
+    expect(time.realOf(1_030_000)).toBe(1_000_500);
+    time.skip(600_000); // simulated 1 060 000 → 1 660 000 at real 1 001 000
+    expect(time.realOf(1_300_000)).toBe(1_001_000);
+    expect(time.realOf(1_660_000)).toBe(1_001_000);
+    clock.advance(1_000);
+    expect(time.now()).toBe(1_720_000);
+    expect(time.realOf(1_690_000)).toBe(1_001_500);
+    // Never later than now.
+    expect(time.realOf(9_999_999)).toBe(1_002_000);
+  });
+});
+
 describe('IdempotencyStore', () => {
   it('treats key order as irrelevant and forgets keys after the TTL', () => {
     expect(canonicalJson({ b: 1, a: [{ y: 2, x: 1 }] })).toBe(canonicalJson({ a: [{ x: 1, y: 2 }], b: 1 }));
@@ -110,7 +128,7 @@ describe('FaultInjector', () => {
 describe('campaign store validation and diffs', () => {
   it('diffs nested settings with dotted paths', () => {
     const store = new CampaignStore(new ManualClock(0));
-    const before = store.create(parseCreateBody(createBody()), 'x');
+    const before = store.create(parseCreateBody(createBody()), 'x', 'tenant-x');
     const after = {
       ...before,
       status: 'scheduled' as const,
@@ -170,7 +188,7 @@ describe('CampaignDialers', () => {
     const created: DialerSimulationOptions[] = [];
     const dialers = new CampaignDialers(store, simTime, recordingFactory(calls, created), 42, silentLogger);
 
-    const campaign = store.create(parseCreateBody(createBody()), 'x');
+    const campaign = store.create(parseCreateBody(createBody()), 'x', 'tenant-x');
     expect(dialers.stats(campaign)).toMatchObject({ totalCalls: 0, agentUtilization: 0, status: 'draft' });
     store.update(campaign.id, 1, { status: 'scheduled' }, 'x');
     expect(created).toHaveLength(0);

@@ -49,10 +49,7 @@ describe('CXone resource residue', () => {
 
   it('keeps settings CXone holds differently, unknown fields and missing ones', () => {
     const base = resource();
-    const { recipientStates: _unused, ...compliance } = {
-      ...base.complianceSettings,
-      recipientStates: undefined,
-    };
+    const compliance = base.complianceSettings;
     const { type: _type, ...withoutType } = base;
     const r = {
       ...withoutType,
@@ -71,11 +68,30 @@ describe('CXone resource residue', () => {
   });
 
   it('removes a nested setting the config has but the resource lacks', () => {
-    const withStates = { ...config, recipientStates: ['TX', 'CA'] };
+    const base = resource();
+    const { doNotCallListCheck: _dnc, ...compliance } = base.complianceSettings;
+    const r = { ...base, complianceSettings: compliance } as unknown as CampaignResource;
+    const residue = resourceResidue(r, config);
+    expect(residue.$absent).toEqual(['complianceSettings.doNotCallListCheck']);
+    expect(resourceFromConfig('c-1', config, residue)).toEqual(r);
+  });
+
+  it("never derives recipient states for CXone: they are the config's own", () => {
+    const withStates = { ...config, recipientStates: ['TX', 'OK'] };
     const r = resource();
+    expect(r.complianceSettings).not.toHaveProperty('recipientStates');
     const residue = resourceResidue(r, withStates);
-    expect(residue.$absent).toEqual(['complianceSettings.recipientStates']);
+    expect(residue).not.toHaveProperty('$absent');
+    expect(residue).not.toHaveProperty('complianceSettings');
     expect(resourceFromConfig('c-1', withStates, residue)).toEqual(r);
+    // A resource an earlier release stored, still carrying a list, keeps it as a setting CXone holds.
+    const legacy = {
+      ...r,
+      complianceSettings: { ...r.complianceSettings, recipientStates: ['TX', 'OK'] },
+    } as CampaignResource;
+    const kept = resourceResidue(legacy, withStates);
+    expect(kept.complianceSettings).toEqual({ recipientStates: ['TX', 'OK'] });
+    expect(resourceFromConfig('c-1', withStates, kept)).toEqual(legacy);
   });
 });
 

@@ -172,6 +172,59 @@ describe('CampaignStore compact record', () => {
   });
 });
 
+describe("recipient states (the orchestrator's own, never on CXone)", () => {
+  const withStates: CampaignConfig = { ...config, recipientStates: ['NY', 'NJ'] };
+
+  it('keeps them through every sync from CXone, whose resource never carries them', async () => {
+    const s = store();
+    expect(await s.syncFromCxone(resource('rs1', 3), { config: withStates })).toBe(true);
+    expect((await s.get('rs1'))?.config.recipientStates).toEqual(['NY', 'NJ']);
+    // A poll (no config passed) and a later version changed in the console.
+    expect(await s.syncFromCxone(resource('rs1', 4, { name: 'Renamed in the console' }))).toBe(true);
+    const record = await s.get('rs1');
+    expect(record?.config).toMatchObject({ name: 'Renamed in the console', recipientStates: ['NY', 'NJ'] });
+    expect(record?.cxone.complianceSettings).not.toHaveProperty('recipientStates');
+    // A resource that still carries a list (sent by an earlier release) is not read for them.
+    const stray = resource('rs1', 5);
+    stray.complianceSettings = { ...stray.complianceSettings, recipientStates: ['TX'] } as never;
+    expect(await s.syncFromCxone(stray)).toBe(true);
+    expect((await s.get('rs1'))?.config.recipientStates).toEqual(['NY', 'NJ']);
+    expect(configFromResource(stray).recipientStates).toBeUndefined();
+  });
+
+  it('reads records an earlier release stored with the list on CXone, keeping their declared states', async () => {
+    // Then the config held CXone's copy of the list as last synced, the launch's states were kept
+    // beside it (declaredStates) once that existed, and the resource was stored whole.
+    const legacyResource = (id: string, states: string[]) => {
+      const r = resource(id, 4);
+      return { ...r, complianceSettings: { ...r.complianceSettings, recipientStates: states } };
+    };
+    const legacy = (id: string, listed: string[], declared?: string[]) =>
+      redis.hset(keys.campaign(id), {
+        campaignId: JSON.stringify(id),
+        status: JSON.stringify('active'),
+        version: '4',
+        config: JSON.stringify({ ...config, recipientStates: listed }),
+        cxone: JSON.stringify(legacyResource(id, listed)),
+        ...(declared ? { declaredStates: JSON.stringify(declared) } : {}),
+        updatedAt: JSON.stringify('2026-12-01T14:00:00.000Z'),
+      });
+    // CXone's copy emptied in the console; the launch's states kept beside it.
+    await legacy('rs-old1', [], ['NY', 'NJ']);
+    // From before declaredStates: the list as CXone held it is the only copy.
+    await legacy('rs-old2', ['NY', 'NJ']);
+    const s = store();
+    for (const id of ['rs-old1', 'rs-old2']) {
+      expect((await s.get(id))?.config.recipientStates, id).toEqual(['NY', 'NJ']);
+      // The next sync brings a resource without the list: the states stay.
+      expect(await s.syncFromCxone(resource(id, 5, { status: 'paused' }))).toBe(true);
+      const record = await s.get(id);
+      expect(record?.config.recipientStates, id).toEqual(['NY', 'NJ']);
+      expect(record?.cxone).toEqual(resource(id, 5, { status: 'paused' }));
+    }
+  });
+});
+
 describe('configFromResource', () => {
   it("lists each day once, though CXone's console may repeat one, and keeps windows that do not as they are", () => {
     const clean = resource('c-days', 2);

@@ -39,11 +39,15 @@ describe('resourceChanges (what changed outside the orchestrator between two rea
     const windows = [{ days: ['mon'], start: '09:00', end: '17:00' }];
     const after = {
       ...base,
-      complianceSettings: { ...base.complianceSettings, callWindows: windows, recipientStates: ['FL'] },
+      complianceSettings: {
+        ...base.complianceSettings,
+        callWindows: windows,
+        holidayCalendar: ['2026-12-25'],
+      },
     } as CampaignResource;
     expect(resourceChanges(base, after)).toEqual([
       { field: 'complianceSettings.callWindows', from: [], to: windows },
-      { field: 'complianceSettings.recipientStates', from: null, to: ['FL'] },
+      { field: 'complianceSettings.holidayCalendar', from: null, to: ['2026-12-25'] },
     ]);
   });
 });

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { campaignConfigSchema } from '../../shared/campaign-schema.js';
-import { CampaignStore, withDeclaredStates } from '../../shared/campaign-store.js';
+import { CampaignStore } from '../../shared/campaign-store.js';
 import { complianceRefusal } from '../../shared/compliance/command-guard.js';
 import { recordComplianceAction } from '../../shared/compliance/record.js';
 import type { AppContext } from '../../shared/context.js';
@@ -160,11 +160,12 @@ async function prepare(
     );
   }
 
+  // CXone's settings completed with the orchestrator-only fields of our record (pacing, description,
+  // the recipient states: CXone never holds them).
   const local = localPart(record.config);
-  // The recipients the campaign was launched for stay bound even where CXone's copy of the list lost
-  // them (campaign-store.ts, declaredStates): checked against, and never dropped by a PATCH.
+  // The recipients the campaign calls bind it for its life: checked against, and never dropped by a PATCH.
   const declaredStates = record.config.recipientStates ?? [];
-  const current = withDeclaredStates(configFromResource(resource, local), declaredStates);
+  const current = configFromResource(resource, local);
   let config = current;
   if (patch) {
     const kept: readonly string[] = patch.recipientStates ?? declaredStates;

@@ -60,7 +60,11 @@ export async function registerCampaignRoutes(app: FastifyInstance, state: Sandbo
         );
       }
     }
-    const campaign = state.campaigns.create(parseCreateBody(request.body, state.directory), grant.clientId);
+    const campaign = state.campaigns.create(
+      parseCreateBody(request.body, state.directory),
+      grant.clientId,
+      grant.tenant,
+    );
     const body = createCampaignResponseSchema.parse(toResource(campaign));
     if (key !== undefined) {
       state.idempotency.remember(grant.tenant, key, request.body, {
@@ -73,13 +77,15 @@ export async function registerCampaignRoutes(app: FastifyInstance, state: Sandbo
     return body;
   });
 
+  // Every route taking a campaign id looks it up in the token's tenant: another tenant's campaign
+  // answers the same 404 as an unknown id, before any other check (If-Match, body, cursor).
   app.get<IdParams>('/api/v2/campaigns/:id', async (request) =>
-    toResource(state.campaigns.get(request.params.id)),
+    toResource(state.campaigns.getForTenant(request.params.id, grantOf(request).tenant)),
   );
 
   app.patch<IdParams>('/api/v2/campaigns/:id', async (request) => {
     const grant = grantOf(request);
-    const current = state.campaigns.get(request.params.id);
+    const current = state.campaigns.getForTenant(request.params.id, grant.tenant);
     const expected = parseIfMatch(request.headers['if-match']);
     if (expected === undefined) {
       throw new SandboxHttpError(
@@ -92,6 +98,8 @@ export async function registerCampaignRoutes(app: FastifyInstance, state: Sandbo
       directory: state.directory,
       current: current.dialerSettings,
     });
-    return toResource(state.campaigns.update(request.params.id, expected, patch, grant.clientId));
+    return toResource(
+      state.campaigns.update(request.params.id, expected, patch, grant.clientId, grant.tenant),
+    );
   });
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { campaignStatsSchema, historyPageSchema } from '../../shared/cxone/wire.js';
 import { HISTORY_PAGE_SIZE } from '../campaign-store.js';
 import { SandboxHttpError, type FieldProblem } from '../errors.js';
+import { grantOf } from '../request-context.js';
 import type { SandboxState } from '../state.js';
 
 type HistoryRequest = { Params: { id: string }; Querystring: Record<string, string | string[] | undefined> };
@@ -41,12 +42,16 @@ export function parseHistoryQuery(query: Record<string, string | string[] | unde
 }
 
 export async function registerOutboundRoutes(app: FastifyInstance, state: SandboxState): Promise<void> {
-  app.get<{ Params: { id: string } }>('/api/v2/outbound/campaigns/:id/stats', async (request) =>
-    campaignStatsSchema.parse(state.dialers.stats(state.campaigns.get(request.params.id))),
-  );
+  // Scoped to the token's tenant like GET/PATCH /api/v2/campaigns/:id: another tenant's campaign is
+  // the same 404 as an unknown id.
+  app.get<{ Params: { id: string } }>('/api/v2/outbound/campaigns/:id/stats', async (request) => {
+    const campaign = state.campaigns.getForTenant(request.params.id, grantOf(request).tenant);
+    return campaignStatsSchema.parse(state.dialers.stats(campaign));
+  });
 
   app.get<HistoryRequest>('/api/v2/outbound/campaigns/:id/history', async (request) => {
     const { pageSize, cursor } = parseHistoryQuery(request.query);
-    return historyPageSchema.parse(state.campaigns.historyPage(request.params.id, pageSize, cursor));
+    const tenant = grantOf(request).tenant;
+    return historyPageSchema.parse(state.campaigns.historyPage(request.params.id, tenant, pageSize, cursor));
   });
 }

@@ -4,7 +4,8 @@ import { STATE_RULES, stateHoursFor } from './state-rules.js';
 
 /**
  * The hours the law allows on a weekday, in the called party's local time: the federal 08:00–21:00
- * (also the orchestrator's policy under OFCOM) narrowed by every declared recipient state's rule.
+ * (also the orchestrator's policy under OFCOM) narrowed by every declared recipient state's rule (the
+ * campaign's `recipientStates`: the orchestrator's own list, which CXone never holds or changes).
  * Pure. Run-time window enforcement dials only inside these, whatever the campaign's windows say:
  * submit-time validation keeps our own configs inside them, but CXone's console can widen a running
  * campaign's window, and the orchestrator adopts CXone's settings.

@@ -4,7 +4,10 @@ import type { CreateCampaignRequest } from './wire.js';
 /** Seconds of after-call work the seed sends for every campaign. */
 export const DEFAULT_WRAP_UP_SECONDS = 30;
 
-/** Maps a validated API config onto CXone's create payload. Pure. */
+/**
+ * Maps a validated API config onto CXone's create payload. Pure. The orchestrator-only fields
+ * (description, pacing, recipientStates) have no place in it and are not sent.
+ */
 export function toCreateCampaignRequest(config: CampaignConfig): CreateCampaignRequest {
   return {
     name: config.name,
@@ -24,7 +27,6 @@ export function toCreateCampaignRequest(config: CampaignConfig): CreateCampaignR
       allowedCallTimes: config.allowedCallTimes,
       doNotCallListCheck: doNotCallCheckOf(config),
       regulatoryCompliance: regimeOf(config),
-      ...(config.recipientStates ? { recipientStates: config.recipientStates } : {}),
     },
   };
 }

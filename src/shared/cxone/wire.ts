@@ -52,13 +52,16 @@ export const wireDialerSettingsSchema = z
   .strict();
 export type WireDialerSettings = z.infer<typeof wireDialerSettingsSchema>;
 
+/**
+ * Exactly the contract's four fields. The recipient states a campaign calls are the orchestrator's
+ * own (campaign-config.ts `recipientStates`, kept in its campaign record): CXone never sees them.
+ */
 export const wireComplianceSettingsSchema = z
   .object({
     timeZone: z.string().min(1),
     allowedCallTimes: z.array(callWindowSchema).min(1),
     doNotCallListCheck: z.boolean(),
     regulatoryCompliance: z.enum(REGULATORY_REGIMES),
-    recipientStates: z.array(z.string().regex(/^[A-Z]{2}$/)).optional(),
   })
   .strict();
 export type WireComplianceSettings = z.infer<typeof wireComplianceSettingsSchema>;

@@ -4,7 +4,10 @@ import type { CampaignResource } from '../cxone/wire.js';
 import { flattenPatch, unflattenChanges, type CampaignPatch } from './patch.js';
 
 /** The orchestrator-only parts of a campaign config, which CXone does not hold. */
-export type LocalConfig = Pick<Partial<CampaignConfig>, 'description' | 'pacing' | 'compliance'>;
+export type LocalConfig = Pick<
+  Partial<CampaignConfig>,
+  'description' | 'pacing' | 'compliance' | 'recipientStates'
+>;
 
 /**
  * The campaign's configuration in the API's vocabulary, as CXone has it now (CXone always wins),
@@ -23,6 +26,7 @@ export function localPart(config: Partial<CampaignConfig> | undefined): LocalCon
     ...(config.description !== undefined ? { description: config.description } : {}),
     ...(config.pacing !== undefined ? { pacing: config.pacing } : {}),
     ...(config.compliance !== undefined ? { compliance: config.compliance } : {}),
+    ...(config.recipientStates !== undefined ? { recipientStates: config.recipientStates } : {}),
   };
 }
 

@@ -1,11 +1,6 @@
 import type { AuditTrail } from '../audit/types.js';
 import type { CampaignConfig, ValidationIssue } from '../campaign-config.js';
-import {
-  withAddedStates,
-  withDeclaredStates,
-  type CampaignRecord,
-  type CampaignStore,
-} from '../campaign-store.js';
+import type { CampaignRecord, CampaignStore } from '../campaign-store.js';
 import type { Clock } from '../clock.js';
 import type { CxoneApi } from '../cxone/api.js';
 import type { CampaignResource, CampaignStatus } from '../cxone/wire.js';
@@ -83,7 +78,10 @@ export interface LifecycleHooks {
     status: CampaignStatus,
     by: { actor: string; reason: string; commandId: string; version: number },
   ): Promise<void>;
-  /** After a settings write (or its rollback), with the config paths it changed. */
+  /**
+   * After a settings write (or its rollback), with the config paths it changed: CXone's settings,
+   * or the orchestrator-only ones once stored.
+   */
   onSettingsChanged(campaignId: string, fields: string[]): Promise<void>;
   /** After a change of `pacing.pollIntervalMs` on a campaign that is not final. */
   onPollIntervalChanged(campaignId: string, intervalMs: number): Promise<void>;
@@ -187,10 +185,9 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     }
   };
   await sawVersion(latest.version);
+  // The orchestrator-only fields, the recipient states among them: every compliance check below reads
+  // CXone's settings completed with these.
   const local = localPart(record?.config);
-  // The recipients the campaign was launched for bind its compliance checks even if CXone's copy of
-  // the list lost them (campaign-store.ts, declaredStates).
-  const declaredStates = record?.config.recipientStates ?? [];
 
   // The base is what the requester saw; fields it did not capture are taken from this first read and
   // kept for later attempts, so a retry compares against the same values as the first try.
@@ -214,7 +211,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     hooks.complianceRefusal({
       ...(action ? { action } : {}),
       reason: job.reason,
-      config: withDeclaredStates(config, declaredStates),
+      config,
       atMs: clock.now(),
     });
   // Keys the record of a status found in place, so several retries leave one. (Not on answered
@@ -323,7 +320,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // Step 1: the settings CXone holds (orchestrator-only fields wait until every CXone write succeeded).
     if (Object.keys(ours).length > 0) {
       const result = await writeVersioned<SettingsApply, SettingsStop>(io, latest, (current) => {
-        const decision = rebaseSettings({ ours, base, latest: current, local, declaredStates });
+        const decision = rebaseSettings({ ours, base, latest: current, local });
         if (decision.kind === 'conflict') return { stop: { kind: 'conflict', report: decision.report } };
         if (decision.kind === 'invalid') {
           return {
@@ -365,14 +362,16 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       alreadyApplied.push(...settings.alreadyApplied);
     }
 
-    // Step 2: the status change.
+    // Step 2: the status change, checked against the config this command's settings make (its
+    // orchestrator-only fields, added recipient states say, are stored only after this step).
     const action = job.action;
+    const actionLocal = settings ? localPart(settings.merged) : local;
     if (action) {
       const result = await writeVersioned<ActionApply, ActionStop>(io, latest, (current) => {
         const decision = rebaseAction(action, current, baseStatus);
         if (decision.kind === 'conflict') return { stop: { kind: 'conflict', report: decision.report } };
         if (decision.kind === 'already') return { stop: { kind: 'already' } };
-        const refusal = refuse(action, configFromResource(current, local));
+        const refusal = refuse(action, configFromResource(current, actionLocal));
         if (refusal) return { stop: { kind: 'refused', reason: refusal } };
         return { write: { status: decision.target }, meta: decision };
       });
@@ -445,6 +444,9 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     await store.updateLocalConfig(latest, localPart(settings.merged));
     await effects.audit('settings_changed', { changes, scope: 'orchestrator' }, latest.version);
     await effects.publish('campaign.settings.changed', { changes, version: latest.version });
+    // Added recipient states narrow the legal hours, so window enforcement re-plans on them too.
+    const fields = Object.keys(localApplied);
+    await effects.followUp('settings', () => hooks.onSettingsChanged(campaignId, fields));
     const interval = localApplied['pacing.pollIntervalMs'];
     if (typeof interval === 'number' && !isFinal(latest.status)) {
       await effects.followUp('poll-interval', () => hooks.onPollIntervalChanged(campaignId, interval));
@@ -454,15 +456,6 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     await effects.sync(latest);
   }
 
-  // States a command added to the list bind the campaign like the launch's (campaign-store.ts,
-  // declaredStates): a console edit that drops one later is a breach, and no PATCH may drop it.
-  // Declared once every CXone write held (a command that failed half-way rolled its list back); a
-  // retry after this write failed finds the list in place and comes here again.
-  const written = ours['recipientStates'];
-  if (record && Array.isArray(written)) {
-    const declared = withAddedStates(record.declaredStates ?? [], written as string[]);
-    if (declared) await store.patch(campaignId, { declaredStates: declared });
-  }
   // A 409 resolved by rebasing means someone wrote between this command's read and its write: a change
   // made outside the orchestrator (commands of one campaign run one at a time) that the first read's
   // check could not see, and that the sync above has since hidden from every later read.

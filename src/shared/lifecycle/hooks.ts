@@ -66,7 +66,8 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
       await releaseWindowPause(ctx, campaignId, by);
     },
     async onSettingsChanged(campaignId, fields) {
-      if (fields.some((f) => f === 'allowedCallTimes' || f === 'complianceTimeZone')) {
+      const windowFields = ['allowedCallTimes', 'complianceTimeZone', 'recipientStates'];
+      if (fields.some((f) => windowFields.includes(f))) {
         await replanWindowEnforcement(ctx, campaignId);
       }
     },

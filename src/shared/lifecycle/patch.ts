@@ -70,7 +70,7 @@ export const PATCHABLE_FIELDS: readonly FieldSpec[] = [
   { path: 'skillGroupId', wire: 'dialerSettings.skillGroupId' },
   { path: 'complianceTimeZone', wire: 'complianceSettings.timeZone' },
   { path: 'allowedCallTimes', wire: 'complianceSettings.allowedCallTimes' },
-  { path: 'recipientStates', wire: 'complianceSettings.recipientStates' },
+  { path: 'recipientStates' },
   { path: 'dialerStrategy.strategy', wire: 'dialerSettings.strategy' },
   { path: 'dialerStrategy.agentCapacity', wire: 'dialerSettings.agentCapacity' },
   { path: 'dialerStrategy.callRate', wire: 'dialerSettings.callRate' },
@@ -174,7 +174,7 @@ export function flatToWire(changes: FlatChanges): UpdateCampaignRequest {
 
 /**
  * Maps a patch onto CXone's PATCH body. The result is empty (`{}`) when the patch touches only
- * orchestrator-side fields (description, pacing); check with `isEmptyUpdate` before sending.
+ * orchestrator-side fields (description, pacing, recipientStates); check with `isEmptyUpdate` before sending.
  */
 export function patchToWire(patch: CampaignPatch): UpdateCampaignRequest {
   return flatToWire(flattenPatch(patch));

@@ -12,7 +12,6 @@ import {
   type FlatChanges,
 } from './patch.js';
 import { isFinal, planAction, type CampaignAction } from './state-machine.js';
-import { withDeclaredStates } from '../campaign-store.js';
 
 /**
  * Merge, rebase and conflict detection for campaign commands. Pure: the adjust worker feeds it the
@@ -58,10 +57,8 @@ export interface SettingsRebaseInput {
   /** The same fields' values when the command was made; a field missing here is taken as unchanged. */
   base: Record<string, unknown>;
   latest: CampaignResource;
-  /** Orchestrator-only config from our record (description, pacing, compliance options). */
+  /** Orchestrator-only config from our record (description, pacing, compliance options, recipient states). */
   local: LocalConfig;
-  /** The recipient states the campaign was launched for (campaign-store.ts, declaredStates). */
-  declaredStates?: readonly string[];
 }
 
 export type SettingsRebase =
@@ -127,8 +124,7 @@ export function rebaseSettings(input: SettingsRebaseInput): SettingsRebase {
 
   // Re-validate the whole config as it will be after the write: a change valid on its own base can be
   // invalid on top of someone else's (e.g. our window end with their time zone).
-  // The states the campaign was launched for bind it even where CXone's list lost them.
-  const current = withDeclaredStates(configFromResource(latest, local), input.declaredStates ?? []);
+  const current = configFromResource(latest, local);
   const merged = applyPatch(current, unflattenChanges(ours));
   const parsed = campaignConfigSchema.safeParse(merged);
   if (!parsed.success) {
