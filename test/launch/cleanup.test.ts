@@ -26,9 +26,9 @@ describe('the cleanup of a failed launch when CXone refuses the cancel', () => {
     await stack?.close();
   });
 
-  it('queues a stop that cancels the campaign once CXone answers, and names it on the launch', async () => {
+  /** A launch on its last attempt whose schedule PATCH and cancel PATCH both get 503: failed, a stop queued. */
+  async function launchFailingWithRefusedCancel() {
     const { launchId, job } = await lastAttemptLaunch(stack.ctx);
-    // The schedule PATCH and the cancel PATCH both get 503.
     await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -39,8 +39,11 @@ describe('the cleanup of a failed launch when CXone refuses the cancel', () => {
       { ctx: stack.ctx, launches, campaigns: createCampaignStore(stack.ctx), lockMs: 30_000 },
       job,
     ).catch(() => undefined);
+    return { launchId, launches, record: await launches.get(launchId) };
+  }
 
-    const record = await launches.get(launchId);
+  it('queues a stop that cancels the campaign once CXone answers, and names it on the launch', async () => {
+    const { launchId, launches, record } = await launchFailingWithRefusedCancel();
     expect(record).toMatchObject({ status: 'failed', cancelled: false, cancelCommandId: expect.any(String) });
     // A 503 on the last of the job's attempts: the reason says the retries ran out, and what to do.
     expect(record?.error).toMatch(
@@ -83,18 +86,7 @@ describe('the cleanup of a failed launch when CXone refuses the cancel', () => {
   });
 
   it('records the campaign as ended when the queued stop finds it already ended by someone else', async () => {
-    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
-    await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ failNext: 2, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign }),
-    });
-    const launches = createLaunchStore(stack.ctx);
-    await processLaunch(
-      { ctx: stack.ctx, launches, campaigns: createCampaignStore(stack.ctx), lockMs: 30_000 },
-      job,
-    ).catch(() => undefined);
-    const record = await launches.get(launchId);
+    const { launchId, launches, record } = await launchFailingWithRefusedCancel();
     expect(record).toMatchObject({ status: 'failed', cancelled: false, cancelCommandId: expect.any(String) });
     const campaignId = String(record?.campaignId);
 
