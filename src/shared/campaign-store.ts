@@ -38,11 +38,12 @@ export interface CampaignRecord {
   /** Owned by lifecycle (H5). */
   lastCommand?: unknown;
   /**
-   * Only in records written by earlier releases, which sent the recipient states to CXone and read
-   * `config.recipientStates` back from CXone's copy: the states the campaign was launched for (and
-   * any a command added), kept here so a console edit of that copy could not drop them. `get` joins
-   * them into `config.recipientStates` (withDeclaredStates), so such a record keeps binding them.
-   * The states are the orchestrator's own now (in `config`, never on CXone), and this is not written.
+   * Every recipient state the campaign was launched for or a command added; it only grows. The states
+   * are the orchestrator's own (in `config`, never on CXone), but the config is rewritten whole by
+   * every sync from the copy that sync read before its CXone call, and one that read before a state
+   * was added would write it away: `get` joins these into `config.recipientStates`
+   * (withDeclaredStates), so no sync can drop a state. (Records of earlier releases, which read the
+   * list back from CXone's copy, keep theirs the same way.)
    */
   declaredStates?: string[];
   /** Since when CXone answers 404 for the campaign (campaign-missing.ts); the rest is as last known. */
@@ -218,16 +219,25 @@ function withoutRepeatedDays(
 }
 
 /**
- * A record of an earlier release read as this one keeps it: its stored config's recipient states
- * (then CXone's copy of the list, as last synced) joined with the `declared` ones it kept beside them
- * (CampaignRecord.declaredStates), the listed ones first, so none it was launched for or a command
- * added is lost. The same config when nothing is missing. Pure.
+ * The config as read: its recipient states joined with the `declared` ones kept beside them
+ * (CampaignRecord.declaredStates), the listed ones first, so none the campaign was launched for or a
+ * command added is lost to a sync that wrote the config from an older copy (or, in a record of an
+ * earlier release, to CXone's copy of the list). The same config when nothing is missing. Pure.
  */
 export function withDeclaredStates(config: CampaignConfig, declared: readonly string[]): CampaignConfig {
   const listed = config.recipientStates ?? [];
   const dropped = declared.filter((s) => !listed.includes(s as never));
   if (dropped.length === 0) return config;
   return { ...config, recipientStates: [...listed, ...dropped] as CampaignConfig['recipientStates'] };
+}
+
+/**
+ * The declared states once a command's recipient list `written` is stored: every state the campaign
+ * was launched for or a command added, so each binds it from then on; null when none is new. Pure.
+ */
+export function withAddedStates(declared: readonly string[], written: readonly string[]): string[] | null {
+  const added = written.filter((s) => !declared.includes(s));
+  return added.length === 0 ? null : [...declared, ...added];
 }
 
 export class CampaignStore {

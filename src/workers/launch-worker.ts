@@ -640,7 +640,15 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
     // 3a. A future start: a delayed activation job, never a sleeping worker.
     // The launch's config is the base the record keeps the orchestrator-only fields from (pacing,
     // description, the recipient states).
-    const sync = () => campaigns.syncFromCxone(scheduled, { launchId: data.launchId, config: data.config });
+    // The declared states are also kept apart (declaredStates, which only grows): a sync writes the
+    // whole config from the copy it read, and one that read before a state was added would drop it.
+    const declared = data.config.recipientStates;
+    const sync = () =>
+      campaigns.syncFromCxone(scheduled, {
+        launchId: data.launchId,
+        config: data.config,
+        ...(declared?.length ? { declaredStates: declared } : {}),
+      });
     let plan: ReturnType<typeof planActivation> | null;
     try {
       plan = scheduled.status === 'scheduled' ? planActivation(data.config, ctx.clock.now()) : null;

@@ -282,6 +282,11 @@ describe('launch pipeline', () => {
     const record = await store.get(campaignId);
     expect(record?.config.recipientStates).toEqual(['NY', 'NJ', 'PA']);
     expect(record?.cxone.complianceSettings).not.toHaveProperty('recipientStates');
+    // Kept apart too, so a sync writing the config from a copy without them cannot drop them.
+    expect(record?.declaredStates).toEqual(['NY', 'NJ', 'PA']);
+    const { recipientStates: _dropped, ...withoutStates } = record!.config;
+    await store.syncFromCxone(await stack.ctx.cxone.getCampaign(campaignId), { config: withoutStates });
+    expect((await store.get(campaignId))?.config.recipientStates).toEqual(['NY', 'NJ', 'PA']);
   });
 
   it('says so when CXone no longer knows a campaign, and records it once', async () => {

@@ -483,6 +483,8 @@ describe('campaign command API', () => {
       'paused',
       testCampaignConfig({ complianceTimeZone: 'America/New_York', recipientStates: ['GA'] }),
     );
+    // A reader (the API's GET refresh, a poll) takes the record before the command, syncs after it.
+    const readBefore = await store.get(campaign.id);
     const added = await patchCampaign(campaign.id, { recipientStates: ['GA', 'NC'] });
     expect(added.statusCode).toBe(202);
     const done = await h.waitForCommand((added.json() as { commandId: string }).commandId);
@@ -492,6 +494,10 @@ describe('campaign command API', () => {
     const onCxone = await h.ctx.cxone.getCampaign(campaign.id);
     expect(onCxone.version).toBe(campaign.version);
     expect(onCxone.complianceSettings).not.toHaveProperty('recipientStates');
+    expect((await store.get(campaign.id))?.config.recipientStates).toEqual(['GA', 'NC']);
+
+    // That reader's sync writes the config from its older copy: the added state is not lost.
+    await store.syncFromCxone(onCxone, { config: readBefore?.config });
     expect((await store.get(campaign.id))?.config.recipientStates).toEqual(['GA', 'NC']);
 
     // A console change and a poll storing CXone's settings leave the list alone.

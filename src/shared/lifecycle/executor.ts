@@ -1,6 +1,6 @@
 import type { AuditTrail } from '../audit/types.js';
 import type { CampaignConfig, ValidationIssue } from '../campaign-config.js';
-import type { CampaignRecord, CampaignStore } from '../campaign-store.js';
+import { withAddedStates, type CampaignRecord, type CampaignStore } from '../campaign-store.js';
 import type { Clock } from '../clock.js';
 import type { CxoneApi } from '../cxone/api.js';
 import type { CampaignResource, CampaignStatus } from '../cxone/wire.js';
@@ -442,6 +442,13 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     const changes = toChanges(before, localApplied);
     // Not best-effort: if this write fails the job retries, and the CXone part is then already applied.
     await store.updateLocalConfig(latest, localPart(settings.merged));
+    // Added states also join the declared ones, which only grow: the config itself is rewritten by
+    // every sync from the copy that sync read, and one that read before this write would drop them.
+    const added = localApplied['recipientStates'];
+    if (record && Array.isArray(added)) {
+      const declared = withAddedStates(record.config.recipientStates ?? [], added as string[]);
+      if (declared) await store.patch(campaignId, { declaredStates: declared });
+    }
     await effects.audit('settings_changed', { changes, scope: 'orchestrator' }, latest.version);
     await effects.publish('campaign.settings.changed', { changes, version: latest.version });
     // Added recipient states narrow the legal hours, so window enforcement re-plans on them too.
