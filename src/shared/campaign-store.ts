@@ -46,6 +46,12 @@ export interface CampaignRecord {
    * list back from CXone's copy, keep theirs the same way.)
    */
   declaredStates?: string[];
+  /**
+   * Bumped by every write of the orchestrator-only parts of `config` (updateLocalConfig). A sync that
+   * rebuilt the config on the stored one writes only if this is still what it read: a command that
+   * stored new settings in between (a PATCH of pacing, say) is not written away by an older copy.
+   */
+  localRev?: number;
   /** Since when CXone answers 404 for the campaign (campaign-missing.ts); the rest is as last known. */
   missingOnCxone?: { since: string };
   /** The highest CXone version whose history is in the audit trail (history-sync.ts). */
@@ -71,6 +77,7 @@ const FIELDS: readonly FieldName[] = [
   'compliance',
   'lastCommand',
   'declaredStates',
+  'localRev',
   'missingOnCxone',
   'historyImportedVersion',
   'syncedAt',
@@ -115,9 +122,10 @@ const DELETE = '';
  *
  * KEYS[1] record, KEYS[2] campaign index set
  * ARGV[1] campaign id, ARGV[2] version of the CXone data ('' = none), ARGV[3] '1' = record must exist,
- * ARGV[4] number of guarded field/value pairs, then the guarded pairs, then unguarded pairs; an empty
- * value removes the field. Returns -1 when the record must exist and does not, 0 when the guarded
- * fields were stale, 1 otherwise.
+ * ARGV[4] number of guarded field/value pairs, ARGV[5] the `localRev` the write was built on ('' = no
+ * check), then the guarded pairs, then unguarded pairs; an empty value removes the field. Returns -1
+ * when the record must exist and does not, 2 (nothing written) when `localRev` moved, 0 when the
+ * guarded fields were stale, 1 otherwise.
  */
 const WRITE_SCRIPT = `
 local kind = redis.call('TYPE', KEYS[1])['ok']
@@ -135,6 +143,9 @@ else
   record = {}
 end
 local guarded = tonumber(ARGV[4])
+if ARGV[5] ~= '' and tonumber(record['localRev'] or '0') ~= tonumber(ARGV[5]) then
+  return 2
+end
 local applyGuarded = 1
 if ARGV[2] ~= '' then
   local current = record['version']
@@ -145,8 +156,8 @@ end
 local function put(field, value)
   if value == '' then record[field] = nil else record[field] = value end
 end
-local i = 5
-local stop = 5 + guarded * 2
+local i = 6
+local stop = 6 + guarded * 2
 while i < stop do
   if applyGuarded == 1 then put(ARGV[i], ARGV[i + 1]) end
   i = i + 2
@@ -295,21 +306,45 @@ export class CampaignStore {
    * Returns false when the resource was older than what is stored.
    */
   async syncFromCxone(resource: CampaignResource, extra: Partial<CampaignRecord> = {}): Promise<boolean> {
-    // The stored config is only the fallback for what the resource does not carry (the orchestrator-
-    // only fields: recipientStates among them); a caller that passes the config (every launch) spares
-    // the read.
-    const base = extra.config ?? (await this.storedConfig(resource.id)) ?? undefined;
-    const config = configFromResource(resource, base);
-    const result = await this.write(resource.id, resource.version, false, {
-      ...extra,
-      campaignId: resource.id,
-      status: resource.status,
-      version: resource.version,
-      cxone: resource,
-      config,
-      syncedAt: new Date(this.clock.now()).toISOString(),
-    });
-    return result === true;
+    // A caller that passes the config owns its orchestrator-only parts (the launch creating the
+    // record, a command: commands of one campaign run one at a time). Otherwise they come from the
+    // stored config, and the write holds only if no command stored new ones since they were read.
+    if (extra.config !== undefined) return (await this.writeSync(resource, extra)) === true;
+    for (let attempt = 0; attempt < LOCAL_CONFIG_ATTEMPTS; attempt++) {
+      const stored = await this.storedConfig(resource.id);
+      const result = await this.writeSync(
+        resource,
+        { ...extra, ...(stored ? { config: stored.config } : {}) },
+        stored?.localRev ?? 0,
+      );
+      if (result !== 2) return result === true;
+    }
+    throw new Error(
+      `campaign ${resource.id}: its orchestrator-only settings kept changing while the record was synced`,
+    );
+  }
+
+  private async writeSync(
+    resource: CampaignResource,
+    extra: Partial<CampaignRecord>,
+    expectLocalRev?: number,
+  ): Promise<boolean | null | 2> {
+    return this.write(
+      resource.id,
+      resource.version,
+      false,
+      {
+        ...extra,
+        campaignId: resource.id,
+        status: resource.status,
+        version: resource.version,
+        cxone: resource,
+        config: configFromResource(resource, extra.config),
+        syncedAt: new Date(this.clock.now()).toISOString(),
+      },
+      [],
+      expectLocalRev,
+    );
   }
 
   /**
@@ -328,7 +363,8 @@ export class CampaignStore {
       const stored = await this.get(resource.id);
       const current = stored && stored.version > resource.version ? stored.cxone : resource;
       const base = { ...(stored?.config ?? {}), ...local } as CampaignConfig;
-      if (await this.syncFromCxone(current, { config: base })) return;
+      const rev = stored?.localRev ?? 0;
+      if ((await this.writeSync(current, { config: base, localRev: rev + 1 }, rev)) === true) return;
     }
     throw new Error(
       `campaign ${resource.id}: its record kept moving to newer CXone versions; the orchestrator-only settings were not stored`,
@@ -399,14 +435,20 @@ export class CampaignStore {
    * The stored config, with the declared states a record of an earlier release kept beside it joined
    * in (as `get` reads it), or null.
    */
-  private async storedConfig(campaignId: string): Promise<CampaignConfig | null> {
+  private async storedConfig(
+    campaignId: string,
+  ): Promise<{ config: CampaignConfig; localRev: number } | null> {
     const stored = await this.readStored(campaignId);
     const configText = stored?.get('config');
     if (configText === undefined) return null;
     const config = JSON.parse(configText) as CampaignConfig;
     const declaredText = stored?.get('declaredStates');
     const declared = declaredText === undefined ? [] : (JSON.parse(declaredText) as string[]);
-    return declared.length > 0 ? withDeclaredStates(config, declared) : config;
+    const revText = stored?.get('localRev');
+    return {
+      config: declared.length > 0 ? withDeclaredStates(config, declared) : config,
+      localRev: revText === undefined ? 0 : Number(revText),
+    };
   }
 
   private async readField<T>(campaignId: string, field: FieldName): Promise<T | null> {
@@ -422,12 +464,13 @@ export class CampaignStore {
     mustExist: boolean,
     fields: Partial<CampaignRecord>,
     remove: readonly FieldName[] = [],
-  ): Promise<boolean | null> {
+    expectLocalRev?: number,
+  ): Promise<boolean | null | 2> {
     const guarded: (string | Buffer)[] = [];
     const unguarded: (string | Buffer)[] = [];
     const add = (field: StoredField, text: string) => {
-      // The script compares `version` as a number, so it is never deflated.
-      const stored = text === DELETE || field === 'version' ? text : packText(text);
+      // The script compares `version` and `localRev` as numbers, so they are never deflated.
+      const stored = text === DELETE || field === 'version' || field === 'localRev' ? text : packText(text);
       (CXONE_FIELDS.has(field) ? guarded : unguarded).push(field, stored);
     };
     const all: Partial<CampaignRecord> = {
@@ -464,10 +507,11 @@ export class CampaignStore {
       version === undefined ? '' : String(version),
       mustExist ? '1' : '0',
       String(guarded.length / 2),
+      expectLocalRev === undefined ? '' : String(expectLocalRev),
       ...guarded,
       ...unguarded,
     )) as number;
-    return result === -1 ? null : result === 1;
+    return result === -1 ? null : result === 2 ? 2 : result === 1;
   }
 }
 

@@ -233,10 +233,11 @@ async function activateNow(
           });
   }
   const safeStart = applied as SafeStart | null;
-  // CXone wins: the record's config is rebuilt from the resource, so it shows the start rate.
+  // CXone wins: the record's config is rebuilt from the resource, so it shows the start rate; its
+  // orchestrator-only parts from the record as stored now, not as this job read it (a PATCH of pacing
+  // may have landed meanwhile).
   const synced = await campaigns.syncFromCxone(resource, {
     launchId: input.launchId,
-    config: input.config,
     ...(safeStart
       ? { pacing: safeStartPacingRecord(safeStart, new Date(ctx.clock.now()).toISOString()) }
       : {}),

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CAMPAIGN_VIEW_MAX_AGE_MS, staleReasonOf } from '../../src/producers/routes/campaigns.js';
+import type { CampaignConfig } from '../../src/shared/campaign-config.js';
+import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import {
   CxoneAuthError,
@@ -35,15 +38,48 @@ describe('why a campaign view is cached (pure)', () => {
 });
 
 /** Real Redis, the sandbox over HTTP with a scripted 503, the API and the launch worker. */
-describe('GET /v1/campaigns/{id} while CXone fails', () => {
+describe('GET /v1/campaigns/{id} while CXone fails or is slow', () => {
   let stack: Stack;
   /** How far the fleet's clock is ahead of the wall clock: ages the cached view past its limit. */
   let aheadMs = 0;
+  /** Runs once, while the next CXone read of a campaign is in flight. */
+  let duringRead: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     stack = await startStack({
       launchWorker: true,
-      ctxOverrides: () => ({ clock: { now: () => Date.now() + aheadMs } }),
+      ctxOverrides: (ctx) => ({
+        clock: { now: () => Date.now() + aheadMs },
+        cxone: {
+          ...ctx.cxone,
+          getCampaign: async (...args: Parameters<CxoneApi['getCampaign']>) => {
+            const read = await ctx.cxone.getCampaign(...args);
+            const during = duringRead;
+            duringRead = undefined;
+            await during?.();
+            return read;
+          },
+        } as CxoneApi,
+      }),
     });
+  });
+
+  it("keeps a pacing change a command stored while the view's CXone read was in flight", async () => {
+    aheadMs = 0;
+    const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Refreshed' }) });
+    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    const campaignId = String(launch.campaignId);
+    const store = createCampaignStore(stack.ctx);
+    const before = await store.get(campaignId);
+    const changed = { ...before!.config.pacing!, targetAbandonment: 0.02 } as CampaignConfig['pacing'];
+    duringRead = async () => {
+      await store.updateLocalConfig(before!.cxone, { pacing: changed });
+    };
+    aheadMs = CAMPAIGN_VIEW_MAX_AGE_MS + 1_000;
+    const view = await api(stack, 'GET', `/v1/campaigns/${campaignId}`);
+    expect(view.status).toBe(200);
+    expect(view.body.stale).toBeUndefined();
+    expect((await store.get(campaignId))?.config.pacing).toEqual(changed);
+    aheadMs = 0;
   });
   afterAll(async () => {
     await stack?.close();

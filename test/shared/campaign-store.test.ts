@@ -241,3 +241,34 @@ describe('configFromResource', () => {
     expect(campaignConfigSchema.safeParse(rebuilt).success).toBe(true);
   });
 });
+
+describe('a sync racing a command that stores orchestrator-only settings', () => {
+  it('rebuilds on the settings the command stored between its read and its write, never writing them away', async () => {
+    await store().syncFromCxone(resource('race1', 4), { config });
+    const changed = { ...config.pacing, targetAbandonment: 0.02 } as CampaignConfig['pacing'];
+    // The sync's read of the stored config comes back, and before its write lands a command stores a
+    // new pacing target (through another store: another process).
+    let interleave: (() => Promise<void>) | undefined = async () => {
+      await store().updateLocalConfig(resource('race1', 4), { pacing: changed });
+    };
+    const slowReads = new Proxy(redis, {
+      get(target, prop, receiver) {
+        if (prop !== 'getBuffer') return Reflect.get(target, prop, receiver) as unknown;
+        return async (...args: Parameters<Redis['getBuffer']>) => {
+          const value = await target.getBuffer(...args);
+          const run = interleave;
+          interleave = undefined;
+          await run?.();
+          return value;
+        };
+      },
+    });
+    const racing = new CampaignStore({ redis: slowReads, keys, clock });
+
+    expect(await racing.syncFromCxone(resource('race1', 4, { name: 'Renamed in CXone' }))).toBe(true);
+    const record = await store().get('race1');
+    expect(record?.config.pacing).toEqual(changed);
+    expect(record?.config.name).toBe('Renamed in CXone');
+    expect(record?.localRev).toBe(1);
+  });
+});

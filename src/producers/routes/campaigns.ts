@@ -163,8 +163,9 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
         campaignId,
         maxWaitMs: API_LIMITER_MAX_WAIT_MS,
       });
-      // The stored config was just read: passing it saves syncFromCxone reading it again.
-      await store.syncFromCxone(resource, { config: record.config });
+      // Not the config read above: a command may have stored new orchestrator-only settings while the
+      // CXone read was in flight (up to the limiter's wait), and that older copy would write them away.
+      await store.syncFromCxone(resource);
       if (await clearMissingOnCxone(ctx, record)) {
         // The poll that met the 404 stopped polling: a campaign still running is watched again. (A
         // scheduled one is not polled; its activation job kept looking and goes on.)
