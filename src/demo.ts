@@ -147,14 +147,30 @@ async function main(): Promise<number> {
   }
   const { durationSec } = args;
   const stop = new AbortController();
-  process.once('SIGINT', () => {
-    say('Ctrl-C: stopping the demo (a second Ctrl-C exits at once)');
-    stop.abort();
-    process.once('SIGINT', () => process.exit(130));
-  });
-
   const fleet: Fleet = {};
   const prefix = `{cxo-demo-${randomUUID().slice(0, 8)}}`;
+  // Ctrl-C, a terminal closing, a process manager's SIGTERM: each stops the demo the same way, with
+  // everything closed and the keys deleted. A second signal exits at once and says what is left.
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      console.error(
+        `${signal} again: exiting at once; Redis keys under ${prefix} (and b_${prefix}) may be left: ` +
+          `redis-cli --scan --pattern '*${prefix.slice(1, -1)}*' | xargs -r redis-cli del`,
+      );
+      process.exit(signal === 'SIGINT' ? 130 : 128 + (signal === 'SIGHUP' ? 1 : 15));
+    }
+    stopping = true;
+    say(`${signal === 'SIGINT' ? 'Ctrl-C' : signal}: stopping the demo (a second one exits at once)`);
+    stop.abort();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+  // The demo's CXone is its own sandbox on the loopback interface: a proxy named in the shell would
+  // carry its calls away to nowhere (the CXone client follows the *_PROXY variables).
+  for (const name of Object.keys(process.env)) {
+    if (/^(https?|all)_proxy$/i.test(name)) delete process.env[name];
+  }
+
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
   const events: ReceivedEvent[] = [];
   try {
@@ -205,6 +221,7 @@ async function main(): Promise<number> {
     say(`  Sandbox      ${fleet.sandbox.url}   (time runs ${config.sandbox.timeScale}× faster)`);
     say(`  Workers      ${WORKER_FACTORIES.map(([name]) => name).join(', ')}`);
     say(`  Webhooks  →  ${receiver.url} (signatures verified with the demo's whsec_ secret)`);
+    say(`  Redis        ${redisUrl}   (keys under ${prefix}, deleted when the demo ends)`);
     const api = new ApiClient({ apiUrl, token: config.apiToken });
 
     // ── 2. The launch ──
@@ -244,7 +261,7 @@ async function main(): Promise<number> {
     }
     const campaignId = launch.campaignId;
     say(
-      `campaign ${campaignId} created on CXone; watch it with: API_URL=${apiUrl} npx tsx src/cli/cxo.ts watch ${campaignId}`,
+      `campaign ${campaignId} created on CXone; watch it with: API_URL=${apiUrl} API_TOKEN=${config.apiToken} npx tsx src/cli/cxo.ts watch ${campaignId}`,
     );
 
     // ── 3. Its life ──

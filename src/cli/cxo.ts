@@ -17,5 +17,12 @@ process.on('SIGINT', () => {
   controller.abort();
 });
 
+// A reader that stops reading (`cxo watch ID | head -5`) closes the pipe: that is the end of the
+// output it wanted, not a crash to print a stack trace for.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const code = await runCli(process.argv.slice(2), process.env, processIo(controller.signal));
 process.exit(code);

@@ -87,9 +87,16 @@ export function statsLine(view: CampaignViewLoose): string {
   const s = view.lastStats;
   if (!s) return `${view.status ?? '?'} v${view.version ?? '?'}  waiting for the first statistics poll`;
   const abandon = s.answeredCalls ? ((s.abandonedCalls ?? 0) / s.answeredCalls) * 100 : undefined;
+  // The figures are the last poll's: when the campaign has moved on since (paused, say), say whose
+  // they are, or a paused campaign would seem to be dialing.
+  const polled =
+    s.status !== undefined && (s.status !== view.status || s.version !== view.version)
+      ? `  (last poll: ${s.status} v${s.version ?? '?'})`
+      : '';
   return (
-    `${view.status ?? '?'} v${view.version ?? '?'}  calls ${s.totalCalls ?? 0}  answered ${s.answeredCalls ?? 0}` +
+    `${view.status ?? '?'} v${view.version ?? '?'}${polled}  calls ${s.totalCalls ?? 0}  answered ${s.answeredCalls ?? 0}` +
     `  abandoned ${s.abandonedCalls ?? 0}${abandon === undefined ? '' : ` (${abandon.toFixed(2)}% of answered)`}` +
+    `  violations ${s.complianceViolations ?? 0}` +
     `  callRate ${compactValue(view.config?.dialerStrategy?.callRate)}` +
     (view.efficiency ? `  efficiency ${compactValue(view.efficiency.efficiencyScore)}` : '')
   );

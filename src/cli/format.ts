@@ -31,6 +31,9 @@ export interface StatsView {
   complianceViolations?: number;
   agentUtilization?: number;
   at?: string;
+  /** The campaign's status and version as that poll saw them. */
+  status?: string;
+  version?: number;
 }
 
 export interface CampaignViewLoose {

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -104,6 +106,26 @@ describe('cxo against the running fleet (integration)', () => {
     expect(replay.out).toContain(`launch   ${launchId}`);
     expect(replay.out).toContain(`campaign ${campaignId}`);
   });
+
+  it('watch piped into a reader that stops reading (`| head`) ends quietly with 0, no stack trace', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/cxo.ts', 'watch', campaignId, '--interval', '1'],
+      {
+        cwd: fileURLToPath(new URL('../..', import.meta.url)),
+        env: { PATH: process.env.PATH, API_URL: apiUrl, API_TOKEN: TOKEN },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // Like `head -1`: read the first view, then close the pipe while watch goes on writing.
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(stderr).not.toMatch(/EPIPE|Error|at /);
+    expect(code).toBe(0);
+  }, 20_000);
 
   it("watch and pause given the launch id act on the launch's campaign", async () => {
     const watched = await cxo('watch', launchId, '--once');

@@ -57,7 +57,25 @@ describe('demo plan (pure)', () => {
         lastStats: { totalCalls: 100, answeredCalls: 40, abandonedCalls: 1 },
         config: { dialerStrategy: { callRate: 0.6 } },
       }),
-    ).toBe('active v3  calls 100  answered 40  abandoned 1 (2.50% of answered)  callRate 0.6');
+    ).toBe('active v3  calls 100  answered 40  abandoned 1 (2.50% of answered)  violations 0  callRate 0.6');
+    // Paused since the last poll: the figures are said to be that poll's, not a paused campaign's.
+    expect(
+      statsLine({
+        status: 'paused',
+        version: 5,
+        lastStats: {
+          totalCalls: 1339,
+          answeredCalls: 400,
+          abandonedCalls: 4,
+          complianceViolations: 0,
+          status: 'active',
+          version: 4,
+        },
+        config: { dialerStrategy: { callRate: 0.6 } },
+      }),
+    ).toBe(
+      'paused v5  (last poll: active v4)  calls 1339  answered 400  abandoned 4 (1.00% of answered)  violations 0  callRate 0.6',
+    );
     expect(
       pacingLine({
         lastDecision: { direction: 'down', previousCallRate: 0.6, callRate: 0.5, reason: 'too hot' },
