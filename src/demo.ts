@@ -152,12 +152,17 @@ async function main(): Promise<number> {
   // Ctrl-C, a terminal closing, a process manager's SIGTERM: each stops the demo the same way, with
   // everything closed and the keys deleted. A second signal exits at once and says what is left.
   let stopping = false;
+  let redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  // A terminal that closed (SIGHUP) turns every later write to it into an EIO error: output is moot
+  // then, and an unhandled one would end the demo before it cleaned up.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
       console.error(
         `${signal} again: exiting at once; Redis keys under ${prefix} (and b_${prefix}) may be left: ` +
-          `redis-cli --scan --pattern '*${prefix.slice(1, -1)}*' | xargs -r redis-cli del`,
+          `redis-cli -u ${redisUrl} --scan --pattern '*${prefix.slice(1, -1)}*' | xargs -r redis-cli -u ${redisUrl} del`,
       );
+      void fleet.privateRedis?.stop();
       process.exit(signal === 'SIGINT' ? 130 : 128 + (signal === 'SIGHUP' ? 1 : 15));
     }
     stopping = true;
@@ -175,7 +180,6 @@ async function main(): Promise<number> {
   const events: ReceivedEvent[] = [];
   try {
     // ── 1. The fleet ──
-    let redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     if (!(await redisAnswers(redisUrl))) {
       const binary = process.env.REDIS_URL === undefined ? findOnPath('redis-server') : undefined;
       if (!binary) {

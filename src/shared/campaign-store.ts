@@ -47,11 +47,12 @@ export interface CampaignRecord {
    */
   declaredStates?: string[];
   /**
-   * Bumped by every write of the orchestrator-only parts of `config` (updateLocalConfig). A sync that
-   * rebuilt the config on the stored one writes only if this is still what it read: a command that
-   * stored new settings in between (a PATCH of pacing, say) is not written away by an older copy.
+   * Bumped by the write script whenever it stores `config`. A write that rebuilt the config on the
+   * stored one (a sync taking the orchestrator-only fields as stored, a command's updateLocalConfig)
+   * lands only if this is still the one it read, else it reads again: neither can write away what
+   * the other stored in between (a PATCH of pacing, say, or a newer CXone version).
    */
-  localRev?: number;
+  configRev?: number;
   /** Since when CXone answers 404 for the campaign (campaign-missing.ts); the rest is as last known. */
   missingOnCxone?: { since: string };
   /** The highest CXone version whose history is in the audit trail (history-sync.ts). */
@@ -77,7 +78,7 @@ const FIELDS: readonly FieldName[] = [
   'compliance',
   'lastCommand',
   'declaredStates',
-  'localRev',
+  'configRev',
   'missingOnCxone',
   'historyImportedVersion',
   'syncedAt',
@@ -122,10 +123,10 @@ const DELETE = '';
  *
  * KEYS[1] record, KEYS[2] campaign index set
  * ARGV[1] campaign id, ARGV[2] version of the CXone data ('' = none), ARGV[3] '1' = record must exist,
- * ARGV[4] number of guarded field/value pairs, ARGV[5] the `localRev` the write was built on ('' = no
- * check), then the guarded pairs, then unguarded pairs; an empty value removes the field. Returns -1
- * when the record must exist and does not, 2 (nothing written) when `localRev` moved, 0 when the
- * guarded fields were stale, 1 otherwise.
+ * ARGV[4] number of guarded field/value pairs, ARGV[5] the `configRev` the write was built on ('' = no
+ * check), then the guarded pairs, then unguarded pairs; an empty value removes the field. Storing
+ * `config` bumps `configRev`. Returns -1 when the record must exist and does not, 2 (nothing written)
+ * when `configRev` moved, 0 when the guarded fields were stale, 1 otherwise.
  */
 const WRITE_SCRIPT = `
 local kind = redis.call('TYPE', KEYS[1])['ok']
@@ -143,7 +144,7 @@ else
   record = {}
 end
 local guarded = tonumber(ARGV[4])
-if ARGV[5] ~= '' and tonumber(record['localRev'] or '0') ~= tonumber(ARGV[5]) then
+if ARGV[5] ~= '' and tonumber(record['configRev'] or '0') ~= tonumber(ARGV[5]) then
   return 2
 end
 local applyGuarded = 1
@@ -155,6 +156,7 @@ if ARGV[2] ~= '' then
 end
 local function put(field, value)
   if value == '' then record[field] = nil else record[field] = value end
+  if field == 'config' then record['configRev'] = tostring(tonumber(record['configRev'] or '0') + 1) end
 end
 local i = 6
 local stop = 6 + guarded * 2
@@ -315,7 +317,7 @@ export class CampaignStore {
       const result = await this.writeSync(
         resource,
         { ...extra, ...(stored ? { config: stored.config } : {}) },
-        stored?.localRev ?? 0,
+        stored?.configRev ?? 0,
       );
       if (result !== 2) return result === true;
     }
@@ -349,11 +351,12 @@ export class CampaignStore {
 
   /**
    * Sets the orchestrator-only parts of a campaign's config (description, pacing, compliance,
-   * recipientStates: only we hold them) on top of the CXone version the record holds now. A
-   * `syncFromCxone` with the caller's resource would be dropped whole by the version guard whenever a
-   * stats poll or another read stored a newer version in between, and these fields exist nowhere
-   * else: the change would be lost while the caller recorded it as applied. Read, merge, write guarded
-   * by the version read, again if a newer version landed meanwhile.
+   * recipientStates: only we hold them) on top of the CXone part the record holds now, whatever its
+   * version: a `syncFromCxone` with the caller's resource would be dropped whole by the version guard
+   * whenever a stats poll or another read stored a newer version in between (or a poll saw a newer
+   * version than the stored resource), and these fields exist nowhere else: the change would be lost
+   * while the caller recorded it as applied. Read, merge, write guarded by `configRev`, again if
+   * another write of the config landed meanwhile.
    */
   async updateLocalConfig(
     resource: CampaignResource,
@@ -361,13 +364,31 @@ export class CampaignStore {
   ): Promise<void> {
     for (let attempt = 0; attempt < LOCAL_CONFIG_ATTEMPTS; attempt++) {
       const stored = await this.get(resource.id);
-      const current = stored && stored.version > resource.version ? stored.cxone : resource;
-      const base = { ...(stored?.config ?? {}), ...local } as CampaignConfig;
-      const rev = stored?.localRev ?? 0;
-      if ((await this.writeSync(current, { config: base, localRev: rev + 1 }, rev)) === true) return;
+      if (!stored) {
+        // No record yet: the resource and these settings are all there is.
+        if (
+          await this.syncFromCxone(resource, {
+            config: configFromResource(resource, local as CampaignConfig),
+          })
+        )
+          return;
+        continue;
+      }
+      // On the CXone part as stored (whatever version a poll or read stored last: these fields do not
+      // depend on it), guarded by configRev alone: a sync or another write in between means read again.
+      const config = configFromResource(stored.cxone, { ...stored.config, ...local } as CampaignConfig);
+      const result = await this.write(
+        resource.id,
+        undefined,
+        true,
+        { config, cxone: stored.cxone },
+        [],
+        stored.configRev ?? 0,
+      );
+      if (result === true) return;
     }
     throw new Error(
-      `campaign ${resource.id}: its record kept moving to newer CXone versions; the orchestrator-only settings were not stored`,
+      `campaign ${resource.id}: its record's config kept changing; the orchestrator-only settings were not stored`,
     );
   }
 
@@ -437,17 +458,17 @@ export class CampaignStore {
    */
   private async storedConfig(
     campaignId: string,
-  ): Promise<{ config: CampaignConfig; localRev: number } | null> {
+  ): Promise<{ config: CampaignConfig; configRev: number } | null> {
     const stored = await this.readStored(campaignId);
     const configText = stored?.get('config');
     if (configText === undefined) return null;
     const config = JSON.parse(configText) as CampaignConfig;
     const declaredText = stored?.get('declaredStates');
     const declared = declaredText === undefined ? [] : (JSON.parse(declaredText) as string[]);
-    const revText = stored?.get('localRev');
+    const revText = stored?.get('configRev');
     return {
       config: declared.length > 0 ? withDeclaredStates(config, declared) : config,
-      localRev: revText === undefined ? 0 : Number(revText),
+      configRev: revText === undefined ? 0 : Number(revText),
     };
   }
 
@@ -469,8 +490,8 @@ export class CampaignStore {
     const guarded: (string | Buffer)[] = [];
     const unguarded: (string | Buffer)[] = [];
     const add = (field: StoredField, text: string) => {
-      // The script compares `version` and `localRev` as numbers, so they are never deflated.
-      const stored = text === DELETE || field === 'version' || field === 'localRev' ? text : packText(text);
+      // The script compares `version` and `configRev` as numbers, so they are never deflated.
+      const stored = text === DELETE || field === 'version' || field === 'configRev' ? text : packText(text);
       (CXONE_FIELDS.has(field) ? guarded : unguarded).push(field, stored);
     };
     const all: Partial<CampaignRecord> = {

@@ -242,12 +242,15 @@ async function activateNow(
       ? { pacing: safeStartPacingRecord(safeStart, new Date(ctx.clock.now()).toISOString()) }
       : {}),
   });
-  // Not written when the record already holds a newer version: then enforcement reads that one.
+  // Watched with the config as stored now (a PATCH of the poll interval or the recipient states may
+  // have landed while this job worked): enforcement plans from it when the sync was written, and
+  // reads the record itself when it held a newer version.
+  const stored = synced ? await campaigns.get(input.campaignId) : null;
   await startWatching(
     ctx,
     input.campaignId,
-    input.config,
-    synced ? { config: configFromResource(resource, input.config), status: resource.status } : undefined,
+    stored?.config ?? input.config,
+    stored ? { config: stored.config, status: stored.status } : undefined,
   );
   // Also when an earlier, interrupted run already activated it: the dedupe key turns a repeat into
   // a no-op, and a run that died before writing the record gets it written now.

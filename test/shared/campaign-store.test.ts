@@ -243,6 +243,22 @@ describe('configFromResource', () => {
 });
 
 describe('a sync racing a command that stores orchestrator-only settings', () => {
+  it("stores a command's settings when a poll has seen a newer version than the stored resource", async () => {
+    await store().syncFromCxone(resource('ahead1', 9), { config });
+    await store().recordStats('ahead1', { ...stats, version: 10 }, null);
+    const changed = { ...config.pacing, targetAbandonment: 0.02 } as CampaignConfig['pacing'];
+    // Syncs of the newer version race the command's write: none fails, the settings stay.
+    await Promise.all([
+      store().updateLocalConfig(resource('ahead1', 9), { pacing: changed }),
+      store().syncFromCxone(resource('ahead1', 10)),
+      store().syncFromCxone(resource('ahead1', 10)),
+      store().syncFromCxone(resource('ahead1', 10)),
+    ]);
+    const record = await store().get('ahead1');
+    expect(record?.config.pacing).toEqual(changed);
+    expect(record?.cxone.version).toBe(10);
+  });
+
   it('rebuilds on the settings the command stored between its read and its write, never writing them away', async () => {
     await store().syncFromCxone(resource('race1', 4), { config });
     const changed = { ...config.pacing, targetAbandonment: 0.02 } as CampaignConfig['pacing'];
@@ -269,6 +285,6 @@ describe('a sync racing a command that stores orchestrator-only settings', () =>
     const record = await store().get('race1');
     expect(record?.config.pacing).toEqual(changed);
     expect(record?.config.name).toBe('Renamed in CXone');
-    expect(record?.localRev).toBe(1);
+    expect(record?.configRev).toBe(3); // the first sync, the command, the sync read again
   });
 });
