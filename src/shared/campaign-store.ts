@@ -329,7 +329,7 @@ export class CampaignStore {
   private async writeSync(
     resource: CampaignResource,
     extra: Partial<CampaignRecord>,
-    expectLocalRev?: number,
+    expectConfigRev?: number,
   ): Promise<boolean | null | 2> {
     return this.write(
       resource.id,
@@ -345,7 +345,7 @@ export class CampaignStore {
         syncedAt: new Date(this.clock.now()).toISOString(),
       },
       [],
-      expectLocalRev,
+      expectConfigRev,
     );
   }
 
@@ -366,12 +366,7 @@ export class CampaignStore {
       const stored = await this.get(resource.id);
       if (!stored) {
         // No record yet: the resource and these settings are all there is.
-        if (
-          await this.syncFromCxone(resource, {
-            config: configFromResource(resource, local as CampaignConfig),
-          })
-        )
-          return;
+        if (await this.syncFromCxone(resource, { config: local as CampaignConfig })) return;
         continue;
       }
       // On the CXone part as stored (whatever version a poll or read stored last: these fields do not
@@ -467,7 +462,7 @@ export class CampaignStore {
     const declared = declaredText === undefined ? [] : (JSON.parse(declaredText) as string[]);
     const revText = stored?.get('configRev');
     return {
-      config: declared.length > 0 ? withDeclaredStates(config, declared) : config,
+      config: withDeclaredStates(config, declared),
       configRev: revText === undefined ? 0 : Number(revText),
     };
   }
@@ -485,7 +480,7 @@ export class CampaignStore {
     mustExist: boolean,
     fields: Partial<CampaignRecord>,
     remove: readonly FieldName[] = [],
-    expectLocalRev?: number,
+    expectConfigRev?: number,
   ): Promise<boolean | null | 2> {
     const guarded: (string | Buffer)[] = [];
     const unguarded: (string | Buffer)[] = [];
@@ -528,7 +523,7 @@ export class CampaignStore {
       version === undefined ? '' : String(version),
       mustExist ? '1' : '0',
       String(guarded.length / 2),
-      expectLocalRev === undefined ? '' : String(expectLocalRev),
+      expectConfigRev === undefined ? '' : String(expectConfigRev),
       ...guarded,
       ...unguarded,
     )) as number;

@@ -153,6 +153,13 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   const { job, lease } = run;
   const campaignId = job.campaignId;
   const log = deps.logger.child({ commandId: job.commandId, campaignId, fence: lease.token });
+  /** Who asked, as the hooks are told, with the version the command's step left or found. */
+  const byCommand = (version: number) => ({
+    actor: job.actor,
+    reason: job.reason,
+    commandId: job.commandId,
+    version,
+  });
   const callOpts = { priority: 'control' as const, campaignId, attempt: run.attempt };
   const io: VersionedWriteIO = {
     cxone,
@@ -254,12 +261,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       ...mark,
     });
     await effects.followUp('status', () =>
-      hooks.onStatusChanged(campaignId, from, to, {
-        actor: job.actor,
-        reason: job.reason,
-        commandId: job.commandId,
-        version: resource.version,
-      }),
+      hooks.onStatusChanged(campaignId, from, to, byCommand(resource.version)),
     );
   };
   /**
@@ -388,12 +390,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         } else if (hooks.onStatusFoundInPlace) {
           const found = latest;
           await effects.followUp('status', () =>
-            hooks.onStatusFoundInPlace!(campaignId, found.status, {
-              actor: job.actor,
-              reason: job.reason,
-              commandId: job.commandId,
-              version: found.version,
-            }),
+            hooks.onStatusFoundInPlace!(campaignId, found.status, byCommand(found.version)),
           );
         }
       } else {
@@ -409,12 +406,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         await recordStatusChange(action, from, latest, false);
       }
       if (action === 'pause' && latest.status === 'paused' && hooks.onPauseTaken) {
-        await hooks.onPauseTaken(campaignId, {
-          actor: job.actor,
-          reason: job.reason,
-          commandId: job.commandId,
-          version: latest.version,
-        });
+        await hooks.onPauseTaken(campaignId, byCommand(latest.version));
       }
     }
   } catch (err) {
