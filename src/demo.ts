@@ -49,6 +49,7 @@ import { campaignConfigSchema } from './shared/campaign-schema.js';
 import { toValidationIssues } from './shared/campaign-config.js';
 import { loadConfig } from './shared/config.js';
 import { createContext, type ClosableContext } from './shared/context-factory.js';
+import { isProxyVariable } from './shared/cxone/http.js';
 import { createLogger } from './shared/logger.js';
 import { deletePrivatePrefixAt } from './shared/private-prefix.js';
 import { redisAnswers } from './shared/redis.js';
@@ -173,7 +174,7 @@ async function main(): Promise<number> {
   // The demo's CXone is its own sandbox on the loopback interface: a proxy named in the shell would
   // carry its calls away to nowhere (the CXone client follows the *_PROXY variables).
   for (const name of Object.keys(process.env)) {
-    if (/^(https?|all)_proxy$/i.test(name)) delete process.env[name];
+    if (isProxyVariable(name)) delete process.env[name];
   }
 
   const secret = `whsec_${randomBytes(24).toString('base64')}`;

@@ -29,12 +29,18 @@ export interface CxoneHttp {
   close(): void;
 }
 
+/** A variable axios reads a proxy from, through proxy-from-env (either case). */
+export function isProxyVariable(name: string): boolean {
+  return /^(https?|all)_proxy$/i.test(name);
+}
+
 /**
- * Whether the environment names a proxy axios could pick for CXone (the variables axios reads through
- * proxy-from-env, npm's spellings included). Without one, every call would still look them up.
+ * Whether the environment names a proxy axios could pick for CXone: npm's spellings too, which
+ * proxy-from-env read before its version 2 (a lock file may pin one). Without one, every call would
+ * still look the variables up.
  */
 export function environmentNamesProxy(env: NodeJS.ProcessEnv = process.env): boolean {
-  return Object.keys(env).some((name) => /^(npm_config_)?(https?|all)_proxy$/i.test(name) && !!env[name]);
+  return Object.keys(env).some((name) => isProxyVariable(name.replace(/^npm_config_/i, '')) && !!env[name]);
 }
 
 /**
