@@ -2,6 +2,8 @@ import type { Worker } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   cancelWindowEnforcement,
+  CLOSE_MARGIN_MS,
+  closeLeadMs,
   enforceWindow,
   MAX_RESUME_ATTEMPTS,
   scheduleWindowEnforcement,
@@ -19,6 +21,7 @@ import {
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import { evaluateAbandonmentGuard } from '../../src/shared/compliance/guard.js';
 import { createComplianceWorker } from '../../src/workers/compliance-worker.js';
+import { computeSpacing } from '../../src/shared/limiter/spacing.js';
 import { config } from './fixtures.js';
 import { createTestContext, eventually, type TestContext } from './redis-context.js';
 
@@ -74,8 +77,21 @@ async function complianceRecords() {
   return records.filter((r) => r.action === 'compliance_action').map((r) => r.details);
 }
 
+/** The fleet's per-endpoint spacing in the test context (100 calls a minute: about 0.6 s). */
+const minTimeMs = () =>
+  computeSpacing(tc.ctx.config.cxone.rateLimitPerWindow, tc.ctx.config.cxone.rateLimitWindowMs).minTimeMs;
+
+describe('closeLeadMs', () => {
+  it('gives each close the margin and one turn of the budget per pause due before it, its own included', () => {
+    expect(closeLeadMs(0, 606)).toBe(CLOSE_MARGIN_MS + 758);
+    expect(closeLeadMs(1, 606)).toBe(CLOSE_MARGIN_MS + 1515);
+    // 400 campaigns closing together at 100 calls a minute: their pauses take five minutes.
+    expect(closeLeadMs(399, 606)).toBe(CLOSE_MARGIN_MS + 303_000);
+  });
+});
+
 describe('calling-window enforcement', () => {
-  it('plans one job per campaign at the exact close instant, idempotently', async () => {
+  it('plans one job per campaign for its close, fired ahead of it by the lead, idempotently', async () => {
     await tc.putCampaign(ID, weekdays, 'active');
     await scheduleWindowEnforcement(tc.ctx, ID);
     await scheduleWindowEnforcement(tc.ctx, ID);
@@ -84,8 +100,67 @@ describe('calling-window enforcement', () => {
     expect(job.data).toEqual({ kind: 'close', atMs: t('2026-03-06T22:00:00Z') });
     expect(windowJobOf(job)).toEqual({ campaignId: ID, kind: 'close', atMs: t('2026-03-06T22:00:00Z') });
     expect(await job.getState()).toBe('delayed');
-    expect(job.delay).toBe(3_600_000);
+    expect(job.delay).toBe(3_600_000 - closeLeadMs(0, minTimeMs()));
     expect(await tc.ctx.queues.compliance.getDelayedCount()).toBe(1);
+  });
+
+  it('fires the closes of campaigns that close together a turn apart, later plans first', async () => {
+    const ids = ['cmp-close-a', 'cmp-close-b', 'cmp-close-c'];
+    for (const id of ids) {
+      await tc.putCampaign(id, weekdays, 'active');
+      await scheduleWindowEnforcement(tc.ctx, id);
+    }
+    // Closing two hours later (19:00 New York time): not in the 17:00 closes' way, nor they in its.
+    const later = config({
+      allowedCallTimes: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '19:00' }],
+    });
+    await tc.putCampaign('cmp-close-later', later, 'active');
+    await scheduleWindowEnforcement(tc.ctx, 'cmp-close-later');
+
+    const delayOf = async (id: string) => (await tc.ctx.queues.compliance.getJob(windowJobId(id)))?.delay;
+    const leads = await Promise.all(ids.map(async (id) => 3_600_000 - ((await delayOf(id)) ?? 0)));
+    expect(leads).toEqual([0, 1, 2].map((n) => closeLeadMs(n, minTimeMs())));
+    expect(await delayOf('cmp-close-later')).toBe(3 * 3_600_000 - closeLeadMs(0, minTimeMs()));
+  });
+
+  it('pauses ahead of the close, and keeps the campaign paused until the next open', async () => {
+    await tc.putCampaign(ID, weekdays, 'active');
+    await scheduleWindowEnforcement(tc.ctx, ID);
+    worker = createComplianceWorker(tc.ctx);
+    await worker.waitUntilReady();
+    const lead = closeLeadMs(0, minTimeMs());
+    const early = t('2026-03-06T22:00:00Z') - lead;
+
+    // Still inside the hours: the close's pause goes out now, so that it lands by 17:00.
+    const verify = await fireAt(new Date(early).toISOString());
+    expect(verify).toEqual({ campaignId: ID, kind: 'verify', atMs: early + 30_000 });
+    expect(await adjustJobs()).toEqual([
+      expect.objectContaining({ campaignId: ID, action: 'pause', reason: 'compliance-window' }),
+    ]);
+    expect(await complianceRecords()).toEqual([
+      expect.objectContaining({
+        kind: 'window_pause',
+        plannedAt: '2026-03-06T22:00:00.000Z',
+        closesAt: '2026-03-06T22:00:00.000Z',
+        aheadOfCloseMs: lead,
+        lateByMs: 0,
+      }),
+    ]);
+    expect(await getWindowState(tc.ctx, ID)).toMatchObject({ closingAt: t('2026-03-06T22:00:00Z') });
+
+    // Paused on CXone before the close: the re-check (still inside the hours) neither resumes it nor
+    // plans the close again, but the open after it.
+    await tc.putCampaign(ID, weekdays, 'paused', 2);
+    const open = await fireAt(new Date(early + 30_000).toISOString());
+    expect(open).toEqual({ campaignId: ID, kind: 'open', atMs: t('2026-03-09T13:00:00Z') });
+    expect(await adjustJobs()).toHaveLength(1);
+    // A re-plan by the lifecycle (the pause's status change) agrees.
+    await scheduleWindowEnforcement(tc.ctx, ID);
+    expect(windowJobOf(await windowJob())).toEqual({
+      campaignId: ID,
+      kind: 'open',
+      atMs: t('2026-03-09T13:00:00Z'),
+    });
   });
 
   it('pauses at Friday 17:00 EST and resumes at Monday 09:00 EDT (after spring forward), audited', async () => {

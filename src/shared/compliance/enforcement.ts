@@ -19,6 +19,7 @@ import {
   type WindowState,
 } from './state-store.js';
 import { isWithinWindow, localIso, nextWindowOpen, nextWindowTransition } from './windows.js';
+import { computeSpacing } from '../limiter/spacing.js';
 
 /**
  * Run-time calling-window enforcement: each watched campaign has exactly one delayed job on the
@@ -41,6 +42,75 @@ export const VERIFY_MS = 30_000;
 export const RETRY_MS = 5_000;
 /** Window resumes issued per window open before the enforcer leaves the campaign paused for an operator. */
 export const MAX_RESUME_ATTEMPTS = 3;
+/** What a close's pause is given on top of its turn in the fleet's budget: queue hops, a retry. */
+export const CLOSE_MARGIN_MS = 30_000;
+/**
+ * Each pause's turn, over the bare spacing of one call: the pause's GET and PATCH use two endpoints
+ * (so they overlap), and operator commands, activations and a 409's re-read share those budgets.
+ */
+const PAUSE_TURN_FACTOR = 1.25;
+
+/**
+ * How long before a close its window job fires, so that the pause has landed on CXone by the close:
+ * the margin plus one turn of the fleet's per-endpoint spacing (`minTimeMs`) for this pause and for
+ * each of the `competing` window jobs due shortly before it. Campaigns that close together (every one
+ * on New York time ending at 21:00) are otherwise paused one spacing apart from the close on: 0.6 s
+ * each at 100 calls a minute, minutes late for a few hundred. Planned this way, the n-th campaign to
+ * plan a close finds the n - 1 planned before it ahead of its close and fires a turn before the
+ * earliest of them, so their pauses go out in turn and the last of them still lands by the close.
+ * Pure.
+ */
+export function closeLeadMs(competing: number, minTimeMs: number): number {
+  return CLOSE_MARGIN_MS + Math.ceil((competing + 1) * minTimeMs * PAUSE_TURN_FACTOR);
+}
+
+/** BullMQ scores a delayed job by its due time (ms) × 0x1000 plus a counter (getDelayedScore.lua). */
+const DELAYED_SCORE_FACTOR = 0x1000;
+
+/**
+ * closeLeadMs for a close at `closeAtMs`, counting the window jobs due before the close within the
+ * longest lead the fleet could need (every delayed window job competing). Two reads of the queue's
+ * delayed set.
+ */
+async function closeLead(ctx: EnforcementContext, closeAtMs: number): Promise<number> {
+  const { minTimeMs } = computeSpacing(
+    ctx.config.cxone.rateLimitPerWindow,
+    ctx.config.cxone.rateLimitWindowMs,
+  );
+  const queue = ctx.queues.compliance;
+  const widest = closeLeadMs(await queue.getDelayedCount(), minTimeMs);
+  // The delayed set is scored on the real clock; plans are in ctx.clock's time (equal in production).
+  const closeReal = Date.now() + (closeAtMs - ctx.clock.now());
+  const competing = await ctx.redis.zcount(
+    queue.keys.delayed as string,
+    (closeReal - widest) * DELAYED_SCORE_FACTOR,
+    (closeReal + 1) * DELAYED_SCORE_FACTOR - 1,
+  );
+  return closeLeadMs(competing, minTimeMs);
+}
+
+/** When a planned window job fires: a close ahead of the close by its lead, anything else on time. */
+async function fireAtMs(ctx: EnforcementContext, plan: WindowJob): Promise<number> {
+  return plan.kind === 'close' ? plan.atMs - (await closeLead(ctx, plan.atMs)) : plan.atMs;
+}
+
+/**
+ * The window as enforcement acts on it at `now`: a campaign whose close is the one a firing was
+ * planned ahead of (`closingAt`: the plan of a close firing early, or what its pause recorded) is
+ * treated as closed already; `next` is then the transition after that close.
+ */
+function windowView(
+  config: CampaignConfig,
+  now: number,
+  closingAt: number | undefined,
+): { within: boolean; closing: number | undefined; next: { kind: 'close' | 'open'; atMs: number } | null } {
+  const within = isWithinWindow(config, now);
+  const next = nextWindowTransition(config, now);
+  if (within && next?.kind === 'close' && closingAt === next.atMs) {
+    return { within: false, closing: next.atMs, next: nextWindowTransition(config, next.atMs) };
+  }
+  return { within, closing: undefined, next };
+}
 
 const WINDOW_JOB_ID_PREFIX = 'window-';
 
@@ -99,15 +169,16 @@ async function loadConfig(
 async function upsertWindowJob(ctx: EnforcementContext, data: WindowJob): Promise<void> {
   const queue = ctx.queues.compliance;
   const jobId = windowJobId(data.campaignId);
-  const delay = Math.max(0, data.atMs - ctx.clock.now());
   const existing = await queue.getJob(jobId);
+  // A close keeps the lead it was first planned with: its place among the closes planned before it.
+  const delay = async () => Math.max(0, (await fireAtMs(ctx, data)) - ctx.clock.now());
   if (existing) {
     const state = await existing.getState();
     if (state === 'delayed') {
       const current = storedWindowJobSchema.safeParse(existing.data);
       if (current.success && current.data.atMs === data.atMs && current.data.kind === data.kind) return;
       await existing.updateData(storedData(data));
-      await existing.changeDelay(delay);
+      await existing.changeDelay(await delay());
       return;
     }
     if (
@@ -122,7 +193,7 @@ async function upsertWindowJob(ctx: EnforcementContext, data: WindowJob): Promis
       ctx.logger.warn({ err, campaignId: data.campaignId }, 'could not remove the finished window job');
     });
   }
-  await queue.add(WINDOW_JOB, storedData(data), { jobId, delay, removeOnComplete: true });
+  await queue.add(WINDOW_JOB, storedData(data), { jobId, delay: await delay(), removeOnComplete: true });
 }
 
 /**
@@ -152,18 +223,17 @@ export async function scheduleWindowEnforcement(
     await upsertWindowJob(ctx, { campaignId, kind: 'close', atMs: now });
     return;
   }
-  if (
-    status === 'paused' &&
-    isWithinWindow(config, now) &&
-    (await getWindowState(ctx, campaignId)).pausedAt
-  ) {
+  const win = status === 'paused' ? await getWindowState(ctx, campaignId) : undefined;
+  // Paused ahead of a close (closeLeadMs): the window counts as closed until its next open.
+  const view = windowView(config, now, win?.closingAt);
+  if (status === 'paused' && view.within && win?.pausedAt) {
     // Paused by the window, whose hours (widened since, through the API or CXone's console) hold now:
     // the open is now. Planning the next transition instead would be the close, and the resume would
     // wait for the open after it — days, for a weekly window.
     await upsertWindowJob(ctx, { campaignId, kind: 'open', atMs: now });
     return;
   }
-  const next = nextWindowTransition(config, now);
+  const next = view.next;
   if (!next) {
     ctx.logger.error(
       { campaignId },
@@ -307,15 +377,25 @@ export async function enforceWindow(
   const { config, status, version } = loaded;
   const zone = config.complianceTimeZone;
   const now = ctx.clock.now();
-  const within = isWithinWindow(config, now);
   const { state: win, raw } = await readWindowState(ctx, campaignId);
+  // A close's job fires ahead of the close (closeLeadMs), and its pause's re-checks follow before the
+  // close: each of them acts as if the window had closed.
+  const view = windowView(config, now, data.kind === 'close' ? data.atMs : win.closingAt);
+  const within = view.within;
+  const closing = view.closing === undefined ? {} : { closingAt: view.closing };
   // Every write of this firing is a compare-and-set against what it read: should the lifecycle end the
   // window's claim meanwhile (releaseWindowPause), the firing must not write the claim back.
   const save = async (next: WindowState) => {
     if (!(await replaceWindowState(ctx, campaignId, raw, next)))
       throw new WindowStateChangedError(campaignId);
   };
-  const timing = { plannedAt: new Date(data.atMs).toISOString(), lateByMs: Math.max(0, now - data.atMs) };
+  const timing = {
+    plannedAt: new Date(data.atMs).toISOString(),
+    lateByMs: Math.max(0, now - data.atMs),
+    ...(view.closing === undefined
+      ? {}
+      : { closesAt: new Date(view.closing).toISOString(), aheadOfCloseMs: view.closing - now }),
+  };
   let outcome: WindowOutcome = 'nothing';
 
   if (!within && status === 'active') {
@@ -334,6 +414,7 @@ export async function enforceWindow(
         pausedAt: win.pausedAt ?? new Date(now).toISOString(),
         pauseCommandId: commandId,
         lastTransitionMs: data.atMs,
+        ...closing,
       });
       await recordComplianceAction(ctx, {
         campaignId,
@@ -452,6 +533,7 @@ export async function enforceWindow(
     await save({
       pausedAt: win.pausedAt ?? new Date(now).toISOString(),
       lastTransitionMs: data.atMs,
+      ...closing,
     });
   }
 
@@ -460,7 +542,7 @@ export async function enforceWindow(
     outcome === 'pause_pending' ||
     outcome === 'resumed' ||
     outcome === 'resume_pending';
-  const transition = nextWindowTransition(config, now);
+  const transition = view.next;
   let next: WindowJob | null = transition
     ? { campaignId, kind: transition.kind, atMs: transition.atMs }
     : null;
@@ -495,7 +577,8 @@ export async function processWindowJob(
   if (!result.next) return { outcome: result.outcome };
   await job.updateData(storedData(result.next));
   // BullMQ delays run on the real clock; the plan is in ctx.clock's time (equal in production).
-  await job.moveToDelayed(Date.now() + Math.max(0, result.next.atMs - ctx.clock.now()), token);
+  const fireAt = await fireAtMs(ctx, result.next);
+  await job.moveToDelayed(Date.now() + Math.max(0, fireAt - ctx.clock.now()), token);
   ctx.logger.debug(
     {
       campaignId: data.campaignId,

@@ -18,6 +18,11 @@ export interface WindowState {
   resumeAttempts?: number;
   /** The last instant the enforcer acted on or planned for (epoch ms), for the report. */
   lastTransitionMs?: number;
+  /**
+   * The close (epoch ms) the window paused the campaign ahead of: until then the campaign is inside
+   * its hours, and the window treats it as closed (see closeLeadMs in enforcement.ts).
+   */
+  closingAt?: number;
 }
 
 export const COMPLIANCE_ACTION_KINDS = [
