@@ -13,7 +13,27 @@ const optionalUrl = z
   .transform((v) => (v === '' ? undefined : v))
   .pipe(z.url({ protocol: /^https?$/ }).optional());
 
+/**
+ * A number variable. Set to nothing (`PORT=` in a shell, compose's `${PORT}` of an unset one) it
+ * counts as unset, as its default, rather than as 0 (which for a port means "any free port").
+ */
+const numberVar = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema);
+
 const port = z.coerce.number().int().min(0).max(65535);
+/**
+ * Milliseconds some timer waits: Node fires a timer of more than 2^31 - 1 ms after 1 ms instead, so
+ * each has a realistic ceiling, named in the message.
+ */
+const millis = (min: number, max: number, what: string) =>
+  z.coerce.number().int().min(min).max(max, `must be at most ${max} (${what})`);
+/** Sent in an HTTP header (Authorization, x-sandbox-admin): one token of printable ASCII. */
+const headerToken = z
+  .string()
+  .min(8, 'must be at least 8 characters')
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (it is sent in an HTTP header)');
+/** What ioredis reads as the database: the URL's path, a number or nothing. */
+const REDIS_DB_PATH = /^\/?\d*$/;
 /** RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens. */
 const HOSTNAME =
   /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -23,30 +43,35 @@ export const envSchema = z
     REDIS_URL: z
       .string()
       .default('redis://127.0.0.1:6379')
-      .pipe(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })),
-    PORT: port.default(3000),
+      .pipe(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }))
+      .refine((url) => REDIS_DB_PATH.test(new URL(url).pathname), {
+        message: 'must name its database by number, if at all (redis://host:6379/0)',
+      }),
+    PORT: numberVar(port.default(3000)),
     HOST: z
       .string()
       .default('0.0.0.0')
       .refine((host) => isIP(host) !== 0 || HOSTNAME.test(host), {
         message: 'must be an IP address (0.0.0.0 for every interface) or a host name such as localhost',
       }),
-    API_TOKEN: z.string().min(8, 'must be at least 8 characters').optional(),
+    API_TOKEN: headerToken.optional(),
     CXONE_BASE_URL: optionalUrl,
     CXONE_CLIENT_ID: z.string().min(1).optional(),
     CXONE_CLIENT_SECRET: z.string().min(1).optional(),
-    CXONE_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(1).max(100_000).default(100),
+    CXONE_RATE_LIMIT_PER_MIN: numberVar(z.coerce.number().int().min(1).max(100_000).default(100)),
     /** Length of the rate-limit window; 60 000 in production, shorter in benchmarks and tests. */
-    CXONE_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(100).default(60_000),
-    CXONE_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
-    SANDBOX_PORT: port.default(4010),
-    SANDBOX_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).default(3600),
-    SANDBOX_TIME_SCALE: z.coerce.number().min(0.001).max(10_000).default(1),
-    SANDBOX_SEED: z.coerce.number().int().default(42),
+    CXONE_RATE_LIMIT_WINDOW_MS: numberVar(millis(100, 3_600_000, 'an hour').default(60_000)),
+    CXONE_TIMEOUT_MS: numberVar(millis(100, 600_000, 'ten minutes').default(10_000)),
+    SANDBOX_PORT: numberVar(port.default(4010)),
+    SANDBOX_TOKEN_TTL_SECONDS: numberVar(
+      z.coerce.number().int().min(1).max(86_400, 'must be at most 86400 (a day)').default(3600),
+    ),
+    SANDBOX_TIME_SCALE: numberVar(z.coerce.number().min(0.001).max(10_000).default(1)),
+    SANDBOX_SEED: numberVar(z.coerce.number().int().default(42)),
     /** When set, the sandbox's /__sandbox/* control routes require header x-sandbox-admin with this value. */
-    SANDBOX_ADMIN_TOKEN: z.string().min(8, 'must be at least 8 characters').optional(),
+    SANDBOX_ADMIN_TOKEN: headerToken.optional(),
     /** Worker role only: serve /metrics, /healthz and /readyz on this port (unset = no HTTP in workers). */
-    METRICS_PORT: port.optional(),
+    METRICS_PORT: numberVar(port.optional()),
     WEBHOOK_URL: optionalUrl,
     WEBHOOK_SECRET: z
       .string()
@@ -63,14 +88,14 @@ export const envSchema = z
       .string()
       .regex(/^\{[A-Za-z0-9_-]+\}$/, 'must be a hash tag such as {cxo}')
       .default('{cxo}'),
-    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
-    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+    WORKER_CONCURRENCY: numberVar(z.coerce.number().int().min(1).max(1000).default(20)),
+    SHUTDOWN_TIMEOUT_MS: numberVar(millis(0, 3_600_000, 'an hour').default(30_000)),
     /** Allow campaigns that disable the do-not-call check (issue 7); off unless the deployment opts in. */
     ALLOW_DNC_DISABLED: z.stringbool().default(false),
     /** Read-only Bull Board for wide audiences. */
     BULL_BOARD_READ_ONLY: z.stringbool().default(false),
     /** Audit stream retention; 0 keeps everything (nothing is trimmed unless this is set). */
-    AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
+    AUDIT_RETENTION_DAYS: numberVar(z.coerce.number().int().min(0).max(36_500).default(0)),
   })
   .superRefine((env, ctx) => {
     if (env.CXONE_BASE_URL) {

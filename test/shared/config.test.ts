@@ -100,6 +100,52 @@ describe('loadConfig', () => {
   it('refuses a key prefix that is not a hash tag (Redis Cluster needs one slot)', () => {
     expect(() => loadConfig({ KEY_PREFIX: 'cxo' })).toThrow(/KEY_PREFIX/);
   });
+
+  const problemsOf = (env: NodeJS.ProcessEnv): string[] => {
+    try {
+      loadConfig(env);
+      return [];
+    } catch (err) {
+      return (err as ConfigError).problems;
+    }
+  };
+
+  it('reads a number variable set to nothing as unset, not as 0 (a random port)', () => {
+    const config = loadConfig({ PORT: '', SANDBOX_PORT: ' ', SHUTDOWN_TIMEOUT_MS: '', METRICS_PORT: '' });
+    expect(config.port).toBe(3000);
+    expect(config.shutdownTimeoutMs).toBe(30_000);
+    expect(config.metricsPort).toBeUndefined();
+    expect(problemsOf({ PORT: 'abc' })).toEqual([expect.stringMatching(/^PORT: /)]);
+  });
+
+  it('refuses timeouts beyond what a timer can wait, naming the ceiling', () => {
+    // Node fires a timer of more than 2^31 - 1 ms after 1 ms: every shutdown would be forced at once.
+    expect(problemsOf({ SHUTDOWN_TIMEOUT_MS: '2147483000', CXONE_TIMEOUT_MS: '3000000000' })).toEqual([
+      'CXONE_TIMEOUT_MS: must be at most 600000 (ten minutes) (got "3000000000")',
+      'SHUTDOWN_TIMEOUT_MS: must be at most 3600000 (an hour) (got "2147483000")',
+    ]);
+    expect(problemsOf({ CXONE_RATE_LIMIT_WINDOW_MS: '9999999999' })).toEqual([
+      expect.stringMatching(/^CXONE_RATE_LIMIT_WINDOW_MS: must be at most 3600000/),
+    ]);
+  });
+
+  it('refuses a token no HTTP header can carry as sent', () => {
+    expect(problemsOf({ API_TOKEN: 'my team token 2026' })).toEqual([
+      'API_TOKEN: must be printable ASCII without spaces (it is sent in an HTTP header)',
+    ]);
+    expect(problemsOf({ SANDBOX_ADMIN_TOKEN: 'admin\ttoken-1' })).toEqual([
+      expect.stringMatching(/^SANDBOX_ADMIN_TOKEN: must be printable ASCII/),
+    ]);
+    expect(loadConfig({ API_TOKEN: 'a.b-c_d~e+f/g=' }).apiToken).toBe('a.b-c_d~e+f/g=');
+  });
+
+  it('refuses a Redis URL whose database is not a number', () => {
+    expect(problemsOf({ REDIS_URL: 'redis://127.0.0.1:6379/abc' })).toEqual([
+      'REDIS_URL: must name its database by number, if at all (redis://host:6379/0) (got "redis://127.0.0.1:6379/abc")',
+    ]);
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/3' }).redisUrl).toBe('redis://127.0.0.1:6379/3');
+    expect(loadConfig({ REDIS_URL: 'rediss://127.0.0.1:6380/' }).redisUrl).toBe('rediss://127.0.0.1:6380/');
+  });
 });
 
 describe('loadConfig and credentials in URLs', () => {
