@@ -42,14 +42,14 @@ export const USAGE = `usage: cxo <command> [options]
 
 commands:
   launch FILE        launch the campaign config in FILE and wait until it succeeds or fails
-                     --no-wait  return once accepted   --idempotency-key KEY   --timeout SECONDS (120)
+                     --no-wait  return once accepted   --idempotency-key KEY   --timeout SECONDS (120, up to 86400)
   validate FILE      check a campaign config (--offline: check locally, without the API)
   status ID          show a launch (launch id) or a campaign (campaign id)
   pause ID           pause an active campaign
   resume ID          resume a paused campaign (refused outside the calling window)
   stop ID            end the campaign for good
   audit ID           print the campaign's audit trail (--export: every record as JSON lines; --limit N)
-  watch ID           live view of stats and pacing, refreshed every --interval SECONDS (2); --once
+  watch ID           live view of stats and pacing, refreshed every --interval SECONDS (2; at most 3600); --once
                      (pause, resume, stop and watch take a launch id for the launch's campaign)
 
 global options:
@@ -86,6 +86,17 @@ function positiveNumber(raw: string | undefined, name: string): number | string 
   return raw !== undefined && Number.isFinite(n) && n > 0
     ? n
     : `${name} must be a positive number (got "${raw}")`;
+}
+
+/**
+ * A number of seconds within [min, max]: a timer of more than 2^31 - 1 ms fires after 1 ms (a watch
+ * asked to wait a month would poll the API without pause), and below 10 ms the loop would only
+ * measure the API's latency.
+ */
+function secondsWithin(raw: string | undefined, name: string, min: number, max: number): number | string {
+  const n = positiveNumber(raw, name);
+  if (typeof n === 'string') return n;
+  return n >= min && n <= max ? n : `${name} must be between ${min} and ${max} seconds (got "${raw}")`;
 }
 
 /**
@@ -165,7 +176,7 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
 
   switch (name) {
     case 'launch': {
-      const timeout = positiveNumber(values.get('--timeout') ?? '120', '--timeout');
+      const timeout = secondsWithin(values.get('--timeout') ?? '120', '--timeout', 0.01, 86_400);
       if (typeof timeout === 'string') return { ok: false, error: timeout };
       const key = values.get('--idempotency-key');
       // The API's own rule, checked before anything is sent: a key it would refuse is a mistyped
@@ -207,7 +218,7 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
       };
     }
     case 'watch': {
-      const interval = positiveNumber(values.get('--interval') ?? '2', '--interval');
+      const interval = secondsWithin(values.get('--interval') ?? '2', '--interval', 0.01, 3_600);
       if (typeof interval === 'string') return { ok: false, error: interval };
       return {
         ok: true,

@@ -94,6 +94,14 @@ describe('cxo argument parsing (pure)', () => {
     expect(bad(['launch'])).toMatch(/exactly one FILE/);
     expect(bad(['status', 'a', '--export'])).toMatch(/does not apply to status/);
     expect(bad(['watch', 'a', '--interval', '-1'])).toMatch(/positive number/);
+    // Beyond a timer's range (it would fire every millisecond), or a refresh that floods the API.
+    expect(bad(['watch', 'a', '--interval', '3000000'])).toBe(
+      '--interval must be between 0.01 and 3600 seconds (got "3000000")',
+    );
+    expect(bad(['watch', 'a', '--interval', '0.001'])).toMatch(/between 0.01 and 3600 seconds/);
+    expect(bad(['launch', 'c.json', '--timeout', '3000000'])).toMatch(
+      /--timeout must be between 0.01 and 86400/,
+    );
     expect(bad(['audit', 'a', '--limit', '2.5'])).toMatch(/whole number/);
     expect(bad(['status', 'a', '--bogus'])).toMatch(/unknown option --bogus/);
     expect(bad(['status', 'a', '--token'])).toMatch(/needs a value/);
