@@ -77,13 +77,16 @@ export async function registerBullBoard(
       if (!adminCredentialsOk(req.headers.authorization, apiToken)) return sendAdminChallenge(reply);
       // Bull Board's own read-only mode refuses each queue's changes, but its "pause all" and
       // "resume all" answer 200 having done nothing: a read-only board refuses every change itself.
-      if (
-        readOnlyMode &&
-        !READ_METHODS.has(req.method) &&
-        pathOf(req.url).startsWith(`${BULL_BOARD_PATH}/api/`)
-      ) {
+      // Any method that is not a read, on any path of this scope: its UI changes nothing with one,
+      // and a path test would have to see the path as the router decodes it (`/%61pi/…` is `/api/…`).
+      if (readOnlyMode && !READ_METHODS.has(req.method)) {
         return reply.code(405).send({ error: { key: 'ERRORS.QUEUE_READ_ONLY' } });
       }
+    });
+    // Bull Board answers its errors with its own handler, which logs nothing: a 500 would leave no
+    // trace. This hook runs before that handler.
+    scope.addHook('onError', async (req, _reply, err) => {
+      req.log.error({ err, url: req.url }, 'Bull Board request failed');
     });
     scope.addHook('onSend', async (_req, reply, payload) => {
       if (reply.statusCode < 400 || typeof payload !== 'string') return payload;

@@ -107,6 +107,9 @@ describe('Bull Board in the producer API (real Redis queues)', () => {
       ['PUT', '/admin/queues/api/queues/resume'],
       ['PUT', `/admin/queues/api/queues/${QUEUES.poll}/empty`],
       ['POST', `/admin/queues/api/queues/${QUEUES.launch}/add`],
+      // The router decodes the path: /%61pi/ is /api/.
+      ['PUT', '/admin/queues/%61pi/queues/pause'],
+      ['PUT', '/admin/queues/%61pi/queues/resume'],
     ] as const) {
       const res = await fetch(`${baseUrl}${path}`, { method, headers, body: '{}' });
       expect(res.status, `${method} ${path}`).toBe(405);
