@@ -1,4 +1,4 @@
-import type { Worker } from 'bullmq';
+import { DelayedError, type Job, type Worker } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   cancelWindowEnforcement,
@@ -6,6 +6,8 @@ import {
   closeLeadMs,
   enforceWindow,
   MAX_RESUME_ATTEMPTS,
+  processWindowJob,
+  RETRY_MS,
   scheduleWindowEnforcement,
   windowJobId,
   windowJobOf,
@@ -121,6 +123,28 @@ describe('calling-window enforcement', () => {
     const leads = await Promise.all(ids.map(async (id) => 3_600_000 - ((await delayOf(id)) ?? 0)));
     expect(leads).toEqual([0, 1, 2].map((n) => closeLeadMs(n, minTimeMs())));
     expect(await delayOf('cmp-close-later')).toBe(3 * 3_600_000 - closeLeadMs(0, minTimeMs()));
+  });
+
+  it('retries a firing that failed after RETRY_MS with its plan unchanged, a close ahead of its close too', async () => {
+    await tc.putCampaign(ID, weekdays, 'active');
+    // A record the store cannot read: every firing fails until it is fixed.
+    await tc.ctx.redis.set(tc.ctx.keys.campaign(ID), 'not a campaign record');
+    const plan = { kind: 'close' as const, atMs: t('2026-03-06T22:00:00Z') };
+    const moves: number[] = [];
+    const updates: unknown[] = [];
+    const job = {
+      id: windowJobId(ID),
+      data: plan,
+      updateData: async (d: unknown) => void updates.push(d),
+      moveToDelayed: async (at: number) => void moves.push(at),
+    } as unknown as Job;
+    tc.clock.set(t('2026-03-06T22:00:00Z') - closeLeadMs(0, minTimeMs()));
+    const before = Date.now();
+    await expect(processWindowJob(tc.ctx, job, 'token')).rejects.toBeInstanceOf(DelayedError);
+    expect(updates).toEqual([plan]);
+    expect(moves).toHaveLength(1);
+    expect(moves[0]).toBeGreaterThanOrEqual(before + RETRY_MS);
+    expect(moves[0]).toBeLessThan(Date.now() + RETRY_MS + 1);
   });
 
   it('pauses ahead of the close, and keeps the campaign paused until the next open', async () => {

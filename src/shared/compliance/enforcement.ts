@@ -564,6 +564,7 @@ export async function processWindowJob(
 ): Promise<{ outcome: WindowOutcome }> {
   const data = windowJobOf(job);
   let result: { outcome: WindowOutcome; next: WindowJob | null };
+  let retry = false;
   try {
     result = await enforceWindow(ctx, data);
   } catch (err) {
@@ -572,12 +573,15 @@ export async function processWindowJob(
     } else {
       ctx.logger.error({ err, campaignId: data.campaignId }, 'window enforcement failed; retrying shortly');
     }
-    result = { outcome: 'nothing', next: { ...data, atMs: ctx.clock.now() + RETRY_MS } };
+    // The same plan, fired again shortly: a close's firing ahead of the close stays one (closingAt),
+    // and the record of the retry says how late it came.
+    result = { outcome: 'nothing', next: data };
+    retry = true;
   }
   if (!result.next) return { outcome: result.outcome };
   await job.updateData(storedData(result.next));
   // BullMQ delays run on the real clock; the plan is in ctx.clock's time (equal in production).
-  const fireAt = await fireAtMs(ctx, result.next);
+  const fireAt = retry ? ctx.clock.now() + RETRY_MS : await fireAtMs(ctx, result.next);
   await job.moveToDelayed(Date.now() + Math.max(0, fireAt - ctx.clock.now()), token);
   ctx.logger.debug(
     {
