@@ -713,7 +713,11 @@ describe('cxo against a stand-in API', () => {
    * running" when the CLI has not finished 3 s later: the signal did not reach the request (whose
    * own timeout is 15 s).
    */
-  async function interrupted(afterMs: number, ...argv: string[]) {
+  /**
+   * Runs cxo and presses Ctrl-C after `afterMs`, or once `when` holds of what it printed so far (a
+   * loaded machine may take longer than any fixed delay to get there).
+   */
+  async function interrupted(afterMs: number | ((printed: string) => boolean), ...argv: string[]) {
     const out: string[] = [];
     const err: string[] = [];
     const controller = new AbortController();
@@ -726,13 +730,20 @@ describe('cxo against a stand-in API', () => {
       signal: controller.signal,
       readFile: async (p) => files[p] ?? Promise.reject(new Error(`ENOENT: ${p}`)),
     };
-    const timer = setTimeout(() => controller.abort(), afterMs);
+    const when = afterMs;
+    const timer =
+      typeof when === 'number'
+        ? setTimeout(() => controller.abort(), when)
+        : setInterval(() => {
+            if (when([...out, ...err].join('\n'))) controller.abort();
+          }, 5);
     let guard: NodeJS.Timeout | undefined;
     const code = await Promise.race([
       runCli(argv, { API_URL: url }, io),
       new Promise<'still running'>((resolve) => (guard = setTimeout(() => resolve('still running'), 3_000))),
     ]);
     clearTimeout(timer);
+    clearInterval(timer);
     clearTimeout(guard);
     return { code, out: out.join('\n'), err: err.join('\n') };
   }
@@ -800,15 +811,16 @@ describe('cxo against a stand-in API', () => {
   });
 
   it('Ctrl-C while every poll since some time failed exits 5, saying since when', async () => {
+    const failedOnce = (printed: string) => printed.includes('API error, retrying');
     reads['c-flaky'] = 0;
-    const r = await interrupted(200, 'watch', 'c-flaky', '--interval', '0.01');
+    const r = await interrupted(failedOnce, 'watch', 'c-flaky', '--interval', '0.01');
     expect(r.code, r.err).toBe(EXIT.server);
     expect(r.out).toContain('API error, retrying: GET /v1/campaigns/c-flaky → 503');
     expect(r.err).toMatch(
       /^stopped watching; every poll since \S+Z failed: GET \/v1\/campaigns\/c-flaky → 503: Redis is not connected/,
     );
     reads['c-flaky'] = 0;
-    const json = await interrupted(200, 'watch', 'c-flaky', '--interval', '0.01', '--json');
+    const json = await interrupted(failedOnce, 'watch', 'c-flaky', '--interval', '0.01', '--json');
     expect(json.code).toBe(EXIT.server);
     const lines = json.out.split('\n');
     expect(JSON.parse(lines[0]!)).toMatchObject({ campaignId: 'c-flaky' });
