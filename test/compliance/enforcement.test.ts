@@ -172,12 +172,29 @@ describe('calling-window enforcement', () => {
     ]);
     expect(await getWindowState(tc.ctx, ID)).toMatchObject({ closingAt: t('2026-03-06T22:00:00Z') });
 
-    // Paused on CXone before the close: the re-check (still inside the hours) neither resumes it nor
-    // plans the close again, but the open after it.
+    // Paused on CXone before the close (the pause went through 5 s after the firing): the re-check
+    // (still inside the hours) neither resumes it nor plans the close again, but the open after it,
+    // and records when the pause landed against the close it was due by.
+    const { pauseCommandId } = await getWindowState(tc.ctx, ID);
+    await createCommandStore(tc.ctx).update(
+      pauseCommandId as string,
+      { status: 'succeeded', finishedAt: new Date(early + 5_000).toISOString() },
+      new Date(early + 5_000),
+    );
     await tc.putCampaign(ID, weekdays, 'paused', 2);
     const open = await fireAt(new Date(early + 30_000).toISOString());
     expect(open).toEqual({ campaignId: ID, kind: 'open', atMs: t('2026-03-09T13:00:00Z') });
     expect(await adjustJobs()).toHaveLength(1);
+    expect((await complianceRecords())[1]).toEqual(
+      expect.objectContaining({
+        kind: 'window_pause_landed',
+        commandId: pauseCommandId,
+        dueAt: '2026-03-06T22:00:00.000Z',
+        landedAt: new Date(early + 5_000).toISOString(),
+        lateByMs: 0,
+        aheadOfDueMs: lead - 5_000,
+      }),
+    );
     // A re-plan by the lifecycle (the pause's status change) agrees.
     await scheduleWindowEnforcement(tc.ctx, ID);
     expect(windowJobOf(await windowJob())).toEqual({

@@ -90,6 +90,42 @@ describe('GET /v1/campaigns/:id/compliance', () => {
     );
   });
 
+  it('is not adherent when a window pause went through after the close it was due by', () => {
+    const stats = {
+      version: 3,
+      status: 'paused' as const,
+      totalCalls: 1000,
+      answeredCalls: 400,
+      abandonedCalls: 4,
+      complianceViolations: 0,
+      agentUtilization: 0,
+    };
+    const landed = (lateByMs: number) => ({
+      at: '2026-03-03T01:00:00.000Z',
+      kind: 'window_pause_landed' as const,
+      details: { dueAt: '2026-03-03T01:00:00.000Z', lateByMs },
+    });
+    const reportWith = (lateByMs: number[]) =>
+      buildComplianceReport({
+        campaignId: ID,
+        status: 'paused',
+        config: c,
+        lastStats: stats,
+        window: {},
+        actions: lateByMs.map(landed),
+        nowMs: Date.parse('2026-03-03T15:00:00Z'),
+      }).window;
+    expect(reportWith([0, 0])).toMatchObject({
+      adherent: true,
+      enforcement: { pausesLanded: 2, pausesLandedLate: 0, maxPauseLandingLatenessMs: 0 },
+    });
+    // Issued on time, but it waited its turn in the rate budget and landed 12 s after the close.
+    expect(reportWith([0, 12_000])).toMatchObject({
+      adherent: false,
+      enforcement: { pausesLanded: 2, pausesLandedLate: 1, maxPauseLandingLatenessMs: 12_000, latePauses: 0 },
+    });
+  });
+
   it('never writes to the audit trail on a read, even when the live counts changed in between', async () => {
     const stats = {
       version: 2,

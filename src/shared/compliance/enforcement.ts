@@ -363,6 +363,37 @@ export async function windowResumeWithdrawn(
     : "withdrawn: the calling window no longer holds this campaign's pause (someone else paused it after this resume was queued); it stays paused";
 }
 
+/**
+ * Records when the window's own pause went through on CXone against when it was due (the close it was
+ * issued ahead of): what says the campaign stopped dialing in time, which the firing's own timing
+ * cannot (the pause waits its turn in the fleet's budget after the job fired). Once per command.
+ */
+async function recordPauseLanded(
+  ctx: EnforcementContext,
+  campaignId: string,
+  win: WindowState,
+  version: number,
+): Promise<void> {
+  if (!win.pauseCommandId || win.pauseDueAt === undefined) return;
+  const command = await getCommand(ctx, win.pauseCommandId);
+  if (command?.status !== 'succeeded' || !command.finishedAt) return;
+  const landedMs = Date.parse(command.finishedAt);
+  await recordComplianceAction(ctx, {
+    campaignId,
+    kind: 'window_pause_landed',
+    cxoneVersion: version,
+    details: {
+      rule: 'calling-window',
+      commandId: win.pauseCommandId,
+      dueAt: new Date(win.pauseDueAt).toISOString(),
+      landedAt: command.finishedAt,
+      lateByMs: Math.max(0, landedMs - win.pauseDueAt),
+      aheadOfDueMs: Math.max(0, win.pauseDueAt - landedMs),
+    },
+    dedupeKey: `window-pause-landed:${campaignId}:${win.pauseCommandId}`,
+  });
+}
+
 /** Decides and acts for one firing; returns what it did and when to fire next (null = stop). */
 export async function enforceWindow(
   ctx: EnforcementContext,
@@ -414,6 +445,9 @@ export async function enforceWindow(
         pausedAt: win.pausedAt ?? new Date(now).toISOString(),
         pauseCommandId: commandId,
         lastTransitionMs: data.atMs,
+        // A re-issued pause is still due by the first one's deadline.
+        pauseDueAt:
+          win.pauseDueAt ?? view.closing ?? (data.kind === 'close' ? Math.min(data.atMs, now) : now),
         ...closing,
       });
       await recordComplianceAction(ctx, {
@@ -535,6 +569,7 @@ export async function enforceWindow(
       lastTransitionMs: data.atMs,
       ...closing,
     });
+    await recordPauseLanded(ctx, campaignId, win, version);
   }
 
   const waiting =

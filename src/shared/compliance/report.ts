@@ -42,6 +42,7 @@ const WINDOW_KINDS = new Set([
   'window_resume',
   'window_resume_withheld',
   'window_pause_released',
+  'window_pause_landed',
 ]);
 const GUARD_KINDS = new Set(['guard_throttle', 'guard_pause', 'guard_release']);
 
@@ -56,6 +57,12 @@ export function buildComplianceReport(input: ReportInput) {
   const pauses = windowActions.filter((a) => a.kind === 'window_pause' && a.details.reissued !== true);
   const lateness = pauses.map((a) => Number(a.details.lateByMs ?? 0));
   const latePauses = lateness.filter((ms) => ms > ON_TIME_TOLERANCE_MS).length;
+  // When each window pause went through on CXone, against the close it was due by: any lateness there
+  // is dialing after the close.
+  const landings = windowActions
+    .filter((a) => a.kind === 'window_pause_landed')
+    .map((a) => Number(a.details.lateByMs ?? 0));
+  const pausesLandedLate = landings.filter((ms) => ms > 0).length;
   const violations = input.lastStats?.complianceViolations ?? null;
   const totalCalls = input.lastStats?.totalCalls ?? null;
 
@@ -126,11 +133,17 @@ export function buildComplianceReport(input: ReportInput) {
         resumesWithheld: windowActions.filter((a) => a.kind === 'window_resume_withheld').length,
         latePauses,
         maxPauseLatenessMs: lateness.length ? Math.max(...lateness) : null,
+        pausesLanded: landings.length,
+        pausesLandedLate,
+        maxPauseLandingLatenessMs: landings.length ? Math.max(...landings) : null,
         recent: windowActions.slice(-20),
       },
       cxoneComplianceViolations: violations,
-      /** True when CXone counted no violations and every window pause happened on time; null without stats. */
-      adherent: violations === null ? null : violations === 0 && latePauses === 0,
+      /**
+       * True when CXone counted no violations, every window pause was issued on time and every one
+       * seen through went through by its close; null without stats.
+       */
+      adherent: violations === null ? null : violations === 0 && latePauses === 0 && pausesLandedLate === 0,
     },
     abandonment: { regime, target, cap: ABANDONMENT_CAP, measurement: measurement.label, current, periods },
     violations: {

@@ -23,6 +23,8 @@ export interface WindowState {
    * its hours, and the window treats it as closed (see closeLeadMs in enforcement.ts).
    */
   closingAt?: number;
+  /** When the window's pending pause must have landed by (epoch ms): its close, or when it was issued. */
+  pauseDueAt?: number;
 }
 
 export const COMPLIANCE_ACTION_KINDS = [
@@ -30,6 +32,7 @@ export const COMPLIANCE_ACTION_KINDS = [
   'window_resume',
   'window_resume_withheld',
   'window_pause_released',
+  'window_pause_landed',
   'guard_throttle',
   'guard_pause',
   'guard_release',
