@@ -219,6 +219,25 @@ describe('abandonment-target controller', () => {
       expect(loop.state?.guard).toBeNull();
     });
 
+    it('keeps the guard and the period across a reset of CXone counters', () => {
+      const loop = new Loop(0.7, 0);
+      loop.poll(MIN, 1100, 32); // 2.91%: guard
+      expect(loop.callRate).toBe(0.1);
+      // CXone resets the campaign's counters (they read 0 again); the period's calls still count.
+      loop.answered = 0;
+      loop.abandoned = 0;
+      const atReset = loop.poll(MIN, 0, 0);
+      expect(atReset.inputs).toMatchObject({ periodAnswered: 1100, periodAbandoned: 32, guardActive: true });
+      expect(atReset.callRate).toBe(0.1);
+      // Clean calls since: the period's rate (33/1280 = 2.58% at most) stays above the release level.
+      for (let i = 0; i < 6; i++) {
+        const d = loop.poll(2 * MIN, 30, 0);
+        expect(d.callRate, `poll ${i}: ${d.reason}`).toBe(0.1);
+        expect(d.inputs.guardActive).toBe(true);
+      }
+      expect(loop.state?.guard).not.toBeNull();
+    });
+
     it('pushes the rate back down if someone raises it while the guard holds', () => {
       const loop = new Loop(0.7, 0);
       loop.poll(MIN, 100, 3);

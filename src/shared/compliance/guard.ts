@@ -215,11 +215,12 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
   };
 
   // CXone counters only grow; if they went backwards the campaign's counters were reset upstream.
-  if (
-    counters.answeredCalls < state.baseline.answeredCalls ||
-    counters.abandonedCalls < state.baseline.abandonedCalls
-  ) {
-    state.baseline = { ...ZERO };
+  // The calls counted before the reset still count toward the period the law measures: the baseline
+  // moves back by what was seen (below zero), so counters - baseline is what the period had before
+  // the reset plus what was counted since.
+  const seen = state.lastSeen ? pick(state.lastSeen) : state.baseline;
+  if (counters.answeredCalls < seen.answeredCalls || counters.abandonedCalls < seen.abandonedCalls) {
+    state.baseline = minus(state.baseline, seen);
     delete state.lastSeen;
   }
 

@@ -126,6 +126,28 @@ function initialState(obs: PacingObservation): AbandonmentControllerState {
 }
 
 /**
+ * CXone reset the campaign's counters (they went backwards): the calls counted before the reset still
+ * count toward the period the law measures and the window being judged, so every mark moves back by
+ * the counts last seen (below zero), and what the controller knew (its guard, its ceiling) stays.
+ * Starting over instead would judge the period on the calls since the reset alone, and dial harder
+ * while the period's real rate is above target. Pure.
+ */
+function acrossReset(previous: AbandonmentControllerState, now: Counters): AbandonmentControllerState {
+  const shift = (mark: Counters): Counters => ({
+    atMs: mark.atMs,
+    answered: mark.answered - previous.last.answered,
+    abandoned: mark.abandoned - previous.last.abandoned,
+  });
+  return {
+    ...previous,
+    window: shift(previous.window),
+    checkpoint: shift(previous.checkpoint),
+    period: shift(previous.period),
+    last: now,
+  };
+}
+
+/**
  * Records an overshoot at `callRate`: a second overshoot at (or above) the remembered ceiling is a
  * failed probe and lengthens the hold; an overshoot below it lowers the ceiling.
  */
@@ -170,9 +192,11 @@ export function abandonmentTargetDecision(
   const now = countersOf(obs);
 
   let state: AbandonmentControllerState =
-    previous === null || now.answered < previous.last.answered || now.abandoned < previous.last.abandoned
+    previous === null
       ? initialState(obs)
-      : { ...previous, last: now };
+      : now.answered < previous.last.answered || now.abandoned < previous.last.abandoned
+        ? acrossReset(previous, now)
+        : { ...previous, last: now };
 
   if (obs.atMs - state.period.atMs >= p.periodMs) {
     state = { ...state, period: now };
