@@ -220,6 +220,33 @@ describe('audit trail', () => {
     });
   });
 
+  it('detects text forged where the parsed record, and so the hash, does not show it', async () => {
+    await appendMany('c-text', 4);
+    const [, dup, overflow] = await trail.list('c-text');
+    // A duplicate member: JSON.parse keeps the last one (what was hashed), a first-wins reader the
+    // forged one.
+    await rewriteStream(
+      (r) => JSON.stringify(r).replace('{"action":', '{"action":"compliance_override","action":'),
+      dup!.auditId,
+    );
+    const first = await trail.verify('c-text');
+    expect(first.firstBroken).toMatchObject({ auditId: dup!.auditId, index: 1, reason: 'not_canonical' });
+    // Restored (re-serialized as it was parsed): whole again.
+    await rewriteStream((r) => JSON.stringify(r), dup!.auditId);
+    expect((await trail.verify('c-text')).ok).toBe(true);
+    // A number that overflows to Infinity, which canonical JSON writes as null, as the stored null.
+    await rewriteStream((r) => {
+      const json = JSON.stringify(r);
+      expect(json).toContain('"metrics":null');
+      return json.replace('"metrics":null', '"metrics":1e999');
+    }, overflow!.auditId);
+    expect((await trail.verify('c-text')).firstBroken).toMatchObject({
+      auditId: overflow!.auditId,
+      index: 2,
+      reason: 'not_canonical',
+    });
+  });
+
   it('detects an edited record whose hash was recomputed, at the next link', async () => {
     await appendMany('c-rehash', 4);
     const records = await trail.list('c-rehash');

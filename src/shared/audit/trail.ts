@@ -53,6 +53,7 @@ export type ChainBreakReason =
   | 'unparseable'
   | 'wrong_campaign'
   | 'forbidden_key'
+  | 'not_canonical'
   | 'unchained_record';
 
 export interface ChainBreak {
@@ -430,6 +431,10 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
           const recomputed = hashRecord(record);
           if (recomputed !== record.hash)
             return at('hash_mismatch', { expected: recomputed, actual: record.hash });
+          // Records are stored as their canonical JSON. Text that parses to the hashed content without
+          // being it carries what the hash never saw: a duplicate member (the parser keeps the last,
+          // another reader the first), a number that overflows to what canonical JSON writes as null.
+          if (raw !== canonicalJson(record)) return at('not_canonical');
           if (record.prevHash !== expectedPrev) {
             return at('missing_previous', { expected: expectedPrev, actual: record.prevHash });
           }
