@@ -76,7 +76,19 @@ export function parseAuditArgs(
 }
 
 export function describeVerification(result: VerifyResult): string {
-  if (result.ok) return `ok: ${result.checked} records in ${result.campaigns} campaign chain(s) verified`;
+  if (result.ok) {
+    const cuts = result.retentionCuts ?? [];
+    const latest = cuts
+      .map((c) => c.before)
+      .sort()
+      .at(-1);
+    return (
+      `ok: ${result.checked} records in ${result.campaigns} campaign chain(s) verified` +
+      (latest
+        ? `; ${cuts.length} chain(s) start at a retention cut (latest: records before ${latest} removed)`
+        : '')
+    );
+  }
   const lines = result.broken.map(
     (b) =>
       `BROKEN campaign ${b.campaignId}: record ${b.auditId ?? '(none)'} at index ${b.index}: ${b.reason}` +

@@ -398,7 +398,36 @@ describe('audit retention', () => {
       const left = await t.list('c-old');
       expect(left.map((r) => r.details.n)).toEqual([3]);
       expect(left[0]!.prevHash).not.toBe('');
-      expect(await t.verify('c-old')).toMatchObject({ ok: true, checked: 1 });
+      expect(await t.verify('c-old')).toMatchObject({
+        ok: true,
+        checked: 1,
+        // The cut is said, not silent: records before it were removed on purpose.
+        retentionCuts: [{ campaignId: 'c-old', before: new Date(clock.now() - 86_400_000).toISOString() }],
+      });
+    } finally {
+      await deletePrefix(redis, p);
+    }
+  });
+
+  it('refuses an anchor no trim wrote: records deleted from a chain start do not verify from it', async () => {
+    const p = testPrefix();
+    const k = createKeys(p);
+    try {
+      const t = createAuditTrail({ redis, keys: k, logger: silentLogger });
+      for (let i = 0; i < 3; i++) await t.append(input('c-cut', i));
+      const records = await t.list('c-cut');
+      const index = (await redis.xrange(k.auditCampaignIndex('c-cut'), '-', '+')) as [string, string[]][];
+      // The first two records deleted, and the third's link written as the chain's accepted start.
+      for (const [id] of index.slice(0, 2)) {
+        await redis.xdel(k.auditCampaignIndex('c-cut'), id);
+        await redis.xdel(k.auditStream(), id);
+      }
+      await redis.hset(k.custom('audit-anchor'), 'c-cut', records[2]!.prevHash);
+      expect((await t.verify('c-cut')).firstBroken).toMatchObject({
+        campaignId: 'c-cut',
+        index: 0,
+        reason: 'unexplained_anchor',
+      });
     } finally {
       await deletePrefix(redis, p);
     }

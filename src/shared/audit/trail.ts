@@ -54,6 +54,7 @@ export type ChainBreakReason =
   | 'wrong_campaign'
   | 'forbidden_key'
   | 'not_canonical'
+  | 'unexplained_anchor'
   | 'unchained_record';
 
 export interface ChainBreak {
@@ -77,6 +78,34 @@ export interface VerifyResult {
   firstBroken?: ChainBreak;
   /** The first break of every broken campaign. */
   broken: ChainBreak[];
+  /**
+   * Chains that start where a retention trim cut them: records older than `before` (ISO) were
+   * removed on purpose, and the chain is proved from there on. Absent when no chain was cut.
+   */
+  retentionCuts?: { campaignId: string; before: string }[];
+}
+
+/**
+ * Where a retention trim cut a chain: the prevHash its first surviving record links to, and the
+ * stream id records older than were removed. Stored as JSON; a value in any other form was not
+ * written by a trim (an earlier release wrote the bare hash: its next trim rewrites it).
+ */
+interface RetentionAnchor {
+  prevHash: string;
+  cutBefore: string;
+}
+
+function parseAnchor(raw: string): RetentionAnchor | null {
+  try {
+    const value = JSON.parse(raw) as Partial<RetentionAnchor> | null;
+    return typeof value?.prevHash === 'string' &&
+      typeof value.cutBefore === 'string' &&
+      AUDIT_CURSOR.test(value.cutBefore)
+      ? { prevHash: value.prevHash, cutBefore: value.cutBefore }
+      : null;
+  } catch {
+    return null;
+  }
 }
 
 export interface AuditPage {
@@ -389,8 +418,18 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
   async function verifyCampaign(
     campaignId: string,
     seen?: Set<string>,
-  ): Promise<{ checked: number; broken?: ChainBreak }> {
-    let expectedPrev = (await redis.hget(anchorsKey, campaignId)) ?? '';
+  ): Promise<{ checked: number; broken?: ChainBreak; cutBefore?: string }> {
+    const rawAnchor = await redis.hget(anchorsKey, campaignId);
+    const anchor = rawAnchor === null ? null : parseAnchor(rawAnchor);
+    if (rawAnchor !== null && anchor === null) {
+      // An accepted start no trim wrote: records deleted from the chain's start would verify from it.
+      return {
+        checked: 0,
+        broken: { campaignId, auditId: null, index: 0, reason: 'unexplained_anchor', actual: rawAnchor },
+      };
+    }
+    let expectedPrev = anchor?.prevHash ?? '';
+    const cut = anchor && anchor.prevHash !== '' ? { cutBefore: anchor.cutBefore } : {};
     let index = 0;
     let lastAuditId: string | null = null;
     let start = '-';
@@ -461,7 +500,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         },
       };
     }
-    return { checked: index };
+    return { checked: index, ...cut };
   }
 
   async function campaignIds(): Promise<string[]> {
@@ -521,11 +560,18 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     const ids = campaignId ? [campaignId] : await campaignIds();
     let checked = 0;
     const broken: ChainBreak[] = [];
+    const retentionCuts: { campaignId: string; before: string }[] = [];
     const seen = campaignId ? undefined : new Set<string>();
     for (const id of ids) {
       const result = await verifyCampaign(id, seen);
       checked += result.checked;
       if (result.broken) broken.push(result.broken);
+      else if (result.cutBefore) {
+        retentionCuts.push({
+          campaignId: id,
+          before: new Date(Number(result.cutBefore.split('-')[0])).toISOString(),
+        });
+      }
     }
     // Only when every chain verified whole: a broken chain stops early and leaves its later records unseen.
     if (seen && upTo && broken.length === 0) broken.push(...(await unchainedRecords(seen, upTo)));
@@ -536,6 +582,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       campaigns: ids.length,
       ...(broken[0] ? { firstBroken: broken[0] } : {}),
       broken,
+      ...(retentionCuts.length > 0 ? { retentionCuts } : {}),
     };
   }
 
@@ -570,7 +617,10 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       const anchor = first
         ? (await fetchRecords([first[0]]))[0]?.prevHash
         : ((await redis.get(keys.auditChainHead(id))) ?? '');
-      if (anchor !== undefined) await redis.hset(anchorsKey, id, anchor);
+      if (anchor !== undefined) {
+        const value: RetentionAnchor = { prevHash: anchor, cutBefore: minId };
+        await redis.hset(anchorsKey, id, JSON.stringify(value));
+      }
       await redis.xtrim(keys.auditCampaignIndex(id), 'MINID', minId);
     }
     // Dedupe entries are kept on purpose: a trimmed record was recorded, and re-imports of CXone
