@@ -224,42 +224,32 @@ describe('measurement periods', () => {
   });
 
   it('keeps counting the period across a reset of CXone counters (they went backwards)', () => {
+    // Each poll's decision from the previous one's state.
+    let state: GuardState | undefined;
+    const poll = (answered: number, abandoned: number, nowMs: number) => {
+      const d = evaluateAbandonmentGuard({ config: c, state, stats: stats(answered, abandoned), nowMs });
+      state = d.nextState;
+      return d;
+    };
     // 32 abandons in 1100 live answers (2.91%): throttled.
-    const before = evaluateAbandonmentGuard({ config: c, stats: stats(1100, 32), nowMs: START + DAY });
-    expect(before.action).toBe('throttle');
+    expect(poll(1100, 32, START + DAY).action).toBe('throttle');
     // CXone resets the campaign's counters; the law still counts the period's calls before it.
-    const reset = evaluateAbandonmentGuard({
-      config: c,
-      state: before.nextState,
-      stats: stats(0, 0),
-      nowMs: START + DAY + 60_000,
-    });
+    const reset = poll(0, 0, START + DAY + 60_000);
     expect(reset.figures).toMatchObject({ answeredCalls: 1100, abandonedCalls: 32 });
     expect(reset.action).toBe('throttle');
-    const after = evaluateAbandonmentGuard({
-      config: c,
-      state: reset.nextState,
-      stats: stats(60, 0),
-      nowMs: START + DAY + 120_000,
-    });
+    const after = poll(60, 0, START + DAY + 120_000);
     expect(after.figures).toMatchObject({ answeredCalls: 1160, abandonedCalls: 32 });
     expect(after.action).toBe('throttle');
     // A second reset later in the period is noticed against the last counts seen.
-    const again = evaluateAbandonmentGuard({
-      config: c,
-      state: after.nextState,
-      stats: stats(10, 1),
-      nowMs: START + DAY + 180_000,
+    expect(poll(10, 1, START + DAY + 180_000).figures).toMatchObject({
+      answeredCalls: 1170,
+      abandonedCalls: 33,
     });
-    expect(again.figures).toMatchObject({ answeredCalls: 1170, abandonedCalls: 33 });
     // The period closes with every call it held, across both resets.
-    const closed = evaluateAbandonmentGuard({
-      config: c,
-      state: again.nextState,
-      stats: stats(10, 1),
-      nowMs: START + 31 * DAY,
+    expect(poll(10, 1, START + 31 * DAY).closedPeriod).toMatchObject({
+      answeredCalls: 1170,
+      abandonedCalls: 33,
     });
-    expect(closed.closedPeriod).toMatchObject({ answeredCalls: 1170, abandonedCalls: 33 });
   });
 
   it('counts only the calls since a reset that came with nothing counted in the period before it', () => {
