@@ -37,6 +37,11 @@ export const adjustJobSchema = z.object({
   base: z.record(z.string(), z.unknown()).optional(),
   baseVersion: z.number().int().optional(),
   /**
+   * Commands of the campaign accepted before this one and unfinished when its base was read, oldest
+   * first: what they write is the orchestrator's own doing, not a change by someone else.
+   */
+  after: z.array(z.string()).optional(),
+  /**
    * The CXone version of this command's settings write once an attempt has audited it: a retry that
    * finds the settings in place then knows they are on record already (set by the adjust worker).
    */

@@ -241,6 +241,7 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
           logger: log,
           clock: ctx.clock,
           hooks,
+          commands,
         },
         {
           job: data,

@@ -332,7 +332,18 @@ describe('adjust worker: versioned writes against the sandbox', () => {
     });
     const done = await h.waitForCommand(commandId);
     expect(done.status).toBe('succeeded');
-    expect(done.result?.writes).toEqual([]);
+    // Nothing written to CXone; the outcome still says what changed, and where.
+    expect(done.result?.writes).toEqual([
+      {
+        step: 'orchestrator',
+        version: campaign.version,
+        changes: expect.arrayContaining([
+          { field: 'pacing.targetAbandonment', from: null, to: 0.02 },
+          { field: 'description', from: null, to: 'tuned' },
+        ]),
+        at: expect.any(String),
+      },
+    ]);
     expect((await h.ctx.cxone.getCampaign(campaign.id)).version).toBe(campaign.version);
     const record = await new CampaignStore(h.ctx).get(campaign.id);
     expect(record?.config.pacing).toMatchObject({ targetAbandonment: 0.02 });

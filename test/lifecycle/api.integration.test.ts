@@ -489,8 +489,14 @@ describe('campaign command API', () => {
     expect(added.statusCode).toBe(202);
     const done = await h.waitForCommand((added.json() as { commandId: string }).commandId);
     expect(done.status).toBe('succeeded');
-    // Nothing was written to CXone: the version did not move, and CXone holds no list.
-    expect(done.result?.writes).toEqual([]);
+    // Nothing was written to CXone: the version did not move, and CXone holds no list; the outcome says
+    // the orchestrator's record took it.
+    expect(done.result?.writes).toEqual([
+      expect.objectContaining({
+        step: 'orchestrator',
+        changes: [{ field: 'recipientStates', from: ['GA'], to: ['GA', 'NC'] }],
+      }),
+    ]);
     const onCxone = await h.ctx.cxone.getCampaign(campaign.id);
     expect(onCxone.version).toBe(campaign.version);
     expect(onCxone.complianceSettings).not.toHaveProperty('recipientStates');
@@ -561,6 +567,32 @@ describe('campaign command API', () => {
 
     const view = await app.inject({ method: 'GET', url: `/v1/campaigns/${campaign.id}`, headers: auth });
     expect(view.json()).toMatchObject({ lastCommand: { status: expect.any(String) } });
+  });
+
+  it("applies one requester's later PATCH over its own earlier one still queued: the last accepted wins", async () => {
+    const campaign = await h.campaign('active');
+    await worker.pause();
+    const patch = (callRate: number) =>
+      app.inject({
+        method: 'PATCH',
+        url: `/v1/campaigns/${campaign.id}`,
+        headers: auth,
+        payload: { dialerStrategy: { callRate } },
+      });
+    // Both read 0.5 from CXone; the second is sent once the first was accepted, by the same caller.
+    const first = await patch(0.7);
+    const second = await patch(0.9);
+    worker.resume();
+    const a = await h.waitForCommand((first.json() as { commandId: string }).commandId);
+    const b = await h.waitForCommand((second.json() as { commandId: string }).commandId);
+    expect([a.status, b.status]).toEqual(['succeeded', 'succeeded']);
+    expect(b.result?.writes).toEqual([
+      expect.objectContaining({
+        step: 'settings',
+        changes: [{ field: 'dialerStrategy.callRate', from: 0.7, to: 0.9 }],
+      }),
+    ]);
+    expect((await h.ctx.cxone.getCampaign(campaign.id)).dialerSettings.callRate).toBe(0.9);
   });
 
   it('refuses changes to a campaign that ended, and answers 404 for unknown campaigns and commands', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { flattenPatch, campaignPatchSchema } from '../../src/shared/lifecycle/patch.js';
 import {
+  baseAfterEarlier,
   planRollback,
   rebaseAction,
   rebaseSettings,
@@ -281,5 +282,23 @@ describe('planRollback', () => {
     const plan = planRollback([{ field: 'name', from: null, to: 'Named' }], resource({ name: 'Named' }), {});
     expect(plan.skipped).toEqual(['name']);
     expect(plan.body).toEqual({});
+  });
+});
+
+describe('baseAfterEarlier', () => {
+  it('moves the base on by each earlier change that starts from it, oldest first, and by no other', () => {
+    const base = { 'dialerStrategy.callRate': 0.5, status: 'active', name: 'A' };
+    expect(
+      baseAfterEarlier(base, [
+        { field: 'dialerStrategy.callRate', from: 0.5, to: 0.7 },
+        { field: 'dialerStrategy.callRate', from: 0.7, to: 0.6 },
+        { field: 'status', from: 'active', to: 'paused' },
+        // Started from another value (the base was read after it): not this base's history.
+        { field: 'name', from: 'Z', to: 'B' },
+        // A field this command does not touch stays out of its base.
+        { field: 'dialerStrategy.agentCapacity', from: 10, to: 12 },
+      ]),
+    ).toEqual({ 'dialerStrategy.callRate': 0.6, status: 'paused', name: 'A' });
+    expect(base['dialerStrategy.callRate']).toBe(0.5);
   });
 });

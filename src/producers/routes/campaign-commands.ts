@@ -92,6 +92,8 @@ async function freshRead(ctx: AppContext, campaignId: string, actor: string): Pr
 interface Prepared {
   base: Record<string, unknown>;
   baseVersion: number;
+  /** The campaign's commands queued before the base was read (see CommandRequest.after). */
+  after: string[];
 }
 
 /**
@@ -140,6 +142,9 @@ async function prepare(
     }
   }
   if (!record) throw new NotFoundError(`campaign ${campaignId} is not known to this orchestrator`);
+  // Read before the campaign: a command queued ahead that writes after this read is then known to be
+  // the orchestrator's own, not someone else's change to what the base says.
+  const after = await createCommandOrder(ctx).pending(campaignId);
   const resource = await freshRead(ctx, campaignId, actor);
   // Changed outside the orchestrator since the record's version, whether or not the command goes on:
   // the trail gets CXone's account of it.
@@ -201,6 +206,7 @@ async function prepare(
   return {
     base: { ...captureBase(flat, resource, local), status: resource.status },
     baseVersion: resource.version,
+    after,
   };
 }
 
@@ -228,7 +234,7 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
   ) => {
     const actor = callerActor(request);
     const { action, patch } = command;
-    const { base, baseVersion } = await prepare(ctx, campaignId, action, patch, 'operator', actor);
+    const { base, baseVersion, after } = await prepare(ctx, campaignId, action, patch, 'operator', actor);
     const queued = await unlessAbandoned(
       enqueueCommand(
         ctx,
@@ -240,6 +246,7 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
           ...(patch ? { patch } : {}),
           base,
           baseVersion,
+          after,
         },
         deadlineOptions(request),
       ),

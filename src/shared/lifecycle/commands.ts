@@ -53,7 +53,8 @@ export interface RollbackReport {
 }
 
 export interface CommandWrite {
-  step: 'settings' | 'status';
+  /** `orchestrator`: fields CXone does not hold (description, pacing, recipient states), in our record. */
+  step: 'settings' | 'status' | 'orchestrator';
   /** CXone version the write produced. */
   version: number;
   changes: FieldChange[];
@@ -93,6 +94,12 @@ export interface CommandRequest {
   base?: Record<string, unknown>;
   /** CXone version the base was read at. */
   baseVersion?: number;
+  /**
+   * Commands of the campaign that were queued, unfinished, when the base was read (oldest first): the
+   * queue adds those still ahead when it accepts the command. Their writes land after the base was
+   * read and before this command runs, and are not taken for someone else's.
+   */
+  after?: string[];
 }
 
 /** A command as stored: the request plus its progress and outcome. */

@@ -91,10 +91,14 @@ export async function enqueueCommand(
   // The outcome record and the command's place in its campaign's order exist before the job, so a
   // worker that picks the job up at once finds both.
   await store.create(record);
-  await order.register(record.campaignId, commandId);
+  const { ahead } = await order.register(record.campaignId, commandId);
+  // Those the requester saw queued and that have finished since come first: only the head finishes.
+  const after = [...(cmd.after ?? []).filter((id) => !ahead.includes(id)), ...ahead];
   try {
     throwIfAbandoned(signal, `command ${commandId}`);
-    await ctx.queues.adjust.add(record.action ?? 'patch', job, { jobId: commandId });
+    await ctx.queues.adjust.add(record.action ?? 'patch', after.length > 0 ? { ...job, after } : job, {
+      jobId: commandId,
+    });
   } catch (err) {
     await order.remove(record.campaignId, commandId).catch(() => undefined);
     await store

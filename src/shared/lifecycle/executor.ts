@@ -8,7 +8,14 @@ import { CxoneRateLimitError, CxoneUnavailableError } from '../errors.js';
 import type { EventPublisher } from '../events/types.js';
 import type { AdjustJob } from '../jobs.js';
 import type { Logger } from '../logger.js';
-import type { CommandResult, CommandWrite, ConflictReport, FieldChange, RollbackReport } from './commands.js';
+import type {
+  CommandRecord,
+  CommandResult,
+  CommandWrite,
+  ConflictReport,
+  FieldChange,
+  RollbackReport,
+} from './commands.js';
 import { configFromResource, localPart } from './config-view.js';
 import { createCommandEffects } from './effects.js';
 import type { CampaignLease } from './lock.js';
@@ -20,7 +27,14 @@ import {
   wireChanges,
   type FlatChanges,
 } from './patch.js';
-import { rebaseAction, rebaseSettings, sameValue, type ActionRebase, type SettingsRebase } from './rebase.js';
+import {
+  baseAfterEarlier,
+  rebaseAction,
+  rebaseSettings,
+  sameValue,
+  type ActionRebase,
+  type SettingsRebase,
+} from './rebase.js';
 import { rollbackWrite } from './rollback.js';
 import { isFinal, type CampaignAction } from './state-machine.js';
 import { DEFAULT_MAX_REBASES, writeVersioned, type VersionedWriteIO } from './versioned-write.js';
@@ -105,6 +119,8 @@ export interface ExecutorDeps {
   logger: Logger;
   clock: Clock;
   hooks: LifecycleHooks;
+  /** The outcomes of earlier commands (the queue's `after`); without it their writes read as outside changes. */
+  commands?: { get(commandId: string): Promise<CommandRecord | null> };
   /** 409s resolved by rebasing before the attempt gives up (and the job retries later). */
   maxRebases?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -198,14 +214,17 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
 
   // The base is what the requester saw; fields it did not capture are taken from this first read and
   // kept for later attempts, so a retry compares against the same values as the first try.
-  const base: Record<string, unknown> = {
+  const requested: Record<string, unknown> = {
     ...captureBase(ours, latest, local),
     status: latest.status,
     ...(job.base ?? {}),
   };
-  if (Object.keys(base).some((k) => !(k in (job.base ?? {})))) {
-    await run.saveBase(base, job.baseVersion ?? latest.version);
+  if (Object.keys(requested).some((k) => !(k in (job.base ?? {})))) {
+    await run.saveBase(requested, job.baseVersion ?? latest.version);
   }
+  // The requester's own commands queued ahead of this one have run since its base was read (one at a
+  // time, in order): what they wrote is what it builds on, so their last accepted change wins.
+  const base = baseAfterEarlier(requested, await earlierChanges(deps, job));
   const baseStatus = base['status'] as CampaignStatus;
 
   const writes: CommandWrite[] = [];
@@ -434,6 +453,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     const changes = toChanges(before, localApplied);
     // Not best-effort: if this write fails the job retries, and the CXone part is then already applied.
     await store.updateLocalConfig(latest, localPart(settings.merged));
+    writes.push({ step: 'orchestrator', version: latest.version, changes, at: nowIso() });
     // Added states also join the declared ones, which only grow: the config itself is rewritten by
     // every sync from the copy that sync read, and one that read before this write would drop them.
     const added = localApplied['recipientStates'];
@@ -485,6 +505,24 @@ function foundSettings(
     ),
   );
   return Object.entries(found).map(([field, to]) => ({ field, from: base[field] ?? null, to }));
+}
+
+/**
+ * The changes the requester's own earlier commands made (queued ahead of this one, succeeded), oldest
+ * first. Another requester's are someone else's: one who read the campaign before that change landed
+ * and sets the same field is told (a conflict), not left to overwrite it unseen.
+ */
+async function earlierChanges(
+  deps: ExecutorDeps,
+  job: Pick<AdjustJob, 'actor' | 'after'>,
+): Promise<FieldChange[]> {
+  if (!job.after?.length || !deps.commands) return [];
+  const records = await Promise.all(job.after.map((id) => deps.commands!.get(id)));
+  return records.flatMap((r) =>
+    r?.status === 'succeeded' && r.actor === job.actor
+      ? (r.result?.writes ?? []).flatMap((w) => w.changes)
+      : [],
+  );
 }
 
 function invalidReport(reason: string, issues: ValidationIssue[], latest: CampaignResource): ConflictReport {

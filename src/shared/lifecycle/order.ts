@@ -18,14 +18,18 @@ function sequenceKey(keys: Keys): string {
 }
 
 const REGISTER = `
+local ahead = redis.call('ZRANGE', KEYS[1], 0, -1)
 local seq = redis.call('INCR', KEYS[2])
 redis.call('ZADD', KEYS[1], seq, ARGV[1])
-return seq
+return {seq, ahead}
 `;
 
 export interface CommandOrder {
-  /** Puts the command at the tail of its campaign's queue; returns its sequence number. */
-  register(campaignId: string, commandId: string): Promise<number>;
+  /**
+   * Puts the command at the tail of its campaign's queue; returns its sequence number and the
+   * commands ahead of it (oldest first), read in the same step.
+   */
+  register(campaignId: string, commandId: string): Promise<{ seq: number; ahead: string[] }>;
   /** The command that may run now, or null when none is pending. */
   head(campaignId: string): Promise<string | null>;
   remove(campaignId: string, commandId: string): Promise<void>;
@@ -36,9 +40,15 @@ export function createCommandOrder(deps: { redis: Redis; keys: Keys }): CommandO
   const { redis, keys } = deps;
   return {
     async register(campaignId, commandId) {
-      return Number(
-        await evalScript(redis, REGISTER, 2, pendingKey(keys, campaignId), sequenceKey(keys), commandId),
-      );
+      const [seq, ahead] = (await evalScript(
+        redis,
+        REGISTER,
+        2,
+        pendingKey(keys, campaignId),
+        sequenceKey(keys),
+        commandId,
+      )) as [number, string[]];
+      return { seq: Number(seq), ahead };
     },
     async head(campaignId) {
       const [first] = await redis.zrange(pendingKey(keys, campaignId), '0', '0');

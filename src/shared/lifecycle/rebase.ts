@@ -88,6 +88,24 @@ function finalStateReport(latest: CampaignResource, base: Record<string, unknown
   };
 }
 
+/**
+ * The base a command builds on once the commands queued ahead of it have written: each of their
+ * changes (oldest first) that starts from the value the base holds moves it on. A change that does
+ * not start there — the base was read after it, or it went from another value — leaves it as it is,
+ * so a change from outside still reads as one. Without this, a change accepted after another would
+ * lose to it as "changed by someone else". Pure.
+ */
+export function baseAfterEarlier(
+  base: Record<string, unknown>,
+  changes: readonly FieldChange[],
+): Record<string, unknown> {
+  const built = { ...base };
+  for (const change of changes) {
+    if (change.field in built && sameValue(built[change.field], change.from)) built[change.field] = change.to;
+  }
+  return built;
+}
+
 /** Rebases a settings change onto the latest CXone version: what to write, or why not. */
 export function rebaseSettings(input: SettingsRebaseInput): SettingsRebase {
   const { ours, base, latest, local } = input;
