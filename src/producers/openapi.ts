@@ -365,7 +365,9 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         parameters: [{ name: 'launchId', in: 'path', required: true, schema: { type: 'string' } }],
         responses: {
           '200': json('LaunchStatus', 'The launch'),
-          '400': json('ValidationError', 'The launch id is not a UUID'),
+          '400': badRequest(
+            'The launch id is not a UUID (`validation_failed`), or the path is not valid (`invalid_url`)',
+          ),
           '404': errorResponse('No such launch'),
           ...STANDARD_ERRORS,
         },
@@ -380,7 +382,9 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         parameters: [campaignIdParam],
         responses: {
           '200': json('CampaignView', 'The campaign'),
-          '400': json('ValidationError', 'The campaign id is malformed'),
+          '400': badRequest(
+            'The campaign id is malformed (`validation_failed`), or the path is not valid (`invalid_url`)',
+          ),
           '404': errorResponse('No campaign this orchestrator launched'),
           ...STANDARD_ERRORS,
         },
@@ -513,7 +517,7 @@ const KNOWN_OPERATIONS: Record<string, { summary: string; responses?: JsonObject
     summary: 'Deliver a webhook event again',
     responses: {
       '202': success('`{eventId, status: "queued"}`'),
-      '400': json('ValidationError', 'Not an `evt_…` id'),
+      '400': badRequest('Not an `evt_…` id (`validation_failed`), or the path is not valid (`invalid_url`)'),
       '404': errorResponse('The event is not stored (unknown, or expired after 30 days)'),
       '409': errorResponse(`\`already_queued\`: still waiting for delivery; or ${WEBHOOKS_DISABLED}`),
     },
@@ -533,7 +537,7 @@ const KNOWN_OPERATIONS: Record<string, { summary: string; responses?: JsonObject
     summary: 'One webhook event and its delivery attempts',
     responses: {
       '200': success('The event'),
-      '400': json('ValidationError', 'Not an `evt_…` id'),
+      '400': badRequest('Not an `evt_…` id (`validation_failed`), or the path is not valid (`invalid_url`)'),
       '404': errorResponse('Unknown, or expired after 30 days'),
     },
   },

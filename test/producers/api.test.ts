@@ -417,4 +417,24 @@ describe('the OpenAPI document', () => {
     expect(undocumented).toEqual([]);
     expect(await queued()).toBe(before);
   });
+
+  it("documents the router's invalid_url answer wherever a path parameter can carry a bad escape", async () => {
+    const doc = (await api(stack, 'GET', '/docs/json')).body as {
+      paths: Record<string, Record<string, { responses: Record<string, { content?: unknown }> }>>;
+    };
+    const reply = await api(stack, 'GET', '/v1/launches/%zz');
+    expect([reply.status, reply.body.error]).toEqual([400, 'invalid_url']);
+    // Every documented 400 of a route with a path parameter admits the shape of that answer.
+    const refusing: string[] = [];
+    for (const [template, methods] of Object.entries(doc.paths)) {
+      if (!template.includes('{')) continue;
+      for (const [method, op] of Object.entries(methods)) {
+        const bad = op.responses['400'];
+        if (bad && !JSON.stringify(bad.content).includes('#/components/schemas/Error"')) {
+          refusing.push(`${method.toUpperCase()} ${template}`);
+        }
+      }
+    }
+    expect(refusing).toEqual([]);
+  });
 });
