@@ -595,6 +595,26 @@ describe('campaign command API', () => {
     expect((await h.ctx.cxone.getCampaign(campaign.id)).dialerSettings.callRate).toBe(0.9);
   });
 
+  it("cuts the call rate of a campaign whose window CXone's console widened past the legal hours", async () => {
+    const campaign = await h.campaign('paused');
+    await h.consoleChange(campaign.id, {
+      complianceSettings: {
+        allowedCallTimes: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '22:00' }],
+      },
+    } as never);
+    const cut = await patchCampaign(campaign.id, { dialerStrategy: { callRate: 0.2 } });
+    expect(cut.statusCode).toBe(202);
+    const done = await h.waitForCommand((cut.json() as { commandId: string }).commandId);
+    expect(done.status).toBe('succeeded');
+    expect((await h.ctx.cxone.getCampaign(campaign.id)).dialerSettings.callRate).toBe(0.2);
+    // Raising it is refused, naming the problem CXone's settings have.
+    const raise = await patchCampaign(campaign.id, { dialerStrategy: { callRate: 0.9 } });
+    expect(raise.statusCode).toBe(400);
+    expect(raise.json()).toMatchObject({
+      issues: expect.arrayContaining([expect.objectContaining({ path: 'allowedCallTimes.0.end' })]),
+    });
+  });
+
   it('refuses changes to a campaign that ended, and answers 404 for unknown campaigns and commands', async () => {
     const campaign = await h.campaign('active');
     await h.consoleChange(campaign.id, { status: 'completed' });

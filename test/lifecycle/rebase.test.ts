@@ -302,3 +302,32 @@ describe('baseAfterEarlier', () => {
     expect(base['dialerStrategy.callRate']).toBe(0.5);
   });
 });
+
+describe('rebaseSettings on a config CXone left breaking a rule', () => {
+  // Widened to 22:00 in CXone's console: past the federal 21:00, which no config of ours may say.
+  const widened = resource({
+    complianceSettings: {
+      allowedCallTimes: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '22:00' }],
+    } as never,
+  });
+  const decide = (patch: unknown) =>
+    rebaseSettings({ ours: flat(patch), base: {}, latest: widened, local: {} });
+
+  it('lets a cut of the call rate or the agent capacity through: it brings no problem of its own', () => {
+    expect(decide({ dialerStrategy: { callRate: 0.2 } }).kind).toBe('apply');
+    expect(decide({ dialerStrategy: { agentCapacity: 10, callRate: 0.1 } }).kind).toBe('apply');
+  });
+
+  it('refuses anything else, naming every problem of the result', () => {
+    for (const patch of [
+      { dialerStrategy: { callRate: 0.9 } },
+      { name: 'Renamed' },
+      { dialerStrategy: { callRate: 0.2 }, name: 'Renamed' },
+    ]) {
+      const result = decide(patch);
+      expect(result.kind, JSON.stringify(patch)).toBe('invalid');
+      if (result.kind === 'invalid')
+        expect(result.issues.map((i) => i.path)).toContain('allowedCallTimes.0.end');
+    }
+  });
+});

@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { campaignConfigSchema } from '../../shared/campaign-schema.js';
 import { CampaignStore } from '../../shared/campaign-store.js';
 import { complianceRefusal } from '../../shared/compliance/command-guard.js';
 import { recordComplianceAction } from '../../shared/compliance/record.js';
@@ -11,7 +10,12 @@ import { createLaunchStore } from '../../shared/launch-store.js';
 import { CxoneNotFoundError, NotFoundError } from '../../shared/errors.js';
 import { getCommand, enqueueCommand } from '../../shared/lifecycle/enqueue.js';
 import { createCommandOrder } from '../../shared/lifecycle/order.js';
-import { applyPatch, configFromResource, localPart } from '../../shared/lifecycle/config-view.js';
+import {
+  applyPatch,
+  configFromResource,
+  localPart,
+  validateChange,
+} from '../../shared/lifecycle/config-view.js';
 import {
   campaignPatchSchema,
   captureBase,
@@ -185,7 +189,11 @@ async function prepare(
         },
       ]);
     }
-    config = parseOrThrow(campaignConfigSchema, applyPatch(current, patch));
+    // A rate cut goes through on a campaign whose settings CXone's console left breaking a rule (the
+    // cut brings no problem of its own); a resume is still refused for them below.
+    const checked = validateChange(current, applyPatch(current, patch), flattenPatch(patch));
+    if (!checked.ok) throw new ValidationFailedError(checked.issues);
+    config = checked.config;
   }
 
   const refusal = complianceRefusal({ action, reason, config, atMs: ctx.clock.now(), policy: ctx.config });

@@ -1,4 +1,5 @@
-import type { CampaignConfig } from '../campaign-config.js';
+import { toValidationIssues, type CampaignConfig, type ValidationIssue } from '../campaign-config.js';
+import { campaignConfigSchema } from '../campaign-schema.js';
 import { configFromResource as storeConfigFromResource } from '../campaign-store.js';
 import type { CampaignResource } from '../cxone/wire.js';
 import { flattenPatch, unflattenChanges, type CampaignPatch } from './patch.js';
@@ -55,4 +56,37 @@ export function applyPatch(config: CampaignConfig, patch: CampaignPatch): unknow
     config as unknown as Record<string, unknown>,
     unflattenChanges(flattenPatch(patch)) as Record<string, unknown>,
   );
+}
+
+/** Fields whose lowering only ever reduces what a campaign dials. */
+const REDUCING = ['dialerStrategy.callRate', 'dialerStrategy.agentCapacity'] as const;
+
+/**
+ * The config a change leaves, validated — or the problems with it. A change that only lowers the call
+ * rate or the agent capacity goes through on a config that already breaks a rule (a window widened in
+ * CXone's console, say) as long as it brings no problem of its own: the abandonment guard's and
+ * pacing's cuts, and an operator's, must never be refused for a problem they do not touch and can
+ * only make less harmful. Any other change is refused with every problem of the result. Pure.
+ */
+export function validateChange(
+  current: CampaignConfig,
+  merged: unknown,
+  changes: Readonly<Record<string, unknown>>,
+): { ok: true; config: CampaignConfig } | { ok: false; issues: ValidationIssue[] } {
+  const parsed = campaignConfigSchema.safeParse(merged);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  const issues = toValidationIssues(parsed.error, merged);
+  const currentValue = (field: (typeof REDUCING)[number]) =>
+    current.dialerStrategy[field === 'dialerStrategy.callRate' ? 'callRate' : 'agentCapacity'];
+  const onlyReduces = Object.entries(changes).every(
+    ([field, value]) =>
+      (REDUCING as readonly string[]).includes(field) &&
+      typeof value === 'number' &&
+      value <= currentValue(field as (typeof REDUCING)[number]),
+  );
+  if (!onlyReduces) return { ok: false, issues };
+  const before = campaignConfigSchema.safeParse(current);
+  const held = before.success ? [] : toValidationIssues(before.error, current);
+  const brought = issues.filter((i) => !held.some((h) => h.path === i.path && h.message === i.message));
+  return brought.length > 0 ? { ok: false, issues } : { ok: true, config: merged as CampaignConfig };
 }

@@ -1,8 +1,7 @@
-import { toValidationIssues, type CampaignConfig, type ValidationIssue } from '../campaign-config.js';
-import { campaignConfigSchema } from '../campaign-schema.js';
+import type { CampaignConfig, ValidationIssue } from '../campaign-config.js';
 import type { CampaignResource, CampaignStatus, UpdateCampaignRequest } from '../cxone/wire.js';
 import type { ConflictReport, FieldChange, FieldConflict } from './commands.js';
-import { applyPatch, configFromResource, type LocalConfig } from './config-view.js';
+import { applyPatch, configFromResource, validateChange, type LocalConfig } from './config-view.js';
 import {
   currentValue,
   flatToWire,
@@ -143,13 +142,12 @@ export function rebaseSettings(input: SettingsRebaseInput): SettingsRebase {
   // Re-validate the whole config as it will be after the write: a change valid on its own base can be
   // invalid on top of someone else's (e.g. our window end with their time zone).
   const current = configFromResource(latest, local);
-  const merged = applyPatch(current, unflattenChanges(ours));
-  const parsed = campaignConfigSchema.safeParse(merged);
-  if (!parsed.success) {
+  const checked = validateChange(current, applyPatch(current, unflattenChanges(ours)), ours);
+  if (!checked.ok) {
     return {
       kind: 'invalid',
       reason: 'the change is not valid on top of the current campaign configuration',
-      issues: toValidationIssues(parsed.error, merged),
+      issues: checked.issues,
     };
   }
 
@@ -160,7 +158,7 @@ export function rebaseSettings(input: SettingsRebaseInput): SettingsRebase {
     body: flatToWire(wire),
     local: localChanges(pending),
     alreadyApplied,
-    merged: parsed.data,
+    merged: checked.config,
     before,
   };
 }
