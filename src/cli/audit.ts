@@ -79,14 +79,20 @@ export function describeVerification(result: VerifyResult): string {
   if (result.ok) {
     const cuts = result.retentionCuts ?? [];
     const latest = cuts
-      .map((c) => c.before)
+      .flatMap((c) => (c.before === null ? [] : [c.before]))
       .sort()
       .at(-1);
+    const undated = cuts.filter((c) => c.before === null).length;
     return (
       `ok: ${result.checked} records in ${result.campaigns} campaign chain(s) verified` +
-      (latest
-        ? `; ${cuts.length} chain(s) start at a retention cut (latest: records before ${latest} removed)`
-        : '')
+      (cuts.length === 0
+        ? ''
+        : `; ${cuts.length} chain(s) start at a retention cut (` +
+          [
+            ...(latest ? [`latest: records before ${latest} removed`] : []),
+            ...(undated ? [`${undated} cut by an earlier release, date unknown`] : []),
+          ].join('; ') +
+          ')')
     );
   }
   const lines = result.broken.map(

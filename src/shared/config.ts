@@ -44,7 +44,7 @@ export const envSchema = z
       .string()
       .default('redis://127.0.0.1:6379')
       .pipe(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }))
-      .refine((url) => REDIS_DB_PATH.test(new URL(url).pathname), {
+      .refine((url) => !URL.canParse(url) || REDIS_DB_PATH.test(new URL(url).pathname), {
         message: 'must name its database by number, if at all (redis://host:6379/0)',
       }),
     PORT: numberVar(port.default(3000)),

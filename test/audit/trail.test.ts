@@ -6,6 +6,7 @@ import { silentLogger } from '../../src/shared/logger.js';
 import { hashRecord, sealRecord } from '../../src/shared/audit/canonical.js';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
 import { createAuditTrail, InvalidCursorError, type AuditTrailStore } from '../../src/shared/audit/trail.js';
+import { describeVerification } from '../../src/cli/audit.js';
 import type { AuditInput } from '../../src/shared/audit/types.js';
 import { connect, deletePrefix, testPrefix } from './redis-helpers.js';
 
@@ -409,7 +410,7 @@ describe('audit retention', () => {
     }
   });
 
-  it('refuses an anchor no trim wrote: records deleted from a chain start do not verify from it', async () => {
+  it('refuses an anchor no trim wrote, and names the chains that start at a cut of unknown date', async () => {
     const p = testPrefix();
     const k = createKeys(p);
     try {
@@ -422,12 +423,20 @@ describe('audit retention', () => {
         await redis.xdel(k.auditCampaignIndex('c-cut'), id);
         await redis.xdel(k.auditStream(), id);
       }
-      await redis.hset(k.custom('audit-anchor'), 'c-cut', records[2]!.prevHash);
+      // A value no trim writes is refused.
+      await redis.hset(k.custom('audit-anchor'), 'c-cut', JSON.stringify({ prevHash: records[2]!.prevHash }));
       expect((await t.verify('c-cut')).firstBroken).toMatchObject({
         campaignId: 'c-cut',
         index: 0,
         reason: 'unexplained_anchor',
       });
+      // The bare hash an earlier release's trim wrote is a cut of unknown date: accepted, and said.
+      await redis.hset(k.custom('audit-anchor'), 'c-cut', records[2]!.prevHash);
+      const legacy = await t.verify('c-cut');
+      expect(legacy).toMatchObject({ ok: true, retentionCuts: [{ campaignId: 'c-cut', before: null }] });
+      expect(describeVerification(legacy)).toMatch(
+        /1 chain\(s\) start at a retention cut \(1 cut by an earlier release, date unknown\)/,
+      );
     } finally {
       await deletePrefix(redis, p);
     }

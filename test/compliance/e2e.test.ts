@@ -89,19 +89,11 @@ describe('calling-window enforcement against the sandbox', () => {
     await eventually(async () => ((await statusOnCxone(id)) === 'active' ? true : undefined), 15_000);
 
     const trail = createAuditTrail({ redis: ctx.redis, keys: ctx.keys, logger: silentLogger });
-    const actions = (await trail.list(id)).filter((r) => r.action === 'compliance_action');
-    // The operator's refused resume is on record between them, and the re-check that found the pause
-    // through recorded when it went through, against the close it was due by.
-    expect(actions.map((r) => r.details.kind)).toEqual([
-      'window_pause',
-      'refused_resume',
-      'window_pause_landed',
-      'window_resume',
-    ]);
-    expect(actions[2]!.details).toMatchObject({
-      commandId: pauseCommandId,
-      dueAt: '2026-03-06T22:00:00.000Z',
-      lateByMs: expect.any(Number),
-    });
+    const kinds = (await trail.list(id))
+      .filter((r) => r.action === 'compliance_action')
+      .map((r) => r.details.kind);
+    // The operator's refused resume is on record between them. (Fired at the close itself, as a close
+    // planned before leads existed is, the pause is not judged on when it landed: see enforcement.test.)
+    expect(kinds).toEqual(['window_pause', 'refused_resume', 'window_resume']);
   });
 });

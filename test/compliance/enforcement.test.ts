@@ -176,10 +176,28 @@ describe('calling-window enforcement', () => {
     // (still inside the hours) neither resumes it nor plans the close again, but the open after it,
     // and records when the pause landed against the close it was due by.
     const { pauseCommandId } = await getWindowState(tc.ctx, ID);
+    // CXone took the status write 5 s in; the command finished its records 2 s later.
     await createCommandStore(tc.ctx).update(
       pauseCommandId as string,
-      { status: 'succeeded', finishedAt: new Date(early + 5_000).toISOString() },
-      new Date(early + 5_000),
+      {
+        status: 'succeeded',
+        finishedAt: new Date(early + 7_000).toISOString(),
+        result: {
+          version: 2,
+          status: 'paused',
+          writes: [
+            {
+              step: 'status',
+              version: 2,
+              changes: [{ field: 'status', from: 'active', to: 'paused' }],
+              at: new Date(early + 5_000).toISOString(),
+            },
+          ],
+          alreadyApplied: [],
+          rebases: 0,
+        },
+      },
+      new Date(early + 7_000),
     );
     await tc.putCampaign(ID, weekdays, 'paused', 2);
     const open = await fireAt(new Date(early + 30_000).toISOString());

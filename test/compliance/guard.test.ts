@@ -252,6 +252,18 @@ describe('measurement periods', () => {
     });
   });
 
+  it('closes a period with its own calls when the reset is seen at the first poll of the next one', () => {
+    const first = evaluateAbandonmentGuard({ config: c, stats: stats(100, 5), nowMs: START + DAY });
+    const next = evaluateAbandonmentGuard({
+      config: c,
+      state: first.nextState,
+      stats: stats(3, 0),
+      nowMs: START + 31 * DAY,
+    });
+    expect(next.closedPeriod).toMatchObject({ answeredCalls: 100, abandonedCalls: 5 });
+    expect(next.figures).toMatchObject({ answeredCalls: 3, abandonedCalls: 0 });
+  });
+
   it('counts only the calls since a reset that came with nothing counted in the period before it', () => {
     const before = evaluateAbandonmentGuard({ config: c, stats: stats(2000, 40), nowMs: START + 31 * DAY });
     const state: GuardState = {

@@ -100,10 +100,10 @@ describe('GET /v1/campaigns/:id/compliance', () => {
       complianceViolations: 0,
       agentUtilization: 0,
     };
-    const landed = (lateByMs: number) => ({
+    const landed = (lateByMs: number, i: number) => ({
       at: '2026-03-03T01:00:00.000Z',
       kind: 'window_pause_landed' as const,
-      details: { dueAt: '2026-03-03T01:00:00.000Z', lateByMs },
+      details: { commandId: `cmd_${i}`, dueAt: '2026-03-03T01:00:00.000Z', lateByMs },
     });
     const reportWith = (lateByMs: number[]) =>
       buildComplianceReport({
@@ -112,7 +112,8 @@ describe('GET /v1/campaigns/:id/compliance', () => {
         config: c,
         lastStats: stats,
         window: {},
-        actions: lateByMs.map(landed),
+        // The last pause's record twice, as a retried firing leaves it in the compliance log.
+        actions: [...lateByMs.map(landed), landed(lateByMs.at(-1) ?? 0, lateByMs.length - 1)],
         nowMs: Date.parse('2026-03-03T15:00:00Z'),
       }).window;
     expect(reportWith([0, 0])).toMatchObject({

@@ -593,6 +593,28 @@ describe('campaign command API', () => {
       }),
     ]);
     expect((await h.ctx.cxone.getCampaign(campaign.id)).dialerSettings.callRate).toBe(0.9);
+
+    // Known only by the shared token, two requests may be two people: the later one is told.
+    const anonymous = { authorization: auth.authorization };
+    await worker.pause();
+    const patchAs = (callRate: number) =>
+      app.inject({
+        method: 'PATCH',
+        url: `/v1/campaigns/${campaign.id}`,
+        headers: anonymous,
+        payload: { dialerStrategy: { callRate } },
+      });
+    const third = await patchAs(0.6);
+    const fourth = await patchAs(0.4);
+    worker.resume();
+    expect((await h.waitForCommand((third.json() as { commandId: string }).commandId)).status).toBe(
+      'succeeded',
+    );
+    const told = await h.waitForCommand((fourth.json() as { commandId: string }).commandId);
+    expect(told.status).toBe('conflict');
+    expect(told.conflict?.conflicts).toEqual([
+      { field: 'dialerStrategy.callRate', base: 0.9, ours: 0.4, theirs: 0.6 },
+    ]);
   });
 
   it("cuts the call rate of a campaign whose window CXone's console widened past the legal hours", async () => {

@@ -144,6 +144,10 @@ describe('loadConfig', () => {
       'REDIS_URL: must name its database by number, if at all (redis://host:6379/0) (got "redis://127.0.0.1:6379/abc")',
     ]);
     expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/3' }).redisUrl).toBe('redis://127.0.0.1:6379/3');
+    // Not a URL at all (the scheme forgotten): one line naming it, not a crash.
+    expect(problemsOf({ REDIS_URL: '127.0.0.1:6379' })).toEqual([
+      expect.stringMatching(/^REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL/),
+    ]);
     expect(loadConfig({ REDIS_URL: 'rediss://127.0.0.1:6380/' }).redisUrl).toBe('rediss://127.0.0.1:6380/');
   });
 });

@@ -79,23 +79,28 @@ export interface VerifyResult {
   /** The first break of every broken campaign. */
   broken: ChainBreak[];
   /**
-   * Chains that start where a retention trim cut them: records older than `before` (ISO) were
-   * removed on purpose, and the chain is proved from there on. Absent when no chain was cut.
+   * Chains that start where a retention trim cut them: records older than `before` (ISO; null for a
+   * cut an earlier release made, which did not store when) were removed on purpose, and the chain is
+   * proved from there on. Absent when no chain was cut.
    */
-  retentionCuts?: { campaignId: string; before: string }[];
+  retentionCuts?: { campaignId: string; before: string | null }[];
 }
 
 /**
  * Where a retention trim cut a chain: the prevHash its first surviving record links to, and the
- * stream id records older than were removed. Stored as JSON; a value in any other form was not
- * written by a trim (an earlier release wrote the bare hash: its next trim rewrites it).
+ * stream id records older than were removed (null: a cut of an earlier release, which stored the bare
+ * hash and not when it cut). Stored as JSON; a value in any other form was not written by a trim.
  */
 interface RetentionAnchor {
   prevHash: string;
-  cutBefore: string;
+  cutBefore: string | null;
 }
 
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
 function parseAnchor(raw: string): RetentionAnchor | null {
+  // An earlier release's anchor: the bare hash, or '' for a chain it found nothing to cut from.
+  if (raw === '' || SHA256_HEX.test(raw)) return { prevHash: raw, cutBefore: null };
   try {
     const value = JSON.parse(raw) as Partial<RetentionAnchor> | null;
     return typeof value?.prevHash === 'string' &&
@@ -418,7 +423,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
   async function verifyCampaign(
     campaignId: string,
     seen?: Set<string>,
-  ): Promise<{ checked: number; broken?: ChainBreak; cutBefore?: string }> {
+  ): Promise<{ checked: number; broken?: ChainBreak; cutBefore?: string | null }> {
     const rawAnchor = await redis.hget(anchorsKey, campaignId);
     const anchor = rawAnchor === null ? null : parseAnchor(rawAnchor);
     if (rawAnchor !== null && anchor === null) {
@@ -560,16 +565,17 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     const ids = campaignId ? [campaignId] : await campaignIds();
     let checked = 0;
     const broken: ChainBreak[] = [];
-    const retentionCuts: { campaignId: string; before: string }[] = [];
+    const retentionCuts: { campaignId: string; before: string | null }[] = [];
     const seen = campaignId ? undefined : new Set<string>();
     for (const id of ids) {
       const result = await verifyCampaign(id, seen);
       checked += result.checked;
       if (result.broken) broken.push(result.broken);
-      else if (result.cutBefore) {
+      else if (result.cutBefore !== undefined) {
+        const cut = result.cutBefore;
         retentionCuts.push({
           campaignId: id,
-          before: new Date(Number(result.cutBefore.split('-')[0])).toISOString(),
+          before: cut === null ? null : new Date(Number(cut.split('-')[0])).toISOString(),
         });
       }
     }

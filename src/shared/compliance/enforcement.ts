@@ -376,8 +376,11 @@ async function recordPauseLanded(
 ): Promise<void> {
   if (!win.pauseCommandId || win.pauseDueAt === undefined) return;
   const command = await getCommand(ctx, win.pauseCommandId);
-  if (command?.status !== 'succeeded' || !command.finishedAt) return;
-  const landedMs = Date.parse(command.finishedAt);
+  // When CXone took the status write (not when the command finished its audit and follow-ups).
+  const landedAt =
+    command?.result?.writes.find((w) => w.step === 'status')?.at ?? command?.finishedAt ?? undefined;
+  if (command?.status !== 'succeeded' || !landedAt) return;
+  const landedMs = Date.parse(landedAt);
   await recordComplianceAction(ctx, {
     campaignId,
     kind: 'window_pause_landed',
@@ -386,7 +389,7 @@ async function recordPauseLanded(
       rule: 'calling-window',
       commandId: win.pauseCommandId,
       dueAt: new Date(win.pauseDueAt).toISOString(),
-      landedAt: command.finishedAt,
+      landedAt,
       lateByMs: Math.max(0, landedMs - win.pauseDueAt),
       aheadOfDueMs: Math.max(0, win.pauseDueAt - landedMs),
     },
@@ -445,9 +448,12 @@ export async function enforceWindow(
         pausedAt: win.pausedAt ?? new Date(now).toISOString(),
         pauseCommandId: commandId,
         lastTransitionMs: data.atMs,
-        // A re-issued pause is still due by the first one's deadline.
-        pauseDueAt:
-          win.pauseDueAt ?? view.closing ?? (data.kind === 'close' ? Math.min(data.atMs, now) : now),
+        // Due by the close it was issued ahead of (a re-issue by the first one's deadline). A pause issued
+        // at or after a close — a console resume outside the hours, a close planned before leads —
+        // cannot be on time, and is not judged on when it lands.
+        ...(win.pauseDueAt !== undefined || view.closing !== undefined
+          ? { pauseDueAt: win.pauseDueAt ?? view.closing }
+          : {}),
         ...closing,
       });
       await recordComplianceAction(ctx, {
@@ -564,12 +570,13 @@ export async function enforceWindow(
   ) {
     // Our pause holds: keep the marker, forget finished commands, and give the next open fresh
     // resume attempts.
+    // Recorded before the save forgets the command (its dedupe key keeps a retry to one record).
+    await recordPauseLanded(ctx, campaignId, win, version);
     await save({
       pausedAt: win.pausedAt ?? new Date(now).toISOString(),
       lastTransitionMs: data.atMs,
       ...closing,
     });
-    await recordPauseLanded(ctx, campaignId, win, version);
   }
 
   const waiting =

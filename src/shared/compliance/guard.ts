@@ -221,7 +221,9 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
   const seen = state.lastSeen ? pick(state.lastSeen) : state.baseline;
   if (counters.answeredCalls < seen.answeredCalls || counters.abandonedCalls < seen.abandonedCalls) {
     state.baseline = minus(state.baseline, seen);
-    delete state.lastSeen;
+    // What was last seen, in the new counters' terms: a period that ends with this observation closes
+    // with the calls it held before the reset, and the next one starts from the new counters.
+    state.lastSeen = { ...ZERO, atMs: state.lastSeen?.atMs ?? nowMs };
   }
 
   const index = Math.max(0, Math.floor((nowMs - state.anchorMs) / periodMs));

@@ -59,9 +59,14 @@ export function buildComplianceReport(input: ReportInput) {
   const latePauses = lateness.filter((ms) => ms > ON_TIME_TOLERANCE_MS).length;
   // When each window pause went through on CXone, against the close it was due by: any lateness there
   // is dialing after the close.
-  const landings = windowActions
-    .filter((a) => a.kind === 'window_pause_landed')
-    .map((a) => Number(a.details.lateByMs ?? 0));
+  // One per pause command (a firing retried after its record keeps one in the trail, two in this log).
+  const landings = [
+    ...new Map(
+      windowActions
+        .filter((a) => a.kind === 'window_pause_landed')
+        .map((a) => [String(a.details.commandId ?? a.at), Number(a.details.lateByMs ?? 0)]),
+    ).values(),
+  ];
   const pausesLandedLate = landings.filter((ms) => ms > 0).length;
   const violations = input.lastStats?.complianceViolations ?? null;
   const totalCalls = input.lastStats?.totalCalls ?? null;

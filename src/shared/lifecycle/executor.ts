@@ -224,7 +224,12 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   }
   // The requester's own commands queued ahead of this one have run since its base was read (one at a
   // time, in order): what they wrote is what it builds on, so their last accepted change wins.
-  const base = baseAfterEarlier(requested, await earlierChanges(deps, job));
+  // Only the values the requester saw: those this first read took are after the earlier commands.
+  const seen = job.base ?? {};
+  const base = baseAfterEarlier(
+    requested,
+    (await earlierChanges(deps, job)).filter((change) => change.field in seen),
+  );
   const baseStatus = base['status'] as CampaignStatus;
 
   const writes: CommandWrite[] = [];
@@ -508,15 +513,25 @@ function foundSettings(
 }
 
 /**
+ * Whether an actor names one requester: not the API token's fingerprint (`api:token-…`, every caller
+ * without `X-Actor` that shares the token) nor `api:anonymous`. Only such a requester's commands are
+ * known to be its own.
+ */
+export function namesRequester(actor: string): boolean {
+  return !/^api:(token-[0-9a-f]+|anonymous)$/.test(actor);
+}
+
+/**
  * The changes the requester's own earlier commands made (queued ahead of this one, succeeded), oldest
  * first. Another requester's are someone else's: one who read the campaign before that change landed
- * and sets the same field is told (a conflict), not left to overwrite it unseen.
+ * and sets the same field is told (a conflict), not left to overwrite it unseen. Callers known only by
+ * the shared token may be several people, so theirs count as someone else's too.
  */
 async function earlierChanges(
   deps: ExecutorDeps,
   job: Pick<AdjustJob, 'actor' | 'after'>,
 ): Promise<FieldChange[]> {
-  if (!job.after?.length || !deps.commands) return [];
+  if (!job.after?.length || !deps.commands || !namesRequester(job.actor)) return [];
   const records = await Promise.all(job.after.map((id) => deps.commands!.get(id)));
   return records.flatMap((r) =>
     r?.status === 'succeeded' && r.actor === job.actor
