@@ -572,11 +572,11 @@ describe('campaign command API', () => {
   it("applies one requester's later PATCH over its own earlier one still queued: the last accepted wins", async () => {
     const campaign = await h.campaign('active');
     await worker.pause();
-    const patch = (callRate: number) =>
+    const patch = (callRate: number, headers: Record<string, string> = auth) =>
       app.inject({
         method: 'PATCH',
         url: `/v1/campaigns/${campaign.id}`,
-        headers: auth,
+        headers,
         payload: { dialerStrategy: { callRate } },
       });
     // Both read 0.5 from CXone; the second is sent once the first was accepted, by the same caller.
@@ -597,15 +597,8 @@ describe('campaign command API', () => {
     // Known only by the shared token, two requests may be two people: the later one is told.
     const anonymous = { authorization: auth.authorization };
     await worker.pause();
-    const patchAs = (callRate: number) =>
-      app.inject({
-        method: 'PATCH',
-        url: `/v1/campaigns/${campaign.id}`,
-        headers: anonymous,
-        payload: { dialerStrategy: { callRate } },
-      });
-    const third = await patchAs(0.6);
-    const fourth = await patchAs(0.4);
+    const third = await patch(0.6, anonymous);
+    const fourth = await patch(0.4, anonymous);
     worker.resume();
     expect((await h.waitForCommand((third.json() as { commandId: string }).commandId)).status).toBe(
       'succeeded',
