@@ -119,6 +119,38 @@ describe('poll schedulers', () => {
     expect(all.get('poll:b2')?.every).toBe(15_000);
   });
 
+  it('re-fits every interval to a rate limit changed since the fleet last scheduled them', async () => {
+    const prefix = testPrefix();
+    const before = fleet({ perWindow: 20, windowMs: 60_000 }, prefix).ctx;
+    for (const id of ['r1', 'r2', 'r3', 'r4', 'r5', 'r6']) await ensurePolling(before, id, 1_000);
+    const was = (await schedulers(before)).get('poll:r1')?.every as number;
+    // The fleet restarts with half the budget; the campaign count stays within the same tier.
+    const after = fleet({ perWindow: 10, windowMs: 60_000 }, prefix).ctx;
+    await ensurePolling(after, 'r7', 1_000);
+    const all = await schedulers(after);
+    expect(all.size).toBe(7);
+    for (const [key, s] of all) expect(s.every, key).toBe(2 * was);
+  });
+
+  it('keeps no scheduler of a campaign stopped while a rebalance rewrites it', async () => {
+    const { ctx } = fleet({ perWindow: 10, windowMs: 60_000 });
+    for (const id of ['s1', 's2']) await ensurePolling(ctx, id, 15_000);
+    // Another process stops s1 between this rebalance's read of the polled campaigns and its upsert.
+    const upsert = ctx.queues.poll.upsertJobScheduler.bind(ctx.queues.poll);
+    let stopped = false;
+    ctx.queues.poll.upsertJobScheduler = (async (...args: Parameters<typeof upsert>) => {
+      if (args[0] === pollSchedulerId('s1') && !stopped) {
+        stopped = true;
+        await stopPolling(ctx, 's1');
+      }
+      return upsert(...args);
+    }) as typeof upsert;
+    for (const id of ['s3', 's4']) await ensurePolling(ctx, id, 15_000); // crosses a tier: rewrites all
+    expect(stopped).toBe(true);
+    expect([...(await schedulers(ctx)).keys()].sort()).toEqual(['poll:s2', 'poll:s3', 'poll:s4']);
+    expect([...(await listPolledCampaigns(ctx)).keys()].sort()).toEqual(['s2', 's3', 's4']);
+  });
+
   it('logs a ramp-up as one line per activation and one warning per tier change, not one per campaign', async () => {
     const { ctx } = fleet({ perWindow: 10, windowMs: 60_000 });
     const lines: { level: number; msg: string; stretched?: number }[] = [];

@@ -89,10 +89,13 @@ export async function ensurePolling(
       // the next tier change brings it in line with the others.
       const tier = Math.max(state.tier ?? 1, budgetTier(state.count));
       await applyInterval(ctx, campaignId, desired, floorFor(ctx, tier), touched);
+      // The others still poll at the recorded tier's floor: past it, the next holder of the lock
+      // rebalances them all (no floor recorded means a full rebalance).
+      if (tier > (state.tier ?? 0)) await ctx.redis.hdel(metaKey(ctx), 'floorMs');
       return;
     }
     const tier = nextBudgetTier(state.count, state.tier);
-    if (tier !== state.tier || state.floorMs === null) {
+    if (state.floorMs === null || needsRebalance(ctx, state.tier, state.floorMs, tier)) {
       await rebalance(ctx, { tier, previousFloorMs: state.floorMs, touched: campaignId, lease });
       return;
     }
@@ -114,7 +117,7 @@ export async function stopPolling(ctx: PollingContext, campaignId: string): Prom
     if (lease === null) return;
     const state = await readBudgetState(ctx);
     const tier = nextBudgetTier(state.count, state.tier);
-    if (tier !== state.tier || state.floorMs === null) {
+    if (state.floorMs === null || needsRebalance(ctx, state.tier, state.floorMs, tier)) {
       await rebalance(ctx, { tier, previousFloorMs: state.floorMs, lease });
     } else {
       publishMetrics(state.count, state.floorMs);
@@ -177,6 +180,21 @@ async function readBudgetState(ctx: PollingContext): Promise<BudgetState> {
   ]);
   const num = (v: string | null | undefined) => (v && Number(v) > 0 ? Number(v) : null);
   return { count, tier: num(tier), floorMs: num(floorMs) };
+}
+
+/**
+ * Whether the schedulers must be rewritten (besides when no floor is recorded: a first run, or a
+ * campaign scheduled without the lock past the recorded tier): the tier changed, or the floor
+ * recorded is not this tier's under the rate limit configured now (CXONE_RATE_LIMIT_PER_MIN changed
+ * since it was written: lowered, every campaign would keep polling at the old, too short interval).
+ */
+function needsRebalance(
+  ctx: PollingContext,
+  recordedTier: number | null,
+  recordedFloorMs: number,
+  tier: number,
+): boolean {
+  return tier !== recordedTier || recordedFloorMs !== floorFor(ctx, tier);
 }
 
 function floorFor(ctx: PollingContext, tier: number): number {
@@ -252,6 +270,13 @@ async function rebalance(
     );
     // A rebalance of many thousands of schedulers may outlast the lock's ttl.
     if (opts.lease && i % (REBALANCE_CONCURRENCY * 16) === 0) await opts.lease.renew();
+  }
+  // Campaigns added meanwhile without the lock (it was held too long for them) count too: past this
+  // tier, the rewrite goes on at the next one before the floor is recorded.
+  const needed = nextBudgetTier(await ctx.redis.hlen(activeKey(ctx)), opts.tier);
+  if (needed > opts.tier) {
+    await rebalance(ctx, { ...opts, tier: needed, previousFloorMs: floorMs });
+    return;
   }
   await ctx.redis.hset(metaKey(ctx), 'tier', String(opts.tier), 'floorMs', String(floorMs));
 }
@@ -336,6 +361,12 @@ async function applyInterval(
     { every, startDate, ...(offset > 0 ? { offset } : {}) },
     { name: POLL_JOB_NAME, data: {}, opts: POLL_TEMPLATE_OPTS },
   );
+  // Stopped meanwhile (stopPolling takes no lock): its removal may have run before this upsert, which
+  // would bring the scheduler back for a campaign no longer polled. The set of polled campaigns decides.
+  if (!(await ctx.redis.hexists(activeKey(ctx), campaignId))) {
+    await ctx.queues.poll.removeJobScheduler(id);
+    return;
+  }
   // One line for the campaign being (re)scheduled; the others a rebalance rewrites are summed up in
   // one line by rebalance(), not one each (a ramp-up would log the square of the campaign count).
   const stretched =
