@@ -18,7 +18,7 @@ export class RateWindow {
   ) {}
 
   take(key: string): RateDecision {
-    return (this.opts.mode ?? 'fixed') === 'fixed' ? this.takeFixed(key) : this.takeSliding(key);
+    return (this.opts.mode ?? 'sliding') === 'fixed' ? this.takeFixed(key) : this.takeSliding(key);
   }
 
   reset(): void {
@@ -27,7 +27,7 @@ export class RateWindow {
   }
 
   get limits(): RateLimitOptions {
-    return { mode: 'fixed', ...this.opts };
+    return { mode: 'sliding', ...this.opts };
   }
 
   /** Windows aligned to the epoch: [k·windowMs, (k+1)·windowMs). */

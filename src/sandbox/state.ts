@@ -17,7 +17,7 @@ import type { RateLimitOptions, SandboxClient, SandboxOptions } from './types.js
 export const SANDBOX_OPTION_DEFAULTS = {
   host: '127.0.0.1',
   tokenTtlSeconds: 3600,
-  rateLimit: { perWindow: 100, windowMs: 60_000, mode: 'fixed' } satisfies RateLimitOptions,
+  rateLimit: { perWindow: 100, windowMs: 60_000, mode: 'sliding' } satisfies RateLimitOptions,
   timeScale: 1,
   seed: 42,
   idempotencyTtlMs: 24 * 3600 * 1000,

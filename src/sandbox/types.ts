@@ -23,8 +23,10 @@ export interface RateLimitOptions {
   perWindow: number;
   windowMs: number;
   /**
-   * `fixed` (default): windows aligned to the epoch (every windowMs, like a server resetting its
-   * counters on the minute). `sliding`: at most perWindow requests in any windowMs interval.
+   * `sliding` (default): at most perWindow requests in any windowMs interval — "100 a minute" as the
+   * strictest reading of CXone's unpublished limits. `fixed`: windows aligned to the epoch (every
+   * windowMs, like a server resetting its counters on the minute), which admits up to twice the
+   * budget around a boundary: a client tuned against it could meet 429s on CXone.
    */
   mode?: 'fixed' | 'sliding';
 }
@@ -45,7 +47,7 @@ export interface SandboxOptions {
   clients?: SandboxClient[];
   /** Lifetime of issued access tokens. Default 3600. */
   tokenTtlSeconds?: number;
-  /** Per tenant, per endpoint route template. Default 100 per 60 000 ms, fixed window. */
+  /** Per tenant, per endpoint route template. Default 100 per 60 000 ms, sliding window. */
   rateLimit?: RateLimitOptions;
   /** Budget of POST /oauth2/token, counted separately. Default: same as rateLimit. */
   tokenRateLimit?: RateLimitOptions;

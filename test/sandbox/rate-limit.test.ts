@@ -8,7 +8,7 @@ import { call, createCampaign, READER, start, tokenFor } from './helpers.js';
 describe('RateWindow', () => {
   it('fixed: allows perWindow per epoch-aligned window and says how long until the next one', () => {
     const clock = new ManualClock(60_000 * 1000 + 15_000);
-    const window = new RateWindow({ perWindow: 3, windowMs: 60_000 }, clock);
+    const window = new RateWindow({ perWindow: 3, windowMs: 60_000, mode: 'fixed' }, clock);
     expect([1, 2, 3].map(() => window.take('a').ok)).toEqual([true, true, true]);
     expect(window.take('a')).toEqual({ ok: false, retryAfterMs: 45_000 });
     expect(window.take('b').ok).toBe(true);
@@ -16,6 +16,15 @@ describe('RateWindow', () => {
     expect(window.take('a').ok).toBe(false);
     clock.advance(1);
     expect(window.take('a')).toEqual({ ok: true, remaining: 2 });
+  });
+
+  it('is sliding by default: a burst on each side of a window boundary is not twice the budget', () => {
+    const clock = new ManualClock(9_850);
+    const window = new RateWindow({ perWindow: 5, windowMs: 10_000 }, clock);
+    expect([1, 2, 3, 4, 5].map(() => window.take('a').ok)).toEqual([true, true, true, true, true]);
+    clock.set(10_010); // past an epoch-aligned boundary, 160 ms later
+    expect(window.take('a')).toEqual({ ok: false, retryAfterMs: 9_840 });
+    expect(window.limits.mode).toBe('sliding');
   });
 
   it('sliding: never more than perWindow in any interval of windowMs', () => {
