@@ -87,15 +87,24 @@ function authenticateBearer(state: SandboxState, request: FastifyRequest, info: 
 
 /**
  * Whether an Accept header lets the answer be JSON, the only representation CXone serves. Absent,
- * `*\/*`, `application/*` and `application/json` (with any parameters) do, unless given q=0. Pure.
+ * `*\/*`, `application/*` and `application/json` (with any parameters) do, unless given q=0; as RFC
+ * 9110 §12.5.1 has it, the most specific range that matches decides, so `application/json;q=0, *\/*`
+ * refuses JSON. Pure.
  */
 export function acceptsJson(header: string | undefined): boolean {
   if (header === undefined || header.trim() === '') return true;
-  return header.split(',').some((range) => {
+  const SPECIFICITY: Record<string, number> = { 'application/json': 3, 'application/*': 2, '*/*': 1 };
+  let best: { specificity: number; refused: boolean } | null = null;
+  for (const range of header.split(',')) {
     const [type = '', ...params] = range.split(';').map((p) => p.trim().toLowerCase());
+    const specificity = SPECIFICITY[type];
+    if (specificity === undefined) continue;
     const refused = params.some((p) => /^q=0(\.0{0,3})?$/.test(p));
-    return !refused && (type === 'application/json' || type === 'application/*' || type === '*/*');
-  });
+    // The most specific range decides; among equals, any that accepts.
+    if (best === null || specificity > best.specificity) best = { specificity, refused };
+    else if (specificity === best.specificity) best = { specificity, refused: best.refused && refused };
+  }
+  return best !== null && !best.refused;
 }
 
 /**

@@ -137,16 +137,22 @@ describe('sandbox campaigns', () => {
     const xml = await call(sandbox, 'GET', url, { token, headers: { accept: 'application/xml' } });
     expect(xml.status).toBe(406);
     expect(xml.body.error).toBe('not_acceptable');
-    const refusedJson = await call(sandbox, 'GET', url, {
-      token,
-      headers: { accept: 'application/json;q=0, text/html' },
-    });
-    expect(refusedJson.status).toBe(406);
+    // The most specific range decides (RFC 9110 §12.5.1): a wider one does not outvote JSON's q=0.
+    for (const accept of [
+      'application/json;q=0, text/html',
+      'application/json;q=0, */*',
+      'application/json;q=0, application/*',
+      'application/*;q=0, */*',
+    ]) {
+      const refusedJson = await call(sandbox, 'GET', url, { token, headers: { accept } });
+      expect(refusedJson.status, accept).toBe(406);
+    }
     for (const accept of [
       'application/json',
       '*/*',
       'application/*;q=0.5',
       'text/html, application/json;charset=utf-8',
+      '*/*;q=0, application/json',
     ]) {
       expect((await call(sandbox, 'GET', url, { token, headers: { accept } })).status, accept).toBe(200);
     }
