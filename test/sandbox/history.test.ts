@@ -59,13 +59,23 @@ describe('sandbox campaign history paging', () => {
   });
 
   it('refuses page sizes outside 1..500 and cursors it did not issue for this campaign', async () => {
-    for (const size of ['0', '501', 'ten', '-1', '2.5']) {
+    for (const size of ['0', '501', 'ten', '-1', '2.5', '002']) {
       const res = await page(`?pageSize=${size}`);
       expect(res.status, size).toBe(400);
       expect(res.body.errors).toEqual([expect.objectContaining({ field: 'pageSize' })]);
     }
     expect((await page('?pageSize=1')).status).toBe(200);
     expect((await page('?pageSize=500')).status).toBe(200);
+    // A repeated or misspelt parameter is refused, naming it, not resolved or ignored.
+    for (const [query, field] of [
+      ['?pageSize=600&pageSize=2', 'pageSize'],
+      ['?limit=1', 'limit'],
+      ['?page_size=1', 'page_size'],
+    ] as const) {
+      const res = await page(query);
+      expect(res.status, query).toBe(400);
+      expect(res.body.errors, query).toEqual([expect.objectContaining({ field })]);
+    }
 
     const other = (await createCampaign(sandbox, token)).body.id as string;
     const first = historyPageSchema.parse(

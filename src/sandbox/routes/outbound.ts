@@ -7,19 +7,31 @@ import type { SandboxState } from '../state.js';
 
 type HistoryRequest = { Params: { id: string }; Querystring: Record<string, string | string[] | undefined> };
 
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[value.length - 1] : value;
-}
+/** The paging parameters the history endpoint reads; any other is refused, not ignored. */
+const HISTORY_PARAMS = ['pageSize', 'cursor'] as const;
 
 export function parseHistoryQuery(query: Record<string, string | string[] | undefined>): {
   pageSize: number;
   cursor: string | undefined;
 } {
   const problems: FieldProblem[] = [];
-  const rawSize = single(query.pageSize);
+  // A misspelt parameter (`limit`, `page_size`) would silently page by the default, and a repeated
+  // one leave the server to pick a value: the client is told instead.
+  for (const key of Object.keys(query)) {
+    if (!(HISTORY_PARAMS as readonly string[]).includes(key)) {
+      problems.push({ field: key, message: `unknown query parameter; use ${HISTORY_PARAMS.join(' or ')}` });
+    }
+  }
+  const single = (field: (typeof HISTORY_PARAMS)[number]): string | undefined => {
+    const value = query[field];
+    if (!Array.isArray(value)) return value;
+    problems.push({ field, message: 'must be given once' });
+    return undefined;
+  };
+  const rawSize = single('pageSize');
   let pageSize: number = HISTORY_PAGE_SIZE.default;
   if (rawSize !== undefined) {
-    pageSize = /^\d{1,6}$/.test(rawSize) ? Number(rawSize) : NaN;
+    pageSize = /^[1-9]\d{0,5}$/.test(rawSize) ? Number(rawSize) : NaN;
     if (!(pageSize >= HISTORY_PAGE_SIZE.min && pageSize <= HISTORY_PAGE_SIZE.max)) {
       problems.push({
         field: 'pageSize',
@@ -27,7 +39,7 @@ export function parseHistoryQuery(query: Record<string, string | string[] | unde
       });
     }
   }
-  const cursor = single(query.cursor);
+  const cursor = single('cursor');
   if (cursor !== undefined && cursor.length === 0)
     problems.push({ field: 'cursor', message: 'must not be empty' });
   if (problems.length > 0) {
