@@ -115,9 +115,10 @@ describe('launch pipeline', () => {
       10_000,
     );
     expect(Date.now()).toBeGreaterThanOrEqual(start.toMillis());
-    const actions = await waitFor('activation audit record', async () => {
+    // The safe start's record is appended after the activation's: waited for, not raced.
+    const actions = await waitFor('activation audit records', async () => {
       const list = (await audit().list(campaignId)).map((r) => r.action);
-      return list.includes('campaign_launched') ? list : undefined;
+      return list.includes('campaign_launched') && list.includes('pacing_decision') ? list : undefined;
     });
     // The activation job reads the campaign once (its start may have been changed meanwhile) and
     // activates on that version; no second read.
