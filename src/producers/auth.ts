@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import { ANONYMOUS_API_ACTOR, tokenActor } from '../shared/api-actor.js';
 import { pathOf } from '../shared/http/url-path.js';
 
 declare module 'fastify' {
@@ -46,10 +47,10 @@ const ACTOR_HEADER_PATTERN = /^[A-Za-z0-9._@:+-]{1,64}$/;
 export function actorFor(token: string, actorHeader: string | string[] | undefined): string {
   const label = Array.isArray(actorHeader) ? actorHeader[0] : actorHeader;
   if (label && ACTOR_HEADER_PATTERN.test(label)) return `api:${label}`;
-  return `api:token-${sha256(token).toString('hex').slice(0, 10)}`;
+  return tokenActor(sha256(token).toString('hex').slice(0, 10));
 }
 
 /** The caller identity for audit records in route handlers; `api:anonymous` on unprotected paths. */
 export function callerActor(request: FastifyRequest): string {
-  return request.actor || 'api:anonymous';
+  return request.actor || ANONYMOUS_API_ACTOR;
 }

@@ -376,10 +376,10 @@ async function recordPauseLanded(
 ): Promise<void> {
   if (!win.pauseCommandId || win.pauseDueAt === undefined) return;
   const command = await getCommand(ctx, win.pauseCommandId);
+  if (command?.status !== 'succeeded') return;
   // When CXone took the status write (not when the command finished its audit and follow-ups).
-  const landedAt =
-    command?.result?.writes.find((w) => w.step === 'status')?.at ?? command?.finishedAt ?? undefined;
-  if (command?.status !== 'succeeded' || !landedAt) return;
+  const landedAt = command.result?.writes.find((w) => w.step === 'status')?.at ?? command.finishedAt;
+  if (!landedAt) return;
   const landedMs = Date.parse(landedAt);
   await recordComplianceAction(ctx, {
     campaignId,

@@ -2,7 +2,7 @@ import { toValidationIssues, type CampaignConfig, type ValidationIssue } from '.
 import { campaignConfigSchema } from '../campaign-schema.js';
 import { configFromResource as storeConfigFromResource } from '../campaign-store.js';
 import type { CampaignResource } from '../cxone/wire.js';
-import { flattenPatch, unflattenChanges, type CampaignPatch } from './patch.js';
+import { flattenPatch, getPath, unflattenChanges, type CampaignPatch } from './patch.js';
 
 /** The orchestrator-only parts of a campaign config, which CXone does not hold. */
 export type LocalConfig = Pick<
@@ -59,7 +59,7 @@ export function applyPatch(config: CampaignConfig, patch: CampaignPatch): unknow
 }
 
 /** Fields whose lowering only ever reduces what a campaign dials. */
-const REDUCING = ['dialerStrategy.callRate', 'dialerStrategy.agentCapacity'] as const;
+const REDUCING: readonly string[] = ['dialerStrategy.callRate', 'dialerStrategy.agentCapacity'];
 
 /**
  * The config a change leaves, validated — or the problems with it. A change that only lowers the call
@@ -76,13 +76,9 @@ export function validateChange(
   const parsed = campaignConfigSchema.safeParse(merged);
   if (parsed.success) return { ok: true, config: parsed.data };
   const issues = toValidationIssues(parsed.error, merged);
-  const currentValue = (field: (typeof REDUCING)[number]) =>
-    current.dialerStrategy[field === 'dialerStrategy.callRate' ? 'callRate' : 'agentCapacity'];
   const onlyReduces = Object.entries(changes).every(
     ([field, value]) =>
-      (REDUCING as readonly string[]).includes(field) &&
-      typeof value === 'number' &&
-      value <= currentValue(field as (typeof REDUCING)[number]),
+      REDUCING.includes(field) && typeof value === 'number' && value <= (getPath(current, field) as number),
   );
   if (!onlyReduces) return { ok: false, issues };
   const before = campaignConfigSchema.safeParse(current);

@@ -6,6 +6,7 @@ import type { CxoneApi } from '../cxone/api.js';
 import type { CampaignResource, CampaignStatus } from '../cxone/wire.js';
 import { CxoneRateLimitError, CxoneUnavailableError } from '../errors.js';
 import type { EventPublisher } from '../events/types.js';
+import { namesRequester } from '../api-actor.js';
 import type { AdjustJob } from '../jobs.js';
 import type { Logger } from '../logger.js';
 import type {
@@ -510,15 +511,6 @@ function foundSettings(
     ),
   );
   return Object.entries(found).map(([field, to]) => ({ field, from: base[field] ?? null, to }));
-}
-
-/**
- * Whether an actor names one requester: not the API token's fingerprint (`api:token-…`, every caller
- * without `X-Actor` that shares the token) nor `api:anonymous`. Only such a requester's commands are
- * known to be its own.
- */
-export function namesRequester(actor: string): boolean {
-  return !/^api:(token-[0-9a-f]+|anonymous)$/.test(actor);
 }
 
 /**

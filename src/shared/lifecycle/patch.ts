@@ -111,7 +111,8 @@ export function fieldSpec(path: string): FieldSpec | undefined {
 /** Field path → new value, one entry per touched leaf. */
 export type FlatChanges = Record<string, unknown>;
 
-function getPath(obj: unknown, path: string): unknown {
+/** The value at a dotted path (`dialerStrategy.callRate`), or undefined. */
+export function getPath(obj: unknown, path: string): unknown {
   let cur: unknown = obj;
   for (const part of path.split('.')) {
     if (cur === null || typeof cur !== 'object') return undefined;
