@@ -57,6 +57,8 @@ export interface CampaignRecord {
   missingOnCxone?: { since: string };
   /** The highest CXone version whose history is in the audit trail (history-sync.ts). */
   historyImportedVersion?: number;
+  /** Where the next import of CXone's history starts (the walk that reached historyImportedVersion ended there). */
+  historyResumeCursor?: string;
   /** When the CXone resource was last read or written (ISO); drives staleness of the API view. */
   syncedAt?: string;
   updatedAt: string;
@@ -81,6 +83,7 @@ const FIELDS: readonly FieldName[] = [
   'configRev',
   'missingOnCxone',
   'historyImportedVersion',
+  'historyResumeCursor',
   'syncedAt',
   'updatedAt',
 ];
@@ -414,10 +417,14 @@ export class CampaignStore {
 
   /**
    * Removes orchestrator-owned fields that no longer hold (`polling` once the campaign is not polled,
-   * `missingOnCxone` once CXone answers for it again), so the record does not go on reporting them.
+   * `missingOnCxone` once CXone answers for it again, a history cursor CXone refused), so the record
+   * does not go on reporting them.
    * A missing record is left missing.
    */
-  async clear(campaignId: string, fields: readonly ('polling' | 'missingOnCxone')[]): Promise<void> {
+  async clear(
+    campaignId: string,
+    fields: readonly ('polling' | 'missingOnCxone' | 'historyResumeCursor')[],
+  ): Promise<void> {
     await this.write(campaignId, undefined, true, {}, fields);
   }
 

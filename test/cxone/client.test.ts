@@ -260,10 +260,12 @@ describe('CXone client against the sandbox (real HTTP, real Redis)', () => {
       version = (await harness.client.updateCampaign(created.id, version, { name: `Name ${i}` })).version;
     }
     const pages: number[] = [];
+    const cursors: (string | null)[] = [];
     const all: string[] = [];
     for await (const page of harness.client.history(created.id, { pageSize: 2 })) {
-      pages.push(page.length);
-      for (const record of page) all.push(record.id);
+      pages.push(page.records.length);
+      cursors.push(page.cursor);
+      for (const record of page.records) all.push(record.id);
     }
     const expected = (harness.sandbox.getCampaignState(created.id) as { historyLength: number })
       .historyLength;
@@ -271,6 +273,15 @@ describe('CXone client against the sandbox (real HTTP, real Redis)', () => {
     expect(new Set(all).size).toBe(expected);
     expect(pages.every((n) => n <= 2)).toBe(true);
     expect(pages.length).toBe(Math.ceil(expected / 2));
+    // Each page says the cursor that fetched it, and a walk can start from one of them.
+    expect(cursors[0]).toBeNull();
+    expect(cursors.slice(1).every((c) => typeof c === 'string')).toBe(true);
+    const from = cursors[cursors.length - 1] as string;
+    const resumed: string[] = [];
+    for await (const page of harness.client.history(created.id, { pageSize: 2, from })) {
+      for (const record of page.records) resumed.push(record.id);
+    }
+    expect(resumed).toEqual(all.slice(2 * (pages.length - 1)));
   });
 });
 

@@ -40,7 +40,7 @@ afterAll(async () => {
 
 async function history(id: string) {
   const records = [];
-  for await (const page of h.ctx.cxone.history(id, { pageSize: 100 })) records.push(...page);
+  for await (const page of h.ctx.cxone.history(id, { pageSize: 100 })) records.push(...page.records);
   return records;
 }
 

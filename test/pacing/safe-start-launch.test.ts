@@ -68,7 +68,7 @@ describe('safe start at activation', () => {
 
   async function history(campaignId: string): Promise<HistoryRecord[]> {
     const records: HistoryRecord[] = [];
-    for await (const page of stack.ctx.cxone.history(campaignId)) records.push(...page);
+    for await (const page of stack.ctx.cxone.history(campaignId)) records.push(...page.records);
     return records;
   }
 

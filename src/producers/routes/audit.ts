@@ -58,9 +58,11 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: AppContext)
   app.post('/v1/campaigns/:id/audit/import-history', async (request) => {
     const { id } = parseOrThrow(paramsSchema, request.params);
     try {
-      const result = await importCxoneHistory(ctx, id, { maxWaitMs: API_LIMITER_MAX_WAIT_MS });
+      // The whole history, from the first page: an operator asking is making sure.
+      const walked = await importCxoneHistory(ctx, id, { maxWaitMs: API_LIMITER_MAX_WAIT_MS });
       // The automatic imports of later outside changes then start from what this one covered.
-      await noteHistoryImported(new CampaignStore(ctx), id, result.lastVersion);
+      await noteHistoryImported(new CampaignStore(ctx), id, walked);
+      const { resumeCursor: _cursor, restarted: _restarted, ...result } = walked;
       return result;
     } catch (err) {
       if (isCxoneError(err) && err.kind === 'not_found') {

@@ -1,4 +1,6 @@
 import type { AppContext } from '../context.js';
+import { CxoneBadRequestError } from '../errors.js';
+import type { HistoryPageRead } from '../cxone/api.js';
 import { auditStoreFor } from './trail.js';
 
 export interface HistoryImportResult {
@@ -12,28 +14,57 @@ export interface HistoryImportResult {
   lastVersion: number;
 }
 
+export interface HistoryImport extends HistoryImportResult {
+  /**
+   * Where the next import of this campaign may start: the cursor of the last page that held records
+   * (null when that was the first page, or none did). Its page is read again, so a record added to
+   * it since is not missed; the ones already imported are skipped by their dedupe keys.
+   */
+  resumeCursor: string | null;
+  /** The `from` cursor was refused (expired, say) and the walk started at the first page instead. */
+  restarted: boolean;
+}
+
 /**
  * Merges the campaign's CXone change history into the audit trail. Each CXone record becomes one
  * `cxone_history` record whose dedupe key is the CXone history id, so importing again (or from two
  * processes at once) appends only what is new. Pages are fetched one at a time through the CXone
  * client, hence through the fleet-wide limiter, at poll priority so launches and pauses go first.
+ *
+ * `from` (an earlier import's resumeCursor) starts the walk there instead of at the first page: a
+ * campaign paced for weeks has thousands of history records, and walking them all again for every
+ * console edit would spend the fleet's CXone budget and one Redis script per record on nothing.
+ * CXone's history is append-only and its cursors mark positions in it; a cursor CXone refuses
+ * (400) is dropped and the walk starts at the beginning, as it did without one.
  */
 export async function importCxoneHistory(
   ctx: Pick<AppContext, 'cxone' | 'audit' | 'redis' | 'keys' | 'logger' | 'clock' | 'config'>,
   campaignId: string,
   /** maxWaitMs bounds each page's wait for the limiter (request handlers pass API_LIMITER_MAX_WAIT_MS). */
-  opts: { pageSize?: number; maxWaitMs?: number } = {},
-): Promise<HistoryImportResult> {
+  opts: { pageSize?: number; maxWaitMs?: number; from?: string | undefined } = {},
+): Promise<HistoryImport> {
   const trail = auditStoreFor(ctx);
-  const result: HistoryImportResult = { campaignId, imported: 0, skipped: 0, pages: 0, lastVersion: 0 };
-  for await (const page of ctx.cxone.history(campaignId, {
+  const result: HistoryImport = {
     campaignId,
-    priority: 'poll',
-    ...(opts.pageSize ? { pageSize: opts.pageSize } : {}),
-    ...(opts.maxWaitMs !== undefined ? { maxWaitMs: opts.maxWaitMs } : {}),
-  })) {
+    imported: 0,
+    skipped: 0,
+    pages: 0,
+    lastVersion: 0,
+    resumeCursor: opts.from ?? null,
+    restarted: false,
+  };
+  const walk = (from: string | undefined) =>
+    ctx.cxone.history(campaignId, {
+      campaignId,
+      priority: 'poll',
+      ...(opts.pageSize ? { pageSize: opts.pageSize } : {}),
+      ...(opts.maxWaitMs !== undefined ? { maxWaitMs: opts.maxWaitMs } : {}),
+      ...(from !== undefined ? { from } : {}),
+    });
+  const importPage = async (page: HistoryPageRead) => {
     result.pages++;
-    for (const record of page) {
+    if (page.records.length > 0) result.resumeCursor = page.cursor;
+    for (const record of page.records) {
       result.lastVersion = Math.max(result.lastVersion, record.version);
       const { duplicate } = await trail.appendWithOutcome({
         campaignId,
@@ -47,7 +78,32 @@ export async function importCxoneHistory(
       if (duplicate) result.skipped++;
       else result.imported++;
     }
+  };
+
+  const pages = walk(opts.from)[Symbol.asyncIterator]();
+  let first: IteratorResult<HistoryPageRead>;
+  try {
+    first = await pages.next();
+  } catch (err) {
+    if (opts.from === undefined || !(err instanceof CxoneBadRequestError)) throw err;
+    ctx.logger.warn(
+      { component: 'audit', campaignId, err: err.message },
+      'CXone refused the cursor an earlier history import ended at; walking the whole history',
+    );
+    result.restarted = true;
+    result.resumeCursor = null;
+    for await (const page of walk(undefined)) await importPage(page);
+    return done(ctx, result);
   }
-  ctx.logger.info({ component: 'audit', ...result }, 'CXone history imported into the audit trail');
+  if (!first.done) {
+    await importPage(first.value);
+    for (let next = await pages.next(); !next.done; next = await pages.next()) await importPage(next.value);
+  }
+  return done(ctx, result);
+}
+
+function done(ctx: Pick<AppContext, 'logger'>, result: HistoryImport): HistoryImport {
+  const { resumeCursor: _cursor, ...summary } = result;
+  ctx.logger.info({ component: 'audit', ...summary }, 'CXone history imported into the audit trail');
   return result;
 }

@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import { z } from 'zod';
 import { CampaignStore, type CampaignRecord } from '../campaign-store.js';
 import type { AppContext } from '../context.js';
-import { importCxoneHistory, type HistoryImportResult } from './history-import.js';
+import { importCxoneHistory, type HistoryImport, type HistoryImportResult } from './history-import.js';
 
 /** Job name, on the `audit` queue, of an import of one campaign's CXone history. */
 export const HISTORY_JOB = 'import-history';
@@ -82,8 +82,8 @@ export async function processHistoryJob(
   const record = await store.get(campaignId);
   if (!record) return { outcome: 'unknown_campaign' };
   if ((record.historyImportedVersion ?? 0) >= version) return { outcome: 'covered' };
-  const result = await importCxoneHistory(ctx, campaignId);
-  await noteHistoryImported(store, campaignId, result.lastVersion);
+  const result = await importCxoneHistory(ctx, campaignId, { from: record.historyResumeCursor });
+  await noteHistoryImported(store, campaignId, result);
   if (result.lastVersion < version) {
     // A history that lags the resource: the change that prompted this is not in it yet. Retried
     // with backoff, so it reaches the trail once CXone has written it.
@@ -95,16 +95,30 @@ export async function processHistoryJob(
 }
 
 /**
- * Notes how far the trail holds the campaign's CXone history, never moving the mark back: two imports
- * may finish in either order. (A lower mark written in a race costs a later walk, never a record.)
+ * Notes how far the trail holds the campaign's CXone history, and where the next walk may start,
+ * never moving either back: two imports may finish in either order. (A lower mark written in a race
+ * costs a later walk some pages, never a record.)
  */
 export async function noteHistoryImported(
   store: CampaignStore,
   campaignId: string,
-  lastVersion: number,
+  walked: Pick<HistoryImport, 'lastVersion' | 'resumeCursor' | 'restarted'>,
 ): Promise<void> {
   const record = await store.get(campaignId);
-  if (record && lastVersion > (record.historyImportedVersion ?? 0)) {
-    await store.patch(campaignId, { historyImportedVersion: lastVersion });
+  if (!record) return;
+  const known = record.historyImportedVersion ?? 0;
+  const further =
+    walked.lastVersion > known ||
+    // The same mark, first reached by a walk that kept no cursor (an earlier release's, or a restart).
+    (walked.lastVersion === known && walked.resumeCursor !== null && !record.historyResumeCursor);
+  if (further) {
+    await store.patch(campaignId, {
+      historyImportedVersion: walked.lastVersion,
+      ...(walked.resumeCursor !== null ? { historyResumeCursor: walked.resumeCursor } : {}),
+    });
+  }
+  // A cursor CXone refused is not offered again; the whole walk that replaced it left none to keep.
+  if (walked.restarted && walked.resumeCursor === null && record.historyResumeCursor) {
+    await store.clear(campaignId, ['historyResumeCursor']);
   }
 }

@@ -51,6 +51,19 @@ export interface CxoneApi {
     opts?: CallOptions,
   ): Promise<CampaignResource>;
   getStats(id: string, opts?: CallOptions): Promise<CampaignStats>;
-  /** Walks cursor pages lazily; each page is fetched through the limiter when the caller asks for it. */
-  history(id: string, opts?: CallOptions & { pageSize?: number }): AsyncIterable<HistoryRecord[]>;
+  /**
+   * Walks cursor pages lazily, oldest first; each page is fetched through the limiter when the caller
+   * asks for it. `from` starts at a page an earlier walk was given (HistoryPageRead.cursor) instead of
+   * the first.
+   */
+  history(
+    id: string,
+    opts?: CallOptions & { pageSize?: number; from?: string },
+  ): AsyncIterable<HistoryPageRead>;
+}
+
+/** One page of a history walk, with the cursor that fetched it (null for the first page). */
+export interface HistoryPageRead {
+  records: HistoryRecord[];
+  cursor: string | null;
 }

@@ -4,7 +4,7 @@ import { systemClock } from '../clock.js';
 import { type CxoneErrorContext, CxoneRateLimitError } from '../errors.js';
 import { type FleetLimiter, LimiterWaitExceededError, type ScheduleOptions } from '../limiter/types.js';
 import type { Logger } from '../logger.js';
-import type { CallOptions, CallPriority, CxoneApi } from './api.js';
+import type { CallOptions, CallPriority, CxoneApi, HistoryPageRead } from './api.js';
 import { createCxoneHttp, type CxoneHttp } from './http.js';
 import { errorFromResponse, parseBody, type RawResponse } from './response.js';
 import { createTokenProvider, DEFAULT_PENALTY_MS, type TokenProvider } from './token-provider.js';
@@ -16,7 +16,6 @@ import {
   type CxoneEndpoint,
   type CxoneScope,
   historyPageSchema,
-  type HistoryRecord,
 } from './wire.js';
 
 export interface CxoneClientOptions {
@@ -244,8 +243,8 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
       );
     },
 
-    async *history(id, callOpts = {}): AsyncGenerator<HistoryRecord[], void, undefined> {
-      let cursor: string | undefined;
+    async *history(id, callOpts = {}): AsyncGenerator<HistoryPageRead, void, undefined> {
+      let cursor: string | undefined = callOpts.from;
       do {
         const page = await call(
           {
@@ -259,7 +258,7 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
           callOpts,
         );
         // Each page's array is handed over as parsed; callers that want one list concatenate once.
-        yield page.records;
+        yield { records: page.records, cursor: cursor ?? null };
         cursor = page.nextCursor ?? undefined;
       } while (cursor !== undefined);
     },
