@@ -3,6 +3,7 @@ import type { Logger } from '../shared/logger.js';
 import { DialerSimulation, type DialerSimulationOptions, type DialerSnapshot } from './dialer/simulation.js';
 import { isLawfulDial } from './call-windows.js';
 import type { CampaignStore, StoredCampaign } from './campaign-store.js';
+import { DEFAULT_CONTACT_RATE, type Directory } from './directory.js';
 import { deriveSeed } from './prng.js';
 import type { SimulatedTime } from './sim-time.js';
 
@@ -21,31 +22,43 @@ function windowCheck(settings: WireComplianceSettings, simTime: SimulatedTime): 
   return (simMs) => isLawfulDial(settings, simTime.realOf(simMs));
 }
 
+/** A campaign's model and the contact rate it dials at now. */
+interface Dialer {
+  model: DialerModel;
+  contactRate: number;
+}
+
 /**
  * One dialer simulation per campaign, created the first time the campaign becomes active and kept
  * in step with it: it dials while the campaign is active, its call rate follows
  * dialerSettings.callRate, and it is advanced to the current simulated time before every change and
  * every stats read, so each stretch of simulated time runs under the settings that were in force.
+ *
+ * Whether a dial reaches a live person is decided by the campaign's target list (its true contact
+ * rate in the directory), never by the campaign's declared dialerSettings.answerRate: that is only
+ * the client's expectation, as on CXone, where the answer rate is a property of the list. A campaign
+ * that declares the wrong rate sees it in its statistics, not in a sandbox that agrees with it.
  */
 export class CampaignDialers {
-  private readonly models = new Map<string, DialerModel>();
+  private readonly dialers = new Map<string, Dialer>();
 
   constructor(
-    store: CampaignStore,
+    private readonly store: CampaignStore,
     private readonly simTime: SimulatedTime,
     private readonly factory: DialerFactory,
     private readonly seed: number,
     private readonly logger: Logger,
+    private readonly directory: Directory,
   ) {
     store.onChange((before, after) => this.follow(before, after));
   }
 
   /** The dialer's counters at the current simulated time; null before the campaign first became active. */
   snapshot(campaign: StoredCampaign): DialerSnapshot | null {
-    const model = this.models.get(campaign.id);
-    if (!model) return null;
-    model.advanceTo(this.simTime.now(), windowCheck(campaign.complianceSettings, this.simTime));
-    return model.snapshot();
+    const dialer = this.dialers.get(campaign.id);
+    if (!dialer) return null;
+    dialer.model.advanceTo(this.simTime.now(), windowCheck(campaign.complianceSettings, this.simTime));
+    return dialer.model.snapshot();
   }
 
   /** Stats for a campaign at the current simulated time; zeros before it first became active. */
@@ -72,29 +85,53 @@ export class CampaignDialers {
     };
   }
 
+  /**
+   * After a change to the directory: every campaign whose list's contact rate changed runs up to now
+   * at the old rate and dials at the new one from here on.
+   */
+  followDirectory(): void {
+    for (const [id, dialer] of this.dialers) {
+      const campaign = this.store.find(id);
+      if (!campaign) continue;
+      const rate = this.contactRateOf(campaign);
+      if (rate === dialer.contactRate) continue;
+      dialer.model.advanceTo(this.simTime.now(), windowCheck(campaign.complianceSettings, this.simTime));
+      dialer.model.setAnswerProb(rate);
+      dialer.contactRate = rate;
+    }
+  }
+
   clear(): void {
-    this.models.clear();
+    this.dialers.clear();
+  }
+
+  /** The true contact rate of the campaign's list (a list is never removed; the default otherwise). */
+  private contactRateOf(campaign: StoredCampaign): number {
+    return this.directory.contactRate(campaign.targetListId) ?? DEFAULT_CONTACT_RATE;
   }
 
   private follow(before: StoredCampaign | null, after: StoredCampaign): void {
-    let model = this.models.get(after.id);
-    if (!model) {
+    const dialer = this.dialers.get(after.id);
+    if (!dialer) {
       if (after.status !== 'active') return;
       const settings = after.dialerSettings;
-      model = this.factory({
+      const contactRate = this.contactRateOf(after);
+      const model = this.factory({
         agents: settings.agentCapacity,
-        answerProb: settings.answerRate,
+        // The list's, not settings.answerRate: see the class comment.
+        answerProb: contactRate,
         seed: deriveSeed(this.seed, after.ordinal),
         callRate: settings.callRate,
         strategy: settings.strategy,
         startMs: this.simTime.now(),
         wrapUpMs: settings.wrapUpTime * 1000,
       });
-      this.models.set(after.id, model);
+      this.dialers.set(after.id, { model, contactRate });
       model.setDialing(true);
-      this.logger.debug({ campaignId: after.id }, 'sandbox dialer started');
+      this.logger.debug({ campaignId: after.id, contactRate }, 'sandbox dialer started');
       return;
     }
+    const { model } = dialer;
     // Close the stretch that ran under the old settings before applying the new ones.
     model.advanceTo(this.simTime.now(), windowCheck((before ?? after).complianceSettings, this.simTime));
     const was = before?.dialerSettings;
@@ -102,7 +139,7 @@ export class CampaignDialers {
     if (was?.strategy !== now.strategy) model.setStrategy(now.strategy);
     if (was?.callRate !== now.callRate) model.setCallRate(now.callRate);
     if (was?.agentCapacity !== now.agentCapacity) model.setAgents(now.agentCapacity);
-    if (was?.answerRate !== now.answerRate) model.setAnswerProb(now.answerRate);
+    // A new declared answerRate changes nothing: the list answers as it does.
     model.setDialing(after.status === 'active');
   }
 }

@@ -5,7 +5,17 @@ import type { FieldProblem } from './errors.js';
 export interface TargetList {
   id: string;
   name: string;
+  /**
+   * The list's true contact rate: the probability that a dial of one of its records reaches a live
+   * person. A property of the list (how fresh and how clean its numbers are), not of the campaign:
+   * a campaign's `dialerSettings.answerRate` is only what its owner expects, and the sandbox's dialer
+   * answers at this rate whatever the campaign declares (docs/sandbox.md).
+   */
+  contactRate: number;
 }
+
+/** The contact rate of a list added without one: the default list's, a realistic consumer list. */
+export const DEFAULT_CONTACT_RATE = 0.35;
 
 /** A group of agents campaigns connect answered calls to. */
 export interface SkillGroup {
@@ -23,8 +33,17 @@ export interface SkillGroup {
  */
 export const SANDBOX_DIRECTORY: { targetLists: readonly TargetList[]; skillGroups: readonly SkillGroup[] } = {
   targetLists: [
-    { id: '6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60', name: 'Spring renewals' },
-    { id: '7b6f7f8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b', name: 'Lapsed customers' },
+    // The default list (examples/campaign.json, tests, benchmarks): close to what they declare.
+    {
+      id: '6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60',
+      name: 'Spring renewals',
+      contactRate: DEFAULT_CONTACT_RATE,
+    },
+    { id: '7b6f7f8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b', name: 'Lapsed customers', contactRate: 0.3 },
+    // Lists whose real rate is far from the usual expectation of ≈0.35: a campaign that declares
+    // 0.35 on them finds out only from its statistics (answeredCalls / totalCalls).
+    { id: '8c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f', name: 'Stale list (2019 import)', contactRate: 0.15 },
+    { id: '9d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a', name: 'Fresh list (this week)', contactRate: 0.55 },
   ],
   skillGroups: [
     { id: '0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b', name: 'Outbound sales', agents: 500 },
@@ -34,6 +53,10 @@ export const SANDBOX_DIRECTORY: { targetLists: readonly TargetList[]; skillGroup
 };
 
 export const SANDBOX_TARGET_LIST_ID = SANDBOX_DIRECTORY.targetLists[0]!.id;
+/** A list that answers far less often (0.15) than campaigns usually expect. */
+export const SANDBOX_STALE_LIST_ID = SANDBOX_DIRECTORY.targetLists[2]!.id;
+/** A list that answers far more often (0.55) than campaigns usually expect. */
+export const SANDBOX_FRESH_LIST_ID = SANDBOX_DIRECTORY.targetLists[3]!.id;
 export const SANDBOX_SKILL_GROUP_ID = SANDBOX_DIRECTORY.skillGroups[0]!.id;
 
 /** The tenant's target lists and skill groups, and the checks CXone makes against them on a write. */
@@ -45,10 +68,23 @@ export class Directory {
     this.add(initial);
   }
 
-  /** Adds (or replaces, by id) lists and groups. */
-  add(entries: { targetLists?: readonly TargetList[]; skillGroups?: readonly SkillGroup[] }): void {
-    for (const list of entries.targetLists ?? []) this.lists.set(list.id.toLowerCase(), { ...list });
+  /** Adds (or replaces, by id) lists and groups; a list given without a contact rate gets the default. */
+  add(entries: {
+    targetLists?: readonly (Omit<TargetList, 'contactRate'> & { contactRate?: number | undefined })[];
+    skillGroups?: readonly SkillGroup[];
+  }): void {
+    for (const list of entries.targetLists ?? []) {
+      this.lists.set(list.id.toLowerCase(), {
+        ...list,
+        contactRate: list.contactRate ?? DEFAULT_CONTACT_RATE,
+      });
+    }
     for (const group of entries.skillGroups ?? []) this.groups.set(group.id.toLowerCase(), { ...group });
+  }
+
+  /** The true contact rate of a list the tenant holds; undefined for one it does not. */
+  contactRate(targetListId: string): number | undefined {
+    return this.lists.get(targetListId.toLowerCase())?.contactRate;
   }
 
   snapshot(): { targetLists: TargetList[]; skillGroups: SkillGroup[] } {

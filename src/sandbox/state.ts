@@ -65,6 +65,7 @@ export function createSandboxState(
   const rateLimit = opts.rateLimit ?? SANDBOX_OPTION_DEFAULTS.rateLimit;
   const campaigns = new CampaignStore(clock);
   const simTime = new SimulatedTime(clock, opts.timeScale ?? SANDBOX_OPTION_DEFAULTS.timeScale);
+  const directory = new Directory();
   return {
     clock,
     logger,
@@ -84,8 +85,8 @@ export function createSandboxState(
       opts.idempotencyTtlMs ?? SANDBOX_OPTION_DEFAULTS.idempotencyTtlMs,
     ),
     campaigns,
-    directory: new Directory(),
-    dialers: new CampaignDialers(campaigns, simTime, dialerFactory, seed, logger),
+    directory,
+    dialers: new CampaignDialers(campaigns, simTime, dialerFactory, seed, logger, directory),
     simTime,
     seed,
     adminToken: opts.adminToken,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SANDBOX_STALE_LIST_ID } from '../../src/sandbox/directory.js';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import type { CampaignResource } from '../../src/shared/cxone/wire.js';
 import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
@@ -9,9 +10,10 @@ import { api, campaignConfig, startStack, waitFor, waitForLaunch, type Stack } f
 
 /**
  * Polling and pacing end to end over real HTTP and real Redis: a campaign launched through the API
- * is polled by its scheduler, the seed's threshold rule (deterministic here: the sandbox's answer
- * probability is 0.1, far below 0.25) lowers its callRate, the change travels through the lifecycle's
- * adjust worker as a versioned PATCH, and stopping the campaign removes its scheduler.
+ * is polled by its scheduler, the seed's threshold rule (deterministic here: the campaign dials the
+ * sandbox's stale list, whose true contact rate is 0.15, far below 0.25) lowers its callRate, the
+ * change travels through the lifecycle's adjust worker as a versioned PATCH, and stopping the
+ * campaign removes its scheduler.
  */
 describe('polling and pacing against the sandbox', () => {
   let stack: Stack;
@@ -37,7 +39,9 @@ describe('polling and pacing against the sandbox', () => {
     const reply = await api(stack, 'POST', '/v1/campaigns', {
       body: campaignConfig({
         name: 'Paced',
-        dialerStrategy: { strategy: 'predictive', agentCapacity: 10, callRate: 0.3, answerRate: 0.1 },
+        // The sandbox answers at the list's contact rate, whatever the campaign declares.
+        targetListId: SANDBOX_STALE_LIST_ID,
+        dialerStrategy: { strategy: 'predictive', agentCapacity: 10, callRate: 0.3, answerRate: 0.15 },
         pacing: { strategy: 'threshold', pollIntervalMs: 1_000 },
       }),
     });

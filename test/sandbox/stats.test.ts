@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { campaignStatsSchema, type CampaignStats } from '../../src/shared/cxone/wire.js';
+import { SANDBOX_FRESH_LIST_ID, SANDBOX_STALE_LIST_ID } from '../../src/sandbox/directory.js';
 import { call, createBody, createCampaign, patch, start, tokenFor } from './helpers.js';
 
 const ALL_DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -171,5 +172,90 @@ describe('sandbox statistics driven by the dialer simulation', () => {
       await s.close();
     }
     expect(totals[1]).toBeGreaterThan(totals[0] as number);
+  });
+});
+
+describe("sandbox answers at the target list's true contact rate, not the declared answerRate", () => {
+  const sandboxes: RunningSandbox[] = [];
+  afterEach(async () => {
+    await Promise.all(sandboxes.splice(0).map((s) => s.close()));
+  });
+
+  /** One campaign (the first, so the same dialer seed) in a fresh sandbox with seed 5, 6 simulated hours of dialing. */
+  async function observe(
+    declared: number,
+    targetListId?: string,
+    during?: (s: RunningSandbox, token: string, id: string, version: number) => Promise<void>,
+  ): Promise<CampaignStats> {
+    const clock = new ManualClock(Date.parse('2026-12-02T15:00:00Z'));
+    const s = await start({
+      clock,
+      seed: 5,
+      tokenTtlSeconds: 86_400,
+      timeScale: 4, // 90 real minutes: 6 simulated hours of dialing
+      rateLimit: { perWindow: 1000, windowMs: 60_000 },
+    });
+    sandboxes.push(s);
+    const token = await tokenFor(s);
+    const body = createBody(targetListId === undefined ? {} : { targetListId });
+    body.dialerSettings.answerRate = declared;
+    body.dialerSettings.callRate = 0.3;
+    const id = (await createCampaign(s, token, body)).body.id as string;
+    await patch(s, token, id, 1, { status: 'scheduled' });
+    const active = await patch(s, token, id, 2, { status: 'active' });
+    expect(active.status).toBe(200);
+    clock.advance(45 * 60_000);
+    await during?.(s, token, id, active.body.version as number);
+    clock.advance(45 * 60_000);
+    const res = await call(s, 'GET', `/api/v2/outbound/campaigns/${id}/stats`, { token });
+    expect(res.status).toBe(200);
+    return campaignStatsSchema.parse(res.body);
+  }
+
+  const ratio = (s: CampaignStats) => s.answeredCalls / s.totalCalls;
+
+  it('two campaigns on the same list declaring 0.2 and 0.6 observe the same calls, at the list rate', async () => {
+    const low = await observe(0.2);
+    const high = await observe(0.6);
+    expect(low.totalCalls).toBeGreaterThan(4000);
+    // Same seed, same list, same settings but the declaration: the same day, call for call.
+    expect(high).toEqual(low);
+    // The default list's true rate is 0.35; the declarations are far outside the tolerance.
+    expect(Math.abs(ratio(low) - 0.35)).toBeLessThan(0.03);
+  });
+
+  it('a campaign declaring 0.35 on the stale list observes ≈0.15, on the fresh list ≈0.55', async () => {
+    const stale = await observe(0.35, SANDBOX_STALE_LIST_ID);
+    expect(stale.totalCalls).toBeGreaterThan(8000);
+    expect(Math.abs(ratio(stale) - 0.15)).toBeLessThan(0.02);
+    const fresh = await observe(0.35, SANDBOX_FRESH_LIST_ID);
+    expect(fresh.totalCalls).toBeGreaterThan(3000);
+    expect(Math.abs(ratio(fresh) - 0.55)).toBeLessThan(0.03);
+  });
+
+  it('a PATCH of answerRate mid-run changes the resource, not the answers', async () => {
+    const steady = await observe(0.35, SANDBOX_STALE_LIST_ID);
+    const patched = await observe(0.35, SANDBOX_STALE_LIST_ID, async (s, token, id, version) => {
+      const res = await patch(s, token, id, version, { dialerSettings: { answerRate: 0.9 } });
+      expect(res.status).toBe(200);
+      expect(res.body.dialerSettings).toMatchObject({ answerRate: 0.9 });
+    });
+    expect(patched).toEqual({ ...steady, version: steady.version + 1 });
+  });
+
+  it("follows a list's contact rate changed through POST /__sandbox/directory, from then on", async () => {
+    let beforeChange: CampaignStats | undefined;
+    const after = await observe(0.35, undefined, async (s, token, id) => {
+      const res = await call(s, 'GET', `/api/v2/outbound/campaigns/${id}/stats`, { token });
+      beforeChange = campaignStatsSchema.parse(res.body);
+      const changed = await call(s, 'POST', '/__sandbox/directory', {
+        body: { targetLists: [{ id: createBody().targetListId, name: 'Spring renewals', contactRate: 0.1 }] },
+      });
+      expect(changed.status).toBe(200);
+    });
+    const b = beforeChange!;
+    expect(Math.abs(ratio(b) - 0.35)).toBeLessThan(0.04);
+    const later = (after.answeredCalls - b.answeredCalls) / (after.totalCalls - b.totalCalls);
+    expect(Math.abs(later - 0.1)).toBeLessThan(0.02);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isWithinCallTimes } from '../../src/sandbox/call-windows.js';
 import { CampaignDialers, type DialerModel } from '../../src/sandbox/campaign-dialers.js';
 import { CampaignStore, diffCampaigns, parseCreateBody } from '../../src/sandbox/campaign-store.js';
+import { Directory, SANDBOX_STALE_LIST_ID } from '../../src/sandbox/directory.js';
 import { SandboxHttpError } from '../../src/sandbox/errors.js';
 import { FaultInjector } from '../../src/sandbox/faults.js';
 import { IdempotencyStore } from '../../src/sandbox/idempotency.js';
@@ -186,7 +187,14 @@ describe('CampaignDialers', () => {
     const simTime = new SimulatedTime(clock, 60);
     const calls: Call[] = [];
     const created: DialerSimulationOptions[] = [];
-    const dialers = new CampaignDialers(store, simTime, recordingFactory(calls, created), 42, silentLogger);
+    const dialers = new CampaignDialers(
+      store,
+      simTime,
+      recordingFactory(calls, created),
+      42,
+      silentLogger,
+      new Directory(),
+    );
 
     const campaign = store.create(parseCreateBody(createBody()), 'x', 'tenant-x');
     expect(dialers.stats(campaign)).toMatchObject({ totalCalls: 0, agentUtilization: 0, status: 'draft' });
@@ -220,5 +228,50 @@ describe('CampaignDialers', () => {
     const stats = dialers.stats(store.get(campaign.id));
     expect(stats).toMatchObject({ totalCalls: 10, agentUtilization: 100, status: 'paused', version: 5 });
     expect(created).toHaveLength(1);
+  });
+
+  it("answers at the target list's contact rate: the declared answerRate is only the client's expectation", () => {
+    const clock = new ManualClock(Date.parse('2026-12-02T15:00:00Z'));
+    const store = new CampaignStore(clock);
+    const simTime = new SimulatedTime(clock, 60);
+    const calls: Call[] = [];
+    const created: DialerSimulationOptions[] = [];
+    const directory = new Directory();
+    const dialers = new CampaignDialers(
+      store,
+      simTime,
+      recordingFactory(calls, created),
+      42,
+      silentLogger,
+      directory,
+    );
+
+    const body = createBody({ targetListId: SANDBOX_STALE_LIST_ID });
+    body.dialerSettings.answerRate = 0.6;
+    const campaign = store.create(parseCreateBody(body), 'x', 'tenant-x');
+    store.update(campaign.id, 1, { status: 'scheduled' }, 'x');
+    store.update(campaign.id, 2, { status: 'active' }, 'x');
+    expect(created).toHaveLength(1);
+    expect(created[0]?.answerProb).toBe(0.15);
+
+    // Declaring another rate reaches the resource, not the model.
+    calls.length = 0;
+    clock.advance(1000);
+    const patched = store.update(campaign.id, 3, { dialerSettings: { answerRate: 0.15 } }, 'x');
+    expect(patched.dialerSettings.answerRate).toBe(0.15);
+    expect(calls.map(([name]) => name)).toEqual(['advanceTo', 'setDialing']);
+
+    // The list's own rate changing (the directory rewritten) does reach it, from that instant on.
+    calls.length = 0;
+    clock.advance(1000);
+    directory.add({ targetLists: [{ id: SANDBOX_STALE_LIST_ID, name: 'Stale list', contactRate: 0.1 }] });
+    dialers.followDirectory();
+    expect(calls).toEqual([
+      ['advanceTo', Date.parse('2026-12-02T15:00:00Z') + 120_000, true],
+      ['setAnswerProb', 0.1],
+    ]);
+    calls.length = 0;
+    dialers.followDirectory(); // nothing changed since
+    expect(calls).toEqual([]);
   });
 });

@@ -12,7 +12,7 @@ export { callRateForDialRatio, dialRatioFor, DEFAULT_MAX_DIAL_RATIO } from './di
 export interface DialerSimulationOptions {
   /** Agents staffed on the campaign (the campaign's agentCapacity). */
   agents: number;
-  /** Probability that a dial reaches a live person (0..1). */
+  /** Probability that a dial reaches a live person (0..1): in the sandbox, the target list's contact rate. */
   answerProb: number;
   seed: number;
   /** The campaign's callRate (0.1..1.0); see dialRatioFor for how it becomes a dial ratio. */

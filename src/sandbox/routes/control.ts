@@ -34,7 +34,16 @@ const faultsBody = z
 const directoryBody = z
   .object({
     targetLists: z
-      .array(z.object({ id: z.uuid(), name: z.string().min(1).max(200) }).strict())
+      .array(
+        z
+          .object({
+            id: z.uuid(),
+            name: z.string().min(1).max(200),
+            /** The list's true contact rate (docs/sandbox.md); absent = DEFAULT_CONTACT_RATE. */
+            contactRate: z.number().min(0).max(1).optional(),
+          })
+          .strict(),
+      )
       .max(1000)
       .optional(),
     skillGroups: z
@@ -205,6 +214,8 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
       scope.get('/directory', async () => state.directory.snapshot());
       scope.post('/directory', async (request) => {
         state.directory.add(parse(directoryBody, request.body));
+        // A list's new contact rate reaches the campaigns dialing it from now on.
+        state.dialers.followDirectory();
         return state.directory.snapshot();
       });
 
