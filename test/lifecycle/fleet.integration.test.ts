@@ -117,7 +117,8 @@ describe('fleet: 20 concurrent commands on one campaign from 3 worker processes'
 
     // Every name was written exactly once, each on its own version, in the order they were accepted.
     const history = [];
-    for await (const page of h.ctx.cxone.history(campaign.id, { pageSize: 100 })) history.push(...page.records);
+    for await (const page of h.ctx.cxone.history(campaign.id, { pageSize: 100 }))
+      history.push(...page.records);
     const written = history
       .filter((r) => r.changes['name'])
       .sort((a, b) => a.version - b.version)
