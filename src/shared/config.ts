@@ -38,6 +38,37 @@ const REDIS_DB_PATH = /^\/?\d*$/;
 const HOSTNAME =
   /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
+function hasCredentials(url: URL): boolean {
+  return url.username !== '' || url.password !== '';
+}
+
+/** Canonical, padded standard base64 (what Standard Webhooks receivers decode a secret with). */
+const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** The Standard Webhooks spec recommends secrets of 24 to 64 random bytes. */
+export const WEBHOOK_SECRET_MIN_BYTES = 24;
+
+/**
+ * What is wrong with a WEBHOOK_SECRET, or undefined when nothing is: `whsec_` and the key in
+ * canonical padded standard base64, at least 24 bytes once decoded. A looser check let through
+ * `whsec_================` (an empty key) and secrets that receivers' base64 decoders read differently.
+ */
+export function webhookSecretProblem(secret: string): string | undefined {
+  const shape = 'must look like whsec_<base64 of at least 24 random bytes>';
+  if (!secret.startsWith('whsec_')) return `${shape}; it does not start with whsec_`;
+  const encoded = secret.slice('whsec_'.length);
+  if (!STANDARD_BASE64.test(encoded)) {
+    return `${shape}; the part after whsec_ is not padded standard base64 (A-Z a-z 0-9 + /, length a multiple of 4, = only at the end)`;
+  }
+  const key = Buffer.from(encoded, 'base64');
+  if (key.toString('base64') !== encoded) {
+    return `${shape}; the part after whsec_ is not canonical base64 (its last character carries stray bits)`;
+  }
+  if (key.length < WEBHOOK_SECRET_MIN_BYTES) {
+    return `${shape}; it decodes to ${key.length} bytes (openssl rand -base64 32 makes a good one)`;
+  }
+  return undefined;
+}
+
 export const envSchema = z
   .object({
     REDIS_URL: z
@@ -72,10 +103,25 @@ export const envSchema = z
     SANDBOX_ADMIN_TOKEN: headerToken.optional(),
     /** Worker role only: serve /metrics, /healthz and /readyz on this port (unset = no HTTP in workers). */
     METRICS_PORT: numberVar(port.optional()),
-    WEBHOOK_URL: optionalUrl,
+    /**
+     * No user name or password: Node's fetch refuses a URL with credentials, so such a URL could
+     * never deliver, and its password would be copied into every failure record. A receiver that
+     * wants a shared secret checks the signature (WEBHOOK_SECRET) instead.
+     */
+    WEBHOOK_URL: optionalUrl.refine(
+      (url) => url === undefined || !URL.canParse(url) || !hasCredentials(new URL(url)),
+      {
+        message:
+          'must not carry a user name or password (user:pass@host): deliveries cannot send them; ' +
+          'receivers authenticate deliveries by their signature (WEBHOOK_SECRET)',
+      },
+    ),
     WEBHOOK_SECRET: z
       .string()
-      .regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'must look like whsec_<base64>')
+      .superRefine((secret, ctx) => {
+        const problem = webhookSecretProblem(secret);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
       .optional(),
     /**
      * Also deliver every appended audit record as an `audit.record.appended` event (needs WEBHOOK_URL).

@@ -81,6 +81,67 @@ describe('loadConfig', () => {
     expect(ok.webhook?.url).toBe('http://127.0.0.1:9/hook');
   });
 
+  it('refuses a WEBHOOK_URL with a user name or password, naming it and never echoing the password', () => {
+    const problems = (env: NodeJS.ProcessEnv): string[] => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+      return [];
+    };
+    const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    const found = problems({
+      WEBHOOK_URL: 'https://hook:hunter2@receiver.example.test/in',
+      WEBHOOK_SECRET: secret,
+    });
+    expect(found).toEqual([expect.stringMatching(/^WEBHOOK_URL: must not carry a user name or password/)]);
+    expect(found.join('\n')).not.toContain('hunter2');
+    expect(
+      problems({ WEBHOOK_URL: 'https://token@receiver.example.test/in', WEBHOOK_SECRET: secret }),
+    ).toEqual([expect.stringMatching(/^WEBHOOK_URL: must not carry a user name or password/)]);
+    expect(
+      loadConfig({ WEBHOOK_URL: 'https://receiver.example.test/in', WEBHOOK_SECRET: secret }).webhook,
+    ).toEqual({
+      url: 'https://receiver.example.test/in',
+      secret,
+    });
+  });
+
+  it('refuses a WEBHOOK_SECRET that is not whsec_ and canonical padded base64 of at least 24 bytes', () => {
+    const url = 'http://127.0.0.1:9/hook';
+    const problem = (secret: string): string | undefined => {
+      try {
+        loadConfig({ WEBHOOK_URL: url, WEBHOOK_SECRET: secret });
+      } catch (err) {
+        return (err as ConfigError).problems.join('\n');
+      }
+      return undefined;
+    };
+    for (const [secret, why] of [
+      ['whsec_================', /not padded standard base64/],
+      ['whsec_abc=defghijklmnopqrs', /not padded standard base64/],
+      ['whsec_AAAAAAAAAAAAAAAAA', /not padded standard base64/],
+      ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw-_', /not padded standard base64/],
+      ['whsec_c2VjcmV0LWtleS0xMjM0NTY=', /decodes to 17 bytes/],
+      ['whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB', undefined],
+      // A last character with stray low bits: receivers' decoders disagree on what key it means.
+      ['whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=', /not canonical base64/],
+      ['plain', /does not start with whsec_/],
+    ] as const) {
+      const found = problem(secret);
+      if (why === undefined) {
+        expect(found, secret).toBeUndefined();
+        continue;
+      }
+      expect(found, secret).toMatch(/^WEBHOOK_SECRET: must look like whsec_/);
+      expect(found, secret).toMatch(why);
+      expect(found, secret).not.toContain(secret);
+    }
+    // openssl rand -base64 32
+    expect(problem(`whsec_${Buffer.alloc(32, 7).toString('base64')}`)).toBeUndefined();
+  });
+
   it('reads WEBHOOK_AUDIT_RECORDS as a boolean, off by default, and names it when it is not one', () => {
     expect(loadConfig({}).webhookAuditRecords).toBe(false);
     expect(loadConfig({ WEBHOOK_AUDIT_RECORDS: 'true' }).webhookAuditRecords).toBe(true);

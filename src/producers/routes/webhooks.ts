@@ -8,6 +8,7 @@ import {
   replayDeadLetters,
   replayEvent,
 } from '../../shared/webhooks/store.js';
+import { redactUrlCredentials } from '../../shared/webhooks/deliver.js';
 import { callerActor } from '../auth.js';
 import { ApiError, parseOrThrow } from '../errors.js';
 
@@ -93,9 +94,11 @@ export async function registerWebhookRoutes(app: FastifyInstance, ctx: AppContex
     };
   });
 
+  // Configuration refuses a WEBHOOK_URL with credentials; should one get through anyway, it is never shown.
   app.get('/admin/webhooks/destination', async () => {
     if (!ctx.config.webhook) return { configured: false };
-    return { configured: true, ...(await getDestinationState(deps, ctx.config.webhook.url)) };
+    const state = await getDestinationState(deps, ctx.config.webhook.url);
+    return { configured: true, ...state, url: redactUrlCredentials(state.url) };
   });
 
   app.post('/admin/webhooks/destination/enable', async (request) => {
@@ -105,6 +108,6 @@ export async function registerWebhookRoutes(app: FastifyInstance, ctx: AppContex
       { actor: callerActor(request), wasDisabledAt: before.disabledAt ?? null },
       'webhook destination re-enabled by an operator',
     );
-    return { configured: true, url, enabled: true, wasEnabled: before.enabled };
+    return { configured: true, url: redactUrlCredentials(url), enabled: true, wasEnabled: before.enabled };
   });
 }

@@ -28,13 +28,15 @@ export async function deliverOnce(input: {
   timeoutMs?: number;
 }): Promise<DeliveryAttempt> {
   const started = Date.now();
-  const headers = signWebhook({
-    secret: input.secret,
-    id: input.eventId,
-    timestampSeconds: Math.floor(input.nowMs / 1000),
-    body: input.body,
-  });
   try {
+    // Inside the try: a secret that cannot sign (config validation should have refused it) is a failed
+    // attempt like any other, never an exception the worker did not expect.
+    const headers = signWebhook({
+      secret: input.secret,
+      id: input.eventId,
+      timestampSeconds: Math.floor(input.nowMs / 1000),
+      body: input.body,
+    });
     const res = await fetch(input.url, {
       method: 'POST',
       headers: { ...headers, 'content-type': 'application/json', 'user-agent': USER_AGENT },
@@ -75,11 +77,20 @@ async function readExcerpt(res: Response): Promise<string> {
   return Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8');
 }
 
-function describeNetworkError(err: unknown): string {
+/**
+ * Why no response arrived, short and safe to store: this text lands in the event's `lastError`, the
+ * dead letter, log lines and the hash-chained audit trail, so any URL credentials in it are masked.
+ */
+export function describeNetworkError(err: unknown): string {
   if (err instanceof Error) {
     if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'timeout';
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    return cause?.code ?? cause?.message ?? err.message;
+    return redactUrlCredentials(cause?.code ?? cause?.message ?? err.message);
   }
-  return String(err);
+  return redactUrlCredentials(String(err));
+}
+
+/** `scheme://user:pass@host` anywhere in a text, the user information replaced by `***`. */
+export function redactUrlCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#]*@/gi, '$1***@');
 }
