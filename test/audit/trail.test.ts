@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { ManualClock } from '../../src/shared/clock.js';
@@ -5,7 +6,12 @@ import { createKeys, type Keys } from '../../src/shared/keys.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { hashRecord, sealRecord } from '../../src/shared/audit/canonical.js';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
-import { createAuditTrail, InvalidCursorError, type AuditTrailStore } from '../../src/shared/audit/trail.js';
+import {
+  AuditAppendError,
+  createAuditTrail,
+  InvalidCursorError,
+  type AuditTrailStore,
+} from '../../src/shared/audit/trail.js';
 import { describeVerification } from '../../src/cli/audit.js';
 import type { AuditInput } from '../../src/shared/audit/types.js';
 import { connect, deletePrefix, testPrefix } from './redis-helpers.js';
@@ -170,7 +176,9 @@ describe('audit trail', () => {
     }
     expect(await trail.verify('c-loops')).toMatchObject({ ok: true, checked: 2000 });
     // Nobody is left queued once everyone got through.
-    expect(await redis.exists(keys.custom('audit-waiting', 'c-loops'))).toBe(0);
+    expect(
+      await redis.exists(keys.custom('audit-queue', 'c-loops'), keys.custom('audit-queue-seen', 'c-loops')),
+    ).toBe(0);
   });
 
   it('builds on the real head when another process appended since this one last did', async () => {
@@ -368,6 +376,169 @@ describe('audit trail', () => {
       total++;
     }
     expect(total).toBe(Number(await redis.xlen(keys.auditStream())));
+  });
+});
+
+/**
+ * A writer on its own connection whose first reply from the append script is held back until
+ * `release()` (never, for a writer that crashed): it has lost a race and joined the chain's queue,
+ * and does not come back meanwhile.
+ */
+function heldWriter() {
+  const conn = connect();
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let joined!: (auditId: string) => void;
+  const queuedAs = new Promise<string>((resolve) => (joined = resolve));
+  let replies = 0;
+  interceptScripts(conn, async (reply, args) => {
+    if (replies++ > 0) return;
+    expect((reply as string[])[0]).toBe('conflict');
+    joined(String(args.find((a) => typeof a === 'string' && a.startsWith('aud_'))));
+    await released;
+  });
+  return { conn, release, queuedAs, trail: createAuditTrail({ redis: conn, keys, logger: silentLogger }) };
+}
+
+/** Lets `onReply` see (and hold back) every reply of a script run on `conn`; returns the count so far. */
+function interceptScripts(
+  conn: Redis,
+  onReply: (reply: unknown, args: unknown[]) => void | Promise<void>,
+): () => number {
+  let calls = 0;
+  const target = conn as unknown as Record<'evalsha' | 'eval', (...args: unknown[]) => Promise<unknown>>;
+  for (const name of ['evalsha', 'eval'] as const) {
+    const original = target[name].bind(conn);
+    target[name] = async (...args: unknown[]) => {
+      const reply = await original(...args);
+      calls++;
+      await onReply(reply, args);
+      return reply;
+    };
+  }
+  return () => calls;
+}
+
+const queueKeys = (campaignId: string) => [
+  keys.custom('audit-queue', campaignId),
+  keys.custom('audit-queue-seen', campaignId),
+];
+
+describe('appending in turn', () => {
+  /**
+   * Appends `winner`'s next record while `held` waits in the queue, releasing `held` once the winner
+   * has called the script `polls` times or finished. Keeps `held` alive meanwhile, as its process would.
+   */
+  async function comeBackWhileHeld(
+    campaignId: string,
+    polls: number,
+  ): Promise<{ polled: number; finishedFirst: boolean }> {
+    const winnerConn = connect();
+    const held = heldWriter();
+    try {
+      const calls = interceptScripts(winnerConn, () => {});
+      const winner = createAuditTrail({ redis: winnerConn, keys, logger: silentLogger });
+      await winner.append(input(campaignId, 1));
+      // The held writer's guess of the head (none) is stale: it loses, and waits in the queue.
+      const waiting = held.trail.append(input(campaignId, 2));
+      const heldId = await held.queuedAs;
+      const before = calls();
+      let finished = false;
+      // The winner comes back at once with its next record, built on the head it has just written.
+      const again = winner.append(input(campaignId, 3)).finally(() => (finished = true));
+      let refreshed = 0;
+      while (!finished && calls() - before < polls) {
+        if (Date.now() - refreshed > 200) {
+          const [s, us] = await redis.time();
+          await redis.zadd(
+            queueKeys(campaignId)[1]!,
+            Number(s) * 1000 + Math.floor(Number(us) / 1000),
+            heldId,
+          );
+          refreshed = Date.now();
+        }
+        await sleep(1);
+      }
+      const result = { polled: calls() - before, finishedFirst: finished };
+      held.release();
+      await Promise.all([waiting, again]);
+      return result;
+    } finally {
+      winnerConn.disconnect();
+      held.conn.disconnect();
+    }
+  }
+
+  it('serves a writer that lost a race before one that has just won and comes back', async () => {
+    const outcome = await comeBackWhileHeld('c-fifo', 10);
+    // Before the queue, the winner's second attempt overtook the writer that had been waiting.
+    expect(outcome.finishedFirst).toBe(false);
+    expect((await trail.list('c-fifo')).map((r) => r.details.n)).toEqual([1, 2, 3]);
+    expect(await trail.verify('c-fifo')).toMatchObject({ ok: true, checked: 3 });
+    expect(await redis.exists(...queueKeys('c-fifo'))).toBe(0);
+  });
+
+  it('does not count waiting its turn toward the attempts after which an append gives up', async () => {
+    // More polls than the 200 lost races an append survives: all of them spent waiting.
+    const outcome = await comeBackWhileHeld('c-patient', 250);
+    expect(outcome).toMatchObject({ finishedFirst: false });
+    expect(outcome.polled).toBeGreaterThanOrEqual(250);
+    expect((await trail.list('c-patient')).map((r) => r.details.n)).toEqual([1, 2, 3]);
+    expect(await redis.exists(...queueKeys('c-patient'))).toBe(0);
+  });
+
+  it('lets others past a waiter that crashed once its liveness runs out (2 s)', async () => {
+    const crashed = heldWriter();
+    try {
+      await trail.append(input('c-crashed', 1));
+      void crashed.trail.append(input('c-crashed', 2));
+      await crashed.queuedAs;
+      const started = Date.now();
+      await trail.append(input('c-crashed', 3));
+      const waited = Date.now() - started;
+      // Held for the crashed writer's place until then, and not much longer.
+      expect(waited).toBeGreaterThanOrEqual(1_500);
+      expect(waited).toBeLessThan(5_000);
+    } finally {
+      crashed.conn.disconnect();
+    }
+    expect((await trail.list('c-crashed')).map((r) => r.details.n)).toEqual([1, 3]);
+    expect(await redis.exists(...queueKeys('c-crashed'))).toBe(0);
+  });
+
+  it('is not held by a queued writer whose liveness entry is missing', async () => {
+    // As if memory pressure had evicted one of the two keys and not the other.
+    await redis.zadd(queueKeys('c-orphan')[0]!, 1, 'aud_orphan');
+    const started = Date.now();
+    await trail.append(input('c-orphan', 1));
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(await redis.exists(...queueKeys('c-orphan'))).toBe(0);
+  });
+
+  it('gives up after its time limit with an AuditAppendError, and leaves the queue', async () => {
+    const held = heldWriter();
+    const impatient = createAuditTrail({ redis, keys, logger: silentLogger, appendTimeoutMs: 300 });
+    try {
+      await trail.append(input('c-timeout', 1));
+      const waiting = held.trail.append(input('c-timeout', 2));
+      const heldId = await held.queuedAs;
+      const failure = await impatient.append(input('c-timeout', 3)).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(failure).toBeInstanceOf(AuditAppendError);
+      expect(failure).toMatchObject({ campaignId: 'c-timeout', attempt: 0 });
+      expect((failure as AuditAppendError).elapsedMs).toBeGreaterThanOrEqual(300);
+      expect((failure as AuditAppendError).message).toMatch(/c-timeout.*not appended within 300 ms/);
+      // Out of the queue at once: only the held writer is left in it.
+      expect(await redis.zrange(queueKeys('c-timeout')[0]!, '0', '-1')).toEqual([heldId]);
+      held.release();
+      await waiting;
+    } finally {
+      held.conn.disconnect();
+    }
+    expect((await trail.list('c-timeout')).map((r) => r.details.n)).toEqual([1, 2]);
+    expect(await redis.exists(...queueKeys('c-timeout'))).toBe(0);
   });
 });
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from '../clock.js';
 import type { AppContext } from '../context.js';
@@ -21,12 +22,32 @@ import type { AuditInput, AuditRecord, AuditTrail } from './types.js';
  * was built on; otherwise it returns the new head and Node rebuilds. That keeps the chain linear
  * across any number of processes without a lock that a crashed worker could leave behind, and
  * without WATCH, which is per-connection state and breaks on the shared connection every module uses.
- * Writers that lost a race are served before new records (see APPEND_SCRIPT), so none starves.
+ * Writers that lost a race queue up per chain and are served in the order they joined (see
+ * APPEND_SCRIPT), so none starves.
  */
 
 export const AUDIT_PAGE_MAX = 500;
 export const AUDIT_PAGE_DEFAULT = 50;
+/**
+ * Races a writer may lose when it is its turn before it gives up. Waiting its turn in the queue does
+ * not count: only a reply that the chain moved on while the writer was at the front (or nobody was
+ * queued) does, which happens about once per turn.
+ */
 const CAS_MAX_ATTEMPTS = 200;
+/** How long one append may take, waiting in the queue included, before it gives up (a wedged chain). */
+const APPEND_TIMEOUT_MS = 30_000;
+/** The longest pause between two polls of a queued writer. */
+const QUEUE_POLL_MAX_MS = 5;
+
+/**
+ * Between two polls of a writer `rank` places behind the front: the next in line only yields to the
+ * event loop, since the chain waits for it as soon as the front's record is in; writers further back
+ * poll less often, so a long queue does not load Redis with polls that cannot succeed.
+ */
+async function pollPause(rank: number): Promise<void> {
+  if (rank <= 1) await new Promise<void>((resolve) => setImmediate(resolve));
+  else await sleep(Math.min(rank - 1, QUEUE_POLL_MAX_MS));
+}
 /** Chain heads remembered per process (campaigns this process appended to recently). */
 const KNOWN_HEADS_MAX = 10_000;
 const SCAN_BATCH = 500;
@@ -160,7 +181,10 @@ export class AuditAppendError extends Error {
   constructor(
     message: string,
     readonly campaignId: string,
+    /** Races lost when it was this writer's turn (waiting in the queue is not counted). */
     readonly attempt: number,
+    /** Milliseconds the append ran for, queueing included. */
+    readonly elapsedMs = 0,
   ) {
     super(message);
     this.name = 'AuditAppendError';
@@ -168,40 +192,86 @@ export class AuditAppendError extends Error {
 }
 
 /**
- * How long a writer that lost a race stays queued for a chain without trying again (it crashed, or
- * gave up): until then, first attempts on that chain queue up behind it, at the cost of one round trip.
+ * How long a queued writer stays in the queue without calling again before it counts as gone
+ * (crashed, or gave up without leaving): a crashed writer at the front holds the chain this long.
+ * It is also how long the queue's keys outlive the last call that touched them.
  */
-const WAITING_TTL_MS = 2_000;
+const QUEUE_LIVENESS_MS = 2_000;
 
-// KEYS: head, stream, index, dedupe, campaigns, waiting (writers queued for this chain)
-// ARGV: expectedPrevHash, newHash, recordJson, campaignId, dedupeKey ('' = none), auditId,
-//       '1' on a record's first attempt
+// KEYS: head, stream, index, dedupe, campaigns, queue (ZSET auditId -> ticket, the join order),
+//       seen (ZSET auditId -> Redis time in ms of that writer's last call)
+// ARGV: expectedPrevHash, newHash, recordJson, campaignId, dedupeKey ('' = none), auditId
+// Replies: {'ok', streamId} | {'dup', streamId} | {'conflict', head}: the chain moved on, rebuild
+//          and call again at once | {'wait', head, rank}: writers ahead in the queue, call again soon
 //
 // Fairness: a writer appending in a loop gets each success's reply first and so sends its next record
-// first; on the head it has just written, that record would win every race, and the others would lose
-// until they gave up (their records lost). So a writer that loses joins the chain's waiting set, and a
-// first attempt finding writers waiting queues up behind them instead of overtaking: the chain goes to
-// the writers already waiting, one per round, in the order they come back.
+// first; on the head it has just written, that record would win every race. So a writer that loses
+// joins the chain's queue, and while anyone is queued only the front may append: everyone else,
+// including a writer coming back with its next record, joins at the back and waits its turn. Since
+// nobody else can move the head meanwhile, the front loses at most once per turn (to the record
+// before it). Tickets count up from the last one queued, so the order does not depend on clocks;
+// liveness uses Redis's own clock, one clock for every process. Nobody queued (the usual case):
+// one EXISTS on top of the compare-and-set, no clock, no queue writes.
 const APPEND_SCRIPT = `
+local me = ARGV[6]
 if ARGV[5] ~= '' then
   local existing = redis.call('HGET', KEYS[4], ARGV[5])
   if existing then
-    redis.call('SREM', KEYS[6], ARGV[6])
+    if redis.call('ZREM', KEYS[6], me) == 1 then redis.call('ZREM', KEYS[7], me) end
     return {'dup', existing}
   end
 end
 local head = redis.call('GET', KEYS[1]) or ''
-if head ~= ARGV[1] or (ARGV[7] == '1' and redis.call('SCARD', KEYS[6]) > 0) then
-  redis.call('SADD', KEYS[6], ARGV[6])
-  redis.call('PEXPIRE', KEYS[6], ${WAITING_TTL_MS})
+local queued = false
+local now
+local function clock()
+  if not now then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return now
+end
+local function stay()
+  if not queued then
+    local last = redis.call('ZRANGE', KEYS[6], -1, -1, 'WITHSCORES')
+    redis.call('ZADD', KEYS[6], (tonumber(last[2]) or 0) + 1, me)
+  end
+  redis.call('ZADD', KEYS[7], clock(), me)
+  redis.call('PEXPIRE', KEYS[6], ${QUEUE_LIVENESS_MS})
+  redis.call('PEXPIRE', KEYS[7], ${QUEUE_LIVENESS_MS})
+end
+if redis.call('EXISTS', KEYS[6]) == 1 then
+  local cutoff = clock() - ${QUEUE_LIVENESS_MS}
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', cutoff)
+  if #gone > 0 then
+    for _, m in ipairs(gone) do redis.call('ZREM', KEYS[6], m) end
+    redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', cutoff)
+  end
+  queued = redis.call('ZSCORE', KEYS[6], me) ~= false
+  local front = redis.call('ZRANGE', KEYS[6], 0, 0)[1]
+  -- A front with no liveness entry (one key evicted without the other) would hold the chain forever.
+  while front and front ~= me and not redis.call('ZSCORE', KEYS[7], front) do
+    redis.call('ZREM', KEYS[6], front)
+    front = redis.call('ZRANGE', KEYS[6], 0, 0)[1]
+  end
+  if front and front ~= me then
+    stay()
+    return {'wait', head, redis.call('ZRANK', KEYS[6], me)}
+  end
+end
+if head ~= ARGV[1] then
+  stay()
   return {'conflict', head}
 end
 local id = redis.call('XADD', KEYS[2], '*', 'c', ARGV[4], 'r', ARGV[3])
-redis.call('XADD', KEYS[3], id, 'a', ARGV[6])
+redis.call('XADD', KEYS[3], id, 'a', me)
 redis.call('SET', KEYS[1], ARGV[2])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], ARGV[5], id) end
 redis.call('SADD', KEYS[5], ARGV[4])
-if ARGV[7] ~= '1' then redis.call('SREM', KEYS[6], ARGV[6]) end
+if queued then
+  redis.call('ZREM', KEYS[6], me)
+  redis.call('ZREM', KEYS[7], me)
+end
 return {'ok', id}
 `;
 
@@ -218,6 +288,11 @@ export interface AuditTrailOptions {
    * the append still succeeds. Unset (the default), appending does nothing more.
    */
   onAppended?: ((record: AuditRecord) => Promise<void>) | undefined;
+  /**
+   * How long one append may take, waiting its turn included, before it fails with AuditAppendError
+   * (default 30 s). Bounds a worker's wait on a chain that does not move; not the Redis command timeout.
+   */
+  appendTimeoutMs?: number;
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -243,7 +318,17 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
   const campaignsKey = keys.custom('audit-campaigns');
   const anchorsKey = keys.custom('audit-anchor');
   const dedupeKey = (campaignId: string) => keys.custom('audit-dedupe', campaignId);
-  const waitingKey = (campaignId: string) => keys.custom('audit-waiting', campaignId);
+  const appendTimeoutMs = opts.appendTimeoutMs ?? APPEND_TIMEOUT_MS;
+  const queueKey = (campaignId: string) => keys.custom('audit-queue', campaignId);
+  const queueSeenKey = (campaignId: string) => keys.custom('audit-queue-seen', campaignId);
+  /** Takes a writer that gives up out of the queue at once rather than after the liveness timeout. */
+  async function leaveQueue(campaignId: string, auditId: string): Promise<void> {
+    try {
+      await redis.multi().zrem(queueKey(campaignId), auditId).zrem(queueSeenKey(campaignId), auditId).exec();
+    } catch (err) {
+      logger.debug({ err, campaignId, auditId }, 'audit append gave up; its queue place expires on its own');
+    }
+  }
   /**
    * The head this process last saw for a campaign: the first attempt is built on it (or on the empty
    * head of a new chain) instead of reading the head first. Only a guess — the append script still
@@ -293,7 +378,21 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       dedupeKey: input.dedupeKey,
       details: input.details ?? {},
     });
-    for (let attempt = 1; attempt <= CAS_MAX_ATTEMPTS; attempt++) {
+    const started = performance.now();
+    // Races lost when it was this writer's turn; waiting behind others in the queue is not one.
+    let lost = 0;
+    let queued = false;
+    const giveUp = async (why: string): Promise<never> => {
+      const elapsedMs = Math.round(performance.now() - started);
+      if (queued) await leaveQueue(campaignId, auditId);
+      throw new AuditAppendError(
+        `could not append to the audit chain of campaign ${campaignId}: ${why} (${lost} races lost at its turn, ${elapsedMs} ms)`,
+        campaignId,
+        lost,
+        elapsedMs,
+      );
+    };
+    for (;;) {
       // Taken per attempt so that a record rebuilt after losing a race is not older than its predecessor.
       const timestamp = new Date(clock.now()).toISOString();
       const sealed = sealRecord(
@@ -305,24 +404,33 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
           timestamp,
         }),
       );
-      const [outcome, value] = (await evalScript(
-        redis,
-        APPEND_SCRIPT,
-        6,
-        keys.auditChainHead(campaignId),
-        keys.auditStream(),
-        keys.auditCampaignIndex(campaignId),
-        dedupeKey(campaignId),
-        campaignsKey,
-        waitingKey(campaignId),
-        prevHash,
-        sealed.hash,
-        sealed.json,
-        campaignId,
-        input.dedupeKey ?? '',
-        auditId,
-        attempt === 1 ? '1' : '0',
-      )) as [string, string];
+      let reply: [outcome: string, value: string, rank?: number];
+      try {
+        reply = (await evalScript(
+          redis,
+          APPEND_SCRIPT,
+          7,
+          keys.auditChainHead(campaignId),
+          keys.auditStream(),
+          keys.auditCampaignIndex(campaignId),
+          dedupeKey(campaignId),
+          campaignsKey,
+          queueKey(campaignId),
+          queueSeenKey(campaignId),
+          prevHash,
+          sealed.hash,
+          sealed.json,
+          campaignId,
+          input.dedupeKey ?? '',
+          auditId,
+        )) as typeof reply;
+      } catch (err) {
+        // Out of the queue now rather than holding the chain until the liveness timeout; not awaited,
+        // since Redis failing may be why this append failed.
+        if (queued) void leaveQueue(campaignId, auditId);
+        throw err;
+      }
+      const [outcome, value, rank] = reply;
       if (outcome === 'ok') {
         rememberHead(campaignId, sealed.hash);
         auditWrites.inc({ action: input.action });
@@ -360,14 +468,16 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         }
         return { record: existing ?? null, duplicate: true };
       }
-      // Another writer extended the chain (or our guess was stale): rebuild on the head it wrote.
+      // 'conflict' or 'wait': either way this writer is now queued, and rebuilds on the head seen.
+      queued = true;
       prevHash = value;
+      if (outcome === 'conflict' && ++lost >= CAS_MAX_ATTEMPTS) await giveUp('heavy contention');
+      if (performance.now() - started >= appendTimeoutMs) {
+        await giveUp(`not appended within ${appendTimeoutMs} ms`);
+      }
+      // Writers further back poll less often: only the next in line needs to notice the turn at once.
+      if (outcome === 'wait') await pollPause(rank ?? 1);
     }
-    throw new AuditAppendError(
-      `could not append to the audit chain of campaign ${campaignId} after ${CAS_MAX_ATTEMPTS} attempts (heavy contention)`,
-      campaignId,
-      CAS_MAX_ATTEMPTS,
-    );
   }
 
   async function page(
