@@ -9,6 +9,7 @@ import { auditOrLog } from '../shared/side-records.js';
 import {
   DEFAULT_DELIVERY_TIMEOUT_MS,
   deliverOnce,
+  redactUrlCredentials,
   type DeliveryAttempt,
 } from '../shared/webhooks/deliver.js';
 import { classifyDelivery } from '../shared/webhooks/outcome.js';
@@ -18,7 +19,9 @@ import {
   retryDelayMs,
 } from '../shared/webhooks/schedule.js';
 import {
+  countSend,
   deadLetter,
+  deadLetterUndecided,
   disableDestination,
   loadDeliveryContext,
   markDelivered,
@@ -56,6 +59,17 @@ export class WebhookRetryError extends Error {
   ) {
     super(message);
     this.name = 'WebhookRetryError';
+  }
+}
+
+/**
+ * The run's outcome is already recorded (dead-lettered, or the event is no longer stored): BullMQ
+ * fails the job without retrying, and the worker's `failed` fallback leaves it alone.
+ */
+export class WebhookSettledError extends UnrecoverableError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WebhookSettledError';
   }
 }
 
@@ -131,7 +145,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       });
     }
     logger.warn({ ...letter, type: event.type, campaignId: event.campaignId }, 'webhook event dead-lettered');
-    throw new UnrecoverableError(
+    throw new WebhookSettledError(
       `webhook event ${event.id} dead-lettered (${reason}${attempt?.status ? `, HTTP ${attempt.status}` : ''}); ` +
         'fix the receiver, then POST /v1/webhooks/dead-letters/replay',
     );
@@ -148,7 +162,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     } = await loadDeliveryContext(deps, eventId, destination?.url);
     if (!event) {
       webhookOutcomes.inc({ outcome: 'missing' });
-      throw new UnrecoverableError(`webhook event ${eventId} is not stored (expired or never published)`);
+      throw new WebhookSettledError(`webhook event ${eventId} is not stored (expired or never published)`);
     }
     // A job can run again after it delivered (its worker died before acknowledging); the log says so.
     if (!replay && alreadyDelivered) {
@@ -158,6 +172,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     if (!destination) return toDeadLetters(job, event, 'no_destination', undefined, false);
     if (state && !state.enabled) return toDeadLetters(job, event, 'destination_disabled', undefined, false);
 
+    await countSend(deps, eventId, ctx.clock.now());
     const attempt = await deliverOnce({
       url: destination.url,
       secret: destination.secret,
@@ -169,7 +184,6 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     const verdict = classifyDelivery(attempt, ctx.clock.now());
     if (verdict.kind !== 'delivered') {
       await recordAttempt(deps, eventId, {
-        attempt: attemptNo,
         ...(attempt.status !== undefined ? { status: attempt.status } : {}),
         ...(attempt.error ? { error: attempt.error } : {}),
         nowMs: ctx.clock.now(),
@@ -187,7 +201,6 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       case 'delivered': {
         const first = await markDelivered(deps, eventId, {
           status: attempt.status!,
-          attempts: attemptNo,
           nowMs: ctx.clock.now(),
         });
         webhookOutcomes.inc({ outcome: first ? 'delivered' : 'redelivered' });
@@ -247,7 +260,82 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     }
   }
 
-  return new Worker(
+  /**
+   * Dead-letters a job's event as `exhausted` with `error`, unless it already has an outcome, and
+   * audits it like any other exhausted delivery. True when this call wrote the dead letter.
+   */
+  async function settleUndecided(job: Job, error: string, attempts: number): Promise<boolean> {
+    const parsed = webhookJobSchema.safeParse(job.data);
+    if (!parsed.success) return false;
+    const letter = {
+      eventId: parsed.data.eventId,
+      reason: 'exhausted' as const,
+      attempts,
+      at: new Date(ctx.clock.now()).toISOString(),
+      error: redactUrlCredentials(error),
+    };
+    const event = await deadLetterUndecided(deps, letter);
+    if (!event) return false;
+    if (event.type !== 'audit.record.appended') {
+      await auditOrLog(auditDeps, {
+        campaignId: event.campaignId || WEBHOOK_SYSTEM_AUDIT_ID,
+        action: 'webhook_failure',
+        actor: `worker:${QUEUES.webhook}`,
+        details: { eventType: event.type, ...letter },
+      });
+    }
+    logger.warn({ ...letter, type: event.type, campaignId: event.campaignId }, 'webhook event dead-lettered');
+    return true;
+  }
+
+  /** Errors whose run the fallback below must not count again: the processor already counted it. */
+  const counted = new WeakSet<Error>();
+
+  /**
+   * An error `handle` did not decide on (a Redis error, a bug): counted as `error`, retried on the
+   * schedule like a failed send, and on the last attempt dead-lettered instead of leaving the event
+   * `pending` with no job forever.
+   */
+  async function unexpected(job: Job, err: unknown): Promise<unknown> {
+    webhookOutcomes.inc({ outcome: 'error' });
+    const attemptNo = job.attemptsMade + 1;
+    const final = attemptNo >= (job.opts.attempts ?? 1);
+    const message = redactUrlCredentials(err instanceof Error ? err.message : String(err));
+    logger.error(
+      { jobId: job.id, attempt: attemptNo, error: message },
+      final
+        ? 'webhook delivery failed unexpectedly on its last attempt'
+        : 'webhook delivery failed unexpectedly; will retry',
+    );
+    if (err instanceof Error) counted.add(err);
+    if (!final) return err;
+    try {
+      if (await settleUndecided(job, message, attemptNo)) {
+        return new WebhookSettledError(
+          `webhook job ${job.id} dead-lettered after an unexpected error: ${message}`,
+        );
+      }
+    } catch (settleErr) {
+      // Redis is failing too: the `failed` fallback and the sweep try again.
+      logger.error({ jobId: job.id, err: settleErr }, 'could not dead-letter a failed webhook job');
+    }
+    return err;
+  }
+
+  /**
+   * The fallback for a job that failed for good without the processor settling its event: BullMQ's
+   * stall limit ("job stalled more than allowable limit", failed without running the processor), or
+   * a dead letter the processor could not write. Whatever is still undecided is dead-lettered.
+   */
+  async function onFailed(job: Job | undefined, err: Error): Promise<void> {
+    if (!job || err instanceof WebhookSettledError || err instanceof WebhookRetryError) return;
+    const state = await job.getState();
+    if (state !== 'failed' && state !== 'unknown') return;
+    if (!counted.has(err)) webhookOutcomes.inc({ outcome: 'error' });
+    await settleUndecided(job, redactUrlCredentials(err.message), job.attemptsMade);
+  }
+
+  const worker = new Worker(
     QUEUES.webhook,
     async (job) => {
       const end = jobDuration.startTimer({ queue: QUEUES.webhook });
@@ -256,8 +344,12 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
         end({ outcome: 'completed' });
         return result;
       } catch (err) {
-        end({ outcome: thrownOutcome(err) });
-        throw err;
+        const thrown =
+          err instanceof WebhookSettledError || err instanceof WebhookRetryError
+            ? err
+            : await unexpected(job, err);
+        end({ outcome: thrownOutcome(thrown) });
+        throw thrown;
       }
     },
     workerOptions(ctx, QUEUES.webhook, {
@@ -265,4 +357,10 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       settings: { backoffStrategy: webhookBackoffStrategy(opts) },
     }),
   );
+  worker.on('failed', (job, err) => {
+    onFailed(job, err).catch((fallbackErr: unknown) =>
+      logger.error({ jobId: job?.id, err: fallbackErr }, 'could not settle a failed webhook job'),
+    );
+  });
+  return worker;
 }

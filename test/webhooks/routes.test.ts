@@ -97,6 +97,40 @@ describe('webhook routes', () => {
     expect(after.json()).toMatchObject({ enabled: true });
   });
 
+  it('reads an empty ?limit= as not given, and still refuses a bad one', async () => {
+    const { app } = await setup(await new Receiver().start());
+    const empty = await app.inject({ method: 'GET', url: '/v1/webhooks/dead-letters?limit=' });
+    expect(empty.statusCode).toBe(200);
+    expect(empty.json()).toEqual({ total: 0, deadLetters: [] });
+    expect((await app.inject({ method: 'GET', url: '/v1/webhooks/dead-letters?limit=0' })).statusCode).toBe(
+      400,
+    );
+    expect((await app.inject({ method: 'GET', url: '/v1/webhooks/dead-letters?limit=x' })).statusCode).toBe(
+      400,
+    );
+  });
+
+  it('shows when a delivered event was delivered again by a replay, and counts each send', async () => {
+    const receiver = await new Receiver().start();
+    const { h, app } = await setup(receiver);
+    const e = await h.events.publish('campaign.state.changed', 'camp-re', { to: 'paused' });
+    await waitFor(async () => (await h.queue.getJob(e.id).then((j) => j?.getState())) === 'completed');
+    expect((await app.inject({ method: 'POST', url: `/v1/webhooks/${e.id}/replay` })).statusCode).toBe(202);
+    await waitFor(() => receiver.received.length === 2, 10_000, 'redelivery');
+    await waitFor(async () => (await h.redis.hget(h.keys.webhookEvent(e.id), 'redeliveredAt')) !== null);
+    const status = (await app.inject({ method: 'GET', url: `/v1/webhooks/events/${e.id}` })).json();
+    expect(status.delivery).toMatchObject({
+      state: 'delivered',
+      attempts: 2,
+      lastStatus: 200,
+      deliveredAt: expect.any(String),
+      redeliveredAt: expect.any(String),
+    });
+    expect(Date.parse(status.delivery.redeliveredAt)).toBeGreaterThanOrEqual(
+      Date.parse(status.delivery.deliveredAt),
+    );
+  });
+
   it('answers 409 to replays when no webhook destination is configured', async () => {
     const { app } = await setup(undefined);
     const res = await app.inject({ method: 'POST', url: '/v1/webhooks/dead-letters/replay' });

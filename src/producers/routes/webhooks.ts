@@ -15,7 +15,13 @@ import { ApiError, parseOrThrow } from '../errors.js';
 const eventParamsSchema = z.object({
   eventId: z.string().regex(/^evt_[A-Za-z0-9]{1,64}$/, 'must be an evt_… id'),
 });
-const listQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) });
+/** `?limit=` (empty) counts as not given, as on the audit routes. */
+const listQuerySchema = z.object({
+  limit: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce.number().int().min(1).max(1000).default(100),
+  ),
+});
 
 /**
  * Webhook operations: replaying one event or every dead letter (same id, same bytes), reading an
@@ -89,6 +95,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, ctx: AppContex
         ...(h.lastError ? { lastError: h.lastError } : {}),
         ...(h.lastAttemptAt ? { lastAttemptAt: h.lastAttemptAt } : {}),
         ...(h.deliveredAt ? { deliveredAt: h.deliveredAt } : {}),
+        ...(h.redeliveredAt ? { redeliveredAt: h.redeliveredAt } : {}),
         ...(h.deadLetter ? { deadLetter: JSON.parse(h.deadLetter) as unknown } : {}),
       },
     };

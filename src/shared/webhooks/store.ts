@@ -59,7 +59,7 @@ export interface WebhookStoreDeps {
 export async function markDelivered(
   deps: WebhookStoreDeps,
   eventId: string,
-  info: { status: number; attempts: number; nowMs: number },
+  info: { status: number; nowMs: number },
 ): Promise<boolean> {
   const { redis, keys } = deps;
   const at = new Date(info.nowMs).toISOString();
@@ -73,7 +73,6 @@ export async function markDelivered(
       lastStatus: String(info.status),
       lastError: '',
       lastAttemptAt: at,
-      attempts: String(info.attempts),
     })
     .exec();
   const added = results?.[0]?.[1] === 1;
@@ -100,6 +99,47 @@ export async function deadLetter(deps: WebhookStoreDeps, letter: DeadLetter): Pr
     .exec();
 }
 
+// KEYS: dead-letter set, event hash. ARGV: eventId, atMs, cutoff score, letter JSON, TTL seconds.
+// Returns {type, campaignId} when it wrote the dead letter; nil when the event is gone or decided.
+const DEAD_LETTER_UNDECIDED_SCRIPT = `
+local h = redis.call('HMGET', KEYS[2], 'state', 'body', 'type', 'campaignId')
+if not h[2] then return nil end
+if h[1] == 'delivered' or h[1] == 'dead' then return nil end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+redis.call('HSET', KEYS[2], 'state', 'dead', 'deadLetter', ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return {h[3] or '', h[4] or ''}
+`;
+
+/**
+ * Dead-letters an event unless it already has an outcome (delivered or dead-lettered) or is no longer
+ * stored: the fallback for a delivery job that failed for a reason the worker did not decide on (an
+ * unexpected error on its last attempt, BullMQ's stall limit). Atomic, so a worker delivering the
+ * event at the same moment is never overwritten. Returns the event's type and campaign when it wrote
+ * the dead letter (for the audit record), null otherwise.
+ */
+export async function deadLetterUndecided(
+  deps: WebhookStoreDeps,
+  letter: DeadLetter,
+): Promise<{ type: string; campaignId: string } | null> {
+  const { redis, keys } = deps;
+  const atMs = Date.parse(letter.at);
+  const result = (await evalScript(
+    redis,
+    DEAD_LETTER_UNDECIDED_SCRIPT,
+    2,
+    keys.webhookDeadLetters(),
+    keys.webhookEvent(letter.eventId),
+    letter.eventId,
+    atMs,
+    `(${atMs - EVENT_TTL_SECONDS * 1000}`,
+    JSON.stringify(letter),
+    EVENT_TTL_SECONDS,
+  )) as [string, string] | null;
+  return result ? { type: result[0], campaignId: result[1] } : null;
+}
+
 /**
  * Newest first: with thousands held, the page an operator reads must show what is failing now, not
  * what failed a month ago.
@@ -118,13 +158,33 @@ export async function listDeadLetters(deps: WebhookStoreDeps, limit = 100): Prom
   });
 }
 
+/**
+ * Counts a send about to start (the event's `attempts`, every send of it ever, replays included):
+ * counted before the request leaves, so a worker that dies mid-send still leaves it counted.
+ * Returns the new count.
+ */
+export async function countSend(deps: WebhookStoreDeps, eventId: string, nowMs: number): Promise<number> {
+  const results = await deps.redis
+    .multi()
+    .hincrby(deps.keys.webhookEvent(eventId), 'attempts', 1)
+    .hset(deps.keys.webhookEvent(eventId), 'lastAttemptAt', new Date(nowMs).toISOString())
+    .exec();
+  const [err, count] = results?.[0] ?? [null, 0];
+  if (err) throw err;
+  return Number(count);
+}
+
+/**
+ * What a failed send answered. The event is `pending` again (it may have been delivered or dead
+ * before a replay) until a later attempt delivers it or it is dead-lettered.
+ */
 export async function recordAttempt(
   deps: WebhookStoreDeps,
   eventId: string,
-  info: { attempt: number; status?: number; error?: string; nowMs: number },
+  info: { status?: number; error?: string; nowMs: number },
 ): Promise<void> {
   await deps.redis.hset(deps.keys.webhookEvent(eventId), {
-    attempts: String(info.attempt),
+    state: 'pending',
     lastAttemptAt: new Date(info.nowMs).toISOString(),
     lastStatus: info.status === undefined ? '' : String(info.status),
     lastError: info.error ?? '',
