@@ -1,11 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import {
-  EVENT_TTL_SECONDS,
-  loadStoredEvent,
-  parseStoredEvent,
-  type StoredEvent,
-} from '../events/publisher.js';
+import { EVENT_TTL_SECONDS, parseStoredEvent, type StoredEvent } from '../events/publisher.js';
 import type { Keys } from '../keys.js';
 import { DEFAULT_RETRY_SCHEDULE_MS, webhookJobOptions } from './schedule.js';
 import { evalScript } from '../redis-script.js';
@@ -266,15 +261,37 @@ export async function enableDestination(deps: WebhookStoreDeps, url: string): Pr
 
 export type ReplayOutcome = 'queued' | 'already_queued' | 'not_found';
 
+// KEYS: dead-letter set, event hash. ARGV: eventId, and the state, deadLetter and lastAttemptAt the
+// replay saw before it queued the job. Runs after the job is queued; leaves alone whatever the worker
+// has decided since (a fresh dead letter, a delivery).
+const REPLAY_QUEUED_SCRIPT = `
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+local h = redis.call('HMGET', KEYS[2], 'state', 'deadLetter', 'lastAttemptAt')
+if (h[2] or '') ~= ARGV[3] then return 0 end
+redis.call('HDEL', KEYS[2], 'deadLetter')
+redis.call('ZREM', KEYS[1], ARGV[1])
+local state = h[1] or ''
+if state == ARGV[2] and (state ~= 'delivered' or (h[3] or '') == ARGV[4]) then
+  redis.call('HSET', KEYS[2], 'state', 'pending')
+end
+return 1
+`;
+
 /**
  * Queues the stored event again under its own id, with its original bytes. A job for the id that is
  * still waiting, delayed or running is left alone (it will deliver); a finished one is replaced.
+ *
+ * The job is queued first, and only then is the dead letter removed and the event marked pending:
+ * if queueing fails, the event is still listed as a dead letter (nothing vanishes from the operator's
+ * views). The clean-up removes only the dead letter this replay saw, so a worker that already ran the
+ * new job and dead-lettered it again (or delivered it) keeps its outcome.
  */
 export async function replayEvent(
   deps: WebhookStoreDeps & { queue: Queue; schedule?: readonly number[] },
   eventId: string,
 ): Promise<ReplayOutcome> {
-  const event = await loadStoredEvent(deps.redis, deps.keys, eventId);
+  const seen = await deps.redis.hgetall(deps.keys.webhookEvent(eventId));
+  const event = parseStoredEvent(eventId, seen);
   if (!event) {
     await deps.redis.zrem(deps.keys.webhookDeadLetters(), eventId);
     return 'not_found';
@@ -285,16 +302,21 @@ export async function replayEvent(
     if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return 'already_queued';
     await existing.remove();
   }
-  await deps.redis
-    .multi()
-    .zrem(deps.keys.webhookDeadLetters(), eventId)
-    .hset(deps.keys.webhookEvent(eventId), { state: 'pending' })
-    .hdel(deps.keys.webhookEvent(eventId), 'deadLetter')
-    .exec();
   await deps.queue.add(
     event.type,
     { eventId, replay: true },
     webhookJobOptions(eventId, deps.schedule ?? DEFAULT_RETRY_SCHEDULE_MS),
+  );
+  await evalScript(
+    deps.redis,
+    REPLAY_QUEUED_SCRIPT,
+    2,
+    deps.keys.webhookDeadLetters(),
+    deps.keys.webhookEvent(eventId),
+    eventId,
+    seen.state ?? '',
+    seen.deadLetter ?? '',
+    seen.lastAttemptAt ?? '',
   );
   return 'queued';
 }

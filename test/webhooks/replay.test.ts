@@ -1,0 +1,116 @@
+import type { Job, Queue } from 'bullmq';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  deadLetter,
+  listDeadLetters,
+  markDelivered,
+  replayDeadLetters,
+  replayEvent,
+} from '../../src/shared/webhooks/store.js';
+import { startHarness, type Harness } from './harness.js';
+
+/**
+ * A replay queues the job before it clears the dead letter, and its clean-up never undoes what a
+ * fast worker decided in between. The queue here is a stand-in, so no worker runs these jobs.
+ */
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function setup(): Promise<Harness> {
+  const h = await startHarness(undefined);
+  cleanups.push(() => h.close());
+  return h;
+}
+
+/** A stored event, dead-lettered as rejected. */
+async function deadEvent(h: Harness, campaignId: string) {
+  const e = await h.events.publish('campaign.state.changed', campaignId, { to: 'paused' });
+  // With webhooks off the publisher keeps no copy; store one as an enabled publisher would.
+  await h.redis.hset(h.keys.webhookEvent(e.id), {
+    body: JSON.stringify(e),
+    type: e.type,
+    campaignId,
+    occurredAt: e.occurredAt,
+    state: 'pending',
+  });
+  await deadLetter(h, {
+    eventId: e.id,
+    reason: 'rejected',
+    status: 400,
+    attempts: 1,
+    at: new Date(Date.now() - 60_000).toISOString(),
+  });
+  return e;
+}
+
+function queueWith(add: (...args: Parameters<Queue['add']>) => Promise<unknown>): Queue {
+  return { getJob: () => Promise.resolve(undefined), add } as unknown as Queue;
+}
+
+describe('webhook replay', () => {
+  it('keeps the dead letter, its details and its state when the job cannot be queued', async () => {
+    const h = await setup();
+    const e = await deadEvent(h, 'camp-rq');
+    const before = await h.redis.hgetall(h.keys.webhookEvent(e.id));
+    const failing = queueWith(() =>
+      Promise.reject(new Error("READONLY You can't write against a read only replica.")),
+    );
+    await expect(replayEvent({ ...h, queue: failing }, e.id)).rejects.toThrow('READONLY');
+    await expect(replayDeadLetters({ ...h, queue: failing })).rejects.toThrow('READONLY');
+    expect((await listDeadLetters(h)).map((l) => l.eventId)).toEqual([e.id]);
+    expect(await h.redis.hgetall(h.keys.webhookEvent(e.id))).toEqual(before);
+  });
+
+  it('clears the dead letter and marks the event pending once its job is queued', async () => {
+    const h = await setup();
+    const e = await deadEvent(h, 'camp-ok');
+    const added: unknown[] = [];
+    const queue = queueWith(async (...args) => {
+      // Queued first: the dead letter is still listed at this point.
+      expect(await h.redis.zscore(h.keys.webhookDeadLetters(), e.id)).not.toBeNull();
+      added.push(args[1]);
+      return {} as Job;
+    });
+    expect(await replayEvent({ ...h, queue }, e.id)).toBe('queued');
+    expect(added).toEqual([{ eventId: e.id, replay: true }]);
+    expect(await listDeadLetters(h)).toEqual([]);
+    expect(await h.redis.hmget(h.keys.webhookEvent(e.id), 'state', 'deadLetter')).toEqual(['pending', null]);
+  });
+
+  it('does not remove the fresh dead letter of a worker that ran the replayed job first', async () => {
+    const h = await setup();
+    const e = await deadEvent(h, 'camp-race');
+    const queue = queueWith(async () => {
+      // A fast worker: the replayed job already ran and was dead-lettered again.
+      await deadLetter(h, {
+        eventId: e.id,
+        reason: 'rejected',
+        status: 422,
+        attempts: 1,
+        at: new Date().toISOString(),
+      });
+      return {} as Job;
+    });
+    expect(await replayEvent({ ...h, queue }, e.id)).toBe('queued');
+    expect(await listDeadLetters(h)).toEqual([expect.objectContaining({ eventId: e.id, status: 422 })]);
+    expect(await h.redis.hget(h.keys.webhookEvent(e.id), 'state')).toBe('dead');
+  });
+
+  it('does not mark pending an event the replayed job already delivered', async () => {
+    const h = await setup();
+    const e = await deadEvent(h, 'camp-fast');
+    const queue = queueWith(async () => {
+      await markDelivered(h, e.id, { status: 200, nowMs: Date.now() });
+      return {} as Job;
+    });
+    expect(await replayEvent({ ...h, queue }, e.id)).toBe('queued');
+    expect(await listDeadLetters(h)).toEqual([]);
+    expect(await h.redis.hmget(h.keys.webhookEvent(e.id), 'state', 'deadLetter')).toEqual([
+      'delivered',
+      null,
+    ]);
+  });
+});
