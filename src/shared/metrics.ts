@@ -51,12 +51,15 @@ export const limiterBudgetLeft = new Gauge({
  * endpoint that does not answer within `timeoutMs` keeps its last value.
  */
 export async function refreshLimiterBudgets(timeoutMs: number): Promise<void> {
-  await Promise.all(
-    [...budgetReaders].map(async (read) => {
-      const budget = await withTimeout(read(), timeoutMs, 'Redis (limiter budget)').catch(() => null);
-      if (budget) limiterBudgetLeft.set({ endpoint: budget.endpoint }, budget.left);
-    }),
+  const budgets = await Promise.all(
+    [...budgetReaders].map((read) =>
+      withTimeout(read(), timeoutMs, 'Redis (limiter budget)').catch(() => null),
+    ),
   );
+  // An endpoint whose budget could not be read this scrape has no value rather than its last one:
+  // a budget frozen at a healthy figure during a Redis outage would read as all is well.
+  limiterBudgetLeft.reset();
+  for (const budget of budgets) if (budget) limiterBudgetLeft.set({ endpoint: budget.endpoint }, budget.left);
 }
 export const tokenRefreshes = new Counter({
   name: 'cxo_token_refreshes_total',
@@ -136,11 +139,11 @@ export const launchOutcomes = new Counter({
 });
 export const polledCampaigns = new Gauge({
   name: 'cxo_polled_campaigns',
-  help: 'Campaigns with a statistics poll scheduler, as last rebalanced by this process',
+  help: 'Campaigns with a statistics poll scheduler, fleet-wide, read from Redis at scrape time (NaN when Redis did not answer)',
   registers: [registry],
 });
 export const pollIntervalFloor = new Gauge({
   name: 'cxo_poll_interval_floor_seconds',
-  help: 'Shortest poll interval the stats endpoint budget allows each campaign (intervals below it are stretched)',
+  help: 'Shortest poll interval the stats endpoint budget allows each campaign (intervals below it are stretched); NaN when Redis did not answer',
   registers: [registry],
 });

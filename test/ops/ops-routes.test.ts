@@ -13,7 +13,7 @@ import {
 } from '../../src/producers/routes/ops.js';
 import { withTimeout } from '../../src/shared/with-timeout.js';
 import { QUEUES } from '../../src/shared/keys.js';
-import { pollIntervalFloor, polledCampaigns } from '../../src/shared/metrics.js';
+import { pollIntervalFloor, polledCampaigns, registerBudgetReader } from '../../src/shared/metrics.js';
 import { createOpsTestContext, type OpsTestContext } from './helpers.js';
 import { parsePrometheusText } from './prom-text.js';
 
@@ -89,6 +89,55 @@ describe('ops routes (real Redis and BullMQ queues, stand-in token provider)', (
     const { samples } = parsePrometheusText((await app.inject({ method: 'GET', url: '/metrics' })).body);
     expect(samples.find((s) => s.name === 'cxo_polled_campaigns')?.value).toBe(3);
     expect(samples.find((s) => s.name === 'cxo_poll_interval_floor_seconds')?.value).toBe(1.5);
+  });
+
+  it('GET /metrics shows no queue depths, polling or budget figures it could not read, not the last ones', async () => {
+    const budget = { fail: false };
+    const unregister = registerBudgetReader(async () => {
+      if (budget.fail) throw new Error('Redis did not answer');
+      return { endpoint: 'GET /api/v2/outbound/campaigns/:id/stats', left: 42 };
+    });
+    // The same routes over a Redis that stops answering after the first scrape.
+    const stalled = { now: false };
+    const redis = new Proxy(ctx.redis, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (!stalled.now || typeof value !== 'function') return value;
+        return () => new Promise(() => undefined);
+      },
+    });
+    const queues = Object.fromEntries(
+      Object.entries(ctx.queues).map(([name, queue]) => [
+        name,
+        {
+          getJobCounts: (...states: string[]) =>
+            stalled.now ? new Promise(() => undefined) : queue.getJobCounts(...(states as [])),
+        },
+      ]),
+    ) as unknown as typeof ctx.queues;
+    const other = Fastify();
+    try {
+      await registerOpsRoutes(other, { ...ctx, redis, queues }, { probeTimeoutMs: 200, docs: false });
+      const scrape = async () =>
+        parsePrometheusText((await other.inject({ method: 'GET', url: '/metrics' })).body).samples;
+      const before = await scrape();
+      expect(before.filter((s) => s.name === 'cxo_queue_jobs').length).toBeGreaterThan(0);
+      expect(before.find((s) => s.name === 'cxo_limiter_budget_left')?.value).toBe(42);
+      expect(Number.isFinite(before.find((s) => s.name === 'cxo_polled_campaigns')?.value)).toBe(true);
+
+      stalled.now = true;
+      budget.fail = true;
+      const during = await scrape();
+      expect(during.find((s) => s.name === 'cxo_queue_scrape_ok')?.value).toBe(0);
+      expect(during.filter((s) => s.name === 'cxo_queue_jobs')).toEqual([]);
+      expect(during.filter((s) => s.name === 'cxo_limiter_budget_left')).toEqual([]);
+      expect(during.find((s) => s.name === 'cxo_polled_campaigns')?.value).toBeNaN();
+      expect(during.find((s) => s.name === 'cxo_poll_interval_floor_seconds')?.value).toBeNaN();
+    } finally {
+      stalled.now = false;
+      unregister();
+      await other.close();
+    }
   });
 
   it('GET /metrics is valid Prometheus text with queue depths read at scrape time', async () => {

@@ -94,6 +94,46 @@ describe('/readyz against the sandbox (integration)', () => {
     });
   });
 
+  it('turns 503 when CXone answers 503 to every call although its host accepts connections, and back', async () => {
+    const own = await startSandbox({ port: 0, logger: silentLogger });
+    const prefix = testPrefix();
+    const config = loadConfig({
+      REDIS_URL,
+      KEY_PREFIX: prefix,
+      API_TOKEN: 'ops-ready-token',
+      CXONE_BASE_URL: own.url,
+      CXONE_CLIENT_ID: 'sandbox-client',
+      CXONE_CLIENT_SECRET: 'sandbox-secret',
+      CXONE_TIMEOUT_MS: '2000',
+    });
+    const ctx = await createContext(config, silentLogger);
+    const app = await buildApiApp(ctx);
+    await app.ready();
+    built.push({ ctx, app, prefix });
+    try {
+      expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+      // CXone is up, its token still cached here, but every API call fails.
+      own.setFaults({ errorRate: 1 });
+      for (let i = 0; i < 3; i++) {
+        await expect(ctx.cxone.getCampaign('00000000-0000-4000-8000-000000000000')).rejects.toThrow();
+      }
+      const down = await app.inject({ method: 'GET', url: '/readyz' });
+      expect(down.statusCode).toBe(503);
+      expect(down.json().checks).toMatchObject({
+        redis: { ok: true },
+        cxone: { ok: false, error: expect.stringContaining('HTTP 503') },
+      });
+      // One answer (a 404 is CXone answering) and it is ready again.
+      own.setFaults({ errorRate: 0 });
+      await expect(ctx.cxone.getCampaign('00000000-0000-4000-8000-000000000000')).rejects.toThrow(
+        /not found/i,
+      );
+      expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('is 503 naming CXone when the sandbox refuses the client credentials', async () => {
     const app = await fleet('not-the-secret');
     const res = await app.inject({ method: 'GET', url: '/readyz' });

@@ -12,6 +12,7 @@ import {
   waitForLaunch,
   type Stack,
 } from '../e2e/stack.js';
+import { pacingDecisions } from '../../src/shared/metrics.js';
 
 /**
  * The safe start end to end: API → BullMQ → launch worker → sandbox over real HTTP, real Redis under
@@ -80,7 +81,14 @@ describe('safe start at activation', () => {
   });
 
   it('activates an aggressive predictive campaign at the safe start rate, in one versioned write', async () => {
+    const downs = async () =>
+      (await pacingDecisions.get()).values.find(
+        (v) => v.labels.strategy === 'abandonment-target' && v.labels.direction === 'down',
+      )?.value ?? 0;
+    const downsBefore = await downs();
     const campaignId = await launch({ name: 'Aggressive', dialerStrategy: dialer(0.9, 0.35) });
+    // Counted with the controller's decisions (cxo_pacing_decisions_total).
+    expect(await downs()).toBe(downsBefore + 1);
 
     // CXone: the write that made it active also set the start rate; it never ran at 0.9 while active.
     const records = await history(campaignId);

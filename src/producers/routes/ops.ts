@@ -5,11 +5,19 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { refreshPollingMetrics } from '../../shared/polling/schedulers.js';
 import type { AppContext } from '../../shared/context.js';
 import type { QueueName } from '../../shared/keys.js';
-import { queueJobs, queueScrapeOk, refreshLimiterBudgets, registry } from '../../shared/metrics.js';
+import {
+  pollIntervalFloor,
+  polledCampaigns,
+  queueJobs,
+  queueScrapeOk,
+  refreshLimiterBudgets,
+  registry,
+} from '../../shared/metrics.js';
 import { buildOpenApiDocument, renderDocsHtml, type DocumentedRoute } from '../openapi.js';
 import { answerUnmatched } from '../../shared/http/allowed-methods.js';
 import { withTimeout } from '../../shared/with-timeout.js';
 import { environmentNamesProxy } from '../../shared/cxone/http.js';
+import type { CxoneReachability } from '../../shared/cxone/reachability.js';
 
 /**
  * Operations endpoints: liveness, readiness, Prometheus metrics and the API documentation. None of
@@ -82,6 +90,13 @@ export function tokenSourceOf(cxone: unknown): TokenSource | undefined {
   return typeof tokens?.getToken === 'function' ? (tokens as TokenSource) : undefined;
 }
 
+/** The CXone client's record of whether CXone has been answering this process (cxone/reachability.ts). */
+export function reachabilityOf(cxone: unknown): Pick<CxoneReachability, 'problem'> | undefined {
+  const r = (cxone as { reachability?: unknown } | null)?.reachability as
+    Partial<CxoneReachability> | undefined;
+  return typeof r?.problem === 'function' ? (r as CxoneReachability) : undefined;
+}
+
 /** ioredis states in which a command would only wait in the offline queue for a reconnection. */
 const NOT_CONNECTED = new Set(['reconnecting', 'close', 'end']);
 
@@ -103,9 +118,14 @@ export function readinessDeps(
       const source = tokenSourceOf(ctx.cxone);
       if (!source) throw new Error('the CXone client exposes no token provider');
       await source.getToken();
-      // A cached token proves nothing about CXone now (it lives up to an hour), so also make sure
-      // CXone's host — or the proxy CXone calls go through — accepts a connection. A TCP connect is
-      // not an API request: it spends none of the fleet's rate budget, however often we are probed.
+      // A cached token proves nothing about CXone now (it lives up to an hour). CXone answering 503
+      // (or nothing) to every call this process made lately is "CXone does not answer", whatever its
+      // host accepts; those calls were made anyway, so asking costs no rate budget.
+      const problem = reachabilityOf(ctx.cxone)?.problem(Date.now());
+      if (problem) throw new Error(problem);
+      // And CXone's host — or the proxy CXone calls go through — must accept a connection: a process
+      // that made no call lately has only this. A TCP connect is not an API request: it spends none
+      // of the fleet's rate budget, however often we are probed.
       await connectOnce(connectTarget(ctx.config.cxone.baseUrl), connectTimeoutMs);
     },
   };
@@ -181,6 +201,9 @@ export async function collectQueueDepths(queues: AppContext['queues'], timeoutMs
     queueScrapeOk.set(1);
     return true;
   } catch {
+    // No depths rather than the last ones read: a backlog growing during a Redis outage must not
+    // show as the flat, healthy figures of the last good scrape.
+    queueJobs.reset();
     queueScrapeOk.set(0);
     return false;
   }
@@ -231,7 +254,12 @@ export async function registerOpsRoutes(
       collectQueueDepths(ctx.queues, probeTimeoutMs),
       withTimeout(refreshPollingMetrics(ctx), probeTimeoutMs, 'Redis (polling state)').then(
         () => true,
-        () => false,
+        () => {
+          // Unknown, not the last value read (these gauges have no labels to drop).
+          polledCampaigns.set(Number.NaN);
+          pollIntervalFloor.set(Number.NaN);
+          return false;
+        },
       ),
       refreshLimiterBudgets(probeTimeoutMs),
     ]);

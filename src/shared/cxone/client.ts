@@ -5,6 +5,7 @@ import { type CxoneErrorContext, CxoneRateLimitError } from '../errors.js';
 import { type FleetLimiter, LimiterWaitExceededError, type ScheduleOptions } from '../limiter/types.js';
 import type { Logger } from '../logger.js';
 import type { CallOptions, CallPriority, CxoneApi, HistoryPageRead } from './api.js';
+import type { CxoneReachability } from './reachability.js';
 import { createCxoneHttp, type CxoneHttp } from './http.js';
 import { errorFromResponse, parseBody, type RawResponse } from './response.js';
 import { createTokenProvider, DEFAULT_PENALTY_MS, type TokenProvider } from './token-provider.js';
@@ -30,7 +31,11 @@ export interface CxoneClientOptions {
   scopes?: readonly CxoneScope[];
 }
 
-export type CxoneClient = CxoneApi & { tokens: TokenProvider; close(): Promise<void> };
+export type CxoneClient = CxoneApi & {
+  tokens: TokenProvider;
+  reachability: CxoneReachability;
+  close(): Promise<void>;
+};
 
 interface CallSpec<S extends z.ZodType> {
   endpoint: CxoneEndpoint;
@@ -184,6 +189,7 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
 
   return {
     tokens,
+    reachability: http.reachability,
 
     createCampaign(body, callOpts = {}) {
       return call(

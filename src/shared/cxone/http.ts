@@ -3,6 +3,7 @@ import https from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import { cxoneCallDuration, cxoneCalls, cxoneRateLimited } from '../metrics.js';
 import { nodeHttpAdapter } from './node-http-adapter.js';
+import { createCxoneReachability, type CxoneReachability } from './reachability.js';
 import { errorFromNetwork, type RawResponse } from './response.js';
 import type { CxoneEndpoint } from './wire.js';
 
@@ -14,6 +15,8 @@ export interface CxoneHttpOptions {
 
 export interface CxoneHttp {
   axios: AxiosInstance;
+  /** Whether CXone has been answering this process's calls (readiness reads it). */
+  reachability: CxoneReachability;
   /** Sends one request; resolves with any HTTP status, rejects only with CxoneUnavailableError (no answer). */
   send(req: {
     endpoint: CxoneEndpoint;
@@ -87,8 +90,11 @@ export function createCxoneHttp(opts: CxoneHttpOptions): CxoneHttp {
   // the wire, and a launch costs about 5 % less CPU (docs/fleet-benchmark.md, _Eighth pass_).
   instance.defaults.headers = { Accept: 'application/json' } as unknown as typeof instance.defaults.headers;
 
+  const reachability = createCxoneReachability();
+
   return {
     axios: instance,
+    reachability,
     async send(req) {
       const started = process.hrtime.bigint();
       const ctx = { endpoint: req.endpoint, campaignId: req.campaignId, attempt: req.attempt };
@@ -103,6 +109,8 @@ export function createCxoneHttp(opts: CxoneHttpOptions): CxoneHttp {
         });
         cxoneCalls.inc({ endpoint: req.endpoint, status: String(res.status) });
         if (res.status === 429) cxoneRateLimited.inc({ endpoint: req.endpoint });
+        if (res.status >= 500) reachability.failed(Date.now(), `HTTP ${res.status} to ${req.endpoint}`);
+        else reachability.answered(Date.now());
         return {
           status: res.status,
           headers: { ...res.headers } as Record<string, unknown>,
@@ -111,6 +119,8 @@ export function createCxoneHttp(opts: CxoneHttpOptions): CxoneHttp {
       } catch (err) {
         const mapped = errorFromNetwork(err, ctx);
         cxoneCalls.inc({ endpoint: req.endpoint, status: 'unavailable' });
+        // A call its own caller gave up on says nothing about CXone.
+        if (!req.signal?.aborted) reachability.failed(Date.now(), mapped.message);
         throw mapped;
       } finally {
         cxoneCallDuration.observe(

@@ -1,4 +1,5 @@
 import type { AppContext } from '../context.js';
+import { pacingDecisions } from '../metrics.js';
 import { auditOrLog, publishOrLog } from '../side-records.js';
 import type { PacingRecord } from './record.js';
 import { safeStartDecision, type SafeStart } from './start.js';
@@ -32,8 +33,12 @@ export async function recordSafeStart(
   input: { campaignId: string; start: SafeStart; cxoneVersion: number; actor: string; launchId: string },
 ): Promise<void> {
   const { campaignId, start } = input;
+  const decision = safeStartDecision(start);
+  // A decision like the controller's, counted with them: dashboards of pacing decisions must not miss
+  // the one that set every predictive campaign's first rate.
+  pacingDecisions.inc({ strategy: decision.strategy, direction: decision.direction });
   const details = {
-    ...decisionDetails(safeStartDecision(start)),
+    ...decisionDetails(decision),
     explanation: start.explanation,
     launchId: input.launchId,
   };
