@@ -28,6 +28,13 @@ import {
   recordAttempt,
   type DeadLetterReason,
 } from '../shared/webhooks/store.js';
+import {
+  DEFAULT_SWEEP_GRACE_MS,
+  DEFAULT_SWEEP_INTERVAL_MS,
+  sweepOrphanedEvents,
+  takeSweepTurn,
+  type SweepResult,
+} from '../shared/webhooks/sweep.js';
 import { workerOptions } from './worker-options.js';
 
 /**
@@ -46,6 +53,10 @@ export interface WebhookWorkerOptions {
   timeoutMs?: number;
   /** Parallel deliveries; a slow receiver holds at most one slot per event, for at most timeoutMs. */
   concurrency?: number;
+  /** How often to look for pending events with no delivery job (src/shared/webhooks/sweep.ts); 0 = never. */
+  sweepIntervalMs?: number;
+  /** How old a pending event must be before the sweep queues its job again. */
+  sweepGraceMs?: number;
 }
 
 /** Fails the attempt so BullMQ retries it on the webhook schedule (or after the receiver's Retry-After). */
@@ -91,6 +102,11 @@ export function webhookBackoffStrategy(
  * records of their delivery failures go to this system chain instead.
  */
 export const WEBHOOK_SYSTEM_AUDIT_ID = '_system:webhooks';
+
+function eventIdOf(job: Job): string | undefined {
+  const parsed = webhookJobSchema.safeParse(job.data);
+  return parsed.success ? parsed.data.eventId : undefined;
+}
 
 function auditCampaignId(event: StoredEvent): string {
   return event.campaignId || WEBHOOK_SYSTEM_AUDIT_ID;
@@ -264,11 +280,14 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
    * Dead-letters a job's event as `exhausted` with `error`, unless it already has an outcome, and
    * audits it like any other exhausted delivery. True when this call wrote the dead letter.
    */
-  async function settleUndecided(job: Job, error: string, attempts: number): Promise<boolean> {
-    const parsed = webhookJobSchema.safeParse(job.data);
-    if (!parsed.success) return false;
+  async function settleUndecided(
+    eventId: string | undefined,
+    error: string,
+    attempts: number,
+  ): Promise<boolean> {
+    if (!eventId) return false;
     const letter = {
-      eventId: parsed.data.eventId,
+      eventId,
       reason: 'exhausted' as const,
       attempts,
       at: new Date(ctx.clock.now()).toISOString(),
@@ -310,7 +329,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     if (err instanceof Error) counted.add(err);
     if (!final) return err;
     try {
-      if (await settleUndecided(job, message, attemptNo)) {
+      if (await settleUndecided(eventIdOf(job), message, attemptNo)) {
         return new WebhookSettledError(
           `webhook job ${job.id} dead-lettered after an unexpected error: ${message}`,
         );
@@ -332,7 +351,38 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     const state = await job.getState();
     if (state !== 'failed' && state !== 'unknown') return;
     if (!counted.has(err)) webhookOutcomes.inc({ outcome: 'error' });
-    await settleUndecided(job, redactUrlCredentials(err.message), job.attemptsMade);
+    await settleUndecided(eventIdOf(job), redactUrlCredentials(err.message), job.attemptsMade);
+  }
+
+  /**
+   * One sweep, by whichever webhook worker process takes the turn: pending events older than the
+   * grace with no job get their job again; those whose job failed for good are dead-lettered.
+   */
+  async function sweep(intervalMs: number): Promise<SweepResult | undefined> {
+    if (!ctx.config.webhook || !(await takeSweepTurn(ctx.redis, ctx.keys, intervalMs))) return undefined;
+    const queue = ctx.queues[QUEUES.webhook];
+    const result = await sweepOrphanedEvents({
+      redis: ctx.redis,
+      keys: ctx.keys,
+      queue,
+      nowMs: ctx.clock.now(),
+      schedule: opts.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_MS,
+      graceMs: opts.sweepGraceMs ?? DEFAULT_SWEEP_GRACE_MS,
+    });
+    for (const failed of result.failed) {
+      const job = await queue.getJob(failed.eventId);
+      if (!job || (await job.getState()) !== 'failed') continue;
+      if (await settleUndecided(failed.eventId, redactUrlCredentials(failed.reason), failed.attempts)) {
+        webhookOutcomes.inc({ outcome: 'error' });
+      }
+    }
+    if (result.requeued.length > 0) {
+      logger.warn(
+        { eventIds: result.requeued.slice(0, 20), count: result.requeued.length },
+        'pending webhook events had no delivery job (publisher interrupted): queued again',
+      );
+    }
+    return result;
   }
 
   const worker = new Worker(
@@ -362,5 +412,24 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       logger.error({ jobId: job?.id, err: fallbackErr }, 'could not settle a failed webhook job'),
     );
   });
+
+  const sweepIntervalMs = opts.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+  if (sweepIntervalMs > 0 && ctx.config.webhook) {
+    let running: Promise<unknown> = Promise.resolve();
+    const timer = setInterval(() => {
+      running = sweep(sweepIntervalMs).catch((err: unknown) =>
+        logger.error({ err }, 'webhook sweep failed; the next one tries again'),
+      );
+    }, sweepIntervalMs);
+    timer.unref();
+    // Stop sweeping before the worker closes, and let a sweep under way finish first, so nothing
+    // writes to Redis after close() resolves.
+    const close = worker.close.bind(worker);
+    worker.close = async (force?: boolean) => {
+      clearInterval(timer);
+      await running;
+      return close(force);
+    };
+  }
   return worker;
 }

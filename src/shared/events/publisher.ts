@@ -138,6 +138,9 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
       await redis.xadd(...recentArgs);
     }
     if (enabled) {
+      // Not in the MULTI above (BullMQ adds by script): if this fails, or the process dies first, the
+      // event is left pending with no job, and the webhook worker's sweep queues it a minute later
+      // (src/shared/webhooks/sweep.ts), with the same job id.
       await webhookQueue.add(type, { eventId: envelope.id }, webhookJobOptions(envelope.id, schedule));
     }
     logger.debug({ eventId: envelope.id, type, campaignId, enqueued: enabled }, 'event published');

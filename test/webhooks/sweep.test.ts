@@ -1,0 +1,112 @@
+import { Queue } from 'bullmq';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createEventPublisher, recentEventsKey } from '../../src/shared/events/publisher.js';
+import type { EventEnvelope } from '../../src/shared/events/types.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { listDeadLetters } from '../../src/shared/webhooks/store.js';
+import { sweepOrphanedEvents } from '../../src/shared/webhooks/sweep.js';
+import { Receiver, startHarness, waitFor, type Harness } from './harness.js';
+
+/**
+ * The publisher stores an event, then queues its job: when the second step fails, the sweep queues
+ * the job later, and never resends an event that was delivered or dead-lettered.
+ */
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+/** Publishes through a publisher whose enqueue fails: the event is stored `pending`, with no job. */
+async function publishOrphan(h: Harness, campaignId: string, data: Record<string, unknown> = {}) {
+  const failing = createEventPublisher({
+    redis: h.redis,
+    keys: h.keys,
+    logger: silentLogger,
+    webhookQueue: { add: () => Promise.reject(new Error('connection lost')) } as unknown as Queue,
+    enabled: true,
+  });
+  await expect(failing.publish('campaign.state.changed', campaignId, data)).rejects.toThrow(
+    'connection lost',
+  );
+  const [e] = await h.events.recent(1, campaignId);
+  return e!;
+}
+
+describe('webhook sweep', () => {
+  it('queues the job of a pending event that has none, and resends nothing delivered or dead', async () => {
+    const receiver = await new Receiver().start();
+    receiver.respond = (_req, body) =>
+      (JSON.parse(body) as EventEnvelope).campaignId === 'camp-rejected' ? { status: 400 } : { status: 200 };
+    const h = await startHarness(receiver.url, { sweepIntervalMs: 100, sweepGraceMs: 300 });
+    cleanups.push(
+      () => receiver.stop(),
+      () => h.close(),
+    );
+    const delivered = await h.events.publish('campaign.state.changed', 'camp-ok', {});
+    const dead = await h.events.publish('campaign.state.changed', 'camp-rejected', {});
+    const orphan = await publishOrphan(h, 'camp-orphan');
+    expect(await h.redis.hget(h.keys.webhookEvent(orphan.id), 'state')).toBe('pending');
+    expect(await h.queue.getJob(orphan.id)).toBeUndefined();
+
+    await waitFor(
+      async () => (await h.redis.hget(h.keys.webhookEvent(orphan.id), 'state')) === 'delivered',
+      10_000,
+      'the orphan delivered by the sweep',
+    );
+    // Several more sweeps: nothing is sent twice.
+    await new Promise((r) => setTimeout(r, 800));
+    const sent = receiver.received.map((r) => r.id).sort();
+    expect(sent).toEqual([delivered.id, dead.id, orphan.id].sort());
+    expect(receiver.received.find((r) => r.id === orphan.id)!.signatureValid).toBe(true);
+    expect((await listDeadLetters(h)).map((l) => l.eventId)).toEqual([dead.id]);
+  });
+
+  it('looks only past the grace and within its bound, and two sweeps at once queue one job', async () => {
+    const h = await startHarness(undefined);
+    cleanups.push(() => h.close());
+    // Its own queue with no worker, so the jobs the sweep queues stay put.
+    const queue = new Queue('sweep-probe', { connection: h.redis, prefix: h.queue.opts.prefix! });
+    cleanups.push(() => queue.close());
+    const orphans = [];
+    for (let i = 0; i < 4; i++) orphans.push(await publishOrphan(h, `camp-${i}`, { i }));
+    const [first, , , last] = orphans;
+    const lastAt = Number(
+      (await h.redis.xrevrange(recentEventsKey(h.keys), '+', '-', 'COUNT', 1))[0]![0].split('-')[0],
+    );
+
+    // Within the grace: left alone.
+    const young = await sweepOrphanedEvents({ ...h, queue, nowMs: lastAt + 1_000, graceMs: 60_000 });
+    expect(young).toEqual({ scanned: 0, requeued: [], failed: [] });
+
+    // Delivered and dead events are never queued, whatever their job.
+    await h.redis.hset(h.keys.webhookEvent(orphans[1]!.id), 'state', 'delivered');
+    await h.redis.hset(h.keys.webhookEvent(orphans[2]!.id), 'state', 'dead');
+    // A pending event whose job failed for good is reported for the worker to dead-letter.
+    await h.redis.hset(queue.toKey(first!.id), {
+      name: first!.type,
+      finishedOn: '1',
+      failedReason: 'job stalled more than allowable limit',
+      atm: '1',
+    });
+    const [a, b] = await Promise.all([
+      sweepOrphanedEvents({ ...h, queue, nowMs: lastAt + 120_000 }),
+      sweepOrphanedEvents({ ...h, queue, nowMs: lastAt + 120_000 }),
+    ]);
+    expect(a.scanned).toBe(4);
+    expect(a.requeued).toEqual([last!.id]);
+    expect(b.requeued).toEqual([last!.id]);
+    expect(a.failed).toEqual([
+      { eventId: first!.id, reason: 'job stalled more than allowable limit', attempts: 1 },
+    ]);
+    expect(await queue.getJobCounts('waiting')).toEqual({ waiting: 1 });
+    expect((await queue.getJob(last!.id))!.data).toEqual({ eventId: last!.id });
+
+    // Bounded: at most maxScan events, newest first; none older than maxAge.
+    expect((await sweepOrphanedEvents({ ...h, queue, nowMs: lastAt + 120_000, maxScan: 2 })).scanned).toBe(2);
+    expect(
+      (await sweepOrphanedEvents({ ...h, queue, nowMs: lastAt + 120_000, maxAgeMs: 60_000 })).scanned,
+    ).toBe(0);
+    await queue.obliterate({ force: true });
+  });
+});
