@@ -30,6 +30,34 @@ describe('complianceRefusal', () => {
     expect(complianceRefusal({ reason: 'operator', config: c, atMs: saturday })).toBeNull();
   });
 
+  it('refuses a resume in the last stretch before a close the window paused the campaign ahead of', () => {
+    // Monday 2026-03-09 16:59:30 EDT; the window closes at 17:00 EDT (21:00Z).
+    const atMs = Date.parse('2026-03-09T20:59:30Z');
+    const closeMs = Date.parse('2026-03-09T21:00:00Z');
+    expect(
+      complianceRefusal({ action: 'resume', reason: 'operator', config: c, atMs, closingAt: closeMs }),
+    ).toBe(
+      'cannot resume at 2026-03-09T16:59:30-04:00 (America/New_York): the calling window closes at ' +
+        '2026-03-09T17:00:00-04:00, and the campaign was paused ahead of that close so that every campaign ' +
+        'closing then is paused by it; the next window opens at 2026-03-10T09:00:00-04:00, when the ' +
+        'compliance worker resumes it',
+    );
+    // A closingAt of another close (yesterday's, left in the state) does not bind today's window.
+    expect(
+      complianceRefusal({
+        action: 'resume',
+        reason: 'operator',
+        config: c,
+        atMs,
+        closingAt: closeMs - 86_400_000,
+      }),
+    ).toBeNull();
+    // Pauses and stops are never refused for it.
+    expect(
+      complianceRefusal({ action: 'pause', reason: 'operator', config: c, atMs, closingAt: closeMs }),
+    ).toBeNull();
+  });
+
   it('never lets pacing resume a campaign, even inside the window', () => {
     const monday = Date.parse('2026-03-09T14:00:00Z');
     expect(complianceRefusal({ action: 'resume', reason: 'pacing', config: c, atMs: monday })).toMatch(

@@ -96,4 +96,28 @@ describe('calling-window enforcement against the sandbox', () => {
     // planned before leads existed is, the pause is not judged on when it landed: see enforcement.test.)
     expect(kinds).toEqual(['window_pause', 'refused_resume', 'window_resume']);
   });
+
+  it("refuses an operator's resume between a pause ahead of the close and the close", async () => {
+    clock.set(t('2026-03-06T21:30:00Z')); // Friday 16:30 EST
+    const id = await activeCampaign();
+    await scheduleWindowEnforcement(ctx, id);
+    // The close's job fires a minute ahead of the 17:00 close (its lead) and pauses the campaign.
+    await fire(id, '2026-03-06T21:59:00Z');
+    await eventually(async () => ((await statusOnCxone(id)) === 'paused' ? true : undefined), 15_000);
+    expect((await getWindowState(ctx, id)).closingAt).toBe(t('2026-03-06T22:00:00Z'));
+
+    // Still inside the hours, but resuming now would dial until the window paused it again.
+    clock.set(t('2026-03-06T21:59:30Z'));
+    const refused = await api.inject({
+      method: 'POST',
+      url: `/v1/campaigns/${id}/actions`,
+      headers: { authorization: 'Bearer compliance-test-token' },
+      payload: { action: 'resume' },
+    });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toMatchObject({ error: 'compliance_refused' });
+    expect(refused.body).toMatch(/closes at 2026-03-06T17:00:00-05:00/);
+    expect(refused.body).toMatch(/2026-03-09T09:00:00-04:00/);
+    expect(await statusOnCxone(id)).toBe('paused');
+  });
 });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { CampaignStore } from '../../shared/campaign-store.js';
 import { complianceRefusal } from '../../shared/compliance/command-guard.js';
 import { recordComplianceAction } from '../../shared/compliance/record.js';
+import { getWindowState } from '../../shared/compliance/state-store.js';
 import type { AppContext } from '../../shared/context.js';
 import { API_LIMITER_MAX_WAIT_MS } from '../../shared/cxone/api.js';
 import type { CampaignResource } from '../../shared/cxone/wire.js';
@@ -196,7 +197,16 @@ async function prepare(
     config = checked.config;
   }
 
-  const refusal = complianceRefusal({ action, reason, config, atMs: ctx.clock.now(), policy: ctx.config });
+  // Only a resume can be refused for a close the window paused it ahead of: read only for one.
+  const closingAt = action === 'resume' ? (await getWindowState(ctx, campaignId)).closingAt : undefined;
+  const refusal = complianceRefusal({
+    action,
+    reason,
+    config,
+    atMs: ctx.clock.now(),
+    policy: ctx.config,
+    closingAt,
+  });
   if (refusal) {
     // Provable like every other compliance decision: the campaign's compliance log, the audit trail
     // and cxo_compliance_actions_total{kind="refused_resume"}.

@@ -2,7 +2,7 @@ import type { CampaignAction } from '../lifecycle/state-machine.js';
 import type { AppConfig } from '../config.js';
 import { describeProblems, FEDERAL_WINDOW, type ComplianceInput } from './config-rules.js';
 import { runtimeComplianceProblems, STRICT_POLICY } from './deployment-policy.js';
-import { isWithinWindow, localIso, nextWindowOpen } from './windows.js';
+import { isWithinWindow, localIso, nextWindowOpen, nextWindowTransition } from './windows.js';
 
 export interface CommandGuardInput {
   action?: CampaignAction | undefined;
@@ -17,13 +17,19 @@ export interface CommandGuardInput {
   atMs: number;
   /** This deployment's policy (ALLOW_DNC_DISABLED); without it, the strict default (not allowed). */
   policy?: Pick<AppConfig, 'allowDncDisabled'>;
+  /**
+   * The close the calling window paused the campaign ahead of (WindowState.closingAt), if any: from
+   * that firing until the close the window counts as closed (enforcement.ts, closeLeadMs).
+   */
+  closingAt?: number | undefined;
 }
 
 /**
  * Why compliance forbids this command now, or null when it may proceed. Pure. The API answers 409
  * with the string; the adjust worker checks again when it applies the command, because a resume
  * queued at 20:59 may only run after the window closed.
- *   - resume outside the calling window: refused, naming the local time and the next open;
+ *   - resume outside the calling window, or in the last stretch before a close the window paused
+ *     the campaign ahead of (`closingAt`): refused, naming the local time and the next open;
  *   - resume asked by pacing: refused always — pacing steers the rate; lifting a pause (the
  *     compliance worker's or an operator's) is never its call.
  */
@@ -43,7 +49,23 @@ export function complianceRefusal(input: CommandGuardInput): string | null {
       '); fix them first (PATCH, or a patch in the resume command)'
     );
   }
-  if (isWithinWindow(config, atMs)) return null;
+  if (isWithinWindow(config, atMs)) {
+    const upcoming = nextWindowTransition(config, atMs);
+    if (input.closingAt === undefined || upcoming?.kind !== 'close' || upcoming.atMs !== input.closingAt) {
+      return null;
+    }
+    // Paused ahead of this close so that every campaign closing then is paused by it: a resume now
+    // would dial until the window's job paused it again, moments later.
+    const reopens = nextWindowOpen(config, upcoming.atMs);
+    return (
+      `cannot resume at ${localIso(config.complianceTimeZone, atMs)} (${config.complianceTimeZone}): the calling ` +
+      `window closes at ${localIso(config.complianceTimeZone, upcoming.atMs)}, and the campaign was paused ahead of ` +
+      'that close so that every campaign closing then is paused by it; ' +
+      (reopens === null
+        ? 'no window opens in the next 15 days'
+        : `the next window opens at ${localIso(config.complianceTimeZone, reopens)}, when the compliance worker resumes it`)
+    );
+  }
   const next = nextWindowOpen(config, atMs);
   return (
     `cannot resume at ${localIso(config.complianceTimeZone, atMs)} (${config.complianceTimeZone}): outside the campaign's calling windows ` +
