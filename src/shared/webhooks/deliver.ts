@@ -1,3 +1,7 @@
+import type { Readable } from 'node:stream';
+import axios from 'axios';
+import { getProxyForUrl } from 'proxy-from-env';
+import { environmentNamesProxy } from '../cxone/http.js';
 import { signWebhook } from './sign.js';
 import type { AttemptResult } from './outcome.js';
 
@@ -37,24 +41,98 @@ export async function deliverOnce(input: {
       timestampSeconds: Math.floor(input.nowMs / 1000),
       body: input.body,
     });
-    const res = await fetch(input.url, {
-      method: 'POST',
+    const request = {
+      url: input.url,
       headers: { ...headers, 'content-type': 'application/json', 'user-agent': USER_AGENT },
       body: input.body,
-      // A redirect is a misconfigured URL; following it would send signed events somewhere unvetted.
-      redirect: 'manual',
       signal: AbortSignal.timeout(input.timeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS),
-    });
-    const bodyExcerpt = await readExcerpt(res);
-    return {
-      status: res.status,
-      retryAfter: res.headers.get('retry-after'),
-      bodyExcerpt,
-      durationMs: Date.now() - started,
     };
+    const answer = proxyFor(input.url) ? await postViaProxy(request) : await postDirect(request);
+    return { ...answer, durationMs: Date.now() - started };
   } catch (err) {
     return { error: describeNetworkError(err), durationMs: Date.now() - started };
   }
+}
+
+interface Post {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  signal: AbortSignal;
+}
+
+type Answer = Pick<DeliveryAttempt, 'status' | 'retryAfter' | 'bodyExcerpt'>;
+
+/**
+ * The proxy a delivery to `url` goes through: the one the CXone client would use, from
+ * HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and NO_PROXY (src/shared/cxone/http.ts), or '' for none.
+ */
+export function proxyFor(url: string): string {
+  return environmentNamesProxy() ? getProxyForUrl(url) : '';
+}
+
+async function postDirect(req: Post): Promise<Answer> {
+  const res = await fetch(req.url, {
+    method: 'POST',
+    headers: req.headers,
+    body: req.body,
+    // A redirect is a misconfigured URL; following it would send signed events somewhere unvetted.
+    redirect: 'manual',
+    signal: req.signal,
+  });
+  return {
+    status: res.status,
+    retryAfter: res.headers.get('retry-after'),
+    bodyExcerpt: await readExcerpt(res),
+  };
+}
+
+/** An axios instance on its own `http` adapter, which resolves the proxy per request as CXone calls do. */
+const proxied = axios.create({
+  adapter: 'http',
+  maxRedirects: 0,
+  validateStatus: () => true,
+  responseType: 'stream',
+  decompress: true,
+});
+
+/**
+ * Behind an egress proxy, through axios's HTTP adapter: the same proxy resolution (NO_PROXY included)
+ * and the same CONNECT tunnel for https:// receivers as the CXone client's calls. Node's fetch reads
+ * no proxy variables.
+ */
+async function postViaProxy(req: Post): Promise<Answer> {
+  const res = await proxied.request<Readable>({
+    url: req.url,
+    method: 'POST',
+    headers: req.headers,
+    data: req.body,
+    signal: req.signal,
+  });
+  const retryAfter: unknown = res.headers['retry-after'];
+  return {
+    status: res.status,
+    retryAfter: typeof retryAfter === 'string' ? retryAfter : null,
+    bodyExcerpt: await readStreamExcerpt(res.data),
+  };
+}
+
+async function readStreamExcerpt(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of stream) {
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+      chunks.push(buf);
+      size += buf.byteLength;
+      if (size >= EXCERPT_BYTES) break;
+    }
+  } catch {
+    // As with fetch: a body cut short still leaves the status.
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8');
 }
 
 async function readExcerpt(res: Response): Promise<string> {
@@ -83,9 +161,18 @@ async function readExcerpt(res: Response): Promise<string> {
  */
 export function describeNetworkError(err: unknown): string {
   if (err instanceof Error) {
-    if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'timeout';
+    if (err.name === 'TimeoutError' || err.name === 'AbortError' || err.name === 'CanceledError') {
+      return 'timeout';
+    }
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    return redactUrlCredentials(cause?.code ?? cause?.message ?? err.message);
+    // fetch puts the system error in `cause`; axios (the proxy path) on the error itself.
+    const code = (err as { code?: unknown }).code;
+    return redactUrlCredentials(
+      cause?.code ??
+        (typeof code === 'string' && code.startsWith('E') ? code : undefined) ??
+        cause?.message ??
+        err.message,
+    );
   }
   return redactUrlCredentials(String(err));
 }
