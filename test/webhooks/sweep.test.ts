@@ -62,6 +62,38 @@ describe('webhook sweep', () => {
     expect((await listDeadLetters(h)).map((l) => l.eventId)).toEqual([dead.id]);
   });
 
+  it('dead-letters a pending event whose job failed for good without settling it', async () => {
+    const receiver = await new Receiver().start();
+    const h = await startHarness(receiver.url, { sweepIntervalMs: 100, sweepGraceMs: 300 });
+    cleanups.push(
+      () => receiver.stop(),
+      () => h.close(),
+    );
+    const e = await publishOrphan(h, 'camp-failed');
+    // A job left failed while its event stayed pending (the worker's own fallback could not write).
+    await h.redis.hset(h.queue.toKey(e.id), {
+      name: e.type,
+      data: JSON.stringify({ eventId: e.id }),
+      opts: '{}',
+      timestamp: String(Date.now()),
+      finishedOn: String(Date.now()),
+      failedReason: 'job stalled more than allowable limit',
+      atm: '3',
+    });
+    await h.redis.zadd(h.queue.toKey('failed'), Date.now(), e.id);
+    await waitFor(async () => (await listDeadLetters(h)).length === 1, 10_000, 'dead letter');
+    expect(await listDeadLetters(h)).toEqual([
+      expect.objectContaining({
+        eventId: e.id,
+        reason: 'exhausted',
+        attempts: 3,
+        error: 'job stalled more than allowable limit',
+      }),
+    ]);
+    await waitFor(async () => (await h.audit.list('camp-failed')).length > 0, 10_000, 'audit record');
+    expect(receiver.received).toHaveLength(0);
+  });
+
   it('looks only past the grace and within its bound, and two sweeps at once queue one job', async () => {
     const h = await startHarness(undefined);
     cleanups.push(() => h.close());
