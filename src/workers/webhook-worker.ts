@@ -9,9 +9,9 @@ import { auditOrLog } from '../shared/side-records.js';
 import {
   DEFAULT_DELIVERY_TIMEOUT_MS,
   deliverOnce,
-  redactUrlCredentials,
   type DeliveryAttempt,
 } from '../shared/webhooks/deliver.js';
+import { redactUrlCredentials } from '../shared/redact-url.js';
 import { classifyDelivery } from '../shared/webhooks/outcome.js';
 import {
   DEFAULT_JITTER_RATIO,

@@ -97,9 +97,15 @@ describe('loadConfig', () => {
     });
     expect(found).toEqual([expect.stringMatching(/^WEBHOOK_URL: must not carry a user name or password/)]);
     expect(found.join('\n')).not.toContain('hunter2');
-    expect(
-      problems({ WEBHOOK_URL: 'https://token@receiver.example.test/in', WEBHOOK_SECRET: secret }),
-    ).toEqual([expect.stringMatching(/^WEBHOOK_URL: must not carry a user name or password/)]);
+    const tokenOnly = problems({
+      WEBHOOK_URL: 'https://s3cr3t-token@receiver.example.test/in',
+      WEBHOOK_SECRET: secret,
+    });
+    expect(tokenOnly).toEqual([
+      expect.stringMatching(/^WEBHOOK_URL: must not carry a user name or password/),
+    ]);
+    // A user name alone is the credential: not echoed either.
+    expect(tokenOnly.join('\n')).not.toContain('s3cr3t-token');
     expect(
       loadConfig({ WEBHOOK_URL: 'https://receiver.example.test/in', WEBHOOK_SECRET: secret }).webhook,
     ).toEqual({

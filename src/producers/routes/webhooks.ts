@@ -8,7 +8,7 @@ import {
   replayDeadLetters,
   replayEvent,
 } from '../../shared/webhooks/store.js';
-import { redactUrlCredentials } from '../../shared/webhooks/deliver.js';
+import { redactUrlCredentials } from '../../shared/redact-url.js';
 import { callerActor } from '../auth.js';
 import { ApiError, parseOrThrow } from '../errors.js';
 

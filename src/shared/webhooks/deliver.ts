@@ -4,6 +4,7 @@ import { getProxyForUrl } from 'proxy-from-env';
 import { environmentNamesProxy } from '../cxone/http.js';
 import { signWebhook } from './sign.js';
 import type { AttemptResult } from './outcome.js';
+import { redactUrlCredentials } from '../redact-url.js';
 
 export const DEFAULT_DELIVERY_TIMEOUT_MS = 10_000;
 const EXCERPT_BYTES = 1024;
@@ -175,9 +176,4 @@ export function describeNetworkError(err: unknown): string {
     );
   }
   return redactUrlCredentials(String(err));
-}
-
-/** `scheme://user:pass@host` anywhere in a text, the user information replaced by `***`. */
-export function redactUrlCredentials(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#]*@/gi, '$1***@');
 }
