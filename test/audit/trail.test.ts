@@ -380,11 +380,12 @@ describe('audit trail', () => {
 });
 
 /**
- * A writer on its own connection whose first reply from the append script is held back until
- * `release()` (never, for a writer that crashed): it has lost a race and joined the chain's queue,
- * and does not come back meanwhile.
+ * A writer on its own connection that loses two races on `campaignId` and so joins the chain's queue,
+ * then is held there until `release()` (never, for a writer that crashed) without coming back. Its
+ * first loss is its stale guess of the head (a fresh process), which does not queue it; before it
+ * tries again a rival record (n = 0) is appended, so that it loses a real race.
  */
-function heldWriter() {
+function heldWriter(campaignId: string) {
   const conn = connect();
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
@@ -392,9 +393,19 @@ function heldWriter() {
   const queuedAs = new Promise<string>((resolve) => (joined = resolve));
   let replies = 0;
   interceptScripts(conn, async (reply, args) => {
-    if (replies++ > 0) return;
+    const n = ++replies;
+    if (n > 2) return;
     expect((reply as string[])[0]).toBe('conflict');
-    joined(String(args.find((a) => typeof a === 'string' && a.startsWith('aud_'))));
+    const auditId = String(args.find((a) => typeof a === 'string' && a.startsWith('aud_')));
+    const queued = (await redis.zscore(queueKeys(campaignId)[0]!, auditId)) !== null;
+    if (n === 1) {
+      // A stale guess alone does not queue a writer.
+      expect(queued).toBe(false);
+      await trail.append(input(campaignId, 0));
+      return;
+    }
+    expect(queued).toBe(true);
+    joined(auditId);
     await released;
   });
   return { conn, release, queuedAs, trail: createAuditTrail({ redis: conn, keys, logger: silentLogger }) };
@@ -434,7 +445,7 @@ describe('appending in turn', () => {
     polls: number,
   ): Promise<{ polled: number; finishedFirst: boolean }> {
     const winnerConn = connect();
-    const held = heldWriter();
+    const held = heldWriter(campaignId);
     try {
       const calls = interceptScripts(winnerConn, () => {});
       const winner = createAuditTrail({ redis: winnerConn, keys, logger: silentLogger });
@@ -473,8 +484,8 @@ describe('appending in turn', () => {
     const outcome = await comeBackWhileHeld('c-fifo', 10);
     // Before the queue, the winner's second attempt overtook the writer that had been waiting.
     expect(outcome.finishedFirst).toBe(false);
-    expect((await trail.list('c-fifo')).map((r) => r.details.n)).toEqual([1, 2, 3]);
-    expect(await trail.verify('c-fifo')).toMatchObject({ ok: true, checked: 3 });
+    expect((await trail.list('c-fifo')).map((r) => r.details.n)).toEqual([1, 0, 2, 3]);
+    expect(await trail.verify('c-fifo')).toMatchObject({ ok: true, checked: 4 });
     expect(await redis.exists(...queueKeys('c-fifo'))).toBe(0);
   });
 
@@ -483,12 +494,12 @@ describe('appending in turn', () => {
     const outcome = await comeBackWhileHeld('c-patient', 250);
     expect(outcome).toMatchObject({ finishedFirst: false });
     expect(outcome.polled).toBeGreaterThanOrEqual(250);
-    expect((await trail.list('c-patient')).map((r) => r.details.n)).toEqual([1, 2, 3]);
+    expect((await trail.list('c-patient')).map((r) => r.details.n)).toEqual([1, 0, 2, 3]);
     expect(await redis.exists(...queueKeys('c-patient'))).toBe(0);
   });
 
   it('lets others past a waiter that crashed once its liveness runs out (2 s)', async () => {
-    const crashed = heldWriter();
+    const crashed = heldWriter('c-crashed');
     try {
       await trail.append(input('c-crashed', 1));
       void crashed.trail.append(input('c-crashed', 2));
@@ -502,8 +513,79 @@ describe('appending in turn', () => {
     } finally {
       crashed.conn.disconnect();
     }
-    expect((await trail.list('c-crashed')).map((r) => r.details.n)).toEqual([1, 3]);
+    expect((await trail.list('c-crashed')).map((r) => r.details.n)).toEqual([1, 0, 3]);
     expect(await redis.exists(...queueKeys('c-crashed'))).toBe(0);
+  });
+
+  it('appends a record once when the reply to its append was lost and the command sent again', async () => {
+    const conn = connect();
+    try {
+      const t = createAuditTrail({ redis: conn, keys, logger: silentLogger });
+      await t.append(input('c-resent', 1));
+      // As ioredis does after a reconnect: the script ran, its answer never came, the command goes
+      // again. The second run must answer as the first did, not as a lost race.
+      let resent = false;
+      const target = conn as unknown as Record<'evalsha', (...args: unknown[]) => Promise<unknown>>;
+      const evalsha = target.evalsha.bind(conn);
+      target.evalsha = async (...args: unknown[]) => {
+        const first = await evalsha(...args);
+        if (resent) return first;
+        resent = true;
+        return evalsha(...args);
+      };
+      const outcome = await t.appendWithOutcome(input('c-resent', 2));
+      expect(resent).toBe(true);
+      expect(outcome.duplicate).toBe(false);
+      const records = await trail.list('c-resent');
+      expect(records.map((r) => r.details.n)).toEqual([1, 2]);
+      expect(records[1]!.auditId).toBe(outcome.record?.auditId);
+      expect(await trail.verify('c-resent')).toMatchObject({ ok: true, checked: 2 });
+    } finally {
+      conn.disconnect();
+    }
+  });
+
+  it('does not queue a writer for a stale guess of the head on a chain two processes write in turn', async () => {
+    const a = connect();
+    const b = connect();
+    try {
+      // After each lost race: whether it put the writer in the queue.
+      const queuedAfterConflict: boolean[] = [];
+      const watch = async (reply: unknown, args: unknown[]) => {
+        if ((reply as string[])[0] !== 'conflict') return;
+        const auditId = String(args.find((x) => typeof x === 'string' && x.startsWith('aud_')));
+        queuedAfterConflict.push((await redis.zscore(queueKeys('c-turns')[0]!, auditId)) !== null);
+      };
+      const callsA = interceptScripts(a, watch);
+      const callsB = interceptScripts(b, watch);
+      const ta = createAuditTrail({ redis: a, keys, logger: silentLogger });
+      const tb = createAuditTrail({ redis: b, keys, logger: silentLogger });
+      // The API and a worker, say: each one's guess of the head is the other's last record's parent.
+      for (let i = 0; i < 10; i++) {
+        await ta.append(input('c-turns', 2 * i));
+        await tb.append(input('c-turns', 2 * i + 1));
+      }
+      // A stale guess costs a second call, never the queue's writes.
+      expect(callsA() + callsB()).toBeLessThanOrEqual(2 * 20);
+      expect(queuedAfterConflict.length).toBeGreaterThan(0);
+      expect(queuedAfterConflict.every((queued) => !queued)).toBe(true);
+      expect(await redis.exists(...queueKeys('c-turns'))).toBe(0);
+      expect(await trail.verify('c-turns')).toMatchObject({ ok: true, checked: 20 });
+    } finally {
+      a.disconnect();
+      b.disconnect();
+    }
+  });
+
+  it('drops a queued writer seen "in the future" (a clock stepped back) instead of waiting out the skew', async () => {
+    const [queue, seen] = queueKeys('c-skew');
+    const [s] = await redis.time();
+    await redis.zadd(queue!, 1, 'aud_future');
+    await redis.zadd(seen!, Number(s) * 1000 + 60_000, 'aud_future');
+    const started = Date.now();
+    await trail.append(input('c-skew', 1));
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(await redis.exists(queue!, seen!)).toBe(0);
   });
 
   it('is not held by a queued writer whose liveness entry is missing', async () => {
@@ -516,7 +598,7 @@ describe('appending in turn', () => {
   });
 
   it('gives up after its time limit with an AuditAppendError, and leaves the queue', async () => {
-    const held = heldWriter();
+    const held = heldWriter('c-timeout');
     const impatient = createAuditTrail({ redis, keys, logger: silentLogger, appendTimeoutMs: 300 });
     try {
       await trail.append(input('c-timeout', 1));
@@ -537,7 +619,7 @@ describe('appending in turn', () => {
     } finally {
       held.conn.disconnect();
     }
-    expect((await trail.list('c-timeout')).map((r) => r.details.n)).toEqual([1, 2]);
+    expect((await trail.list('c-timeout')).map((r) => r.details.n)).toEqual([1, 0, 2]);
     expect(await redis.exists(...queueKeys('c-timeout'))).toBe(0);
   });
 });
@@ -577,6 +659,58 @@ describe('audit retention', () => {
         retentionCuts: [{ campaignId: 'c-old', before: new Date(clock.now() - 86_400_000).toISOString() }],
       });
     } finally {
+      await deletePrefix(redis, p);
+    }
+  });
+
+  it('keeps a chain verifiable when an append lands while the trim reads where to cut it', async () => {
+    const p = testPrefix();
+    const k = createKeys(p);
+    const clock = new ManualClock(Date.now());
+    const conn = connect();
+    try {
+      const t = createAuditTrail({ redis: conn, keys: k, logger: silentLogger, clock, retentionDays: 1 });
+      const other = createAuditTrail({ redis, keys: k, logger: silentLogger });
+      for (let i = 0; i < 3; i++) await t.append(input('c-race', i));
+      // The cut falls just after those records and before anything appended from here on (stream ids
+      // are Redis's real time).
+      await sleep(20);
+      clock.set(Date.now() + 86_400_000 - 5);
+      // Another process appends the moment the trim has read the chain's index (and nothing of it
+      // survives the cut), before it writes the anchor.
+      let landed = false;
+      const landOnce = async () => {
+        if (landed) return;
+        landed = true;
+        await other.append(input('c-race', 3));
+      };
+      const raw = conn as unknown as {
+        xrange: (...a: unknown[]) => Promise<unknown>;
+        multi: (...a: unknown[]) => { exec: () => Promise<unknown> };
+      };
+      const xrange = raw.xrange.bind(conn);
+      raw.xrange = async (...a) => {
+        const result = await xrange(...a);
+        if (String(a[0]).includes('audit-idx')) await landOnce();
+        return result;
+      };
+      const multi = raw.multi.bind(conn);
+      raw.multi = (...a) => {
+        const m = multi(...a);
+        const exec = m.exec.bind(m);
+        m.exec = async () => {
+          const result = await exec();
+          await landOnce();
+          return result;
+        };
+        return m;
+      };
+      await t.applyRetention();
+      expect(landed).toBe(true);
+      expect((await t.list('c-race')).map((r) => r.details.n)).toEqual([3]);
+      expect(await t.verify('c-race')).toMatchObject({ ok: true, checked: 1 });
+    } finally {
+      conn.disconnect();
       await deletePrefix(redis, p);
     }
   });

@@ -197,10 +197,13 @@ export class AuditAppendError extends Error {
  * It is also how long the queue's keys outlive the last call that touched them.
  */
 const QUEUE_LIVENESS_MS = 2_000;
+/** How often a queued writer's polls refresh its liveness (and the queue keys' expiry). */
+const QUEUE_REFRESH_MS = 500;
 
 // KEYS: head, stream, index, dedupe, campaigns, queue (ZSET auditId -> ticket, the join order),
 //       seen (ZSET auditId -> Redis time in ms of that writer's last call)
-// ARGV: expectedPrevHash, newHash, recordJson, campaignId, dedupeKey ('' = none), auditId
+// ARGV: expectedPrevHash, newHash, recordJson, campaignId, dedupeKey ('' = none), auditId,
+//       '1' while this writer has lost no race yet
 // Replies: {'ok', streamId} | {'dup', streamId} | {'conflict', head}: the chain moved on, rebuild
 //          and call again at once | {'wait', head, rank}: writers ahead in the queue, call again soon
 //
@@ -211,7 +214,15 @@ const QUEUE_LIVENESS_MS = 2_000;
 // nobody else can move the head meanwhile, the front loses at most once per turn (to the record
 // before it). Tickets count up from the last one queued, so the order does not depend on clocks;
 // liveness uses Redis's own clock, one clock for every process. Nobody queued (the usual case):
-// one EXISTS on top of the compare-and-set, no clock, no queue writes.
+// one EXISTS on top of the compare-and-set, no clock, no queue writes. A writer's first lost race
+// with nobody queued does not queue it either: that is a stale guess of the head (a chain two
+// processes write in turn), not contention, and queueing for it would cost every such append the
+// queue's writes. It queues when it loses again.
+//
+// A head that is this very record (its hash covers its auditId) means the script already ran for it
+// and only the reply was lost: ioredis sends a command again after a reconnect. It answers 'ok' with
+// the record's id instead of a conflict that would make Node append the record a second time.
+// (Should another record have been appended after it before the resend, that is not seen here.)
 const APPEND_SCRIPT = `
 local me = ARGV[6]
 if ARGV[5] ~= '' then
@@ -222,6 +233,13 @@ if ARGV[5] ~= '' then
   end
 end
 local head = redis.call('GET', KEYS[1]) or ''
+if head == ARGV[2] then
+  local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)[1]
+  if last and last[2][2] == me then
+    if redis.call('ZREM', KEYS[6], me) == 1 then redis.call('ZREM', KEYS[7], me) end
+    return {'ok', last[1]}
+  end
+end
 local queued = false
 local now
 local function clock()
@@ -232,7 +250,12 @@ local function clock()
   return now
 end
 local function stay()
-  if not queued then
+  if queued then
+    -- Seen lately: its liveness and the keys' expiry (refreshed with it) still hold; a poll that
+    -- wrote them every few ms would load Redis in proportion to the queue's length.
+    local seen = tonumber(redis.call('ZSCORE', KEYS[7], me))
+    if seen and clock() - seen < ${QUEUE_REFRESH_MS} and seen <= clock() then return end
+  else
     local last = redis.call('ZRANGE', KEYS[6], -1, -1, 'WITHSCORES')
     redis.call('ZADD', KEYS[6], (tonumber(last[2]) or 0) + 1, me)
   end
@@ -240,12 +263,20 @@ local function stay()
   redis.call('PEXPIRE', KEYS[6], ${QUEUE_LIVENESS_MS})
   redis.call('PEXPIRE', KEYS[7], ${QUEUE_LIVENESS_MS})
 end
-if redis.call('EXISTS', KEYS[6]) == 1 then
+local anyQueued = redis.call('EXISTS', KEYS[6]) == 1
+if anyQueued then
   local cutoff = clock() - ${QUEUE_LIVENESS_MS}
+  -- Gone: silent for longer than the liveness, or seen "in the future" (Redis's clock stepped back,
+  -- a failover to a replica whose clock is behind), which would otherwise hold the chain for the skew.
   local gone = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', cutoff)
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[7], '(' .. (clock() + ${QUEUE_LIVENESS_MS}), '+inf')) do
+    table.insert(gone, m)
+  end
   if #gone > 0 then
-    for _, m in ipairs(gone) do redis.call('ZREM', KEYS[6], m) end
-    redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', cutoff)
+    for _, m in ipairs(gone) do
+      redis.call('ZREM', KEYS[6], m)
+      redis.call('ZREM', KEYS[7], m)
+    end
   end
   queued = redis.call('ZSCORE', KEYS[6], me) ~= false
   local front = redis.call('ZRANGE', KEYS[6], 0, 0)[1]
@@ -260,7 +291,7 @@ if redis.call('EXISTS', KEYS[6]) == 1 then
   end
 end
 if head ~= ARGV[1] then
-  stay()
+  if anyQueued or ARGV[7] ~= '1' then stay() end
   return {'conflict', head}
 end
 local id = redis.call('XADD', KEYS[2], '*', 'c', ARGV[4], 'r', ARGV[3])
@@ -423,6 +454,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
           campaignId,
           input.dedupeKey ?? '',
           auditId,
+          lost === 0 ? '1' : '0',
         )) as typeof reply;
       } catch (err) {
         // Out of the queue now rather than holding the chain until the liveness timeout; not awaited,
@@ -723,16 +755,17 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     // Anchor each chain before trimming: the first surviving record's prevHash (or, when nothing
     // survives, the head the next record will link to) becomes the accepted start of the chain.
     for (const id of ids) {
-      const [first] = (await redis.xrange(
-        keys.auditCampaignIndex(id),
-        minId,
-        '+',
-        'COUNT',
-        1,
-      )) as StreamEntry[];
-      const anchor = first
-        ? (await fetchRecords([first[0]]))[0]?.prevHash
-        : ((await redis.get(keys.auditChainHead(id))) ?? '');
+      // One snapshot: read apart, an append between the two reads made the anchor the new record's
+      // own hash, and verify then reported a healthy chain as broken (missing_previous).
+      const snapshot = await redis
+        .multi()
+        .get(keys.auditChainHead(id))
+        .xrange(keys.auditCampaignIndex(id), minId, '+', 'COUNT', 1)
+        .exec();
+      for (const [err] of snapshot ?? []) if (err) throw err;
+      const head = snapshot?.[0]?.[1] as string | null;
+      const [first] = (snapshot?.[1]?.[1] ?? []) as StreamEntry[];
+      const anchor = first ? (await fetchRecords([first[0]]))[0]?.prevHash : (head ?? '');
       if (anchor !== undefined) {
         const value: RetentionAnchor = { prevHash: anchor, cutBefore: minId };
         await redis.hset(anchorsKey, id, JSON.stringify(value));
