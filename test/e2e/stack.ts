@@ -79,8 +79,12 @@ export interface StackOptions {
 /** Sandbox (real HTTP, port 0) + context over real Redis + optionally the API (port 0) and the launch worker. */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const prefix = opts.prefix ?? testPrefix();
+  // CXone's budget as the fleet is told it (CXONE_RATE_LIMIT_PER_MIN): a sandbox at its default 100
+  // a minute under a fleet told 1 000 answers 429 to polls, and guard and pacing stop running.
+  const perMinute = Number(testEnv(prefix, '', opts.env).CXONE_RATE_LIMIT_PER_MIN);
   const sandbox = await startSandbox({
     clients: [{ ...FLEET_CLIENT, scopes: [...CXONE_SCOPES] }],
+    rateLimit: { perWindow: perMinute, windowMs: 60_000 },
     ...opts.sandbox,
   });
   const config = loadConfig(testEnv(prefix, sandbox.url, opts.env));
