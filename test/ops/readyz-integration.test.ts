@@ -15,13 +15,14 @@ describe('/readyz against the sandbox (integration)', () => {
   let sandbox: RunningSandbox;
   const built: { ctx: ClosableContext; app: FastifyInstance; prefix: string }[] = [];
 
-  async function fleet(clientSecret: string) {
+  /** An API process over real Redis whose CXone is `cxoneUrl` (the shared sandbox by default). */
+  async function fleet(clientSecret: string, cxoneUrl = sandbox.url) {
     const prefix = testPrefix();
     const config = loadConfig({
       REDIS_URL,
       KEY_PREFIX: prefix,
       API_TOKEN: 'ops-ready-token',
-      CXONE_BASE_URL: sandbox.url,
+      CXONE_BASE_URL: cxoneUrl,
       CXONE_CLIENT_ID: 'sandbox-client',
       CXONE_CLIENT_SECRET: clientSecret,
       CXONE_TIMEOUT_MS: '2000',
@@ -30,7 +31,7 @@ describe('/readyz against the sandbox (integration)', () => {
     const app = await buildApiApp(ctx);
     await app.ready();
     built.push({ ctx, app, prefix });
-    return app;
+    return { app, ctx };
   }
 
   beforeAll(async () => {
@@ -47,7 +48,7 @@ describe('/readyz against the sandbox (integration)', () => {
   });
 
   it('is 200 when Redis answers and the sandbox issues a token', async () => {
-    const app = await fleet('sandbox-secret');
+    const { app } = await fleet('sandbox-secret');
     const res = await app.inject({ method: 'GET', url: '/readyz' });
     expect(res.json()).toMatchObject({
       status: 'ready',
@@ -58,7 +59,7 @@ describe('/readyz against the sandbox (integration)', () => {
   });
 
   it("serves a valid OpenAPI document covering every area's routes once", async () => {
-    const app = built[0]?.app ?? (await fleet('sandbox-secret'));
+    const app = built[0]?.app ?? (await fleet('sandbox-secret')).app;
     const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
     expect(await new Validator().validate(doc)).toMatchObject({ valid: true });
     const paths = Object.keys(doc.paths as Record<string, unknown>);
@@ -70,20 +71,7 @@ describe('/readyz against the sandbox (integration)', () => {
 
   it('turns 503 when CXone goes away although a token is still cached', async () => {
     const own = await startSandbox({ port: 0, logger: silentLogger });
-    const prefix = testPrefix();
-    const config = loadConfig({
-      REDIS_URL,
-      KEY_PREFIX: prefix,
-      API_TOKEN: 'ops-ready-token',
-      CXONE_BASE_URL: own.url,
-      CXONE_CLIENT_ID: 'sandbox-client',
-      CXONE_CLIENT_SECRET: 'sandbox-secret',
-      CXONE_TIMEOUT_MS: '2000',
-    });
-    const ctx = await createContext(config, silentLogger);
-    const app = await buildApiApp(ctx);
-    await app.ready();
-    built.push({ ctx, app, prefix });
+    const { app } = await fleet('sandbox-secret', own.url);
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
     await own.close();
     const down = await app.inject({ method: 'GET', url: '/readyz' });
@@ -96,20 +84,7 @@ describe('/readyz against the sandbox (integration)', () => {
 
   it('turns 503 when CXone answers 503 to every call although its host accepts connections, and back', async () => {
     const own = await startSandbox({ port: 0, logger: silentLogger });
-    const prefix = testPrefix();
-    const config = loadConfig({
-      REDIS_URL,
-      KEY_PREFIX: prefix,
-      API_TOKEN: 'ops-ready-token',
-      CXONE_BASE_URL: own.url,
-      CXONE_CLIENT_ID: 'sandbox-client',
-      CXONE_CLIENT_SECRET: 'sandbox-secret',
-      CXONE_TIMEOUT_MS: '2000',
-    });
-    const ctx = await createContext(config, silentLogger);
-    const app = await buildApiApp(ctx);
-    await app.ready();
-    built.push({ ctx, app, prefix });
+    const { app, ctx } = await fleet('sandbox-secret', own.url);
     try {
       expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
       // CXone is up, its token still cached here, but every API call fails.
@@ -135,7 +110,7 @@ describe('/readyz against the sandbox (integration)', () => {
   });
 
   it('is 503 naming CXone when the sandbox refuses the client credentials', async () => {
-    const app = await fleet('not-the-secret');
+    const { app } = await fleet('not-the-secret');
     const res = await app.inject({ method: 'GET', url: '/readyz' });
     expect(res.statusCode).toBe(503);
     const body = res.json();
