@@ -1,36 +1,22 @@
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
-import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processHistoryJob } from '../../src/shared/audit/history-sync.js';
-import { createAuditTrail, type AuditTrailStore } from '../../src/shared/audit/trail.js';
+import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { campaignConfigBaseSchema } from '../../src/shared/campaign-config.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
-import { systemClock } from '../../src/shared/clock.js';
-import { loadConfig } from '../../src/shared/config.js';
 import type { AppContext } from '../../src/shared/context.js';
-import { createCxoneClient, type CxoneClient } from '../../src/shared/cxone/client.js';
+import type { CxoneClient } from '../../src/shared/cxone/client.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
-import { createEventPublisher } from '../../src/shared/events/publisher.js';
-import { createKeys, type QueueName } from '../../src/shared/keys.js';
-import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
-import type { FleetLimiter } from '../../src/shared/limiter/types.js';
-import { silentLogger } from '../../src/shared/logger.js';
-import { createRedis } from '../../src/shared/redis.js';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
-import { toErrorResponse } from '../../src/producers/errors.js';
-import { registerAuditRoutes } from '../../src/producers/routes/audit.js';
-import { deletePrefix, REDIS_URL, testPrefix } from './redis-helpers.js';
+import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { startAuditHarness, type AuditHarness } from './cxone-harness.js';
 
 // The sandbox's default page: 50 records.
 const PAGE = 50;
 
+let harness: AuditHarness;
 let sandbox: RunningSandbox;
-let limiter: FleetLimiter;
 let client: CxoneClient;
-let redis: Redis;
-let prefix: string;
 let trail: AuditTrailStore;
 let store: CampaignStore;
 let ctx: AppContext;
@@ -39,77 +25,26 @@ let app: FastifyInstance;
 const historyPages = new Map<string, number>();
 
 beforeAll(async () => {
-  prefix = testPrefix();
-  const keys = createKeys(prefix);
-  redis = createRedis(REDIS_URL);
-  // Building histories of a hundred versions takes more PATCHes than CXone's default minute allows.
-  sandbox = await startSandbox({ port: 0, seed: 11, rateLimit: { perWindow: 5000, windowMs: 60_000 } });
-  limiter = createFleetLimiter({
-    redisUrl: REDIS_URL,
-    prefix,
-    perWindow: 5000,
-    windowMs: 1000,
-    logger: silentLogger,
-  });
-  client = createCxoneClient({
-    baseUrl: sandbox.url,
-    clientId: 'sandbox-client',
-    clientSecret: 'sandbox-secret',
-    timeoutMs: 5000,
-    limiter,
-    logger: silentLogger,
-  });
-  trail = createAuditTrail({ redis, keys, logger: silentLogger });
-  const counted: CxoneClient = {
-    ...client,
-    async *history(id, opts) {
-      for await (const page of client.history(id, opts)) {
-        historyPages.set(id, (historyPages.get(id) ?? 0) + 1);
-        yield page;
-      }
-    },
-  };
-  ctx = {
-    config: loadConfig({
-      REDIS_URL,
-      KEY_PREFIX: prefix,
-      CXONE_BASE_URL: sandbox.url,
-      CXONE_CLIENT_ID: 'sandbox-client',
-      CXONE_CLIENT_SECRET: 'sandbox-secret',
-      API_TOKEN: 'test-token-123',
+  harness = await startAuditHarness({
+    // Building histories of a hundred versions takes more PATCHes than CXone's default minute allows.
+    sandbox: { seed: 11, rateLimit: { perWindow: 5000, windowMs: 60_000 } },
+    // The imports' CXone client counts the history pages it is asked for.
+    wrapCxone: (inner) => ({
+      ...inner,
+      async *history(id, opts) {
+        for await (const page of inner.history(id, opts)) {
+          historyPages.set(id, (historyPages.get(id) ?? 0) + 1);
+          yield page;
+        }
+      },
     }),
-    logger: silentLogger,
-    redis,
-    keys,
-    queues: {} as Record<QueueName, Queue>,
-    cxone: counted,
-    audit: trail,
-    events: createEventPublisher({
-      redis,
-      keys,
-      logger: silentLogger,
-      webhookQueue: {} as Queue,
-      enabled: false,
-    }),
-    clock: systemClock,
-  };
+  });
+  ({ sandbox, client, trail, ctx, app } = harness);
   store = new CampaignStore(ctx);
-  app = Fastify();
-  app.setErrorHandler((err, _req, reply) => {
-    const r = toErrorResponse(err);
-    void reply.code(r.status).send(r.body);
-  });
-  await registerAuditRoutes(app, ctx);
-  await app.ready();
 });
 
 afterAll(async () => {
-  await app?.close();
-  await client?.close();
-  await limiter?.close();
-  await sandbox?.close();
-  await deletePrefix(redis, prefix);
-  redis.disconnect();
+  await harness?.close();
 });
 
 /** A campaign with `changes` versions after its creation, known to the orchestrator at the last. */

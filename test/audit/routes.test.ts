@@ -1,89 +1,33 @@
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignConfigBaseSchema } from '../../src/shared/campaign-config.js';
-import { systemClock } from '../../src/shared/clock.js';
-import { loadConfig } from '../../src/shared/config.js';
 import type { AppContext } from '../../src/shared/context.js';
-import { createCxoneClient, type CxoneClient } from '../../src/shared/cxone/client.js';
+import type { FastifyInstance } from 'fastify';
+import type { CxoneClient } from '../../src/shared/cxone/client.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
-import { createAuditTrail, type AuditTrailStore } from '../../src/shared/audit/trail.js';
+import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { importCxoneHistory } from '../../src/shared/audit/history-import.js';
 import { processHistoryJob } from '../../src/shared/audit/history-sync.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
-import { createEventPublisher } from '../../src/shared/events/publisher.js';
-import { createKeys, QUEUES, type Keys, type QueueName } from '../../src/shared/keys.js';
-import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
-import type { FleetLimiter } from '../../src/shared/limiter/types.js';
-import { silentLogger } from '../../src/shared/logger.js';
-import { createRedis } from '../../src/shared/redis.js';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
-import { toErrorResponse } from '../../src/producers/errors.js';
-import { registerAuditRoutes } from '../../src/producers/routes/audit.js';
-import type { Redis } from 'ioredis';
-import { deletePrefix, REDIS_URL, testPrefix } from './redis-helpers.js';
+import type { Keys } from '../../src/shared/keys.js';
+import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
+import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { startAuditHarness, type AuditHarness } from './cxone-harness.js';
 
+let harness: AuditHarness;
 let sandbox: RunningSandbox;
-let limiter: FleetLimiter;
 let client: CxoneClient;
 let redis: Redis;
 let keys: Keys;
-let prefix: string;
 let trail: AuditTrailStore;
-let queue: Queue;
 let ctx: AppContext;
 let app: FastifyInstance;
 let campaignId: string;
 
 beforeAll(async () => {
-  prefix = testPrefix();
-  keys = createKeys(prefix);
-  redis = createRedis(REDIS_URL);
-  sandbox = await startSandbox({ port: 0, seed: 7 });
-  limiter = createFleetLimiter({
-    redisUrl: REDIS_URL,
-    prefix,
-    perWindow: 1000,
-    windowMs: 1000,
-    logger: silentLogger,
-  });
-  client = createCxoneClient({
-    baseUrl: sandbox.url,
-    clientId: 'sandbox-client',
-    clientSecret: 'sandbox-secret',
-    timeoutMs: 5000,
-    limiter,
-    logger: silentLogger,
-  });
-  trail = createAuditTrail({ redis, keys, logger: silentLogger });
-  queue = new Queue(QUEUES.webhook, { connection: redis, prefix });
-  const config = loadConfig({
-    REDIS_URL,
-    KEY_PREFIX: prefix,
-    CXONE_BASE_URL: sandbox.url,
-    CXONE_CLIENT_ID: 'sandbox-client',
-    CXONE_CLIENT_SECRET: 'sandbox-secret',
-    API_TOKEN: 'test-token-123',
-  });
-  ctx = {
-    config,
-    logger: silentLogger,
-    redis,
-    keys,
-    queues: { [QUEUES.webhook]: queue } as Record<QueueName, Queue>,
-    cxone: client,
-    audit: trail,
-    events: createEventPublisher({ redis, keys, logger: silentLogger, webhookQueue: queue, enabled: false }),
-    clock: systemClock,
-  };
-  app = Fastify();
-  app.setErrorHandler((err, _req, reply) => {
-    const r = toErrorResponse(err);
-    void reply.code(r.status).send(r.body);
-  });
-  await registerAuditRoutes(app, ctx);
-  await app.ready();
+  harness = await startAuditHarness({ sandbox: { seed: 7 } });
+  ({ sandbox, client, redis, keys, trail, ctx, app } = harness);
 
   const example = campaignConfigBaseSchema.parse(
     JSON.parse(readFileSync(new URL('../../examples/campaign.json', import.meta.url), 'utf8')),
@@ -97,13 +41,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await app?.close();
-  await queue?.close();
-  await client?.close();
-  await limiter?.close();
-  await sandbox?.close();
-  await deletePrefix(redis, prefix);
-  redis.disconnect();
+  await harness?.close();
 });
 
 describe('CXone history import', () => {
@@ -261,7 +199,7 @@ describe('GET /v1/campaigns/:id/audit', () => {
     const broken = await app.inject({ method: 'GET', url: '/v1/campaigns/c-api/audit/verify' });
     expect(broken.json()).toMatchObject({ ok: false, firstBroken: { index: 1, reason: 'missing_previous' } });
     // The alert went out as an event (recorded even though webhooks are off in this context).
-    const events = await (ctx.events as ReturnType<typeof createEventPublisher>).recent(5, 'c-api');
+    const events = await (ctx.events as EventPublisherStore).recent(5, 'c-api');
     expect(events.map((e) => e.type)).toEqual(['audit.chain.alert']);
   });
 });
