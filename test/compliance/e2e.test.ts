@@ -47,6 +47,14 @@ const fire = (id: string, iso: string) => stack.fire(id, iso);
 
 const statusOnCxone = async (id: string) => (await ctx.cxone.getCampaign(id)).status;
 
+const operatorResume = (id: string) =>
+  api.inject({
+    method: 'POST',
+    url: `/v1/campaigns/${id}/actions`,
+    headers: { authorization: 'Bearer compliance-test-token' },
+    payload: { action: 'resume' },
+  });
+
 describe('calling-window enforcement against the sandbox', () => {
   it('pauses on CXone at the close, refuses a manual resume, resumes on CXone at the open', async () => {
     const id = await activeCampaign();
@@ -61,12 +69,7 @@ describe('calling-window enforcement against the sandbox', () => {
 
     // Saturday: an operator's resume is refused with the reason, nothing changes on CXone.
     clock.set(t('2026-03-07T15:00:00Z'));
-    const refused = await api.inject({
-      method: 'POST',
-      url: `/v1/campaigns/${id}/actions`,
-      headers: { authorization: 'Bearer compliance-test-token' },
-      payload: { action: 'resume' },
-    });
+    const refused = await operatorResume(id);
     expect(refused.statusCode).toBe(409);
     expect(refused.body).toMatch(/outside the campaign's calling windows/);
     expect(refused.body).toMatch(/2026-03-09T09:00:00-04:00/);
@@ -108,12 +111,7 @@ describe('calling-window enforcement against the sandbox', () => {
 
     // Still inside the hours, but resuming now would dial until the window paused it again.
     clock.set(t('2026-03-06T21:59:30Z'));
-    const refused = await api.inject({
-      method: 'POST',
-      url: `/v1/campaigns/${id}/actions`,
-      headers: { authorization: 'Bearer compliance-test-token' },
-      payload: { action: 'resume' },
-    });
+    const refused = await operatorResume(id);
     expect(refused.statusCode).toBe(409);
     expect(refused.json()).toMatchObject({ error: 'compliance_refused' });
     expect(refused.body).toMatch(/closes at 2026-03-06T17:00:00-05:00/);
