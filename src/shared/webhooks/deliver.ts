@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import axios from 'axios';
 import { getProxyForUrl } from 'proxy-from-env';
 import { environmentNamesProxy } from '../cxone/http.js';
@@ -110,12 +111,41 @@ async function postViaProxy(req: Post): Promise<Answer> {
     data: req.body,
     signal: req.signal,
   });
+  const refusal = proxyRefusal(req.url, res.status, res.request as { socket?: unknown } | undefined);
+  if (refusal) {
+    res.data.destroy();
+    throw new ProxyRefusedError(refusal);
+  }
   const retryAfter: unknown = res.headers['retry-after'];
   return {
     status: res.status,
     retryAfter: typeof retryAfter === 'string' ? retryAfter : null,
     bodyExcerpt: await readStreamExcerpt(res.data),
   };
+}
+
+/** The proxy, not the receiver, answered: a network error (retried), never the receiver's verdict. */
+export class ProxyRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProxyRefusedError';
+  }
+}
+
+/**
+ * Whether the answer is the proxy's own refusal rather than the receiver's reply. For an `https://`
+ * receiver the tunnel's CONNECT failed when the answer came over a plain socket: the agent hands the
+ * proxy's reply (407, 403, 502...) to the request as if it were the receiver's, but the receiver only
+ * ever answers through TLS. For an `http://` receiver the proxy forwards the request, so only a 407
+ * (proxy authentication required) is surely the proxy's. Returns the error text, or '' for the receiver's.
+ */
+function proxyRefusal(url: string, status: number, request: { socket?: unknown } | undefined): string {
+  if (new URL(url).protocol === 'https:') {
+    const socket = request?.socket;
+    if (socket && !(socket instanceof TLSSocket)) return `proxy refused CONNECT: ${status}`;
+    return '';
+  }
+  return status === 407 ? `proxy refused request: ${status}` : '';
 }
 
 async function readStreamExcerpt(stream: Readable): Promise<string> {

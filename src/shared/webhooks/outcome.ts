@@ -18,7 +18,7 @@ export type DeliveryVerdict =
   | { kind: 'dead'; cause: 'rejected' | 'redirect' };
 
 export interface AttemptResult {
-  /** HTTP status, absent when no response arrived (refused, reset, timed out). */
+  /** The receiver's HTTP status, absent when it did not answer (refused, reset, timed out, or a proxy refused). */
   status?: number;
   retryAfter?: string | null;
 }
