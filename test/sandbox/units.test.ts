@@ -181,20 +181,26 @@ describe('CampaignDialers', () => {
     };
   }
 
-  it('creates one model on first activation and keeps it in step with every change', () => {
+  /** A campaign store, its dialers on a recording factory, and the directory they read, at one clock. */
+  function dialerRig() {
     const clock = new ManualClock(Date.parse('2026-12-02T15:00:00Z'));
     const store = new CampaignStore(clock);
-    const simTime = new SimulatedTime(clock, 60);
     const calls: Call[] = [];
     const created: DialerSimulationOptions[] = [];
+    const directory = new Directory();
     const dialers = new CampaignDialers(
       store,
-      simTime,
+      new SimulatedTime(clock, 60),
       recordingFactory(calls, created),
       42,
       silentLogger,
-      new Directory(),
+      directory,
     );
+    return { clock, store, calls, created, directory, dialers };
+  }
+
+  it('creates one model on first activation and keeps it in step with every change', () => {
+    const { clock, store, calls, created, dialers } = dialerRig();
 
     const campaign = store.create(parseCreateBody(createBody()), 'x', 'tenant-x');
     expect(dialers.stats(campaign)).toMatchObject({ totalCalls: 0, agentUtilization: 0, status: 'draft' });
@@ -231,20 +237,7 @@ describe('CampaignDialers', () => {
   });
 
   it("answers at the target list's contact rate: the declared answerRate is only the client's expectation", () => {
-    const clock = new ManualClock(Date.parse('2026-12-02T15:00:00Z'));
-    const store = new CampaignStore(clock);
-    const simTime = new SimulatedTime(clock, 60);
-    const calls: Call[] = [];
-    const created: DialerSimulationOptions[] = [];
-    const directory = new Directory();
-    const dialers = new CampaignDialers(
-      store,
-      simTime,
-      recordingFactory(calls, created),
-      42,
-      silentLogger,
-      directory,
-    );
+    const { clock, store, calls, created, directory, dialers } = dialerRig();
 
     const body = createBody({ targetListId: SANDBOX_STALE_LIST_ID });
     body.dialerSettings.answerRate = 0.6;
