@@ -29,6 +29,7 @@ import {
   type DeadLetterReason,
 } from '../shared/webhooks/store.js';
 import {
+  backfillPendingIndex,
   DEFAULT_SWEEP_GRACE_MS,
   DEFAULT_SWEEP_INTERVAL_MS,
   sweepOrphanedEvents,
@@ -361,6 +362,8 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
   async function sweep(intervalMs: number): Promise<SweepResult | undefined> {
     if (!ctx.config.webhook || !(await takeSweepTurn(ctx.redis, ctx.keys, intervalMs))) return undefined;
     const queue = ctx.queues[QUEUES.webhook];
+    const backfilled = await backfillPendingIndex(ctx.redis, ctx.keys);
+    if (backfilled) logger.info({ count: backfilled }, 'pending webhook events added to the sweep index');
     const result = await sweepOrphanedEvents({
       redis: ctx.redis,
       keys: ctx.keys,
@@ -372,9 +375,9 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     for (const failed of result.failed) {
       const job = await queue.getJob(failed.eventId);
       if (!job || (await job.getState()) !== 'failed') continue;
-      if (await settleUndecided(failed.eventId, redactUrlCredentials(failed.reason), failed.attempts)) {
-        webhookOutcomes.inc({ outcome: 'error' });
-      }
+      // Not counted here: the run that failed was counted when it failed (`unexpected`, or `onFailed`
+      // for the stall limit); this only writes the dead letter that could not be written then.
+      await settleUndecided(failed.eventId, redactUrlCredentials(failed.reason), failed.attempts);
     }
     if (result.requeued.length > 0) {
       logger.warn(
@@ -415,11 +418,16 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
 
   const sweepIntervalMs = opts.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
   if (sweepIntervalMs > 0 && ctx.config.webhook) {
-    let running: Promise<unknown> = Promise.resolve();
+    // The sweep under way, if any: a tick while one still runs (slow Redis, a long backfill) is
+    // skipped rather than starting a second one alongside it, which close() would not wait for.
+    let running: Promise<unknown> | undefined;
     const timer = setInterval(() => {
-      running = sweep(sweepIntervalMs).catch((err: unknown) =>
-        logger.error({ err }, 'webhook sweep failed; the next one tries again'),
-      );
+      if (running) return;
+      running = sweep(sweepIntervalMs)
+        .catch((err: unknown) => logger.error({ err }, 'webhook sweep failed; the next one tries again'))
+        .finally(() => {
+          running = undefined;
+        });
     }, sweepIntervalMs);
     timer.unref();
     // Stop sweeping before the worker closes, and let a sweep under way finish first, so nothing

@@ -5,7 +5,12 @@ import { silentLogger } from '../../src/shared/logger.js';
 import { webhookOutcomes } from '../../src/shared/metrics.js';
 import { deliverOnce } from '../../src/shared/webhooks/deliver.js';
 import { webhookJobOptions } from '../../src/shared/webhooks/schedule.js';
-import { listDeadLetters } from '../../src/shared/webhooks/store.js';
+import {
+  deadLetterUndecided,
+  listDeadLetters,
+  markDelivered,
+  recordAttempt,
+} from '../../src/shared/webhooks/store.js';
 import { Receiver, startHarness, waitFor, type Harness } from './harness.js';
 
 /**
@@ -119,5 +124,107 @@ describe('webhook jobs that fail unexpectedly', () => {
     expect((await h.audit.list('camp-stall')).map((r) => r.action)).toEqual(['webhook_failure']);
     expect((await outcomeCount('error')) - errorsBefore).toBe(1);
     expect(receiver.received).toHaveLength(0);
+  });
+
+  it('a send finishing after its event was settled leaves the outcome, and the sweep does not dead-letter it again', async () => {
+    const receiver = await new Receiver().start();
+    const h = await startHarness(receiver.url, { retrySchedule: [0], sweepIntervalMs: 100, sweepGraceMs: 0 });
+    cleanups.push(
+      () => receiver.stop(),
+      () => h.close(),
+    );
+    const e = await orphan(h, 'camp-late');
+    // The stall limit failed the job while its run was still sending; the fallback dead-lettered it.
+    const letter = {
+      eventId: e.id,
+      reason: 'exhausted' as const,
+      attempts: 1,
+      at: new Date().toISOString(),
+      error: 'job stalled more than allowable limit',
+    };
+    expect(await deadLetterUndecided(h, letter)).not.toBeNull();
+    // Then the run's send answers 500, and it records its attempt.
+    await recordAttempt(h, e.id, { status: 500, nowMs: Date.now() });
+    expect(await h.redis.hmget(h.keys.webhookEvent(e.id), 'state', 'lastStatus')).toEqual(['dead', '500']);
+    // Sweeps pass (the job is missing): nothing is dead-lettered or sent again.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await listDeadLetters(h)).toEqual([expect.objectContaining({ at: letter.at })]);
+    expect(receiver.received).toHaveLength(0);
+
+    // A delivered event stays delivered too, and its delivery clears a stale dead letter.
+    expect(await markDelivered(h, e.id, { status: 200, nowMs: Date.now() })).toBe(true);
+    await recordAttempt(h, e.id, { error: 'timeout', nowMs: Date.now() });
+    expect(await h.redis.hmget(h.keys.webhookEvent(e.id), 'state', 'deadLetter')).toEqual([
+      'delivered',
+      null,
+    ]);
+  });
+
+  it('counts a run that failed while Redis did once, when the sweep dead-letters it after Redis recovers', async () => {
+    const receiver = await new Receiver().start();
+    const h = await startHarness(receiver.url, { retrySchedule: [0], sweepIntervalMs: 100, sweepGraceMs: 0 });
+    cleanups.push(
+      () => receiver.stop(),
+      () => h.close(),
+    );
+    const errorsBefore = await outcomeCount('error');
+    const config = h.ctx.config;
+    const webhook = config.webhook;
+    // The run fails unexpectedly, and so does every dead letter the worker tries to write then.
+    Object.defineProperty(config, 'webhook', {
+      configurable: true,
+      get() {
+        throw new Error('connection lost');
+      },
+    });
+    let failing = true;
+    const redis = h.redis as unknown as { evalsha: (...args: unknown[]) => Promise<unknown> };
+    const evalsha = redis.evalsha.bind(redis);
+    redis.evalsha = (...args: unknown[]) =>
+      failing && String(args[2]).endsWith(':webhook:dead')
+        ? Promise.reject(new Error('connection lost'))
+        : evalsha(...args);
+    const e = await h.events.publish('campaign.state.changed', 'camp-recover', {});
+    await waitFor(
+      async () => (await h.queue.getJob(e.id).then((j) => j?.getState())) === 'failed',
+      10_000,
+      'job failed',
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await h.redis.hget(h.keys.webhookEvent(e.id), 'state')).toBe('pending');
+    // Redis recovers: the sweep dead-letters the event.
+    Object.defineProperty(config, 'webhook', { configurable: true, value: webhook });
+    failing = false;
+    await waitFor(async () => (await listDeadLetters(h)).length === 1, 10_000, 'dead letter');
+    await new Promise((r) => setTimeout(r, 300));
+    // Each run counted once, as it failed; the sweep's dead letter adds none.
+    const runs = (await h.queue.getJob(e.id))!.attemptsMade;
+    expect(runs).toBe(2);
+    expect((await outcomeCount('error')) - errorsBefore).toBe(runs);
+  });
+
+  it('close() waits for a sweep still running from an earlier tick', async () => {
+    const receiver = await new Receiver().start();
+    const h = await startHarness(receiver.url, { sweepIntervalMs: 100, sweepGraceMs: 0 });
+    cleanups.push(
+      () => receiver.stop(),
+      () => h.close(),
+    );
+    // The first sweep's turn-taking is slow (a Redis hiccup); the ticks after it are not.
+    const redis = h.redis as unknown as { set: (...args: unknown[]) => Promise<unknown> };
+    const set = redis.set.bind(redis);
+    let calls = 0;
+    let slowDone = false;
+    redis.set = async (...args: unknown[]) => {
+      if (!String(args[0]).endsWith('sweep-lock') || ++calls > 1) return set(...args);
+      await new Promise((r) => setTimeout(r, 700));
+      const out = await set(...args);
+      slowDone = true;
+      return out;
+    };
+    await waitFor(() => calls > 0, 5_000, 'a sweep');
+    await new Promise((r) => setTimeout(r, 300));
+    await h.worker.close();
+    expect(slowDone).toBe(true);
   });
 });

@@ -1,9 +1,10 @@
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createEventPublisher, recentEventsKey } from '../../src/shared/events/publisher.js';
+import { createEventPublisher } from '../../src/shared/events/publisher.js';
 import type { EventEnvelope } from '../../src/shared/events/types.js';
 import { silentLogger } from '../../src/shared/logger.js';
-import { listDeadLetters } from '../../src/shared/webhooks/store.js';
+import { webhookPendingKey } from '../../src/shared/webhooks/pending.js';
+import { deadLetter, listDeadLetters, replayEvent } from '../../src/shared/webhooks/store.js';
 import { sweepOrphanedEvents } from '../../src/shared/webhooks/sweep.js';
 import { Receiver, startHarness, waitFor, type Harness } from './harness.js';
 
@@ -94,7 +95,7 @@ describe('webhook sweep', () => {
     expect(receiver.received).toHaveLength(0);
   });
 
-  it('looks only past the grace and within its bound, and two sweeps at once queue one job', async () => {
+  it('looks only past the grace, and two sweeps at once queue one job', async () => {
     const h = await startHarness(undefined);
     cleanups.push(() => h.close());
     // Its own queue with no worker, so the jobs the sweep queues stay put.
@@ -103,15 +104,13 @@ describe('webhook sweep', () => {
     const orphans = [];
     for (let i = 0; i < 4; i++) orphans.push(await publishOrphan(h, `camp-${i}`, { i }));
     const [first, , , last] = orphans;
-    const lastAt = Number(
-      (await h.redis.xrevrange(recentEventsKey(h.keys), '+', '-', 'COUNT', 1))[0]![0].split('-')[0],
-    );
+    const lastAt = await newestPending(h);
 
     // Within the grace: left alone.
     const young = await sweepOrphanedEvents({ ...h, queue, nowMs: lastAt + 1_000, graceMs: 60_000 });
     expect(young).toEqual({ scanned: 0, requeued: [], failed: [] });
 
-    // Delivered and dead events are never queued, whatever their job.
+    // Delivered and dead events are never queued, whatever their job, and leave the index.
     await h.redis.hset(h.keys.webhookEvent(orphans[1]!.id), 'state', 'delivered');
     await h.redis.hset(h.keys.webhookEvent(orphans[2]!.id), 'state', 'dead');
     // A pending event whose job failed for good is reported for the worker to dead-letter.
@@ -133,12 +132,94 @@ describe('webhook sweep', () => {
     ]);
     expect(await queue.getJobCounts('waiting')).toEqual({ waiting: 1 });
     expect((await queue.getJob(last!.id))!.data).toEqual({ eventId: last!.id });
-
-    // Bounded: at most maxScan events, newest first; none older than maxAge.
-    expect((await sweepOrphanedEvents({ ...h, queue, nowMs: lastAt + 120_000, maxScan: 2 })).scanned).toBe(2);
-    expect(
-      (await sweepOrphanedEvents({ ...h, queue, nowMs: lastAt + 120_000, maxAgeMs: 60_000 })).scanned,
-    ).toBe(0);
+    expect(await h.redis.zrange(webhookPendingKey(h.keys), 0, '-1')).toEqual([first!.id, last!.id]);
     await queue.obliterate({ force: true });
   });
+
+  it('reads pending events oldest first, of any age, and each sweep continues past the last', async () => {
+    const h = await startHarness(undefined);
+    cleanups.push(() => h.close());
+    const queue = new Queue('sweep-probe', { connection: h.redis, prefix: h.queue.opts.prefix! });
+    cleanups.push(() => queue.close());
+    const orphans = [];
+    for (let i = 0; i < 6; i++) orphans.push((await publishOrphan(h, `camp-${i}`, { i })).id);
+    // Two days after: the worker was down (no sweeps) for longer than a day.
+    const nowMs = (await newestPending(h)) + 2 * 86_400_000;
+    const requeued: string[][] = [];
+    for (let i = 0; i < 4; i++) {
+      requeued.push((await sweepOrphanedEvents({ ...h, queue, nowMs, maxScan: 2 })).requeued);
+    }
+    // Those already queued stay pending (their jobs wait): the next sweeps look further, then start over.
+    expect(requeued).toEqual([orphans.slice(0, 2), orphans.slice(2, 4), orphans.slice(4, 6), []]);
+    expect(await queue.getJobCounts('waiting')).toEqual({ waiting: 6 });
+    await queue.obliterate({ force: true });
+  });
+
+  it('never reads delivered events, drops expired ones, and a replay puts an event back', async () => {
+    const receiver = await new Receiver().start();
+    receiver.respond = (_req, body) =>
+      (JSON.parse(body) as EventEnvelope).campaignId === 'camp-no' ? { status: 400 } : { status: 200 };
+    const h = await startHarness(receiver.url, { sweepIntervalMs: 0 });
+    cleanups.push(
+      () => receiver.stop(),
+      () => h.close(),
+    );
+    const queue = new Queue('sweep-probe', { connection: h.redis, prefix: h.queue.opts.prefix! });
+    cleanups.push(() => queue.close());
+    for (let i = 0; i < 20; i++) await h.events.publish('campaign.state.changed', 'camp-ok', { i });
+    const refused = await h.events.publish('campaign.state.changed', 'camp-no', {});
+    await waitFor(
+      async () =>
+        (await h.redis.zcard(h.keys.webhookDelivered())) === 20 && (await listDeadLetters(h)).length === 1,
+      10_000,
+      'deliveries',
+    );
+    expect(await h.redis.zcard(webhookPendingKey(h.keys))).toBe(0);
+    const nowMs = Date.now() + 120_000;
+    expect(await sweepOrphanedEvents({ ...h, queue, nowMs })).toEqual({
+      scanned: 0,
+      requeued: [],
+      failed: [],
+    });
+
+    // An entry whose event expired is dropped.
+    await h.redis.zadd(webhookPendingKey(h.keys), 1, 'evt_expired');
+    expect((await sweepOrphanedEvents({ ...h, queue, nowMs })).scanned).toBe(1);
+    expect(await h.redis.zcard(webhookPendingKey(h.keys))).toBe(0);
+
+    // A replay marks the dead letter pending and indexes it again, until its job settles it.
+    expect(await replayEvent({ ...h, queue }, refused.id)).toBe('queued');
+    expect(await h.redis.zscore(webhookPendingKey(h.keys), refused.id)).not.toBeNull();
+    await deadLetter(h, {
+      eventId: refused.id,
+      reason: 'rejected',
+      attempts: 2,
+      at: new Date().toISOString(),
+    });
+    expect(await h.redis.zscore(webhookPendingKey(h.keys), refused.id)).toBeNull();
+    await queue.obliterate({ force: true });
+  });
+
+  it('queues the job of a pending event published before the index existed', async () => {
+    const receiver = await new Receiver().start();
+    const h = await startHarness(receiver.url, { sweepIntervalMs: 100, sweepGraceMs: 300 });
+    cleanups.push(
+      () => receiver.stop(),
+      () => h.close(),
+    );
+    const e = await publishOrphan(h, 'camp-old');
+    await h.redis.zrem(webhookPendingKey(h.keys), e.id);
+    await waitFor(
+      async () => (await h.redis.hget(h.keys.webhookEvent(e.id), 'state')) === 'delivered',
+      10_000,
+      'the old orphan delivered',
+    );
+    expect(receiver.received.map((r) => r.id)).toEqual([e.id]);
+    expect(await h.redis.zcard(webhookPendingKey(h.keys))).toBe(0);
+  });
 });
+
+async function newestPending(h: Harness): Promise<number> {
+  const [, score] = await h.redis.zrange(webhookPendingKey(h.keys), '-1', '-1', 'WITHSCORES');
+  return Number(score);
+}

@@ -5,6 +5,7 @@ import { systemClock, type Clock } from '../clock.js';
 import type { Keys } from '../keys.js';
 import type { Logger } from '../logger.js';
 import { streamField } from '../stream-entry.js';
+import { webhookPendingKey } from '../webhooks/pending.js';
 import { DEFAULT_RETRY_SCHEDULE_MS, webhookJobOptions } from '../webhooks/schedule.js';
 import { EVENT_ENVELOPE_VERSION, type EventEnvelope, type EventPublisher, type EventType } from './types.js';
 
@@ -133,6 +134,8 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
           state: 'pending',
         })
         .expire(keys.webhookEvent(envelope.id), EVENT_TTL_SECONDS)
+        // The sweep's index of pending events (src/shared/webhooks/pending.ts).
+        .zadd(webhookPendingKey(keys), clock.now(), envelope.id)
         .exec();
     } else {
       await redis.xadd(...recentArgs);

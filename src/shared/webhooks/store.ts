@@ -4,6 +4,7 @@ import { EVENT_TTL_SECONDS, parseStoredEvent, type StoredEvent } from '../events
 import type { Keys } from '../keys.js';
 import { DEFAULT_RETRY_SCHEDULE_MS, webhookJobOptions } from './schedule.js';
 import { evalScript } from '../redis-script.js';
+import { webhookPendingKey } from './pending.js';
 
 /**
  * Webhook delivery state in Redis: the delivered log (one entry per event id, ever), the dead-letter
@@ -63,12 +64,15 @@ export async function markDelivered(
     .zadd(keys.webhookDelivered(), 'NX', info.nowMs, eventId)
     .zremrangebyscore(keys.webhookDelivered(), '-inf', info.nowMs - DELIVERED_LOG_DAYS * 86_400_000)
     .zrem(keys.webhookDeadLetters(), eventId)
+    .zrem(webhookPendingKey(keys), eventId)
     .hset(keys.webhookEvent(eventId), {
       state: 'delivered',
       lastStatus: String(info.status),
       lastError: '',
       lastAttemptAt: at,
     })
+    // A dead letter from before a replay that delivered it is no longer the event's story.
+    .hdel(keys.webhookEvent(eventId), 'deadLetter')
     .exec();
   const added = results?.[0]?.[1] === 1;
   // The first delivery time is kept; a replay of a delivered event only adds when it was resent.
@@ -88,18 +92,23 @@ export async function deadLetter(deps: WebhookStoreDeps, letter: DeadLetter): Pr
     .multi()
     .zadd(keys.webhookDeadLetters(), atMs, letter.eventId)
     .zremrangebyscore(keys.webhookDeadLetters(), '-inf', `(${atMs - EVENT_TTL_SECONDS * 1000}`)
+    .zrem(webhookPendingKey(keys), letter.eventId)
     .hset(keys.webhookEvent(letter.eventId), { state: 'dead', deadLetter: JSON.stringify(letter) })
     // The bytes must outlive the dead letter long enough for an operator to replay them.
     .expire(keys.webhookEvent(letter.eventId), EVENT_TTL_SECONDS)
     .exec();
 }
 
-// KEYS: dead-letter set, event hash. ARGV: eventId, atMs, cutoff score, letter JSON, TTL seconds.
-// Returns {type, campaignId} when it wrote the dead letter; nil when the event is gone or decided.
+// KEYS: dead-letter set, event hash, pending index. ARGV: eventId, atMs, cutoff score, letter JSON,
+// TTL seconds. Returns {type, campaignId} when it wrote the dead letter; nil when the event is gone or
+// decided (either way it leaves the pending index).
 const DEAD_LETTER_UNDECIDED_SCRIPT = `
 local h = redis.call('HMGET', KEYS[2], 'state', 'body', 'type', 'campaignId')
-if not h[2] then return nil end
-if h[1] == 'delivered' or h[1] == 'dead' then return nil end
+if not h[2] or h[1] == 'delivered' or h[1] == 'dead' then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return nil
+end
+redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 redis.call('HSET', KEYS[2], 'state', 'dead', 'deadLetter', ARGV[4])
@@ -123,9 +132,10 @@ export async function deadLetterUndecided(
   const result = (await evalScript(
     redis,
     DEAD_LETTER_UNDECIDED_SCRIPT,
-    2,
+    3,
     keys.webhookDeadLetters(),
     keys.webhookEvent(letter.eventId),
+    webhookPendingKey(keys),
     letter.eventId,
     atMs,
     `(${atMs - EVENT_TTL_SECONDS * 1000}`,
@@ -169,21 +179,36 @@ export async function countSend(deps: WebhookStoreDeps, eventId: string, nowMs: 
   return Number(count);
 }
 
+// KEYS: event hash. ARGV: lastAttemptAt, lastStatus, lastError. The state becomes `pending` only from
+// `pending` (or none): a `dead` or `delivered` outcome recorded meanwhile stays.
+const RECORD_ATTEMPT_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'lastAttemptAt', ARGV[1], 'lastStatus', ARGV[2], 'lastError', ARGV[3])
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'dead' and state ~= 'delivered' then redis.call('HSET', KEYS[1], 'state', 'pending') end
+return 1
+`;
+
 /**
- * What a failed send answered. The event is `pending` again (it may have been delivered or dead
- * before a replay) until a later attempt delivers it or it is dead-lettered.
+ * What a failed send answered. Never moves a `dead` or `delivered` event back to `pending`: a send
+ * that finishes after the event was settled without it (BullMQ's stall limit failed the job while this
+ * run was still sending, and the fallback dead-lettered it) must not undo that outcome, or the sweep
+ * would dead-letter (and audit) it a second time. A replay marks the event `pending` itself.
  */
 export async function recordAttempt(
   deps: WebhookStoreDeps,
   eventId: string,
   info: { status?: number; error?: string; nowMs: number },
 ): Promise<void> {
-  await deps.redis.hset(deps.keys.webhookEvent(eventId), {
-    state: 'pending',
-    lastAttemptAt: new Date(info.nowMs).toISOString(),
-    lastStatus: info.status === undefined ? '' : String(info.status),
-    lastError: info.error ?? '',
-  });
+  await evalScript(
+    deps.redis,
+    RECORD_ATTEMPT_SCRIPT,
+    1,
+    deps.keys.webhookEvent(eventId),
+    new Date(info.nowMs).toISOString(),
+    info.status === undefined ? '' : String(info.status),
+    info.error ?? '',
+  );
 }
 
 export async function getDestinationState(deps: WebhookStoreDeps, url: string): Promise<DestinationState> {
@@ -261,9 +286,10 @@ export async function enableDestination(deps: WebhookStoreDeps, url: string): Pr
 
 export type ReplayOutcome = 'queued' | 'already_queued' | 'not_found';
 
-// KEYS: dead-letter set, event hash. ARGV: eventId, and the state, deadLetter and lastAttemptAt the
-// replay saw before it queued the job. Runs after the job is queued; leaves alone whatever the worker
-// has decided since (a fresh dead letter, a delivery).
+// KEYS: dead-letter set, event hash, pending index. ARGV: eventId, and the state, deadLetter and
+// lastAttemptAt the replay saw before it queued the job, and the time (ms). Runs after the job is
+// queued; leaves alone whatever the worker has decided since (a fresh dead letter, a delivery). An
+// event it marks pending goes back into the pending index.
 const REPLAY_QUEUED_SCRIPT = `
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 local h = redis.call('HMGET', KEYS[2], 'state', 'deadLetter', 'lastAttemptAt')
@@ -273,6 +299,7 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 local state = h[1] or ''
 if state == ARGV[2] and (state ~= 'delivered' or (h[3] or '') == ARGV[4]) then
   redis.call('HSET', KEYS[2], 'state', 'pending')
+  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
 end
 return 1
 `;
@@ -310,13 +337,15 @@ export async function replayEvent(
   await evalScript(
     deps.redis,
     REPLAY_QUEUED_SCRIPT,
-    2,
+    3,
     deps.keys.webhookDeadLetters(),
     deps.keys.webhookEvent(eventId),
+    webhookPendingKey(deps.keys),
     eventId,
     seen.state ?? '',
     seen.deadLetter ?? '',
     seen.lastAttemptAt ?? '',
+    Date.now(),
   );
   return 'queued';
 }

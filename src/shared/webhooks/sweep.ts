@@ -1,26 +1,32 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { recentEventsKey } from '../events/publisher.js';
+import { RECENT_EVENTS_MAX, recentEventsKey } from '../events/publisher.js';
 import type { Keys } from '../keys.js';
+import { evalScript } from '../redis-script.js';
 import { streamField } from '../stream-entry.js';
+import { webhookPendingKey } from './pending.js';
 import { DEFAULT_RETRY_SCHEDULE_MS, webhookJobOptions } from './schedule.js';
 
 /**
- * The publisher stores an event (one MULTI) and then queues its delivery job: a crash or a Redis
- * error between the two leaves a `pending` event with no job, which nothing would ever deliver. The
- * sweep finds those and queues their job again, with the same options (job id = event id, so two
- * sweeps, or a sweep and a late publish, cannot queue it twice). Delivered and dead-lettered events
- * are never touched; a `pending` event whose job failed for good is handed back to the worker to
- * dead-letter.
+ * The publisher stores an event (one MULTI, which also puts it in the pending index, pending.ts) and
+ * then queues its delivery job: a crash or a Redis error between the two leaves a `pending` event with
+ * no job, which nothing would ever deliver. The sweep finds those and queues their job again, with the
+ * same options (job id = event id, so two sweeps, or a sweep and a late publish, cannot queue it
+ * twice). Delivered and dead-lettered events are never touched; a `pending` event whose job failed for
+ * good is handed back to the worker to dead-letter.
+ *
+ * It reads only the pending index, oldest first, by publish time: its cost follows the pending events,
+ * however many are published, and an orphan is found however old it is, until its stored event
+ * expires (EVENT_TTL_SECONDS), when its entry is dropped. A bounded number per sweep; the next sweep
+ * continues after the last one it read (a cursor in Redis, whichever process sweeps) and starts over
+ * from the oldest once it has reached the grace.
  */
 
 /** An event younger than this is left alone: its publisher may still be queueing its job. */
 export const DEFAULT_SWEEP_GRACE_MS = 60_000;
 /** How often a webhook worker process looks (one process at a time, under a Redis lock). */
 export const DEFAULT_SWEEP_INTERVAL_MS = 30_000;
-/** Events older than this are not looked at (the worker would have had to be down for a day). */
-export const DEFAULT_SWEEP_MAX_AGE_MS = 24 * 3_600_000;
-/** At most this many recent events are examined per sweep, newest first. */
+/** At most this many pending events are examined per sweep, oldest first. */
 export const DEFAULT_SWEEP_MAX_SCAN = 5_000;
 
 export interface SweepOptions {
@@ -30,12 +36,11 @@ export interface SweepOptions {
   nowMs: number;
   schedule?: readonly number[];
   graceMs?: number;
-  maxAgeMs?: number;
   maxScan?: number;
 }
 
 export interface SweepResult {
-  /** Events examined (recent-stream entries in the window). */
+  /** Pending-index entries examined. */
   scanned: number;
   /** Pending events whose job was missing and has been queued again. */
   requeued: string[];
@@ -45,21 +50,84 @@ export interface SweepResult {
 
 const PIPELINE_BATCH = 500;
 
+export function sweepCursorKey(keys: Keys): string {
+  return keys.custom('webhook', 'sweep-cursor');
+}
+
+// KEYS: pending index, then the event hash of each id in ARGV (same order). Drops the entries whose
+// event is no longer pending (settled by a path that could not remove it) or no longer stored
+// (expired). Atomic per entry, so a replay marking one pending again keeps its entry.
+const DROP_SETTLED_SCRIPT = `
+local dropped = 0
+for i = 1, #ARGV do
+  local state = redis.call('HGET', KEYS[i + 1], 'state')
+  if state ~= 'pending' then
+    dropped = dropped + redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return dropped
+`;
+
+/**
+ * The next `limit` index entries after the cursor (score, then id: the set's own order) up to `maxScore`.
+ * Scores are publish times in ms, so a few events can share one; those at the cursor's score are
+ * skipped up to and including the cursor's id.
+ */
+async function readAfterCursor(
+  redis: Redis,
+  key: string,
+  cursor: { score: number; id: string } | null,
+  maxScore: number,
+  limit: number,
+): Promise<{ id: string; score: number }[]> {
+  const min = cursor ? String(cursor.score) : '-inf';
+  // Over-read by what can be skipped at the cursor's score, bounded so a pathological tie cannot stall.
+  const flat = await redis.zrangebyscore(key, min, String(maxScore), 'WITHSCORES', 'LIMIT', 0, limit * 2);
+  const out: { id: string; score: number }[] = [];
+  for (let i = 0; i < flat.length && out.length < limit; i += 2) {
+    const id = flat[i]!;
+    const score = Number(flat[i + 1]);
+    if (cursor && score === cursor.score && id <= cursor.id) continue;
+    out.push({ id, score });
+  }
+  if (out.length === 0 && cursor && flat.length === limit * 2) {
+    // Every entry read shares the cursor's score: move past that millisecond.
+    const rest = await redis.zrangebyscore(
+      key,
+      `(${cursor.score}`,
+      String(maxScore),
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      limit,
+    );
+    for (let i = 0; i < rest.length; i += 2) out.push({ id: rest[i]!, score: Number(rest[i + 1]) });
+  }
+  return out;
+}
+
 export async function sweepOrphanedEvents(opts: SweepOptions): Promise<SweepResult> {
   const { redis, keys, queue, nowMs } = opts;
   const graceMs = opts.graceMs ?? DEFAULT_SWEEP_GRACE_MS;
-  const maxAgeMs = opts.maxAgeMs ?? DEFAULT_SWEEP_MAX_AGE_MS;
-  const maxScan = opts.maxScan ?? DEFAULT_SWEEP_MAX_SCAN;
+  const maxScan = Math.max(1, opts.maxScan ?? DEFAULT_SWEEP_MAX_SCAN);
   const schedule = opts.schedule ?? DEFAULT_RETRY_SCHEDULE_MS;
-  // Stream ids are the time each event was recorded: the window is a range of ids.
-  const entries = (await redis.xrevrange(
-    recentEventsKey(keys),
-    String(Math.max(0, nowMs - graceMs)),
-    String(Math.max(0, nowMs - maxAgeMs)),
-    'COUNT',
-    maxScan,
-  )) as [string, string[]][];
-  const ids = entries.map(([, fields]) => streamField(fields, 'id')).filter((id): id is string => !!id);
+  const indexKey = webhookPendingKey(keys);
+  const cursorKey = sweepCursorKey(keys);
+
+  const rawCursor = await redis.get(cursorKey);
+  const sep = rawCursor ? rawCursor.indexOf(':') : -1;
+  const cursor =
+    rawCursor && sep > 0 ? { score: Number(rawCursor.slice(0, sep)), id: rawCursor.slice(sep + 1) } : null;
+  const entries = await readAfterCursor(redis, indexKey, cursor, nowMs - graceMs, maxScan);
+  // A full page: the next sweep continues after it. Otherwise this one reached the grace, and the
+  // next starts from the oldest again.
+  if (entries.length >= maxScan) {
+    const last = entries[entries.length - 1]!;
+    await redis.set(cursorKey, `${last.score}:${last.id}`, 'EX', 86_400);
+  } else {
+    await redis.del(cursorKey);
+  }
+  const ids = entries.map((e) => e.id);
   const result: SweepResult = { scanned: ids.length, requeued: [], failed: [] };
 
   for (let from = 0; from < ids.length; from += PIPELINE_BATCH) {
@@ -72,10 +140,14 @@ export async function sweepOrphanedEvents(opts: SweepOptions): Promise<SweepResu
     const replies = (await pipeline.exec()) ?? [];
     for (const [err] of replies) if (err) throw err;
     const values = replies.map(([, v]) => v as (string | null)[]);
+    const settled: string[] = [];
     for (let i = 0; i < batch.length; i++) {
       const id = batch[i]!;
       const [state, type] = values[i]!;
-      if (state !== 'pending' || !type) continue;
+      if (state !== 'pending' || !type) {
+        settled.push(id);
+        continue;
+      }
       const [name, finishedOn, failedReason, attemptsMade] = values[batch.length + i]!;
       if (name === null) {
         await queue.add(type, { eventId: id }, webhookJobOptions(id, schedule));
@@ -84,8 +156,54 @@ export async function sweepOrphanedEvents(opts: SweepOptions): Promise<SweepResu
         result.failed.push({ eventId: id, reason: failedReason, attempts: Number(attemptsMade ?? 0) });
       }
     }
+    if (settled.length > 0) {
+      await evalScript(
+        redis,
+        DROP_SETTLED_SCRIPT,
+        settled.length + 1,
+        indexKey,
+        ...settled.map((id) => keys.webhookEvent(id)),
+        ...settled,
+      );
+    }
   }
   return result;
+}
+
+/**
+ * Events published before the pending index existed have no entry in it. Once per deployment (a flag
+ * key, set when done) the recent-events stream — the last RECENT_EVENTS_MAX events, the only place
+ * their ids are listed — is read once and every event there still `pending` is added to the index
+ * with its publish time. Returns how many were added, or null when it had already run.
+ */
+export async function backfillPendingIndex(redis: Redis, keys: Keys): Promise<number | null> {
+  const flagKey = keys.custom('webhook', 'pending-index-backfilled');
+  if ((await redis.exists(flagKey)) === 1) return null;
+  let added = 0;
+  let end = '+';
+  let read = 0;
+  while (read < RECENT_EVENTS_MAX * 2) {
+    const entries = (await redis.xrevrange(recentEventsKey(keys), end, '-', 'COUNT', PIPELINE_BATCH)) as [
+      string,
+      string[],
+    ][];
+    if (entries.length === 0) break;
+    read += entries.length;
+    const batch = entries
+      .map(([streamId, fields]) => ({ id: streamField(fields, 'id'), at: Number(streamId.split('-')[0]) }))
+      .filter((e): e is { id: string; at: number } => !!e.id);
+    const states =
+      (await redis.pipeline(batch.map((e) => ['hget', keys.webhookEvent(e.id), 'state'])).exec()) ?? [];
+    const pending = batch.filter((_, i) => states[i]?.[1] === 'pending');
+    if (pending.length > 0) {
+      added += Number(
+        await redis.zadd(webhookPendingKey(keys), 'NX', ...pending.flatMap((e) => [e.at, e.id])),
+      );
+    }
+    end = `(${entries[entries.length - 1]![0]}`;
+  }
+  await redis.set(flagKey, new Date().toISOString());
+  return added;
 }
 
 /**
