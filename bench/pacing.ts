@@ -6,7 +6,8 @@
  * the default `abandonment-target` controller (both through decidePacing, fed only the polled
  * stats; abandonment-target starts at its safe start), and an oracle (the best fixed callRate for
  * the scenario under the 3% cap, by search). Extra rows: abandonment-target on a campaign asking
- * for callRate 1.0, with and without the safe start.
+ * for callRate 1.0, with and without the safe start; abandonment-target on a campaign asking for 0.9
+ * whose config declares the wrong answerRate (`misdeclared`).
  * With --json the last stdout line is the summary object named in issue 6.
  */
 import { formatTable, summarize } from './pacing/report.js';
@@ -14,6 +15,8 @@ import { runController, runOracle, type ScenarioResult } from './pacing/runner.j
 import {
   INITIAL_CALL_RATE,
   MAX_REQUESTED_CALL_RATE,
+  MISDECLARED_REQUESTED_CALL_RATE,
+  misdeclaredAnswerRate,
   POLL_INTERVAL_MS,
   scenarios,
   startCallRate,
@@ -35,25 +38,37 @@ export async function run(args: string[]): Promise<void> {
   const withGuard = args.includes('--with-guard');
   const opts = { pollIntervalMs: POLL_INTERVAL_MS, withGuard };
   for (const scenario of scenarios(hours * 3600_000)) {
-    const start = (strategy: 'threshold' | 'abandonment-target', requested: number) =>
-      startCallRate(scenario, strategy, requested);
+    const start = (
+      strategy: 'threshold' | 'abandonment-target',
+      requested: number,
+      declaredAnswerRate = scenario.answerProb,
+    ) => {
+      const { callRate, anchor } = startCallRate(scenario, strategy, requested, declaredAnswerRate);
+      return { initialCallRate: callRate, anchor, declaredAnswerRate };
+    };
+    results.push(runController(scenario, 'threshold', { ...opts, ...start('threshold', INITIAL_CALL_RATE) }));
     results.push(
-      runController(scenario, 'threshold', {
+      runController(scenario, 'abandonment-target', {
         ...opts,
-        initialCallRate: start('threshold', INITIAL_CALL_RATE),
+        ...start('abandonment-target', INITIAL_CALL_RATE),
       }),
     );
     results.push(
       runController(scenario, 'abandonment-target', {
         ...opts,
-        initialCallRate: start('abandonment-target', INITIAL_CALL_RATE),
-      }),
-    );
-    results.push(
-      runController(scenario, 'abandonment-target', {
-        ...opts,
-        initialCallRate: start('abandonment-target', MAX_REQUESTED_CALL_RATE),
+        ...start('abandonment-target', MAX_REQUESTED_CALL_RATE),
         label: 'abandonment-target@1.0',
+      }),
+    );
+    results.push(
+      runController(scenario, 'abandonment-target', {
+        ...opts,
+        ...start(
+          'abandonment-target',
+          MISDECLARED_REQUESTED_CALL_RATE,
+          misdeclaredAnswerRate(scenario.answerProb),
+        ),
+        label: 'abandonment-target misdeclared',
       }),
     );
     results.push(
@@ -70,7 +85,7 @@ export async function run(args: string[]): Promise<void> {
     `pacing: ${hours} simulated h per scenario, stats polled every ${POLL_INTERVAL_MS / 1000} s, ` +
       `campaigns ask for callRate ${INITIAL_CALL_RATE} (threshold starts there, abandonment-target at its safe start); ` +
       `@1.0 rows ask for ${MAX_REQUESTED_CALL_RATE.toFixed(1)} ("unsafe": started as asked, without the safe start); ` +
-      'abandonment = abandoned / live answers' +
+      'abandonment = abandoned / live answers (peak: highest at any poll after 100 live answers)' +
       (withGuard ? '; compliance abandonment guard in the loop' : ''),
   );
   console.log(formatTable(results));
@@ -84,6 +99,12 @@ export async function run(args: string[]): Promise<void> {
     `requested callRate ${MAX_REQUESTED_CALL_RATE.toFixed(1)}: worst abandonment ${(max.worstAbandonment * 100).toFixed(2)}% with the safe start ` +
       `(${(max.worstAbandonmentWithoutSafeStart * 100).toFixed(2)}% started as asked), ` +
       `min utilization vs oracle (≥ 20 agents) ${max.minUtilizationVsOracle.toFixed(3)}`,
+  );
+  const mis = summary.misdeclared;
+  console.log(
+    `requested callRate ${MISDECLARED_REQUESTED_CALL_RATE}, answerRate misdeclared (0.15 list declared 0.35, 0.35 and 0.6 declared 0.15): ` +
+      `worst abandonment ${(mis.worstAbandonment * 100).toFixed(2)}% (at any poll after 100 live answers ${(mis.worstPeakAbandonment * 100).toFixed(2)}%), ` +
+      `min utilization vs oracle (≥ 20 agents) ${mis.minUtilizationVsOracle.toFixed(3)}`,
   );
   if (json) console.log(JSON.stringify(summary));
 }

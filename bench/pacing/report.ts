@@ -17,6 +17,11 @@ export interface PacingSummary {
     minUtilizationVsOracle: number;
     worstAbandonmentWithoutSafeStart: number;
   };
+  /**
+   * The same two figures for campaigns asking for 0.9 with a wrong declared answerRate, and their
+   * highest cumulative abandonment at any poll (after 100 live answers; see ScenarioResult).
+   */
+  misdeclared: { worstAbandonment: number; minUtilizationVsOracle: number; worstPeakAbandonment: number };
 }
 
 const round = (value: number, digits: number) => Number(value.toFixed(digits));
@@ -54,6 +59,19 @@ export function summarize(results: ScenarioResult[]): PacingSummary {
       minUtilizationVsOracle: round(minVsOracle(results, 'abandonment-target@1.0'), 3),
       worstAbandonmentWithoutSafeStart: round(worst(results, 'abandonment-target@1.0 unsafe'), 4),
     },
+    misdeclared: {
+      worstAbandonment: round(worst(results, 'abandonment-target misdeclared'), 4),
+      minUtilizationVsOracle: round(minVsOracle(results, 'abandonment-target misdeclared'), 3),
+      worstPeakAbandonment: round(
+        Math.max(
+          0,
+          ...results
+            .filter((r) => r.strategy === 'abandonment-target misdeclared')
+            .map((r) => r.peakAbandonment),
+        ),
+        4,
+      ),
+    },
   };
 }
 
@@ -66,6 +84,7 @@ export function formatTable(results: ScenarioResult[]): string {
     'util %',
     'vs oracle',
     'abandon %',
+    'peak %',
     'answered',
     'start',
     'callRate',
@@ -82,6 +101,7 @@ export function formatTable(results: ScenarioResult[]): string {
       r.utilization.toFixed(1),
       oracle ? (r.utilization / oracle.utilization).toFixed(3) : '-',
       (r.abandonment * 100).toFixed(2) + (r.abandonment > 0.03 ? ' !' : ''),
+      (r.peakAbandonment * 100).toFixed(2) + (r.peakAbandonment > 0.03 ? ' !' : ''),
       String(r.answeredCalls),
       r.startCallRate.toFixed(2),
       r.finalCallRate.toFixed(2),

@@ -3,15 +3,22 @@ import { ABANDONMENT_CAP } from '../../src/shared/campaign-config.js';
 import { evaluateAbandonmentGuard } from '../../src/shared/compliance/guard.js';
 import { capDecision } from '../../src/shared/pacing/guard-cap.js';
 import { decidePacing, type PacingControllerState } from '../../src/shared/pacing/index.js';
+import type { StartAnchor } from '../../src/shared/pacing/reanchor.js';
 import type { PacingScenario } from './scenarios.js';
 
 /**
  * Rows of the table. `abandonment-target@1.0` is the default strategy on a campaign that asks for
  * callRate 1.0 (started at its safe start); `abandonment-target@1.0 unsafe` the same request started
- * as asked, to show what the safe start prevents.
+ * as asked, to show what the safe start prevents; `abandonment-target misdeclared` a campaign asking
+ * for 0.9 whose config declares the wrong answerRate (scenarios.ts, misdeclaredAnswerRate).
  */
 export type BenchStrategy =
-  'threshold' | 'abandonment-target' | 'abandonment-target@1.0' | 'abandonment-target@1.0 unsafe' | 'oracle';
+  | 'threshold'
+  | 'abandonment-target'
+  | 'abandonment-target@1.0'
+  | 'abandonment-target@1.0 unsafe'
+  | 'abandonment-target misdeclared'
+  | 'oracle';
 
 export interface ScenarioResult {
   agents: number;
@@ -30,10 +37,23 @@ export interface ScenarioResult {
   finalCallRate: number;
   /** callRate changes the strategy made. */
   changes: number;
+  /**
+   * Highest abandoned / live answers the cumulative counters showed at any poll once they held
+   * PEAK_MIN_ANSWERS live answers: what a guard watching the period sees, where the whole-run figure
+   * dilutes a bad first few minutes (the oracle's: its whole-run figure).
+   */
+  peakAbandonment: number;
 }
+
+/** Live answers the counters need before a poll counts toward peakAbandonment. */
+export const PEAK_MIN_ANSWERS = 100;
 
 interface RunOptions {
   initialCallRate: number;
+  /** The safe start's anchor, handed to the controller's first step as the poll worker does. */
+  anchor?: StartAnchor | null;
+  /** The answerRate the config declares (what the compliance guard sees); the true one by default. */
+  declaredAnswerRate?: number;
   /** The row's name in the table; the strategy's own by default. */
   label?: BenchStrategy;
   pollIntervalMs: number;
@@ -63,6 +83,7 @@ function result(
   startCallRate: number,
   finalCallRate: number,
   changes: number,
+  peakAbandonment?: number,
 ): ScenarioResult {
   const s = sim.snapshot();
   return {
@@ -77,6 +98,10 @@ function result(
     startCallRate,
     finalCallRate,
     changes,
+    peakAbandonment: Math.max(
+      peakAbandonment ?? 0,
+      s.answeredCalls >= PEAK_MIN_ANSWERS ? s.abandonedCalls / s.answeredCalls : 0,
+    ),
   };
 }
 
@@ -97,9 +122,13 @@ export function runController(
   const pacing = { strategy, targetAbandonment: 0.025 } as const;
   let guardState: unknown;
   let paused = false;
+  let peak = 0;
   for (let t = opts.pollIntervalMs; t <= scenario.durationMs; t += opts.pollIntervalMs) {
     sim.advanceTo(t);
     const stats = sim.snapshot();
+    if (stats.answeredCalls >= PEAK_MIN_ANSWERS) {
+      peak = Math.max(peak, stats.abandonedCalls / stats.answeredCalls);
+    }
     let throttle: { maxCallRate: number; reason: string } | null = null;
     if (opts.withGuard) {
       const guard = evaluateAbandonmentGuard({
@@ -109,7 +138,7 @@ export function runController(
             strategy: 'predictive',
             agentCapacity: scenario.agents,
             callRate,
-            answerRate: scenario.answerProb,
+            answerRate: opts.declaredAnswerRate ?? scenario.answerProb,
           },
           pacing: { ...pacing, pollIntervalMs: opts.pollIntervalMs },
         },
@@ -129,7 +158,13 @@ export function runController(
       }
       if (guard.throttle) throttle = { maxCallRate: guard.throttle.maxCallRate, reason: guard.reason };
     }
-    const step = decidePacing(pacing, { atMs: t, callRate, stats }, state);
+    const step = decidePacing(
+      pacing,
+      { atMs: t, callRate, stats },
+      state,
+      {},
+      state === null ? (opts.anchor ?? null) : null,
+    );
     if (step === null) continue;
     state = step.state;
     const { decision } = capDecision(step.decision, throttle);
@@ -140,7 +175,7 @@ export function runController(
     }
   }
   sim.advanceTo(scenario.durationMs);
-  return result(scenario, opts.label ?? strategy, sim, opts.initialCallRate, callRate, changes);
+  return result(scenario, opts.label ?? strategy, sim, opts.initialCallRate, callRate, changes, peak);
 }
 
 /**

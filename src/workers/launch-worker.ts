@@ -296,7 +296,8 @@ async function safeStartRunning(
   input: { campaignId: string; config: CampaignConfig; attempt: number; before: CampaignResource },
 ): Promise<{ resource: CampaignResource; safeStart: SafeStart | null }> {
   const { before } = input;
-  const safeStart = startingCallRate(configFromResource(before, input.config));
+  // Already dialing at its request: lines from it may still ring at pacing's first polls.
+  const safeStart = startingCallRate(configFromResource(before, input.config), { dialing: true });
   if (!safeStart) return { resource: before, safeStart: null };
   try {
     const resource = await ctx.cxone.updateCampaign(

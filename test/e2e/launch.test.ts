@@ -224,10 +224,10 @@ describe('launch pipeline', () => {
     expect(patched.status).toBe(200);
 
     // Still fresh: the cached view is served as is — what CXone said at activation, where the safe
-    // start lowered the requested 0.5 (answerRate 0.3) to 0.29.
+    // start lowered the requested 0.5 to 0.1 (one line per idle agent, whatever answerRate declares).
     const cached = await api(stack, 'GET', `/v1/campaigns/${campaignId}`);
     expect((cached.body.config as { dialerStrategy: { callRate: number } }).dialerStrategy.callRate).toBe(
-      0.29,
+      0.1,
     );
 
     // Once stale, the view is read again from CXone, which wins.

@@ -54,6 +54,7 @@ describe('the stored pacing record', () => {
         lastAdjustment: null,
         pendingCommandId: null,
         guardCap: null,
+        startAnchor: null,
       });
     }
   });
@@ -82,5 +83,21 @@ describe('the stored pacing record', () => {
     expect(switched.state).toBeNull();
     expect(switched.lastAdjustment?.commandId).toBe('c');
     expect(switched.pendingCommandId).toBe('c');
+  });
+
+  it("keeps a safe start's anchor for abandonment-target only, and drops a malformed one", () => {
+    const startAnchor = {
+      requestedCallRate: 0.9,
+      startCallRate: 0.1,
+      declaredAnswerRate: 0.35,
+      agents: 25,
+      maxAnswersPerIdleAgent: 0.5,
+    };
+    const raw = { strategy: 'abandonment-target', state: null, startAnchor };
+    expect(readPacingRecord(raw, 'abandonment-target').startAnchor).toEqual(startAnchor);
+    expect(readPacingRecord(raw, 'threshold').startAnchor).toBeNull();
+    expect(
+      readPacingRecord({ ...raw, startAnchor: { requestedCallRate: 0.9 } }, 'abandonment-target').startAnchor,
+    ).toBeNull();
   });
 });

@@ -3,6 +3,7 @@ import { SANDBOX_STALE_LIST_ID } from '../../src/sandbox/directory.js';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import type { CampaignResource } from '../../src/shared/cxone/wire.js';
 import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { pacingDecisions } from '../../src/shared/metrics.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/index.js';
 import { createPollWorker } from '../../src/workers/poll-worker.js';
@@ -110,5 +111,70 @@ describe('polling and pacing against the sandbox', () => {
       (await stack.ctx.queues.poll.getJobScheduler(`poll:${campaignId}`)) ? undefined : true,
     );
     expect(resourceOf(campaignId).status).toBe('completed');
+  });
+
+  it('re-anchors a safe-started campaign on its measured answer rate, as a pacing decision through a command', async () => {
+    const ups = async () =>
+      (await pacingDecisions.get()).values.find(
+        (v) => v.labels.strategy === 'abandonment-target' && v.labels.direction === 'up',
+      )?.value ?? 0;
+    const upsBefore = await ups();
+    // A stale list (true contact rate 0.15) declared at the usual 0.35: started at one line per idle
+    // agent, then moved to the start for what the statistics show.
+    const reply = await api(stack, 'POST', '/v1/campaigns', {
+      body: campaignConfig({
+        name: 'Re-anchored',
+        targetListId: SANDBOX_STALE_LIST_ID,
+        dialerStrategy: { strategy: 'predictive', agentCapacity: 25, callRate: 0.9, answerRate: 0.35 },
+        pacing: { strategy: 'abandonment-target', pollIntervalMs: 1_000 },
+      }),
+    });
+    expect(reply.status).toBe(202);
+    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    expect(launch.status).toBe('succeeded');
+    const campaignId = String(launch.campaignId);
+
+    const audit = stack.ctx.audit as AuditTrailStore;
+    const reanchor = await waitFor(
+      'the re-anchor decision',
+      async () =>
+        (await audit.list(campaignId)).find(
+          (r) => r.action === 'pacing_decision' && String(r.details.reason).startsWith('re-anchor'),
+        ),
+      20_000,
+    );
+    expect(reanchor.actor).toBe('worker:pacing');
+    const to = (reanchor.details.output as { callRate: number }).callRate;
+    expect(reanchor.details).toMatchObject({
+      strategy: 'abandonment-target',
+      previousCallRate: 0.1,
+      direction: 'up',
+      commandReason: 'pacing',
+      inputs: { declaredAnswerRate: 0.35, requestedCallRate: 0.9 },
+    });
+    const inputs = reanchor.details.inputs as Record<string, number>;
+    // Erring high (answers counted now over the dials that surely rang out), never under the list's 0.15.
+    expect(inputs.measuredAnswerRate).toBeGreaterThan(0.1);
+    expect(inputs.measuredAnswerRate).toBeLessThan(0.35);
+    expect(inputs.answerRateUpperBound).toBeGreaterThan(inputs.measuredAnswerRate!);
+    expect(inputs.settledDials).toBeGreaterThanOrEqual(60);
+    // The start for the measured rate: above the safe start, at most the start a true 0.15 gives (0.57).
+    expect(to).toBe(inputs.startForMeasuredCallRate);
+    expect(to).toBeGreaterThan(0.1);
+    expect(to).toBeLessThanOrEqual(0.57);
+    expect(await ups()).toBeGreaterThanOrEqual(upsBefore + 1);
+    const command = await waitFor('the re-anchor command to finish', async () => {
+      const c = await getCommand(stack.ctx, String(reanchor.details.commandId));
+      return c && c.status !== 'queued' && c.status !== 'running' ? c : undefined;
+    });
+    expect(command).toMatchObject({ actor: 'worker:pacing', reason: 'pacing', status: 'succeeded' });
+
+    const stop = await api(stack, 'POST', `/v1/campaigns/${campaignId}/actions`, {
+      body: { action: 'stop' },
+    });
+    expect(stop.status).toBe(202);
+    await waitFor('the scheduler to be removed', async () =>
+      (await stack.ctx.queues.poll.getJobScheduler(`poll:${campaignId}`)) ? undefined : true,
+    );
   });
 });

@@ -93,11 +93,11 @@ describe('safe start at activation', () => {
     // CXone: the write that made it active also set the start rate; it never ran at 0.9 while active.
     const records = await history(campaignId);
     const activation = records.find((r) => r.changes.status?.to === 'active');
-    expect(activation?.changes['dialerSettings.callRate']).toEqual({ from: 0.9, to: 0.23 });
+    expect(activation?.changes['dialerSettings.callRate']).toEqual({ from: 0.9, to: 0.1 });
     expect(records.filter((r) => r.version > (activation?.version ?? 0))).toEqual([]);
     const onCxone = await stack.ctx.cxone.getCampaign(campaignId);
     expect(onCxone).toMatchObject({ status: 'active', version: activation?.version });
-    expect(onCxone.dialerSettings.callRate).toBe(0.23);
+    expect(onCxone.dialerSettings.callRate).toBe(0.1);
 
     // The audit trail: the decision with its inputs, at the activation's version.
     const trail = await audit().list(campaignId);
@@ -108,8 +108,14 @@ describe('safe start at activation', () => {
       cxoneVersion: activation?.version,
       details: {
         reason: 'safe start',
-        inputs: { requestedCallRate: 0.9, answerRate: 0.35, startCallRate: 0.23 },
-        output: { callRate: 0.23 },
+        inputs: {
+          requestedCallRate: 0.9,
+          answerRate: 0.35,
+          assumedAnswerRate: 0.6,
+          startCallRate: 0.1,
+          declaredStartCallRate: 0.23,
+        },
+        output: { callRate: 0.1 },
         previousCallRate: 0.9,
         direction: 'down',
       },
@@ -117,18 +123,26 @@ describe('safe start at activation', () => {
 
     // The event.
     const event = published.find((e) => e.type === 'campaign.pacing.adjusted' && e.campaignId === campaignId);
-    expect(event?.data).toMatchObject({ reason: 'safe start', output: { callRate: 0.23 } });
+    expect(event?.data).toMatchObject({ reason: 'safe start', output: { callRate: 0.1 } });
 
     // The API shows CXone's rate and the decision; the controller starts from there.
     const view = await api(stack, 'GET', `/v1/campaigns/${campaignId}`);
     expect(view.body).toMatchObject({
       status: 'active',
       version: activation?.version,
-      config: { dialerStrategy: { callRate: 0.23, answerRate: 0.35 } },
+      config: { dialerStrategy: { callRate: 0.1, answerRate: 0.35 } },
       pacing: {
         strategy: 'abandonment-target',
         state: null,
-        lastDecision: { reason: 'safe start', previousCallRate: 0.9, callRate: 0.23 },
+        lastDecision: { reason: 'safe start', previousCallRate: 0.9, callRate: 0.1 },
+        // What the controller's first poll re-anchors on, once the statistics show the real rate.
+        startAnchor: {
+          requestedCallRate: 0.9,
+          startCallRate: 0.1,
+          declaredAnswerRate: 0.35,
+          agents: 25,
+          maxAnswersPerIdleAgent: 0.5,
+        },
       },
     });
   });
@@ -139,9 +153,10 @@ describe('safe start at activation', () => {
       dialerStrategy: dialer(0.9, 0.35),
       pacing: { strategy: 'threshold' },
     });
-    const modest = await launch({ name: 'Modest', dialerStrategy: dialer(0.2, 0.35) });
+    // The safe start is one line per idle agent (0.1): only a request at that floor is left as it is.
+    const modest = await launch({ name: 'Modest', dialerStrategy: dialer(0.1, 0.35) });
     for (const campaignId of [threshold, modest]) {
-      const requested = campaignId === threshold ? 0.9 : 0.2;
+      const requested = campaignId === threshold ? 0.9 : 0.1;
       expect((await stack.ctx.cxone.getCampaign(campaignId)).dialerSettings.callRate).toBe(requested);
       const actions = (await audit().list(campaignId)).map((r) => r.action);
       expect(actions).not.toContain('pacing_decision');
@@ -152,23 +167,23 @@ describe('safe start at activation', () => {
   });
 
   it('decides again after a version conflict: an operator who lowered the rate meanwhile wins', async () => {
-    // Between the worker's read and its activation write, someone lowers callRate on CXone to 0.15,
-    // under the safe start: the 409 retry re-reads, and there is nothing left to lower.
+    // Between the worker's read and its activation write, someone lowers callRate on CXone to 0.1,
+    // the safe start itself: the 409 retry re-reads, and there is nothing left to lower.
     beforeActivation = async (id) => {
-      const patched = await patchOnSandbox(stack.sandbox, id, { dialerSettings: { callRate: 0.15 } });
+      const patched = await patchOnSandbox(stack.sandbox, id, { dialerSettings: { callRate: 0.1 } });
       expect(patched.status).toBe(200);
     };
     const campaignId = await launch({ name: 'Raced', dialerStrategy: dialer(0.9, 0.35) });
     expect(beforeActivation).toBeNull();
     const onCxone = await stack.ctx.cxone.getCampaign(campaignId);
     expect(onCxone).toMatchObject({ status: 'active' });
-    expect(onCxone.dialerSettings.callRate).toBe(0.15);
+    expect(onCxone.dialerSettings.callRate).toBe(0.1);
     const actions = await waitFor('the launch audit', async () => {
       const list = (await audit().list(campaignId)).map((r) => r.action);
       return list.includes('campaign_launched') ? list : undefined;
     });
     expect(actions).not.toContain('pacing_decision');
     const view = await api(stack, 'GET', `/v1/campaigns/${campaignId}`);
-    expect((view.body.config as { dialerStrategy: { callRate: number } }).dialerStrategy.callRate).toBe(0.15);
+    expect((view.body.config as { dialerStrategy: { callRate: number } }).dialerStrategy.callRate).toBe(0.1);
   });
 });

@@ -6,6 +6,7 @@ import {
   callRateForDialRatio,
   DEFAULT_START_ANSWERS_PER_IDLE_AGENT,
   dialRatioFor,
+  PLAUSIBLE_MAX_ANSWER_RATE,
   safeStartCallRate,
   safeStartDecision,
   startingCallRate,
@@ -82,17 +83,35 @@ describe('safeStartCallRate', () => {
 });
 
 describe('startingCallRate', () => {
-  it('lowers an aggressive predictive abandonment-target request to the safe start', () => {
+  it('starts a predictive abandonment-target request at one line per idle agent, whatever it declares', () => {
     const start = startingCallRate(config({ callRate: 0.6, answerRate: 0.35 }));
     expect(start).toMatchObject({
-      callRate: 0.23,
+      callRate: 0.1,
       requestedCallRate: 0.6,
       answerRate: 0.35,
+      assumedAnswerRate: PLAUSIBLE_MAX_ANSWER_RATE,
       reason: 'safe start',
-      inputs: { requestedCallRate: 0.6, answerRate: 0.35, startCallRate: 0.23, maxAnswersPerIdleAgent: 0.5 },
+      inputs: {
+        requestedCallRate: 0.6,
+        answerRate: 0.35,
+        assumedAnswerRate: 0.6,
+        startCallRate: 0.1,
+        // What trusting the declaration gave (and let a fresh list abandon).
+        declaredStartCallRate: 0.23,
+        maxAnswersPerIdleAgent: 0.5,
+      },
+      anchor: {
+        requestedCallRate: 0.6,
+        startCallRate: 0.1,
+        declaredAnswerRate: 0.35,
+        agents: 25,
+        maxAnswersPerIdleAgent: 0.5,
+      },
     });
     expect(start?.inputs.requestedDialRatio).toBeCloseTo(3.594, 3);
-    expect(start?.explanation).toMatch(/^safe start 0\.6 → 0\.23: .*≈3\.6 lines per idle agent/);
+    expect(start?.explanation).toMatch(/^safe start 0\.6 → 0\.1: .*≈3\.6 lines per idle agent/);
+    // A fresh list declared low: no longer 0.57 (≈1.8 real live answers per idle agent).
+    expect(startingCallRate(config({ callRate: 0.9, answerRate: 0.15 }))?.callRate).toBe(0.1);
   });
 
   it('applies when pacing is not configured (abandonment-target is the default)', () => {
@@ -104,20 +123,30 @@ describe('startingCallRate', () => {
     expect(startingCallRate(config({ callRate: 1 }, { strategy: 'off' }))).toBeNull();
     expect(startingCallRate(config({ strategy: 'progressive', callRate: 1 }))).toBeNull();
     expect(startingCallRate(config({ strategy: 'preview', callRate: 1 }))).toBeNull();
-    expect(startingCallRate(config({ callRate: 1 }, { strategy: 'abandonment-target' }))?.callRate).toBe(
-      0.23,
-    );
+    expect(startingCallRate(config({ callRate: 1 }, { strategy: 'abandonment-target' }))?.callRate).toBe(0.1);
   });
 
   it('returns null when the request is already at or under the safe start', () => {
-    expect(startingCallRate(config({ callRate: 0.23, answerRate: 0.35 }))).toBeNull();
-    expect(startingCallRate(config({ callRate: 0.2, answerRate: 0.35 }))).toBeNull();
+    expect(startingCallRate(config({ callRate: 0.1, answerRate: 0.35 }))).toBeNull();
     expect(startingCallRate(config({ callRate: 0.1, answerRate: 0.9 }))).toBeNull();
-    expect(startingCallRate(config({ callRate: 0.24, answerRate: 0.35 }))?.callRate).toBe(0.23);
+    expect(startingCallRate(config({ callRate: 0.11, answerRate: 0.35 }))?.callRate).toBe(0.1);
   });
 
-  it('takes the bound from the options', () => {
-    expect(startingCallRate(config({ callRate: 0.6 }), { maxAnswersPerIdleAgent: 0.7 })?.callRate).toBe(0.37);
+  it('takes the bounds from the options', () => {
+    // A plausible maximum of 0.35 gives back the start for a declared 0.35…
+    expect(startingCallRate(config({ callRate: 0.6 }), { plausibleMaxAnswerRate: 0.35 })?.callRate).toBe(
+      0.23,
+    );
+    expect(
+      startingCallRate(config({ callRate: 0.6 }), {
+        plausibleMaxAnswerRate: 0.35,
+        maxAnswersPerIdleAgent: 0.7,
+      })?.callRate,
+    ).toBe(0.37);
+    // …and a declaration above the plausible maximum is taken (it can only lower the start).
+    expect(
+      startingCallRate(config({ callRate: 0.6, answerRate: 0.5 }), { plausibleMaxAnswerRate: 0.3 })?.callRate,
+    ).toBe(0.1);
   });
 
   it('is a decision like any other: down from the request, reason "safe start"', () => {
@@ -127,7 +156,7 @@ describe('startingCallRate', () => {
       strategy: 'abandonment-target',
       inputs: start!.inputs,
       previousCallRate: 0.9,
-      callRate: 0.57,
+      callRate: 0.1,
       direction: 'down',
       reason: 'safe start',
     });
@@ -161,6 +190,7 @@ describe('the safe start on the dialer model', () => {
   it('keeps the first poll interval under the cap where the request breaks it', () => {
     const start = startingCallRate(config({ callRate: 0.6, answerRate: 0.35 }));
     expect(firstMinutes(0.6)).toBeGreaterThan(0.1);
-    expect(firstMinutes(start!.callRate)).toBeLessThan(0.03);
+    // One line per idle agent: no live answer can find every agent busy.
+    expect(firstMinutes(start!.callRate)).toBe(0);
   });
 });

@@ -1,6 +1,19 @@
 import { ABANDONMENT_CAP, DEFAULT_TARGET_ABANDONMENT } from '../campaign-config.js';
 import { legalAbandonmentRate } from '../efficiency.js';
 import {
+  DEFAULT_REANCHOR_MAX_DIALS,
+  DEFAULT_REANCHOR_MIN_DIALS,
+  DEFAULT_REANCHOR_SETTLE_MS,
+  DEFAULT_REANCHOR_Z,
+  inFlightBound,
+  measureAnswerRate,
+  nextDialMarks,
+  type DialMark,
+  REANCHOR_REASON,
+  type StartAnchor,
+} from './reanchor.js';
+import { safeStartCallRate } from './start.js';
+import {
   clampCallRate,
   directionOf,
   MAX_CALL_RATE,
@@ -51,6 +64,20 @@ export interface AbandonmentTargetParams {
   saturationUtilization: number;
   /** Leaving the guard, restart this far below the rate that tripped it. */
   resumeBackoff: number;
+  /**
+   * Abandons the period needs before a guard trip records a ceiling (the same evidence a back-off
+   * needs): one abandon in 34 answers trips the guard at 2.9%, but is one call, not a rate that
+   * overshot, and must not hold the campaign below that rate for hours.
+   */
+  minCeilingAbandons: number;
+  /** Settled dials the statistics need before a safe start re-anchors (see reanchor.ts). */
+  reanchorMinDials: number;
+  /** The last re-anchor stage: each stage waits for 4× the dials of the one before. */
+  reanchorMaxDials: number;
+  /** Confidence of the answer rate's upper bound the re-anchor uses. */
+  reanchorZ: number;
+  /** How old a poll's dial count must be for all its dials to have an outcome. */
+  reanchorSettleMs: number;
 }
 
 export const DEFAULT_ABANDONMENT_TARGET_PARAMS: AbandonmentTargetParams = {
@@ -73,6 +100,11 @@ export const DEFAULT_ABANDONMENT_TARGET_PARAMS: AbandonmentTargetParams = {
   periodMs: 30 * 24 * 3600_000,
   saturationUtilization: 99,
   resumeBackoff: 0.1,
+  minCeilingAbandons: 2,
+  reanchorMinDials: DEFAULT_REANCHOR_MIN_DIALS,
+  reanchorMaxDials: DEFAULT_REANCHOR_MAX_DIALS,
+  reanchorZ: DEFAULT_REANCHOR_Z,
+  reanchorSettleMs: DEFAULT_REANCHOR_SETTLE_MS,
 };
 
 interface Counters {
@@ -97,6 +129,15 @@ export interface AbandonmentControllerState {
   /** The lowest rate that overshot recently, and how many times it did. */
   ceiling: { callRate: number; setAtMs: number; strikes: number } | null;
   guard: { sinceMs: number; preGuardCallRate: number } | null;
+  /**
+   * A safe start still waiting for the campaign's measured answer rate (absent in records written by
+   * earlier releases: nothing pending).
+   */
+  anchor?: StartAnchor | null;
+  /** Dial counts of the polls since the anchor was taken, newest last (see reanchor.ts). */
+  anchorMarks?: DialMark[];
+  /** Settled dials the next re-anchor stage waits for (reanchorMinDials when absent). */
+  anchorStageDials?: number | null;
 }
 
 export interface AbandonmentTargetResult {
@@ -110,9 +151,10 @@ const countersOf = (obs: PacingObservation): Counters => ({
   abandoned: obs.stats.abandonedCalls,
 });
 
-function initialState(obs: PacingObservation): AbandonmentControllerState {
+function initialState(obs: PacingObservation, anchor: StartAnchor | null): AbandonmentControllerState {
   const now = countersOf(obs);
   return {
+    anchor,
     callRate: obs.callRate,
     window: now,
     checkpoint: now,
@@ -171,13 +213,17 @@ const pct = (value: number) => `${(value * 100).toFixed(2)}%`;
  * (so a change is judged only on its own calls) and cumulatively over the compliance period (what
  * the law counts). Then, in order:
  *  1. hard guard: cumulative ≥ cap − guardMargin → progressive pacing (callRate 0.1, one line per
- *     idle agent: no answer can find every agent busy) until cumulative ≤ target − releaseMargin;
+ *     idle agent: no answer can find every agent busy) until cumulative ≤ target − releaseMargin
+ *     (recording a ceiling only with ≥ minCeilingAbandons abandons in the period);
+ *  1b. re-anchor: a safe start still pending moves up to the start for the measured answer rate
+ *     (reanchor.ts), in stages as settled dials accumulate;
  *  2. cooldown after any change;
  *  3. back off when the window's rate is above its target + deadband (with ≥ minWindowAbandons);
  *     the window target is lowered when the period is already above target, to pay the excess back;
  *  4. dial harder only when even a pessimistic window estimate, (abandons + 1) / answers over at
  *     least minWindowAnswers, is below target − deadband, the period is at or under target, agents
- *     are not saturated, and never to a rate that overshot in the last ceilingHoldMs;
+ *     are not saturated, and never to a rate that overshot in the last ceilingHoldMs (a probe at the
+ *     ceiling that stays clean for its hold lifts it);
  *  5. otherwise hold (deadband).
  * Steps are proportional to the error, bounded by minStep..maxStep, and backing off is faster than
  * dialing harder.
@@ -186,6 +232,8 @@ export function abandonmentTargetDecision(
   obs: PacingObservation,
   previous: AbandonmentControllerState | null,
   overrides: Partial<AbandonmentTargetParams> = {},
+  /** The safe start the campaign was activated with; read only when there is no memory yet. */
+  startAnchor: StartAnchor | null = null,
 ): AbandonmentTargetResult {
   const p: AbandonmentTargetParams = { ...DEFAULT_ABANDONMENT_TARGET_PARAMS, ...overrides };
   const target = Math.min(p.targetAbandonment, p.cap);
@@ -193,7 +241,7 @@ export function abandonmentTargetDecision(
 
   let state: AbandonmentControllerState =
     previous === null
-      ? initialState(obs)
+      ? initialState(obs, startAnchor)
       : now.answered < previous.last.answered || now.abandoned < previous.last.abandoned
         ? acrossReset(previous, now)
         : { ...previous, last: now };
@@ -202,9 +250,16 @@ export function abandonmentTargetDecision(
     state = { ...state, period: now };
   }
   // Someone else changed the rate (an operator PATCH, a change still in flight): judge the new
-  // rate on its own calls.
+  // rate on its own calls. A pending re-anchor gives way to it: the rate is the operator's now.
   if (Math.abs(obs.callRate - state.callRate) > 1e-9) {
-    state = { ...state, callRate: obs.callRate, window: now, checkpoint: now, lastChangeAtMs: obs.atMs };
+    state = {
+      ...state,
+      callRate: obs.callRate,
+      window: now,
+      checkpoint: now,
+      lastChangeAtMs: obs.atMs,
+      anchor: null,
+    };
   }
   if (obs.atMs - state.window.atMs >= p.maxWindowMs) {
     state = { ...state, window: state.checkpoint, checkpoint: now };
@@ -269,14 +324,17 @@ export function abandonmentTargetDecision(
     };
   };
 
-  // 1. The hard guard.
+  // 1. The hard guard. It trips on any sample (safety first), but records a ceiling only on enough
+  // evidence that the rate itself overshot.
+  const ceilingEvidence = periodAbandoned >= p.minCeilingAbandons;
   if (state.guard === null && cumulative !== null && cumulative >= guardLevel) {
     return decide(
       MIN_CALL_RATE,
       `guard: cumulative abandonment ${pct(cumulative)} reached ${pct(guardLevel)} (cap ${pct(p.cap)}); progressive pacing`,
       {
         guard: { sinceMs: obs.atMs, preGuardCallRate: current },
-        ceiling: strike(state.ceiling, current, obs.atMs),
+        ceiling: ceilingEvidence ? strike(state.ceiling, current, obs.atMs) : state.ceiling,
+        anchor: null,
       },
     );
   }
@@ -293,9 +351,65 @@ export function abandonmentTargetDecision(
       `guard released: cumulative abandonment back to ${cumulative === null ? 'n/a' : pct(cumulative)}`,
       {
         guard: null,
-        ceiling: strike(state.ceiling, state.guard.preGuardCallRate, obs.atMs),
+        ceiling: ceilingEvidence
+          ? strike(state.ceiling, state.guard.preGuardCallRate, obs.atMs)
+          : state.ceiling,
       },
     );
+  }
+
+  // 1b. The re-anchor of a safe start, once the statistics show the campaign's real answer rate:
+  // up to the start for it (as if it had been declared right, on an upper bound of the measured
+  // rate), never above the request nor a ceiling, and only while the period is at or under target.
+  // In stages (reanchorMinDials settled dials, then ×4 up to reanchorMaxDials) as the bound tightens;
+  // it only ever moves up, and is dropped after its last stage or once it reaches the request.
+  if (state.anchor) {
+    const anchor = state.anchor;
+    const { marks, settled } = nextDialMarks(
+      state.anchorMarks ?? [],
+      { atMs: obs.atMs, total: obs.stats.totalCalls, callRate: current },
+      p.reanchorSettleMs,
+    );
+    // Lines may still ring from any rate in effect since the settled mark, and from the rate before
+    // the start (a takeover found the campaign dialing at its request) while no mark has settled.
+    const ratesInEffect = marks.map((mark) => mark.callRate ?? anchor.requestedCallRate);
+    if (settled === null) ratesInEffect.push(anchor.priorCallRate ?? anchor.requestedCallRate);
+    const m = measureAnswerRate(obs.stats, settled, {
+      inFlightBound: inFlightBound(anchor.agents, Math.max(current, ...ratesInEffect)),
+      z: p.reanchorZ,
+    });
+    const stageDials = state.anchorStageDials ?? p.reanchorMinDials;
+    state = { ...state, anchorMarks: marks };
+    if (m.settledDials >= stageDials) {
+      const forMeasured = safeStartCallRate(m.upperBound, anchor.maxAnswersPerIdleAgent);
+      const ceiling = state.ceiling;
+      const next = Math.min(
+        anchor.requestedCallRate,
+        forMeasured,
+        ceiling === null ? MAX_CALL_RATE : round2(ceiling.callRate - p.minStep),
+      );
+      const nextStage = stageDials * 4;
+      const last = nextStage > p.reanchorMaxDials || next >= anchor.requestedCallRate;
+      state = last
+        ? { ...state, anchor: null, anchorMarks: [], anchorStageDials: null }
+        : { ...state, anchorStageDials: nextStage };
+      if (next > current && (cumulative === null || cumulative <= target)) {
+        inputs.measuredAnswerRate = m.measured === null ? null : Number(m.measured.toFixed(4));
+        inputs.answerRateUpperBound = Number(m.upperBound.toFixed(4));
+        inputs.settledDials = m.settledDials;
+        inputs.totalCalls = m.totalCalls;
+        inputs.declaredAnswerRate = anchor.declaredAnswerRate;
+        inputs.requestedCallRate = anchor.requestedCallRate;
+        inputs.startForMeasuredCallRate = forMeasured;
+        inputs.maxAnswersPerIdleAgent = anchor.maxAnswersPerIdleAgent;
+        return decide(
+          next,
+          `${REANCHOR_REASON}: measured answer rate ${m.measured === null ? 'n/a' : m.measured.toFixed(3)} ` +
+            `(at most ${m.upperBound.toFixed(3)} at 95%) over ${m.settledDials} settled dials ` +
+            `(declared ${anchor.declaredAnswerRate}); start for it ${forMeasured}, requested ${anchor.requestedCallRate}`,
+        );
+      }
+    }
   }
 
   // 2. Cooldown.
@@ -341,13 +455,23 @@ export function abandonmentTargetDecision(
     // (no abandons at all) climbs in large steps, close to it in small ones.
     const step = Math.min(p.maxStepUp, Math.max(p.minStep, p.gainUp * (windowTarget - (windowRate ?? 0))));
     let next = round2(current + step);
-    const ceiling = state.ceiling;
+    let ceiling = state.ceiling;
     if (ceiling !== null) {
       // A rate that overshot is off limits for ceilingHoldMs; after that it may be probed again,
-      // but only the rate itself, never a jump past it.
+      // but only the rate itself, never a jump past it. A probe at the rate that stayed clean — run
+      // at it as long as the hold itself with not one abandon in its window (at least
+      // minWindowAnswers live answers) — lifts the ceiling: what overshot then does not now (a
+      // noisy trip, a list or staffing that changed). Near the right rate a window of that length
+      // almost always holds an abandon or two, so a ceiling that marks the real limit stays.
       const hold = Math.min(p.maxCeilingHoldMs, p.ceilingHoldMs * 2 ** (ceiling.strikes - 1));
       const fresh = obs.atMs - ceiling.setAtMs < hold;
-      next = Math.min(next, fresh ? round2(ceiling.callRate - p.minStep) : ceiling.callRate);
+      const probedFor = state.lastChangeAtMs === null ? 0 : obs.atMs - state.lastChangeAtMs;
+      if (!fresh && current >= ceiling.callRate && probedFor >= hold && windowAbandoned === 0) {
+        state = { ...state, ceiling: null };
+        ceiling = null;
+      } else {
+        next = Math.min(next, fresh ? round2(ceiling.callRate - p.minStep) : ceiling.callRate);
+      }
     }
     if (next <= current) {
       return decide(

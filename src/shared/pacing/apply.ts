@@ -61,14 +61,21 @@ export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): 
   const current = record.config.dialerStrategy.callRate;
   // The controller's cumulative rate is measured over the same period the law (and the guard) uses.
   const periodMs = MEASUREMENT[regimeOf(record.config)].periodMs;
-  const step = decidePacing(pacingConfig, { atMs: nowMs, callRate: current, stats }, previous.state, {
-    periodMs,
-  });
+  // A safe start's anchor is handed over once, to the controller's first step (it keeps it in its
+  // memory until the re-anchor): after that the record drops it.
+  const startAnchor = previous.state === null ? (previous.startAnchor ?? null) : null;
+  const step = decidePacing(
+    pacingConfig,
+    { atMs: nowMs, callRate: current, stats },
+    previous.state,
+    { periodMs },
+    startAnchor,
+  );
   if (step === null && input.throttle === null) {
     const raw = record.pacing as { strategy?: unknown } | undefined;
     if (raw?.strategy !== 'off') {
       await store.patch(campaignId, {
-        pacing: { ...previous, state: null, pendingCommandId: null, guardCap: null },
+        pacing: { ...previous, state: null, pendingCommandId: null, guardCap: null, startAnchor: null },
       });
     }
     return { kind: 'off' };
@@ -127,6 +134,7 @@ export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): 
     lastAdjustment,
     pendingCommandId: commandId,
     guardCap: input.throttle,
+    startAnchor: null,
   };
   await store.patch(campaignId, { pacing: next });
   return { kind: 'decided', decision, commandId };

@@ -4,6 +4,7 @@ import {
   type AbandonmentControllerState,
   type AbandonmentTargetParams,
 } from './abandonment-target.js';
+import type { StartAnchor } from './reanchor.js';
 import { thresholdDecision } from './threshold.js';
 import type { PacingDecision, PacingObservation } from './types.js';
 
@@ -12,6 +13,7 @@ export * from './abandonment-target.js';
 export { thresholdDecision } from './threshold.js';
 export { callRateForDialRatio, DEFAULT_MAX_DIAL_RATIO, dialRatioFor } from './dial-ratio.js';
 export * from './start.js';
+export * from './reanchor.js';
 
 /** Controller memory of any strategy, as stored between polls. */
 export type PacingControllerState = AbandonmentControllerState | null;
@@ -23,13 +25,15 @@ export interface PacingStep {
 
 /**
  * Runs the campaign's pacing strategy on one observation. 'off' returns null. The only entry point
- * the poll worker and the benchmark use, so both run exactly the same logic.
+ * the poll worker and the benchmark use, so both run exactly the same logic. `startAnchor` is the
+ * safe start the campaign was activated with, taken by the controller's first step (state null).
  */
 export function decidePacing(
   pacing: Pick<PacingConfig, 'strategy' | 'targetAbandonment'> & Partial<Pick<PacingConfig, 'thresholds'>>,
   obs: PacingObservation,
   state: PacingControllerState,
   params: Partial<AbandonmentTargetParams> = {},
+  startAnchor: StartAnchor | null = null,
 ): PacingStep | null {
   switch (pacing.strategy) {
     case 'off':
@@ -37,10 +41,15 @@ export function decidePacing(
     case 'threshold':
       return { decision: thresholdDecision(obs, pacing.thresholds), state: null };
     case 'abandonment-target': {
-      const result = abandonmentTargetDecision(obs, state, {
-        targetAbandonment: pacing.targetAbandonment,
-        ...params,
-      });
+      const result = abandonmentTargetDecision(
+        obs,
+        state,
+        {
+          targetAbandonment: pacing.targetAbandonment,
+          ...params,
+        },
+        startAnchor,
+      );
       return { decision: result.decision, state: result.state };
     }
   }

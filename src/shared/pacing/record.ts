@@ -1,5 +1,6 @@
 import type { PacingConfig } from '../campaign-config.js';
 import type { AbandonmentControllerState } from './abandonment-target.js';
+import type { StartAnchor } from './reanchor.js';
 import type { PacingDecision } from './types.js';
 
 /**
@@ -19,6 +20,11 @@ export interface PacingRecord {
   pendingCommandId: string | null;
   /** The abandonment guard's cap on callRate while it throttles, else null. */
   guardCap: { maxCallRate: number; reason: string } | null;
+  /**
+   * The safe start the campaign was activated with, until the controller's first step takes it into
+   * its memory (which then re-anchors on the measured answer rate). Absent in older records.
+   */
+  startAnchor?: StartAnchor | null;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
@@ -39,6 +45,18 @@ function isControllerState(v: unknown): v is AbandonmentControllerState {
   );
 }
 
+function isStartAnchor(v: unknown): v is StartAnchor {
+  return (
+    isObject(v) &&
+    typeof v.requestedCallRate === 'number' &&
+    typeof v.startCallRate === 'number' &&
+    typeof v.declaredAnswerRate === 'number' &&
+    typeof v.agents === 'number' &&
+    typeof v.maxAnswersPerIdleAgent === 'number' &&
+    (v.priorCallRate === undefined || typeof v.priorCallRate === 'number')
+  );
+}
+
 /** Reads the stored field defensively: a record written by an older release starts afresh. */
 export function readPacingRecord(raw: unknown, strategy: PacingConfig['strategy']): PacingRecord {
   const empty: PacingRecord = {
@@ -48,6 +66,7 @@ export function readPacingRecord(raw: unknown, strategy: PacingConfig['strategy'
     lastAdjustment: null,
     pendingCommandId: null,
     guardCap: null,
+    startAnchor: null,
   };
   if (!isObject(raw)) return empty;
   return {
@@ -62,5 +81,6 @@ export function readPacingRecord(raw: unknown, strategy: PacingConfig['strategy'
       : null,
     pendingCommandId: typeof raw.pendingCommandId === 'string' ? raw.pendingCommandId : null,
     guardCap: isObject(raw.guardCap) ? (raw.guardCap as unknown as PacingRecord['guardCap']) : null,
+    startAnchor: strategy === 'abandonment-target' && isStartAnchor(raw.startAnchor) ? raw.startAnchor : null,
   };
 }

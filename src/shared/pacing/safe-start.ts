@@ -11,7 +11,10 @@ import { decisionDetails } from './types.js';
  * stream and the campaign record.
  */
 
-/** The campaign record's `pacing` field right after a safe start: the controller starts afresh from it. */
+/**
+ * The campaign record's `pacing` field right after a safe start: the controller starts afresh from
+ * it, with the start's anchor to re-anchor on once the statistics show the real answer rate.
+ */
 export function safeStartPacingRecord(start: SafeStart, at: string): PacingRecord {
   return {
     strategy: 'abandonment-target',
@@ -20,6 +23,8 @@ export function safeStartPacingRecord(start: SafeStart, at: string): PacingRecor
     lastAdjustment: null,
     pendingCommandId: null,
     guardCap: null,
+    // Taken by the controller's first poll, which re-anchors on the measured answer rate.
+    startAnchor: start.anchor,
   };
 }
 

@@ -1,5 +1,6 @@
 import { pacingStrategyOf, type CampaignConfig } from '../campaign-config.js';
 import { callRateForDialRatio, dialRatioFor, MIN_CALL_RATE } from './dial-ratio.js';
+import type { StartAnchor } from './reanchor.js';
 import type { PacingDecision } from './types.js';
 
 /** The reason a safe start carries in the audit trail, the event and the campaign record. */
@@ -14,11 +15,26 @@ export const SAFE_START_REASON = 'safe start';
  */
 export const DEFAULT_START_ANSWERS_PER_IDLE_AGENT = 0.5;
 
+/**
+ * The highest contact rate a list may plausibly have: the safe start assumes it, whatever the config
+ * declares. A declared answerRate is the client's expectation, not the list's (a fresh list answers
+ * at 0.55 when campaigns usually declare 0.35 or less), and nothing can react before the first poll:
+ * trusting a low declaration started a fresh list at ≈1.8 live answers per idle agent (47% of them
+ * abandoned). At 0.6 the start is one line per idle agent (callRate 0.1), which cannot abandon at any
+ * contact rate; the controller re-anchors on the MEASURED rate once it has enough dials (reanchor.ts).
+ */
+export const PLAUSIBLE_MAX_ANSWER_RATE = 0.6;
+
 export interface SafeStart {
   /** The callRate to activate the campaign with. */
   callRate: number;
   requestedCallRate: number;
+  /** The config's declared answerRate (reported; the start does not trust it). */
   answerRate: number;
+  /** The answer rate the start was computed for: max(declared, PLAUSIBLE_MAX_ANSWER_RATE). */
+  assumedAnswerRate: number;
+  /** What the controller re-anchors on once the campaign's own statistics show its answer rate. */
+  anchor: StartAnchor;
   /** Always SAFE_START_REASON. */
   reason: typeof SAFE_START_REASON;
   /** One sentence for people: what was requested, what it would dial, what it starts at instead. */
@@ -27,7 +43,10 @@ export interface SafeStart {
   inputs: {
     requestedCallRate: number;
     answerRate: number;
+    assumedAnswerRate: number;
     startCallRate: number;
+    /** The start the declared answerRate alone would have given (what earlier releases used). */
+    declaredStartCallRate: number;
     maxAnswersPerIdleAgent: number;
     requestedDialRatio: number;
     startDialRatio: number;
@@ -54,38 +73,61 @@ export function safeStartCallRate(
 
 /**
  * Where an `abandonment-target` campaign on a predictive dialer should start: the lower of the
- * requested callRate and the safe start for its expected answerRate. Null when nothing changes:
- * another pacing strategy (`threshold` and `off` run at what the operator asked), a progressive or
- * preview dialer (callRate does not drive them), or a request already at or under the safe start.
- * The controller then ramps up from the start in its normal bounded steps.
+ * requested callRate and the safe start for the higher of its declared answerRate and
+ * PLAUSIBLE_MAX_ANSWER_RATE — in practice one line per idle agent (0.1), since a declaration cannot
+ * be trusted to bound the list's real rate. Null when nothing changes: another pacing strategy
+ * (`threshold` and `off` run at what the operator asked), a progressive or preview dialer (callRate
+ * does not drive them), or a request already at or under the safe start. The controller then
+ * re-anchors on the measured answer rate (`anchor`) and ramps up from there in its normal steps.
  */
 export function startingCallRate(
   config: Pick<CampaignConfig, 'dialerStrategy' | 'pacing'>,
-  opts: { maxAnswersPerIdleAgent?: number } = {},
+  opts: {
+    maxAnswersPerIdleAgent?: number;
+    plausibleMaxAnswerRate?: number;
+    /** The campaign is already dialing at the requested rate (a takeover): lines from it may ring. */
+    dialing?: boolean;
+  } = {},
 ): SafeStart | null {
   if (pacingStrategyOf(config) !== 'abandonment-target') return null;
-  const { strategy, callRate: requested, answerRate } = config.dialerStrategy;
+  const { strategy, callRate: requested, answerRate, agentCapacity } = config.dialerStrategy;
   if (strategy !== 'predictive') return null;
   const maxAnswersPerIdleAgent = opts.maxAnswersPerIdleAgent ?? DEFAULT_START_ANSWERS_PER_IDLE_AGENT;
-  const start = safeStartCallRate(answerRate, maxAnswersPerIdleAgent);
+  const assumedAnswerRate = Math.max(
+    answerRate > 0 ? answerRate : 0,
+    opts.plausibleMaxAnswerRate ?? PLAUSIBLE_MAX_ANSWER_RATE,
+  );
+  const start = safeStartCallRate(assumedAnswerRate, maxAnswersPerIdleAgent);
   if (requested <= start) return null;
   const requestedDialRatio = dialRatioFor('predictive', requested);
   const startDialRatio = dialRatioFor('predictive', start);
   // Leads with the change itself: one-line views (the demo, `cxo audit`) cut long text short.
   const explanation =
     `safe start ${requested} → ${start}: the requested rate dials ≈${requestedDialRatio.toFixed(1)} lines per idle agent ` +
-    `(≈${(requestedDialRatio * answerRate).toFixed(2)} expected live answers each at answerRate ${answerRate}), ` +
-    `the start ≈${startDialRatio.toFixed(1)} (≈${(startDialRatio * answerRate).toFixed(2)} answers); the controller ramps up from there`;
+    `(≈${(requestedDialRatio * assumedAnswerRate).toFixed(2)} live answers each if the list answers at ${assumedAnswerRate}; ` +
+    `answerRate ${answerRate} is declared, not known), the start ≈${startDialRatio.toFixed(1)}; ` +
+    'pacing re-anchors on the measured answer rate, then ramps up';
   return {
     callRate: start,
     requestedCallRate: requested,
     answerRate,
+    assumedAnswerRate,
+    anchor: {
+      requestedCallRate: requested,
+      startCallRate: start,
+      declaredAnswerRate: answerRate,
+      agents: agentCapacity,
+      maxAnswersPerIdleAgent,
+      priorCallRate: opts.dialing ? requested : start,
+    },
     reason: SAFE_START_REASON,
     explanation,
     inputs: {
       requestedCallRate: requested,
       answerRate,
+      assumedAnswerRate,
       startCallRate: start,
+      declaredStartCallRate: Math.min(requested, safeStartCallRate(answerRate, maxAnswersPerIdleAgent)),
       maxAnswersPerIdleAgent,
       requestedDialRatio: fixed(requestedDialRatio, 3),
       startDialRatio: fixed(startDialRatio, 3),

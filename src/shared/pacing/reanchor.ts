@@ -1,0 +1,133 @@
+import { dialRatioFor } from './dial-ratio.js';
+
+/** The reason a re-anchor carries in the audit trail, the event and the campaign record (a prefix). */
+export const REANCHOR_REASON = 're-anchor';
+
+/**
+ * What a safe start leaves for the controller: the campaign started at `startCallRate` (one line per
+ * idle agent, whatever its declared answerRate), and moves to the start for its MEASURED answer rate
+ * once its statistics hold enough dials. JSON, kept in the campaign record until the controller takes it.
+ */
+export interface StartAnchor {
+  /** What the campaign asked for: the re-anchor never goes above it. */
+  requestedCallRate: number;
+  /** The safe start it was activated at. */
+  startCallRate: number;
+  /** The config's answerRate: reported, never trusted. */
+  declaredAnswerRate: number;
+  /** agentCapacity at activation: bounds the lines in flight (see measureAnswerRate). */
+  agents: number;
+  /**
+   * The highest rate lines may still ring from when the controller takes the anchor: the start
+   * itself after an activation, the requested rate after a takeover (the campaign was found dialing
+   * at it). Absent in records of the first release of the anchor: the requested rate.
+   */
+  priorCallRate?: number;
+  /** Expected live answers per idle agent the re-anchored rate may produce (as the safe start). */
+  maxAnswersPerIdleAgent: number;
+}
+
+/**
+ * Settled dials the statistics must hold before the first re-anchor. At 60 the 95% upper bound is
+ * within ≈ 0.1 of the measured rate (0.15 measured → 0.24, start 0.38 instead of 0.57 for the truth;
+ * anything measured above ≈ 0.45 keeps one line per idle agent), and a 25-agent campaign at one line
+ * per idle agent has them within 1–3 minutes, before the controller could take its first step (50
+ * clean live answers). Fewer would re-anchor on a bound too wide to move the rate at all; many more
+ * would leave a stale list crawling up at the controller's pace (docs/pacing.md "The re-anchor").
+ */
+export const DEFAULT_REANCHOR_MIN_DIALS = 60;
+/** The last stage (60, 240, 960 settled dials): by then the bound is within ≈ 0.02–0.03 of the rate. */
+export const DEFAULT_REANCHOR_MAX_DIALS = 960;
+/** One-sided 95%: the contact rate is under-estimated in at most ≈ 1 campaign in 20. */
+export const DEFAULT_REANCHOR_Z = 1.645;
+
+/**
+ * Upper bound of the Wilson score interval for `successes` in `trials`: a conservative estimate of
+ * the answer rate that a small or unlucky sample cannot push below the truth (at confidence `z`).
+ * 1 when nothing was tried.
+ */
+export function answerRateUpperBound(successes: number, trials: number, z = DEFAULT_REANCHOR_Z): number {
+  if (!(trials > 0)) return 1;
+  const p = Math.min(1, Math.max(0, successes / trials));
+  const z2 = z * z;
+  const centre = p + z2 / (2 * trials);
+  const spread = z * Math.sqrt((p * (1 - p)) / trials + z2 / (4 * trials * trials));
+  return Math.min(1, (centre + spread) / (1 + z2 / trials));
+}
+
+/**
+ * A dial placed this long ago has an outcome: answered (rings 2–14 s in the model) or given up
+ * (15–25 s in the model; TSR needs at least 15 s, and dialers rarely ring unanswered past 30 s).
+ */
+export const DEFAULT_REANCHOR_SETTLE_MS = 45_000;
+
+/** Dials counted by an earlier poll: `total` of them, placed at or before `atMs`. */
+export interface DialMark {
+  atMs: number;
+  total: number;
+  /** The callRate in effect at that poll (absent: not known). */
+  callRate?: number;
+}
+
+export interface AnswerRateMeasurement {
+  totalCalls: number;
+  answeredCalls: number;
+  /** A lower bound of the dials with an outcome (see measureAnswerRate): the sample size. */
+  settledDials: number;
+  /** answered now / settledDials (capped at 1). */
+  measured: number | null;
+  /** Wilson upper bound of `measured` over settledDials. */
+  upperBound: number;
+}
+
+/**
+ * The campaign's answer rate as its cumulative statistics show it, erring high. `totalCalls` counts
+ * a dial when it is placed and `answeredCalls` when it is answered, so answered / total under-states
+ * the rate while lines ring (by a fifth or more in the first minutes at one line per idle agent).
+ * The denominator is instead a lower bound of the dials that have an outcome by now, the larger of
+ * two: the dials a poll counted at least settleMs ago (`settled`: all rang out since), and the dials
+ * beyond the most lines the dialer can have in flight (`inFlightBound`: agents × dial ratio; what
+ * counts under the sandbox's simulated time, where wall-clock seconds are minutes of dialing). The
+ * answers counted now include some of later dials, so the estimate can only be high: the safe side,
+ * it can only lower the rate.
+ */
+export function measureAnswerRate(
+  stats: { totalCalls: number; answeredCalls: number },
+  settled: DialMark | null,
+  opts: { inFlightBound?: number; z?: number } = {},
+): AnswerRateMeasurement {
+  const byTime = settled === null ? 0 : Math.min(settled.total, stats.totalCalls);
+  const byLines = opts.inFlightBound === undefined ? 0 : Math.max(0, stats.totalCalls - opts.inFlightBound);
+  const settledDials = Math.max(byTime, byLines);
+  const answered = Math.min(stats.answeredCalls, settledDials);
+  return {
+    totalCalls: stats.totalCalls,
+    answeredCalls: stats.answeredCalls,
+    settledDials,
+    measured: settledDials > 0 ? answered / settledDials : null,
+    upperBound: answerRateUpperBound(answered, settledDials, opts.z),
+  };
+}
+
+/** The most lines a predictive dialer keeps in flight at `callRate`: one per agent × the dial ratio. */
+export function inFlightBound(agents: number, callRate: number): number {
+  return Math.ceil(Math.max(0, agents) * dialRatioFor('predictive', callRate));
+}
+
+/**
+ * The marks to keep after a poll at `atMs` with `total` dials, and the newest one that has settled:
+ * older settled marks are dropped (a newer settled one holds more dials).
+ */
+export function nextDialMarks(
+  marks: readonly DialMark[],
+  now: DialMark,
+  settleMs = DEFAULT_REANCHOR_SETTLE_MS,
+): { marks: DialMark[]; settled: DialMark | null } {
+  const all = [...marks, now];
+  let settledIndex = -1;
+  for (let i = 0; i < all.length; i++) if (now.atMs - all[i]!.atMs >= settleMs) settledIndex = i;
+  return {
+    marks: settledIndex >= 0 ? all.slice(settledIndex) : all,
+    settled: settledIndex >= 0 ? all[settledIndex]! : null,
+  };
+}
