@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- fleet [--json] [--launches N] [--concurrency C] [--workers W] [--campaigns M]`
+ * `npm run bench -- fleet [--json] [--split] [--launches N] [--concurrency C] [--workers W] [--campaigns M]`
  *
  * 1. The product's launch path (HTTP API → launch queue → launch worker → fleet limiter → CXone
  *    client → sandbox) with the rate limit out of the way: saturated throughput (N launches, C in
@@ -12,6 +12,10 @@
  *    hits both alike. A create-only bare run is printed too, for reference.
  * 3. Redis bytes per active campaign with M (10 000) active campaigns, schedulers included.
  * The sandbox runs in its own process (the `sandbox` role) so its CPU is charged to neither path.
+ * With --split each path's worker runs in a process of its own (ours: the `worker` role, as
+ * deployed; the bare worker: bare-worker-main.ts), its CPU counted with the path's; the entry points
+ * (our API, the bare `queue.add`) stay in this process.
+
  * With --json the last stdout line is {"launchesPerSec","p50Ms","p99Ms","vsBareBullmq","redisBytesPerCampaign"}.
  */
 import { startBarePath } from './fleet/bare.js';
@@ -25,6 +29,8 @@ import { createRedis } from '../src/shared/redis.js';
 
 export interface FleetArgs {
   json: boolean;
+  /** Each path's worker in a process of its own (ours: the `worker` role), instead of in this one. */
+  split: boolean;
   launches: number;
   concurrency: number;
   workers: number;
@@ -44,6 +50,7 @@ export function parseFleetArgs(args: string[]): FleetArgs {
   };
   return {
     json: args.includes('--json'),
+    split: args.includes('--split'),
     launches: value('--launches', 400),
     concurrency: value('--concurrency', 16),
     workers: value('--workers', 20),
@@ -101,7 +108,12 @@ export async function run(args: string[]): Promise<void> {
   let ours: PathFigures;
   let bare: PathFigures;
   try {
-    const common = { redisUrl, sandboxUrl: sandbox.url, workerConcurrency: opts.workers };
+    const common = {
+      redisUrl,
+      sandboxUrl: sandbox.url,
+      workerConcurrency: opts.workers,
+      workerProcess: opts.split,
+    };
     const measure = {
       launches: opts.launches,
       concurrency: opts.concurrency,

@@ -7,6 +7,8 @@ import { benchCampaignConfig } from './config.js';
 import type { LaunchPath } from './measure.js';
 import { submitterOf } from './submissions.js';
 import { deletePrivatePrefix } from '../../src/shared/private-prefix.js';
+import { spawnTs } from './child-process.js';
+import { processCpu } from './process-cpu.js';
 
 async function fetchToken(baseUrl: string): Promise<string> {
   const res = await fetch(`${baseUrl}/oauth2/token`, {
@@ -22,22 +24,15 @@ async function fetchToken(baseUrl: string): Promise<string> {
   return ((await res.json()) as { access_token: string }).access_token;
 }
 
-/**
- * The yardstick: the same jobs through a bare BullMQ queue and worker, with the same worker
- * concurrency and the same submissions in flight; no API, no limiter, no bookkeeping. `calls`
- * chooses the HTTP work per job: `launch` makes the same CXone calls a product launch makes (create,
- * then PATCH to scheduled with If-Match), `create` only the create call.
- */
-export async function startBarePath(opts: {
+/** The bare BullMQ worker: the same HTTP calls a launch makes, nothing else. */
+export async function startBareWorker(opts: {
   redisUrl: string;
+  prefix: string;
   sandboxUrl: string;
   workerConcurrency: number;
   calls: 'launch' | 'create';
-}): Promise<LaunchPath> {
-  const prefix = `{cxo-bench-bare-${randomUUID().slice(0, 8)}}`;
-  const producerConnection = createRedis(opts.redisUrl);
-  const workerConnection = createRedis(opts.redisUrl);
-  const queue = new Queue('bare-launch', { connection: producerConnection, prefix });
+}): Promise<{ close(): Promise<void> }> {
+  const connection = createRedis(opts.redisUrl);
   const token = await fetchToken(opts.sandboxUrl);
   const worker = new Worker(
     'bare-launch',
@@ -63,11 +58,48 @@ export async function startBarePath(opts: {
       if (patched.status !== 200) throw new Error(`schedule failed: ${patched.status}`);
       await patched.arrayBuffer();
     },
-    { connection: workerConnection, prefix, concurrency: opts.workerConcurrency },
+    { connection, prefix: opts.prefix, concurrency: opts.workerConcurrency },
   );
   await worker.waitUntilReady();
+  return {
+    async close() {
+      await worker.close();
+      connection.disconnect();
+    },
+  };
+}
+
+/**
+ * The yardstick: the same jobs through a bare BullMQ queue and worker, with the same worker
+ * concurrency and the same submissions in flight; no API, no limiter, no bookkeeping. `calls`
+ * chooses the HTTP work per job: `launch` makes the same CXone calls a product launch makes (create,
+ * then PATCH to scheduled with If-Match), `create` only the create call. `workerProcess` runs the
+ * worker in a process of its own (bare-worker-main.ts), as the product's worker role runs in its own.
+ */
+export async function startBarePath(opts: {
+  redisUrl: string;
+  sandboxUrl: string;
+  workerConcurrency: number;
+  calls: 'launch' | 'create';
+  workerProcess?: boolean;
+}): Promise<LaunchPath> {
+  const prefix = `{cxo-bench-bare-${randomUUID().slice(0, 8)}}`;
+  const producerConnection = createRedis(opts.redisUrl);
+  const queue = new Queue('bare-launch', { connection: producerConnection, prefix });
+  const workerOpts = { ...opts, prefix };
+  const child = opts.workerProcess
+    ? spawnTs('bench/fleet/bare-worker-main.ts', [], {
+        REDIS_URL: opts.redisUrl,
+        BARE_PREFIX: prefix,
+        SANDBOX_URL: opts.sandboxUrl,
+        WORKER_CONCURRENCY: String(opts.workerConcurrency),
+        BARE_CALLS: opts.calls,
+      })
+    : undefined;
+  const worker = child ? undefined : await startBareWorker(workerOpts);
 
   return {
+    ...(child ? { cpuSources: [processCpu('worker', child.pid)] } : {}),
     // In this process: `queue.add` is the bare system's entry point, as the API is ours.
     ...submitterOf(async (index) => {
       const sentAt = Date.now();
@@ -86,11 +118,10 @@ export async function startBarePath(opts: {
       throw new Error(`bare jobs for ${names.length} submissions did not finish within 60 s`);
     },
     async close() {
-      await worker.close();
+      await (child ? child.close() : worker?.close());
       await queue.close();
       await deletePrivatePrefix(producerConnection, prefix);
       producerConnection.disconnect();
-      workerConnection.disconnect();
     },
   };
 }

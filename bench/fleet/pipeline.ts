@@ -11,6 +11,7 @@ import type { LaunchPath } from './measure.js';
 import { processCpu } from './process-cpu.js';
 import { deletePrivatePrefix } from '../../src/shared/private-prefix.js';
 import { waitFor } from './sandbox-proc.js';
+import { spawnTs } from './child-process.js';
 
 const TOKEN = 'bench-api-token';
 
@@ -23,9 +24,11 @@ export async function startPipelinePath(opts: {
   redisUrl: string;
   sandboxUrl: string;
   workerConcurrency: number;
+  /** The workers in a process of their own (the `worker` role), as deployed, instead of beside the API. */
+  workerProcess?: boolean;
 }): Promise<LaunchPath> {
   const prefix = `{cxo-bench-${randomUUID().slice(0, 8)}}`;
-  const config = loadConfig({
+  const env = {
     REDIS_URL: opts.redisUrl,
     KEY_PREFIX: prefix,
     API_TOKEN: TOKEN,
@@ -35,9 +38,11 @@ export async function startPipelinePath(opts: {
     CXONE_RATE_LIMIT_PER_MIN: '100000',
     WORKER_CONCURRENCY: String(opts.workerConcurrency),
     LOG_LEVEL: 'silent',
-  });
+  };
+  const config = loadConfig(env);
   const ctx = await createContext(config, silentLogger);
-  const workers = await startWorkers(ctx);
+  const child = opts.workerProcess ? spawnTs('src/main.ts', ['worker'], env) : undefined;
+  const workers = child ? undefined : await startWorkers(ctx);
   const app = await buildApiApp(ctx);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -51,7 +56,7 @@ export async function startPipelinePath(opts: {
 
   return {
     // The caller's process works only for this path.
-    cpuSources: [processCpu('caller', upstream.pid)],
+    cpuSources: [processCpu('caller', upstream.pid), ...(child ? [processCpu('worker', child.pid)] : [])],
     saturate: async (offset, count, concurrency) =>
       remember(await upstream.saturate(offset, count, concurrency)),
     pace: async (offset, count, rate) => remember(await upstream.pace(offset, count, rate)),
@@ -75,7 +80,7 @@ export async function startPipelinePath(opts: {
     async close() {
       await upstream.close();
       await app.close();
-      await workers.close(10_000);
+      await (child ? child.close() : workers?.close(10_000));
       await deletePrivatePrefix(ctx.redis, prefix);
       await ctx.close();
     },

@@ -48,12 +48,14 @@ describe('fleet benchmark figures (pure)', () => {
   it('parses its options and groups Redis keys by shape', () => {
     expect(parseFleetArgs(['--json', '--campaigns', '100'])).toMatchObject({
       json: true,
+      split: false,
       campaigns: 100,
       launches: 400,
       rounds: 9,
       warmup: 2_000,
     });
     expect(parseFleetArgs(['--rounds', '1'])).toMatchObject({ rounds: 1 });
+    expect(parseFleetArgs(['--split'])).toMatchObject({ split: true });
     // The per-path figure is the median round, so one disturbed round does not move it.
     expect(median([90, 883, 334, 477, 301])).toBe(334);
     expect(median([2, 1, 4, 3])).toBe(2.5);
