@@ -8,6 +8,8 @@ import { CampaignStore } from '../../src/shared/campaign-store.js';
 import type { AppContext } from '../../src/shared/context.js';
 import type { CxoneClient } from '../../src/shared/cxone/client.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
+import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
+import { CxoneNotFoundError } from '../../src/shared/errors.js';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
 import { startAuditHarness, type AuditHarness } from './cxone-harness.js';
 
@@ -23,6 +25,8 @@ let ctx: AppContext;
 let app: FastifyInstance;
 /** Pages of history CXone was asked for, per campaign. */
 const historyPages = new Map<string, number>();
+/** When set, CXone answers this status to a walk started from a stored cursor (it expired, say). */
+let refuseCursorWith: number | null = null;
 
 beforeAll(async () => {
   harness = await startAuditHarness({
@@ -32,6 +36,9 @@ beforeAll(async () => {
     wrapCxone: (inner) => ({
       ...inner,
       async *history(id, opts) {
+        if (opts?.from !== undefined && refuseCursorWith === 404) {
+          throw new CxoneNotFoundError({ endpoint: CXONE_ENDPOINTS.getHistory, status: 404, campaignId: id });
+        }
         for await (const page of inner.history(id, opts)) {
           historyPages.set(id, (historyPages.get(id) ?? 0) + 1);
           yield page;
@@ -131,6 +138,23 @@ describe('CXone history imports after an outside change', () => {
     expect((await trail.list(campaignId)).map((r) => r.details.historyId)).toEqual(
       await historyIds(campaignId),
     );
+  });
+
+  it('walk the whole history when CXone answers 404 to the cursor (the campaign was just read)', async () => {
+    const campaignId = await campaignWithHistory(PAGE + 5);
+    const first = await consoleEdit(campaignId, 0.7);
+    await processHistoryJob(ctx, { data: { campaignId, version: first } });
+    const second = await consoleEdit(campaignId, 0.8);
+    refuseCursorWith = 404;
+    try {
+      expect(await processHistoryJob(ctx, { data: { campaignId, version: second } })).toMatchObject({
+        outcome: 'imported',
+        result: { imported: 1, skipped: first, pages: 2, lastVersion: second, restarted: true },
+      });
+    } finally {
+      refuseCursorWith = null;
+    }
+    expect((await store.get(campaignId))?.historyImportedVersion).toBe(second);
   });
 
   it('by hand (the API), still walk the whole history and answer only the counts', async () => {

@@ -545,6 +545,36 @@ describe('appending in turn', () => {
     }
   });
 
+  it('answers a resent append with a dedupe key as appended, not as a duplicate of itself', async () => {
+    const conn = connect();
+    try {
+      const announced: string[] = [];
+      const t = createAuditTrail({
+        redis: conn,
+        keys,
+        logger: silentLogger,
+        onAppended: async (record) => void announced.push(record.auditId),
+      });
+      let resent = false;
+      const target = conn as unknown as Record<'evalsha', (...args: unknown[]) => Promise<unknown>>;
+      const evalsha = target.evalsha.bind(conn);
+      target.evalsha = async (...args: unknown[]) => {
+        const first = await evalsha(...args);
+        if (resent) return first;
+        resent = true;
+        return evalsha(...args);
+      };
+      const outcome = await t.appendWithOutcome(input('c-resent-key', 1, { dedupeKey: 'history:h-1' }));
+      expect(resent).toBe(true);
+      expect(outcome.duplicate).toBe(false);
+      // Announced once (audit.record.appended), as any record appended.
+      expect(announced).toEqual([outcome.record?.auditId]);
+      expect((await trail.list('c-resent-key')).map((r) => r.details.n)).toEqual([1]);
+    } finally {
+      conn.disconnect();
+    }
+  });
+
   it('does not queue a writer for a stale guess of the head on a chain two processes write in turn', async () => {
     const a = connect();
     const b = connect();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createCxoneReachability } from '../../src/shared/cxone/reachability.js';
+import { createCxoneReachability, judgesReachability } from '../../src/shared/cxone/reachability.js';
+import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 
 describe('CXone reachability (what readiness reads)', () => {
   it('reads as unreachable only after several failures in a row, and names the latest', () => {
@@ -20,11 +21,32 @@ describe('CXone reachability (what readiness reads)', () => {
     expect(r.problem(1_000)).not.toBeNull();
     // Taken out of rotation, the process makes no call: it is tried again after forMs.
     expect(r.problem(11_001)).toBeNull();
+    // A new run of failures after that quiet stretch.
     r.failed(12_000, 'HTTP 502 to x');
-    expect(r.problem(12_000)).not.toBeNull();
+    expect(r.problem(12_000)).toBeNull();
+    r.failed(12_500, 'HTTP 502 to x');
+    expect(r.problem(12_500)).not.toBeNull();
     r.answered(13_000);
     expect(r.problem(13_000)).toBeNull();
     r.failed(14_000, 'HTTP 502 to x');
     expect(r.problem(14_000)).toBeNull();
+  });
+
+  it('starts a new run of failures after a quiet stretch, as "a minute without failures clears it" says', () => {
+    const r = createCxoneReachability({ failures: 3, forMs: 60_000 });
+    for (const at of [0, 1_000, 2_000]) r.failed(at, 'HTTP 503 to x');
+    expect(r.problem(2_000)).not.toBeNull();
+    // An hour later one failure is one, not the fourth in a row.
+    r.failed(3_600_000, 'HTTP 503 to x');
+    expect(r.problem(3_600_000)).toBeNull();
+  });
+
+  it('judges by the calls an API serves with (campaigns, token), not by statistics and history polls', () => {
+    expect(judgesReachability(CXONE_ENDPOINTS.getStats)).toBe(false);
+    expect(judgesReachability(CXONE_ENDPOINTS.getHistory)).toBe(false);
+    expect(judgesReachability(CXONE_ENDPOINTS.getCampaign)).toBe(true);
+    expect(judgesReachability(CXONE_ENDPOINTS.updateCampaign)).toBe(true);
+    expect(judgesReachability(CXONE_ENDPOINTS.createCampaign)).toBe(true);
+    expect(judgesReachability(CXONE_ENDPOINTS.token)).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import type { AppContext } from '../context.js';
-import { CxoneBadRequestError } from '../errors.js';
+import { isCxoneError, type CxoneError } from '../errors.js';
 import type { HistoryPageRead } from '../cxone/api.js';
 import { auditStoreFor } from './trail.js';
 
@@ -35,7 +35,7 @@ export interface HistoryImport extends HistoryImportResult {
  * campaign paced for weeks has thousands of history records, and walking them all again for every
  * console edit would spend the fleet's CXone budget and one Redis script per record on nothing.
  * CXone's history is append-only and its cursors mark positions in it; a cursor CXone refuses
- * (400) is dropped and the walk starts at the beginning, as it did without one.
+ * (a 4xx, see refusesCursor) is dropped and the walk starts at the beginning, as it did without one.
  */
 export async function importCxoneHistory(
   ctx: Pick<AppContext, 'cxone' | 'audit' | 'redis' | 'keys' | 'logger' | 'clock' | 'config'>,
@@ -85,7 +85,7 @@ export async function importCxoneHistory(
   try {
     first = await pages.next();
   } catch (err) {
-    if (opts.from === undefined || !(err instanceof CxoneBadRequestError)) throw err;
+    if (opts.from === undefined || !refusesCursor(err)) throw err;
     ctx.logger.warn(
       { component: 'audit', campaignId, err: err.message },
       'CXone refused the cursor an earlier history import ended at; walking the whole history',
@@ -100,6 +100,17 @@ export async function importCxoneHistory(
     for (let next = await pages.next(); !next.done; next = await pages.next()) await importPage(next.value);
   }
   return done(ctx, result);
+}
+
+/**
+ * CXone's answer to a page asked from a stored cursor that says the cursor, not the campaign or the
+ * fleet, is the problem: any 4xx but auth (401, 403) and the rate limit (429). The contract does not
+ * say what an expired cursor gets (the sandbox answers 400); the campaign was read just before, so a
+ * 404 or 422 here is about the cursor too, and a walk from the first page needs none.
+ */
+function refusesCursor(err: unknown): err is CxoneError {
+  if (!isCxoneError(err) || err.status === undefined) return false;
+  return err.status >= 400 && err.status < 500 && ![401, 403, 429].includes(err.status);
 }
 
 function done(ctx: Pick<AppContext, 'logger'>, result: HistoryImport): HistoryImport {

@@ -225,19 +225,20 @@ const QUEUE_REFRESH_MS = 500;
 // (Should another record have been appended after it before the resend, that is not seen here.)
 const APPEND_SCRIPT = `
 local me = ARGV[6]
-if ARGV[5] ~= '' then
-  local existing = redis.call('HGET', KEYS[4], ARGV[5])
-  if existing then
-    if redis.call('ZREM', KEYS[6], me) == 1 then redis.call('ZREM', KEYS[7], me) end
-    return {'dup', existing}
-  end
-end
 local head = redis.call('GET', KEYS[1]) or ''
+-- Before the dedupe check: a resent record with a dedupe key is this writer's own, not a duplicate.
 if head == ARGV[2] then
   local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)[1]
   if last and last[2][2] == me then
     if redis.call('ZREM', KEYS[6], me) == 1 then redis.call('ZREM', KEYS[7], me) end
     return {'ok', last[1]}
+  end
+end
+if ARGV[5] ~= '' then
+  local existing = redis.call('HGET', KEYS[4], ARGV[5])
+  if existing then
+    if redis.call('ZREM', KEYS[6], me) == 1 then redis.call('ZREM', KEYS[7], me) end
+    return {'dup', existing}
   end
 end
 local queued = false

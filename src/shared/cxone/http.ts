@@ -3,7 +3,7 @@ import https from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import { cxoneCallDuration, cxoneCalls, cxoneRateLimited } from '../metrics.js';
 import { nodeHttpAdapter } from './node-http-adapter.js';
-import { createCxoneReachability, type CxoneReachability } from './reachability.js';
+import { createCxoneReachability, judgesReachability, type CxoneReachability } from './reachability.js';
 import { errorFromNetwork, type RawResponse } from './response.js';
 import type { CxoneEndpoint } from './wire.js';
 
@@ -109,8 +109,10 @@ export function createCxoneHttp(opts: CxoneHttpOptions): CxoneHttp {
         });
         cxoneCalls.inc({ endpoint: req.endpoint, status: String(res.status) });
         if (res.status === 429) cxoneRateLimited.inc({ endpoint: req.endpoint });
-        if (res.status >= 500) reachability.failed(Date.now(), `HTTP ${res.status} to ${req.endpoint}`);
-        else reachability.answered(Date.now());
+        if (judgesReachability(req.endpoint)) {
+          if (res.status >= 500) reachability.failed(Date.now(), `HTTP ${res.status} to ${req.endpoint}`);
+          else reachability.answered(Date.now());
+        }
         return {
           status: res.status,
           headers: { ...res.headers } as Record<string, unknown>,
@@ -120,7 +122,9 @@ export function createCxoneHttp(opts: CxoneHttpOptions): CxoneHttp {
         const mapped = errorFromNetwork(err, ctx);
         cxoneCalls.inc({ endpoint: req.endpoint, status: 'unavailable' });
         // A call its own caller gave up on says nothing about CXone.
-        if (!req.signal?.aborted) reachability.failed(Date.now(), mapped.message);
+        if (!req.signal?.aborted && judgesReachability(req.endpoint)) {
+          reachability.failed(Date.now(), mapped.message);
+        }
         throw mapped;
       } finally {
         cxoneCallDuration.observe(

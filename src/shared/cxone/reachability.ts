@@ -12,6 +12,16 @@ export interface CxoneReachability {
   problem(nowMs: number): string | null;
 }
 
+/**
+ * Whether a call to `endpoint` says anything about this process being able to serve: the statistics
+ * and history reads do not. They are polls, most of a fleet's calls, and an outage of CXone's
+ * statistics alone must not take an API out of rotation whose launches, pauses and resumes (campaign
+ * reads and writes, the token) still go through.
+ */
+export function judgesReachability(endpoint: string): boolean {
+  return !endpoint.includes('/outbound/campaigns/:id/');
+}
+
 /** Calls in a row that must fail before the process reads as unable to reach CXone. */
 export const UNREACHABLE_AFTER_FAILURES = 3;
 /**
@@ -31,6 +41,8 @@ export function createCxoneReachability(opts: { failures?: number; forMs?: numbe
       failuresInARow = 0;
     },
     failed(atMs, why) {
+      // A quiet stretch ended the last run of failures: this one starts a new run.
+      if (atMs - lastFailureAt > forMs) failuresInARow = 0;
       failuresInARow++;
       lastFailureAt = Math.max(lastFailureAt, atMs);
       lastWhy = why;
