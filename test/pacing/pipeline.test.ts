@@ -158,10 +158,11 @@ describe('polling and pacing against the sandbox', () => {
     expect(inputs.measuredAnswerRate).toBeLessThan(0.35);
     expect(inputs.answerRateUpperBound).toBeGreaterThan(inputs.measuredAnswerRate!);
     expect(inputs.settledDials).toBeGreaterThanOrEqual(60);
-    // The start for the measured rate: above the safe start, at most the start a true 0.15 gives (0.57).
-    expect(to).toBe(inputs.startForMeasuredCallRate);
+    // Toward the start for the measured rate (at most the start a true 0.15 gives, 0.57), one move of
+    // at most 0.15 above the safe start.
+    expect(to).toBeLessThanOrEqual(inputs.startForMeasuredCallRate!);
     expect(to).toBeGreaterThan(0.1);
-    expect(to).toBeLessThanOrEqual(0.57);
+    expect(to).toBeLessThanOrEqual(0.25);
     expect(await ups()).toBeGreaterThanOrEqual(upsBefore + 1);
     const command = await waitFor('the re-anchor command to finish', async () => {
       const c = await getCommand(stack.ctx, String(reanchor.details.commandId));

@@ -390,23 +390,22 @@ describe('the hard guard and its ceiling (QA finding 4)', () => {
     expect(tripped.state.ceiling).toMatchObject({ callRate: 0.4, strikes: 1 });
   });
 
-  it('lets a ceiling lapse once a probe at it stayed clean after its hold', () => {
+  it('lifts a ceiling by one minStep once a probe at it stayed clean for its hold, keeping it', () => {
     // At the ceiling rate 0.3 (struck at 0 ms, hold 30 minutes) since 31 minutes.
     const base = abandonmentTargetDecision(at(0, 0, 0, 0.3), null).state;
     const since = { atMs: 31 * 60_000, answered: 0, abandoned: 0 };
     const state: AbandonmentControllerState = {
       ...base,
-      ceiling: { callRate: 0.3, setAtMs: 0, strikes: 1 },
+      ceiling: { callRate: 0.3, setAtMs: 0, strikes: 1, probe: since },
       lastChangeAtMs: since.atMs,
       window: since,
       checkpoint: since,
     };
-    // Not one abandon in 60 live answers over a whole hold at 0.3: up past it, the ceiling gone.
+    // Not one abandon in 60 live answers over a whole hold at 0.3: one minStep past it, the ceiling kept.
     const probe = abandonmentTargetDecision(at(61 * 60_000, 60, 0, 0.3), state);
-    expect(probe.decision).toMatchObject({ direction: 'up' });
-    expect(probe.decision.callRate).toBeGreaterThan(0.3);
-    expect(probe.state.ceiling).toBeNull();
-    // Probed for less than the hold, or with an abandon in the window: the ceiling stays.
+    expect(probe.decision).toMatchObject({ direction: 'up', callRate: 0.31 });
+    expect(probe.state.ceiling).toMatchObject({ callRate: 0.3, strikes: 1, lift: 0.01 });
+    // Probed for less than the hold, or with an abandon since the probe began: the ceiling stays.
     const short = abandonmentTargetDecision(at(45 * 60_000, 60, 0, 0.3), state);
     expect(short.decision).toMatchObject({ direction: 'hold', callRate: 0.3 });
     expect(short.state.ceiling).toMatchObject({ callRate: 0.3 });

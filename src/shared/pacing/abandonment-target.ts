@@ -1,12 +1,15 @@
 import { ABANDONMENT_CAP, DEFAULT_TARGET_ABANDONMENT } from '../campaign-config.js';
 import { legalAbandonmentRate } from '../efficiency.js';
 import {
+  DEFAULT_REANCHOR_FULL_TEAM_AGENTS,
   DEFAULT_REANCHOR_MAX_DIALS,
+  DEFAULT_REANCHOR_MAX_MOVE,
   DEFAULT_REANCHOR_MIN_DIALS,
   DEFAULT_REANCHOR_SETTLE_MS,
   DEFAULT_REANCHOR_Z,
   inFlightBound,
   measureAnswerRate,
+  reanchorAnswersPerIdleAgent,
   nextDialMarks,
   type DialMark,
   REANCHOR_REASON,
@@ -78,6 +81,13 @@ export interface AbandonmentTargetParams {
   reanchorZ: number;
   /** How old a poll's dial count must be for all its dials to have an outcome. */
   reanchorSettleMs: number;
+  /**
+   * Team size (agents) at which a re-anchor may use the start's full answers per idle agent; a
+   * smaller team uses that figure × √(agents / reanchorFullTeamAgents) (see reanchorAnswersPerIdleAgent).
+   */
+  reanchorFullTeamAgents: number;
+  /** The most one re-anchor move may raise callRate (a few of the controller's largest steps). */
+  reanchorMaxMove: number;
 }
 
 export const DEFAULT_ABANDONMENT_TARGET_PARAMS: AbandonmentTargetParams = {
@@ -105,6 +115,8 @@ export const DEFAULT_ABANDONMENT_TARGET_PARAMS: AbandonmentTargetParams = {
   reanchorMaxDials: DEFAULT_REANCHOR_MAX_DIALS,
   reanchorZ: DEFAULT_REANCHOR_Z,
   reanchorSettleMs: DEFAULT_REANCHOR_SETTLE_MS,
+  reanchorFullTeamAgents: DEFAULT_REANCHOR_FULL_TEAM_AGENTS,
+  reanchorMaxMove: DEFAULT_REANCHOR_MAX_MOVE,
 };
 
 interface Counters {
@@ -126,8 +138,18 @@ export interface AbandonmentControllerState {
   /** Counters of the previous poll (to notice a reset). */
   last: Counters;
   lastChangeAtMs: number | null;
-  /** The lowest rate that overshot recently, and how many times it did. */
-  ceiling: { callRate: number; setAtMs: number; strikes: number } | null;
+  /**
+   * The lowest rate that overshot recently, and how many times it did. `probe`: the counters when
+   * the campaign began running at the ceiling's limit after its hold (absent: it does not run there);
+   * `lift`: how far past `callRate` clean probes have let the controller go (absent: 0).
+   */
+  ceiling: {
+    callRate: number;
+    setAtMs: number;
+    strikes: number;
+    probe?: Counters | null;
+    lift?: number;
+  } | null;
   guard: { sinceMs: number; preGuardCallRate: number } | null;
   /**
    * A safe start still waiting for the campaign's measured answer rate (absent in records written by
@@ -154,7 +176,9 @@ const countersOf = (obs: PacingObservation): Counters => ({
 function initialState(obs: PacingObservation, anchor: StartAnchor | null): AbandonmentControllerState {
   const now = countersOf(obs);
   return {
-    anchor,
+    // Only while the campaign still runs at its start: a rate set since (an operator's PATCH before
+    // the first poll) is theirs, and the re-anchor must not raise it.
+    anchor: anchor !== null && Math.abs(obs.callRate - anchor.startCallRate) < 1e-9 ? anchor : null,
     callRate: obs.callRate,
     window: now,
     checkpoint: now,
@@ -180,18 +204,24 @@ function acrossReset(previous: AbandonmentControllerState, now: Counters): Aband
     answered: mark.answered - previous.last.answered,
     abandoned: mark.abandoned - previous.last.abandoned,
   });
+  const ceiling = previous.ceiling;
   return {
     ...previous,
     window: shift(previous.window),
     checkpoint: shift(previous.checkpoint),
     period: shift(previous.period),
     last: now,
+    ceiling: ceiling?.probe ? { ...ceiling, probe: shift(ceiling.probe) } : ceiling,
+    // A pending re-anchor's dial marks counted dials before the reset: against the new counters every
+    // dial since would look settled. It measures again from the reset on.
+    ...(previous.anchor ? { anchorMarks: [] } : {}),
   };
 }
 
 /**
  * Records an overshoot at `callRate`: a second overshoot at (or above) the remembered ceiling is a
- * failed probe and lengthens the hold; an overshoot below it lowers the ceiling.
+ * failed probe and lengthens the hold (and takes back any lift); an overshoot below it lowers the
+ * ceiling.
  */
 function strike(
   ceiling: AbandonmentControllerState['ceiling'],
@@ -203,6 +233,14 @@ function strike(
   }
   return { callRate, setAtMs: atMs, strikes: 1 };
 }
+
+/** How long a ceiling with `strikes` is off limits. */
+const holdOf = (p: AbandonmentTargetParams, strikes: number) =>
+  Math.min(p.maxCeilingHoldMs, p.ceilingHoldMs * 2 ** (strikes - 1));
+
+/** The highest rate a ceiling allows once its hold is over: the rate itself, plus any lift. */
+const ceilingLimit = (ceiling: NonNullable<AbandonmentControllerState['ceiling']>) =>
+  round2(ceiling.callRate + (ceiling.lift ?? 0));
 
 const pct = (value: number) => `${(value * 100).toFixed(2)}%`;
 
@@ -268,6 +306,14 @@ export function abandonmentTargetDecision(
     obs.atMs - state.window.atMs >= p.maxWindowMs / 2
   ) {
     state = { ...state, checkpoint: now };
+  }
+  // A probe at a ceiling's limit runs from the first poll that finds the campaign dialing there; its
+  // counters are what a lift is judged on (step 4), across as many windows as it lasts.
+  if (state.ceiling !== null) {
+    const c = state.ceiling;
+    const atLimit = obs.callRate >= ceilingLimit(c) - 1e-9;
+    if (atLimit && !c.probe) state = { ...state, ceiling: { ...c, probe: now } };
+    else if (!atLimit && c.probe) state = { ...state, ceiling: { ...c, probe: null } };
   }
 
   const current = obs.callRate;
@@ -360,9 +406,15 @@ export function abandonmentTargetDecision(
 
   // 1b. The re-anchor of a safe start, once the statistics show the campaign's real answer rate:
   // up to the start for it (as if it had been declared right, on an upper bound of the measured
-  // rate), never above the request nor a ceiling, and only while the period is at or under target.
-  // In stages (reanchorMinDials settled dials, then ×4 up to reanchorMaxDials) as the bound tightens;
-  // it only ever moves up, and is dropped after its last stage or once it reaches the request.
+  // rate, with the answers per idle agent scaled down for a small team), at most reanchorMaxMove
+  // per move, never above the request nor a ceiling, and only while the period is at or under
+  // target, outside the cooldown and with the window not overshooting (step 3 drops the anchor on a
+  // back-off). In stages (reanchorMinDials settled dials, then ×4 up to reanchorMaxDials) as the
+  // bound tightens; it only ever moves up, and is dropped after its last stage or once it reaches
+  // the request.
+  const inCooldown = state.lastChangeAtMs !== null && obs.atMs - state.lastChangeAtMs < p.cooldownMs;
+  const overshooting =
+    windowRate !== null && windowAbandoned >= p.minWindowAbandons && windowRate > windowTarget + deadband;
   if (state.anchor) {
     const anchor = state.anchor;
     const { marks, settled } = nextDialMarks(
@@ -374,18 +426,28 @@ export function abandonmentTargetDecision(
     // the start (a takeover found the campaign dialing at its request) while no mark has settled.
     const ratesInEffect = marks.map((mark) => mark.callRate ?? anchor.requestedCallRate);
     if (settled === null) ratesInEffect.push(anchor.priorCallRate ?? anchor.requestedCallRate);
+    // Lines in flight: bounded by the larger team (more agents, more lines), the re-anchor sized
+    // for the smaller (a smaller team, fewer answers per idle agent).
+    const agentsNow = obs.agents ?? anchor.agents;
     const m = measureAnswerRate(obs.stats, settled, {
-      inFlightBound: inFlightBound(anchor.agents, Math.max(current, ...ratesInEffect)),
+      inFlightBound: inFlightBound(Math.max(anchor.agents, agentsNow), Math.max(current, ...ratesInEffect)),
       z: p.reanchorZ,
     });
     const stageDials = state.anchorStageDials ?? p.reanchorMinDials;
     state = { ...state, anchorMarks: marks };
-    if (m.settledDials >= stageDials) {
-      const forMeasured = safeStartCallRate(m.upperBound, anchor.maxAnswersPerIdleAgent);
+    const periodOk = cumulative === null || cumulative <= target;
+    if (m.settledDials >= stageDials && !inCooldown && !overshooting && periodOk) {
+      const answersPerIdleAgent = reanchorAnswersPerIdleAgent(
+        anchor.maxAnswersPerIdleAgent,
+        Math.min(anchor.agents, agentsNow),
+        p.reanchorFullTeamAgents,
+      );
+      const forMeasured = safeStartCallRate(m.upperBound, answersPerIdleAgent);
       const ceiling = state.ceiling;
       const next = Math.min(
         anchor.requestedCallRate,
         forMeasured,
+        round2(current + p.reanchorMaxMove),
         ceiling === null ? MAX_CALL_RATE : round2(ceiling.callRate - p.minStep),
       );
       const nextStage = stageDials * 4;
@@ -393,7 +455,7 @@ export function abandonmentTargetDecision(
       state = last
         ? { ...state, anchor: null, anchorMarks: [], anchorStageDials: null }
         : { ...state, anchorStageDials: nextStage };
-      if (next > current && (cumulative === null || cumulative <= target)) {
+      if (next > current) {
         inputs.measuredAnswerRate = m.measured === null ? null : Number(m.measured.toFixed(4));
         inputs.answerRateUpperBound = Number(m.upperBound.toFixed(4));
         inputs.settledDials = m.settledDials;
@@ -401,7 +463,8 @@ export function abandonmentTargetDecision(
         inputs.declaredAnswerRate = anchor.declaredAnswerRate;
         inputs.requestedCallRate = anchor.requestedCallRate;
         inputs.startForMeasuredCallRate = forMeasured;
-        inputs.maxAnswersPerIdleAgent = anchor.maxAnswersPerIdleAgent;
+        inputs.maxAnswersPerIdleAgent = answersPerIdleAgent;
+        inputs.agents = Math.min(anchor.agents, agentsNow);
         return decide(
           next,
           `${REANCHOR_REASON}: measured answer rate ${m.measured === null ? 'n/a' : m.measured.toFixed(3)} ` +
@@ -432,7 +495,13 @@ export function abandonmentTargetDecision(
     return decide(
       current - step,
       `window abandonment ${pct(windowRate)} above ${pct(windowTarget + deadband)}`,
-      { ceiling: strike(state.ceiling, current, obs.atMs) },
+      // A back-off says the rate is already as high as the list allows: a pending re-anchor is dropped.
+      {
+        ceiling: strike(state.ceiling, current, obs.atMs),
+        anchor: null,
+        anchorMarks: [],
+        anchorStageDials: null,
+      },
     );
   }
 
@@ -458,20 +527,33 @@ export function abandonmentTargetDecision(
     let ceiling = state.ceiling;
     if (ceiling !== null) {
       // A rate that overshot is off limits for ceilingHoldMs; after that it may be probed again,
-      // but only the rate itself, never a jump past it. A probe at the rate that stayed clean — run
-      // at it as long as the hold itself with not one abandon in its window (at least
-      // minWindowAnswers live answers) — lifts the ceiling: what overshot then does not now (a
-      // noisy trip, a list or staffing that changed). Near the right rate a window of that length
-      // almost always holds an abandon or two, so a ceiling that marks the real limit stays.
-      const hold = Math.min(p.maxCeilingHoldMs, p.ceilingHoldMs * 2 ** (ceiling.strikes - 1));
+      // but only the rate itself, never a jump past it. A probe at that limit that stayed clean —
+      // run at it as long as the hold itself with not one abandon since it began (whatever the
+      // windows did meanwhile; at least minWindowAnswers live answers) — lifts the limit by minStep
+      // and halves the strikes: what overshot then may not now (a noisy trip, a list or staffing
+      // that changed). The ceiling stays: the next clean probe lifts it one more minStep, and an
+      // overshoot at or past it is a further strike on it (and takes the lift back).
+      const hold = holdOf(p, ceiling.strikes);
       const fresh = obs.atMs - ceiling.setAtMs < hold;
-      const probedFor = state.lastChangeAtMs === null ? 0 : obs.atMs - state.lastChangeAtMs;
-      if (!fresh && current >= ceiling.callRate && probedFor >= hold && windowAbandoned === 0) {
-        state = { ...state, ceiling: null };
-        ceiling = null;
-      } else {
-        next = Math.min(next, fresh ? round2(ceiling.callRate - p.minStep) : ceiling.callRate);
+      const probe = ceiling.probe;
+      if (
+        !fresh &&
+        probe &&
+        current >= ceilingLimit(ceiling) - 1e-9 &&
+        obs.atMs - probe.atMs >= hold &&
+        now.abandoned - probe.abandoned === 0 &&
+        now.answered - probe.answered >= p.minWindowAnswers
+      ) {
+        ceiling = {
+          callRate: ceiling.callRate,
+          setAtMs: ceiling.setAtMs,
+          strikes: Math.max(1, Math.ceil(ceiling.strikes / 2)),
+          probe: null,
+          lift: round2((ceiling.lift ?? 0) + p.minStep),
+        };
+        state = { ...state, ceiling };
       }
+      next = Math.min(next, fresh ? round2(ceiling.callRate - p.minStep) : ceilingLimit(ceiling));
     }
     if (next <= current) {
       return decide(

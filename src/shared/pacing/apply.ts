@@ -62,11 +62,18 @@ export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): 
   // The controller's cumulative rate is measured over the same period the law (and the guard) uses.
   const periodMs = MEASUREMENT[regimeOf(record.config)].periodMs;
   // A safe start's anchor is handed over once, to the controller's first step (it keeps it in its
-  // memory until the re-anchor): after that the record drops it.
-  const startAnchor = previous.state === null ? (previous.startAnchor ?? null) : null;
+  // memory until the re-anchor): after that the record drops it. Only while the campaign still runs
+  // at the start: a callRate someone else set since (an operator's PATCH before the first poll) is
+  // theirs, and the re-anchor must not raise it.
+  const startAnchor =
+    previous.state === null &&
+    previous.startAnchor &&
+    Math.abs(current - previous.startAnchor.startCallRate) < 1e-9
+      ? previous.startAnchor
+      : null;
   const step = decidePacing(
     pacingConfig,
-    { atMs: nowMs, callRate: current, stats },
+    { atMs: nowMs, callRate: current, agents: record.config.dialerStrategy.agentCapacity, stats },
     previous.state,
     { periodMs },
     startAnchor,

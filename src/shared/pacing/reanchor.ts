@@ -15,7 +15,10 @@ export interface StartAnchor {
   startCallRate: number;
   /** The config's answerRate: reported, never trusted. */
   declaredAnswerRate: number;
-  /** agentCapacity at activation: bounds the lines in flight (see measureAnswerRate). */
+  /**
+   * agentCapacity at activation: bounds the lines in flight (see measureAnswerRate) with the current
+   * agentCapacity (the larger of the two), and sizes the re-anchor (the smaller of the two).
+   */
   agents: number;
   /**
    * The highest rate lines may still ring from when the controller takes the anchor: the start
@@ -38,6 +41,33 @@ export interface StartAnchor {
 export const DEFAULT_REANCHOR_MIN_DIALS = 60;
 /** The last stage (60, 240, 960 settled dials): by then the bound is within ≈ 0.02–0.03 of the rate. */
 export const DEFAULT_REANCHOR_MAX_DIALS = 960;
+/**
+ * The start's 0.5 live answers per idle agent is calibrated for an all-idle start of 20–25 agents.
+ * Re-anchoring a running campaign, a small team feels the same ratio far more: its answers vary
+ * more relative to its agents (by ≈ 1/√agents), so a burst finds every agent busy. Below this team
+ * size the re-anchor scales the figure by √(agents / 25) (5 agents: 0.22, 10: 0.32, 16: 0.4), see
+ * reanchorAnswersPerIdleAgent; measured in docs/pacing.md "The re-anchor".
+ */
+export const DEFAULT_REANCHOR_FULL_TEAM_AGENTS = 25;
+/**
+ * The most one re-anchor move may raise callRate: three of the controller's largest steps (0.05).
+ * The controller then climbs the rest with its evidence (50 clean live answers per step).
+ */
+export const DEFAULT_REANCHOR_MAX_MOVE = 0.15;
+
+/**
+ * Expected live answers per idle agent a re-anchor may aim for with `agents` agents: the start's
+ * figure for a team of `fullTeamAgents` or more, × √(agents / fullTeamAgents) below it.
+ */
+export function reanchorAnswersPerIdleAgent(
+  maxAnswersPerIdleAgent: number,
+  agents: number,
+  fullTeamAgents = DEFAULT_REANCHOR_FULL_TEAM_AGENTS,
+): number {
+  if (!(fullTeamAgents > 0)) return maxAnswersPerIdleAgent;
+  return maxAnswersPerIdleAgent * Math.sqrt(Math.min(1, Math.max(0, agents) / fullTeamAgents));
+}
+
 /** One-sided 95%: the contact rate is under-estimated in at most ≈ 1 campaign in 20. */
 export const DEFAULT_REANCHOR_Z = 1.645;
 

@@ -7,6 +7,8 @@ export interface PacingObservation {
   atMs: number;
   /** The campaign's callRate as CXone reports it now. */
   callRate: number;
+  /** The config's agentCapacity now (absent: not known; the re-anchor uses its anchor's). */
+  agents?: number;
   /** Cumulative counters since the campaign started, as the stats endpoint returns them. */
   stats: {
     totalCalls: number;
