@@ -411,6 +411,24 @@ function heldWriter(campaignId: string) {
   return { conn, release, queuedAs, trail: createAuditTrail({ redis: conn, keys, logger: silentLogger }) };
 }
 
+/**
+ * Runs the first script sent on `conn` twice and answers with the second run's reply, as when
+ * ioredis sends a command again after its connection dropped before the reply came. Returns whether
+ * that has happened.
+ */
+function resendFirstScript(conn: Redis): () => boolean {
+  let resent = false;
+  const target = conn as unknown as Record<'evalsha', (...args: unknown[]) => Promise<unknown>>;
+  const evalsha = target.evalsha.bind(conn);
+  target.evalsha = async (...args: unknown[]) => {
+    const first = await evalsha(...args);
+    if (resent) return first;
+    resent = true;
+    return evalsha(...args);
+  };
+  return () => resent;
+}
+
 /** Lets `onReply` see (and hold back) every reply of a script run on `conn`; returns the count so far. */
 function interceptScripts(
   conn: Redis,
@@ -524,17 +542,9 @@ describe('appending in turn', () => {
       await t.append(input('c-resent', 1));
       // As ioredis does after a reconnect: the script ran, its answer never came, the command goes
       // again. The second run must answer as the first did, not as a lost race.
-      let resent = false;
-      const target = conn as unknown as Record<'evalsha', (...args: unknown[]) => Promise<unknown>>;
-      const evalsha = target.evalsha.bind(conn);
-      target.evalsha = async (...args: unknown[]) => {
-        const first = await evalsha(...args);
-        if (resent) return first;
-        resent = true;
-        return evalsha(...args);
-      };
+      const resent = resendFirstScript(conn);
       const outcome = await t.appendWithOutcome(input('c-resent', 2));
-      expect(resent).toBe(true);
+      expect(resent()).toBe(true);
       expect(outcome.duplicate).toBe(false);
       const records = await trail.list('c-resent');
       expect(records.map((r) => r.details.n)).toEqual([1, 2]);
@@ -555,17 +565,9 @@ describe('appending in turn', () => {
         logger: silentLogger,
         onAppended: async (record) => void announced.push(record.auditId),
       });
-      let resent = false;
-      const target = conn as unknown as Record<'evalsha', (...args: unknown[]) => Promise<unknown>>;
-      const evalsha = target.evalsha.bind(conn);
-      target.evalsha = async (...args: unknown[]) => {
-        const first = await evalsha(...args);
-        if (resent) return first;
-        resent = true;
-        return evalsha(...args);
-      };
+      const resent = resendFirstScript(conn);
       const outcome = await t.appendWithOutcome(input('c-resent-key', 1, { dedupeKey: 'history:h-1' }));
-      expect(resent).toBe(true);
+      expect(resent()).toBe(true);
       expect(outcome.duplicate).toBe(false);
       // Announced once (audit.record.appended), as any record appended.
       expect(announced).toEqual([outcome.record?.auditId]);

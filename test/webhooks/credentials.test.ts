@@ -1,20 +1,17 @@
 import Fastify from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { toErrorResponse } from '../../src/producers/errors.js';
 import { registerWebhookRoutes } from '../../src/producers/routes/webhooks.js';
 import { deliverOnce, describeNetworkError } from '../../src/shared/webhooks/deliver.js';
 import { listDeadLetters } from '../../src/shared/webhooks/store.js';
-import { Receiver, SECRET, startHarness, waitFor } from './harness.js';
+import { Receiver, SECRET, startHarness, waitFor, cleanupsAfterEach } from './harness.js';
 
 /**
  * A WEBHOOK_URL with credentials is refused at start (test/shared/config.test.ts); should one reach
  * the worker or the API anyway, its password is never stored, logged, audited or shown.
  */
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 const WITH_PASSWORD = 'http://hook:hunter2@127.0.0.1:9/hook';
 

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../src/shared/events/types.js';
 import { loadStoredEvent } from '../../src/shared/events/publisher.js';
 import {
@@ -9,12 +9,9 @@ import {
   replayEvent,
 } from '../../src/shared/webhooks/store.js';
 import { webhookOutcomes } from '../../src/shared/metrics.js';
-import { Receiver, startHarness, waitFor, type Harness } from './harness.js';
+import { Receiver, startHarness, waitFor, type Harness, cleanupsAfterEach } from './harness.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 async function webhookOutcomeCounts(): Promise<Record<string, number>> {
   const out: Record<string, number> = {};

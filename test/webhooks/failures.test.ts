@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEventPublisher } from '../../src/shared/events/publisher.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { webhookOutcomes } from '../../src/shared/metrics.js';
@@ -11,17 +11,14 @@ import {
   markDelivered,
   recordAttempt,
 } from '../../src/shared/webhooks/store.js';
-import { Receiver, startHarness, waitFor, type Harness } from './harness.js';
+import { Receiver, startHarness, waitFor, type Harness, cleanupsAfterEach } from './harness.js';
 
 /**
  * Every delivery job ends with an outcome on its event: delivered or dead-lettered, never `pending`
  * with no job left to change it, whatever failed it.
  */
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 async function setup(schedule: number[]): Promise<{ h: Harness; receiver: Receiver }> {
   const receiver = await new Receiver().start();

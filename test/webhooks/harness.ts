@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Queue, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { afterEach } from 'vitest';
 import { createAuditTrail, type AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { systemClock } from '../../src/shared/clock.js';
 import { loadConfig } from '../../src/shared/config.js';
@@ -172,4 +173,16 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * Clean-ups a test registers (harnesses, receivers, proxies), run newest first after each test, so a
+ * failing assertion never leaves a server or Redis keys behind. Call once at a test file's top level.
+ */
+export function cleanupsAfterEach(): (() => Promise<void>)[] {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    while (cleanups.length > 0) await cleanups.pop()!();
+  });
+  return cleanups;
 }

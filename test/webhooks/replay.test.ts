@@ -1,5 +1,5 @@
 import type { Job, Queue } from 'bullmq';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   deadLetter,
   listDeadLetters,
@@ -7,17 +7,14 @@ import {
   replayDeadLetters,
   replayEvent,
 } from '../../src/shared/webhooks/store.js';
-import { startHarness, type Harness } from './harness.js';
+import { startHarness, type Harness, cleanupsAfterEach } from './harness.js';
 
 /**
  * A replay queues the job before it clears the dead letter, and its clean-up never undoes what a
  * fast worker decided in between. The queue here is a stand-in, so no worker runs these jobs.
  */
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 async function setup(): Promise<Harness> {
   const h = await startHarness(undefined);

@@ -1,13 +1,10 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { toErrorResponse } from '../../src/producers/errors.js';
 import { registerWebhookRoutes } from '../../src/producers/routes/webhooks.js';
-import { Receiver, startHarness, waitFor, type Harness } from './harness.js';
+import { Receiver, startHarness, waitFor, type Harness, cleanupsAfterEach } from './harness.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 async function setup(receiver: Receiver | undefined): Promise<{ h: Harness; app: FastifyInstance }> {
   const h = await startHarness(receiver?.url);

@@ -1,22 +1,19 @@
 import { Queue } from 'bullmq';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEventPublisher } from '../../src/shared/events/publisher.js';
 import type { EventEnvelope } from '../../src/shared/events/types.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { webhookPendingKey } from '../../src/shared/webhooks/pending.js';
 import { deadLetter, listDeadLetters, replayEvent } from '../../src/shared/webhooks/store.js';
 import { sweepOrphanedEvents } from '../../src/shared/webhooks/sweep.js';
-import { Receiver, startHarness, waitFor, type Harness } from './harness.js';
+import { Receiver, startHarness, waitFor, type Harness, cleanupsAfterEach } from './harness.js';
 
 /**
  * The publisher stores an event, then queues its job: when the second step fails, the sweep queues
  * the job later, and never resends an event that was delivered or dead-lettered.
  */
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 /** Publishes through a publisher whose enqueue fails: the event is stored `pending`, with no job. */
 async function publishOrphan(h: Harness, campaignId: string, data: Record<string, unknown> = {}) {
