@@ -435,7 +435,13 @@ export function abandonmentTargetDecision(
     });
     const stageDials = state.anchorStageDials ?? p.reanchorMinDials;
     state = { ...state, anchorMarks: marks };
-    const periodOk = cumulative === null || cumulative <= target;
+    // Room for one more abandon under the cap: a move on a few clean answers (0 in 30) is a move the
+    // next abandon alone turns into a compliance pause (1 in 32), which a small team on a list declared
+    // richer than it is met more often than before the re-anchor existed.
+    const periodOk =
+      (cumulative === null || cumulative <= target) &&
+      periodAnswered > 0 &&
+      (periodAbandoned + 1) / periodAnswered < p.cap;
     if (m.settledDials >= stageDials && !inCooldown && !overshooting && periodOk) {
       const answersPerIdleAgent = reanchorAnswersPerIdleAgent(
         anchor.maxAnswersPerIdleAgent,
