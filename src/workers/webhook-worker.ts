@@ -204,6 +204,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
         ...(attempt.status !== undefined ? { status: attempt.status } : {}),
         ...(attempt.error ? { error: attempt.error } : {}),
         nowMs: ctx.clock.now(),
+        replay: replay === true,
       });
     }
     const logFields = {

@@ -11,6 +11,7 @@ import {
   markDelivered,
   recordAttempt,
 } from '../../src/shared/webhooks/store.js';
+import { webhookPendingKey } from '../../src/shared/webhooks/pending.js';
 import { Receiver, startHarness, waitFor, type Harness, cleanupsAfterEach } from './harness.js';
 
 /**
@@ -155,6 +156,11 @@ describe('webhook jobs that fail unexpectedly', () => {
       'delivered',
       null,
     ]);
+    // A replay of the delivered event that fails before its clean-up ran: pending again and indexed,
+    // so that its failing for good is dead-lettered rather than lost behind `delivered`.
+    await recordAttempt(h, e.id, { status: 503, nowMs: Date.now(), replay: true });
+    expect(await h.redis.hget(h.keys.webhookEvent(e.id), 'state')).toBe('pending');
+    expect(await h.redis.zscore(webhookPendingKey(h.keys), e.id)).not.toBeNull();
   });
 
   it('counts a run that failed while Redis did once, when the sweep dead-letters it after Redis recovers', async () => {

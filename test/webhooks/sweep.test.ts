@@ -147,7 +147,33 @@ describe('webhook sweep', () => {
       requeued.push((await sweepOrphanedEvents({ ...h, queue, nowMs, maxScan: 2 })).requeued);
     }
     // Those already queued stay pending (their jobs wait): the next sweeps look further, then start over.
-    expect(requeued).toEqual([orphans.slice(0, 2), orphans.slice(2, 4), orphans.slice(4, 6), []]);
+    // (In the index's order: publish time, then id for events published in the same millisecond.)
+    const order = await h.redis.zrange(webhookPendingKey(h.keys), '0', '-1');
+    expect([...order].sort()).toEqual([...orphans].sort());
+    expect(requeued).toEqual([order.slice(0, 2), order.slice(2, 4), order.slice(4, 6), []]);
+    expect(await queue.getJobCounts('waiting')).toEqual({ waiting: 6 });
+    await queue.obliterate({ force: true });
+  });
+
+  it('reads on past any number of events published in the same millisecond', async () => {
+    const h = await startHarness(undefined);
+    cleanups.push(() => h.close());
+    const queue = new Queue('sweep-ties', { connection: h.redis, prefix: h.queue.opts.prefix! });
+    cleanups.push(() => queue.close());
+    const index = webhookPendingKey(h.keys);
+    const orphans = [];
+    for (let i = 0; i < 6; i++) orphans.push((await publishOrphan(h, `camp-tie-${i}`, { i })).id);
+    // Five share one millisecond, more than a sweep reads; the sixth is a millisecond later.
+    const tie = Number(await h.redis.zscore(index, orphans[0]!));
+    for (const id of orphans.slice(0, 5)) await h.redis.zadd(index, 'XX', tie, id);
+    await h.redis.zadd(index, 'XX', tie + 1, orphans[5]!);
+    const order = await h.redis.zrange(index, '0', '-1');
+    const nowMs = tie + 2 * 86_400_000;
+    const requeued: string[][] = [];
+    for (let i = 0; i < 4; i++) {
+      requeued.push((await sweepOrphanedEvents({ ...h, queue, nowMs, maxScan: 2 })).requeued);
+    }
+    expect(requeued).toEqual([order.slice(0, 2), order.slice(2, 4), order.slice(4, 6), []]);
     expect(await queue.getJobCounts('waiting')).toEqual({ waiting: 6 });
     await queue.obliterate({ force: true });
   });

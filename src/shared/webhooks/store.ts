@@ -181,33 +181,45 @@ export async function countSend(deps: WebhookStoreDeps, eventId: string, nowMs: 
 
 // KEYS: event hash. ARGV: lastAttemptAt, lastStatus, lastError. The state becomes `pending` only from
 // `pending` (or none): a `dead` or `delivered` outcome recorded meanwhile stays.
+// KEYS: event hash, pending index. ARGV: lastAttemptAt, lastStatus, lastError, '1' for a replay
+// job, eventId, score for the index.
 const RECORD_ATTEMPT_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'lastAttemptAt', ARGV[1], 'lastStatus', ARGV[2], 'lastError', ARGV[3])
 local state = redis.call('HGET', KEYS[1], 'state')
-if state ~= 'dead' and state ~= 'delivered' then redis.call('HSET', KEYS[1], 'state', 'pending') end
+if state ~= 'dead' and (state ~= 'delivered' or ARGV[4] == '1') then
+  redis.call('HSET', KEYS[1], 'state', 'pending')
+  redis.call('ZADD', KEYS[2], 'NX', ARGV[6], ARGV[5])
+end
 return 1
 `;
 
 /**
- * What a failed send answered. Never moves a `dead` or `delivered` event back to `pending`: a send
- * that finishes after the event was settled without it (BullMQ's stall limit failed the job while this
- * run was still sending, and the fallback dead-lettered it) must not undo that outcome, or the sweep
- * would dead-letter (and audit) it a second time. A replay marks the event `pending` itself.
+ * What a failed send answered. Never moves a `dead` event back to `pending`, nor a `delivered` one
+ * unless the job is a replay: a send that finishes after the event was settled without it (BullMQ's
+ * stall limit failed the job while this run was still sending, and the fallback dead-lettered it)
+ * must not undo that outcome, or the sweep would dead-letter (and audit) it a second time. A failed
+ * replay of a delivered event is pending again (and in the pending index), so that its failing for
+ * good is dead-lettered rather than lost behind `delivered`: the replay's own clean-up may not have
+ * run yet when its first attempt fails.
  */
 export async function recordAttempt(
   deps: WebhookStoreDeps,
   eventId: string,
-  info: { status?: number; error?: string; nowMs: number },
+  info: { status?: number; error?: string; nowMs: number; replay?: boolean },
 ): Promise<void> {
   await evalScript(
     deps.redis,
     RECORD_ATTEMPT_SCRIPT,
-    1,
+    2,
     deps.keys.webhookEvent(eventId),
+    webhookPendingKey(deps.keys),
     new Date(info.nowMs).toISOString(),
     info.status === undefined ? '' : String(info.status),
     info.error ?? '',
+    info.replay ? '1' : '0',
+    eventId,
+    info.nowMs,
   );
 }
 

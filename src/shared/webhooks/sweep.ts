@@ -69,9 +69,10 @@ return dropped
 `;
 
 /**
- * The next `limit` index entries after the cursor (score, then id: the set's own order) up to `maxScore`.
- * Scores are publish times in ms, so a few events can share one; those at the cursor's score are
- * skipped up to and including the cursor's id.
+ * The next `limit` index entries after the cursor (score, then id: the set's own order) up to
+ * `maxScore`, and whether the index holds no more up to it. Scores are publish times in ms, so
+ * several events can share one: those at the cursor's score are skipped up to and including the
+ * cursor's id, reading on page by page however many share it.
  */
 async function readAfterCursor(
   redis: Redis,
@@ -79,31 +80,22 @@ async function readAfterCursor(
   cursor: { score: number; id: string } | null,
   maxScore: number,
   limit: number,
-): Promise<{ id: string; score: number }[]> {
+): Promise<{ entries: { id: string; score: number }[]; exhausted: boolean }> {
   const min = cursor ? String(cursor.score) : '-inf';
-  // Over-read by what can be skipped at the cursor's score, bounded so a pathological tie cannot stall.
-  const flat = await redis.zrangebyscore(key, min, String(maxScore), 'WITHSCORES', 'LIMIT', 0, limit * 2);
-  const out: { id: string; score: number }[] = [];
-  for (let i = 0; i < flat.length && out.length < limit; i += 2) {
-    const id = flat[i]!;
-    const score = Number(flat[i + 1]);
-    if (cursor && score === cursor.score && id <= cursor.id) continue;
-    out.push({ id, score });
+  const entries: { id: string; score: number }[] = [];
+  for (let offset = 0; ;) {
+    const flat = await redis.zrangebyscore(key, min, String(maxScore), 'WITHSCORES', 'LIMIT', offset, limit);
+    const read = flat.length / 2;
+    for (let i = 0; i < flat.length && entries.length < limit; i += 2) {
+      const id = flat[i]!;
+      const score = Number(flat[i + 1]);
+      if (cursor && score === cursor.score && id <= cursor.id) continue;
+      entries.push({ id, score });
+    }
+    if (entries.length >= limit) return { entries, exhausted: false };
+    if (read < limit) return { entries, exhausted: true };
+    offset += read;
   }
-  if (out.length === 0 && cursor && flat.length === limit * 2) {
-    // Every entry read shares the cursor's score: move past that millisecond.
-    const rest = await redis.zrangebyscore(
-      key,
-      `(${cursor.score}`,
-      String(maxScore),
-      'WITHSCORES',
-      'LIMIT',
-      0,
-      limit,
-    );
-    for (let i = 0; i < rest.length; i += 2) out.push({ id: rest[i]!, score: Number(rest[i + 1]) });
-  }
-  return out;
 }
 
 export async function sweepOrphanedEvents(opts: SweepOptions): Promise<SweepResult> {
@@ -118,10 +110,10 @@ export async function sweepOrphanedEvents(opts: SweepOptions): Promise<SweepResu
   const sep = rawCursor ? rawCursor.indexOf(':') : -1;
   const cursor =
     rawCursor && sep > 0 ? { score: Number(rawCursor.slice(0, sep)), id: rawCursor.slice(sep + 1) } : null;
-  const entries = await readAfterCursor(redis, indexKey, cursor, nowMs - graceMs, maxScan);
-  // A full page: the next sweep continues after it. Otherwise this one reached the grace, and the
-  // next starts from the oldest again.
-  if (entries.length >= maxScan) {
+  const { entries, exhausted } = await readAfterCursor(redis, indexKey, cursor, nowMs - graceMs, maxScan);
+  // More to read: the next sweep continues after this page. Otherwise this one reached the grace,
+  // and the next starts from the oldest again.
+  if (!exhausted) {
     const last = entries[entries.length - 1]!;
     await redis.set(cursorKey, `${last.score}:${last.id}`, 'EX', 86_400);
   } else {
