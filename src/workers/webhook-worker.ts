@@ -26,6 +26,7 @@ import {
   loadDeliveryContext,
   markDelivered,
   recordAttempt,
+  type DeadLetter,
   type DeadLetterReason,
 } from '../shared/webhooks/store.js';
 import {
@@ -109,7 +110,10 @@ function eventIdOf(job: Job): string | undefined {
   return parsed.success ? parsed.data.eventId : undefined;
 }
 
-function auditCampaignId(event: StoredEvent): string {
+/** What the dead-letter records need of an event (a stored event, or what the dead-letter script read). */
+type EventRef = { type: string; campaignId: string };
+
+function auditCampaignId(event: EventRef): string {
   return event.campaignId || WEBHOOK_SYSTEM_AUDIT_ID;
 }
 
@@ -120,7 +124,7 @@ function auditCampaignId(event: StoredEvent): string {
  * (a receiver answering 400 to every event would grow the trail as fast as it answers). Its dead
  * letter, its log line and the metric still say it failed, and the record it carried stays in the trail.
  */
-function auditsFailure(event: StoredEvent): boolean {
+function auditsFailure(event: EventRef): boolean {
   return event.type !== 'audit.record.appended';
 }
 
@@ -132,6 +136,19 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
   // The delivery outcome is already recorded when an audit record is written: a failed write is
   // logged (auditOrLog), not thrown, or the job's retry would resend the event.
   const auditDeps = { audit: ctx.audit, logger };
+
+  /** The trail and the log of a dead letter just written: audited as `webhook_failure` when `audit`. */
+  async function recordDeadLetter(event: EventRef, letter: DeadLetter, audit: boolean): Promise<void> {
+    if (audit) {
+      await auditOrLog(auditDeps, {
+        campaignId: auditCampaignId(event),
+        action: 'webhook_failure',
+        actor: `worker:${QUEUES.webhook}`,
+        details: { eventType: event.type, ...letter },
+      });
+    }
+    logger.warn({ ...letter, type: event.type, campaignId: event.campaignId }, 'webhook event dead-lettered');
+  }
 
   async function toDeadLetters(
     job: Job,
@@ -153,15 +170,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     };
     await deadLetter(deps, letter);
     webhookOutcomes.inc({ outcome });
-    if (audit) {
-      await auditOrLog(auditDeps, {
-        campaignId: auditCampaignId(event),
-        action: 'webhook_failure',
-        actor: `worker:${QUEUES.webhook}`,
-        details: { eventType: event.type, ...letter },
-      });
-    }
-    logger.warn({ ...letter, type: event.type, campaignId: event.campaignId }, 'webhook event dead-lettered');
+    await recordDeadLetter(event, letter, audit);
     throw new WebhookSettledError(
       `webhook event ${event.id} dead-lettered (${reason}${attempt?.status ? `, HTTP ${attempt.status}` : ''}); ` +
         'fix the receiver, then POST /v1/webhooks/dead-letters/replay',
@@ -297,15 +306,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     };
     const event = await deadLetterUndecided(deps, letter);
     if (!event) return false;
-    if (event.type !== 'audit.record.appended') {
-      await auditOrLog(auditDeps, {
-        campaignId: event.campaignId || WEBHOOK_SYSTEM_AUDIT_ID,
-        action: 'webhook_failure',
-        actor: `worker:${QUEUES.webhook}`,
-        details: { eventType: event.type, ...letter },
-      });
-    }
-    logger.warn({ ...letter, type: event.type, campaignId: event.campaignId }, 'webhook event dead-lettered');
+    await recordDeadLetter(event, letter, auditsFailure(event));
     return true;
   }
 
@@ -353,7 +354,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     const state = await job.getState();
     if (state !== 'failed' && state !== 'unknown') return;
     if (!counted.has(err)) webhookOutcomes.inc({ outcome: 'error' });
-    await settleUndecided(eventIdOf(job), redactUrlCredentials(err.message), job.attemptsMade);
+    await settleUndecided(eventIdOf(job), err.message, job.attemptsMade);
   }
 
   /**
@@ -378,7 +379,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       if (!job || (await job.getState()) !== 'failed') continue;
       // Not counted here: the run that failed was counted when it failed (`unexpected`, or `onFailed`
       // for the stall limit); this only writes the dead letter that could not be written then.
-      await settleUndecided(failed.eventId, redactUrlCredentials(failed.reason), failed.attempts);
+      await settleUndecided(failed.eventId, failed.reason, failed.attempts);
     }
     if (result.requeued.length > 0) {
       logger.warn(
