@@ -104,11 +104,8 @@ export async function deadLetter(deps: WebhookStoreDeps, letter: DeadLetter): Pr
 // decided (either way it leaves the pending index).
 const DEAD_LETTER_UNDECIDED_SCRIPT = `
 local h = redis.call('HMGET', KEYS[2], 'state', 'body', 'type', 'campaignId')
-if not h[2] or h[1] == 'delivered' or h[1] == 'dead' then
-  redis.call('ZREM', KEYS[3], ARGV[1])
-  return nil
-end
 redis.call('ZREM', KEYS[3], ARGV[1])
+if not h[2] or h[1] == 'delivered' or h[1] == 'dead' then return nil end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 redis.call('HSET', KEYS[2], 'state', 'dead', 'deadLetter', ARGV[4])
@@ -179,8 +176,6 @@ export async function countSend(deps: WebhookStoreDeps, eventId: string, nowMs: 
   return Number(count);
 }
 
-// KEYS: event hash. ARGV: lastAttemptAt, lastStatus, lastError. The state becomes `pending` only from
-// `pending` (or none): a `dead` or `delivered` outcome recorded meanwhile stays.
 // KEYS: event hash, pending index. ARGV: lastAttemptAt, lastStatus, lastError, '1' for a replay
 // job, eventId, score for the index.
 const RECORD_ATTEMPT_SCRIPT = `
