@@ -33,6 +33,10 @@ const anchorFor = (agents: number, over: Partial<StartAnchor> = {}): StartAnchor
   ...over,
 });
 
+/** The controller's first poll, 15 s after a safe start at 0.1, of a team of `agents`. */
+const firstPoll = (polled: ReturnType<typeof stats>, agents: number) =>
+  abandonmentTargetDecision({ atMs: 15_000, callRate: 0.1, stats: polled }, null, {}, anchorFor(agents));
+
 describe('the re-anchor on a small team (review finding 1)', () => {
   it('scales the answers per idle agent with √(agents / 25)', () => {
     expect(reanchorAnswersPerIdleAgent(0.5, 25)).toBe(0.5);
@@ -44,23 +48,13 @@ describe('the re-anchor on a small team (review finding 1)', () => {
   it('keeps a 5-agent stale list at one line per idle agent on 60 settled dials at 0.15', () => {
     // 9 answers in 65 dials, 5 lines in flight: 60 settled, measured 0.15 (bound 0.241). Before the
     // fix this jumped 0.1 → 0.38 (≈ 2 lines per idle agent).
-    const r = abandonmentTargetDecision(
-      { atMs: 15_000, callRate: 0.1, stats: stats(65, 9, 0) },
-      null,
-      {},
-      anchorFor(5),
-    );
+    const r = firstPoll(stats(65, 9, 0), 5);
     expect(r.decision).toMatchObject({ direction: 'hold', callRate: 0.1 });
   });
 
   it('moves a 25-agent campaign at most 0.15 in one re-anchor', () => {
     // 40 answers in 300 dials, 25 lines in flight: 275 settled, measured 0.145.
-    const r = abandonmentTargetDecision(
-      { atMs: 15_000, callRate: 0.1, stats: stats(300, 40, 0) },
-      null,
-      {},
-      anchorFor(25),
-    );
+    const r = firstPoll(stats(300, 40, 0), 25);
     expect(r.decision.reason).toMatch(/^re-anchor/);
     expect(r.decision.inputs.startForMeasuredCallRate).toBeGreaterThan(0.25);
     expect(r.decision.callRate).toBe(0.25);
@@ -68,22 +62,12 @@ describe('the re-anchor on a small team (review finding 1)', () => {
 
   it('does not re-anchor while one more abandon would put the period at the cap', () => {
     // 9 answers, none abandoned: 1 more abandon would be 1 in 9 (11%), a compliance pause at 30.
-    const few = abandonmentTargetDecision(
-      { atMs: 15_000, callRate: 0.1, stats: stats(85, 9, 0) },
-      null,
-      {},
-      anchorFor(25),
-    );
+    const few = firstPoll(stats(85, 9, 0), 25);
     expect(few.decision).toMatchObject({ direction: 'hold', callRate: 0.1 });
     // The stage waits for a later poll rather than being skipped.
     expect(few.state.anchor).not.toBeNull();
     // 1 abandon in 40: a second would be 2 in 40 (5%).
-    const one = abandonmentTargetDecision(
-      { atMs: 15_000, callRate: 0.1, stats: stats(300, 40, 1) },
-      null,
-      {},
-      anchorFor(25),
-    );
+    const one = firstPoll(stats(300, 40, 1), 25);
     expect(one.decision).toMatchObject({ direction: 'hold', callRate: 0.1 });
   });
 
