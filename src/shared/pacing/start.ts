@@ -93,10 +93,7 @@ export function startingCallRate(
   const { strategy, callRate: requested, answerRate, agentCapacity } = config.dialerStrategy;
   if (strategy !== 'predictive') return null;
   const maxAnswersPerIdleAgent = opts.maxAnswersPerIdleAgent ?? DEFAULT_START_ANSWERS_PER_IDLE_AGENT;
-  const assumedAnswerRate = Math.max(
-    answerRate > 0 ? answerRate : 0,
-    opts.plausibleMaxAnswerRate ?? PLAUSIBLE_MAX_ANSWER_RATE,
-  );
+  const assumedAnswerRate = Math.max(answerRate, opts.plausibleMaxAnswerRate ?? PLAUSIBLE_MAX_ANSWER_RATE);
   const start = safeStartCallRate(assumedAnswerRate, maxAnswersPerIdleAgent);
   if (requested <= start) return null;
   const requestedDialRatio = dialRatioFor('predictive', requested);
