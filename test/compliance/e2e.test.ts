@@ -10,7 +10,8 @@ import {
 } from '../../src/shared/compliance/enforcement.js';
 import { getWindowState } from '../../src/shared/compliance/state-store.js';
 import type { ClosableContext } from '../../src/shared/context-factory.js';
-import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { isFinished } from '../../src/shared/lifecycle/commands.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { config } from './fixtures.js';
 import { eventually } from './redis-context.js';
@@ -117,5 +118,36 @@ describe('calling-window enforcement against the sandbox', () => {
     expect(refused.body).toMatch(/closes at 2026-03-06T17:00:00-05:00/);
     expect(refused.body).toMatch(/2026-03-09T09:00:00-04:00/);
     expect(await statusOnCxone(id)).toBe('paused');
+  });
+
+  it('refuses, as it applies it, a queued resume that reaches the worker between the pause ahead of the close and the close', async () => {
+    clock.set(t('2026-03-06T21:30:00Z'));
+    const id = await activeCampaign();
+    await scheduleWindowEnforcement(ctx, id);
+    await fire(id, '2026-03-06T21:59:00Z');
+    await eventually(async () => ((await statusOnCxone(id)) === 'paused' ? true : undefined), 15_000);
+    expect((await getWindowState(ctx, id)).closingAt).toBe(t('2026-03-06T22:00:00Z'));
+
+    // Queued past the API (a resume accepted in the moment before the pause, say): the adjust worker
+    // checks it again against the close the window paused ahead of.
+    clock.set(t('2026-03-06T21:59:30Z'));
+    const { commandId } = await enqueueCommand(ctx, {
+      campaignId: id,
+      actor: 'api:operator',
+      reason: 'operator',
+      action: 'resume',
+    });
+    const done = await eventually(async () => {
+      const command = await getCommand(ctx, commandId);
+      return command && isFinished(command.status) ? command : undefined;
+    }, 15_000);
+    expect(done.status).not.toBe('succeeded');
+    expect(JSON.stringify(done)).toMatch(/closes at 2026-03-06T17:00:00-05:00/);
+    expect(await statusOnCxone(id)).toBe('paused');
+    const trail = createAuditTrail({ redis: ctx.redis, keys: ctx.keys, logger: silentLogger });
+    const kinds = (await trail.list(id))
+      .filter((r) => r.action === 'compliance_action')
+      .map((r) => r.details.kind);
+    expect(kinds).toContain('refused_resume');
   });
 });

@@ -57,7 +57,14 @@ export interface LifecycleHooks {
     reason: string;
     config: CampaignConfig;
     atMs: number;
+    /** The close the calling window paused the campaign ahead of, if any (windowClosingAt). */
+    closingAt?: number | undefined;
   }): string | null;
+  /**
+   * The close the calling window paused this campaign ahead of (WindowState.closingAt), if any: until
+   * that close the window counts as closed for a resume, here as at the API. Read once per resume.
+   */
+  windowClosingAt?(campaignId: string): Promise<number | undefined>;
   /** After a status write: start or stop polling and window enforcement. `by`: the command's requester. */
   onStatusChanged(
     campaignId: string,
@@ -239,12 +246,17 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   let settingsWrite: CommandWrite | undefined;
   let settings: SettingsApply | undefined;
 
+  // A resume queued before the window paused the campaign ahead of its close (or let through by the
+  // API in the moment before that pause) would otherwise dial until the close's job paused it again.
+  const closingAt =
+    job.action === 'resume' && hooks.windowClosingAt ? await hooks.windowClosingAt(campaignId) : undefined;
   const refuse = (action: CampaignAction | undefined, config: CampaignConfig) =>
     hooks.complianceRefusal({
       ...(action ? { action } : {}),
       reason: job.reason,
       config,
       atMs: clock.now(),
+      closingAt,
     });
   // Keys the record of a status found in place, so several retries leave one. (Not on answered
   // writes: every dedupe key stays in Redis for good, and those happen daily per campaign.)

@@ -6,7 +6,7 @@ import {
 } from '../compliance/enforcement.js';
 import { callsInPeriod } from '../compliance/guard.js';
 import { recordComplianceAction } from '../compliance/record.js';
-import { getGuardState } from '../compliance/state-store.js';
+import { getGuardState, getWindowState } from '../compliance/state-store.js';
 import { replanWindowEnforcement } from '../compliance/replan.js';
 import { CampaignStore } from '../campaign-store.js';
 import type { AppContext } from '../context.js';
@@ -61,6 +61,7 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
         await noteCleanedUp(ctx, campaignId, status, by.version);
       }
     },
+    windowClosingAt: async (campaignId) => (await getWindowState(ctx, campaignId)).closingAt,
     withdrawn: (command) => windowResumeWithdrawn(ctx, command),
     async onPauseTaken(campaignId, by) {
       await releaseWindowPause(ctx, campaignId, by);
