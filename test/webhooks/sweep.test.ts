@@ -210,6 +210,19 @@ describe('webhook sweep', () => {
     expect((await sweepOrphanedEvents({ ...h, queue, nowMs })).scanned).toBe(1);
     expect(await h.redis.zcard(webhookPendingKey(h.keys))).toBe(0);
 
+    // So is one whose event is `pending` but names no type: no job could ever deliver it, and
+    // keeping it would have every sweep read it again until the hash expired.
+    await h.redis.hset(h.keys.webhookEvent('evt_typeless'), 'state', 'pending', 'body', '{}');
+    await h.redis.expire(h.keys.webhookEvent('evt_typeless'), 60);
+    await h.redis.zadd(webhookPendingKey(h.keys), 1, 'evt_typeless');
+    expect(await sweepOrphanedEvents({ ...h, queue, nowMs })).toEqual({
+      scanned: 1,
+      requeued: [],
+      failed: [],
+    });
+    expect(await h.redis.zcard(webhookPendingKey(h.keys))).toBe(0);
+    await h.redis.del(h.keys.webhookEvent('evt_typeless'));
+
     // A replay marks the dead letter pending and indexes it again, until its job settles it.
     expect(await replayEvent({ ...h, queue }, refused.id)).toBe('queued');
     expect(await h.redis.zscore(webhookPendingKey(h.keys), refused.id)).not.toBeNull();

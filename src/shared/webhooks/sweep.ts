@@ -55,13 +55,14 @@ export function sweepCursorKey(keys: Keys): string {
 }
 
 // KEYS: pending index, then the event hash of each id in ARGV (same order). Drops the entries whose
-// event is no longer pending (settled by a path that could not remove it) or no longer stored
-// (expired). Atomic per entry, so a replay marking one pending again keeps its entry.
+// event is no longer pending (settled by a path that could not remove it), no longer stored
+// (expired) or names no type (no job could deliver it: the sweep's own test for "settled"). Atomic
+// per entry, so a replay marking one pending again keeps its entry.
 const DROP_SETTLED_SCRIPT = `
 local dropped = 0
 for i = 1, #ARGV do
-  local state = redis.call('HGET', KEYS[i + 1], 'state')
-  if state ~= 'pending' then
+  local h = redis.call('HMGET', KEYS[i + 1], 'state', 'type')
+  if h[1] ~= 'pending' or not h[2] or h[2] == '' then
     dropped = dropped + redis.call('ZREM', KEYS[1], ARGV[i])
   end
 end
