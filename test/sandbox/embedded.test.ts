@@ -20,7 +20,7 @@ describe('embedded and standalone sandbox', () => {
     const sandbox = await startEmbeddedSandbox(config, silentLogger);
     try {
       const refused = await call(sandbox, 'POST', '/oauth2/token', {
-        body: {
+        form: {
           grant_type: 'client_credentials',
           client_id: 'sandbox-client',
           client_secret: 'sandbox-secret',

@@ -33,12 +33,21 @@ export async function call(
   sandbox: RunningSandbox,
   method: string,
   path: string,
-  opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+  opts: {
+    token?: string;
+    body?: unknown;
+    /** A form-encoded body (the token endpoint's only content type), instead of `body`. */
+    form?: Record<string, string>;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<Reply> {
   const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
   if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
   let payload: string | undefined;
-  if (opts.body !== undefined) {
+  if (opts.form !== undefined) {
+    headers['content-type'] ??= 'application/x-www-form-urlencoded';
+    payload = new URLSearchParams(opts.form).toString();
+  } else if (opts.body !== undefined) {
     headers['content-type'] ??= 'application/json';
     payload = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
   }
@@ -61,7 +70,7 @@ export async function tokenFor(
   scope?: string,
 ): Promise<string> {
   const res = await call(sandbox, 'POST', '/oauth2/token', {
-    body: {
+    form: {
       grant_type: 'client_credentials',
       client_id: client.clientId,
       client_secret: client.clientSecret,

@@ -12,9 +12,9 @@ describe('sandbox OAuth token endpoint', () => {
     await sandbox.close();
   });
 
-  it('issues an opaque bearer token from a JSON body, with every scope of the client by default', async () => {
+  it('issues an opaque bearer token from a form-encoded body, with every scope of the client by default', async () => {
     const res = await call(sandbox, 'POST', '/oauth2/token', {
-      body: {
+      form: {
         grant_type: 'client_credentials',
         client_id: FLEET.clientId,
         client_secret: FLEET.clientSecret,
@@ -60,16 +60,28 @@ describe('sandbox OAuth token endpoint', () => {
       headers: { 'content-type': 'text/plain' },
     });
     expect(plain).toMatchObject({ status: 415, body: { error: 'unsupported_media_type' } });
+    // RFC 6749 §4.4.2: the token request is a form. A client sending JSON would work here and fail
+    // on an OAuth server that keeps to the RFC, so it is refused here too.
+    const json = await call(sandbox, 'POST', '/oauth2/token', {
+      body: {
+        grant_type: 'client_credentials',
+        client_id: FLEET.clientId,
+        client_secret: FLEET.clientSecret,
+      },
+    });
+    expect(json).toMatchObject({ status: 415, body: { error: 'unsupported_media_type' } });
+    expect(String(json.body.message)).toMatch(/application\/x-www-form-urlencoded/);
     expect(form.body.access_token).not.toBe(basic.body.access_token);
   });
 
   it('refuses an unknown client or a wrong secret with 401 invalid_client', async () => {
-    for (const body of [
+    const bodies: Array<Record<string, string>> = [
       { grant_type: 'client_credentials', client_id: 'nobody', client_secret: 'x' },
       { grant_type: 'client_credentials', client_id: FLEET.clientId, client_secret: 'wrong' },
       { grant_type: 'client_credentials', client_id: FLEET.clientId },
-    ]) {
-      const res = await call(sandbox, 'POST', '/oauth2/token', { body });
+    ];
+    for (const body of bodies) {
+      const res = await call(sandbox, 'POST', '/oauth2/token', { form: body });
       expect(res.status).toBe(401);
       expect(res.body.error).toBe('invalid_client');
       expect(typeof res.body.message).toBe('string');
@@ -78,12 +90,12 @@ describe('sandbox OAuth token endpoint', () => {
 
   it('refuses other grants and scopes the client does not hold', async () => {
     const grant = await call(sandbox, 'POST', '/oauth2/token', {
-      body: { grant_type: 'password', client_id: FLEET.clientId, client_secret: FLEET.clientSecret },
+      form: { grant_type: 'password', client_id: FLEET.clientId, client_secret: FLEET.clientSecret },
     });
     expect(grant.status).toBe(400);
     expect(grant.body.error).toBe('unsupported_grant_type');
     const scope = await call(sandbox, 'POST', '/oauth2/token', {
-      body: {
+      form: {
         grant_type: 'client_credentials',
         client_id: 'reader',
         client_secret: 'reader-secret',

@@ -44,9 +44,20 @@ function basicCredentials(request: FastifyRequest): { clientId: string; clientSe
 export async function registerOauthRoutes(app: FastifyInstance, state: SandboxState): Promise<void> {
   app.post('/oauth2/token', async (request, reply) => {
     const info = infoOf(request) ?? setInfo(request, { endpoint: CXONE_ENDPOINTS.token });
+    // RFC 6749 §4.4.2: the token request is a form. JSON is parsed app-wide for the API's routes, so
+    // it is refused here by name; a client that sent it would fail on a real OAuth server.
+    const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (mediaType !== '' && mediaType !== 'application/x-www-form-urlencoded') {
+      throw oauthError(
+        415,
+        'unsupported_media_type',
+        `the token endpoint takes application/x-www-form-urlencoded (RFC 6749 §4.4.2), not ${mediaType}: ` +
+          'send grant_type, client_id and client_secret (or HTTP Basic) as form fields',
+      );
+    }
     const loose = looseTokenBody.safeParse(request.body ?? {});
     if (!loose.success) {
-      throw oauthError(400, 'invalid_request', 'the token request must be a form or JSON object of strings');
+      throw oauthError(400, 'invalid_request', 'each field of the token request must be given once');
     }
     const basic = basicCredentials(request);
     const body = loose.data;
