@@ -416,7 +416,7 @@ function heldWriter(campaignId: string) {
  * ioredis sends a command again after its connection dropped before the reply came. Returns whether
  * that has happened.
  */
-function resendFirstScript(conn: Redis): () => boolean {
+function resendFirstScript(conn: Redis, between?: () => Promise<void>): () => boolean {
   let resent = false;
   const target = conn as unknown as Record<'evalsha', (...args: unknown[]) => Promise<unknown>>;
   const evalsha = target.evalsha.bind(conn);
@@ -424,6 +424,8 @@ function resendFirstScript(conn: Redis): () => boolean {
     const first = await evalsha(...args);
     if (resent) return first;
     resent = true;
+    // What other writers did while the connection was down, before the command went again.
+    await between?.();
     return evalsha(...args);
   };
   return () => resent;
@@ -550,6 +552,32 @@ describe('appending in turn', () => {
       expect(records.map((r) => r.details.n)).toEqual([1, 2]);
       expect(records[1]!.auditId).toBe(outcome.record?.auditId);
       expect(await trail.verify('c-resent')).toMatchObject({ ok: true, checked: 2 });
+    } finally {
+      conn.disconnect();
+    }
+  });
+
+  it('appends a record once when its append was sent again after another writer appended behind it', async () => {
+    const conn = connect();
+    try {
+      const t = createAuditTrail({ redis: conn, keys, logger: silentLogger });
+      await t.append(input('c-resent-behind', 1));
+      const other = createAuditTrail({ redis, keys, logger: silentLogger });
+      const resent = resendFirstScript(conn, () =>
+        other.append(input('c-resent-behind', 3)).then(() => undefined),
+      );
+      const outcome = await t.appendWithOutcome(input('c-resent-behind', 2));
+      expect(resent()).toBe(true);
+      expect(outcome.duplicate).toBe(false);
+      // Not rebuilt on the other writer's head and appended a second time.
+      const records = await trail.list('c-resent-behind');
+      expect(records.map((r) => r.details.n)).toEqual([1, 2, 3]);
+      expect(records[1]!.auditId).toBe(outcome.record?.auditId);
+      expect(await trail.verify('c-resent-behind')).toMatchObject({ ok: true, checked: 3 });
+      // The next append of the resent writer builds on the real head.
+      await t.append(input('c-resent-behind', 4));
+      expect((await trail.list('c-resent-behind')).map((r) => r.details.n)).toEqual([1, 2, 3, 4]);
+      expect(await trail.verify('c-resent-behind')).toMatchObject({ ok: true, checked: 4 });
     } finally {
       conn.disconnect();
     }

@@ -200,11 +200,14 @@ const QUEUE_LIVENESS_MS = 2_000;
 /** How often a queued writer's polls refresh its liveness (and the queue keys' expiry). */
 const QUEUE_REFRESH_MS = 500;
 
+/** How many of a chain's latest records an append that finds another head looks through for itself. */
+const RESEND_LOOKBACK = 16;
+
 // KEYS: head, stream, index, dedupe, campaigns, queue (ZSET auditId -> ticket, the join order),
 //       seen (ZSET auditId -> Redis time in ms of that writer's last call)
 // ARGV: expectedPrevHash, newHash, recordJson, campaignId, dedupeKey ('' = none), auditId,
 //       '1' while this writer has lost no race yet
-// Replies: {'ok', streamId} | {'dup', streamId} | {'conflict', head}: the chain moved on, rebuild
+// Replies: {'ok', streamId[, head when others appended after it]} | {'dup', streamId} | {'conflict', head}: the chain moved on, rebuild
 //          and call again at once | {'wait', head, rank}: writers ahead in the queue, call again soon
 //
 // Fairness: a writer appending in a loop gets each success's reply first and so sends its next record
@@ -219,19 +222,22 @@ const QUEUE_REFRESH_MS = 500;
 // processes write in turn), not contention, and queueing for it would cost every such append the
 // queue's writes. It queues when it loses again.
 //
-// A head that is this very record (its hash covers its auditId) means the script already ran for it
-// and only the reply was lost: ioredis sends a command again after a reconnect. It answers 'ok' with
-// the record's id instead of a conflict that would make Node append the record a second time.
-// (Should another record have been appended after it before the resend, that is not seen here.)
+// This record (its auditId) among the chain's latest means the script already ran for it and only
+// the reply was lost: ioredis sends a command again after a reconnect, by which time other writers may
+// have appended behind it. It answers 'ok' with the record's id instead of a conflict that would make
+// Node append the record a second time. Looked for only when the head is not the one this append
+// builds on (a race lost, or this), among the last ${RESEND_LOOKBACK} records: a reconnect takes
+// moments, and a chain written faster than that has its writers queued, one record per turn.
 const APPEND_SCRIPT = `
 local me = ARGV[6]
 local head = redis.call('GET', KEYS[1]) or ''
 -- Before the dedupe check: a resent record with a dedupe key is this writer's own, not a duplicate.
-if head == ARGV[2] then
-  local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)[1]
-  if last and last[2][2] == me then
-    if redis.call('ZREM', KEYS[6], me) == 1 then redis.call('ZREM', KEYS[7], me) end
-    return {'ok', last[1]}
+if head ~= ARGV[1] and head ~= '' then
+  for _, entry in ipairs(redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', ${RESEND_LOOKBACK})) do
+    if entry[2][2] == me then
+      if redis.call('ZREM', KEYS[6], me) == 1 then redis.call('ZREM', KEYS[7], me) end
+      return {'ok', entry[1], head}
+    end
   end
 end
 if ARGV[5] ~= '' then
@@ -436,7 +442,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
           timestamp,
         }),
       );
-      let reply: [outcome: string, value: string, rank?: number];
+      let reply: [outcome: string, value: string, third?: number | string];
       try {
         reply = (await evalScript(
           redis,
@@ -463,9 +469,10 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         if (queued) void leaveQueue(campaignId, auditId);
         throw err;
       }
-      const [outcome, value, rank] = reply;
+      const [outcome, value, third] = reply;
       if (outcome === 'ok') {
-        rememberHead(campaignId, sealed.hash);
+        // A resent append found behind others' records answers with the head they left.
+        rememberHead(campaignId, typeof third === 'string' ? third : sealed.hash);
         auditWrites.inc({ action: input.action });
         logger.debug({ campaignId, action: input.action, auditId, streamId: value }, 'audit record appended');
         // Parsed only if asked for (every writer in the product ignores it) or for the hook.
@@ -509,7 +516,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         await giveUp(`not appended within ${appendTimeoutMs} ms`);
       }
       // Writers further back poll less often: only the next in line needs to notice the turn at once.
-      if (outcome === 'wait') await pollPause(rank ?? 1);
+      if (outcome === 'wait') await pollPause(typeof third === 'number' ? third : 1);
     }
   }
 
