@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/shared/clock.js';
 import type { CxoneHttp } from '../../src/shared/cxone/http.js';
 import type { RawResponse } from '../../src/shared/cxone/response.js';
-import { createTokenProvider } from '../../src/shared/cxone/token-provider.js';
+import { createTokenProvider, REFRESH_RETRY_MS } from '../../src/shared/cxone/token-provider.js';
 import { permanentMessage } from '../../src/shared/retry/classify.js';
 import { CxoneAuthError, CxoneRateLimitError, CxoneUnavailableError } from '../../src/shared/errors.js';
 import type { FleetLimiter } from '../../src/shared/limiter/types.js';
@@ -179,5 +179,46 @@ describe('a token for a call that already holds its limiter slot (sendable)', ()
     clock.advance(55_000);
     expect(tokens.sendable()).toBeUndefined();
     expect(sent).toHaveLength(1);
+  });
+});
+
+describe('a failed early refresh', () => {
+  const unavailable: RawResponse = { status: 503, headers: {}, body: { error: 'unavailable' } };
+
+  it('keeps serving the cached token while it is still sendable, and asks again only after a pause', async () => {
+    const clock = new ManualClock(0);
+    const { http, sent } = fakeHttp([token('t1', 3600), unavailable, unavailable, token('t2', 3600)]);
+    const tokens = provider(http, { clock });
+    await tokens.getToken();
+    // The early refresh is due (60 s before expiry) and the token endpoint answers 503: the token
+    // still has a minute to live, so calls go on with it instead of failing.
+    clock.set(3_540_000);
+    expect(await tokens.getToken()).toBe('t1');
+    expect(sent).toHaveLength(2);
+    // Not one token request per call while the endpoint is down.
+    clock.advance(1_000);
+    expect(await tokens.getToken()).toBe('t1');
+    expect(sent).toHaveLength(2);
+    clock.advance(REFRESH_RETRY_MS);
+    expect(await tokens.getToken()).toBe('t1');
+    expect(sent).toHaveLength(3);
+    clock.advance(REFRESH_RETRY_MS);
+    expect(await tokens.getToken()).toBe('t2');
+    expect(sent).toHaveLength(4);
+  });
+
+  it('fails once the cached token is no longer sendable, or CXone refused it', async () => {
+    const clock = new ManualClock(0);
+    const late = fakeHttp([token('t1', 3600), unavailable]);
+    const a = provider(late.http, { clock });
+    await a.getToken();
+    clock.set(3_596_000);
+    await expect(a.getToken()).rejects.toBeInstanceOf(CxoneUnavailableError);
+
+    const refused = fakeHttp([token('t1', 3600), unavailable]);
+    const b = provider(refused.http, { clock: new ManualClock(0) });
+    await b.getToken();
+    b.invalidate('t1');
+    await expect(b.getToken()).rejects.toBeInstanceOf(CxoneUnavailableError);
   });
 });

@@ -40,6 +40,13 @@ export const DEFAULT_PENALTY_MS = 1_000;
 export const REFRESH_MARGIN_MS = 60_000;
 
 /**
+ * After a failed early refresh, how long the cached token is served before the refresh is tried
+ * again: the token endpoint being down for a moment must neither fail calls whose token still lives
+ * nor cost one token request per call.
+ */
+export const REFRESH_RETRY_MS = 5_000;
+
+/**
  * How long before expiry a token is replaced: 60 s, but never more than 10 % of its lifetime, so a
  * short-lived token (a 1-second sandbox token, a 2-minute gateway token) is still used for most of
  * its life instead of being refreshed on every call. Pure.
@@ -140,11 +147,20 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
             },
             (err: unknown) => {
               tokenRefreshes.inc({ outcome: 'failure' });
+              // Looked at now, not when the refresh began: a token CXone refused meanwhile (invalidate)
+              // or one too close to its end is not a fallback.
+              const fallback = cached;
+              const now = clock.now();
+              const usable = fallback !== undefined && now < fallback.sendableUntil;
               opts.logger.warn(
                 { err: isCxoneError(err) ? err.toJSON() : (err as Error).message },
-                'could not get a CXone access token',
+                usable
+                  ? 'could not refresh the CXone access token; using the cached one until it nears expiry'
+                  : 'could not get a CXone access token',
               );
-              throw err;
+              if (!usable) throw err;
+              fallback.refreshAt = Math.min(fallback.sendableUntil, now + REFRESH_RETRY_MS);
+              return fallback.value;
             },
           )
           .finally(() => {
