@@ -12,6 +12,8 @@ import {
 } from '../../src/shared/errors.js';
 import { errorFromNetwork, errorFromResponse, parseBody } from '../../src/shared/cxone/response.js';
 import { campaignStatsSchema, tokenResponseSchema } from '../../src/shared/cxone/wire.js';
+import { MAX_PENALTY_MS } from '../../src/shared/limiter/types.js';
+import { classifyError } from '../../src/shared/retry/classify.js';
 
 const ctx = { endpoint: 'PATCH /api/v2/campaigns/:id', campaignId: 'c-1', attempt: 2 };
 const NOW = Date.parse('2026-11-28T10:00:00Z');
@@ -57,6 +59,20 @@ describe('errorFromResponse', () => {
     expect((b as CxoneRateLimitError).retryAfterMs).toBe(5_000);
     const c = errorFromResponse(res(429, {}), ctx, NOW);
     expect((c as CxoneRateLimitError).retryAfterMs).toBeUndefined();
+  });
+
+  it('bounds a Retry-After of hours to the longest penalty, so no queue is paused for longer than the fleet', () => {
+    const hour = errorFromResponse(res(429, {}, { 'retry-after': '3600' }), ctx, NOW);
+    expect((hour as CxoneRateLimitError).retryAfterMs).toBe(MAX_PENALTY_MS);
+    const tomorrow = errorFromResponse(
+      res(429, {}, { 'retry-after': 'Sun, 29 Nov 2026 10:00:00 GMT' }),
+      ctx,
+      NOW,
+    );
+    expect((tomorrow as CxoneRateLimitError).retryAfterMs).toBe(MAX_PENALTY_MS);
+    expect(tomorrow.message).toMatch(/retry after 600000 ms/);
+    // What a job then waits: the queue-wide pause is the same bound as the fleet-wide penalty.
+    expect(classifyError(tomorrow)).toMatchObject({ kind: 'rate_limited', delayMs: MAX_PENALTY_MS });
   });
 
   it('maps the other statuses to their types', () => {

@@ -13,6 +13,7 @@ import {
   CxoneValidationError,
   type FieldError,
 } from '../errors.js';
+import { MAX_PENALTY_MS } from '../limiter/types.js';
 import { parseRetryAfter } from '../retry-after.js';
 import { errorBodySchema } from './wire.js';
 
@@ -98,8 +99,14 @@ export function errorFromResponse(res: RawResponse, ctx: CxoneErrorContext, nowM
       }));
       return new CxoneValidationError(fieldErrors, full);
     }
-    case 429:
-      return new CxoneRateLimitError(full, parseRetryAfter(headerValue(res.headers, 'retry-after'), nowMs));
+    case 429: {
+      // Bounded like the fleet-wide penalty: a job's whole queue pauses for what this error says.
+      const retryAfterMs = parseRetryAfter(headerValue(res.headers, 'retry-after'), nowMs);
+      return new CxoneRateLimitError(
+        full,
+        retryAfterMs === undefined ? undefined : Math.min(MAX_PENALTY_MS, retryAfterMs),
+      );
+    }
   }
   if (res.status >= 500) {
     return new CxoneUnavailableError(`CXone answered ${res.status} to ${ctx.endpoint}`, full);

@@ -13,14 +13,14 @@ import {
   type FleetLimiter,
   type FleetLimiterOptions,
   LimiterClosedError,
+  MAX_PENALTY_MS,
   type ScheduleOptions,
 } from './types.js';
 
 /** How long a waiting call rides out a Redis outage by default. */
 export const DEFAULT_REDIS_OUTAGE_MAX_MS = 30_000;
 
-/** Longest penalty one 429 can impose; a Retry-After of hours would be a CXone bug, not a plan. */
-export const MAX_PENALTY_MS = 10 * 60_000;
+export { MAX_PENALTY_MS };
 
 /**
  * The fleet-wide CXone rate limiter (docs/limiter.md). One per process; every process built with the

@@ -2,6 +2,13 @@ import type { CallPriority } from '../cxone/api.js';
 import type { CxoneEndpoint } from '../cxone/wire.js';
 import type { Logger } from '../logger.js';
 
+/**
+ * Longest penalty one 429 can impose, and the longest Retry-After the CXone client reports: a
+ * Retry-After of hours would be a CXone (or gateway, or clock) bug, not a plan, and a job's queue
+ * pauses for what the error says.
+ */
+export const MAX_PENALTY_MS = 10 * 60_000;
+
 export interface FleetLimiterOptions {
   redisUrl: string;
   /** Hash-tagged key prefix such as `{cxo}`; every limiter key lives under it. */
