@@ -7,6 +7,7 @@ import type { AppContext } from '../../shared/context.js';
 import { API_LIMITER_MAX_WAIT_MS } from '../../shared/cxone/api.js';
 import { isCxoneError } from '../../shared/errors.js';
 import { ApiError, parseOrThrow } from '../errors.js';
+import { pageLimitSchema } from '../query.js';
 import { noteHistoryImported } from '../../shared/audit/history-sync.js';
 import { CampaignStore } from '../../shared/campaign-store.js';
 
@@ -17,12 +18,12 @@ const emptyAsAbsent = (value: unknown) => (value === '' ? undefined : value);
 const pageQuerySchema = z.object({
   cursor: z.preprocess(
     emptyAsAbsent,
-    z.string().regex(AUDIT_CURSOR, 'must be a nextCursor returned by a previous page').optional(),
+    z
+      .string({ error: 'must be given once' })
+      .regex(AUDIT_CURSOR, 'must be a nextCursor returned by a previous page')
+      .optional(),
   ),
-  limit: z.preprocess(
-    emptyAsAbsent,
-    z.coerce.number().int().min(1).max(AUDIT_PAGE_MAX).default(AUDIT_PAGE_DEFAULT),
-  ),
+  limit: pageLimitSchema(AUDIT_PAGE_MAX, AUDIT_PAGE_DEFAULT),
 });
 
 /**

@@ -11,17 +11,13 @@ import {
 import { redactUrlCredentials } from '../../shared/redact-url.js';
 import { callerActor } from '../auth.js';
 import { ApiError, parseOrThrow } from '../errors.js';
+import { pageLimitSchema } from '../query.js';
 
 const eventParamsSchema = z.object({
   eventId: z.string().regex(/^evt_[A-Za-z0-9]{1,64}$/, 'must be an evt_… id'),
 });
 /** `?limit=` (empty) counts as not given, as on the audit routes. */
-const listQuerySchema = z.object({
-  limit: z.preprocess(
-    (v) => (v === '' ? undefined : v),
-    z.coerce.number().int().min(1).max(1000).default(100),
-  ),
-});
+const listQuerySchema = z.object({ limit: pageLimitSchema(1000, 100) });
 
 /**
  * Webhook operations: replaying one event or every dead letter (same id, same bytes), reading an
