@@ -46,6 +46,11 @@ export const adjustJobSchema = z.object({
    * finds the settings in place then knows they are on record already (set by the adjust worker).
    */
   settingsRecordedVersion: z.number().int().optional(),
+  /**
+   * Set once an attempt has stored, recorded and followed up the orchestrator-only fields: a retry
+   * that finds them in place then knows nothing of theirs is left to do (set by the adjust worker).
+   */
+  localRecorded: z.boolean().optional(),
 });
 export type AdjustJob = z.infer<typeof adjustJobSchema>;
 

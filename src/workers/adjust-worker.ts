@@ -249,6 +249,7 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
           attempt: job.attemptsMade + 1,
           saveBase: (base, baseVersion) => persist({ base, baseVersion }),
           saveSettingsRecorded: (version) => persist({ settingsRecordedVersion: version }),
+          saveLocalRecorded: () => persist({ localRecorded: true }),
         },
       );
       await finish(data, outcome, job.attemptsMade + 1);

@@ -75,7 +75,16 @@ class InMemoryCxone implements CxoneApi {
   }
 }
 
-function setup(opts: { refusals?: Array<string | null>; lockLost?: boolean } = {}) {
+function setup(
+  opts: {
+    refusals?: Array<string | null>;
+    lockLost?: boolean;
+    /** The store keeps the orchestrator-only config it is given, as the real campaign record does. */
+    keepsLocal?: boolean;
+    /** The store's next `patch` calls fail, as on a Redis blip. */
+    failPatches?: number;
+  } = {},
+) {
   const statusChanges: string[] = [];
   const settingsChanges: string[][] = [];
   /** What the attempts persisted into the job for later ones, as the adjust worker does. */
@@ -100,11 +109,20 @@ function setup(opts: { refusals?: Array<string | null>; lockLost?: boolean } = {
     onPollIntervalChanged: async () => undefined,
     onComplianceRefused: async (_id, refusal) => void refusedRecorded.push(refusal.reason),
   };
+  const stored = { config: {} as Partial<CampaignConfig> };
+  const patches: Array<Record<string, unknown>> = [];
+  let failPatches = opts.failPatches ?? 0;
   const store = {
-    get: async () => null,
+    get: async () => (opts.keepsLocal ? structuredClone(stored) : null),
     syncFromCxone: async () => true,
-    updateLocalConfig: async (_resource: CampaignResource, local: Partial<CampaignConfig>) =>
-      void localWrites.push(local),
+    updateLocalConfig: async (_resource: CampaignResource, local: Partial<CampaignConfig>) => {
+      localWrites.push(local);
+      if (opts.keepsLocal) stored.config = { ...stored.config, ...local };
+    },
+    patch: async (_id: string, fields: Record<string, unknown>) => {
+      if (failPatches-- > 0) throw new Error('Connection is closed.');
+      patches.push(fields);
+    },
   } as unknown as CampaignStore;
   const lease: CampaignLease = {
     campaignId: 'c1',
@@ -144,6 +162,7 @@ function setup(opts: { refusals?: Array<string | null>; lockLost?: boolean } = {
       saveBase: async (base, baseVersion) => void Object.assign(saved, { base, baseVersion }),
       saveSettingsRecorded: async (version) =>
         void Object.assign(saved, { settingsRecordedVersion: version }),
+      saveLocalRecorded: async () => void Object.assign(saved, { localRecorded: true }),
     });
   return {
     cxone,
@@ -157,6 +176,7 @@ function setup(opts: { refusals?: Array<string | null>; lockLost?: boolean } = {
     refusedRecorded,
     checked,
     localWrites,
+    patches,
   };
 }
 
@@ -399,6 +419,54 @@ describe('executeCommand', () => {
       ['state_changed', undefined],
       ['settings_changed', 'orchestrator'],
     ]);
+  });
+
+  it('finishes, on a retry, an orchestrator-only change an earlier attempt stored but did not follow up', async () => {
+    const { run, audits, events, settingsChanges, patches, saved, localWrites } = setup({
+      keepsLocal: true,
+      failPatches: 1,
+    });
+    const command = { patch: { recipientStates: ['FL'] } };
+    // The states are stored, then joining them into the declared ones fails (a Redis blip): the job
+    // retries, and its retry finds them in place.
+    await expect(run(command)).rejects.toThrow('Connection is closed.');
+    expect(localWrites).toHaveLength(1);
+    expect(audits).toEqual([]);
+
+    const outcome = await run({ ...command, ...saved }, 2);
+    expect(outcome).toMatchObject({ status: 'succeeded' });
+    // Declared, recorded once and marked as found, announced, and window enforcement re-planned.
+    expect(patches).toEqual([{ declaredStates: ['FL'] }]);
+    expect(audits).toHaveLength(1);
+    expect(audits[0]).toMatchObject({
+      action: 'settings_changed',
+      dedupeKey: 'command:cmd_1:orchestrator-found',
+      details: {
+        scope: 'orchestrator',
+        foundApplied: true,
+        changes: [{ field: 'recipientStates', from: null, to: ['FL'] }],
+      },
+    });
+    expect(events.map((e) => [e.type, e.data['foundApplied']])).toEqual([
+      ['campaign.settings.changed', true],
+    ]);
+    expect(settingsChanges).toEqual([['recipientStates']]);
+
+    // Saved as recorded: a later attempt (its outcome's write failed, say) does not record it again.
+    expect(saved.localRecorded).toBe(true);
+    await run({ ...command, ...saved }, 3);
+    expect(audits).toHaveLength(1);
+    expect(settingsChanges).toHaveLength(1);
+  });
+
+  it('does not take orchestrator-only values found in place on a first attempt as its own', async () => {
+    const { run, audits, settingsChanges } = setup({ keepsLocal: true });
+    await run({ patch: { description: 'Q4 renewals' } });
+    expect(audits).toHaveLength(1);
+    // A second command asking for the same value, seen before the first landed: nothing of its own.
+    await run({ commandId: 'cmd_2', patch: { description: 'Q4 renewals' }, base: { description: null } });
+    expect(audits).toHaveLength(1);
+    expect(settingsChanges).toHaveLength(1);
   });
 
   it('treats an action already in effect as done without writing', async () => {

@@ -25,6 +25,7 @@ import {
   captureBase,
   flattenPatch,
   isEmptyUpdate,
+  localChanges,
   wireChanges,
   type FlatChanges,
 } from './patch.js';
@@ -160,6 +161,8 @@ export interface CommandRun {
   saveBase(base: Record<string, unknown>, baseVersion: number): Promise<void>;
   /** Persists that the settings write (at this CXone version) is audited, for later attempts. */
   saveSettingsRecorded(version: number): Promise<void>;
+  /** Persists that the orchestrator-only fields' write is recorded and followed up, for later attempts. */
+  saveLocalRecorded(): Promise<void>;
 }
 
 function toChanges(before: Record<string, unknown>, after: FlatChanges): FieldChange[] {
@@ -465,7 +468,15 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   }
 
   // Orchestrator-only fields go last: CXone's part is done, so there is nothing left to undo.
-  const localApplied = settings?.local ?? {};
+  // On a retry, those found at the value asked for where the requester saw another are this command's
+  // own: an earlier attempt stored them and failed before what follows (joining the declared states,
+  // the record, the re-plan) was done. Unless that attempt got to the end of it.
+  const localFound =
+    settings && run.attempt > 1 && !job.localRecorded
+      ? localChanges(foundFields(ours, base, settings.alreadyApplied))
+      : {};
+  const found = Object.keys(localFound).length > 0;
+  const localApplied = { ...localFound, ...(settings?.local ?? {}) };
   if (settings && Object.keys(localApplied).length > 0) {
     const before = Object.fromEntries(Object.keys(localApplied).map((f) => [f, base[f] ?? null]));
     const changes = toChanges(before, localApplied);
@@ -474,13 +485,23 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     writes.push({ step: 'orchestrator', version: latest.version, changes, at: nowIso() });
     // Added states also join the declared ones, which only grow: the config itself is rewritten by
     // every sync from the copy that sync read, and one that read before this write would drop them.
+    // Compared with the declared list itself, not the config it is joined into on read: on a retry
+    // that config already holds the states the earlier attempt stored.
     const added = localApplied['recipientStates'];
     if (record && Array.isArray(added)) {
-      const declared = withAddedStates(record.config.recipientStates ?? [], added as string[]);
+      const declared = withAddedStates(record.declaredStates ?? [], [
+        ...new Set([...(record.config.recipientStates ?? []), ...(added as string[])]),
+      ]);
       if (declared) await store.patch(campaignId, { declaredStates: declared });
     }
-    await effects.audit('settings_changed', { changes, scope: 'orchestrator' }, latest.version);
-    await effects.publish('campaign.settings.changed', { changes, version: latest.version });
+    const mark = found ? { foundApplied: true } : {};
+    await effects.audit(
+      'settings_changed',
+      { changes, scope: 'orchestrator', ...mark },
+      latest.version,
+      found ? `command:${job.commandId}:orchestrator-found` : undefined,
+    );
+    await effects.publish('campaign.settings.changed', { changes, version: latest.version, ...mark });
     // Added recipient states narrow the legal hours, so window enforcement re-plans on them too.
     const fields = Object.keys(localApplied);
     await effects.followUp('settings', () => hooks.onSettingsChanged(campaignId, fields));
@@ -488,6 +509,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     if (typeof interval === 'number' && !isFinal(latest.status)) {
       await effects.followUp('poll-interval', () => hooks.onPollIntervalChanged(campaignId, interval));
     }
+    await run.saveLocalRecorded();
   } else if (writes.length === 0) {
     // Nothing written: still refresh the record from the read (CXone always wins).
     await effects.sync(latest);
@@ -515,14 +537,21 @@ function foundSettings(
   base: Record<string, unknown>,
   alreadyApplied: readonly string[],
 ): FieldChange[] {
-  const found = wireChanges(
-    Object.fromEntries(
-      alreadyApplied
-        .filter((field) => field in base && !sameValue(base[field], ours[field]))
-        .map((field) => [field, ours[field]]),
-    ),
-  );
+  const found = wireChanges(foundFields(ours, base, alreadyApplied));
   return Object.entries(found).map(([field, to]) => ({ field, from: base[field] ?? null, to }));
+}
+
+/** The fields found at the value asked for although the requester saw another (its base). */
+function foundFields(
+  ours: FlatChanges,
+  base: Record<string, unknown>,
+  alreadyApplied: readonly string[],
+): FlatChanges {
+  return Object.fromEntries(
+    alreadyApplied
+      .filter((field) => field in base && !sameValue(base[field], ours[field]))
+      .map((field) => [field, ours[field]]),
+  );
 }
 
 /**
