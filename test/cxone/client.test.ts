@@ -242,6 +242,35 @@ describe('CXone client against the sandbox (real HTTP, real Redis)', () => {
     harness.sandbox.setFaults({ latencyMs: 0 });
   });
 
+  it("names each caller's campaign and attempt on a failed token request they shared", async () => {
+    harness = await startHarness({ tag: 'tokctx' });
+    const a = await harness.client.createCampaign(campaignBody());
+    const b = await harness.client.createCampaign(campaignBody());
+    harness.client.tokens.invalidate(await harness.client.tokens.getToken());
+    await fetch(`${harness.sandbox.url}/__sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ failNext: 1, status: 503, endpoint: TOKEN }),
+    });
+    const [errA, errB] = await Promise.all([
+      harness.client.getStats(a.id, { attempt: 2 }).catch((e: unknown) => e),
+      harness.client.getCampaign(b.id, { attempt: 5 }).catch((e: unknown) => e),
+    ]);
+    expect((await harness.counters())[TOKEN]?.faults).toBe(1);
+    for (const [err, campaignId, attempt] of [
+      [errA, a.id, 2],
+      [errB, b.id, 5],
+    ] as const) {
+      expect(err).toBeInstanceOf(CxoneUnavailableError);
+      expect((err as CxoneUnavailableError).toJSON()).toMatchObject({
+        status: 503,
+        endpoint: TOKEN,
+        campaignId,
+        attempt,
+      });
+    }
+  });
+
   it('creates once per Idempotency-Key', async () => {
     harness = await startHarness({ tag: 'idem' });
     const key = launchIdempotencyKey('launch-42');

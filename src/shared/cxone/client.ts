@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
-import { type CxoneErrorContext, CxoneRateLimitError } from '../errors.js';
+import { type CxoneError, type CxoneErrorContext, CxoneRateLimitError, isCxoneError } from '../errors.js';
 import { type FleetLimiter, LimiterWaitExceededError, type ScheduleOptions } from '../limiter/types.js';
 import type { Logger } from '../logger.js';
 import type { CallOptions, CallPriority, CxoneApi, HistoryPageRead } from './api.js';
@@ -46,6 +46,23 @@ interface CallSpec<S extends z.ZodType> {
   params?: Record<string, string | number | undefined>;
   data?: unknown;
   campaignId?: string;
+}
+
+/**
+ * A token request's failure, as the error of one call that needed the token: the same error (class,
+ * endpoint, status, message) with that call's campaign and attempt. One token request serves many
+ * concurrent calls, so its error is copied for each, never changed in place.
+ */
+function forCaller(err: unknown, ctx: CxoneErrorContext): unknown {
+  if (!isCxoneError(err) || err.endpoint === ctx.endpoint) return err;
+  if (ctx.campaignId === undefined && ctx.attempt === undefined) return err;
+  const copy = Object.create(
+    Object.getPrototypeOf(err) as object,
+    Object.getOwnPropertyDescriptors(err),
+  ) as CxoneError;
+  Object.defineProperty(copy, 'campaignId', { value: ctx.campaignId, enumerable: true });
+  copy.attempt = ctx.attempt;
+  return copy;
 }
 
 /** Statistics and history reads are polls unless the caller says otherwise; everything else is control. */
@@ -100,11 +117,12 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
 
   /**
    * The token is shared by every caller, so its fetch is not bounded by one caller's wait; a bounded
-   * caller stops waiting for it instead (the fetch carries on for the others).
+   * caller stops waiting for it instead (the fetch carries on for the others). A failed fetch is
+   * each caller's own error, naming its campaign and attempt.
    */
   async function tokenWithin(waitMs: number | undefined, ctx: CxoneErrorContext): Promise<string> {
     const pending = tokens.getToken();
-    if (waitMs === undefined) return pending;
+    if (waitMs === undefined) return pending.catch((err: unknown) => Promise.reject(forCaller(err, ctx)));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new CxoneRateLimitError(ctx, undefined)), waitMs);
@@ -112,6 +130,8 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
     });
     try {
       return await Promise.race([pending, timedOut]);
+    } catch (err) {
+      throw forCaller(err, ctx);
     } finally {
       clearTimeout(timer);
     }
