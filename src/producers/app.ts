@@ -7,7 +7,8 @@ import Fastify, {
 } from 'fastify';
 import type { AppContext } from '../shared/context.js';
 import { actorFor, bearerToken, isProtectedPath, tokenMatches } from './auth.js';
-import { toErrorResponse } from './errors.js';
+import { clientErrorResponse, toErrorResponse } from './errors.js';
+import { STATUS_CODES } from 'node:http';
 import { answerUnmatched } from '../shared/http/allowed-methods.js';
 import { registerRequestGuard } from './request-guard.js';
 import { pathOf } from '../shared/http/url-path.js';
@@ -63,6 +64,20 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
         error: 'invalid_url',
         message: `the request path is not a valid URL path (${error.message})`,
       });
+    },
+    // Bytes Node's parser refuses never become a request: answered on the socket, in the API's shape.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      // A reset or destroyed connection has nobody left to answer.
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) {
+        const { status, body } = clientErrorResponse(err.code);
+        const text = JSON.stringify(body);
+        socket.write(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
+            `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${text}`,
+        );
+      }
+      socket.destroy(err);
     },
   });
 

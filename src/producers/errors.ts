@@ -176,3 +176,31 @@ export function toErrorResponse(err: unknown): ErrorResponse {
   }
   return { status: 500, body: { error: 'internal_error', message: 'internal error; see the server log' } };
 }
+
+/**
+ * The answer to bytes Node's HTTP parser refuses before any route or hook sees them (Fastify's
+ * `clientErrorHandler`): a malformed request line or header, headers past Node's 16 KiB, a request
+ * that took too long to arrive. Fastify's own answer is `{"error":"Bad Request", ...}`, a status
+ * text where every other error of this API has a stable code.
+ */
+export function clientErrorResponse(code: string | undefined): ErrorResponse {
+  if (code === 'HPE_HEADER_OVERFLOW') {
+    return {
+      status: 431,
+      body: {
+        error: 'headers_too_large',
+        message: 'the request line and headers are larger than this server accepts (16 KiB)',
+      },
+    };
+  }
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return {
+      status: 408,
+      body: { error: 'request_too_slow', message: 'the request did not arrive in time' },
+    };
+  }
+  return {
+    status: 400,
+    body: { error: 'bad_request', message: 'the request is not valid HTTP/1.1 (request line or headers)' },
+  };
+}

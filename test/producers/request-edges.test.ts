@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startStack, type Stack } from '../e2e/stack.js';
 
@@ -39,5 +40,41 @@ describe('page limits', () => {
         issues: [{ path: 'limit', message: expect.stringMatching(/once/) as unknown }],
       });
     }
+  });
+});
+
+/** Sends raw bytes to the API and returns the status and JSON body of what comes back. */
+async function rawRequest(bytes: string): Promise<{ status: number; contentType: string; body: unknown }> {
+  const { hostname, port } = new URL(stack.apiUrl);
+  const text = await new Promise<string>((resolve, reject) => {
+    const socket = net.connect({ host: hostname, port: Number(port) }, () => socket.write(bytes));
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    socket.on('close', () => resolve(received));
+    socket.on('error', reject);
+  });
+  const [head = '', body = ''] = text.split('\r\n\r\n');
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]);
+  const contentType = /^content-type: *(.*)$/im.exec(head)?.[1] ?? '';
+  return { status, contentType, body: JSON.parse(body) as unknown };
+}
+
+describe('requests that are not valid HTTP', () => {
+  it("are answered in the API's error shape, with a stable code", async () => {
+    const malformed = await rawRequest('GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n');
+    expect(malformed.status).toBe(400);
+    expect(malformed.contentType).toMatch(/^application\/json/);
+    expect(malformed.body).toEqual({ error: 'bad_request', message: expect.any(String) as unknown });
+
+    const huge = `GET /v1/campaigns/x HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`;
+    const tooLarge = await rawRequest(huge);
+    expect(tooLarge.status).toBe(431);
+    expect(tooLarge.body).toEqual({
+      error: 'headers_too_large',
+      message: expect.stringMatching(/header/) as unknown,
+    });
+    // The server goes on answering.
+    expect((await api(stack, 'GET', '/healthz')).status).toBe(200);
   });
 });
