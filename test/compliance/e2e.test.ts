@@ -56,6 +56,17 @@ const operatorResume = (id: string) =>
     payload: { action: 'resume' },
   });
 
+/** An active campaign the close's job paused a minute ahead of the 17:00 close (its lead), Friday. */
+async function pausedAheadOfClose(): Promise<string> {
+  clock.set(t('2026-03-06T21:30:00Z')); // Friday 16:30 EST
+  const id = await activeCampaign();
+  await scheduleWindowEnforcement(ctx, id);
+  await fire(id, '2026-03-06T21:59:00Z');
+  await eventually(async () => ((await statusOnCxone(id)) === 'paused' ? true : undefined), 15_000);
+  expect((await getWindowState(ctx, id)).closingAt).toBe(t('2026-03-06T22:00:00Z'));
+  return id;
+}
+
 describe('calling-window enforcement against the sandbox', () => {
   it('pauses on CXone at the close, refuses a manual resume, resumes on CXone at the open', async () => {
     const id = await activeCampaign();
@@ -102,13 +113,7 @@ describe('calling-window enforcement against the sandbox', () => {
   });
 
   it("refuses an operator's resume between a pause ahead of the close and the close", async () => {
-    clock.set(t('2026-03-06T21:30:00Z')); // Friday 16:30 EST
-    const id = await activeCampaign();
-    await scheduleWindowEnforcement(ctx, id);
-    // The close's job fires a minute ahead of the 17:00 close (its lead) and pauses the campaign.
-    await fire(id, '2026-03-06T21:59:00Z');
-    await eventually(async () => ((await statusOnCxone(id)) === 'paused' ? true : undefined), 15_000);
-    expect((await getWindowState(ctx, id)).closingAt).toBe(t('2026-03-06T22:00:00Z'));
+    const id = await pausedAheadOfClose();
 
     // Still inside the hours, but resuming now would dial until the window paused it again.
     clock.set(t('2026-03-06T21:59:30Z'));
@@ -121,12 +126,7 @@ describe('calling-window enforcement against the sandbox', () => {
   });
 
   it('refuses, as it applies it, a queued resume that reaches the worker between the pause ahead of the close and the close', async () => {
-    clock.set(t('2026-03-06T21:30:00Z'));
-    const id = await activeCampaign();
-    await scheduleWindowEnforcement(ctx, id);
-    await fire(id, '2026-03-06T21:59:00Z');
-    await eventually(async () => ((await statusOnCxone(id)) === 'paused' ? true : undefined), 15_000);
-    expect((await getWindowState(ctx, id)).closingAt).toBe(t('2026-03-06T22:00:00Z'));
+    const id = await pausedAheadOfClose();
 
     // Queued past the API (a resume accepted in the moment before the pause, say): the adjust worker
     // checks it again against the close the window paused ahead of.
