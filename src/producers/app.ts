@@ -156,11 +156,11 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
   // Ops first: its onRoute hook collects every later route for the OpenAPI document.
   await registerOpsRoutes(app, ctx); // (H8) /healthz, /readyz, /metrics, /docs, /docs/json
   await registerBullBoard(app, ctx); // (H8) /admin/queues (Bearer or Basic)
-  await registerCampaignRoutes(app, ctx); // (H3) POST /v1/campaigns, /validate, GET /v1/campaigns/:id
+  await registerCampaignRoutes(app, ctx); // (H3) POST /v1/campaigns, /validate, GET /v1/campaigns/:campaignId
   await registerLaunchRoutes(app, ctx); // (H3) GET /v1/launches/:launchId
-  await registerCampaignCommandRoutes(app, ctx); // (H5) PATCH /v1/campaigns/:id, POST .../actions, GET .../commands, GET /v1/commands/:id
-  await registerComplianceRoutes(app, ctx); // (H7) GET /v1/campaigns/:id/compliance
-  await registerAuditRoutes(app, ctx); // (H4) GET /v1/campaigns/:id/audit, .../audit/verify, POST .../audit/import-history
+  await registerCampaignCommandRoutes(app, ctx); // (H5) PATCH /v1/campaigns/:campaignId, POST .../actions, GET .../commands, GET /v1/commands/:id
+  await registerComplianceRoutes(app, ctx); // (H7) GET /v1/campaigns/:campaignId/compliance
+  await registerAuditRoutes(app, ctx); // (H4) GET /v1/campaigns/:campaignId/audit, .../audit/verify, POST .../audit/import-history
   await registerWebhookRoutes(app, ctx); // (H4) /v1/webhooks/*, /admin/webhooks/destination
   // ── end of route registrations ──
 

@@ -21,7 +21,7 @@ declare module 'fastify' {
 const CONNECTED = new Set(['ready', 'connect']);
 
 /** The one guarded route without a deadline: its work is many CXone reads, each bounded on its own. */
-const UNBOUNDED_ROUTE = '/v1/campaigns/:id/audit/import-history';
+const UNBOUNDED_ROUTE = '/v1/campaigns/:campaignId/audit/import-history';
 
 /**
  * How long an API request may take: the longest a healthy one can (a CXone read: the limiter's bounded

@@ -78,3 +78,31 @@ describe('requests that are not valid HTTP', () => {
     expect((await api(stack, 'GET', '/healthz')).status).toBe(200);
   });
 });
+
+describe('the campaign id in the path', () => {
+  it('is checked and named alike on every campaign route, as the OpenAPI document names it', async () => {
+    const malformed = 'not.a/campaign'.replace('/', '%2F');
+    const routes: Array<[string, string, unknown?]> = [
+      ['GET', `/v1/campaigns/${malformed}`],
+      ['PATCH', `/v1/campaigns/${malformed}`, { dialerStrategy: { callRate: 0.5 } }],
+      ['POST', `/v1/campaigns/${malformed}/actions`, { action: 'pause' }],
+      ['GET', `/v1/campaigns/${malformed}/commands`],
+      ['GET', `/v1/campaigns/${malformed}/compliance`],
+    ];
+    for (const [method, path, body] of routes) {
+      const reply = await api(stack, method, path, body === undefined ? {} : { body });
+      expect(reply.status, `${method} ${path}`).toBe(400);
+      expect(reply.body, `${method} ${path}`).toMatchObject({
+        error: 'validation_failed',
+        issues: [{ path: 'campaignId' }],
+      });
+    }
+    const long = 'a'.repeat(201);
+    for (const path of [`/v1/campaigns/${long}/audit`, `/v1/campaigns/${long}/audit/verify`]) {
+      const reply = await api(stack, 'GET', path);
+      expect(reply.status, path).toBe(400);
+      expect(reply.body, path).toMatchObject({ issues: [{ path: 'campaignId' }] });
+    }
+    expect(await stack.ctx.queues.adjust.count()).toBe(0);
+  });
+});

@@ -11,7 +11,8 @@ import { pageLimitSchema } from '../query.js';
 import { noteHistoryImported } from '../../shared/audit/history-sync.js';
 import { CampaignStore } from '../../shared/campaign-store.js';
 
-const paramsSchema = z.object({ id: z.string().min(1).max(200) });
+/** Looser than a campaign id: the trail of a launch is `launch:<launchId>`. */
+const paramsSchema = z.object({ campaignId: z.string().min(1).max(200) });
 /** `?cursor=&limit=` (CONTRACT.md's own spelling) means "not given", not an invalid value. */
 const emptyAsAbsent = (value: unknown) => (value === '' ? undefined : value);
 
@@ -33,15 +34,15 @@ const pageQuerySchema = z.object({
 export async function registerAuditRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const trail = auditStoreFor(ctx);
 
-  app.get('/v1/campaigns/:id/audit', async (request) => {
-    const { id } = parseOrThrow(paramsSchema, request.params);
+  app.get('/v1/campaigns/:campaignId/audit', async (request) => {
+    const { campaignId: id } = parseOrThrow(paramsSchema, request.params);
     const { cursor, limit } = parseOrThrow(pageQuerySchema, request.query);
     // The schema refuses what page() would (same pattern), naming the field like every other 400.
     return trail.page(id, cursor ?? null, limit);
   });
 
-  app.get('/v1/campaigns/:id/audit/verify', async (request) => {
-    const { id } = parseOrThrow(paramsSchema, request.params);
+  app.get('/v1/campaigns/:campaignId/audit/verify', async (request) => {
+    const { campaignId: id } = parseOrThrow(paramsSchema, request.params);
     const result = await trail.verify(id);
     if (!result.ok)
       await alertBrokenChains({ ...ctx, webhooksEnabled: ctx.config.webhook !== undefined }, result);
@@ -56,8 +57,8 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: AppContext)
 
   // Runs inline: the import is bounded by the campaign's history and paced by the fleet limiter,
   // and the caller gets the real counts instead of a job id to poll.
-  app.post('/v1/campaigns/:id/audit/import-history', async (request) => {
-    const { id } = parseOrThrow(paramsSchema, request.params);
+  app.post('/v1/campaigns/:campaignId/audit/import-history', async (request) => {
+    const { campaignId: id } = parseOrThrow(paramsSchema, request.params);
     try {
       // The whole history, from the first page: an operator asking is making sure.
       const walked = await importCxoneHistory(ctx, id, { maxWaitMs: API_LIMITER_MAX_WAIT_MS });

@@ -36,6 +36,7 @@ import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
 import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
 import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
+import { campaignIdParamsSchema } from './campaigns.js';
 
 /**
  * Operator commands on a running campaign. Each is checked against CXone's current state (a fresh
@@ -43,7 +44,6 @@ import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
  * is enqueued, so a refused command leaves no trace on the queue. Accepted commands are carried out by
  * the adjust worker; their outcome is read back at GET /v1/commands/:commandId.
  */
-const idParams = z.object({ id: z.string().min(1).max(200) });
 const commandParams = z.object({ commandId: z.string().min(1).max(200) });
 
 export const actionBodySchema = z
@@ -272,21 +272,23 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
     return queued ? accepted(reply, campaignId, queued.commandId) : reply;
   };
 
-  app.patch('/v1/campaigns/:id', async (request, reply) => {
-    const { id } = parseOrThrow(idParams, request.params);
+  // The id is checked as GET /v1/campaigns/:campaignId checks it, so a malformed one is the same 400
+  // naming the same parameter on every method, not a 404 after a look-up here.
+  app.patch('/v1/campaigns/:campaignId', async (request, reply) => {
+    const { campaignId } = parseOrThrow(campaignIdParamsSchema, request.params);
     const patch = parsePatchRequest(campaignPatchSchema, request.body, '');
-    return queueCommand(request, reply, id, { patch });
+    return queueCommand(request, reply, campaignId, { patch });
   });
 
-  app.post('/v1/campaigns/:id/actions', async (request, reply) => {
-    const { id } = parseOrThrow(idParams, request.params);
+  app.post('/v1/campaigns/:campaignId/actions', async (request, reply) => {
+    const { campaignId } = parseOrThrow(campaignIdParamsSchema, request.params);
     const body = parsePatchRequest(actionBodySchema, request.body, 'patch.');
-    return queueCommand(request, reply, id, { action: body.action, patch: body.patch });
+    return queueCommand(request, reply, campaignId, { action: body.action, patch: body.patch });
   });
 
   /** The campaign's unfinished commands in the order they will run: why is my command still queued? */
-  app.get('/v1/campaigns/:id/commands', async (request) => {
-    const { id } = parseOrThrow(idParams, request.params);
+  app.get('/v1/campaigns/:campaignId/commands', async (request) => {
+    const { campaignId: id } = parseOrThrow(campaignIdParamsSchema, request.params);
     const ids = await createCommandOrder(ctx).pending(id);
     const pending = (await Promise.all(ids.map((commandId) => getCommand(ctx, commandId)))).filter(
       (c) => c !== null,
