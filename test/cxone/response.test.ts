@@ -75,6 +75,17 @@ describe('errorFromResponse', () => {
     expect(classifyError(tomorrow)).toMatchObject({ kind: 'rate_limited', delayMs: MAX_PENALTY_MS });
   });
 
+  it('reads a Retry-After of 0, or a date already past, as 1 ms: a wait of 0 ms is one Redis refuses to store', () => {
+    const zero = errorFromResponse(res(429, {}, { 'retry-after': '0' }), ctx, NOW);
+    expect((zero as CxoneRateLimitError).retryAfterMs).toBe(1);
+    const past = errorFromResponse(
+      res(429, {}, { 'retry-after': 'Sat, 28 Nov 2026 09:59:58 GMT' }),
+      ctx,
+      NOW,
+    );
+    expect((past as CxoneRateLimitError).retryAfterMs).toBe(1);
+  });
+
   it('maps the other statuses to their types', () => {
     expect(errorFromResponse(res(400, { error: 'bad' }), ctx, NOW)).toBeInstanceOf(CxoneBadRequestError);
     expect(errorFromResponse(res(401, {}), ctx, NOW)).toBeInstanceOf(CxoneAuthError);

@@ -100,11 +100,13 @@ export function errorFromResponse(res: RawResponse, ctx: CxoneErrorContext, nowM
       return new CxoneValidationError(fieldErrors, full);
     }
     case 429: {
-      // Bounded like the fleet-wide penalty: a job's whole queue pauses for what this error says.
+      // Bounded like the fleet-wide penalty: a job's whole queue pauses for what this error says. And
+      // at least 1 ms: "0" (or a date already past) means "now", but a pause of 0 ms is one Redis
+      // refuses to store (SET … PX 0), which would turn the free retry into a spent attempt.
       const retryAfterMs = parseRetryAfter(headerValue(res.headers, 'retry-after'), nowMs);
       return new CxoneRateLimitError(
         full,
-        retryAfterMs === undefined ? undefined : Math.min(MAX_PENALTY_MS, retryAfterMs),
+        retryAfterMs === undefined ? undefined : Math.min(MAX_PENALTY_MS, Math.max(1, retryAfterMs)),
       );
     }
   }
