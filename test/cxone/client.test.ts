@@ -357,4 +357,72 @@ describe('CXone client against a server that breaks the contract', () => {
       await limiter.close();
     }
   });
+
+  it('refuses a history walk whose next cursor names a page it has already read, instead of looping', async () => {
+    let pagesServed = 0;
+    server = createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/oauth2/token') {
+        res.end(JSON.stringify({ access_token: 't', token_type: 'Bearer', expires_in: 3600 }));
+        return;
+      }
+      pagesServed++;
+      // A broken cache or proxy: page "b" points back at page "a".
+      const cursor = new URL(req.url ?? '/', 'http://x').searchParams.get('cursor');
+      const record = (n: number) => ({
+        id: `h${n}`,
+        campaignId: 'c-1',
+        version: n,
+        occurredAt: new Date(0).toISOString(),
+        action: 'update',
+        actor: 'x',
+        changes: {},
+      });
+      res.end(
+        JSON.stringify(
+          cursor === 'b'
+            ? { records: [record(3)], nextCursor: 'a' }
+            : { records: [record(cursor === 'a' ? 2 : 1)], nextCursor: cursor === 'a' ? 'b' : 'a' },
+        ),
+      );
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const limiter = createFleetLimiter({
+      redisUrl: REDIS_URL,
+      prefix,
+      perWindow: 1_000,
+      windowMs: 1_000,
+      logger: silentLogger,
+    });
+    const client = createCxoneClient({
+      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      clientId: 'a',
+      clientSecret: 'b',
+      timeoutMs: 2_000,
+      limiter,
+      logger: silentLogger,
+    });
+    try {
+      const seen: number[] = [];
+      const walk = (async () => {
+        for await (const page of client.history('c-1', { attempt: 4 })) {
+          seen.push(...page.records.map((r) => r.version));
+          if (seen.length > 20) throw new Error('still walking');
+        }
+      })();
+      const err = await walk.catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CxoneMalformedResponseError);
+      expect((err as CxoneMalformedResponseError).toJSON()).toMatchObject({
+        endpoint: 'GET /api/v2/outbound/campaigns/:id/history',
+        campaignId: 'c-1',
+        attempt: 4,
+      });
+      expect((err as Error).message).toMatch(/nextCursor/);
+      expect(seen).toEqual([1, 2, 3]);
+      expect(pagesServed).toBe(3);
+    } finally {
+      await client.close();
+      await limiter.close();
+    }
+  });
 });

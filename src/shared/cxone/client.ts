@@ -1,7 +1,13 @@
 import type { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
-import { type CxoneError, type CxoneErrorContext, CxoneRateLimitError, isCxoneError } from '../errors.js';
+import {
+  type CxoneError,
+  type CxoneErrorContext,
+  CxoneMalformedResponseError,
+  CxoneRateLimitError,
+  isCxoneError,
+} from '../errors.js';
 import { type FleetLimiter, LimiterWaitExceededError, type ScheduleOptions } from '../limiter/types.js';
 import type { Logger } from '../logger.js';
 import type { CallOptions, CallPriority, CxoneApi, HistoryPageRead } from './api.js';
@@ -271,7 +277,11 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
 
     async *history(id, callOpts = {}): AsyncGenerator<HistoryPageRead, void, undefined> {
       let cursor: string | undefined = callOpts.from;
+      // Cursors mark positions in an append-only history, so one that comes round again is a broken
+      // answer (a cache, a proxy): followed, it would walk the same pages forever on the fleet's budget.
+      const read = new Set<string>();
       do {
+        if (cursor !== undefined) read.add(cursor);
         const page = await call(
           {
             endpoint: CXONE_ENDPOINTS.getHistory,
@@ -285,7 +295,14 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
         );
         // Each page's array is handed over as parsed; callers that want one list concatenate once.
         yield { records: page.records, cursor: cursor ?? null };
-        cursor = page.nextCursor ?? undefined;
+        const next = page.nextCursor ?? undefined;
+        if (next !== undefined && read.has(next)) {
+          throw new CxoneMalformedResponseError(
+            [`nextCursor: ${JSON.stringify(next.slice(0, 100))} names a page this walk has already read`],
+            { endpoint: CXONE_ENDPOINTS.getHistory, status: 200, campaignId: id, attempt: callOpts.attempt },
+          );
+        }
+        cursor = next;
       } while (cursor !== undefined);
     },
 
