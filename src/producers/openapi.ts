@@ -186,10 +186,34 @@ export type ComponentName = keyof typeof COMPONENTS;
 
 type JsonObject = Record<string, unknown>;
 
+/**
+ * A refinement has no JSON Schema, so an object refined to "change at least one field" (a PATCH body,
+ * its dialerStrategy and pacing) would be documented as accepting `{}`, which the API refuses. An
+ * object with no required property that its own schema still refuses empty is stated as such.
+ */
+function refusesEmptyObject({
+  zodSchema,
+  jsonSchema,
+}: {
+  zodSchema: z.core.$ZodTypes;
+  jsonSchema: JsonObject;
+}) {
+  if (jsonSchema.type !== 'object' || (Array.isArray(jsonSchema.required) && jsonSchema.required.length > 0))
+    return;
+  if (zodSchema._zod.def.type === 'object' && !z.safeParse(zodSchema, {}).success)
+    jsonSchema.minProperties = 1;
+}
+
 /** JSON Schema 2020-12 for one component, without the per-document keys OpenAPI does not want. */
 function componentSchema(name: ComponentName): JsonObject {
   const { schema, io } = COMPONENTS[name];
-  const json = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as JsonObject;
+  const json = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: 'any',
+    target: 'draft-2020-12',
+    override: (ctx) =>
+      refusesEmptyObject({ zodSchema: ctx.zodSchema, jsonSchema: ctx.jsonSchema as JsonObject }),
+  }) as JsonObject;
   delete json.$schema;
   delete json.$id;
   return json;
@@ -398,7 +422,9 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         requestBody: { required: true, content: { 'application/json': { schema: ref('CampaignPatch') } } },
         responses: {
           '202': json('CommandAccepted', 'Change accepted'),
-          '400': badRequest('The patch is invalid (`validation_failed`), or the body is not JSON'),
+          '400': badRequest(
+            'The patch or the campaign id is invalid (`validation_failed`), or the body is not JSON (`invalid_json`)',
+          ),
           '404': errorResponse('No campaign this orchestrator launched'),
           '409': errorResponse(
             'The current state forbids the change (`invalid_state`), or the launch is still running (`launch_in_progress`)',
@@ -418,7 +444,9 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         requestBody: { required: true, content: { 'application/json': { schema: ref('ActionRequest') } } },
         responses: {
           '202': json('CommandAccepted', 'Action accepted'),
-          '400': badRequest('Unknown action (`validation_failed`), or the body is not JSON'),
+          '400': badRequest(
+            'Unknown action, invalid patch or malformed campaign id (`validation_failed`), or the body is not JSON (`invalid_json`)',
+          ),
           '404': errorResponse('No campaign this orchestrator launched'),
           '409': errorResponse(
             'The current state (or the calling window) forbids the action, or the launch is still running; `message` says why',
@@ -473,20 +501,30 @@ const success = (description: string) => ({
   content: { 'application/json': { schema: {} } },
 });
 const WEBHOOKS_DISABLED = '`webhooks_disabled`: no WEBHOOK_URL is configured';
+const badId = (what: string) =>
+  badRequest(`The ${what} is malformed (\`validation_failed\`), or the path is not valid (\`invalid_url\`)`);
 
 /**
  * Summaries and status codes of routes other areas add, for the generated operations (keyed
  * "METHOD template"); a route not listed gets 200 and a default error.
  */
-const KNOWN_OPERATIONS: Record<string, { summary: string; responses?: JsonObject }> = {
+const KNOWN_OPERATIONS: Record<
+  string,
+  { summary: string; parameters?: JsonObject[]; responses?: JsonObject }
+> = {
   'get /v1/commands/{}': {
     summary: 'Outcome of a campaign command (PATCH or action): queued, applied, conflict, failed',
-    responses: { '200': success('The command'), '404': errorResponse('Unknown or expired (kept 7 days)') },
+    responses: {
+      '200': success('The command'),
+      '400': badId('command id'),
+      '404': errorResponse('Unknown or expired (kept 7 days)'),
+    },
   },
   'get /v1/campaigns/{}/commands': {
     summary: "The campaign's commands still waiting or running, in the order they will be applied",
     responses: {
       '200': success('`{campaignId, pending}`'),
+      '400': badId('campaign id'),
       '404': errorResponse('No campaign this orchestrator launched'),
     },
   },
@@ -494,6 +532,7 @@ const KNOWN_OPERATIONS: Record<string, { summary: string; responses?: JsonObject
     summary: "The campaign's compliance state: window, abandonment guard, overrides",
     responses: {
       '200': success('The compliance report'),
+      '400': badId('campaign id'),
       '404': errorResponse('No campaign this orchestrator launched'),
     },
   },
@@ -501,6 +540,7 @@ const KNOWN_OPERATIONS: Record<string, { summary: string; responses?: JsonObject
     summary: "Verify the campaign's audit hash chain",
     responses: {
       '200': success('`ok`, and the first break if any'),
+      '400': badId('campaign id'),
       '404': errorResponse('No audit records for this id'),
     },
   },
@@ -510,6 +550,7 @@ const KNOWN_OPERATIONS: Record<string, { summary: string; responses?: JsonObject
       '200': success(
         '`{campaignId, imported, skipped, pages, lastVersion}`: what was imported, up to which CXone version',
       ),
+      '400': badId('campaign id'),
       '404': errorResponse('The campaign is not known to CXone'),
     },
   },
@@ -531,6 +572,15 @@ const KNOWN_OPERATIONS: Record<string, { summary: string; responses?: JsonObject
   },
   'get /v1/webhooks/dead-letters': {
     summary: 'Webhook events whose delivery gave up, newest first',
+    parameters: [
+      {
+        name: 'limit',
+        in: 'query',
+        required: false,
+        schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+        description: 'How many dead letters to list (the newest first)',
+      },
+    ],
     responses: { '200': success('`{total, deadLetters}`'), '400': json('ValidationError', 'Bad limit') },
   },
   'get /v1/webhooks/events/{}': {
@@ -565,7 +615,9 @@ function genericOperation(method: string, path: string): JsonObject {
     tags: [path.split('/')[2] ?? 'other'],
     summary: known?.summary ?? `${method.toUpperCase()} ${path}`,
     security: protectedRoute ? bearer : [],
-    ...(params.length > 0 ? { parameters: params } : {}),
+    ...(params.length + (known?.parameters?.length ?? 0) > 0
+      ? { parameters: [...params, ...(known?.parameters ?? [])] }
+      : {}),
     responses: {
       ...(known?.responses ?? { '200': success('Success') }),
       ...(protectedRoute ? STANDARD_ERRORS : {}),

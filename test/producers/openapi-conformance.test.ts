@@ -1,0 +1,102 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, startStack, type Stack } from '../e2e/stack.js';
+
+/**
+ * The OpenAPI document against the running API: a body the document accepts is one the API does not
+ * refuse as invalid, and the reverse; every parameter a route reads is documented.
+ */
+interface Operation {
+  parameters?: Array<{ name: string; in: string; schema?: Record<string, unknown> }>;
+  responses: Record<string, unknown>;
+}
+interface Doc {
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, unknown> };
+}
+
+let stack: Stack;
+let doc: Doc;
+let conforms: (component: string, body: unknown) => boolean;
+
+beforeAll(async () => {
+  stack = await startStack();
+  doc = (await api(stack, 'GET', '/docs/json')).body as unknown as Doc;
+  const ajv = new Ajv2020({ strict: false });
+  ajv.addSchema({ $id: 'doc', components: doc.components });
+  conforms = (component, body) => {
+    const ref = `doc#/components/schemas/${component}`;
+    return ajv.validate({ $ref: ref }, body);
+  };
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe('request bodies', () => {
+  it('PATCH and actions: the document refuses exactly the bodies the API refuses as invalid', async () => {
+    const patches: unknown[] = [
+      {},
+      { dialerStrategy: {} },
+      { pacing: {} },
+      { name: 'renamed' },
+      { dialerStrategy: { callRate: 0.5 } },
+      { pacing: { strategy: 'off' } },
+    ];
+    const cases: Array<[component: string, path: string, body: unknown]> = [
+      ...patches.map((p): [string, string, unknown] => [
+        'CampaignPatch',
+        '/v1/campaigns/unknown-campaign',
+        p,
+      ]),
+      ...patches.map((p): [string, string, unknown] => [
+        'ActionRequest',
+        '/v1/campaigns/unknown-campaign/actions',
+        { action: 'pause', patch: p },
+      ]),
+    ];
+    const disagreements: string[] = [];
+    for (const [component, path, body] of cases) {
+      const method = component === 'CampaignPatch' ? 'PATCH' : 'POST';
+      const reply = await api(stack, method, path, { body });
+      const apiRefuses = reply.status === 400 && reply.body.error === 'validation_failed';
+      const docRefuses = !conforms(component, body);
+      if (apiRefuses !== docRefuses) {
+        disagreements.push(
+          `${component} ${JSON.stringify(body)}: API ${reply.status}, document ${docRefuses ? 'refuses' : 'accepts'}`,
+        );
+      }
+    }
+    expect(disagreements).toEqual([]);
+  });
+});
+
+describe('parameters and answers', () => {
+  it('documents the ?limit= the dead-letter list reads, with its bounds', () => {
+    const op = doc.paths['/v1/webhooks/dead-letters']?.get;
+    const limit = op?.parameters?.find((p) => p.name === 'limit');
+    expect(limit).toMatchObject({ in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } });
+  });
+
+  it('documents the 400 every campaign route answers for a malformed campaign id', async () => {
+    const undocumented: string[] = [];
+    const long = 'a'.repeat(201);
+    for (const [method, template, path] of [
+      ['get', '/v1/campaigns/{campaignId}/commands', '/v1/campaigns/a.b/commands'],
+      ['get', '/v1/campaigns/{campaignId}/compliance', '/v1/campaigns/a.b/compliance'],
+      ['get', '/v1/campaigns/{campaignId}/audit/verify', `/v1/campaigns/${long}/audit/verify`],
+      [
+        'post',
+        '/v1/campaigns/{campaignId}/audit/import-history',
+        `/v1/campaigns/${long}/audit/import-history`,
+      ],
+      ['get', '/v1/commands/{commandId}', `/v1/commands/${long}`],
+    ] as const) {
+      const reply = await api(stack, method.toUpperCase(), path);
+      expect(reply.status, path).toBe(400);
+      if (!('400' in (doc.paths[template]?.[method]?.responses ?? {})))
+        undocumented.push(`${method} ${template}`);
+    }
+    expect(undocumented).toEqual([]);
+  });
+});
