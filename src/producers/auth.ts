@@ -13,8 +13,15 @@ declare module 'fastify' {
 /** Path prefixes that require the bearer token. Health, readiness, metrics and docs stay open. */
 export const PROTECTED_PREFIXES = ['/v1/', '/admin/'] as const;
 
+/**
+ * The scheme and authority of an absolute-form request target (`GET http://host/v1/… HTTP/1.1`),
+ * which the router routes by the path that follows: a URL it matches no route for must still be
+ * read by that path, or an unknown /v1 path would answer 404 without a token instead of 401.
+ */
+const ABSOLUTE_FORM = /^https?:\/\/[^/?#]*/i;
+
 export function isProtectedPath(url: string): boolean {
-  const path = pathOf(url);
+  const path = pathOf(url.replace(ABSOLUTE_FORM, ''));
   return PROTECTED_PREFIXES.some((p) => path === p.slice(0, -1) || path.startsWith(p));
 }
 

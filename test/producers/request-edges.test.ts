@@ -106,3 +106,25 @@ describe('the campaign id in the path', () => {
     expect(await stack.ctx.queues.adjust.count()).toBe(0);
   });
 });
+
+describe('an absolute-form request target (GET http://host/v1/…)', () => {
+  it('needs the token on every /v1 and /admin path, known or not, as the origin form does', async () => {
+    const host = new URL(stack.apiUrl).host;
+    for (const path of [
+      '/v1/nothing-here',
+      '/v1/campaigns/c-1/nothing',
+      '/admin/nothing',
+      '/v1/campaigns/c-1',
+    ]) {
+      for (const target of [`http://${host}${path}`, `HTTP://${host}${path}`]) {
+        const reply = await rawRequest(
+          `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+        );
+        expect([reply.status, reply.body], target).toEqual([
+          401,
+          { error: 'unauthorized', message: expect.any(String) as unknown },
+        ]);
+      }
+    }
+  });
+});
