@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import {
   CxoneAuthError,
@@ -178,5 +179,41 @@ describe('parseBody', () => {
       token_type: 'bearer',
       expires_in: '3600',
     });
+  });
+
+  it('scrubs credentials out of error bodies that are text, or that quote a header', () => {
+    // A token endpoint answering form-encoded (as some OAuth servers do by default) fails the schema
+    // with the token in a string; a gateway's 400 quotes the Authorization header it refused.
+    let malformed: CxoneMalformedResponseError | undefined;
+    try {
+      parseBody(tokenResponseSchema, 'access_token=SECRET-FORM-1&token_type=bearer&expires_in=3600', {
+        endpoint: 'POST /oauth2/token',
+      });
+    } catch (err) {
+      malformed = err as CxoneMalformedResponseError;
+    }
+    const quoted = errorFromResponse(
+      res(400, { message: 'Authorization=Bearer SECRET-HDR-2 is not valid', hint: 'client_secret=SECRET-3' }),
+      ctx,
+      NOW,
+    );
+    const html = errorFromResponse(
+      res(502, '<html><pre>Authorization: Bearer SECRET-HTML-4</pre></html>'),
+      ctx,
+      NOW,
+    );
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    for (const err of [malformed, quoted, html]) logger.error({ err }, 'failed');
+    const everything = [
+      ...lines,
+      ...[malformed, quoted, html].map((e) => `${e?.message} ${JSON.stringify(e?.body)}`),
+    ].join('\n');
+    for (const secret of ['SECRET-FORM-1', 'SECRET-HDR-2', 'SECRET-3', 'SECRET-HTML-4']) {
+      expect(everything).not.toContain(secret);
+    }
+    // What is not a credential stays, for the operator.
+    expect(everything).toContain('token_type=bearer');
+    expect(everything).toContain('is not valid');
   });
 });

@@ -45,12 +45,27 @@ const CREDENTIAL_KEYS =
   /^(access_token|refresh_token|id_token|token|client_secret|secret|password|authorization)$/i;
 
 /**
+ * Credentials inside text: a form-encoded token answer (`access_token=…`), or a gateway's error page
+ * or message quoting the header it refused (`Authorization: Bearer …`). Error path only.
+ */
+const CREDENTIAL_IN_TEXT =
+  /\b(access_token|refresh_token|id_token|client_secret|password)("?\s*[=:]\s*)("?)[^\s&"'<,;]+|\b(Bearer|Basic)(\s+)[^\s"'<,;]+/gi;
+
+function scrub(text: string): string {
+  return text.replace(
+    CREDENTIAL_IN_TEXT,
+    (_m, key?: string, sep?: string, quote?: string, scheme?: string, space?: string) =>
+      key !== undefined ? `${key}${sep}${quote}[redacted]` : `${scheme}${space}[redacted]`,
+  );
+}
+
+/**
  * Error bodies are kept for operators but bounded — never a megabyte of HTML in a log line — and
  * stripped of credentials: the body of a token response that failed its schema still carries the
  * access token, and errors end up in logs and job failure reasons.
  */
 function summarize(body: unknown, depth = 0): unknown {
-  if (typeof body === 'string') return body.slice(0, 500);
+  if (typeof body === 'string') return scrub(body.slice(0, 500));
   if (body === null || typeof body !== 'object') return body;
   if (depth >= 4) return '[truncated]';
   if (Array.isArray(body)) return body.slice(0, 20).map((item) => summarize(item, depth + 1));
