@@ -128,3 +128,27 @@ describe('an absolute-form request target (GET http://host/v1/…)', () => {
     }
   });
 });
+
+describe('POST routes that take no body', () => {
+  it('answer an empty body alike whatever content type it is labelled with', async () => {
+    const routes = [
+      '/v1/webhooks/evt_abc123/replay',
+      '/v1/webhooks/dead-letters/replay',
+      '/admin/webhooks/destination/enable',
+      '/v1/campaigns/unknown-campaign/audit/import-history',
+    ];
+    for (const route of routes) {
+      const bare = await api(stack, 'POST', route);
+      expect(bare.status, route).not.toBe(400);
+      for (const type of ['application/json', 'application/x-www-form-urlencoded', 'text/plain']) {
+        const labelled = await api(stack, 'POST', route, { raw: '', headers: { 'content-type': type } });
+        expect([labelled.status, labelled.body], `${route} ${type}`).toEqual([bare.status, bare.body]);
+      }
+    }
+  });
+
+  it('still refuses a launch with an empty JSON body', async () => {
+    const reply = await api(stack, 'POST', '/v1/campaigns', { raw: '' });
+    expect([reply.status, reply.body.error]).toEqual([400, 'invalid_json']);
+  });
+});

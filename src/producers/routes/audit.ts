@@ -8,6 +8,7 @@ import { API_LIMITER_MAX_WAIT_MS } from '../../shared/cxone/api.js';
 import { isCxoneError } from '../../shared/errors.js';
 import { ApiError, parseOrThrow } from '../errors.js';
 import { pageLimitSchema } from '../query.js';
+import { NO_BODY } from '../no-body.js';
 import { noteHistoryImported } from '../../shared/audit/history-sync.js';
 import { CampaignStore } from '../../shared/campaign-store.js';
 
@@ -57,7 +58,7 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: AppContext)
 
   // Runs inline: the import is bounded by the campaign's history and paced by the fleet limiter,
   // and the caller gets the real counts instead of a job id to poll.
-  app.post('/v1/campaigns/:campaignId/audit/import-history', async (request) => {
+  app.post('/v1/campaigns/:campaignId/audit/import-history', NO_BODY, async (request) => {
     const { campaignId: id } = parseOrThrow(paramsSchema, request.params);
     try {
       // The whole history, from the first page: an operator asking is making sure.

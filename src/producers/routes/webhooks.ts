@@ -12,6 +12,7 @@ import { redactUrlCredentials } from '../../shared/redact-url.js';
 import { callerActor } from '../auth.js';
 import { ApiError, parseOrThrow } from '../errors.js';
 import { pageLimitSchema } from '../query.js';
+import { NO_BODY } from '../no-body.js';
 
 const eventParamsSchema = z.object({
   eventId: z.string().regex(/^evt_[A-Za-z0-9]{1,64}$/, 'must be an evt_… id'),
@@ -38,7 +39,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, ctx: AppContex
     return ctx.config.webhook.url;
   }
 
-  app.post('/v1/webhooks/:eventId/replay', async (request, reply) => {
+  app.post('/v1/webhooks/:eventId/replay', NO_BODY, async (request, reply) => {
     const { eventId } = parseOrThrow(eventParamsSchema, request.params);
     destinationUrl();
     const outcome = await replayEvent(deps, eventId);
@@ -56,7 +57,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, ctx: AppContex
     return reply.code(202).send({ eventId, status: 'queued' });
   });
 
-  app.post('/v1/webhooks/dead-letters/replay', async (request, reply) => {
+  app.post('/v1/webhooks/dead-letters/replay', NO_BODY, async (request, reply) => {
     destinationUrl();
     const result = await replayDeadLetters(deps);
     log.info(
@@ -104,7 +105,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, ctx: AppContex
     return { configured: true, ...state, url: redactUrlCredentials(state.url) };
   });
 
-  app.post('/admin/webhooks/destination/enable', async (request) => {
+  app.post('/admin/webhooks/destination/enable', NO_BODY, async (request) => {
     const url = destinationUrl();
     const before = await enableDestination(deps, url);
     log.warn(
