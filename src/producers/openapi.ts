@@ -362,8 +362,10 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
             name: 'Idempotency-Key',
             in: 'header',
             required: false,
-            schema: { type: 'string', maxLength: 200 },
-            description: 'The same key again returns the same launchId and enqueues nothing new',
+            // As src/shared/idempotency-key.ts checks it.
+            schema: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[!-~]{1,200}$' },
+            description:
+              'The same key again returns the same launchId and enqueues nothing new. 1 to 200 printable ASCII characters, no spaces',
           },
         ],
         requestBody: { required: true, content: { 'application/json': { schema: ref('CampaignConfig') } } },

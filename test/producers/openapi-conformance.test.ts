@@ -100,3 +100,22 @@ describe('parameters and answers', () => {
     expect(undocumented).toEqual([]);
   });
 });
+
+describe('the Idempotency-Key header', () => {
+  it('is documented with the rule the API applies', async () => {
+    const param = doc.paths['/v1/campaigns']?.post?.parameters?.find((p) => p.name === 'Idempotency-Key');
+    const ajv = new Ajv2020({ strict: false });
+    const documented = ajv.compile(param?.schema ?? {});
+    const disagreements: string[] = [];
+    for (const key of ['launch-2026-12-01', 'has space', 'ünïcode', 'k'.repeat(200), 'k'.repeat(201), '\t']) {
+      // An invalid key is refused before the body is read, so the body's own problems do not matter.
+      const reply = await api(stack, 'POST', '/v1/campaigns', {
+        body: {},
+        headers: { 'idempotency-key': key },
+      });
+      const apiRefuses = reply.body.error === 'invalid_idempotency_key';
+      if (apiRefuses === documented(key)) disagreements.push(`${JSON.stringify(key)}: API ${reply.status}`);
+    }
+    expect(disagreements).toEqual([]);
+  });
+});
