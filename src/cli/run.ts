@@ -381,6 +381,25 @@ async function validate(
 const notThisKind = (err: unknown) =>
   err instanceof ApiError && ((err.status === 404 && isResourceNotFound(err.body)) || err.status === 400);
 
+/**
+ * Pure: the report of an id that names nothing. The API answers 404 for an id it does not know, but
+ * 400 for one no campaign can have (a pasted space, a truncated or overlong copy): both mean there is
+ * nothing by that id (exit 3, as `status` says), not an invalid config (2).
+ */
+export function unknownIdFailure(id: string, err: unknown): Failure {
+  if (!(err instanceof ApiError && err.status === 400)) return describeError(err);
+  const message = (err.body as { message?: unknown } | null)?.message;
+  const why = typeof message === 'string' ? `: ${message}` : '';
+  return failure(
+    EXIT.notFound,
+    'not_found',
+    `no campaign or launch with id ${id} (the API refuses it${why})`,
+    {
+      httpStatus: err.status,
+    },
+  );
+}
+
 /** An id may be a launch id or a campaign id; launches are looked up first. */
 async function status(
   cmd: Extract<Command, { kind: 'status' }>,
@@ -435,9 +454,9 @@ async function action(
     try {
       res = await send(campaignId);
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (!notThisKind(err)) throw err;
       const resolved = await campaignOfLaunchId(api, io, cmd.id);
-      if (!resolved) throw err;
+      if (!resolved) return report(io, opts.json, unknownIdFailure(cmd.id, err));
       if ('failure' in resolved) return report(io, opts.json, resolved.failure);
       // The 404 queued nothing, so sending the command again, for the launch's campaign, is safe.
       campaignId = resolved.campaignId;
@@ -460,9 +479,6 @@ async function action(
 
 export type LaunchKind = { kind: 'launch'; campaignId?: string; status?: string; error?: string };
 export type IdKind = { kind: 'campaign' } | LaunchKind | { kind: 'unknown' };
-
-/** The API's "no such campaign" (a wrong API_URL is an ApiUrlError, never this). */
-const isNotFound = (err: unknown) => err instanceof ApiError && err.status === 404;
 
 /** Whether `id` is a launch's, and what it knows of its campaign. */
 async function launchKind(api: ApiClient, id: string): Promise<LaunchKind | { kind: 'unknown' }> {
@@ -562,11 +578,18 @@ async function audit(
   do {
     const pageSize = Math.min(500, max - printed);
     const query = new URLSearchParams({ limit: String(pageSize), ...(cursor ? { cursor } : {}) });
-    const page: { records: AuditRecordView[]; nextCursor: string | null } = (
-      await api.get<{ records: AuditRecordView[]; nextCursor: string | null }>(
-        `/v1/campaigns/${enc(cmd.id)}/audit?${query.toString()}`,
-      )
-    ).body;
+    let page: { records: AuditRecordView[]; nextCursor: string | null };
+    try {
+      page = (
+        await api.get<{ records: AuditRecordView[]; nextCursor: string | null }>(
+          `/v1/campaigns/${enc(cmd.id)}/audit?${query.toString()}`,
+        )
+      ).body;
+    } catch (err) {
+      // An id no trail can have (400) is as empty as any other unknown id: the lookup below says so.
+      if (!(firstPage && err instanceof ApiError && err.status === 400)) throw err;
+      page = { records: [], nextCursor: null };
+    }
     if (firstPage && page.records.length === 0) {
       const kind = await kindOfId(api, cmd.id);
       const empty = emptyTrailReport(cmd.id, kind);
@@ -638,7 +661,7 @@ async function watch(
       // runCli reports it as it does for status and launch (exit 5).
       if (!answered && err instanceof NetworkError) throw err;
       if (err instanceof ApiError) answered = true;
-      if (isNotFound(err) && !launchLookedUp) {
+      if (notThisKind(err) && !launchLookedUp) {
         launchLookedUp = true;
         let resolved: Awaited<ReturnType<typeof campaignOfLaunchId>>;
         try {
@@ -647,7 +670,7 @@ async function watch(
           if (lookupErr instanceof InterruptedError) return stopped();
           return report(io, opts.json, describeError(lookupErr));
         }
-        if (!resolved) return report(io, opts.json, describeError(err));
+        if (!resolved) return report(io, opts.json, unknownIdFailure(id, err));
         if ('failure' in resolved) return report(io, opts.json, resolved.failure);
         id = resolved.campaignId;
         continue;

@@ -158,6 +158,23 @@ describe('cxo against the running fleet (integration)', () => {
     });
   });
 
+  it('an id the API refuses as malformed (a pasted space, one too long) is not found (3) for every id command', async () => {
+    for (const id of ['c 1', 'x'.repeat(300)]) {
+      for (const argv of [
+        ['status', id],
+        ['watch', id],
+        ['watch', id, '--once'],
+        ['pause', id],
+        ['audit', id],
+      ]) {
+        const r = await cxo(...argv);
+        expect(r.code, `${argv.join(' ').slice(0, 40)}: ${r.err}`).toBe(EXIT.notFound);
+      }
+      const json = await cxo('watch', id, '--json');
+      expect(JSON.parse(json.out)).toMatchObject({ error: 'not_found', httpStatus: 400 });
+    }
+  });
+
   it('API_URL may end in /v1 as npm start prints it; a path below the root is an API URL problem', async () => {
     expect((await cxo('status', launchId, '--api-url', `${apiUrl}/v1/`)).code).toBe(EXIT.ok);
     const wrong = await cxo('status', launchId, '--api-url', `${apiUrl}/v2`);
