@@ -87,6 +87,33 @@ describe('errorFromResponse', () => {
     expect((past as CxoneRateLimitError).retryAfterMs).toBe(1);
   });
 
+  it('keeps what it can read of an error body when one of its fields has the wrong type', () => {
+    // A campaign closed on CXone is not a version conflict, whatever type currentVersion came in.
+    const closed = errorFromResponse(
+      res(409, { error: 'campaign_closed', currentVersion: '5' }),
+      ctx,
+      NOW,
+    ) as CxoneConflictError;
+    expect(closed.code).toBe('campaign_closed');
+    expect(closed.isVersionConflict).toBe(false);
+    expect(closed.currentVersion).toBeUndefined();
+    const stale = errorFromResponse(
+      res(409, { error: 42, currentVersion: 7 }),
+      ctx,
+      NOW,
+    ) as CxoneConflictError;
+    expect(stale.currentVersion).toBe(7);
+    const invalid = errorFromResponse(
+      res(422, {
+        error: 'validation_failed',
+        errors: [{ field: 'name', message: 'required' }, { field: 3 }, 'junk'],
+      }),
+      ctx,
+      NOW,
+    ) as CxoneValidationError;
+    expect(invalid.fieldErrors).toEqual([{ field: 'name', message: 'required' }]);
+  });
+
   it('maps the other statuses to their types', () => {
     expect(errorFromResponse(res(400, { error: 'bad' }), ctx, NOW)).toBeInstanceOf(CxoneBadRequestError);
     expect(errorFromResponse(res(401, {}), ctx, NOW)).toBeInstanceOf(CxoneAuthError);

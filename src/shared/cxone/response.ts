@@ -86,12 +86,40 @@ function headerValue(headers: Record<string, unknown>, name: string): string | u
 }
 
 /**
+ * The fields of an error body (wire.ts errorBodySchema), each read on its own: one field of the wrong
+ * type must not lose the others — a 409's `error` code decides whether re-reading can help, whatever
+ * `currentVersion` came as; a 422's readable field errors are kept beside an unreadable one.
+ */
+function readErrorBody(body: unknown): { error?: string; currentVersion?: number; errors: FieldError[] } {
+  const field = <S extends z.ZodType>(schema: S, value: unknown): z.output<S> | undefined => {
+    const parsed = schema.safeParse(value);
+    return parsed.success ? parsed.data : undefined;
+  };
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return { errors: [] };
+  const b = body as Record<string, unknown>;
+  const { shape } = errorBodySchema;
+  const itemSchema = shape.errors.unwrap().element;
+  const error = field(shape.error, b.error);
+  const currentVersion = field(shape.currentVersion, b.currentVersion);
+  const errors = Array.isArray(b.errors)
+    ? b.errors.flatMap((e: unknown) => {
+        const item = field(itemSchema, e);
+        return item ? [{ field: item.field, message: item.message }] : [];
+      })
+    : [];
+  return {
+    ...(error !== undefined ? { error } : {}),
+    ...(currentVersion !== undefined ? { currentVersion } : {}),
+    errors,
+  };
+}
+
+/**
  * Maps a non-2xx CXone response to its typed error. 401 is handled by the client (refresh + one
  * retry) before this runs; one that gets here means the fresh token was refused too.
  */
 export function errorFromResponse(res: RawResponse, ctx: CxoneErrorContext, nowMs: number): CxoneError {
-  const parsedBody = errorBodySchema.safeParse(res.body);
-  const errorBody = parsedBody.success ? parsedBody.data : undefined;
+  const errorBody = readErrorBody(res.body);
   const full: CxoneErrorContext = { ...ctx, status: res.status, body: summarize(res.body) };
   switch (res.status) {
     case 400:
@@ -106,13 +134,9 @@ export function errorFromResponse(res: RawResponse, ctx: CxoneErrorContext, nowM
     case 404:
       return new CxoneNotFoundError(full);
     case 409:
-      return new CxoneConflictError(full, errorBody?.currentVersion, errorBody?.error);
+      return new CxoneConflictError(full, errorBody.currentVersion, errorBody.error);
     case 422: {
-      const fieldErrors: FieldError[] = (errorBody?.errors ?? []).map((e) => ({
-        field: e.field,
-        message: e.message,
-      }));
-      return new CxoneValidationError(fieldErrors, full);
+      return new CxoneValidationError(errorBody.errors, full);
     }
     case 429: {
       // Bounded like the fleet-wide penalty: a job's whole queue pauses for what this error says. And
