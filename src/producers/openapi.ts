@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AUDIT_PAGE_MAX } from '../shared/audit/trail.js';
+import { AUDIT_CURSOR, AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX } from '../shared/audit/trail.js';
 import { AUDIT_ACTIONS } from '../shared/audit/types.js';
 import { campaignConfigBaseSchema } from '../shared/campaign-config.js';
 import { campaignStatsSchema, campaignStatusSchema } from '../shared/cxone/wire.js';
@@ -465,13 +465,22 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         summary: "A page of the campaign's hash-chained audit trail, oldest first",
         security: bearer,
         parameters: [
-          campaignIdParam,
-          { name: 'cursor', in: 'query', required: false, schema: { type: 'string' } },
+          {
+            ...campaignIdParam,
+            description: 'The CXone campaign id, or `launch:<launchId>` for the trail of a launch',
+          },
+          {
+            name: 'cursor',
+            in: 'query',
+            required: false,
+            schema: { type: 'string', pattern: AUDIT_CURSOR.source },
+            description: 'The `nextCursor` of the previous page; absent (or empty) for the first page',
+          },
           {
             name: 'limit',
             in: 'query',
             required: false,
-            schema: { type: 'integer', minimum: 1, maximum: AUDIT_PAGE_MAX },
+            schema: { type: 'integer', minimum: 1, maximum: AUDIT_PAGE_MAX, default: AUDIT_PAGE_DEFAULT },
           },
         ],
         responses: {

@@ -119,3 +119,27 @@ describe('the Idempotency-Key header', () => {
     expect(disagreements).toEqual([]);
   });
 });
+
+describe('the audit page parameters', () => {
+  it('are documented with the rules the API applies to them', async () => {
+    const params = doc.paths['/v1/campaigns/{campaignId}/audit']?.get?.parameters ?? [];
+    const ajv = new Ajv2020({ strict: false });
+    const disagreements: string[] = [];
+    for (const [name, value] of [
+      ['cursor', 'zzz'],
+      ['cursor', '1700000000000-0'],
+      ['cursor', '-1'],
+      ['limit', '0x10'],
+      ['limit', '10'],
+    ] as const) {
+      const schema = params.find((p) => p.name === name)?.schema ?? {};
+      // Query values are strings on the wire; an integer parameter is its decimal spelling.
+      const documented = ajv.compile(schema)(
+        schema.type === 'integer' && /^\d+$/.test(value) ? Number(value) : value,
+      );
+      const reply = await api(stack, 'GET', `/v1/campaigns/some-campaign/audit?${name}=${value}`);
+      if ((reply.status !== 400) !== documented) disagreements.push(`${name}=${value}: API ${reply.status}`);
+    }
+    expect(disagreements).toEqual([]);
+  });
+});
