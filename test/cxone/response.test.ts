@@ -114,6 +114,14 @@ describe('errorFromResponse', () => {
     expect(invalid.fieldErrors).toEqual([{ field: 'name', message: 'required' }]);
   });
 
+  it('reads 408 (a gateway timing out our request) as CXone unavailable, which a retry can fix', () => {
+    const err = errorFromResponse(res(408, '<html>Request Timeout</html>'), ctx, NOW);
+    expect(err).toBeInstanceOf(CxoneUnavailableError);
+    expect(err.retryable).toBe(true);
+    expect(err.status).toBe(408);
+    expect(err.message).toContain('408');
+  });
+
   it('maps the other statuses to their types', () => {
     expect(errorFromResponse(res(400, { error: 'bad' }), ctx, NOW)).toBeInstanceOf(CxoneBadRequestError);
     expect(errorFromResponse(res(401, {}), ctx, NOW)).toBeInstanceOf(CxoneAuthError);

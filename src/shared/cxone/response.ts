@@ -149,7 +149,9 @@ export function errorFromResponse(res: RawResponse, ctx: CxoneErrorContext, nowM
       );
     }
   }
-  if (res.status >= 500) {
+  // 408: a gateway gave up waiting for our request (a slow link, a stalled socket); nothing in the
+  // request is wrong, so it is retried like a 5xx.
+  if (res.status >= 500 || res.status === 408) {
     return new CxoneUnavailableError(`CXone answered ${res.status} to ${ctx.endpoint}`, full);
   }
   // Any other status (a 3xx we do not follow, an exotic 4xx) is not something a retry fixes.
