@@ -281,7 +281,9 @@ async function launch(
   }
   if (!cmd.wait) {
     io.out(opts.json ? JSON.stringify(launchView) : formatLaunch(launchView));
-    return EXIT.ok;
+    // A replayed key answers with its launch as it stands: one that failed is no launch accepted, and a
+    // script re-running the same launch to be safe must see the failure as a wait would (exit 4).
+    return launchView.status === 'failed' ? EXIT.refused : EXIT.ok;
   }
   const started = Date.now();
   const deadline = started + cmd.timeoutSec * 1000;

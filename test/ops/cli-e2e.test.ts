@@ -40,6 +40,12 @@ describe('cxo against the running fleet (integration)', () => {
       ...example,
       dialerStrategy: { ...example.dialerStrategy, callRate: 7 },
     }),
+    // Valid, but CXone refuses it: the tenant has no such target list, so the launch ends failed.
+    'no-list.json': JSON.stringify({
+      ...example,
+      name: `cli e2e no list ${prefix}`,
+      targetListId: '11111111-1111-4111-8111-111111111111',
+    }),
   };
 
   const cxo = cliRunner({ files, env: () => ({ API_URL: apiUrl, API_TOKEN: TOKEN }), pollMs: 100 });
@@ -105,6 +111,19 @@ describe('cxo against the running fleet (integration)', () => {
     expect(replay.code, replay.err).toBe(EXIT.ok);
     expect(replay.out).toContain(`launch   ${launchId}`);
     expect(replay.out).toContain(`campaign ${campaignId}`);
+  });
+
+  it('a launch that ended failed exits 4, also when --no-wait answers with it (a replayed key)', async () => {
+    const key = `${prefix}-failed`;
+    const waited = await cxo('launch', 'no-list.json', '--timeout', '60', '--idempotency-key', key);
+    expect(waited.code, waited.err).toBe(EXIT.refused);
+    expect(waited.out).toMatch(/status +failed/);
+    const replayed = await cxo('launch', 'no-list.json', '--no-wait', '--idempotency-key', key);
+    expect(replayed.out).toMatch(/status +failed/);
+    expect(replayed.code, replayed.out).toBe(EXIT.refused);
+    const json = await cxo('launch', 'no-list.json', '--no-wait', '--idempotency-key', key, '--json');
+    expect(JSON.parse(json.out)).toMatchObject({ status: 'failed' });
+    expect(json.code).toBe(EXIT.refused);
   });
 
   it('watch piped into a reader that stops reading (`| head`) ends quietly with 0, no stack trace', async () => {
