@@ -17,7 +17,7 @@ import { registerCampaignRoutes } from './routes/campaigns.js';
 import { registerLaunchRoutes } from './routes/launches.js';
 import { registerCampaignCommandRoutes } from './routes/campaign-commands.js';
 import { registerOpsRoutes } from './routes/ops.js'; // (H8)
-import { isBullBoardPath, registerBullBoard } from './bull-board.js'; // (H8)
+import { adminCredentialsOk, isBullBoardPath, registerBullBoard, sendAdminChallenge } from './bull-board.js'; // (H8)
 import { registerComplianceRoutes } from './routes/compliance.js'; // (H7)
 import { registerAuditRoutes } from './routes/audit.js'; // (H4)
 import { registerWebhookRoutes } from './routes/webhooks.js'; // (H4)
@@ -94,6 +94,14 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
     if (token !== undefined && tokenMatches(token, ctx.config.apiToken)) {
       request.actor = actorFor(token, request.headers['x-actor']);
       return false;
+    }
+    // A URL or method under /admin/queues that the board does not serve: the board's Basic login
+    // holds there too, so a logged-in browser gets the 404 or 405 and a logged-out one the prompt,
+    // not a Bearer challenge a browser cannot answer.
+    if (paths.filter(isProtectedPath).every(isBullBoardPath)) {
+      if (adminCredentialsOk(request.headers.authorization, ctx.config.apiToken)) return false;
+      sendAdminChallenge(reply);
+      return true;
     }
     void reply
       .code(401)

@@ -70,6 +70,34 @@ describe('Bull Board in the producer API (real Redis queues)', () => {
     expect(wrong.status).toBe(401);
   });
 
+  it("answers the board's Basic login under its whole path, on URLs and methods it does not serve too", async () => {
+    for (const [method, path] of [
+      ['GET', '/admin/queues/api/nothing'],
+      ['GET', '/admin/queues/static/'],
+      ['DELETE', '/admin/queues'],
+    ] as const) {
+      const loggedIn = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers: { authorization: basic('ops', TEST_TOKEN) },
+      });
+      expect(loggedIn.status, `${method} ${path}`).toBe(method === 'DELETE' ? 405 : 404);
+      const anonymous = await fetch(`${baseUrl}${path}`, { method });
+      expect(anonymous.status, `${method} ${path}`).toBe(401);
+      // The browser's login prompt, as on the board's own pages.
+      expect(anonymous.headers.get('www-authenticate'), `${method} ${path}`).toMatch(/^Basic realm=/);
+      const wrong = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers: { authorization: basic('ops', 'nope') },
+      });
+      expect(wrong.status, `${method} ${path}`).toBe(401);
+    }
+    // Elsewhere under /admin the token is a Bearer token only.
+    const webhooks = await fetch(`${baseUrl}/admin/webhooks/destination`, {
+      headers: { authorization: basic('ops', TEST_TOKEN) },
+    });
+    expect([webhooks.status, webhooks.headers.get('www-authenticate')]).toEqual([401, 'Bearer']);
+  });
+
   it('lists every queue, read-only, to Bearer and to Basic', async () => {
     for (const authorization of [`Bearer ${TEST_TOKEN}`, basic('ops', TEST_TOKEN)]) {
       const res = await fetch(`${baseUrl}/admin/queues/api/queues`, { headers: { authorization } });
