@@ -14,6 +14,7 @@ import {
   type ApiResponse,
 } from './api-client.js';
 import {
+  DEFAULT_API_TOKEN,
   EXIT,
   USAGE,
   jsonRequested,
@@ -191,7 +192,14 @@ export function describeError(err: unknown, context: ErrorContext = {}): Failure
     json = { error: code, message, ...(err instanceof ApiUrlError ? { httpStatus: 404 } : {}) };
   }
   if (context.acceptedLaunchId && json.launchId === undefined) json.launchId = context.acceptedLaunchId;
-  const report = { code: exitCodeForError(err), lines, json };
+  let report: Failure = { code: exitCodeForError(err), lines, json };
+  // The API cannot tell a mistyped token from a forgotten one; cxo can say where it took it from.
+  if (err instanceof ApiError && err.status === 401) {
+    report = withHint(
+      report,
+      `cxo sends the token from --token or API_TOKEN (default ${DEFAULT_API_TOKEN}, which only a fleet in sandbox mode accepts); use the API_TOKEN the fleet was started with`,
+    );
+  }
   const hint = idHint(json, context);
   return hint ? withHint(report, hint) : report;
 }

@@ -194,6 +194,25 @@ describe('cxo against the running fleet (integration)', () => {
     }
   });
 
+  it('a token the API refuses (401) exits 4 and says where the token comes from', async () => {
+    for (const argv of [
+      ['status', launchId],
+      ['watch', campaignId],
+      ['audit', campaignId],
+    ]) {
+      const r = await cxo(...argv, '--token', 'not-the-token');
+      expect(r.code, r.err).toBe(EXIT.refused);
+      expect(r.err).toContain('401');
+      expect(r.err).toContain('--token or API_TOKEN');
+    }
+    const json = await cxo('status', launchId, '--token', 'not-the-token', '--json');
+    expect(JSON.parse(json.out)).toMatchObject({
+      error: 'unauthorized',
+      httpStatus: 401,
+      hint: expect.stringContaining('API_TOKEN'),
+    });
+  });
+
   it('API_URL may end in /v1 as npm start prints it; a path below the root is an API URL problem', async () => {
     expect((await cxo('status', launchId, '--api-url', `${apiUrl}/v1/`)).code).toBe(EXIT.ok);
     const wrong = await cxo('status', launchId, '--api-url', `${apiUrl}/v2`);
