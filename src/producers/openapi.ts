@@ -7,6 +7,7 @@ import { campaignPatchSchema } from '../shared/lifecycle/patch.js';
 import { LAUNCH_STATUSES } from '../shared/launch-store.js';
 import { BULL_BOARD_PATH } from './bull-board.js';
 import { actionBodySchema } from './routes/campaign-commands.js';
+import { campaignIdParamsSchema } from './routes/campaigns.js';
 
 /**
  * The OpenAPI 3.1 document of the producer API, generated from the same zod schemas the routes
@@ -246,11 +247,15 @@ const BODY_ERRORS = {
   '413': errorResponse('The body is above 64 KiB'),
   '415': errorResponse('The body is not application/json'),
 };
+/** The schema GET /v1/campaigns/:campaignId and the command routes check the id with. */
+const campaignIdSchema = (
+  z.toJSONSchema(campaignIdParamsSchema) as unknown as { properties: { campaignId: JsonObject } }
+).properties.campaignId;
 const campaignIdParam = {
   name: 'campaignId',
   in: 'path',
   required: true,
-  schema: { type: 'string' },
+  schema: campaignIdSchema,
   description: 'The CXone campaign id',
 };
 
@@ -467,6 +472,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         parameters: [
           {
             ...campaignIdParam,
+            schema: { type: 'string', minLength: 1, maxLength: 200 },
             description: 'The CXone campaign id, or `launch:<launchId>` for the trail of a launch',
           },
           {
@@ -519,10 +525,16 @@ const badId = (what: string) =>
  * Summaries and status codes of routes other areas add, for the generated operations (keyed
  * "METHOD template"); a route not listed gets 200 and a default error.
  */
-const KNOWN_OPERATIONS: Record<
-  string,
-  { summary: string; parameters?: JsonObject[]; responses?: JsonObject }
-> = {
+interface KnownOperation {
+  summary: string;
+  /** Query (or header) parameters the route reads. */
+  parameters?: JsonObject[];
+  /** Path parameters the route checks beyond "a string", by name. */
+  pathParameters?: Record<string, JsonObject>;
+  responses?: JsonObject;
+}
+
+const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
   'get /v1/commands/{}': {
     summary: 'Outcome of a campaign command (PATCH or action): queued, applied, conflict, failed',
     responses: {
@@ -533,6 +545,7 @@ const KNOWN_OPERATIONS: Record<
   },
   'get /v1/campaigns/{}/commands': {
     summary: "The campaign's commands still waiting or running, in the order they will be applied",
+    pathParameters: { campaignId: campaignIdParam },
     responses: {
       '200': success('`{campaignId, pending}`'),
       '400': badId('campaign id'),
@@ -541,6 +554,7 @@ const KNOWN_OPERATIONS: Record<
   },
   'get /v1/campaigns/{}/compliance': {
     summary: "The campaign's compliance state: window, abandonment guard, overrides",
+    pathParameters: { campaignId: campaignIdParam },
     responses: {
       '200': success('The compliance report'),
       '400': badId('campaign id'),
@@ -613,14 +627,17 @@ const KNOWN_OPERATIONS: Record<
 
 /** A minimal operation for a route served by the app but not described above. */
 function genericOperation(method: string, path: string): JsonObject {
-  const params = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => ({
-    name: m[1],
-    in: 'path',
-    required: true,
-    schema: { type: 'string' },
-  }));
-  const protectedRoute = path.startsWith('/v1') || path.startsWith('/admin');
   const known = KNOWN_OPERATIONS[`${method} ${templateKey(path)}`];
+  const params = [...path.matchAll(/\{([^}]+)\}/g)].map(
+    (m) =>
+      known?.pathParameters?.[m[1] ?? ''] ?? {
+        name: m[1],
+        in: 'path',
+        required: true,
+        schema: { type: 'string' },
+      },
+  );
+  const protectedRoute = path.startsWith('/v1') || path.startsWith('/admin');
   return {
     operationId: `${method}${path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
     tags: [path.split('/')[2] ?? 'other'],

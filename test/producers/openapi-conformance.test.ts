@@ -143,3 +143,31 @@ describe('the audit page parameters', () => {
     expect(disagreements).toEqual([]);
   });
 });
+
+describe('the campaign id parameter', () => {
+  it('is documented with the pattern the API checks, wherever the route checks it', async () => {
+    const ajv = new Ajv2020({ strict: false });
+    const disagreements: string[] = [];
+    for (const [method, template, suffix, body] of [
+      ['get', '/v1/campaigns/{campaignId}', '', undefined],
+      ['patch', '/v1/campaigns/{campaignId}', '', { name: 'x' }],
+      ['post', '/v1/campaigns/{campaignId}/actions', '/actions', { action: 'pause' }],
+      ['get', '/v1/campaigns/{campaignId}/commands', '/commands', undefined],
+      ['get', '/v1/campaigns/{campaignId}/compliance', '/compliance', undefined],
+    ] as const) {
+      const param = doc.paths[template]?.[method]?.parameters?.find((p) => p.name === 'campaignId');
+      const documented = ajv.compile(param?.schema ?? {});
+      for (const id of ['a.b', 'c~1', 'unknown-campaign']) {
+        const reply = await api(
+          stack,
+          method.toUpperCase(),
+          `/v1/campaigns/${id}${suffix}`,
+          body ? { body } : {},
+        );
+        if ((reply.status !== 400) !== documented(id))
+          disagreements.push(`${method} ${template} ${id}: API ${reply.status}`);
+      }
+    }
+    expect(disagreements).toEqual([]);
+  });
+});
