@@ -1,5 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import type { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
@@ -153,17 +154,27 @@ export async function runAuditCli(
   try {
     switch (command.kind) {
       case 'export': {
-        const stream = command.out ? createWriteStream(command.out) : process.stdout;
         let count = 0;
-        for await (const line of trail.exportJsonl(command.campaignId)) {
-          await write(stream, line);
-          count++;
+        if (!command.out) {
+          for await (const line of trail.exportJsonl(command.campaignId)) {
+            await write(process.stdout, line);
+            count++;
+          }
+          return AUDIT_EXIT.ok;
         }
-        if (command.out) {
-          stream.end();
-          await once(stream, 'finish');
-          console.error(`exported ${count} audit record(s) to ${command.out}`);
-        }
+        // pipeline, not writes of our own: the file's errors (a missing directory, a full disk) reject
+        // it, where a write stream left without an error listener would end the process with a stack.
+        await pipeline(
+          trail.exportJsonl(command.campaignId),
+          async function* (lines: AsyncIterable<string>) {
+            for await (const line of lines) {
+              count++;
+              yield line;
+            }
+          },
+          createWriteStream(command.out),
+        );
+        console.error(`exported ${count} audit record(s) to ${command.out}`);
         return AUDIT_EXIT.ok;
       }
       case 'verify': {

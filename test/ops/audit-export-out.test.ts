@@ -1,0 +1,66 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuditTrail } from '../../src/shared/audit/trail.js';
+import { createKeys } from '../../src/shared/keys.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+
+const run = promisify(execFile);
+
+/**
+ * `npm run audit -- export --out FILE` in a process of its own, as an operator runs it: a FILE that
+ * cannot be written is one line naming it and exit 1, never an unhandled stream error's stack trace.
+ */
+describe('audit export --out to a path that cannot be written', () => {
+  const prefix = testPrefix('audit-out');
+  let redis: Redis;
+  let dir: string;
+
+  beforeAll(async () => {
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    dir = mkdtempSync(join(tmpdir(), 'cxo-audit-out-'));
+    const trail = createAuditTrail({ redis, keys: createKeys(prefix), logger: silentLogger });
+    for (let i = 0; i < 3; i++) {
+      await trail.append({ campaignId: 'out-a', action: 'state_changed', actor: 'api:ops', details: { i } });
+    }
+  });
+
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const exportTo = (out: string) =>
+    run(process.execPath, ['--import', 'tsx', 'src/cli/audit.ts', 'export', '--out', out], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      env: { PATH: process.env.PATH, REDIS_URL, KEY_PREFIX: prefix, LOG_LEVEL: 'silent' },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => err,
+    );
+
+  it('names the file and exits 1, with no stack trace', async () => {
+    const missingDir = join(dir, 'no-such-dir', 'trail.jsonl');
+    const result = await exportTo(missingDir);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(missingDir);
+    expect(result.stderr).not.toMatch(/Unhandled|\n\s+at /);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  }, 30_000);
+
+  it('still writes every record to a path that can be written', async () => {
+    const file = join(dir, 'trail.jsonl');
+    const result = await exportTo(file);
+    expect(result.code, result.stderr).toBe(0);
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines.map((l) => (JSON.parse(l) as { details: { i: number } }).details.i)).toEqual([0, 1, 2]);
+  }, 30_000);
+});
