@@ -6,7 +6,9 @@ import { campaignStatsSchema, campaignStatusSchema } from '../shared/cxone/wire.
 import { campaignPatchSchema } from '../shared/lifecycle/patch.js';
 import { LAUNCH_STATUSES } from '../shared/launch-store.js';
 import { BULL_BOARD_PATH } from './bull-board.js';
-import { actionBodySchema } from './routes/campaign-commands.js';
+import { actionBodySchema, commandParams } from './routes/campaign-commands.js';
+import { launchParamsSchema } from './routes/launches.js';
+import { eventParamsSchema } from './routes/webhooks.js';
 import { campaignIdParamsSchema } from './routes/campaigns.js';
 
 /**
@@ -247,17 +249,22 @@ const BODY_ERRORS = {
   '413': errorResponse('The body is above 64 KiB'),
   '415': errorResponse('The body is not application/json'),
 };
-/** The schema GET /v1/campaigns/:campaignId and the command routes check the id with. */
-const campaignIdSchema = (
-  z.toJSONSchema(campaignIdParamsSchema) as unknown as { properties: { campaignId: JsonObject } }
-).properties.campaignId;
-const campaignIdParam = {
-  name: 'campaignId',
-  in: 'path',
-  required: true,
-  schema: campaignIdSchema,
-  description: 'The CXone campaign id',
-};
+/** A path parameter as the route's own params schema checks it. */
+function pathParam(params: z.ZodObject, name: string, description?: string): JsonObject {
+  const json = z.toJSONSchema(params, { io: 'input' }) as unknown as {
+    properties: Record<string, JsonObject>;
+  };
+  return {
+    name,
+    in: 'path',
+    required: true,
+    schema: json.properties[name] ?? { type: 'string' },
+    ...(description ? { description } : {}),
+  };
+}
+/** As GET /v1/campaigns/:campaignId and the command routes check it. */
+const campaignIdParam = pathParam(campaignIdParamsSchema, 'campaignId', 'The CXone campaign id');
+const eventIdParam = pathParam(eventParamsSchema, 'eventId');
 
 export interface DocumentedRoute {
   method: string;
@@ -393,7 +400,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         tags: ['campaigns'],
         summary: 'Status of a launch',
         security: bearer,
-        parameters: [{ name: 'launchId', in: 'path', required: true, schema: { type: 'string' } }],
+        parameters: [pathParam(launchParamsSchema, 'launchId')],
         responses: {
           '200': json('LaunchStatus', 'The launch'),
           '400': badRequest(
@@ -537,6 +544,7 @@ interface KnownOperation {
 const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
   'get /v1/commands/{}': {
     summary: 'Outcome of a campaign command (PATCH or action): queued, applied, conflict, failed',
+    pathParameters: { commandId: pathParam(commandParams, 'commandId') },
     responses: {
       '200': success('The command'),
       '400': badId('command id'),
@@ -581,6 +589,7 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
   },
   'post /v1/webhooks/{}/replay': {
     summary: 'Deliver a webhook event again',
+    pathParameters: { eventId: eventIdParam },
     responses: {
       '202': success('`{eventId, status: "queued"}`'),
       '400': badRequest('Not an `evt_…` id (`validation_failed`), or the path is not valid (`invalid_url`)'),
@@ -610,6 +619,7 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
   },
   'get /v1/webhooks/events/{}': {
     summary: 'One webhook event and its delivery attempts',
+    pathParameters: { eventId: eventIdParam },
     responses: {
       '200': success('The event'),
       '400': badRequest('Not an `evt_…` id (`validation_failed`), or the path is not valid (`invalid_url`)'),

@@ -171,3 +171,51 @@ describe('the campaign id parameter', () => {
     expect(disagreements).toEqual([]);
   });
 });
+
+describe('other checked path parameters', () => {
+  it('are documented with the rule the API checks them by', async () => {
+    const ajv = new Ajv2020({ strict: false });
+    const uuid = '6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60';
+    const disagreements: string[] = [];
+    for (const [method, template, name, build, values] of [
+      [
+        'get',
+        '/v1/launches/{launchId}',
+        'launchId',
+        (v: string) => `/v1/launches/${v}`,
+        ['x', uuid, uuid.toUpperCase()],
+      ],
+      [
+        'get',
+        '/v1/webhooks/events/{eventId}',
+        'eventId',
+        (v: string) => `/v1/webhooks/events/${v}`,
+        ['bad', 'evt_abc123'],
+      ],
+      [
+        'post',
+        '/v1/webhooks/{eventId}/replay',
+        'eventId',
+        (v: string) => `/v1/webhooks/${v}/replay`,
+        ['bad', 'evt_abc123'],
+      ],
+      [
+        'get',
+        '/v1/commands/{commandId}',
+        'commandId',
+        (v: string) => `/v1/commands/${v}`,
+        ['cmd_1', 'c'.repeat(201)],
+      ],
+    ] as const) {
+      const param = doc.paths[template]?.[method]?.parameters?.find((p) => p.name === name);
+      const documented = ajv.compile(param?.schema ?? {});
+      for (const value of values) {
+        const reply = await api(stack, method.toUpperCase(), build(value));
+        if ((reply.status !== 400) !== documented(value)) {
+          disagreements.push(`${method} ${template} ${value.slice(0, 20)}: API ${reply.status}`);
+        }
+      }
+    }
+    expect(disagreements).toEqual([]);
+  });
+});

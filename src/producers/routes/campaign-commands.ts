@@ -44,7 +44,7 @@ import { campaignIdParamsSchema } from './campaigns.js';
  * is enqueued, so a refused command leaves no trace on the queue. Accepted commands are carried out by
  * the adjust worker; their outcome is read back at GET /v1/commands/:commandId.
  */
-const commandParams = z.object({ commandId: z.string().min(1).max(200) });
+export const commandParams = z.object({ commandId: z.string().min(1).max(200) });
 
 export const actionBodySchema = z
   .object({

@@ -4,7 +4,7 @@ import type { AppContext } from '../../shared/context.js';
 import { createLaunchStore } from '../../shared/launch-store.js';
 import { ApiError, parseOrThrow } from '../errors.js';
 
-const launchParamsSchema = z.object({ launchId: z.uuid('must be a launch id (a UUID)') });
+export const launchParamsSchema = z.object({ launchId: z.uuid('must be a launch id (a UUID)') });
 
 export async function registerLaunchRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const store = createLaunchStore(ctx);

@@ -14,7 +14,7 @@ import { ApiError, parseOrThrow } from '../errors.js';
 import { pageLimitSchema } from '../query.js';
 import { NO_BODY } from '../no-body.js';
 
-const eventParamsSchema = z.object({
+export const eventParamsSchema = z.object({
   eventId: z.string().regex(/^evt_[A-Za-z0-9]{1,64}$/, 'must be an evt_… id'),
 });
 /** `?limit=` (empty) counts as not given, as on the audit routes. */
