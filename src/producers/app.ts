@@ -11,7 +11,6 @@ import { clientErrorResponse, toErrorResponse } from './errors.js';
 import { STATUS_CODES } from 'node:http';
 import { answerUnmatched } from '../shared/http/allowed-methods.js';
 import { registerRequestGuard } from './request-guard.js';
-import { ignoreEmptyBodyLabels } from './no-body.js';
 import { pathOf } from '../shared/http/url-path.js';
 import { registerCampaignRoutes } from './routes/campaigns.js';
 import { registerLaunchRoutes } from './routes/launches.js';
@@ -157,7 +156,6 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
   });
 
   registerRequestGuard(app, ctx, opts.requestDeadlineMs);
-  ignoreEmptyBodyLabels(app);
 
   // Every route registered from here on (Bull Board's included) counts for the 405s.
   answerUnmatched(app);

@@ -1,14 +1,4 @@
-import type { FastifyInstance } from 'fastify';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The route reads no request body (a command named by its path alone). */
-    noBody?: boolean;
-  }
-}
-
-/** Route options of a POST that reads no body. */
-export const NO_BODY = { config: { noBody: true } } as const;
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * An empty body is no body, whatever content type a client labels it with. Many HTTP clients send
@@ -17,14 +7,17 @@ export const NO_BODY = { config: { noBody: true } } as const;
  * Fastify picks a parser, so the request goes on as the bare POST it is. A non-empty body still
  * meets the usual parsers.
  */
-export function ignoreEmptyBodyLabels(app: FastifyInstance): void {
-  app.addHook('preParsing', async (request, _reply, payload) => {
-    if (!request.routeOptions.config.noBody) return payload;
-    const { headers } = request;
-    const empty =
-      headers['transfer-encoding'] === undefined &&
-      (headers['content-length'] === undefined || headers['content-length'] === '0');
-    if (empty) delete headers['content-type'];
-    return payload;
-  });
+async function dropEmptyBodyLabel(request: FastifyRequest, _reply: FastifyReply, payload: unknown) {
+  const { headers } = request;
+  const empty =
+    headers['transfer-encoding'] === undefined &&
+    (headers['content-length'] === undefined || headers['content-length'] === '0');
+  if (empty) delete headers['content-type'];
+  return payload;
 }
+
+/**
+ * Route options of a POST that reads no body (a command named by its path alone). A route hook, so
+ * no other request (a launch above all) pays for it.
+ */
+export const NO_BODY = { preParsing: dropEmptyBodyLabel } as const;
