@@ -120,4 +120,32 @@ describe('bounded waits in the fleet limiter (real Redis)', () => {
     expect((await refused).err).toBeInstanceOf(LimiterAbortedError);
     expect(await later).toBe('yes');
   });
+
+  it('leaves no queued permits behind when bounded calls give up, in this process or another', async () => {
+    // 20 per 10 s: one slot every ~513 ms. A burst of bounded control calls (API requests) mostly
+    // gives up after 1 s; the slots they had queued for must neither sit ahead of the calls that
+    // come next nor be spent, fleet-wide, on calls nobody makes any more.
+    const a = limiter(20, 10_000);
+    const b = limiter(20, 10_000);
+    const WRITE = CXONE_ENDPOINTS.updateCampaign;
+    await a.schedule(WRITE, 'control', async () => undefined);
+    await b.schedule(WRITE, 'control', async () => undefined);
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        outcome(a.schedule(WRITE, 'control', async () => undefined, { maxWaitMs: 1_000 })),
+      ),
+    );
+    expect(burst.filter((r) => r.err instanceof LimiterWaitExceededError).length).toBeGreaterThan(15);
+    // Another process's job calls: one slot each, not one in three.
+    const other = await outcome(
+      (async () => {
+        for (let i = 0; i < 4; i++) await b.schedule(WRITE, 'control', async () => undefined);
+      })(),
+    );
+    expect(other.err).toBeUndefined();
+    expect(other.ms).toBeLessThan(3_500);
+    // And this process's next call.
+    const next = await outcome(a.schedule(WRITE, 'control', async () => undefined));
+    expect(next.ms).toBeLessThan(1_500);
+  }, 30_000);
 });

@@ -28,6 +28,8 @@ interface Call {
   signal: AbortSignal;
   /** Epoch ms by which the permit must be granted; undefined = wait as long as it takes. */
   deadline: number | undefined;
+  /** The caller may stop waiting before its permit comes (a deadline or its own signal). */
+  abortable: boolean;
   maxWaitMs: number;
   /** Epoch ms the endpoint's penalty was last seen to end, for the Retry-After of a timed-out wait. */
   penaltyUntil: number;
@@ -37,6 +39,56 @@ interface Call {
 interface Lease {
   left: number;
   endsAt: number;
+}
+
+/** A call waiting in permit(): served by its own Bottleneck job, or by one whose caller stopped waiting. */
+interface PermitRequest {
+  priority: CallPriority;
+  /** Waits through the shared job (see permit). */
+  abortable: boolean;
+  serve: () => void;
+  fail: (err: unknown) => void;
+}
+
+/**
+ * One holder at a time, the others queued in order. A waiter whose signal aborts leaves the queue,
+ * so the turn is never handed to a call that stopped waiting.
+ */
+class Turn {
+  private busy = false;
+  private readonly waiters: Array<() => void> = [];
+
+  async take(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) throw signal.reason as Error;
+    if (!this.busy) {
+      this.busy = true;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        const at = this.waiters.indexOf(waiter);
+        if (at >= 0) this.waiters.splice(at, 1);
+        reject(signal.reason as Error);
+      };
+      const waiter = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.busy = false;
+  }
+
+  /** Closing: every waiter goes on (and finds the limiter closed). */
+  wakeAll(): void {
+    for (const wake of this.waiters.splice(0)) wake();
+  }
 }
 
 /** Local Bottleneck priorities (0 is served first). */
@@ -100,8 +152,12 @@ export class EndpointLimiter {
   private readonly penaltyKey: string;
   private readonly controlKey: string;
   private seq = 0;
-  private pollBusy = false;
-  private readonly pollWaiters: Array<() => void> = [];
+  /** One poll per process in Bottleneck at a time (see tryOnce). */
+  private readonly pollTurn = new Turn();
+  /** Calls waiting in permit(), oldest first. */
+  private readonly permitRequests: PermitRequest[] = [];
+  /** Whether the job shared by waiting abortable calls is queued (see permit). */
+  private sharedJobQueued = false;
   private lastTroubleLogAt = 0;
   /** Leased slots not yet spent, oldest first (lease mode only). */
   private leases: Lease[] = [];
@@ -182,6 +238,7 @@ export class EndpointLimiter {
       marked: false,
       signal: stopWaiting.signal,
       deadline: Number.isFinite(maxWaitMs) ? Date.now() + maxWaitMs : undefined,
+      abortable: Number.isFinite(maxWaitMs) || opts.signal !== undefined,
       maxWaitMs,
       penaltyUntil: 0,
     };
@@ -453,15 +510,15 @@ export class EndpointLimiter {
     }
 
     if (priority === 'poll') {
-      await this.pollTurn(call.signal);
+      await this.pollTurn.take(call.signal);
       try {
         await this.waitWhileOthersHaveControl(call);
-        await this.permit(priority, call.signal);
+        await this.permit(priority, call.signal, call.abortable);
       } finally {
-        this.releasePollTurn();
+        this.pollTurn.release();
       }
     } else {
-      await this.permit(priority, call.signal);
+      await this.permit(priority, call.signal, call.abortable);
     }
 
     for (;;) {
@@ -500,8 +557,15 @@ export class EndpointLimiter {
    * Resolves when Bottleneck starts our (empty) job, i.e. at the slot's start time. Bottleneck's own
    * promise settles only after it has freed the slot in Redis, one more round trip that the caller
    * need not wait for: the slot was spaced and counted when it was registered.
+   *
+   * A queued Bottleneck job cannot be withdrawn, and once it runs its slot is spent fleet-wide. So a
+   * call that may stop waiting (a deadline, its caller's signal) does not queue a job of its own:
+   * such calls share one job per endpoint per process, which serves one of them when it runs and is
+   * then queued again while any still wait. A burst of bounded API calls that give up thus leaves at
+   * most one job behind, not one per call ahead of everything that follows. Any job whose caller is
+   * no longer waiting (or was served by another job's slot) hands its slot to the next waiting call.
    */
-  private permit(priority: CallPriority, signal: AbortSignal): Promise<void> {
+  private permit(priority: CallPriority, signal: AbortSignal, abortable: boolean): Promise<void> {
     if (signal.aborted) return Promise.reject(signal.reason as Error);
     return new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -509,38 +573,89 @@ export class EndpointLimiter {
         if (settled) return;
         settled = true;
         signal.removeEventListener('abort', onAbort);
+        const at = this.permitRequests.indexOf(request);
+        if (at >= 0) this.permitRequests.splice(at, 1);
         outcome();
       };
+      const request: PermitRequest = {
+        priority,
+        abortable,
+        serve: () => settle(resolve),
+        fail: (err) => settle(() => reject(err)),
+      };
+      this.permitRequests.push(request);
       // A permit queued in a disconnected Bottleneck never settles; closing (or the caller giving up)
-      // must still release its waiter. The queued job later runs empty, freeing its slot.
+      // must still release its waiter.
       const onAbort = () => settle(() => reject(signal.reason as Error));
       signal.addEventListener('abort', onAbort, { once: true });
-      const lane = priority === 'poll' ? 0 : this.leastBusyLane();
-      this.laneWaiting[lane] = (this.laneWaiting[lane] ?? 0) + 1;
-      let waiting = true;
-      const granted = () => {
-        if (!waiting) return;
-        waiting = false;
-        this.laneWaiting[lane] = Math.max(0, (this.laneWaiting[lane] ?? 1) - 1);
-      };
-      (this.lanes[lane] as Bottleneck)
-        .schedule(
-          { priority: BOTTLENECK_PRIORITY[priority], expiration: this.deps.spacing.permitExpirationMs },
-          () => {
-            granted();
-            settle(resolve);
-            return Promise.resolve();
-          },
-        )
-        .then(
-          () => settle(resolve),
-          (err: unknown) => {
-            // Dropped before it ran (stop, a failed submit): it no longer waits in this lane.
-            granted();
-            settle(() => reject(err));
-          },
-        );
+      if (abortable) {
+        this.queueSharedJob();
+        return;
+      }
+      this.queueJob(
+        priority,
+        () => (settled ? this.handOver() : settle(resolve)),
+        // Dropped before it ran (stop, a failed submit).
+        (err) => settle(() => reject(err)),
+      );
     });
+  }
+
+  /** The one job of this process's waiting abortable calls on this endpoint, if one is needed and none is queued. */
+  private queueSharedJob(): void {
+    if (this.sharedJobQueued) return;
+    const waiting = this.permitRequests.filter((r) => r.abortable);
+    if (waiting.length === 0) return;
+    this.sharedJobQueued = true;
+    this.queueJob(
+      waiting.some((r) => r.priority === 'control') ? 'control' : 'poll',
+      () => {
+        this.sharedJobQueued = false;
+        this.handOver();
+        this.queueSharedJob();
+      },
+      (err) => {
+        this.sharedJobQueued = false;
+        // Each goes round its own loop again (a Redis blip, a recreated limiter).
+        for (const r of this.permitRequests.filter((w) => w.abortable)) r.fail(err);
+      },
+    );
+  }
+
+  /** Queues one empty Bottleneck job; `onRun` runs at its slot's start, `onDropped` if it never runs. */
+  private queueJob(priority: CallPriority, onRun: () => void, onDropped: (err: unknown) => void): void {
+    const lane = priority === 'poll' ? 0 : this.leastBusyLane();
+    this.laneWaiting[lane] = (this.laneWaiting[lane] ?? 0) + 1;
+    let waiting = true;
+    const granted = () => {
+      if (!waiting) return;
+      waiting = false;
+      this.laneWaiting[lane] = Math.max(0, (this.laneWaiting[lane] ?? 1) - 1);
+    };
+    let ran = false;
+    (this.lanes[lane] as Bottleneck)
+      .schedule(
+        { priority: BOTTLENECK_PRIORITY[priority], expiration: this.deps.spacing.permitExpirationMs },
+        () => {
+          granted();
+          ran = true;
+          onRun();
+          return Promise.resolve();
+        },
+      )
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          granted();
+          if (!ran) onDropped(err);
+        },
+      );
+  }
+
+  /** Serves the oldest waiting control call, else the oldest waiting call, with a slot nobody took. */
+  private handOver(): void {
+    const next = this.permitRequests.find((r) => r.priority === 'control') ?? this.permitRequests[0];
+    next?.serve();
   }
 
   private leastBusyLane(): number {
@@ -549,34 +664,6 @@ export class EndpointLimiter {
       if ((this.laneWaiting[i] as number) < (this.laneWaiting[best] as number)) best = i;
     }
     return best;
-  }
-
-  private async pollTurn(signal: AbortSignal): Promise<void> {
-    if (signal.aborted) throw signal.reason as Error;
-    if (!this.pollBusy) {
-      this.pollBusy = true;
-      return;
-    }
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        // Leave the queue, so that the turn is never handed to a call that stopped waiting.
-        const at = this.pollWaiters.indexOf(waiter);
-        if (at >= 0) this.pollWaiters.splice(at, 1);
-        reject(signal.reason as Error);
-      };
-      const waiter = () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.pollWaiters.push(waiter);
-    });
-  }
-
-  private releasePollTurn(): void {
-    const next = this.pollWaiters.shift();
-    if (next) next();
-    else this.pollBusy = false;
   }
 
   private async waitWhileOthersHaveControl(call: Call): Promise<void> {
@@ -631,7 +718,7 @@ export class EndpointLimiter {
 
   async close(): Promise<void> {
     this.unregisterBudget();
-    for (const wake of this.pollWaiters.splice(0)) wake();
+    this.pollTurn.wakeAll();
     await Promise.all(this.lanes.map((limiter) => retire(limiter)));
   }
 }
