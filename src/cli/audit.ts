@@ -154,14 +154,24 @@ export async function runAuditCli(
   try {
     switch (command.kind) {
       case 'export': {
-        let count = 0;
         if (!command.out) {
-          for await (const line of trail.exportJsonl(command.campaignId)) {
-            await write(process.stdout, line);
-            count++;
+          // A reader that stops reading (`| head`) closes the pipe: the end of the output it wanted, as
+          // for `cxo watch`, not a failed export. Listened for until exit: a late EPIPE would crash.
+          let outputError: NodeJS.ErrnoException | undefined;
+          process.stdout.on('error', (err: NodeJS.ErrnoException) => (outputError ??= err));
+          try {
+            for await (const line of trail.exportJsonl(command.campaignId)) {
+              if (outputError || process.stdout.destroyed) break;
+              await write(process.stdout, line);
+            }
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+            outputError ??= err as NodeJS.ErrnoException;
           }
+          if (outputError && outputError.code !== 'EPIPE') throw outputError;
           return AUDIT_EXIT.ok;
         }
+        let count = 0;
         // pipeline, not writes of our own: the file's errors (a missing directory, a full disk) reject
         // it, where a write stream left without an error listener would end the process with a stack.
         await pipeline(

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,10 +14,11 @@ import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js'
 const run = promisify(execFile);
 
 /**
- * `npm run audit -- export --out FILE` in a process of its own, as an operator runs it: a FILE that
- * cannot be written is one line naming it and exit 1, never an unhandled stream error's stack trace.
+ * `npm run audit -- export` in a process of its own, as an operator runs it: a FILE that cannot be
+ * written is one line naming it and exit 1, never an unhandled stream error's stack trace; a reader
+ * that stops reading (`| head`) ends the export quietly (0), as it does `cxo watch`.
  */
-describe('audit export --out to a path that cannot be written', () => {
+describe('audit export where its output goes', () => {
   const prefix = testPrefix('audit-out');
   let redis: Redis;
   let dir: string;
@@ -28,6 +29,16 @@ describe('audit export --out to a path that cannot be written', () => {
     const trail = createAuditTrail({ redis, keys: createKeys(prefix), logger: silentLogger });
     for (let i = 0; i < 3; i++) {
       await trail.append({ campaignId: 'out-a', action: 'state_changed', actor: 'api:ops', details: { i } });
+    }
+    // Enough that the export is still writing when a reader that wanted one line has gone.
+    const padding = 'x'.repeat(2_000);
+    for (let i = 0; i < 300; i++) {
+      await trail.append({
+        campaignId: 'out-b',
+        action: 'state_changed',
+        actor: 'api:ops',
+        details: { padding },
+      });
     }
   });
 
@@ -60,7 +71,24 @@ describe('audit export --out to a path that cannot be written', () => {
     const result = await exportTo(file);
     expect(result.code, result.stderr).toBe(0);
     const lines = readFileSync(file, 'utf8').trim().split('\n');
-    expect(lines).toHaveLength(3);
-    expect(lines.map((l) => (JSON.parse(l) as { details: { i: number } }).details.i)).toEqual([0, 1, 2]);
+    expect(lines).toHaveLength(303);
+    expect(lines.slice(0, 3).map((l) => (JSON.parse(l) as { details: { i: number } }).details.i)).toEqual([
+      0, 1, 2,
+    ]);
+  }, 30_000);
+
+  it('ends quietly with 0 when the reader stops reading (`| head -1`)', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/audit.ts', 'export'], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      env: { PATH: process.env.PATH, REDIS_URL, KEY_PREFIX: prefix, LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   }, 30_000);
 });
