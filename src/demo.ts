@@ -47,7 +47,7 @@ import type { RunningSandbox } from './sandbox/types.js';
 import type { CampaignConfigInput } from './shared/campaign-config.js';
 import { campaignConfigSchema } from './shared/campaign-schema.js';
 import { toValidationIssues } from './shared/campaign-config.js';
-import { loadConfig } from './shared/config.js';
+import { ConfigError, loadConfig } from './shared/config.js';
 import { createContext, type ClosableContext } from './shared/context-factory.js';
 import { isProxyVariable } from './shared/cxone/http.js';
 import { createLogger } from './shared/logger.js';
@@ -206,12 +206,19 @@ async function main(): Promise<number> {
       WEBHOOK_SECRET: secret,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     };
-    // The demo always runs against its own embedded sandbox, whatever the shell says.
-    delete env.CXONE_BASE_URL;
-    delete env.CXONE_CLIENT_ID;
-    delete env.CXONE_CLIENT_SECRET;
+    // The demo always runs against its own embedded sandbox, whatever the shell says: a budget or a
+    // timeout set for a real tenant (or mistyped) would slow or stop it, so no CXONE_* is kept.
+    for (const name of Object.keys(env)) if (name.startsWith('CXONE_')) delete env[name];
     delete env.API_TOKEN;
-    const config = loadConfig(env);
+    let config: ReturnType<typeof loadConfig>;
+    try {
+      config = loadConfig(env);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      // A variable the demo does use (LOG_LEVEL, SANDBOX_*, …) is the user's to fix, as npm start says it.
+      console.error(err.message);
+      return 1;
+    }
     const logger = createLogger(config.logLevel, { role: 'demo' });
     fleet.sandbox = await startEmbeddedSandbox(config, logger);
     fleet.ctx = await createContext(config, logger);
