@@ -138,8 +138,25 @@ export async function submitLaunch(
       { launchId },
     ),
   ]);
-  if (input.signal?.aborted) await abandon(ctx, store, launchId, input.actor, idempotency !== undefined);
-  await ctx.queues.launch.add(LAUNCH_JOB, job, { jobId: launchId });
+  if (input.signal?.aborted) {
+    await abandon(ctx, store, launchId, input.actor, idempotency !== undefined, ABANDONED_AT_DEADLINE);
+  }
+  try {
+    await ctx.queues.launch.add(LAUNCH_JOB, job, { jobId: launchId });
+  } catch (err) {
+    // Redis refusing writes (`noeviction` at maxmemory), a connection lost past a command's retries:
+    // the client hears a failure, and without a key nobody could ever claim the launch again.
+    // (Should the add have landed without its answer, its job finds the launch finished and skips it.)
+    await abandon(
+      ctx,
+      store,
+      launchId,
+      input.actor,
+      idempotency !== undefined,
+      `could not be enqueued (${(err as Error).message}); nothing was sent to CXone`,
+    ).catch(() => undefined);
+    throw err;
+  }
   ctx.logger.info(
     { launchId, actor: input.actor, name: input.config.name, idempotent: Boolean(idempotency) },
     'launch queued',
@@ -147,11 +164,15 @@ export async function submitLaunch(
   return { launchId, status: 'queued', replayed: false };
 }
 
+const ABANDONED_AT_DEADLINE =
+  'abandoned: the API request passed its deadline before the launch was enqueued; nothing was sent to CXone';
+
 /**
- * The request's deadline passed before the enqueue (Redis stalled, then came back): the client has
- * been told nothing was enqueued, so nothing is. With an Idempotency-Key the record stays `queued`,
- * and the client's retry with that key enqueues it (the replay path above), exactly once; without
- * one nobody can ever claim it, so it is closed as failed, saying why.
+ * The launch is not enqueued: the request's deadline passed first (Redis stalled, then came back), or
+ * the enqueue failed. The client has been told it failed, so nothing is enqueued. With an
+ * Idempotency-Key the record stays `queued`, and the client's retry with that key enqueues it (the
+ * replay path above), exactly once; without one nobody can ever claim it, so it is closed as failed,
+ * saying why.
  */
 async function abandon(
   ctx: AppContext,
@@ -159,10 +180,9 @@ async function abandon(
   launchId: string,
   actor: string,
   hasKey: boolean,
+  reason: string,
 ): Promise<never> {
   if (!hasKey) {
-    const reason =
-      'abandoned: the API request passed its deadline before the launch was enqueued; nothing was sent to CXone';
     // The request was audited and announced, so its end is too.
     await auditOrLog(ctx, {
       campaignId: launchAuditId(launchId),
@@ -174,6 +194,6 @@ async function abandon(
     await store.finish(launchId, { status: 'failed', error: reason });
     await publishOrLog(ctx, 'campaign.launch.failed', '', { launchId, reason });
   }
-  ctx.logger.warn({ launchId, keptForRetry: hasKey }, 'launch not enqueued: its request passed its deadline');
+  ctx.logger.warn({ launchId, keptForRetry: hasKey, reason }, 'launch not enqueued');
   throw new RequestAbandonedError(`launch ${launchId}`);
 }
