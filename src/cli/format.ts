@@ -61,6 +61,8 @@ export interface CampaignViewLoose {
   activateAt?: string;
   /** Since when CXone answers 404 for the campaign (deleted outside the orchestrator). */
   missingOnCxone?: { since?: string };
+  /** A scheduled campaign whose activation gave up for good. */
+  activationFailed?: { reason?: string; at?: string };
   updatedAt?: string;
 }
 
@@ -207,7 +209,11 @@ export function formatCampaign(view: CampaignViewLoose): string {
     );
   }
   // A field the view may lack (older APIs): without it, "scheduled" alone does not say for how long.
-  if (view.activateAt && view.status === 'scheduled') {
+  if (view.activationFailed && view.status === 'scheduled') {
+    lines.push(
+      `dialing    never: its activation gave up${view.activationFailed.at ? ` at ${view.activationFailed.at}` : ''} (${view.activationFailed.reason ?? 'no reason given'})`,
+    );
+  } else if (view.activateAt && view.status === 'scheduled') {
     lines.push(`dialing    not yet: scheduled, activates at ${view.activateAt}`);
   }
   if (dialer) {

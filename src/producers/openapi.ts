@@ -115,6 +115,12 @@ const campaignViewSchema = z.looseObject({
     .describe(
       'CXone answers 404 for the campaign since then (deleted outside the orchestrator); the rest is as last known',
     ),
+  activationFailed: z
+    .object({ reason: z.string(), at: z.string() })
+    .optional()
+    .describe(
+      'A scheduled campaign whose activation gave up for good: it stays scheduled on CXone and nothing will activate it (no activateAt)',
+    ),
   syncedAt: z.string().optional().describe('When the CXone part was last read or written'),
   updatedAt: z.string(),
   stale: z

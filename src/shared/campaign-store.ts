@@ -55,6 +55,11 @@ export interface CampaignRecord {
   configRev?: number;
   /** Since when CXone answers 404 for the campaign (campaign-missing.ts); the rest is as last known. */
   missingOnCxone?: { since: string };
+  /**
+   * The delayed activation gave up for good (launch-worker.ts): the campaign stays scheduled on CXone
+   * and nothing will activate it, so no view may say when it activates.
+   */
+  activationFailed?: { reason: string; at: string };
   /** The highest CXone version whose history is in the audit trail (history-sync.ts). */
   historyImportedVersion?: number;
   /** Where the next import of CXone's history starts (the walk that reached historyImportedVersion ended there). */
@@ -82,6 +87,7 @@ const FIELDS: readonly FieldName[] = [
   'declaredStates',
   'configRev',
   'missingOnCxone',
+  'activationFailed',
   'historyImportedVersion',
   'historyResumeCursor',
   'syncedAt',

@@ -954,8 +954,27 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       });
       await publishOrLog(ctx, 'campaign.launch.failed', data.campaignId, failure);
       await noteActivation(deps, data.launchId, { activationError: failure.reason });
+      await noteActivationFailed(deps, data.campaignId, failure.reason);
     }
     return rethrowForBullmq(err, job, ctx.queues.launch, ctx);
+  }
+}
+
+/**
+ * Marks the campaign record too: its view would otherwise go on planning an activation nobody will
+ * run ("activates at" the next window open). Best-effort, like the launch's note: the launch and the
+ * audit trail already say it, and a campaign CXone no longer knows has no record to mark.
+ */
+async function noteActivationFailed(deps: Deps, campaignId: string, reason: string): Promise<void> {
+  try {
+    await deps.campaigns.patch(campaignId, {
+      activationFailed: { reason, at: new Date(deps.ctx.clock.now()).toISOString() },
+    });
+  } catch (err) {
+    deps.ctx.logger.warn(
+      { campaignId, err: (err as Error).message },
+      'could not mark the campaign record with its failed activation',
+    );
   }
 }
 

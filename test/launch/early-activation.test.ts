@@ -10,6 +10,7 @@ import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { cxoneCalls } from '../../src/shared/metrics.js';
 import { pollSchedulerId } from '../../src/shared/polling/schedulers.js';
 import { SCHEDULED_CHECK_MIN_MS } from '../../src/workers/launch-plan.js';
+import { campaignView } from '../../src/producers/routes/campaigns.js';
 import { processActivate } from '../../src/workers/launch-worker.js';
 import { historyJobId } from '../../src/shared/audit/history-sync.js';
 import { campaignConfig, patchOnSandbox, startStack, type Stack } from '../e2e/stack.js';
@@ -161,6 +162,17 @@ describe('the activation job before a scheduled start', () => {
     const failed = await launches.get(draftLaunch);
     expect(failed).toMatchObject({ status: 'succeeded', campaignStatus: 'scheduled' });
     expect(failed?.activationError).toMatch(/still draft on CXone; it was never scheduled/);
+    // The campaign's own view says so too, and plans no activation nobody will run.
+    const record = await createCampaignStore(stack.ctx).get(draft.id);
+    expect(record?.activationFailed?.reason).toMatch(/still draft on CXone; it was never scheduled/);
+    // Seen an hour before its start, when the plan would still lie ahead.
+    const hourBefore = Date.parse(record!.config.startDateTime) - 3_600_000;
+    expect(
+      campaignView({ ...record!, status: 'scheduled', activationFailed: undefined }, false, hourBefore),
+    ).toHaveProperty('activateAt');
+    const view = campaignView({ ...record!, status: 'scheduled' }, false, hourBefore);
+    expect(view.activationFailed).toMatchObject({ reason: expect.stringMatching(/still draft/) });
+    expect(view).not.toHaveProperty('activateAt');
   });
 
   it('notes a campaign deleted in CXone as missing, looks again until its start, then gives up', async () => {

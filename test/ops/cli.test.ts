@@ -346,6 +346,18 @@ describe('cxo formatting (pure)', () => {
     );
   });
 
+  it('says a scheduled campaign whose activation gave up will not dial', () => {
+    const text = formatCampaign({
+      campaignId: 'c-1',
+      status: 'scheduled',
+      activationFailed: { reason: 'CXone answered 503 on its last attempt', at: '2026-12-01T13:00:02.000Z' },
+    });
+    expect(text).toContain(
+      'dialing    never: its activation gave up at 2026-12-01T13:00:02.000Z (CXone answered 503 on its last attempt)',
+    );
+    expect(text).not.toContain('activates at');
+  });
+
   it('shows the last failed try of a launch that is still retrying, and not once it is final', () => {
     const retrying = { launchId: 'L1', status: 'running', lastError: 'attempt 4: CXone answered 503' };
     expect(formatLaunch(retrying)).toContain('last try attempt 4: CXone answered 503');

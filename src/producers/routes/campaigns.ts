@@ -75,7 +75,7 @@ export function lastConfirmedAt(record: CampaignRecord): number {
  * and an "activates at" that moves with every read would say none of that.
  */
 function plannedActivation(record: CampaignRecord, nowMs: number): string | undefined {
-  if (record.missingOnCxone) return undefined;
+  if (record.missingOnCxone || record.activationFailed) return undefined;
   try {
     const { activateAtMs, delayMs } = planActivation(record.config, nowMs);
     return delayMs > 0 ? new Date(activateAtMs).toISOString() : undefined;
@@ -109,6 +109,7 @@ export function campaignView(
     compliance: record.compliance,
     lastCommand: record.lastCommand,
     missingOnCxone: record.missingOnCxone,
+    activationFailed: record.status === 'scheduled' ? record.activationFailed : undefined,
     syncedAt: record.syncedAt,
     updatedAt: record.updatedAt,
   };
