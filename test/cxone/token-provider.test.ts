@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/shared/clock.js';
 import type { CxoneHttp } from '../../src/shared/cxone/http.js';
@@ -89,7 +90,12 @@ describe('token provider', () => {
     await tokens.getToken();
     clock.set(3_540_000 - 1);
     expect(await tokens.getToken()).toBe('t1');
+    expect(sent).toHaveLength(1);
+    // The refresh starts then; the call that started it still goes on with the cached token.
     clock.set(3_540_000);
+    expect(await tokens.getToken()).toBe('t1');
+    expect(sent).toHaveLength(2);
+    await sleep(0);
     expect(await tokens.getToken()).toBe('t2');
     expect(sent).toHaveLength(2);
   });
@@ -101,7 +107,10 @@ describe('token provider', () => {
     await tokens.getToken();
     clock.set(899);
     expect(await tokens.getToken()).toBe('t1');
+    expect(sent).toHaveLength(1);
     clock.set(900);
+    expect(await tokens.getToken()).toBe('t1');
+    await sleep(0);
     expect(await tokens.getToken()).toBe('t2');
     expect(tokens.expiresAt()).toBe(1_900);
     expect(sent).toHaveLength(2);
@@ -182,6 +191,43 @@ describe('a token for a call that already holds its limiter slot (sendable)', ()
   });
 });
 
+describe('the early refresh', () => {
+  it('does not hold up calls while the cached token is still sendable; they get the new one once it is in', async () => {
+    const clock = new ManualClock(0);
+    let release: (r: RawResponse) => void = () => undefined;
+    const slow = new Promise<RawResponse>((r) => (release = r));
+    const { http, sent } = fakeHttp([token('t1', 3600), () => slow]);
+    const tokens = provider(http, { clock });
+    await tokens.getToken();
+    // The refresh is due and its request waits (a limiter backlog, a penalty on the token endpoint):
+    // the token has a minute left, so calls go on with it at once.
+    clock.set(3_540_000);
+    const during = await Promise.race([tokens.getToken(), sleep(200).then(() => 'held up')]);
+    expect(during).toBe('t1');
+    expect(await tokens.getToken()).toBe('t1');
+    expect(sent).toHaveLength(2);
+    release(token('t2', 3600));
+    await sleep(0);
+    expect(await tokens.getToken()).toBe('t2');
+    expect(sent).toHaveLength(2);
+  });
+
+  it('is waited for once the cached token is no longer sendable', async () => {
+    const clock = new ManualClock(0);
+    let release: (r: RawResponse) => void = () => undefined;
+    const slow = new Promise<RawResponse>((r) => (release = r));
+    const { http } = fakeHttp([token('t1', 3600), () => slow]);
+    const tokens = provider(http, { clock });
+    await tokens.getToken();
+    clock.set(3_596_000);
+    const pending = tokens.getToken();
+    const early = await Promise.race([pending, sleep(100).then(() => 'waiting')]);
+    expect(early).toBe('waiting');
+    release(token('t2', 3600));
+    expect(await pending).toBe('t2');
+  });
+});
+
 describe('a failed early refresh', () => {
   const unavailable: RawResponse = { status: 503, headers: {}, body: { error: 'unavailable' } };
 
@@ -194,15 +240,20 @@ describe('a failed early refresh', () => {
     // still has a minute to live, so calls go on with it instead of failing.
     clock.set(3_540_000);
     expect(await tokens.getToken()).toBe('t1');
+    await sleep(0);
     expect(sent).toHaveLength(2);
     // Not one token request per call while the endpoint is down.
     clock.advance(1_000);
     expect(await tokens.getToken()).toBe('t1');
+    await sleep(0);
     expect(sent).toHaveLength(2);
     clock.advance(REFRESH_RETRY_MS);
     expect(await tokens.getToken()).toBe('t1');
+    await sleep(0);
     expect(sent).toHaveLength(3);
     clock.advance(REFRESH_RETRY_MS);
+    expect(await tokens.getToken()).toBe('t1');
+    await sleep(0);
     expect(await tokens.getToken()).toBe('t2');
     expect(sent).toHaveLength(4);
   });

@@ -137,7 +137,8 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
       return cached && clock.now() < cached.sendableUntil ? cached.value : undefined;
     },
     getToken() {
-      if (cached && clock.now() < cached.refreshAt) return Promise.resolve(cached.value);
+      const now = clock.now();
+      if (cached && now < cached.refreshAt) return Promise.resolve(cached.value);
       if (!inflight) {
         inflight = fetchToken()
           .then(
@@ -166,7 +167,13 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
           .finally(() => {
             inflight = undefined;
           });
+        // Nobody may be waiting for it (see below); its failure is logged above.
+        inflight.catch(() => undefined);
       }
+      // The refresh is early so that no call has to wait for it: while the cached token can still be
+      // sent, calls go on with it (a token request may wait long in the limiter: a backlog, a 429
+      // penalty on the token endpoint) and get the new one once it is in.
+      if (cached && now < cached.sendableUntil) return Promise.resolve(cached.value);
       return inflight;
     },
     invalidate(token) {
