@@ -76,6 +76,16 @@ export function parseAuditArgs(
   }
 }
 
+/**
+ * One campaign asked for and no record found: a mistyped id, most likely, which an empty export (or
+ * an "ok: 0 records") would pass off as a campaign with nothing on record. The whole trail may be empty.
+ */
+function noRecords(campaignId: string | undefined): number {
+  if (campaignId === undefined) return AUDIT_EXIT.ok;
+  console.error(`no audit records for campaign ${campaignId}`);
+  return AUDIT_EXIT.error;
+}
+
 export function describeVerification(result: VerifyResult): string {
   if (result.ok) {
     const cuts = result.retentionCuts ?? [];
@@ -159,17 +169,19 @@ export async function runAuditCli(
           // for `cxo watch`, not a failed export. Listened for until exit: a late EPIPE would crash.
           let outputError: NodeJS.ErrnoException | undefined;
           process.stdout.on('error', (err: NodeJS.ErrnoException) => (outputError ??= err));
+          let written = 0;
           try {
             for await (const line of trail.exportJsonl(command.campaignId)) {
               if (outputError || process.stdout.destroyed) break;
               await write(process.stdout, line);
+              written++;
             }
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
             outputError ??= err as NodeJS.ErrnoException;
           }
           if (outputError && outputError.code !== 'EPIPE') throw outputError;
-          return AUDIT_EXIT.ok;
+          return written === 0 && !outputError ? noRecords(command.campaignId) : AUDIT_EXIT.ok;
         }
         let count = 0;
         // pipeline, not writes of our own: the file's errors (a missing directory, a full disk) reject
@@ -184,6 +196,7 @@ export async function runAuditCli(
           },
           createWriteStream(command.out),
         );
+        if (count === 0) return noRecords(command.campaignId);
         console.error(`exported ${count} audit record(s) to ${command.out}`);
         return AUDIT_EXIT.ok;
       }
@@ -207,8 +220,7 @@ export async function runAuditCli(
         }
         if (command.campaignId && result.ok && result.checked === 0) {
           // Nothing to verify is not "intact": a mistyped id must not read as a clean bill.
-          console.error(`no audit records for campaign ${command.campaignId}`);
-          return AUDIT_EXIT.error;
+          return noRecords(command.campaignId);
         }
         console.log(command.json ? JSON.stringify(result) : describeVerification(result));
         return result.ok ? AUDIT_EXIT.ok : AUDIT_EXIT.broken;

@@ -72,6 +72,19 @@ describe('audit CLI against Redis', () => {
     expect(readFileSync(all, 'utf8').trim().split('\n')).toHaveLength(6);
   });
 
+  it('export of an id with no records says so and exits 1, to a file or to stdout, as verify does', async () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(await runAuditCli(['export', 'cli-typo', '--out', join(dir, 'typo.jsonl')], env())).toBe(1);
+      expect(error).toHaveBeenCalledWith('no audit records for campaign cli-typo');
+      error.mockClear();
+      expect(await runAuditCli(['export', 'cli-typo'], env())).toBe(1);
+      expect(error).toHaveBeenCalledWith('no audit records for campaign cli-typo');
+    } finally {
+      error.mockRestore();
+    }
+  });
+
   it('verify exits 0 on intact chains and 2 naming the first broken link (as a real process)', async () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
