@@ -25,6 +25,7 @@ import {
   decisionKey,
   DEMO_USAGE,
   demoCampaign,
+  demoOutcome,
   eventLine,
   pacingLine,
   parseDemoArgs,
@@ -363,12 +364,9 @@ async function main(): Promise<number> {
     const verify = await api
       .get<{ ok?: boolean; checked?: number }>(`/v1/campaigns/${campaignId}/audit/verify`)
       .catch(() => undefined);
-    if (verify)
-      say(`audit chain ${verify.body.ok ? 'verified' : 'BROKEN'} (${verify.body.checked ?? '?'} records)`);
-    const verified = events.filter((e) => e.verified).length;
-    say(`webhooks received: ${events.length} (${verified} with a valid signature)`);
-    if (finalView) say(`campaign ${campaignId} is ${finalView.status}. Demo finished.`);
-    return 0;
+    const outcome = demoOutcome({ campaignId, finalStatus: finalView?.status, verify: verify?.body, events });
+    for (const line of outcome.lines) say(line);
+    return outcome.code;
   } finally {
     await closeFleet(fleet, prefix);
   }

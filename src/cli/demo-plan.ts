@@ -130,6 +130,41 @@ export function eventLine(e: ReceivedEvent): string {
   return `webhook ${e.verified ? '✓ signature ok' : `✗ REJECTED (${e.problem ?? 'bad signature'})`}  ${e.type}  ${e.id}`;
 }
 
+/**
+ * How the demo's story ended, as its last lines and its exit code: 0 only when the campaign reached
+ * a final state, its audit chain verified, and every webhook received carried a valid signature. A
+ * demo is also a smoke test of a fresh install; one that printed "BROKEN" and exited 0 would pass
+ * a broken fleet off as working to a script (or a newcomer) checking `$?`.
+ */
+export function demoOutcome(input: {
+  campaignId: string;
+  finalStatus: string | undefined;
+  /** The audit verify route's answer, undefined when it could not be read. */
+  verify: { ok?: boolean; checked?: number } | undefined;
+  events: readonly ReceivedEvent[];
+}): { code: 0 | 1; lines: string[] } {
+  const { verify, events } = input;
+  const lines: string[] = [];
+  const problems: string[] = [];
+  if (verify) {
+    lines.push(`audit chain ${verify.ok ? 'verified' : 'BROKEN'} (${verify.checked ?? '?'} records)`);
+    if (!verify.ok) problems.push('the audit chain did not verify');
+  } else {
+    lines.push('audit chain not verified: the API did not answer GET …/audit/verify');
+    problems.push('the audit chain could not be verified');
+  }
+  const verified = events.filter((e) => e.verified).length;
+  lines.push(`webhooks received: ${events.length} (${verified} with a valid signature)`);
+  if (verified < events.length)
+    problems.push(`${events.length - verified} webhook(s) failed their signature check`);
+  if (input.finalStatus) lines.push(`campaign ${input.campaignId} is ${input.finalStatus}.`);
+  else problems.push('the campaign did not reach a final state');
+  lines.push(
+    problems.length === 0 ? 'Demo finished.' : `Demo finished with problems: ${problems.join('; ')}.`,
+  );
+  return { code: problems.length === 0 ? 0 : 1, lines };
+}
+
 /** Elapsed-time prefix for every story line. */
 export function stamp(startMs: number, nowMs: number): string {
   return `+${((nowMs - startMs) / 1000).toFixed(1).padStart(5)}s`;

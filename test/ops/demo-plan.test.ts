@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   auditLine,
   demoCampaign,
+  demoOutcome,
   eventLine,
   pacingLine,
   parseDemoArgs,
@@ -88,6 +89,51 @@ describe('demo plan (pure)', () => {
     expect(
       auditLine({ action: 'state_changed', actor: 'api:ops', cxoneVersion: 4, details: { to: 'paused' } }),
     ).toBe('audit   state_changed by api:ops (v4)  to=paused');
+  });
+});
+
+describe('demo outcome (pure)', () => {
+  const good = { id: 'evt_1', type: 'campaign.state.changed', verified: true };
+  it('exits 0 only for a final campaign, a verified chain and only signed webhooks', () => {
+    expect(
+      demoOutcome({
+        campaignId: 'c-1',
+        finalStatus: 'completed',
+        verify: { ok: true, checked: 12 },
+        events: [good],
+      }),
+    ).toEqual({
+      code: 0,
+      lines: [
+        'audit chain verified (12 records)',
+        'webhooks received: 1 (1 with a valid signature)',
+        'campaign c-1 is completed.',
+        'Demo finished.',
+      ],
+    });
+  });
+
+  it('exits 1 naming each problem: a broken or unread chain, a bad signature, no final state', () => {
+    const broken = demoOutcome({
+      campaignId: 'c-1',
+      finalStatus: 'completed',
+      verify: { ok: false, checked: 12 },
+      events: [good],
+    });
+    expect(broken.code).toBe(1);
+    expect(broken.lines).toContain('audit chain BROKEN (12 records)');
+    expect(broken.lines.at(-1)).toBe('Demo finished with problems: the audit chain did not verify.');
+
+    const unread = demoOutcome({
+      campaignId: 'c-1',
+      finalStatus: undefined,
+      verify: undefined,
+      events: [good, { ...good, id: 'evt_2', verified: false, problem: 'bad signature' }],
+    });
+    expect(unread.code).toBe(1);
+    expect(unread.lines.at(-1)).toBe(
+      'Demo finished with problems: the audit chain could not be verified; 1 webhook(s) failed their signature check; the campaign did not reach a final state.',
+    );
   });
 });
 
