@@ -221,13 +221,17 @@ function acrossReset(previous: AbandonmentControllerState, now: Counters): Aband
 /**
  * Records an overshoot at `callRate`: a second overshoot at (or above) the remembered ceiling is a
  * failed probe and lengthens the hold (and takes back any lift); an overshoot below it lowers the
- * ceiling.
+ * ceiling. At the minimum rate nothing is recorded: one line per idle agent cannot abandon by
+ * over-dialing, so abandons seen there are the residue of a higher rate (one the compliance guard's
+ * pause or an operator dropped it from), and a ceiling at the floor would hold the campaign there,
+ * lifted 0.01 per clean probe of the hold's length — hours of progressive pacing after a single trip.
  */
 function strike(
   ceiling: AbandonmentControllerState['ceiling'],
   callRate: number,
   atMs: number,
-): NonNullable<AbandonmentControllerState['ceiling']> {
+): AbandonmentControllerState['ceiling'] {
+  if (callRate <= MIN_CALL_RATE + 1e-9) return ceiling;
   if (ceiling !== null && callRate >= ceiling.callRate) {
     return { callRate: ceiling.callRate, setAtMs: atMs, strikes: ceiling.strikes + 1 };
   }
