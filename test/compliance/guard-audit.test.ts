@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyAbandonmentGuard } from '../../src/shared/compliance/guard-actions.js';
+import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import { createCommandOrder } from '../../src/shared/lifecycle/order.js';
 import { config } from './fixtures.js';
 import { createTestContext, type TestContext } from './redis-context.js';
@@ -126,6 +127,36 @@ describe('abandonment guard with audit', () => {
     expect(pause.action).toBe('pause');
     const records = (await tc.audit.list(ID)).filter((r) => r.action === 'compliance_action');
     expect(records.map((r) => r.metrics)).toEqual([metrics]);
+  });
+
+  it('pauses again when its pause failed for good and the campaign kept dialing over the cap', async () => {
+    const first = await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1000, 31) });
+    expect(first.action).toBe('pause');
+    const pauseId = (await adjustCommands()).find((j) => j['action'] === 'pause')?.['commandId'];
+    expect(pauseId).toMatch(/^cmd_/);
+    // CXone refused the pause to the end: the campaign is still active, still over the cap.
+    await createCommandStore(tc.ctx).update(
+      String(pauseId),
+      { status: 'failed', error: { message: 'upstream 503 after 10 attempts' } },
+      new Date(tc.clock.now()),
+    );
+    tc.clock.advance(15_000);
+    const again = await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1100, 36) });
+    expect(again.action).toBe('pause');
+    const pauses = (await adjustCommands()).filter((j) => j['action'] === 'pause');
+    expect(pauses).toHaveLength(2);
+    const records = (await guardRecords()).filter((r) => r.kind === 'guard_pause');
+    expect(records).toHaveLength(2);
+    expect(records[1]).toMatchObject({ reissued: true, failedCommandId: pauseId, answeredCalls: 1100 });
+
+    // Once a pause went through, a campaign dialing again in the period (an operator lifted it) is
+    // throttled, not paused again.
+    const secondId = pauses.map((j) => String(j['commandId'])).find((id) => id !== pauseId) as string;
+    await createCommandStore(tc.ctx).update(secondId, { status: 'succeeded' }, new Date(tc.clock.now()));
+    tc.clock.advance(15_000);
+    const lifted = await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1200, 40) });
+    expect(lifted.action).toBe('throttle');
+    expect((await adjustCommands()).filter((j) => j['action'] === 'pause')).toHaveLength(2);
   });
 
   it('records a closed period with its rate and whether it stayed under the cap', async () => {

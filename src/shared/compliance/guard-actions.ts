@@ -2,9 +2,16 @@ import type { CampaignConfig } from '../campaign-config.js';
 import type { AppContext } from '../context.js';
 import type { CampaignStats } from '../cxone/wire.js';
 import type { EfficiencyMetrics } from '../efficiency.js';
-import { enqueueCommand } from '../lifecycle/enqueue.js';
+import { isFinished } from '../lifecycle/commands.js';
+import { enqueueCommand, getCommand } from '../lifecycle/enqueue.js';
 import { MIN_CALL_RATE } from '../pacing/dial-ratio.js';
-import { describePeriod, evaluateAbandonmentGuard, type GuardDecision, type GuardInput } from './guard.js';
+import {
+  describePeriod,
+  evaluateAbandonmentGuard,
+  type GuardDecision,
+  type GuardInput,
+  type GuardState,
+} from './guard.js';
 import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
 import { getGuardState, setGuardState } from './state-store.js';
 
@@ -46,7 +53,7 @@ export async function applyAbandonmentGuard(
   },
 ): Promise<GuardDecision> {
   const { campaignId } = input;
-  const state = await getGuardState(ctx, campaignId);
+  const { state, failedPauseId } = await withPauseOutcome(ctx, await getGuardState(ctx, campaignId));
   const decision = evaluateAbandonmentGuard({
     config: input.config,
     state,
@@ -101,12 +108,20 @@ export async function applyAbandonmentGuard(
       });
       throw err;
     }
+    // Remembered so that the next poll finding the campaign still dialing can tell a pause that
+    // failed for good (issued again) from one that went through and was lifted (throttled).
+    decision.nextState.pauseCommandId = commandId;
+    await setGuardState(ctx, campaignId, decision.nextState);
     await dropToMinimumRate(ctx, campaignId, input.config, input.stats.version);
     await recordComplianceAction(ctx, {
       ...seen,
       kind: 'guard_pause',
-      details: { ...details, commandId },
-      event: 'campaign.compliance.paused',
+      details: {
+        ...details,
+        commandId,
+        ...(failedPauseId ? { reissued: true, failedCommandId: failedPauseId } : {}),
+      },
+      ...(failedPauseId ? {} : { event: 'campaign.compliance.paused' as const }),
     });
   } else if (decision.action === 'throttle') {
     await recordComplianceAction(ctx, {
@@ -122,6 +137,30 @@ export async function applyAbandonmentGuard(
     });
   }
   return decision;
+}
+
+/**
+ * The guard pauses once per period, and a campaign polled active after that pause is throttled, not
+ * paused again: someone resumed it, their decision. That holds only if the pause went through. One
+ * whose command failed for good (CXone refused it to the end, a conflict) left the campaign dialing
+ * over the cap with no one having decided so: the state is returned without the period's pause, so
+ * the guard pauses again, and the failed command is named for the record. The command is read only
+ * while a pause of the current period is not yet seen through, and forgotten once it is (or once
+ * its outcome expired, a week on: too late to tell, and long after any failure would have shown).
+ */
+async function withPauseOutcome(
+  ctx: AppContext,
+  state: GuardState | undefined,
+): Promise<{ state: GuardState | undefined; failedPauseId?: string }> {
+  if (!state?.pauseCommandId || state.pausedInPeriod !== state.periodIndex) return { state };
+  const command = await getCommand(ctx, state.pauseCommandId);
+  if (command && !isFinished(command.status)) return { state };
+  const { pauseCommandId, ...rest } = state;
+  if (command && (command.status === 'failed' || command.status === 'conflict')) {
+    const { pausedInPeriod: _failed, ...unpaused } = rest;
+    return { state: unpaused, failedPauseId: pauseCommandId };
+  }
+  return { state: rest };
 }
 
 /**

@@ -69,6 +69,11 @@ export interface GuardState {
   throttleFromRate?: number;
   /** Period in which the guard last paused the campaign (it pauses at most once per period). */
   pausedInPeriod?: number;
+  /**
+   * The command of that pause until it is seen through (guard-actions.ts): a pause that failed for
+   * good does not count as the period's one pause.
+   */
+  pauseCommandId?: string;
   lastAction: GuardAction;
   /** Closed periods, oldest first, the most recent MAX_PERIODS kept. */
   periods: PeriodSummary[];
