@@ -90,6 +90,37 @@ describe('GET /v1/campaigns/:id/compliance', () => {
     );
   });
 
+  it("lists an operator's lift of the guard's pause among the guard actions, after the pause", () => {
+    const actions = [
+      {
+        at: '2026-03-03T14:00:00.000Z',
+        kind: 'guard_pause' as const,
+        details: { rule: 'abandonment-guard', rate: 0.031, answeredCalls: 1000, abandonedCalls: 31 },
+      },
+      {
+        at: '2026-03-03T14:30:00.000Z',
+        kind: 'guard_pause_lifted' as const,
+        details: {
+          requestedBy: 'api:ops',
+          commandId: 'cmd_1',
+          period: 0,
+          answeredCalls: 1000,
+          abandonedCalls: 31,
+        },
+      },
+    ];
+    const report = buildComplianceReport({
+      campaignId: ID,
+      status: 'active',
+      config: c,
+      window: {},
+      actions,
+      nowMs: Date.parse('2026-03-03T15:00:00Z'),
+    });
+    expect(report.guardActions.map((a) => a.kind)).toEqual(['guard_pause', 'guard_pause_lifted']);
+    expect(report.guardActions[1]).toMatchObject({ details: { requestedBy: 'api:ops' } });
+  });
+
   it('is not adherent when a window pause went through after the close it was due by', () => {
     const stats = {
       version: 3,

@@ -44,7 +44,9 @@ const WINDOW_KINDS = new Set([
   'window_pause_released',
   'window_pause_landed',
 ]);
-const GUARD_KINDS = new Set(['guard_throttle', 'guard_pause', 'guard_release']);
+// A lift of the guard's pause (an operator's resume over the cap) is a guard decision overridden:
+// the report shows it next to the pause it lifted, as the trail does.
+const GUARD_KINDS = new Set(['guard_throttle', 'guard_pause', 'guard_release', 'guard_pause_lifted']);
 
 export function buildComplianceReport(input: ReportInput) {
   const { config, nowMs } = input;
