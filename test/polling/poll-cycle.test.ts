@@ -37,6 +37,10 @@ function withStats(stats: Partial<CampaignStats> | Error): AppContext {
   return { ...base, cxone } as unknown as AppContext;
 }
 
+function withStatsFn(getStats: () => Promise<CampaignStats>): AppContext {
+  return { ...base, cxone: { getStats } as unknown as CxoneApi } as unknown as AppContext;
+}
+
 /** The poll's context with what an outside-change breach uses: the adjust queue, audit and events. */
 function compliantContext(clock: ManualClock, cxone: Partial<CxoneApi>) {
   const audits: AuditInput[] = [];
@@ -251,6 +255,30 @@ describe('poll cycle', () => {
     expect((await first).kind).toBe('polled');
     expect((await runPollCycle(slowCtx, 'slow')).kind).toBe('polled');
   });
+  it('a poll whose lease ran out while it waited for its statistics leaves the campaign to the poll that took it over', async () => {
+    await seed('late');
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    // The stats call waits in the fleet limiter (a backlog, a 429 penalty) past the lease's 60 s; the
+    // lease lapses and the next tick takes the campaign, reads newer figures and acts on them.
+    const slowCtx = withStatsFn(async () => {
+      await gate;
+      return statsOf({ totalCalls: 100, answeredCalls: 30 });
+    });
+    const first = runPollCycle(slowCtx, 'late');
+    await new Promise((r) => setTimeout(r, 50));
+    await base.redis.del(base.keys.lock('poll:late'));
+    expect((await runPollCycle(withStats({ totalCalls: 200, answeredCalls: 60 }), 'late')).kind).toBe(
+      'polled',
+    );
+    release();
+    expect(await first).toEqual({ kind: 'busy' });
+    // The late poll's older figures did not overwrite the newer ones (nor did it go on to guard and
+    // pace on a record the other poll had moved on from).
+    const stored = await new CampaignStore(base).get('late');
+    expect(stored?.lastStats?.totalCalls).toBe(200);
+  });
+
   it('hands a campaign CXone reports active outside its window to window enforcement at once', async () => {
     // Friday 22:00 in New York: the Mon–Fri 09:00–20:00 window closed two hours ago.
     const clock = new ManualClock(Date.parse('2026-03-07T03:00:00Z'));

@@ -14,7 +14,7 @@ import { resourceChanges } from '../cxone/resource-changes.js';
 import type { CampaignResource } from '../cxone/wire.js';
 import { publishOrLog } from '../side-records.js';
 import { applyPacing, type ApplyPacingResult } from '../pacing/apply.js';
-import { tryLease } from './lease.js';
+import { tryLease, type Lease } from './lease.js';
 import { stopPolling } from './schedulers.js';
 
 export type PollOutcome =
@@ -56,7 +56,7 @@ export async function runPollCycle(
     return { kind: 'busy' };
   }
   try {
-    return await pollOnce(ctx, campaignId, opts.attempt ?? 1);
+    return await pollOnce(ctx, campaignId, opts.attempt ?? 1, lease);
   } finally {
     await lease.release();
   }
@@ -105,7 +105,12 @@ async function announceOutsideChange(
   }
 }
 
-async function pollOnce(ctx: AppContext, campaignId: string, attempt: number): Promise<PollOutcome> {
+async function pollOnce(
+  ctx: AppContext,
+  campaignId: string,
+  attempt: number,
+  lease: Lease,
+): Promise<PollOutcome> {
   const store = new CampaignStore(ctx);
   let record = await store.get(campaignId);
   if (record === null) {
@@ -128,6 +133,15 @@ async function pollOnce(ctx: AppContext, campaignId: string, attempt: number): P
       return { kind: 'unknown' };
     }
     throw err;
+  }
+  // The stats call has no bound on its wait in the fleet limiter (a backlog, a 429 penalty of up to
+  // minutes), so it can outlast the lease: another tick then took the campaign, read newer figures and
+  // acted on them. Going on would store these older figures over those and run the guard and pacing a
+  // second time, on the record as it was before that poll (its pending command unseen). Renewed, the
+  // lease also covers the rest of the cycle in full.
+  if (!(await lease.renew())) {
+    ctx.logger.info({ campaignId }, 'poll superseded: its lease lapsed while it waited for the statistics');
+    return { kind: 'busy' };
   }
   const efficiency = efficiencyScore(stats);
   await store.recordStats(campaignId, stats, efficiency);
