@@ -13,12 +13,26 @@ const optionalUrl = z
   .transform((v) => (v === '' ? undefined : v))
   .pipe(z.url({ protocol: /^https?$/ }).optional());
 
+/** Plain decimal notation: an optional minus, digits, an optional fraction. */
+const DECIMAL = /^-?\d+(?:\.\d+)?$/;
+
 /**
  * A number variable. Set to nothing (`PORT=` in a shell, compose's `${PORT}` of an unset one) it
  * counts as unset, as its default, rather than as 0 (which for a port means "any free port").
+ * Only decimal notation is read: Number() would also take `0x50` (port 80), `0b11` or `1e3`, more
+ * likely a slip than what the operator meant.
  */
 const numberVar = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema);
+  z.preprocess((v, ctx) => {
+    if (typeof v !== 'string') return v;
+    const text = v.trim();
+    if (text === '') return undefined;
+    if (!DECIMAL.test(text)) {
+      ctx.issues.push({ code: 'custom', message: 'must be a decimal number', input: v });
+      return z.NEVER;
+    }
+    return text;
+  }, schema);
 
 const port = z.coerce.number().int().min(0).max(65535);
 /**
