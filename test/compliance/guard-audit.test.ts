@@ -159,6 +159,50 @@ describe('abandonment guard with audit', () => {
     expect((await adjustCommands()).filter((j) => j['action'] === 'pause')).toHaveLength(2);
   });
 
+  it('records a throttle again when it escalates to the cap or carries into a new period', async () => {
+    // Paused at the cap, then lifted by an operator: the guard throttles for the rest of the period.
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1000, 31) });
+    tc.clock.advance(3_600_000);
+    const atTarget = await applyAbandonmentGuard(tc.ctx, {
+      campaignId: ID,
+      config: c,
+      stats: stats(1300, 35),
+    });
+    expect(atTarget.action).toBe('throttle');
+    expect(atTarget.throttle?.maxCallRate).toBeGreaterThan(0.1);
+    // Back over the cap in the same period: no second pause, the minimum rate. A decision of its own.
+    tc.clock.advance(3_600_000);
+    const overCap = await applyAbandonmentGuard(tc.ctx, {
+      campaignId: ID,
+      config: c,
+      stats: stats(1400, 45),
+    });
+    expect(overCap.action).toBe('throttle');
+    expect(overCap.throttle?.maxCallRate).toBe(0.1);
+    // A new period whose first answers are over the cap: a throttle on that period's figures.
+    tc.clock.set(Date.parse('2026-04-01T15:00:00Z'));
+    const nextPeriod = await applyAbandonmentGuard(tc.ctx, {
+      campaignId: ID,
+      config: c,
+      stats: stats(1410, 46),
+    });
+    expect(nextPeriod.period.index).toBe(1);
+    expect(nextPeriod.action).toBe('throttle');
+
+    const throttles = (await guardRecords()).filter((r) => r.kind === 'guard_throttle');
+    expect(
+      throttles.map((r) => [r.answeredCalls, r.abandonedCalls, (r.period as { index: number }).index]),
+    ).toEqual([
+      [1300, 35, 0],
+      [1400, 45, 0],
+      [10, 1, 1],
+    ]);
+    expect(throttles[1]).toMatchObject({
+      throttle: { maxCallRate: 0.1 },
+      reason: expect.stringMatching(/cap/),
+    });
+  });
+
   it('records a closed period with its rate and whether it stayed under the cap', async () => {
     await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(5000, 100) });
     tc.clock.set(Date.parse('2026-04-01T14:00:00Z')); // start + 30 days

@@ -80,9 +80,10 @@ export async function applyAbandonmentGuard(
       dedupeKey: `compliance:period:${campaignId}:${decision.regime}:${index}`,
     });
   }
-  // 'pause' is only ever returned for a new pause (once per period); throttle and release are
-  // recorded when they change, not on every poll.
-  if (decision.action !== 'pause' && decision.action === (state?.lastAction ?? 'none')) return decision;
+  // 'pause' is only ever returned for a new pause (once per period, or one issued again after its
+  // command failed); throttle and release are recorded when they change — a throttle also when it
+  // moves between the target and the cap, or carries into a new period — not on every poll.
+  if (decision.action !== 'pause' && !decision.changed) return decision;
 
   const details = {
     rule: 'abandonment-guard',

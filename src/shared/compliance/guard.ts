@@ -21,6 +21,7 @@ import { MIN_CALL_RATE } from '../pacing/dial-ratio.js';
  * and the boundary count against the new period, which errs towards enforcing).
  */
 export type GuardAction = 'none' | 'throttle' | 'pause';
+export type ThrottleLevel = 'target' | 'cap';
 
 export interface Counters {
   totalCalls: number;
@@ -67,6 +68,11 @@ export interface GuardState {
    * already cut, which would shrink again on every poll while the period's rate barely moves.
    */
   throttleFromRate?: number;
+  /**
+   * What the current throttle holds the campaign to: pacing scaled to the target, or the minimum rate
+   * at the cap. A change of it is a decision of its own, recorded like the throttle's start.
+   */
+  throttleLevel?: ThrottleLevel;
   /** Period in which the guard last paused the campaign (it pauses at most once per period). */
   pausedInPeriod?: number;
   /**
@@ -119,7 +125,10 @@ export interface GuardFigures extends Counters {
 
 export interface GuardDecision {
   action: GuardAction;
-  /** True when the action differs from the previous evaluation or a period just closed: audit it. */
+  /**
+   * True when the decision is new — a pause, an action that differs from the previous evaluation, a
+   * throttle moved between the target and the cap, or any decision in a period that just began: audit it.
+   */
   changed: boolean;
   regime: RegulatoryRegime;
   period: { index: number; startMs: number; endMs: number; label: string };
@@ -309,7 +318,15 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
           reason,
         };
 
-  const changed = action !== state.lastAction || closedPeriod !== undefined;
+  const level: ThrottleLevel | undefined =
+    action === 'throttle' ? (rate !== null && rate >= cap ? 'cap' : 'target') : undefined;
+  const changed =
+    action === 'pause' ||
+    action !== state.lastAction ||
+    closedPeriod !== undefined ||
+    level !== state.throttleLevel;
+  if (level) state.throttleLevel = level;
+  else delete state.throttleLevel;
   state.throttled = action !== 'none';
   state.lastAction = action;
   state.lastSeen = { ...counters, atMs: nowMs };
