@@ -100,7 +100,22 @@ export const envSchema = z
         message: 'must be an IP address (0.0.0.0 for every interface) or a host name such as localhost',
       }),
     API_TOKEN: headerToken.optional(),
-    CXONE_BASE_URL: optionalUrl,
+    /**
+     * The client appends `/api/v2/…` and `/oauth2/token` to it: after a query or fragment those
+     * would land in it and every call would go to the base's own path. Credentials are refused as
+     * for WEBHOOK_URL: calls do not send them, and the start-up banner prints this URL.
+     */
+    CXONE_BASE_URL: optionalUrl
+      .refine((url) => url === undefined || !/[?#]/.test(url), {
+        message:
+          'must not have a query or fragment (? or #): every call path is appended to it ' +
+          '(e.g. https://api-c32.incontact.com/inContactAPI)',
+      })
+      .refine((url) => url === undefined || !URL.canParse(url) || !hasCredentials(new URL(url)), {
+        message:
+          'must not carry a user name or password (user:pass@host): CXone calls authenticate with ' +
+          'CXONE_CLIENT_ID and CXONE_CLIENT_SECRET',
+      }),
     CXONE_CLIENT_ID: z.string().min(1).optional(),
     CXONE_CLIENT_SECRET: z.string().min(1).optional(),
     CXONE_RATE_LIMIT_PER_MIN: numberVar(z.coerce.number().int().min(1).max(100_000).default(100)),

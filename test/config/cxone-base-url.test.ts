@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/shared/config.js';
+
+const REAL_TENANT = {
+  CXONE_CLIENT_ID: 'client-id',
+  CXONE_CLIENT_SECRET: 'client-secret',
+  API_TOKEN: 'an-operator-token',
+};
+
+function problemsOf(env: NodeJS.ProcessEnv): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('CXONE_BASE_URL', () => {
+  it('takes a base with a path, which every call is appended to', () => {
+    const config = loadConfig({
+      ...REAL_TENANT,
+      CXONE_BASE_URL: 'https://api-c32.incontact.com/inContactAPI',
+    });
+    expect(config.cxone.baseUrl).toBe('https://api-c32.incontact.com/inContactAPI');
+  });
+
+  // The client appends /api/v2/... to the base: after a query or a fragment every call would go to
+  // the base's own path (404s at run time), so the mistake is named at start instead.
+  it.each([
+    'https://api.example.test/?tenant=1',
+    'https://api.example.test/#v2',
+    'https://api.example.test?',
+  ])('refuses %s, whose query or fragment every call would be swallowed by', (url) => {
+    const problems = problemsOf({ ...REAL_TENANT, CXONE_BASE_URL: url });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^CXONE_BASE_URL: must not have a query or fragment/);
+  });
+
+  // OAuth client credentials authenticate the orchestrator; a password in the URL would be printed
+  // in the start-up banner, and calls do not send it.
+  it('refuses a user name or password in the URL, naming it and never echoing the password', () => {
+    const problems = problemsOf({
+      ...REAL_TENANT,
+      CXONE_BASE_URL: 'https://admin:hunter22@api.example.test',
+    });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^CXONE_BASE_URL: must not carry a user name or password/);
+    expect(problems[0]).toContain('CXONE_CLIENT_ID');
+    expect(problems.join('\n')).not.toContain('hunter22');
+  });
+});
