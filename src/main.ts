@@ -174,6 +174,9 @@ function onSignals(running: Running, config: AppConfig, logger: Logger): void {
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  // A closing terminal or SSH session sends SIGHUP, which by default kills Node on the spot and cuts
+  // active jobs off; it drains like the others instead.
+  process.on('SIGHUP', handler);
 }
 
 async function run(role: Role, initialConfig: AppConfig, logger: Logger): Promise<void> {
