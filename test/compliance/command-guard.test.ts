@@ -58,6 +58,22 @@ describe('complianceRefusal', () => {
     ).toBeNull();
   });
 
+  it('refuses a resume so close to a close that the pause which must follow could not land by it', () => {
+    // Monday 2026-03-09, window closes at 17:00 EDT (21:00Z). The campaign was paused by an operator,
+    // so the window holds no close it paused ahead of (no closingAt): 10 s before the close.
+    const atMs = Date.parse('2026-03-09T20:59:50Z');
+    expect(complianceRefusal({ action: 'resume', reason: 'operator', config: c, atMs })).toBe(
+      'cannot resume at 2026-03-09T16:59:50-04:00 (America/New_York): the calling window closes at ' +
+        '2026-03-09T17:00:00-04:00, less than 30 s away, too late for the pause that must follow to land ' +
+        'by it (calling hours, TCPA 47 CFR 64.1200(c)(1); FTC TSR 16 CFR 310.4(c)); the next window opens at ' +
+        '2026-03-10T09:00:00-04:00; resume it then',
+    );
+    // A minute before the close is enough for the window's own pause ahead of it.
+    expect(
+      complianceRefusal({ action: 'resume', reason: 'operator', config: c, atMs: atMs - 50_000 }),
+    ).toBeNull();
+  });
+
   it('never lets pacing resume a campaign, even inside the window', () => {
     const monday = Date.parse('2026-03-09T14:00:00Z');
     expect(complianceRefusal({ action: 'resume', reason: 'pacing', config: c, atMs: monday })).toMatch(

@@ -4,6 +4,12 @@ import { describeProblems, FEDERAL_WINDOW, type ComplianceInput } from './config
 import { runtimeComplianceProblems, STRICT_POLICY } from './deployment-policy.js';
 import { isWithinWindow, localIso, nextWindowOpen, nextWindowTransition } from './windows.js';
 
+/**
+ * A resume is refused this close to a window's close: the least lead with which the window's job
+ * fires ahead of a close (enforcement.ts, CLOSE_MARGIN_MS), known without reading the fleet's queue.
+ */
+export const RESUME_CLOSE_MARGIN_MS = 30_000;
+
 export interface CommandGuardInput {
   action?: CampaignAction | undefined;
   /** The command's reason: "operator", "pacing", "compliance-window", "abandonment-guard", … */
@@ -28,8 +34,9 @@ export interface CommandGuardInput {
  * Why compliance forbids this command now, or null when it may proceed. Pure. The API answers 409
  * with the string; the adjust worker checks again when it applies the command, because a resume
  * queued at 20:59 may only run after the window closed.
- *   - resume outside the calling window, or in the last stretch before a close the window paused
- *     the campaign ahead of (`closingAt`): refused, naming the local time and the next open;
+ *   - resume outside the calling window, less than RESUME_CLOSE_MARGIN_MS before a close, or in
+ *     the last stretch before a close the window paused the campaign ahead of (`closingAt`):
+ *     refused, naming the local time, the close and the next open;
  *   - resume asked by pacing: refused always — pacing steers the rate; lifting a pause (the
  *     compliance worker's or an operator's) is never its call.
  */
@@ -51,6 +58,22 @@ export function complianceRefusal(input: CommandGuardInput): string | null {
   }
   if (isWithinWindow(config, atMs)) {
     const upcoming = nextWindowTransition(config, atMs);
+    if (upcoming?.kind === 'close' && upcoming.atMs - atMs < RESUME_CLOSE_MARGIN_MS) {
+      // The window's job pauses an active campaign a lead ahead of its close, so that the pause lands
+      // by it. A resume inside the last stretch (of a campaign someone else paused, which the job left
+      // alone when it fired) is paused again at once, behind every other close's pause in the fleet's
+      // budget: that pause could land after the close.
+      const reopens = nextWindowOpen(config, upcoming.atMs);
+      return (
+        `cannot resume at ${localIso(config.complianceTimeZone, atMs)} (${config.complianceTimeZone}): the calling ` +
+        `window closes at ${localIso(config.complianceTimeZone, upcoming.atMs)}, less than ` +
+        `${RESUME_CLOSE_MARGIN_MS / 1000} s away, too late for the pause that must follow to land by it ` +
+        `(calling hours, ${FEDERAL_WINDOW.source}); ` +
+        (reopens === null
+          ? 'no window opens in the next 15 days'
+          : `the next window opens at ${localIso(config.complianceTimeZone, reopens)}; resume it then`)
+      );
+    }
     if (input.closingAt === undefined || upcoming?.kind !== 'close' || upcoming.atMs !== input.closingAt) {
       return null;
     }

@@ -8,7 +8,8 @@ import { commandInFlight, enqueueCommand, getCommand } from '../lifecycle/enqueu
 import { isFinal } from '../lifecycle/state-machine.js';
 import { FEDERAL_WINDOW } from './config-rules.js';
 import { recordDeploymentOverrides } from './overrides.js';
-import { complianceRefusal } from './command-guard.js';
+import { complianceRefusal, RESUME_CLOSE_MARGIN_MS } from './command-guard.js';
+import { runtimeComplianceProblems } from './deployment-policy.js';
 import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
 import {
   getGuardState,
@@ -42,8 +43,11 @@ export const VERIFY_MS = 30_000;
 export const RETRY_MS = 5_000;
 /** Window resumes issued per window open before the enforcer leaves the campaign paused for an operator. */
 export const MAX_RESUME_ATTEMPTS = 3;
-/** What a close's pause is given on top of its turn in the fleet's budget: queue hops, a retry. */
-export const CLOSE_MARGIN_MS = 30_000;
+/**
+ * What a close's pause is given on top of its turn in the fleet's budget: queue hops, a retry. The
+ * command guard refuses a resume this close to a close (RESUME_CLOSE_MARGIN_MS, the same span).
+ */
+export const CLOSE_MARGIN_MS = RESUME_CLOSE_MARGIN_MS;
 /**
  * Each pause's turn, over the bare spacing of one call: the pause's GET and PATCH use two endpoints
  * (so they overlap), and operator commands, activations and a 409's re-read share those budgets.
@@ -508,7 +512,11 @@ export async function enforceWindow(
         kind: 'window_resume_withheld',
         cxoneVersion: version,
         details: {
-          rule: 'noncompliant-settings',
+          // Refused for the settings, or (hours widened to hold now) for a close too near to resume.
+          rule:
+            runtimeComplianceProblems(config, ctx.config).length > 0
+              ? 'noncompliant-settings'
+              : 'calling-window',
           reason: refusal,
           timeZone: zone,
           ...timing,
