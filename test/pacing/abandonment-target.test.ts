@@ -224,9 +224,10 @@ describe('abandonment-target controller', () => {
       loop.poll(MIN, 1100, 32); // 2.91%: guard
       expect(loop.callRate).toBe(0.1);
       // CXone resets the campaign's counters (they read 0 again); the period's calls still count.
+      // (Taken for a reset at once here; test/pacing/backwards-stats.test.ts has the confirmation.)
       loop.answered = 0;
       loop.abandoned = 0;
-      const atReset = loop.poll(MIN, 0, 0);
+      const atReset = loop.poll(MIN, 0, 0, { resetConfirmMs: 0 });
       expect(atReset.inputs).toMatchObject({ periodAnswered: 1100, periodAbandoned: 32, guardActive: true });
       expect(atReset.callRate).toBe(0.1);
       // Clean calls since: the period's rate (33/1280 = 2.58% at most) stays above the release level.

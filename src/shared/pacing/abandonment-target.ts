@@ -63,6 +63,11 @@ export interface AbandonmentTargetParams {
   maxCeilingHoldMs: number;
   /** Length of the compliance period the cumulative rate is measured over. */
   periodMs: number;
+  /**
+   * Counters below the last ones read are taken for a reset of CXone's counters only once they are
+   * still below after this long; until then the controller holds (see abandonmentTargetDecision).
+   */
+  resetConfirmMs: number;
   /** With agents this busy (percent) there is nothing to gain by dialing harder. */
   saturationUtilization: number;
   /** Leaving the guard, restart this far below the rate that tripped it. */
@@ -108,6 +113,7 @@ export const DEFAULT_ABANDONMENT_TARGET_PARAMS: AbandonmentTargetParams = {
   ceilingHoldMs: 30 * 60_000,
   maxCeilingHoldMs: 4 * 3600_000,
   periodMs: 30 * 24 * 3600_000,
+  resetConfirmMs: 60_000,
   saturationUtilization: 99,
   resumeBackoff: 0.1,
   minCeilingAbandons: 2,
@@ -160,6 +166,11 @@ export interface AbandonmentControllerState {
   anchorMarks?: DialMark[];
   /** Settled dials the next re-anchor stage waits for (reanchorMinDials when absent). */
   anchorStageDials?: number | null;
+  /**
+   * When the counters were first read below `last` (absent: they were not): a reset or a stale read,
+   * told apart by whether they are still below after resetConfirmMs.
+   */
+  backwardsSinceMs?: number | null;
 }
 
 export interface AbandonmentTargetResult {
@@ -281,12 +292,47 @@ export function abandonmentTargetDecision(
   const target = Math.min(p.targetAbandonment, p.cap);
   const now = countersOf(obs);
 
+  // Counters below the last ones read are a reset of CXone's counters — or a stale read (an older
+  // snapshot served once), after which they are back above. Taken for a reset at once, a stale read
+  // counted every call before it twice for the rest of the period: the window then held ~all of the
+  // period's answers and could not see an overshoot for up to half an hour, and the period's rate lagged
+  // the truth. So the controller holds, keeping `last`, until they are above it again (a stale read,
+  // nothing to undo) or still below after resetConfirmMs (a reset: acrossReset). A reset that already
+  // counts more than `last` within that time (a campaign reset in its first minutes) passes for a stale
+  // read; it was never told from growth anyway.
+  const backwards =
+    previous !== null && (now.answered < previous.last.answered || now.abandoned < previous.last.abandoned);
+  if (previous !== null && backwards) {
+    const since = previous.backwardsSinceMs ?? obs.atMs;
+    if (obs.atMs - since < p.resetConfirmMs) {
+      return {
+        decision: {
+          strategy: 'abandonment-target',
+          inputs: {
+            targetAbandonment: target,
+            answeredCalls: now.answered,
+            abandonedCalls: now.abandoned,
+            lastAnswered: previous.last.answered,
+            lastAbandoned: previous.last.abandoned,
+            guardActive: previous.guard !== null,
+          },
+          previousCallRate: obs.callRate,
+          callRate: obs.callRate,
+          direction: 'hold',
+          reason:
+            `statistics went backwards (${now.abandoned} of ${now.answered} live answers abandoned, ` +
+            `${previous.last.abandoned} of ${previous.last.answered} before): holding until they show a reset or a stale read`,
+        },
+        state: { ...previous, backwardsSinceMs: since },
+      };
+    }
+  }
   let state: AbandonmentControllerState =
     previous === null
       ? initialState(obs, startAnchor)
-      : now.answered < previous.last.answered || now.abandoned < previous.last.abandoned
-        ? acrossReset(previous, now)
-        : { ...previous, last: now };
+      : backwards
+        ? { ...acrossReset(previous, now), backwardsSinceMs: null }
+        : { ...previous, last: now, backwardsSinceMs: null };
 
   if (obs.atMs - state.period.atMs >= p.periodMs) {
     state = { ...state, period: now };
