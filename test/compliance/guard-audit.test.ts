@@ -1,5 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import { cancelWindowEnforcement } from '../../src/shared/compliance/enforcement.js';
 import { applyAbandonmentGuard } from '../../src/shared/compliance/guard-actions.js';
+import { buildComplianceReport } from '../../src/shared/compliance/report.js';
+import { getGuardState } from '../../src/shared/compliance/state-store.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import { createCommandOrder } from '../../src/shared/lifecycle/order.js';
 import { config } from './fixtures.js';
@@ -201,6 +205,44 @@ describe('abandonment guard with audit', () => {
       throttle: { maxCallRate: 0.1 },
       reason: expect.stringMatching(/cap/),
     });
+  });
+
+  it('records the last period when the campaign ends, with the calls counted up to its end', async () => {
+    // A campaign shorter than a period: no rollover ever closes its only period.
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(500, 10) });
+    tc.clock.advance(2 * 86_400_000);
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(900, 27) });
+    // Stopped; its final statistics (the calls in flight at the last poll settled since) are stored.
+    tc.clock.advance(60_000);
+    const final = { ...stats(910, 30), status: 'completed' as const, agentUtilization: 0 };
+    await createCampaignStore(tc.ctx).recordStats(ID, final, null);
+    await cancelWindowEnforcement(tc.ctx, ID);
+    await cancelWindowEnforcement(tc.ctx, ID); // the poll and the lifecycle both see it end
+
+    const closed = (await guardRecords()).filter((r) => r.kind === 'period_closed');
+    expect(closed).toEqual([
+      expect.objectContaining({
+        rule: 'abandonment-period',
+        final: true,
+        period: { index: 0, start: '2026-03-02T14:00:00.000Z', end: '2026-03-05T15:01:00.000Z' },
+        answeredCalls: 910,
+        abandonedCalls: 30,
+        withinCap: false,
+      }),
+    ]);
+    const report = buildComplianceReport({
+      campaignId: ID,
+      status: 'completed',
+      config: c,
+      lastStats: final,
+      guard: await getGuardState(tc.ctx, ID),
+      window: {},
+      actions: [],
+      nowMs: tc.clock.now(),
+    });
+    expect(report.abandonment.periods).toEqual([expect.objectContaining({ index: 0, withinCap: false })]);
+    expect(report.abandonment.current).toBeNull();
+    expect(report.violations.periodsOverCap).toBe(1);
   });
 
   it('records a closed period with its rate and whether it stayed under the cap', async () => {

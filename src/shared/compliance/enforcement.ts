@@ -7,6 +7,7 @@ import type { CampaignStatus } from '../cxone/wire.js';
 import { commandInFlight, enqueueCommand, getCommand } from '../lifecycle/enqueue.js';
 import { isFinal } from '../lifecycle/state-machine.js';
 import { FEDERAL_WINDOW } from './config-rules.js';
+import { endAbandonmentMeasurement } from './guard-actions.js';
 import { recordDeploymentOverrides } from './overrides.js';
 import { complianceRefusal, RESUME_CLOSE_MARGIN_MS } from './command-guard.js';
 import { runtimeComplianceProblems } from './deployment-policy.js';
@@ -252,8 +253,13 @@ export async function scheduleWindowEnforcement(
   );
 }
 
-/** Stops enforcement for a campaign (completed, cancelled, deleted). */
+/**
+ * Stops enforcement for a campaign that ended (completed, cancelled): compliance's step at a
+ * campaign's end, which the lifecycle and the poll both take. Its window job goes, and its abandonment
+ * measurement ends with its last period closed and recorded (guard-actions.ts).
+ */
 export async function cancelWindowEnforcement(ctx: EnforcementContext, campaignId: string): Promise<void> {
+  await endAbandonmentMeasurement(ctx, campaignId);
   const job = await ctx.queues.compliance.getJob(windowJobId(campaignId));
   if (!job) return;
   // A running job cannot be removed (it holds a lock); it finds the campaign final and ends itself.

@@ -1,16 +1,20 @@
-import type { CampaignConfig } from '../campaign-config.js';
+import { ABANDONMENT_CAP, type CampaignConfig, type RegulatoryRegime } from '../campaign-config.js';
+import { createCampaignStore } from '../campaign-store.js';
 import type { AppContext } from '../context.js';
 import type { CampaignStats } from '../cxone/wire.js';
-import type { EfficiencyMetrics } from '../efficiency.js';
+import { efficiencyScore, type EfficiencyMetrics } from '../efficiency.js';
 import { isFinished } from '../lifecycle/commands.js';
 import { enqueueCommand, getCommand } from '../lifecycle/enqueue.js';
 import { MIN_CALL_RATE } from '../pacing/dial-ratio.js';
 import {
   describePeriod,
+  endMeasurement,
   evaluateAbandonmentGuard,
+  MEASUREMENT,
   type GuardDecision,
   type GuardInput,
   type GuardState,
+  type PeriodSummary,
 } from './guard.js';
 import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
 import { getGuardState, setGuardState } from './state-store.js';
@@ -66,19 +70,7 @@ export async function applyAbandonmentGuard(
   const seen = { campaignId, cxoneVersion: input.stats.version, metrics: input.metrics ?? null };
 
   if (decision.closedPeriod) {
-    const { index, start, end, ...figures } = describePeriod(decision.closedPeriod, decision.figures.cap);
-    await recordComplianceAction(ctx, {
-      ...seen,
-      kind: 'period_closed',
-      details: {
-        rule: 'abandonment-period',
-        source: decision.source,
-        regime: decision.regime,
-        period: { index, start, end },
-        ...figures,
-      },
-      dedupeKey: `compliance:period:${campaignId}:${decision.regime}:${index}`,
-    });
+    await recordPeriodClosed(ctx, seen, decision.regime, decision.closedPeriod);
   }
   // 'pause' is only ever returned for a new pause (once per period, or one issued again after its
   // command failed); throttle and release are recorded when they change — a throttle also when it
@@ -138,6 +130,54 @@ export async function applyAbandonmentGuard(
     });
   }
   return decision;
+}
+
+/** The trail's snapshot of a closed measurement period (once per period: its dedupe key). */
+async function recordPeriodClosed(
+  ctx: AppContext,
+  seen: { campaignId: string; cxoneVersion: number | undefined; metrics: EfficiencyMetrics | null },
+  regime: RegulatoryRegime,
+  period: PeriodSummary,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  const { index, start, end, ...figures } = describePeriod(period, ABANDONMENT_CAP);
+  await recordComplianceAction(ctx, {
+    ...seen,
+    kind: 'period_closed',
+    details: {
+      rule: 'abandonment-period',
+      source: MEASUREMENT[regime].source,
+      regime,
+      period: { index, start, end },
+      ...figures,
+      ...extra,
+    },
+    dedupeKey: `compliance:period:${seen.campaignId}:${regime}:${index}`,
+  });
+}
+
+/**
+ * The campaign ended (completed or cancelled): its current measurement period is closed and recorded
+ * like a rollover's (`period_closed`, with `final: true`), with its final statistics when they are
+ * stored. Without it a campaign's last period — the only one, for a campaign shorter than 30 days —
+ * never reached the trail nor the report's closed periods. Idempotent: the state remembers the end,
+ * and the record has the period's dedupe key.
+ */
+export async function endAbandonmentMeasurement(ctx: AppContext, campaignId: string): Promise<void> {
+  const state = await getGuardState(ctx, campaignId);
+  if (!state || state.endedAtMs !== undefined) return;
+  const record = await createCampaignStore(ctx).get(campaignId);
+  const stats = record?.lastStats;
+  const ended = endMeasurement(state, stats, ctx.clock.now());
+  if (!ended) return;
+  await setGuardState(ctx, campaignId, ended.nextState);
+  await recordPeriodClosed(
+    ctx,
+    { campaignId, cxoneVersion: stats?.version, metrics: stats ? efficiencyScore(stats) : null },
+    state.regime,
+    ended.closedPeriod,
+    { final: true, note: 'the campaign ended: its last period closes at its end' },
+  );
 }
 
 /**

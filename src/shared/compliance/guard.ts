@@ -81,6 +81,11 @@ export interface GuardState {
    */
   pauseCommandId?: string;
   lastAction: GuardAction;
+  /**
+   * When the campaign ended (epoch ms): its last period was closed then (endMeasurement), cut short,
+   * and nothing is measured after it.
+   */
+  endedAtMs?: number;
   /** Closed periods, oldest first, the most recent MAX_PERIODS kept. */
   periods: PeriodSummary[];
 }
@@ -343,4 +348,47 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
     nextState: state,
     ...(closedPeriod ? { closedPeriod } : {}),
   };
+}
+
+/**
+ * Closes the current period of a campaign that ended (completed or cancelled): no later poll rolls it
+ * over, so without this a campaign shorter than a period (most of them) would never have its figures
+ * closed and proved. The period ends at the campaign's end (or its own end, if that came first: a
+ * campaign stopped while paused across the boundary), with the latest counters — the final
+ * statistics when they are known and did not go backwards, else those the guard last saw. Pure; null
+ * when the measurement already ended.
+ */
+export function endMeasurement(
+  state: GuardState,
+  counters: Counters | undefined,
+  nowMs: number,
+): { closedPeriod: PeriodSummary; nextState: GuardState } | null {
+  if (state.endedAtMs !== undefined) return null;
+  const { periodMs } = MEASUREMENT[state.regime];
+  const seen = state.lastSeen ? pick(state.lastSeen) : state.baseline;
+  const final =
+    counters && counters.answeredCalls >= seen.answeredCalls && counters.abandonedCalls >= seen.abandonedCalls
+      ? pick(counters)
+      : seen;
+  const figures = minus(final, state.baseline);
+  const startMs = state.anchorMs + state.periodIndex * periodMs;
+  const closedPeriod: PeriodSummary = {
+    index: state.periodIndex,
+    startMs,
+    endMs: Math.max(startMs, Math.min(nowMs, startMs + periodMs)),
+    ...figures,
+    rate: legalAbandonmentRate(figures),
+  };
+  const nextState: GuardState = {
+    ...state,
+    baseline: final,
+    lastSeen: { ...final, atMs: nowMs },
+    throttled: false,
+    lastAction: 'none',
+    endedAtMs: nowMs,
+    periods: [...state.periods, closedPeriod].slice(-GUARD_DEFAULTS.maxPeriods),
+  };
+  delete nextState.throttleFromRate;
+  delete nextState.throttleLevel;
+  return { closedPeriod, nextState };
 }

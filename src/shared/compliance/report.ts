@@ -75,7 +75,8 @@ export function buildComplianceReport(input: ReportInput) {
 
   const guard = input.guard;
   const current =
-    guard && input.lastStats
+    // A campaign that ended had its last period closed at its end (endMeasurement): among `periods`.
+    guard && input.lastStats && guard.endedAtMs === undefined
       ? (() => {
           const { answeredCalls, abandonedCalls } = callsInPeriod(guard, input.lastStats);
           const rate = legalAbandonmentRate({ answeredCalls, abandonedCalls });
