@@ -364,7 +364,13 @@ async function main(): Promise<number> {
     const verify = await api
       .get<{ ok?: boolean; checked?: number }>(`/v1/campaigns/${campaignId}/audit/verify`)
       .catch(() => undefined);
-    const outcome = demoOutcome({ campaignId, finalStatus: finalView?.status, verify: verify?.body, events });
+    const outcome = demoOutcome({
+      campaignId,
+      finalStatus: finalView?.status,
+      verify: verify?.body,
+      events,
+      interrupted: stop.signal.aborted,
+    });
     for (const line of outcome.lines) say(line);
     return outcome.code;
   } finally {

@@ -142,6 +142,8 @@ export function demoOutcome(input: {
   /** The audit verify route's answer, undefined when it could not be read. */
   verify: { ok?: boolean; checked?: number } | undefined;
   events: readonly ReceivedEvent[];
+  /** Stopped by a signal (Ctrl-C): a campaign left unfinished is then the user's choice. */
+  interrupted?: boolean;
 }): { code: 0 | 1; lines: string[] } {
   const { verify, events } = input;
   const lines: string[] = [];
@@ -158,10 +160,9 @@ export function demoOutcome(input: {
   if (verified < events.length)
     problems.push(`${events.length - verified} webhook(s) failed their signature check`);
   if (input.finalStatus) lines.push(`campaign ${input.campaignId} is ${input.finalStatus}.`);
-  else problems.push('the campaign did not reach a final state');
-  lines.push(
-    problems.length === 0 ? 'Demo finished.' : `Demo finished with problems: ${problems.join('; ')}.`,
-  );
+  else if (!input.interrupted) problems.push('the campaign did not reach a final state');
+  const ended = input.interrupted ? 'Demo stopped' : 'Demo finished';
+  lines.push(problems.length === 0 ? `${ended}.` : `${ended} with problems: ${problems.join('; ')}.`);
   return { code: problems.length === 0 ? 0 : 1, lines };
 }
 

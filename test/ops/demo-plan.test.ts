@@ -131,6 +131,16 @@ describe('demo outcome (pure)', () => {
       events: [good, { ...good, id: 'evt_2', verified: false, problem: 'bad signature' }],
     });
     expect(unread.code).toBe(1);
+    // Stopped by a signal: an unfinished campaign is the user's choice, not a problem.
+    expect(
+      demoOutcome({
+        campaignId: 'c-1',
+        finalStatus: undefined,
+        verify: { ok: true },
+        events: [],
+        interrupted: true,
+      }),
+    ).toMatchObject({ code: 0, lines: expect.arrayContaining(['Demo stopped.']) });
     expect(unread.lines.at(-1)).toBe(
       'Demo finished with problems: the audit chain could not be verified; 1 webhook(s) failed their signature check; the campaign did not reach a final state.',
     );
