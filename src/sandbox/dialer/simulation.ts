@@ -164,6 +164,12 @@ export class DialerSimulation {
       this.retiring -= unretired;
       this.idle += added - unretired;
       this.agents += added - unretired;
+      // Live answers waiting for an agent take the ones just staffed, as they take an agent who frees
+      // up: left waiting beside idle agents, they were abandoned 2 s later — a state no dialer is in.
+      while (this.idle > 0 && this.waitingCount() > 0) {
+        this.waitingHead += 1;
+        this.connect();
+      }
     } else if (target < current) {
       let remove = current - target;
       const fromIdle = Math.min(this.idle, remove);
