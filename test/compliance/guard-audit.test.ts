@@ -245,6 +245,35 @@ describe('abandonment guard with audit', () => {
     expect(report.violations.periodsOverCap).toBe(1);
   });
 
+  it('reports a period that ended while nothing polled it as closed, not as the current one', async () => {
+    // Paused by the guard on day 2; still paused on day 45: no active poll has rolled period 0 over.
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1000, 31) });
+    tc.clock.set(Date.parse('2026-04-16T15:00:00Z'));
+    const last = { ...stats(1000, 31), status: 'paused' as const, agentUtilization: 0 };
+    const report = buildComplianceReport({
+      campaignId: ID,
+      status: 'paused',
+      config: c,
+      lastStats: last,
+      guard: await getGuardState(tc.ctx, ID),
+      window: {},
+      actions: [],
+      nowMs: tc.clock.now(),
+    });
+    expect(report.abandonment.periods).toEqual([
+      expect.objectContaining({ index: 0, end: '2026-04-01T14:00:00.000Z', rate: 0.031, withinCap: false }),
+    ]);
+    expect(report.abandonment.current).toMatchObject({
+      index: 1,
+      start: '2026-04-01T14:00:00.000Z',
+      answeredCalls: 0,
+      rate: null,
+    });
+    expect(report.violations.periodsOverCap).toBe(1);
+    // A read writes nothing: the guard's state is the one the poll left.
+    expect((await getGuardState(tc.ctx, ID))?.periodIndex).toBe(0);
+  });
+
   it('records a closed period with its rate and whether it stayed under the cap', async () => {
     await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(5000, 100) });
     tc.clock.set(Date.parse('2026-04-01T14:00:00Z')); // start + 30 days

@@ -9,8 +9,7 @@ import type { CampaignStats } from '../cxone/wire.js';
 import type { AppConfig } from '../config.js';
 import { describeProblems, FEDERAL_WINDOW } from './config-rules.js';
 import { runtimeComplianceProblems, STRICT_POLICY } from './deployment-policy.js';
-import { legalAbandonmentRate } from '../efficiency.js';
-import { callsInPeriod, describePeriod, MEASUREMENT, type GuardState } from './guard.js';
+import { describePeriod, evaluateAbandonmentGuard, MEASUREMENT, type GuardState } from './guard.js';
 import { NOT_ENCODED, STATE_RULES } from './state-rules.js';
 import type { ComplianceActionEntry, WindowState } from './state-store.js';
 import { currentWindowClose, isWithinWindow, localIso, nextWindowOpen } from './windows.js';
@@ -74,25 +73,29 @@ export function buildComplianceReport(input: ReportInput) {
   const totalCalls = input.lastStats?.totalCalls ?? null;
 
   const guard = input.guard;
-  const current =
-    // A campaign that ended had its last period closed at its end (endMeasurement): among `periods`.
+  // The guard's state is as the last active poll left it: a period that ended since (the campaign
+  // paused across the boundary) is closed here as that poll's successor will close it (the guard's
+  // own evaluation, pure: a read writes nothing), so it shows among the closed periods and the
+  // current one is the period holding now. A campaign that ended had its last period closed at its
+  // end (endMeasurement): it is among the closed ones, and none is current.
+  const live =
     guard && input.lastStats && guard.endedAtMs === undefined
-      ? (() => {
-          const { answeredCalls, abandonedCalls } = callsInPeriod(guard, input.lastStats);
-          const rate = legalAbandonmentRate({ answeredCalls, abandonedCalls });
-          const startMs = guard.anchorMs + guard.periodIndex * measurement.periodMs;
-          return {
-            index: guard.periodIndex,
-            start: new Date(startMs).toISOString(),
-            end: new Date(startMs + measurement.periodMs).toISOString(),
-            answeredCalls,
-            abandonedCalls,
-            rate,
-            withinCap: rate === null || rate <= ABANDONMENT_CAP,
-          };
-        })()
+      ? evaluateAbandonmentGuard({ config, state: guard, stats: input.lastStats, nowMs })
       : null;
-  const periods = (guard?.periods ?? []).map((p) => describePeriod(p, ABANDONMENT_CAP));
+  const current = live
+    ? {
+        index: live.period.index,
+        start: new Date(live.period.startMs).toISOString(),
+        end: new Date(live.period.endMs).toISOString(),
+        answeredCalls: live.figures.answeredCalls,
+        abandonedCalls: live.figures.abandonedCalls,
+        rate: live.figures.rate,
+        withinCap: live.figures.rate === null || live.figures.rate <= ABANDONMENT_CAP,
+      }
+    : null;
+  const periods = [...(guard?.periods ?? []), ...(live?.closedPeriod ? [live.closedPeriod] : [])].map((p) =>
+    describePeriod(p, ABANDONMENT_CAP),
+  );
 
   const open = isWithinWindow(config, nowMs);
   const nextOpen = nextWindowOpen(config, nowMs);
