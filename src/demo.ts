@@ -43,6 +43,7 @@ import {
 } from './cli/format.js';
 import { findOnPath, startPrivateRedis, type PrivateRedis } from './process/private-redis.js';
 import { buildApiApp } from './producers/app.js';
+import { redactUrl } from './shared/redact-url.js';
 import { startEmbeddedSandbox } from './sandbox/embedded.js';
 import type { RunningSandbox } from './sandbox/types.js';
 import type { CampaignConfigInput } from './shared/campaign-config.js';
@@ -160,9 +161,12 @@ async function main(): Promise<number> {
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
+      // The shell's REDIS_URL by name, not by value: it may carry a password, which the terminal (and
+      // its scrollback) need not show. The private redis-server's URL has none.
+      const url = process.env.REDIS_URL === undefined ? redisUrl : '"$REDIS_URL"';
       console.error(
         `${signal} again: exiting at once; Redis keys under ${prefix} (and b_${prefix}) may be left: ` +
-          `redis-cli -u ${redisUrl} --scan --pattern '*${prefix.slice(1, -1)}*' | xargs -r redis-cli -u ${redisUrl} del`,
+          `redis-cli -u ${url} --scan --pattern '*${prefix.slice(1, -1)}*' | xargs -r redis-cli -u ${url} del`,
       );
       void fleet.privateRedis?.stop();
       process.exit(signal === 'SIGINT' ? 130 : 128 + (signal === 'SIGHUP' ? 1 : 15));
@@ -185,7 +189,7 @@ async function main(): Promise<number> {
     if (!(await redisAnswers(redisUrl))) {
       const binary = process.env.REDIS_URL === undefined ? findOnPath('redis-server') : undefined;
       if (!binary) {
-        console.error(`Redis does not answer at ${redisUrl}; start one or set REDIS_URL.`);
+        console.error(`Redis does not answer at ${redactUrl(redisUrl)}; start one or set REDIS_URL.`);
         return 1;
       }
       const port = await freePort();
@@ -234,7 +238,7 @@ async function main(): Promise<number> {
     say(`  Sandbox      ${fleet.sandbox.url}   (time runs ${config.sandbox.timeScale}× faster)`);
     say(`  Workers      ${WORKER_FACTORIES.map(([name]) => name).join(', ')}`);
     say(`  Webhooks  →  ${receiver.url} (signatures verified with the demo's whsec_ secret)`);
-    say(`  Redis        ${redisUrl}   (keys under ${prefix}, deleted when the demo ends)`);
+    say(`  Redis        ${redactUrl(redisUrl)}   (keys under ${prefix}, deleted when the demo ends)`);
     const api = new ApiClient({ apiUrl, token: config.apiToken });
 
     // ── 2. The launch ──

@@ -50,7 +50,9 @@ export function bannerLines(input: BannerInput): string[] {
     const where = input.sandboxUrl.replace('0.0.0.0', displayHost(config.host));
     lines.push(`  CXone sandbox  ${where}${input.sandboxEmbedded ? ' (embedded)' : ''}`);
   } else if (role !== 'sandbox') {
-    lines.push(`  CXone          ${config.cxone.baseUrl}${config.sandboxMode ? ' (sandbox)' : ''}`);
+    lines.push(
+      `  CXone          ${redactUrl(config.cxone.baseUrl)}${config.sandboxMode ? ' (sandbox)' : ''}`,
+    );
   }
   if (role !== 'sandbox') {
     const note = input.privateRedis ? ' (private redis-server, not persisted)' : '';

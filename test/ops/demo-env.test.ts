@@ -65,4 +65,12 @@ describe("the demo and the shell's environment", () => {
     expect(demo.err()).not.toMatch(/\n\s+at /);
     expect(demo.err()).not.toContain('ConfigError');
   }, 30_000);
+
+  it('never prints the password of the REDIS_URL it was given', async () => {
+    // Nothing listens on port 1: the demo says so, naming the URL without its password.
+    const demo = startDemo({ REDIS_URL: 'redis://:s3cret-pass@127.0.0.1:1' });
+    expect(await demo.exited).toBe(1);
+    expect(demo.err()).toContain('Redis does not answer at redis://');
+    expect(demo.out() + demo.err()).not.toContain('s3cret-pass');
+  }, 30_000);
 });
