@@ -15,9 +15,32 @@ describe('complianceRefusal', () => {
     });
     expect(reason).toBe(
       "cannot resume at 2026-03-07T12:00:00-05:00 (America/New_York): outside the campaign's calling windows " +
-        '(calling hours, TCPA 47 CFR 64.1200(c)(1); FTC TSR 16 CFR 310.4(c)); ' +
+        '(its own allowedCallTimes; the law allows calls at this hour); ' +
         'the next window opens at 2026-03-09T09:00:00-04:00; resume it then ' +
         '(a campaign the window itself paused is resumed by the compliance worker at that time)',
+    );
+  });
+
+  it('names the rule that closes the hour: federal hours, a declared state, or the campaign own windows', () => {
+    const daily = config({
+      recipientStates: ['FL'],
+      allowedCallTimes: [
+        { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '09:00', end: '20:00' },
+      ],
+    });
+    const refuse = (iso: string) =>
+      complianceRefusal({ action: 'resume', reason: 'operator', config: daily, atMs: Date.parse(iso) });
+    // 21:30 EDT: the federal hours.
+    expect(refuse('2026-03-10T01:30:00Z')).toContain(
+      '(calling hours 08:00–21:00 local, TCPA 47 CFR 64.1200(c)(1); FTC TSR 16 CFR 310.4(c))',
+    );
+    // 20:30 EDT on a Monday: federal law allows it, Florida's 08:00–20:00 does not.
+    expect(refuse('2026-03-10T00:30:00Z')).toContain(
+      '(Florida (FL) calling hours 08:00–20:00 on mon, Fla. Stat. § 501.616(6)(a)–(b)',
+    );
+    // 08:30 EDT: both laws allow it; only the campaign's own window (from 09:00) does not.
+    expect(refuse('2026-03-09T12:30:00Z')).toContain(
+      '(its own allowedCallTimes; the law allows calls at this hour)',
     );
   });
 

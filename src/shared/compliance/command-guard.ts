@@ -1,8 +1,11 @@
 import type { CampaignAction } from '../lifecycle/state-machine.js';
 import type { AppConfig } from '../config.js';
-import { describeProblems, FEDERAL_WINDOW, type ComplianceInput } from './config-rules.js';
+import { DateTime } from 'luxon';
+import { minutesOfDay } from '../campaign-config.js';
+import { describeProblems, FEDERAL_WINDOW, floorSource, type ComplianceInput } from './config-rules.js';
+import { STATE_RULES, stateHoursFor } from './state-rules.js';
 import { runtimeComplianceProblems, STRICT_POLICY } from './deployment-policy.js';
-import { isWithinWindow, localIso, nextWindowOpen, nextWindowTransition } from './windows.js';
+import { isWithinWindow, localIso, nextWindowOpen, nextWindowTransition, weekdayOf } from './windows.js';
 
 /**
  * A resume is refused this close to a window's close: the least lead with which the window's job
@@ -92,10 +95,36 @@ export function complianceRefusal(input: CommandGuardInput): string | null {
   const next = nextWindowOpen(config, atMs);
   return (
     `cannot resume at ${localIso(config.complianceTimeZone, atMs)} (${config.complianceTimeZone}): outside the campaign's calling windows ` +
-    `(calling hours, ${FEDERAL_WINDOW.source}); ` +
+    `(${closedBy(config, atMs)}); ` +
     (next === null
       ? 'no window opens in the next 15 days'
       : `the next window opens at ${localIso(config.complianceTimeZone, next)}; resume it then ` +
         '(a campaign the window itself paused is resumed by the compliance worker at that time)')
   );
+}
+
+/**
+ * The rule that keeps the campaign from dialing at `atMs`, for a refusal to name: the calling hours
+ * (federal, or the orchestrator's policy under OFCOM), a declared state's hours that day, or — when
+ * the law allows the hour — the campaign's own windows. Pure. The hours are read in the campaign's
+ * zone, as enforcement reads them (legal-hours.ts).
+ */
+export function closedBy(config: ComplianceInput, atMs: number): string {
+  const local = DateTime.fromMillis(atMs, { zone: config.complianceTimeZone });
+  const minute = local.hour * 60 + local.minute;
+  const outside = (start: string, end: string) => minute < minutesOfDay(start) || minute >= minutesOfDay(end);
+  if (outside(FEDERAL_WINDOW.start, FEDERAL_WINDOW.end)) {
+    return `calling hours ${FEDERAL_WINDOW.start}–${FEDERAL_WINDOW.end} local, ${floorSource(config)}`;
+  }
+  const day = weekdayOf(local);
+  for (const code of config.recipientStates ?? []) {
+    const rule = STATE_RULES[code];
+    if (!rule) continue;
+    const hours = stateHoursFor(rule, day);
+    if (hours === null) return `${rule.name} (${code}) allows no calls on ${day}, ${rule.source}`;
+    if (outside(hours.start, hours.end)) {
+      return `${rule.name} (${code}) calling hours ${hours.start}–${hours.end} on ${day}, ${rule.source}`;
+    }
+  }
+  return 'its own allowedCallTimes; the law allows calls at this hour';
 }

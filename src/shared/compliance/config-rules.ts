@@ -21,7 +21,7 @@ export { FEDERAL_WINDOW };
  * The floor applied under the OFCOM regime too: UK law sets no statutory calling hours, so the
  * orchestrator keeps the same 08:00–21:00 as its own policy rather than allowing night calls.
  */
-const floorSource = (config: Pick<CampaignConfig, 'compliance'>) =>
+export const floorSource = (config: Partial<Pick<CampaignConfig, 'compliance'>>) =>
   regimeOf(config) === 'OFCOM'
     ? 'orchestrator policy for the OFCOM regime (same hours as TCPA 47 CFR 64.1200(c)(1))'
     : FEDERAL_WINDOW.source;
