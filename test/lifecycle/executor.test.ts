@@ -106,9 +106,10 @@ function setup(
     },
     onStatusChanged: async (_id, from, to) => void statusChanges.push(`${from}->${to}`),
     onSettingsChanged: async (_id, fields) => void settingsChanges.push(fields),
-    onPollIntervalChanged: async () => undefined,
+    onPollIntervalChanged: async (_id, intervalMs) => void pollIntervals.push(intervalMs),
     onComplianceRefused: async (_id, refusal) => void refusedRecorded.push(refusal.reason),
   };
+  const pollIntervals: number[] = [];
   const stored = { config: {} as Partial<CampaignConfig> };
   const patches: Array<Record<string, unknown>> = [];
   let failPatches = opts.failPatches ?? 0;
@@ -177,6 +178,7 @@ function setup(
     checked,
     localWrites,
     patches,
+    pollIntervals,
   };
 }
 
@@ -467,6 +469,25 @@ describe('executeCommand', () => {
     await run({ commandId: 'cmd_2', patch: { description: 'Q4 renewals' }, base: { description: null } });
     expect(audits).toHaveLength(1);
     expect(settingsChanges).toHaveLength(1);
+  });
+
+  it('applies a new poll interval to a campaign that dials, not to one still waiting for its start', async () => {
+    const scheduled = setup();
+    scheduled.cxone.campaign = { ...scheduled.cxone.campaign, status: 'scheduled' };
+    await scheduled.run({ patch: { pacing: { pollIntervalMs: 30_000 } } });
+    // Stored for its activation to use; polling a campaign that places no call would spend the stats
+    // budget (and stretch every other campaign's interval) until its start.
+    expect(scheduled.localWrites).toEqual([
+      expect.objectContaining({ pacing: expect.objectContaining({ pollIntervalMs: 30_000 }) }),
+    ]);
+    expect(scheduled.pollIntervals).toEqual([]);
+
+    for (const status of ['active', 'paused'] as const) {
+      const dialing = setup();
+      dialing.cxone.campaign = { ...dialing.cxone.campaign, status };
+      await dialing.run({ patch: { pacing: { pollIntervalMs: 30_000 } } });
+      expect(dialing.pollIntervals).toEqual([30_000]);
+    }
   });
 
   it('treats an action already in effect as done without writing', async () => {

@@ -38,7 +38,7 @@ import {
   type SettingsRebase,
 } from './rebase.js';
 import { rollbackWrite } from './rollback.js';
-import { isFinal, type CampaignAction } from './state-machine.js';
+import type { CampaignAction } from './state-machine.js';
 import { DEFAULT_MAX_REBASES, writeVersioned, type VersionedWriteIO } from './versioned-write.js';
 
 export { RebaseExhaustedError } from './versioned-write.js';
@@ -106,7 +106,7 @@ export interface LifecycleHooks {
    * or the orchestrator-only ones once stored.
    */
   onSettingsChanged(campaignId: string, fields: string[]): Promise<void>;
-  /** After a change of `pacing.pollIntervalMs` on a campaign that is not final. */
+  /** After a change of `pacing.pollIntervalMs` on a campaign that dials (active or paused). */
   onPollIntervalChanged(campaignId: string, intervalMs: number): Promise<void>;
   /**
    * The command's first read of the campaign, against the record: a newer version was changed outside
@@ -505,8 +505,10 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // Added recipient states narrow the legal hours, so window enforcement re-plans on them too.
     const fields = Object.keys(localApplied);
     await effects.followUp('settings', () => hooks.onSettingsChanged(campaignId, fields));
+    // Only a campaign that dials is polled: a scheduled one gets the interval at its activation, which
+    // reads it from the record (polling it now would spend the stats budget until its start).
     const interval = localApplied['pacing.pollIntervalMs'];
-    if (typeof interval === 'number' && !isFinal(latest.status)) {
+    if (typeof interval === 'number' && (latest.status === 'active' || latest.status === 'paused')) {
       await effects.followUp('poll-interval', () => hooks.onPollIntervalChanged(campaignId, interval));
     }
     await run.saveLocalRecorded();
