@@ -168,6 +168,8 @@ describe('calling-window enforcement', () => {
         closesAt: '2026-03-06T22:00:00.000Z',
         aheadOfCloseMs: lead,
         lateByMs: 0,
+        // The 17:00 close is the campaign's own window's, not the law's.
+        closedBy: 'its own allowedCallTimes; the law allows calls at this hour',
       }),
     ]);
     expect(await getWindowState(tc.ctx, ID)).toMatchObject({ closingAt: t('2026-03-06T22:00:00Z') });

@@ -9,7 +9,7 @@ import { isFinal } from '../lifecycle/state-machine.js';
 import { FEDERAL_WINDOW } from './config-rules.js';
 import { endAbandonmentMeasurement } from './guard-actions.js';
 import { recordDeploymentOverrides } from './overrides.js';
-import { complianceRefusal, RESUME_CLOSE_MARGIN_MS } from './command-guard.js';
+import { closedBy, complianceRefusal, RESUME_CLOSE_MARGIN_MS } from './command-guard.js';
 import { runtimeComplianceProblems } from './deployment-policy.js';
 import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
 import {
@@ -473,6 +473,9 @@ export async function enforceWindow(
         details: {
           rule: 'calling-window',
           source: FEDERAL_WINDOW.source,
+          // What closes the hours at the close (or now, for a pause after it): the federal hours, a
+          // declared state's, or only the campaign's own windows. `source` is the floor that always binds.
+          closedBy: closedBy(config, view.closing ?? now),
           timeZone: zone,
           localTime: localIso(zone, now),
           nextOpen: next === null ? null : localIso(zone, next),
