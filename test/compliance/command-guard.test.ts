@@ -88,7 +88,7 @@ describe('complianceRefusal', () => {
     expect(complianceRefusal({ action: 'resume', reason: 'operator', config: c, atMs })).toBe(
       'cannot resume at 2026-03-09T16:59:50-04:00 (America/New_York): the calling window closes at ' +
         '2026-03-09T17:00:00-04:00, less than 30 s away, too late for the pause that must follow to land ' +
-        'by it (calling hours, TCPA 47 CFR 64.1200(c)(1); FTC TSR 16 CFR 310.4(c)); the next window opens at ' +
+        'by it (its own allowedCallTimes; the law allows calls at this hour); the next window opens at ' +
         '2026-03-10T09:00:00-04:00; resume it then',
     );
     // A minute before the close is enough for the window's own pause ahead of it.

@@ -71,7 +71,7 @@ export function complianceRefusal(input: CommandGuardInput): string | null {
         `cannot resume at ${localIso(config.complianceTimeZone, atMs)} (${config.complianceTimeZone}): the calling ` +
         `window closes at ${localIso(config.complianceTimeZone, upcoming.atMs)}, less than ` +
         `${RESUME_CLOSE_MARGIN_MS / 1000} s away, too late for the pause that must follow to land by it ` +
-        `(calling hours, ${FEDERAL_WINDOW.source}); ` +
+        `(${closedBy(config, upcoming.atMs)}); ` +
         (reopens === null
           ? 'no window opens in the next 15 days'
           : `the next window opens at ${localIso(config.complianceTimeZone, reopens)}; resume it then`)
