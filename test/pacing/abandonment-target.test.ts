@@ -1,53 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import {
-  abandonmentTargetDecision,
   DEFAULT_ABANDONMENT_TARGET_PARAMS as P,
   type AbandonmentControllerState,
 } from '../../src/shared/pacing/abandonment-target.js';
+import { ControllerLoop } from './controller-loop.js';
 import { decidePacing } from '../../src/shared/pacing/index.js';
 import { DialerSimulation } from '../../src/sandbox/dialer/simulation.js';
 
 const MIN = 60_000;
 
-/** Feeds the controller a sequence of cumulative counters, applying its decisions as CXone would. */
-class Loop {
-  state: AbandonmentControllerState | null = null;
-  callRate: number;
-  t = 0;
-  answered = 0;
-  abandoned = 0;
-  utilization = 80;
-  /**
-   * The first poll only sets the controller's baseline; `history` live answers without an abandon
-   * before it keep the cumulative (period) rate low, so tests of the window logic are not cut
-   * short by the guard.
-   */
+/** The controller loop with `history` clean live answers before the baseline, so tests of the
+ * window logic are not cut short by the guard. */
+class Loop extends ControllerLoop {
   constructor(callRate: number, history = 5000) {
-    this.callRate = callRate;
-    this.poll(0, history, 0);
-  }
-  /** Advance `ms`, adding live answers and abandons, then poll. */
-  poll(ms: number, answered: number, abandoned: number, params = {}) {
-    this.t += ms;
-    this.answered += answered;
-    this.abandoned += abandoned;
-    const { decision, state } = abandonmentTargetDecision(
-      {
-        atMs: this.t,
-        callRate: this.callRate,
-        stats: {
-          totalCalls: this.answered * 3,
-          answeredCalls: this.answered,
-          abandonedCalls: this.abandoned,
-          agentUtilization: this.utilization,
-        },
-      },
-      this.state,
-      params,
-    );
-    this.state = state;
-    this.callRate = decision.callRate;
-    return decision;
+    super(callRate, history);
   }
 }
 

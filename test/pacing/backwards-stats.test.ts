@@ -1,41 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import {
-  abandonmentTargetDecision,
-  type AbandonmentControllerState,
-} from '../../src/shared/pacing/abandonment-target.js';
+import { ControllerLoop as Loop } from './controller-loop.js';
 
 const MIN = 60_000;
-
-/** The controller fed cumulative counters as read, poll by poll, its decisions applied at once. */
-class Loop {
-  state: AbandonmentControllerState | null = null;
-  t = 0;
-  constructor(public callRate: number) {}
-  read(ms: number, answered: number, abandoned: number) {
-    this.t += ms;
-    const { decision, state } = abandonmentTargetDecision(
-      {
-        atMs: this.t,
-        callRate: this.callRate,
-        stats: {
-          totalCalls: answered * 3,
-          answeredCalls: answered,
-          abandonedCalls: abandoned,
-          agentUtilization: 80,
-        },
-      },
-      this.state,
-    );
-    this.state = state;
-    this.callRate = decision.callRate;
-    return decision;
-  }
-}
 
 describe('abandonment-target: statistics that go backwards', () => {
   it('a stale read (a snapshot older than the last one) does not count the period twice', () => {
     const loop = new Loop(0.5);
-    loop.read(0, 0, 0);
     for (let i = 1; i <= 40; i += 1) loop.read(15_000, i * 25, Math.floor(i * 0.65)); // → 1000 / 26
     expect(loop.state?.guard).toBeNull();
     // CXone answers one poll from an older snapshot, then the next as before.
@@ -50,7 +20,6 @@ describe('abandonment-target: statistics that go backwards', () => {
 
   it('after a stale read, the window still judges the calls made since: an overshoot is backed off, never climbed', () => {
     const loop = new Loop(0.5);
-    loop.read(0, 0, 0);
     for (let i = 1; i <= 40; i += 1) loop.read(15_000, i * 25, Math.floor(i / 2)); // 2%: 1000 / 20
     loop.read(15_000, 990, 19); // a stale snapshot
     const rate = loop.callRate;
@@ -67,7 +36,6 @@ describe('abandonment-target: statistics that go backwards', () => {
 
   it('a real reset (still below what was seen a minute later) keeps the period and the guard', () => {
     const loop = new Loop(0.7);
-    loop.read(0, 0, 0);
     loop.read(MIN, 1100, 32); // 2.91%: guard
     expect(loop.callRate).toBe(0.1);
     // CXone resets the campaign's counters: they read from 0 again, and stay below.

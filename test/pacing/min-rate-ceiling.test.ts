@@ -1,47 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import {
-  abandonmentTargetDecision,
-  type AbandonmentControllerState,
-} from '../../src/shared/pacing/abandonment-target.js';
+import { ControllerLoop as Loop } from './controller-loop.js';
 import { MIN_CALL_RATE } from '../../src/shared/pacing/types.js';
 
 const MIN = 60_000;
 
-/**
- * Cumulative counters fed to the controller poll by poll; `outsideRate` stands for a change made
- * around the controller (the compliance guard's pause drops callRate to the minimum, an operator
- * resumes the campaign there).
- */
-class Loop {
-  state: AbandonmentControllerState | null = null;
-  t = 0;
-  answered = 0;
-  abandoned = 0;
-  constructor(public callRate: number) {
-    this.poll(0, 0, 0);
-  }
-  poll(ms: number, answered: number, abandoned: number, outsideRate?: number) {
-    this.t += ms;
-    this.answered += answered;
-    this.abandoned += abandoned;
-    if (outsideRate !== undefined) this.callRate = outsideRate;
-    const { decision, state } = abandonmentTargetDecision(
-      {
-        atMs: this.t,
-        callRate: this.callRate,
-        stats: {
-          totalCalls: this.answered * 3,
-          answeredCalls: this.answered,
-          abandonedCalls: this.abandoned,
-          agentUtilization: 80,
-        },
-      },
-      this.state,
-    );
-    this.state = state;
-    this.callRate = decision.callRate;
-    return decision;
-  }
+/** A change made around the controller (the compliance guard's pause, an operator), then a poll. */
+function pollAfterOutsideChange(
+  loop: Loop,
+  callRate: number,
+  ms: number,
+  answered: number,
+  abandoned: number,
+) {
+  loop.callRate = callRate;
+  return loop.poll(ms, answered, abandoned);
 }
 
 describe('abandonment-target: no ceiling at the minimum call rate', () => {
@@ -52,7 +24,7 @@ describe('abandonment-target: no ceiling at the minimum call rate', () => {
     expect(loop.callRate).toBeGreaterThan(0.5);
     // A burst of abandons between two polls: the compliance guard paused the campaign and dropped it
     // to the minimum rate; the operator resumed it there. The controller's guard trips at 0.1.
-    const trip = loop.poll(15_000, 10, 30, MIN_CALL_RATE);
+    const trip = pollAfterOutsideChange(loop, MIN_CALL_RATE, 15_000, 10, 30);
     expect(trip.reason).toMatch(/^guard:/);
     // One line per idle agent cannot abandon by over-dialing: 0.1 did not overshoot anything.
     expect(loop.state?.ceiling ?? null).toBeNull();
@@ -76,13 +48,13 @@ describe('abandonment-target: no ceiling at the minimum call rate', () => {
     const loop = new Loop(0.5);
     for (let i = 0; i < 400; i += 1) loop.poll(15_000, 5, 0);
     // An overshoot at 0.6 sets a ceiling there.
-    loop.poll(15_000, 0, 0, 0.6);
+    pollAfterOutsideChange(loop, 0.6, 15_000, 0, 0);
     for (let i = 0; i < 10; i += 1) loop.poll(15_000, 5, 0);
     const backOff = loop.poll(15_000, 20, 4);
     expect(backOff.direction).toBe('down');
     expect(loop.state?.ceiling?.callRate).toBe(0.6);
     // Then someone drops the rate to 0.1 and the window still holds the residue of the old rate.
-    loop.poll(15_000, 0, 0, MIN_CALL_RATE);
+    pollAfterOutsideChange(loop, MIN_CALL_RATE, 15_000, 0, 0);
     for (let i = 0; i < 10; i += 1) loop.poll(15_000, 5, 0);
     const atFloor = loop.poll(15_000, 20, 4);
     expect(atFloor.reason).toMatch(/^window abandonment/);
