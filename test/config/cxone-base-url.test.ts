@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/shared/config.js';
+import { loadConfig } from '../../src/shared/config.js';
+import { problemsOf } from './problems.js';
 
 const REAL_TENANT = {
   CXONE_CLIENT_ID: 'client-id',
   CXONE_CLIENT_SECRET: 'client-secret',
   API_TOKEN: 'an-operator-token',
 };
-
-function problemsOf(env: NodeJS.ProcessEnv): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
 
 describe('CXONE_BASE_URL', () => {
   it('takes a base with a path, which every call is appended to', () => {
