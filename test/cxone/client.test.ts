@@ -327,6 +327,27 @@ describe('CXone client against a server that breaks the contract', () => {
     await deletePrefixAt(prefix);
   });
 
+  /** Listens with `broken`, and a client (with a fleet limiter out of the way) calling it. */
+  async function clientOf(broken: Server) {
+    await new Promise<void>((r) => broken.listen(0, '127.0.0.1', r));
+    const limiter = createFleetLimiter({
+      redisUrl: REDIS_URL,
+      prefix,
+      perWindow: 1_000,
+      windowMs: 1_000,
+      logger: silentLogger,
+    });
+    const client = createCxoneClient({
+      baseUrl: `http://127.0.0.1:${(broken.address() as AddressInfo).port}`,
+      clientId: 'a',
+      clientSecret: 'b',
+      timeoutMs: 2_000,
+      limiter,
+      logger: silentLogger,
+    });
+    return { client, limiter };
+  }
+
   it('turns a malformed answer into CxoneMalformedResponseError naming the endpoint', async () => {
     server = createServer((req, res) => {
       res.setHeader('content-type', 'application/json');
@@ -336,22 +357,7 @@ describe('CXone client against a server that breaks the contract', () => {
         res.end(JSON.stringify({ id: 42, status: 'exploded' }));
       }
     });
-    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-    const limiter = createFleetLimiter({
-      redisUrl: REDIS_URL,
-      prefix,
-      perWindow: 100,
-      windowMs: 1_000,
-      logger: silentLogger,
-    });
-    const client = createCxoneClient({
-      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      clientId: 'a',
-      clientSecret: 'b',
-      timeoutMs: 2_000,
-      limiter,
-      logger: silentLogger,
-    });
+    const { client, limiter } = await clientOf(server);
     try {
       const err = await client.getCampaign('c-1').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CxoneMalformedResponseError);
@@ -391,22 +397,7 @@ describe('CXone client against a server that breaks the contract', () => {
         ),
       );
     });
-    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-    const limiter = createFleetLimiter({
-      redisUrl: REDIS_URL,
-      prefix,
-      perWindow: 1_000,
-      windowMs: 1_000,
-      logger: silentLogger,
-    });
-    const client = createCxoneClient({
-      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      clientId: 'a',
-      clientSecret: 'b',
-      timeoutMs: 2_000,
-      limiter,
-      logger: silentLogger,
-    });
+    const { client, limiter } = await clientOf(server);
     try {
       const seen: number[] = [];
       const walk = (async () => {
