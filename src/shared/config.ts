@@ -99,7 +99,9 @@ export const envSchema = z
       .refine((host) => isIP(host) !== 0 || HOSTNAME.test(host), {
         message: 'must be an IP address (0.0.0.0 for every interface) or a host name such as localhost',
       }),
-    API_TOKEN: headerToken.optional(),
+    // Empty counts as unset, as for every other variable: compose passes `${API_TOKEN:-}` when the
+    // operator set none, and the fleet then refuses to start naming it (required with CXONE_BASE_URL).
+    API_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), headerToken.optional()),
     /**
      * The client appends `/api/v2/…` and `/oauth2/token` to it: after a query or fragment those
      * would land in it and every call would go to the base's own path. Credentials are refused as
