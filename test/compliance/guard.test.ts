@@ -237,13 +237,14 @@ describe('measurement periods', () => {
     const reset = poll(0, 0, START + DAY + 60_000);
     expect(reset.figures).toMatchObject({ answeredCalls: 1100, abandonedCalls: 32 });
     expect(reset.action).toBe('throttle');
+    // Still lower a minute later: a reset, not a stale read. What came since counts on top.
     const after = poll(60, 0, START + DAY + 120_000);
     expect(after.figures).toMatchObject({ answeredCalls: 1160, abandonedCalls: 32 });
     expect(after.action).toBe('throttle');
-    // A second reset later in the period is noticed against the last counts seen.
+    // A second reset later in the period is noticed against the last counts seen (held until it holds).
     expect(poll(10, 1, START + DAY + 180_000).figures).toMatchObject({
-      answeredCalls: 1170,
-      abandonedCalls: 33,
+      answeredCalls: 1160,
+      abandonedCalls: 32,
     });
     // The period closes with every call it held, across both resets.
     expect(poll(10, 1, START + 31 * DAY).closedPeriod).toMatchObject({
@@ -261,7 +262,15 @@ describe('measurement periods', () => {
       nowMs: START + 31 * DAY,
     });
     expect(next.closedPeriod).toMatchObject({ answeredCalls: 100, abandonedCalls: 5 });
-    expect(next.figures).toMatchObject({ answeredCalls: 3, abandonedCalls: 0 });
+    // The drop is held until it holds; then the new period counts the calls since the reset.
+    expect(next.figures).toMatchObject({ answeredCalls: 0, abandonedCalls: 0 });
+    const confirmed = evaluateAbandonmentGuard({
+      config: c,
+      state: next.nextState,
+      stats: stats(5, 0),
+      nowMs: START + 31 * DAY + 60_000,
+    });
+    expect(confirmed.figures).toMatchObject({ answeredCalls: 5, abandonedCalls: 0 });
   });
 
   it('counts only the calls since a reset that came with nothing counted in the period before it', () => {
@@ -270,13 +279,41 @@ describe('measurement periods', () => {
       ...before.nextState,
       baseline: { totalCalls: 6000, answeredCalls: 2000, abandonedCalls: 40, complianceViolations: 0 },
     };
-    const d = evaluateAbandonmentGuard({
+    const held = evaluateAbandonmentGuard({
       config: c,
       state,
       stats: stats(50, 0),
       nowMs: START + 31 * DAY + 1,
     });
-    expect(d.figures).toMatchObject({ answeredCalls: 50, abandonedCalls: 0 });
+    const d = evaluateAbandonmentGuard({
+      config: c,
+      state: held.nextState,
+      stats: stats(60, 0),
+      nowMs: START + 31 * DAY + 60_001,
+    });
+    expect(d.figures).toMatchObject({ answeredCalls: 60, abandonedCalls: 0 });
+  });
+
+  it('does not count the period twice for one answer from an older snapshot', () => {
+    let state: GuardState | undefined;
+    const poll = (answered: number, abandoned: number, nowMs: number) => {
+      const d = evaluateAbandonmentGuard({ config: c, state, stats: stats(answered, abandoned), nowMs });
+      state = d.nextState;
+      return d;
+    };
+    // 29 abandons in 1000 live answers (2.9%): throttled, under the cap.
+    expect(poll(1000, 29, START + DAY).action).toBe('throttle');
+    // One poll answered from an older snapshot: held, judged on what was seen before it.
+    expect(poll(990, 28, START + DAY + 15_000).figures).toMatchObject({
+      answeredCalls: 1000,
+      abandonedCalls: 29,
+    });
+    // Back to the live counters: 31 of 1010 (3.07%) is over the cap, and the guard pauses. Taken for a
+    // reset, the stale read would have made it 60 of 2010 (2.99%): a throttle, and dialing on.
+    const next = poll(1010, 31, START + DAY + 30_000);
+    expect(next.figures).toMatchObject({ answeredCalls: 1010, abandonedCalls: 31 });
+    expect(next.action).toBe('pause');
+    expect(state?.pendingReset).toBeUndefined();
   });
 
   it('ignores a state it does not recognise', () => {

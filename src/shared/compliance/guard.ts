@@ -88,6 +88,11 @@ export interface GuardState {
   endedAtMs?: number;
   /** Closed periods, oldest first, the most recent MAX_PERIODS kept. */
   periods: PeriodSummary[];
+  /**
+   * Counters that went backwards, not yet taken for a reset (see evaluateAbandonmentGuard): since when,
+   * the counters seen before the drop, and the latest lower read.
+   */
+  pendingReset?: { sinceMs: number; before: Counters; lower: Counters };
 }
 
 export const MEASUREMENT: Record<RegulatoryRegime, { periodMs: number; label: string; source: string }> = {
@@ -111,6 +116,8 @@ export const GUARD_DEFAULTS = {
   releaseRatio: 0.9,
   /** Closed periods kept in the state (a year of 30-day periods, two months of 24-hour ones). */
   maxPeriods: 60,
+  /** How long counters must stay below those seen before they are taken for a reset. */
+  resetConfirmMs: 60_000,
 } as const;
 
 export interface GuardInput {
@@ -119,7 +126,7 @@ export interface GuardInput {
   state?: unknown;
   stats: Pick<CampaignStats, 'totalCalls' | 'answeredCalls' | 'abandonedCalls' | 'complianceViolations'>;
   nowMs: number;
-  options?: Partial<Pick<typeof GUARD_DEFAULTS, 'minAnsweredForPause' | 'releaseRatio'>>;
+  options?: Partial<Pick<typeof GUARD_DEFAULTS, 'minAnsweredForPause' | 'releaseRatio' | 'resetConfirmMs'>>;
 }
 
 export interface GuardFigures extends Counters {
@@ -220,7 +227,7 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
   const { periodMs, label, source } = MEASUREMENT[regime];
   const target = Math.min(targetAbandonmentOf(config), ABANDONMENT_CAP);
   const cap = ABANDONMENT_CAP;
-  const counters = pick(input.stats);
+  let counters = pick(input.stats);
 
   // A regime change re-anchors the measurement: its periods are not comparable with the old ones.
   const previous =
@@ -233,16 +240,33 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
     periods: [...previous.periods],
   };
 
-  // CXone counters only grow; if they went backwards the campaign's counters were reset upstream.
-  // The calls counted before the reset still count toward the period the law measures: the baseline
-  // moves back by what was seen (below zero), so counters - baseline is what the period had before
-  // the reset plus what was counted since.
+  // CXone counters only grow; if they went backwards the campaign's counters were reset upstream, or
+  // one answer came from an older snapshot (a cache, a replica). Taken for a reset at once, a stale
+  // read would have the period's calls counted twice, and the rate of the doubled figures can read
+  // under the cap when the period's own is over it. So a drop is held: the guard judges the counters
+  // it saw before it until they are back (a stale read: nothing happened) or have stayed lower for
+  // resetConfirmMs (a reset). Then the calls counted before the reset still count toward the period
+  // the law measures: the baseline moves back by what was seen (below zero), so counters - baseline
+  // is what the period had before the reset plus what was counted since.
   const seen = state.lastSeen ? pick(state.lastSeen) : state.baseline;
-  if (counters.answeredCalls < seen.answeredCalls || counters.abandonedCalls < seen.abandonedCalls) {
-    state.baseline = minus(state.baseline, seen);
+  const below = (c: Counters, than: Counters) =>
+    c.answeredCalls < than.answeredCalls || c.abandonedCalls < than.abandonedCalls;
+  const pending = state.pendingReset;
+  if (pending && !below(counters, pending.before)) {
+    delete state.pendingReset;
+  } else if (pending && nowMs - pending.sinceMs >= opts.resetConfirmMs) {
+    delete state.pendingReset;
+    state.baseline = minus(state.baseline, pending.before);
     // What was last seen, in the new counters' terms: a period that ends with this observation closes
     // with the calls it held before the reset, and the next one starts from the new counters.
-    state.lastSeen = { ...ZERO, atMs: state.lastSeen?.atMs ?? nowMs };
+    state.lastSeen = { ...pending.lower, atMs: state.lastSeen?.atMs ?? nowMs };
+  } else if (pending || below(counters, seen)) {
+    state.pendingReset = {
+      sinceMs: pending?.sinceMs ?? nowMs,
+      before: pending?.before ?? seen,
+      lower: counters,
+    };
+    counters = pending?.before ?? seen;
   }
 
   const index = Math.max(0, Math.floor((nowMs - state.anchorMs) / periodMs));
