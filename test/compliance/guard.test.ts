@@ -17,6 +17,16 @@ const stats = (
   complianceViolations: extra.complianceViolations ?? 0,
 });
 
+/** Polls of one campaign, each decided on the state the one before it left. */
+function pollsInTurn() {
+  let state: GuardState | undefined;
+  return (answered: number, abandoned: number, nowMs: number) => {
+    const d = evaluateAbandonmentGuard({ config: c, state, stats: stats(answered, abandoned), nowMs });
+    state = d.nextState;
+    return d;
+  };
+}
+
 describe('abandonment thresholds (TCPA, 30-day period)', () => {
   it('does nothing below the 2.5% target', () => {
     const d = evaluateAbandonmentGuard({ config: c, stats: stats(1000, 24), nowMs: START + DAY });
@@ -224,13 +234,7 @@ describe('measurement periods', () => {
   });
 
   it('keeps counting the period across a reset of CXone counters (they went backwards)', () => {
-    // Each poll's decision from the previous one's state.
-    let state: GuardState | undefined;
-    const poll = (answered: number, abandoned: number, nowMs: number) => {
-      const d = evaluateAbandonmentGuard({ config: c, state, stats: stats(answered, abandoned), nowMs });
-      state = d.nextState;
-      return d;
-    };
+    const poll = pollsInTurn();
     // 32 abandons in 1100 live answers (2.91%): throttled.
     expect(poll(1100, 32, START + DAY).action).toBe('throttle');
     // CXone resets the campaign's counters; the law still counts the period's calls before it.
@@ -254,23 +258,16 @@ describe('measurement periods', () => {
   });
 
   it('closes a period with its own calls when the reset is seen at the first poll of the next one', () => {
-    const first = evaluateAbandonmentGuard({ config: c, stats: stats(100, 5), nowMs: START + DAY });
-    const next = evaluateAbandonmentGuard({
-      config: c,
-      state: first.nextState,
-      stats: stats(3, 0),
-      nowMs: START + 31 * DAY,
-    });
+    const poll = pollsInTurn();
+    poll(100, 5, START + DAY);
+    const next = poll(3, 0, START + 31 * DAY);
     expect(next.closedPeriod).toMatchObject({ answeredCalls: 100, abandonedCalls: 5 });
     // The drop is held until it holds; then the new period counts the calls since the reset.
     expect(next.figures).toMatchObject({ answeredCalls: 0, abandonedCalls: 0 });
-    const confirmed = evaluateAbandonmentGuard({
-      config: c,
-      state: next.nextState,
-      stats: stats(5, 0),
-      nowMs: START + 31 * DAY + 60_000,
+    expect(poll(5, 0, START + 31 * DAY + 60_000).figures).toMatchObject({
+      answeredCalls: 5,
+      abandonedCalls: 0,
     });
-    expect(confirmed.figures).toMatchObject({ answeredCalls: 5, abandonedCalls: 0 });
   });
 
   it('counts only the calls since a reset that came with nothing counted in the period before it', () => {
@@ -295,12 +292,7 @@ describe('measurement periods', () => {
   });
 
   it('does not count the period twice for one answer from an older snapshot', () => {
-    let state: GuardState | undefined;
-    const poll = (answered: number, abandoned: number, nowMs: number) => {
-      const d = evaluateAbandonmentGuard({ config: c, state, stats: stats(answered, abandoned), nowMs });
-      state = d.nextState;
-      return d;
-    };
+    const poll = pollsInTurn();
     // 29 abandons in 1000 live answers (2.9%): throttled, under the cap.
     expect(poll(1000, 29, START + DAY).action).toBe('throttle');
     // One poll answered from an older snapshot: held, judged on what was seen before it.
@@ -313,7 +305,7 @@ describe('measurement periods', () => {
     const next = poll(1010, 31, START + DAY + 30_000);
     expect(next.figures).toMatchObject({ answeredCalls: 1010, abandonedCalls: 31 });
     expect(next.action).toBe('pause');
-    expect(state?.pendingReset).toBeUndefined();
+    expect(next.nextState.pendingReset).toBeUndefined();
   });
 
   it('ignores a state it does not recognise', () => {
