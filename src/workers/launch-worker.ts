@@ -31,7 +31,7 @@ import {
   type LaunchStore,
 } from '../shared/launch-store.js';
 import { enqueueCommand, getCommand } from '../shared/lifecycle/enqueue.js';
-import { canTransition, isFinal } from '../shared/lifecycle/state-machine.js';
+import { canTransition, isFinal, isRunning } from '../shared/lifecycle/state-machine.js';
 import { jobDuration, launchOutcomes } from '../shared/metrics.js';
 import { recordSafeStart, safeStartPacingRecord } from '../shared/pacing/safe-start.js';
 import { startingCallRate, type SafeStart } from '../shared/pacing/start.js';
@@ -217,20 +217,19 @@ async function activateNow(
   if (input.takeover && before.status === 'active') {
     ({ resource, safeStart: applied } = await safeStartRunning(ctx, input));
   } else {
-    resource =
-      before.status === 'active' || before.status === 'paused'
-        ? before
-        : await transition(ctx, input.campaignId, 'active', {
-            attempt: input.attempt,
-            known: before,
-            alsoSet: (current) => {
-              planned = startingCallRate(configFromResource(current, input.config));
-              return planned ? { dialerSettings: { callRate: planned.callRate } } : {};
-            },
-            onWritten: (extra) => {
-              applied = extra.dialerSettings ? planned : null;
-            },
-          });
+    resource = isRunning(before.status)
+      ? before
+      : await transition(ctx, input.campaignId, 'active', {
+          attempt: input.attempt,
+          known: before,
+          alsoSet: (current) => {
+            planned = startingCallRate(configFromResource(current, input.config));
+            return planned ? { dialerSettings: { callRate: planned.callRate } } : {};
+          },
+          onWritten: (extra) => {
+            applied = extra.dialerSettings ? planned : null;
+          },
+        });
   }
   const safeStart = applied as SafeStart | null;
   // CXone wins: the record's config is rebuilt from the resource, so it shows the start rate; its

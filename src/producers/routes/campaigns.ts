@@ -10,6 +10,7 @@ import { parseIdempotencyKey, submitLaunch } from '../launch-submit.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { planActivation } from '../../workers/launch-plan.js';
 import { clearMissingOnCxone, noteMissingOnCxone } from '../../shared/campaign-missing.js';
+import { isRunning } from '../../shared/lifecycle/state-machine.js';
 import { ensurePolling } from '../../shared/polling/schedulers.js';
 import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
 import {
@@ -170,7 +171,7 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
       if (await clearMissingOnCxone(ctx, record)) {
         // The poll that met the 404 stopped polling: a campaign still running is watched again. (A
         // scheduled one is not polled; its activation job kept looking and goes on.)
-        if (resource.status === 'active' || resource.status === 'paused') {
+        if (isRunning(resource.status)) {
           await ensurePolling(ctx, campaignId, record.config.pacing?.pollIntervalMs);
         }
       }

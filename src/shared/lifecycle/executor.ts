@@ -38,7 +38,7 @@ import {
   type SettingsRebase,
 } from './rebase.js';
 import { rollbackWrite } from './rollback.js';
-import type { CampaignAction } from './state-machine.js';
+import { isRunning, type CampaignAction } from './state-machine.js';
 import { DEFAULT_MAX_REBASES, writeVersioned, type VersionedWriteIO } from './versioned-write.js';
 
 export { RebaseExhaustedError } from './versioned-write.js';
@@ -508,7 +508,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // Only a campaign that dials is polled: a scheduled one gets the interval at its activation, which
     // reads it from the record (polling it now would spend the stats budget until its start).
     const interval = localApplied['pacing.pollIntervalMs'];
-    if (typeof interval === 'number' && (latest.status === 'active' || latest.status === 'paused')) {
+    if (typeof interval === 'number' && isRunning(latest.status)) {
       await effects.followUp('poll-interval', () => hooks.onPollIntervalChanged(campaignId, interval));
     }
     await run.saveLocalRecorded();

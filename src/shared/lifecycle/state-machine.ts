@@ -26,6 +26,14 @@ export function isFinal(status: CampaignStatus): boolean {
   return FINAL_STATUSES.includes(status);
 }
 
+/**
+ * Whether the campaign has started dialing and not ended (active, or paused and resumable): its
+ * statistics are polled, a stop completes it. Draft and scheduled ones have not dialed yet.
+ */
+export function isRunning(status: CampaignStatus): boolean {
+  return status === 'active' || status === 'paused';
+}
+
 export function canTransition(from: CampaignStatus, to: CampaignStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
@@ -80,7 +88,7 @@ export function planAction(action: CampaignAction, from: CampaignStatus): Action
             reason: `cannot resume a campaign that is ${from}; only a paused campaign can be resumed`,
           };
     case 'stop':
-      if (from === 'active' || from === 'paused') return { ok: true, target: 'completed' };
+      if (isRunning(from)) return { ok: true, target: 'completed' };
       if (from === 'draft' || from === 'scheduled') return { ok: true, target: 'cancelled' };
       return { ok: false, reason: `cannot stop a campaign that is already ${from}` };
   }
