@@ -10,6 +10,7 @@ import { actionBodySchema, commandParams } from './routes/campaign-commands.js';
 import { launchParamsSchema } from './routes/launches.js';
 import { eventParamsSchema } from './routes/webhooks.js';
 import { campaignIdParamsSchema } from './routes/campaigns.js';
+import { IDEMPOTENCY_KEY_PATTERN } from '../shared/idempotency-key.js';
 
 /**
  * The OpenAPI 3.1 document of the producer API, generated from the same zod schemas the routes
@@ -380,8 +381,8 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
             name: 'Idempotency-Key',
             in: 'header',
             required: false,
-            // As src/shared/idempotency-key.ts checks it.
-            schema: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[!-~]{1,200}$' },
+            // The pattern the API checks the key with (src/shared/idempotency-key.ts).
+            schema: { type: 'string', minLength: 1, maxLength: 200, pattern: IDEMPOTENCY_KEY_PATTERN.source },
             description:
               'The same key again returns the same launchId and enqueues nothing new. 1 to 200 printable ASCII characters, no spaces',
           },

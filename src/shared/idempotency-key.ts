@@ -1,5 +1,5 @@
 /** Printable ASCII without spaces, as the IETF Idempotency-Key draft and payment APIs expect. */
-const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 
 /**
  * What is wrong with a launch's Idempotency-Key, or undefined when the API takes it. Pure and free of
