@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../shared/clock.js';
 import {
   campaignResourceSchema,
@@ -121,32 +121,50 @@ export function diffCampaigns(before: StoredCampaign, after: StoredCampaign): Re
   return changes;
 }
 
-function encodeCursor(campaignId: string, offset: number): string {
-  return Buffer.from(JSON.stringify({ c: campaignId, o: offset })).toString('base64url');
-}
+/**
+ * Cursors are opaque and signed: CXone's are, and a sandbox that read a client's own JSON back would
+ * let a product craft offsets (or reuse another campaign's or tenant's cursor) and work here while
+ * failing on the platform. The MAC binds the offset to the tenant and campaign it was issued for.
+ */
+class CursorCodec {
+  // Per process: a cursor from an earlier run names a campaign that no longer exists anyway.
+  private readonly key = randomBytes(32);
 
-function decodeCursor(cursor: string, campaignId: string): number {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as {
-      c?: unknown;
-      o?: unknown;
-    };
-    if (value.c === campaignId && typeof value.o === 'number' && Number.isInteger(value.o) && value.o >= 0) {
-      return value.o;
-    }
-  } catch {
-    // fall through to the refusal below
+  encode(tenant: string, campaignId: string, offset: number): string {
+    const body = Buffer.from(String(offset)).toString('base64url');
+    return `${body}.${this.mac(tenant, campaignId, body).toString('base64url')}`;
   }
-  throw invalidCursor();
+
+  /** The offset of a cursor this codec issued for this tenant and campaign; anything else is a 400. */
+  decode(cursor: string, tenant: string, campaignId: string): number {
+    const match = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{43})$/.exec(cursor);
+    if (match) {
+      const [, body, mac] = match as unknown as [string, string, string];
+      const given = Buffer.from(mac, 'base64url');
+      const expected = this.mac(tenant, campaignId, body);
+      if (given.length === expected.length && timingSafeEqual(given, expected)) {
+        const text = Buffer.from(body, 'base64url').toString('utf8');
+        if (/^(0|[1-9]\d{0,15})$/.test(text)) return Number(text);
+      }
+    }
+    throw invalidCursor();
+  }
+
+  private mac(tenant: string, campaignId: string, body: string): Buffer {
+    // Length-prefixed so no tenant/campaign pair can be shifted into another with the same bytes.
+    return createHmac('sha256', this.key)
+      .update(`history-cursor:${tenant.length}:${tenant}:${campaignId.length}:${campaignId}:${body}`)
+      .digest();
+  }
 }
 
 function invalidCursor(): SandboxHttpError {
   return new SandboxHttpError(
     400,
     'invalid_cursor',
-    'cursor is not one this endpoint issued for this campaign',
+    'cursor: not one this endpoint issued for this campaign; start again without a cursor',
     {
-      errors: [{ field: 'cursor', message: 'unknown or malformed cursor' }],
+      errors: [{ field: 'cursor', message: 'unknown, altered or foreign cursor' }],
     },
   );
 }
@@ -159,6 +177,7 @@ export class CampaignStore {
   private readonly campaigns = new Map<string, StoredCampaign>();
   private readonly histories = new Map<string, HistoryRecord[]>();
   private readonly listeners: CampaignListener[] = [];
+  private readonly cursors = new CursorCodec();
   private created = 0;
 
   constructor(private readonly clock: Clock) {}
@@ -294,13 +313,13 @@ export class CampaignStore {
   historyPage(id: string, tenant: string, pageSize: number, cursor: string | undefined): HistoryPageResult {
     this.getForTenant(id, tenant);
     const records = this.histories.get(id) ?? [];
-    const offset = cursor === undefined ? 0 : decodeCursor(cursor, id);
-    // History only grows, so an issued cursor never points past its end: this one was made up.
+    const offset = cursor === undefined ? 0 : this.cursors.decode(cursor, tenant, id);
+    // History only grows, so an issued cursor never points past its end; kept as a second guard.
     if (offset > records.length) throw invalidCursor();
     const end = Math.min(records.length, offset + pageSize);
     return {
       records: records.slice(offset, end),
-      nextCursor: end < records.length ? encodeCursor(id, end) : null,
+      nextCursor: end < records.length ? this.cursors.encode(tenant, id, end) : null,
     };
   }
 

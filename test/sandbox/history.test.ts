@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
 import { historyPageSchema, type HistoryRecord } from '../../src/shared/cxone/wire.js';
-import { call, createCampaign, patch, start, tokenFor } from './helpers.js';
+import { call, CONSOLE, createCampaign, patch, start, tokenFor } from './helpers.js';
 
 describe('sandbox campaign history paging', () => {
   let sandbox: RunningSandbox;
@@ -98,6 +98,46 @@ describe('sandbox campaign history paging', () => {
     const pastEnd = await page(`?cursor=${madeUp}`);
     expect(pastEnd.status).toBe(400);
     expect(pastEnd.body.error).toBe('invalid_cursor');
+  });
+
+  it('refuses cursors a client made or altered itself, naming cursor, and honours only issued ones', async () => {
+    const expectRefused = async (cursor: string, why: string): Promise<void> => {
+      const res = await page(`?pageSize=2&cursor=${encodeURIComponent(cursor)}`);
+      expect(res.status, why).toBe(400);
+      expect(res.body.error, why).toBe('invalid_cursor');
+      expect(res.body.errors, why).toEqual([expect.objectContaining({ field: 'cursor' })]);
+      expect(String(res.body.message), why).toMatch(/cursor/);
+    };
+    // An offset inside the history, in the shape a client could guess from a readable cursor: CXone's
+    // cursors are opaque, so a product that builds its own would break there.
+    for (const forged of [
+      Buffer.from(JSON.stringify({ c: id, o: 3 })).toString('base64url'),
+      Buffer.from('3').toString('base64url'),
+      '3',
+    ])
+      await expectRefused(forged, `forged ${forged}`);
+
+    const issued = historyPageSchema.parse((await page('?pageSize=2')).body).nextCursor as string;
+    expect(issued).toEqual(expect.any(String));
+    // One character changed anywhere (the position it marks or its signature) makes it a stranger.
+    for (const at of [0, Math.floor(issued.length / 2), issued.length - 1]) {
+      const flipped = issued[at] === 'A' ? 'B' : 'A';
+      await expectRefused(`${issued.slice(0, at)}${flipped}${issued.slice(at + 1)}`, `altered at ${at}`);
+    }
+    await expectRefused(`${issued}x`, 'extended');
+
+    // The issued one still works, for any client of the same tenant.
+    const consoleToken = await tokenFor(sandbox, CONSOLE);
+    for (const who of [token, consoleToken]) {
+      const res = await call(
+        sandbox,
+        'GET',
+        `/api/v2/outbound/campaigns/${id}/history?pageSize=2&cursor=${encodeURIComponent(issued)}`,
+        { token: who },
+      );
+      expect(res.status).toBe(200);
+      expect(historyPageSchema.parse(res.body).records.map((r) => r.version)).toEqual([3, 4]);
+    }
   });
 
   it('answers 404 for the history of an unknown campaign', async () => {
