@@ -889,6 +889,15 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
         `campaign ${data.campaignId} is still draft on CXone; it was never scheduled`,
       );
     }
+    // Without the record, CXone's copy is all there is: it has no recipient states, so the state
+    // rules the campaign was launched under (Florida's 20:00, say) would silently not bind. A record
+    // is never deleted, so this is lost data; nothing dials until a person has looked.
+    if (record === null) {
+      throw new UnrecoverableError(
+        `campaign ${data.campaignId} has no campaign record, so the recipient states and settings it was ` +
+          'launched with are unknown; not activated (it stays scheduled on CXone: stop it and submit the launch again)',
+      );
+    }
     // Changed in CXone since: the record follows (CXone wins), so that the next look plans from the
     // windows and start CXone holds, and the API shows them.
     if (changedInCxone) await campaigns.syncFromCxone(current, { launchId: data.launchId });

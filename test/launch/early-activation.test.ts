@@ -175,6 +175,30 @@ describe('the activation job before a scheduled start', () => {
     expect(view).not.toHaveProperty('activateAt');
   });
 
+  it('does not activate a campaign whose record is gone: the state rules it was launched under would not bind', async () => {
+    const config = campaignConfigSchema.parse(
+      campaignConfig({
+        startDateTime: new Date().toISOString(),
+        complianceTimeZone: 'America/New_York',
+        recipientStates: ['FL'],
+        allowedCallTimes: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '20:00' }],
+      }),
+    );
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    await stack.ctx.cxone.updateCampaign(created.id, created.version, { status: 'scheduled' });
+    const launchId = await succeededLaunch(stack.ctx, created.id);
+    // No campaign record: CXone's copy has no recipient states to bind the activation.
+    await expect(
+      processActivate(deps(), fakeActivationJob(created.id, launchId).job, 'token'),
+    ).rejects.toThrow(/no campaign record/);
+    expect((await stack.ctx.cxone.getCampaign(created.id)).status).toBe('scheduled');
+    expect((await createLaunchStore(stack.ctx).get(launchId))?.activationError).toMatch(
+      /recipient states and settings it was launched with are unknown/,
+    );
+    const trail = await (stack.ctx.audit as AuditTrailStore).list(created.id);
+    expect(trail.map((r) => r.action)).toEqual(['launch_failed']);
+  });
+
   it('notes a campaign deleted in CXone as missing, looks again until its start, then gives up', async () => {
     const { scheduled, config } = await scheduledCampaign('unused');
     const launches = createLaunchStore(stack.ctx);
