@@ -1,245 +1,18 @@
-import { redactUrl } from './shared/redact-url.js';
-import type { Server } from 'node:http';
-import type { FastifyInstance } from 'fastify';
-import { bannerLines, parseRole, type Role } from './process/banner.js';
-import { closeWithin } from './process/close-within.js';
-import { findOnPath, startPrivateRedis, type PrivateRedis } from './process/private-redis.js';
-import { buildApiApp } from './producers/app.js';
-import { startMetricsServer, type MetricsServer } from './producers/routes/ops.js'; // (H8)
-import { EMBEDDED_SANDBOX_HOST, startEmbeddedSandbox } from './sandbox/embedded.js';
-import { runSandboxRole } from './sandbox/cli-entry.js';
-import { describeListenError } from './process/listen-error.js';
-import type { RunningSandbox } from './sandbox/types.js';
+import { parseRole } from './process/banner.js';
+import { createProcessRunner } from './process/run.js';
 import { ConfigError, loadConfig, type AppConfig } from './shared/config.js';
-import { createContext, type ClosableContext } from './shared/context-factory.js';
-import { createLogger, type Logger } from './shared/logger.js';
-import { checkRedis } from './shared/redis.js';
-import { startWorkers, WORKER_FACTORIES, type RunningWorkers } from './workers/index.js';
+import { createLogger } from './shared/logger.js';
 
 /**
  * Process entry point: `node dist/main.js [all|api|worker|sandbox]` (or `npm start -- <role>`).
  * Start-up problems a person can fix (bad environment, no Redis, a taken port) end the process with
- * one clear line on stderr and exit code 1; everything else is a structured log line.
+ * one clear line on stderr and exit code 1; everything else is a structured log line. Start-up and
+ * shutdown themselves live in src/process/run.ts.
  */
-
-interface Running {
-  api?: FastifyInstance;
-  workers?: RunningWorkers;
-  ctx?: ClosableContext;
-  sandbox?: RunningSandbox;
-  privateRedis?: PrivateRedis;
-  metrics?: MetricsServer; // (H8)
-}
 
 function fail(lines: string | string[]): never {
   for (const line of Array.isArray(lines) ? lines : [lines]) console.error(line);
   process.exit(1);
-}
-
-function printBanner(lines: string[]): void {
-  process.stdout.write(`\n${lines.join('\n')}\n\n`);
-}
-
-/** Redis must answer before anything else starts; when REDIS_URL is unset a private one may be started. */
-async function ensureRedis(config: AppConfig, logger: Logger): Promise<PrivateRedis | undefined> {
-  const check = await checkRedis(config.redisUrl);
-  if (check.ok) return undefined;
-  if (check.problem === 'refused') {
-    fail(
-      `Redis at ${redactUrl(config.redisUrl)} refuses REDIS_URL's settings: ${check.message}. Fix the user, password or database number in REDIS_URL.`,
-    );
-  }
-  const binary = process.env.REDIS_URL === undefined ? findOnPath('redis-server') : undefined;
-  if (binary) {
-    const port = Number(new URL(config.redisUrl).port || 6379);
-    try {
-      const redis = await startPrivateRedis(binary, port);
-      logger.warn(
-        { port, binary },
-        'Redis did not answer and REDIS_URL is unset: started a private redis-server (no persistence; it stops with this process)',
-      );
-      return redis;
-    } catch (err) {
-      fail(
-        `Redis does not answer at ${redactUrl(config.redisUrl)}, and starting redis-server failed: ${(err as Error).message}`,
-      );
-    }
-  }
-  fail(
-    `Redis does not answer at ${redactUrl(config.redisUrl)}. Start it (e.g. \`redis-server --daemonize yes\`) or set REDIS_URL to a reachable Redis.`,
-  );
-}
-
-/** Runs `bind`; an address that cannot be bound ends the process with one line naming the variable. */
-async function bindOrFail<T>(
-  where: { portVariable: string; port: number; host: string },
-  bind: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await bind();
-  } catch (err) {
-    const line = describeListenError(err, where);
-    if (line) fail(line);
-    throw err;
-  }
-}
-
-async function listen(app: FastifyInstance, config: AppConfig): Promise<number> {
-  await bindOrFail({ portVariable: 'PORT', port: config.port, host: config.host }, () =>
-    app.listen({ port: config.port, host: config.host }),
-  );
-  const address = app.server.address();
-  return typeof address === 'object' && address ? address.port : config.port;
-}
-
-/** How long the embedded sandbox's own open requests get once the fleet has stopped calling it. */
-const SANDBOX_CLOSE_BOUND_MS = 2_000;
-
-/**
- * Orderly shutdown: stop taking HTTP requests while the workers finish their active jobs, both
- * bounded by SHUTDOWN_TIMEOUT_MS (then open requests are cut and jobs are left to BullMQ's stall
- * recovery), close queues and Redis, and only then the embedded sandbox — draining jobs are still
- * talking to it — and the private Redis last. The HTTP servers and the workers close side by side,
- * so a client stalled mid-request cannot hold up the drain of the workers behind it.
- */
-async function shutdown(running: Running, config: AppConfig, logger: Logger): Promise<void> {
-  const step = async (name: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-    } catch (err) {
-      logger.warn({ err, step: name }, 'shutdown step failed');
-    }
-  };
-  const closeHttp = async (name: string, server: ClosableServer, boundMs: number) => {
-    const cut = await closeWithin(() => server.close(), server.server, boundMs);
-    if (cut) {
-      logger.warn(
-        { server: name, boundMs },
-        'HTTP requests still open at the shutdown deadline; their connections were closed',
-      );
-    }
-  };
-  const { api, metrics, workers } = running;
-  await Promise.all([
-    api && step('api', () => closeHttp('api', api, config.shutdownTimeoutMs)),
-    metrics && step('metrics', () => closeHttp('metrics', metrics, config.shutdownTimeoutMs)), // (H8)
-    workers && step('workers', () => workers.close(config.shutdownTimeoutMs)),
-  ]);
-  if (running.ctx) await step('context', () => running.ctx!.close());
-  const sandbox = running.sandbox;
-  if (sandbox) {
-    await step('sandbox', () =>
-      closeHttp(
-        'sandbox',
-        { close: () => sandbox.close(), server: sandbox.app.server },
-        SANDBOX_CLOSE_BOUND_MS,
-      ),
-    );
-  }
-  if (running.privateRedis) await step('private redis', () => running.privateRedis!.stop());
-}
-
-interface ClosableServer {
-  close(): Promise<unknown>;
-  server: Pick<Server, 'closeAllConnections'>;
-}
-
-const SIGNAL_DEBOUNCE_MS = 1000;
-
-/** Set once a shutdown has begun (see the unhandled-rejection handler in main). */
-let stopping = false;
-
-function onSignals(running: Running, config: AppConfig, logger: Logger): void {
-  let stoppingSince: number | undefined;
-  const handler = (signal: NodeJS.Signals) => {
-    if (stoppingSince !== undefined) {
-      // Ctrl-C under `npm start` reaches us twice within milliseconds (the terminal signals the whole
-      // process group and npm forwards it too); only a deliberate second signal skips the drain.
-      if (Date.now() - stoppingSince < SIGNAL_DEBOUNCE_MS) return;
-      logger.warn({ signal }, 'second signal: exiting now without waiting');
-      process.exit(1);
-    }
-    stoppingSince = Date.now();
-    stopping = true;
-    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining active jobs');
-    // A last resort if something hangs past the drain bound (a socket that never closes).
-    setTimeout(() => {
-      logger.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, config.shutdownTimeoutMs + 15_000).unref();
-    void shutdown(running, config, logger).then(() => {
-      logger.info('stopped');
-      process.exit(0);
-    });
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  // A closing terminal or SSH session sends SIGHUP, which by default kills Node on the spot and cuts
-  // active jobs off; it drains like the others instead.
-  process.on('SIGHUP', handler);
-}
-
-async function run(role: Role, initialConfig: AppConfig, logger: Logger): Promise<void> {
-  let config = initialConfig;
-  const running: Running = {};
-  onSignals(running, config, logger);
-
-  if (role === 'sandbox') {
-    running.sandbox = await bindOrFail(
-      { portVariable: 'SANDBOX_PORT', port: config.sandbox.port, host: config.host },
-      () => runSandboxRole(config, logger),
-    );
-    printBanner(bannerLines({ role, config, sandboxUrl: running.sandbox.url }));
-    return;
-  }
-
-  running.privateRedis = await ensureRedis(config, logger);
-
-  // The embedded sandbox belongs to `all`; split roles share one `sandbox` process instead, because
-  // its state lives in memory and every process must see the same campaigns.
-  if (role === 'all' && config.sandboxMode) {
-    running.sandbox = await bindOrFail(
-      { portVariable: 'SANDBOX_PORT', port: config.sandbox.port, host: EMBEDDED_SANDBOX_HOST },
-      () => startEmbeddedSandbox(config, logger),
-    );
-    // SANDBOX_PORT=0 picks a free port; the client must call the port actually bound.
-    config = { ...config, cxone: { ...config.cxone, baseUrl: `http://127.0.0.1:${running.sandbox.port}` } };
-  } else if (config.sandboxMode) {
-    logger.info(
-      { cxone: config.cxone.baseUrl },
-      'CXONE_BASE_URL is unset: using the sandbox of a separate `sandbox` process at SANDBOX_PORT',
-    );
-  }
-
-  running.ctx = await createContext(config, logger);
-  // Sockets are bound before any worker starts: a bad HOST or a taken port then ends the process
-  // before it has taken a job it would drop on the way out.
-  let apiPort: number | undefined;
-  if (role === 'all' || role === 'api') {
-    running.api = await buildApiApp(running.ctx);
-    apiPort = await listen(running.api, config);
-  }
-  // (H8) worker replicas expose their own /metrics, /healthz, /readyz when METRICS_PORT is set.
-  if (role === 'worker' && config.metricsPort !== undefined) {
-    const { metricsPort, host } = config;
-    const ctx = running.ctx;
-    running.metrics = await bindOrFail({ portVariable: 'METRICS_PORT', port: metricsPort, host }, () =>
-      startMetricsServer(ctx, { port: metricsPort, host }),
-    );
-  }
-  if (role === 'all' || role === 'worker') running.workers = await startWorkers(running.ctx);
-
-  printBanner(
-    bannerLines({
-      role,
-      config,
-      apiPort,
-      sandboxUrl: running.sandbox?.url,
-      sandboxEmbedded: running.sandbox !== undefined,
-      privateRedis: running.privateRedis !== undefined,
-      workers: running.workers ? WORKER_FACTORIES.map(([name]) => name) : undefined,
-    }),
-  );
 }
 
 async function main(): Promise<void> {
@@ -254,12 +27,21 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel, { role });
+  const runner = createProcessRunner({
+    role,
+    config,
+    logger,
+    redisUrlExplicit: process.env.REDIS_URL !== undefined,
+    exit: (code) => process.exit(code),
+    printBanner: (lines) => process.stdout.write(`\n${lines.join('\n')}\n\n`),
+    printError: (line) => console.error(line),
+  });
   let droppedAtShutdown = 0;
   process.on('unhandledRejection', (reason) => {
     // Closing the Redis connections during a shutdown rejects the commands libraries still had in
     // flight (BullMQ's lock renewals, Bottleneck's heartbeats), some with nobody listening: expected
     // then, and said once rather than as one error per command.
-    if (stopping && reason instanceof Error && reason.message === 'Connection is closed.') {
+    if (runner.stopping && reason instanceof Error && reason.message === 'Connection is closed.') {
       if (droppedAtShutdown++ === 0) {
         logger.warn('Redis commands still pending at shutdown were dropped with their connection');
       }
@@ -267,12 +49,12 @@ async function main(): Promise<void> {
     }
     logger.error({ err: reason }, 'unhandled promise rejection');
   });
-  try {
-    await run(role, config, logger);
-  } catch (err) {
-    logger.fatal({ err }, 'start-up failed');
-    process.exit(1);
-  }
+  process.on('SIGINT', runner.signal);
+  process.on('SIGTERM', runner.signal);
+  // A closing terminal or SSH session sends SIGHUP, which by default kills Node on the spot and cuts
+  // active jobs off; it drains like the others instead.
+  process.on('SIGHUP', runner.signal);
+  await runner.start();
 }
 
 await main();
