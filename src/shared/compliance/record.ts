@@ -1,3 +1,5 @@
+import type { AuditTrailStore } from '../audit/trail.js';
+import type { AuditInput } from '../audit/types.js';
 import type { AppContext } from '../context.js';
 import type { EfficiencyMetrics } from '../efficiency.js';
 import type { EventType } from '../events/types.js';
@@ -30,10 +32,8 @@ export async function recordComplianceAction(
 ): Promise<void> {
   const at = new Date(ctx.clock.now()).toISOString();
   const details = { kind: input.kind, ...input.details };
-  complianceActions.inc({ kind: input.kind });
-  ctx.logger.info({ campaignId: input.campaignId, compliance: details }, `compliance: ${input.kind}`);
   await appendAction(ctx, input.campaignId, { at, kind: input.kind, details: input.details });
-  await auditOrLog(
+  const recorded = await auditOnce(
     ctx,
     {
       campaignId: input.campaignId,
@@ -46,5 +46,38 @@ export async function recordComplianceAction(
     },
     { kind: input.kind },
   );
+  // A replay (a retried job, a redelivered poll) whose dedupe key the trail already holds is the same
+  // action, not a second one: counted and logged again, the metric would show twice the actions the
+  // trail proves.
+  if (recorded) {
+    complianceActions.inc({ kind: input.kind });
+    ctx.logger.info({ campaignId: input.campaignId, compliance: details }, `compliance: ${input.kind}`);
+  }
   if (input.event) await publishOrLog(ctx, input.event, input.campaignId, details, { kind: input.kind });
+}
+
+/**
+ * auditOrLog that also tells whether the record is new: false only when the trail says its dedupe key
+ * was already recorded. A failed write, or a trail that cannot tell, counts as new: the action did
+ * happen, and its count must not depend on the paperwork.
+ */
+async function auditOnce(
+  ctx: Pick<AppContext, 'audit' | 'logger'>,
+  input: AuditInput,
+  context: Record<string, unknown>,
+): Promise<boolean> {
+  const store = ctx.audit as Partial<Pick<AuditTrailStore, 'appendWithOutcome'>>;
+  if (!input.dedupeKey || typeof store.appendWithOutcome !== 'function') {
+    await auditOrLog(ctx, input, context);
+    return true;
+  }
+  try {
+    return !(await store.appendWithOutcome(input)).duplicate;
+  } catch (err) {
+    ctx.logger.error(
+      { err, campaignId: input.campaignId, action: input.action, ...context },
+      'audit write failed',
+    );
+    return true;
+  }
 }

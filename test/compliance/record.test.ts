@@ -1,0 +1,79 @@
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { recordComplianceAction } from '../../src/shared/compliance/record.js';
+import { listActions } from '../../src/shared/compliance/state-store.js';
+import { complianceActions } from '../../src/shared/metrics.js';
+import { createTestContext, type TestContext } from './redis-context.js';
+
+/*
+ * One compliance action, one count: a replay of an action the trail already holds (its dedupe key
+ * found) is neither counted in cxo_compliance_actions_total nor logged again.
+ */
+const ID = 'cmp-record-1';
+
+let tc: TestContext;
+let lines: Record<string, unknown>[];
+beforeEach(async () => {
+  tc = await createTestContext('2026-03-03T15:00:00Z');
+  lines = [];
+  tc.ctx.logger = pino(
+    { level: 'info' },
+    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+});
+afterEach(async () => tc.close());
+
+async function counted(kind: string): Promise<number> {
+  const metric = await complianceActions.get();
+  return metric.values.find((v) => v.labels.kind === kind)?.value ?? 0;
+}
+
+const logged = (kind: string) => lines.filter((l) => l.msg === `compliance: ${kind}`).length;
+
+describe('recordComplianceAction', () => {
+  it('counts and logs an action replayed with the same dedupe key once', async () => {
+    const before = await counted('period_closed');
+    const action = {
+      campaignId: ID,
+      kind: 'period_closed' as const,
+      details: { rule: 'abandonment-period', period: { index: 0 } },
+      dedupeKey: `compliance:period:${ID}:TCPA:0`,
+    };
+    await recordComplianceAction(tc.ctx, action);
+    await recordComplianceAction(tc.ctx, action);
+
+    expect((await tc.audit.list(ID)).filter((r) => r.action === 'compliance_action')).toHaveLength(1);
+    expect((await counted('period_closed')) - before).toBe(1);
+    expect(logged('period_closed')).toBe(1);
+    // The report's own log still holds what it held before.
+    expect(await listActions(tc.ctx, ID)).toHaveLength(2);
+  });
+
+  it('counts and logs every action that has no dedupe key', async () => {
+    const before = await counted('guard_throttle');
+    const action = { campaignId: ID, kind: 'guard_throttle' as const, details: { rate: 0.026 } };
+    await recordComplianceAction(tc.ctx, action);
+    await recordComplianceAction(tc.ctx, action);
+
+    expect((await counted('guard_throttle')) - before).toBe(2);
+    expect(logged('guard_throttle')).toBe(2);
+  });
+
+  it('still counts and logs an action whose audit write failed', async () => {
+    const before = await counted('override');
+    tc.ctx.audit = {
+      append: () => Promise.reject(new Error('redis down')),
+      appendWithOutcome: () => Promise.reject(new Error('redis down')),
+    } as unknown as typeof tc.ctx.audit;
+    await recordComplianceAction(tc.ctx, {
+      campaignId: ID,
+      kind: 'override',
+      details: { rule: 'do-not-call' },
+      dedupeKey: `compliance:override:${ID}:do-not-call`,
+    });
+
+    expect((await counted('override')) - before).toBe(1);
+    expect(logged('override')).toBe(1);
+    expect(lines.filter((l) => l.msg === 'audit write failed')).toHaveLength(1);
+  });
+});
