@@ -282,6 +282,10 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
         } else {
           logger.fatal({ err }, 'start-up failed');
         }
+        // Whatever was started before the failure goes down with it: exiting does not stop a child
+        // process, so a private redis-server would outlive us (holding its port for the next try),
+        // and an embedded sandbox or API already listening would be cut rather than closed.
+        await shutdown(running, config, logger);
         exit(1);
       }
     },

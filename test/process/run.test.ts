@@ -1,0 +1,82 @@
+import { createServer, type Server } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createProcessRunner } from '../../src/process/run.js';
+import { findOnPath } from '../../src/process/private-redis.js';
+import { loadConfig } from '../../src/shared/config.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { redisAnswers } from '../../src/shared/redis.js';
+import { freePort } from '../support/free-port.js';
+import { testPrefix } from '../support/redis-prefix.js';
+
+const REDIS_SERVER = findOnPath('redis-server');
+
+/** A runner whose exit is recorded instead of ending the test process. */
+function runner(env: NodeJS.ProcessEnv, opts: { redisUrlExplicit: boolean }) {
+  const exits: number[] = [];
+  const errors: string[] = [];
+  const banners: string[][] = [];
+  let exited!: (code: number) => void;
+  const exit = new Promise<number>((resolve) => (exited = resolve));
+  const r = createProcessRunner({
+    role: 'all',
+    config: loadConfig({ HOST: '127.0.0.1', PORT: '0', SANDBOX_PORT: '0', LOG_LEVEL: 'silent', ...env }),
+    logger: silentLogger,
+    redisUrlExplicit: opts.redisUrlExplicit,
+    exit: (code) => {
+      exits.push(code);
+      exited(code);
+    },
+    printBanner: (lines) => banners.push(lines),
+    printError: (line) => errors.push(line),
+  });
+  return { r, exits, errors, banners, exit };
+}
+
+const held: Server[] = [];
+const privatePorts: number[] = [];
+afterEach(async () => {
+  for (const s of held.splice(0)) await new Promise((resolve) => s.close(resolve));
+  // A private redis-server the code under test left running must not outlive the test either.
+  for (const port of privatePorts.splice(0)) {
+    if (!(await redisAnswers(`redis://127.0.0.1:${port}`, 300))) continue;
+    const redis = new Redis(port, '127.0.0.1', { lazyConnect: true });
+    await redis.call('SHUTDOWN', 'NOSAVE').catch(() => undefined);
+    redis.disconnect();
+  }
+});
+
+async function holdPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  held.push(server);
+  return (server.address() as { port: number }).port;
+}
+
+describe.skipIf(!REDIS_SERVER)('start-up that fails after starting a private redis-server', () => {
+  // The sandbox port fails before anything but Redis runs; PORT after the sandbox and the Redis
+  // connections too, which must be closed before the private Redis goes.
+  it.each(['SANDBOX_PORT', 'PORT'] as const)(
+    'stops the private redis-server before exiting 1 when %s is taken',
+    async (variable) => {
+      const redisPort = await freePort();
+      privatePorts.push(redisPort);
+      const taken = await holdPort();
+      const { r, exit, errors } = runner(
+        {
+          REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+          [variable]: String(taken),
+          KEY_PREFIX: testPrefix('run'),
+        },
+        // As when REDIS_URL is unset: the orchestrator may start its own Redis at the default address.
+        { redisUrlExplicit: false },
+      );
+      await r.start();
+      expect(await exit).toBe(1);
+      expect(errors).toEqual([
+        `${variable} ${taken} is already in use on 127.0.0.1; set ${variable} to a free port`,
+      ]);
+      expect(await redisAnswers(`redis://127.0.0.1:${redisPort}`, 500)).toBe(false);
+    },
+  );
+});
