@@ -10,6 +10,7 @@ import {
   describePeriod,
   endMeasurement,
   evaluateAbandonmentGuard,
+  guardPauseLift,
   MEASUREMENT,
   type GuardDecision,
   type GuardInput,
@@ -178,6 +179,47 @@ export async function endAbandonmentMeasurement(ctx: AppContext, campaignId: str
     ended.closedPeriod,
     { final: true, note: 'the campaign ended: its last period closes at its end' },
   );
+}
+
+/**
+ * A resume of a campaign the abandonment guard paused is the requester's decision: in the period of
+ * the pause, to dial on over the cap (the guard pauses once per period and only throttles after it);
+ * recorded as `guard_pause_lifted`, naming who and the period's figures, so the report and the trail
+ * show it as a compliance decision and not as an ordinary resume. A resume after that period ended
+ * while the campaign stood paused lifts a pause the law no longer measures against: it is recorded
+ * against the period holding at the resume, which starts afresh, and says so — named after the
+ * paused period, with its figures and "throttled for the rest of the period", it would claim a
+ * decision over a cap that no longer applies, and a throttle the guard will not keep.
+ */
+export async function recordGuardPauseLifted(
+  ctx: AppContext,
+  campaignId: string,
+  by: { actor: string; reason: string; commandId: string; version: number },
+): Promise<void> {
+  const guard = await getGuardState(ctx, campaignId);
+  const lift = guard ? guardPauseLift(guard, ctx.clock.now()) : null;
+  if (!lift) return;
+  const rolledOver = lift.period.index !== lift.pausedInPeriod;
+  await recordComplianceAction(ctx, {
+    campaignId,
+    kind: 'guard_pause_lifted',
+    actor: by.actor,
+    cxoneVersion: by.version,
+    details: {
+      requestedBy: by.actor,
+      reason: by.reason,
+      commandId: by.commandId,
+      period: lift.period.index,
+      periodStart: new Date(lift.period.startMs).toISOString(),
+      periodEnd: new Date(lift.period.endMs).toISOString(),
+      ...(rolledOver ? { pausedInPeriod: lift.pausedInPeriod } : {}),
+      ...lift.figures,
+      note: rolledOver
+        ? `resumed after the ${lift.period.label} in which the abandonment guard paused it ended; the new period is measured afresh`
+        : 'resumed after the abandonment guard paused it in this period; the guard throttles it for the rest of the period',
+    },
+    dedupeKey: `guard-pause-lifted:${campaignId}:${by.commandId}`,
+  });
 }
 
 /**

@@ -374,6 +374,43 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
   };
 }
 
+/** What an operator's resume of a campaign the guard paused lifts (guard-actions.ts recordGuardPauseLifted). */
+export interface GuardPauseLift {
+  /** The period current at the resume, which the lift is recorded against. */
+  period: { index: number; startMs: number; endMs: number; label: string };
+  /** The period the guard paused the campaign in: before `period` when that one ended while paused. */
+  pausedInPeriod: number;
+  /** The paused period's calls as the guard last saw them; none when the resume came after it ended. */
+  figures?: { answeredCalls: number; abandonedCalls: number };
+}
+
+/**
+ * The guard's pause a resume at nowMs lifts, or null when the campaign is not under one. The guard
+ * does not evaluate a paused campaign, so its state is as the poll that paused it left it, in the
+ * period of the pause: a resume after that period ended is read against the period holding now
+ * (where the guard measures afresh and holds nothing against the campaign), not the one it paused in.
+ * Pure.
+ */
+export function guardPauseLift(state: GuardState, nowMs: number): GuardPauseLift | null {
+  if (state.endedAtMs !== undefined || state.lastAction !== 'pause') return null;
+  if (state.pausedInPeriod !== state.periodIndex) return null;
+  const { periodMs, label } = MEASUREMENT[state.regime];
+  const index = Math.max(state.periodIndex, Math.floor((nowMs - state.anchorMs) / periodMs));
+  const period = {
+    index,
+    startMs: state.anchorMs + index * periodMs,
+    endMs: state.anchorMs + (index + 1) * periodMs,
+    label,
+  };
+  if (index !== state.periodIndex || !state.lastSeen) return { period, pausedInPeriod: state.periodIndex };
+  const inPeriod = callsInPeriod(state, state.lastSeen);
+  return {
+    period,
+    pausedInPeriod: state.periodIndex,
+    figures: { answeredCalls: inPeriod.answeredCalls, abandonedCalls: inPeriod.abandonedCalls },
+  };
+}
+
 /**
  * Closes the current period of a campaign that ended (completed or cancelled): no later poll rolls it
  * over, so without this a campaign shorter than a period (most of them) would never have its figures
