@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { CLOCK_TIME, minutesOfDay, toValidationIssues } from '../shared/campaign-config.js';
-import { isValidTimeZone } from '../shared/time-zone.js';
+import { isValidTimeZone, tzDatabaseSpelling } from '../shared/time-zone.js';
 import type { FieldProblem } from './errors.js';
 
 /**
@@ -14,8 +14,8 @@ export function zodProblems(error: z.ZodError, input: unknown): FieldProblem[] {
 }
 
 /**
- * Checks the wire schema cannot express: the zone must be a real IANA zone and every calling window
- * must end after it starts. Works on the raw body so its findings join the schema's in one 422.
+ * Checks the wire schema cannot express: the zone must be a real IANA zone, spelt as the tz database
+ * spells it, and every calling window must end after it starts. Works on the raw body so its findings join the schema's in one 422.
  */
 export function complianceSettingsProblems(settings: unknown, prefix = 'complianceSettings'): FieldProblem[] {
   if (settings === null || typeof settings !== 'object') return [];
@@ -25,6 +25,14 @@ export function complianceSettingsProblems(settings: unknown, prefix = 'complian
     problems.push({
       field: `${prefix}.timeZone`,
       message: `unknown time zone "${timeZone}"; use an IANA zone such as America/New_York`,
+    });
+  } else if (typeof timeZone === 'string' && tzDatabaseSpelling(timeZone) !== timeZone) {
+    // Intl (and so Luxon, here) matches zone names case-insensitively, but tz names are
+    // case-sensitive identifiers elsewhere (zoneinfo file names, Java's ZoneId): a stand-in that
+    // stored `america/new_york` would hide a client whose zone a real platform cannot look up.
+    problems.push({
+      field: `${prefix}.timeZone`,
+      message: `write the zone as the tz database spells it: "${tzDatabaseSpelling(timeZone)}", not "${timeZone}"`,
     });
   }
   if (Array.isArray(allowedCallTimes)) {

@@ -194,6 +194,33 @@ describe('sandbox campaigns', () => {
     expect(padded.body.error).toBe('invalid_if_match');
   });
 
+  it('refuses a time zone spelt in another case than the tz database, on create and on PATCH, naming the spelling', async () => {
+    const body = createBody();
+    for (const zone of ['america/new_york', 'AMERICA/CHICAGO', 'Europe/london']) {
+      const res = await call(sandbox, 'POST', '/api/v2/campaigns', {
+        token,
+        body: { ...body, complianceSettings: { ...body.complianceSettings, timeZone: zone } },
+      });
+      expect(res.status, zone).toBe(422);
+      expect(res.body.errors, zone).toEqual([
+        expect.objectContaining({ field: 'complianceSettings.timeZone' }),
+      ]);
+    }
+    const id = (await createCampaign(sandbox, token)).body.id as string;
+    const lower = await patch(sandbox, token, id, 1, { complianceSettings: { timeZone: 'europe/london' } });
+    expect(lower.status).toBe(422);
+    expect(String((lower.body.errors as { message: string }[])[0]?.message)).toContain('Europe/London');
+    // The tz database's own spellings, links among them, stay valid.
+    for (const [version, zone] of [
+      [1, 'Europe/London'],
+      [2, 'US/Eastern'],
+      [3, 'UTC'],
+    ] as const) {
+      const res = await patch(sandbox, token, id, version, { complianceSettings: { timeZone: zone } });
+      expect(res.status, zone).toBe(200);
+    }
+  });
+
   it('answers 422 naming every invalid and every unknown field, with dotted paths', async () => {
     const body = createBody() as unknown as Record<string, Record<string, unknown>>;
     const bad = {
