@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { thrownOutcome } from './job-errors.js';
 import type { AppContext } from '../shared/context.js';
@@ -158,6 +159,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     audit: boolean,
     // Each run is counted once: a 410 that disabled the destination counts as that, not also here.
     outcome: string = reason === 'exhausted' ? 'exhausted' : 'dead_lettered',
+    run?: string,
   ): Promise<never> {
     const letter = {
       eventId: event.id,
@@ -168,13 +170,23 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       ...(attempt?.bodyExcerpt ? { bodyExcerpt: attempt.bodyExcerpt } : {}),
       ...(attempt?.error ? { error: attempt.error } : {}),
     };
-    await deadLetter(deps, letter);
+    if (!(await deadLetter(deps, letter, run))) throw settledWhileSending(event.id);
     webhookOutcomes.inc({ outcome });
     await recordDeadLetter(event, letter, audit);
     throw new WebhookSettledError(
       `webhook event ${event.id} dead-lettered (${reason}${attempt?.status ? `, HTTP ${attempt.status}` : ''}); ` +
         'fix the receiver, then POST /v1/webhooks/dead-letters/replay',
     );
+  }
+
+  /**
+   * The event was settled while this run was sending: BullMQ failed the job for its stall limit and
+   * the fallback dead-lettered it, or another run took the job over. That outcome, and its count,
+   * stand; this run's verdict adds neither.
+   */
+  function settledWhileSending(eventId: string): WebhookSettledError {
+    logger.warn({ eventId }, 'webhook event settled while this run was sending; its verdict is dropped');
+    return new WebhookSettledError(`webhook event ${eventId} was settled while this run was sending`);
   }
 
   async function handle(job: Job): Promise<{ status: number } | { skipped: string }> {
@@ -198,7 +210,8 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     if (!destination) return toDeadLetters(job, event, 'no_destination', undefined, false);
     if (state && !state.enabled) return toDeadLetters(job, event, 'destination_disabled', undefined, false);
 
-    await countSend(deps, eventId, ctx.clock.now());
+    const run = randomUUID();
+    await countSend(deps, eventId, ctx.clock.now(), run);
     const attempt = await deliverOnce({
       url: destination.url,
       secret: destination.secret,
@@ -208,12 +221,14 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       timeoutMs,
     });
     const verdict = classifyDelivery(attempt, ctx.clock.now());
+    let own = true;
     if (verdict.kind !== 'delivered') {
-      await recordAttempt(deps, eventId, {
+      own = await recordAttempt(deps, eventId, {
         ...(attempt.status !== undefined ? { status: attempt.status } : {}),
         ...(attempt.error ? { error: attempt.error } : {}),
         nowMs: ctx.clock.now(),
         replay: replay === true,
+        run,
       });
     }
     const logFields = {
@@ -226,10 +241,13 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
 
     switch (verdict.kind) {
       case 'delivered': {
-        const first = await markDelivered(deps, eventId, {
+        const { first, own: delivered } = await markDelivered(deps, eventId, {
           status: attempt.status!,
           nowMs: ctx.clock.now(),
+          run,
         });
+        // Recorded as delivered either way (the receiver has it), but counted only if still this run's.
+        if (!delivered) throw settledWhileSending(eventId);
         webhookOutcomes.inc({ outcome: first ? 'delivered' : 'redelivered' });
         logger.info(logFields, first ? 'webhook delivered' : 'webhook redelivered (replay)');
         return { status: attempt.status! };
@@ -264,13 +282,15 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
           attempt,
           false,
           flipped ? 'destination_disabled' : 'dead_lettered',
+          run,
         );
       }
       case 'dead':
-        return toDeadLetters(job, event, verdict.cause, attempt, auditsFailure(event));
+        return toDeadLetters(job, event, verdict.cause, attempt, auditsFailure(event), undefined, run);
       case 'retry': {
         if (attemptNo >= (job.opts.attempts ?? 1))
-          return toDeadLetters(job, event, 'exhausted', attempt, auditsFailure(event));
+          return toDeadLetters(job, event, 'exhausted', attempt, auditsFailure(event), undefined, run);
+        if (!own) throw settledWhileSending(eventId);
         webhookOutcomes.inc({ outcome: verdict.cause });
         logger.warn(
           { ...logFields, cause: verdict.cause, error: attempt.error },

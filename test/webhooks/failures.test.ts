@@ -1,8 +1,9 @@
+import type { ServerResponse } from 'node:http';
 import type { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { createEventPublisher } from '../../src/shared/events/publisher.js';
 import { silentLogger } from '../../src/shared/logger.js';
-import { webhookOutcomes } from '../../src/shared/metrics.js';
+import { jobDuration, webhookOutcomes } from '../../src/shared/metrics.js';
 import { deliverOnce } from '../../src/shared/webhooks/deliver.js';
 import { webhookJobOptions } from '../../src/shared/webhooks/schedule.js';
 import {
@@ -29,6 +30,18 @@ async function setup(schedule: number[]): Promise<{ h: Harness; receiver: Receiv
     () => h.close(),
   );
   return { h, receiver };
+}
+
+/** Every run counted, whatever its outcome. */
+async function allOutcomes(): Promise<number> {
+  return (await webhookOutcomes.get()).values.reduce((sum, v) => sum + v.value, 0);
+}
+
+/** Processor runs of webhook jobs that have ended (the stall limit's failure runs no processor). */
+async function webhookRuns(): Promise<number> {
+  return (await jobDuration.get()).values
+    .filter((v) => v.metricName?.endsWith('_count') && v.labels.queue === 'webhook')
+    .reduce((sum, v) => sum + v.value, 0);
 }
 
 async function outcomeCount(outcome: string): Promise<number> {
@@ -124,6 +137,53 @@ describe('webhook jobs that fail unexpectedly', () => {
     expect(receiver.received).toHaveLength(0);
   });
 
+  for (const late of [500, 200]) {
+    it(`a run whose job BullMQ fails for its stall limit mid-send is counted and audited once (late ${late})`, async () => {
+      const receiver = await new Receiver().start();
+      // A send that cannot time out before the test answers it.
+      const h = await startHarness(receiver.url, { retrySchedule: [], timeoutMs: 600_000 });
+      cleanups.push(
+        () => receiver.stop(),
+        () => h.close(),
+      );
+      // The worker's own lock-renewal and finishing errors for the job it no longer holds.
+      h.worker.on('error', () => undefined);
+      const held: ServerResponse[] = [];
+      receiver.respond = (_req, _body, res) => {
+        held.push(res);
+        return 'hang';
+      };
+      const e = await h.events.publish('campaign.state.changed', 'camp-stall-mid', { to: 'paused' });
+      await waitFor(() => held.length === 1, 10_000, 'the send');
+      const before = await allOutcomes();
+      const runsBefore = await webhookRuns();
+      // What BullMQ's stalled checker does to a job whose lock expired past maxStalledCount (2, so on
+      // its third stall): back to wait with a deferred failure, which the next worker to take it applies.
+      await h.redis.del(`${h.queue.toKey(e.id)}:lock`);
+      await h.redis.hset(h.queue.toKey(e.id), 'stc', '2');
+      await h.redis.sadd(h.queue.toKey('stalled'), e.id);
+      await h.redis.del(h.queue.toKey('stalled-check'));
+      await (h.worker as unknown as { moveStalledJobsToWait(): Promise<void> }).moveStalledJobsToWait();
+      await waitFor(async () => (await listDeadLetters(h)).length === 1, 10_000, 'dead letter');
+      await waitFor(async () => (await h.audit.list('camp-stall-mid')).length > 0, 10_000, 'audit record');
+      expect((await allOutcomes()) - before).toBe(1);
+
+      // The send that was under way answers only now.
+      held[0]!.writeHead(late).end();
+      await waitFor(async () => (await webhookRuns()) > runsBefore, 10_000, 'the run to finish');
+      expect((await allOutcomes()) - before).toBe(1);
+      expect((await h.audit.list('camp-stall-mid')).map((r) => r.action)).toEqual(['webhook_failure']);
+      if (late === 200) {
+        // The receiver has it: the event says so, even though the run was settled without it.
+        expect(await h.redis.hget(h.keys.webhookEvent(e.id), 'state')).toBe('delivered');
+      } else {
+        expect(await listDeadLetters(h)).toEqual([
+          expect.objectContaining({ eventId: e.id, error: 'job stalled more than allowable limit' }),
+        ]);
+      }
+    });
+  }
+
   it('a send finishing after its event was settled leaves the outcome, and the sweep does not dead-letter it again', async () => {
     const receiver = await new Receiver().start();
     const h = await startHarness(receiver.url, { retrySchedule: [0], sweepIntervalMs: 100, sweepGraceMs: 0 });
@@ -150,7 +210,10 @@ describe('webhook jobs that fail unexpectedly', () => {
     expect(receiver.received).toHaveLength(0);
 
     // A delivered event stays delivered too, and its delivery clears a stale dead letter.
-    expect(await markDelivered(h, e.id, { status: 200, nowMs: Date.now() })).toBe(true);
+    expect(await markDelivered(h, e.id, { status: 200, nowMs: Date.now() })).toEqual({
+      first: true,
+      own: true,
+    });
     await recordAttempt(h, e.id, { error: 'timeout', nowMs: Date.now() });
     expect(await h.redis.hmget(h.keys.webhookEvent(e.id), 'state', 'deadLetter')).toEqual([
       'delivered',

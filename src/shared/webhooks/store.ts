@@ -51,12 +51,17 @@ export interface WebhookStoreDeps {
   keys: Keys;
 }
 
-/** Records a successful delivery; returns false if the event was already in the log (a replay). */
+/**
+ * Records a successful delivery. `first` is false when the event was already in the log (a replay);
+ * `own` is false when the send was not `run`'s any more (see countSend): the stall limit failed its
+ * job while it was sending, and whatever settled it then has counted the run. The delivery is
+ * recorded all the same, because the receiver has the event.
+ */
 export async function markDelivered(
   deps: WebhookStoreDeps,
   eventId: string,
-  info: { status: number; nowMs: number },
-): Promise<boolean> {
+  info: { status: number; nowMs: number; run?: string },
+): Promise<{ first: boolean; own: boolean }> {
   const { redis, keys } = deps;
   const at = new Date(info.nowMs).toISOString();
   const results = await redis
@@ -65,6 +70,7 @@ export async function markDelivered(
     .zremrangebyscore(keys.webhookDelivered(), '-inf', info.nowMs - DELIVERED_LOG_DAYS * 86_400_000)
     .zrem(keys.webhookDeadLetters(), eventId)
     .zrem(webhookPendingKey(keys), eventId)
+    .hget(keys.webhookEvent(eventId), 'run')
     .hset(keys.webhookEvent(eventId), {
       state: 'delivered',
       lastStatus: String(info.status),
@@ -72,31 +78,56 @@ export async function markDelivered(
       lastAttemptAt: at,
     })
     // A dead letter from before a replay that delivered it is no longer the event's story.
-    .hdel(keys.webhookEvent(eventId), 'deadLetter')
+    .hdel(keys.webhookEvent(eventId), 'deadLetter', 'run')
     .exec();
   const added = results?.[0]?.[1] === 1;
+  const own = info.run === undefined || results?.[4]?.[1] === info.run;
   // The first delivery time is kept; a replay of a delivered event only adds when it was resent.
   await redis.hset(keys.webhookEvent(eventId), added ? 'deliveredAt' : 'redeliveredAt', at);
-  return added;
+  return { first: added, own };
 }
+
+// KEYS: dead-letter set, event hash, pending index. ARGV: eventId, atMs, cutoff score, letter JSON,
+// TTL seconds, run ('' for none). Returns 1 when it wrote the dead letter, 0 when the send was no
+// longer the run's.
+const DEAD_LETTER_SCRIPT = `
+if ARGV[6] ~= '' and redis.call('HGET', KEYS[2], 'run') ~= ARGV[6] then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HSET', KEYS[2], 'state', 'dead', 'deadLetter', ARGV[4])
+redis.call('HDEL', KEYS[2], 'run')
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return 1
+`;
 
 /**
  * Dead-letters an event. Entries dead-lettered more than EVENT_TTL_SECONDS before this one are
- * dropped in the same transaction: their stored event (the bytes a replay needs) has expired by then,
+ * dropped in the same step: their stored event (the bytes a replay needs) has expired by then,
  * so they could only be listed, never replayed, and the set would grow without bound.
+ *
+ * With `run` (a send's verdict, see countSend) it writes nothing, and returns false, when the send
+ * is no longer that run's: the event was settled while it was sending, and that outcome stands.
  */
-export async function deadLetter(deps: WebhookStoreDeps, letter: DeadLetter): Promise<void> {
+export async function deadLetter(deps: WebhookStoreDeps, letter: DeadLetter, run?: string): Promise<boolean> {
   const { redis, keys } = deps;
   const atMs = Date.parse(letter.at);
-  await redis
-    .multi()
-    .zadd(keys.webhookDeadLetters(), atMs, letter.eventId)
-    .zremrangebyscore(keys.webhookDeadLetters(), '-inf', `(${atMs - EVENT_TTL_SECONDS * 1000}`)
-    .zrem(webhookPendingKey(keys), letter.eventId)
-    .hset(keys.webhookEvent(letter.eventId), { state: 'dead', deadLetter: JSON.stringify(letter) })
+  const written = await evalScript(
+    redis,
+    DEAD_LETTER_SCRIPT,
+    3,
+    keys.webhookDeadLetters(),
+    keys.webhookEvent(letter.eventId),
+    webhookPendingKey(keys),
+    letter.eventId,
+    atMs,
+    `(${atMs - EVENT_TTL_SECONDS * 1000}`,
+    JSON.stringify(letter),
     // The bytes must outlive the dead letter long enough for an operator to replay them.
-    .expire(keys.webhookEvent(letter.eventId), EVENT_TTL_SECONDS)
-    .exec();
+    EVENT_TTL_SECONDS,
+    run ?? '',
+  );
+  return written === 1;
 }
 
 // KEYS: dead-letter set, event hash, pending index. ARGV: eventId, atMs, cutoff score, letter JSON,
@@ -109,6 +140,7 @@ if not h[2] or h[1] == 'delivered' or h[1] == 'dead' then return nil end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 redis.call('HSET', KEYS[2], 'state', 'dead', 'deadLetter', ARGV[4])
+redis.call('HDEL', KEYS[2], 'run')
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 return {h[3] or '', h[4] or ''}
 `;
@@ -117,8 +149,9 @@ return {h[3] or '', h[4] or ''}
  * Dead-letters an event unless it already has an outcome (delivered or dead-lettered) or is no longer
  * stored: the fallback for a delivery job that failed for a reason the worker did not decide on (an
  * unexpected error on its last attempt, BullMQ's stall limit). Atomic, so a worker delivering the
- * event at the same moment is never overwritten. Returns the event's type and campaign when it wrote
- * the dead letter (for the audit record), null otherwise.
+ * event at the same moment is never overwritten, and a send still under way for the job finds its
+ * event no longer its own (countSend), so it neither dead-letters nor counts it again. Returns the
+ * event's type and campaign when it wrote the dead letter (for the audit record), null otherwise.
  */
 export async function deadLetterUndecided(
   deps: WebhookStoreDeps,
@@ -164,23 +197,36 @@ export async function listDeadLetters(deps: WebhookStoreDeps, limit = 100): Prom
  * Counts a send about to start (the event's `attempts`, every send of it ever, replays included):
  * counted before the request leaves, so a worker that dies mid-send still leaves it counted.
  * Returns the new count.
+ *
+ * It also marks the send as `run`'s (a token of this one run). Whatever settles the event without
+ * the run (the fallback for a job BullMQ failed for its stall limit while this run was still
+ * sending), or a later run of the same job, takes that mark away, and the run's own verdict then
+ * neither settles nor counts the event a second time (recordAttempt, deadLetter, markDelivered).
  */
-export async function countSend(deps: WebhookStoreDeps, eventId: string, nowMs: number): Promise<number> {
-  const results = await deps.redis
+export async function countSend(
+  deps: WebhookStoreDeps,
+  eventId: string,
+  nowMs: number,
+  run?: string,
+): Promise<number> {
+  const multi = deps.redis
     .multi()
     .hincrby(deps.keys.webhookEvent(eventId), 'attempts', 1)
-    .hset(deps.keys.webhookEvent(eventId), 'lastAttemptAt', new Date(nowMs).toISOString())
-    .exec();
+    .hset(deps.keys.webhookEvent(eventId), 'lastAttemptAt', new Date(nowMs).toISOString());
+  if (run !== undefined) multi.hset(deps.keys.webhookEvent(eventId), 'run', run);
+  const results = await multi.exec();
   const [err, count] = results?.[0] ?? [null, 0];
   if (err) throw err;
   return Number(count);
 }
 
 // KEYS: event hash, pending index. ARGV: lastAttemptAt, lastStatus, lastError, '1' for a replay
-// job, eventId, score for the index.
+// job, eventId, score for the index, run ('' for none). Returns 0 when the send is no longer the
+// run's (it then reopens nothing), 1 otherwise.
 const RECORD_ATTEMPT_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
 redis.call('HSET', KEYS[1], 'lastAttemptAt', ARGV[1], 'lastStatus', ARGV[2], 'lastError', ARGV[3])
+if ARGV[7] ~= '' and redis.call('HGET', KEYS[1], 'run') ~= ARGV[7] then return 0 end
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'dead' and (state ~= 'delivered' or ARGV[4] == '1') then
   redis.call('HSET', KEYS[1], 'state', 'pending')
@@ -197,13 +243,16 @@ return 1
  * replay of a delivered event is pending again (and in the pending index), so that its failing for
  * good is dead-lettered rather than lost behind `delivered`: the replay's own clean-up may not have
  * run yet when its first attempt fails.
+ *
+ * With `run` (countSend), returns false when the send is no longer that run's: its outcome was
+ * decided, and counted, without it.
  */
 export async function recordAttempt(
   deps: WebhookStoreDeps,
   eventId: string,
-  info: { status?: number; error?: string; nowMs: number; replay?: boolean },
-): Promise<void> {
-  await evalScript(
+  info: { status?: number; error?: string; nowMs: number; replay?: boolean; run?: string },
+): Promise<boolean> {
+  const own = await evalScript(
     deps.redis,
     RECORD_ATTEMPT_SCRIPT,
     2,
@@ -215,7 +264,9 @@ export async function recordAttempt(
     info.replay ? '1' : '0',
     eventId,
     info.nowMs,
+    info.run ?? '',
   );
+  return own === 1;
 }
 
 export async function getDestinationState(deps: WebhookStoreDeps, url: string): Promise<DestinationState> {
