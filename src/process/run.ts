@@ -165,6 +165,9 @@ export async function shutdown(running: Running, config: AppConfig, logger: Logg
 
 const SIGNAL_DEBOUNCE_MS = 1000;
 
+/** Thrown between start-up steps once a signal asked the process to stop. */
+class StopRequested extends Error {}
+
 export interface ProcessRunner {
   /** What has been started so far. */
   readonly running: Running;
@@ -181,6 +184,19 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
   let config = opts.config;
   const running: Running = {};
   let stoppingSince: number | undefined;
+  let starting = false;
+  const stop = async () => {
+    await shutdown(running, config, logger);
+    logger.info('stopped');
+    exit(0);
+  };
+  // A shutdown run beside a start-up still in progress would see only what was started so far: the
+  // step in flight (workers being created, a private redis-server being spawned) would finish after
+  // it and keep running, or start on a context already closed. So during start-up a signal is only
+  // recorded; each step ends by looking for it, and start() shuts down what the steps started.
+  const checkpoint = () => {
+    if (stoppingSince !== undefined) throw new StopRequested();
+  };
 
   const signal = (sig: NodeJS.Signals) => {
     if (stoppingSince !== undefined) {
@@ -198,10 +214,7 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
       logger.error('shutdown took too long; exiting');
       exit(1);
     }, config.shutdownTimeoutMs + 15_000).unref();
-    void shutdown(running, config, logger).then(() => {
-      logger.info('stopped');
-      exit(0);
-    });
+    if (!starting) void stop();
   };
 
   const run = async (): Promise<void> => {
@@ -210,11 +223,13 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
         { portVariable: 'SANDBOX_PORT', port: config.sandbox.port, host: config.host },
         () => runSandboxRole(config, logger),
       );
+      checkpoint();
       opts.printBanner(bannerLines({ role, config, sandboxUrl: running.sandbox.url }));
       return;
     }
 
     running.privateRedis = await ensureRedis(config, logger, opts.redisUrlExplicit);
+    checkpoint();
 
     // The embedded sandbox belongs to `all`; split roles share one `sandbox` process instead, because
     // its state lives in memory and every process must see the same campaigns.
@@ -223,6 +238,7 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
         { portVariable: 'SANDBOX_PORT', port: config.sandbox.port, host: EMBEDDED_SANDBOX_HOST },
         () => startEmbeddedSandbox(config, logger),
       );
+      checkpoint();
       // SANDBOX_PORT=0 picks a free port; the client must call the port actually bound.
       config = {
         ...config,
@@ -236,12 +252,14 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
     }
 
     running.ctx = await createContext(config, logger);
+    checkpoint();
     // Sockets are bound before any worker starts: a bad HOST or a taken port then ends the process
     // before it has taken a job it would drop on the way out.
     let apiPort: number | undefined;
     if (role === 'all' || role === 'api') {
       running.api = await buildApiApp(running.ctx);
       apiPort = await listen(running.api, config);
+      checkpoint();
     }
     // (H8) worker replicas expose their own /metrics, /healthz, /readyz when METRICS_PORT is set.
     if (role === 'worker' && config.metricsPort !== undefined) {
@@ -250,9 +268,11 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
       running.metrics = await bindOrFail({ portVariable: 'METRICS_PORT', port: metricsPort, host }, () =>
         startMetricsServer(ctx, { port: metricsPort, host }),
       );
+      checkpoint();
     }
     if (role === 'all' || role === 'worker') {
       running.workers = await (opts.startWorkers ?? startWorkers)(running.ctx);
+      checkpoint();
     }
 
     opts.printBanner(
@@ -274,9 +294,11 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
       return stoppingSince !== undefined;
     },
     async start() {
+      starting = true;
       try {
         await run();
       } catch (err) {
+        if (err instanceof StopRequested) return await stop();
         if (err instanceof StartupFailure) {
           for (const line of err.lines) opts.printError(line);
         } else {
@@ -287,6 +309,8 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
         // and an embedded sandbox or API already listening would be cut rather than closed.
         await shutdown(running, config, logger);
         exit(1);
+      } finally {
+        starting = false;
       }
     },
     signal,

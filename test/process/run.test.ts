@@ -7,12 +7,16 @@ import { loadConfig } from '../../src/shared/config.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { redisAnswers } from '../../src/shared/redis.js';
 import { freePort } from '../support/free-port.js';
-import { testPrefix } from '../support/redis-prefix.js';
+import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+import { startWorkers, type RunningWorkers } from '../../src/workers/index.js';
 
 const REDIS_SERVER = findOnPath('redis-server');
 
 /** A runner whose exit is recorded instead of ending the test process. */
-function runner(env: NodeJS.ProcessEnv, opts: { redisUrlExplicit: boolean }) {
+function runner(
+  env: NodeJS.ProcessEnv,
+  opts: { redisUrlExplicit: boolean; startWorkers?: typeof startWorkers },
+) {
   const exits: number[] = [];
   const errors: string[] = [];
   const banners: string[][] = [];
@@ -22,7 +26,7 @@ function runner(env: NodeJS.ProcessEnv, opts: { redisUrlExplicit: boolean }) {
     role: 'all',
     config: loadConfig({ HOST: '127.0.0.1', PORT: '0', SANDBOX_PORT: '0', LOG_LEVEL: 'silent', ...env }),
     logger: silentLogger,
-    redisUrlExplicit: opts.redisUrlExplicit,
+    ...opts,
     exit: (code) => {
       exits.push(code);
       exited(code);
@@ -79,4 +83,38 @@ describe.skipIf(!REDIS_SERVER)('start-up that fails after starting a private red
       expect(await redisAnswers(`redis://127.0.0.1:${redisPort}`, 500)).toBe(false);
     },
   );
+});
+
+describe('a signal while workers are starting', () => {
+  it('lets them finish starting, then drains them and exits 0 without the banner', async () => {
+    const prefix = testPrefix('run');
+    let started: RunningWorkers | undefined;
+    let closedBeforeExit = false;
+    const { r, exit, banners } = runner(
+      { REDIS_URL, KEY_PREFIX: prefix, SHUTDOWN_TIMEOUT_MS: '5000' },
+      {
+        redisUrlExplicit: true,
+        startWorkers: async (ctx) => {
+          r.signal('SIGTERM');
+          started = await startWorkers(ctx);
+          const close = started.close.bind(started);
+          started.close = async (ms) => {
+            await close(ms);
+            closedBeforeExit = true;
+          };
+          return started;
+        },
+      },
+    );
+    try {
+      await r.start();
+      expect(await exit).toBe(0);
+      expect(started).toBeDefined();
+      expect(closedBeforeExit).toBe(true);
+      expect(banners).toEqual([]);
+    } finally {
+      await started?.close(0);
+      await deletePrefixAt(prefix);
+    }
+  });
 });
