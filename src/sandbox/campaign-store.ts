@@ -19,7 +19,7 @@ import { notFound, SandboxHttpError, validationFailed } from './errors.js';
 import { canonicalJson } from '../shared/canonical-json.js';
 import type { Directory } from './directory.js';
 import type { FieldProblem } from './errors.js';
-import { complianceSettingsProblems, mergeProblems, zodProblems } from './validation.js';
+import { complianceSettingsProblems, mergeProblems, nameProblems, zodProblems } from './validation.js';
 
 /** The sandbox's own copy of a campaign; the wire resource is built from it. */
 export interface StoredCampaign {
@@ -70,7 +70,9 @@ function parseBody<T>(
   // A field the schema refuses (a target list that is no UUID) is not also looked up.
   const refused = new Set(shape.map((p) => p.field));
   const checked = raw ? extra(raw).filter((p) => !refused.has(p.field)) : [];
-  const semantic = raw ? [...complianceSettingsProblems(raw.complianceSettings), ...checked] : [];
+  const semantic = raw
+    ? [...nameProblems(raw.name), ...complianceSettingsProblems(raw.complianceSettings), ...checked]
+    : [];
   const problems = mergeProblems(shape, semantic);
   if (!parsed.success || problems.length > 0) throw validationFailed(problems);
   return parsed.data;

@@ -57,6 +57,22 @@ export function complianceSettingsProblems(settings: unknown, prefix = 'complian
   return problems;
 }
 
+/**
+ * A campaign name is what operators pick it by in the console and reports: the schema's `min(1)`
+ * lets `"   "` or a name carrying control characters through, which a real platform's required
+ * display-name field refuses. Only names the schema accepted are looked at, so one field gets one
+ * problem.
+ */
+export function nameProblems(name: unknown): FieldProblem[] {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 200) return [];
+  if (name.trim().length === 0) return [{ field: 'name', message: 'must not be blank' }];
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) {
+    return [{ field: 'name', message: 'must not contain control characters (tabs, line breaks, NUL)' }];
+  }
+  return [];
+}
+
 /** Merges problem lists, dropping exact duplicates. */
 export function mergeProblems(...lists: FieldProblem[][]): FieldProblem[] {
   const seen = new Set<string>();

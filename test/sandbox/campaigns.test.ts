@@ -221,6 +221,23 @@ describe('sandbox campaigns', () => {
     }
   });
 
+  it('refuses a blank name or one with control characters, on create and on PATCH, naming name', async () => {
+    for (const name of ['   ', '\t', 'Spring\nrenewals', 'a\u0000b', 'bell\u0007']) {
+      const res = await call(sandbox, 'POST', '/api/v2/campaigns', { token, body: createBody({ name }) });
+      expect(res.status, JSON.stringify(name)).toBe(422);
+      expect(res.body.errors, JSON.stringify(name)).toEqual([expect.objectContaining({ field: 'name' })]);
+    }
+    const id = (await createCampaign(sandbox, token)).body.id as string;
+    const blank = await patch(sandbox, token, id, 1, { name: ' ' });
+    expect(blank.status).toBe(422);
+    expect(blank.body.errors).toEqual([
+      expect.objectContaining({ field: 'name', message: 'must not be blank' }),
+    ]);
+    // Inner spaces and letters outside ASCII are ordinary names.
+    const fine = await patch(sandbox, token, id, 1, { name: 'Rückruf – Frühjahr 2026' });
+    expect(fine.status).toBe(200);
+  });
+
   it('answers 422 naming every invalid and every unknown field, with dotted paths', async () => {
     const body = createBody() as unknown as Record<string, Record<string, unknown>>;
     const bad = {
