@@ -1,5 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
+import { EVENT_TTL_SECONDS } from '../../src/shared/events/publisher.js';
 import {
   deadLetter,
   listDeadLetters,
@@ -75,6 +76,16 @@ describe('webhook replay', () => {
     expect(added).toEqual([{ eventId: e.id, replay: true }]);
     expect(await listDeadLetters(h)).toEqual([]);
     expect(await h.redis.hmget(h.keys.webhookEvent(e.id), 'state', 'deadLetter')).toEqual(['pending', null]);
+  });
+
+  it('keeps the replayed bytes for the whole new schedule, however old the dead letter', async () => {
+    const h = await setup();
+    const e = await deadEvent(h, 'camp-old');
+    // Dead-lettered almost EVENT_TTL_SECONDS ago: an hour of its bytes left, not the 28 h a replay retries for.
+    await h.redis.expire(h.keys.webhookEvent(e.id), 3600);
+    const queue = queueWith(() => Promise.resolve({} as Job));
+    expect(await replayEvent({ ...h, queue }, e.id)).toBe('queued');
+    expect(await h.redis.ttl(h.keys.webhookEvent(e.id))).toBeGreaterThan(EVENT_TTL_SECONDS - 60);
   });
 
   it('does not remove the fresh dead letter of a worker that ran the replayed job first', async () => {

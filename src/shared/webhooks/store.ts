@@ -345,11 +345,16 @@ export async function enableDestination(deps: WebhookStoreDeps, url: string): Pr
 export type ReplayOutcome = 'queued' | 'already_queued' | 'not_found';
 
 // KEYS: dead-letter set, event hash, pending index. ARGV: eventId, and the state, deadLetter and
-// lastAttemptAt the replay saw before it queued the job, and the time (ms). Runs after the job is
-// queued; leaves alone whatever the worker has decided since (a fresh dead letter, a delivery). An
-// event it marks pending goes back into the pending index.
+// lastAttemptAt the replay saw before it queued the job, the time (ms), and the event TTL (s). Runs
+// after the job is queued; leaves alone whatever the worker has decided since (a fresh dead letter,
+// a delivery). An event it marks pending goes back into the pending index.
+//
+// The stored bytes are kept a full TTL from the replay: a dead letter replayed near the end of its
+// TTL would otherwise expire under its new job's 28-hour schedule, and its job would find nothing
+// to send, dead-letter nothing, and lose the event.
 const REPLAY_QUEUED_SCRIPT = `
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('EXPIRE', KEYS[2], ARGV[6])
 local h = redis.call('HMGET', KEYS[2], 'state', 'deadLetter', 'lastAttemptAt')
 if (h[2] or '') ~= ARGV[3] then return 0 end
 redis.call('HDEL', KEYS[2], 'deadLetter')
@@ -404,6 +409,7 @@ export async function replayEvent(
     seen.deadLetter ?? '',
     seen.lastAttemptAt ?? '',
     Date.now(),
+    EVENT_TTL_SECONDS,
   );
   return 'queued';
 }
