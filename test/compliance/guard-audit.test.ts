@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { cancelWindowEnforcement } from '../../src/shared/compliance/enforcement.js';
-import { applyAbandonmentGuard } from '../../src/shared/compliance/guard-actions.js';
+import { applyAbandonmentGuard, recordGuardPauseLifted } from '../../src/shared/compliance/guard-actions.js';
 import { buildComplianceReport } from '../../src/shared/compliance/report.js';
 import { getGuardState } from '../../src/shared/compliance/state-store.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
@@ -163,9 +163,57 @@ describe('abandonment guard with audit', () => {
     expect((await adjustCommands()).filter((j) => j['action'] === 'pause')).toHaveLength(2);
   });
 
+  it('keeps its pause standing while the pause is on its way, so the resume after it lifts it', async () => {
+    const pause = await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1000, 31) });
+    expect(pause.action).toBe('pause');
+    // Polled still dialing before the pause (queued behind the fleet's budget) reached CXone.
+    tc.clock.advance(15_000);
+    const pending = await applyAbandonmentGuard(tc.ctx, {
+      campaignId: ID,
+      config: c,
+      stats: stats(1010, 32),
+    });
+    expect(pending.throttle?.maxCallRate).toBe(0.1);
+    expect(pending.changed).toBe(false);
+    expect(await getGuardState(tc.ctx, ID)).toMatchObject({ lastAction: 'pause', pausedInPeriod: 0 });
+    expect((await guardRecords()).map((r) => r.kind)).toEqual(['guard_pause']);
+
+    // The pause landed; an operator resumed the campaign: that is a lift of the guard's pause.
+    const pauseId = (await adjustCommands()).find((j) => j['action'] === 'pause')?.['commandId'];
+    await createCommandStore(tc.ctx).update(
+      String(pauseId),
+      { status: 'succeeded' },
+      new Date(tc.clock.now()),
+    );
+    tc.clock.advance(60_000);
+    await recordGuardPauseLifted(tc.ctx, ID, {
+      actor: 'api:alice',
+      reason: 'operator',
+      commandId: 'cmd_resume',
+      version: 4,
+    });
+    expect((await guardRecords()).map((r) => r.kind)).toEqual(['guard_pause', 'guard_pause_lifted']);
+
+    // Polled dialing after the lift: throttled at the minimum rate, and that is recorded.
+    tc.clock.advance(15_000);
+    const after = await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1020, 32) });
+    expect(after).toMatchObject({ action: 'throttle', changed: true, throttle: { maxCallRate: 0.1 } });
+    expect((await guardRecords()).map((r) => r.kind)).toEqual([
+      'guard_pause',
+      'guard_pause_lifted',
+      'guard_throttle',
+    ]);
+  });
+
   it('records a throttle again when it escalates to the cap or carries into a new period', async () => {
     // Paused at the cap, then lifted by an operator: the guard throttles for the rest of the period.
     await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1000, 31) });
+    const pauseId = (await adjustCommands()).find((j) => j['action'] === 'pause')?.['commandId'];
+    await createCommandStore(tc.ctx).update(
+      String(pauseId),
+      { status: 'succeeded' },
+      new Date(tc.clock.now()),
+    );
     tc.clock.advance(3_600_000);
     const atTarget = await applyAbandonmentGuard(tc.ctx, {
       campaignId: ID,

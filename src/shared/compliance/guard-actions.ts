@@ -66,6 +66,20 @@ export async function applyAbandonmentGuard(
     nowMs: ctx.clock.now(),
     ...(input.options ? { options: input.options } : {}),
   });
+  // Polled dialing while its pause is still on its way (queued behind the fleet's budget, the poll
+  // came first): the guard's pause stands, nobody lifted it. Taken for a lift — the period's pause
+  // spent, so a throttle — the trail would record a throttle the guard never decided, and the
+  // operator's resume once the pause lands would not read as lifting the guard's pause (nor would
+  // the window withhold its resume for it).
+  const pausePending =
+    state?.pauseCommandId !== undefined &&
+    state.pausedInPeriod === state.periodIndex &&
+    decision.period.index === state.periodIndex &&
+    decision.action !== 'pause';
+  if (pausePending) {
+    decision.nextState.lastAction = 'pause';
+    decision.changed = false;
+  }
   await setGuardState(ctx, campaignId, decision.nextState);
   // What every record of this poll's decision carries: the statistics it was decided on.
   const seen = { campaignId, cxoneVersion: input.stats.version, metrics: input.metrics ?? null };
