@@ -125,6 +125,13 @@ describe('sandbox campaign history paging', () => {
       await expectRefused(`${issued.slice(0, at)}${flipped}${issued.slice(at + 1)}`, `altered at ${at}`);
     }
     await expectRefused(`${issued}x`, 'extended');
+    // Nor does a last character that differs only in bits base64 decoding drops (the same bytes).
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(issued.at(-1) as string);
+    for (const spare of [1, 2, 3]) {
+      const variant = `${issued.slice(0, -1)}${alphabet[last ^ spare]}`;
+      await expectRefused(variant, `last character ${alphabet[last ^ spare]}`);
+    }
 
     // The issued one still works, for any client of the same tenant.
     const consoleToken = await tokenFor(sandbox, CONSOLE);
