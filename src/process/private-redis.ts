@@ -49,8 +49,17 @@ export async function startPrivateRedis(
     { stdio: 'ignore' },
   );
   let exited = false;
+  // A child outlives a parent that exits without stopping it: a second signal's immediate exit, the
+  // last-resort exit of a hung shutdown or a crash would leave a redis-server holding the port, with
+  // nobody to stop it. Killing it is all that can still be done synchronously on the way out; it
+  // keeps nothing that was meant to survive.
+  const killOnExit = () => {
+    if (!exited) child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
   child.once('exit', () => {
     exited = true;
+    process.off('exit', killOnExit);
   });
   const url = `redis://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;

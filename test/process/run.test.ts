@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:net';
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProcessRunner } from '../../src/process/run.js';
 import { findOnPath } from '../../src/process/private-redis.js';
@@ -7,6 +6,7 @@ import { loadConfig } from '../../src/shared/config.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { redisAnswers } from '../../src/shared/redis.js';
 import { freePort } from '../support/free-port.js';
+import { stopRedisAt } from './stop-redis.js';
 import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/index.js';
 
@@ -43,10 +43,7 @@ afterEach(async () => {
   for (const s of held.splice(0)) await new Promise((resolve) => s.close(resolve));
   // A private redis-server the code under test left running must not outlive the test either.
   for (const port of privatePorts.splice(0)) {
-    if (!(await redisAnswers(`redis://127.0.0.1:${port}`, 300))) continue;
-    const redis = new Redis(port, '127.0.0.1', { lazyConnect: true });
-    await redis.call('SHUTDOWN', 'NOSAVE').catch(() => undefined);
-    redis.disconnect();
+    await stopRedisAt(port);
   }
 });
 
