@@ -368,13 +368,21 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
    * The fallback for a job that failed for good without the processor settling its event: BullMQ's
    * stall limit ("job stalled more than allowable limit", failed without running the processor), or
    * a dead letter the processor could not write. Whatever is still undecided is dead-lettered.
+   *
+   * The stall limit's failure is counted as `error` only when it decides the event (or Redis cannot
+   * say): an event already delivered or dead-lettered was settled, and counted, by the run that lost
+   * its lock before BullMQ could finish the job.
    */
   async function onFailed(job: Job | undefined, err: Error): Promise<void> {
     if (!job || err instanceof WebhookSettledError || err instanceof WebhookRetryError) return;
     const state = await job.getState();
     if (state !== 'failed' && state !== 'unknown') return;
-    if (!counted.has(err)) webhookOutcomes.inc({ outcome: 'error' });
-    await settleUndecided(eventIdOf(job), err.message, job.attemptsMade);
+    let decided = true;
+    try {
+      decided = await settleUndecided(eventIdOf(job), err.message, job.attemptsMade);
+    } finally {
+      if (decided && !counted.has(err)) webhookOutcomes.inc({ outcome: 'error' });
+    }
   }
 
   /**

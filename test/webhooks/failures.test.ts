@@ -184,6 +184,52 @@ describe('webhook jobs that fail unexpectedly', () => {
     });
   }
 
+  it('a run that delivered after losing its lock is not counted again when the stall limit then fails its job', async () => {
+    const receiver = await new Receiver().start();
+    const h = await startHarness(receiver.url, { retrySchedule: [], timeoutMs: 600_000 });
+    cleanups.push(
+      () => receiver.stop(),
+      () => h.close(),
+    );
+    const errors: Error[] = [];
+    h.worker.on('error', (err) => errors.push(err));
+    const held: ServerResponse[] = [];
+    receiver.respond = (_req, _body, res) => {
+      held.push(res);
+      return 'hang';
+    };
+    const e = await h.events.publish('campaign.state.changed', 'camp-stall-after', { to: 'paused' });
+    await waitFor(() => held.length === 1, 10_000, 'the send');
+    const before = await allOutcomes();
+    // The run's lock expires while it sends (a blocked event loop); its delivery is recorded and
+    // counted, but BullMQ refuses to complete a job whose lock is gone.
+    await h.redis.del(`${h.queue.toKey(e.id)}:lock`);
+    held[0]!.writeHead(200).end();
+    await waitFor(() => errors.some((err) => /lock/i.test(err.message)), 10_000, 'the refused completion');
+    expect(await h.redis.hget(h.keys.webhookEvent(e.id), 'state')).toBe('delivered');
+    expect((await allOutcomes()) - before).toBe(1);
+
+    // Then the stalled checker fails the job for its stall limit (see above).
+    let settled!: () => void;
+    const settledOnce = new Promise<void>((resolve) => (settled = resolve));
+    const redis = h.redis as unknown as { evalsha: (...args: unknown[]) => Promise<unknown> };
+    const evalsha = redis.evalsha.bind(redis);
+    redis.evalsha = async (...args: unknown[]) => {
+      const out = await evalsha(...args);
+      if (String(args[2]).endsWith(':webhook:dead')) settled();
+      return out;
+    };
+    await h.redis.hset(h.queue.toKey(e.id), 'stc', '2');
+    await h.redis.sadd(h.queue.toKey('stalled'), e.id);
+    await h.redis.del(h.queue.toKey('stalled-check'));
+    await (h.worker as unknown as { moveStalledJobsToWait(): Promise<void> }).moveStalledJobsToWait();
+    await settledOnce;
+    await new Promise((r) => setImmediate(r));
+    expect(await h.queue.getJob(e.id).then((j) => j?.getState())).toBe('failed');
+    expect(await h.redis.hget(h.keys.webhookEvent(e.id), 'state')).toBe('delivered');
+    expect((await allOutcomes()) - before).toBe(1);
+  });
+
   it('a send finishing after its event was settled leaves the outcome, and the sweep does not dead-letter it again', async () => {
     const receiver = await new Receiver().start();
     const h = await startHarness(receiver.url, { retrySchedule: [0], sweepIntervalMs: 100, sweepGraceMs: 0 });
