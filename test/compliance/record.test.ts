@@ -1,8 +1,10 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { recordComplianceAction } from '../../src/shared/compliance/record.js';
+import { buildComplianceReport } from '../../src/shared/compliance/report.js';
 import { listActions } from '../../src/shared/compliance/state-store.js';
 import { complianceActions } from '../../src/shared/metrics.js';
+import { config } from './fixtures.js';
 import { createTestContext, type TestContext } from './redis-context.js';
 
 /*
@@ -47,6 +49,38 @@ describe('recordComplianceAction', () => {
     expect(logged('period_closed')).toBe(1);
     // The report's own log still holds what it held before.
     expect(await listActions(tc.ctx, ID)).toHaveLength(2);
+  });
+
+  it('shows an action replayed with the same dedupe key once in the report, as the trail has it', async () => {
+    const lift = {
+      campaignId: ID,
+      kind: 'guard_pause_lifted' as const,
+      actor: 'api:alice',
+      details: { requestedBy: 'api:alice', commandId: 'cmd_resume', period: 0 },
+      dedupeKey: `guard-pause-lifted:${ID}:cmd_resume`,
+    };
+    await recordComplianceAction(tc.ctx, lift);
+    // The hook's job retried after a later step failed: the same lift again.
+    tc.clock.advance(5_000);
+    await recordComplianceAction(tc.ctx, lift);
+    // Actions without a key are each their own.
+    const throttle = { campaignId: ID, kind: 'guard_throttle' as const, details: { rate: 0.026 } };
+    await recordComplianceAction(tc.ctx, throttle);
+    await recordComplianceAction(tc.ctx, throttle);
+
+    const report = buildComplianceReport({
+      campaignId: ID,
+      status: 'active',
+      config: config(),
+      window: {},
+      actions: await listActions(tc.ctx, ID),
+      nowMs: tc.clock.now(),
+    });
+    expect(report.guardActions).toEqual([
+      { at: '2026-03-03T15:00:00.000Z', kind: 'guard_pause_lifted', details: lift.details },
+      { at: '2026-03-03T15:00:05.000Z', kind: 'guard_throttle', details: throttle.details },
+      { at: '2026-03-03T15:00:05.000Z', kind: 'guard_throttle', details: throttle.details },
+    ]);
   });
 
   it('counts and logs every action that has no dedupe key', async () => {

@@ -32,7 +32,12 @@ export async function recordComplianceAction(
 ): Promise<void> {
   const at = new Date(ctx.clock.now()).toISOString();
   const details = { kind: input.kind, ...input.details };
-  await appendAction(ctx, input.campaignId, { at, kind: input.kind, details: input.details });
+  await appendAction(ctx, input.campaignId, {
+    at,
+    kind: input.kind,
+    details: input.details,
+    ...(input.dedupeKey ? { dedupeKey: input.dedupeKey } : {}),
+  });
   const recorded = await auditOnce(
     ctx,
     {

@@ -47,14 +47,32 @@ const WINDOW_KINDS = new Set([
 // the report shows it next to the pause it lifted, as the trail does.
 const GUARD_KINDS = new Set(['guard_throttle', 'guard_pause', 'guard_release', 'guard_pause_lifted']);
 
+/**
+ * The log's entries, one per audit dedupe key (the first; a replayed action is appended to the log
+ * again, while the trail keeps its one record), without the key itself.
+ */
+function distinctActions(actions: ComplianceActionEntry[]): ComplianceActionEntry[] {
+  const seen = new Set<string>();
+  const out: ComplianceActionEntry[] = [];
+  for (const { dedupeKey, ...entry } of actions) {
+    if (dedupeKey !== undefined) {
+      if (seen.has(dedupeKey)) continue;
+      seen.add(dedupeKey);
+    }
+    out.push(entry);
+  }
+  return out;
+}
+
 export function buildComplianceReport(input: ReportInput) {
   const { config, nowMs } = input;
+  const actions = distinctActions(input.actions);
   const zone = config.complianceTimeZone;
   const regime = regimeOf(config);
   const measurement = MEASUREMENT[regime];
   const target = targetAbandonmentOf(config);
 
-  const windowActions = input.actions.filter((a) => WINDOW_KINDS.has(a.kind));
+  const windowActions = actions.filter((a) => WINDOW_KINDS.has(a.kind));
   const pauses = windowActions.filter((a) => a.kind === 'window_pause' && a.details.reissued !== true);
   const lateness = pauses.map((a) => Number(a.details.lateByMs ?? 0));
   const latePauses = lateness.filter((ms) => ms > ON_TIME_TOLERANCE_MS).length;
@@ -164,10 +182,10 @@ export function buildComplianceReport(input: ReportInput) {
       frequency: violations !== null && totalCalls ? violations / totalCalls : null,
       periodsOverCap: periods.filter((p) => !p.withinCap).length,
     },
-    guardActions: input.actions.filter((a) => GUARD_KINDS.has(a.kind)),
+    guardActions: actions.filter((a) => GUARD_KINDS.has(a.kind)),
     doNotCall: {
       checked: doNotCallCheckOf(config),
-      overrides: input.actions.filter((a) => a.kind === 'override'),
+      overrides: actions.filter((a) => a.kind === 'override'),
     },
   };
 }

@@ -49,6 +49,12 @@ export interface ComplianceActionEntry {
   at: string;
   kind: ComplianceActionKind;
   details: Record<string, unknown>;
+  /**
+   * The audit record's dedupe key, when it has one. The log is written before the trail (an action is
+   * never missing from the report because its audit write failed), so a replay appends it again; the
+   * report keeps one entry per key, as the trail keeps one record.
+   */
+  dedupeKey?: string;
 }
 
 /** Actions kept per campaign for the report; the audit trail keeps all of them. */
