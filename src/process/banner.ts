@@ -26,6 +26,8 @@ export interface BannerInput {
   sandboxEmbedded?: boolean;
   privateRedis?: boolean;
   workers?: readonly string[];
+  /** The worker role's METRICS_PORT as bound (it may be 0 in the environment: any free port). */
+  metricsPort?: number;
 }
 
 /**
@@ -46,6 +48,10 @@ export function bannerLines(input: BannerInput): string[] {
     );
   }
   if (input.workers?.length) lines.push(`  Workers        ${input.workers.join(', ')}`);
+  if (input.metricsPort !== undefined && input.apiPort === undefined) {
+    const base = `http://${displayHost(config.host)}:${input.metricsPort}`;
+    lines.push(`  Metrics        ${base}/metrics`, `  Health         ${base}/healthz, ${base}/readyz`);
+  }
   if (input.sandboxUrl) {
     const where = input.sandboxUrl.replace('0.0.0.0', displayHost(config.host));
     lines.push(`  CXone sandbox  ${where}${input.sandboxEmbedded ? ' (embedded)' : ''}`);

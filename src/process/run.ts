@@ -284,6 +284,7 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
         sandboxEmbedded: running.sandbox !== undefined,
         privateRedis: running.privateRedis !== undefined,
         workers: running.workers ? WORKER_FACTORIES.map(([name]) => name) : undefined,
+        metricsPort: running.metrics?.port,
       }),
     );
   };
