@@ -10,7 +10,14 @@ import type { SimulatedTime } from './sim-time.js';
 /** What the sandbox needs from a dialer model; DialerSimulation (dialer/simulation.ts) is the real one. */
 export type DialerModel = Pick<
   DialerSimulation,
-  'setCallRate' | 'setDialing' | 'setAgents' | 'setStrategy' | 'setAnswerProb' | 'advanceTo' | 'snapshot'
+  | 'setCallRate'
+  | 'setDialing'
+  | 'setAgents'
+  | 'setStrategy'
+  | 'setWrapUp'
+  | 'setAnswerProb'
+  | 'advanceTo'
+  | 'snapshot'
 >;
 
 export type DialerFactory = (params: DialerSimulationOptions) => DialerModel;
@@ -30,8 +37,8 @@ interface Dialer {
 
 /**
  * One dialer simulation per campaign, created the first time the campaign becomes active and kept
- * in step with it: it dials while the campaign is active, its call rate follows
- * dialerSettings.callRate, and it is advanced to the current simulated time before every change and
+ * in step with it: it dials while the campaign is active, its call rate, strategy, agents and
+ * after-call work follow dialerSettings, and it is advanced to the current simulated time before every change and
  * every stats read, so each stretch of simulated time runs under the settings that were in force.
  *
  * Whether a dial reaches a live person is decided by the campaign's target list (its true contact
@@ -139,6 +146,8 @@ export class CampaignDialers {
     if (was?.strategy !== now.strategy) model.setStrategy(now.strategy);
     if (was?.callRate !== now.callRate) model.setCallRate(now.callRate);
     if (was?.agentCapacity !== now.agentCapacity) model.setAgents(now.agentCapacity);
+    // After-call work holds agents off the floor: a shorter one frees them for more calls, as on CXone.
+    if (was?.wrapUpTime !== now.wrapUpTime) model.setWrapUp(now.wrapUpTime * 1000);
     // A new declared answerRate changes nothing: the list answers as it does.
     model.setDialing(after.status === 'active');
   }

@@ -143,6 +143,19 @@ describe('DialerSimulation', () => {
     expect(b.currentDialRatio).toBeCloseTo(dialRatioFor('predictive', 0.9), 10);
   });
 
+  it('follows a wrap-up change from the moment it is made: longer after-call work, fewer calls', () => {
+    const a = dialer({ seed: 9, wrapUpMs: 30_000 });
+    const b = dialer({ seed: 9, wrapUpMs: 30_000 });
+    a.advanceTo(HOUR);
+    b.advanceTo(HOUR);
+    expect(b.snapshot()).toEqual(a.snapshot());
+    b.setWrapUp(600_000);
+    a.advanceTo(3 * HOUR);
+    b.advanceTo(3 * HOUR);
+    expect(b.snapshot().totalCalls).toBeLessThan(a.snapshot().totalCalls * 0.8);
+    expect(() => b.setWrapUp(-1)).toThrow(RangeError);
+  });
+
   it('lets unanswered calls ring at least 15 s, whatever it is told', () => {
     // With no live answers, every line is held for the ring time: fewer dials mean longer rings.
     const short = run({ answerProb: 0, noAnswerRingMs: [1_000, 2_000], hours: 1 });

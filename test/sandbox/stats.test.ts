@@ -243,6 +243,16 @@ describe("sandbox answers at the target list's true contact rate, not the declar
     expect(patched).toEqual({ ...steady, version: steady.version + 1 });
   });
 
+  it('a PATCH of wrapUpTime mid-run reaches the dialer: longer after-call work, fewer calls from then on', async () => {
+    const steady = await observe(0.35);
+    const patched = await observe(0.35, undefined, async (s, token, id, version) => {
+      const res = await patch(s, token, id, version, { dialerSettings: { wrapUpTime: 3600 } });
+      expect(res.status).toBe(200);
+    });
+    // Same seed, same first 3 simulated hours; the last 3 hold each agent an hour after every call.
+    expect(patched.totalCalls).toBeLessThan(steady.totalCalls * 0.8);
+  });
+
   it("follows a list's contact rate changed through POST /__sandbox/directory, from then on", async () => {
     let beforeChange: CampaignStats | undefined;
     const after = await observe(0.35, undefined, async (s, token, id) => {

@@ -164,6 +164,7 @@ describe('CampaignDialers', () => {
         setDialing: (on) => calls.push(['setDialing', on]),
         setAgents: (n) => calls.push(['setAgents', n]),
         setStrategy: (s) => calls.push(['setStrategy', s]),
+        setWrapUp: (ms) => calls.push(['setWrapUp', ms]),
         setAnswerProb: (p) => calls.push(['setAnswerProb', p]),
         advanceTo: (ms, canDial) => {
           sim = ms;
@@ -219,12 +220,18 @@ describe('CampaignDialers', () => {
 
     calls.length = 0;
     clock.advance(1000); // one real second = one simulated minute
-    store.update(campaign.id, 3, { dialerSettings: { callRate: 0.7, agentCapacity: 25 } }, 'x');
+    store.update(
+      campaign.id,
+      3,
+      { dialerSettings: { callRate: 0.7, agentCapacity: 25, wrapUpTime: 90 } },
+      'x',
+    );
     const simNow = Date.parse('2026-12-02T15:00:00Z') + 60_000;
     expect(calls).toEqual([
       ['advanceTo', simNow, true],
       ['setCallRate', 0.7],
       ['setAgents', 25],
+      ['setWrapUp', 90_000],
       ['setDialing', true],
     ]);
 

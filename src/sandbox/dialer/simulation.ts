@@ -72,7 +72,7 @@ export class DialerSimulation {
   private readonly noAnswerRing: readonly [number, number];
   private readonly meanTalkMs: number;
   private readonly talkSigma: number;
-  private readonly wrapUpMs: number;
+  private wrapUpMs: number;
   private readonly abandonAfterMs: number;
   private readonly previewMs: number;
   private readonly maxDialRatio: number;
@@ -148,6 +148,15 @@ export class DialerSimulation {
     this.strategy = strategy;
     this.dialRatio = dialRatioFor(strategy, this.callRate, this.maxDialRatio);
     this.needsPacing = true;
+  }
+
+  /**
+   * After-call work from now on: agents already wrapping up keep the time they were given, as an
+   * agent in after-call work finishes under the setting that was in force when the call ended.
+   */
+  setWrapUp(ms: number): void {
+    if (!(ms >= 0 && Number.isFinite(ms))) throw new RangeError('wrap-up must be a finite number of ms ≥ 0');
+    this.wrapUpMs = ms;
   }
 
   setAnswerProb(prob: number): void {
