@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { createEventPublisher } from '../../src/shared/events/publisher.js';
+import { createEventPublisher, EVENT_TTL_SECONDS } from '../../src/shared/events/publisher.js';
 import type { EventEnvelope } from '../../src/shared/events/types.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { webhookPendingKey } from '../../src/shared/webhooks/pending.js';
@@ -58,6 +58,27 @@ describe('webhook sweep', () => {
     expect(sent).toEqual([delivered.id, dead.id, orphan.id].sort());
     expect(receiver.received.find((r) => r.id === orphan.id)!.signatureValid).toBe(true);
     expect((await listDeadLetters(h)).map((l) => l.eventId)).toEqual([dead.id]);
+  });
+
+  it("keeps a requeued orphan's bytes for the whole retry schedule, however old the orphan", async () => {
+    const h = await startHarness(undefined);
+    // A queue no worker takes from: the job the sweep queues stays as queued.
+    const queue = new Queue('webhook-idle', { connection: h.redis, prefix: h.ctx.config.keyPrefix });
+    cleanups.push(
+      () => h.close(),
+      () => queue.close(),
+    );
+    const e = await publishOrphan(h, 'camp-old-orphan');
+    // Found after a long stretch without sweeps: an hour of its bytes left, not the 28 h its job retries for.
+    await h.redis.expire(h.keys.webhookEvent(e.id), 3600);
+    const result = await sweepOrphanedEvents({
+      redis: h.redis,
+      keys: h.keys,
+      queue,
+      nowMs: Date.now() + 120_000,
+    });
+    expect(result.requeued).toEqual([e.id]);
+    expect(await h.redis.ttl(h.keys.webhookEvent(e.id))).toBeGreaterThan(EVENT_TTL_SECONDS - 60);
   });
 
   it('dead-letters a pending event whose job failed for good without settling it', async () => {

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { RECENT_EVENTS_MAX, recentEventsKey } from '../events/publisher.js';
+import { EVENT_TTL_SECONDS, RECENT_EVENTS_MAX, recentEventsKey } from '../events/publisher.js';
 import type { Keys } from '../keys.js';
 import { evalScript } from '../redis-script.js';
 import { streamField } from '../stream-entry.js';
@@ -143,6 +143,9 @@ export async function sweepOrphanedEvents(opts: SweepOptions): Promise<SweepResu
       }
       const [name, finishedOn, failedReason, attemptsMade] = values[batch.length + i]!;
       if (name === null) {
+        // An orphan found late (after days without sweeps) may have hours of its TTL left; its job
+        // retries for about 28, and would otherwise find nothing to send and lose the event unsaid.
+        await redis.expire(keys.webhookEvent(id), EVENT_TTL_SECONDS);
         await queue.add(type, { eventId: id }, webhookJobOptions(id, schedule));
         result.requeued.push(id);
       } else if (finishedOn && typeof failedReason === 'string') {
