@@ -184,6 +184,12 @@ async function main(): Promise<number> {
 
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
   const events: ReceivedEvent[] = [];
+  // A signal while the fleet is starting would otherwise be seen only once the launch was under way:
+  // the demo would start everything, launch a campaign and only then stop. Each step looks for it.
+  const stopped = () => {
+    if (stop.signal.aborted) say('Demo stopped before launching anything');
+    return stop.signal.aborted;
+  };
   try {
     // ── 1. The fleet ──
     if (!(await redisAnswers(redisUrl))) {
@@ -197,6 +203,7 @@ async function main(): Promise<number> {
       redisUrl = `redis://127.0.0.1:${port}`;
       say(`started a private redis-server on port ${port} (nothing is persisted)`);
     }
+    if (stopped()) return 0;
     const receiver = await startReceiver(secret, (e) => events.push(e));
     fleet.receiver = receiver.server;
     const env: NodeJS.ProcessEnv = {
@@ -226,10 +233,14 @@ async function main(): Promise<number> {
     }
     const logger = createLogger(config.logLevel, { role: 'demo' });
     fleet.sandbox = await startEmbeddedSandbox(config, logger);
+    if (stopped()) return 0;
     fleet.ctx = await createContext(config, logger);
+    if (stopped()) return 0;
     fleet.workers = await startWorkers(fleet.ctx);
+    if (stopped()) return 0;
     fleet.api = await buildApiApp(fleet.ctx);
     await fleet.api.listen({ port: config.port, host: config.host });
+    if (stopped()) return 0;
     const apiUrl = `http://127.0.0.1:${config.port}`;
     say('fleet up:');
     say(`  API          ${apiUrl}/v1   (token: ${config.apiToken})`);
