@@ -330,4 +330,63 @@ describe('abandonment guard with audit', () => {
     const closed = (await guardRecords()).find((r) => r.kind === 'period_closed');
     expect(closed).toMatchObject({ rate: 0.02, answeredCalls: 5000, abandonedCalls: 100, withinCap: true });
   });
+
+  it('records a closed period on the retry when recording it failed at the rollover', async () => {
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(5000, 100) });
+    tc.clock.set(Date.parse('2026-04-01T14:00:00Z')); // start + 30 days
+    await expect(
+      applyAbandonmentGuard(withLogBlip(tc.ctx), { campaignId: ID, config: c, stats: stats(5010, 100) }),
+    ).rejects.toThrow('redis blip');
+    // The poll is retried.
+    tc.clock.advance(15_000);
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(5010, 100) });
+
+    const closed = (await guardRecords()).filter((r) => r.kind === 'period_closed');
+    expect(closed).toEqual([expect.objectContaining({ period: expect.objectContaining({ index: 0 }) })]);
+    expect((await getGuardState(tc.ctx, ID))?.periods.map((p) => p.index)).toEqual([0]);
+  });
+
+  it("records the last period on the retry when recording it failed at the campaign's end", async () => {
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(500, 10) });
+    tc.clock.advance(60_000);
+    await expect(cancelWindowEnforcement(withLogBlip(tc.ctx), ID)).rejects.toThrow('redis blip');
+    await cancelWindowEnforcement(tc.ctx, ID);
+
+    const closed = (await guardRecords()).filter((r) => r.kind === 'period_closed');
+    expect(closed).toEqual([expect.objectContaining({ final: true, answeredCalls: 500 })]);
+    expect(await getGuardState(tc.ctx, ID)).toMatchObject({ endedAtMs: tc.clock.now() });
+  });
 });
+
+/** The context with a Redis whose first write to a compliance log fails (a blip), then works. */
+function withLogBlip(ctx: TestContext['ctx']): TestContext['ctx'] {
+  const real = ctx.redis;
+  let failed = false;
+  const redis = new Proxy(real, {
+    get(target, prop) {
+      if (prop === 'multi') {
+        return () => {
+          const m = target.multi();
+          const lpush = m.lpush.bind(m);
+          const exec = m.exec.bind(m);
+          let pushed = false;
+          m.lpush = ((...args: Parameters<typeof lpush>) => {
+            pushed = true;
+            return lpush(...args);
+          }) as typeof m.lpush;
+          m.exec = (async () => {
+            if (pushed && !failed) {
+              failed = true;
+              throw new Error('redis blip');
+            }
+            return exec();
+          }) as typeof m.exec;
+          return m;
+        };
+      }
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { ...ctx, redis };
+}

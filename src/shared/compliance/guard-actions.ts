@@ -80,13 +80,16 @@ export async function applyAbandonmentGuard(
     decision.nextState.lastAction = 'pause';
     decision.changed = false;
   }
-  await setGuardState(ctx, campaignId, decision.nextState);
   // What every record of this poll's decision carries: the statistics it was decided on.
   const seen = { campaignId, cxoneVersion: input.stats.version, metrics: input.metrics ?? null };
 
+  // Recorded before the state that closes the period is kept: should the record fail, the retried
+  // poll closes the period again and records it (its dedupe key keeps the trail to one record). Kept
+  // first, the period would be closed in the state and never in the trail.
   if (decision.closedPeriod) {
     await recordPeriodClosed(ctx, seen, decision.regime, decision.closedPeriod);
   }
+  await setGuardState(ctx, campaignId, decision.nextState);
   // 'pause' is only ever returned for a new pause (once per period, or one issued again after its
   // command failed); throttle and release are recorded when they change — a throttle also when it
   // moves between the target and the cap, or carries into a new period — not on every poll.
@@ -185,7 +188,8 @@ export async function endAbandonmentMeasurement(ctx: AppContext, campaignId: str
   const stats = record?.lastStats;
   const ended = endMeasurement(state, stats, ctx.clock.now());
   if (!ended) return;
-  await setGuardState(ctx, campaignId, ended.nextState);
+  // Recorded before the end is kept, as at a rollover: a state that remembers the end makes a retry
+  // return at once, so a record that failed after it would never be made.
   await recordPeriodClosed(
     ctx,
     { campaignId, cxoneVersion: stats?.version, metrics: stats ? efficiencyScore(stats) : null },
@@ -193,6 +197,7 @@ export async function endAbandonmentMeasurement(ctx: AppContext, campaignId: str
     ended.closedPeriod,
     { final: true, note: 'the campaign ended: its last period closes at its end' },
   );
+  await setGuardState(ctx, campaignId, ended.nextState);
 }
 
 /**
