@@ -7,6 +7,7 @@ import { jobDuration, webhookOutcomes } from '../../src/shared/metrics.js';
 import { deliverOnce } from '../../src/shared/webhooks/deliver.js';
 import { webhookJobOptions } from '../../src/shared/webhooks/schedule.js';
 import {
+  countSend,
   deadLetterUndecided,
   listDeadLetters,
   markDelivered,
@@ -228,6 +229,24 @@ describe('webhook jobs that fail unexpectedly', () => {
     expect(await h.queue.getJob(e.id).then((j) => j?.getState())).toBe('failed');
     expect(await h.redis.hget(h.keys.webhookEvent(e.id), 'state')).toBe('delivered');
     expect((await allOutcomes()) - before).toBe(1);
+  });
+
+  it("a stale run's late delivery leaves the send to the run that holds the job now", async () => {
+    const { h } = await setup([0]);
+    const e = await orphan(h, 'camp-two-runs');
+    // Run A lost its lock mid-send; the job went back to wait and run B took it and is sending.
+    await countSend(h, e.id, Date.now(), 'run-a');
+    await countSend(h, e.id, Date.now(), 'run-b');
+    // A's receiver answers 2xx first: recorded, but not A's to count.
+    expect(await markDelivered(h, e.id, { status: 200, nowMs: Date.now(), run: 'run-a' })).toEqual({
+      first: true,
+      own: false,
+    });
+    // B's answer is still B's to count (once, as a resend).
+    expect(await markDelivered(h, e.id, { status: 200, nowMs: Date.now(), run: 'run-b' })).toEqual({
+      first: false,
+      own: true,
+    });
   });
 
   it('a send finishing after its event was settled leaves the outcome, and the sweep does not dead-letter it again', async () => {

@@ -54,7 +54,8 @@ export interface WebhookStoreDeps {
 /**
  * Records a successful delivery. `first` is false when the event was already in the log (a replay);
  * `own` is false when the send was not `run`'s any more (see countSend): the stall limit failed its
- * job while it was sending, and whatever settled it then has counted the run. The delivery is
+ * job while it was sending, and whatever settled it then has counted the run, or another run holds
+ * the job now and will count its own answer. The delivery is
  * recorded all the same, because the receiver has the event.
  */
 export async function markDelivered(
@@ -77,8 +78,10 @@ export async function markDelivered(
       lastError: '',
       lastAttemptAt: at,
     })
-    // A dead letter from before a replay that delivered it is no longer the event's story.
-    .hdel(keys.webhookEvent(eventId), 'deadLetter', 'run')
+    // A dead letter from before a replay that delivered it is no longer the event's story. The run
+    // mark stays: a stale run's delivery must not take it from the run that holds the job now,
+    // whose own delivery would then go uncounted.
+    .hdel(keys.webhookEvent(eventId), 'deadLetter')
     .exec();
   const added = results?.[0]?.[1] === 1;
   const own = info.run === undefined || results?.[4]?.[1] === info.run;
