@@ -7,7 +7,7 @@ import { getGuardState } from '../../src/shared/compliance/state-store.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import { createCommandOrder } from '../../src/shared/lifecycle/order.js';
 import { config } from './fixtures.js';
-import { createTestContext, type TestContext } from './redis-context.js';
+import { createTestContext, withLogBlip, type TestContext } from './redis-context.js';
 
 /*
  * The abandonment guard as the poll worker runs it, on real Redis with H4's audit trail: the
@@ -357,36 +357,3 @@ describe('abandonment guard with audit', () => {
     expect(await getGuardState(tc.ctx, ID)).toMatchObject({ endedAtMs: tc.clock.now() });
   });
 });
-
-/** The context with a Redis whose first write to a compliance log fails (a blip), then works. */
-function withLogBlip(ctx: TestContext['ctx']): TestContext['ctx'] {
-  const real = ctx.redis;
-  let failed = false;
-  const redis = new Proxy(real, {
-    get(target, prop) {
-      if (prop === 'multi') {
-        return () => {
-          const m = target.multi();
-          const lpush = m.lpush.bind(m);
-          const exec = m.exec.bind(m);
-          let pushed = false;
-          m.lpush = ((...args: Parameters<typeof lpush>) => {
-            pushed = true;
-            return lpush(...args);
-          }) as typeof m.lpush;
-          m.exec = (async () => {
-            if (pushed && !failed) {
-              failed = true;
-              throw new Error('redis blip');
-            }
-            return exec();
-          }) as typeof m.exec;
-          return m;
-        };
-      }
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-  return { ...ctx, redis };
-}

@@ -15,12 +15,11 @@ export async function recordDeploymentOverrides(
 ): Promise<number> {
   let recorded = 0;
   for (const override of complianceOverrides(input.config, ctx.config)) {
-    const first = await ctx.redis.hsetnx(
-      ctx.keys.custom('compliance', input.campaignId),
-      `override:${override.rule}`,
-      new Date(ctx.clock.now()).toISOString(),
-    );
-    if (first !== 1) continue;
+    const key = ctx.keys.custom('compliance', input.campaignId);
+    const field = `override:${override.rule}`;
+    if ((await ctx.redis.hexists(key, field)) === 1) continue;
+    // Recorded before it is marked recorded: marked first, a record that failed would never be made
+    // (every later call finds the mark). Two calls racing both record; the dedupe key keeps one.
     await recordComplianceAction(ctx, {
       campaignId: input.campaignId,
       kind: 'override',
@@ -33,7 +32,7 @@ export async function recordDeploymentOverrides(
       },
       dedupeKey: `compliance:override:${input.campaignId}:${override.rule}`,
     });
-    recorded++;
+    if ((await ctx.redis.hsetnx(key, field, new Date(ctx.clock.now()).toISOString())) === 1) recorded++;
   }
   return recorded;
 }
