@@ -171,7 +171,10 @@ class StopRequested extends Error {}
 export interface ProcessRunner {
   /** What has been started so far. */
   readonly running: Running;
-  /** True once a shutdown has begun (see the unhandled-rejection handler in main). */
+  /**
+   * True once a shutdown has begun, on a signal or after a failed start-up (see the
+   * unhandled-rejection handler in main).
+   */
   readonly stopping: boolean;
   /** Starts the role; a start-up failure ends the process through `exit(1)`. */
   start(): Promise<void>;
@@ -184,6 +187,7 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
   let config = opts.config;
   const running: Running = {};
   let stoppingSince: number | undefined;
+  let failedStartup = false;
   let starting = false;
   const stop = async () => {
     await shutdown(running, config, logger);
@@ -292,7 +296,7 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
   return {
     running,
     get stopping() {
-      return stoppingSince !== undefined;
+      return stoppingSince !== undefined || failedStartup;
     },
     async start() {
       starting = true;
@@ -308,6 +312,8 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
         // Whatever was started before the failure goes down with it: exiting does not stop a child
         // process, so a private redis-server would outlive us (holding its port for the next try),
         // and an embedded sandbox or API already listening would be cut rather than closed.
+        // Closing Redis then drops the commands libraries still had in flight, as on a signal.
+        failedStartup = true;
         await shutdown(running, config, logger);
         exit(1);
       } finally {

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createProcessRunner } from '../../src/process/run.js';
 import { findOnPath } from '../../src/process/private-redis.js';
 import { loadConfig } from '../../src/shared/config.js';
+import type { ClosableContext } from '../../src/shared/context-factory.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { redisAnswers } from '../../src/shared/redis.js';
 import { freePort } from '../support/free-port.js';
@@ -111,6 +112,38 @@ describe('a signal while workers are starting', () => {
       expect(banners).toEqual([]);
     } finally {
       await started?.close(0);
+      await deletePrefixAt(prefix);
+    }
+  });
+});
+
+describe('a start-up that fails after connecting to Redis', () => {
+  // main() takes the Redis commands a shutdown drops ("Connection is closed.") as expected only while
+  // the runner says it is stopping; after a failed start-up they would read as errors otherwise.
+  it('reads as stopping while it closes what it started', async () => {
+    const prefix = testPrefix('run');
+    const seen: boolean[] = [];
+    const { r, exit } = runner(
+      { REDIS_URL, KEY_PREFIX: prefix },
+      {
+        redisUrlExplicit: true,
+        startWorkers: (appCtx) => {
+          // start-up hands the workers the context it will close on the way out
+          const ctx = appCtx as ClosableContext;
+          const close = ctx.close.bind(ctx);
+          ctx.close = async () => {
+            seen.push(r.stopping);
+            await close();
+          };
+          throw new Error('workers cannot start');
+        },
+      },
+    );
+    try {
+      await r.start();
+      expect(await exit).toBe(1);
+      expect(seen).toEqual([true]);
+    } finally {
       await deletePrefixAt(prefix);
     }
   });
