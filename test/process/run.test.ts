@@ -148,3 +148,23 @@ describe('a start-up that fails after connecting to Redis', () => {
     }
   });
 });
+
+describe.skipIf(!REDIS_SERVER)('a signal while the private redis-server is starting', () => {
+  it('starts nothing more, stops it and exits 0 without the banner', async () => {
+    const redisPort = await freePort();
+    privatePorts.push(redisPort);
+    const { r, exit, banners } = runner(
+      { REDIS_URL: `redis://127.0.0.1:${redisPort}`, KEY_PREFIX: testPrefix('run') },
+      { redisUrlExplicit: false },
+    );
+    // start() runs up to its first wait, looking for Redis; the signal arrives during that step.
+    const starting = r.start();
+    r.signal('SIGTERM');
+    await starting;
+    expect(await exit).toBe(0);
+    expect(r.running.privateRedis).toBeDefined();
+    expect(r.running.sandbox).toBeUndefined();
+    expect(banners).toEqual([]);
+    expect(await redisAnswers(`redis://127.0.0.1:${redisPort}`, 500)).toBe(false);
+  });
+});
