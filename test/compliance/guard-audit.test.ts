@@ -1,7 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { cancelWindowEnforcement } from '../../src/shared/compliance/enforcement.js';
-import { applyAbandonmentGuard, recordGuardPauseLifted } from '../../src/shared/compliance/guard-actions.js';
+import {
+  applyAbandonmentGuard,
+  endAbandonmentMeasurement,
+  recordGuardPauseLifted,
+} from '../../src/shared/compliance/guard-actions.js';
 import { buildComplianceReport } from '../../src/shared/compliance/report.js';
 import { getGuardState } from '../../src/shared/compliance/state-store.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
@@ -355,5 +359,48 @@ describe('abandonment guard with audit', () => {
     const closed = (await guardRecords()).filter((r) => r.kind === 'period_closed');
     expect(closed).toEqual([expect.objectContaining({ final: true, answeredCalls: 500 })]);
     expect(await getGuardState(tc.ctx, ID)).toMatchObject({ endedAtMs: tc.clock.now() });
+  });
+
+  it('keeps the end of the measurement that came while a poll was deciding', async () => {
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(500, 10) });
+    tc.clock.advance(15_000);
+    // The campaign is stopped (its end closes the last period) right after this poll read the state.
+    let ended = false;
+    const racing = {
+      ...tc.ctx,
+      redis: new Proxy(tc.ctx.redis, {
+        get(target, prop) {
+          if (prop === 'hget') {
+            return async (key: string, field: string) => {
+              const value = await target.hget(key, field);
+              if (field === 'guard' && !ended) {
+                ended = true;
+                await endAbandonmentMeasurement(tc.ctx, ID);
+              }
+              return value;
+            };
+          }
+          const value: unknown = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      }),
+    };
+    await applyAbandonmentGuard(racing, { campaignId: ID, config: c, stats: stats(510, 10) });
+
+    const state = await getGuardState(tc.ctx, ID);
+    expect(state?.endedAtMs).toBe(tc.clock.now());
+    expect(state?.periods.map((p) => p.index)).toEqual([0]);
+  });
+
+  it('neither records nor pauses anything for a campaign whose measurement ended', async () => {
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(500, 10) });
+    await endAbandonmentMeasurement(tc.ctx, ID);
+    const before = await guardRecords();
+    // A poll that was in flight when the campaign was stopped, over the cap since the end.
+    tc.clock.advance(15_000);
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(600, 20) });
+
+    expect(await guardRecords()).toEqual(before);
+    expect((await adjustCommands()).filter((j) => j['action'] === 'pause')).toEqual([]);
   });
 });

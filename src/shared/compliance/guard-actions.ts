@@ -18,7 +18,7 @@ import {
   type PeriodSummary,
 } from './guard.js';
 import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
-import { getGuardState, setGuardState } from './state-store.js';
+import { getGuardState, readGuardState, replaceGuardState, setGuardState } from './state-store.js';
 
 export const REASON_GUARD = 'abandonment-guard';
 
@@ -58,7 +58,25 @@ export async function applyAbandonmentGuard(
   },
 ): Promise<GuardDecision> {
   const { campaignId } = input;
-  const { state, failedPauseId } = await withPauseOutcome(ctx, await getGuardState(ctx, campaignId));
+  for (let attempt = 1; ; attempt++) {
+    const read = await readGuardState(ctx, campaignId);
+    const decided = await decideAndAct(ctx, input, read);
+    if (decided !== STATE_CHANGED) return decided;
+    // The state changed between this poll's read and its write: decide again on the new one.
+    if (attempt >= 3)
+      throw new Error(`the guard state of campaign ${campaignId} kept changing while deciding`);
+  }
+}
+
+const STATE_CHANGED = Symbol('guard state changed');
+
+async function decideAndAct(
+  ctx: AppContext,
+  input: Parameters<typeof applyAbandonmentGuard>[1],
+  read: { state: GuardState | undefined; raw: string | null },
+): Promise<GuardDecision | typeof STATE_CHANGED> {
+  const { campaignId } = input;
+  const { state, failedPauseId } = await withPauseOutcome(ctx, read.state);
   const decision = evaluateAbandonmentGuard({
     config: input.config,
     state,
@@ -66,6 +84,9 @@ export async function applyAbandonmentGuard(
     nowMs: ctx.clock.now(),
     ...(input.options ? { options: input.options } : {}),
   });
+  // The campaign ended (a poll in flight when it was stopped): its last period is closed and
+  // recorded; nothing is measured, recorded or paused after it.
+  if (read.state?.endedAtMs !== undefined) return decision;
   // Polled dialing while its pause is still on its way (queued behind the fleet's budget, the poll
   // came first): the guard's pause stands, nobody lifted it. Taken for a lift — the period's pause
   // spent, so a throttle — the trail would record a throttle the guard never decided, and the
@@ -89,7 +110,7 @@ export async function applyAbandonmentGuard(
   if (decision.closedPeriod) {
     await recordPeriodClosed(ctx, seen, decision.regime, decision.closedPeriod);
   }
-  await setGuardState(ctx, campaignId, decision.nextState);
+  if (!(await replaceGuardState(ctx, campaignId, read.raw, decision.nextState))) return STATE_CHANGED;
   // 'pause' is only ever returned for a new pause (once per period, or one issued again after its
   // command failed); throttle and release are recorded when they change — a throttle also when it
   // moves between the target and the cap, or carries into a new period — not on every poll.

@@ -126,6 +126,42 @@ export async function getGuardState(ctx: StoreContext, campaignId: string): Prom
   return isGuardState(parsed) ? parsed : undefined;
 }
 
+/** The guard state with the raw value it was read from, for a compare-and-set (`replaceGuardState`). */
+export async function readGuardState(
+  ctx: StoreContext,
+  campaignId: string,
+): Promise<{ state: GuardState | undefined; raw: string | null }> {
+  const raw = await ctx.redis.hget(hashKey(ctx, campaignId), 'guard');
+  if (!raw) return { state: undefined, raw };
+  const parsed: unknown = JSON.parse(raw);
+  return { state: isGuardState(parsed) ? parsed : undefined, raw };
+}
+
+/** KEYS[1] compliance hash; ARGV[1] the raw guard state expected ('' for none), ARGV[2] the new one. */
+const REPLACE_GUARD_SCRIPT = REPLACE_WINDOW_SCRIPT.replaceAll("'window'", "'guard'");
+
+/**
+ * Writes the guard state only if it still holds `expected`: the poll's guard and the campaign's end
+ * (endAbandonmentMeasurement, from the lifecycle) write it concurrently, and a poll that read the
+ * state before the end must not write back a measurement that has not ended. False when it changed.
+ */
+export async function replaceGuardState(
+  ctx: StoreContext,
+  campaignId: string,
+  expected: string | null,
+  state: GuardState,
+): Promise<boolean> {
+  const written = await evalScript(
+    ctx.redis,
+    REPLACE_GUARD_SCRIPT,
+    1,
+    hashKey(ctx, campaignId),
+    expected ?? '',
+    JSON.stringify(state),
+  );
+  return written === 1;
+}
+
 export async function setGuardState(ctx: StoreContext, campaignId: string, state: GuardState): Promise<void> {
   await ctx.redis.hset(hashKey(ctx, campaignId), 'guard', JSON.stringify(state));
 }
