@@ -83,6 +83,23 @@ describe('recordComplianceAction', () => {
     ]);
   });
 
+  it('publishes the event of an action replayed with the same dedupe key once', async () => {
+    const breach = {
+      campaignId: ID,
+      kind: 'outside_change_noncompliant' as const,
+      details: { version: 4, action: 'pause' },
+      cxoneVersion: 4,
+      dedupeKey: `outside-change:${ID}:active:4`,
+      event: 'campaign.compliance.paused' as const,
+    };
+    await recordComplianceAction(tc.ctx, breach);
+    // The next poll after the pause failed to queue records the breach again.
+    await recordComplianceAction(tc.ctx, breach);
+
+    const events = await tc.events.recent(50, ID);
+    expect(events.filter((e) => e.type === 'campaign.compliance.paused')).toHaveLength(1);
+  });
+
   it('counts and logs every action that has no dedupe key', async () => {
     const before = await counted('guard_throttle');
     const action = { campaignId: ID, kind: 'guard_throttle' as const, details: { rate: 0.026 } };

@@ -53,11 +53,10 @@ export async function recordComplianceAction(
   );
   // A replay (a retried job, a redelivered poll) whose dedupe key the trail already holds is the same
   // action, not a second one: counted and logged again, the metric would show twice the actions the
-  // trail proves.
-  if (recorded) {
-    complianceActions.inc({ kind: input.kind });
-    ctx.logger.info({ campaignId: input.campaignId, compliance: details }, `compliance: ${input.kind}`);
-  }
+  // trail proves; published again, receivers would hear of one pause twice, under two event ids.
+  if (!recorded) return;
+  complianceActions.inc({ kind: input.kind });
+  ctx.logger.info({ campaignId: input.campaignId, compliance: details }, `compliance: ${input.kind}`);
   if (input.event) await publishOrLog(ctx, input.event, input.campaignId, details, { kind: input.kind });
 }
 
