@@ -55,11 +55,16 @@ export interface ProcessOptions {
   startWorkers?: typeof startWorkers;
 }
 
-/** Redis must answer before anything else starts; when REDIS_URL is unset a private one may be started. */
+/**
+ * Redis must answer before anything else starts; when REDIS_URL is unset a process running the whole
+ * fleet (`all`) may start a private one. A split role may not: the other processes of its fleet would
+ * find that Redis answering, put their queues and audit trail in it, and lose them when the process
+ * that happened to start it stopped.
+ */
 async function ensureRedis(
   config: AppConfig,
   logger: Logger,
-  redisUrlExplicit: boolean,
+  mayStartPrivate: boolean,
 ): Promise<PrivateRedis | undefined> {
   const check = await checkRedis(config.redisUrl);
   if (check.ok) return undefined;
@@ -68,7 +73,7 @@ async function ensureRedis(
       `Redis at ${redactUrl(config.redisUrl)} refuses REDIS_URL's settings: ${check.message}. Fix the user, password or database number in REDIS_URL.`,
     );
   }
-  const binary = redisUrlExplicit ? undefined : findOnPath('redis-server');
+  const binary = mayStartPrivate ? findOnPath('redis-server') : undefined;
   if (binary) {
     const port = Number(new URL(config.redisUrl).port || 6379);
     try {
@@ -232,7 +237,7 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
       return;
     }
 
-    running.privateRedis = await ensureRedis(config, logger, opts.redisUrlExplicit);
+    running.privateRedis = await ensureRedis(config, logger, role === 'all' && !opts.redisUrlExplicit);
     checkpoint();
 
     // The embedded sandbox belongs to `all`; split roles share one `sandbox` process instead, because

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Role } from '../../src/process/banner.js';
 import { createProcessRunner } from '../../src/process/run.js';
 import { findOnPath } from '../../src/process/private-redis.js';
 import { loadConfig } from '../../src/shared/config.js';
@@ -16,7 +17,7 @@ const REDIS_SERVER = findOnPath('redis-server');
 /** A runner whose exit is recorded instead of ending the test process. */
 function runner(
   env: NodeJS.ProcessEnv,
-  opts: { redisUrlExplicit: boolean; startWorkers?: typeof startWorkers },
+  opts: { redisUrlExplicit: boolean; startWorkers?: typeof startWorkers; role?: Role },
 ) {
   const exits: number[] = [];
   const errors: string[] = [];
@@ -167,4 +168,31 @@ describe.skipIf(!REDIS_SERVER)('a signal while the private redis-server is start
     expect(banners).toEqual([]);
     expect(await redisAnswers(`redis://127.0.0.1:${redisPort}`, 500)).toBe(false);
   });
+});
+
+describe.skipIf(!REDIS_SERVER)('a split role with REDIS_URL unset and no Redis answering', () => {
+  it.each(['worker', 'api'] as const)(
+    '%s starts no private redis-server: it says how to start one',
+    async (role) => {
+      const redisPort = await freePort();
+      privatePorts.push(redisPort);
+      const { r, exits, errors, exit } = runner(
+        { REDIS_URL: `redis://127.0.0.1:${redisPort}`, KEY_PREFIX: testPrefix('run') },
+        { redisUrlExplicit: false, role },
+      );
+      try {
+        await r.start();
+        expect(exits).toEqual([1]);
+        expect(errors).toEqual([
+          `Redis does not answer at redis://127.0.0.1:${redisPort}. Start it (e.g. \`redis-server --daemonize yes\`) or set REDIS_URL to a reachable Redis.`,
+        ]);
+        expect(await redisAnswers(`redis://127.0.0.1:${redisPort}`, 500)).toBe(false);
+      } finally {
+        if (exits.length === 0) {
+          r.signal('SIGTERM');
+          await exit;
+        }
+      }
+    },
+  );
 });
