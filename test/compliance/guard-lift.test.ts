@@ -3,6 +3,7 @@ import { recordGuardPauseLifted } from '../../src/shared/compliance/guard-action
 import type { GuardState } from '../../src/shared/compliance/guard.js';
 import { buildComplianceReport } from '../../src/shared/compliance/report.js';
 import { listActions, setGuardState } from '../../src/shared/compliance/state-store.js';
+import { createLifecycleHooks } from '../../src/shared/lifecycle/hooks.js';
 import { config } from './fixtures.js';
 import { createTestContext, type TestContext } from './redis-context.js';
 
@@ -101,6 +102,12 @@ describe('a lift of the guard pause', () => {
         details: expect.objectContaining({ period: 1 }),
       }),
     ]);
+  });
+
+  it('after a rollover is recorded so by a resume that goes through the lifecycle', async () => {
+    tc.clock.advance(2 * DAY);
+    await createLifecycleHooks(tc.ctx).onStatusChanged?.(ID, 'paused', 'active', by);
+    expect(await lifts()).toEqual([expect.objectContaining({ period: 1, pausedInPeriod: 0 })]);
   });
 
   it('is not recorded when the guard holds no pause', async () => {

@@ -4,9 +4,9 @@ import {
   releaseWindowPause,
   windowResumeWithdrawn,
 } from '../compliance/enforcement.js';
-import { callsInPeriod } from '../compliance/guard.js';
+import { recordGuardPauseLifted } from '../compliance/guard-actions.js';
 import { recordComplianceAction } from '../compliance/record.js';
-import { getGuardState, getWindowState } from '../compliance/state-store.js';
+import { getWindowState } from '../compliance/state-store.js';
 import { replanWindowEnforcement } from '../compliance/replan.js';
 import { CampaignStore } from '../campaign-store.js';
 import type { AppContext } from '../context.js';
@@ -51,7 +51,7 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
         return;
       }
       if (to === 'active') await ensurePolling(ctx, campaignId);
-      if (to === 'active' && from === 'paused' && by) await noteGuardPauseLifted(ctx, campaignId, by);
+      if (to === 'active' && from === 'paused' && by) await recordGuardPauseLifted(ctx, campaignId, by);
       await replanWindowEnforcement(ctx, campaignId);
     },
     async onStatusFoundInPlace(campaignId, status, by) {
@@ -85,40 +85,6 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
       });
     },
   };
-}
-
-/**
- * A resume of a campaign the abandonment guard paused in the current period is the requester's
- * decision to dial on over the cap (the guard pauses once per period and only throttles after it):
- * recorded as `guard_pause_lifted`, naming who and the period's figures, so the report and the trail
- * show it as a compliance decision and not as an ordinary resume.
- */
-async function noteGuardPauseLifted(
-  ctx: AppContext,
-  campaignId: string,
-  by: { actor: string; reason: string; commandId: string; version: number },
-): Promise<void> {
-  const guard = await getGuardState(ctx, campaignId);
-  if (!guard || guard.lastAction !== 'pause' || guard.pausedInPeriod !== guard.periodIndex) return;
-  const inPeriod = guard.lastSeen ? callsInPeriod(guard, guard.lastSeen) : undefined;
-  const figures = inPeriod
-    ? { answeredCalls: inPeriod.answeredCalls, abandonedCalls: inPeriod.abandonedCalls }
-    : {};
-  await recordComplianceAction(ctx, {
-    campaignId,
-    kind: 'guard_pause_lifted',
-    actor: by.actor,
-    cxoneVersion: by.version,
-    details: {
-      requestedBy: by.actor,
-      reason: by.reason,
-      commandId: by.commandId,
-      period: guard.periodIndex,
-      ...figures,
-      note: 'resumed after the abandonment guard paused it in this period; the guard throttles it for the rest of the period',
-    },
-    dedupeKey: `guard-pause-lifted:${campaignId}:${by.commandId}`,
-  });
 }
 
 /** The failed launch whose stop of this campaign just went through (launch-store.ts recordCleanedUp). */
