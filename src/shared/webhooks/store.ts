@@ -113,12 +113,25 @@ return 1
  * is no longer that run's: the event was settled while it was sending, and that outcome stands.
  */
 export async function deadLetter(deps: WebhookStoreDeps, letter: DeadLetter, run?: string): Promise<boolean> {
-  const { redis, keys } = deps;
-  const atMs = Date.parse(letter.at);
   const written = await evalScript(
-    redis,
+    deps.redis,
     DEAD_LETTER_SCRIPT,
     3,
+    ...deadLetterArgs(deps.keys, letter),
+    run ?? '',
+  );
+  return written === 1;
+}
+
+/**
+ * The keys and arguments both dead-letter scripts take, in their order: the dead-letter set, the
+ * event, the pending index; the event id, the letter's time, the cut-off of the set's trim, the
+ * letter, and the TTL the event's bytes get (they must outlive the dead letter long enough for an
+ * operator to replay them).
+ */
+function deadLetterArgs(keys: Keys, letter: DeadLetter): Array<string | number> {
+  const atMs = Date.parse(letter.at);
+  return [
     keys.webhookDeadLetters(),
     keys.webhookEvent(letter.eventId),
     webhookPendingKey(keys),
@@ -126,11 +139,8 @@ export async function deadLetter(deps: WebhookStoreDeps, letter: DeadLetter, run
     atMs,
     `(${atMs - EVENT_TTL_SECONDS * 1000}`,
     JSON.stringify(letter),
-    // The bytes must outlive the dead letter long enough for an operator to replay them.
     EVENT_TTL_SECONDS,
-    run ?? '',
-  );
-  return written === 1;
+  ];
 }
 
 // KEYS: dead-letter set, event hash, pending index. ARGV: eventId, atMs, cutoff score, letter JSON,
@@ -160,20 +170,11 @@ export async function deadLetterUndecided(
   deps: WebhookStoreDeps,
   letter: DeadLetter,
 ): Promise<{ type: string; campaignId: string } | null> {
-  const { redis, keys } = deps;
-  const atMs = Date.parse(letter.at);
   const result = (await evalScript(
-    redis,
+    deps.redis,
     DEAD_LETTER_UNDECIDED_SCRIPT,
     3,
-    keys.webhookDeadLetters(),
-    keys.webhookEvent(letter.eventId),
-    webhookPendingKey(keys),
-    letter.eventId,
-    atMs,
-    `(${atMs - EVENT_TTL_SECONDS * 1000}`,
-    JSON.stringify(letter),
-    EVENT_TTL_SECONDS,
+    ...deadLetterArgs(deps.keys, letter),
   )) as [string, string] | null;
   return result ? { type: result[0], campaignId: result[1] } : null;
 }
