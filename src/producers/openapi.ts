@@ -586,6 +586,7 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
   },
   'post /v1/campaigns/{}/audit/import-history': {
     summary: "Import CXone's change history into the audit trail",
+    pathParameters: { campaignId: campaignIdParam },
     responses: {
       '200': success(
         '`{campaignId, imported, skipped, pages, lastVersion}`: what was imported, up to which CXone version',

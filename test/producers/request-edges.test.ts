@@ -152,3 +152,31 @@ describe('POST routes that take no body', () => {
     expect([reply.status, reply.body.error]).toEqual([400, 'invalid_json']);
   });
 });
+
+describe('POST /v1/campaigns/{id}/audit/import-history', () => {
+  it('refuses an id no CXone campaign can have, naming it, before spending a CXone call', async () => {
+    const counters = async () =>
+      (await (await fetch(`${stack.sandbox.url}/__sandbox/counters`)).json()) as Record<string, unknown>;
+    const before = JSON.stringify(await counters());
+    for (const id of ['%20', '..%2F..%2Foauth', 'launch:abc']) {
+      const reply = await api(stack, 'POST', `/v1/campaigns/${id}/audit/import-history`);
+      expect(reply.status, id).toBe(400);
+      expect(reply.body, id).toMatchObject({
+        error: 'validation_failed',
+        issues: [{ path: 'campaignId' }],
+      });
+    }
+    expect(JSON.stringify(await counters())).toBe(before);
+  });
+
+  it('documents the id pattern it checks', async () => {
+    const doc = (await api(stack, 'GET', '/docs/json')).body as {
+      paths: Record<
+        string,
+        Record<string, { parameters: Array<{ name: string; schema: { pattern?: string } }> }>
+      >;
+    };
+    const op = doc.paths['/v1/campaigns/{campaignId}/audit/import-history']?.post;
+    expect(op?.parameters.find((p) => p.name === 'campaignId')?.schema.pattern).toBeDefined();
+  });
+});

@@ -11,6 +11,7 @@ import { pageLimitSchema } from '../query.js';
 import { NO_BODY } from '../no-body.js';
 import { noteHistoryImported } from '../../shared/audit/history-sync.js';
 import { CampaignStore } from '../../shared/campaign-store.js';
+import { campaignIdParamsSchema } from './campaigns.js';
 
 /** Looser than a campaign id: the trail of a launch is `launch:<launchId>`. */
 const paramsSchema = z.object({ campaignId: z.string().min(1).max(200) });
@@ -59,7 +60,9 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: AppContext)
   // Runs inline: the import is bounded by the campaign's history and paced by the fleet limiter,
   // and the caller gets the real counts instead of a job id to poll.
   app.post('/v1/campaigns/:campaignId/audit/import-history', NO_BODY, async (request) => {
-    const { campaignId: id } = parseOrThrow(paramsSchema, request.params);
+    // Only a CXone campaign has a CXone history: the looser trail ids the reads take (`launch:…`,
+    // ` `) would each spend a call of the fleet's CXone budget just to hear 404.
+    const { campaignId: id } = parseOrThrow(campaignIdParamsSchema, request.params);
     try {
       // The whole history, from the first page: an operator asking is making sure.
       const walked = await importCxoneHistory(ctx, id, { maxWaitMs: API_LIMITER_MAX_WAIT_MS });
