@@ -247,6 +247,7 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
           job: data,
           lease,
           attempt: job.attemptsMade + 1,
+          resumed: (existing?.attempts ?? 0) > 0,
           saveBase: (base, baseVersion) => persist({ base, baseVersion }),
           saveSettingsRecorded: (version) => persist({ settingsRecordedVersion: version }),
           saveLocalRecorded: () => persist({ localRecorded: true }),

@@ -160,6 +160,7 @@ function setup(
       },
       lease,
       attempt,
+      resumed: attempt > 1,
       saveBase: async (base, baseVersion) => void Object.assign(saved, { base, baseVersion }),
       saveSettingsRecorded: async (version) =>
         void Object.assign(saved, { settingsRecordedVersion: version }),

@@ -157,6 +157,12 @@ export interface CommandRun {
   lease: CampaignLease;
   /** 1-based BullMQ attempt number, for CXone error context. */
   attempt: number;
+  /**
+   * An earlier run of this command started (its record counts it): a retry, a re-run after a 429,
+   * or a redelivery after its worker died. BullMQ counts no attempt for the last two, so `attempt`
+   * cannot tell, and a write found in place would be taken for someone else's and go unrecorded.
+   */
+  resumed: boolean;
   /** Persists the base captured at the first read, so later attempts compare with the same values. */
   saveBase(base: Record<string, unknown>, baseVersion: number): Promise<void>;
   /** Persists that the settings write (at this CXone version) is audited, for later attempts. */
@@ -381,7 +387,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         latest = result.latest;
         // Not when an earlier attempt's write was answered and audited (its status write then failed).
         const found =
-          run.attempt > 1 && job.settingsRecordedVersion === undefined
+          run.resumed && job.settingsRecordedVersion === undefined
             ? foundSettings(ours, base, settings.alreadyApplied)
             : [];
         if (found.length > 0) {
@@ -422,9 +428,9 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         if (result.stop.kind !== 'already') return await stopped(result.stop, result.latest, await undo());
         alreadyApplied.push('status');
         latest = result.latest;
-        if (run.attempt > 1 && latest.status !== baseStatus) {
-          // Found in place on a retry: most likely an earlier attempt's write whose answer was lost
-          // (a timeout or a 5xx after CXone committed it), which left no record. Recorded now, marked
+        if (run.resumed && latest.status !== baseStatus) {
+          // Found in place on a later run: most likely an earlier run's write whose answer was lost
+          // (a timeout or a 5xx after CXone committed it, or its worker died), which left no record. Recorded now, marked
           // as found, and followed up, so polling and calling-window enforcement follow the status.
           await recordStatusChange(action, baseStatus, latest, true);
         } else if (hooks.onStatusFoundInPlace) {
@@ -472,7 +478,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   // own: an earlier attempt stored them and failed before what follows (joining the declared states,
   // the record, the re-plan) was done. Unless that attempt got to the end of it.
   const localFound =
-    settings && run.attempt > 1 && !job.localRecorded
+    settings && run.resumed && !job.localRecorded
       ? localChanges(foundFields(ours, base, settings.alreadyApplied))
       : {};
   const found = Object.keys(localFound).length > 0;

@@ -1,0 +1,92 @@
+import type { Worker } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CxoneApi } from '../../src/shared/cxone/api.js';
+import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { campaignLockKey } from '../../src/shared/lifecycle/lock.js';
+import { ensurePolling, listPolledCampaigns } from '../../src/shared/polling/schedulers.js';
+import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
+import { startHarness, type Harness } from './harness.js';
+
+/**
+ * A worker that dies in the middle of a command: CXone applied its write, nothing after it happened.
+ * BullMQ redelivers a stalled job without counting an attempt (attemptsMade stays 0), so the run that
+ * finishes the command must tell it is not the first from the command's own record.
+ */
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+/** The real client, except that for one campaign a PATCH is applied and its caller then hangs for good. */
+function hangsAfterWrite(inner: CxoneApi, campaignId: string, onWritten: () => void): CxoneApi {
+  return {
+    createCampaign: (body, opts) => inner.createCampaign(body, opts),
+    getCampaign: (id, opts) => inner.getCampaign(id, opts),
+    getStats: (id, opts) => inner.getStats(id, opts),
+    history: (id, opts) => inner.history(id, opts),
+    async updateCampaign(id, version, body, opts) {
+      const written = await inner.updateCampaign(id, version, body, opts);
+      if (id !== campaignId) return written;
+      onWritten();
+      return new Promise<never>(() => undefined);
+    },
+  };
+}
+
+/**
+ * What BullMQ does once a dead worker's job lock ran out: its stalled check (two passes, the first
+ * marks, the second moves) puts the job back to waiting. Run here at once instead of after the
+ * lock's 30 s, with the locks a dead process would have let lapse dropped by hand.
+ */
+async function recoverStalled(worker: Worker, jobId: string, campaignId: string): Promise<void> {
+  const queue = h.ctx.queues.adjust;
+  await h.ctx.redis.del(queue.toKey(`${jobId}:lock`), campaignLockKey(h.ctx.keys, campaignId));
+  const stalledCheck = (worker as unknown as { moveStalledJobsToWait(): Promise<void> })
+    .moveStalledJobsToWait;
+  for (let pass = 0; pass < 2; pass++) {
+    await h.ctx.redis.del(queue.toKey('stalled-check'));
+    await stalledCheck.call(worker);
+  }
+}
+
+describe('adjust worker: a command whose worker died after CXone applied its write', () => {
+  it('records a stop found in place on the redelivery and stops polling the campaign', async () => {
+    const campaign = await h.campaign('active');
+    await ensurePolling(h.ctx, campaign.id);
+    let written!: () => void;
+    const wrote = new Promise<void>((resolve) => (written = resolve));
+    const dying = createAdjustWorker({ ...h.ctx, cxone: hangsAfterWrite(h.ctx.cxone, campaign.id, written) });
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:dana',
+      reason: 'operator',
+      action: 'stop',
+    });
+    await wrote;
+    await dying.close(true);
+
+    const survivor = createAdjustWorker(h.ctx);
+    try {
+      await survivor.waitUntilReady();
+      await recoverStalled(survivor, commandId, campaign.id);
+      const done = await h.waitForCommand(commandId);
+      expect(done).toMatchObject({ status: 'succeeded', attempts: 2 });
+      expect(done.result).toMatchObject({ status: 'completed', alreadyApplied: ['status'] });
+      const trail = h.ctx.audit as unknown as {
+        list(id: string): Promise<Array<{ action: string; details: Record<string, unknown> }>>;
+      };
+      const changes = (await trail.list(campaign.id)).filter((r) => r.action === 'state_changed');
+      expect(
+        changes.map((r) => [r.details['before'], r.details['after'], r.details['foundApplied']]),
+      ).toEqual([['active', 'completed', true]]);
+      expect((await listPolledCampaigns(h.ctx)).has(campaign.id)).toBe(false);
+    } finally {
+      await survivor.close();
+    }
+  });
+});
