@@ -6,6 +6,7 @@ import {
   type CxoneErrorContext,
   CxoneMalformedResponseError,
   CxoneRateLimitError,
+  CxoneUnavailableError,
   isCxoneError,
 } from '../errors.js';
 import { type FleetLimiter, LimiterWaitExceededError, type ScheduleOptions } from '../limiter/types.js';
@@ -13,6 +14,7 @@ import type { Logger } from '../logger.js';
 import type { CallOptions, CallPriority, CxoneApi, HistoryPageRead } from './api.js';
 import type { CxoneReachability } from './reachability.js';
 import { createCxoneHttp, type CxoneHttp } from './http.js';
+import { CxoneCreateOutcomeUnknownError, mayHaveReachedCxone } from './outcome-unknown.js';
 import { errorFromResponse, parseBody, type RawResponse } from './response.js';
 import { createTokenProvider, DEFAULT_PENALTY_MS, type TokenProvider } from './token-provider.js';
 import {
@@ -217,8 +219,8 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
     tokens,
     reachability: http.reachability,
 
-    createCampaign(body, callOpts = {}) {
-      return call(
+    async createCampaign(body, callOpts = {}) {
+      const created = call(
         {
           endpoint: CXONE_ENDPOINTS.createCampaign,
           method: 'POST',
@@ -232,6 +234,14 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
         },
         callOpts,
       );
+      if (callOpts.idempotencyKey) return created;
+      // Only the key makes a replay return the campaign already created; without it the caller
+      // (and its job's retries) must not resend a create that CXone may have carried out.
+      return created.catch((err: unknown) => {
+        throw err instanceof CxoneUnavailableError && mayHaveReachedCxone(err)
+          ? new CxoneCreateOutcomeUnknownError(err)
+          : err;
+      });
     },
 
     getCampaign(id, callOpts) {
@@ -313,3 +323,4 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
 }
 
 export type { TokenProvider } from './token-provider.js';
+export { CxoneCreateOutcomeUnknownError } from './outcome-unknown.js';

@@ -1,0 +1,38 @@
+import { CxoneError, type CxoneUnavailableError } from '../errors.js';
+
+/**
+ * Failures that prove the request never reached CXone: nothing was done, so sending it again is
+ * safe even for a create.
+ */
+const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * A create sent without an Idempotency-Key whose answer never came (a timeout, a reset) or came as a
+ * 5xx/408: CXone may have created the campaign. Not retryable, unlike the CxoneUnavailableError it
+ * replaces, because a blind retry could create a second campaign that dials the same list.
+ */
+export class CxoneCreateOutcomeUnknownError extends CxoneError {
+  readonly kind = 'unavailable';
+  readonly retryable = false;
+  constructor(cause: CxoneUnavailableError) {
+    super(
+      `${cause.message}; the campaign may have been created on CXone, and the create carried no ` +
+        'Idempotency-Key, so it is not retried: look the campaign up on CXone before creating it again',
+      {
+        endpoint: cause.endpoint,
+        status: cause.status,
+        campaignId: cause.campaignId,
+        attempt: cause.attempt,
+        body: cause.body,
+      },
+      { cause },
+    );
+  }
+}
+
+/** Whether CXone may have acted on a request that failed with `err`. */
+export function mayHaveReachedCxone(err: CxoneUnavailableError): boolean {
+  if (err.status !== undefined) return true;
+  const code = (err.cause as { code?: unknown } | undefined)?.code;
+  return !(typeof code === 'string' && NEVER_SENT_CODES.has(code));
+}
