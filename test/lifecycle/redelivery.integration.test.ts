@@ -1,11 +1,13 @@
 import type { Worker } from 'bullmq';
+import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
+import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { campaignLockKey } from '../../src/shared/lifecycle/lock.js';
 import { ensurePolling, listPolledCampaigns } from '../../src/shared/polling/schedulers.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
-import { startHarness, type Harness } from './harness.js';
+import { startHarness, withHookBeforeWrite, type Harness } from './harness.js';
 
 /**
  * A worker that dies in the middle of a command: CXone applied its write, nothing after it happened.
@@ -87,6 +89,56 @@ describe('adjust worker: a command whose worker died after CXone applied its wri
       expect((await listPolledCampaigns(h.ctx)).has(campaign.id)).toBe(false);
     } finally {
       await survivor.close();
+    }
+  });
+});
+
+describe('adjust worker: a command re-run after a 429 that meets a refusal', () => {
+  it('undoes the settings its first run wrote when the re-run is refused, as one run would', async () => {
+    const campaign = await h.campaign('paused');
+    const zone = campaign.complianceSettings.timeZone;
+    const today = DateTime.now().setZone(zone).toFormat('ccc').toLowerCase();
+    const days = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+    const otherDays = days.filter((d) => d !== today);
+    const cxone = withHookBeforeWrite(h.ctx.cxone, async (call, id) => {
+      if (call !== 2) return;
+      // The status write meets a 429 (nothing written); before the re-run, the console takes today
+      // out of the calling window, so the resume is refused then.
+      await h.consoleChange(id, {
+        complianceSettings: { allowedCallTimes: [{ days: otherDays, start: '08:00', end: '21:00' }] },
+      });
+      await fetch(`${h.sandbox.url}/__sandbox/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          failNext: 1,
+          endpoint: CXONE_ENDPOINTS.updateCampaign,
+          status: 429,
+          retryAfterSeconds: 0,
+        }),
+      });
+    });
+    cxone.arm(campaign.id);
+    const worker = createAdjustWorker({ ...h.ctx, cxone });
+    try {
+      const { commandId } = await enqueueCommand(h.ctx, {
+        campaignId: campaign.id,
+        actor: 'api:erin',
+        reason: 'operator',
+        action: 'resume',
+        patch: { dialerStrategy: { callRate: 0.8 } },
+        base: { 'dialerStrategy.callRate': 0.5, status: 'paused' },
+      });
+      const done = await h.waitForCommand(commandId);
+      expect(done).toMatchObject({ status: 'failed', error: { kind: 'compliance_refused' } });
+      expect(done.rollback).toMatchObject({
+        outcome: 'restored',
+        restored: [{ field: 'dialerStrategy.callRate', from: 0.8, to: 0.5 }],
+      });
+      const now = await h.ctx.cxone.getCampaign(campaign.id);
+      expect(now).toMatchObject({ status: 'paused', dialerSettings: { callRate: 0.5 } });
+    } finally {
+      await worker.close();
     }
   });
 });

@@ -17,12 +17,13 @@ import type {
   FieldChange,
   RollbackReport,
 } from './commands.js';
-import { configFromResource, localPart } from './config-view.js';
+import { configFromResource, localPart, type LocalConfig } from './config-view.js';
 import { createCommandEffects } from './effects.js';
 import type { CampaignLease } from './lock.js';
 import {
   campaignPatchSchema,
   captureBase,
+  currentValue,
   flattenPatch,
   isEmptyUpdate,
   localChanges,
@@ -329,9 +330,19 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     const fields = changes.map((c) => c.field);
     await effects.followUp('settings', () => hooks.onSettingsChanged(campaignId, fields));
   };
+  /**
+   * The CXone settings an earlier run of this command wrote and left in place, as `seen` shows them:
+   * that run's status write met a 429 (not undone, on purpose), lost its answer, or its worker died.
+   * A run that stops or fails undoes them as the run that wrote them would have, so a command is
+   * all-or-nothing on CXone across its runs, not only within one.
+   */
+  let earlierWrite: FieldChange[] = [];
+  const earlierSettings = (seen: CampaignResource): FieldChange[] =>
+    run.resumed ? settingsInPlace(ours, base, seen, local) : [];
+  const undoable = () => settingsWrite?.changes ?? earlierWrite;
   const undo = async (): Promise<RollbackReport | undefined> => {
-    if (!settingsWrite) return undefined;
-    const report = await rollbackWrite(io, effects, settingsWrite.changes, local, (fields) =>
+    if (undoable().length === 0) return undefined;
+    const report = await rollbackWrite(io, effects, undoable(), local, (fields) =>
       hooks.onSettingsChanged(campaignId, fields),
     );
     log.warn({ rollback: report }, 'rolled back the first part of a command that failed half-way');
@@ -382,7 +393,10 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       });
       rebases += result.rebases;
       if (result.kind === 'stopped') {
-        if (result.stop.kind !== 'nothing-to-send') return await stopped(result.stop, result.latest);
+        earlierWrite = earlierSettings(result.latest);
+        if (result.stop.kind !== 'nothing-to-send') {
+          return await stopped(result.stop, result.latest, await undo());
+        }
         settings = result.stop.apply;
         latest = result.latest;
         // Not when an earlier attempt's write was answered and audited (its status write then failed).
@@ -463,7 +477,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // A timeout or a 5xx can come after CXone committed the status write. With the status we asked
     // for in place, undoing the settings would leave exactly the half-state a two-step command exists
     // to prevent (resumed at the old rate, say); the retry finds both parts applied and records them.
-    if (settingsWrite && err instanceof CxoneUnavailableError && (await statusLanded())) {
+    if (undoable().length > 0 && err instanceof CxoneUnavailableError && (await statusLanded())) {
       log.warn(
         { err: err.message },
         'the status write may have been applied without an answer; not rolling back',
@@ -547,6 +561,21 @@ function foundSettings(
 ): FieldChange[] {
   const found = wireChanges(foundFields(ours, base, alreadyApplied));
   return Object.entries(found).map(([field, to]) => ({ field, from: base[field] ?? null, to }));
+}
+
+/** The CXone settings of this command `seen` holds at the value asked for where the requester saw another. */
+function settingsInPlace(
+  ours: FlatChanges,
+  base: Record<string, unknown>,
+  seen: CampaignResource,
+  local: LocalConfig,
+): FieldChange[] {
+  return Object.entries(wireChanges(ours))
+    .filter(
+      ([field, to]) =>
+        field in base && !sameValue(base[field], to) && sameValue(currentValue(field, seen, local), to),
+    )
+    .map(([field, to]) => ({ field, from: base[field] ?? null, to }));
 }
 
 /** The fields found at the value asked for although the requester saw another (its base). */
