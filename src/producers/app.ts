@@ -11,6 +11,7 @@ import { clientErrorResponse, toErrorResponse } from './errors.js';
 import { STATUS_CODES } from 'node:http';
 import { answerUnmatched } from '../shared/http/allowed-methods.js';
 import { registerRequestGuard } from './request-guard.js';
+import { registerJsonBodyParser } from './json-body.js';
 import { pathOf } from '../shared/http/url-path.js';
 import { registerCampaignRoutes } from './routes/campaigns.js';
 import { registerLaunchRoutes } from './routes/launches.js';
@@ -119,6 +120,7 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
   // JSON only: without this, a text/plain body would reach handlers as a string and be reported as
   // a validation error instead of the 415 it is.
   app.removeContentTypeParser('text/plain');
+  registerJsonBodyParser(app);
 
   // Decide on what the router matched, not on the raw URL: the router decodes percent-escapes, so
   // `/%761/campaigns` reaches the /v1/campaigns handler while its raw text does not start with /v1.

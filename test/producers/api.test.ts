@@ -188,6 +188,14 @@ describe('malformed launch requests', () => {
       path: 'allowedCallTimes.0.end',
     },
     {
+      label: 'a key given twice (JSON.parse would keep the last silently)',
+      raw: JSON.stringify(campaignConfig()).replace('"callRate":', '"callRate":0.1,"callRate":'),
+      status: 400,
+      error: 'validation_failed',
+      path: 'dialerStrategy.callRate',
+      message: 'given more than once in the same object; send each field once',
+    },
+    {
       label: 'an oversized body',
       raw: JSON.stringify({ name: 'y'.repeat(70_000) }),
       status: 413,
