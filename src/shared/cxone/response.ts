@@ -41,15 +41,30 @@ export function parseBody<S extends z.ZodType>(
   return parsed.data;
 }
 
-const CREDENTIAL_KEYS =
-  /^(access_token|refresh_token|id_token|token|client_secret|secret|password|authorization)$/i;
+/**
+ * Compared with `_`, `-` and case ignored: a token endpoint that spells them `accessToken` or
+ * `client-secret` is exactly the one whose answer fails the schema and ends up in an error.
+ */
+const CREDENTIAL_KEYS = new Set([
+  'accesstoken',
+  'refreshtoken',
+  'idtoken',
+  'token',
+  'clientsecret',
+  'secret',
+  'password',
+  'authorization',
+  'apikey',
+]);
+
+const isCredentialKey = (key: string) => CREDENTIAL_KEYS.has(key.toLowerCase().replace(/[-_]/g, ''));
 
 /**
  * Credentials inside text: a form-encoded token answer (`access_token=…`), or a gateway's error page
  * or message quoting the header it refused (`Authorization: Bearer …`). Error path only.
  */
 const CREDENTIAL_IN_TEXT =
-  /\b(access_token|refresh_token|id_token|client_secret|password)("?\s*[=:]\s*)("?)[^\s&"'<,;]+|\b(Bearer|Basic)(\s+)[^\s"'<,;]+/gi;
+  /\b(access[-_]?token|refresh[-_]?token|id[-_]?token|client[-_]?secret|api[-_]?key|password)("?\s*[=:]\s*)("?)[^\s&"'<,;]+|\b(Bearer|Basic)(\s+)[^\s"'<,;]+/gi;
 
 function scrub(text: string): string {
   return text.replace(
@@ -72,7 +87,7 @@ function summarize(body: unknown, depth = 0): unknown {
   return Object.fromEntries(
     Object.entries(body).map(([key, value]) => [
       key,
-      CREDENTIAL_KEYS.test(key) ? '[redacted]' : summarize(value, depth + 1),
+      isCredentialKey(key) ? '[redacted]' : summarize(value, depth + 1),
     ]),
   );
 }
