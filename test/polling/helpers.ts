@@ -35,6 +35,8 @@ export function pollingContext(
   const compliance = new Queue(QUEUES.compliance, { connection: redis, prefix });
   // And queues the import of CXone's history of a campaign it finds changed outside.
   const audit = new Queue(QUEUES.audit, { connection: redis, prefix });
+  // And, for a paused campaign, pacing's drop to the safe start it resumes at (pacing/apply.ts).
+  const adjust = new Queue(QUEUES.adjust, { connection: redis, prefix });
   const config = {
     cxone: { rateLimitPerWindow: budget.perWindow, rateLimitWindowMs: budget.windowMs },
   } as unknown as AppConfig;
@@ -42,11 +44,11 @@ export function pollingContext(
     config,
     redis,
     keys,
-    queues: { poll, compliance, audit } as unknown as AppContext['queues'],
+    queues: { poll, compliance, audit, adjust } as unknown as AppContext['queues'],
     logger: pino({ level: 'silent' }),
     clock: systemClock,
     async close() {
-      await Promise.all([poll.close(), compliance.close(), audit.close()]);
+      await Promise.all([poll.close(), compliance.close(), audit.close(), adjust.close()]);
       await redis.quit();
     },
   };

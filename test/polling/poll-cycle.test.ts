@@ -139,7 +139,8 @@ describe('poll cycle', () => {
       withStats({ totalCalls: 100, answeredCalls: 40, abandonedCalls: 1 }),
       's1',
     );
-    expect(outcome).toMatchObject({ kind: 'polled', status: 'paused', guard: 'skipped', pacing: null });
+    // Not paced (the drop to the safe start it resumes at is the next test's).
+    expect(outcome).toMatchObject({ kind: 'polled', status: 'paused', guard: 'skipped' });
     record = await new CampaignStore(base).get('s1');
     // Seed formula: 0.4 × 50 − 0.01 × 30 − 0 = 19.7
     expect(record?.efficiency).toMatchObject({
@@ -148,6 +149,78 @@ describe('poll cycle', () => {
       abandonmentRate: 0.01,
     });
     expect(await polled('s1')).toBe(true);
+  });
+
+  it('brings a paused campaign down to the safe start it will resume at, keeping the controller memory', async () => {
+    const clock = new ManualClock(Date.parse('2026-03-10T15:00:00Z'));
+    await withCompliantContext(
+      clock,
+      { getStats: async () => statsOf({ totalCalls: 3000, answeredCalls: 1000, abandonedCalls: 15 }) },
+      async ({ ctx, adjust }) => {
+        await storeRecord('pz', 'paused', {
+          config: campaignConfig({
+            dialerStrategy: { strategy: 'predictive', agentCapacity: 25, callRate: 0.6, answerRate: 0.35 },
+          }),
+        });
+        const last = { atMs: clock.now() - 3_600_000, answered: 990, abandoned: 15 };
+        const ceiling = { callRate: 0.7, setAtMs: last.atMs, strikes: 1 };
+        const state = {
+          callRate: 0.6,
+          window: last,
+          checkpoint: last,
+          period: { ...last, answered: 0, abandoned: 0 },
+          last,
+          lastChangeAtMs: last.atMs - 600_000,
+          ceiling,
+          guard: null,
+        };
+        await new CampaignStore(base).patch('pz', {
+          pacing: {
+            strategy: 'abandonment-target',
+            state,
+            lastDecision: null,
+            lastAdjustment: null,
+            pendingCommandId: null,
+            guardCap: null,
+          },
+        });
+
+        const outcome = await runPollCycle(ctx, 'pz');
+        expect(outcome).toMatchObject({
+          kind: 'polled',
+          status: 'paused',
+          guard: 'skipped',
+          pacing: { kind: 'decided', decision: { previousCallRate: 0.6, callRate: 0.1, direction: 'down' } },
+        });
+        const jobs = await adjust.getJobs(['waiting']);
+        expect(jobs).toHaveLength(1);
+        const command = await createCommandStore(base).get(String(jobs[0]!.data.commandId));
+        expect(command).toMatchObject({
+          actor: 'worker:pacing',
+          patch: { dialerStrategy: { callRate: 0.1 } },
+          base: { 'dialerStrategy.callRate': 0.6 },
+        });
+        const pacing = (await new CampaignStore(base).get('pz'))?.pacing as {
+          state: Record<string, unknown>;
+          pendingCommandId: string;
+        };
+        expect(pacing.pendingCommandId).toBe(jobs[0]!.data.commandId);
+        // The controller's own change (not an operator's after the resume), re-anchoring up to 0.6;
+        // the period and the ceiling survive the pause.
+        expect(pacing.state).toMatchObject({
+          callRate: 0.1,
+          period: state.period,
+          ceiling,
+          anchor: { requestedCallRate: 0.6, startCallRate: 0.1, priorCallRate: 0.6, agents: 25 },
+          anchorMarks: [],
+          last: { atMs: clock.now(), answered: 1000, abandoned: 15 },
+        });
+
+        // A second paused poll while the command is queued waits for it, queueing nothing more.
+        expect((await runPollCycle(ctx, 'pz')) as unknown).toMatchObject({ pacing: { kind: 'waiting' } });
+        expect(await adjust.getJobCountByTypes('waiting')).toBe(1);
+      },
+    );
   });
 
   it('re-reads the campaign when CXone has a newer version than the record (CXone wins)', async () => {

@@ -12,6 +12,7 @@ import { auditOrLog, publishOrLog } from '../side-records.js';
 import { capDecision, type GuardThrottle } from './guard-cap.js';
 import { decidePacing } from './index.js';
 import { readPacingRecord, type PacingRecord } from './record.js';
+import { pausedSafeStart } from './resume.js';
 import { decisionDetails, type PacingDecision } from './types.js';
 
 /** Pacing's identity in commands, audit records and logs. */
@@ -144,6 +145,67 @@ export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): 
     startAnchor: null,
   };
   await store.patch(campaignId, { pacing: next });
+  return { kind: 'decided', decision, commandId };
+}
+
+/**
+ * A poll that finds the campaign paused: an abandonment-target predictive campaign above its safe
+ * start is brought down to it, through the same versioned command path as any decision, so that it
+ * resumes at one line per idle agent and re-anchors from there (resume.ts says why). Null when there is
+ * nothing to do. Whoever sets callRate during the pause wins (a conflict, or the controller takes
+ * their rate for an operator's after the resume), as with any pacing change.
+ */
+export async function applyPausedPacing(
+  ctx: PacingContext,
+  input: { record: CampaignRecord; stats: CampaignStats; efficiency: EfficiencyMetrics | null },
+): Promise<ApplyPacingResult | null> {
+  const { record, stats } = input;
+  const campaignId = record.campaignId;
+  const strategy = pacingStrategyOf(record.config);
+  if (strategy !== 'abandonment-target') return null;
+  const previous = readPacingRecord(record.pacing, strategy);
+  if (previous.pendingCommandId !== null && (await commandInFlight(ctx, previous.pendingCommandId))) {
+    return { kind: 'waiting', commandId: previous.pendingCommandId };
+  }
+  const nowMs = ctx.clock.now();
+  const step = pausedSafeStart(record.config, previous.state, { atMs: nowMs, stats });
+  if (step === null) return null;
+  const { decision } = step;
+  const current = decision.previousCallRate;
+  pacingDecisions.inc({ strategy, direction: decision.direction });
+  const { commandId } = await enqueueCommand(ctx, {
+    campaignId,
+    actor: PACING_ACTOR,
+    reason: REASON_PACING,
+    patch: { dialerStrategy: { callRate: decision.callRate } },
+    base: { 'dialerStrategy.callRate': current },
+    baseVersion: record.version,
+  });
+  const at = new Date(nowMs).toISOString();
+  ctx.logger.info(
+    { campaignId, commandId, from: current, to: decision.callRate, reason: decision.reason },
+    'pacing adjustment queued',
+  );
+  await recordAdjustment(ctx, {
+    campaignId,
+    decision,
+    commandId,
+    commandReason: REASON_PACING,
+    stats,
+    efficiency: input.efficiency,
+  });
+  await new CampaignStore(ctx).patch(campaignId, {
+    pacing: {
+      strategy,
+      state: step.state,
+      lastDecision: { ...decision, at },
+      lastAdjustment: { at, commandId, from: current, to: decision.callRate, reason: decision.reason },
+      pendingCommandId: commandId,
+      guardCap: previous.guardCap,
+      // Without a memory yet (paused before its first paced poll), the first poll takes the anchor.
+      startAnchor: step.state === null ? step.anchor : null,
+    } satisfies PacingRecord,
+  });
   return { kind: 'decided', decision, commandId };
 }
 

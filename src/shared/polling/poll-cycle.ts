@@ -13,7 +13,7 @@ import { isFinal } from '../lifecycle/state-machine.js';
 import { resourceChanges } from '../cxone/resource-changes.js';
 import type { CampaignResource } from '../cxone/wire.js';
 import { publishOrLog } from '../side-records.js';
-import { applyPacing, type ApplyPacingResult } from '../pacing/apply.js';
+import { applyPacing, applyPausedPacing, type ApplyPacingResult } from '../pacing/apply.js';
 import { tryLease, type Lease } from './lease.js';
 import { stopPolling } from './schedulers.js';
 
@@ -216,6 +216,11 @@ async function pollOnce(
   }
   // A change made in CXone may have been to the windows themselves: plan from the synced config.
   if (resynced) await replanWindowEnforcement(ctx, campaignId);
+  if (stats.status === 'paused') {
+    // Paused campaigns are not paced, but the rate they will resume at is pacing's (apply.ts).
+    const pacing = await applyPausedPacing(ctx, { record, stats, efficiency });
+    return { kind: 'polled', status: stats.status, guard: 'skipped', pacing };
+  }
   if (stats.status !== 'active') {
     return { kind: 'polled', status: stats.status, guard: 'skipped', pacing: null };
   }
