@@ -251,6 +251,12 @@ const STANDARD_ERRORS = {
   ),
   '500': errorResponse('Unexpected server error (details are in the server log, never in the response)'),
 };
+/** Routes that read the campaign from CXone before they act (commands, the history import). */
+const UPSTREAM_ERRORS = {
+  '502': errorResponse(
+    'CXone refused the read this request makes first (`upstream_error`; `kind` says how, e.g. `auth`); nothing was enqueued',
+  ),
+};
 /** Any route that reads a JSON body. */
 const BODY_ERRORS = {
   '413': errorResponse('The body is above 64 KiB'),
@@ -451,6 +457,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
             'The current state forbids the change (`invalid_state`), or the launch is still running (`launch_in_progress`)',
           ),
           ...BODY_ERRORS,
+          ...UPSTREAM_ERRORS,
           ...STANDARD_ERRORS,
         },
       },
@@ -473,6 +480,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
             'The current state (or the calling window) forbids the action, or the launch is still running; `message` says why',
           ),
           ...BODY_ERRORS,
+          ...UPSTREAM_ERRORS,
           ...STANDARD_ERRORS,
         },
       },
@@ -593,6 +601,7 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
       ),
       '400': badId('campaign id'),
       '404': errorResponse('The campaign is not known to CXone'),
+      ...UPSTREAM_ERRORS,
     },
   },
   'post /v1/webhooks/{}/replay': {
