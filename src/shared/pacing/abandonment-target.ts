@@ -171,6 +171,16 @@ export interface AbandonmentControllerState {
    * told apart by whether they are still below after resetConfirmMs.
    */
   backwardsSinceMs?: number | null;
+  /**
+   * The controller's last move down, until a poll sees it in effect: the rate it moved from and what
+   * the move reset, restored when the next poll still finds that rate (the write never landed).
+   */
+  pendingDown?: {
+    from: number;
+    window: Counters;
+    checkpoint: Counters;
+    lastChangeAtMs: number | null;
+  } | null;
 }
 
 export interface AbandonmentTargetResult {
@@ -337,6 +347,25 @@ export function abandonmentTargetDecision(
   if (obs.atMs - state.period.atMs >= p.periodMs) {
     state = { ...state, period: now };
   }
+  // A move down that never reached CXone (its command failed or was refused): the campaign still
+  // dials at the rate that called for it. Taken for someone else's change, it restarted the window and
+  // the cooldown, and the back-off waited minutes for fresh evidence while the overshoot went on; the
+  // move is undone in memory instead, so this poll decides again on the evidence it was made on. Only
+  // downward: a failed move up costs nothing, and an operator who put the rate back after one that
+  // landed keeps it.
+  const pendingDown = state.pendingDown;
+  if (pendingDown && Math.abs(obs.callRate - state.callRate) > 1e-9) {
+    if (Math.abs(obs.callRate - pendingDown.from) < 1e-9) {
+      state = {
+        ...state,
+        callRate: pendingDown.from,
+        window: pendingDown.window,
+        checkpoint: pendingDown.checkpoint,
+        lastChangeAtMs: pendingDown.lastChangeAtMs,
+      };
+    }
+  }
+  if (pendingDown) state = { ...state, pendingDown: null };
   // Someone else changed the rate (an operator PATCH, a change still in flight): judge the new
   // rate on its own calls. A pending re-anchor gives way to it: the rate is the operator's now.
   if (Math.abs(obs.callRate - state.callRate) > 1e-9) {
@@ -404,8 +433,17 @@ export function abandonmentTargetDecision(
     // A hold keeps the rate exactly as it is: rounding an operator's 0.555 would raise it on a hold.
     const callRate = next === current ? current : clampCallRate(round2(next));
     const changed = callRate !== current;
+    const pendingDown =
+      changed && callRate < current
+        ? {
+            from: current,
+            window: state.window,
+            checkpoint: state.checkpoint,
+            lastChangeAtMs: state.lastChangeAtMs,
+          }
+        : null;
     const nextState: AbandonmentControllerState = changed
-      ? { ...state, ...extra, callRate, window: now, checkpoint: now, lastChangeAtMs: obs.atMs }
+      ? { ...state, ...extra, callRate, window: now, checkpoint: now, lastChangeAtMs: obs.atMs, pendingDown }
       : { ...state, ...extra };
     return {
       decision: {
