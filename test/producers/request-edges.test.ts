@@ -180,3 +180,28 @@ describe('POST /v1/campaigns/{id}/audit/import-history', () => {
     expect(op?.parameters.find((p) => p.name === 'campaignId')?.schema.pattern).toBeDefined();
   });
 });
+
+describe('a PATCH naming only fields it may not change', () => {
+  it('names each refused field, without also saying that no field was named', async () => {
+    const cases: Array<[method: string, path: string, body: unknown, issues: string[]]> = [
+      ['PATCH', '/v1/campaigns/some-campaign', { foo: 1 }, ['foo']],
+      [
+        'PATCH',
+        '/v1/campaigns/some-campaign',
+        { targetListId: '6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60' },
+        ['targetListId'],
+      ],
+      ['PATCH', '/v1/campaigns/some-campaign', { dialerStrategy: { speed: 1 } }, ['dialerStrategy.speed']],
+      ['POST', '/v1/campaigns/some-campaign/actions', { action: 'pause', patch: { foo: 1 } }, ['patch.foo']],
+      // An empty object is still named as one, beside another field's problem.
+      ['PATCH', '/v1/campaigns/some-campaign', { dialerStrategy: {}, foo: 1 }, ['dialerStrategy', 'foo']],
+      ['PATCH', '/v1/campaigns/some-campaign', {}, ['(body)']],
+    ];
+    for (const [method, path, body, paths] of cases) {
+      const reply = await api(stack, method, path, { body });
+      expect(reply.status, JSON.stringify(body)).toBe(400);
+      const issues = reply.body.issues as Array<{ path: string }>;
+      expect(issues.map((i) => i.path).sort(), JSON.stringify(body)).toEqual(paths);
+    }
+  });
+});

@@ -54,13 +54,30 @@ export const actionBodySchema = z
   })
   .strict();
 
-/** parseOrThrow, telling a field that exists but may not be patched from one that does not exist. */
+/** The patch schema's refusal of an object that changes nothing (`{}`, `{dialerStrategy: {}}`). */
+const CHANGES_NOTHING = /^must change at least one (dialer |pacing )?field$/;
+
+/**
+ * parseOrThrow, telling a field that exists but may not be patched from one that does not exist.
+ * An object whose only fields are refused (`{"targetListId": …}`) is empty to the schema's "changes
+ * nothing" check, which runs after them; that issue beside the refusal would tell a client who did
+ * name a field that it named none, so it is dropped where another issue names a field inside it.
+ */
 function parsePatchRequest<S extends z.ZodType>(schema: S, body: unknown, prefix: string): z.output<S> {
   try {
     return parseOrThrow(schema, body);
   } catch (err) {
-    if (err instanceof ValidationFailedError)
-      throw new ValidationFailedError(explainNotPatchable(err.issues, prefix));
+    if (err instanceof ValidationFailedError) {
+      const issues = explainNotPatchable(err.issues, prefix);
+      const inside = (outer: string, path: string) =>
+        path !== outer && (outer === '(body)' || path.startsWith(`${outer}.`));
+      const kept = issues.filter(
+        (issue) =>
+          !CHANGES_NOTHING.test(issue.message) ||
+          !issues.some((other) => !CHANGES_NOTHING.test(other.message) && inside(issue.path, other.path)),
+      );
+      throw new ValidationFailedError(kept);
+    }
     throw err;
   }
 }
