@@ -369,7 +369,22 @@ describe('executeCommand', () => {
     expect(audits).toEqual([]);
 
     const outcome = await run({ ...command, ...saved }, 2);
-    expect(outcome).toMatchObject({ status: 'succeeded', result: { writes: [] } });
+    // Not sent again, but the command's own change: the outcome lists it among its writes.
+    expect(outcome).toMatchObject({
+      status: 'succeeded',
+      result: {
+        writes: [
+          {
+            step: 'settings',
+            changes: [
+              { field: 'name', from: 'Spring renewals', to: 'Autumn renewals' },
+              { field: 'dialerStrategy.callRate', from: 0.5, to: 0.8 },
+            ],
+          },
+        ],
+        alreadyApplied: ['name', 'dialerStrategy.callRate'],
+      },
+    });
     expect(cxone.updates).toHaveLength(1);
     expect(audits).toHaveLength(1);
     expect(audits[0]).toMatchObject({

@@ -142,3 +142,59 @@ describe('adjust worker: a command re-run after a 429 that meets a refusal', () 
     }
   });
 });
+
+describe('adjust worker: a requester whose two-step command met a 429 on its status write', () => {
+  it('lists the settings its first run wrote, and its next command builds on them', async () => {
+    const campaign = await h.campaign('active');
+    const cxone = withHookBeforeWrite(h.ctx.cxone, async (call) => {
+      // Call 1 sets the rate; call 2, the pause, meets a 429 and the job is re-run.
+      if (call !== 2) return;
+      await fetch(`${h.sandbox.url}/__sandbox/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          failNext: 1,
+          endpoint: CXONE_ENDPOINTS.updateCampaign,
+          status: 429,
+          retryAfterSeconds: 0,
+        }),
+      });
+    });
+    cxone.arm(campaign.id);
+    // Both sent before either ran, as the same operator saw the campaign: rate 0.5, active.
+    const [first, second] = await h.enqueueInOrder([
+      {
+        campaignId: campaign.id,
+        actor: 'api:fay',
+        reason: 'operator',
+        action: 'pause',
+        patch: { dialerStrategy: { callRate: 0.8 } },
+        base: { 'dialerStrategy.callRate': 0.5, status: 'active' },
+      },
+      {
+        campaignId: campaign.id,
+        actor: 'api:fay',
+        reason: 'operator',
+        patch: { dialerStrategy: { callRate: 0.9 } },
+        base: { 'dialerStrategy.callRate': 0.5 },
+      },
+    ]);
+    const worker = createAdjustWorker({ ...h.ctx, cxone });
+    try {
+      const done = await h.waitForCommand(first!);
+      const next = await h.waitForCommand(second!);
+      expect([done.status, next.status, next.conflict?.reason]).toEqual([
+        'succeeded',
+        'succeeded',
+        undefined,
+      ]);
+      expect((await h.ctx.cxone.getCampaign(campaign.id)).dialerSettings.callRate).toBe(0.9);
+      expect(done.result?.writes.map((w) => [w.step, w.changes])).toEqual([
+        ['settings', [{ field: 'dialerStrategy.callRate', from: 0.5, to: 0.8 }]],
+        ['status', [{ field: 'status', from: 'active', to: 'paused' }]],
+      ]);
+    } finally {
+      await worker.close();
+    }
+  });
+});

@@ -337,6 +337,8 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
    * all-or-nothing on CXone across its runs, not only within one.
    */
   let earlierWrite: FieldChange[] = [];
+  /** The outcome's entry for `earlierWrite`, when this run found it and wrote nothing over it. */
+  let earlierListed: CommandWrite | undefined;
   const earlierSettings = (seen: CampaignResource): FieldChange[] =>
     run.resumed ? settingsInPlace(ours, base, seen, local) : [];
   const undoable = () => settingsWrite?.changes ?? earlierWrite;
@@ -408,6 +410,18 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
           // As for a status found in place (below): most likely an earlier attempt's PATCH whose
           // answer was lost. Recorded once per command, marked as found, with its follow-ups.
           await recordSettingsChange(found, latest, true);
+        }
+        if (earlierWrite.length > 0) {
+          // The command's own change all the same, so the outcome lists it: the requester's next
+          // command builds its base on these writes (earlierChanges), and would otherwise take this
+          // change for someone else's and stop with a conflict against its own earlier command.
+          earlierListed = {
+            step: 'settings',
+            version: job.settingsRecordedVersion ?? latest.version,
+            changes: earlierWrite,
+            at: nowIso(),
+          };
+          writes.push(earlierListed);
         }
       } else {
         settings = result.meta;
@@ -532,7 +546,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       await effects.followUp('poll-interval', () => hooks.onPollIntervalChanged(campaignId, interval));
     }
     await run.saveLocalRecorded();
-  } else if (writes.length === 0) {
+  } else if (writes.length === (earlierListed ? 1 : 0)) {
     // Nothing written: still refresh the record from the read (CXone always wins).
     await effects.sync(latest);
   }
