@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Bottleneck from '@maselious/bottleneck';
+import type { Redis } from 'ioredis';
 import type { CallPriority } from '../cxone/api.js';
 import type { CxoneEndpoint } from '../cxone/wire.js';
 import { createKeys } from '../keys.js';
@@ -123,6 +124,16 @@ export function createFleetLimiter(opts: FleetLimiterOptions): FleetLimiter {
       abort.abort();
       await Promise.allSettled([...endpoints.values()].map((l) => l.close()));
       endpoints.clear();
+      // Retiring a Bottleneck instance sends its UNSUBSCRIBEs without waiting for them; closing the
+      // connection under them rejects each one with nobody listening. A PING queued behind them is
+      // answered once they are (bounded: with Redis down nothing is answered).
+      await Promise.all(
+        connections.map((c) => {
+          const subscriber = (c as unknown as { subscriber?: Redis }).subscriber;
+          if (subscriber?.status !== 'ready') return undefined;
+          return Promise.race([subscriber.ping().catch(() => undefined), sleep(1_000)]);
+        }),
+      );
       await Promise.all(connections.map((c) => c.disconnect(false).catch(() => undefined)));
       // QUIT waits for Redis to answer; with Redis down it would wait forever.
       if (redis.status === 'ready') {
