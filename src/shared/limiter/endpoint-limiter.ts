@@ -267,6 +267,12 @@ export class EndpointLimiter {
       const work =
         this.deps.spacing.leaseSlots > 1 ? this.leasedLoop(call) : this.acquireLoop(call, 1).then(() => {});
       await this.boundedByOutage(this.untilStopped(call, work));
+    } catch (err) {
+      // The loop behind a call that gave up (the outage bound above) is still waiting on Redis; once
+      // Redis is back it would take a permit and a slot of the hard window for a call never made —
+      // one per abandoned call, the fleet's budget spent on nothing. Stopped, it takes neither.
+      stop(err as Error);
+      throw err;
     } finally {
       if (deadlineTimer) clearTimeout(deadlineTimer);
       this.deps.signal.removeEventListener('abort', onClose);
@@ -460,7 +466,8 @@ export class EndpointLimiter {
 
   /**
    * While Redis is down our commands wait in ioredis' offline queue rather than fail (so a restart is
-   * ridden out); this bounds that wait. The abandoned attempt finishes harmlessly once Redis is back.
+   * ridden out); this bounds that wait. The caller stops the abandoned attempt (acquire), so once
+   * Redis is back it finishes without taking anything.
    */
   private boundedByOutage(work: Promise<void>): Promise<void> {
     return new Promise<void>((resolve, reject) => {

@@ -1,0 +1,80 @@
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createKeys } from '../../src/shared/keys.js';
+import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
+import { LimiterUnavailableError } from '../../src/shared/limiter/types.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+
+const ENDPOINT = 'PATCH /api/v2/campaigns/:id' as const;
+
+let cleanup: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const step of cleanup.reverse()) await step().catch(() => undefined);
+  cleanup = [];
+});
+
+describe('a call that gave up during a Redis outage', () => {
+  it('takes nothing from the fleet budget once Redis is back', async () => {
+    const prefix = testPrefix('abandon');
+    const proxy: TcpProxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379));
+    const redis = new Redis(REDIS_URL);
+    cleanup.push(
+      () => deletePrefixAt(prefix),
+      () => redis.quit(),
+      () => proxy.close(),
+    );
+    const limiter = createFleetLimiter({
+      redisUrl: proxy.url,
+      prefix,
+      perWindow: 600,
+      windowMs: 60_000,
+      logger: silentLogger,
+      redisOutageMaxMs: 300,
+    });
+    cleanup.push(() => limiter.close());
+    const logKey = `${createKeys(prefix).limiter(ENDPOINT)}:log`;
+
+    // Warm: Bottleneck started, one call in the log.
+    await limiter.schedule(ENDPOINT, 'control', async () => 'made');
+    expect(await redis.zcard(logKey)).toBe(1);
+
+    proxy.cut();
+    const made: number[] = [];
+    const abandoned = await Promise.all(
+      [1, 2, 3, 4, 5].map((n) =>
+        limiter.schedule(ENDPOINT, 'control', async () => made.push(n)).catch((e: unknown) => e),
+      ),
+    );
+    for (const err of abandoned) expect(err).toBeInstanceOf(LimiterUnavailableError);
+
+    await proxy.restore();
+    // A call made after Redis is back is served after everything the abandoned calls had queued
+    // (their commands and permits were queued first), so when it is through, any slot they took is
+    // in the log.
+    // (Until the limiter's connection is back, a call still gives up at once; each such call is one
+    // more that must take nothing.)
+    for (;;) {
+      const outcome = await limiter
+        .schedule(ENDPOINT, 'control', async () => 'made again')
+        .catch((e: unknown) => e);
+      if (outcome === 'made again') break;
+      expect(outcome).toBeInstanceOf(LimiterUnavailableError);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(made).toEqual([]);
+    // Closed before Bottleneck's subscriber connection is back, the limiter's unsubscribes would be
+    // dropped with it (as at any shutdown during an outage; src/main.ts expects those then).
+    const channel = `b_${createKeys(prefix).limiter(ENDPOINT)}`;
+    await vi.waitFor(
+      async () => {
+        const [, subscribers] = (await redis.pubsub('NUMSUB', channel)) as [string, number];
+        expect(subscribers).toBeGreaterThan(0);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+    // The warm-up call and the one after the outage: nothing for the five that were never made.
+    expect(await redis.zcard(logKey)).toBe(2);
+  });
+});
