@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, startStack, type Stack } from '../e2e/stack.js';
+import { createLaunchStore } from '../../src/shared/launch-store.js';
+import { api, campaignConfig, startStack, type Stack } from '../e2e/stack.js';
 
 /**
  * Requests a careless or hostile client sends, over real HTTP: each is refused with the API's own
@@ -203,5 +204,27 @@ describe('a PATCH naming only fields it may not change', () => {
       const issues = reply.body.issues as Array<{ path: string }>;
       expect(issues.map((i) => i.path).sort(), JSON.stringify(body)).toEqual(paths);
     }
+  });
+});
+
+describe('GET /v1/campaigns/{id} of a campaign its launch is still creating', () => {
+  it('says it is being launched, and by which launch, instead of not known', async () => {
+    // No launch worker here: the launch stays queued, as one between CXone's create and its record.
+    const launched = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig() });
+    const launchId = String(launched.body.launchId);
+    const campaignId = 'campaign-being-launched';
+    await createLaunchStore(stack.ctx).recordCreated(launchId, campaignId, 1);
+    expect((await api(stack, 'GET', `/v1/launches/${launchId}`)).body.campaignId).toBe(campaignId);
+
+    const view = await api(stack, 'GET', `/v1/campaigns/${campaignId}`);
+    expect(view.status).toBe(404);
+    expect(view.body).toMatchObject({ error: 'not_found', launchId });
+    expect(view.body.message).toMatch(/still being launched/);
+
+    const unknown = await api(stack, 'GET', '/v1/campaigns/never-launched');
+    expect(unknown.body).toEqual({
+      error: 'not_found',
+      message: expect.stringMatching(/not known/) as unknown,
+    });
   });
 });

@@ -37,6 +37,7 @@ import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
 import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
 import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
 import { campaignIdParamsSchema } from './campaigns.js';
+import { launchInProgress } from '../launch-in-progress.js';
 
 /**
  * Operator commands on a running campaign. Each is checked against CXone's current state (a fresh
@@ -123,17 +124,6 @@ interface Prepared {
  * valid (compliance rules included), compliance does not veto it now. Returns the base the worker will
  * detect conflicts against.
  */
-/**
- * Whether a launch not recorded as finished still has a job that will finish it. A job BullMQ gave up
- * on (stalled too often, or removed by hand) never records an outcome: its campaign must not answer
- * `launch_in_progress` for as long as the launch record lives.
- */
-async function launchJobAlive(ctx: AppContext, launchId: string): Promise<boolean> {
-  const job = await ctx.queues.launch.getJob(launchId);
-  if (!job) return false;
-  return (await job.getState()) !== 'failed';
-}
-
 async function prepare(
   ctx: AppContext,
   campaignId: string,
@@ -153,8 +143,8 @@ async function prepare(
   const record = await new CampaignStore(ctx).get(campaignId);
   const launchId = record ? record.launchId : marker;
   if (launchId) {
-    const launch = await launches.get(launchId);
-    if (launch && !launches.isTerminal(launch) && (await launchJobAlive(ctx, launchId))) {
+    const launch = await launchInProgress(ctx, launchId);
+    if (launch) {
       throw new ApiError(
         409,
         'launch_in_progress',

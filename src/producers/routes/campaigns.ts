@@ -7,6 +7,8 @@ import { callerActor } from '../auth.js';
 import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
 import { checkCampaignConfig } from '../../shared/campaign-check.js'; // (H7: the deployment's policy too)
 import { parseIdempotencyKey, submitLaunch } from '../launch-submit.js';
+import { launchInProgress } from '../launch-in-progress.js';
+import { createLaunchStore } from '../../shared/launch-store.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { planActivation } from '../../workers/launch-plan.js';
 import { clearMissingOnCxone, noteMissingOnCxone } from '../../shared/campaign-missing.js';
@@ -154,6 +156,20 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
     const { campaignId } = parseOrThrow(campaignIdParamsSchema, request.params);
     const record = await store.get(campaignId);
     if (!record) {
+      // GET /v1/launches shows the campaign id as soon as CXone has created it, before the launch
+      // writes this record: a client following it hears that it is coming, and from which launch.
+      // (Read after the record, the marker may be gone for a launch that just wrote it: a plain 404
+      // then, as before, which the retry the client makes anyway answers.)
+      const marker = await createLaunchStore(ctx).launchOfCampaign(campaignId);
+      const launch = marker ? await launchInProgress(ctx, marker) : null;
+      if (launch) {
+        throw new ApiError(
+          404,
+          'not_found',
+          `campaign ${campaignId} is still being launched (launch ${launch.launchId} is ${launch.status}); retry once GET /v1/launches/${launch.launchId} shows it finished`,
+          { launchId: launch.launchId },
+        );
+      }
       throw new ApiError(404, 'not_found', `campaign ${campaignId} is not known to this orchestrator`);
     }
     if (ctx.clock.now() - lastConfirmedAt(record) <= CAMPAIGN_VIEW_MAX_AGE_MS) {
