@@ -178,4 +178,56 @@ describe('polling and pacing against the sandbox', () => {
       (await stack.ctx.queues.poll.getJobScheduler(`poll:${campaignId}`)) ? undefined : true,
     );
   });
+  it('brings a paused campaign down to its safe start through a command, so the resume dials one line per idle agent', async () => {
+    const reply = await api(stack, 'POST', '/v1/campaigns', {
+      body: campaignConfig({
+        name: 'Paused',
+        dialerStrategy: { strategy: 'predictive', agentCapacity: 25, callRate: 0.1, answerRate: 0.35 },
+        pacing: { strategy: 'abandonment-target', pollIntervalMs: 1_000 },
+      }),
+    });
+    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    expect(launch.status).toBe('succeeded');
+    const campaignId = String(launch.campaignId);
+    // An operator's rate, then their pause.
+    const patch = await api(stack, 'PATCH', `/v1/campaigns/${campaignId}`, {
+      body: { dialerStrategy: { callRate: 0.5 } },
+    });
+    expect(patch.status).toBe(202);
+    await waitFor('the operator rate on CXone', async () =>
+      resourceOf(campaignId).dialerSettings.callRate === 0.5 ? true : undefined,
+    );
+    const pause = await api(stack, 'POST', `/v1/campaigns/${campaignId}/actions`, {
+      body: { action: 'pause' },
+    });
+    expect(pause.status).toBe(202);
+
+    const dropped = await waitFor(
+      'the drop to the safe start while paused',
+      async () => {
+        const r = resourceOf(campaignId);
+        return r.status === 'paused' && r.dialerSettings.callRate === 0.1 ? r : undefined;
+      },
+      20_000,
+    );
+    expect(dropped.dialerSettings.callRate).toBe(0.1);
+    const audit = stack.ctx.audit as AuditTrailStore;
+    const decision = await waitFor('the pacing audit record', async () =>
+      (await audit.list(campaignId)).find(
+        (r) => r.action === 'pacing_decision' && String(r.details.reason).startsWith('paused'),
+      ),
+    );
+    expect(decision).toMatchObject({
+      actor: 'worker:pacing',
+      details: { previousCallRate: 0.5, output: { callRate: 0.1 }, direction: 'down' },
+    });
+
+    const stop = await api(stack, 'POST', `/v1/campaigns/${campaignId}/actions`, {
+      body: { action: 'stop' },
+    });
+    expect(stop.status).toBe(202);
+    await waitFor('the scheduler to be removed', async () =>
+      (await stack.ctx.queues.poll.getJobScheduler(`poll:${campaignId}`)) ? undefined : true,
+    );
+  });
 });
