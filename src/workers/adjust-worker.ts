@@ -251,6 +251,8 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
           saveBase: (base, baseVersion) => persist({ base, baseVersion }),
           saveSettingsRecorded: (version) => persist({ settingsRecordedVersion: version }),
           saveLocalRecorded: () => persist({ localRecorded: true }),
+          statusRecorded: await commands.isStatusRecorded(data.commandId),
+          saveStatusRecorded: () => commands.markStatusRecorded(data.commandId),
         },
       );
       await finish(data, outcome, job.attemptsMade + 1);

@@ -88,7 +88,7 @@ function setup(
   const statusChanges: string[] = [];
   const settingsChanges: string[][] = [];
   /** What the attempts persisted into the job for later ones, as the adjust worker does. */
-  const saved: Partial<AdjustJob> = {};
+  const saved: Partial<AdjustJob> & { statusRecorded?: boolean } = {};
   const events: Array<{ type: string; data: Record<string, unknown> }> = [];
   const cxone = new InMemoryCxone(resource({ id: 'c1', version: 3 }));
   const audits: AuditInput[] = [];
@@ -165,6 +165,8 @@ function setup(
       saveSettingsRecorded: async (version) =>
         void Object.assign(saved, { settingsRecordedVersion: version }),
       saveLocalRecorded: async () => void Object.assign(saved, { localRecorded: true }),
+      statusRecorded: saved.statusRecorded === true,
+      saveStatusRecorded: async () => void Object.assign(saved, { statusRecorded: true }),
     });
   return {
     cxone,

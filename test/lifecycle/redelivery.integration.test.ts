@@ -198,3 +198,50 @@ describe('adjust worker: a requester whose two-step command met a 429 on its sta
     }
   });
 });
+
+describe('adjust worker: a command whose worker died after recording its status change', () => {
+  it('does not record the status change a second time on the redelivery', async () => {
+    const campaign = await h.campaign('active');
+    let recorded!: () => void;
+    const reached = new Promise<void>((resolve) => (recorded = resolve));
+    const audit = h.ctx.audit;
+    // The pause is written and recorded; the worker dies while recording the orchestrator-only part.
+    const dyingAudit = new Proxy(audit, {
+      get(target, prop, receiver) {
+        if (prop !== 'append') return Reflect.get(target, prop, receiver) as unknown;
+        return async (input: { action: string; details?: Record<string, unknown> }) => {
+          if (input.action === 'settings_changed' && input.details?.['scope'] === 'orchestrator') {
+            recorded();
+            return new Promise<never>(() => undefined);
+          }
+          return (target.append as (i: unknown) => Promise<unknown>).call(target, input);
+        };
+      },
+    });
+    const dying = createAdjustWorker({ ...h.ctx, audit: dyingAudit });
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:gus',
+      reason: 'operator',
+      action: 'pause',
+      patch: { description: 'paused for the holiday' },
+    });
+    await reached;
+    await dying.close(true);
+
+    const survivor = createAdjustWorker(h.ctx);
+    try {
+      await survivor.waitUntilReady();
+      await recoverStalled(survivor, commandId, campaign.id);
+      const done = await h.waitForCommand(commandId);
+      expect(done).toMatchObject({ status: 'succeeded', attempts: 2, result: { status: 'paused' } });
+      const trail = h.ctx.audit as unknown as {
+        list(id: string): Promise<Array<{ action: string; details: Record<string, unknown> }>>;
+      };
+      const changes = (await trail.list(campaign.id)).filter((r) => r.action === 'state_changed');
+      expect(changes.map((r) => [r.details['before'], r.details['after']])).toEqual([['active', 'paused']]);
+    } finally {
+      await survivor.close();
+    }
+  });
+});

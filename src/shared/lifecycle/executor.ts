@@ -170,6 +170,10 @@ export interface CommandRun {
   saveSettingsRecorded(version: number): Promise<void>;
   /** Persists that the orchestrator-only fields' write is recorded and followed up, for later attempts. */
   saveLocalRecorded(): Promise<void>;
+  /** An earlier run recorded its answered status write (saveStatusRecorded). */
+  statusRecorded: boolean;
+  /** Persists that the answered status write is recorded and followed up, for later runs. */
+  saveStatusRecorded(): Promise<void>;
 }
 
 function toChanges(before: Record<string, unknown>, after: FlatChanges): FieldChange[] {
@@ -456,7 +460,10 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         if (result.stop.kind !== 'already') return await stopped(result.stop, result.latest, await undo());
         alreadyApplied.push('status');
         latest = result.latest;
-        if (run.resumed && latest.status !== baseStatus) {
+        if (run.statusRecorded) {
+          // An earlier run heard back and recorded it, then failed on what follows (the pause's
+          // hand-over, the orchestrator-only fields) or died there: on record already.
+        } else if (run.resumed && latest.status !== baseStatus) {
           // Found in place on a later run: most likely an earlier run's write whose answer was lost
           // (a timeout or a 5xx after CXone committed it, or its worker died), which left no record. Recorded now, marked
           // as found, and followed up, so polling and calling-window enforcement follow the status.
@@ -478,6 +485,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         });
         await effects.sync(latest);
         await recordStatusChange(action, from, latest, false);
+        await run.saveStatusRecorded();
       }
       if (action === 'pause' && latest.status === 'paused' && hooks.onPauseTaken) {
         await hooks.onPauseTaken(campaignId, byCommand(latest.version));
