@@ -15,6 +15,16 @@ export const LAUNCH_JOB = 'launch';
 export function parseIdempotencyKey(header: string | string[] | undefined): string | undefined {
   if (header === undefined) return undefined;
   const value = Array.isArray(header) ? header[0] : header;
+  // Node joins a header sent twice into one value, "a, b" (RFC 9110 reads that as two values too);
+  // "no spaces allowed" would send the client looking for a space it never put in a key.
+  const parts = value?.split(', ') ?? [];
+  if (parts.length > 1 && parts.every((part) => idempotencyKeyProblem(part) === undefined)) {
+    throw new ApiError(
+      400,
+      'invalid_idempotency_key',
+      `Idempotency-Key must be given once; this request gives ${parts.length} keys`,
+    );
+  }
   const problem = idempotencyKeyProblem(value);
   if (problem) throw new ApiError(400, 'invalid_idempotency_key', problem);
   return value;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
-import { api, campaignConfig, startStack, type Stack } from '../e2e/stack.js';
+import { api, API_TOKEN, campaignConfig, startStack, type Stack } from '../e2e/stack.js';
 
 /**
  * The producer API over real HTTP and real Redis, without workers: every launch it accepts stays in
@@ -358,6 +358,26 @@ describe('POST /v1/campaigns', () => {
     });
     expect(reply.status).toBe(400);
     expect(reply.body.error).toBe('invalid_idempotency_key');
+  });
+
+  it('says an Idempotency-Key sent twice is sent twice, and enqueues nothing', async () => {
+    const before = await queued();
+    const res = await fetch(`${stack.apiUrl}/v1/campaigns`, {
+      method: 'POST',
+      headers: [
+        ['authorization', `Bearer ${API_TOKEN}`],
+        ['content-type', 'application/json'],
+        ['idempotency-key', 'renewal-batch-1'],
+        ['idempotency-key', 'renewal-batch-2'],
+      ],
+      body: JSON.stringify(campaignConfig()),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: 'invalid_idempotency_key',
+      message: 'Idempotency-Key must be given once; this request gives 2 keys',
+    });
+    expect(await queued()).toBe(before);
   });
 });
 
