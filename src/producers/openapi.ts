@@ -370,7 +370,9 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         requestBody: { required: true, content: { 'application/json': { schema: ref('CampaignConfig') } } },
         responses: {
           '200': json('ValidateResult', '`valid` with the list of problems (empty when valid)'),
-          '400': errorResponse('The body is not JSON'),
+          '400': errorResponse(
+            'The body is not JSON (`invalid_json`), or gives a key twice in one object (`validation_failed`, naming it in `issues`)',
+          ),
           ...BODY_ERRORS,
           ...STANDARD_ERRORS,
         },
