@@ -223,6 +223,25 @@ describe('poll cycle', () => {
     );
   });
 
+  it('a poll that decided while the campaign was stopped queues no pacing change after the end', async () => {
+    // Tuesday 12:00 in New York, inside the Mon–Fri 09:00–20:00 window.
+    const clock = new ManualClock(Date.parse('2026-03-10T16:00:00Z'));
+    const config = campaignConfig({
+      pacing: { strategy: 'threshold', targetAbandonment: 0.025, pollIntervalMs: 15_000 },
+    });
+    const getStats = async () => {
+      // The stop lands on CXone and in the record while this poll waits for its figures.
+      await new CampaignStore(base).syncFromCxone(resource({ id: 'late', version: 4, status: 'completed' }));
+      return statsOf({ status: 'active', totalCalls: 1000, answeredCalls: 100 });
+    };
+    await withCompliantContext(clock, { getStats }, async ({ ctx, adjust, audits }) => {
+      await storeRecord('late', 'active', { config });
+      expect(await runPollCycle(ctx, 'late')).toEqual({ kind: 'final', status: 'completed' });
+      expect(await adjust.getJobCountByTypes('waiting', 'delayed', 'active')).toBe(0);
+      expect(audits.filter((a) => a.action === 'pacing_decision')).toEqual([]);
+    });
+  });
+
   it('re-reads the campaign when CXone has a newer version than the record (CXone wins)', async () => {
     await seed('ext');
     const changed = resource({

@@ -105,6 +105,17 @@ async function announceOutsideChange(
   }
 }
 
+/**
+ * The campaign was stopped while this poll waited for its statistics (read before the stop landed):
+ * a pacing change decided now would be queued, audited and published after the end. The stop's own
+ * hook has stopped polling. (The guard keeps its own account of the end: compliance/guard-actions.ts.)
+ */
+async function endedMeanwhile(ctx: AppContext, campaignId: string): Promise<PollOutcome | null> {
+  const latest = await new CampaignStore(ctx).get(campaignId);
+  if (latest === null) return { kind: 'unknown' };
+  return isFinal(latest.status) ? { kind: 'final', status: latest.status } : null;
+}
+
 async function pollOnce(
   ctx: AppContext,
   campaignId: string,
@@ -217,6 +228,8 @@ async function pollOnce(
   // A change made in CXone may have been to the windows themselves: plan from the synced config.
   if (resynced) await replanWindowEnforcement(ctx, campaignId);
   if (stats.status === 'paused') {
+    const ended = await endedMeanwhile(ctx, campaignId);
+    if (ended) return ended;
     // Paused campaigns are not paced, but the rate they will resume at is pacing's (apply.ts).
     const pacing = await applyPausedPacing(ctx, { record, stats, efficiency });
     return { kind: 'polled', status: stats.status, guard: 'skipped', pacing };
@@ -234,6 +247,8 @@ async function pollOnce(
   if (guard.action === 'pause') {
     return { kind: 'polled', status: stats.status, guard: 'pause', pacing: null };
   }
+  const ended = await endedMeanwhile(ctx, campaignId);
+  if (ended) return ended;
   const pacing = await applyPacing(ctx, {
     record,
     stats,
