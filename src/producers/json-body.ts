@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { ValidationFailedError } from './errors.js';
+import { ApiError, ValidationFailedError } from './errors.js';
 
 const WHITESPACE = new Set([' ', '\t', '\n', '\r']);
 
@@ -48,16 +48,32 @@ export function duplicateKeyPath(text: string): string | undefined {
 }
 
 /**
- * JSON bodies as Fastify parses them (prototype-poisoning keys refused), and also refused when a key
- * appears twice in one object. JSON.parse keeps the last of the two silently, so
- * `{"callRate": 0.2, …, "callRate": 1}` would be launched at a rate the sender may not have meant,
+ * JSON bodies as Fastify parses them (prototype-poisoning keys refused), also refused when they are
+ * not UTF-8 or when a key appears twice in one object. JSON.parse keeps the last of the two silently,
+ * so `{"callRate": 0.2, …, "callRate": 1}` would be launched at a rate the sender may not have meant,
  * and a proxy or WAF reading the first one would have checked a different request than this API runs.
  */
 export function registerJsonBodyParser(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
+  // Fatal: a lenient decode turns the bytes of a Latin-1 "Café" into "Caf\uFFFD", which would be
+  // launched on CXone and audited as such. The BOM is kept, so JSON.parse refuses it as it always has.
+  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(typeof body === 'string' ? Buffer.from(body) : body);
+    } catch {
+      done(
+        new ApiError(
+          400,
+          'invalid_json',
+          'the request body is not UTF-8; JSON is sent as UTF-8 (RFC 8259), whatever charset the content type names',
+        ),
+        undefined,
+      );
+      return;
+    }
     const path = duplicateKeyPath(text);
     if (path !== undefined) {
       done(

@@ -220,6 +220,30 @@ describe('malformed launch requests', () => {
     });
   }
 
+  it('answers 400 invalid_json for a body that is not UTF-8, rather than launching a mangled name', async () => {
+    const before = await queued();
+    const latin1 = Buffer.from(JSON.stringify(campaignConfig({ name: 'Café outreach' })), 'latin1');
+    const res = await fetch(`${stack.apiUrl}/v1/campaigns`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${API_TOKEN}`,
+        'content-type': 'application/json; charset=iso-8859-1',
+      },
+      body: latin1,
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      error: 'invalid_json',
+      message: expect.stringMatching(/UTF-8/),
+    });
+    expect(await queued()).toBe(before);
+    // The same name in UTF-8 is a name like any other.
+    const utf8 = await api(stack, 'POST', '/v1/campaigns/validate', {
+      body: campaignConfig({ name: 'Café outreach' }),
+    });
+    expect(utf8.body).toEqual({ valid: true, issues: [] });
+  });
+
   it('answers 415 JSON for a body that is not application/json', async () => {
     const reply = await api(stack, 'POST', '/v1/campaigns', {
       raw: 'name=x',
