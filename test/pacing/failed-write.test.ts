@@ -17,6 +17,18 @@ describe('a change that did not land', () => {
     expect(next.callRate).toBeLessThan(0.6);
   });
 
+  it('across a reset of the counters, the restored window still counts the calls before it', () => {
+    const loop = new ControllerLoop(0.6, 2_000);
+    expect(loop.poll(150_000, 100, 6).direction).toBe('down');
+    loop.callRate = 0.6;
+    // CXone reset its counters meanwhile: still below a minute later, a reset.
+    expect(loop.read(15_000, 10, 0).direction).toBe('hold');
+    const next = loop.read(60_000, 30, 1);
+    // The window holds the 100 answers and 6 abandons that called for the back-off, and the 30 and 1 since.
+    expect(next.inputs).toMatchObject({ windowAnswered: 130, windowAbandoned: 7 });
+    expect(next.direction).toBe('down');
+  });
+
   it("an operator's rate set after a change landed is still theirs: judged on its own calls, after a cooldown", () => {
     const loop = new ControllerLoop(0.6, 2_000);
     const first = loop.poll(150_000, 100, 6);

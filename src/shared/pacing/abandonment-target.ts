@@ -233,6 +233,16 @@ function acrossReset(previous: AbandonmentControllerState, now: Counters): Aband
     period: shift(previous.period),
     last: now,
     ceiling: ceiling?.probe ? { ...ceiling, probe: shift(ceiling.probe) } : ceiling,
+    // A move down that may not have landed restores these marks: they count from the same zero.
+    ...(previous.pendingDown
+      ? {
+          pendingDown: {
+            ...previous.pendingDown,
+            window: shift(previous.pendingDown.window),
+            checkpoint: shift(previous.pendingDown.checkpoint),
+          },
+        }
+      : {}),
     // A pending re-anchor's dial marks counted dials before the reset: against the new counters every
     // dial since would look settled. It measures again from the reset on.
     ...(previous.anchor ? { anchorMarks: [] } : {}),
