@@ -85,6 +85,31 @@ describe('GET /v1/campaigns/{id} while CXone fails or is slow', () => {
     await stack?.close();
   });
 
+  it('reads CXone once for requests that find one campaign stale at the same time', async () => {
+    aheadMs = 0;
+    const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Watched' }) });
+    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    aheadMs = CAMPAIGN_VIEW_MAX_AGE_MS + 1_000;
+    const reads = async () => {
+      const res = await fetch(`${stack.sandbox.url}/__sandbox/counters`);
+      const { endpoints } = (await res.json()) as { endpoints: Record<string, { requests: number }> };
+      return endpoints[CXONE_ENDPOINTS.getCampaign]?.requests ?? 0;
+    };
+    const before = await reads();
+    try {
+      const views = await Promise.all(
+        Array.from({ length: 5 }, () => api(stack, 'GET', `/v1/campaigns/${String(launch.campaignId)}`)),
+      );
+      for (const view of views) {
+        expect(view.status).toBe(200);
+        expect(view.body.stale).toBeUndefined();
+      }
+      expect((await reads()) - before).toBe(1);
+    } finally {
+      aheadMs = 0;
+    }
+  });
+
   it('serves the cached view, marked stale, saying why', async () => {
     const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Cached' }) });
     const launch = await waitForLaunch(stack, String(reply.body.launchId));
