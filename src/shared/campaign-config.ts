@@ -141,9 +141,28 @@ export const usStateCodeSchema = z
   .string()
   .regex(/^[A-Z]{2}$/, 'must be a two-letter USPS state code such as "FL"');
 
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * CXone refuses a name with control characters (422), so one accepted here would fail its launch
+ * after the 202; a lone surrogate has no UTF-8 form and would reach CXone and the trail as U+FFFD.
+ */
+export const campaignNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(200, 'must be at most 200 characters')
+  .refine(
+    (name) => !CONTROL_CHARACTER.test(name),
+    'must not contain control characters (tabs, line breaks, NUL)',
+  )
+  .refine((name) => !LONE_SURROGATE.test(name), 'must be valid Unicode text (it holds a lone surrogate)');
+
 export const campaignConfigBaseSchema = z
   .object({
-    name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+    name: campaignNameSchema,
     description: z.string().max(2000).optional(),
     startDateTime: z.iso
       .datetime({

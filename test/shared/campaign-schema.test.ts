@@ -47,6 +47,21 @@ describe('campaignConfigSchema', () => {
     ]);
   });
 
+  it('refuses a name CXone would refuse or garble: control characters, a lone surrogate', () => {
+    for (const name of ['a\u0000b', 'line\nbreak', 'tab\there', 'del\u007f']) {
+      expect(issuesOf({ ...valid, name })).toEqual([
+        expect.objectContaining({ path: 'name', message: expect.stringMatching(/control characters/) }),
+      ]);
+    }
+    for (const name of ['Caf\ud800', '\udc00x']) {
+      expect(issuesOf({ ...valid, name })).toEqual([
+        expect.objectContaining({ path: 'name', message: expect.stringMatching(/lone surrogate/) }),
+      ]);
+    }
+    // Text outside the BMP (a surrogate pair) and accents are names like any other.
+    expect(issuesOf({ ...valid, name: 'Café 🚀 renewals' })).toEqual([]);
+  });
+
   it('says "required" for a missing field and keeps the schema\'s message for a wrong one', () => {
     const { targetListId: _missing, ...withoutList } = valid;
     const missing = {
