@@ -59,6 +59,8 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
   const queue = ctx.queues.adjust;
   const nowDate = () => new Date(ctx.clock.now());
 
+  // Best-effort: the command record already holds the outcome, and a throw here would send the job
+  // to `fail`, which sets a finished command back to queued (or failed) and runs it again.
   const recordLastCommand = async (record: CommandRecord | null) => {
     if (!record) return;
     try {
@@ -74,7 +76,11 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
         },
       });
     } catch (err) {
-      if (!(err instanceof UnknownCampaignError)) throw err;
+      if (err instanceof UnknownCampaignError) return;
+      log.warn(
+        { commandId: record.commandId, campaignId: record.campaignId, err: (err as Error).message },
+        "could not note the command's outcome on the campaign record; the command record has it",
+      );
     }
   };
 
@@ -184,7 +190,7 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
       )
       .catch(() => null);
     if (lastAttempt) {
-      await recordLastCommand(updated).catch(() => undefined);
+      await recordLastCommand(updated);
       lifecycleCommands.inc({ kind: data.action ?? 'patch', outcome: 'failed' });
     }
     return lastAttempt;

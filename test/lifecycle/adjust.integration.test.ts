@@ -1,5 +1,5 @@
 import type { Worker } from 'bullmq';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { historyJobId } from '../../src/shared/audit/history-sync.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
@@ -141,6 +141,44 @@ describe('adjust worker: writes whose answer was lost', () => {
     ]);
     const now = await h.ctx.cxone.getCampaign(campaign.id);
     expect(now).toMatchObject({ status: 'paused', dialerSettings: { callRate: 0.8 } });
+  });
+});
+
+describe("adjust worker: the campaign record's note of the outcome", () => {
+  it('cannot reopen a finished command when it fails to be written', async () => {
+    const campaign = await h.campaign('active');
+    const patch = CampaignStore.prototype.patch;
+    let refused = 0;
+    const spy = vi.spyOn(CampaignStore.prototype, 'patch').mockImplementation(async function (
+      this: CampaignStore,
+      id,
+      partial,
+    ) {
+      if (id === campaign.id && partial.lastCommand && refused === 0) {
+        refused += 1;
+        throw new Error("READONLY You can't write against a read only replica.");
+      }
+      return patch.call(this, id, partial);
+    });
+    try {
+      const { commandId } = await enqueueCommand(h.ctx, {
+        campaignId: campaign.id,
+        actor: 'api:dave',
+        reason: 'operator',
+        action: 'pause',
+      });
+      const deadline = Date.now() + 15_000;
+      while ((await h.ctx.queues.adjust.getJobState(commandId)) !== 'completed') {
+        if (Date.now() > deadline) throw new Error(`job ${commandId} did not complete`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(refused).toBe(1);
+      // One run: the outcome it stored stands, with no error from the note that failed.
+      expect(await getCommand(h.ctx, commandId)).toMatchObject({ status: 'succeeded', attempts: 1 });
+      expect((await getCommand(h.ctx, commandId))?.error).toBeUndefined();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 
