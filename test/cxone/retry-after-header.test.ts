@@ -18,15 +18,20 @@ import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.j
  */
 describe('Retry-After as CXone sends it, over HTTP', () => {
   let server: Server | undefined;
-  let prefix = '';
+  // One prefix per server started; a test may start several.
+  let prefixes: string[] = [];
   afterEach(async () => {
     await new Promise((r) => server?.close(r));
     server = undefined;
-    await deletePrefixAt(prefix);
+    for (const prefix of prefixes) await deletePrefixAt(prefix);
+    prefixes = [];
   });
 
   async function rateLimitedWith(retryAfter: string) {
-    prefix = testPrefix('rah');
+    const previous = server;
+    if (previous) await new Promise((r) => previous.close(r));
+    const prefix = testPrefix('rah');
+    prefixes.push(prefix);
     server = createServer((req, res) => {
       res.setHeader('content-type', 'application/json');
       if (req.url === '/oauth2/token') {
