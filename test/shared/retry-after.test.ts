@@ -28,6 +28,17 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(2, NOW)).toBe(2_000);
   });
 
+  it('reads the obsolete rfc850 and asctime dates, asctime as GMT whatever the host zone', () => {
+    expect(parseRetryAfter('Saturday, 28-Nov-26 10:00:30 GMT', NOW)).toBe(30_000);
+    expect(parseRetryAfter('Sat Nov 28 10:00:30 2026', NOW)).toBe(30_000);
+  });
+
+  it('takes text Date.parse would read as some past date for unusable, not for "retry now"', () => {
+    for (const garbled of ['soon 5', 'a 1', 'Mon, 99', '2026-11-28T10:00:30Z', 'tomorrow 10:00 GMT']) {
+      expect(parseRetryAfter(garbled, NOW)).toBeUndefined();
+    }
+  });
+
   it('returns undefined for anything unusable instead of guessing', () => {
     for (const bad of [undefined, null, '', '   ', 'soon', '-5', '1e3', 'NaN', [], Number.NaN, -1]) {
       expect(parseRetryAfter(bad as never, NOW)).toBeUndefined();

@@ -100,32 +100,13 @@ function headerValue(headers: Record<string, unknown>, name: string): string | u
   return undefined;
 }
 
-const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
-const LONG_DAY = '(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)';
-const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
-const CLOCK = '\\d\\d:\\d\\d:\\d\\d';
-/** RFC 9110 §5.6.7: IMF-fixdate and the obsolete rfc850-date, both in GMT. */
-const GMT_DATE = new RegExp(
-  `^(?:${DAY}, \\d\\d ${MONTH} \\d{4}|${LONG_DAY}, \\d\\d-${MONTH}-\\d\\d) ${CLOCK} GMT$`,
-  'i',
-);
-/** The obsolete asctime-date, which names no zone but means GMT. */
-const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} [ \\d]\\d ${CLOCK} \\d{4}$`, 'i');
-
 /**
- * Retry-After in ms, from delta-seconds or an HTTP-date only. V8's Date.parse reads nearly anything
- * as some date ("soon 5" is May 2001), and a date in the past means "retry now": a garbled header
- * would turn a 429 into a 1 ms fleet penalty and an immediate re-run of the job, where no header at
- * all gets the default penalty and jittered backoff. So only the grammar RFC 9110 allows is read.
+ * Retry-After in ms, from delta-seconds or an HTTP-date only (retry-after.ts): a garbled header must
+ * not turn a 429 into a 1 ms fleet penalty and an immediate re-run of the job, where no header at all
+ * gets the default penalty and jittered backoff.
  */
 function retryAfterFrom(headers: Record<string, unknown>, nowMs: number): number | undefined {
-  const raw = headerValue(headers, 'retry-after');
-  if (raw === undefined) return undefined;
-  const text = raw.trim();
-  // Without a zone Date.parse would read it in this host's local time.
-  if (ASCTIME_DATE.test(text)) return parseRetryAfter(`${text} GMT`, nowMs);
-  if (GMT_DATE.test(text) || /^\d+(\.\d+)?$/.test(text)) return parseRetryAfter(text, nowMs);
-  return undefined;
+  return parseRetryAfter(headerValue(headers, 'retry-after'), nowMs);
 }
 
 /**
