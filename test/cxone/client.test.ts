@@ -1,10 +1,8 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/shared/clock.js';
-import { createCxoneClient } from '../../src/shared/cxone/client.js';
 import { launchIdempotencyKey } from '../../src/shared/cxone/idempotency.js';
 import {
   CxoneAuthError,
@@ -16,10 +14,15 @@ import {
   CxoneUnavailableError,
   CxoneValidationError,
 } from '../../src/shared/errors.js';
-import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import { DEFAULT_PENALTY_MS } from '../../src/shared/cxone/token-provider.js';
-import { silentLogger } from '../../src/shared/logger.js';
-import { campaignBody, type Harness, REDIS_URL, startHarness, testPrefix } from './harness.js';
+import {
+  campaignBody,
+  type Harness,
+  REDIS_URL,
+  scriptedClient,
+  startHarness,
+  testPrefix,
+} from './harness.js';
 import { deletePrefixAt } from '../support/redis-prefix.js';
 
 const TOKEN = 'POST /oauth2/token';
@@ -327,26 +330,7 @@ describe('CXone client against a server that breaks the contract', () => {
     await deletePrefixAt(prefix);
   });
 
-  /** Listens with `broken`, and a client (with a fleet limiter out of the way) calling it. */
-  async function clientOf(broken: Server) {
-    await new Promise<void>((r) => broken.listen(0, '127.0.0.1', r));
-    const limiter = createFleetLimiter({
-      redisUrl: REDIS_URL,
-      prefix,
-      perWindow: 1_000,
-      windowMs: 1_000,
-      logger: silentLogger,
-    });
-    const client = createCxoneClient({
-      baseUrl: `http://127.0.0.1:${(broken.address() as AddressInfo).port}`,
-      clientId: 'a',
-      clientSecret: 'b',
-      timeoutMs: 2_000,
-      limiter,
-      logger: silentLogger,
-    });
-    return { client, limiter };
-  }
+  const clientOf = (broken: Server) => scriptedClient(broken, prefix);
 
   it('turns a malformed answer into CxoneMalformedResponseError naming the endpoint', async () => {
     server = createServer((req, res) => {
@@ -357,15 +341,14 @@ describe('CXone client against a server that breaks the contract', () => {
         res.end(JSON.stringify({ id: 42, status: 'exploded' }));
       }
     });
-    const { client, limiter } = await clientOf(server);
+    const { client, close } = await clientOf(server);
     try {
       const err = await client.getCampaign('c-1').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CxoneMalformedResponseError);
       expect((err as Error).message).toContain('GET /api/v2/campaigns/:id');
       expect((err as CxoneMalformedResponseError).problems.join(' ')).toMatch(/id|status/);
     } finally {
-      await client.close();
-      await limiter.close();
+      await close();
     }
   });
 
@@ -397,7 +380,7 @@ describe('CXone client against a server that breaks the contract', () => {
         ),
       );
     });
-    const { client, limiter } = await clientOf(server);
+    const { client, close } = await clientOf(server);
     try {
       const seen: number[] = [];
       const walk = (async () => {
@@ -417,8 +400,7 @@ describe('CXone client against a server that breaks the contract', () => {
       expect(seen).toEqual([1, 2, 3]);
       expect(pagesServed).toBe(3);
     } finally {
-      await client.close();
-      await limiter.close();
+      await close();
     }
   });
 });

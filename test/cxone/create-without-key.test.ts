@@ -1,13 +1,10 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCxoneClient, CxoneCreateOutcomeUnknownError } from '../../src/shared/cxone/client.js';
+import { CxoneCreateOutcomeUnknownError } from '../../src/shared/cxone/client.js';
 import { CxoneRateLimitError, CxoneUnavailableError } from '../../src/shared/errors.js';
-import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
-import { silentLogger } from '../../src/shared/logger.js';
 import { classifyError } from '../../src/shared/retry/classify.js';
-import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
-import { campaignBody } from './harness.js';
+import { deletePrefixAt, testPrefix } from '../support/redis-prefix.js';
+import { campaignBody, scriptedClient } from './harness.js';
 
 type Answer = 'reset' | 504 | 429;
 
@@ -51,30 +48,14 @@ describe('a create without an Idempotency-Key', () => {
         res.end('{"error":"upstream timed out"}');
       });
     });
-    await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
-    const limiter = createFleetLimiter({
-      redisUrl: REDIS_URL,
-      prefix,
-      perWindow: 1_000,
-      windowMs: 1_000,
-      logger: silentLogger,
-    });
-    const client = createCxoneClient({
-      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      clientId: 'a',
-      clientSecret: 'b',
-      timeoutMs: 2_000,
-      limiter,
-      logger: silentLogger,
-    });
+    const { client, close } = await scriptedClient(server, prefix);
     try {
       const err = await client
         .createCampaign(campaignBody(), { attempt: 2, ...(idempotencyKey ? { idempotencyKey } : {}) })
         .catch((e: unknown) => e);
       return { err, created };
     } finally {
-      await client.close();
-      await limiter.close();
+      await close();
     }
   }
 

@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.js';
 import type { Clock } from '../../src/shared/clock.js';
 import { createCxoneClient, type CxoneClient } from '../../src/shared/cxone/client.js';
@@ -106,5 +108,36 @@ export function campaignBody(overrides: Partial<CreateCampaignRequest> = {}): Cr
       regulatoryCompliance: 'TCPA',
     },
     ...overrides,
+  };
+}
+
+/**
+ * Listens with `server` (a scripted CXone: a gateway, a broken endpoint) on a free loopback port, and
+ * a client calling it with a fleet limiter under `prefix`, out of the way. `close` closes both.
+ */
+export async function scriptedClient(server: Server, prefix: string) {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const limiter = createFleetLimiter({
+    redisUrl: REDIS_URL,
+    prefix,
+    perWindow: 1_000,
+    windowMs: 1_000,
+    logger: silentLogger,
+  });
+  const client = createCxoneClient({
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    clientId: 'a',
+    clientSecret: 'b',
+    timeoutMs: 2_000,
+    limiter,
+    logger: silentLogger,
+  });
+  return {
+    client,
+    limiter,
+    async close() {
+      await client.close();
+      await limiter.close();
+    },
   };
 }

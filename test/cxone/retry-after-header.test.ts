@@ -1,16 +1,13 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCxoneClient } from '../../src/shared/cxone/client.js';
 import { DEFAULT_PENALTY_MS } from '../../src/shared/cxone/token-provider.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { CxoneRateLimitError } from '../../src/shared/errors.js';
 import { createKeys } from '../../src/shared/keys.js';
-import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
-import { silentLogger } from '../../src/shared/logger.js';
 import { classifyError } from '../../src/shared/retry/classify.js';
 import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+import { scriptedClient } from './harness.js';
 
 /**
  * A CXone (or a gateway in front of it) answering every stats call with 429 and the given
@@ -42,30 +39,14 @@ describe('Retry-After as CXone sends it, over HTTP', () => {
       res.setHeader('retry-after', retryAfter);
       res.end(JSON.stringify({ error: 'rate_limited' }));
     });
-    await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
-    const limiter = createFleetLimiter({
-      redisUrl: REDIS_URL,
-      prefix,
-      perWindow: 1_000,
-      windowMs: 1_000,
-      logger: silentLogger,
-    });
-    const client = createCxoneClient({
-      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      clientId: 'a',
-      clientSecret: 'b',
-      timeoutMs: 2_000,
-      limiter,
-      logger: silentLogger,
-    });
+    const { client, close } = await scriptedClient(server, prefix);
     const redis = new Redis(REDIS_URL);
     try {
       const err = await client.getStats('c-1').catch((e: unknown) => e);
       const penaltyKey = `${createKeys(prefix).limiter(CXONE_ENDPOINTS.getStats)}:penalty`;
       return { err, penaltyMs: await redis.pttl(penaltyKey) };
     } finally {
-      await client.close();
-      await limiter.close();
+      await close();
       await redis.quit();
     }
   }

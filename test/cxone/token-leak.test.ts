@@ -1,11 +1,8 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCxoneClient } from '../../src/shared/cxone/client.js';
 import { CxoneMalformedResponseError } from '../../src/shared/errors.js';
-import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
-import { silentLogger } from '../../src/shared/logger.js';
-import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+import { deletePrefixAt, testPrefix } from '../support/redis-prefix.js';
+import { scriptedClient } from './harness.js';
 
 /**
  * A token endpoint (a gateway, a differently configured OAuth server) that answers in a shape our
@@ -46,22 +43,7 @@ describe('a token answer in another spelling, over HTTP', () => {
       res.setHeader('content-type', type);
       res.end(body);
     });
-    await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
-    const limiter = createFleetLimiter({
-      redisUrl: REDIS_URL,
-      prefix,
-      perWindow: 1_000,
-      windowMs: 1_000,
-      logger: silentLogger,
-    });
-    const client = createCxoneClient({
-      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      clientId: 'a',
-      clientSecret: 'b',
-      timeoutMs: 2_000,
-      limiter,
-      logger: silentLogger,
-    });
+    const { client, close } = await scriptedClient(server, prefix);
     try {
       const err = await client.getStats('c-1', { attempt: 3 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CxoneMalformedResponseError);
@@ -70,8 +52,7 @@ describe('a token answer in another spelling, over HTTP', () => {
       expect(everything).toContain('[redacted]');
       expect(everything).not.toMatch(/SECRET-/);
     } finally {
-      await client.close();
-      await limiter.close();
+      await close();
     }
   });
 });
