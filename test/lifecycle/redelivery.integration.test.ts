@@ -40,6 +40,20 @@ function hangsAfterWrite(inner: CxoneApi, campaignId: string, onWritten: () => v
   };
 }
 
+/** The sandbox's next campaign write answers 429 (retry at once) and writes nothing. */
+async function nextWriteRateLimited(): Promise<void> {
+  await fetch(`${h.sandbox.url}/__sandbox/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      failNext: 1,
+      endpoint: CXONE_ENDPOINTS.updateCampaign,
+      status: 429,
+      retryAfterSeconds: 0,
+    }),
+  });
+}
+
 /**
  * What BullMQ does once a dead worker's job lock ran out: its stalled check (two passes, the first
  * marks, the second moves) puts the job back to waiting. Run here at once instead of after the
@@ -107,16 +121,7 @@ describe('adjust worker: a command re-run after a 429 that meets a refusal', () 
       await h.consoleChange(id, {
         complianceSettings: { allowedCallTimes: [{ days: otherDays, start: '08:00', end: '21:00' }] },
       });
-      await fetch(`${h.sandbox.url}/__sandbox/faults`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          failNext: 1,
-          endpoint: CXONE_ENDPOINTS.updateCampaign,
-          status: 429,
-          retryAfterSeconds: 0,
-        }),
-      });
+      await nextWriteRateLimited();
     });
     cxone.arm(campaign.id);
     const worker = createAdjustWorker({ ...h.ctx, cxone });
@@ -149,16 +154,7 @@ describe('adjust worker: a requester whose two-step command met a 429 on its sta
     const cxone = withHookBeforeWrite(h.ctx.cxone, async (call) => {
       // Call 1 sets the rate; call 2, the pause, meets a 429 and the job is re-run.
       if (call !== 2) return;
-      await fetch(`${h.sandbox.url}/__sandbox/faults`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          failNext: 1,
-          endpoint: CXONE_ENDPOINTS.updateCampaign,
-          status: 429,
-          retryAfterSeconds: 0,
-        }),
-      });
+      await nextWriteRateLimited();
     });
     cxone.arm(campaign.id);
     // Both sent before either ran, as the same operator saw the campaign: rate 0.5, active.
