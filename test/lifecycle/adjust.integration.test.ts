@@ -6,7 +6,7 @@ import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { RequestAbandonedError } from '../../src/shared/errors.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
-import { createCommandOrder } from '../../src/shared/lifecycle/order.js';
+import { createCommandOrder, pendingKey } from '../../src/shared/lifecycle/order.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { startHarness, withHookBeforeWrite, type Harness } from './harness.js';
 
@@ -91,6 +91,33 @@ describe('enqueueCommand after its API request passed its deadline', () => {
     expect(await h.ctx.queues.adjust.getJobCountByTypes('waiting', 'delayed', 'active', 'completed')).toBe(
       jobsBefore,
     );
+  });
+});
+
+describe('enqueueCommand when its place in the order cannot be taken', () => {
+  it('closes the command record it made instead of leaving it queued with no job', async () => {
+    const campaign = await h.campaign('active');
+    // A key of the wrong type: Redis refuses the order's script as it would in an outage or OOM.
+    const orderKey = pendingKey(h.ctx.keys, campaign.id);
+    await h.ctx.redis.set(orderKey, 'not a sorted set');
+    let commandId = '';
+    try {
+      await expect(
+        enqueueCommand(
+          h.ctx,
+          { campaignId: campaign.id, actor: 'api:gus', reason: 'operator', action: 'pause' },
+          { onCommandId: (id) => (commandId = id) },
+        ),
+      ).rejects.toThrow(/WRONGTYPE/);
+    } finally {
+      await h.ctx.redis.del(orderKey);
+    }
+    expect(await getCommand(h.ctx, commandId)).toMatchObject({
+      status: 'failed',
+      finishedAt: expect.any(String),
+      error: { message: expect.stringMatching(/could not enqueue/) },
+    });
+    expect(await h.ctx.queues.adjust.getJob(commandId)).toBeUndefined();
   });
 });
 

@@ -91,10 +91,12 @@ export async function enqueueCommand(
   // The outcome record and the command's place in its campaign's order exist before the job, so a
   // worker that picks the job up at once finds both.
   await store.create(record);
-  const { ahead } = await order.register(record.campaignId, commandId);
-  // Those the requester saw queued and that have finished since come first: only the head finishes.
-  const after = [...(cmd.after ?? []).filter((id) => !ahead.includes(id)), ...ahead];
+  // From here a failure closes the record it leaves: one left queued with no job would read as
+  // waiting its turn for the record's whole TTL, to a requester who was given its id.
   try {
+    const { ahead } = await order.register(record.campaignId, commandId);
+    // Those the requester saw queued and that have finished since come first: only the head finishes.
+    const after = [...(cmd.after ?? []).filter((id) => !ahead.includes(id)), ...ahead];
     throwIfAbandoned(signal, `command ${commandId}`);
     await ctx.queues.adjust.add(record.action ?? 'patch', after.length > 0 ? { ...job, after } : job, {
       jobId: commandId,
@@ -104,7 +106,11 @@ export async function enqueueCommand(
     await store
       .update(
         commandId,
-        { status: 'failed', error: { message: `could not enqueue: ${(err as Error).message}` } },
+        {
+          status: 'failed',
+          finishedAt: new Date(ctx.clock.now()).toISOString(),
+          error: { message: `could not enqueue: ${(err as Error).message}` },
+        },
         new Date(ctx.clock.now()),
       )
       .catch(() => undefined);
