@@ -249,8 +249,6 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
   // the law measures: the baseline moves back by what was seen (below zero), so counters - baseline
   // is what the period had before the reset plus what was counted since.
   const seen = state.lastSeen ? pick(state.lastSeen) : state.baseline;
-  const below = (c: Counters, than: Counters) =>
-    c.answeredCalls < than.answeredCalls || c.abandonedCalls < than.abandonedCalls;
   const pending = state.pendingReset;
   if (pending && !below(counters, pending.before)) {
     delete state.pendingReset;
@@ -273,14 +271,8 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
   let closedPeriod: PeriodSummary | undefined;
   if (index > state.periodIndex) {
     const final = state.lastSeen ? pick(state.lastSeen) : state.baseline;
-    const figures = minus(final, state.baseline);
-    closedPeriod = {
-      index: state.periodIndex,
-      startMs: state.anchorMs + state.periodIndex * periodMs,
-      endMs: state.anchorMs + (state.periodIndex + 1) * periodMs,
-      ...figures,
-      rate: legalAbandonmentRate(figures),
-    };
+    const { startMs, endMs } = periodBounds(state, state.periodIndex);
+    closedPeriod = summarizePeriod(state.periodIndex, startMs, endMs, minus(final, state.baseline));
     state.periods = [...state.periods, closedPeriod].slice(-opts.maxPeriods);
     state.baseline = final;
     state.periodIndex = index;
@@ -288,12 +280,7 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
     delete state.throttleFromRate;
   }
 
-  const period = {
-    index,
-    startMs: state.anchorMs + index * periodMs,
-    endMs: state.anchorMs + (index + 1) * periodMs,
-    label,
-  };
+  const period = { index, ...periodBounds(state, index), label };
   const inPeriod = minus(counters, state.baseline);
   const rate = legalAbandonmentRate(inPeriod);
   const figures: GuardFigures = { ...inPeriod, rate, target, cap };
@@ -374,6 +361,22 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
   };
 }
 
+/** Whether either counter the law measures by reads below `than`: a reset, or a stale read. */
+function below(c: Counters, than: Counters): boolean {
+  return c.answeredCalls < than.answeredCalls || c.abandonedCalls < than.abandonedCalls;
+}
+
+/** Where period `index` of the state's measurement begins and ends. Pure. */
+function periodBounds(state: Pick<GuardState, 'anchorMs' | 'regime'>, index: number) {
+  const { periodMs } = MEASUREMENT[state.regime];
+  return { startMs: state.anchorMs + index * periodMs, endMs: state.anchorMs + (index + 1) * periodMs };
+}
+
+/** A closed period's summary: its calls and their legal abandonment rate. */
+function summarizePeriod(index: number, startMs: number, endMs: number, figures: Counters): PeriodSummary {
+  return { index, startMs, endMs, ...figures, rate: legalAbandonmentRate(figures) };
+}
+
 /** What an operator's resume of a campaign the guard paused lifts (guard-actions.ts recordGuardPauseLifted). */
 export interface GuardPauseLift {
   /** The period current at the resume, which the lift is recorded against. */
@@ -396,12 +399,7 @@ export function guardPauseLift(state: GuardState, nowMs: number): GuardPauseLift
   if (state.pausedInPeriod !== state.periodIndex) return null;
   const { periodMs, label } = MEASUREMENT[state.regime];
   const index = Math.max(state.periodIndex, Math.floor((nowMs - state.anchorMs) / periodMs));
-  const period = {
-    index,
-    startMs: state.anchorMs + index * periodMs,
-    endMs: state.anchorMs + (index + 1) * periodMs,
-    label,
-  };
+  const period = { index, ...periodBounds(state, index), label };
   if (index !== state.periodIndex || !state.lastSeen) return { period, pausedInPeriod: state.periodIndex };
   const inPeriod = callsInPeriod(state, state.lastSeen);
   return {
@@ -425,21 +423,15 @@ export function endMeasurement(
   nowMs: number,
 ): { closedPeriod: PeriodSummary; nextState: GuardState } | null {
   if (state.endedAtMs !== undefined) return null;
-  const { periodMs } = MEASUREMENT[state.regime];
   const seen = state.lastSeen ? pick(state.lastSeen) : state.baseline;
-  const final =
-    counters && counters.answeredCalls >= seen.answeredCalls && counters.abandonedCalls >= seen.abandonedCalls
-      ? pick(counters)
-      : seen;
-  const figures = minus(final, state.baseline);
-  const startMs = state.anchorMs + state.periodIndex * periodMs;
-  const closedPeriod: PeriodSummary = {
-    index: state.periodIndex,
+  const final = counters && !below(counters, seen) ? pick(counters) : seen;
+  const { startMs, endMs } = periodBounds(state, state.periodIndex);
+  const closedPeriod = summarizePeriod(
+    state.periodIndex,
     startMs,
-    endMs: Math.max(startMs, Math.min(nowMs, startMs + periodMs)),
-    ...figures,
-    rate: legalAbandonmentRate(figures),
-  };
+    Math.max(startMs, Math.min(nowMs, endMs)),
+    minus(final, state.baseline),
+  );
   const nextState: GuardState = {
     ...state,
     baseline: final,
