@@ -1,3 +1,4 @@
+import type { AuditTrailStore } from './audit/trail.js';
 import type { AuditInput, AuditTrail } from './audit/types.js';
 import type { EventPublisher, EventType } from './events/types.js';
 import type { Logger } from './logger.js';
@@ -6,14 +7,22 @@ import type { Logger } from './logger.js';
  * Audit records and events that report a change already made (a CXone write that went through, a
  * command already queued). Their failure is logged loudly, with the campaign and what was being
  * recorded, and never thrown: failing the caller would make its job repeat the change. Where a
- * repeat is still possible (a redelivered job), the record's dedupe key keeps it from doubling.
+ * repeat is still possible (a redelivered job), the record's dedupe key keeps it from doubling, and
+ * the answer says whether this was the first time.
  */
 export async function auditOrLog(
   deps: { audit: AuditTrail; logger: Logger },
   input: AuditInput,
   context: Record<string, unknown> = {},
-): Promise<void> {
+): Promise<boolean> {
+  // Resolves false only when the trail says the dedupe key was already recorded (a replay): a failed
+  // write, or a trail that cannot tell, counts as new — the change did happen, and what is counted
+  // of it must not depend on the paperwork.
+  const store = deps.audit as Partial<Pick<AuditTrailStore, 'appendWithOutcome'>>;
   try {
+    if (input.dedupeKey && typeof store.appendWithOutcome === 'function') {
+      return !(await store.appendWithOutcome(input)).duplicate;
+    }
     await deps.audit.append(input);
   } catch (err) {
     deps.logger.error(
@@ -21,6 +30,7 @@ export async function auditOrLog(
       'audit write failed',
     );
   }
+  return true;
 }
 
 /** The event counterpart of auditOrLog. */

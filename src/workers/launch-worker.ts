@@ -367,7 +367,7 @@ function auditCreated(
   data: LaunchJob,
   campaignId: string,
   cxoneVersion: number | undefined,
-): Promise<void> {
+): Promise<boolean> {
   return auditOrLog(ctx, {
     campaignId,
     action: 'campaign_created',

@@ -48,11 +48,30 @@ describe('auditOrLog / publishOrLog', () => {
     expect(lines).toEqual([]);
   });
 
+  it('say whether the record is new: false only when the trail already holds its dedupe key', async () => {
+    const { logger } = capture();
+    const keys = new Set<string>();
+    const audit = {
+      append: async () => undefined,
+      appendWithOutcome: async (i: AuditInput) => {
+        const duplicate = keys.has(i.dedupeKey ?? '');
+        keys.add(i.dedupeKey ?? '');
+        return { duplicate };
+      },
+    };
+    const keyed = { ...input, dedupeKey: 'k-1' };
+    await expect(auditOrLog({ audit, logger }, keyed)).resolves.toBe(true);
+    await expect(auditOrLog({ audit, logger }, keyed)).resolves.toBe(false);
+    // Without a key the trail cannot tell a replay: every record counts as new.
+    await expect(auditOrLog({ audit, logger }, input)).resolves.toBe(true);
+  });
+
   it('log a failure with the campaign and what was being recorded, and do not throw', async () => {
     const { logger, lines } = capture();
     const audit = { append: () => Promise.reject(new Error('redis down')) };
     const events = { publish: () => Promise.reject(new Error('redis down')) };
-    await expect(auditOrLog({ audit, logger }, input, { commandId: 'cmd-1' })).resolves.toBeUndefined();
+    // A failed write counts as new: the change it reports did happen.
+    await expect(auditOrLog({ audit, logger }, input, { commandId: 'cmd-1' })).resolves.toBe(true);
     await expect(
       publishOrLog({ events, logger }, 'campaign.state.changed', 'c-1', {}, { commandId: 'cmd-1' }),
     ).resolves.toBeUndefined();

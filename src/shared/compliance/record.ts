@@ -1,5 +1,3 @@
-import type { AuditTrailStore } from '../audit/trail.js';
-import type { AuditInput } from '../audit/types.js';
 import type { AppContext } from '../context.js';
 import type { EfficiencyMetrics } from '../efficiency.js';
 import type { EventType } from '../events/types.js';
@@ -38,7 +36,7 @@ export async function recordComplianceAction(
     details: input.details,
     ...(input.dedupeKey ? { dedupeKey: input.dedupeKey } : {}),
   });
-  const recorded = await auditOnce(
+  const recorded = await auditOrLog(
     ctx,
     {
       campaignId: input.campaignId,
@@ -58,30 +56,4 @@ export async function recordComplianceAction(
   complianceActions.inc({ kind: input.kind });
   ctx.logger.info({ campaignId: input.campaignId, compliance: details }, `compliance: ${input.kind}`);
   if (input.event) await publishOrLog(ctx, input.event, input.campaignId, details, { kind: input.kind });
-}
-
-/**
- * auditOrLog that also tells whether the record is new: false only when the trail says its dedupe key
- * was already recorded. A failed write, or a trail that cannot tell, counts as new: the action did
- * happen, and its count must not depend on the paperwork.
- */
-async function auditOnce(
-  ctx: Pick<AppContext, 'audit' | 'logger'>,
-  input: AuditInput,
-  context: Record<string, unknown>,
-): Promise<boolean> {
-  const store = ctx.audit as Partial<Pick<AuditTrailStore, 'appendWithOutcome'>>;
-  if (!input.dedupeKey || typeof store.appendWithOutcome !== 'function') {
-    await auditOrLog(ctx, input, context);
-    return true;
-  }
-  try {
-    return !(await store.appendWithOutcome(input)).duplicate;
-  } catch (err) {
-    ctx.logger.error(
-      { err, campaignId: input.campaignId, action: input.action, ...context },
-      'audit write failed',
-    );
-    return true;
-  }
 }

@@ -43,8 +43,8 @@ export function createCommandEffects(
   const log = deps.logger;
   let metrics: EfficiencyMetrics | null = null;
   return {
-    audit: (action, details, cxoneVersion, dedupeKey) =>
-      auditOrLog(deps, {
+    audit: async (action, details, cxoneVersion, dedupeKey) => {
+      await auditOrLog(deps, {
         campaignId: cmd.campaignId,
         action,
         actor: cmd.actor,
@@ -52,7 +52,8 @@ export function createCommandEffects(
         details: { commandId: cmd.commandId, reason: cmd.reason, ...details },
         metrics,
         ...(dedupeKey ? { dedupeKey } : {}),
-      }),
+      });
+    },
     useMetrics(known) {
       metrics = known ?? null;
     },
