@@ -103,34 +103,8 @@ export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): 
   let lastAdjustment = previous.lastAdjustment;
   if (decision.direction !== 'hold') {
     const reason = capped ? REASON_GUARD : REASON_PACING;
-    ({ commandId } = await enqueueCommand(ctx, {
-      campaignId,
-      actor: PACING_ACTOR,
-      reason,
-      patch: { dialerStrategy: { callRate: decision.callRate } },
-      base: { 'dialerStrategy.callRate': current },
-      baseVersion: record.version,
-    }));
+    commandId = await queueAdjustment(ctx, { record, decision, reason, stats, efficiency: input.efficiency });
     lastAdjustment = { at, commandId, from: current, to: decision.callRate, reason: decision.reason };
-    ctx.logger.info(
-      {
-        campaignId,
-        commandId,
-        from: current,
-        to: decision.callRate,
-        strategy: decision.strategy,
-        reason: decision.reason,
-      },
-      'pacing adjustment queued',
-    );
-    await recordAdjustment(ctx, {
-      campaignId,
-      decision,
-      commandId,
-      commandReason: reason,
-      stats,
-      efficiency: input.efficiency,
-    });
   } else {
     ctx.logger.debug({ campaignId, callRate: current, reason: decision.reason }, 'pacing holds');
   }
@@ -173,27 +147,14 @@ export async function applyPausedPacing(
   const { decision } = step;
   const current = decision.previousCallRate;
   pacingDecisions.inc({ strategy, direction: decision.direction });
-  const { commandId } = await enqueueCommand(ctx, {
-    campaignId,
-    actor: PACING_ACTOR,
-    reason: REASON_PACING,
-    patch: { dialerStrategy: { callRate: decision.callRate } },
-    base: { 'dialerStrategy.callRate': current },
-    baseVersion: record.version,
-  });
-  const at = new Date(nowMs).toISOString();
-  ctx.logger.info(
-    { campaignId, commandId, from: current, to: decision.callRate, reason: decision.reason },
-    'pacing adjustment queued',
-  );
-  await recordAdjustment(ctx, {
-    campaignId,
+  const commandId = await queueAdjustment(ctx, {
+    record,
     decision,
-    commandId,
-    commandReason: REASON_PACING,
+    reason: REASON_PACING,
     stats,
     efficiency: input.efficiency,
   });
+  const at = new Date(nowMs).toISOString();
   await new CampaignStore(ctx).patch(campaignId, {
     pacing: {
       strategy,
@@ -207,6 +168,53 @@ export async function applyPausedPacing(
     } satisfies PacingRecord,
   });
   return { kind: 'decided', decision, commandId };
+}
+
+/**
+ * Queues a decided change of callRate through the lifecycle's versioned write, based on the rate the
+ * decision was made from (so an operator's change of it meanwhile is a conflict, not overwritten), and
+ * audits and announces it. Returns the command's id.
+ */
+async function queueAdjustment(
+  ctx: PacingContext,
+  input: {
+    record: CampaignRecord;
+    decision: PacingDecision;
+    reason: string;
+    stats: CampaignStats;
+    efficiency: EfficiencyMetrics | null;
+  },
+): Promise<string> {
+  const { record, decision, reason } = input;
+  const { campaignId } = record;
+  const { commandId } = await enqueueCommand(ctx, {
+    campaignId,
+    actor: PACING_ACTOR,
+    reason,
+    patch: { dialerStrategy: { callRate: decision.callRate } },
+    base: { 'dialerStrategy.callRate': decision.previousCallRate },
+    baseVersion: record.version,
+  });
+  ctx.logger.info(
+    {
+      campaignId,
+      commandId,
+      from: decision.previousCallRate,
+      to: decision.callRate,
+      strategy: decision.strategy,
+      reason: decision.reason,
+    },
+    'pacing adjustment queued',
+  );
+  await recordAdjustment(ctx, {
+    campaignId,
+    decision,
+    commandId,
+    commandReason: reason,
+    stats: input.stats,
+    efficiency: input.efficiency,
+  });
+  return commandId;
 }
 
 /**
