@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { createCampaignStore, isResourceBehind, type CampaignRecord } from '../../shared/campaign-store.js';
 import type { AppContext } from '../../shared/context.js';
@@ -181,43 +181,50 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
     // each would spend the endpoint's fleet-wide budget, which the commands' fresh reads need too.
     let refresh = refreshes.get(campaignId);
     if (!refresh) {
-      refresh = (async () => {
-        try {
-          const resource = await ctx.cxone.getCampaign(campaignId, {
-            priority: 'control',
-            campaignId,
-            maxWaitMs: API_LIMITER_MAX_WAIT_MS,
-          });
-          // Not the config read above: a command may have stored new orchestrator-only settings while
-          // the CXone read was in flight (up to the limiter's wait), and that older copy would write
-          // them away.
-          await store.syncFromCxone(resource);
-          if (await clearMissingOnCxone(ctx, record)) {
-            // The poll that met the 404 stopped polling: a campaign still running is watched again.
-            // (A scheduled one is not polled; its activation job kept looking and goes on.)
-            if (isRunning(resource.status)) {
-              await ensurePolling(ctx, campaignId, record.config.pacing?.pollIntervalMs);
-            }
-          }
-          // Newer than the record: changed outside the orchestrator; the trail gets CXone's account.
-          await importIfChangedOutside(ctx, record, resource.version);
-          return campaignView((await store.get(campaignId)) ?? record, false, ctx.clock.now());
-        } catch (err) {
-          if (err instanceof CxoneNotFoundError) {
-            // Not a slow CXone but a gone campaign: the view says so, as every later one will.
-            await noteMissingOnCxone(ctx, campaignId, 'api', callerActor(request));
-            return campaignView((await store.get(campaignId)) ?? record, true, ctx.clock.now());
-          }
-          // The cached view is still useful when CXone is slow or rate-limited; say it may be stale.
-          request.log.warn(
-            { err, campaignId },
-            'could not refresh the campaign from CXone; serving the cached view',
-          );
-          return campaignView(record, { reason: staleReasonOf(err) }, ctx.clock.now());
-        }
-      })().finally(() => refreshes.delete(campaignId));
+      refresh = refreshView(campaignId, record, request).finally(() => refreshes.delete(campaignId));
       refreshes.set(campaignId, refresh);
     }
     return refresh;
   });
+
+  /** The view of a campaign whose cached copy is stale, read again from CXone (or the cache, saying why). */
+  async function refreshView(
+    campaignId: string,
+    record: CampaignRecord,
+    request: FastifyRequest,
+  ): Promise<Record<string, unknown>> {
+    try {
+      const resource = await ctx.cxone.getCampaign(campaignId, {
+        priority: 'control',
+        campaignId,
+        maxWaitMs: API_LIMITER_MAX_WAIT_MS,
+      });
+      // Not the config read above: a command may have stored new orchestrator-only settings while
+      // the CXone read was in flight (up to the limiter's wait), and that older copy would write
+      // them away.
+      await store.syncFromCxone(resource);
+      if (await clearMissingOnCxone(ctx, record)) {
+        // The poll that met the 404 stopped polling: a campaign still running is watched again.
+        // (A scheduled one is not polled; its activation job kept looking and goes on.)
+        if (isRunning(resource.status)) {
+          await ensurePolling(ctx, campaignId, record.config.pacing?.pollIntervalMs);
+        }
+      }
+      // Newer than the record: changed outside the orchestrator; the trail gets CXone's account.
+      await importIfChangedOutside(ctx, record, resource.version);
+      return campaignView((await store.get(campaignId)) ?? record, false, ctx.clock.now());
+    } catch (err) {
+      if (err instanceof CxoneNotFoundError) {
+        // Not a slow CXone but a gone campaign: the view says so, as every later one will.
+        await noteMissingOnCxone(ctx, campaignId, 'api', callerActor(request));
+        return campaignView((await store.get(campaignId)) ?? record, true, ctx.clock.now());
+      }
+      // The cached view is still useful when CXone is slow or rate-limited; say it may be stale.
+      request.log.warn(
+        { err, campaignId },
+        'could not refresh the campaign from CXone; serving the cached view',
+      );
+      return campaignView(record, { reason: staleReasonOf(err) }, ctx.clock.now());
+    }
+  }
 }
