@@ -51,6 +51,11 @@ export const adjustJobSchema = z.object({
    * that finds them in place then knows nothing of theirs is left to do (set by the adjust worker).
    */
   localRecorded: z.boolean().optional(),
+  /**
+   * Set once a run has recorded its answered status write (audit, event, follow-ups): a later run that
+   * finds the status in place then knows it is on record (set by the adjust worker).
+   */
+  statusRecorded: z.boolean().optional(),
 });
 export type AdjustJob = z.infer<typeof adjustJobSchema>;
 

@@ -257,8 +257,8 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
           saveBase: (base, baseVersion) => persist({ base, baseVersion }),
           saveSettingsRecorded: (version) => persist({ settingsRecordedVersion: version }),
           saveLocalRecorded: () => persist({ localRecorded: true }),
-          statusRecorded: await commands.isStatusRecorded(data.commandId),
-          saveStatusRecorded: () => commands.markStatusRecorded(data.commandId),
+          statusRecorded: data.statusRecorded === true,
+          saveStatusRecorded: () => persist({ statusRecorded: true }),
         },
       );
       await finish(data, outcome, job.attemptsMade + 1);

@@ -132,17 +132,6 @@ export interface CommandStore {
   get(commandId: string): Promise<CommandRecord | null>;
   /** Merges `partial` into the stored record; only the job that owns the command calls it. */
   update(commandId: string, partial: Partial<CommandRecord>, now: Date): Promise<CommandRecord | null>;
-  /**
-   * Notes that a run of the command recorded its answered status write (audit, event, follow-ups),
-   * so a later run finding the status in place does not record it again. Kept beside the outcome,
-   * not in it, nor in the job's data (whose schema is the queue's contract).
-   */
-  markStatusRecorded(commandId: string): Promise<void>;
-  isStatusRecorded(commandId: string): Promise<boolean>;
-}
-
-function statusRecordedKey(keys: Keys, commandId: string): string {
-  return keys.custom('command', commandId, 'status-recorded');
 }
 
 export function createCommandStore(deps: { redis: Redis; keys: Keys }): CommandStore {
@@ -166,12 +155,6 @@ export function createCommandStore(deps: { redis: Redis; keys: Keys }): CommandS
       };
       await redis.set(key, JSON.stringify(next), 'EX', COMMAND_TTL_SECONDS);
       return next;
-    },
-    async markStatusRecorded(commandId) {
-      await redis.set(statusRecordedKey(keys, commandId), '1', 'EX', COMMAND_TTL_SECONDS);
-    },
-    async isStatusRecorded(commandId) {
-      return (await redis.exists(statusRecordedKey(keys, commandId))) === 1;
     },
   };
 }
