@@ -174,35 +174,57 @@ export const envSchema = z
     /** Audit stream retention; 0 keeps everything (nothing is trimmed unless this is set). */
     AUDIT_RETENTION_DAYS: numberVar(z.coerce.number().int().min(0).max(36_500).default(0)),
   })
-  .superRefine((env, ctx) => {
-    if (env.CXONE_BASE_URL) {
-      for (const key of ['CXONE_CLIENT_ID', 'CXONE_CLIENT_SECRET', 'API_TOKEN'] as const) {
-        if (!env[key]) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [key],
-            message: 'is required when CXONE_BASE_URL is set (it has no sandbox default)',
-          });
-        }
+  .superRefine(
+    (env, ctx) => {
+      crossFieldProblems(env as Partial<Record<keyof typeof env, unknown>>, ctx);
+    },
+    // Also when another variable is refused outright (PORT=abc): by default zod skips an object's
+    // refinements after such a problem, and the operator would learn of a missing CXONE_CLIENT_ID only
+    // on the next start, not in the same list of every problem.
+    { when: () => true },
+  );
+
+/**
+ * Problems no single variable shows. Run on what was parsed so far, so a variable refused on its own
+ * may still hold its raw text (or be absent): each check looks only at values of the expected type.
+ */
+function crossFieldProblems(
+  env: Partial<Record<string, unknown>>,
+  ctx: { addIssue: (issue: { code: 'custom'; path: string[]; message: string }) => void },
+): void {
+  if (env.CXONE_BASE_URL) {
+    for (const key of ['CXONE_CLIENT_ID', 'CXONE_CLIENT_SECRET', 'API_TOKEN'] as const) {
+      if (!env[key]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'is required when CXONE_BASE_URL is set (it has no sandbox default)',
+        });
       }
     }
-    // Without CXONE_BASE_URL the sandbox is embedded next to the API, on 127.0.0.1: one port each
-    // (0 asks the system for a free one, a different one each time).
-    if (!env.CXONE_BASE_URL && env.PORT !== 0 && env.PORT === env.SANDBOX_PORT) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['PORT'],
-        message: `is ${env.PORT}, the embedded sandbox's port too (SANDBOX_PORT); give the API and the sandbox different ports`,
-      });
-    }
-    if (env.WEBHOOK_URL && !env.WEBHOOK_SECRET) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['WEBHOOK_SECRET'],
-        message: 'is required when WEBHOOK_URL is set',
-      });
-    }
-  });
+  }
+  // Without CXONE_BASE_URL the sandbox is embedded next to the API, on 127.0.0.1: one port each
+  // (0 asks the system for a free one, a different one each time).
+  if (
+    !env.CXONE_BASE_URL &&
+    typeof env.PORT === 'number' &&
+    env.PORT !== 0 &&
+    env.PORT === env.SANDBOX_PORT
+  ) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['PORT'],
+      message: `is ${env.PORT}, the embedded sandbox's port too (SANDBOX_PORT); give the API and the sandbox different ports`,
+    });
+  }
+  if (env.WEBHOOK_URL && !env.WEBHOOK_SECRET) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['WEBHOOK_SECRET'],
+      message: 'is required when WEBHOOK_URL is set',
+    });
+  }
+}
 
 export type Env = z.infer<typeof envSchema>;
 

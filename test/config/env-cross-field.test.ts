@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { problemsOf } from './problems.js';
+
+describe('problems between variables', () => {
+  // zod skips an object's refinements once any field is refused outright (a number that is not
+  // one): the operator saw only PORT, fixed it, and learnt of the missing client on the next start.
+  it('are reported together with a variable refused on its own, in one list', () => {
+    expect(problemsOf({ CXONE_BASE_URL: 'https://api.example.test', PORT: 'abc' })).toEqual([
+      'PORT: must be a decimal number (got "abc")',
+      'CXONE_CLIENT_ID: is required when CXONE_BASE_URL is set (it has no sandbox default)',
+      'CXONE_CLIENT_SECRET: is required when CXONE_BASE_URL is set (it has no sandbox default)',
+      'API_TOKEN: is required when CXONE_BASE_URL is set (it has no sandbox default)',
+    ]);
+    expect(
+      problemsOf({
+        WEBHOOK_URL: 'https://hooks.example.test/in',
+        LOG_LEVEL: 'loud',
+        WORKER_CONCURRENCY: 'x',
+      }),
+    ).toEqual([
+      expect.stringMatching(/^LOG_LEVEL: /),
+      expect.stringMatching(/^WORKER_CONCURRENCY: must be a decimal number/),
+      'WEBHOOK_SECRET: is required when WEBHOOK_URL is set',
+    ]);
+  });
+
+  it('do not mistake two refused values for a conflict between them', () => {
+    expect(problemsOf({ PORT: 'abc', SANDBOX_PORT: 'abc' })).toEqual([
+      'PORT: must be a decimal number (got "abc")',
+      'SANDBOX_PORT: must be a decimal number (got "abc")',
+    ]);
+    expect(problemsOf({ PORT: '4011', SANDBOX_PORT: '4011', LOG_LEVEL: 'loud' })).toEqual([
+      expect.stringMatching(/^LOG_LEVEL: /),
+      expect.stringMatching(/^PORT: is 4011, the embedded sandbox's port too/),
+    ]);
+  });
+});
