@@ -46,6 +46,21 @@ const headerToken = z
   .string()
   .min(8, 'must be at least 8 characters')
   .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (it is sent in an HTTP header)');
+/**
+ * An OAuth client id or secret, as CXone issued it. A value copied with a line break or padding
+ * (`kubectl create secret` from a file written by `echo`) would start the fleet and then fail every
+ * token request with 401 invalid_client, far from the variable at fault.
+ */
+const oauthCredential = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((v) => v.length === 0 || v === v.trim(), {
+    message: 'must not start or end with spaces or line breaks (copied with a trailing newline?)',
+  })
+  // eslint-disable-next-line no-control-regex
+  .refine((v) => !/[\u0000-\u001f\u007f]/.test(v.trim()), {
+    message: 'must not contain control characters',
+  });
 /** What ioredis reads as the database: the URL's path, a number or nothing. */
 const REDIS_DB_PATH = /^\/?\d*$/;
 /** RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens. */
@@ -118,8 +133,8 @@ export const envSchema = z
           'must not carry a user name or password (user:pass@host): CXone calls authenticate with ' +
           'CXONE_CLIENT_ID and CXONE_CLIENT_SECRET',
       }),
-    CXONE_CLIENT_ID: z.string().min(1).optional(),
-    CXONE_CLIENT_SECRET: z.string().min(1).optional(),
+    CXONE_CLIENT_ID: oauthCredential.optional(),
+    CXONE_CLIENT_SECRET: oauthCredential.optional(),
     CXONE_RATE_LIMIT_PER_MIN: numberVar(z.coerce.number().int().min(1).max(100_000).default(100)),
     /** Length of the rate-limit window; 60 000 in production, shorter in benchmarks and tests. */
     CXONE_RATE_LIMIT_WINDOW_MS: numberVar(millis(100, 3_600_000, 'an hour').default(60_000)),

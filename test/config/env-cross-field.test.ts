@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/shared/config.js';
 import { problemsOf } from './problems.js';
 
 describe('problems between variables', () => {
@@ -33,5 +34,36 @@ describe('problems between variables', () => {
       expect.stringMatching(/^LOG_LEVEL: /),
       expect.stringMatching(/^PORT: is 4011, the embedded sandbox's port too/),
     ]);
+  });
+});
+
+describe('CXONE_CLIENT_ID and CXONE_CLIENT_SECRET', () => {
+  const base = { CXONE_BASE_URL: 'https://api.example.test', API_TOKEN: 'a-long-token' };
+
+  // A secret copied with its file's newline started the fleet, then failed every token request with
+  // 401 invalid_client: refused at start instead, naming the variable but never echoing the secret.
+  it('refuse a value copied with a trailing newline or padding, without printing a secret', () => {
+    expect(
+      problemsOf({ ...base, CXONE_CLIENT_ID: 'fleet ', CXONE_CLIENT_SECRET: 'hunter2-secret\n' }),
+    ).toEqual([
+      'CXONE_CLIENT_ID: must not start or end with spaces or line breaks (copied with a trailing newline?) (got "fleet ")',
+      'CXONE_CLIENT_SECRET: must not start or end with spaces or line breaks (copied with a trailing newline?)',
+    ]);
+    expect(problemsOf({ ...base, CXONE_CLIENT_ID: 'fleet', CXONE_CLIENT_SECRET: 'a\u0000b' })).toEqual([
+      'CXONE_CLIENT_SECRET: must not contain control characters',
+    ]);
+    expect(problemsOf({ ...base, CXONE_CLIENT_ID: '', CXONE_CLIENT_SECRET: 's' })).toContain(
+      'CXONE_CLIENT_ID: must not be empty (got "")',
+    );
+  });
+
+  it('take any other value as given, inner spaces and punctuation included', () => {
+    const config = loadConfig({
+      ...base,
+      CXONE_CLIENT_ID: 'my client:1',
+      CXONE_CLIENT_SECRET: 'p@ss w0rd/+=',
+    });
+    expect(config.cxone.clientId).toBe('my client:1');
+    expect(config.cxone.clientSecret).toBe('p@ss w0rd/+=');
   });
 });
