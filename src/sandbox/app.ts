@@ -70,6 +70,17 @@ export async function buildSandboxApp(state: SandboxState): Promise<FastifyInsta
   app.removeContentTypeParser('text/plain');
 
   app.addHook('onRequest', async (request) => gatewayHook(state, request));
+  // A scripted `applied` fault: the request was carried out; its answer is the failure.
+  app.addHook('onSend', async (request, reply, payload) => {
+    const fault = infoOf(request)?.deferredFault;
+    if (fault === undefined) return payload;
+    void reply.code(fault.statusCode).headers(fault.headers).type('application/json; charset=utf-8');
+    reply.removeHeader('location');
+    reply.removeHeader('idempotent-replayed');
+    reply.removeHeader('cache-control');
+    reply.removeHeader('pragma');
+    return JSON.stringify(fault.body());
+  });
   app.addHook('onResponse', async (request, reply) => {
     const endpoint = endpointOf(request);
     if (endpoint === null) return;

@@ -15,6 +15,12 @@ export interface ScriptedFailure {
    * platform does not reliably send the header; RFC 9110 allows either form).
    */
   retryAfterForm?: RetryAfterForm;
+  /**
+   * 5xx only: the request is carried out first (a create creates, a PATCH writes) and only its answer
+   * is replaced by the failure, as when a gateway times out after the service behind it committed.
+   * A real 502/504 does not prove that nothing happened; without this every injected 5xx would.
+   */
+  applied?: boolean;
 }
 
 export const RETRY_AFTER_FORMS = ['seconds', 'http-date', 'omitted'] as const;
@@ -34,6 +40,8 @@ export type FaultDecision =
       scripted: boolean;
       retryAfterSeconds?: number;
       retryAfterForm?: RetryAfterForm;
+      /** Carry the request out, then answer with the failure (ScriptedFailure.applied). */
+      applied?: boolean;
     };
 
 /**
@@ -91,6 +99,7 @@ export class FaultInjector {
         scripted: true,
         ...(entry.retryAfterSeconds !== undefined ? { retryAfterSeconds: entry.retryAfterSeconds } : {}),
         ...(entry.retryAfterForm !== undefined ? { retryAfterForm: entry.retryAfterForm } : {}),
+        ...(entry.applied === true && entry.status !== 429 ? { applied: true } : {}),
       };
     }
     // Draw only when a rate is set so that turning faults on later does not shift earlier draws.

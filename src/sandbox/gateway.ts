@@ -49,11 +49,14 @@ export function injectFault(state: SandboxState, endpoint: CxoneEndpoint, info: 
   if (decision.status === 429) {
     throw rateLimited(endpoint, decision.retryAfterSeconds ?? 1, decision.retryAfterForm, state.clock.now());
   }
-  throw new SandboxHttpError(
+  const failure = new SandboxHttpError(
     decision.status,
     'unavailable',
     'the service is temporarily unavailable; try again later',
   );
+  // Carried out first, answered with the failure by the app's onSend hook.
+  if (decision.applied) info.deferredFault = failure;
+  else throw failure;
 }
 
 function authenticateBearer(state: SandboxState, request: FastifyRequest, info: RequestInfo): TokenGrant {
@@ -144,5 +147,5 @@ export async function gatewayHook(state: SandboxState, request: FastifyRequest):
     );
   }
   injectFault(state, endpoint, info);
-  info.outcome = 'admitted';
+  info.outcome ??= 'admitted';
 }

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { CXONE_ENDPOINTS, type CxoneEndpoint } from '../shared/cxone/wire.js';
 import type { RequestOutcome } from './counters.js';
+import type { SandboxHttpError } from './errors.js';
 import type { TokenGrant } from './token-store.js';
 
 /** What the gateway hooks learned about a request, for the handler and the counters. */
@@ -8,6 +9,11 @@ export interface RequestInfo {
   endpoint: CxoneEndpoint;
   grant?: TokenGrant;
   outcome?: RequestOutcome;
+  /**
+   * An injected failure that answers the request after it was carried out (a scripted `applied`
+   * fault): the app's onSend hook replaces whatever the handler answered with it.
+   */
+  deferredFault?: SandboxHttpError;
 }
 
 const ENDPOINTS = new Set<string>(Object.values(CXONE_ENDPOINTS));

@@ -28,8 +28,14 @@ const faultsBody = z
     endpoint: z.enum(Object.values(CXONE_ENDPOINTS) as [CxoneEndpoint, ...CxoneEndpoint[]]).optional(),
     retryAfterSeconds: z.number().int().min(0).max(3600).optional(),
     retryAfterForm: z.enum(RETRY_AFTER_FORMS).optional(),
+    /** Carry the failed requests out first, then answer with the 5xx (ScriptedFailure.applied). */
+    applied: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .refine((body) => body.applied !== true || (body.failNext !== undefined && body.status !== 429), {
+    path: ['applied'],
+    message: 'needs failNext and a 5xx status: a 429 refuses a request, it never carries one out',
+  });
 
 const directoryBody = z
   .object({
@@ -140,6 +146,7 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
             ...(body.endpoint !== undefined ? { endpoint: body.endpoint } : {}),
             ...(body.retryAfterSeconds !== undefined ? { retryAfterSeconds: body.retryAfterSeconds } : {}),
             ...(body.retryAfterForm !== undefined ? { retryAfterForm: body.retryAfterForm } : {}),
+            ...(body.applied === true ? { applied: true } : {}),
           });
         }
         return state.faults.state();

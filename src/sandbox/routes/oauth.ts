@@ -110,7 +110,7 @@ export async function registerOauthRoutes(app: FastifyInstance, state: SandboxSt
     const tenant = state.clients.tenantOf(client);
     admit(state.tokenRate, tenant, CXONE_ENDPOINTS.token, info);
     injectFault(state, CXONE_ENDPOINTS.token, info);
-    info.outcome = 'admitted';
+    info.outcome ??= 'admitted';
     const scopes = state.clients.resolveScopes(client, parsed.data.scope);
     if (!scopes.ok) {
       const parts = [
