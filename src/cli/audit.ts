@@ -24,7 +24,8 @@ import { createRedis } from '../shared/redis.js';
 export const AUDIT_EXIT = { ok: 0, error: 1, broken: 2 } as const;
 
 export const AUDIT_USAGE = `usage: npm run audit -- <command>
-  export [campaignId] [--out file]   write the trail (one campaign or all) as JSONL
+  export [campaignId] [--out file]   write the trail (one campaign or all) as JSONL, records as stored;
+                                     exit 2 when the campaign's index names records the trail lacks
   verify [campaignId] [--json]       check the hash chains; exit 2 and name the first broken link
   trim                               trim records older than AUDIT_RETENTION_DAYS (0 = keep all)`;
 
@@ -46,8 +47,11 @@ export function parseAuditArgs(
     if (arg === '--out' || arg === '-o') {
       out = rest[++i];
       if (!out) return { ok: false, error: '--out needs a file name' };
-    } else if (arg.startsWith('--out=')) out = arg.slice('--out='.length);
-    else if (arg === '--json') json = true;
+    } else if (arg.startsWith('--out=')) {
+      out = arg.slice('--out='.length);
+      // `--out=` with nothing after it would otherwise write to stdout, not to the file meant.
+      if (!out) return { ok: false, error: '--out needs a file name' };
+    } else if (arg === '--json') json = true;
     else if (arg.startsWith('-')) return { ok: false, error: `unknown option ${arg}` };
     else positional.push(arg);
   }
@@ -164,6 +168,19 @@ export async function runAuditCli(
   try {
     switch (command.kind) {
       case 'export': {
+        // Records the campaign's index names that the stream no longer has: the export goes on without
+        // them, and ends saying so (exit 2, as verify does for a broken chain) rather than as complete.
+        const missing: { streamId: string; auditId: string | null }[] = [];
+        const lines = () => trail.exportJsonl(command.campaignId, { onMissing: (m) => missing.push(m) });
+        const incomplete = (written: number): number => {
+          const [first] = missing;
+          console.error(
+            `export incomplete: ${missing.length} record(s) of campaign ${command.campaignId} are missing from the trail ` +
+              `(first: ${first?.auditId ?? '(unknown record)'}, stream id ${first?.streamId}); ${written} record(s) written; ` +
+              `run npm run audit -- verify ${command.campaignId}`,
+          );
+          return AUDIT_EXIT.broken;
+        };
         if (!command.out) {
           // A reader that stops reading (`| head`) closes the pipe: the end of the output it wanted, as
           // for `cxo watch`, not a failed export. Listened for until exit: a late EPIPE would crash.
@@ -171,7 +188,7 @@ export async function runAuditCli(
           process.stdout.on('error', (err: NodeJS.ErrnoException) => (outputError ??= err));
           let written = 0;
           try {
-            for await (const line of trail.exportJsonl(command.campaignId)) {
+            for await (const line of lines()) {
               if (outputError || process.stdout.destroyed) break;
               await write(process.stdout, line);
               written++;
@@ -181,13 +198,14 @@ export async function runAuditCli(
             outputError ??= err as NodeJS.ErrnoException;
           }
           if (outputError && outputError.code !== 'EPIPE') throw outputError;
+          if (missing.length > 0) return incomplete(written);
           return written === 0 && !outputError ? noRecords(command.campaignId) : AUDIT_EXIT.ok;
         }
         let count = 0;
         // pipeline, not writes of our own: the file's errors (a missing directory, a full disk) reject
         // it, where a write stream left without an error listener would end the process with a stack.
         await pipeline(
-          trail.exportJsonl(command.campaignId),
+          lines(),
           async function* (lines: AsyncIterable<string>) {
             for await (const line of lines) {
               count++;
@@ -196,6 +214,7 @@ export async function runAuditCli(
           },
           createWriteStream(command.out),
         );
+        if (missing.length > 0) return incomplete(count);
         if (count === 0) return noRecords(command.campaignId);
         console.error(`exported ${count} audit record(s) to ${command.out}`);
         return AUDIT_EXIT.ok;

@@ -31,6 +31,14 @@ beforeAll(async () => {
   }
 });
 
+/** Removes a chain a test added, so the counts the other tests expect of the whole trail hold. */
+async function deleteChain(campaignId: string): Promise<void> {
+  const index = (await redis.xrange(keys.auditCampaignIndex(campaignId), '-', '+')) as [string, string[]][];
+  for (const [id] of index) await redis.xdel(keys.auditStream(), id);
+  await redis.del(keys.auditCampaignIndex(campaignId), keys.auditChainHead(campaignId));
+  await redis.srem(keys.custom('audit-campaigns'), campaignId);
+}
+
 afterAll(async () => {
   await deletePrefix(redis, prefix);
   redis.disconnect();
@@ -54,6 +62,11 @@ describe('audit CLI arguments', () => {
 
   it('rejects what it does not understand', () => {
     expect(parseAuditArgs(['export', '--out'])).toMatchObject({ ok: false });
+    // Empty, it would have written to stdout instead of the file meant.
+    expect(parseAuditArgs(['export', 'c1', '--out='])).toEqual({
+      ok: false,
+      error: '--out needs a file name',
+    });
     expect(parseAuditArgs(['verify', 'a', 'b'])).toMatchObject({ ok: false });
     expect(parseAuditArgs(['verify', '--force'])).toMatchObject({ ok: false });
     expect(parseAuditArgs(['trim', 'c1'])).toMatchObject({ ok: false });
@@ -112,6 +125,45 @@ describe('audit CLI against Redis', () => {
     }).catch((err: { code: number; stdout: string }) => err);
     expect('code' in child ? child.code : 0).toBe(2);
     expect(child.stdout).toContain(`BROKEN campaign cli-b: record ${victim} at index 1: missing_record`);
+  });
+
+  it('export of a campaign whose index names a record the trail lacks exports the rest and exits 2 naming it', async () => {
+    const trail = createAuditTrail({ redis, keys, logger: silentLogger });
+    for (let i = 0; i < 3; i++) {
+      await trail.append({
+        campaignId: 'cli-gap',
+        action: 'state_changed',
+        actor: 'api:ops',
+        details: { i },
+      });
+    }
+    const [, gone] = (await redis.xrange(keys.auditCampaignIndex('cli-gap'), '-', '+')) as [
+      string,
+      string[],
+    ][];
+    await redis.xdel(keys.auditStream(), gone![0]);
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const file = join(dir, 'gap.jsonl');
+      expect(await runAuditCli(['export', 'cli-gap', '--out', file], env())).toBe(2);
+      expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(2);
+      expect(error).toHaveBeenCalledWith(
+        expect.stringMatching(
+          new RegExp(
+            `^export incomplete: 1 record\\(s\\) of campaign cli-gap are missing .*first: ${gone![1][1]}, stream id ${gone![0]}.*2 record\\(s\\) written`,
+          ),
+        ),
+      );
+    } finally {
+      error.mockRestore();
+    }
+    const child = await run('node', ['--import', 'tsx', 'src/cli/audit.ts', 'export', 'cli-gap'], {
+      env: { ...process.env, ...env() },
+    }).catch((err: { code: number; stdout: string; stderr: string }) => err);
+    expect('code' in child ? child.code : 0).toBe(2);
+    expect(child.stdout.trim().split('\n')).toHaveLength(2);
+    expect(child.stderr).toContain('export incomplete');
+    await deleteChain('cli-gap');
   });
 
   it('trim does nothing without a retention setting', async () => {

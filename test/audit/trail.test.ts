@@ -377,6 +377,50 @@ describe('audit trail', () => {
     }
     expect(total).toBe(Number(await redis.xlen(keys.auditStream())));
   });
+
+  it("exports a campaign's records exactly as stored, forged or damaged ones too, and names those missing", async () => {
+    const exported = async (campaignId: string) => {
+      const lines: string[] = [];
+      const missing: { streamId: string; auditId: string | null }[] = [];
+      for await (const line of trail.exportJsonl(campaignId, { onMissing: (m) => missing.push(m) }))
+        lines.push(line);
+      return { lines, missing };
+    };
+    const stored = async (campaignId: string) => {
+      const index = (await redis.xrange(keys.auditCampaignIndex(campaignId), '-', '+')) as [
+        string,
+        string[],
+      ][];
+      const texts: string[] = [];
+      for (const [id] of index) {
+        const [entry] = (await redis.xrange(keys.auditStream(), id, id)) as [string, string[]][];
+        if (entry) texts.push(`${entry[1][3]}\n`);
+      }
+      return texts;
+    };
+    // Forged under "__proto__" (which canonical JSON leaves out), damaged: as stored, so the export
+    // shows what verify failed on instead of a rewritten record that verifies clean offline.
+    for (const [campaignId, mark] of [
+      ['c-proto', 'FORGED'],
+      ['c-damaged', 'truncat'],
+    ] as const) {
+      const { lines, missing } = await exported(campaignId);
+      expect(lines, campaignId).toEqual(await stored(campaignId));
+      expect(
+        lines.some((l) => l.includes(mark)),
+        campaignId,
+      ).toBe(true);
+      expect(missing).toEqual([]);
+    }
+    // A record the index names and the stream lacks cannot be written; the caller hears of it.
+    const { lines, missing } = await exported('c-delete-2');
+    const [, gone] = (await redis.xrange(keys.auditCampaignIndex('c-delete-2'), '-', '+')) as [
+      string,
+      string[],
+    ][];
+    expect(lines).toHaveLength(2);
+    expect(missing).toEqual([{ streamId: gone![0], auditId: gone![1][1] }]);
+  });
 });
 
 /**

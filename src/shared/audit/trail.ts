@@ -163,11 +163,20 @@ export interface AuditTrailStore extends AuditTrail {
   page(campaignId: string, cursor?: string | null, limit?: number): Promise<AuditPage>;
   list(campaignId: string): Promise<AuditRecord[]>;
   verify(campaignId?: string): Promise<VerifyResult>;
-  /** One JSON record per line (newline included), in append order; all campaigns or one. */
-  exportJsonl(campaignId?: string): AsyncIterable<string>;
+  /**
+   * One record per line (newline included), in append order, each exactly as stored: all campaigns
+   * (the main stream) or one (its index). A record the campaign's index names but the stream no
+   * longer has cannot be written: `onMissing` hears of each, and the export goes on without it.
+   */
+  exportJsonl(campaignId?: string, opts?: ExportOptions): AsyncIterable<string>;
   campaignIds(): Promise<string[]>;
   /** Trims records older than the retention period; does nothing when retention is 0. Always logged. */
   applyRetention(): Promise<RetentionResult>;
+}
+
+export interface ExportOptions {
+  /** Called for each record a campaign's index names that the main stream no longer has. */
+  onMissing?: (missing: { streamId: string; auditId: string | null }) => void;
 }
 
 export class InvalidCursorError extends Error {
@@ -742,10 +751,38 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     };
   }
 
-  async function* exportJsonl(campaignId?: string): AsyncIterable<string> {
+  async function* exportJsonl(campaignId?: string, opts: ExportOptions = {}): AsyncIterable<string> {
     if (campaignId) {
-      for await (const record of records(campaignId)) yield `${canonicalJson(record)}\n`;
-      return;
+      // The stored text, not the record parsed and written again: that would drop content forged
+      // under "__proto__", normalise text that is not canonical, and leave out a damaged record —
+      // an export that verifies clean offline while `verify` fails on the trail it came from.
+      let start = '-';
+      for (;;) {
+        const entries = (await redis.xrange(
+          keys.auditCampaignIndex(campaignId),
+          start,
+          '+',
+          'COUNT',
+          SCAN_BATCH,
+        )) as StreamEntry[];
+        if (entries.length === 0) return;
+        const raws = await fetchRaw(entries.map(([id]) => id));
+        for (let i = 0; i < entries.length; i++) {
+          const [streamId, fields] = entries[i]!;
+          const raw = raws[i] ?? null;
+          if (raw !== null) {
+            yield `${raw}\n`;
+            continue;
+          }
+          const auditId = streamField(fields, 'a') ?? null;
+          logger.warn(
+            { campaignId, streamId, auditId },
+            'audit index points at a missing record; not exported',
+          );
+          opts.onMissing?.({ streamId, auditId });
+        }
+        start = `(${entries[entries.length - 1]![0]}`;
+      }
     }
     for await (const [, fields] of streamEntries()) {
       const json = streamField(fields, 'r');
