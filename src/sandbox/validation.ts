@@ -70,8 +70,15 @@ export function nameProblems(name: unknown): FieldProblem[] {
   if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) {
     return [{ field: 'name', message: 'must not contain control characters (tabs, line breaks, NUL)' }];
   }
+  // JSON can spell half a surrogate pair ("\ud800"); it has no UTF-8 form, so a platform storing
+  // names as UTF-8 cannot keep it. Kept here, it came back to the client as it was sent and hid that.
+  if (LONE_SURROGATE.test(name)) {
+    return [{ field: 'name', message: 'must be valid Unicode text (it holds a lone surrogate)' }];
+  }
   return [];
 }
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Merges problem lists, dropping exact duplicates. */
 export function mergeProblems(...lists: FieldProblem[][]): FieldProblem[] {

@@ -238,6 +238,25 @@ describe('sandbox campaigns', () => {
     expect(fine.status).toBe(200);
   });
 
+  it('refuses a name holding a lone surrogate (no UTF-8 form), on create, PATCH and the console; pairs are fine', async () => {
+    for (const name of ['Spring \ud800', '\udc00 renewals', 'a\udc00\ud800b']) {
+      const res = await call(sandbox, 'POST', '/api/v2/campaigns', { token, body: createBody({ name }) });
+      expect(res.status, JSON.stringify(name)).toBe(422);
+      expect(res.body.errors, JSON.stringify(name)).toEqual([
+        { field: 'name', message: 'must be valid Unicode text (it holds a lone surrogate)' },
+      ]);
+    }
+    const id = (await createCampaign(sandbox, token)).body.id as string;
+    expect((await patch(sandbox, token, id, 1, { name: 'x\ud83d' })).status).toBe(422);
+    const console = await call(sandbox, 'POST', `/__sandbox/campaigns/${id}/console`, {
+      body: { name: 'x\ud83d' },
+    });
+    expect(console.status).toBe(422);
+    const paired = await patch(sandbox, token, id, 1, { name: 'Spring \ud83d\udcde renewals' });
+    expect(paired.status).toBe(200);
+    expect(paired.body.name).toBe('Spring 📞 renewals');
+  });
+
   it('answers 422 naming every invalid and every unknown field, with dotted paths', async () => {
     const body = createBody() as unknown as Record<string, Record<string, unknown>>;
     const bad = {
