@@ -153,11 +153,28 @@ describe('GET /v1/campaigns/:id/audit', () => {
   it('defaults to 50 records and validates limit and cursor', async () => {
     const res = await app.inject({ method: 'GET', url: '/v1/campaigns/c-api/audit' });
     expect(res.json()).toMatchObject({ nextCursor: null });
-    for (const query of ['limit=0', 'limit=501', 'limit=abc', 'cursor=abc']) {
+    // A cursor of the right shape whose numbers no stream id can hold (Redis refuses it) is as invalid
+    // as one of the wrong shape: a 400 naming the field, not a server error.
+    for (const query of [
+      'limit=0',
+      'limit=501',
+      'limit=abc',
+      'cursor=abc',
+      'cursor=18446744073709551616-0',
+      'cursor=1-99999999999999999999999',
+    ]) {
       const bad = await app.inject({ method: 'GET', url: `/v1/campaigns/c-api/audit?${query}` });
-      expect(bad.statusCode).toBe(400);
+      expect(bad.statusCode, query).toBe(400);
       expect(bad.json()).toMatchObject({ error: 'validation_failed' });
+      if (query.startsWith('cursor')) expect(bad.json().issues, query).toMatchObject([{ path: 'cursor' }]);
     }
+    // The largest stream id is a cursor like any other: past the end, an empty last page.
+    const last = await app.inject({
+      method: 'GET',
+      url: '/v1/campaigns/c-api/audit?cursor=18446744073709551615-18446744073709551615',
+    });
+    expect(last.statusCode).toBe(200);
+    expect(last.json()).toEqual({ records: [], nextCursor: null });
     const empty = await app.inject({ method: 'GET', url: '/v1/campaigns/never-audited/audit' });
     expect(empty.json()).toEqual({ records: [], nextCursor: null });
   });

@@ -351,6 +351,8 @@ describe('audit trail', () => {
 
   it('rejects a malformed cursor and clamps the limit', async () => {
     await expect(trail.page('c-page', 'not-a-cursor')).rejects.toBeInstanceOf(InvalidCursorError);
+    // The right shape, but past what a stream id holds: Redis would refuse it as a server error.
+    await expect(trail.page('c-page', '18446744073709551616-0')).rejects.toBeInstanceOf(InvalidCursorError);
     expect((await trail.page('c-page', null, 10_000)).records).toHaveLength(100);
     expect((await trail.page('c-page', null, 0)).records).toHaveLength(1);
   });

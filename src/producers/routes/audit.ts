@@ -2,7 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { alertBrokenChains } from '../../shared/audit/alerts.js';
 import { importCxoneHistory } from '../../shared/audit/history-import.js';
-import { AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, auditStoreFor, AUDIT_CURSOR } from '../../shared/audit/trail.js';
+import {
+  AUDIT_PAGE_DEFAULT,
+  AUDIT_PAGE_MAX,
+  auditStoreFor,
+  isAuditCursor,
+} from '../../shared/audit/trail.js';
 import type { AppContext } from '../../shared/context.js';
 import { API_LIMITER_MAX_WAIT_MS } from '../../shared/cxone/api.js';
 import { isCxoneError } from '../../shared/errors.js';
@@ -23,7 +28,7 @@ const pageQuerySchema = z.object({
     emptyAsAbsent,
     z
       .string({ error: 'must be given once' })
-      .regex(AUDIT_CURSOR, 'must be a nextCursor returned by a previous page')
+      .refine(isAuditCursor, 'must be a nextCursor returned by a previous page')
       .optional(),
   ),
   limit: pageLimitSchema(AUDIT_PAGE_MAX, AUDIT_PAGE_DEFAULT),

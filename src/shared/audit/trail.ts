@@ -65,6 +65,17 @@ function hasOwnProtoKey(value: unknown): boolean {
 }
 /** A page cursor: the stream id of the last record of the previous page. */
 export const AUDIT_CURSOR = /^\d+-\d+$/;
+const STREAM_ID_PART_MAX = 18_446_744_073_709_551_615n;
+const LAST_STREAM_ID = `${STREAM_ID_PART_MAX}-${STREAM_ID_PART_MAX}`;
+/**
+ * Whether `cursor` is a stream id Redis takes: AUDIT_CURSOR's shape with both parts unsigned 64-bit
+ * numbers. A longer one (a mangled or made-up cursor) would otherwise reach Redis, whose refusal is
+ * no invalid cursor but a server error.
+ */
+export function isAuditCursor(cursor: string): boolean {
+  if (!AUDIT_CURSOR.test(cursor)) return false;
+  return cursor.split('-').every((part) => part.length <= 20 && BigInt(part) <= STREAM_ID_PART_MAX);
+}
 
 export type ChainBreakReason =
   | 'hash_mismatch'
@@ -534,7 +545,9 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     cursor?: string | null,
     limit = AUDIT_PAGE_DEFAULT,
   ): Promise<AuditPage> {
-    if (cursor && !AUDIT_CURSOR.test(cursor)) throw new InvalidCursorError(cursor);
+    if (cursor && !isAuditCursor(cursor)) throw new InvalidCursorError(cursor);
+    // Nothing comes after the largest stream id (and Redis refuses an exclusive range from it).
+    if (cursor === LAST_STREAM_ID) return { records: [], nextCursor: null };
     const count = Number.isFinite(limit)
       ? Math.min(Math.max(Math.trunc(limit), 1), AUDIT_PAGE_MAX)
       : AUDIT_PAGE_DEFAULT;
