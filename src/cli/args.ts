@@ -123,6 +123,18 @@ export function normaliseApiUrl(raw: string): string {
   return root.replace(/\/+$/, '');
 }
 
+/**
+ * Pure: why a token cannot be the API's (the service's own rule: printable ASCII without spaces, as
+ * it is sent in an HTTP header), naming the first character that breaks it but not the secret itself.
+ */
+export function headerTokenProblem(token: string): string | undefined {
+  const chars = [...token];
+  const at = chars.findIndex((c) => !/^[\x21-\x7e]$/.test(c));
+  if (at < 0) return undefined;
+  const code = chars[at]!.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+  return `must be printable ASCII without spaces (it is sent in an HTTP header); character ${at + 1} is U+${code}`;
+}
+
 /** Pure: turns argv (without node and script) and the environment into a command or a usage error. */
 export function parseCliArgs(argv: string[], env: Record<string, string | undefined> = {}): ParseResult {
   const positionals: string[] = [];
@@ -149,13 +161,25 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
     }
   }
 
+  // Set to nothing counts as unset, as the service reads its own environment (compose passes
+  // `${API_TOKEN:-}`): an empty token would be refused, though the fleet took the default.
+  const fromEnv = (name: string) => (env[name] === '' ? undefined : env[name]);
+  const tokenSource = values.has('--token') ? '--token' : fromEnv('API_TOKEN') ? 'API_TOKEN' : undefined;
   const options: GlobalOptions = {
-    apiUrl: normaliseApiUrl(values.get('--api-url') ?? env.API_URL ?? DEFAULT_API_URL),
-    token: values.get('--token') ?? env.API_TOKEN ?? DEFAULT_API_TOKEN,
+    apiUrl: normaliseApiUrl(values.get('--api-url') ?? fromEnv('API_URL') ?? DEFAULT_API_URL),
+    token: values.get('--token') ?? fromEnv('API_TOKEN') ?? DEFAULT_API_TOKEN,
     json: flags.has('--json'),
   };
   if (flags.has('--help') || flags.has('-h') || positionals[0] === 'help') {
     return { ok: true, command: { kind: 'help' }, options };
+  }
+  // `validate --offline` sends nothing: a token it would not use does not stop it.
+  const sends = !(positionals[0] === 'validate' && flags.has('--offline'));
+  const tokenProblem = tokenSource && sends ? headerTokenProblem(options.token) : undefined;
+  if (tokenProblem) {
+    // Not sendable in a header: fetch would refuse it before any request, which read as "cannot
+    // reach the API; is it running?" (exit 5). The token itself is a secret and is not printed.
+    return { ok: false, error: `the API token from ${tokenSource} ${tokenProblem}` };
   }
   const [name, ...rest] = positionals;
   if (!name) return { ok: false, error: 'missing command' };

@@ -32,6 +32,30 @@ describe('cxo argument parsing (pure)', () => {
     });
   });
 
+  it('takes API_URL and API_TOKEN set to nothing as unset, as the service reads its environment', () => {
+    expect(parseCliArgs(['status', 'c-1'], { API_URL: '', API_TOKEN: '' })).toMatchObject({
+      ok: true,
+      options: { apiUrl: DEFAULT_API_URL, token: 'dev-token' },
+    });
+  });
+
+  it('refuses a token no HTTP header can carry as a usage error naming where it came from, not the secret', () => {
+    const bad = (argv: string[], env: Record<string, string> = {}) => {
+      const r = parseCliArgs(argv, env);
+      return r.ok ? 'accepted' : r.error;
+    };
+    // A token pasted with typographic quotes, or with a line break in it.
+    expect(bad(['status', 'c-1'], { API_TOKEN: '\u201csecret-token\u201d' })).toBe(
+      'the API token from API_TOKEN must be printable ASCII without spaces (it is sent in an HTTP header); character 1 is U+201C',
+    );
+    expect(bad(['status', 'c-1', '--token', 'secret\ntoken'])).toBe(
+      'the API token from --token must be printable ASCII without spaces (it is sent in an HTTP header); character 7 is U+000A',
+    );
+    expect(bad(['status', 'c-1', '--token', 'secret token'])).not.toContain('secret');
+    // Nothing is sent offline: a token it would not use does not stop it.
+    expect(bad(['validate', 'c.json', '--offline'], { API_TOKEN: 'bad token' })).toBe('accepted');
+  });
+
   it('takes the API URL as npm start prints it (with /v1), and trailing slashes', () => {
     const url = (apiUrl: string) => {
       const r = parseCliArgs(['status', 'c-1'], { API_URL: apiUrl });
@@ -622,6 +646,15 @@ describe('cxo against a stand-in API', () => {
   };
 
   const cxo = cliRunner({ files, env: () => ({ API_URL: url, API_TOKEN: 'cli-token-1' }), pollMs: 10 });
+
+  it('a token fetch cannot send is a usage error (exit 1) sending nothing, not "cannot reach the API" (exit 5)', async () => {
+    const before = seen.auth;
+    const r = await cxo('status', 'c-1', '--token', '\u201ccli-token-1\u201d', '--json');
+    expect(r.code).toBe(EXIT.usage);
+    expect(JSON.parse(r.out)).toMatchObject({ error: 'usage', message: expect.stringContaining('--token') });
+    expect(r.err).not.toContain('cannot reach the API');
+    expect(seen.auth).toBe(before);
+  });
 
   it('launch waits, showing progress, until the launch succeeds (exit 0)', async () => {
     polls = 0;
