@@ -12,7 +12,7 @@ import { auditOrLog, publishOrLog } from '../side-records.js';
 import { capDecision, type GuardThrottle } from './guard-cap.js';
 import { decidePacing } from './index.js';
 import { readPacingRecord, type PacingRecord } from './record.js';
-import { pausedSafeStart } from './resume.js';
+import { pausedSafeStart, type CarriedSafeStart } from './resume.js';
 import { decisionDetails, type PacingDecision } from './types.js';
 
 /** Pacing's identity in commands, audit records and logs. */
@@ -145,7 +145,6 @@ export async function applyPausedPacing(
   const step = pausedSafeStart(record.config, previous.state, { atMs: nowMs, stats });
   if (step === null) return null;
   const { decision } = step;
-  const current = decision.previousCallRate;
   pacingDecisions.inc({ strategy, direction: decision.direction });
   const commandId = await queueAdjustment(ctx, {
     record,
@@ -154,20 +153,98 @@ export async function applyPausedPacing(
     stats,
     efficiency: input.efficiency,
   });
-  const at = new Date(nowMs).toISOString();
   await new CampaignStore(ctx).patch(campaignId, {
-    pacing: {
-      strategy,
-      state: step.state,
-      lastDecision: { ...decision, at },
-      lastAdjustment: { at, commandId, from: current, to: decision.callRate, reason: decision.reason },
-      pendingCommandId: commandId,
-      guardCap: previous.guardCap,
-      // Without a memory yet (paused before its first paced poll), the first poll takes the anchor.
-      startAnchor: step.state === null ? step.anchor : null,
-    } satisfies PacingRecord,
+    pacing: safeStartDropRecord(previous, step, { at: new Date(nowMs).toISOString(), commandId }),
   });
   return { kind: 'decided', decision, commandId };
+}
+
+/**
+ * The record's `pacing` field once a drop to the safe start is sent (pausedSafeStart's step): the drop
+ * is the latest change, `commandId` carries it (pacing waits for it before deciding again), the memory
+ * takes it as its own change with the anchor, and without a memory yet the first poll takes the anchor
+ * from the record. One definition for the paused poll's drop and the one a command carries, so both
+ * leave pacing the same memory.
+ */
+function safeStartDropRecord(
+  previous: PacingRecord,
+  step: NonNullable<ReturnType<typeof pausedSafeStart>>,
+  sent: { at: string; commandId: string },
+): PacingRecord {
+  const { decision } = step;
+  return {
+    strategy: 'abandonment-target',
+    state: step.state,
+    lastDecision: { ...decision, at: sent.at },
+    lastAdjustment: {
+      at: sent.at,
+      commandId: sent.commandId,
+      from: decision.previousCallRate,
+      to: decision.callRate,
+      reason: decision.reason,
+    },
+    pendingCommandId: sent.commandId,
+    guardCap: previous.guardCap,
+    // Without a memory yet (paused before its first paced poll), the first poll takes the anchor.
+    startAnchor: step.state === null ? step.anchor : null,
+  };
+}
+
+/**
+ * Pacing's side of a safe start a campaign command carried in its own CXone write (a resume, or a raise
+ * of agentCapacity: resume.ts carriedSafeStart): the lifecycle already wrote the rate, so nothing is
+ * queued; the memory takes the drop exactly as it takes the paused poll's (pausedSafeStart,
+ * safeStartDropRecord), and the drop is audited and published as that one is, naming the command that
+ * carried it. `config` is the campaign's config with the callRate it dropped from and the agentCapacity
+ * it runs with now. Null when pausedSafeStart sees nothing to drop (it decides on the same config as the
+ * command did, so only an unknown campaign or a changed strategy gets here).
+ */
+export async function recordCarriedSafeStart(
+  ctx: PacingContext,
+  input: {
+    campaignId: string;
+    config: CarriedSafeStart['config'];
+    reason: string;
+    commandId: string;
+    commandReason: string;
+    cxoneVersion: number;
+  },
+): Promise<PacingDecision | null> {
+  const { campaignId, commandId } = input;
+  const store = new CampaignStore(ctx);
+  const record = await store.get(campaignId);
+  if (!record) return null;
+  const previous = readPacingRecord(record.pacing, 'abandonment-target');
+  const nowMs = ctx.clock.now();
+  // The counters the last poll read: the window restarts there. Without any, pausedSafeStart keeps the
+  // memory's own (counters below them are never taken).
+  const stats = record.lastStats ?? { answeredCalls: 0, abandonedCalls: 0 };
+  const step = pausedSafeStart(input.config, previous.state, { atMs: nowMs, stats }, input.reason);
+  if (step === null) return null;
+  const { decision } = step;
+  pacingDecisions.inc({ strategy: decision.strategy, direction: decision.direction });
+  await store.patch(campaignId, {
+    pacing: safeStartDropRecord(previous, step, { at: new Date(nowMs).toISOString(), commandId }),
+  });
+  ctx.logger.info(
+    {
+      campaignId,
+      commandId,
+      from: decision.previousCallRate,
+      to: decision.callRate,
+      reason: decision.reason,
+    },
+    'safe start carried by a command',
+  );
+  await recordAdjustment(ctx, {
+    campaignId,
+    decision,
+    commandId,
+    commandReason: input.commandReason,
+    cxoneVersion: input.cxoneVersion,
+    efficiency: record.efficiency ?? null,
+  });
+  return decision;
 }
 
 /**
@@ -211,7 +288,7 @@ async function queueAdjustment(
     decision,
     commandId,
     commandReason: reason,
-    stats: input.stats,
+    cxoneVersion: input.stats.version,
     efficiency: input.efficiency,
   });
   return commandId;
@@ -228,7 +305,7 @@ async function recordAdjustment(
     decision: PacingDecision;
     commandId: string;
     commandReason: string;
-    stats: CampaignStats;
+    cxoneVersion: number;
     efficiency: EfficiencyMetrics | null;
   },
 ): Promise<void> {
@@ -244,7 +321,7 @@ async function recordAdjustment(
       campaignId,
       action: 'pacing_decision',
       actor: PACING_ACTOR,
-      cxoneVersion: input.stats.version,
+      cxoneVersion: input.cxoneVersion,
       details,
       metrics: input.efficiency,
     },
