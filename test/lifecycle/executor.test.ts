@@ -19,6 +19,7 @@ import {
 } from '../../src/shared/lifecycle/executor.js';
 import { LockLostError, type CampaignLease } from '../../src/shared/lifecycle/lock.js';
 import { silentLogger } from '../../src/shared/logger.js';
+import { carriedSafeStart, type CarriedSafeStart } from '../../src/shared/pacing/resume.js';
 import { resource } from './fixtures.js';
 
 /**
@@ -83,8 +84,12 @@ function setup(
     keepsLocal?: boolean;
     /** The store's next `patch` calls fail, as on a Redis blip. */
     failPatches?: number;
+    /** Pacing's carriedSafeStart in the hooks, as the adjust worker wires them (lifecycle/hooks.ts). */
+    carry?: boolean;
   } = {},
 ) {
+  /** The safe starts the writes carried, as pacing's follow-up was told of them. */
+  const carried: Array<{ carried: CarriedSafeStart; version: number }> = [];
   const statusChanges: string[] = [];
   const settingsChanges: string[][] = [];
   /** What the attempts persisted into the job for later ones, as the adjust worker does. */
@@ -108,6 +113,13 @@ function setup(
     onSettingsChanged: async (_id, fields) => void settingsChanges.push(fields),
     onPollIntervalChanged: async (_id, intervalMs) => void pollIntervals.push(intervalMs),
     onComplianceRefused: async (_id, refusal) => void refusedRecorded.push(refusal.reason),
+    ...(opts.carry
+      ? {
+          carriedSafeStart,
+          onSafeStartCarried: async (_id: string, c: CarriedSafeStart, by: { version: number }) =>
+            void carried.push({ carried: c, version: by.version }),
+        }
+      : {}),
   };
   const pollIntervals: number[] = [];
   const stored = { config: {} as Partial<CampaignConfig> };
@@ -182,6 +194,7 @@ function setup(
     localWrites,
     patches,
     pollIntervals,
+    carried,
   };
 }
 
@@ -517,5 +530,63 @@ describe('executeCommand', () => {
       result: { alreadyApplied: ['status'], writes: [] },
     });
     expect(cxone.updates).toEqual([]);
+  });
+
+  it('carries the safe start in a resume and in a raise of agentCapacity, decided again on each 409', async () => {
+    const resume = setup({ carry: true });
+    resume.cxone.campaign = { ...resume.cxone.campaign, status: 'paused' };
+    expect(await resume.run({ action: 'resume' })).toMatchObject({
+      status: 'succeeded',
+      result: {
+        writes: [
+          {
+            step: 'status',
+            changes: [
+              { field: 'status', from: 'paused', to: 'active' },
+              { field: 'dialerStrategy.callRate', from: 0.5, to: 0.1 },
+            ],
+          },
+        ],
+      },
+    });
+    expect(resume.cxone.updates).toEqual([{ status: 'active', dialerSettings: { callRate: 0.1 } }]);
+    expect(resume.carried).toMatchObject([{ carried: { callRate: 0.1 }, version: 4 }]);
+
+    // Someone lowers the rate to the start between our read and our write: the re-decision on the
+    // version after the 409 has nothing left to carry, and the capacity goes alone.
+    const raise = setup({ carry: true });
+    const original = raise.cxone.updateCampaign.bind(raise.cxone);
+    let outside = 1;
+    raise.cxone.updateCampaign = async (id, version, body, ...rest) => {
+      if (outside-- > 0) {
+        const c = raise.cxone.campaign;
+        raise.cxone.campaign = {
+          ...c,
+          version: c.version + 1,
+          dialerSettings: { ...c.dialerSettings, callRate: 0.1 },
+        };
+      }
+      return original(id, version, body, ...rest);
+    };
+    expect(await raise.run({ patch: { dialerStrategy: { agentCapacity: 40 } } })).toMatchObject({
+      status: 'succeeded',
+      result: {
+        rebases: 1,
+        writes: [{ changes: [{ field: 'dialerStrategy.agentCapacity', from: 20, to: 40 }] }],
+      },
+    });
+    expect(raise.cxone.updates).toEqual([{ dialerSettings: { agentCapacity: 40 } }]);
+    expect(raise.carried).toEqual([]);
+    // Without an outside change it carries it, and the audit record lists it with the capacity.
+    const plain = setup({ carry: true });
+    await plain.run({ patch: { dialerStrategy: { agentCapacity: 40 } } });
+    expect(plain.cxone.updates).toEqual([{ dialerSettings: { agentCapacity: 40, callRate: 0.1 } }]);
+    expect(plain.audits[0]!.details).toMatchObject({
+      changes: [
+        { field: 'dialerStrategy.agentCapacity', from: 20, to: 40 },
+        { field: 'dialerStrategy.callRate', from: 0.5, to: 0.1 },
+      ],
+    });
+    expect(plain.carried).toHaveLength(1);
   });
 });

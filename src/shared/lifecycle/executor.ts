@@ -9,6 +9,7 @@ import type { EventPublisher } from '../events/types.js';
 import { namesRequester } from '../api-actor.js';
 import type { AdjustJob } from '../jobs.js';
 import type { Logger } from '../logger.js';
+import type { CarriedChange, CarriedSafeStart } from '../pacing/resume.js';
 import type {
   CommandRecord,
   CommandResult,
@@ -35,6 +36,7 @@ import {
   rebaseAction,
   rebaseSettings,
   sameValue,
+  withCarriedCallRate,
   type ActionRebase,
   type SettingsRebase,
 } from './rebase.js';
@@ -107,6 +109,22 @@ export interface LifecycleHooks {
    * or the orchestrator-only ones once stored.
    */
   onSettingsChanged(campaignId: string, fields: string[]): Promise<void>;
+  /**
+   * The callRate a CXone write must carry although the command did not ask for it (pacing's
+   * carriedSafeStart: a resume, or a raise of agentCapacity, of a predictive abandonment-target
+   * campaign above its safe start), decided on the version the write is based on, again after every
+   * 409. Pure. Absent (tests of the executor alone): nothing is carried.
+   */
+  carriedSafeStart?(change: CarriedChange): CarriedSafeStart | null;
+  /**
+   * After a write that carried one: pacing's memory takes the drop and records it (pacing's
+   * recordCarriedSafeStart). Best-effort, as every follow-up: CXone already runs at the safe rate.
+   */
+  onSafeStartCarried?(
+    campaignId: string,
+    carried: CarriedSafeStart,
+    by: { actor: string; reason: string; commandId: string; version: number },
+  ): Promise<void>;
   /** After a change of `pacing.pollIntervalMs` on a campaign that dials (active or paused). */
   onPollIntervalChanged(campaignId: string, intervalMs: number): Promise<void>;
   /**
@@ -183,7 +201,7 @@ function toChanges(before: Record<string, unknown>, after: FlatChanges): FieldCh
 type Stop = { kind: 'conflict'; report: ConflictReport } | { kind: 'refused'; reason: string };
 type SettingsApply = Extract<SettingsRebase, { kind: 'apply' }>;
 type SettingsStop = Stop | { kind: 'nothing-to-send'; apply: SettingsApply };
-type ActionApply = Extract<ActionRebase, { kind: 'apply' }>;
+type ActionApply = Extract<ActionRebase, { kind: 'apply' }> & { carried: CarriedSafeStart | null };
 type ActionStop = Stop | { kind: 'already' };
 
 export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promise<ExecutionOutcome> {
@@ -259,6 +277,13 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   let rebases = 0;
   let settingsWrite: CommandWrite | undefined;
   let settings: SettingsApply | undefined;
+  /** The safe start the settings write carried, as decided on the version it was written on. */
+  let settingsCarried: CarriedSafeStart | null = null;
+  /** Pacing's side of a safe start a write carried; after the write's own record and follow-ups. */
+  const safeStartCarried = (carried: CarriedSafeStart, version: number) =>
+    effects.followUp('safe-start', async () => {
+      await hooks.onSafeStartCarried?.(campaignId, carried, byCommand(version));
+    });
 
   // A resume queued before the window paused the campaign ahead of its close (or let through by the
   // API in the moment before that pause) would otherwise dial until the close's job paused it again.
@@ -293,12 +318,23 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     from: CampaignStatus,
     resource: CampaignResource,
     found: boolean,
+    carried: CarriedSafeStart | null = null,
   ) => {
     const to = resource.status;
     const mark = found ? { foundApplied: true } : {};
+    // The callRate the write carried with the status (a resume's safe start) is part of this write.
+    const callRate = carried
+      ? {
+          callRate: {
+            from: carried.config.dialerStrategy.callRate,
+            to: resource.dialerSettings.callRate,
+            reason: carried.reason,
+          },
+        }
+      : {};
     await effects.audit(
       'state_changed',
-      { action, before: from, after: to, ...(found ? mark : { rebases }) },
+      { action, before: from, after: to, ...callRate, ...(found ? mark : { rebases }) },
       resource.version,
       found ? foundStatusAuditKey : undefined,
     );
@@ -385,6 +421,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // Step 1: the settings CXone holds (orchestrator-only fields wait until every CXone write succeeded).
     if (Object.keys(ours).length > 0) {
       const result = await writeVersioned<SettingsApply, SettingsStop>(io, latest, (current) => {
+        settingsCarried = null; // decided again on every version read (after a 409)
         const decision = rebaseSettings({ ours, base, latest: current, local });
         if (decision.kind === 'conflict') return { stop: { kind: 'conflict', report: decision.report } };
         if (decision.kind === 'invalid') {
@@ -395,7 +432,20 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         const refusal = refuse(job.action, decision.merged);
         if (refusal) return { stop: { kind: 'refused', reason: refusal } };
         if (isEmptyUpdate(decision.body)) return { stop: { kind: 'nothing-to-send', apply: decision } };
-        return { write: decision.body, meta: decision };
+        // A raise of agentCapacity leaves the new agents idle at once: the write carries the safe start.
+        const before = configFromResource(current, local);
+        const carried =
+          hooks.carriedSafeStart?.({
+            kind: 'settings',
+            status: current.status,
+            before,
+            after: decision.merged,
+            setsCallRate: 'dialerStrategy.callRate' in ours,
+          }) ?? null;
+        if (carried === null) return { write: decision.body, meta: decision };
+        settingsCarried = carried;
+        const apply = withCarriedCallRate(decision, carried.callRate, before.dialerStrategy.callRate);
+        return { write: apply.body, meta: apply };
       });
       rebases += result.rebases;
       if (result.kind === 'stopped') {
@@ -438,6 +488,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         };
         writes.push(settingsWrite);
         await recordSettingsChange(settingsWrite.changes, latest, false);
+        if (settingsCarried) await safeStartCarried(settingsCarried, latest.version);
       }
       alreadyApplied.push(...settings.alreadyApplied);
     }
@@ -451,9 +502,25 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         const decision = rebaseAction(action, current, baseStatus);
         if (decision.kind === 'conflict') return { stop: { kind: 'conflict', report: decision.report } };
         if (decision.kind === 'already') return { stop: { kind: 'already' } };
-        const refusal = refuse(action, configFromResource(current, actionLocal));
+        const config = configFromResource(current, actionLocal);
+        const refusal = refuse(action, config);
         if (refusal) return { stop: { kind: 'refused', reason: refusal } };
-        return { write: { status: decision.target }, meta: decision };
+        // A resume finds every agent idle: it carries the safe start in the same write, as an activation
+        // does, whether or not a poll saw the campaign paused (docs/lifecycle.md).
+        const carried =
+          action === 'resume'
+            ? (hooks.carriedSafeStart?.({
+                kind: 'resume',
+                status: current.status,
+                before: config,
+                after: config,
+                setsCallRate: false,
+              }) ?? null)
+            : null;
+        const write = carried
+          ? { status: decision.target, dialerSettings: { callRate: carried.callRate } }
+          : { status: decision.target };
+        return { write, meta: { ...decision, carried } };
       });
       rebases += result.rebases;
       if (result.kind === 'stopped') {
@@ -475,16 +542,20 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
           );
         }
       } else {
-        const { from } = result.meta;
+        const { from, carried } = result.meta;
         latest = result.resource;
-        writes.push({
-          step: 'status',
-          version: latest.version,
-          changes: [{ field: 'status', from, to: latest.status }],
-          at: nowIso(),
-        });
+        const changes: FieldChange[] = [{ field: 'status', from, to: latest.status }];
+        if (carried) {
+          changes.push({
+            field: 'dialerStrategy.callRate',
+            from: carried.config.dialerStrategy.callRate,
+            to: latest.dialerSettings.callRate,
+          });
+        }
+        writes.push({ step: 'status', version: latest.version, changes, at: nowIso() });
         await effects.sync(latest);
-        await recordStatusChange(action, from, latest, false);
+        await recordStatusChange(action, from, latest, false, carried);
+        if (carried) await safeStartCarried(carried, latest.version);
         await run.saveStatusRecorded();
       }
       if (action === 'pause' && latest.status === 'paused' && hooks.onPauseTaken) {

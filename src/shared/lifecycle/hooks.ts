@@ -13,6 +13,8 @@ import type { AppContext } from '../context.js';
 import type { CampaignStatus } from '../cxone/wire.js';
 import { createLaunchStore, LAUNCH_FAILED_REASON } from '../launch-store.js';
 import { activateJobId } from '../jobs.js';
+import { recordCarriedSafeStart } from '../pacing/apply.js';
+import { carriedSafeStart } from '../pacing/resume.js';
 import { ensurePolling, stopPolling } from '../polling/schedulers.js';
 import type { LifecycleHooks } from './executor.js';
 import { isFinal } from './state-machine.js';
@@ -71,6 +73,17 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
       if (fields.some((f) => windowFields.includes(f))) {
         await replanWindowEnforcement(ctx, campaignId);
       }
+    },
+    carriedSafeStart,
+    async onSafeStartCarried(campaignId, carried, by) {
+      await recordCarriedSafeStart(ctx, {
+        campaignId,
+        config: carried.config,
+        reason: carried.reason,
+        commandId: by.commandId,
+        commandReason: by.reason,
+        cxoneVersion: by.version,
+      });
     },
     async onPollIntervalChanged(campaignId, intervalMs) {
       await ensurePolling(ctx, campaignId, intervalMs);

@@ -258,3 +258,25 @@ export function planRollback(
   }
   return { body: flatToWire(wireChanges(restore)), restored, conflicts, skipped };
 }
+
+/**
+ * A settings write with a callRate the command did not ask for added to it (the safe start pacing has a
+ * raise of agentCapacity carry, hooks `carriedSafeStart`): sent in the same If-Match write, listed in
+ * the write's changes (so the audit record, the outcome and the requester's next command see it) and
+ * undone by a rollback like the command's own fields. Pure.
+ */
+export function withCarriedCallRate(
+  apply: Extract<SettingsRebase, { kind: 'apply' }>,
+  callRate: number,
+  from: number,
+): Extract<SettingsRebase, { kind: 'apply' }> {
+  const field = 'dialerStrategy.callRate';
+  const wire = { ...apply.wire, [field]: callRate };
+  return {
+    ...apply,
+    wire,
+    body: flatToWire(wire),
+    before: { ...apply.before, [field]: from },
+    merged: { ...apply.merged, dialerStrategy: { ...apply.merged.dialerStrategy, callRate } },
+  };
+}
