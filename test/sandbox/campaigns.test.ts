@@ -27,6 +27,8 @@ describe('sandbox campaigns', () => {
   it('creates a draft campaign at version 1 and serves it back', async () => {
     const body = createBody();
     const created = await createCampaign(sandbox, token, body);
+    // The contract's answer and nothing more: the settings are read back with GET, as on CXone.
+    expect(Object.keys(created.body).sort()).toEqual(['createdAt', 'id', 'status', 'version']);
     expect(created.body).toMatchObject({ version: 1, status: 'draft' });
     expect(created.headers.get('location')).toBe(`/api/v2/campaigns/${created.body.id}`);
     const got = await call(sandbox, 'GET', `/api/v2/campaigns/${created.body.id}`, { token });

@@ -65,7 +65,11 @@ export async function registerCampaignRoutes(app: FastifyInstance, state: Sandbo
       grant.clientId,
       grant.tenant,
     );
-    const body = createCampaignResponseSchema.parse(toResource(campaign));
+    // Exactly the contract's answer, `{id, version, status, createdAt}`: the resource is GET's. A
+    // create that echoed every field would let a client read its settings from the create's answer
+    // here and find them missing on the platform.
+    const { id, version, status, createdAt } = toResource(campaign);
+    const body = createCampaignResponseSchema.parse({ id, version, status, createdAt });
     if (key !== undefined) {
       state.idempotency.remember(grant.tenant, key, request.body, {
         statusCode: 201,
