@@ -67,3 +67,16 @@ describe('CXONE_CLIENT_ID and CXONE_CLIENT_SECRET', () => {
     expect(config.cxone.clientSecret).toBe('p@ss w0rd/+=');
   });
 });
+
+describe('SANDBOX_ADMIN_TOKEN', () => {
+  // An empty value is one problem: it is too short. It also matched "not printable ASCII", so the
+  // operator read two lines for it.
+  it('set to nothing is refused with one line, naming the length it needs', () => {
+    expect(problemsOf({ SANDBOX_ADMIN_TOKEN: '' })).toEqual([
+      'SANDBOX_ADMIN_TOKEN: must be at least 8 characters',
+    ]);
+    expect(problemsOf({ SANDBOX_ADMIN_TOKEN: 'has a space' })).toEqual([
+      'SANDBOX_ADMIN_TOKEN: must be printable ASCII without spaces (it is sent in an HTTP header)',
+    ]);
+  });
+});
