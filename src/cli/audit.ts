@@ -11,6 +11,7 @@ import { createEventPublisher } from '../shared/events/publisher.js';
 import { createKeys, QUEUES } from '../shared/keys.js';
 import { pino } from 'pino';
 import { REDACT_PATHS } from '../shared/logger.js';
+import { redactUrl } from '../shared/redact-url.js';
 import { createRedis } from '../shared/redis.js';
 
 /**
@@ -255,7 +256,11 @@ export async function runAuditCli(
       }
     }
   } catch (err) {
-    console.error(`audit ${command.kind} failed: ${err instanceof Error ? err.message : String(err)}`);
+    const message = err instanceof Error ? err.message : String(err);
+    // ioredis's own words ("Reached the max retries per request limit") name neither Redis nor where.
+    const where =
+      redis.status === 'ready' ? '' : `cannot reach Redis at ${redactUrl(config.redisUrl)} (REDIS_URL): `;
+    console.error(`audit ${command.kind} failed: ${where}${message}`);
     return AUDIT_EXIT.error;
   } finally {
     redis.disconnect();

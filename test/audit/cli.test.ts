@@ -166,6 +166,21 @@ describe('audit CLI against Redis', () => {
     await deleteChain('cli-gap');
   });
 
+  it('names Redis and where it looked when Redis cannot be reached (exit 1), its password hidden', async () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const down = { ...env(), REDIS_URL: 'redis://ops:s3cret@127.0.0.1:1' };
+      expect(await runAuditCli(['verify'], down)).toBe(1);
+      const [[message]] = error.mock.calls as [[string]];
+      expect(message).toMatch(
+        /^audit verify failed: cannot reach Redis at redis:\/\/ops:\*\*\*@127\.0\.0\.1:1 \(REDIS_URL\): /,
+      );
+      expect(message).not.toContain('s3cret');
+    } finally {
+      error.mockRestore();
+    }
+  });
+
   it('trim does nothing without a retention setting', async () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
