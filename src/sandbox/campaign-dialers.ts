@@ -29,10 +29,11 @@ function windowCheck(settings: WireComplianceSettings, simTime: SimulatedTime): 
   return (simMs) => isLawfulDial(settings, simTime.realOf(simMs));
 }
 
-/** A campaign's model and the contact rate it dials at now. */
+/** A campaign's model, the contact rate it dials at now and the agents it has now. */
 interface Dialer {
   model: DialerModel;
   contactRate: number;
+  agents: number;
 }
 
 /**
@@ -101,10 +102,13 @@ export class CampaignDialers {
       const campaign = this.store.find(id);
       if (!campaign) continue;
       const rate = this.contactRateOf(campaign);
-      if (rate === dialer.contactRate) continue;
+      const agents = this.agentsOf(campaign);
+      if (rate === dialer.contactRate && agents === dialer.agents) continue;
       dialer.model.advanceTo(this.simTime.now(), windowCheck(campaign.complianceSettings, this.simTime));
-      dialer.model.setAnswerProb(rate);
+      if (rate !== dialer.contactRate) dialer.model.setAnswerProb(rate);
+      if (agents !== dialer.agents) dialer.model.setAgents(agents);
       dialer.contactRate = rate;
+      dialer.agents = agents;
     }
   }
 
@@ -117,14 +121,26 @@ export class CampaignDialers {
     return this.directory.contactRate(campaign.targetListId) ?? DEFAULT_CONTACT_RATE;
   }
 
+  /**
+   * The agents the campaign dials for: its agentCapacity, but never more than its skill group has
+   * now. A write is refused when it plans for more than the group holds; a group that shrinks later
+   * (agents logging off, `POST /__sandbox/directory`) leaves the campaign fewer agents than it planned
+   * for, as on CXone, where a dialer can only connect calls to agents who are there.
+   */
+  private agentsOf(campaign: StoredCampaign): number {
+    const { agentCapacity, skillGroupId } = campaign.dialerSettings;
+    return Math.min(agentCapacity, this.directory.agentsOf(skillGroupId) ?? agentCapacity);
+  }
+
   private follow(before: StoredCampaign | null, after: StoredCampaign): void {
     const dialer = this.dialers.get(after.id);
     if (!dialer) {
       if (after.status !== 'active') return;
       const settings = after.dialerSettings;
       const contactRate = this.contactRateOf(after);
+      const agents = this.agentsOf(after);
       const model = this.factory({
-        agents: settings.agentCapacity,
+        agents,
         // The list's, not settings.answerRate: see the class comment.
         answerProb: contactRate,
         seed: deriveSeed(this.seed, after.ordinal),
@@ -133,7 +149,7 @@ export class CampaignDialers {
         startMs: this.simTime.now(),
         wrapUpMs: settings.wrapUpTime * 1000,
       });
-      this.dialers.set(after.id, { model, contactRate });
+      this.dialers.set(after.id, { model, contactRate, agents });
       model.setDialing(true);
       this.logger.debug({ campaignId: after.id, contactRate }, 'sandbox dialer started');
       return;
@@ -145,7 +161,11 @@ export class CampaignDialers {
     const now = after.dialerSettings;
     if (was?.strategy !== now.strategy) model.setStrategy(now.strategy);
     if (was?.callRate !== now.callRate) model.setCallRate(now.callRate);
-    if (was?.agentCapacity !== now.agentCapacity) model.setAgents(now.agentCapacity);
+    const agents = this.agentsOf(after);
+    if (agents !== dialer.agents) {
+      model.setAgents(agents);
+      dialer.agents = agents;
+    }
     // After-call work holds agents off the floor: a shorter one frees them for more calls, as on CXone.
     if (was?.wrapUpTime !== now.wrapUpTime) model.setWrapUp(now.wrapUpTime * 1000);
     // A new declared answerRate changes nothing: the list answers as it does.

@@ -87,6 +87,11 @@ export class Directory {
     return this.lists.get(targetListId.toLowerCase())?.contactRate;
   }
 
+  /** Agents in a skill group the tenant holds; undefined for one it does not. */
+  agentsOf(skillGroupId: string): number | undefined {
+    return this.groups.get(skillGroupId.toLowerCase())?.agents;
+  }
+
   snapshot(): { targetLists: TargetList[]; skillGroups: SkillGroup[] } {
     return { targetLists: [...this.lists.values()], skillGroups: [...this.groups.values()] };
   }

@@ -253,6 +253,19 @@ describe("sandbox answers at the target list's true contact rate, not the declar
     expect(patched.totalCalls).toBeLessThan(steady.totalCalls * 0.8);
   });
 
+  it('dials for fewer agents once its skill group shrinks below its agentCapacity mid-run', async () => {
+    const steady = await observe(0.35);
+    const shrunk = await observe(0.35, undefined, async (s) => {
+      const group = createBody().dialerSettings;
+      const res = await call(s, 'POST', '/__sandbox/directory', {
+        body: { skillGroups: [{ id: group.skillGroupId, name: 'Outbound sales', agents: 5 }] },
+      });
+      expect(res.status).toBe(200);
+    });
+    // Same seed, same first 3 simulated hours with 20 agents; the last 3 with the 5 still logged in.
+    expect(shrunk.totalCalls).toBeLessThan(steady.totalCalls * 0.75);
+  });
+
   it("follows a list's contact rate changed through POST /__sandbox/directory, from then on", async () => {
     let beforeChange: CampaignStats | undefined;
     const after = await observe(0.35, undefined, async (s, token, id) => {

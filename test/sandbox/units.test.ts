@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isWithinCallTimes } from '../../src/sandbox/call-windows.js';
 import { CampaignDialers, type DialerModel } from '../../src/sandbox/campaign-dialers.js';
 import { CampaignStore, diffCampaigns, parseCreateBody } from '../../src/sandbox/campaign-store.js';
-import { Directory, SANDBOX_STALE_LIST_ID } from '../../src/sandbox/directory.js';
+import { Directory, SANDBOX_DIRECTORY, SANDBOX_STALE_LIST_ID } from '../../src/sandbox/directory.js';
 import { SandboxHttpError } from '../../src/sandbox/errors.js';
 import { FaultInjector } from '../../src/sandbox/faults.js';
 import { IdempotencyStore } from '../../src/sandbox/idempotency.js';
@@ -273,5 +273,42 @@ describe('CampaignDialers', () => {
     calls.length = 0;
     dialers.followDirectory(); // nothing changed since
     expect(calls).toEqual([]);
+  });
+
+  // Writes are refused when they plan for more agents than the group holds, but a group can shrink
+  // under a running campaign (agents log off). The model kept dialing for every planned agent, so a
+  // campaign ran on agents its group no longer had and its statistics hid the shortage.
+  it('dials for no more agents than its skill group has now, as the group shrinks and grows', () => {
+    const { clock, store, calls, created, directory, dialers } = dialerRig();
+    const collections = SANDBOX_DIRECTORY.skillGroups[2]!; // 40 agents
+    const body = createBody();
+    body.dialerSettings.skillGroupId = collections.id;
+    body.dialerSettings.agentCapacity = 30;
+    const campaign = store.create(parseCreateBody(body, directory), 'x', 'tenant-x');
+    // Half the group logs off before the start.
+    directory.add({ skillGroups: [{ ...collections, agents: 20 }] });
+    store.update(campaign.id, 1, { status: 'scheduled' }, 'x');
+    store.update(campaign.id, 2, { status: 'active' }, 'x');
+    expect(created[0]?.agents).toBe(20);
+
+    calls.length = 0;
+    clock.advance(1000);
+    directory.add({ skillGroups: [{ ...collections, agents: 5 }] });
+    dialers.followDirectory();
+    expect(calls).toEqual([
+      ['advanceTo', Date.parse('2026-12-02T15:00:00Z') + 60_000, true],
+      ['setAgents', 5],
+    ]);
+
+    // Back to full strength: the campaign gets what it planned for, not the whole group.
+    calls.length = 0;
+    directory.add({ skillGroups: [{ ...collections, agents: 40 }] });
+    dialers.followDirectory();
+    expect(calls.filter(([name]) => name === 'setAgents')).toEqual([['setAgents', 30]]);
+
+    // A capacity change within the group is the campaign's to make, as before.
+    calls.length = 0;
+    store.update(campaign.id, 3, { dialerSettings: { agentCapacity: 10 } }, 'x');
+    expect(calls.filter(([name]) => name === 'setAgents')).toEqual([['setAgents', 10]]);
   });
 });
