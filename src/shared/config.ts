@@ -103,7 +103,17 @@ export const envSchema = z
     REDIS_URL: z
       .string()
       .default('redis://127.0.0.1:6379')
-      .pipe(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }))
+      .pipe(
+        z.url({
+          protocol: /^rediss?$/,
+          // A redis:// URL that does not parse (a port past 65535, a stray space or `@`) was told to be
+          // a redis:// URL, and the value is not shown (it may hold a password): name what is wrong.
+          error: (issue) =>
+            typeof issue.input === 'string' && /^rediss?:\/\//i.test(issue.input.trim())
+              ? 'is not a valid URL: check its host, its port (at most 65535) and any user:password@ part'
+              : 'must be a redis:// or rediss:// URL',
+        }),
+      )
       .refine((url) => !URL.canParse(url) || REDIS_DB_PATH.test(new URL(url).pathname), {
         message: 'must name its database by number, if at all (redis://host:6379/0)',
       }),

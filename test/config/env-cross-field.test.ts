@@ -80,3 +80,16 @@ describe('SANDBOX_ADMIN_TOKEN', () => {
     ]);
   });
 });
+
+describe('REDIS_URL', () => {
+  // It said "must be a redis:// or rediss:// URL" of a redis:// URL, and hid the value (it may hold a
+  // password), leaving the operator nothing to go on.
+  it('that is redis:// but does not parse says so, without showing the value', () => {
+    expect(problemsOf({ REDIS_URL: 'redis://:hunter2@cache:99999' })).toEqual([
+      'REDIS_URL: is not a valid URL: check its host, its port (at most 65535) and any user:password@ part (got "(unparseable URL)")',
+    ]);
+    expect(problemsOf({ REDIS_URL: 'http://cache:6379' })).toEqual([
+      'REDIS_URL: must be a redis:// or rediss:// URL (got "http://cache:6379")',
+    ]);
+  });
+});
