@@ -166,6 +166,52 @@ export async function runAuditCli(
   redis.on('error', () => undefined);
   const keys = createKeys(config.keyPrefix);
   const trail = createAuditTrail({ redis, keys, logger, retentionDays: config.auditRetentionDays });
+  /** Alerts a broken chain's watchers; a failure is said on stderr, apart from the result, never thrown. */
+  const alert = async (result: VerifyResult): Promise<void> => {
+    const failures: string[] = [];
+    const describe = (err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      const where =
+        redis.status === 'ready' ? '' : `cannot reach Redis at ${redactUrl(config.redisUrl)} (REDIS_URL): `;
+      return `${where}${message}`;
+    };
+    try {
+      const queue = new Queue(QUEUES.webhook, { connection: redis, prefix: keys.prefix });
+      const webhooksEnabled = config.webhook !== undefined;
+      try {
+        const events = createEventPublisher({
+          redis,
+          keys,
+          logger,
+          webhookQueue: queue,
+          enabled: webhooksEnabled,
+        });
+        await alertBrokenChains(
+          {
+            redis,
+            keys,
+            events,
+            logger,
+            webhooksEnabled,
+            onFailure: (b, err) =>
+              failures.push(
+                `alert for campaign ${b.campaignId} (${b.reason}) not published: ${describe(err)}`,
+              ),
+          },
+          result,
+        );
+      } finally {
+        await queue.close();
+      }
+    } catch (err) {
+      failures.push(`alerts not published: ${describe(err)}`);
+    }
+    for (const failure of failures) {
+      console.error(
+        `audit verify: the chain is broken (result above), but its ${failure}; the next verify tries again`,
+      );
+    }
+  };
   try {
     switch (command.kind) {
       case 'export': {
@@ -222,27 +268,14 @@ export async function runAuditCli(
       }
       case 'verify': {
         const result = await trail.verify(command.campaignId);
-        if (!result.ok) {
-          const queue = new Queue(QUEUES.webhook, { connection: redis, prefix: keys.prefix });
-          const webhooksEnabled = config.webhook !== undefined;
-          try {
-            const events = createEventPublisher({
-              redis,
-              keys,
-              logger,
-              webhookQueue: queue,
-              enabled: webhooksEnabled,
-            });
-            await alertBrokenChains({ redis, keys, events, logger, webhooksEnabled }, result);
-          } finally {
-            await queue.close();
-          }
-        }
         if (command.campaignId && result.ok && result.checked === 0) {
           // Nothing to verify is not "intact": a mistyped id must not read as a clean bill.
           return noRecords(command.campaignId);
         }
+        // The result first: whatever becomes of the alerts, the verification is said and its exit
+        // code is the chain's.
         console.log(command.json ? JSON.stringify(result) : describeVerification(result));
+        if (!result.ok) await alert(result);
         return result.ok ? AUDIT_EXIT.ok : AUDIT_EXIT.broken;
       }
       case 'trim': {

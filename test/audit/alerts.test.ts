@@ -62,4 +62,35 @@ describe('alertBrokenChains', () => {
     expect(await alertBrokenChains(deps, brokenChain('c-2'))).toBe(1);
     expect(published).toEqual(['audit.chain.alert:c-2']);
   });
+
+  it('a claim Redis refuses skips that alert, tells onFailure, and still alerts the other chains', async () => {
+    const { publisher, published } = recordingPublisher();
+    const failing = new Proxy(redis, {
+      get(target, prop, receiver) {
+        if (prop === 'set') {
+          return (key: string, ...rest: unknown[]) =>
+            key.includes('c-3')
+              ? Promise.reject(new Error('READONLY'))
+              : (target.set as (...a: unknown[]) => unknown).call(target, key, ...rest);
+        }
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+    const failures: string[] = [];
+    const three = brokenChain('c-3');
+    const four = brokenChain('c-4');
+    const both: VerifyResult = { ...three, broken: [...three.broken, ...four.broken] };
+    const deps = {
+      redis: failing,
+      keys,
+      events: publisher,
+      logger: silentLogger,
+      webhooksEnabled: true,
+      onFailure: (b: { campaignId: string }, err: unknown) =>
+        failures.push(`${b.campaignId}: ${(err as Error).message}`),
+    };
+    expect(await alertBrokenChains(deps, both)).toBe(1);
+    expect(failures).toEqual(['c-3: READONLY']);
+    expect(published).toEqual(['audit.chain.alert:c-4']);
+  });
 });

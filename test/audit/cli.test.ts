@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { parseAuditArgs, runAuditCli } from '../../src/cli/audit.js';
 import { createAuditTrail } from '../../src/shared/audit/trail.js';
 import { createKeys, type Keys } from '../../src/shared/keys.js';
@@ -164,6 +164,58 @@ describe('audit CLI against Redis', () => {
     expect(child.stdout.trim().split('\n')).toHaveLength(2);
     expect(child.stderr).toContain('export incomplete');
     await deleteChain('cli-gap');
+  });
+
+  it('verify prints its result and exits 2 on a broken chain even when its alert cannot be claimed', async () => {
+    const trail = createAuditTrail({ redis, keys, logger: silentLogger });
+    for (let i = 0; i < 3; i++) {
+      await trail.append({
+        campaignId: 'cli-alert',
+        action: 'state_changed',
+        actor: 'api:ops',
+        details: { i },
+      });
+    }
+    const [, second] = (await redis.xrange(keys.auditCampaignIndex('cli-alert'), '-', '+')) as [
+      string,
+      string[],
+    ][];
+    await redis.xdel(keys.auditStream(), second![0]);
+    // Setting the alert's de-duplication key fails (Redis refusing the write); everything else works.
+    const realSet = Redis.prototype.set;
+    const set = vi.spyOn(Redis.prototype, 'set').mockImplementation(function (
+      this: Redis,
+      ...args: unknown[]
+    ) {
+      if (String(args[0]).includes('audit-alerted'))
+        return Promise.reject(new Error('OOM command not allowed'));
+      return (realSet as (...a: unknown[]) => unknown).apply(this, args);
+    } as never);
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const webhooks = {
+        WEBHOOK_URL: 'http://127.0.0.1:9/hook',
+        WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}`,
+      };
+      expect(await runAuditCli(['verify', 'cli-alert'], { ...env(), ...webhooks })).toBe(2);
+      expect(set).toHaveBeenCalled();
+      expect(log).toHaveBeenCalledWith(
+        expect.stringContaining(
+          `BROKEN campaign cli-alert: record ${second![1][1]} at index 1: missing_record`,
+        ),
+      );
+      expect(error).toHaveBeenCalledWith(
+        expect.stringMatching(
+          /alert for campaign cli-alert \(missing_record\) not published: OOM command not allowed/,
+        ),
+      );
+    } finally {
+      set.mockRestore();
+      log.mockRestore();
+      error.mockRestore();
+    }
+    await deleteChain('cli-alert');
   });
 
   it('names Redis and where it looked when Redis cannot be reached (exit 1), its password hidden', async () => {
