@@ -92,6 +92,15 @@ function noRecords(campaignId: string | undefined): number {
 }
 
 export function describeVerification(result: VerifyResult): string {
+  const trim = result.unfinishedTrim;
+  const unfinished = trim
+    ? `\nnote: a retention trim (records before ${trim.before}) has not finished: ${trim.pendingRecords} record(s) ` +
+      'out of retention are still stored and were not checked; run npm run audit -- trim to finish it'
+    : '';
+  return describeChains(result) + unfinished;
+}
+
+function describeChains(result: VerifyResult): string {
   if (result.ok) {
     const cuts = result.retentionCuts ?? [];
     const latest = cuts
@@ -280,6 +289,11 @@ export async function runAuditCli(
       }
       case 'trim': {
         const result = await trail.applyRetention();
+        if (result.resumed) {
+          console.log(
+            `finishing a retention trim that did not finish (its cut: stream id ${result.resumed})`,
+          );
+        }
         console.log(
           result.applied
             ? `trimmed ${result.removedRecords} record(s) older than ${result.retentionDays} day(s) (before stream id ${result.minId})`

@@ -882,6 +882,123 @@ describe('audit retention', () => {
   });
 });
 
+describe('a retention trim that crashes midway', () => {
+  it('leaves a trail that verifies after a crash at any step, says so, and the next trim finishes it', async () => {
+    // Its writes, in order: the cut recorded; per campaign (2) the anchor, then the index trimmed;
+    // the stream trimmed; the cut cleared. A crash is a write that fails: nothing after it runs.
+    const STEPS = 7;
+    for (let fail = 1; fail <= STEPS + 1; fail++) {
+      const p = testPrefix();
+      const k = createKeys(p);
+      try {
+        const plain = createAuditTrail({ redis, keys: k, logger: silentLogger });
+        for (let i = 0; i < 2; i++) for (const c of ['x-a', 'x-b']) await plain.append(input(c, i));
+        await sleep(5);
+        // Stream ids are Redis's time (this machine's): the cut falls between the two halves.
+        const boundary = Date.now();
+        await sleep(5);
+        for (let i = 2; i < 4; i++) for (const c of ['x-a', 'x-b']) await plain.append(input(c, i));
+        const clock = new ManualClock(boundary + 86_400_000);
+        let writes = 0;
+        const crashing = new Proxy(redis, {
+          get(target, prop) {
+            const value = Reflect.get(target, prop, target) as unknown;
+            if (typeof value !== 'function') return value;
+            const call = value as (...a: unknown[]) => unknown;
+            if (['set', 'hset', 'xtrim', 'del'].includes(String(prop))) {
+              return (...a: unknown[]) =>
+                ++writes === fail
+                  ? Promise.reject(new Error(`crash at step ${fail}`))
+                  : call.apply(target, a);
+            }
+            return call.bind(target);
+          },
+        });
+        const t = createAuditTrail({
+          redis: crashing,
+          keys: k,
+          logger: silentLogger,
+          clock,
+          retentionDays: 1,
+        });
+        const crashed = await t.applyRetention().then(
+          () => false,
+          () => true,
+        );
+        expect(crashed, `step ${fail}`).toBe(fail <= STEPS);
+
+        const all = await plain.verify();
+        expect(all, `crash at step ${fail}`).toMatchObject({ ok: true, broken: [], campaigns: 2 });
+        for (const c of ['x-a', 'x-b']) expect((await plain.verify(c)).ok, `${c}, step ${fail}`).toBe(true);
+        if (fail > 1 && fail <= STEPS) {
+          // Said: a trim is unfinished, and how many records it has still to remove.
+          expect(all.unfinishedTrim, `step ${fail}`).toEqual({
+            before: new Date(boundary).toISOString(),
+            // Anchored chains' records older than the cut, still stored (none once the stream is trimmed).
+            pendingRecords: [0, 2, 2, 4, 4, 0][fail - 2],
+          });
+          expect(describeVerification(all)).toMatch(/a retention trim .* has not finished/);
+        } else expect(all.unfinishedTrim, `step ${fail}`).toBeUndefined();
+
+        // The next trim (a run later, the same retention) finishes it and says so.
+        const next = createAuditTrail({ redis, keys: k, logger: silentLogger, clock, retentionDays: 1 });
+        const finished = await next.applyRetention();
+        expect(finished.resumed, `step ${fail}`).toBe(
+          fail > 1 && fail <= STEPS ? `${boundary}-0` : undefined,
+        );
+        const after = await plain.verify();
+        expect(after, `step ${fail}`).toMatchObject({ ok: true, checked: 4, campaigns: 2 });
+        expect(after.unfinishedTrim).toBeUndefined();
+        expect(after.retentionCuts).toHaveLength(2);
+        expect(await redis.xlen(k.auditStream())).toBe(4);
+        for (const c of ['x-a', 'x-b']) {
+          expect((await plain.list(c)).map((r) => r.details.n)).toEqual([2, 3]);
+          expect(await redis.xlen(k.auditCampaignIndex(c))).toBe(2);
+        }
+      } finally {
+        await deletePrefix(redis, p);
+      }
+    }
+  });
+
+  it('a trim that crashed is finished by the next one even when retention was lengthened meanwhile', async () => {
+    const p = testPrefix();
+    const k = createKeys(p);
+    try {
+      const plain = createAuditTrail({ redis, keys: k, logger: silentLogger });
+      for (let i = 0; i < 2; i++) await plain.append(input('y-a', i));
+      await sleep(5);
+      const boundary = Date.now();
+      await sleep(5);
+      for (let i = 2; i < 4; i++) await plain.append(input('y-a', i));
+      const clock = new ManualClock(boundary + 86_400_000);
+      // Crashed after the index was trimmed, before the stream was.
+      const crashing = new Proxy(redis, {
+        get(target, prop) {
+          const value = Reflect.get(target, prop, target) as (...a: unknown[]) => unknown;
+          if (prop === 'xtrim') {
+            return (key: string, ...a: unknown[]) =>
+              key === k.auditStream() ? Promise.reject(new Error('crash')) : value.call(target, key, ...a);
+          }
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const t = createAuditTrail({ redis: crashing, keys: k, logger: silentLogger, clock, retentionDays: 1 });
+      await expect(t.applyRetention()).rejects.toThrow('crash');
+      // Retention lengthened to 30 days: its cut alone would keep the half-trimmed records.
+      const longer = createAuditTrail({ redis, keys: k, logger: silentLogger, clock, retentionDays: 30 });
+      expect(await longer.applyRetention()).toMatchObject({
+        resumed: `${boundary}-0`,
+        minId: `${boundary}-0`,
+      });
+      expect(await plain.verify()).toMatchObject({ ok: true, checked: 2 });
+      expect(await redis.xlen(k.auditStream())).toBe(2);
+    } finally {
+      await deletePrefix(redis, p);
+    }
+  });
+});
+
 describe('verifying every campaign vouches for every record the export outputs', () => {
   it('fails on a record in the stream no chain reaches, or of a campaign missing from the list', async () => {
     const own = testPrefix();

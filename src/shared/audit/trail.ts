@@ -77,6 +77,13 @@ export function isAuditCursor(cursor: string): boolean {
   return cursor.split('-').every((part) => part.length <= 20 && BigInt(part) <= STREAM_ID_PART_MAX);
 }
 
+/** Whether stream id `a` comes before `b` (both `ms-seq`). */
+function streamIdBefore(a: string, b: string): boolean {
+  const [am = 0n, as = 0n] = a.split('-').map(BigInt);
+  const [bm = 0n, bs = 0n] = b.split('-').map(BigInt);
+  return am < bm || (am === bm && as < bs);
+}
+
 export type ChainBreakReason =
   | 'hash_mismatch'
   | 'missing_previous'
@@ -116,6 +123,12 @@ export interface VerifyResult {
    * proved from there on. Absent when no chain was cut.
    */
   retentionCuts?: { campaignId: string; before: string | null }[];
+  /**
+   * A retention trim that has not finished (it crashed, or is running now): `pendingRecords` records
+   * older than its cut (`before`, ISO) are still in Redis and were not checked, being out of
+   * retention. `npm run audit -- trim` finishes it. Absent when no trim is unfinished.
+   */
+  unfinishedTrim?: { before: string; pendingRecords: number };
 }
 
 /**
@@ -165,6 +178,8 @@ export interface RetentionResult {
   applied: boolean;
   retentionDays: number;
   minId?: string;
+  /** The cut of an earlier trim that had not finished (crashed midway), which this one finished. */
+  resumed?: string;
   removedRecords: number;
   campaigns: number;
 }
@@ -375,6 +390,8 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
   const logger = opts.logger.child({ component: 'audit' });
   const campaignsKey = keys.custom('audit-campaigns');
   const anchorsKey = keys.custom('audit-anchor');
+  /** The cut (minId) of a retention trim under way: set before its first write, deleted after its last. */
+  const trimKey = keys.custom('audit-trim');
   const dedupeKey = (campaignId: string) => keys.custom('audit-dedupe', campaignId);
   const appendTimeoutMs = opts.appendTimeoutMs ?? APPEND_TIMEOUT_MS;
   const queueKey = (campaignId: string) => keys.custom('audit-queue', campaignId);
@@ -595,6 +612,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
   async function verifyCampaign(
     campaignId: string,
     seen?: Set<string>,
+    pending?: Set<string>,
   ): Promise<{ checked: number; broken?: ChainBreak; cutBefore?: string | null }> {
     const rawAnchor = await redis.hget(anchorsKey, campaignId);
     const anchor = rawAnchor === null ? null : parseAnchor(rawAnchor);
@@ -607,6 +625,12 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     }
     let expectedPrev = anchor?.prevHash ?? '';
     const cut = anchor && anchor.prevHash !== '' ? { cutBefore: anchor.cutBefore } : {};
+    // A trim writes a chain's anchor before it removes anything, and removes the index's entries
+    // before the stream's: until it has finished, records older than its cut may still be there.
+    // They are out of retention, so they are passed over (counted in `pending`) up to the first
+    // record the anchor names as the chain's start: the first that links to it, or the first at or
+    // after the cut (a record appended after the trim by a clock behind the trimmer's may be before it).
+    let pendingBefore = anchor?.prevHash && anchor.cutBefore ? anchor.cutBefore : null;
     let index = 0;
     let lastAuditId: string | null = null;
     let start = '-';
@@ -627,6 +651,13 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
           const [streamId, fields] = entries[i]!;
           const raw = raws[i] ?? null;
           const record = raw === null ? undefined : parseRecord(raw);
+          if (pendingBefore !== null) {
+            if (streamIdBefore(streamId, pendingBefore) && record?.prevHash !== expectedPrev) {
+              pending?.add(streamId);
+              continue;
+            }
+            pendingBefore = null;
+          }
           const at = (reason: ChainBreakReason, extra: Partial<ChainBreak> = {}) => ({
             checked: index,
             broken: {
@@ -706,14 +737,30 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
    * reached: added to the stream without an index entry, or of a campaign missing from the set of
    * chains. Without this check, verifying "everything" would vouch for less than an export outputs.
    */
-  async function unchainedRecords(seen: ReadonlySet<string>, upTo: string): Promise<ChainBreak[]> {
+  async function unchainedRecords(
+    seen: ReadonlySet<string>,
+    upTo: string,
+    pending: Set<string>,
+  ): Promise<ChainBreak[]> {
     const found: ChainBreak[] = [];
-    // (`audit trim` removes the indexes' entries, then the stream's: a verification running during a
-    // trim may name records the trim is removing.)
+    // `audit trim` anchors each chain, removes the indexes' entries, then the stream's: until it has
+    // finished (or after it crashed), the stream may hold records older than their chain's cut that
+    // no index names any more. They are out of retention, not unchained: the trim removes them.
+    const cuts = new Map<string, string>();
+    for (const [campaignId, raw] of Object.entries(await redis.hgetall(anchorsKey))) {
+      const anchor = parseAnchor(raw);
+      if (anchor?.prevHash && anchor.cutBefore) cuts.set(campaignId, anchor.cutBefore);
+    }
     for await (const [streamId, fields] of streamEntries(upTo)) {
       if (seen.has(streamId)) continue;
+      const campaignId = streamField(fields, 'c') ?? '';
+      const cutBefore = cuts.get(campaignId);
+      if (cutBefore !== undefined && streamIdBefore(streamId, cutBefore)) {
+        pending.add(streamId);
+        continue;
+      }
       found.push({
-        campaignId: streamField(fields, 'c') ?? '',
+        campaignId,
         auditId: streamField(fields, 'a') ?? null,
         index: -1,
         reason: 'unchained_record',
@@ -739,8 +786,9 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     const broken: ChainBreak[] = [];
     const retentionCuts: { campaignId: string; before: string | null }[] = [];
     const seen = campaignId ? undefined : new Set<string>();
+    const pending = new Set<string>();
     for (const id of ids) {
-      const result = await verifyCampaign(id, seen);
+      const result = await verifyCampaign(id, seen, pending);
       checked += result.checked;
       if (result.broken) broken.push(result.broken);
       else if (result.cutBefore !== undefined) {
@@ -752,8 +800,16 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       }
     }
     // Only when every chain verified whole: a broken chain stops early and leaves its later records unseen.
-    if (seen && upTo && broken.length === 0) broken.push(...(await unchainedRecords(seen, upTo)));
+    if (seen && upTo && broken.length === 0) {
+      broken.push(...(await unchainedRecords(seen, upTo, pending)));
+    }
     if (broken.length > 0) logger.error({ broken }, 'audit chain verification failed');
+    // Said, not silent: the trim's cut, and how many records it has still to remove.
+    const trimCut = await redis.get(trimKey);
+    const unfinishedTrim =
+      trimCut !== null && AUDIT_CURSOR.test(trimCut)
+        ? { before: new Date(Number(trimCut.split('-')[0])).toISOString(), pendingRecords: pending.size }
+        : undefined;
     return {
       ok: broken.length === 0,
       checked,
@@ -761,6 +817,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       ...(broken[0] ? { firstBroken: broken[0] } : {}),
       broken,
       ...(retentionCuts.length > 0 ? { retentionCuts } : {}),
+      ...(unfinishedTrim ? { unfinishedTrim } : {}),
     };
   }
 
@@ -804,11 +861,28 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
   }
 
   async function applyRetention(): Promise<RetentionResult> {
-    if (retentionDays <= 0) {
+    // A trim that crashed midway left its cut: this one cuts at least as far, so that every chain's
+    // anchor and the stream agree again (a shorter retention set since, or none, would leave its
+    // records half trimmed: out of their chains' indexes, still in the stream).
+    const unfinished = await redis.get(trimKey);
+    const resumed = unfinished !== null && AUDIT_CURSOR.test(unfinished) ? unfinished : undefined;
+    if (retentionDays <= 0 && !resumed) {
       logger.info('audit retention is 0 (keep everything): nothing trimmed');
       return { applied: false, retentionDays, removedRecords: 0, campaigns: 0 };
     }
-    const minId = `${clock.now() - retentionDays * 86_400_000}-0`;
+    const due = retentionDays > 0 ? `${clock.now() - retentionDays * 86_400_000}-0` : undefined;
+    const minId = resumed && (!due || streamIdBefore(due, resumed)) ? resumed : due!;
+    if (resumed) {
+      logger.warn(
+        { unfinishedCut: resumed, minId },
+        'audit retention: finishing a trim that did not finish (it crashed, or is still running)',
+      );
+    }
+    // Order: the cut recorded, each chain anchored then its index trimmed, the stream trimmed, the
+    // cut cleared. Verification passes over records older than a chain's anchored cut, so a crash
+    // between any two steps leaves a trail that verifies (saying that a trim is unfinished), and
+    // the next trim finishes it.
+    await redis.set(trimKey, minId);
     const ids = await campaignIds();
     // Anchor each chain before trimming: the first surviving record's prevHash (or, when nothing
     // survives, the head the next record will link to) becomes the accepted start of the chain.
@@ -834,11 +908,19 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     // history (which CXone keeps returning) must not append it again. The append script then finds
     // an entry whose record is gone and treats it as a duplicate.
     const removedRecords = await redis.xtrim(keys.auditStream(), 'MINID', minId);
+    await redis.del(trimKey);
     logger.warn(
       { retentionDays, minId, removedRecords, campaigns: ids.length },
       'audit retention applied: records older than the retention period were trimmed',
     );
-    return { applied: true, retentionDays, minId, removedRecords, campaigns: ids.length };
+    return {
+      applied: true,
+      retentionDays,
+      minId,
+      ...(resumed ? { resumed } : {}),
+      removedRecords,
+      campaigns: ids.length,
+    };
   }
 
   return {
