@@ -5,11 +5,17 @@ import {
   DEFAULT_REANCHOR_MAX_DIALS,
   DEFAULT_REANCHOR_MAX_MOVE,
   DEFAULT_REANCHOR_MIN_DIALS,
+  DEFAULT_REANCHOR_HANDLE_MS,
+  DEFAULT_REANCHOR_PROVEN_SHARE,
+  DEFAULT_REANCHOR_ROOM_ABANDONS,
+  DEFAULT_REANCHOR_UNPROVEN_ROOM_ABANDONS,
+  evidencedAgents,
   DEFAULT_REANCHOR_SETTLE_MS,
   DEFAULT_REANCHOR_Z,
   inFlightBound,
   measureAnswerRate,
   reanchorAnswersPerIdleAgent,
+  reanchorHasRoom,
   nextDialMarks,
   type DialMark,
   REANCHOR_REASON,
@@ -93,6 +99,15 @@ export interface AbandonmentTargetParams {
   reanchorFullTeamAgents: number;
   /** The most one re-anchor move may raise callRate (a few of the controller's largest steps). */
   reanchorMaxMove: number;
+  /**
+   * Abandons the period must have room for under the cap before a re-anchor move (reanchorHasRoom):
+   * for a team its statistics vouch for, and for one they do not (100 clean live answers at 3).
+   */
+  reanchorRoomAbandons: number;
+  reanchorUnprovenRoomAbandons: number;
+  /** Handle time the team evidence assumes, and the share of agentCapacity it must reach (evidencedAgents). */
+  reanchorHandleMs: number;
+  reanchorProvenShare: number;
 }
 
 export const DEFAULT_ABANDONMENT_TARGET_PARAMS: AbandonmentTargetParams = {
@@ -123,6 +138,10 @@ export const DEFAULT_ABANDONMENT_TARGET_PARAMS: AbandonmentTargetParams = {
   reanchorSettleMs: DEFAULT_REANCHOR_SETTLE_MS,
   reanchorFullTeamAgents: DEFAULT_REANCHOR_FULL_TEAM_AGENTS,
   reanchorMaxMove: DEFAULT_REANCHOR_MAX_MOVE,
+  reanchorRoomAbandons: DEFAULT_REANCHOR_ROOM_ABANDONS,
+  reanchorUnprovenRoomAbandons: DEFAULT_REANCHOR_UNPROVEN_ROOM_ABANDONS,
+  reanchorHandleMs: DEFAULT_REANCHOR_HANDLE_MS,
+  reanchorProvenShare: DEFAULT_REANCHOR_PROVEN_SHARE,
 };
 
 interface Counters {
@@ -536,14 +555,31 @@ export function abandonmentTargetDecision(
     // Room for one more abandon under the cap: a move on a few clean answers (0 in 30) is a move the
     // next abandon alone turns into a compliance pause (1 in 32), which a small team on a list declared
     // richer than it is met more often than before the re-anchor existed.
-    const periodOk =
-      (cumulative === null || cumulative <= target) &&
-      periodAnswered > 0 &&
-      (periodAbandoned + 1) / periodAnswered < p.cap;
+    // A team its statistics do not vouch for (fewer agents dialing than agentCapacity plans) is
+    // re-anchored as the team they show, and only with room for three more abandons under the cap.
+    const plannedAgents = Math.min(anchor.agents, agentsNow);
+    const evidenced = evidencedAgents(
+      {
+        answered: periodAnswered,
+        elapsedMs: obs.atMs - state.period.atMs,
+        utilization: obs.stats.agentUtilization,
+      },
+      p.reanchorHandleMs,
+    );
+    const unproven = evidenced !== null && evidenced < p.reanchorProvenShare * plannedAgents;
+    const teamAgents = unproven ? Math.max(1, Math.floor(evidenced)) : plannedAgents;
+    const periodOk = reanchorHasRoom(
+      { answered: periodAnswered, abandoned: periodAbandoned },
+      {
+        target,
+        cap: p.cap,
+        roomAbandons: unproven ? p.reanchorUnprovenRoomAbandons : p.reanchorRoomAbandons,
+      },
+    );
     if (m.settledDials >= stageDials && !inCooldown && !overshooting && periodOk) {
       const answersPerIdleAgent = reanchorAnswersPerIdleAgent(
         anchor.maxAnswersPerIdleAgent,
-        Math.min(anchor.agents, agentsNow),
+        teamAgents,
         p.reanchorFullTeamAgents,
       );
       const forMeasured = safeStartCallRate(m.upperBound, answersPerIdleAgent);
@@ -568,7 +604,8 @@ export function abandonmentTargetDecision(
         inputs.requestedCallRate = anchor.requestedCallRate;
         inputs.startForMeasuredCallRate = forMeasured;
         inputs.maxAnswersPerIdleAgent = answersPerIdleAgent;
-        inputs.agents = Math.min(anchor.agents, agentsNow);
+        inputs.agents = teamAgents;
+        inputs.plannedAgents = plannedAgents;
         return decide(
           next,
           `${REANCHOR_REASON}: measured answer rate ${m.measured === null ? 'n/a' : m.measured.toFixed(3)} ` +

@@ -68,6 +68,53 @@ export function reanchorAnswersPerIdleAgent(
   return maxAnswersPerIdleAgent * Math.sqrt(Math.min(1, Math.max(0, agents) / fullTeamAgents));
 }
 
+/**
+ * Abandons a re-anchor move must leave room for under the cap: one for a team its statistics vouch
+ * for (a move on 0 abandons in 30 live answers is one the next abandon alone turns into a compliance
+ * pause), three for a team they do not (see evidencedAgents): the controller sees what a move did only
+ * once its window holds 2 abandons (its back-off's evidence), and a burst may add one more before the
+ * back-off lands — 100 clean live answers before the first move. Measured in docs/pacing.md "Small teams".
+ */
+export const DEFAULT_REANCHOR_ROOM_ABANDONS = 1;
+export const DEFAULT_REANCHOR_UNPROVEN_ROOM_ABANDONS = 3;
+/**
+ * Mean handle time (talk + wrap-up) the team evidence assumes: the dialer model's (180 s + 30 s). A
+ * campaign whose calls are shorter reads as a smaller team (slower, never less safe); one whose calls
+ * are longer as a larger one, which the declared agentCapacity still bounds.
+ */
+export const DEFAULT_REANCHOR_HANDLE_MS = 210_000;
+/** A team evidenced at under this share of agentCapacity is taken at its evidence. */
+export const DEFAULT_REANCHOR_PROVEN_SHARE = 0.5;
+
+/**
+ * The team the statistics vouch for: agents busy on average (live answers × handle time over the time
+ * elapsed) over the share of their time they were busy. agentCapacity is what the campaign plans, not
+ * who dials (a skill group with 3 agents logged in under a capacity of 25 dials for 3), and the
+ * statistics carry no head count. Null before there is anything to go by. Pure.
+ */
+export function evidencedAgents(
+  period: { answered: number; elapsedMs: number; utilization: number },
+  handleMs = DEFAULT_REANCHOR_HANDLE_MS,
+): number | null {
+  const { answered, elapsedMs, utilization } = period;
+  if (!(elapsedMs > 0) || !(utilization > 0) || !(answered > 0)) return null;
+  return (answered * handleMs) / (elapsedMs * Math.min(1, utilization / 100));
+}
+
+/**
+ * Whether the period's calls leave room for a re-anchor move: at or under the target, and
+ * `roomAbandons` more abandons would still keep it under the cap. Pure.
+ */
+export function reanchorHasRoom(
+  period: { answered: number; abandoned: number },
+  opts: { target: number; cap: number; roomAbandons?: number },
+): boolean {
+  const { answered, abandoned } = period;
+  if (!(answered > 0)) return false;
+  if (abandoned / answered > opts.target) return false;
+  return (abandoned + (opts.roomAbandons ?? DEFAULT_REANCHOR_ROOM_ABANDONS)) / answered < opts.cap;
+}
+
 /** One-sided 95%: the contact rate is under-estimated in at most ≈ 1 campaign in 20. */
 export const DEFAULT_REANCHOR_Z = 1.645;
 
