@@ -585,22 +585,21 @@ async function audit(
   let printed = 0;
   let firstPage = true;
   const max = cmd.limit ?? Number.POSITIVE_INFINITY;
+  /** Records the API could not return: the output is not the whole trail, and must not exit 0. */
+  const gaps: AuditGapView[] = [];
   do {
     const pageSize = Math.min(500, max - printed);
     const query = new URLSearchParams({ limit: String(pageSize), ...(cursor ? { cursor } : {}) });
-    let page: { records: AuditRecordView[]; nextCursor: string | null };
+    let page: AuditPageView;
     try {
-      page = (
-        await api.get<{ records: AuditRecordView[]; nextCursor: string | null }>(
-          `/v1/campaigns/${enc(cmd.id)}/audit?${query.toString()}`,
-        )
-      ).body;
+      page = (await api.get<AuditPageView>(`/v1/campaigns/${enc(cmd.id)}/audit?${query.toString()}`)).body;
     } catch (err) {
       // An id no trail can have (400) is as empty as any other unknown id: the lookup below says so.
       if (!(firstPage && err instanceof ApiError && err.status === 400)) throw err;
       page = { records: [], nextCursor: null };
     }
-    if (firstPage && page.records.length === 0) {
+    gaps.push(...(page.gaps ?? []));
+    if (firstPage && page.records.length === 0 && gaps.length === 0) {
       const kind = await kindOfId(api, cmd.id);
       const empty = emptyTrailReport(cmd.id, kind);
       if (empty.err) {
@@ -620,7 +619,37 @@ async function audit(
     cursor = page.nextCursor;
     // After Ctrl-C the next page's request fails at once with InterruptedError: a partial trail exits 130.
   } while (cursor && printed < max);
+  if (gaps.length > 0) return report(io, opts.json, auditGapsFailure(cmd.id, gaps, printed));
   return EXIT.ok;
+}
+
+interface AuditGapView {
+  streamId: string;
+  reason: string;
+  auditId?: string;
+}
+
+interface AuditPageView {
+  records: AuditRecordView[];
+  nextCursor: string | null;
+  gaps?: AuditGapView[];
+}
+
+/**
+ * Pure: the trail came with records the API could not return (missing from the trail, or damaged).
+ * What was printed is not the whole trail: exit 5 (the server's trail is at fault), naming the first.
+ */
+export function auditGapsFailure(id: string, gaps: readonly AuditGapView[], printed: number): Failure {
+  const [first] = gaps;
+  const what = (g: AuditGapView) =>
+    `${g.auditId ?? 'a record'} (stream id ${g.streamId}) is ${g.reason === 'missing' ? 'missing from the trail' : g.reason}`;
+  return failure(
+    EXIT.server,
+    'audit_gaps',
+    `audit trail of ${id} incomplete: ${gaps.length} record(s) could not be read (first: ${first ? what(first) : '?'}); ` +
+      `${printed} record(s) printed; run npm run audit -- verify ${id} on the fleet`,
+    { gaps },
+  );
 }
 
 /**

@@ -155,9 +155,25 @@ const auditRecordSchema = z.looseObject({
   hash: z.string(),
 });
 
+const auditGapSchema = z.object({
+  streamId: z.string().describe("The record's id in the campaign's index"),
+  reason: z
+    .enum(['missing', 'unparseable'])
+    .describe(
+      '`missing`: the trail no longer holds the record; `unparseable`: its stored text is not a record',
+    ),
+  auditId: z.string().optional().describe('Its auditId, as the index names it'),
+});
+
 const auditPageSchema = z.object({
   records: z.array(auditRecordSchema),
   nextCursor: z.string().nullable(),
+  gaps: z
+    .array(auditGapSchema)
+    .optional()
+    .describe(
+      "Records of this page's range that could not be returned (absent when none): the page is not the whole trail there; `npm run audit -- verify` names why",
+    ),
 });
 
 const healthSchema = z.object({ status: z.literal('ok') });
@@ -514,7 +530,10 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
           },
         ],
         responses: {
-          '200': json('AuditPage', 'Records and the cursor of the next page (null at the end)'),
+          '200': json(
+            'AuditPage',
+            'Records, the cursor of the next page (null at the end), and the records of the range it could not return (`gaps`)',
+          ),
           '400': errorResponse('Bad cursor or limit'),
           ...STANDARD_ERRORS,
         },

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { buildOpenApiDocument } from '../../src/producers/openapi.js';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignConfigBaseSchema } from '../../src/shared/campaign-config.js';
@@ -148,6 +150,62 @@ describe('GET /v1/campaigns/:id/audit', () => {
     } while (cursor);
     expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(pages).toBe(3);
+  });
+
+  it('reports the records it cannot return as gaps (missing, unparseable), as its OpenAPI schema says', async () => {
+    for (let i = 0; i < 4; i++) {
+      await trail.append({
+        campaignId: 'c-gaps',
+        action: 'pacing_decision',
+        actor: 'worker:poll',
+        details: { i },
+      });
+    }
+    const index = (await redis.xrange(keys.auditCampaignIndex('c-gaps'), '-', '+')) as [string, string[]][];
+    const [, missing, damaged] = index;
+    await redis.xdel(keys.auditStream(), missing![0]);
+    // The stream rewritten with the same ids, one record's text replaced by text that is no record.
+    const all = (await redis.xrange(keys.auditStream(), '-', '+')) as [string, string[]][];
+    await redis.del(keys.auditStream());
+    for (const [id, fields] of all) {
+      await redis.xadd(
+        keys.auditStream(),
+        id,
+        ...(id === damaged![0] ? ['c', 'c-gaps', 'r', '{"auditId":'] : fields),
+      );
+    }
+    const res = await app.inject({ method: 'GET', url: '/v1/campaigns/c-gaps/audit?limit=3' });
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as {
+      records: { details: { i: number } }[];
+      nextCursor: string | null;
+      gaps?: unknown[];
+    };
+    expect(body.records.map((r) => r.details.i)).toEqual([0]);
+    expect(body.gaps).toEqual([
+      { streamId: missing![0], reason: 'missing', auditId: missing![1][1] },
+      { streamId: damaged![0], reason: 'unparseable', auditId: damaged![1][1] },
+    ]);
+    // The cursor still moves past them; the next page has none.
+    const next = await app.inject({
+      method: 'GET',
+      url: `/v1/campaigns/c-gaps/audit?cursor=${body.nextCursor}`,
+    });
+    expect(next.json()).toEqual({
+      records: [expect.objectContaining({ details: { i: 3 } })],
+      nextCursor: null,
+    });
+    // The generated OpenAPI document (from the zod schemas) accepts the page, gaps included.
+    const doc = buildOpenApiDocument() as { components: Record<string, unknown> };
+    const ajv = new Ajv2020({ strict: false });
+    ajv.addSchema({ $id: 'doc', components: doc.components });
+    expect(ajv.validate({ $ref: 'doc#/components/schemas/AuditPage' }, body), ajv.errorsText()).toBe(true);
+    expect(
+      ajv.validate(
+        { $ref: 'doc#/components/schemas/AuditPage' },
+        { ...body, gaps: [{ streamId: '1-1', reason: 'gone' }] },
+      ),
+    ).toBe(false);
   });
 
   it('defaults to 50 records and validates limit and cursor', async () => {

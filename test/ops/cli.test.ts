@@ -598,6 +598,16 @@ describe('cxo against a stand-in API', () => {
     });
     api.get('/v1/campaigns/:id/audit', async (req) => {
       const { cursor } = req.query as { cursor?: string };
+      if ((req.params as { id: string }).id === 'c-gap') {
+        // A trail with a record the API could not return on its first page.
+        return cursor
+          ? { records: [{ auditId: 'g3', action: 'state_changed', actor: 'api:x' }], nextCursor: null }
+          : {
+              records: [{ auditId: 'g1', action: 'campaign_created', actor: 'worker:launch' }],
+              nextCursor: 'p2',
+              gaps: [{ streamId: '5-0', reason: 'missing', auditId: 'g2' }],
+            };
+      }
       // Like the API: an empty page for any id without records, known or not.
       if ((req.params as { id: string }).id !== 'c-1') return { records: [], nextCursor: null };
       return cursor
@@ -744,6 +754,23 @@ describe('cxo against a stand-in API', () => {
     const limited = await cxo('audit', 'c-1', '--limit', '1');
     expect(limited.out).toContain('campaign_created');
     expect(limited.out).not.toContain('state_changed');
+  });
+
+  it('audit of a trail with gaps prints what it could and exits 5 naming the first gap', async () => {
+    const r = await cxo('audit', 'c-gap', '--export');
+    expect(r.code).toBe(EXIT.server);
+    expect(r.out.split('\n').map((l) => JSON.parse(l).auditId)).toEqual(['g1', 'g3']);
+    expect(r.err).toContain(
+      'audit trail of c-gap incomplete: 1 record(s) could not be read (first: g2 (stream id 5-0) is missing from the trail); 2 record(s) printed',
+    );
+    const json = await cxo('--json', 'audit', 'c-gap');
+    expect(json.code).toBe(EXIT.server);
+    expect(JSON.parse(json.out.split('\n').at(-1)!)).toMatchObject({
+      error: 'audit_gaps',
+      gaps: [{ streamId: '5-0', reason: 'missing', auditId: 'g2' }],
+    });
+    const readable = await cxo('audit', 'c-gap');
+    expect(readable.code).toBe(EXIT.server);
   });
 
   it('watch stops by itself once the campaign is final, and exits 3 for an unknown campaign', async () => {

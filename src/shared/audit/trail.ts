@@ -158,10 +158,25 @@ function parseAnchor(raw: string): RetentionAnchor | null {
   }
 }
 
+/** A record the campaign's index names that a page could not return. */
+export interface AuditGap {
+  /** Its id in the index (and the main stream). */
+  streamId: string;
+  /** `missing`: the main stream no longer has it; `unparseable`: its stored text is not a record. */
+  reason: 'missing' | 'unparseable';
+  /** Its auditId as the index names it, when it does. */
+  auditId?: string;
+}
+
 export interface AuditPage {
   records: AuditRecord[];
   /** Pass back as `cursor` for the next page; null when this page reached the end of the trail. */
   nextCursor: string | null;
+  /**
+   * Records of this page's range that could not be returned, in order; absent when there are none.
+   * The page skips them (the cursor still moves past them): `npm run audit -- verify` names why.
+   */
+  gaps?: AuditGap[];
 }
 
 export interface AppendOutcome {
@@ -578,19 +593,38 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       count + 1,
     )) as StreamEntry[];
     const pageEntries = entries.slice(0, count);
-    const fetched = await fetchRecords(pageEntries.map(([id]) => id));
+    const raws = await fetchRaw(pageEntries.map(([id]) => id));
     const records: AuditRecord[] = [];
-    fetched.forEach((record, i) => {
-      if (record) records.push(record);
-      else {
-        logger.warn(
-          { campaignId, streamId: pageEntries[i]?.[0] },
-          'audit index points at a missing record; run `npm run audit -- verify`',
-        );
+    const gaps: AuditGap[] = [];
+    pageEntries.forEach(([streamId, fields], i) => {
+      const raw = raws[i] ?? null;
+      const record = raw === null ? undefined : parseRecord(raw);
+      if (record) {
+        records.push(record);
+        return;
       }
+      // Told to the client, not only logged: a page (and an export built from pages) must not pass
+      // for the whole trail when it is not.
+      const auditId = streamField(fields, 'a');
+      const gap: AuditGap = {
+        streamId,
+        reason: raw === null ? 'missing' : 'unparseable',
+        ...(auditId ? { auditId } : {}),
+      };
+      gaps.push(gap);
+      logger.warn(
+        { campaignId, streamId, auditId },
+        gap.reason === 'missing'
+          ? 'audit index points at a record the stream no longer has; left out of the page as a gap; run `npm run audit -- verify`'
+          : 'audit record is not parseable; left out of the page as a gap; run `npm run audit -- verify`',
+      );
     });
     const last = pageEntries[pageEntries.length - 1];
-    return { records, nextCursor: entries.length > count && last ? last[0] : null };
+    return {
+      records,
+      nextCursor: entries.length > count && last ? last[0] : null,
+      ...(gaps.length > 0 ? { gaps } : {}),
+    };
   }
 
   /** Every record of one campaign's chain, oldest first, a page at a time. */
