@@ -1,6 +1,11 @@
 import type { CampaignStats, WireComplianceSettings } from '../shared/cxone/wire.js';
 import type { Logger } from '../shared/logger.js';
-import { DialerSimulation, type DialerSimulationOptions, type DialerSnapshot } from './dialer/simulation.js';
+import {
+  AgentPool,
+  DialerSimulation,
+  type DialerSimulationOptions,
+  type DialerSnapshot,
+} from './dialer/simulation.js';
 import { isLawfulDial } from './call-windows.js';
 import type { CampaignStore, StoredCampaign } from './campaign-store.js';
 import { DEFAULT_CONTACT_RATE, type Directory } from './directory.js';
@@ -34,6 +39,34 @@ interface Dialer {
   model: DialerModel;
   contactRate: number;
   agents: number;
+  /** The skill group (lower-cased id) whose pool the model draws its agents from. */
+  poolKey: string;
+  /**
+   * Models the campaign dialed with on skill groups it has since left: they dial no more, and their
+   * calls in progress end with the old group's agents. Their counters stay the campaign's.
+   */
+  retired: DialerModel[];
+  /** Models made for the campaign so far (each seeded apart). */
+  generation: number;
+}
+
+/** The counters of a campaign that changed skill group while running: every model's, summed. */
+function combine(snapshots: DialerSnapshot[]): DialerSnapshot {
+  const current = snapshots[snapshots.length - 1]!;
+  if (snapshots.length === 1) return current;
+  const sum = (pick: (s: DialerSnapshot) => number) => snapshots.reduce((total, s) => total + pick(s), 0);
+  const staffedAgentMs = sum((s) => s.staffedAgentMs);
+  const busyAgentMs = sum((s) => s.busyAgentMs);
+  return {
+    totalCalls: sum((s) => s.totalCalls),
+    answeredCalls: sum((s) => s.answeredCalls),
+    abandonedCalls: sum((s) => s.abandonedCalls),
+    complianceViolations: sum((s) => s.complianceViolations),
+    agentUtilization: staffedAgentMs > 0 ? Math.min(100, (100 * busyAgentMs) / staffedAgentMs) : 0,
+    staffedAgentMs,
+    busyAgentMs,
+    simMs: current.simMs,
+  };
 }
 
 /**
@@ -46,9 +79,16 @@ interface Dialer {
  * rate in the directory), never by the campaign's declared dialerSettings.answerRate: that is only
  * the client's expectation, as on CXone, where the answer rate is a property of the list. A campaign
  * that declares the wrong rate sees it in its statistics, not in a sandbox that agrees with it.
+ *
+ * The campaigns of one skill group share its logged-in agents (one AgentPool per group): a campaign
+ * dials for the idle agents it can get, up to its agentCapacity on its calls at once, and an agent on
+ * one campaign's call is not idle for another's. Advancing one campaign runs every campaign of its
+ * group up to the same instant, each judged by its own calling windows.
  */
 export class CampaignDialers {
   private readonly dialers = new Map<string, Dialer>();
+  /** One pool per skill group (lower-cased id), made when the group's first dialer starts. */
+  private readonly pools = new Map<string, AgentPool>();
 
   constructor(
     private readonly store: CampaignStore,
@@ -65,8 +105,10 @@ export class CampaignDialers {
   snapshot(campaign: StoredCampaign): DialerSnapshot | null {
     const dialer = this.dialers.get(campaign.id);
     if (!dialer) return null;
-    dialer.model.advanceTo(this.simTime.now(), windowCheck(campaign.complianceSettings, this.simTime));
-    return dialer.model.snapshot();
+    const check = windowCheck(campaign.complianceSettings, this.simTime);
+    const models = [...dialer.retired, dialer.model];
+    for (const model of models) model.advanceTo(this.simTime.now(), check);
+    return combine(models.map((model) => model.snapshot()));
   }
 
   /** Stats for a campaign at the current simulated time; zeros before it first became active. */
@@ -98,6 +140,14 @@ export class CampaignDialers {
    * at the old rate and dials at the new one from here on.
    */
   followDirectory(): void {
+    // Each group first runs up to now with the agents it had, then has the agents it has now.
+    const now = this.simTime.now();
+    for (const [key, pool] of this.pools) {
+      const agents = this.directory.agentsOf(key);
+      if (agents === undefined || agents === pool.agents) continue;
+      pool.advanceTo(now);
+      pool.setAgents(agents);
+    }
     for (const [id, dialer] of this.dialers) {
       const campaign = this.store.find(id);
       if (!campaign) continue;
@@ -114,6 +164,7 @@ export class CampaignDialers {
 
   clear(): void {
     this.dialers.clear();
+    this.pools.clear();
   }
 
   /** The true contact rate of the campaign's list (a list is never removed; the default otherwise). */
@@ -132,31 +183,77 @@ export class CampaignDialers {
     return Math.min(agentCapacity, this.directory.agentsOf(skillGroupId) ?? agentCapacity);
   }
 
+  /**
+   * The pool of a skill group's logged-in agents. A group the directory does not hold (never the
+   * case for a campaign the sandbox accepted) gets a pool of `fallback` agents.
+   */
+  private poolOf(key: string, fallback: number): AgentPool {
+    let pool = this.pools.get(key);
+    if (!pool) {
+      pool = new AgentPool(this.directory.agentsOf(key) ?? fallback);
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** Whether a dial of the campaign at a simulated instant is lawful under its settings in force now. */
+  private standingCheck(id: string): (simMs: number) => boolean {
+    return (simMs) => {
+      const campaign = this.store.find(id);
+      return campaign === undefined || isLawfulDial(campaign.complianceSettings, this.simTime.realOf(simMs));
+    };
+  }
+
+  /** A model for the campaign on its skill group's pool, under its current settings, dialing from now. */
+  private startModel(
+    campaign: StoredCampaign,
+    generation: number,
+  ): { model: DialerModel; contactRate: number; agents: number; poolKey: string } {
+    const settings = campaign.dialerSettings;
+    const contactRate = this.contactRateOf(campaign);
+    const agents = this.agentsOf(campaign);
+    const poolKey = settings.skillGroupId.toLowerCase();
+    const seed = deriveSeed(this.seed, campaign.ordinal);
+    const model = this.factory({
+      agents,
+      pool: this.poolOf(poolKey, settings.agentCapacity),
+      canDial: this.standingCheck(campaign.id),
+      // The list's, not settings.answerRate: see the class comment.
+      answerProb: contactRate,
+      // The first model's seed is the campaign's (as before models could be replaced).
+      seed: generation === 0 ? seed : deriveSeed(seed, generation),
+      callRate: settings.callRate,
+      strategy: settings.strategy,
+      startMs: this.simTime.now(),
+      wrapUpMs: settings.wrapUpTime * 1000,
+    });
+    return { model, contactRate, agents, poolKey };
+  }
+
   private follow(before: StoredCampaign | null, after: StoredCampaign): void {
     const dialer = this.dialers.get(after.id);
     if (!dialer) {
       if (after.status !== 'active') return;
-      const settings = after.dialerSettings;
-      const contactRate = this.contactRateOf(after);
-      const agents = this.agentsOf(after);
-      const model = this.factory({
-        agents,
-        // The list's, not settings.answerRate: see the class comment.
-        answerProb: contactRate,
-        seed: deriveSeed(this.seed, after.ordinal),
-        callRate: settings.callRate,
-        strategy: settings.strategy,
-        startMs: this.simTime.now(),
-        wrapUpMs: settings.wrapUpTime * 1000,
-      });
-      this.dialers.set(after.id, { model, contactRate, agents });
-      model.setDialing(true);
-      this.logger.debug({ campaignId: after.id, contactRate }, 'sandbox dialer started');
+      const created = this.startModel(after, 0);
+      this.dialers.set(after.id, { ...created, retired: [], generation: 1 });
+      created.model.setDialing(true);
+      this.logger.debug({ campaignId: after.id, contactRate: created.contactRate }, 'sandbox dialer started');
+      return;
+    }
+    // Close the stretch that ran under the old settings before applying the new ones.
+    const check = windowCheck((before ?? after).complianceSettings, this.simTime);
+    for (const model of [...dialer.retired, dialer.model]) model.advanceTo(this.simTime.now(), check);
+    if (after.dialerSettings.skillGroupId.toLowerCase() !== dialer.poolKey) {
+      // Another group's agents from now on: the old model stops dialing (its calls in progress end
+      // with the old group's agents) and a new one dials on the new group under the new settings.
+      dialer.model.setDialing(false);
+      dialer.retired.push(dialer.model);
+      Object.assign(dialer, this.startModel(after, dialer.generation));
+      dialer.generation += 1;
+      dialer.model.setDialing(after.status === 'active');
       return;
     }
     const { model } = dialer;
-    // Close the stretch that ran under the old settings before applying the new ones.
-    model.advanceTo(this.simTime.now(), windowCheck((before ?? after).complianceSettings, this.simTime));
     const was = before?.dialerSettings;
     const now = after.dialerSettings;
     if (was?.strategy !== now.strategy) model.setStrategy(now.strategy);

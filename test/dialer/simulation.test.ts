@@ -66,11 +66,18 @@ describe('DialerSimulation', () => {
     one.advanceTo(HOUR);
     const many = dialer({ agents: 10, answerProb: 0.3, seed: 3, callRate: 0.5 });
     for (let t = 15_000; t <= HOUR; t += 15_000) many.advanceTo(t);
-    const { agentUtilization: stepped, ...steppedCounts } = many.snapshot();
-    const { agentUtilization: whole, ...wholeCounts } = one.snapshot();
+    const {
+      agentUtilization: stepped,
+      staffedAgentMs: s1,
+      busyAgentMs: b1,
+      ...steppedCounts
+    } = many.snapshot();
+    const { agentUtilization: whole, staffedAgentMs: s2, busyAgentMs: b2, ...wholeCounts } = one.snapshot();
     expect(steppedCounts).toEqual(wholeCounts);
     // Utilization is integrated over time; only floating-point rounding may differ.
     expect(stepped).toBeCloseTo(whole, 9);
+    expect(s1 / s2).toBeCloseTo(1, 9);
+    expect(b1 / b2).toBeCloseTo(1, 9);
   });
 
   it('abandons more as the dial ratio rises, and never at one line per idle agent', () => {
@@ -186,6 +193,8 @@ describe('DialerSimulation', () => {
       abandonedCalls: 0,
       complianceViolations: 0,
       agentUtilization: 0,
+      staffedAgentMs: 0,
+      busyAgentMs: 0,
       simMs: 5000,
     });
     expect(() => dialer({ agents: -1, answerProb: 0.3, seed: 1, callRate: 0.5 })).toThrow(RangeError);

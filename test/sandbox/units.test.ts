@@ -176,6 +176,8 @@ describe('CampaignDialers', () => {
           abandonedCalls: 1,
           complianceViolations: 0,
           agentUtilization: 250,
+          staffedAgentMs: 0,
+          busyAgentMs: 0,
           simMs: sim,
         }),
       };

@@ -1,17 +1,33 @@
 import type { DialerStrategy } from '../../shared/campaign-config.js';
 import { DEFAULT_MAX_DIAL_RATIO, dialRatioFor } from './dial-ratio.js';
+import { AgentPool, type PoolMember } from './agent-pool.js';
 import { EventQueue } from './event-queue.js';
 import { createRng, type Rng } from './prng.js';
 
 export { callRateForDialRatio, dialRatioFor, DEFAULT_MAX_DIAL_RATIO } from './dial-ratio.js';
+export { AgentPool } from './agent-pool.js';
 
 /**
  * Parameters of the dialer model. Only the first six are required; every other default is
  * documented in docs/pacing.md and chosen to resemble a consumer outbound campaign.
  */
 export interface DialerSimulationOptions {
-  /** Agents staffed on the campaign (the campaign's agentCapacity). */
+  /**
+   * Agents the campaign may have on its calls at once (its agentCapacity; in the sandbox no more than
+   * its skill group has). Alone (no `pool`), these are the campaign's own agents.
+   */
   agents: number;
+  /**
+   * The skill group's agents, shared with every other campaign dialing for the group (see AgentPool):
+   * the campaign then dials for the idle agents of the pool it can take, up to `agents` on its calls.
+   * Absent: a pool of its own that always holds exactly `agents`.
+   */
+  pool?: AgentPool;
+  /**
+   * Judges this campaign's dials while another campaign of its pool runs the pool forward (its own
+   * `advanceTo` says how for its own calls). Every dial is lawful without one.
+   */
+  canDial?: (simMs: number) => boolean;
   /** Probability that a dial reaches a live person (0..1): in the sandbox, the target list's contact rate. */
   answerProb: number;
   seed: number;
@@ -50,6 +66,10 @@ export interface DialerSnapshot {
   complianceViolations: number;
   /** Percent 0..100 of staffed agent time spent talking or in after-call work, while dialing. */
   agentUtilization: number;
+  /** Agent time (agent × ms) the campaign had while dialing: agents on its calls plus idle ones it could take. */
+  staffedAgentMs: number;
+  /** The part of staffedAgentMs spent on its calls (talking or in after-call work). */
+  busyAgentMs: number;
   simMs: number;
 }
 
@@ -65,8 +85,12 @@ const MIN_TSR_RING_MS = 15_000;
  * Pacing: whenever anything changes, the dialer tops up the lines in flight (ringing plus answered
  * and waiting for an agent) to round(idleAgents × dialRatio). A live answer takes an idle agent
  * at once; otherwise it waits up to 2 s for one to free up and is abandoned after that.
+ *
+ * Idle agents are those of its AgentPool the campaign can take: min(the pool's idle agents,
+ * `agents` − its own calls). Alone on its own pool that is simply its idle agents; on a skill group
+ * shared with other campaigns, an agent busy on another campaign's call is not idle for it.
  */
-export class DialerSimulation {
+export class DialerSimulation implements PoolMember {
   private readonly rng: Rng;
   private readonly answerRing: readonly [number, number];
   private readonly noAnswerRing: readonly [number, number];
@@ -80,6 +104,9 @@ export class DialerSimulation {
   /** Deadlines of answered calls waiting for an agent, in answer order (so also deadline order). */
   private waiting: number[] = [];
   private waitingHead = 0;
+  private readonly pool: AgentPool;
+  /** A pool of its own, whose size follows `agents` (no pool option given). */
+  private readonly ownPool: boolean;
 
   private strategy: DialerStrategy['strategy'];
   private answerProb: number;
@@ -87,15 +114,15 @@ export class DialerSimulation {
   private dialRatio: number;
   private dialing: boolean;
   private needsPacing = true;
-  private agents: number;
-  private idle: number;
+  /** Most agents the campaign may have on its calls at once. */
+  private capacity: number;
+  /** Agents on this campaign's calls (talking or in after-call work). */
   private busy = 0;
-  /** Agents to take off the floor as they finish their calls (agentCapacity lowered mid-call). */
-  private retiring = 0;
   private ringing = 0;
   private previewing = 0;
   private now: number;
   private canDial: ((simMs: number) => boolean) | undefined;
+  readonly standingDialCheck: ((simMs: number) => boolean) | undefined;
 
   private totalCalls = 0;
   private answeredCalls = 0;
@@ -124,9 +151,12 @@ export class DialerSimulation {
     this.callRate = opts.callRate;
     this.dialRatio = dialRatioFor(this.strategy, this.callRate, this.maxDialRatio);
     this.dialing = opts.dialing ?? true;
-    this.agents = opts.agents;
-    this.idle = opts.agents;
+    this.capacity = opts.agents;
     this.now = opts.startMs;
+    this.standingDialCheck = opts.canDial;
+    this.ownPool = opts.pool === undefined;
+    this.pool = opts.pool ?? new AgentPool(opts.agents);
+    this.pool.join(this, opts.startMs);
   }
 
   /** Lines dialed per idle agent under the current strategy and callRate. */
@@ -136,6 +166,10 @@ export class DialerSimulation {
 
   get isDialing(): boolean {
     return this.dialing;
+  }
+
+  get busyAgents(): number {
+    return this.busy;
   }
 
   setCallRate(rate: number): void {
@@ -163,30 +197,15 @@ export class DialerSimulation {
     this.answerProb = Math.min(1, Math.max(0, prob));
   }
 
-  /** Changes the staffed agents; agents on a call finish it before leaving. */
+  /**
+   * Changes the agents the campaign may have on its calls; agents on a call finish it before
+   * leaving. Live answers waiting for an agent take the ones just added, as they take an agent who
+   * frees up: left waiting beside idle agents, they were abandoned 2 s later — a state no dialer is in.
+   */
   setAgents(agents: number): void {
-    const target = Math.max(0, Math.floor(agents));
-    const current = this.agents - this.retiring;
-    if (target > current) {
-      const added = target - current;
-      const unretired = Math.min(this.retiring, added);
-      this.retiring -= unretired;
-      this.idle += added - unretired;
-      this.agents += added - unretired;
-      // Live answers waiting for an agent take the ones just staffed, as they take an agent who frees
-      // up: left waiting beside idle agents, they were abandoned 2 s later — a state no dialer is in.
-      while (this.idle > 0 && this.waitingCount() > 0) {
-        this.waitingHead += 1;
-        this.connect();
-      }
-    } else if (target < current) {
-      let remove = current - target;
-      const fromIdle = Math.min(this.idle, remove);
-      this.idle -= fromIdle;
-      this.agents -= fromIdle;
-      remove -= fromIdle;
-      this.retiring += remove;
-    }
+    this.capacity = Math.max(0, Math.floor(agents));
+    if (this.ownPool) this.pool.setAgents(this.capacity);
+    else this.pool.dispatch();
     this.needsPacing = true;
   }
 
@@ -198,36 +217,11 @@ export class DialerSimulation {
 
   /**
    * Runs the model up to `simMs`. Dials placed while `canDial(simMs)` is false are still placed
-   * (this is a dialer that was told to dial) and counted as compliance violations.
+   * (this is a dialer that was told to dial) and counted as compliance violations. On a shared pool
+   * every campaign of the pool runs up to `simMs` (the others' dials judged by their standing check).
    */
   advanceTo(simMs: number, canDial?: (simMs: number) => boolean): void {
-    if (simMs < this.now) return;
-    this.canDial = canDial;
-    if (this.needsPacing) {
-      this.needsPacing = false;
-      this.pace();
-    }
-    while (this.events.peekTime() <= simMs) {
-      const event = this.events.pop()!;
-      this.moveClock(event.at);
-      this.expireWaiting();
-      switch (event.kind) {
-        case 'resolve':
-          this.onResolve(event.ref === 1);
-          break;
-        case 'free':
-          this.onAgentFree();
-          break;
-        case 'previewDial':
-          this.previewing -= 1;
-          if (this.dialing) this.dial();
-          break;
-      }
-      this.pace();
-    }
-    this.moveClock(simMs);
-    this.expireWaiting();
-    this.canDial = undefined;
+    this.pool.advanceTo(simMs, this, canDial);
   }
 
   snapshot(): DialerSnapshot {
@@ -238,26 +232,80 @@ export class DialerSimulation {
       complianceViolations: this.complianceViolations,
       agentUtilization:
         this.staffedAgentMs > 0 ? Math.min(100, (100 * this.busyAgentMs) / this.staffedAgentMs) : 0,
+      staffedAgentMs: this.staffedAgentMs,
+      busyAgentMs: this.busyAgentMs,
       simMs: this.now,
     };
   }
 
-  private moveClock(to: number): void {
+  // The steps of the pool's event loop (PoolMember): not for other callers.
+
+  /** @internal */
+  available(): number {
+    return Math.min(this.pool.idle, Math.max(0, this.capacity - this.busy));
+  }
+
+  /** @internal */
+  nextEventAt(): number {
+    return this.events.peekTime();
+  }
+
+  /** @internal */
+  beginAdvance(canDial: ((simMs: number) => boolean) | undefined): void {
+    this.canDial = canDial;
+  }
+
+  /** @internal */
+  paceIfNeeded(): void {
+    if (this.needsPacing) {
+      this.needsPacing = false;
+      this.pace();
+    }
+  }
+
+  /** @internal */
+  endAdvance(): void {
+    this.canDial = undefined;
+  }
+
+  /** @internal */
+  markForPacing(): void {
+    this.needsPacing = true;
+  }
+
+  /** @internal */
+  handleNextEvent(): void {
+    const event = this.events.pop()!;
+    switch (event.kind) {
+      case 'resolve':
+        this.onResolve(event.ref === 1);
+        break;
+      case 'free':
+        this.onAgentFree();
+        break;
+      case 'previewDial':
+        this.previewing -= 1;
+        if (this.dialing) this.dial();
+        break;
+    }
+  }
+
+  /**
+   * @internal The agents it has: those on its calls and the idle ones it can take; utilization is
+   * the share of that time spent on its calls.
+   */
+  moveClock(to: number): void {
     const dt = to - this.now;
     if (dt <= 0) return;
     if (this.dialing) {
-      this.staffedAgentMs += this.agents * dt;
-      this.busyAgentMs += Math.min(this.busy, this.agents) * dt;
+      this.staffedAgentMs += (this.busy + this.available()) * dt;
+      this.busyAgentMs += this.busy * dt;
     }
     this.now = to;
   }
 
-  private waitingCount(): number {
-    return this.waiting.length - this.waitingHead;
-  }
-
-  /** Answered calls whose 2 s ran out before an agent freed up are abandoned. */
-  private expireWaiting(): void {
+  /** @internal Answered calls whose 2 s ran out before an agent freed up are abandoned. */
+  expireWaiting(): void {
     while (this.waitingHead < this.waiting.length && this.waiting[this.waitingHead]! < this.now) {
       this.waitingHead += 1;
       this.abandonedCalls += 1;
@@ -268,10 +316,22 @@ export class DialerSimulation {
     }
   }
 
-  private pace(): void {
+  /** @internal */
+  oldestWaitingDeadline(): number | undefined {
+    return this.waitingHead < this.waiting.length ? this.waiting[this.waitingHead] : undefined;
+  }
+
+  /** @internal */
+  connectWaiting(): void {
+    this.waitingHead += 1;
+    this.connect();
+  }
+
+  /** @internal */
+  pace(): void {
     if (!this.dialing) return;
     const inFlight = this.ringing + this.waitingCount() + this.previewing;
-    const target = Math.round(this.idle * this.dialRatio);
+    const target = Math.round(this.available() * this.dialRatio);
     if (this.strategy === 'preview') {
       for (let i = inFlight; i < target; i++) {
         this.previewing += 1;
@@ -280,6 +340,10 @@ export class DialerSimulation {
       return;
     }
     for (let i = inFlight; i < target; i++) this.dial();
+  }
+
+  private waitingCount(): number {
+    return this.waiting.length - this.waitingHead;
   }
 
   private dial(): void {
@@ -295,28 +359,21 @@ export class DialerSimulation {
     this.ringing -= 1;
     if (!live) return;
     this.answeredCalls += 1;
-    if (this.idle > 0) this.connect();
+    if (this.available() > 0) this.connect();
     else this.waiting.push(this.now + this.abandonAfterMs);
   }
 
   private connect(): void {
-    this.idle -= 1;
     this.busy += 1;
+    this.pool.take();
     const handle = this.rng.lognormal(this.meanTalkMs, this.talkSigma) + this.wrapUpMs;
     this.events.push(this.now + handle, 'free', 0);
   }
 
+  /** The agent goes back to the pool, to the longest-waiting live answer that can take it, if any. */
   private onAgentFree(): void {
     this.busy -= 1;
-    if (this.retiring > 0) {
-      this.retiring -= 1;
-      this.agents -= 1;
-      return;
-    }
-    this.idle += 1;
-    if (this.waitingCount() > 0) {
-      this.waitingHead += 1;
-      this.connect();
-    }
+    this.pool.release();
+    this.pool.dispatch();
   }
 }

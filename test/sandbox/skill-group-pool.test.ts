@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { SANDBOX_DIRECTORY } from '../../src/sandbox/directory.js';
+import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { ManualClock } from '../../src/shared/clock.js';
+import { campaignStatsSchema, type CampaignStats } from '../../src/shared/cxone/wire.js';
+import { call, createBody, createCampaign, patch, start, tokenFor } from './helpers.js';
+
+const MINUTE = 60_000;
+const COLLECTIONS = SANDBOX_DIRECTORY.skillGroups[2]!; // 40 agents
+const RETENTION = SANDBOX_DIRECTORY.skillGroups[1]!; // 500 agents
+
+const connected = (s: { answeredCalls: number; abandonedCalls: number }) =>
+  s.answeredCalls - s.abandonedCalls;
+const abandonment = (s: { answeredCalls: number; abandonedCalls: number }) =>
+  s.abandonedCalls / s.answeredCalls;
+
+describe('sandbox: campaigns on one skill group share its logged-in agents', () => {
+  let sandbox: RunningSandbox | undefined;
+  afterEach(async () => {
+    await sandbox?.close();
+    sandbox = undefined;
+  });
+
+  async function activate(s: RunningSandbox, token: string, groupId = COLLECTIONS.id) {
+    const body = createBody();
+    body.dialerSettings.skillGroupId = groupId;
+    body.dialerSettings.agentCapacity = 40;
+    body.dialerSettings.callRate = 0.3;
+    const created = await createCampaign(s, token, body);
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    await patch(s, token, id, 1, { status: 'scheduled' });
+    const active = await patch(s, token, id, 2, { status: 'active' });
+    expect(active.status).toBe(200);
+    return { id, version: active.body.version as number };
+  }
+
+  async function stats(s: RunningSandbox, token: string, id: string): Promise<CampaignStats> {
+    const res = await call(s, 'GET', `/api/v2/outbound/campaigns/${id}/stats`, { token });
+    expect(res.status).toBe(200);
+    return campaignStatsSchema.parse(res.body);
+  }
+
+  /** `campaigns` campaigns of 40 on the 40-agent Collections group, 90 simulated minutes. */
+  async function run(campaigns: number): Promise<CampaignStats[]> {
+    const clock = new ManualClock(Date.parse('2026-12-02T15:00:00Z')); // Wednesday 10:00 New York
+    sandbox = await start({
+      clock,
+      tokenTtlSeconds: 86_400,
+      rateLimit: { perWindow: 1000, windowMs: 60_000 },
+    });
+    const token = await tokenFor(sandbox);
+    const ids: string[] = [];
+    for (let i = 0; i < campaigns; i++) ids.push((await activate(sandbox, token)).id);
+    clock.advance(90 * MINUTE);
+    const out: CampaignStats[] = [];
+    for (const id of ids) out.push(await stats(sandbox, token, id));
+    await sandbox.close();
+    sandbox = undefined;
+    return out;
+  }
+
+  it('two campaigns of 40 on a 40-agent group dial for 40 agents between them, not 80', async () => {
+    const [alone] = await run(1);
+    const pair = await run(2);
+    const [a, b] = pair as [CampaignStats, CampaignStats];
+    expect(connected(alone!)).toBeGreaterThan(500);
+    // Live answers connected to an agent: the group's 40 agents, shared.
+    expect(connected(a) + connected(b)).toBeLessThan(connected(alone!) * 1.25);
+    // Each dials on idle agents the other also counts on: abandonment rises for both.
+    expect(abandonment(a)).toBeGreaterThan(abandonment(alone!) + 0.02);
+    expect(abandonment(b)).toBeGreaterThan(abandonment(alone!) + 0.02);
+  });
+
+  it('a campaign moved to another skill group dials on that group from then on, its counters kept', async () => {
+    const clock = new ManualClock(Date.parse('2026-12-02T15:00:00Z'));
+    sandbox = await start({
+      clock,
+      tokenTtlSeconds: 86_400,
+      rateLimit: { perWindow: 1000, windowMs: 60_000 },
+    });
+    const token = await tokenFor(sandbox);
+    const a = await activate(sandbox, token);
+    const b = await activate(sandbox, token);
+    clock.advance(30 * MINUTE);
+    const before = await stats(sandbox, token, a.id);
+    const moved = await patch(sandbox, token, a.id, a.version, {
+      dialerSettings: { skillGroupId: RETENTION.id },
+    });
+    expect(moved.status).toBe(200);
+    const bAtMove = await stats(sandbox, token, b.id);
+    clock.advance(60 * MINUTE);
+    const after = await stats(sandbox, token, a.id);
+    const bAfter = await stats(sandbox, token, b.id);
+    for (const key of ['totalCalls', 'answeredCalls', 'abandonedCalls'] as const) {
+      expect(after[key]).toBeGreaterThanOrEqual(before[key]);
+    }
+    expect(after.totalCalls).toBeGreaterThan(before.totalCalls);
+    // b has the Collections group to itself from the move on: it abandons far less than while shared.
+    const sharedRate = abandonment(bAtMove);
+    const aloneRate =
+      (bAfter.abandonedCalls - bAtMove.abandonedCalls) / (bAfter.answeredCalls - bAtMove.answeredCalls);
+    expect(aloneRate).toBeLessThan(sharedRate / 2);
+  });
+});
