@@ -1,9 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { DialerSimulation } from '../../src/sandbox/dialer/simulation.js';
-import {
-  abandonmentTargetDecision,
-  type AbandonmentControllerState,
-} from '../../src/shared/pacing/abandonment-target.js';
 import {
   carriedSafeStart,
   CAPACITY_SAFE_START_REASON,
@@ -12,8 +7,7 @@ import {
   type CarriedChange,
 } from '../../src/shared/pacing/resume.js';
 import { campaignConfig } from '../lifecycle/fixtures.js';
-
-const POLL_MS = 15_000;
+import { SimulatedCampaign } from './simulated-campaign.js';
 
 /** The config the lifecycle hands carriedSafeStart: predictive, abandonment-target (the default). */
 const configOf = (agents: number, callRate: number, pacing?: 'threshold' | 'off') =>
@@ -22,51 +16,8 @@ const configOf = (agents: number, callRate: number, pacing?: 'threshold' | 'off'
     ...(pacing ? { pacing: { strategy: pacing, targetAbandonment: 0.025, pollIntervalMs: 15_000 } } : {}),
   });
 
-/** A predictive campaign on the dialer model, paced by the controller at every poll. */
-class Campaign {
-  sim: DialerSimulation;
-  state: AbandonmentControllerState | null = null;
-  t = 0;
-
-  constructor(
-    public agents: number,
-    public callRate: number,
-    seed: number,
-  ) {
-    this.sim = new DialerSimulation({
-      agents,
-      answerProb: 0.35,
-      strategy: 'predictive',
-      callRate,
-      seed,
-      startMs: 0,
-    });
-  }
-
-  get stats() {
-    return this.sim.snapshot();
-  }
-
-  /** Runs `ms` of dialing, pacing at every poll. */
-  run(ms: number) {
-    const end = this.t + ms;
-    while (this.t < end) {
-      this.t += POLL_MS;
-      this.sim.advanceTo(this.t);
-      const { decision, state } = abandonmentTargetDecision(
-        { atMs: this.t, callRate: this.callRate, agents: this.agents, stats: this.stats },
-        this.state,
-      );
-      this.state = state;
-      this.setRate(decision.callRate);
-    }
-  }
-
-  setRate(rate: number) {
-    this.callRate = rate;
-    this.sim.setCallRate(rate);
-  }
-
+/** A simulated campaign that also takes a command's CXone write, as the adjust worker makes it. */
+class Campaign extends SimulatedCampaign {
   /**
    * A command's CXone write, as the adjust worker makes it: the change itself, then the safe start it
    * carries (if any) in the same write, and pacing's memory taking that drop (recordCarriedSafeStart).
@@ -90,16 +41,6 @@ class Campaign {
     this.state = step!.state;
     return { carried, decision: step!.decision };
   }
-
-  /** Abandons and live answers over the next `ms` of pacing. */
-  measure(ms: number) {
-    const [abandoned, answered] = [this.stats.abandonedCalls, this.stats.answeredCalls];
-    this.run(ms);
-    return {
-      abandoned: this.stats.abandonedCalls - abandoned,
-      answered: this.stats.answeredCalls - answered,
-    };
-  }
 }
 
 describe('a resume that carries the safe start', () => {
@@ -111,11 +52,7 @@ describe('a resume that carries the safe start', () => {
       const pausedAt = carried.callRate;
       // Paused and resumed between two polls (no poll ran meanwhile: a stretched poll interval, a
       // failed or skipped poll), long enough for the agents to finish their calls.
-      for (const c of [atOldRate, carried]) {
-        c.sim.setDialing(false);
-        c.sim.advanceTo((c.t += 10 * 60_000));
-        c.sim.setDialing(true);
-      }
+      for (const c of [atOldRate, carried]) c.pause(10 * 60_000);
       // The old resume: a status write alone. The new one carries the start in the same write.
       expect(atOldRate.callRate).toBe(pausedAt);
       const step = carried.command({ kind: 'resume', status: 'paused', setsCallRate: false });

@@ -1,65 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { DialerSimulation } from '../../src/sandbox/dialer/simulation.js';
 import { campaignConfig } from '../lifecycle/fixtures.js';
-import {
-  abandonmentTargetDecision,
-  type AbandonmentControllerState,
-} from '../../src/shared/pacing/abandonment-target.js';
 import { pausedSafeStart } from '../../src/shared/pacing/resume.js';
+import { SimulatedCampaign } from './simulated-campaign.js';
 
-const POLL_MS = 15_000;
 const AGENTS = 100;
 
-/** A predictive campaign on the dialer model, paced by the controller at every poll. */
-class Campaign {
-  sim: DialerSimulation;
-  state: AbandonmentControllerState | null = null;
-  t = 0;
-  callRate: number;
-
+/** A campaign of AGENTS agents, paced by the controller at every poll. */
+class Campaign extends SimulatedCampaign {
   constructor(callRate: number, seed: number) {
-    this.callRate = callRate;
-    this.sim = new DialerSimulation({
-      agents: AGENTS,
-      answerProb: 0.35,
-      strategy: 'predictive',
-      callRate,
-      seed,
-      startMs: 0,
-    });
-  }
-
-  get stats() {
-    return this.sim.snapshot();
-  }
-
-  /** Runs `ms` of dialing, pacing at every poll. */
-  run(ms: number) {
-    const end = this.t + ms;
-    while (this.t < end) {
-      this.t += POLL_MS;
-      this.sim.advanceTo(this.t);
-      const { decision, state } = abandonmentTargetDecision(
-        { atMs: this.t, callRate: this.callRate, agents: AGENTS, stats: this.stats },
-        this.state,
-      );
-      this.state = state;
-      this.setRate(decision.callRate);
-    }
-  }
-
-  setRate(rate: number) {
-    this.callRate = rate;
-    this.sim.setCallRate(rate);
-  }
-
-  /** Paused for `ms` (not paced, as the poll cycle does not pace a paused campaign), then resumed. */
-  pause(ms: number, whilePaused?: () => void) {
-    this.sim.setDialing(false);
-    this.t += ms;
-    this.sim.advanceTo(this.t);
-    whilePaused?.();
-    this.sim.setDialing(true);
+    super(AGENTS, callRate, seed);
   }
 }
 
