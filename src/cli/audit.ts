@@ -103,6 +103,14 @@ export function describeVerification(result: VerifyResult): string {
 function describeChains(result: VerifyResult): string {
   if (result.ok) {
     const cuts = result.retentionCuts ?? [];
+    const [only] = cuts;
+    if (result.checked === 0 && result.campaigns === 1 && cuts.length === 1 && only) {
+      return (
+        `ok: campaign ${only.campaignId}: every record was trimmed by retention ` +
+        `(${only.before ? `records before ${only.before} removed` : 'cut by an earlier release, date unknown'}); ` +
+        `its chain's head is its retention anchor ${only.anchor}`
+      );
+    }
     const latest = cuts
       .flatMap((c) => (c.before === null ? [] : [c.before]))
       .sort()
@@ -277,8 +285,9 @@ export async function runAuditCli(
       }
       case 'verify': {
         const result = await trail.verify(command.campaignId);
-        if (command.campaignId && result.ok && result.checked === 0) {
-          // Nothing to verify is not "intact": a mistyped id must not read as a clean bill.
+        if (command.campaignId && result.ok && result.checked === 0 && !result.retentionCuts?.length) {
+          // Nothing to verify is not "intact": a mistyped id must not read as a clean bill. (A chain
+          // retention trimmed every record of has its cut, and is reported as such.)
           return noRecords(command.campaignId);
         }
         // The result first: whatever becomes of the alerts, the verification is said and its exit

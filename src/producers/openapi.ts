@@ -608,9 +608,11 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
   'get /v1/campaigns/{}/audit/verify': {
     summary: "Verify the campaign's audit hash chain",
     responses: {
-      '200': success('`ok`, and the first break if any'),
+      '200': success(
+        '`ok`, and the first break if any; `retentionCuts` names a chain that starts at a retention cut, with its `anchor` (with `checked: 0`: every record was trimmed, and the head is the anchor)',
+      ),
       '400': badId('campaign id'),
-      '404': errorResponse('No audit records for this id'),
+      '404': errorResponse('No audit records for this id, nor a retention cut of its chain'),
     },
   },
   'post /v1/campaigns/{}/audit/import-history': {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import { parseAuditArgs, runAuditCli } from '../../src/cli/audit.js';
 import { createAuditTrail } from '../../src/shared/audit/trail.js';
+import { ManualClock } from '../../src/shared/clock.js';
 import { createKeys, type Keys } from '../../src/shared/keys.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { connect, deletePrefix, REDIS_URL, testPrefix } from './redis-helpers.js';
@@ -216,6 +217,37 @@ describe('audit CLI against Redis', () => {
       error.mockRestore();
     }
     await deleteChain('cli-alert');
+  });
+
+  it('verify of a campaign whose records retention trimmed all is ok (exit 0), naming the cut and anchor', async () => {
+    const own = testPrefix();
+    const ownKeys = createKeys(own);
+    const clock = new ManualClock(Date.now() + 2 * 86_400_000);
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const trail = createAuditTrail({ redis, keys: ownKeys, logger: silentLogger, clock, retentionDays: 1 });
+      for (let i = 0; i < 2; i++) {
+        await trail.append({
+          campaignId: 'cli-gone',
+          action: 'state_changed',
+          actor: 'api:ops',
+          details: { i },
+        });
+      }
+      const head = await redis.get(ownKeys.auditChainHead('cli-gone'));
+      await trail.applyRetention();
+      expect(await runAuditCli(['verify', 'cli-gone'], { ...env(), KEY_PREFIX: own })).toBe(0);
+      expect(log).toHaveBeenCalledWith(
+        expect.stringMatching(
+          new RegExp(
+            `^ok: campaign cli-gone: every record was trimmed by retention .*retention anchor ${head}$`,
+          ),
+        ),
+      );
+    } finally {
+      log.mockRestore();
+      await deletePrefix(redis, own);
+    }
   });
 
   it('names Redis and where it looked when Redis cannot be reached (exit 1), its password hidden', async () => {

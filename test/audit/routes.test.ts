@@ -8,7 +8,9 @@ import type { AppContext } from '../../src/shared/context.js';
 import type { FastifyInstance } from 'fastify';
 import type { CxoneClient } from '../../src/shared/cxone/client.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
-import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
+import { createAuditTrail, type AuditTrailStore } from '../../src/shared/audit/trail.js';
+import { ManualClock } from '../../src/shared/clock.js';
+import { silentLogger } from '../../src/shared/logger.js';
 import { importCxoneHistory } from '../../src/shared/audit/history-import.js';
 import { processHistoryJob } from '../../src/shared/audit/history-sync.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
@@ -276,5 +278,29 @@ describe('GET /v1/campaigns/:id/audit', () => {
     // The alert went out as an event (recorded even though webhooks are off in this context).
     const events = await (ctx.events as EventPublisherStore).recent(5, 'c-api');
     expect(events.map((e) => e.type)).toEqual(['audit.chain.alert']);
+  });
+});
+
+describe('GET /v1/campaigns/:id/audit/verify after retention trimmed every record', () => {
+  // Last in this file: the trim removes every record of the harness's trail.
+  it('answers an intact chain with its cut and anchor, not 404', async () => {
+    await trail.append({ campaignId: 'c-trimmed', action: 'state_changed', actor: 'api:ops', details: {} });
+    const head = await redis.get(keys.auditChainHead('c-trimmed'));
+    const clock = new ManualClock(Date.now() + 2 * 86_400_000);
+    const trimmer = createAuditTrail({ redis, keys, logger: silentLogger, clock, retentionDays: 1 });
+    await trimmer.applyRetention();
+    const res = await app.inject({ method: 'GET', url: '/v1/campaigns/c-trimmed/audit/verify' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      ok: true,
+      checked: 0,
+      campaigns: 1,
+      retentionCuts: [
+        { campaignId: 'c-trimmed', before: new Date(clock.now() - 86_400_000).toISOString(), anchor: head },
+      ],
+    });
+    // An id that never had a record is still not found.
+    const unknown = await app.inject({ method: 'GET', url: '/v1/campaigns/c-never/audit/verify' });
+    expect(unknown.statusCode).toBe(404);
   });
 });

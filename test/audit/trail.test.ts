@@ -769,6 +769,33 @@ describe('audit retention', () => {
     }
   });
 
+  it('verifying one campaign whose records were all trimmed reports an intact chain at its anchor', async () => {
+    const p = testPrefix();
+    const k = createKeys(p);
+    const clock = new ManualClock(Date.now());
+    try {
+      const t = createAuditTrail({ redis, keys: k, logger: silentLogger, clock, retentionDays: 1 });
+      for (let i = 0; i < 3; i++) await t.append(input('c-gone', i));
+      const head = await redis.get(k.auditChainHead('c-gone'));
+      clock.advance(2 * 86_400_000);
+      expect(await t.applyRetention()).toMatchObject({ removedRecords: 3 });
+      const result = await t.verify('c-gone');
+      const before = new Date(clock.now() - 86_400_000).toISOString();
+      expect(result).toEqual({
+        ok: true,
+        checked: 0,
+        campaigns: 1,
+        broken: [],
+        retentionCuts: [{ campaignId: 'c-gone', before, anchor: head }],
+      });
+      expect(describeVerification(result)).toBe(
+        `ok: campaign c-gone: every record was trimmed by retention (records before ${before} removed); its chain's head is its retention anchor ${head}`,
+      );
+    } finally {
+      await deletePrefix(redis, p);
+    }
+  });
+
   it('keeps a chain verifiable when an append lands while the trim reads where to cut it', async () => {
     const p = testPrefix();
     const k = createKeys(p);

@@ -54,8 +54,9 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: AppContext)
     if (!result.ok)
       await alertBrokenChains({ ...ctx, webhooksEnabled: ctx.config.webhook !== undefined }, result);
     // Nothing to verify is not "intact": a mistyped id must not read as a clean bill. (A chain whose
-    // records were all deleted still has its head, so it shows as broken, not here.)
-    if (result.ok && result.checked === 0) {
+    // records were all deleted still has its head, so it shows as broken, not here; one whose
+    // records retention trimmed all has its cut, and answers as intact, naming it and its anchor.)
+    if (result.ok && result.checked === 0 && !result.retentionCuts?.length) {
       throw new ApiError(404, 'not_found', `no audit records for campaign ${id}`);
     }
     const { broken: _all, ...summary } = result;

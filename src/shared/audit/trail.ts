@@ -120,9 +120,11 @@ export interface VerifyResult {
   /**
    * Chains that start where a retention trim cut them: records older than `before` (ISO; null for a
    * cut an earlier release made, which did not store when) were removed on purpose, and the chain is
-   * proved from there on. Absent when no chain was cut.
+   * proved from there on. `anchor` is the hash the chain starts from (the last removed record's):
+   * with no record checked, every record of the chain was trimmed and its head is that anchor.
+   * Absent when no chain was cut.
    */
-  retentionCuts?: { campaignId: string; before: string | null }[];
+  retentionCuts?: { campaignId: string; before: string | null; anchor: string }[];
   /**
    * A retention trim that has not finished (it crashed, or is running now): `pendingRecords` records
    * older than its cut (`before`, ISO) are still in Redis and were not checked, being out of
@@ -647,7 +649,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     campaignId: string,
     seen?: Set<string>,
     pending?: Set<string>,
-  ): Promise<{ checked: number; broken?: ChainBreak; cutBefore?: string | null }> {
+  ): Promise<{ checked: number; broken?: ChainBreak; cut?: { before: string | null; anchor: string } }> {
     const rawAnchor = await redis.hget(anchorsKey, campaignId);
     const anchor = rawAnchor === null ? null : parseAnchor(rawAnchor);
     if (rawAnchor !== null && anchor === null) {
@@ -658,7 +660,8 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       };
     }
     let expectedPrev = anchor?.prevHash ?? '';
-    const cut = anchor && anchor.prevHash !== '' ? { cutBefore: anchor.cutBefore } : {};
+    const cut =
+      anchor && anchor.prevHash !== '' ? { cut: { before: anchor.cutBefore, anchor: anchor.prevHash } } : {};
     // A trim writes a chain's anchor before it removes anything, and removes the index's entries
     // before the stream's: until it has finished, records older than its cut may still be there.
     // They are out of retention, so they are passed over (counted in `pending`) up to the first
@@ -818,18 +821,19 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     const ids = campaignId ? [campaignId] : await campaignIds();
     let checked = 0;
     const broken: ChainBreak[] = [];
-    const retentionCuts: { campaignId: string; before: string | null }[] = [];
+    const retentionCuts: NonNullable<VerifyResult['retentionCuts']> = [];
     const seen = campaignId ? undefined : new Set<string>();
     const pending = new Set<string>();
     for (const id of ids) {
       const result = await verifyCampaign(id, seen, pending);
       checked += result.checked;
       if (result.broken) broken.push(result.broken);
-      else if (result.cutBefore !== undefined) {
-        const cut = result.cutBefore;
+      else if (result.cut !== undefined) {
+        const { before, anchor } = result.cut;
         retentionCuts.push({
           campaignId: id,
-          before: cut === null ? null : new Date(Number(cut.split('-')[0])).toISOString(),
+          before: before === null ? null : new Date(Number(before.split('-')[0])).toISOString(),
+          anchor,
         });
       }
     }
