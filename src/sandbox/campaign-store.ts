@@ -331,9 +331,11 @@ export class CampaignStore {
     return this.histories.get(id)?.length ?? 0;
   }
 
+  /** Forgets every campaign and restarts the creation count that seeds each campaign's dialer. */
   clear(): void {
     this.campaigns.clear();
     this.histories.clear();
+    this.created = 0;
   }
 
   private appendHistory(

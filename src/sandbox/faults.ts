@@ -52,12 +52,24 @@ export class FaultInjector {
   private latencyMs: number;
   private errorRate: number;
   private scripted: ScriptedFailure[] = [];
-  private readonly random: Random;
+  private random: Random;
 
-  constructor(opts: { latencyMs?: number; errorRate?: number; seed: number }) {
-    this.latencyMs = opts.latencyMs ?? 0;
-    this.errorRate = opts.errorRate ?? 0;
-    this.random = seededRandom(opts.seed);
+  constructor(private readonly initial: { latencyMs?: number; errorRate?: number; seed: number }) {
+    this.latencyMs = initial.latencyMs ?? 0;
+    this.errorRate = initial.errorRate ?? 0;
+    this.random = seededRandom(initial.seed);
+  }
+
+  /**
+   * As at start: the latency and error rate the sandbox started with, nothing scripted, and the
+   * random draws replayed from the seed (POST /__sandbox/reset), so a run after a reset meets the
+   * same faults as on a fresh sandbox with the same seed.
+   */
+  reset(): void {
+    this.latencyMs = this.initial.latencyMs ?? 0;
+    this.errorRate = this.initial.errorRate ?? 0;
+    this.scripted = [];
+    this.random = seededRandom(this.initial.seed);
   }
 
   set(f: { latencyMs?: number; errorRate?: number }): void {

@@ -7,16 +7,26 @@ import type { Clock } from '../shared/clock.js';
  * and the lawfulness of a dial (calling windows, legal hours) use real time (see `realOf`).
  */
 export class SimulatedTime {
-  private readonly startReal: number;
+  private startReal: number;
   private skippedMs = 0;
   /** Each skip: the simulated instant it jumped from, and how far. */
-  private readonly skips: { fromSim: number; ms: number }[] = [];
+  private skips: { fromSim: number; ms: number }[] = [];
 
   constructor(
     private readonly clock: Clock,
     readonly timeScale: number,
   ) {
     this.startReal = clock.now();
+  }
+
+  /**
+   * Starts simulated time again at the real now, skips forgotten, as a fresh sandbox's
+   * (POST /__sandbox/reset; only once no simulation runs on the old timeline).
+   */
+  restart(): void {
+    this.startReal = this.clock.now();
+    this.skippedMs = 0;
+    this.skips = [];
   }
 
   now(): number {

@@ -236,15 +236,21 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
         return { simNow: new Date(state.simTime.now()).toISOString(), simNowMs: state.simTime.now() };
       });
 
-      /** Forget campaigns, history, idempotency keys, counters, rate windows and faults; tokens stay valid. */
+      /**
+       * Back to a fresh start with the same seed: forget campaigns (and restart the creation count
+       * that seeds their dialers), history, idempotency keys, counters, rate windows, simulated time's
+       * progress and skips, and faults (back to the start's, their random draws replayed from the
+       * seed). Tokens stay valid and the directory is kept.
+       */
       scope.post('/reset', async () => {
         state.campaigns.clear();
         state.dialers.clear();
+        state.simTime.restart();
         state.idempotency.clear();
         state.counters.reset();
         state.rate.reset();
         state.tokenRate.reset();
-        state.faults.clear();
+        state.faults.reset();
         return { ok: true };
       });
     },
