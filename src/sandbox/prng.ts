@@ -15,10 +15,32 @@ export function seededRandom(seed: number): Random {
   };
 }
 
-/** Derives an independent 32-bit seed from a base seed and an ordinal (splitmix-style mixing). */
-export function deriveSeed(base: number, ordinal: number): number {
-  let z = (base ^ Math.imul(ordinal + 1, 0x9e3779b9)) >>> 0;
+const TWO_32 = 2 ** 32;
+
+/** A base seed is any safe integer (SANDBOX_SEED accepts every one): negative, or past 32 bits. */
+export function isSeed(seed: number): boolean {
+  return Number.isSafeInteger(seed);
+}
+
+/** The 32-bit finalizer (murmur3's fmix32). */
+function mix32(h: number): number {
+  let z = h >>> 0;
   z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
   z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
   return (z ^ (z >>> 16)) >>> 0;
+}
+
+/**
+ * Derives an independent 32-bit seed from a base seed and an ordinal (splitmix-style mixing). Every
+ * bit of the base counts: a base in 0..2^32−1 derives what it always did, and any other (a negative
+ * one, or one past 32 bits) mixes its high part in too, so that 7 and 7 + 2^32, or −12 and
+ * 2^32 − 12, are different seeds and not the same run under two names.
+ */
+export function deriveSeed(base: number, ordinal: number): number {
+  if (!isSeed(base)) throw new RangeError(`seed must be a whole number within ±(2^53 − 1), got ${base}`);
+  const high = Math.floor(base / TWO_32); // 0 for 0..2^32−1; −2^21..2^21−1 otherwise
+  const low = base - high * TWO_32; // 0..2^32−1
+  const z = mix32((low ^ Math.imul(ordinal + 1, 0x9e3779b9)) >>> 0);
+  if (high === 0) return z;
+  return mix32((z ^ mix32(Math.imul(high >>> 0, 0x27d4eb2f) ^ 0x165667b1)) >>> 0);
 }
