@@ -674,60 +674,47 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     // Records appended while the chain is walked move the head on: the walk reads on to them (each
     // append writes its record, index entry and head at once) a few times before calling it a break.
     for (let chases = 0; ; chases++) {
-      for (;;) {
-        const entries = (await redis.xrange(
-          keys.auditCampaignIndex(campaignId),
-          start,
-          '+',
-          'COUNT',
-          SCAN_BATCH,
-        )) as StreamEntry[];
-        if (entries.length === 0) break;
-        const raws = await fetchRaw(entries.map(([id]) => id));
-        for (let i = 0; i < entries.length; i++) {
-          const [streamId, fields] = entries[i]!;
-          const raw = raws[i] ?? null;
-          const record = raw === null ? undefined : parseRecord(raw);
-          if (pendingBefore !== null) {
-            if (streamIdBefore(streamId, pendingBefore) && record?.prevHash !== expectedPrev) {
-              pending?.add(streamId);
-              continue;
-            }
-            pendingBefore = null;
+      for await (const { streamId, fields, raw } of indexedRaw(campaignId, start)) {
+        start = `(${streamId}`;
+        const record = raw === null ? undefined : parseRecord(raw);
+        if (pendingBefore !== null) {
+          if (streamIdBefore(streamId, pendingBefore) && record?.prevHash !== expectedPrev) {
+            pending?.add(streamId);
+            continue;
           }
-          const at = (reason: ChainBreakReason, extra: Partial<ChainBreak> = {}) => ({
-            checked: index,
-            broken: {
-              campaignId,
-              auditId: record?.auditId ?? streamField(fields, 'a') ?? null,
-              index,
-              reason,
-              streamId,
-              ...extra,
-            },
-          });
-          if (raw === null) return at('missing_record');
-          if (record === undefined) return at('unparseable');
-          if (record.campaignId !== campaignId) return at('wrong_campaign', { actual: record.campaignId });
-          // The product never writes a "__proto__" member, and canonical JSON leaves one out of the hash
-          // (a rebuilt object cannot hold it): content under it would pass the hash check unseen.
-          if (hasOwnProtoKey(record)) return at('forbidden_key', { actual: '__proto__' });
-          const recomputed = hashRecord(record);
-          if (recomputed !== record.hash)
-            return at('hash_mismatch', { expected: recomputed, actual: record.hash });
-          // Records are stored as their canonical JSON. Text that parses to the hashed content without
-          // being it carries what the hash never saw: a duplicate member (the parser keeps the last,
-          // another reader the first), a number that overflows to what canonical JSON writes as null.
-          if (raw !== canonicalJson(record)) return at('not_canonical');
-          if (record.prevHash !== expectedPrev) {
-            return at('missing_previous', { expected: expectedPrev, actual: record.prevHash });
-          }
-          expectedPrev = record.hash;
-          lastAuditId = record.auditId;
-          seen?.add(streamId);
-          index++;
+          pendingBefore = null;
         }
-        start = `(${entries[entries.length - 1]![0]}`;
+        const at = (reason: ChainBreakReason, extra: Partial<ChainBreak> = {}) => ({
+          checked: index,
+          broken: {
+            campaignId,
+            auditId: record?.auditId ?? streamField(fields, 'a') ?? null,
+            index,
+            reason,
+            streamId,
+            ...extra,
+          },
+        });
+        if (raw === null) return at('missing_record');
+        if (record === undefined) return at('unparseable');
+        if (record.campaignId !== campaignId) return at('wrong_campaign', { actual: record.campaignId });
+        // The product never writes a "__proto__" member, and canonical JSON leaves one out of the hash
+        // (a rebuilt object cannot hold it): content under it would pass the hash check unseen.
+        if (hasOwnProtoKey(record)) return at('forbidden_key', { actual: '__proto__' });
+        const recomputed = hashRecord(record);
+        if (recomputed !== record.hash)
+          return at('hash_mismatch', { expected: recomputed, actual: record.hash });
+        // Records are stored as their canonical JSON. Text that parses to the hashed content without
+        // being it carries what the hash never saw: a duplicate member (the parser keeps the last,
+        // another reader the first), a number that overflows to what canonical JSON writes as null.
+        if (raw !== canonicalJson(record)) return at('not_canonical');
+        if (record.prevHash !== expectedPrev) {
+          return at('missing_previous', { expected: expectedPrev, actual: record.prevHash });
+        }
+        expectedPrev = record.hash;
+        lastAuditId = record.auditId;
+        seen?.add(streamId);
+        index++;
       }
       // A record deleted from the end leaves no later link to betray it; the head still names it.
       const head = (await redis.get(keys.auditChainHead(campaignId))) ?? '';
@@ -750,6 +737,32 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
 
   async function campaignIds(): Promise<string[]> {
     return (await redis.smembers(campaignsKey)).sort();
+  }
+
+  /**
+   * A chain's index entries after `start` ('-': from its first), oldest first, each with its record's
+   * stored text: null when the main stream no longer holds it. Read a batch at a time.
+   */
+  async function* indexedRaw(
+    campaignId: string,
+    start = '-',
+  ): AsyncIterable<{ streamId: string; fields: string[]; raw: string | null }> {
+    for (;;) {
+      const entries = (await redis.xrange(
+        keys.auditCampaignIndex(campaignId),
+        start,
+        '+',
+        'COUNT',
+        SCAN_BATCH,
+      )) as StreamEntry[];
+      if (entries.length === 0) return;
+      const raws = await fetchRaw(entries.map(([id]) => id));
+      for (let i = 0; i < entries.length; i++) {
+        const [streamId, fields] = entries[i]!;
+        yield { streamId, fields, raw: raws[i] ?? null };
+      }
+      start = `(${entries[entries.length - 1]![0]}`;
+    }
   }
 
   /** The main stream's entries, oldest first, a batch at a time, up to the entry `upTo` ('+': the end). */
@@ -864,33 +877,19 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       // The stored text, not the record parsed and written again: that would drop content forged
       // under "__proto__", normalise text that is not canonical, and leave out a damaged record —
       // an export that verifies clean offline while `verify` fails on the trail it came from.
-      let start = '-';
-      for (;;) {
-        const entries = (await redis.xrange(
-          keys.auditCampaignIndex(campaignId),
-          start,
-          '+',
-          'COUNT',
-          SCAN_BATCH,
-        )) as StreamEntry[];
-        if (entries.length === 0) return;
-        const raws = await fetchRaw(entries.map(([id]) => id));
-        for (let i = 0; i < entries.length; i++) {
-          const [streamId, fields] = entries[i]!;
-          const raw = raws[i] ?? null;
-          if (raw !== null) {
-            yield `${raw}\n`;
-            continue;
-          }
-          const auditId = streamField(fields, 'a') ?? null;
-          logger.warn(
-            { campaignId, streamId, auditId },
-            'audit index points at a missing record; not exported',
-          );
-          opts.onMissing?.({ streamId, auditId });
+      for await (const { streamId, fields, raw } of indexedRaw(campaignId)) {
+        if (raw !== null) {
+          yield `${raw}\n`;
+          continue;
         }
-        start = `(${entries[entries.length - 1]![0]}`;
+        const auditId = streamField(fields, 'a') ?? null;
+        logger.warn(
+          { campaignId, streamId, auditId },
+          'audit index points at a missing record; not exported',
+        );
+        opts.onMissing?.({ streamId, auditId });
       }
+      return;
     }
     for await (const [, fields] of streamEntries()) {
       const json = streamField(fields, 'r');
