@@ -1,6 +1,7 @@
 import type { AppConfig } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
 import { sandboxOptionsFromConfig } from './embedded.js';
+import { warnUnknownSandboxVariables } from './env-check.js';
 import { startSandbox } from './server.js';
 import type { RunningSandbox } from './types.js';
 
@@ -9,7 +10,12 @@ import type { RunningSandbox } from './types.js';
  * worker processes run elsewhere and point CXONE_BASE_URL at it. The caller (main.ts) owns signal
  * handling and calls `close()` on SIGINT/SIGTERM.
  */
-export async function runSandboxRole(config: AppConfig, logger: Logger): Promise<RunningSandbox> {
+export async function runSandboxRole(
+  config: AppConfig,
+  logger: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunningSandbox> {
+  warnUnknownSandboxVariables(logger.child({ component: 'sandbox' }), env);
   const sandbox = await startSandbox(sandboxOptionsFromConfig(config, logger));
   logger.info(
     {

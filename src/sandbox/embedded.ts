@@ -1,6 +1,7 @@
 import type { AppConfig } from '../shared/config.js';
 import { CXONE_SCOPES } from '../shared/cxone/wire.js';
 import type { Logger } from '../shared/logger.js';
+import { warnUnknownSandboxVariables } from './env-check.js';
 import { startSandbox } from './server.js';
 import type { RunningSandbox, SandboxOptions } from './types.js';
 
@@ -34,8 +35,16 @@ export function sandboxOptionsFromConfig(config: AppConfig, logger: Logger): San
  */
 export const EMBEDDED_SANDBOX_HOST = '127.0.0.1';
 
-/** The sandbox inside the `all` role, on SANDBOX_PORT, when CXONE_BASE_URL is unset. */
-export async function startEmbeddedSandbox(config: AppConfig, logger: Logger): Promise<RunningSandbox> {
+/**
+ * The sandbox inside the `all` role, on SANDBOX_PORT, when CXONE_BASE_URL is unset. `env` is only
+ * looked at for SANDBOX_* variables the sandbox does not know (a warning names each).
+ */
+export async function startEmbeddedSandbox(
+  config: AppConfig,
+  logger: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunningSandbox> {
+  warnUnknownSandboxVariables(logger.child({ component: 'sandbox' }), env);
   const sandbox = await startSandbox({
     ...sandboxOptionsFromConfig(config, logger),
     host: EMBEDDED_SANDBOX_HOST,

@@ -1,12 +1,49 @@
 import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { runSandboxRole } from '../../src/sandbox/cli-entry.js';
 import { startEmbeddedSandbox } from '../../src/sandbox/embedded.js';
 import { loadConfig } from '../../src/shared/config.js';
-import { silentLogger } from '../../src/shared/logger.js';
+import { silentLogger, type Logger } from '../../src/shared/logger.js';
 import { call, tokenFor } from './helpers.js';
 
+/** A logger that keeps every record it is given. */
+function capturingLogger(): { logger: Logger; records: Record<string, unknown>[] } {
+  const records: Record<string, unknown>[] = [];
+  const logger = pino(
+    { level: 'debug' },
+    { write: (line: string) => records.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+  return { logger, records };
+}
+
 describe('embedded and standalone sandbox', () => {
+  // A misspelt SANDBOX_* variable (SANDBOX_TIMESCALE=600) was ignored without a word: the sandbox
+  // ran at time scale 1 and the operator had no way to know why.
+  it('warns once at start naming each unknown SANDBOX_* variable and the closest known one', async () => {
+    const env = { SANDBOX_PORT: '0', HOST: '127.0.0.1', SANDBOX_TIMESCALE: '600', SANDBOX_SEEDS: '7' };
+    const config = loadConfig(env);
+    for (const startIt of [startEmbeddedSandbox, runSandboxRole]) {
+      const { logger, records } = capturingLogger();
+      const sandbox = await startIt(config, logger, env);
+      await sandbox.close();
+      const warnings = records.filter((r) => r.level === 40);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]!.msg).toBe(
+        'ignoring unknown sandbox variables SANDBOX_SEEDS (did you mean SANDBOX_SEED?), ' +
+          'SANDBOX_TIMESCALE (did you mean SANDBOX_TIME_SCALE?)',
+      );
+      expect(warnings[0]!.unknownVariables).toEqual(['SANDBOX_SEEDS', 'SANDBOX_TIMESCALE']);
+    }
+    const { logger, records } = capturingLogger();
+    const clean = await startEmbeddedSandbox(config, logger, {
+      SANDBOX_PORT: '0',
+      SANDBOX_TIME_SCALE: '600',
+    });
+    await clean.close();
+    expect(records.filter((r) => r.level === 40)).toEqual([]);
+  });
+
   it('accepts the fleet CXONE_CLIENT_ID/SECRET with every scope and applies the configured budget', async () => {
     const config = loadConfig({
       SANDBOX_PORT: '0',
