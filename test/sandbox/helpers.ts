@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { CXONE_SCOPES, type CreateCampaignRequest } from '../../src/shared/cxone/wire.js';
+import { expect } from 'vitest';
+import {
+  campaignStatsSchema,
+  CXONE_SCOPES,
+  type CampaignStats,
+  type CreateCampaignRequest,
+} from '../../src/shared/cxone/wire.js';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.js';
 import { SANDBOX_SKILL_GROUP_ID, SANDBOX_TARGET_LIST_ID } from '../../src/sandbox/directory.js';
 
@@ -145,4 +151,28 @@ export async function patch(
     body,
     headers: { 'if-match': `version=${version}` },
   });
+}
+
+/** A campaign created, scheduled and activated with `body`: its id and the version it runs at. */
+export async function activeCampaign(
+  sandbox: RunningSandbox,
+  token: string,
+  body = createBody(),
+): Promise<{ id: string; version: number }> {
+  const id = (await createCampaign(sandbox, token, body)).body.id as string;
+  expect((await patch(sandbox, token, id, 1, { status: 'scheduled' })).status).toBe(200);
+  const active = await patch(sandbox, token, id, 2, { status: 'active' });
+  expect(active.status).toBe(200);
+  return { id, version: active.body.version as number };
+}
+
+/** A campaign's statistics as the stats endpoint answers them, checked against the wire schema. */
+export async function campaignStats(
+  sandbox: RunningSandbox,
+  token: string,
+  id: string,
+): Promise<CampaignStats> {
+  const res = await call(sandbox, 'GET', `/api/v2/outbound/campaigns/${id}/stats`, { token });
+  expect(res.status).toBe(200);
+  return campaignStatsSchema.parse(res.body);
 }

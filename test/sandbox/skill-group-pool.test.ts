@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SANDBOX_DIRECTORY } from '../../src/sandbox/directory.js';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
 import { ManualClock } from '../../src/shared/clock.js';
-import { campaignStatsSchema, type CampaignStats } from '../../src/shared/cxone/wire.js';
-import { call, createBody, createCampaign, patch, start, tokenFor } from './helpers.js';
+import type { CampaignStats } from '../../src/shared/cxone/wire.js';
+import { activeCampaign, campaignStats, createBody, patch, start, tokenFor } from './helpers.js';
 
 const MINUTE = 60_000;
 const COLLECTIONS = SANDBOX_DIRECTORY.skillGroups[2]!; // 40 agents
@@ -26,20 +26,10 @@ describe('sandbox: campaigns on one skill group share its logged-in agents', () 
     body.dialerSettings.skillGroupId = groupId;
     body.dialerSettings.agentCapacity = 40;
     body.dialerSettings.callRate = 0.3;
-    const created = await createCampaign(s, token, body);
-    expect(created.status).toBe(201);
-    const id = created.body.id as string;
-    await patch(s, token, id, 1, { status: 'scheduled' });
-    const active = await patch(s, token, id, 2, { status: 'active' });
-    expect(active.status).toBe(200);
-    return { id, version: active.body.version as number };
+    return activeCampaign(s, token, body);
   }
 
-  async function stats(s: RunningSandbox, token: string, id: string): Promise<CampaignStats> {
-    const res = await call(s, 'GET', `/api/v2/outbound/campaigns/${id}/stats`, { token });
-    expect(res.status).toBe(200);
-    return campaignStatsSchema.parse(res.body);
-  }
+  const stats = campaignStats;
 
   /** `campaigns` campaigns of 40 on the 40-agent Collections group, 90 simulated minutes. */
   async function run(campaigns: number): Promise<CampaignStats[]> {

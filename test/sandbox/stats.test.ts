@@ -4,7 +4,16 @@ import type { RunningSandbox } from '../../src/sandbox/server.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { campaignStatsSchema, type CampaignStats } from '../../src/shared/cxone/wire.js';
 import { SANDBOX_FRESH_LIST_ID, SANDBOX_STALE_LIST_ID } from '../../src/sandbox/directory.js';
-import { call, createBody, createCampaign, patch, start, tokenFor } from './helpers.js';
+import {
+  activeCampaign,
+  call,
+  campaignStats,
+  createBody,
+  createCampaign,
+  patch,
+  start,
+  tokenFor,
+} from './helpers.js';
 
 const ALL_DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
@@ -15,23 +24,8 @@ describe('sandbox statistics driven by the dialer simulation', () => {
     sandbox = undefined;
   });
 
-  async function activate(
-    s: RunningSandbox,
-    token: string,
-    body = createBody(),
-  ): Promise<{ id: string; version: number }> {
-    const id = (await createCampaign(s, token, body)).body.id as string;
-    expect((await patch(s, token, id, 1, { status: 'scheduled' })).status).toBe(200);
-    const active = await patch(s, token, id, 2, { status: 'active' });
-    expect(active.status).toBe(200);
-    return { id, version: active.body.version as number };
-  }
-
-  async function stats(s: RunningSandbox, token: string, id: string): Promise<CampaignStats> {
-    const res = await call(s, 'GET', `/api/v2/outbound/campaigns/${id}/stats`, { token });
-    expect(res.status).toBe(200);
-    return campaignStatsSchema.parse(res.body);
-  }
+  const activate = activeCampaign;
+  const stats = campaignStats;
 
   it('reports zeros before activation and grows as simulated time passes (large timeScale)', async () => {
     sandbox = await start({ timeScale: 3600 });
