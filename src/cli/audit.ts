@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { alertBrokenChains } from '../shared/audit/alerts.js';
-import { createAuditTrail, type VerifyResult } from '../shared/audit/trail.js';
+import { AuditTrimLockedError, createAuditTrail, type VerifyResult } from '../shared/audit/trail.js';
 import { ConfigError, loadConfig } from '../shared/config.js';
 import { createEventPublisher } from '../shared/events/publisher.js';
 import { createKeys, QUEUES } from '../shared/keys.js';
@@ -19,16 +19,25 @@ import { createRedis } from '../shared/redis.js';
  * also serves when the fleet is down.
  *   export [campaignId] [--out file]   JSONL, one record per line, in append order
  *   verify [campaignId] [--json]       exit 0 when every chain holds, 2 naming the first broken link
- *   trim                               apply AUDIT_RETENTION_DAYS now (does nothing when it is 0)
+ *   trim                               apply AUDIT_RETENTION_DAYS now (does nothing when it is 0);
+ *                                      exit 3 when another trim is running (it holds the trim lock)
  */
 
-export const AUDIT_EXIT = { ok: 0, error: 1, broken: 2 } as const;
+/**
+ * `busy`: another trim holds the trim lock, and this one changed nothing. Refused rather than waited
+ * for: the running trim does the same work (a trim cuts everything older than the retention), so a
+ * cron run overlapping another (a slow trim, or the same crontab on two hosts) has nothing left to
+ * do, and a queue of waiting trims would only pile up behind a slow one. Its own code, so a cron
+ * wrapper can tell "skipped, another is trimming" from a failure.
+ */
+export const AUDIT_EXIT = { ok: 0, error: 1, broken: 2, busy: 3 } as const;
 
 export const AUDIT_USAGE = `usage: npm run audit -- <command>
   export [campaignId] [--out file]   write the trail (one campaign or all) as JSONL, records as stored;
                                      exit 2 when the campaign's index names records the trail lacks
   verify [campaignId] [--json]       check the hash chains; exit 2 and name the first broken link
-  trim                               trim records older than AUDIT_RETENTION_DAYS (0 = keep all)`;
+  trim                               trim records older than AUDIT_RETENTION_DAYS (0 = keep all);
+                                     exit 3, changing nothing, while another trim is running`;
 
 export type AuditCommand =
   | { kind: 'export'; campaignId?: string; out?: string }
@@ -95,7 +104,10 @@ export function describeVerification(result: VerifyResult): string {
   const trim = result.unfinishedTrim;
   const unfinished = trim
     ? `\nnote: a retention trim (records before ${trim.before}) has not finished: ${trim.pendingRecords} record(s) ` +
-      'out of retention are still stored and were not checked; run npm run audit -- trim to finish it'
+      'out of retention are still stored and were not checked; ' +
+      (trim.runningBy
+        ? `it is running now (${trim.runningBy.host} pid ${trim.runningBy.pid}, since ${trim.runningBy.since}) and finishes on its own`
+        : 'run npm run audit -- trim to finish it')
     : '';
   return describeChains(result) + unfinished;
 }
@@ -297,7 +309,14 @@ export async function runAuditCli(
         return result.ok ? AUDIT_EXIT.ok : AUDIT_EXIT.broken;
       }
       case 'trim': {
-        const result = await trail.applyRetention();
+        let result;
+        try {
+          result = await trail.applyRetention();
+        } catch (err) {
+          if (!(err instanceof AuditTrimLockedError)) throw err;
+          console.error(`audit trim skipped: ${err.message}`);
+          return AUDIT_EXIT.busy;
+        }
         if (result.resumed) {
           console.log(
             `finishing a retention trim that did not finish (its cut: stream id ${result.resumed})`,

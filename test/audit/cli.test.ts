@@ -265,6 +265,45 @@ describe('audit CLI against Redis', () => {
     }
   });
 
+  it('trim refuses (exit 3, nothing changed) while another trim holds the lock, naming the lock and its holder', async () => {
+    const own = testPrefix();
+    const ownKeys = createKeys(own);
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const trail = createAuditTrail({ redis, keys: ownKeys, logger: silentLogger });
+      await trail.append({ campaignId: 'cli-busy', action: 'state_changed', actor: 'api:ops', details: {} });
+      const lock = ownKeys.custom('audit-trim-lock');
+      const holder = { host: 'cron-host-2', pid: 4242, since: '2026-11-30T03:00:00.000Z', token: 't' };
+      await redis.set(lock, JSON.stringify(holder), 'PX', 60_000);
+      const ownEnv = { ...env(), KEY_PREFIX: own, AUDIT_RETENTION_DAYS: '1' };
+      expect(await runAuditCli(['trim'], ownEnv)).toBe(3);
+      expect(error).toHaveBeenCalledWith(
+        expect.stringMatching(
+          new RegExp(
+            `^audit trim skipped: another audit retention trim is running: lock ${lock.replace(/[{}]/g, '\\$&')} ` +
+              'held by cron-host-2 pid 4242 since 2026-11-30T03:00:00.000Z .*this trim changed nothing$',
+          ),
+        ),
+      );
+      expect(await redis.xlen(ownKeys.auditStream())).toBe(1);
+      expect(await redis.get(lock)).toBe(JSON.stringify(holder));
+      // Once the lock is free, the trim runs (a record of today is kept) and releases it.
+      await redis.del(lock);
+      const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+      try {
+        expect(await runAuditCli(['trim'], ownEnv)).toBe(0);
+        expect(log).toHaveBeenCalledWith(expect.stringMatching(/^trimmed 0 record\(s\) older than 1 day/));
+      } finally {
+        log.mockRestore();
+      }
+      expect(await redis.xlen(ownKeys.auditStream())).toBe(1);
+      expect(await redis.exists(lock)).toBe(0);
+    } finally {
+      error.mockRestore();
+      await deletePrefix(redis, own);
+    }
+  });
+
   it('trim does nothing without a retention setting', async () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     try {

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -8,6 +9,8 @@ import { hashRecord, sealRecord } from '../../src/shared/audit/canonical.js';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
 import {
   AuditAppendError,
+  AuditTrimLockedError,
+  AuditTrimLockLostError,
   createAuditTrail,
   InvalidCursorError,
   type AuditTrailStore,
@@ -1021,6 +1024,227 @@ describe('a retention trim that crashes midway', () => {
       expect(await plain.verify()).toMatchObject({ ok: true, checked: 2 });
       expect(await redis.xlen(k.auditStream())).toBe(2);
     } finally {
+      await deletePrefix(redis, p);
+    }
+  });
+});
+
+describe('two retention trims at once', () => {
+  /** Records of `campaigns` in two halves, with the cut (a day of retention) between them. */
+  async function twoHalves(k: Keys, campaigns: string[]): Promise<number> {
+    const plain = createAuditTrail({ redis, keys: k, logger: silentLogger });
+    for (let i = 0; i < 2; i++) for (const c of campaigns) await plain.append(input(c, i));
+    await sleep(5);
+    const boundary = Date.now();
+    await sleep(5);
+    for (let i = 2; i < 4; i++) for (const c of campaigns) await plain.append(input(c, i));
+    return boundary;
+  }
+
+  /** `conn`, its first write of `method` held until `gate` settles, then done (or failed) as `gate` says. */
+  function gated(conn: Redis, method: string, gate: Promise<'write' | 'crash'>, reached: () => void): Redis {
+    let first = true;
+    return new Proxy(conn, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (typeof value !== 'function') return value;
+        const call = value as (...a: unknown[]) => unknown;
+        if (prop === method) {
+          return async (...a: unknown[]) => {
+            if (first) {
+              first = false;
+              reached();
+              if ((await gate) === 'crash') throw new Error('crash');
+            }
+            return call.apply(target, a);
+          };
+        }
+        return call.bind(target);
+      },
+    });
+  }
+
+  it('refuses the second trim while the first works, naming the lock and its holder; a crash of the first stays on record', async () => {
+    const p = testPrefix();
+    const k = createKeys(p);
+    const conn = connect();
+    try {
+      const boundary = await twoHalves(k, ['t-a', 't-b']);
+      const clock = new ManualClock(boundary + 86_400_000);
+      let open!: (how: 'write' | 'crash') => void;
+      const gate = new Promise<'write' | 'crash'>((resolve) => (open = resolve));
+      let reached!: () => void;
+      const atAnchor = new Promise<void>((resolve) => (reached = resolve));
+      // A short lease: the first trim is held past it, so only its renewals keep the lock.
+      const first = createAuditTrail({
+        redis: gated(conn, 'hset', gate, reached),
+        keys: k,
+        logger: silentLogger,
+        clock,
+        retentionDays: 1,
+        trimLockLeaseMs: 300,
+      });
+      const running = first.applyRetention();
+      running.catch(() => undefined);
+      await atAnchor; // its cut recorded, about to anchor the first chain
+      await sleep(700);
+
+      const second = createAuditTrail({ redis, keys: k, logger: silentLogger, clock, retentionDays: 1 });
+      const refused = await second.applyRetention().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(refused).toBeInstanceOf(AuditTrimLockedError);
+      const locked = refused as AuditTrimLockedError;
+      expect(locked.lockKey).toBe(k.custom('audit-trim-lock'));
+      expect(locked.holder).toMatchObject({ host: hostname(), pid: process.pid });
+      expect(locked.message).toContain(
+        `lock ${k.custom('audit-trim-lock')} held by ${hostname()} pid ${process.pid}`,
+      );
+      // Said by verify too: the trim is unfinished because it is running.
+      const during = await second.verify();
+      expect(during).toMatchObject({ ok: true, unfinishedTrim: { runningBy: { pid: process.pid } } });
+      expect(describeVerification(during)).toMatch(/it is running now .* finishes on its own/);
+
+      // The first trim crashes while anchoring: its cut is still on record, the trail verifies and says so.
+      open('crash');
+      await expect(running).rejects.toThrow('crash');
+      const after = await second.verify();
+      expect(after).toMatchObject({ ok: true, unfinishedTrim: { before: new Date(boundary).toISOString() } });
+      expect(after.unfinishedTrim?.runningBy).toBeUndefined();
+      expect(describeVerification(after)).toMatch(/run npm run audit -- trim to finish it/);
+      // The next trim finishes it.
+      expect(await second.applyRetention()).toMatchObject({ resumed: `${boundary}-0`, removedRecords: 4 });
+      const done = await second.verify();
+      expect(done).toMatchObject({ ok: true, checked: 4, campaigns: 2 });
+      expect(done.unfinishedTrim).toBeUndefined();
+      expect(await redis.exists(k.custom('audit-trim-lock'), k.custom('audit-trim'))).toBe(0);
+    } finally {
+      conn.disconnect();
+      await deletePrefix(redis, p);
+    }
+  });
+
+  it('two trims started together: one trims, the other is refused and changes nothing', async () => {
+    const p = testPrefix();
+    const k = createKeys(p);
+    const conns = [connect(), connect()];
+    try {
+      const boundary = await twoHalves(k, ['u-a', 'u-b', 'u-c']);
+      const clock = new ManualClock(boundary + 86_400_000);
+      const trims = conns.map((c) =>
+        createAuditTrail({ redis: c, keys: k, logger: silentLogger, clock, retentionDays: 1 }),
+      );
+      const results = await Promise.allSettled(trims.map((t) => t.applyRetention()));
+      const done = results.filter((r) => r.status === 'fulfilled');
+      const refused = results.filter((r) => r.status === 'rejected');
+      expect(done).toHaveLength(1);
+      expect(refused).toHaveLength(1);
+      expect((refused[0] as PromiseRejectedResult).reason).toBeInstanceOf(AuditTrimLockedError);
+      expect((done[0] as PromiseFulfilledResult<unknown>).value).toMatchObject({ removedRecords: 6 });
+      const all = await trims[0]!.verify();
+      expect(all).toMatchObject({ ok: true, checked: 6, campaigns: 3 });
+      expect(all.unfinishedTrim).toBeUndefined();
+      expect(await redis.exists(k.custom('audit-trim-lock'), k.custom('audit-trim'))).toBe(0);
+    } finally {
+      for (const c of conns) c.disconnect();
+      await deletePrefix(redis, p);
+    }
+  });
+
+  it('a trim whose process dies holds the lock until its lease runs out; then the next trim finishes its cut', async () => {
+    const p = testPrefix();
+    const k = createKeys(p);
+    const conn = connect();
+    try {
+      const boundary = await twoHalves(k, ['d-a', 'd-b']);
+      const clock = new ManualClock(boundary + 86_400_000);
+      // The process "dies" as it anchors the first chain: its connection is gone, so its lock is
+      // neither renewed nor released.
+      const dying = new Proxy(conn, {
+        get(target, prop) {
+          const value = Reflect.get(target, prop, target) as unknown;
+          if (typeof value !== 'function') return value;
+          const call = value as (...a: unknown[]) => unknown;
+          if (prop === 'hset') {
+            return (...a: unknown[]) => {
+              target.disconnect();
+              return call.apply(target, a);
+            };
+          }
+          return call.bind(target);
+        },
+      });
+      const lease = 400;
+      const dead = createAuditTrail({
+        redis: dying,
+        keys: k,
+        logger: silentLogger,
+        clock,
+        retentionDays: 1,
+        trimLockLeaseMs: lease,
+      });
+      await expect(dead.applyRetention()).rejects.toThrow();
+      const next = createAuditTrail({ redis, keys: k, logger: silentLogger, clock, retentionDays: 1 });
+      const refused = await next.applyRetention().catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(AuditTrimLockedError);
+      expect((refused as AuditTrimLockedError).expiresInMs).toBeGreaterThan(0);
+      // Meanwhile the trail verifies, naming the unfinished trim (its holder's lease still runs).
+      expect(await next.verify()).toMatchObject({
+        ok: true,
+        unfinishedTrim: { runningBy: { pid: process.pid } },
+      });
+      await sleep(lease + 100);
+      expect(await next.applyRetention()).toMatchObject({ resumed: `${boundary}-0`, removedRecords: 4 });
+      const done = await next.verify();
+      expect(done).toMatchObject({ ok: true, checked: 4, campaigns: 2 });
+      expect(done.unfinishedTrim).toBeUndefined();
+    } finally {
+      conn.disconnect();
+      await deletePrefix(redis, p);
+    }
+  });
+
+  it('a trim that lost its lock to another stops before its next write and leaves the other its lock', async () => {
+    const p = testPrefix();
+    const k = createKeys(p);
+    const conn = connect();
+    try {
+      const boundary = await twoHalves(k, ['l-a']);
+      const clock = new ManualClock(boundary + 86_400_000);
+      let open!: (how: 'write' | 'crash') => void;
+      const gate = new Promise<'write' | 'crash'>((resolve) => (open = resolve));
+      let reached!: () => void;
+      const atAnchor = new Promise<void>((resolve) => (reached = resolve));
+      const t = createAuditTrail({
+        redis: gated(conn, 'hset', gate, reached),
+        keys: k,
+        logger: silentLogger,
+        clock,
+        retentionDays: 1,
+        trimLockLeaseMs: 300,
+      });
+      const running = t.applyRetention();
+      running.catch(() => undefined);
+      await atAnchor;
+      // Its lease ran out (a pause) and another trim took the lock.
+      const other = JSON.stringify({
+        host: 'other-host',
+        pid: 1,
+        since: new Date().toISOString(),
+        token: 'x',
+      });
+      await redis.set(k.custom('audit-trim-lock'), other, 'PX', 60_000);
+      await sleep(300);
+      open('write');
+      await expect(running).rejects.toThrow(AuditTrimLockLostError);
+      expect(await redis.get(k.custom('audit-trim-lock'))).toBe(other);
+      // Nothing trimmed: the anchor written before it noticed, the index and stream untouched.
+      expect(await redis.xlen(k.auditCampaignIndex('l-a'))).toBe(4);
+      expect(await redis.xlen(k.auditStream())).toBe(4);
+      expect((await t.verify()).unfinishedTrim).toMatchObject({ runningBy: { host: 'other-host' } });
+    } finally {
+      conn.disconnect();
       await deletePrefix(redis, p);
     }
   });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from '../clock.js';
@@ -130,7 +131,15 @@ export interface VerifyResult {
    * older than its cut (`before`, ISO) are still in Redis and were not checked, being out of
    * retention. `npm run audit -- trim` finishes it. Absent when no trim is unfinished.
    */
-  unfinishedTrim?: { before: string; pendingRecords: number };
+  unfinishedTrim?: {
+    before: string;
+    pendingRecords: number;
+    /**
+     * Who holds the trim lock (`{cxo}:audit-trim-lock`) now: the trim is still running, not crashed,
+     * and finishes on its own. Absent when nobody holds it: the trim crashed, and the next one finishes it.
+     */
+    runningBy?: AuditTrimLockHolder;
+  };
 }
 
 /**
@@ -213,13 +222,67 @@ export interface AuditTrailStore extends AuditTrail {
    */
   exportJsonl(campaignId?: string, opts?: ExportOptions): AsyncIterable<string>;
   campaignIds(): Promise<string[]>;
-  /** Trims records older than the retention period; does nothing when retention is 0. Always logged. */
+  /**
+   * Trims records older than the retention period; does nothing when retention is 0. Always logged.
+   * One at a time across processes: throws AuditTrimLockedError, changing nothing, while another
+   * trim holds the trim lock.
+   */
   applyRetention(): Promise<RetentionResult>;
 }
 
 export interface ExportOptions {
   /** Called for each record a campaign's index names that the main stream no longer has. */
   onMissing?: (missing: { streamId: string; auditId: string | null }) => void;
+}
+
+/** Who holds the retention trim's lock: stored as JSON in `{cxo}:audit-trim-lock`. */
+export interface AuditTrimLockHolder {
+  host: string;
+  pid: number;
+  /** When that trim took the lock (ISO). */
+  since: string;
+}
+
+function describeHolder(holder: AuditTrimLockHolder | null): string {
+  return holder ? `held by ${holder.host} pid ${holder.pid} since ${holder.since}` : 'held (holder unknown)';
+}
+
+/**
+ * Another retention trim holds the lock: this one did nothing. Two trims at once would share the one
+ * cut key (`{cxo}:audit-trim`): the first to finish would clear it while the other still works, and a
+ * crash of the other would then leave no record of its unfinished trim.
+ */
+export class AuditTrimLockedError extends Error {
+  constructor(
+    readonly lockKey: string,
+    readonly holder: AuditTrimLockHolder | null,
+    /** Milliseconds the holder's lease still runs unless it renews it (it does every third of it while it works). */
+    readonly expiresInMs: number,
+  ) {
+    super(
+      `another audit retention trim is running: lock ${lockKey} ${describeHolder(holder)} ` +
+        `(its lease is renewed while it works; a crashed holder's runs out within ${Math.max(Math.ceil(expiresInMs / 1000), 0)} s); ` +
+        'this trim changed nothing',
+    );
+    this.name = 'AuditTrimLockedError';
+  }
+}
+
+/**
+ * The trim could no longer prove it held its lock (a renewal refused, or none confirmed for most of
+ * the lease: Redis unreachable, the process paused): it stopped before its next write. Its cut stays
+ * recorded, so verify reports the trim unfinished and the next trim finishes it.
+ */
+export class AuditTrimLockLostError extends Error {
+  constructor(
+    readonly lockKey: string,
+    why: string,
+  ) {
+    super(
+      `audit retention trim stopped: it no longer holds its lock ${lockKey} (${why}); run the trim again to finish it`,
+    );
+    this.name = 'AuditTrimLockLostError';
+  }
 }
 
 export class InvalidCursorError extends Error {
@@ -383,6 +446,43 @@ export interface AuditTrailOptions {
    * (default 30 s). Bounds a worker's wait on a chain that does not move; not the Redis command timeout.
    */
   appendTimeoutMs?: number;
+  /**
+   * The retention trim's lock lease (default 60 s): renewed every third of it while the trim works,
+   * so it only runs out for a trim that crashed (or cannot reach Redis), which holds the lock that long.
+   */
+  trimLockLeaseMs?: number;
+}
+
+/** Default lease of the retention trim's lock. */
+export const TRIM_LOCK_LEASE_MS = 60_000;
+
+// KEYS: lock. ARGV: holder (JSON, unique per trim), lease ms.
+// Replies: {1} taken | {0, current holder ('' when it just expired), its remaining lease in ms}.
+const TRIM_LOCK_ACQUIRE = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
+return {0, redis.call('GET', KEYS[1]) or '', redis.call('PTTL', KEYS[1])}
+`;
+// KEYS: lock. ARGV: holder, lease ms. 1 renewed; 0 the lock is not this trim's any more.
+const TRIM_LOCK_RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+// KEYS: lock. ARGV: holder. Deletes the lock only while it is this trim's.
+const TRIM_LOCK_RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+function parseHolder(raw: string | null): AuditTrimLockHolder | null {
+  if (!raw) return null;
+  try {
+    const v = JSON.parse(raw) as Partial<AuditTrimLockHolder>;
+    return typeof v.host === 'string' && typeof v.pid === 'number' && typeof v.since === 'string'
+      ? { host: v.host, pid: v.pid, since: v.since }
+      : null;
+  } catch {
+    return null;
+  }
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -409,6 +509,12 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
   const anchorsKey = keys.custom('audit-anchor');
   /** The cut (minId) of a retention trim under way: set before its first write, deleted after its last. */
   const trimKey = keys.custom('audit-trim');
+  /**
+   * Held by the one retention trim running (across processes): the cut key above is one key, so two
+   * trims at once would clear each other's record of an unfinished trim.
+   */
+  const trimLockKey = keys.custom('audit-trim-lock');
+  const trimLockLeaseMs = opts.trimLockLeaseMs ?? TRIM_LOCK_LEASE_MS;
   const dedupeKey = (campaignId: string) => keys.custom('audit-dedupe', campaignId);
   const appendTimeoutMs = opts.appendTimeoutMs ?? APPEND_TIMEOUT_MS;
   const queueKey = (campaignId: string) => keys.custom('audit-queue', campaignId);
@@ -856,10 +962,16 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     }
     if (broken.length > 0) logger.error({ broken }, 'audit chain verification failed');
     // Said, not silent: the trim's cut, and how many records it has still to remove.
-    const trimCut = await redis.get(trimKey);
+    // And whether that trim is running now (it holds the lock) or crashed (nobody does).
+    const [trimCut = null, lockRaw = null] = await redis.mget(trimKey, trimLockKey);
+    const runningBy = parseHolder(lockRaw);
     const unfinishedTrim =
       trimCut !== null && AUDIT_CURSOR.test(trimCut)
-        ? { before: new Date(Number(trimCut.split('-')[0])).toISOString(), pendingRecords: pending.size }
+        ? {
+            before: new Date(Number(trimCut.split('-')[0])).toISOString(),
+            pendingRecords: pending.size,
+            ...(runningBy ? { runningBy } : {}),
+          }
         : undefined;
     return {
       ok: broken.length === 0,
@@ -897,7 +1009,95 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     }
   }
 
+  /**
+   * Takes the retention trim's lock, or throws AuditTrimLockedError naming who holds it. The lease
+   * renews itself every third of its length until released; `check()` throws AuditTrimLockLostError
+   * once this trim can no longer prove it holds the lock: a renewal refused (the lease ran out and
+   * another trim took it), or none confirmed for 80 % of the lease (Redis unreachable, the process
+   * paused). The trim calls it before each of its writes, so a trim that lost the lock stops before
+   * its next one rather than write alongside another.
+   */
+  async function takeTrimLock(): Promise<{ check: () => void; release: () => Promise<void> }> {
+    const holder = JSON.stringify({
+      host: hostname(),
+      pid: process.pid,
+      since: new Date().toISOString(),
+      token: randomUUID(),
+    });
+    // The lease runs from when Redis took the command, no earlier than it was sent.
+    let confirmedAt = performance.now();
+    const [taken, current, pttl] = (await evalScript(
+      redis,
+      TRIM_LOCK_ACQUIRE,
+      1,
+      trimLockKey,
+      holder,
+      trimLockLeaseMs,
+    )) as [number, string?, number?];
+    if (taken !== 1) {
+      throw new AuditTrimLockedError(trimLockKey, parseHolder(current ?? null), Number(pttl ?? 0));
+    }
+    let lost: string | undefined;
+    let renewing = false;
+    const timer = setInterval(
+      () => {
+        if (renewing || lost !== undefined) return;
+        renewing = true;
+        const sentAt = performance.now();
+        evalScript(redis, TRIM_LOCK_RENEW, 1, trimLockKey, holder, trimLockLeaseMs)
+          .then(
+            (renewed) => {
+              if (Number(renewed) === 1) confirmedAt = sentAt;
+              else lost = 'its lease ran out, and the lock is gone or another trim took it';
+            },
+            (err: unknown) =>
+              logger.warn({ err, lockKey: trimLockKey }, 'audit retention: could not renew the trim lock'),
+          )
+          .finally(() => {
+            renewing = false;
+          });
+      },
+      Math.max(Math.floor(trimLockLeaseMs / 3), 1),
+    );
+    timer.unref();
+    return {
+      check() {
+        if (lost !== undefined) throw new AuditTrimLockLostError(trimLockKey, lost);
+        const age = performance.now() - confirmedAt;
+        if (age >= trimLockLeaseMs * 0.8) {
+          throw new AuditTrimLockLostError(
+            trimLockKey,
+            `no renewal of its ${trimLockLeaseMs} ms lease confirmed for ${Math.round(age)} ms`,
+          );
+        }
+      },
+      async release() {
+        clearInterval(timer);
+        try {
+          await evalScript(redis, TRIM_LOCK_RELEASE, 1, trimLockKey, holder);
+        } catch (err) {
+          logger.warn(
+            { err, lockKey: trimLockKey },
+            'audit retention: could not release the trim lock; it runs out with its lease',
+          );
+        }
+      },
+    };
+  }
+
   async function applyRetention(): Promise<RetentionResult> {
+    // One trim at a time, across processes: trims share the cut key, and one that cleared it while
+    // another still worked would leave no record of the other's trim if that one then crashed.
+    const lock = await takeTrimLock();
+    try {
+      return await trim(lock.check);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** The trim itself, under the trim lock; `held()` before each write stops it once the lock is lost. */
+  async function trim(held: () => void): Promise<RetentionResult> {
     // A trim that crashed midway left its cut: this one cuts at least as far, so that every chain's
     // anchor and the stream agree again (a shorter retention set since, or none, would leave its
     // records half trimmed: out of their chains' indexes, still in the stream).
@@ -910,15 +1110,17 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     const due = retentionDays > 0 ? `${clock.now() - retentionDays * 86_400_000}-0` : undefined;
     const minId = resumed && (!due || streamIdBefore(due, resumed)) ? resumed : due!;
     if (resumed) {
+      // Not one running now: this trim holds the lock.
       logger.warn(
         { unfinishedCut: resumed, minId },
-        'audit retention: finishing a trim that did not finish (it crashed, or is still running)',
+        'audit retention: finishing a trim that did not finish (it crashed)',
       );
     }
     // Order: the cut recorded, each chain anchored then its index trimmed, the stream trimmed, the
     // cut cleared. Verification passes over records older than a chain's anchored cut, so a crash
     // between any two steps leaves a trail that verifies (saying that a trim is unfinished), and
     // the next trim finishes it.
+    held();
     await redis.set(trimKey, minId);
     const ids = await campaignIds();
     // Anchor each chain before trimming: the first surviving record's prevHash (or, when nothing
@@ -937,14 +1139,18 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       const anchor = first ? (await fetchRecords([first[0]]))[0]?.prevHash : (head ?? '');
       if (anchor !== undefined) {
         const value: RetentionAnchor = { prevHash: anchor, cutBefore: minId };
+        held();
         await redis.hset(anchorsKey, id, JSON.stringify(value));
       }
+      held();
       await redis.xtrim(keys.auditCampaignIndex(id), 'MINID', minId);
     }
     // Dedupe entries are kept on purpose: a trimmed record was recorded, and re-imports of CXone
     // history (which CXone keeps returning) must not append it again. The append script then finds
     // an entry whose record is gone and treats it as a duplicate.
+    held();
     const removedRecords = await redis.xtrim(keys.auditStream(), 'MINID', minId);
+    held();
     await redis.del(trimKey);
     logger.warn(
       { retentionDays, minId, removedRecords, campaigns: ids.length },
