@@ -21,12 +21,13 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { ApiClient, ApiError } from './cli/api-client.js';
 import {
-  auditLine,
+  auditViewState,
   decisionKey,
   DEMO_USAGE,
   demoCampaign,
   demoOutcome,
   eventLine,
+  newAuditLines,
   pacingLine,
   parseDemoArgs,
   stamp,
@@ -36,7 +37,7 @@ import {
 import {
   formatIssues,
   isFinalCampaign,
-  type AuditRecordView,
+  type AuditPageView,
   type CampaignViewLoose,
   type LaunchView,
   isFinalLaunch,
@@ -294,7 +295,7 @@ async function main(): Promise<number> {
 
     // ── 3. Its life ──
     let shownEvents = 0;
-    const seenAudit = new Set<string>();
+    const auditView = auditViewState();
     let lastStats = '';
     let lastDecision: string | undefined;
     const narrate = async (): Promise<CampaignViewLoose | undefined> => {
@@ -313,24 +314,13 @@ async function main(): Promise<number> {
         lastDecision = key;
       }
       while (shownEvents < events.length) say(eventLine(events[shownEvents++] as ReceivedEvent));
-      // Audit records not shown yet. The trail is short in a demo, so it is read from the start each
-      // time; the cursor only pages within one look.
-      let cursor: string | null = null;
-      do {
+      // Audit records (and gaps: records the API could not return) not shown yet. The trail is short
+      // in a demo, so it is read from the start each time; the cursor only pages within one look.
+      const lines = await newAuditLines(async (cursor) => {
         const query = new URLSearchParams({ limit: '200', ...(cursor ? { cursor } : {}) });
-        const page: { records: AuditRecordView[]; nextCursor: string | null } = (
-          await api.get<{ records: AuditRecordView[]; nextCursor: string | null }>(
-            `/v1/campaigns/${campaignId}/audit?${query.toString()}`,
-          )
-        ).body;
-        for (const record of page.records) {
-          const id = record.auditId ?? JSON.stringify(record);
-          if (seenAudit.has(id)) continue;
-          seenAudit.add(id);
-          say(auditLine(record));
-        }
-        cursor = page.nextCursor;
-      } while (cursor);
+        return (await api.get<AuditPageView>(`/v1/campaigns/${campaignId}/audit?${query.toString()}`)).body;
+      }, auditView);
+      for (const line of lines) say(line);
       return view;
     };
 
@@ -385,6 +375,7 @@ async function main(): Promise<number> {
       verify: verify?.body,
       events,
       interrupted: stop.signal.aborted,
+      auditGaps: [...auditView.gaps.values()],
     });
     for (const line of outcome.lines) say(line);
     return outcome.code;

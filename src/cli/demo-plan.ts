@@ -1,6 +1,14 @@
 import { DateTime } from 'luxon';
 import type { CampaignConfigInput } from '../shared/campaign-config.js';
-import { compactValue, flattenForDisplay, type AuditRecordView, type CampaignViewLoose } from './format.js';
+import {
+  compactValue,
+  describeAuditGap,
+  flattenForDisplay,
+  type AuditGapView,
+  type AuditPageView,
+  type AuditRecordView,
+  type CampaignViewLoose,
+} from './format.js';
 
 export { pacingLine } from './format.js';
 
@@ -118,6 +126,50 @@ export function auditLine(record: AuditRecordView): string {
   return `audit   ${record.action ?? '?'} by ${record.actor ?? '?'}${record.cxoneVersion === undefined ? '' : ` (v${record.cxoneVersion})`}${details ? `  ${details}` : ''}`;
 }
 
+/** A gap of the audit view: a record the trail names but could not return (missing or damaged). */
+export function auditGapLine(gap: AuditGapView): string {
+  return `audit   ✗ GAP: ${describeAuditGap(gap)}; the trail is incomplete (run npm run audit -- verify)`;
+}
+
+/** What the demo's audit view has shown so far: records by auditId, gaps by stream id. */
+export interface AuditViewState {
+  records: Set<string>;
+  gaps: Map<string, AuditGapView>;
+}
+
+export function auditViewState(): AuditViewState {
+  return { records: new Set(), gaps: new Map() };
+}
+
+/**
+ * One look at the campaign's audit trail, paged from the start (a demo's trail is short): the lines
+ * of the records and gaps not shown yet, a page's records first, then its gaps. A gap is said, once:
+ * a page that skipped it without a word would pass an incomplete trail off as the whole story.
+ */
+export async function newAuditLines(
+  fetchPage: (cursor: string | null) => Promise<AuditPageView>,
+  state: AuditViewState,
+): Promise<string[]> {
+  const lines: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: AuditPageView = await fetchPage(cursor);
+    for (const record of page.records) {
+      const id = record.auditId ?? JSON.stringify(record);
+      if (state.records.has(id)) continue;
+      state.records.add(id);
+      lines.push(auditLine(record));
+    }
+    for (const gap of page.gaps ?? []) {
+      if (state.gaps.has(gap.streamId)) continue;
+      state.gaps.set(gap.streamId, gap);
+      lines.push(auditGapLine(gap));
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
+  return lines;
+}
+
 export interface ReceivedEvent {
   id: string;
   type: string;
@@ -144,8 +196,11 @@ export function demoOutcome(input: {
   events: readonly ReceivedEvent[];
   /** Stopped by a signal (Ctrl-C): a campaign left unfinished is then the user's choice. */
   interrupted?: boolean;
+  /** Records the audit view met that the API could not return (its pages' `gaps`). */
+  auditGaps?: readonly AuditGapView[];
 }): { code: 0 | 1; lines: string[] } {
   const { verify, events } = input;
+  const gaps = input.auditGaps ?? [];
   const lines: string[] = [];
   const problems: string[] = [];
   if (verify) {
@@ -154,6 +209,14 @@ export function demoOutcome(input: {
   } else {
     lines.push('audit chain not verified: the API did not answer GET …/audit/verify');
     problems.push('the audit chain could not be verified');
+  }
+  if (gaps.length > 0) {
+    // Said apart from the chain: a trail the pages could not show whole is a problem even when the
+    // verify answer says nothing of it (it was not read, or the records are gone since).
+    lines.push(
+      `audit trail incomplete: ${gaps.length} record(s) could not be read (first: ${describeAuditGap(gaps[0]!)})`,
+    );
+    problems.push('the audit trail has records the API could not return');
   }
   const verified = events.filter((e) => e.verified).length;
   lines.push(`webhooks received: ${events.length} (${verified} with a valid signature)`);

@@ -76,6 +76,27 @@ export interface AuditRecordView {
   details?: Record<string, unknown>;
 }
 
+/** A record the API's audit page could not return (`gaps` of an AuditPage). */
+export interface AuditGapView {
+  streamId: string;
+  /** `missing` (the trail no longer has it) or `unparseable` (its stored text is not a record). */
+  reason: string;
+  auditId?: string;
+}
+
+/** One page of `GET /v1/campaigns/{id}/audit`. */
+export interface AuditPageView {
+  records: AuditRecordView[];
+  nextCursor: string | null;
+  /** Records of the page's range the API could not return; absent when there are none. */
+  gaps?: AuditGapView[];
+}
+
+/** What a gap is, in words: `aud_… (stream id …) is missing from the trail`. */
+export function describeAuditGap(g: AuditGapView): string {
+  return `${g.auditId ?? 'a record'} (stream id ${g.streamId}) is ${g.reason === 'missing' ? 'missing from the trail' : g.reason}`;
+}
+
 export const FINAL_LAUNCH_STATUSES = ['succeeded', 'failed'] as const;
 
 export function isFinalLaunch(status: string | undefined): boolean {

@@ -24,6 +24,7 @@ import {
   type GlobalOptions,
 } from './args.js';
 import {
+  describeAuditGap,
   errorText,
   formatAuditRecord,
   formatCampaign,
@@ -32,7 +33,8 @@ import {
   isFinalCampaign,
   isFinalLaunch,
   progressLine,
-  type AuditRecordView,
+  type AuditGapView,
+  type AuditPageView,
   type CampaignViewLoose,
   type IssueView,
   type LaunchView,
@@ -623,30 +625,16 @@ async function audit(
   return EXIT.ok;
 }
 
-interface AuditGapView {
-  streamId: string;
-  reason: string;
-  auditId?: string;
-}
-
-interface AuditPageView {
-  records: AuditRecordView[];
-  nextCursor: string | null;
-  gaps?: AuditGapView[];
-}
-
 /**
  * Pure: the trail came with records the API could not return (missing from the trail, or damaged).
  * What was printed is not the whole trail: exit 5 (the server's trail is at fault), naming the first.
  */
 export function auditGapsFailure(id: string, gaps: readonly AuditGapView[], printed: number): Failure {
   const [first] = gaps;
-  const what = (g: AuditGapView) =>
-    `${g.auditId ?? 'a record'} (stream id ${g.streamId}) is ${g.reason === 'missing' ? 'missing from the trail' : g.reason}`;
   return failure(
     EXIT.server,
     'audit_gaps',
-    `audit trail of ${id} incomplete: ${gaps.length} record(s) could not be read (first: ${first ? what(first) : '?'}); ` +
+    `audit trail of ${id} incomplete: ${gaps.length} record(s) could not be read (first: ${first ? describeAuditGap(first) : '?'}); ` +
       `${printed} record(s) printed; run npm run audit -- verify ${id} on the fleet`,
     { gaps },
   );

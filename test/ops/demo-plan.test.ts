@@ -1,17 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import {
   auditLine,
+  auditViewState,
   demoCampaign,
   demoOutcome,
   eventLine,
+  newAuditLines,
   pacingLine,
   parseDemoArgs,
   pickOpenZone,
   statsLine,
 } from '../../src/cli/demo-plan.js';
+import type { AuditPageView } from '../../src/cli/format.js';
+import { createAuditTrail } from '../../src/shared/audit/trail.js';
 import type { CampaignConfigInput } from '../../src/shared/campaign-config.js';
+import { createKeys } from '../../src/shared/keys.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { isWithinWindow } from '../../src/shared/compliance/windows.js';
 
@@ -167,5 +175,78 @@ describe('demo arguments (pure)', () => {
     expect(error(['--speed', '2'])).toBe('unknown option --speed');
     expect(error(['--speed=2'])).toBe('unknown option --speed');
     expect(error(['fast'])).toBe('unexpected argument "fast"');
+  });
+});
+
+describe("the demo's audit view shows gaps", () => {
+  it('says each gap once, after its page records, and the outcome counts the trail as incomplete', async () => {
+    const pages: Record<string, AuditPageView> = {
+      start: {
+        records: [{ auditId: 'aud_1', action: 'launch_requested', actor: 'api:demo' }],
+        nextCursor: '1-0',
+        gaps: [{ streamId: '1-0', reason: 'missing', auditId: 'aud_2' }],
+      },
+      '1-0': {
+        records: [{ auditId: 'aud_3', action: 'campaign_created', actor: 'worker:launch' }],
+        nextCursor: null,
+        gaps: [{ streamId: '2-0', reason: 'unparseable' }],
+      },
+    };
+    const state = auditViewState();
+    const fetchPage = (cursor: string | null) => Promise.resolve(pages[cursor ?? 'start']!);
+    const lines = await newAuditLines(fetchPage, state);
+    expect(lines).toEqual([
+      'audit   launch_requested by api:demo',
+      'audit   ✗ GAP: aud_2 (stream id 1-0) is missing from the trail; the trail is incomplete (run npm run audit -- verify)',
+      'audit   campaign_created by worker:launch',
+      'audit   ✗ GAP: a record (stream id 2-0) is unparseable; the trail is incomplete (run npm run audit -- verify)',
+    ]);
+    // The next look shows nothing again.
+    expect(await newAuditLines(fetchPage, state)).toEqual([]);
+    const outcome = demoOutcome({
+      campaignId: 'c1',
+      finalStatus: 'completed',
+      verify: { ok: true, checked: 2 },
+      events: [],
+      auditGaps: [...state.gaps.values()],
+    });
+    expect(outcome.code).toBe(1);
+    expect(outcome.lines).toContain(
+      'audit trail incomplete: 2 record(s) could not be read (first: aud_2 (stream id 1-0) is missing from the trail)',
+    );
+    expect(outcome.lines.at(-1)).toMatch(
+      /with problems: .*the audit trail has records the API could not return/,
+    );
+  });
+
+  it('meets a record deleted from the real trail (Redis, own prefix) as a gap', async () => {
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const prefix = testPrefix('demo-gaps');
+    const keys = createKeys(prefix);
+    try {
+      const trail = createAuditTrail({ redis, keys, logger: silentLogger });
+      for (let n = 0; n < 4; n++) {
+        await trail.append({
+          campaignId: 'c-demo',
+          action: 'state_changed',
+          actor: 'api:demo',
+          details: { n },
+        });
+      }
+      const index = (await redis.xrange(keys.auditCampaignIndex('c-demo'), '-', '+')) as [string, string[]][];
+      const [victimId, fields] = index[1]!;
+      await redis.xdel(keys.auditStream(), victimId);
+      const state = auditViewState();
+      // Pages of two: the gap is on the first page.
+      const lines = await newAuditLines((cursor) => trail.page('c-demo', cursor, 2), state);
+      expect(lines).toHaveLength(4);
+      expect(lines.filter((l) => l.includes('✗ GAP'))).toEqual([
+        `audit   ✗ GAP: ${fields[1]} (stream id ${victimId}) is missing from the trail; the trail is incomplete (run npm run audit -- verify)`,
+      ]);
+      expect(state.records.size).toBe(3);
+    } finally {
+      await deletePrefix(redis, prefix);
+      redis.disconnect();
+    }
   });
 });
