@@ -9,6 +9,7 @@ import { hashRecord, sealRecord } from '../../src/shared/audit/canonical.js';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
 import {
   AuditAppendError,
+  AuditGapsError,
   AuditTrimLockedError,
   AuditTrimLockLostError,
   createAuditTrail,
@@ -350,6 +351,48 @@ describe('audit trail', () => {
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen).toEqual(all.slice(0, seen.length));
     expect(seen.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it('list() refuses to pass a chain with records it cannot return for the whole chain (AuditGapsError)', async () => {
+    const p = testPrefix();
+    const k = createKeys(p);
+    try {
+      const t = createAuditTrail({ redis, keys: k, logger: silentLogger });
+      for (let i = 0; i < 4; i++) await t.append(input('c-list-gap', i));
+      const [, missing, damaged] = (await redis.xrange(k.auditCampaignIndex('c-list-gap'), '-', '+')) as [
+        string,
+        string[],
+      ][];
+      // One record deleted from the stream, one damaged in place (the same id, text that is no record).
+      await redis.xdel(k.auditStream(), missing![0]);
+      const entries = (await redis.xrange(k.auditStream(), '-', '+')) as [string, string[]][];
+      await redis.del(k.auditStream());
+      for (const [id, fields] of entries) {
+        await redis.xadd(
+          k.auditStream(),
+          id,
+          'c',
+          fields[1]!,
+          'r',
+          id === damaged![0] ? '{"not":' : fields[3]!,
+        );
+      }
+      const err = await t.list('c-list-gap').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AuditGapsError);
+      expect(err).toMatchObject({
+        campaignId: 'c-list-gap',
+        readable: 2,
+        gaps: [
+          { streamId: missing![0], reason: 'missing', auditId: missing![1][1] },
+          { streamId: damaged![0], reason: 'unparseable', auditId: damaged![1][1] },
+        ],
+      });
+      expect((err as Error).message).toMatch(
+        /^audit trail of campaign c-list-gap incomplete: 2 record\(s\) could not be read .*run npm run audit -- verify c-list-gap$/,
+      );
+    } finally {
+      await deletePrefix(redis, p);
+    }
   });
 
   it('rejects a malformed cursor and clamps the limit', async () => {

@@ -213,6 +213,7 @@ export interface RetentionResult {
 export interface AuditTrailStore extends AuditTrail {
   appendWithOutcome(input: AuditInput): Promise<AppendOutcome>;
   page(campaignId: string, cursor?: string | null, limit?: number): Promise<AuditPage>;
+  /** The whole chain, oldest first; AuditGapsError when records of it cannot be returned (see page()). */
   list(campaignId: string): Promise<AuditRecord[]>;
   verify(campaignId?: string): Promise<VerifyResult>;
   /**
@@ -282,6 +283,24 @@ export class AuditTrimLockLostError extends Error {
       `audit retention trim stopped: it no longer holds its lock ${lockKey} (${why}); run the trim again to finish it`,
     );
     this.name = 'AuditTrimLockLostError';
+  }
+}
+
+/** list() met records of the chain it cannot return: the list would not be the whole chain. */
+export class AuditGapsError extends Error {
+  constructor(
+    readonly campaignId: string,
+    readonly gaps: AuditGap[],
+    /** Records it could read. */
+    readonly readable: number,
+  ) {
+    const [first] = gaps;
+    super(
+      `audit trail of campaign ${campaignId} incomplete: ${gaps.length} record(s) could not be read ` +
+        `(first: ${first?.auditId ?? 'a record'} at stream id ${first?.streamId}, ${first?.reason}); ` +
+        `${readable} record(s) readable; run npm run audit -- verify ${campaignId}`,
+    );
+    this.name = 'AuditGapsError';
   }
 }
 
@@ -735,19 +754,25 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     };
   }
 
-  /** Every record of one campaign's chain, oldest first, a page at a time. */
-  async function* records(campaignId: string): AsyncIterable<AuditRecord> {
+  /**
+   * Every record of one campaign's chain, oldest first, read a page at a time; throws AuditGapsError
+   * when the chain has records the pages could not return. Its callers (in-process tools, and tests
+   * of every area: compliance reports compared before and after, pacing decisions counted) take the
+   * array as the campaign's whole chain, and one record short would read as "never recorded". A
+   * caller that can work around gaps pages with page(), which returns them; the HTTP API, cxo audit
+   * and the demo do. Returning the gaps alongside would change the type every caller reads.
+   */
+  async function list(campaignId: string): Promise<AuditRecord[]> {
+    const all: AuditRecord[] = [];
+    const gaps: AuditGap[] = [];
     let cursor: string | null = null;
     do {
       const p: AuditPage = await page(campaignId, cursor, AUDIT_PAGE_MAX);
-      yield* p.records;
+      all.push(...p.records);
+      gaps.push(...(p.gaps ?? []));
       cursor = p.nextCursor;
     } while (cursor);
-  }
-
-  async function list(campaignId: string): Promise<AuditRecord[]> {
-    const all: AuditRecord[] = [];
-    for await (const record of records(campaignId)) all.push(record);
+    if (gaps.length > 0) throw new AuditGapsError(campaignId, gaps, all.length);
     return all;
   }
 
