@@ -247,8 +247,9 @@ describe('the re-anchor decision', () => {
   /** Polls every 15 s with the given cumulative counters; returns the last result. */
   // These tests are about when dials count as settled, on a dozen answers; the rule that a move
   // needs room for one more abandon under the cap (reanchor-review.test.ts) would hold them all, so
-  // here the cap is out of the way.
-  const roomy = { cap: 0.5 };
+  // here the cap is out of the way. So is the team evidence (a dozen answers from 100 agents would read
+  // as a team under its agentCapacity, which the re-anchor leaves alone: shared-group.test.ts).
+  const roomy = { cap: 0.5, reanchorOwnTeamShare: 0 };
   function feed(counters: Array<[number, number]>, first: StartAnchor | null = anchor) {
     let state: AbandonmentControllerState | null = null;
     let result = null as ReturnType<typeof abandonmentTargetDecision> | null;

@@ -7,6 +7,7 @@ import {
   DEFAULT_REANCHOR_MIN_DIALS,
   DEFAULT_REANCHOR_HANDLE_MS,
   DEFAULT_REANCHOR_PROVEN_SHARE,
+  DEFAULT_REANCHOR_OWN_TEAM_SHARE,
   DEFAULT_REANCHOR_ROOM_ABANDONS,
   DEFAULT_REANCHOR_UNPROVEN_ROOM_ABANDONS,
   evidencedAgents,
@@ -16,6 +17,7 @@ import {
   measureAnswerRate,
   reanchorAnswersPerIdleAgent,
   reanchorHasRoom,
+  reanchorOwnsIdleAgents,
   nextDialMarks,
   type DialMark,
   REANCHOR_REASON,
@@ -108,6 +110,11 @@ export interface AbandonmentTargetParams {
   /** Handle time the team evidence assumes, and the share of agentCapacity it must reach (evidencedAgents). */
   reanchorHandleMs: number;
   reanchorProvenShare: number;
+  /**
+   * A team evidenced under this share of agentCapacity is not re-anchored: the idle agents it sees may
+   * be dialed for by other campaigns of its skill group too (reanchorOwnsIdleAgents).
+   */
+  reanchorOwnTeamShare: number;
 }
 
 export const DEFAULT_ABANDONMENT_TARGET_PARAMS: AbandonmentTargetParams = {
@@ -142,6 +149,7 @@ export const DEFAULT_ABANDONMENT_TARGET_PARAMS: AbandonmentTargetParams = {
   reanchorUnprovenRoomAbandons: DEFAULT_REANCHOR_UNPROVEN_ROOM_ABANDONS,
   reanchorHandleMs: DEFAULT_REANCHOR_HANDLE_MS,
   reanchorProvenShare: DEFAULT_REANCHOR_PROVEN_SHARE,
+  reanchorOwnTeamShare: DEFAULT_REANCHOR_OWN_TEAM_SHARE,
 };
 
 interface Counters {
@@ -183,6 +191,12 @@ export interface AbandonmentControllerState {
   anchor?: StartAnchor | null;
   /** Dial counts of the polls since the anchor was taken, newest last (see reanchor.ts). */
   anchorMarks?: DialMark[];
+  /**
+   * Counters at the first poll that held the pending anchor: the team evidence (evidencedAgents) counts
+   * from there, so a pause before a resume, or a smaller team before a raise of agentCapacity, does not
+   * read as a team under its capacity. Absent: taken at the next poll.
+   */
+  anchorSince?: Counters | null;
   /** Settled dials the next re-anchor stage waits for (reanchorMinDials when absent). */
   anchorStageDials?: number | null;
   /**
@@ -265,6 +279,7 @@ function acrossReset(previous: AbandonmentControllerState, now: Counters): Aband
     // A pending re-anchor's dial marks counted dials before the reset: against the new counters every
     // dial since would look settled. It measures again from the reset on.
     ...(previous.anchor ? { anchorMarks: [] } : {}),
+    ...(previous.anchorSince ? { anchorSince: shift(previous.anchorSince) } : {}),
   };
 }
 
@@ -558,10 +573,14 @@ export function abandonmentTargetDecision(
     // A team its statistics do not vouch for (fewer agents dialing than agentCapacity plans) is
     // re-anchored as the team they show, and only with room for three more abandons under the cap.
     const plannedAgents = Math.min(anchor.agents, agentsNow);
+    // The evidence counts from the first poll that held this anchor: a pause before a resume (time
+    // without calls) or the team before a raise of agentCapacity would read as a smaller team now.
+    const since = state.anchorSince ?? now;
+    state = { ...state, anchorSince: since };
     const evidenced = evidencedAgents(
       {
-        answered: periodAnswered,
-        elapsedMs: obs.atMs - state.period.atMs,
+        answered: now.answered - since.answered,
+        elapsedMs: obs.atMs - since.atMs,
         utilization: obs.stats.agentUtilization,
       },
       p.reanchorHandleMs,
@@ -576,7 +595,10 @@ export function abandonmentTargetDecision(
         roomAbandons: unproven ? p.reanchorUnprovenRoomAbandons : p.reanchorRoomAbandons,
       },
     );
-    if (m.settledDials >= stageDials && !inCooldown && !overshooting && periodOk) {
+    // Fewer agents than planned: some may be on other campaigns' calls of the same skill group, whose
+    // dialers count the same idle agents. The re-anchor waits (the controller climbs on its evidence).
+    const ownsIdleAgents = reanchorOwnsIdleAgents(evidenced, plannedAgents, p.reanchorOwnTeamShare);
+    if (m.settledDials >= stageDials && !inCooldown && !overshooting && periodOk && ownsIdleAgents) {
       const answersPerIdleAgent = reanchorAnswersPerIdleAgent(
         anchor.maxAnswersPerIdleAgent,
         teamAgents,
@@ -593,7 +615,7 @@ export function abandonmentTargetDecision(
       const nextStage = stageDials * 4;
       const last = nextStage > p.reanchorMaxDials || next >= anchor.requestedCallRate;
       state = last
-        ? { ...state, anchor: null, anchorMarks: [], anchorStageDials: null }
+        ? { ...state, anchor: null, anchorMarks: [], anchorStageDials: null, anchorSince: null }
         : { ...state, anchorStageDials: nextStage };
       if (next > current) {
         inputs.measuredAnswerRate = m.measured === null ? null : Number(m.measured.toFixed(4));

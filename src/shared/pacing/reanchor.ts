@@ -85,6 +85,34 @@ export const DEFAULT_REANCHOR_UNPROVEN_ROOM_ABANDONS = 3;
 export const DEFAULT_REANCHOR_HANDLE_MS = 210_000;
 /** A team evidenced at under this share of agentCapacity is taken at its evidence. */
 export const DEFAULT_REANCHOR_PROVEN_SHARE = 0.5;
+/**
+ * A team evidenced at under this share of agentCapacity is not re-anchored at all (the re-anchor waits):
+ * the agents it does not get may be on other campaigns' calls — campaigns of one skill group share its
+ * logged-in agents, and each of their dialers counts the same idle agents as its own. Its statistics
+ * cannot tell that from a small team alone, and the re-anchor's answers per idle agent hold only for
+ * idle agents no other dialer dials for: two campaigns re-anchored each to 0.5 live answers per idle
+ * agent put 1 on every idle agent of the group. A campaign alone on a group of its agentCapacity reads
+ * above it (≈ 1.07–1.4 × over its first 30 minutes on the dialer model: the handle time counts calls
+ * still in progress in full); 0.9, not 1, leaves room for a raise of agentCapacity, whose evidence
+ * (counted from the raise) misses the calls already in progress. Measured in docs/pacing.md
+ * "Campaigns sharing a skill group".
+ */
+export const DEFAULT_REANCHOR_OWN_TEAM_SHARE = 0.9;
+
+/**
+ * Whether a re-anchor may take the idle agents its statistics show as its own: the team they vouch for
+ * (evidencedAgents) is at least `ownShare` of the agents planned (agentCapacity). Below it the campaign
+ * gets fewer agents than it plans, and the rest may be dialing for other campaigns of its skill group:
+ * a move sized on the idle agents it sees over-dials them by as many campaigns as count them. True
+ * while there is no evidence yet (the re-anchor's other conditions wait for it anyway). Pure.
+ */
+export function reanchorOwnsIdleAgents(
+  evidenced: number | null,
+  plannedAgents: number,
+  ownShare = DEFAULT_REANCHOR_OWN_TEAM_SHARE,
+): boolean {
+  return evidenced === null || evidenced >= ownShare * plannedAgents;
+}
 
 /**
  * The team the statistics vouch for: agents busy on average (live answers × handle time over the time

@@ -68,6 +68,7 @@ export function pausedSafeStart(
       anchor,
       anchorMarks: [],
       anchorStageDials: null,
+      anchorSince: null,
     },
     anchor,
   };
