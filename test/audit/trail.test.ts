@@ -1085,9 +1085,20 @@ describe('two retention trims at once', () => {
   }
 
   /** `conn`, its first write of `method` held until `gate` settles, then done (or failed) as `gate` says. */
-  function gated(conn: Redis, method: string, gate: Promise<'write' | 'crash'>, reached: () => void): Redis {
+  /**
+   * `conn` with its first `method` call held: `reached` resolves when that call is made, and it goes
+   * on (or fails, as a crash at that step) once `release` says which.
+   */
+  function gated(
+    conn: Redis,
+    method: string,
+  ): { redis: Redis; reached: Promise<void>; release: (how: 'write' | 'crash') => void } {
+    let release!: (how: 'write' | 'crash') => void;
+    const gate = new Promise<'write' | 'crash'>((resolve) => (release = resolve));
+    let reached!: () => void;
+    const atCall = new Promise<void>((resolve) => (reached = resolve));
     let first = true;
-    return new Proxy(conn, {
+    const redis = new Proxy(conn, {
       get(target, prop) {
         const value = Reflect.get(target, prop, target) as unknown;
         if (typeof value !== 'function') return value;
@@ -1105,6 +1116,7 @@ describe('two retention trims at once', () => {
         return call.bind(target);
       },
     });
+    return { redis, reached: atCall, release };
   }
 
   it('refuses the second trim while the first works, naming the lock and its holder; a crash of the first stays on record', async () => {
@@ -1114,13 +1126,10 @@ describe('two retention trims at once', () => {
     try {
       const boundary = await twoHalves(k, ['t-a', 't-b']);
       const clock = new ManualClock(boundary + 86_400_000);
-      let open!: (how: 'write' | 'crash') => void;
-      const gate = new Promise<'write' | 'crash'>((resolve) => (open = resolve));
-      let reached!: () => void;
-      const atAnchor = new Promise<void>((resolve) => (reached = resolve));
+      const held = gated(conn, 'hset');
       // A short lease: the first trim is held past it, so only its renewals keep the lock.
       const first = createAuditTrail({
-        redis: gated(conn, 'hset', gate, reached),
+        redis: held.redis,
         keys: k,
         logger: silentLogger,
         clock,
@@ -1129,7 +1138,7 @@ describe('two retention trims at once', () => {
       });
       const running = first.applyRetention();
       running.catch(() => undefined);
-      await atAnchor; // its cut recorded, about to anchor the first chain
+      await held.reached; // its cut recorded, about to anchor the first chain
       await sleep(700);
 
       const second = createAuditTrail({ redis, keys: k, logger: silentLogger, clock, retentionDays: 1 });
@@ -1150,7 +1159,7 @@ describe('two retention trims at once', () => {
       expect(describeVerification(during)).toMatch(/it is running now .* finishes on its own/);
 
       // The first trim crashes while anchoring: its cut is still on record, the trail verifies and says so.
-      open('crash');
+      held.release('crash');
       await expect(running).rejects.toThrow('crash');
       const after = await second.verify();
       expect(after).toMatchObject({ ok: true, unfinishedTrim: { before: new Date(boundary).toISOString() } });
@@ -1255,12 +1264,9 @@ describe('two retention trims at once', () => {
     try {
       const boundary = await twoHalves(k, ['l-a']);
       const clock = new ManualClock(boundary + 86_400_000);
-      let open!: (how: 'write' | 'crash') => void;
-      const gate = new Promise<'write' | 'crash'>((resolve) => (open = resolve));
-      let reached!: () => void;
-      const atAnchor = new Promise<void>((resolve) => (reached = resolve));
+      const held = gated(conn, 'hset');
       const t = createAuditTrail({
-        redis: gated(conn, 'hset', gate, reached),
+        redis: held.redis,
         keys: k,
         logger: silentLogger,
         clock,
@@ -1269,7 +1275,7 @@ describe('two retention trims at once', () => {
       });
       const running = t.applyRetention();
       running.catch(() => undefined);
-      await atAnchor;
+      await held.reached;
       // Its lease ran out (a pause) and another trim took the lock.
       const other = JSON.stringify({
         host: 'other-host',
@@ -1279,7 +1285,7 @@ describe('two retention trims at once', () => {
       });
       await redis.set(k.custom('audit-trim-lock'), other, 'PX', 60_000);
       await sleep(300);
-      open('write');
+      held.release('write');
       await expect(running).rejects.toThrow(AuditTrimLockLostError);
       expect(await redis.get(k.custom('audit-trim-lock'))).toBe(other);
       // Nothing trimmed: the anchor written before it noticed, the index and stream untouched.
