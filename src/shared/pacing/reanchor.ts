@@ -78,9 +78,12 @@ export function reanchorAnswersPerIdleAgent(
 export const DEFAULT_REANCHOR_ROOM_ABANDONS = 1;
 export const DEFAULT_REANCHOR_UNPROVEN_ROOM_ABANDONS = 3;
 /**
- * Mean handle time (talk + wrap-up) the team evidence assumes: the dialer model's (180 s + 30 s). A
- * campaign whose calls are shorter reads as a smaller team (slower, never less safe); one whose calls
- * are longer as a larger one, which the declared agentCapacity still bounds.
+ * Mean handle time (talk + wrap-up) the team evidence assumes: the dialer model's (180 s + 30 s). The
+ * evidence is the team scaled by this over the real handle time. A campaign whose calls are longer
+ * reads as a smaller team, so the re-anchor waits (slower, never less safe: on the model 10 agents
+ * with 330 s calls read as 7.3 over an hour, under 0.9 × 10, and climb on the controller's own steps);
+ * one whose calls are shorter reads as a larger team (10 agents with 150 s calls read as 14.7), which
+ * can hide a small team under its capacity or a campaign sharing its skill group.
  */
 export const DEFAULT_REANCHOR_HANDLE_MS = 210_000;
 /** A team evidenced at under this share of agentCapacity is taken at its evidence. */
