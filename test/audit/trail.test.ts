@@ -1119,26 +1119,35 @@ describe('two retention trims at once', () => {
     return { redis, reached: atCall, release };
   }
 
+  /**
+   * A retention trim a day past `campaigns`' first halves, with a 300 ms lock lease, held at its first
+   * anchor write (its cut already recorded) until `held.release` says whether that write goes on.
+   */
+  async function heldTrim(k: Keys, conn: Redis, campaigns: string[]) {
+    const boundary = await twoHalves(k, campaigns);
+    const clock = new ManualClock(boundary + 86_400_000);
+    const held = gated(conn, 'hset');
+    const trail = createAuditTrail({
+      redis: held.redis,
+      keys: k,
+      logger: silentLogger,
+      clock,
+      retentionDays: 1,
+      trimLockLeaseMs: 300,
+    });
+    const running = trail.applyRetention();
+    running.catch(() => undefined);
+    await held.reached;
+    return { boundary, clock, held, trail, running };
+  }
+
   it('refuses the second trim while the first works, naming the lock and its holder; a crash of the first stays on record', async () => {
     const p = testPrefix();
     const k = createKeys(p);
     const conn = connect();
     try {
-      const boundary = await twoHalves(k, ['t-a', 't-b']);
-      const clock = new ManualClock(boundary + 86_400_000);
-      const held = gated(conn, 'hset');
       // A short lease: the first trim is held past it, so only its renewals keep the lock.
-      const first = createAuditTrail({
-        redis: held.redis,
-        keys: k,
-        logger: silentLogger,
-        clock,
-        retentionDays: 1,
-        trimLockLeaseMs: 300,
-      });
-      const running = first.applyRetention();
-      running.catch(() => undefined);
-      await held.reached; // its cut recorded, about to anchor the first chain
+      const { boundary, clock, held, running } = await heldTrim(k, conn, ['t-a', 't-b']);
       await sleep(700);
 
       const second = createAuditTrail({ redis, keys: k, logger: silentLogger, clock, retentionDays: 1 });
@@ -1262,20 +1271,7 @@ describe('two retention trims at once', () => {
     const k = createKeys(p);
     const conn = connect();
     try {
-      const boundary = await twoHalves(k, ['l-a']);
-      const clock = new ManualClock(boundary + 86_400_000);
-      const held = gated(conn, 'hset');
-      const t = createAuditTrail({
-        redis: held.redis,
-        keys: k,
-        logger: silentLogger,
-        clock,
-        retentionDays: 1,
-        trimLockLeaseMs: 300,
-      });
-      const running = t.applyRetention();
-      running.catch(() => undefined);
-      await held.reached;
+      const { trail: t, held, running } = await heldTrim(k, conn, ['l-a']);
       // Its lease ran out (a pause) and another trim took the lock.
       const other = JSON.stringify({
         host: 'other-host',
