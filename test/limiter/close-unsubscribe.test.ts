@@ -1,10 +1,6 @@
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createKeys } from '../../src/shared/keys.js';
-import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
-import { silentLogger } from '../../src/shared/logger.js';
-import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
-import { startTcpProxy } from '../support/tcp-proxy.js';
+import { limiterBehindProxy } from './fleet-helpers.js';
 
 const ENDPOINT = 'GET /api/v2/campaigns/:id' as const;
 
@@ -16,26 +12,11 @@ afterEach(async () => {
 
 describe('closing the limiter after Redis came back', () => {
   it('leaves none of Bottleneck’s unsubscribes rejecting with nobody listening', async () => {
-    const prefix = testPrefix('closeunsub');
-    const proxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379));
-    const redis = new Redis(REDIS_URL);
-    cleanup.push(
-      () => deletePrefixAt(prefix),
-      () => redis.quit(),
-      () => proxy.close(),
-    );
     const rejections: unknown[] = [];
     const onRejection = (reason: unknown) => rejections.push(reason);
     process.prependListener('unhandledRejection', onRejection);
     cleanup.push(async () => process.removeListener('unhandledRejection', onRejection));
-
-    const limiter = createFleetLimiter({
-      redisUrl: proxy.url,
-      prefix,
-      perWindow: 600,
-      windowMs: 60_000,
-      logger: silentLogger,
-    });
+    const { prefix, proxy, redis, limiter } = await limiterBehindProxy('closeunsub', cleanup);
     await limiter.schedule(ENDPOINT, 'control', async () => 'made');
     proxy.cut();
     await proxy.restore();

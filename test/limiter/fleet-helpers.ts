@@ -1,8 +1,10 @@
+import { Redis } from 'ioredis';
 import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import type { FleetLimiter } from '../../src/shared/limiter/types.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { REDIS_URL, testPrefix } from '../cxone/harness.js';
 import { deletePrefixAt } from '../support/redis-prefix.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 
 /**
  * Fleet limiters for one test at a time: separate instances (separate Redis connections and client
@@ -30,6 +32,36 @@ export function limiterFleets(tag: string, perWindow: number, windowMs: number) 
       prefix = '';
     },
   };
+}
+
+/**
+ * A fleet limiter (600 calls a minute per endpoint) under a private prefix whose Redis is reached
+ * through a TCP proxy the test can cut and restore, and a direct connection to read its keys with.
+ * The prefix's keys, the connection and the proxy are put on `cleanup` (run in reverse after the test);
+ * closing the limiter is the test's.
+ */
+export async function limiterBehindProxy(
+  tag: string,
+  cleanup: Array<() => Promise<unknown>>,
+  opts: { redisOutageMaxMs?: number } = {},
+) {
+  const prefix = testPrefix(tag);
+  const proxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379));
+  const redis = new Redis(REDIS_URL);
+  cleanup.push(
+    () => deletePrefixAt(prefix),
+    () => redis.quit(),
+    () => proxy.close(),
+  );
+  const limiter = createFleetLimiter({
+    redisUrl: proxy.url,
+    prefix,
+    perWindow: 600,
+    windowMs: 60_000,
+    logger: silentLogger,
+    ...opts,
+  });
+  return { prefix, proxy, redis, limiter };
 }
 
 /** Largest number of starts inside any half-open interval of `span` ms. */

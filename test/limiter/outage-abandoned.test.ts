@@ -1,11 +1,7 @@
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createKeys } from '../../src/shared/keys.js';
-import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import { LimiterUnavailableError } from '../../src/shared/limiter/types.js';
-import { silentLogger } from '../../src/shared/logger.js';
-import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { limiterBehindProxy } from './fleet-helpers.js';
 
 const ENDPOINT = 'PATCH /api/v2/campaigns/:id' as const;
 
@@ -17,20 +13,7 @@ afterEach(async () => {
 
 describe('a call that gave up during a Redis outage', () => {
   it('takes nothing from the fleet budget once Redis is back', async () => {
-    const prefix = testPrefix('abandon');
-    const proxy: TcpProxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379));
-    const redis = new Redis(REDIS_URL);
-    cleanup.push(
-      () => deletePrefixAt(prefix),
-      () => redis.quit(),
-      () => proxy.close(),
-    );
-    const limiter = createFleetLimiter({
-      redisUrl: proxy.url,
-      prefix,
-      perWindow: 600,
-      windowMs: 60_000,
-      logger: silentLogger,
+    const { prefix, proxy, redis, limiter } = await limiterBehindProxy('abandon', cleanup, {
       redisOutageMaxMs: 300,
     });
     cleanup.push(() => limiter.close());
