@@ -70,6 +70,28 @@ async function recoverStalled(worker: Worker, jobId: string, campaignId: string)
   }
 }
 
+/**
+ * The dying worker closed without finishing its job; a surviving worker takes the command over at the
+ * stalled check and runs it to its end. The command as recorded, and its campaign's state_changed
+ * audit records.
+ */
+async function redeliverToSurvivor(dying: Worker, commandId: string, campaignId: string) {
+  await dying.close(true);
+  const survivor = createAdjustWorker(h.ctx);
+  try {
+    await survivor.waitUntilReady();
+    await recoverStalled(survivor, commandId, campaignId);
+    const done = await h.waitForCommand(commandId);
+    const trail = h.ctx.audit as unknown as {
+      list(id: string): Promise<Array<{ action: string; details: Record<string, unknown> }>>;
+    };
+    const stateChanges = (await trail.list(campaignId)).filter((r) => r.action === 'state_changed');
+    return { done, stateChanges };
+  } finally {
+    await survivor.close();
+  }
+}
+
 describe('adjust worker: a command whose worker died after CXone applied its write', () => {
   it('records a stop found in place on the redelivery and stops polling the campaign', async () => {
     const campaign = await h.campaign('active');
@@ -84,26 +106,13 @@ describe('adjust worker: a command whose worker died after CXone applied its wri
       action: 'stop',
     });
     await wrote;
-    await dying.close(true);
-
-    const survivor = createAdjustWorker(h.ctx);
-    try {
-      await survivor.waitUntilReady();
-      await recoverStalled(survivor, commandId, campaign.id);
-      const done = await h.waitForCommand(commandId);
-      expect(done).toMatchObject({ status: 'succeeded', attempts: 2 });
-      expect(done.result).toMatchObject({ status: 'completed', alreadyApplied: ['status'] });
-      const trail = h.ctx.audit as unknown as {
-        list(id: string): Promise<Array<{ action: string; details: Record<string, unknown> }>>;
-      };
-      const changes = (await trail.list(campaign.id)).filter((r) => r.action === 'state_changed');
-      expect(
-        changes.map((r) => [r.details['before'], r.details['after'], r.details['foundApplied']]),
-      ).toEqual([['active', 'completed', true]]);
-      expect((await listPolledCampaigns(h.ctx)).has(campaign.id)).toBe(false);
-    } finally {
-      await survivor.close();
-    }
+    const { done, stateChanges } = await redeliverToSurvivor(dying, commandId, campaign.id);
+    expect(done).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(done.result).toMatchObject({ status: 'completed', alreadyApplied: ['status'] });
+    expect(
+      stateChanges.map((r) => [r.details['before'], r.details['after'], r.details['foundApplied']]),
+    ).toEqual([['active', 'completed', true]]);
+    expect((await listPolledCampaigns(h.ctx)).has(campaign.id)).toBe(false);
   });
 });
 
@@ -223,21 +232,10 @@ describe('adjust worker: a command whose worker died after recording its status 
       patch: { description: 'paused for the holiday' },
     });
     await reached;
-    await dying.close(true);
-
-    const survivor = createAdjustWorker(h.ctx);
-    try {
-      await survivor.waitUntilReady();
-      await recoverStalled(survivor, commandId, campaign.id);
-      const done = await h.waitForCommand(commandId);
-      expect(done).toMatchObject({ status: 'succeeded', attempts: 2, result: { status: 'paused' } });
-      const trail = h.ctx.audit as unknown as {
-        list(id: string): Promise<Array<{ action: string; details: Record<string, unknown> }>>;
-      };
-      const changes = (await trail.list(campaign.id)).filter((r) => r.action === 'state_changed');
-      expect(changes.map((r) => [r.details['before'], r.details['after']])).toEqual([['active', 'paused']]);
-    } finally {
-      await survivor.close();
-    }
+    const { done, stateChanges } = await redeliverToSurvivor(dying, commandId, campaign.id);
+    expect(done).toMatchObject({ status: 'succeeded', attempts: 2, result: { status: 'paused' } });
+    expect(stateChanges.map((r) => [r.details['before'], r.details['after']])).toEqual([
+      ['active', 'paused'],
+    ]);
   });
 });
