@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import { auditWrites } from '../metrics.js';
 import { canonicalJson } from '../canonical-json.js';
 import { evalScript } from '../redis-script.js';
+import { releaseIfHolder, renewIfHolder } from '../held-key.js';
 import { streamField } from '../stream-entry.js';
 import { hashRecord, sealRecord } from './canonical.js';
 import type { AuditInput, AuditRecord, AuditTrail } from './types.js';
@@ -480,16 +481,6 @@ export const TRIM_LOCK_LEASE_MS = 60_000;
 const TRIM_LOCK_ACQUIRE = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
 return {0, redis.call('GET', KEYS[1]) or '', redis.call('PTTL', KEYS[1])}
-`;
-// KEYS: lock. ARGV: holder, lease ms. 1 renewed; 0 the lock is not this trim's any more.
-const TRIM_LOCK_RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-`;
-// KEYS: lock. ARGV: holder. Deletes the lock only while it is this trim's.
-const TRIM_LOCK_RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
 `;
 
 function parseHolder(raw: string | null): AuditTrimLockHolder | null {
@@ -1069,10 +1060,10 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         if (renewing || lost !== undefined) return;
         renewing = true;
         const sentAt = performance.now();
-        evalScript(redis, TRIM_LOCK_RENEW, 1, trimLockKey, holder, trimLockLeaseMs)
+        renewIfHolder(redis, trimLockKey, holder, trimLockLeaseMs)
           .then(
             (renewed) => {
-              if (Number(renewed) === 1) confirmedAt = sentAt;
+              if (renewed) confirmedAt = sentAt;
               else lost = 'its lease ran out, and the lock is gone or another trim took it';
             },
             (err: unknown) =>
@@ -1099,7 +1090,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       async release() {
         clearInterval(timer);
         try {
-          await evalScript(redis, TRIM_LOCK_RELEASE, 1, trimLockKey, holder);
+          await releaseIfHolder(redis, trimLockKey, holder);
         } catch (err) {
           logger.warn(
             { err, lockKey: trimLockKey },
