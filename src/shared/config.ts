@@ -180,6 +180,20 @@ export const envSchema = z
       })
       .optional(),
     /**
+     * The secret WEBHOOK_SECRET replaces, while receivers move over: every attempt is signed with
+     * both, so a receiver on either verifies it. Empty counts as unset (the rotation is over).
+     */
+    WEBHOOK_SECRET_PREVIOUS: z.preprocess(
+      (v) => (v === '' ? undefined : v),
+      z
+        .string()
+        .superRefine((secret, ctx) => {
+          const problem = webhookSecretProblem(secret);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        })
+        .optional(),
+    ),
+    /**
      * Also deliver every appended audit record as an `audit.record.appended` event (needs WEBHOOK_URL).
      * Off by default: it adds several events per launch, and most receivers want only state events.
      */
@@ -276,7 +290,8 @@ export interface AppConfig {
     seed: number;
     adminToken?: string | undefined;
   };
-  webhook: { url: string; secret: string } | undefined;
+  /** `previousSecret`: WEBHOOK_SECRET_PREVIOUS, signed with too while a rotation is under way. */
+  webhook: { url: string; secret: string; previousSecret?: string } | undefined;
   /**
    * WEBHOOK_AUDIT_RECORDS: publish each appended audit record as `audit.record.appended`. Has an
    * effect only with `webhook` set.
@@ -350,7 +365,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     webhook:
       env.WEBHOOK_URL && env.WEBHOOK_SECRET
-        ? { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET }
+        ? {
+            url: env.WEBHOOK_URL,
+            secret: env.WEBHOOK_SECRET,
+            ...(env.WEBHOOK_SECRET_PREVIOUS ? { previousSecret: env.WEBHOOK_SECRET_PREVIOUS } : {}),
+          }
         : undefined,
     webhookAuditRecords: env.WEBHOOK_AUDIT_RECORDS,
     logLevel: env.LOG_LEVEL,

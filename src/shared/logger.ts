@@ -32,6 +32,8 @@ export const REDACT_PATHS = [
   '*.secret',
   'webhookSecret',
   '*.webhookSecret',
+  'previousSecret',
+  '*.previousSecret',
   'password',
   '*.password',
 ];

@@ -214,7 +214,9 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     await countSend(deps, eventId, ctx.clock.now(), run);
     const attempt = await deliverOnce({
       url: destination.url,
-      secret: destination.secret,
+      secret: destination.previousSecret
+        ? [destination.secret, destination.previousSecret]
+        : destination.secret,
       eventId,
       body: event.body,
       nowMs: ctx.clock.now(),

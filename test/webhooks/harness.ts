@@ -112,12 +112,15 @@ export interface Harness {
 export async function startHarness(
   webhookUrl: string | undefined,
   workerOpts: WebhookWorkerOptions = {},
+  /** More environment for the configuration (WEBHOOK_SECRET overrides the harness's SECRET). */
+  env: Record<string, string> = {},
 ): Promise<Harness> {
   const prefix = testPrefix();
   const config = loadConfig({
     REDIS_URL,
     KEY_PREFIX: prefix,
     ...(webhookUrl ? { WEBHOOK_URL: webhookUrl, WEBHOOK_SECRET: SECRET } : {}),
+    ...env,
   });
   const redis = createRedis(REDIS_URL);
   const keys = createKeys(prefix);

@@ -3,7 +3,7 @@ import { TLSSocket } from 'node:tls';
 import axios from 'axios';
 import { getProxyForUrl } from 'proxy-from-env';
 import { environmentNamesProxy } from '../cxone/http.js';
-import { signWebhook } from './sign.js';
+import { signWebhook, type WebhookSecrets } from './sign.js';
 import type { AttemptResult } from './outcome.js';
 import { redactUrlCredentials } from '../redact-url.js';
 
@@ -27,7 +27,8 @@ export interface DeliveryAttempt extends AttemptResult {
  */
 export async function deliverOnce(input: {
   url: string;
-  secret: string;
+  /** Two while a rotation is under way (newest first): each gets its own signature. */
+  secret: WebhookSecrets;
   eventId: string;
   body: string;
   nowMs: number;

@@ -48,30 +48,47 @@ export type SignedHeaders = {
   'webhook-signature': string;
 };
 
+/**
+ * One secret, or several while one is being rotated: the newest first, then the one it replaces.
+ * Each gets its own `v1,` signature, so a receiver holding either secret verifies the message.
+ */
+export type WebhookSecrets = string | readonly string[];
+
+function secretList(secret: WebhookSecrets): readonly string[] {
+  return typeof secret === 'string' ? [secret] : secret;
+}
+
 export function signWebhook(input: {
-  secret: string;
+  secret: WebhookSecrets;
   id: string;
   timestampSeconds: number;
   body: string | Buffer;
 }): SignedHeaders {
+  const secrets = secretList(input.secret);
+  if (secrets.length === 0) throw new WebhookSignatureError('no webhook secret to sign with', 'bad_secret');
   return {
     'webhook-id': input.id,
     'webhook-timestamp': String(input.timestampSeconds),
-    'webhook-signature': `v1,${computeSignature(input.secret, input.id, input.timestampSeconds, input.body)}`,
+    'webhook-signature': secrets
+      .map((secret) => `v1,${computeSignature(secret, input.id, input.timestampSeconds, input.body)}`)
+      .join(' '),
   };
 }
 
 /**
  * What a receiver does: check the timestamp is recent and that one of the space-separated `v1,`
- * signatures matches (several appear while a secret is being rotated). Throws WebhookSignatureError.
+ * signatures matches one of its secrets. Several signatures appear while the sender rotates its
+ * secret; several secrets, while the receiver does. Throws WebhookSignatureError.
  */
 export function verifyWebhook(input: {
-  secret: string;
+  secret: WebhookSecrets;
   headers: Record<string, string | string[] | undefined>;
   body: string | Buffer;
   nowSeconds?: number;
   toleranceSeconds?: number;
 }): void {
+  const secrets = secretList(input.secret);
+  if (secrets.length === 0) throw new WebhookSignatureError('no webhook secret to verify with', 'bad_secret');
   const header = (name: string): string | undefined => {
     const v = input.headers[name];
     return Array.isArray(v) ? v[0] : v;
@@ -96,12 +113,14 @@ export function verifyWebhook(input: {
       'timestamp_out_of_tolerance',
     );
   }
-  const expected = Buffer.from(computeSignature(input.secret, id, timestamp, input.body), 'base64');
+  const expected = secrets.map((secret) =>
+    Buffer.from(computeSignature(secret, id, timestamp, input.body), 'base64'),
+  );
   for (const candidate of signatures.split(' ')) {
     const [version, sig] = candidate.split(',', 2);
     if (version !== 'v1' || !sig) continue;
     const given = Buffer.from(sig, 'base64');
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return;
+    if (expected.some((want) => given.length === want.length && timingSafeEqual(given, want))) return;
   }
   throw new WebhookSignatureError('no webhook signature matches', 'no_match');
 }
