@@ -113,6 +113,15 @@ export interface ApiResponse<T> {
  */
 export const CLIENT_TIMEOUT_MS = 30_000;
 
+/**
+ * A request body that is already JSON text, sent byte for byte: a config file goes to the API as its
+ * author wrote it, not as JSON.parse and JSON.stringify re-encode it (a number beyond a double's range
+ * would arrive as `null`, and a deeply nested one would not arrive at all).
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 /** A thin JSON client for the producer API, used by the CLI and the demo. */
 export class ApiClient {
   private readonly fetchImpl: typeof fetch;
@@ -138,6 +147,9 @@ export class ApiClient {
     if (this.opts.signal?.aborted) throw new InterruptedError(method, path);
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, timeout]) : timeout;
+    // Encoded before the try: a body that cannot be encoded is a bug here, not an unreachable API.
+    const payload =
+      body === undefined ? undefined : body instanceof JsonText ? body.text : JSON.stringify(body);
     const failure = (err: unknown) =>
       this.opts.signal?.aborted
         ? new InterruptedError(method, path)
@@ -150,10 +162,10 @@ export class ApiClient {
         headers: {
           accept: 'application/json',
           authorization: `Bearer ${this.opts.token}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
           ...headers,
         },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(payload === undefined ? {} : { body: payload }),
         signal,
       });
       // The body is read under the same signal: a server that sends headers and then stalls is as

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import { checkCampaignConfig } from '../shared/campaign-check.js';
 import { STRICT_POLICY } from '../shared/compliance/deployment-policy.js';
+import { DUPLICATE_KEY_MESSAGE, duplicateKeyPath } from '../shared/json-duplicate-keys.js';
 import {
   ApiClient,
   ApiError,
@@ -10,6 +11,7 @@ import {
   exitCodeForError,
   InterruptedError,
   isResourceNotFound,
+  JsonText,
   NetworkError,
   type ApiResponse,
 } from './api-client.js';
@@ -213,12 +215,20 @@ function report(io: CliIo, json: boolean, f: Failure): ExitCode {
   return f.code;
 }
 
+/** A config file as read: its value, and its text, which is what is sent (JsonText). */
+interface ConfigFile {
+  value: unknown;
+  text: string;
+  /** Keys the text gives twice in one object, as the API reports them. */
+  duplicates: IssueView[];
+}
+
 /** `file` as the user typed it, for messages; `path` where it is read from. */
 async function readConfigFile(
   io: CliIo,
   file: string,
   path: string,
-): Promise<{ ok: true; value: unknown } | { ok: false; failure: Failure }> {
+): Promise<({ ok: true } & ConfigFile) | { ok: false; failure: Failure }> {
   let text: string;
   try {
     text = await io.readFile(path);
@@ -232,8 +242,9 @@ async function readConfigFile(
       }),
     };
   }
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(text) };
+    value = JSON.parse(text);
   } catch (err) {
     return {
       ok: false,
@@ -247,6 +258,21 @@ async function readConfigFile(
       ),
     };
   }
+  // JSON.parse keeps the last of two equal keys: checked here, the file would read as valid while
+  // the API refuses it, and offline there is nobody else to notice.
+  const duplicate = duplicateKeyPath(text);
+  const duplicates = duplicate === undefined ? [] : [{ path: duplicate, message: DUPLICATE_KEY_MESSAGE }];
+  return { ok: true, value, text, duplicates };
+}
+
+/** Pure: the report of a launch refused before sending, for issues found in the file itself. */
+function fileIssuesFailure(file: string, issues: IssueView[]): Failure {
+  const message = `${file} is not a valid campaign config`;
+  return {
+    code: EXIT.validation,
+    lines: [message, formatIssues(issues)],
+    json: { error: 'validation_failed', message, issues, file },
+  };
 }
 
 /**
@@ -272,10 +298,11 @@ async function launch(
 ) {
   const file = await readConfigFile(io, cmd.file, path);
   if (!file.ok) return report(io, opts.json, file.failure);
+  if (file.duplicates.length > 0) return report(io, opts.json, fileIssuesFailure(cmd.file, file.duplicates));
   const headers: Record<string, string> = cmd.idempotencyKey ? { 'idempotency-key': cmd.idempotencyKey } : {};
   let answer: ApiResponse<LaunchView>;
   try {
-    answer = await api.post<LaunchView>('/v1/campaigns', file.value, headers);
+    answer = await api.post<LaunchView>('/v1/campaigns', new JsonText(file.text), headers);
   } catch (err) {
     // Any other error goes to runCli, which names the launch an error body carries (describeError).
     if (!(err instanceof InterruptedError)) throw err;
@@ -359,15 +386,22 @@ async function validate(
   const file = await readConfigFile(io, cmd.file, path);
   if (!file.ok) return report(io, opts.json, file.failure);
   let result: { valid: boolean; issues: IssueView[] };
-  if (cmd.offline) {
+  if (file.duplicates.length > 0) {
+    // The API refuses the text as such (400); the file's problem is reported as any other.
+    result = { valid: false, issues: file.duplicates };
+  } else if (cmd.offline) {
     // Judged by the default deployment policy (the do-not-call check stays on), as a fleet started
     // without ALLOW_DNC_DISABLED would: "valid" offline must not become 400 at launch.
     const { issues } = checkCampaignConfig(file.value, STRICT_POLICY);
     result = { valid: issues.length === 0, issues };
   } else {
     try {
-      result = (await api.post<{ valid: boolean; issues: IssueView[] }>('/v1/campaigns/validate', file.value))
-        .body;
+      result = (
+        await api.post<{ valid: boolean; issues: IssueView[] }>(
+          '/v1/campaigns/validate',
+          new JsonText(file.text),
+        )
+      ).body;
     } catch (err) {
       // A fleet that is down, or an API whose Redis is (503): validation itself needs neither.
       const apiDown = err instanceof NetworkError || (err instanceof ApiError && err.status >= 500);

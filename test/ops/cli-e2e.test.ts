@@ -40,6 +40,11 @@ describe('cxo against the running fleet (integration)', () => {
       ...example,
       dialerStrategy: { ...example.dialerStrategy, callRate: 7 },
     }),
+    // The callRate given twice: JSON.parse would read the last (1), the API refuses the text.
+    'twice.json': JSON.stringify({ ...example, name: `cli e2e twice ${prefix}` }).replace(
+      '"callRate":0.6',
+      '"callRate":0.2,"callRate":1',
+    ),
     // Valid, but CXone refuses it: the tenant has no such target list, so the launch ends failed.
     'no-list.json': JSON.stringify({
       ...example,
@@ -96,6 +101,20 @@ describe('cxo against the running fleet (integration)', () => {
     campaignId = /campaign (\S+)/.exec(launched.out)?.[1] ?? '';
     launchId = /^launch +(\S+)$/m.exec(launched.out)?.[1] ?? '';
     expect(sandbox.getCampaignState(campaignId)).toMatchObject({ resource: { status: 'scheduled' } });
+  });
+
+  it('a config file giving a key twice is refused (exit 2) naming it, as the API refuses it; nothing is launched', async () => {
+    expect(files['twice.json']).toContain('"callRate":0.2,"callRate":1');
+    const launches = async () =>
+      Object.values(await ctx.queues.launch.getJobCounts()).reduce((a, b) => a + b, 0);
+    const before = await launches();
+    const validated = await cxo('validate', 'twice.json');
+    expect(validated.code).toBe(EXIT.validation);
+    expect(validated.out).toContain('dialerStrategy.callRate: given more than once');
+    const launched = await cxo('launch', 'twice.json', '--timeout', '30');
+    expect(launched.code).toBe(EXIT.validation);
+    expect(launched.err).toContain('dialerStrategy.callRate: given more than once');
+    expect(await launches()).toBe(before);
   });
 
   it('status finds the launch and its campaign; an unknown id exits 3', async () => {

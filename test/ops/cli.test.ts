@@ -639,6 +639,11 @@ describe('cxo against a stand-in API', () => {
     'lost.json': JSON.stringify({ name: 'lost' }),
     'redis-down.json': JSON.stringify({ name: 'redis-down' }),
     'broken.json': '{ not json',
+    // JSON.parse keeps the last callRate; the API refuses the text instead of guessing.
+    'twice.json':
+      '{"name": "Spring", "dialerStrategy": {"callRate": 0.2, "strategy": "predictive", "callRate": 1}}',
+    // Valid JSON nested deeper than JSON.stringify can recurse.
+    'deep.json': `{"name": "Spring", "x": ${'['.repeat(20_000)}${']'.repeat(20_000)}}`,
     'example.json': readFileSync(new URL('../../examples/campaign.json', import.meta.url), 'utf8'),
     'dnc-off.json': JSON.stringify({
       ...(JSON.parse(
@@ -705,6 +710,29 @@ describe('cxo against a stand-in API', () => {
     expect(invalid.err).toContain('name: required');
     expect((await cxo('launch', 'broken.json')).code).toBe(EXIT.validation);
     expect((await cxo('launch', 'missing.json')).code).toBe(EXIT.usage);
+  });
+
+  it('a file that gives a key twice is refused (exit 2) naming the key, sending nothing, as the API refuses it', async () => {
+    const posts = seen.launchPosts;
+    const launched = await cxo('launch', 'twice.json', '--json');
+    expect(launched.code).toBe(EXIT.validation);
+    expect(launched.err).toContain('dialerStrategy.callRate: given more than once in the same object');
+    expect(JSON.parse(launched.out)).toMatchObject({
+      error: 'validation_failed',
+      issues: [{ path: 'dialerStrategy.callRate' }],
+    });
+    expect(seen.launchPosts).toBe(posts);
+    for (const offline of [[], ['--offline']]) {
+      const checked = await cxo('validate', 'twice.json', ...offline);
+      expect(checked.code, offline.join()).toBe(EXIT.validation);
+      expect(checked.out).toContain('- dialerStrategy.callRate: given more than once in the same object');
+    }
+  });
+
+  it('sends a config file as it is written: one JSON.stringify cannot re-encode is not "cannot reach the API"', async () => {
+    const checked = await cxo('validate', 'deep.json');
+    expect(checked.err).not.toContain('cannot reach the API');
+    expect(checked.code).toBe(EXIT.ok);
   });
 
   it('validate exits 0 when valid and 2 when not, online or offline', async () => {
