@@ -13,6 +13,7 @@ import { capDecision, type GuardThrottle } from './guard-cap.js';
 import { decidePacing } from './index.js';
 import { readPacingRecord, type PacingRecord } from './record.js';
 import { pausedSafeStart, type CarriedSafeStart } from './resume.js';
+import { pacingTurn, type PacingDeferred, type PacingFence } from './turn.js';
 import { decisionDetails, type PacingDecision } from './types.js';
 
 /** Pacing's identity in commands, audit records and logs. */
@@ -30,7 +31,8 @@ export interface ApplyPacingInput {
 export type ApplyPacingResult =
   | { kind: 'off' }
   | { kind: 'waiting'; commandId: string }
-  | { kind: 'decided'; decision: PacingDecision; commandId: string | null };
+  | { kind: 'decided'; decision: PacingDecision; commandId: string | null }
+  | PacingDeferred;
 
 type PacingContext = AppContext;
 
@@ -40,9 +42,19 @@ type PacingContext = AppContext;
  * versioned-write path (enqueueCommand) with the callRate it was based on, so a concurrent operator
  * change of the same field is a conflict rather than silently overwritten. Changes are audited
  * ('pacing_decision') and published ('campaign.pacing.adjusted'); every decision, hold or change,
- * and the controller's memory are stored in the record's `pacing` field.
+ * and the controller's memory are stored in the record's `pacing` field. `input.record` is the record
+ * the poll read; the step runs in its turn on the campaign (turn.ts), on the record as it is then,
+ * and is deferred when a command wrote the campaign since.
  */
 export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): Promise<ApplyPacingResult> {
+  return pacingTurn(ctx, input.record, (record, fence) => paceActive(ctx, { ...input, record }, fence));
+}
+
+async function paceActive(
+  ctx: PacingContext,
+  input: ApplyPacingInput,
+  fence: PacingFence,
+): Promise<ApplyPacingResult> {
   const { record, stats } = input;
   const campaignId = record.campaignId;
   const pacingConfig = {
@@ -82,6 +94,7 @@ export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): 
   if (step === null && input.throttle === null) {
     const raw = record.pacing as { strategy?: unknown } | undefined;
     if (raw?.strategy !== 'off') {
+      await fence();
       await store.patch(campaignId, {
         pacing: { ...previous, state: null, pendingCommandId: null, guardCap: null, startAnchor: null },
       });
@@ -97,6 +110,7 @@ export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): 
     reason: 'pacing is off',
   };
   const { decision, capped } = capDecision(proposed, input.throttle);
+  await fence();
   pacingDecisions.inc({ strategy: pacingConfig.strategy, direction: decision.direction });
 
   let commandId: string | null = null;
@@ -127,11 +141,26 @@ export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): 
  * start is brought down to it, through the same versioned command path as any decision, so that it
  * resumes at one line per idle agent and re-anchors from there (resume.ts says why). Null when there is
  * nothing to do. Whoever sets callRate during the pause wins (a conflict, or the controller takes
- * their rate for an operator's after the resume), as with any pacing change.
+ * their rate for an operator's after the resume), as with any pacing change. In its turn on the
+ * campaign, as applyPacing: a resume that ran since the poll read the campaign defers it.
  */
 export async function applyPausedPacing(
   ctx: PacingContext,
-  input: { record: CampaignRecord; stats: CampaignStats; efficiency: EfficiencyMetrics | null },
+  input: PausedPacingInput,
+): Promise<ApplyPacingResult | null> {
+  return pacingTurn(ctx, input.record, (record, fence) => pacePaused(ctx, { ...input, record }, fence));
+}
+
+type PausedPacingInput = {
+  record: CampaignRecord;
+  stats: CampaignStats;
+  efficiency: EfficiencyMetrics | null;
+};
+
+async function pacePaused(
+  ctx: PacingContext,
+  input: PausedPacingInput,
+  fence: PacingFence,
 ): Promise<ApplyPacingResult | null> {
   const { record, stats } = input;
   const campaignId = record.campaignId;
@@ -145,6 +174,7 @@ export async function applyPausedPacing(
   const step = pausedSafeStart(record.config, previous.state, { atMs: nowMs, stats });
   if (step === null) return null;
   const { decision } = step;
+  await fence();
   pacingDecisions.inc({ strategy, direction: decision.direction });
   const commandId = await queueAdjustment(ctx, {
     record,
@@ -195,7 +225,8 @@ function safeStartDropRecord(
  * of agentCapacity: resume.ts carriedSafeStart): the lifecycle already wrote the rate, so nothing is
  * queued; the memory takes the drop exactly as it takes the paused poll's (pausedSafeStart,
  * safeStartDropRecord), and the drop is audited and published as that one is, naming the command that
- * carried it. `config` is the campaign's config with the callRate it dropped from and the agentCapacity
+ * carried it. Called under the command's campaign lock, so no poll's pacing step (turn.ts) reads the
+ * memory before this write and stores its own after it. `config` is the campaign's config with the callRate it dropped from and the agentCapacity
  * it runs with now. Null when pausedSafeStart sees nothing to drop (it decides on the same config as the
  * command did, so only an unknown campaign or a changed strategy gets here).
  */

@@ -1,0 +1,172 @@
+import type { Worker } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CampaignStore } from '../../src/shared/campaign-store.js';
+import type { AppContext } from '../../src/shared/context.js';
+import type { CxoneApi } from '../../src/shared/cxone/api.js';
+import { createCommandOrder } from '../../src/shared/lifecycle/order.js';
+import { abandonmentTargetDecision } from '../../src/shared/pacing/abandonment-target.js';
+import { readPacingRecord, type PacingRecord } from '../../src/shared/pacing/record.js';
+import { runPollCycle, type PollOutcome } from '../../src/shared/polling/poll-cycle.js';
+import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
+import { startHarness, testCampaignConfig, withHookBeforeWrite, type Harness } from '../lifecycle/harness.js';
+
+/**
+ * A poll that read the campaign before a command wrote it and decides after: the adjust worker with
+ * the real hooks and a poll, against the sandbox over real HTTP and real Redis, interleaved with gates
+ * (the poll holds its statistics until the command has run, or the command holds its CXone write
+ * until the poll has decided), not sleeps.
+ */
+let h: Harness;
+let worker: Worker;
+/** The command's CXone writes, with a hook before the next one (armed per test). */
+let commandCxone: ReturnType<typeof withHookBeforeWrite>;
+let beforeCommandWrite: () => Promise<void> = async () => undefined;
+
+beforeAll(async () => {
+  h = await startHarness();
+  commandCxone = withHookBeforeWrite(h.ctx.cxone, () => beforeCommandWrite());
+  worker = createAdjustWorker({ ...h.ctx, cxone: commandCxone } as typeof h.ctx);
+  await worker.waitUntilReady();
+});
+
+afterAll(async () => {
+  await worker?.close();
+  await h?.close();
+});
+
+const predictive = (agentCapacity: number, callRate: number) =>
+  testCampaignConfig({
+    dialerStrategy: { strategy: 'predictive', agentCapacity, callRate, answerRate: 0.3 },
+  });
+
+async function pacingOf(campaignId: string): Promise<PacingRecord> {
+  return readPacingRecord((await new CampaignStore(h.ctx).get(campaignId))?.pacing, 'abandonment-target');
+}
+
+/** An active campaign the controller has paced at `callRate` before (its memory holds that rate). */
+async function pacedCampaign(agentCapacity: number, callRate: number) {
+  const campaign = await h.campaign('active', predictive(agentCapacity, callRate));
+  const { state } = abandonmentTargetDecision(
+    {
+      atMs: h.ctx.clock.now() - 60_000,
+      callRate,
+      agents: agentCapacity,
+      stats: { totalCalls: 900, answeredCalls: 300, abandonedCalls: 3, agentUtilization: 85 },
+    },
+    null,
+  );
+  await new CampaignStore(h.ctx).patch(campaign.id, {
+    pacing: { ...readPacingRecord(null, 'abandonment-target'), state },
+  });
+  return campaign;
+}
+
+/**
+ * A poll whose statistics are read from CXone at once but handed over only when `release` is called:
+ * what it read is from before whatever happens meanwhile.
+ */
+function heldPoll(campaignId: string) {
+  let reached: () => void = () => undefined;
+  let release: () => void = () => undefined;
+  const statsRead = new Promise<void>((r) => (reached = r));
+  const gate = new Promise<void>((r) => (release = r));
+  const cxone: CxoneApi = {
+    ...h.ctx.cxone,
+    getCampaign: (id, opts) => h.ctx.cxone.getCampaign(id, opts),
+    getStats: async (id, opts) => {
+      const stats = await h.ctx.cxone.getStats(id, opts);
+      reached();
+      await gate;
+      return stats;
+    },
+  };
+  const outcome = runPollCycle({ ...h.ctx, cxone } as AppContext, campaignId);
+  return { statsRead, release, outcome };
+}
+
+async function runCommand(request: {
+  campaignId: string;
+  action?: 'pause' | 'resume';
+  patch?: Record<string, unknown>;
+}): Promise<string> {
+  const [commandId] = await h.enqueueInOrder([{ actor: 'api:alice', reason: 'operator', ...request }]);
+  const record = await h.waitForCommand(commandId!);
+  expect(record.status).toBe('succeeded');
+  return commandId!;
+}
+
+const pacingOfOutcome = (outcome: PollOutcome) => (outcome.kind === 'polled' ? outcome.pacing : null);
+
+describe('a poll that read the campaign before a command wrote it', () => {
+  it('does not store its memory over the safe start a raise of agentCapacity carried, nor decide on the old rate', async () => {
+    const campaign = await pacedCampaign(100, 0.6);
+    const poll = heldPoll(campaign.id);
+    await poll.statsRead;
+
+    const commandId = await runCommand({
+      campaignId: campaign.id,
+      patch: { dialerStrategy: { agentCapacity: 200 } },
+    });
+    const carried = await pacingOf(campaign.id);
+    expect(carried).toMatchObject({
+      state: { callRate: 0.1, anchor: { requestedCallRate: 0.6, startCallRate: 0.1, agents: 200 } },
+      pendingCommandId: commandId,
+    });
+
+    poll.release();
+    const outcome = await poll.outcome;
+    expect(pacingOfOutcome(outcome)).toMatchObject({ kind: 'deferred' });
+    // The command's memory stands: the next poll re-anchors from the safe start on the new team.
+    expect(await pacingOf(campaign.id)).toEqual(carried);
+    // And nothing was queued from the rate the campaign ran at before the command.
+    expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([]);
+    expect((await h.ctx.cxone.getCampaign(campaign.id)).dialerSettings.callRate).toBe(0.1);
+
+    // The next poll, on statistics read after the command, paces on from the command's memory: from
+    // the safe start, with the anchor that re-anchors it up towards the rate it ran at.
+    const next = pacingOfOutcome(await runPollCycle(h.ctx, campaign.id));
+    expect(next).toMatchObject({ kind: 'decided', decision: { previousCallRate: 0.1 } });
+    expect((await pacingOf(campaign.id)).state?.anchor).toMatchObject({
+      requestedCallRate: 0.6,
+      agents: 200,
+    });
+  });
+
+  it('does not decide for, nor store pacing state of, a campaign paused after its statistics were read', async () => {
+    const campaign = await pacedCampaign(20, 0.5);
+    const before = await pacingOf(campaign.id);
+    const poll = heldPoll(campaign.id);
+    await poll.statsRead;
+
+    await runCommand({ campaignId: campaign.id, action: 'pause' });
+
+    poll.release();
+    expect(pacingOfOutcome(await poll.outcome)).toMatchObject({ kind: 'deferred' });
+    expect(await pacingOf(campaign.id)).toEqual(before);
+    expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([]);
+  });
+
+  it('leaves pacing to the next poll while a command is at work on the campaign', async () => {
+    const campaign = await pacedCampaign(20, 0.5);
+    const before = await pacingOf(campaign.id);
+    const poll = heldPoll(campaign.id);
+    await poll.statsRead;
+
+    // The command holds the campaign (its lock) and is about to write CXone when the poll decides.
+    let pollOutcome: PollOutcome | undefined;
+    beforeCommandWrite = async () => {
+      poll.release();
+      pollOutcome = await poll.outcome;
+    };
+    commandCxone.arm(campaign.id);
+    try {
+      await runCommand({ campaignId: campaign.id, action: 'pause' });
+    } finally {
+      beforeCommandWrite = async () => undefined;
+      commandCxone.arm('');
+    }
+    expect(pollOutcome && pacingOfOutcome(pollOutcome)).toMatchObject({ kind: 'deferred' });
+    expect(await pacingOf(campaign.id)).toEqual(before);
+    expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([]);
+  });
+});
