@@ -9,6 +9,11 @@ import { redactUrlCredentials } from '../redact-url.js';
 
 export const DEFAULT_DELIVERY_TIMEOUT_MS = 10_000;
 const EXCERPT_BYTES = 1024;
+/**
+ * How long the response body is read for its excerpt once the status is in. The status alone decides
+ * the outcome, so a receiver trickling its body must not hold the delivery slot until the timeout.
+ */
+export const EXCERPT_WAIT_MS = 1_000;
 const USER_AGENT = 'cxone-orchestrator-webhooks/1';
 
 export interface DeliveryAttempt extends AttemptResult {
@@ -23,7 +28,8 @@ export interface DeliveryAttempt extends AttemptResult {
  * One signed POST of an event's stored bytes. Signed at send time (a fresh `webhook-timestamp` per
  * attempt, so receivers' replay windows accept retries) over exactly the bytes sent. Never throws:
  * network failures come back as a result without a status. The timeout covers the whole exchange,
- * so a slow receiver holds one worker slot for at most `timeoutMs`.
+ * so a slow receiver holds one worker slot for at most `timeoutMs`; once the status is in, the body
+ * is read for at most EXCERPT_WAIT_MS more.
  */
 export async function deliverOnce(input: {
   url: string;
@@ -44,11 +50,13 @@ export async function deliverOnce(input: {
       timestampSeconds: Math.floor(input.nowMs / 1000),
       body: input.body,
     });
+    const timeoutMs = input.timeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS;
     const request = {
       url: input.url,
       headers: { ...headers, 'content-type': 'application/json', 'user-agent': USER_AGENT },
       body: input.body,
-      signal: AbortSignal.timeout(input.timeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS),
+      signal: AbortSignal.timeout(timeoutMs),
+      deadline: started + timeoutMs,
     };
     const answer = proxyFor(input.url) ? await postViaProxy(request) : await postDirect(request);
     return { ...answer, durationMs: Date.now() - started };
@@ -62,6 +70,16 @@ interface Post {
   headers: Record<string, string>;
   body: string;
   signal: AbortSignal;
+  /** When `signal` fires (Date.now() clock), so the excerpt's wait never outlasts the attempt's. */
+  deadline: number;
+}
+
+/**
+ * The body is still read, briefly: a short answer read to its end leaves the connection reusable for
+ * the next delivery, where one cut off mid-body costs a new connection (and TLS handshake).
+ */
+function excerptWaitMs(req: Post): number {
+  return Math.min(EXCERPT_WAIT_MS, Math.max(0, req.deadline - Date.now()));
 }
 
 type Answer = Pick<DeliveryAttempt, 'status' | 'retryAfter' | 'bodyExcerpt'>;
@@ -86,7 +104,7 @@ async function postDirect(req: Post): Promise<Answer> {
   return {
     status: res.status,
     retryAfter: res.headers.get('retry-after'),
-    bodyExcerpt: await readExcerpt(res),
+    bodyExcerpt: await readExcerpt(res, excerptWaitMs(req)),
   };
 }
 
@@ -121,7 +139,7 @@ async function postViaProxy(req: Post): Promise<Answer> {
   return {
     status: res.status,
     retryAfter: typeof retryAfter === 'string' ? retryAfter : null,
-    bodyExcerpt: await readStreamExcerpt(res.data),
+    bodyExcerpt: await readStreamExcerpt(res.data, excerptWaitMs(req)),
   };
 }
 
@@ -149,9 +167,11 @@ function proxyRefusal(url: string, status: number, request: { socket?: unknown }
   return status === 407 ? `proxy refused request: ${status}` : '';
 }
 
-async function readStreamExcerpt(stream: Readable): Promise<string> {
+async function readStreamExcerpt(stream: Readable, waitMs: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
+  // Ends the loop below early (premature close), keeping the chunks already read.
+  const timer = setTimeout(() => stream.destroy(), waitMs);
   try {
     for await (const chunk of stream) {
       const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
@@ -162,16 +182,19 @@ async function readStreamExcerpt(stream: Readable): Promise<string> {
   } catch {
     // As with fetch: a body cut short still leaves the status.
   } finally {
+    clearTimeout(timer);
     stream.destroy();
   }
   return Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8');
 }
 
-async function readExcerpt(res: Response): Promise<string> {
+async function readExcerpt(res: Response, waitMs: number): Promise<string> {
   if (!res.body) return '';
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
+  // A read pending when the reader is cancelled resolves as done, keeping the chunks already read.
+  const timer = setTimeout(() => void reader.cancel().catch(() => undefined), waitMs);
   try {
     while (size < EXCERPT_BYTES) {
       const { done, value } = await reader.read();
@@ -182,6 +205,7 @@ async function readExcerpt(res: Response): Promise<string> {
   } catch {
     // A body cut short still leaves the status, which is what decides the outcome.
   } finally {
+    clearTimeout(timer);
     await reader.cancel().catch(() => undefined);
   }
   return Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8');

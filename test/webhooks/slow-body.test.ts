@@ -1,0 +1,120 @@
+import { createServer, request, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { deliverOnce, EXCERPT_WAIT_MS } from '../../src/shared/webhooks/deliver.js';
+import { SECRET, cleanupsAfterEach } from './harness.js';
+
+/**
+ * A receiver that answers at once but then trickles its response body (a streaming endpoint behind
+ * the URL, a misbehaving gateway) must not hold a delivery slot for the whole timeout: the status
+ * decides the outcome, so the body is read for its excerpt only briefly, whatever the status.
+ */
+
+const cleanups = cleanupsAfterEach();
+const PROXY_VARS = [
+  'HTTP_PROXY',
+  'http_proxy',
+  'HTTPS_PROXY',
+  'https_proxy',
+  'ALL_PROXY',
+  'all_proxy',
+  'NO_PROXY',
+  'no_proxy',
+];
+let saved: Record<string, string | undefined>;
+beforeEach(() => {
+  saved = Object.fromEntries(PROXY_VARS.map((name) => [name, process.env[name]]));
+  for (const name of PROXY_VARS) delete process.env[name];
+});
+afterEach(() => {
+  for (const name of PROXY_VARS) {
+    if (saved[name] === undefined) delete process.env[name];
+    else process.env[name] = saved[name];
+  }
+});
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** Answers `status` at once, then one byte every 100 ms, never ending. */
+async function tricklingReceiver(status: number): Promise<string> {
+  const open = new Set<ServerResponse>();
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(status, { 'content-type': 'text/plain' });
+      res.write('first words ');
+      const timer = setInterval(() => res.write('.'), 100);
+      open.add(res);
+      res.on('close', () => clearInterval(timer));
+    });
+  });
+  cleanups.push(async () => {
+    for (const res of open) res.destroy();
+  });
+  return `${await listen(server)}/hook`;
+}
+
+/** A plain forward proxy that streams the receiver's answer back as it comes. */
+async function forwardProxy(): Promise<string> {
+  const server = createServer((req, res) => {
+    const target = new URL(req.url!);
+    const upstream = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: req.method,
+        headers: req.headers,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode!, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  });
+  return listen(server);
+}
+
+async function send(url: string) {
+  return deliverOnce({
+    url,
+    secret: SECRET,
+    eventId: 'evt_trickle',
+    body: '{"n":1}',
+    nowMs: Date.now(),
+    timeoutMs: 5_000,
+  });
+}
+
+describe.each([
+  ['directly', false],
+  ['through a proxy', true],
+])('a receiver trickling its response body, %s', (_name, proxied) => {
+  it('is delivered once a 2xx status arrives, after at most a short wait for the body', async () => {
+    const url = await tricklingReceiver(200);
+    if (proxied) process.env.HTTP_PROXY = await forwardProxy();
+    const attempt = await send(url);
+    expect(attempt.status).toBe(200);
+    expect(attempt.error).toBeUndefined();
+    expect(attempt.durationMs).toBeLessThan(EXCERPT_WAIT_MS + 1_000);
+  });
+
+  it('gives the excerpt of a failure only a short wait, keeping what arrived', async () => {
+    const url = await tricklingReceiver(503);
+    if (proxied) process.env.HTTP_PROXY = await forwardProxy();
+    const attempt = await send(url);
+    expect(attempt.status).toBe(503);
+    expect(attempt.bodyExcerpt).toMatch(/^first words /);
+    expect(attempt.durationMs).toBeLessThan(EXCERPT_WAIT_MS + 1_000);
+  });
+});
