@@ -43,6 +43,17 @@ describe('classifyDelivery', () => {
     expect(classifyDelivery({}, NOW)).toEqual({ kind: 'retry', cause: 'network_error' });
   });
 
+  it('retries 408 Request Timeout: the request did not reach the receiver in time, a retry can', () => {
+    // Load balancers and servers answer 408 for a request body that arrived too slowly: nothing was
+    // wrong with the event, so dead-lettering it at once lost an event a retry would have delivered.
+    expect(classifyDelivery({ status: 408 }, NOW)).toEqual({ kind: 'retry', cause: 'unavailable' });
+    expect(classifyDelivery({ status: 408, retryAfter: '3' }, NOW)).toEqual({
+      kind: 'retry',
+      cause: 'unavailable',
+      retryAfterMs: 3000,
+    });
+  });
+
   it('reads Retry-After with the shared parser: fractions, past dates, garbage', () => {
     const retry = (retryAfter: string) => classifyDelivery({ status: 503, retryAfter }, NOW);
     expect(retry(' 2.5 ')).toEqual({ kind: 'retry', cause: 'unavailable', retryAfterMs: 2500 });

@@ -8,7 +8,7 @@ export type DeliveryVerdict =
   | { kind: 'delivered' }
   /** 410 Gone: the receiver asks us to stop; the destination is disabled until an operator re-enables it. */
   | { kind: 'disable' }
-  /** Worth trying again; `retryAfterMs` when the receiver said when (429/502/503/504 with Retry-After). */
+  /** Worth trying again; `retryAfterMs` when the receiver said when (408/429/502/503/504 with Retry-After). */
   | {
       kind: 'retry';
       cause: 'rate_limited' | 'unavailable' | 'server_error' | 'network_error';
@@ -23,7 +23,11 @@ export interface AttemptResult {
   retryAfter?: string | null;
 }
 
-const HONOURS_RETRY_AFTER = new Set([429, 502, 503, 504]);
+/**
+ * Answers that say "not now" rather than "never". 408 is among them although it is a 4xx: a server or
+ * load balancer sends it when the request did not arrive in time, which says nothing about the event.
+ */
+const HONOURS_RETRY_AFTER = new Set([408, 429, 502, 503, 504]);
 
 export function classifyDelivery(result: AttemptResult, nowMs: number): DeliveryVerdict {
   const { status } = result;
