@@ -28,7 +28,7 @@ export type Command =
   | { kind: 'launch'; file: string; wait: boolean; idempotencyKey?: string; timeoutSec: number }
   | { kind: 'validate'; file: string; offline: boolean }
   | { kind: 'status'; id: string }
-  | { kind: 'action'; action: CampaignAction; id: string }
+  | { kind: 'action'; action: CampaignAction; id: string; wait: boolean; timeoutSec: number }
   | { kind: 'audit'; id: string; export: boolean; limit?: number }
   | { kind: 'watch'; id: string; intervalSec: number; once: boolean };
 
@@ -48,6 +48,8 @@ commands:
   pause ID           pause an active campaign
   resume ID          resume a paused campaign (refused outside the calling window)
   stop ID            end the campaign for good
+                     (each waits until its command is applied, failed or refused;
+                     --no-wait  return once accepted   --timeout SECONDS (60, up to 86400))
   audit ID           print the campaign's audit trail (--export: every record as JSON lines; --limit N)
   watch ID           live view of stats and pacing, refreshed every --interval SECONDS (2; at most 3600); --once
                      (pause, resume, stop and watch take a launch id for the launch's campaign)
@@ -73,9 +75,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   launch: ['--no-wait', '--idempotency-key', '--timeout'],
   validate: ['--offline'],
   status: [],
-  pause: [],
-  resume: [],
-  stop: [],
+  pause: ['--no-wait', '--timeout'],
+  resume: ['--no-wait', '--timeout'],
+  stop: ['--no-wait', '--timeout'],
   audit: ['--export', '--limit'],
   watch: ['--interval', '--once'],
 };
@@ -253,7 +255,13 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
     default: {
       const action = CAMPAIGN_ACTIONS.find((a) => a === name);
       if (!action) return { ok: false, error: `unknown command "${name}"` };
-      return { ok: true, options, command: { kind: 'action', action, id: target } };
+      const timeout = secondsWithin(values.get('--timeout') ?? '60', '--timeout', 0.01, 86_400);
+      if (typeof timeout === 'string') return { ok: false, error: timeout };
+      return {
+        ok: true,
+        options,
+        command: { kind: 'action', action, id: target, wait: !flags.has('--no-wait'), timeoutSec: timeout },
+      };
     }
   }
 }

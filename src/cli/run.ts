@@ -515,12 +515,105 @@ async function action(
     }
     return report(io, opts.json, describeError(err, { campaignId }));
   }
-  io.out(
-    opts.json
-      ? JSON.stringify(res.body)
-      : `${cmd.action} accepted for campaign ${campaignId}${res.body.commandId ? ` (command ${res.body.commandId})` : ''}`,
-  );
-  return EXIT.ok;
+  const { commandId } = res.body;
+  if (!cmd.wait || !commandId) {
+    io.out(
+      opts.json
+        ? JSON.stringify(res.body)
+        : `${cmd.action} accepted for campaign ${campaignId}${commandId ? ` (command ${commandId})` : ''}`,
+    );
+    return EXIT.ok;
+  }
+  return awaitCommand(cmd, api, io, opts, campaignId, commandId);
+}
+
+/** A command's outcome as GET /v1/commands/:commandId answers it (the fields cxo reads). */
+interface CommandView {
+  commandId: string;
+  status?: string;
+  result?: { status?: string; version?: number };
+  conflict?: { reason?: string };
+  error?: unknown;
+  [field: string]: unknown;
+}
+
+const FINAL_COMMAND_STATUSES = ['succeeded', 'failed', 'conflict'];
+
+/**
+ * Pure: how an action's command ended. A 202 only says the command was queued: the worker may still
+ * find CXone refusing it or someone else's change in its way, and an operator stopping a campaign
+ * must not read "done" into that.
+ */
+export function commandOutcome(
+  action: string,
+  campaignId: string,
+  command: CommandView,
+): { code: ExitCode; line: string } | { failure: Failure } {
+  const of = `${action} of campaign ${campaignId}`;
+  if (command.status === 'succeeded') {
+    const version = command.result?.version !== undefined ? `version ${command.result.version}, ` : '';
+    const state = command.result?.status ? `: it is ${command.result.status}` : '';
+    return { code: EXIT.ok, line: `${of} done${state} (${version}command ${command.commandId})` };
+  }
+  const details = { commandId: command.commandId, campaignId, command };
+  if (command.status === 'conflict') {
+    const reason = command.conflict?.reason ?? 'someone else changed the campaign';
+    return {
+      failure: failure(EXIT.refused, 'command_conflict', `${of} stopped on a conflict: ${reason}`, details),
+    };
+  }
+  const why = errorText(command.error) || 'the worker gave up (no reason recorded)';
+  return { failure: failure(EXIT.refused, 'command_failed', `${of} failed: ${why}`, details) };
+}
+
+/** Follows an accepted action's command until it is applied, failed or refused, or --timeout passes. */
+async function awaitCommand(
+  cmd: Extract<Command, { kind: 'action' }>,
+  api: ApiClient,
+  io: CliIo,
+  opts: GlobalOptions,
+  campaignId: string,
+  commandId: string,
+): Promise<ExitCode> {
+  const deadline = Date.now() + cmd.timeoutSec * 1000;
+  const follow = `cxo status ${campaignId} (last cmd)`;
+  let command: CommandView = { commandId, status: 'queued' };
+  const stopWaiting = () => {
+    io.err(`stopped waiting; the ${cmd.action} goes on (command ${commandId}): ${follow}`);
+    return EXIT.ok;
+  };
+  if (!opts.json)
+    io.err(`${cmd.action} accepted for campaign ${campaignId} (command ${commandId}); waiting for it`);
+  while (!FINAL_COMMAND_STATUSES.includes(command.status ?? '')) {
+    if (Date.now() > deadline) {
+      return report(
+        io,
+        opts.json,
+        failure(
+          EXIT.server,
+          'command_timeout',
+          `command ${commandId} still ${command.status ?? 'queued'} after ${cmd.timeoutSec} s; it may yet be applied: ${follow}`,
+          { commandId, campaignId, command },
+        ),
+      );
+    }
+    if (!(await sleep(io.pollMs ?? 500, io.signal))) return stopWaiting();
+    try {
+      command = (await api.get<CommandView>(`/v1/commands/${enc(commandId)}`)).body;
+    } catch (err) {
+      if (err instanceof InterruptedError) return stopWaiting();
+      // The command was accepted: its id, and where its outcome shows, must not be lost.
+      return report(
+        io,
+        opts.json,
+        withHint(describeError(err), `command ${commandId} was accepted: ${follow}`),
+      );
+    }
+  }
+  const outcome = commandOutcome(cmd.action, campaignId, command);
+  if ('failure' in outcome) return report(io, opts.json, outcome.failure);
+  io.out(opts.json ? JSON.stringify(command) : outcome.line);
+  return outcome.code;
 }
 
 export type LaunchKind = { kind: 'launch'; campaignId?: string; status?: string; error?: string };

@@ -239,11 +239,17 @@ describe('cxo against the running fleet (integration)', () => {
     expect(wrong.err).toContain("is API_URL the API's root");
   });
 
-  it('a forbidden pause exits 4; stop is accepted and watch ends when the campaign is final', async () => {
+  it('a forbidden pause exits 4; stop waits until the campaign is stopped, and watch ends when it is final', async () => {
     const pause = await cxo('pause', campaignId);
     expect(pause.code).toBe(EXIT.refused);
     expect(pause.err).toMatch(/409/);
-    expect((await cxo('stop', campaignId)).code).toBe(EXIT.ok);
+    // Waits for the command: exit 0 says the campaign was stopped, not that a stop was queued.
+    const stop = await cxo('stop', campaignId);
+    expect(stop.code, stop.err).toBe(EXIT.ok);
+    expect(stop.out).toMatch(
+      new RegExp(`^stop of campaign ${campaignId} done: it is cancelled \\(version \\d+, command cmd_`),
+    );
+    expect(sandbox.getCampaignState(campaignId)).toMatchObject({ resource: { status: 'cancelled' } });
     const watched = await cxo('watch', campaignId, '--interval', '0.2');
     expect(watched.code).toBe(EXIT.ok);
     expect(watched.out).toContain(`campaign ${campaignId} is cancelled`);

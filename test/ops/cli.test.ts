@@ -443,6 +443,8 @@ describe('cxo against a stand-in API', () => {
   let staleReads = 0;
   /** Reads of the campaigns whose answers change from read to read (c-flaky, c-blip, c-then-hang). */
   const reads: Record<string, number> = {};
+  /** Reads of each command's outcome: the first answers `queued`. */
+  const commandReads: Record<string, number> = {};
   const seen: { auth?: string; idem?: string; launchPosts: number; actions: unknown[]; actionIds: string[] } =
     {
       launchPosts: 0,
@@ -594,7 +596,34 @@ describe('cxo against a stand-in API', () => {
       const { action } = req.body as { action: string };
       if (action === 'resume')
         return reply.code(409).send({ error: 'conflict', message: 'outside the calling window' });
-      return reply.code(202).send({ commandId: 'cmd-1' });
+      // Accepted, then the worker fails it, stops on a conflict, or never gets to it.
+      const later: Record<string, string> = { 'c-cmd-fail': 'cmd-fail', 'c-cmd-clash': 'cmd-clash' };
+      if (id === 'c-cmd-stuck') return reply.code(202).send({ commandId: 'cmd-stuck', status: 'queued' });
+      return reply.code(202).send({ commandId: later[id] ?? 'cmd-1', status: 'queued' });
+    });
+    api.get('/v1/commands/:id', async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const n = (commandReads[id] = (commandReads[id] ?? 0) + 1);
+      const base = { commandId: id, action: 'pause', requestedAt: '2026-11-30T03:00:00.000Z' };
+      if (id === 'cmd-stuck' || n === 1) return { ...base, status: 'queued' };
+      if (id === 'cmd-fail') {
+        return {
+          ...base,
+          campaignId: 'c-cmd-fail',
+          status: 'failed',
+          error: { message: 'CXone answered 403' },
+        };
+      }
+      if (id === 'cmd-clash') {
+        return {
+          ...base,
+          campaignId: 'c-cmd-clash',
+          status: 'conflict',
+          conflict: { reason: 'status was changed to completed by someone else', conflicts: [] },
+        };
+      }
+      if (id !== 'cmd-1') return reply.code(404).send({ error: 'not_found', message: 'no such command' });
+      return { ...base, campaignId: 'c-1', status: 'succeeded', result: { status: 'paused', version: 8 } };
     });
     api.get('/v1/campaigns/:id/audit', async (req) => {
       const { cursor } = req.query as { cursor?: string };
@@ -766,13 +795,38 @@ describe('cxo against a stand-in API', () => {
     expect(missing.err).toContain('no launch or campaign with id nope');
   });
 
-  it('pause is accepted (0), a refused resume exits 4 with the reason', async () => {
+  it('pause waits until the command is applied (0); a refused resume exits 4 with the reason', async () => {
     const ok = await cxo('pause', 'c-1');
     expect(ok.code).toBe(EXIT.ok);
+    expect(ok.out).toBe('pause of campaign c-1 done: it is paused (version 8, command cmd-1)');
     expect(seen.actions).toContainEqual({ action: 'pause' });
     const refused = await cxo('resume', 'c-1');
     expect(refused.code).toBe(EXIT.refused);
     expect(refused.err).toContain('outside the calling window');
+  });
+
+  it('an action the worker then fails or stops on a conflict exits 4 saying why, not 0 for "accepted"', async () => {
+    const failed = await cxo('stop', 'c-cmd-fail');
+    expect(failed.code).toBe(EXIT.refused);
+    expect(failed.err).toContain('stop of campaign c-cmd-fail failed: CXone answered 403');
+    const clash = await cxo('pause', 'c-cmd-clash', '--json');
+    expect(clash.code).toBe(EXIT.refused);
+    expect(clash.err).toContain('status was changed to completed by someone else');
+    expect(JSON.parse(clash.out)).toMatchObject({
+      error: 'command_conflict',
+      commandId: 'cmd-clash',
+      command: { status: 'conflict' },
+    });
+  });
+
+  it('an action whose command is not applied in --timeout exits 5 naming it; --no-wait returns once accepted', async () => {
+    const stuck = await cxo('pause', 'c-cmd-stuck', '--timeout', '0.05');
+    expect(stuck.code).toBe(EXIT.server);
+    expect(stuck.err).toContain('command cmd-stuck still queued after 0.05 s');
+    expect(stuck.err).toContain('cxo status c-cmd-stuck');
+    const quick = await cxo('stop', 'c-cmd-fail', '--no-wait');
+    expect(quick.code).toBe(EXIT.ok);
+    expect(quick.out).toBe('stop accepted for campaign c-cmd-fail (command cmd-fail)');
   });
 
   it('audit follows cursors; --export prints JSON lines', async () => {
@@ -869,6 +923,12 @@ describe('cxo against a stand-in API', () => {
     const wait = await interrupted(150, 'launch', 'hang-wait.json');
     expect(wait.code).toBe(EXIT.ok);
     expect(wait.err).toBe('stopped waiting; the launch continues: cxo status L-hang');
+    // cmd-stuck stays queued: Ctrl-C ends the wait for it, and the command goes on.
+    const pause = await interrupted(100, 'pause', 'c-cmd-stuck');
+    expect(pause.code).toBe(EXIT.ok);
+    expect(pause.err.split('\n').at(-1)).toBe(
+      'stopped waiting; the pause goes on (command cmd-stuck): cxo status c-cmd-stuck (last cmd)',
+    );
     reads['c-then-hang'] = 0;
     const watch = await interrupted(100, 'watch', 'c-then-hang', '--interval', '0.01');
     expect(watch.code).toBe(EXIT.ok);
@@ -1105,8 +1165,11 @@ describe('cxo against a stand-in API', () => {
     seen.actionIds.length = 0;
     const paused = await cxo('pause', 'L-done');
     expect(paused.code, paused.err).toBe(EXIT.ok);
-    expect(paused.err).toBe('L-done is a launch; its campaign is c-1');
-    expect(paused.out).toBe('pause accepted for campaign c-1 (command cmd-1)');
+    expect(paused.err.split('\n')).toEqual([
+      'L-done is a launch; its campaign is c-1',
+      'pause accepted for campaign c-1 (command cmd-1); waiting for it',
+    ]);
+    expect(paused.out).toBe('pause of campaign c-1 done: it is paused (version 8, command cmd-1)');
     expect(seen.actionIds).toEqual(['L-done', 'c-1']);
     seen.actionIds.length = 0;
     const early = await cxo('stop', 'L-queued');
