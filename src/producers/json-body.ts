@@ -17,6 +17,22 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
   // launched on CXone and audited as such. The BOM is kept, so JSON.parse refuses it as it always has.
   const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const encodings = contentCodings(request.headers['content-encoding']);
+    if (encodings.length > 0) {
+      // Nothing here inflates bodies: a gzipped config would otherwise be refused as "not UTF-8",
+      // sending its client after the charset instead of the compression (RFC 9110 §15.5.16).
+      done(
+        new ApiError(
+          415,
+          'unsupported_media_type',
+          `the body is sent with Content-Encoding: ${encodings.join(', ')}; this API reads bodies uncompressed only`,
+          {},
+          { 'accept-encoding': 'identity' },
+        ),
+        undefined,
+      );
+      return;
+    }
     let text: string;
     try {
       text = utf8.decode(typeof body === 'string' ? Buffer.from(body) : body);
@@ -38,4 +54,13 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
     }
     parseJson(request, text, done);
   });
+}
+
+/** The content codings a Content-Encoding header names, `identity` (no coding at all) left out. */
+export function contentCodings(header: string | string[] | undefined): string[] {
+  const values = Array.isArray(header) ? header : header === undefined ? [] : [header];
+  return values
+    .flatMap((value) => value.split(','))
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity');
 }

@@ -276,7 +276,9 @@ const UPSTREAM_ERRORS = {
 /** Any route that reads a JSON body. */
 const BODY_ERRORS = {
   '413': errorResponse('The body is above 64 KiB'),
-  '415': errorResponse('The body is not application/json'),
+  '415': errorResponse(
+    'The body is not application/json, or is sent compressed (`Content-Encoding`; bodies are read uncompressed)',
+  ),
 };
 /** A path parameter as the route's own params schema checks it. */
 function pathParam(params: z.ZodObject, name: string, description?: string): JsonObject {

@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
-import { api, campaignConfig, startStack, type Stack } from '../e2e/stack.js';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
+import { api, API_TOKEN, campaignConfig, startStack, type Stack } from '../e2e/stack.js';
 
 /**
  * Requests a careless or hostile client sends, over real HTTP: each is refused with the API's own
@@ -226,5 +227,34 @@ describe('GET /v1/campaigns/{id} of a campaign its launch is still creating', ()
       error: 'not_found',
       message: expect.stringMatching(/not known/) as unknown,
     });
+  });
+});
+
+describe('compressed bodies', () => {
+  it('refuses a Content-Encoding it does not decode with 415 saying so, not as JSON that is "not UTF-8"', async () => {
+    const config = JSON.stringify(campaignConfig());
+    for (const encoding of ['gzip', 'br', 'gzip, identity']) {
+      const res = await fetch(`${stack.apiUrl}/v1/campaigns/validate`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${API_TOKEN}`,
+          'content-type': 'application/json',
+          'content-encoding': encoding,
+        },
+        body: encoding === 'br' ? brotliCompressSync(config) : gzipSync(config),
+      });
+      expect(res.status, encoding).toBe(415);
+      expect(await res.json(), encoding).toMatchObject({
+        error: 'unsupported_media_type',
+        message: expect.stringContaining('Content-Encoding') as unknown,
+      });
+    }
+    // identity is no encoding at all.
+    const plain = await api(stack, 'POST', '/v1/campaigns/validate', {
+      raw: config,
+      headers: { 'content-encoding': 'identity' },
+    });
+    expect(plain.status).toBe(200);
+    expect(plain.body).toMatchObject({ valid: true });
   });
 });
