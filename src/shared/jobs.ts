@@ -56,6 +56,20 @@ export const adjustJobSchema = z.object({
    * finds the status in place then knows it is on record (set by the adjust worker).
    */
   statusRecorded: z.boolean().optional(),
+  /**
+   * The safe start a run's CXone write carried (pacing's carriedSafeStart), saved before that write is
+   * sent: a later run that finds the write in place, its answer lost, hands the drop to pacing as the
+   * answered write would have. `config` is the carried decision's (its dialerStrategy and pacing), kept
+   * as written (set by the adjust worker).
+   */
+  carriedSafeStart: z
+    .object({
+      step: z.enum(['settings', 'status']),
+      callRate: z.number(),
+      reason: z.string(),
+      config: z.record(z.string(), z.unknown()),
+    })
+    .optional(),
 });
 export type AdjustJob = z.infer<typeof adjustJobSchema>;
 

@@ -259,6 +259,7 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
           saveLocalRecorded: () => persist({ localRecorded: true }),
           statusRecorded: data.statusRecorded === true,
           saveStatusRecorded: () => persist({ statusRecorded: true }),
+          saveCarried: (carried) => persist({ carriedSafeStart: carried ?? undefined }),
         },
       );
       await finish(data, outcome, job.attemptsMade + 1);

@@ -179,6 +179,7 @@ function setup(
       saveLocalRecorded: async () => void Object.assign(saved, { localRecorded: true }),
       statusRecorded: saved.statusRecorded === true,
       saveStatusRecorded: async () => void Object.assign(saved, { statusRecorded: true }),
+      saveCarried: async (carried) => void Object.assign(saved, { carriedSafeStart: carried ?? undefined }),
     });
   return {
     cxone,

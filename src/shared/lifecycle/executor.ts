@@ -192,6 +192,50 @@ export interface CommandRun {
   statusRecorded: boolean;
   /** Persists that the answered status write is recorded and followed up, for later runs. */
   saveStatusRecorded(): Promise<void>;
+  /**
+   * Persists the safe start the write about to be sent carries (null: none any more), so that a later
+   * run finding that write in place, its answer lost, can hand the drop to pacing (`job.carriedSafeStart`).
+   */
+  saveCarried(carried: SavedCarried | null): Promise<void>;
+}
+
+/** What a run saves of a carried safe start before its write (AdjustJob.carriedSafeStart). */
+export type SavedCarried = NonNullable<AdjustJob['carriedSafeStart']>;
+
+/** The carried safe start to save for `step`'s write. Pure. */
+function toSaved(step: SavedCarried['step'], carried: CarriedSafeStart): SavedCarried {
+  const { dialerStrategy, pacing } = carried.config;
+  return {
+    step,
+    callRate: carried.callRate,
+    reason: carried.reason,
+    config: { dialerStrategy, ...(pacing !== undefined ? { pacing } : {}) },
+  };
+}
+
+/**
+ * The safe start an earlier run's `step` write carried, when `seen` shows it in place (the callRate it
+ * carried, dropped from another): that write was applied, its answer lost. Null otherwise. Pure.
+ */
+export function carriedInPlace(
+  saved: SavedCarried | undefined,
+  step: SavedCarried['step'],
+  seen: CampaignResource,
+): CarriedSafeStart | null {
+  if (saved?.step !== step) return null;
+  const config = saved.config as CarriedSafeStart['config'];
+  if (!sameValue(seen.dialerSettings.callRate, saved.callRate)) return null;
+  if (sameValue(config.dialerStrategy.callRate, saved.callRate)) return null;
+  return { callRate: saved.callRate, reason: saved.reason, config };
+}
+
+/** The callRate change a carried safe start makes, as a write lists it. */
+function carriedChange(carried: CarriedSafeStart): FieldChange {
+  return {
+    field: 'dialerStrategy.callRate',
+    from: carried.config.dialerStrategy.callRate,
+    to: carried.callRate,
+  };
 }
 
 function toChanges(before: Record<string, unknown>, after: FlatChanges): FieldChange[] {
@@ -279,6 +323,18 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   let settings: SettingsApply | undefined;
   /** The safe start the settings write carried, as decided on the version it was written on. */
   let settingsCarried: CarriedSafeStart | null = null;
+  /**
+   * What this command's runs saved of a carried safe start: an earlier run's, until this run saves its
+   * own before a write (only when it changes: most writes carry none, and cost no save).
+   */
+  let savedCarried = job.carriedSafeStart;
+  const saveCarried = async (step: SavedCarried['step'], carried: CarriedSafeStart | null) => {
+    const next = carried ? toSaved(step, carried) : undefined;
+    if (next === undefined && savedCarried?.step !== step) return;
+    if (JSON.stringify(next) === JSON.stringify(savedCarried)) return;
+    savedCarried = next;
+    await run.saveCarried(next ?? null);
+  };
   /** Pacing's side of a safe start a write carried; after the write's own record and follow-ups. */
   const safeStartCarried = (carried: CarriedSafeStart, version: number) =>
     effects.followUp('safe-start', async () => {
@@ -379,8 +435,13 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   let earlierWrite: FieldChange[] = [];
   /** The outcome's entry for `earlierWrite`, when this run found it and wrote nothing over it. */
   let earlierListed: CommandWrite | undefined;
-  const earlierSettings = (seen: CampaignResource): FieldChange[] =>
-    run.resumed ? settingsInPlace(ours, base, seen, local) : [];
+  const earlierSettings = (seen: CampaignResource): FieldChange[] => {
+    if (!run.resumed) return [];
+    const inPlace = settingsInPlace(ours, base, seen, local);
+    // The safe start that write carried is part of it: listed with it, undone with it.
+    const carried = inPlace.length > 0 ? carriedInPlace(savedCarried, 'settings', seen) : null;
+    return carried ? [...inPlace, carriedChange(carried)] : inPlace;
+  };
   const undoable = () => settingsWrite?.changes ?? earlierWrite;
   const undo = async (): Promise<RollbackReport | undefined> => {
     if (undoable().length === 0) return undefined;
@@ -420,33 +481,38 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   try {
     // Step 1: the settings CXone holds (orchestrator-only fields wait until every CXone write succeeded).
     if (Object.keys(ours).length > 0) {
-      const result = await writeVersioned<SettingsApply, SettingsStop>(io, latest, (current) => {
-        settingsCarried = null; // decided again on every version read (after a 409)
-        const decision = rebaseSettings({ ours, base, latest: current, local });
-        if (decision.kind === 'conflict') return { stop: { kind: 'conflict', report: decision.report } };
-        if (decision.kind === 'invalid') {
-          return {
-            stop: { kind: 'conflict', report: invalidReport(decision.reason, decision.issues, current) },
-          };
-        }
-        const refusal = refuse(job.action, decision.merged);
-        if (refusal) return { stop: { kind: 'refused', reason: refusal } };
-        if (isEmptyUpdate(decision.body)) return { stop: { kind: 'nothing-to-send', apply: decision } };
-        // A raise of agentCapacity leaves the new agents idle at once: the write carries the safe start.
-        const before = configFromResource(current, local);
-        const carried =
-          hooks.carriedSafeStart?.({
-            kind: 'settings',
-            status: current.status,
-            before,
-            after: decision.merged,
-            setsCallRate: 'dialerStrategy.callRate' in ours,
-          }) ?? null;
-        if (carried === null) return { write: decision.body, meta: decision };
-        settingsCarried = carried;
-        const apply = withCarriedCallRate(decision, carried.callRate, before.dialerStrategy.callRate);
-        return { write: apply.body, meta: apply };
-      });
+      const result = await writeVersioned<SettingsApply, SettingsStop>(
+        io,
+        latest,
+        (current) => {
+          settingsCarried = null; // decided again on every version read (after a 409)
+          const decision = rebaseSettings({ ours, base, latest: current, local });
+          if (decision.kind === 'conflict') return { stop: { kind: 'conflict', report: decision.report } };
+          if (decision.kind === 'invalid') {
+            return {
+              stop: { kind: 'conflict', report: invalidReport(decision.reason, decision.issues, current) },
+            };
+          }
+          const refusal = refuse(job.action, decision.merged);
+          if (refusal) return { stop: { kind: 'refused', reason: refusal } };
+          if (isEmptyUpdate(decision.body)) return { stop: { kind: 'nothing-to-send', apply: decision } };
+          // A raise of agentCapacity leaves the new agents idle at once: the write carries the safe start.
+          const before = configFromResource(current, local);
+          const carried =
+            hooks.carriedSafeStart?.({
+              kind: 'settings',
+              status: current.status,
+              before,
+              after: decision.merged,
+              setsCallRate: 'dialerStrategy.callRate' in ours,
+            }) ?? null;
+          if (carried === null) return { write: decision.body, meta: decision };
+          settingsCarried = carried;
+          const apply = withCarriedCallRate(decision, carried.callRate, before.dialerStrategy.callRate);
+          return { write: apply.body, meta: apply };
+        },
+        () => saveCarried('settings', settingsCarried),
+      );
       rebases += result.rebases;
       if (result.kind === 'stopped') {
         earlierWrite = earlierSettings(result.latest);
@@ -462,8 +528,11 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
             : [];
         if (found.length > 0) {
           // As for a status found in place (below): most likely an earlier attempt's PATCH whose
-          // answer was lost. Recorded once per command, marked as found, with its follow-ups.
-          await recordSettingsChange(found, latest, true);
+          // answer was lost. Recorded once per command, marked as found, with its follow-ups — and
+          // the safe start it carried (saved before it was sent) listed and handed to pacing.
+          const carried = carriedInPlace(savedCarried, 'settings', latest);
+          await recordSettingsChange(carried ? [...found, carriedChange(carried)] : found, latest, true);
+          if (carried) await safeStartCarried(carried, latest.version);
         }
         if (earlierWrite.length > 0) {
           // The command's own change all the same, so the outcome lists it: the requester's next
@@ -498,30 +567,35 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     const action = job.action;
     const actionLocal = settings ? localPart(settings.merged) : local;
     if (action) {
-      const result = await writeVersioned<ActionApply, ActionStop>(io, latest, (current) => {
-        const decision = rebaseAction(action, current, baseStatus);
-        if (decision.kind === 'conflict') return { stop: { kind: 'conflict', report: decision.report } };
-        if (decision.kind === 'already') return { stop: { kind: 'already' } };
-        const config = configFromResource(current, actionLocal);
-        const refusal = refuse(action, config);
-        if (refusal) return { stop: { kind: 'refused', reason: refusal } };
-        // A resume finds every agent idle: it carries the safe start in the same write, as an activation
-        // does, whether or not a poll saw the campaign paused (docs/lifecycle.md).
-        const carried =
-          action === 'resume'
-            ? (hooks.carriedSafeStart?.({
-                kind: 'resume',
-                status: current.status,
-                before: config,
-                after: config,
-                setsCallRate: false,
-              }) ?? null)
-            : null;
-        const write = carried
-          ? { status: decision.target, dialerSettings: { callRate: carried.callRate } }
-          : { status: decision.target };
-        return { write, meta: { ...decision, carried } };
-      });
+      const result = await writeVersioned<ActionApply, ActionStop>(
+        io,
+        latest,
+        (current) => {
+          const decision = rebaseAction(action, current, baseStatus);
+          if (decision.kind === 'conflict') return { stop: { kind: 'conflict', report: decision.report } };
+          if (decision.kind === 'already') return { stop: { kind: 'already' } };
+          const config = configFromResource(current, actionLocal);
+          const refusal = refuse(action, config);
+          if (refusal) return { stop: { kind: 'refused', reason: refusal } };
+          // A resume finds every agent idle: it carries the safe start in the same write, as an activation
+          // does, whether or not a poll saw the campaign paused (docs/lifecycle.md).
+          const carried =
+            action === 'resume'
+              ? (hooks.carriedSafeStart?.({
+                  kind: 'resume',
+                  status: current.status,
+                  before: config,
+                  after: config,
+                  setsCallRate: false,
+                }) ?? null)
+              : null;
+          const write = carried
+            ? { status: decision.target, dialerSettings: { callRate: carried.callRate } }
+            : { status: decision.target };
+          return { write, meta: { ...decision, carried } };
+        },
+        (meta) => saveCarried('status', meta.carried),
+      );
       rebases += result.rebases;
       if (result.kind === 'stopped') {
         if (result.stop.kind !== 'already') return await stopped(result.stop, result.latest, await undo());
@@ -533,8 +607,14 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         } else if (run.resumed && latest.status !== baseStatus) {
           // Found in place on a later run: most likely an earlier run's write whose answer was lost
           // (a timeout or a 5xx after CXone committed it, or its worker died), which left no record. Recorded now, marked
-          // as found, and followed up, so polling and calling-window enforcement follow the status.
-          await recordStatusChange(action, baseStatus, latest, true);
+          // as found, and followed up, so polling and calling-window enforcement follow the status;
+          // the safe start it carried (saved before it was sent) is named and handed to pacing, once.
+          const carried = carriedInPlace(savedCarried, 'status', latest);
+          await recordStatusChange(action, baseStatus, latest, true, carried);
+          if (carried) {
+            await safeStartCarried(carried, latest.version);
+            await run.saveStatusRecorded();
+          }
         } else if (hooks.onStatusFoundInPlace) {
           const found = latest;
           await effects.followUp('status', () =>

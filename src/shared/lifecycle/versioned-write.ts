@@ -48,6 +48,8 @@ export async function writeVersioned<M, S>(
   io: VersionedWriteIO,
   latest: CampaignResource,
   decide: (latest: CampaignResource) => WriteDecision<M, S>,
+  /** Runs before each PATCH is sent, with its decision: what a later run must know if the answer is lost. */
+  beforeWrite?: (meta: M) => Promise<void>,
 ): Promise<WriteResult<M, S>> {
   let current = latest;
   for (let rebases = 0; ; rebases++) {
@@ -55,6 +57,7 @@ export async function writeVersioned<M, S>(
     if ('stop' in decision) return { kind: 'stopped', stop: decision.stop, latest: current, rebases };
     // A holder that lost its lock must not write; CXone's If-Match below is the last fence.
     await io.lease.verify();
+    await beforeWrite?.(decision.meta);
     try {
       const resource = await io.cxone.updateCampaign(
         io.campaignId,
