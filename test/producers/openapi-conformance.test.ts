@@ -1,6 +1,6 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, startStack, type Stack } from '../e2e/stack.js';
+import { api, campaignConfig, startStack, waitForLaunch, type Stack } from '../e2e/stack.js';
 
 /**
  * The OpenAPI document against the running API: a body the document accepts is one the API does not
@@ -20,7 +20,7 @@ let doc: Doc;
 let conforms: (component: string, body: unknown) => boolean;
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await startStack({ launchWorker: true });
   doc = (await api(stack, 'GET', '/docs/json')).body as unknown as Doc;
   const ajv = new Ajv2020({ strict: false });
   ajv.addSchema({ $id: 'doc', components: doc.components });
@@ -217,5 +217,66 @@ describe('other checked path parameters', () => {
       }
     }
     expect(disagreements).toEqual([]);
+  });
+});
+
+describe('answers', () => {
+  it("every answer's status is documented for its route, and its body matches the documented schema", async () => {
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    ajv.addSchema({ $id: 'answers', components: doc.components });
+    const local = (schema: unknown) =>
+      JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"answers#/components/')) as object;
+    const launched = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig() });
+    const launch = await waitForLaunch(stack, String(launched.body.launchId));
+    const campaign = String(launch.campaignId);
+    const pause = await api(stack, 'POST', `/v1/campaigns/${campaign}/actions`, {
+      body: { action: 'pause' },
+    });
+    const requests: Array<[method: string, template: string, path: string, body?: unknown]> = [
+      ['GET', '/healthz', '/healthz'],
+      ['GET', '/readyz', '/readyz'],
+      ['POST', '/v1/campaigns/validate', '/v1/campaigns/validate', campaignConfig()],
+      ['POST', '/v1/campaigns/validate', '/v1/campaigns/validate', { name: 1 }],
+      ['POST', '/v1/campaigns', '/v1/campaigns', { name: 1 }],
+      ['GET', '/v1/launches/{launchId}', `/v1/launches/${String(launched.body.launchId)}`],
+      ['GET', '/v1/launches/{launchId}', '/v1/launches/6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60'],
+      ['GET', '/v1/launches/{launchId}', '/v1/launches/x'],
+      ['GET', '/v1/commands/{commandId}', `/v1/commands/${String(pause.body.commandId)}`],
+      ['GET', '/v1/commands/{commandId}', '/v1/commands/cmd_unknown'],
+      ['GET', '/v1/webhooks/dead-letters', '/v1/webhooks/dead-letters'],
+      ['GET', '/admin/webhooks/destination', '/admin/webhooks/destination'],
+      ...[campaign, 'unknown-campaign', 'a.b'].flatMap((id): Array<[string, string, string, unknown?]> => [
+        ['GET', '/v1/campaigns/{campaignId}', `/v1/campaigns/${id}`],
+        ['PATCH', '/v1/campaigns/{campaignId}', `/v1/campaigns/${id}`, { name: 'renamed' }],
+        ['PATCH', '/v1/campaigns/{campaignId}', `/v1/campaigns/${id}`, {}],
+        ['POST', '/v1/campaigns/{campaignId}/actions', `/v1/campaigns/${id}/actions`, { action: 'resume' }],
+        ['GET', '/v1/campaigns/{campaignId}/audit', `/v1/campaigns/${id}/audit?limit=2`],
+        ['GET', '/v1/campaigns/{campaignId}/audit', `/v1/campaigns/${id}/audit?limit=0`],
+        ['GET', '/v1/campaigns/{campaignId}/audit/verify', `/v1/campaigns/${id}/audit/verify`],
+        ['GET', '/v1/campaigns/{campaignId}/commands', `/v1/campaigns/${id}/commands`],
+        ['GET', '/v1/campaigns/{campaignId}/compliance', `/v1/campaigns/${id}/compliance`],
+      ]),
+    ];
+    const disagreements: string[] = [];
+    for (const [method, template, path, body] of requests) {
+      const reply = await api(stack, method, path, body === undefined ? {} : { body });
+      const op = doc.paths[template]?.[method.toLowerCase()] as
+        { responses: Record<string, { content?: Record<string, { schema: unknown }> }> } | undefined;
+      const documented = op?.responses[String(reply.status)] ?? op?.responses.default;
+      const type = reply.headers.get('content-type')?.split(';')[0] ?? '';
+      const schema = documented?.content?.[type]?.schema;
+      if (!documented) disagreements.push(`${method} ${path}: ${reply.status} is not documented`);
+      else if (schema === undefined)
+        disagreements.push(`${method} ${path}: ${reply.status} ${type} is not documented`);
+      else if (!ajv.validate(local(schema), reply.body)) {
+        disagreements.push(
+          `${method} ${path}: ${reply.status} ${ajv.errorsText(ajv.errors)}: ${reply.text.slice(0, 200)}`,
+        );
+      }
+    }
+    expect(disagreements).toEqual([]);
+    // The walk covered the success answers, not only errors.
+    expect(pause.status).toBe(202);
+    expect(launch.status).toBe('succeeded');
   });
 });
