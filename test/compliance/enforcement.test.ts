@@ -11,6 +11,7 @@ import {
   scheduleWindowEnforcement,
   windowJobId,
   windowJobOf,
+  windowPauseFoundInPlace,
   type WindowJob,
 } from '../../src/shared/compliance/enforcement.js';
 import {
@@ -253,6 +254,8 @@ describe('calling-window enforcement', () => {
     expect((await tc.events.recent(10, ID)).map((e) => e.type)).toEqual(['campaign.compliance.paused']);
 
     // The adjust worker paused it on CXone; the next check plans the open, Monday 09:00 EDT = 13:00Z.
+    const paused = (await getWindowState(tc.ctx, ID)).pauseCommandId as string;
+    await createCommandStore(tc.ctx).update(paused, { status: 'succeeded' }, new Date(tc.clock.now()));
     await tc.putCampaign(ID, weekdays, 'paused', 2);
     const open = await fireAt('2026-03-06T22:00:30Z');
     expect(open).toEqual({ campaignId: ID, kind: 'open', atMs: t('2026-03-09T13:00:00Z') });
@@ -457,6 +460,60 @@ describe('calling-window enforcement', () => {
     expect((await adjustJobs()).filter((c) => c.action === 'resume')).toHaveLength(1);
   });
 
+  it('keeps a window pause still queued when a poll already saw the campaign paused, and checks again', async () => {
+    await tc.putCampaign(ID, weekdays, 'active');
+    tc.clock.set(t('2026-03-06T22:00:00Z'));
+    expect(
+      (await enforceWindow(tc.ctx, { campaignId: ID, kind: 'close', atMs: tc.clock.now() })).outcome,
+    ).toBe('paused');
+    const { pauseCommandId } = await getWindowState(tc.ctx, ID);
+    // A poll read CXone paused (by someone, or by this pause's write) before the command finished.
+    await tc.putCampaign(ID, weekdays, 'paused', 2);
+    tc.clock.set(t('2026-03-06T22:00:30Z'));
+    const verify = await enforceWindow(tc.ctx, { campaignId: ID, kind: 'verify', atMs: tc.clock.now() });
+    expect(verify).toMatchObject({ outcome: 'pause_pending', next: { kind: 'verify' } });
+    expect(await getWindowState(tc.ctx, ID)).toMatchObject({ pauseCommandId });
+  });
+
+  it('lets go of a window pause that found the campaign paused by someone else, even before it claimed it', async () => {
+    await tc.putCampaign(ID, weekdays, 'active');
+    tc.clock.set(t('2026-03-06T22:00:00Z'));
+    expect(
+      (await enforceWindow(tc.ctx, { campaignId: ID, kind: 'close', atMs: tc.clock.now() })).outcome,
+    ).toBe('paused');
+    const claim = await getWindowState(tc.ctx, ID);
+    const commandId = claim.pauseCommandId as string;
+    // The lifecycle ran the pause before the job stored its claim: the hand-over finds nothing to end.
+    await setWindowState(tc.ctx, ID, {});
+    const by = { reason: 'compliance-window', commandId, version: 2 };
+    expect(await windowPauseFoundInPlace(tc.ctx, ID, by)).toBe(false);
+    await setWindowState(tc.ctx, ID, claim);
+    await createCommandStore(tc.ctx).update(commandId, { status: 'succeeded' }, new Date(tc.clock.now()));
+    await tc.putCampaign(ID, weekdays, 'paused', 2);
+
+    // The job's re-check lets go, recorded, and the open leaves the campaign paused.
+    tc.clock.set(t('2026-03-06T22:00:30Z'));
+    const verify = await enforceWindow(tc.ctx, { campaignId: ID, kind: 'verify', atMs: tc.clock.now() });
+    expect(verify).toMatchObject({
+      outcome: 'nothing',
+      next: { kind: 'open', atMs: t('2026-03-09T13:00:00Z') },
+    });
+    expect(await getWindowState(tc.ctx, ID)).not.toHaveProperty('pausedAt');
+    expect((await complianceRecords()).at(-1)).toMatchObject({
+      kind: 'window_pause_released',
+      commandId,
+      foundPaused: true,
+    });
+    tc.clock.set(t('2026-03-09T13:00:00Z'));
+    expect(
+      (await enforceWindow(tc.ctx, { campaignId: ID, kind: 'open', atMs: tc.clock.now() })).outcome,
+    ).toBe('nothing');
+    expect((await adjustJobs()).filter((c) => c.action === 'resume')).toEqual([]);
+
+    // A pause of someone else's command is none of the window's business.
+    expect(await windowPauseFoundInPlace(tc.ctx, ID, { ...by, reason: 'operator' })).toBe(false);
+  });
+
   it('re-issues a failed window pause, and gives up resuming after a bounded number of tries', async () => {
     await tc.putCampaign(ID, weekdays, 'active');
     const commands = createCommandStore(tc.ctx);
@@ -476,6 +533,12 @@ describe('calling-window enforcement', () => {
     expect((await adjustJobs()).filter((c) => c.action === 'pause')).toHaveLength(2);
     expect((await complianceRecords()).map((r) => r.reissued)).toEqual([false, true]);
 
+    // The re-issued pause went through.
+    await commands.update(
+      (await getWindowState(tc.ctx, ID)).pauseCommandId as string,
+      { status: 'succeeded' },
+      new Date(tc.clock.now()),
+    );
     await tc.putCampaign(ID, weekdays, 'paused', 2);
     tc.clock.set(t('2026-03-09T13:00:00Z'));
     const open = { campaignId: ID, kind: 'open' as const, atMs: tc.clock.now() };

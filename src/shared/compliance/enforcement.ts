@@ -260,6 +260,7 @@ export async function scheduleWindowEnforcement(
  */
 export async function cancelWindowEnforcement(ctx: EnforcementContext, campaignId: string): Promise<void> {
   await endAbandonmentMeasurement(ctx, campaignId);
+  await ctx.redis.del(foundPausedKey(ctx, campaignId));
   const job = await ctx.queues.compliance.getJob(windowJobId(campaignId));
   if (!job) return;
   // A running job cannot be removed (it holds a lock); it finds the campaign final and ends itself.
@@ -299,7 +300,7 @@ async function recordClaimEnded(
   ctx: EnforcementContext,
   campaignId: string,
   win: WindowState,
-  by: { actor?: string; commandId?: string; cxoneVersion?: number },
+  by: { actor?: string; commandId?: string; cxoneVersion?: number; foundPaused?: boolean },
 ): Promise<void> {
   const dedupeId = by.commandId ?? win.resumeCommandId;
   await recordComplianceAction(ctx, {
@@ -309,8 +310,13 @@ async function recordClaimEnded(
     ...(by.actor ? { actor: by.actor } : {}),
     details: {
       rule: 'calling-window',
-      pausedBy: by.actor ?? 'outside the orchestrator (CXone)',
+      pausedBy:
+        by.actor ??
+        (by.foundPaused
+          ? "someone else before the window's pause reached CXone (its console, or another command)"
+          : 'outside the orchestrator (CXone)'),
       ...(by.commandId ? { commandId: by.commandId } : {}),
+      ...(by.foundPaused ? { foundPaused: true } : {}),
       ...(win.pausedAt ? { windowPausedAt: win.pausedAt } : {}),
       note: 'paused by someone other than the calling window: the window will not resume it',
     },
@@ -349,6 +355,48 @@ export async function releaseWindowPause(
         actor: by.actor,
         commandId: by.commandId,
         cxoneVersion: by.version,
+      });
+    }
+    const keep = win.lastTransitionMs !== undefined ? { lastTransitionMs: win.lastTransitionMs } : {};
+    if (await replaceWindowState(ctx, campaignId, raw, keep)) return true;
+  }
+  throw new WindowStateChangedError(campaignId);
+}
+
+/**
+ * Where the window's pause that found its campaign paused already is noted, for the window job: the
+ * hand-over below may fail (a follow-up's error is only logged) or run before the job stored the
+ * command as its own, and the job's next firing must let go all the same.
+ */
+const foundPausedKey = (ctx: EnforcementContext, campaignId: string) =>
+  ctx.keys.custom('compliance', 'window-pause-found', campaignId);
+/** Long past any re-check of the pause it names (every VERIFY_MS until the command finished). */
+const FOUND_PAUSED_TTL_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Called by the lifecycle when a command found its status already in place, written by nobody of
+ * this command. For the window's own pause that means the campaign was paused by someone else first
+ * (CXone's console, or an operator's pause landing between the window job's read of the record, which
+ * a poll refreshes only every few seconds, and its claim): that pause is theirs, and the window must
+ * not resume it at the next open. The claim is ended as an operator's pause ends it
+ * (`window_pause_released`, with `foundPaused`). Returns whether it ended one here.
+ */
+export async function windowPauseFoundInPlace(
+  ctx: EnforcementContext,
+  campaignId: string,
+  by: { reason: string; commandId: string; version: number },
+): Promise<boolean> {
+  if (by.reason !== REASON_WINDOW) return false;
+  await ctx.redis.set(foundPausedKey(ctx, campaignId), by.commandId, 'EX', FOUND_PAUSED_TTL_SECONDS);
+  for (let tries = 0; tries < 5; tries++) {
+    const { state: win, raw } = await readWindowState(ctx, campaignId);
+    // Not (yet) the window's claim: the job lets go when it next fires (releaseFoundPause).
+    if (win.pauseCommandId !== by.commandId) return false;
+    if (tries === 0) {
+      await recordClaimEnded(ctx, campaignId, win, {
+        commandId: by.commandId,
+        cxoneVersion: by.version,
+        foundPaused: true,
       });
     }
     const keep = win.lastTransitionMs !== undefined ? { lastTransitionMs: win.lastTransitionMs } : {};
@@ -407,6 +455,32 @@ async function recordPauseLanded(
   });
 }
 
+/**
+ * Ends the window's claim when its pending pause found the campaign paused by someone else
+ * (windowPauseFoundInPlace noted it, but could not end the claim itself). True when it did: the
+ * firing then decides again without the claim.
+ */
+async function releaseFoundPause(
+  ctx: EnforcementContext,
+  campaignId: string,
+  win: WindowState,
+  raw: string | null,
+  version: number,
+): Promise<boolean> {
+  if (win.pauseCommandId === undefined) return false;
+  const key = foundPausedKey(ctx, campaignId);
+  if ((await ctx.redis.get(key)) !== win.pauseCommandId) return false;
+  await recordClaimEnded(ctx, campaignId, win, {
+    commandId: win.pauseCommandId,
+    cxoneVersion: version,
+    foundPaused: true,
+  });
+  const keep = win.lastTransitionMs !== undefined ? { lastTransitionMs: win.lastTransitionMs } : {};
+  if (!(await replaceWindowState(ctx, campaignId, raw, keep))) throw new WindowStateChangedError(campaignId);
+  await ctx.redis.del(key);
+  return true;
+}
+
 /** Decides and acts for one firing; returns what it did and when to fire next (null = stop). */
 export async function enforceWindow(
   ctx: EnforcementContext,
@@ -422,6 +496,7 @@ export async function enforceWindow(
   const zone = config.complianceTimeZone;
   const now = ctx.clock.now();
   const { state: win, raw } = await readWindowState(ctx, campaignId);
+  if (await releaseFoundPause(ctx, campaignId, win, raw, version)) return enforceWindow(ctx, data);
   // A close's job fires ahead of the close (closeLeadMs), and its pause's re-checks follow before the
   // close: each of them acts as if the window had closed.
   const view = windowView(config, now, data.kind === 'close' ? data.atMs : win.closingAt);
@@ -580,6 +655,11 @@ export async function enforceWindow(
   } else if (within && status === 'active' && win.pausedAt) {
     // Resumed (by us or an operator inside the window): the window pause is over.
     await save({ lastTransitionMs: data.atMs });
+  } else if (!within && status === 'paused' && (await commandPending(ctx, win.pauseCommandId))) {
+    // Seen paused (a poll read CXone) before the window's own pause came to run: that pause may yet
+    // find the campaign paused by someone else (windowPauseFoundInPlace), and its landing is still to
+    // be recorded, so the command is kept and checked again.
+    outcome = 'pause_pending';
   } else if (
     !within &&
     status === 'paused' &&

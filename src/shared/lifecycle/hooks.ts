@@ -2,6 +2,7 @@ import { complianceRefusal } from '../compliance/command-guard.js';
 import {
   cancelWindowEnforcement,
   releaseWindowPause,
+  windowPauseFoundInPlace,
   windowResumeWithdrawn,
 } from '../compliance/enforcement.js';
 import { recordGuardPauseLifted } from '../compliance/guard-actions.js';
@@ -62,6 +63,8 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
       if (isFinal(status) && by.reason === LAUNCH_FAILED_REASON) {
         await noteCleanedUp(ctx, campaignId, status, by.version);
       }
+      // The window's pause finding the campaign paused: someone else's pause, never the window's to lift.
+      if (status === 'paused') await windowPauseFoundInPlace(ctx, campaignId, by);
     },
     windowClosingAt: async (campaignId) => (await getWindowState(ctx, campaignId)).closingAt,
     withdrawn: (command) => windowResumeWithdrawn(ctx, command),
