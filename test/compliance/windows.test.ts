@@ -5,6 +5,7 @@ import {
   currentWindowClose,
   isWithinWindow,
   nextAllowedStart,
+  START_CLOSE_MARGIN_MS,
   nextWindowOpen,
   nextWindowTransition,
   resolveBound,
@@ -206,6 +207,16 @@ describe('window arithmetic', () => {
     expect(iso(nextAllowedStart(config, t('2026-06-01T13:30:00Z')))).toBe('2026-06-01T16:00:00.000Z');
     // 21:00 MST is after it: moved to 09:00 MST the next day.
     expect(iso(nextAllowedStart(config, t('2026-06-02T04:00:00Z')))).toBe('2026-06-02T16:00:00.000Z');
+  });
+
+  it('nextAllowedStart moves a start in the last 30 s before a close to the next open', () => {
+    // The pause that follows at once could land after the close (the resume guard's rule, too).
+    const config = daily('America/Phoenix', '09:00', '20:00');
+    const close = t('2026-06-02T03:00:00Z'); // 20:00 MST
+    expect(START_CLOSE_MARGIN_MS).toBe(30_000);
+    expect(nextAllowedStart(config, close - 30_000)).toBe(close - 30_000);
+    expect(iso(nextAllowedStart(config, close - 29_999))).toBe('2026-06-02T16:00:00.000Z');
+    expect(iso(nextAllowedStart(config, close - 1))).toBe('2026-06-02T16:00:00.000Z');
   });
 
   it('the close instant is outside and the open instant inside (half-open intervals)', () => {

@@ -5,13 +5,20 @@ import { minutesOfDay } from '../campaign-config.js';
 import { describeProblems, FEDERAL_WINDOW, floorSource, type ComplianceInput } from './config-rules.js';
 import { STATE_RULES, stateHoursFor } from './state-rules.js';
 import { runtimeComplianceProblems, STRICT_POLICY } from './deployment-policy.js';
-import { isWithinWindow, localIso, nextWindowOpen, nextWindowTransition, weekdayOf } from './windows.js';
+import {
+  isWithinWindow,
+  localIso,
+  nextWindowOpen,
+  nextWindowTransition,
+  START_CLOSE_MARGIN_MS,
+  weekdayOf,
+} from './windows.js';
 
 /**
  * A resume is refused this close to a window's close: the least lead with which the window's job
  * fires ahead of a close (enforcement.ts, CLOSE_MARGIN_MS), known without reading the fleet's queue.
  */
-export const RESUME_CLOSE_MARGIN_MS = 30_000;
+export const RESUME_CLOSE_MARGIN_MS = START_CLOSE_MARGIN_MS;
 
 export interface CommandGuardInput {
   action?: CampaignAction | undefined;

@@ -243,13 +243,21 @@ export function currentWindowClose(config: WindowConfig, atMs: number): number |
 }
 
 /**
- * When a campaign asked to start at `atMs` may actually start: `atMs` itself inside a window,
- * otherwise the next open. Throws ComplianceError when no window opens within 15 days, which a
- * config that passed validation cannot produce.
+ * How close to a window's close a campaign may no longer start dialing: the least lead the window's
+ * job fires a close with (enforcement.ts). A campaign started (or resumed, command-guard.ts) inside
+ * it is paused again at once, behind every other close's pause in the fleet's budget, and that pause
+ * could land after the close.
+ */
+export const START_CLOSE_MARGIN_MS = 30_000;
+
+/**
+ * When a campaign asked to start at `atMs` may actually start: `atMs` itself inside a window and at
+ * least START_CLOSE_MARGIN_MS before its close (as a resume, command-guard.ts), otherwise the next open. Throws ComplianceError when
+ * no window opens within 15 days, which a config that passed validation cannot produce.
  */
 export function nextAllowedStart(config: WindowConfig, atMs: number): number {
   const { current, next } = windowsAt(config, atMs);
-  if (current) return atMs;
+  if (current && current.closeMs - atMs >= START_CLOSE_MARGIN_MS) return atMs;
   if (next === undefined) {
     throw new ComplianceError(
       `no calling window opens within ${SEARCH_DAYS} days of ${new Date(atMs).toISOString()}`,
