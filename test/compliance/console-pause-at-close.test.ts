@@ -53,8 +53,16 @@ describe('a campaign paused in CXone just before its close', () => {
     expect((await changeAs(sandbox, CONSOLE, id, { status: 'paused' })).status).toBe(200);
 
     // The close's job issues the window's pause, which finds the campaign paused already.
+    // Its command id is taken from the queue, not the window state: a quick adjust worker finds the
+    // campaign paused and lets go of the claim (clearing the state's id) before a read here.
     await stack.fire(id, '2026-03-06T21:59:20Z');
-    const { pauseCommandId } = await getWindowState(ctx, id);
+    const pauses = (
+      await ctx.queues.adjust.getJobs(['waiting', 'delayed', 'prioritized', 'active', 'completed'])
+    )
+      .map((j) => j.data as { action?: string; commandId?: string })
+      .filter((d) => d.action === 'pause');
+    expect(pauses).toHaveLength(1);
+    const pauseCommandId = pauses[0]?.commandId;
     expect(pauseCommandId).toBeDefined();
     await eventually(async () => {
       const command = await getCommand(ctx, pauseCommandId ?? '');
@@ -63,6 +71,7 @@ describe('a campaign paused in CXone just before its close', () => {
 
     // Its re-checks and Monday's 09:00 EDT open leave the campaign paused.
     await stack.fire(id, '2026-03-06T21:59:50Z');
+    expect((await getWindowState(ctx, id)).pauseCommandId).toBeUndefined();
     const atOpen = await stack.fire(id, '2026-03-09T13:00:00Z');
     expect(atOpen).toMatchObject({ kind: 'close', atMs: t('2026-03-09T21:00:00Z') });
     const resumes = (
