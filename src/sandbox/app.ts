@@ -1,12 +1,15 @@
+import { STATUS_CODES } from 'node:http';
 import formbody from '@fastify/formbody';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
 } from 'fastify';
 import { SandboxHttpError } from './errors.js';
-import { gatewayHook } from './gateway.js';
+import { authenticateBearer, gatewayHook } from './gateway.js';
 import { endpointOf, infoOf } from './request-context.js';
 import { registerCampaignRoutes } from './routes/campaigns.js';
 import { registerControlRoutes } from './routes/control.js';
@@ -51,6 +54,47 @@ function fromFastifyError(error: FastifyError): SandboxHttpError {
   return new SandboxHttpError(500, 'internal_error', 'the sandbox failed to handle this request');
 }
 
+/**
+ * The answer to a request the router refused before any hook ran (a path that does not decode): the
+ * 401 of a contract path without a valid token first, as the gateway would answer, then a 400.
+ * The control surface and the token endpoint take no bearer token.
+ */
+function frameworkRefusal(
+  state: SandboxState,
+  request: Pick<FastifyRequest, 'headers' | 'url'>,
+  error: FastifyError,
+): SandboxHttpError {
+  const path = request.url.split('?')[0] ?? '';
+  if (!path.startsWith('/__sandbox/') && path !== '/oauth2/token') {
+    try {
+      authenticateBearer(state, request, {});
+    } catch (refused) {
+      if (refused instanceof SandboxHttpError) return refused;
+      throw refused;
+    }
+  }
+  return new SandboxHttpError(
+    400,
+    'invalid_url',
+    `the request path is not a valid URL path: ${error.message}`,
+  );
+}
+
+/** A raw HTTP response for a request Node could not parse, in the sandbox's JSON error shape. Pure. */
+export function clientErrorResponse(code: string | undefined): string {
+  const tooLarge = code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : 400;
+  const body = JSON.stringify(
+    tooLarge
+      ? { error: 'headers_too_large', message: 'the request headers are larger than the server accepts' }
+      : { error: 'bad_request', message: 'the request is not valid HTTP/1.1' },
+  );
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  );
+}
+
 /** Builds the sandbox's Fastify app on an existing state; `startSandbox` is the usual entry point. */
 export async function buildSandboxApp(state: SandboxState): Promise<FastifyInstance> {
   const app = Fastify({
@@ -59,8 +103,24 @@ export async function buildSandboxApp(state: SandboxState): Promise<FastifyInsta
     // Benchmarks push thousands of requests through; per-request lines would drown the fleet's logs.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: SANDBOX_BODY_LIMIT,
-    // Campaign ids are UUIDs; anything longer is not one and need not be routed.
-    routerOptions: { maxParamLength: 200 },
+    // Fastify's router refuses a longer parameter itself (414, in its own error shape, before the
+    // gateway): set past what a request line can hold, so any id reaches the token check and is then
+    // simply not a campaign (404), as on CXone.
+    routerOptions: { maxParamLength: 16 * 1024 },
+    // A path the router cannot decode (`%zz`) is refused before any hook: answered here in the
+    // sandbox's shape, and behind the token check like every other contract path.
+    frameworkErrors: (error, request, rawReply) => {
+      // Typed by Fastify for the route-less context this runs in; it is the ordinary reply.
+      const reply = rawReply as unknown as FastifyReply;
+      const refusal = frameworkRefusal(state, request, error);
+      void reply.code(refusal.statusCode).headers(refusal.headers).send(refusal.body());
+    },
+    // Bytes Node's HTTP parser refuses never become a request; they are answered on the socket.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) socket.write(clientErrorResponse(err.code));
+      socket.destroy(err);
+    },
     // Automatic HEAD routes would answer outside the gateway (no token, no budget); CXone has none.
     exposeHeadRoutes: false,
   });

@@ -59,7 +59,12 @@ export function injectFault(state: SandboxState, endpoint: CxoneEndpoint, info: 
   else throw failure;
 }
 
-function authenticateBearer(state: SandboxState, request: FastifyRequest, info: RequestInfo): TokenGrant {
+/** The request's bearer token, or the 401 CXone answers for a missing, unknown or expired one. */
+export function authenticateBearer(
+  state: SandboxState,
+  request: Pick<FastifyRequest, 'headers'>,
+  info: Pick<RequestInfo, 'outcome'>,
+): TokenGrant {
   const header = request.headers.authorization;
   const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   if (!match) {
@@ -111,6 +116,21 @@ export function acceptsJson(header: string | undefined): boolean {
 }
 
 /**
+ * 406 for an Accept that excludes JSON, before the budget like the 401: a request that cannot be
+ * answered spends nothing. `extra`: fields the caller's error shape adds (OAuth's error_description).
+ */
+export function refuseUnacceptable(
+  request: Pick<FastifyRequest, 'headers'>,
+  info: Pick<RequestInfo, 'outcome'>,
+  extra: (message: string) => Record<string, unknown> = () => ({}),
+): void {
+  if (acceptsJson(request.headers.accept)) return;
+  info.outcome = 'refused';
+  const message = `this API answers application/json only; the request's Accept was ${JSON.stringify(request.headers.accept)}`;
+  throw new SandboxHttpError(406, 'not_acceptable', message, extra(message));
+}
+
+/**
  * The API gateway in front of every contract endpoint except the token endpoint (which must read its
  * body to know the client, so it runs the same steps in its handler). Order: latency, bearer token
  * (401, not counted against the budget), Accept (406, not counted either), rate limit (429; every admitted request counts whatever
@@ -125,15 +145,7 @@ export async function gatewayHook(state: SandboxState, request: FastifyRequest):
   if (endpoint === CXONE_ENDPOINTS.token) return;
   const grant = authenticateBearer(state, request, info);
   info.grant = grant;
-  // Before the budget, like the 401: a request that cannot be answered spends nothing.
-  if (!acceptsJson(request.headers.accept)) {
-    info.outcome = 'refused';
-    throw new SandboxHttpError(
-      406,
-      'not_acceptable',
-      `this API answers application/json only; the request's Accept was ${JSON.stringify(request.headers.accept)}`,
-    );
-  }
+  refuseUnacceptable(request, info);
   admit(state.rate, grant.tenant, endpoint, info);
   const scope = ENDPOINT_SCOPES[endpoint];
   if (!grant.scopes.includes(scope)) {

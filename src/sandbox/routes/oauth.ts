@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CXONE_ENDPOINTS, tokenRequestSchema, tokenResponseSchema } from '../../shared/cxone/wire.js';
 import { SandboxHttpError } from '../errors.js';
-import { admit, injectFault } from '../gateway.js';
+import { admit, injectFault, refuseUnacceptable } from '../gateway.js';
 import { infoOf, setInfo } from '../request-context.js';
 import type { SandboxState } from '../state.js';
 
@@ -107,6 +107,10 @@ export async function registerOauthRoutes(app: FastifyInstance, state: SandboxSt
         },
       );
     }
+    // As at every other endpoint, once the caller is known and before its budget: the answer is
+    // JSON (RFC 6749 §5.1), so a client asking for something else (a form, as some OAuth servers
+    // answer by default) is told here instead of getting JSON it did not ask for.
+    refuseUnacceptable(request, info, (message) => ({ error_description: message }));
     const tenant = state.clients.tenantOf(client);
     admit(state.tokenRate, tenant, CXONE_ENDPOINTS.token, info);
     injectFault(state, CXONE_ENDPOINTS.token, info);

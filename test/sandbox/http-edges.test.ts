@@ -1,0 +1,115 @@
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { call, createCampaign, FLEET, start, tokenFor } from './helpers.js';
+
+/** Sends `text` as is on a fresh connection and returns the raw answer. */
+function rawExchange(sandbox: RunningSandbox, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(sandbox.port, '127.0.0.1', () => socket.write(text));
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+function parseRaw(answer: string): { status: number; headers: string; body: Record<string, unknown> } {
+  const [head = '', body = ''] = answer.split('\r\n\r\n');
+  return {
+    status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]),
+    headers: head.toLowerCase(),
+    body: JSON.parse(body) as Record<string, unknown>,
+  };
+}
+
+describe('sandbox answers at the edges of HTTP', () => {
+  let sandbox: RunningSandbox;
+  let token: string;
+  beforeAll(async () => {
+    sandbox = await start();
+    token = await tokenFor(sandbox);
+  });
+  afterAll(async () => {
+    await sandbox.close();
+  });
+
+  it('answers a path that does not decode in its own shape, behind the token check', async () => {
+    const path = '/api/v2/campaigns/%E0%A4%A';
+    const anonymous = await call(sandbox, 'GET', path);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error).toBe('unauthorized');
+    expect(anonymous.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    const expired = await call(sandbox, 'GET', path, { token: 'not-a-token' });
+    expect(expired).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    const bad = await call(sandbox, 'GET', path, { token });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ error: 'invalid_url' });
+    expect(bad.body).not.toHaveProperty('statusCode');
+    expect(bad.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    // The control surface takes no bearer token: a bad path there is just a 400.
+    expect((await call(sandbox, 'GET', '/__sandbox/campaigns/%zz')).body.error).toBe('invalid_url');
+  });
+
+  it('treats an id of any length as an id: 401 without a token, 404 with one', async () => {
+    const path = `/api/v2/campaigns/${'a'.repeat(300)}`;
+    expect((await call(sandbox, 'GET', path)).status).toBe(401);
+    expect(await call(sandbox, 'GET', path, { token })).toMatchObject({
+      status: 404,
+      body: { error: 'not_found' },
+    });
+  });
+
+  it('answers a request Node cannot parse with a JSON error in the sandbox shape', async () => {
+    const bad = parseRaw(
+      await rawExchange(
+        sandbox,
+        'POST /api/v2/campaigns HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+          'Content-Length: abc\r\nConnection: close\r\n\r\n{}',
+      ),
+    );
+    expect(bad.status).toBe(400);
+    expect(bad.headers).toContain('content-type: application/json; charset=utf-8');
+    expect(bad.body).toEqual({ error: 'bad_request', message: expect.any(String) });
+    const big = parseRaw(
+      await rawExchange(
+        sandbox,
+        `GET /api/v2/campaigns/x HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\nConnection: close\r\n\r\n`,
+      ),
+    );
+    expect(big.status).toBe(431);
+    expect(big.body.error).toBe('headers_too_large');
+  });
+
+  it('refuses an Accept without JSON at the token endpoint too, before spending its budget', async () => {
+    await call(sandbox, 'DELETE', '/__sandbox/counters');
+    const form = {
+      grant_type: 'client_credentials',
+      client_id: FLEET.clientId,
+      client_secret: FLEET.clientSecret,
+    };
+    for (const accept of ['application/x-www-form-urlencoded', 'application/json;q=0, */*']) {
+      const refused = await call(sandbox, 'POST', '/oauth2/token', { form, headers: { accept } });
+      expect(refused.status, accept).toBe(406);
+      expect(refused.body).toMatchObject({ error: 'not_acceptable', error_description: expect.any(String) });
+      expect(refused.body).not.toHaveProperty('access_token');
+    }
+    // A wrong secret is still a 401 whatever the Accept: the caller is checked first.
+    const wrong = await call(sandbox, 'POST', '/oauth2/token', {
+      form: { ...form, client_secret: 'wrong' },
+      headers: { accept: 'application/xml' },
+    });
+    expect(wrong.status).toBe(401);
+    for (const accept of ['application/json', '*/*']) {
+      expect((await call(sandbox, 'POST', '/oauth2/token', { form, headers: { accept } })).status).toBe(200);
+    }
+    const counters = (await call(sandbox, 'GET', '/__sandbox/counters')).body.endpoints as Record<
+      string,
+      { accepted: number; byStatus: Record<string, number> }
+    >;
+    expect(counters['POST /oauth2/token']).toMatchObject({ accepted: 2, byStatus: { '406': 2, '200': 2 } });
+    // The campaign routes still answer as before with the same token.
+    expect((await createCampaign(sandbox, token)).status).toBe(201);
+  });
+});
