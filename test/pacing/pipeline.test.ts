@@ -3,6 +3,7 @@ import { SANDBOX_STALE_LIST_ID } from '../../src/sandbox/directory.js';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import type { CampaignResource } from '../../src/shared/cxone/wire.js';
 import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { QUEUES } from '../../src/shared/keys.js';
 import { pacingDecisions } from '../../src/shared/metrics.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/index.js';
@@ -189,7 +190,12 @@ describe('polling and pacing against the sandbox', () => {
     const launch = await waitForLaunch(stack, String(reply.body.launchId));
     expect(launch.status).toBe('succeeded');
     const campaignId = String(launch.campaignId);
-    // An operator's rate, then their pause.
+    // An operator's rate, then their pause. No poll looks at the campaign between the two: at 600×
+    // every real second of it dials ten minutes at 0.5 lines per idle agent, and a loaded machine's
+    // seconds let the abandonment guard's pause (which drops the rate to the floor itself) land
+    // first, leaving pacing no drop to make. Paused polls skip the guard, so polling resumes then.
+    const poller = workers.workers.find((w) => w.name === QUEUES.poll)!;
+    await poller.pause();
     const patch = await api(stack, 'PATCH', `/v1/campaigns/${campaignId}`, {
       body: { dialerStrategy: { callRate: 0.5 } },
     });
@@ -201,6 +207,10 @@ describe('polling and pacing against the sandbox', () => {
       body: { action: 'pause' },
     });
     expect(pause.status).toBe(202);
+    await waitFor('the pause on CXone', async () =>
+      resourceOf(campaignId).status === 'paused' ? true : undefined,
+    );
+    poller.resume();
 
     const dropped = await waitFor(
       'the drop to the safe start while paused',
