@@ -35,6 +35,13 @@ export interface CallOptions {
    * API_LIMITER_MAX_WAIT_MS so that a client is answered 503 + Retry-After instead of hanging.
    */
   maxWaitMs?: number;
+  /**
+   * Runs once the limiter's permit is granted, just before the request leaves (again before the one
+   * retry after a 401): the last moment to find that a request decided before a rate-limit wait of
+   * unknown length must no longer be sent (an activation whose calling window closed meanwhile). A
+   * throw keeps the request unsent (its permit is spent) and rejects the call with what was thrown.
+   */
+  beforeSend?: (() => void) | undefined;
 }
 
 /** One method per endpoint of the v2 contract. Every call goes through the fleet-wide limiter. */

@@ -175,6 +175,7 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
           // call would fail as if the credentials were wrong. The cached one is sent while it lives
           // (no fetch while holding the slot); only a dead one is replaced, within the caller's wait.
           token = tokens.sendable() ?? (await tokenWithin(waitLeft(), ctx));
+          callOpts.beforeSend?.();
           return http.send({
             endpoint: spec.endpoint,
             method: spec.method,
