@@ -10,6 +10,7 @@ import { importIfChangedOutside } from '../shared/audit/history-sync.js';
 import { noteMissingOnCxone } from '../shared/campaign-missing.js';
 import { scheduleWindowEnforcement } from '../shared/compliance/enforcement.js';
 import { checkOutsideChange } from '../shared/compliance/outside-change.js';
+import { StartWindowPassedError, startWindowCheck } from '../shared/compliance/start-at-send.js';
 import type { AppContext } from '../shared/context.js';
 import { launchIdempotencyKey } from '../shared/cxone/idempotency.js';
 import { toCreateCampaignRequest } from '../shared/cxone/to-wire.js';
@@ -39,7 +40,7 @@ import { ensurePolling } from '../shared/polling/schedulers.js';
 import { classifyError } from '../shared/retry/classify.js';
 import { auditOrLog, publishOrLog } from '../shared/side-records.js';
 import { isLastAttempt, rethrowForBullmq, thrownOutcome } from './job-errors.js';
-import { nextActivationWakeMs, nextLaunchStep, planActivation } from './launch-plan.js';
+import { nextActivationWakeMs, nextLaunchStep, planActivation, type ActivationPlan } from './launch-plan.js';
 import { createScheduledCheckInterval } from './scheduled-check.js';
 import { currentAttempt, JOB_BACKOFF, workerOptions } from './worker-options.js';
 
@@ -94,6 +95,8 @@ async function transition(
     alsoSet?: (current: CampaignResource) => Omit<UpdateCampaignRequest, 'status'>;
     /** Called with the extra fields of the write that went through. */
     onWritten?: (extra: Omit<UpdateCampaignRequest, 'status'>) => void;
+    /** Runs when the write's permit is granted, just before it is sent; a throw keeps it unsent. */
+    beforeSend?: () => void;
   },
 ): Promise<CampaignResource> {
   const read = () =>
@@ -124,7 +127,7 @@ async function transition(
         campaignId,
         current.version,
         { ...extra, status: target },
-        { priority: 'control', campaignId, attempt: opts.attempt },
+        { priority: 'control', campaignId, attempt: opts.attempt, beforeSend: opts.beforeSend },
       );
       opts.onWritten?.(extra);
       return written;
@@ -192,6 +195,8 @@ async function startWatching(
  * it. Idempotent: a redelivered job goes through it again safely. `before` is the resource the caller
  * has just read or written; it is not read again, because the activation is an If-Match write on its
  * version: a change made since turns into a 409, and `transition` re-reads and decides again.
+ * Throws StartWindowPassedError, nothing sent, when the activating write's permit comes at a moment
+ * `input.config` no longer allows a start (start-at-send.ts): the caller schedules the next open.
  */
 async function activateNow(
   deps: Deps,
@@ -229,6 +234,10 @@ async function activateNow(
           onWritten: (extra) => {
             applied = extra.dialerSettings ? planned : null;
           },
+          // Decided when this job read the clock, sent when the fleet's budget allows: the window may
+          // have closed meanwhile. Then nothing is sent (StartWindowPassedError) and the caller
+          // schedules the start for the next open.
+          beforeSend: startWindowCheck(input.config, ctx.clock, input.campaignId),
         });
   }
   const safeStart = applied as SafeStart | null;
@@ -653,94 +662,109 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
         config: data.config,
         ...(declared?.length ? { declaredStates: declared } : {}),
       });
-    let plan: ReturnType<typeof planActivation> | null;
-    try {
-      plan = scheduled.status === 'scheduled' ? planActivation(data.config, ctx.clock.now()) : null;
-    } catch (err) {
-      // No calling window ahead: the launch fails with the campaign record synced, as it always was.
-      await sync();
-      throw err;
-    }
-    if (plan && plan.delayMs > 0) {
-      const activateAt = new Date(plan.activateAtMs).toISOString();
-      const activation: ActivateJob = { launchId: data.launchId, campaignId, actor: data.actor };
-      // The job first wakes at the start or, when that is further off, for a look at the campaign.
-      const now = ctx.clock.now();
-      const wakeInMs = nextActivationWakeMs(plan.activateAtMs, now, await checkIntervalOf(deps)) - now;
-      const addActivation = () =>
-        ctx.queues.launch.add(ACTIVATE_JOB, activation, {
-          jobId: activateJobId(activation.campaignId),
-          delay: wakeInMs,
+    // Once, unless the activation's permit comes too late for its window (3b): then again, to schedule.
+    for (;;) {
+      let plan: ReturnType<typeof planActivation> | null;
+      try {
+        plan = scheduled.status === 'scheduled' ? planActivation(data.config, ctx.clock.now()) : null;
+      } catch (err) {
+        // No calling window ahead: the launch fails with the campaign record synced, as it always was.
+        await sync();
+        throw err;
+      }
+      if (plan && plan.delayMs > 0) {
+        const activateAt = new Date(plan.activateAtMs).toISOString();
+        const activation: ActivateJob = { launchId: data.launchId, campaignId, actor: data.actor };
+        // The job first wakes at the start or, when that is further off, for a look at the campaign.
+        const now = ctx.clock.now();
+        const wakeInMs = nextActivationWakeMs(plan.activateAtMs, now, await checkIntervalOf(deps)) - now;
+        const addActivation = () =>
+          ctx.queues.launch.add(ACTIVATE_JOB, activation, {
+            jobId: activateJobId(activation.campaignId),
+            delay: wakeInMs,
+          });
+        // All three are idempotent (the audit record by its dedupe key) and precede `finish`: a
+        // redelivery before it repeats them, and a launch shown finished has its audit record. The
+        // activation job reads the campaign record and audits after this record, so it is added
+        // alongside them only when it cannot run before they have landed.
+        const scheduledAudit = auditOrLog(ctx, {
+          campaignId,
+          action: 'state_changed',
+          actor: ACTOR,
+          cxoneVersion: scheduled.version,
+          details: {
+            launchId: data.launchId,
+            to: 'scheduled',
+            activateAt,
+            movedToCallingWindow: plan.movedToWindow,
+          },
+          dedupeKey: `campaign_scheduled:${data.launchId}`,
         });
-      // All three are idempotent (the audit record by its dedupe key) and precede `finish`: a
-      // redelivery before it repeats them, and a launch shown finished has its audit record. The
-      // activation job reads the campaign record and audits after this record, so it is added
-      // alongside them only when it cannot run before they have landed.
-      const scheduledAudit = auditOrLog(ctx, {
-        campaignId,
-        action: 'state_changed',
-        actor: ACTOR,
-        cxoneVersion: scheduled.version,
-        details: {
-          launchId: data.launchId,
-          to: 'scheduled',
+        if (wakeInMs >= CONCURRENT_ACTIVATION_MIN_DELAY_MS) {
+          await Promise.all([sync(), addActivation(), scheduledAudit]);
+        } else {
+          await Promise.all([sync(), scheduledAudit]);
+          await addActivation();
+        }
+        const recorded = await launches.finish(data.launchId, {
+          status: 'succeeded',
+          campaignId,
+          campaignStatus: 'scheduled',
+          cxoneVersion: scheduled.version,
           activateAt,
-          movedToCallingWindow: plan.movedToWindow,
-        },
-        dedupeKey: `campaign_scheduled:${data.launchId}`,
-      });
-      if (wakeInMs >= CONCURRENT_ACTIVATION_MIN_DELAY_MS) {
-        await Promise.all([sync(), addActivation(), scheduledAudit]);
-      } else {
-        await Promise.all([sync(), scheduledAudit]);
-        await addActivation();
+        });
+        if (!recorded)
+          return await finishedMeanwhile(deps, data.launchId, campaignId, { addedActivation: true });
+        // Not part of the audit chain; only a launch recorded as finished announces itself.
+        await publishOrLog(ctx, 'campaign.launch.succeeded', campaignId, {
+          launchId: data.launchId,
+          status: 'scheduled',
+          activateAt,
+          version: scheduled.version,
+        });
+        launchOutcomes.inc({ outcome: 'scheduled' });
+        log.info({ campaignId, activateAt, movedToWindow: plan.movedToWindow }, 'campaign scheduled');
+        return { outcome: 'succeeded', campaignId, campaignStatus: 'scheduled', activateAt };
+      }
+      await sync();
+
+      // 3b. Start now (or, on a redelivery, make sure the already-active campaign is watched).
+      let resource: CampaignResource;
+      try {
+        resource = await activateNow(deps, {
+          campaignId,
+          launchId: data.launchId,
+          config: data.config,
+          attempt,
+          actor: data.actor,
+          before: scheduled,
+        });
+      } catch (err) {
+        if (!(err instanceof StartWindowPassedError)) throw err;
+        // Its permit came after the window closed (or too near the close): nothing was sent. Planned
+        // again on the clock as it reads now, the launch ends as one outside its window does (3a).
+        log.warn(
+          { campaignId, reason: err.message },
+          'activation not sent: its calling window passed while it waited',
+        );
+        continue;
       }
       const recorded = await launches.finish(data.launchId, {
         status: 'succeeded',
         campaignId,
-        campaignStatus: 'scheduled',
-        cxoneVersion: scheduled.version,
-        activateAt,
+        campaignStatus: resource.status,
+        cxoneVersion: resource.version,
       });
-      if (!recorded)
-        return await finishedMeanwhile(deps, data.launchId, campaignId, { addedActivation: true });
-      // Not part of the audit chain; only a launch recorded as finished announces itself.
+      if (!recorded) return await finishedMeanwhile(deps, data.launchId, campaignId);
       await publishOrLog(ctx, 'campaign.launch.succeeded', campaignId, {
         launchId: data.launchId,
-        status: 'scheduled',
-        activateAt,
-        version: scheduled.version,
+        status: resource.status,
+        version: resource.version,
       });
-      launchOutcomes.inc({ outcome: 'scheduled' });
-      log.info({ campaignId, activateAt, movedToWindow: plan.movedToWindow }, 'campaign scheduled');
-      return { outcome: 'succeeded', campaignId, campaignStatus: 'scheduled', activateAt };
+      launchOutcomes.inc({ outcome: 'activated' });
+      log.info({ campaignId, status: resource.status, version: resource.version }, 'campaign launched');
+      return { outcome: 'succeeded', campaignId, campaignStatus: resource.status };
     }
-    await sync();
-
-    // 3b. Start now (or, on a redelivery, make sure the already-active campaign is watched).
-    const resource = await activateNow(deps, {
-      campaignId,
-      launchId: data.launchId,
-      config: data.config,
-      attempt,
-      actor: data.actor,
-      before: scheduled,
-    });
-    const recorded = await launches.finish(data.launchId, {
-      status: 'succeeded',
-      campaignId,
-      campaignStatus: resource.status,
-      cxoneVersion: resource.version,
-    });
-    if (!recorded) return await finishedMeanwhile(deps, data.launchId, campaignId);
-    await publishOrLog(ctx, 'campaign.launch.succeeded', campaignId, {
-      launchId: data.launchId,
-      status: resource.status,
-      version: resource.version,
-    });
-    launchOutcomes.inc({ outcome: 'activated' });
-    log.info({ campaignId, status: resource.status, version: resource.version }, 'campaign launched');
-    return { outcome: 'succeeded', campaignId, campaignStatus: resource.status };
   } catch (err) {
     try {
       if (!(await ownsJob(job, token, deps.lockMs))) {
@@ -917,9 +941,8 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       );
       return await moveTo(ctx.clock.now() + NONCOMPLIANT_RECHECK_MS);
     }
-    const now = ctx.clock.now();
-    const plan = planActivation(config, now);
-    if (plan.delayMs > 0) {
+    /** The start is not due (any more): the job moves to its next wake, the launch names the start. */
+    const moveToStart = async (plan: ActivationPlan, now: number): Promise<never> => {
       const activateAt = new Date(plan.activateAtMs).toISOString();
       // Only a start that was due and no longer is has moved; a look before the start moves nothing.
       if (early) log.debug({ activateAt }, 'scheduled campaign looked at; not yet due');
@@ -929,8 +952,21 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
         await noteActivation(deps, data.launchId, { activateAt });
       }
       return await moveTo(nextActivationWakeMs(plan.activateAtMs, now, await checkIntervalOf(deps)));
+    };
+    const now = ctx.clock.now();
+    const plan = planActivation(config, now);
+    if (plan.delayMs > 0) return await moveToStart(plan, now);
+    let resource: CampaignResource;
+    try {
+      resource = await activateNow(deps, activation);
+    } catch (err) {
+      if (!(err instanceof StartWindowPassedError)) throw err;
+      // Its permit came after the window closed (or too near the close): nothing was sent, and the
+      // start moves to the next open, decided on the clock as it reads now.
+      log.warn({ reason: err.message }, 'activation not sent: its calling window passed while it waited');
+      const later = ctx.clock.now();
+      return await moveToStart(planActivation(config, later), later);
     }
-    const resource = await activateNow(deps, activation);
     await noteActivated(deps, data.launchId, resource);
     await publishOrLog(ctx, 'campaign.state.changed', data.campaignId, {
       from: current.status,
