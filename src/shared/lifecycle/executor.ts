@@ -592,7 +592,17 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
           const write = carried
             ? { status: decision.target, dialerSettings: { callRate: carried.callRate } }
             : { status: decision.target };
-          return { write, meta: { ...decision, carried } };
+          // The check above is made when the command runs, the write sent when the fleet's budget
+          // allows: a resume is checked again then, so a wait past the close (or into its last 30 s)
+          // is refused as if it had run then (docs/compliance.md).
+          const atSend =
+            action === 'resume'
+              ? (): ActionStop | null => {
+                  const late = refuse(action, config);
+                  return late === null ? null : { kind: 'refused', reason: late };
+                }
+              : undefined;
+          return { write, meta: { ...decision, carried }, atSend };
         },
         (meta) => saveCarried('status', meta.carried),
       );

@@ -38,7 +38,25 @@ export class RebaseExhaustedError extends Error {
   }
 }
 
-export type WriteDecision<M, S> = { write: UpdateCampaignRequest; meta: M } | { stop: S };
+export type WriteDecision<M, S> =
+  | {
+      write: UpdateCampaignRequest;
+      meta: M;
+      /**
+       * Decided again when the write's rate-limit permit is granted, just before it is sent (the wait
+       * may be long): a stop then keeps the write unsent and ends as a stop decided at once would.
+       */
+      atSend?: () => S | null;
+    }
+  | { stop: S };
+
+/** Thrown from a write's beforeSend to keep it unsent; carries nothing (the stop is kept aside). */
+class StoppedAtSendError extends Error {
+  constructor(campaignId: string) {
+    super(`campaign ${campaignId}: the write was stopped when its permit was granted, and not sent`);
+    this.name = 'StoppedAtSendError';
+  }
+}
 
 export type WriteResult<M, S> =
   | { kind: 'written'; resource: CampaignResource; before: CampaignResource; meta: M; rebases: number }
@@ -58,15 +76,30 @@ export async function writeVersioned<M, S>(
     // A holder that lost its lock must not write; CXone's If-Match below is the last fence.
     await io.lease.verify();
     await beforeWrite?.(decision.meta);
+    let stoppedAtSend: S | null = null;
+    const { atSend } = decision;
+    const callOpts =
+      atSend === undefined
+        ? io.callOpts
+        : {
+            ...io.callOpts,
+            beforeSend: () => {
+              stoppedAtSend = atSend();
+              if (stoppedAtSend !== null) throw new StoppedAtSendError(io.campaignId);
+            },
+          };
     try {
       const resource = await io.cxone.updateCampaign(
         io.campaignId,
         current.version,
         decision.write,
-        io.callOpts,
+        callOpts,
       );
       return { kind: 'written', resource, before: current, meta: decision.meta, rebases };
     } catch (err) {
+      if (err instanceof StoppedAtSendError && stoppedAtSend !== null) {
+        return { kind: 'stopped', stop: stoppedAtSend, latest: current, rebases };
+      }
       if (!(err instanceof CxoneConflictError)) throw err;
       if (!err.isVersionConflict) {
         // Not a race (the campaign closed, or CXone refuses the transition from its status): decide
