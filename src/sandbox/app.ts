@@ -128,6 +128,30 @@ export async function buildSandboxApp(state: SandboxState): Promise<FastifyInsta
   // Fastify's default text/plain parser would hand a plain-text body to a handler as a string;
   // without it, such a body is a 415 like any other non-JSON content type.
   app.removeContentTypeParser('text/plain');
+  // JSON is UTF-8 (RFC 8259 §8.1). Fastify decodes bodies leniently, so the Latin-1 bytes of "Café"
+  // became "Caf\uFFFD" and were stored and answered 201: a client sending another encoding would
+  // pass here and find its names mangled, or refused, on the platform. Decoded strictly instead; the
+  // BOM is kept, so JSON.parse refuses it as it always has.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(typeof body === 'string' ? Buffer.from(body) : body);
+    } catch {
+      done(
+        new SandboxHttpError(
+          400,
+          'invalid_json',
+          'the request body is not valid UTF-8; JSON is sent as UTF-8 (RFC 8259 §8.1), whatever charset the content type names',
+        ),
+        undefined,
+      );
+      return;
+    }
+    parseJson(request, text, done);
+  });
 
   app.addHook('onRequest', async (request) => gatewayHook(state, request));
   // A scripted `applied` fault: the request was carried out; its answer is the failure.

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
-import { call, createCampaign, FLEET, start, tokenFor } from './helpers.js';
+import { call, createBody, createCampaign, FLEET, start, tokenFor } from './helpers.js';
 
 /** Sends `text` as is on a fresh connection and returns the raw answer. */
 function rawExchange(sandbox: RunningSandbox, text: string): Promise<string> {
@@ -80,6 +80,42 @@ describe('sandbox answers at the edges of HTTP', () => {
     );
     expect(big.status).toBe(431);
     expect(big.body.error).toBe('headers_too_large');
+  });
+
+  it('refuses a JSON body that is not UTF-8 instead of storing its text mangled', async () => {
+    const created = (await createCampaign(sandbox, token)).body as { id: string; version: number };
+    const send = (method: string, path: string, json: string, encoding: BufferEncoding, headers = {}) =>
+      fetch(`${sandbox.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: 'application/json',
+          'content-type': `application/json; charset=${encoding === 'latin1' ? 'iso-8859-1' : 'utf-8'}`,
+          ...headers,
+        },
+        body: Buffer.from(json, encoding),
+      });
+    const url = `/api/v2/campaigns/${created.id}`;
+    const ifMatch = { 'if-match': `version=${created.version}` };
+    const latin1 = await send('PATCH', url, JSON.stringify({ name: 'Café' }), 'latin1', ifMatch);
+    expect(latin1.status).toBe(400);
+    expect(await latin1.json()).toMatchObject({
+      error: 'invalid_json',
+      message: expect.stringContaining('UTF-8'),
+    });
+    const posted = await send(
+      'POST',
+      '/api/v2/campaigns',
+      JSON.stringify({ ...createBody(), name: 'Café' }),
+      'latin1',
+    );
+    expect(posted.status).toBe(400);
+    const untouched = await call(sandbox, 'GET', url, { token });
+    expect(untouched.body).toMatchObject({ version: created.version });
+    // The same text in UTF-8 is stored as sent.
+    const utf8 = await send('PATCH', url, JSON.stringify({ name: 'Café ☎ 😀' }), 'utf8', ifMatch);
+    expect(utf8.status).toBe(200);
+    expect(((await utf8.json()) as { name: string }).name).toBe('Café ☎ 😀');
   });
 
   it('refuses an Accept without JSON at the token endpoint too, before spending its budget', async () => {
