@@ -92,6 +92,42 @@ export const webhookOutcomes = new Counter({
   labelNames: ['outcome'] as const,
   registers: [registry],
 });
+export const webhookDestinationBackoffs = new Counter({
+  name: 'cxo_webhook_destination_backoffs_total',
+  help: 'Holds of every webhook delivery the receiver asked for (408/429/503), by status; each hold counted once, by the process whose answer began it',
+  labelNames: ['status'] as const,
+  registers: [registry],
+});
+
+/** Reads the hold left on webhook deliveries from Redis (ms); registered by each live webhook worker. */
+export type WebhookHoldReader = () => Promise<number>;
+const webhookHoldReaders = new Set<WebhookHoldReader>();
+
+/** Registers a reader for scrape time; returns its removal. */
+export function registerWebhookHoldReader(reader: WebhookHoldReader): () => void {
+  webhookHoldReaders.add(reader);
+  return () => void webhookHoldReaders.delete(reader);
+}
+
+/** A scrape waits at most this long for the hold; Redis not answering reads as NaN, not as "no hold". */
+const WEBHOOK_HOLD_READ_TIMEOUT_MS = 1_000;
+
+export const webhookDestinationBackoff = new Gauge({
+  name: 'cxo_webhook_destination_backoff_seconds',
+  help: 'Seconds left of the fleet-wide hold on webhook deliveries (0 when they flow), read from Redis at scrape time by processes running a webhook worker; NaN when Redis did not answer',
+  registers: [registry],
+  async collect() {
+    // Every worker reads the same fleet-wide key: one reader is enough.
+    const [read] = webhookHoldReaders;
+    if (!read) return;
+    try {
+      const ms = await withTimeout(read(), WEBHOOK_HOLD_READ_TIMEOUT_MS, 'Redis (webhook hold)');
+      this.set(ms / 1000);
+    } catch {
+      this.set(Number.NaN);
+    }
+  },
+});
 export const auditWrites = new Counter({
   name: 'cxo_audit_writes_total',
   help: 'Audit records appended by action',

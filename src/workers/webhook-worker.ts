@@ -1,11 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { RateLimitError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { thrownOutcome } from './job-errors.js';
 import type { AppContext } from '../shared/context.js';
 import type { StoredEvent } from '../shared/events/publisher.js';
 import { QUEUES } from '../shared/keys.js';
 import { webhookJobSchema } from '../shared/jobs.js';
-import { jobDuration, webhookOutcomes } from '../shared/metrics.js';
+import {
+  jobDuration,
+  registerWebhookHoldReader,
+  webhookDestinationBackoffs,
+  webhookOutcomes,
+} from '../shared/metrics.js';
 import { auditOrLog } from '../shared/side-records.js';
 import {
   DEFAULT_DELIVERY_TIMEOUT_MS,
@@ -13,6 +18,15 @@ import {
   type DeliveryAttempt,
 } from '../shared/webhooks/deliver.js';
 import { redactUrlCredentials } from '../shared/redact-url.js';
+import {
+  DEFAULT_DESTINATION_BACKOFF,
+  destinationBackoffKey,
+  destinationHoldLeftMs,
+  freeHoldLeft,
+  holdDestinationQueue,
+  holdsDestination,
+  type DestinationBackoffBounds,
+} from '../shared/webhooks/backoff.js';
 import { classifyDelivery } from '../shared/webhooks/outcome.js';
 import {
   DEFAULT_JITTER_RATIO,
@@ -44,8 +58,10 @@ import { workerOptions } from './worker-options.js';
  * Delivers events to WEBHOOK_URL (Standard Webhooks). Each job is one event, identified by the event
  * id; it POSTs the stored bytes, so every attempt — and every replay — sends the same body under the
  * same `webhook-id`. Retries follow the webhook schedule (not the CXone backoff): the worker's custom
- * backoff strategy reads the error that failed the attempt, so a receiver's Retry-After sets the
- * delay for that job alone and never slows other deliveries or the CXone fleet.
+ * backoff strategy reads the error that failed the attempt, so a receiver's Retry-After for a 5xx
+ * sets the delay for that job alone. A receiver that says it is overloaded (408/429/503) holds the
+ * whole webhook queue instead, on every worker process (src/shared/webhooks/backoff.ts); the CXone
+ * queues are never slowed by either.
  */
 
 export interface WebhookWorkerOptions {
@@ -60,7 +76,13 @@ export interface WebhookWorkerOptions {
   sweepIntervalMs?: number;
   /** How old a pending event must be before the sweep queues its job again. */
   sweepGraceMs?: number;
+  /** Bounds of the destination-wide hold after a 408/429/503 (default 1 s … 10 min). */
+  destinationBackoff?: Partial<DestinationBackoffBounds>;
+  /** Holds an event may meet without spending an attempt; later ones spend one (default 10). */
+  freeHoldsPerEvent?: number;
 }
+
+export const DEFAULT_FREE_HOLDS_PER_EVENT = 10;
 
 /** Fails the attempt so BullMQ retries it on the webhook schedule (or after the receiver's Retry-After). */
 export class WebhookRetryError extends Error {
@@ -133,6 +155,13 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
   const logger = ctx.logger.child({ component: 'webhook-worker' });
   const timeoutMs = opts.timeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS;
   const deps = { redis: ctx.redis, keys: ctx.keys };
+  const backoffBounds: DestinationBackoffBounds = {
+    ...DEFAULT_DESTINATION_BACKOFF,
+    ...opts.destinationBackoff,
+  };
+  const freeHolds = opts.freeHoldsPerEvent ?? DEFAULT_FREE_HOLDS_PER_EVENT;
+  // BullMQ's queue-wide rate limit lives in this key (Queue.rateLimit's); every worker's fetch checks it.
+  const limiterKey = ctx.queues[QUEUES.webhook].toKey('limiter');
 
   // The delivery outcome is already recorded when an audit record is written: a failed write is
   // logged (auditOrLog), not thrown, or the job's retry would resend the event.
@@ -177,6 +206,53 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       `webhook event ${event.id} dead-lettered (${reason}${attempt?.status ? `, HTTP ${attempt.status}` : ''}); ` +
         'fix the receiver, then POST /v1/webhooks/dead-letters/replay',
     );
+  }
+
+  /**
+   * Holds every delivery, fleet-wide, after the receiver said it is overloaded; true when the hold is
+   * in place. Logged at warn and counted once per hold, by the answer that began it: the answers to
+   * sends that were already under way join it silently (or lengthen it, by their own Retry-After).
+   * A hold that cannot be stored (Redis failing) leaves the event to its ordinary retry.
+   */
+  async function holdDestination(
+    eventId: string,
+    status: number,
+    retryAfterMs: number | undefined,
+  ): Promise<boolean> {
+    try {
+      const hold = await holdDestinationQueue(ctx.redis, {
+        limiterKey,
+        streakKey: destinationBackoffKey(ctx.keys),
+        retryAfterMs,
+        bounds: backoffBounds,
+      });
+      const fields = {
+        status,
+        holdMs: hold.holdMs,
+        until: new Date(ctx.clock.now() + hold.holdMs).toISOString(),
+        streak: hold.streak,
+        eventId,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      };
+      if (hold.started) {
+        webhookDestinationBackoffs.inc({ status: String(status) });
+        logger.warn(
+          fields,
+          retryAfterMs !== undefined
+            ? 'webhook receiver is overloaded: every delivery held for its Retry-After'
+            : 'webhook receiver is overloaded: every delivery held (exponential backoff, no Retry-After)',
+        );
+      } else if (hold.lengthened) {
+        logger.info(fields, "webhook delivery hold lengthened to another answer's Retry-After");
+      }
+      return true;
+    } catch (err) {
+      logger.warn(
+        { eventId, status, err: redactUrlCredentials(err instanceof Error ? err.message : String(err)) },
+        'could not store the webhook delivery hold; retrying this event on its schedule instead',
+      );
+      return false;
+    }
   }
 
   /**
@@ -243,11 +319,16 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
 
     switch (verdict.kind) {
       case 'delivered': {
-        const { first, own: delivered } = await markDelivered(deps, eventId, {
+        const {
+          first,
+          own: delivered,
+          backoffEnded,
+        } = await markDelivered(deps, eventId, {
           status: attempt.status!,
           nowMs: ctx.clock.now(),
           run,
         });
+        if (backoffEnded) logger.info(logFields, 'webhook receiver accepts deliveries again');
         // Recorded as delivered either way (the receiver has it), but counted only if still this run's.
         if (!delivered) throw settledWhileSending(eventId);
         webhookOutcomes.inc({ outcome: first ? 'delivered' : 'redelivered' });
@@ -290,6 +371,22 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       case 'dead':
         return toDeadLetters(job, event, verdict.cause, attempt, auditsFailure(event), undefined, run);
       case 'retry': {
+        // The answer was about the receiver, not this event: the whole queue waits, and this event is
+        // put back at the head of it without spending an attempt (RateLimitError), while it has free
+        // holds left; after those it also waits out its own schedule, spending attempts as before.
+        if (
+          holdsDestination(attempt.status) &&
+          (await holdDestination(eventId, attempt.status!, verdict.retryAfterMs)) &&
+          freeHoldLeft(job, freeHolds)
+        ) {
+          if (!own) throw settledWhileSending(eventId);
+          webhookOutcomes.inc({ outcome: verdict.cause });
+          logger.info(
+            { ...logFields, cause: verdict.cause },
+            'webhook attempt found the receiver overloaded; the event waits for the hold, its attempt not spent',
+          );
+          throw new RateLimitError();
+        }
         if (attemptNo >= (job.opts.attempts ?? 1))
           return toDeadLetters(job, event, 'exhausted', attempt, auditsFailure(event), undefined, run);
         if (!own) throw settledWhileSending(eventId);
@@ -430,7 +527,9 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
         return result;
       } catch (err) {
         const thrown =
-          err instanceof WebhookSettledError || err instanceof WebhookRetryError
+          err instanceof WebhookSettledError ||
+          err instanceof WebhookRetryError ||
+          err instanceof RateLimitError
             ? err
             : await unexpected(job, err);
         end({ outcome: thrownOutcome(thrown) });
@@ -447,6 +546,13 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       logger.error({ jobId: job?.id, err: fallbackErr }, 'could not settle a failed webhook job'),
     );
   });
+
+  const unregisterHoldReader = registerWebhookHoldReader(() => destinationHoldLeftMs(ctx.redis, limiterKey));
+  const closeWorker = worker.close.bind(worker);
+  worker.close = async (force?: boolean) => {
+    unregisterHoldReader();
+    return closeWorker(force);
+  };
 
   const sweepIntervalMs = opts.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
   if (sweepIntervalMs > 0 && ctx.config.webhook) {

@@ -241,11 +241,13 @@ describe('webhook jobs that fail unexpectedly', () => {
     expect(await markDelivered(h, e.id, { status: 200, nowMs: Date.now(), run: 'run-a' })).toEqual({
       first: true,
       own: false,
+      backoffEnded: false,
     });
     // B's answer is still B's to count (once, as a resend).
     expect(await markDelivered(h, e.id, { status: 200, nowMs: Date.now(), run: 'run-b' })).toEqual({
       first: false,
       own: true,
+      backoffEnded: false,
     });
   });
 
@@ -278,6 +280,7 @@ describe('webhook jobs that fail unexpectedly', () => {
     expect(await markDelivered(h, e.id, { status: 200, nowMs: Date.now() })).toEqual({
       first: true,
       own: true,
+      backoffEnded: false,
     });
     await recordAttempt(h, e.id, { error: 'timeout', nowMs: Date.now() });
     expect(await h.redis.hmget(h.keys.webhookEvent(e.id), 'state', 'deadLetter')).toEqual([

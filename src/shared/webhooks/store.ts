@@ -5,6 +5,7 @@ import type { Keys } from '../keys.js';
 import { DEFAULT_RETRY_SCHEDULE_MS, webhookJobOptions } from './schedule.js';
 import { evalScript } from '../redis-script.js';
 import { webhookPendingKey } from './pending.js';
+import { destinationBackoffKey } from './backoff.js';
 
 /**
  * Webhook delivery state in Redis: the delivered log (one entry per event id, ever), the dead-letter
@@ -57,12 +58,15 @@ export interface WebhookStoreDeps {
  * job while it was sending, and whatever settled it then has counted the run, or another run holds
  * the job now and will count its own answer. The delivery is
  * recorded all the same, because the receiver has the event.
+ *
+ * A delivery also ends the destination's run of overload answers (backoff.ts), in the same round
+ * trip: `backoffEnded` is true for the one delivery that ended a run.
  */
 export async function markDelivered(
   deps: WebhookStoreDeps,
   eventId: string,
   info: { status: number; nowMs: number; run?: string },
-): Promise<{ first: boolean; own: boolean }> {
+): Promise<{ first: boolean; own: boolean; backoffEnded: boolean }> {
   const { redis, keys } = deps;
   const at = new Date(info.nowMs).toISOString();
   const results = await redis
@@ -82,12 +86,14 @@ export async function markDelivered(
     // mark stays: a stale run's delivery must not take it from the run that holds the job now,
     // whose own delivery would then go uncounted.
     .hdel(keys.webhookEvent(eventId), 'deadLetter')
+    .del(destinationBackoffKey(keys))
     .exec();
   const added = results?.[0]?.[1] === 1;
   const own = info.run === undefined || results?.[4]?.[1] === info.run;
+  const backoffEnded = results?.[7]?.[1] === 1;
   // The first delivery time is kept; a replay of a delivered event only adds when it was resent.
   await redis.hset(keys.webhookEvent(eventId), added ? 'deliveredAt' : 'redeliveredAt', at);
-  return { first: added, own };
+  return { first: added, own, backoffEnded };
 }
 
 // KEYS: dead-letter set, event hash, pending index. ARGV: eventId, atMs, cutoff score, letter JSON,

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import {
+  clampHoldMs,
+  DEFAULT_DESTINATION_BACKOFF,
+  freeHoldLeft,
+  holdLadderMs,
+  holdsDestination,
+} from '../../src/shared/webhooks/backoff.js';
+
+describe('destination backoff (pure)', () => {
+  it('holds the whole destination for 408, 429 and 503 only', () => {
+    for (const status of [408, 429, 503]) expect(holdsDestination(status)).toBe(true);
+    // One event's 500, a gateway's 502/504, a network error: that event's own retry, nothing held.
+    for (const status of [undefined, 200, 400, 410, 500, 502, 504])
+      expect(holdsDestination(status)).toBe(false);
+  });
+
+  it('bounds a Retry-After hold between the floor and the cap', () => {
+    const bounds = DEFAULT_DESTINATION_BACKOFF;
+    expect(clampHoldMs(0, bounds)).toBe(1_000);
+    expect(clampHoldMs(2_000, bounds)).toBe(2_000);
+    expect(clampHoldMs(3_600_000, bounds)).toBe(600_000);
+  });
+
+  it('doubles from the floor up to the cap when no Retry-After came', () => {
+    expect(holdLadderMs({ minMs: 200, maxMs: 700 })).toEqual([200, 400, 700]);
+    expect(holdLadderMs({ minMs: 200, maxMs: 800 })).toEqual([200, 400, 800]);
+    const ladder = holdLadderMs(DEFAULT_DESTINATION_BACKOFF);
+    expect(ladder.slice(0, 4)).toEqual([1_000, 2_000, 4_000, 8_000]);
+    expect(ladder.at(-1)).toBe(600_000);
+    expect(ladder.length).toBe(11);
+    // A cap under the floor is the floor; a zero floor still grows.
+    expect(holdLadderMs({ minMs: 500, maxMs: 100 })).toEqual([500]);
+    expect(holdLadderMs({ minMs: 0, maxMs: 4 })).toEqual([1, 2, 4]);
+  });
+
+  it('lets a job be put back without an attempt only `free` times', () => {
+    // First run: started once, nothing spent, no put-back yet.
+    expect(freeHoldLeft({ attemptsStarted: 1, attemptsMade: 0 }, 2)).toBe(true);
+    expect(freeHoldLeft({ attemptsStarted: 2, attemptsMade: 0 }, 2)).toBe(true);
+    expect(freeHoldLeft({ attemptsStarted: 3, attemptsMade: 0 }, 2)).toBe(false);
+    // Spent attempts are not put-backs.
+    expect(freeHoldLeft({ attemptsStarted: 5, attemptsMade: 3 }, 2)).toBe(true);
+    expect(freeHoldLeft({ attemptsStarted: 1, attemptsMade: 0 }, 0)).toBe(false);
+  });
+});

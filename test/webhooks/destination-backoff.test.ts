@@ -1,0 +1,254 @@
+import type { ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
+import { Queue, type Worker } from 'bullmq';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { AppContext } from '../../src/shared/context.js';
+import type { EventEnvelope } from '../../src/shared/events/types.js';
+import { QUEUES, type QueueName } from '../../src/shared/keys.js';
+import { webhookDestinationBackoff, webhookDestinationBackoffs } from '../../src/shared/metrics.js';
+import { createRedis } from '../../src/shared/redis.js';
+import { destinationBackoffKey, destinationHoldLeftMs } from '../../src/shared/webhooks/backoff.js';
+import { listDeadLetters } from '../../src/shared/webhooks/store.js';
+import { createWebhookWorker, type WebhookWorkerOptions } from '../../src/workers/webhook-worker.js';
+import { REDIS_URL } from '../audit/redis-helpers.js';
+import {
+  cleanupsAfterEach,
+  FAST_SCHEDULE,
+  Receiver,
+  startHarness,
+  waitFor,
+  type Harness,
+} from './harness.js';
+
+/**
+ * A receiver's 408/429/503 holds every delivery of the fleet, not only the event it answered: real
+ * HTTP receiver, real Redis, BullMQ's own queue rate limit shared by every worker.
+ */
+
+const cleanups = cleanupsAfterEach();
+
+type LogLine = { level: number; msg: string } & Record<string, unknown>;
+
+function capturingLogger() {
+  const lines: LogLine[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(JSON.parse(chunk.toString('utf8')) as LogLine);
+      done();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, stream), lines };
+}
+
+const WARN = 40;
+const holdStarts = (lines: LogLine[]) =>
+  lines.filter((l) => l.level === WARN && l.msg.startsWith('webhook receiver is overloaded'));
+
+async function setup(receiver: Receiver): Promise<Harness> {
+  // The harness's own worker is closed: each test starts the workers it needs, logging to a capture.
+  const h = await startHarness(receiver.url, { sweepIntervalMs: 0 });
+  cleanups.push(
+    () => receiver.stop(),
+    () => h.close(),
+  );
+  await h.worker.close();
+  return h;
+}
+
+/** A webhook worker as another process would run it: its own Redis connections and queue handle. */
+async function workerProcess(
+  h: Harness,
+  logger: AppContext['logger'],
+  opts: WebhookWorkerOptions,
+): Promise<Worker> {
+  const redis = createRedis(REDIS_URL);
+  const queue = new Queue(QUEUES.webhook, { connection: redis, prefix: h.keys.prefix });
+  const ctx: AppContext = {
+    ...h.ctx,
+    logger,
+    redis,
+    queues: { [QUEUES.webhook]: queue } as Record<QueueName, Queue>,
+  };
+  const worker = createWebhookWorker(ctx, {
+    timeoutMs: 2_000,
+    sweepIntervalMs: 0,
+    retrySchedule: FAST_SCHEDULE,
+    ...opts,
+  });
+  cleanups.push(async () => {
+    await worker.close(true);
+    await queue.close();
+    redis.disconnect();
+  });
+  await worker.waitUntilReady();
+  return worker;
+}
+
+const deliveredCount = (h: Harness) => h.redis.zcard(h.keys.webhookDelivered());
+const holdLeft = (h: Harness) => destinationHoldLeftMs(h.redis, h.queue.toKey('limiter'));
+
+async function backoffsCounted(status: string): Promise<number> {
+  return (await webhookDestinationBackoffs.get()).values.find((v) => v.labels.status === status)?.value ?? 0;
+}
+
+async function gaugeSeconds(): Promise<number> {
+  return (await webhookDestinationBackoff.get()).values[0]?.value ?? 0;
+}
+
+describe('destination-wide webhook backoff', () => {
+  it("holds every worker's deliveries for the receiver's Retry-After, then delivers them all", async () => {
+    const receiver = await new Receiver().start();
+    receiver.respond = () =>
+      receiver.received.length === 0 ? { status: 503, headers: { 'retry-after': '2' } } : { status: 200 };
+    const h = await setup(receiver);
+    const a = capturingLogger();
+    const b = capturingLogger();
+    const counted = await backoffsCounted('503');
+    const first = await workerProcess(h, a.logger, { concurrency: 1 });
+    await workerProcess(h, b.logger, { concurrency: 4 });
+
+    const held = await h.events.publish('campaign.state.changed', 'camp-held', { n: 0 });
+    await waitFor(async () => (await holdLeft(h)) > 0, 5_000, 'the hold');
+    const answeredAt = receiver.received[0]!.at;
+    expect(receiver.received.map((r) => [r.id, r.status])).toEqual([[held.id, 503]]);
+    // The answered event waits at the head of the queue with its attempt not spent.
+    await waitFor(async () => (await h.queue.getJobState(held.id)) === 'waiting', 5_000, 'put back');
+    expect((await h.queue.getJob(held.id))!.attemptsMade).toBe(0);
+    // Visible while it lasts: the gauge, counted once, one warn line with what the receiver asked.
+    expect(await gaugeSeconds()).toBeGreaterThan(0);
+    expect(await gaugeSeconds()).toBeLessThanOrEqual(2);
+    expect(await backoffsCounted('503')).toBe(counted + 1);
+    expect(holdStarts(a.lines)).toEqual([
+      expect.objectContaining({
+        status: 503,
+        retryAfterMs: 2_000,
+        holdMs: 2_000,
+        streak: 1,
+        eventId: held.id,
+      }),
+    ]);
+
+    // The worker whose send was answered stops; the other process must hold on its own.
+    await first.close();
+    const pending: EventEnvelope[] = [];
+    for (let n = 1; n <= 4; n++) {
+      pending.push(await h.events.publish('campaign.state.changed', 'camp-held', { n }));
+    }
+    await waitFor(async () => (await deliveredCount(h)) === 5, 10_000, 'every delivery');
+
+    const later = receiver.received.slice(1);
+    expect(later.map((r) => r.id).sort()).toEqual([held.id, ...pending.map((e) => e.id)].sort());
+    expect(later.every((r) => r.status === 200)).toBe(true);
+    // Nothing reached the receiver before the 2 s it asked for were up (timers may round down 1 ms).
+    for (const r of later) expect(r.at - answeredAt).toBeGreaterThanOrEqual(1_990);
+    const job = (await h.queue.getJob(held.id))!;
+    expect([job.attemptsMade, job.attemptsStarted]).toEqual([1, 2]);
+    expect(holdStarts(b.lines)).toEqual([]);
+    expect(await gaugeSeconds()).toBe(0);
+    expect(await h.redis.exists(destinationBackoffKey(h.keys))).toBe(0);
+  });
+
+  it('without Retry-After backs off exponentially on answers in a row, up to the cap, and starts over after a delivery', async () => {
+    const receiver = await new Receiver().start();
+    let overloaded = 4;
+    receiver.respond = () => (overloaded-- > 0 ? { status: 429 } : { status: 200 });
+    const h = await setup(receiver);
+    const log = capturingLogger();
+    await workerProcess(h, log.logger, { concurrency: 1, destinationBackoff: { minMs: 200, maxMs: 700 } });
+
+    const e = await h.events.publish('campaign.state.changed', 'camp-exp', {});
+    await waitFor(async () => (await deliveredCount(h)) === 1, 10_000, 'the delivery');
+    const holds = holdStarts(log.lines);
+    expect(holds.map((l) => [l.status, l.holdMs, l.streak])).toEqual([
+      [429, 200, 1],
+      [429, 400, 2],
+      [429, 700, 3],
+      [429, 700, 4],
+    ]);
+    const at = receiver.received.map((r) => r.at);
+    expect(receiver.received.map((r) => r.status)).toEqual([429, 429, 429, 429, 200]);
+    [200, 400, 700, 700].forEach((hold, i) => expect(at[i + 1]! - at[i]!).toBeGreaterThanOrEqual(hold - 10));
+    // Four holds, no attempt spent on any of them.
+    expect((await h.queue.getJob(e.id))!.attemptsMade).toBe(1);
+    expect(log.lines.filter((l) => l.msg === 'webhook receiver accepts deliveries again')).toHaveLength(1);
+    expect(await h.redis.exists(destinationBackoffKey(h.keys))).toBe(0);
+
+    // The next overload after a delivery starts again from the floor.
+    overloaded = 1;
+    await h.events.publish('campaign.state.changed', 'camp-exp', { again: true });
+    await waitFor(async () => (await deliveredCount(h)) === 2, 10_000, 'the second delivery');
+    expect(holdStarts(log.lines).at(-1)).toMatchObject({ status: 429, holdMs: 200, streak: 1 });
+  });
+
+  it('logs and counts a hold once when several sends under way are all answered 503', async () => {
+    const receiver = await new Receiver().start();
+    const waiting: ServerResponse[] = [];
+    receiver.respond = (_req, _body, res) => {
+      if (receiver.received.length >= 3) return { status: 200 };
+      waiting.push(res);
+      // The three sends are answered together, once all three are in: none starts after the hold.
+      if (waiting.length === 3) for (const r of waiting.splice(0)) r.writeHead(503).end();
+      return 'hang';
+    };
+    const h = await setup(receiver);
+    const log = capturingLogger();
+    const counted = await backoffsCounted('503');
+    await workerProcess(h, log.logger, {
+      concurrency: 3,
+      destinationBackoff: { minMs: 1_000, maxMs: 5_000 },
+    });
+
+    for (let n = 0; n < 3; n++) await h.events.publish('campaign.state.changed', 'camp-burst', { n });
+    await waitFor(async () => (await deliveredCount(h)) === 3, 10_000, 'every delivery');
+    expect(holdStarts(log.lines)).toEqual([
+      expect.objectContaining({ status: 503, holdMs: 1_000, streak: 1 }),
+    ]);
+    expect(await backoffsCounted('503')).toBe(counted + 1);
+    const answered = Math.max(...receiver.received.slice(0, 3).map((r) => r.at));
+    for (const r of receiver.received.slice(3)) expect(r.at - answered).toBeGreaterThanOrEqual(990);
+  });
+
+  it('keeps a 502 to its own event: its Retry-After delays that event alone, nothing is held', async () => {
+    const receiver = await new Receiver().start();
+    let failing = true;
+    receiver.respond = (_req, body) => {
+      if (failing && (JSON.parse(body) as { data: { n: number } }).data.n === 1) {
+        failing = false;
+        return { status: 502, headers: { 'retry-after': '2' } };
+      }
+      return { status: 200 };
+    };
+    const h = await setup(receiver);
+    const log = capturingLogger();
+    await workerProcess(h, log.logger, {});
+    const a = await h.events.publish('campaign.pacing.adjusted', 'camp-502', { n: 1 });
+    await waitFor(() => receiver.received.length >= 1, 10_000, 'first attempt');
+    const b = await h.events.publish('campaign.pacing.adjusted', 'camp-502', { n: 2 });
+    await waitFor(async () => (await deliveredCount(h)) === 2, 10_000, 'deliveries');
+    const attemptsA = receiver.received.filter((r) => r.id === a.id);
+    expect(attemptsA.map((r) => r.status)).toEqual([502, 200]);
+    expect(attemptsA[1]!.at - attemptsA[0]!.at).toBeGreaterThanOrEqual(1950);
+    // The other event went out while the failed one waited, and the queue was never held.
+    expect(receiver.received.find((r) => r.id === b.id)!.at).toBeLessThan(attemptsA[1]!.at);
+    expect(holdStarts(log.lines)).toEqual([]);
+    expect(await h.redis.exists(destinationBackoffKey(h.keys))).toBe(0);
+  });
+
+  it('spends attempts once an event has met its free holds, so a receiver overloaded for good still dead-letters it', async () => {
+    const receiver = await new Receiver().start();
+    receiver.respond = () => ({ status: 503 });
+    const h = await setup(receiver);
+    await workerProcess(h, capturingLogger().logger, {
+      concurrency: 1,
+      freeHoldsPerEvent: 2,
+      destinationBackoff: { minMs: 20, maxMs: 40 },
+    });
+    const e = await h.events.publish('campaign.state.changed', 'camp-down', {});
+    await waitFor(async () => (await listDeadLetters(h, 10)).length === 1, 15_000, 'the dead letter');
+    const [letter] = await listDeadLetters(h, 10);
+    // Nine attempts on the schedule, plus the two holds that spent none.
+    expect(letter).toMatchObject({ eventId: e.id, reason: 'exhausted', status: 503, attempts: 9 });
+    expect(receiver.received.filter((r) => r.id === e.id)).toHaveLength(11);
+  });
+});
