@@ -3,9 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import type { AppContext } from '../../src/shared/context.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
+import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
+import {
+  campaignLockKey,
+  DEFAULT_LEASE_MS,
+  tryAcquireCampaignLock,
+} from '../../src/shared/lifecycle/lock.js';
 import { createCommandOrder } from '../../src/shared/lifecycle/order.js';
 import { abandonmentTargetDecision } from '../../src/shared/pacing/abandonment-target.js';
 import { readPacingRecord, type PacingRecord } from '../../src/shared/pacing/record.js';
+import { pacingTurn } from '../../src/shared/pacing/turn.js';
 import { runPollCycle, type PollOutcome } from '../../src/shared/polling/poll-cycle.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { startHarness, testCampaignConfig, withHookBeforeWrite, type Harness } from '../lifecycle/harness.js';
@@ -168,5 +175,126 @@ describe('a poll that read the campaign before a command wrote it', () => {
     expect(pollOutcome && pacingOfOutcome(pollOutcome)).toMatchObject({ kind: 'deferred' });
     expect(await pacingOf(campaign.id)).toEqual(before);
     expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([]);
+  });
+
+  it('defers while a pause is queued, not yet run, ahead of it, and paces the paused campaign once the pause ran', async () => {
+    const campaign = await pacedCampaign(20, 0.5);
+    const before = await pacingOf(campaign.id);
+    // The adjust worker takes no job: the operator's pause waits in the queue, unstarted, while the
+    // poll reads the campaign (still active at 0.5) and comes to its pacing step.
+    await worker.pause();
+    let pauseId: string;
+    try {
+      [pauseId] = (await h.enqueueInOrder([
+        { campaignId: campaign.id, actor: 'api:alice', reason: 'operator', action: 'pause' },
+      ])) as [string];
+      const outcome = await runPollCycle(h.ctx, campaign.id);
+      expect(outcome).toMatchObject({ kind: 'polled', status: 'active' });
+      expect(pacingOfOutcome(outcome)).toMatchObject({
+        kind: 'deferred',
+        reason: expect.stringContaining(pauseId),
+      });
+      // Nothing decided, stored or queued behind the pause from the campaign as it ran before it.
+      expect(await pacingOf(campaign.id)).toEqual(before);
+      expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([pauseId]);
+    } finally {
+      worker.resume();
+    }
+    expect((await h.waitForCommand(pauseId)).status).toBe('succeeded');
+
+    // The next poll finds the campaign paused and decides on it as the pause left it: the paused
+    // campaign is brought down to the safe start it will resume at.
+    const next = await runPollCycle(h.ctx, campaign.id);
+    expect(next).toMatchObject({ kind: 'polled', status: 'paused' });
+    const decided = pacingOfOutcome(next);
+    expect(decided).toMatchObject({
+      kind: 'decided',
+      decision: { previousCallRate: 0.5, callRate: 0.1, direction: 'down' },
+    });
+    const dropId = (decided as { commandId: string }).commandId;
+    expect((await h.waitForCommand(dropId)).status).toBe('succeeded');
+    const resource = await h.ctx.cxone.getCampaign(campaign.id);
+    expect(resource).toMatchObject({ status: 'paused', dialerSettings: { callRate: 0.1 } });
+  });
+
+  it('is not held by a command left in the order whose job is gone: it decides, and its change runs after the adjust worker drops that one', async () => {
+    const campaign = await pacedCampaign(20, 0.5);
+    // A command accepted a minute ago whose job was lost (never queued, or removed): still first in
+    // the campaign's order, which only the next command's turn clears.
+    const lost = `cmd_lost_${campaign.id}`;
+    const requestedAt = new Date(h.ctx.clock.now() - 60_000).toISOString();
+    await createCommandStore(h.ctx).create({
+      commandId: lost,
+      campaignId: campaign.id,
+      actor: 'api:alice',
+      reason: 'operator',
+      action: 'pause',
+      status: 'queued',
+      requestedAt,
+      updatedAt: requestedAt,
+      attempts: 0,
+    });
+    await createCommandOrder(h.ctx).register(campaign.id, lost);
+
+    const paced = pacingOfOutcome(await runPollCycle(h.ctx, campaign.id));
+    expect(paced).toMatchObject({ kind: 'decided' });
+    const { commandId } = paced as { commandId: string | null };
+    if (commandId !== null) expect((await h.waitForCommand(commandId)).status).toBe('succeeded');
+    else await createCommandOrder(h.ctx).remove(campaign.id, lost);
+    expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([]);
+  });
+
+  it('takes no turn on the campaign when it has nothing to write: a paused campaign at its safe start, pacing off', async () => {
+    const atStart = await h.campaign('paused', predictive(20, 0.1));
+    const off = await h.campaign(
+      'active',
+      testCampaignConfig({ pacing: { strategy: 'off', targetAbandonment: 0.025, pollIntervalMs: 15_000 } }),
+    );
+    await new CampaignStore(h.ctx).patch(off.id, { pacing: readPacingRecord(null, 'off') });
+    // A command holds both campaigns: a step that took its turn would be deferred.
+    const leases = await Promise.all(
+      [atStart.id, off.id].map((id) => tryAcquireCampaignLock({ ...h.ctx, owner: 'test:command' }, id)),
+    );
+    try {
+      expect(leases.every((l) => l !== null)).toBe(true);
+      expect(await runPollCycle(h.ctx, atStart.id)).toMatchObject({
+        kind: 'polled',
+        status: 'paused',
+        pacing: null,
+      });
+      expect(await runPollCycle(h.ctx, off.id)).toMatchObject({
+        kind: 'polled',
+        status: 'active',
+        pacing: { kind: 'off' },
+      });
+    } finally {
+      await Promise.all(leases.map((l) => l?.release()));
+    }
+  });
+
+  it('a turn that outlived its lease writes nothing: past the certain part of the lease the fence asks Redis', async () => {
+    const campaign = await pacedCampaign(20, 0.5);
+    const seen = (await new CampaignStore(h.ctx).get(campaign.id))!;
+    let monotonic = 0;
+    let wrote = false;
+    const outcome = await pacingTurn(
+      h.ctx,
+      seen,
+      async (_record, fence) => {
+        // The process stalls past its lease; a command takes the campaign meanwhile.
+        monotonic += DEFAULT_LEASE_MS;
+        await h.ctx.redis.del(campaignLockKey(h.ctx.keys, campaign.id));
+        const command = await tryAcquireCampaignLock({ ...h.ctx, owner: 'test:command' }, campaign.id);
+        try {
+          await fence();
+          wrote = true;
+        } finally {
+          await command?.release();
+        }
+      },
+      { monotonicNow: () => monotonic },
+    );
+    expect(outcome).toEqual({ kind: 'deferred', reason: 'its turn on the campaign lapsed' });
+    expect(wrote).toBe(false);
   });
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { CampaignRecord } from '../../src/shared/campaign-store.js';
-import { changeSinceRead } from '../../src/shared/pacing/turn.js';
+import type { CommandRecord } from '../../src/shared/lifecycle/commands.js';
+import { jobEnded, judgeCommand, LOST_JOB_GRACE_MS } from '../../src/shared/lifecycle/pending-commands.js';
+import { changeSinceRead, commandAhead } from '../../src/shared/pacing/turn.js';
 import { campaignConfig, resource } from '../lifecycle/fixtures.js';
 
 const seen: CampaignRecord = {
@@ -29,5 +31,47 @@ describe('changeSinceRead', () => {
     ).toMatch(/memory/);
     expect(changeSinceRead(seen, { ...seen, status: 'completed' })).toMatch(/ended \(completed\)/);
     expect(changeSinceRead(seen, null)).toMatch(/gone/);
+  });
+});
+
+describe('commandAhead', () => {
+  it("proceeds with no command to run, waits for pacing's own, defers behind anyone else's", () => {
+    expect(commandAhead(null, 'cmd_own')).toBeNull();
+    expect(commandAhead('cmd_own', 'cmd_own')).toEqual({ kind: 'waiting', commandId: 'cmd_own' });
+    expect(commandAhead('cmd_pause', 'cmd_own')).toEqual({
+      kind: 'deferred',
+      reason: 'command cmd_pause is queued or running on the campaign',
+    });
+    expect(commandAhead('cmd_pause', null)).toMatchObject({ kind: 'deferred' });
+  });
+});
+
+describe('judgeCommand, jobEnded', () => {
+  const requestedAt = '2026-01-01T00:00:00.000Z';
+  const at = Date.parse(requestedAt);
+  const command = (status: CommandRecord['status']): CommandRecord => ({
+    commandId: 'cmd_1',
+    campaignId: 'c1',
+    actor: 'api:alice',
+    reason: 'operator',
+    action: 'pause',
+    status,
+    requestedAt,
+    updatedAt: requestedAt,
+    attempts: 0,
+  });
+
+  it('a gone or finished command is dead; an unfinished one lives while young, then its job decides', () => {
+    expect(judgeCommand(null, at)).toBe('dead');
+    for (const status of ['succeeded', 'failed', 'conflict'] as const) {
+      expect(judgeCommand(command(status), at)).toBe('dead');
+    }
+    expect(judgeCommand(command('queued'), at + LOST_JOB_GRACE_MS)).toBe('live');
+    expect(judgeCommand(command('running'), at + LOST_JOB_GRACE_MS + 1)).toBe('job');
+  });
+
+  it('a job that completed, failed or is gone never runs its command again', () => {
+    for (const state of ['completed', 'failed', 'missing', 'unknown']) expect(jobEnded(state)).toBe(true);
+    for (const state of ['waiting', 'delayed', 'active', 'prioritized']) expect(jobEnded(state)).toBe(false);
   });
 });

@@ -6,14 +6,14 @@ import { REASON_GUARD } from '../compliance/guard-actions.js';
 import type { AppContext } from '../context.js';
 import type { CampaignStats } from '../cxone/wire.js';
 import type { EfficiencyMetrics } from '../efficiency.js';
-import { commandInFlight, enqueueCommand } from '../lifecycle/enqueue.js';
+import { enqueueCommand } from '../lifecycle/enqueue.js';
 import { pacingDecisions } from '../metrics.js';
 import { auditOrLog, publishOrLog } from '../side-records.js';
 import { capDecision, type GuardThrottle } from './guard-cap.js';
 import { decidePacing } from './index.js';
 import { readPacingRecord, type PacingRecord } from './record.js';
 import { pausedSafeStart, type CarriedSafeStart } from './resume.js';
-import { pacingTurn, type PacingDeferred, type PacingFence } from './turn.js';
+import { pacingTurn, type PacingDeferred, type PacingFence, type PacingWaiting } from './turn.js';
 import { decisionDetails, type PacingDecision } from './types.js';
 
 /** Pacing's identity in commands, audit records and logs. */
@@ -30,7 +30,7 @@ export interface ApplyPacingInput {
 
 export type ApplyPacingResult =
   | { kind: 'off' }
-  | { kind: 'waiting'; commandId: string }
+  | PacingWaiting
   | { kind: 'decided'; decision: PacingDecision; commandId: string | null }
   | PacingDeferred;
 
@@ -44,9 +44,18 @@ type PacingContext = AppContext;
  * ('pacing_decision') and published ('campaign.pacing.adjusted'); every decision, hold or change,
  * and the controller's memory are stored in the record's `pacing` field. `input.record` is the record
  * the poll read; the step runs in its turn on the campaign (turn.ts), on the record as it is then,
- * and is deferred when a command wrote the campaign since.
+ * and is deferred when a command wrote the campaign since or is queued to, and waits while pacing's own
+ * previous change is queued or running. A campaign whose pacing is off, stored as off, and not
+ * throttled has nothing to write: it takes no turn.
  */
 export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): Promise<ApplyPacingResult> {
+  if (
+    input.throttle === null &&
+    pacingStrategyOf(input.record.config) === 'off' &&
+    (input.record.pacing as { strategy?: unknown } | undefined)?.strategy === 'off'
+  ) {
+    return { kind: 'off' };
+  }
   return pacingTurn(ctx, input.record, (record, fence) => paceActive(ctx, { ...input, record }, fence));
 }
 
@@ -66,10 +75,6 @@ async function paceActive(
   const store = new CampaignStore(ctx);
   const nowMs = ctx.clock.now();
   const at = new Date(nowMs).toISOString();
-
-  if (previous.pendingCommandId !== null && (await commandInFlight(ctx, previous.pendingCommandId))) {
-    return { kind: 'waiting', commandId: previous.pendingCommandId };
-  }
 
   const current = record.config.dialerStrategy.callRate;
   // The controller's cumulative rate is measured over the same period the law (and the guard) uses.
@@ -142,13 +147,24 @@ async function paceActive(
  * resumes at one line per idle agent and re-anchors from there (resume.ts says why). Null when there is
  * nothing to do. Whoever sets callRate during the pause wins (a conflict, or the controller takes
  * their rate for an operator's after the resume), as with any pacing change. In its turn on the
- * campaign, as applyPacing: a resume that ran since the poll read the campaign defers it.
+ * campaign, as applyPacing: a resume that ran since the poll read the campaign, or is queued to, defers
+ * it. A campaign with nothing to drop as the poll read it (the common paused poll: at its safe start
+ * already) takes no turn: the drop is pure, and nothing is written.
  */
 export async function applyPausedPacing(
   ctx: PacingContext,
   input: PausedPacingInput,
 ): Promise<ApplyPacingResult | null> {
+  if (pausedStep(input.record, input.stats, ctx.clock.now()) === null) return null;
   return pacingTurn(ctx, input.record, (record, fence) => pacePaused(ctx, { ...input, record }, fence));
+}
+
+/** The drop a paused campaign is due as `record` has it, or null (pausedSafeStart). Pure. */
+function pausedStep(record: CampaignRecord, stats: CampaignStats, atMs: number) {
+  const strategy = pacingStrategyOf(record.config);
+  if (strategy !== 'abandonment-target') return null;
+  const previous = readPacingRecord(record.pacing, strategy);
+  return pausedSafeStart(record.config, previous.state, { atMs, stats });
 }
 
 type PausedPacingInput = {
@@ -164,18 +180,13 @@ async function pacePaused(
 ): Promise<ApplyPacingResult | null> {
   const { record, stats } = input;
   const campaignId = record.campaignId;
-  const strategy = pacingStrategyOf(record.config);
-  if (strategy !== 'abandonment-target') return null;
-  const previous = readPacingRecord(record.pacing, strategy);
-  if (previous.pendingCommandId !== null && (await commandInFlight(ctx, previous.pendingCommandId))) {
-    return { kind: 'waiting', commandId: previous.pendingCommandId };
-  }
   const nowMs = ctx.clock.now();
-  const step = pausedSafeStart(record.config, previous.state, { atMs: nowMs, stats });
+  const step = pausedStep(record, stats, nowMs);
   if (step === null) return null;
+  const previous = readPacingRecord(record.pacing, 'abandonment-target');
   const { decision } = step;
   await fence();
-  pacingDecisions.inc({ strategy, direction: decision.direction });
+  pacingDecisions.inc({ strategy: decision.strategy, direction: decision.direction });
   const commandId = await queueAdjustment(ctx, {
     record,
     decision,

@@ -1,16 +1,27 @@
 import { hostname } from 'node:os';
+import { pacingStrategyOf } from '../campaign-config.js';
 import { CampaignStore, type CampaignRecord } from '../campaign-store.js';
 import type { AppContext } from '../context.js';
-import { LockLostError, tryAcquireCampaignLock } from '../lifecycle/lock.js';
+import { DEFAULT_LEASE_MS, LockLostError, tryAcquireCampaignLock } from '../lifecycle/lock.js';
+import { firstLiveCommand, unfinishedCommands } from '../lifecycle/pending-commands.js';
 import { isFinal } from '../lifecycle/state-machine.js';
+import { readPacingRecord } from './record.js';
 
 /**
  * A poll's pacing step that did not run: what the poll read may no longer hold (a command wrote the
- * campaign, or is writing it now). The next tick decides, on statistics read after that command.
+ * campaign, is writing it now, or is queued to). The next tick decides, on statistics read after that
+ * command. `ended` is set when the campaign was found ended (its final status) or gone (null).
  */
 export interface PacingDeferred {
   kind: 'deferred';
   reason: string;
+  ended?: string | null;
+}
+
+/** Pacing's own previous change is still queued or running: it decides again once that is done. */
+export interface PacingWaiting {
+  kind: 'waiting';
+  commandId: string;
 }
 
 /** The writes a pacing step makes check first that its turn still holds (throws LockLostError if not). */
@@ -38,7 +49,33 @@ export function changeSinceRead(seen: CampaignRecord, now: CampaignRecord | null
   return null;
 }
 
+/**
+ * What a command still to run on the campaign means for pacing now, or null when none is (`live`: the
+ * first of its unfinished commands that can still run; `own`: pacing's pending change). Its own change
+ * at the head: wait for it, as ever. Another command: it will change what the poll read (a pause, a
+ * resume carrying a safe start, an operator's rate), and pacing's change would be queued behind it and
+ * applied to the campaign as that command leaves it — a raise to a campaign paused meanwhile, a
+ * conflict with the safe start just carried — so the decision is left to a poll after it. Pure.
+ */
+export function commandAhead(live: string | null, own: string | null): PacingWaiting | PacingDeferred | null {
+  if (live === null) return null;
+  if (live === own) return { kind: 'waiting', commandId: own };
+  return { kind: 'deferred', reason: `command ${live} is queued or running on the campaign` };
+}
+
 const POLL_OWNER = `${hostname()}:${process.pid}:poll`;
+
+/**
+ * The lock's lease started on Redis after the request to take it left here, and only its holder
+ * deletes it: until this much of the lease has passed on this process's monotonic clock, the turn holds
+ * for certain and the fence asks Redis nothing. Half the lease leaves room for the two clocks' rates.
+ */
+const CERTAIN_TURN_MS = DEFAULT_LEASE_MS / 2;
+
+export interface PacingTurnOptions {
+  /** Monotonic milliseconds (tests stand in a stalled process); performance.now by default. */
+  monotonicNow?: () => number;
+}
 
 /**
  * Runs a poll's pacing step as one more writer on the campaign's lifecycle lock (lifecycle/lock.ts),
@@ -48,16 +85,23 @@ const POLL_OWNER = `${hostname()}:${process.pid}:poll`;
  *  - a command wrote since the poll read the record (`seen`): deferred (changeSinceRead), rather than
  *    deciding for the campaign as it was — a raise over a safe start just carried, a change queued for a
  *    campaign paused since, pacing's memory stored over the command's;
+ *  - a command is queued, not yet run (the campaign's command order): deferred, or `waiting` when it is
+ *    pacing's own previous change (commandAhead);
  *  - otherwise `step` runs on the record read under the lock, and calls `fence` before its first write
- *    so that a turn whose lease lapsed (a stalled process) writes nothing.
- * The lock is held for a few Redis round trips; a command that meets it waits its usual short delay.
+ *    so that a turn whose lease lapsed (a stalled process) writes nothing. A turn younger than
+ *    CERTAIN_TURN_MS cannot have lapsed, so the fence reads Redis only for an older one.
+ * The record and the order are read in one round trip, right after the lock is taken. The lock is held
+ * for a few Redis round trips; a command that meets it waits its usual short delay.
  */
 export async function pacingTurn<T>(
   ctx: AppContext,
   seen: CampaignRecord,
   step: (record: CampaignRecord, fence: PacingFence) => Promise<T>,
-): Promise<T | PacingDeferred> {
+  opts: PacingTurnOptions = {},
+): Promise<T | PacingDeferred | PacingWaiting> {
   const { campaignId } = seen;
+  const monotonicNow = opts.monotonicNow ?? (() => performance.now());
+  const askedAt = monotonicNow();
   const lease = await tryAcquireCampaignLock(
     { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, owner: POLL_OWNER },
     campaignId,
@@ -66,10 +110,27 @@ export async function pacingTurn<T>(
     return deferred(ctx, campaignId, 'a command is at work on the campaign');
   }
   try {
-    const now = await new CampaignStore(ctx).get(campaignId);
+    // One round trip, both read under the lock.
+    const [now, pending] = await Promise.all([
+      new CampaignStore(ctx).get(campaignId),
+      unfinishedCommands(ctx, campaignId),
+    ]);
     const change = changeSinceRead(seen, now);
-    if (change !== null || now === null) return deferred(ctx, campaignId, change ?? 'gone');
-    return await step(now, () => lease.verify());
+    if (change !== null || now === null) {
+      const ended = now === null ? null : isFinal(now.status) ? now.status : undefined;
+      return deferred(ctx, campaignId, change ?? 'gone', ended);
+    }
+    if (pending.length > 0) {
+      const own = readPacingRecord(now.pacing, pacingStrategyOf(now.config)).pendingCommandId;
+      const ahead = commandAhead(await firstLiveCommand(ctx, pending), own);
+      if (ahead?.kind === 'deferred') return deferred(ctx, campaignId, ahead.reason);
+      if (ahead !== null) return ahead;
+    }
+    const fence = async () => {
+      if (lease.held() && monotonicNow() - askedAt < CERTAIN_TURN_MS) return;
+      await lease.verify();
+    };
+    return await step(now, fence);
   } catch (err) {
     if (err instanceof LockLostError) return deferred(ctx, campaignId, 'its turn on the campaign lapsed');
     throw err;
@@ -78,7 +139,12 @@ export async function pacingTurn<T>(
   }
 }
 
-function deferred(ctx: AppContext, campaignId: string, reason: string): PacingDeferred {
+function deferred(
+  ctx: AppContext,
+  campaignId: string,
+  reason: string,
+  ended?: string | null,
+): PacingDeferred {
   ctx.logger.debug({ campaignId, reason }, 'pacing left to the next poll');
-  return { kind: 'deferred', reason };
+  return { kind: 'deferred', reason, ...(ended !== undefined ? { ended } : {}) };
 }

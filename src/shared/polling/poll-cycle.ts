@@ -107,13 +107,13 @@ async function announceOutsideChange(
 
 /**
  * The campaign was stopped while this poll waited for its statistics (read before the stop landed):
- * a pacing change decided now would be queued, audited and published after the end. The stop's own
- * hook has stopped polling. (The guard keeps its own account of the end: compliance/guard-actions.ts.)
+ * pacing's turn found it ended (or its record gone) and decided nothing, so no change is queued,
+ * audited or published after the end; the poll's outcome says it ended. The stop's own hook has
+ * stopped polling. (The guard keeps its own account of the end: compliance/guard-actions.ts.)
  */
-async function endedMeanwhile(ctx: AppContext, campaignId: string): Promise<PollOutcome | null> {
-  const latest = await new CampaignStore(ctx).get(campaignId);
-  if (latest === null) return { kind: 'unknown' };
-  return isFinal(latest.status) ? { kind: 'final', status: latest.status } : null;
+function endedMeanwhile(pacing: ApplyPacingResult | null): PollOutcome | null {
+  if (pacing?.kind !== 'deferred' || pacing.ended === undefined) return null;
+  return pacing.ended === null ? { kind: 'unknown' } : { kind: 'final', status: pacing.ended };
 }
 
 async function pollOnce(
@@ -228,11 +228,9 @@ async function pollOnce(
   // A change made in CXone may have been to the windows themselves: plan from the synced config.
   if (resynced) await replanWindowEnforcement(ctx, campaignId);
   if (stats.status === 'paused') {
-    const ended = await endedMeanwhile(ctx, campaignId);
-    if (ended) return ended;
     // Paused campaigns are not paced, but the rate they will resume at is pacing's (apply.ts).
     const pacing = await applyPausedPacing(ctx, { record, stats, efficiency });
-    return { kind: 'polled', status: stats.status, guard: 'skipped', pacing };
+    return endedMeanwhile(pacing) ?? { kind: 'polled', status: stats.status, guard: 'skipped', pacing };
   }
   if (stats.status !== 'active') {
     return { kind: 'polled', status: stats.status, guard: 'skipped', pacing: null };
@@ -247,13 +245,11 @@ async function pollOnce(
   if (guard.action === 'pause') {
     return { kind: 'polled', status: stats.status, guard: 'pause', pacing: null };
   }
-  const ended = await endedMeanwhile(ctx, campaignId);
-  if (ended) return ended;
   const pacing = await applyPacing(ctx, {
     record,
     stats,
     efficiency,
     throttle: guard.throttle ? { maxCallRate: guard.throttle.maxCallRate, reason: guard.reason } : null,
   });
-  return { kind: 'polled', status: stats.status, guard: guard.action, pacing };
+  return endedMeanwhile(pacing) ?? { kind: 'polled', status: stats.status, guard: guard.action, pacing };
 }
