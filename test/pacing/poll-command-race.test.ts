@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import type { AppContext } from '../../src/shared/context.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
-import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
+import { createCommandStore, type CommandRecord } from '../../src/shared/lifecycle/commands.js';
 import {
   campaignLockKey,
   DEFAULT_LEASE_MS,
@@ -15,6 +15,7 @@ import { readPacingRecord, type PacingRecord } from '../../src/shared/pacing/rec
 import { pacingTurn } from '../../src/shared/pacing/turn.js';
 import { runPollCycle, type PollOutcome } from '../../src/shared/polling/poll-cycle.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
+import { waitFor } from '../e2e/stack.js';
 import { startHarness, testCampaignConfig, withHookBeforeWrite, type Harness } from '../lifecycle/harness.js';
 
 /**
@@ -97,9 +98,22 @@ async function runCommand(request: {
   patch?: Record<string, unknown>;
 }): Promise<string> {
   const [commandId] = await h.enqueueInOrder([{ actor: 'api:alice', reason: 'operator', ...request }]);
-  const record = await h.waitForCommand(commandId!);
+  const record = await settled(request.campaignId, commandId!);
   expect(record.status).toBe('succeeded');
   return commandId!;
+}
+
+/**
+ * The command's outcome once it has also left its campaign's order: the adjust worker records the
+ * outcome first and lets go of the campaign's lock and its place in the order after, so a poll that
+ * went on at the outcome alone could find the lock still held (and defer) at random.
+ */
+async function settled(campaignId: string, commandId: string): Promise<CommandRecord> {
+  const record = await h.waitForCommand(commandId);
+  await waitFor("the command to leave its campaign's order", async () =>
+    (await createCommandOrder(h.ctx).pending(campaignId)).includes(commandId) ? undefined : true,
+  );
+  return record;
 }
 
 const pacingOfOutcome = (outcome: PollOutcome) => (outcome.kind === 'polled' ? outcome.pacing : null);
@@ -200,7 +214,7 @@ describe('a poll that read the campaign before a command wrote it', () => {
     } finally {
       worker.resume();
     }
-    expect((await h.waitForCommand(pauseId)).status).toBe('succeeded');
+    expect((await settled(campaign.id, pauseId)).status).toBe('succeeded');
 
     // The next poll finds the campaign paused and decides on it as the pause left it: the paused
     // campaign is brought down to the safe start it will resume at.
@@ -212,7 +226,7 @@ describe('a poll that read the campaign before a command wrote it', () => {
       decision: { previousCallRate: 0.5, callRate: 0.1, direction: 'down' },
     });
     const dropId = (decided as { commandId: string }).commandId;
-    expect((await h.waitForCommand(dropId)).status).toBe('succeeded');
+    expect((await settled(campaign.id, dropId)).status).toBe('succeeded');
     const resource = await h.ctx.cxone.getCampaign(campaign.id);
     expect(resource).toMatchObject({ status: 'paused', dialerSettings: { callRate: 0.1 } });
   });
@@ -239,7 +253,7 @@ describe('a poll that read the campaign before a command wrote it', () => {
     const paced = pacingOfOutcome(await runPollCycle(h.ctx, campaign.id));
     expect(paced).toMatchObject({ kind: 'decided' });
     const { commandId } = paced as { commandId: string | null };
-    if (commandId !== null) expect((await h.waitForCommand(commandId)).status).toBe('succeeded');
+    if (commandId !== null) expect((await settled(campaign.id, commandId)).status).toBe('succeeded');
     else await createCommandOrder(h.ctx).remove(campaign.id, lost);
     expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([]);
   });
