@@ -11,17 +11,25 @@ import { launchParamsSchema } from './routes/launches.js';
 import { eventParamsSchema } from './routes/webhooks.js';
 import { campaignIdParamsSchema } from './routes/campaigns.js';
 import { IDEMPOTENCY_KEY_PATTERN } from '../shared/idempotency-key.js';
+import { auditVerifySchema, historyImportSchema } from '../shared/responses/audit.js';
+import { commandRecordSchema, pendingCommandsSchema } from '../shared/responses/commands.js';
+import { validationIssueSchema } from '../shared/responses/common.js';
+import { complianceReportSchema } from '../shared/responses/compliance-report.js';
+import {
+  deadLetterListSchema,
+  deadLetterReplaySchema,
+  destinationEnabledSchema,
+  eventReplayQueuedSchema,
+  webhookDestinationSchema,
+  webhookEventStatusSchema,
+} from '../shared/responses/webhooks.js';
 
 /**
  * The OpenAPI 3.1 document of the producer API, generated from the same zod schemas the routes
- * validate with, so the document cannot drift from what the API accepts. Response shapes that have
- * no schema elsewhere (launch status, errors, health) are declared here once.
+ * validate with, so the document cannot drift from what the API accepts. Response shapes live in
+ * src/shared/responses/ (each checked at compile time against what its route builds); those only
+ * this document names (launch status, errors, health) are declared here once.
  */
-
-const validationIssueSchema = z.object({
-  path: z.string().describe('Dotted path of the offending field, e.g. dialerStrategy.callRate'),
-  message: z.string(),
-});
 
 const errorSchema = z
   .looseObject({
@@ -204,6 +212,17 @@ const COMPONENTS = {
   CommandAccepted: { schema: commandAcceptedSchema, io: 'output' },
   AuditRecord: { schema: auditRecordSchema, io: 'output' },
   AuditPage: { schema: auditPageSchema, io: 'output' },
+  AuditVerification: { schema: auditVerifySchema, io: 'output' },
+  HistoryImport: { schema: historyImportSchema, io: 'output' },
+  Command: { schema: commandRecordSchema, io: 'output' },
+  PendingCommands: { schema: pendingCommandsSchema, io: 'output' },
+  ComplianceReport: { schema: complianceReportSchema, io: 'output' },
+  EventReplayQueued: { schema: eventReplayQueuedSchema, io: 'output' },
+  DeadLetterReplay: { schema: deadLetterReplaySchema, io: 'output' },
+  DeadLetterList: { schema: deadLetterListSchema, io: 'output' },
+  WebhookEventStatus: { schema: webhookEventStatusSchema, io: 'output' },
+  WebhookDestination: { schema: webhookDestinationSchema, io: 'output' },
+  DestinationEnabled: { schema: destinationEnabledSchema, io: 'output' },
   Health: { schema: healthSchema, io: 'output' },
   Readiness: { schema: readinessSchema, io: 'output' },
 } as const satisfies Record<string, { schema: z.ZodType; io: 'input' | 'output' }>;
@@ -558,7 +577,11 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
 
-const success = (description: string) => ({
+/**
+ * A route nobody described yet still appears in the document; its answer is declared as anything, which
+ * the conformance test refuses (every served route must name its response schema).
+ */
+const undescribed = (description: string) => ({
   description,
   content: { 'application/json': { schema: {} } },
 });
@@ -584,7 +607,7 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
     summary: 'Outcome of a campaign command (PATCH or action): queued, applied, conflict, failed',
     pathParameters: { commandId: pathParam(commandParams, 'commandId') },
     responses: {
-      '200': success('The command'),
+      '200': json('Command', 'The command: its request, progress and outcome'),
       '400': badId('command id'),
       '404': errorResponse('Unknown or expired (kept 7 days)'),
     },
@@ -593,7 +616,7 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
     summary: "The campaign's commands still waiting or running, in the order they will be applied",
     pathParameters: { campaignId: campaignIdParam },
     responses: {
-      '200': success('`{campaignId, pending}`'),
+      '200': json('PendingCommands', 'The unfinished commands, in the order they will be applied'),
       '400': badId('campaign id'),
       '404': errorResponse('No campaign this orchestrator launched'),
     },
@@ -602,7 +625,7 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
     summary: "The campaign's compliance state: window, abandonment guard, overrides",
     pathParameters: { campaignId: campaignIdParam },
     responses: {
-      '200': success('The compliance report'),
+      '200': json('ComplianceReport', 'The compliance report'),
       '400': badId('campaign id'),
       '404': errorResponse('No campaign this orchestrator launched'),
     },
@@ -610,7 +633,8 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
   'get /v1/campaigns/{}/audit/verify': {
     summary: "Verify the campaign's audit hash chain",
     responses: {
-      '200': success(
+      '200': json(
+        'AuditVerification',
         '`ok`, and the first break if any; `retentionCuts` names a chain that starts at a retention cut, with its `anchor` (with `checked: 0`: every record was trimmed, and the head is the anchor)',
       ),
       '400': badId('campaign id'),
@@ -621,9 +645,7 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
     summary: "Import CXone's change history into the audit trail",
     pathParameters: { campaignId: campaignIdParam },
     responses: {
-      '200': success(
-        '`{campaignId, imported, skipped, pages, lastVersion}`: what was imported, up to which CXone version',
-      ),
+      '200': json('HistoryImport', 'What was imported, up to which CXone version'),
       '400': badId('campaign id'),
       '404': errorResponse('The campaign is not known to CXone'),
       ...UPSTREAM_ERRORS,
@@ -633,7 +655,7 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
     summary: 'Deliver a webhook event again',
     pathParameters: { eventId: eventIdParam },
     responses: {
-      '202': success('`{eventId, status: "queued"}`'),
+      '202': json('EventReplayQueued', 'The event is queued for delivery'),
       '400': badRequest('Not an `evt_…` id (`validation_failed`), or the path is not valid (`invalid_url`)'),
       '404': errorResponse('The event is not stored (unknown, or expired after 30 days)'),
       '409': errorResponse(`\`already_queued\`: still waiting for delivery; or ${WEBHOOKS_DISABLED}`),
@@ -642,7 +664,7 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
   'post /v1/webhooks/dead-letters/replay': {
     summary: 'Deliver every dead-lettered webhook event again',
     responses: {
-      '202': success('`{queued, alreadyQueued, notFound}`: event ids'),
+      '202': json('DeadLetterReplay', 'The dead letters, by what became of each'),
       '409': errorResponse(WEBHOOKS_DISABLED),
     },
   },
@@ -657,23 +679,30 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
         description: 'How many dead letters to list (the newest first)',
       },
     ],
-    responses: { '200': success('`{total, deadLetters}`'), '400': json('ValidationError', 'Bad limit') },
+    responses: {
+      '200': json('DeadLetterList', 'How many are held, and the newest of them'),
+      '400': json('ValidationError', 'Bad limit'),
+    },
   },
   'get /v1/webhooks/events/{}': {
     summary: 'One webhook event and its delivery attempts',
     pathParameters: { eventId: eventIdParam },
     responses: {
-      '200': success('The event'),
+      '200': json('WebhookEventStatus', 'The event and its delivery state'),
       '400': badRequest('Not an `evt_…` id (`validation_failed`), or the path is not valid (`invalid_url`)'),
       '404': errorResponse('Unknown, or expired after 30 days'),
     },
   },
   'get /admin/webhooks/destination': {
     summary: 'Webhook destination status (enabled, or disabled after 410)',
+    responses: { '200': json('WebhookDestination', 'Whether a destination is configured, and its state') },
   },
   'post /admin/webhooks/destination/enable': {
     summary: 'Re-enable a disabled webhook destination',
-    responses: { '200': success('The destination, enabled'), '409': errorResponse(WEBHOOKS_DISABLED) },
+    responses: {
+      '200': json('DestinationEnabled', 'The destination, enabled'),
+      '409': errorResponse(WEBHOOKS_DISABLED),
+    },
   },
 };
 
@@ -699,7 +728,7 @@ function genericOperation(method: string, path: string): JsonObject {
       ? { parameters: [...params, ...(known?.parameters ?? [])] }
       : {}),
     responses: {
-      ...(known?.responses ?? { '200': success('Success') }),
+      ...(known?.responses ?? { '200': undescribed('Success') }),
       ...(protectedRoute ? STANDARD_ERRORS : {}),
       default: errorResponse('Error'),
     },

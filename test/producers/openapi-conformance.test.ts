@@ -1,6 +1,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, campaignConfig, startStack, waitForLaunch, type Stack } from '../e2e/stack.js';
+import { deadLetter } from '../../src/shared/webhooks/store.js';
+import { api, campaignConfig, startStack, waitForLaunch, type ApiReply, type Stack } from '../e2e/stack.js';
 
 /**
  * The OpenAPI document against the running API: a body the document accepts is one the API does not
@@ -220,19 +221,54 @@ describe('other checked path parameters', () => {
   });
 });
 
+type Request = [method: string, template: string, path: string, body?: unknown];
+interface Walk {
+  disagreements: string[];
+  /** `METHOD template status` of every answer that matched its documented schema. */
+  checked: Set<string>;
+  replies: ApiReply[];
+}
+
+/** Sends each request and checks its status, content type and body against what the document declares. */
+async function walk(target: Stack, document: Doc, requests: Request[]): Promise<Walk> {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  ajv.addSchema({ $id: 'answers', components: document.components });
+  const local = (schema: unknown) =>
+    JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"answers#/components/')) as object;
+  const result: Walk = { disagreements: [], checked: new Set(), replies: [] };
+  for (const [method, template, path, body] of requests) {
+    const reply = await api(target, method, path, body === undefined ? {} : { body });
+    result.replies.push(reply);
+    const op = document.paths[template]?.[method.toLowerCase()] as
+      { responses: Record<string, { content?: Record<string, { schema: unknown }> }> } | undefined;
+    const documented = op?.responses[String(reply.status)] ?? op?.responses.default;
+    const type = reply.headers.get('content-type')?.split(';')[0] ?? '';
+    const schema = documented?.content?.[type]?.schema;
+    if (!documented) result.disagreements.push(`${method} ${path}: ${reply.status} is not documented`);
+    else if (schema === undefined)
+      result.disagreements.push(`${method} ${path}: ${reply.status} ${type} is not documented`);
+    // `{}` accepts anything: the answer would be checked against nothing.
+    else if (typeof schema === 'object' && schema !== null && Object.keys(schema).length === 0)
+      result.disagreements.push(`${method} ${path}: ${reply.status} ${type} has no schema`);
+    else if (!ajv.validate(local(schema), reply.body)) {
+      result.disagreements.push(
+        `${method} ${path}: ${reply.status} ${ajv.errorsText(ajv.errors)}: ${reply.text.slice(0, 200)}`,
+      );
+    } else result.checked.add(`${method} ${template} ${reply.status}`);
+  }
+  return result;
+}
+
 describe('answers', () => {
   it("every answer's status is documented for its route, and its body matches the documented schema", async () => {
-    const ajv = new Ajv2020({ strict: false, allErrors: true });
-    ajv.addSchema({ $id: 'answers', components: doc.components });
-    const local = (schema: unknown) =>
-      JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"answers#/components/')) as object;
     const launched = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig() });
     const launch = await waitForLaunch(stack, String(launched.body.launchId));
     const campaign = String(launch.campaignId);
+    // No adjust worker runs here: the pause stays queued, so the campaign's pending list holds it.
     const pause = await api(stack, 'POST', `/v1/campaigns/${campaign}/actions`, {
       body: { action: 'pause' },
     });
-    const requests: Array<[method: string, template: string, path: string, body?: unknown]> = [
+    const requests: Request[] = [
       ['GET', '/healthz', '/healthz'],
       ['GET', '/readyz', '/readyz'],
       ['POST', '/v1/campaigns/validate', '/v1/campaigns/validate', campaignConfig()],
@@ -245,7 +281,9 @@ describe('answers', () => {
       ['GET', '/v1/commands/{commandId}', '/v1/commands/cmd_unknown'],
       ['GET', '/v1/webhooks/dead-letters', '/v1/webhooks/dead-letters'],
       ['GET', '/admin/webhooks/destination', '/admin/webhooks/destination'],
-      ...[campaign, 'unknown-campaign', 'a.b'].flatMap((id): Array<[string, string, string, unknown?]> => [
+      ['POST', '/admin/webhooks/destination/enable', '/admin/webhooks/destination/enable'],
+      ['POST', '/v1/webhooks/dead-letters/replay', '/v1/webhooks/dead-letters/replay'],
+      ...[campaign, 'unknown-campaign', 'a.b'].flatMap((id): Request[] => [
         ['GET', '/v1/campaigns/{campaignId}', `/v1/campaigns/${id}`],
         ['PATCH', '/v1/campaigns/{campaignId}', `/v1/campaigns/${id}`, { name: 'renamed' }],
         ['PATCH', '/v1/campaigns/{campaignId}', `/v1/campaigns/${id}`, {}],
@@ -255,28 +293,127 @@ describe('answers', () => {
         ['GET', '/v1/campaigns/{campaignId}/audit/verify', `/v1/campaigns/${id}/audit/verify`],
         ['GET', '/v1/campaigns/{campaignId}/commands', `/v1/campaigns/${id}/commands`],
         ['GET', '/v1/campaigns/{campaignId}/compliance', `/v1/campaigns/${id}/compliance`],
+        [
+          'POST',
+          '/v1/campaigns/{campaignId}/audit/import-history',
+          `/v1/campaigns/${id}/audit/import-history`,
+        ],
       ]),
     ];
-    const disagreements: string[] = [];
-    for (const [method, template, path, body] of requests) {
-      const reply = await api(stack, method, path, body === undefined ? {} : { body });
-      const op = doc.paths[template]?.[method.toLowerCase()] as
-        { responses: Record<string, { content?: Record<string, { schema: unknown }> }> } | undefined;
-      const documented = op?.responses[String(reply.status)] ?? op?.responses.default;
-      const type = reply.headers.get('content-type')?.split(';')[0] ?? '';
-      const schema = documented?.content?.[type]?.schema;
-      if (!documented) disagreements.push(`${method} ${path}: ${reply.status} is not documented`);
-      else if (schema === undefined)
-        disagreements.push(`${method} ${path}: ${reply.status} ${type} is not documented`);
-      else if (!ajv.validate(local(schema), reply.body)) {
-        disagreements.push(
-          `${method} ${path}: ${reply.status} ${ajv.errorsText(ajv.errors)}: ${reply.text.slice(0, 200)}`,
-        );
-      }
-    }
+    const { disagreements, checked, replies } = await walk(stack, doc, requests);
     expect(disagreements).toEqual([]);
     // The walk covered the success answers, not only errors.
     expect(pause.status).toBe(202);
     expect(launch.status).toBe('succeeded');
+    for (const answer of [
+      'GET /v1/commands/{commandId} 200',
+      'GET /v1/campaigns/{campaignId}/commands 200',
+      'GET /v1/campaigns/{campaignId}/compliance 200',
+      'GET /v1/campaigns/{campaignId}/audit/verify 200',
+      'POST /v1/campaigns/{campaignId}/audit/import-history 200',
+      'GET /admin/webhooks/destination 200',
+      'GET /v1/webhooks/dead-letters 200',
+    ]) {
+      expect(checked, answer).toContain(answer);
+    }
+    const pending = replies.find((r) => Array.isArray(r.body.pending))?.body.pending;
+    expect(pending).toContainEqual(
+      expect.objectContaining({ commandId: pause.body.commandId, status: 'queued' }),
+    );
+  });
+
+  it('the webhook routes answer as documented when a destination is configured', async () => {
+    const hooked = await startStack({
+      env: {
+        WEBHOOK_URL: 'https://receiver.example.test/in',
+        WEBHOOK_SECRET: `whsec_${Buffer.from('conformance-secret-0123456789').toString('base64')}`,
+      },
+    });
+    try {
+      const hookedDoc = (await api(hooked, 'GET', '/docs/json')).body as unknown as Doc;
+      // No webhook worker runs: the events stay queued, but for one dead-lettered as a delivery that
+      // gave up leaves it (its job done with, the event in the dead letters).
+      const [first, second] = await Promise.all([
+        hooked.ctx.events.publish('campaign.state.changed', 'campaign-1', { from: 'active', to: 'paused' }),
+        hooked.ctx.events.publish('campaign.state.changed', 'campaign-1', { from: 'paused', to: 'active' }),
+      ]);
+      await (await hooked.ctx.queues.webhook.getJob(first.id))?.remove();
+      await deadLetter(hooked.ctx, {
+        eventId: first.id,
+        reason: 'rejected',
+        status: 400,
+        bodyExcerpt: 'no',
+        attempts: 1,
+        at: new Date().toISOString(),
+      });
+      const { disagreements, checked } = await walk(hooked, hookedDoc, [
+        ['GET', '/admin/webhooks/destination', '/admin/webhooks/destination'],
+        ['GET', '/v1/webhooks/dead-letters', '/v1/webhooks/dead-letters'],
+        ['GET', '/v1/webhooks/dead-letters', '/v1/webhooks/dead-letters?limit=0'],
+        ['GET', '/v1/webhooks/events/{eventId}', `/v1/webhooks/events/${first.id}`],
+        ['GET', '/v1/webhooks/events/{eventId}', `/v1/webhooks/events/${second.id}`],
+        ['GET', '/v1/webhooks/events/{eventId}', '/v1/webhooks/events/evt_unknown'],
+        ['POST', '/v1/webhooks/{eventId}/replay', `/v1/webhooks/${first.id}/replay`],
+        ['POST', '/v1/webhooks/{eventId}/replay', `/v1/webhooks/${second.id}/replay`],
+        ['POST', '/v1/webhooks/{eventId}/replay', '/v1/webhooks/evt_unknown/replay'],
+        ['POST', '/v1/webhooks/dead-letters/replay', '/v1/webhooks/dead-letters/replay'],
+        ['POST', '/admin/webhooks/destination/enable', '/admin/webhooks/destination/enable'],
+      ]);
+      expect(disagreements).toEqual([]);
+      for (const answer of [
+        'GET /admin/webhooks/destination 200',
+        'GET /v1/webhooks/dead-letters 200',
+        'GET /v1/webhooks/events/{eventId} 200',
+        'POST /v1/webhooks/{eventId}/replay 202',
+        'POST /v1/webhooks/{eventId}/replay 409',
+        'POST /v1/webhooks/dead-letters/replay 202',
+        'POST /admin/webhooks/destination/enable 200',
+      ]) {
+        expect(checked, answer).toContain(answer);
+      }
+    } finally {
+      await hooked.close();
+    }
+  });
+});
+
+describe('the document', () => {
+  type Response = { content?: Record<string, { schema?: Record<string, unknown> }> };
+  const operations = () =>
+    Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.entries(item).map(
+        ([method, op]) => [`${method} ${path}`, op.responses as Record<string, Response>] as const,
+      ),
+    );
+
+  it('declares a schema for every JSON answer of every route', () => {
+    const empty = operations().flatMap(([name, responses]) =>
+      Object.entries(responses)
+        .filter(([, r]) => {
+          const schema = r.content?.['application/json']?.schema;
+          return schema !== undefined && Object.keys(schema).length === 0;
+        })
+        .map(([status]) => `${name} ${status}`),
+    );
+    expect(empty).toEqual([]);
+  });
+
+  it("references the error body schema for every route's error statuses", () => {
+    const errorBodies = new Set(['#/components/schemas/Error', '#/components/schemas/ValidationError']);
+    const refs = (schema: Record<string, unknown> | undefined): unknown[] =>
+      schema?.$ref !== undefined
+        ? [schema.$ref]
+        : ((schema?.anyOf as Record<string, unknown>[] | undefined) ?? [undefined]).flatMap((s) => refs(s));
+    const other = operations().flatMap(([name, responses]) =>
+      Object.entries(responses)
+        // /readyz answers 503 with its checks: the readiness body, on purpose.
+        .filter(([status]) => (status === 'default' || Number(status) >= 400) && name !== 'get /readyz')
+        .filter(
+          ([, r]) =>
+            !refs(r.content?.['application/json']?.schema).every((ref) => errorBodies.has(String(ref))),
+        )
+        .map(([status]) => `${name} ${status}`),
+    );
+    expect(other).toEqual([]);
   });
 });

@@ -17,6 +17,7 @@ import { NO_BODY } from '../no-body.js';
 import { noteHistoryImported } from '../../shared/audit/history-sync.js';
 import { CampaignStore } from '../../shared/campaign-store.js';
 import { campaignIdParamsSchema } from './campaigns.js';
+import type { AuditVerifyBody, HistoryImportBody } from '../../shared/responses/audit.js';
 
 /** Looser than a campaign id: the trail of a launch is `launch:<launchId>`. */
 const paramsSchema = z.object({ campaignId: z.string().min(1).max(200) });
@@ -48,7 +49,7 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: AppContext)
     return trail.page(id, cursor ?? null, limit);
   });
 
-  app.get('/v1/campaigns/:campaignId/audit/verify', async (request) => {
+  app.get('/v1/campaigns/:campaignId/audit/verify', async (request): Promise<AuditVerifyBody> => {
     const { campaignId: id } = parseOrThrow(paramsSchema, request.params);
     const result = await trail.verify(id);
     if (!result.ok)
@@ -65,22 +66,26 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: AppContext)
 
   // Runs inline: the import is bounded by the campaign's history and paced by the fleet limiter,
   // and the caller gets the real counts instead of a job id to poll.
-  app.post('/v1/campaigns/:campaignId/audit/import-history', NO_BODY, async (request) => {
-    // Only a CXone campaign has a CXone history: the looser trail ids the reads take (`launch:…`,
-    // ` `) would each spend a call of the fleet's CXone budget just to hear 404.
-    const { campaignId: id } = parseOrThrow(campaignIdParamsSchema, request.params);
-    try {
-      // The whole history, from the first page: an operator asking is making sure.
-      const walked = await importCxoneHistory(ctx, id, { maxWaitMs: API_LIMITER_MAX_WAIT_MS });
-      // The automatic imports of later outside changes then start from what this one covered.
-      await noteHistoryImported(new CampaignStore(ctx), id, walked);
-      const { resumeCursor: _cursor, restarted: _restarted, ...result } = walked;
-      return result;
-    } catch (err) {
-      if (isCxoneError(err) && err.kind === 'not_found') {
-        throw new ApiError(404, 'not_found', `campaign ${id} is not known to CXone`);
+  app.post(
+    '/v1/campaigns/:campaignId/audit/import-history',
+    NO_BODY,
+    async (request): Promise<HistoryImportBody> => {
+      // Only a CXone campaign has a CXone history: the looser trail ids the reads take (`launch:…`,
+      // ` `) would each spend a call of the fleet's CXone budget just to hear 404.
+      const { campaignId: id } = parseOrThrow(campaignIdParamsSchema, request.params);
+      try {
+        // The whole history, from the first page: an operator asking is making sure.
+        const walked = await importCxoneHistory(ctx, id, { maxWaitMs: API_LIMITER_MAX_WAIT_MS });
+        // The automatic imports of later outside changes then start from what this one covered.
+        await noteHistoryImported(new CampaignStore(ctx), id, walked);
+        const { resumeCursor: _cursor, restarted: _restarted, ...result } = walked;
+        return result;
+      } catch (err) {
+        if (isCxoneError(err) && err.kind === 'not_found') {
+          throw new ApiError(404, 'not_found', `campaign ${id} is not known to CXone`);
+        }
+        throw err;
       }
-      throw err;
-    }
-  });
+    },
+  );
 }

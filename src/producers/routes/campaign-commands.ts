@@ -38,6 +38,7 @@ import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
 import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
 import { campaignIdParamsSchema } from './campaigns.js';
 import { launchInProgress } from '../launch-in-progress.js';
+import type { CommandRecordBody, PendingCommandsBody } from '../../shared/responses/commands.js';
 
 /**
  * Operator commands on a running campaign. Each is checked against CXone's current state (a fresh
@@ -294,7 +295,7 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
   });
 
   /** The campaign's unfinished commands in the order they will run: why is my command still queued? */
-  app.get('/v1/campaigns/:campaignId/commands', async (request) => {
+  app.get('/v1/campaigns/:campaignId/commands', async (request): Promise<PendingCommandsBody> => {
     const { campaignId: id } = parseOrThrow(campaignIdParamsSchema, request.params);
     const ids = await createCommandOrder(ctx).pending(id);
     const pending = (await Promise.all(ids.map((commandId) => getCommand(ctx, commandId)))).filter(
@@ -307,7 +308,7 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
     return { campaignId: id, pending };
   });
 
-  app.get('/v1/commands/:commandId', async (request) => {
+  app.get('/v1/commands/:commandId', async (request): Promise<CommandRecordBody> => {
     const { commandId } = parseOrThrow(commandParams, request.params);
     const command = await getCommand(ctx, commandId);
     if (!command) throw new NotFoundError(`command ${commandId} is unknown or expired`);

@@ -5,6 +5,7 @@ import { getGuardState, getWindowState, listActions } from '../../shared/complia
 import type { AppContext } from '../../shared/context.js';
 import { ApiError, parseOrThrow } from '../errors.js';
 import { campaignIdParamsSchema } from './campaigns.js';
+import type { ComplianceReportBody } from '../../shared/responses/compliance-report.js';
 
 /** Builds the campaign's compliance report; null when the campaign is unknown. */
 export async function generateComplianceReport(
@@ -39,7 +40,7 @@ export async function generateComplianceReport(
  * never-trimmed trail grow with every poll of this endpoint.
  */
 export async function registerComplianceRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
-  app.get('/v1/campaigns/:campaignId/compliance', async (request) => {
+  app.get('/v1/campaigns/:campaignId/compliance', async (request): Promise<ComplianceReportBody> => {
     const { campaignId } = parseOrThrow(campaignIdParamsSchema, request.params);
     const report = await generateComplianceReport(ctx, campaignId);
     if (!report)

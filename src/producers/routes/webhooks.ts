@@ -1,7 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from '../../shared/context.js';
+import type { EventEnvelope } from '../../shared/events/types.js';
+import type {
+  DeadLetterListBody,
+  DeadLetterReplayBody,
+  DestinationEnabledBody,
+  EventReplayQueuedBody,
+  WebhookDestinationBody,
+  WebhookEventStatusBody,
+} from '../../shared/responses/webhooks.js';
 import {
+  type DeadLetter,
   enableDestination,
   getDestinationState,
   listDeadLetters,
@@ -54,7 +64,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, ctx: AppContex
       throw new ApiError(409, 'already_queued', `event ${eventId} is already waiting for delivery`);
     }
     log.info({ eventId, actor: callerActor(request) }, 'webhook event replay requested');
-    return reply.code(202).send({ eventId, status: 'queued' });
+    return reply.code(202).send({ eventId, status: 'queued' } satisfies EventReplayQueuedBody);
   });
 
   app.post('/v1/webhooks/dead-letters/replay', NO_BODY, async (request, reply) => {
@@ -68,10 +78,10 @@ export async function registerWebhookRoutes(app: FastifyInstance, ctx: AppContex
       queued: result.queued,
       alreadyQueued: result.already_queued,
       notFound: result.not_found,
-    });
+    } satisfies DeadLetterReplayBody);
   });
 
-  app.get('/v1/webhooks/dead-letters', async (request) => {
+  app.get('/v1/webhooks/dead-letters', async (request): Promise<DeadLetterListBody> => {
     const { limit } = parseOrThrow(listQuerySchema, request.query);
     return {
       total: await ctx.redis.zcard(ctx.keys.webhookDeadLetters()),
@@ -79,12 +89,13 @@ export async function registerWebhookRoutes(app: FastifyInstance, ctx: AppContex
     };
   });
 
-  app.get('/v1/webhooks/events/:eventId', async (request) => {
+  app.get('/v1/webhooks/events/:eventId', async (request): Promise<WebhookEventStatusBody> => {
     const { eventId } = parseOrThrow(eventParamsSchema, request.params);
     const h = await ctx.redis.hgetall(ctx.keys.webhookEvent(eventId));
     if (!h.body) throw new ApiError(404, 'not_found', `event ${eventId} is not stored (unknown, or expired)`);
     return {
-      event: JSON.parse(h.body) as unknown,
+      // Stored by the publisher exactly as it is delivered.
+      event: JSON.parse(h.body) as EventEnvelope,
       delivery: {
         state: h.state ?? 'pending',
         attempts: Number(h.attempts ?? 0),
@@ -93,25 +104,29 @@ export async function registerWebhookRoutes(app: FastifyInstance, ctx: AppContex
         ...(h.lastAttemptAt ? { lastAttemptAt: h.lastAttemptAt } : {}),
         ...(h.deliveredAt ? { deliveredAt: h.deliveredAt } : {}),
         ...(h.redeliveredAt ? { redeliveredAt: h.redeliveredAt } : {}),
-        ...(h.deadLetter ? { deadLetter: JSON.parse(h.deadLetter) as unknown } : {}),
+        ...(h.deadLetter ? { deadLetter: JSON.parse(h.deadLetter) as DeadLetter } : {}),
       },
     };
   });
 
   // Configuration refuses a WEBHOOK_URL with credentials; should one get through anyway, it is never shown.
-  app.get('/admin/webhooks/destination', async () => {
+  app.get('/admin/webhooks/destination', async (): Promise<WebhookDestinationBody> => {
     if (!ctx.config.webhook) return { configured: false };
     const state = await getDestinationState(deps, ctx.config.webhook.url);
     return { configured: true, ...state, url: redactUrlCredentials(state.url) };
   });
 
-  app.post('/admin/webhooks/destination/enable', NO_BODY, async (request) => {
-    const url = destinationUrl();
-    const before = await enableDestination(deps, url);
-    log.warn(
-      { actor: callerActor(request), wasDisabledAt: before.disabledAt ?? null },
-      'webhook destination re-enabled by an operator',
-    );
-    return { configured: true, url: redactUrlCredentials(url), enabled: true, wasEnabled: before.enabled };
-  });
+  app.post(
+    '/admin/webhooks/destination/enable',
+    NO_BODY,
+    async (request): Promise<DestinationEnabledBody> => {
+      const url = destinationUrl();
+      const before = await enableDestination(deps, url);
+      log.warn(
+        { actor: callerActor(request), wasDisabledAt: before.disabledAt ?? null },
+        'webhook destination re-enabled by an operator',
+      );
+      return { configured: true, url: redactUrlCredentials(url), enabled: true, wasEnabled: before.enabled };
+    },
+  );
 }

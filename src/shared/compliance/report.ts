@@ -5,7 +5,7 @@ import {
   regimeOf,
   targetAbandonmentOf,
 } from '../campaign-config.js';
-import type { CampaignStats } from '../cxone/wire.js';
+import type { CampaignStats, CampaignStatus } from '../cxone/wire.js';
 import type { AppConfig } from '../config.js';
 import { describeProblems, FEDERAL_WINDOW } from './config-rules.js';
 import { runtimeComplianceProblems, STRICT_POLICY } from './deployment-policy.js';
@@ -22,7 +22,7 @@ import { currentWindowClose, isWithinWindow, localIso, nextWindowOpen } from './
  */
 export interface ReportInput {
   campaignId: string;
-  status: string;
+  status: CampaignStatus;
   config: CampaignConfig;
   lastStats?: (CampaignStats & { at?: string }) | undefined;
   guard?: GuardState | undefined;
@@ -51,9 +51,9 @@ const GUARD_KINDS = new Set(['guard_throttle', 'guard_pause', 'guard_release', '
  * The log's entries, one per audit dedupe key (the first; a replayed action is appended to the log
  * again, while the trail keeps its one record), without the key itself.
  */
-function distinctActions(actions: ComplianceActionEntry[]): ComplianceActionEntry[] {
+function distinctActions(actions: ComplianceActionEntry[]): Omit<ComplianceActionEntry, 'dedupeKey'>[] {
   const seen = new Set<string>();
-  const out: ComplianceActionEntry[] = [];
+  const out: Omit<ComplianceActionEntry, 'dedupeKey'>[] = [];
   for (const { dedupeKey, ...entry } of actions) {
     if (dedupeKey !== undefined) {
       if (seen.has(dedupeKey)) continue;

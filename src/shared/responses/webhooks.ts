@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { EVENT_TYPES, type EventEnvelope } from '../events/types.js';
+import type { DeadLetter, DestinationState } from '../webhooks/store.js';
+import type { Describes, ResponseBody } from './shape-check.js';
+
+/** The webhook operations' answers (src/producers/routes/webhooks.ts). */
+
+export const eventEnvelopeSchema = z.object({
+  id: z.string().describe('`evt_…`; the same id on every delivery (Standard Webhooks `webhook-id`)'),
+  type: z.enum(EVENT_TYPES),
+  version: z.number().int().describe('Envelope version; bumps on a breaking change to `data`'),
+  campaignId: z.string(),
+  occurredAt: z.string(),
+  data: z.record(z.string(), z.unknown()),
+});
+
+// Loose: stored as JSON for 30 days, by whichever release dead-lettered the event.
+export const deadLetterSchema = z.looseObject({
+  eventId: z.string(),
+  reason: z.enum([
+    'rejected',
+    'redirect',
+    'exhausted',
+    'destination_gone',
+    'destination_disabled',
+    'no_destination',
+  ]),
+  status: z.number().int().optional().describe("The destination's last HTTP status"),
+  bodyExcerpt: z.string().optional(),
+  error: z.string().optional(),
+  attempts: z.number().int(),
+  at: z.string().describe('When the event was dead-lettered (empty when its record expired)'),
+});
+
+/** GET /v1/webhooks/dead-letters */
+export const deadLetterListSchema = z.object({
+  total: z.number().int().describe('Dead letters held'),
+  deadLetters: z.array(deadLetterSchema).describe('The newest `limit` of them, newest first'),
+});
+export type DeadLetterListBody = ResponseBody<typeof deadLetterListSchema>;
+
+/** GET /v1/webhooks/events/:eventId */
+export const webhookEventStatusSchema = z.object({
+  event: eventEnvelopeSchema.describe('The event, exactly as delivered'),
+  delivery: z.object({
+    state: z.string().describe('`pending`, `delivered` or `dead`'),
+    attempts: z.number().int().describe('Sends of the event so far, replays included'),
+    lastStatus: z.number().int().optional(),
+    lastError: z.string().optional(),
+    lastAttemptAt: z.string().optional(),
+    deliveredAt: z.string().optional(),
+    redeliveredAt: z.string().optional(),
+    deadLetter: deadLetterSchema.optional().describe('Why delivery gave up (state `dead`)'),
+  }),
+});
+export type WebhookEventStatusBody = ResponseBody<typeof webhookEventStatusSchema>;
+
+/** POST /v1/webhooks/:eventId/replay */
+export const eventReplayQueuedSchema = z.object({ eventId: z.string(), status: z.literal('queued') });
+export type EventReplayQueuedBody = ResponseBody<typeof eventReplayQueuedSchema>;
+
+/** POST /v1/webhooks/dead-letters/replay: event ids, by what became of each. */
+export const deadLetterReplaySchema = z.object({
+  queued: z.array(z.string()),
+  alreadyQueued: z.array(z.string()).describe('Already waiting for delivery: left as they were'),
+  notFound: z.array(z.string()).describe('No longer stored (expired): cannot be sent again'),
+});
+export type DeadLetterReplayBody = ResponseBody<typeof deadLetterReplaySchema>;
+
+const destinationStateSchema = z.object({
+  configured: z.literal(true),
+  url: z.string().describe('WEBHOOK_URL, without credentials'),
+  enabled: z.boolean(),
+  disabledAt: z.string().optional().describe('When the destination answered 410 Gone and was disabled'),
+  status: z.number().int().optional(),
+  eventId: z.string().optional().describe('The event whose delivery was answered 410'),
+});
+
+/** GET /admin/webhooks/destination */
+export const webhookDestinationSchema = z.discriminatedUnion('configured', [
+  z.object({ configured: z.literal(false).describe('No WEBHOOK_URL: events are recorded, not sent') }),
+  destinationStateSchema,
+]);
+export type WebhookDestinationBody = ResponseBody<typeof webhookDestinationSchema>;
+
+/** POST /admin/webhooks/destination/enable */
+export const destinationEnabledSchema = z.object({
+  configured: z.literal(true),
+  url: z.string(),
+  enabled: z.literal(true),
+  wasEnabled: z.boolean().describe('It was enabled already: nothing changed'),
+});
+export type DestinationEnabledBody = ResponseBody<typeof destinationEnabledSchema>;
+
+export const _eventEnvelope: Describes<EventEnvelope, z.output<typeof eventEnvelopeSchema>> = true;
+export const _deadLetter: Describes<DeadLetter, z.output<typeof deadLetterSchema>> = true;
+export const _destinationState: Describes<
+  DestinationState & { configured: true },
+  z.output<typeof destinationStateSchema>
+> = true;
