@@ -14,6 +14,8 @@ import { IDEMPOTENCY_KEY_PATTERN } from '../shared/idempotency-key.js';
 import { auditVerifySchema, historyImportSchema } from '../shared/responses/audit.js';
 import { commandRecordSchema, pendingCommandsSchema } from '../shared/responses/commands.js';
 import { validationIssueSchema } from '../shared/responses/common.js';
+import type { Describes, ResponseBody } from '../shared/responses/shape-check.js';
+import type { AuditPage } from '../shared/audit/trail.js';
 import { complianceReportSchema } from '../shared/responses/compliance-report.js';
 import {
   deadLetterListSchema,
@@ -89,6 +91,9 @@ const launchStatusSchema = z.looseObject({
     .describe('When CXone refused that cancel: the stop command retrying it (GET /v1/commands/{id})'),
 });
 
+/** What GET /v1/launches/:launchId builds. */
+export type LaunchStatusBody = ResponseBody<typeof launchStatusSchema>;
+
 const efficiencySchema = z.object({
   efficiencyScore: z.number(),
   answerRate: z.number(),
@@ -161,6 +166,10 @@ const auditRecordSchema = z.looseObject({
   occurredAt: z.string(),
   prevHash: z.string(),
   hash: z.string(),
+  dedupeKey: z
+    .string()
+    .optional()
+    .describe('Imported history: the CXone history id, so the same record is never appended twice'),
 });
 
 const auditGapSchema = z.object({
@@ -183,6 +192,8 @@ const auditPageSchema = z.object({
       "Records of this page's range that could not be returned (absent when none): the page is not the whole trail there; `npm run audit -- verify` names why",
     ),
 });
+
+export const _auditPage: Describes<AuditPage, z.output<typeof auditPageSchema>> = true;
 
 const healthSchema = z.object({ status: z.literal('ok') });
 

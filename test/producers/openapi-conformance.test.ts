@@ -316,6 +316,16 @@ describe('answers', () => {
     ]) {
       expect(checked, answer).toContain(answer);
     }
+    // Audit records are an open object: a field the document does not name would pass the walk.
+    const trail = await api(stack, 'GET', `/v1/campaigns/${campaign}/audit?limit=100`);
+    const records = trail.body.records as Record<string, unknown>[];
+    const documented = Object.keys(
+      (doc.components.schemas.AuditRecord as { properties: Record<string, unknown> }).properties,
+    );
+    expect(records.some((r) => r.action === 'cxone_history')).toBe(true);
+    expect(
+      [...new Set(records.flatMap((r) => Object.keys(r)))].filter((k) => !documented.includes(k)),
+    ).toEqual([]);
     const pending = replies.find((r) => Array.isArray(r.body.pending))?.body.pending;
     expect(pending).toContainEqual(
       expect.objectContaining({ commandId: pause.body.commandId, status: 'queued' }),

@@ -3,13 +3,14 @@ import { z } from 'zod';
 import type { AppContext } from '../../shared/context.js';
 import { createLaunchStore } from '../../shared/launch-store.js';
 import { ApiError, parseOrThrow } from '../errors.js';
+import type { LaunchStatusBody } from '../openapi.js';
 
 export const launchParamsSchema = z.object({ launchId: z.uuid('must be a launch id (a UUID)') });
 
 export async function registerLaunchRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const store = createLaunchStore(ctx);
 
-  app.get('/v1/launches/:launchId', async (request) => {
+  app.get('/v1/launches/:launchId', async (request): Promise<LaunchStatusBody> => {
     // Launch ids are UUIDs we mint in lower case; a UUID is the same id in either case (RFC 9562).
     const launchId = parseOrThrow(launchParamsSchema, request.params).launchId.toLowerCase();
     const record = await store.get(launchId);
