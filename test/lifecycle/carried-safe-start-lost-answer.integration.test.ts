@@ -1,11 +1,9 @@
 import type { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
-import { CampaignStore } from '../../src/shared/campaign-store.js';
-import { abandonmentTargetDecision } from '../../src/shared/pacing/abandonment-target.js';
-import { readPacingRecord, type PacingRecord } from '../../src/shared/pacing/record.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
-import { startHarness, testCampaignConfig, withHookBeforeWrite, type Harness } from './harness.js';
+import { pacedCampaign, pacingOf } from '../pacing/paced-campaign.js';
+import { startHarness, withHookBeforeWrite, type Harness } from './harness.js';
 
 /**
  * A resume, or a raise of agentCapacity, whose write carried the safe start and was applied in CXone
@@ -34,33 +32,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-const predictive = (agentCapacity: number, callRate: number) =>
-  testCampaignConfig({
-    dialerStrategy: { strategy: 'predictive', agentCapacity, callRate, answerRate: 0.3 },
-  });
-
-async function pacingOf(campaignId: string): Promise<PacingRecord> {
-  return readPacingRecord((await new CampaignStore(h.ctx).get(campaignId))?.pacing, 'abandonment-target');
-}
-
-/** A campaign the controller has paced at `callRate` (its memory holds that rate). */
-async function pacedCampaign(status: 'active' | 'paused', agentCapacity: number, callRate: number) {
-  const campaign = await h.campaign(status, predictive(agentCapacity, callRate));
-  const { state } = abandonmentTargetDecision(
-    {
-      atMs: h.ctx.clock.now() - 60_000,
-      callRate,
-      agents: agentCapacity,
-      stats: { totalCalls: 900, answeredCalls: 300, abandonedCalls: 3, agentUtilization: 85 },
-    },
-    null,
-  );
-  await new CampaignStore(h.ctx).patch(campaign.id, {
-    pacing: { ...readPacingRecord(null, 'abandonment-target'), state },
-  });
-  return campaign;
-}
-
 async function run(request: {
   campaignId: string;
   action?: 'resume';
@@ -77,13 +48,13 @@ const trailOf = (campaignId: string) => (h.ctx.audit as AuditTrailStore).list(ca
 
 describe('a carried safe start whose answer was lost', () => {
   it('a resume found in place on the retry hands the drop to pacing, once', async () => {
-    const campaign = await pacedCampaign('paused', 20, 0.5);
+    const campaign = await pacedCampaign(h, 'paused', 20, 0.5);
     const commandId = await run({ campaignId: campaign.id, action: 'resume' });
 
     const onCxone = await h.ctx.cxone.getCampaign(campaign.id);
     expect(onCxone).toMatchObject({ status: 'active', dialerSettings: { callRate: 0.1 } });
     // Pacing's memory as when the answer arrives: its own drop, anchored up to the rate it resumed from.
-    expect(await pacingOf(campaign.id)).toMatchObject({
+    expect(await pacingOf(h, campaign.id)).toMatchObject({
       state: { callRate: 0.1, anchor: { requestedCallRate: 0.5, startCallRate: 0.1, priorCallRate: 0.5 } },
       lastAdjustment: { commandId, from: 0.5, to: 0.1 },
       pendingCommandId: commandId,
@@ -107,7 +78,7 @@ describe('a carried safe start whose answer was lost', () => {
   });
 
   it('a raise of agentCapacity found in place lists the carried rate and hands the drop to pacing', async () => {
-    const campaign = await pacedCampaign('active', 100, 0.6);
+    const campaign = await pacedCampaign(h, 'active', 100, 0.6);
     const commandId = await run({
       campaignId: campaign.id,
       patch: { dialerStrategy: { agentCapacity: 200 } },
@@ -117,7 +88,7 @@ describe('a carried safe start whose answer was lost', () => {
       agentCapacity: 200,
       callRate: 0.1,
     });
-    expect(await pacingOf(campaign.id)).toMatchObject({
+    expect(await pacingOf(h, campaign.id)).toMatchObject({
       state: { callRate: 0.1, anchor: { requestedCallRate: 0.6, startCallRate: 0.1, agents: 200 } },
       pendingCommandId: commandId,
     });

@@ -1,14 +1,12 @@
 import type { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
-import { CampaignStore } from '../../src/shared/campaign-store.js';
 import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
-import { abandonmentTargetDecision } from '../../src/shared/pacing/abandonment-target.js';
-import { readPacingRecord, type PacingRecord } from '../../src/shared/pacing/record.js';
 import { CAPACITY_SAFE_START_REASON, RESUME_SAFE_START_REASON } from '../../src/shared/pacing/resume.js';
 import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
-import { startHarness, testCampaignConfig, type Harness } from './harness.js';
+import { pacedCampaign, pacingOf, predictive } from '../pacing/paced-campaign.js';
+import { startHarness, type Harness } from './harness.js';
 
 /**
  * A resume, and a PATCH raising agentCapacity, carry the safe start in their own versioned CXone write
@@ -30,16 +28,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-const predictive = (agentCapacity: number, callRate: number, pacing?: 'threshold') =>
-  testCampaignConfig({
-    dialerStrategy: { strategy: 'predictive', agentCapacity, callRate, answerRate: 0.3 },
-    ...(pacing ? { pacing: { strategy: pacing, targetAbandonment: 0.025, pollIntervalMs: 15_000 } } : {}),
-  });
-
-async function pacingOf(campaignId: string): Promise<PacingRecord> {
-  return readPacingRecord((await new CampaignStore(h.ctx).get(campaignId))?.pacing, 'abandonment-target');
-}
-
 async function auditOf(campaignId: string) {
   return (h.ctx.audit as AuditTrailStore).list(campaignId);
 }
@@ -57,21 +45,10 @@ async function run(request: {
 
 describe('a resume carries the safe start in its own write', () => {
   it('resumes a campaign no poll saw paused at one line per idle agent; pacing takes the drop as its own', async () => {
-    const campaign = await h.campaign('paused', predictive(20, 0.5));
     // The controller has paced it before the pause (its memory at 0.5), and no poll ran since the pause.
-    const now = h.ctx.clock.now();
-    const { state } = abandonmentTargetDecision(
-      {
-        atMs: now - 60_000,
-        callRate: 0.5,
-        agents: 20,
-        stats: { totalCalls: 900, answeredCalls: 300, abandonedCalls: 3, agentUtilization: 85 },
-      },
-      null,
-    );
-    await new CampaignStore(h.ctx).patch(campaign.id, {
-      pacing: { ...readPacingRecord(null, 'abandonment-target'), state },
-    });
+    const campaign = await pacedCampaign(h, 'paused', 20, 0.5);
+    const { state } = await pacingOf(h, campaign.id);
+    expect(state).not.toBeNull();
 
     const commandId = await run({ campaignId: campaign.id, action: 'resume' });
 
@@ -89,12 +66,12 @@ describe('a resume carries the safe start in its own write', () => {
       }),
     ]);
     // Pacing's memory as the paused poll's drop leaves it: its own change, anchored up to 0.5.
-    const pacing = await pacingOf(campaign.id);
+    const pacing = await pacingOf(h, campaign.id);
     expect(pacing).toMatchObject({
       state: {
         callRate: 0.1,
         anchor: { requestedCallRate: 0.5, startCallRate: 0.1, priorCallRate: 0.5, agents: 20 },
-        period: state.period,
+        period: state?.period,
       },
       lastAdjustment: { commandId, from: 0.5, to: 0.1 },
       pendingCommandId: commandId,
@@ -126,7 +103,7 @@ describe('a resume carries the safe start in its own write', () => {
 
     // The next poll takes 0.1 as the controller's own rate: the anchor stays for the re-anchor.
     expect(await runPollCycle(h.ctx, campaign.id)).toMatchObject({ kind: 'polled' });
-    expect((await pacingOf(campaign.id)).state).toMatchObject({
+    expect((await pacingOf(h, campaign.id)).state).toMatchObject({
       callRate: 0.1,
       anchor: { requestedCallRate: 0.5 },
     });
@@ -136,7 +113,7 @@ describe('a resume carries the safe start in its own write', () => {
     const campaign = await h.campaign('paused', predictive(20, 0.5));
     await run({ campaignId: campaign.id, action: 'resume' });
     expect((await h.ctx.cxone.getCampaign(campaign.id)).dialerSettings.callRate).toBe(0.1);
-    expect(await pacingOf(campaign.id)).toMatchObject({
+    expect(await pacingOf(h, campaign.id)).toMatchObject({
       state: null,
       startAnchor: { requestedCallRate: 0.5, startCallRate: 0.1, priorCallRate: 0.5 },
     });
@@ -169,7 +146,7 @@ describe('a raise of agentCapacity carries the safe start in its own write', () 
     expect((await h.waitForCommand(commandId)).result?.writes).toEqual([
       expect.objectContaining({ step: 'settings', version: onCxone.version, changes }),
     ]);
-    const pacing = await pacingOf(campaign.id);
+    const pacing = await pacingOf(h, campaign.id);
     expect(pacing).toMatchObject({
       state: null,
       startAnchor: { requestedCallRate: 0.6, startCallRate: 0.1, priorCallRate: 0.6, agents: 200 },

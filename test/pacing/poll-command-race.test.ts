@@ -10,13 +10,13 @@ import {
   tryAcquireCampaignLock,
 } from '../../src/shared/lifecycle/lock.js';
 import { createCommandOrder } from '../../src/shared/lifecycle/order.js';
-import { abandonmentTargetDecision } from '../../src/shared/pacing/abandonment-target.js';
-import { readPacingRecord, type PacingRecord } from '../../src/shared/pacing/record.js';
+import { readPacingRecord } from '../../src/shared/pacing/record.js';
 import { pacingTurn } from '../../src/shared/pacing/turn.js';
 import { runPollCycle, type PollOutcome } from '../../src/shared/polling/poll-cycle.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { waitFor } from '../e2e/stack.js';
 import { startHarness, testCampaignConfig, withHookBeforeWrite, type Harness } from '../lifecycle/harness.js';
+import { pacedCampaign, pacingOf, predictive } from './paced-campaign.js';
 
 /**
  * A poll that read the campaign before a command wrote it and decides after: the adjust worker with
@@ -41,33 +41,6 @@ afterAll(async () => {
   await worker?.close();
   await h?.close();
 });
-
-const predictive = (agentCapacity: number, callRate: number) =>
-  testCampaignConfig({
-    dialerStrategy: { strategy: 'predictive', agentCapacity, callRate, answerRate: 0.3 },
-  });
-
-async function pacingOf(campaignId: string): Promise<PacingRecord> {
-  return readPacingRecord((await new CampaignStore(h.ctx).get(campaignId))?.pacing, 'abandonment-target');
-}
-
-/** An active campaign the controller has paced at `callRate` before (its memory holds that rate). */
-async function pacedCampaign(agentCapacity: number, callRate: number) {
-  const campaign = await h.campaign('active', predictive(agentCapacity, callRate));
-  const { state } = abandonmentTargetDecision(
-    {
-      atMs: h.ctx.clock.now() - 60_000,
-      callRate,
-      agents: agentCapacity,
-      stats: { totalCalls: 900, answeredCalls: 300, abandonedCalls: 3, agentUtilization: 85 },
-    },
-    null,
-  );
-  await new CampaignStore(h.ctx).patch(campaign.id, {
-    pacing: { ...readPacingRecord(null, 'abandonment-target'), state },
-  });
-  return campaign;
-}
 
 /**
  * A poll whose statistics are read from CXone at once but handed over only when `release` is called:
@@ -120,7 +93,7 @@ const pacingOfOutcome = (outcome: PollOutcome) => (outcome.kind === 'polled' ? o
 
 describe('a poll that read the campaign before a command wrote it', () => {
   it('does not store its memory over the safe start a raise of agentCapacity carried, nor decide on the old rate', async () => {
-    const campaign = await pacedCampaign(100, 0.6);
+    const campaign = await pacedCampaign(h, 'active', 100, 0.6);
     const poll = heldPoll(campaign.id);
     await poll.statsRead;
 
@@ -128,7 +101,7 @@ describe('a poll that read the campaign before a command wrote it', () => {
       campaignId: campaign.id,
       patch: { dialerStrategy: { agentCapacity: 200 } },
     });
-    const carried = await pacingOf(campaign.id);
+    const carried = await pacingOf(h, campaign.id);
     expect(carried).toMatchObject({
       state: { callRate: 0.1, anchor: { requestedCallRate: 0.6, startCallRate: 0.1, agents: 200 } },
       pendingCommandId: commandId,
@@ -138,7 +111,7 @@ describe('a poll that read the campaign before a command wrote it', () => {
     const outcome = await poll.outcome;
     expect(pacingOfOutcome(outcome)).toMatchObject({ kind: 'deferred' });
     // The command's memory stands: the next poll re-anchors from the safe start on the new team.
-    expect(await pacingOf(campaign.id)).toEqual(carried);
+    expect(await pacingOf(h, campaign.id)).toEqual(carried);
     // And nothing was queued from the rate the campaign ran at before the command.
     expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([]);
     expect((await h.ctx.cxone.getCampaign(campaign.id)).dialerSettings.callRate).toBe(0.1);
@@ -147,15 +120,15 @@ describe('a poll that read the campaign before a command wrote it', () => {
     // the safe start, with the anchor that re-anchors it up towards the rate it ran at.
     const next = pacingOfOutcome(await runPollCycle(h.ctx, campaign.id));
     expect(next).toMatchObject({ kind: 'decided', decision: { previousCallRate: 0.1 } });
-    expect((await pacingOf(campaign.id)).state?.anchor).toMatchObject({
+    expect((await pacingOf(h, campaign.id)).state?.anchor).toMatchObject({
       requestedCallRate: 0.6,
       agents: 200,
     });
   });
 
   it('does not decide for, nor store pacing state of, a campaign paused after its statistics were read', async () => {
-    const campaign = await pacedCampaign(20, 0.5);
-    const before = await pacingOf(campaign.id);
+    const campaign = await pacedCampaign(h, 'active', 20, 0.5);
+    const before = await pacingOf(h, campaign.id);
     const poll = heldPoll(campaign.id);
     await poll.statsRead;
 
@@ -163,13 +136,13 @@ describe('a poll that read the campaign before a command wrote it', () => {
 
     poll.release();
     expect(pacingOfOutcome(await poll.outcome)).toMatchObject({ kind: 'deferred' });
-    expect(await pacingOf(campaign.id)).toEqual(before);
+    expect(await pacingOf(h, campaign.id)).toEqual(before);
     expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([]);
   });
 
   it('leaves pacing to the next poll while a command is at work on the campaign', async () => {
-    const campaign = await pacedCampaign(20, 0.5);
-    const before = await pacingOf(campaign.id);
+    const campaign = await pacedCampaign(h, 'active', 20, 0.5);
+    const before = await pacingOf(h, campaign.id);
     const poll = heldPoll(campaign.id);
     await poll.statsRead;
 
@@ -187,13 +160,13 @@ describe('a poll that read the campaign before a command wrote it', () => {
       commandCxone.arm('');
     }
     expect(pollOutcome && pacingOfOutcome(pollOutcome)).toMatchObject({ kind: 'deferred' });
-    expect(await pacingOf(campaign.id)).toEqual(before);
+    expect(await pacingOf(h, campaign.id)).toEqual(before);
     expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([]);
   });
 
   it('defers while a pause is queued, not yet run, ahead of it, and paces the paused campaign once the pause ran', async () => {
-    const campaign = await pacedCampaign(20, 0.5);
-    const before = await pacingOf(campaign.id);
+    const campaign = await pacedCampaign(h, 'active', 20, 0.5);
+    const before = await pacingOf(h, campaign.id);
     // The adjust worker takes no job: the operator's pause waits in the queue, unstarted, while the
     // poll reads the campaign (still active at 0.5) and comes to its pacing step.
     await worker.pause();
@@ -209,7 +182,7 @@ describe('a poll that read the campaign before a command wrote it', () => {
         reason: expect.stringContaining(pauseId),
       });
       // Nothing decided, stored or queued behind the pause from the campaign as it ran before it.
-      expect(await pacingOf(campaign.id)).toEqual(before);
+      expect(await pacingOf(h, campaign.id)).toEqual(before);
       expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([pauseId]);
     } finally {
       worker.resume();
@@ -232,7 +205,7 @@ describe('a poll that read the campaign before a command wrote it', () => {
   });
 
   it('is not held by a command left in the order whose job is gone: it decides, and its change runs after the adjust worker drops that one', async () => {
-    const campaign = await pacedCampaign(20, 0.5);
+    const campaign = await pacedCampaign(h, 'active', 20, 0.5);
     // A command accepted a minute ago whose job was lost (never queued, or removed): still first in
     // the campaign's order, which only the next command's turn clears.
     const lost = `cmd_lost_${campaign.id}`;
@@ -287,7 +260,7 @@ describe('a poll that read the campaign before a command wrote it', () => {
   });
 
   it('a turn that outlived its lease writes nothing: past the certain part of the lease the fence asks Redis', async () => {
-    const campaign = await pacedCampaign(20, 0.5);
+    const campaign = await pacedCampaign(h, 'active', 20, 0.5);
     const seen = (await new CampaignStore(h.ctx).get(campaign.id))!;
     let monotonic = 0;
     let wrote = false;
