@@ -1,5 +1,7 @@
 import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import type { AppContext } from '../../src/shared/context.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
@@ -9,7 +11,8 @@ import {
   DEFAULT_LEASE_MS,
   tryAcquireCampaignLock,
 } from '../../src/shared/lifecycle/lock.js';
-import { createCommandOrder } from '../../src/shared/lifecycle/order.js';
+import { CommandAcceptedAheadError, enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { createCommandOrder, pendingKey } from '../../src/shared/lifecycle/order.js';
 import { readPacingRecord } from '../../src/shared/pacing/record.js';
 import { pacingTurn } from '../../src/shared/pacing/turn.js';
 import { runPollCycle, type PollOutcome } from '../../src/shared/polling/poll-cycle.js';
@@ -87,6 +90,31 @@ async function settled(campaignId: string, commandId: string): Promise<CommandRe
     (await createCommandOrder(h.ctx).pending(campaignId)).includes(commandId) ? undefined : true,
   );
   return record;
+}
+
+/**
+ * Redis whose next registration of a command in `campaignId`'s order (order.ts's script, the only one
+ * run on that key) first awaits `seam`: the place between the turn's read of the order and the
+ * registration of pacing's change.
+ */
+function seamBeforeRegister(redis: Redis, campaignId: string, seam: () => Promise<void>): Redis {
+  const orderKey = pendingKey(h.ctx.keys, campaignId);
+  let armed = true;
+  return new Proxy(redis, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      const call = (value as (...a: unknown[]) => unknown).bind(target);
+      if (prop !== 'evalsha' && prop !== 'eval') return call;
+      return async (...args: unknown[]) => {
+        if (armed && args[2] === orderKey) {
+          armed = false;
+          await seam();
+        }
+        return call(...args);
+      };
+    },
+  });
 }
 
 const pacingOfOutcome = (outcome: PollOutcome) => (outcome.kind === 'polled' ? outcome.pacing : null);
@@ -204,6 +232,43 @@ describe('a poll that read the campaign before a command wrote it', () => {
     expect(resource).toMatchObject({ status: 'paused', dialerSettings: { callRate: 0.1 } });
   });
 
+  it("defers when a command is accepted between the turn's read of the order and its own enqueue: its change is not queued behind it", async () => {
+    const campaign = await pacedCampaign(h, 'paused', 20, 0.5);
+    const before = await pacingOf(h, campaign.id);
+    // The adjust worker takes no job, so the order holds what was accepted, unchanged by any run.
+    await worker.pause();
+    let resumeId: string | undefined;
+    try {
+      // The paused poll's drop to the safe start is decided; just before it registers, an operator's
+      // resume is accepted (it takes no lock to be accepted).
+      const redis = seamBeforeRegister(h.ctx.redis, campaign.id, async () => {
+        [resumeId] = await h.enqueueInOrder([
+          { campaignId: campaign.id, actor: 'api:alice', reason: 'operator', action: 'resume' },
+        ]);
+      });
+      const outcome = await runPollCycle({ ...h.ctx, redis } as AppContext, campaign.id);
+      expect(resumeId).toBeDefined();
+      expect(outcome).toMatchObject({ kind: 'polled', status: 'paused' });
+      expect(pacingOfOutcome(outcome)).toMatchObject({
+        kind: 'deferred',
+        reason: expect.stringContaining(resumeId!),
+      });
+      // Nothing queued behind the resume, nothing stored or audited of a decision that was not sent.
+      expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([resumeId]);
+      expect(await pacingOf(h, campaign.id)).toEqual(before);
+      const trail = await (h.ctx.audit as AuditTrailStore).list(campaign.id);
+      expect(trail.some((r) => r.action === 'pacing_decision')).toBe(false);
+    } finally {
+      worker.resume();
+    }
+    // The resume runs as accepted, carrying its own safe start.
+    expect((await settled(campaign.id, resumeId!)).status).toBe('succeeded');
+    expect(await h.ctx.cxone.getCampaign(campaign.id)).toMatchObject({
+      status: 'active',
+      dialerSettings: { callRate: 0.1 },
+    });
+  });
+
   it('is not held by a command left in the order whose job is gone: it decides, and its change runs after the adjust worker drops that one', async () => {
     const campaign = await pacedCampaign(h, 'active', 20, 0.5);
     // A command accepted a minute ago whose job was lost (never queued, or removed): still first in
@@ -283,5 +348,46 @@ describe('a poll that read the campaign before a command wrote it', () => {
     );
     expect(outcome).toEqual({ kind: 'deferred', reason: 'its turn on the campaign lapsed' });
     expect(wrote).toBe(false);
+  });
+});
+
+describe("enqueueCommand's onlyBehind", () => {
+  const operator = (campaignId: string) => ({
+    campaignId,
+    actor: 'api:alice',
+    reason: 'operator',
+    patch: { dialerStrategy: { callRate: 0.4 } },
+  });
+
+  it('queues behind the commands it names, and refuses, naming it, a command it does not', async () => {
+    const campaign = await h.campaign('active', predictive(20, 0.5));
+    const order = createCommandOrder(h.ctx);
+    await worker.pause();
+    try {
+      const [known] = await h.enqueueInOrder([operator(campaign.id)]);
+      const { commandId: behind } = await enqueueCommand(h.ctx, operator(campaign.id), {
+        onlyBehind: [known!],
+      });
+      expect(await order.pending(campaign.id)).toEqual([known, behind]);
+
+      let refused: unknown;
+      let refusedId: string | undefined;
+      await enqueueCommand(h.ctx, operator(campaign.id), {
+        onlyBehind: [known!],
+        onCommandId: (id) => (refusedId = id),
+      }).catch((err: unknown) => (refused = err));
+      expect(refused).toBeInstanceOf(CommandAcceptedAheadError);
+      expect(refused).toMatchObject({ campaignId: campaign.id, commandId: refusedId, others: [behind] });
+      // Not queued, and its record says so rather than waiting for a turn that never comes.
+      expect(await order.pending(campaign.id)).toEqual([known, behind]);
+      expect(await h.ctx.queues.adjust.getJob(refusedId!)).toBeUndefined();
+      expect(await createCommandStore(h.ctx).get(refusedId!)).toMatchObject({
+        status: 'failed',
+        error: { message: expect.stringContaining(behind) },
+      });
+    } finally {
+      worker.resume();
+    }
+    for (const id of await order.pending(campaign.id)) await settled(campaign.id, id);
   });
 });

@@ -23,6 +23,26 @@ export class InvalidCommandError extends Error {
 }
 
 /**
+ * A command asked to be queued only behind the commands its requester knew of (`onlyBehind`) met
+ * another one, accepted since: it is not queued (its record is closed as failed), and the requester
+ * decides again on the campaign as that command leaves it.
+ */
+export class CommandAcceptedAheadError extends Error {
+  constructor(
+    readonly campaignId: string,
+    readonly commandId: string,
+    /** The commands in the campaign's order the requester did not know of, oldest first. */
+    readonly others: readonly string[],
+  ) {
+    super(
+      `command ${others.join(', ')} was accepted on campaign ${campaignId} after its order was read; ` +
+        `${commandId} is not queued behind it`,
+    );
+    this.name = 'CommandAcceptedAheadError';
+  }
+}
+
+/**
  * The ONLY way anyone (API, pacing, compliance) changes a campaign: the command goes onto the adjust
  * queue, whose worker applies it with versioned writes, rebase on 409, rollback on partial failure
  * and one mutation at a time per campaign across the fleet. Resolves once the command is stored and
@@ -36,6 +56,13 @@ export async function enqueueCommand(
     signal?: AbortSignal | undefined;
     /** Told the command's id before anything is written, so a 503 at the deadline can name it. */
     onCommandId?: (commandId: string) => void;
+    /**
+     * Queue the command only if every unfinished command of the campaign is one of these (its order as
+     * the requester read and judged it: pacing's turn, whose decision holds only with no other command
+     * ahead). One accepted since refuses it in the same atomic step as the registration
+     * (CommandAcceptedAheadError), instead of queueing it behind a command it was not decided for.
+     */
+    onlyBehind?: readonly string[];
   } = {},
 ): Promise<{ commandId: string }> {
   const { signal } = opts;
@@ -94,7 +121,14 @@ export async function enqueueCommand(
   // From here a failure closes the record it leaves: one left queued with no job would read as
   // waiting its turn for the record's whole TTL, to a requester who was given its id.
   try {
-    const { ahead } = await order.register(record.campaignId, commandId);
+    const registered =
+      opts.onlyBehind === undefined
+        ? await order.register(record.campaignId, commandId)
+        : await order.registerIfOnly(record.campaignId, commandId, opts.onlyBehind);
+    if (registered.seq === null) {
+      throw new CommandAcceptedAheadError(record.campaignId, commandId, registered.others);
+    }
+    const { ahead } = registered;
     // Those the requester saw queued and that have finished since come first: only the head finishes.
     const after = [...(cmd.after ?? []).filter((id) => !ahead.includes(id)), ...ahead];
     throwIfAbandoned(signal, `command ${commandId}`);

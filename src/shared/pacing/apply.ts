@@ -13,7 +13,13 @@ import { capDecision, type GuardThrottle } from './guard-cap.js';
 import { decidePacing } from './index.js';
 import { readPacingRecord, type PacingRecord } from './record.js';
 import { pausedSafeStart, type CarriedSafeStart } from './resume.js';
-import { pacingTurn, type PacingDeferred, type PacingFence, type PacingWaiting } from './turn.js';
+import {
+  pacingTurn,
+  type PacingDeferred,
+  type PacingFence,
+  type PacingOrderSeen,
+  type PacingWaiting,
+} from './turn.js';
 import { decisionDetails, type PacingDecision } from './types.js';
 
 /** Pacing's identity in commands, audit records and logs. */
@@ -56,13 +62,21 @@ export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): 
   ) {
     return { kind: 'off' };
   }
-  return pacingTurn(ctx, input.record, (record, fence) => paceActive(ctx, { ...input, record }, fence));
+  return pacingTurn(ctx, input.record, (record, fence, orderSeen) =>
+    paceActive(ctx, { ...input, record }, { fence, orderSeen }),
+  );
+}
+
+/** What a step holds of its turn: the fence before its writes, the order its change may queue behind. */
+interface TurnHeld {
+  fence: PacingFence;
+  orderSeen: PacingOrderSeen;
 }
 
 async function paceActive(
   ctx: PacingContext,
   input: ApplyPacingInput,
-  fence: PacingFence,
+  turn: TurnHeld,
 ): Promise<ApplyPacingResult> {
   const { record, stats } = input;
   const campaignId = record.campaignId;
@@ -99,7 +113,7 @@ async function paceActive(
   if (step === null && input.throttle === null) {
     const raw = record.pacing as { strategy?: unknown } | undefined;
     if (raw?.strategy !== 'off') {
-      await fence();
+      await turn.fence();
       await store.patch(campaignId, {
         pacing: { ...previous, state: null, pendingCommandId: null, guardCap: null, startAnchor: null },
       });
@@ -115,19 +129,27 @@ async function paceActive(
     reason: 'pacing is off',
   };
   const { decision, capped } = capDecision(proposed, input.throttle);
-  await fence();
-  pacingDecisions.inc({ strategy: pacingConfig.strategy, direction: decision.direction });
+  await turn.fence();
 
   let commandId: string | null = null;
   let lastAdjustment = previous.lastAdjustment;
   if (decision.direction !== 'hold') {
     const reason = capped ? REASON_GUARD : REASON_PACING;
-    commandId = await queueAdjustment(ctx, { record, decision, reason, stats, efficiency: input.efficiency });
+    commandId = await queueAdjustment(ctx, {
+      record,
+      decision,
+      reason,
+      stats,
+      efficiency: input.efficiency,
+      orderSeen: turn.orderSeen,
+    });
     lastAdjustment = { at, commandId, from: current, to: decision.callRate, reason: decision.reason };
   } else {
     ctx.logger.debug({ campaignId, callRate: current, reason: decision.reason }, 'pacing holds');
   }
 
+  // Counted once the change is queued: one a command accepted meanwhile refused was not decided.
+  pacingDecisions.inc({ strategy: pacingConfig.strategy, direction: decision.direction });
   const next: PacingRecord = {
     strategy: pacingConfig.strategy,
     state: step?.state ?? null,
@@ -156,7 +178,9 @@ export async function applyPausedPacing(
   input: PausedPacingInput,
 ): Promise<ApplyPacingResult | null> {
   if (pausedStep(input.record, input.stats, ctx.clock.now()) === null) return null;
-  return pacingTurn(ctx, input.record, (record, fence) => pacePaused(ctx, { ...input, record }, fence));
+  return pacingTurn(ctx, input.record, (record, fence, orderSeen) =>
+    pacePaused(ctx, { ...input, record }, { fence, orderSeen }),
+  );
 }
 
 /** The drop a paused campaign is due as `record` has it, or null (pausedSafeStart). Pure. */
@@ -176,7 +200,7 @@ type PausedPacingInput = {
 async function pacePaused(
   ctx: PacingContext,
   input: PausedPacingInput,
-  fence: PacingFence,
+  turn: TurnHeld,
 ): Promise<ApplyPacingResult | null> {
   const { record, stats } = input;
   const campaignId = record.campaignId;
@@ -185,15 +209,16 @@ async function pacePaused(
   if (step === null) return null;
   const previous = readPacingRecord(record.pacing, 'abandonment-target');
   const { decision } = step;
-  await fence();
-  pacingDecisions.inc({ strategy: decision.strategy, direction: decision.direction });
+  await turn.fence();
   const commandId = await queueAdjustment(ctx, {
     record,
     decision,
     reason: REASON_PACING,
     stats,
     efficiency: input.efficiency,
+    orderSeen: turn.orderSeen,
   });
+  pacingDecisions.inc({ strategy: decision.strategy, direction: decision.direction });
   await new CampaignStore(ctx).patch(campaignId, {
     pacing: safeStartDropRecord(previous, step, { at: new Date(nowMs).toISOString(), commandId }),
   });
@@ -292,7 +317,9 @@ export async function recordCarriedSafeStart(
 /**
  * Queues a decided change of callRate through the lifecycle's versioned write, based on the rate the
  * decision was made from (so an operator's change of it meanwhile is a conflict, not overwritten), and
- * audits and announces it. Returns the command's id.
+ * audits and announces it. Returns the command's id. Queued only behind the commands the turn saw
+ * (`orderSeen`): one accepted since the turn read the order throws CommandAcceptedAheadError, before
+ * anything of the decision is written, and the turn defers.
  */
 async function queueAdjustment(
   ctx: PacingContext,
@@ -302,18 +329,23 @@ async function queueAdjustment(
     reason: string;
     stats: CampaignStats;
     efficiency: EfficiencyMetrics | null;
+    orderSeen: PacingOrderSeen;
   },
 ): Promise<string> {
   const { record, decision, reason } = input;
   const { campaignId } = record;
-  const { commandId } = await enqueueCommand(ctx, {
-    campaignId,
-    actor: PACING_ACTOR,
-    reason,
-    patch: { dialerStrategy: { callRate: decision.callRate } },
-    base: { 'dialerStrategy.callRate': decision.previousCallRate },
-    baseVersion: record.version,
-  });
+  const { commandId } = await enqueueCommand(
+    ctx,
+    {
+      campaignId,
+      actor: PACING_ACTOR,
+      reason,
+      patch: { dialerStrategy: { callRate: decision.callRate } },
+      base: { 'dialerStrategy.callRate': decision.previousCallRate },
+      baseVersion: record.version,
+    },
+    { onlyBehind: input.orderSeen },
+  );
   ctx.logger.info(
     {
       campaignId,

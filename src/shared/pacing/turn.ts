@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { pacingStrategyOf } from '../campaign-config.js';
 import { CampaignStore, type CampaignRecord } from '../campaign-store.js';
 import type { AppContext } from '../context.js';
+import { CommandAcceptedAheadError } from '../lifecycle/enqueue.js';
 import { DEFAULT_LEASE_MS, LockLostError, tryAcquireCampaignLock } from '../lifecycle/lock.js';
 import { firstLiveCommand, unfinishedCommands } from '../lifecycle/pending-commands.js';
 import { isFinal } from '../lifecycle/state-machine.js';
@@ -26,6 +27,12 @@ export interface PacingWaiting {
 
 /** The writes a pacing step makes check first that its turn still holds (throws LockLostError if not). */
 export type PacingFence = () => Promise<void>;
+
+/**
+ * The campaign's command order as the turn read it, every command in it judged unable to run or
+ * pacing's own: a change the step queues is queued only behind these (enqueueCommand's `onlyBehind`).
+ */
+export type PacingOrderSeen = readonly string[];
 
 /**
  * Why the record as it is now no longer matches the one a poll decided from, or null when it does.
@@ -89,14 +96,17 @@ export interface PacingTurnOptions {
  *    pacing's own previous change (commandAhead);
  *  - otherwise `step` runs on the record read under the lock, and calls `fence` before its first write
  *    so that a turn whose lease lapsed (a stalled process) writes nothing. A turn younger than
- *    CERTAIN_TURN_MS cannot have lapsed, so the fence reads Redis only for an older one.
+ *    CERTAIN_TURN_MS cannot have lapsed, so the fence reads Redis only for an older one;
+ *  - a command accepted after the order was read (it takes no lock to be accepted) refuses the change
+ *    the step queues behind `orderSeen` (CommandAcceptedAheadError, before anything is written):
+ *    deferred, as if the turn had read it.
  * The record and the order are read in one round trip, right after the lock is taken. The lock is held
  * for a few Redis round trips; a command that meets it waits its usual short delay.
  */
 export async function pacingTurn<T>(
   ctx: AppContext,
   seen: CampaignRecord,
-  step: (record: CampaignRecord, fence: PacingFence) => Promise<T>,
+  step: (record: CampaignRecord, fence: PacingFence, orderSeen: PacingOrderSeen) => Promise<T>,
   opts: PacingTurnOptions = {},
 ): Promise<T | PacingDeferred | PacingWaiting> {
   const { campaignId } = seen;
@@ -130,9 +140,16 @@ export async function pacingTurn<T>(
       if (lease.held() && monotonicNow() - askedAt < CERTAIN_TURN_MS) return;
       await lease.verify();
     };
-    return await step(now, fence);
+    return await step(now, fence, pending);
   } catch (err) {
     if (err instanceof LockLostError) return deferred(ctx, campaignId, 'its turn on the campaign lapsed');
+    if (err instanceof CommandAcceptedAheadError) {
+      return deferred(
+        ctx,
+        campaignId,
+        `command ${err.others.join(', ')} was accepted as pacing queued its change`,
+      );
+    }
     throw err;
   } finally {
     await lease.release();
