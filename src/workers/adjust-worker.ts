@@ -14,6 +14,7 @@ import { executeCommand, PartialFailureError, type ExecutionOutcome } from '../s
 import { createLifecycleHooks } from '../shared/lifecycle/hooks.js';
 import { DEFAULT_LEASE_MS, tryAcquireCampaignLock } from '../shared/lifecycle/lock.js';
 import { createCommandOrder } from '../shared/lifecycle/order.js';
+import { commandFate } from '../shared/lifecycle/pending-commands.js';
 import { jobDuration, lifecycleCommands, lifecycleLockWaits } from '../shared/metrics.js';
 import { classifyError } from '../shared/retry/classify.js';
 import { isLastAttempt, rethrowForBullmq, thrownOutcome } from './job-errors.js';
@@ -31,8 +32,6 @@ const LOCK_WAIT_MS: readonly [number, number] = [50, 400];
  * command ahead promotes the next one when it finishes.
  */
 const TURN_WAIT_MS: readonly [number, number] = [250, 750];
-/** An ordered command whose job is missing is only declared lost once it is this old (enqueue in flight). */
-const LOST_JOB_GRACE_MS = 30_000;
 
 const jittered = ([min, max]: readonly [number, number]) => min + Math.floor(Math.random() * (max - min));
 
@@ -94,18 +93,13 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
     await job?.promote().catch(() => undefined);
   };
 
-  /** A head that can never run (finished, its job gone or dead) must not block the campaign. */
+  /**
+   * A head that can never run (commandFate: finished, its job gone or dead) must not block the
+   * campaign; one whose record is still unfinished is recorded lost.
+   */
   const headIsDead = async (commandId: string): Promise<boolean> => {
-    const record = await commands.get(commandId);
-    if (!record || isFinished(record.status)) return true;
-    const job = await queue.getJob(commandId);
-    const state = job ? await job.getState() : 'missing';
-    const gone = state === 'missing' || state === 'unknown';
-    const dead =
-      state === 'completed' ||
-      state === 'failed' ||
-      (gone && ctx.clock.now() - Date.parse(record.requestedAt) > LOST_JOB_GRACE_MS);
-    if (!dead) return false;
+    const { dead, jobState: state } = await commandFate(ctx, commandId);
+    if (!dead || state === undefined) return dead;
     // Our processor records the outcome before BullMQ moves the job on, so a command finished by its
     // job is seen finished here; only one BullMQ ended without us (stalled out, removed) is lost.
     const again = await commands.get(commandId);

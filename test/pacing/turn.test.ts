@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CampaignRecord } from '../../src/shared/campaign-store.js';
 import type { CommandRecord } from '../../src/shared/lifecycle/commands.js';
-import { jobEnded, judgeCommand, LOST_JOB_GRACE_MS } from '../../src/shared/lifecycle/pending-commands.js';
+import { deadByJob, LOST_JOB_GRACE_MS } from '../../src/shared/lifecycle/pending-commands.js';
 import { changeSinceRead, commandAhead } from '../../src/shared/pacing/turn.js';
 import { campaignConfig, resource } from '../lifecycle/fixtures.js';
 
@@ -46,32 +46,35 @@ describe('commandAhead', () => {
   });
 });
 
-describe('judgeCommand, jobEnded', () => {
+describe('deadByJob', () => {
   const requestedAt = '2026-01-01T00:00:00.000Z';
   const at = Date.parse(requestedAt);
-  const command = (status: CommandRecord['status']): CommandRecord => ({
+  const command: CommandRecord = {
     commandId: 'cmd_1',
     campaignId: 'c1',
     actor: 'api:alice',
     reason: 'operator',
     action: 'pause',
-    status,
+    status: 'queued',
     requestedAt,
     updatedAt: requestedAt,
     attempts: 0,
+  };
+
+  it('a job that completed or failed never runs its command again, however young', () => {
+    for (const state of ['completed', 'failed']) expect(deadByJob(command, state, at)).toBe(true);
   });
 
-  it('a gone or finished command is dead; an unfinished one lives while young, then its job decides', () => {
-    expect(judgeCommand(null, at)).toBe('dead');
-    for (const status of ['succeeded', 'failed', 'conflict'] as const) {
-      expect(judgeCommand(command(status), at)).toBe('dead');
+  it('a job that is nowhere is lost only past the grace: a younger one may still be being enqueued', () => {
+    for (const state of ['missing', 'unknown']) {
+      expect(deadByJob(command, state, at + LOST_JOB_GRACE_MS)).toBe(false);
+      expect(deadByJob(command, state, at + LOST_JOB_GRACE_MS + 1)).toBe(true);
     }
-    expect(judgeCommand(command('queued'), at + LOST_JOB_GRACE_MS)).toBe('live');
-    expect(judgeCommand(command('running'), at + LOST_JOB_GRACE_MS + 1)).toBe('job');
   });
 
-  it('a job that completed, failed or is gone never runs its command again', () => {
-    for (const state of ['completed', 'failed', 'missing', 'unknown']) expect(jobEnded(state)).toBe(true);
-    for (const state of ['waiting', 'delayed', 'active', 'prioritized']) expect(jobEnded(state)).toBe(false);
+  it('a job on its way or at work lives, however old', () => {
+    for (const state of ['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']) {
+      expect(deadByJob(command, state, at + 10 * LOST_JOB_GRACE_MS)).toBe(false);
+    }
   });
 });

@@ -3,33 +3,51 @@ import { createCommandStore, isFinished, type CommandRecord } from './commands.j
 import { createCommandOrder } from './order.js';
 
 /**
- * Read-only views of a campaign's command order (order.ts) for those who must not act while a command
- * is on its way (pacing's turn), without taking part in it.
+ * Which commands in a campaign's order (order.ts) can still run: the one rule for the adjust worker,
+ * which drops a dead head so it does not block the campaign, and for those who must not act while a
+ * command is on its way (pacing's turn), who read it without taking part in the order.
  */
 
 /**
  * A command whose job cannot be found is taken for one still being enqueued (its record and its place
- * in the order are written before its job) until it is this old: the adjust worker's grace for the
- * same judgement (adjust-worker.ts, LOST_JOB_GRACE_MS).
+ * in the order are written before its job) until it is this old.
  */
 export const LOST_JOB_GRACE_MS = 30_000;
 
-/** BullMQ job states in which a command's job will never run it again; `missing` = no such job. */
-const ENDED_JOB_STATES: ReadonlySet<string> = new Set(['completed', 'failed', 'missing', 'unknown']);
+/** BullMQ job states in which the job will never carry its command out again. */
+const ENDED_JOB_STATES: ReadonlySet<string> = new Set(['completed', 'failed']);
+/** No such job (`missing`), or BullMQ does not know it: lost, once past the grace. */
+const GONE_JOB_STATES: ReadonlySet<string> = new Set(['missing', 'unknown']);
 
 /**
- * What a command's record says of whether it can still run, as the adjust worker judges the head it
- * would drop (headIsDead): `dead` when the record is gone or finished; `live` while it is young (on
- * its way, whatever its job says); otherwise its job's state decides (`job`: see jobEnded). Pure.
+ * Whether an unfinished command whose job is in `jobState` (`missing` when there is none) can never
+ * run: its job ended (our processor records the outcome before BullMQ moves the job on, so only a job
+ * that ended without us gets here), or its job is gone and the command is past LOST_JOB_GRACE_MS. Pure.
  */
-export function judgeCommand(record: CommandRecord | null, nowMs: number): 'dead' | 'live' | 'job' {
-  if (record === null || isFinished(record.status)) return 'dead';
-  return nowMs - Date.parse(record.requestedAt) > LOST_JOB_GRACE_MS ? 'job' : 'live';
+export function deadByJob(record: CommandRecord, jobState: string, nowMs: number): boolean {
+  if (ENDED_JOB_STATES.has(jobState)) return true;
+  return GONE_JOB_STATES.has(jobState) && nowMs - Date.parse(record.requestedAt) > LOST_JOB_GRACE_MS;
 }
 
-/** Whether a job in this state (`missing` when there is none) will never carry its command out. Pure. */
-export function jobEnded(state: string): boolean {
-  return ENDED_JOB_STATES.has(state);
+export interface CommandFate {
+  dead: boolean;
+  /** The job's state, when the record left it to the job (for whoever records the loss). */
+  jobState?: string;
+}
+
+/**
+ * Whether a command can still run. Its record decides when it is gone or finished (dead; the job is not
+ * read); otherwise its job's state does (deadByJob).
+ */
+export async function commandFate(
+  ctx: Pick<AppContext, 'redis' | 'keys' | 'queues' | 'clock'>,
+  commandId: string,
+): Promise<CommandFate> {
+  const record = await createCommandStore(ctx).get(commandId);
+  if (record === null || isFinished(record.status)) return { dead: true };
+  const job = await ctx.queues.adjust.getJob(commandId);
+  const jobState = job ? await job.getState() : 'missing';
+  return { dead: deadByJob(record, jobState, ctx.clock.now()), jobState };
 }
 
 /** The campaign's unfinished commands in the order they run, oldest first (one ZRANGE; [] when none). */
@@ -41,22 +59,16 @@ export function unfinishedCommands(
 }
 
 /**
- * The first of `pending` (a campaign's order, oldest first) that can still run, or null when none
- * can. Dead ones are skipped, as the next command's turn would drop them (only that turn removes them:
- * this reads). Reads nothing for an empty order; per command, its record, and its job's state only
- * once it is past the grace.
+ * The first of `pending` (a campaign's order, oldest first) that can still run (commandFate), or null
+ * when none can. Dead ones are skipped, as the next command's turn in the adjust worker would drop
+ * them (only that turn removes them: this reads). Reads nothing for an empty order.
  */
 export async function firstLiveCommand(
   ctx: Pick<AppContext, 'redis' | 'keys' | 'queues' | 'clock'>,
   pending: readonly string[],
 ): Promise<string | null> {
-  const commands = createCommandStore(ctx);
   for (const commandId of pending) {
-    const verdict = judgeCommand(await commands.get(commandId), ctx.clock.now());
-    if (verdict === 'live') return commandId;
-    if (verdict === 'dead') continue;
-    const job = await ctx.queues.adjust.getJob(commandId);
-    if (!jobEnded(job ? await job.getState() : 'missing')) return commandId;
+    if (!(await commandFate(ctx, commandId)).dead) return commandId;
   }
   return null;
 }
