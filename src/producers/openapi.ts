@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AUDIT_CURSOR, AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX } from '../shared/audit/trail.js';
 import { AUDIT_ACTIONS } from '../shared/audit/types.js';
 import { campaignConfigBaseSchema } from '../shared/campaign-config.js';
-import { campaignStatsSchema, campaignStatusSchema } from '../shared/cxone/wire.js';
+import { campaignStatusSchema } from '../shared/cxone/wire.js';
 import { campaignPatchSchema } from '../shared/lifecycle/patch.js';
 import { LAUNCH_STATUSES } from '../shared/launch-store.js';
 import { BULL_BOARD_PATH } from './bull-board.js';
@@ -12,6 +12,7 @@ import { eventParamsSchema } from './routes/webhooks.js';
 import { campaignIdParamsSchema } from './routes/campaigns.js';
 import { IDEMPOTENCY_KEY_PATTERN } from '../shared/idempotency-key.js';
 import { auditVerifySchema, historyImportSchema } from '../shared/responses/audit.js';
+import { campaignViewSchema, efficiencySchema } from '../shared/responses/campaign-view.js';
 import { commandRecordSchema, pendingCommandsSchema } from '../shared/responses/commands.js';
 import { validationIssueSchema } from '../shared/responses/common.js';
 import type { Describes, ResponseBody } from '../shared/responses/shape-check.js';
@@ -80,7 +81,10 @@ const launchStatusSchema = z.looseObject({
     .string()
     .optional()
     .describe('Why the delayed activation gave up (the campaign stays scheduled on CXone)'),
-  error: z.unknown().optional().describe('Why the launch failed (present when status is failed)'),
+  error: z
+    .string()
+    .optional()
+    .describe('Why the launch failed, and what to fix (present when status is failed)'),
   cancelled: z
     .boolean()
     .optional()
@@ -93,61 +97,6 @@ const launchStatusSchema = z.looseObject({
 
 /** What GET /v1/launches/:launchId builds. */
 export type LaunchStatusBody = ResponseBody<typeof launchStatusSchema>;
-
-const efficiencySchema = z.object({
-  efficiencyScore: z.number(),
-  answerRate: z.number(),
-  abandonmentRate: z.number(),
-  complianceViolationFrequency: z.number(),
-  totalCalls: z.number().int(),
-});
-
-const campaignViewSchema = z.looseObject({
-  campaignId: z.string(),
-  launchId: z.string().optional(),
-  status: campaignStatusSchema,
-  activateAt: z
-    .string()
-    .optional()
-    .describe(
-      'A scheduled campaign: when its activation job will activate it (its start, moved to a calling-window open)',
-    ),
-  version: z.number().int(),
-  config: campaignConfigBaseSchema,
-  lastStats: campaignStatsSchema.extend({ at: z.string() }).optional(),
-  efficiency: efficiencySchema.nullable().optional().describe('null until the campaign has placed a call'),
-  pacing: z.unknown().optional().describe('Pacing controller state'),
-  polling: z
-    .object({ effectiveIntervalMs: z.number(), desiredIntervalMs: z.number() })
-    .optional()
-    .describe('Statistics poll interval: desired by the campaign, effective after the fleet budget'),
-  compliance: z.unknown().optional(),
-  lastCommand: z.unknown().optional(),
-  missingOnCxone: z
-    .object({ since: z.string() })
-    .optional()
-    .describe(
-      'CXone answers 404 for the campaign since then (deleted outside the orchestrator); the rest is as last known',
-    ),
-  activationFailed: z
-    .object({ reason: z.string(), at: z.string() })
-    .optional()
-    .describe(
-      'A scheduled campaign whose activation gave up for good: it stays scheduled on CXone and nothing will activate it (no activateAt)',
-    ),
-  syncedAt: z.string().optional().describe('When the CXone part was last read or written'),
-  updatedAt: z.string(),
-  stale: z
-    .literal(true)
-    .optional()
-    .describe('The view could not be refreshed from CXone just now: this is the cached view, as of syncedAt'),
-  staleReason: z
-    .string()
-    .optional()
-    .describe(
-      'Why it could not be refreshed (credentials refused, CXone 5xx or unreachable, no rate budget, …)',
-    ),
-});
 
 const commandAcceptedSchema = z.looseObject({
   commandId: z.string(),

@@ -1,7 +1,11 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
 import { deadLetter } from '../../src/shared/webhooks/store.js';
+import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { api, campaignConfig, startStack, waitForLaunch, type ApiReply, type Stack } from '../e2e/stack.js';
+import { call } from '../sandbox/helpers.js';
 
 /**
  * The OpenAPI document against the running API: a body the document accepts is one the API does not
@@ -332,6 +336,44 @@ describe('answers', () => {
     );
   });
 
+  it('the campaign view of a polled, paced campaign that ran a command answers as documented', async () => {
+    const launched = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig() });
+    const launch = await waitForLaunch(stack, String(launched.body.launchId));
+    const campaign = String(launch.campaignId);
+    // Calls placed in simulated time, then one poll: statistics, efficiency and a pacing decision.
+    expect(
+      (await call(stack.sandbox, 'POST', '/__sandbox/time/skip', { body: { ms: 10 * 60_000 } })).status,
+    ).toBe(200);
+    await runPollCycle(stack.ctx, campaign);
+    const patched = await api(stack, 'PATCH', `/v1/campaigns/${campaign}`, { body: { name: 'renamed' } });
+    expect(patched.status).toBe(202);
+    const commandId = String(patched.body.commandId);
+    // The adjust worker runs only here (the walk above needs its pause left queued); it is done with
+    // once the campaign record names the PATCH as its last command.
+    const worker = createAdjustWorker(stack.ctx);
+    const store = createCampaignStore(stack.ctx);
+    try {
+      await expect
+        .poll(async () => (await store.get(campaign))?.lastCommand, { timeout: 15_000, interval: 50 })
+        .toMatchObject({ commandId, status: 'succeeded' });
+    } finally {
+      await worker.close();
+    }
+    const { disagreements, checked, replies } = await walk(stack, doc, [
+      ['GET', '/v1/campaigns/{campaignId}', `/v1/campaigns/${campaign}`],
+    ]);
+    expect(disagreements).toEqual([]);
+    expect(checked).toContain('GET /v1/campaigns/{campaignId} 200');
+    // The answer carried every part the schema now describes, not only the ones it always had.
+    const view = replies[0]!.body;
+    expect(view).toMatchObject({
+      lastStats: { totalCalls: expect.any(Number) as number },
+      efficiency: { efficiencyScore: expect.any(Number) as number },
+      pacing: { strategy: 'abandonment-target', lastDecision: { direction: expect.any(String) as string } },
+      lastCommand: { commandId, status: 'succeeded', actor: expect.any(String) as string },
+    });
+  });
+
   it('the webhook routes answer as documented when a destination is configured', async () => {
     const hooked = await startStack({
       env: {
@@ -406,6 +448,27 @@ describe('the document', () => {
         .map(([status]) => `${name} ${status}`),
     );
     expect(empty).toEqual([]);
+  });
+
+  it('documents no field of an answer as anything, but the values of config fields a command names', () => {
+    // A conflict or a change names a config field (`field`) and its values, which are any JSON there.
+    const configValue = /\.(changes|conflicts|restored)\[items\]\.(from|to|base|ours|theirs)$/;
+    const anything: string[] = [];
+    const visit = (schema: unknown, at: string): void => {
+      if (typeof schema !== 'object' || schema === null) return;
+      const s = schema as Record<string, unknown>;
+      for (const [key, sub] of Object.entries((s.properties ?? {}) as Record<string, object>)) {
+        const path = `${at}.${key}`;
+        if (Object.keys(sub).every((k) => k === 'description') && !configValue.test(path))
+          anything.push(path);
+        visit(sub, path);
+      }
+      if (s.items) visit(s.items, `${at}[items]`);
+      for (const k of ['anyOf', 'oneOf', 'allOf'])
+        ((s[k] ?? []) as unknown[]).forEach((sub, i) => visit(sub, `${at}|${i}`));
+    };
+    for (const [name, schema] of Object.entries(doc.components.schemas)) visit(schema, name);
+    expect(anything).toEqual([]);
   });
 
   it("references the error body schema for every route's error statuses", () => {

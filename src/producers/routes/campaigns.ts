@@ -24,6 +24,8 @@ import {
   CxoneUnavailableError,
 } from '../../shared/errors.js';
 import { LimiterUnavailableError, LimiterWaitExceededError } from '../../shared/limiter/types.js';
+import { pacingRecordSchema } from '../../shared/pacing/record-schema.js';
+import { lastCommandSchema, type CampaignViewBody } from '../../shared/responses/campaign-view.js';
 
 /**
  * Why the view could not be refreshed from CXone, for the operator reading a cached view: the
@@ -92,40 +94,54 @@ function plannedActivation(record: CampaignRecord, nowMs: number): string | unde
  * Parts nobody has written yet are left out; `efficiency` is null while the campaign has placed no call.
  * A scheduled campaign says when it activates: its config's start may be long past (a start outside
  * the calling windows waits for the next open), and an operator may hold only the campaign id.
+ * Typed by the documented schema (src/shared/responses/campaign-view.ts); the fields other areas own
+ * (pacing, the last command) are stored untyped, so they are parsed against their schemas here.
  */
 export function campaignView(
   record: CampaignRecord,
   stale: boolean | { reason: string },
   nowMs: number,
-): Record<string, unknown> {
-  const view: Record<string, unknown> = {
+): CampaignViewBody {
+  const activateAt = record.status === 'scheduled' ? plannedActivation(record, nowMs) : undefined;
+  const pacing = ownedField(pacingRecordSchema, record.pacing);
+  const lastCommand = ownedField(lastCommandSchema, record.lastCommand);
+  return {
     campaignId: record.campaignId,
-    launchId: record.launchId,
+    ...(record.launchId !== undefined ? { launchId: record.launchId } : {}),
     status: record.status,
-    activateAt: record.status === 'scheduled' ? plannedActivation(record, nowMs) : undefined,
+    ...(activateAt !== undefined ? { activateAt } : {}),
     version: record.version,
     config: record.config,
-    lastStats: record.lastStats,
-    efficiency: record.lastStats ? (record.efficiency ?? null) : undefined,
-    pacing: record.pacing,
-    polling: record.polling,
-    compliance: record.compliance,
-    lastCommand: record.lastCommand,
-    missingOnCxone: record.missingOnCxone,
-    activationFailed: record.status === 'scheduled' ? record.activationFailed : undefined,
-    syncedAt: record.syncedAt,
+    ...(record.lastStats ? { lastStats: record.lastStats, efficiency: record.efficiency ?? null } : {}),
+    ...(pacing !== undefined ? { pacing } : {}),
+    ...(record.polling !== undefined ? { polling: record.polling } : {}),
+    ...(lastCommand !== undefined ? { lastCommand } : {}),
+    ...(record.missingOnCxone !== undefined ? { missingOnCxone: record.missingOnCxone } : {}),
+    ...(record.status === 'scheduled' && record.activationFailed !== undefined
+      ? { activationFailed: record.activationFailed }
+      : {}),
+    ...(record.syncedAt !== undefined ? { syncedAt: record.syncedAt } : {}),
     updatedAt: record.updatedAt,
+    ...(stale ? { stale: true as const } : {}),
+    ...(typeof stale === 'object' ? { staleReason: stale.reason } : {}),
   };
-  for (const key of Object.keys(view)) if (view[key] === undefined) delete view[key];
-  if (stale) view.stale = true;
-  if (typeof stale === 'object') view.staleReason = stale.reason;
-  return view;
+}
+
+/**
+ * A record field another area owns, typed by its schema. Every object there is closed, so a field a
+ * record of an earlier release still carries is left out rather than answered undocumented; a value
+ * that is not the shape at all (nothing writes one) is left out whole, as a field nobody wrote is.
+ */
+function ownedField<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> | undefined {
+  if (raw === undefined) return undefined;
+  const parsed = schema.safeParse(raw);
+  return parsed.success ? parsed.data : undefined;
 }
 
 export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const store = createCampaignStore(ctx);
   /** The CXone refresh under way for a campaign's view, by campaign id. */
-  const refreshes = new Map<string, Promise<Record<string, unknown>>>();
+  const refreshes = new Map<string, Promise<CampaignViewBody>>();
 
   app.post('/v1/campaigns/validate', async (request) => {
     const { issues } = checkCampaignConfig(request.body, ctx.config);
@@ -192,7 +208,7 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
     campaignId: string,
     record: CampaignRecord,
     request: FastifyRequest,
-  ): Promise<Record<string, unknown>> {
+  ): Promise<CampaignViewBody> {
     try {
       const resource = await ctx.cxone.getCampaign(campaignId, {
         priority: 'control',

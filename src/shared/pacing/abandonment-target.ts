@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { ABANDONMENT_CAP, DEFAULT_TARGET_ABANDONMENT } from '../campaign-config.js';
 import { legalAbandonmentRate } from '../efficiency.js';
 import {
@@ -19,10 +20,10 @@ import {
   reanchorHasRoom,
   reanchorOwnsIdleAgents,
   nextDialMarks,
-  type DialMark,
   REANCHOR_REASON,
   type StartAnchor,
 } from './reanchor.js';
+import type { abandonmentControllerStateSchema } from './record-schema.js';
 import { safeStartCallRate } from './start.js';
 import {
   clampCallRate,
@@ -152,69 +153,10 @@ export const DEFAULT_ABANDONMENT_TARGET_PARAMS: AbandonmentTargetParams = {
   reanchorOwnTeamShare: DEFAULT_REANCHOR_OWN_TEAM_SHARE,
 };
 
-interface Counters {
-  atMs: number;
-  answered: number;
-  abandoned: number;
-}
+type Counters = AbandonmentControllerState['window'];
 
-/** Everything the controller remembers between polls; JSON, stored in the campaign record. */
-export interface AbandonmentControllerState {
-  /** The callRate the controller believes is in effect. */
-  callRate: number;
-  /** Counters at the start of the rolling window (reset by every change). */
-  window: Counters;
-  /** Counters half-way through the window; becomes the window start when the window gets too old. */
-  checkpoint: Counters;
-  /** Counters at the start of the compliance period. */
-  period: Counters;
-  /** Counters of the previous poll (to notice a reset). */
-  last: Counters;
-  lastChangeAtMs: number | null;
-  /**
-   * The lowest rate that overshot recently, and how many times it did. `probe`: the counters when
-   * the campaign began running at the ceiling's limit after its hold (absent: it does not run there);
-   * `lift`: how far past `callRate` clean probes have let the controller go (absent: 0).
-   */
-  ceiling: {
-    callRate: number;
-    setAtMs: number;
-    strikes: number;
-    probe?: Counters | null;
-    lift?: number;
-  } | null;
-  guard: { sinceMs: number; preGuardCallRate: number } | null;
-  /**
-   * A safe start still waiting for the campaign's measured answer rate (absent in records written by
-   * earlier releases: nothing pending).
-   */
-  anchor?: StartAnchor | null;
-  /** Dial counts of the polls since the anchor was taken, newest last (see reanchor.ts). */
-  anchorMarks?: DialMark[];
-  /**
-   * Counters at the first poll that held the pending anchor: the team evidence (evidencedAgents) counts
-   * from there, so a pause before a resume, or a smaller team before a raise of agentCapacity, does not
-   * read as a team under its capacity. Absent: taken at the next poll.
-   */
-  anchorSince?: Counters | null;
-  /** Settled dials the next re-anchor stage waits for (reanchorMinDials when absent). */
-  anchorStageDials?: number | null;
-  /**
-   * When the counters were first read below `last` (absent: they were not): a reset or a stale read,
-   * told apart by whether they are still below after resetConfirmMs.
-   */
-  backwardsSinceMs?: number | null;
-  /**
-   * The controller's last move down, until a poll sees it in effect: the rate it moved from and what
-   * the move reset, restored when the next poll still finds that rate (the write never landed).
-   */
-  pendingDown?: {
-    from: number;
-    window: Counters;
-    checkpoint: Counters;
-    lastChangeAtMs: number | null;
-  } | null;
-}
+/** Everything the controller remembers between polls; JSON, stored in the campaign record (record-schema.ts). */
+export type AbandonmentControllerState = z.infer<typeof abandonmentControllerStateSchema>;
 
 export interface AbandonmentTargetResult {
   decision: PacingDecision;

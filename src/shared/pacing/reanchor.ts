@@ -1,4 +1,6 @@
+import type { z } from 'zod';
 import { dialRatioFor } from './dial-ratio.js';
+import type { dialMarkSchema, startAnchorSchema } from './record-schema.js';
 
 /** The reason a re-anchor carries in the audit trail, the event and the campaign record (a prefix). */
 export const REANCHOR_REASON = 're-anchor';
@@ -6,29 +8,10 @@ export const REANCHOR_REASON = 're-anchor';
 /**
  * What a safe start leaves for the controller: the campaign started at `startCallRate` (one line per
  * idle agent, whatever its declared answerRate), and moves to the start for its MEASURED answer rate
- * once its statistics hold enough dials. JSON, kept in the campaign record until the controller takes it.
+ * once its statistics hold enough dials. JSON, kept in the campaign record until the controller takes
+ * it; its shape is startAnchorSchema's (record-schema.ts).
  */
-export interface StartAnchor {
-  /** What the campaign asked for: the re-anchor never goes above it. */
-  requestedCallRate: number;
-  /** The safe start it was activated at. */
-  startCallRate: number;
-  /** The config's answerRate: reported, never trusted. */
-  declaredAnswerRate: number;
-  /**
-   * agentCapacity at activation: bounds the lines in flight (see measureAnswerRate) with the current
-   * agentCapacity (the larger of the two), and sizes the re-anchor (the smaller of the two).
-   */
-  agents: number;
-  /**
-   * The highest rate lines may still ring from when the controller takes the anchor: the start
-   * itself after an activation, the requested rate after a takeover (the campaign was found dialing
-   * at it). Absent in records of the first release of the anchor: the requested rate.
-   */
-  priorCallRate?: number;
-  /** Expected live answers per idle agent the re-anchored rate may produce (as the safe start). */
-  maxAnswersPerIdleAgent: number;
-}
+export type StartAnchor = z.infer<typeof startAnchorSchema>;
 
 /**
  * Settled dials the statistics must hold before the first re-anchor. At 60 the 95% upper bound is
@@ -169,13 +152,8 @@ export function answerRateUpperBound(successes: number, trials: number, z = DEFA
  */
 export const DEFAULT_REANCHOR_SETTLE_MS = 45_000;
 
-/** Dials counted by an earlier poll: `total` of them, placed at or before `atMs`. */
-export interface DialMark {
-  atMs: number;
-  total: number;
-  /** The callRate in effect at that poll (absent: not known). */
-  callRate?: number;
-}
+/** Dials counted by an earlier poll: `total` of them, placed at or before `atMs` (record-schema.ts). */
+export type DialMark = z.infer<typeof dialMarkSchema>;
 
 export interface AnswerRateMeasurement {
   totalCalls: number;

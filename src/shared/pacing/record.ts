@@ -1,31 +1,15 @@
+import type { z } from 'zod';
 import type { PacingConfig } from '../campaign-config.js';
 import type { AbandonmentControllerState } from './abandonment-target.js';
 import type { StartAnchor } from './reanchor.js';
-import type { PacingDecision } from './types.js';
+import type { pacingRecordSchema } from './record-schema.js';
 
 /**
  * What pacing keeps in the campaign record's `pacing` field (shown by GET /v1/campaigns/{id}).
  * The controller's memory lives here rather than in a worker, so whichever worker takes the next
- * poll continues where the last one stopped.
+ * poll continues where the last one stopped. The shape is pacingRecordSchema's (record-schema.ts).
  */
-export interface PacingRecord {
-  strategy: PacingConfig['strategy'];
-  /** Controller memory (abandonment-target); null for stateless strategies. */
-  state: AbandonmentControllerState | null;
-  /** The latest decision, hold or change. */
-  lastDecision: (PacingDecision & { at: string }) | null;
-  /** The latest change that was sent through the lifecycle. */
-  lastAdjustment: { at: string; commandId: string; from: number; to: number; reason: string } | null;
-  /** A change still on its way through the adjust queue; pacing waits for it before deciding again. */
-  pendingCommandId: string | null;
-  /** The abandonment guard's cap on callRate while it throttles, else null. */
-  guardCap: { maxCallRate: number; reason: string } | null;
-  /**
-   * The safe start the campaign was activated with, until the controller's first step takes it into
-   * its memory (which then re-anchors on the measured answer rate). Absent in older records.
-   */
-  startAnchor?: StartAnchor | null;
-}
+export type PacingRecord = z.infer<typeof pacingRecordSchema>;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 

@@ -1,5 +1,6 @@
-import type { PacingConfig } from '../campaign-config.js';
+import type { z } from 'zod';
 import { MAX_CALL_RATE, MIN_CALL_RATE } from './dial-ratio.js';
+import type { pacingDecisionSchema } from './record-schema.js';
 
 /** What a pacing strategy sees on each poll: the CXone statistics and the callRate in effect. */
 export interface PacingObservation {
@@ -21,18 +22,8 @@ export interface PacingObservation {
 
 export type PacingDirection = 'up' | 'down' | 'hold';
 
-/** One decision, kept whole in the audit trail and the campaign record. */
-export interface PacingDecision {
-  /** 'off' only for a change the abandonment guard forces on a campaign without pacing. */
-  strategy: PacingConfig['strategy'];
-  /** The figures the decision was based on. */
-  inputs: Record<string, number | boolean | null>;
-  previousCallRate: number;
-  /** The callRate to run at; equal to previousCallRate when direction is 'hold'. */
-  callRate: number;
-  direction: PacingDirection;
-  reason: string;
-}
+/** One decision, kept whole in the audit trail and the campaign record (record-schema.ts). */
+export type PacingDecision = z.infer<typeof pacingDecisionSchema>;
 
 /**
  * How a decision reads in its `pacing_decision` audit record and `campaign.pacing.adjusted` event;

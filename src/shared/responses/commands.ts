@@ -1,30 +1,30 @@
 import { z } from 'zod';
 import { campaignStatusSchema } from '../cxone/wire.js';
-import { COMMAND_STATUSES, type CommandRecord } from '../lifecycle/commands.js';
+import { COMMAND_STATUSES } from '../lifecycle/commands.js';
 import { CAMPAIGN_ACTIONS } from '../lifecycle/state-machine.js';
 import { validationIssueSchema } from './common.js';
-import type { Describes, ResponseBody } from './shape-check.js';
+import type { ResponseBody } from './shape-check.js';
 
 /**
  * A campaign command as GET /v1/commands/:commandId and the campaign's pending list answer it: the
- * stored record (src/shared/lifecycle/commands.ts), request and outcome.
+ * stored record, request and outcome. src/shared/lifecycle/commands.ts takes its types from here.
  */
 
 // A field that did not exist on one side has no value there, and JSON drops it.
-const fieldConflictSchema = z.object({
+export const fieldConflictSchema = z.object({
   field: z.string().describe('Config path, e.g. dialerStrategy.callRate, or `status`'),
   base: z.unknown().optional().describe('The value the command started from'),
   ours: z.unknown().optional().describe('The value the command wanted'),
   theirs: z.unknown().optional().describe('The value somebody else wrote in the meantime'),
 });
 
-const fieldChangeSchema = z.object({
+export const fieldChangeSchema = z.object({
   field: z.string(),
   from: z.unknown().optional(),
   to: z.unknown().optional(),
 });
 
-const commandWriteSchema = z.object({
+export const commandWriteSchema = z.object({
   step: z
     .enum(['settings', 'status', 'orchestrator'])
     .describe('`orchestrator`: fields CXone does not hold (description, pacing, recipient states)'),
@@ -33,7 +33,7 @@ const commandWriteSchema = z.object({
   at: z.string(),
 });
 
-const commandResultSchema = z.object({
+export const commandResultSchema = z.object({
   version: z.number().int(),
   status: campaignStatusSchema,
   writes: z.array(commandWriteSchema),
@@ -43,7 +43,7 @@ const commandResultSchema = z.object({
   rebases: z.number().int().describe('Version conflicts resolved by re-reading and rebasing'),
 });
 
-const conflictReportSchema = z.object({
+export const conflictReportSchema = z.object({
   reason: z.string(),
   conflicts: z.array(fieldConflictSchema),
   issues: z
@@ -54,7 +54,7 @@ const conflictReportSchema = z.object({
   status: campaignStatusSchema,
 });
 
-const rollbackReportSchema = z.object({
+export const rollbackReportSchema = z.object({
   outcome: z.enum(['restored', 'partial', 'conflict', 'failed', 'nothing_to_restore']),
   restored: z.array(fieldChangeSchema),
   conflicts: z
@@ -65,8 +65,8 @@ const rollbackReportSchema = z.object({
   attempt: z.number().int().optional(),
 });
 
-// Loose: a record stored by an earlier release keeps the fields it was written with for 7 days.
-export const commandRecordSchema = z.looseObject({
+/** The record's fields, closed: the type the code builds and reads (lifecycle/commands.ts). */
+export const commandRecordFieldsSchema = z.object({
   commandId: z.string(),
   campaignId: z.string(),
   status: z.enum(COMMAND_STATUSES),
@@ -96,12 +96,26 @@ export const commandRecordSchema = z.looseObject({
     .object({ message: z.string(), kind: z.string().optional(), status: z.number().int().optional() })
     .optional(),
 });
-export type CommandRecordBody = ResponseBody<typeof commandRecordSchema>;
+
+// Loose as documented: a record stored by an earlier release keeps the fields it was written with
+// for 7 days, and the routes answer the stored record as it is.
+export const commandRecordSchema = commandRecordFieldsSchema.loose();
+export type CommandRecordBody = z.output<typeof commandRecordFieldsSchema>;
+
+/** What a requester hands the command queue: the record's request part. */
+export const commandRequestSchema = commandRecordFieldsSchema.pick({
+  campaignId: true,
+  actor: true,
+  reason: true,
+  action: true,
+  patch: true,
+  base: true,
+  baseVersion: true,
+  after: true,
+});
 
 export const pendingCommandsSchema = z.object({
   campaignId: z.string(),
   pending: z.array(commandRecordSchema).describe('Unfinished commands, in the order they will be applied'),
 });
 export type PendingCommandsBody = ResponseBody<typeof pendingCommandsSchema>;
-
-export const _commandRecord: Describes<CommandRecord, CommandRecordBody> = true;
