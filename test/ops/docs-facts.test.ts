@@ -1,0 +1,154 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { bannerLines } from '../../src/process/banner.js';
+import { envSchema, loadConfig } from '../../src/shared/config.js';
+import { registry } from '../../src/shared/metrics.js';
+import { WORKER_FACTORIES } from '../../src/workers/index.js';
+
+/**
+ * Facts the README and docs/operations.md state about the code that nothing else would keep true:
+ * the operator at 3 a.m. reads the tables, not config.ts or metrics.ts.
+ */
+
+const root = new URL('../../', import.meta.url);
+const read = (path: string) => readFileSync(new URL(path, root), 'utf8');
+
+/** The lines of the section that starts with `heading`, up to the next heading of its level or above. */
+function section(text: string, heading: string): string[] {
+  const lines = text.split('\n');
+  const start = lines.indexOf(heading);
+  if (start < 0) throw new Error(`no section ${heading}`);
+  const level = /^#+/.exec(heading)![0].length;
+  const end = lines.findIndex(
+    (line, i) => i > start && /^#+ /.test(line) && /^#+/.exec(line)![0].length <= level,
+  );
+  return lines.slice(start + 1, end < 0 ? undefined : end);
+}
+
+/** A markdown table's body rows as cells (the header and its separator dropped). */
+function tableRows(lines: string[], firstHeader: string): string[][] {
+  const header = lines.findIndex((line) => line.startsWith(`| ${firstHeader} `));
+  if (header < 0) throw new Error(`no table headed ${firstHeader}`);
+  const rows: string[][] = [];
+  for (const line of lines.slice(header + 2)) {
+    if (!line.startsWith('|')) break;
+    rows.push(
+      line
+        .slice(1, -1)
+        .split('|')
+        .map((cell) => cell.trim()),
+    );
+  }
+  return rows;
+}
+
+const codeSpans = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+
+describe("README's configuration table", () => {
+  const rows = tableRows(section(read('README.md'), '## Configuration'), 'Variable');
+  const documented = new Map<string, { defaultCell: string; meaning: string }>();
+  for (const [names, defaultCell, meaning] of rows) {
+    for (const name of codeSpans(names!))
+      documented.set(name, { defaultCell: defaultCell!, meaning: meaning! });
+  }
+  const read_ = Object.keys(envSchema.shape);
+
+  it('names every variable config.ts reads, and only those', () => {
+    expect([...documented.keys()].sort()).toEqual([...read_].sort());
+  });
+
+  it("gives each variable's true default", () => {
+    const parsed = envSchema.safeParse({});
+    expect(parsed.success).toBe(true);
+    const defaults = parsed.data as Record<string, unknown>;
+    for (const name of read_) {
+      const value = defaults[name];
+      if (value === undefined) continue;
+      expect(codeSpans(documented.get(name)!.defaultCell), name).toContain(String(value));
+    }
+  });
+
+  /** Problems config.ts finds with one variable set to `value`, the others unset. */
+  const problems = (name: string, value: string) =>
+    (envSchema.safeParse({ [name]: value }).error?.issues ?? []).filter((issue) => issue.path[0] === name);
+  const numberVariables = read_.filter((name) =>
+    problems(name, 'abc').some((issue) => issue.message === 'must be a decimal number'),
+  );
+
+  it('finds the number variables (the check below would pass vacuously otherwise)', () => {
+    expect(numberVariables).toEqual(
+      expect.arrayContaining(['PORT', 'WORKER_CONCURRENCY', 'SANDBOX_TIME_SCALE']),
+    );
+  });
+
+  it.each(numberVariables)('states the bounds config.ts enforces on %s', (name) => {
+    const { meaning } = documented.get(name)!;
+    if (/\bany integer\b/.test(meaning)) {
+      for (const ok of ['-1', '0', '2147483648']) expect(problems(name, ok), `${name}=${ok}`).toEqual([]);
+      expect(problems(name, '1.5'), `${name}=1.5`).not.toEqual([]);
+      return;
+    }
+    const range = /(?:^|[\s(;])(-?\d+(?:\.\d+)?)–(\d+(?:\.\d+)?)(?=$|[\s),;])/.exec(meaning);
+    expect(range, `${name}: its meaning gives no range "min–max" or "any integer"`).not.toBeNull();
+    const [min, max] = [Number(range![1]), Number(range![2])];
+    const below = Number.isInteger(min) ? min - 1 : min / 2;
+    for (const ok of [min, max]) expect(problems(name, String(ok)), `${name}=${ok}`).toEqual([]);
+    for (const bad of [below, max + 1]) expect(problems(name, String(bad)), `${name}=${bad}`).not.toEqual([]);
+  });
+});
+
+describe('the start-up banner the quickstarts show', () => {
+  const expected = bannerLines({
+    role: 'all',
+    config: loadConfig({}),
+    apiPort: 3000,
+    sandboxUrl: 'http://127.0.0.1:4010',
+    sandboxEmbedded: true,
+    workers: WORKER_FACTORIES.map(([name]) => name),
+  }).join('\n');
+
+  it.each(['README.md', 'docs/running.md'])('is what npm start prints, in %s', (path) => {
+    const text = read(path);
+    const intro = text.indexOf('`npm start` prints where everything is:');
+    expect(intro).toBeGreaterThan(-1);
+    const block = /```\n([\s\S]*?)\n```/.exec(text.slice(intro))![1];
+    expect(block).toBe(expected);
+  });
+});
+
+describe("docs/operations.md's metrics table", () => {
+  const rows = tableRows(section(read('docs/operations.md'), '## Metrics'), 'Metric');
+  const isDefault = (name: string) => /^cxo_(process|nodejs)_/.test(name);
+
+  it('lists every metric the orchestrator defines, with its type and labels, and no other', async () => {
+    const actual = (await registry.getMetricsAsJSON())
+      .filter((metric) => !isDefault(metric.name))
+      .map((metric) => {
+        const labelNames = (registry.getSingleMetric(metric.name) as unknown as { labelNames?: string[] })
+          .labelNames;
+        return { name: metric.name, type: String(metric.type), labels: [...(labelNames ?? [])].sort() };
+      })
+      .sort((a, b) => a.name.localeCompare(b.name));
+    const documented = rows
+      .filter(([name]) => !codeSpans(name!).some((n) => n.endsWith('_*')))
+      .map(([name, type, labels]) => ({
+        name: codeSpans(name!)[0]!,
+        type: type!,
+        labels: codeSpans(labels!).sort(),
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+    expect(documented).toEqual(actual);
+  });
+
+  it("names the prefixes of prom-client's default metrics that exist", async () => {
+    const names = (await registry.getMetricsAsJSON()).map((metric) => metric.name);
+    const prefixes = rows.flatMap(([name]) => codeSpans(name!).filter((n) => n.endsWith('_*')));
+    expect(prefixes.sort()).toEqual(['cxo_nodejs_*', 'cxo_process_*']);
+    for (const prefix of prefixes) {
+      expect(
+        names.some((name) => name.startsWith(prefix.slice(0, -1))),
+        prefix,
+      ).toBe(true);
+    }
+  });
+});
