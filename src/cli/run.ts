@@ -1,3 +1,4 @@
+import type { CommandRecordBody } from '../shared/responses/commands.js';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setTimeout as sleepMs } from 'node:timers/promises';
@@ -527,15 +528,11 @@ async function action(
   return awaitCommand(cmd, api, io, opts, campaignId, commandId);
 }
 
-/** A command's outcome as GET /v1/commands/:commandId answers it (the fields cxo reads). */
-interface CommandView {
-  commandId: string;
-  status?: string;
-  result?: { status?: string; version?: number };
-  conflict?: { reason?: string };
-  error?: unknown;
-  [field: string]: unknown;
-}
+/**
+ * A command as GET /v1/commands/:commandId answers it (the response schema's type), read loosely: a
+ * server of another release may lack a field, and until the first answer cxo knows only the id.
+ */
+type CommandView = Partial<CommandRecordBody> & Pick<CommandRecordBody, 'commandId'>;
 
 const FINAL_COMMAND_STATUSES = ['succeeded', 'failed', 'conflict'];
 
