@@ -13,7 +13,8 @@ import { silentLogger } from '../../src/shared/logger.js';
 import { createRedis } from '../../src/shared/redis.js';
 import { verifyWebhook } from '../../src/shared/webhooks/sign.js';
 import { createWebhookWorker, type WebhookWorkerOptions } from '../../src/workers/webhook-worker.js';
-import { deletePrefix, REDIS_URL, testPrefix } from '../audit/redis-helpers.js';
+import { REDIS_URL, testPrefix } from '../audit/redis-helpers.js';
+import { deletePrefixAt } from '../support/redis-prefix.js';
 
 export const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 /** A shrunk schedule with the production shape (immediately, then growing). */
@@ -157,10 +158,14 @@ export async function startHarness(
     events,
     worker,
     async close() {
+      // A forced close does not wait for a delivery under way: its run goes on and would write its
+      // verdict (the delivered set, the event's fields) after the keys were deleted, leaving them
+      // behind without a TTL. Cutting the connection the worker writes through first makes those
+      // late writes fail instead; the keys are then deleted over a connection of their own.
       await worker.close(true);
       await queue.close();
-      await deletePrefix(redis, prefix);
       redis.disconnect();
+      await deletePrefixAt(prefix);
     },
   };
 }
