@@ -142,6 +142,8 @@ describe('destination-wide webhook backoff', () => {
     expect(later.every((r) => r.status === 200)).toBe(true);
     // Nothing reached the receiver before the 2 s it asked for were up (timers may round down 1 ms).
     for (const r of later) expect(r.at - answeredAt).toBeGreaterThanOrEqual(1_990);
+    // The run marks the event delivered before BullMQ completes its job and counts the attempt.
+    await waitFor(async () => (await h.queue.getJobState(held.id)) === 'completed', 5_000, 'completed');
     const job = (await h.queue.getJob(held.id))!;
     expect([job.attemptsMade, job.attemptsStarted]).toEqual([1, 2]);
     expect(holdStarts(b.lines)).toEqual([]);
@@ -169,7 +171,8 @@ describe('destination-wide webhook backoff', () => {
     const at = receiver.received.map((r) => r.at);
     expect(receiver.received.map((r) => r.status)).toEqual([429, 429, 429, 429, 200]);
     [200, 400, 700, 700].forEach((hold, i) => expect(at[i + 1]! - at[i]!).toBeGreaterThanOrEqual(hold - 10));
-    // Four holds, no attempt spent on any of them.
+    // Four holds, no attempt spent on any of them (counted once BullMQ completes the job).
+    await waitFor(async () => (await h.queue.getJobState(e.id)) === 'completed', 5_000, 'completed');
     expect((await h.queue.getJob(e.id))!.attemptsMade).toBe(1);
     expect(log.lines.filter((l) => l.msg === 'webhook receiver accepts deliveries again')).toHaveLength(1);
     expect(await h.redis.exists(destinationBackoffKey(h.keys))).toBe(0);
