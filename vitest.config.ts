@@ -9,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default'],
+    // Fails the run when a test leaves keys under its prefix in Redis.
+    globalSetup: ['test/support/leak-guard.ts'],
   },
 });

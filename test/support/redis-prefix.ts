@@ -5,9 +5,22 @@ import { deletePrivatePrefix, deletePrivatePrefixAt } from '../../src/shared/pri
 /** The Redis every test uses: REDIS_URL, or the local one. */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** A private, hash-tagged key prefix for one test: `{cxo-test-<tag>-<random>}`. */
+/** The test run's name, set by the global setup (test/support/leak-guard.ts) for its workers. */
+export const TEST_RUN_ENV = 'CXO_TEST_RUN';
+
+/** How every prefix testPrefix makes during one run begins. */
+export function testRunPrefixStart(run: string): string {
+  return `{cxo-test-${run}-`;
+}
+
+/**
+ * A private, hash-tagged key prefix for one test: `{cxo-test-<run>-<tag>-<random>}`. The run's name
+ * lets the global teardown find what this run left behind, and only that; without one (a process
+ * started outside vitest) the prefix is `{cxo-test-<tag>-<random>}`.
+ */
 export function testPrefix(tag?: string): string {
-  return `{cxo-test-${tag ? `${tag}-` : ''}${randomUUID().slice(0, 8)}}`;
+  const run = process.env[TEST_RUN_ENV];
+  return `${run ? testRunPrefixStart(run) : '{cxo-test-'}${tag ? `${tag}-` : ''}${randomUUID().slice(0, 8)}}`;
 }
 
 /**

@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { keysStartingWith } from '../../src/shared/private-prefix.js';
+import { REDIS_URL, TEST_RUN_ENV, testRunPrefixStart } from './redis-prefix.js';
+
+/**
+ * Vitest global setup: names this run (testPrefix puts the name in every prefix it makes, in the
+ * test workers and in the processes they spawn, which inherit the environment), and once every test
+ * file has finished, fails the run if any key under one of its prefixes is left in Redis. Only this
+ * run's keys are looked at: other runs, and other people's tests, may share the database and be
+ * halfway through theirs. What is found is listed, then deleted, so a failing run leaves nothing
+ * behind either.
+ */
+export default function setup(): () => Promise<void> {
+  const run = randomUUID().slice(0, 8);
+  process.env[TEST_RUN_ENV] = run;
+  return async () => {
+    const redis = new Redis(REDIS_URL, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 1_500,
+      retryStrategy: () => null,
+      enableOfflineQueue: false,
+    });
+    redis.on('error', () => undefined);
+    try {
+      try {
+        await redis.connect();
+      } catch {
+        // Without Redis the integration tests failed already; a run of unit tests alone wrote nothing.
+        return;
+      }
+      const start = testRunPrefixStart(run);
+      const keys = [
+        ...(await keysStartingWith(redis, start)),
+        ...(await keysStartingWith(redis, `b_${start}`)),
+      ].sort();
+      if (keys.length === 0) return;
+      const listed = await Promise.all(
+        keys
+          .slice(0, 50)
+          .map(async (key) => `  ${key} (${await redis.type(key)}, ttl ${await redis.ttl(key)} s)`),
+      );
+      for (let i = 0; i < keys.length; i += 500) await redis.unlink(...keys.slice(i, i + 500));
+      // Vitest logs an error thrown by a global teardown but still exits 0; the exit code is set here.
+      process.exitCode = 1;
+      console.error(
+        [
+          `${keys.length} Redis key(s) outlived the tests that wrote them (now deleted):`,
+          ...listed,
+          ...(keys.length > listed.length ? [`  … and ${keys.length - listed.length} more`] : []),
+          'A harness closed its Redis connection too late (after deleting its keys, with a worker or a',
+          'delivery still running) or never deleted them. Find the test by the key names; testPrefix tags help.',
+        ].join('\n'),
+      );
+    } finally {
+      redis.disconnect();
+    }
+  };
+}
