@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { AUDIT_CURSOR, AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX } from '../shared/audit/trail.js';
-import { AUDIT_ACTIONS } from '../shared/audit/types.js';
 import { campaignConfigBaseSchema } from '../shared/campaign-config.js';
 import { campaignStatusSchema } from '../shared/cxone/wire.js';
 import { campaignPatchSchema } from '../shared/lifecycle/patch.js';
@@ -11,12 +10,16 @@ import { launchParamsSchema } from './routes/launches.js';
 import { eventParamsSchema } from './routes/webhooks.js';
 import { campaignIdParamsSchema } from './routes/campaigns.js';
 import { IDEMPOTENCY_KEY_PATTERN } from '../shared/idempotency-key.js';
-import { auditVerifySchema, historyImportSchema } from '../shared/responses/audit.js';
-import { campaignViewSchema, efficiencySchema } from '../shared/responses/campaign-view.js';
+import {
+  auditPageSchema,
+  auditRecordSchema,
+  auditVerifySchema,
+  historyImportSchema,
+} from '../shared/responses/audit.js';
+import { campaignViewSchema } from '../shared/responses/campaign-view.js';
 import { commandRecordSchema, pendingCommandsSchema } from '../shared/responses/commands.js';
 import { validationIssueSchema } from '../shared/responses/common.js';
-import type { Describes, ResponseBody } from '../shared/responses/shape-check.js';
-import type { AuditPage } from '../shared/audit/trail.js';
+import type { ResponseBody } from '../shared/responses/shape-check.js';
 import { complianceReportSchema } from '../shared/responses/compliance-report.js';
 import {
   deadLetterListSchema,
@@ -102,47 +105,6 @@ const commandAcceptedSchema = z.looseObject({
   commandId: z.string(),
   status: z.string().optional(),
 });
-
-const auditRecordSchema = z.looseObject({
-  auditId: z.string(),
-  campaignId: z.string(),
-  action: z.enum(AUDIT_ACTIONS),
-  actor: z.string(),
-  cxoneVersion: z.number().int().optional(),
-  details: z.record(z.string(), z.unknown()),
-  metrics: efficiencySchema.nullable().optional(),
-  timestamp: z.string(),
-  occurredAt: z.string(),
-  prevHash: z.string(),
-  hash: z.string(),
-  dedupeKey: z
-    .string()
-    .optional()
-    .describe('Imported history: the CXone history id, so the same record is never appended twice'),
-});
-
-const auditGapSchema = z.object({
-  streamId: z.string().describe("The record's id in the campaign's index"),
-  reason: z
-    .enum(['missing', 'unparseable'])
-    .describe(
-      '`missing`: the trail no longer holds the record; `unparseable`: its stored text is not a record',
-    ),
-  auditId: z.string().optional().describe('Its auditId, as the index names it'),
-});
-
-const auditPageSchema = z.object({
-  records: z.array(auditRecordSchema),
-  nextCursor: z.string().nullable(),
-  gaps: z
-    .array(auditGapSchema)
-    .optional()
-    .describe(
-      "Records of this page's range that could not be returned (absent when none): the page is not the whole trail there; `npm run audit -- verify` names why",
-    ),
-});
-
-export const _auditPage: Describes<AuditPage, z.output<typeof auditPageSchema>> = true;
 
 const healthSchema = z.object({ status: z.literal('ok') });
 

@@ -1,12 +1,9 @@
+import type { z } from 'zod';
 import type { CampaignStats } from './cxone/wire.js';
+import type { efficiencySchema } from './responses/campaign-view.js';
 
-export interface EfficiencyMetrics {
-  efficiencyScore: number;
-  answerRate: number;
-  abandonmentRate: number;
-  complianceViolationFrequency: number;
-  totalCalls: number;
-}
+// The shape the campaign view and audit records document (src/shared/responses/campaign-view.ts).
+export type EfficiencyMetrics = z.output<typeof efficiencySchema>;
 
 const round = (value: number, digits: number) => Number(value.toFixed(digits));
 

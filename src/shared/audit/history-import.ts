@@ -1,18 +1,11 @@
+import type { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { isCxoneError, type CxoneError } from '../errors.js';
 import type { HistoryPageRead } from '../cxone/api.js';
 import { auditStoreFor } from './trail.js';
+import type { historyImportSchema } from '../responses/audit.js';
 
-export interface HistoryImportResult {
-  campaignId: string;
-  /** Records appended to the trail by this import. */
-  imported: number;
-  /** Records already in the trail from an earlier import. */
-  skipped: number;
-  pages: number;
-  /** The highest CXone version in the history walked (0 for none): the import covers every change up to it. */
-  lastVersion: number;
-}
+export type HistoryImportResult = z.output<typeof historyImportSchema>;
 
 export interface HistoryImport extends HistoryImportResult {
   /**

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import type { z } from 'zod';
 import { systemClock, type Clock } from '../clock.js';
 import type { AppContext } from '../context.js';
 import type { Keys } from '../keys.js';
@@ -13,6 +14,13 @@ import { releaseIfHolder, renewIfHolder } from '../held-key.js';
 import { streamField } from '../stream-entry.js';
 import { hashRecord, sealRecord } from './canonical.js';
 import type { AuditInput, AuditRecord, AuditTrail } from './types.js';
+import type {
+  auditGapSchema,
+  auditPageFieldsSchema,
+  auditTrimLockHolderSchema,
+  chainBreakSchema,
+  verifyResultSchema,
+} from '../responses/audit.js';
 
 /**
  * The audit trail: one Redis Stream for every campaign (`keys.auditStream()`), a per-campaign index
@@ -86,62 +94,11 @@ function streamIdBefore(a: string, b: string): boolean {
   return am < bm || (am === bm && as < bs);
 }
 
-export type ChainBreakReason =
-  | 'hash_mismatch'
-  | 'missing_previous'
-  | 'missing_record'
-  | 'head_mismatch'
-  | 'unparseable'
-  | 'wrong_campaign'
-  | 'forbidden_key'
-  | 'not_canonical'
-  | 'unexplained_anchor'
-  | 'unchained_record';
-
-export interface ChainBreak {
-  campaignId: string;
-  /** The record at which the chain stops being provable (for `head_mismatch`: the last record present). */
-  auditId: string | null;
-  /** 0-based position of that record in the campaign's chain; -1 for a record no chain reaches (`unchained_record`). */
-  index: number;
-  reason: ChainBreakReason;
-  streamId?: string;
-  expected?: string;
-  actual?: string;
-}
-
-export interface VerifyResult {
-  ok: boolean;
-  /** Records checked. */
-  checked: number;
-  /** Campaigns checked. */
-  campaigns: number;
-  firstBroken?: ChainBreak;
-  /** The first break of every broken campaign. */
-  broken: ChainBreak[];
-  /**
-   * Chains that start where a retention trim cut them: records older than `before` (ISO; null for a
-   * cut an earlier release made, which did not store when) were removed on purpose, and the chain is
-   * proved from there on. `anchor` is the hash the chain starts from (the last removed record's):
-   * with no record checked, every record of the chain was trimmed and its head is that anchor.
-   * Absent when no chain was cut.
-   */
-  retentionCuts?: { campaignId: string; before: string | null; anchor: string }[];
-  /**
-   * A retention trim that has not finished (it crashed, or is running now): `pendingRecords` records
-   * older than its cut (`before`, ISO) are still in Redis and were not checked, being out of
-   * retention. `npm run audit -- trim` finishes it. Absent when no trim is unfinished.
-   */
-  unfinishedTrim?: {
-    before: string;
-    pendingRecords: number;
-    /**
-     * Who holds the trim lock (`{cxo}:audit-trim-lock`) now: the trim is still running, not crashed,
-     * and finishes on its own. Absent when nobody holds it: the trim crashed, and the next one finishes it.
-     */
-    runningBy?: AuditTrimLockHolder;
-  };
-}
+// The verification's and the page's shapes are their response schemas' (src/shared/responses/audit.ts),
+// so what the routes answer cannot drift from what is documented.
+export type ChainBreak = z.output<typeof chainBreakSchema>;
+export type ChainBreakReason = ChainBreak['reason'];
+export type VerifyResult = z.output<typeof verifyResultSchema>;
 
 /**
  * Where a retention trim cut a chain: the prevHash its first surviving record links to, and the
@@ -171,25 +128,9 @@ function parseAnchor(raw: string): RetentionAnchor | null {
 }
 
 /** A record the campaign's index names that a page could not return. */
-export interface AuditGap {
-  /** Its id in the index (and the main stream). */
-  streamId: string;
-  /** `missing`: the main stream no longer has it; `unparseable`: its stored text is not a record. */
-  reason: 'missing' | 'unparseable';
-  /** Its auditId as the index names it, when it does. */
-  auditId?: string;
-}
+export type AuditGap = z.output<typeof auditGapSchema>;
 
-export interface AuditPage {
-  records: AuditRecord[];
-  /** Pass back as `cursor` for the next page; null when this page reached the end of the trail. */
-  nextCursor: string | null;
-  /**
-   * Records of this page's range that could not be returned, in order; absent when there are none.
-   * The page skips them (the cursor still moves past them): `npm run audit -- verify` names why.
-   */
-  gaps?: AuditGap[];
-}
+export type AuditPage = z.output<typeof auditPageFieldsSchema>;
 
 export interface AppendOutcome {
   /**
@@ -237,13 +178,7 @@ export interface ExportOptions {
   onMissing?: (missing: { streamId: string; auditId: string | null }) => void;
 }
 
-/** Who holds the retention trim's lock: stored as JSON in `{cxo}:audit-trim-lock`. */
-export interface AuditTrimLockHolder {
-  host: string;
-  pid: number;
-  /** When that trim took the lock (ISO). */
-  since: string;
-}
+export type AuditTrimLockHolder = z.output<typeof auditTrimLockHolderSchema>;
 
 function describeHolder(holder: AuditTrimLockHolder | null): string {
   return holder ? `held by ${holder.host} pid ${holder.pid} since ${holder.since}` : 'held (holder unknown)';

@@ -1,4 +1,5 @@
-import type { EfficiencyMetrics } from '../efficiency.js';
+import type { z } from 'zod';
+import type { auditRecordFieldsSchema } from '../responses/audit.js';
 
 /** Every kind of record the audit trail holds. */
 export const AUDIT_ACTIONS = [
@@ -20,31 +21,15 @@ export const AUDIT_ACTIONS = [
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-export interface AuditInput {
-  campaignId: string;
-  action: AuditAction;
-  /** Who did it: `api:<caller>` for API callers, `worker:<queue>` for the fleet, `cxone:<actor>` for imported history. */
-  actor: string;
-  /** The CXone version the action produced or was based on, when known. */
-  cxoneVersion?: number | undefined;
-  details: Record<string, unknown>;
-  metrics?: EfficiencyMetrics | null | undefined;
+// The record's shape is its response schema's (src/shared/responses/audit.ts): GET
+// /v1/campaigns/{id}/audit serves records as stored.
+export type AuditRecord = z.output<typeof auditRecordFieldsSchema>;
+
+/** What a writer hands the trail: the record without what appending adds (id, time, chain hashes). */
+export type AuditInput = Omit<AuditRecord, 'auditId' | 'timestamp' | 'occurredAt' | 'prevHash' | 'hash'> & {
   /** When the action happened, if not now (imported history). */
   occurredAt?: string | undefined;
-  /** Deduplication key for imported records: the same key is never appended twice. */
-  dedupeKey?: string | undefined;
-}
-
-export interface AuditRecord extends Omit<AuditInput, 'occurredAt' | 'dedupeKey'> {
-  auditId: string;
-  timestamp: string;
-  occurredAt: string;
-  /** Hash of the previous record of the same campaign ("" for the first). */
-  prevHash: string;
-  /** SHA-256 over this record's canonical form, prevHash included. */
-  hash: string;
-  dedupeKey?: string | undefined;
-}
+};
 
 /** Append-only, hash-chained per campaign. */
 export interface AuditTrail {
