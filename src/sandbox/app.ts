@@ -10,6 +10,7 @@ import Fastify, {
 } from 'fastify';
 import { SandboxHttpError } from './errors.js';
 import { authenticateBearer, gatewayHook } from './gateway.js';
+import { GatewayPageError } from './gateway-page.js';
 import { endpointOf, infoOf } from './request-context.js';
 import { registerCampaignRoutes } from './routes/campaigns.js';
 import { registerControlRoutes } from './routes/control.js';
@@ -158,11 +159,18 @@ export async function buildSandboxApp(state: SandboxState): Promise<FastifyInsta
   app.addHook('onSend', async (request, reply, payload) => {
     const fault = infoOf(request)?.deferredFault;
     if (fault === undefined) return payload;
-    void reply.code(fault.statusCode).headers(fault.headers).type('application/json; charset=utf-8');
+    void reply.code(fault.statusCode).headers(fault.headers);
     reply.removeHeader('location');
     reply.removeHeader('idempotent-replayed');
     reply.removeHeader('cache-control');
     reply.removeHeader('pragma');
+    if (fault instanceof GatewayPageError) {
+      const { contentType, payload: page } = fault.page();
+      if (contentType === undefined) reply.removeHeader('content-type');
+      else void reply.type(contentType);
+      return page;
+    }
+    void reply.type('application/json; charset=utf-8');
     return JSON.stringify(fault.body());
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -177,6 +185,12 @@ export async function buildSandboxApp(state: SandboxState): Promise<FastifyInsta
       request.log.error({ err: error, url: request.url, method: request.method }, 'sandbox handler failed');
     }
     void reply.code(httpError.statusCode).headers(httpError.headers);
+    if (httpError instanceof GatewayPageError) {
+      const { contentType, payload } = httpError.page();
+      if (contentType !== undefined) return reply.type(contentType).send(payload);
+      // No payload at all: Fastify then sends neither a body nor a content type.
+      return reply.send();
+    }
     return httpError.body();
   });
   // Registered before the routes, which it collects: DELETE on a campaign is 405 with Allow, as

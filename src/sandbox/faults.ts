@@ -21,7 +21,16 @@ export interface ScriptedFailure {
    * A real 502/504 does not prove that nothing happened; without this every injected 5xx would.
    */
   applied?: boolean;
+  /**
+   * 5xx only: what the failure's body is. `json` (the default) is the sandbox's own error shape;
+   * `html` is a load balancer's error page (text/html) and `empty` its bodiless variant, as the
+   * gateways in front of CXone answer a 502/504 before CXone itself is reached (or after it committed).
+   */
+  body?: FaultBody;
 }
+
+export const FAULT_BODIES = ['json', 'html', 'empty'] as const;
+export type FaultBody = (typeof FAULT_BODIES)[number];
 
 export const RETRY_AFTER_FORMS = ['seconds', 'http-date', 'omitted'] as const;
 export type RetryAfterForm = (typeof RETRY_AFTER_FORMS)[number];
@@ -42,6 +51,8 @@ export type FaultDecision =
       retryAfterForm?: RetryAfterForm;
       /** Carry the request out, then answer with the failure (ScriptedFailure.applied). */
       applied?: boolean;
+      /** A gateway's page or no body instead of the JSON error (ScriptedFailure.body). */
+      body?: Exclude<FaultBody, 'json'>;
     };
 
 /**
@@ -112,6 +123,9 @@ export class FaultInjector {
         ...(entry.retryAfterSeconds !== undefined ? { retryAfterSeconds: entry.retryAfterSeconds } : {}),
         ...(entry.retryAfterForm !== undefined ? { retryAfterForm: entry.retryAfterForm } : {}),
         ...(entry.applied === true && entry.status !== 429 ? { applied: true } : {}),
+        ...(entry.body !== undefined && entry.body !== 'json' && entry.status !== 429
+          ? { body: entry.body }
+          : {}),
       };
     }
     // Draw only when a rate is set so that turning faults on later does not shift earlier draws.

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyRequest } from 'fastify';
 import { ENDPOINT_SCOPES, CXONE_ENDPOINTS, type CxoneEndpoint } from '../shared/cxone/wire.js';
 import { SandboxHttpError } from './errors.js';
+import { GatewayPageError } from './gateway-page.js';
 import type { RetryAfterForm } from './faults.js';
 import { retryAfterSeconds, type RateWindow } from './rate-window.js';
 import { endpointOf, setInfo, type RequestInfo } from './request-context.js';
@@ -49,11 +50,14 @@ export function injectFault(state: SandboxState, endpoint: CxoneEndpoint, info: 
   if (decision.status === 429) {
     throw rateLimited(endpoint, decision.retryAfterSeconds ?? 1, decision.retryAfterForm, state.clock.now());
   }
-  const failure = new SandboxHttpError(
-    decision.status,
-    'unavailable',
-    'the service is temporarily unavailable; try again later',
-  );
+  const failure =
+    decision.body === undefined
+      ? new SandboxHttpError(
+          decision.status,
+          'unavailable',
+          'the service is temporarily unavailable; try again later',
+        )
+      : new GatewayPageError(decision.status, decision.body);
   // Carried out first, answered with the failure by the app's onSend hook.
   if (decision.applied) info.deferredFault = failure;
   else throw failure;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { CXONE_ENDPOINTS, type CxoneEndpoint } from '../../shared/cxone/wire.js';
 import { parseUpdateBody, toResource } from '../campaign-store.js';
 import { notFound, SandboxHttpError, validationFailed } from '../errors.js';
-import { RETRY_AFTER_FORMS } from '../faults.js';
+import { FAULT_BODIES, RETRY_AFTER_FORMS } from '../faults.js';
 import type { SandboxState } from '../state.js';
 import { zodProblems } from '../validation.js';
 
@@ -30,12 +30,23 @@ const faultsBody = z
     retryAfterForm: z.enum(RETRY_AFTER_FORMS).optional(),
     /** Carry the failed requests out first, then answer with the 5xx (ScriptedFailure.applied). */
     applied: z.boolean().optional(),
+    /** The failure's body: the JSON error, a load balancer's HTML page, or none (ScriptedFailure.body). */
+    body: z.enum(FAULT_BODIES).optional(),
   })
   .strict()
   .refine((body) => body.applied !== true || (body.failNext !== undefined && body.status !== 429), {
     path: ['applied'],
     message: 'needs failNext and a 5xx status: a 429 refuses a request, it never carries one out',
-  });
+  })
+  .refine(
+    (body) =>
+      body.body === undefined || body.body === 'json' || (body.failNext !== undefined && body.status !== 429),
+    {
+      path: ['body'],
+      message:
+        'html and empty need failNext and a 5xx status: they are a gateway failing a request, and a 429 is the rate limiter answering JSON',
+    },
+  );
 
 const directoryBody = z
   .object({
@@ -147,6 +158,7 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
             ...(body.retryAfterSeconds !== undefined ? { retryAfterSeconds: body.retryAfterSeconds } : {}),
             ...(body.retryAfterForm !== undefined ? { retryAfterForm: body.retryAfterForm } : {}),
             ...(body.applied === true ? { applied: true } : {}),
+            ...(body.body !== undefined && body.body !== 'json' ? { body: body.body } : {}),
           });
         }
         return state.faults.state();
