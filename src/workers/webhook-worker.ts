@@ -287,7 +287,11 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     if (state && !state.enabled) return toDeadLetters(job, event, 'destination_disabled', undefined, false);
 
     const run = randomUUID();
-    await countSend(deps, eventId, ctx.clock.now(), run);
+    if ((await countSend(deps, eventId, ctx.clock.now(), run)) === null) {
+      // Its TTL ran out since it was read: nothing is left to record the answer on, so nothing is sent.
+      webhookOutcomes.inc({ outcome: 'missing' });
+      throw new WebhookSettledError(`webhook event ${eventId} expired before it was sent`);
+    }
     const attempt = await deliverOnce({
       url: destination.url,
       secret: destination.previousSecret

@@ -52,12 +52,44 @@ export interface WebhookStoreDeps {
   keys: Keys;
 }
 
+// KEYS: delivered log, dead-letter set, pending index, event hash, destination backoff streak.
+// ARGV: eventId, nowMs, the delivered log's cut-off, status, the time (ISO), run ('' for none).
+// Returns {1 when the id was new to the log, 1 when the send was still the run's, 1 when it ended
+// a backoff run}.
+//
+// The event's fields are written only while its hash exists: an event whose TTL ran out while it
+// was being sent would otherwise come back as a hash of delivery fields with no expiry, kept forever.
+// Its run mark went with it, and nothing else settled it: the delivery is the run's own.
+// A dead letter from before a replay that delivered it is no longer the event's story. The run mark
+// stays: a stale run's delivery must not take it from the run that holds the job now, whose own
+// delivery would then go uncounted. The first delivery time is kept; a replay of a delivered event
+// only adds when it was resent.
+const MARK_DELIVERED_SCRIPT = `
+local added = redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+local stored = redis.call('EXISTS', KEYS[4]) == 1
+local own = 1
+if stored and ARGV[6] ~= '' and redis.call('HGET', KEYS[4], 'run') ~= ARGV[6] then own = 0 end
+if stored then
+  local when = 'redeliveredAt'
+  if added == 1 then when = 'deliveredAt' end
+  redis.call('HSET', KEYS[4], 'state', 'delivered', 'lastStatus', ARGV[4], 'lastError', '',
+    'lastAttemptAt', ARGV[5], when, ARGV[5])
+  redis.call('HDEL', KEYS[4], 'deadLetter')
+end
+local ended = redis.call('DEL', KEYS[5])
+return {added, own, ended}
+`;
+
 /**
  * Records a successful delivery. `first` is false when the event was already in the log (a replay);
  * `own` is false when the send was not `run`'s any more (see countSend): the stall limit failed its
  * job while it was sending, and whatever settled it then has counted the run, or another run holds
  * the job now and will count its own answer. The delivery is
- * recorded all the same, because the receiver has the event.
+ * recorded all the same, because the receiver has the event (in the log, and on the event while it
+ * is still stored: an expired event is not brought back).
  *
  * A delivery also ends the destination's run of overload answers (backoff.ts), in the same round
  * trip: `backoffEnded` is true for the one delivery that ended a run.
@@ -68,32 +100,23 @@ export async function markDelivered(
   info: { status: number; nowMs: number; run?: string },
 ): Promise<{ first: boolean; own: boolean; backoffEnded: boolean }> {
   const { redis, keys } = deps;
-  const at = new Date(info.nowMs).toISOString();
-  const results = await redis
-    .multi()
-    .zadd(keys.webhookDelivered(), 'NX', info.nowMs, eventId)
-    .zremrangebyscore(keys.webhookDelivered(), '-inf', info.nowMs - DELIVERED_LOG_DAYS * 86_400_000)
-    .zrem(keys.webhookDeadLetters(), eventId)
-    .zrem(webhookPendingKey(keys), eventId)
-    .hget(keys.webhookEvent(eventId), 'run')
-    .hset(keys.webhookEvent(eventId), {
-      state: 'delivered',
-      lastStatus: String(info.status),
-      lastError: '',
-      lastAttemptAt: at,
-    })
-    // A dead letter from before a replay that delivered it is no longer the event's story. The run
-    // mark stays: a stale run's delivery must not take it from the run that holds the job now,
-    // whose own delivery would then go uncounted.
-    .hdel(keys.webhookEvent(eventId), 'deadLetter')
-    .del(destinationBackoffKey(keys))
-    .exec();
-  const added = results?.[0]?.[1] === 1;
-  const own = info.run === undefined || results?.[4]?.[1] === info.run;
-  const backoffEnded = results?.[7]?.[1] === 1;
-  // The first delivery time is kept; a replay of a delivered event only adds when it was resent.
-  await redis.hset(keys.webhookEvent(eventId), added ? 'deliveredAt' : 'redeliveredAt', at);
-  return { first: added, own, backoffEnded };
+  const [added, own, ended] = (await evalScript(
+    redis,
+    MARK_DELIVERED_SCRIPT,
+    5,
+    keys.webhookDelivered(),
+    keys.webhookDeadLetters(),
+    webhookPendingKey(keys),
+    keys.webhookEvent(eventId),
+    destinationBackoffKey(keys),
+    eventId,
+    info.nowMs,
+    info.nowMs - DELIVERED_LOG_DAYS * 86_400_000,
+    String(info.status),
+    new Date(info.nowMs).toISOString(),
+    info.run ?? '',
+  )) as [number, number, number];
+  return { first: added === 1, own: own === 1, backoffEnded: ended === 1 };
 }
 
 // KEYS: dead-letter set, event hash, pending index. ARGV: eventId, atMs, cutoff score, letter JSON,
@@ -203,10 +226,22 @@ export async function listDeadLetters(deps: WebhookStoreDeps, limit = 100): Prom
   });
 }
 
+// KEYS: event hash. ARGV: lastAttemptAt, run ('' for none). Returns the new count, or -1 when the
+// event is no longer stored: its TTL ran out after the run read it, and counting would recreate the
+// hash as a few fields with no expiry, kept forever.
+const COUNT_SEND_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local count = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('HSET', KEYS[1], 'lastAttemptAt', ARGV[1])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'run', ARGV[2]) end
+return count
+`;
+
 /**
  * Counts a send about to start (the event's `attempts`, every send of it ever, replays included):
  * counted before the request leaves, so a worker that dies mid-send still leaves it counted.
- * Returns the new count.
+ * Returns the new count, or null when the event is no longer stored (nothing is written, and the
+ * send must not go out: there is nothing left to record its answer on).
  *
  * It also marks the send as `run`'s (a token of this one run). Whatever settles the event without
  * the run (the fallback for a job BullMQ failed for its stall limit while this run was still
@@ -218,16 +253,18 @@ export async function countSend(
   eventId: string,
   nowMs: number,
   run?: string,
-): Promise<number> {
-  const multi = deps.redis
-    .multi()
-    .hincrby(deps.keys.webhookEvent(eventId), 'attempts', 1)
-    .hset(deps.keys.webhookEvent(eventId), 'lastAttemptAt', new Date(nowMs).toISOString());
-  if (run !== undefined) multi.hset(deps.keys.webhookEvent(eventId), 'run', run);
-  const results = await multi.exec();
-  const [err, count] = results?.[0] ?? [null, 0];
-  if (err) throw err;
-  return Number(count);
+): Promise<number | null> {
+  const count = Number(
+    await evalScript(
+      deps.redis,
+      COUNT_SEND_SCRIPT,
+      1,
+      deps.keys.webhookEvent(eventId),
+      new Date(nowMs).toISOString(),
+      run ?? '',
+    ),
+  );
+  return count < 0 ? null : count;
 }
 
 // KEYS: event hash, pending index. ARGV: lastAttemptAt, lastStatus, lastError, '1' for a replay
