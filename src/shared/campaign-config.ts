@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isValidTimeZone, tzDatabaseSpelling } from './time-zone.js';
+import type { validationIssueSchema } from './responses/common.js';
 
 /**
  * The campaign configuration accepted by the producer API (the seed's shape). This file is the one
@@ -193,11 +194,8 @@ export const campaignConfigBaseSchema = z
 export type CampaignConfigInput = z.input<typeof campaignConfigBaseSchema>;
 export type CampaignConfig = z.output<typeof campaignConfigBaseSchema>;
 
-/** One validation problem as the API reports it. */
-export interface ValidationIssue {
-  path: string;
-  message: string;
-}
+/** One validation problem as the API reports it (its documented schema's type). */
+export type ValidationIssue = z.output<typeof validationIssueSchema>;
 
 /** The value at `path` inside `input`; undefined when any step of the way is missing. */
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import {
   ABANDONMENT_CAP,
   type CampaignConfig,
@@ -7,12 +8,17 @@ import {
 } from '../campaign-config.js';
 import type { CampaignStats, CampaignStatus } from '../cxone/wire.js';
 import type { AppConfig } from '../config.js';
+import type { complianceReportSchema } from '../responses/compliance-report.js';
 import { describeProblems, FEDERAL_WINDOW } from './config-rules.js';
 import { runtimeComplianceProblems, STRICT_POLICY } from './deployment-policy.js';
 import { describePeriod, evaluateAbandonmentGuard, MEASUREMENT, type GuardState } from './guard.js';
 import { NOT_ENCODED, STATE_RULES } from './state-rules.js';
 import type { ComplianceActionEntry, WindowState } from './state-store.js';
 import { currentWindowClose, isWithinWindow, localIso, nextWindowOpen } from './windows.js';
+
+// The report's shape is its response schema's (src/shared/responses/compliance-report.ts), so what
+// GET /v1/campaigns/{id}/compliance answers cannot drift from what is documented.
+export type ComplianceReport = z.output<typeof complianceReportSchema>;
 
 /**
  * The per-campaign compliance report: what rules apply, whether dialing kept to the windows, the
@@ -64,7 +70,7 @@ function distinctActions(actions: ComplianceActionEntry[]): Omit<ComplianceActio
   return out;
 }
 
-export function buildComplianceReport(input: ReportInput) {
+export function buildComplianceReport(input: ReportInput): ComplianceReport {
   const { config, nowMs } = input;
   const actions = distinctActions(input.actions);
   const zone = config.complianceTimeZone;
@@ -189,5 +195,3 @@ export function buildComplianceReport(input: ReportInput) {
     },
   };
 }
-
-export type ComplianceReport = ReturnType<typeof buildComplianceReport>;

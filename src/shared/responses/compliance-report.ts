@@ -1,14 +1,12 @@
 import { z } from 'zod';
 import { callWindowSchema, REGULATORY_REGIMES, weekdaySchema } from '../campaign-config.js';
-import type { ComplianceReport } from '../compliance/report.js';
 import { COMPLIANCE_ACTION_KINDS } from '../compliance/state-store.js';
 import { campaignStatusSchema } from '../cxone/wire.js';
 import { validationIssueSchema } from './common.js';
-import type { Describes, ResponseBody } from './shape-check.js';
 
 /**
  * GET /v1/campaigns/:campaignId/compliance: the report buildComplianceReport (compliance/report.ts)
- * builds from stored state.
+ * builds from stored state, typed from this schema.
  */
 
 const complianceActionSchema = z.object({
@@ -119,6 +117,4 @@ export const complianceReportSchema = z.object({
     overrides: z.array(complianceActionSchema),
   }),
 });
-export type ComplianceReportBody = ResponseBody<typeof complianceReportSchema>;
-
-export const _complianceReport: Describes<ComplianceReport, ComplianceReportBody> = true;
+export type ComplianceReportBody = z.output<typeof complianceReportSchema>;
