@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { AUDIT_CURSOR, AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX } from '../shared/audit/trail.js';
 import { campaignConfigBaseSchema } from '../shared/campaign-config.js';
-import { campaignStatusSchema } from '../shared/cxone/wire.js';
 import { campaignPatchSchema } from '../shared/lifecycle/patch.js';
 import { LAUNCH_STATUSES } from '../shared/launch-store.js';
 import { BULL_BOARD_PATH } from './bull-board.js';
@@ -21,6 +20,7 @@ import { commandRecordSchema, pendingCommandsSchema } from '../shared/responses/
 import { validationIssueSchema } from '../shared/responses/common.js';
 import type { ResponseBody } from '../shared/responses/shape-check.js';
 import { complianceReportSchema } from '../shared/responses/compliance-report.js';
+import { launchStatusSchema } from '../shared/responses/launch.js';
 import {
   deadLetterListSchema,
   deadLetterReplaySchema,
@@ -58,44 +58,6 @@ const validateResultSchema = z.object({
 const launchAcceptedSchema = z.looseObject({
   launchId: z.string(),
   status: z.enum(LAUNCH_STATUSES),
-});
-
-const launchStatusSchema = z.looseObject({
-  launchId: z.string(),
-  status: z.enum(LAUNCH_STATUSES),
-  name: z.string().describe("The campaign's name, from the submitted config"),
-  requestedAt: z.string(),
-  updatedAt: z.string(),
-  campaignId: z.string().optional(),
-  cxoneVersion: z.number().int().optional(),
-  lastError: z
-    .string()
-    .optional()
-    .describe('While the launch is retried (status running): its latest transient failure'),
-  campaignStatus: campaignStatusSchema
-    .optional()
-    .describe("The campaign's CXone status when the launch finished, then as its delayed activation left it"),
-  activateAt: z
-    .string()
-    .optional()
-    .describe('A future start: when the campaign will be activated (absent once it was stopped before it)'),
-  activatedAt: z.string().optional().describe('When the delayed activation found the campaign dialing'),
-  activationError: z
-    .string()
-    .optional()
-    .describe('Why the delayed activation gave up (the campaign stays scheduled on CXone)'),
-  error: z
-    .string()
-    .optional()
-    .describe('Why the launch failed, and what to fix (present when status is failed)'),
-  cancelled: z
-    .boolean()
-    .optional()
-    .describe('A failed launch that had created a campaign: whether it was cancelled on CXone'),
-  cancelCommandId: z
-    .string()
-    .optional()
-    .describe('When CXone refused that cancel: the stop command retrying it (GET /v1/commands/{id})'),
 });
 
 /** What GET /v1/launches/:launchId builds. */

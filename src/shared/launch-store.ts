@@ -1,54 +1,19 @@
 import type { Redis } from 'ioredis';
+import type { z } from 'zod';
 import { systemClock, type Clock } from './clock.js';
 import type { AppContext } from './context.js';
-import type { CampaignStatus } from './cxone/wire.js';
 import type { Keys } from './keys.js';
 import { evalScript } from './redis-script.js';
+import type { launchRecordSchema } from './responses/launch.js';
 
 export const LAUNCH_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
 export type LaunchStatus = (typeof LAUNCH_STATUSES)[number];
 
-/** What GET /v1/launches/:launchId shows; one Redis hash per launch. */
-export interface LaunchRecord {
-  launchId: string;
-  status: LaunchStatus;
-  /** Who asked (`api:<caller>`). */
-  actor: string;
-  /** Campaign name from the submitted config, for people reading the record. */
-  name: string;
-  requestedAt: string;
-  updatedAt: string;
-  idempotencyKey?: string;
-  /** Set as soon as CXone has created the campaign, before anything else can fail. */
-  campaignId?: string;
-  /**
-   * CXone status of the campaign when the launch finished (scheduled for a future start, else active),
-   * then as the delayed activation found or left it (active; or cancelled, say, when stopped first).
-   */
-  campaignStatus?: CampaignStatus;
-  cxoneVersion?: number;
-  /** When a scheduled campaign will be activated (ISO). */
-  activateAt?: string;
-  /** When the delayed activation ran and found the campaign dialing (ISO). */
-  activatedAt?: string;
-  /** Why the delayed activation gave up for good (the campaign stays scheduled on CXone). */
-  activationError?: string;
-  error?: string;
-  /** The latest transient failure while the launch is still being retried (status running). */
-  lastError?: string;
-  /**
-   * For a failed launch that had created a campaign: whether it was cancelled on CXone. False when
-   * CXone refused the cancel too; `cancelCommandId` is then the stop command retrying it.
-   */
-  cancelled?: boolean;
-  cancelCommandId?: string;
-  /**
-   * Internal (not shown by the API): set, to the failure's reason, once a failure has claimed the
-   * launch (`claimFailure`) and until it is recorded failed. From then on no run may record a campaign
-   * or a success on it; a run or handler that finds it set finishes the failure.
-   */
-  failing?: string;
-}
+/**
+ * One Redis hash per launch; GET /v1/launches/:launchId shows it. Its shape is its schema's
+ * (src/shared/responses/launch.ts), from which the documented answer is derived.
+ */
+export type LaunchRecord = z.output<typeof launchRecordSchema>;
 
 /** Launch records are kept this long; the idempotency key only for a day, as payment APIs do. */
 export const LAUNCH_RETENTION_SECONDS = 30 * 24 * 3600;

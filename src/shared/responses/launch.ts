@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { campaignStatusSchema } from '../cxone/wire.js';
+import { LAUNCH_STATUSES } from '../launch-store.js';
+
+/**
+ * A launch as its Redis hash holds it (launch-store.ts takes LaunchRecord from here), and what GET
+ * /v1/launches/:launchId shows of it. Fields without a description carry a comment instead: a
+ * description would change the published document.
+ */
+export const launchRecordSchema = z.object({
+  launchId: z.string(),
+  status: z.enum(LAUNCH_STATUSES),
+  /** Who asked (`api:<caller>`). */
+  actor: z.string(),
+  name: z.string().describe("The campaign's name, from the submitted config"),
+  requestedAt: z.string(),
+  updatedAt: z.string(),
+  idempotencyKey: z.string().optional(),
+  /** Set as soon as CXone has created the campaign, before anything else can fail. */
+  campaignId: z.string().optional(),
+  cxoneVersion: z.number().int().optional(),
+  lastError: z
+    .string()
+    .optional()
+    .describe('While the launch is retried (status running): its latest transient failure'),
+  campaignStatus: campaignStatusSchema
+    .optional()
+    .describe("The campaign's CXone status when the launch finished, then as its delayed activation left it"),
+  activateAt: z
+    .string()
+    .optional()
+    .describe('A future start: when the campaign will be activated (absent once it was stopped before it)'),
+  activatedAt: z.string().optional().describe('When the delayed activation found the campaign dialing'),
+  activationError: z
+    .string()
+    .optional()
+    .describe('Why the delayed activation gave up (the campaign stays scheduled on CXone)'),
+  error: z
+    .string()
+    .optional()
+    .describe('Why the launch failed, and what to fix (present when status is failed)'),
+  cancelled: z
+    .boolean()
+    .optional()
+    .describe('A failed launch that had created a campaign: whether it was cancelled on CXone'),
+  cancelCommandId: z
+    .string()
+    .optional()
+    .describe('When CXone refused that cancel: the stop command retrying it (GET /v1/commands/{id})'),
+  /**
+   * Set, to the failure's reason, once a failure has claimed the launch (`claimFailure`) and until
+   * it is recorded failed. From then on no run may record a campaign or a success on it; a run or
+   * handler that finds it set finishes the failure.
+   */
+  failing: z.string().optional(),
+});
+
+/**
+ * GET /v1/launches/:launchId: the record without its internal fields (who asked, the idempotency
+ * key, a failure's claim); loose, as the document has always had it.
+ */
+export const launchStatusSchema = launchRecordSchema
+  .omit({ actor: true, idempotencyKey: true, failing: true })
+  .loose();
