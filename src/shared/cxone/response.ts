@@ -74,13 +74,54 @@ function scrub(text: string): string {
   );
 }
 
+/** A text answer that is a document (HTML, XML) rather than a message: a gateway's error page. Pure. */
+export function isMarkup(text: string): boolean {
+  return /^\s*</.test(text);
+}
+
+/** The most of a page an error keeps: a title or a sentence, never the document. */
+const PAGE_EXCERPT_CHARS = 120;
+/** Only the start of a page is read, so that a 10 MB answer costs no more than a small one. */
+const PAGE_SCAN_CHARS = 16_384;
+
+const ENTITIES: Record<string, string> = { amp: '&', quot: '"', apos: "'", nbsp: ' ', '#39': "'" };
+
 /**
- * Error bodies are kept for operators but bounded — never a megabyte of HTML in a log line — and
- * stripped of credentials: the body of a token response that failed its schema still carries the
- * access token, and errors end up in logs and job failure reasons.
+ * What an error may say of a markup page: its `<title>`, or else its visible text, without tags,
+ * scripts, styles or comments, on one line, bounded and scrubbed of credentials. A load balancer's
+ * 502 page is a kilobyte or more of markup and CSS whose first 500 characters say nothing an
+ * operator can use; its title ("502 Bad Gateway") says which gateway failed how. Angle brackets are
+ * dropped, so the excerpt is never markup itself wherever it is shown. Error path only. Pure.
+ */
+export function pageExcerpt(page: string): string {
+  const head = page.slice(0, PAGE_SCAN_CHARS);
+  const title = /<title\b[^>]{0,200}>([^<]{0,1000})/i.exec(head)?.[1];
+  const text =
+    title !== undefined && title.trim() !== ''
+      ? title
+      : head
+          .replace(/<(script|style)\b[^]*?(<\/\1\s*>|$)/gi, ' ')
+          .replace(/<!--[^]*?(-->|$)/g, ' ')
+          .replace(/<[^>]*(>|$)/g, ' ');
+  const plain = text
+    .replace(/&(amp|quot|apos|nbsp|#39);/g, (_m, name: string) => ENTITIES[name] ?? ' ')
+    .replace(/[<>]|&[#\w]+;/g, ' ')
+    .replace(/[\s\p{Cc}]+/gu, ' ')
+    .trim();
+  return scrub(plain.length > PAGE_EXCERPT_CHARS ? `${plain.slice(0, PAGE_EXCERPT_CHARS - 1)}…` : plain);
+}
+
+/**
+ * Error bodies are kept for operators but bounded — never a megabyte of HTML in a log line, and of a
+ * page only its excerpt — and stripped of credentials: the body of a token response that failed its
+ * schema still carries the access token, and errors end up in logs and job failure reasons.
  */
 function summarize(body: unknown, depth = 0): unknown {
-  if (typeof body === 'string') return scrub(body.slice(0, 500));
+  if (typeof body === 'string') {
+    return isMarkup(body)
+      ? `markup page (${body.length} chars): ${pageExcerpt(body)}`
+      : scrub(body.slice(0, 500));
+  }
   if (body === null || typeof body !== 'object') return body;
   if (depth >= 4) return '[truncated]';
   if (Array.isArray(body)) return body.slice(0, 20).map((item) => summarize(item, depth + 1));
@@ -139,6 +180,20 @@ function readErrorBody(body: unknown): { error?: string; currentVersion?: number
 }
 
 /**
+ * What an error message adds about a body that is not CXone's JSON error: the load balancers in front
+ * of CXone answer a 502/504 with their own page or with nothing, and which of those came says where
+ * the failure was. Nothing for a JSON body (its fields are in `body`). Pure.
+ */
+function describeNonJsonBody(body: unknown): string {
+  if (body === undefined || body === null || body === '') return ' with an empty body';
+  if (typeof body === 'string' && isMarkup(body)) {
+    const excerpt = pageExcerpt(body);
+    return excerpt === '' ? ' with a markup page' : ` with a markup page: ${JSON.stringify(excerpt)}`;
+  }
+  return '';
+}
+
+/**
  * Maps a non-2xx CXone response to its typed error. 401 is handled by the client (refresh + one
  * retry) before this runs; one that gets here means the fresh token was refused too.
  */
@@ -176,7 +231,10 @@ export function errorFromResponse(res: RawResponse, ctx: CxoneErrorContext, nowM
   // 408: a gateway gave up waiting for our request (a slow link, a stalled socket); nothing in the
   // request is wrong, so it is retried like a 5xx.
   if (res.status >= 500 || res.status === 408) {
-    return new CxoneUnavailableError(`CXone answered ${res.status} to ${ctx.endpoint}`, full);
+    return new CxoneUnavailableError(
+      `CXone answered ${res.status} to ${ctx.endpoint}${describeNonJsonBody(res.body)}`,
+      full,
+    );
   }
   // Any other status (a 3xx we do not follow, an exotic 4xx) is not something a retry fixes.
   return new CxoneBadRequestError(full);
