@@ -42,6 +42,7 @@ import { auditOrLog, publishOrLog } from '../shared/side-records.js';
 import { isLastAttempt, rethrowForBullmq, thrownOutcome } from './job-errors.js';
 import { nextActivationWakeMs, nextLaunchStep, planActivation, type ActivationPlan } from './launch-plan.js';
 import { createScheduledCheckInterval } from './scheduled-check.js';
+import { trackHandlerWork } from './handler-work.js';
 import { currentAttempt, JOB_BACKOFF, workerOptions } from './worker-options.js';
 
 /** The fleet's identity in audit records and CXone history. */
@@ -1122,14 +1123,24 @@ export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOpt
     },
     options,
   );
+  // close() waits for it (handler-work.ts): a graceful shutdown records the outcome, not half of it.
+  const handlerWork = trackHandlerWork(worker);
   worker.on('failed', (job, err) => {
     if (!job) return;
-    finishGivenUpLaunch(deps, job, err).catch((finishErr: unknown) =>
-      ctx.logger.error(
-        { jobId: job.id, err: (finishErr as Error).message },
-        'could not record the outcome of a launch job BullMQ gave up on',
+    const started = handlerWork.run(() =>
+      finishGivenUpLaunch(deps, job, err).catch((finishErr: unknown) =>
+        ctx.logger.error(
+          { jobId: job.id, err: (finishErr as Error).message },
+          'could not record the outcome of a launch job BullMQ gave up on',
+        ),
       ),
     );
+    if (!started) {
+      ctx.logger.error(
+        { jobId: job.id, err: err.message },
+        'launch job failed as the worker closed; if BullMQ gave up on it, its launch still reads running',
+      );
+    }
   });
   return worker;
 }

@@ -52,6 +52,7 @@ import {
   takeSweepTurn,
   type SweepResult,
 } from '../shared/webhooks/sweep.js';
+import { trackHandlerWork } from './handler-work.js';
 import { workerOptions } from './worker-options.js';
 
 /**
@@ -545,10 +546,20 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       settings: { backoffStrategy: webhookBackoffStrategy(opts) },
     }),
   );
+  // close() waits for the fallback (handler-work.ts): it must not write after the worker has closed.
+  const handlerWork = trackHandlerWork(worker);
   worker.on('failed', (job, err) => {
-    onFailed(job, err).catch((fallbackErr: unknown) =>
-      logger.error({ jobId: job?.id, err: fallbackErr }, 'could not settle a failed webhook job'),
+    const started = handlerWork.run(() =>
+      onFailed(job, err).catch((fallbackErr: unknown) =>
+        logger.error({ jobId: job?.id, err: fallbackErr }, 'could not settle a failed webhook job'),
+      ),
     );
+    if (!started) {
+      logger.warn(
+        { jobId: job?.id, err: err.message },
+        'webhook job failed as the worker closed; the sweep dead-letters its event if nothing settled it',
+      );
+    }
   });
 
   const unregisterHoldReader = registerWebhookHoldReader(() => destinationHoldLeftMs(ctx.redis, limiterKey));
