@@ -3,15 +3,7 @@ import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
-import {
-  api,
-  campaignConfig,
-  sandboxStatus,
-  startStack,
-  waitFor,
-  waitForLaunch,
-  type Stack,
-} from '../e2e/stack.js';
+import { api, campaignConfig, sandboxStatus, startStack, waitFor, type Stack } from '../e2e/stack.js';
 import { lastAttemptLaunch } from './last-attempt.js';
 
 /** Markup, styles or the page's doctype: what must never reach a launch record, a job or an error. */
