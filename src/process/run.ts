@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { redactUrl } from '../shared/redact-url.js';
 import { bannerLines, type Role } from './banner.js';
@@ -12,6 +13,8 @@ import { runSandboxRole } from '../sandbox/cli-entry.js';
 import type { RunningSandbox } from '../sandbox/types.js';
 import type { AppConfig } from '../shared/config.js';
 import { createContext, type ClosableContext } from '../shared/context-factory.js';
+import { claimFleet, FleetPrefixInUseError, type FleetClaim } from '../shared/fleet-claim.js';
+import { fleetIdentity } from '../shared/fleet-identity.js';
 import type { Logger } from '../shared/logger.js';
 import { checkRedis } from '../shared/redis.js';
 import { startWorkers, WORKER_FACTORIES, type RunningWorkers } from '../workers/index.js';
@@ -28,6 +31,7 @@ export interface Running {
   sandbox?: RunningSandbox;
   privateRedis?: PrivateRedis;
   metrics?: MetricsServer; // (H8)
+  fleetClaim?: FleetClaim;
 }
 
 /** A start-up problem a person can fix: printed as these lines on stderr, exit code 1. */
@@ -53,6 +57,8 @@ export interface ProcessOptions {
   printError(line: string): void;
   /** Tests wrap it to act while workers are starting. */
   startWorkers?: typeof startWorkers;
+  /** Tests shorten the claim on KEY_PREFIX (src/shared/fleet-claim.ts) or pose as another machine. */
+  fleetClaim?: { ttlMs?: number; renewEveryMs?: number; hostname?: string };
 }
 
 /**
@@ -154,6 +160,8 @@ export async function shutdown(running: Running, config: AppConfig, logger: Logg
     metrics && step('metrics', () => closeHttp('metrics', metrics, config.shutdownTimeoutMs)), // (H8)
     workers && step('workers', () => workers.close(config.shutdownTimeoutMs)),
   ]);
+  // Held until the drained jobs are done with this fleet's CXone; needs the context's Redis.
+  if (running.fleetClaim) await step('fleet claim', () => running.fleetClaim!.release());
   if (running.ctx) await step('context', () => running.ctx!.close());
   const sandbox = running.sandbox;
   if (sandbox) {
@@ -226,6 +234,40 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
     if (!starting) void stop();
   };
 
+  // While another fleet is on the prefix, either fleet's workers could take the other's jobs and run
+  // them on the wrong CXone; taking none until an operator has stopped one of them is the safe side.
+  // Active jobs finish; the API keeps accepting work, which waits in the queues.
+  const pauseWorkers = () => {
+    for (const w of running.workers?.workers ?? []) void w.pause(true).catch(() => undefined);
+  };
+  const resumeWorkers = () => {
+    if (stoppingSince !== undefined) return;
+    for (const w of running.workers?.workers ?? []) void w.resume().catch(() => undefined);
+  };
+  const claimPrefix = async (ctx: ClosableContext): Promise<FleetClaim> => {
+    const identity = fleetIdentity({
+      cxoneBaseUrl: config.cxone.baseUrl,
+      cxoneClientId: config.cxone.clientId,
+      embeddedSandbox: running.sandbox !== undefined,
+      hostname: opts.fleetClaim?.hostname ?? hostname(),
+    });
+    try {
+      return await claimFleet({
+        redis: ctx.redis,
+        keys: ctx.keys,
+        identity,
+        logger,
+        ttlMs: opts.fleetClaim?.ttlMs,
+        renewEveryMs: opts.fleetClaim?.renewEveryMs,
+        onContested: pauseWorkers,
+        onSettled: resumeWorkers,
+      });
+    } catch (err) {
+      if (err instanceof FleetPrefixInUseError) fail(err.message);
+      throw err;
+    }
+  };
+
   const run = async (): Promise<void> => {
     if (role === 'sandbox') {
       running.sandbox = await bindOrFail(
@@ -262,6 +304,8 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
 
     running.ctx = await createContext(config, logger);
     checkpoint();
+    running.fleetClaim = await claimPrefix(running.ctx);
+    checkpoint();
     // Sockets are bound before any worker starts: a bad HOST or a taken port then ends the process
     // before it has taken a job it would drop on the way out.
     let apiPort: number | undefined;
@@ -282,6 +326,8 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
     if (role === 'all' || role === 'worker') {
       running.workers = await (opts.startWorkers ?? startWorkers)(running.ctx);
       checkpoint();
+      // Another fleet appeared while the workers were starting.
+      if (running.fleetClaim.contested) pauseWorkers();
     }
 
     opts.printBanner(

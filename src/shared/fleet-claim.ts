@@ -1,0 +1,265 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys.js';
+import type { Logger } from './logger.js';
+import { evalScript } from './redis-script.js';
+import { withTimeout } from './with-timeout.js';
+import {
+  prefixContestedMessage,
+  prefixInUseMessage,
+  type FleetHolder,
+  type FleetIdentity,
+} from './fleet-identity.js';
+
+/*
+ * The claim a fleet holds on its KEY_PREFIX: one hash per prefix naming the fleet (its identity's
+ * fingerprint and how to show its CXone) and, per live process, the Redis time of its last renewal.
+ * The whole key expires `ttlMs` after the last renewal, so a fleet whose processes all died frees the
+ * prefix on its own; a process that stops cleanly removes itself, and the last one deletes the key.
+ * Claiming is one script (create-if-absent, like SET NX): of two fleets starting at the same moment,
+ * exactly one finds the key absent.
+ *
+ * Times are Redis's own (TIME): the processes of a fleet run on machines whose clocks differ.
+ */
+
+/** How long a fleet's claim outlives its last renewal (the last process of the fleet dying). */
+export const FLEET_CLAIM_TTL_MS = 30_000;
+
+/** The prefix's claim key. Not `<queue>:<id>`: no queue is called `fleet`. */
+export function fleetClaimKey(keys: Keys): string {
+  return keys.custom('fleet');
+}
+
+const CLAIM = `
+local key = KEYS[1]
+local fp, cxone, member, ttl, contest = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local held = redis.call('HGET', key, 'fp')
+if held and held ~= fp then
+  local heldTtl = tonumber(redis.call('HGET', key, 'ttl')) or ttl
+  local live = 0
+  local all = redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, 2) == 'm:' and now - tonumber(all[i + 1]) <= heldTtl then live = live + 1 end
+  end
+  if contest == '1' then
+    redis.call('HSET', key, 'contested-by', cxone, 'contested-at', now)
+  end
+  return {0, redis.call('HGET', key, 'cxone') or '?', redis.call('PTTL', key), live}
+end
+if not held then
+  redis.call('HSET', key, 'fp', fp, 'cxone', cxone)
+end
+redis.call('HSET', key, 'm:' .. member, now, 'ttl', ttl)
+local all = redis.call('HGETALL', key)
+for i = 1, #all, 2 do
+  if string.sub(all[i], 1, 2) == 'm:' and now - tonumber(all[i + 1]) > ttl then
+    redis.call('HDEL', key, all[i])
+  end
+end
+redis.call('PEXPIRE', key, ttl)
+local by = redis.call('HGET', key, 'contested-by')
+local at = tonumber(redis.call('HGET', key, 'contested-at'))
+if by and at and now - at <= ttl then return {1, by} end
+return {1, ''}
+`;
+
+const RELEASE = `
+local key = KEYS[1]
+if redis.call('HGET', key, 'fp') ~= ARGV[1] then return 0 end
+redis.call('HDEL', key, 'm:' .. ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(redis.call('HGET', key, 'ttl')) or 0
+local all = redis.call('HGETALL', key)
+for i = 1, #all, 2 do
+  if string.sub(all[i], 1, 2) == 'm:' and now - tonumber(all[i + 1]) <= ttl then return 1 end
+end
+redis.call('DEL', key)
+return 2
+`;
+
+export type ClaimAttempt = { held: true; contestedBy?: string } | { held: false; holder: FleetHolder };
+
+/**
+ * One claim or renewal for `member`. `contest` marks a foreign claim as contested, which its holders
+ * see at their next renewal: only running processes do that, never one refused at start-up.
+ */
+export async function attemptFleetClaim(
+  redis: Redis,
+  key: string,
+  identity: FleetIdentity,
+  member: string,
+  ttlMs: number,
+  contest: boolean,
+): Promise<ClaimAttempt> {
+  const reply = (await evalScript(
+    redis,
+    CLAIM,
+    1,
+    key,
+    identity.fingerprint,
+    identity.cxone,
+    member,
+    String(ttlMs),
+    contest ? '1' : '0',
+  )) as [number, string, number?, number?];
+  if (reply[0] === 1) return reply[1] ? { held: true, contestedBy: reply[1] } : { held: true };
+  return {
+    held: false,
+    holder: { cxone: reply[1], expiresInMs: Math.max(0, Number(reply[2])), liveProcesses: Number(reply[3]) },
+  };
+}
+
+/** Removes `member` from its fleet's claim, deleting the key when no live process is left in it. */
+export async function releaseFleetClaim(
+  redis: Redis,
+  key: string,
+  identity: FleetIdentity,
+  member: string,
+): Promise<void> {
+  await evalScript(redis, RELEASE, 1, key, identity.fingerprint, member);
+}
+
+/** Another fleet holds the prefix: the process must not start. The message is the one line to print. */
+export class FleetPrefixInUseError extends Error {
+  constructor(
+    message: string,
+    readonly holder: FleetHolder,
+  ) {
+    super(message);
+    this.name = 'FleetPrefixInUseError';
+  }
+}
+
+export interface FleetClaimOptions {
+  redis: Redis;
+  keys: Keys;
+  identity: FleetIdentity;
+  logger: Logger;
+  ttlMs?: number;
+  /** How often a live process renews; a third of the TTL, so two missed renewals do not lose it. */
+  renewEveryMs?: number;
+  /** Another fleet is on the prefix too (reported once per episode; the error is logged at every renewal). */
+  onContested?(message: string): void;
+  /** The other fleet is gone and this one holds the prefix alone again. */
+  onSettled?(): void;
+}
+
+export interface FleetClaim {
+  /** Whether another fleet is on the prefix right now, as of the last renewal. */
+  readonly contested: boolean;
+  /** Stops renewing and removes this process from the claim (the last one out deletes it). Never rejects. */
+  release(): Promise<void>;
+  /** Stops renewing and leaves the claim to expire, as a process that died would. */
+  abandon(): void;
+}
+
+/** How long one claim, renewal or release may wait for Redis. */
+const CLAIM_BOUND_MS = 5_000;
+
+/**
+ * Claims the prefix for this process's fleet and keeps renewing the claim while the process lives.
+ * Rejects with FleetPrefixInUseError when a live claim names another fleet; a process of the same
+ * fleet (a rolling restart, one more replica) always joins.
+ */
+export async function claimFleet(opts: FleetClaimOptions): Promise<FleetClaim> {
+  const { redis, keys, identity, logger } = opts;
+  const ttlMs = opts.ttlMs ?? FLEET_CLAIM_TTL_MS;
+  const renewEveryMs = opts.renewEveryMs ?? Math.max(1, Math.floor(ttlMs / 3));
+  const key = fleetClaimKey(keys);
+  // Names the process for whoever reads the key; neither part is a secret.
+  const member = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  const log = logger.child({ component: 'fleet-claim' });
+
+  const first = await withTimeout(
+    attemptFleetClaim(redis, key, identity, member, ttlMs, false),
+    CLAIM_BOUND_MS,
+    'claiming KEY_PREFIX for this fleet',
+  );
+  if (!first.held) {
+    throw new FleetPrefixInUseError(
+      prefixInUseMessage({ keyPrefix: keys.prefix, ours: identity, holder: first.holder, ttlMs }),
+      first.holder,
+    );
+  }
+
+  let contested = false;
+  let unreachable = false;
+  let pending: Promise<void> | undefined;
+  const report = (other: string, weHold: boolean) => {
+    const message = prefixContestedMessage({ keyPrefix: keys.prefix, ours: identity, other, weHold });
+    log.error({ keyPrefix: keys.prefix, ours: identity.cxone, other }, message);
+    if (!contested) {
+      contested = true;
+      opts.onContested?.(message);
+    }
+  };
+  const settle = () => {
+    if (!contested) return;
+    contested = false;
+    log.warn({ keyPrefix: keys.prefix }, 'this fleet holds KEY_PREFIX alone again; workers take jobs again');
+    opts.onSettled?.();
+  };
+  if (first.contestedBy !== undefined) report(first.contestedBy, true);
+
+  const renew = async () => {
+    try {
+      const attempt = await withTimeout(
+        attemptFleetClaim(redis, key, identity, member, ttlMs, true),
+        CLAIM_BOUND_MS,
+        'renewing the fleet claim',
+      );
+      if (unreachable) {
+        unreachable = false;
+        log.info('fleet claim renewed again');
+      }
+      if (!attempt.held) report(attempt.holder.cxone, false);
+      else if (attempt.contestedBy !== undefined) report(attempt.contestedBy, true);
+      else settle();
+    } catch (err) {
+      // Redis away: the claim lapses after ttlMs, and the next renewal that gets through says whether
+      // another fleet took the prefix meanwhile. Said once per outage; the context logs the outage.
+      if (!unreachable) {
+        unreachable = true;
+        log.warn({ err: (err as Error).message }, 'could not renew the fleet claim');
+      }
+    }
+  };
+  const timer = setInterval(() => {
+    // One renewal at a time: during an outage the connection queues commands instead of failing them.
+    pending ??= renew().finally(() => (pending = undefined));
+  }, renewEveryMs);
+  timer.unref();
+
+  let released: Promise<void> | undefined;
+  return {
+    get contested() {
+      return contested;
+    },
+    abandon() {
+      clearInterval(timer);
+    },
+    release() {
+      clearInterval(timer);
+      released ??= (async () => {
+        try {
+          await pending;
+          await withTimeout(
+            releaseFleetClaim(redis, key, identity, member),
+            CLAIM_BOUND_MS,
+            'releasing the fleet claim',
+          );
+        } catch (err) {
+          log.warn(
+            { err: (err as Error).message },
+            'could not release the fleet claim; it expires by itself',
+          );
+        }
+      })();
+      return released;
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import { redactUrl } from './redact-url.js';
+
+/*
+ * Which CXone a fleet works against, reduced to what may be shown and stored. Two fleets on one Redis
+ * under one KEY_PREFIX take each other's jobs (BullMQ hands a job to whichever worker asks first), so
+ * a campaign launched through one would be created and dialled on the other's tenant. The identity
+ * is what decides where the work goes: the CXone base URL and the OAuth client (the tenant), never
+ * the client secret — rotating a secret is the same fleet.
+ */
+
+export interface FleetIdentity {
+  /** SHA-256 over what decides where the work goes; equal for every process of one fleet. */
+  fingerprint: string;
+  /** How the CXone is named to an operator: the base URL without credentials, plus the machine for a loopback one. */
+  cxone: string;
+}
+
+export interface FleetIdentityInput {
+  /** The base URL the CXone client calls (for the embedded sandbox, the port actually bound). */
+  cxoneBaseUrl: string;
+  cxoneClientId: string;
+  /** True when this process runs the embedded sandbox itself (role `all` without CXONE_BASE_URL). */
+  embeddedSandbox: boolean;
+  /** This machine's name (os.hostname()): a loopback CXone is a different server on every machine. */
+  hostname: string;
+}
+
+const LOOPBACK_NAMES = new Set(['localhost', 'ip6-localhost', 'ip6-loopback']);
+
+/** Whether a URL's host means "this machine": 127.0.0.0/8, ::1, localhost. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (LOOPBACK_NAMES.has(bare) || bare.endsWith('.localhost')) return true;
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  if (isIP(bare) === 6) return bare === '::1' || bare === '0:0:0:0:0:0:0:1';
+  return false;
+}
+
+/** The base URL as the client resolves it: `HTTPS://Host:443/api/` and `https://host/api` are one CXone. */
+function normaliseBaseUrl(url: string): { normalised: string; loopback: boolean } {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    u.hash = '';
+    return { normalised: u.toString().replace(/\/+$/, ''), loopback: isLoopbackHost(u.hostname) };
+  } catch {
+    return { normalised: url, loopback: false };
+  }
+}
+
+export function fleetIdentity(input: FleetIdentityInput): FleetIdentity {
+  const { normalised, loopback } = normaliseBaseUrl(input.cxoneBaseUrl);
+  // A loopback URL names a different server on each machine: two `npm start`s on two machines (each
+  // with its own embedded sandbox on the default port) are two fleets. An `all` process and a
+  // `worker` beside it on the same machine that calls its embedded sandbox are one.
+  const machine = loopback ? input.hostname : null;
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify(['cxo-fleet/1', normalised, input.cxoneClientId, machine]))
+    .digest('hex');
+  const where = redactUrl(input.cxoneBaseUrl);
+  const sandbox = input.embeddedSandbox ? 'the embedded sandbox at ' : '';
+  return { fingerprint, cxone: `${sandbox}${where}${machine === null ? '' : ` on ${machine}`}` };
+}
+
+/** What the claim on a prefix says about the fleet holding it. */
+export interface FleetHolder {
+  cxone: string;
+  /** Processes of that fleet that renewed the claim within its TTL. */
+  liveProcesses: number;
+  /** Until the claim lapses unless one of them renews it. */
+  expiresInMs: number;
+}
+
+function seconds(ms: number): string {
+  return `${Math.max(1, Math.ceil(ms / 1000))} s`;
+}
+
+/**
+ * The one line a process prints when another fleet holds its prefix: what clashes, where each fleet's
+ * work goes, and the operator's two ways out.
+ */
+export function prefixInUseMessage(args: {
+  keyPrefix: string;
+  ours: FleetIdentity;
+  holder: FleetHolder;
+  ttlMs: number;
+}): string {
+  const { keyPrefix, ours, holder, ttlMs } = args;
+  // Same URL, different fingerprint: only CXONE_CLIENT_ID (or the machine) tells them apart, and the
+  // client id is not shown.
+  const sameUrl = holder.cxone === ours.cxone ? ' (same URL, another CXONE_CLIENT_ID)' : '';
+  const processes = holder.liveProcesses === 1 ? '1 live process' : `${holder.liveProcesses} live processes`;
+  return (
+    `KEY_PREFIX ${keyPrefix} is in use on this Redis by another fleet, working against CXone ` +
+    `${holder.cxone} (${processes}); this process works against CXone ${ours.cxone}${sameUrl}. ` +
+    `Sharing a prefix would run each fleet's jobs on the other's CXone: set another KEY_PREFIX for ` +
+    `this fleet, or stop the other one (its claim is released when its last process stops cleanly, ` +
+    `or expires ${seconds(ttlMs)} after its last process died; now ${seconds(holder.expiresInMs)} left ` +
+    `unless renewed).`
+  );
+}
+
+/** The error a running process logs when another fleet's claim appears on its prefix. */
+export function prefixContestedMessage(args: {
+  keyPrefix: string;
+  ours: FleetIdentity;
+  other: string;
+  weHold: boolean;
+}): string {
+  const { keyPrefix, ours, other, weHold } = args;
+  const how = weHold
+    ? `a process of another fleet, working against CXone ${other}, is running on KEY_PREFIX ${keyPrefix} too (it found this fleet's claim when it renewed its own)`
+    : `another fleet, working against CXone ${other}, now holds KEY_PREFIX ${keyPrefix} (this fleet's claim lapsed: Redis unreachable, or processes stalled, for longer than the claim's TTL)`;
+  return (
+    `${how}; this fleet works against CXone ${ours.cxone}. Workers of this process stop taking jobs ` +
+    `until one fleet is gone, since either could run the other's jobs on the wrong CXone: stop one ` +
+    `fleet, and restart the other under its own KEY_PREFIX if both must run.`
+  );
+}

@@ -1,0 +1,232 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Role } from '../../src/process/banner.js';
+import { createProcessRunner, type ProcessOptions } from '../../src/process/run.js';
+import { loadConfig } from '../../src/shared/config.js';
+import { attemptFleetClaim, fleetClaimKey } from '../../src/shared/fleet-claim.js';
+import { fleetIdentity } from '../../src/shared/fleet-identity.js';
+import { createKeys } from '../../src/shared/keys.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+
+/*
+ * Two fleets on one Redis under one KEY_PREFIX would take each other's jobs and run them on the wrong
+ * CXone. Start-up claims the prefix for its fleet (src/shared/fleet-claim.ts): these drive whole
+ * start-ups, in-process and as real processes.
+ */
+
+const redis = new Redis(REDIS_URL);
+const prefixes: string[] = [];
+const stoppers: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const stop of stoppers.splice(0).reverse()) await stop();
+  for (const p of prefixes.splice(0)) await deletePrefix(redis, p);
+});
+afterAll(() => redis.disconnect());
+
+function newPrefix(): string {
+  const prefix = testPrefix('fleet');
+  prefixes.push(prefix);
+  return prefix;
+}
+
+/** An in-process start-up whose exit, banner and error lines are recorded; stopped after the test. */
+function start(
+  role: Role,
+  env: NodeJS.ProcessEnv,
+  fleetClaim?: ProcessOptions['fleetClaim'],
+): {
+  r: ReturnType<typeof createProcessRunner>;
+  errors: string[];
+  banners: string[][];
+  exit: Promise<number>;
+  started: Promise<void>;
+} {
+  const errors: string[] = [];
+  const banners: string[][] = [];
+  let exited!: (code: number) => void;
+  const exit = new Promise<number>((resolve) => (exited = resolve));
+  let done = false;
+  void exit.then(() => (done = true));
+  const r = createProcessRunner({
+    role,
+    config: loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      SANDBOX_PORT: '0',
+      LOG_LEVEL: 'silent',
+      REDIS_URL,
+      ...env,
+    }),
+    logger: silentLogger,
+    redisUrlExplicit: true,
+    fleetClaim,
+    exit: (code) => exited(code),
+    printBanner: (lines) => banners.push(lines),
+    printError: (line) => errors.push(line),
+  });
+  const started = r.start();
+  stoppers.push(async () => {
+    await started;
+    if (!done) {
+      r.signal('SIGTERM');
+      await exit;
+    }
+  });
+  return { r, errors, banners, exit, started };
+}
+
+describe('start-up on a KEY_PREFIX another fleet holds', () => {
+  it('refuses a second `npm start` (another embedded sandbox) with one line, and admits one once the first has stopped', async () => {
+    const KEY_PREFIX = newPrefix();
+    const first = start('all', { KEY_PREFIX });
+    await first.started;
+    expect(first.banners).toHaveLength(1);
+    const firstSandbox = first.r.running.sandbox!.url;
+
+    const second = start('all', { KEY_PREFIX });
+    await second.started;
+    expect(await second.exit).toBe(1);
+    expect(second.errors).toHaveLength(1);
+    expect(second.errors[0]).toMatch(
+      new RegExp(
+        `^KEY_PREFIX \\${KEY_PREFIX.slice(0, -1)}\\} is in use on this Redis by another fleet, working against CXone the embedded sandbox at http://127\\.0\\.0\\.1:${first.r.running.sandbox!.port} on .+ \\(1 live process\\); this process works against CXone the embedded sandbox at http://127\\.0\\.0\\.1:\\d+ on .+\\. .*set another KEY_PREFIX for this fleet, or stop the other one`,
+      ),
+    );
+    expect(firstSandbox).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // Refused before anything took work: no API, no workers, and its sandbox closed again.
+    expect(second.r.running.api).toBeUndefined();
+    expect(second.r.running.workers).toBeUndefined();
+    expect(second.banners).toEqual([]);
+
+    // The first stops cleanly: its claim goes with it, and another fleet may start at once.
+    first.r.signal('SIGTERM');
+    expect(await first.exit).toBe(0);
+    expect(await redis.exists(fleetClaimKey(createKeys(KEY_PREFIX)))).toBe(0);
+    const third = start('all', { KEY_PREFIX });
+    await third.started;
+    expect(third.banners).toHaveLength(1);
+  });
+
+  it('never refuses more processes of the same fleet (api and workers against one CXone)', async () => {
+    const KEY_PREFIX = newPrefix();
+    // Split roles in sandbox mode call the `sandbox` process at SANDBOX_PORT: one CXone for all three.
+    const env = { KEY_PREFIX, SANDBOX_PORT: '4999' };
+    const processes = [start('worker', env), start('worker', env), start('api', env)];
+    for (const p of processes) await p.started;
+    for (const p of processes) {
+      expect(p.errors).toEqual([]);
+      expect(p.banners).toHaveLength(1);
+    }
+    const key = fleetClaimKey(createKeys(KEY_PREFIX));
+    expect(Object.keys(await redis.hgetall(key)).filter((f) => f.startsWith('m:'))).toHaveLength(3);
+    // A rolling restart: one stops, its replacement joins.
+    const leaving = processes[0]!;
+    leaving.r.signal('SIGTERM');
+    expect(await leaving.exit).toBe(0);
+    const replacement = start('worker', env);
+    await replacement.started;
+    expect(replacement.banners).toHaveLength(1);
+    expect(await redis.exists(key)).toBe(1);
+  });
+});
+
+describe('a running fleet that finds another fleet on its prefix', () => {
+  it('stops taking jobs until the other fleet is gone, then takes them again', async () => {
+    const KEY_PREFIX = newPrefix();
+    const fleet = start('worker', { KEY_PREFIX }, { ttlMs: 2_000, renewEveryMs: 40 });
+    await fleet.started;
+    const workers = fleet.r.running.workers!.workers;
+    expect(workers.length).toBeGreaterThan(0);
+    expect(workers.some((w) => w.isPaused())).toBe(false);
+
+    // Its claim lapsed (as after a Redis outage longer than the TTL) and another fleet took the prefix.
+    const key = fleetClaimKey(createKeys(KEY_PREFIX));
+    await redis.del(key);
+    const other = fleetIdentity({
+      cxoneBaseUrl: 'https://other-tenant.example',
+      cxoneClientId: 'other',
+      embeddedSandbox: false,
+      hostname: 'elsewhere',
+    });
+    expect((await attemptFleetClaim(redis, key, other, 'intruder', 60_000, false)).held).toBe(true);
+    await waitFor(() => workers.every((w) => w.isPaused()));
+    // The error names the other fleet's CXone to the operator, on the key's holders side too.
+    expect(await redis.hget(key, 'contested-by')).toMatch(/^http:\/\/127\.0\.0\.1:\d+ on /);
+
+    // The operator stopped the other fleet (its last process released the claim).
+    await redis.del(key);
+    await waitFor(() => workers.every((w) => !w.isPaused()));
+  });
+});
+
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+
+/** `node src/main.ts worker` against a (never called) CXone at `baseUrl`. */
+function spawnWorker(prefix: string, baseUrl: string) {
+  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, 'worker'], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      REDIS_URL,
+      KEY_PREFIX: prefix,
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      API_TOKEN: 'test-token',
+      CXONE_BASE_URL: baseUrl,
+      CXONE_CLIENT_ID: 'client',
+      CXONE_CLIENT_SECRET: 'not-shown-anywhere',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  stoppers.push(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+    await exit;
+  });
+  return {
+    exit,
+    stdout: () => out,
+    stderr: () => err,
+    kill: (s: NodeJS.Signals) => proc.kill(s),
+  };
+}
+
+describe('worker processes of two fleets on one prefix (src/main.ts)', () => {
+  it('exits 1 with one line naming both CXones, while a replica of the running fleet starts', async () => {
+    const prefix = newPrefix();
+    const a = spawnWorker(prefix, 'https://tenant-a.cxone.example');
+    await waitFor(() => /Workers/.test(a.stdout()), 30_000);
+
+    const b = spawnWorker(prefix, 'https://tenant-b.cxone.example');
+    expect(await b.exit).toBe(1);
+    const lines = b.stderr().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`KEY_PREFIX ${prefix} is in use`);
+    expect(lines[0]).toContain('working against CXone https://tenant-a.cxone.example (1 live process)');
+    expect(lines[0]).toContain('this process works against CXone https://tenant-b.cxone.example.');
+    expect(lines[0]).not.toContain('not-shown-anywhere');
+
+    const replica = spawnWorker(prefix, 'https://tenant-a.cxone.example');
+    await waitFor(() => /Workers/.test(replica.stdout()), 30_000);
+    a.kill('SIGTERM');
+    replica.kill('SIGTERM');
+    expect(await a.exit).toBe(0);
+    expect(await replica.exit).toBe(0);
+    expect(await redis.exists(fleetClaimKey(createKeys(prefix)))).toBe(0);
+  });
+});
+
+async function waitFor(cond: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
