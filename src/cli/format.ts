@@ -2,95 +2,44 @@
  * Pure text formatting for the CLI and the demo. The API's answers are read loosely (every field
  * optional) so a newer server with more fields, or an older one with fewer, still prints.
  */
+import type { AuditGap, AuditPage } from '../shared/audit/trail.js';
+import type { AuditRecord } from '../shared/audit/types.js';
+import type { ValidationIssue } from '../shared/campaign-config.js';
 import { FINAL_STATUSES } from '../shared/lifecycle/state-machine.js';
+import type { CampaignViewBody } from '../shared/responses/campaign-view.js';
+import type { LaunchStatusBody } from '../shared/responses/launch.js';
 
-export interface IssueView {
-  path: string;
-  message: string;
-}
+/**
+ * An answer as cxo reads it: its response schema's type with every field optional at every depth,
+ * since a server of another release may lack any of them and cxo must still print the rest.
+ */
+type DeepPartial<T> = T extends readonly (infer E)[]
+  ? DeepPartial<E>[]
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
 
-export interface LaunchView {
-  launchId: string;
-  status: string;
-  campaignId?: string;
-  error?: unknown;
-  /** The latest transient failure while the launch is retried (the API sends it only while running). */
-  lastError?: string;
-  /** CXone status when the launch finished (`active`, or `scheduled` until `activateAt`), then as
-   *  the delayed activation left it. */
-  campaignStatus?: string;
-  activateAt?: string;
-  activatedAt?: string;
-  activationError?: string;
-}
+export type IssueView = ValidationIssue;
 
-export interface StatsView {
-  totalCalls?: number;
-  answeredCalls?: number;
-  abandonedCalls?: number;
-  complianceViolations?: number;
-  agentUtilization?: number;
-  at?: string;
-  /** The campaign's status and version as that poll saw them. */
-  status?: string;
-  version?: number;
-}
+/** `GET /v1/launches/{id}` (and the launch's 202 answer, which has the two fields cxo needs first). */
+export type LaunchView = DeepPartial<LaunchStatusBody> & Pick<LaunchStatusBody, 'launchId' | 'status'>;
 
-export interface CampaignViewLoose {
-  campaignId?: string;
-  launchId?: string;
-  status?: string;
-  version?: number;
-  config?: {
-    name?: string;
-    dialerStrategy?: { strategy?: string; callRate?: number; agentCapacity?: number };
-  };
-  lastStats?: StatsView;
-  efficiency?: { efficiencyScore?: number; answerRate?: number; abandonmentRate?: number } | null;
-  pacing?: unknown;
-  polling?: { effectiveIntervalMs?: number; desiredIntervalMs?: number };
-  compliance?: unknown;
-  lastCommand?: unknown;
-  /** When the cached CXone data was last read from CXone. */
-  syncedAt?: string;
-  /** The API could not refresh the view from CXone and served its cached one. */
-  stale?: boolean;
-  /** Why (APIs before this field did not say). */
-  staleReason?: string;
-  /** When a scheduled campaign will be activated (ISO). */
-  activateAt?: string;
-  /** Since when CXone answers 404 for the campaign (deleted outside the orchestrator). */
-  missingOnCxone?: { since?: string };
-  /** A scheduled campaign whose activation gave up for good. */
-  activationFailed?: { reason?: string; at?: string };
-  updatedAt?: string;
-}
+/**
+ * `GET /v1/campaigns/{id}`. `compliance`: APIs before the view had a response schema passed the
+ * campaign record's compliance field through, documented as anything; cxo still shows one if sent.
+ */
+export type CampaignViewLoose = DeepPartial<CampaignViewBody> & { compliance?: unknown };
 
-export interface AuditRecordView {
-  auditId?: string;
-  timestamp?: string;
-  occurredAt?: string;
-  action?: string;
-  actor?: string;
-  cxoneVersion?: number;
-  details?: Record<string, unknown>;
-}
+export type AuditRecordView = DeepPartial<AuditRecord>;
 
 /** A record the API's audit page could not return (`gaps` of an AuditPage). */
-export interface AuditGapView {
-  streamId: string;
-  /** `missing` (the trail no longer has it) or `unparseable` (its stored text is not a record). */
-  reason: string;
-  auditId?: string;
-}
+export type AuditGapView = DeepPartial<AuditGap> & Pick<AuditGap, 'streamId' | 'reason'>;
 
 /** One page of `GET /v1/campaigns/{id}/audit`. */
-export interface AuditPageView {
+export type AuditPageView = Pick<AuditPage, 'nextCursor'> & {
   records: AuditRecordView[];
-  nextCursor: string | null;
-  /** Records of the page's range the API could not return; absent when there are none. */
   gaps?: AuditGapView[];
-}
+};
 
 /** What a gap is, in words: `aud_… (stream id …) is missing from the trail`. */
 export function describeAuditGap(g: AuditGapView): string {

@@ -18,7 +18,6 @@ import {
 import { campaignViewSchema } from '../shared/responses/campaign-view.js';
 import { commandRecordSchema, pendingCommandsSchema } from '../shared/responses/commands.js';
 import { validationIssueSchema } from '../shared/responses/common.js';
-import type { ResponseBody } from '../shared/responses/shape-check.js';
 import { complianceReportSchema } from '../shared/responses/compliance-report.js';
 import { launchStatusSchema } from '../shared/responses/launch.js';
 import {
@@ -60,8 +59,7 @@ const launchAcceptedSchema = z.looseObject({
   status: z.enum(LAUNCH_STATUSES),
 });
 
-/** What GET /v1/launches/:launchId builds. */
-export type LaunchStatusBody = ResponseBody<typeof launchStatusSchema>;
+export type { LaunchStatusBody } from '../shared/responses/launch.js';
 
 const commandAcceptedSchema = z.looseObject({
   commandId: z.string(),

@@ -309,7 +309,6 @@ describe('cxo formatting (pure)', () => {
       efficiency: { efficiencyScore: 24.7, answerRate: 0.5, abandonmentRate: 0.01 },
       pacing: {
         lastDecision: { direction: 'up', previousCallRate: 0.6, callRate: 0.65 },
-        cooldownUntil: null,
       },
       polling: { effectiveIntervalMs: 30_000, desiredIntervalMs: 15_000 },
     });
@@ -322,7 +321,12 @@ describe('cxo formatting (pure)', () => {
   });
 
   it('says plainly when the view is cached, since when and why, without guessing a cause the API did not give', () => {
-    const view = { campaignId: 'c-1', status: 'active', version: 3, syncedAt: '2026-11-28T09:00:00.000Z' };
+    const view = {
+      campaignId: 'c-1',
+      status: 'active',
+      version: 3,
+      syncedAt: '2026-11-28T09:00:00.000Z',
+    } as const;
     expect(
       formatCampaign({
         ...view,
@@ -383,12 +387,16 @@ describe('cxo formatting (pure)', () => {
   });
 
   it('shows the last failed try of a launch that is still retrying, and not once it is final', () => {
-    const retrying = { launchId: 'L1', status: 'running', lastError: 'attempt 4: CXone answered 503' };
+    const retrying = {
+      launchId: 'L1',
+      status: 'running',
+      lastError: 'attempt 4: CXone answered 503',
+    } as const;
     expect(formatLaunch(retrying)).toContain('last try attempt 4: CXone answered 503');
     expect(progressLine(retrying, 1500, 0)).toBe(
       '⠋ launch L1: running (1.5 s); last try attempt 4: CXone answered 503',
     );
-    const done = { ...retrying, status: 'succeeded' };
+    const done = { ...retrying, status: 'succeeded' } as const;
     expect(formatLaunch(done)).not.toContain('last try');
     // Succeeded is not the same as dialing: a scheduled campaign says when it starts.
     expect(

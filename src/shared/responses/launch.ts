@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { campaignStatusSchema } from '../cxone/wire.js';
 import { LAUNCH_STATUSES } from '../launch-store.js';
+import type { ResponseBody } from './shape-check.js';
 
 /**
  * A launch as its Redis hash holds it (launch-store.ts takes LaunchRecord from here), and what GET
@@ -62,3 +63,5 @@ export const launchRecordSchema = z.object({
 export const launchStatusSchema = launchRecordSchema
   .omit({ actor: true, idempotencyKey: true, failing: true })
   .loose();
+/** What GET /v1/launches/:launchId builds. */
+export type LaunchStatusBody = ResponseBody<typeof launchStatusSchema>;
