@@ -32,8 +32,9 @@ import {
 /**
  * The OpenAPI 3.1 document of the producer API, generated from the same zod schemas the routes
  * validate with, so the document cannot drift from what the API accepts. Response shapes live in
- * src/shared/responses/ (each checked at compile time against what its route builds); those only
- * this document names (launch status, errors, health) are declared here once.
+ * src/shared/responses/ (the code building an answer takes its type from there, or is checked
+ * against it at compile time); those only this document names (errors, health, the accepted and
+ * validate answers) are declared here once.
  */
 
 const errorSchema = z
