@@ -101,17 +101,40 @@ export const campaignResourceSchema = z.looseObject({
 });
 export type CampaignResource = z.infer<typeof campaignResourceSchema>;
 
-/** PATCH body: any subset of the mutable fields. Nested settings objects are merged field by field. */
+const namesAField = (obj: object) => Object.keys(obj).length > 0;
+/**
+ * Said only of an object that is otherwise valid: one whose only key is unknown is named for that
+ * key (strict parsing drops it), not as empty besides.
+ */
+const NOTHING_TO_CHANGE = {
+  message: 'must change at least one field',
+  when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0,
+};
+
+/**
+ * PATCH body: any subset of the mutable fields. Nested settings objects are merged field by field.
+ * An update must name something to change, at every level: `{}` is refused, and so is a settings
+ * object that names no field (`{"dialerSettings": {}}`), the same empty update one level down (the
+ * issue names that object). Fields already at their value are still an update (a 200 no-op).
+ */
 export const updateCampaignRequestSchema = z
   .object({
     name: z.string().min(1).max(200).optional(),
     status: campaignStatusSchema.optional(),
     startDateTime: z.iso.datetime({ offset: true }).optional(),
-    dialerSettings: wireDialerSettingsSchema.partial().strict().optional(),
-    complianceSettings: wireComplianceSettingsSchema.partial().strict().optional(),
+    dialerSettings: wireDialerSettingsSchema
+      .partial()
+      .strict()
+      .refine(namesAField, NOTHING_TO_CHANGE)
+      .optional(),
+    complianceSettings: wireComplianceSettingsSchema
+      .partial()
+      .strict()
+      .refine(namesAField, NOTHING_TO_CHANGE)
+      .optional(),
   })
   .strict()
-  .refine((body) => Object.keys(body).length > 0, { message: 'must change at least one field' });
+  .refine(namesAField, NOTHING_TO_CHANGE);
 export type UpdateCampaignRequest = z.infer<typeof updateCampaignRequestSchema>;
 
 export const campaignStatsSchema = z.looseObject({
