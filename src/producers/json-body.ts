@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { DUPLICATE_KEY_MESSAGE, duplicateKeyPath } from '../shared/json-duplicate-keys.js';
 import { ApiError, ValidationFailedError } from './errors.js';
+import { NOT_UTF8_MESSAGE, strictUtf8 } from '../shared/http/utf8-body.js';
 
 export { duplicateKeyPath };
 
@@ -13,9 +14,6 @@ export { duplicateKeyPath };
 export function registerJsonBodyParser(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  // Fatal: a lenient decode turns the bytes of a Latin-1 "Café" into "Caf\uFFFD", which would be
-  // launched on CXone and audited as such. The BOM is kept, so JSON.parse refuses it as it always has.
-  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const encodings = contentCodings(request.headers['content-encoding']);
     if (encodings.length > 0) {
@@ -33,18 +31,9 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
       );
       return;
     }
-    let text: string;
-    try {
-      text = utf8.decode(typeof body === 'string' ? Buffer.from(body) : body);
-    } catch {
-      done(
-        new ApiError(
-          400,
-          'invalid_json',
-          'the request body is not UTF-8; JSON is sent as UTF-8 (RFC 8259), whatever charset the content type names',
-        ),
-        undefined,
-      );
+    const text = strictUtf8(body);
+    if (text === undefined) {
+      done(new ApiError(400, 'invalid_json', NOT_UTF8_MESSAGE), undefined);
       return;
     }
     const path = duplicateKeyPath(text);

@@ -18,6 +18,7 @@ import { registerOauthRoutes } from './routes/oauth.js';
 import { registerOutboundRoutes } from './routes/outbound.js';
 import type { SandboxState } from './state.js';
 import { answerUnmatched } from '../shared/http/allowed-methods.js';
+import { NOT_UTF8_MESSAGE, strictUtf8 } from '../shared/http/utf8-body.js';
 
 /** Request bodies above this are refused with 413; campaign payloads are a few kB. */
 export const SANDBOX_BODY_LIMIT = 256 * 1024;
@@ -129,26 +130,14 @@ export async function buildSandboxApp(state: SandboxState): Promise<FastifyInsta
   // Fastify's default text/plain parser would hand a plain-text body to a handler as a string;
   // without it, such a body is a 415 like any other non-JSON content type.
   app.removeContentTypeParser('text/plain');
-  // JSON is UTF-8 (RFC 8259 §8.1). Fastify decodes bodies leniently, so the Latin-1 bytes of "Café"
-  // became "Caf\uFFFD" and were stored and answered 201: a client sending another encoding would
-  // pass here and find its names mangled, or refused, on the platform. Decoded strictly instead; the
-  // BOM is kept, so JSON.parse refuses it as it always has.
+  // Strictly UTF-8 (strictUtf8): a client sending another encoding would otherwise pass here and
+  // find its names mangled, or refused, on the platform.
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    let text: string;
-    try {
-      text = utf8.decode(typeof body === 'string' ? Buffer.from(body) : body);
-    } catch {
-      done(
-        new SandboxHttpError(
-          400,
-          'invalid_json',
-          'the request body is not valid UTF-8; JSON is sent as UTF-8 (RFC 8259 §8.1), whatever charset the content type names',
-        ),
-        undefined,
-      );
+    const text = strictUtf8(body);
+    if (text === undefined) {
+      done(new SandboxHttpError(400, 'invalid_json', NOT_UTF8_MESSAGE), undefined);
       return;
     }
     parseJson(request, text, done);
