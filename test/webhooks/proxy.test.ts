@@ -1,71 +1,21 @@
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deliverOnce } from '../../src/shared/webhooks/deliver.js';
 import { getDestinationState, listDeadLetters } from '../../src/shared/webhooks/store.js';
-import { Receiver, SECRET, startHarness, waitFor } from './harness.js';
+import { Receiver, SECRET, cleanupsAfterEach, startHarness, waitFor } from './harness.js';
+import { isolateProxyEnv, startForwardProxy } from './proxy-helpers.js';
 
 /**
  * Deliveries honour HTTP(S)_PROXY / NO_PROXY as the CXone client does: through a forward proxy when
  * one applies to the receiver, directly otherwise.
  */
 
-const PROXY_VARS = [
-  'NODE_TLS_REJECT_UNAUTHORIZED',
-  'HTTP_PROXY',
-  'http_proxy',
-  'HTTPS_PROXY',
-  'https_proxy',
-  'ALL_PROXY',
-  'all_proxy',
-  'NO_PROXY',
-  'no_proxy',
-];
-let saved: Record<string, string | undefined>;
-const cleanups: (() => Promise<void>)[] = [];
+isolateProxyEnv(['NODE_TLS_REJECT_UNAUTHORIZED']);
+const cleanups = cleanupsAfterEach();
 
-beforeEach(() => {
-  saved = Object.fromEntries(PROXY_VARS.map((name) => [name, process.env[name]]));
-  for (const name of PROXY_VARS) delete process.env[name];
-});
-afterEach(async () => {
-  for (const name of PROXY_VARS) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-/** A plain HTTP forward proxy: absolute-URI requests, forwarded as they came. */
-async function startProxy(): Promise<{ url: string; seen: string[] }> {
-  const seen: string[] = [];
-  const server: Server = createServer((req, res) => {
-    seen.push(`${req.method} ${req.url}`);
-    const target = new URL(req.url!);
-    const upstream = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname + target.search,
-        method: req.method,
-        headers: req.headers,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode!, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.writeHead(502).end());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
-}
+const startProxy = () => startForwardProxy(cleanups);
 
 async function send(url: string) {
   return deliverOnce({

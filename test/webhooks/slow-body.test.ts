@@ -1,8 +1,9 @@
-import { createServer, request, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deliverOnce, EXCERPT_WAIT_MS } from '../../src/shared/webhooks/deliver.js';
 import { SECRET, cleanupsAfterEach } from './harness.js';
+import { isolateProxyEnv, startForwardProxy } from './proxy-helpers.js';
 
 /**
  * A receiver that answers at once but then trickles its response body (a streaming endpoint behind
@@ -11,27 +12,7 @@ import { SECRET, cleanupsAfterEach } from './harness.js';
  */
 
 const cleanups = cleanupsAfterEach();
-const PROXY_VARS = [
-  'HTTP_PROXY',
-  'http_proxy',
-  'HTTPS_PROXY',
-  'https_proxy',
-  'ALL_PROXY',
-  'all_proxy',
-  'NO_PROXY',
-  'no_proxy',
-];
-let saved: Record<string, string | undefined>;
-beforeEach(() => {
-  saved = Object.fromEntries(PROXY_VARS.map((name) => [name, process.env[name]]));
-  for (const name of PROXY_VARS) delete process.env[name];
-});
-afterEach(() => {
-  for (const name of PROXY_VARS) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
-});
+isolateProxyEnv();
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -61,29 +42,7 @@ async function tricklingReceiver(status: number): Promise<string> {
   return `${await listen(server)}/hook`;
 }
 
-/** A plain forward proxy that streams the receiver's answer back as it comes. */
-async function forwardProxy(): Promise<string> {
-  const server = createServer((req, res) => {
-    const target = new URL(req.url!);
-    const upstream = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: req.method,
-        headers: req.headers,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode!, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    res.on('close', () => upstream.destroy());
-    req.pipe(upstream);
-  });
-  return listen(server);
-}
+const forwardProxy = async () => (await startForwardProxy(cleanups)).url;
 
 async function send(url: string) {
   return deliverOnce({
