@@ -1,11 +1,8 @@
-import type { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { createEventPublisher } from '../../src/shared/events/publisher.js';
-import { silentLogger } from '../../src/shared/logger.js';
 import { webhookJobOptions } from '../../src/shared/webhooks/schedule.js';
 import { listDeadLetters } from '../../src/shared/webhooks/store.js';
 import { connect } from '../audit/redis-helpers.js';
-import { Receiver, startHarness, type Harness, cleanupsAfterEach } from './harness.js';
+import { Receiver, startHarness, type Harness, cleanupsAfterEach, publishOrphan } from './harness.js';
 
 /**
  * A webhook job that fails for good just before the worker closes: the worker's `failed` fallback
@@ -16,20 +13,7 @@ import { Receiver, startHarness, type Harness, cleanupsAfterEach } from './harne
 const cleanups = cleanupsAfterEach();
 
 /** An event stored as `pending` whose job was never added (the publisher's enqueue failed). */
-async function orphan(h: Harness, campaignId: string) {
-  const failing = createEventPublisher({
-    redis: h.redis,
-    keys: h.keys,
-    logger: silentLogger,
-    webhookQueue: { add: () => Promise.reject(new Error('connection lost')) } as unknown as Queue,
-    enabled: true,
-  });
-  await expect(failing.publish('campaign.state.changed', campaignId, { to: 'paused' })).rejects.toThrow(
-    'connection lost',
-  );
-  const [entry] = await h.events.recent(1, campaignId);
-  return entry!;
-}
+const orphan = (h: Harness, campaignId: string) => publishOrphan(h, campaignId, { to: 'paused' });
 
 describe('closing the webhook worker', () => {
   it('waits for the failed fallback of a job that failed for good, and writes nothing after', async () => {

@@ -2,12 +2,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Queue, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { createAuditTrail, type AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { systemClock } from '../../src/shared/clock.js';
 import { loadConfig } from '../../src/shared/config.js';
 import type { AppContext } from '../../src/shared/context.js';
 import { createEventPublisher, type EventPublisherStore } from '../../src/shared/events/publisher.js';
+import type { EventEnvelope } from '../../src/shared/events/types.js';
 import { createKeys, QUEUES, type Keys, type QueueName } from '../../src/shared/keys.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { createRedis } from '../../src/shared/redis.js';
@@ -193,4 +194,27 @@ export function cleanupsAfterEach(): (() => Promise<void>)[] {
     while (cleanups.length > 0) await cleanups.pop()!();
   });
   return cleanups;
+}
+
+/**
+ * Publishes through a publisher whose enqueue fails, as on a lost connection: the event is stored
+ * `pending` with no job (what the sweep, or a worker's failed fallback, must pick up).
+ */
+export async function publishOrphan(
+  h: Harness,
+  campaignId: string,
+  data: Record<string, unknown> = {},
+): Promise<EventEnvelope> {
+  const failing = createEventPublisher({
+    redis: h.redis,
+    keys: h.keys,
+    logger: silentLogger,
+    webhookQueue: { add: () => Promise.reject(new Error('connection lost')) } as unknown as Queue,
+    enabled: true,
+  });
+  await expect(failing.publish('campaign.state.changed', campaignId, data)).rejects.toThrow(
+    'connection lost',
+  );
+  const [event] = await h.events.recent(1, campaignId);
+  return event!;
 }

@@ -1,12 +1,18 @@
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { createEventPublisher, EVENT_TTL_SECONDS } from '../../src/shared/events/publisher.js';
+import { EVENT_TTL_SECONDS } from '../../src/shared/events/publisher.js';
 import type { EventEnvelope } from '../../src/shared/events/types.js';
-import { silentLogger } from '../../src/shared/logger.js';
 import { webhookPendingKey } from '../../src/shared/webhooks/pending.js';
 import { deadLetter, listDeadLetters, replayEvent } from '../../src/shared/webhooks/store.js';
 import { sweepOrphanedEvents } from '../../src/shared/webhooks/sweep.js';
-import { Receiver, startHarness, waitFor, type Harness, cleanupsAfterEach } from './harness.js';
+import {
+  Receiver,
+  startHarness,
+  waitFor,
+  type Harness,
+  cleanupsAfterEach,
+  publishOrphan,
+} from './harness.js';
 
 /**
  * The publisher stores an event, then queues its job: when the second step fails, the sweep queues
@@ -14,22 +20,6 @@ import { Receiver, startHarness, waitFor, type Harness, cleanupsAfterEach } from
  */
 
 const cleanups = cleanupsAfterEach();
-
-/** Publishes through a publisher whose enqueue fails: the event is stored `pending`, with no job. */
-async function publishOrphan(h: Harness, campaignId: string, data: Record<string, unknown> = {}) {
-  const failing = createEventPublisher({
-    redis: h.redis,
-    keys: h.keys,
-    logger: silentLogger,
-    webhookQueue: { add: () => Promise.reject(new Error('connection lost')) } as unknown as Queue,
-    enabled: true,
-  });
-  await expect(failing.publish('campaign.state.changed', campaignId, data)).rejects.toThrow(
-    'connection lost',
-  );
-  const [e] = await h.events.recent(1, campaignId);
-  return e!;
-}
 
 describe('webhook sweep', () => {
   it('queues the job of a pending event that has none, and resends nothing delivered or dead', async () => {
