@@ -4,7 +4,6 @@ import { createAuditTrail } from '../../src/shared/audit/trail.js';
 import { scheduleWindowEnforcement } from '../../src/shared/compliance/enforcement.js';
 import { getWindowState } from '../../src/shared/compliance/state-store.js';
 import type { ClosableContext } from '../../src/shared/context-factory.js';
-import { CXONE_SCOPES } from '../../src/shared/cxone/wire.js';
 import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { changeAs, CONSOLE } from '../sandbox/helpers.js';
@@ -20,7 +19,6 @@ import { startWindowStack, type WindowStack } from './window-stack.js';
  */
 const weekdays = config(); // America/New_York, Mon–Fri 09:00–17:00
 const t = (iso: string) => Date.parse(iso);
-const FLEET = { clientId: 'sandbox-client', clientSecret: 'sandbox-secret' };
 
 let stack: WindowStack;
 let sandbox: RunningSandbox;
@@ -29,10 +27,7 @@ let ctx: ClosableContext;
 beforeAll(async () => {
   stack = await startWindowStack({
     startIso: '2026-03-06T21:30:00Z', // Friday 16:30 EST
-    clients: [
-      { ...FLEET, scopes: [...CXONE_SCOPES] },
-      { ...CONSOLE, scopes: [...CXONE_SCOPES], tenant: FLEET.clientId },
-    ],
+    withConsole: true,
   });
   ({ sandbox, ctx } = stack);
 });

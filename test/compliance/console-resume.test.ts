@@ -10,7 +10,6 @@ import {
 } from '../../src/shared/compliance/enforcement.js';
 import { getWindowState } from '../../src/shared/compliance/state-store.js';
 import type { ClosableContext } from '../../src/shared/context-factory.js';
-import { CXONE_SCOPES } from '../../src/shared/cxone/wire.js';
 import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
@@ -28,7 +27,6 @@ import { startWindowStack, type WindowStack } from './window-stack.js';
  */
 const weekdays = config(); // America/New_York, Mon–Fri 09:00–17:00
 const t = (iso: string) => Date.parse(iso);
-const FLEET = { clientId: 'sandbox-client', clientSecret: 'sandbox-secret' };
 
 let stack: WindowStack;
 let sandbox: RunningSandbox;
@@ -38,10 +36,7 @@ let clock: ManualClock;
 beforeAll(async () => {
   stack = await startWindowStack({
     startIso: '2026-03-06T21:30:00Z', // Friday 16:30 EST
-    clients: [
-      { ...FLEET, scopes: [...CXONE_SCOPES] },
-      { ...CONSOLE, scopes: [...CXONE_SCOPES], tenant: FLEET.clientId },
-    ],
+    withConsole: true,
   });
   ({ sandbox, ctx, clock } = stack);
 });

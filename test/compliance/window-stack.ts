@@ -1,6 +1,6 @@
 import type { Worker } from 'bullmq';
 import { startSandbox } from '../../src/sandbox/server.js';
-import type { RunningSandbox, SandboxClient } from '../../src/sandbox/types.js';
+import type { RunningSandbox } from '../../src/sandbox/types.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { CampaignConfig } from '../../src/shared/campaign-config.js';
 import { ManualClock } from '../../src/shared/clock.js';
@@ -8,11 +8,15 @@ import { windowJobId, windowJobOf, type WindowJob } from '../../src/shared/compl
 import { loadConfig } from '../../src/shared/config.js';
 import { createContext, type ClosableContext } from '../../src/shared/context-factory.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
+import { CXONE_SCOPES } from '../../src/shared/cxone/wire.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { createComplianceWorker } from '../../src/workers/compliance-worker.js';
 import { testPrefix, deletePrefixAt } from '../support/redis-prefix.js';
+import { CONSOLE } from '../sandbox/helpers.js';
 import { eventually, REDIS_URL } from './redis-context.js';
+
+const FLEET = { clientId: 'sandbox-client', clientSecret: 'sandbox-secret' };
 
 /**
  * Calling-window enforcement on real parts: the CXone sandbox over HTTP, the real context (limiter,
@@ -32,11 +36,21 @@ export interface WindowStack {
 
 export async function startWindowStack(opts: {
   startIso: string;
-  /** The sandbox's clients; its default (the fleet's sandbox-client) when omitted. */
-  clients?: SandboxClient[];
+  /**
+   * Also a console operator on the fleet's tenant (CONSOLE in test/sandbox/helpers.ts), to change a
+   * campaign behind the orchestrator's back as CXone's console does.
+   */
+  withConsole?: boolean;
 }): Promise<WindowStack> {
   const sandbox = await startSandbox({
-    ...(opts.clients ? { clients: opts.clients } : {}),
+    ...(opts.withConsole
+      ? {
+          clients: [
+            { ...FLEET, scopes: [...CXONE_SCOPES] },
+            { ...CONSOLE, scopes: [...CXONE_SCOPES], tenant: FLEET.clientId },
+          ],
+        }
+      : {}),
     rateLimit: { perWindow: 100_000, windowMs: 60_000 },
   });
   const prefix = testPrefix();
