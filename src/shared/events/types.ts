@@ -1,3 +1,6 @@
+import type { z } from 'zod';
+import type { eventEnvelopeSchema } from '../responses/webhooks.js';
+
 /** Event types delivered to webhooks. The envelope is versioned; `version` bumps on breaking changes to `data`. */
 export const EVENT_TYPES = [
   'campaign.launch.requested',
@@ -17,15 +20,8 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 export const EVENT_ENVELOPE_VERSION = 1;
 
-export interface EventEnvelope {
-  /** `evt_…`; the same id on every delivery attempt (Standard Webhooks `webhook-id`). */
-  id: string;
-  type: EventType;
-  version: number;
-  campaignId: string;
-  occurredAt: string;
-  data: Record<string, unknown>;
-}
+/** What every delivery sends, and GET /v1/webhooks/events/{eventId} answers, byte for byte. */
+export type EventEnvelope = z.output<typeof eventEnvelopeSchema>;
 
 export interface EventPublisher {
   publish(type: EventType, campaignId: string, data: Record<string, unknown>): Promise<EventEnvelope>;

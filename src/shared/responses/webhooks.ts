@@ -1,9 +1,12 @@
 import { z } from 'zod';
-import { EVENT_TYPES, type EventEnvelope } from '../events/types.js';
-import type { DeadLetter, DestinationState } from '../webhooks/store.js';
-import type { Describes, ResponseBody } from './shape-check.js';
+import { EVENT_TYPES } from '../events/types.js';
+import type { ResponseBody } from './shape-check.js';
 
-/** The webhook operations' answers (src/producers/routes/webhooks.ts). */
+/**
+ * The webhook operations' answers (src/producers/routes/webhooks.ts). The event envelope, the dead
+ * letter and the destination state are answered as the publisher and the webhook store build them, so
+ * src/shared/events/types.ts and src/shared/webhooks/store.ts take their types from here.
+ */
 
 export const eventEnvelopeSchema = z.object({
   id: z.string().describe('`evt_…`; the same id on every delivery (Standard Webhooks `webhook-id`)'),
@@ -14,8 +17,8 @@ export const eventEnvelopeSchema = z.object({
   data: z.record(z.string(), z.unknown()),
 });
 
-// Loose: stored as JSON for 30 days, by whichever release dead-lettered the event.
-export const deadLetterSchema = z.looseObject({
+/** The dead letter's fields, closed: the type the webhook store and worker build and read. */
+export const deadLetterFieldsSchema = z.object({
   eventId: z.string(),
   reason: z.enum([
     'rejected',
@@ -31,6 +34,10 @@ export const deadLetterSchema = z.looseObject({
   attempts: z.number().int(),
   at: z.string().describe('When the event was dead-lettered (empty when its record expired)'),
 });
+
+// Loose as documented: stored as JSON for 30 days, by whichever release dead-lettered the event, and
+// the routes answer it as stored.
+export const deadLetterSchema = deadLetterFieldsSchema.loose();
 
 /** GET /v1/webhooks/dead-letters */
 export const deadLetterListSchema = z.object({
@@ -67,8 +74,8 @@ export const deadLetterReplaySchema = z.object({
 });
 export type DeadLetterReplayBody = ResponseBody<typeof deadLetterReplaySchema>;
 
-const destinationStateSchema = z.object({
-  configured: z.literal(true),
+/** The destination's state as the webhook store reads it; the answer adds `configured`. */
+export const destinationStateSchema = z.object({
   url: z.string().describe('WEBHOOK_URL, without credentials'),
   enabled: z.boolean(),
   disabledAt: z.string().optional().describe('When the destination answered 410 Gone and was disabled'),
@@ -79,7 +86,7 @@ const destinationStateSchema = z.object({
 /** GET /admin/webhooks/destination */
 export const webhookDestinationSchema = z.discriminatedUnion('configured', [
   z.object({ configured: z.literal(false).describe('No WEBHOOK_URL: events are recorded, not sent') }),
-  destinationStateSchema,
+  z.object({ configured: z.literal(true), ...destinationStateSchema.shape }),
 ]);
 export type WebhookDestinationBody = ResponseBody<typeof webhookDestinationSchema>;
 
@@ -91,10 +98,3 @@ export const destinationEnabledSchema = z.object({
   wasEnabled: z.boolean().describe('It was enabled already: nothing changed'),
 });
 export type DestinationEnabledBody = ResponseBody<typeof destinationEnabledSchema>;
-
-export const _eventEnvelope: Describes<EventEnvelope, z.output<typeof eventEnvelopeSchema>> = true;
-export const _deadLetter: Describes<DeadLetter, z.output<typeof deadLetterSchema>> = true;
-export const _destinationState: Describes<
-  DestinationState & { configured: true },
-  z.output<typeof destinationStateSchema>
-> = true;

@@ -1,7 +1,9 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { z } from 'zod';
 import { EVENT_TTL_SECONDS, parseStoredEvent, type StoredEvent } from '../events/publisher.js';
 import type { Keys } from '../keys.js';
+import type { deadLetterFieldsSchema, destinationStateSchema } from '../responses/webhooks.js';
 import { DEFAULT_RETRY_SCHEDULE_MS, webhookJobOptions } from './schedule.js';
 import { evalScript } from '../redis-script.js';
 import { webhookPendingKey } from './pending.js';
@@ -16,26 +18,11 @@ import { destinationBackoffKey } from './backoff.js';
 /** The delivered log remembers event ids this long (retries and replays are far shorter). */
 export const DELIVERED_LOG_DAYS = 30;
 
-export type DeadLetterReason =
-  'rejected' | 'redirect' | 'exhausted' | 'destination_gone' | 'destination_disabled' | 'no_destination';
-
-export interface DeadLetter {
-  eventId: string;
-  reason: DeadLetterReason;
-  status?: number;
-  bodyExcerpt?: string;
-  error?: string;
-  attempts: number;
-  at: string;
-}
-
-export interface DestinationState {
-  url: string;
-  enabled: boolean;
-  disabledAt?: string;
-  status?: number;
-  eventId?: string;
-}
+// The shapes are the response schemas' (src/shared/responses/webhooks.ts): the routes answer a dead
+// letter as stored and the destination state as read here.
+export type DeadLetter = z.output<typeof deadLetterFieldsSchema>;
+export type DeadLetterReason = DeadLetter['reason'];
+export type DestinationState = z.output<typeof destinationStateSchema>;
 
 // KEYS: destination hash. ARGV: url, disabledAt, status, eventId. Returns 1 only for the call that disabled it.
 const DISABLE_SCRIPT = `
