@@ -13,7 +13,7 @@ import type { LaunchStatusBody } from '../shared/responses/launch.js';
  * An answer as cxo reads it: its response schema's type with every field optional at every depth,
  * since a server of another release may lack any of them and cxo must still print the rest.
  */
-type DeepPartial<T> = T extends readonly (infer E)[]
+export type DeepPartial<T> = T extends readonly (infer E)[]
   ? DeepPartial<E>[]
   : T extends object
     ? { [K in keyof T]?: DeepPartial<T[K]> }

@@ -39,6 +39,7 @@ import {
   type AuditGapView,
   type AuditPageView,
   type CampaignViewLoose,
+  type DeepPartial,
   type IssueView,
   type LaunchView,
 } from './format.js';
@@ -529,10 +530,11 @@ async function action(
 }
 
 /**
- * A command as GET /v1/commands/:commandId answers it (the response schema's type), read loosely: a
- * server of another release may lack a field, and until the first answer cxo knows only the id.
+ * A command as GET /v1/commands/:commandId answers it (the response schema's type), read loosely at
+ * every depth: a server of another release may lack any field, and until the first answer cxo knows
+ * only the id.
  */
-type CommandView = Partial<CommandRecordBody> & Pick<CommandRecordBody, 'commandId'>;
+type CommandView = DeepPartial<CommandRecordBody> & Pick<CommandRecordBody, 'commandId'>;
 
 const FINAL_COMMAND_STATUSES = ['succeeded', 'failed', 'conflict'];
 
