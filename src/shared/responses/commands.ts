@@ -3,7 +3,7 @@ import { campaignStatusSchema } from '../cxone/wire.js';
 import { COMMAND_STATUSES } from '../lifecycle/commands.js';
 import { CAMPAIGN_ACTIONS } from '../lifecycle/state-machine.js';
 import { validationIssueSchema } from './common.js';
-import type { ResponseBody } from './shape-check.js';
+import type { ResponseBody } from './response-body.js';
 
 /**
  * A campaign command as GET /v1/commands/:commandId and the campaign's pending list answer it: the

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { campaignStatusSchema } from '../cxone/wire.js';
 import { LAUNCH_STATUSES } from '../launch-store.js';
-import type { ResponseBody } from './shape-check.js';
+import type { ResponseBody } from './response-body.js';
 
 /**
  * A launch as its Redis hash holds it (launch-store.ts takes LaunchRecord from here), and what GET

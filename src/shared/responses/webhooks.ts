@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EVENT_TYPES } from '../events/types.js';
-import type { ResponseBody } from './shape-check.js';
+import type { ResponseBody } from './response-body.js';
 
 /**
  * The webhook operations' answers (src/producers/routes/webhooks.ts). The event envelope, the dead
