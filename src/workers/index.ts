@@ -2,6 +2,7 @@ import type { Worker } from 'bullmq';
 import type { AppContext } from '../shared/context.js';
 import { createLogThrottle } from '../shared/log-throttle.js';
 import { createLaunchWorker } from './launch-worker.js';
+import { withLaunchSweep } from './launch-sweep.js';
 import { createAdjustWorker } from './adjust-worker.js';
 import { createPollWorker } from './poll-worker.js';
 import { createComplianceWorker } from './compliance-worker.js';
@@ -17,7 +18,8 @@ export type WorkerFactory = (ctx: AppContext) => Worker;
  * (owner in parentheses).
  */
 export const WORKER_FACTORIES: ReadonlyArray<readonly [name: string, factory: WorkerFactory]> = [
-  ['launch', createLaunchWorker], // (H3) launch + delayed activation
+  // (H3) launch + delayed activation, with the sweep that settles launches whose failure went unrecorded
+  ['launch', (ctx) => withLaunchSweep(ctx, createLaunchWorker(ctx))],
   ['adjust', createAdjustWorker], // (H5) campaign commands: versioned writes, rebase, rollback, per-campaign lock
   ['poll', createPollWorker], // (H6) stats polls: efficiency, abandonment guard, pacing
   ['compliance', createComplianceWorker], // (H7) calling-window enforcement (one delayed job per campaign)

@@ -1,0 +1,341 @@
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { CampaignStore } from '../shared/campaign-store.js';
+import { createCampaignStore } from '../shared/campaign-store.js';
+import type { AppContext } from '../shared/context.js';
+import { activateJobId } from '../shared/jobs.js';
+import type { Keys } from '../shared/keys.js';
+import { createLaunchStore, type LaunchStore } from '../shared/launch-store.js';
+import { evalScript } from '../shared/redis-script.js';
+import { trackHandlerWork } from './handler-work.js';
+import { finishGivenUpLaunch } from './launch-worker.js';
+import { KEEP_FAILED } from './worker-options.js';
+
+/**
+ * The launch sweep: settles launches whose job BullMQ failed for good while nothing recorded it.
+ *
+ * A launch job's final failure is recorded by its processor (failLaunch) or, when BullMQ gives the
+ * job up without running it (its stall limit), by the worker's `failed` handler (finishGivenUpLaunch).
+ * A kill, or a forced close past the shutdown deadline, can cut either off: the job sits in the launch
+ * queue's failed set and its launch reads `queued` or `running` for the 30 days it is kept, while
+ * `cxo launch` waits on it. The sweep finds those and finishes them through finishGivenUpLaunch, the
+ * same code the handler runs: failed with a reason, audited, announced, a created campaign cancelled.
+ *
+ * Candidates come from the failed set alone, read in its own order (finish time) after a cursor kept
+ * in Redis: its cost follows the launch jobs that failed, never the launches that succeeded, and a
+ * successful launch pays nothing for it. A job that is waiting, active, delayed or prioritized is not
+ * in that set, so its launch is never looked at. A launch whose job is gone altogether (removed by
+ * hand, or never enqueued) leaves no trace the sweep could find without reading every launch record.
+ */
+
+/** A failed job younger than this is left to the `failed` handler that may still be recording it. */
+export const DEFAULT_LAUNCH_SWEEP_GRACE_MS = 5 * 60_000;
+/** How often a launch worker process looks (one process at a time, under a Redis lease). */
+export const DEFAULT_LAUNCH_SWEEP_INTERVAL_MS = 60_000;
+/** At most this many failed-set entries are read per sweep; the next sweep continues after them. */
+export const DEFAULT_LAUNCH_SWEEP_MAX_SCAN = 2_000;
+
+/**
+ * A sweep's lease outlives its turn by this much while it settles launches: each settlement may wait
+ * for CXone (the cancel of a created campaign), and another process must not start a second sweep
+ * meanwhile, which would announce the same failure twice.
+ */
+const LEASE_MARGIN_MS = 120_000;
+
+const PIPELINE_BATCH = 500;
+
+const ACTIVATE_ID_START = activateJobId('');
+
+/** Launch jobs' ids are their launch ids; the queue's other jobs are activations (`activate-…`). */
+export function isLaunchJobId(jobId: string): boolean {
+  return !jobId.startsWith(ACTIVATE_ID_START);
+}
+
+export interface SweepCursor {
+  /** The entry's finish time (the failed set's score, ms). */
+  score: number;
+  id: string;
+}
+
+export function formatSweepCursor(cursor: SweepCursor): string {
+  return `${cursor.score}:${cursor.id}`;
+}
+
+export function parseSweepCursor(raw: string | null): SweepCursor | null {
+  if (!raw) return null;
+  const sep = raw.indexOf(':');
+  const score = Number(raw.slice(0, sep));
+  if (sep <= 0 || !Number.isFinite(score)) return null;
+  return { score, id: raw.slice(sep + 1) };
+}
+
+/** Whether a failed-set entry lies after the cursor in the set's order (score, then id). */
+export function isAfterCursor(entry: SweepCursor, cursor: SweepCursor | null): boolean {
+  if (!cursor) return true;
+  return entry.score > cursor.score || (entry.score === cursor.score && entry.id > cursor.id);
+}
+
+/** The launch statuses a job's final failure should have moved on from. */
+export function isUnfinishedStatus(status: string | null): boolean {
+  return status === 'queued' || status === 'running';
+}
+
+export function launchSweepCursorKey(keys: Keys): string {
+  return keys.custom('launch-sweep', 'cursor');
+}
+
+export function launchSweepLeaseKey(keys: Keys): string {
+  return keys.custom('launch-sweep', 'lease');
+}
+
+export interface LaunchSweepDeps {
+  ctx: AppContext;
+  launches: LaunchStore;
+  campaigns: CampaignStore;
+}
+
+export interface LaunchSweepOptions {
+  nowMs: number;
+  graceMs?: number;
+  maxScan?: number;
+  /** Asked before each settlement; false stops the sweep there (its lease lost, its worker closing). */
+  mayContinue?: () => Promise<boolean>;
+}
+
+export interface LaunchSweepResult {
+  /** Failed-set entries read. */
+  scanned: number;
+  /** Launches recorded failed by this sweep. */
+  settled: string[];
+  /** True when it stopped before the end of what it read (mayContinue said no); the cursor stays there. */
+  stopped: boolean;
+}
+
+/**
+ * Failed-set entries after the cursor with a finish time up to `maxScore`, oldest first, at most
+ * `limit`. Several jobs can fail in one millisecond: those at the cursor's score are skipped up to and
+ * including its id, page by page however many share it.
+ */
+async function readFailedAfter(
+  redis: Redis,
+  key: string,
+  cursor: SweepCursor | null,
+  maxScore: number,
+  limit: number,
+): Promise<SweepCursor[]> {
+  const min = cursor ? String(cursor.score) : '-inf';
+  const entries: SweepCursor[] = [];
+  for (let offset = 0; ;) {
+    const flat = await redis.zrangebyscore(key, min, String(maxScore), 'WITHSCORES', 'LIMIT', offset, limit);
+    for (let i = 0; i < flat.length && entries.length < limit; i += 2) {
+      const entry = { id: flat[i]!, score: Number(flat[i + 1]) };
+      if (isAfterCursor(entry, cursor)) entries.push(entry);
+    }
+    const read = flat.length / 2;
+    if (entries.length >= limit || read < limit) return entries;
+    offset += read;
+  }
+}
+
+/**
+ * One sweep over the launch queue's failed set, from the cursor to `nowMs - graceMs`. The cursor moves
+ * past what has been dealt with only: a settlement that throws (Redis away) stops the sweep before it,
+ * and the next one tries that launch again.
+ */
+export async function sweepGivenUpLaunches(
+  deps: LaunchSweepDeps,
+  opts: LaunchSweepOptions,
+): Promise<LaunchSweepResult> {
+  const { ctx } = deps;
+  const queue = ctx.queues.launch;
+  const graceMs = opts.graceMs ?? DEFAULT_LAUNCH_SWEEP_GRACE_MS;
+  const maxScan = Math.max(1, opts.maxScan ?? DEFAULT_LAUNCH_SWEEP_MAX_SCAN);
+  const cursorKey = launchSweepCursorKey(ctx.keys);
+  const cursor = parseSweepCursor(await ctx.redis.get(cursorKey));
+  const entries = await readFailedAfter(
+    ctx.redis,
+    queue.toKey('failed'),
+    cursor,
+    opts.nowMs - graceMs,
+    maxScan,
+  );
+  const result: LaunchSweepResult = { scanned: entries.length, settled: [], stopped: false };
+  let done: SweepCursor | null = null;
+  try {
+    for (let from = 0; from < entries.length; from += PIPELINE_BATCH) {
+      const batch = entries.slice(from, from + PIPELINE_BATCH);
+      const launchIds = batch.filter((e) => isLaunchJobId(e.id)).map((e) => e.id);
+      const replies =
+        launchIds.length > 0
+          ? ((await ctx.redis
+              .pipeline(launchIds.map((id) => ['hget', ctx.keys.launch(id), 'status']))
+              .exec()) ?? [])
+          : [];
+      const unfinished = new Set<string>();
+      replies.forEach(([err, status], i) => {
+        if (err) throw err;
+        if (isUnfinishedStatus(status as string | null)) unfinished.add(launchIds[i]!);
+      });
+      for (const entry of batch) {
+        if (unfinished.has(entry.id)) {
+          if (opts.mayContinue && !(await opts.mayContinue())) {
+            result.stopped = true;
+            return result;
+          }
+          if (await settle(deps, entry.id)) result.settled.push(entry.id);
+        }
+        done = entry;
+      }
+    }
+    return result;
+  } finally {
+    // Kept as long as a failed job is: past that, whatever it pointed at is gone anyway.
+    if (done) await ctx.redis.set(cursorKey, formatSweepCursor(done), 'EX', KEEP_FAILED.age);
+  }
+}
+
+/** Finishes one launch whose job sits failed; false when it turned out not to need it. */
+async function settle(deps: LaunchSweepDeps, launchId: string): Promise<boolean> {
+  const job = await deps.ctx.queues.launch.getJob(launchId);
+  // Retried or removed since it was read: its next run, or nothing, is what is left to record.
+  if (!job) return false;
+  const why = job.failedReason || 'failed';
+  return finishGivenUpLaunch(
+    deps,
+    job,
+    new Error(`${why} (its failure was not recorded when it failed; settled by the launch sweep)`),
+  );
+}
+
+/**
+ * KEYS[1] lease; ARGV[1] token, ARGV[2] ms. Extends the lease to ARGV[2] from now while it is still
+ * this sweep's; 1 when it was, 0 when another process holds it or it lapsed.
+ */
+const RENEW_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 1
+`;
+
+/**
+ * KEYS[1] lease; ARGV[1] token, ARGV[2] ms left of the turn. A sweep done early leaves the lease for
+ * the rest of its turn, so the fleet sweeps at most once per interval; one done late frees it.
+ */
+const END_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+local left = tonumber(ARGV[2])
+if left > 0 then
+  redis.call('PEXPIRE', KEYS[1], left)
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+`;
+
+export interface LaunchSweepLease {
+  /** Extends the lease while sweeping; false once it is no longer this sweep's. */
+  renew(): Promise<boolean>;
+  /** Keeps the lease to the end of the turn (`intervalMs` after it was taken), or frees it if past. */
+  end(): Promise<void>;
+}
+
+/**
+ * Takes the sweep's turn (SET NX PX): a lease for the one process that sweeps now, or null. Leases
+ * run on the process's own clock, as the webhook sweep's turn does: Redis times them.
+ */
+export async function takeLaunchSweepLease(
+  redis: Redis,
+  keys: Keys,
+  intervalMs: number,
+  nowMs: () => number = Date.now,
+): Promise<LaunchSweepLease | null> {
+  const key = launchSweepLeaseKey(keys);
+  const token = `${process.pid}-${nowMs()}-${Math.random().toString(36).slice(2)}`;
+  const leaseMs = intervalMs + LEASE_MARGIN_MS;
+  const takenAt = nowMs();
+  if ((await redis.set(key, token, 'PX', leaseMs, 'NX')) !== 'OK') return null;
+  return {
+    async renew() {
+      return (await evalScript(redis, RENEW_SCRIPT, 1, key, token, String(leaseMs))) === 1;
+    },
+    async end() {
+      await evalScript(redis, END_SCRIPT, 1, key, token, String(intervalMs - (nowMs() - takenAt)));
+    },
+  };
+}
+
+export interface LaunchSweepSchedule {
+  intervalMs?: number;
+  graceMs?: number;
+  maxScan?: number;
+  /** Told of each sweep that settled something or failed (tests, logs). */
+  onSwept?: (result: LaunchSweepResult) => void;
+}
+
+/**
+ * Runs the launch sweep beside a launch worker, every `intervalMs`, in whichever process takes the
+ * lease. Not while the worker is paused (the fleet claim pauses it when another fleet shares the
+ * prefix: nothing of this fleet may write then), and never after it closed: its pause() and graceful
+ * close() wait for a sweep under way (handler-work.ts), which stops before its next settlement.
+ */
+export function withLaunchSweep(ctx: AppContext, worker: Worker, schedule: LaunchSweepSchedule = {}): Worker {
+  const intervalMs = schedule.intervalMs ?? DEFAULT_LAUNCH_SWEEP_INTERVAL_MS;
+  if (intervalMs <= 0) return worker;
+  const log = ctx.logger.child({ component: 'launch-sweep' });
+  const deps: LaunchSweepDeps = {
+    ctx,
+    launches: createLaunchStore(ctx),
+    campaigns: createCampaignStore(ctx),
+  };
+  const work = trackHandlerWork(worker);
+  let closing = false;
+  let running = false;
+  const idle = () => closing || worker.isPaused();
+
+  async function sweepOnce(): Promise<void> {
+    const lease = await takeLaunchSweepLease(ctx.redis, ctx.keys, intervalMs, () => ctx.clock.now());
+    if (!lease) return;
+    try {
+      const result = await sweepGivenUpLaunches(deps, {
+        nowMs: ctx.clock.now(),
+        graceMs: schedule.graceMs,
+        maxScan: schedule.maxScan,
+        mayContinue: async () => !idle() && (await lease.renew()),
+      });
+      if (result.settled.length > 0) {
+        log.warn(
+          { launchIds: result.settled.slice(0, 20), count: result.settled.length },
+          'launches whose job failed without their failure being recorded: recorded failed now',
+        );
+      }
+      schedule.onSwept?.(result);
+    } finally {
+      await lease.end();
+    }
+  }
+
+  const timer = setInterval(() => {
+    if (running || idle()) return;
+    running = true;
+    const started = work.run(() =>
+      sweepOnce()
+        .catch((err: unknown) => log.error({ err }, 'launch sweep failed; the next one tries again'))
+        .finally(() => {
+          running = false;
+        }),
+    );
+    if (!started) running = false;
+  }, intervalMs);
+  timer.unref();
+  const close = worker.close.bind(worker);
+  worker.close = async (force?: boolean) => {
+    closing = true;
+    clearInterval(timer);
+    return close(force);
+  };
+  return worker;
+}
