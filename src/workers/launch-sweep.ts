@@ -24,8 +24,10 @@ import { KEEP_FAILED } from './worker-options.js';
  * Candidates come from the failed set alone, read in its own order (finish time) after a cursor kept
  * in Redis: its cost follows the launch jobs that failed, never the launches that succeeded, and a
  * successful launch pays nothing for it. A job that is waiting, active, delayed or prioritized is not
- * in that set, so its launch is never looked at. A launch whose job is gone altogether (removed by
- * hand, or never enqueued) leaves no trace the sweep could find without reading every launch record.
+ * in that set, so its launch is never looked at. A completed job is not read either: processLaunch
+ * returns only after recording the outcome, or after finding it recorded or claimed by a failure whose
+ * own job is the failed one. A launch whose job is gone altogether (removed by hand, or never enqueued)
+ * leaves no trace the sweep could find without reading every launch record.
  */
 
 /** A failed job younger than this is left to the `failed` handler that may still be recording it. */
