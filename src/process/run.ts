@@ -259,6 +259,7 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
         logger,
         ttlMs: opts.fleetClaim?.ttlMs,
         renewEveryMs: opts.fleetClaim?.renewEveryMs,
+        takeover: config.fleetTakeover,
         onContested: pauseWorkers,
         onSettled: resumeWorkers,
       });

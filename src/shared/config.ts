@@ -204,6 +204,21 @@ export const envSchema = z
       .string()
       .regex(/^\{[A-Za-z0-9_-]+\}$/, 'must be a hash tag such as {cxo}')
       .default('{cxo}'),
+    /**
+     * For one start: the fingerprint (12 hex characters or more) of the fleet that used KEY_PREFIX
+     * last, whose place this fleet takes (src/shared/fleet-claim.ts). Empty counts as unset.
+     */
+    FLEET_TAKEOVER: z.preprocess(
+      (v) => (v === '' ? undefined : v),
+      z
+        .string()
+        .regex(
+          /^[0-9a-fA-F]{12,64}$/,
+          'must be the fingerprint the refusal line names (12 hex characters or more), e.g. FLEET_TAKEOVER=3f9a0c6b21de',
+        )
+        .transform((v) => v.toLowerCase())
+        .optional(),
+    ),
     WORKER_CONCURRENCY: numberVar(z.coerce.number().int().min(1).max(1000).default(20)),
     SHUTDOWN_TIMEOUT_MS: numberVar(millis(0, 3_600_000, 'an hour').default(30_000)),
     /** Allow campaigns that disable the do-not-call check (issue 7); off unless the deployment opts in. */
@@ -299,6 +314,8 @@ export interface AppConfig {
   webhookAuditRecords: boolean;
   logLevel: Env['LOG_LEVEL'];
   keyPrefix: string;
+  /** FLEET_TAKEOVER: the last fleet on KEY_PREFIX that this one may replace at start-up. */
+  fleetTakeover?: string | undefined;
   workerConcurrency: number;
   shutdownTimeoutMs: number;
   allowDncDisabled: boolean;
@@ -374,6 +391,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
     webhookAuditRecords: env.WEBHOOK_AUDIT_RECORDS,
     logLevel: env.LOG_LEVEL,
     keyPrefix: env.KEY_PREFIX,
+    fleetTakeover: env.FLEET_TAKEOVER,
     workerConcurrency: env.WORKER_CONCURRENCY,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     allowDncDisabled: env.ALLOW_DNC_DISABLED,

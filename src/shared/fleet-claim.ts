@@ -8,8 +8,11 @@ import { withTimeout } from './with-timeout.js';
 import {
   prefixContestedMessage,
   prefixInUseMessage,
+  prefixLastUsedMessage,
+  prefixTakenOverMessage,
   type FleetHolder,
   type FleetIdentity,
+  type PreviousFleet,
 } from './fleet-identity.js';
 
 /*
@@ -19,6 +22,13 @@ import {
  * prefix on its own; a process that stops cleanly removes itself, and the last one deletes the key.
  * Claiming is one script (create-if-absent, like SET NX): of two fleets starting at the same moment,
  * exactly one finds the key absent.
+ *
+ * The claim only sees live processes; the jobs a fleet leaves in the queues outlive it (delayed
+ * launches, its campaigns' polls). So beside it a record with no expiry names the last fleet that
+ * held the prefix, and a fleet with another identity may claim a prefix without a live claim only
+ * when the operator names that last fleet in FLEET_TAKEOVER, or when both are embedded sandboxes
+ * (nothing of a real tenant is at stake). A prefix without a record (new, or written by a release
+ * before the record) goes to the first fleet that claims it.
  *
  * Times are Redis's own (TIME): the processes of a fleet run on machines whose clocks differ.
  */
@@ -31,9 +41,15 @@ export function fleetClaimKey(keys: Keys): string {
   return keys.custom('fleet');
 }
 
+/** The prefix's permanent record of the last fleet that held it (fp, cxone, sandbox, at). */
+export function fleetRecordKey(keys: Keys): string {
+  return keys.custom('fleet', 'last');
+}
+
 const CLAIM = `
-local key = KEYS[1]
+local key, lastKey = KEYS[1], KEYS[2]
 local fp, cxone, member, ttl, contest = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local sandbox, takeover = ARGV[6], ARGV[7]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local held = redis.call('HGET', key, 'fp')
@@ -49,8 +65,29 @@ if held and held ~= fp then
   end
   return {0, redis.call('HGET', key, 'cxone') or '?', redis.call('PTTL', key), live}
 end
+local replaced, replacedFp, how = '', '', ''
 if not held then
+  local last = redis.call('HGET', lastKey, 'fp')
+  if last and last ~= fp then
+    local lastCxone = redis.call('HGET', lastKey, 'cxone') or '?'
+    -- Only at start-up: a running process whose claim lapsed never takes the prefix from another fleet.
+    if contest == '0' and #takeover >= 12 and string.sub(last, 1, #takeover) == takeover then
+      how = 'takeover'
+    elseif contest == '0' and sandbox == '1' and redis.call('HGET', lastKey, 'sandbox') == '1' then
+      how = 'sandbox'
+    else
+      return {2, lastCxone, last}
+    end
+    replaced, replacedFp = lastCxone, last
+    redis.call('DEL', lastKey)
+  end
   redis.call('HSET', key, 'fp', fp, 'cxone', cxone)
+end
+if redis.call('HSETNX', lastKey, 'fp', fp) == 1 then
+  redis.call('HSET', lastKey, 'cxone', cxone, 'at', now)
+end
+if sandbox == '1' and redis.call('HGET', lastKey, 'fp') == fp then
+  redis.call('HSET', lastKey, 'sandbox', '1')
 end
 redis.call('HSET', key, 'm:' .. member, now, 'ttl', ttl)
 local all = redis.call('HGETALL', key)
@@ -62,8 +99,8 @@ end
 redis.call('PEXPIRE', key, ttl)
 local by = redis.call('HGET', key, 'contested-by')
 local at = tonumber(redis.call('HGET', key, 'contested-at'))
-if by and at and now - at <= ttl then return {1, by} end
-return {1, ''}
+if not (by and at and now - at <= ttl) then by = '' end
+return {1, by, replaced, replacedFp, how}
 `;
 
 const RELEASE = `
@@ -81,32 +118,68 @@ redis.call('DEL', key)
 return 2
 `;
 
-export type ClaimAttempt = { held: true; contestedBy?: string } | { held: false; holder: FleetHolder };
+export type ClaimAttempt =
+  | {
+      held: true;
+      contestedBy?: string;
+      /** This claim took the prefix from the fleet that used it last, and why it was allowed to. */
+      tookOver?: { previous: PreviousFleet; how: 'takeover' | 'sandbox' };
+    }
+  /** A live claim of another fleet. */
+  | { held: false; holder: FleetHolder }
+  /** No live claim, but the prefix's record names another fleet as the last to use it. */
+  | { held: false; previous: PreviousFleet };
+
+/** Where the claim and the record of one prefix live. */
+export interface FleetClaimKeys {
+  claim: string;
+  record: string;
+}
+
+export function fleetClaimKeys(keys: Keys): FleetClaimKeys {
+  return { claim: fleetClaimKey(keys), record: fleetRecordKey(keys) };
+}
 
 /**
- * One claim or renewal for `member`. `contest` marks a foreign claim as contested, which its holders
- * see at their next renewal: only running processes do that, never one refused at start-up.
+ * One claim or renewal for `member`. `contest` (renewals) marks a foreign claim as contested, which
+ * its holders see at their next renewal: only running processes do that, never one refused at
+ * start-up. `takeover` (FLEET_TAKEOVER) is the start of the fingerprint of the last fleet this claim
+ * may replace; renewals never replace one.
  */
 export async function attemptFleetClaim(
   redis: Redis,
-  key: string,
+  at: FleetClaimKeys,
   identity: FleetIdentity,
   member: string,
   ttlMs: number,
   contest: boolean,
+  takeover = '',
 ): Promise<ClaimAttempt> {
   const reply = (await evalScript(
     redis,
     CLAIM,
-    1,
-    key,
+    2,
+    at.claim,
+    at.record,
     identity.fingerprint,
     identity.cxone,
     member,
     String(ttlMs),
     contest ? '1' : '0',
-  )) as [number, string, number?, number?];
-  if (reply[0] === 1) return reply[1] ? { held: true, contestedBy: reply[1] } : { held: true };
+    identity.sandbox ? '1' : '0',
+    contest ? '' : takeover.toLowerCase(),
+  )) as [number, string, (number | string)?, (number | string)?, string?];
+  if (reply[0] === 1) {
+    const [, by, replaced, replacedFp, how] = reply;
+    return {
+      held: true,
+      ...(by ? { contestedBy: by } : {}),
+      ...(how === 'takeover' || how === 'sandbox'
+        ? { tookOver: { previous: { cxone: String(replaced), fingerprint: String(replacedFp) }, how } }
+        : {}),
+    };
+  }
+  if (reply[0] === 2) return { held: false, previous: { cxone: reply[1], fingerprint: String(reply[2]) } };
   return {
     held: false,
     holder: { cxone: reply[1], expiresInMs: Math.max(0, Number(reply[2])), liveProcesses: Number(reply[3]) },
@@ -123,11 +196,14 @@ export async function releaseFleetClaim(
   await evalScript(redis, RELEASE, 1, key, identity.fingerprint, member);
 }
 
-/** Another fleet holds the prefix: the process must not start. The message is the one line to print. */
+/**
+ * Another fleet holds the prefix (`holder`, live) or used it last (`previous`): the process must not
+ * start. The message is the one line to print.
+ */
 export class FleetPrefixInUseError extends Error {
   constructor(
     message: string,
-    readonly holder: FleetHolder,
+    readonly other: { holder: FleetHolder } | { previous: PreviousFleet },
   ) {
     super(message);
     this.name = 'FleetPrefixInUseError';
@@ -142,6 +218,8 @@ export interface FleetClaimOptions {
   ttlMs?: number;
   /** How often a live process renews; a third of the TTL, so two missed renewals do not lose it. */
   renewEveryMs?: number;
+  /** FLEET_TAKEOVER: the fingerprint (or its first 12 characters) of the last fleet this one may replace. */
+  takeover?: string | undefined;
   /** Another fleet is on the prefix too (reported once per episode; the error is logged at every renewal). */
   onContested?(message: string): void;
   /** The other fleet is gone and this one holds the prefix alone again. */
@@ -151,6 +229,8 @@ export interface FleetClaimOptions {
 export interface FleetClaim {
   /** Whether another fleet is on the prefix right now, as of the last renewal. */
   readonly contested: boolean;
+  /** While contested: the line naming the prefix and both CXones that the error log carries. */
+  readonly contestedMessage: string | undefined;
   /** Stops renewing and removes this process from the claim (the last one out deletes it). Never rejects. */
   release(): Promise<void>;
   /** Stops renewing and leaves the claim to expire, as a process that died would. */
@@ -162,48 +242,67 @@ const CLAIM_BOUND_MS = 5_000;
 
 /**
  * Claims the prefix for this process's fleet and keeps renewing the claim while the process lives.
- * Rejects with FleetPrefixInUseError when a live claim names another fleet; a process of the same
- * fleet (a rolling restart, one more replica) always joins.
+ * Rejects with FleetPrefixInUseError when a live claim names another fleet, or when none is live but
+ * another fleet used the prefix last and `takeover` does not name it; a process of the same fleet (a
+ * rolling restart, one more replica) always joins.
  */
 export async function claimFleet(opts: FleetClaimOptions): Promise<FleetClaim> {
   const { redis, keys, identity, logger } = opts;
   const ttlMs = opts.ttlMs ?? FLEET_CLAIM_TTL_MS;
   const renewEveryMs = opts.renewEveryMs ?? Math.max(1, Math.floor(ttlMs / 3));
-  const key = fleetClaimKey(keys);
+  const key = fleetClaimKeys(keys);
   // Names the process for whoever reads the key; neither part is a secret.
   const member = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   const log = logger.child({ component: 'fleet-claim' });
 
   const first = await withTimeout(
-    attemptFleetClaim(redis, key, identity, member, ttlMs, false),
+    attemptFleetClaim(redis, key, identity, member, ttlMs, false, opts.takeover),
     CLAIM_BOUND_MS,
     'claiming KEY_PREFIX for this fleet',
   );
   if (!first.held) {
+    if ('previous' in first) {
+      throw new FleetPrefixInUseError(
+        prefixLastUsedMessage({ keyPrefix: keys.prefix, ours: identity, previous: first.previous }),
+        { previous: first.previous },
+      );
+    }
     throw new FleetPrefixInUseError(
       prefixInUseMessage({ keyPrefix: keys.prefix, ours: identity, holder: first.holder, ttlMs }),
-      first.holder,
+      { holder: first.holder },
+    );
+  }
+  if (first.tookOver) {
+    // The audit trail of a takeover: whose jobs this fleet may now run, and on whose say-so.
+    const { previous, how } = first.tookOver;
+    log.warn(
+      { keyPrefix: keys.prefix, ours: identity.cxone, previous: previous.cxone, how },
+      prefixTakenOverMessage({ keyPrefix: keys.prefix, ours: identity, previous, how }),
+    );
+  } else if (opts.takeover) {
+    log.warn(
+      { keyPrefix: keys.prefix },
+      `FLEET_TAKEOVER is set but took nothing over (KEY_PREFIX ${keys.prefix} was last used by this fleet, or by none); remove it`,
     );
   }
 
-  let contested = false;
+  let contested: string | undefined;
   let unreachable = false;
   let pending: Promise<void> | undefined;
-  const report = (other: string, weHold: boolean) => {
-    const message = prefixContestedMessage({ keyPrefix: keys.prefix, ours: identity, other, weHold });
+  const report = (other: string, state: 'we-hold' | 'they-hold' | 'took-over') => {
+    const message = prefixContestedMessage({ keyPrefix: keys.prefix, ours: identity, other, state });
     log.error({ keyPrefix: keys.prefix, ours: identity.cxone, other }, message);
-    if (!contested) {
-      contested = true;
-      opts.onContested?.(message);
-    }
+    const first = contested === undefined;
+    contested = message;
+    if (first) opts.onContested?.(message);
   };
   const settle = () => {
-    if (!contested) return;
-    contested = false;
+    if (contested === undefined) return;
+    contested = undefined;
     log.warn({ keyPrefix: keys.prefix }, 'this fleet holds KEY_PREFIX alone again; workers take jobs again');
     opts.onSettled?.();
   };
-  if (first.contestedBy !== undefined) report(first.contestedBy, true);
+  if (first.contestedBy !== undefined) report(first.contestedBy, 'we-hold');
 
   const renew = async () => {
     try {
@@ -216,8 +315,11 @@ export async function claimFleet(opts: FleetClaimOptions): Promise<FleetClaim> {
         unreachable = false;
         log.info('fleet claim renewed again');
       }
-      if (!attempt.held) report(attempt.holder.cxone, false);
-      else if (attempt.contestedBy !== undefined) report(attempt.contestedBy, true);
+      // Never settles from took-over by itself: that fleet's jobs may be in the queues, with or without it.
+      if (!attempt.held) {
+        if ('holder' in attempt) report(attempt.holder.cxone, 'they-hold');
+        else report(attempt.previous.cxone, 'took-over');
+      } else if (attempt.contestedBy !== undefined) report(attempt.contestedBy, 'we-hold');
       else settle();
     } catch (err) {
       // Redis away: the claim lapses after ttlMs, and the next renewal that gets through says whether
@@ -237,6 +339,9 @@ export async function claimFleet(opts: FleetClaimOptions): Promise<FleetClaim> {
   let released: Promise<void> | undefined;
   return {
     get contested() {
+      return contested !== undefined;
+    },
+    get contestedMessage() {
       return contested;
     },
     abandon() {
@@ -248,7 +353,7 @@ export async function claimFleet(opts: FleetClaimOptions): Promise<FleetClaim> {
         try {
           await pending;
           await withTimeout(
-            releaseFleetClaim(redis, key, identity, member),
+            releaseFleetClaim(redis, key.claim, identity, member),
             CLAIM_BOUND_MS,
             'releasing the fleet claim',
           );

@@ -15,6 +15,8 @@ export interface FleetIdentity {
   fingerprint: string;
   /** How the CXone is named to an operator: the base URL without credentials, plus the machine for a loopback one. */
   cxone: string;
+  /** This process runs the embedded sandbox: the fleet's CXone lives in its memory and dies with it. */
+  sandbox: boolean;
 }
 
 export interface FleetIdentityInput {
@@ -62,7 +64,24 @@ export function fleetIdentity(input: FleetIdentityInput): FleetIdentity {
     .digest('hex');
   const where = redactUrl(input.cxoneBaseUrl);
   const sandbox = input.embeddedSandbox ? 'the embedded sandbox at ' : '';
-  return { fingerprint, cxone: `${sandbox}${where}${machine === null ? '' : ` on ${machine}`}` };
+  return {
+    fingerprint,
+    cxone: `${sandbox}${where}${machine === null ? '' : ` on ${machine}`}`,
+    sandbox: input.embeddedSandbox,
+  };
+}
+
+/** The part of a fingerprint an operator copies into FLEET_TAKEOVER: long enough never to collide by chance. */
+export const TAKEOVER_FINGERPRINT_CHARS = 12;
+
+export function shortFingerprint(fingerprint: string): string {
+  return fingerprint.slice(0, TAKEOVER_FINGERPRINT_CHARS);
+}
+
+/** The fleet the prefix's permanent record names: the last one that used it. */
+export interface PreviousFleet {
+  cxone: string;
+  fingerprint: string;
 }
 
 /** What the claim on a prefix says about the fleet holding it. */
@@ -103,17 +122,69 @@ export function prefixInUseMessage(args: {
   );
 }
 
+/**
+ * The one line a process prints when no process of another fleet is live on its prefix, but that
+ * fleet was the last to use it: its jobs may still wait in the queues.
+ */
+export function prefixLastUsedMessage(args: {
+  keyPrefix: string;
+  ours: FleetIdentity;
+  previous: PreviousFleet;
+}): string {
+  const { keyPrefix, ours, previous } = args;
+  const sameUrl = previous.cxone === ours.cxone ? ' (same URL, another CXONE_CLIENT_ID)' : '';
+  const fp = shortFingerprint(previous.fingerprint);
+  return (
+    `KEY_PREFIX ${keyPrefix} was last used on this Redis by another fleet, working against CXone ` +
+    `${previous.cxone} (fleet ${fp}, no process of it live now); this process works against CXone ` +
+    `${ours.cxone}${sameUrl}. That fleet's jobs may still wait in the queues (delayed launches and ` +
+    `activations, the polls, call windows and changes of its campaigns) and would run against this ` +
+    `fleet's CXone: set another KEY_PREFIX for this fleet, or, once those jobs are removed (or are ` +
+    `meant for this CXone), start one process with FLEET_TAKEOVER=${fp} to make the prefix this fleet's.`
+  );
+}
+
+/** The warning a process logs when it takes the prefix over from the fleet that used it last. */
+export function prefixTakenOverMessage(args: {
+  keyPrefix: string;
+  ours: FleetIdentity;
+  previous: PreviousFleet;
+  how: 'takeover' | 'sandbox';
+}): string {
+  const { keyPrefix, ours, previous, how } = args;
+  const why =
+    how === 'takeover'
+      ? `FLEET_TAKEOVER=${shortFingerprint(previous.fingerprint)} is set`
+      : 'both are embedded sandboxes, whose campaigns live only in the memory of the process that ran them';
+  return (
+    `this fleet (CXone ${ours.cxone}) takes KEY_PREFIX ${keyPrefix} over from fleet ` +
+    `${shortFingerprint(previous.fingerprint)} (CXone ${previous.cxone}), which used it last, since ${why}; ` +
+    `jobs that fleet left in the queues now run against this fleet's CXone, and processes of that fleet are refused from now on`
+  );
+}
+
 /** The error a running process logs when another fleet's claim appears on its prefix. */
 export function prefixContestedMessage(args: {
   keyPrefix: string;
   ours: FleetIdentity;
   other: string;
-  weHold: boolean;
+  /** we-hold: the other fleet contests our claim; they-hold: it holds the prefix now; took-over: it made the prefix its own and has no live claim. */
+  state: 'we-hold' | 'they-hold' | 'took-over';
 }): string {
-  const { keyPrefix, ours, other, weHold } = args;
-  const how = weHold
-    ? `a process of another fleet, working against CXone ${other}, is running on KEY_PREFIX ${keyPrefix} too (it found this fleet's claim when it renewed its own)`
-    : `another fleet, working against CXone ${other}, now holds KEY_PREFIX ${keyPrefix} (this fleet's claim lapsed: Redis unreachable, or processes stalled, for longer than the claim's TTL)`;
+  const { keyPrefix, ours, other, state } = args;
+  const lapsed = `this fleet's claim lapsed: Redis unreachable, or processes stalled, for longer than the claim's TTL`;
+  if (state === 'took-over') {
+    return (
+      `another fleet, working against CXone ${other}, took KEY_PREFIX ${keyPrefix} over while ${lapsed}; ` +
+      `this fleet works against CXone ${ours.cxone}. Workers of this process take no jobs any more, ` +
+      `since the queues may hold that fleet's jobs: stop this process (it will be refused at start-up ` +
+      `until FLEET_TAKEOVER names that fleet).`
+    );
+  }
+  const how =
+    state === 'we-hold'
+      ? `a process of another fleet, working against CXone ${other}, is running on KEY_PREFIX ${keyPrefix} too (it found this fleet's claim when it renewed its own)`
+      : `another fleet, working against CXone ${other}, now holds KEY_PREFIX ${keyPrefix} (${lapsed})`;
   return (
     `${how}; this fleet works against CXone ${ours.cxone}. Workers of this process stop taking jobs ` +
     `until one fleet is gone, since either could run the other's jobs on the wrong CXone: stop one ` +

@@ -1,13 +1,25 @@
+import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   attemptFleetClaim,
   claimFleet,
   fleetClaimKey,
+  fleetClaimKeys,
+  fleetRecordKey,
   FleetPrefixInUseError,
   type FleetClaim,
 } from '../../src/shared/fleet-claim.js';
-import { fleetIdentity, isLoopbackHost, prefixInUseMessage } from '../../src/shared/fleet-identity.js';
+import {
+  fleetIdentity,
+  isLoopbackHost,
+  prefixInUseMessage,
+  prefixLastUsedMessage,
+  shortFingerprint,
+  type FleetIdentity,
+} from '../../src/shared/fleet-identity.js';
+import { loadConfig } from '../../src/shared/config.js';
 import { createKeys } from '../../src/shared/keys.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
@@ -145,17 +157,17 @@ describe('claimFleet (real Redis)', () => {
     expect(await redis.exists(key)).toBe(1);
     await third.release();
     expect(await redis.exists(key)).toBe(0);
-    // then another fleet may have the prefix at once
-    await claim(keys, tenantB);
+    // the fleet's next process may have the prefix at once
+    await claim(keys);
   });
 
   it('lets exactly one of two fleets starting at the same moment have the prefix', async () => {
     for (let i = 0; i < 20; i++) {
       const keys = keysFor();
-      const key = fleetClaimKey(keys);
+      const at = fleetClaimKeys(keys);
       const results = await Promise.all([
-        attemptFleetClaim(redis, key, tenantA, 'a', 30_000, false),
-        attemptFleetClaim(redis, key, tenantB, 'b', 30_000, false),
+        attemptFleetClaim(redis, at, tenantA, 'a', 30_000, false),
+        attemptFleetClaim(redis, at, tenantB, 'b', 30_000, false),
       ]);
       expect(results.filter((r) => r.held)).toHaveLength(1);
     }
@@ -167,7 +179,9 @@ describe('claimFleet (real Redis)', () => {
     dead.abandon();
     await expect(claim(keys, tenantB, { ttlMs: 300 })).rejects.toBeInstanceOf(FleetPrefixInUseError);
     await new Promise((r) => setTimeout(r, 400));
-    await claim(keys, tenantB, { ttlMs: 300 });
+    expect(await redis.exists(fleetClaimKey(keys))).toBe(0);
+    // its next process may have the prefix at once (another fleet only by taking it over, below)
+    await claim(keys, tenantA, { ttlMs: 300 });
   });
 
   it('keeps a live fleet’s claim renewed past its TTL', async () => {
@@ -188,16 +202,25 @@ describe('claimFleet (real Redis)', () => {
       onContested: () => events.push(`${name} contested`),
       onSettled: () => events.push(`${name} settled`),
     });
-    await claim(keys, tenantA, opts('A'));
-    // A's claim lapses (Redis lost it, or A stalled past the TTL) and fleet B starts meanwhile.
+    const a = await claim(keys, tenantA, opts('A'));
+    // A's claim lapses (Redis lost it, or A stalled past the TTL) and fleet B starts meanwhile
+    // (past the record of A as the last fleet: Redis lost that too, or B's operator took over).
     await redis.del(key);
-    const b = await claim(keys, tenantB, opts('B'));
+    const b = await claim(keys, tenantB, { ...opts('B'), takeover: shortFingerprint(tenantA.fingerprint) });
     await waitFor(() => events.includes('A contested') && events.includes('B contested'));
     expect(b.contested).toBe(true);
-    // The operator stops fleet B: A takes the prefix back and its workers take jobs again.
+    expect(b.contestedMessage).toContain(
+      `CXone ${tenantA.cxone}, is running on KEY_PREFIX ${keys.prefix} too`,
+    );
+    // Stopping A would settle B (next test). Stopping B does not settle A: the prefix is B's now (its
+    // record), and B's jobs may wait in the queues, so A's workers stay stopped.
     await b.release();
-    await waitFor(() => events.includes('A settled'));
-    expect(await redis.hget(key, 'cxone')).toBe(tenantA.cxone);
+    await waitFor(() => a.contestedMessage?.includes(`took KEY_PREFIX ${keys.prefix} over`) === true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(a.contested).toBe(true);
+    expect(events).not.toContain('A settled');
+    expect(await redis.exists(key)).toBe(0);
+    expect(await redis.hget(fleetRecordKey(keys), 'fp')).toBe(tenantB.fingerprint);
   });
 
   it('settles the holder once the contesting fleet has stopped for a TTL', async () => {
@@ -207,6 +230,7 @@ describe('claimFleet (real Redis)', () => {
     const a = await claim(keys, tenantA, { ttlMs: 1_000, renewEveryMs: 40 });
     await redis.del(key);
     await claim(keys, tenantB, {
+      takeover: tenantA.fingerprint,
       ttlMs: 1_000,
       renewEveryMs: 40,
       onContested: () => events.push('B contested'),
@@ -220,9 +244,190 @@ describe('claimFleet (real Redis)', () => {
   });
 });
 
-async function waitFor(cond: () => boolean, ms = 2_000): Promise<void> {
+describe('FLEET_TAKEOVER', () => {
+  it('takes the fingerprint the refusal line names, in either case; empty is unset', () => {
+    expect(loadConfig({ FLEET_TAKEOVER: '3F9A0C6B21DE' }).fleetTakeover).toBe('3f9a0c6b21de');
+    expect(loadConfig({ FLEET_TAKEOVER: '' }).fleetTakeover).toBeUndefined();
+    expect(loadConfig({}).fleetTakeover).toBeUndefined();
+  });
+
+  it.each(['yes', '3f9a0c6b21d', 'zz9a0c6b21de'])('refuses %s, naming the variable', (value) => {
+    expect(() => loadConfig({ FLEET_TAKEOVER: value })).toThrow(
+      /FLEET_TAKEOVER: must be the fingerprint the refusal line names/,
+    );
+  });
+});
+
+describe('the last fleet on a prefix (real Redis)', () => {
+  const redis = new Redis(REDIS_URL);
+  const prefixes: string[] = [];
+  const claims: FleetClaim[] = [];
+  const keysFor = () => {
+    const prefix = testPrefix('fleet-last');
+    prefixes.push(prefix);
+    return createKeys(prefix);
+  };
+  const claim = async (
+    keys: ReturnType<typeof createKeys>,
+    identity: FleetIdentity,
+    extra: Partial<Parameters<typeof claimFleet>[0]> = {},
+  ) => {
+    const c = await claimFleet({ redis, keys, identity, logger: silentLogger, ...extra });
+    claims.push(c);
+    return c;
+  };
+  const refusal = (p: Promise<unknown>) =>
+    p.then(
+      () => {
+        throw new Error('not refused');
+      },
+      (e: unknown) => {
+        expect(e).toBeInstanceOf(FleetPrefixInUseError);
+        return (e as Error).message;
+      },
+    );
+  afterEach(async () => {
+    for (const c of claims.splice(0)) await c.release();
+    for (const p of prefixes.splice(0)) await deletePrefix(redis, p);
+  });
+  afterAll(() => redis.disconnect());
+
+  it('keeps the last fleet after it stopped, with no expiry, and refuses another with the takeover setting to use', async () => {
+    const keys = keysFor();
+    await (await claim(keys, tenantA)).release();
+    expect(await redis.exists(fleetClaimKey(keys))).toBe(0);
+    expect(await redis.pttl(fleetRecordKey(keys))).toBe(-1);
+    const line = await refusal(claim(keys, tenantB));
+    expect(line).toBe(prefixLastUsedMessage({ keyPrefix: keys.prefix, ours: tenantB, previous: tenantA }));
+    expect(line).not.toContain('\n');
+    expect(line).toContain(`KEY_PREFIX ${keys.prefix} was last used on this Redis by another fleet`);
+    expect(line).toContain(`CXone ${tenantA.cxone} (fleet ${shortFingerprint(tenantA.fingerprint)}`);
+    expect(line).toContain(`this process works against CXone ${tenantB.cxone}.`);
+    expect(line).toContain(`FLEET_TAKEOVER=${shortFingerprint(tenantA.fingerprint)}`);
+    // nothing of the refused fleet was written
+    expect(await redis.exists(fleetClaimKey(keys))).toBe(0);
+    expect(await redis.hget(fleetRecordKey(keys), 'fp')).toBe(tenantA.fingerprint);
+    // the fleet that used it last comes back at once
+    await claim(keys, tenantA);
+  });
+
+  it('lets a fleet take over with FLEET_TAKEOVER naming the last one, audited at warn; the old fleet is refused then', async () => {
+    const keys = keysFor();
+    await (await claim(keys, tenantA)).release();
+    const logged = recordingLogger();
+    // Another fingerprint in FLEET_TAKEOVER takes nothing over.
+    await refusal(claim(keys, tenantB, { takeover: shortFingerprint(tenantB.fingerprint) }));
+    const b = await claim(keys, tenantB, {
+      takeover: shortFingerprint(tenantA.fingerprint).toUpperCase(),
+      logger: logged.logger,
+    });
+    expect(await redis.hget(fleetRecordKey(keys), 'fp')).toBe(tenantB.fingerprint);
+    const warn = logged.lines.find((l) => l.level === 40 && String(l.msg).includes('takes KEY_PREFIX'));
+    expect(warn?.msg).toContain(`this fleet (CXone ${tenantB.cxone}) takes KEY_PREFIX ${keys.prefix} over`);
+    expect(warn?.msg).toContain(`(CXone ${tenantA.cxone}), which used it last, since FLEET_TAKEOVER=`);
+    expect(warn).toMatchObject({ keyPrefix: keys.prefix, previous: tenantA.cxone, how: 'takeover' });
+    await b.release();
+    const line = await refusal(claim(keys, tenantA));
+    expect(line).toContain(`CXone ${tenantB.cxone} (fleet ${shortFingerprint(tenantB.fingerprint)}`);
+    // Left set on later starts of the new fleet, it has nothing to take and says so.
+    const again = recordingLogger();
+    await claim(keys, tenantB, { takeover: tenantA.fingerprint, logger: again.logger });
+    expect(
+      again.lines.some(
+        (l) => l.level === 40 && /FLEET_TAKEOVER is set but took nothing over/.test(String(l.msg)),
+      ),
+    ).toBe(true);
+  });
+
+  it('never lets FLEET_TAKEOVER past a live claim of the other fleet', async () => {
+    const keys = keysFor();
+    await claim(keys, tenantA);
+    const line = await refusal(claim(keys, tenantB, { takeover: tenantA.fingerprint }));
+    expect(line).toContain('is in use on this Redis by another fleet');
+    expect(await redis.hget(fleetRecordKey(keys), 'fp')).toBe(tenantA.fingerprint);
+  });
+
+  it('gives a prefix without a record (a release before the record) to the first fleet, and records a live claim it finds', async () => {
+    const fresh = keysFor();
+    await (await claim(fresh, tenantB)).release();
+    expect(await redis.hget(fleetRecordKey(fresh), 'fp')).toBe(tenantB.fingerprint);
+
+    // A live claim of fleet A written before the record existed: A's next process records it.
+    const legacy = keysFor();
+    await redis.hset(
+      fleetClaimKey(legacy),
+      'fp',
+      tenantA.fingerprint,
+      'cxone',
+      tenantA.cxone,
+      'ttl',
+      '30000',
+    );
+    await redis.pexpire(fleetClaimKey(legacy), 30_000);
+    await claim(legacy, tenantA);
+    expect(await redis.hgetall(fleetRecordKey(legacy))).toMatchObject({
+      fp: tenantA.fingerprint,
+      cxone: tenantA.cxone,
+    });
+  });
+
+  it('lets an embedded sandbox follow another (their campaigns died with them), never a real tenant follow one', async () => {
+    const sandbox = (host: string) =>
+      fleetIdentity({
+        cxoneBaseUrl: 'http://127.0.0.1:4010',
+        cxoneClientId: 'sandbox-client',
+        embeddedSandbox: true,
+        hostname: host,
+      });
+    const keys = keysFor();
+    await (await claim(keys, sandbox('laptop'))).release();
+    const logged = recordingLogger();
+    await (await claim(keys, sandbox('container-2'), { logger: logged.logger })).release();
+    expect(logged.lines.find((l) => l.level === 40)).toMatchObject({ how: 'sandbox' });
+    expect(await redis.hget(fleetRecordKey(keys), 'fp')).toBe(sandbox('container-2').fingerprint);
+    // A real tenant would run the sandbox's waiting launches for real.
+    await refusal(claim(keys, tenantA));
+    await (await claim(keys, tenantA, { takeover: sandbox('container-2').fingerprint })).release();
+    // and a sandbox never follows a real tenant without the setting
+    await refusal(claim(keys, sandbox('laptop')));
+  });
+
+  it('keeps a running fleet whose claim lapsed from taking the prefix back after another took it over', async () => {
+    const keys = keysFor();
+    const a = await claim(keys, tenantA, { ttlMs: 1_000, renewEveryMs: 40 });
+    await redis.del(fleetClaimKey(keys));
+    // While the prefix has no claim at all, A's renewal recreates it: the record still names A.
+    await waitFor(async () => (await redis.hget(fleetClaimKey(keys), 'fp')) === tenantA.fingerprint);
+    expect(a.contested).toBe(false);
+
+    await redis.del(fleetClaimKey(keys));
+    await redis.hset(fleetRecordKey(keys), 'fp', tenantB.fingerprint, 'cxone', tenantB.cxone);
+    await waitFor(() => a.contested);
+    expect(a.contestedMessage).toContain(`CXone ${tenantB.cxone}, took KEY_PREFIX ${keys.prefix} over`);
+    expect(await redis.exists(fleetClaimKey(keys))).toBe(0);
+  });
+});
+
+interface LogLine {
+  level: number;
+  msg?: string;
+  [field: string]: unknown;
+}
+
+function recordingLogger() {
+  const lines: LogLine[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(JSON.parse(chunk.toString()) as LogLine);
+      done();
+    },
+  });
+  return { logger: pino({}, stream), lines };
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, ms = 2_000): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -5,8 +5,13 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/process/banner.js';
 import { createProcessRunner, type ProcessOptions } from '../../src/process/run.js';
 import { loadConfig } from '../../src/shared/config.js';
-import { attemptFleetClaim, fleetClaimKey } from '../../src/shared/fleet-claim.js';
-import { fleetIdentity } from '../../src/shared/fleet-identity.js';
+import {
+  attemptFleetClaim,
+  fleetClaimKey,
+  fleetClaimKeys,
+  fleetRecordKey,
+} from '../../src/shared/fleet-claim.js';
+import { fleetIdentity, shortFingerprint } from '../../src/shared/fleet-identity.js';
 import { createKeys } from '../../src/shared/keys.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
@@ -145,19 +150,34 @@ describe('a running fleet that finds another fleet on its prefix', () => {
     // Its claim lapsed (as after a Redis outage longer than the TTL) and another fleet took the prefix.
     const key = fleetClaimKey(createKeys(KEY_PREFIX));
     await redis.del(key);
+    const last = await redis.hget(fleetRecordKey(createKeys(KEY_PREFIX)), 'fp');
     const other = fleetIdentity({
       cxoneBaseUrl: 'https://other-tenant.example',
       cxoneClientId: 'other',
       embeddedSandbox: false,
       hostname: 'elsewhere',
     });
-    expect((await attemptFleetClaim(redis, key, other, 'intruder', 60_000, false)).held).toBe(true);
+    expect(
+      (
+        await attemptFleetClaim(
+          redis,
+          fleetClaimKeys(createKeys(KEY_PREFIX)),
+          other,
+          'intruder',
+          60_000,
+          false,
+          last!,
+        )
+      ).held,
+    ).toBe(true);
     await waitFor(() => workers.every((w) => w.isPaused()));
     // The error names the other fleet's CXone to the operator, on the key's holders side too.
     expect(await redis.hget(key, 'contested-by')).toMatch(/^http:\/\/127\.0\.0\.1:\d+ on /);
 
-    // The operator stopped the other fleet (its last process released the claim).
+    // The operator stopped the other fleet and gave the prefix back to this one (as FLEET_TAKEOVER
+    // would at a restart of this fleet).
     await redis.del(key);
+    await redis.del(fleetRecordKey(createKeys(KEY_PREFIX)));
     await waitFor(() => workers.every((w) => !w.isPaused()));
   });
 });
@@ -165,7 +185,7 @@ describe('a running fleet that finds another fleet on its prefix', () => {
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
 /** `node src/main.ts worker` against a (never called) CXone at `baseUrl`. */
-function spawnWorker(prefix: string, baseUrl: string) {
+function spawnWorker(prefix: string, baseUrl: string, extra: NodeJS.ProcessEnv = {}) {
   const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, 'worker'], {
     env: {
       PATH: process.env.PATH,
@@ -178,6 +198,7 @@ function spawnWorker(prefix: string, baseUrl: string) {
       CXONE_BASE_URL: baseUrl,
       CXONE_CLIENT_ID: 'client',
       CXONE_CLIENT_SECRET: 'not-shown-anywhere',
+      ...extra,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -220,6 +241,58 @@ describe('worker processes of two fleets on one prefix (src/main.ts)', () => {
     expect(await a.exit).toBe(0);
     expect(await replica.exit).toBe(0);
     expect(await redis.exists(fleetClaimKey(createKeys(prefix)))).toBe(0);
+  });
+});
+
+describe('worker processes of a fleet that follows another on a prefix (src/main.ts)', () => {
+  it('refuses fleet B after fleet A stopped, admits it with FLEET_TAKEOVER, and then refuses A', async () => {
+    const prefix = newPrefix();
+    const A = 'https://tenant-a.cxone.example';
+    const B = 'https://tenant-b.cxone.example';
+    const a = spawnWorker(prefix, A);
+    await waitFor(() => /Workers/.test(a.stdout()), 30_000);
+    a.kill('SIGTERM');
+    expect(await a.exit).toBe(0);
+    expect(await redis.exists(fleetClaimKey(createKeys(prefix)))).toBe(0);
+
+    const refused = spawnWorker(prefix, B);
+    expect(await refused.exit).toBe(1);
+    const lines = refused.stderr().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const fpA = /FLEET_TAKEOVER=([0-9a-f]{12})\b/.exec(lines[0]!)?.[1];
+    expect(lines[0]).toContain(`KEY_PREFIX ${prefix} was last used on this Redis by another fleet`);
+    expect(lines[0]).toContain(`working against CXone ${A} (fleet ${fpA}, no process of it live now)`);
+    expect(lines[0]).toContain(`this process works against CXone ${B}.`);
+    expect(lines[0]).not.toContain('not-shown-anywhere');
+    expect(fpA).toBe(
+      shortFingerprint(
+        fleetIdentity({ cxoneBaseUrl: A, cxoneClientId: 'client', embeddedSandbox: false, hostname: 'x' })
+          .fingerprint,
+      ),
+    );
+
+    const b = spawnWorker(prefix, B, { FLEET_TAKEOVER: fpA, LOG_LEVEL: 'warn' });
+    await waitFor(() => /Workers/.test(b.stdout()), 30_000);
+    // The takeover is in the log at warn, naming both CXones.
+    const warn = b
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('takes KEY_PREFIX'));
+    expect(warn).toBeDefined();
+    expect(JSON.parse(warn!)).toMatchObject({
+      level: 40,
+      keyPrefix: prefix,
+      ours: B,
+      previous: A,
+      how: 'takeover',
+    });
+    b.kill('SIGTERM');
+    expect(await b.exit).toBe(0);
+
+    const back = spawnWorker(prefix, A);
+    expect(await back.exit).toBe(1);
+    expect(back.stderr()).toContain(`working against CXone ${B} (fleet `);
+    expect(back.stderr()).toContain(`this process works against CXone ${A}.`);
   });
 });
 
