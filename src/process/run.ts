@@ -311,7 +311,8 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
     // before it has taken a job it would drop on the way out.
     let apiPort: number | undefined;
     if (role === 'all' || role === 'api') {
-      running.api = await buildApiApp(running.ctx);
+      const claim = running.fleetClaim;
+      running.api = await buildApiApp(running.ctx, { fleetContested: () => claim.contestedMessage });
       apiPort = await listen(running.api, config);
       checkpoint();
     }
@@ -320,7 +321,11 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
       const { metricsPort, host } = config;
       const ctx = running.ctx;
       running.metrics = await bindOrFail({ portVariable: 'METRICS_PORT', port: metricsPort, host }, () =>
-        startMetricsServer(ctx, { port: metricsPort, host }),
+        startMetricsServer(ctx, {
+          port: metricsPort,
+          host,
+          fleetContested: () => running.fleetClaim?.contestedMessage,
+        }),
       );
       checkpoint();
     }

@@ -30,6 +30,8 @@ export interface ApiAppOptions {
   bodyLimit?: number;
   /** How long a request may wait on Redis and CXone before its 503 (default: apiDeadlineMs). */
   requestDeadlineMs?: number;
+  /** /readyz fails while this names another fleet on KEY_PREFIX (the process's fleet claim). */
+  fleetContested?: () => string | undefined;
 }
 
 /** Paths probed every few seconds by orchestrators and scrapers; logged at debug to keep logs readable. */
@@ -164,7 +166,8 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
 
   // ── Route registrations: one line per routes file (owner in parentheses). Add yours here. ──
   // Ops first: its onRoute hook collects every later route for the OpenAPI document.
-  await registerOpsRoutes(app, ctx); // (H8) /healthz, /readyz, /metrics, /docs, /docs/json
+  // (H8) /healthz, /readyz, /metrics, /docs, /docs/json
+  await registerOpsRoutes(app, ctx, opts.fleetContested ? { fleetContested: opts.fleetContested } : {});
   await registerBullBoard(app, ctx); // (H8) /admin/queues (Bearer or Basic)
   await registerCampaignRoutes(app, ctx); // (H3) POST /v1/campaigns, /validate, GET /v1/campaigns/:campaignId
   await registerLaunchRoutes(app, ctx); // (H3) GET /v1/launches/:launchId

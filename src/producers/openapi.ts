@@ -77,7 +77,12 @@ const readinessCheckSchema = z.object({
 
 const readinessSchema = z.object({
   status: z.enum(['ready', 'not_ready']),
-  checks: z.object({ redis: readinessCheckSchema, cxone: readinessCheckSchema }),
+  checks: z.object({
+    redis: readinessCheckSchema,
+    cxone: readinessCheckSchema,
+    // Processes that claim KEY_PREFIX for their fleet (the api, worker and all roles) only.
+    fleet: readinessCheckSchema.optional(),
+  }),
 });
 
 /** Named component schemas; every `$ref` in the document points at one of these. */
@@ -238,7 +243,10 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         security: [],
         responses: {
           '200': json('Readiness', 'Ready to take traffic'),
-          '503': json('Readiness', 'Not ready; `checks` names the failing dependency'),
+          '503': json(
+            'Readiness',
+            'Not ready; `checks` names the failing dependency (`fleet`: another fleet works on this KEY_PREFIX)',
+          ),
         },
       },
     },

@@ -182,6 +182,56 @@ describe('a running fleet that finds another fleet on its prefix', () => {
   });
 });
 
+describe('readiness of a process whose prefix another fleet contests', () => {
+  it('answers /readyz 503 naming the other fleet while contested, and 200 again once it is gone', async () => {
+    const KEY_PREFIX = newPrefix();
+    const fleet = start('all', { KEY_PREFIX }, { ttlMs: 2_000, renewEveryMs: 40 });
+    await fleet.started;
+    const address = fleet.r.running.api!.server.address() as { port: number };
+    const readyz = async () => {
+      const res = await fetch(`http://127.0.0.1:${address.port}/readyz`);
+      return {
+        status: res.status,
+        body: (await res.json()) as { checks: { fleet?: { ok: boolean; error?: string } } },
+      };
+    };
+    const before = await readyz();
+    expect(before.status).toBe(200);
+    expect(before.body.checks.fleet).toEqual({ ok: true, ms: 0 });
+
+    // Its claim lapsed and another fleet took the prefix (as in the test above).
+    const key = fleetClaimKey(createKeys(KEY_PREFIX));
+    await redis.del(key);
+    const last = await redis.hget(fleetRecordKey(createKeys(KEY_PREFIX)), 'fp');
+    const other = fleetIdentity({
+      cxoneBaseUrl: 'https://other-tenant.example',
+      cxoneClientId: 'other',
+      embeddedSandbox: false,
+      hostname: 'elsewhere',
+    });
+    await attemptFleetClaim(
+      redis,
+      fleetClaimKeys(createKeys(KEY_PREFIX)),
+      other,
+      'intruder',
+      60_000,
+      false,
+      last!,
+    );
+    await waitFor(() => fleet.r.running.fleetClaim!.contested);
+    const contested = await readyz();
+    expect(contested.status).toBe(503);
+    expect(contested.body.checks.fleet?.ok).toBe(false);
+    expect(contested.body.checks.fleet?.error).toContain('https://other-tenant.example');
+    expect(contested.body.checks.fleet?.error).toContain(KEY_PREFIX);
+
+    await redis.del(key);
+    await redis.del(fleetRecordKey(createKeys(KEY_PREFIX)));
+    await waitFor(() => !fleet.r.running.fleetClaim!.contested);
+    expect((await readyz()).status).toBe(200);
+  });
+});
+
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
 /** `node src/main.ts worker` against a (never called) CXone at `baseUrl`. */

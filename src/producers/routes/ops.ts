@@ -44,7 +44,21 @@ export interface CheckResult {
 
 export interface Readiness {
   status: 'ready' | 'not_ready';
-  checks: { redis: CheckResult; cxone: CheckResult };
+  checks: { redis: CheckResult; cxone: CheckResult; fleet?: CheckResult };
+}
+
+/**
+ * Readiness with the fleet claim's word added: while another fleet works on this KEY_PREFIX the
+ * process's workers stand paused (src/shared/fleet-claim.ts), so an orchestrator must stop routing
+ * to it whatever Redis and CXone say. `contested` is the claim's message, undefined when it is not.
+ */
+export function withFleetCheck(result: Readiness, contested: string | undefined): Readiness {
+  const fleet: CheckResult =
+    contested === undefined ? { ok: true, ms: 0 } : { ok: false, ms: 0, error: contested };
+  return {
+    status: result.status === 'ready' && fleet.ok ? 'ready' : 'not_ready',
+    checks: { ...result.checks, fleet },
+  };
 }
 
 async function timed(check: () => Promise<void>, timeoutMs: number, what: string): Promise<CheckResult> {
@@ -214,6 +228,8 @@ export interface OpsRouteOptions {
   probeTimeoutMs?: number;
   /** Serve /docs and /docs/json (the API's document); off where the API is not served. */
   docs?: boolean;
+  /** The fleet claim's message while another fleet contests KEY_PREFIX (absent: no claim held). */
+  fleetContested?: () => string | undefined;
 }
 
 export async function registerOpsRoutes(
@@ -240,7 +256,8 @@ export async function registerOpsRoutes(
   // Probes come every few seconds; during an outage one warning per 30 s is enough.
   let lastNotReadyLog = 0;
   app.get('/readyz', async (_req, reply) => {
-    const result = await checkReadiness(deps, probeTimeoutMs);
+    const checked = await checkReadiness(deps, probeTimeoutMs);
+    const result = opts.fleetContested ? withFleetCheck(checked, opts.fleetContested()) : checked;
     if (result.status !== 'ready' && Date.now() - lastNotReadyLog > 30_000) {
       lastNotReadyLog = Date.now();
       log.warn({ checks: result.checks }, 'not ready');
@@ -293,7 +310,12 @@ export interface MetricsServer {
  */
 export async function startMetricsServer(
   ctx: AppContext,
-  opts: { port: number; host: string; probeTimeoutMs?: number },
+  opts: {
+    port: number;
+    host: string;
+    probeTimeoutMs?: number;
+    fleetContested?: OpsRouteOptions['fleetContested'];
+  },
 ): Promise<MetricsServer> {
   const app = Fastify({ logger: false });
   // The same error shape as the API's: `{error, message}`, 405 with Allow for a served path.
@@ -302,6 +324,7 @@ export async function startMetricsServer(
   await registerOpsRoutes(app, ctx, {
     docs: false,
     ...(opts.probeTimeoutMs === undefined ? {} : { probeTimeoutMs: opts.probeTimeoutMs }),
+    ...(opts.fleetContested ? { fleetContested: opts.fleetContested } : {}),
   });
   await app.listen({ port: opts.port, host: opts.host });
   const address = app.server.address();
