@@ -83,6 +83,39 @@ function start(
   return { r, errors, banners, exit, started };
 }
 
+/**
+ * The running fleet's claim lapses (as after a Redis outage longer than its TTL) and a fleet of
+ * another tenant claims the prefix; returns the claim's key.
+ */
+async function intrude(prefix: string): Promise<string> {
+  const key = fleetClaimKey(createKeys(prefix));
+  await redis.del(key);
+  const last = await redis.hget(fleetRecordKey(createKeys(prefix)), 'fp');
+  const other = fleetIdentity({
+    cxoneBaseUrl: 'https://other-tenant.example',
+    cxoneClientId: 'other',
+    embeddedSandbox: false,
+    hostname: 'elsewhere',
+  });
+  const claim = await attemptFleetClaim(
+    redis,
+    fleetClaimKeys(createKeys(prefix)),
+    other,
+    'intruder',
+    60_000,
+    false,
+    last!,
+  );
+  expect(claim.held).toBe(true);
+  return key;
+}
+
+/** The other fleet stopped and the prefix was given back (as FLEET_TAKEOVER would at a restart). */
+async function giveBack(prefix: string): Promise<void> {
+  await redis.del(fleetClaimKey(createKeys(prefix)));
+  await redis.del(fleetRecordKey(createKeys(prefix)));
+}
+
 describe('start-up on a KEY_PREFIX another fleet holds', () => {
   it('refuses a second `npm start` (another embedded sandbox) with one line, and admits one once the first has stopped', async () => {
     const KEY_PREFIX = newPrefix();
@@ -148,36 +181,14 @@ describe('a running fleet that finds another fleet on its prefix', () => {
     expect(workers.some((w) => w.isPaused())).toBe(false);
 
     // Its claim lapsed (as after a Redis outage longer than the TTL) and another fleet took the prefix.
-    const key = fleetClaimKey(createKeys(KEY_PREFIX));
-    await redis.del(key);
-    const last = await redis.hget(fleetRecordKey(createKeys(KEY_PREFIX)), 'fp');
-    const other = fleetIdentity({
-      cxoneBaseUrl: 'https://other-tenant.example',
-      cxoneClientId: 'other',
-      embeddedSandbox: false,
-      hostname: 'elsewhere',
-    });
-    expect(
-      (
-        await attemptFleetClaim(
-          redis,
-          fleetClaimKeys(createKeys(KEY_PREFIX)),
-          other,
-          'intruder',
-          60_000,
-          false,
-          last!,
-        )
-      ).held,
-    ).toBe(true);
+    const key = await intrude(KEY_PREFIX);
     await waitFor(() => workers.every((w) => w.isPaused()));
     // The error names the other fleet's CXone to the operator, on the key's holders side too.
     expect(await redis.hget(key, 'contested-by')).toMatch(/^http:\/\/127\.0\.0\.1:\d+ on /);
 
     // The operator stopped the other fleet and gave the prefix back to this one (as FLEET_TAKEOVER
     // would at a restart of this fleet).
-    await redis.del(key);
-    await redis.del(fleetRecordKey(createKeys(KEY_PREFIX)));
+    await giveBack(KEY_PREFIX);
     await waitFor(() => workers.every((w) => !w.isPaused()));
   });
 });
@@ -200,24 +211,7 @@ describe('readiness of a process whose prefix another fleet contests', () => {
     expect(before.body.checks.fleet).toEqual({ ok: true, ms: 0 });
 
     // Its claim lapsed and another fleet took the prefix (as in the test above).
-    const key = fleetClaimKey(createKeys(KEY_PREFIX));
-    await redis.del(key);
-    const last = await redis.hget(fleetRecordKey(createKeys(KEY_PREFIX)), 'fp');
-    const other = fleetIdentity({
-      cxoneBaseUrl: 'https://other-tenant.example',
-      cxoneClientId: 'other',
-      embeddedSandbox: false,
-      hostname: 'elsewhere',
-    });
-    await attemptFleetClaim(
-      redis,
-      fleetClaimKeys(createKeys(KEY_PREFIX)),
-      other,
-      'intruder',
-      60_000,
-      false,
-      last!,
-    );
+    await intrude(KEY_PREFIX);
     await waitFor(() => fleet.r.running.fleetClaim!.contested);
     const contested = await readyz();
     expect(contested.status).toBe(503);
@@ -225,8 +219,7 @@ describe('readiness of a process whose prefix another fleet contests', () => {
     expect(contested.body.checks.fleet?.error).toContain('https://other-tenant.example');
     expect(contested.body.checks.fleet?.error).toContain(KEY_PREFIX);
 
-    await redis.del(key);
-    await redis.del(fleetRecordKey(createKeys(KEY_PREFIX)));
+    await giveBack(KEY_PREFIX);
     await waitFor(() => !fleet.r.running.fleetClaim!.contested);
     expect((await readyz()).status).toBe(200);
   });
