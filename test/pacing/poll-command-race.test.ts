@@ -13,6 +13,7 @@ import {
 } from '../../src/shared/lifecycle/lock.js';
 import { CommandAcceptedAheadError, enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { createCommandOrder, pendingKey } from '../../src/shared/lifecycle/order.js';
+import { applyPacing } from '../../src/shared/pacing/apply.js';
 import { readPacingRecord } from '../../src/shared/pacing/record.js';
 import { pacingTurn } from '../../src/shared/pacing/turn.js';
 import { runPollCycle, type PollOutcome } from '../../src/shared/polling/poll-cycle.js';
@@ -230,6 +231,48 @@ describe('a poll that read the campaign before a command wrote it', () => {
     expect((await settled(campaign.id, dropId)).status).toBe('succeeded');
     const resource = await h.ctx.cxone.getCampaign(campaign.id);
     expect(resource).toMatchObject({ status: 'paused', dialerSettings: { callRate: 0.1 } });
+  });
+
+  it("still brings a campaign down to the guard's cap while its step defers behind a queued command, once", async () => {
+    const campaign = await pacedCampaign(h, 'active', 20, 0.5);
+    const before = await pacingOf(h, campaign.id);
+    await worker.pause();
+    let pauseId: string;
+    let capId: string;
+    try {
+      [pauseId] = (await h.enqueueInOrder([
+        { campaignId: campaign.id, actor: 'api:alice', reason: 'operator', action: 'pause' },
+      ])) as [string];
+      const record = (await new CampaignStore(h.ctx).get(campaign.id))!;
+      const stats = await h.ctx.cxone.getStats(campaign.id);
+      const throttle = { maxCallRate: 0.3, reason: 'abandonment 2.6% over the 2% target' };
+      const input = { record, stats, efficiency: null, throttle };
+      const paced = await applyPacing(h.ctx, input);
+      expect(paced).toMatchObject({ kind: 'deferred', reason: expect.stringContaining(pauseId) });
+      capId = (paced as { guardCapCommandId?: string }).guardCapCommandId!;
+      expect(capId).toBeDefined();
+      expect(await createCommandStore(h.ctx).get(capId)).toMatchObject({
+        reason: 'abandonment-guard',
+        patch: { dialerStrategy: { callRate: 0.3 } },
+        base: { 'dialerStrategy.callRate': 0.5 },
+      });
+      // The guard's cap waits behind the pause, not for a poll after it; pacing's memory is untouched.
+      expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([pauseId, capId]);
+      expect(await pacingOf(h, campaign.id)).toEqual(before);
+      // A second deferred poll finds the cap on its way and queues no other.
+      const again = await applyPacing(h.ctx, input);
+      expect(again).toMatchObject({ kind: 'deferred' });
+      expect(again).not.toHaveProperty('guardCapCommandId');
+      expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([pauseId, capId]);
+    } finally {
+      worker.resume();
+    }
+    expect((await settled(campaign.id, pauseId)).status).toBe('succeeded');
+    expect((await settled(campaign.id, capId)).status).toBe('succeeded');
+    expect(await h.ctx.cxone.getCampaign(campaign.id)).toMatchObject({
+      status: 'paused',
+      dialerSettings: { callRate: 0.3 },
+    });
   });
 
   it("defers when a command is accepted between the turn's read of the order and its own enqueue: its change is not queued behind it", async () => {

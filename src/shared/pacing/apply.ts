@@ -6,7 +6,10 @@ import { REASON_GUARD } from '../compliance/guard-actions.js';
 import type { AppContext } from '../context.js';
 import type { CampaignStats } from '../cxone/wire.js';
 import type { EfficiencyMetrics } from '../efficiency.js';
+import { createCommandStore, isFinished } from '../lifecycle/commands.js';
 import { enqueueCommand } from '../lifecycle/enqueue.js';
+import { unfinishedCommands } from '../lifecycle/pending-commands.js';
+import { isFinal } from '../lifecycle/state-machine.js';
 import { pacingDecisions } from '../metrics.js';
 import { auditOrLog, publishOrLog } from '../side-records.js';
 import { capDecision, type GuardThrottle } from './guard-cap.js';
@@ -62,9 +65,70 @@ export async function applyPacing(ctx: PacingContext, input: ApplyPacingInput): 
   ) {
     return { kind: 'off' };
   }
-  return pacingTurn(ctx, input.record, (record, fence, orderSeen) =>
+  const result = await pacingTurn(ctx, input.record, (record, fence, orderSeen) =>
     paceActive(ctx, { ...input, record }, { fence, orderSeen }),
   );
+  if (result.kind !== 'deferred' || result.ended !== undefined || input.throttle === null) return result;
+  const guardCapCommandId = await capWhileDeferred(ctx, input, input.throttle, result.reason);
+  return guardCapCommandId === null ? result : { ...result, guardCapCommandId };
+}
+
+/**
+ * The guard's throttle is compliance, and compliance never waits behind a routine command: a step
+ * deferred (a command queued, at work, or written since the poll read) while the campaign dials above
+ * the guard's cap still brings it down to the cap, queued behind whatever is in the order (as the
+ * guard's pause is), against the rate as stored now: a command ahead that sets callRate (an operator's
+ * rate, a carried safe start) makes it a conflict, and the next poll caps from that rate. Nothing of
+ * pacing's memory is written: the controller decides again on a poll after those commands. Not queued
+ * twice: a guard command already on its way to the cap or below (an earlier deferred poll's, the
+ * guard pause's drop to the minimum) suffices. Returns the queued command's id, or null.
+ */
+async function capWhileDeferred(
+  ctx: PacingContext,
+  input: ApplyPacingInput,
+  throttle: GuardThrottle,
+  deferredFor: string,
+): Promise<string | null> {
+  const { campaignId } = input.record;
+  const record = await new CampaignStore(ctx).get(campaignId);
+  if (record === null || isFinal(record.status)) return null;
+  const current = record.config.dialerStrategy.callRate;
+  const hold: PacingDecision = {
+    strategy: pacingStrategyOf(record.config),
+    inputs: {},
+    previousCallRate: current,
+    callRate: current,
+    direction: 'hold',
+    reason: 'pacing deferred',
+  };
+  const { decision, capped } = capDecision(hold, throttle);
+  if (!capped || decision.direction !== 'down') return null;
+  const commands = createCommandStore(ctx);
+  for (const id of await unfinishedCommands(ctx, campaignId)) {
+    const command = await commands.get(id);
+    const rate = (command?.patch as { dialerStrategy?: { callRate?: unknown } } | undefined)?.dialerStrategy
+      ?.callRate;
+    if (
+      command !== null &&
+      !isFinished(command.status) &&
+      command.reason === REASON_GUARD &&
+      typeof rate === 'number' &&
+      rate <= decision.callRate
+    ) {
+      return null;
+    }
+  }
+  ctx.logger.warn(
+    { campaignId, from: current, to: decision.callRate, deferredFor },
+    "pacing deferred while the abandonment guard throttles: the guard's cap is queued on its own",
+  );
+  return queueAdjustment(ctx, {
+    record,
+    decision: { ...decision, reason: `${decision.reason} (pacing's step deferred: ${deferredFor})` },
+    reason: REASON_GUARD,
+    stats: input.stats,
+    efficiency: input.efficiency,
+  });
 }
 
 /** What a step holds of its turn: the fence before its writes, the order its change may queue behind. */
@@ -329,7 +393,8 @@ async function queueAdjustment(
     reason: string;
     stats: CampaignStats;
     efficiency: EfficiencyMetrics | null;
-    orderSeen: PacingOrderSeen;
+    /** Absent: queued behind whatever is in the order (the guard's cap, which never waits). */
+    orderSeen?: PacingOrderSeen;
   },
 ): Promise<string> {
   const { record, decision, reason } = input;
@@ -344,7 +409,7 @@ async function queueAdjustment(
       base: { 'dialerStrategy.callRate': decision.previousCallRate },
       baseVersion: record.version,
     },
-    { onlyBehind: input.orderSeen },
+    input.orderSeen === undefined ? {} : { onlyBehind: input.orderSeen },
   );
   ctx.logger.info(
     {

@@ -17,6 +17,8 @@ export interface PacingDeferred {
   kind: 'deferred';
   reason: string;
   ended?: string | null;
+  /** The guard's cap, queued on its own because the step was deferred while it throttles (apply.ts). */
+  guardCapCommandId?: string;
 }
 
 /** Pacing's own previous change is still queued or running: it decides again once that is done. */
