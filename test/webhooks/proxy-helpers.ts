@@ -1,4 +1,5 @@
 import { createServer, request, type Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach } from 'vitest';
 
@@ -62,10 +63,18 @@ export async function startForwardProxy(
     res.on('close', () => upstream.destroy());
     req.pipe(upstream);
   });
+  return { url: `http://127.0.0.1:${await listenOnLoopback(server, cleanups)}`, seen };
+}
+
+/** Listens on a free loopback port and returns it; the server and its connections close at clean-up. */
+export async function listenOnLoopback(
+  server: Server | HttpsServer,
+  cleanups: (() => Promise<void>)[],
+): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+  return (server.address() as AddressInfo).port;
 }

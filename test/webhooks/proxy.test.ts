@@ -1,11 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { connect, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { deliverOnce } from '../../src/shared/webhooks/deliver.js';
 import { getDestinationState, listDeadLetters } from '../../src/shared/webhooks/store.js';
 import { Receiver, SECRET, cleanupsAfterEach, startHarness, waitFor } from './harness.js';
-import { isolateProxyEnv, startForwardProxy } from './proxy-helpers.js';
+import { isolateProxyEnv, listenOnLoopback, startForwardProxy } from './proxy-helpers.js';
 
 /**
  * Deliveries honour HTTP(S)_PROXY / NO_PROXY as the CXone client does: through a forward proxy when
@@ -120,12 +120,7 @@ async function startTlsReceiver(status: number): Promise<{ port: number; hits: n
       res.writeHead(status).end('from the receiver');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { port: (server.address() as AddressInfo).port, hits };
+  return { port: await listenOnLoopback(server, cleanups), hits };
 }
 
 /**
@@ -161,14 +156,13 @@ async function startConnectProxy(opts: { refuse: () => number | undefined; plain
     socket.on('error', () => upstream.destroy());
     tunnels.add(socket).add(upstream);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = await listenOnLoopback(server, cleanups);
+  // Run first (clean-ups run last-in first-out): tunnels leave the server's connection tracking once
+  // CONNECT is answered, so closeAllConnections would not end them.
   cleanups.push(async () => {
-    // Tunnels leave the server's connection tracking once CONNECT is answered.
     for (const socket of tunnels) socket.destroy();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+  return { url: `http://127.0.0.1:${port}`, seen };
 }
 
 describe('a proxy refusing a delivery', () => {

@@ -1,9 +1,8 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { deliverOnce, EXCERPT_WAIT_MS } from '../../src/shared/webhooks/deliver.js';
 import { SECRET, cleanupsAfterEach } from './harness.js';
-import { isolateProxyEnv, startForwardProxy } from './proxy-helpers.js';
+import { isolateProxyEnv, listenOnLoopback, startForwardProxy } from './proxy-helpers.js';
 
 /**
  * A receiver that answers at once but then trickles its response body (a streaming endpoint behind
@@ -14,14 +13,7 @@ import { isolateProxyEnv, startForwardProxy } from './proxy-helpers.js';
 const cleanups = cleanupsAfterEach();
 isolateProxyEnv();
 
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+const listen = async (server: Server) => `http://127.0.0.1:${await listenOnLoopback(server, cleanups)}`;
 
 /** Answers `status` at once, then one byte every 100 ms, never ending. */
 async function tricklingReceiver(status: number): Promise<string> {
