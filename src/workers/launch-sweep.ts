@@ -6,7 +6,7 @@ import type { AppContext } from '../shared/context.js';
 import { activateJobId } from '../shared/jobs.js';
 import type { Keys } from '../shared/keys.js';
 import { createLaunchStore, type LaunchStore } from '../shared/launch-store.js';
-import { evalScript } from '../shared/redis-script.js';
+import { releaseIfHolder, renewIfHolder } from '../shared/held-key.js';
 import { trackHandlerWork } from './handler-work.js';
 import { finishGivenUpLaunch } from './launch-worker.js';
 import { KEEP_FAILED } from './worker-options.js';
@@ -209,35 +209,6 @@ async function settle(deps: LaunchSweepDeps, launchId: string): Promise<boolean>
   );
 }
 
-/**
- * KEYS[1] lease; ARGV[1] token, ARGV[2] ms. Extends the lease to ARGV[2] from now while it is still
- * this sweep's; 1 when it was, 0 when another process holds it or it lapsed.
- */
-const RENEW_SCRIPT = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return 0
-end
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
-return 1
-`;
-
-/**
- * KEYS[1] lease; ARGV[1] token, ARGV[2] ms left of the turn. A sweep done early leaves the lease for
- * the rest of its turn, so the fleet sweeps at most once per interval; one done late frees it.
- */
-const END_SCRIPT = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return 0
-end
-local left = tonumber(ARGV[2])
-if left > 0 then
-  redis.call('PEXPIRE', KEYS[1], left)
-else
-  redis.call('DEL', KEYS[1])
-end
-return 1
-`;
-
 export interface LaunchSweepLease {
   /** Extends the lease while sweeping; false once it is no longer this sweep's. */
   renew(): Promise<boolean>;
@@ -261,11 +232,13 @@ export async function takeLaunchSweepLease(
   const takenAt = nowMs();
   if ((await redis.set(key, token, 'PX', leaseMs, 'NX')) !== 'OK') return null;
   return {
-    async renew() {
-      return (await evalScript(redis, RENEW_SCRIPT, 1, key, token, String(leaseMs))) === 1;
-    },
+    renew: () => renewIfHolder(redis, key, token, leaseMs),
+    // A sweep done early keeps the lease for the rest of its turn, so the fleet sweeps at most once
+    // per interval; one done late frees it.
     async end() {
-      await evalScript(redis, END_SCRIPT, 1, key, token, String(intervalMs - (nowMs() - takenAt)));
+      const left = intervalMs - (nowMs() - takenAt);
+      if (left > 0) await renewIfHolder(redis, key, token, left);
+      else await releaseIfHolder(redis, key, token);
     },
   };
 }
