@@ -89,7 +89,6 @@ function start(
  */
 async function intrude(prefix: string): Promise<string> {
   const key = fleetClaimKey(createKeys(prefix));
-  await redis.del(key);
   const last = await redis.hget(fleetRecordKey(createKeys(prefix)), 'fp');
   const other = fleetIdentity({
     cxoneBaseUrl: 'https://other-tenant.example',
@@ -97,17 +96,22 @@ async function intrude(prefix: string): Promise<string> {
     embeddedSandbox: false,
     hostname: 'elsewhere',
   });
-  const claim = await attemptFleetClaim(
-    redis,
-    fleetClaimKeys(createKeys(prefix)),
-    other,
-    'intruder',
-    60_000,
-    false,
-    last!,
-  );
-  expect(claim.held).toBe(true);
-  return key;
+  // The running fleet renews every 40 ms and re-creates a missing claim, so one of its renewals can
+  // land between the deletion and the other fleet's claim: try again until the other fleet is in.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    await redis.del(key);
+    const claim = await attemptFleetClaim(
+      redis,
+      fleetClaimKeys(createKeys(prefix)),
+      other,
+      'intruder',
+      60_000,
+      false,
+      last!,
+    );
+    if (claim.held) return key;
+  }
+  throw new Error('the other fleet never got the prefix in 50 attempts');
 }
 
 /** The other fleet stopped and the prefix was given back (as FLEET_TAKEOVER would at a restart). */
