@@ -80,6 +80,12 @@ export const pacingDecisions = new Counter({
   labelNames: ['strategy', 'direction'] as const,
   registers: [registry],
 });
+export const pacingDeferrals = new Counter({
+  name: 'cxo_pacing_deferrals_total',
+  help: 'Poll pacing steps that did not run, by reason (command_running, changed_since_read, command_queued, command_accepted_ahead, turn_lapsed, own_change_pending): see src/shared/pacing/deferrals.ts',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
 export const complianceActions = new Counter({
   name: 'cxo_compliance_actions_total',
   help: 'Compliance actions by kind (window_pause, window_resume, guard_throttle, guard_pause, refused_resume, outside_change_noncompliant, …)',

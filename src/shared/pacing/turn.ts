@@ -6,6 +6,13 @@ import { CommandAcceptedAheadError } from '../lifecycle/enqueue.js';
 import { DEFAULT_LEASE_MS, LockLostError, tryAcquireCampaignLock } from '../lifecycle/lock.js';
 import { firstLiveCommand, unfinishedCommands } from '../lifecycle/pending-commands.js';
 import { isFinal } from '../lifecycle/state-machine.js';
+import {
+  endDeferralEpisode,
+  noteDeferral,
+  readDeferralTally,
+  type DeferralCause,
+  type DeferralTally,
+} from './deferrals.js';
 import { readPacingRecord } from './record.js';
 
 /**
@@ -104,6 +111,8 @@ export interface PacingTurnOptions {
  *    deferred, as if the turn had read it.
  * The record and the order are read in one round trip, right after the lock is taken. The lock is held
  * for a few Redis round trips; a command that meets it waits its usual short delay.
+ * Every step that does not run (deferred, or waiting for pacing's own change) is counted and added to
+ * the campaign's deferral episode, warned of once it lasts (deferrals.ts); a step that runs ends it.
  */
 export async function pacingTurn<T>(
   ctx: AppContext,
@@ -111,6 +120,36 @@ export async function pacingTurn<T>(
   step: (record: CampaignRecord, fence: PacingFence, orderSeen: PacingOrderSeen) => Promise<T>,
   opts: PacingTurnOptions = {},
 ): Promise<T | PacingDeferred | PacingWaiting> {
+  const turn = await takeTurn(ctx, seen, step, opts);
+  // Accounted once the lock is released: a command meeting the turn waits no longer for it.
+  const { campaignId } = seen;
+  const { result, episode } = turn;
+  if (turn.held !== undefined) {
+    await noteDeferral(ctx, campaignId, turn.held.cause, turn.held.detail);
+  } else if (episode) {
+    await endDeferralEpisode(ctx, campaignId, episode, turn.ended ? 'ended' : 'paced');
+  }
+  return result;
+}
+
+/**
+ * What a turn came to, for its accounting (deferrals.ts): `held` names why the step did not run, unset
+ * when it ran or the campaign ended (`ended`); `episode` is the open deferral episode, when the turn got
+ * as far as reading it.
+ */
+interface TurnTaken<R> {
+  result: R;
+  held?: { cause: DeferralCause; detail: string };
+  ended?: true;
+  episode?: DeferralTally | null;
+}
+
+async function takeTurn<T>(
+  ctx: AppContext,
+  seen: CampaignRecord,
+  step: (record: CampaignRecord, fence: PacingFence, orderSeen: PacingOrderSeen) => Promise<T>,
+  opts: PacingTurnOptions,
+): Promise<TurnTaken<T | PacingDeferred | PacingWaiting>> {
   const { campaignId } = seen;
   const monotonicNow = opts.monotonicNow ?? (() => performance.now());
   const askedAt = monotonicNow();
@@ -119,36 +158,49 @@ export async function pacingTurn<T>(
     campaignId,
   );
   if (lease === null) {
-    return deferred(ctx, campaignId, 'a command is at work on the campaign');
+    return held(ctx, campaignId, 'command_running', 'a command is at work on the campaign');
   }
+  let episode: DeferralTally | null = null;
   try {
-    // One round trip, both read under the lock.
-    const [now, pending] = await Promise.all([
+    // One round trip, all read under the lock (the deferral episode rides along, so a paced poll
+    // outside any episode pays nothing for it).
+    const [now, pending, tally] = await Promise.all([
       new CampaignStore(ctx).get(campaignId),
       unfinishedCommands(ctx, campaignId),
+      readDeferralTally(ctx, campaignId),
     ]);
+    episode = tally;
     const change = changeSinceRead(seen, now);
     if (change !== null || now === null) {
       const ended = now === null ? null : isFinal(now.status) ? now.status : undefined;
-      return deferred(ctx, campaignId, change ?? 'gone', ended);
+      if (ended !== undefined) {
+        return { result: deferred(ctx, campaignId, change ?? 'gone', ended), ended: true, episode };
+      }
+      return held(ctx, campaignId, 'changed_since_read', change ?? 'gone');
     }
     if (pending.length > 0) {
       const own = readPacingRecord(now.pacing, pacingStrategyOf(now.config)).pendingCommandId;
       const ahead = commandAhead(await firstLiveCommand(ctx, pending), own);
-      if (ahead?.kind === 'deferred') return deferred(ctx, campaignId, ahead.reason);
-      if (ahead !== null) return ahead;
+      if (ahead?.kind === 'deferred') return held(ctx, campaignId, 'command_queued', ahead.reason);
+      if (ahead !== null) {
+        const detail = `pacing's own change ${ahead.commandId} is still queued or running`;
+        return { result: ahead, held: { cause: 'own_change_pending', detail }, episode };
+      }
     }
     const fence = async () => {
       if (lease.held() && monotonicNow() - askedAt < CERTAIN_TURN_MS) return;
       await lease.verify();
     };
-    return await step(now, fence, pending);
+    return { result: await step(now, fence, pending), episode };
   } catch (err) {
-    if (err instanceof LockLostError) return deferred(ctx, campaignId, 'its turn on the campaign lapsed');
+    if (err instanceof LockLostError) {
+      return held(ctx, campaignId, 'turn_lapsed', 'its turn on the campaign lapsed');
+    }
     if (err instanceof CommandAcceptedAheadError) {
-      return deferred(
+      return held(
         ctx,
         campaignId,
+        'command_accepted_ahead',
         `command ${err.others.join(', ')} was accepted as pacing queued its change`,
       );
     }
@@ -156,6 +208,15 @@ export async function pacingTurn<T>(
   } finally {
     await lease.release();
   }
+}
+
+function held(
+  ctx: AppContext,
+  campaignId: string,
+  cause: DeferralCause,
+  reason: string,
+): TurnTaken<PacingDeferred> {
+  return { result: deferred(ctx, campaignId, reason), held: { cause, detail: reason } };
 }
 
 function deferred(
