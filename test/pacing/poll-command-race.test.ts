@@ -421,13 +421,20 @@ describe("enqueueCommand's onlyBehind", () => {
       }).catch((err: unknown) => (refused = err));
       expect(refused).toBeInstanceOf(CommandAcceptedAheadError);
       expect(refused).toMatchObject({ campaignId: campaign.id, commandId: refusedId, others: [behind] });
-      // Not queued, and its record says so rather than waiting for a turn that never comes.
+      // Not queued, and nothing of it left behind: no record (a `failed` one no listing shows would
+      // sit for the record's 7-day TTL), no key of any kind naming it.
       expect(await order.pending(campaign.id)).toEqual([known, behind]);
       expect(await h.ctx.queues.adjust.getJob(refusedId!)).toBeUndefined();
-      expect(await createCommandStore(h.ctx).get(refusedId!)).toMatchObject({
-        status: 'failed',
-        error: { message: expect.stringContaining(behind) },
-      });
+      expect(await createCommandStore(h.ctx).get(refusedId!)).toBeNull();
+      expect(await h.ctx.redis.exists(h.ctx.keys.command(refusedId!))).toBe(0);
+      const named: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await h.ctx.redis.scan(cursor, 'MATCH', `*${refusedId!}*`, 'COUNT', 10_000);
+        named.push(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      expect(named).toEqual([]);
     } finally {
       worker.resume();
     }

@@ -24,7 +24,7 @@ export class InvalidCommandError extends Error {
 
 /**
  * A command asked to be queued only behind the commands its requester knew of (`onlyBehind`) met
- * another one, accepted since: it is not queued (its record is closed as failed), and the requester
+ * another one, accepted since: it is not queued (the record it was stored with is deleted), and the requester
  * decides again on the campaign as that command leaves it.
  */
 export class CommandAcceptedAheadError extends Error {
@@ -136,6 +136,15 @@ export async function enqueueCommand(
       jobId: commandId,
     });
   } catch (err) {
+    if (err instanceof CommandAcceptedAheadError) {
+      // Refused in the registration's atomic step: it never joined the order nor the queue, and the
+      // requester (pacing, the one caller of onlyBehind) decides again rather than follow this id. A
+      // `failed` record would sit unlisted for the record's whole TTL, so the one created above goes.
+      // (Created first all the same: a command in the order without its record reads as dead to
+      // commandFate, which the adjust worker would drop.)
+      await ctx.redis.del(ctx.keys.command(commandId)).catch(() => undefined);
+      throw err;
+    }
     await order.remove(record.campaignId, commandId).catch(() => undefined);
     await store
       .update(
