@@ -127,8 +127,15 @@ return raw
  * then on `recordCreated` and a success are refused, so no run can add a campaign or an outcome the
  * failure would not know of.
  *
- * KEYS[1] launch hash; ARGV[1] reason. Returns {'claimed', reason, campaignId or ''}, {status} when
- * finished, or {'gone'}.
+ * The claim also names who is recording the failure, in a key of its own that Redis expires (a lease):
+ * the launch job's `failed` handler and the launch sweep can both come to one launch (a handler slower
+ * than the sweep's grace), and only one of them may announce it. Another recorder's live lease answers
+ * `held`; an expired one, or a claim that names nobody (a recorder that died), is taken over. The same
+ * script renews the lease, so a recorder calls it again just before it announces: if someone took over
+ * meanwhile it learns so there, and stays silent.
+ *
+ * KEYS[1] launch hash, KEYS[2] its recorder lease; ARGV[1] reason, ARGV[2] recorder, ARGV[3] lease ms.
+ * Returns {'claimed', reason, campaignId or ''}, {'held', recorder}, {status} when finished, or {'gone'}.
  */
 const CLAIM_FAILURE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -138,13 +145,33 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if status == 'succeeded' or status == 'failed' then
   return {status}
 end
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[2] then
+  return {'held', holder}
+end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', tonumber(ARGV[3]))
 redis.call('HSETNX', KEYS[1], 'failing', ARGV[1])
 return {'claimed', redis.call('HGET', KEYS[1], 'failing'), redis.call('HGET', KEYS[1], 'campaignId') or ''}
 `;
 
+/**
+ * The recorder of failures that come from the launch job itself (its final failure, its redelivery
+ * finding a claim, its `failed` handler): BullMQ never runs those for one job at once, and each may
+ * finish what an earlier one of them left half-done. The launch sweep claims under names of its own.
+ */
+export const JOB_FAILURE_RECORDER = 'job';
+
+/**
+ * How long a failure's recorder holds the launch without renewing: shorter than the sweep's grace, so
+ * the sweep finds the lease of a recorder that died gone, and no longer blocked on it.
+ */
+export const FAILURE_RECORDER_LEASE_MS = 120_000;
+
 export type FailureClaim =
   | { kind: 'claimed'; reason: string; campaignId?: string }
   | { kind: 'finished'; status: 'succeeded' | 'failed' }
+  /** Another recorder is recording this failure now: it announces it, not this one. */
+  | { kind: 'held'; recorder: string }
   | { kind: 'gone' };
 
 export interface IdempotencyClaim {
@@ -184,11 +211,13 @@ export class LaunchStore {
   private readonly redis: Redis;
   private readonly keys: Keys;
   private readonly clock: Clock;
+  private readonly recorderLeaseMs: number;
 
-  constructor(ctx: Pick<AppContext, 'redis' | 'keys'> & { clock?: Clock }) {
+  constructor(ctx: LaunchStoreContext) {
     this.redis = ctx.redis;
     this.keys = ctx.keys;
     this.clock = ctx.clock ?? systemClock;
+    this.recorderLeaseMs = ctx.failureRecorderLeaseMs ?? FAILURE_RECORDER_LEASE_MS;
   }
 
   private now(): string {
@@ -292,19 +321,33 @@ export class LaunchStore {
 
   /**
    * Claims the launch for a failure (CLAIM_FAILURE_SCRIPT): the first step of recording one, before
-   * its campaign is cleaned up, so that nothing can be recorded on the launch meanwhile.
+   * its campaign is cleaned up, so that nothing can be recorded on the launch meanwhile; and again
+   * before announcing it, so that of two recorders only the one still holding it announces.
    */
-  async claimFailure(launchId: string, reason: string): Promise<FailureClaim> {
+  async claimFailure(
+    launchId: string,
+    reason: string,
+    recorder: string = JOB_FAILURE_RECORDER,
+  ): Promise<FailureClaim> {
     const [kind, a, b] = (await evalScript(
       this.redis,
       CLAIM_FAILURE_SCRIPT,
-      1,
+      2,
       this.keys.launch(launchId),
+      this.failureRecorderKey(launchId),
       reason,
+      recorder,
+      String(this.recorderLeaseMs),
     )) as string[];
     if (kind === 'claimed') return { kind, reason: a ?? reason, ...(b ? { campaignId: b } : {}) };
+    if (kind === 'held') return { kind, recorder: a ?? '' };
     if (kind === 'succeeded' || kind === 'failed') return { kind: 'finished', status: kind };
     return { kind: 'gone' };
+  }
+
+  /** Left to expire once the failure is recorded: a finished launch answers every claim first. */
+  private failureRecorderKey(launchId: string): string {
+    return this.keys.custom('launch-failure-recorder', launchId);
   }
 
   /**
@@ -389,6 +432,12 @@ export class LaunchStore {
   }
 }
 
-export function createLaunchStore(ctx: Pick<AppContext, 'redis' | 'keys'> & { clock?: Clock }): LaunchStore {
+export type LaunchStoreContext = Pick<AppContext, 'redis' | 'keys'> & {
+  clock?: Clock;
+  /** FAILURE_RECORDER_LEASE_MS unless given (tests that let a recorder's lease lapse). */
+  failureRecorderLeaseMs?: number;
+};
+
+export function createLaunchStore(ctx: LaunchStoreContext): LaunchStore {
   return new LaunchStore(ctx);
 }

@@ -27,6 +27,7 @@ import {
 import { QUEUES } from '../shared/keys.js';
 import {
   createLaunchStore,
+  JOB_FAILURE_RECORDER,
   LAUNCH_FAILED_REASON,
   launchAuditId,
   type LaunchStore,
@@ -492,15 +493,29 @@ async function noteStopIfDone(
 }
 
 /**
+ * What came of recording a failure: `recorded` (this recorder announced it), `finished` (it already
+ * was), or `held` (another recorder holds it and announces it; this one said nothing).
+ */
+export type FailureRecording = 'recorded' | 'finished' | 'held';
+
+/**
  * Records a launch as failed for good. The failure first claims the launch (launch-store.ts
  * claimFailure), which names the campaign to clean up and stops any other run — one that hung past
  * the stall limit and woke — from recording a campaign or a success meanwhile; then the campaign is
  * cancelled, the failure audited and the outcome written. Stopped before the end (a crash), the claim
- * stays and whoever finds it (the job's redelivery, the given-up handler) finishes the failure.
+ * stays and whoever finds it (the job's redelivery, the given-up handler, or the launch sweep once the
+ * claim's lease has lapsed) finishes the failure. Two recorders at once (a `failed` handler slower than
+ * the sweep's grace, and the sweep) are told apart by the claim: only the one holding it announces.
  */
-async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: number): Promise<void> {
+async function failLaunch(
+  deps: Deps,
+  data: LaunchJob,
+  err: unknown,
+  attempt: number,
+  recorder: string = JOB_FAILURE_RECORDER,
+): Promise<FailureRecording> {
   const { ctx, launches } = deps;
-  const claim = await launches.claimFailure(data.launchId, finalReason(err, attempt));
+  const claim = await launches.claimFailure(data.launchId, finalReason(err, attempt), recorder);
   if (claim.kind === 'finished') {
     // Another run of this job finished it (this one lost its lock while Redis stalled, or hung past
     // the stall limit): its outcome and its campaign stand; this run's failure is that it came back late.
@@ -508,11 +523,30 @@ async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: nu
       { launchId: data.launchId, status: claim.status, err: describe(err) },
       `launch already ${claim.status} in another run; not failing it or cancelling its campaign`,
     );
-    return;
+    return 'finished';
+  }
+  if (claim.kind === 'held') {
+    ctx.logger.info(
+      { launchId: data.launchId, recorder: claim.recorder },
+      'launch failure being recorded by another; leaving its announcement to it',
+    );
+    return 'held';
   }
   const campaignId = claim.kind === 'claimed' ? claim.campaignId : undefined;
   const reason = claim.kind === 'claimed' ? claim.reason : finalReason(err, attempt);
   const cleanup = campaignId ? await cancelPartialCampaign(deps, campaignId, attempt) : undefined;
+  // The cleanup can wait on CXone for longer than the claim's lease: whoever took the launch over
+  // meanwhile cleans up and announces too, so this recorder announces only if it still holds it.
+  if (claim.kind === 'claimed') {
+    const still = await launches.claimFailure(data.launchId, reason, recorder);
+    if (still.kind === 'held' || still.kind === 'finished') {
+      ctx.logger.info(
+        { launchId: data.launchId, now: still.kind, cleanup },
+        'launch failure taken over by another recorder while cleaning up; leaving its announcement to it',
+      );
+      return still.kind;
+    }
+  }
   // Audited before the launch is recorded as failed, so a launch shown failed has its record; a
   // redelivery in between writes it again only once (dedupe key).
   await auditOrLog(ctx, {
@@ -559,6 +593,7 @@ async function failLaunch(deps: Deps, data: LaunchJob, err: unknown, attempt: nu
     ...(cleanup ? { cancelled: cleanup.cancelled } : {}),
   });
   ctx.logger.warn({ launchId: data.launchId, campaignId, reason, cleanup }, 'launch failed');
+  return 'recorded';
 }
 
 /**
@@ -1076,23 +1111,36 @@ export async function finishGivenUpLaunch(
   job: Pick<Job, 'id' | 'name' | 'data' | 'attemptsMade' | 'getState'>,
   err: Error,
 ): Promise<boolean> {
-  if (job.name === ACTIVATE_JOB) return false;
+  return (await settleGivenUpLaunch(deps, job, err, JOB_FAILURE_RECORDER)) === 'recorded';
+}
+
+/**
+ * What finishGivenUpLaunch does, for a named recorder (the launch sweep), saying what came of it:
+ * `held` when another recorder holds the failure (it announces it; the sweep comes back to it).
+ */
+export async function settleGivenUpLaunch(
+  deps: Pick<Deps, 'ctx' | 'launches' | 'campaigns'>,
+  job: Pick<Job, 'id' | 'name' | 'data' | 'attemptsMade' | 'getState'>,
+  err: Error,
+  recorder: string,
+): Promise<FailureRecording | 'skipped'> {
+  if (job.name === ACTIVATE_JOB) return 'skipped';
   const parsed = launchJobSchema.safeParse(job.data);
-  if (!parsed.success) return false;
-  if ((await job.getState()) !== 'failed') return false; // retried: its next run records the outcome
+  if (!parsed.success) return 'skipped';
+  if ((await job.getState()) !== 'failed') return 'skipped'; // retried: its next run records the outcome
   const launch = await deps.launches.get(parsed.data.launchId);
-  if (!launch || deps.launches.isTerminal(launch)) return false;
+  if (!launch || deps.launches.isTerminal(launch)) return 'skipped';
   deps.ctx.logger.error(
-    { launchId: parsed.data.launchId, jobId: job.id, err: err.message },
+    { launchId: parsed.data.launchId, jobId: job.id, err: err.message, recorder },
     'launch job given up by BullMQ without an outcome; recording it as failed',
   );
-  await failLaunch(
+  return failLaunch(
     deps as Deps,
     parsed.data,
     new Error(`the launch job was given up: ${err.message}`),
     Math.max(1, job.attemptsMade),
+    recorder,
   );
-  return true;
 }
 
 export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOptions> = {}): Worker {
