@@ -7,8 +7,9 @@ import { activateJobId } from '../shared/jobs.js';
 import type { Keys } from '../shared/keys.js';
 import { createLaunchStore, type LaunchStore } from '../shared/launch-store.js';
 import { releaseIfHolder, renewIfHolder } from '../shared/held-key.js';
+import { evalScript } from '../shared/redis-script.js';
 import { trackHandlerWork } from './handler-work.js';
-import { finishGivenUpLaunch } from './launch-worker.js';
+import { settleGivenUpLaunch } from './launch-worker.js';
 import { KEEP_FAILED } from './worker-options.js';
 
 /**
@@ -109,7 +110,10 @@ export interface LaunchSweepResult {
   scanned: number;
   /** Launches recorded failed by this sweep. */
   settled: string[];
-  /** True when it stopped before the end of what it read (mayContinue said no); the cursor stays there. */
+  /**
+   * True when it stopped before the end of what it read: mayContinue said no, or another recorder (the
+   * launch's `failed` handler, still at it) holds a launch's failure. The cursor stays there.
+   */
   stopped: boolean;
 }
 
@@ -184,7 +188,14 @@ export async function sweepGivenUpLaunches(
             result.stopped = true;
             return result;
           }
-          if (await settle(deps, entry.id)) result.settled.push(entry.id);
+          const outcome = await settle(deps, entry.id);
+          // Its recorder announces it; should that recorder die, its lease lapses and the next
+          // sweep, starting here again, takes the launch over.
+          if (outcome === 'held') {
+            result.stopped = true;
+            return result;
+          }
+          if (outcome === 'recorded') result.settled.push(entry.id);
         }
         done = entry;
       }
@@ -196,20 +207,31 @@ export async function sweepGivenUpLaunches(
   }
 }
 
-/** Finishes one launch whose job sits failed; false when it turned out not to need it. */
-async function settle(deps: LaunchSweepDeps, launchId: string): Promise<boolean> {
+/** Finishes one launch whose job sits failed, under a recorder name of this sweep's own. */
+async function settle(
+  deps: LaunchSweepDeps,
+  launchId: string,
+): Promise<'recorded' | 'held' | 'skipped' | 'finished'> {
   const job = await deps.ctx.queues.launch.getJob(launchId);
   // Retried or removed since it was read: its next run, or nothing, is what is left to record.
-  if (!job) return false;
+  if (!job) return 'skipped';
   const why = job.failedReason || 'failed';
-  return finishGivenUpLaunch(
+  return settleGivenUpLaunch(
     deps,
     job,
     new Error(`${why} (its failure was not recorded when it failed; settled by the launch sweep)`),
+    sweepRecorder(),
   );
 }
 
+/** A name no other recorder has: two sweeps that overlap (a lease lost mid-sweep) exclude each other too. */
+function sweepRecorder(): string {
+  return `sweep:${process.pid}-${Math.random().toString(36).slice(2)}`;
+}
+
 export interface LaunchSweepLease {
+  /** Who holds it: given back to the next takeLaunchSweepLease, it lets this holder take its next turn. */
+  readonly token: string;
   /** Extends the lease while sweeping; false once it is no longer this sweep's. */
   renew(): Promise<boolean>;
   /** Keeps the lease to the end of the turn (`intervalMs` after it was taken), or frees it if past. */
@@ -217,21 +239,43 @@ export interface LaunchSweepLease {
 }
 
 /**
- * Takes the sweep's turn (SET NX PX): a lease for the one process that sweeps now, or null. Leases
- * run on the process's own clock, as the webhook sweep's turn does: Redis times them.
+ * SET PX if the key is free or still holds ARGV[1] (the caller's previous turn), then ARGV[2].
+ * KEYS[1] lease; ARGV[1] previous token ('' for none), ARGV[2] token, ARGV[3] ms.
+ */
+const TAKE_TURN = `
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', tonumber(ARGV[3]))
+return 1
+`;
+
+/**
+ * Takes the sweep's turn: a lease for the one process that sweeps now, or null. Leases run on the
+ * process's own clock, as the webhook sweep's turn does: Redis times them.
+ *
+ * A turn ends `intervalMs` after it was taken, a few milliseconds after the holder's next tick (taken
+ * a round trip into it): taken with NX only, that tick would find its own lease and skip, and the
+ * fleet would sweep only when some other process's tick happened to fall after the lapse — every other
+ * interval in a fleet of one. So the holder passes its previous lease (`previous`) and takes its next
+ * turn over it; every other process finds the lease held until the holder stops taking turns.
  */
 export async function takeLaunchSweepLease(
   redis: Redis,
   keys: Keys,
   intervalMs: number,
   nowMs: () => number = Date.now,
+  previous?: string,
 ): Promise<LaunchSweepLease | null> {
   const key = launchSweepLeaseKey(keys);
-  const token = `${process.pid}-${nowMs()}-${Math.random().toString(36).slice(2)}`;
+  const token = previous ?? `${process.pid}-${nowMs()}-${Math.random().toString(36).slice(2)}`;
   const leaseMs = intervalMs + LEASE_MARGIN_MS;
   const takenAt = nowMs();
-  if ((await redis.set(key, token, 'PX', leaseMs, 'NX')) !== 'OK') return null;
+  const taken = await evalScript(redis, TAKE_TURN, 1, key, previous ?? '', token, String(leaseMs));
+  if (Number(taken) !== 1) return null;
   return {
+    token,
     renew: () => renewIfHolder(redis, key, token, leaseMs),
     // A sweep done early keeps the lease for the rest of its turn, so the fleet sweeps at most once
     // per interval; one done late frees it.
@@ -271,8 +315,18 @@ export function withLaunchSweep(ctx: AppContext, worker: Worker, schedule: Launc
   let running = false;
   const idle = () => closing || worker.isPaused();
 
+  /** This process's last turn: its next one is taken over it (takeLaunchSweepLease). */
+  let lastTurn: string | undefined;
+
   async function sweepOnce(): Promise<void> {
-    const lease = await takeLaunchSweepLease(ctx.redis, ctx.keys, intervalMs, () => ctx.clock.now());
+    const lease = await takeLaunchSweepLease(
+      ctx.redis,
+      ctx.keys,
+      intervalMs,
+      () => ctx.clock.now(),
+      lastTurn,
+    );
+    lastTurn = lease?.token;
     if (!lease) return;
     try {
       const result = await sweepGivenUpLaunches(deps, {

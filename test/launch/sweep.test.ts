@@ -12,12 +12,14 @@ import {
   isAfterCursor,
   isLaunchJobId,
   launchSweepCursorKey,
+  launchSweepLeaseKey,
   parseSweepCursor,
   sweepGivenUpLaunches,
+  takeLaunchSweepLease,
   withLaunchSweep,
   type LaunchSweepResult,
 } from '../../src/workers/launch-sweep.js';
-import { createLaunchWorker } from '../../src/workers/launch-worker.js';
+import { createLaunchWorker, finishGivenUpLaunch } from '../../src/workers/launch-worker.js';
 import { FAST_LOCKS, sandboxStatus, startStack, waitFor, type Stack } from '../e2e/stack.js';
 import { lastAttemptLaunch } from './last-attempt.js';
 
@@ -27,8 +29,21 @@ interface Recorded {
   events: { type: string; data: Record<string, unknown> }[];
 }
 
+/** Runs once, when the next CXone read of a campaign (a failure's cleanup, first) has answered. */
+let afterGetCampaign: (() => Promise<void>) | undefined;
+
 function recording(recorded: Recorded) {
   return (base: AppContext): Partial<AppContext> => {
+    const cxone: AppContext['cxone'] = {
+      ...base.cxone,
+      getCampaign: async (...args: Parameters<AppContext['cxone']['getCampaign']>) => {
+        const campaign = await base.cxone.getCampaign(...args);
+        const hook = afterGetCampaign;
+        afterGetCampaign = undefined;
+        await hook?.();
+        return campaign;
+      },
+    };
     const audit = Object.create(base.audit) as AppContext['audit'] & {
       appendWithOutcome(input: AuditInput): Promise<unknown>;
     };
@@ -42,7 +57,7 @@ function recording(recorded: Recorded) {
       recorded.events.push({ type: args[0], data: args[2] as Record<string, unknown> });
       return base.events.publish(...args);
     };
-    return { audit, events };
+    return { audit, events, cxone };
   };
 }
 
@@ -259,5 +274,171 @@ describe('launch sweep over real Redis and the sandbox', () => {
     expect((await launches.get(cutOff.launchId))?.status).toBe('running');
     const next = await sweepGivenUpLaunches(deps, { nowMs, graceMs: 0 });
     expect(next.settled).toEqual([cutOff.launchId]);
+  });
+
+  it("takes the holder's next turn over its own lease; any other process finds it held until it lapses", async () => {
+    const { ctx } = stack;
+    const key = launchSweepLeaseKey(ctx.keys);
+    await stack.redis.del(key);
+    const intervalMs = 10_000;
+    const first = await takeLaunchSweepLease(ctx.redis, ctx.keys, intervalMs);
+    expect(first).not.toBeNull();
+    await first!.end();
+    // The turn still runs (the holder's next tick comes a round trip before it lapses).
+    expect(await stack.redis.pttl(key)).toBeGreaterThan(intervalMs - 1_000);
+    expect(await takeLaunchSweepLease(ctx.redis, ctx.keys, intervalMs)).toBeNull();
+    expect(
+      await takeLaunchSweepLease(ctx.redis, ctx.keys, intervalMs, Date.now, 'another-process'),
+    ).toBeNull();
+    const next = await takeLaunchSweepLease(ctx.redis, ctx.keys, intervalMs, Date.now, first!.token);
+    expect(next?.token).toBe(first!.token);
+    // A sweep that ran past its turn frees the lease for whoever ticks next.
+    const late = await takeLaunchSweepLease(ctx.redis, ctx.keys, 1, Date.now, first!.token);
+    await new Promise((r) => setTimeout(r, 5));
+    await late!.end();
+    expect(await stack.redis.exists(key)).toBe(0);
+  });
+
+  it('sweeps once per interval across the fleet, one process or three; a dead holder blocks it only until its lease lapses', async () => {
+    const { ctx } = stack;
+    const key = launchSweepLeaseKey(ctx.keys);
+    const intervalMs = 100;
+    const windowMs = 1_050;
+
+    async function sweepsIn(processes: number): Promise<number[]> {
+      await stack.redis.del(key);
+      const times: number[] = [];
+      const started = Date.now();
+      const fleet = Array.from({ length: processes }, () =>
+        withLaunchSweep(ctx, createLaunchWorker(ctx, FAST_LOCKS), {
+          intervalMs,
+          graceMs: 0,
+          onSwept: () => times.push(Date.now() - started),
+        }),
+      );
+      workers.push(...fleet);
+      await new Promise((r) => setTimeout(r, windowMs));
+      await Promise.all(fleet.map((w) => w.close()));
+      workers.length = 0;
+      return times;
+    }
+
+    // Ten ticks in the window: the holder sweeps at each (it used to find its own lease every other).
+    for (const processes of [1, 3]) {
+      const times = await sweepsIn(processes);
+      expect(times.length, `${processes} process(es): ${times.join(' ')}`).toBeGreaterThanOrEqual(9);
+      expect(times.length, `${processes} process(es): ${times.join(' ')}`).toBeLessThanOrEqual(11);
+    }
+
+    // A process that died mid-sweep left its lease: nobody sweeps until it lapses, then at once.
+    const leftMs = 400;
+    const started = Date.now();
+    await stack.redis.set(key, 'a-dead-process', 'PX', leftMs);
+    const times: number[] = [];
+    workers.push(
+      withLaunchSweep(ctx, createLaunchWorker(ctx, FAST_LOCKS), {
+        intervalMs,
+        graceMs: 0,
+        onSwept: () => times.push(Date.now() - started),
+      }),
+    );
+    await waitFor('a sweep', async () => times.length > 0, 2_000, 10);
+    expect(times[0]).toBeGreaterThanOrEqual(leftMs);
+    expect(times[0]).toBeLessThan(leftMs + intervalMs + 100);
+  });
+
+  describe("a `failed` handler and the sweep recording one launch's failure at once: one announces it", () => {
+    const launchFailures = (launchId: string) => ({
+      audit: recorded.audit.filter(
+        (a) => a.action === 'launch_failed' && (a.details as { launchId?: string }).launchId === launchId,
+      ),
+      events: recorded.events.filter(
+        (e) => e.type === 'campaign.launch.failed' && e.data.launchId === launchId,
+      ),
+    });
+
+    /** A cut-off launch whose job sits failed, and the handler's and the sweep's ways to record it. */
+    async function bothRecorders(handlerLeaseMs?: number) {
+      const { ctx } = stack;
+      await stack.redis.del(launchSweepCursorKey(ctx.keys));
+      const cutOff = await cutOffLaunch(stack);
+      await failWaitingJobs(stack, [cutOff.launchId]);
+      const job = (await ctx.queues.launch.getJob(cutOff.launchId))!;
+      const stalled = new Error('job stalled more than allowable limit');
+      const handlerDeps = {
+        ctx,
+        launches: createLaunchStore({ ...ctx, failureRecorderLeaseMs: handlerLeaseMs }),
+        campaigns: createCampaignStore(ctx),
+      };
+      const sweepDeps = { ctx, launches: createLaunchStore(ctx), campaigns: createCampaignStore(ctx) };
+      return {
+        ...cutOff,
+        handler: () => finishGivenUpLaunch(handlerDeps, job, stalled),
+        sweep: () => sweepGivenUpLaunches(sweepDeps, { nowMs: Date.now() + 1, graceMs: 0 }),
+      };
+    }
+
+    /** Holds the next failure's cleanup (its CXone read) until the returned release is called. */
+    function holdNextCleanup(): { reached: Promise<void>; release: () => void } {
+      let reach!: () => void;
+      let release!: () => void;
+      const reached = new Promise<void>((r) => (reach = r));
+      const gate = new Promise<void>((r) => (release = r));
+      afterGetCampaign = async () => {
+        reach();
+        await gate;
+      };
+      return { reached, release };
+    }
+
+    it('the handler first: the sweep finds the failure held, says nothing and comes back to it', async () => {
+      const { launchId, handler, sweep } = await bothRecorders();
+      const hold = holdNextCleanup();
+      const handling = handler();
+      await hold.reached;
+      const meanwhile = await sweep();
+      expect(meanwhile).toMatchObject({ settled: [], stopped: true });
+      hold.release();
+      expect(await handling).toBe(true);
+      expect(await sweep()).toMatchObject({ settled: [], stopped: false });
+      expect((await createLaunchStore(stack.ctx).get(launchId))?.status).toBe('failed');
+      const { audit, events } = launchFailures(launchId);
+      expect(audit).toHaveLength(1);
+      expect(events).toHaveLength(1);
+    });
+
+    it('the sweep first: the handler finds the failure held and says nothing', async () => {
+      const { launchId, handler, sweep } = await bothRecorders();
+      const hold = holdNextCleanup();
+      const sweeping = sweep();
+      await hold.reached;
+      expect(await handler()).toBe(false);
+      hold.release();
+      expect((await sweeping).settled).toEqual([launchId]);
+      expect(await handler()).toBe(false);
+      const { audit, events } = launchFailures(launchId);
+      expect(audit).toHaveLength(1);
+      expect(events).toHaveLength(1);
+    });
+
+    it('a handler slower than its lease: the sweep takes the failure over and announces it; the handler, back, says nothing', async () => {
+      const handlerLeaseMs = 50;
+      const { launchId, campaignId, handler, sweep } = await bothRecorders(handlerLeaseMs);
+      const hold = holdNextCleanup();
+      const handling = handler();
+      await hold.reached;
+      await new Promise((r) => setTimeout(r, handlerLeaseMs * 2));
+      expect((await sweep()).settled).toEqual([launchId]);
+      hold.release();
+      expect(await handling).toBe(false);
+      expect(await createLaunchStore(stack.ctx).get(launchId)).toMatchObject({
+        status: 'failed',
+        cancelled: true,
+      });
+      expect(sandboxStatus(stack.sandbox, campaignId)).toBe('cancelled');
+      const { audit, events } = launchFailures(launchId);
+      expect(audit).toHaveLength(1);
+      expect(events).toHaveLength(1);
+    });
   });
 });
