@@ -249,6 +249,7 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
       cxoneBaseUrl: config.cxone.baseUrl,
       cxoneClientId: config.cxone.clientId,
       embeddedSandbox: running.sandbox !== undefined,
+      sandboxMode: config.sandboxMode,
       hostname: opts.fleetClaim?.hostname ?? hostname(),
     });
     try {

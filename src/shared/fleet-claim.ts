@@ -50,10 +50,14 @@ const CLAIM = `
 local key, lastKey = KEYS[1], KEYS[2]
 local fp, cxone, member, ttl, contest = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local sandbox, takeover = ARGV[6], ARGV[7]
+-- Fingerprints an earlier release computed for this very fleet: a claim or record under one is ours.
+local former = {}
+for i = 8, #ARGV do former[ARGV[i]] = true end
+local function ours(v) return v == fp or former[v] == true end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local held = redis.call('HGET', key, 'fp')
-if held and held ~= fp then
+if held and not ours(held) then
   local heldTtl = tonumber(redis.call('HGET', key, 'ttl')) or ttl
   local live = 0
   local all = redis.call('HGETALL', key)
@@ -68,7 +72,7 @@ end
 local replaced, replacedFp, how = '', '', ''
 if not held then
   local last = redis.call('HGET', lastKey, 'fp')
-  if last and last ~= fp then
+  if last and not ours(last) then
     local lastCxone = redis.call('HGET', lastKey, 'cxone') or '?'
     -- Only at start-up: a running process whose claim lapsed never takes the prefix from another fleet.
     if contest == '0' and #takeover >= 12 and string.sub(last, 1, #takeover) == takeover then
@@ -82,6 +86,13 @@ if not held then
     redis.call('DEL', lastKey)
   end
   redis.call('HSET', key, 'fp', fp, 'cxone', cxone)
+end
+-- A record naming this fleet by its former fingerprint takes the current one once the claim does
+-- (a claim under the former one has processes of the earlier release in it, which still compare
+-- against it; they are refused by a claim under the current one whatever the record says).
+local recorded = redis.call('HGET', lastKey, 'fp')
+if recorded and recorded ~= fp and former[recorded] and redis.call('HGET', key, 'fp') == fp then
+  redis.call('HSET', lastKey, 'fp', fp, 'cxone', cxone, 'at', now)
 end
 if redis.call('HSETNX', lastKey, 'fp', fp) == 1 then
   redis.call('HSET', lastKey, 'cxone', cxone, 'at', now)
@@ -105,7 +116,10 @@ return {1, by, replaced, replacedFp, how}
 
 const RELEASE = `
 local key = KEYS[1]
-if redis.call('HGET', key, 'fp') ~= ARGV[1] then return 0 end
+local held = redis.call('HGET', key, 'fp')
+local ours = held == ARGV[1]
+for i = 3, #ARGV do ours = ours or held == ARGV[i] end
+if not ours then return 0 end
 redis.call('HDEL', key, 'm:' .. ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -144,7 +158,8 @@ export function fleetClaimKeys(keys: Keys): FleetClaimKeys {
  * One claim or renewal for `member`. `contest` (renewals) marks a foreign claim as contested, which
  * its holders see at their next renewal: only running processes do that, never one refused at
  * start-up. `takeover` (FLEET_TAKEOVER) is the start of the fingerprint of the last fleet this claim
- * may replace; renewals never replace one.
+ * may replace; renewals never replace one. `former`: fingerprints this fleet had in earlier releases
+ * (formerFingerprints), treated as its own.
  */
 export async function attemptFleetClaim(
   redis: Redis,
@@ -154,6 +169,7 @@ export async function attemptFleetClaim(
   ttlMs: number,
   contest: boolean,
   takeover = '',
+  former: readonly string[] = [],
 ): Promise<ClaimAttempt> {
   const reply = (await evalScript(
     redis,
@@ -168,6 +184,7 @@ export async function attemptFleetClaim(
     contest ? '1' : '0',
     identity.sandbox ? '1' : '0',
     contest ? '' : takeover.toLowerCase(),
+    ...former,
   )) as [number, string, (number | string)?, (number | string)?, string?];
   if (reply[0] === 1) {
     const [, by, replaced, replacedFp, how] = reply;
@@ -192,8 +209,32 @@ export async function releaseFleetClaim(
   key: string,
   identity: FleetIdentity,
   member: string,
+  former: readonly string[] = [],
 ): Promise<void> {
-  await evalScript(redis, RELEASE, 1, key, identity.fingerprint, member);
+  await evalScript(redis, RELEASE, 1, key, identity.fingerprint, member, ...former);
+}
+
+/**
+ * The fingerprints on the prefix (the live claim's, the last-fleet record's) that are this fleet's
+ * own from an earlier release (FleetIdentity.isFormerFingerprint): read once at start-up, when a
+ * restart with this release meets what the fleet's earlier processes wrote.
+ */
+export async function formerFingerprints(
+  redis: Redis,
+  at: FleetClaimKeys,
+  identity: FleetIdentity,
+): Promise<string[]> {
+  const recognise = identity.isFormerFingerprint;
+  if (!recognise) return [];
+  const stored = await Promise.all([
+    redis.hmget(at.claim, 'fp', 'cxone'),
+    redis.hmget(at.record, 'fp', 'cxone'),
+  ]);
+  const found = new Set<string>();
+  for (const [fp, cxone] of stored) {
+    if (fp && cxone && fp !== identity.fingerprint && recognise({ fingerprint: fp, cxone })) found.add(fp);
+  }
+  return [...found];
 }
 
 /**
@@ -255,11 +296,30 @@ export async function claimFleet(opts: FleetClaimOptions): Promise<FleetClaim> {
   const member = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   const log = logger.child({ component: 'fleet-claim' });
 
-  const first = await withTimeout(
-    attemptFleetClaim(redis, key, identity, member, ttlMs, false, opts.takeover),
+  const { former, first } = await withTimeout(
+    (async () => {
+      const former = await formerFingerprints(redis, key, identity);
+      const first = await attemptFleetClaim(
+        redis,
+        key,
+        identity,
+        member,
+        ttlMs,
+        false,
+        opts.takeover,
+        former,
+      );
+      return { former, first };
+    })(),
     CLAIM_BOUND_MS,
     'claiming KEY_PREFIX for this fleet',
   );
+  if (former.length > 0) {
+    log.info(
+      { keyPrefix: keys.prefix, ours: identity.cxone },
+      'KEY_PREFIX was claimed or last used by this fleet under the fingerprint of an earlier release (its machine folded in); taken as this fleet',
+    );
+  }
   if (!first.held) {
     if ('previous' in first) {
       throw new FleetPrefixInUseError(
@@ -274,8 +334,10 @@ export async function claimFleet(opts: FleetClaimOptions): Promise<FleetClaim> {
   }
   if (first.tookOver) {
     // The audit trail of a takeover: whose jobs this fleet may now run, and on whose say-so.
+    // An embedded sandbox following another is the design, and with SANDBOX_PORT=0 happens at every
+    // start (another port, so another fingerprint): info, not a warning an operator should act on.
     const { previous, how } = first.tookOver;
-    log.warn(
+    log[how === 'sandbox' ? 'info' : 'warn'](
       { keyPrefix: keys.prefix, ours: identity.cxone, previous: previous.cxone, how },
       prefixTakenOverMessage({ keyPrefix: keys.prefix, ours: identity, previous, how }),
     );
@@ -307,7 +369,7 @@ export async function claimFleet(opts: FleetClaimOptions): Promise<FleetClaim> {
   const renew = async () => {
     try {
       const attempt = await withTimeout(
-        attemptFleetClaim(redis, key, identity, member, ttlMs, true),
+        attemptFleetClaim(redis, key, identity, member, ttlMs, true, '', former),
         CLAIM_BOUND_MS,
         'renewing the fleet claim',
       );
@@ -353,7 +415,7 @@ export async function claimFleet(opts: FleetClaimOptions): Promise<FleetClaim> {
         try {
           await pending;
           await withTimeout(
-            releaseFleetClaim(redis, key.claim, identity, member),
+            releaseFleetClaim(redis, key.claim, identity, member, former),
             CLAIM_BOUND_MS,
             'releasing the fleet claim',
           );

@@ -13,10 +13,20 @@ import { redactUrl } from './redact-url.js';
 export interface FleetIdentity {
   /** SHA-256 over what decides where the work goes; equal for every process of one fleet. */
   fingerprint: string;
-  /** How the CXone is named to an operator: the base URL without credentials, plus the machine for a loopback one. */
+  /** How the CXone is named to an operator: the base URL without credentials, plus the machine in sandbox mode. */
   cxone: string;
   /** This process runs the embedded sandbox: the fleet's CXone lives in its memory and dies with it. */
   sandbox: boolean;
+  /**
+   * Only for an explicit CXONE_BASE_URL on loopback: whether a stored fingerprint (the claim's or the
+   * last-fleet record's) is the one releases before this one computed for this very fleet, when they
+   * still folded the machine's name into every loopback URL. Such a fingerprint is this fleet's, so
+   * a restart with this release is not refused by the record (or the live claim) its own processes
+   * wrote. The machine is read from the stored `cxone` (`<url> on <machine>`) and the fingerprint is
+   * recomputed from it: it matches only for this base URL and client id, on whichever machine (pod)
+   * wrote it.
+   */
+  isFormerFingerprint?(stored: PreviousFleet): boolean;
 }
 
 export interface FleetIdentityInput {
@@ -25,7 +35,12 @@ export interface FleetIdentityInput {
   cxoneClientId: string;
   /** True when this process runs the embedded sandbox itself (role `all` without CXONE_BASE_URL). */
   embeddedSandbox: boolean;
-  /** This machine's name (os.hostname()): a loopback CXone is a different server on every machine. */
+  /**
+   * CXONE_BASE_URL is unset (config.sandboxMode): the CXone is a sandbox of this machine, embedded
+   * (role `all`) or the `sandbox` process at SANDBOX_PORT on loopback (split roles).
+   */
+  sandboxMode: boolean;
+  /** This machine's name (os.hostname()): in sandbox mode the CXone is a different server on every machine. */
   hostname: string;
 }
 
@@ -53,22 +68,40 @@ function normaliseBaseUrl(url: string): { normalised: string; loopback: boolean 
   }
 }
 
+/** Version 1 of the fingerprint's input; `machine` is null unless the CXone is this machine's sandbox. */
+function fingerprintOf(normalised: string, clientId: string, machine: string | null): string {
+  return createHash('sha256')
+    .update(JSON.stringify(['cxo-fleet/1', normalised, clientId, machine]))
+    .digest('hex');
+}
+
 export function fleetIdentity(input: FleetIdentityInput): FleetIdentity {
   const { normalised, loopback } = normaliseBaseUrl(input.cxoneBaseUrl);
-  // A loopback URL names a different server on each machine: two `npm start`s on two machines (each
-  // with its own embedded sandbox on the default port) are two fleets. An `all` process and a
-  // `worker` beside it on the same machine that calls its embedded sandbox are one.
-  const machine = loopback ? input.hostname : null;
-  const fingerprint = createHash('sha256')
-    .update(JSON.stringify(['cxo-fleet/1', normalised, input.cxoneClientId, machine]))
-    .digest('hex');
+  // In sandbox mode the CXone is a sandbox on this machine, another server on each machine: two
+  // `npm start`s on two machines (each with its own embedded sandbox on the default port) are two
+  // fleets, while an `all` process and a `worker` beside it calling its embedded sandbox are one.
+  // An explicit CXONE_BASE_URL is taken at its word whatever its host: a loopback one is typically an
+  // egress proxy or sidecar in every pod in front of the same CXone, and the pods are one fleet (the
+  // client id still tells tenants apart).
+  const machine = input.sandboxMode ? input.hostname : null;
+  const fingerprint = fingerprintOf(normalised, input.cxoneClientId, machine);
   const where = redactUrl(input.cxoneBaseUrl);
   const sandbox = input.embeddedSandbox ? 'the embedded sandbox at ' : '';
-  return {
+  const identity: FleetIdentity = {
     fingerprint,
     cxone: `${sandbox}${where}${machine === null ? '' : ` on ${machine}`}`,
     sandbox: input.embeddedSandbox,
   };
+  if (!input.sandboxMode && loopback) {
+    // Releases before this one folded the machine in here too, and showed it as `<url> on <machine>`.
+    identity.isFormerFingerprint = (stored) => {
+      const at = stored.cxone.lastIndexOf(' on ');
+      if (at < 0) return false;
+      const formerMachine = stored.cxone.slice(at + ' on '.length);
+      return fingerprintOf(normalised, input.cxoneClientId, formerMachine) === stored.fingerprint;
+    };
+  }
+  return identity;
 }
 
 /** The part of a fingerprint an operator copies into FLEET_TAKEOVER: long enough never to collide by chance. */
@@ -144,7 +177,11 @@ export function prefixLastUsedMessage(args: {
   );
 }
 
-/** The warning a process logs when it takes the prefix over from the fleet that used it last. */
+/**
+ * The line a process logs when it takes the prefix over from the fleet that used it last: at warn
+ * for FLEET_TAKEOVER (the audit trail of jobs moving to another CXone), at info for an embedded
+ * sandbox following another, which is the design (SANDBOX_PORT=0 makes another sandbox at every start).
+ */
 export function prefixTakenOverMessage(args: {
   keyPrefix: string;
   ours: FleetIdentity;
@@ -152,13 +189,18 @@ export function prefixTakenOverMessage(args: {
   how: 'takeover' | 'sandbox';
 }): string {
   const { keyPrefix, ours, previous, how } = args;
-  const why =
-    how === 'takeover'
-      ? `FLEET_TAKEOVER=${shortFingerprint(previous.fingerprint)} is set`
-      : 'both are embedded sandboxes, whose campaigns live only in the memory of the process that ran them';
+  const fp = shortFingerprint(previous.fingerprint);
+  if (how === 'sandbox') {
+    return (
+      `this fleet (CXone ${ours.cxone}) follows fleet ${fp} (CXone ${previous.cxone}) on KEY_PREFIX ` +
+      `${keyPrefix}, as expected: embedded sandboxes follow each other without FLEET_TAKEOVER, since ` +
+      `their campaigns live only in the memory of the process that ran them; jobs that sandbox left ` +
+      `in the queues now run against this one`
+    );
+  }
   return (
     `this fleet (CXone ${ours.cxone}) takes KEY_PREFIX ${keyPrefix} over from fleet ` +
-    `${shortFingerprint(previous.fingerprint)} (CXone ${previous.cxone}), which used it last, since ${why}; ` +
+    `${fp} (CXone ${previous.cxone}), which used it last, since FLEET_TAKEOVER=${fp} is set; ` +
     `jobs that fleet left in the queues now run against this fleet's CXone, and processes of that fleet are refused from now on`
   );
 }

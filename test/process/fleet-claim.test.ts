@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -9,6 +10,7 @@ import {
   fleetClaimKeys,
   fleetRecordKey,
   FleetPrefixInUseError,
+  releaseFleetClaim,
   type FleetClaim,
 } from '../../src/shared/fleet-claim.js';
 import {
@@ -28,12 +30,14 @@ const tenantA = fleetIdentity({
   cxoneBaseUrl: 'https://api-a.niceincontact.example',
   cxoneClientId: 'client-a',
   embeddedSandbox: false,
+  sandboxMode: false,
   hostname: 'host-1',
 });
 const tenantB = fleetIdentity({
   cxoneBaseUrl: 'https://api-b.niceincontact.example',
   cxoneClientId: 'client-b',
   embeddedSandbox: false,
+  sandboxMode: false,
   hostname: 'host-1',
 });
 
@@ -42,6 +46,7 @@ describe('fleetIdentity', () => {
     cxoneBaseUrl: 'https://api.example/inContactAPI/',
     cxoneClientId: 'c1',
     embeddedSandbox: false,
+    sandboxMode: false,
     hostname: 'h1',
   };
 
@@ -58,14 +63,67 @@ describe('fleetIdentity', () => {
     expect(fleetIdentity({ ...base, cxoneClientId: 'c2' }).fingerprint).not.toBe(fp);
   });
 
-  it('tells loopback CXones (sandboxes) on different machines or ports apart', () => {
-    const sandbox = { ...base, cxoneBaseUrl: 'http://127.0.0.1:4010', embeddedSandbox: true };
+  it('tells sandboxes (sandbox mode: CXONE_BASE_URL unset) on different machines or ports apart', () => {
+    const sandbox = {
+      ...base,
+      cxoneBaseUrl: 'http://127.0.0.1:4010',
+      embeddedSandbox: true,
+      sandboxMode: true,
+    };
     const fp = fleetIdentity(sandbox).fingerprint;
     expect(fleetIdentity({ ...sandbox, hostname: 'h2' }).fingerprint).not.toBe(fp);
     expect(fleetIdentity({ ...sandbox, cxoneBaseUrl: 'http://127.0.0.1:4011' }).fingerprint).not.toBe(fp);
-    // a `worker` beside the `all` process, calling its embedded sandbox, is the same fleet
+    // a `worker` beside the `all` process, calling its embedded sandbox in sandbox mode, is the same fleet
     expect(fleetIdentity({ ...sandbox, embeddedSandbox: false }).fingerprint).toBe(fp);
     expect(fleetIdentity(sandbox).cxone).toBe('the embedded sandbox at http://127.0.0.1:4010 on h1');
+    // split roles on two machines, each calling its own `sandbox` process at SANDBOX_PORT
+    const split = { ...sandbox, embeddedSandbox: false };
+    expect(fleetIdentity({ ...split, hostname: 'h2' }).fingerprint).not.toBe(
+      fleetIdentity(split).fingerprint,
+    );
+    expect(fleetIdentity(split).cxone).toBe('http://127.0.0.1:4010 on h1');
+    expect(fleetIdentity(split).isFormerFingerprint).toBeUndefined();
+  });
+
+  it('takes an explicit loopback CXONE_BASE_URL (a proxy or sidecar in every pod) at its word, whatever the machine', () => {
+    const proxy = { ...base, cxoneBaseUrl: 'http://127.0.0.1:15001', cxoneClientId: 'tenant-a' };
+    const pod1 = fleetIdentity({ ...proxy, hostname: 'orchestrator-7d9f-abcde' });
+    const pod2 = fleetIdentity({ ...proxy, hostname: 'orchestrator-7d9f-fghij' });
+    expect(pod2.fingerprint).toBe(pod1.fingerprint);
+    expect(pod1.cxone).toBe('http://127.0.0.1:15001');
+    expect(fleetIdentity({ ...proxy, cxoneBaseUrl: 'http://localhost:15001' }).cxone).toBe(
+      'http://localhost:15001',
+    );
+    // the client id still tells tenants behind the same proxy apart
+    expect(fleetIdentity({ ...proxy, cxoneClientId: 'tenant-b' }).fingerprint).not.toBe(pod1.fingerprint);
+    // and the same URL in sandbox mode is this machine's sandbox: another fleet
+    expect(fleetIdentity({ ...proxy, sandboxMode: true }).fingerprint).not.toBe(pod1.fingerprint);
+  });
+
+  it("recognises the fingerprint an earlier release gave an explicit loopback fleet, from any machine, and no other fleet's", () => {
+    const proxy = { ...base, cxoneBaseUrl: 'http://127.0.0.1:15001/', cxoneClientId: 'tenant-a' };
+    // What releases before this one computed and stored: the machine folded in, shown as `<url> on <machine>`.
+    const earlier = (url: string, clientId: string, machine: string) => ({
+      fingerprint: createHash('sha256')
+        .update(JSON.stringify(['cxo-fleet/1', url, clientId, machine]))
+        .digest('hex'),
+      cxone: `${url} on ${machine}`,
+    });
+    const ours = fleetIdentity({ ...proxy, hostname: 'pod-new' });
+    const isFormer = ours.isFormerFingerprint!;
+    expect(isFormer).toBeTypeOf('function');
+    // written by a pod of this fleet that is gone now (another pod name), or by this very machine
+    expect(isFormer(earlier('http://127.0.0.1:15001', 'tenant-a', 'pod-old'))).toBe(true);
+    expect(isFormer(earlier('http://127.0.0.1:15001', 'tenant-a', 'pod-new'))).toBe(true);
+    // never another tenant, another URL, a forged machine name or the current fingerprint
+    expect(isFormer(earlier('http://127.0.0.1:15001', 'tenant-b', 'pod-old'))).toBe(false);
+    expect(isFormer(earlier('http://127.0.0.1:15002', 'tenant-a', 'pod-old'))).toBe(false);
+    const other = earlier('http://127.0.0.1:15001', 'tenant-a', 'pod-old');
+    expect(isFormer({ ...other, cxone: 'http://127.0.0.1:15001 on pod-else' })).toBe(false);
+    expect(isFormer({ fingerprint: ours.fingerprint, cxone: ours.cxone })).toBe(false);
+    // remote URLs and sandbox mode kept their fingerprints: nothing to recognise
+    expect(fleetIdentity(base).isFormerFingerprint).toBeUndefined();
+    expect(fleetIdentity({ ...proxy, sandboxMode: true }).isFormerFingerprint).toBeUndefined();
   });
 
   it('shows no credentials from the URL', () => {
@@ -371,25 +429,113 @@ describe('the last fleet on a prefix (real Redis)', () => {
     });
   });
 
-  it('lets an embedded sandbox follow another (their campaigns died with them), never a real tenant follow one', async () => {
-    const sandbox = (host: string) =>
+  it('lets an embedded sandbox follow another (their campaigns died with them), logged at info as expected, never a real tenant follow one', async () => {
+    const sandbox = (host: string, port = 4010) =>
       fleetIdentity({
-        cxoneBaseUrl: 'http://127.0.0.1:4010',
+        cxoneBaseUrl: `http://127.0.0.1:${port}`,
         cxoneClientId: 'sandbox-client',
         embeddedSandbox: true,
+        sandboxMode: true,
         hostname: host,
       });
     const keys = keysFor();
     await (await claim(keys, sandbox('laptop'))).release();
     const logged = recordingLogger();
     await (await claim(keys, sandbox('container-2'), { logger: logged.logger })).release();
-    expect(logged.lines.find((l) => l.level === 40)).toMatchObject({ how: 'sandbox' });
+    // By design, and at every start with SANDBOX_PORT=0: nothing for an operator to act on.
+    expect(logged.lines.filter((l) => l.level >= 40)).toEqual([]);
+    const followed = logged.lines.find((l) => l.how === 'sandbox');
+    expect(followed).toMatchObject({ level: 30, keyPrefix: keys.prefix, previous: sandbox('laptop').cxone });
+    expect(followed?.msg).toContain(
+      `this fleet (CXone ${sandbox('container-2').cxone}) follows fleet ${shortFingerprint(sandbox('laptop').fingerprint)}`,
+    );
+    expect(followed?.msg).toContain(
+      'as expected: embedded sandboxes follow each other without FLEET_TAKEOVER',
+    );
+    // The same machine on another ephemeral port (SANDBOX_PORT=0) is another sandbox: followed the same way.
+    const restart = recordingLogger();
+    await (await claim(keys, sandbox('container-2', 40123), { logger: restart.logger })).release();
+    expect(restart.lines.filter((l) => l.level >= 40)).toEqual([]);
+    expect(restart.lines.find((l) => l.how === 'sandbox')).toMatchObject({ level: 30 });
+    await (await claim(keys, sandbox('container-2'))).release();
     expect(await redis.hget(fleetRecordKey(keys), 'fp')).toBe(sandbox('container-2').fingerprint);
     // A real tenant would run the sandbox's waiting launches for real.
     await refusal(claim(keys, tenantA));
     await (await claim(keys, tenantA, { takeover: sandbox('container-2').fingerprint })).release();
     // and a sandbox never follows a real tenant without the setting
     await refusal(claim(keys, sandbox('laptop')));
+  });
+
+  describe('an explicit loopback CXONE_BASE_URL restarted from a release that folded the machine in', () => {
+    const url = 'http://127.0.0.1:15001';
+    const proxied = (host: string, clientId = 'tenant-a') =>
+      fleetIdentity({
+        cxoneBaseUrl: url,
+        cxoneClientId: clientId,
+        embeddedSandbox: false,
+        sandboxMode: false,
+        hostname: host,
+      });
+    // What the earlier release wrote for a process on `machine`, computed here as it did.
+    const earlier = (machine: string, clientId = 'tenant-a') => ({
+      fp: createHash('sha256')
+        .update(JSON.stringify(['cxo-fleet/1', url, clientId, machine]))
+        .digest('hex'),
+      cxone: `${url} on ${machine}`,
+    });
+
+    it('is not refused by the record its own earlier processes left, which then names it as now', async () => {
+      const keys = keysFor();
+      const old = earlier('pod-old');
+      await redis.hset(fleetRecordKey(keys), 'fp', old.fp, 'cxone', old.cxone, 'at', '1');
+      const logged = recordingLogger();
+      const c = await claim(keys, proxied('pod-new'), { logger: logged.logger });
+      expect(c.contested).toBe(false);
+      expect(logged.lines.filter((l) => l.level >= 40)).toEqual([]);
+      expect(await redis.hgetall(fleetRecordKey(keys))).toMatchObject({
+        fp: proxied('x').fingerprint,
+        cxone: url,
+      });
+      expect(await redis.hget(fleetClaimKey(keys), 'fp')).toBe(proxied('x').fingerprint);
+    });
+
+    it('still refuses another tenant behind the same proxy whose record the earlier release left', async () => {
+      const keys = keysFor();
+      const old = earlier('pod-old', 'tenant-b');
+      await redis.hset(fleetRecordKey(keys), 'fp', old.fp, 'cxone', old.cxone);
+      const line = await refusal(claim(keys, proxied('pod-new')));
+      expect(line).toContain(`working against CXone ${old.cxone} (fleet ${shortFingerprint(old.fp)}`);
+      expect(await redis.hget(fleetRecordKey(keys), 'fp')).toBe(old.fp);
+    });
+
+    it('joins a live claim of its earlier processes (a rolling upgrade) without disturbing them, and leaves it cleanly', async () => {
+      const keys = keysFor();
+      const at = fleetClaimKeys(keys);
+      const old = earlier('pod-old');
+      // A process of the earlier release holds the claim and the record under its fingerprint; it
+      // calls the same script with only that one.
+      const asEarlier = { fingerprint: old.fp, cxone: old.cxone, sandbox: false };
+      expect(await attemptFleetClaim(redis, at, asEarlier, 'old', 1_000, false)).toEqual({ held: true });
+
+      const c = await claim(keys, proxied('pod-new'), { ttlMs: 1_000, renewEveryMs: 40 });
+      // Both keep renewing: neither sees the other as another fleet.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(c.contested).toBe(false);
+      expect(await attemptFleetClaim(redis, at, asEarlier, 'old', 1_000, true)).toEqual({ held: true });
+      const claimed = await redis.hgetall(fleetClaimKey(keys));
+      expect(claimed.fp).toBe(old.fp);
+      expect(Object.keys(claimed).filter((f) => f.startsWith('m:'))).toHaveLength(2);
+      // The record keeps the earlier fingerprint while processes of the earlier release may be live.
+      expect(await redis.hget(fleetRecordKey(keys), 'fp')).toBe(old.fp);
+
+      // The old process leaves (its own release script), then the new one: the last out deletes the claim.
+      await releaseFleetClaim(redis, at.claim, asEarlier, 'old');
+      await c.release();
+      expect(await redis.exists(fleetClaimKey(keys))).toBe(0);
+      // Its next start makes the prefix its own under the current fingerprint.
+      await claim(keys, proxied('pod-3'));
+      expect(await redis.hget(fleetRecordKey(keys), 'fp')).toBe(proxied('x').fingerprint);
+    });
   });
 
   it('keeps a running fleet whose claim lapsed from taking the prefix back after another took it over', async () => {

@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/process/banner.js';
 import { createProcessRunner, type ProcessOptions } from '../../src/process/run.js';
@@ -13,7 +16,7 @@ import {
 } from '../../src/shared/fleet-claim.js';
 import { fleetIdentity, shortFingerprint } from '../../src/shared/fleet-identity.js';
 import { createKeys } from '../../src/shared/keys.js';
-import { silentLogger } from '../../src/shared/logger.js';
+import { silentLogger, type Logger } from '../../src/shared/logger.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 
 /*
@@ -42,6 +45,7 @@ function start(
   role: Role,
   env: NodeJS.ProcessEnv,
   fleetClaim?: ProcessOptions['fleetClaim'],
+  logger: Logger = silentLogger,
 ): {
   r: ReturnType<typeof createProcessRunner>;
   errors: string[];
@@ -65,7 +69,7 @@ function start(
       REDIS_URL,
       ...env,
     }),
-    logger: silentLogger,
+    logger,
     redisUrlExplicit: true,
     fleetClaim,
     exit: (code) => exited(code),
@@ -94,6 +98,7 @@ async function intrude(prefix: string): Promise<string> {
     cxoneBaseUrl: 'https://other-tenant.example',
     cxoneClientId: 'other',
     embeddedSandbox: false,
+    sandboxMode: false,
     hostname: 'elsewhere',
   });
   // The running fleet renews every 40 ms and re-creates a missing claim, so one of its renewals can
@@ -172,6 +177,99 @@ describe('start-up on a KEY_PREFIX another fleet holds', () => {
     await replacement.started;
     expect(replacement.banners).toHaveLength(1);
     expect(await redis.exists(key)).toBe(1);
+  });
+});
+
+describe('start-ups against an explicit loopback CXONE_BASE_URL (an egress proxy or sidecar in every pod)', () => {
+  // Nothing listens there: workers do not call CXone at start-up.
+  const proxy = 'http://127.0.0.1:15001';
+  const env = (KEY_PREFIX: string) => ({
+    KEY_PREFIX,
+    CXONE_BASE_URL: proxy,
+    CXONE_CLIENT_ID: 'tenant-a',
+    CXONE_CLIENT_SECRET: 'not-shown-anywhere',
+    API_TOKEN: 'test-token',
+  });
+
+  it('admits pods on different machines as one fleet, while sandbox mode on two machines is two fleets', async () => {
+    const KEY_PREFIX = newPrefix();
+    const pods = [
+      start('worker', env(KEY_PREFIX), { hostname: 'orchestrator-7d9f-abcde' }),
+      start('worker', env(KEY_PREFIX), { hostname: 'orchestrator-7d9f-fghij' }),
+    ];
+    for (const p of pods) await p.started;
+    for (const p of pods) {
+      expect(p.errors).toEqual([]);
+      expect(p.banners).toHaveLength(1);
+    }
+    const claimed = await redis.hgetall(fleetClaimKey(createKeys(KEY_PREFIX)));
+    expect(Object.keys(claimed).filter((f) => f.startsWith('m:'))).toHaveLength(2);
+    // Shown as the URL alone: no pod's name, which would differ from pod to pod.
+    expect(claimed.cxone).toBe(proxy);
+
+    // Split roles in sandbox mode call this machine's `sandbox` process: on another machine, another one.
+    const SANDBOX_PREFIX = newPrefix();
+    const here = start(
+      'worker',
+      { KEY_PREFIX: SANDBOX_PREFIX, SANDBOX_PORT: '4999' },
+      { hostname: 'laptop-1' },
+    );
+    await here.started;
+    expect(here.banners).toHaveLength(1);
+    const there = start(
+      'worker',
+      { KEY_PREFIX: SANDBOX_PREFIX, SANDBOX_PORT: '4999' },
+      { hostname: 'laptop-2' },
+    );
+    await there.started;
+    expect(await there.exit).toBe(1);
+    expect(there.errors[0]).toContain(
+      'working against CXone http://127.0.0.1:4999 on laptop-1 (1 live process); this process works against CXone http://127.0.0.1:4999 on laptop-2.',
+    );
+  });
+
+  it('restarts a fleet whose earlier release recorded it with a pod name folded in, on another pod', async () => {
+    const KEY_PREFIX = newPrefix();
+    const keys = createKeys(KEY_PREFIX);
+    // What the earlier release left after its last pod stopped: the record, under `pod-old`'s fingerprint.
+    const earlierFp = createHash('sha256')
+      .update(JSON.stringify(['cxo-fleet/1', proxy, 'tenant-a', 'orchestrator-old-pod']))
+      .digest('hex');
+    await redis.hset(fleetRecordKey(keys), 'fp', earlierFp, 'cxone', `${proxy} on orchestrator-old-pod`);
+    const pod = start('worker', env(KEY_PREFIX), { hostname: 'orchestrator-new-pod' });
+    await pod.started;
+    expect(pod.errors).toEqual([]);
+    expect(pod.banners).toHaveLength(1);
+    expect(await redis.hget(fleetRecordKey(keys), 'cxone')).toBe(proxy);
+
+    // Another tenant behind the same proxy is still another fleet.
+    const other = start(
+      'worker',
+      { ...env(KEY_PREFIX), CXONE_CLIENT_ID: 'tenant-b' },
+      { hostname: 'orchestrator-new-pod' },
+    );
+    await other.started;
+    expect(await other.exit).toBe(1);
+    expect(other.errors[0]).toContain('(same URL, another CXONE_CLIENT_ID)');
+  });
+});
+
+describe('an embedded sandbox on SANDBOX_PORT=0 started again', () => {
+  it('follows its previous start (another port, so another fleet) with an info line, not a warning', async () => {
+    const KEY_PREFIX = newPrefix();
+    const first = start('all', { KEY_PREFIX });
+    await first.started;
+    first.r.signal('SIGTERM');
+    expect(await first.exit).toBe(0);
+
+    const logged = recordingLogger();
+    const again = start('all', { KEY_PREFIX }, undefined, logged.logger);
+    await again.started;
+    expect(again.banners).toHaveLength(1);
+    expect(again.r.running.sandbox!.port).not.toBe(first.r.running.sandbox!.port);
+    const claimLines = logged.lines.filter((l) => l.component === 'fleet-claim');
+    expect(claimLines.filter((l) => l.level >= 40)).toEqual([]);
+    expect(claimLines.find((l) => l.how === 'sandbox')).toMatchObject({ level: 30, keyPrefix: KEY_PREFIX });
   });
 });
 
@@ -313,8 +411,13 @@ describe('worker processes of a fleet that follows another on a prefix (src/main
     expect(lines[0]).not.toContain('not-shown-anywhere');
     expect(fpA).toBe(
       shortFingerprint(
-        fleetIdentity({ cxoneBaseUrl: A, cxoneClientId: 'client', embeddedSandbox: false, hostname: 'x' })
-          .fingerprint,
+        fleetIdentity({
+          cxoneBaseUrl: A,
+          cxoneClientId: 'client',
+          embeddedSandbox: false,
+          sandboxMode: false,
+          hostname: 'x',
+        }).fingerprint,
       ),
     );
 
@@ -349,4 +452,15 @@ async function waitFor(cond: () => boolean, ms = 5_000): Promise<void> {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+function recordingLogger(): { logger: Logger; lines: Array<Record<string, unknown> & { level: number }> } {
+  const lines: Array<Record<string, unknown> & { level: number }> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown> & { level: number });
+      done();
+    },
+  });
+  return { logger: pino({ level: 'info' }, stream), lines };
 }
