@@ -200,7 +200,13 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       ...(attempt?.bodyExcerpt ? { bodyExcerpt: attempt.bodyExcerpt } : {}),
       ...(attempt?.error ? { error: attempt.error } : {}),
     };
-    if (!(await deadLetter(deps, letter, run))) throw settledWhileSending(event.id);
+    const written = await deadLetter(deps, letter, run);
+    if (written === 'superseded') throw settledWhileSending(event.id);
+    if (written === 'missing') {
+      // Its stored bytes expired since the run read them: no dead letter without the bytes to replay.
+      webhookOutcomes.inc({ outcome: 'missing' });
+      throw new WebhookSettledError(`webhook event ${event.id} expired before it could be dead-lettered`);
+    }
     webhookOutcomes.inc({ outcome });
     await recordDeadLetter(event, letter, audit);
     throw new WebhookSettledError(

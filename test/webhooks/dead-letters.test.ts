@@ -27,8 +27,15 @@ describe('webhook dead letters', () => {
   it('drops entries older than the event TTL when a new one is added, keeping younger ones', async () => {
     const now = Date.parse('2026-06-01T12:00:00Z');
     const deps = { redis, keys };
-    const letter = (eventId: string, atMs: number) =>
-      deadLetter(deps, { eventId, reason: 'exhausted', attempts: 9, at: iso(atMs) });
+    // A dead letter is written only onto a stored event (the bytes a replay sends).
+    const letter = async (eventId: string, atMs: number) => {
+      await redis.hset(keys.webhookEvent(eventId), {
+        body: '{}',
+        type: 'campaign.state.changed',
+        state: 'pending',
+      });
+      return deadLetter(deps, { eventId, reason: 'exhausted', attempts: 9, at: iso(atMs) });
+    };
 
     await letter('evt-ancient', now - TTL_MS - 86_400_000);
     await letter('evt-just-expired', now - TTL_MS - 1);

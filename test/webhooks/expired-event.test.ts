@@ -1,7 +1,13 @@
 import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { webhookPendingKey } from '../../src/shared/webhooks/pending.js';
-import { countSend, markDelivered } from '../../src/shared/webhooks/store.js';
+import {
+  countSend,
+  deadLetter,
+  disableDestination,
+  listDeadLetters,
+  markDelivered,
+} from '../../src/shared/webhooks/store.js';
 import { Receiver, startHarness, waitFor, type Harness, cleanupsAfterEach } from './harness.js';
 
 /**
@@ -77,5 +83,57 @@ describe('a webhook event that expires while it is being delivered', () => {
       backoffEnded: false,
     });
     expect(await h.redis.exists(h.keys.webhookEvent(id))).toBe(0);
+  });
+
+  it('deadLetter without a run writes nothing on an event no longer stored, nor a partial record', async () => {
+    const { h } = await setup();
+    const letter = {
+      eventId: 'evt_gone',
+      reason: 'no_destination' as const,
+      attempts: 1,
+      at: new Date().toISOString(),
+    };
+    await h.redis.zadd(webhookPendingKey(h.keys), Date.now(), 'evt_gone');
+    expect(await deadLetter(h, letter)).toBe('missing');
+    expect(await h.redis.exists(h.keys.webhookEvent('evt_gone'))).toBe(0);
+    expect(await h.redis.zscore(h.keys.webhookDeadLetters(), 'evt_gone')).toBeNull();
+    // The pending index no longer names an event that is gone.
+    expect(await h.redis.zscore(webhookPendingKey(h.keys), 'evt_gone')).toBeNull();
+    // A hash left without its body (the bytes a replay sends) is no event to dead-letter either.
+    await h.redis.hset(h.keys.webhookEvent('evt_bodyless'), { state: 'pending', attempts: '1' });
+    expect(await deadLetter(h, { ...letter, eventId: 'evt_bodyless' })).toBe('missing');
+    expect(await h.redis.hgetall(h.keys.webhookEvent('evt_bodyless'))).toEqual({
+      state: 'pending',
+      attempts: '1',
+    });
+    expect(await h.redis.ttl(h.keys.webhookEvent('evt_bodyless'))).toBe(-1);
+    expect(await listDeadLetters(h)).toEqual([]);
+  });
+
+  it('is not dead-lettered, nor recreated, when it expires between the read and its dead letter', async () => {
+    const { h, receiver } = await setup();
+    // A destination disabled by a 410: the worker dead-letters the event without sending (no run).
+    await disableDestination(h, receiver.url, { status: 410, eventId: 'evt_earlier', nowMs: Date.now() });
+    const eventKeyPrefix = h.keys.webhookEvent('');
+    // The seam: the dead letter (three keys: the set, the event, the pending index) finds it gone.
+    const redis = h.redis as unknown as { evalsha: (...args: unknown[]) => Promise<unknown> };
+    const evalsha = redis.evalsha.bind(redis);
+    redis.evalsha = async (...args: unknown[]) => {
+      if (
+        args[1] === 3 &&
+        args[2] === h.keys.webhookDeadLetters() &&
+        String(args[3]).startsWith(eventKeyPrefix)
+      )
+        await h.redis.del(String(args[3]));
+      return evalsha(...args);
+    };
+    const e = await h.events.publish('campaign.state.changed', 'camp-expired-dead', { to: 'paused' });
+    await waitFor(async () => (await h.queue.getJob(e.id))?.finishedOn !== undefined, 10_000, 'the job');
+    expect((await h.queue.getJob(e.id))?.failedReason).toMatch(/expired before it could be dead-lettered/);
+    expect(receiver.received).toHaveLength(0);
+    // Nothing at all: no hash of dead-letter fields with a TTL and no body, no listed dead letter.
+    expect(await h.redis.exists(h.keys.webhookEvent(e.id))).toBe(0);
+    expect(await h.redis.zscore(h.keys.webhookDeadLetters(), e.id)).toBeNull();
+    expect(await listDeadLetters(h)).toEqual([]);
   });
 });

@@ -108,8 +108,19 @@ export async function markDelivered(
 
 // KEYS: dead-letter set, event hash, pending index. ARGV: eventId, atMs, cutoff score, letter JSON,
 // TTL seconds, run ('' for none). Returns 1 when it wrote the dead letter, 0 when the send was no
-// longer the run's.
+// longer the run's, -1 when the event is no longer stored.
+//
+// The event must still hold its bytes: a dead letter is the event's bytes and why they failed, side
+// by side, so that a replay can send them. Without the check, an event whose TTL ran out after the
+// worker read it (a dead letter without a run: no destination, destination disabled) would come
+// back as a hash of dead-letter fields with no body, listed as a dead letter that no replay can
+// send. It is written whole or not at all; only its entry in the pending index, which names an event
+// that is gone, is removed.
 const DEAD_LETTER_SCRIPT = `
+if redis.call('HEXISTS', KEYS[2], 'body') == 0 then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return -1
+end
 if ARGV[6] ~= '' and redis.call('HGET', KEYS[2], 'run') ~= ARGV[6] then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
@@ -121,22 +132,29 @@ return 1
 `;
 
 /**
+ * What deadLetter did: `written`; `superseded` when the send was no longer `run`'s (the event was
+ * settled while it was sending, and that outcome stands); `missing` when the event is no longer
+ * stored (nothing is written).
+ */
+export type DeadLetterWrite = 'written' | 'superseded' | 'missing';
+
+/**
  * Dead-letters an event. Entries dead-lettered more than EVENT_TTL_SECONDS before this one are
  * dropped in the same step: their stored event (the bytes a replay needs) has expired by then,
  * so they could only be listed, never replayed, and the set would grow without bound.
  *
- * With `run` (a send's verdict, see countSend) it writes nothing, and returns false, when the send
- * is no longer that run's: the event was settled while it was sending, and that outcome stands.
+ * With `run` (a send's verdict, see countSend) it writes nothing when the send is no longer that
+ * run's. An event no longer stored is not dead-lettered at all (see DEAD_LETTER_SCRIPT).
  */
-export async function deadLetter(deps: WebhookStoreDeps, letter: DeadLetter, run?: string): Promise<boolean> {
-  const written = await evalScript(
-    deps.redis,
-    DEAD_LETTER_SCRIPT,
-    3,
-    ...deadLetterArgs(deps.keys, letter),
-    run ?? '',
+export async function deadLetter(
+  deps: WebhookStoreDeps,
+  letter: DeadLetter,
+  run?: string,
+): Promise<DeadLetterWrite> {
+  const written = Number(
+    await evalScript(deps.redis, DEAD_LETTER_SCRIPT, 3, ...deadLetterArgs(deps.keys, letter), run ?? ''),
   );
-  return written === 1;
+  return written === 1 ? 'written' : written === 0 ? 'superseded' : 'missing';
 }
 
 /**
