@@ -20,12 +20,17 @@ import {
 import { redactUrlCredentials } from '../shared/redact-url.js';
 import {
   DEFAULT_DESTINATION_BACKOFF,
-  destinationBackoffKey,
+  destinationBackoffKeys,
   destinationHoldLeftMs,
+  destinationRef,
+  dropForeignHold,
+  enterDestinationGate,
   freeHoldLeft,
   holdDestinationQueue,
   holdsDestination,
+  releaseProbe,
   type DestinationBackoffBounds,
+  type DestinationRef,
 } from '../shared/webhooks/backoff.js';
 import { classifyDelivery } from '../shared/webhooks/outcome.js';
 import {
@@ -61,8 +66,9 @@ import { workerOptions } from './worker-options.js';
  * same `webhook-id`. Retries follow the webhook schedule (not the CXone backoff): the worker's custom
  * backoff strategy reads the error that failed the attempt, so a receiver's Retry-After for a 5xx
  * sets the delay for that job alone. A receiver that says it is overloaded (408/429/503) holds the
- * whole webhook queue instead, on every worker process (src/shared/webhooks/backoff.ts); the CXone
- * queues are never slowed by either.
+ * whole webhook queue instead, on every worker process (src/shared/webhooks/backoff.ts), and once it
+ * ends one send probes the receiver alone before the rest follow; the CXone queues are never slowed
+ * by either.
  */
 
 export interface WebhookWorkerOptions {
@@ -81,7 +87,14 @@ export interface WebhookWorkerOptions {
   destinationBackoff?: Partial<DestinationBackoffBounds>;
   /** Holds an event may meet without spending an attempt; later ones spend one (default 10). */
   freeHoldsPerEvent?: number;
+  /**
+   * While another send probes the receiver after a hold, how often a waiting send looks again
+   * (default 250 ms): it goes as soon as the probe's 2xx ends the backoff.
+   */
+  probePollMs?: number;
 }
+
+export const DEFAULT_PROBE_POLL_MS = 250;
 
 export const DEFAULT_FREE_HOLDS_PER_EVENT = 10;
 
@@ -161,8 +174,25 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     ...opts.destinationBackoff,
   };
   const freeHolds = opts.freeHoldsPerEvent ?? DEFAULT_FREE_HOLDS_PER_EVENT;
-  // BullMQ's queue-wide rate limit lives in this key (Queue.rateLimit's); every worker's fetch checks it.
-  const limiterKey = ctx.queues[QUEUES.webhook].toKey('limiter');
+  const probePollMs = Math.max(1, opts.probePollMs ?? DEFAULT_PROBE_POLL_MS);
+  // The probe's lease outlives its send (the timeout, then up to 1 s reading the body) with room to
+  // record the verdict, so a live prober never loses it and a dead one frees it within seconds.
+  const probeLeaseMs = timeoutMs + 5_000;
+  // BullMQ's queue-wide rate limit lives in the limiter key (Queue.rateLimit's); every worker's fetch
+  // checks it. The hold's owner and probe lease sit beside it (backoff.ts).
+  const backoffKeys = destinationBackoffKeys(ctx.keys);
+  const limiterKey = backoffKeys.limiterKey;
+  const self: DestinationRef | undefined = ctx.config.webhook
+    ? destinationRef(ctx.config.webhook.url)
+    : undefined;
+
+  /** A hold of another destination was dropped: logged once, by the process that dropped it. */
+  function logForeignHoldDropped(previous: string, current: DestinationRef): void {
+    logger.warn(
+      { previousDestination: previous, destination: current.label },
+      'webhook delivery hold of another destination dropped: WEBHOOK_URL changed since it was set',
+    );
+  }
 
   // The delivery outcome is already recorded when an audit record is written: a failed write is
   // logged (auditOrLog), not thrown, or the job's retry would resend the event.
@@ -225,14 +255,15 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     eventId: string,
     status: number,
     retryAfterMs: number | undefined,
+    destination: DestinationRef,
   ): Promise<boolean> {
     try {
-      const hold = await holdDestinationQueue(ctx.redis, {
-        limiterKey,
-        streakKey: destinationBackoffKey(ctx.keys),
+      const hold = await holdDestinationQueue(ctx.redis, backoffKeys, {
+        self: destination,
         retryAfterMs,
         bounds: backoffBounds,
       });
+      if (hold.dropped) logForeignHoldDropped(hold.dropped, destination);
       const fields = {
         status,
         holdMs: hold.holdMs,
@@ -272,14 +303,49 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     return new WebhookSettledError(`webhook event ${eventId} was settled while this run was sending`);
   }
 
+  /**
+   * The gate a send passes while a destination backoff is under way (backoff.ts, GATE_SCRIPT): true
+   * when this send is the probe that goes out alone after a hold. A job fetched just before a hold
+   * began is put back unsent (RateLimitError: the worker then sleeps through the hold like every
+   * other). While another send probes, this one waits here, in its slot, and looks again every
+   * probePollMs: it goes the moment the probe's 2xx ends the backoff, takes the lease if the probe
+   * failed otherwise (or its process died), and is put back if the probe's answer began a new hold.
+   * Waiting in the slot rather than being put back keeps the fleet's fetches quiet and spends none of
+   * the event's free holds (each put-back counts as one, see freeHoldLeft). A worker pausing or
+   * closing puts its waiters back, so shutdown does not wait for the probe.
+   */
+  async function passGate(eventId: string, run: string, destination: DestinationRef): Promise<boolean> {
+    for (;;) {
+      const gate = await enterDestinationGate(ctx.redis, backoffKeys, {
+        self: destination,
+        run,
+        leaseMs: probeLeaseMs,
+      });
+      switch (gate.kind) {
+        case 'open':
+          if (gate.dropped) logForeignHoldDropped(gate.dropped, destination);
+          return false;
+        case 'probe':
+          logger.info({ eventId }, 'webhook hold over: this delivery probes the receiver alone');
+          return true;
+        case 'held':
+          logger.debug({ eventId, holdMs: gate.ms }, 'webhook job fetched as a hold began: put back unsent');
+          throw new RateLimitError();
+        case 'wait':
+          if (worker.isPaused() || worker.closing) throw new RateLimitError();
+          await new Promise((resolve) => setTimeout(resolve, Math.min(probePollMs, Math.max(gate.ms, 1))));
+      }
+    }
+  }
+
   async function handle(job: Job): Promise<{ status: number } | { skipped: string }> {
     const { eventId, replay } = webhookJobSchema.parse(job.data);
-    const attemptNo = job.attemptsMade + 1;
     const destination = ctx.config.webhook;
     const {
       event,
       alreadyDelivered,
       destination: state,
+      backoff,
     } = await loadDeliveryContext(deps, eventId, destination?.url);
     if (!event) {
       webhookOutcomes.inc({ outcome: 'missing' });
@@ -290,10 +356,35 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       webhookOutcomes.inc({ outcome: 'skipped' });
       return { skipped: 'already_delivered' };
     }
-    if (!destination) return toDeadLetters(job, event, 'no_destination', undefined, false);
+    if (!destination || !self) return toDeadLetters(job, event, 'no_destination', undefined, false);
     if (state && !state.enabled) return toDeadLetters(job, event, 'destination_disabled', undefined, false);
 
     const run = randomUUID();
+    // Only while a backoff is under way (one more round trip then, none otherwise): see passGate.
+    const probe = backoff ? await passGate(eventId, run, self) : false;
+    try {
+      return await send(job, event, destination, self, run, replay === true);
+    } finally {
+      // A 2xx or a new hold has already ended the lease; any other verdict hands it to the next sender.
+      if (probe) {
+        await releaseProbe(ctx.redis, backoffKeys.probeKey, run).catch((err: unknown) =>
+          logger.warn({ eventId, err }, 'could not release the webhook probe lease; it lapses by itself'),
+        );
+      }
+    }
+  }
+
+  /** One signed send of a stored event, and its verdict recorded. */
+  async function send(
+    job: Job,
+    event: StoredEvent,
+    destination: NonNullable<AppContext['config']['webhook']>,
+    self: DestinationRef,
+    run: string,
+    replay: boolean,
+  ): Promise<{ status: number }> {
+    const eventId = event.id;
+    const attemptNo = job.attemptsMade + 1;
     if ((await countSend(deps, eventId, ctx.clock.now(), run)) === null) {
       // Its TTL ran out since it was read: nothing is left to record the answer on, so nothing is sent.
       webhookOutcomes.inc({ outcome: 'missing' });
@@ -316,7 +407,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
         ...(attempt.status !== undefined ? { status: attempt.status } : {}),
         ...(attempt.error ? { error: attempt.error } : {}),
         nowMs: ctx.clock.now(),
-        replay: replay === true,
+        replay,
         run,
       });
     }
@@ -334,12 +425,20 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
           first,
           own: delivered,
           backoffEnded,
+          holdCut,
         } = await markDelivered(deps, eventId, {
           status: attempt.status!,
           nowMs: ctx.clock.now(),
           run,
+          destinationId: self.id,
         });
         if (backoffEnded) logger.info(logFields, 'webhook receiver accepts deliveries again');
+        if (holdCut) {
+          logger.info(
+            logFields,
+            'webhook receiver took a delivery during its hold: hold cut short, the next send probes it alone',
+          );
+        }
         // Recorded as delivered either way (the receiver has it), but counted only if still this run's.
         if (!delivered) throw settledWhileSending(eventId);
         webhookOutcomes.inc({ outcome: first ? 'delivered' : 'redelivered' });
@@ -387,7 +486,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
         // holds left; after those it also waits out its own schedule, spending attempts as before.
         if (
           holdsDestination(attempt.status) &&
-          (await holdDestination(eventId, attempt.status!, verdict.retryAfterMs)) &&
+          (await holdDestination(eventId, attempt.status!, verdict.retryAfterMs, self)) &&
           freeHoldLeft(job, freeHolds)
         ) {
           if (!own) throw settledWhileSending(eventId);
@@ -550,6 +649,8 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     workerOptions(ctx, QUEUES.webhook, {
       concurrency: opts.concurrency ?? Math.max(ctx.config.workerConcurrency, 10),
       settings: { backoffStrategy: webhookBackoffStrategy(opts) },
+      // Started below, once a hold left by another destination is dropped (startup).
+      autorun: false,
     }),
   );
   // close() waits for the fallback (handler-work.ts): it must not write after the worker has closed.
@@ -569,9 +670,35 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
   });
 
   const unregisterHoldReader = registerWebhookHoldReader(() => destinationHoldLeftMs(ctx.redis, limiterKey));
+
+  // A hold left by the previous WEBHOOK_URL (the operator moved the fleet to a new receiver) is
+  // dropped before the worker's first fetch: a fetch that finds a hold sleeps through it (up to
+  // maximumRateLimitDelay, 30 s, at a time), whatever is deleted meanwhile, so dropping it after
+  // would still cost up to the whole of the old receiver's hold. If Redis cannot answer, the worker
+  // starts anyway (the gate before each send drops it too, once a job gets through).
+  let closing = false;
+  const startup = (async () => {
+    if (!self) return;
+    try {
+      const dropped = await dropForeignHold(ctx.redis, backoffKeys, self);
+      if (dropped) logForeignHoldDropped(dropped, self);
+    } catch (err) {
+      logger.warn(
+        { err: redactUrlCredentials(err instanceof Error ? err.message : String(err)) },
+        'could not check the webhook delivery hold for another destination; starting anyway',
+      );
+    }
+  })().then(() => {
+    if (!closing) worker.run().catch((err: unknown) => worker.emit('error', err as Error));
+  });
+
   const closeWorker = worker.close.bind(worker);
   worker.close = async (force?: boolean) => {
+    closing = true;
     unregisterHoldReader();
+    // The startup check writes to Redis, so a graceful close lets it finish first; a forced one
+    // (Redis not answering, say) does not wait on it.
+    if (!force) await startup;
     return closeWorker(force);
   };
 

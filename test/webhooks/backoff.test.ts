@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   clampHoldMs,
   DEFAULT_DESTINATION_BACKOFF,
+  destinationRef,
   freeHoldLeft,
+  gateDecision,
   holdLadderMs,
   holdsDestination,
 } from '../../src/shared/webhooks/backoff.js';
@@ -42,5 +44,25 @@ describe('destination backoff (pure)', () => {
     // Spent attempts are not put-backs.
     expect(freeHoldLeft({ attemptsStarted: 5, attemptsMade: 3 }, 2)).toBe(true);
     expect(freeHoldLeft({ attemptsStarted: 1, attemptsMade: 0 }, 0)).toBe(false);
+  });
+
+  it('names a destination by a digest of its whole URL, and shows only its origin', () => {
+    const url = 'https://hooks.example.com:8443/services/T0/B0/s3cr3tpath?token=s3cr3tquery';
+    const ref = destinationRef(url);
+    expect(ref.id).toMatch(/^[0-9a-f]{16}$/);
+    expect(ref.label).toBe(`https://hooks.example.com:8443 (#${ref.id.slice(0, 8)})`);
+    expect(ref.label).not.toMatch(/s3cr3t|token|services/);
+    expect(destinationRef(url)).toEqual(ref);
+    // Another path or query is another destination, though the label's origin is the same.
+    expect(destinationRef(url.replace('token=s3cr3tquery', 'token=other')).id).not.toBe(ref.id);
+    expect(destinationRef('https://hooks.example.com:8443/other').id).not.toBe(ref.id);
+  });
+
+  it("reads the gate script's reply", () => {
+    expect(gateDecision([0, 0, null])).toEqual({ kind: 'open' });
+    expect(gateDecision([0, 0, 'http://old (#ab)'])).toEqual({ kind: 'open', dropped: 'http://old (#ab)' });
+    expect(gateDecision([1, 900, null])).toEqual({ kind: 'held', ms: 900 });
+    expect(gateDecision([2, 0, null])).toEqual({ kind: 'probe' });
+    expect(gateDecision([3, 4_000, null])).toEqual({ kind: 'wait', ms: 4_000 });
   });
 });

@@ -49,18 +49,16 @@ describe('webhook delivery', () => {
     let down = true;
     receiver.respond = () => (down ? { status: 503 } : { status: 204 });
     // Short holds: each 503 holds the whole queue (destination-backoff.test.ts), growing on each.
-    const h = await setup(receiver, { destinationBackoff: { minMs: 20, maxMs: 100 } });
+    const h = await setup(receiver, { destinationBackoff: { minMs: 20, maxMs: 100 }, probePollMs: 20 });
     const published: EventEnvelope[] = [];
     for (let i = 0; i < 12; i++) {
       published.push(
         await h.events.publish('campaign.state.changed', `camp-${i % 3}`, { i, from: 'active' }),
       );
     }
-    await waitFor(
-      () => published.every((e) => receiver.received.filter((r) => r.id === e.id).length >= 2),
-      10_000,
-      'two failed attempts per event',
-    );
+    // After each hold one send probes the receiver alone (destination-backoff.test.ts), so a receiver
+    // answering 503 sees one send per hold: wait for several, not for every event to be tried.
+    await waitFor(() => receiver.received.length >= 6, 10_000, 'several failed attempts');
     down = false;
     await waitFor(async () => (await deliveredCount(h)) === 12, 15_000, 'all deliveries');
 
@@ -71,7 +69,7 @@ describe('webhook delivery', () => {
     for (const e of published) {
       const stored = await loadStoredEvent(h.redis, h.keys, e.id);
       const attempts = receiver.received.filter((r) => r.id === e.id);
-      expect(attempts.length).toBeGreaterThanOrEqual(2);
+      expect(attempts.length).toBeGreaterThanOrEqual(1);
       // The same bytes on every attempt, each freshly signed and valid.
       expect(new Set(attempts.map((a) => a.body))).toEqual(new Set([stored!.body]));
       expect(attempts.every((a) => a.signatureValid)).toBe(true);

@@ -8,7 +8,17 @@ import type { EventEnvelope } from '../../src/shared/events/types.js';
 import { QUEUES, type QueueName } from '../../src/shared/keys.js';
 import { webhookDestinationBackoff, webhookDestinationBackoffs } from '../../src/shared/metrics.js';
 import { createRedis } from '../../src/shared/redis.js';
-import { destinationBackoffKey, destinationHoldLeftMs } from '../../src/shared/webhooks/backoff.js';
+import {
+  DEFAULT_DESTINATION_BACKOFF,
+  destinationBackoffKey,
+  destinationBackoffKeys,
+  destinationHoldLeftMs,
+  destinationOwnerKey,
+  destinationRef,
+  dropForeignHold,
+  holdDestinationQueue,
+  webhookLimiterKey,
+} from '../../src/shared/webhooks/backoff.js';
 import { listDeadLetters } from '../../src/shared/webhooks/store.js';
 import { createWebhookWorker, type WebhookWorkerOptions } from '../../src/workers/webhook-worker.js';
 import { REDIS_URL } from '../audit/redis-helpers.js';
@@ -253,5 +263,142 @@ describe('destination-wide webhook backoff', () => {
     // Nine attempts on the schedule, plus the two holds that spent none.
     expect(letter).toMatchObject({ eventId: e.id, reason: 'exhausted', status: 503, attempts: 9 });
     expect(receiver.received.filter((r) => r.id === e.id)).toHaveLength(11);
+  });
+
+  it('drops a hold earned by the previous WEBHOOK_URL when a worker starts, logged once with both destinations', async () => {
+    const receiver = await new Receiver().start();
+    const h = await setup(receiver);
+    expect(webhookLimiterKey(h.keys)).toBe(h.queue.toKey('limiter'));
+    const keys = destinationBackoffKeys(h.keys);
+    // The old receiver asked for 10 minutes and is gone for good; its URL carries a token.
+    const oldUrl = 'https://old-receiver.example.test/in/s3cr3tpath?token=s3cr3tquery';
+    const old = await holdDestinationQueue(h.redis, keys, {
+      self: destinationRef(oldUrl),
+      retryAfterMs: 600_000,
+      bounds: DEFAULT_DESTINATION_BACKOFF,
+    });
+    expect(old.started).toBe(true);
+    expect(await holdLeft(h)).toBeGreaterThan(590_000);
+    // A process of the same destination keeps its own hold.
+    expect(await dropForeignHold(h.redis, keys, destinationRef(oldUrl))).toBeNull();
+    expect(await holdLeft(h)).toBeGreaterThan(590_000);
+
+    const a = capturingLogger();
+    const b = capturingLogger();
+    await workerProcess(h, a.logger, {});
+    await workerProcess(h, b.logger, {});
+    const e = await h.events.publish('campaign.state.changed', 'camp-moved', {});
+    await waitFor(async () => (await deliveredCount(h)) === 1, 5_000, 'the delivery to the new receiver');
+    expect(receiver.received.map((r) => [r.id, r.status])).toEqual([[e.id, 200]]);
+    expect(await holdLeft(h)).toBe(0);
+    expect(await h.redis.exists(destinationBackoffKey(h.keys), destinationOwnerKey(h.keys))).toBe(0);
+
+    const dropped = [...a.lines, ...b.lines].filter((l) =>
+      l.msg.includes('hold of another destination dropped'),
+    );
+    expect(dropped).toEqual([
+      expect.objectContaining({
+        level: WARN,
+        previousDestination: destinationRef(oldUrl).label,
+        destination: destinationRef(receiver.url).label,
+      }),
+    ]);
+    expect(String(dropped[0]!.previousDestination)).toMatch(/^https:\/\/old-receiver\.example\.test \(#/);
+    expect(String(dropped[0]!.destination)).toMatch(/^http:\/\/127\.0\.0\.1:\d+ \(#/);
+    // Neither the old URL's path and query nor the new one's reach the log.
+    const logged = JSON.stringify([...a.lines, ...b.lines]);
+    expect(logged).not.toMatch(/s3cr3t|token=|\/hook/);
+  });
+
+  it('after a hold, one send probes the receiver alone; the rest follow once it is answered 2xx', async () => {
+    const receiver = await new Receiver().start();
+    let probeAnsweredAt = 0;
+    receiver.respond = (_req, _body, res) => {
+      if (receiver.received.length === 0) return { status: 429 };
+      if (receiver.received.length === 1) {
+        // The probe: answered late, so any send beside it would reach the receiver meanwhile.
+        setTimeout(() => {
+          probeAnsweredAt = Date.now();
+          res.writeHead(200).end();
+        }, 400);
+        return 'hang';
+      }
+      return { status: 200 };
+    };
+    const h = await setup(receiver);
+    const a = capturingLogger();
+    const b = capturingLogger();
+    const bounds = { minMs: 500, maxMs: 2_000 };
+    await workerProcess(h, a.logger, { concurrency: 3, destinationBackoff: bounds, probePollMs: 20 });
+    await workerProcess(h, b.logger, { concurrency: 3, destinationBackoff: bounds, probePollMs: 20 });
+
+    const first = await h.events.publish('campaign.state.changed', 'camp-probe', { n: 0 });
+    await waitFor(async () => (await holdLeft(h)) > 0, 5_000, 'the hold');
+    for (let n = 1; n <= 5; n++) await h.events.publish('campaign.state.changed', 'camp-probe', { n });
+    await waitFor(async () => (await deliveredCount(h)) === 6, 10_000, 'every delivery');
+
+    // (The probe's 200 was written by hand, after the receiver recorded it as 0.)
+    expect(receiver.received.map((r) => r.status)).toEqual([429, 0, 200, 200, 200, 200, 200]);
+    expect(receiver.received[0]!.id).toBe(first.id);
+    // Nothing reached the receiver while the probe waited for its answer; then all the rest went.
+    const probe = receiver.received[1]!;
+    expect(probe.at - receiver.received[0]!.at).toBeGreaterThanOrEqual(490);
+    for (const r of receiver.received.slice(2)) expect(r.at).toBeGreaterThanOrEqual(probeAnsweredAt);
+    const probes = [...a.lines, ...b.lines].filter((l) => l.msg.includes('probes the receiver alone'));
+    expect(probes).toEqual([expect.objectContaining({ eventId: probe.id })]);
+    const accepted = [...a.lines, ...b.lines].filter(
+      (l) => l.msg === 'webhook receiver accepts deliveries again',
+    );
+    expect(accepted).toEqual([expect.objectContaining({ eventId: probe.id })]);
+    expect(await h.redis.exists(destinationBackoffKey(h.keys), destinationOwnerKey(h.keys))).toBe(0);
+    expect(await h.redis.exists(destinationBackoffKeys(h.keys).probeKey)).toBe(0);
+  });
+
+  it('cuts a long hold short when a send under way is answered 2xx, and the next send still probes alone', async () => {
+    const receiver = await new Receiver().start();
+    const waiting: { res: ServerResponse; n: number }[] = [];
+    receiver.respond = (_req, body, res) => {
+      if (receiver.received.length >= 2) return { status: 200 };
+      waiting.push({ res, n: (JSON.parse(body) as { data: { n: number } }).data.n });
+      if (waiting.length === 2) {
+        // Both sends are in: event 0 is answered with a ten-minute Retry-After, then event 1 with 200.
+        const [zero, one] = [...waiting].sort((x, y) => x.n - y.n);
+        zero!.res.writeHead(503, { 'retry-after': '600' }).end();
+        setTimeout(() => one!.res.writeHead(200).end(), 150);
+      }
+      return 'hang';
+    };
+    const h = await setup(receiver);
+    // Two processes, one send each: the one answered 503 puts its event back and its worker sleeps
+    // through the hold it saw (BullMQ's fetch, up to 30 s); the other's 2xx cuts the hold, and its
+    // next fetch takes the held event at once, as the probe.
+    const a = capturingLogger();
+    const b = capturingLogger();
+    await workerProcess(h, a.logger, { concurrency: 1 });
+    await workerProcess(h, b.logger, { concurrency: 1 });
+    const zero = await h.events.publish('campaign.state.changed', 'camp-cut', { n: 0 });
+    const one = await h.events.publish('campaign.state.changed', 'camp-cut', { n: 1 });
+    await waitFor(
+      async () => (await deliveredCount(h)) === 2,
+      5_000,
+      'both deliveries, well within the hold',
+    );
+
+    const lines = [...a.lines, ...b.lines];
+    expect(holdStarts(lines)).toEqual([expect.objectContaining({ status: 503, holdMs: 600_000 })]);
+    expect(lines.filter((l) => l.msg.includes('hold cut short'))).toEqual([
+      expect.objectContaining({ eventId: one.id }),
+    ]);
+    // The cut did not end the episode: the held event went out as a probe, alone, and its 2xx ended it.
+    expect(lines.filter((l) => l.msg.includes('probes the receiver alone'))).toEqual([
+      expect.objectContaining({ eventId: zero.id }),
+    ]);
+    expect(lines.filter((l) => l.msg === 'webhook receiver accepts deliveries again')).toEqual([
+      expect.objectContaining({ eventId: zero.id }),
+    ]);
+    expect(receiver.received.map((r) => r.id)).toEqual([expect.any(String), expect.any(String), zero.id]);
+    expect(receiver.received.at(-1)!.status).toBe(200);
+    expect(await holdLeft(h)).toBe(0);
+    expect(await h.redis.exists(destinationBackoffKey(h.keys), destinationOwnerKey(h.keys))).toBe(0);
   });
 });

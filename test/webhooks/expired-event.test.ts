@@ -76,11 +76,13 @@ describe('a webhook event that expires while it is being delivered', () => {
       first: true,
       own: true,
       backoffEnded: false,
+      holdCut: false,
     });
     expect(await markDelivered(h, id, { status: 200, nowMs: Date.now() })).toEqual({
       first: false,
       own: true,
       backoffEnded: false,
+      holdCut: false,
     });
     expect(await h.redis.exists(h.keys.webhookEvent(id))).toBe(0);
   });

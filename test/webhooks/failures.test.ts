@@ -242,12 +242,14 @@ describe('webhook jobs that fail unexpectedly', () => {
       first: true,
       own: false,
       backoffEnded: false,
+      holdCut: false,
     });
     // B's answer is still B's to count (once, as a resend).
     expect(await markDelivered(h, e.id, { status: 200, nowMs: Date.now(), run: 'run-b' })).toEqual({
       first: false,
       own: true,
       backoffEnded: false,
+      holdCut: false,
     });
   });
 
@@ -281,6 +283,7 @@ describe('webhook jobs that fail unexpectedly', () => {
       first: true,
       own: true,
       backoffEnded: false,
+      holdCut: false,
     });
     await recordAttempt(h, e.id, { error: 'timeout', nowMs: Date.now() });
     expect(await h.redis.hmget(h.keys.webhookEvent(e.id), 'state', 'deadLetter')).toEqual([

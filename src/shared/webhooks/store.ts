@@ -7,7 +7,7 @@ import type { deadLetterFieldsSchema, destinationStateSchema } from '../response
 import { DEFAULT_RETRY_SCHEDULE_MS, webhookJobOptions } from './schedule.js';
 import { evalScript } from '../redis-script.js';
 import { webhookPendingKey } from './pending.js';
-import { destinationBackoffKey } from './backoff.js';
+import { destinationBackoffKeys, HOLD_MARK } from './backoff.js';
 
 /**
  * Webhook delivery state in Redis: the delivered log (one entry per event id, ever), the dead-letter
@@ -39,10 +39,12 @@ export interface WebhookStoreDeps {
   keys: Keys;
 }
 
-// KEYS: delivered log, dead-letter set, pending index, event hash, destination backoff streak.
-// ARGV: eventId, nowMs, the delivered log's cut-off, status, the time (ISO), run ('' for none).
+// KEYS: delivered log, dead-letter set, pending index, event hash, destination backoff streak, the
+// webhook queue's limiter key, the backoff's owner, the probe lease.
+// ARGV: eventId, nowMs, the delivered log's cut-off, status, the time (ISO), run ('' for none), the
+// hold mark, the destination's id ('' for any).
 // Returns {1 when the id was new to the log, 1 when the send was still the run's, 1 when it ended
-// a backoff run}.
+// a backoff run, 1 when it cut a hold short}.
 //
 // The event's fields are written only while its hash exists: an event whose TTL ran out while it
 // was being sent would otherwise come back as a hash of delivery fields with no expiry, kept forever.
@@ -51,6 +53,12 @@ export interface WebhookStoreDeps {
 // stays: a stale run's delivery must not take it from the run that holds the job now, whose own
 // delivery would then go uncounted. The first delivery time is kept; a replay of a delivered event
 // only adds when it was resent.
+//
+// A 2xx from the destination that owns the backoff (backoff.ts) while its hold is still in place (a
+// send that left before the hold began, answered after it): the receiver has just taken a delivery,
+// so the rest of a long Retry-After is not waited out; the hold is cut, but the streak is kept, so
+// the next send still probes alone before the fleet resumes. With no hold in place, the 2xx ends the
+// episode (streak, owner, probe). A 2xx of another destination leaves that one's episode alone.
 const MARK_DELIVERED_SCRIPT = `
 local added = redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
@@ -66,8 +74,20 @@ if stored then
     'lastAttemptAt', ARGV[5], when, ARGV[5])
   redis.call('HDEL', KEYS[4], 'deadLetter')
 end
-local ended = redis.call('DEL', KEYS[5])
-return {added, own, ended}
+local ended = 0
+local cut = 0
+local owner = redis.call('HGET', KEYS[7], 'id')
+if ARGV[8] == '' or not owner or owner == ARGV[8] then
+  local pttl = redis.call('PTTL', KEYS[6])
+  if pttl > 0 and (tonumber(redis.call('GET', KEYS[6])) or 0) >= tonumber(ARGV[7]) then
+    redis.call('DEL', KEYS[6])
+    cut = 1
+  else
+    ended = redis.call('DEL', KEYS[5])
+    redis.call('DEL', KEYS[7], KEYS[8])
+  end
+end
+return {added, own, ended, cut}
 `;
 
 /**
@@ -78,32 +98,39 @@ return {added, own, ended}
  * recorded all the same, because the receiver has the event (in the log, and on the event while it
  * is still stored: an expired event is not brought back).
  *
- * A delivery also ends the destination's run of overload answers (backoff.ts), in the same round
- * trip: `backoffEnded` is true for the one delivery that ended a run.
+ * A delivery to `destinationId` (omitted: whichever destination) also acts on its backoff
+ * (backoff.ts), in the same round trip: `backoffEnded` is true for the one delivery that ended a run
+ * of overload answers, `holdCut` when it cut a hold still in place (see MARK_DELIVERED_SCRIPT).
  */
 export async function markDelivered(
   deps: WebhookStoreDeps,
   eventId: string,
-  info: { status: number; nowMs: number; run?: string },
-): Promise<{ first: boolean; own: boolean; backoffEnded: boolean }> {
+  info: { status: number; nowMs: number; run?: string; destinationId?: string },
+): Promise<{ first: boolean; own: boolean; backoffEnded: boolean; holdCut: boolean }> {
   const { redis, keys } = deps;
-  const [added, own, ended] = (await evalScript(
+  const backoff = destinationBackoffKeys(keys);
+  const [added, own, ended, cut] = (await evalScript(
     redis,
     MARK_DELIVERED_SCRIPT,
-    5,
+    8,
     keys.webhookDelivered(),
     keys.webhookDeadLetters(),
     webhookPendingKey(keys),
     keys.webhookEvent(eventId),
-    destinationBackoffKey(keys),
+    backoff.streakKey,
+    backoff.limiterKey,
+    backoff.ownerKey,
+    backoff.probeKey,
     eventId,
     info.nowMs,
     info.nowMs - DELIVERED_LOG_DAYS * 86_400_000,
     String(info.status),
     new Date(info.nowMs).toISOString(),
     info.run ?? '',
-  )) as [number, number, number];
-  return { first: added === 1, own: own === 1, backoffEnded: ended === 1 };
+    HOLD_MARK,
+    info.destinationId ?? '',
+  )) as [number, number, number, number];
+  return { first: added === 1, own: own === 1, backoffEnded: ended === 1, holdCut: cut === 1 };
 }
 
 // KEYS: dead-letter set, event hash, pending index. ARGV: eventId, atMs, cutoff score, letter JSON,
@@ -340,6 +367,8 @@ export interface DeliveryContext {
   event: StoredEvent | null;
   alreadyDelivered: boolean;
   destination: DestinationState | null;
+  /** A destination backoff (its streak or owner, backoff.ts) is under way: the send passes its gate first. */
+  backoff: boolean;
 }
 
 /** Everything the worker checks before an attempt, in one round trip. */
@@ -348,23 +377,27 @@ export async function loadDeliveryContext(
   eventId: string,
   url: string | undefined,
 ): Promise<DeliveryContext> {
+  const backoff = destinationBackoffKeys(deps.keys);
   const results =
     (await deps.redis
       .pipeline()
       .hgetall(deps.keys.webhookEvent(eventId))
       .zscore(deps.keys.webhookDelivered(), eventId)
       .hgetall(deps.keys.webhookDestination())
+      .exists(backoff.streakKey, backoff.ownerKey)
       .exec()) ?? [];
   for (const [err] of results) if (err) throw err;
-  const [event, delivered, destination] = results.map(([, value]) => value) as [
+  const [event, delivered, destination, episode] = results.map(([, value]) => value) as [
     Record<string, string>,
     string | null,
     Record<string, string>,
+    number,
   ];
   return {
     event: parseStoredEvent(eventId, event),
     alreadyDelivered: delivered !== null,
     destination: url === undefined ? null : destinationFrom(url, destination),
+    backoff: Number(episode) > 0,
   };
 }
 
