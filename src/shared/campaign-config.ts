@@ -9,15 +9,41 @@ import type { validationIssueSchema } from './responses/common.js';
  * layered on top in `compliance/` through `campaignConfigSchema`'s refinement.
  */
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-export const weekdaySchema = z.enum(WEEKDAYS);
+const DAY_NAMES = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
+
+/**
+ * Why a value is no day name, saying what to write instead. Days are the lower-case three-letter
+ * names, as CXone's contract spells them: "Mon" or "monday" is refused, not read as "mon" — the
+ * config is stored and sent to CXone as written, and a reader of it (or of the audit trail) should
+ * not have to know which spellings the orchestrator folds. Pure.
+ */
+export function weekdayProblem(input: unknown): string {
+  const days = `${WEEKDAYS.slice(0, -1).join(', ')} or ${WEEKDAYS[WEEKDAYS.length - 1]}`;
+  if (typeof input !== 'string') return `must be a day name: ${days}`;
+  const folded = input.trim().toLowerCase();
+  const meant = WEEKDAYS.find((day, i) => folded === day || folded === DAY_NAMES[i]);
+  const shown = JSON.stringify(input.length > 40 ? `${input.slice(0, 40)}…` : input);
+  return meant
+    ? `${shown} must be written "${meant}": days are ${days}, in lower case`
+    : `${shown} is not a day name: use ${days}`;
+}
+
+export const weekdaySchema = z.enum(WEEKDAYS, { error: (issue) => weekdayProblem(issue.input) });
 export type Weekday = z.infer<typeof weekdaySchema>;
 
 /** A 24-hour local time "HH:MM"; the sandbox checks raw bodies against it too. */
 export const CLOCK_TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
 
-export const clockTimeSchema = z
-  .string()
-  .regex(CLOCK_TIME, 'must be a 24-hour local time HH:MM, e.g. "09:00"');
+/**
+ * 00:00–23:59 only. "24:00" is no time of day: a window ends at or before 23:59 of its own day
+ * (windows cannot reach or cross midnight; split them), and calling hours end by 21:00 anyway.
+ */
+export const clockTimeSchema = z.string().regex(CLOCK_TIME, {
+  error: (issue) =>
+    issue.input === '24:00'
+      ? 'must be a 24-hour local time HH:MM from 00:00 to 23:59: "24:00" is not one (a window cannot reach or cross midnight)'
+      : 'must be a 24-hour local time HH:MM, e.g. "09:00"',
+});
 
 /** Minutes since local midnight of an "HH:MM" time (one that clockTimeSchema accepts). */
 export const minutesOfDay = (hhmm: string): number =>

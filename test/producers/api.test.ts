@@ -188,6 +188,35 @@ describe('malformed launch requests', () => {
       path: 'allowedCallTimes.0.end',
     },
     {
+      label: 'a calling window naming a day twice',
+      body: campaignConfig({
+        allowedCallTimes: [
+          { days: ['sat'], start: '10:00', end: '14:00' },
+          { days: ['mon', 'mon'], start: '09:00', end: '17:00' },
+        ],
+      }),
+      status: 400,
+      error: 'validation_failed',
+      path: 'allowedCallTimes.1.days.1',
+      message: 'mon is listed twice',
+    },
+    {
+      label: 'a calling window day in upper case',
+      body: campaignConfig({ allowedCallTimes: [{ days: ['Mon' as never], start: '09:00', end: '17:00' }] }),
+      status: 400,
+      error: 'validation_failed',
+      path: 'allowedCallTimes.0.days.0',
+      message: '"Mon" must be written "mon": days are mon, tue, wed, thu, fri, sat or sun, in lower case',
+    },
+    {
+      label: 'an empty calling window',
+      body: campaignConfig({ allowedCallTimes: [{ days: ['mon'], start: '12:00', end: '12:00' }] }),
+      status: 400,
+      error: 'validation_failed',
+      path: 'allowedCallTimes.0.end',
+      message: 'must be after start (12:00): a window from 12:00 to 12:00 is empty',
+    },
+    {
       label: 'a key given twice (JSON.parse would keep the last silently)',
       raw: JSON.stringify(campaignConfig()).replace('"callRate":', '"callRate":0.1,"callRate":'),
       status: 400,
@@ -270,6 +299,19 @@ describe('POST /v1/campaigns/validate', () => {
     expect(paths).toEqual(expect.arrayContaining(['complianceTimeZone', 'targetListId']));
     const ok = await api(stack, 'POST', '/v1/campaigns/validate', { body: campaignConfig() });
     expect(ok.body).toEqual({ valid: true, issues: [] });
+    expect(await queued()).toBe(0);
+  });
+
+  it('names a day listed twice in a calling window, as the launch does', async () => {
+    const body = campaignConfig({
+      allowedCallTimes: [{ days: ['mon', 'tue', 'mon'], start: '09:00', end: '17:00' }],
+    });
+    const reply = await api(stack, 'POST', '/v1/campaigns/validate', { body });
+    expect(reply.status).toBe(200);
+    expect(reply.body).toEqual({
+      valid: false,
+      issues: [{ path: 'allowedCallTimes.0.days.2', message: 'mon is listed twice' }],
+    });
     expect(await queued()).toBe(0);
   });
 

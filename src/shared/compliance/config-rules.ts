@@ -31,6 +31,12 @@ export function checkCallingWindows(
 ): ComplianceProblem[] {
   const problems: ComplianceProblem[] = [];
   const source = floorSource(config);
+  // Windows of one day that overlap across entries (mon–fri 09:00–17:00 beside mon 12:00–19:00, or
+  // the same window twice) are accepted: every reader takes their union — windows.ts merges
+  // overlapping and touching windows into one interval with one close, and the sandbox dials inside
+  // any of them — so an overlap never widens the hours past what one of the windows says, and each
+  // window is still held to every rule on its own. Refusing them would refuse configs that mean
+  // exactly what they say (a weekday window plus a longer Monday), and CXone's console may hold them.
   config.allowedCallTimes.forEach((window, i) => {
     // A repeated day is a typo for another one (mon, mon for mon, tue): the day meant gets no calls.
     window.days.forEach((day, j) => {
@@ -40,7 +46,12 @@ export function checkCallingWindows(
     });
     const start = minutesOfDay(window.start);
     const end = minutesOfDay(window.end);
-    if (end <= start) {
+    if (end === start) {
+      problems.push({
+        path: ['allowedCallTimes', i, 'end'],
+        message: `must be after start (${window.start}): a window from ${window.start} to ${window.end} is empty`,
+      });
+    } else if (end < start) {
       problems.push({
         path: ['allowedCallTimes', i, 'end'],
         message: `must be after start (${window.start}); a window may not end before it starts or cross midnight`,
