@@ -92,9 +92,16 @@ export interface WebhookWorkerOptions {
    * (default 250 ms): it goes as soon as the probe's 2xx ends the backoff.
    */
   probePollMs?: number;
+  /**
+   * How long the worker's start waits for the check that drops another destination's hold (default
+   * 5 s); past it the worker starts anyway (see startup below).
+   */
+  startupCheckMs?: number;
 }
 
 export const DEFAULT_PROBE_POLL_MS = 250;
+
+export const DEFAULT_STARTUP_CHECK_MS = 5_000;
 
 export const DEFAULT_FREE_HOLDS_PER_EVENT = 10;
 
@@ -676,28 +683,62 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
   // maximumRateLimitDelay, 30 s, at a time), whatever is deleted meanwhile, so dropping it after
   // would still cost up to the whole of the old receiver's hold. If Redis cannot answer, the worker
   // starts anyway (the gate before each send drops it too, once a job gets through).
+  //
+  // "Cannot answer" includes no answer at all: the context's connection retries a command without
+  // limit (maxRetriesPerRequest: null), so an unanswered check would otherwise keep the worker from
+  // ever starting, and a graceful close() waiting on it from ever resolving. The wait is bounded;
+  // the check may still land later, which only deletes keys (a foreign hold), never writes any.
+  const startupCheckMs = Math.max(0, opts.startupCheckMs ?? DEFAULT_STARTUP_CHECK_MS);
   let closing = false;
-  const startup = (async () => {
+  const startupCheck = (async () => {
     if (!self) return;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), startupCheckMs);
+    });
     try {
-      const dropped = await dropForeignHold(ctx.redis, backoffKeys, self);
-      if (dropped) logForeignHoldDropped(dropped, self);
+      const dropped = await Promise.race([dropForeignHold(ctx.redis, backoffKeys, self), bound]);
+      if (dropped === 'timeout') {
+        logger.warn(
+          { timeoutMs: startupCheckMs },
+          'the check for a webhook delivery hold of another destination did not answer in time; starting anyway',
+        );
+      } else if (dropped) {
+        logForeignHoldDropped(dropped, self);
+      }
     } catch (err) {
       logger.warn(
         { err: redactUrlCredentials(err instanceof Error ? err.message : String(err)) },
         'could not check the webhook delivery hold for another destination; starting anyway',
       );
+    } finally {
+      clearTimeout(timer);
     }
-  })().then(() => {
-    if (!closing) worker.run().catch((err: unknown) => worker.emit('error', err as Error));
+  })();
+  const startup = startupCheck.then(() => {
+    // Not when a resume() already started it (worker.resume below waits for this, but a worker is
+    // only ever run once: BullMQ rejects a second run()). A worker paused meanwhile (the fleet's
+    // prefix contested) returns from run() at once, and its resume() runs it.
+    if (!closing && !worker.isRunning()) {
+      worker.run().catch((err: unknown) => worker.emit('error', err as Error));
+    }
   });
+
+  // BullMQ's resume() runs a worker that is not running yet: one called before the check is done (a
+  // contest of the fleet's prefix that began and settled while the worker was starting) would start
+  // fetching before the foreign hold is dropped, and make the run() above fail. It waits for it.
+  const resumeWorker = worker.resume.bind(worker);
+  worker.resume = async () => {
+    await startup;
+    if (!closing) await resumeWorker();
+  };
 
   const closeWorker = worker.close.bind(worker);
   worker.close = async (force?: boolean) => {
     closing = true;
     unregisterHoldReader();
-    // The startup check writes to Redis, so a graceful close lets it finish first; a forced one
-    // (Redis not answering, say) does not wait on it.
+    // The startup check writes to Redis, so a graceful close lets it finish first (within its
+    // bound); a forced one (Redis not answering, say) does not wait on it.
     if (!force) await startup;
     return closeWorker(force);
   };
