@@ -337,6 +337,8 @@ async function cancelPartialCampaign(
   deps: Deps,
   campaignId: string,
   attempt: number,
+  /** A failure's recorder: whether it still holds the launch (failLaunch), asked before queuing a stop. */
+  stillRecording?: () => Promise<boolean>,
 ): Promise<{ cancelled: boolean; version?: number; error?: string; cancelCommandId?: string }> {
   const { ctx, campaigns } = deps;
   try {
@@ -350,6 +352,17 @@ async function cancelPartialCampaign(
     return { cancelled: true, version: cancelled.version };
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
+    // A recorder that lost the launch while it waited on CXone (the sweep took over from a handler
+    // slower than its lease; this run's job went to another worker) leaves the campaign to whoever holds
+    // it now, which cancels it or queues a stop of its own: this one's stop would come after that
+    // cancel and only find the campaign cancelled. Unanswered (Redis away), the stop is queued as before.
+    if (stillRecording && !(await stillRecording().catch(() => true))) {
+      ctx.logger.info(
+        { err: error, campaignId },
+        "could not cancel the failed launch's campaign, and another recorder holds the launch now: leaving the cancel to it",
+      );
+      return { cancelled: false, error };
+    }
     try {
       const { commandId } = await enqueueCommand(ctx, {
         campaignId,
@@ -513,6 +526,12 @@ async function failLaunch(
   err: unknown,
   attempt: number,
   recorder: string = JOB_FAILURE_RECORDER,
+  /**
+   * The processor's runs: whether this run still holds its job's lock. Every path of the job records
+   * as `job`, so the claim alone cannot tell a run that lost its lock mid-failure (its worker stalled)
+   * from the redelivery or `failed` handler that took the job over: the lock can.
+   */
+  ownsRun?: () => Promise<boolean>,
 ): Promise<FailureRecording> {
   const { ctx, launches } = deps;
   const claim = await launches.claimFailure(data.launchId, finalReason(err, attempt), recorder);
@@ -534,18 +553,30 @@ async function failLaunch(
   }
   const campaignId = claim.kind === 'claimed' ? claim.campaignId : undefined;
   const reason = claim.kind === 'claimed' ? claim.reason : finalReason(err, attempt);
-  const cleanup = campaignId ? await cancelPartialCampaign(deps, campaignId, attempt) : undefined;
   // The cleanup can wait on CXone for longer than the claim's lease: whoever took the launch over
-  // meanwhile cleans up and announces too, so this recorder announces only if it still holds it.
-  if (claim.kind === 'claimed') {
-    const still = await launches.claimFailure(data.launchId, reason, recorder);
-    if (still.kind === 'held' || still.kind === 'finished') {
-      ctx.logger.info(
-        { launchId: data.launchId, now: still.kind, cleanup },
-        'launch failure taken over by another recorder while cleaning up; leaving its announcement to it',
-      );
-      return still.kind;
+  // meanwhile cleans up and announces too, so this recorder queues a stop and announces only while it
+  // still holds the launch (the re-claim renews its lease). Once lost, it stays lost: a launch taken
+  // back after the cleanup handed its stop over would be announced without one.
+  let lost: FailureRecording | undefined;
+  const stillRecording = async (): Promise<boolean> => {
+    if (lost) return false;
+    if (ownsRun && !(await ownsRun())) {
+      lost = 'held';
+      return false;
     }
+    const still = await launches.claimFailure(data.launchId, reason, recorder);
+    if (still.kind === 'held' || still.kind === 'finished') lost = still.kind;
+    return lost === undefined;
+  };
+  const cleanup = campaignId
+    ? await cancelPartialCampaign(deps, campaignId, attempt, stillRecording)
+    : undefined;
+  if (claim.kind === 'claimed' && !(await stillRecording())) {
+    ctx.logger.info(
+      { launchId: data.launchId, now: lost, cleanup },
+      'launch failure taken over by another recorder while cleaning up; leaving its announcement to it',
+    );
+    return lost ?? 'held';
   }
   // Audited before the launch is recorded as failed, so a launch shown failed has its record; a
   // redelivery in between writes it again only once (dedupe key).
@@ -635,7 +666,9 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
   if (launch?.failing !== undefined) {
     // A failure claimed the launch and its worker stopped before recording it: finished here.
     log.warn({ reason: launch.failing }, 'finishing a failure whose worker stopped half-way');
-    await failLaunch(deps, data, new Error(launch.failing), attempt);
+    await failLaunch(deps, data, new Error(launch.failing), attempt, JOB_FAILURE_RECORDER, () =>
+      ownsJob(job, token, deps.lockMs),
+    );
     throw new UnrecoverableError(`launch ${data.launchId} failed: ${launch.failing}`);
   }
 
@@ -808,8 +841,11 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
           { err: describe(err), campaignId },
           'lost the launch job to another worker (its lock expired); leaving the outcome to that run',
         );
-      } else if (isFinalFailure(err, job)) await failLaunch(deps, data, err, attempt);
-      else await launches.update(data.launchId, { lastError: `attempt ${attempt}: ${describe(err)}` });
+      } else if (isFinalFailure(err, job)) {
+        await failLaunch(deps, data, err, attempt, JOB_FAILURE_RECORDER, () =>
+          ownsJob(job, token, deps.lockMs),
+        );
+      } else await launches.update(data.launchId, { lastError: `attempt ${attempt}: ${describe(err)}` });
     } catch (recordErr) {
       log.error({ err: recordErr }, 'could not record the launch failure');
     }

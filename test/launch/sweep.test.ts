@@ -1,10 +1,11 @@
-import { UnrecoverableError, Worker } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LAUNCH_JOB } from '../../src/producers/launch-submit.js';
 import type { AuditInput } from '../../src/shared/audit/types.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { AppContext } from '../../src/shared/context.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
+import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { ACTIVATE_JOB, activateJobId, type LaunchJob } from '../../src/shared/jobs.js';
 import { QUEUES } from '../../src/shared/keys.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
@@ -19,7 +20,7 @@ import {
   withLaunchSweep,
   type LaunchSweepResult,
 } from '../../src/workers/launch-sweep.js';
-import { createLaunchWorker, finishGivenUpLaunch } from '../../src/workers/launch-worker.js';
+import { createLaunchWorker, finishGivenUpLaunch, processLaunch } from '../../src/workers/launch-worker.js';
 import { FAST_LOCKS, sandboxStatus, startStack, waitFor, type Stack } from '../e2e/stack.js';
 import { lastAttemptLaunch } from './last-attempt.js';
 
@@ -439,6 +440,110 @@ describe('launch sweep over real Redis and the sandbox', () => {
       const { audit, events } = launchFailures(launchId);
       expect(audit).toHaveLength(1);
       expect(events).toHaveLength(1);
+    });
+
+    it('a handler slower than its lease whose cancel then fails: it queues no stop for the campaign the sweep already cancelled', async () => {
+      const handlerLeaseMs = 50;
+      const { launchId, campaignId, handler, sweep } = await bothRecorders(handlerLeaseMs);
+      const hold = holdNextCleanup();
+      const handling = handler();
+      await hold.reached;
+      await new Promise((r) => setTimeout(r, handlerLeaseMs * 2));
+      expect((await sweep()).settled).toEqual([launchId]);
+      expect(sandboxStatus(stack.sandbox, campaignId)).toBe('cancelled');
+      // CXone refuses the handler's late cancel (its If-Match write), as it would while failing.
+      await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign }),
+      });
+      hold.release();
+      expect(await handling).toBe(false);
+      const stops = (
+        await stack.ctx.queues.adjust.getJobs(['waiting', 'delayed', 'prioritized', 'active'])
+      ).filter((j) => (j.data as { campaignId?: string }).campaignId === campaignId);
+      expect(stops).toEqual([]);
+      const launch = await createLaunchStore(stack.ctx).get(launchId);
+      expect(launch).toMatchObject({ status: 'failed', cancelled: true, campaignStatus: 'cancelled' });
+      expect(launch?.cancelCommandId).toBeUndefined();
+      const { audit, events } = launchFailures(launchId);
+      expect(audit).toHaveLength(1);
+      expect(events).toHaveLength(1);
+    });
+
+    it("a run that lost its job's lock mid-failure says nothing: the given-up handler that took the job over announces it once", async () => {
+      const { ctx } = stack;
+      // A launch that created its campaign; its job is run by hand under a lock token (run A).
+      const { launchId, job } = await lastAttemptLaunch(ctx);
+      const launches = createLaunchStore(ctx);
+      await launches.begin(launchId);
+      const created = await ctx.cxone.createCampaign(toCreateCampaignRequest((job.data as LaunchJob).config));
+      await launches.recordCreated(launchId, created.id, created.version);
+      const runner = new Worker(QUEUES.launch, null, { connection: ctx.redis, prefix: ctx.keys.prefix });
+      workers.push(runner);
+      const token = 'run-a';
+      const active = (await runner.getNextJob(token))!;
+      expect(active.id).toBe(launchId);
+      Object.assign(active, { attemptsMade: job.attemptsMade });
+
+      // Run A: CXone refuses its read for good, and its failure's cleanup is held (its worker stalls).
+      const hold = holdNextCleanup();
+      let reads = 0;
+      const ctxA: AppContext = {
+        ...ctx,
+        cxone: {
+          ...ctx.cxone,
+          getCampaign: async (...args: Parameters<AppContext['cxone']['getCampaign']>) => {
+            if (++reads === 1) throw new UnrecoverableError('CXone refused the read');
+            return ctx.cxone.getCampaign(...args);
+          },
+        },
+      };
+      const runA = processLaunch(
+        { ctx: ctxA, launches, campaigns: createCampaignStore(ctx), lockMs: 30_000 },
+        active,
+        token,
+      ).catch(() => undefined);
+      await hold.reached;
+
+      // Meanwhile BullMQ gave the job up (its lock lapsed): another worker's `failed` handler records
+      // the failure, under the same recorder name, and is held at its audit record.
+      await stack.redis.del(`${ctx.queues.launch.toKey(launchId)}:lock`);
+      let auditReached!: () => void;
+      let releaseAudit!: () => void;
+      const atAudit = new Promise<void>((r) => (auditReached = r));
+      const auditGate = new Promise<void>((r) => (releaseAudit = r));
+      const heldAudit = Object.create(ctx.audit) as AppContext['audit'] & {
+        appendWithOutcome(input: AuditInput): Promise<unknown>;
+      };
+      heldAudit.appendWithOutcome = async (input: AuditInput) => {
+        if (input.action === 'launch_failed') {
+          auditReached();
+          await auditGate;
+        }
+        return (ctx.audit as typeof heldAudit).appendWithOutcome(input);
+      };
+      const givenUp = Object.assign(Object.create(active) as Job, {
+        getState: async () => 'failed' as const,
+      });
+      const handling = finishGivenUpLaunch(
+        { ctx: { ...ctx, audit: heldAudit }, launches, campaigns: createCampaignStore(ctx) },
+        givenUp,
+        new Error('job stalled more than allowable limit'),
+      );
+      await atAudit;
+
+      // Run A wakes: it no longer owns its job, so it records and announces nothing.
+      hold.release();
+      await runA;
+      releaseAudit();
+      expect(await handling).toBe(true);
+      expect(await launches.get(launchId)).toMatchObject({ status: 'failed', cancelled: true });
+      expect(sandboxStatus(stack.sandbox, created.id)).toBe('cancelled');
+      const { audit, events } = launchFailures(launchId);
+      expect(audit).toHaveLength(1);
+      expect(events).toHaveLength(1);
+      await ctx.queues.launch.remove(launchId).catch(() => 0);
     });
   });
 });
