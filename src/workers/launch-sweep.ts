@@ -291,8 +291,8 @@ export interface LaunchSweepSchedule {
   intervalMs?: number;
   graceMs?: number;
   maxScan?: number;
-  /** Told of each sweep that settled something or failed (tests, logs). */
-  onSwept?: (result: LaunchSweepResult) => void;
+  /** Told of each sweep and the turn it ran under (its lease's token: tests, logs). */
+  onSwept?: (result: LaunchSweepResult, turn: { token: string }) => void;
 }
 
 /**
@@ -341,7 +341,7 @@ export function withLaunchSweep(ctx: AppContext, worker: Worker, schedule: Launc
           'launches whose job failed without their failure being recorded: recorded failed now',
         );
       }
-      schedule.onSwept?.(result);
+      schedule.onSwept?.(result, { token: lease.token });
     } finally {
       await lease.end();
     }
