@@ -8,16 +8,12 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/process/banner.js';
 import { createProcessRunner, type ProcessOptions } from '../../src/process/run.js';
 import { loadConfig } from '../../src/shared/config.js';
-import {
-  attemptFleetClaim,
-  fleetClaimKey,
-  fleetClaimKeys,
-  fleetRecordKey,
-} from '../../src/shared/fleet-claim.js';
+import { fleetClaimKey, fleetRecordKey } from '../../src/shared/fleet-claim.js';
 import { fleetIdentity, shortFingerprint } from '../../src/shared/fleet-identity.js';
 import { createKeys } from '../../src/shared/keys.js';
 import { silentLogger, type Logger } from '../../src/shared/logger.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+import { giveBack, intrude } from '../support/fleet-intruder.js';
 
 /*
  * Two fleets on one Redis under one KEY_PREFIX would take each other's jobs and run them on the wrong
@@ -85,44 +81,6 @@ function start(
     }
   });
   return { r, errors, banners, exit, started };
-}
-
-/**
- * The running fleet's claim lapses (as after a Redis outage longer than its TTL) and a fleet of
- * another tenant claims the prefix; returns the claim's key.
- */
-async function intrude(prefix: string): Promise<string> {
-  const key = fleetClaimKey(createKeys(prefix));
-  const last = await redis.hget(fleetRecordKey(createKeys(prefix)), 'fp');
-  const other = fleetIdentity({
-    cxoneBaseUrl: 'https://other-tenant.example',
-    cxoneClientId: 'other',
-    embeddedSandbox: false,
-    sandboxMode: false,
-    hostname: 'elsewhere',
-  });
-  // The running fleet renews every 40 ms and re-creates a missing claim, so one of its renewals can
-  // land between the deletion and the other fleet's claim: try again until the other fleet is in.
-  for (let attempt = 0; attempt < 50; attempt++) {
-    await redis.del(key);
-    const claim = await attemptFleetClaim(
-      redis,
-      fleetClaimKeys(createKeys(prefix)),
-      other,
-      'intruder',
-      60_000,
-      false,
-      last!,
-    );
-    if (claim.held) return key;
-  }
-  throw new Error('the other fleet never got the prefix in 50 attempts');
-}
-
-/** The other fleet stopped and the prefix was given back (as FLEET_TAKEOVER would at a restart). */
-async function giveBack(prefix: string): Promise<void> {
-  await redis.del(fleetClaimKey(createKeys(prefix)));
-  await redis.del(fleetRecordKey(createKeys(prefix)));
 }
 
 describe('start-up on a KEY_PREFIX another fleet holds', () => {
@@ -283,14 +241,14 @@ describe('a running fleet that finds another fleet on its prefix', () => {
     expect(workers.some((w) => w.isPaused())).toBe(false);
 
     // Its claim lapsed (as after a Redis outage longer than the TTL) and another fleet took the prefix.
-    const key = await intrude(KEY_PREFIX);
+    const key = await intrude(redis, KEY_PREFIX);
     await waitFor(() => workers.every((w) => w.isPaused()));
     // The error names the other fleet's CXone to the operator, on the key's holders side too.
     expect(await redis.hget(key, 'contested-by')).toMatch(/^http:\/\/127\.0\.0\.1:\d+ on /);
 
     // The operator stopped the other fleet and gave the prefix back to this one (as FLEET_TAKEOVER
     // would at a restart of this fleet).
-    await giveBack(KEY_PREFIX);
+    await giveBack(redis, KEY_PREFIX);
     await waitFor(() => workers.every((w) => !w.isPaused()));
   });
 });
@@ -313,7 +271,7 @@ describe('readiness of a process whose prefix another fleet contests', () => {
     expect(before.body.checks.fleet).toEqual({ ok: true, ms: 0 });
 
     // Its claim lapsed and another fleet took the prefix (as in the test above).
-    await intrude(KEY_PREFIX);
+    await intrude(redis, KEY_PREFIX);
     await waitFor(() => fleet.r.running.fleetClaim!.contested);
     const contested = await readyz();
     expect(contested.status).toBe(503);
@@ -321,7 +279,7 @@ describe('readiness of a process whose prefix another fleet contests', () => {
     expect(contested.body.checks.fleet?.error).toContain('https://other-tenant.example');
     expect(contested.body.checks.fleet?.error).toContain(KEY_PREFIX);
 
-    await giveBack(KEY_PREFIX);
+    await giveBack(redis, KEY_PREFIX);
     await waitFor(() => !fleet.r.running.fleetClaim!.contested);
     expect((await readyz()).status).toBe(200);
   });
