@@ -206,9 +206,20 @@ export function describeError(err: unknown, context: ErrorContext = {}): Failure
       `cxo sends the token from --token or API_TOKEN (default ${DEFAULT_API_TOKEN}, which only a fleet in sandbox mode accepts); use the API_TOKEN the fleet was started with`,
     );
   }
+  if (err instanceof ApiError && json.error === 'fleet_contested')
+    report = withHint(report, FLEET_CONTESTED_HINT);
   const hint = idHint(json, context);
   return hint ? withHint(report, hint) : report;
 }
+
+/**
+ * What an operator does about the API's 503 `fleet_contested` (src/producers/fleet-guard.ts), whose
+ * message names KEY_PREFIX and both CXones; the exit code stays the server's (5), as for any 503.
+ */
+export const FLEET_CONTESTED_HINT =
+  "another fleet is on this API's KEY_PREFIX (fleet claim contested): nothing was launched, queued or changed. " +
+  "Stop one of the two fleets, then run the same command again once the API's /readyz answers 200 " +
+  '(a launch re-run with the same --idempotency-key is launched once)';
 
 /** Prints a failure (stderr; with --json also one JSON object on stdout) and returns its exit code. */
 function report(io: CliIo, json: boolean, f: Failure): ExitCode {

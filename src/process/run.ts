@@ -236,7 +236,7 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
 
   // While another fleet is on the prefix, either fleet's workers could take the other's jobs and run
   // them on the wrong CXone; taking none until an operator has stopped one of them is the safe side.
-  // Active jobs finish; the API keeps accepting work, which waits in the queues.
+  // Active jobs finish; the API refuses launches and commands meanwhile (producers/fleet-guard.ts).
   const pauseWorkers = () => {
     for (const w of running.workers?.workers ?? []) void w.pause(true).catch(() => undefined);
   };

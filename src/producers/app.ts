@@ -11,6 +11,7 @@ import { clientErrorResponse, toErrorResponse } from './errors.js';
 import { STATUS_CODES } from 'node:http';
 import { answerUnmatched } from '../shared/http/allowed-methods.js';
 import { registerRequestGuard } from './request-guard.js';
+import { registerFleetGuard } from './fleet-guard.js';
 import { registerJsonBodyParser } from './json-body.js';
 import { pathOf } from '../shared/http/url-path.js';
 import { registerCampaignRoutes } from './routes/campaigns.js';
@@ -30,7 +31,10 @@ export interface ApiAppOptions {
   bodyLimit?: number;
   /** How long a request may wait on Redis and CXone before its 503 (default: apiDeadlineMs). */
   requestDeadlineMs?: number;
-  /** /readyz fails while this names another fleet on KEY_PREFIX (the process's fleet claim). */
+  /**
+   * The fleet claim's message while another fleet is on KEY_PREFIX: /readyz fails, and every request
+   * that would enqueue or write is refused with 503 `fleet_contested` (fleet-guard.ts).
+   */
   fleetContested?: () => string | undefined;
 }
 
@@ -159,6 +163,9 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
       .send(response.body);
   });
 
+  // Before the request guard: a refused request then starts no deadline either.
+  const fleetContested = opts.fleetContested ?? (() => undefined);
+  if (opts.fleetContested) registerFleetGuard(app, opts.fleetContested);
   registerRequestGuard(app, ctx, opts.requestDeadlineMs);
 
   // Every route registered from here on (Bull Board's included) counts for the 405s.
@@ -169,11 +176,11 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
   // (H8) /healthz, /readyz, /metrics, /docs, /docs/json
   await registerOpsRoutes(app, ctx, opts.fleetContested ? { fleetContested: opts.fleetContested } : {});
   await registerBullBoard(app, ctx); // (H8) /admin/queues (Bearer or Basic)
-  await registerCampaignRoutes(app, ctx); // (H3) POST /v1/campaigns, /validate, GET /v1/campaigns/:campaignId
+  await registerCampaignRoutes(app, ctx, { fleetContested }); // (H3) POST /v1/campaigns, /validate, GET /v1/campaigns/:campaignId
   await registerLaunchRoutes(app, ctx); // (H3) GET /v1/launches/:launchId
   await registerCampaignCommandRoutes(app, ctx); // (H5) PATCH /v1/campaigns/:campaignId, POST .../actions, GET .../commands, GET /v1/commands/:id
   await registerComplianceRoutes(app, ctx); // (H7) GET /v1/campaigns/:campaignId/compliance
-  await registerAuditRoutes(app, ctx); // (H4) GET /v1/campaigns/:campaignId/audit, .../audit/verify, POST .../audit/import-history
+  await registerAuditRoutes(app, ctx, { fleetContested }); // (H4) GET /v1/campaigns/:campaignId/audit, .../audit/verify, POST .../audit/import-history
   await registerWebhookRoutes(app, ctx); // (H4) /v1/webhooks/*, /admin/webhooks/destination
   // ── end of route registrations ──
 

@@ -4,6 +4,7 @@ import { campaignConfigBaseSchema } from '../shared/campaign-config.js';
 import { campaignPatchSchema } from '../shared/lifecycle/patch.js';
 import { LAUNCH_STATUSES } from '../shared/launch-store.js';
 import { BULL_BOARD_PATH } from './bull-board.js';
+import { isFleetGuarded } from './fleet-guard.js';
 import { actionBodySchema, commandParams } from './routes/campaign-commands.js';
 import { launchParamsSchema } from './routes/launches.js';
 import { eventParamsSchema } from './routes/webhooks.js';
@@ -174,6 +175,19 @@ const STANDARD_ERRORS = {
   ),
   '500': errorResponse('Unexpected server error (details are in the server log, never in the response)'),
 };
+/**
+ * Routes that enqueue or write (src/producers/fleet-guard.ts): the standard errors, with the 503 that
+ * refuses them while another fleet is on KEY_PREFIX.
+ */
+const WRITE_ERRORS = {
+  ...STANDARD_ERRORS,
+  '503': errorResponse(
+    'Another fleet is on this KEY_PREFIX (`fleet_contested`: `message` names it and what to stop, retry once ' +
+      '/readyz answers 200), or Redis or CXone is not answering: `redis_unavailable` (Redis not connected, ' +
+      'answered at once), `request_timeout` (no answer by the request deadline) or `upstream_unavailable` ' +
+      '(CXone rate limiting or down); `Retry-After` says when to retry. Nothing was recorded or enqueued',
+  ),
+};
 /** Routes that read the campaign from CXone before they act (commands, the history import). */
 const UPSTREAM_ERRORS = {
   '502': errorResponse(
@@ -333,7 +347,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
             'The Idempotency-Key was already used for a different config (`idempotency_key_reused`; `launchId` names that launch)',
           ),
           ...BODY_ERRORS,
-          ...STANDARD_ERRORS,
+          ...WRITE_ERRORS,
         },
       },
     },
@@ -388,7 +402,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
           ),
           ...BODY_ERRORS,
           ...UPSTREAM_ERRORS,
-          ...STANDARD_ERRORS,
+          ...WRITE_ERRORS,
         },
       },
     },
@@ -411,7 +425,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
           ),
           ...BODY_ERRORS,
           ...UPSTREAM_ERRORS,
-          ...STANDARD_ERRORS,
+          ...WRITE_ERRORS,
         },
       },
     },
@@ -620,7 +634,7 @@ function genericOperation(method: string, path: string): JsonObject {
       : {}),
     responses: {
       ...(known?.responses ?? { '200': undescribed('Success') }),
-      ...(protectedRoute ? STANDARD_ERRORS : {}),
+      ...(protectedRoute ? (isFleetGuarded(method, path) ? WRITE_ERRORS : STANDARD_ERRORS) : {}),
       default: errorResponse('Error'),
     },
   };

@@ -138,7 +138,20 @@ function ownedField<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> |
   return parsed.success ? parsed.data : undefined;
 }
 
-export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+/** Why a stale view was not refreshed while another fleet is on KEY_PREFIX (see registerCampaignRoutes). */
+export const FLEET_CONTESTED_STALE_REASON =
+  'another fleet is on KEY_PREFIX (fleet claim contested): the view is not refreshed from CXone until one fleet is stopped';
+
+export interface CampaignRouteOptions {
+  /** The fleet claim's message while another fleet is on KEY_PREFIX (src/producers/fleet-guard.ts). */
+  fleetContested?: () => string | undefined;
+}
+
+export async function registerCampaignRoutes(
+  app: FastifyInstance,
+  ctx: AppContext,
+  opts: CampaignRouteOptions = {},
+): Promise<void> {
   const store = createCampaignStore(ctx);
   /** The CXone refresh under way for a campaign's view, by campaign id. */
   const refreshes = new Map<string, Promise<CampaignViewBody>>();
@@ -192,6 +205,12 @@ export async function registerCampaignRoutes(app: FastifyInstance, ctx: AppConte
     }
     if (ctx.clock.now() - lastConfirmedAt(record) <= CAMPAIGN_VIEW_MAX_AGE_MS) {
       return campaignView(record, false, ctx.clock.now());
+    }
+    // A refresh writes (the record, the trail's import of outside changes, a poll scheduler for a
+    // campaign found again): none of that while another fleet is on the prefix, whose jobs could run
+    // it on the wrong CXone. The cached view, saying why it may be stale.
+    if (opts.fleetContested?.() !== undefined) {
+      return campaignView(record, { reason: FLEET_CONTESTED_STALE_REASON }, ctx.clock.now());
     }
     // Requests for one stale campaign at once (a dashboard, several `cxo watch`) share one CXone read:
     // each would spend the endpoint's fleet-wide budget, which the commands' fresh reads need too.
