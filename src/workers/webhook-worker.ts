@@ -48,6 +48,7 @@ import {
   recordAttempt,
   type DeadLetter,
   type DeadLetterReason,
+  type DeliveryContext,
 } from '../shared/webhooks/store.js';
 import {
   backfillPendingIndex,
@@ -311,8 +312,9 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
   }
 
   /**
-   * The gate a send passes while a destination backoff is under way (backoff.ts, GATE_SCRIPT): true
-   * when this send is the probe that goes out alone after a hold. A job fetched just before a hold
+   * The gate a send passes while a destination backoff is under way (backoff.ts, GATE_SCRIPT):
+   * `probe` when this send is the probe that goes out alone after a hold, `waited` when it waited for
+   * another send's probe first (the caller then reads the event and destination again). A job fetched just before a hold
    * began is put back unsent (RateLimitError: the worker then sleeps through the hold like every
    * other). While another send probes, this one waits here, in its slot, and looks again every
    * probePollMs: it goes the moment the probe's 2xx ends the backoff, takes the lease if the probe
@@ -321,7 +323,12 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
    * the event's free holds (each put-back counts as one, see freeHoldLeft). A worker pausing or
    * closing puts its waiters back, so shutdown does not wait for the probe.
    */
-  async function passGate(eventId: string, run: string, destination: DestinationRef): Promise<boolean> {
+  async function passGate(
+    eventId: string,
+    run: string,
+    destination: DestinationRef,
+  ): Promise<{ probe: boolean; waited: boolean }> {
+    let waited = false;
     for (;;) {
       const gate = await enterDestinationGate(ctx.redis, backoffKeys, {
         self: destination,
@@ -331,15 +338,15 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       switch (gate.kind) {
         case 'open':
           if (gate.dropped) logForeignHoldDropped(gate.dropped, destination);
-          return false;
+          return { probe: false, waited };
         case 'probe':
-          logger.info({ eventId }, 'webhook hold over: this delivery probes the receiver alone');
-          return true;
+          return { probe: true, waited };
         case 'held':
           logger.debug({ eventId, holdMs: gate.ms }, 'webhook job fetched as a hold began: put back unsent');
           throw new RateLimitError();
         case 'wait':
           if (worker.isPaused() || worker.closing) throw new RateLimitError();
+          waited = true;
           await new Promise((resolve) => setTimeout(resolve, Math.min(probePollMs, Math.max(gate.ms, 1))));
       }
     }
@@ -348,12 +355,54 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
   async function handle(job: Job): Promise<{ status: number } | { skipped: string }> {
     const { eventId, replay } = webhookJobSchema.parse(job.data);
     const destination = ctx.config.webhook;
-    const {
-      event,
-      alreadyDelivered,
-      destination: state,
-      backoff,
-    } = await loadDeliveryContext(deps, eventId, destination?.url);
+    const context = await loadDeliveryContext(deps, eventId, destination?.url);
+    const checked = await checkBeforeSend(job, eventId, replay === true, context);
+    if ('skipped' in checked) return checked;
+    let event = checked.event;
+    if (!destination || !self) return toDeadLetters(job, event, 'no_destination', undefined, false);
+
+    const run = randomUUID();
+    // Only while a backoff is under way (one more round trip then, none otherwise): see passGate.
+    const gate = context.backoff ? await passGate(eventId, run, self) : { probe: false, waited: false };
+    try {
+      if (gate.waited) {
+        // It waited for another send's probe, up to minutes: what it read before may be stale. That
+        // probe's 410 disabled the destination (sending now would reach a receiver that said Gone),
+        // or another run delivered or dead-lettered the event meanwhile.
+        const again = await checkBeforeSend(
+          job,
+          eventId,
+          replay === true,
+          await loadDeliveryContext(deps, eventId, destination.url),
+        );
+        if ('skipped' in again) return again;
+        event = again.event;
+      }
+      // Logged once it is sure to go out: a waiter that took the lease may have settled above instead.
+      if (gate.probe) logger.info({ eventId }, 'webhook hold over: this delivery probes the receiver alone');
+      return await send(job, event, destination, self, run, replay === true);
+    } finally {
+      // A 2xx or a new hold has already ended the lease; any other verdict hands it to the next sender.
+      if (gate.probe) {
+        await releaseProbe(ctx.redis, backoffKeys.probeKey, run).catch((err: unknown) =>
+          logger.warn({ eventId, err }, 'could not release the webhook probe lease; it lapses by itself'),
+        );
+      }
+    }
+  }
+
+  /**
+   * What a job settles without sending, from what it read (loadDeliveryContext): an event no longer
+   * stored (thrown), one already delivered (skipped), a disabled destination (dead-lettered, thrown).
+   * Otherwise the event to send.
+   */
+  async function checkBeforeSend(
+    job: Job,
+    eventId: string,
+    replay: boolean,
+    context: DeliveryContext,
+  ): Promise<{ skipped: string } | { event: StoredEvent }> {
+    const { event, alreadyDelivered, destination: state } = context;
     if (!event) {
       webhookOutcomes.inc({ outcome: 'missing' });
       throw new WebhookSettledError(`webhook event ${eventId} is not stored (expired or never published)`);
@@ -363,22 +412,8 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       webhookOutcomes.inc({ outcome: 'skipped' });
       return { skipped: 'already_delivered' };
     }
-    if (!destination || !self) return toDeadLetters(job, event, 'no_destination', undefined, false);
     if (state && !state.enabled) return toDeadLetters(job, event, 'destination_disabled', undefined, false);
-
-    const run = randomUUID();
-    // Only while a backoff is under way (one more round trip then, none otherwise): see passGate.
-    const probe = backoff ? await passGate(eventId, run, self) : false;
-    try {
-      return await send(job, event, destination, self, run, replay === true);
-    } finally {
-      // A 2xx or a new hold has already ended the lease; any other verdict hands it to the next sender.
-      if (probe) {
-        await releaseProbe(ctx.redis, backoffKeys.probeKey, run).catch((err: unknown) =>
-          logger.warn({ eventId, err }, 'could not release the webhook probe lease; it lapses by itself'),
-        );
-      }
-    }
+    return { event };
   }
 
   /** One signed send of a stored event, and its verdict recorded. */

@@ -354,6 +354,44 @@ describe('destination-wide webhook backoff', () => {
     expect(await h.redis.exists(destinationBackoffKeys(h.keys).probeKey)).toBe(0);
   });
 
+  it("a send that waited for the probe looks again before it goes: the probe's 410 disabled the destination", async () => {
+    const receiver = await new Receiver().start();
+    receiver.respond = (_req, _body, res) => {
+      if (receiver.received.length === 0) return { status: 429 };
+      if (receiver.received.length === 1) {
+        // The probe: answered late, so the others are waiting for it when its 410 comes.
+        setTimeout(() => res.writeHead(410).end(), 300);
+        return 'hang';
+      }
+      return { status: 410 };
+    };
+    const h = await setup(receiver);
+    const a = capturingLogger();
+    const bounds = { minMs: 300, maxMs: 2_000 };
+    await workerProcess(h, a.logger, { concurrency: 4, destinationBackoff: bounds, probePollMs: 20 });
+
+    await h.events.publish('campaign.state.changed', 'camp-gone', { n: 0 });
+    await waitFor(async () => (await holdLeft(h)) > 0, 5_000, 'the hold');
+    for (let n = 1; n <= 3; n++) await h.events.publish('campaign.state.changed', 'camp-gone', { n });
+    await waitFor(
+      async () => (await h.redis.zcard(h.keys.webhookDeadLetters())) === 4,
+      10_000,
+      'every event dead-lettered',
+    );
+
+    // Only the probe reached the receiver after the hold: the rest found the destination disabled.
+    expect(receiver.received.map((r) => r.status)).toEqual([429, 0]);
+    const letters = await listDeadLetters({ redis: h.redis, keys: h.keys });
+    expect(letters.map((l) => l.reason).sort()).toEqual([
+      'destination_disabled',
+      'destination_disabled',
+      'destination_disabled',
+      'destination_gone',
+    ]);
+    expect(a.lines.filter((l) => l.msg.includes('probes the receiver alone'))).toHaveLength(1);
+    expect(await h.redis.exists(destinationBackoffKeys(h.keys).probeKey)).toBe(0);
+  });
+
   it('cuts a long hold short when a send under way is answered 2xx, and the next send still probes alone', async () => {
     const receiver = await new Receiver().start();
     const waiting: { res: ServerResponse; n: number }[] = [];
