@@ -341,6 +341,41 @@ describe('POST /v1/campaigns/validate', () => {
   });
 });
 
+describe('a config with shape errors and compliance problems', () => {
+  it('answers 400 naming every problem at once, enqueues nothing, and /validate names the same', async () => {
+    const body = {
+      ...campaignConfig(),
+      allowedCallTimes: [
+        { days: ['Mon', 'tue'], start: '09:00', end: '17:00' },
+        { days: ['wed', 'wed'], start: '09:00', end: '17:00' },
+        { days: ['fri'], start: '07:00', end: '22:00' },
+      ],
+      dialerStrategy: { strategy: 'predictive', agentCapacity: 10, callRate: '0.5', answerRate: 0.3 },
+    };
+    const federal = '(calling hours, TCPA 47 CFR 64.1200(c)(1); FTC TSR 16 CFR 310.4(c))';
+    const expected = [
+      {
+        path: 'allowedCallTimes.0.days.0',
+        message: '"Mon" must be written "mon": days are mon, tue, wed, thu, fri, sat or sun, in lower case',
+      },
+      { path: 'dialerStrategy.callRate', message: 'Invalid input: expected number, received string' },
+      { path: 'allowedCallTimes.1.days.1', message: 'wed is listed twice' },
+      { path: 'allowedCallTimes.2.start', message: `07:00 is before 08:00 local time ${federal}` },
+      { path: 'allowedCallTimes.2.end', message: `22:00 is after 21:00 local time ${federal}` },
+    ];
+    const before = await queued();
+    const launched = await api(stack, 'POST', '/v1/campaigns', { body });
+    expect(launched.status).toBe(400);
+    expect(launched.body.error).toBe('validation_failed');
+    expect(launched.body.issues).toEqual(expected);
+    expect(await queued()).toBe(before);
+    const checked = await api(stack, 'POST', '/v1/campaigns/validate', { body });
+    expect(checked.status).toBe(200);
+    expect(checked.body).toEqual({ valid: false, issues: expected });
+    expect(await queued()).toBe(before);
+  });
+});
+
 describe('POST /v1/campaigns', () => {
   it('answers 202 with a launch id, enqueues one job under that id, and records the launch', async () => {
     const before = await queued();

@@ -1,5 +1,15 @@
 import type { z } from 'zod';
-import { minutesOfDay, regimeOf, type CampaignConfig, type Weekday } from '../campaign-config.js';
+import {
+  callWindowSchema,
+  campaignConfigBaseSchema,
+  complianceOptionsSchema,
+  minutesOfDay,
+  regimeOf,
+  usStateCodeSchema,
+  type CampaignConfig,
+  type RegulatoryRegime,
+  type Weekday,
+} from '../campaign-config.js';
 import { STATE_RULES, USPS_CODES, stateHoursFor } from './state-rules.js';
 import { legalHoursOn, hhmm } from './legal-hours.js';
 import { offsetDifferences, STATE_ZONES, zoneMismatch, zonesKeepSameClock } from './state-zones.js';
@@ -21,13 +31,18 @@ export { FEDERAL_WINDOW };
  * The floor applied under the OFCOM regime too: UK law sets no statutory calling hours, so the
  * orchestrator keeps the same 08:00–21:00 as its own policy rather than allowing night calls.
  */
-export const floorSource = (config: Partial<Pick<CampaignConfig, 'compliance'>>) =>
+export const floorSource = (config: RegimeInput) =>
   regimeOf(config) === 'OFCOM'
     ? 'orchestrator policy for the OFCOM regime (same hours as TCPA 47 CFR 64.1200(c)(1))'
     : FEDERAL_WINDOW.source;
 
+/** What the regime-dependent rules read of `compliance`: the regime alone. */
+export interface RegimeInput {
+  compliance?: { regime?: RegulatoryRegime } | undefined;
+}
+
 export function checkCallingWindows(
-  config: Pick<CampaignConfig, 'allowedCallTimes'> & Partial<Pick<CampaignConfig, 'compliance'>>,
+  config: Pick<CampaignConfig, 'allowedCallTimes'> & RegimeInput,
 ): ComplianceProblem[] {
   const problems: ComplianceProblem[] = [];
   const source = floorSource(config);
@@ -143,7 +158,7 @@ export function checkRecipientStates(
  * OFCOM re-anchors the abandonment measurement and drops the 30-day history.
  */
 export function checkRegime(
-  config: Pick<CampaignConfig, 'recipientStates'> & Partial<Pick<CampaignConfig, 'compliance'>>,
+  config: Pick<CampaignConfig, 'recipientStates'> & RegimeInput,
 ): ComplianceProblem[] {
   const states = config.recipientStates ?? [];
   if (config.compliance?.regime !== 'OFCOM' || states.length === 0) return [];
@@ -254,21 +269,28 @@ function clockAt(minutes: number): string {
 }
 
 /**
- * Every config-only compliance rule, in a stable order. (An unknown `complianceTimeZone` is refused
- * by the base schema itself, campaign-config.ts.) `unusable`: dotted paths of fields already refused
- * as malformed; findings that only restate them, or that were computed from them, are left out, so
- * one mistake gets one message (a zone misspelt as "EST" is not also three recipient-state findings).
+ * Every config-only compliance rule, in a stable order: the one rules function, for a parsed config
+ * (the schema's refinement, the guard, the report) and for what is usable of one that did not parse
+ * (checkUsableCompliance). (An unknown `complianceTimeZone` is refused by the base schema itself,
+ * campaign-config.ts.) Without a `complianceTimeZone` or a `startDateTime`, the state-zone rules are
+ * not run. `unusable`: dotted paths of fields already refused as malformed; findings that only
+ * restate them, or that were computed from them, are left out, so one mistake gets one message (a
+ * zone misspelt as "EST" is not also three recipient-state findings).
  */
 export function checkCampaignCompliance(
-  config: ComplianceInput,
+  config: UsableComplianceInput,
   unusable: ReadonlySet<string> = new Set(),
 ): ComplianceProblem[] {
-  const zoneUsable = !unusable.has('complianceTimeZone') && !unusable.has('startDateTime');
+  const zone =
+    unusable.has('complianceTimeZone') || unusable.has('startDateTime')
+      ? undefined
+      : config.complianceTimeZone;
+  const zoned = zone === undefined ? undefined : { ...config, complianceTimeZone: zone };
   return [
     ...checkCallingWindows(config),
     ...checkRecipientStates(config),
-    ...(zoneUsable ? checkStateZones(config) : []),
-    ...(zoneUsable ? checkOtherZonesOfStates(config) : []),
+    ...(zoned ? checkStateZones(zoned) : []),
+    ...(zoned ? checkOtherZonesOfStates(zoned) : []),
     ...checkRegime(config),
   ].filter((problem) => !restatesUnusable(problem.path, unusable));
 }
@@ -289,6 +311,102 @@ export function restatesUnusable(path: readonly (string | number)[], unusable: R
 export type ComplianceInput = Pick<CampaignConfig, 'allowedCallTimes' | 'complianceTimeZone'> &
   Partial<Pick<CampaignConfig, 'recipientStates' | 'compliance' | 'startDateTime'>>;
 
+/**
+ * What the rules can read of a config as far as it is usable (a ComplianceInput is one): without a
+ * zone, no state-zone rule; of `compliance`, the regime alone.
+ */
+export type UsableComplianceInput = Pick<CampaignConfig, 'allowedCallTimes'> &
+  Partial<Pick<CampaignConfig, 'complianceTimeZone' | 'recipientStates' | 'startDateTime'>> &
+  RegimeInput;
+
+/** A field of `value` when it is an object (not an array), else undefined. */
+function fieldOf(value: unknown, key: string): unknown {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
+}
+
+/** The value `schema` makes of `input`, or undefined when it refuses it. */
+function usable<T>(schema: z.ZodType<T>, input: unknown): T | undefined {
+  const parsed = schema.safeParse(input);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** The elements of `list` that `schema` accepts, each on its own, with their indexes in `list`. */
+function usableElements<T>(schema: z.ZodType<T>, list: unknown): { items: T[]; at: number[] } {
+  const items: T[] = [];
+  const at: number[] = [];
+  if (Array.isArray(list)) {
+    list.forEach((element: unknown, i) => {
+      const parsed = schema.safeParse(element);
+      if (parsed.success) {
+        items.push(parsed.data);
+        at.push(i);
+      }
+    });
+  }
+  return { items, at };
+}
+
+const shape = campaignConfigBaseSchema.shape;
+
+/**
+ * The best-effort view of a config that did not parse as a whole, for the rules: each field they read
+ * parsed on its own with its own schema (the base schema's), kept when it parses and left out when it
+ * does not; calling windows and recipient states element by element, with `windowAt`/`stateAt` the
+ * index in the input of each one kept. A field left out skips what needs it: no window, no finding
+ * about it; no zone or start, no state-zone rule; no regime, the default's (whose hours are the same).
+ * Nothing is made up for a broken field. Pure.
+ */
+export function usableComplianceView(value: unknown): {
+  config: UsableComplianceInput;
+  windowAt: number[];
+  stateAt: number[];
+} {
+  const windows = usableElements(callWindowSchema, fieldOf(value, 'allowedCallTimes'));
+  const statesSent = fieldOf(value, 'recipientStates');
+  const states = usableElements(usStateCodeSchema, statesSent);
+  const complianceSent = fieldOf(value, 'compliance');
+  const compliance =
+    usable(shape.compliance, complianceSent) ??
+    // A group refused for another field (doNotCallCheck: "no") still says which regime is meant.
+    (complianceSent === undefined
+      ? undefined
+      : { regime: usable(complianceOptionsSchema.shape.regime, fieldOf(complianceSent, 'regime')) });
+  return {
+    config: {
+      allowedCallTimes: windows.items,
+      recipientStates: Array.isArray(statesSent) ? states.items : undefined,
+      complianceTimeZone: usable(shape.complianceTimeZone, fieldOf(value, 'complianceTimeZone')),
+      startDateTime: usable(shape.startDateTime, fieldOf(value, 'startDateTime')),
+      compliance,
+    },
+    windowAt: windows.at,
+    stateAt: states.at,
+  };
+}
+
+/**
+ * The compliance problems of what is usable of a config that did not parse as a whole (a day spelt
+ * "Mon" in one window does not hide a window past 21:00 in another): checkCampaignCompliance on
+ * usableComplianceView, with each finding's path pointing back into the input. Findings about fields
+ * in `unusable` are left out (restatesUnusable). Pure.
+ */
+export function checkUsableCompliance(
+  value: unknown,
+  unusable: ReadonlySet<string> = new Set(),
+): ComplianceProblem[] {
+  const { config, windowAt, stateAt } = usableComplianceView(value);
+  const inInput = (path: (string | number)[]): (string | number)[] => {
+    const [field, index, ...rest] = path;
+    const at = field === 'allowedCallTimes' ? windowAt : field === 'recipientStates' ? stateAt : undefined;
+    return at && typeof index === 'number' ? [field as string, at[index] ?? index, ...rest] : path;
+  };
+  return checkCampaignCompliance(config)
+    .map((problem) => ({ ...problem, path: inInput(problem.path) }))
+    .filter((problem) => !restatesUnusable(problem.path, unusable));
+}
+
 /** Problems as the API, the audit trail and the report show them: dotted paths. */
 export function describeProblems(
   problems: readonly ComplianceProblem[],
@@ -296,11 +414,24 @@ export function describeProblems(
   return problems.map((p) => ({ path: p.path.join('.'), message: p.message }));
 }
 
-/** zod refinement hook used by `campaignConfigSchema`. */
+/**
+ * zod refinement hook used by `campaignConfigSchema`, which runs it even when other fields failed
+ * (`when`): on a config that parsed, the rules on it; otherwise the rules on what is usable of it
+ * (checkUsableCompliance), so that one answer names every problem. A finding that repeats an issue
+ * already raised (same path and message) is not added again.
+ */
 export function refineCampaignCompliance(config: CampaignConfig, ctx: z.RefinementCtx): void {
-  // Zod runs this refinement after non-fatal issues too, on the values as given.
-  const unusable = new Set(ctx.issues.map((issue) => (issue.path ?? []).join('.')));
-  for (const problem of checkCampaignCompliance(config, unusable)) {
+  const pathOf = (path: readonly PropertyKey[] | undefined) => (path ?? []).map(String).join('.');
+  const problems =
+    ctx.issues.length === 0
+      ? checkCampaignCompliance(config)
+      : // zod hands the values as far as they parsed, broken fields as given (or not an object at all).
+        checkUsableCompliance(config as unknown, new Set(ctx.issues.map((issue) => pathOf(issue.path))));
+  const raised = new Set(ctx.issues.map((issue) => `${pathOf(issue.path)}\n${issue.message}`));
+  for (const problem of problems) {
+    const key = `${pathOf(problem.path)}\n${problem.message}`;
+    if (raised.has(key)) continue;
+    raised.add(key);
     ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
   }
 }
