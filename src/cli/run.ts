@@ -289,6 +289,25 @@ function fileIssuesFailure(file: string, issues: IssueView[]): Failure {
 }
 
 /**
+ * Pure: the report of a launch the API refused for its config (400 with issues): the file named and
+ * each problem once, as `cxo validate` lists them. The API's message repeats every issue on one long
+ * line, which printed above the list doubled a wall of text; `--json` keeps the API's body as sent.
+ */
+export function invalidConfigFailure(file: string, err: unknown): Failure | undefined {
+  if (!(err instanceof ApiError && err.status === 400)) return undefined;
+  const issues = (err.body as { issues?: unknown } | null)?.issues;
+  if (!Array.isArray(issues) || issues.length === 0) return undefined;
+  const n = issues.length;
+  return {
+    ...describeError(err),
+    lines: [
+      `${file} is not a valid campaign config (${n} problem${n === 1 ? '' : 's'}); nothing was launched`,
+      formatIssues(issues as IssueView[]),
+    ],
+  };
+}
+
+/**
  * Pure: what to tell someone who interrupted the launch request itself: the API may have accepted
  * it, and only the idempotency key makes a re-run safe.
  */
@@ -317,6 +336,8 @@ async function launch(
   try {
     answer = await api.post<LaunchView>('/v1/campaigns', new JsonText(file.text), headers);
   } catch (err) {
+    const refused = invalidConfigFailure(cmd.file, err);
+    if (refused) return report(io, opts.json, refused);
     // Any other error goes to runCli, which names the launch an error body carries (describeError).
     if (!(err instanceof InterruptedError)) throw err;
     return report(

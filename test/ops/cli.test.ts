@@ -491,9 +491,15 @@ describe('cxo against a stand-in API', () => {
       seen.idem = req.headers['idempotency-key'] as string | undefined;
       const body = req.body as { name?: string };
       if (!body.name) {
-        return reply
-          .code(400)
-          .send({ error: 'validation_failed', issues: [{ path: 'name', message: 'required' }] });
+        // As the real API answers: its message repeats every issue on one line.
+        return reply.code(400).send({
+          error: 'validation_failed',
+          message: 'the request is invalid: name: required; targetListId: required',
+          issues: [
+            { path: 'name', message: 'required' },
+            { path: 'targetListId', message: 'required' },
+          ],
+        });
       }
       if (body.name === 'hang') await hang();
       if (body.name === 'deadline') {
@@ -747,6 +753,27 @@ describe('cxo against a stand-in API', () => {
     expect(invalid.err).toContain('name: required');
     expect((await cxo('launch', 'broken.json')).code).toBe(EXIT.validation);
     expect((await cxo('launch', 'missing.json')).code).toBe(EXIT.usage);
+  });
+
+  it("launch of a config the API refuses names the file and lists each problem once, not the API's one-line repeat", async () => {
+    const invalid = await cxo('launch', 'nameless.json');
+    expect(invalid.code).toBe(EXIT.validation);
+    expect(invalid.err.split('\n')).toEqual([
+      'nameless.json is not a valid campaign config (2 problems); nothing was launched',
+      '  - name: required',
+      '  - targetListId: required',
+    ]);
+    // Scripts keep the API's body as sent.
+    const json = await cxo('launch', 'nameless.json', '--json');
+    expect(JSON.parse(json.out)).toEqual({
+      error: 'validation_failed',
+      message: 'the request is invalid: name: required; targetListId: required',
+      issues: [
+        { path: 'name', message: 'required' },
+        { path: 'targetListId', message: 'required' },
+      ],
+      httpStatus: 400,
+    });
   });
 
   it('a file that gives a key twice is refused (exit 2) naming the key, sending nothing, as the API refuses it', async () => {
@@ -1239,7 +1266,14 @@ describe('cxo against a stand-in API', () => {
       [
         ['launch', 'nameless.json'],
         EXIT.validation,
-        { error: 'validation_failed', httpStatus: 400, issues: [{ path: 'name', message: 'required' }] },
+        {
+          error: 'validation_failed',
+          httpStatus: 400,
+          issues: [
+            { path: 'name', message: 'required' },
+            { path: 'targetListId', message: 'required' },
+          ],
+        },
       ],
       [['launch', 'broken.json'], EXIT.validation, { error: 'invalid_json', file: 'broken.json' }],
       [['validate', 'missing.json'], EXIT.usage, { error: 'file_unreadable' }],
