@@ -682,6 +682,8 @@ describe('cxo against a stand-in API', () => {
     'lost.json': JSON.stringify({ name: 'lost' }),
     'redis-down.json': JSON.stringify({ name: 'redis-down' }),
     'broken.json': '{ not json',
+    // A trailing comma: the error is at the closing brace, line 3 column 1.
+    'comma.json': '{\n  "name": "Spring",\n}\n',
     // JSON.parse keeps the last callRate; the API refuses the text instead of guessing.
     'twice.json':
       '{"name": "Spring", "dialerStrategy": {"callRate": 0.2, "strategy": "predictive", "callRate": 1}}',
@@ -753,6 +755,14 @@ describe('cxo against a stand-in API', () => {
     expect(invalid.err).toContain('name: required');
     expect((await cxo('launch', 'broken.json')).code).toBe(EXIT.validation);
     expect((await cxo('launch', 'missing.json')).code).toBe(EXIT.usage);
+  });
+
+  it('a file that is not JSON is named with the line and column of the error, not only its offset', async () => {
+    for (const command of ['launch', 'validate']) {
+      const r = await cxo(command, 'comma.json');
+      expect(r.code, command).toBe(EXIT.validation);
+      expect(r.err, command).toMatch(/^comma\.json is not valid JSON: .*position 22.*line 3 column 1\)$/);
+    }
   });
 
   it("launch of a config the API refuses names the file and lists each problem once, not the API's one-line repeat", async () => {
