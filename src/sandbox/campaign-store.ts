@@ -101,10 +101,34 @@ export function parseCreateBody(body: unknown, directory?: Directory): CreateCam
 export function parseUpdateBody(
   body: unknown,
   checks?: { directory: Directory; current: WireDialerSettings },
+  extra: FieldProblem[] = [],
 ): UpdateCampaignRequest {
-  return parseBody(updateCampaignRequestSchema, body, (raw) =>
-    checks ? checks.directory.updateProblems(checks.current, raw) : [],
-  );
+  return parseBody(updateCampaignRequestSchema, body, (raw) => [
+    ...extra,
+    ...(checks ? checks.directory.updateProblems(checks.current, raw) : []),
+  ]);
+}
+
+/**
+ * The body of `PATCH /api/v2/campaigns/:id`. The seed's PATCH bodies (seed-tutorial.txt, Step 2 and
+ * the complete example) carry `version`, the version the change was written against, beside
+ * `If-Match: version=N`: part of the contract's request, so taken here rather than refused as an
+ * unknown field. It is a precondition, not a change: the caller holds it to the current version
+ * (409 otherwise), exactly as If-Match. Anything but a whole number from 1 is named in the 422.
+ */
+export function parsePatchBody(
+  body: unknown,
+  checks?: { directory: Directory; current: WireDialerSettings },
+): { patch: UpdateCampaignRequest; version: number | undefined } {
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || !Object.hasOwn(body, 'version')) {
+    return { patch: parseUpdateBody(body, checks), version: undefined };
+  }
+  const { version, ...rest } = body as Record<string, unknown>;
+  const valid = typeof version === 'number' && Number.isSafeInteger(version) && version >= 1;
+  const problems: FieldProblem[] = valid
+    ? []
+    : [{ field: 'version', message: 'must be a whole number from 1: the version you read, as in If-Match' }];
+  return { patch: parseUpdateBody(rest, checks, problems), version: version as number };
 }
 
 /** Field-by-field differences, with dotted paths for the nested settings objects. */
@@ -160,6 +184,16 @@ class CursorCodec {
       .update(`history-cursor:${tenant.length}:${tenant}:${campaignId.length}:${campaignId}:${body}`)
       .digest();
   }
+}
+
+/** 409 for a write made against `expected` while the campaign is at `current`. */
+export function versionConflict(id: string, current: number, expected: number): SandboxHttpError {
+  return new SandboxHttpError(
+    409,
+    'version_conflict',
+    `campaign ${id} is at version ${current}, not ${expected}; re-read it and apply your change to the current version`,
+    { currentVersion: current },
+  );
 }
 
 function invalidCursor(): SandboxHttpError {
@@ -259,14 +293,7 @@ export class CampaignStore {
     tenant?: string,
   ): StoredCampaign {
     const before = tenant === undefined ? this.get(id) : this.getForTenant(id, tenant);
-    if (expectedVersion !== before.version) {
-      throw new SandboxHttpError(
-        409,
-        'version_conflict',
-        `campaign ${id} is at version ${before.version}, not ${expectedVersion}; re-read it and apply your change to the current version`,
-        { currentVersion: before.version },
-      );
-    }
+    if (expectedVersion !== before.version) throw versionConflict(id, before.version, expectedVersion);
     if (isFinal(before.status)) {
       throw new SandboxHttpError(
         409,

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createCampaignResponseSchema } from '../../shared/cxone/wire.js';
-import { parseCreateBody, parseUpdateBody, toResource } from '../campaign-store.js';
+import { parseCreateBody, parsePatchBody, toResource, versionConflict } from '../campaign-store.js';
 import { SandboxHttpError } from '../errors.js';
 import { grantOf } from '../request-context.js';
 import type { SandboxState } from '../state.js';
@@ -98,10 +98,15 @@ export async function registerCampaignRoutes(app: FastifyInstance, state: Sandbo
         'PATCH needs If-Match: version=N with the version you read, so concurrent changes are not lost',
       );
     }
-    const patch = parseUpdateBody(request.body, {
+    const { patch, version } = parsePatchBody(request.body, {
       directory: state.directory,
       current: current.dialerSettings,
     });
+    // A version in the body (the seed sends one) is held to the same rule as If-Match's: whichever of
+    // the two is stale, the change was written against an older campaign.
+    if (version !== undefined && version !== current.version) {
+      throw versionConflict(current.id, current.version, version);
+    }
     return toResource(
       state.campaigns.update(request.params.id, expected, patch, grant.clientId, grant.tenant),
     );
