@@ -1,4 +1,4 @@
-import { EXIT, type ExitCode } from './args.js';
+import { EXIT, type ExitCode, type TokenSource } from './args.js';
 
 /** A non-2xx answer from the producer API, with its JSON error body when it sent one. */
 export class ApiError extends Error {
@@ -7,6 +7,8 @@ export class ApiError extends Error {
     readonly method: string,
     readonly path: string,
     readonly body: unknown,
+    /** Where the token sent came from, when the client was told (cxo); a 401's report names it. */
+    readonly tokenSource?: TokenSource,
   ) {
     const b = body as { error?: unknown; message?: unknown } | null;
     const detail = typeof b?.message === 'string' ? b.message : typeof b?.error === 'string' ? b.error : '';
@@ -97,6 +99,8 @@ export interface ApiClientOptions {
   fetchImpl?: typeof fetch;
   /** The user's Ctrl-C: aborts a request in flight with InterruptedError. */
   signal?: AbortSignal;
+  /** Where `token` came from, carried by an ApiError so that a 401 can name it. */
+  tokenSource?: TokenSource;
 }
 
 export interface ApiResponse<T> {
@@ -185,7 +189,7 @@ export class ApiClient {
     if (res.status === 404 && !isResourceNotFound(parsed)) {
       throw new ApiUrlError(this.opts.apiUrl, method, path, parsed);
     }
-    if (!res.ok) throw new ApiError(res.status, method, path, parsed);
+    if (!res.ok) throw new ApiError(res.status, method, path, parsed, this.opts.tokenSource);
     return { status: res.status, body: parsed as T, headers: res.headers };
   }
 

@@ -17,9 +17,13 @@ export const EXIT = {
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/** Where the token cxo sends came from: a 401 says so, as the API cannot tell a stale token from a mistyped one. */
+export type TokenSource = '--token' | 'API_TOKEN' | 'default';
+
 export interface GlobalOptions {
   apiUrl: string;
   token: string;
+  tokenSource: TokenSource;
   json: boolean;
 }
 
@@ -170,6 +174,7 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
   const options: GlobalOptions = {
     apiUrl: normaliseApiUrl(values.get('--api-url') ?? fromEnv('API_URL') ?? DEFAULT_API_URL),
     token: values.get('--token') ?? fromEnv('API_TOKEN') ?? DEFAULT_API_TOKEN,
+    tokenSource: tokenSource ?? 'default',
     json: flags.has('--json'),
   };
   if (flags.has('--help') || flags.has('-h') || positionals[0] === 'help') {

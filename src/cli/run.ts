@@ -25,6 +25,7 @@ import {
   type Command,
   type ExitCode,
   type GlobalOptions,
+  type TokenSource,
 } from './args.js';
 import {
   describeAuditGap,
@@ -200,16 +201,30 @@ export function describeError(err: unknown, context: ErrorContext = {}): Failure
   if (context.acceptedLaunchId && json.launchId === undefined) json.launchId = context.acceptedLaunchId;
   let report: Failure = { code: exitCodeForError(err), lines, json };
   // The API cannot tell a mistyped token from a forgotten one; cxo can say where it took it from.
-  if (err instanceof ApiError && err.status === 401) {
-    report = withHint(
-      report,
-      `cxo sends the token from --token or API_TOKEN (default ${DEFAULT_API_TOKEN}, which only a fleet in sandbox mode accepts); use the API_TOKEN the fleet was started with`,
-    );
-  }
+  if (err instanceof ApiError && err.status === 401)
+    report = withHint(report, unauthorizedHint(err.tokenSource));
   if (err instanceof ApiError && json.error === 'fleet_contested')
     report = withHint(report, FLEET_CONTESTED_HINT);
   const hint = idHint(json, context);
   return hint ? withHint(report, hint) : report;
+}
+
+/**
+ * Pure: what to do about a 401, naming where the refused token came from (an API_TOKEN exported
+ * for another fleet reads the same as a mistyped --token at the API). The token itself is not printed.
+ */
+export function unauthorizedHint(source: TokenSource | undefined): string {
+  const fix = 'use the API_TOKEN the fleet was started with';
+  switch (source) {
+    case '--token':
+      return `the token refused is the one given with --token (it overrides API_TOKEN); ${fix}`;
+    case 'API_TOKEN':
+      return `the token refused is API_TOKEN from the environment (--token overrides it); ${fix}`;
+    case 'default':
+      return `neither --token nor API_TOKEN is set, so cxo sent the default ${DEFAULT_API_TOKEN}, which only a fleet in sandbox mode accepts; ${fix}`;
+    default:
+      return `cxo sends the token from --token or API_TOKEN (default ${DEFAULT_API_TOKEN}, which only a fleet in sandbox mode accepts); ${fix}`;
+  }
 }
 
 /**
@@ -932,6 +947,7 @@ export async function runCli(
   const api = new ApiClient({
     apiUrl: options.apiUrl,
     token: options.token,
+    tokenSource: options.tokenSource,
     ...(io.fetchImpl ? { fetchImpl: io.fetchImpl } : {}),
     ...(io.signal ? { signal: io.signal } : {}),
   });

@@ -222,7 +222,7 @@ describe('cxo against the running fleet (integration)', () => {
       const r = await cxo(...argv, '--token', 'not-the-token');
       expect(r.code, r.err).toBe(EXIT.refused);
       expect(r.err).toContain('401');
-      expect(r.err).toContain('--token or API_TOKEN');
+      expect(r.err).toContain('the one given with --token');
     }
     const json = await cxo('status', launchId, '--token', 'not-the-token', '--json');
     expect(JSON.parse(json.out)).toMatchObject({

@@ -472,6 +472,13 @@ describe('cxo against a stand-in API', () => {
     api.setNotFoundHandler(async (req, reply) =>
       reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url}` }),
     );
+    // Any token is refused for c-auth, as the API refuses one it does not know.
+    api.addHook('onRequest', async (req, reply) => {
+      if (req.url.includes('c-auth'))
+        return reply
+          .code(401)
+          .send({ error: 'unauthorized', message: 'the bearer token is not valid for this API' });
+    });
     api.all('/html/*', async (_req, reply) =>
       reply.code(404).type('text/html').send('<html><body>404 Not Found</body></html>'),
     );
@@ -755,6 +762,31 @@ describe('cxo against a stand-in API', () => {
     expect(invalid.err).toContain('name: required');
     expect((await cxo('launch', 'broken.json')).code).toBe(EXIT.validation);
     expect((await cxo('launch', 'missing.json')).code).toBe(EXIT.usage);
+  });
+
+  it('a refused token (401) is reported with where cxo took it from, never the token itself', async () => {
+    const fromEnv = await cxo('status', 'c-auth');
+    expect(fromEnv.code).toBe(EXIT.refused);
+    expect(fromEnv.err).toContain('the token refused is API_TOKEN from the environment');
+    expect(fromEnv.err).not.toContain('cli-token-1');
+    const fromFlag = await cxo('status', 'c-auth', '--token', 'stale-secret', '--json');
+    expect(JSON.parse(fromFlag.out)).toMatchObject({
+      error: 'unauthorized',
+      hint: expect.stringContaining('the one given with --token'),
+    });
+    expect(fromFlag.err + fromFlag.out).not.toContain('stale-secret');
+    const err: string[] = [];
+    const io: CliIo = {
+      out: () => undefined,
+      err: (t) => void err.push(t),
+      write: () => undefined,
+      isTty: false,
+      readFile: async () => '',
+    };
+    expect(await runCli(['status', 'c-auth'], { API_URL: url, API_TOKEN: '' }, io)).toBe(EXIT.refused);
+    expect(err.join('\n')).toContain(
+      'neither --token nor API_TOKEN is set, so cxo sent the default dev-token',
+    );
   });
 
   it('a file that is not JSON is named with the line and column of the error, not only its offset', async () => {
