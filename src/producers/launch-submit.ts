@@ -181,8 +181,9 @@ const ABANDONED_AT_DEADLINE =
  * The launch is not enqueued: the request's deadline passed first (Redis stalled, then came back), or
  * the enqueue failed. The client has been told it failed, so nothing is enqueued. With an
  * Idempotency-Key the record stays `queued`, and the client's retry with that key enqueues it (the
- * replay path above), exactly once; without one nobody can ever claim it, so it is closed as failed,
- * saying why.
+ * replay path above), exactly once — should no retry come before the key's claim lapses, the launch
+ * sweep finds it in the queued-launch index and fails it (launch-sweep.ts sweepLostLaunches); without
+ * one nobody can ever claim it, so it is closed as failed, saying why (which takes it out of the index).
  */
 async function abandon(
   ctx: AppContext,

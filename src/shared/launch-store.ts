@@ -27,13 +27,27 @@ export function launchAuditId(launchId: string): string {
 const TERMINAL: readonly LaunchStatus[] = ['succeeded', 'failed'];
 
 /**
- * Atomically claims an Idempotency-Key and creates the launch record. Either both happen or, when the
- * key is already taken, neither does and the earlier claim is returned — so two concurrent requests
- * with one key can never both go on to enqueue.
+ * The index of launches no worker has begun: a sorted set of launch ids scored by `requestedAt` (ms),
+ * holding exactly the launches that read `queued`. Written only inside the scripts that create a
+ * launch (CREATE_SCRIPT adds it), begin one (BEGIN_SCRIPT removes it) and finish one (UPDATE_SCRIPT,
+ * from `finish`, removes it), so the launch path sends no command for it, and a launch that has begun
+ * or finished holds nothing in it. The launch sweep reads its old entries to find launches whose job
+ * is gone (removed by hand, or never enqueued) — launch-sweep.ts sweepLostLaunches.
+ */
+export function queuedLaunchIndexKey(keys: Keys): string {
+  // Not `launch:…` (BullMQ's job keys of the `launch` queue): see keys.ts.
+  return keys.custom('launches-queued');
+}
+
+/**
+ * Atomically claims an Idempotency-Key and creates the launch record, indexed as queued. Either both
+ * happen or, when the key is already taken, neither does and the earlier claim is returned — so two
+ * concurrent requests with one key can never both go on to enqueue.
  *
- * KEYS[1] idempotency key ('' slot unused when ARGV[1] = '0'), KEYS[2] launch hash
- * ARGV[1] '1' when an idempotency key is used, ARGV[2] claim JSON, ARGV[3] key TTL s, ARGV[4] record TTL s,
- * then field/value pairs of the record.
+ * KEYS[1] idempotency key ('' slot unused when ARGV[1] = '0'), KEYS[2] launch hash, KEYS[3] the
+ * queued-launch index; ARGV[1] '1' when an idempotency key is used, ARGV[2] claim JSON, ARGV[3] key
+ * TTL s, ARGV[4] record TTL s, ARGV[5] launch id, ARGV[6] its index score (requestedAt, ms), then
+ * field/value pairs of the record.
  */
 const CREATE_SCRIPT = `
 if ARGV[1] == '1' then
@@ -42,8 +56,9 @@ if ARGV[1] == '1' then
     return redis.call('GET', KEYS[1])
   end
 end
-redis.call('HSET', KEYS[2], unpack(ARGV, 5))
+redis.call('HSET', KEYS[2], unpack(ARGV, 7))
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
+redis.call('ZADD', KEYS[3], tonumber(ARGV[6]), ARGV[5])
 return false
 `;
 
@@ -71,7 +86,8 @@ type MarkerChange = { campaignId: string; op: 'set' | 'del' };
 /**
  * Updates a launch when its status allows it (ARGV[1], an UpdateWhen), and with it the campaign →
  * launch marker KEYS[2] (ARGV[2]: '' leaves it, 'del' deletes it, else a TTL in seconds to set it to
- * ARGV[3]); ARGV[4] names fields to remove (space separated); field/value pairs from ARGV[5].
+ * ARGV[3]); ARGV[4] names fields to remove (space separated); ARGV[5] the launch id to take out of the
+ * queued-launch index KEYS[3] ('' for none: only an outcome takes it out); field/value pairs from ARGV[6].
  */
 const UPDATE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -96,8 +112,19 @@ end
 for field in string.gmatch(ARGV[4], '%S+') do
   redis.call('HDEL', KEYS[1], field)
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+if ARGV[5] ~= '' then
+  redis.call('ZREM', KEYS[3], ARGV[5])
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 return 1
+`;
+
+/** KEYS[1] launch hash, KEYS[2] the queued-launch index; ARGV[1] launch id. */
+const UNINDEX_UNLESS_QUEUED_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'status') == 'queued' then
+  return 0
+end
+return redis.call('ZREM', KEYS[2], ARGV[1])
 `;
 
 /** The reason of the stop command a failed launch queues when CXone refused its cancel. */
@@ -105,11 +132,13 @@ export const LAUNCH_FAILED_REASON = 'launch-failed';
 
 /**
  * A launch job's first step: reads the record and, unless it already finished, marks it running, in
- * one round trip. Returns the record as it was before (HGETALL pairs; empty when there is none).
+ * one round trip; either way it is no longer an unbegun launch, and leaves the queued-launch index.
+ * Returns the record as it was before (HGETALL pairs; empty when there is none).
  *
- * KEYS[1] launch hash; ARGV[1] updatedAt.
+ * KEYS[1] launch hash, KEYS[2] the queued-launch index; ARGV[1] updatedAt, ARGV[2] launch id.
  */
 const BEGIN_SCRIPT = `
+redis.call('ZREM', KEYS[2], ARGV[2])
 local raw = redis.call('HGETALL', KEYS[1])
 if #raw == 0 then
   return raw
@@ -193,6 +222,12 @@ function encode(fields: StoredFields & { launchId?: string }): string[] {
   return out;
 }
 
+/** A launch's score in the queued-launch index: when it was requested, or now if that does not parse. */
+function indexScore(requestedAt: string, clock: Clock): number {
+  const ms = Date.parse(requestedAt);
+  return Number.isFinite(ms) ? ms : clock.now();
+}
+
 function pairsToObject(pairs: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i + 1 < pairs.length; i += 2) out[pairs[i] as string] = pairs[i + 1] as string;
@@ -242,13 +277,16 @@ export class LaunchStore {
     const existing = (await evalScript(
       this.redis,
       CREATE_SCRIPT,
-      2,
+      3,
       idempotency ? this.keys.launchIdempotency(idempotency.key) : this.keys.launch(record.launchId),
       this.keys.launch(record.launchId),
+      queuedLaunchIndexKey(this.keys),
       idempotency ? '1' : '0',
       JSON.stringify(claim),
       String(IDEMPOTENCY_TTL_SECONDS),
       String(LAUNCH_RETENTION_SECONDS),
+      record.launchId,
+      String(indexScore(record.requestedAt, this.clock)),
       ...encode(fields),
     )) as string | null;
     if (existing === null) return { created: true };
@@ -268,9 +306,11 @@ export class LaunchStore {
     const pairs = (await evalScript(
       this.redis,
       BEGIN_SCRIPT,
-      1,
+      2,
       this.keys.launch(launchId),
+      queuedLaunchIndexKey(this.keys),
       this.now(),
+      launchId,
     )) as string[];
     return decode(pairsToObject(pairs));
   }
@@ -345,6 +385,57 @@ export class LaunchStore {
     return { kind: 'gone' };
   }
 
+  /**
+   * Launches indexed as queued (never begun) that were requested at or before `maxRequestedAtMs`,
+   * oldest first, after `after` (the index's order: score, then id), at most `limit` — the launch
+   * sweep's candidates for a launch whose job is gone.
+   */
+  async queuedBefore(
+    maxRequestedAtMs: number,
+    limit: number,
+    after?: { score: number; id: string } | null,
+  ): Promise<{ id: string; score: number }[]> {
+    const key = queuedLaunchIndexKey(this.keys);
+    const min = after ? String(after.score) : '-inf';
+    const entries: { id: string; score: number }[] = [];
+    for (let offset = 0; ;) {
+      const flat = await this.redis.zrangebyscore(
+        key,
+        min,
+        String(maxRequestedAtMs),
+        'WITHSCORES',
+        'LIMIT',
+        offset,
+        limit,
+      );
+      for (let i = 0; i + 1 < flat.length && entries.length < limit; i += 2) {
+        const entry = { id: flat[i]!, score: Number(flat[i + 1]) };
+        const isAfter =
+          !after || entry.score > after.score || (entry.score === after.score && entry.id > after.id);
+        if (isAfter) entries.push(entry);
+      }
+      const read = flat.length / 2;
+      if (entries.length >= limit || read < limit) return entries;
+      offset += read;
+    }
+  }
+
+  /**
+   * Takes a launch out of the queued-launch index unless it still reads `queued` (its record is gone,
+   * or it began or finished under a release that did not keep the index). True when it was taken out.
+   */
+  async unindexUnlessQueued(launchId: string): Promise<boolean> {
+    const removed = await evalScript(
+      this.redis,
+      UNINDEX_UNLESS_QUEUED_SCRIPT,
+      2,
+      this.keys.launch(launchId),
+      queuedLaunchIndexKey(this.keys),
+      launchId,
+    );
+    return Number(removed) === 1;
+  }
+
   /** Left to expire once the failure is recorded: a finished launch answers every claim first. */
   private failureRecorderKey(launchId: string): string {
     return this.keys.custom('launch-failure-recorder', launchId);
@@ -361,9 +452,10 @@ export class LaunchStore {
     fields: StoredFields & { status: 'succeeded' | 'failed' },
   ): Promise<boolean> {
     const marker = fields.campaignId ? { marker: { campaignId: fields.campaignId, op: 'del' as const } } : {};
+    // An outcome takes the launch out of the queued-launch index, in the same script.
     return fields.status === 'succeeded'
-      ? this.write(launchId, fields, 'unfinished', marker)
-      : this.write(launchId, fields, 'always', { ...marker, remove: ['failing'] });
+      ? this.write(launchId, fields, 'unfinished', { ...marker, unindex: true })
+      : this.write(launchId, fields, 'always', { ...marker, remove: ['failing'], unindex: true });
   }
 
   /**
@@ -412,20 +504,22 @@ export class LaunchStore {
     launchId: string,
     fields: StoredFields,
     when: UpdateWhen,
-    opts: { marker?: MarkerChange; remove?: readonly string[] } = {},
+    opts: { marker?: MarkerChange; remove?: readonly string[]; unindex?: boolean } = {},
   ): Promise<boolean> {
     const { marker } = opts;
     const result = await evalScript(
       this.redis,
       UPDATE_SCRIPT,
-      2,
+      3,
       this.keys.launch(launchId),
       // Without a marker change the launch's own key stands in, untouched (same hash slot).
       marker ? this.campaignMarker(marker.campaignId) : this.keys.launch(launchId),
+      queuedLaunchIndexKey(this.keys),
       when,
       marker?.op === 'del' ? 'del' : marker?.op === 'set' ? String(LAUNCH_RETENTION_SECONDS) : '',
       marker?.op === 'set' ? launchId : '',
       (opts.remove ?? []).join(' '),
+      opts.unindex ? launchId : '',
       ...encode({ ...fields, updatedAt: this.now() }),
     );
     return result === 1;

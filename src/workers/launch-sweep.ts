@@ -5,11 +5,11 @@ import { createCampaignStore } from '../shared/campaign-store.js';
 import type { AppContext } from '../shared/context.js';
 import { activateJobId } from '../shared/jobs.js';
 import type { Keys } from '../shared/keys.js';
-import { createLaunchStore, type LaunchStore } from '../shared/launch-store.js';
+import { createLaunchStore, type IdempotencyClaim, type LaunchStore } from '../shared/launch-store.js';
 import { releaseIfHolder, renewIfHolder } from '../shared/held-key.js';
 import { evalScript } from '../shared/redis-script.js';
 import { trackHandlerWork } from './handler-work.js';
-import { settleGivenUpLaunch } from './launch-worker.js';
+import { settleGivenUpLaunch, settleLostLaunch } from './launch-worker.js';
 import { KEEP_FAILED } from './worker-options.js';
 
 /**
@@ -27,8 +27,13 @@ import { KEEP_FAILED } from './worker-options.js';
  * successful launch pays nothing for it. A job that is waiting, active, delayed or prioritized is not
  * in that set, so its launch is never looked at. A completed job is not read either: processLaunch
  * returns only after recording the outcome, or after finding it recorded or claimed by a failure whose
- * own job is the failed one. A launch whose job is gone altogether (removed by hand, or never enqueued)
- * leaves no trace the sweep could find without reading every launch record.
+ * own job is the failed one.
+ *
+ * A launch whose job is gone altogether — removed by hand before a worker began it, or never enqueued
+ * (the API's enqueue failed, or its deadline passed, and nobody retried with its Idempotency-Key) —
+ * leaves nothing in the failed set. Those are found through the index of launches not yet begun
+ * (launch-store.ts queuedLaunchIndexKey), which the launch path keeps inside the scripts it runs
+ * anyway: sweepLostLaunches below.
  */
 
 /** A failed job younger than this is left to the `failed` handler that may still be recording it. */
@@ -207,6 +212,152 @@ export async function sweepGivenUpLaunches(
   }
 }
 
+/**
+ * A queued launch requested longer ago than this whose job is gone is failed. Long enough that a
+ * launch between its record and its enqueue (the API's request, bounded by its deadline) is never
+ * taken for lost; a launch whose job still waits in a backlog is never touched however old it is.
+ */
+export const DEFAULT_LOST_LAUNCH_GRACE_MS = 15 * 60_000;
+
+/** Where the last sweep of the queued-launch index stopped (it goes round: see sweepLostLaunches). */
+export function lostLaunchSweepCursorKey(keys: Keys): string {
+  return keys.custom('launch-sweep', 'queued-cursor');
+}
+
+const LOST_CURSOR_TTL_SECONDS = 24 * 3600;
+
+export interface LostLaunchSweepOptions {
+  nowMs: number;
+  /** DEFAULT_LOST_LAUNCH_GRACE_MS unless given: how long after its request a launch may be taken for lost. */
+  graceMs?: number;
+  maxScan?: number;
+  /** Asked before each settlement; false stops the sweep there (its lease lost, its worker closing). */
+  mayContinue?: () => Promise<boolean>;
+}
+
+export interface LostLaunchSweepResult {
+  /** Index entries read. */
+  scanned: number;
+  /** Launches recorded failed by this sweep: no job, and no Idempotency-Key claim that could bring one. */
+  settled: string[];
+  /** No job, but the launch's Idempotency-Key claim is live: the client's retry would enqueue it. */
+  keptForRetry: string[];
+  /** Index entries whose launch record is gone, or no longer reads `queued`: taken out, nothing else. */
+  dropped: string[];
+  /** True when it stopped before the end of what it read (mayContinue said no, or a failure is held). */
+  stopped: boolean;
+}
+
+const lostReason = (keyed: boolean) =>
+  `the launch job was removed from the queue (by hand, or with the queue cleaned or obliterated) or ` +
+  `never enqueued, and no worker began it` +
+  (keyed ? `; no retry with its Idempotency-Key enqueued it before the key's 24 h claim lapsed` : '') +
+  `; nothing was sent to CXone — submit the launch again (settled by the launch sweep)`;
+
+/**
+ * One sweep over the index of launches not yet begun, for those requested before `nowMs - graceMs`:
+ * each whose job the launch queue does not hold is failed (settleLostLaunch: `launch_failed`,
+ * `campaign.launch.failed`, under a recorder lease of its own), unless its Idempotency-Key's claim is
+ * still live — the client's retry with that key enqueues it, so it stays `queued` until the claim
+ * lapses. A launch whose job exists in any state is not touched: waiting, delayed, active or
+ * prioritized it will run; failed, the failed-set sweep above settles it. An entry whose record is gone
+ * or no longer `queued` is only taken out of the index.
+ *
+ * The index holds only launches that read `queued`, so a sweep costs nothing for launches that began
+ * or finished, and reads nothing while no launch is older than the grace. Old entries that stay (a
+ * backlog older than the grace, keyed launches awaiting their retry) are read `maxScan` at a time: the
+ * sweep goes round the index from a cursor, and starts again at its head once it has read its end.
+ */
+export async function sweepLostLaunches(
+  deps: LaunchSweepDeps,
+  opts: LostLaunchSweepOptions,
+): Promise<LostLaunchSweepResult> {
+  const { ctx, launches } = deps;
+  const queue = ctx.queues.launch;
+  const graceMs = opts.graceMs ?? DEFAULT_LOST_LAUNCH_GRACE_MS;
+  const maxScan = Math.max(1, opts.maxScan ?? DEFAULT_LAUNCH_SWEEP_MAX_SCAN);
+  const cursorKey = lostLaunchSweepCursorKey(ctx.keys);
+  const cursor = parseSweepCursor(await ctx.redis.get(cursorKey));
+  const entries = await launches.queuedBefore(opts.nowMs - graceMs, maxScan, cursor);
+  const result: LostLaunchSweepResult = {
+    scanned: entries.length,
+    settled: [],
+    keptForRetry: [],
+    dropped: [],
+    stopped: false,
+  };
+  let done: SweepCursor | null = null;
+  try {
+    for (let from = 0; from < entries.length; from += PIPELINE_BATCH) {
+      const batch = entries.slice(from, from + PIPELINE_BATCH);
+      const replies =
+        (await ctx.redis
+          .pipeline(
+            batch.flatMap((e) => [
+              ['hmget', ctx.keys.launch(e.id), 'status', 'idempotencyKey', 'actor'],
+              // The job's hash: BullMQ deletes it when the job is removed, in whatever state it was.
+              ['exists', queue.toKey(e.id)],
+            ]),
+          )
+          .exec()) ?? [];
+      for (const [i, entry] of batch.entries()) {
+        const [recordErr, record] = replies[2 * i] ?? [new Error('no reply')];
+        const [jobErr, jobExists] = replies[2 * i + 1] ?? [new Error('no reply')];
+        if (recordErr) throw recordErr;
+        if (jobErr) throw jobErr;
+        const [status, idempotencyKey, actor] = record as (string | null)[];
+        if (status !== 'queued') {
+          if (await launches.unindexUnlessQueued(entry.id)) result.dropped.push(entry.id);
+        } else if (Number(jobExists) === 0) {
+          const outcome = await settleLost(deps, entry.id, idempotencyKey ?? null, actor ?? 'unknown', opts);
+          if (outcome === 'stopped' || outcome === 'held') {
+            // A held failure: its recorder announces it; should it die, a later round takes it over.
+            result.stopped = true;
+            return result;
+          }
+          if (outcome === 'recorded') result.settled.push(entry.id);
+          if (outcome === 'kept') result.keptForRetry.push(entry.id);
+        }
+        done = entry;
+      }
+    }
+    return result;
+  } finally {
+    if (done && (result.stopped || entries.length >= maxScan)) {
+      await ctx.redis.set(cursorKey, formatSweepCursor(done), 'EX', LOST_CURSOR_TTL_SECONDS);
+    } else if (!result.stopped && entries.length < maxScan) {
+      // Read to the end of the index's old entries: the next sweep goes round from its head.
+      await ctx.redis.del(cursorKey);
+    }
+  }
+}
+
+/** Whether a launch's Idempotency-Key still claims it: a retry with that key would enqueue it. */
+async function claimLive(deps: LaunchSweepDeps, launchId: string, key: string): Promise<boolean> {
+  const raw = await deps.ctx.redis.get(deps.ctx.keys.launchIdempotency(key));
+  if (!raw) return false;
+  try {
+    return (JSON.parse(raw) as IdempotencyClaim).launchId === launchId;
+  } catch {
+    return false;
+  }
+}
+
+/** Fails one queued launch whose job is gone, unless a live Idempotency-Key claim keeps it for a retry. */
+async function settleLost(
+  deps: LaunchSweepDeps,
+  launchId: string,
+  idempotencyKey: string | null,
+  actor: string,
+  opts: Pick<LostLaunchSweepOptions, 'mayContinue'>,
+): Promise<'recorded' | 'held' | 'finished' | 'kept' | 'present' | 'stopped'> {
+  if (idempotencyKey && (await claimLive(deps, launchId, idempotencyKey))) return 'kept';
+  if (opts.mayContinue && !(await opts.mayContinue())) return 'stopped';
+  // Asked of the queue itself, just before settling: a job added since the pipeline read is left to run.
+  if (await deps.ctx.queues.launch.getJob(launchId)) return 'present';
+  return settleLostLaunch(deps, { launchId, actor }, lostReason(Boolean(idempotencyKey)), sweepRecorder());
+}
+
 /** Finishes one launch whose job sits failed, under a recorder name of this sweep's own. */
 async function settle(
   deps: LaunchSweepDeps,
@@ -289,10 +440,16 @@ export async function takeLaunchSweepLease(
 
 export interface LaunchSweepSchedule {
   intervalMs?: number;
+  /** The failed-set sweep's grace (DEFAULT_LAUNCH_SWEEP_GRACE_MS). */
   graceMs?: number;
+  /** The queued-launch index sweep's grace (DEFAULT_LOST_LAUNCH_GRACE_MS). */
+  lostGraceMs?: number;
   maxScan?: number;
-  /** Told of each sweep and the turn it ran under (its lease's token: tests, logs). */
-  onSwept?: (result: LaunchSweepResult, turn: { token: string }) => void;
+  /**
+   * Told of each sweep and the turn it ran under (its lease's token: tests, logs): the failed-set
+   * sweep's result, with the queued-launch index sweep's as `lost` (absent when that one threw).
+   */
+  onSwept?: (result: LaunchSweepResult & { lost?: LostLaunchSweepResult }, turn: { token: string }) => void;
 }
 
 /**
@@ -328,20 +485,45 @@ export function withLaunchSweep(ctx: AppContext, worker: Worker, schedule: Launc
     );
     lastTurn = lease?.token;
     if (!lease) return;
+    const mayContinue = async () => !idle() && (await lease.renew());
     try {
+      // The two sweeps are independent: one that throws (its next turn tries again) does not hold
+      // the other back.
+      let givenUpError: unknown;
       const result = await sweepGivenUpLaunches(deps, {
         nowMs: ctx.clock.now(),
         graceMs: schedule.graceMs,
         maxScan: schedule.maxScan,
-        mayContinue: async () => !idle() && (await lease.renew()),
+        mayContinue,
+      }).catch((err: unknown) => {
+        givenUpError = err ?? new Error('launch sweep failed');
+        return undefined;
       });
-      if (result.settled.length > 0) {
+      if (result && result.settled.length > 0) {
         log.warn(
           { launchIds: result.settled.slice(0, 20), count: result.settled.length },
           'launches whose job failed without their failure being recorded: recorded failed now',
         );
       }
-      schedule.onSwept?.(result, { token: lease.token });
+      const lost = idle()
+        ? undefined
+        : await sweepLostLaunches(deps, {
+            nowMs: ctx.clock.now(),
+            graceMs: schedule.lostGraceMs,
+            maxScan: schedule.maxScan,
+            mayContinue,
+          }).catch((err: unknown) => {
+            log.error({ err }, 'launch sweep of the queued-launch index failed; the next one tries again');
+            return undefined;
+          });
+      if (lost && lost.settled.length > 0) {
+        log.warn(
+          { launchIds: lost.settled.slice(0, 20), count: lost.settled.length },
+          'queued launches whose job was removed or never enqueued: recorded failed now',
+        );
+      }
+      if (!result) throw givenUpError;
+      schedule.onSwept?.({ ...result, ...(lost ? { lost } : {}) }, { token: lease.token });
     } finally {
       await lease.end();
     }

@@ -522,7 +522,8 @@ export type FailureRecording = 'recorded' | 'finished' | 'held';
  */
 async function failLaunch(
   deps: Deps,
-  data: LaunchJob,
+  /** All a failure needs of the job (a launch whose job is gone has only its record to give). */
+  data: Pick<LaunchJob, 'launchId' | 'actor'>,
   err: unknown,
   attempt: number,
   recorder: string = JOB_FAILURE_RECORDER,
@@ -1177,6 +1178,28 @@ export async function settleGivenUpLaunch(
     Math.max(1, job.attemptsMade),
     recorder,
   );
+}
+
+/**
+ * A launch whose job is gone before any worker began it — removed by hand (Bull Board, an obliterated
+ * or cleaned queue), or never enqueued (the API's enqueue failed, or its deadline passed, and the
+ * client never retried with its Idempotency-Key) — recorded failed for good, as any final failure is:
+ * claimed under the recorder's lease (a late run that begins it meanwhile finds the claim and records
+ * nothing of its own), audited `launch_failed`, announced `campaign.launch.failed`. The launch sweep
+ * calls it (launch-sweep.ts sweepLostLaunches), having found no job; `reason` says what happened.
+ */
+export async function settleLostLaunch(
+  deps: Pick<Deps, 'ctx' | 'launches' | 'campaigns'>,
+  launch: Pick<LaunchJob, 'launchId' | 'actor'>,
+  reason: string,
+  recorder: string,
+): Promise<FailureRecording> {
+  deps.ctx.logger.error(
+    { launchId: launch.launchId, recorder, reason },
+    'launch never begun and its job is gone; recording it as failed',
+  );
+  // Unrecoverable: the reason is recorded as it is, without "gave up after n attempts".
+  return failLaunch(deps as Deps, launch, new UnrecoverableError(reason), 0, recorder);
 }
 
 export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOptions> = {}): Worker {
