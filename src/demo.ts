@@ -61,6 +61,8 @@ import { startWorkers, WORKER_FACTORIES, type RunningWorkers } from './workers/i
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const started = Date.now();
+/** Signals this close to the first are copies of it (see onSignal), not a second Ctrl-C. */
+const SAME_SIGNAL_MS = 1_000;
 const say = (line: string) => process.stdout.write(`${stamp(started, Date.now())}  ${line}\n`);
 
 async function freePort(): Promise<number> {
@@ -156,11 +158,17 @@ async function main(): Promise<number> {
   // Ctrl-C, a terminal closing, a process manager's SIGTERM: each stops the demo the same way, with
   // everything closed and the keys deleted. A second signal exits at once and says what is left.
   let stopping = false;
+  let stoppingAt = 0;
   let redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   // A terminal that closed (SIGHUP) turns every later write to it into an EIO error: output is moot
   // then, and an unhandled one would end the demo before it cleaned up.
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   const onSignal = (signal: NodeJS.Signals) => {
+    // One Ctrl-C under `npm run demo` may reach the demo twice: the terminal signals the whole
+    // process group, tsx (which runs the demo) included, and tsx relays SIGINT to the demo again when
+    // the demo's report of it did not reach tsx within 30 ms (the demo handled it first). A repeat
+    // that soon is the same keypress: taken for a second one, it left the fleet's keys behind.
+    if (stopping && Date.now() - stoppingAt < SAME_SIGNAL_MS) return;
     if (stopping) {
       // The shell's REDIS_URL by name, not by value: it may carry a password, which the terminal (and
       // its scrollback) need not show. The private redis-server's URL has none.
@@ -173,6 +181,7 @@ async function main(): Promise<number> {
       process.exit(signal === 'SIGINT' ? 130 : 128 + (signal === 'SIGHUP' ? 1 : 15));
     }
     stopping = true;
+    stoppingAt = Date.now();
     say(`${signal === 'SIGINT' ? 'Ctrl-C' : signal}: stopping the demo (a second one exits at once)`);
     stop.abort();
   };
