@@ -118,7 +118,9 @@ describe('launches whose job is gone before any worker began it', () => {
     expect(await indexed(launchId)).toBe(false);
     expect(await stack.redis.exists(indexKey())).toBe(0);
     // Out of it from the moment a worker begins it, before any outcome (its job removed while it
-    // runs: the launch reads running, not queued, and is no lost launch).
+    // runs: the launch reads running, not queued, and is no lost launch). The worker is closed first,
+    // or it could take the next job before the test removes it.
+    await Promise.all(workers.splice(0).map((w) => w.close()));
     const other = await submit();
     await ctx.queues.launch.remove(other.launchId);
     expect(await indexed(other.launchId)).toBe(true);
