@@ -37,7 +37,9 @@ export type Command =
   | { kind: 'watch'; id: string; intervalSec: number; once: boolean };
 
 export type ParseResult =
-  { ok: true; command: Command; options: GlobalOptions } | { ok: false; error: string };
+  | { ok: true; command: Command; options: GlobalOptions }
+  /** `command`: the command the error is about, when argv names a known one (its usage is printed). */
+  | { ok: false; error: string; command?: CommandName };
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
 export const DEFAULT_API_TOKEN = 'dev-token';
@@ -75,7 +77,7 @@ exit codes: 0 ok, 1 usage, 2 validation failed, 3 not found, 4 conflict or refus
 const VALUED = new Set(['--api-url', '--token', '--idempotency-key', '--timeout', '--limit', '--interval']);
 const FLAGS = new Set(['--json', '--no-wait', '--offline', '--export', '--once', '--help', '-h']);
 
-const ALLOWED: Record<string, readonly string[]> = {
+const ALLOWED = {
   launch: ['--no-wait', '--idempotency-key', '--timeout'],
   validate: ['--offline'],
   status: [],
@@ -84,8 +86,59 @@ const ALLOWED: Record<string, readonly string[]> = {
   stop: ['--no-wait', '--timeout'],
   audit: ['--export', '--limit'],
   watch: ['--interval', '--once'],
-};
+} satisfies Record<string, readonly string[]>;
 const GLOBAL = ['--api-url', '--token', '--json', '--help', '-h'];
+
+export type CommandName = keyof typeof ALLOWED;
+const COMMANDS = Object.keys(ALLOWED) as CommandName[];
+const isCommand = (name: string | undefined): name is CommandName =>
+  name !== undefined && Object.hasOwn(ALLOWED, name);
+
+/** What each command does and what its options mean, for the usage a usage error prints. */
+const COMMAND_HELP: Record<CommandName, string> = {
+  launch:
+    'launch the campaign config in FILE and wait until it succeeds or fails\n' +
+    '  --no-wait: return once accepted; --timeout SECONDS: 120, up to 86400',
+  validate: 'check a campaign config (--offline: check locally, without the API)',
+  status: 'show a launch (launch id) or a campaign (campaign id)',
+  pause: 'pause an active campaign',
+  resume: 'resume a paused campaign (refused outside the calling window)',
+  stop: 'end the campaign for good',
+  audit: "print the campaign's audit trail (--export: every record as JSON lines; --limit N: the first N)",
+  watch:
+    'live view of stats and pacing, refreshed every --interval SECONDS (2; at most 3600); --once: one view',
+};
+for (const action of ['pause', 'resume', 'stop'] as const) {
+  COMMAND_HELP[action] +=
+    '\n  waits until its command is applied, failed or refused (--no-wait: return once accepted;' +
+    '\n  --timeout SECONDS: 60, up to 86400); ID may be a launch id, for its campaign';
+}
+COMMAND_HELP.watch += '\n  ID may be a launch id, for its campaign';
+
+const METAVAR: Record<string, string> = {
+  '--idempotency-key': 'KEY',
+  '--timeout': 'SECONDS',
+  '--limit': 'N',
+  '--interval': 'SECONDS',
+};
+
+/**
+ * Pure: what a usage error prints after its own line, short enough that the error stays on screen:
+ * the usage of the command it is about, else the list of commands; then where the full help is.
+ */
+export function usageHint(command?: CommandName): string {
+  const more = "run 'cxo --help' for the global options (--api-url, --token, --json) and every command";
+  if (!command) return `commands: ${COMMANDS.join(', ')}\n${more}`;
+  const what = command === 'launch' || command === 'validate' ? 'FILE' : 'ID';
+  const options = (ALLOWED[command] as readonly string[]).map(
+    (opt) => `[${METAVAR[opt] ? `${opt} ${METAVAR[opt]}` : opt}]`,
+  );
+  return [
+    `usage: cxo ${command} ${what}${options.map((o) => ` ${o}`).join('')}`,
+    `  ${COMMAND_HELP[command]}`,
+    more,
+  ].join('\n');
+}
 
 function positiveNumber(raw: string | undefined, name: string): number | string {
   const n = Number(raw);
@@ -146,6 +199,8 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
   const positionals: string[] = [];
   const values = new Map<string, string>();
   const flags = new Set<string>();
+  // The first error in argv; the rest is still read, to find the command whose usage to print.
+  let argError: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--') {
@@ -156,16 +211,20 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
     const name = eq > 0 ? arg.slice(0, eq) : arg;
     if (VALUED.has(name)) {
       const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-      if (value === undefined || value === '') return { ok: false, error: `${name} needs a value` };
-      values.set(name, value);
+      if (value === undefined || value === '') argError ??= `${name} needs a value`;
+      else values.set(name, value);
     } else if (FLAGS.has(name) && eq < 0) {
       flags.add(name);
     } else if (arg.startsWith('-') && arg !== '-') {
-      return { ok: false, error: `unknown option ${arg}` };
+      argError ??= `unknown option ${arg}`;
     } else {
       positionals.push(arg);
     }
   }
+
+  const known = isCommand(positionals[0]) ? { command: positionals[0] } : {};
+  const usageError = (error: string): ParseResult => ({ ok: false, error, ...known });
+  if (argError) return usageError(argError);
 
   // Set to nothing counts as unset, as the service reads its own environment (compose passes
   // `${API_TOKEN:-}`): an empty token would be refused, though the fleet took the default.
@@ -186,35 +245,35 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
   if (tokenProblem) {
     // Not sendable in a header: fetch would refuse it before any request, which read as "cannot
     // reach the API; is it running?" (exit 5). The token itself is a secret and is not printed.
-    return { ok: false, error: `the API token from ${tokenSource} ${tokenProblem}` };
+    return usageError(`the API token from ${tokenSource} ${tokenProblem}`);
   }
   const [name, ...rest] = positionals;
-  if (!name) return { ok: false, error: 'missing command' };
-  const allowed = ALLOWED[name];
-  if (!allowed) return { ok: false, error: `unknown command "${name}"` };
+  if (!name) return usageError('missing command');
+  const allowed: readonly string[] | undefined = isCommand(name) ? ALLOWED[name] : undefined;
+  if (!allowed) return usageError(`unknown command "${name}"`);
   for (const opt of [...values.keys(), ...flags]) {
     if (!allowed.includes(opt) && !GLOBAL.includes(opt))
-      return { ok: false, error: `${opt} does not apply to ${name}` };
+      return usageError(`${opt} does not apply to ${name}`);
   }
   if (!/^https?:\/\/[^\s/]+/.test(options.apiUrl)) {
-    return { ok: false, error: `API URL must be http(s)://host[:port] (got "${options.apiUrl}")` };
+    return usageError(`API URL must be http(s)://host[:port] (got "${options.apiUrl}")`);
   }
   const target = rest[0];
   if (rest.length !== 1 || !target) {
     const what = name === 'launch' || name === 'validate' ? 'FILE' : 'ID';
-    return { ok: false, error: `${name} takes exactly one ${what}` };
+    return usageError(`${name} takes exactly one ${what}`);
   }
 
   switch (name) {
     case 'launch': {
       const timeout = secondsWithin(values.get('--timeout') ?? '120', '--timeout', 0.01, 86_400);
-      if (typeof timeout === 'string') return { ok: false, error: timeout };
+      if (typeof timeout === 'string') return usageError(timeout);
       const key = values.get('--idempotency-key');
       // The API's own rule, checked before anything is sent: a key it would refuse is a mistyped
       // option, not an invalid config (the API's 400 would read as exit 2).
       const keyProblem = key === undefined ? undefined : idempotencyKeyProblem(key);
       if (keyProblem) {
-        return { ok: false, error: `--idempotency-key ${JSON.stringify(key)} is refused: ${keyProblem}` };
+        return usageError(`--idempotency-key ${JSON.stringify(key)} is refused: ${keyProblem}`);
       }
       return {
         ok: true,
@@ -239,9 +298,9 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
     case 'audit': {
       const limitRaw = values.get('--limit');
       const limit = limitRaw === undefined ? undefined : positiveNumber(limitRaw, '--limit');
-      if (typeof limit === 'string') return { ok: false, error: limit };
+      if (typeof limit === 'string') return usageError(limit);
       if (limit !== undefined && !Number.isInteger(limit))
-        return { ok: false, error: '--limit must be a whole number' };
+        return usageError('--limit must be a whole number');
       return {
         ok: true,
         options,
@@ -250,7 +309,7 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
     }
     case 'watch': {
       const interval = secondsWithin(values.get('--interval') ?? '2', '--interval', 0.01, 3_600);
-      if (typeof interval === 'string') return { ok: false, error: interval };
+      if (typeof interval === 'string') return usageError(interval);
       return {
         ok: true,
         options,
@@ -259,9 +318,9 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
     }
     default: {
       const action = CAMPAIGN_ACTIONS.find((a) => a === name);
-      if (!action) return { ok: false, error: `unknown command "${name}"` };
+      if (!action) return usageError(`unknown command "${name}"`);
       const timeout = secondsWithin(values.get('--timeout') ?? '60', '--timeout', 0.01, 86_400);
-      if (typeof timeout === 'string') return { ok: false, error: timeout };
+      if (typeof timeout === 'string') return usageError(timeout);
       return {
         ok: true,
         options,

@@ -22,6 +22,7 @@ import {
   USAGE,
   jsonRequested,
   parseCliArgs,
+  usageHint,
   type Command,
   type ExitCode,
   type GlobalOptions,
@@ -936,8 +937,13 @@ export async function runCli(
 ): Promise<ExitCode> {
   const parsed = parseCliArgs(argv, env);
   if (!parsed.ok) {
+    // The error line, then only this command's usage (or the list of commands) and where the full
+    // help is: the ~30 lines of USAGE scrolled the one line that says what is wrong off the screen.
     const usage = failure(EXIT.usage, 'usage', parsed.error);
-    return report(io, jsonRequested(argv), { ...usage, lines: [`cxo: ${parsed.error}\n\n${USAGE}`] });
+    return report(io, jsonRequested(argv), {
+      ...usage,
+      lines: [`cxo: ${parsed.error}`, usageHint(parsed.command)],
+    });
   }
   const { command, options } = parsed;
   if (command.kind === 'help') {

@@ -6,7 +6,7 @@ import { CLIENT_TIMEOUT_MS, exitCodeForStatus, isResourceNotFound } from '../../
 import { apiDeadlineMs } from '../../src/producers/request-guard.js';
 import { loadConfig } from '../../src/shared/config.js';
 import { ApiError, NetworkError } from '../../src/cli/api-client.js';
-import { DEFAULT_API_URL, EXIT, jsonRequested, parseCliArgs } from '../../src/cli/args.js';
+import { DEFAULT_API_URL, EXIT, USAGE, jsonRequested, parseCliArgs } from '../../src/cli/args.js';
 import { formatAuditRecord, formatCampaign, formatLaunch, progressLine } from '../../src/cli/format.js';
 import { parseIdempotencyKey } from '../../src/producers/launch-submit.js';
 import {
@@ -130,6 +130,12 @@ describe('cxo argument parsing (pure)', () => {
     expect(bad(['status', 'a', '--bogus'])).toMatch(/unknown option --bogus/);
     expect(bad(['status', 'a', '--token'])).toMatch(/needs a value/);
     expect(bad(['status', 'a', '--api-url', 'ftp://x'])).toMatch(/http/);
+  });
+
+  it('names the command a usage error is about, wherever it stands, for its usage', () => {
+    expect(parseCliArgs(['audit', 'a', '--limit', '0'])).toMatchObject({ ok: false, command: 'audit' });
+    expect(parseCliArgs(['--bogus', 'pause', 'a'])).toMatchObject({ ok: false, command: 'pause' });
+    expect(parseCliArgs(['frobnicate', 'x'])).toEqual({ ok: false, error: 'unknown command "frobnicate"' });
   });
 
   it('maps HTTP statuses to the documented exit codes', () => {
@@ -280,6 +286,81 @@ describe('cxo argument parsing (pure)', () => {
       failure: { lines: ['L-3 is a launch that failed before CXone created a campaign: CXone said 422'] },
     });
   });
+});
+
+describe('a cxo usage error', () => {
+  /** runCli with no API behind it: a usage error is decided before anything is sent. */
+  async function run(...argv: string[]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: CliIo = {
+      out: (t) => out.push(t),
+      err: (t) => err.push(t),
+      write: (t) => out.push(t),
+      isTty: true,
+      readFile: async () => {
+        throw new Error('no file read for a usage error');
+      },
+      fetchImpl: async () => {
+        throw new Error('no request for a usage error');
+      },
+    };
+    const code = await runCli(argv, {}, io);
+    return { code, out: out.join('\n'), err: err.join('\n').split('\n') };
+  }
+
+  // The whole usage (~30 lines) after the error scrolled the line that says what is wrong out of
+  // sight on a terminal: the error comes with this command's usage only, or the list of commands.
+  it.each([
+    [['audit', 'c-1', '--limit', '0'], '--limit must be a positive number (got "0")', 'usage: cxo audit ID'],
+    [['status', 'c-1', '--bogus'], 'unknown option --bogus', 'usage: cxo status ID'],
+    [['--bogus', 'watch', 'c-1'], 'unknown option --bogus', 'usage: cxo watch ID'],
+    [['launch', 'c.json', '--timeout'], '--timeout needs a value', 'usage: cxo launch FILE'],
+    [['pause'], 'pause takes exactly one ID', 'usage: cxo pause ID [--no-wait] [--timeout SECONDS]'],
+    [['status', 'c-1', '--export'], '--export does not apply to status', 'usage: cxo status ID'],
+    [['lauch', 'c.json'], 'unknown command "lauch"', 'commands: launch, validate, status, pause'],
+    [[], 'missing command', 'commands: launch, validate, status, pause'],
+  ])('cxo %j: says what is wrong first, then a few lines, on stderr (exit 1)', async (argv, error, usage) => {
+    const r = await run(...argv);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.out).toBe('');
+    expect(r.err[0]).toBe(`cxo: ${error}`);
+    expect(r.err[1]).toContain(usage);
+    expect(r.err.length).toBeLessThanOrEqual(6);
+    expect(r.err.at(-1)).toMatch(/^run 'cxo --help' for /);
+    expect(r.err.join('\n')).not.toContain('exit codes:');
+  });
+
+  it("gives the command's options as it takes them", async () => {
+    const r = await run('launch');
+    expect(r.err[1]).toBe('usage: cxo launch FILE [--no-wait] [--idempotency-key KEY] [--timeout SECONDS]');
+    expect((await run('audit', 'c-1', '--limit', 'x')).err[1]).toBe(
+      'usage: cxo audit ID [--export] [--limit N]',
+    );
+    expect((await run('watch')).err[1]).toBe('usage: cxo watch ID [--interval SECONDS] [--once]');
+    expect((await run('validate')).err[1]).toBe('usage: cxo validate FILE [--offline]');
+  });
+
+  it('with --json: the same lines on stderr, one JSON object on stdout', async () => {
+    const r = await run('audit', 'c-1', '--limit', '0', '--json');
+    expect(r.code).toBe(EXIT.usage);
+    expect(JSON.parse(r.out)).toEqual({
+      error: 'usage',
+      message: '--limit must be a positive number (got "0")',
+    });
+    expect(r.err[0]).toBe('cxo: --limit must be a positive number (got "0")');
+    expect(r.err.length).toBeLessThanOrEqual(6);
+  });
+
+  it.each([[['--help']], [['-h']], [['audit', '--help']], [['help']]])(
+    'cxo %j still prints the whole usage on stdout (exit 0)',
+    async (argv) => {
+      const r = await run(...argv);
+      expect(r.code).toBe(EXIT.ok);
+      expect(r.out).toBe(USAGE);
+      expect(r.err).toEqual(['']);
+    },
+  );
 });
 
 describe('cxo waiting for the API', () => {
