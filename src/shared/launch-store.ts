@@ -163,8 +163,14 @@ return raw
  * script renews the lease, so a recorder calls it again just before it announces: if someone took over
  * meanwhile it learns so there, and stays silent.
  *
- * KEYS[1] launch hash, KEYS[2] its recorder lease; ARGV[1] reason, ARGV[2] recorder, ARGV[3] lease ms.
- * Returns {'claimed', reason, campaignId or ''}, {'held', recorder}, {status} when finished, or {'gone'}.
+ * With ARGV[4] = '1' (the launch sweep's claim on a launch whose job it found gone) it claims only a
+ * launch that still reads `queued`: one a worker began meanwhile (its job added late, then taken at
+ * once) belongs to that worker, which goes on to CXone — answered {'begun'}, nothing written. Begun
+ * after this claim, the worker finds it (`failing`) and stops before CXone.
+ *
+ * KEYS[1] launch hash, KEYS[2] its recorder lease; ARGV[1] reason, ARGV[2] recorder, ARGV[3] lease ms,
+ * ARGV[4] '1' to claim only an unbegun launch. Returns {'claimed', reason, campaignId or ''},
+ * {'held', recorder}, {status} when finished, {'begun'}, or {'gone'}.
  */
 const CLAIM_FAILURE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -173,6 +179,9 @@ end
 local status = redis.call('HGET', KEYS[1], 'status')
 if status == 'succeeded' or status == 'failed' then
   return {status}
+end
+if ARGV[4] == '1' and status ~= 'queued' then
+  return {'begun'}
 end
 local holder = redis.call('GET', KEYS[2])
 if holder and holder ~= ARGV[2] then
@@ -369,6 +378,30 @@ export class LaunchStore {
     reason: string,
     recorder: string = JOB_FAILURE_RECORDER,
   ): Promise<FailureClaim> {
+    const claim = await this.claim(launchId, reason, recorder, false);
+    return claim.kind === 'begun' ? { kind: 'gone' } : claim;
+  }
+
+  /**
+   * claimFailure for a launch no worker has begun (the launch sweep's, for a launch whose job it found
+   * gone): `begun` when the launch no longer reads `queued` — a worker took it after the sweep looked
+   * at the queue, and its run, not the sweep, decides its outcome. Atomic with BEGIN_SCRIPT: either the
+   * worker begins first (this answers `begun`) or finds the claim (`failing`) and stops before CXone.
+   */
+  async claimUnbegunFailure(
+    launchId: string,
+    reason: string,
+    recorder: string,
+  ): Promise<FailureClaim | { kind: 'begun' }> {
+    return this.claim(launchId, reason, recorder, true);
+  }
+
+  private async claim(
+    launchId: string,
+    reason: string,
+    recorder: string,
+    unbegun: boolean,
+  ): Promise<FailureClaim | { kind: 'begun' }> {
     const [kind, a, b] = (await evalScript(
       this.redis,
       CLAIM_FAILURE_SCRIPT,
@@ -378,10 +411,12 @@ export class LaunchStore {
       reason,
       recorder,
       String(this.recorderLeaseMs),
+      unbegun ? '1' : '0',
     )) as string[];
     if (kind === 'claimed') return { kind, reason: a ?? reason, ...(b ? { campaignId: b } : {}) };
     if (kind === 'held') return { kind, recorder: a ?? '' };
     if (kind === 'succeeded' || kind === 'failed') return { kind: 'finished', status: kind };
+    if (kind === 'begun') return { kind };
     return { kind: 'gone' };
   }
 

@@ -350,10 +350,12 @@ async function settleLost(
   idempotencyKey: string | null,
   actor: string,
   opts: Pick<LostLaunchSweepOptions, 'mayContinue'>,
-): Promise<'recorded' | 'held' | 'finished' | 'kept' | 'present' | 'stopped'> {
+): Promise<'recorded' | 'held' | 'finished' | 'kept' | 'present' | 'begun' | 'stopped'> {
   if (idempotencyKey && (await claimLive(deps, launchId, idempotencyKey))) return 'kept';
   if (opts.mayContinue && !(await opts.mayContinue())) return 'stopped';
   // Asked of the queue itself, just before settling: a job added since the pipeline read is left to run.
+  // One added after this look and begun at once is left to its worker too: the claim is taken only
+  // while the launch reads `queued` (settleLostLaunch).
   if (await deps.ctx.queues.launch.getJob(launchId)) return 'present';
   return settleLostLaunch(deps, { launchId, actor }, lostReason(Boolean(idempotencyKey)), sweepRecorder());
 }

@@ -1184,7 +1184,7 @@ export async function settleGivenUpLaunch(
  * A launch whose job is gone before any worker began it — removed by hand (Bull Board, an obliterated
  * or cleaned queue), or never enqueued (the API's enqueue failed, or its deadline passed, and the
  * client never retried with its Idempotency-Key) — recorded failed for good, as any final failure is:
- * claimed under the recorder's lease (a late run that begins it meanwhile finds the claim and records
+ * claimed under the recorder's lease while it still reads `queued` (`begun` otherwise: nothing done) (a late run that begins it meanwhile finds the claim and records
  * nothing of its own), audited `launch_failed`, announced `campaign.launch.failed`. The launch sweep
  * calls it (launch-sweep.ts sweepLostLaunches), having found no job; `reason` says what happened.
  */
@@ -1193,7 +1193,20 @@ export async function settleLostLaunch(
   launch: Pick<LaunchJob, 'launchId' | 'actor'>,
   reason: string,
   recorder: string,
-): Promise<FailureRecording> {
+): Promise<FailureRecording | 'begun'> {
+  // Claimed only while it still reads `queued`: its job may have been added since the sweep looked
+  // (the API's enqueue landing late) and a worker begun it — that run owns it and goes on to CXone.
+  // Claimed first, a worker that begins it finds the claim and stops before CXone.
+  const claim = await deps.launches.claimUnbegunFailure(launch.launchId, reason, recorder);
+  if (claim.kind === 'begun' || claim.kind === 'gone') {
+    deps.ctx.logger.info(
+      { launchId: launch.launchId, recorder, now: claim.kind },
+      'launch begun by a worker (or gone) since the sweep found no job; leaving it',
+    );
+    return 'begun';
+  }
+  if (claim.kind === 'held') return 'held';
+  if (claim.kind === 'finished') return 'finished';
   deps.ctx.logger.error(
     { launchId: launch.launchId, recorder, reason },
     'launch never begun and its job is gone; recording it as failed',

@@ -215,6 +215,75 @@ describe('launches whose job is gone before any worker began it', () => {
     expect(failuresOf(launchId).audit).toHaveLength(1);
   });
 
+  it('a launch a worker begins between the sweep finding no job and its claim is left to that worker: it runs, nothing is failed or announced', async () => {
+    const { launchId, name, config } = await submit();
+    const queue = ctx.queues.launch;
+    await queue.remove(launchId);
+    const requestedAt = (await createLaunchStore(ctx).get(launchId))!.requestedAt;
+    recorded.audit.length = 0;
+    recorded.events.length = 0;
+    // The sweep's last look at the queue answers "no job"; just after it, the job is added again (the
+    // API's late enqueue) and a worker begins it — before the sweep's claim reaches Redis.
+    let readded: Job<LaunchJob> | undefined;
+    const racing = Object.create(queue) as typeof queue;
+    racing.getJob = async (jobId: string) => {
+      const answer = await queue.getJob(jobId);
+      if (jobId === launchId && !readded) {
+        readded = (await queue.add(
+          LAUNCH_JOB,
+          { launchId, config, actor: 'api:test', requestedAt },
+          { jobId: launchId },
+        )) as Job<LaunchJob>;
+        expect((await createLaunchStore(ctx).begin(launchId))?.status).toBe('queued');
+      }
+      return answer;
+    };
+    const racingCtx = { ...ctx, queues: { ...ctx.queues, launch: racing } };
+    const sweepDeps = { ...deps(), ctx: racingCtx };
+
+    const swept = await sweepLostLaunches(sweepDeps, { nowMs: Date.parse(requestedAt) + GRACE_MS });
+    expect(readded).toBeDefined();
+    expect(swept.settled).toEqual([]);
+    const launch = await createLaunchStore(ctx).get(launchId);
+    expect(launch?.status).toBe('running');
+    expect(launch?.failing).toBeUndefined();
+    expect(failuresOf(launchId)).toEqual({ audit: [], events: [] });
+
+    // The worker that began it goes on: its campaign is created once and the launch succeeds.
+    const run = await processLaunch({ ...deps(), lockMs: 30_000 }, readded!);
+    expect(run.outcome).not.toBe('skipped');
+    expect((await createLaunchStore(ctx).get(launchId))?.status).toBe('succeeded');
+    expect(recorded.creates.filter((n) => n === name)).toHaveLength(1);
+    expect(failuresOf(launchId)).toEqual({ audit: [], events: [] });
+    await readded!.remove();
+  });
+
+  it('a worker that begins a launch the sweep has claimed (not yet recorded) stops before CXone and announces nothing', async () => {
+    const { launchId, name, config } = await submit();
+    const queue = ctx.queues.launch;
+    await queue.remove(launchId);
+    const launches = createLaunchStore(ctx);
+    const requestedAt = (await launches.get(launchId))!.requestedAt;
+    recorded.audit.length = 0;
+    recorded.events.length = 0;
+    expect(await launches.claimUnbegunFailure(launchId, 'lost', 'sweep:test')).toMatchObject({
+      kind: 'claimed',
+    });
+    const late = (await queue.add(
+      LAUNCH_JOB,
+      { launchId, config, actor: 'api:test', requestedAt },
+      { jobId: launchId },
+    )) as Job<LaunchJob>;
+    await expect(processLaunch({ ...deps(), lockMs: 30_000 }, late)).rejects.toThrow(/failed: lost/);
+    expect(recorded.creates).not.toContain(name);
+    expect(failuresOf(launchId)).toEqual({ audit: [], events: [] });
+    // The sweep's recorder still holds it and records it, once.
+    expect(await launches.claimFailure(launchId, 'lost', 'sweep:test')).toMatchObject({ kind: 'claimed' });
+    await late.remove();
+    await launches.finish(launchId, { status: 'failed', error: 'lost' });
+    expect(await indexed(launchId)).toBe(false);
+  });
+
   it('keeps a launch without a job queued while its Idempotency-Key claim is live, and fails it once the claim lapses', async () => {
     const key = `lost-keyed-${Date.now()}`;
     const { launchId, name } = await submit({ idempotencyKey: key });
