@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoLaunched, spawnDemo } from '../support/demo-process.js';
 import { REDIS_URL } from '../support/redis-prefix.js';
 
 /**
@@ -26,35 +25,17 @@ describe('the demo stopped by one Ctrl-C that arrives twice', () => {
   });
 
   it('stops cleanly and leaves no key under its prefix', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo.ts', '--duration', '60'], {
-      cwd: fileURLToPath(new URL('../..', import.meta.url)),
-      env: { PATH: process.env.PATH, REDIS_URL, LOG_LEVEL: 'silent' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const prefix = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the demo did not launch in time:\n${out}`)), 60_000);
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const named = /keys under (\{cxo-demo-[0-9a-f]{8}\})/.exec(out);
-        if (named && /created on CXone/.test(out)) {
-          clearTimeout(timer);
-          resolve(named[1] as string);
-        }
-      });
-    });
-    tag = prefix.slice(1, -1);
+    const demo = spawnDemo('silent');
+    tag = await demoLaunched(demo);
     expect(await redis.keys(`*${tag}*`)).not.toHaveLength(0);
 
     // The terminal's SIGINT, then tsx's relayed copy of it after its 30 ms wait.
-    child.kill('SIGINT');
+    demo.child.kill('SIGINT');
     await sleep(40);
-    child.kill('SIGINT');
-    expect(await exited, out).toBe(0);
-    expect(out).toContain('Ctrl-C: stopping the demo');
-    expect(out).not.toContain('again: exiting at once');
+    demo.child.kill('SIGINT');
+    expect(await demo.exited, demo.out).toBe(0);
+    expect(demo.out).toContain('Ctrl-C: stopping the demo');
+    expect(demo.out).not.toContain('again: exiting at once');
     expect(await redis.keys(`*${tag}*`)).toEqual([]);
   }, 90_000);
 });

@@ -1,12 +1,10 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createProcessRunner } from '../../src/process/run.js';
-import { loadConfig } from '../../src/shared/config.js';
 import { createKeys } from '../../src/shared/keys.js';
-import { silentLogger } from '../../src/shared/logger.js';
 import { api, API_TOKEN, campaignConfig, waitFor, waitForLaunch, type ApiTarget } from '../e2e/stack.js';
 import { giveBack, intrude, INTRUDER_CXONE } from '../support/fleet-intruder.js';
+import { startInProcess } from '../support/in-process-start-up.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 
 /*
@@ -25,32 +23,12 @@ afterEach(async () => {
 afterAll(() => redis.disconnect());
 
 async function startAll(KEY_PREFIX: string) {
-  let exited!: (code: number) => void;
-  const exit = new Promise<number>((resolve) => (exited = resolve));
-  const r = createProcessRunner({
-    role: 'all',
-    config: loadConfig({
-      HOST: '127.0.0.1',
-      PORT: '0',
-      SANDBOX_PORT: '0',
-      LOG_LEVEL: 'silent',
-      REDIS_URL,
-      KEY_PREFIX,
-      API_TOKEN,
-    }),
-    logger: silentLogger,
-    redisUrlExplicit: true,
-    fleetClaim: { ttlMs: 2_000, renewEveryMs: 40 },
-    exit: (code) => exited(code),
-    printBanner: () => undefined,
-    printError: () => undefined,
-  });
-  const started = r.start();
-  stoppers.push(async () => {
-    await started;
-    r.signal('SIGTERM');
-    await exit;
-  });
+  const { r, started } = startInProcess(
+    stoppers,
+    'all',
+    { KEY_PREFIX, API_TOKEN },
+    { ttlMs: 2_000, renewEveryMs: 40 },
+  );
   await started;
   const { port } = r.running.api!.server.address() as { port: number };
   return { r, target: { apiUrl: `http://127.0.0.1:${port}` } satisfies ApiTarget };

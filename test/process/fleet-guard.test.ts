@@ -6,14 +6,14 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/process/banner.js';
-import { createProcessRunner, type ProcessOptions } from '../../src/process/run.js';
-import { loadConfig } from '../../src/shared/config.js';
+import type { ProcessOptions } from '../../src/process/run.js';
 import { fleetClaimKey, fleetRecordKey } from '../../src/shared/fleet-claim.js';
 import { fleetIdentity, shortFingerprint } from '../../src/shared/fleet-identity.js';
 import { createKeys } from '../../src/shared/keys.js';
-import { silentLogger, type Logger } from '../../src/shared/logger.js';
+import type { Logger } from '../../src/shared/logger.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 import { giveBack, intrude } from '../support/fleet-intruder.js';
+import { startInProcess, type InProcessStartUp } from '../support/in-process-start-up.js';
 
 /*
  * Two fleets on one Redis under one KEY_PREFIX would take each other's jobs and run them on the wrong
@@ -36,52 +36,16 @@ function newPrefix(): string {
   return prefix;
 }
 
-/** An in-process start-up whose exit, banner and error lines are recorded; stopped after the test. */
-function start(
+/**
+ * An in-process start-up whose exit, banner and error lines are recorded; stopped after the test
+ * (startInProcess with this file's stoppers).
+ */
+const start = (
   role: Role,
   env: NodeJS.ProcessEnv,
   fleetClaim?: ProcessOptions['fleetClaim'],
-  logger: Logger = silentLogger,
-): {
-  r: ReturnType<typeof createProcessRunner>;
-  errors: string[];
-  banners: string[][];
-  exit: Promise<number>;
-  started: Promise<void>;
-} {
-  const errors: string[] = [];
-  const banners: string[][] = [];
-  let exited!: (code: number) => void;
-  const exit = new Promise<number>((resolve) => (exited = resolve));
-  let done = false;
-  void exit.then(() => (done = true));
-  const r = createProcessRunner({
-    role,
-    config: loadConfig({
-      HOST: '127.0.0.1',
-      PORT: '0',
-      SANDBOX_PORT: '0',
-      LOG_LEVEL: 'silent',
-      REDIS_URL,
-      ...env,
-    }),
-    logger,
-    redisUrlExplicit: true,
-    fleetClaim,
-    exit: (code) => exited(code),
-    printBanner: (lines) => banners.push(lines),
-    printError: (line) => errors.push(line),
-  });
-  const started = r.start();
-  stoppers.push(async () => {
-    await started;
-    if (!done) {
-      r.signal('SIGTERM');
-      await exit;
-    }
-  });
-  return { r, errors, banners, exit, started };
-}
+  logger?: Logger,
+): InProcessStartUp => startInProcess(stoppers, role, env, fleetClaim, logger);
 
 describe('start-up on a KEY_PREFIX another fleet holds', () => {
   it('refuses a second `npm start` (another embedded sandbox) with one line, and admits one once the first has stopped', async () => {

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningSandbox } from '../../src/sandbox/server.js';
-import { call, createBody, createCampaign, patch, start, tokenFor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { sandboxForSuite } from '../support/sandbox-suite.js';
+import { call, createBody, createCampaign, patch } from './helpers.js';
 
 /**
  * The calling windows CXone refuses in its create and update bodies, as the orchestrator refuses
@@ -9,15 +9,7 @@ import { call, createBody, createCampaign, patch, start, tokenFor } from './help
  * day listed twice (its console may save one) and windows of one day that overlap.
  */
 describe('sandbox calling windows', () => {
-  let sandbox: RunningSandbox;
-  let token: string;
-  beforeAll(async () => {
-    sandbox = await start();
-    token = await tokenFor(sandbox);
-  });
-  afterAll(async () => {
-    await sandbox.close();
-  });
+  const suite = sandboxForSuite();
 
   const withWindows = (allowedCallTimes: unknown) => {
     const body = createBody();
@@ -59,23 +51,23 @@ describe('sandbox calling windows', () => {
 
   for (const c of refused) {
     it(`refuses ${c.label} on create and on update, with 422 naming the field`, async () => {
-      const before = sandbox.campaignCount();
-      const created = await call(sandbox, 'POST', '/api/v2/campaigns', {
-        token,
+      const before = suite.sandbox.campaignCount();
+      const created = await call(suite.sandbox, 'POST', '/api/v2/campaigns', {
+        token: suite.token,
         body: withWindows(c.windows),
       });
       expect(created.status).toBe(422);
       expect(created.body).toMatchObject({ error: 'validation_failed' });
       expect(created.body.errors).toEqual([{ field: c.field, message: expect.stringMatching(c.message) }]);
-      expect(sandbox.campaignCount()).toBe(before);
+      expect(suite.sandbox.campaignCount()).toBe(before);
 
-      const id = (await createCampaign(sandbox, token)).body.id as string;
-      const updated = await patch(sandbox, token, id, 1, {
+      const id = (await createCampaign(suite.sandbox, suite.token)).body.id as string;
+      const updated = await patch(suite.sandbox, suite.token, id, 1, {
         complianceSettings: { allowedCallTimes: c.windows },
       });
       expect(updated.status).toBe(422);
       expect(updated.body.errors).toEqual([{ field: c.field, message: expect.stringMatching(c.message) }]);
-      const got = await call(sandbox, 'GET', `/api/v2/campaigns/${id}`, { token });
+      const got = await call(suite.sandbox, 'GET', `/api/v2/campaigns/${id}`, { token: suite.token });
       expect(got.body).toMatchObject({ version: 1 });
     });
   }
@@ -86,14 +78,14 @@ describe('sandbox calling windows', () => {
       { days: ['mon'], start: '12:00', end: '19:00' },
     ];
     const created = await createCampaign(
-      sandbox,
-      token,
+      suite.sandbox,
+      suite.token,
       withWindows(windows) as ReturnType<typeof createBody>,
     );
     const id = created.body.id as string;
-    const got = await call(sandbox, 'GET', `/api/v2/campaigns/${id}`, { token });
+    const got = await call(suite.sandbox, 'GET', `/api/v2/campaigns/${id}`, { token: suite.token });
     expect((got.body.complianceSettings as { allowedCallTimes: unknown }).allowedCallTimes).toEqual(windows);
-    const updated = await patch(sandbox, token, id, 1, {
+    const updated = await patch(suite.sandbox, suite.token, id, 1, {
       complianceSettings: { allowedCallTimes: [...windows, { days: ['mon'], start: '09:00', end: '17:00' }] },
     });
     expect(updated.status).toBe(200);

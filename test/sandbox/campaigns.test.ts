@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
-import { historyPageSchema } from '../../src/shared/cxone/wire.js';
 import { SANDBOX_DIRECTORY } from '../../src/sandbox/directory.js';
+import { campaignHistory } from '../support/sandbox-suite.js';
 import { call, CONSOLE, createBody, createCampaign, patch, start, tokenFor } from './helpers.js';
 
 describe('sandbox campaigns', () => {
@@ -17,12 +17,7 @@ describe('sandbox campaigns', () => {
     await sandbox.close();
   });
 
-  async function history(id: string) {
-    const res = await call(sandbox, 'GET', `/api/v2/outbound/campaigns/${id}/history?pageSize=500`, {
-      token,
-    });
-    return historyPageSchema.parse(res.body).records;
-  }
+  const history = (id: string) => campaignHistory(sandbox, token, id);
 
   it('creates a draft campaign at version 1 and serves it back', async () => {
     const body = createBody();

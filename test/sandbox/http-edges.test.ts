@@ -1,7 +1,8 @@
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
-import { call, createBody, createCampaign, FLEET, start, tokenFor } from './helpers.js';
+import { sandboxForSuite } from '../support/sandbox-suite.js';
+import { call, createBody, createCampaign, FLEET } from './helpers.js';
 
 /** Sends `text` as is on a fresh connection and returns the raw answer. */
 function rawExchange(sandbox: RunningSandbox, text: string): Promise<string> {
@@ -25,37 +26,29 @@ function parseRaw(answer: string): { status: number; headers: string; body: Reco
 }
 
 describe('sandbox answers at the edges of HTTP', () => {
-  let sandbox: RunningSandbox;
-  let token: string;
-  beforeAll(async () => {
-    sandbox = await start();
-    token = await tokenFor(sandbox);
-  });
-  afterAll(async () => {
-    await sandbox.close();
-  });
+  const suite = sandboxForSuite();
 
   it('answers a path that does not decode in its own shape, behind the token check', async () => {
     const path = '/api/v2/campaigns/%E0%A4%A';
-    const anonymous = await call(sandbox, 'GET', path);
+    const anonymous = await call(suite.sandbox, 'GET', path);
     expect(anonymous.status).toBe(401);
     expect(anonymous.body.error).toBe('unauthorized');
     expect(anonymous.headers.get('www-authenticate')).toMatch(/^Bearer/);
-    const expired = await call(sandbox, 'GET', path, { token: 'not-a-token' });
+    const expired = await call(suite.sandbox, 'GET', path, { token: 'not-a-token' });
     expect(expired).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
-    const bad = await call(sandbox, 'GET', path, { token });
+    const bad = await call(suite.sandbox, 'GET', path, { token: suite.token });
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ error: 'invalid_url' });
     expect(bad.body).not.toHaveProperty('statusCode');
     expect(bad.headers.get('content-type')).toBe('application/json; charset=utf-8');
     // The control surface takes no bearer token: a bad path there is just a 400.
-    expect((await call(sandbox, 'GET', '/__sandbox/campaigns/%zz')).body.error).toBe('invalid_url');
+    expect((await call(suite.sandbox, 'GET', '/__sandbox/campaigns/%zz')).body.error).toBe('invalid_url');
   });
 
   it('treats an id of any length as an id: 401 without a token, 404 with one', async () => {
     const path = `/api/v2/campaigns/${'a'.repeat(300)}`;
-    expect((await call(sandbox, 'GET', path)).status).toBe(401);
-    expect(await call(sandbox, 'GET', path, { token })).toMatchObject({
+    expect((await call(suite.sandbox, 'GET', path)).status).toBe(401);
+    expect(await call(suite.sandbox, 'GET', path, { token: suite.token })).toMatchObject({
       status: 404,
       body: { error: 'not_found' },
     });
@@ -64,7 +57,7 @@ describe('sandbox answers at the edges of HTTP', () => {
   it('answers a request Node cannot parse with a JSON error in the sandbox shape', async () => {
     const bad = parseRaw(
       await rawExchange(
-        sandbox,
+        suite.sandbox,
         'POST /api/v2/campaigns HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
           'Content-Length: abc\r\nConnection: close\r\n\r\n{}',
       ),
@@ -74,7 +67,7 @@ describe('sandbox answers at the edges of HTTP', () => {
     expect(bad.body).toEqual({ error: 'bad_request', message: expect.any(String) });
     const big = parseRaw(
       await rawExchange(
-        sandbox,
+        suite.sandbox,
         `GET /api/v2/campaigns/x HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\nConnection: close\r\n\r\n`,
       ),
     );
@@ -83,12 +76,15 @@ describe('sandbox answers at the edges of HTTP', () => {
   });
 
   it('refuses a JSON body that is not UTF-8 instead of storing its text mangled', async () => {
-    const created = (await createCampaign(sandbox, token)).body as { id: string; version: number };
+    const created = (await createCampaign(suite.sandbox, suite.token)).body as {
+      id: string;
+      version: number;
+    };
     const send = (method: string, path: string, json: string, encoding: BufferEncoding, headers = {}) =>
-      fetch(`${sandbox.url}${path}`, {
+      fetch(`${suite.sandbox.url}${path}`, {
         method,
         headers: {
-          authorization: `Bearer ${token}`,
+          authorization: `Bearer ${suite.token}`,
           accept: 'application/json',
           'content-type': `application/json; charset=${encoding === 'latin1' ? 'iso-8859-1' : 'utf-8'}`,
           ...headers,
@@ -110,7 +106,7 @@ describe('sandbox answers at the edges of HTTP', () => {
       'latin1',
     );
     expect(posted.status).toBe(400);
-    const untouched = await call(sandbox, 'GET', url, { token });
+    const untouched = await call(suite.sandbox, 'GET', url, { token: suite.token });
     expect(untouched.body).toMatchObject({ version: created.version });
     // The same text in UTF-8 is stored as sent.
     const utf8 = await send('PATCH', url, JSON.stringify({ name: 'Café ☎ 😀' }), 'utf8', ifMatch);
@@ -119,33 +115,35 @@ describe('sandbox answers at the edges of HTTP', () => {
   });
 
   it('refuses an Accept without JSON at the token endpoint too, before spending its budget', async () => {
-    await call(sandbox, 'DELETE', '/__sandbox/counters');
+    await call(suite.sandbox, 'DELETE', '/__sandbox/counters');
     const form = {
       grant_type: 'client_credentials',
       client_id: FLEET.clientId,
       client_secret: FLEET.clientSecret,
     };
     for (const accept of ['application/x-www-form-urlencoded', 'application/json;q=0, */*']) {
-      const refused = await call(sandbox, 'POST', '/oauth2/token', { form, headers: { accept } });
+      const refused = await call(suite.sandbox, 'POST', '/oauth2/token', { form, headers: { accept } });
       expect(refused.status, accept).toBe(406);
       expect(refused.body).toMatchObject({ error: 'not_acceptable', error_description: expect.any(String) });
       expect(refused.body).not.toHaveProperty('access_token');
     }
     // A wrong secret is still a 401 whatever the Accept: the caller is checked first.
-    const wrong = await call(sandbox, 'POST', '/oauth2/token', {
+    const wrong = await call(suite.sandbox, 'POST', '/oauth2/token', {
       form: { ...form, client_secret: 'wrong' },
       headers: { accept: 'application/xml' },
     });
     expect(wrong.status).toBe(401);
     for (const accept of ['application/json', '*/*']) {
-      expect((await call(sandbox, 'POST', '/oauth2/token', { form, headers: { accept } })).status).toBe(200);
+      expect((await call(suite.sandbox, 'POST', '/oauth2/token', { form, headers: { accept } })).status).toBe(
+        200,
+      );
     }
-    const counters = (await call(sandbox, 'GET', '/__sandbox/counters')).body.endpoints as Record<
+    const counters = (await call(suite.sandbox, 'GET', '/__sandbox/counters')).body.endpoints as Record<
       string,
       { accepted: number; byStatus: Record<string, number> }
     >;
     expect(counters['POST /oauth2/token']).toMatchObject({ accepted: 2, byStatus: { '406': 2, '200': 2 } });
     // The campaign routes still answer as before with the same token.
-    expect((await createCampaign(sandbox, token)).status).toBe(201);
+    expect((await createCampaign(suite.sandbox, suite.token)).status).toBe(201);
   });
 });

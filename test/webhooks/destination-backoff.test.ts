@@ -1,13 +1,10 @@
 import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
-import { Queue, type Worker } from 'bullmq';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { AppContext } from '../../src/shared/context.js';
 import type { EventEnvelope } from '../../src/shared/events/types.js';
-import { QUEUES, type QueueName } from '../../src/shared/keys.js';
 import { webhookDestinationBackoff, webhookDestinationBackoffs } from '../../src/shared/metrics.js';
-import { createRedis } from '../../src/shared/redis.js';
 import {
   DEFAULT_DESTINATION_BACKOFF,
   destinationBackoffKey,
@@ -20,16 +17,9 @@ import {
   webhookLimiterKey,
 } from '../../src/shared/webhooks/backoff.js';
 import { listDeadLetters } from '../../src/shared/webhooks/store.js';
-import { createWebhookWorker, type WebhookWorkerOptions } from '../../src/workers/webhook-worker.js';
-import { REDIS_URL } from '../audit/redis-helpers.js';
-import {
-  cleanupsAfterEach,
-  FAST_SCHEDULE,
-  Receiver,
-  startHarness,
-  waitFor,
-  type Harness,
-} from './harness.js';
+import type { WebhookWorkerOptions } from '../../src/workers/webhook-worker.js';
+import { harnessWithoutWorker, webhookWorkerProcess } from '../support/webhook-worker-process.js';
+import { cleanupsAfterEach, Receiver, waitFor, type Harness } from './harness.js';
 
 /**
  * A receiver's 408/429/503 holds every delivery of the fleet, not only the event it answered: real
@@ -55,45 +45,9 @@ const WARN = 40;
 const holdStarts = (lines: LogLine[]) =>
   lines.filter((l) => l.level === WARN && l.msg.startsWith('webhook receiver is overloaded'));
 
-async function setup(receiver: Receiver): Promise<Harness> {
-  // The harness's own worker is closed: each test starts the workers it needs, logging to a capture.
-  const h = await startHarness(receiver.url, { sweepIntervalMs: 0 });
-  cleanups.push(
-    () => receiver.stop(),
-    () => h.close(),
-  );
-  await h.worker.close();
-  return h;
-}
-
-/** A webhook worker as another process would run it: its own Redis connections and queue handle. */
-async function workerProcess(
-  h: Harness,
-  logger: AppContext['logger'],
-  opts: WebhookWorkerOptions,
-): Promise<Worker> {
-  const redis = createRedis(REDIS_URL);
-  const queue = new Queue(QUEUES.webhook, { connection: redis, prefix: h.keys.prefix });
-  const ctx: AppContext = {
-    ...h.ctx,
-    logger,
-    redis,
-    queues: { [QUEUES.webhook]: queue } as Record<QueueName, Queue>,
-  };
-  const worker = createWebhookWorker(ctx, {
-    timeoutMs: 2_000,
-    sweepIntervalMs: 0,
-    retrySchedule: FAST_SCHEDULE,
-    ...opts,
-  });
-  cleanups.push(async () => {
-    await worker.close(true);
-    await queue.close();
-    redis.disconnect();
-  });
-  await worker.waitUntilReady();
-  return worker;
-}
+/** A webhook worker as another process would run it (webhookWorkerProcess), logging to `logger`. */
+const workerProcess = (h: Harness, logger: AppContext['logger'], opts: WebhookWorkerOptions) =>
+  webhookWorkerProcess(h, cleanups, opts, { logger });
 
 const deliveredCount = (h: Harness) => h.redis.zcard(h.keys.webhookDelivered());
 const holdLeft = (h: Harness) => destinationHoldLeftMs(h.redis, h.queue.toKey('limiter'));
@@ -111,7 +65,7 @@ describe('destination-wide webhook backoff', () => {
     const receiver = await new Receiver().start();
     receiver.respond = () =>
       receiver.received.length === 0 ? { status: 503, headers: { 'retry-after': '2' } } : { status: 200 };
-    const h = await setup(receiver);
+    const h = await harnessWithoutWorker(receiver, cleanups);
     const a = capturingLogger();
     const b = capturingLogger();
     const counted = await backoffsCounted('503');
@@ -165,7 +119,7 @@ describe('destination-wide webhook backoff', () => {
     const receiver = await new Receiver().start();
     let overloaded = 4;
     receiver.respond = () => (overloaded-- > 0 ? { status: 429 } : { status: 200 });
-    const h = await setup(receiver);
+    const h = await harnessWithoutWorker(receiver, cleanups);
     const log = capturingLogger();
     await workerProcess(h, log.logger, { concurrency: 1, destinationBackoff: { minMs: 200, maxMs: 700 } });
 
@@ -204,7 +158,7 @@ describe('destination-wide webhook backoff', () => {
       if (waiting.length === 3) for (const r of waiting.splice(0)) r.writeHead(503).end();
       return 'hang';
     };
-    const h = await setup(receiver);
+    const h = await harnessWithoutWorker(receiver, cleanups);
     const log = capturingLogger();
     const counted = await backoffsCounted('503');
     await workerProcess(h, log.logger, {
@@ -232,7 +186,7 @@ describe('destination-wide webhook backoff', () => {
       }
       return { status: 200 };
     };
-    const h = await setup(receiver);
+    const h = await harnessWithoutWorker(receiver, cleanups);
     const log = capturingLogger();
     await workerProcess(h, log.logger, {});
     const a = await h.events.publish('campaign.pacing.adjusted', 'camp-502', { n: 1 });
@@ -251,7 +205,7 @@ describe('destination-wide webhook backoff', () => {
   it('spends attempts once an event has met its free holds, so a receiver overloaded for good still dead-letters it', async () => {
     const receiver = await new Receiver().start();
     receiver.respond = () => ({ status: 503 });
-    const h = await setup(receiver);
+    const h = await harnessWithoutWorker(receiver, cleanups);
     await workerProcess(h, capturingLogger().logger, {
       concurrency: 1,
       freeHoldsPerEvent: 2,
@@ -267,7 +221,7 @@ describe('destination-wide webhook backoff', () => {
 
   it('drops a hold earned by the previous WEBHOOK_URL when a worker starts, logged once with both destinations', async () => {
     const receiver = await new Receiver().start();
-    const h = await setup(receiver);
+    const h = await harnessWithoutWorker(receiver, cleanups);
     expect(webhookLimiterKey(h.keys)).toBe(h.queue.toKey('limiter'));
     const keys = destinationBackoffKeys(h.keys);
     // The old receiver asked for 10 minutes and is gone for good; its URL carries a token.
@@ -325,7 +279,7 @@ describe('destination-wide webhook backoff', () => {
       }
       return { status: 200 };
     };
-    const h = await setup(receiver);
+    const h = await harnessWithoutWorker(receiver, cleanups);
     const a = capturingLogger();
     const b = capturingLogger();
     const bounds = { minMs: 500, maxMs: 2_000 };
@@ -365,7 +319,7 @@ describe('destination-wide webhook backoff', () => {
       }
       return { status: 410 };
     };
-    const h = await setup(receiver);
+    const h = await harnessWithoutWorker(receiver, cleanups);
     const a = capturingLogger();
     const bounds = { minMs: 300, maxMs: 2_000 };
     await workerProcess(h, a.logger, { concurrency: 4, destinationBackoff: bounds, probePollMs: 20 });
@@ -406,7 +360,7 @@ describe('destination-wide webhook backoff', () => {
       }
       return 'hang';
     };
-    const h = await setup(receiver);
+    const h = await harnessWithoutWorker(receiver, cleanups);
     // Two processes, one send each: the one answered 503 puts its event back and its worker sleeps
     // through the hold it saw (BullMQ's fetch, up to 30 s); the other's 2xx cuts the hold, and its
     // next fetch takes the held event at once, as the probe.

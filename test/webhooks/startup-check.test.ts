@@ -1,19 +1,8 @@
-import { Queue, type Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import type { AppContext } from '../../src/shared/context.js';
-import { QUEUES, type QueueName } from '../../src/shared/keys.js';
-import { createRedis } from '../../src/shared/redis.js';
-import { createWebhookWorker } from '../../src/workers/webhook-worker.js';
-import { REDIS_URL } from '../audit/redis-helpers.js';
-import {
-  cleanupsAfterEach,
-  FAST_SCHEDULE,
-  Receiver,
-  startHarness,
-  waitFor,
-  type Harness,
-} from './harness.js';
+import { harnessWithoutWorker, webhookWorkerProcess } from '../support/webhook-worker-process.js';
+import { cleanupsAfterEach, Receiver, waitFor, type Harness } from './harness.js';
 
 /**
  * The webhook worker starts fetching only after it has dropped a hold of another destination
@@ -51,50 +40,31 @@ function stallFirstScript(redis: Redis): { answer: () => void; stalled: () => bo
   return { answer, stalled: () => stalled };
 }
 
-async function setup(receiver: Receiver): Promise<Harness> {
-  const h = await startHarness(receiver.url, { sweepIntervalMs: 0 });
-  cleanups.push(
-    () => receiver.stop(),
-    () => h.close(),
-  );
-  await h.worker.close();
-  return h;
-}
-
 async function stalledWorker(
   h: Harness,
   startupCheckMs: number,
 ): Promise<{ worker: Worker; answer: () => void; stalled: () => boolean; errors: Error[] }> {
-  const redis = createRedis(REDIS_URL);
-  const queue = new Queue(QUEUES.webhook, { connection: redis, prefix: h.keys.prefix });
-  const stall = stallFirstScript(redis);
-  const ctx: AppContext = {
-    ...h.ctx,
-    redis,
-    queues: { [QUEUES.webhook]: queue } as Record<QueueName, Queue>,
-  };
-  const worker = createWebhookWorker(ctx, {
-    timeoutMs: 2_000,
-    sweepIntervalMs: 0,
-    retrySchedule: FAST_SCHEDULE,
-    startupCheckMs,
-  });
+  let stall!: ReturnType<typeof stallFirstScript>;
   const errors: Error[] = [];
-  worker.on('error', (err) => errors.push(err));
-  cleanups.push(async () => {
-    stall.answer();
-    await worker.close(true);
-    await queue.close();
-    redis.disconnect();
-  });
-  await worker.waitUntilReady();
+  const worker = await webhookWorkerProcess(
+    h,
+    cleanups,
+    { startupCheckMs },
+    {
+      errors,
+      connection: (redis) => {
+        stall = stallFirstScript(redis);
+        return stall.answer;
+      },
+    },
+  );
   return { worker, ...stall, errors };
 }
 
 describe('the webhook worker start-up check of a foreign hold', () => {
   it('starts delivering after its bound when the check gets no answer', async () => {
     const receiver = await new Receiver().start();
-    const h = await setup(receiver);
+    const h = await harnessWithoutWorker(receiver, cleanups);
     const w = await stalledWorker(h, 200);
     const e = await h.events.publish('campaign.state.changed', 'camp-stall', {});
     await waitFor(
@@ -108,7 +78,7 @@ describe('the webhook worker start-up check of a foreign hold', () => {
 
   it('closes gracefully within the bound while the check gets no answer', async () => {
     const receiver = await new Receiver().start();
-    const h = await setup(receiver);
+    const h = await harnessWithoutWorker(receiver, cleanups);
     const w = await stalledWorker(h, 300);
     const started = Date.now();
     const closed = await Promise.race([
@@ -121,7 +91,7 @@ describe('the webhook worker start-up check of a foreign hold', () => {
 
   it('a resume() while the check is under way neither starts the worker twice nor before the check', async () => {
     const receiver = await new Receiver().start();
-    const h = await setup(receiver);
+    const h = await harnessWithoutWorker(receiver, cleanups);
     const w = await stalledWorker(h, 60_000);
     // What src/process/run.ts does when a contest of the fleet's prefix begins and settles.
     await w.worker.pause(true);
