@@ -61,8 +61,11 @@ export function bannerLines(input: BannerInput): string[] {
     );
   }
   if (role !== 'sandbox') {
-    const note = input.privateRedis ? ' (private redis-server, not persisted)' : '';
-    lines.push(`  Redis          ${redactUrl(config.redisUrl)}${note}`);
+    // The prefix decides which fleet (and fleet claim) this process is part of, its Redis Cluster
+    // slot, and what every operator command must be given: the banner is where it is read.
+    const notes = [`keys under ${config.keyPrefix}`];
+    if (input.privateRedis) notes.push('private redis-server, not persisted');
+    lines.push(`  Redis          ${redactUrl(config.redisUrl)}  (${notes.join('; ')})`);
   }
   if (input.apiPort !== undefined) {
     lines.push(

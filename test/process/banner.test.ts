@@ -16,3 +16,30 @@ describe('bannerLines for a worker', () => {
     expect(lines.join('\n')).not.toMatch(/Metrics|Health/);
   });
 });
+
+describe('bannerLines: the Redis line', () => {
+  // The fleet claim, Redis Cluster hash tags and every operator command depend on the prefix.
+  it('names KEY_PREFIX', () => {
+    const lines = bannerLines({ role: 'all', config: loadConfig({ KEY_PREFIX: '{cxo-eu}' }), apiPort: 3000 });
+    expect(lines).toContain('  Redis          redis://127.0.0.1:6379  (keys under {cxo-eu})');
+  });
+
+  it('names the default prefix, and a private redis-server', () => {
+    const lines = bannerLines({ role: 'worker', config: loadConfig({}), privateRedis: true });
+    expect(lines).toContain(
+      '  Redis          redis://127.0.0.1:6379  (keys under {cxo}; private redis-server, not persisted)',
+    );
+  });
+
+  it('still redacts credentials in REDIS_URL', () => {
+    const config = loadConfig({ REDIS_URL: 'redis://ops:s3cret@redis.internal:6380/2' });
+    const line = bannerLines({ role: 'api', config, apiPort: 3000 }).find((l) => l.startsWith('  Redis'))!;
+    expect(line).not.toContain('s3cret');
+    expect(line).toMatch(/^ {2}Redis {10}redis:\/\/.*redis\.internal:6380\/2 {2}\(keys under \{cxo\}\)$/);
+  });
+
+  it('is not printed by the sandbox role, which uses no Redis', () => {
+    const lines = bannerLines({ role: 'sandbox', config: loadConfig({}), sandboxUrl: 'http://0.0.0.0:4010' });
+    expect(lines.join('\n')).not.toContain('Redis');
+  });
+});
