@@ -2,7 +2,6 @@ import type { Job, Worker } from 'bullmq';
 import { DateTime } from 'luxon';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LAUNCH_JOB, submitLaunch } from '../../src/producers/launch-submit.js';
-import type { AuditInput } from '../../src/shared/audit/types.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { AppContext } from '../../src/shared/context.js';
@@ -17,6 +16,7 @@ import {
 } from '../../src/workers/launch-sweep.js';
 import { createLaunchWorker, processLaunch } from '../../src/workers/launch-worker.js';
 import { campaignConfig, FAST_LOCKS, startStack, waitFor, type Stack } from '../e2e/stack.js';
+import { recording, type Recorded } from './recording.js';
 
 /**
  * A launch whose job is gone before any worker began it — removed by hand (Bull Board), or never
@@ -25,43 +25,15 @@ import { campaignConfig, FAST_LOCKS, startStack, waitFor, type Stack } from '../
  * job is still there, and launches that began or finished, are not touched and leave no entry.
  */
 
-interface Recorded {
-  audit: AuditInput[];
-  events: { type: string; data: Record<string, unknown> }[];
+interface LostRecorded extends Recorded {
   /** Names of the campaigns the fleet asked CXone to create. */
   creates: string[];
-}
-
-function recording(recorded: Recorded) {
-  return (base: AppContext): Partial<AppContext> => {
-    const cxone: AppContext['cxone'] = {
-      ...base.cxone,
-      createCampaign: async (...args: Parameters<AppContext['cxone']['createCampaign']>) => {
-        recorded.creates.push(args[0].name);
-        return base.cxone.createCampaign(...args);
-      },
-    };
-    const audit = Object.create(base.audit) as AppContext['audit'] & {
-      appendWithOutcome(input: AuditInput): Promise<unknown>;
-    };
-    const realAudit = base.audit as typeof audit;
-    audit.appendWithOutcome = async (input: AuditInput) => {
-      recorded.audit.push(input);
-      return realAudit.appendWithOutcome(input);
-    };
-    const events = Object.create(base.events) as AppContext['events'];
-    events.publish = async (...args: Parameters<AppContext['events']['publish']>) => {
-      recorded.events.push({ type: args[0], data: args[2] as Record<string, unknown> });
-      return base.events.publish(...args);
-    };
-    return { audit, events, cxone };
-  };
 }
 
 const GRACE_MS = DEFAULT_LOST_LAUNCH_GRACE_MS;
 
 describe('launches whose job is gone before any worker began it', () => {
-  const recorded: Recorded = { audit: [], events: [], creates: [] };
+  const recorded: LostRecorded = { audit: [], events: [], creates: [] };
   let stack: Stack;
   let ctx: AppContext;
   const workers: Worker[] = [];
@@ -91,7 +63,15 @@ describe('launches whose job is gone before any worker began it', () => {
   }
 
   beforeAll(async () => {
-    stack = await startStack({ api: false, ctxOverrides: recording(recorded) });
+    stack = await startStack({
+      api: false,
+      ctxOverrides: recording(recorded, (cxone) => ({
+        createCampaign: async (...args: Parameters<AppContext['cxone']['createCampaign']>) => {
+          recorded.creates.push(args[0].name);
+          return cxone.createCampaign(...args);
+        },
+      })),
+    });
     ctx = stack.ctx;
   });
   beforeEach(async () => {

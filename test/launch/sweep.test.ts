@@ -23,44 +23,10 @@ import {
 import { createLaunchWorker, finishGivenUpLaunch, processLaunch } from '../../src/workers/launch-worker.js';
 import { FAST_LOCKS, sandboxStatus, startStack, waitFor, type Stack } from '../e2e/stack.js';
 import { lastAttemptLaunch } from './last-attempt.js';
-
-/** What the fleet recorded while the test ran: its audit records and its events. */
-interface Recorded {
-  audit: AuditInput[];
-  events: { type: string; data: Record<string, unknown> }[];
-}
+import { recording, type Recorded } from './recording.js';
 
 /** Runs once, when the next CXone read of a campaign (a failure's cleanup, first) has answered. */
 let afterGetCampaign: (() => Promise<void>) | undefined;
-
-function recording(recorded: Recorded) {
-  return (base: AppContext): Partial<AppContext> => {
-    const cxone: AppContext['cxone'] = {
-      ...base.cxone,
-      getCampaign: async (...args: Parameters<AppContext['cxone']['getCampaign']>) => {
-        const campaign = await base.cxone.getCampaign(...args);
-        const hook = afterGetCampaign;
-        afterGetCampaign = undefined;
-        await hook?.();
-        return campaign;
-      },
-    };
-    const audit = Object.create(base.audit) as AppContext['audit'] & {
-      appendWithOutcome(input: AuditInput): Promise<unknown>;
-    };
-    const realAudit = base.audit as typeof audit;
-    audit.appendWithOutcome = async (input: AuditInput) => {
-      recorded.audit.push(input);
-      return realAudit.appendWithOutcome(input);
-    };
-    const events = Object.create(base.events) as AppContext['events'];
-    events.publish = async (...args: Parameters<AppContext['events']['publish']>) => {
-      recorded.events.push({ type: args[0], data: args[2] as Record<string, unknown> });
-      return base.events.publish(...args);
-    };
-    return { audit, events, cxone };
-  };
-}
 
 /**
  * A launch whose worker got as far as creating its campaign, then died: the job is failed for good by
@@ -117,7 +83,18 @@ describe('launch sweep over real Redis and the sandbox', () => {
   let stack: Stack;
   const workers: Worker[] = [];
   beforeAll(async () => {
-    stack = await startStack({ api: false, ctxOverrides: recording(recorded) });
+    stack = await startStack({
+      api: false,
+      ctxOverrides: recording(recorded, (cxone) => ({
+        getCampaign: async (...args: Parameters<AppContext['cxone']['getCampaign']>) => {
+          const campaign = await cxone.getCampaign(...args);
+          const hook = afterGetCampaign;
+          afterGetCampaign = undefined;
+          await hook?.();
+          return campaign;
+        },
+      })),
+    });
   });
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((w) => w.close(true)));
@@ -415,6 +392,21 @@ describe('launch sweep over real Redis and the sandbox', () => {
       expect(events).toHaveLength(1);
     });
 
+    /**
+     * A handler slower than its lease: it holds the launch and waits on its cleanup past the lease;
+     * the sweep takes the failure over and settles it. The handler is left held (`hold.release()`).
+     */
+    async function sweepOvertakesSlowHandler() {
+      const handlerLeaseMs = 50;
+      const both = await bothRecorders(handlerLeaseMs);
+      const hold = holdNextCleanup();
+      const handling = both.handler();
+      await hold.reached;
+      await new Promise((r) => setTimeout(r, handlerLeaseMs * 2));
+      expect((await both.sweep()).settled).toEqual([both.launchId]);
+      return { ...both, hold, handling };
+    }
+
     it('the sweep first: the handler finds the failure held and says nothing', async () => {
       const { launchId, handler, sweep } = await bothRecorders();
       const hold = holdNextCleanup();
@@ -430,13 +422,7 @@ describe('launch sweep over real Redis and the sandbox', () => {
     });
 
     it('a handler slower than its lease: the sweep takes the failure over and announces it; the handler, back, says nothing', async () => {
-      const handlerLeaseMs = 50;
-      const { launchId, campaignId, handler, sweep } = await bothRecorders(handlerLeaseMs);
-      const hold = holdNextCleanup();
-      const handling = handler();
-      await hold.reached;
-      await new Promise((r) => setTimeout(r, handlerLeaseMs * 2));
-      expect((await sweep()).settled).toEqual([launchId]);
+      const { launchId, campaignId, hold, handling } = await sweepOvertakesSlowHandler();
       hold.release();
       expect(await handling).toBe(false);
       expect(await createLaunchStore(stack.ctx).get(launchId)).toMatchObject({
@@ -450,13 +436,7 @@ describe('launch sweep over real Redis and the sandbox', () => {
     });
 
     it('a handler slower than its lease whose cancel then fails: it queues no stop for the campaign the sweep already cancelled', async () => {
-      const handlerLeaseMs = 50;
-      const { launchId, campaignId, handler, sweep } = await bothRecorders(handlerLeaseMs);
-      const hold = holdNextCleanup();
-      const handling = handler();
-      await hold.reached;
-      await new Promise((r) => setTimeout(r, handlerLeaseMs * 2));
-      expect((await sweep()).settled).toEqual([launchId]);
+      const { launchId, campaignId, hold, handling } = await sweepOvertakesSlowHandler();
       expect(sandboxStatus(stack.sandbox, campaignId)).toBe('cancelled');
       // CXone refuses the handler's late cancel (its If-Match write), as it would while failing.
       await fetch(`${stack.sandbox.url}/__sandbox/faults`, {

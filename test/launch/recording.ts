@@ -1,0 +1,34 @@
+import type { AuditInput } from '../../src/shared/audit/types.js';
+import type { AppContext } from '../../src/shared/context.js';
+
+/** What the fleet recorded while a test ran: its audit records and its events. */
+export interface Recorded {
+  audit: AuditInput[];
+  events: { type: string; data: Record<string, unknown> }[];
+}
+
+/**
+ * A stack's ctxOverrides that records every audit record and event into `recorded` (still writing
+ * them), with the CXone client's calls replaced as `cxone` says (the test's hooks around them).
+ */
+export function recording(
+  recorded: Recorded,
+  cxone: (base: AppContext['cxone']) => Partial<AppContext['cxone']> = () => ({}),
+) {
+  return (base: AppContext): Partial<AppContext> => {
+    const audit = Object.create(base.audit) as AppContext['audit'] & {
+      appendWithOutcome(input: AuditInput): Promise<unknown>;
+    };
+    const realAudit = base.audit as typeof audit;
+    audit.appendWithOutcome = async (input: AuditInput) => {
+      recorded.audit.push(input);
+      return realAudit.appendWithOutcome(input);
+    };
+    const events = Object.create(base.events) as AppContext['events'];
+    events.publish = async (...args: Parameters<AppContext['events']['publish']>) => {
+      recorded.events.push({ type: args[0], data: args[2] as Record<string, unknown> });
+      return base.events.publish(...args);
+    };
+    return { audit, events, cxone: { ...base.cxone, ...cxone(base.cxone) } };
+  };
+}
