@@ -46,7 +46,14 @@ export function fleetRecordKey(keys: Keys): string {
   return keys.custom('fleet', 'last');
 }
 
+/**
+ * The `scheme` field of the claim and the record: this release's fingerprints (the machine folded in
+ * only in sandbox mode). Releases before it wrote none.
+ */
+export const FLEET_FINGERPRINT_SCHEME = '2';
+
 const CLAIM = `
+local SCHEME = '${FLEET_FINGERPRINT_SCHEME}'
 local key, lastKey = KEYS[1], KEYS[2]
 local fp, cxone, member, ttl, contest = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local sandbox, takeover = ARGV[6], ARGV[7]
@@ -100,6 +107,11 @@ end
 if sandbox == '1' and redis.call('HGET', lastKey, 'fp') == fp then
   redis.call('HSET', lastKey, 'sandbox', '1')
 end
+-- Marks what this release wrote or holds under its own fingerprint: a fingerprint stored beside the
+-- mark is never an earlier release's (formerFingerprints), though in sandbox mode it is the very one
+-- the earlier release gave an explicit loopback URL on that machine.
+if redis.call('HGET', key, 'fp') == fp then redis.call('HSET', key, 'scheme', SCHEME) end
+if redis.call('HGET', lastKey, 'fp') == fp then redis.call('HSET', lastKey, 'scheme', SCHEME) end
 redis.call('HSET', key, 'm:' .. member, now, 'ttl', ttl)
 local all = redis.call('HGETALL', key)
 for i = 1, #all, 2 do
@@ -227,11 +239,14 @@ export async function formerFingerprints(
   const recognise = identity.isFormerFingerprint;
   if (!recognise) return [];
   const stored = await Promise.all([
-    redis.hmget(at.claim, 'fp', 'cxone'),
-    redis.hmget(at.record, 'fp', 'cxone'),
+    redis.hmget(at.claim, 'fp', 'cxone', 'scheme', 'sandbox'),
+    redis.hmget(at.record, 'fp', 'cxone', 'scheme', 'sandbox'),
   ]);
   const found = new Set<string>();
-  for (const [fp, cxone] of stored) {
+  for (const [fp, cxone, scheme, sandbox] of stored) {
+    // Written under this release's scheme, or by an embedded sandbox: a sandbox-mode fleet (whose
+    // fingerprint still folds its machine in), never this fleet under an earlier release.
+    if (scheme || sandbox === '1') continue;
     if (fp && cxone && fp !== identity.fingerprint && recognise({ fingerprint: fp, cxone })) found.add(fp);
   }
   return [...found];

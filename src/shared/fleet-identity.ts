@@ -24,7 +24,9 @@ export interface FleetIdentity {
    * a restart with this release is not refused by the record (or the live claim) its own processes
    * wrote. The machine is read from the stored `cxone` (`<url> on <machine>`) and the fingerprint is
    * recomputed from it: it matches only for this base URL and client id, on whichever machine (pod)
-   * wrote it.
+   * wrote it. A sandbox-mode fleet of that URL and client id has the same fingerprint on its machine
+   * in every release: an embedded sandbox's is refused here, and formerFingerprints (fleet-claim.ts)
+   * passes nothing this release wrote (its `scheme` mark) nor an embedded sandbox's record.
    */
   isFormerFingerprint?(stored: PreviousFleet): boolean;
 }
@@ -68,6 +70,9 @@ function normaliseBaseUrl(url: string): { normalised: string; loopback: boolean 
   }
 }
 
+/** How the CXone of a process running the embedded sandbox is shown (before its URL). */
+const EMBEDDED_SANDBOX_AT = 'the embedded sandbox at ';
+
 /** Version 1 of the fingerprint's input; `machine` is null unless the CXone is this machine's sandbox. */
 function fingerprintOf(normalised: string, clientId: string, machine: string | null): string {
   return createHash('sha256')
@@ -86,7 +91,7 @@ export function fleetIdentity(input: FleetIdentityInput): FleetIdentity {
   const machine = input.sandboxMode ? input.hostname : null;
   const fingerprint = fingerprintOf(normalised, input.cxoneClientId, machine);
   const where = redactUrl(input.cxoneBaseUrl);
-  const sandbox = input.embeddedSandbox ? 'the embedded sandbox at ' : '';
+  const sandbox = input.embeddedSandbox ? EMBEDDED_SANDBOX_AT : '';
   const identity: FleetIdentity = {
     fingerprint,
     cxone: `${sandbox}${where}${machine === null ? '' : ` on ${machine}`}`,
@@ -95,6 +100,9 @@ export function fleetIdentity(input: FleetIdentityInput): FleetIdentity {
   if (!input.sandboxMode && loopback) {
     // Releases before this one folded the machine in here too, and showed it as `<url> on <machine>`.
     identity.isFormerFingerprint = (stored) => {
+      // Only an embedded sandbox (CXONE_BASE_URL unset, in every release) is shown this way: the very
+      // fingerprint, but another machine's sandbox, never this fleet.
+      if (stored.cxone.startsWith(EMBEDDED_SANDBOX_AT)) return false;
       const at = stored.cxone.lastIndexOf(' on ');
       if (at < 0) return false;
       const formerMachine = stored.cxone.slice(at + ' on '.length);

@@ -508,20 +508,88 @@ describe('the last fleet on a prefix (real Redis)', () => {
       expect(await redis.hget(fleetRecordKey(keys), 'fp')).toBe(old.fp);
     });
 
+    // The README's split roles name the sandbox explicitly (CXONE_BASE_URL=http://127.0.0.1:4010,
+    // CXONE_CLIENT_ID=sandbox-client); a fleet of this release in sandbox mode on another machine
+    // has exactly the fingerprint the earlier release gave that URL on its machine, but is another fleet.
+    describe('never takes a sandbox-mode fleet of this release on another machine for its earlier self', () => {
+      const sandboxUrl = 'http://127.0.0.1:4010';
+      const inSandboxMode = (host: string, embeddedSandbox: boolean) =>
+        fleetIdentity({
+          cxoneBaseUrl: sandboxUrl,
+          cxoneClientId: 'sandbox-client',
+          embeddedSandbox,
+          sandboxMode: true,
+          hostname: host,
+        });
+      const explicit = fleetIdentity({
+        cxoneBaseUrl: sandboxUrl,
+        cxoneClientId: 'sandbox-client',
+        embeddedSandbox: false,
+        sandboxMode: false,
+        hostname: 'ci-runner',
+      });
+
+      for (const embedded of [true, false]) {
+        const what = embedded
+          ? 'an embedded sandbox (`npm start`)'
+          : 'split roles calling a `sandbox` process';
+        it(`refuses to join the live claim of ${what}`, async () => {
+          const keys = keysFor();
+          await claim(keys, inSandboxMode('laptop', embedded));
+          const line = await refusal(claim(keys, explicit));
+          expect(line).toContain(
+            `working against CXone ${inSandboxMode('laptop', embedded).cxone} (1 live process)`,
+          );
+          expect(await redis.hget(fleetClaimKey(keys), 'fp')).toBe(
+            inSandboxMode('laptop', embedded).fingerprint,
+          );
+        });
+
+        it(`is refused by the record ${what} left, and leaves it as it was`, async () => {
+          const keys = keysFor();
+          await (await claim(keys, inSandboxMode('laptop', embedded))).release();
+          const line = await refusal(claim(keys, explicit));
+          expect(line).toContain(
+            `last used on this Redis by another fleet, working against CXone ${inSandboxMode('laptop', embedded).cxone}`,
+          );
+          expect(await redis.hget(fleetRecordKey(keys), 'fp')).toBe(
+            inSandboxMode('laptop', embedded).fingerprint,
+          );
+        });
+      }
+
+      it('still recognises what the earlier release wrote for that URL (not an embedded sandbox), once this release has not touched it', async () => {
+        const keys = keysFor();
+        const old = createHash('sha256')
+          .update(JSON.stringify(['cxo-fleet/1', sandboxUrl, 'sandbox-client', 'laptop']))
+          .digest('hex');
+        await redis.hset(fleetRecordKey(keys), 'fp', old, 'cxone', `${sandboxUrl} on laptop`, 'at', '1');
+        await claim(keys, explicit);
+        expect(await redis.hget(fleetRecordKey(keys), 'fp')).toBe(explicit.fingerprint);
+      });
+    });
+
     it('joins a live claim of its earlier processes (a rolling upgrade) without disturbing them, and leaves it cleanly', async () => {
       const keys = keysFor();
       const at = fleetClaimKeys(keys);
       const old = earlier('pod-old');
       // A process of the earlier release holds the claim and the record under its fingerprint; it
       // calls the same script with only that one.
+      // (This release's script marks what it holds under its own fingerprint; the earlier one did not.)
       const asEarlier = { fingerprint: old.fp, cxone: old.cxone, sandbox: false };
-      expect(await attemptFleetClaim(redis, at, asEarlier, 'old', 1_000, false)).toEqual({ held: true });
+      const earlierAttempt = async (contest: boolean) => {
+        const attempt = await attemptFleetClaim(redis, at, asEarlier, 'old', 1_000, contest);
+        await redis.hdel(at.claim, 'scheme');
+        await redis.hdel(at.record, 'scheme');
+        return attempt;
+      };
+      expect(await earlierAttempt(false)).toEqual({ held: true });
 
       const c = await claim(keys, proxied('pod-new'), { ttlMs: 1_000, renewEveryMs: 40 });
       // Both keep renewing: neither sees the other as another fleet.
       await new Promise((r) => setTimeout(r, 200));
       expect(c.contested).toBe(false);
-      expect(await attemptFleetClaim(redis, at, asEarlier, 'old', 1_000, true)).toEqual({ held: true });
+      expect(await earlierAttempt(true)).toEqual({ held: true });
       const claimed = await redis.hgetall(fleetClaimKey(keys));
       expect(claimed.fp).toBe(old.fp);
       expect(Object.keys(claimed).filter((f) => f.startsWith('m:'))).toHaveLength(2);
