@@ -7,6 +7,7 @@ import { closeWithin } from './close-within.js';
 import { describeListenError } from './listen-error.js';
 import { findOnPath, startPrivateRedis, type PrivateRedis } from './private-redis.js';
 import { buildApiApp } from '../producers/app.js';
+import { fleetRetryAfterSeconds } from '../producers/fleet-guard.js';
 import { startMetricsServer, type MetricsServer } from '../producers/routes/ops.js'; // (H8)
 import { EMBEDDED_SANDBOX_HOST, startEmbeddedSandbox } from '../sandbox/embedded.js';
 import { runSandboxRole } from '../sandbox/cli-entry.js';
@@ -313,7 +314,10 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
     let apiPort: number | undefined;
     if (role === 'all' || role === 'api') {
       const claim = running.fleetClaim;
-      running.api = await buildApiApp(running.ctx, { fleetContested: () => claim.contestedMessage });
+      running.api = await buildApiApp(running.ctx, {
+        fleetContested: () => claim.contestedMessage,
+        fleetRetryAfterS: fleetRetryAfterSeconds(claim.renewEveryMs),
+      });
       apiPort = await listen(running.api, config);
       checkpoint();
     }

@@ -36,6 +36,8 @@ export interface ApiAppOptions {
    * that would enqueue or write is refused with 503 `fleet_contested` (fleet-guard.ts).
    */
   fleetContested?: () => string | undefined;
+  /** The refusal's Retry-After: how often the claim renews (default FLEET_RETRY_AFTER_S, the default renewal). */
+  fleetRetryAfterS?: number;
 }
 
 /** Paths probed every few seconds by orchestrators and scrapers; logged at debug to keep logs readable. */
@@ -165,7 +167,7 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
 
   // Before the request guard: a refused request then starts no deadline either.
   const fleetContested = opts.fleetContested ?? (() => undefined);
-  if (opts.fleetContested) registerFleetGuard(app, opts.fleetContested);
+  if (opts.fleetContested) registerFleetGuard(app, opts.fleetContested, opts.fleetRetryAfterS);
   registerRequestGuard(app, ctx, opts.requestDeadlineMs);
 
   // Every route registered from here on (Bull Board's included) counts for the 405s.

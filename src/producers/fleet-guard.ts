@@ -14,6 +14,11 @@ import { ApiError, toErrorResponse, type ErrorResponse } from './errors.js';
 /** How long a refused client should wait: the claim's renewal period, when the contest is next looked at. */
 export const FLEET_RETRY_AFTER_S = Math.ceil(FLEET_CLAIM_TTL_MS / 3 / 1000);
 
+/** Retry-After (whole seconds, at least 1) for a claim renewed every `renewEveryMs`. */
+export function fleetRetryAfterSeconds(renewEveryMs: number): number {
+  return Math.max(1, Math.ceil(renewEveryMs / 1000));
+}
+
 /** Methods that only read. */
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -60,12 +65,16 @@ export function fleetContestedResponse(
  * another fleet. A root preHandler: it runs after authentication and body parsing, before any
  * handler (Bull Board's included), so nothing of a refused request is written.
  *
- * The claim is looked at when it renews (every FLEET_RETRY_AFTER_S seconds), so a request accepted in
+ * The claim is looked at when it renews (every `retryAfterS` seconds: FLEET_RETRY_AFTER_S by default), so a request accepted in
  * the moments before the renewal that finds the contest is enqueued as usual; its job waits, since
  * that renewal pauses this process's workers, and the other fleet's workers pause at their own next
  * renewal.
  */
-export function registerFleetGuard(app: FastifyInstance, contested: () => string | undefined): void {
+export function registerFleetGuard(
+  app: FastifyInstance,
+  contested: () => string | undefined,
+  retryAfterS: number = FLEET_RETRY_AFTER_S,
+): void {
   app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!isFleetGuarded(request.method, request.routeOptions.url)) return;
     const message = contested();
@@ -74,7 +83,7 @@ export function registerFleetGuard(app: FastifyInstance, contested: () => string
       { method: request.method, path: request.routeOptions.url },
       'refused: another fleet is on KEY_PREFIX (fleet claim contested)',
     );
-    const response = fleetContestedResponse(message);
+    const response = fleetContestedResponse(message, retryAfterS);
     // Sent rather than thrown: Bull Board's scope has an error handler of its own.
     return reply
       .code(response.status)

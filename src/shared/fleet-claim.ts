@@ -287,6 +287,8 @@ export interface FleetClaim {
   readonly contested: boolean;
   /** While contested: the line naming the prefix and both CXones that the error log carries. */
   readonly contestedMessage: string | undefined;
+  /** How often this process renews the claim, which is when it next sees whether the contest is over. */
+  readonly renewEveryMs: number;
   /** Stops renewing and removes this process from the claim (the last one out deletes it). Never rejects. */
   release(): Promise<void>;
   /** Stops renewing and leaves the claim to expire, as a process that died would. */
@@ -421,6 +423,7 @@ export async function claimFleet(opts: FleetClaimOptions): Promise<FleetClaim> {
     get contestedMessage() {
       return contested;
     },
+    renewEveryMs,
     abandon() {
       clearInterval(timer);
     },

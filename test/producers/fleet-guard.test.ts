@@ -5,6 +5,7 @@ import { describeError, FLEET_CONTESTED_HINT } from '../../src/cli/run.js';
 import {
   FLEET_RETRY_AFTER_S,
   fleetContestedResponse,
+  fleetRetryAfterSeconds,
   isFleetGuarded,
 } from '../../src/producers/fleet-guard.js';
 import {
@@ -55,6 +56,10 @@ describe('which requests a contested fleet refuses (pure)', () => {
 
   it("answers 503 fleet_contested with the claim's message, what to do, and Retry-After", () => {
     expect(FLEET_RETRY_AFTER_S).toBe(10);
+    // The claim's actual renewal period, in whole seconds (never 0)
+    expect(fleetRetryAfterSeconds(10_000)).toBe(FLEET_RETRY_AFTER_S);
+    expect(fleetRetryAfterSeconds(40)).toBe(1);
+    expect(fleetRetryAfterSeconds(15_500)).toBe(16);
     const response = fleetContestedResponse(CONTESTED, 7);
     expect(response.status).toBe(503);
     expect(response.headers).toEqual({ 'retry-after': '7' });
