@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import {
   complianceOptionsSchema,
   toValidationIssues,
@@ -6,6 +7,7 @@ import {
 } from './campaign-config.js';
 import { campaignConfigSchema } from './campaign-schema.js';
 import type { AppConfig } from './config.js';
+import { checkUsableCompliance, describeProblems } from './compliance/config-rules.js';
 import { deploymentPolicyIssues } from './compliance/deployment-policy.js';
 
 /**
@@ -32,5 +34,22 @@ export function checkCampaignConfig(
   const refused = dncOff
     ? deploymentPolicyIssues({ compliance: complianceOptionsSchema.parse({ doNotCallCheck: false }) }, policy)
     : [];
-  return { issues: [...toValidationIssues(parsed.error, body), ...refused] };
+  return { issues: [...withUsableCompliance(parsed.error, body), ...refused] };
+}
+
+/**
+ * The schema's issues, and the compliance problems of what is usable of the config when the schema's
+ * refinement did not run. zod refuses a list past its maximum (a window naming eight days, 29
+ * windows, 61 states) before parsing its elements and then skips every refinement of the objects
+ * around it, `when` or not; the rules are run here on the same best-effort view instead, so such a
+ * config's answer names the rest's problems as any other shape error's does. A problem the
+ * refinement already added is not added again (it ran whenever nothing was oversized). Pure.
+ */
+function withUsableCompliance(error: z.ZodError, body: unknown): ValidationIssue[] {
+  const issues = toValidationIssues(error, body);
+  const key = (issue: ValidationIssue) => `${issue.path}\n${issue.message}`;
+  const listed = new Set(issues.map(key));
+  const unusable = new Set(error.issues.map((issue) => issue.path.map(String).join('.')));
+  const missed = describeProblems(checkUsableCompliance(body, unusable)).filter((p) => !listed.has(key(p)));
+  return missed.length === 0 ? issues : [...issues, ...missed];
 }

@@ -6,7 +6,10 @@ import { refineCampaignCompliance } from './compliance/config-rules.js';
  * skips an object's refinements once a field failed with an aborting issue (a wrong type, a day
  * spelt "Mon"); `when` runs this one anyway, on what is usable of the config (see
  * refineCampaignCompliance), so one answer names the compliance problems beside the shape errors.
- * It is only skipped after an issue raised with `abort: true`, which no schema here raises.
+ * zod still skips it after an explicitly aborting issue: no schema here raises one with `abort: true`,
+ * but zod refuses a list past its maximum (eight days in a window, 29 windows, 61 states) that way,
+ * before parsing its elements. checkCampaignConfig (campaign-check.ts) runs the same rules on such
+ * a config, so the API, /validate and `cxo validate` answer it in full; a bare safeParse does not.
  */
 export const campaignConfigSchema = campaignConfigBaseSchema.superRefine(refineCampaignCompliance, {
   when: () => true,
