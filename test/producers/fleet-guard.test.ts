@@ -133,6 +133,12 @@ describe('the API while its fleet claim is contested', () => {
         expect((await api(stack, 'POST', path, { token: null })).status).toBe(401);
       }
       expect((await api(stack, 'POST', '/v1/campaigns', { body: {}, token: null })).status).toBe(401);
+      // Bull Board checks its own credentials in its scope's onRequest, before the root preHandler.
+      const board = await api(stack, 'PUT', '/admin/queues/api/queues/pause', { token: null });
+      expect([board.status, board.headers.get('www-authenticate')]).toEqual([
+        401,
+        expect.stringMatching(/^Basic /),
+      ]);
       expect(await written()).toEqual(before);
       // Reads go on.
       expect((await api(stack, 'GET', '/v1/webhooks/dead-letters')).status).toBe(200);
