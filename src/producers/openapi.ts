@@ -376,7 +376,11 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         security: bearer,
         parameters: [campaignIdParam],
         responses: {
-          '200': json('CampaignView', 'The campaign'),
+          '200': json(
+            'CampaignView',
+            'The campaign; `stale: true` with a `staleReason` when the cached view could not be refreshed from CXone, ' +
+              'or was not while another fleet is on KEY_PREFIX (a refresh writes; `fleet_contested` refuses writes)',
+          ),
           '400': badRequest(
             'The campaign id is malformed (`validation_failed`), or the path is not valid (`invalid_url`)',
           ),
