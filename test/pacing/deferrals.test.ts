@@ -10,13 +10,20 @@ import {
   DEFERRAL_WARN_AFTER,
   deferralKey,
   deferralWarningDue,
+  noteDeferral,
   parseDeferralTally,
 } from '../../src/shared/pacing/deferrals.js';
+import type { CommandRequest } from '../../src/shared/lifecycle/enqueue.js';
+import { MAX_PENALTY_MS } from '../../src/shared/limiter/types.js';
+import { stopPolling } from '../../src/shared/polling/schedulers.js';
 import { runPollCycle, type PollOutcome } from '../../src/shared/polling/poll-cycle.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { waitFor } from '../e2e/stack.js';
 import { startHarness, type Harness } from '../lifecycle/harness.js';
-import { pacedCampaign } from './paced-campaign.js';
+import { pacedCampaign, predictive } from './paced-campaign.js';
+import { CampaignStore } from '../../src/shared/campaign-store.js';
+import { PACING_ACTOR } from '../../src/shared/pacing/apply.js';
+import { readPacingRecord } from '../../src/shared/pacing/record.js';
 
 describe('deferralWarningDue', () => {
   const at = 1_000_000;
@@ -154,5 +161,149 @@ describe('pacing deferred poll after poll', () => {
     const outcome = await runPollCycle(pollCtx, campaign.id);
     expect(pacingOfOutcome(outcome)).toMatchObject({ kind: 'decided' });
     expect(await h.ctx.redis.exists(deferralKey(h.ctx, campaign.id))).toBe(0);
+  });
+});
+
+/**
+ * What the episode must not do: outlive a pause (the campaign dials nothing, so nothing is unpaced)
+ * and meet the next deferral hours later as if it were the same run of polls; outlive the end of the
+ * campaign's polling; warn twice when two polls of one campaign overlap (the poll lease lapses while a
+ * poll waits in the fleet limiter after its renewal: the resync read has no bound on its wait); warn
+ * of pacing's own change waiting on an adjust worker that is healthy but waits out a CXone 429
+ * penalty (up to MAX_PENALTY_MS), which the poll cannot tell from one that is down.
+ */
+describe('the deferral episode, bounded', () => {
+  let h: Harness;
+  const clock = new ManualClock(Date.now());
+  const lines: Record<string, unknown>[] = [];
+  let pollCtx: AppContext;
+  const workers: Worker[] = [];
+
+  beforeAll(async () => {
+    h = await startHarness({ clock });
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>);
+        done();
+      },
+    });
+    pollCtx = { ...h.ctx, logger: pino({ level: 'info' }, stream) } as AppContext;
+  });
+
+  afterAll(async () => {
+    for (const w of workers) await w.close();
+    await h?.close();
+  });
+
+  const warnings = (campaignId: string) =>
+    lines.filter((l) => l.campaignId === campaignId && l.level === 40 && l.polls !== undefined);
+  const pacingOfOutcome = (outcome: PollOutcome) => (outcome.kind === 'polled' ? outcome.pacing : null);
+  const runCommand = async (campaignId: string, cmd: Omit<CommandRequest, 'campaignId' | 'actor'>) => {
+    const worker = createAdjustWorker(h.ctx);
+    await worker.waitUntilReady();
+    try {
+      const [id] = await h.enqueueInOrder([{ campaignId, actor: 'api:alice', ...cmd }]);
+      expect((await h.waitForCommand(id!)).status).toBe('succeeded');
+      await waitFor("the command to leave its campaign's order", async () =>
+        (await createCommandOrder(h.ctx).pending(campaignId)).length === 0 ? true : undefined,
+      );
+    } finally {
+      await worker.close();
+    }
+  };
+
+  it('ends with a poll that finds the campaign paused, so a deferral after the resume starts afresh', async () => {
+    // The threshold strategy: a paused poll of it takes no turn at all.
+    const campaign = await h.campaign('active', predictive(20, 0.5, 'threshold'));
+    const key = deferralKey(h.ctx, campaign.id);
+    // The operator's pause waits for an adjust worker over two polls: two deferrals.
+    const [pauseId] = await h.enqueueInOrder([
+      { campaignId: campaign.id, actor: 'api:alice', reason: 'operator', action: 'pause' },
+    ]);
+    for (let poll = 1; poll <= 2; poll++) {
+      clock.advance(15_000);
+      expect(pacingOfOutcome(await runPollCycle(pollCtx, campaign.id))).toMatchObject({ kind: 'deferred' });
+    }
+    const worker = createAdjustWorker(h.ctx);
+    await worker.waitUntilReady();
+    expect((await h.waitForCommand(pauseId!)).status).toBe('succeeded');
+    await worker.close();
+    // Paused: polled, no turn, nothing dialed, for an hour.
+    clock.advance(15_000);
+    expect(await runPollCycle(pollCtx, campaign.id)).toMatchObject({ status: 'paused', pacing: null });
+    expect(await h.ctx.redis.exists(key)).toBe(0);
+    clock.advance(3600_000);
+    await runCommand(campaign.id, { reason: 'operator', action: 'resume' });
+
+    // Resumed; an operator's change waits for its worker over one poll: one deferral, the first of a new
+    // episode, not the third of one an hour long.
+    await h.enqueueInOrder([
+      {
+        campaignId: campaign.id,
+        actor: 'api:alice',
+        reason: 'operator',
+        patch: { dialerStrategy: { callRate: 0.4 } },
+      },
+    ]);
+    clock.advance(15_000);
+    expect(pacingOfOutcome(await runPollCycle(pollCtx, campaign.id))).toMatchObject({ kind: 'deferred' });
+    expect(parseDeferralTally(await h.ctx.redis.hgetall(key))).toMatchObject({ polls: 1, warned: false });
+    expect(warnings(campaign.id)).toEqual([]);
+  });
+
+  it('is deleted when the campaign stops being polled', async () => {
+    const campaign = await pacedCampaign(h, 'active', 20, 0.5);
+    const key = deferralKey(h.ctx, campaign.id);
+    await noteDeferral(h.ctx, campaign.id, 'command_queued', 'a stop is queued');
+    expect(await h.ctx.redis.exists(key)).toBe(1);
+    await stopPolling(h.ctx, campaign.id);
+    expect(await h.ctx.redis.exists(key)).toBe(0);
+  });
+
+  it('warns once when two overlapping polls cross the threshold together', async () => {
+    const campaign = await pacedCampaign(h, 'active', 20, 0.5);
+    const key = deferralKey(h.ctx, campaign.id);
+    await h.ctx.redis.hset(key, 's', String(clock.now() - 200_000), 'n', '5');
+    await Promise.all([
+      noteDeferral(pollCtx, campaign.id, 'command_queued', 'one poll'),
+      noteDeferral(pollCtx, campaign.id, 'command_queued', 'the poll overlapping it'),
+    ]);
+    expect(warnings(campaign.id)).toHaveLength(1);
+    expect(parseDeferralTally(await h.ctx.redis.hgetall(key))).toMatchObject({ polls: 7, warned: true });
+    await h.ctx.redis.del(key);
+  });
+
+  it("does not warn of pacing's own change while a healthy worker could still be waiting out a 429 penalty", async () => {
+    const campaign = await pacedCampaign(h, 'active', 20, 0.5);
+    const key = deferralKey(h.ctx, campaign.id);
+    // Pacing's change is queued and its memory waits for it; no adjust worker takes it (for the poll,
+    // one waiting out a penalty on CXone's campaign endpoints looks the same).
+    const [own] = await h.enqueueInOrder([
+      {
+        campaignId: campaign.id,
+        actor: PACING_ACTOR,
+        reason: 'pacing',
+        patch: { dialerStrategy: { callRate: 0.45 } },
+      },
+    ]);
+    const store = new CampaignStore(h.ctx);
+    const pacing = readPacingRecord((await store.get(campaign.id))?.pacing, 'abandonment-target');
+    await store.patch(campaign.id, { pacing: { ...pacing, pendingCommandId: own! } });
+    const within = Math.floor(MAX_PENALTY_MS / 15_000);
+    for (let poll = 1; poll <= within; poll++) {
+      clock.advance(15_000);
+      expect(pacingOfOutcome(await runPollCycle(pollCtx, campaign.id))).toMatchObject({ kind: 'waiting' });
+    }
+    expect(parseDeferralTally(await h.ctx.redis.hgetall(key))).toMatchObject({ polls: within });
+    expect(warnings(campaign.id)).toEqual([]);
+    // Long past any penalty CXone can impose: the worker is down or stuck, and that is told once.
+    for (let poll = 1; poll <= 20; poll++) {
+      clock.advance(15_000);
+      await runPollCycle(pollCtx, campaign.id);
+    }
+    expect(warnings(campaign.id)).toEqual([
+      expect.objectContaining({ campaignId: campaign.id, reason: 'own_change_pending' }),
+    ]);
+    await h.ctx.redis.del(key);
   });
 });

@@ -1,4 +1,5 @@
 import type { AppContext } from '../context.js';
+import { MAX_PENALTY_MS } from '../limiter/types.js';
 import { pacingDeferrals } from '../metrics.js';
 import { evalScript } from '../redis-script.js';
 
@@ -48,6 +49,24 @@ export interface DeferralTally {
  */
 export const DEFERRAL_WARN_AFTER = { polls: 3, spanMs: 3 * 60_000 } as const;
 
+/**
+ * The same for a campaign whose current deferral is pacing's own change still on its way
+ * (own_change_pending): the controller has acted, and its change waits in the adjust queue. A healthy
+ * adjust worker may wait out a CXone 429 penalty on the campaign endpoints for up to MAX_PENALTY_MS
+ * (its jobs wait without a bound), while the polls, on the stats endpoint, go on every 15 s: under a
+ * busy budget every campaign pacing just changed would be warned of at 3 minutes. Past the longest
+ * penalty (and the 3 minutes beyond it) no healthy worker explains it: it is down or its job is stuck.
+ */
+export const OWN_CHANGE_WARN_AFTER = {
+  polls: DEFERRAL_WARN_AFTER.polls,
+  spanMs: MAX_PENALTY_MS + DEFERRAL_WARN_AFTER.spanMs,
+} as const;
+
+/** The threshold that applies to a deferral of this cause. */
+export function warnAfterFor(cause: DeferralCause): { polls: number; spanMs: number } {
+  return cause === 'own_change_pending' ? OWN_CHANGE_WARN_AFTER : DEFERRAL_WARN_AFTER;
+}
+
 /** Whether this deferral is the one to warn at: once per episode, never before the threshold. Pure. */
 export function deferralWarningDue(
   tally: DeferralTally,
@@ -72,8 +91,8 @@ export function deferralKey(ctx: Pick<AppContext, 'keys'>, campaignId: string): 
 
 /**
  * Longer than any poll interval the budget stretches to, so consecutive deferrals of a slowly polled
- * campaign still add up; short enough that an episode whose campaign stopped being paced (ended,
- * paused with nothing to drop: no turn is taken) does not outlive the day.
+ * campaign still add up; short enough that an episode nothing closed (closeDeferralEpisode's failure)
+ * does not outlive the day.
  */
 export const DEFERRAL_TALLY_TTL_MS = 6 * 3600_000;
 
@@ -98,8 +117,9 @@ export async function readDeferralTally(ctx: AppContext, campaignId: string): Pr
 
 /**
  * One poll's pacing step did not run: counted (cxo_pacing_deferrals_total), added to the campaign's
- * episode, and warned of once the episode crosses DEFERRAL_WARN_AFTER. The polls of one campaign never
- * overlap (the poll lease), so the read of the count and the warned mark need no more atomicity.
+ * episode, and warned of once the episode crosses its threshold (warnAfterFor). Two polls of one
+ * campaign can overlap (the poll lease lapses when a poll waits past it in the fleet limiter after its
+ * renewal, e.g. for the resync read), so the warning is claimed with HSETNX: only one of them warns.
  * Best-effort: its failure is logged, never fails the poll.
  */
 export async function noteDeferral(
@@ -121,8 +141,8 @@ export async function noteDeferral(
       String(DEFERRAL_TALLY_TTL_MS),
     )) as [number, string, string];
     const tally: DeferralTally = { polls: Number(polls), sinceMs: Number(since), warned: warned === '1' };
-    if (!deferralWarningDue(tally, nowMs)) return;
-    await ctx.redis.hset(key, 'w', '1');
+    if (!deferralWarningDue(tally, nowMs, warnAfterFor(cause))) return;
+    if ((await ctx.redis.hsetnx(key, 'w', '1')) === 0) return;
     ctx.logger.warn(
       {
         campaignId,
@@ -163,6 +183,43 @@ export async function endDeferralEpisode(
       how === 'paced'
         ? 'pacing runs again after consecutive deferrals'
         : 'campaign ended while its pacing was deferred',
+    );
+  } catch (err) {
+    ctx.logger.warn({ err, campaignId }, 'pacing deferral episode could not be closed');
+  }
+}
+
+/**
+ * The campaign's open episode, if any, is over without a step of pacing: a poll found the campaign
+ * paused and took no turn (it dials nothing, so nothing goes unpaced, and a deferral after its resume
+ * hours later is no continuation of this one), or its polling stopped (ended, gone: nothing reads the
+ * episode again). Read and deleted in one step; a warned episode is told of its end at info.
+ * Best-effort, as noteDeferral.
+ */
+export async function closeDeferralEpisode(
+  ctx: Pick<AppContext, 'redis' | 'keys' | 'clock' | 'logger'>,
+  campaignId: string,
+  how: 'paused' | 'stopped',
+): Promise<void> {
+  try {
+    const replies = await ctx.redis
+      .multi()
+      .hgetall(deferralKey(ctx, campaignId))
+      .del(deferralKey(ctx, campaignId))
+      .exec();
+    const tally = parseDeferralTally(replies?.[0]?.[1] as Record<string, string> | undefined);
+    if (!tally?.warned) return;
+    const nowMs = ctx.clock.now();
+    ctx.logger.info(
+      {
+        campaignId,
+        polls: tally.polls,
+        since: new Date(tally.sinceMs).toISOString(),
+        forMs: nowMs - tally.sinceMs,
+      },
+      how === 'paused'
+        ? 'campaign paused while its pacing was deferred'
+        : 'polling stopped while its pacing was deferred',
     );
   } catch (err) {
     ctx.logger.warn({ err, campaignId }, 'pacing deferral episode could not be closed');

@@ -14,6 +14,7 @@ import { resourceChanges } from '../cxone/resource-changes.js';
 import type { CampaignResource } from '../cxone/wire.js';
 import { publishOrLog } from '../side-records.js';
 import { applyPacing, applyPausedPacing, type ApplyPacingResult } from '../pacing/apply.js';
+import { closeDeferralEpisode } from '../pacing/deferrals.js';
 import { tryLease, type Lease } from './lease.js';
 import { stopPolling } from './schedulers.js';
 
@@ -230,6 +231,8 @@ async function pollOnce(
   if (stats.status === 'paused') {
     // Paused campaigns are not paced, but the rate they will resume at is pacing's (apply.ts).
     const pacing = await applyPausedPacing(ctx, { record, stats, efficiency });
+    // No turn taken: the campaign dials nothing, so a deferral episode ends here (deferrals.ts).
+    if (pacing === null) await closeDeferralEpisode(ctx, campaignId, 'paused');
     return endedMeanwhile(pacing) ?? { kind: 'polled', status: stats.status, guard: 'skipped', pacing };
   }
   if (stats.status !== 'active') {

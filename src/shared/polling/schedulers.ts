@@ -6,6 +6,7 @@ import { pollIntervalFloor, polledCampaigns } from '../metrics.js';
 import { CXONE_BACKOFF_TYPE, POLL_ATTEMPTS } from '../../workers/worker-options.js';
 import { waitForLease, type Lease } from './lease.js';
 import { budgetTier, minPollIntervalMs, nextBudgetTier } from './budget.js';
+import { closeDeferralEpisode } from '../pacing/deferrals.js';
 
 /**
  * One BullMQ job scheduler per polled campaign, id `poll:<campaignId>`. Schedulers live in Redis,
@@ -110,6 +111,8 @@ export async function stopPolling(ctx: PollingContext, campaignId: string): Prom
   await ctx.queues.poll.removeJobScheduler(pollSchedulerId(campaignId));
   // The record stops saying "polling every …" (GET /v1/campaigns/{id}, `cxo status`).
   await new CampaignStore(ctx).clear(campaignId, ['polling']);
+  // Nothing will take a turn on it any more: its pacing deferral episode, if one is open, goes too.
+  await closeDeferralEpisode(ctx, campaignId, 'stopped');
   if (removed === 0) return;
   ctx.logger.info({ campaignId }, 'polling stopped');
   await withRebalanceLock(ctx, async (lease) => {
