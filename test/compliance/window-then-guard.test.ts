@@ -108,6 +108,10 @@ describe('a window pause, then the abandonment guard pause over it', () => {
     ]);
     expect(jobs.filter((j) => (j.data as { action?: string }).action === 'resume')).toEqual([]);
     expect((await compliance()).filter((r) => r.kind === 'window_resume')).toEqual([]);
+    // Nor does the open try one and have the guard withhold it: the window holds no claim to act on.
+    // (A window that kept its claim would come to the open and be stopped only by the guard's period,
+    // `window_resume_withheld`, and the assertions above would pass all the same.)
+    expect((await compliance()).filter((r) => r.kind === 'window_resume_withheld')).toEqual([]);
     expect(await getGuardState(ctx, id)).toMatchObject({ lastAction: 'pause' });
   });
 });
