@@ -58,6 +58,22 @@ describe('calling window days', () => {
         message: expect.stringMatching(/^"Friday" must be written "fri"/),
       },
     ]);
+    // Every case and spelling of a day, and one padded with spaces, names the spelling to use.
+    for (const [sent, meant] of [
+      ['MON', 'mon'],
+      ['Monday', 'mon'],
+      ['MONDAY', 'mon'],
+      [' mon', 'mon'],
+      ['thu ', 'thu'],
+      ['Thursday', 'thu'],
+    ]) {
+      expect(issues([{ days: [sent], start: '09:00', end: '17:00' }])).toEqual([
+        {
+          path: 'allowedCallTimes.0.days.0',
+          message: `${JSON.stringify(sent)} must be written "${meant}": days are mon, tue, wed, thu, fri, sat or sun, in lower case`,
+        },
+      ]);
+    }
     expect(issues([{ days: ['lun', 7], start: '09:00', end: '17:00' }])).toEqual([
       {
         path: 'allowedCallTimes.0.days.0',

@@ -71,4 +71,37 @@ describe('sandbox PATCH with the version in the body, as the seed sends it', () 
     });
     expect(missing).toMatchObject({ status: 428, body: { error: 'precondition_required' } });
   });
+
+  it('answers 409 when If-Match is stale and the body version current: whichever is stale wins', async () => {
+    const id = (await createCampaign(suite.sandbox, suite.token)).body.id as string;
+    expect((await patch(suite.sandbox, suite.token, id, 1, { name: 'second' })).status).toBe(200);
+    const stale = await patch(suite.sandbox, suite.token, id, 1, { name: 'third', version: 2 });
+    expect(stale).toMatchObject({ status: 409, body: { error: 'version_conflict', currentVersion: 2 } });
+    const now = await call(suite.sandbox, 'GET', `/api/v2/campaigns/${id}`, { token: suite.token });
+    expect(now.body).toMatchObject({ version: 2, name: 'second' });
+  });
+
+  it('answers 422 before 409: a stale body version beside an invalid field names the field', async () => {
+    const id = (await createCampaign(suite.sandbox, suite.token)).body.id as string;
+    expect((await patch(suite.sandbox, suite.token, id, 1, { name: 'second' })).status).toBe(200);
+    const both = await patch(suite.sandbox, suite.token, id, 2, {
+      version: 1,
+      dialerSettings: { callRate: 7 },
+    });
+    expect(both.status).toBe(422);
+    expect((both.body.errors as { field: string }[]).map((e) => e.field)).toEqual([
+      'dialerSettings.callRate',
+    ]);
+  });
+
+  it('is refused by the console route, which always writes on the current version', async () => {
+    const id = (await createCampaign(suite.sandbox, suite.token)).body.id as string;
+    const consoled = await call(suite.sandbox, 'POST', `/__sandbox/campaigns/${id}/console`, {
+      body: { name: 'console', version: 1 },
+    });
+    expect(consoled.status).toBe(422);
+    expect(consoled.body.errors).toEqual([{ field: 'version', message: expect.any(String) }]);
+    const now = await call(suite.sandbox, 'GET', `/api/v2/campaigns/${id}`, { token: suite.token });
+    expect(now.body).toMatchObject({ version: 1 });
+  });
 });
