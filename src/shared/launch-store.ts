@@ -40,6 +40,19 @@ export function queuedLaunchIndexKey(keys: Keys): string {
 }
 
 /**
+ * The index of launches a worker has begun and nothing has finished: a sorted set of launch ids scored
+ * by when a worker first began them (ms), holding the launches that read `running`. Kept, like the
+ * queued index, only inside scripts the launch path runs anyway: BEGIN_SCRIPT moves the launch here
+ * from the queued index (the first begin's time: a retry or a redelivery keeps it), an outcome
+ * (UPDATE_SCRIPT, from `finish`) takes it out of both. A finished launch holds nothing in it. The
+ * launch sweep reads its old entries to find running launches whose job is gone (removed by hand
+ * after a worker began it) — launch-sweep.ts sweepRunningLaunches.
+ */
+export function runningLaunchIndexKey(keys: Keys): string {
+  return keys.custom('launches-running');
+}
+
+/**
  * Atomically claims an Idempotency-Key and creates the launch record, indexed as queued. Either both
  * happen or, when the key is already taken, neither does and the earlier claim is returned — so two
  * concurrent requests with one key can never both go on to enqueue.
@@ -87,7 +100,8 @@ type MarkerChange = { campaignId: string; op: 'set' | 'del' };
  * Updates a launch when its status allows it (ARGV[1], an UpdateWhen), and with it the campaign →
  * launch marker KEYS[2] (ARGV[2]: '' leaves it, 'del' deletes it, else a TTL in seconds to set it to
  * ARGV[3]); ARGV[4] names fields to remove (space separated); ARGV[5] the launch id to take out of the
- * queued-launch index KEYS[3] ('' for none: only an outcome takes it out); field/value pairs from ARGV[6].
+ * queued-launch index KEYS[3] and the running-launch index KEYS[4] ('' for none: only an outcome takes
+ * it out); field/value pairs from ARGV[6].
  */
 const UPDATE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -114,14 +128,18 @@ for field in string.gmatch(ARGV[4], '%S+') do
 end
 if ARGV[5] ~= '' then
   redis.call('ZREM', KEYS[3], ARGV[5])
+  redis.call('ZREM', KEYS[4], ARGV[5])
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 return 1
 `;
 
-/** KEYS[1] launch hash, KEYS[2] the queued-launch index; ARGV[1] launch id. */
-const UNINDEX_UNLESS_QUEUED_SCRIPT = `
-if redis.call('HGET', KEYS[1], 'status') == 'queued' then
+/**
+ * Takes a launch out of an index unless it still reads the status that index holds.
+ * KEYS[1] launch hash, KEYS[2] the index; ARGV[1] launch id, ARGV[2] the index's status.
+ */
+const UNINDEX_UNLESS_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'status') == ARGV[2] then
   return 0
 end
 return redis.call('ZREM', KEYS[2], ARGV[1])
@@ -131,11 +149,13 @@ return redis.call('ZREM', KEYS[2], ARGV[1])
 export const LAUNCH_FAILED_REASON = 'launch-failed';
 
 /**
- * A launch job's first step: reads the record and, unless it already finished, marks it running, in
- * one round trip; either way it is no longer an unbegun launch, and leaves the queued-launch index.
+ * A launch job's first step: reads the record and, unless it already finished, marks it running and
+ * indexes it as running (NX: scored by the first begin, which a retry or a redelivery keeps), in one
+ * round trip; either way it is no longer an unbegun launch, and leaves the queued-launch index.
  * Returns the record as it was before (HGETALL pairs; empty when there is none).
  *
- * KEYS[1] launch hash, KEYS[2] the queued-launch index; ARGV[1] updatedAt, ARGV[2] launch id.
+ * KEYS[1] launch hash, KEYS[2] the queued-launch index, KEYS[3] the running-launch index;
+ * ARGV[1] updatedAt, ARGV[2] launch id, ARGV[3] now (ms, the running index's score).
  */
 const BEGIN_SCRIPT = `
 redis.call('ZREM', KEYS[2], ARGV[2])
@@ -146,6 +166,7 @@ end
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'succeeded' and status ~= 'failed' then
   redis.call('HSET', KEYS[1], 'status', 'running', 'updatedAt', ARGV[1])
+  redis.call('ZADD', KEYS[3], 'NX', tonumber(ARGV[3]), ARGV[2])
 end
 return raw
 `;
@@ -163,14 +184,22 @@ return raw
  * script renews the lease, so a recorder calls it again just before it announces: if someone took over
  * meanwhile it learns so there, and stays silent.
  *
- * With ARGV[4] = '1' (the launch sweep's claim on a launch whose job it found gone) it claims only a
- * launch that still reads `queued`: one a worker began meanwhile (its job added late, then taken at
+ * With ARGV[4] = 'queued' (the launch sweep's claim on a launch whose job it found gone) it claims only
+ * a launch that still reads `queued`: one a worker began meanwhile (its job added late, then taken at
  * once) belongs to that worker, which goes on to CXone — answered {'begun'}, nothing written. Begun
  * after this claim, the worker finds it (`failing`) and stops before CXone.
  *
- * KEYS[1] launch hash, KEYS[2] its recorder lease; ARGV[1] reason, ARGV[2] recorder, ARGV[3] lease ms,
- * ARGV[4] '1' to claim only an unbegun launch. Returns {'claimed', reason, campaignId or ''},
- * {'held', recorder}, {status} when finished, {'begun'}, or {'gone'}.
+ * With ARGV[4] = 'running' (the sweep's claim on a begun launch whose job it found gone) it claims only
+ * a launch that still reads `running` and whose job hash KEYS[3] does not exist, both looked at in the
+ * same script: a worker's outcome written just before wins ({status}), and a job there again (added
+ * back by hand) answers {'present'} and keeps its run. Claimed first, the worker still running the
+ * removed job finds the claim at its next write (`recordCreated`, `finish`: refused) and announces
+ * nothing.
+ *
+ * KEYS[1] launch hash, KEYS[2] its recorder lease, KEYS[3] the launch's job hash (the launch hash
+ * again when unused); ARGV[1] reason, ARGV[2] recorder, ARGV[3] lease ms, ARGV[4] '' (any unfinished
+ * launch), 'queued' or 'running'. Returns {'claimed', reason, campaignId or ''}, {'held', recorder},
+ * {status} when finished, {'begun'}, {'not-running', status}, {'present'}, or {'gone'}.
  */
 const CLAIM_FAILURE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -180,8 +209,16 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if status == 'succeeded' or status == 'failed' then
   return {status}
 end
-if ARGV[4] == '1' and status ~= 'queued' then
+if ARGV[4] == 'queued' and status ~= 'queued' then
   return {'begun'}
+end
+if ARGV[4] == 'running' then
+  if status ~= 'running' then
+    return {'not-running', status or ''}
+  end
+  if redis.call('EXISTS', KEYS[3]) == 1 then
+    return {'present'}
+  end
 end
 local holder = redis.call('GET', KEYS[2])
 if holder and holder ~= ARGV[2] then
@@ -312,14 +349,17 @@ export class LaunchStore {
    * Null when there is no record.
    */
   async begin(launchId: string): Promise<LaunchRecord | null> {
+    const nowMs = this.clock.now();
     const pairs = (await evalScript(
       this.redis,
       BEGIN_SCRIPT,
-      2,
+      3,
       this.keys.launch(launchId),
       queuedLaunchIndexKey(this.keys),
-      this.now(),
+      runningLaunchIndexKey(this.keys),
+      new Date(nowMs).toISOString(),
       launchId,
+      String(nowMs),
     )) as string[];
     return decode(pairsToObject(pairs));
   }
@@ -378,8 +418,11 @@ export class LaunchStore {
     reason: string,
     recorder: string = JOB_FAILURE_RECORDER,
   ): Promise<FailureClaim> {
-    const claim = await this.claim(launchId, reason, recorder, false);
-    return claim.kind === 'begun' ? { kind: 'gone' } : claim;
+    // Without a required status, the script answers none of the others.
+    const claim = await this.claim(launchId, reason, recorder, '');
+    return claim.kind === 'begun' || claim.kind === 'present' || claim.kind === 'not-running'
+      ? { kind: 'gone' }
+      : claim;
   }
 
   /**
@@ -393,30 +436,54 @@ export class LaunchStore {
     reason: string,
     recorder: string,
   ): Promise<FailureClaim | { kind: 'begun' }> {
-    return this.claim(launchId, reason, recorder, true);
+    const claim = await this.claim(launchId, reason, recorder, 'queued');
+    return claim.kind === 'not-running' || claim.kind === 'present' ? { kind: 'gone' } : claim;
+  }
+
+  /**
+   * claimFailure for a begun launch whose job the launch sweep found gone (removed by hand after a
+   * worker began it): taken only while the launch reads `running` and its job hash (`jobKey`, the
+   * launch queue's `queue.toKey(launchId)`) does not exist, atomically. `finished` when a worker's
+   * outcome landed first; `present` when the job is there again (its run decides); `not-running` when
+   * the launch reads something else (`queued`: a record written by hand; nothing done).
+   */
+  async claimJoblessRunningFailure(
+    launchId: string,
+    jobKey: string,
+    reason: string,
+    recorder: string,
+  ): Promise<FailureClaim | { kind: 'present' } | { kind: 'not-running'; status: string }> {
+    const claim = await this.claim(launchId, reason, recorder, 'running', jobKey);
+    return claim.kind === 'begun' ? { kind: 'gone' } : claim;
   }
 
   private async claim(
     launchId: string,
     reason: string,
     recorder: string,
-    unbegun: boolean,
-  ): Promise<FailureClaim | { kind: 'begun' }> {
+    requiredStatus: '' | 'queued' | 'running',
+    jobKey?: string,
+  ): Promise<
+    FailureClaim | { kind: 'begun' } | { kind: 'present' } | { kind: 'not-running'; status: string }
+  > {
     const [kind, a, b] = (await evalScript(
       this.redis,
       CLAIM_FAILURE_SCRIPT,
-      2,
+      3,
       this.keys.launch(launchId),
       this.failureRecorderKey(launchId),
+      // The slot is declared either way; without a job to look at, the launch's own key stands in.
+      jobKey ?? this.keys.launch(launchId),
       reason,
       recorder,
       String(this.recorderLeaseMs),
-      unbegun ? '1' : '0',
+      requiredStatus,
     )) as string[];
     if (kind === 'claimed') return { kind, reason: a ?? reason, ...(b ? { campaignId: b } : {}) };
     if (kind === 'held') return { kind, recorder: a ?? '' };
     if (kind === 'succeeded' || kind === 'failed') return { kind: 'finished', status: kind };
-    if (kind === 'begun') return { kind };
+    if (kind === 'begun' || kind === 'present') return { kind };
+    if (kind === 'not-running') return { kind, status: a ?? '' };
     return { kind: 'gone' };
   }
 
@@ -430,14 +497,34 @@ export class LaunchStore {
     limit: number,
     after?: { score: number; id: string } | null,
   ): Promise<{ id: string; score: number }[]> {
-    const key = queuedLaunchIndexKey(this.keys);
+    return this.indexedBefore(queuedLaunchIndexKey(this.keys), maxRequestedAtMs, limit, after);
+  }
+
+  /**
+   * Launches indexed as running that a worker first began at or before `maxBegunAtMs`, oldest first,
+   * after `after`, at most `limit` — the launch sweep's candidates for a begun launch whose job is gone.
+   */
+  async runningBefore(
+    maxBegunAtMs: number,
+    limit: number,
+    after?: { score: number; id: string } | null,
+  ): Promise<{ id: string; score: number }[]> {
+    return this.indexedBefore(runningLaunchIndexKey(this.keys), maxBegunAtMs, limit, after);
+  }
+
+  private async indexedBefore(
+    key: string,
+    maxScore: number,
+    limit: number,
+    after?: { score: number; id: string } | null,
+  ): Promise<{ id: string; score: number }[]> {
     const min = after ? String(after.score) : '-inf';
     const entries: { id: string; score: number }[] = [];
     for (let offset = 0; ;) {
       const flat = await this.redis.zrangebyscore(
         key,
         min,
-        String(maxRequestedAtMs),
+        String(maxScore),
         'WITHSCORES',
         'LIMIT',
         offset,
@@ -460,13 +547,27 @@ export class LaunchStore {
    * or it began or finished under a release that did not keep the index). True when it was taken out.
    */
   async unindexUnlessQueued(launchId: string): Promise<boolean> {
+    return this.unindexUnless(launchId, queuedLaunchIndexKey(this.keys), 'queued');
+  }
+
+  /**
+   * Takes a launch out of the running-launch index unless it still reads `running` (its record is
+   * gone — expired after its 30 days — or it finished under a release that did not keep the index).
+   * True when it was taken out.
+   */
+  async unindexUnlessRunning(launchId: string): Promise<boolean> {
+    return this.unindexUnless(launchId, runningLaunchIndexKey(this.keys), 'running');
+  }
+
+  private async unindexUnless(launchId: string, indexKey: string, status: LaunchStatus): Promise<boolean> {
     const removed = await evalScript(
       this.redis,
-      UNINDEX_UNLESS_QUEUED_SCRIPT,
+      UNINDEX_UNLESS_SCRIPT,
       2,
       this.keys.launch(launchId),
-      queuedLaunchIndexKey(this.keys),
+      indexKey,
       launchId,
+      status,
     );
     return Number(removed) === 1;
   }
@@ -487,7 +588,7 @@ export class LaunchStore {
     fields: StoredFields & { status: 'succeeded' | 'failed' },
   ): Promise<boolean> {
     const marker = fields.campaignId ? { marker: { campaignId: fields.campaignId, op: 'del' as const } } : {};
-    // An outcome takes the launch out of the queued-launch index, in the same script.
+    // An outcome takes the launch out of the queued- and running-launch indexes, in the same script.
     return fields.status === 'succeeded'
       ? this.write(launchId, fields, 'unfinished', { ...marker, unindex: true })
       : this.write(launchId, fields, 'always', { ...marker, remove: ['failing'], unindex: true });
@@ -545,11 +646,12 @@ export class LaunchStore {
     const result = await evalScript(
       this.redis,
       UPDATE_SCRIPT,
-      3,
+      4,
       this.keys.launch(launchId),
       // Without a marker change the launch's own key stands in, untouched (same hash slot).
       marker ? this.campaignMarker(marker.campaignId) : this.keys.launch(launchId),
       queuedLaunchIndexKey(this.keys),
+      runningLaunchIndexKey(this.keys),
       when,
       marker?.op === 'del' ? 'del' : marker?.op === 'set' ? String(LAUNCH_RETENTION_SECONDS) : '',
       marker?.op === 'set' ? launchId : '',

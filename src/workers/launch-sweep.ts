@@ -1,16 +1,22 @@
-import type { Worker } from 'bullmq';
+import type { Worker, WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { CampaignStore } from '../shared/campaign-store.js';
 import { createCampaignStore } from '../shared/campaign-store.js';
 import type { AppContext } from '../shared/context.js';
 import { activateJobId } from '../shared/jobs.js';
-import type { Keys } from '../shared/keys.js';
+import { QUEUES, type Keys } from '../shared/keys.js';
 import { createLaunchStore, type IdempotencyClaim, type LaunchStore } from '../shared/launch-store.js';
 import { releaseIfHolder, renewIfHolder } from '../shared/held-key.js';
 import { evalScript } from '../shared/redis-script.js';
 import { trackHandlerWork } from './handler-work.js';
-import { settleGivenUpLaunch, settleLostLaunch } from './launch-worker.js';
-import { KEEP_FAILED } from './worker-options.js';
+import { settleGivenUpLaunch, settleJoblessRunningLaunch, settleLostLaunch } from './launch-worker.js';
+import {
+  defaultJobOptions,
+  JOB_BACKOFF,
+  KEEP_FAILED,
+  slowestCxoneCallMs,
+  workerOptions,
+} from './worker-options.js';
 
 /**
  * The launch sweep: settles launches whose job BullMQ failed for good while nothing recorded it.
@@ -33,7 +39,10 @@ import { KEEP_FAILED } from './worker-options.js';
  * (the API's enqueue failed, or its deadline passed, and nobody retried with its Idempotency-Key) —
  * leaves nothing in the failed set. Those are found through the index of launches not yet begun
  * (launch-store.ts queuedLaunchIndexKey), which the launch path keeps inside the scripts it runs
- * anyway: sweepLostLaunches below.
+ * anyway: sweepLostLaunches below. A launch whose job was removed after a worker began it (its job
+ * delayed for a retry and removed in Bull Board, the queue cleaned or obliterated) reads `running` with
+ * no job: found the same way, through the index of running launches (runningLaunchIndexKey), by
+ * sweepRunningLaunches below.
  */
 
 /** A failed job younger than this is left to the `failed` handler that may still be recording it. */
@@ -332,6 +341,192 @@ export async function sweepLostLaunches(
   }
 }
 
+/** The CXone calls one run of a launch job makes at most: create; schedule and activate, each a read
+ * and up to 3 If-Match writes with a re-read after each conflict; a read of a campaign found created. */
+const LAUNCH_RUN_CXONE_CALLS = 15;
+
+/** Never less than this, whatever short timeouts and locks the fleet is configured with. */
+const MIN_RUNNING_LAUNCH_GRACE_MS = 60 * 60_000;
+
+/** What the grace for a running launch without a job is derived from (runningLaunchGraceMs). */
+export interface LaunchJobBounds {
+  /** Attempts per launch job (the launch queue's defaultJobOptions: 10). */
+  attempts: number;
+  /** The longest backoff between two attempts (JOB_BACKOFF.capMs: 60 s). */
+  backoffCapMs: number;
+  /** The longest a single CXone call may take (slowestCxoneCallMs: a token, the call, a 401 retry). */
+  cxoneCallMs: number;
+  /** The launch worker's lock, stall check and stall limit (workerOptions). */
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  maxStalledCount: number;
+}
+
+/**
+ * How long after a worker first began a launch the sweep may take it, its job gone, for abandoned:
+ * longer than the longest legitimate life of its job, so that a run still under way when its job was
+ * removed (obliterated by force mid-run) has finished, its outcome recorded, before the sweep looks.
+ * The running index keeps the first begin's time (a retry's begin keeps it), and retries of transient
+ * CXone failures keep a launch `running` through all its attempts, so the grace covers them all:
+ *
+ *   attempts × (run + stalls + backoff)
+ *
+ * where a run makes at most LAUNCH_RUN_CXONE_CALLS calls, each taking at most its slowest (its HTTP
+ * timeout three times over), a run whose worker dies waits out its lock and the next stall check
+ * before it is run again, up to maxStalledCount times, and a retry waits at most the backoff's cap.
+ * With the defaults (10 attempts, 10 s timeout so 30 s calls and a 30 s lock and stall check, 2 stalls,
+ * 60 s cap): 10 × (450 + 120 + 60) s = 105 min. Not below one hour.
+ *
+ * Waits that no attempt counts are not in it: a 429 puts the job back delayed without spending an
+ * attempt, and a call waits for the fleet's CXone budget as long as it must. Through those the job
+ * exists, so the sweep never touches the launch (it acts only on a launch without a job); only a run
+ * still going when its job was removed after such waits could be overtaken, and that run finds the
+ * sweep's claim and records nothing (settleJoblessRunningLaunch).
+ */
+export function runningLaunchGraceMs(bounds: LaunchJobBounds): number {
+  const runMs = LAUNCH_RUN_CXONE_CALLS * bounds.cxoneCallMs;
+  const stallsMs = bounds.maxStalledCount * (bounds.lockDurationMs + bounds.stalledIntervalMs);
+  const lifeMs = bounds.attempts * (runMs + stallsMs + bounds.backoffCapMs);
+  return Math.max(MIN_RUNNING_LAUNCH_GRACE_MS, lifeMs);
+}
+
+/** The bounds of the fleet's launch jobs: its config, and the launch worker's options if given. */
+export function launchJobBounds(
+  ctx: AppContext,
+  worker?: Pick<WorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>,
+): LaunchJobBounds {
+  const defaults = workerOptions(ctx, QUEUES.launch);
+  const pick = <K extends 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>(key: K): number =>
+    Number(worker?.[key] ?? defaults[key] ?? 0);
+  return {
+    attempts: defaultJobOptions(QUEUES.launch).attempts ?? 1,
+    backoffCapMs: JOB_BACKOFF.capMs,
+    cxoneCallMs: slowestCxoneCallMs(ctx.config.cxone.timeoutMs),
+    lockDurationMs: pick('lockDuration'),
+    stalledIntervalMs: pick('stalledInterval'),
+    maxStalledCount: pick('maxStalledCount'),
+  };
+}
+
+/** Where the last sweep of the running-launch index stopped (it goes round, as the queued one does). */
+export function runningLaunchSweepCursorKey(keys: Keys): string {
+  return keys.custom('launch-sweep', 'running-cursor');
+}
+
+export interface RunningLaunchSweepOptions {
+  nowMs: number;
+  /** runningLaunchGraceMs(launchJobBounds(ctx)) unless given: how long after its first begin. */
+  graceMs?: number;
+  maxScan?: number;
+  /** Asked before each settlement; false stops the sweep there (its lease lost, its worker closing). */
+  mayContinue?: () => Promise<boolean>;
+}
+
+export interface RunningLaunchSweepResult {
+  /** Index entries read. */
+  scanned: number;
+  /** Launches recorded failed by this sweep: begun, and their job gone. */
+  settled: string[];
+  /** Index entries whose launch record is gone, or no longer reads `running`: taken out, nothing else. */
+  dropped: string[];
+  /** True when it stopped before the end of what it read (mayContinue said no, or a failure is held). */
+  stopped: boolean;
+}
+
+const removedWhileRunningReason = (lastError: string | null) =>
+  `the launch job was removed from the queue (by hand, or with the queue cleaned or obliterated) after ` +
+  `a worker began the launch, and no worker finished it` +
+  (lastError ? ` (its last error: ${lastError})` : '') +
+  `; a campaign it created on CXone, if any, is cancelled (\`cancelled\` says whether) — submit the ` +
+  `launch again (settled by the launch sweep)`;
+
+/**
+ * One sweep over the index of running launches, for those a worker first began before
+ * `nowMs - graceMs`: each whose job hash the launch queue does not hold (EXISTS on `queue.toKey(id)`:
+ * BullMQ deletes it when it removes the job, in whatever state) is failed through failLaunch under a
+ * recorder lease of its own (settleJoblessRunningLaunch: `launch_failed`, `campaign.launch.failed`, its
+ * campaign cancelled or its stop queued). A launch whose job exists in any state is not touched:
+ * waiting, delayed or active it will run again or is running; failed, the failed-set sweep settles it;
+ * completed, its run recorded the outcome. An entry whose record is gone or no longer `running` is only
+ * taken out of the index.
+ *
+ * The index holds only launches that read `running`, so a launch that finished costs this nothing,
+ * and it reads nothing while no launch has been running longer than the grace. Old entries that stay
+ * (launches retried for hours through CXone's 429s) are read `maxScan` at a time, going round from a
+ * cursor as sweepLostLaunches does.
+ */
+export async function sweepRunningLaunches(
+  deps: LaunchSweepDeps,
+  opts: RunningLaunchSweepOptions,
+): Promise<RunningLaunchSweepResult> {
+  const { ctx, launches } = deps;
+  const queue = ctx.queues.launch;
+  const graceMs = opts.graceMs ?? runningLaunchGraceMs(launchJobBounds(ctx));
+  const maxScan = Math.max(1, opts.maxScan ?? DEFAULT_LAUNCH_SWEEP_MAX_SCAN);
+  const cursorKey = runningLaunchSweepCursorKey(ctx.keys);
+  const cursor = parseSweepCursor(await ctx.redis.get(cursorKey));
+  const entries = await launches.runningBefore(opts.nowMs - graceMs, maxScan, cursor);
+  const result: RunningLaunchSweepResult = {
+    scanned: entries.length,
+    settled: [],
+    dropped: [],
+    stopped: false,
+  };
+  let done: SweepCursor | null = null;
+  try {
+    for (let from = 0; from < entries.length; from += PIPELINE_BATCH) {
+      const batch = entries.slice(from, from + PIPELINE_BATCH);
+      const replies =
+        (await ctx.redis
+          .pipeline(
+            batch.flatMap((e) => [
+              ['hmget', ctx.keys.launch(e.id), 'status', 'actor', 'lastError'],
+              ['exists', queue.toKey(e.id)],
+            ]),
+          )
+          .exec()) ?? [];
+      for (const [i, entry] of batch.entries()) {
+        const [recordErr, record] = replies[2 * i] ?? [new Error('no reply')];
+        const [jobErr, jobExists] = replies[2 * i + 1] ?? [new Error('no reply')];
+        if (recordErr) throw recordErr;
+        if (jobErr) throw jobErr;
+        const [status, actor, lastError] = record as (string | null)[];
+        if (status !== 'running') {
+          if (await launches.unindexUnlessRunning(entry.id)) result.dropped.push(entry.id);
+        } else if (Number(jobExists) === 0) {
+          if (opts.mayContinue && !(await opts.mayContinue())) {
+            result.stopped = true;
+            return result;
+          }
+          // The claim looks at the job hash again, atomically with the launch's status: a worker's
+          // outcome or a job added back since the pipeline read keeps the launch out of the sweep's hands.
+          const outcome = await settleJoblessRunningLaunch(
+            deps,
+            { launchId: entry.id, actor: actor ?? 'unknown' },
+            queue.toKey(entry.id),
+            removedWhileRunningReason(lastError ?? null),
+            sweepRecorder(),
+          );
+          if (outcome === 'held') {
+            // Its recorder announces it; should it die, a later round takes it over.
+            result.stopped = true;
+            return result;
+          }
+          if (outcome === 'recorded') result.settled.push(entry.id);
+        }
+        done = entry;
+      }
+    }
+    return result;
+  } finally {
+    if (done && (result.stopped || entries.length >= maxScan)) {
+      await ctx.redis.set(cursorKey, formatSweepCursor(done), 'EX', LOST_CURSOR_TTL_SECONDS);
+    } else if (!result.stopped && entries.length < maxScan) {
+      await ctx.redis.del(cursorKey);
+    }
+  }
+}
+
 /** Whether a launch's Idempotency-Key still claims it: a retry with that key would enqueue it. */
 async function claimLive(deps: LaunchSweepDeps, launchId: string, key: string): Promise<boolean> {
   const raw = await deps.ctx.redis.get(deps.ctx.keys.launchIdempotency(key));
@@ -446,12 +641,18 @@ export interface LaunchSweepSchedule {
   graceMs?: number;
   /** The queued-launch index sweep's grace (DEFAULT_LOST_LAUNCH_GRACE_MS). */
   lostGraceMs?: number;
+  /** The running-launch index sweep's grace (runningLaunchGraceMs of the fleet's launch jobs). */
+  runningGraceMs?: number;
   maxScan?: number;
   /**
    * Told of each sweep and the turn it ran under (its lease's token: tests, logs): the failed-set
-   * sweep's result, with the queued-launch index sweep's as `lost` (absent when that one threw).
+   * sweep's result, with the queued-launch index sweep's as `lost` and the running-launch index
+   * sweep's as `running` (each absent when it threw, or was not run: the worker pausing or closing).
    */
-  onSwept?: (result: LaunchSweepResult & { lost?: LostLaunchSweepResult }, turn: { token: string }) => void;
+  onSwept?: (
+    result: LaunchSweepResult & { lost?: LostLaunchSweepResult; running?: RunningLaunchSweepResult },
+    turn: { token: string },
+  ) => void;
 }
 
 /**
@@ -469,6 +670,8 @@ export function withLaunchSweep(ctx: AppContext, worker: Worker, schedule: Launc
     launches: createLaunchStore(ctx),
     campaigns: createCampaignStore(ctx),
   };
+  // Derived from this worker's own lock and stall settings (a fleet with overrides: tests, tuning).
+  const runningGraceMs = schedule.runningGraceMs ?? runningLaunchGraceMs(launchJobBounds(ctx, worker.opts));
   const work = trackHandlerWork(worker);
   let closing = false;
   let running = false;
@@ -524,8 +727,28 @@ export function withLaunchSweep(ctx: AppContext, worker: Worker, schedule: Launc
           'queued launches whose job was removed or never enqueued: recorded failed now',
         );
       }
+      const running = idle()
+        ? undefined
+        : await sweepRunningLaunches(deps, {
+            nowMs: ctx.clock.now(),
+            graceMs: runningGraceMs,
+            maxScan: schedule.maxScan,
+            mayContinue,
+          }).catch((err: unknown) => {
+            log.error({ err }, 'launch sweep of the running-launch index failed; the next one tries again');
+            return undefined;
+          });
+      if (running && running.settled.length > 0) {
+        log.warn(
+          { launchIds: running.settled.slice(0, 20), count: running.settled.length },
+          'running launches whose job was removed after a worker began them: recorded failed now',
+        );
+      }
       if (!result) throw givenUpError;
-      schedule.onSwept?.({ ...result, ...(lost ? { lost } : {}) }, { token: lease.token });
+      schedule.onSwept?.(
+        { ...result, ...(lost ? { lost } : {}), ...(running ? { running } : {}) },
+        { token: lease.token },
+      );
     } finally {
       await lease.end();
     }

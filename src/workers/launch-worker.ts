@@ -1215,6 +1215,47 @@ export async function settleLostLaunch(
   return failLaunch(deps as Deps, launch, new UnrecoverableError(reason), 0, recorder);
 }
 
+/**
+ * A launch a worker began whose job is gone — removed by hand after the launch began (a delayed job
+ * waiting for its retry removed in Bull Board, the queue cleaned, or obliterated with `force`, which
+ * removes active jobs and their locks too) — recorded failed for good as any final failure is: its
+ * campaign (if it names one) cancelled or its stop queued, audited `launch_failed`, announced
+ * `campaign.launch.failed`. The launch sweep calls it (launch-sweep.ts sweepRunningLaunches), having
+ * found no job; `reason` says what happened.
+ *
+ * Claimed only while the launch still reads `running` and its job hash (`jobKey`) does not exist, in
+ * one script (claimJoblessRunningFailure): a worker's outcome written just before wins (`finished`),
+ * and a job added back by hand meanwhile keeps its run (`present`). A worker still running the removed
+ * job (obliterated by force mid-run) finds the claim at its next write — `recordCreated` and `finish`
+ * are refused to a claimed launch, and its failure paths stop at the lock it lost — so it records and
+ * announces nothing, and a campaign it creates after the claim is cancelled by it (abandonLateCampaign).
+ */
+export async function settleJoblessRunningLaunch(
+  deps: Pick<Deps, 'ctx' | 'launches' | 'campaigns'>,
+  launch: Pick<LaunchJob, 'launchId' | 'actor'>,
+  jobKey: string,
+  reason: string,
+  recorder: string,
+): Promise<FailureRecording | 'present' | 'not-running'> {
+  const claim = await deps.launches.claimJoblessRunningFailure(launch.launchId, jobKey, reason, recorder);
+  if (claim.kind === 'present' || claim.kind === 'not-running' || claim.kind === 'gone') {
+    deps.ctx.logger.info(
+      { launchId: launch.launchId, recorder, now: claim.kind },
+      'running launch has its job again, or no longer reads running, since the sweep found no job; leaving it',
+    );
+    return claim.kind === 'present' ? 'present' : 'not-running';
+  }
+  if (claim.kind === 'held') return 'held';
+  if (claim.kind === 'finished') return 'finished';
+  deps.ctx.logger.error(
+    { launchId: launch.launchId, recorder, reason, campaignId: claim.campaignId },
+    'launch begun by a worker and its job is gone; recording it as failed',
+  );
+  // Unrecoverable: the reason is recorded as it is, without "gave up after n attempts". Its attempt is
+  // unknown (the job that counted them is gone): 0, as for a launch that never began.
+  return failLaunch(deps as Deps, launch, new UnrecoverableError(reason), 0, recorder);
+}
+
 export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOptions> = {}): Worker {
   const options = workerOptions(ctx, QUEUES.launch, overrides);
   const deps: Deps = {

@@ -7,7 +7,12 @@ import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { AppContext } from '../../src/shared/context.js';
 import { RequestAbandonedError } from '../../src/shared/errors.js';
 import type { LaunchJob } from '../../src/shared/jobs.js';
-import { createLaunchStore, launchAuditId, queuedLaunchIndexKey } from '../../src/shared/launch-store.js';
+import {
+  createLaunchStore,
+  launchAuditId,
+  queuedLaunchIndexKey,
+  runningLaunchIndexKey,
+} from '../../src/shared/launch-store.js';
 import {
   DEFAULT_LOST_LAUNCH_GRACE_MS,
   lostLaunchSweepCursorKey,
@@ -107,6 +112,10 @@ describe('launches whose job is gone before any worker began it', () => {
     expect((await createLaunchStore(ctx).begin(other.launchId))?.status).toBe('queued');
     expect(await indexed(other.launchId)).toBe(false);
     expect((await createLaunchStore(ctx).get(other.launchId))?.status).toBe('running');
+    // Indexed as running instead (running-launch.test.ts): the running-launch sweep's, not this one's.
+    expect(await stack.redis.zscore(runningLaunchIndexKey(ctx.keys), other.launchId)).not.toBeNull();
+    await createLaunchStore(ctx).finish(other.launchId, { status: 'failed', error: 'test' });
+    expect(await stack.redis.exists(runningLaunchIndexKey(ctx.keys))).toBe(0);
     await stack.redis.del(ctx.keys.launch(other.launchId));
     // And the sweep, however late, has nothing to read.
     const swept = await sweepLostLaunches(deps(), { nowMs: Date.now() + 24 * 3600_000 });
