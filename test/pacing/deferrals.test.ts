@@ -1,6 +1,4 @@
-import { Writable } from 'node:stream';
 import type { Worker } from 'bullmq';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/shared/clock.js';
 import type { AppContext } from '../../src/shared/context.js';
@@ -24,6 +22,7 @@ import { pacedCampaign, predictive } from './paced-campaign.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import { PACING_ACTOR } from '../../src/shared/pacing/apply.js';
 import { readPacingRecord } from '../../src/shared/pacing/record.js';
+import { recordingLogger, type LogLine } from '../support/log-capture.js';
 
 describe('deferralWarningDue', () => {
   const at = 1_000_000;
@@ -70,18 +69,14 @@ describe('pacing deferred poll after poll', () => {
   let h: Harness;
   let worker: Worker | undefined;
   const clock = new ManualClock(Date.now());
-  const lines: Record<string, unknown>[] = [];
+  let lines: LogLine[] = [];
   let pollCtx: AppContext;
 
   beforeAll(async () => {
     h = await startHarness({ clock });
-    const stream = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>);
-        done();
-      },
-    });
-    pollCtx = { ...h.ctx, logger: pino({ level: 'info' }, stream) } as AppContext;
+    const recorded = recordingLogger();
+    lines = recorded.lines;
+    pollCtx = { ...h.ctx, logger: recorded.logger } as AppContext;
   });
 
   afterAll(async () => {
@@ -175,19 +170,15 @@ describe('pacing deferred poll after poll', () => {
 describe('the deferral episode, bounded', () => {
   let h: Harness;
   const clock = new ManualClock(Date.now());
-  const lines: Record<string, unknown>[] = [];
+  let lines: LogLine[] = [];
   let pollCtx: AppContext;
   const workers: Worker[] = [];
 
   beforeAll(async () => {
     h = await startHarness({ clock });
-    const stream = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>);
-        done();
-      },
-    });
-    pollCtx = { ...h.ctx, logger: pino({ level: 'info' }, stream) } as AppContext;
+    const recorded = recordingLogger();
+    lines = recorded.lines;
+    pollCtx = { ...h.ctx, logger: recorded.logger } as AppContext;
   });
 
   afterAll(async () => {

@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   attemptFleetClaim,
@@ -24,6 +22,7 @@ import {
 import { loadConfig } from '../../src/shared/config.js';
 import { createKeys } from '../../src/shared/keys.js';
 import { silentLogger } from '../../src/shared/logger.js';
+import { recordingLogger } from '../support/log-capture.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 
 const tenantA = fleetIdentity({
@@ -621,23 +620,6 @@ describe('the last fleet on a prefix (real Redis)', () => {
     expect(await redis.exists(fleetClaimKey(keys))).toBe(0);
   });
 });
-
-interface LogLine {
-  level: number;
-  msg?: string;
-  [field: string]: unknown;
-}
-
-function recordingLogger() {
-  const lines: LogLine[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(JSON.parse(chunk.toString()) as LogLine);
-      done();
-    },
-  });
-  return { logger: pino({}, stream), lines };
-}
 
 async function waitFor(cond: () => boolean | Promise<boolean>, ms = 2_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -1,9 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/process/banner.js';
 import type { ProcessOptions } from '../../src/process/run.js';
@@ -11,6 +9,7 @@ import { fleetClaimKey, fleetRecordKey } from '../../src/shared/fleet-claim.js';
 import { fleetIdentity, shortFingerprint } from '../../src/shared/fleet-identity.js';
 import { createKeys } from '../../src/shared/keys.js';
 import type { Logger } from '../../src/shared/logger.js';
+import { recordingLogger } from '../support/log-capture.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 import { giveBack, intrude } from '../support/fleet-intruder.js';
 import { startInProcess, type InProcessStartUp } from '../support/in-process-start-up.js';
@@ -374,15 +373,4 @@ async function waitFor(cond: () => boolean, ms = 5_000): Promise<void> {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-function recordingLogger(): { logger: Logger; lines: Array<Record<string, unknown> & { level: number }> } {
-  const lines: Array<Record<string, unknown> & { level: number }> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown> & { level: number });
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), lines };
 }

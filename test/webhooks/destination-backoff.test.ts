@@ -1,6 +1,4 @@
 import type { ServerResponse } from 'node:http';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { AppContext } from '../../src/shared/context.js';
 import type { EventEnvelope } from '../../src/shared/events/types.js';
@@ -20,6 +18,7 @@ import { listDeadLetters } from '../../src/shared/webhooks/store.js';
 import type { WebhookWorkerOptions } from '../../src/workers/webhook-worker.js';
 import { harnessWithoutWorker, webhookWorkerProcess } from '../support/webhook-worker-process.js';
 import { cleanupsAfterEach, Receiver, waitFor, type Harness } from './harness.js';
+import { recordingLogger, type LogLine } from '../support/log-capture.js';
 
 /**
  * A receiver's 408/429/503 holds every delivery of the fleet, not only the event it answered: real
@@ -28,18 +27,7 @@ import { cleanupsAfterEach, Receiver, waitFor, type Harness } from './harness.js
 
 const cleanups = cleanupsAfterEach();
 
-type LogLine = { level: number; msg: string } & Record<string, unknown>;
-
-function capturingLogger() {
-  const lines: LogLine[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(JSON.parse(chunk.toString('utf8')) as LogLine);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
+const capturingLogger = () => recordingLogger('debug');
 
 const WARN = 40;
 const holdStarts = (lines: LogLine[]) =>

@@ -171,19 +171,7 @@ export async function endDeferralEpisode(
 ): Promise<void> {
   try {
     await ctx.redis.del(deferralKey(ctx, campaignId));
-    if (!tally.warned) return;
-    const nowMs = ctx.clock.now();
-    ctx.logger.info(
-      {
-        campaignId,
-        polls: tally.polls,
-        since: new Date(tally.sinceMs).toISOString(),
-        forMs: nowMs - tally.sinceMs,
-      },
-      how === 'paced'
-        ? 'pacing runs again after consecutive deferrals'
-        : 'campaign ended while its pacing was deferred',
-    );
+    logEpisodeEnd(ctx, campaignId, tally, EPISODE_END_MESSAGES[how]);
   } catch (err) {
     ctx.logger.warn({ err, campaignId }, 'pacing deferral episode could not be closed');
   }
@@ -208,20 +196,34 @@ export async function closeDeferralEpisode(
       .del(deferralKey(ctx, campaignId))
       .exec();
     const tally = parseDeferralTally(replies?.[0]?.[1] as Record<string, string> | undefined);
-    if (!tally?.warned) return;
-    const nowMs = ctx.clock.now();
-    ctx.logger.info(
-      {
-        campaignId,
-        polls: tally.polls,
-        since: new Date(tally.sinceMs).toISOString(),
-        forMs: nowMs - tally.sinceMs,
-      },
-      how === 'paused'
-        ? 'campaign paused while its pacing was deferred'
-        : 'polling stopped while its pacing was deferred',
-    );
+    if (tally) logEpisodeEnd(ctx, campaignId, tally, EPISODE_END_MESSAGES[how]);
   } catch (err) {
     ctx.logger.warn({ err, campaignId }, 'pacing deferral episode could not be closed');
   }
+}
+
+const EPISODE_END_MESSAGES = {
+  paced: 'pacing runs again after consecutive deferrals',
+  ended: 'campaign ended while its pacing was deferred',
+  paused: 'campaign paused while its pacing was deferred',
+  stopped: 'polling stopped while its pacing was deferred',
+} as const;
+
+/** The end of an episode is told (at info) only when its start was: a warned episode. */
+function logEpisodeEnd(
+  ctx: Pick<AppContext, 'clock' | 'logger'>,
+  campaignId: string,
+  tally: DeferralTally,
+  message: string,
+): void {
+  if (!tally.warned) return;
+  ctx.logger.info(
+    {
+      campaignId,
+      polls: tally.polls,
+      since: new Date(tally.sinceMs).toISOString(),
+      forMs: ctx.clock.now() - tally.sinceMs,
+    },
+    message,
+  );
 }
