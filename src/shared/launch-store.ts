@@ -52,6 +52,52 @@ export function runningLaunchIndexKey(keys: Keys): string {
   return keys.custom('launches-running');
 }
 
+/** The statuses a launch index holds: `queued` (queuedLaunchIndexKey) and `running` (runningLaunchIndexKey). */
+export type IndexedStatus = Extract<LaunchStatus, 'queued' | 'running'>;
+
+/** The index of the launches that read `status`. */
+export function launchIndexKey(keys: Keys, status: IndexedStatus): string {
+  return status === 'queued' ? queuedLaunchIndexKey(keys) : runningLaunchIndexKey(keys);
+}
+
+/** An entry of a sorted set: its member and its score. */
+export interface ScoredEntry {
+  score: number;
+  id: string;
+}
+
+/** Whether an entry lies after the cursor in a sorted set's order (score, then id). */
+export function isAfterCursor(entry: ScoredEntry, cursor: ScoredEntry | null): boolean {
+  if (!cursor) return true;
+  return entry.score > cursor.score || (entry.score === cursor.score && entry.id > cursor.id);
+}
+
+/**
+ * Entries of the sorted set `key` after the cursor with a score up to `maxScore`, oldest first, at most
+ * `limit`. Several entries can share a score (jobs that fail, launches requested, in one millisecond):
+ * those at the cursor's score are skipped up to and including its id, page by page however many share it.
+ */
+export async function readScoredAfter(
+  redis: Redis,
+  key: string,
+  cursor: ScoredEntry | null,
+  maxScore: number,
+  limit: number,
+): Promise<ScoredEntry[]> {
+  const min = cursor ? String(cursor.score) : '-inf';
+  const entries: ScoredEntry[] = [];
+  for (let offset = 0; ;) {
+    const flat = await redis.zrangebyscore(key, min, String(maxScore), 'WITHSCORES', 'LIMIT', offset, limit);
+    for (let i = 0; i < flat.length && entries.length < limit; i += 2) {
+      const entry = { id: flat[i]!, score: Number(flat[i + 1]) };
+      if (isAfterCursor(entry, cursor)) entries.push(entry);
+    }
+    const read = flat.length / 2;
+    if (entries.length >= limit || read < limit) return entries;
+    offset += read;
+  }
+}
+
 /**
  * Atomically claims an Idempotency-Key and creates the launch record, indexed as queued. Either both
  * happen or, when the key is already taken, neither does and the earlier claim is returned — so two
@@ -488,84 +534,32 @@ export class LaunchStore {
   }
 
   /**
-   * Launches indexed as queued (never begun) that were requested at or before `maxRequestedAtMs`,
-   * oldest first, after `after` (the index's order: score, then id), at most `limit` — the launch
-   * sweep's candidates for a launch whose job is gone.
+   * Launches in the index of `status` that reached it at or before `maxScore` (ms): for `queued`, when
+   * they were requested; for `running`, when a worker first began them. Oldest first, after `after`
+   * (the index's order: score, then id), at most `limit` — the launch sweep's candidates for a launch
+   * whose job is gone, not yet begun or begun.
    */
-  async queuedBefore(
-    maxRequestedAtMs: number,
-    limit: number,
-    after?: { score: number; id: string } | null,
-  ): Promise<{ id: string; score: number }[]> {
-    return this.indexedBefore(queuedLaunchIndexKey(this.keys), maxRequestedAtMs, limit, after);
-  }
-
-  /**
-   * Launches indexed as running that a worker first began at or before `maxBegunAtMs`, oldest first,
-   * after `after`, at most `limit` — the launch sweep's candidates for a begun launch whose job is gone.
-   */
-  async runningBefore(
-    maxBegunAtMs: number,
-    limit: number,
-    after?: { score: number; id: string } | null,
-  ): Promise<{ id: string; score: number }[]> {
-    return this.indexedBefore(runningLaunchIndexKey(this.keys), maxBegunAtMs, limit, after);
-  }
-
-  private async indexedBefore(
-    key: string,
+  async indexedBefore(
+    status: IndexedStatus,
     maxScore: number,
     limit: number,
-    after?: { score: number; id: string } | null,
-  ): Promise<{ id: string; score: number }[]> {
-    const min = after ? String(after.score) : '-inf';
-    const entries: { id: string; score: number }[] = [];
-    for (let offset = 0; ;) {
-      const flat = await this.redis.zrangebyscore(
-        key,
-        min,
-        String(maxScore),
-        'WITHSCORES',
-        'LIMIT',
-        offset,
-        limit,
-      );
-      for (let i = 0; i + 1 < flat.length && entries.length < limit; i += 2) {
-        const entry = { id: flat[i]!, score: Number(flat[i + 1]) };
-        const isAfter =
-          !after || entry.score > after.score || (entry.score === after.score && entry.id > after.id);
-        if (isAfter) entries.push(entry);
-      }
-      const read = flat.length / 2;
-      if (entries.length >= limit || read < limit) return entries;
-      offset += read;
-    }
+    after?: ScoredEntry | null,
+  ): Promise<ScoredEntry[]> {
+    return readScoredAfter(this.redis, launchIndexKey(this.keys, status), after ?? null, maxScore, limit);
   }
 
   /**
-   * Takes a launch out of the queued-launch index unless it still reads `queued` (its record is gone,
-   * or it began or finished under a release that did not keep the index). True when it was taken out.
-   */
-  async unindexUnlessQueued(launchId: string): Promise<boolean> {
-    return this.unindexUnless(launchId, queuedLaunchIndexKey(this.keys), 'queued');
-  }
-
-  /**
-   * Takes a launch out of the running-launch index unless it still reads `running` (its record is
-   * gone — expired after its 30 days — or it finished under a release that did not keep the index).
+   * Takes a launch out of the index of `status` unless it still reads `status` (its record is gone —
+   * expired after its 30 days — or it began or finished under a release that did not keep the index).
    * True when it was taken out.
    */
-  async unindexUnlessRunning(launchId: string): Promise<boolean> {
-    return this.unindexUnless(launchId, runningLaunchIndexKey(this.keys), 'running');
-  }
-
-  private async unindexUnless(launchId: string, indexKey: string, status: LaunchStatus): Promise<boolean> {
+  async unindexUnless(status: IndexedStatus, launchId: string): Promise<boolean> {
     const removed = await evalScript(
       this.redis,
       UNINDEX_UNLESS_SCRIPT,
       2,
       this.keys.launch(launchId),
-      indexKey,
+      launchIndexKey(this.keys, status),
       launchId,
       status,
     );

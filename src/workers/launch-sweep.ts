@@ -5,7 +5,15 @@ import { createCampaignStore } from '../shared/campaign-store.js';
 import type { AppContext } from '../shared/context.js';
 import { activateJobId } from '../shared/jobs.js';
 import { QUEUES, type Keys } from '../shared/keys.js';
-import { createLaunchStore, type IdempotencyClaim, type LaunchStore } from '../shared/launch-store.js';
+import {
+  createLaunchStore,
+  isAfterCursor,
+  readScoredAfter,
+  type IdempotencyClaim,
+  type IndexedStatus,
+  type LaunchStore,
+  type ScoredEntry,
+} from '../shared/launch-store.js';
 import { releaseIfHolder, renewIfHolder } from '../shared/held-key.js';
 import { evalScript } from '../shared/redis-script.js';
 import { trackHandlerWork } from './handler-work.js';
@@ -68,11 +76,10 @@ export function isLaunchJobId(jobId: string): boolean {
   return !jobId.startsWith(ACTIVATE_ID_START);
 }
 
-export interface SweepCursor {
-  /** The entry's finish time (the failed set's score, ms). */
-  score: number;
-  id: string;
-}
+/** An entry of the failed set (its score: the job's finish time, ms) or of a launch index. */
+export type SweepCursor = ScoredEntry;
+
+export { isAfterCursor };
 
 export function formatSweepCursor(cursor: SweepCursor): string {
   return `${cursor.score}:${cursor.id}`;
@@ -84,12 +91,6 @@ export function parseSweepCursor(raw: string | null): SweepCursor | null {
   const score = Number(raw.slice(0, sep));
   if (sep <= 0 || !Number.isFinite(score)) return null;
   return { score, id: raw.slice(sep + 1) };
-}
-
-/** Whether a failed-set entry lies after the cursor in the set's order (score, then id). */
-export function isAfterCursor(entry: SweepCursor, cursor: SweepCursor | null): boolean {
-  if (!cursor) return true;
-  return entry.score > cursor.score || (entry.score === cursor.score && entry.id > cursor.id);
 }
 
 /** The launch statuses a job's final failure should have moved on from. */
@@ -132,32 +133,6 @@ export interface LaunchSweepResult {
 }
 
 /**
- * Failed-set entries after the cursor with a finish time up to `maxScore`, oldest first, at most
- * `limit`. Several jobs can fail in one millisecond: those at the cursor's score are skipped up to and
- * including its id, page by page however many share it.
- */
-async function readFailedAfter(
-  redis: Redis,
-  key: string,
-  cursor: SweepCursor | null,
-  maxScore: number,
-  limit: number,
-): Promise<SweepCursor[]> {
-  const min = cursor ? String(cursor.score) : '-inf';
-  const entries: SweepCursor[] = [];
-  for (let offset = 0; ;) {
-    const flat = await redis.zrangebyscore(key, min, String(maxScore), 'WITHSCORES', 'LIMIT', offset, limit);
-    for (let i = 0; i < flat.length && entries.length < limit; i += 2) {
-      const entry = { id: flat[i]!, score: Number(flat[i + 1]) };
-      if (isAfterCursor(entry, cursor)) entries.push(entry);
-    }
-    const read = flat.length / 2;
-    if (entries.length >= limit || read < limit) return entries;
-    offset += read;
-  }
-}
-
-/**
  * One sweep over the launch queue's failed set, from the cursor to `nowMs - graceMs`. The cursor moves
  * past what has been dealt with only: a settlement that throws (Redis away) stops the sweep before it,
  * and the next one tries that launch again.
@@ -172,7 +147,9 @@ export async function sweepGivenUpLaunches(
   const maxScan = Math.max(1, opts.maxScan ?? DEFAULT_LAUNCH_SWEEP_MAX_SCAN);
   const cursorKey = launchSweepCursorKey(ctx.keys);
   const cursor = parseSweepCursor(await ctx.redis.get(cursorKey));
-  const entries = await readFailedAfter(
+  // Several jobs can fail in one millisecond: readScoredAfter skips those at the cursor's score up to
+  // and including its id.
+  const entries = await readScoredAfter(
     ctx.redis,
     queue.toKey('failed'),
     cursor,
@@ -233,7 +210,8 @@ export function lostLaunchSweepCursorKey(keys: Keys): string {
   return keys.custom('launch-sweep', 'queued-cursor');
 }
 
-const LOST_CURSOR_TTL_SECONDS = 24 * 3600;
+/** How long the cursor of a launch index's sweep is kept (lostLaunchSweepCursorKey, runningLaunchSweepCursorKey). */
+const INDEX_CURSOR_TTL_SECONDS = 24 * 3600;
 
 export interface LostLaunchSweepOptions {
   nowMs: number;
@@ -263,6 +241,95 @@ const lostReason = (keyed: boolean) =>
   (keyed ? `; no retry with its Idempotency-Key enqueued it before the key's 24 h claim lapsed` : '') +
   `; nothing was sent to CXone — submit the launch again (settled by the launch sweep)`;
 
+/** What a sweep of a launch index reports: sweepLostLaunches's and sweepRunningLaunches's results. */
+interface IndexSweepResult {
+  scanned: number;
+  settled: string[];
+  dropped: string[];
+  stopped: boolean;
+}
+
+/** One launch index's sweep: what sweepIndex is given by sweepLostLaunches and sweepRunningLaunches. */
+interface IndexSweep<F extends string, R extends IndexSweepResult> {
+  /** The index read (launch-store.ts launchIndexKey), and the status its launches are settled in. */
+  status: IndexedStatus;
+  cursorKey: string;
+  nowMs: number;
+  graceMs: number;
+  maxScan?: number;
+  /** The launch record's fields read beside its status, for `settle`. */
+  fields: readonly F[];
+  /** The result, nothing in it yet, for `scanned` entries read. */
+  result: (scanned: number) => R;
+  /**
+   * Settles one launch that reads `status` and whose job hash is gone: `recorded` counts it settled,
+   * `stopped` (mayContinue said no) and `held` (another recorder holds its failure) end the sweep there.
+   */
+  settle: (launchId: string, record: Record<F, string | null>, result: R) => Promise<string>;
+}
+
+/**
+ * One sweep over a launch index, for the entries scored before `nowMs - graceMs`: reads each one's
+ * record and whether its job exists, in pipelined batches; takes out an entry whose launch no longer
+ * reads the index's status, and settles one whose job is gone. It goes round the index from a cursor,
+ * `maxScan` entries at a time, and starts again at its head once it has read its end.
+ */
+async function sweepIndex<F extends string, R extends IndexSweepResult>(
+  deps: LaunchSweepDeps,
+  sweep: IndexSweep<F, R>,
+): Promise<R> {
+  const { ctx, launches } = deps;
+  const queue = ctx.queues.launch;
+  const maxScan = Math.max(1, sweep.maxScan ?? DEFAULT_LAUNCH_SWEEP_MAX_SCAN);
+  const cursor = parseSweepCursor(await ctx.redis.get(sweep.cursorKey));
+  const entries = await launches.indexedBefore(sweep.status, sweep.nowMs - sweep.graceMs, maxScan, cursor);
+  const result = sweep.result(entries.length);
+  let done: SweepCursor | null = null;
+  try {
+    for (let from = 0; from < entries.length; from += PIPELINE_BATCH) {
+      const batch = entries.slice(from, from + PIPELINE_BATCH);
+      const replies =
+        (await ctx.redis
+          .pipeline(
+            batch.flatMap((e) => [
+              ['hmget', ctx.keys.launch(e.id), 'status', ...sweep.fields],
+              // The job's hash: BullMQ deletes it when the job is removed, in whatever state it was.
+              ['exists', queue.toKey(e.id)],
+            ]),
+          )
+          .exec()) ?? [];
+      for (const [i, entry] of batch.entries()) {
+        const [recordErr, record] = replies[2 * i] ?? [new Error('no reply')];
+        const [jobErr, jobExists] = replies[2 * i + 1] ?? [new Error('no reply')];
+        if (recordErr) throw recordErr;
+        if (jobErr) throw jobErr;
+        const [status, ...values] = record as (string | null)[];
+        if (status !== sweep.status) {
+          if (await launches.unindexUnless(sweep.status, entry.id)) result.dropped.push(entry.id);
+        } else if (Number(jobExists) === 0) {
+          const fields = Object.fromEntries(sweep.fields.map((f, j) => [f, values[j] ?? null]));
+          const outcome = await sweep.settle(entry.id, fields as Record<F, string | null>, result);
+          if (outcome === 'stopped' || outcome === 'held') {
+            // A held failure: its recorder announces it; should it die, a later round takes it over.
+            result.stopped = true;
+            return result;
+          }
+          if (outcome === 'recorded') result.settled.push(entry.id);
+        }
+        done = entry;
+      }
+    }
+    return result;
+  } finally {
+    if (done && (result.stopped || entries.length >= maxScan)) {
+      await ctx.redis.set(sweep.cursorKey, formatSweepCursor(done), 'EX', INDEX_CURSOR_TTL_SECONDS);
+    } else if (!result.stopped && entries.length < maxScan) {
+      // Read to the end of the index's old entries: the next sweep goes round from its head.
+      await ctx.redis.del(sweep.cursorKey);
+    }
+  }
+}
+
 /**
  * One sweep over the index of launches not yet begun, for those requested before `nowMs - graceMs`:
  * each whose job the launch queue does not hold is failed (settleLostLaunch: `launch_failed`,
@@ -281,64 +348,26 @@ export async function sweepLostLaunches(
   deps: LaunchSweepDeps,
   opts: LostLaunchSweepOptions,
 ): Promise<LostLaunchSweepResult> {
-  const { ctx, launches } = deps;
-  const queue = ctx.queues.launch;
-  const graceMs = opts.graceMs ?? DEFAULT_LOST_LAUNCH_GRACE_MS;
-  const maxScan = Math.max(1, opts.maxScan ?? DEFAULT_LAUNCH_SWEEP_MAX_SCAN);
-  const cursorKey = lostLaunchSweepCursorKey(ctx.keys);
-  const cursor = parseSweepCursor(await ctx.redis.get(cursorKey));
-  const entries = await launches.queuedBefore(opts.nowMs - graceMs, maxScan, cursor);
-  const result: LostLaunchSweepResult = {
-    scanned: entries.length,
-    settled: [],
-    keptForRetry: [],
-    dropped: [],
-    stopped: false,
-  };
-  let done: SweepCursor | null = null;
-  try {
-    for (let from = 0; from < entries.length; from += PIPELINE_BATCH) {
-      const batch = entries.slice(from, from + PIPELINE_BATCH);
-      const replies =
-        (await ctx.redis
-          .pipeline(
-            batch.flatMap((e) => [
-              ['hmget', ctx.keys.launch(e.id), 'status', 'idempotencyKey', 'actor'],
-              // The job's hash: BullMQ deletes it when the job is removed, in whatever state it was.
-              ['exists', queue.toKey(e.id)],
-            ]),
-          )
-          .exec()) ?? [];
-      for (const [i, entry] of batch.entries()) {
-        const [recordErr, record] = replies[2 * i] ?? [new Error('no reply')];
-        const [jobErr, jobExists] = replies[2 * i + 1] ?? [new Error('no reply')];
-        if (recordErr) throw recordErr;
-        if (jobErr) throw jobErr;
-        const [status, idempotencyKey, actor] = record as (string | null)[];
-        if (status !== 'queued') {
-          if (await launches.unindexUnlessQueued(entry.id)) result.dropped.push(entry.id);
-        } else if (Number(jobExists) === 0) {
-          const outcome = await settleLost(deps, entry.id, idempotencyKey ?? null, actor ?? 'unknown', opts);
-          if (outcome === 'stopped' || outcome === 'held') {
-            // A held failure: its recorder announces it; should it die, a later round takes it over.
-            result.stopped = true;
-            return result;
-          }
-          if (outcome === 'recorded') result.settled.push(entry.id);
-          if (outcome === 'kept') result.keptForRetry.push(entry.id);
-        }
-        done = entry;
-      }
-    }
-    return result;
-  } finally {
-    if (done && (result.stopped || entries.length >= maxScan)) {
-      await ctx.redis.set(cursorKey, formatSweepCursor(done), 'EX', LOST_CURSOR_TTL_SECONDS);
-    } else if (!result.stopped && entries.length < maxScan) {
-      // Read to the end of the index's old entries: the next sweep goes round from its head.
-      await ctx.redis.del(cursorKey);
-    }
-  }
+  return sweepIndex(deps, {
+    status: 'queued',
+    cursorKey: lostLaunchSweepCursorKey(deps.ctx.keys),
+    nowMs: opts.nowMs,
+    graceMs: opts.graceMs ?? DEFAULT_LOST_LAUNCH_GRACE_MS,
+    maxScan: opts.maxScan,
+    fields: ['idempotencyKey', 'actor'],
+    result: (scanned): LostLaunchSweepResult => ({
+      scanned,
+      settled: [],
+      keptForRetry: [],
+      dropped: [],
+      stopped: false,
+    }),
+    async settle(launchId, { idempotencyKey, actor }, result) {
+      const outcome = await settleLost(deps, launchId, idempotencyKey, actor ?? 'unknown', opts);
+      if (outcome === 'kept') result.keptForRetry.push(launchId);
+      return outcome;
+    },
+  });
 }
 
 /** The CXone calls one run of a launch job makes at most: create; schedule and activate, each a read
@@ -459,72 +488,28 @@ export async function sweepRunningLaunches(
   deps: LaunchSweepDeps,
   opts: RunningLaunchSweepOptions,
 ): Promise<RunningLaunchSweepResult> {
-  const { ctx, launches } = deps;
-  const queue = ctx.queues.launch;
-  const graceMs = opts.graceMs ?? runningLaunchGraceMs(launchJobBounds(ctx));
-  const maxScan = Math.max(1, opts.maxScan ?? DEFAULT_LAUNCH_SWEEP_MAX_SCAN);
-  const cursorKey = runningLaunchSweepCursorKey(ctx.keys);
-  const cursor = parseSweepCursor(await ctx.redis.get(cursorKey));
-  const entries = await launches.runningBefore(opts.nowMs - graceMs, maxScan, cursor);
-  const result: RunningLaunchSweepResult = {
-    scanned: entries.length,
-    settled: [],
-    dropped: [],
-    stopped: false,
-  };
-  let done: SweepCursor | null = null;
-  try {
-    for (let from = 0; from < entries.length; from += PIPELINE_BATCH) {
-      const batch = entries.slice(from, from + PIPELINE_BATCH);
-      const replies =
-        (await ctx.redis
-          .pipeline(
-            batch.flatMap((e) => [
-              ['hmget', ctx.keys.launch(e.id), 'status', 'actor', 'lastError'],
-              ['exists', queue.toKey(e.id)],
-            ]),
-          )
-          .exec()) ?? [];
-      for (const [i, entry] of batch.entries()) {
-        const [recordErr, record] = replies[2 * i] ?? [new Error('no reply')];
-        const [jobErr, jobExists] = replies[2 * i + 1] ?? [new Error('no reply')];
-        if (recordErr) throw recordErr;
-        if (jobErr) throw jobErr;
-        const [status, actor, lastError] = record as (string | null)[];
-        if (status !== 'running') {
-          if (await launches.unindexUnlessRunning(entry.id)) result.dropped.push(entry.id);
-        } else if (Number(jobExists) === 0) {
-          if (opts.mayContinue && !(await opts.mayContinue())) {
-            result.stopped = true;
-            return result;
-          }
-          // The claim looks at the job hash again, atomically with the launch's status: a worker's
-          // outcome or a job added back since the pipeline read keeps the launch out of the sweep's hands.
-          const outcome = await settleJoblessRunningLaunch(
-            deps,
-            { launchId: entry.id, actor: actor ?? 'unknown' },
-            queue.toKey(entry.id),
-            removedWhileRunningReason(lastError ?? null),
-            sweepRecorder(),
-          );
-          if (outcome === 'held') {
-            // Its recorder announces it; should it die, a later round takes it over.
-            result.stopped = true;
-            return result;
-          }
-          if (outcome === 'recorded') result.settled.push(entry.id);
-        }
-        done = entry;
-      }
-    }
-    return result;
-  } finally {
-    if (done && (result.stopped || entries.length >= maxScan)) {
-      await ctx.redis.set(cursorKey, formatSweepCursor(done), 'EX', LOST_CURSOR_TTL_SECONDS);
-    } else if (!result.stopped && entries.length < maxScan) {
-      await ctx.redis.del(cursorKey);
-    }
-  }
+  const queue = deps.ctx.queues.launch;
+  return sweepIndex(deps, {
+    status: 'running',
+    cursorKey: runningLaunchSweepCursorKey(deps.ctx.keys),
+    nowMs: opts.nowMs,
+    graceMs: opts.graceMs ?? runningLaunchGraceMs(launchJobBounds(deps.ctx)),
+    maxScan: opts.maxScan,
+    fields: ['actor', 'lastError'],
+    result: (scanned): RunningLaunchSweepResult => ({ scanned, settled: [], dropped: [], stopped: false }),
+    async settle(launchId, { actor, lastError }) {
+      if (opts.mayContinue && !(await opts.mayContinue())) return 'stopped';
+      // The claim looks at the job hash again, atomically with the launch's status: a worker's
+      // outcome or a job added back since the pipeline read keeps the launch out of the sweep's hands.
+      return settleJoblessRunningLaunch(
+        deps,
+        { launchId, actor: actor ?? 'unknown' },
+        queue.toKey(launchId),
+        removedWhileRunningReason(lastError),
+        sweepRecorder(),
+      );
+    },
+  });
 }
 
 /** Whether a launch's Idempotency-Key still claims it: a retry with that key would enqueue it. */
@@ -680,6 +665,35 @@ export function withLaunchSweep(ctx: AppContext, worker: Worker, schedule: Launc
   /** This process's last turn: its next one is taken over it (takeLaunchSweepLease). */
   let lastTurn: string | undefined;
 
+  function warnSettled(settled: string[], message: string): void {
+    if (settled.length > 0) log.warn({ launchIds: settled.slice(0, 20), count: settled.length }, message);
+  }
+
+  /**
+   * A turn's sweep of a launch index (sweepLostLaunches, sweepRunningLaunches), unless the worker is
+   * idle by then: one that throws is logged (`failed`) and answers undefined, its launches settled warned
+   * of (`settled`).
+   */
+  async function sweepIndexInTurn<R extends { settled: string[] }>(
+    sweep: (deps: LaunchSweepDeps, opts: LostLaunchSweepOptions & RunningLaunchSweepOptions) => Promise<R>,
+    graceMs: number | undefined,
+    mayContinue: () => Promise<boolean>,
+    messages: { failed: string; settled: string },
+  ): Promise<R | undefined> {
+    if (idle()) return undefined;
+    const result = await sweep(deps, {
+      nowMs: ctx.clock.now(),
+      graceMs,
+      maxScan: schedule.maxScan,
+      mayContinue,
+    }).catch((err: unknown) => {
+      log.error({ err }, messages.failed);
+      return undefined;
+    });
+    if (result) warnSettled(result.settled, messages.settled);
+    return result;
+  }
+
   async function sweepOnce(): Promise<void> {
     const lease = await takeLaunchSweepLease(
       ctx.redis,
@@ -704,46 +718,20 @@ export function withLaunchSweep(ctx: AppContext, worker: Worker, schedule: Launc
         givenUpError = err ?? new Error('launch sweep failed');
         return undefined;
       });
-      if (result && result.settled.length > 0) {
-        log.warn(
-          { launchIds: result.settled.slice(0, 20), count: result.settled.length },
+      if (result) {
+        warnSettled(
+          result.settled,
           'launches whose job failed without their failure being recorded: recorded failed now',
         );
       }
-      const lost = idle()
-        ? undefined
-        : await sweepLostLaunches(deps, {
-            nowMs: ctx.clock.now(),
-            graceMs: schedule.lostGraceMs,
-            maxScan: schedule.maxScan,
-            mayContinue,
-          }).catch((err: unknown) => {
-            log.error({ err }, 'launch sweep of the queued-launch index failed; the next one tries again');
-            return undefined;
-          });
-      if (lost && lost.settled.length > 0) {
-        log.warn(
-          { launchIds: lost.settled.slice(0, 20), count: lost.settled.length },
-          'queued launches whose job was removed or never enqueued: recorded failed now',
-        );
-      }
-      const running = idle()
-        ? undefined
-        : await sweepRunningLaunches(deps, {
-            nowMs: ctx.clock.now(),
-            graceMs: runningGraceMs,
-            maxScan: schedule.maxScan,
-            mayContinue,
-          }).catch((err: unknown) => {
-            log.error({ err }, 'launch sweep of the running-launch index failed; the next one tries again');
-            return undefined;
-          });
-      if (running && running.settled.length > 0) {
-        log.warn(
-          { launchIds: running.settled.slice(0, 20), count: running.settled.length },
-          'running launches whose job was removed after a worker began them: recorded failed now',
-        );
-      }
+      const lost = await sweepIndexInTurn(sweepLostLaunches, schedule.lostGraceMs, mayContinue, {
+        failed: 'launch sweep of the queued-launch index failed; the next one tries again',
+        settled: 'queued launches whose job was removed or never enqueued: recorded failed now',
+      });
+      const running = await sweepIndexInTurn(sweepRunningLaunches, runningGraceMs, mayContinue, {
+        failed: 'launch sweep of the running-launch index failed; the next one tries again',
+        settled: 'running launches whose job was removed after a worker began them: recorded failed now',
+      });
       if (!result) throw givenUpError;
       schedule.onSwept?.(
         { ...result, ...(lost ? { lost } : {}), ...(running ? { running } : {}) },

@@ -17,11 +17,11 @@ import {
   DEFAULT_LOST_LAUNCH_GRACE_MS,
   lostLaunchSweepCursorKey,
   sweepLostLaunches,
-  withLaunchSweep,
 } from '../../src/workers/launch-sweep.js';
 import { createLaunchWorker, processLaunch } from '../../src/workers/launch-worker.js';
 import { campaignConfig, FAST_LOCKS, startStack, waitFor, type Stack } from '../e2e/stack.js';
-import { recording, type Recorded } from './recording.js';
+import { launchFailures, recording, type Recorded } from './recording.js';
+import { failedByScheduledSweep } from './sweep-helpers.js';
 
 /**
  * A launch whose job is gone before any worker began it — removed by hand (Bull Board), or never
@@ -56,16 +56,7 @@ describe('launches whose job is gone before any worker began it', () => {
     return { launchId, name, config };
   }
 
-  function failuresOf(launchId: string) {
-    return {
-      audit: recorded.audit.filter(
-        (a) => a.action === 'launch_failed' && (a.details as { launchId?: string }).launchId === launchId,
-      ),
-      events: recorded.events.filter(
-        (e) => e.type === 'campaign.launch.failed' && e.data.launchId === launchId,
-      ),
-    };
-  }
+  const failuresOf = (launchId: string) => launchFailures(recorded, launchId);
 
   beforeAll(async () => {
     stack = await startStack({
@@ -405,21 +396,9 @@ describe('launches whose job is gone before any worker began it', () => {
     const { launchId } = await submit();
     await ctx.queues.launch.remove(launchId);
     recorded.events.length = 0;
-    const lostSweeps: string[][] = [];
-    workers.push(
-      withLaunchSweep(ctx, createLaunchWorker(ctx, FAST_LOCKS), {
-        intervalMs: 100,
-        lostGraceMs: 0,
-        onSwept: (result) => lostSweeps.push(result.lost?.settled ?? []),
-      }),
-    );
-    const launch = await waitFor('the sweep to fail the launch', async () => {
-      const l = await createLaunchStore(ctx).get(launchId);
-      return l?.status === 'failed' ? l : undefined;
-    });
+    const { launch, settled } = await failedByScheduledSweep(ctx, workers, 'lost', launchId);
     expect(launch.error).toMatch(/removed from the queue/);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(lostSweeps.flat()).toEqual([launchId]);
+    expect(settled).toEqual([launchId]);
     expect(failuresOf(launchId).events).toHaveLength(1);
   });
 });

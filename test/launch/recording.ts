@@ -32,3 +32,15 @@ export function recording(
     return { audit, events, cxone: { ...base.cxone, ...cxone(base.cxone) } };
   };
 }
+
+/** The `launch_failed` audit records and `campaign.launch.failed` events recorded for one launch. */
+export function launchFailures(recorded: Recorded, launchId: string) {
+  return {
+    audit: recorded.audit.filter(
+      (a) => a.action === 'launch_failed' && (a.details as { launchId?: string }).launchId === launchId,
+    ),
+    events: recorded.events.filter(
+      (e) => e.type === 'campaign.launch.failed' && e.data.launchId === launchId,
+    ),
+  };
+}

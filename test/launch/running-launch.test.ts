@@ -1,4 +1,4 @@
-import { Worker, type Job } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import { DateTime } from 'luxon';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LAUNCH_JOB, submitLaunch } from '../../src/producers/launch-submit.js';
@@ -8,7 +8,6 @@ import { ManualClock } from '../../src/shared/clock.js';
 import type { AppContext } from '../../src/shared/context.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { activateJobId, type LaunchJob } from '../../src/shared/jobs.js';
-import { QUEUES } from '../../src/shared/keys.js';
 import {
   createLaunchStore,
   queuedLaunchIndexKey,
@@ -20,13 +19,13 @@ import {
   runningLaunchGraceMs,
   runningLaunchSweepCursorKey,
   sweepRunningLaunches,
-  withLaunchSweep,
   type LaunchSweepDeps,
   type RunningLaunchSweepResult,
 } from '../../src/workers/launch-sweep.js';
 import { createLaunchWorker, processLaunch } from '../../src/workers/launch-worker.js';
 import { campaignConfig, FAST_LOCKS, sandboxStatus, startStack, waitFor, type Stack } from '../e2e/stack.js';
-import { recording, type Recorded } from './recording.js';
+import { launchFailures, recording, type Recorded } from './recording.js';
+import { failedByScheduledSweep, holdLaunchJob } from './sweep-helpers.js';
 
 /**
  * A launch whose job was removed after a worker began it — status `running`, no job, nothing in the
@@ -117,16 +116,7 @@ describe('running launches whose job is gone', () => {
     return { ...launch, campaignId: created.id, begunAt: (await begunAt(launch.launchId))! };
   }
 
-  function failuresOf(launchId: string) {
-    return {
-      audit: recorded.audit.filter(
-        (a) => a.action === 'launch_failed' && (a.details as { launchId?: string }).launchId === launchId,
-      ),
-      events: recorded.events.filter(
-        (e) => e.type === 'campaign.launch.failed' && e.data.launchId === launchId,
-      ),
-    };
-  }
+  const failuresOf = (launchId: string) => launchFailures(recorded, launchId);
   const successesOf = (launchId: string) =>
     recorded.events.filter((e) => e.type === 'campaign.launch.succeeded' && e.data.launchId === launchId);
 
@@ -243,18 +233,7 @@ describe('running launches whose job is gone', () => {
     const queue = ctx.queues.launch;
     // Active: held by a worker that does not finish it until told.
     const active = await submit();
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const holder = new Worker(QUEUES.launch, () => gate, {
-      connection: ctx.redis,
-      prefix: ctx.keys.prefix,
-      concurrency: 1,
-    });
-    workers.push(holder);
-    await waitFor(
-      'the job to be active',
-      async () => (await queue.getJobState(active.launchId)) === 'active',
-    );
+    const { holder, release } = await holdLaunchJob(ctx, active.launchId, workers);
     // Delayed: waiting for its next attempt after a transient failure.
     const delayed = await submit();
     await delayed.job.remove();
@@ -424,22 +403,10 @@ describe('running launches whose job is gone', () => {
   it('runs beside the launch worker: the scheduled sweep fails a running launch whose job was removed', async () => {
     const lost = await removedWhileRunning();
     recorded.events.length = 0;
-    const runningSweeps: string[][] = [];
-    workers.push(
-      withLaunchSweep(ctx, createLaunchWorker(ctx, FAST_LOCKS), {
-        intervalMs: 100,
-        runningGraceMs: 0,
-        onSwept: (result) => runningSweeps.push(result.running?.settled ?? []),
-      }),
-    );
-    const launch = await waitFor('the sweep to fail the launch', async () => {
-      const l = await createLaunchStore(ctx).get(lost.launchId);
-      return l?.status === 'failed' ? l : undefined;
-    });
+    const { launch, settled } = await failedByScheduledSweep(ctx, workers, 'running', lost.launchId);
     expect(launch).toMatchObject({ cancelled: true, campaignStatus: 'cancelled' });
     expect(launch.error).toMatch(/after a worker began the launch/);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(runningSweeps.flat()).toEqual([lost.launchId]);
+    expect(settled).toEqual([lost.launchId]);
     expect(failuresOf(lost.launchId).events).toHaveLength(1);
   });
 });

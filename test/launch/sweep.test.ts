@@ -24,6 +24,7 @@ import { createLaunchWorker, finishGivenUpLaunch, processLaunch } from '../../sr
 import { FAST_LOCKS, sandboxStatus, startStack, waitFor, type Stack } from '../e2e/stack.js';
 import { lastAttemptLaunch } from './last-attempt.js';
 import { recording, type Recorded } from './recording.js';
+import { holdLaunchJob } from './sweep-helpers.js';
 
 /** Runs once, when the next CXone read of a campaign (a failure's cleanup, first) has answered. */
 let afterGetCampaign: (() => Promise<void>) | undefined;
@@ -126,18 +127,7 @@ describe('launch sweep over real Redis and the sandbox', () => {
 
     // Launches whose job is still the fleet's to run: active (held by a worker), waiting, delayed.
     const active = await lastAttemptLaunch(ctx);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const holder = new Worker(QUEUES.launch, () => gate, {
-      connection: ctx.redis,
-      prefix: ctx.keys.prefix,
-      concurrency: 1,
-    });
-    workers.push(holder);
-    await waitFor(
-      'the job to be active',
-      async () => (await queue.getJobState(active.launchId)) === 'active',
-    );
+    const { release } = await holdLaunchJob(ctx, active.launchId, workers);
     const waiting = await lastAttemptLaunch(ctx);
     const delayed = await lastAttemptLaunch(ctx);
     await queue.remove(delayed.launchId);
