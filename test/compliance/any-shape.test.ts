@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, campaignConfig, startStack, type Stack } from '../e2e/stack.js';
+import { describe, expect, it } from 'vitest';
+import { api, campaignConfig } from '../e2e/stack.js';
+import { stackForSuite } from '../support/stack-suite.js';
 
 /**
  * The compliance refinement runs whatever else failed (`when: () => true`), so it is handed bodies of
@@ -7,19 +8,7 @@ import { api, campaignConfig, startStack, type Stack } from '../e2e/stack.js';
  * gets the launch's 400 validation_failed and /validate's 200 {valid: false}, with the same issues
  * and nothing enqueued. And a list past its size is no reason to hide the rest's compliance problems.
  */
-let stack: Stack;
-
-async function queued(): Promise<number> {
-  const counts = await stack.ctx.queues.launch.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
-  return Object.values(counts).reduce((a, b) => a + b, 0);
-}
-
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+const suite = stackForSuite();
 
 const window = (start: string, end: string, days: unknown[] = ['mon']) => ({ days, start, end });
 const late = window('09:00', '22:00', ['fri']);
@@ -32,10 +21,10 @@ const valid = campaignConfig() as unknown as Record<string, unknown>;
 const wrongTypes = Object.fromEntries(Object.keys(valid).map((key) => [key, 7]));
 
 async function refusedBoth(body: unknown): Promise<Array<{ path: string; message: string }>> {
-  const launched = await api(stack, 'POST', '/v1/campaigns', { body });
+  const launched = await api(suite.stack, 'POST', '/v1/campaigns', { body });
   expect(launched.status).toBe(400);
   expect(launched.body.error).toBe('validation_failed');
-  const checked = await api(stack, 'POST', '/v1/campaigns/validate', { body });
+  const checked = await api(suite.stack, 'POST', '/v1/campaigns/validate', { body });
   expect(checked.status).toBe(200);
   expect(checked.body).toEqual({ valid: false, issues: launched.body.issues });
   return launched.body.issues as Array<{ path: string; message: string }>;
@@ -76,10 +65,10 @@ describe('a body of any shape', () => {
   ];
   for (const { label, body } of bodies) {
     it(`refuses ${label} with 400 (and /validate says the same), enqueueing nothing`, async () => {
-      const before = await queued();
+      const before = await suite.queued();
       const issues = await refusedBoth(body);
       expect(issues.length).toBeGreaterThan(0);
-      expect(await queued()).toBe(before);
+      expect(await suite.queued()).toBe(before);
     });
   }
 });

@@ -18,7 +18,7 @@ import {
   runCli,
   type CliIo,
 } from '../../src/cli/run.js';
-import { cliRunner } from './helpers.js';
+import { capturingIo, cliRunner } from './helpers.js';
 
 describe('cxo argument parsing (pure)', () => {
   it('reads API_URL and API_TOKEN, with flags taking precedence', () => {
@@ -291,12 +291,7 @@ describe('cxo argument parsing (pure)', () => {
 describe('a cxo usage error', () => {
   /** runCli with no API behind it: a usage error is decided before anything is sent. */
   async function run(...argv: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: CliIo = {
-      out: (t) => out.push(t),
-      err: (t) => err.push(t),
-      write: (t) => out.push(t),
+    const { io, out, err } = capturingIo({
       isTty: true,
       readFile: async () => {
         throw new Error('no file read for a usage error');
@@ -304,7 +299,7 @@ describe('a cxo usage error', () => {
       fetchImpl: async () => {
         throw new Error('no request for a usage error');
       },
-    };
+    });
     const code = await runCli(argv, {}, io);
     return { code, out: out.join('\n'), err: err.join('\n').split('\n') };
   }

@@ -59,6 +59,26 @@ export function createOpsTestContext(cxone: unknown, extraEnv: Record<string, st
 }
 
 /**
+ * An in-memory CliIo: what `cxo` prints (out, err, and write into out) is kept in `out` and `err`, one
+ * entry a call; the terminal flag, file reads and the rest are the caller's.
+ */
+export function capturingIo(rest: Omit<CliIo, 'out' | 'err' | 'write'>): {
+  io: CliIo;
+  out: string[];
+  err: string[];
+} {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = {
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    write: (t) => out.push(t),
+    ...rest,
+  };
+  return { io, out, err };
+}
+
+/**
  * Runs `cxo` in this process with its output captured. Files are read from `files` (ENOENT for any
  * other path); `env()` is called on every run, because the API's URL is known only once it listens.
  */
@@ -68,12 +88,7 @@ export function cliRunner(opts: {
   pollMs: number;
 }): (...argv: string[]) => Promise<{ code: number; out: string; err: string }> {
   return async (...argv) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: CliIo = {
-      out: (t) => out.push(t),
-      err: (t) => err.push(t),
-      write: (t) => out.push(t),
+    const { io, out, err } = capturingIo({
       isTty: false,
       pollMs: opts.pollMs,
       readFile: async (p) => {
@@ -81,7 +96,7 @@ export function cliRunner(opts: {
         if (content === undefined) throw new Error(`ENOENT: ${p}`);
         return content;
       },
-    };
+    });
     const code = await runCli(argv, opts.env(), io);
     return { code, out: out.join('\n'), err: err.join('\n') };
   };

@@ -60,6 +60,18 @@ describe('parseDeferralTally', () => {
 });
 
 /**
+ * A harness on `clock`, with a context for runPollCycle whose log lines are recorded in `lines`
+ * (the harness's own context logs as usual).
+ */
+async function harnessWithRecordedPolls(
+  clock: ManualClock,
+): Promise<{ h: Harness; lines: LogLine[]; pollCtx: AppContext }> {
+  const h = await startHarness({ clock });
+  const recorded = recordingLogger();
+  return { h, lines: recorded.lines, pollCtx: { ...h.ctx, logger: recorded.logger } as AppContext };
+}
+
+/**
  * A campaign whose operator command never runs (no adjust worker: the worker is down) is polled poll
  * after poll, on the sandbox over real HTTP and real Redis: every pacing step defers, is counted by
  * reason, and tallied in Redis; the warning comes once, when the episode has lasted; once the command
@@ -73,10 +85,7 @@ describe('pacing deferred poll after poll', () => {
   let pollCtx: AppContext;
 
   beforeAll(async () => {
-    h = await startHarness({ clock });
-    const recorded = recordingLogger();
-    lines = recorded.lines;
-    pollCtx = { ...h.ctx, logger: recorded.logger } as AppContext;
+    ({ h, lines, pollCtx } = await harnessWithRecordedPolls(clock));
   });
 
   afterAll(async () => {
@@ -175,10 +184,7 @@ describe('the deferral episode, bounded', () => {
   const workers: Worker[] = [];
 
   beforeAll(async () => {
-    h = await startHarness({ clock });
-    const recorded = recordingLogger();
-    lines = recorded.lines;
-    pollCtx = { ...h.ctx, logger: recorded.logger } as AppContext;
+    ({ h, lines, pollCtx } = await harnessWithRecordedPolls(clock));
   });
 
   afterAll(async () => {

@@ -1,24 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
-import { api, API_TOKEN, campaignConfig, startStack, type Stack } from '../e2e/stack.js';
+import { api, API_TOKEN, campaignConfig } from '../e2e/stack.js';
+import { stackForSuite } from '../support/stack-suite.js';
 
 /**
  * The producer API over real HTTP and real Redis, without workers: every launch it accepts stays in
  * the queue, so queue counts show exactly what was (and was not) enqueued.
  */
-let stack: Stack;
-
-async function queued(): Promise<number> {
-  const counts = await stack.ctx.queues.launch.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
-  return Object.values(counts).reduce((a, b) => a + b, 0);
-}
-
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+const suite = stackForSuite();
 
 describe('authentication', () => {
   it('answers 401 JSON without a token, with a wrong token, and with a non-bearer scheme', async () => {
@@ -28,7 +17,7 @@ describe('authentication', () => {
       { authorization: 'Basic abc' },
     ];
     for (const headers of attempts) {
-      const reply = await api(stack, 'POST', '/v1/campaigns', {
+      const reply = await api(suite.stack, 'POST', '/v1/campaigns', {
         body: campaignConfig(),
         token: null,
         headers,
@@ -37,63 +26,65 @@ describe('authentication', () => {
       expect(reply.body.error).toBe('unauthorized');
       expect(reply.headers.get('www-authenticate')).toBe('Bearer');
     }
-    expect((await api(stack, 'GET', '/admin/queues', { token: null })).status).toBe(401);
-    expect(await queued()).toBe(0);
+    expect((await api(suite.stack, 'GET', '/admin/queues', { token: null })).status).toBe(401);
+    expect(await suite.queued()).toBe(0);
   });
 
   it('cannot be bypassed by percent-encoding the path the router decodes', async () => {
     for (const path of ['/%761/campaigns', '/v%31/campaigns', '/%76%31/campaigns']) {
-      const reply = await api(stack, 'POST', path, { body: campaignConfig(), token: null });
+      const reply = await api(suite.stack, 'POST', path, { body: campaignConfig(), token: null });
       expect(reply.status, path).toBe(401);
     }
-    expect((await api(stack, 'GET', '/%61dmin/webhooks/destination', { token: null })).status).toBe(401);
-    expect((await api(stack, 'GET', '/%761/launches/some-id', { token: null })).status).toBe(401);
-    expect(await queued()).toBe(0);
+    expect((await api(suite.stack, 'GET', '/%61dmin/webhooks/destination', { token: null })).status).toBe(
+      401,
+    );
+    expect((await api(suite.stack, 'GET', '/%761/launches/some-id', { token: null })).status).toBe(401);
+    expect(await suite.queued()).toBe(0);
   });
 
   it("checks the token before the router's own errors, and answers those in the API's shape", async () => {
     const long = 'a'.repeat(150);
     // Past the router's default parameter limit (100), which used to answer 414 before any hook.
     for (const path of [`/v1/campaigns/${long}`, `/v1/launches/${long}`, `/v1/nothing/${long}`, '/v1/%ZZ']) {
-      const reply = await api(stack, 'GET', path, { token: null });
+      const reply = await api(suite.stack, 'GET', path, { token: null });
       expect(reply.status, path).toBe(401);
       expect(reply.body.error, path).toBe('unauthorized');
     }
-    const campaign = await api(stack, 'GET', `/v1/campaigns/${long}`);
+    const campaign = await api(suite.stack, 'GET', `/v1/campaigns/${long}`);
     expect(campaign.status).toBe(400);
     expect(campaign.body).toMatchObject({ error: 'validation_failed', issues: [{ path: 'campaignId' }] });
-    const launch = await api(stack, 'GET', `/v1/launches/${long}`);
+    const launch = await api(suite.stack, 'GET', `/v1/launches/${long}`);
     expect(launch.status).toBe(400);
     expect(launch.body).toMatchObject({ error: 'validation_failed', issues: [{ path: 'launchId' }] });
     for (const path of ['/v1/%ZZ', '/healthz%E0%A4%A']) {
-      const reply = await api(stack, 'GET', path);
+      const reply = await api(suite.stack, 'GET', path);
       expect(reply.status, path).toBe(400);
       expect(reply.body.error, path).toBe('invalid_url');
     }
   });
 
   it('checks the token before routing, so unknown /v1 paths do not reveal themselves', async () => {
-    expect((await api(stack, 'GET', '/v1/nothing-here', { token: null })).status).toBe(401);
-    const authed = await api(stack, 'GET', '/v1/nothing-here');
+    expect((await api(suite.stack, 'GET', '/v1/nothing-here', { token: null })).status).toBe(401);
+    const authed = await api(suite.stack, 'GET', '/v1/nothing-here');
     expect(authed.status).toBe(404);
     expect(authed.body).toMatchObject({ error: 'not_found' });
   });
 
   it('answers 405 with Allow for a served path under another method, after the token check', async () => {
-    expect((await api(stack, 'DELETE', '/v1/campaigns/abc-1', { token: null })).status).toBe(401);
-    const wrong = await api(stack, 'DELETE', '/v1/campaigns/abc-1');
+    expect((await api(suite.stack, 'DELETE', '/v1/campaigns/abc-1', { token: null })).status).toBe(401);
+    const wrong = await api(suite.stack, 'DELETE', '/v1/campaigns/abc-1');
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get('allow')).toBe('GET, HEAD, PATCH');
     expect(wrong.body).toMatchObject({ error: 'method_not_allowed', allowed: ['GET', 'HEAD', 'PATCH'] });
-    const put = await api(stack, 'PUT', '/v1/campaigns', { body: campaignConfig() });
+    const put = await api(suite.stack, 'PUT', '/v1/campaigns', { body: campaignConfig() });
     expect(put.status).toBe(405);
     expect(put.headers.get('allow')).toBe('POST');
-    expect((await api(stack, 'POST', '/healthz')).headers.get('allow')).toBe('GET, HEAD');
+    expect((await api(suite.stack, 'POST', '/healthz')).headers.get('allow')).toBe('GET, HEAD');
     // An encoded slash is part of the id, as the router reads it.
-    expect((await api(stack, 'DELETE', '/v1/campaigns/a%2Fb')).status).toBe(405);
+    expect((await api(suite.stack, 'DELETE', '/v1/campaigns/a%2Fb')).status).toBe(405);
     // A path nothing serves stays a 404.
-    expect((await api(stack, 'DELETE', '/v1/campaigns/abc-1/nothing')).status).toBe(404);
-    expect(await queued()).toBe(0);
+    expect((await api(suite.stack, 'DELETE', '/v1/campaigns/abc-1/nothing')).status).toBe(404);
+    expect(await suite.queued()).toBe(0);
   });
 });
 
@@ -234,7 +225,7 @@ describe('malformed launch requests', () => {
 
   for (const c of cases) {
     it(`answers ${c.status} for ${c.label}, naming the field, and enqueues nothing`, async () => {
-      const reply = await api(stack, 'POST', '/v1/campaigns', { body: c.body, raw: c.raw });
+      const reply = await api(suite.stack, 'POST', '/v1/campaigns', { body: c.body, raw: c.raw });
       expect(reply.status).toBe(c.status);
       expect(reply.headers.get('content-type')).toMatch(/application\/json/);
       expect(reply.body.error).toBe(c.error);
@@ -245,14 +236,14 @@ describe('malformed launch requests', () => {
         expect(issues.map((i) => i.path)).toContain(c.path);
         if (c.message) expect(issues.find((i) => i.path === c.path)?.message).toBe(c.message);
       }
-      expect(await queued()).toBe(0);
+      expect(await suite.queued()).toBe(0);
     });
   }
 
   it('answers 400 invalid_json for a body that is not UTF-8, rather than launching a mangled name', async () => {
-    const before = await queued();
+    const before = await suite.queued();
     const latin1 = Buffer.from(JSON.stringify(campaignConfig({ name: 'Café outreach' })), 'latin1');
-    const res = await fetch(`${stack.apiUrl}/v1/campaigns`, {
+    const res = await fetch(`${suite.stack.apiUrl}/v1/campaigns`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${API_TOKEN}`,
@@ -265,16 +256,16 @@ describe('malformed launch requests', () => {
       error: 'invalid_json',
       message: expect.stringMatching(/UTF-8/),
     });
-    expect(await queued()).toBe(before);
+    expect(await suite.queued()).toBe(before);
     // The same name in UTF-8 is a name like any other.
-    const utf8 = await api(stack, 'POST', '/v1/campaigns/validate', {
+    const utf8 = await api(suite.stack, 'POST', '/v1/campaigns/validate', {
       body: campaignConfig({ name: 'Café outreach' }),
     });
     expect(utf8.body).toEqual({ valid: true, issues: [] });
   });
 
   it('answers 415 JSON for a body that is not application/json', async () => {
-    const reply = await api(stack, 'POST', '/v1/campaigns', {
+    const reply = await api(suite.stack, 'POST', '/v1/campaigns', {
       raw: 'name=x',
       headers: { 'content-type': 'text/plain' },
     });
@@ -283,36 +274,36 @@ describe('malformed launch requests', () => {
   });
 
   it('keeps serving after all of that', async () => {
-    const reply = await api(stack, 'POST', '/v1/campaigns/validate', { body: campaignConfig() });
+    const reply = await api(suite.stack, 'POST', '/v1/campaigns/validate', { body: campaignConfig() });
     expect(reply.status).toBe(200);
   });
 });
 
 describe('POST /v1/campaigns/validate', () => {
   it('reports every issue with its path and enqueues nothing', async () => {
-    const reply = await api(stack, 'POST', '/v1/campaigns/validate', {
+    const reply = await api(suite.stack, 'POST', '/v1/campaigns/validate', {
       body: campaignConfig({ complianceTimeZone: 'Mars/Olympus', targetListId: 'nope' }),
     });
     expect(reply.status).toBe(200);
     expect(reply.body.valid).toBe(false);
     const paths = (reply.body.issues as Array<{ path: string }>).map((i) => i.path);
     expect(paths).toEqual(expect.arrayContaining(['complianceTimeZone', 'targetListId']));
-    const ok = await api(stack, 'POST', '/v1/campaigns/validate', { body: campaignConfig() });
+    const ok = await api(suite.stack, 'POST', '/v1/campaigns/validate', { body: campaignConfig() });
     expect(ok.body).toEqual({ valid: true, issues: [] });
-    expect(await queued()).toBe(0);
+    expect(await suite.queued()).toBe(0);
   });
 
   it('names a day listed twice in a calling window, as the launch does', async () => {
     const body = campaignConfig({
       allowedCallTimes: [{ days: ['mon', 'tue', 'mon'], start: '09:00', end: '17:00' }],
     });
-    const reply = await api(stack, 'POST', '/v1/campaigns/validate', { body });
+    const reply = await api(suite.stack, 'POST', '/v1/campaigns/validate', { body });
     expect(reply.status).toBe(200);
     expect(reply.body).toEqual({
       valid: false,
       issues: [{ path: 'allowedCallTimes.0.days.2', message: 'mon is listed twice' }],
     });
-    expect(await queued()).toBe(0);
+    expect(await suite.queued()).toBe(0);
   });
 
   it("names this deployment's do-not-call refusal beside the schema's issues, not after they are fixed", async () => {
@@ -320,16 +311,16 @@ describe('POST /v1/campaigns/validate', () => {
       dialerStrategy: { strategy: 'predictive', agentCapacity: 20, callRate: 5, answerRate: 0.3 },
       compliance: { doNotCallCheck: false },
     });
-    const checked = await api(stack, 'POST', '/v1/campaigns/validate', { body });
+    const checked = await api(suite.stack, 'POST', '/v1/campaigns/validate', { body });
     const paths = (checked.body.issues as Array<{ path: string }>).map((i) => i.path);
     expect(paths).toEqual(expect.arrayContaining(['dialerStrategy.callRate', 'compliance.doNotCallCheck']));
-    const launched = await api(stack, 'POST', '/v1/campaigns', { body });
+    const launched = await api(suite.stack, 'POST', '/v1/campaigns', { body });
     expect(launched.status).toBe(400);
     expect((launched.body.issues as Array<{ path: string }>).map((i) => i.path)).toEqual(
       expect.arrayContaining(['dialerStrategy.callRate', 'compliance.doNotCallCheck']),
     );
     // Even when the compliance group itself is invalid.
-    const unknownField = await api(stack, 'POST', '/v1/campaigns/validate', {
+    const unknownField = await api(suite.stack, 'POST', '/v1/campaigns/validate', {
       body: campaignConfig({
         compliance: { doNotCallCheck: false, extra: 1 } as { doNotCallCheck: boolean },
       }),
@@ -337,7 +328,7 @@ describe('POST /v1/campaigns/validate', () => {
     expect((unknownField.body.issues as Array<{ path: string }>).map((i) => i.path)).toEqual(
       expect.arrayContaining(['compliance.doNotCallCheck']),
     );
-    expect(await queued()).toBe(0);
+    expect(await suite.queued()).toBe(0);
   });
 });
 
@@ -363,97 +354,97 @@ describe('a config with shape errors and compliance problems', () => {
       { path: 'allowedCallTimes.2.start', message: `07:00 is before 08:00 local time ${federal}` },
       { path: 'allowedCallTimes.2.end', message: `22:00 is after 21:00 local time ${federal}` },
     ];
-    const before = await queued();
-    const launched = await api(stack, 'POST', '/v1/campaigns', { body });
+    const before = await suite.queued();
+    const launched = await api(suite.stack, 'POST', '/v1/campaigns', { body });
     expect(launched.status).toBe(400);
     expect(launched.body.error).toBe('validation_failed');
     expect(launched.body.issues).toEqual(expected);
-    expect(await queued()).toBe(before);
-    const checked = await api(stack, 'POST', '/v1/campaigns/validate', { body });
+    expect(await suite.queued()).toBe(before);
+    const checked = await api(suite.stack, 'POST', '/v1/campaigns/validate', { body });
     expect(checked.status).toBe(200);
     expect(checked.body).toEqual({ valid: false, issues: expected });
-    expect(await queued()).toBe(before);
+    expect(await suite.queued()).toBe(before);
   });
 });
 
 describe('POST /v1/campaigns', () => {
   it('answers 202 with a launch id, enqueues one job under that id, and records the launch', async () => {
-    const before = await queued();
-    const reply = await api(stack, 'POST', '/v1/campaigns', {
+    const before = await suite.queued();
+    const reply = await api(suite.stack, 'POST', '/v1/campaigns', {
       body: campaignConfig({ name: 'Plain launch' }),
     });
     expect(reply.status).toBe(202);
     expect(reply.body.status).toBe('queued');
     const launchId = String(reply.body.launchId);
     expect(reply.headers.get('location')).toBe(`/v1/launches/${launchId}`);
-    expect(await queued()).toBe(before + 1);
-    const job = await stack.ctx.queues.launch.getJob(launchId);
+    expect(await suite.queued()).toBe(before + 1);
+    const job = await suite.stack.ctx.queues.launch.getJob(launchId);
     expect(job?.data).toMatchObject({ launchId, config: { name: 'Plain launch' } });
     expect(String(job?.data.actor)).toMatch(/^api:token-[0-9a-f]{10}$/);
 
-    const launch = await api(stack, 'GET', `/v1/launches/${launchId}`);
+    const launch = await api(suite.stack, 'GET', `/v1/launches/${launchId}`);
     expect(launch.status).toBe(200);
     expect(launch.body).toMatchObject({ launchId, status: 'queued', name: 'Plain launch' });
 
-    const events = await (stack.ctx.events as EventPublisherStore).recent(50);
+    const events = await (suite.stack.ctx.events as EventPublisherStore).recent(50);
     expect(events.find((e) => e.data.launchId === launchId)?.type).toBe('campaign.launch.requested');
   });
 
   it('records the X-Actor header as the caller identity', async () => {
-    const reply = await api(stack, 'POST', '/v1/campaigns', {
+    const reply = await api(suite.stack, 'POST', '/v1/campaigns', {
       body: campaignConfig({ name: 'Actor launch' }),
       headers: { 'x-actor': 'alice@example.com' },
     });
-    const job = await stack.ctx.queues.launch.getJob(String(reply.body.launchId));
+    const job = await suite.stack.ctx.queues.launch.getJob(String(reply.body.launchId));
     expect(job?.data.actor).toBe('api:alice@example.com');
   });
 
   it('returns the same launch id for a repeated Idempotency-Key and enqueues nothing new', async () => {
     const body = campaignConfig({ name: 'Idempotent launch' });
     const headers = { 'idempotency-key': `seq-${Date.now()}` };
-    const first = await api(stack, 'POST', '/v1/campaigns', { body, headers });
-    const after = await queued();
+    const first = await api(suite.stack, 'POST', '/v1/campaigns', { body, headers });
+    const after = await suite.queued();
     // Same config with keys in another order: still the same request.
     const reordered = Object.fromEntries(Object.entries(body).reverse());
-    const second = await api(stack, 'POST', '/v1/campaigns', { body: reordered, headers });
+    const second = await api(suite.stack, 'POST', '/v1/campaigns', { body: reordered, headers });
     expect(first.status).toBe(202);
     expect(second.status).toBe(202);
     expect(second.body.launchId).toBe(first.body.launchId);
     expect(second.headers.get('idempotent-replayed')).toBe('true');
-    expect(await queued()).toBe(after);
+    expect(await suite.queued()).toBe(after);
   });
 
   it('lets only one of many concurrent requests with one key enqueue', async () => {
     const body = campaignConfig({ name: 'Concurrent launch' });
     const headers = { 'idempotency-key': `conc-${Date.now()}` };
-    const before = await queued();
+    const before = await suite.queued();
     const replies = await Promise.all(
-      Array.from({ length: 12 }, () => api(stack, 'POST', '/v1/campaigns', { body, headers })),
+      Array.from({ length: 12 }, () => api(suite.stack, 'POST', '/v1/campaigns', { body, headers })),
     );
     expect(replies.every((r) => r.status === 202)).toBe(true);
     expect(new Set(replies.map((r) => r.body.launchId)).size).toBe(1);
     expect(replies.filter((r) => r.headers.get('idempotent-replayed') !== 'true')).toHaveLength(1);
-    expect(await queued()).toBe(before + 1);
+    expect(await suite.queued()).toBe(before + 1);
   });
 
   it('refuses a reused key with a different config (422) and enqueues nothing', async () => {
     const headers = { 'idempotency-key': `reuse-${Date.now()}` };
-    const first = await api(stack, 'POST', '/v1/campaigns', {
+    const first = await api(suite.stack, 'POST', '/v1/campaigns', {
       body: campaignConfig({ name: 'First' }),
       headers,
     });
-    const before = await queued();
-    const second = await api(stack, 'POST', '/v1/campaigns', {
+    const before = await suite.queued();
+    const second = await api(suite.stack, 'POST', '/v1/campaigns', {
       body: campaignConfig({ name: 'Second' }),
       headers,
     });
     expect(second.status).toBe(422);
     expect(second.body).toMatchObject({ error: 'idempotency_key_reused', launchId: first.body.launchId });
-    expect(await queued()).toBe(before);
+    expect(await suite.queued()).toBe(before);
   });
 
   it('refuses an unusable Idempotency-Key', async () => {
-    const reply = await api(stack, 'POST', '/v1/campaigns', {
+    const reply = await api(suite.stack, 'POST', '/v1/campaigns', {
       body: campaignConfig(),
       headers: { 'idempotency-key': 'x'.repeat(300) },
     });
@@ -462,8 +453,8 @@ describe('POST /v1/campaigns', () => {
   });
 
   it('says an Idempotency-Key sent twice is sent twice, and enqueues nothing', async () => {
-    const before = await queued();
-    const res = await fetch(`${stack.apiUrl}/v1/campaigns`, {
+    const before = await suite.queued();
+    const res = await fetch(`${suite.stack.apiUrl}/v1/campaigns`, {
       method: 'POST',
       headers: [
         ['authorization', `Bearer ${API_TOKEN}`],
@@ -478,24 +469,24 @@ describe('POST /v1/campaigns', () => {
       error: 'invalid_idempotency_key',
       message: 'Idempotency-Key must be given once; this request gives 2 keys',
     });
-    expect(await queued()).toBe(before);
+    expect(await suite.queued()).toBe(before);
   });
 });
 
 describe('GET routes', () => {
   it('answers 404 JSON for unknown launches and campaigns, 400 for malformed ids', async () => {
-    const launch = await api(stack, 'GET', '/v1/launches/6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60');
+    const launch = await api(suite.stack, 'GET', '/v1/launches/6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60');
     expect(launch.status).toBe(404);
     expect(launch.body.error).toBe('not_found');
-    const accepted = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig() });
+    const accepted = await api(suite.stack, 'POST', '/v1/campaigns', { body: campaignConfig() });
     const launchId = String(accepted.body.launchId);
-    const upper = await api(stack, 'GET', `/v1/launches/${launchId.toUpperCase()}`);
+    const upper = await api(suite.stack, 'GET', `/v1/launches/${launchId.toUpperCase()}`);
     expect(upper.status).toBe(200);
     expect(upper.body.launchId).toBe(launchId);
-    const bad = await api(stack, 'GET', '/v1/launches/not-a-uuid');
+    const bad = await api(suite.stack, 'GET', '/v1/launches/not-a-uuid');
     expect(bad.status).toBe(400);
     expect((bad.body.issues as Array<{ path: string }>)[0]?.path).toBe('launchId');
-    const campaign = await api(stack, 'GET', '/v1/campaigns/unknown-campaign');
+    const campaign = await api(suite.stack, 'GET', '/v1/campaigns/unknown-campaign');
     expect(campaign.status).toBe(404);
     expect(campaign.body.error).toBe('not_found');
   });
@@ -503,7 +494,7 @@ describe('GET routes', () => {
 
 describe('the OpenAPI document', () => {
   it('lists the status codes the routes actually answer', async () => {
-    const doc = (await api(stack, 'GET', '/docs/json')).body as {
+    const doc = (await api(suite.stack, 'GET', '/docs/json')).body as {
       paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
     };
     const id = '6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60';
@@ -536,22 +527,22 @@ describe('the OpenAPI document', () => {
       ['GET', `/v1/webhooks/events/${id}`, '/v1/webhooks/events/{eventId}'],
       ['GET', '/v1/webhooks/dead-letters?limit=0', '/v1/webhooks/dead-letters'],
     ];
-    const before = await queued();
+    const before = await suite.queued();
     const undocumented: string[] = [];
     for (const [method, path, template, opts] of calls) {
-      const reply = await api(stack, method, path, opts);
+      const reply = await api(suite.stack, method, path, opts);
       const documented = doc.paths[template]?.[method.toLowerCase()]?.responses ?? {};
       if (!(String(reply.status) in documented)) undocumented.push(`${method} ${path} → ${reply.status}`);
     }
     expect(undocumented).toEqual([]);
-    expect(await queued()).toBe(before);
+    expect(await suite.queued()).toBe(before);
   });
 
   it("documents the router's invalid_url answer wherever a path parameter can carry a bad escape", async () => {
-    const doc = (await api(stack, 'GET', '/docs/json')).body as {
+    const doc = (await api(suite.stack, 'GET', '/docs/json')).body as {
       paths: Record<string, Record<string, { responses: Record<string, { content?: unknown }> }>>;
     };
-    const reply = await api(stack, 'GET', '/v1/launches/%zz');
+    const reply = await api(suite.stack, 'GET', '/v1/launches/%zz');
     expect([reply.status, reply.body.error]).toEqual([400, 'invalid_url']);
     // Every documented 400 of a route with a path parameter admits the shape of that answer.
     const refusing: string[] = [];

@@ -1,33 +1,29 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { historyPageSchema, type HistoryRecord } from '../../src/shared/cxone/wire.js';
-import { call, CONSOLE, createCampaign, patch, start, tokenFor } from './helpers.js';
+import { sandboxForSuite } from '../support/sandbox-suite.js';
+import { call, CONSOLE, createCampaign, patch, tokenFor } from './helpers.js';
 
 describe('sandbox campaign history paging', () => {
-  let sandbox: RunningSandbox;
-  let token: string;
+  const suite = sandboxForSuite({ rateLimit: { perWindow: 10_000, windowMs: 60_000 } });
   let id: string;
   let version = 1;
 
   async function change(rate: number): Promise<void> {
-    const res = await patch(sandbox, token, id, version, { dialerSettings: { callRate: rate } });
+    const res = await patch(suite.sandbox, suite.token, id, version, { dialerSettings: { callRate: rate } });
     expect(res.status).toBe(200);
     version = res.body.version as number;
   }
 
   async function page(query: string) {
-    return call(sandbox, 'GET', `/api/v2/outbound/campaigns/${id}/history${query}`, { token });
+    return call(suite.sandbox, 'GET', `/api/v2/outbound/campaigns/${id}/history${query}`, {
+      token: suite.token,
+    });
   }
 
   beforeAll(async () => {
-    sandbox = await start({ rateLimit: { perWindow: 10_000, windowMs: 60_000 } });
-    token = await tokenFor(sandbox);
-    id = (await createCampaign(sandbox, token)).body.id as string;
+    id = (await createCampaign(suite.sandbox, suite.token)).body.id as string;
     // 1 create + 24 changes = 25 records.
     for (let i = 0; i < 24; i += 1) await change(i % 2 === 0 ? 0.6 : 0.4);
-  });
-  afterAll(async () => {
-    await sandbox.close();
   });
 
   it('walks every record exactly once, in version order, even while records are appended mid-walk', async () => {
@@ -77,18 +73,22 @@ describe('sandbox campaign history paging', () => {
       expect(res.body.errors, query).toEqual([expect.objectContaining({ field })]);
     }
 
-    const other = (await createCampaign(sandbox, token)).body.id as string;
+    const other = (await createCampaign(suite.sandbox, suite.token)).body.id as string;
     const first = historyPageSchema.parse(
-      (await call(sandbox, 'GET', `/api/v2/outbound/campaigns/${other}/history?pageSize=1`, { token })).body,
+      (
+        await call(suite.sandbox, 'GET', `/api/v2/outbound/campaigns/${other}/history?pageSize=1`, {
+          token: suite.token,
+        })
+      ).body,
     );
     // The other campaign has one record, so it has no next page; forge one from this campaign instead.
     expect(first.nextCursor).toBeNull();
     const mine = historyPageSchema.parse((await page('?pageSize=1')).body);
     const foreign = await call(
-      sandbox,
+      suite.sandbox,
       'GET',
       `/api/v2/outbound/campaigns/${other}/history?cursor=${encodeURIComponent(mine.nextCursor as string)}`,
-      { token },
+      { token: suite.token },
     );
     expect(foreign.status).toBe(400);
     expect(foreign.body.error).toBe('invalid_cursor');
@@ -134,10 +134,10 @@ describe('sandbox campaign history paging', () => {
     }
 
     // The issued one still works, for any client of the same tenant.
-    const consoleToken = await tokenFor(sandbox, CONSOLE);
-    for (const who of [token, consoleToken]) {
+    const consoleToken = await tokenFor(suite.sandbox, CONSOLE);
+    for (const who of [suite.token, consoleToken]) {
       const res = await call(
-        sandbox,
+        suite.sandbox,
         'GET',
         `/api/v2/outbound/campaigns/${id}/history?pageSize=2&cursor=${encodeURIComponent(issued)}`,
         { token: who },
@@ -148,7 +148,9 @@ describe('sandbox campaign history paging', () => {
   });
 
   it('answers 404 for the history of an unknown campaign', async () => {
-    const res = await call(sandbox, 'GET', '/api/v2/outbound/campaigns/nope/history', { token });
+    const res = await call(suite.sandbox, 'GET', '/api/v2/outbound/campaigns/nope/history', {
+      token: suite.token,
+    });
     expect(res.status).toBe(404);
   });
 });

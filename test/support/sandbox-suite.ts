@@ -1,17 +1,21 @@
 import { afterAll, beforeAll } from 'vitest';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
+import type { SandboxOptions } from '../../src/sandbox/types.js';
 import { historyPageSchema, type HistoryRecord } from '../../src/shared/cxone/wire.js';
 import { call, start, tokenFor } from '../sandbox/helpers.js';
 
 /**
- * One sandbox (test/sandbox/helpers.ts start()) for the tests of the calling suite, started before
+ * One sandbox (test/sandbox/helpers.ts start(opts)) for the tests of the calling suite, started before
  * them and closed after them, with a token of the fleet's client. Read `sandbox` and `token` from the
  * returned object inside the tests (they are set by the suite's beforeAll).
  */
-export function sandboxForSuite(): { readonly sandbox: RunningSandbox; readonly token: string } {
+export function sandboxForSuite(opts: SandboxOptions = {}): {
+  readonly sandbox: RunningSandbox;
+  readonly token: string;
+} {
   const suite = {} as { sandbox: RunningSandbox; token: string };
   beforeAll(async () => {
-    suite.sandbox = await start();
+    suite.sandbox = await start(opts);
     suite.token = await tokenFor(suite.sandbox);
   });
   afterAll(async () => {
