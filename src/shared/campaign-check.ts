@@ -19,11 +19,11 @@ import { deploymentPolicyIssues } from './compliance/deployment-policy.js';
 export function checkCampaignConfig(
   body: unknown,
   policy: Pick<AppConfig, 'allowDncDisabled'>,
-): { config: CampaignConfig; issues: [] } | { config?: undefined; issues: ValidationIssue[] } {
-  const parsed = campaignConfigSchema.safeParse(body);
-  if (parsed.success) {
-    const refused = deploymentPolicyIssues(parsed.data, policy);
-    return refused.length === 0 ? { config: parsed.data, issues: [] } : { issues: refused };
+): CampaignConfigCheck {
+  const checked = checkCampaignRules(body);
+  if (checked.config) {
+    const refused = deploymentPolicyIssues(checked.config, policy);
+    return refused.length === 0 ? checked : { issues: refused };
   }
   const sent =
     body !== null && typeof body === 'object' ? (body as Record<string, unknown>)['compliance'] : undefined;
@@ -34,7 +34,26 @@ export function checkCampaignConfig(
   const refused = dncOff
     ? deploymentPolicyIssues({ compliance: complianceOptionsSchema.parse({ doNotCallCheck: false }) }, policy)
     : [];
-  return { issues: [...withUsableCompliance(parsed.error, body), ...refused] };
+  return { issues: [...checked.issues, ...refused] };
+}
+
+/** A config and no issue, or the issues and no config. */
+export type CampaignConfigCheck =
+  { config: CampaignConfig; issues: [] } | { config?: undefined; issues: ValidationIssue[] };
+
+/**
+ * The campaign's own rules — the schema and the compliance rules, complete even when the config does
+ * not parse (withUsableCompliance) — without the deployment's policy. The one check of a config's
+ * shape and compliance: checkCampaignConfig adds the policy to it for a submitted config, and a change
+ * (a PATCH, an action's patch, the adjust worker's rebase: lifecycle/config-view.ts validateChange)
+ * checks the config it leaves with it. A bare campaignConfigSchema.safeParse answers a list past its
+ * maximum alone. Pure.
+ */
+export function checkCampaignRules(body: unknown): CampaignConfigCheck {
+  const parsed = campaignConfigSchema.safeParse(body);
+  return parsed.success
+    ? { config: parsed.data, issues: [] }
+    : { issues: withUsableCompliance(parsed.error, body) };
 }
 
 /**

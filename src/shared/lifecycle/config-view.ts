@@ -1,5 +1,5 @@
-import { toValidationIssues, type CampaignConfig, type ValidationIssue } from '../campaign-config.js';
-import { campaignConfigSchema } from '../campaign-schema.js';
+import type { CampaignConfig, ValidationIssue } from '../campaign-config.js';
+import { checkCampaignRules } from '../campaign-check.js';
 import { configFromResource as storeConfigFromResource } from '../campaign-store.js';
 import type { CampaignResource } from '../cxone/wire.js';
 import { flattenPatch, getPath, unflattenChanges, type CampaignPatch } from './patch.js';
@@ -48,7 +48,7 @@ function deepMerge(
 }
 
 /**
- * The config after a patch, before validation (the caller re-checks it with campaignConfigSchema).
+ * The config after a patch, before validation (the caller re-checks it with validateChange).
  * Nested objects merge field by field; arrays are replaced whole.
  */
 export function applyPatch(config: CampaignConfig, patch: CampaignPatch): unknown {
@@ -67,22 +67,27 @@ const REDUCING: readonly string[] = ['dialerStrategy.callRate', 'dialerStrategy.
  * CXone's console, say) as long as it brings no problem of its own: the abandonment guard's and
  * pacing's cuts, and an operator's, must never be refused for a problem they do not touch and can
  * only make less harmful. Any other change is refused with every problem of the result. Pure.
+ * Both configs are checked as a submitted one is (checkCampaignRules, campaign-check.ts): a list past
+ * its maximum (29 windows from the console, say) is named beside the compliance problems of the rest,
+ * not alone, and what the change brings is told from what the config already held by the same check
+ * on both sides. The deployment's policy is not judged here: `compliance` is not patchable, and a
+ * do-not-call check switched off in the console is an outside change's breach
+ * (compliance/outside-change.ts).
  */
 export function validateChange(
   current: CampaignConfig,
   merged: unknown,
   changes: Readonly<Record<string, unknown>>,
 ): { ok: true; config: CampaignConfig } | { ok: false; issues: ValidationIssue[] } {
-  const parsed = campaignConfigSchema.safeParse(merged);
-  if (parsed.success) return { ok: true, config: parsed.data };
-  const issues = toValidationIssues(parsed.error, merged);
+  const checked = checkCampaignRules(merged);
+  if (checked.config) return { ok: true, config: checked.config };
+  const { issues } = checked;
   const onlyReduces = Object.entries(changes).every(
     ([field, value]) =>
       REDUCING.includes(field) && typeof value === 'number' && value <= (getPath(current, field) as number),
   );
   if (!onlyReduces) return { ok: false, issues };
-  const before = campaignConfigSchema.safeParse(current);
-  const held = before.success ? [] : toValidationIssues(before.error, current);
+  const held = checkCampaignRules(current).issues;
   const brought = issues.filter((i) => !held.some((h) => h.path === i.path && h.message === i.message));
   return brought.length > 0 ? { ok: false, issues } : { ok: true, config: merged as CampaignConfig };
 }
