@@ -15,17 +15,23 @@ const DAY_NAMES = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'satu
  * Why a value is no day name, saying what to write instead. Days are the lower-case three-letter
  * names, as CXone's contract spells them: "Mon" or "monday" is refused, not read as "mon" — the
  * config is stored and sent to CXone as written, and a reader of it (or of the audit trail) should
- * not have to know which spellings the orchestrator folds. Pure.
+ * not have to know which spellings the orchestrator folds. The message names what is wrong with a day
+ * it recognises: the spaces around " mon" (its case is right), the case or length of "Mon" or
+ * "monday", or both for " Monday". Pure.
  */
 export function weekdayProblem(input: unknown): string {
   const days = `${WEEKDAYS.slice(0, -1).join(', ')} or ${WEEKDAYS[WEEKDAYS.length - 1]}`;
   if (typeof input !== 'string') return `must be a day name: ${days}`;
-  const folded = input.trim().toLowerCase();
+  const trimmed = input.trim();
+  const folded = trimmed.toLowerCase();
   const meant = WEEKDAYS.find((day, i) => folded === day || folded === DAY_NAMES[i]);
   const shown = JSON.stringify(input.length > 40 ? `${input.slice(0, 40)}…` : input);
-  return meant
-    ? `${shown} must be written "${meant}": days are ${days}, in lower case`
-    : `${shown} is not a day name: use ${days}`;
+  if (!meant) return `${shown} is not a day name: use ${days}`;
+  const problems = [
+    ...(trimmed !== input ? ['a day name has no spaces around it'] : []),
+    ...(trimmed !== meant ? [`days are ${days}, in lower case`] : []),
+  ];
+  return `${shown} must be written "${meant}": ${problems.join(', and ')}`;
 }
 
 export const weekdaySchema = z.enum(WEEKDAYS, { error: (issue) => weekdayProblem(issue.input) });

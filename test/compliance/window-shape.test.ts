@@ -70,7 +70,10 @@ describe('calling window days', () => {
       expect(issues([{ days: [sent], start: '09:00', end: '17:00' }])).toEqual([
         {
           path: 'allowedCallTimes.0.days.0',
-          message: `${JSON.stringify(sent)} must be written "${meant}": days are mon, tue, wed, thu, fri, sat or sun, in lower case`,
+          message:
+            String(sent).trim() === meant
+              ? `${JSON.stringify(sent)} must be written "${meant}": a day name has no spaces around it`
+              : `${JSON.stringify(sent)} must be written "${meant}": days are mon, tue, wed, thu, fri, sat or sun, in lower case`,
         },
       ]);
     }
