@@ -75,12 +75,16 @@ export const campaignViewSchema = z.object({
   stale: z
     .literal(true)
     .optional()
-    .describe('The view could not be refreshed from CXone just now: this is the cached view, as of syncedAt'),
+    .describe(
+      'The view could not be, or was not, refreshed from CXone just now: this is the cached view, as of syncedAt',
+    ),
   staleReason: z
     .string()
     .optional()
     .describe(
-      'Why it could not be refreshed (credentials refused, CXone 5xx or unreachable, no rate budget, …)',
+      'Why it was not refreshed: CXone could not be read (credentials refused, CXone 5xx or unreachable, ' +
+        'no rate budget, …), or the fleet claim is contested — another fleet is on KEY_PREFIX, and a ' +
+        'refresh writes, so none is made until one fleet is stopped',
     ),
 });
 export type CampaignViewBody = z.output<typeof campaignViewSchema>;
