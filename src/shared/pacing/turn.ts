@@ -163,11 +163,11 @@ async function takeTurn<T>(
   let episode: DeferralTally | null = null;
   try {
     // One round trip, all read under the lock (the deferral episode rides along, so a paced poll
-    // outside any episode pays nothing for it).
+    // outside any episode pays nothing for it; its failure fails nothing, see readEpisode).
     const [now, pending, tally] = await Promise.all([
       new CampaignStore(ctx).get(campaignId),
       unfinishedCommands(ctx, campaignId),
-      readDeferralTally(ctx, campaignId),
+      readEpisode(ctx, campaignId),
     ]);
     episode = tally;
     const change = changeSinceRead(seen, now);
@@ -207,6 +207,25 @@ async function takeTurn<T>(
     throw err;
   } finally {
     await lease.release();
+  }
+}
+
+/**
+ * The campaign's open deferral episode, best-effort: it only feeds the info line that tells a warned
+ * episode's end (endDeferralEpisode), so a failed read (a Redis error on that one command, e.g. a
+ * WRONGTYPE key) is logged at warn and read as no open episode, never failing the turn — the record
+ * and the order are what it decides on. An episode left open by it is ended by a later turn, or
+ * expires (DEFERRAL_TALLY_TTL_MS).
+ */
+async function readEpisode(ctx: AppContext, campaignId: string): Promise<DeferralTally | null> {
+  try {
+    return await readDeferralTally(ctx, campaignId);
+  } catch (err) {
+    ctx.logger.warn(
+      { err, campaignId },
+      'pacing deferral episode could not be read: taken as none open for this turn',
+    );
+    return null;
   }
 }
 
