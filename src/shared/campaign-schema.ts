@@ -9,7 +9,8 @@ import { refineCampaignCompliance } from './compliance/config-rules.js';
  * zod still skips it after an explicitly aborting issue: no schema here raises one with `abort: true`,
  * but zod refuses a list past its maximum (eight days in a window, 29 windows, 61 states) that way,
  * before parsing its elements. checkCampaignConfig (campaign-check.ts) runs the same rules on such
- * a config, so the API, /validate and `cxo validate` answer it in full; a bare safeParse does not.
+ * a config, so the API, /validate, `cxo validate` and a PATCH (checkCampaignRules) answer it in full;
+ * a bare safeParse does not.
  */
 export const campaignConfigSchema = campaignConfigBaseSchema.superRefine(refineCampaignCompliance, {
   when: () => true,

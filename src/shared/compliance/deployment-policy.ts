@@ -21,8 +21,9 @@ export interface ComplianceOverride {
 
 /**
  * Rules that depend on how this deployment is configured, not only on the campaign. Pure; the API
- * calls it next to the schema on submit and on every change (a 400 with these issues), the launch
- * worker again before creating the campaign.
+ * calls it next to the schema on submit (a 400 with these issues), the launch worker again before
+ * creating the campaign. Not on PATCH: `compliance` cannot be patched, and a do-not-call check turned
+ * off in CXone's console is caught as an outside change.
  * - doNotCallCheck: false is refused unless the deployment set ALLOW_DNC_DISABLED=true.
  */
 export function checkDeploymentPolicy(

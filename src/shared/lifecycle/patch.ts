@@ -10,7 +10,7 @@ import type { UpdateCampaignRequest } from '../cxone/wire.js';
 /**
  * A partial campaign change, in the API's config vocabulary (not CXone's). Built from the very
  * schemas in campaign-config.ts so a field means the same thing at launch and on change; the merged
- * result is re-checked with the full `campaignConfigSchema` (compliance rules included) before anyone
+ * result is re-checked with the full schema and its compliance rules (`checkCampaignRules`) before anyone
  * enqueues it and again by the adjust worker after every rebase.
  *
  * Not patchable, on purpose: `targetListId` (CXone does not accept it on PATCH), `startDateTime`
