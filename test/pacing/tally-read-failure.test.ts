@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import type { AppContext } from '../../src/shared/context.js';
 import { deferralKey } from '../../src/shared/pacing/deferrals.js';
-import { pacingTurn } from '../../src/shared/pacing/turn.js';
+import { EPISODE_READ_WARN_INTERVAL_MS, pacingTurn } from '../../src/shared/pacing/turn.js';
 import { startHarness, type Harness } from '../lifecycle/harness.js';
 import { recordingLogger, type LogLine } from '../support/log-capture.js';
 
@@ -65,5 +65,32 @@ describe('pacing turn whose deferral episode cannot be read', () => {
     await new CampaignStore(h.ctx).syncFromCxone(await h.ctx.cxone.getCampaign(campaign.id));
     const outcome = await pacingTurn(ctx, seen, async () => 'paced' as const);
     expect(outcome).toMatchObject({ kind: 'deferred', reason: expect.stringMatching(/written/) });
+  });
+
+  it('warns once per campaign and error within an interval, however often the read fails', async () => {
+    // The key stays unreadable (nothing deletes it): without a throttle every poll of the campaign,
+    // every 15 s by default, would log the same line with its stack.
+    const campaign = await h.campaign('active');
+    await h.ctx.redis.set(deferralKey(h.ctx, campaign.id), 'not a hash');
+    const warnings = () =>
+      lines.filter(
+        (l) => l.campaignId === campaign.id && l.level === 40 && /episode could not be read/.test(l.msg),
+      );
+    const turn = async () => {
+      const seen = (await new CampaignStore(h.ctx).get(campaign.id))!;
+      expect(await pacingTurn(ctx, seen, async () => 'paced' as const)).toBe('paced');
+    };
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    try {
+      for (let i = 0; i < 4; i++) await turn();
+      expect(warnings()).toHaveLength(1);
+      expect(warnings()[0]).not.toHaveProperty('suppressed');
+      vi.setSystemTime(Date.now() + EPISODE_READ_WARN_INTERVAL_MS);
+      await turn();
+      expect(warnings()).toHaveLength(2);
+      expect(warnings()[1]).toMatchObject({ suppressed: 3 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
