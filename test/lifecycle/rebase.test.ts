@@ -137,6 +137,28 @@ describe('rebaseSettings', () => {
     if (bound.kind === 'invalid') expect(bound.issues.map((i) => i.path)).toContain('allowedCallTimes.0.end');
   });
 
+  it('re-checks as a launch is (checkCampaignRules): a list past its maximum hides no other problem', () => {
+    // 29 windows set in CXone's console (its contract has no maximum), the last past 21:00.
+    const windows = [
+      ...Array.from({ length: 28 }, () => ({ days: ['mon'], start: '09:00', end: '17:00' })),
+      { days: ['tue'], start: '09:00', end: '21:30' },
+    ];
+    const latest = resource({ complianceSettings: { allowedCallTimes: windows } as never });
+    const renamed = rebaseSettings({ ours: flat({ name: 'X' }), base: {}, latest, local: {} });
+    expect(renamed.kind).toBe('invalid');
+    if (renamed.kind === 'invalid') {
+      expect(renamed.issues.map((i) => i.path)).toEqual(['allowedCallTimes', 'allowedCallTimes.28.end']);
+    }
+    // A cut brings no problem of its own: it goes through (the adjust worker's, as the API's).
+    const cut = rebaseSettings({
+      ours: flat({ dialerStrategy: { callRate: 0.3 } }),
+      base: {},
+      latest,
+      local: {},
+    });
+    expect(cut.kind).toBe('apply');
+  });
+
   it('adds a recipient state to our record only: nothing for CXone', () => {
     const result = rebaseSettings({
       ours: flat({ recipientStates: ['FL', 'GA'] }),

@@ -85,4 +85,45 @@ describe('validateChange (the PATCH, action and rebase check)', () => {
       issues: [TOO_MANY, PAST_HOURS],
     });
   });
+
+  it('compares findings only under a cut, where the windows are the ones the config holds', () => {
+    // Four windows, the third past 21:00; a PATCH replaces them with three, the last past 21:00 too:
+    // `allowedCallTimes.2.end` with the same message on both sides, but a different window. Not a
+    // cut, so it is refused with every problem of the result, never matched against what was held.
+    const held = {
+      ...campaignConfig(),
+      allowedCallTimes: [
+        { days: ['mon'], start: '09:00', end: '17:00' },
+        { days: ['tue'], start: '09:00', end: '17:00' },
+        { days: ['wed'], start: '09:00', end: '21:30' },
+        { days: ['thu'], start: '09:00', end: '17:00' },
+      ],
+    } as unknown as Parameters<typeof validateChange>[0];
+    const windows = [
+      { days: ['fri'], start: '09:00', end: '17:00' },
+      { days: ['sat'], start: '10:00', end: '17:00' },
+      { days: ['sun'], start: '10:00', end: '21:30' },
+    ];
+    const pastHours = [
+      { path: 'allowedCallTimes.2.end', message: expect.stringMatching(/^21:30 is after 21:00/) },
+    ];
+    expect(
+      validateChange(held, { ...held, allowedCallTimes: windows }, { allowedCallTimes: windows }),
+    ).toEqual({
+      ok: false,
+      issues: pastHours,
+    });
+    // With a cut beside it, still not only a cut.
+    const both = {
+      ...held,
+      allowedCallTimes: windows,
+      dialerStrategy: { ...held.dialerStrategy, callRate: 0.3 },
+    };
+    expect(validateChange(held, both, { allowedCallTimes: windows, 'dialerStrategy.callRate': 0.3 })).toEqual(
+      { ok: false, issues: pastHours },
+    );
+    // The cut alone goes through: its windows are the config's own, index for index.
+    const cut = { ...held, dialerStrategy: { ...held.dialerStrategy, callRate: 0.3 } };
+    expect(validateChange(held, cut, { 'dialerStrategy.callRate': 0.3 })).toMatchObject({ ok: true });
+  });
 });
