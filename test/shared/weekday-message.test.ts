@@ -36,6 +36,17 @@ describe('the message for a day the schema recognises but refuses', () => {
     ]);
   });
 
+  it('takes a tab or a line break around a day as the spaces, and an empty or blank value as no day', () => {
+    expect(weekdayProblem('\tmon')).toBe(
+      '"\\tmon" must be written "mon": a day name has no spaces around it',
+    );
+    expect(weekdayProblem('mon\n')).toBe(
+      '"mon\\n" must be written "mon": a day name has no spaces around it',
+    );
+    expect(weekdayProblem('')).toBe(`"" is not a day name: use ${DAYS}`);
+    expect(weekdayProblem('  ')).toBe(`"  " is not a day name: use ${DAYS}`);
+  });
+
   it('leaves other values as they were', () => {
     expect(weekdayProblem('lun')).toBe(`"lun" is not a day name: use ${DAYS}`);
     expect(weekdayProblem(7)).toBe(`must be a day name: ${DAYS}`);
