@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import type { AppContext } from '../../src/shared/context.js';
 import { deferralKey } from '../../src/shared/pacing/deferrals.js';
-import { EPISODE_READ_WARN_INTERVAL_MS, pacingTurn } from '../../src/shared/pacing/turn.js';
+import { TALLY_FAILURE_WARN_INTERVAL_MS } from '../../src/shared/pacing/deferrals.js';
+import { pacingTurn } from '../../src/shared/pacing/turn.js';
 import { startHarness, type Harness } from '../lifecycle/harness.js';
 import { recordingLogger, type LogLine } from '../support/log-capture.js';
 
@@ -85,7 +86,7 @@ describe('pacing turn whose deferral episode cannot be read', () => {
       for (let i = 0; i < 4; i++) await turn();
       expect(warnings()).toHaveLength(1);
       expect(warnings()[0]).not.toHaveProperty('suppressed');
-      vi.setSystemTime(Date.now() + EPISODE_READ_WARN_INTERVAL_MS);
+      vi.setSystemTime(Date.now() + TALLY_FAILURE_WARN_INTERVAL_MS);
       await turn();
       expect(warnings()).toHaveLength(2);
       expect(warnings()[1]).toMatchObject({ suppressed: 3 });

@@ -1,6 +1,7 @@
 import type { AppContext } from '../context.js';
 import { MAX_PENALTY_MS } from '../limiter/types.js';
 import { pacingDeferrals } from '../metrics.js';
+import { createLogThrottle } from '../log-throttle.js';
 import { evalScript } from '../redis-script.js';
 
 /**
@@ -155,7 +156,7 @@ export async function noteDeferral(
       'pacing deferred poll after poll: the campaign is not paced (only the abandonment guard caps it)',
     );
   } catch (err) {
-    ctx.logger.warn({ err, campaignId, reason: cause }, 'pacing deferral could not be tallied');
+    warnTallyFailure(ctx, campaignId, err, 'pacing deferral could not be tallied', { reason: cause });
   }
 }
 
@@ -173,7 +174,7 @@ export async function endDeferralEpisode(
     await ctx.redis.del(deferralKey(ctx, campaignId));
     logEpisodeEnd(ctx, campaignId, tally, EPISODE_END_MESSAGES[how]);
   } catch (err) {
-    ctx.logger.warn({ err, campaignId }, 'pacing deferral episode could not be closed');
+    warnTallyFailure(ctx, campaignId, err, 'pacing deferral episode could not be closed');
   }
 }
 
@@ -198,7 +199,7 @@ export async function closeDeferralEpisode(
     const tally = parseDeferralTally(replies?.[0]?.[1] as Record<string, string> | undefined);
     if (tally) logEpisodeEnd(ctx, campaignId, tally, EPISODE_END_MESSAGES[how]);
   } catch (err) {
-    ctx.logger.warn({ err, campaignId }, 'pacing deferral episode could not be closed');
+    warnTallyFailure(ctx, campaignId, err, 'pacing deferral episode could not be closed');
   }
 }
 
@@ -225,5 +226,28 @@ function logEpisodeEnd(
       forMs: ctx.clock.now() - tally.sinceMs,
     },
     message,
+  );
+}
+
+/** At most one warn per campaign and error every this long, saying how many were left out. */
+export const TALLY_FAILURE_WARN_INTERVAL_MS = 5 * 60_000;
+// The clock read at each call (not Date.now bound at load), so a test's fake clock applies.
+const tallyFailureWarnings = createLogThrottle(TALLY_FAILURE_WARN_INTERVAL_MS, () => Date.now());
+
+/**
+ * A failed read or write of a campaign's deferral tally, logged at warn but throttled: the tally is
+ * bookkeeping beside pacing, and a failure that repeats at every poll (a key of the wrong type, which
+ * nothing deletes while its own reads fail) would otherwise log a line per poll for ever.
+ */
+export function warnTallyFailure(
+  ctx: Pick<AppContext, 'logger'>,
+  campaignId: string,
+  err: unknown,
+  message: string,
+  fields: Record<string, unknown> = {},
+): void {
+  const text = err instanceof Error ? err.message : String(err);
+  tallyFailureWarnings(`${campaignId}\n${message}\n${text}`, (suppressed) =>
+    ctx.logger.warn({ err, campaignId, ...fields, ...(suppressed > 0 ? { suppressed } : {}) }, message),
   );
 }

@@ -6,11 +6,11 @@ import { CommandAcceptedAheadError } from '../lifecycle/enqueue.js';
 import { DEFAULT_LEASE_MS, LockLostError, tryAcquireCampaignLock } from '../lifecycle/lock.js';
 import { firstLiveCommand, unfinishedCommands } from '../lifecycle/pending-commands.js';
 import { isFinal } from '../lifecycle/state-machine.js';
-import { createLogThrottle } from '../log-throttle.js';
 import {
   endDeferralEpisode,
   noteDeferral,
   readDeferralTally,
+  warnTallyFailure,
   type DeferralCause,
   type DeferralTally,
 } from './deferrals.js';
@@ -212,32 +212,22 @@ async function takeTurn<T>(
 }
 
 /**
- * How often a campaign's failed episode read is logged, per error: a key that stays unreadable (a
- * WRONGTYPE: nothing deletes it, nothing but a successful read would end its episode) fails the read
- * of every poll, every 15 s by default. The line after the interval says how many were left out.
- */
-export const EPISODE_READ_WARN_INTERVAL_MS = 5 * 60_000;
-// The clock read at each call (not Date.now bound at load), so a test's fake clock applies.
-const episodeReadWarnings = createLogThrottle(EPISODE_READ_WARN_INTERVAL_MS, () => Date.now());
-
-/**
  * The campaign's open deferral episode, best-effort: it only feeds the info line that tells a warned
  * episode's end (endDeferralEpisode), so a failed read (a Redis error on that one command, e.g. a
  * WRONGTYPE key) is logged at warn and read as no open episode, never failing the turn — the record
  * and the order are what it decides on. An episode left open by it is ended by a later turn, or
- * expires (DEFERRAL_TALLY_TTL_MS). The warning is throttled per campaign and error
- * (EPISODE_READ_WARN_INTERVAL_MS).
+ * expires (DEFERRAL_TALLY_TTL_MS). The warning is throttled per campaign and error (warnTallyFailure):
+ * a key that stays unreadable (a WRONGTYPE: nothing deletes it) fails the read of every poll.
  */
 async function readEpisode(ctx: AppContext, campaignId: string): Promise<DeferralTally | null> {
   try {
     return await readDeferralTally(ctx, campaignId);
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    episodeReadWarnings(`${campaignId}\n${message}`, (suppressed) =>
-      ctx.logger.warn(
-        { err, campaignId, ...(suppressed > 0 ? { suppressed } : {}) },
-        'pacing deferral episode could not be read: taken as none open for this turn',
-      ),
+    warnTallyFailure(
+      ctx,
+      campaignId,
+      err,
+      'pacing deferral episode could not be read: taken as none open for this turn',
     );
     return null;
   }
