@@ -1,4 +1,4 @@
-import type { Job, Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import { DateTime } from 'luxon';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LAUNCH_JOB, submitLaunch } from '../../src/producers/launch-submit.js';
@@ -8,6 +8,7 @@ import { ManualClock } from '../../src/shared/clock.js';
 import type { AppContext } from '../../src/shared/context.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { activateJobId, type LaunchJob } from '../../src/shared/jobs.js';
+import { QUEUES } from '../../src/shared/keys.js';
 import {
   createLaunchStore,
   queuedLaunchIndexKey,
@@ -269,6 +270,50 @@ describe('running launches whose job is gone', () => {
     await queue.remove(delayed.launchId);
     const cleaned = await sweepRunningLaunches(deps(), { nowMs: Date.now() + graceMs });
     expect(cleaned.settled.sort()).toEqual([active.launchId, delayed.launchId].sort());
+  });
+
+  it('a launch between a failed attempt and its retry keeps its job hash (BullMQ moves it to delayed): never touched', async () => {
+    const launches = createLaunchStore(ctx);
+    const queue = ctx.queues.launch;
+    const { launchId } = await submit();
+    expect(await queue.getWaitingCount()).toBe(1);
+    // A real attempt failing with attempts left: Job#moveToFailed asks the backoff, then moves the job
+    // to delayed (moveToDelayed) rather than failing it — the hash stays, with the attempt counted.
+    const failing = new Worker(
+      QUEUES.launch,
+      async (job) => {
+        await launches.begin(job.id!);
+        throw new Error('attempt 1: CXone answered 503');
+      },
+      {
+        connection: ctx.redis,
+        prefix: ctx.keys.prefix,
+        concurrency: 1,
+        settings: { backoffStrategy: () => 3_600_000 },
+      },
+    );
+    workers.push(failing);
+    await waitFor(
+      'the attempt to fail into its retry',
+      async () => (await queue.getJobState(launchId)) === 'delayed',
+    );
+    await failing.close();
+    const job = await queue.getJob(launchId);
+    expect(job?.attemptsMade).toBe(1);
+    expect(job?.opts.attempts).toBe(10);
+    expect(await stack.redis.exists(queue.toKey(launchId))).toBe(1);
+    expect((await launches.get(launchId))?.status).toBe('running');
+    recorded.events.length = 0;
+
+    const swept = await sweepRunningLaunches(deps(), { nowMs: Date.now() + graceMs + 24 * 3600_000 });
+    expect(swept).toEqual({ scanned: 1, settled: [], dropped: [], stopped: false });
+    expect((await launches.get(launchId))?.status).toBe('running');
+    expect(await queue.getJobState(launchId)).toBe('delayed');
+    expect(recorded.events).toEqual([]);
+
+    // Removed while it waits for that retry: then, and only then, the sweep fails it.
+    await queue.remove(launchId);
+    expect((await sweepRunningLaunches(deps(), { nowMs: Date.now() + graceMs })).settled).toEqual([launchId]);
   });
 
   it('a worker whose success lands between the sweep finding no job and its claim keeps it: nothing failed, cancelled or announced', async () => {
