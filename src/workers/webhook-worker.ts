@@ -25,7 +25,6 @@ import {
   destinationRef,
   dropForeignHold,
   enterDestinationGate,
-  freeHoldLeft,
   holdDestinationQueue,
   holdsDestination,
   releaseProbe,
@@ -43,12 +42,15 @@ import {
   deadLetter,
   deadLetterUndecided,
   disableDestination,
+  jobInstance,
   loadDeliveryContext,
   markDelivered,
   recordAttempt,
+  spendFreeHold,
   type DeadLetter,
   type DeadLetterReason,
   type DeliveryContext,
+  type FreeHold,
 } from '../shared/webhooks/store.js';
 import {
   backfillPendingIndex,
@@ -86,7 +88,11 @@ export interface WebhookWorkerOptions {
   sweepGraceMs?: number;
   /** Bounds of the destination-wide hold after a 408/429/503 (default 1 s … 10 min). */
   destinationBackoff?: Partial<DestinationBackoffBounds>;
-  /** Holds an event may meet without spending an attempt; later ones spend one (default 10). */
+  /**
+   * Holds an event's job may meet without spending an attempt; later ones spend one (default 10).
+   * Only a send whose own answer began or joined a hold counts (spendFreeHold), not a put-back of a
+   * send that was only waiting.
+   */
   freeHoldsPerEvent?: number;
   /**
    * While another send probes the receiver after a hold, how often a waiting send looks again
@@ -319,9 +325,11 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
    * other). While another send probes, this one waits here, in its slot, and looks again every
    * probePollMs: it goes the moment the probe's 2xx ends the backoff, takes the lease if the probe
    * failed otherwise (or its process died), and is put back if the probe's answer began a new hold.
-   * Waiting in the slot rather than being put back keeps the fleet's fetches quiet and spends none of
-   * the event's free holds (each put-back counts as one, see freeHoldLeft). A worker pausing or
-   * closing puts its waiters back, so shutdown does not wait for the probe.
+   * Waiting in the slot rather than being put back keeps the fleet's fetches quiet. A worker pausing
+   * or closing puts its waiters back, so shutdown does not wait for the probe. None of these
+   * put-backs sent anything: they spend neither an attempt (BullMQ's RateLimitError leaves
+   * attemptsMade alone) nor one of the event's free holds (counted by spendFreeHold, only for an
+   * answer that met a hold; BullMQ's attemptsStarted counts every start, so it is not used).
    */
   async function passGate(
     eventId: string,
@@ -414,6 +422,22 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     }
     if (state && !state.enabled) return toDeadLetters(job, event, 'destination_disabled', undefined, false);
     return { event };
+  }
+
+  /**
+   * Spends one of the event's free holds for this send's overload answer (spendFreeHold). If Redis
+   * cannot say, the event falls back to its own retry, as when the hold itself cannot be stored.
+   */
+  async function spendHold(job: Job, eventId: string, run: string): Promise<FreeHold> {
+    try {
+      return await spendFreeHold(deps, eventId, { run, job: jobInstance(job), free: freeHolds });
+    } catch (err) {
+      logger.warn(
+        { eventId, err: redactUrlCredentials(err instanceof Error ? err.message : String(err)) },
+        "could not count the webhook event's free hold; retrying this event on its schedule instead",
+      );
+      return { kind: 'none_left' };
+    }
   }
 
   /** One signed send of a stored event, and its verdict recorded. */
@@ -528,16 +552,24 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
         // holds left; after those it also waits out its own schedule, spending attempts as before.
         if (
           holdsDestination(attempt.status) &&
-          (await holdDestination(eventId, attempt.status!, verdict.retryAfterMs, self)) &&
-          freeHoldLeft(job, freeHolds)
+          (await holdDestination(eventId, attempt.status!, verdict.retryAfterMs, self))
         ) {
           if (!own) throw settledWhileSending(eventId);
-          webhookOutcomes.inc({ outcome: verdict.cause });
-          logger.info(
-            { ...logFields, cause: verdict.cause },
-            'webhook attempt found the receiver overloaded; the event waits for the hold, its attempt not spent',
-          );
-          throw new RateLimitError();
+          const hold = await spendHold(job, eventId, run);
+          if (hold.kind === 'superseded') throw settledWhileSending(eventId);
+          // An event no longer stored is put back too, uncounted: its next run settles it (missing).
+          if (hold.kind === 'free' || hold.kind === 'missing') {
+            webhookOutcomes.inc({ outcome: verdict.cause });
+            logger.info(
+              {
+                ...logFields,
+                cause: verdict.cause,
+                ...(hold.kind === 'free' ? { freeHold: hold.spent, freeHolds } : {}),
+              },
+              'webhook attempt found the receiver overloaded; the event waits for the hold, its attempt not spent',
+            );
+            throw new RateLimitError();
+          }
         }
         if (attemptNo >= (job.opts.attempts ?? 1))
           return toDeadLetters(job, event, 'exhausted', attempt, auditsFailure(event), undefined, run);

@@ -3,7 +3,6 @@ import {
   clampHoldMs,
   DEFAULT_DESTINATION_BACKOFF,
   destinationRef,
-  freeHoldLeft,
   gateDecision,
   holdLadderMs,
   holdsDestination,
@@ -34,16 +33,6 @@ describe('destination backoff (pure)', () => {
     // A cap under the floor is the floor; a zero floor still grows.
     expect(holdLadderMs({ minMs: 500, maxMs: 100 })).toEqual([500]);
     expect(holdLadderMs({ minMs: 0, maxMs: 4 })).toEqual([1, 2, 4]);
-  });
-
-  it('lets a job be put back without an attempt only `free` times', () => {
-    // First run: started once, nothing spent, no put-back yet.
-    expect(freeHoldLeft({ attemptsStarted: 1, attemptsMade: 0 }, 2)).toBe(true);
-    expect(freeHoldLeft({ attemptsStarted: 2, attemptsMade: 0 }, 2)).toBe(true);
-    expect(freeHoldLeft({ attemptsStarted: 3, attemptsMade: 0 }, 2)).toBe(false);
-    // Spent attempts are not put-backs.
-    expect(freeHoldLeft({ attemptsStarted: 5, attemptsMade: 3 }, 2)).toBe(true);
-    expect(freeHoldLeft({ attemptsStarted: 1, attemptsMade: 0 }, 0)).toBe(false);
   });
 
   it('names a destination by a digest of its whole URL, and shows only its origin', () => {

@@ -51,19 +51,6 @@ export function holdLadderMs(bounds: DestinationBackoffBounds): number[] {
   }
 }
 
-/**
- * Put-backs left to a job whose send found the destination overloaded: a hold does not spend one of
- * the event's attempts, but only `free` times, so an event whose receiver stays overloaded for days
- * still runs through its retry schedule and is dead-lettered in the end, as before, instead of
- * waiting behind holds until its stored bytes expire. BullMQ counts every start of the job
- * (attemptsStarted, the running one included) and only the spent attempts (attemptsMade): the
- * difference is the put-backs so far (plus any stalled run, rare, which only makes it stricter).
- */
-export function freeHoldLeft(job: { attemptsStarted?: number; attemptsMade: number }, free: number): boolean {
-  const putBacks = Math.max(0, (job.attemptsStarted ?? 0) - job.attemptsMade - 1);
-  return putBacks < free;
-}
-
 /** Consecutive overload answers, fleet-wide; a delivered answer removes it (markDelivered). */
 export function destinationBackoffKey(keys: Keys): string {
   // Not `webhook:backoff` alone: `webhook:<job id>` is BullMQ's, and this must never be read as a job.

@@ -299,6 +299,80 @@ export async function countSend(
   return count < 0 ? null : count;
 }
 
+// KEYS: event hash. ARGV: run ('' for none), the job's instance, the free holds per event. Returns
+// the event's free holds spent so far, this one included (>= 1), when this one is free; 0 when it has
+// spent them all; -1 when the send is no longer the run's; -2 when the event is no longer stored.
+// Nothing is written unless it returns >= 1.
+//
+// The count belongs to one job of the event (`freeHoldsJob`): a replay, or the sweep queueing the
+// event again, makes a new job, which starts with every free hold again, as it starts with every
+// attempt again.
+const SPEND_FREE_HOLD_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
+if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'run') ~= ARGV[1] then return -1 end
+local spent = 0
+if redis.call('HGET', KEYS[1], 'freeHoldsJob') == ARGV[2] then
+  spent = tonumber(redis.call('HGET', KEYS[1], 'freeHolds') or '0') or 0
+end
+if spent >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], 'freeHoldsJob', ARGV[2], 'freeHolds', spent + 1)
+return spent + 1
+`;
+
+/**
+ * What spendFreeHold decided: `free` (and how many the event's job has spent now, this one
+ * included), `none_left`, `superseded` (the send is no longer the run's), `missing` (the event is no
+ * longer stored).
+ */
+export type FreeHold =
+  { kind: 'free'; spent: number } | { kind: 'none_left' } | { kind: 'superseded' } | { kind: 'missing' };
+
+/**
+ * Spends one of the event's free holds, if it has one left: called only when a send's own answer
+ * began or joined a destination hold (408/429/503) and the event is about to be put back for it
+ * without spending an attempt. Counted on the event's hash, atomically, for its current job (`job`:
+ * what tells one job of the event from the next, see jobInstance), and never by put-backs of a send
+ * that was only waiting (a hold found at fetch, a worker pausing or closing while another send
+ * probes): BullMQ's own attemptsStarted counts every start of the job, those included, so it cannot
+ * tell them apart. Nothing is counted when the send is no longer `run`'s (countSend).
+ */
+export async function spendFreeHold(
+  deps: WebhookStoreDeps,
+  eventId: string,
+  input: { run?: string; job: string; free: number },
+): Promise<FreeHold> {
+  const result = Number(
+    await evalScript(
+      deps.redis,
+      SPEND_FREE_HOLD_SCRIPT,
+      1,
+      deps.keys.webhookEvent(eventId),
+      input.run ?? '',
+      input.job,
+      Math.max(0, Math.floor(input.free)),
+    ),
+  );
+  if (result >= 1) return { kind: 'free', spent: result };
+  if (result === 0) return { kind: 'none_left' };
+  return result === -1 ? { kind: 'superseded' } : { kind: 'missing' };
+}
+
+/**
+ * The free holds an event's current job has spent (spendFreeHold); 0 for a job that has spent none.
+ */
+export async function freeHoldsSpent(deps: WebhookStoreDeps, eventId: string, job: string): Promise<number> {
+  const [owner, spent] = await deps.redis.hmget(deps.keys.webhookEvent(eventId), 'freeHoldsJob', 'freeHolds');
+  return owner === job ? Number(spent ?? 0) : 0;
+}
+
+/**
+ * Tells one BullMQ job of an event from another: its id is the event id, so a replay's new job has
+ * the same id, but not the same creation time, which BullMQ keeps through every retry and put-back.
+ */
+export function jobInstance(job: { timestamp: number }): string {
+  return String(job.timestamp);
+}
+
 // KEYS: event hash, pending index. ARGV: lastAttemptAt, lastStatus, lastError, '1' for a replay
 // job, eventId, score for the index, run ('' for none). Returns 0 when the send is no longer the
 // run's (it then reopens nothing), 1 otherwise.
