@@ -266,6 +266,9 @@ async function main(): Promise<number> {
     const example = JSON.parse(
       await readFile(join(ROOT, 'examples', 'campaign.json'), 'utf8'),
     ) as CampaignConfigInput;
+    // The last look before the launch: a signal taken while the fleet came up (or while the example
+    // was read) must not launch anything.
+    if (stopped()) return 0;
     const { config: campaignConfig, changes } = demoCampaign(example, Date.now());
     say(`launching examples/campaign.json ("${example.name}"); for the demo it ${changes.join('; ')}`);
     const local = campaignConfigSchema.safeParse(campaignConfig);
