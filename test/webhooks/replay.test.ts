@@ -78,6 +78,37 @@ describe('webhook replay', () => {
     expect(await h.redis.hmget(h.keys.webhookEvent(e.id), 'state', 'deadLetter')).toEqual(['pending', null]);
   });
 
+  it('replays the oldest dead letters until its time is up, and counts those it left', async () => {
+    const h = await setup();
+    const events = [];
+    for (const c of ['camp-b1', 'camp-b2', 'camp-b3']) events.push(await deadEvent(h, c));
+    const added: string[] = [];
+    const queue = queueWith(async (_name, data) => {
+      added.push((data as { eventId: string }).eventId);
+      return {} as Job;
+    });
+    // Time already up: one replay still starts, so every call makes progress.
+    const first = await replayDeadLetters({ ...h, queue }, { until: Date.now() - 1 });
+    expect(first).toEqual({ queued: [events[0]!.id], already_queued: [], not_found: [], remaining: 2 });
+    expect((await listDeadLetters(h)).map((l) => l.eventId).sort()).toEqual(
+      [events[1]!.id, events[2]!.id].sort(),
+    );
+    // A request answered 503 at its deadline starts none at all.
+    const aborted = new AbortController();
+    aborted.abort();
+    expect(await replayDeadLetters({ ...h, queue }, { signal: aborted.signal })).toEqual({
+      queued: [],
+      already_queued: [],
+      not_found: [],
+      remaining: 2,
+    });
+    const rest = await replayDeadLetters({ ...h, queue }, { until: Date.now() + 60_000 });
+    expect(rest).toMatchObject({ remaining: 0 });
+    expect(rest.queued.sort()).toEqual([events[1]!.id, events[2]!.id].sort());
+    expect(added.sort()).toEqual(events.map((e) => e.id).sort());
+    expect(await listDeadLetters(h)).toEqual([]);
+  });
+
   it('keeps the replayed bytes for the whole new schedule, however old the dead letter', async () => {
     const h = await setup();
     const e = await deadEvent(h, 'camp-old');

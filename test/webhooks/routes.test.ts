@@ -1,19 +1,22 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { toErrorResponse } from '../../src/producers/errors.js';
-import { registerWebhookRoutes } from '../../src/producers/routes/webhooks.js';
+import { registerWebhookRoutes, type WebhookRoutesOptions } from '../../src/producers/routes/webhooks.js';
 import { Receiver, startHarness, waitFor, type Harness, cleanupsAfterEach } from './harness.js';
 
 const cleanups = cleanupsAfterEach();
 
-async function setup(receiver: Receiver | undefined): Promise<{ h: Harness; app: FastifyInstance }> {
+async function setup(
+  receiver: Receiver | undefined,
+  opts: WebhookRoutesOptions = {},
+): Promise<{ h: Harness; app: FastifyInstance }> {
   const h = await startHarness(receiver?.url);
   const app = Fastify();
   app.setErrorHandler((err, _req, reply) => {
     const r = toErrorResponse(err);
     void reply.code(r.status).send(r.body);
   });
-  await registerWebhookRoutes(app, h.ctx);
+  await registerWebhookRoutes(app, h.ctx, opts);
   await app.ready();
   cleanups.push(
     async () => receiver?.stop(),
@@ -56,7 +59,7 @@ describe('webhook routes', () => {
     await waitFor(async () => (await h.redis.zscore(h.keys.webhookDelivered(), a.id)) !== null, 10_000, 'a');
     const all = await app.inject({ method: 'POST', url: '/v1/webhooks/dead-letters/replay' });
     expect(all.statusCode).toBe(202);
-    expect(all.json()).toEqual({ queued: [b.id], alreadyQueued: [], notFound: [] });
+    expect(all.json()).toEqual({ queued: [b.id], alreadyQueued: [], notFound: [], remaining: 0 });
     await waitFor(async () => (await h.redis.zcard(h.keys.webhookDelivered())) === 2, 10_000, 'b');
     const delivered = await app.inject({ method: 'GET', url: `/v1/webhooks/events/${b.id}` });
     expect(delivered.json()).toMatchObject({ delivery: { state: 'delivered', lastStatus: 200 } });
@@ -68,6 +71,35 @@ describe('webhook routes', () => {
     expect((await app.inject({ method: 'POST', url: '/v1/webhooks/not-an-event/replay' })).statusCode).toBe(
       400,
     );
+  });
+
+  it('replays a backlog of dead letters over several calls, each within its time budget', async () => {
+    const receiver = await new Receiver().start();
+    receiver.respond = () => ({ status: 422 });
+    // No time to spare: each call replays one dead letter and says how many it left.
+    const { h, app } = await setup(receiver, { replayAllBudgetMs: 0 });
+    const ids: string[] = [];
+    for (const c of ['camp-r1', 'camp-r2', 'camp-r3'])
+      ids.push((await h.events.publish('campaign.state.changed', c, { to: 'paused' })).id);
+    await waitFor(
+      async () => (await h.redis.zcard(h.keys.webhookDeadLetters())) === 3,
+      10_000,
+      'dead letters',
+    );
+    receiver.respond = () => ({ status: 200 });
+    const answers = [];
+    for (let call = 0; call < 3; call++) {
+      const res = await app.inject({ method: 'POST', url: '/v1/webhooks/dead-letters/replay' });
+      expect(res.statusCode).toBe(202);
+      answers.push(res.json());
+    }
+    expect(answers.map((a) => [a.queued.length, a.remaining])).toEqual([
+      [1, 2],
+      [1, 1],
+      [1, 0],
+    ]);
+    expect(answers.flatMap((a) => a.queued).sort()).toEqual([...ids].sort());
+    await waitFor(async () => (await h.redis.zcard(h.keys.webhookDelivered())) === 3, 10_000, 'delivered');
   });
 
   it('re-enables a destination disabled by 410 through the admin endpoint', async () => {

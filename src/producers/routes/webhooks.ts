@@ -23,10 +23,24 @@ import { callerActor } from '../auth.js';
 import { ApiError, parseOrThrow } from '../errors.js';
 import { pageLimitSchema } from '../query.js';
 import { NO_BODY } from '../no-body.js';
+import { answeredAtDeadline } from '../request-guard.js';
 
 export const eventParamsSchema = z.object({
   eventId: z.string().regex(/^evt_[A-Za-z0-9]{1,64}$/, 'must be an evt_… id'),
 });
+/**
+ * How long one `POST /v1/webhooks/dead-letters/replay` goes on replaying: each replay is several Redis
+ * round trips (a few thousand fit in 10 s), so a backlog of dead letters is replayed over several
+ * calls, each answered well within the request deadline (15 s by default), rather than outlasting it
+ * and being answered 503 while the replay went on regardless.
+ */
+export const REPLAY_ALL_BUDGET_MS = 5_000;
+
+export interface WebhookRoutesOptions {
+  /** Tests shrink it. */
+  replayAllBudgetMs?: number;
+}
+
 /** `?limit=` (empty) counts as not given, as on the audit routes. */
 const listQuerySchema = z.object({ limit: pageLimitSchema(1000, 100) });
 
@@ -34,7 +48,12 @@ const listQuerySchema = z.object({ limit: pageLimitSchema(1000, 100) });
  * Webhook operations: replaying one event or every dead letter (same id, same bytes), reading an
  * event's delivery state and the dead letters, and re-enabling a destination that answered 410.
  */
-export async function registerWebhookRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function registerWebhookRoutes(
+  app: FastifyInstance,
+  ctx: AppContext,
+  opts: WebhookRoutesOptions = {},
+): Promise<void> {
+  const replayAllBudgetMs = opts.replayAllBudgetMs ?? REPLAY_ALL_BUDGET_MS;
   const deps = { redis: ctx.redis, keys: ctx.keys, queue: ctx.queues.webhook };
   const log = ctx.logger.child({ component: 'webhooks-api' });
 
@@ -69,15 +88,25 @@ export async function registerWebhookRoutes(app: FastifyInstance, ctx: AppContex
 
   app.post('/v1/webhooks/dead-letters/replay', NO_BODY, async (request, reply) => {
     destinationUrl();
-    const result = await replayDeadLetters(deps);
-    log.info(
-      { actor: callerActor(request), queued: result.queued.length, notFound: result.not_found.length },
-      'dead-letter replay requested',
-    );
+    // Stops at its budget, or at once should the request's deadline answer 503 first (a stalled
+    // Redis): the 503 says the work stopped, so no replay may start after it.
+    const result = await replayDeadLetters(deps, {
+      until: Date.now() + replayAllBudgetMs,
+      ...(request.deadline ? { signal: request.deadline } : {}),
+    });
+    const summary = {
+      actor: callerActor(request),
+      queued: result.queued.length,
+      notFound: result.not_found.length,
+      remaining: result.remaining,
+    };
+    if (answeredAtDeadline(reply, summary)) return reply;
+    log.info(summary, 'dead-letter replay requested');
     return reply.code(202).send({
       queued: result.queued,
       alreadyQueued: result.already_queued,
       notFound: result.not_found,
+      remaining: result.remaining,
     } satisfies DeadLetterReplayBody);
   });
 

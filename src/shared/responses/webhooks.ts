@@ -71,6 +71,13 @@ export const deadLetterReplaySchema = z.object({
   queued: z.array(z.string()),
   alreadyQueued: z.array(z.string()).describe('Already waiting for delivery: left as they were'),
   notFound: z.array(z.string()).describe('No longer stored (expired): cannot be sent again'),
+  remaining: z
+    .number()
+    .int()
+    .min(0)
+    .describe(
+      'Dead letters this call did not get to (it stops after a few seconds, within the request deadline): still listed; call again until 0',
+    ),
 });
 export type DeadLetterReplayBody = ResponseBody<typeof deadLetterReplaySchema>;
 

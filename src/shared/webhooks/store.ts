@@ -573,13 +573,37 @@ export async function replayEvent(
   return 'queued';
 }
 
-/** Replays every dead letter (oldest first). */
+/** Where a replay of every dead letter stops before it has gone through them all. */
+export interface ReplayAllBounds {
+  /**
+   * No replay starts after this moment (Date.now() ms), though at least one does: each replay is
+   * several Redis round trips, so a backlog of thousands would outlast the API request's deadline.
+   */
+  until?: number;
+  /** No replay starts once this fires (the request was answered 503 at its deadline). */
+  signal?: AbortSignal;
+}
+
+/** What a replay of every dead letter did, and how many of its snapshot it did not get to. */
+export type ReplayAllResult = Record<ReplayOutcome, string[]> & { remaining: number };
+
+/**
+ * Replays the dead letters (oldest first) until the bounds stop it; `remaining` counts those of the
+ * snapshot left for the next call, which still lists them as dead letters.
+ */
 export async function replayDeadLetters(
   deps: WebhookStoreDeps & { queue: Queue; schedule?: readonly number[] },
-): Promise<Record<ReplayOutcome, string[]>> {
+  bounds: ReplayAllBounds = {},
+): Promise<ReplayAllResult> {
   const out: Record<ReplayOutcome, string[]> = { queued: [], already_queued: [], not_found: [] };
   // A snapshot: events dead-lettered while this runs wait for the next replay instead of looping.
   const ids = await deps.redis.zrange(deps.keys.webhookDeadLetters(), 0, '-1');
-  for (const id of ids) out[await replayEvent(deps, id)].push(id);
-  return out;
+  let done = 0;
+  for (const id of ids) {
+    if (bounds.signal?.aborted) break;
+    if (done > 0 && bounds.until !== undefined && Date.now() >= bounds.until) break;
+    out[await replayEvent(deps, id)].push(id);
+    done += 1;
+  }
+  return { ...out, remaining: ids.length - done };
 }
