@@ -22,10 +22,22 @@ export class NetworkError extends Error {
   constructor(
     readonly apiUrl: string,
     options: { cause: unknown },
+    /** The client's deadline, to name when that is what ran out. */
+    timeoutMs?: number,
   ) {
-    const cause = options.cause as { message?: string; cause?: { code?: string } } | undefined;
-    const code = cause?.cause?.code ?? cause?.message ?? 'no answer';
-    super(`cannot reach the API at ${apiUrl} (${code}); is it running? (set API_URL or --api-url)`, options);
+    const cause = options.cause as
+      { name?: string; message?: string; cause?: { code?: string; message?: string } } | undefined;
+    // fetch's own "fetch failed" says nothing: its cause does (ECONNREFUSED, or "bad port" for a
+    // port fetch never sends to, such as 6000).
+    const code = cause?.cause?.code ?? cause?.cause?.message ?? cause?.message ?? 'no answer';
+    // A deadline that ran out is an API that took the connection and then said nothing (a stalled
+    // process, an overloaded host): "is it running?" would send the operator to look in the wrong place.
+    super(
+      cause?.name === 'TimeoutError' && timeoutMs !== undefined
+        ? `no answer from the API at ${apiUrl} within ${timeoutMs / 1000} s; is it stalled or overloaded? (its /readyz and logs say; set API_URL or --api-url if this is not the API)`
+        : `cannot reach the API at ${apiUrl} (${code}); is it running? (set API_URL or --api-url)`,
+      options,
+    );
     this.name = 'NetworkError';
   }
 }
@@ -42,9 +54,11 @@ export class InterruptedError extends Error {
 }
 
 /**
- * A 404 that is not the API's own "no such resource": an unknown route (API_URL points below or
- * beside the API's root) or an answer that is not the API's JSON (a proxy, another service).
- * Reported as a configuration problem, so a wrong URL never reads as "no such campaign".
+ * An answer that is not the API's: a 404 from no route of it (API_URL points below or beside the
+ * API's root) or that is not its JSON (a proxy, another service), or a 2xx whose body is not the
+ * JSON object every API route answers with (a login page an SSO proxy redirected to, a web app that
+ * answers 200 to any path). Reported as a configuration problem, so a wrong URL never reads as "no
+ * such campaign", nor as "pause accepted" when nothing was paused.
  */
 export class ApiUrlError extends Error {
   constructor(
@@ -52,15 +66,35 @@ export class ApiUrlError extends Error {
     readonly method: string,
     readonly path: string,
     readonly body: unknown,
+    readonly status = 404,
+    /** Where fetch was redirected to (origin and path only: a query may carry a login's state). */
+    readonly redirectedTo?: string,
   ) {
     const message = (body as { message?: unknown } | null)?.message;
     const detail =
-      isApiErrorBody(body) && typeof message === 'string'
+      status === 404 && isApiErrorBody(body) && typeof message === 'string'
         ? message
-        : "the answer is not the orchestrator API's";
-    super(`${method} ${apiUrl}${path} → 404 (${detail}); is API_URL the API's root, e.g. http://host:3000?`);
+        : `the answer is not the orchestrator API's${redirectedTo ? `: redirected to ${redirectedTo}` : ''}`;
+    super(
+      `${method} ${apiUrl}${path} → ${status} (${detail}); is API_URL the API's root, e.g. http://host:3000?`,
+    );
     this.name = 'ApiUrlError';
   }
+}
+
+/** Pure: a redirect target as it may be printed: origin and path, without query or fragment. */
+export function redirectTarget(url: string): string | undefined {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pure: whether a body is a JSON object, as every route of the API answers (never an array or text). */
+export function isJsonObject(body: unknown): body is Record<string, unknown> {
+  return typeof body === 'object' && body !== null && !Array.isArray(body);
 }
 
 function isApiErrorBody(body: unknown): body is { error: string; message?: unknown } {
@@ -137,8 +171,9 @@ export class ApiClient {
   }
 
   /**
-   * Sends the request; resolves for 2xx. Rejects with ApiError for the API's own errors, ApiUrlError
-   * for a 404 that did not come from one of its routes, NetworkError when unreachable or too slow,
+   * Sends the request; resolves for a 2xx with a JSON object. Rejects with ApiError for the API's own
+   * errors, ApiUrlError for a 404 that did not come from one of its routes or a 2xx that is not the
+   * API's JSON, NetworkError when unreachable or too slow,
    * and InterruptedError when the caller's signal aborted it.
    */
   async request<T>(
@@ -157,7 +192,7 @@ export class ApiClient {
     const failure = (err: unknown) =>
       this.opts.signal?.aborted
         ? new InterruptedError(method, path)
-        : new NetworkError(this.opts.apiUrl, { cause: err });
+        : new NetworkError(this.opts.apiUrl, { cause: err }, this.timeoutMs);
     let res: Response;
     let text: string;
     try {
@@ -188,6 +223,12 @@ export class ApiClient {
     }
     if (res.status === 404 && !isResourceNotFound(parsed)) {
       throw new ApiUrlError(this.opts.apiUrl, method, path, parsed);
+    }
+    // fetch follows redirects: a proxy that sends an unauthenticated request to its login page ends
+    // in a 200 HTML page, which read as the API's answer made `cxo pause` report "accepted" (exit 0).
+    if (res.ok && !isJsonObject(parsed)) {
+      const to = res.redirected ? redirectTarget(res.url) : undefined;
+      throw new ApiUrlError(this.opts.apiUrl, method, path, parsed, res.status, to);
     }
     if (!res.ok) throw new ApiError(res.status, method, path, parsed, this.opts.tokenSource);
     return { status: res.status, body: parsed as T, headers: res.headers };

@@ -197,7 +197,7 @@ export function describeError(err: unknown, context: ErrorContext = {}): Failure
     };
   } else {
     const code = errorCodes.find(([type]) => err instanceof type)?.[1] ?? 'internal_error';
-    json = { error: code, message, ...(err instanceof ApiUrlError ? { httpStatus: 404 } : {}) };
+    json = { error: code, message, ...(err instanceof ApiUrlError ? { httpStatus: err.status } : {}) };
   }
   if (context.acceptedLaunchId && json.launchId === undefined) json.launchId = context.acceptedLaunchId;
   let report: Failure = { code: exitCodeForError(err), lines, json };

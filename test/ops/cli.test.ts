@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_TIMEOUT_MS, exitCodeForStatus, isResourceNotFound } from '../../src/cli/api-client.js';
 import { apiDeadlineMs } from '../../src/producers/request-guard.js';
 import { loadConfig } from '../../src/shared/config.js';
-import { ApiError, NetworkError } from '../../src/cli/api-client.js';
+import { ApiClient, ApiError, NetworkError } from '../../src/cli/api-client.js';
 import { DEFAULT_API_URL, EXIT, USAGE, jsonRequested, parseCliArgs } from '../../src/cli/args.js';
 import { formatAuditRecord, formatCampaign, formatLaunch, progressLine } from '../../src/cli/format.js';
 import { parseIdempotencyKey } from '../../src/producers/launch-submit.js';
@@ -18,6 +18,7 @@ import {
   runCli,
   type CliIo,
 } from '../../src/cli/run.js';
+import { freePort } from '../support/free-port.js';
 import { capturingIo, cliRunner } from './helpers.js';
 
 describe('cxo argument parsing (pure)', () => {
@@ -558,6 +559,13 @@ describe('cxo against a stand-in API', () => {
     api.all('/html/*', async (_req, reply) =>
       reply.code(404).type('text/html').send('<html><body>404 Not Found</body></html>'),
     );
+    // An SSO proxy in front of the API: every request goes to its login page, which answers 200.
+    api.all('/sso/*', async (_req, reply) => reply.redirect('/login?state=s3cr3t-state', 302));
+    api.get('/login', async (_req, reply) =>
+      reply.type('text/html').send('<html><body>Sign in</body></html>'),
+    );
+    // A web app that answers 200 with JSON that is not an object to any path.
+    api.all('/spa/*', async (_req, reply) => reply.send('"ok"'));
     api.post('/v1/campaigns/validate', async (req, reply) => {
       const body = req.body as { name?: string };
       if (body.name === 'redis-down') {
@@ -1164,6 +1172,54 @@ describe('cxo against a stand-in API', () => {
     }
     const routeless = await cxo('status', 'c-1', '--api-url', `${url}/api`);
     expect(routeless.err).toContain(`no route GET /api/v1/launches/c-1`);
+  });
+
+  it('a request the API takes but never answers says so, not "cannot reach the API … is it running?"', async () => {
+    const client = new ApiClient({ apiUrl: url, token: 'cli-token-1', timeoutMs: 100 });
+    const err = await client.get('/v1/campaigns/c-hang').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NetworkError);
+    expect((err as Error).message).toBe(
+      `no answer from the API at ${url} within 0.1 s; is it stalled or overloaded? (its /readyz and logs say; set API_URL or --api-url if this is not the API)`,
+    );
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const refused = await new ApiClient({ apiUrl: closed, token: 't', timeoutMs: 100 })
+      .get('/v1/campaigns/c-1')
+      .catch((e: unknown) => e);
+    expect((refused as Error).message).toBe(
+      `cannot reach the API at ${closed} (ECONNREFUSED); is it running? (set API_URL or --api-url)`,
+    );
+    // A port fetch refuses to send to: its reason, not "fetch failed".
+    const blocked = await new ApiClient({ apiUrl: 'http://127.0.0.1:9', token: 't' })
+      .get('/v1/campaigns/c-1')
+      .catch((e: unknown) => e);
+    expect((blocked as Error).message).toContain('(bad port)');
+  });
+
+  it("a 2xx that is not the API's JSON (a login page redirected to) is a wrong API_URL (5), never accepted (0)", async () => {
+    for (const base of [`${url}/sso`, `${url}/spa`]) {
+      for (const argv of [
+        ['status', 'c-1'],
+        ['pause', 'c-1'],
+        ['pause', 'c-1', '--no-wait'],
+        ['launch', 'good.json', '--no-wait'],
+        ['launch', 'good.json'],
+        ['validate', 'good.json'],
+        ['audit', 'c-1'],
+        ['watch', 'c-1'],
+        ['watch', 'c-1', '--once'],
+      ]) {
+        const r = await cxo(...argv, '--api-url', base);
+        expect(r.code, `${argv.join(' ')} at ${base}: ${r.err}`).toBe(EXIT.server);
+        expect(r.err).toContain("(the answer is not the orchestrator API's");
+        expect(r.err).toContain("is API_URL the API's root");
+        expect(r.out).not.toContain('accepted');
+      }
+    }
+    const sso = await cxo('pause', 'c-1', '--no-wait', '--api-url', `${url}/sso`, '--json');
+    // Where the proxy sent it, without the login's query.
+    expect(sso.err).toContain(`→ 200 (the answer is not the orchestrator API's: redirected to ${url}/login)`);
+    expect(sso.err).not.toContain('s3cr3t');
+    expect(JSON.parse(sso.out)).toMatchObject({ error: 'wrong_api_url', httpStatus: 200 });
   });
 
   it('shows each failed try of a retrying launch, and the last one when the wait times out', async () => {
