@@ -115,25 +115,29 @@ export function registerWebhookHoldReader(reader: WebhookHoldReader): () => void
   return () => void webhookHoldReaders.delete(reader);
 }
 
-/** A scrape waits at most this long for the hold; Redis not answering reads as NaN, not as "no hold". */
-const WEBHOOK_HOLD_READ_TIMEOUT_MS = 1_000;
-
 export const webhookDestinationBackoff = new Gauge({
   name: 'cxo_webhook_destination_backoff_seconds',
   help: 'Seconds left of the fleet-wide hold on webhook deliveries (0 when they flow), read from Redis at scrape time by processes running a webhook worker; NaN when Redis did not answer',
   registers: [registry],
-  async collect() {
-    // Every worker reads the same fleet-wide key: one reader is enough.
-    const [read] = webhookHoldReaders;
-    if (!read) return;
-    try {
-      const ms = await withTimeout(read(), WEBHOOK_HOLD_READ_TIMEOUT_MS, 'Redis (webhook hold)');
-      this.set(ms / 1000);
-    } catch {
-      this.set(Number.NaN);
-    }
-  },
 });
+
+/**
+ * Sets `cxo_webhook_destination_backoff_seconds` for a scrape, within the scrape's own deadline and
+ * beside its other Redis reads: read in the gauge's collect(), after them, it added up to a second
+ * of its own to a scrape promised to take at most that deadline. Redis not answering reads as NaN,
+ * not as "no hold"; a process without a webhook worker leaves the gauge as it is.
+ */
+export async function refreshWebhookHold(timeoutMs: number): Promise<void> {
+  // Every worker reads the same fleet-wide key: one reader is enough.
+  const [read] = webhookHoldReaders;
+  if (!read) return;
+  try {
+    const ms = await withTimeout(read(), timeoutMs, 'Redis (webhook hold)');
+    webhookDestinationBackoff.set(ms / 1000);
+  } catch {
+    webhookDestinationBackoff.set(Number.NaN);
+  }
+}
 export const auditWrites = new Counter({
   name: 'cxo_audit_writes_total',
   help: 'Audit records appended by action',

@@ -13,7 +13,12 @@ import {
 } from '../../src/producers/routes/ops.js';
 import { withTimeout } from '../../src/shared/with-timeout.js';
 import { QUEUES } from '../../src/shared/keys.js';
-import { pollIntervalFloor, polledCampaigns, registerBudgetReader } from '../../src/shared/metrics.js';
+import {
+  pollIntervalFloor,
+  polledCampaigns,
+  registerBudgetReader,
+  registerWebhookHoldReader,
+} from '../../src/shared/metrics.js';
 import { createOpsTestContext, type OpsTestContext } from './helpers.js';
 import { parsePrometheusText } from './prom-text.js';
 
@@ -135,6 +140,25 @@ describe('ops routes (real Redis and BullMQ queues, stand-in token provider)', (
       expect(during.find((s) => s.name === 'cxo_poll_interval_floor_seconds')?.value).toBeNaN();
     } finally {
       stalled.now = false;
+      unregister();
+      await other.close();
+    }
+  });
+
+  it("GET /metrics reads the webhook hold within the scrape's deadline, beside the other Redis reads", async () => {
+    // A webhook worker's hold reader over a Redis that does not answer.
+    const unregister = registerWebhookHoldReader(() => new Promise<number>(() => undefined));
+    const other = Fastify();
+    try {
+      await registerOpsRoutes(other, ctx, { probeTimeoutMs: 100, docs: false });
+      const started = Date.now();
+      const res = await other.inject({ method: 'GET', url: '/metrics' });
+      const elapsed = Date.now() - started;
+      const samples = parsePrometheusText(res.body).samples;
+      expect(samples.find((s) => s.name === 'cxo_webhook_destination_backoff_seconds')?.value).toBeNaN();
+      // Read after the others with a deadline of its own (1 s), it took 1.1 s here.
+      expect(elapsed).toBeLessThan(700);
+    } finally {
       unregister();
       await other.close();
     }

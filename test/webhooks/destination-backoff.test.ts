@@ -2,7 +2,11 @@ import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { AppContext } from '../../src/shared/context.js';
 import type { EventEnvelope } from '../../src/shared/events/types.js';
-import { webhookDestinationBackoff, webhookDestinationBackoffs } from '../../src/shared/metrics.js';
+import {
+  refreshWebhookHold,
+  webhookDestinationBackoff,
+  webhookDestinationBackoffs,
+} from '../../src/shared/metrics.js';
 import {
   DEFAULT_DESTINATION_BACKOFF,
   destinationBackoffKey,
@@ -45,6 +49,7 @@ async function backoffsCounted(status: string): Promise<number> {
 }
 
 async function gaugeSeconds(): Promise<number> {
+  await refreshWebhookHold(1_000); // as a scrape does
   return (await webhookDestinationBackoff.get()).values[0]?.value ?? 0;
 }
 

@@ -11,6 +11,7 @@ import {
   queueJobs,
   queueScrapeOk,
   refreshLimiterBudgets,
+  refreshWebhookHold,
   registry,
 } from '../../shared/metrics.js';
 import { buildOpenApiDocument, renderDocsHtml, type DocumentedRoute } from '../openapi.js';
@@ -279,6 +280,7 @@ export async function registerOpsRoutes(
         },
       ),
       refreshLimiterBudgets(probeTimeoutMs),
+      refreshWebhookHold(probeTimeoutMs),
     ]);
     if (!fresh || !polling)
       log.warn('queue depths or polling state unavailable for this scrape: Redis did not answer in time');
