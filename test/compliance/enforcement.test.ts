@@ -291,6 +291,29 @@ describe('calling-window enforcement', () => {
     expect(await job.getState()).toBe('waiting');
   });
 
+  it("cites the floor a UK campaign's window pause keeps to as policy, not as US law", async () => {
+    // Saturday 15:00 in London, outside the Mon–Fri window: the close runs at once.
+    tc.clock.set(t('2026-03-07T15:00:00Z'));
+    const uk = config({
+      complianceTimeZone: 'Europe/London',
+      compliance: { regime: 'OFCOM', doNotCallCheck: true },
+    });
+    await tc.putCampaign(ID, uk, 'active');
+    await scheduleWindowEnforcement(tc.ctx, ID);
+    worker = createComplianceWorker(tc.ctx);
+    await worker.waitUntilReady();
+    const [pause] = await eventually(async () => {
+      const records = await complianceRecords();
+      return records.length > 0 ? records : undefined;
+    });
+    expect(pause).toMatchObject({
+      kind: 'window_pause',
+      timeZone: 'Europe/London',
+      source: 'orchestrator policy for the OFCOM regime (same hours as TCPA 47 CFR 64.1200(c)(1))',
+      closedBy: 'its own allowedCallTimes; the law allows calls at this hour',
+    });
+  });
+
   it('does not lift an abandonment-guard pause at the window open', async () => {
     tc.clock.set(t('2026-03-07T15:00:00Z'));
     await tc.putCampaign(ID, weekdays, 'paused');

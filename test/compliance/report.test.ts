@@ -90,6 +90,28 @@ describe('GET /v1/campaigns/:id/compliance', () => {
     );
   });
 
+  it('cites the calling hours as the orchestrator policy, not US law, for an OFCOM campaign', () => {
+    const reportFor = (cfg: typeof c) =>
+      buildComplianceReport({
+        campaignId: ID,
+        status: 'active',
+        config: cfg,
+        window: {},
+        actions: [],
+        nowMs: Date.parse('2026-03-03T15:00:00Z'),
+      }).rules.callingHours;
+    expect(reportFor(c).source).toMatch(/^TCPA 47 CFR 64\.1200\(c\)\(1\)/);
+    const uk = config({
+      complianceTimeZone: 'Europe/London',
+      compliance: { regime: 'OFCOM', doNotCallCheck: true },
+    });
+    expect(reportFor(uk)).toEqual({
+      start: '08:00',
+      end: '21:00',
+      source: 'orchestrator policy for the OFCOM regime (same hours as TCPA 47 CFR 64.1200(c)(1))',
+    });
+  });
+
   it("lists an operator's lift of the guard's pause among the guard actions, after the pause", () => {
     const actions = [
       {

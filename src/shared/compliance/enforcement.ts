@@ -6,7 +6,7 @@ import type { AppContext } from '../context.js';
 import type { CampaignStatus } from '../cxone/wire.js';
 import { commandInFlight, enqueueCommand, getCommand } from '../lifecycle/enqueue.js';
 import { isFinal } from '../lifecycle/state-machine.js';
-import { FEDERAL_WINDOW } from './config-rules.js';
+import { floorSource } from './config-rules.js';
 import { endAbandonmentMeasurement } from './guard-actions.js';
 import { recordDeploymentOverrides } from './overrides.js';
 import { closedBy, complianceRefusal, RESUME_CLOSE_MARGIN_MS } from './command-guard.js';
@@ -547,9 +547,11 @@ export async function enforceWindow(
         cxoneVersion: version,
         details: {
           rule: 'calling-window',
-          source: FEDERAL_WINDOW.source,
+          // The floor that always binds: the federal hours, or under OFCOM the orchestrator's policy
+          // (UK law sets no calling hours; citing the TCPA for a UK campaign would misstate the law).
+          source: floorSource(config),
           // What closes the hours at the close (or now, for a pause after it): the federal hours, a
-          // declared state's, or only the campaign's own windows. `source` is the floor that always binds.
+          // declared state's, or only the campaign's own windows.
           closedBy: closedBy(config, view.closing ?? now),
           timeZone: zone,
           localTime: localIso(zone, now),

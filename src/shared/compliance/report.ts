@@ -9,7 +9,7 @@ import {
 import type { CampaignStats, CampaignStatus } from '../cxone/wire.js';
 import type { AppConfig } from '../config.js';
 import type { complianceReportSchema } from '../responses/compliance-report.js';
-import { describeProblems, FEDERAL_WINDOW } from './config-rules.js';
+import { describeProblems, FEDERAL_WINDOW, floorSource } from './config-rules.js';
 import { runtimeComplianceProblems, STRICT_POLICY } from './deployment-policy.js';
 import { describePeriod, evaluateAbandonmentGuard, MEASUREMENT, type GuardState } from './guard.js';
 import { NOT_ENCODED, STATE_RULES } from './state-rules.js';
@@ -133,7 +133,8 @@ export function buildComplianceReport(input: ReportInput): ComplianceReport {
     regime,
     timeZone: zone,
     rules: {
-      callingHours: { start: FEDERAL_WINDOW.start, end: FEDERAL_WINDOW.end, source: FEDERAL_WINDOW.source },
+      // Under OFCOM the same hours are the orchestrator's policy, not US law (config-rules.ts).
+      callingHours: { start: FEDERAL_WINDOW.start, end: FEDERAL_WINDOW.end, source: floorSource(config) },
       allowedCallTimes: config.allowedCallTimes,
       // The settings as CXone holds them, against the rules every config of ours passes: not empty
       // after a change made in CXone's console (enforcement keeps to the legal hours regardless).
