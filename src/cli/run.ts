@@ -828,10 +828,13 @@ export function auditGapsFailure(id: string, gaps: readonly AuditGapView[], prin
   );
 }
 
+/** 4xx a watch retries as it does a 5xx: they say "not now", not "never". */
+const WATCH_RETRIED_4XX = [408, 429];
+
 /**
  * Exit codes, for scripts (docs/operations.md): a first request that cannot reach the API exits 5 at
- * once, as `status` does, and so does a wrong API_URL or a 4xx at any time. Once the API has answered
- * (a 5xx included), network failures and 5xx are retried, each said on stderr under --json. Ctrl-C
+ * once, as `status` does, and so does a wrong API_URL or a 4xx other than 408/429 at any time. Once
+ * the API has answered (a 5xx included), network failures, 5xx, 408 and 429 are retried, each said on stderr under --json. Ctrl-C
  * exits 0 when the latest poll showed the campaign, 5 when every poll since some time failed (what
  * is on screen is out of date), and 130 before the API answered at all; so 0 always means that the
  * watch saw the campaign until it was stopped.
@@ -890,8 +893,10 @@ async function watch(
         id = resolved.campaignId;
         continue;
       }
-      // A missing campaign or a wrong API_URL will not come right by waiting; a flaky network might.
-      if (err instanceof ApiError && err.status < 500) return report(io, opts.json, describeError(err));
+      // A missing campaign or a wrong API_URL will not come right by waiting; a flaky network might,
+      // and so will a gateway's rate limit (429) or request timeout (408) in front of the API.
+      if (err instanceof ApiError && err.status < 500 && !WATCH_RETRIED_4XX.includes(err.status))
+        return report(io, opts.json, describeError(err));
       if (err instanceof ApiUrlError || cmd.once) return report(io, opts.json, describeError(err));
       failing = { err, since: failing?.since ?? new Date().toISOString() };
       problem = `${err instanceof NetworkError ? 'API unreachable' : 'API error'}, retrying: ${errorText(err)}`;

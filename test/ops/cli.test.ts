@@ -653,6 +653,17 @@ describe('cxo against a stand-in API', () => {
         }
         return { campaignId: id, status: 'active', version: 1 };
       }
+      if (id === 'c-throttled') {
+        // A gateway in front of the API that rate-limits the second read.
+        const n = (reads[id] = (reads[id] ?? 0) + 1);
+        if (n === 2) {
+          return reply
+            .code(429)
+            .header('retry-after', '0')
+            .send({ message: 'Too Many Requests', statusCode: 429 });
+        }
+        return { campaignId: id, status: 'active', version: 1 };
+      }
       if (id === 'c-quiet') return { campaignId: id, status: 'scheduled', version: 1 };
       if (id === 'c-later') {
         return { campaignId: id, status: 'scheduled', version: 2, activateAt: '2026-12-01T13:00:00.000Z' };
@@ -1129,6 +1140,20 @@ describe('cxo against a stand-in API', () => {
     const views = r.out.split('\n').map((l) => JSON.parse(l) as { campaignId: string });
     expect(views.length).toBeGreaterThanOrEqual(2);
     expect(views.every((v) => v.campaignId === 'c-blip')).toBe(true);
+  });
+
+  it("watch rides out a gateway's 429 as it does a 5xx, instead of ending on it", async () => {
+    reads['c-throttled'] = 0;
+    const r = await interrupted(500, 'watch', 'c-throttled', '--interval', '0.01', '--json');
+    expect(r.code, r.err).toBe(EXIT.ok);
+    expect(r.err).toMatch(
+      /^\S+Z {2}API error, retrying: GET \/v1\/campaigns\/c-throttled → 429: Too Many Requests$/,
+    );
+    expect(r.out.split('\n').length).toBeGreaterThanOrEqual(2);
+    // A one-shot request still reports it: nobody is there to retry it.
+    reads['c-throttled'] = 1;
+    const once = await cxo('watch', 'c-throttled', '--once');
+    expect(once.code).toBe(EXIT.server);
   });
 
   it('Ctrl-C while every poll since some time failed exits 5, saying since when', async () => {
