@@ -1,5 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
+import { RequestAbandonedError } from '../../src/shared/errors.js';
 import { EVENT_TTL_SECONDS } from '../../src/shared/events/publisher.js';
 import {
   deadLetter,
@@ -23,8 +24,14 @@ async function setup(): Promise<Harness> {
   return h;
 }
 
-/** A stored event, dead-lettered as rejected. */
+/**
+ * A stored event, dead-lettered as rejected, a minute ago, later than every dead letter made here
+ * before it: dead letters are replayed oldest first, and two made in the same millisecond would be
+ * ordered by their random ids instead.
+ */
+let lastDeadAtMs = 0;
 async function deadEvent(h: Harness, campaignId: string) {
+  lastDeadAtMs = Math.max(Date.now() - 60_000, lastDeadAtMs + 1);
   const e = await h.events.publish('campaign.state.changed', campaignId, { to: 'paused' });
   // With webhooks off the publisher keeps no copy; store one as an enabled publisher would.
   await h.redis.hset(h.keys.webhookEvent(e.id), {
@@ -39,7 +46,7 @@ async function deadEvent(h: Harness, campaignId: string) {
     reason: 'rejected',
     status: 400,
     attempts: 1,
-    at: new Date(Date.now() - 60_000).toISOString(),
+    at: new Date(lastDeadAtMs).toISOString(),
   });
   return e;
 }
@@ -107,6 +114,62 @@ describe('webhook replay', () => {
     expect(rest.queued.sort()).toEqual([events[1]!.id, events[2]!.id].sort());
     expect(added.sort()).toEqual(events.map((e) => e.id).sort());
     expect(await listDeadLetters(h)).toEqual([]);
+  });
+
+  it('does not replay again a dead letter that another call replayed (and delivered) since its snapshot', async () => {
+    const h = await setup();
+    const [x, y] = [await deadEvent(h, 'camp-s1'), await deadEvent(h, 'camp-s2')];
+    const other = queueWith(() => Promise.resolve({} as Job));
+    const added: string[] = [];
+    const queue = queueWith(async (_name, data) => {
+      const id = (data as { eventId: string }).eventId;
+      added.push(id);
+      if (id === x.id) {
+        // Meanwhile a concurrent call, whose snapshot was the same, gets to y first and its job delivers it.
+        expect(await replayEvent({ ...h, queue: other }, y.id)).toBe('queued');
+        await markDelivered(h, y.id, { status: 200, nowMs: Date.now() });
+      }
+      return {} as Job;
+    });
+    expect(await replayDeadLetters({ ...h, queue })).toEqual({
+      queued: [x.id],
+      already_queued: [],
+      not_found: [],
+      remaining: 0,
+    });
+    // Replaying y again would send the receiver an event it already took.
+    expect(added).toEqual([x.id]);
+    expect(await h.redis.hget(h.keys.webhookEvent(y.id), 'state')).toBe('delivered');
+  });
+
+  it('queues nothing once the request deadline fired while a replay was still reading', async () => {
+    const h = await setup();
+    const e = await deadEvent(h, 'camp-late');
+    const deadline = new AbortController();
+    const added: unknown[] = [];
+    const queue = {
+      // Redis stalled under this read and answered after the request had been answered 503.
+      getJob: () => {
+        deadline.abort();
+        return Promise.resolve(undefined);
+      },
+      add: (...args: unknown[]) => {
+        added.push(args[1]);
+        return Promise.resolve({} as Job);
+      },
+    } as unknown as Queue;
+    expect(await replayDeadLetters({ ...h, queue }, { signal: deadline.signal })).toEqual({
+      queued: [],
+      already_queued: [],
+      not_found: [],
+      remaining: 1,
+    });
+    await expect(replayEvent({ ...h, queue }, e.id, { signal: deadline.signal })).rejects.toBeInstanceOf(
+      RequestAbandonedError,
+    );
+    expect(added).toEqual([]);
+    expect((await listDeadLetters(h)).map((l) => l.eventId)).toEqual([e.id]);
+    expect(await h.redis.hget(h.keys.webhookEvent(e.id), 'state')).toBe('dead');
   });
 
   it('keeps the replayed bytes for the whole new schedule, however old the dead letter', async () => {

@@ -23,7 +23,7 @@ import { callerActor } from '../auth.js';
 import { ApiError, parseOrThrow } from '../errors.js';
 import { pageLimitSchema } from '../query.js';
 import { NO_BODY } from '../no-body.js';
-import { answeredAtDeadline } from '../request-guard.js';
+import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 
 export const eventParamsSchema = z.object({
   eventId: z.string().regex(/^evt_[A-Za-z0-9]{1,64}$/, 'must be an evt_… id'),
@@ -71,7 +71,11 @@ export async function registerWebhookRoutes(
   app.post('/v1/webhooks/:eventId/replay', NO_BODY, async (request, reply) => {
     const { eventId } = parseOrThrow(eventParamsSchema, request.params);
     destinationUrl();
-    const outcome = await replayEvent(deps, eventId);
+    // Queues nothing once the request's deadline has answered 503 (a Redis that stalled under a read).
+    const outcome = await unlessAbandoned(
+      replayEvent(deps, eventId, request.deadline ? { signal: request.deadline } : {}),
+    );
+    if (outcome === null) return reply;
     if (outcome === 'not_found') {
       throw new ApiError(
         404,
@@ -89,7 +93,8 @@ export async function registerWebhookRoutes(
   app.post('/v1/webhooks/dead-letters/replay', NO_BODY, async (request, reply) => {
     destinationUrl();
     // Stops at its budget, or at once should the request's deadline answer 503 first (a stalled
-    // Redis): the 503 says the work stopped, so no replay may start after it.
+    // Redis): the 503 says the work stopped, so nothing is queued after it, not even by the replay
+    // whose reads were under way.
     const result = await replayDeadLetters(deps, {
       until: Date.now() + replayAllBudgetMs,
       ...(request.deadline ? { signal: request.deadline } : {}),

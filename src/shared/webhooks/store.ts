@@ -6,6 +6,7 @@ import type { Keys } from '../keys.js';
 import type { deadLetterFieldsSchema, destinationStateSchema } from '../responses/webhooks.js';
 import { DEFAULT_RETRY_SCHEDULE_MS, webhookJobOptions } from './schedule.js';
 import { evalScript } from '../redis-script.js';
+import { RequestAbandonedError, throwIfAbandoned } from '../errors.js';
 import { webhookPendingKey } from './pending.js';
 import { destinationBackoffKeys, HOLD_MARK } from './backoff.js';
 
@@ -526,6 +527,21 @@ end
 return 1
 `;
 
+/** How a replay is bounded: see replayEvent. */
+export interface ReplayEventOptions {
+  /**
+   * The API request's deadline: once it has fired (the client was answered 503, "nothing enqueued"),
+   * the replay queues nothing. Checked after the reads, right before the first write: a Redis that
+   * stalled under a read and came back after the 503 must not see the job queued regardless.
+   */
+  signal?: AbortSignal;
+  /**
+   * Replay it only while it is still a dead letter (`skipped` otherwise): a replay of every dead
+   * letter works from a snapshot, and another call may have replayed (and delivered) one since.
+   */
+  deadOnly?: boolean;
+}
+
 /**
  * Queues the stored event again under its own id, with its original bytes. A job for the id that is
  * still waiting, delayed or running is left alone (it will deliver); a finished one is replaced.
@@ -534,23 +550,49 @@ return 1
  * if queueing fails, the event is still listed as a dead letter (nothing vanishes from the operator's
  * views). The clean-up removes only the dead letter this replay saw, so a worker that already ran the
  * new job and dead-lettered it again (or delivered it) keeps its outcome.
+ *
+ * Throws RequestAbandonedError, having written nothing, when `opts.signal` fired before the writes.
  */
 export async function replayEvent(
   deps: WebhookStoreDeps & { queue: Queue; schedule?: readonly number[] },
   eventId: string,
-): Promise<ReplayOutcome> {
-  const seen = await deps.redis.hgetall(deps.keys.webhookEvent(eventId));
+  opts: ReplayEventOptions & { deadOnly: true },
+): Promise<ReplayOutcome | 'skipped'>;
+export async function replayEvent(
+  deps: WebhookStoreDeps & { queue: Queue; schedule?: readonly number[] },
+  eventId: string,
+  opts?: ReplayEventOptions & { deadOnly?: false },
+): Promise<ReplayOutcome>;
+export async function replayEvent(
+  deps: WebhookStoreDeps & { queue: Queue; schedule?: readonly number[] },
+  eventId: string,
+  opts: ReplayEventOptions = {},
+): Promise<ReplayOutcome | 'skipped'> {
+  // The event and whether it is (still) a dead letter in one round trip.
+  const read = (await deps.redis
+    .pipeline()
+    .hgetall(deps.keys.webhookEvent(eventId))
+    .zscore(deps.keys.webhookDeadLetters(), eventId)
+    .exec()) ?? [
+    [null, {}],
+    [null, null],
+  ];
+  for (const [err] of read) if (err) throw err;
+  const seen = read[0]![1] as Record<string, string>;
   const event = parseStoredEvent(eventId, seen);
   if (!event) {
     await deps.redis.zrem(deps.keys.webhookDeadLetters(), eventId);
     return 'not_found';
   }
+  if (opts.deadOnly && read[1]![1] === null) return 'skipped';
   const existing = await deps.queue.getJob(eventId);
   if (existing) {
     const state = await existing.getState();
     if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return 'already_queued';
+    throwIfAbandoned(opts.signal, `the replay of ${eventId}`);
     await existing.remove();
   }
+  throwIfAbandoned(opts.signal, `the replay of ${eventId}`);
   await deps.queue.add(
     event.type,
     { eventId, replay: true },
@@ -580,7 +622,10 @@ export interface ReplayAllBounds {
    * several Redis round trips, so a backlog of thousands would outlast the API request's deadline.
    */
   until?: number;
-  /** No replay starts once this fires (the request was answered 503 at its deadline). */
+  /**
+   * Nothing is queued once this fires (the request was answered 503 at its deadline), not even by the
+   * replay whose reads were under way: see ReplayEventOptions.
+   */
   signal?: AbortSignal;
 }
 
@@ -589,7 +634,9 @@ export type ReplayAllResult = Record<ReplayOutcome, string[]> & { remaining: num
 
 /**
  * Replays the dead letters (oldest first) until the bounds stop it; `remaining` counts those of the
- * snapshot left for the next call, which still lists them as dead letters.
+ * snapshot left for the next call, which still lists them as dead letters. One that is no longer a
+ * dead letter when its turn comes (another call replayed it since the snapshot, and its job may have
+ * delivered it already) is left out of every list: replaying it again would send it twice.
  */
 export async function replayDeadLetters(
   deps: WebhookStoreDeps & { queue: Queue; schedule?: readonly number[] },
@@ -602,7 +649,18 @@ export async function replayDeadLetters(
   for (const id of ids) {
     if (bounds.signal?.aborted) break;
     if (done > 0 && bounds.until !== undefined && Date.now() >= bounds.until) break;
-    out[await replayEvent(deps, id)].push(id);
+    let outcome: ReplayOutcome | 'skipped';
+    try {
+      outcome = await replayEvent(deps, id, {
+        deadOnly: true,
+        ...(bounds.signal ? { signal: bounds.signal } : {}),
+      });
+    } catch (err) {
+      // The deadline fired during this one's reads: it queued nothing and is left for the next call.
+      if (err instanceof RequestAbandonedError) break;
+      throw err;
+    }
+    if (outcome !== 'skipped') out[outcome].push(id);
     done += 1;
   }
   return { ...out, remaining: ids.length - done };
