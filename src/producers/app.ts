@@ -7,7 +7,8 @@ import Fastify, {
 } from 'fastify';
 import type { AppContext } from '../shared/context.js';
 import { actorFor, bearerToken, isProtectedPath, tokenMatches } from './auth.js';
-import { clientErrorResponse, toErrorResponse } from './errors.js';
+import { clientErrorResponse, toErrorResponse, type ErrorBody } from './errors.js';
+import { WWW_AUTHENTICATE, X_ACTOR } from './headers.js';
 import { STATUS_CODES } from 'node:http';
 import { answerUnmatched } from '../shared/http/allowed-methods.js';
 import { registerRequestGuard } from './request-guard.js';
@@ -72,7 +73,7 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
       void reply.code(400).send({
         error: 'invalid_url',
         message: `the request path is not a valid URL path (${error.message})`,
-      });
+      } satisfies ErrorBody);
     },
     // Bytes Node's parser refuses never become a request: answered on the socket, in the API's shape.
     clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
@@ -100,7 +101,7 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
     if (routeUrl !== undefined && isBullBoardPath(routeUrl)) return false;
     const token = bearerToken(request.headers.authorization);
     if (token !== undefined && tokenMatches(token, ctx.config.apiToken)) {
-      request.actor = actorFor(token, request.headers['x-actor']);
+      request.actor = actorFor(token, request.headers[X_ACTOR]);
       return false;
     }
     // A URL or method under /admin/queues that the board does not serve: the board's Basic login
@@ -113,14 +114,14 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
     }
     void reply
       .code(401)
-      .header('www-authenticate', 'Bearer')
+      .header(WWW_AUTHENTICATE, 'Bearer')
       .send({
         error: 'unauthorized',
         message:
           token === undefined
             ? 'send Authorization: Bearer <API_TOKEN>'
             : 'the bearer token is not valid for this API',
-      });
+      } satisfies ErrorBody);
     return true;
   };
 

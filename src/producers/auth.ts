@@ -43,7 +43,7 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
-const ACTOR_HEADER_PATTERN = /^[A-Za-z0-9._@:+-]{1,64}$/;
+export const ACTOR_HEADER_PATTERN = /^[A-Za-z0-9._@:+-]{1,64}$/;
 
 /**
  * The identity the audit trail records for an API caller. An `X-Actor` header (letters, digits and

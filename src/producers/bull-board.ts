@@ -1,4 +1,6 @@
 import { tokenMatches } from './auth.js';
+import type { ErrorBody } from './errors.js';
+import { WWW_AUTHENTICATE } from './headers.js';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
@@ -41,10 +43,13 @@ export function adminCredentialsOk(authorization: string | undefined, apiToken: 
 
 /** A 401 that makes a browser show its login prompt; JSON body like every other API error. */
 export function sendAdminChallenge(reply: FastifyReply): FastifyReply {
-  return reply.code(401).header('www-authenticate', `Basic realm="${BASIC_REALM}", charset="UTF-8"`).send({
-    error: 'unauthorized',
-    message: 'send Authorization: Bearer <API_TOKEN>, or HTTP Basic with the API token as password',
-  });
+  return reply
+    .code(401)
+    .header(WWW_AUTHENTICATE, `Basic realm="${BASIC_REALM}", charset="UTF-8"`)
+    .send({
+      error: 'unauthorized',
+      message: 'send Authorization: Bearer <API_TOKEN>, or HTTP Basic with the API token as password',
+    } satisfies ErrorBody);
 }
 
 export interface BullBoardOptions {

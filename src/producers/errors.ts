@@ -1,13 +1,50 @@
 import { z } from 'zod';
 import { toValidationIssues, type ValidationIssue } from '../shared/campaign-config.js';
 import { isCxoneError, NotFoundError, RequestAbandonedError, StateConflictError } from '../shared/errors.js';
+import { RETRY_AFTER } from './headers.js';
+
+/**
+ * Every `error` code this API answers with, and its status: the one list docs/api.md's error table is
+ * checked against (test/ops/docs-facts.test.ts). An answer's body is typed by it (ErrorBody, ApiError),
+ * so a code used anywhere else does not compile. Bull Board's own API keeps its `{error: {key}}` shape.
+ */
+export const API_ERROR_CODES = {
+  invalid_json: 400,
+  validation_failed: 400,
+  invalid_url: 400,
+  invalid_idempotency_key: 400,
+  invalid_content_length: 400,
+  bad_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  method_not_allowed: 405,
+  request_too_slow: 408,
+  invalid_state: 409,
+  launch_in_progress: 409,
+  compliance_refused: 409,
+  already_queued: 409,
+  webhooks_disabled: 409,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  idempotency_key_reused: 422,
+  headers_too_large: 431,
+  internal_error: 500,
+  upstream_error: 502,
+  upstream_unavailable: 503,
+  redis_unavailable: 503,
+  request_timeout: 503,
+  fleet_contested: 503,
+} as const;
+
+export type ApiErrorCode = keyof typeof API_ERROR_CODES;
 
 /**
  * Every error the producer API answers with is JSON `{error, message, ...details}`: `error` is a stable
  * machine-readable code, `message` is for people. Nothing else (HTML, stack traces) ever reaches a client.
  */
 export interface ErrorBody {
-  error: string;
+  error: ApiErrorCode;
   message: string;
   [detail: string]: unknown;
 }
@@ -25,7 +62,7 @@ export const RETRY_AFTER_S = 5;
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ApiErrorCode,
     message: string,
     readonly details: Record<string, unknown> = {},
     readonly headers?: Record<string, string>,
@@ -58,7 +95,7 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown): z.
 }
 
 /** Fastify's own errors we answer with a specific code instead of its generic text. */
-const FASTIFY_CODES: Record<string, { status: number; error: string; message: string }> = {
+const FASTIFY_CODES: Record<string, { status: number; error: ApiErrorCode; message: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: {
     status: 400,
     error: 'invalid_json',
@@ -88,19 +125,16 @@ const FASTIFY_CODES: Record<string, { status: number; error: string; message: st
   },
 };
 
-const STATUS_CODES: Record<number, string> = {
+/**
+ * Codes for the other 4xx errors Fastify raises while it reads a request (a body stream cut off
+ * midway is a 400), by the statuses its errors carry. Only codes of API_ERROR_CODES: a status Fastify
+ * has no error for (it once named 403, 429, … here) is `bad_request`, not a code no table lists.
+ */
+const STATUS_CODES: Partial<Record<number, ApiErrorCode>> = {
   400: 'bad_request',
-  401: 'unauthorized',
-  403: 'forbidden',
   404: 'not_found',
-  405: 'method_not_allowed',
-  406: 'not_acceptable',
-  408: 'request_timeout',
-  409: 'conflict',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
-  422: 'unprocessable_entity',
-  429: 'too_many_requests',
 };
 
 /**
@@ -125,7 +159,7 @@ export function toErrorResponse(err: unknown): ErrorResponse {
     return {
       status: 503,
       body: { error: 'request_timeout', message: err.message },
-      headers: { 'retry-after': String(RETRY_AFTER_S) },
+      headers: { [RETRY_AFTER]: String(RETRY_AFTER_S) },
     };
   }
   if (err instanceof NotFoundError) {
@@ -151,7 +185,7 @@ export function toErrorResponse(err: unknown): ErrorResponse {
               : `CXone is not answering right now; retry in ${retryAfterS} s`,
           retryAfterSeconds: retryAfterS,
         },
-        headers: { 'retry-after': String(retryAfterS) },
+        headers: { [RETRY_AFTER]: String(retryAfterS) },
       };
     }
     return {

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FLEET_CLAIM_TTL_MS } from '../shared/fleet-claim.js';
 import { ApiError, toErrorResponse, type ErrorResponse } from './errors.js';
+import { RETRY_AFTER } from './headers.js';
 
 /*
  * While another fleet is on this process's KEY_PREFIX (the fleet claim is contested:
@@ -55,7 +56,7 @@ export function fleetContestedResponse(
         `this API accepts no launch, command or replay (a job it queued could be taken by the other ` +
         `fleet once this one is stopped). Retry once GET /readyz answers 200 (checked every ${retryAfterS} s).`,
       { retryAfterSeconds: retryAfterS },
-      { 'retry-after': String(retryAfterS) },
+      { [RETRY_AFTER]: String(retryAfterS) },
     ),
   );
 }

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ValidationIssue } from '../shared/campaign-config.js';
 import { DUPLICATE_KEY_MESSAGE, duplicateKeyPath } from '../shared/json-duplicate-keys.js';
 import { ApiError, ValidationFailedError } from './errors.js';
 import { NOT_UTF8_MESSAGE, strictUtf8 } from '../shared/http/utf8-body.js';
@@ -52,4 +53,33 @@ export function contentCodings(header: string | string[] | undefined): string[] 
     .flatMap((value) => value.split(','))
     .map((coding) => coding.trim().toLowerCase())
     .filter((coding) => coding !== '' && coding !== 'identity');
+}
+
+/**
+ * The issue of a request to a route that reads a JSON body but sent none: what to send, where the
+ * schema alone would say "(body): Invalid input: expected object, received undefined".
+ */
+export function missingBodyIssue(what: string): ValidationIssue {
+  return {
+    path: '(body)',
+    message: `required: the request needs a JSON body (Content-Type: application/json) holding ${what}; it sent none`,
+  };
+}
+
+/**
+ * Route options of a route that reads a JSON body; `what` names that body for a sender who left it
+ * out. A request without one is answered before its handler, with missingBodyIssue as its only issue:
+ * a 400 `validation_failed` as for any invalid body, or the route's own answer to invalid input
+ * (`answer`: /validate answers 200 `{valid: false, issues}`). A route hook, as NO_BODY is for the routes
+ * that read none. (An empty body labelled application/json is the parser's 400 `invalid_json`.)
+ */
+export function readsJsonBody(what: string, answer?: (issues: ValidationIssue[]) => unknown) {
+  return {
+    preValidation: async (request: FastifyRequest, reply: FastifyReply) => {
+      if (request.body !== undefined) return;
+      const issues = [missingBodyIssue(what)];
+      if (!answer) throw new ValidationFailedError(issues);
+      return reply.send(answer(issues));
+    },
+  } as const;
 }

@@ -10,6 +10,8 @@ import { launchParamsSchema } from './routes/launches.js';
 import { eventParamsSchema } from './routes/webhooks.js';
 import { campaignIdParamsSchema } from './routes/campaigns.js';
 import { IDEMPOTENCY_KEY_PATTERN } from '../shared/idempotency-key.js';
+import { ACTOR_HEADER_PATTERN } from './auth.js';
+import { ALLOW, IDEMPOTENT_REPLAYED, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE } from './headers.js';
 import {
   auditPageSchema,
   auditRecordSchema,
@@ -159,6 +161,89 @@ const json = (name: ComponentName, description: string) => ({
   content: { 'application/json': { schema: ref(name) } },
 });
 const errorResponse = (description: string) => json('Error', description);
+
+/**
+ * The response headers the API sends (headers.ts), by the name the code sets them, as OpenAPI header
+ * objects under their usual spelling. `required`: every answer the header is documented on carries it.
+ */
+const RESPONSE_HEADERS = {
+  [LOCATION]: {
+    name: 'Location',
+    required: true,
+    description: 'Where to follow what was accepted (a path on this API)',
+    schema: { type: 'string', pattern: '^/v1/' },
+  },
+  [IDEMPOTENT_REPLAYED]: {
+    name: 'Idempotent-Replayed',
+    required: false,
+    description:
+      'Only on an answer to an earlier request with the same Idempotency-Key: nothing new was enqueued',
+    schema: { type: 'string', const: 'true' },
+  },
+  [RETRY_AFTER]: {
+    name: 'Retry-After',
+    required: true,
+    description: 'Whole seconds to wait before retrying (also `retryAfterSeconds` in some bodies)',
+    schema: { type: 'integer', minimum: 1 },
+  },
+  [WWW_AUTHENTICATE]: {
+    name: 'WWW-Authenticate',
+    required: true,
+    description: 'The scheme to authenticate with',
+    schema: { type: 'string' },
+  },
+  [ALLOW]: {
+    name: 'Allow',
+    required: true,
+    description: 'The methods the path serves, comma-separated',
+    schema: { type: 'string' },
+  },
+} as const;
+type ResponseHeader = keyof typeof RESPONSE_HEADERS;
+
+/** A response with headers (by the code's names), each described in components.headers; `about` says more. */
+function withHeaders(
+  response: JsonObject,
+  headers: Partial<Record<ResponseHeader, string | undefined>>,
+): JsonObject {
+  return {
+    ...response,
+    headers: Object.fromEntries(
+      Object.entries(headers).map(([wire, about]) => {
+        const { name } = RESPONSE_HEADERS[wire as ResponseHeader];
+        return [name, { $ref: `#/components/headers/${name}`, ...(about ? { description: about } : {}) }];
+      }),
+    ),
+  };
+}
+
+/** The request headers the API reads beyond Authorization, in components.parameters. */
+const REQUEST_HEADERS = {
+  IdempotencyKey: {
+    name: 'Idempotency-Key',
+    in: 'header',
+    required: false,
+    // The pattern the API checks the key with (src/shared/idempotency-key.ts).
+    schema: { type: 'string', minLength: 1, maxLength: 200, pattern: IDEMPOTENCY_KEY_PATTERN.source },
+    description:
+      'The same key again returns the same launchId and enqueues nothing new. 1 to 200 printable ASCII characters, no spaces',
+  },
+  XActor: {
+    name: 'X-Actor',
+    in: 'header',
+    required: false,
+    // The label auth.ts takes (actorFor); another value is not refused, only not used.
+    schema: { type: 'string', pattern: ACTOR_HEADER_PATTERN.source },
+    description:
+      'Who is behind a shared token, recorded as the actor `api:<X-Actor>` in the audit trail and logs. ' +
+      'Another value is ignored (the actor is then the token fingerprint, `api:token-…`)',
+  },
+} as const;
+const requestHeader = (name: keyof typeof REQUEST_HEADERS) => ({ $ref: `#/components/parameters/${name}` });
+
+/** Every 503 of the API says when to retry (RETRY_AFTER_S, the CXone penalty, the fleet claim's renewal). */
+const unavailable = (description: string) =>
+  withHeaders(errorResponse(description), { [RETRY_AFTER]: undefined });
 /** A 400 that is either a schema violation (`issues`) or another bad request (`invalid_json`, …). */
 const badRequest = (description: string) => ({
   description,
@@ -167,8 +252,10 @@ const badRequest = (description: string) => ({
 
 const bearer = [{ bearerAuth: [] }];
 const STANDARD_ERRORS = {
-  '401': errorResponse('Missing or wrong API token'),
-  '503': errorResponse(
+  '401': withHeaders(errorResponse('Missing or wrong API token'), {
+    [WWW_AUTHENTICATE]: '`Bearer`',
+  }),
+  '503': unavailable(
     'Redis or CXone is not answering: `redis_unavailable` (Redis not connected, answered at once), ' +
       '`request_timeout` (no answer by the request deadline) or `upstream_unavailable` (CXone rate limiting ' +
       'or down); `Retry-After` says when to retry. No launch or command was enqueued',
@@ -181,7 +268,7 @@ const STANDARD_ERRORS = {
  */
 const WRITE_ERRORS = {
   ...STANDARD_ERRORS,
-  '503': errorResponse(
+  '503': unavailable(
     'Another fleet is on this KEY_PREFIX (`fleet_contested`: `message` names it and what to stop, retry once ' +
       '/readyz answers 200), or Redis or CXone is not answering: `redis_unavailable` (Redis not connected, ' +
       'answered at once), `request_timeout` (no answer by the request deadline) or `upstream_unavailable` ' +
@@ -201,6 +288,8 @@ const BODY_ERRORS = {
     'The body is not application/json, or is sent compressed (`Content-Encoding`; bodies are read uncompressed)',
   ),
 };
+const COMMAND_LOCATION = 'The command: `/v1/commands/{commandId}`';
+
 /** A path parameter as the route's own params schema checks it. */
 function pathParam(params: z.ZodObject, name: string, description?: string): JsonObject {
   const json = z.toJSONSchema(params, { io: 'input' }) as unknown as {
@@ -326,20 +415,16 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         tags: ['campaigns'],
         summary: 'Launch a campaign: validate, then enqueue its creation on CXone',
         security: bearer,
-        parameters: [
-          {
-            name: 'Idempotency-Key',
-            in: 'header',
-            required: false,
-            // The pattern the API checks the key with (src/shared/idempotency-key.ts).
-            schema: { type: 'string', minLength: 1, maxLength: 200, pattern: IDEMPOTENCY_KEY_PATTERN.source },
-            description:
-              'The same key again returns the same launchId and enqueues nothing new. 1 to 200 printable ASCII characters, no spaces',
-          },
-        ],
+        parameters: [requestHeader('IdempotencyKey')],
         requestBody: { required: true, content: { 'application/json': { schema: ref('CampaignConfig') } } },
         responses: {
-          '202': json('LaunchAccepted', 'Launch accepted; follow it at /v1/launches/{launchId}'),
+          '202': withHeaders(
+            json('LaunchAccepted', 'Launch accepted; follow it at /v1/launches/{launchId}'),
+            {
+              [LOCATION]: 'The launch: `/v1/launches/{launchId}`',
+              [IDEMPOTENT_REPLAYED]: undefined,
+            },
+          ),
           '400': badRequest(
             'The config is invalid (`validation_failed`, with `issues`), the body is not JSON (`invalid_json`), or the Idempotency-Key is unusable (`invalid_idempotency_key`); nothing was enqueued',
           ),
@@ -396,7 +481,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         parameters: [campaignIdParam],
         requestBody: { required: true, content: { 'application/json': { schema: ref('CampaignPatch') } } },
         responses: {
-          '202': json('CommandAccepted', 'Change accepted'),
+          '202': withHeaders(json('CommandAccepted', 'Change accepted'), { [LOCATION]: COMMAND_LOCATION }),
           '400': badRequest(
             'The patch or the campaign id is invalid (`validation_failed`), or the body is not JSON (`invalid_json`)',
           ),
@@ -419,7 +504,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         parameters: [campaignIdParam],
         requestBody: { required: true, content: { 'application/json': { schema: ref('ActionRequest') } } },
         responses: {
-          '202': json('CommandAccepted', 'Action accepted'),
+          '202': withHeaders(json('CommandAccepted', 'Action accepted'), { [LOCATION]: COMMAND_LOCATION }),
           '400': badRequest(
             'Unknown action, invalid patch or malformed campaign id (`validation_failed`), or the body is not JSON (`invalid_json`)',
           ),
@@ -477,7 +562,9 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         security: [{ bearerAuth: [] }, { basicAuth: [] }],
         responses: {
           '200': { description: 'HTML UI', content: { 'text/html': { schema: { type: 'string' } } } },
-          '401': errorResponse('Missing or wrong credentials (WWW-Authenticate: Basic)'),
+          '401': withHeaders(errorResponse('Missing or wrong credentials'), {
+            [WWW_AUTHENTICATE]: '`Basic`, so a browser shows its login prompt',
+          }),
         },
       },
     },
@@ -664,8 +751,21 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): JsonObject {
     const item = (paths[path] ??= {});
     item[method] ??= genericOperation(method, path);
   }
+  // Every route behind the API token reads X-Actor (app.ts: the actor is taken with the token); Bull
+  // Board checks its own credentials and records no actor.
+  for (const [path, item] of Object.entries(paths)) {
+    if (path.startsWith(BULL_BOARD_PATH)) continue;
+    for (const op of Object.values(item)) {
+      if (!(Array.isArray(op.security) && op.security.length > 0)) continue;
+      op.parameters = [...((op.parameters as JsonObject[] | undefined) ?? []), requestHeader('XActor')];
+    }
+  }
   const schemas: Record<string, JsonObject> = {};
   for (const name of Object.keys(COMPONENTS) as ComponentName[]) schemas[name] = componentSchema(name);
+  const headers = Object.fromEntries(
+    Object.values(RESPONSE_HEADERS).map(({ name, ...header }) => [name, header]),
+  );
+  const parameters = Object.fromEntries(Object.entries(REQUEST_HEADERS));
 
   return {
     openapi: '3.1.0',
@@ -674,7 +774,9 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): JsonObject {
       version: '0.1.0',
       description:
         'Launch, watch and steer outbound calling campaigns on NICE CXone. Everything under /v1 and ' +
-        '/admin needs `Authorization: Bearer <API_TOKEN>`; /healthz, /readyz, /metrics and /docs are open.',
+        '/admin needs `Authorization: Bearer <API_TOKEN>`; /healthz, /readyz, /metrics and /docs are open. ' +
+        'A method a path does not serve answers 405 `method_not_allowed` (`#/components/responses/MethodNotAllowed`), ' +
+        'its `Allow` header naming the methods the path serves.',
       license: { name: 'MIT', identifier: 'MIT' },
     },
     ...(opts.serverUrl ? { servers: [{ url: opts.serverUrl }] } : {}),
@@ -686,6 +788,16 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): JsonObject {
     paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b))),
     components: {
       schemas,
+      headers,
+      parameters,
+      responses: {
+        MethodNotAllowed: withHeaders(
+          errorResponse(
+            'The path is served, but not under this method (`method_not_allowed`; `allowed` lists the methods)',
+          ),
+          { [ALLOW]: undefined },
+        ),
+      },
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', description: 'The API_TOKEN' },
         basicAuth: {

@@ -3,6 +3,7 @@ import type { AppContext } from '../shared/context.js';
 import { API_LIMITER_MAX_WAIT_MS } from '../shared/cxone/api.js';
 import { RequestAbandonedError } from '../shared/errors.js';
 import { ApiError, RETRY_AFTER_S, toErrorResponse, type ErrorResponse } from './errors.js';
+import { RETRY_AFTER } from './headers.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -107,8 +108,12 @@ export function registerRequestGuard(
 }
 
 /** The guard's 503: `Retry-After`, and the ids the request had made so far. */
-function unavailable(code: string, message: string, details: Record<string, string> = {}): ErrorResponse {
-  return toErrorResponse(new ApiError(503, code, message, details, { 'retry-after': String(RETRY_AFTER_S) }));
+function unavailable(
+  code: 'redis_unavailable' | 'request_timeout',
+  message: string,
+  details: Record<string, string> = {},
+): ErrorResponse {
+  return toErrorResponse(new ApiError(503, code, message, details, { [RETRY_AFTER]: String(RETRY_AFTER_S) }));
 }
 
 /**

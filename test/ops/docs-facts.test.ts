@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { bannerLines } from '../../src/process/banner.js';
+import { API_ERROR_CODES } from '../../src/producers/errors.js';
 import { envSchema, loadConfig } from '../../src/shared/config.js';
 import { registry } from '../../src/shared/metrics.js';
 import { WORKER_FACTORIES } from '../../src/workers/index.js';
@@ -150,5 +151,39 @@ describe("docs/operations.md's metrics table", () => {
         prefix,
       ).toBe(true);
     }
+  });
+});
+
+describe("docs/api.md's error table", () => {
+  const rows = tableRows(section(read('docs/api.md'), '## Errors'), 'status');
+  const documented = rows.flatMap(([status, code]) => codeSpans(code!).map((c) => `${status} ${c}`));
+
+  it('lists every code the API answers with, by its status, and no other', () => {
+    const answered = Object.entries(API_ERROR_CODES).map(([code, status]) => `${status} ${code}`);
+    expect([...documented].sort()).toEqual(answered.sort());
+  });
+
+  /** The `.ts` files under a source directory, recursively. */
+  const sources = (dir: string): string[] =>
+    readdirSync(new URL(dir, root), { withFileTypes: true }).flatMap((entry) =>
+      entry.isDirectory()
+        ? sources(`${dir}/${entry.name}`)
+        : entry.name.endsWith('.ts')
+          ? [`${dir}/${entry.name}`]
+          : [],
+    );
+
+  it('has every code the API sources write out in that list (also where no type holds them to it)', () => {
+    const written = new Set<string>();
+    for (const file of [...sources('src/producers'), ...sources('src/shared/http')]) {
+      const text = read(file);
+      for (const m of text.matchAll(/\berror: '([a-z_]+)'/g)) written.add(m[1]!);
+      for (const m of text.matchAll(/ApiError\(\s*\d{3},\s*'([a-z_]+)'/g)) written.add(m[1]!);
+    }
+    // The scan finds them: the codes set in app.ts and allowed-methods.ts at least.
+    expect([...written]).toEqual(
+      expect.arrayContaining(['invalid_url', 'method_not_allowed', 'webhooks_disabled']),
+    );
+    expect([...written].filter((code) => !(code in API_ERROR_CODES))).toEqual([]);
   });
 });

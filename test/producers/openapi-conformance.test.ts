@@ -1,6 +1,9 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as API_HEADERS from '../../src/producers/headers.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import { launchAuditId } from '../../src/shared/launch-store.js';
 import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
 import { deadLetter } from '../../src/shared/webhooks/store.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
@@ -17,15 +20,22 @@ interface Operation {
 }
 interface Doc {
   paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, unknown> };
+  components: {
+    schemas: Record<string, unknown>;
+    headers?: Record<string, { required?: boolean; schema: Record<string, unknown> }>;
+    parameters?: Record<string, { name: string; in: string; schema?: Record<string, unknown> }>;
+    responses?: Record<string, unknown>;
+  };
 }
 
 let stack: Stack;
 let doc: Doc;
 let conforms: (component: string, body: unknown) => boolean;
+/** The fleet claim's message while a test makes this API's fleet contested (503 fleet_contested). */
+let contested: string | undefined;
 
 beforeAll(async () => {
-  stack = await startStack({ launchWorker: true });
+  stack = await startStack({ launchWorker: true, apiOptions: { fleetContested: () => contested } });
   doc = (await api(stack, 'GET', '/docs/json')).body as unknown as Doc;
   const ajv = new Ajv2020({ strict: false });
   ajv.addSchema({ $id: 'doc', components: doc.components });
@@ -37,6 +47,14 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.close();
 });
+
+/** An operation's parameters, those given by reference (`#/components/parameters/…`) resolved. */
+function parametersOf(path: string, method: string): NonNullable<Operation['parameters']> {
+  return (doc.paths[path]?.[method]?.parameters ?? []).map((p) => {
+    const ref = (p as { $ref?: string }).$ref?.replace('#/components/parameters/', '');
+    return ref === undefined ? p : doc.components.parameters![ref]!;
+  });
+}
 
 describe('request bodies', () => {
   it('PATCH and actions: the document refuses exactly the bodies the API refuses as invalid', async () => {
@@ -108,7 +126,7 @@ describe('parameters and answers', () => {
 
 describe('the Idempotency-Key header', () => {
   it('is documented with the rule the API applies', async () => {
-    const param = doc.paths['/v1/campaigns']?.post?.parameters?.find((p) => p.name === 'Idempotency-Key');
+    const param = parametersOf('/v1/campaigns', 'post').find((p) => p.name === 'Idempotency-Key');
     const ajv = new Ajv2020({ strict: false });
     const documented = ajv.compile(param?.schema ?? {});
     const disagreements: string[] = [];
@@ -225,12 +243,75 @@ describe('other checked path parameters', () => {
   });
 });
 
-type Request = [method: string, template: string, path: string, body?: unknown];
+type Request = [
+  method: string,
+  template: string,
+  path: string,
+  body?: unknown,
+  opts?: { headers?: Record<string, string>; token?: string | null },
+];
 interface Walk {
   disagreements: string[];
   /** `METHOD template status` of every answer that matched its documented schema. */
   checked: Set<string>;
+  /** `METHOD template status header` of every documented header an answer carried as documented. */
+  headers: Set<string>;
   replies: ApiReply[];
+}
+
+/** The headers the API sends beyond the standard ones (src/producers/headers.ts), by their wire names. */
+const RESPONSE_HEADERS = [
+  API_HEADERS.LOCATION,
+  API_HEADERS.IDEMPOTENT_REPLAYED,
+  API_HEADERS.RETRY_AFTER,
+  API_HEADERS.WWW_AUTHENTICATE,
+  API_HEADERS.ALLOW,
+];
+
+type DocumentedResponse = {
+  content?: Record<string, { schema: unknown }>;
+  headers?: Record<string, { $ref?: string; required?: boolean; schema?: Record<string, unknown> }>;
+};
+
+/**
+ * What is wrong with an answer's headers by its documented response: a required header missing, a
+ * value its schema refuses, or one of the API's own headers sent where the document does not say so.
+ * `seen` gets `header` for each documented header the answer carried.
+ */
+function headerProblems(
+  document: Doc,
+  documented: DocumentedResponse,
+  reply: ApiReply,
+  seen: (header: string) => void,
+): string[] {
+  const ajv = new Ajv2020({ strict: false });
+  const problems: string[] = [];
+  const named = new Set<string>();
+  for (const [name, header] of Object.entries(documented.headers ?? {})) {
+    const wire = name.toLowerCase();
+    named.add(wire);
+    const target = header.$ref?.replace('#/components/headers/', '');
+    const described = target === undefined ? header : document.components.headers?.[target];
+    const schema = described?.schema ?? {};
+    if (!described) {
+      problems.push(`header ${name}: ${header.$ref} is not in components.headers`);
+      continue;
+    }
+    const value = reply.headers.get(wire);
+    if (value === null) {
+      if (described.required) problems.push(`required header ${name} is missing`);
+      continue;
+    }
+    // Header values are text on the wire; an integer header is its decimal spelling.
+    const typed = schema.type === 'integer' && /^\d+$/.test(value) ? Number(value) : value;
+    if (!ajv.validate(schema, typed))
+      problems.push(`header ${name}: ${JSON.stringify(value)} ${ajv.errorsText(ajv.errors)}`);
+    else seen(wire);
+  }
+  for (const wire of RESPONSE_HEADERS) {
+    if (reply.headers.has(wire) && !named.has(wire)) problems.push(`sends ${wire}, which is not documented`);
+  }
+  return problems;
 }
 
 /** Sends each request and checks its status, content type and body against what the document declares. */
@@ -239,13 +320,19 @@ async function walk(target: Stack, document: Doc, requests: Request[]): Promise<
   ajv.addSchema({ $id: 'answers', components: document.components });
   const local = (schema: unknown) =>
     JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"answers#/components/')) as object;
-  const result: Walk = { disagreements: [], checked: new Set(), replies: [] };
-  for (const [method, template, path, body] of requests) {
-    const reply = await api(target, method, path, body === undefined ? {} : { body });
+  const result: Walk = { disagreements: [], checked: new Set(), headers: new Set(), replies: [] };
+  for (const [method, template, path, body, opts] of requests) {
+    const reply = await api(target, method, path, { ...opts, ...(body === undefined ? {} : { body }) });
     result.replies.push(reply);
     const op = document.paths[template]?.[method.toLowerCase()] as
-      { responses: Record<string, { content?: Record<string, { schema: unknown }> }> } | undefined;
+      { responses: Record<string, DocumentedResponse> } | undefined;
     const documented = op?.responses[String(reply.status)] ?? op?.responses.default;
+    if (documented) {
+      for (const problem of headerProblems(document, documented, reply, (header) =>
+        result.headers.add(`${method} ${template} ${reply.status} ${header}`),
+      ))
+        result.disagreements.push(`${method} ${path}: ${reply.status} ${problem}`);
+    }
     const type = reply.headers.get('content-type')?.split(';')[0] ?? '';
     const schema = documented?.content?.[type]?.schema;
     if (!documented) result.disagreements.push(`${method} ${path}: ${reply.status} is not documented`);
@@ -272,9 +359,27 @@ describe('answers', () => {
     const pause = await api(stack, 'POST', `/v1/campaigns/${campaign}/actions`, {
       body: { action: 'pause' },
     });
+    const keyed = campaignConfig();
+    const key = { headers: { 'idempotency-key': `conformance-${Date.now()}` } };
     const requests: Request[] = [
       ['GET', '/healthz', '/healthz'],
       ['GET', '/readyz', '/readyz'],
+      // A launch, and its replay by the same Idempotency-Key.
+      ['POST', '/v1/campaigns', '/v1/campaigns', keyed, key],
+      ['POST', '/v1/campaigns', '/v1/campaigns', keyed, key],
+      // No body where one is needed.
+      ['POST', '/v1/campaigns', '/v1/campaigns'],
+      ['POST', '/v1/campaigns/validate', '/v1/campaigns/validate'],
+      [
+        'POST',
+        '/v1/campaigns/{campaignId}/actions',
+        `/v1/campaigns/${campaign}/actions`,
+        { action: 'pause' },
+      ],
+      // No token, a wrong one, and Bull Board's own challenge.
+      ['GET', '/v1/campaigns/{campaignId}', `/v1/campaigns/${campaign}`, undefined, { token: null }],
+      ['POST', '/v1/campaigns', '/v1/campaigns', keyed, { token: 'wrong-token' }],
+      ['GET', '/admin/queues', '/admin/queues', undefined, { token: null }],
       ['POST', '/v1/campaigns/validate', '/v1/campaigns/validate', campaignConfig()],
       ['POST', '/v1/campaigns/validate', '/v1/campaigns/validate', { name: 1 }],
       ['POST', '/v1/campaigns', '/v1/campaigns', { name: 1 }],
@@ -304,7 +409,7 @@ describe('answers', () => {
         ],
       ]),
     ];
-    const { disagreements, checked, replies } = await walk(stack, doc, requests);
+    const { disagreements, checked, headers, replies } = await walk(stack, doc, requests);
     expect(disagreements).toEqual([]);
     // The walk covered the success answers, not only errors.
     expect(pause.status).toBe(202);
@@ -319,6 +424,18 @@ describe('answers', () => {
       'GET /v1/webhooks/dead-letters 200',
     ]) {
       expect(checked, answer).toContain(answer);
+    }
+    // The documented headers were there on the answers that send them, not only left unrefuted.
+    for (const header of [
+      'POST /v1/campaigns 202 location',
+      'POST /v1/campaigns 202 idempotent-replayed',
+      'PATCH /v1/campaigns/{campaignId} 202 location',
+      'POST /v1/campaigns/{campaignId}/actions 202 location',
+      'GET /v1/campaigns/{campaignId} 401 www-authenticate',
+      'POST /v1/campaigns 401 www-authenticate',
+      'GET /admin/queues 401 www-authenticate',
+    ]) {
+      expect(headers, header).toContain(header);
     }
     // Audit records are an open object: a field the document does not name would pass the walk.
     const trail = await api(stack, 'GET', `/v1/campaigns/${campaign}/audit?limit=100`);
@@ -429,7 +546,131 @@ describe('answers', () => {
   });
 });
 
+describe('headers', () => {
+  it('every 503 a write answers while the fleet is contested carries the documented Retry-After', async () => {
+    contested = 'KEY_PREFIX is claimed by another fleet (conformance test).';
+    const requests: Request[] = [
+      ['POST', '/v1/campaigns', '/v1/campaigns', campaignConfig()],
+      ['PATCH', '/v1/campaigns/{campaignId}', '/v1/campaigns/unknown-campaign', { name: 'x' }],
+      [
+        'POST',
+        '/v1/campaigns/{campaignId}/actions',
+        '/v1/campaigns/unknown-campaign/actions',
+        { action: 'stop' },
+      ],
+      [
+        'POST',
+        '/v1/campaigns/{campaignId}/audit/import-history',
+        '/v1/campaigns/unknown-campaign/audit/import-history',
+      ],
+      ['POST', '/v1/webhooks/dead-letters/replay', '/v1/webhooks/dead-letters/replay'],
+    ];
+    try {
+      const { disagreements, headers, replies } = await walk(stack, doc, requests);
+      expect(disagreements).toEqual([]);
+      expect(replies.map((r) => [r.status, r.body.error])).toEqual(
+        requests.map(() => [503, 'fleet_contested']),
+      );
+      for (const [method, template] of requests)
+        expect(headers).toContain(`${method} ${template} 503 ${API_HEADERS.RETRY_AFTER}`);
+    } finally {
+      contested = undefined;
+    }
+  });
+
+  it('a method a documented path does not serve answers 405 as documented, Allow naming the documented methods', async () => {
+    const methodNotAllowed = doc.components.responses?.MethodNotAllowed as DocumentedResponse | undefined;
+    expect(methodNotAllowed?.headers).toHaveProperty('Allow');
+    const ajv = new Ajv2020({ strict: false });
+    ajv.addSchema({ $id: 'allowed', components: doc.components });
+    const schema = JSON.parse(
+      JSON.stringify(methodNotAllowed?.content?.['application/json']?.schema).replaceAll(
+        '"#/components/',
+        '"allowed#/components/',
+      ),
+    ) as object;
+    const samples: Record<string, string> = {
+      campaignId: 'unknown-campaign',
+      launchId: '6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60',
+      commandId: 'cmd_1',
+      eventId: 'evt_abc123',
+    };
+    const disagreements: string[] = [];
+    let answered = 0;
+    for (const [template, item] of Object.entries(doc.paths)) {
+      // Bull Board serves its own routes under this one documented page.
+      if (template.startsWith('/admin/queues')) continue;
+      const method = ['DELETE', 'PUT', 'PATCH', 'POST', 'GET'].find((m) => !(m.toLowerCase() in item))!;
+      const path = template.replace(/\{([^}]+)\}/g, (_m, name: string) => samples[name] ?? 'x');
+      // Every documented path the concrete one is (`/v1/campaigns/validate` is a `{campaignId}` too).
+      const documented = [
+        ...new Set(
+          Object.entries(doc.paths)
+            .filter(([other]) => new RegExp(`^${other.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path))
+            .flatMap(([, methods]) => Object.keys(methods).map((m) => m.toUpperCase())),
+        ),
+      ];
+      const reply = await api(stack, method, path);
+      if (reply.status !== 405) {
+        disagreements.push(`${method} ${path}: ${reply.status}`);
+        continue;
+      }
+      answered++;
+      for (const problem of headerProblems(doc, methodNotAllowed ?? {}, reply, () => undefined))
+        disagreements.push(`${method} ${path}: ${problem}`);
+      if (!ajv.validate(schema, reply.body))
+        disagreements.push(`${method} ${path}: ${ajv.errorsText(ajv.errors)}`);
+      // HEAD comes with every GET; the rest is what the document lists for the path.
+      const served = (reply.headers.get(API_HEADERS.ALLOW) ?? '').split(', ').filter((m) => m !== 'HEAD');
+      if (served.sort().join() !== [...documented].sort().join())
+        disagreements.push(`${path}: Allow ${served.join(', ')}, documented ${documented.join(', ')}`);
+    }
+    expect(disagreements).toEqual([]);
+    expect(answered).toBeGreaterThan(10);
+  });
+
+  it('every route behind the token documents X-Actor, with the rule the API records it by', async () => {
+    const xActor = doc.components.parameters?.XActor;
+    expect(xActor).toMatchObject({ name: 'X-Actor', in: 'header' });
+    const missing = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.entries(item)
+        .filter(
+          ([, op]) =>
+            !path.startsWith('/admin/queues') && ((op as { security?: unknown[] }).security ?? []).length > 0,
+        )
+        .filter(
+          ([, op]) =>
+            !op.parameters?.some((p) => (p as { $ref?: string }).$ref === '#/components/parameters/XActor'),
+        )
+        .map(([method]) => `${method} ${path}`),
+    );
+    expect(missing).toEqual([]);
+    const documented = new Ajv2020({ strict: false }).compile(xActor?.schema ?? {});
+    const disagreements: string[] = [];
+    for (const label of ['alice@example.com', 'ops-bot:7', 'has space', 'a'.repeat(65), 'é']) {
+      const launched = await api(stack, 'POST', '/v1/campaigns', {
+        body: campaignConfig(),
+        headers: { [API_HEADERS.X_ACTOR]: label },
+      });
+      const trail = await api(
+        stack,
+        'GET',
+        `/v1/campaigns/${launchAuditId(String(launched.body.launchId))}/audit`,
+      );
+      const actor = (trail.body.records as Array<{ actor: string }>)[0]?.actor;
+      if ((actor === `api:${label}`) !== documented(label)) disagreements.push(`${label}: recorded ${actor}`);
+    }
+    expect(disagreements).toEqual([]);
+  });
+});
+
 describe('the document', () => {
+  it('passes the OpenAPI validator as served', async () => {
+    const result = await new Validator().validate(doc as unknown as Record<string, unknown>);
+    expect(result.errors).toBeUndefined();
+    expect(result.valid).toBe(true);
+  });
+
   type Response = { content?: Record<string, { schema?: Record<string, unknown> }> };
   const operations = () =>
     Object.entries(doc.paths).flatMap(([path, item]) =>

@@ -155,6 +155,65 @@ describe('POST routes that take no body', () => {
   });
 });
 
+describe('routes that read a body, sent none', () => {
+  const routes: Array<[method: string, path: string, names: RegExp]> = [
+    ['POST', '/v1/campaigns', /holding the campaign config, as in examples\/campaign\.json; it sent none$/],
+    ['PATCH', '/v1/campaigns/unknown-campaign', /holding the fields to change, e\.g\. \{"dialerStrategy"/],
+    [
+      'POST',
+      '/v1/campaigns/unknown-campaign/actions',
+      /holding the action, e\.g\. \{"action": "pause"\} \(pause, resume, stop\); it sent none$/,
+    ],
+  ];
+
+  it('say that the request needs a JSON body and what it holds, in the usual 400', async () => {
+    for (const [method, path, names] of routes) {
+      // No body at all, as `curl -X POST` sends; and none with a length of 0 and no content type.
+      for (const headers of [{}, { 'content-length': '0' }] as Record<string, string>[]) {
+        const reply = await api(stack, method, path, { headers });
+        expect(reply.status, `${method} ${path}`).toBe(400);
+        expect(reply.body, `${method} ${path}`).toMatchObject({
+          error: 'validation_failed',
+          issues: [
+            {
+              path: '(body)',
+              message: expect.stringMatching(
+                /^required: the request needs a JSON body \(Content-Type: application\/json\) holding /,
+              ),
+            },
+          ],
+        });
+        const issues = reply.body.issues as Array<{ message: string }>;
+        expect(issues, `${method} ${path}`).toHaveLength(1);
+        expect(issues[0]!.message, `${method} ${path}`).toMatch(names);
+        expect(String(reply.body.message)).not.toMatch(/received undefined/);
+      }
+    }
+  });
+
+  it('/validate answers its 200 {valid: false} saying the same', async () => {
+    const reply = await api(stack, 'POST', '/v1/campaigns/validate');
+    expect(reply.status).toBe(200);
+    expect(reply.body).toEqual({
+      valid: false,
+      issues: [
+        {
+          path: '(body)',
+          message: expect.stringMatching(
+            /^required: the request needs a JSON body .* holding the campaign config/,
+          ),
+        },
+      ],
+    });
+  });
+
+  it('a body that is there but wrong is still judged by the schema', async () => {
+    const reply = await api(stack, 'POST', '/v1/campaigns', { raw: 'null' });
+    expect(reply.status).toBe(400);
+    expect(JSON.stringify(reply.body.issues)).not.toMatch(/needs a JSON body/);
+  });
+});
+
 describe('POST /v1/campaigns/{id}/audit/import-history', () => {
   it('refuses an id no CXone campaign can have, naming it, before spending a CXone call', async () => {
     const counters = async () =>

@@ -38,6 +38,8 @@ import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
 import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
 import { campaignIdParamsSchema } from './campaigns.js';
 import { launchInProgress } from '../launch-in-progress.js';
+import { LOCATION } from '../headers.js';
+import { readsJsonBody } from '../json-body.js';
 import type { CommandRecordBody, PendingCommandsBody } from '../../shared/responses/commands.js';
 
 /**
@@ -55,6 +57,10 @@ export const actionBodySchema = z
     patch: campaignPatchSchema.optional().describe('Settings to change first, in the same command'),
   })
   .strict();
+
+/** What PATCH and the actions read, for a request that sends no body (json-body.ts readsJsonBody). */
+const PATCH_BODY = 'the fields to change, e.g. {"dialerStrategy": {"callRate": 0.5}}';
+const ACTION_BODY = `the action, e.g. {"action": "pause"} (${CAMPAIGN_ACTIONS.join(', ')})`;
 
 /** The patch schema's refusal of an object that changes nothing (`{}`, `{dialerStrategy: {}}`). */
 const CHANGES_NOTHING = /^must change at least one (dialer |pacing )?field$/;
@@ -246,7 +252,7 @@ function accepted(reply: FastifyReply, campaignId: string, commandId: string) {
   if (answeredAtDeadline(reply, { campaignId, commandId })) return reply;
   return reply
     .code(202)
-    .header('location', `/v1/commands/${encodeURIComponent(commandId)}`)
+    .header(LOCATION, `/v1/commands/${encodeURIComponent(commandId)}`)
     .send({ commandId, campaignId, status: 'queued' });
 }
 
@@ -282,13 +288,13 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
 
   // The id is checked as GET /v1/campaigns/:campaignId checks it, so a malformed one is the same 400
   // naming the same parameter on every method, not a 404 after a look-up here.
-  app.patch('/v1/campaigns/:campaignId', async (request, reply) => {
+  app.patch('/v1/campaigns/:campaignId', readsJsonBody(PATCH_BODY), async (request, reply) => {
     const { campaignId } = parseOrThrow(campaignIdParamsSchema, request.params);
     const patch = parsePatchRequest(campaignPatchSchema, request.body, '');
     return queueCommand(request, reply, campaignId, { patch });
   });
 
-  app.post('/v1/campaigns/:campaignId/actions', async (request, reply) => {
+  app.post('/v1/campaigns/:campaignId/actions', readsJsonBody(ACTION_BODY), async (request, reply) => {
     const { campaignId } = parseOrThrow(campaignIdParamsSchema, request.params);
     const body = parsePatchRequest(actionBodySchema, request.body, 'patch.');
     return queueCommand(request, reply, campaignId, { action: body.action, patch: body.patch });

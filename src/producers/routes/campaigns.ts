@@ -8,6 +8,8 @@ import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
 import { checkCampaignConfig } from '../../shared/campaign-check.js'; // (H7: the deployment's policy too)
 import { parseIdempotencyKey, submitLaunch } from '../launch-submit.js';
 import { launchInProgress } from '../launch-in-progress.js';
+import { IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, LOCATION } from '../headers.js';
+import { readsJsonBody } from '../json-body.js';
 import { createLaunchStore } from '../../shared/launch-store.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { planActivation } from '../../workers/launch-plan.js';
@@ -48,6 +50,9 @@ export function staleReasonOf(err: unknown): string {
     return 'CXone answered with something that is not a campaign';
   return 'an unexpected error (see the API log)';
 }
+
+/** What the launch and /validate read, for a request that sends no body (json-body.ts readsJsonBody). */
+export const CAMPAIGN_CONFIG_BODY = 'the campaign config, as in examples/campaign.json';
 
 /** How old the cached CXone view may be before GET /v1/campaigns/:id reads CXone again. */
 export const CAMPAIGN_VIEW_MAX_AGE_MS = 10_000;
@@ -156,13 +161,17 @@ export async function registerCampaignRoutes(
   /** The CXone refresh under way for a campaign's view, by campaign id. */
   const refreshes = new Map<string, Promise<CampaignViewBody>>();
 
-  app.post('/v1/campaigns/validate', async (request) => {
-    const { issues } = checkCampaignConfig(request.body, ctx.config);
-    return { valid: issues.length === 0, issues };
-  });
+  app.post(
+    '/v1/campaigns/validate',
+    readsJsonBody(CAMPAIGN_CONFIG_BODY, (issues) => ({ valid: false, issues })),
+    async (request) => {
+      const { issues } = checkCampaignConfig(request.body, ctx.config);
+      return { valid: issues.length === 0, issues };
+    },
+  );
 
-  app.post('/v1/campaigns', async (request, reply) => {
-    const idempotencyKey = parseIdempotencyKey(request.headers['idempotency-key']);
+  app.post('/v1/campaigns', readsJsonBody(CAMPAIGN_CONFIG_BODY), async (request, reply) => {
+    const idempotencyKey = parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY]);
     const { config, issues } = checkCampaignConfig(request.body, ctx.config);
     if (!config) throw new ValidationFailedError(issues);
     const result = await unlessAbandoned(
@@ -176,10 +185,10 @@ export async function registerCampaignRoutes(
     );
     if (!result) return reply;
     if (answeredAtDeadline(reply, { launchId: result.launchId, status: result.status })) return reply;
-    if (result.replayed) void reply.header('idempotent-replayed', 'true');
+    if (result.replayed) void reply.header(IDEMPOTENT_REPLAYED, 'true');
     return reply
       .code(202)
-      .header('location', `/v1/launches/${result.launchId}`)
+      .header(LOCATION, `/v1/launches/${result.launchId}`)
       .send({ launchId: result.launchId, status: result.status });
   });
 
