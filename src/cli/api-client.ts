@@ -9,6 +9,8 @@ export class ApiError extends Error {
     readonly body: unknown,
     /** Where the token sent came from, when the client was told (cxo); a 401's report names it. */
     readonly tokenSource?: TokenSource,
+    /** The answer's Retry-After header as sent, for a loop that polls (retry.ts) to honour. */
+    readonly retryAfter?: string | null,
   ) {
     const b = body as { error?: unknown; message?: unknown } | null;
     const detail = typeof b?.message === 'string' ? b.message : typeof b?.error === 'string' ? b.error : '';
@@ -181,10 +183,12 @@ export class ApiClient {
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
+    /** This request's own deadline, when shorter than the client's (a wait near its --timeout). */
+    timeoutMs = this.timeoutMs,
   ): Promise<ApiResponse<T>> {
     // Nothing is sent after Ctrl-C: a paging loop stops at its next request.
     if (this.opts.signal?.aborted) throw new InterruptedError(method, path);
-    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const timeout = AbortSignal.timeout(timeoutMs);
     const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, timeout]) : timeout;
     // Encoded before the try: a body that cannot be encoded is a bug here, not an unreachable API.
     const payload =
@@ -192,7 +196,7 @@ export class ApiClient {
     const failure = (err: unknown) =>
       this.opts.signal?.aborted
         ? new InterruptedError(method, path)
-        : new NetworkError(this.opts.apiUrl, { cause: err }, this.timeoutMs);
+        : new NetworkError(this.opts.apiUrl, { cause: err }, timeoutMs);
     let res: Response;
     let text: string;
     try {
@@ -230,12 +234,15 @@ export class ApiClient {
       const to = res.redirected ? redirectTarget(res.url) : undefined;
       throw new ApiUrlError(this.opts.apiUrl, method, path, parsed, res.status, to);
     }
-    if (!res.ok) throw new ApiError(res.status, method, path, parsed, this.opts.tokenSource);
+    if (!res.ok) {
+      const retryAfter = res.headers.get('retry-after');
+      throw new ApiError(res.status, method, path, parsed, this.opts.tokenSource, retryAfter);
+    }
     return { status: res.status, body: parsed as T, headers: res.headers };
   }
 
-  get<T>(path: string): Promise<ApiResponse<T>> {
-    return this.request<T>('GET', path);
+  get<T>(path: string, timeoutMs?: number): Promise<ApiResponse<T>> {
+    return this.request<T>('GET', path, undefined, {}, timeoutMs);
   }
 
   post<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>> {

@@ -1,3 +1,4 @@
+import { redactUrl, redactUrlCredentials } from '../shared/redact-url.js';
 import { idempotencyKeyProblem } from '../shared/idempotency-key.js';
 import { CAMPAIGN_ACTIONS, type CampaignAction } from '../shared/lifecycle/state-machine.js';
 
@@ -256,7 +257,16 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
       return usageError(`${opt} does not apply to ${name}`);
   }
   if (!/^https?:\/\/[^\s/]+/.test(options.apiUrl)) {
-    return usageError(`API URL must be http(s)://host[:port] (got "${options.apiUrl}")`);
+    return usageError(
+      `API URL must be http(s)://host[:port] (got "${redactUrlCredentials(options.apiUrl)}")`,
+    );
+  }
+  // fetch refuses a URL with a user name or password before sending anything, which read as
+  // "cannot reach the API; is it running?" (exit 5), with the password printed twice.
+  if (/^https?:\/\/[^/?#]*@/i.test(options.apiUrl)) {
+    return usageError(
+      `API URL must not carry a user name or password (got "${redactUrl(options.apiUrl)}"); cxo sends the API's token from --token or API_TOKEN`,
+    );
   }
   const target = rest[0];
   if (rest.length !== 1 || !target) {

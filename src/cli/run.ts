@@ -9,6 +9,7 @@ import {
   ApiClient,
   ApiError,
   ApiUrlError,
+  CLIENT_TIMEOUT_MS,
   exitCodeForError,
   InterruptedError,
   isResourceNotFound,
@@ -45,6 +46,7 @@ import {
   type IssueView,
   type LaunchView,
 } from './format.js';
+import { delayText, isTransient, retryDelayMs } from './retry.js';
 
 /** Everything the CLI touches outside itself, injectable so tests drive it without a terminal. */
 export interface CliIo {
@@ -90,6 +92,53 @@ async function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
   } catch {
     return false; // aborted
   }
+}
+
+/** While a loop's polls fail: the latest failure, since when, how many in a row, and the pause before the next try. */
+interface Failing {
+  err: NetworkError | ApiError;
+  since: string;
+  count: number;
+  delayMs: number;
+}
+
+/**
+ * One more failed poll, and the pause before the next (retry.ts: the same policy for watch and the
+ * waits), cut at `deadline` when the loop has one: the wait ends there, with its timeout's report.
+ */
+function failedAgain(
+  failing: Failing | undefined,
+  err: NetworkError | ApiError,
+  periodMs: number,
+  deadline = Number.POSITIVE_INFINITY,
+): Failing {
+  const count = (failing?.count ?? 0) + 1;
+  const now = Date.now();
+  const delayMs = Math.max(0, Math.min(retryDelayMs(err, count, periodMs, now), deadline + 1 - now));
+  return { err, since: failing?.since ?? new Date(now).toISOString(), count, delayMs };
+}
+
+/** Pure: the one line that says a poll failed and when the next comes. */
+function retryingNote(f: Failing): string {
+  const what = f.err instanceof NetworkError ? 'API unreachable' : 'API error';
+  return `${what}, retrying in ${delayText(f.delayMs)}: ${errorText(f.err)}`;
+}
+
+/**
+ * A poll of a wait gets no more time than the wait has left (but at least a second): a hung API must
+ * not keep `--timeout 10` waiting for the client's 30 s.
+ */
+function pollTimeoutMs(deadline: number): number {
+  return Math.min(CLIENT_TIMEOUT_MS, Math.max(1000, Math.ceil((deadline - Date.now()) / 1000) * 1000));
+}
+
+/** Pure: what a wait that timed out while its polls failed adds to its report. */
+function failingDetail(f: Failing | undefined): { text: string; json: Record<string, unknown> } {
+  if (!f) return { text: '', json: {} };
+  return {
+    text: `; every poll since ${f.since} failed (latest: ${errorText(f.err)})`,
+    json: { failingSince: f.since, pollError: describeError(f.err).json },
+  };
 }
 
 /**
@@ -407,31 +456,48 @@ async function launch(
     io.err(`stopped waiting; the launch continues: cxo status ${launchView.launchId}`);
     return EXIT.ok;
   };
+  const pollMs = io.pollMs ?? 500;
+  /** While polls fail: a blip (the API's Redis reconnecting, a proxy's 502) is ridden out, as watch does. */
+  let failing: Failing | undefined;
   show();
   while (!isFinalLaunch(launchView.status)) {
     if (Date.now() > deadline) {
       if (io.isTty && !opts.json) io.out('');
       const lastTry = launchView.lastError ? ` (last try: ${launchView.lastError})` : '';
+      const polls = failingDetail(failing);
       return report(
         io,
         opts.json,
         failure(
           EXIT.server,
           'launch_timeout',
-          `launch ${launchView.launchId} still ${launchView.status} after ${cmd.timeoutSec} s${lastTry}; follow it with: cxo status ${launchView.launchId}`,
-          { launch: launchView },
+          `launch ${launchView.launchId} still ${launchView.status} after ${cmd.timeoutSec} s${lastTry}${polls.text}; follow it with: cxo status ${launchView.launchId}`,
+          { launch: launchView, ...polls.json },
         ),
       );
     }
-    if (!(await sleep(io.pollMs ?? 500, io.signal))) return stopWaiting();
+    if (!(await sleep(failing?.delayMs ?? pollMs, io.signal))) return stopWaiting();
     try {
-      launchView = (await api.get<LaunchView>(`/v1/launches/${enc(launchView.launchId)}`)).body;
+      launchView = (
+        await api.get<LaunchView>(`/v1/launches/${enc(launchView.launchId)}`, pollTimeoutMs(deadline))
+      ).body;
+      failing = undefined;
     } catch (err) {
       // Ctrl-C during a poll means the same as during the pause between polls.
       if (err instanceof InterruptedError) return stopWaiting();
-      if (io.isTty && !opts.json) io.out('');
-      // The launch was accepted: without its id the operator could not follow it once the API is back.
-      return report(io, opts.json, describeError(err, { acceptedLaunchId: launchView.launchId }));
+      if (!isTransient(err)) {
+        if (io.isTty && !opts.json) io.out('');
+        // The launch was accepted: without its id the operator could not follow it once the API is back.
+        return report(io, opts.json, describeError(err, { acceptedLaunchId: launchView.launchId }));
+      }
+      failing = failedAgain(failing, err, pollMs, deadline);
+      const note = `launch ${launchView.launchId}: ${retryingNote(failing)}`;
+      if (opts.json) io.err(`${new Date().toISOString()}  ${note}`);
+      else if (io.isTty) io.write(`\r\x1b[2K${note}`);
+      else io.out(note);
+      // The progress line comes again once a poll answers, in a log too.
+      lastShown = '';
+      continue;
     }
     show();
   }
@@ -627,7 +693,11 @@ export function commandOutcome(
   return { failure: failure(EXIT.refused, 'command_failed', `${of} failed: ${why}`, details) };
 }
 
-/** Follows an accepted action's command until it is applied, failed or refused, or --timeout passes. */
+/**
+ * Follows an accepted action's command until it is applied, failed or refused, or --timeout passes.
+ * A poll that fails for a while (a 5xx, a 408/429, no answer) is tried again within the timeout, as
+ * a launch wait and watch do (retry.ts); any other 4xx ends the wait at once.
+ */
 async function awaitCommand(
   cmd: Extract<Command, { kind: 'action' }>,
   api: ApiClient,
@@ -643,32 +713,42 @@ async function awaitCommand(
     io.err(`stopped waiting; the ${cmd.action} goes on (command ${commandId}): ${follow}`);
     return EXIT.ok;
   };
+  const pollMs = io.pollMs ?? 500;
+  /** While polls fail: ridden out until the deadline, as a launch wait and watch do. */
+  let failing: Failing | undefined;
   if (!opts.json)
     io.err(`${cmd.action} accepted for campaign ${campaignId} (command ${commandId}); waiting for it`);
   while (!FINAL_COMMAND_STATUSES.includes(command.status ?? '')) {
     if (Date.now() > deadline) {
+      const polls = failingDetail(failing);
       return report(
         io,
         opts.json,
         failure(
           EXIT.server,
           'command_timeout',
-          `command ${commandId} still ${command.status ?? 'queued'} after ${cmd.timeoutSec} s; it may yet be applied: ${follow}`,
-          { commandId, campaignId, command },
+          `command ${commandId} still ${command.status ?? 'queued'} after ${cmd.timeoutSec} s${polls.text}; it may yet be applied: ${follow}`,
+          { commandId, campaignId, command, ...polls.json },
         ),
       );
     }
-    if (!(await sleep(io.pollMs ?? 500, io.signal))) return stopWaiting();
+    if (!(await sleep(failing?.delayMs ?? pollMs, io.signal))) return stopWaiting();
     try {
-      command = (await api.get<CommandView>(`/v1/commands/${enc(commandId)}`)).body;
+      command = (await api.get<CommandView>(`/v1/commands/${enc(commandId)}`, pollTimeoutMs(deadline))).body;
+      failing = undefined;
     } catch (err) {
       if (err instanceof InterruptedError) return stopWaiting();
-      // The command was accepted: its id, and where its outcome shows, must not be lost.
-      return report(
-        io,
-        opts.json,
-        withHint(describeError(err), `command ${commandId} was accepted: ${follow}`),
-      );
+      if (!isTransient(err)) {
+        // The command was accepted: its id, and where its outcome shows, must not be lost.
+        return report(
+          io,
+          opts.json,
+          withHint(describeError(err), `command ${commandId} was accepted: ${follow}`),
+        );
+      }
+      failing = failedAgain(failing, err, pollMs, deadline);
+      const note = `command ${commandId}: ${retryingNote(failing)}`;
+      io.err(opts.json ? `${new Date().toISOString()}  ${note}` : note);
     }
   }
   const outcome = commandOutcome(cmd.action, campaignId, command);
@@ -828,13 +908,11 @@ export function auditGapsFailure(id: string, gaps: readonly AuditGapView[], prin
   );
 }
 
-/** 4xx a watch retries as it does a 5xx: they say "not now", not "never". */
-const WATCH_RETRIED_4XX = [408, 429];
-
 /**
  * Exit codes, for scripts (docs/operations.md): a first request that cannot reach the API exits 5 at
  * once, as `status` does, and so does a wrong API_URL or a 4xx other than 408/429 at any time. Once
- * the API has answered (a 5xx included), network failures, 5xx, 408 and 429 are retried, each said on stderr under --json. Ctrl-C
+ * the API has answered (a 5xx included), network failures, 5xx, 408 and 429 are retried (retry.ts:
+ * backing off from the interval, never sooner than a Retry-After), each said on stderr under --json. Ctrl-C
  * exits 0 when the latest poll showed the campaign, 5 when every poll since some time failed (what
  * is on screen is out of date), and 130 before the API answered at all; so 0 always means that the
  * watch saw the campaign until it was stopped.
@@ -849,8 +927,8 @@ async function watch(
   let launchLookedUp = false;
   /** The API has answered (an error included): from now on a failure may be transient. */
   let answered = false;
-  /** While polls fail: the latest failure, and since when they fail. */
-  let failing: { err: unknown; since: string } | undefined;
+  /** While polls fail: the latest failure, since when they fail, and when the next try comes. */
+  let failing: Failing | undefined;
   const stopped = (): ExitCode => {
     if (!failing) return EXIT.ok;
     const f = describeError(failing.err);
@@ -894,12 +972,13 @@ async function watch(
         continue;
       }
       // A missing campaign or a wrong API_URL will not come right by waiting; a flaky network might,
-      // and so will a gateway's rate limit (429) or request timeout (408) in front of the API.
-      if (err instanceof ApiError && err.status < 500 && !WATCH_RETRIED_4XX.includes(err.status))
-        return report(io, opts.json, describeError(err));
-      if (err instanceof ApiUrlError || cmd.once) return report(io, opts.json, describeError(err));
-      failing = { err, since: failing?.since ?? new Date().toISOString() };
-      problem = `${err instanceof NetworkError ? 'API unreachable' : 'API error'}, retrying: ${errorText(err)}`;
+      // and so will a gateway's rate limit (429) or request timeout (408) in front of the API
+      // (retry.ts: the policy the waits of launch and pause|resume|stop share).
+      if (!isTransient(err) || cmd.once) return report(io, opts.json, describeError(err));
+      // Backing off from the interval, and never sooner than a Retry-After asks: a watch at
+      // --interval 0.5 must not hammer a rate-limited gateway or an API whose Redis is down.
+      failing = failedAgain(failing, err, cmd.intervalSec * 1000);
+      problem = retryingNote(failing);
     }
     if (opts.json) {
       // stdout stays one view per line; people and logs still learn why none comes.
@@ -920,7 +999,7 @@ async function watch(
       if (!opts.json) io.out(`campaign ${id} no longer exists on CXone`);
       return EXIT.ok;
     }
-    if (!(await sleep(cmd.intervalSec * 1000, io.signal))) return stopped();
+    if (!(await sleep(failing?.delayMs ?? cmd.intervalSec * 1000, io.signal))) return stopped();
   }
 }
 

@@ -57,6 +57,23 @@ describe('cxo argument parsing (pure)', () => {
     expect(bad(['validate', 'c.json', '--offline'], { API_TOKEN: 'bad token' })).toBe('accepted');
   });
 
+  it('refuses an API URL with a user name or password as a usage error, never printing the password', () => {
+    const bad = (apiUrl: string) => {
+      const r = parseCliArgs(['status', 'c-1'], { API_URL: apiUrl });
+      return r.ok ? 'accepted' : r.error;
+    };
+    // fetch refuses such a URL before sending: this read as "cannot reach the API" with the password.
+    expect(bad('https://ops:s3cret@gw.example/orchestrator')).toBe(
+      `API URL must not carry a user name or password (got "https://ops:***@gw.example/orchestrator"); cxo sends the API's token from --token or API_TOKEN`,
+    );
+    expect(bad('http://tok3n@gw.example:3000')).not.toContain('tok3n');
+    expect(bad('ftp://ops:s3cret@gw.example')).toBe(
+      'API URL must be http(s)://host[:port] (got "ftp://***@gw.example")',
+    );
+    // An @ in the path or query is no user information.
+    expect(bad('http://gw.example/team@ops')).toBe('accepted');
+  });
+
   it('takes the API URL as npm start prints it (with /v1), and trailing slashes', () => {
     const url = (apiUrl: string) => {
       const r = parseCliArgs(['status', 'c-1'], { API_URL: apiUrl });
@@ -528,6 +545,8 @@ describe('cxo against a stand-in API', () => {
   let staleReads = 0;
   /** Reads of the campaigns whose answers change from read to read (c-flaky, c-blip, c-then-hang). */
   const reads: Record<string, number> = {};
+  /** When each poll of a blipping launch or campaign came (ms), to see the pauses between them. */
+  const pollTimes: Record<string, number[]> = {};
   /** Reads of each command's outcome: the first answers `queued`. */
   const commandReads: Record<string, number> = {};
   const seen: { auth?: string; idem?: string; launchPosts: number; actions: unknown[]; actionIds: string[] } =
@@ -614,6 +633,8 @@ describe('cxo against a stand-in API', () => {
         stuck: 'L-stuck',
         'hang-wait': 'L-hang',
         lost: 'L-lost',
+        gone: 'L-gone',
+        blip: 'L-blip',
       };
       return reply.code(202).send({ launchId: ids[body.name] ?? 'L-1', status: 'queued' });
     });
@@ -625,6 +646,19 @@ describe('cxo against a stand-in API', () => {
       if (id === 'L-done') return { launchId: id, status: 'succeeded', campaignId: 'c-1' };
       if (id === 'L-queued') return { launchId: id, status: 'queued' };
       if (id === 'L-lost') return reply.code(500).send({ error: 'internal_error', message: 'a bug' });
+      if (id === 'L-gone') return reply.code(404).send({ error: 'not_found', message: 'no such launch' });
+      if (id === 'L-blip') {
+        // The API's Redis reconnecting, a reset connection, a gateway's rate limit, then the answer.
+        const n = (reads[id] = (reads[id] ?? 0) + 1);
+        pollTimes[id] = [...(pollTimes[id] ?? []), Date.now()];
+        if (n === 1) return reply.code(503).send({ error: 'redis_unavailable', message: redisDown });
+        if (n === 2) {
+          reply.hijack();
+          return void req.raw.socket.destroy();
+        }
+        if (n === 3) return reply.code(429).header('retry-after', '1').send({ message: 'Too Many Requests' });
+        return { launchId: id, status: 'succeeded', campaignId: 'c-1' };
+      }
       if (id === 'L-stuck') return { launchId: id, status: 'running', lastError: retryError(4) };
       if (id === 'L-retry') {
         // Two polls see the first failed try, one the second, then it succeeds.
@@ -656,10 +690,11 @@ describe('cxo against a stand-in API', () => {
       if (id === 'c-throttled') {
         // A gateway in front of the API that rate-limits the second read.
         const n = (reads[id] = (reads[id] ?? 0) + 1);
+        pollTimes[id] = [...(pollTimes[id] ?? []), Date.now()];
         if (n === 2) {
           return reply
             .code(429)
-            .header('retry-after', '0')
+            .header('retry-after', '1')
             .send({ message: 'Too Many Requests', statusCode: 429 });
         }
         return { campaignId: id, status: 'active', version: 1 };
@@ -713,7 +748,13 @@ describe('cxo against a stand-in API', () => {
       if (action === 'resume')
         return reply.code(409).send({ error: 'conflict', message: 'outside the calling window' });
       // Accepted, then the worker fails it, stops on a conflict, or never gets to it.
-      const later: Record<string, string> = { 'c-cmd-fail': 'cmd-fail', 'c-cmd-clash': 'cmd-clash' };
+      const later: Record<string, string> = {
+        'c-cmd-fail': 'cmd-fail',
+        'c-cmd-clash': 'cmd-clash',
+        'c-cmd-blip': 'cmd-blip',
+        'c-cmd-down': 'cmd-down',
+        'c-cmd-denied': 'cmd-denied',
+      };
       if (id === 'c-cmd-stuck') return reply.code(202).send({ commandId: 'cmd-stuck', status: 'queued' });
       return reply.code(202).send({ commandId: later[id] ?? 'cmd-1', status: 'queued' });
     });
@@ -722,6 +763,19 @@ describe('cxo against a stand-in API', () => {
       const n = (commandReads[id] = (commandReads[id] ?? 0) + 1);
       const base = { commandId: id, action: 'pause', requestedAt: '2026-11-30T03:00:00.000Z' };
       if (id === 'cmd-stuck' || n === 1) return { ...base, status: 'queued' };
+      // Redis blips twice (a 503, then a gateway's 408), then the command is applied.
+      if (id === 'cmd-blip' && n === 2)
+        return reply.code(503).send({ error: 'redis_unavailable', message: redisDown });
+      if (id === 'cmd-blip' && n === 3) return reply.code(408).send({ message: 'Request Timeout' });
+      if (id === 'cmd-down') return reply.code(503).send({ error: 'redis_unavailable', message: redisDown });
+      if (id === 'cmd-denied') return reply.code(403).send({ error: 'forbidden', message: 'not yours' });
+      if (id === 'cmd-blip')
+        return {
+          ...base,
+          campaignId: 'c-cmd-blip',
+          status: 'succeeded',
+          result: { status: 'paused', version: 9 },
+        };
       if (id === 'cmd-fail') {
         return {
           ...base,
@@ -782,6 +836,8 @@ describe('cxo against a stand-in API', () => {
     'deadline.json': JSON.stringify({ name: 'deadline' }),
     'replayed.json': JSON.stringify({ name: 'replayed' }),
     'lost.json': JSON.stringify({ name: 'lost' }),
+    'gone.json': JSON.stringify({ name: 'gone' }),
+    'blip.json': JSON.stringify({ name: 'blip' }),
     'redis-down.json': JSON.stringify({ name: 'redis-down' }),
     'broken.json': '{ not json',
     // A trailing comma: the error is at the closing brace, line 3 column 1.
@@ -1134,7 +1190,7 @@ describe('cxo against a stand-in API', () => {
     // The latest poll showed the campaign again: Ctrl-C ends the watch cleanly.
     expect(r.code, r.err).toBe(EXIT.ok);
     expect(r.err).toMatch(
-      /^\S+Z {2}API error, retrying: GET \/v1\/campaigns\/c-blip → 503: Redis is not connected/,
+      /^\S+Z {2}API error, retrying in \d+ ms: GET \/v1\/campaigns\/c-blip → 503: Redis is not connected/,
     );
     expect(r.err.split('\n')).toHaveLength(1);
     const views = r.out.split('\n').map((l) => JSON.parse(l) as { campaignId: string });
@@ -1142,14 +1198,22 @@ describe('cxo against a stand-in API', () => {
     expect(views.every((v) => v.campaignId === 'c-blip')).toBe(true);
   });
 
-  it("watch rides out a gateway's 429 as it does a 5xx, instead of ending on it", async () => {
+  it("watch rides out a gateway's 429 as it does a 5xx, no sooner than its Retry-After", async () => {
     reads['c-throttled'] = 0;
-    const r = await interrupted(500, 'watch', 'c-throttled', '--interval', '0.01', '--json');
+    pollTimes['c-throttled'] = [];
+    // Ctrl-C once the poll after the 429 has been shown (a second view).
+    const r = await interrupted(
+      (printed) => (printed.match(/"campaignId":"c-throttled"/g) ?? []).length >= 2,
+      ...['watch', 'c-throttled', '--interval', '0.01', '--json'],
+    );
     expect(r.code, r.err).toBe(EXIT.ok);
     expect(r.err).toMatch(
-      /^\S+Z {2}API error, retrying: GET \/v1\/campaigns\/c-throttled → 429: Too Many Requests$/,
+      /^\S+Z {2}API error, retrying in 1 s: GET \/v1\/campaigns\/c-throttled → 429: Too Many Requests$/,
     );
     expect(r.out.split('\n').length).toBeGreaterThanOrEqual(2);
+    // The gateway said "Retry-After: 1": the next poll waited that long, not the 10 ms interval.
+    const [, throttled, next] = pollTimes['c-throttled'];
+    expect(next! - throttled!).toBeGreaterThanOrEqual(950);
     // A one-shot request still reports it: nobody is there to retry it.
     reads['c-throttled'] = 1;
     const once = await cxo('watch', 'c-throttled', '--once');
@@ -1161,7 +1225,7 @@ describe('cxo against a stand-in API', () => {
     reads['c-flaky'] = 0;
     const r = await interrupted(failedOnce, 'watch', 'c-flaky', '--interval', '0.01');
     expect(r.code, r.err).toBe(EXIT.server);
-    expect(r.out).toContain('API error, retrying: GET /v1/campaigns/c-flaky → 503');
+    expect(r.out).toMatch(/API error, retrying in \d+ ms: GET \/v1\/campaigns\/c-flaky → 503/);
     expect(r.err).toMatch(
       /^stopped watching; every poll since \S+Z failed: GET \/v1\/campaigns\/c-flaky → 503: Redis is not connected/,
     );
@@ -1175,7 +1239,18 @@ describe('cxo against a stand-in API', () => {
       httpStatus: 503,
       failingSince: expect.stringMatching(/Z$/),
     });
-    expect(json.err).toContain('API error, retrying: GET /v1/campaigns/c-flaky → 503');
+    expect(json.err).toMatch(/API error, retrying in \d+ ms: GET \/v1\/campaigns\/c-flaky → 503/);
+  });
+
+  it('a watch whose polls keep failing backs off from its interval instead of polling at it', async () => {
+    reads['c-flaky'] = 0;
+    const r = await interrupted(600, 'watch', 'c-flaky', '--interval', '0.01', '--json');
+    expect(r.code, r.err).toBe(EXIT.server);
+    // 10, 20, 40, 80, 160, 320 ms between tries: a handful of polls, not one every 10 ms (~50).
+    expect(reads['c-flaky']).toBeLessThanOrEqual(12);
+    const notes = r.err.split('\n').filter((l) => l.includes('retrying in'));
+    expect(notes[1]).toContain('retrying in 20 ms');
+    expect(notes[2]).toContain('retrying in 40 ms');
   });
 
   it('accepts an API_URL ending in /v1; a URL that is not the API exits 5 with a hint, never 3', async () => {
@@ -1386,9 +1461,85 @@ describe('cxo against a stand-in API', () => {
   });
 
   it('names the accepted launch when waiting for it fails', async () => {
-    const r = await cxo('launch', 'lost.json');
+    // A 4xx other than 408/429 will not come right by waiting: the wait ends on it at once.
+    const r = await cxo('launch', 'gone.json');
+    expect(r.code).toBe(EXIT.notFound);
+    expect(r.err).toContain('launch L-gone was accepted and goes on; follow it with cxo status L-gone');
+  });
+
+  it('a launch wait rides out a 503, a reset connection and a 429 (after its Retry-After), then shows the outcome', async () => {
+    reads['L-blip'] = 0;
+    pollTimes['L-blip'] = [];
+    const r = await cxo('launch', 'blip.json');
+    expect(r.code, r.err).toBe(EXIT.ok);
+    const notes = r.out.split('\n').filter((l) => l.includes('retrying'));
+    expect(notes).toHaveLength(3);
+    expect(notes[0]).toMatch(
+      /^launch L-blip: API error, retrying in \d+ ms: GET \/v1\/launches\/L-blip → 503: Redis is not connected/,
+    );
+    expect(notes[1]).toMatch(/^launch L-blip: API unreachable, retrying in \d+ ms: cannot reach the API/);
+    expect(notes[2]).toBe(
+      'launch L-blip: API error, retrying in 1 s: GET /v1/launches/L-blip → 429: Too Many Requests',
+    );
+    expect(r.out).toMatch(/status\s+succeeded/);
+    const [, , throttled, answered] = pollTimes['L-blip'];
+    expect(answered! - throttled!).toBeGreaterThanOrEqual(950);
+    // Under --json, stdout keeps the one result object; the notes go to stderr.
+    reads['L-blip'] = 0;
+    const json = await cxo('launch', 'blip.json', '--json');
+    expect(json.code, json.err).toBe(EXIT.ok);
+    expect(JSON.parse(json.out)).toMatchObject({ launchId: 'L-blip', status: 'succeeded' });
+    expect(json.err.split('\n')).toHaveLength(3);
+    expect(json.err).toMatch(/^\S+Z {2}launch L-blip: API error, retrying in/);
+  });
+
+  it('a launch wait whose polls keep failing ends at its --timeout (exit 5), naming the launch and the failure', async () => {
+    const r = await cxo('launch', 'lost.json', '--timeout', '0.3', '--json');
     expect(r.code).toBe(EXIT.server);
-    expect(r.err).toContain('launch L-lost was accepted and goes on; follow it with cxo status L-lost');
+    expect(r.err).toMatch(
+      /^launch L-lost still queued after 0\.3 s; every poll since \S+Z failed \(latest: GET \/v1\/launches\/L-lost → 500: a bug\); follow it with: cxo status L-lost$/m,
+    );
+    expect(JSON.parse(r.out)).toMatchObject({
+      error: 'launch_timeout',
+      launch: { launchId: 'L-lost' },
+      failingSince: expect.stringMatching(/Z$/),
+      pollError: { error: 'internal_error', httpStatus: 500 },
+    });
+  });
+
+  it('a launch wait on an API that never answers a poll ends at its --timeout, not 30 s later', async () => {
+    const started = Date.now();
+    const r = await cxo('launch', 'hang-wait.json', '--timeout', '1');
+    expect(r.code).toBe(EXIT.server);
+    expect(r.err).toContain('launch L-hang still queued after 1 s; every poll since');
+    expect(r.err).toContain('no answer from the API at');
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('pause rides out a 503 and a 408 while waiting; one failing until --timeout exits 5; a 403 ends it at once', async () => {
+    const r = await cxo('pause', 'c-cmd-blip');
+    expect(r.code, r.err).toBe(EXIT.ok);
+    expect(r.out).toBe('pause of campaign c-cmd-blip done: it is paused (version 9, command cmd-blip)');
+    const notes = r.err.split('\n').slice(1);
+    expect(notes).toHaveLength(2);
+    expect(notes[0]).toMatch(
+      /^command cmd-blip: API error, retrying in \d+ ms: GET \/v1\/commands\/cmd-blip → 503: Redis is not connected/,
+    );
+    expect(notes[1]).toMatch(/^command cmd-blip: API error, retrying in \d+ ms: .* → 408: Request Timeout$/);
+    const down = await cxo('pause', 'c-cmd-down', '--timeout', '0.3', '--json');
+    expect(down.code).toBe(EXIT.server);
+    expect(JSON.parse(down.out)).toMatchObject({
+      error: 'command_timeout',
+      commandId: 'cmd-down',
+      pollError: { error: 'redis_unavailable', httpStatus: 503 },
+    });
+    expect(down.err.split('\n').at(-1)).toMatch(
+      /^command cmd-down still queued after 0\.3 s; every poll since \S+Z failed \(latest: .* → 503: Redis is not connected/,
+    );
+    const denied = await cxo('pause', 'c-cmd-denied', '--timeout', '30');
+    expect(denied.code).toBe(EXIT.refused);
+    expect(denied.err).toContain('command cmd-denied was accepted: cxo status c-cmd-denied (last cmd)');
+    expect(denied.err).not.toContain('retrying');
   });
 
   it("watch and pause given a launch id act on the launch's campaign, or say why there is none", async () => {
