@@ -1,6 +1,6 @@
 import { parseRole } from './process/banner.js';
 import { createProcessRunner } from './process/run.js';
-import { ConfigError, loadConfig, type AppConfig } from './shared/config.js';
+import { ConfigError, loadConfig, metricsPortWarning, type AppConfig } from './shared/config.js';
 import { createLogger } from './shared/logger.js';
 
 /**
@@ -27,6 +27,10 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel, { role });
+  // Set for a role that does not read it, it would be ignored without a word.
+  const metricsIgnored = metricsPortWarning(role, config);
+  if (metricsIgnored)
+    logger.warn({ variable: 'METRICS_PORT', metricsPort: config.metricsPort, role }, metricsIgnored);
   const runner = createProcessRunner({
     role,
     config,

@@ -400,3 +400,20 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
     metricsPort: env.METRICS_PORT,
   };
 }
+
+/**
+ * Pure: the warning for METRICS_PORT set on a role that does not read it, or undefined. Only a
+ * `worker`, which has no API, serves /metrics, /healthz and /readyz on a port of its own; on `api`
+ * and `all` the API serves them on PORT, and an operator pointing Prometheus at METRICS_PORT would
+ * otherwise scrape nothing and not be told why.
+ */
+export function metricsPortWarning(
+  role: string,
+  config: Pick<AppConfig, 'metricsPort' | 'port'>,
+): string | undefined {
+  if (config.metricsPort === undefined || role === 'worker') return undefined;
+  const ignored = `METRICS_PORT=${config.metricsPort} is ignored by the ${role} role: only a worker-role process serves /metrics, /healthz and /readyz on METRICS_PORT`;
+  if (role === 'sandbox') return `${ignored}; the sandbox role serves no metrics`;
+  const port = config.port === 0 ? 'PORT=0: the port the banner names' : `PORT ${config.port}`;
+  return `${ignored}; this process serves them on the API's port (${port}), e.g. /metrics there`;
+}
