@@ -109,23 +109,40 @@ export const webhookDestinationBackoffs = new Counter({
 export type WebhookHoldReader = () => Promise<number>;
 const webhookHoldReaders = new Set<WebhookHoldReader>();
 
-/** Registers a reader for scrape time; returns its removal. */
+const WEBHOOK_HOLD_GAUGE = 'cxo_webhook_destination_backoff_seconds';
+export const webhookDestinationBackoff = new Gauge({
+  name: WEBHOOK_HOLD_GAUGE,
+  help: 'Seconds left of the fleet-wide hold on webhook deliveries (0 when they flow), read from Redis at scrape time by processes running a webhook worker; NaN when Redis did not answer',
+  // In the registry only while a webhook worker lives in the process (registerWebhookHoldReader): a
+  // process without one (the api role) cannot read the hold, and a 0 from it would outvote the NaN of
+  // every worker in a fleet-wide `max` while Redis is down — PromQL's max takes a number over NaN.
+  registers: [],
+});
+
+/**
+ * Registers a reader for scrape time; returns its removal. The gauge is exported from the first
+ * reader's registration to the last one's removal, so only processes that can read the hold report it.
+ */
 export function registerWebhookHoldReader(reader: WebhookHoldReader): () => void {
   webhookHoldReaders.add(reader);
-  return () => void webhookHoldReaders.delete(reader);
+  if (!registry.getSingleMetric(WEBHOOK_HOLD_GAUGE)) {
+    registry.registerMetric(webhookDestinationBackoff);
+  }
+  return () => {
+    webhookHoldReaders.delete(reader);
+    if (webhookHoldReaders.size === 0) {
+      registry.removeSingleMetric(WEBHOOK_HOLD_GAUGE);
+      // A later worker in the same process starts from "unknown", not from the last one's reading.
+      webhookDestinationBackoff.reset();
+    }
+  };
 }
-
-export const webhookDestinationBackoff = new Gauge({
-  name: 'cxo_webhook_destination_backoff_seconds',
-  help: 'Seconds left of the fleet-wide hold on webhook deliveries (0 when they flow), read from Redis at scrape time by processes running a webhook worker; NaN when Redis did not answer',
-  registers: [registry],
-});
 
 /**
  * Sets `cxo_webhook_destination_backoff_seconds` for a scrape, within the scrape's own deadline and
  * beside its other Redis reads: read in the gauge's collect(), after them, it added up to a second
  * of its own to a scrape promised to take at most that deadline. Redis not answering reads as NaN,
- * not as "no hold"; a process without a webhook worker leaves the gauge as it is.
+ * not as "no hold"; a process without a webhook worker does not export the gauge at all.
  */
 export async function refreshWebhookHold(timeoutMs: number): Promise<void> {
   // Every worker reads the same fleet-wide key: one reader is enough.

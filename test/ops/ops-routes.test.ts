@@ -164,6 +164,29 @@ describe('ops routes (real Redis and BullMQ queues, stand-in token provider)', (
     }
   });
 
+  it('GET /metrics exports the webhook hold only while a webhook worker can read it', async () => {
+    // An api-role process has no reader: a 0 from it would outvote the workers' NaN in a fleet-wide max.
+    const hold = async () =>
+      parsePrometheusText((await app.inject({ method: 'GET', url: '/metrics' })).body).samples.filter(
+        (s) => s.name === 'cxo_webhook_destination_backoff_seconds',
+      );
+    expect(await hold()).toEqual([]);
+    const unregister = registerWebhookHoldReader(async () => 4_000);
+    try {
+      expect((await hold()).map((s) => s.value)).toEqual([4]);
+    } finally {
+      unregister();
+    }
+    expect(await hold()).toEqual([]);
+    // A later reader starts from its own reading, not the last one's.
+    const again = registerWebhookHoldReader(async () => 0);
+    try {
+      expect((await hold()).map((s) => s.value)).toEqual([0]);
+    } finally {
+      again();
+    }
+  });
+
   it('GET /metrics is valid Prometheus text with queue depths read at scrape time', async () => {
     const res = await app.inject({ method: 'GET', url: '/metrics' });
     expect(res.statusCode).toBe(200);
