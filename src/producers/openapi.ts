@@ -658,9 +658,13 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
     },
   },
   'post /v1/webhooks/dead-letters/replay': {
-    summary: 'Deliver every dead-lettered webhook event again',
+    summary:
+      'Queue dead-lettered webhook events for delivery again, oldest first, for at most a few seconds; call again while `remaining` is above 0',
     responses: {
-      '202': json('DeadLetterReplay', 'The dead letters, by what became of each'),
+      '202': json(
+        'DeadLetterReplay',
+        'The dead letters this call replayed, by what became of each, and how many of its snapshot are left (`remaining`)',
+      ),
       '409': errorResponse(WEBHOOKS_DISABLED),
     },
   },

@@ -9,6 +9,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Fires when the request's deadline passes; work that would enqueue stops there (throwIfAbandoned). */
     deadline: AbortSignal | undefined;
+    /** How long the request's deadline is (ms), when it has one: work that paces itself sizes off it. */
+    deadlineMs: number | undefined;
     /** Ids the deadline's 503 names (the launch or command the request was making), once they exist. */
     deadlineDetails: Record<string, string> | undefined;
   }
@@ -56,6 +58,7 @@ export function registerRequestGuard(
 ): void {
   const timers = new WeakMap<FastifyRequest, NodeJS.Timeout>();
   app.decorateRequest('deadline', undefined);
+  app.decorateRequest('deadlineMs', undefined);
   app.decorateRequest('deadlineDetails', undefined);
 
   app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -76,6 +79,7 @@ export function registerRequestGuard(
     if (request.routeOptions.url === UNBOUNDED_ROUTE) return;
     const controller = new AbortController();
     request.deadline = controller.signal;
+    request.deadlineMs = deadlineMs;
     const timer = setTimeout(() => {
       controller.abort();
       if (reply.sent) return;

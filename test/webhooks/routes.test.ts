@@ -1,7 +1,14 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { toErrorResponse } from '../../src/producers/errors.js';
-import { registerWebhookRoutes, type WebhookRoutesOptions } from '../../src/producers/routes/webhooks.js';
+import { buildOpenApiDocument } from '../../src/producers/openapi.js';
+import { apiDeadlineMs, registerRequestGuard } from '../../src/producers/request-guard.js';
+import {
+  registerWebhookRoutes,
+  replayAllBudgetMs,
+  REPLAY_ALL_BUDGET_MS,
+  type WebhookRoutesOptions,
+} from '../../src/producers/routes/webhooks.js';
 import { Receiver, startHarness, waitFor, type Harness, cleanupsAfterEach } from './harness.js';
 
 const cleanups = cleanupsAfterEach();
@@ -9,6 +16,8 @@ const cleanups = cleanupsAfterEach();
 async function setup(
   receiver: Receiver | undefined,
   opts: WebhookRoutesOptions = {},
+  /** The request deadline of the API's request guard, when the routes should run behind it. */
+  deadlineMs?: number,
 ): Promise<{ h: Harness; app: FastifyInstance }> {
   const h = await startHarness(receiver?.url);
   const app = Fastify();
@@ -16,6 +25,7 @@ async function setup(
     const r = toErrorResponse(err);
     void reply.code(r.status).send(r.body);
   });
+  if (deadlineMs !== undefined) registerRequestGuard(app, h.ctx, deadlineMs);
   await registerWebhookRoutes(app, h.ctx, opts);
   await app.ready();
   cleanups.push(
@@ -100,6 +110,55 @@ describe('webhook routes', () => {
     ]);
     expect(answers.flatMap((a) => a.queued).sort()).toEqual([...ids].sort());
     await waitFor(async () => (await h.redis.zcard(h.keys.webhookDelivered())) === 3, 10_000, 'delivered');
+  });
+
+  it("sizes a replay of every dead letter by its request's deadline: a third of it, at most 5 s", async () => {
+    // The shortest CXONE_TIMEOUT_MS (100 ms) gives a 5.1 s deadline: a fixed 5 s budget left 0.1 s.
+    expect(replayAllBudgetMs(apiDeadlineMs(100))).toBe(1_700);
+    expect(replayAllBudgetMs(apiDeadlineMs(10_000))).toBe(REPLAY_ALL_BUDGET_MS);
+    expect(replayAllBudgetMs(apiDeadlineMs(600_000))).toBe(REPLAY_ALL_BUDGET_MS);
+    expect(replayAllBudgetMs(undefined)).toBe(REPLAY_ALL_BUDGET_MS);
+
+    // Through the route, behind the request guard: a clock that moves 1 s each time it is read (once
+    // to start, then before every replay after the first) replays 2 of 6 in 1.7 s, 5 of 6 in 5 s.
+    const replayed: Array<[number, number]> = [];
+    for (const cxoneTimeoutMs of [100, 10_000]) {
+      const receiver = await new Receiver().start();
+      receiver.respond = () => ({ status: 422 });
+      let clock = 0;
+      const { h, app } = await setup(
+        receiver,
+        { now: () => (clock += 1_000) },
+        apiDeadlineMs(cxoneTimeoutMs),
+      );
+      for (let i = 0; i < 6; i++)
+        await h.events.publish('campaign.state.changed', `camp-b${i}`, { to: 'paused' });
+      await waitFor(
+        async () => (await h.redis.zcard(h.keys.webhookDeadLetters())) === 6,
+        10_000,
+        'dead letters',
+      );
+      receiver.respond = () => ({ status: 200 });
+      const res = await app.inject({ method: 'POST', url: '/v1/webhooks/dead-letters/replay' });
+      expect(res.statusCode).toBe(202);
+      const body = res.json<{ queued: string[]; remaining: number }>();
+      replayed.push([body.queued.length, body.remaining]);
+    }
+    expect(replayed).toEqual([
+      [2, 4],
+      [5, 1],
+    ]);
+  });
+
+  it('documents the replay of every dead letter as replaying a share of them, saying what `remaining` is', () => {
+    // As the running app lists the route (ops.ts collects every route it registers).
+    const doc = buildOpenApiDocument({
+      extraRoutes: [{ method: 'POST', path: '/v1/webhooks/dead-letters/replay' }],
+    }) as { paths: Record<string, Record<string, { summary?: string }>> };
+    const op = doc.paths['/v1/webhooks/dead-letters/replay']?.post;
+    // One call may replay only part of the backlog: "every" would promise what one call does not do.
+    expect(op?.summary).not.toMatch(/\bevery\b/i);
+    expect(op?.summary).toMatch(/`remaining`/);
   });
 
   it('re-enables a destination disabled by 410 through the admin endpoint', async () => {

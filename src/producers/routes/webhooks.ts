@@ -29,16 +29,30 @@ export const eventParamsSchema = z.object({
   eventId: z.string().regex(/^evt_[A-Za-z0-9]{1,64}$/, 'must be an evt_… id'),
 });
 /**
- * How long one `POST /v1/webhooks/dead-letters/replay` goes on replaying: each replay is several Redis
- * round trips (a few thousand fit in 10 s), so a backlog of dead letters is replayed over several
- * calls, each answered well within the request deadline (15 s by default), rather than outlasting it
- * and being answered 503 while the replay went on regardless.
+ * The longest one `POST /v1/webhooks/dead-letters/replay` goes on replaying: each replay is several
+ * Redis round trips (a few thousand fit in 10 s), so a backlog of dead letters is replayed over several
+ * calls, each answered well within the request deadline, rather than outlasting it and being answered
+ * 503 while the replay went on regardless.
  */
 export const REPLAY_ALL_BUDGET_MS = 5_000;
 
+/**
+ * How long a replay of every dead letter goes on, for a request whose deadline is `deadlineMs`
+ * (request-guard.ts): a third of it, at most REPLAY_ALL_BUDGET_MS (a third of the default 15 s). The
+ * rest is the margin for the replay under way when the budget ends, and for the answer: a fixed 5 s
+ * left 0.1 s of the 5.1 s deadline of the shortest CXONE_TIMEOUT_MS (100 ms), and a backlog was
+ * answered 503 instead of 202. A request without a deadline (none is set up) gets the cap.
+ */
+export function replayAllBudgetMs(deadlineMs: number | undefined): number {
+  if (deadlineMs === undefined) return REPLAY_ALL_BUDGET_MS;
+  return Math.min(REPLAY_ALL_BUDGET_MS, Math.floor(deadlineMs / 3));
+}
+
 export interface WebhookRoutesOptions {
-  /** Tests shrink it. */
+  /** Tests shrink it: the replay-all budget, whatever the request's deadline. */
   replayAllBudgetMs?: number;
+  /** The clock the replay-all budget is measured on (Date.now; tests step it). */
+  now?: () => number;
 }
 
 /** `?limit=` (empty) counts as not given, as on the audit routes. */
@@ -53,7 +67,7 @@ export async function registerWebhookRoutes(
   ctx: AppContext,
   opts: WebhookRoutesOptions = {},
 ): Promise<void> {
-  const replayAllBudgetMs = opts.replayAllBudgetMs ?? REPLAY_ALL_BUDGET_MS;
+  const now = opts.now ?? Date.now;
   const deps = { redis: ctx.redis, keys: ctx.keys, queue: ctx.queues.webhook };
   const log = ctx.logger.child({ component: 'webhooks-api' });
 
@@ -95,8 +109,10 @@ export async function registerWebhookRoutes(
     // Stops at its budget, or at once should the request's deadline answer 503 first (a stalled
     // Redis): the 503 says the work stopped, so nothing is queued after it, not even by the replay
     // whose reads were under way.
+    const budgetMs = opts.replayAllBudgetMs ?? replayAllBudgetMs(request.deadlineMs);
     const result = await replayDeadLetters(deps, {
-      until: Date.now() + replayAllBudgetMs,
+      until: now() + budgetMs,
+      now,
       ...(request.deadline ? { signal: request.deadline } : {}),
     });
     const summary = {

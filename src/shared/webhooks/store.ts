@@ -622,6 +622,8 @@ export interface ReplayAllBounds {
    * several Redis round trips, so a backlog of thousands would outlast the API request's deadline.
    */
   until?: number;
+  /** The clock `until` is read on (Date.now by default). */
+  now?: () => number;
   /**
    * Nothing is queued once this fires (the request was answered 503 at its deadline), not even by the
    * replay whose reads were under way: see ReplayEventOptions.
@@ -645,10 +647,11 @@ export async function replayDeadLetters(
   const out: Record<ReplayOutcome, string[]> = { queued: [], already_queued: [], not_found: [] };
   // A snapshot: events dead-lettered while this runs wait for the next replay instead of looping.
   const ids = await deps.redis.zrange(deps.keys.webhookDeadLetters(), 0, '-1');
+  const now = bounds.now ?? Date.now;
   let done = 0;
   for (const id of ids) {
     if (bounds.signal?.aborted) break;
-    if (done > 0 && bounds.until !== undefined && Date.now() >= bounds.until) break;
+    if (done > 0 && bounds.until !== undefined && now() >= bounds.until) break;
     let outcome: ReplayOutcome | 'skipped';
     try {
       outcome = await replayEvent(deps, id, {
