@@ -14,7 +14,9 @@ import { createCommandOrder } from '../../shared/lifecycle/order.js';
 import {
   applyPatch,
   configFromResource,
+  droppedStatesIssue,
   localPart,
+  problemsOfMalformedPatch,
   validateChange,
 } from '../../shared/lifecycle/config-view.js';
 import {
@@ -34,6 +36,7 @@ import { lifecycleCommands } from '../../shared/metrics.js';
 import { callerActor } from '../auth.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
+import { toValidationIssues, type ValidationIssue } from '../../shared/campaign-config.js';
 import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
 import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
 import { campaignIdParamsSchema } from './campaigns.js';
@@ -66,28 +69,66 @@ const ACTION_BODY = `the action, e.g. {"action": "pause"} (${CAMPAIGN_ACTIONS.jo
 const CHANGES_NOTHING = /^must change at least one (dialer |pacing )?field$/;
 
 /**
- * parseOrThrow, telling a field that exists but may not be patched from one that does not exist.
- * An object whose only fields are refused (`{"targetListId": …}`) is empty to the schema's "changes
- * nothing" check, which runs after them; that issue beside the refusal would tell a client who did
- * name a field that it named none, so it is dropped where another issue names a field inside it.
+ * The schema's parse of a command's body, or its issues — telling a field that exists but may not be
+ * patched from one that does not exist. An object whose only fields are refused (`{"targetListId": …}`)
+ * is empty to the schema's "changes nothing" check, which runs after them; that issue beside the
+ * refusal would tell a client who did name a field that it named none, so it is dropped where another
+ * issue names a field inside it.
  */
-function parsePatchRequest<S extends z.ZodType>(schema: S, body: unknown, prefix: string): z.output<S> {
+function parsePatchRequest<S extends z.ZodType>(
+  schema: S,
+  body: unknown,
+  prefix: string,
+): { data: z.output<S>; issues?: undefined } | { data?: undefined; issues: ValidationIssue[] } {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return { data: parsed.data };
+  const issues = explainNotPatchable(toValidationIssues(parsed.error, body), prefix);
+  const inside = (outer: string, path: string) =>
+    path !== outer && (outer === '(body)' || path.startsWith(`${outer}.`));
+  return {
+    issues: issues.filter(
+      (issue) =>
+        !CHANGES_NOTHING.test(issue.message) ||
+        !issues.some((other) => !CHANGES_NOTHING.test(other.message) && inside(issue.path, other.path)),
+    ),
+  };
+}
+
+/**
+ * The 400 for a command whose body did not parse, naming every problem of its patch at once: the
+ * shape errors, and (config-view.ts problemsOfMalformedPatch) the dropped-states refusal and the
+ * problems of what is usable of the patch merged onto the campaign. The base is the orchestrator's
+ * record, the last synced view, not a fresh read: a request that cannot be carried out spends none of
+ * CXone's budget (the authoritative check on a fresh read runs once the patch parses). Answered before
+ * anything about the campaign is refused — unknown (404), still launching or final (409) — as the body
+ * is wrong whatever they are; for a campaign without a record, the shape errors alone.
+ */
+async function refuseMalformed(
+  ctx: AppContext,
+  campaignId: string,
+  sent: unknown,
+  issues: ValidationIssue[],
+  prefix: string,
+): Promise<never> {
+  let more: ValidationIssue[] = [];
   try {
-    return parseOrThrow(schema, body);
-  } catch (err) {
-    if (err instanceof ValidationFailedError) {
-      const issues = explainNotPatchable(err.issues, prefix);
-      const inside = (outer: string, path: string) =>
-        path !== outer && (outer === '(body)' || path.startsWith(`${outer}.`));
-      const kept = issues.filter(
-        (issue) =>
-          !CHANGES_NOTHING.test(issue.message) ||
-          !issues.some((other) => !CHANGES_NOTHING.test(other.message) && inside(issue.path, other.path)),
-      );
-      throw new ValidationFailedError(kept);
+    const record = await new CampaignStore(ctx).get(campaignId);
+    if (record) {
+      const declared = record.config.recipientStates ?? [];
+      more = problemsOfMalformedPatch(record.config, declared, sent, issues, prefix);
     }
-    throw err;
+  } catch (err) {
+    // The shape errors are a complete answer to the body; the record only adds to them.
+    ctx.logger.warn(
+      { err, campaignId },
+      'campaign record unreadable: a malformed patch answered with its shape errors only',
+    );
   }
+  throw new ValidationFailedError([...issues, ...more]);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** 409 with a stable machine-readable code. */
@@ -192,22 +233,13 @@ async function prepare(
   const current = configFromResource(resource, local);
   let config = current;
   if (patch) {
-    const kept: readonly string[] = patch.recipientStates ?? declaredStates;
-    const dropped = declaredStates.filter((s) => !kept.includes(s));
-    if (dropped.length > 0) {
-      throw new ValidationFailedError([
-        {
-          path: 'recipientStates',
-          message:
-            `cannot drop ${dropped.join(', ')}: the campaign calls recipients there, and their state rules ` +
-            'keep binding it; add states, or launch a new campaign for a different audience',
-        },
-      ]);
-    }
+    // One answer names the dropped states and every problem of the config the patch leaves.
+    const dropped = droppedStatesIssue(declaredStates, patch.recipientStates ?? declaredStates);
     // A rate cut goes through on a campaign whose settings CXone's console left breaking a rule (the
     // cut brings no problem of its own); a resume is still refused for them below.
     const checked = validateChange(current, applyPatch(current, patch), flattenPatch(patch));
-    if (!checked.ok) throw new ValidationFailedError(checked.issues);
+    const issues = [...(dropped ? [dropped] : []), ...(checked.ok ? [] : checked.issues)];
+    if (dropped || !checked.ok) throw new ValidationFailedError(issues);
     config = checked.config;
   }
 
@@ -290,13 +322,19 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
   // naming the same parameter on every method, not a 404 after a look-up here.
   app.patch('/v1/campaigns/:campaignId', readsJsonBody(PATCH_BODY), async (request, reply) => {
     const { campaignId } = parseOrThrow(campaignIdParamsSchema, request.params);
-    const patch = parsePatchRequest(campaignPatchSchema, request.body, '');
-    return queueCommand(request, reply, campaignId, { patch });
+    const parsed = parsePatchRequest(campaignPatchSchema, request.body, '');
+    if (parsed.issues) return refuseMalformed(ctx, campaignId, request.body, parsed.issues, '');
+    return queueCommand(request, reply, campaignId, { patch: parsed.data });
   });
 
   app.post('/v1/campaigns/:campaignId/actions', readsJsonBody(ACTION_BODY), async (request, reply) => {
     const { campaignId } = parseOrThrow(campaignIdParamsSchema, request.params);
-    const body = parsePatchRequest(actionBodySchema, request.body, 'patch.');
+    const parsed = parsePatchRequest(actionBodySchema, request.body, 'patch.');
+    if (parsed.issues) {
+      const sent = isRecord(request.body) ? request.body['patch'] : undefined;
+      return refuseMalformed(ctx, campaignId, sent, parsed.issues, 'patch.');
+    }
+    const body = parsed.data;
     return queueCommand(request, reply, campaignId, { action: body.action, patch: body.patch });
   });
 

@@ -2,7 +2,7 @@ import type { CampaignConfig, ValidationIssue } from '../campaign-config.js';
 import { checkCampaignRules } from '../campaign-check.js';
 import { configFromResource as storeConfigFromResource } from '../campaign-store.js';
 import type { CampaignResource } from '../cxone/wire.js';
-import { flattenPatch, getPath, unflattenChanges, type CampaignPatch } from './patch.js';
+import { flattenPatch, getPath, unflattenChanges, type CampaignPatch, type FlatChanges } from './patch.js';
 
 /** The orchestrator-only parts of a campaign config, which CXone does not hold. */
 export type LocalConfig = Pick<
@@ -90,4 +90,71 @@ export function validateChange(
   const held = checkCampaignRules(current).issues;
   const brought = issues.filter((i) => !held.some((h) => h.path === i.path && h.message === i.message));
   return brought.length > 0 ? { ok: false, issues } : { ok: true, config: merged as CampaignConfig };
+}
+
+/**
+ * The refusal of a change that drops recipient states the campaign was launched for or a command
+ * added (`declared`): they keep binding it for its life. `kept` is the list the change leaves.
+ */
+export function droppedStatesIssue(
+  declared: readonly string[],
+  kept: readonly unknown[],
+): ValidationIssue | undefined {
+  const dropped = declared.filter((s) => !kept.includes(s));
+  if (dropped.length === 0) return undefined;
+  return {
+    path: 'recipientStates',
+    message:
+      `cannot drop ${dropped.join(', ')}: the campaign calls recipients there, and their state rules ` +
+      'keep binding it; add states, or launch a new campaign for a different audience',
+  };
+}
+
+/** Whether one dotted path is the other or lies inside it (`allowedCallTimes` and `allowedCallTimes.1.end`). */
+function related(a: string, b: string): boolean {
+  return a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
+}
+
+/**
+ * The problems of a patch that did not parse beyond its own shape errors (`shapeIssues`, whose paths
+ * start with `prefix`: `patch.` in an action's body), so that one answer names them all: the
+ * dropped-states refusal, then the problems of the config its patchable fields as sent leave on
+ * `current` (checkCampaignRules: the compliance findings of what is usable of it, as /validate's).
+ * Not repeated: a problem a shape error already names, and one `current` already had in a field the
+ * patch does not touch (it is not the patch's; and a rate cut beside it may still go through once the
+ * patch is fixed, validateChange). The caller owns `current`'s source: the orchestrator's record,
+ * so that a malformed patch costs no CXone read. Pure.
+ */
+export function problemsOfMalformedPatch(
+  current: CampaignConfig,
+  declaredStates: readonly string[],
+  sent: unknown,
+  shapeIssues: readonly ValidationIssue[],
+  prefix = '',
+): ValidationIssue[] {
+  if (!isPlainObject(sent)) return [];
+  // The patchable leaves as sent, broken or not: a broken one is named by the rules' own shape check
+  // and skipped by the compliance rules (withUsableCompliance), never read as a stand-in.
+  const changes: FlatChanges = flattenPatch(sent as CampaignPatch);
+  // A state spelt wrong (`fl`) may be the one meant to be kept: its shape error tells it, not a drop.
+  const states = sent['recipientStates'];
+  const misspelt = shapeIssues.some((issue) => issue.path.startsWith(`${prefix}recipientStates.`));
+  const dropped = Array.isArray(states) && !misspelt ? droppedStatesIssue(declaredStates, states) : undefined;
+  const merged = deepMerge(
+    current as unknown as Record<string, unknown>,
+    unflattenChanges(changes) as Record<string, unknown>,
+  );
+  const key = (issue: ValidationIssue) => `${issue.path}\n${issue.message}`;
+  const named = new Set(
+    shapeIssues
+      .filter((issue) => issue.path.startsWith(prefix))
+      .map((issue) => key({ ...issue, path: issue.path.slice(prefix.length) })),
+  );
+  const held = new Set(checkCampaignRules(current).issues.map(key));
+  const touched = Object.keys(changes);
+  const found = checkCampaignRules(merged).issues.filter(
+    (issue) =>
+      !named.has(key(issue)) && (!held.has(key(issue)) || touched.some((t) => related(issue.path, t))),
+  );
+  return dropped ? [dropped, ...found] : found;
 }
