@@ -135,7 +135,7 @@ describe('PATCH /v1/campaigns/{id}: every problem of the patch in one answer', (
     expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([]);
   });
 
-  it('does not name a problem the campaign already had in a field the patch leaves alone', async () => {
+  it('does not name a problem the campaign already had beside a malformed cut of the call rate', async () => {
     const campaign = await h.campaign('active');
     // Widened past 21:00 in CXone's console; a poll's sync puts it in the record.
     const changed = await h.consoleChange(campaign.id, {
@@ -172,13 +172,111 @@ describe('problemsOfMalformedPatch', () => {
     expect(problemsOfMalformedPatch(current, ['FL'], { recipientStates: ['fl'] }, shape)).toEqual([]);
   });
 
-  it('names a held problem again where the patch rewrites the field that holds it', () => {
+  it('names a held problem beside any change but a cut of the call rate or the agent capacity', () => {
     const held = { ...testCampaignConfig(), allowedCallTimes: [LATE_MONDAY] };
+    const late = { path: 'allowedCallTimes.0.end', message: PAST_HOURS };
     const shape = [{ path: 'name', message: 'must not be empty' }];
-    const sent = { name: '', allowedCallTimes: [LATE_MONDAY] };
-    expect(problemsOfMalformedPatch(held, [], sent, shape)).toEqual([
-      { path: 'allowedCallTimes.0.end', message: PAST_HOURS },
+    expect(problemsOfMalformedPatch(held, [], { name: '', allowedCallTimes: [LATE_MONDAY] }, shape)).toEqual([
+      late,
     ]);
-    expect(problemsOfMalformedPatch(held, [], { name: '' }, shape)).toEqual([]);
+    // Fixed, `{name: …}` would be refused for the window too (validateChange): named now.
+    expect(problemsOfMalformedPatch(held, [], { name: '' }, shape)).toEqual([late]);
+    // A cut goes through despite it; a malformed reducing field counts as one, a raise does not.
+    const capacity = [{ path: 'dialerStrategy.agentCapacity', message: 'must be a whole number' }];
+    const cut = { dialerStrategy: { callRate: 0.3, agentCapacity: 1.5 } };
+    expect(problemsOfMalformedPatch(held, [], cut, capacity)).toEqual([]);
+    const raise = { dialerStrategy: { callRate: 0.9, agentCapacity: 1.5 } };
+    expect(problemsOfMalformedPatch(held, [], raise, capacity)).toEqual([late]);
+  });
+
+  it('names a drop from a list past its maximum, whose entries zod left unparsed', () => {
+    const sixtyOne = Array.from({ length: 61 }, () => 'NY');
+    const shape = [{ path: 'recipientStates', message: 'Too big: expected array to have <=60 items' }];
+    expect(problemsOfMalformedPatch(current, ['FL'], { recipientStates: sixtyOne }, shape)).toEqual([
+      { path: 'recipientStates', message: expect.stringMatching(/^cannot drop FL: /) },
+    ]);
+    // …and leaves it to the shape errors when an entry is spelt wrong, whether zod named it or not.
+    const withFl = [...sixtyOne.slice(1), 'fl'];
+    expect(problemsOfMalformedPatch(current, ['FL'], { recipientStates: withFl }, shape)).toEqual([]);
+  });
+});
+
+describe('PATCH /v1/campaigns/{id}: a malformed patch is merged as a well-formed one would be', () => {
+  it('replaces the pacing thresholds whole, never naming a clash the fixed patch would not have', async () => {
+    const campaign = await h.campaign(
+      'active',
+      testCampaignConfig({
+        pacing: {
+          strategy: 'threshold',
+          targetAbandonment: 0.025,
+          pollIntervalMs: 15_000,
+          thresholds: {
+            lowerAnswerRate: 0.1,
+            upperAnswerRate: 0.2,
+            minCallRate: 0.1,
+            maxCallRate: 1,
+            step: 0.15,
+          },
+        },
+      }),
+    );
+    // `thresholds` is one field: {lowerAnswerRate: 0.5} leaves the other bounds at their defaults
+    // (upperAnswerRate 0.65), not at the campaign's 0.2 — no "lower must be below upper" here.
+    const malformed = await call('PATCH', `/v1/campaigns/${campaign.id}`, {
+      pacing: { thresholds: { lowerAnswerRate: 0.5 } },
+      dialerStrategy: { callRate: 5 },
+    });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.issues).toEqual([RATE_TOO_BIG]);
+    // The same patch with its shape fixed goes through.
+    const fixed = await call('PATCH', `/v1/campaigns/${campaign.id}`, {
+      pacing: { thresholds: { lowerAnswerRate: 0.5 } },
+      dialerStrategy: { callRate: 0.4 },
+    });
+    expect(fixed.status).toBe(202);
+  });
+});
+
+describe('PATCH /v1/campaigns/{id}: a held problem is named when the fixed patch would be refused for it', () => {
+  /** An active campaign whose window CXone's console widened past 21:00, synced into the record by a poll. */
+  async function widenedInConsole() {
+    const campaign = await h.campaign('active');
+    const changed = await h.consoleChange(campaign.id, {
+      complianceSettings: { allowedCallTimes: [LATE_MONDAY] },
+    });
+    await new CampaignStore(h.ctx).syncFromCxone(changed);
+    return campaign;
+  }
+  const late = { path: 'allowedCallTimes.0.end', message: PAST_HOURS };
+
+  it('names it beside a change that is not a cut, as the same change fixed is refused', async () => {
+    const campaign = await widenedInConsole();
+    const malformed = await call('PATCH', `/v1/campaigns/${campaign.id}`, { name: '' });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.issues).toEqual([{ path: 'name', message: 'must not be empty' }, late]);
+    const fixed = await call('PATCH', `/v1/campaigns/${campaign.id}`, { name: 'Renamed' });
+    expect(fixed.status).toBe(400);
+    expect(fixed.body.issues).toEqual([late]);
+    // An action's patch alike, its shape error at its place in the body.
+    const action = await call('POST', `/v1/campaigns/${campaign.id}/actions`, {
+      action: 'pause',
+      patch: { name: '' },
+    });
+    expect(action.body.issues).toEqual([{ path: 'patch.name', message: 'must not be empty' }, late]);
+  });
+
+  it('leaves it out beside a cut, as the same cut fixed goes through', async () => {
+    const campaign = await widenedInConsole();
+    const malformed = await call('PATCH', `/v1/campaigns/${campaign.id}`, {
+      dialerStrategy: { callRate: 0.3, agentCapacity: 1.5 },
+    });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.issues).toEqual([
+      { path: 'dialerStrategy.agentCapacity', message: 'must be a whole number' },
+    ]);
+    const fixed = await call('PATCH', `/v1/campaigns/${campaign.id}`, {
+      dialerStrategy: { callRate: 0.3, agentCapacity: 10 },
+    });
+    expect(fixed.status).toBe(202);
   });
 });

@@ -1,8 +1,8 @@
-import type { CampaignConfig, ValidationIssue } from '../campaign-config.js';
+import { usStateCodeSchema, type CampaignConfig, type ValidationIssue } from '../campaign-config.js';
 import { checkCampaignRules } from '../campaign-check.js';
 import { configFromResource as storeConfigFromResource } from '../campaign-store.js';
 import type { CampaignResource } from '../cxone/wire.js';
-import { flattenPatch, getPath, unflattenChanges, type CampaignPatch, type FlatChanges } from './patch.js';
+import { flattenPatch, getPath, type CampaignPatch, type FlatChanges } from './patch.js';
 
 /** The orchestrator-only parts of a campaign config, which CXone does not hold. */
 export type LocalConfig = Pick<
@@ -35,31 +35,56 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-function deepMerge(
-  target: Record<string, unknown>,
-  source: Record<string, unknown>,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...target };
-  for (const [key, value] of Object.entries(source)) {
-    const existing = out[key];
-    out[key] = isPlainObject(existing) && isPlainObject(value) ? deepMerge(existing, value) : value;
+/**
+ * `config` with every changed field replaced whole: a leaf of the flat change set (`pacing.thresholds`
+ * is one, as a calling-window list is) is never merged field by field into the value it replaces. A
+ * parsed patch's thresholds carry every bound (the schema's defaults), so merging them or replacing
+ * them is the same; a malformed patch's, as sent, do not, and merged into the campaign's they would be
+ * checked against bounds the fixed patch resets to their defaults.
+ */
+function withChanges(config: CampaignConfig, changes: FlatChanges): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  for (const [path, value] of Object.entries(changes)) {
+    const parts = path.split('.');
+    let cur = out;
+    for (const part of parts.slice(0, -1)) {
+      const next = cur[part];
+      cur[part] = isPlainObject(next) ? { ...next } : {};
+      cur = cur[part] as Record<string, unknown>;
+    }
+    cur[parts[parts.length - 1] as string] = value;
   }
   return out;
 }
 
 /**
  * The config after a patch, before validation (the caller re-checks it with validateChange).
- * Nested objects merge field by field; arrays are replaced whole.
+ * Nested objects change field by field; a field's value (a list, the pacing thresholds) is replaced whole.
  */
 export function applyPatch(config: CampaignConfig, patch: CampaignPatch): unknown {
-  return deepMerge(
-    config as unknown as Record<string, unknown>,
-    unflattenChanges(flattenPatch(patch)) as Record<string, unknown>,
-  );
+  return withChanges(config, flattenPatch(patch));
 }
 
 /** Fields whose lowering only ever reduces what a campaign dials. */
 const REDUCING: readonly string[] = ['dialerStrategy.callRate', 'dialerStrategy.agentCapacity'];
+
+/**
+ * Whether a change only lowers (or keeps) the call rate or the agent capacity: the one change
+ * validateChange lets through on a config that already breaks a rule. `unsure`: fields whose value as
+ * sent is malformed, so that what its fix will be is unknown — a reducing field among them is counted
+ * as a reduction (problemsOfMalformedPatch), never as a raise.
+ */
+function onlyReduces(
+  current: CampaignConfig,
+  changes: Readonly<Record<string, unknown>>,
+  unsure: (field: string) => boolean = () => false,
+): boolean {
+  return Object.entries(changes).every(
+    ([field, value]) =>
+      REDUCING.includes(field) &&
+      (unsure(field) || (typeof value === 'number' && value <= (getPath(current, field) as number))),
+  );
+}
 
 /**
  * The config a change leaves, validated — or the problems with it. A change that only lowers the call
@@ -82,11 +107,7 @@ export function validateChange(
   const checked = checkCampaignRules(merged);
   if (checked.config) return { ok: true, config: checked.config };
   const { issues } = checked;
-  const onlyReduces = Object.entries(changes).every(
-    ([field, value]) =>
-      REDUCING.includes(field) && typeof value === 'number' && value <= (getPath(current, field) as number),
-  );
-  if (!onlyReduces) return { ok: false, issues };
+  if (!onlyReduces(current, changes)) return { ok: false, issues };
   const held = checkCampaignRules(current).issues;
   const brought = issues.filter((i) => !held.some((h) => h.path === i.path && h.message === i.message));
   return brought.length > 0 ? { ok: false, issues } : { ok: true, config: merged as CampaignConfig };
@@ -119,11 +140,13 @@ function related(a: string, b: string): boolean {
  * The problems of a patch that did not parse beyond its own shape errors (`shapeIssues`, whose paths
  * start with `prefix`: `patch.` in an action's body), so that one answer names them all: the
  * dropped-states refusal, then the problems of the config its patchable fields as sent leave on
- * `current` (checkCampaignRules: the compliance findings of what is usable of it, as /validate's).
- * Not repeated: a problem a shape error already names, and one `current` already had in a field the
- * patch does not touch (it is not the patch's; and a rate cut beside it may still go through once the
- * patch is fixed, validateChange). The caller owns `current`'s source: the orchestrator's record,
- * so that a malformed patch costs no CXone read. Pure.
+ * `current` (checkCampaignRules: the compliance findings of what is usable of it, as /validate's), each
+ * field replaced whole as a parsed patch's would be (withChanges).
+ * Not repeated: a problem a shape error already names. A problem `current` already had (a window
+ * widened in CXone's console) is named as validateChange would once the patch is fixed: beside any
+ * change but a cut of the call rate or the agent capacity (onlyReduces; a malformed one counted as a
+ * cut, its fix unknown), which goes through despite it. The caller owns `current`'s source: the
+ * orchestrator's record, so that a malformed patch costs no CXone read. Pure.
  */
 export function problemsOfMalformedPatch(
   current: CampaignConfig,
@@ -137,24 +160,23 @@ export function problemsOfMalformedPatch(
   // and skipped by the compliance rules (withUsableCompliance), never read as a stand-in.
   const changes: FlatChanges = flattenPatch(sent as CampaignPatch);
   // A state spelt wrong (`fl`) may be the one meant to be kept: its shape error tells it, not a drop.
+  // Judged on the entries themselves: a list past its maximum has its entries left unparsed.
   const states = sent['recipientStates'];
-  const misspelt = shapeIssues.some((issue) => issue.path.startsWith(`${prefix}recipientStates.`));
+  const misspelt =
+    Array.isArray(states) && states.some((state) => !usStateCodeSchema.safeParse(state).success);
   const dropped = Array.isArray(states) && !misspelt ? droppedStatesIssue(declaredStates, states) : undefined;
-  const merged = deepMerge(
-    current as unknown as Record<string, unknown>,
-    unflattenChanges(changes) as Record<string, unknown>,
-  );
   const key = (issue: ValidationIssue) => `${issue.path}\n${issue.message}`;
   const named = new Set(
     shapeIssues
       .filter((issue) => issue.path.startsWith(prefix))
       .map((issue) => key({ ...issue, path: issue.path.slice(prefix.length) })),
   );
-  const held = new Set(checkCampaignRules(current).issues.map(key));
-  const touched = Object.keys(changes);
-  const found = checkCampaignRules(merged).issues.filter(
-    (issue) =>
-      !named.has(key(issue)) && (!held.has(key(issue)) || touched.some((t) => related(issue.path, t))),
+  const malformed = (field: string) => shapeIssues.some((issue) => related(issue.path, `${prefix}${field}`));
+  const held = onlyReduces(current, changes, malformed)
+    ? new Set(checkCampaignRules(current).issues.map(key))
+    : new Set<string>();
+  const found = checkCampaignRules(withChanges(current, changes)).issues.filter(
+    (issue) => !named.has(key(issue)) && !held.has(key(issue)),
   );
   return dropped ? [dropped, ...found] : found;
 }
