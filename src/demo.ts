@@ -9,7 +9,8 @@
  * Options: --duration SECONDS or --duration=SECONDS (dialing time before the operator steps in,
  * default 45, at least 5); -h, --help.
  * Env: REDIS_URL (a private redis-server is started when it is unset and nothing answers),
- *      SANDBOX_TIME_SCALE (default 60: one real second is a simulated minute), LOG_LEVEL (default warn).
+ *      SANDBOX_TIME_SCALE (default 60: one real second is a simulated minute), LOG_LEVEL (default warn);
+ *      of the README's other variables only those in DEMO_SHELL_VARIABLES (demo/env.ts).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -20,6 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { ApiClient, ApiError } from './cli/api-client.js';
+import { demoEnv } from './demo/env.js';
 import {
   auditViewState,
   decisionKey,
@@ -216,22 +218,16 @@ async function main(): Promise<number> {
     if (stopped()) return 0;
     const receiver = await startReceiver(secret, (e) => events.push(e));
     fleet.receiver = receiver.server;
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      REDIS_URL: redisUrl,
-      HOST: '127.0.0.1',
-      PORT: String(await freePort()),
-      SANDBOX_PORT: String(await freePort()),
-      SANDBOX_TIME_SCALE: process.env.SANDBOX_TIME_SCALE ?? '60',
-      KEY_PREFIX: prefix,
-      WEBHOOK_URL: receiver.url,
-      WEBHOOK_SECRET: secret,
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-    };
-    // The demo always runs against its own embedded sandbox, whatever the shell says: a budget or a
-    // timeout set for a real tenant (or mistyped) would slow or stop it, so no CXONE_* is kept.
-    for (const name of Object.keys(env)) if (name.startsWith('CXONE_')) delete env[name];
-    delete env.API_TOKEN;
+    // The demo always runs against its own embedded sandbox, receiver and prefix, whatever the shell
+    // says: of the README's variables only those that shape the demo itself are taken (demo/env.ts).
+    const env = demoEnv(process.env, {
+      redisUrl,
+      port: await freePort(),
+      sandboxPort: await freePort(),
+      prefix,
+      webhookUrl: receiver.url,
+      webhookSecret: secret,
+    });
     let config: ReturnType<typeof loadConfig>;
     try {
       config = loadConfig(env);

@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_SHELL_VARIABLES, demoEnv } from '../../src/demo/env.js';
+import { envSchema, loadConfig } from '../../src/shared/config.js';
 import { REDIS_URL } from '../support/redis-prefix.js';
 
 /** The real demo in its own process, with the shell environment it is documented to ignore or use. */
@@ -28,12 +30,18 @@ describe("the demo and the shell's environment", () => {
     redis.disconnect();
   });
 
-  it('ignores every CXONE_* variable, as documented: its CXone is its own sandbox', async () => {
-    // Set for a real tenant (or mistyped): none of it may reach the demo's fleet.
+  it("ignores the shell's own deployment (CXONE_*, its webhook rotation, takeover, metrics port …), as documented", async () => {
+    // Set for a real tenant (or mistyped): none of it may reach the demo's fleet, or stop it.
     const demo = startDemo({
       CXONE_RATE_LIMIT_PER_MIN: 'abc',
       CXONE_RATE_LIMIT_WINDOW_MS: '-1',
       CXONE_TIMEOUT_MS: 'soon',
+      WEBHOOK_SECRET_PREVIOUS: 'whsec_old',
+      FLEET_TAKEOVER: 'abc',
+      METRICS_PORT: 'none',
+      SHUTDOWN_TIMEOUT_MS: 'long',
+      ALLOW_DNC_DISABLED: 'perhaps',
+      AUDIT_RETENTION_DAYS: 'forever',
     });
     const prefix = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(
@@ -73,4 +81,67 @@ describe("the demo and the shell's environment", () => {
     expect(demo.err()).toContain('Redis does not answer at redis://');
     expect(demo.out() + demo.err()).not.toContain('s3cret-pass');
   }, 30_000);
+});
+
+describe("the demo's fleet configuration (pure)", () => {
+  const own = {
+    redisUrl: 'redis://127.0.0.1:6390',
+    port: 3401,
+    sandboxPort: 4401,
+    prefix: '{cxo-demo-0a1b2c3d}',
+    webhookUrl: 'http://127.0.0.1:4402/hooks',
+    webhookSecret: `whsec_${Buffer.alloc(24, 7).toString('base64')}`,
+  };
+  /** A shell set up for a real fleet in the middle of a webhook secret rotation. */
+  const shell: NodeJS.ProcessEnv = {
+    PATH: '/usr/bin',
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    PORT: '3000',
+    HOST: '10.0.0.5',
+    KEY_PREFIX: '{cxo-eu}',
+    API_TOKEN: 'prod-token-123',
+    CXONE_BASE_URL: 'https://api-c32.incontact.com/inContactAPI',
+    CXONE_CLIENT_ID: 'prod-client',
+    CXONE_CLIENT_SECRET: 'prod-secret',
+    WEBHOOK_URL: 'https://crm.example.com/hooks',
+    WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 1).toString('base64')}`,
+    WEBHOOK_SECRET_PREVIOUS: `whsec_${Buffer.alloc(32, 2).toString('base64')}`,
+    FLEET_TAKEOVER: '3f9a0c6b21de',
+    METRICS_PORT: '9464',
+    SANDBOX_SEED: '7',
+    WORKER_CONCURRENCY: '5',
+  };
+
+  it("signs the demo's events with its own secret only, for its own receiver", () => {
+    const config = loadConfig(demoEnv(shell, own));
+    expect(config.webhook).toEqual({ url: own.webhookUrl, secret: own.webhookSecret });
+    expect(JSON.stringify(config)).not.toContain(shell.WEBHOOK_SECRET_PREVIOUS);
+    expect(JSON.stringify(config)).not.toContain(shell.WEBHOOK_SECRET);
+  });
+
+  it('runs on its own sandbox, ports, prefix and token, and keeps what shapes the demo', () => {
+    const env = demoEnv(shell, own);
+    const config = loadConfig(env);
+    expect(config.cxone.baseUrl).toBe(`http://127.0.0.1:${own.sandboxPort}`);
+    expect(config.apiToken).toBe('dev-token');
+    expect([config.port, config.host, config.keyPrefix, config.redisUrl]).toEqual([
+      own.port,
+      '127.0.0.1',
+      own.prefix,
+      own.redisUrl,
+    ]);
+    expect(config.metricsPort).toBeUndefined();
+    expect(config.fleetTakeover).toBeUndefined();
+    expect(config.sandbox.seed).toBe(7);
+    expect(config.workerConcurrency).toBe(5);
+    expect(config.sandbox.timeScale).toBe(60);
+    expect(config.logLevel).toBe('warn');
+    for (const name of ['FLEET_TAKEOVER', 'WEBHOOK_SECRET_PREVIOUS', 'API_TOKEN', 'CXONE_CLIENT_ID']) {
+      expect(env[name], name).toBeUndefined();
+    }
+  });
+
+  it('takes from the shell only variables the README documents', () => {
+    for (const name of DEMO_SHELL_VARIABLES) expect(Object.keys(envSchema.shape)).toContain(name);
+  });
 });

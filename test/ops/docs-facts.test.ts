@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { DEMO_SHELL_VARIABLES } from '../../src/demo/env.js';
 import { bannerLines } from '../../src/process/banner.js';
 import { API_ERROR_CODES } from '../../src/producers/errors.js';
 import { envSchema, loadConfig } from '../../src/shared/config.js';
@@ -192,5 +193,18 @@ describe("docs/api.md's error table", () => {
       expect.arrayContaining(['invalid_url', 'method_not_allowed', 'webhooks_disabled']),
     );
     expect([...written].filter((code) => !(code in API_ERROR_CODES))).toEqual([]);
+  });
+});
+
+describe("docs/operations.md's demo section", () => {
+  it('names exactly the variables the demo takes from the shell', () => {
+    const text = section(read('docs/operations.md'), '## Demo').join('\n');
+    const sentence = /takes from the shell\s+only ([\s\S]*?)\(`src\/demo\/env\.ts`\)/.exec(text);
+    expect(sentence, 'the sentence listing them').not.toBeNull();
+    expect(
+      codeSpans(sentence![1]!)
+        .filter((name) => /^[A-Z_]+$/.test(name))
+        .sort(),
+    ).toEqual([...DEMO_SHELL_VARIABLES].sort());
   });
 });
