@@ -17,7 +17,13 @@ function fail(lines: string | string[]): never {
 
 async function main(): Promise<void> {
   const role = parseRole(process.argv[2]);
-  if (typeof role !== 'string') fail(role.error);
+  if (typeof role !== 'string') {
+    if ('help' in role) {
+      process.stdout.write(`${role.help.join('\n')}\n`);
+      process.exit(0);
+    }
+    fail(role.error);
+  }
   let config: AppConfig;
   try {
     config = loadConfig();
@@ -30,7 +36,8 @@ async function main(): Promise<void> {
   // Set for a role that does not read it, it would be ignored without a word.
   const metricsIgnored = metricsPortWarning(role, config);
   if (metricsIgnored)
-    logger.warn({ variable: 'METRICS_PORT', metricsPort: config.metricsPort, role }, metricsIgnored);
+    // The logger already names the role.
+    logger.warn({ variable: 'METRICS_PORT', metricsPort: config.metricsPort }, metricsIgnored);
   const runner = createProcessRunner({
     role,
     config,

@@ -4,12 +4,28 @@ import type { AppConfig } from '../shared/config.js';
 export const ROLES = ['all', 'api', 'worker', 'sandbox'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** What `--help` prints: the roles, and where configuration is described. */
+export const ROLE_USAGE: readonly string[] = [
+  'usage: node dist/main.js [role]   (or npm start -- [role])',
+  '',
+  'roles:',
+  '  all      (default) the API, Bull Board and every worker in one process; without CXONE_BASE_URL',
+  '           also an embedded CXone sandbox; with REDIS_URL unset and no Redis answering, a private',
+  '           redis-server (no persistence; it stops with the process)',
+  '  api      the HTTP API, Bull Board, /metrics and the health probes, on PORT',
+  '  worker   every worker (launch, adjust, poll, compliance, webhook, audit); /metrics on METRICS_PORT if set',
+  '  sandbox  the CXone sandbox alone, on SANDBOX_PORT',
+  '',
+  'Configuration is by environment variables: README.md, "Configuration".',
+];
+
 /** The role from argv (`node dist/main.js <role>`, `npm start -- <role>`); `all` when none is given. */
-export function parseRole(arg: string | undefined): Role | { error: string } {
+export function parseRole(arg: string | undefined): Role | { error: string } | { help: readonly string[] } {
   if (arg === undefined || arg === '') return 'all';
+  if (arg === '--help' || arg === '-h' || arg === 'help') return { help: ROLE_USAGE };
   return (ROLES as readonly string[]).includes(arg)
     ? (arg as Role)
-    : { error: `unknown role "${arg}"; use one of: ${ROLES.join(', ')}` };
+    : { error: `unknown role "${arg}"; use one of: ${ROLES.join(', ')} (--help describes them)` };
 }
 
 /** A URL people can click: a wildcard listen address is shown as localhost. */

@@ -208,4 +208,14 @@ describe('npm start (src/main.ts)', () => {
     expect(code).toBe(1);
     expect(run.stderr()).toMatch(/unknown role "everything"; use one of: all, api, worker, sandbox/);
   });
+
+  it('describes the roles on --help and exits 0 without starting anything', async () => {
+    // An environment that could not start: help must not need one.
+    const run = runMain(['--help'], cleanEnv({ PORT: 'abc' }));
+    const { code } = await run.exit;
+    expect(code).toBe(0);
+    expect(run.stdout()).toMatch(/^usage: node dist\/main\.js \[role\]/);
+    expect(run.stdout()).toMatch(/^ {2}worker /m);
+    expect(run.stderr()).toBe('');
+  });
 });

@@ -11,8 +11,16 @@ describe('parseRole', () => {
     expect(parseRole(undefined)).toBe('all');
     expect(parseRole('worker')).toBe('worker');
     expect(parseRole('workers')).toEqual({
-      error: 'unknown role "workers"; use one of: all, api, worker, sandbox',
+      error: 'unknown role "workers"; use one of: all, api, worker, sandbox (--help describes them)',
     });
+    for (const ask of ['--help', '-h', 'help']) {
+      const answer = parseRole(ask);
+      expect(answer).toHaveProperty('help');
+      const text = (answer as { help: readonly string[] }).help.join('\n');
+      // Every role is described, by the name a command line takes.
+      for (const role of ['all', 'api', 'worker', 'sandbox'])
+        expect(text).toMatch(new RegExp(`^  ${role} `, 'm'));
+    }
   });
 });
 
