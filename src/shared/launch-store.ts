@@ -447,6 +447,18 @@ export class LaunchStore {
   }
 
   /**
+   * The stop a failed launch queued for its campaign found that CXone no longer knows the campaign
+   * (404: deleted, or a CXone that lost its state): nothing is left on CXone to cancel, so no stop is
+   * pending any more, and nothing was cancelled. False when the launch is not a failed one.
+   */
+  async recordCampaignGone(launchId: string, campaignId: string): Promise<boolean> {
+    return this.write(launchId, { cancelled: false }, 'failed', {
+      marker: { campaignId, op: 'del' },
+      remove: ['cancelCommandId'],
+    });
+  }
+
+  /**
    * The launch creating or scheduling this campaign (before its campaign record exists), or the failed
    * one whose stop of it is still retrying, if any.
    */

@@ -2,8 +2,10 @@ import { hostname } from 'node:os';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { createCampaignStore, UnknownCampaignError } from '../shared/campaign-store.js';
 import type { AppContext } from '../shared/context.js';
+import { CxoneNotFoundError } from '../shared/errors.js';
 import { adjustJobSchema, type AdjustJob } from '../shared/jobs.js';
 import { QUEUES } from '../shared/keys.js';
+import { createLaunchStore, LAUNCH_FAILED_REASON } from '../shared/launch-store.js';
 import {
   createCommandStore,
   isFinished,
@@ -186,8 +188,34 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
     if (lastAttempt) {
       await recordLastCommand(updated);
       lifecycleCommands.inc({ kind: data.action ?? 'patch', outcome: 'failed' });
+      if (data.reason === LAUNCH_FAILED_REASON && cause instanceof CxoneNotFoundError) {
+        await noteLaunchCampaignGone(data.campaignId);
+      }
     }
     return lastAttempt;
+  };
+
+  /**
+   * The cleanup stop of a failed launch met a 404: CXone no longer knows the campaign (deleted, or a
+   * CXone that lost its state), so nothing is left to cancel and the launch must stop naming a stop
+   * as pending. Best effort: the command record already says what happened.
+   */
+  const noteLaunchCampaignGone = async (campaignId: string) => {
+    try {
+      const launches = createLaunchStore(ctx);
+      const launchId = await launches.launchOfCampaign(campaignId);
+      if (launchId && (await launches.recordCampaignGone(launchId, campaignId))) {
+        log.warn(
+          { campaignId, launchId },
+          "the failed launch's campaign no longer exists on CXone: nothing to cancel",
+        );
+      }
+    } catch (err) {
+      log.warn(
+        { campaignId, err: (err as Error).message },
+        'could not note on the failed launch that its campaign no longer exists on CXone',
+      );
+    }
   };
 
   const processJob = async (job: Job, token?: string): Promise<CommandStatus> => {

@@ -352,6 +352,16 @@ async function cancelPartialCampaign(
     return { cancelled: true, version: cancelled.version };
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
+    // CXone does not know the campaign (deleted from under the launch, or a CXone that lost its state —
+    // a restarted sandbox keeps everything in memory): nothing is left on CXone to cancel, and a stop
+    // could only meet the same 404 and fail, while the launch read "a stop pending" for it.
+    if (err instanceof CxoneNotFoundError) {
+      ctx.logger.warn(
+        { err: error, campaignId },
+        "the failed launch's campaign no longer exists on CXone: nothing to cancel",
+      );
+      return { cancelled: false, error };
+    }
     // A recorder that lost the launch while it waited on CXone (the sweep took over from a handler
     // slower than its lease; this run's job went to another worker) leaves the campaign to whoever holds
     // it now, which cancels it or queues a stop of its own: this one's stop would come after that
@@ -502,6 +512,9 @@ async function noteStopIfDone(
       campaignStatus: stop.result.status,
       cxoneVersion: stop.result.version,
     });
+  } else if (stop?.status === 'failed' && stop.error?.kind === 'not_found') {
+    // It found CXone no longer knows the campaign (adjust-worker.ts): nothing is left to cancel.
+    await deps.launches.recordCampaignGone(launchId, campaignId);
   }
 }
 

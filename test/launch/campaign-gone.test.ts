@@ -1,0 +1,98 @@
+import type { Worker } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
+import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { createLaunchStore } from '../../src/shared/launch-store.js';
+import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
+import { processLaunch } from '../../src/workers/launch-worker.js';
+import { startStack, waitFor, type Stack } from '../e2e/stack.js';
+import { lastAttemptLaunch } from './last-attempt.js';
+
+/**
+ * A failed launch whose campaign CXone no longer knows (404): deleted from under it, or a CXone that
+ * lost its state — a sandbox restarted, which keeps everything in memory. Nothing is left on CXone to
+ * cancel, so the launch must not read "not cancelled, a stop pending" (cancelCommandId) for a stop
+ * that can only meet the same 404 and fail at once. Real Redis, the sandbox over HTTP; its reset
+ * forgets every campaign as a restart does.
+ */
+describe('the cleanup of a failed launch whose campaign CXone no longer knows', () => {
+  let stack: Stack;
+  let adjust: Worker | undefined;
+  beforeAll(async () => {
+    stack = await startStack({ api: false });
+  });
+  afterAll(async () => {
+    await adjust?.close();
+    await stack?.close();
+  });
+
+  const deps = () => ({
+    ctx: stack.ctx,
+    launches: createLaunchStore(stack.ctx),
+    campaigns: createCampaignStore(stack.ctx),
+    lockMs: 30_000,
+  });
+  const sandboxControl = (path: string, body?: unknown) =>
+    fetch(`${stack.sandbox.url}/__sandbox/${path}`, {
+      method: 'POST',
+      ...(body === undefined
+        ? {}
+        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
+  const stopsQueuedFor = async (campaignId: string) =>
+    (await stack.ctx.queues.adjust.getJobs(['waiting', 'delayed', 'prioritized', 'active'])).filter(
+      (j) => (j.data as { campaignId?: string }).campaignId === campaignId,
+    );
+
+  it('queues no stop when the cancel finds the campaign gone, and leaves no stop pending on the launch', async () => {
+    // First attempt: the campaign is created, then its schedule PATCH gets a 503 (retried later).
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx, { attemptsMade: 0 });
+    await sandboxControl('faults', { failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign });
+    await processLaunch(deps(), job).catch(() => undefined);
+    const launches = createLaunchStore(stack.ctx);
+    const running = await launches.get(launchId);
+    expect(running).toMatchObject({ status: 'running', campaignId: expect.any(String) });
+    const campaignId = String(running?.campaignId);
+
+    // CXone forgets the campaign (a sandbox restart), and the retry meets its 404.
+    expect((await sandboxControl('reset')).status).toBe(200);
+    const retry = Object.assign(Object.create(job) as typeof job, { attemptsMade: 1 });
+    await processLaunch(deps(), retry).catch(() => undefined);
+
+    const record = await launches.get(launchId);
+    expect(record).toMatchObject({ status: 'failed', campaignId, cancelled: false });
+    expect(record?.error).toMatch(/not found on CXone/);
+    expect(record?.cancelCommandId).toBeUndefined();
+    expect(await stopsQueuedFor(campaignId)).toHaveLength(0);
+    expect(await launches.launchOfCampaign(campaignId)).toBeNull();
+  });
+
+  it('drops the pending stop from the launch when the stop queued for its cleanup finds the campaign gone', async () => {
+    // Last attempt: the schedule PATCH and the cancel PATCH both get 503, so a stop is queued.
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
+    await sandboxControl('faults', { failNext: 2, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign });
+    await processLaunch(deps(), job).catch(() => undefined);
+    const launches = createLaunchStore(stack.ctx);
+    const record = await launches.get(launchId);
+    expect(record).toMatchObject({ status: 'failed', cancelled: false, cancelCommandId: expect.any(String) });
+    const campaignId = String(record?.campaignId);
+    const stopId = String(record?.cancelCommandId);
+
+    // CXone comes back without the campaign before the stop runs.
+    expect((await sandboxControl('reset')).status).toBe(200);
+    adjust = createAdjustWorker(stack.ctx);
+    const stop = await waitFor('the stop command to finish', async () => {
+      const command = await getCommand(stack.ctx, stopId);
+      return command && command.status !== 'queued' && command.status !== 'running' ? command : undefined;
+    });
+    expect(stop).toMatchObject({ status: 'failed', error: { kind: 'not_found' } });
+    // The stop is over and there is nothing on CXone to stop: the launch no longer names it.
+    const settled = await waitFor('the launch to drop its pending stop', async () => {
+      const now = await launches.get(launchId);
+      return now?.cancelCommandId === undefined ? now : undefined;
+    });
+    expect(settled).toMatchObject({ status: 'failed', campaignId, cancelled: false });
+    expect(await launches.launchOfCampaign(campaignId)).toBeNull();
+  });
+});
