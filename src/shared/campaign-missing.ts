@@ -1,5 +1,6 @@
 import { CampaignStore, type CampaignRecord } from './campaign-store.js';
 import type { AppContext } from './context.js';
+import { LAUNCH_RETENTION_SECONDS } from './launch-store.js';
 import { auditOrLog, publishOrLog } from './side-records.js';
 
 /**
@@ -12,7 +13,7 @@ import { auditOrLog, publishOrLog } from './side-records.js';
 export async function noteMissingOnCxone(
   ctx: Pick<AppContext, 'redis' | 'keys' | 'clock' | 'logger' | 'audit' | 'events'>,
   campaignId: string,
-  seenBy: 'poll' | 'api' | 'activation',
+  seenBy: 'poll' | 'api' | 'activation' | 'cleanup',
   /** Who met the 404 through the API (`api:<caller>`), for the trail's actor. */
   caller?: string,
 ): Promise<string | null> {
@@ -33,10 +34,51 @@ export async function noteMissingOnCxone(
   await auditOrLog(ctx, {
     campaignId,
     action: 'campaign_missing',
-    actor: seenBy === 'poll' ? 'worker:poll' : seenBy === 'activation' ? 'worker:launch' : (caller ?? 'api'),
+    actor: seenBy === 'poll' ? 'worker:poll' : seenBy === 'api' ? (caller ?? 'api') : 'worker:launch',
     cxoneVersion: record.version,
     details,
     // Per disappearance: a campaign CXone answers for again may go missing again later.
+    dedupeKey: `campaign_missing:${campaignId}:${since}`,
+  });
+  await publishOrLog(ctx, 'campaign.missing', campaignId, { ...details, since });
+  return since;
+}
+
+/**
+ * The cleanup of a failed launch (its cancel, or the stop queued for it) met CXone's 404 for the
+ * launch's campaign: recorded as any other look that meets it (noteMissingOnCxone) — deleted outside
+ * the orchestrator, or the fleet now talks to another tenant, where the campaign may still be — so the
+ * trail says why the campaign was not cancelled. Most failed launches never wrote a campaign record
+ * (it is written once the campaign is scheduled): the disappearance then goes in the campaign's
+ * chain, next to its `campaign_created` and `launch_failed`, with the launch it came from, once.
+ */
+export async function noteCleanupFoundMissing(
+  ctx: Pick<AppContext, 'redis' | 'keys' | 'clock' | 'logger' | 'audit' | 'events'>,
+  campaignId: string,
+  launchId: string,
+): Promise<string | null> {
+  if (await new CampaignStore(ctx).get(campaignId)) return noteMissingOnCxone(ctx, campaignId, 'cleanup');
+  const since = new Date(ctx.clock.now()).toISOString();
+  // Kept as long as the launch that names the campaign: nothing clears a note on a campaign never
+  // read again.
+  const claimed = await ctx.redis.set(
+    markerKey(ctx, campaignId),
+    since,
+    'EX',
+    LAUNCH_RETENTION_SECONDS,
+    'NX',
+  );
+  if (claimed === null) return (await ctx.redis.get(markerKey(ctx, campaignId))) ?? since;
+  ctx.logger.warn(
+    { campaignId, launchId },
+    "CXone no longer knows the failed launch's campaign (deleted outside the orchestrator, or another tenant): not cancelled",
+  );
+  const details = { seenBy: 'cleanup', launchId };
+  await auditOrLog(ctx, {
+    campaignId,
+    action: 'campaign_missing',
+    actor: 'worker:launch',
+    details,
     dedupeKey: `campaign_missing:${campaignId}:${since}`,
   });
   await publishOrLog(ctx, 'campaign.missing', campaignId, { ...details, since });

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { createCampaignStore, UnknownCampaignError } from '../shared/campaign-store.js';
+import { noteCleanupFoundMissing } from '../shared/campaign-missing.js';
 import type { AppContext } from '../shared/context.js';
 import { CxoneNotFoundError } from '../shared/errors.js';
 import { adjustJobSchema, type AdjustJob } from '../shared/jobs.js';
@@ -196,9 +197,10 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
   };
 
   /**
-   * The cleanup stop of a failed launch met a 404: CXone no longer knows the campaign (deleted, or a
-   * CXone that lost its state), so nothing is left to cancel and the launch must stop naming a stop
-   * as pending. Best effort: the command record already says what happened.
+   * The cleanup stop of a failed launch met a 404: CXone does not know the campaign (deleted, a CXone
+   * that lost its state, or the fleet now talks to another tenant), so the stop is over and the launch
+   * must stop naming it as pending; the trail gets the disappearance, as for any 404 of a campaign.
+   * Best effort: the command record already says what happened.
    */
   const noteLaunchCampaignGone = async (campaignId: string) => {
     try {
@@ -207,8 +209,9 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
       if (launchId && (await launches.recordCampaignGone(launchId, campaignId))) {
         log.warn(
           { campaignId, launchId },
-          "the failed launch's campaign no longer exists on CXone: nothing to cancel",
+          "the failed launch's campaign is not found on CXone: its stop failed, nothing was cancelled",
         );
+        await noteCleanupFoundMissing(ctx, campaignId, launchId);
       }
     } catch (err) {
       log.warn(
@@ -226,6 +229,15 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
     const existing = await commands.get(data.commandId);
     // A redelivered job whose command already finished (e.g. the worker died after recording it).
     if (existing && isFinished(existing.status)) {
+      // Dead between recording a failed launch's stop meeting the 404 and saying so on the launch:
+      // said now, or the launch would name the failed stop as pending for good.
+      if (
+        data.reason === LAUNCH_FAILED_REASON &&
+        existing.status === 'failed' &&
+        existing.error?.kind === 'not_found'
+      ) {
+        await noteLaunchCampaignGone(data.campaignId);
+      }
       await leaveOrder(data.campaignId, data.commandId);
       return existing.status;
     }

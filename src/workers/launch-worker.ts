@@ -7,7 +7,7 @@ import {
   type CampaignStore,
 } from '../shared/campaign-store.js';
 import { importIfChangedOutside } from '../shared/audit/history-sync.js';
-import { noteMissingOnCxone } from '../shared/campaign-missing.js';
+import { noteCleanupFoundMissing, noteMissingOnCxone } from '../shared/campaign-missing.js';
 import { scheduleWindowEnforcement } from '../shared/compliance/enforcement.js';
 import { checkOutsideChange } from '../shared/compliance/outside-change.js';
 import { StartWindowPassedError, startWindowCheck } from '../shared/compliance/start-at-send.js';
@@ -335,6 +335,7 @@ async function safeStartRunning(
  */
 async function cancelPartialCampaign(
   deps: Deps,
+  launchId: string,
   campaignId: string,
   attempt: number,
   /** A failure's recorder: whether it still holds the launch (failLaunch), asked before queuing a stop. */
@@ -352,14 +353,16 @@ async function cancelPartialCampaign(
     return { cancelled: true, version: cancelled.version };
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
-    // CXone does not know the campaign (deleted from under the launch, or a CXone that lost its state —
-    // a restarted sandbox keeps everything in memory): nothing is left on CXone to cancel, and a stop
-    // could only meet the same 404 and fail, while the launch read "a stop pending" for it.
+    // CXone does not know the campaign (deleted from under the launch, a CXone that lost its state — a
+    // restarted sandbox keeps everything in memory —, or the fleet now talks to another tenant): the
+    // orchestrator cannot reach it to cancel it, and a stop could only meet the same 404 and fail,
+    // while the launch read "a stop pending" for it. Noted as every other 404 for a campaign is.
     if (err instanceof CxoneNotFoundError) {
       ctx.logger.warn(
         { err: error, campaignId },
-        "the failed launch's campaign no longer exists on CXone: nothing to cancel",
+        "the failed launch's campaign is not found on CXone: not cancelled, and no stop queued",
       );
+      await noteCleanupMissing(ctx, campaignId, launchId);
       return { cancelled: false, error };
     }
     // A recorder that lost the launch while it waited on CXone (the sweep took over from a handler
@@ -463,7 +466,7 @@ async function abandonLateCampaign(
   if (launch?.campaignId === created.id) return finishedMeanwhile(deps, data.launchId, created.id);
   // Created before it is cancelled, in the campaign's chain as in every launch's.
   await auditCreated(ctx, data, created.id, created.version);
-  const cleanup = await cancelPartialCampaign(deps, created.id, attempt);
+  const cleanup = await cancelPartialCampaign(deps, data.launchId, created.id, attempt);
   if (cleanup.cancelled) {
     await auditOrLog(ctx, {
       campaignId: created.id,
@@ -513,8 +516,24 @@ async function noteStopIfDone(
       cxoneVersion: stop.result.version,
     });
   } else if (stop?.status === 'failed' && stop.error?.kind === 'not_found') {
-    // It found CXone no longer knows the campaign (adjust-worker.ts): nothing is left to cancel.
+    // It found CXone no longer knows the campaign (adjust-worker.ts): no stop is pending any more.
     await deps.launches.recordCampaignGone(launchId, campaignId);
+    await noteCleanupMissing(deps.ctx, campaignId, launchId);
+  }
+}
+
+/**
+ * The failed launch's cleanup met CXone's 404 for its campaign: in the trail (campaign_missing) as
+ * every other 404 for a campaign is. Best effort: the launch's outcome does not wait on it.
+ */
+async function noteCleanupMissing(ctx: AppContext, campaignId: string, launchId: string): Promise<void> {
+  try {
+    await noteCleanupFoundMissing(ctx, campaignId, launchId);
+  } catch (err) {
+    ctx.logger.warn(
+      { campaignId, launchId, err: (err as Error).message },
+      "could not record that CXone no longer knows the failed launch's campaign",
+    );
   }
 }
 
@@ -583,7 +602,7 @@ async function failLaunch(
     return lost === undefined;
   };
   const cleanup = campaignId
-    ? await cancelPartialCampaign(deps, campaignId, attempt, stillRecording)
+    ? await cancelPartialCampaign(deps, data.launchId, campaignId, attempt, stillRecording)
     : undefined;
   if (claim.kind === 'claimed' && !(await stillRecording())) {
     ctx.logger.info(

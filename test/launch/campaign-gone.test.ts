@@ -1,7 +1,10 @@
 import type { Worker } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
+import type { AuditInput } from '../../src/shared/audit/types.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
+import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
@@ -22,8 +25,12 @@ describe('the cleanup of a failed launch whose campaign CXone no longer knows', 
   beforeAll(async () => {
     stack = await startStack({ api: false });
   });
-  afterAll(async () => {
+  // Every test starts with no adjust worker: one left running would take the next test's stop early.
+  afterEach(async () => {
     await adjust?.close();
+    adjust = undefined;
+  });
+  afterAll(async () => {
     await stack?.close();
   });
 
@@ -40,6 +47,11 @@ describe('the cleanup of a failed launch whose campaign CXone no longer knows', 
         ? {}
         : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
     });
+  /** The campaign_missing records of the campaign's chain: who wrote them, and what they say. */
+  const missingRecords = async (campaignId: string) =>
+    (await (stack.ctx.audit as AuditTrailStore).list(campaignId))
+      .filter((r) => r.action === 'campaign_missing')
+      .map((r) => ({ actor: r.actor, details: r.details }));
   const stopsQueuedFor = async (campaignId: string) =>
     (await stack.ctx.queues.adjust.getJobs(['waiting', 'delayed', 'prioritized', 'active'])).filter(
       (j) => (j.data as { campaignId?: string }).campaignId === campaignId,
@@ -66,6 +78,10 @@ describe('the cleanup of a failed launch whose campaign CXone no longer knows', 
     expect(record?.cancelCommandId).toBeUndefined();
     expect(await stopsQueuedFor(campaignId)).toHaveLength(0);
     expect(await launches.launchOfCampaign(campaignId)).toBeNull();
+    // The trail says why it was not cancelled, as for any 404 of a campaign: once.
+    expect(await missingRecords(campaignId)).toEqual([
+      { actor: 'worker:launch', details: { seenBy: 'cleanup', launchId } },
+    ]);
   });
 
   it('drops the pending stop from the launch when the stop queued for its cleanup finds the campaign gone', async () => {
@@ -93,6 +109,89 @@ describe('the cleanup of a failed launch whose campaign CXone no longer knows', 
       return now?.cancelCommandId === undefined ? now : undefined;
     });
     expect(settled).toMatchObject({ status: 'failed', campaignId, cancelled: false });
+    expect(await launches.launchOfCampaign(campaignId)).toBeNull();
+    expect(await missingRecords(campaignId)).toEqual([
+      { actor: 'worker:launch', details: { seenBy: 'cleanup', launchId } },
+    ]);
+  });
+
+  it('drops the pending stop when the stop meets the 404 before the failure is written', async () => {
+    // Last attempt, a stop queued as above; the stop runs — and fails on the 404 — while the launch
+    // worker is between queuing it and writing the failure (held at its launch_failed audit record).
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
+    await sandboxControl('faults', { failNext: 2, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign });
+    const launches = createLaunchStore(stack.ctx);
+    const trail = stack.ctx.audit as AuditTrailStore;
+    let stopId: string | undefined;
+    const holdAtFailure = async (input: AuditInput) => {
+      if (input.action !== 'launch_failed') return;
+      stopId = String(input.details?.cancelCommandId);
+      const campaignId = String((await launches.get(launchId))?.campaignId);
+      expect((await sandboxControl('reset')).status).toBe(200);
+      adjust = createAdjustWorker(stack.ctx);
+      // The stop's job has failed for good: its worker is done with the launch (it noted it failing).
+      await waitFor('the stop job to fail', async () =>
+        (await (await stack.ctx.queues.adjust.getJob(String(stopId)))?.getState()) === 'failed'
+          ? true
+          : undefined,
+      );
+      expect(await launches.launchOfCampaign(campaignId)).toBeNull();
+      expect((await launches.get(launchId))?.status).toBe('running');
+    };
+    const held = {
+      ...stack.ctx,
+      audit: Object.assign(Object.create(trail) as AuditTrailStore, {
+        append: async (input: AuditInput) => {
+          await holdAtFailure(input);
+          return trail.append(input);
+        },
+        appendWithOutcome: async (input: AuditInput) => {
+          await holdAtFailure(input);
+          return trail.appendWithOutcome(input);
+        },
+      }),
+    };
+    await processLaunch({ ...deps(), ctx: held }, job).catch(() => undefined);
+
+    expect(stopId).toBeDefined();
+    expect(await getCommand(stack.ctx, String(stopId))).toMatchObject({
+      status: 'failed',
+      error: { kind: 'not_found' },
+    });
+    const record = await launches.get(launchId);
+    expect(record).toMatchObject({ status: 'failed', cancelled: false });
+    // Written after the stop had failed: the launch worker itself finds the stop over.
+    expect(record?.cancelCommandId).toBeUndefined();
+    expect(await missingRecords(String(record?.campaignId))).toHaveLength(1);
+  });
+
+  it('drops the pending stop when the stop job is redelivered after its 404 was recorded', async () => {
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
+    await sandboxControl('faults', { failNext: 2, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign });
+    await processLaunch(deps(), job).catch(() => undefined);
+    const launches = createLaunchStore(stack.ctx);
+    const record = await launches.get(launchId);
+    const stopId = String(record?.cancelCommandId);
+    const campaignId = String(record?.campaignId);
+    expect((await sandboxControl('reset')).status).toBe(200);
+    // A worker recorded the stop failed on the 404, then died before saying so on the launch: its job
+    // is delivered again.
+    await createCommandStore(stack.ctx).update(
+      stopId,
+      {
+        status: 'failed',
+        finishedAt: new Date().toISOString(),
+        error: { kind: 'not_found', status: 404, message: `not found on CXone (campaign ${campaignId})` },
+      },
+      new Date(),
+    );
+    adjust = createAdjustWorker(stack.ctx);
+    await waitFor('the redelivered stop job to complete', async () =>
+      (await (await stack.ctx.queues.adjust.getJob(stopId))?.getState()) === 'completed' ? true : undefined,
+    );
+    const settled = await launches.get(launchId);
+    expect(settled).toMatchObject({ status: 'failed', campaignId, cancelled: false });
+    expect(settled?.cancelCommandId).toBeUndefined();
     expect(await launches.launchOfCampaign(campaignId)).toBeNull();
   });
 });
