@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { AppContext } from '../shared/context.js';
+import { CxoneRateLimitError } from '../shared/errors.js';
 import { actorFor, bearerToken, isProtectedPath, tokenMatches } from './auth.js';
 import { clientErrorResponse, toErrorResponse, type ErrorBody } from './errors.js';
 import { WWW_AUTHENTICATE, X_ACTOR } from './headers.js';
@@ -156,7 +157,19 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
     // Already answered by the request guard's deadline; the handler's late failure is not news.
     if (reply.sent) return;
     const response = toErrorResponse(err);
-    if (response.status >= 500) {
+    if (err instanceof CxoneRateLimitError) {
+      // Load, not a bug: the fleet's own CXone budget was busy, or CXone's 429 penalty is running.
+      // A warning without a stack, saying what it means (the error's message) and what was answered.
+      request.log.warn(
+        {
+          method: request.method,
+          path: request.routeOptions.url,
+          status: response.status,
+          err: err.toJSON(),
+        },
+        `request answered ${response.status}: ${err.message}`,
+      );
+    } else if (response.status >= 500) {
       request.log.error({ err, method: request.method, path: request.routeOptions.url }, 'request failed');
     }
     void reply

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { toValidationIssues, type ValidationIssue } from '../shared/campaign-config.js';
-import { isCxoneError, NotFoundError, RequestAbandonedError, StateConflictError } from '../shared/errors.js';
+import {
+  FleetBudgetBusyError,
+  isCxoneError,
+  NotFoundError,
+  RequestAbandonedError,
+  StateConflictError,
+} from '../shared/errors.js';
 import { RETRY_AFTER } from './headers.js';
 
 /**
@@ -180,9 +186,14 @@ export function toErrorResponse(err: unknown): ErrorResponse {
         body: {
           error: 'upstream_unavailable',
           message:
-            err.kind === 'rate_limit'
-              ? `CXone is rate limiting this endpoint; retry in ${retryAfterS} s`
-              : `CXone is not answering right now; retry in ${retryAfterS} s`,
+            err instanceof FleetBudgetBusyError
+              ? // Not CXone's doing: the client retries either way, an operator reading it knows where to look.
+                `the fleet's CXone budget for this endpoint (CXONE_RATE_LIMIT_PER_MIN, shared with launches ` +
+                `and polls) had no free slot within ${Math.ceil(err.maxWaitMs / 1000)} s; CXone is not ` +
+                `rate limiting; retry in ${retryAfterS} s`
+              : err.kind === 'rate_limit'
+                ? `CXone is rate limiting this endpoint; retry in ${retryAfterS} s`
+                : `CXone is not answering right now; retry in ${retryAfterS} s`,
           retryAfterSeconds: retryAfterS,
         },
         headers: { [RETRY_AFTER]: String(retryAfterS) },

@@ -104,18 +104,72 @@ export class CxoneConflictError extends CxoneError {
   }
 }
 
+/**
+ * Whose limit refused a call: CXone's (a 429, or the fleet-wide penalty one left still running), or
+ * the fleet's own per-endpoint budget (CXONE_RATE_LIMIT_PER_MIN), spent by launches and polls.
+ */
+export type RateLimitSource = 'cxone' | 'fleet_budget';
+
+/**
+ * The call was not carried out for a rate limit; doing it again after retryAfterMs can succeed. Jobs
+ * re-queue without spending an attempt (src/shared/retry/classify.ts); the API answers 503.
+ */
 export class CxoneRateLimitError extends CxoneError {
   readonly kind = 'rate_limit';
   readonly retryable = true;
+  readonly limitedBy: RateLimitSource = 'cxone';
   constructor(
     ctx: CxoneErrorContext,
     /** Parsed Retry-After in milliseconds; undefined when CXone did not send a usable one. */
     readonly retryAfterMs: number | undefined,
+    message?: string,
   ) {
     super(
-      `rate limited by CXone on ${ctx.endpoint}` +
-        (retryAfterMs !== undefined ? `, retry after ${retryAfterMs} ms` : ' (no Retry-After)'),
+      message ??
+        `rate limited by CXone on ${ctx.endpoint}` +
+          (retryAfterMs !== undefined ? `, retry after ${retryAfterMs} ms` : ' (no Retry-After)'),
       ctx,
+    );
+  }
+
+  /**
+   * A bounded call (the API's) the fleet limiter refused because an earlier 429's penalty on the
+   * endpoint outlasts its wait: CXone's limit, though this call never reached CXone.
+   */
+  static penaltyRunning(ctx: CxoneErrorContext, retryAfterMs: number): CxoneRateLimitError {
+    return new CxoneRateLimitError(
+      ctx,
+      retryAfterMs,
+      `rate limited by CXone on ${ctx.endpoint}: the fleet-wide penalty after its 429 runs ${retryAfterMs} ms more; the call was not made`,
+    );
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), limitedBy: this.limitedBy, retryAfterMs: this.retryAfterMs };
+  }
+}
+
+/**
+ * A bounded call (the API's: a command's fresh read, a stale view's refresh, a history import) found
+ * no free slot of the fleet's own budget for its endpoint within its wait: the fleet's launches and
+ * polls are spending CXONE_RATE_LIMIT_PER_MIN. Load, not a fault — CXone sent no 429 and nothing was
+ * called. A CxoneRateLimitError still (retry later, nothing done), so every handler of rate limits
+ * treats it as one; only its message and `limitedBy` tell it apart.
+ */
+export class FleetBudgetBusyError extends CxoneRateLimitError {
+  override readonly limitedBy = 'fleet_budget';
+  constructor(
+    ctx: CxoneErrorContext,
+    override readonly retryAfterMs: number,
+    readonly maxWaitMs: number,
+  ) {
+    super(
+      ctx,
+      retryAfterMs,
+      `the fleet's CXone budget for ${ctx.endpoint} had no free slot within ${maxWaitMs} ms` +
+        `${ctx.campaignId ? ` (campaign ${ctx.campaignId})` : ''}: the fleet's launches and polls are ` +
+        'spending its CXONE_RATE_LIMIT_PER_MIN (CXone sent no 429; the call was not made); retry after ' +
+        `${Math.max(1, Math.ceil(retryAfterMs / 1000))} s. Raise CXONE_RATE_LIMIT_PER_MIN only if CXone allows the tenant more`,
     );
   }
 }

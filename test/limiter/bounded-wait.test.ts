@@ -58,6 +58,8 @@ describe('bounded waits in the fleet limiter (real Redis)', () => {
       const e = err as LimiterWaitExceededError;
       expect(e.endpoint).toBe(EP);
       expect(e.maxWaitMs).toBe(3_000);
+      // CXone's limit (a 429's penalty), not the fleet's own budget: the API says which.
+      expect(e.reason).toBe('penalty');
       // The remaining penalty, so that the client's Retry-After is honest.
       expect(e.retryAfterMs).toBeGreaterThan(PENALTY_MS - 30_000);
       expect(e.retryAfterMs).toBeLessThanOrEqual(PENALTY_MS);
@@ -77,7 +79,27 @@ describe('bounded waits in the fleet limiter (real Redis)', () => {
     const { err, ms } = await pending;
     expect(err).toBeInstanceOf(LimiterWaitExceededError);
     expect((err as LimiterWaitExceededError).retryAfterMs).toBeGreaterThan(60_000);
+    expect((err as LimiterWaitExceededError).reason).toBe('penalty');
     expect(ms).toBeLessThan(5_000);
+    expect(calls).toBe(0);
+  });
+
+  it("says the fleet's own budget, not a penalty, refused a call that no slot reached in time", async () => {
+    // 2 per 10 s: one slot every ~5.1 s. The first call takes it; the next slot is past the deadline,
+    // and CXone has penalized nothing.
+    const l = limiter(2, 10_000);
+    await l.schedule(EP, 'control', async () => undefined);
+    let calls = 0;
+    const { err, ms } = await outcome(
+      l.schedule(EP, 'control', async () => void calls++, { maxWaitMs: 1_000 }),
+    );
+    expect(err).toBeInstanceOf(LimiterWaitExceededError);
+    const e = err as LimiterWaitExceededError;
+    expect(e.reason).toBe('budget');
+    expect(e.message).toMatch(/the fleet's budget for it is in use/);
+    // At least one slot's spacing away, not the 1 s floor a retry would meet refused again.
+    expect(e.retryAfterMs).toBeGreaterThanOrEqual(5_000);
+    expect(ms).toBeLessThan(2_500);
     expect(calls).toBe(0);
   });
 

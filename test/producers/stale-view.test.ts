@@ -10,6 +10,7 @@ import {
   CxoneMalformedResponseError,
   CxoneRateLimitError,
   CxoneUnavailableError,
+  FleetBudgetBusyError,
 } from '../../src/shared/errors.js';
 import { LimiterUnavailableError, LimiterWaitExceededError } from '../../src/shared/limiter/types.js';
 import { api, campaignConfig, startStack, waitForLaunch, type Stack } from '../e2e/stack.js';
@@ -22,7 +23,15 @@ describe('why a campaign view is cached (pure)', () => {
     ).toBe("CXone refused the orchestrator's credentials");
     expect(staleReasonOf(new CxoneForbiddenError({ ...ctx, status: 403 }))).toMatch(/403/);
     expect(staleReasonOf(new CxoneRateLimitError({ ...ctx, status: 429 }, 1000))).toMatch(/429/);
-    expect(staleReasonOf(new LimiterWaitExceededError(ctx.endpoint, 5000, 4000))).toMatch(/rate budget/);
+    expect(staleReasonOf(new LimiterWaitExceededError(ctx.endpoint, 5000, 4000, 'budget'))).toMatch(
+      /rate budget/,
+    );
+    // What the CXone client turns a refused bounded wait into (the refresh sees only these): the
+    // fleet's own busy budget is no 429 from CXone; a penalty still running after one is.
+    expect(staleReasonOf(new FleetBudgetBusyError(ctx, 1000, 3000))).toBe(
+      "the fleet's CXone rate budget had no room in time",
+    );
+    expect(staleReasonOf(CxoneRateLimitError.penaltyRunning(ctx, 90_000))).toMatch(/429/);
     expect(staleReasonOf(new LimiterUnavailableError(ctx.endpoint))).toMatch(/Redis/);
     expect(staleReasonOf(new CxoneUnavailableError('boom', { ...ctx, status: 502 }))).toBe(
       'CXone answered 502',

@@ -11,6 +11,7 @@ import {
   CxoneRateLimitError,
   CxoneUnavailableError,
   CxoneValidationError,
+  FleetBudgetBusyError,
 } from '../../src/shared/errors.js';
 import { classifyError } from '../../src/shared/retry/classify.js';
 import { makeBackoffStrategy } from '../../src/workers/worker-options.js';
@@ -26,6 +27,10 @@ describe('classifyError', () => {
     });
     const d = classifyError(new CxoneRateLimitError(ctx, undefined), { attempt: 3, random: half });
     expect(d).toMatchObject({ kind: 'rate_limited', delayMs: 2_000 });
+    // The fleet's own busy budget (a bounded call's refusal) is re-queued the same way, saying why.
+    const busy = classifyError(new FleetBudgetBusyError(ctx, 6_000, 3_000));
+    expect(busy).toMatchObject({ kind: 'rate_limited', delayMs: 6_000 });
+    expect(busy.kind === 'rate_limited' && busy.reason).toMatch(/fleet's CXone budget/);
   });
 
   it('retries 5xx, timeouts and resets with backoff', () => {

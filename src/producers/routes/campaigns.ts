@@ -24,6 +24,7 @@ import {
   CxoneNotFoundError,
   CxoneRateLimitError,
   CxoneUnavailableError,
+  FleetBudgetBusyError,
 } from '../../shared/errors.js';
 import { LimiterUnavailableError, LimiterWaitExceededError } from '../../shared/limiter/types.js';
 import { pacingRecordSchema } from '../../shared/pacing/record-schema.js';
@@ -38,8 +39,12 @@ export function staleReasonOf(err: unknown): string {
   if (err instanceof CxoneAuthError) return "CXone refused the orchestrator's credentials";
   if (err instanceof CxoneForbiddenError)
     return 'CXone refused access to the campaign (403: missing scope or role)';
-  if (err instanceof CxoneRateLimitError) return 'CXone answered 429 (rate limited)';
-  if (err instanceof LimiterWaitExceededError) return "the fleet's CXone rate budget had no room in time";
+  // Before the 429: the fleet's own budget being busy is a rate limit too, but not CXone's.
+  if (err instanceof FleetBudgetBusyError) return "the fleet's CXone rate budget had no room in time";
+  if (err instanceof LimiterWaitExceededError && err.reason === 'budget')
+    return "the fleet's CXone rate budget had no room in time";
+  if (err instanceof CxoneRateLimitError || err instanceof LimiterWaitExceededError)
+    return 'CXone answered 429 (rate limited)';
   if (err instanceof LimiterUnavailableError) return 'the fleet limiter could not reach Redis';
   if (err instanceof CxoneUnavailableError) {
     return err.status !== undefined
@@ -264,8 +269,9 @@ export async function registerCampaignRoutes(
         return campaignView((await store.get(campaignId)) ?? record, true, ctx.clock.now());
       }
       // The cached view is still useful when CXone is slow or rate-limited; say it may be stale.
+      // A rate limit (the fleet's busy budget above all) is load, not a fault: no stack.
       request.log.warn(
-        { err, campaignId },
+        { err: err instanceof CxoneRateLimitError ? err.toJSON() : err, campaignId },
         'could not refresh the campaign from CXone; serving the cached view',
       );
       return campaignView(record, { reason: staleReasonOf(err) }, ctx.clock.now());

@@ -15,7 +15,8 @@ export type CallPriority = 'control' | 'poll';
 
 /**
  * How long a CXone call made while an HTTP client waits (request handlers) may wait for the fleet
- * limiter before giving up with CxoneRateLimitError, which the API answers with 503 + Retry-After.
+ * limiter before giving up with CxoneRateLimitError (FleetBudgetBusyError when the fleet's own budget,
+ * not a 429 penalty, had no slot), which the API answers with 503 + Retry-After.
  * Jobs do not pass a bound: they are meant to wait.
  */
 export const API_LIMITER_MAX_WAIT_MS = 3_000;
@@ -31,7 +32,7 @@ export interface CallOptions {
   /**
    * Longest the call may wait for the fleet limiter (token included). Past it, or when a known 429
    * penalty outlasts it, the call is not made and fails with CxoneRateLimitError whose retryAfterMs
-   * is the wait still ahead. Unset = wait as long as it takes (what jobs want); request handlers pass
+   * is the wait still ahead (FleetBudgetBusyError when it was the fleet's own budget, not a penalty). Unset = wait as long as it takes (what jobs want); request handlers pass
    * API_LIMITER_MAX_WAIT_MS so that a client is answered 503 + Retry-After instead of hanging.
    */
   maxWaitMs?: number;

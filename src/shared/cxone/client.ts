@@ -7,6 +7,7 @@ import {
   CxoneMalformedResponseError,
   CxoneRateLimitError,
   CxoneUnavailableError,
+  FleetBudgetBusyError,
   isCxoneError,
 } from '../errors.js';
 import { type FleetLimiter, LimiterWaitExceededError, type ScheduleOptions } from '../limiter/types.js';
@@ -105,19 +106,27 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
     ...(opts.scopes ? { scopes: opts.scopes } : {}),
   });
 
-  /** A bounded wait the limiter refused is CXone's rate limit as far as callers are concerned. */
+  /**
+   * A bounded wait the limiter refused, as a rate limit naming whose limit it was: a 429's penalty
+   * still running is CXone's; a full budget is the fleet's own (FleetBudgetBusyError: CXone sent
+   * nothing, and an operator reading "rate limited by CXone" would look in the wrong place).
+   */
   async function scheduleWithin<T>(
     endpoint: CxoneEndpoint,
     priority: CallPriority,
     ctx: CxoneErrorContext,
     bounds: ScheduleOptions,
+    /** The caller's whole wait (the token's share included), which the error names. */
+    callerWaitMs: number | undefined,
     fn: () => Promise<T>,
   ): Promise<T> {
     try {
       return await opts.limiter.schedule(endpoint, priority, fn, bounds);
     } catch (err) {
       if (err instanceof LimiterWaitExceededError) {
-        throw new CxoneRateLimitError(ctx, err.retryAfterMs);
+        throw err.reason === 'penalty'
+          ? CxoneRateLimitError.penaltyRunning(ctx, err.retryAfterMs)
+          : new FleetBudgetBusyError(ctx, err.retryAfterMs, callerWaitMs ?? err.maxWaitMs);
       }
       throw err;
     }
@@ -169,6 +178,7 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
           maxWaitMs: waitLeft(),
           signal: callOpts.signal,
         },
+        callOpts.maxWaitMs,
         async () => {
           // ...and looked at again once the slot is granted: the wait may have outlasted it (a backlog,
           // a long 429 penalty), and a dead token would spend the slot on a 401 — twice, and the

@@ -10,6 +10,7 @@ import {
   LimiterClosedError,
   LimiterUnavailableError,
   LimiterWaitExceededError,
+  type LimiterWaitReason,
   type ScheduleOptions,
 } from './types.js';
 
@@ -252,9 +253,7 @@ export class EndpointLimiter {
     if (this.deps.signal.aborted) onClose();
     if (opts.signal?.aborted) onCallerAbort();
     const deadlineTimer =
-      call.deadline === undefined
-        ? undefined
-        : setTimeout(() => stop(this.waitExceeded(call, call.penaltyUntil - Date.now())), maxWaitMs);
+      call.deadline === undefined ? undefined : setTimeout(() => stop(this.deadlinePassed(call)), maxWaitMs);
     deadlineTimer?.unref();
     let refresh: NodeJS.Timeout | undefined;
     if (priority === 'control') {
@@ -308,19 +307,32 @@ export class EndpointLimiter {
     }
   }
 
-  /** The rejection a timed-out wait ends with. */
-  private waitExceeded(call: Call, waitMs: number): LimiterWaitExceededError {
+  /** The rejection a refused wait ends with: the wait still ahead, and whose limit it is. */
+  private waitExceeded(call: Call, waitMs: number, reason: LimiterWaitReason): LimiterWaitExceededError {
     return new LimiterWaitExceededError(
       this.deps.endpoint,
       Math.max(1_000, Math.ceil(waitMs)),
       call.maxWaitMs,
+      reason,
     );
   }
 
+  /**
+   * The deadline came while the call still waited. A penalty still running is why (the rest of it is
+   * the wait); otherwise the fleet's own budget was: the slots queued ahead did not reach this call,
+   * and one more slot's spacing is the least a retry must wait.
+   */
+  private deadlinePassed(call: Call): LimiterWaitExceededError {
+    const penaltyLeft = call.penaltyUntil - Date.now();
+    return penaltyLeft > 0
+      ? this.waitExceeded(call, penaltyLeft, 'penalty')
+      : this.waitExceeded(call, this.deps.spacing.permitGapMs, 'budget');
+  }
+
   /** A bounded call refuses a wait it cannot finish in time, instead of sleeping until its deadline. */
-  private assertFits(call: Call, waitMs: number): void {
+  private assertFits(call: Call, waitMs: number, reason: LimiterWaitReason): void {
     if (call.deadline !== undefined && Date.now() + waitMs > call.deadline) {
-      throw this.waitExceeded(call, waitMs);
+      throw this.waitExceeded(call, waitMs, reason);
     }
   }
 
@@ -512,7 +524,7 @@ export class EndpointLimiter {
     const pttl = await this.penaltyLeft(call);
     if (pttl > 0) {
       call.penaltyUntil = Date.now() + pttl;
-      this.assertFits(call, pttl);
+      this.assertFits(call, pttl, 'penalty');
       await this.pause(pttl, call);
     }
 
@@ -553,7 +565,7 @@ export class EndpointLimiter {
         return taken;
       }
       if (why === 1) call.penaltyUntil = Date.now() + value;
-      this.assertFits(call, value);
+      this.assertFits(call, value, why === 1 ? 'penalty' : 'budget');
       await this.pause(value, call);
       // Penalized while waiting for the permit: queue again so that calls resume evenly spaced.
       if (why === 1) return 0;

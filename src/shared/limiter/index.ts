@@ -7,5 +7,6 @@ export {
   LimiterClosedError,
   LimiterUnavailableError,
   LimiterWaitExceededError,
+  type LimiterWaitReason,
   type ScheduleOptions,
 } from './types.js';

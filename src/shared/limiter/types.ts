@@ -58,6 +58,13 @@ export interface ScheduleOptions {
   signal?: AbortSignal | undefined;
 }
 
+/**
+ * What kept a bounded call from its permit: a 429 penalty (CXone's own limit, still running fleet-wide),
+ * or the fleet's own budget for the endpoint (its window full, or the slots queued ahead of the call
+ * not reaching it in time) — load from the fleet's launches and polls, with no word from CXone.
+ */
+export type LimiterWaitReason = 'penalty' | 'budget';
+
 /** The call could not get a permit within its maxWaitMs; it was not made. */
 export class LimiterWaitExceededError extends Error {
   readonly code = 'ELIMITERWAIT';
@@ -66,8 +73,13 @@ export class LimiterWaitExceededError extends Error {
     /** When a retry may succeed: the penalty or window wait still ahead (at least 1 s). */
     readonly retryAfterMs: number,
     readonly maxWaitMs: number,
+    readonly reason: LimiterWaitReason,
   ) {
-    super(`no permit for ${endpoint} within ${maxWaitMs} ms; retry after ${retryAfterMs} ms`);
+    super(
+      `no permit for ${endpoint} within ${maxWaitMs} ms (${
+        reason === 'penalty' ? "a CXone 429's penalty is running" : "the fleet's budget for it is in use"
+      }); retry after ${retryAfterMs} ms`,
+    );
     this.name = 'LimiterWaitExceededError';
   }
 }
