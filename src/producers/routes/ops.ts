@@ -4,6 +4,7 @@ import { getProxyForUrl } from 'proxy-from-env';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { refreshPollingMetrics } from '../../shared/polling/schedulers.js';
 import type { AppContext } from '../../shared/context.js';
+import type { Logger } from '../../shared/logger.js';
 import type { QueueName } from '../../shared/keys.js';
 import {
   pollIntervalFloor,
@@ -74,6 +75,46 @@ async function timed(check: () => Promise<void>, timeoutMs: number, what: string
       error: err instanceof Error ? err.message : String(err),
     };
   }
+}
+
+/** During an outage, one "not ready" warning per this long is enough (probes come every few seconds). */
+export const NOT_READY_LOG_EVERY_MS = 30_000;
+
+/**
+ * What the probes' answers say in the log: a warning when the process turns not ready (again every
+ * NOT_READY_LOG_EVERY_MS while it stays so), and one info line when it is ready again, with how long
+ * it was not and every check that failed meanwhile — without it an operator reading the log cannot
+ * tell when an outage ended. Per transition, not per probe.
+ */
+export function readinessLog(
+  log: Pick<Logger, 'warn' | 'info'>,
+  now: () => number = Date.now,
+): (result: Readiness) => void {
+  let notReadySince: number | undefined;
+  let lastWarnAt = 0;
+  const failed = new Set<string>();
+  return (result) => {
+    const at = now();
+    if (result.status === 'ready') {
+      if (notReadySince === undefined) return;
+      const notReadyMs = at - notReadySince;
+      const failedChecks = [...failed];
+      notReadySince = undefined;
+      failed.clear();
+      log.info(
+        { notReadyMs, failedChecks },
+        `ready again after ${Math.round(notReadyMs / 1000)} s not ready (failed: ${failedChecks.join(', ')})`,
+      );
+      return;
+    }
+    const turned = notReadySince === undefined;
+    notReadySince ??= at;
+    for (const [name, check] of Object.entries(result.checks)) if (!check.ok) failed.add(name);
+    if (turned || at - lastWarnAt >= NOT_READY_LOG_EVERY_MS) {
+      lastWarnAt = at;
+      log.warn({ checks: result.checks }, 'not ready');
+    }
+  };
 }
 
 export interface ReadinessDeps {
@@ -254,15 +295,11 @@ export async function registerOpsRoutes(
   app.get('/healthz', async () => ({ status: 'ok' as const }));
 
   const deps = readinessDeps(ctx, probeTimeoutMs);
-  // Probes come every few seconds; during an outage one warning per 30 s is enough.
-  let lastNotReadyLog = 0;
+  const noteReadiness = readinessLog(log);
   app.get('/readyz', async (_req, reply) => {
     const checked = await checkReadiness(deps, probeTimeoutMs);
     const result = opts.fleetContested ? withFleetCheck(checked, opts.fleetContested()) : checked;
-    if (result.status !== 'ready' && Date.now() - lastNotReadyLog > 30_000) {
-      lastNotReadyLog = Date.now();
-      log.warn({ checks: result.checks }, 'not ready');
-    }
+    noteReadiness(result);
     return reply.code(result.status === 'ready' ? 200 : 503).send(result);
   });
 
