@@ -58,10 +58,20 @@ export const launchRecordSchema = z.object({
 
 /**
  * GET /v1/launches/:launchId: the record without its internal fields (who asked, the idempotency
- * key, a failure's claim); loose, as the document has always had it.
+ * key, a failure's claim), plus what the view reads off a named stop's own record; loose, as the
+ * document has always had it.
  */
 export const launchStatusSchema = launchRecordSchema
   .omit({ actor: true, idempotencyKey: true, failing: true })
+  .extend({
+    // Not stored: the view reads it off the stop a stale record still names (routes/launches.ts).
+    cleanupError: z
+      .string()
+      .optional()
+      .describe(
+        "A failed launch whose record still named its stop (cancelCommandId) after that stop had failed: why it failed (the command's error); no stop is pending",
+      ),
+  })
   .loose();
 /** What GET /v1/launches/:launchId builds. */
 export type LaunchStatusBody = ResponseBody<typeof launchStatusSchema>;
