@@ -6,7 +6,9 @@ import {
   NotFoundError,
   RequestAbandonedError,
   StateConflictError,
+  TokenWaitExceededError,
 } from '../shared/errors.js';
+import { LimiterUnavailableError } from '../shared/limiter/types.js';
 import { RETRY_AFTER } from './headers.js';
 
 /**
@@ -174,6 +176,18 @@ export function toErrorResponse(err: unknown): ErrorResponse {
   if (err instanceof StateConflictError) {
     return { status: 409, body: { error: 'conflict', message: err.message, ...err.details } };
   }
+  if (err instanceof LimiterUnavailableError) {
+    // Redis went away while a CXone read waited for the fleet limiter: an outage, not a bug (nor a
+    // busy budget); the same answer as the request guard's when Redis is down before the request.
+    return {
+      status: 503,
+      body: {
+        error: 'redis_unavailable',
+        message: `Redis is not answering the fleet's CXone rate limiter; retry in ${RETRY_AFTER_S} s`,
+      },
+      headers: { [RETRY_AFTER]: String(RETRY_AFTER_S) },
+    };
+  }
   if (isCxoneError(err)) {
     if (err.kind === 'rate_limit' || err.kind === 'unavailable') {
       const retryAfterS =
@@ -191,9 +205,12 @@ export function toErrorResponse(err: unknown): ErrorResponse {
                 `the fleet's CXone budget for this endpoint (CXONE_RATE_LIMIT_PER_MIN, shared with launches ` +
                 `and polls) had no free slot within ${Math.ceil(err.maxWaitMs / 1000)} s; CXone is not ` +
                 `rate limiting; retry in ${retryAfterS} s`
-              : err.kind === 'rate_limit'
-                ? `CXone is rate limiting this endpoint; retry in ${retryAfterS} s`
-                : `CXone is not answering right now; retry in ${retryAfterS} s`,
+              : err instanceof TokenWaitExceededError
+                ? `CXone did not issue an access token within ${Math.ceil(err.maxWaitMs / 1000)} s; ` +
+                  `retry in ${retryAfterS} s`
+                : err.kind === 'rate_limit'
+                  ? `CXone is rate limiting this endpoint; retry in ${retryAfterS} s`
+                  : `CXone is not answering right now; retry in ${retryAfterS} s`,
           retryAfterSeconds: retryAfterS,
         },
         headers: { [RETRY_AFTER]: String(retryAfterS) },

@@ -105,10 +105,11 @@ export class CxoneConflictError extends CxoneError {
 }
 
 /**
- * Whose limit refused a call: CXone's (a 429, or the fleet-wide penalty one left still running), or
- * the fleet's own per-endpoint budget (CXONE_RATE_LIMIT_PER_MIN), spent by launches and polls.
+ * Whose limit refused a call: CXone's (a 429, or the fleet-wide penalty one left still running), the
+ * fleet's own per-endpoint budget (CXONE_RATE_LIMIT_PER_MIN), spent by launches and polls, or the
+ * caller's wait running out before CXone issued the access token the call needs.
  */
-export type RateLimitSource = 'cxone' | 'fleet_budget';
+export type RateLimitSource = 'cxone' | 'fleet_budget' | 'token_wait';
 
 /**
  * The call was not carried out for a rate limit; doing it again after retryAfterMs can succeed. Jobs
@@ -206,6 +207,28 @@ export class CxoneBadRequestError extends CxoneError {
   readonly retryable = false;
   constructor(ctx: CxoneErrorContext) {
     super(`CXone answered 400 to ${ctx.endpoint}: ${JSON.stringify(ctx.body ?? null).slice(0, 500)}`, ctx);
+  }
+}
+
+/**
+ * A bounded call (the API's) whose access token did not arrive within its wait: the shared token
+ * request is slow (CXone's token endpoint slow or down, or its own limiter slot far). Not a 429 —
+ * nothing was sent for this call. A CxoneRateLimitError still (retry later, nothing done), so every
+ * handler of rate limits treats it as one; its message and `limitedBy` say what it was.
+ */
+export class TokenWaitExceededError extends CxoneRateLimitError {
+  override readonly limitedBy = 'token_wait';
+  constructor(
+    ctx: CxoneErrorContext,
+    readonly maxWaitMs: number,
+  ) {
+    super(
+      ctx,
+      undefined,
+      `no CXone access token within ${maxWaitMs} ms for ${ctx.endpoint}` +
+        `${ctx.campaignId ? ` (campaign ${ctx.campaignId})` : ''}: the token request is still running ` +
+        '(CXone sent no 429; the call was not made)',
+    );
   }
 }
 

@@ -103,6 +103,20 @@ describe('bounded waits in the fleet limiter (real Redis)', () => {
     expect(calls).toBe(0);
   });
 
+  it('names the penalty when a 429 comes while the bounded call is still queued for its slot', async () => {
+    // 2 per 10 s: the bounded call queues for a slot ~5 s away; meanwhile another call of this process
+    // meets a 429. Its deadline passes in the queue, never at the penalty check — still CXone's limit.
+    const l = limiter(2, 10_000);
+    await l.schedule(EP, 'control', async () => undefined);
+    const pending = outcome(l.schedule(EP, 'control', async () => undefined, { maxWaitMs: 1_000 }));
+    await new Promise((r) => setTimeout(r, 200));
+    await l.penalize(EP, PENALTY_MS);
+    const { err } = await pending;
+    expect(err).toBeInstanceOf(LimiterWaitExceededError);
+    expect((err as LimiterWaitExceededError).reason).toBe('penalty');
+    expect((err as LimiterWaitExceededError).retryAfterMs).toBeGreaterThan(60_000);
+  });
+
   it('waits out a penalty shorter than maxWaitMs and then makes the call', async () => {
     const l = limiter();
     await l.penalize(EP, 300);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createKeys } from '../../src/shared/keys.js';
-import { LimiterUnavailableError } from '../../src/shared/limiter/types.js';
+import { LimiterUnavailableError, LimiterWaitExceededError } from '../../src/shared/limiter/types.js';
 import { limiterBehindProxy } from './fleet-helpers.js';
 
 const ENDPOINT = 'PATCH /api/v2/campaigns/:id' as const;
@@ -59,5 +59,23 @@ describe('a call that gave up during a Redis outage', () => {
     );
     // The warm-up call and the one after the outage: nothing for the five that were never made.
     expect(await redis.zcard(logKey)).toBe(2);
+  });
+
+  it("a bounded call (the API's) whose deadline passes while Redis is down says Redis, not a busy budget", async () => {
+    // The outage bound (30 s) is far past the API's wait: the deadline comes first.
+    const { proxy, limiter } = await limiterBehindProxy('outage-bounded', cleanup);
+    cleanup.push(() => limiter.close());
+    await limiter.schedule(ENDPOINT, 'control', async () => 'made');
+    proxy.cut();
+    let calls = 0;
+    const err = await limiter
+      .schedule(ENDPOINT, 'control', async () => void calls++, { maxWaitMs: 800 })
+      .catch((e: unknown) => e);
+    // Not LimiterWaitExceededError 'budget', which the API reports as the fleet's launches and polls
+    // spending the budget.
+    expect(err).not.toBeInstanceOf(LimiterWaitExceededError);
+    expect(err).toBeInstanceOf(LimiterUnavailableError);
+    expect(calls).toBe(0);
+    await proxy.restore();
   });
 });

@@ -9,6 +9,7 @@ import {
 } from '../../src/producers/errors.js';
 import { parseIdempotencyKey } from '../../src/producers/launch-submit.js';
 import { CxoneRateLimitError, CxoneValidationError, StateConflictError } from '../../src/shared/errors.js';
+import { LimiterUnavailableError } from '../../src/shared/limiter/types.js';
 
 describe('toErrorResponse', () => {
   it('maps zod failures to validation_failed with dotted paths', () => {
@@ -54,6 +55,16 @@ describe('toErrorResponse', () => {
     expect(limited.body.message).toMatch(/rate limiting/);
     const refused = toErrorResponse(new CxoneValidationError([], { endpoint: 'POST /x', status: 422 }));
     expect(refused).toMatchObject({ status: 502, body: { error: 'upstream_error', kind: 'validation' } });
+  });
+
+  it('answers 503 redis_unavailable, not a 500 bug, when Redis went away during the limiter wait', () => {
+    const down = toErrorResponse(new LimiterUnavailableError('GET /api/v2/campaigns/:id'));
+    expect(down).toMatchObject({
+      status: 503,
+      body: { error: 'redis_unavailable' },
+      headers: { 'retry-after': '5' },
+    });
+    expect(down.body.message).toMatch(/Redis/);
   });
 
   it('parseOrThrow throws the 400 naming every field', () => {

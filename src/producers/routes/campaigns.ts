@@ -25,6 +25,7 @@ import {
   CxoneRateLimitError,
   CxoneUnavailableError,
   FleetBudgetBusyError,
+  TokenWaitExceededError,
 } from '../../shared/errors.js';
 import { LimiterUnavailableError, LimiterWaitExceededError } from '../../shared/limiter/types.js';
 import { pacingRecordSchema } from '../../shared/pacing/record-schema.js';
@@ -41,6 +42,7 @@ export function staleReasonOf(err: unknown): string {
     return 'CXone refused access to the campaign (403: missing scope or role)';
   // Before the 429: the fleet's own budget being busy is a rate limit too, but not CXone's.
   if (err instanceof FleetBudgetBusyError) return "the fleet's CXone rate budget had no room in time";
+  if (err instanceof TokenWaitExceededError) return 'CXone did not issue an access token in time';
   if (err instanceof LimiterWaitExceededError && err.reason === 'budget')
     return "the fleet's CXone rate budget had no room in time";
   if (err instanceof CxoneRateLimitError || err instanceof LimiterWaitExceededError)

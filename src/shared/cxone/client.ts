@@ -9,6 +9,7 @@ import {
   CxoneUnavailableError,
   FleetBudgetBusyError,
   isCxoneError,
+  TokenWaitExceededError,
 } from '../errors.js';
 import { type FleetLimiter, LimiterWaitExceededError, type ScheduleOptions } from '../limiter/types.js';
 import type { Logger } from '../logger.js';
@@ -142,7 +143,8 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
     if (waitMs === undefined) return pending.catch((err: unknown) => Promise.reject(forCaller(err, ctx)));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CxoneRateLimitError(ctx, undefined)), waitMs);
+      // Not CXone's 429: the shared token fetch has not finished within this caller's wait.
+      timer = setTimeout(() => reject(new TokenWaitExceededError(ctx, waitMs)), waitMs);
       timer.unref();
     });
     try {

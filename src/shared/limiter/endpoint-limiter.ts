@@ -169,6 +169,8 @@ export class EndpointLimiter {
   /** Control calls waiting in lease mode; polls take no slot while there are any. */
   private controlWaiting = 0;
   private changed: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** The latest end of a 429 penalty a call of this process met on this endpoint (see sawPenalty). */
+  private penaltySeenUntil = 0;
 
   constructor(private readonly deps: EndpointLimiterDeps) {
     this.logKey = `${deps.baseKey}:log`;
@@ -322,11 +324,21 @@ export class EndpointLimiter {
    * the wait); otherwise the fleet's own budget was: the slots queued ahead did not reach this call,
    * and one more slot's spacing is the least a retry must wait.
    */
-  private deadlinePassed(call: Call): LimiterWaitExceededError {
-    const penaltyLeft = call.penaltyUntil - Date.now();
-    return penaltyLeft > 0
-      ? this.waitExceeded(call, penaltyLeft, 'penalty')
-      : this.waitExceeded(call, this.deps.spacing.permitGapMs, 'budget');
+  private deadlinePassed(call: Call): LimiterWaitExceededError | LimiterUnavailableError {
+    const penaltyLeft = Math.max(call.penaltyUntil, this.penaltySeenUntil) - Date.now();
+    if (penaltyLeft > 0) return this.waitExceeded(call, penaltyLeft, 'penalty');
+    // Redis down is not a busy budget: the wait went to ioredis' offline queue, not to other calls.
+    if (this.deps.redisDownForMs() > 0) return new LimiterUnavailableError(this.deps.endpoint);
+    return this.waitExceeded(call, this.deps.spacing.permitGapMs, 'budget');
+  }
+
+  /**
+   * Notes a penalty any call of this process saw (its end, by this host's clock), so that a bounded
+   * call whose deadline passes while it is still queued for a permit names the penalty, not the
+   * budget, though it never reached the penalty check itself.
+   */
+  private sawPenalty(until: number): void {
+    this.penaltySeenUntil = Math.max(this.penaltySeenUntil, until);
   }
 
   /** A bounded call refuses a wait it cannot finish in time, instead of sleeping until its deadline. */
@@ -448,9 +460,13 @@ export class EndpointLimiter {
     changed?.resolve();
   }
 
-  /** After a 429 this process starts nothing more from slots it leased before it. */
-  dropLeases(): void {
+  /**
+   * After a 429 (penalized for `penaltyMs`): this process starts nothing more from slots it leased
+   * before it, and a bounded call still queued here names the penalty if its deadline passes.
+   */
+  penalized(penaltyMs: number): void {
     this.leases = [];
+    this.sawPenalty(Date.now() + penaltyMs);
   }
 
   /** Gets `slots` slots through the three steps; resolves with how many were taken (≥ 1). */
@@ -524,6 +540,7 @@ export class EndpointLimiter {
     const pttl = await this.penaltyLeft(call);
     if (pttl > 0) {
       call.penaltyUntil = Date.now() + pttl;
+      this.sawPenalty(call.penaltyUntil);
       this.assertFits(call, pttl, 'penalty');
       await this.pause(pttl, call);
     }
@@ -564,7 +581,10 @@ export class EndpointLimiter {
         limiterBudgetLeft.set({ endpoint: this.deps.endpoint }, value);
         return taken;
       }
-      if (why === 1) call.penaltyUntil = Date.now() + value;
+      if (why === 1) {
+        call.penaltyUntil = Date.now() + value;
+        this.sawPenalty(call.penaltyUntil);
+      }
       this.assertFits(call, value, why === 1 ? 'penalty' : 'budget');
       await this.pause(value, call);
       // Penalized while waiting for the permit: queue again so that calls resume evenly spaced.

@@ -114,7 +114,7 @@ export function createFleetLimiter(opts: FleetLimiterOptions): FleetLimiter {
 
     async penalize(endpoint: CxoneEndpoint, ms: number): Promise<void> {
       const bounded = Math.min(MAX_PENALTY_MS, Math.max(1, Math.ceil(ms)));
-      endpoints.get(endpoint)?.dropLeases();
+      endpoints.get(endpoint)?.penalized(bounded);
       await redis.cxoPenalize(`${keys.limiter(endpoint)}:penalty`, bounded);
       logger.info({ endpoint, penaltyMs: bounded }, 'endpoint penalized fleet-wide after a 429');
     },
