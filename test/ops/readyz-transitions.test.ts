@@ -1,15 +1,22 @@
 import net from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerOpsRoutes } from '../../src/producers/routes/ops.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  NOT_READY_LOG_EVERY_MS,
+  readinessLog,
+  registerOpsRoutes,
+  type Readiness,
+} from '../../src/producers/routes/ops.js';
 import { recordingLogger, type LogLine } from '../support/log-capture.js';
 import { createOpsTestContext, type OpsTestContext } from './helpers.js';
 
 /** A token provider whose answer the test controls (the CXone check fails while `fail` is set). */
-const token = { fail: false };
+const token = { fail: false, hang: false };
 const fakeCxone = {
   tokens: {
     getToken: async () => {
+      // Slower than the probe's 500 ms bound: that probe's CXone check times out.
+      if (token.hang) await new Promise((r) => setTimeout(r, 1_000));
       if (token.fail) throw new Error('CXone answered 503 to POST /oauth2/token');
       return 'access-token';
     },
@@ -83,5 +90,75 @@ describe('/readyz transitions in the log', () => {
         .slice(before)
         .map((l) => l.level),
     ).toEqual([40, 30]);
+  });
+
+  it('does not log a fresh outage when a slow probe from before the recovery answers after a quick one', async () => {
+    expect(await probe()).toBe(200);
+    const before = ops().length;
+    token.hang = true;
+    const slow = probe();
+    await new Promise((r) => setTimeout(r, 50));
+    token.hang = false;
+    // The quick probe answers first; the slow one (begun while CXone hung) times out after it.
+    expect(await probe()).toBe(200);
+    expect(await slow).toBe(503);
+    expect(await probe()).toBe(200);
+    // The process was answering ready by then: no "not ready" for a stale answer, no "ready again".
+    expect(ops().slice(before)).toEqual([]);
+  });
+});
+
+describe('readinessLog (injected clock)', () => {
+  const down = (check: 'redis' | 'cxone'): Readiness => ({
+    status: 'not_ready',
+    checks: {
+      redis: check === 'redis' ? { ok: false, ms: 1, error: 'x' } : { ok: true, ms: 1 },
+      cxone: check === 'cxone' ? { ok: false, ms: 1, error: 'y' } : { ok: true, ms: 1 },
+    },
+  });
+  const up: Readiness = {
+    status: 'ready',
+    checks: { redis: { ok: true, ms: 1 }, cxone: { ok: true, ms: 1 } },
+  };
+
+  it('repeats the warning every 30 s of an outage, and forgets the failed checks once ready', () => {
+    let t = 1_000_000;
+    const log = { warn: vi.fn(), info: vi.fn() };
+    const readiness = readinessLog(log, () => t);
+    const note = (r: Readiness) => readiness.note(readiness.ticket(), r);
+    note(up);
+    note(down('redis'));
+    t += NOT_READY_LOG_EVERY_MS - 1;
+    note(down('cxone'));
+    expect(log.warn).toHaveBeenCalledTimes(1);
+    t += 1;
+    note(down('redis'));
+    expect(log.warn).toHaveBeenCalledTimes(2);
+    t += 5_000;
+    note(up);
+    note(up);
+    expect(log.info).toHaveBeenCalledTimes(1);
+    expect(log.info.mock.calls[0]?.[0]).toEqual({
+      notReadyMs: NOT_READY_LOG_EVERY_MS + 5_000,
+      failedChecks: ['redis', 'cxone'],
+    });
+    // A new outage warns at once and reports only its own failed checks.
+    t += 1_000;
+    note(down('cxone'));
+    expect(log.warn).toHaveBeenCalledTimes(3);
+    t += 2_000;
+    note(up);
+    expect(log.info.mock.calls[1]?.[0]).toEqual({ notReadyMs: 2_000, failedChecks: ['cxone'] });
+  });
+
+  it('ignores an answer older than one already noted', () => {
+    const log = { warn: vi.fn(), info: vi.fn() };
+    const readiness = readinessLog(log, () => 0);
+    const early = readiness.ticket();
+    const late = readiness.ticket();
+    readiness.note(late, up);
+    readiness.note(early, down('redis'));
+    expect(log.warn).not.toHaveBeenCalled();
+    expect(log.info).not.toHaveBeenCalled();
   });
 });

@@ -85,35 +85,47 @@ export const NOT_READY_LOG_EVERY_MS = 30_000;
  * NOT_READY_LOG_EVERY_MS while it stays so), and one info line when it is ready again, with how long
  * it was not and every check that failed meanwhile — without it an operator reading the log cannot
  * tell when an outage ended. Per transition, not per probe.
+ *
+ * Probes overlap (a kubelet and a load balancer, or a slow check timing out while the next probe
+ * already answered): each takes a ticket before it checks, and an answer older than one already
+ * noted is stale — noted out of order, a probe that began during the outage and timed out after a
+ * quick "ready" would log a fresh outage and its end a moment later.
  */
 export function readinessLog(
   log: Pick<Logger, 'warn' | 'info'>,
   now: () => number = Date.now,
-): (result: Readiness) => void {
+): { ticket(): number; note(ticket: number, result: Readiness): void } {
+  let issued = 0;
+  let latestNoted = 0;
   let notReadySince: number | undefined;
   let lastWarnAt = 0;
   const failed = new Set<string>();
-  return (result) => {
-    const at = now();
-    if (result.status === 'ready') {
-      if (notReadySince === undefined) return;
-      const notReadyMs = at - notReadySince;
-      const failedChecks = [...failed];
-      notReadySince = undefined;
-      failed.clear();
-      log.info(
-        { notReadyMs, failedChecks },
-        `ready again after ${Math.round(notReadyMs / 1000)} s not ready (failed: ${failedChecks.join(', ')})`,
-      );
-      return;
-    }
-    const turned = notReadySince === undefined;
-    notReadySince ??= at;
-    for (const [name, check] of Object.entries(result.checks)) if (!check.ok) failed.add(name);
-    if (turned || at - lastWarnAt >= NOT_READY_LOG_EVERY_MS) {
-      lastWarnAt = at;
-      log.warn({ checks: result.checks }, 'not ready');
-    }
+  return {
+    ticket: () => ++issued,
+    note(ticket, result) {
+      if (ticket < latestNoted) return;
+      latestNoted = ticket;
+      const at = now();
+      if (result.status === 'ready') {
+        if (notReadySince === undefined) return;
+        const notReadyMs = at - notReadySince;
+        const failedChecks = [...failed];
+        notReadySince = undefined;
+        failed.clear();
+        log.info(
+          { notReadyMs, failedChecks },
+          `ready again after ${Math.round(notReadyMs / 1000)} s not ready (failed: ${failedChecks.join(', ')})`,
+        );
+        return;
+      }
+      const turned = notReadySince === undefined;
+      notReadySince ??= at;
+      for (const [name, check] of Object.entries(result.checks)) if (!check.ok) failed.add(name);
+      if (turned || at - lastWarnAt >= NOT_READY_LOG_EVERY_MS) {
+        lastWarnAt = at;
+        log.warn({ checks: result.checks }, 'not ready');
+      }
+    },
   };
 }
 
@@ -295,11 +307,12 @@ export async function registerOpsRoutes(
   app.get('/healthz', async () => ({ status: 'ok' as const }));
 
   const deps = readinessDeps(ctx, probeTimeoutMs);
-  const noteReadiness = readinessLog(log);
+  const readiness = readinessLog(log);
   app.get('/readyz', async (_req, reply) => {
+    const ticket = readiness.ticket();
     const checked = await checkReadiness(deps, probeTimeoutMs);
     const result = opts.fleetContested ? withFleetCheck(checked, opts.fleetContested()) : checked;
-    noteReadiness(result);
+    readiness.note(ticket, result);
     return reply.code(result.status === 'ready' ? 200 : 503).send(result);
   });
 
