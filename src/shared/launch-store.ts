@@ -27,6 +27,26 @@ export function launchAuditId(launchId: string): string {
 const TERMINAL: readonly LaunchStatus[] = ['succeeded', 'failed'];
 
 /**
+ * A failed launch's `cleanupError`: what failed (the stop it queued, or the direct cancel when none
+ * was queued) and why. The one wording for the reason the workers store (campaignGoneReason) and for
+ * the one the view reads off a failed stop a stale record still names (routes/launches.ts).
+ */
+export function cleanupErrorText(stopId: string | undefined, why: string): string {
+  return `${stopId ? `the stop ${stopId}` : 'the cancel'} failed (${why})`;
+}
+
+/**
+ * The `cleanupError` of a failed launch whose cleanup (the direct cancel, or the stop `stopId`) met
+ * CXone's 404 for its campaign: nothing was cancelled, and the campaign may live on in another tenant.
+ */
+export function campaignGoneReason(campaignId: string, stopId?: string): string {
+  return cleanupErrorText(
+    stopId,
+    `not_found: CXone answered 404 for campaign ${campaignId}: deleted outside the orchestrator or another tenant's; nothing was cancelled`,
+  );
+}
+
+/**
  * The index of launches no worker has begun: a sorted set of launch ids scored by `requestedAt` (ms),
  * holding exactly the launches that read `queued`. Written only inside the scripts that create a
  * launch (CREATE_SCRIPT adds it), begin one (BEGIN_SCRIPT removes it) and finish one (UPDATE_SCRIPT,
@@ -442,17 +462,20 @@ export class LaunchStore {
     // started dialing ends as completed). No stop pending any more: the command is no longer named.
     return this.write(launchId, { ...fields, cancelled: fields.campaignStatus === 'cancelled' }, 'failed', {
       marker: { campaignId, op: 'del' },
-      remove: ['cancelCommandId'],
+      remove: ['cancelCommandId', 'cleanupError'],
     });
   }
 
   /**
    * The stop a failed launch queued for its campaign found that CXone no longer knows the campaign
    * (404: deleted, or a CXone that lost its state): nothing is left on CXone to cancel, so no stop is
-   * pending any more, and nothing was cancelled. False when the launch is not a failed one.
+   * pending any more, and nothing was cancelled — said in `cleanupError` (campaignGoneReason, naming
+   * `stopId`, the stop that met the 404, when there was one). One script, written only on a failed
+   * launch or one a failure has claimed. False when the launch is not a failed one.
    */
-  async recordCampaignGone(launchId: string, campaignId: string): Promise<boolean> {
-    return this.write(launchId, { cancelled: false }, 'failed', {
+  async recordCampaignGone(launchId: string, campaignId: string, stopId?: string): Promise<boolean> {
+    const cleanupError = campaignGoneReason(campaignId, stopId);
+    return this.write(launchId, { cancelled: false, cleanupError }, 'failed', {
       marker: { campaignId, op: 'del' },
       remove: ['cancelCommandId'],
     });
@@ -609,7 +632,10 @@ export class LaunchStore {
   async recordLateCampaign(
     launchId: string,
     campaignId: string,
-    fields: Pick<StoredFields, 'cancelled' | 'campaignStatus' | 'cxoneVersion' | 'cancelCommandId'>,
+    fields: Pick<
+      StoredFields,
+      'cancelled' | 'campaignStatus' | 'cxoneVersion' | 'cancelCommandId' | 'cleanupError'
+    >,
   ): Promise<boolean> {
     return this.write(launchId, { ...fields, campaignId }, 'failed', {
       marker: { campaignId, op: fields.cancelCommandId ? 'set' : 'del' },

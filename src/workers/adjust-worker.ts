@@ -190,7 +190,7 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
       await recordLastCommand(updated);
       lifecycleCommands.inc({ kind: data.action ?? 'patch', outcome: 'failed' });
       if (data.reason === LAUNCH_FAILED_REASON && cause instanceof CxoneNotFoundError) {
-        await noteLaunchCampaignGone(data.campaignId);
+        await noteLaunchCampaignGone(data.campaignId, data.commandId);
       }
     }
     return lastAttempt;
@@ -202,11 +202,11 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
    * must stop naming it as pending; the trail gets the disappearance, as for any 404 of a campaign.
    * Best effort: the command record already says what happened.
    */
-  const noteLaunchCampaignGone = async (campaignId: string) => {
+  const noteLaunchCampaignGone = async (campaignId: string, stopId: string) => {
     try {
       const launches = createLaunchStore(ctx);
       const launchId = await launches.launchOfCampaign(campaignId);
-      if (launchId && (await launches.recordCampaignGone(launchId, campaignId))) {
+      if (launchId && (await launches.recordCampaignGone(launchId, campaignId, stopId))) {
         log.warn(
           { campaignId, launchId },
           "the failed launch's campaign is not found on CXone: its stop failed, nothing was cancelled",
@@ -236,7 +236,7 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
         existing.status === 'failed' &&
         existing.error?.kind === 'not_found'
       ) {
-        await noteLaunchCampaignGone(data.campaignId);
+        await noteLaunchCampaignGone(data.campaignId, data.commandId);
       }
       await leaveOrder(data.campaignId, data.commandId);
       return existing.status;

@@ -26,6 +26,7 @@ import {
 } from '../shared/jobs.js';
 import { QUEUES } from '../shared/keys.js';
 import {
+  campaignGoneReason,
   createLaunchStore,
   JOB_FAILURE_RECORDER,
   LAUNCH_FAILED_REASON,
@@ -340,7 +341,14 @@ async function cancelPartialCampaign(
   attempt: number,
   /** A failure's recorder: whether it still holds the launch (failLaunch), asked before queuing a stop. */
   stillRecording?: () => Promise<boolean>,
-): Promise<{ cancelled: boolean; version?: number; error?: string; cancelCommandId?: string }> {
+): Promise<{
+  cancelled: boolean;
+  version?: number;
+  error?: string;
+  cancelCommandId?: string;
+  /** CXone answered 404 for the campaign: the launch's `cleanupError` (campaignGoneReason). */
+  goneReason?: string;
+}> {
   const { ctx, campaigns } = deps;
   try {
     const current = await ctx.cxone.getCampaign(campaignId, { priority: 'control', campaignId, attempt });
@@ -363,7 +371,7 @@ async function cancelPartialCampaign(
         "the failed launch's campaign is not found on CXone: not cancelled, and no stop queued",
       );
       await noteCleanupMissing(ctx, campaignId, launchId);
-      return { cancelled: false, error };
+      return { cancelled: false, error, goneReason: campaignGoneReason(campaignId) };
     }
     // A recorder that lost the launch while it waited on CXone (the sweep took over from a handler
     // slower than its lease; this run's job went to another worker) leaves the campaign to whoever holds
@@ -488,6 +496,7 @@ async function abandonLateCampaign(
       ...(cleanup.cancelled ? { campaignStatus: 'cancelled' as const } : {}),
       ...(cleanup.version !== undefined ? { cxoneVersion: cleanup.version } : {}),
       ...(cleanup.cancelCommandId ? { cancelCommandId: cleanup.cancelCommandId } : {}),
+      ...(cleanup.goneReason ? { cleanupError: cleanup.goneReason } : {}),
     });
     if (cleanup.cancelCommandId)
       await noteStopIfDone(deps, data.launchId, created.id, cleanup.cancelCommandId);
@@ -517,7 +526,7 @@ async function noteStopIfDone(
     });
   } else if (stop?.status === 'failed' && stop.error?.kind === 'not_found') {
     // It found CXone no longer knows the campaign (adjust-worker.ts): no stop is pending any more.
-    await deps.launches.recordCampaignGone(launchId, campaignId);
+    await deps.launches.recordCampaignGone(launchId, campaignId, commandId);
     await noteCleanupMissing(deps.ctx, campaignId, launchId);
   }
 }
@@ -643,7 +652,12 @@ async function failLaunch(
     // The version the cancel left, not the one the create did.
     ...(cleanup?.version !== undefined ? { cxoneVersion: cleanup.version } : {}),
     ...(cleanup && !cleanup.cancelled
-      ? { cancelled: false, ...(cleanup.cancelCommandId ? { cancelCommandId: cleanup.cancelCommandId } : {}) }
+      ? {
+          cancelled: false,
+          ...(cleanup.cancelCommandId ? { cancelCommandId: cleanup.cancelCommandId } : {}),
+          // Why nothing was cancelled, and no stop is pending: CXone answered 404 for the campaign.
+          ...(cleanup.goneReason ? { cleanupError: cleanup.goneReason } : {}),
+        }
       : {}),
   });
   // The stop may have gone through before this outcome was written over what its success noted.

@@ -9,21 +9,22 @@ import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
-import { startStack, waitFor, type Stack } from '../e2e/stack.js';
+import { api, startStack, waitFor, type Stack } from '../e2e/stack.js';
 import { lastAttemptLaunch } from './last-attempt.js';
 
 /**
  * A failed launch whose campaign CXone no longer knows (404): deleted from under it, or a CXone that
  * lost its state — a sandbox restarted, which keeps everything in memory. Nothing is left on CXone to
  * cancel, so the launch must not read "not cancelled, a stop pending" (cancelCommandId) for a stop
- * that can only meet the same 404 and fail at once. Real Redis, the sandbox over HTTP; its reset
- * forgets every campaign as a restart does.
+ * that can only meet the same 404 and fail at once; it says why in `cleanupError`, on the record and
+ * in GET /v1/launches/{id}, as for a stale record's failed stop. Real Redis, the sandbox and the API
+ * over HTTP; the sandbox's reset forgets every campaign as a restart does.
  */
 describe('the cleanup of a failed launch whose campaign CXone no longer knows', () => {
   let stack: Stack;
   let adjust: Worker | undefined;
   beforeAll(async () => {
-    stack = await startStack({ api: false });
+    stack = await startStack();
   });
   // Every test starts with no adjust worker: one left running would take the next test's stop early.
   afterEach(async () => {
@@ -52,6 +53,29 @@ describe('the cleanup of a failed launch whose campaign CXone no longer knows', 
     (await (stack.ctx.audit as AuditTrailStore).list(campaignId))
       .filter((r) => r.action === 'campaign_missing')
       .map((r) => ({ actor: r.actor, details: r.details }));
+  /** The cleanup error a 404 leaves, written out (not built by the code under test). */
+  const goneText = (campaignId: string, stopId?: string) =>
+    `${stopId ? `the stop ${stopId}` : 'the cancel'} failed (not_found: CXone answered 404 for campaign ${campaignId}: ` +
+    "deleted outside the orchestrator or another tenant's; nothing was cancelled)";
+  /** The record and GET /v1/launches/{id} both say why nothing was cancelled, and name no stop. */
+  const expectGone = async (launchId: string, campaignId: string, stopId?: string) => {
+    const record = await createLaunchStore(stack.ctx).get(launchId);
+    expect(record).toMatchObject({
+      status: 'failed',
+      cancelled: false,
+      cleanupError: goneText(campaignId, stopId),
+    });
+    expect(record?.cancelCommandId).toBeUndefined();
+    const view = await api(stack, 'GET', `/v1/launches/${launchId}`);
+    expect(view.status).toBe(200);
+    expect(view.body).toMatchObject({
+      status: 'failed',
+      campaignId,
+      cancelled: false,
+      cleanupError: goneText(campaignId, stopId),
+    });
+    expect(view.body).not.toHaveProperty('cancelCommandId');
+  };
   const stopsQueuedFor = async (campaignId: string) =>
     (await stack.ctx.queues.adjust.getJobs(['waiting', 'delayed', 'prioritized', 'active'])).filter(
       (j) => (j.data as { campaignId?: string }).campaignId === campaignId,
@@ -82,6 +106,7 @@ describe('the cleanup of a failed launch whose campaign CXone no longer knows', 
     expect(await missingRecords(campaignId)).toEqual([
       { actor: 'worker:launch', details: { seenBy: 'cleanup', launchId } },
     ]);
+    await expectGone(launchId, campaignId);
   });
 
   it('drops the pending stop from the launch when the stop queued for its cleanup finds the campaign gone', async () => {
@@ -113,6 +138,7 @@ describe('the cleanup of a failed launch whose campaign CXone no longer knows', 
     expect(await missingRecords(campaignId)).toEqual([
       { actor: 'worker:launch', details: { seenBy: 'cleanup', launchId } },
     ]);
+    await expectGone(launchId, campaignId, stopId);
   });
 
   it('drops the pending stop when the stop meets the 404 before the failure is written', async () => {
@@ -163,6 +189,7 @@ describe('the cleanup of a failed launch whose campaign CXone no longer knows', 
     // Written after the stop had failed: the launch worker itself finds the stop over.
     expect(record?.cancelCommandId).toBeUndefined();
     expect(await missingRecords(String(record?.campaignId))).toHaveLength(1);
+    await expectGone(launchId, String(record?.campaignId), stopId);
   });
 
   it('drops the pending stop when the stop job is redelivered after its 404 was recorded', async () => {
@@ -193,5 +220,6 @@ describe('the cleanup of a failed launch whose campaign CXone no longer knows', 
     expect(settled).toMatchObject({ status: 'failed', campaignId, cancelled: false });
     expect(settled?.cancelCommandId).toBeUndefined();
     expect(await launches.launchOfCampaign(campaignId)).toBeNull();
+    await expectGone(launchId, campaignId, stopId);
   });
 });

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from '../../shared/context.js';
-import { createLaunchStore, type LaunchRecord } from '../../shared/launch-store.js';
+import { cleanupErrorText, createLaunchStore, type LaunchRecord } from '../../shared/launch-store.js';
 import type { CommandRecord } from '../../shared/lifecycle/commands.js';
 import { getCommand } from '../../shared/lifecycle/enqueue.js';
 import { isFinal } from '../../shared/lifecycle/state-machine.js';
@@ -9,9 +9,6 @@ import { ApiError, parseOrThrow } from '../errors.js';
 import type { LaunchStatusBody } from '../openapi.js';
 
 export const launchParamsSchema = z.object({ launchId: z.uuid('must be a launch id (a UUID)') });
-
-/** What the view shows of a launch: its record, as the stop it names has left it. */
-type LaunchView = LaunchRecord & { cleanupError?: string };
 
 /**
  * A failed launch that still names its cleanup stop (`cancelCommandId`) as retrying, read against
@@ -21,7 +18,7 @@ type LaunchView = LaunchRecord & { cleanupError?: string };
  * recordCampaignGone). Pure: nothing is written, so GET stays a read. A stop not finished, expired
  * (commands are kept 7 days, launches 30), or of another campaign leaves the record as it is.
  */
-export function settleNamedStop(record: LaunchRecord, stop: CommandRecord | null): LaunchView {
+export function settleNamedStop(record: LaunchRecord, stop: CommandRecord | null): LaunchRecord {
   if (record.status !== 'failed' || !record.cancelCommandId || !stop) return record;
   if (stop.commandId !== record.cancelCommandId || stop.campaignId !== record.campaignId) return record;
   const { cancelCommandId, ...rest } = record;
@@ -39,7 +36,7 @@ export function settleNamedStop(record: LaunchRecord, stop: CommandRecord | null
     const why = stop.error
       ? `${stop.error.kind ? `${stop.error.kind}: ` : ''}${stop.error.message}`
       : `it ended ${stop.status}`;
-    return { ...rest, cancelled: false, cleanupError: `the stop ${cancelCommandId} failed (${why})` };
+    return { ...rest, cancelled: false, cleanupError: cleanupErrorText(cancelCommandId, why) };
   }
   return record;
 }

@@ -49,6 +49,17 @@ export const launchRecordSchema = z.object({
     .optional()
     .describe('When CXone refused that cancel: the stop command retrying it (GET /v1/commands/{id})'),
   /**
+   * Written by the workers when the cleanup met CXone's 404 (launch-store.ts campaignGoneReason); the
+   * view also shows it, unwritten, for a stop a stale record still names that has failed
+   * (routes/launches.ts settleNamedStop). Both texts come from cleanupErrorText.
+   */
+  cleanupError: z
+    .string()
+    .optional()
+    .describe(
+      "A failed launch whose cleanup failed for good, no stop pending: CXone answered 404 for its campaign (the cancel or its stop), or the stop it names had failed — why (the stop's id, and its error)",
+    ),
+  /**
    * Set, to the failure's reason, once a failure has claimed the launch (`claimFailure`) and until
    * it is recorded failed. From then on no run may record a campaign or a success on it; a run or
    * handler that finds it set finishes the failure.
@@ -58,20 +69,11 @@ export const launchRecordSchema = z.object({
 
 /**
  * GET /v1/launches/:launchId: the record without its internal fields (who asked, the idempotency
- * key, a failure's claim), plus what the view reads off a named stop's own record; loose, as the
- * document has always had it.
+ * key, a failure's claim), as a named stop's own record may settle it (routes/launches.ts); loose,
+ * as the document has always had it.
  */
 export const launchStatusSchema = launchRecordSchema
   .omit({ actor: true, idempotencyKey: true, failing: true })
-  .extend({
-    // Not stored: the view reads it off the stop a stale record still names (routes/launches.ts).
-    cleanupError: z
-      .string()
-      .optional()
-      .describe(
-        "A failed launch whose record still named its stop (cancelCommandId) after that stop had failed: why it failed (the command's error); no stop is pending",
-      ),
-  })
   .loose();
 /** What GET /v1/launches/:launchId builds. */
 export type LaunchStatusBody = ResponseBody<typeof launchStatusSchema>;
