@@ -21,27 +21,13 @@ export async function noteMissingOnCxone(
   const record = await store.get(campaignId);
   if (!record) return null;
   if (record.missingOnCxone) return record.missingOnCxone.since;
-  const since = new Date(ctx.clock.now()).toISOString();
-  // Claimed atomically: a poll and a read that meet the 404 together publish one event, not two.
-  const claimed = await ctx.redis.set(markerKey(ctx, campaignId), since, 'NX');
-  if (claimed === null) return (await ctx.redis.get(markerKey(ctx, campaignId))) ?? since;
-  await store.patch(campaignId, { missingOnCxone: { since } });
-  ctx.logger.warn(
-    { campaignId, lastStatus: record.status, lastVersion: record.version, seenBy },
-    'CXone no longer knows the campaign (deleted outside the orchestrator, or another tenant)',
-  );
-  const details = { lastStatus: record.status, lastVersion: record.version, seenBy };
-  await auditOrLog(ctx, {
-    campaignId,
-    action: 'campaign_missing',
+  return recordDisappearance(ctx, campaignId, {
+    details: { lastStatus: record.status, lastVersion: record.version, seenBy },
     actor: seenBy === 'poll' ? 'worker:poll' : seenBy === 'api' ? (caller ?? 'api') : 'worker:launch',
     cxoneVersion: record.version,
-    details,
-    // Per disappearance: a campaign CXone answers for again may go missing again later.
-    dedupeKey: `campaign_missing:${campaignId}:${since}`,
+    message: 'CXone no longer knows the campaign (deleted outside the orchestrator, or another tenant)',
+    onClaimed: (since) => store.patch(campaignId, { missingOnCxone: { since } }),
   });
-  await publishOrLog(ctx, 'campaign.missing', campaignId, { ...details, since });
-  return since;
 }
 
 /**
@@ -58,30 +44,56 @@ export async function noteCleanupFoundMissing(
   launchId: string,
 ): Promise<string | null> {
   if (await new CampaignStore(ctx).get(campaignId)) return noteMissingOnCxone(ctx, campaignId, 'cleanup');
+  return recordDisappearance(ctx, campaignId, {
+    details: { seenBy: 'cleanup', launchId },
+    actor: 'worker:launch',
+    message:
+      "CXone no longer knows the failed launch's campaign (deleted outside the orchestrator, or another tenant): not cancelled",
+    // Kept as long as the launch that names the campaign: nothing clears a note on a campaign never
+    // read again.
+    ttlSeconds: LAUNCH_RETENTION_SECONDS,
+  });
+}
+
+/**
+ * Claims the campaign's disappearance, then tells it once: the log's warning, the trail's
+ * `campaign_missing` record and `campaign.missing`. Claimed atomically: a poll and a read that meet
+ * the 404 together publish one event, not two; the loser answers the winner's time. Returns since
+ * when it is noted.
+ */
+async function recordDisappearance(
+  ctx: Pick<AppContext, 'redis' | 'keys' | 'clock' | 'logger' | 'audit' | 'events'>,
+  campaignId: string,
+  note: {
+    details: Record<string, unknown>;
+    actor: string;
+    cxoneVersion?: number;
+    message: string;
+    /** How long the claim is kept; without it, until clearMissingOnCxone. */
+    ttlSeconds?: number;
+    /** Written once the claim is won, before anything is told. */
+    onClaimed?: (since: string) => Promise<unknown>;
+  },
+): Promise<string> {
   const since = new Date(ctx.clock.now()).toISOString();
-  // Kept as long as the launch that names the campaign: nothing clears a note on a campaign never
-  // read again.
-  const claimed = await ctx.redis.set(
-    markerKey(ctx, campaignId),
-    since,
-    'EX',
-    LAUNCH_RETENTION_SECONDS,
-    'NX',
-  );
-  if (claimed === null) return (await ctx.redis.get(markerKey(ctx, campaignId))) ?? since;
-  ctx.logger.warn(
-    { campaignId, launchId },
-    "CXone no longer knows the failed launch's campaign (deleted outside the orchestrator, or another tenant): not cancelled",
-  );
-  const details = { seenBy: 'cleanup', launchId };
+  const key = markerKey(ctx, campaignId);
+  const claimed =
+    note.ttlSeconds === undefined
+      ? await ctx.redis.set(key, since, 'NX')
+      : await ctx.redis.set(key, since, 'EX', note.ttlSeconds, 'NX');
+  if (claimed === null) return (await ctx.redis.get(key)) ?? since;
+  await note.onClaimed?.(since);
+  ctx.logger.warn({ campaignId, ...note.details }, note.message);
   await auditOrLog(ctx, {
     campaignId,
     action: 'campaign_missing',
-    actor: 'worker:launch',
-    details,
+    actor: note.actor,
+    ...(note.cxoneVersion !== undefined ? { cxoneVersion: note.cxoneVersion } : {}),
+    details: note.details,
+    // Per disappearance: a campaign CXone answers for again may go missing again later.
     dedupeKey: `campaign_missing:${campaignId}:${since}`,
   });
-  await publishOrLog(ctx, 'campaign.missing', campaignId, { ...details, since });
+  await publishOrLog(ctx, 'campaign.missing', campaignId, { ...note.details, since });
   return since;
 }
 
