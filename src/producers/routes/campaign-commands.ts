@@ -15,6 +15,7 @@ import {
   applyPatch,
   configFromResource,
   droppedStatesIssue,
+  isPlainObject,
   localPart,
   problemsOfMalformedPatch,
   validateChange,
@@ -125,10 +126,6 @@ async function refuseMalformed(
     );
   }
   throw new ValidationFailedError([...issues, ...more]);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** 409 with a stable machine-readable code. */
@@ -331,7 +328,7 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
     const { campaignId } = parseOrThrow(campaignIdParamsSchema, request.params);
     const parsed = parsePatchRequest(actionBodySchema, request.body, 'patch.');
     if (parsed.issues) {
-      const sent = isRecord(request.body) ? request.body['patch'] : undefined;
+      const sent = isPlainObject(request.body) ? request.body['patch'] : undefined;
       return refuseMalformed(ctx, campaignId, sent, parsed.issues, 'patch.');
     }
     const body = parsed.data;

@@ -31,7 +31,8 @@ export function localPart(config: Partial<CampaignConfig> | undefined): LocalCon
   };
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+/** A JSON object (not an array, not null): what a config's or a patch's nested fields are. */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
