@@ -1,3 +1,4 @@
+import { parseRetryAfter } from '../shared/retry-after.js';
 import { ApiError, NetworkError } from './api-client.js';
 
 /**
@@ -25,20 +26,6 @@ export function isTransient(err: unknown): err is NetworkError | ApiError {
 }
 
 /**
- * Pure: a Retry-After header in ms (delay-seconds or an HTTP date), undefined when absent or not
- * one of the two; never negative.
- */
-export function retryAfterMs(value: string | null | undefined, now: number): number | undefined {
-  if (value == null) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  // A date must name one (a bare number of any other form is no date, whatever Date.parse makes of it).
-  if (!/[a-z]/i.test(text)) return undefined;
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-/**
  * Pure: how long to wait before trying again after `failures` (1 or more) polls in a row failed
  * with `err`: the loop's own period, doubled at each failure up to RETRY_BACKOFF_CAP_MS (or the
  * period, when that is longer), and never less than the server's Retry-After (capped at
@@ -49,7 +36,7 @@ export function retryDelayMs(err: unknown, failures: number, periodMs: number, n
     periodMs * 2 ** Math.max(0, Math.min(failures - 1, 30)),
     Math.max(periodMs, RETRY_BACKOFF_CAP_MS),
   );
-  const asked = err instanceof ApiError ? retryAfterMs(err.retryAfter, now) : undefined;
+  const asked = err instanceof ApiError ? parseRetryAfter(err.retryAfter, now) : undefined;
   return asked === undefined ? backoff : Math.max(backoff, Math.min(asked, RETRY_AFTER_CAP_MS));
 }
 

@@ -5,7 +5,6 @@ import {
   isTransient,
   RETRY_AFTER_CAP_MS,
   RETRY_BACKOFF_CAP_MS,
-  retryAfterMs,
   retryDelayMs,
 } from '../../src/cli/retry.js';
 
@@ -23,14 +22,15 @@ describe("cxo's retry policy (pure): watch and the waits of launch and pause|res
     expect(isTransient(new Error('a bug'))).toBe(false);
   });
 
-  it('reads Retry-After as seconds or as an HTTP date, and ignores what is neither', () => {
-    expect(retryAfterMs('3', now)).toBe(3000);
-    expect(retryAfterMs(' 0 ', now)).toBe(0);
-    expect(retryAfterMs('Mon, 30 Nov 2026 08:00:05 GMT', now)).toBe(5000);
-    // A date already past: try now, not a negative wait.
-    expect(retryAfterMs('Mon, 30 Nov 2026 07:00:00 GMT', now)).toBe(0);
-    for (const junk of [null, undefined, '', '1.5', '-1', 'soon'])
-      expect(retryAfterMs(junk, now)).toBeUndefined();
+  it('reads Retry-After as the rest of the product does: seconds (a fraction too) or an HTTP date', () => {
+    const asked = (retryAfter: string) => retryDelayMs(answered(429, retryAfter), 1, 500, now);
+    expect(asked('3')).toBe(3000);
+    // Some gateways send a fraction; it is honoured (rounded up), not ignored.
+    expect(asked('1.5')).toBe(1500);
+    expect(asked('Mon, 30 Nov 2026 08:00:05 GMT')).toBe(5000);
+    // A date already past or a header that is neither form: the backoff alone.
+    for (const junk of ['Mon, 30 Nov 2026 07:00:00 GMT', '', '-1', 'soon', 'soon 5', '5 s'])
+      expect(asked(junk)).toBe(500);
   });
 
   it('backs off from the period, doubling up to a cap, never sooner than Retry-After (itself capped)', () => {
