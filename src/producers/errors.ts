@@ -66,11 +66,15 @@ export interface ErrorResponse {
 /** Seconds a 503 tells the client to wait when nothing more precise is known (a Redis or CXone outage). */
 export const RETRY_AFTER_S = 5;
 
-/** An error a route throws on purpose, with the status and body the client should get. */
-export class ApiError extends Error {
+/**
+ * An error a route throws on purpose, with the status and body the client should get. The status is
+ * spelt at the throw, where a reader looks for it, and typed by the code: a status other than the
+ * one API_ERROR_CODES gives its code does not compile.
+ */
+export class ApiError<C extends ApiErrorCode = ApiErrorCode> extends Error {
   constructor(
-    readonly status: number,
-    readonly code: ApiErrorCode,
+    readonly status: (typeof API_ERROR_CODES)[C],
+    readonly code: C,
     message: string,
     readonly details: Record<string, unknown> = {},
     readonly headers?: Record<string, string>,

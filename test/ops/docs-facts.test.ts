@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEMO_SHELL_VARIABLES } from '../../src/demo/env.js';
 import { bannerLines } from '../../src/process/banner.js';
-import { API_ERROR_CODES } from '../../src/producers/errors.js';
+import { API_ERROR_CODES, ApiError } from '../../src/producers/errors.js';
 import { envSchema, loadConfig } from '../../src/shared/config.js';
 import { registerWebhookHoldReader, registry } from '../../src/shared/metrics.js';
 import { WORKER_FACTORIES } from '../../src/workers/index.js';
@@ -169,6 +169,14 @@ describe("docs/api.md's error table", () => {
   it('lists every code the API answers with, by its status, and no other', () => {
     const answered = Object.entries(API_ERROR_CODES).map(([code, status]) => `${status} ${code}`);
     expect([...documented].sort()).toEqual(answered.sort());
+  });
+
+  it("holds every throw's status to its code's (a mismatch does not compile: `npm run typecheck`)", () => {
+    const refused = () =>
+      // @ts-expect-error -- 404 is not invalid_json's status; the type of the status comes from the code
+      new ApiError(404, 'invalid_json', 'x');
+    expect(refused().status).toBe(404);
+    expect(new ApiError(API_ERROR_CODES.conflict, 'conflict', 'x').status).toBe(409);
   });
 
   /** The `.ts` files under a source directory, recursively. */
