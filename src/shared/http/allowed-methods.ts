@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { pathOf } from './url-path.js';
+import { pathOf, trimTrailingSlashes } from './url-path.js';
 
 /**
  * Which methods a server serves on a concrete path, from the routes it registered: a request whose
@@ -16,8 +16,7 @@ export interface RegisteredRoute {
 type Segment = { kind: 'literal'; text: string } | { kind: 'param' } | { kind: 'rest' };
 
 function segmentsOf(url: string): Segment[] {
-  return url
-    .replace(/\/+$/, '')
+  return trimTrailingSlashes(url)
     .split('/')
     .map((part): Segment => {
       if (part === '*') return { kind: 'rest' };
@@ -35,11 +34,16 @@ const decodeSegment = (part: string) => {
 };
 
 /**
- * Whether a request path (raw, without the query) matches a route's segments. Compared segment by
- * segment, each decoded on its own, as the router does: `a%2Fb` is one parameter, not two segments.
+ * A request path (raw, without the query) as routes are matched against it: segment by segment, each
+ * decoded on its own, as the router does: `a%2Fb` is one parameter, not two segments. Done once per
+ * request, not once per route: the path is the client's, up to the 16 KiB a request line may hold.
  */
-function matches(route: readonly Segment[], rawPath: string): boolean {
-  const parts = rawPath.replace(/\/+$/, '').split('/').map(decodeSegment);
+function requestSegments(rawPath: string): string[] {
+  return trimTrailingSlashes(rawPath).split('/').map(decodeSegment);
+}
+
+/** Whether a request path's segments (requestSegments) match a route's. */
+function matches(route: readonly Segment[], parts: readonly string[]): boolean {
   for (let i = 0; i < route.length; i++) {
     const segment = route[i] as Segment;
     if (segment.kind === 'rest') return true;
@@ -60,7 +64,8 @@ export class RouteTable {
   /** The methods served on `rawPath` (as sent, no query string), sorted; empty when none. */
   allowedMethods(rawPath: string): string[] {
     const methods = new Set<string>();
-    for (const route of this.routes) if (matches(route.segments, rawPath)) methods.add(route.method);
+    const parts = requestSegments(rawPath);
+    for (const route of this.routes) if (matches(route.segments, parts)) methods.add(route.method);
     return [...methods].sort();
   }
 }
