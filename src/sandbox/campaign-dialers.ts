@@ -39,7 +39,7 @@ interface Dialer {
   model: DialerModel;
   contactRate: number;
   agents: number;
-  /** The skill group (lower-cased id) whose pool the model draws its agents from. */
+  /** The pool (poolKeyOf: the tenant's skill group) the model draws its agents from. */
   poolKey: string;
   /**
    * Models the campaign dialed with on skill groups it has since left: they dial no more, and their
@@ -48,6 +48,15 @@ interface Dialer {
   retired: DialerModel[];
   /** Models made for the campaign so far (each seeded apart). */
   generation: number;
+}
+
+/**
+ * A tenant's skill group. One directory serves every tenant, so two tenants name a group by the same
+ * id; but a business unit's agents are its own on CXone: each tenant's group is a pool of its own, and
+ * another tenant's campaigns never take (or over-dial) this tenant's agents.
+ */
+function poolKeyOf(campaign: StoredCampaign): string {
+  return `${campaign.tenant}\u0000${campaign.dialerSettings.skillGroupId.toLowerCase()}`;
 }
 
 /** The counters of a campaign that changed skill group while running: every model's, summed. */
@@ -80,15 +89,18 @@ function combine(snapshots: DialerSnapshot[]): DialerSnapshot {
  * the client's expectation, as on CXone, where the answer rate is a property of the list. A campaign
  * that declares the wrong rate sees it in its statistics, not in a sandbox that agrees with it.
  *
- * The campaigns of one skill group share its logged-in agents (one AgentPool per group): a campaign
+ * The campaigns of one skill group share its logged-in agents (one AgentPool per tenant's group): a campaign
  * dials for the idle agents it can get, up to its agentCapacity on its calls at once, and an agent on
  * one campaign's call is not idle for another's. Advancing one campaign runs every campaign of its
  * group up to the same instant, each judged by its own calling windows.
  */
 export class CampaignDialers {
   private readonly dialers = new Map<string, Dialer>();
-  /** One pool per skill group (lower-cased id), made when the group's first dialer starts. */
-  private readonly pools = new Map<string, AgentPool>();
+  /**
+   * One pool per tenant's skill group (poolKeyOf), made when the group's first dialer starts, with
+   * the group's id for reading its size from the directory.
+   */
+  private readonly pools = new Map<string, { pool: AgentPool; skillGroupId: string }>();
 
   constructor(
     private readonly store: CampaignStore,
@@ -142,8 +154,8 @@ export class CampaignDialers {
   followDirectory(): void {
     // Each group first runs up to now with the agents it had, then has the agents it has now.
     const now = this.simTime.now();
-    for (const [key, pool] of this.pools) {
-      const agents = this.directory.agentsOf(key);
+    for (const { pool, skillGroupId } of this.pools.values()) {
+      const agents = this.directory.agentsOf(skillGroupId);
       if (agents === undefined || agents === pool.agents) continue;
       pool.advanceTo(now);
       pool.setAgents(agents);
@@ -187,13 +199,13 @@ export class CampaignDialers {
    * The pool of a skill group's logged-in agents. A group the directory does not hold (never the
    * case for a campaign the sandbox accepted) gets a pool of `fallback` agents.
    */
-  private poolOf(key: string, fallback: number): AgentPool {
-    let pool = this.pools.get(key);
-    if (!pool) {
-      pool = new AgentPool(this.directory.agentsOf(key) ?? fallback);
-      this.pools.set(key, pool);
+  private poolOf(key: string, skillGroupId: string, fallback: number): AgentPool {
+    let entry = this.pools.get(key);
+    if (!entry) {
+      entry = { pool: new AgentPool(this.directory.agentsOf(skillGroupId) ?? fallback), skillGroupId };
+      this.pools.set(key, entry);
     }
-    return pool;
+    return entry.pool;
   }
 
   /** Whether a dial of the campaign at a simulated instant is lawful under its settings in force now. */
@@ -212,11 +224,11 @@ export class CampaignDialers {
     const settings = campaign.dialerSettings;
     const contactRate = this.contactRateOf(campaign);
     const agents = this.agentsOf(campaign);
-    const poolKey = settings.skillGroupId.toLowerCase();
+    const poolKey = poolKeyOf(campaign);
     const seed = deriveSeed(this.seed, campaign.ordinal);
     const model = this.factory({
       agents,
-      pool: this.poolOf(poolKey, settings.agentCapacity),
+      pool: this.poolOf(poolKey, settings.skillGroupId, settings.agentCapacity),
       canDial: this.standingCheck(campaign.id),
       // The list's, not settings.answerRate: see the class comment.
       answerProb: contactRate,
@@ -243,7 +255,7 @@ export class CampaignDialers {
     // Close the stretch that ran under the old settings before applying the new ones.
     const check = windowCheck((before ?? after).complianceSettings, this.simTime);
     for (const model of [...dialer.retired, dialer.model]) model.advanceTo(this.simTime.now(), check);
-    if (after.dialerSettings.skillGroupId.toLowerCase() !== dialer.poolKey) {
+    if (poolKeyOf(after) !== dialer.poolKey) {
       // Another group's agents from now on: the old model stops dialing (its calls in progress end
       // with the old group's agents) and a new one dials on the new group under the new settings.
       dialer.model.setDialing(false);
