@@ -98,8 +98,11 @@ export function explainNotPatchable<I extends { path: string; message: string }>
 ): I[] {
   return issues.map((issue) => {
     const field = issue.path.startsWith(prefix) ? issue.path.slice(prefix.length) : undefined;
+    // Own keys only: the field is the client's, and `toString` is a key of every object literal.
     const reason =
-      field !== undefined && issue.message === 'unknown field' ? NOT_PATCHABLE[field] : undefined;
+      field !== undefined && issue.message === 'unknown field' && Object.hasOwn(NOT_PATCHABLE, field)
+        ? NOT_PATCHABLE[field]
+        : undefined;
     return reason ? { ...issue, message: reason } : issue;
   });
 }
@@ -140,13 +143,6 @@ export function flattenPatch(patch: CampaignPatch): FlatChanges {
     if (value !== undefined) out[spec.path] = value;
   }
   return out;
-}
-
-/** The inverse of flattenPatch. */
-export function unflattenChanges(changes: FlatChanges): CampaignPatch {
-  const out: Record<string, unknown> = {};
-  for (const [path, value] of Object.entries(changes)) setPath(out, path, value);
-  return out as CampaignPatch;
 }
 
 /** The fields of a flat change set that live on CXone (the rest are the orchestrator's own). */
