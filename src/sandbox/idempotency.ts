@@ -16,6 +16,20 @@ export function fingerprint(body: unknown): string {
 }
 
 /**
+ * Deeper than any create body nests (`complianceSettings.allowedCallTimes[i].days[j]` is 5 levels),
+ * with room to spare; only successful creates are remembered, so a remembered body is never deeper.
+ */
+const MAX_BODY_DEPTH = 32;
+
+/** Whether `value` nests objects or arrays more than `limit` levels deep; stops looking at the limit. */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (limit === 0) return true;
+  for (const inner of Object.values(value)) if (nestsDeeperThan(inner, limit - 1)) return true;
+  return false;
+}
+
+/**
  * Idempotency-Key memory for POST /api/v2/campaigns, per tenant. Only successful creates are
  * remembered: a rejected request may be corrected and re-sent under the same key.
  */
@@ -38,6 +52,9 @@ export class IdempotencyStore {
   lookup(tenant: string, key: string, body: unknown): IdempotencyLookup {
     const entry = this.entries.get(this.id(tenant, key));
     if (!entry || this.clock.now() - entry.at > this.ttlMs) return { kind: 'new' };
+    // The body is the client's, unvalidated: one nested past any create body cannot be the one
+    // remembered, and canonicalising it would overflow the stack (a 500 where CXone answers 422).
+    if (nestsDeeperThan(body, MAX_BODY_DEPTH)) return { kind: 'mismatch' };
     entry.fingerprint ??= fingerprint(entry.body);
     return entry.fingerprint === fingerprint(body)
       ? { kind: 'replay', response: entry.response }

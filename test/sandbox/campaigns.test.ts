@@ -363,6 +363,20 @@ describe('sandbox campaigns', () => {
     expect(sandbox.campaignCount()).toBe(before + 1);
   });
 
+  it('refuses a reused Idempotency-Key with a body nested too deep to compare as 422, not a 500', async () => {
+    const headers = { 'idempotency-key': `deep-${Math.random()}` };
+    const first = await call(sandbox, 'POST', '/api/v2/campaigns', { token, body: createBody(), headers });
+    expect(first.status).toBe(201);
+    const before = sandbox.campaignCount();
+    // 100 000 levels of arrays: valid JSON well under the body limit, and no campaign.
+    const depth = 100_000;
+    const deep = `{"name":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+    const again = await call(sandbox, 'POST', '/api/v2/campaigns', { token, body: deep, headers });
+    expect(again.status).toBe(422);
+    expect(again.body.error).toBe('idempotency_key_reused');
+    expect(sandbox.campaignCount()).toBe(before);
+  });
+
   it('requires If-Match on PATCH: 428 when missing, 409 with currentVersion on mismatch', async () => {
     const { body } = await createCampaign(sandbox, token);
     const id = body.id as string;

@@ -5,7 +5,7 @@ import { CampaignStore, diffCampaigns, parseCreateBody } from '../../src/sandbox
 import { Directory, SANDBOX_DIRECTORY, SANDBOX_STALE_LIST_ID } from '../../src/sandbox/directory.js';
 import { SandboxHttpError } from '../../src/sandbox/errors.js';
 import { FaultInjector } from '../../src/sandbox/faults.js';
-import { IdempotencyStore } from '../../src/sandbox/idempotency.js';
+import { IdempotencyStore, nestsDeeperThan } from '../../src/sandbox/idempotency.js';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
 import { SimulatedTime } from '../../src/sandbox/sim-time.js';
 import { ClientRegistry, TokenStore } from '../../src/sandbox/token-store.js';
@@ -111,6 +111,17 @@ describe('IdempotencyStore', () => {
     expect(store.lookup('other-tenant', 'k', { a: 2 }).kind).toBe('new');
     clock.advance(1001);
     expect(store.lookup('t', 'k', { a: 2 }).kind).toBe('new');
+  });
+
+  it('tells a body nested past any create body apart without walking all of it', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    expect(nestsDeeperThan(deep, 32)).toBe(true);
+    expect(nestsDeeperThan({ a: [{ b: [1] }] }, 4)).toBe(false);
+    expect(nestsDeeperThan({ a: [{ b: [1] }] }, 3)).toBe(true);
+    const store = new IdempotencyStore(new ManualClock(0), 1000);
+    store.remember('t', 'k', { a: 1 }, { statusCode: 201, body: { id: 'c1' }, campaignId: 'c1' });
+    expect(store.lookup('t', 'k', { a: deep }).kind).toBe('mismatch');
   });
 });
 
