@@ -66,6 +66,11 @@ export function applyPatch(config: CampaignConfig, patch: CampaignPatch): unknow
   return withChanges(config, flattenPatch(patch));
 }
 
+/** applyPatch for a change set already flat (a command's stored changes, rebased by the adjust worker). */
+export function applyChanges(config: CampaignConfig, changes: FlatChanges): unknown {
+  return withChanges(config, changes);
+}
+
 /** Fields whose lowering only ever reduces what a campaign dials. */
 const REDUCING: readonly string[] = ['dialerStrategy.callRate', 'dialerStrategy.agentCapacity'];
 

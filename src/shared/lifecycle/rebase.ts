@@ -1,15 +1,8 @@
 import type { CampaignConfig, ValidationIssue } from '../campaign-config.js';
 import type { CampaignResource, CampaignStatus, UpdateCampaignRequest } from '../cxone/wire.js';
 import type { ConflictReport, FieldChange, FieldConflict } from './commands.js';
-import { applyPatch, configFromResource, validateChange, type LocalConfig } from './config-view.js';
-import {
-  currentValue,
-  flatToWire,
-  localChanges,
-  unflattenChanges,
-  wireChanges,
-  type FlatChanges,
-} from './patch.js';
+import { applyChanges, configFromResource, validateChange, type LocalConfig } from './config-view.js';
+import { currentValue, flatToWire, localChanges, wireChanges, type FlatChanges } from './patch.js';
 import { isFinal, planAction, type CampaignAction } from './state-machine.js';
 
 /**
@@ -142,7 +135,7 @@ export function rebaseSettings(input: SettingsRebaseInput): SettingsRebase {
   // Re-validate the whole config as it will be after the write: a change valid on its own base can be
   // invalid on top of someone else's (e.g. our window end with their time zone).
   const current = configFromResource(latest, local);
-  const checked = validateChange(current, applyPatch(current, unflattenChanges(ours)), ours);
+  const checked = validateChange(current, applyChanges(current, ours), ours);
   if (!checked.ok) {
     return {
       kind: 'invalid',
