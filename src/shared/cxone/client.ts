@@ -138,13 +138,18 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
    * caller stops waiting for it instead (the fetch carries on for the others). A failed fetch is
    * each caller's own error, naming its campaign and attempt.
    */
-  async function tokenWithin(waitMs: number | undefined, ctx: CxoneErrorContext): Promise<string> {
+  async function tokenWithin(
+    waitMs: number | undefined,
+    ctx: CxoneErrorContext,
+    /** The caller's whole wait, which the error names (what is left of it may be 0 by now). */
+    callerWaitMs: number | undefined,
+  ): Promise<string> {
     const pending = tokens.getToken();
     if (waitMs === undefined) return pending.catch((err: unknown) => Promise.reject(forCaller(err, ctx)));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       // Not CXone's 429: the shared token fetch has not finished within this caller's wait.
-      timer = setTimeout(() => reject(new TokenWaitExceededError(ctx, waitMs)), waitMs);
+      timer = setTimeout(() => reject(new TokenWaitExceededError(ctx, callerWaitMs ?? waitMs)), waitMs);
       timer.unref();
     });
     try {
@@ -171,7 +176,7 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
     let refreshedAfter401 = false;
     for (;;) {
       // Had before the limiter's wait, so a slot is never held while a token is fetched...
-      let token = await tokenWithin(waitLeft(), ctx);
+      let token = await tokenWithin(waitLeft(), ctx, callOpts.maxWaitMs);
       const res: RawResponse = await scheduleWithin(
         spec.endpoint,
         priority,
@@ -186,7 +191,7 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
           // a long 429 penalty), and a dead token would spend the slot on a 401 — twice, and the
           // call would fail as if the credentials were wrong. The cached one is sent while it lives
           // (no fetch while holding the slot); only a dead one is replaced, within the caller's wait.
-          token = tokens.sendable() ?? (await tokenWithin(waitLeft(), ctx));
+          token = tokens.sendable() ?? (await tokenWithin(waitLeft(), ctx, callOpts.maxWaitMs));
           callOpts.beforeSend?.();
           return http.send({
             endpoint: spec.endpoint,
