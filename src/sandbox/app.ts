@@ -12,6 +12,7 @@ import { SandboxHttpError } from './errors.js';
 import { authenticateBearer, gatewayHook } from './gateway.js';
 import { GatewayPageError } from './gateway-page.js';
 import { endpointOf, infoOf } from './request-context.js';
+import { CXONE_ENDPOINTS } from '../shared/cxone/wire.js';
 import { registerCampaignRoutes } from './routes/campaigns.js';
 import { registerControlRoutes } from './routes/control.js';
 import { registerOauthRoutes } from './routes/oauth.js';
@@ -54,6 +55,30 @@ function fromFastifyError(error: FastifyError): SandboxHttpError {
   if (status !== undefined && status >= 400 && status < 500)
     return new SandboxHttpError(status, 'bad_request', error.message);
   return new SandboxHttpError(500, 'internal_error', 'the sandbox failed to handle this request');
+}
+
+/**
+ * A refusal Fastify made at the token endpoint before its handler ran (a body in no parsable type,
+ * too large, malformed), in the OAuth shape every other answer there has (error_description, RFC
+ * 6749 §5.2). A 415 names the form type: the API-wide advice to send JSON is wrong there.
+ */
+function asTokenEndpointError(
+  httpError: SandboxHttpError,
+  request: Pick<FastifyRequest, 'headers'>,
+): SandboxHttpError {
+  const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const message =
+    httpError.statusCode === 415
+      ? `the token endpoint takes application/x-www-form-urlencoded (RFC 6749 §4.4.2), not ${mediaType}: ` +
+        'send grant_type, client_id and client_secret (or HTTP Basic) as form fields'
+      : httpError.message;
+  return new SandboxHttpError(
+    httpError.statusCode,
+    httpError.code,
+    message,
+    { ...httpError.extra, error_description: message },
+    httpError.headers,
+  );
 }
 
 /**
@@ -169,7 +194,12 @@ export async function buildSandboxApp(state: SandboxState): Promise<FastifyInsta
   });
 
   app.setErrorHandler(async (error: FastifyError | SandboxHttpError, request, reply) => {
-    const httpError = error instanceof SandboxHttpError ? error : fromFastifyError(error);
+    const httpError =
+      error instanceof SandboxHttpError
+        ? error
+        : endpointOf(request) === CXONE_ENDPOINTS.token
+          ? asTokenEndpointError(fromFastifyError(error), request)
+          : fromFastifyError(error);
     if (httpError.statusCode >= 500 && !(error instanceof SandboxHttpError)) {
       request.log.error({ err: error, url: request.url, method: request.method }, 'sandbox handler failed');
     }

@@ -74,6 +74,31 @@ describe('sandbox OAuth token endpoint', () => {
     expect(form.body.access_token).not.toBe(basic.body.access_token);
   });
 
+  it('answers a body it cannot parse (multipart, text, too large) in the OAuth shape, naming the form type', async () => {
+    const multipart = new FormData();
+    multipart.set('grant_type', 'client_credentials');
+    const parts = await fetch(`${sandbox.url}/oauth2/token`, { method: 'POST', body: multipart });
+    const text = await call(sandbox, 'POST', '/oauth2/token', {
+      body: 'grant_type=client_credentials',
+      headers: { 'content-type': 'text/plain' },
+    });
+    for (const res of [
+      { status: parts.status, body: (await parts.json()) as Record<string, unknown> },
+      text,
+    ]) {
+      expect(res.status).toBe(415);
+      expect(res.body.error).toBe('unsupported_media_type');
+      expect(res.body.error_description).toBe(res.body.message);
+      expect(String(res.body.message)).toContain('application/x-www-form-urlencoded');
+      expect(String(res.body.message)).not.toContain('send application/json');
+    }
+    const large = await call(sandbox, 'POST', '/oauth2/token', {
+      form: { grant_type: 'client_credentials', scope: 'x'.repeat(300 * 1024) },
+    });
+    expect(large.status).toBe(413);
+    expect(large.body.error_description).toBe(large.body.message);
+  });
+
   it('refuses an unknown client or a wrong secret with 401 invalid_client', async () => {
     const bodies: Array<Record<string, string>> = [
       { grant_type: 'client_credentials', client_id: 'nobody', client_secret: 'x' },
