@@ -21,6 +21,26 @@ export type DeepPartial<T> = T extends readonly (infer E)[]
 
 export type IssueView = ValidationIssue;
 
+/**
+ * Controls a terminal acts on (C0 — ESC, CR, line feed —, DEL, C1 — CSI —) and the bidirectional
+ * overrides and isolates that reorder what is shown: in a text the API answered they could recolour,
+ * move the cursor, set the window title, erase or forge lines, or reverse a name on the operator's
+ * screen. The API's answers carry text cxo does not choose (CXone's own history, its error bodies).
+ */
+// eslint-disable-next-line no-control-regex
+const TERMINAL_CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * One line of text from the API as a terminal shows it: every control (line breaks included: one
+ * value stays on its line) written out as `\u001b`, as JSON would, the rest as it is. Pure.
+ */
+export function printableLine(text: string): string {
+  return text.replace(TERMINAL_CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Several lines (joined by line breaks that cxo chose), each made printable. Pure. */
+export const printableLines = (lines: readonly string[]): string => lines.map(printableLine).join('\n');
+
 /** `GET /v1/launches/{id}` (and the launch's 202 answer, which has the two fields cxo needs first). */
 export type LaunchView = DeepPartial<LaunchStatusBody> & Pick<LaunchStatusBody, 'launchId' | 'status'>;
 
@@ -43,7 +63,9 @@ export type AuditPageView = Pick<AuditPage, 'nextCursor'> & {
 
 /** What a gap is, in words: `aud_… (stream id …) is missing from the trail`. */
 export function describeAuditGap(g: AuditGapView): string {
-  return `${g.auditId ?? 'a record'} (stream id ${g.streamId}) is ${g.reason === 'missing' ? 'missing from the trail' : g.reason}`;
+  return printableLine(
+    `${g.auditId ?? 'a record'} (stream id ${g.streamId}) is ${g.reason === 'missing' ? 'missing from the trail' : g.reason}`,
+  );
 }
 
 export const FINAL_LAUNCH_STATUSES = ['succeeded', 'failed'] as const;
@@ -57,7 +79,7 @@ export function isFinalCampaign(status: string | undefined): boolean {
 }
 
 export function formatIssues(issues: IssueView[]): string {
-  return issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n');
+  return printableLines(issues.map((i) => `  - ${i.path}: ${i.message}`));
 }
 
 const pct = (v: number | undefined, digits = 1) => (v === undefined ? '–' : `${(v * 100).toFixed(digits)}%`);
@@ -69,16 +91,17 @@ export function compactValue(v: unknown, max = 60): string {
   else if (typeof v === 'number') s = Number.isInteger(v) ? String(v) : v.toFixed(3).replace(/0+$/, '');
   else if (typeof v === 'string' || typeof v === 'boolean') s = String(v);
   else s = JSON.stringify(v);
+  s = printableLine(s);
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
 export function errorText(error: unknown): string {
   if (error === undefined || error === null) return '';
-  if (typeof error === 'string') return error;
+  if (typeof error === 'string') return printableLine(error);
   const e = error as { message?: unknown; error?: unknown };
-  if (typeof e.message === 'string') return e.message;
-  if (typeof e.error === 'string') return e.error;
-  return JSON.stringify(error);
+  if (typeof e.message === 'string') return printableLine(e.message);
+  if (typeof e.error === 'string') return printableLine(e.error);
+  return printableLine(JSON.stringify(error));
 }
 
 export function formatLaunch(launch: LaunchView): string {
@@ -101,7 +124,7 @@ export function formatLaunch(launch: LaunchView): string {
   if (err) lines.push(`error    ${err}`);
   // A launch that keeps retrying looks healthy by its status alone; once final, `error` says it all.
   if (launch.lastError && !isFinalLaunch(launch.status)) lines.push(`last try ${launch.lastError}`);
-  return lines.join('\n');
+  return printableLines(lines);
 }
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
@@ -119,7 +142,7 @@ export function progressLine(
   const spin = frame === undefined ? '' : `${final ? ' ' : SPINNER[frame % SPINNER.length]} `;
   // Kept short: a line wider than the terminal wraps, and the in-place redraw clears only its last row.
   const retrying = launch.lastError && !final ? `; last try ${compactValue(launch.lastError, 80)}` : '';
-  return `${spin}launch ${launch.launchId}: ${launch.status} (${(elapsedMs / 1000).toFixed(1)} s)${retrying}`;
+  return `${spin}${printableLine(`launch ${launch.launchId}: ${launch.status} (${(elapsedMs / 1000).toFixed(1)} s)`)}${retrying}`;
 }
 
 /** Scalar fields of an object, flattened one level (`a.b=1`), for state whose shape another area owns. */
@@ -149,7 +172,9 @@ export function pacingLine(pacing: unknown): string | undefined {
     at?: string;
   };
   const arrow = d.direction === 'up' ? '↑' : d.direction === 'down' ? '↓' : '→';
-  return `pacing ${arrow} callRate ${compactValue(d.previousCallRate)} → ${compactValue(d.callRate)}${d.reason ? `: ${d.reason}` : ''}`;
+  return printableLine(
+    `pacing ${arrow} callRate ${compactValue(d.previousCallRate)} → ${compactValue(d.callRate)}${d.reason ? `: ${d.reason}` : ''}`,
+  );
 }
 
 /** The campaign panel shown by `cxo status` and refreshed by `cxo watch`. */
@@ -227,7 +252,7 @@ export function formatCampaign(view: CampaignViewLoose): string {
     const pairs = flattenForDisplay(state).slice(0, 8);
     if (pairs.length > 0) lines.push(`${label.padEnd(10)} ${pairs.map(([k, v]) => `${k}=${v}`).join('  ')}`);
   }
-  return lines.join('\n');
+  return printableLines(lines);
 }
 
 export function formatAuditRecord(r: AuditRecordView): string {
@@ -237,5 +262,7 @@ export function formatAuditRecord(r: AuditRecordView): string {
     .slice(0, 6)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
-  return `${when}  ${(r.action ?? '?').padEnd(20)} ${(r.actor ?? '?').padEnd(22)}${version}  ${details}`.trimEnd();
+  return printableLine(
+    `${when}  ${(r.action ?? '?').padEnd(20)} ${(r.actor ?? '?').padEnd(22)}${version}  ${details}`,
+  ).trimEnd();
 }

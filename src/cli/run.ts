@@ -36,6 +36,7 @@ import {
   formatCampaign,
   formatIssues,
   formatLaunch,
+  printableLine,
   isFinalCampaign,
   isFinalLaunch,
   progressLine,
@@ -288,7 +289,8 @@ export const FLEET_CONTESTED_HINT =
 
 /** Prints a failure (stderr; with --json also one JSON object on stdout) and returns its exit code. */
 function report(io: CliIo, json: boolean, f: Failure): ExitCode {
-  for (const line of f.lines) io.err(line);
+  // Each line's own breaks are cxo's (a list of issues); what the API said in them is made printable.
+  for (const line of f.lines) io.err(line.split('\n').map(printableLine).join('\n'));
   if (json) io.out(JSON.stringify(f.json));
   return f.code;
 }
@@ -680,7 +682,10 @@ export function commandOutcome(
   if (command.status === 'succeeded') {
     const version = command.result?.version !== undefined ? `version ${command.result.version}, ` : '';
     const state = command.result?.status ? `: it is ${command.result.status}` : '';
-    return { code: EXIT.ok, line: `${of} done${state} (${version}command ${command.commandId})` };
+    return {
+      code: EXIT.ok,
+      line: printableLine(`${of} done${state} (${version}command ${command.commandId})`),
+    };
   }
   const details = { commandId: command.commandId, campaignId, command };
   if (command.status === 'conflict') {
