@@ -4,7 +4,7 @@ import { canonicalJson } from '../shared/canonical-json.js';
 import type { AppContext } from '../shared/context.js';
 import type { LaunchJob } from '../shared/jobs.js';
 import { createLaunchStore, launchAuditId, type LaunchStatus } from '../shared/launch-store.js';
-import { auditOrLog, publishOrLog } from '../shared/side-records.js';
+import { auditOrLog } from '../shared/side-records.js';
 import { RequestAbandonedError, throwIfAbandoned } from '../shared/errors.js';
 import { idempotencyKeyProblem } from '../shared/idempotency-key.js';
 import { ApiError } from './errors.js';
@@ -92,9 +92,16 @@ export async function submitLaunch(
     ? { key: input.idempotencyKey, fingerprint: configFingerprint(input.config) }
     : undefined;
 
+  // The request's event is written by the script that creates the launch, so a launch is never
+  // recorded unannounced, and a replay (the key already claimed) announces nothing.
   const created = await store.create(
     { launchId, actor: input.actor, name: input.config.name, requestedAt },
     idempotency,
+    ctx.events.prepare('campaign.launch.requested', '', {
+      launchId,
+      name: input.config.name,
+      startDateTime: input.config.startDateTime,
+    }),
   );
 
   if (input.idempotencyKey) input.onLaunchId?.(created.created ? launchId : created.existing.launchId);
@@ -121,33 +128,23 @@ export async function submitLaunch(
   }
 
   // Recorded before the enqueue, so the trail of a launch starts with its request whatever the worker
-  // does next (a launch refused at once appends `launch_failed` to the same trail). Neither write
-  // throws (`auditOrLog`, `publishOrLog`): a failure is logged, the launch is still accepted. The two
-  // are independent (different keys, no order between them), so they share the round trips.
-  await Promise.all([
-    auditOrLog(
-      ctx,
-      {
-        campaignId: launchAuditId(launchId),
-        action: 'launch_requested',
-        actor: input.actor,
-        details: {
-          launchId,
-          name: input.config.name,
-          idempotencyKey: input.idempotencyKey,
-          config: input.config,
-        },
+  // does next (a launch refused at once appends `launch_failed` to the same trail). It does not throw
+  // (`auditOrLog`): a failure is logged, the launch is still accepted.
+  await auditOrLog(
+    ctx,
+    {
+      campaignId: launchAuditId(launchId),
+      action: 'launch_requested',
+      actor: input.actor,
+      details: {
+        launchId,
+        name: input.config.name,
+        idempotencyKey: input.idempotencyKey,
+        config: input.config,
       },
-      { launchId },
-    ),
-    publishOrLog(
-      ctx,
-      'campaign.launch.requested',
-      '',
-      { launchId, name: input.config.name, startDateTime: input.config.startDateTime },
-      { launchId },
-    ),
-  ]);
+    },
+    { launchId },
+  );
   if (input.signal?.aborted) {
     await abandon(ctx, store, launchId, input.actor, idempotency !== undefined, ABANDONED_AT_DEADLINE);
   }
@@ -202,8 +199,11 @@ async function abandon(
       details: { launchId, reason },
       dedupeKey: `launch_failed:${launchId}`,
     });
-    await store.finish(launchId, { status: 'failed', error: reason });
-    await publishOrLog(ctx, 'campaign.launch.failed', '', { launchId, reason });
+    await store.finish(
+      launchId,
+      { status: 'failed', error: reason },
+      ctx.events.prepare('campaign.launch.failed', '', { launchId, reason }),
+    );
   }
   ctx.logger.warn({ launchId, keptForRetry: hasKey, reason }, 'launch not enqueued');
   throw new RequestAbandonedError(`launch ${launchId}`);

@@ -4,7 +4,7 @@ import type { AuditTrail } from './audit/types.js';
 import type { Clock } from './clock.js';
 import type { AppConfig } from './config.js';
 import type { CxoneApi } from './cxone/api.js';
-import type { EventPublisher } from './events/types.js';
+import type { EventPreparer, EventPublisher } from './events/types.js';
 import type { Keys, QueueName } from './keys.js';
 import type { Logger } from './logger.js';
 
@@ -21,6 +21,6 @@ export interface AppContext {
   queues: Record<QueueName, Queue>;
   cxone: CxoneApi;
   audit: AuditTrail;
-  events: EventPublisher;
+  events: EventPublisher & EventPreparer;
   clock: Clock;
 }

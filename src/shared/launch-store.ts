@@ -2,6 +2,8 @@ import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { systemClock, type Clock } from './clock.js';
 import type { AppContext } from './context.js';
+import { EVENT_WRITE_LUA, eventScriptSlots } from './events/event-script.js';
+import type { PreparedEvent } from './events/types.js';
 import type { Keys } from './keys.js';
 import { evalScript } from './redis-script.js';
 import type { launchRecordSchema } from './responses/launch.js';
@@ -119,23 +121,31 @@ export async function readScoredAfter(
 }
 
 /**
- * Atomically claims an Idempotency-Key and creates the launch record, indexed as queued. Either both
- * happen or, when the key is already taken, neither does and the earlier claim is returned — so two
- * concurrent requests with one key can never both go on to enqueue.
+ * Atomically claims an Idempotency-Key and creates the launch record, indexed as queued, and writes the
+ * event announcing it (`campaign.launch.requested`) when one is given. Either all happen or, when the
+ * key is already taken, none does and the earlier claim is returned — so two concurrent requests with
+ * one key can never both go on to enqueue, and a replay announces nothing. The claim is looked up
+ * (GET) before anything is written, and the event is written first: Redis does not roll a script back,
+ * so a write that fails (EVENT_WRITE_LUA) leaves no claim and no record behind.
  *
  * KEYS[1] idempotency key ('' slot unused when ARGV[1] = '0'), KEYS[2] launch hash, KEYS[3] the
- * queued-launch index; ARGV[1] '1' when an idempotency key is used, ARGV[2] claim JSON, ARGV[3] key
- * TTL s, ARGV[4] record TTL s, ARGV[5] launch id, ARGV[6] its index score (requestedAt, ms), then
- * field/value pairs of the record.
+ * queued-launch index, KEYS[4..6] the event's (when there is one); ARGV[1] '1' when an idempotency key
+ * is used, ARGV[2] claim JSON, ARGV[3] key TTL s, ARGV[4] record TTL s, ARGV[5] launch id, ARGV[6] its
+ * index score (requestedAt, ms), ARGV[7…] the event's slots (eventScriptSlots), then field/value pairs
+ * of the record.
  */
-const CREATE_SCRIPT = `
+const CREATE_SCRIPT = `${EVENT_WRITE_LUA}
 if ARGV[1] == '1' then
-  local ok = redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', tonumber(ARGV[3]))
-  if not ok then
-    return redis.call('GET', KEYS[1])
+  local existing = redis.call('GET', KEYS[1])
+  if existing then
+    return existing
   end
 end
-redis.call('HSET', KEYS[2], unpack(ARGV, 7))
+write_event_at(4, 7)
+if ARGV[1] == '1' then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
+end
+redis.call('HSET', KEYS[2], unpack(ARGV, event_slots_end(7)))
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
 redis.call('ZADD', KEYS[3], tonumber(ARGV[6]), ARGV[5])
 return false
@@ -167,9 +177,11 @@ type MarkerChange = { campaignId: string; op: 'set' | 'del' };
  * launch marker KEYS[2] (ARGV[2]: '' leaves it, 'del' deletes it, else a TTL in seconds to set it to
  * ARGV[3]); ARGV[4] names fields to remove (space separated); ARGV[5] the launch id to take out of the
  * queued-launch index KEYS[3] and the running-launch index KEYS[4] ('' for none: only an outcome takes
- * it out); field/value pairs from ARGV[6].
+ * it out); ARGV[6…] the slots of the event announcing the update (eventScriptSlots; its KEYS from
+ * KEYS[5]), written only when the update is, and before it (a failing write then leaves nothing, as
+ * Redis does not roll a script back); then field/value pairs.
  */
-const UPDATE_SCRIPT = `
+const UPDATE_SCRIPT = `${EVENT_WRITE_LUA}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return -1
 end
@@ -184,6 +196,7 @@ if when ~= 'always' then
     return 0
   end
 end
+write_event_at(5, 6)
 if ARGV[2] == 'del' then
   redis.call('DEL', KEYS[2])
 elseif ARGV[2] ~= '' then
@@ -196,7 +209,7 @@ if ARGV[5] ~= '' then
   redis.call('ZREM', KEYS[3], ARGV[5])
   redis.call('ZREM', KEYS[4], ARGV[5])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], unpack(ARGV, event_slots_end(6)))
 return 1
 `;
 
@@ -371,10 +384,15 @@ export class LaunchStore {
     return new Date(this.clock.now()).toISOString();
   }
 
-  /** Creates a queued launch; with an idempotency claim, only if the key was free (atomic). */
+  /**
+   * Creates a queued launch; with an idempotency claim, only if the key was free (atomic). `event`
+   * (the launch's `campaign.launch.requested`) is written by the same script, only when the launch
+   * is created, and its after-write step run then (PreparedEvent).
+   */
   async create(
     record: Pick<LaunchRecord, 'launchId' | 'actor' | 'name' | 'requestedAt'>,
     idempotency?: { key: string; fingerprint: string },
+    event?: PreparedEvent,
   ): Promise<CreateLaunchResult> {
     const fields: StoredFields & { launchId: string } = {
       ...record,
@@ -386,22 +404,28 @@ export class LaunchStore {
       launchId: record.launchId,
       fingerprint: idempotency?.fingerprint ?? '',
     };
+    const slots = eventScriptSlots(event);
     const existing = (await evalScript(
       this.redis,
       CREATE_SCRIPT,
-      3,
+      3 + slots.keys.length,
       idempotency ? this.keys.launchIdempotency(idempotency.key) : this.keys.launch(record.launchId),
       this.keys.launch(record.launchId),
       queuedLaunchIndexKey(this.keys),
+      ...slots.keys,
       idempotency ? '1' : '0',
       JSON.stringify(claim),
       String(IDEMPOTENCY_TTL_SECONDS),
       String(LAUNCH_RETENTION_SECONDS),
       record.launchId,
       String(indexScore(record.requestedAt, this.clock)),
+      ...slots.args,
       ...encode(fields),
     )) as string | null;
-    if (existing === null) return { created: true };
+    if (existing === null) {
+      await event?.afterWrite();
+      return { created: true };
+    }
     return { created: false, existing: JSON.parse(existing) as IdempotencyClaim };
   }
 
@@ -611,16 +635,21 @@ export class LaunchStore {
    * only to a launch neither finished nor claimed by a failure, so a run that hung past BullMQ's stall
    * limit, whose launch was meanwhile given up and failed, cannot turn it into a success when it wakes.
    * False when nothing was written.
+   *
+   * `event` (the outcome's `campaign.launch.succeeded` or `.failed`) is written by the same script, and
+   * only when the outcome is: a process that dies after the outcome cannot lose its announcement, and
+   * an outcome refused (false) announces nothing. Its after-write step runs once written.
    */
   async finish(
     launchId: string,
     fields: StoredFields & { status: 'succeeded' | 'failed' },
+    event?: PreparedEvent,
   ): Promise<boolean> {
     const marker = fields.campaignId ? { marker: { campaignId: fields.campaignId, op: 'del' as const } } : {};
     // An outcome takes the launch out of the queued- and running-launch indexes, in the same script.
     return fields.status === 'succeeded'
-      ? this.write(launchId, fields, 'unfinished', { ...marker, unindex: true })
-      : this.write(launchId, fields, 'always', { ...marker, remove: ['failing'], unindex: true });
+      ? this.write(launchId, fields, 'unfinished', { ...marker, unindex: true, event })
+      : this.write(launchId, fields, 'always', { ...marker, remove: ['failing'], unindex: true, event });
   }
 
   /**
@@ -672,26 +701,36 @@ export class LaunchStore {
     launchId: string,
     fields: StoredFields,
     when: UpdateWhen,
-    opts: { marker?: MarkerChange; remove?: readonly string[]; unindex?: boolean } = {},
+    opts: {
+      marker?: MarkerChange;
+      remove?: readonly string[];
+      unindex?: boolean;
+      event?: PreparedEvent | undefined;
+    } = {},
   ): Promise<boolean> {
-    const { marker } = opts;
+    const { marker, event } = opts;
+    const slots = eventScriptSlots(event);
     const result = await evalScript(
       this.redis,
       UPDATE_SCRIPT,
-      4,
+      4 + slots.keys.length,
       this.keys.launch(launchId),
       // Without a marker change the launch's own key stands in, untouched (same hash slot).
       marker ? this.campaignMarker(marker.campaignId) : this.keys.launch(launchId),
       queuedLaunchIndexKey(this.keys),
       runningLaunchIndexKey(this.keys),
+      ...slots.keys,
       when,
       marker?.op === 'del' ? 'del' : marker?.op === 'set' ? String(LAUNCH_RETENTION_SECONDS) : '',
       marker?.op === 'set' ? launchId : '',
       (opts.remove ?? []).join(' '),
       opts.unindex ? launchId : '',
+      ...slots.args,
       ...encode({ ...fields, updatedAt: this.now() }),
     );
-    return result === 1;
+    if (result !== 1) return false;
+    await event?.afterWrite();
+    return true;
   }
 }
 

@@ -33,7 +33,11 @@ export async function auditOrLog(
   return true;
 }
 
-/** The event counterpart of auditOrLog. */
+/**
+ * The event counterpart of auditOrLog. An event announcing a write the caller makes by a script of its
+ * own is better written by that script (`events.prepare`, events/event-script.ts): published after the
+ * write, it is lost when the process dies in between (a launch's events: launch-store.ts).
+ */
 export async function publishOrLog(
   deps: { events: EventPublisher; logger: Logger },
   type: EventType,

@@ -642,34 +642,43 @@ async function failLaunch(
     },
     dedupeKey: `launch_failed:${data.launchId}`,
   });
-  await launches.finish(data.launchId, {
-    status: 'failed',
-    error: reason,
-    // Named again so the campaign's "still being launched" marker goes with the outcome — unless a
-    // stop is still retrying: the marker then leads its success back to this launch (hooks.ts).
-    ...(campaignId && !cleanup?.cancelCommandId ? { campaignId } : {}),
-    ...(cleanup?.cancelled ? { cancelled: true, campaignStatus: 'cancelled' } : {}),
-    // The version the cancel left, not the one the create did.
-    ...(cleanup?.version !== undefined ? { cxoneVersion: cleanup.version } : {}),
-    ...(cleanup && !cleanup.cancelled
-      ? {
-          cancelled: false,
-          ...(cleanup.cancelCommandId ? { cancelCommandId: cleanup.cancelCommandId } : {}),
-          // Why nothing was cancelled, and no stop is pending: CXone answered 404 for the campaign.
-          ...(cleanup.goneReason ? { cleanupError: cleanup.goneReason } : {}),
-        }
-      : {}),
-  });
+  // The event says what this failure knows now (its reason, whether its cleanup cancelled the
+  // campaign), so it is written by the outcome's own script: a crash after the outcome cannot lose it.
+  const failedData = {
+    launchId: data.launchId,
+    reason,
+    ...(cleanup ? { cancelled: cleanup.cancelled } : {}),
+  };
+  const written = await launches.finish(
+    data.launchId,
+    {
+      status: 'failed',
+      error: reason,
+      // Named again so the campaign's "still being launched" marker goes with the outcome — unless a
+      // stop is still retrying: the marker then leads its success back to this launch (hooks.ts).
+      ...(campaignId && !cleanup?.cancelCommandId ? { campaignId } : {}),
+      ...(cleanup?.cancelled ? { cancelled: true, campaignStatus: 'cancelled' } : {}),
+      // The version the cancel left, not the one the create did.
+      ...(cleanup?.version !== undefined ? { cxoneVersion: cleanup.version } : {}),
+      ...(cleanup && !cleanup.cancelled
+        ? {
+            cancelled: false,
+            ...(cleanup.cancelCommandId ? { cancelCommandId: cleanup.cancelCommandId } : {}),
+            // Why nothing was cancelled, and no stop is pending: CXone answered 404 for the campaign.
+            ...(cleanup.goneReason ? { cleanupError: cleanup.goneReason } : {}),
+          }
+        : {}),
+    },
+    ctx.events.prepare('campaign.launch.failed', campaignId ?? '', failedData),
+  );
+  // A failure's outcome is refused only when there is no launch record (expired, or deleted by
+  // hand): nothing to write it to, but the failure is still announced, as it always was.
+  if (!written) await publishOrLog(ctx, 'campaign.launch.failed', campaignId ?? '', failedData);
   // The stop may have gone through before this outcome was written over what its success noted.
   if (campaignId && cleanup?.cancelCommandId) {
     await noteStopIfDone(deps, data.launchId, campaignId, cleanup.cancelCommandId);
   }
   launchOutcomes.inc({ outcome: 'failed' });
-  await publishOrLog(ctx, 'campaign.launch.failed', campaignId ?? '', {
-    launchId: data.launchId,
-    reason,
-    ...(cleanup ? { cancelled: cleanup.cancelled } : {}),
-  });
   ctx.logger.warn({ launchId: data.launchId, campaignId, reason, cleanup }, 'launch failed');
   return 'recorded';
 }
@@ -822,22 +831,26 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
           await Promise.all([sync(), scheduledAudit]);
           await addActivation();
         }
-        const recorded = await launches.finish(data.launchId, {
-          status: 'succeeded',
-          campaignId,
-          campaignStatus: 'scheduled',
-          cxoneVersion: scheduled.version,
-          activateAt,
-        });
+        // Its event is not part of the audit chain: written by the outcome's own script, so only a
+        // launch recorded as finished announces itself, and a crash right after cannot lose it.
+        const recorded = await launches.finish(
+          data.launchId,
+          {
+            status: 'succeeded',
+            campaignId,
+            campaignStatus: 'scheduled',
+            cxoneVersion: scheduled.version,
+            activateAt,
+          },
+          ctx.events.prepare('campaign.launch.succeeded', campaignId, {
+            launchId: data.launchId,
+            status: 'scheduled',
+            activateAt,
+            version: scheduled.version,
+          }),
+        );
         if (!recorded)
           return await finishedMeanwhile(deps, data.launchId, campaignId, { addedActivation: true });
-        // Not part of the audit chain; only a launch recorded as finished announces itself.
-        await publishOrLog(ctx, 'campaign.launch.succeeded', campaignId, {
-          launchId: data.launchId,
-          status: 'scheduled',
-          activateAt,
-          version: scheduled.version,
-        });
         launchOutcomes.inc({ outcome: 'scheduled' });
         log.info({ campaignId, activateAt, movedToWindow: plan.movedToWindow }, 'campaign scheduled');
         return { outcome: 'succeeded', campaignId, campaignStatus: 'scheduled', activateAt };
@@ -865,18 +878,21 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
         );
         continue;
       }
-      const recorded = await launches.finish(data.launchId, {
-        status: 'succeeded',
-        campaignId,
-        campaignStatus: resource.status,
-        cxoneVersion: resource.version,
-      });
+      const recorded = await launches.finish(
+        data.launchId,
+        {
+          status: 'succeeded',
+          campaignId,
+          campaignStatus: resource.status,
+          cxoneVersion: resource.version,
+        },
+        ctx.events.prepare('campaign.launch.succeeded', campaignId, {
+          launchId: data.launchId,
+          status: resource.status,
+          version: resource.version,
+        }),
+      );
       if (!recorded) return await finishedMeanwhile(deps, data.launchId, campaignId);
-      await publishOrLog(ctx, 'campaign.launch.succeeded', campaignId, {
-        launchId: data.launchId,
-        status: resource.status,
-        version: resource.version,
-      });
       launchOutcomes.inc({ outcome: 'activated' });
       log.info({ campaignId, status: resource.status, version: resource.version }, 'campaign launched');
       return { outcome: 'succeeded', campaignId, campaignStatus: resource.status };

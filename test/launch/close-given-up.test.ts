@@ -57,6 +57,17 @@ describe('closing the launch worker', () => {
       if (args[0] === 'campaign.launch.failed') published = true;
       return out;
     };
+    // The failure's event is written by the script that records the outcome (launch-store.ts finish).
+    events.prepare = (...args: Parameters<AppContext['events']['prepare']>) => {
+      const event = stack.ctx.events.prepare(...args);
+      return {
+        ...event,
+        afterWrite: async () => {
+          await event.afterWrite();
+          if (args[0] === 'campaign.launch.failed') published = true;
+        },
+      };
+    };
     const ctx: AppContext = { ...stack.ctx, audit, events };
 
     worker = createLaunchWorker(ctx, FAST_LOCKS);

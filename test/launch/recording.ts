@@ -9,7 +9,8 @@ export interface Recorded {
 
 /**
  * A stack's ctxOverrides that records every audit record and event into `recorded` (still writing
- * them), with the CXone client's calls replaced as `cxone` says (the test's hooks around them).
+ * them; an event prepared for a script, once the script wrote it), with the CXone client's calls
+ * replaced as `cxone` says (the test's hooks around them).
  */
 export function recording(
   recorded: Recorded,
@@ -28,6 +29,18 @@ export function recording(
     events.publish = async (...args: Parameters<AppContext['events']['publish']>) => {
       recorded.events.push({ type: args[0], data: args[2] as Record<string, unknown> });
       return base.events.publish(...args);
+    };
+    // An event written by the script of the change it announces (a launch's outcome) is recorded once
+    // that script wrote it.
+    events.prepare = (...args: Parameters<AppContext['events']['prepare']>) => {
+      const event = base.events.prepare(...args);
+      return {
+        ...event,
+        afterWrite: async () => {
+          recorded.events.push({ type: args[0], data: args[2] });
+          await event.afterWrite();
+        },
+      };
     };
     return { audit, events, cxone: { ...base.cxone, ...cxone(base.cxone) } };
   };

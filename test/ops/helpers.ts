@@ -5,7 +5,6 @@ import { systemClock } from '../../src/shared/clock.js';
 import { loadConfig } from '../../src/shared/config.js';
 import type { AppContext } from '../../src/shared/context.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
-import type { EventPublisher } from '../../src/shared/events/types.js';
 import { QUEUES, createKeys, type QueueName } from '../../src/shared/keys.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { createRedis } from '../../src/shared/redis.js';
@@ -37,8 +36,11 @@ export function createOpsTestContext(cxone: unknown, extraEnv: Record<string, st
   const audit: AuditTrail = {
     append: () => Promise.reject(new Error('the ops tests write no audit records')),
   };
-  const events: EventPublisher = {
+  const events: AppContext['events'] = {
     publish: () => Promise.reject(new Error('the ops tests publish no events')),
+    prepare: () => {
+      throw new Error('the ops tests publish no events');
+    },
   };
   return {
     config,

@@ -4,10 +4,19 @@ import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from '../clock.js';
 import type { Keys } from '../keys.js';
 import type { Logger } from '../logger.js';
+import { evalScript } from '../redis-script.js';
 import { streamField } from '../stream-entry.js';
 import { webhookPendingKey } from '../webhooks/pending.js';
 import { DEFAULT_RETRY_SCHEDULE_MS, webhookJobOptions } from '../webhooks/schedule.js';
-import { EVENT_ENVELOPE_VERSION, type EventEnvelope, type EventPublisher, type EventType } from './types.js';
+import { eventScriptSlots, PUBLISH_EVENT_SCRIPT } from './event-script.js';
+import {
+  EVENT_ENVELOPE_VERSION,
+  type EventEnvelope,
+  type EventPreparer,
+  type EventPublisher,
+  type EventType,
+  type PreparedEvent,
+} from './types.js';
 
 /** How long a stored event (its exact bytes) is kept for retries and replays. */
 export const EVENT_TTL_SECONDS = 30 * 24 * 3600;
@@ -23,7 +32,7 @@ export interface StoredEvent {
   body: string;
 }
 
-export interface EventPublisherStore extends EventPublisher {
+export interface EventPublisherStore extends EventPublisher, EventPreparer {
   /** The stored event with its exact body, or null when unknown or expired. */
   get(eventId: string): Promise<StoredEvent | null>;
   /** Most recent events first, optionally for one campaign (scans at most the bounded recent stream). */
@@ -92,11 +101,7 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
   const schedule = opts.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_MS;
   const logger = opts.logger.child({ component: 'events' });
 
-  async function publish(
-    type: EventType,
-    campaignId: string,
-    data: Record<string, unknown>,
-  ): Promise<EventEnvelope> {
+  function prepare(type: EventType, campaignId: string, data: Record<string, unknown>): PreparedEvent {
     const envelope: EventEnvelope = {
       id: newEventId(),
       type,
@@ -108,46 +113,56 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
     // Serialized once, here: retries and replays send these exact bytes, so a receiver that
     // verified a signature once can verify it again and dedupe by id.
     const body = JSON.stringify(envelope);
-    const recentArgs = [
-      recentEventsKey(keys),
-      'MAXLEN',
-      '~',
-      RECENT_EVENTS_MAX,
-      '*',
-      'id',
-      envelope.id,
-      'c',
-      campaignId,
-      'b',
+    return {
+      envelope,
       body,
-    ] as const;
-    if (enabled) {
-      // The stored copy and the recent entry land together or not at all.
-      await redis
-        .multi()
-        .xadd(...recentArgs)
-        .hset(keys.webhookEvent(envelope.id), {
-          body,
-          type,
-          campaignId,
-          occurredAt: envelope.occurredAt,
-          state: 'pending',
-        })
-        .expire(keys.webhookEvent(envelope.id), EVENT_TTL_SECONDS)
+      keys: [recentEventsKey(keys), keys.webhookEvent(envelope.id), webhookPendingKey(keys)],
+      args: [
+        enabled ? '1' : '0',
+        String(RECENT_EVENTS_MAX),
+        envelope.id,
+        campaignId,
+        body,
+        type,
+        envelope.occurredAt,
+        String(EVENT_TTL_SECONDS),
         // The sweep's index of pending events (src/shared/webhooks/pending.ts).
-        .zadd(webhookPendingKey(keys), clock.now(), envelope.id)
-        .exec();
-    } else {
-      await redis.xadd(...recentArgs);
-    }
+        String(clock.now()),
+      ],
+      afterWrite: () =>
+        enqueue(envelope).catch((err: unknown) => {
+          logger.warn(
+            { err, eventId: envelope.id, type, campaignId },
+            'event stored, its webhook job not queued; the webhook sweep queues it',
+          );
+        }),
+    };
+  }
+
+  /** After the event is stored: its webhook job. */
+  async function enqueue(envelope: EventEnvelope): Promise<void> {
+    const { id, type, campaignId } = envelope;
     if (enabled) {
-      // Not in the MULTI above (BullMQ adds by script): if this fails, or the process dies first, the
-      // event is left pending with no job, and the webhook worker's sweep queues it a minute later
-      // (src/shared/webhooks/sweep.ts), with the same job id.
-      await webhookQueue.add(type, { eventId: envelope.id }, webhookJobOptions(envelope.id, schedule));
+      // Not in the script that stored it (BullMQ adds by a script of its own): if this fails, or the
+      // process dies first, the event is left pending with no job, and the webhook worker's sweep
+      // queues it a minute later (src/shared/webhooks/sweep.ts), with the same job id.
+      await webhookQueue.add(type, { eventId: id }, webhookJobOptions(id, schedule));
     }
-    logger.debug({ eventId: envelope.id, type, campaignId, enqueued: enabled }, 'event published');
-    return envelope;
+    logger.debug({ eventId: id, type, campaignId, enqueued: enabled }, 'event published');
+  }
+
+  async function publish(
+    type: EventType,
+    campaignId: string,
+    data: Record<string, unknown>,
+  ): Promise<EventEnvelope> {
+    const event = prepare(type, campaignId, data);
+    // The stored copy, the pending index entry and the recent entry land together or not at all, by
+    // the script every event is stored with (event-script.ts).
+    const slots = eventScriptSlots(event);
+    await evalScript(redis, PUBLISH_EVENT_SCRIPT, slots.keys.length, ...slots.keys, ...slots.args);
+    await enqueue(event.envelope);
+    return event.envelope;
   }
 
   async function recent(limit = 50, campaignId?: string): Promise<EventEnvelope[]> {
@@ -170,5 +185,5 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
     return out;
   }
 
-  return { publish, get: (eventId) => loadStoredEvent(redis, keys, eventId), recent };
+  return { publish, prepare, get: (eventId) => loadStoredEvent(redis, keys, eventId), recent };
 }

@@ -23,6 +23,33 @@ export const EVENT_ENVELOPE_VERSION = 1;
 /** What every delivery sends, and GET /v1/webhooks/events/{eventId} answers, byte for byte. */
 export type EventEnvelope = z.output<typeof eventEnvelopeSchema>;
 
+/**
+ * An event built but not yet written: its envelope, the exact bytes every delivery sends, and the
+ * KEYS and ARGV a script that includes EVENT_WRITE_LUA (event-script.ts) stores it with — so that it
+ * lands in the same script as the change it announces, or not at all.
+ */
+export interface PreparedEvent {
+  readonly envelope: EventEnvelope;
+  readonly body: string;
+  /** The recent-events stream, the stored event, the pending index: all under the keys' prefix. */
+  readonly keys: readonly string[];
+  /** EVENT_ARGC values (event-script.ts). */
+  readonly args: readonly string[];
+  /**
+   * To run once a script has written the event (never when it did not): what `publish` does after
+   * storing one — its webhook job queued when webhooks are enabled, and the log line. Best effort, it
+   * never rejects: a job that could not be queued is logged, and the webhook sweep queues the pending
+   * event a minute later (webhooks/sweep.ts).
+   */
+  afterWrite(): Promise<void>;
+}
+
 export interface EventPublisher {
   publish(type: EventType, campaignId: string, data: Record<string, unknown>): Promise<EventEnvelope>;
+}
+
+/** What a caller whose own script writes an event needs of the publisher (the context's has it). */
+export interface EventPreparer {
+  /** The event `publish` would write, for the caller's own script to write (PreparedEvent). No I/O. */
+  prepare(type: EventType, campaignId: string, data: Record<string, unknown>): PreparedEvent;
 }

@@ -8,8 +8,8 @@ import { webhookPendingKey } from './pending.js';
 import { DEFAULT_RETRY_SCHEDULE_MS, webhookJobOptions } from './schedule.js';
 
 /**
- * The publisher stores an event (one MULTI, which also puts it in the pending index, pending.ts) and
- * then queues its delivery job: a crash or a Redis error between the two leaves a `pending` event with
+ * The publisher stores an event (one script, which also puts it in the pending index, pending.ts;
+ * events/event-script.ts) and then queues its delivery job: a crash or a Redis error between the two leaves a `pending` event with
  * no job, which nothing would ever deliver. The sweep finds those and queues their job again, with the
  * same options (job id = event id, so two sweeps, or a sweep and a late publish, cannot queue it
  * twice). Delivered and dead-lettered events are never touched; a `pending` event whose job failed for

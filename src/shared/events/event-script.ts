@@ -1,0 +1,53 @@
+import type { PreparedEvent } from './types.js';
+
+/**
+ * How an event is stored, in Lua: the one definition both `publish` and the scripts that write an
+ * event together with the change it announces (launch-store.ts) run, so the stored shape cannot drift
+ * between them.
+ *
+ * A host script prepends EVENT_WRITE_LUA and, once its reads have decided that it writes, calls
+ * `write_event_at(ki, ai)` BEFORE its own writes: Redis does not roll a script back, so a write that
+ * errors (a key of the wrong type) must come before anything else is written for the script to leave
+ * nothing behind. Its slots are what eventScriptSlots gives: ARGV[ai] is '1' when an event follows
+ * (then KEYS[ki..ki+2] and ARGV[ai+1..ai+EVENT_ARGC] are its own), '0' when none does;
+ * `event_slots_end(ai)` is the ARGV index after them.
+ *
+ * Its KEYS: the recent-events stream, the stored event's hash, the pending index (webhook/pending.ts).
+ * Its ARGV: '1' when webhooks are enabled (then the event is also stored, pending, and indexed), the
+ * stream's approximate MAXLEN, the event id, campaign id, body (the exact bytes every delivery sends),
+ * type, occurredAt, the stored copy's TTL in seconds, and its pending-index score (ms).
+ */
+export const EVENT_ARGC = 9;
+
+export const EVENT_WRITE_LUA = `
+local function write_event_at(ki, ai)
+  if ARGV[ai] ~= '1' then
+    return
+  end
+  local a = ai + 1
+  redis.call('XADD', KEYS[ki], 'MAXLEN', '~', ARGV[a + 1], '*', 'id', ARGV[a + 2], 'c', ARGV[a + 3], 'b', ARGV[a + 4])
+  if ARGV[a] == '1' then
+    redis.call('HSET', KEYS[ki + 1], 'body', ARGV[a + 4], 'type', ARGV[a + 5], 'campaignId', ARGV[a + 3],
+      'occurredAt', ARGV[a + 6], 'state', 'pending')
+    redis.call('EXPIRE', KEYS[ki + 1], tonumber(ARGV[a + 7]))
+    redis.call('ZADD', KEYS[ki + 2], tonumber(ARGV[a + 8]), ARGV[a + 2])
+  end
+end
+local function event_slots_end(ai)
+  if ARGV[ai] == '1' then
+    return ai + 1 + ${EVENT_ARGC}
+  end
+  return ai + 1
+end
+`;
+
+/** The KEYS and ARGV a host script of EVENT_WRITE_LUA is given for an optional event. */
+export function eventScriptSlots(event: PreparedEvent | undefined): { keys: string[]; args: string[] } {
+  return event ? { keys: [...event.keys], args: ['1', ...event.args] } : { keys: [], args: ['0'] };
+}
+
+/** `publish`'s own script: the event alone. KEYS and ARGV from eventScriptSlots. */
+export const PUBLISH_EVENT_SCRIPT = `${EVENT_WRITE_LUA}
+write_event_at(1, 1)
+return 1
+`;
