@@ -41,6 +41,37 @@ export function adminCredentialsOk(authorization: string | undefined, apiToken: 
   return false;
 }
 
+/**
+ * Whether a browser sent this request from another site's page. A browser that logged in with Basic
+ * may attach the cached credentials to such a request by itself, so a page anywhere could make the
+ * board change jobs (POST …/add takes no body: no preflight). Browsers say where a request comes from
+ * in `Sec-Fetch-Site`, or at least in `Origin` on every POST, PUT, PATCH and DELETE; a client that
+ * sends neither (curl, a script) is not a browser page. Pure.
+ */
+export function isCrossSiteRequest(headers: {
+  'sec-fetch-site'?: string | string[] | undefined;
+  origin?: string | string[] | undefined;
+  host?: string | undefined;
+  'x-forwarded-host'?: string | string[] | undefined;
+}): boolean {
+  const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+  const site = first(headers['sec-fetch-site']);
+  // `none`: typed in the address bar or opened from a bookmark, by the user.
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
+  const origin = first(headers.origin);
+  if (origin === undefined) return false;
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host.toLowerCase();
+  } catch {
+    // `null` (a sandboxed frame, a data: page) or garbage: not this board's page.
+    return true;
+  }
+  // A reverse proxy may pass the browser's host on in X-Forwarded-Host and its own in Host.
+  const forwarded = first(headers['x-forwarded-host'])?.split(',')[0]?.trim();
+  return ![headers.host, forwarded].some((h) => h !== undefined && h.toLowerCase() === originHost);
+}
+
 /** A 401 that makes a browser show its login prompt; JSON body like every other API error. */
 export function sendAdminChallenge(reply: FastifyReply): FastifyReply {
   return reply
@@ -86,6 +117,18 @@ export async function registerBullBoard(
       // and a path test would have to see the path as the router decodes it (`/%61pi/…` is `/api/…`).
       if (readOnlyMode && !READ_METHODS.has(req.method)) {
         return reply.code(405).send({ error: { key: 'ERRORS.QUEUE_READ_ONLY' } });
+      }
+      if (!READ_METHODS.has(req.method) && isCrossSiteRequest(req.headers)) {
+        req.log.warn(
+          { method: req.method, path: pathOf(req.url), origin: req.headers.origin },
+          'Bull Board refused a change sent from another site',
+        );
+        // Bull Board's error shape, as its read-only refusal: the board's API answers in it.
+        return reply.code(403).send({
+          error: { key: 'ERRORS.CROSS_SITE_REQUEST' },
+          message:
+            "Bull Board takes changes from its own page only: this request came from another site's page",
+        });
       }
     });
     // Bull Board answers its errors with its own handler, which logs nothing: a 500 would leave no

@@ -1,0 +1,150 @@
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApiApp } from '../../src/producers/app.js';
+import { isCrossSiteRequest } from '../../src/producers/bull-board.js';
+import { QUEUES } from '../../src/shared/keys.js';
+import { TEST_TOKEN, createOpsTestContext, type OpsTestContext } from './helpers.js';
+
+/**
+ * A browser logged in to Bull Board with Basic may attach the cached credentials to requests that
+ * another site's page makes: `POST /admin/queues/api/queues/<queue>/add` takes no body, so needs no
+ * preflight, and put a job into a queue from any page the operator opened. The board takes changes
+ * from its own page (or from clients that are not browser pages) only.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const basic = `Basic ${Buffer.from(`ops:${TEST_TOKEN}`).toString('base64')}`;
+
+describe('isCrossSiteRequest (pure)', () => {
+  it("trusts the browser's Sec-Fetch-Site first", () => {
+    expect(isCrossSiteRequest({ 'sec-fetch-site': 'same-origin', origin: 'https://evil.example' })).toBe(
+      false,
+    );
+    expect(isCrossSiteRequest({ 'sec-fetch-site': 'none' })).toBe(false);
+    expect(isCrossSiteRequest({ 'sec-fetch-site': 'cross-site', host: 'ops.example' })).toBe(true);
+    // Another origin of the same site (a sibling sub-domain) is another page too.
+    expect(isCrossSiteRequest({ 'sec-fetch-site': 'same-site' })).toBe(true);
+  });
+
+  it('compares Origin with Host (or X-Forwarded-Host) without Sec-Fetch-Site', () => {
+    expect(isCrossSiteRequest({ origin: 'http://ops.example:3000', host: 'ops.example:3000' })).toBe(false);
+    expect(isCrossSiteRequest({ origin: 'http://OPS.example:3000', host: 'ops.example:3000' })).toBe(false);
+    expect(
+      isCrossSiteRequest({
+        origin: 'https://ops.example',
+        host: '127.0.0.1:3000',
+        'x-forwarded-host': 'ops.example',
+      }),
+    ).toBe(false);
+    expect(isCrossSiteRequest({ origin: 'https://evil.example', host: 'ops.example' })).toBe(true);
+    expect(isCrossSiteRequest({ origin: 'null', host: 'ops.example' })).toBe(true);
+  });
+
+  it('lets a client that is not a browser page through (curl, scripts)', () => {
+    expect(isCrossSiteRequest({ host: 'ops.example' })).toBe(false);
+    expect(isCrossSiteRequest({})).toBe(false);
+  });
+});
+
+describe('a Bull Board that takes changes (real Redis queues)', () => {
+  let ctx: OpsTestContext;
+  let app: FastifyInstance;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    ctx = createOpsTestContext(
+      { tokens: { getToken: async () => 'token' } },
+      { BULL_BOARD_READ_ONLY: 'false' },
+    );
+    app = await buildApiApp(ctx);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await app?.close();
+    await ctx?.close();
+  });
+
+  const waiting = async () => (await ctx.queues.audit.getJobCounts('waiting')).waiting ?? 0;
+
+  it("refuses a change another site's page sends with the cached Basic login, and adds nothing", async () => {
+    const before = await waiting();
+    const crossSite: Record<string, string>[] = [
+      { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' },
+      { origin: 'https://evil.example' },
+      { origin: 'null' },
+    ];
+    for (const headers of crossSite) {
+      const res = await fetch(`${baseUrl}/admin/queues/api/queues/${QUEUES.audit}/add`, {
+        method: 'POST',
+        headers: { authorization: basic, ...headers },
+      });
+      expect(res.status, JSON.stringify(headers)).toBe(403);
+      expect(await res.json()).toMatchObject({
+        error: { key: 'ERRORS.CROSS_SITE_REQUEST' },
+        message: expect.stringMatching(/another site/) as unknown,
+      });
+    }
+    const pause = await fetch(`${baseUrl}/admin/queues/api/queues/${QUEUES.poll}/pause`, {
+      method: 'PUT',
+      headers: { authorization: basic, 'sec-fetch-site': 'cross-site' },
+    });
+    expect(pause.status).toBe(403);
+    expect(await waiting()).toBe(before);
+    expect(await ctx.queues.poll.isPaused()).toBe(false);
+  });
+
+  it('still takes changes from its own page and from scripts, and reads from anywhere', async () => {
+    const before = await waiting();
+    const ownPageOrScript: Record<string, string>[] = [
+      { 'sec-fetch-site': 'same-origin', origin: baseUrl },
+      { origin: baseUrl },
+      {},
+    ];
+    for (const headers of ownPageOrScript) {
+      const res = await fetch(`${baseUrl}/admin/queues/api/queues/${QUEUES.audit}/add`, {
+        method: 'POST',
+        headers: { authorization: basic, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ name: 'cross-site-test', data: {} }),
+      });
+      expect(res.status, JSON.stringify(headers)).toBe(200);
+    }
+    expect(await waiting()).toBe(before + 3);
+    const read = await fetch(`${baseUrl}/admin/queues/api/queues`, {
+      headers: { authorization: basic, 'sec-fetch-site': 'cross-site' },
+    });
+    expect(read.status).toBe(200);
+  });
+
+  it.skipIf(!existsSync(CHROMIUM))(
+    "a headless browser on the board's own page still pauses and resumes a queue",
+    async () => {
+      let browser: Browser | undefined;
+      try {
+        browser = await chromium.launch({
+          executablePath: CHROMIUM,
+          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+        });
+        const context = await browser.newContext({
+          httpCredentials: { username: 'ops', password: TEST_TOKEN },
+        });
+        const page = await context.newPage();
+        expect(
+          (await page.goto(`${baseUrl}/admin/queues`, { waitUntil: 'domcontentloaded' }))?.status(),
+        ).toBe(200);
+        // The board's own page sends its changes as this fetch does: same origin, Origin set.
+        const statuses = await page.evaluate(async (queue) => {
+          const pause = await fetch(`/admin/queues/api/queues/${queue}/pause`, { method: 'PUT' });
+          const resume = await fetch(`/admin/queues/api/queues/${queue}/resume`, { method: 'PUT' });
+          return [pause.status, resume.status];
+        }, QUEUES.poll);
+        expect(statuses).toEqual([200, 200]);
+        expect(await ctx.queues.poll.isPaused()).toBe(false);
+      } finally {
+        await browser?.close();
+      }
+    },
+  );
+});
