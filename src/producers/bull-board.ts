@@ -72,6 +72,13 @@ export function isCrossSiteRequest(headers: {
   return ![headers.host, forwarded].some((h) => h !== undefined && h.toLowerCase() === originHost);
 }
 
+/** Headers of every answer under /admin/queues: no framing by any page, no content sniffing. */
+export const FRAME_DENYING_HEADERS = {
+  'x-frame-options': 'DENY',
+  'content-security-policy': "frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+} as const;
+
 /** A 401 that makes a browser show its login prompt; JSON body like every other API error. */
 export function sendAdminChallenge(reply: FastifyReply): FastifyReply {
   return reply
@@ -137,6 +144,10 @@ export async function registerBullBoard(
       req.log.error({ err, url: req.url }, 'Bull Board request failed');
     });
     scope.addHook('onSend', async (_req, reply, payload) => {
+      // Never inside another site's frame: a page could lay the board, logged in with the browser's
+      // cached Basic login, under its own buttons and have the operator click "clean" or "retry" —
+      // changes the board's own page sends, which the cross-site check above lets through.
+      void reply.headers(FRAME_DENYING_HEADERS);
       if (reply.statusCode < 400 || typeof payload !== 'string') return payload;
       if (!String(reply.getHeader('content-type') ?? '').includes('application/json')) return payload;
       return withBullBoardMessage(payload);

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApiApp } from '../../src/producers/app.js';
-import { isCrossSiteRequest } from '../../src/producers/bull-board.js';
+import { FRAME_DENYING_HEADERS, isCrossSiteRequest } from '../../src/producers/bull-board.js';
 import { QUEUES } from '../../src/shared/keys.js';
 import { TEST_TOKEN, createOpsTestContext, type OpsTestContext } from './helpers.js';
 
@@ -117,6 +118,64 @@ describe('a Bull Board that takes changes (real Redis queues)', () => {
     });
     expect(read.status).toBe(200);
   });
+
+  it('tells browsers never to show any of its answers inside a frame', async () => {
+    for (const [path, authorization] of [
+      ['/admin/queues', basic],
+      ['/admin/queues/api/queues', basic],
+      ['/admin/queues/api/queues', undefined],
+    ] as const) {
+      const res = await fetch(`${baseUrl}${path}`, authorization ? { headers: { authorization } } : {});
+      expect(res.status, path).toBe(authorization ? 200 : 401);
+      for (const [name, value] of Object.entries(FRAME_DENYING_HEADERS))
+        expect(res.headers.get(name), `${path} ${name}`).toBe(value);
+    }
+    expect(FRAME_DENYING_HEADERS).toMatchObject({
+      'x-frame-options': 'DENY',
+      'content-security-policy': "frame-ancestors 'none'",
+    });
+  });
+
+  it.skipIf(!existsSync(CHROMIUM))(
+    "a headless browser logged in to the board does not show it in another site's frame",
+    async () => {
+      let browser: Browser | undefined;
+      let other: Server | undefined;
+      try {
+        other = createServer((_req, res) => {
+          res.setHeader('content-type', 'text/html');
+          res.end(`<iframe name="board" src="${baseUrl}/admin/queues"></iframe>`);
+        });
+        await new Promise<void>((resolve) => other!.listen(0, '127.0.0.1', resolve));
+        // `localhost` is another site than `127.0.0.1`.
+        const otherUrl = `http://localhost:${(other.address() as AddressInfo).port}/`;
+        browser = await chromium.launch({
+          executablePath: CHROMIUM,
+          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+        });
+        const context = await browser.newContext({
+          httpCredentials: { username: 'ops', password: TEST_TOKEN },
+        });
+        const page = await context.newPage();
+        await page.goto(`${baseUrl}/admin/queues`, { waitUntil: 'domcontentloaded' });
+        await page.goto(otherUrl, { waitUntil: 'load' });
+        const frame = page.frame({ name: 'board' });
+        // Given the time the board takes to list its queues where it is shown (the other test's wait).
+        await page.waitForTimeout(3_000);
+        const shown = frame
+          ? await frame
+              .locator('body')
+              .innerText({ timeout: 1_000 })
+              .catch(() => '')
+          : '';
+        expect(shown).not.toContain(QUEUES.launch);
+        expect(frame?.url() ?? '').not.toBe(`${baseUrl}/admin/queues`);
+      } finally {
+        await browser?.close();
+        other?.close();
+      }
+    },
+  );
 
   it.skipIf(!existsSync(CHROMIUM))(
     "a headless browser on the board's own page still pauses and resumes a queue",
