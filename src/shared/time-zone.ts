@@ -1,21 +1,31 @@
 /**
- * Zones already found valid. Building an Intl.DateTimeFormat is costly and every campaign config is
- * checked on each parse; the set is bounded by the tz database (a few hundred names), and invalid
- * names, which callers choose freely, are never stored.
+ * Zones already found valid, by their lower-case spelling. Building an Intl.DateTimeFormat is costly
+ * and every campaign config is checked on each parse. Intl matches zone names without regard to case,
+ * so one entry stands for every spelling of a zone: keyed by the name as written, the set grew by one
+ * entry per casing a caller sent (`europe/london`, `EUROPE/London`, … — 2^n of them for a name of n
+ * letters) for the life of the process. Keyed this way it is bounded by the tz database (a few
+ * hundred names); invalid names, which callers choose freely, are never stored.
  */
 const knownValid = new Set<string>();
 
 /** True when `zone` is an IANA zone this runtime knows (ICU data), e.g. America/New_York; false for Mars/Olympus. */
 export function isValidTimeZone(zone: string): boolean {
-  if (knownValid.has(zone)) return true;
+  // Before the cache: `utc` and other names without a slash stay refused whatever was seen before.
   if (!zone.includes('/') && zone !== 'UTC') return false;
+  const key = zone.toLowerCase();
+  if (knownValid.has(key)) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    knownValid.add(zone);
+    knownValid.add(key);
     return true;
   } catch {
     return false;
   }
+}
+
+/** How many zones isValidTimeZone remembers as valid (a diagnostic; tests check it stays bounded). */
+export function knownValidTimeZoneCount(): number {
+  return knownValid.size;
 }
 
 let spellingByLowerCase: Map<string, string> | undefined;
