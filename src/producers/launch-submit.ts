@@ -4,7 +4,7 @@ import { canonicalJson } from '../shared/canonical-json.js';
 import type { AppContext } from '../shared/context.js';
 import type { LaunchJob } from '../shared/jobs.js';
 import { createLaunchStore, launchAuditId, type LaunchStatus } from '../shared/launch-store.js';
-import { auditOrLog } from '../shared/side-records.js';
+import { auditOrLog, publishOrLog } from '../shared/side-records.js';
 import { RequestAbandonedError, throwIfAbandoned } from '../shared/errors.js';
 import { idempotencyKeyProblem } from '../shared/idempotency-key.js';
 import { ApiError } from './errors.js';
@@ -199,11 +199,15 @@ async function abandon(
       details: { launchId, reason },
       dedupeKey: `launch_failed:${launchId}`,
     });
-    await store.finish(
+    const failed = { launchId, reason };
+    const written = await store.finish(
       launchId,
       { status: 'failed', error: reason },
-      ctx.events.prepare('campaign.launch.failed', '', { launchId, reason }),
+      ctx.events.prepare('campaign.launch.failed', '', failed),
     );
+    // Refused only when the record is gone (deleted by hand): its request was announced, so its end
+    // still is, as a worker's failure is (launch-worker.ts failLaunch).
+    if (!written) await publishOrLog(ctx, 'campaign.launch.failed', '', failed, { launchId });
   }
   ctx.logger.warn({ launchId, keptForRetry: hasKey, reason }, 'launch not enqueued');
   throw new RequestAbandonedError(`launch ${launchId}`);

@@ -1,7 +1,11 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { submitLaunch } from '../../src/producers/launch-submit.js';
+import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { ManualClock } from '../../src/shared/clock.js';
+import type { AppContext } from '../../src/shared/context.js';
+import { RequestAbandonedError } from '../../src/shared/errors.js';
 import {
   createEventPublisher,
   loadStoredEvent,
@@ -13,6 +17,7 @@ import { createKeys, QUEUES } from '../../src/shared/keys.js';
 import { LaunchStore, queuedLaunchIndexKey } from '../../src/shared/launch-store.js';
 import { streamField } from '../../src/shared/stream-entry.js';
 import { webhookPendingKey } from '../../src/shared/webhooks/pending.js';
+import { campaignConfig } from '../e2e/stack.js';
 import { recordingLogger } from '../support/log-capture.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 
@@ -267,5 +272,49 @@ describe("a launch's events, written with the launch record they announce", () =
     await expect(events.publish('campaign.state.changed', 'camp-5', {})).rejects.toThrow(/WRONGTYPE/);
     expect(await redis.zcard(webhookPendingKey(keys))).toBe(pendingBefore);
     expect((await redis.keys(`${keys.webhookEvent('')}*`)).length).toBe(storedBefore);
+  });
+});
+
+describe("the API's launch events", () => {
+  it('a launch abandoned at its deadline whose record is gone still announces its failure, as its request was', async () => {
+    const { events } = setUp(true);
+    const launchQueue = new Queue(QUEUES.launch, { connection: redis, prefix });
+    // The record goes while the request is audited (deleted by hand): the failure has nothing to be
+    // written to, and is announced all the same, as a worker's is (launch-worker.ts failLaunch).
+    const audit = {
+      append: async (input: { action: string; details?: Record<string, unknown> }) => {
+        if (input.action === 'launch_requested')
+          await redis.del(keys.launch(String(input.details?.launchId)));
+        return {};
+      },
+    };
+    const ctx = {
+      redis,
+      keys,
+      clock,
+      logger: recordingLogger('debug').logger,
+      events,
+      audit,
+      queues: { launch: launchQueue },
+    } as unknown as AppContext;
+    let launchId = '';
+    try {
+      await expect(
+        submitLaunch(ctx, {
+          config: campaignConfigSchema.parse(campaignConfig({ name: 'Gone at the deadline' })),
+          actor: 'api:test',
+          signal: AbortSignal.abort(),
+          onLaunchId: (id) => (launchId = id),
+        }),
+      ).rejects.toBeInstanceOf(RequestAbandonedError);
+    } finally {
+      await launchQueue.close();
+    }
+    const announced = (await recentEntries())
+      .map((e) => JSON.parse(e.body) as EventEnvelope)
+      .filter((e) => e.data.launchId === launchId);
+    expect(announced.map((e) => e.type)).toEqual(['campaign.launch.requested', 'campaign.launch.failed']);
+    expect(announced[1]?.data).toEqual({ launchId, reason: expect.stringMatching(/^abandoned: /) });
+    expect(await queue.getJob(announced[1]!.id)).toBeDefined();
   });
 });
