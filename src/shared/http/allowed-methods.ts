@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { pathOf, trimTrailingSlashes } from './url-path.js';
+import { pathOf } from './url-path.js';
 
 /**
  * Which methods a server serves on a concrete path, from the routes it registered: a request whose
@@ -12,17 +12,42 @@ export interface RegisteredRoute {
   url: string;
 }
 
-/** One route URL's segments: a literal, a parameter (`:id`, one segment) or the rest (`*`). */
+/**
+ * One route URL's segments: a literal, a parameter (`:id`, one segment, possibly empty, as the router
+ * takes it) or the rest (`*`, whatever follows its slash, nothing included).
+ */
 type Segment = { kind: 'literal'; text: string } | { kind: 'param' } | { kind: 'rest' };
 
+/**
+ * How the app's router reads paths before matching them (Fastify's routerOptions), for route URLs and
+ * request paths alike. Without them a table answers for a router that keeps every slash.
+ */
+export interface RouteTableOptions {
+  /** One trailing slash is dropped (`/a/` is `/a`; `/a//` is `/a/`, not `/a`). */
+  ignoreTrailingSlash?: boolean;
+  /** Runs of slashes are one slash. */
+  ignoreDuplicateSlashes?: boolean;
+}
+
+/**
+ * A path as the router normalises it (find-my-way's removeDuplicateSlashes and trimLastSlash): one
+ * trailing slash at most is dropped, whatever precedes it — trimming them all would send a `/a//` the
+ * router 404s to `/a`'s methods, and answer 405 with an Allow that 404s too. Linear: the path is the
+ * client's, up to the 16 KiB a request line may hold.
+ */
+function normalisePath(path: string, opts: RouteTableOptions): string {
+  let normal = path;
+  if (opts.ignoreDuplicateSlashes && normal.includes('//')) normal = normal.replace(/\/\/+/g, '/');
+  if (opts.ignoreTrailingSlash && normal.length > 1 && normal.endsWith('/')) normal = normal.slice(0, -1);
+  return normal;
+}
+
 function segmentsOf(url: string): Segment[] {
-  return trimTrailingSlashes(url)
-    .split('/')
-    .map((part): Segment => {
-      if (part === '*') return { kind: 'rest' };
-      if (part.startsWith(':')) return { kind: 'param' };
-      return { kind: 'literal', text: part };
-    });
+  return url.split('/').map((part): Segment => {
+    if (part === '*') return { kind: 'rest' };
+    if (part.startsWith(':')) return { kind: 'param' };
+    return { kind: 'literal', text: part };
+  });
 }
 
 const decodeSegment = (part: string) => {
@@ -38,18 +63,18 @@ const decodeSegment = (part: string) => {
  * decoded on its own, as the router does: `a%2Fb` is one parameter, not two segments. Done once per
  * request, not once per route: the path is the client's, up to the 16 KiB a request line may hold.
  */
-function requestSegments(rawPath: string): string[] {
-  return trimTrailingSlashes(rawPath).split('/').map(decodeSegment);
+function requestSegments(normalPath: string): string[] {
+  return normalPath.split('/').map(decodeSegment);
 }
 
 /** Whether a request path's segments (requestSegments) match a route's. */
 function matches(route: readonly Segment[], parts: readonly string[]): boolean {
   for (let i = 0; i < route.length; i++) {
     const segment = route[i] as Segment;
-    if (segment.kind === 'rest') return true;
     const part = parts[i];
     if (part === undefined) return false;
-    if (segment.kind === 'param' ? part === '' : part !== segment.text) return false;
+    if (segment.kind === 'rest') return true;
+    if (segment.kind === 'literal' && part !== segment.text) return false;
   }
   return parts.length === route.length;
 }
@@ -57,14 +82,17 @@ function matches(route: readonly Segment[], parts: readonly string[]): boolean {
 export class RouteTable {
   private readonly routes: { method: string; segments: Segment[] }[] = [];
 
+  constructor(private readonly opts: RouteTableOptions = {}) {}
+
   add(route: RegisteredRoute): void {
-    this.routes.push({ method: route.method.toUpperCase(), segments: segmentsOf(route.url) });
+    const segments = segmentsOf(normalisePath(route.url, this.opts));
+    this.routes.push({ method: route.method.toUpperCase(), segments });
   }
 
   /** The methods served on `rawPath` (as sent, no query string), sorted; empty when none. */
   allowedMethods(rawPath: string): string[] {
     const methods = new Set<string>();
-    const parts = requestSegments(rawPath);
+    const parts = requestSegments(normalisePath(rawPath, this.opts));
     for (const route of this.routes) if (matches(route.segments, parts)) methods.add(route.method);
     return [...methods].sort();
   }
@@ -76,7 +104,14 @@ export class RouteTable {
  * (`notFoundHint` appended to its message).
  */
 export function answerUnmatched(app: FastifyInstance, opts: { notFoundHint?: string } = {}): void {
-  const routes = new RouteTable();
+  // The router's own reading of a path: a table that trimmed differently would answer 405 on a path
+  // no method is served on, or leave out of Allow a method that is.
+  const router = app.initialConfig.routerOptions ?? {};
+  const routes = new RouteTable({
+    ignoreTrailingSlash: router.ignoreTrailingSlash ?? app.initialConfig.ignoreTrailingSlash ?? false,
+    ignoreDuplicateSlashes:
+      router.ignoreDuplicateSlashes ?? app.initialConfig.ignoreDuplicateSlashes ?? false,
+  });
   app.addHook('onRoute', (route) => {
     for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
       routes.add({ method: String(method), url: route.url });
