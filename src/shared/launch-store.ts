@@ -125,8 +125,9 @@ export async function readScoredAfter(
  * event announcing it (`campaign.launch.requested`) when one is given. Either all happen or, when the
  * key is already taken, none does and the earlier claim is returned — so two concurrent requests with
  * one key can never both go on to enqueue, and a replay announces nothing. The claim is looked up
- * (GET) before anything is written, and the event is written first: Redis does not roll a script back,
- * so a write that fails (EVENT_WRITE_LUA) leaves no claim and no record behind.
+ * (GET) and the types of the keys written checked (`require_types`) before anything is written: Redis
+ * does not roll a script back, so a script that fails (EVENT_WRITE_LUA) leaves no event, no claim and
+ * no record behind.
  *
  * KEYS[1] idempotency key ('' slot unused when ARGV[1] = '0'), KEYS[2] launch hash, KEYS[3] the
  * queued-launch index, KEYS[4..6] the event's (when there is one); ARGV[1] '1' when an idempotency key
@@ -141,6 +142,7 @@ if ARGV[1] == '1' then
     return existing
   end
 end
+require_types(KEYS[2], 'hash', KEYS[3], 'zset')
 write_event_at(4, 7)
 if ARGV[1] == '1' then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
@@ -178,8 +180,8 @@ type MarkerChange = { campaignId: string; op: 'set' | 'del' };
  * ARGV[3]); ARGV[4] names fields to remove (space separated); ARGV[5] the launch id to take out of the
  * queued-launch index KEYS[3] and the running-launch index KEYS[4] ('' for none: only an outcome takes
  * it out); ARGV[6…] the slots of the event announcing the update (eventScriptSlots; its KEYS from
- * KEYS[5]), written only when the update is, and before it (a failing write then leaves nothing, as
- * Redis does not roll a script back); then field/value pairs.
+ * KEYS[5]), written only when the update is, and after every written key's type is checked (a script
+ * that fails then leaves nothing, as Redis does not roll a script back); then field/value pairs.
  */
 const UPDATE_SCRIPT = `${EVENT_WRITE_LUA}
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -196,6 +198,7 @@ if when ~= 'always' then
     return 0
   end
 end
+require_types(KEYS[1], 'hash', KEYS[3], 'zset', KEYS[4], 'zset')
 write_event_at(5, 6)
 if ARGV[2] == 'del' then
   redis.call('DEL', KEYS[2])

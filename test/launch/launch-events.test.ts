@@ -275,6 +275,65 @@ describe("a launch's events, written with the launch record they announce", () =
   });
 });
 
+describe('a key of the wrong type met after the event would be written', () => {
+  it("leaves neither the event nor the record's write: every key's type is checked before anything is written", async () => {
+    const { events, launches } = setUp(true);
+    const launchId = await newLaunch(launches);
+    expect(await launches.recordCreated(launchId, 'camp-6', 1)).toBe(true);
+    // The host's own write fails (ZREM on the queued-launch index), after the event's place in the
+    // script: the event must not be left announcing an outcome that was never recorded.
+    const index = queuedLaunchIndexKey(keys);
+    const indexed = await redis.zrange(index, 0, -1, 'WITHSCORES');
+    await redis.del(index);
+    await redis.set(index, 'not a sorted set');
+    try {
+      const event = counted(events.prepare('campaign.launch.succeeded', 'camp-6', { launchId }));
+      await expect(
+        launches.finish(launchId, { status: 'succeeded', campaignId: 'camp-6' }, event),
+      ).rejects.toThrow(/WRONGTYPE/);
+      await expectNothingOf(event.envelope);
+      expect(event.afterWrites).toBe(0);
+      expect(await launches.launchOfCampaign('camp-6')).toBe(launchId);
+      expect((await launches.get(launchId))?.status).not.toBe('succeeded');
+
+      const other = `launch-${++seq}`;
+      const requested = counted(events.prepare('campaign.launch.requested', '', { launchId: other }));
+      await expect(
+        launches.create(
+          { launchId: other, actor: 'api:test', name: 'x', requestedAt: new Date(clock.now()).toISOString() },
+          { key: `key-${seq}`, fingerprint: 'f' },
+          requested,
+        ),
+      ).rejects.toThrow(/WRONGTYPE/);
+      await expectNothingOf(requested.envelope);
+      expect(await redis.exists(keys.launch(other), keys.launchIdempotency(`key-${seq}`))).toBe(0);
+    } finally {
+      await redis.del(index);
+      if (indexed.length > 0) await redis.zadd(index, ...indexed.reverse());
+    }
+
+    // The event's own last write fails (ZADD on the pending index): not even its stream entry stays.
+    const pending = webhookPendingKey(keys);
+    const pendingBefore = await redis.zrange(pending, 0, -1, 'WITHSCORES');
+    await redis.del(pending);
+    await redis.set(pending, 'not a sorted set');
+    try {
+      const late = counted(events.prepare('campaign.launch.succeeded', 'camp-7', { launchId }));
+      await expect(
+        launches.finish(launchId, { status: 'succeeded', campaignId: 'camp-7' }, late),
+      ).rejects.toThrow(/WRONGTYPE/);
+      expect(await recentEntries()).toEqual([]);
+      expect(await redis.exists(keys.webhookEvent(late.envelope.id))).toBe(0);
+      expect((await launches.get(launchId))?.status).not.toBe('succeeded');
+      await expect(events.publish('campaign.state.changed', 'camp-7', {})).rejects.toThrow(/WRONGTYPE/);
+      expect(await recentEntries()).toEqual([]);
+    } finally {
+      await redis.del(pending);
+      if (pendingBefore.length > 0) await redis.zadd(pending, ...pendingBefore.reverse());
+    }
+  });
+});
+
 describe("the API's launch events", () => {
   it('a launch abandoned at its deadline whose record is gone still announces its failure, as its request was', async () => {
     const { events } = setUp(true);

@@ -6,11 +6,15 @@ import type { PreparedEvent } from './types.js';
  * between them.
  *
  * A host script prepends EVENT_WRITE_LUA and, once its reads have decided that it writes, calls
- * `write_event_at(ki, ai)` BEFORE its own writes: Redis does not roll a script back, so a write that
- * errors (a key of the wrong type) must come before anything else is written for the script to leave
- * nothing behind. Its slots are what eventScriptSlots gives: ARGV[ai] is '1' when an event follows
- * (then KEYS[ki..ki+2] and ARGV[ai+1..ai+EVENT_ARGC] are its own), '0' when none does;
- * `event_slots_end(ai)` is the ARGV index after them.
+ * `write_event_at(ki, ai)` BEFORE its own writes. Redis does not roll a script back, so a script must
+ * fail, if it does, before its first write to leave nothing behind. Past the reads, the error a write
+ * can meet is a key of the wrong type (Redis refuses a script over maxmemory at its first write only),
+ * so the host first passes each key it writes, with the type it writes there, to `require_types` (a
+ * key only SET or deleted needs none), and write_event_at checks its own keys before its first write:
+ * an event is never left announcing a change whose write failed, nor a change half written. Its slots
+ * are what eventScriptSlots gives: ARGV[ai] is '1' when an event follows (then KEYS[ki..ki+2] and
+ * ARGV[ai+1..ai+EVENT_ARGC] are its own), '0' when none does; `event_slots_end(ai)` is the ARGV index
+ * after them.
  *
  * Its KEYS: the recent-events stream, the stored event's hash, the pending index (webhook/pending.ts).
  * Its ARGV: '1' when webhooks are enabled (then the event is also stored, pending, and indexed), the
@@ -20,11 +24,26 @@ import type { PreparedEvent } from './types.js';
 export const EVENT_ARGC = 9;
 
 export const EVENT_WRITE_LUA = `
+local function require_types(...)
+  local n = select('#', ...)
+  for i = 1, n, 2 do
+    local key, want = select(i, ...)
+    local got = redis.call('TYPE', key)['ok']
+    if got ~= 'none' and got ~= want then
+      error({ err = 'WRONGTYPE ' .. key .. ' holds a ' .. got .. ' where a ' .. want .. ' is written; nothing was written' })
+    end
+  end
+end
 local function write_event_at(ki, ai)
   if ARGV[ai] ~= '1' then
     return
   end
   local a = ai + 1
+  if ARGV[a] == '1' then
+    require_types(KEYS[ki], 'stream', KEYS[ki + 1], 'hash', KEYS[ki + 2], 'zset')
+  else
+    require_types(KEYS[ki], 'stream')
+  end
   redis.call('XADD', KEYS[ki], 'MAXLEN', '~', ARGV[a + 1], '*', 'id', ARGV[a + 2], 'c', ARGV[a + 3], 'b', ARGV[a + 4])
   if ARGV[a] == '1' then
     redis.call('HSET', KEYS[ki + 1], 'body', ARGV[a + 4], 'type', ARGV[a + 5], 'campaignId', ARGV[a + 3],
