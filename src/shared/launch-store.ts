@@ -198,7 +198,11 @@ if when ~= 'always' then
     return 0
   end
 end
-require_types(KEYS[1], 'hash', KEYS[3], 'zset', KEYS[4], 'zset')
+if ARGV[5] ~= '' then
+  require_types(KEYS[1], 'hash', KEYS[3], 'zset', KEYS[4], 'zset')
+else
+  require_types(KEYS[1], 'hash')
+end
 write_event_at(5, 6)
 if ARGV[2] == 'del' then
   redis.call('DEL', KEYS[2])

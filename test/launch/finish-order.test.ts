@@ -6,6 +6,7 @@ import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { CxoneValidationError } from '../../src/shared/errors.js';
+import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { createLaunchStore, launchAuditId, type LaunchStore } from '../../src/shared/launch-store.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
 import { campaignConfig, startStack, type Stack } from '../e2e/stack.js';
@@ -81,10 +82,12 @@ describe('launch records finish after their audit records', () => {
     const audit = stack.ctx.audit as AuditTrailStore;
     let auditedAtFinish: string[] = [];
     const launches = Object.assign(Object.create(store) as LaunchStore, {
-      finish: async (id: string, fields: Parameters<LaunchStore['finish']>[1]) => {
+      finish: async (...args: Parameters<LaunchStore['finish']>) => {
+        const [id, fields] = args;
         const trail = fields.campaignId ?? (await store.get(id))?.campaignId ?? launchAuditId(id);
         auditedAtFinish = (await audit.list(trail)).map((r) => r.action);
-        return store.finish(id, fields);
+        // With its event (written by the same script).
+        return store.finish(...args);
       },
     });
     await processLaunch(
@@ -101,6 +104,33 @@ describe('launch records finish after their audit records', () => {
     const { auditedAtFinish, status } = await launch(startInMs);
     expect(status).toBe('succeeded');
     expect(auditedAtFinish).toEqual(['campaign_created', 'state_changed']);
+  });
+
+  it('a launch CXone refuses for good whose record is gone (deleted by hand) is still announced failed', async () => {
+    const config = campaignConfigSchema.parse(campaignConfig({ name: 'Record gone' }));
+    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
+    const job = (await launchQueue.getJob(launchId)) as Job;
+    await stack.redis.del(stack.ctx.keys.launch(launchId));
+    refuseCreates = true;
+    try {
+      await processLaunch(
+        {
+          ctx: stack.ctx,
+          launches: createLaunchStore(stack.ctx),
+          campaigns: createCampaignStore(stack.ctx),
+          lockMs: 30_000,
+        },
+        job,
+      ).catch(() => undefined);
+    } finally {
+      refuseCreates = false;
+    }
+    // finish refuses the missing record and the event it carried; the failure is published after it.
+    const announced = (await (stack.ctx.events as EventPublisherStore).recent(50))
+      .filter((e) => e.data.launchId === launchId)
+      .map((e) => e.type);
+    expect(announced.sort()).toEqual(['campaign.launch.failed', 'campaign.launch.requested']);
+    expect(await stack.redis.exists(stack.ctx.keys.launch(launchId))).toBe(0);
   });
 
   it('a launch CXone refuses for good', async () => {

@@ -283,7 +283,7 @@ describe('a key of the wrong type met after the event would be written', () => {
     // The host's own write fails (ZREM on the queued-launch index), after the event's place in the
     // script: the event must not be left announcing an outcome that was never recorded.
     const index = queuedLaunchIndexKey(keys);
-    const indexed = await redis.zrange(index, 0, -1, 'WITHSCORES');
+    const indexed = await redis.zrangebyscore(index, '-inf', '+inf', 'WITHSCORES');
     await redis.del(index);
     await redis.set(index, 'not a sorted set');
     try {
@@ -314,7 +314,7 @@ describe('a key of the wrong type met after the event would be written', () => {
 
     // The event's own last write fails (ZADD on the pending index): not even its stream entry stays.
     const pending = webhookPendingKey(keys);
-    const pendingBefore = await redis.zrange(pending, 0, -1, 'WITHSCORES');
+    const pendingBefore = await redis.zrangebyscore(pending, '-inf', '+inf', 'WITHSCORES');
     await redis.del(pending);
     await redis.set(pending, 'not a sorted set');
     try {
