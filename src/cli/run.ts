@@ -230,7 +230,9 @@ const errorCodes: [new (...args: never[]) => Error, string][] = [
 /** Pure: the report of an error a request threw (ApiError, ApiUrlError, NetworkError, InterruptedError, a bug). */
 export function describeError(err: unknown, context: ErrorContext = {}): Failure {
   const message = err instanceof Error ? err.message : String(err);
-  const lines = [message];
+  // The API's own message is in it: one line for people whatever it holds (a line break in it would
+  // print a line cxo never wrote); scripts get it as sent (json).
+  const lines = [printableLine(message)];
   let json: FailureJson;
   if (err instanceof ApiError) {
     const body =
@@ -289,7 +291,8 @@ export const FLEET_CONTESTED_HINT =
 
 /** Prints a failure (stderr; with --json also one JSON object on stdout) and returns its exit code. */
 function report(io: CliIo, json: boolean, f: Failure): ExitCode {
-  // Each line's own breaks are cxo's (a list of issues); what the API said in them is made printable.
+  // Each line's own breaks are cxo's (a list of issues, usage): what the API said in a line was made
+  // printable where it was quoted, line breaks included, and the rest of each line is made so here.
   for (const line of f.lines) io.err(line.split('\n').map(printableLine).join('\n'));
   if (json) io.out(JSON.stringify(f.json));
   return f.code;
@@ -465,7 +468,7 @@ async function launch(
   while (!isFinalLaunch(launchView.status)) {
     if (Date.now() > deadline) {
       if (io.isTty && !opts.json) io.out('');
-      const lastTry = launchView.lastError ? ` (last try: ${launchView.lastError})` : '';
+      const lastTry = launchView.lastError ? ` (last try: ${printableLine(launchView.lastError)})` : '';
       const polls = failingDetail(failing);
       return report(
         io,
@@ -689,7 +692,7 @@ export function commandOutcome(
   }
   const details = { commandId: command.commandId, campaignId, command };
   if (command.status === 'conflict') {
-    const reason = command.conflict?.reason ?? 'someone else changed the campaign';
+    const reason = printableLine(command.conflict?.reason ?? 'someone else changed the campaign');
     return {
       failure: failure(EXIT.refused, 'command_conflict', `${of} stopped on a conflict: ${reason}`, details),
     };
@@ -804,7 +807,7 @@ export function launchIdReport(
     return { campaignId: kind.campaignId, note: `${id} is a launch; its campaign is ${kind.campaignId}` };
   const message =
     kind.status === 'failed'
-      ? `${id} is a launch that failed before CXone created a campaign${kind.error ? `: ${kind.error}` : ''}`
+      ? `${id} is a launch that failed before CXone created a campaign${kind.error ? `: ${printableLine(kind.error)}` : ''}`
       : `${id} is a launch whose campaign does not exist yet (launch ${kind.status ?? 'status unknown'}); follow it with cxo status ${id}`;
   return {
     failure: failure(EXIT.notFound, 'no_campaign', message, {

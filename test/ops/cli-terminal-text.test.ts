@@ -128,3 +128,45 @@ describe('cxo against an API whose answers carry escape sequences', () => {
     expect(JSON.parse(r.out)).toMatchObject({ actor: hostile.actor });
   });
 });
+
+/**
+ * A line break in the API's text is a line cxo never wrote: the operator would read the rest as
+ * cxo's own verdict. cxo's stderr keeps each quoted value on its line (its own multi-line reports,
+ * a list of issues, stay as they are); --json keeps the text as the API sent it.
+ */
+describe("cxo's error lines quote the API's line breaks", () => {
+  let api: FastifyInstance;
+  let url: string;
+  const forged = 'campaign c-1 resumed';
+
+  beforeAll(async () => {
+    api = Fastify();
+    api.post('/v1/campaigns/c-1/actions', async (_req, reply) =>
+      reply.code(409).send({ error: 'invalid_transition', message: `refused\n${forged}` }),
+    );
+    api.post('/v1/campaigns/c-2/actions', async (_req, reply) =>
+      reply.code(202).send({ commandId: 'k-2', status: 'queued' }),
+    );
+    api.get('/v1/commands/k-2', async () => ({
+      commandId: 'k-2',
+      status: 'conflict',
+      conflict: { reason: `changed in CXone\n${forged}` },
+    }));
+    await api.listen({ port: 0, host: '127.0.0.1' });
+    url = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  const run = cliRunner({ files: {}, env: () => ({ API_URL: url, API_TOKEN: 'tok-123456' }), pollMs: 10 });
+
+  it.each([[['resume', 'c-1']], [['resume', 'c-2']]])('cxo %j prints no line the API made', async (argv) => {
+    const r = await run(...argv);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain(`\\u000a${forged}`);
+    expect(r.err.split('\n')).not.toContain(forged);
+    const json = await run(...argv, '--json');
+    expect(JSON.stringify(JSON.parse(json.out))).toContain(`\\n${forged}`);
+  });
+});
