@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { ANONYMOUS_API_ACTOR, tokenActor } from '../shared/api-actor.js';
-import { pathOf } from '../shared/http/url-path.js';
+import { routedPath } from '../shared/http/url-path.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -14,14 +14,12 @@ declare module 'fastify' {
 export const PROTECTED_PREFIXES = ['/v1/', '/admin/'] as const;
 
 /**
- * The scheme and authority of an absolute-form request target (`GET http://host/v1/… HTTP/1.1`),
- * which the router routes by the path that follows: a URL it matches no route for must still be
- * read by that path, or an unknown /v1 path would answer 404 without a token instead of 401.
+ * An absolute-form request target (`GET http://host/v1/… HTTP/1.1`) is read by the path that follows,
+ * as the router routes it: a URL it matches no route for must still be read by that path, or an
+ * unknown /v1 path would answer 404 without a token instead of 401.
  */
-const ABSOLUTE_FORM = /^https?:\/\/[^/?#]*/i;
-
 export function isProtectedPath(url: string): boolean {
-  const path = pathOf(url.replace(ABSOLUTE_FORM, ''));
+  const path = routedPath(url);
   return PROTECTED_PREFIXES.some((p) => path === p.slice(0, -1) || path.startsWith(p));
 }
 

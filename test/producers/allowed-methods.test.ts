@@ -1,3 +1,5 @@
+import { connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { answerUnmatched, RouteTable } from '../../src/shared/http/allowed-methods.js';
@@ -115,4 +117,37 @@ describe('answerUnmatched agrees with the router', () => {
       }
     });
   }
+});
+
+describe('an absolute-form request target (GET http://host/path HTTP/1.1)', () => {
+  it('is answered by its path, as the router routes it: 405 with Allow, not 404', async () => {
+    const app = Fastify({ routerOptions: { ignoreTrailingSlash: true } });
+    answerUnmatched(app);
+    app.get('/v1/campaigns/:campaignId', async () => ({ served: true }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    // Raw bytes: an HTTP client (and inject) would send the origin form.
+    const send = (requestLine: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write(`${requestLine}\r\nHost: api.example\r\nConnection: close\r\n\r\n`),
+        );
+        let answer = '';
+        socket.on('data', (chunk) => (answer += String(chunk)));
+        socket.on('end', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    try {
+      expect(await send('GET http://api.example/v1/campaigns/c-1 HTTP/1.1')).toMatch(/^HTTP\/1\.1 200 /);
+      const refused = await send('DELETE http://api.example/v1/campaigns/c-1?x=1 HTTP/1.1');
+      expect(refused).toMatch(/^HTTP\/1\.1 405 /);
+      expect(refused).toMatch(/\r\nallow: GET, HEAD\r\n/i);
+      expect(refused).toContain('DELETE is not served on /v1/campaigns/c-1;');
+      const unknown = await send('GET http://api.example/nowhere HTTP/1.1');
+      expect(unknown).toMatch(/^HTTP\/1\.1 404 /);
+      expect(unknown).toContain('no route GET /nowhere');
+    } finally {
+      await app.close();
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { pathOf } from './url-path.js';
+import { routedPath } from './url-path.js';
 
 /**
  * Which methods a server serves on a concrete path, from the routes it registered: a request whose
@@ -118,7 +118,9 @@ export function answerUnmatched(app: FastifyInstance, opts: { notFoundHint?: str
     }
   });
   app.setNotFoundHandler((request, reply) => {
-    const path = pathOf(request.url);
+    // An absolute-form target is routed by its path: read otherwise, it would be 404 where the
+    // same path sent as usual is 405.
+    const path = routedPath(request.url);
     const allowed = routes.allowedMethods(path);
     if (allowed.length > 0 && !allowed.includes(request.method)) {
       void reply
