@@ -19,7 +19,8 @@ import { createRedis } from '../shared/redis.js';
  * also serves when the fleet is down.
  *   export [campaignId] [--out file]   JSONL, one record per line, in append order
  *   verify [campaignId] [--json]       exit 0 when every chain holds, 2 naming the first broken link
- *   trim                               apply AUDIT_RETENTION_DAYS now (does nothing when it is 0);
+ *   trim                               apply AUDIT_RETENTION_DAYS now (does nothing when it is 0): the
+ *                                      trail's older records, and campaigns finished before then;
  *                                      exit 3 when another trim is running (it holds the trim lock)
  */
 
@@ -36,7 +37,8 @@ export const AUDIT_USAGE = `usage: npm run audit -- <command>
   export [campaignId] [--out file]   write the trail (one campaign or all) as JSONL, records as stored;
                                      exit 2 when the campaign's index names records the trail lacks
   verify [campaignId] [--json]       check the hash chains; exit 2 and name the first broken link
-  trim                               trim records older than AUDIT_RETENTION_DAYS (0 = keep all);
+  trim                               trim records older than AUDIT_RETENTION_DAYS (0 = keep all), and
+                                     remove campaigns completed or cancelled before then;
                                      exit 3, changing nothing, while another trim is running`;
 
 export type AuditCommand =
@@ -324,7 +326,9 @@ export async function runAuditCli(
         }
         console.log(
           result.applied
-            ? `trimmed ${result.removedRecords} record(s) older than ${result.retentionDays} day(s) (before stream id ${result.minId})`
+            ? `trimmed ${result.removedRecords} record(s) older than ${result.retentionDays} day(s) (before stream id ${result.minId}); ` +
+                `removed ${result.removedCampaigns} campaign(s) completed or cancelled before then ` +
+                `(record and campaigns-index entry; ${result.removedComplianceKeys} compliance key(s) with them)`
             : 'AUDIT_RETENTION_DAYS is 0: nothing trimmed',
         );
         return AUDIT_EXIT.ok;

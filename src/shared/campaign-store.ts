@@ -315,18 +315,30 @@ export class CampaignStore {
    * version, settings (mapped back onto the config) are replaced, unless the record already holds a
    * newer version. `extra` sets orchestrator-side fields in the same write (e.g. launchId).
    * Returns false when the resource was older than what is stored.
+   *
+   * `onlyIfKnown`: writes nothing (false) when there is no record, for a caller that read the record
+   * before its CXone call. The retention trim may have removed it meanwhile (campaign-retention.ts),
+   * and a write then would bring back a record without its launch, declared states or
+   * orchestrator-only settings.
    */
-  async syncFromCxone(resource: CampaignResource, extra: Partial<CampaignRecord> = {}): Promise<boolean> {
+  async syncFromCxone(
+    resource: CampaignResource,
+    extra: Partial<CampaignRecord> = {},
+    opts: { onlyIfKnown?: boolean } = {},
+  ): Promise<boolean> {
+    const mustExist = opts.onlyIfKnown ?? false;
     // A caller that passes the config owns its orchestrator-only parts (the launch creating the
     // record, a command: commands of one campaign run one at a time). Otherwise they come from the
     // stored config, and the write holds only if no command stored new ones since they were read.
-    if (extra.config !== undefined) return (await this.writeSync(resource, extra)) === true;
+    if (extra.config !== undefined)
+      return (await this.writeSync(resource, extra, undefined, mustExist)) === true;
     for (let attempt = 0; attempt < LOCAL_CONFIG_ATTEMPTS; attempt++) {
       const stored = await this.storedConfig(resource.id);
       const result = await this.writeSync(
         resource,
         { ...extra, ...(stored ? { config: stored.config } : {}) },
         stored?.configRev ?? 0,
+        mustExist,
       );
       if (result !== 2) return result === true;
     }
@@ -339,11 +351,12 @@ export class CampaignStore {
     resource: CampaignResource,
     extra: Partial<CampaignRecord>,
     expectConfigRev?: number,
+    mustExist = false,
   ): Promise<boolean | null | 2> {
     return this.write(
       resource.id,
       resource.version,
-      false,
+      mustExist,
       {
         ...extra,
         campaignId: resource.id,

@@ -252,8 +252,8 @@ export async function registerCampaignRoutes(
       });
       // Not the config read above: a command may have stored new orchestrator-only settings while
       // the CXone read was in flight (up to the limiter's wait), and that older copy would write
-      // them away.
-      await store.syncFromCxone(resource);
+      // them away. Only onto the record read above: a retention trim may have removed it meanwhile.
+      await store.syncFromCxone(resource, {}, { onlyIfKnown: true });
       if (await clearMissingOnCxone(ctx, record)) {
         // The poll that met the 404 stopped polling: a campaign still running is watched again.
         // (A scheduled one is not polled; its activation job kept looking and goes on.)

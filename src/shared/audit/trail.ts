@@ -12,6 +12,7 @@ import { canonicalJson } from '../canonical-json.js';
 import { evalScript } from '../redis-script.js';
 import { releaseIfHolder, renewIfHolder } from '../held-key.js';
 import { streamField } from '../stream-entry.js';
+import { purgeFinishedCampaigns } from '../campaign-retention.js';
 import { hashRecord, sealRecord } from './canonical.js';
 import type { AuditInput, AuditRecord, AuditTrail } from './types.js';
 import type {
@@ -150,6 +151,13 @@ export interface RetentionResult {
   resumed?: string;
   removedRecords: number;
   campaigns: number;
+  /**
+   * Finished campaigns (completed or cancelled, last written before the retention) whose chain has
+   * no record left inside it: their record and campaigns-index entry removed (campaign-retention.ts).
+   */
+  removedCampaigns: number;
+  /** Compliance keys (state and log) removed with those campaigns. */
+  removedComplianceKeys: number;
 }
 
 export interface AuditTrailStore extends AuditTrail {
@@ -1056,9 +1064,17 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     const resumed = unfinished !== null && AUDIT_CURSOR.test(unfinished) ? unfinished : undefined;
     if (retentionDays <= 0 && !resumed) {
       logger.info('audit retention is 0 (keep everything): nothing trimmed');
-      return { applied: false, retentionDays, removedRecords: 0, campaigns: 0 };
+      return {
+        applied: false,
+        retentionDays,
+        removedRecords: 0,
+        campaigns: 0,
+        removedCampaigns: 0,
+        removedComplianceKeys: 0,
+      };
     }
-    const due = retentionDays > 0 ? `${clock.now() - retentionDays * 86_400_000}-0` : undefined;
+    const dueMs = clock.now() - retentionDays * 86_400_000;
+    const due = retentionDays > 0 ? `${dueMs}-0` : undefined;
     const minId = resumed && (!due || streamIdBefore(due, resumed)) ? resumed : due!;
     if (resumed) {
       // Not one running now: this trim holds the lock.
@@ -1103,9 +1119,16 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     const removedRecords = await redis.xtrim(keys.auditStream(), 'MINID', minId);
     held();
     await redis.del(trimKey);
+    // Then what Redis keeps of campaigns that ended before the retention, under the same lock. After
+    // the cut is cleared: the audit trim's crash recovery stays as it was, and a purge that stops
+    // midway (lock lost, Redis gone) left only whole campaigns removed; the next trim goes on. Only
+    // with a retention: finishing an unfinished cut with retention 0 keeps every campaign.
+    const purged = due
+      ? await purgeFinishedCampaigns({ redis, keys, logger, cutoffMs: dueMs, keepFromStreamId: due, held })
+      : { removedCampaigns: 0, removedComplianceKeys: 0 };
     logger.warn(
-      { retentionDays, minId, removedRecords, campaigns: ids.length },
-      'audit retention applied: records older than the retention period were trimmed',
+      { retentionDays, minId, removedRecords, campaigns: ids.length, ...purged },
+      'audit retention applied: records older than the retention period were trimmed, and finished campaigns older than it removed',
     );
     return {
       applied: true,
@@ -1114,6 +1137,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       ...(resumed ? { resumed } : {}),
       removedRecords,
       campaigns: ids.length,
+      ...purged,
     };
   }
 

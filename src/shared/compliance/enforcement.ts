@@ -489,7 +489,9 @@ export async function enforceWindow(
   const { campaignId } = data;
   const loaded = await loadConfig(ctx, campaignId);
   if (!loaded || isFinal(loaded.status)) {
-    await setWindowState(ctx, campaignId, {});
+    // No record (the retention trim removed the finished campaign, or it was never known): nothing
+    // written, or its compliance key would outlive the campaign for ever.
+    if (loaded) await setWindowState(ctx, campaignId, {});
     return { outcome: 'stopped', next: null };
   }
   const { config, status, version } = loaded;

@@ -1,4 +1,5 @@
 import type { AppContext } from '../context.js';
+import type { Keys } from '../keys.js';
 import { evalScript } from '../redis-script.js';
 import { isGuardState, type GuardState } from './guard.js';
 
@@ -62,8 +63,13 @@ export const ACTION_LOG_MAX = 2_000;
 
 type StoreContext = Pick<AppContext, 'redis' | 'keys'>;
 
-const hashKey = (ctx: StoreContext, id: string) => ctx.keys.custom('compliance', id);
-const logKey = (ctx: StoreContext, id: string) => ctx.keys.custom('compliance-log', id);
+/** The campaign's compliance keys (the audit retention removes them with a finished campaign's record). */
+export function complianceKeys(keys: Keys, campaignId: string): { state: string; log: string } {
+  return { state: keys.custom('compliance', campaignId), log: keys.custom('compliance-log', campaignId) };
+}
+
+const hashKey = (ctx: StoreContext, id: string) => complianceKeys(ctx.keys, id).state;
+const logKey = (ctx: StoreContext, id: string) => complianceKeys(ctx.keys, id).log;
 
 export async function getWindowState(ctx: StoreContext, campaignId: string): Promise<WindowState> {
   const raw = await ctx.redis.hget(hashKey(ctx, campaignId), 'window');

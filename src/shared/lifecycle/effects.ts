@@ -65,7 +65,8 @@ export function createCommandEffects(
       }),
     async sync(resource, config) {
       try {
-        await deps.store.syncFromCxone(resource, config ? { config } : {});
+        // Commands are taken only for known campaigns: none brings back a record removed meanwhile.
+        await deps.store.syncFromCxone(resource, config ? { config } : {}, { onlyIfKnown: true });
       } catch (err) {
         log.warn(
           { err: (err as Error).message },
