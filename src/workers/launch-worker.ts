@@ -1049,8 +1049,9 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       );
     }
     // Without the record, CXone's copy is all there is: it has no recipient states, so the state
-    // rules the campaign was launched under (Florida's 20:00, say) would silently not bind. A record
-    // is never deleted, so this is lost data; nothing dials until a person has looked.
+    // rules the campaign was launched under (Florida's 20:00, say) would silently not bind. Only the
+    // audit trim deletes a record, and only a final campaign's, so this is lost data; nothing dials
+    // until a person has looked.
     if (record === null) {
       throw new UnrecoverableError(
         `campaign ${data.campaignId} has no campaign record, so the recipient states and settings it was ` +
