@@ -203,12 +203,19 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
   return app;
 }
 
-/** The request path with percent-escapes decoded; an undecodable path is returned as-is. */
+/**
+ * The request path with percent-escapes decoded segment by segment, an undecodable segment kept as
+ * sent: decoded whole, one bad escape anywhere (`/%761/campaigns/%zz`) left the raw text, which does
+ * not start with /v1, as the only reading of a path the token must guard.
+ */
 function safeDecodePath(url: string): string {
-  const path = pathOf(url);
+  return pathOf(url).split('/').map(decodeSegment).join('/');
+}
+
+function decodeSegment(segment: string): string {
   try {
-    return decodeURIComponent(path);
+    return decodeURIComponent(segment);
   } catch {
-    return path;
+    return segment;
   }
 }

@@ -151,3 +151,33 @@ describe('an absolute-form request target (GET http://host/path HTTP/1.1)', () =
     }
   });
 });
+
+describe('a request target with a fragment (GET /path#part HTTP/1.1)', () => {
+  it('is answered by the path before the fragment, which is all the router reads', async () => {
+    const app = Fastify({ routerOptions: { ignoreTrailingSlash: true } });
+    answerUnmatched(app);
+    app.get('/v1/campaigns/:campaignId/audit', async () => ({ served: true }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    // Raw bytes: an HTTP client (and inject) would not send the fragment.
+    const send = (requestLine: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write(`${requestLine}\r\nHost: api.example\r\nConnection: close\r\n\r\n`),
+        );
+        let answer = '';
+        socket.on('data', (chunk) => (answer += String(chunk)));
+        socket.on('end', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    try {
+      expect(await send('GET /v1/campaigns/c-1/audit#part HTTP/1.1')).toMatch(/^HTTP\/1\.1 200 /);
+      const refused = await send('DELETE /v1/campaigns/c-1/audit#part?x=1 HTTP/1.1');
+      expect(refused).toMatch(/^HTTP\/1\.1 405 /);
+      expect(refused).toMatch(/\r\nallow: GET, HEAD\r\n/i);
+      expect(refused).toContain('DELETE is not served on /v1/campaigns/c-1/audit;');
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -131,6 +131,41 @@ describe('an absolute-form request target (GET http://host/v1/…)', () => {
   });
 });
 
+describe('a request target with a fragment or an undecodable escape', () => {
+  const send = (method: string, target: string, token?: string) =>
+    rawRequest(
+      `${method} ${target} HTTP/1.1\r\nHost: api.example\r\n` +
+        (token ? `Authorization: Bearer ${token}\r\n` : '') +
+        'Connection: close\r\n\r\n',
+    );
+
+  it('needs the token wherever the router reads a /v1 path, so no 404 or 405 tells what is served', async () => {
+    // The router ends the path at `#` and decodes `%76` to `v`: each of these is a /v1 path to it.
+    for (const [method, target] of [
+      ['DELETE', '/%761/campaigns/c-1#%zz'],
+      ['DELETE', '/%761/campaigns#%zz'],
+      ['POST', '/%761/commands/x#%zz'],
+      ['DELETE', '/%761/nothing-here#%zz'],
+      ['GET', '/%761/campaigns/c-1/%zz'],
+    ] as const) {
+      const reply = await send(method, target);
+      expect([reply.status, reply.body], `${method} ${target}`).toEqual([
+        401,
+        { error: 'unauthorized', message: expect.any(String) as unknown },
+      ]);
+    }
+  });
+
+  it('is answered by the path before its fragment once the token is given', async () => {
+    const reply = await send('DELETE', '/v1/campaigns/c-1/audit#section', API_TOKEN);
+    expect(reply.status).toBe(405);
+    expect(reply.body).toMatchObject({
+      error: 'method_not_allowed',
+      message: expect.stringContaining('not served on /v1/campaigns/c-1/audit;') as unknown,
+    });
+  });
+});
+
 describe('POST routes that take no body', () => {
   it('answer an empty body alike whatever content type it is labelled with', async () => {
     const routes = [

@@ -1,6 +1,15 @@
-/** A request URL's path: everything before the query string. */
+/**
+ * A request URL's path: everything before the query string or a fragment, whichever comes first, as
+ * the router cuts it (find-my-way ends the path at the first `?` or `#`). Cut at `?` only, a
+ * `/%761/campaigns/c-1#%zz` kept an undecodable tail the router never reads: the token check's
+ * decoded reading failed on it and fell back to the raw text, which does not start with /v1, so the
+ * 404/405 table answered what is served there to a caller without a token.
+ */
 export function pathOf(url: string): string {
-  return url.split('?', 1)[0] ?? url;
+  const query = url.indexOf('?');
+  const fragment = url.indexOf('#');
+  const end = query < 0 ? fragment : fragment < 0 ? query : Math.min(query, fragment);
+  return end < 0 ? url : url.slice(0, end);
 }
 
 /**
@@ -11,8 +20,9 @@ const ABSOLUTE_FORM = /^https?:\/\/[^/?#]*/i;
 
 /**
  * The path the router routes a request target by: an absolute-form target's path (`/` when it has
- * none), else the path as sent; without the query either way. Read any other way, a request the
- * router would serve under another method, or one behind the token, looks like an unknown path.
+ * none), else the path as sent; without the query or fragment either way. Read any other way, a
+ * request the router would serve under another method, or one behind the token, looks like an
+ * unknown path.
  */
 export function routedPath(url: string): string {
   if (url.startsWith('/')) return pathOf(url);
