@@ -1,5 +1,6 @@
 import { CampaignStore, type CampaignRecord } from './campaign-store.js';
 import type { AppContext } from './context.js';
+import type { Keys } from './keys.js';
 import { LAUNCH_RETENTION_SECONDS } from './launch-store.js';
 import { auditOrLog, publishOrLog } from './side-records.js';
 
@@ -97,8 +98,17 @@ async function recordDisappearance(
   return since;
 }
 
+/**
+ * The campaign's missing-on-CXone note. Kept without expiry while the campaign has a record: the
+ * audit retention removes it with a finished campaign's record (campaign-retention.ts), as nothing
+ * clears it once the record is gone.
+ */
+export function missingMarkerKey(keys: Keys, campaignId: string): string {
+  return keys.custom('missing-on-cxone', campaignId);
+}
+
 const markerKey = (ctx: Pick<AppContext, 'keys'>, campaignId: string) =>
-  ctx.keys.custom('missing-on-cxone', campaignId);
+  missingMarkerKey(ctx.keys, campaignId);
 
 /**
  * CXone answers for a campaign noted missing (a 404 from a misconfigured tenant, since fixed): the

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { missingMarkerKey } from './campaign-missing.js';
 import { CampaignStore, type CampaignRecord } from './campaign-store.js';
 import { complianceKeys } from './compliance/state-store.js';
 import type { Keys } from './keys.js';
@@ -28,8 +29,10 @@ export function isPastRetention(
  * the caller decided on (a write since moved `updatedAt`) and its audit chain has no record from
  * ARGV[4] on (a record appended since). One script: nothing can write in between.
  * KEYS[1] record, KEYS[2] campaign index set, KEYS[3] compliance state, KEYS[4] compliance log,
- * KEYS[5] the campaign's audit index. ARGV[1] campaign id, ARGV[2] status as stored (JSON text),
- * ARGV[3] updatedAt as stored (JSON text), ARGV[4] the first stream id inside the retention.
+ * KEYS[5] the campaign's audit index, KEYS[6] its missing-on-CXone note (campaign-missing.ts: no
+ * expiry, and nothing clears it without the record). ARGV[1] campaign id, ARGV[2] status as stored
+ * (JSON text), ARGV[3] updatedAt as stored (JSON text), ARGV[4] the first stream id inside the
+ * retention.
  * Returns {0} when it kept the campaign, else {1, compliance keys removed}.
  * (Both fields are shorter than the codec's deflate threshold, so they are stored as plain JSON text;
  * a value stored otherwise compares unequal and the campaign is kept.)
@@ -50,7 +53,7 @@ end
 if status ~= ARGV[2] or updated ~= ARGV[3] then return {0} end
 if #redis.call('XRANGE', KEYS[5], ARGV[4], '+', 'COUNT', 1) > 0 then return {0} end
 local compliance = redis.call('DEL', KEYS[3], KEYS[4])
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[6])
 redis.call('SREM', KEYS[2], ARGV[1])
 return {1, compliance}
 `;
@@ -76,11 +79,11 @@ export interface CampaignPurgeOptions {
 
 /**
  * Removes what Redis keeps of each campaign past the retention (isPastRetention) whose audit chain
- * has nothing inside it: its record, its campaigns-index entry, its compliance state and log. The
- * index is walked with SSCAN a batch at a time (never KEYS); every key of a campaign is under the
- * hash-tagged prefix, so the one script per campaign is valid on Redis Cluster. What else the
- * campaign left is kept: its audit chain's head, anchor and dedupe entries (the trail's own), and
- * what expires by itself (launch record, commands, fencing counter).
+ * has nothing inside it: its record, its campaigns-index entry, its compliance state and log, its
+ * missing-on-CXone note. The index is walked with SSCAN a batch at a time (never KEYS); every key of
+ * a campaign is under the hash-tagged prefix, so the one script per campaign is valid on Redis
+ * Cluster. What else the campaign left is kept: its audit chain's head, anchor and dedupe entries
+ * (the trail's own), and what expires by itself (launch record, commands, fencing counter).
  */
 export async function purgeFinishedCampaigns(opts: CampaignPurgeOptions): Promise<CampaignPurgeResult> {
   const { redis, keys } = opts;
@@ -107,12 +110,13 @@ export async function purgeFinishedCampaigns(opts: CampaignPurgeOptions): Promis
       const [removed, complianceRemoved = 0] = (await evalScript(
         redis,
         PURGE_SCRIPT,
-        5,
+        6,
         keys.campaign(id),
         keys.campaignIndex(),
         compliance.state,
         compliance.log,
         keys.auditCampaignIndex(id),
+        missingMarkerKey(keys, id),
         id,
         JSON.stringify(record.status),
         JSON.stringify(record.updatedAt),

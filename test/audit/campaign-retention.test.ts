@@ -5,6 +5,7 @@ import { toErrorResponse } from '../../src/producers/errors.js';
 import { registerCampaignRoutes } from '../../src/producers/routes/campaigns.js';
 import { createAuditTrail } from '../../src/shared/audit/trail.js';
 import { isPastRetention } from '../../src/shared/campaign-retention.js';
+import { noteMissingOnCxone } from '../../src/shared/campaign-missing.js';
 import { CampaignStore, UnknownCampaignError } from '../../src/shared/campaign-store.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { enforceWindow } from '../../src/shared/compliance/enforcement.js';
@@ -196,5 +197,28 @@ describe('audit retention trim and finished campaigns', () => {
     }
     // The cut chain still verifies from its anchor.
     expect(await harness.trail.verify('cut-done')).toMatchObject({ ok: true });
+  });
+});
+
+describe('a removed campaign noted missing on CXone', () => {
+  it('takes its missing-on-CXone note with it: nothing else clears that note once the record is gone', async () => {
+    const { redis, keys } = harness;
+    const at = now - 5 * DAY;
+    await campaign('gone-done', 'completed', at);
+    // Deleted on CXone after it ended: the note has no expiry, clearMissingOnCxone clears it, and that
+    // needs the record. (Its trail record, appended now, is cut by a trim three days on.)
+    const since = await noteMissingOnCxone(
+      { ...harness.ctx, clock: new ManualClock(at) },
+      'gone-done',
+      'api',
+    );
+    expect(since).toBe(new Date(at).toISOString());
+    const marker = keys.custom('missing-on-cxone', 'gone-done');
+    expect(await redis.ttl(marker)).toBe(-1);
+
+    const result = await trail({ retentionDays: 1, at: now + 3 * DAY }).applyRetention();
+    expect(result.removedCampaigns).toBeGreaterThanOrEqual(1);
+    expect(await kept('gone-done')).toEqual(none);
+    expect(await redis.exists(marker)).toBe(0);
   });
 });
