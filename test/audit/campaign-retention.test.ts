@@ -222,3 +222,32 @@ describe('a removed campaign noted missing on CXone', () => {
     expect(await redis.exists(marker)).toBe(0);
   });
 });
+
+describe('a calling-window job racing the trim', () => {
+  it('writes no compliance state back when the trim removes its final campaign between its read and its write', async () => {
+    await campaign('win-race', 'completed', now - 5 * DAY);
+    // The job reads the record (final), then the trim removes the campaign, then the job ends its claim.
+    const read = CampaignStore.prototype.get;
+    let trimmed = false;
+    const spy = vi.spyOn(CampaignStore.prototype, 'get').mockImplementation(async function (
+      this: CampaignStore,
+      id: string,
+    ) {
+      const record = await read.call(this, id);
+      if (id === 'win-race' && !trimmed) {
+        trimmed = true;
+        spy.mockRestore();
+        await trail({ retentionDays: 1, at: now }).applyRetention();
+      }
+      return record;
+    });
+    try {
+      const window = await enforceWindow(harness.ctx, { campaignId: 'win-race', kind: 'open', atMs: now });
+      expect(window).toEqual({ outcome: 'stopped', next: null });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(trimmed).toBe(true);
+    expect(await kept('win-race')).toEqual(none);
+  });
+});

@@ -13,11 +13,11 @@ import { closedBy, complianceRefusal, RESUME_CLOSE_MARGIN_MS } from './command-g
 import { runtimeComplianceProblems } from './deployment-policy.js';
 import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
 import {
+  clearWindowState,
   getGuardState,
   getWindowState,
   readWindowState,
   replaceWindowState,
-  setWindowState,
   type WindowState,
 } from './state-store.js';
 import { isWithinWindow, localIso, nextWindowOpen, nextWindowTransition } from './windows.js';
@@ -489,9 +489,10 @@ export async function enforceWindow(
   const { campaignId } = data;
   const loaded = await loadConfig(ctx, campaignId);
   if (!loaded || isFinal(loaded.status)) {
-    // No record (the retention trim removed the finished campaign, or it was never known): nothing
-    // written, or its compliance key would outlive the campaign for ever.
-    if (loaded) await setWindowState(ctx, campaignId, {});
+    // Its claim ended by removing the field, never by writing one: with no record (the retention
+    // trim removed the finished campaign, or it was never known), or one the trim removes after the
+    // read above, a write would bring back a compliance key that outlives the campaign for ever.
+    await clearWindowState(ctx, campaignId);
     return { outcome: 'stopped', next: null };
   }
   const { config, status, version } = loaded;

@@ -125,6 +125,14 @@ export async function setWindowState(
   await ctx.redis.hset(hashKey(ctx, campaignId), 'window', JSON.stringify(state));
 }
 
+/**
+ * Clears the window state of a campaign that is no longer enforced. A field removed, never a value
+ * written: a campaign the audit retention removed meanwhile gets no compliance key back.
+ */
+export async function clearWindowState(ctx: StoreContext, campaignId: string): Promise<void> {
+  await ctx.redis.hdel(hashKey(ctx, campaignId), 'window');
+}
+
 export async function getGuardState(ctx: StoreContext, campaignId: string): Promise<GuardState | undefined> {
   const raw = await ctx.redis.hget(hashKey(ctx, campaignId), 'guard');
   if (!raw) return undefined;
