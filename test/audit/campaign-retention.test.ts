@@ -11,6 +11,8 @@ import { ManualClock } from '../../src/shared/clock.js';
 import { enforceWindow } from '../../src/shared/compliance/enforcement.js';
 import { appendAction, complianceKeys, setWindowState } from '../../src/shared/compliance/state-store.js';
 import type { CampaignStatus } from '../../src/shared/cxone/wire.js';
+import { LAUNCH_FAILED_REASON } from '../../src/shared/launch-store.js';
+import { createCommandEffects } from '../../src/shared/lifecycle/effects.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { campaignConfig, resource, statsOf } from '../lifecycle/fixtures.js';
 import { startAuditHarness, type AuditHarness } from './cxone-harness.js';
@@ -150,6 +152,26 @@ describe('audit retention trim and finished campaigns', () => {
     const window = await enforceWindow(harness.ctx, { campaignId: 'old-done', kind: 'open', atMs: now });
     expect(window).toEqual({ outcome: 'stopped', next: null });
     expect(await kept('old-done')).toEqual(none);
+  });
+
+  it("keeps a command's sync from recreating a removed campaign, but records what a failed launch's stop cancelled", async () => {
+    const store = new CampaignStore(harness.ctx);
+    const effects = (campaignId: string, reason: string) =>
+      createCommandEffects(
+        { audit: harness.ctx.audit, events: harness.ctx.events, store, logger: silentLogger },
+        { campaignId, commandId: `cmd-${campaignId}`, actor: 'api:test', reason },
+      );
+    // An operator's pause answered after the trim removed the campaign: no half record comes back.
+    await effects('gone-cmd', 'operator').sync(resource({ id: 'gone-cmd', status: 'paused' }));
+    expect((await kept('gone-cmd')).record).toBe(false);
+    // The stop a failed launch queued, for a campaign that never had a record: what it cancelled is kept,
+    // as the launch's own direct cancel keeps it.
+    await effects('failed-launch-cmp', LAUNCH_FAILED_REASON).sync(
+      resource({ id: 'failed-launch-cmp', status: 'cancelled' }),
+    );
+    expect((await store.get('failed-launch-cmp'))?.status).toBe('cancelled');
+    // Out of the later trims' counts.
+    await store.delete('failed-launch-cmp');
   });
 
   it('says what went in what `trim` prints', async () => {

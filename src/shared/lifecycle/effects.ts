@@ -4,6 +4,7 @@ import type { CampaignStore } from '../campaign-store.js';
 import type { EfficiencyMetrics } from '../efficiency.js';
 import type { CampaignResource } from '../cxone/wire.js';
 import type { EventPublisher, EventType } from '../events/types.js';
+import { LAUNCH_FAILED_REASON } from '../launch-store.js';
 import type { Logger } from '../logger.js';
 import { auditOrLog, publishOrLog } from '../side-records.js';
 
@@ -65,8 +66,12 @@ export function createCommandEffects(
       }),
     async sync(resource, config) {
       try {
-        // Commands are taken only for known campaigns: none brings back a record removed meanwhile.
-        await deps.store.syncFromCxone(resource, config ? { config } : {}, { onlyIfKnown: true });
+        // Operators' commands are taken only for known campaigns: none brings back a record the
+        // retention trim removed meanwhile. The stop a failed launch queues is for a campaign that
+        // usually has no record yet, and records what it cancelled, as the launch's direct cancel does.
+        await deps.store.syncFromCxone(resource, config ? { config } : {}, {
+          onlyIfKnown: cmd.reason !== LAUNCH_FAILED_REASON,
+        });
       } catch (err) {
         log.warn(
           { err: (err as Error).message },
