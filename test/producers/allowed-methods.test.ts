@@ -1,8 +1,12 @@
-import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { answerUnmatched, RouteTable } from '../../src/shared/http/allowed-methods.js';
+import { rawExchange } from '../support/raw-http.js';
+
+/** One request line with a Host header, as raw bytes. */
+const sendRequestLine = (port: number, requestLine: string) =>
+  rawExchange(port, `${requestLine}\r\nHost: api.example\r\nConnection: close\r\n\r\n`);
 
 describe('RouteTable', () => {
   const table = new RouteTable({ ignoreTrailingSlash: true });
@@ -127,16 +131,7 @@ describe('an absolute-form request target (GET http://host/path HTTP/1.1)', () =
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
     // Raw bytes: an HTTP client (and inject) would send the origin form.
-    const send = (requestLine: string) =>
-      new Promise<string>((resolve, reject) => {
-        const socket = connect(port, '127.0.0.1', () =>
-          socket.write(`${requestLine}\r\nHost: api.example\r\nConnection: close\r\n\r\n`),
-        );
-        let answer = '';
-        socket.on('data', (chunk) => (answer += String(chunk)));
-        socket.on('end', () => resolve(answer));
-        socket.on('error', reject);
-      });
+    const send = (requestLine: string) => sendRequestLine(port, requestLine);
     try {
       expect(await send('GET http://api.example/v1/campaigns/c-1 HTTP/1.1')).toMatch(/^HTTP\/1\.1 200 /);
       const refused = await send('DELETE http://api.example/v1/campaigns/c-1?x=1 HTTP/1.1');
@@ -160,16 +155,7 @@ describe('a request target with a fragment (GET /path#part HTTP/1.1)', () => {
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
     // Raw bytes: an HTTP client (and inject) would not send the fragment.
-    const send = (requestLine: string) =>
-      new Promise<string>((resolve, reject) => {
-        const socket = connect(port, '127.0.0.1', () =>
-          socket.write(`${requestLine}\r\nHost: api.example\r\nConnection: close\r\n\r\n`),
-        );
-        let answer = '';
-        socket.on('data', (chunk) => (answer += String(chunk)));
-        socket.on('end', () => resolve(answer));
-        socket.on('error', reject);
-      });
+    const send = (requestLine: string) => sendRequestLine(port, requestLine);
     try {
       expect(await send('GET /v1/campaigns/c-1/audit#part HTTP/1.1')).toMatch(/^HTTP\/1\.1 200 /);
       const refused = await send('DELETE /v1/campaigns/c-1/audit#part?x=1 HTTP/1.1');

@@ -1,8 +1,8 @@
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { api, API_TOKEN, campaignConfig, startStack, type Stack } from '../e2e/stack.js';
+import { rawExchange } from '../support/raw-http.js';
 
 /**
  * Requests a careless or hostile client sends, over real HTTP: each is refused with the API's own
@@ -48,14 +48,7 @@ describe('page limits', () => {
 /** Sends raw bytes to the API and returns the status and JSON body of what comes back. */
 async function rawRequest(bytes: string): Promise<{ status: number; contentType: string; body: unknown }> {
   const { hostname, port } = new URL(stack.apiUrl);
-  const text = await new Promise<string>((resolve, reject) => {
-    const socket = net.connect({ host: hostname, port: Number(port) }, () => socket.write(bytes));
-    let received = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (received += chunk));
-    socket.on('close', () => resolve(received));
-    socket.on('error', reject);
-  });
+  const text = await rawExchange(Number(port), bytes, hostname);
   const [head = '', body = ''] = text.split('\r\n\r\n');
   const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]);
   const contentType = /^content-type: *(.*)$/im.exec(head)?.[1] ?? '';

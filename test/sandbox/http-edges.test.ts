@@ -1,20 +1,7 @@
-import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { rawExchange } from '../support/raw-http.js';
 import { sandboxForSuite } from '../support/sandbox-suite.js';
 import { call, createBody, createCampaign, FLEET } from './helpers.js';
-
-/** Sends `text` as is on a fresh connection and returns the raw answer. */
-function rawExchange(sandbox: RunningSandbox, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(sandbox.port, '127.0.0.1', () => socket.write(text));
-    let answer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (answer += chunk));
-    socket.on('close', () => resolve(answer));
-    socket.on('error', reject);
-  });
-}
 
 function parseRaw(answer: string): { status: number; headers: string; body: Record<string, unknown> } {
   const [head = '', body = ''] = answer.split('\r\n\r\n');
@@ -57,7 +44,7 @@ describe('sandbox answers at the edges of HTTP', () => {
   it('answers a request Node cannot parse with a JSON error in the sandbox shape', async () => {
     const bad = parseRaw(
       await rawExchange(
-        suite.sandbox,
+        suite.sandbox.port,
         'POST /api/v2/campaigns HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
           'Content-Length: abc\r\nConnection: close\r\n\r\n{}',
       ),
@@ -67,7 +54,7 @@ describe('sandbox answers at the edges of HTTP', () => {
     expect(bad.body).toEqual({ error: 'bad_request', message: expect.any(String) });
     const big = parseRaw(
       await rawExchange(
-        suite.sandbox,
+        suite.sandbox.port,
         `GET /api/v2/campaigns/x HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\nConnection: close\r\n\r\n`,
       ),
     );
