@@ -7,7 +7,7 @@ import Fastify, {
 } from 'fastify';
 import type { AppContext } from '../shared/context.js';
 import { CxoneRateLimitError } from '../shared/errors.js';
-import { actorFor, bearerToken, isProtectedPath, tokenMatches } from './auth.js';
+import { actorFor, actorHeaderProblem, bearerToken, isProtectedPath, tokenMatches } from './auth.js';
 import { clientErrorResponse, toErrorResponse, type ErrorBody } from './errors.js';
 import { WWW_AUTHENTICATE, X_ACTOR } from './headers.js';
 import { STATUS_CODES } from 'node:http';
@@ -70,7 +70,7 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
     frameworkErrors: (error, request, rawReply) => {
       // Typed by Fastify for the route-less context this runs in; it is the ordinary reply.
       const reply = rawReply as unknown as FastifyReply;
-      if (unauthorized(request, reply)) return;
+      if (refusedAtAuth(request, reply)) return;
       void reply.code(400).send({
         error: 'invalid_url',
         message: `the request path is not a valid URL path (${error.message})`,
@@ -92,8 +92,12 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
     },
   });
 
-  /** Answers 401 and returns true when the request needs the API token and lacks it. */
-  const unauthorized = (request: FastifyRequest, reply: FastifyReply): boolean => {
+  /**
+   * Answers and returns true when the request needs the API token and lacks it (401), or has it with
+   * an `X-Actor` the audit trail cannot record it by (400 `invalid_actor`: the label is refused, not
+   * swapped for another actor). Sets the caller's actor otherwise.
+   */
+  const refusedAtAuth = (request: FastifyRequest, reply: FastifyReply): boolean => {
     const routeUrl = request.routeOptions?.url;
     const decodedPath = safeDecodePath(request.url);
     const paths = routeUrl === undefined ? [request.url, decodedPath] : [routeUrl, request.url, decodedPath];
@@ -102,6 +106,13 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
     if (routeUrl !== undefined && isBullBoardPath(routeUrl)) return false;
     const token = bearerToken(request.headers.authorization);
     if (token !== undefined && tokenMatches(token, ctx.config.apiToken)) {
+      const problem = actorHeaderProblem(request.headers[X_ACTOR]);
+      if (problem !== undefined) {
+        // The log line of the refusal names the caller by what it proved: the token.
+        request.actor = actorFor(token, undefined);
+        void reply.code(400).send({ error: 'invalid_actor', message: problem } satisfies ErrorBody);
+        return true;
+      }
       request.actor = actorFor(token, request.headers[X_ACTOR]);
       return false;
     }
@@ -137,7 +148,7 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
   // Unmatched requests fall back to the decoded path; either way a request is protected if any
   // reading of its path is.
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (unauthorized(request, reply)) return reply;
+    if (refusedAtAuth(request, reply)) return reply;
   });
 
   app.addHook('onResponse', async (request, reply) => {

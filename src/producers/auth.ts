@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { ANONYMOUS_API_ACTOR, tokenActor } from '../shared/api-actor.js';
+import { ANONYMOUS_API_ACTOR, RESERVED_ACTOR_LABEL, tokenActor } from '../shared/api-actor.js';
 import { routedPath } from '../shared/http/url-path.js';
+import { ApiError } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -44,14 +45,44 @@ export function bearerToken(header: string | undefined): string | undefined {
 export const ACTOR_HEADER_PATTERN = /^[A-Za-z0-9._@:+-]{1,64}$/;
 
 /**
+ * What is wrong with an `X-Actor` header, or undefined when there is none or the audit trail records
+ * it. Refused rather than ignored: a caller who named itself and was recorded by the token's
+ * fingerprint instead would not learn that the trail does not say what it meant.
+ */
+export function actorHeaderProblem(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const label = Array.isArray(header) ? header.join(', ') : header;
+  // Node joins a header sent twice into one value, "a, b": "no spaces allowed" would send the
+  // client looking for a space it never put in a label.
+  const parts = label.split(', ');
+  if (parts.length > 1 && parts.every((part) => ACTOR_HEADER_PATTERN.test(part))) {
+    return `X-Actor must be given once; this request gives ${parts.length} labels`;
+  }
+  if (!ACTOR_HEADER_PATTERN.test(label)) {
+    return 'X-Actor must be 1 to 64 characters, each a letter, a digit or one of . _ @ : + -';
+  }
+  if (RESERVED_ACTOR_LABEL.test(label)) {
+    return (
+      `X-Actor ${JSON.stringify(label)} is reserved: "anonymous" and labels starting with "token-" (in any ` +
+      'case) would read as api:anonymous, the caller without a token, or api:token-…, the callers known ' +
+      'only by the shared token; choose another label'
+    );
+  }
+  return undefined;
+}
+
+/**
  * The identity the audit trail records for an API caller. An `X-Actor` header (letters, digits and
- * `._@:+-`, at most 64 characters) names the person or system behind a shared token; it is a label the
- * authenticated caller chooses, not a proof. Without it the caller is identified by a short SHA-256
- * fingerprint of the token, which is stable and reveals nothing usable about the token.
+ * `._@:+-`, at most 64 characters, not a reserved label) names the person or system behind a shared
+ * token; it is a label the authenticated caller chooses, not a proof. Without it the caller is
+ * identified by a short SHA-256 fingerprint of the token, which is stable and reveals nothing usable
+ * about the token. A header actorHeaderProblem refuses is a 400 `invalid_actor`, never another actor.
  */
 export function actorFor(token: string, actorHeader: string | string[] | undefined): string {
+  const problem = actorHeaderProblem(actorHeader);
+  if (problem !== undefined) throw new ApiError(400, 'invalid_actor', problem);
   const label = Array.isArray(actorHeader) ? actorHeader[0] : actorHeader;
-  if (label && ACTOR_HEADER_PATTERN.test(label)) return `api:${label}`;
+  if (label !== undefined) return `api:${label}`;
   return tokenActor(sha256(token).toString('hex').slice(0, 10));
 }
 

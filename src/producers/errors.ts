@@ -21,6 +21,7 @@ export const API_ERROR_CODES = {
   validation_failed: 400,
   invalid_url: 400,
   invalid_idempotency_key: 400,
+  invalid_actor: 400,
   invalid_content_length: 400,
   bad_request: 400,
   unauthorized: 401,

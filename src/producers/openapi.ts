@@ -11,6 +11,7 @@ import { eventParamsSchema } from './routes/webhooks.js';
 import { campaignIdParamsSchema } from './routes/campaigns.js';
 import { IDEMPOTENCY_KEY_PATTERN } from '../shared/idempotency-key.js';
 import { ACTOR_HEADER_PATTERN } from './auth.js';
+import { RESERVED_ACTOR_LABEL } from '../shared/api-actor.js';
 import { ALLOW, IDEMPOTENT_REPLAYED, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE } from './headers.js';
 import {
   auditPageSchema,
@@ -232,11 +233,17 @@ const REQUEST_HEADERS = {
     name: 'X-Actor',
     in: 'header',
     required: false,
-    // The label auth.ts takes (actorFor); another value is not refused, only not used.
-    schema: { type: 'string', pattern: ACTOR_HEADER_PATTERN.source },
+    // The rule auth.ts checks the label by (actorHeaderProblem): the pattern, less the reserved labels.
+    schema: {
+      type: 'string',
+      pattern: ACTOR_HEADER_PATTERN.source,
+      not: { pattern: RESERVED_ACTOR_LABEL.source },
+    },
     description:
-      'Who is behind a shared token, recorded as the actor `api:<X-Actor>` in the audit trail and logs. ' +
-      'Another value is ignored (the actor is then the token fingerprint, `api:token-…`)',
+      'Who is behind a shared token, recorded as the actor `api:<X-Actor>` in the audit trail and logs; ' +
+      'without it the actor is the token fingerprint, `api:token-…`. 1 to 64 letters, digits and `._@:+-`, ' +
+      'given once; `anonymous` and labels starting with `token-` (in any case) are reserved, as they would ' +
+      'read as `api:anonymous` or a token fingerprint. Any other value is refused with 400 `invalid_actor`',
   },
 } as const;
 const requestHeader = (name: keyof typeof REQUEST_HEADERS) => ({ $ref: `#/components/parameters/${name}` });
@@ -737,6 +744,22 @@ function genericOperation(method: string, path: string): JsonObject {
   };
 }
 
+const INVALID_ACTOR =
+  '`X-Actor` is unusable (`invalid_actor`): not 1 to 64 letters, digits and `._@:+-`, given twice, or reserved';
+
+/** An operation's 400 with the `invalid_actor` every route behind the token may answer added to it. */
+function withInvalidActor(response: JsonObject | undefined): JsonObject {
+  if (response === undefined) return errorResponse(INVALID_ACTOR);
+  const content = response.content as Record<string, { schema: JsonObject }> | undefined;
+  const schema = content?.['application/json']?.schema ?? {};
+  const takesError = JSON.stringify(schema).includes(`"${ref('Error').$ref}"`);
+  return {
+    ...response,
+    description: `${String(response.description)}; or ${INVALID_ACTOR}`,
+    content: { 'application/json': { schema: takesError ? schema : { anyOf: [schema, ref('Error')] } } },
+  };
+}
+
 /** `/v1/campaigns/{id}` and `/v1/campaigns/{campaignId}` are the same template (OpenAPI forbids both). */
 const templateKey = (path: string) => path.replace(/\{[^}]+\}/g, '{}');
 
@@ -757,13 +780,15 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): JsonObject {
     const item = (paths[path] ??= {});
     item[method] ??= genericOperation(method, path);
   }
-  // Every route behind the API token reads X-Actor (app.ts: the actor is taken with the token); Bull
-  // Board checks its own credentials and records no actor.
+  // Every route behind the API token reads X-Actor, and refuses one it cannot record (app.ts: the
+  // actor is taken with the token); Bull Board checks its own credentials and records no actor.
   for (const [path, item] of Object.entries(paths)) {
     if (path.startsWith(BULL_BOARD_PATH)) continue;
     for (const op of Object.values(item)) {
       if (!(Array.isArray(op.security) && op.security.length > 0)) continue;
       op.parameters = [...((op.parameters as JsonObject[] | undefined) ?? []), requestHeader('XActor')];
+      const responses = op.responses as Record<string, JsonObject | undefined>;
+      responses['400'] = withInvalidActor(responses['400']);
     }
   }
   const schemas: Record<string, JsonObject> = {};

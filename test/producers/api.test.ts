@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { api, API_TOKEN, campaignConfig } from '../e2e/stack.js';
+import { rawExchange } from '../support/raw-http.js';
 import { stackForSuite } from '../support/stack-suite.js';
 
 /**
@@ -397,6 +398,83 @@ describe('POST /v1/campaigns', () => {
     });
     const job = await suite.stack.ctx.queues.launch.getJob(String(reply.body.launchId));
     expect(job?.data.actor).toBe('api:alice@example.com');
+  });
+
+  // `X-Actor: token-<10 hex>` was recorded exactly as a caller known only by the token, and
+  // `X-Actor: anonymous` as the caller without one: the trail could not tell them apart.
+  it('refuses an X-Actor claiming a reserved actor with 400 invalid_actor, enqueuing nothing', async () => {
+    const plain = await api(suite.stack, 'POST', '/v1/campaigns', {
+      body: campaignConfig({ name: 'Fingerprinted launch' }),
+    });
+    const fingerprint = String(
+      (await suite.stack.ctx.queues.launch.getJob(String(plain.body.launchId)))?.data.actor,
+    );
+    expect(fingerprint).toMatch(/^api:token-[0-9a-f]{10}$/);
+    const before = await suite.queued();
+    for (const label of [fingerprint.slice('api:'.length), 'token-0123456789', 'Anonymous', 'anonymous']) {
+      const reply = await api(suite.stack, 'POST', '/v1/campaigns', {
+        body: campaignConfig({ name: 'Impersonated launch' }),
+        headers: { 'x-actor': label, 'idempotency-key': `impersonation-${label}` },
+      });
+      expect(reply.status, label).toBe(400);
+      expect(reply.headers.get('content-type'), label).toMatch(/^application\/json/);
+      expect(reply.body, label).toEqual({
+        error: 'invalid_actor',
+        message: expect.stringMatching(
+          new RegExp(`^X-Actor "${label}" is reserved: .*choose another label$`),
+        ) as unknown,
+      });
+    }
+    expect(await suite.queued()).toBe(before);
+    // Every route behind the token, reads too; and the token is checked first.
+    for (const [method, path] of [
+      ['GET', `/v1/launches/${String(plain.body.launchId)}`],
+      ['GET', '/v1/nothing-here'],
+      ['GET', '/admin/webhooks/destination'],
+      ['PATCH', '/v1/campaigns/some-campaign'],
+    ] as const) {
+      const refused = await api(suite.stack, method, path, {
+        headers: { 'x-actor': 'token-0123456789' },
+        ...(method === 'PATCH' ? { body: { name: 'x' } } : {}),
+      });
+      expect([refused.status, refused.body.error], path).toEqual([400, 'invalid_actor']);
+      const unauthenticated = await api(suite.stack, method, path, {
+        token: null,
+        headers: { 'x-actor': 'token-0123456789' },
+      });
+      expect(unauthenticated.status, path).toBe(401);
+    }
+    // Open paths take no actor, so they read no X-Actor either.
+    expect((await api(suite.stack, 'GET', '/healthz', { headers: { 'x-actor': 'anonymous' } })).status).toBe(
+      200,
+    );
+  });
+
+  it('refuses an X-Actor it cannot record instead of recording the token fingerprint', async () => {
+    const before = await suite.queued();
+    for (const label of ['has space', 'a'.repeat(65), 'alice, bob']) {
+      const reply = await api(suite.stack, 'POST', '/v1/campaigns', {
+        body: campaignConfig({ name: 'Unrecordable actor' }),
+        headers: { 'x-actor': label },
+      });
+      expect(reply.status, label).toBe(400);
+      expect(reply.body.error, label).toBe('invalid_actor');
+      expect(String(reply.body.message), label).toMatch(/^X-Actor must be/);
+    }
+    // Sent twice on the wire, as two header lines: named as given twice.
+    const { hostname, port } = new URL(suite.stack.apiUrl);
+    const answer = await rawExchange(
+      Number(port),
+      `GET /v1/nothing-here HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${API_TOKEN}\r\n` +
+        'X-Actor: alice\r\nX-Actor: bob\r\nConnection: close\r\n\r\n',
+      hostname,
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(answer.split('\r\n\r\n')[1] ?? '')).toEqual({
+      error: 'invalid_actor',
+      message: 'X-Actor must be given once; this request gives 2 labels',
+    });
+    expect(await suite.queued()).toBe(before);
   });
 
   it('returns the same launch id for a repeated Idempotency-Key and enqueues nothing new', async () => {

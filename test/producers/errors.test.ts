@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { actorFor, bearerToken, isProtectedPath, tokenMatches } from '../../src/producers/auth.js';
+import {
+  actorFor,
+  actorHeaderProblem,
+  bearerToken,
+  isProtectedPath,
+  tokenMatches,
+} from '../../src/producers/auth.js';
 import {
   ApiError,
   parseOrThrow,
@@ -8,8 +14,19 @@ import {
   ValidationFailedError,
 } from '../../src/producers/errors.js';
 import { parseIdempotencyKey } from '../../src/producers/launch-submit.js';
+import { ANONYMOUS_API_ACTOR, RESERVED_ACTOR_LABEL, tokenActor } from '../../src/shared/api-actor.js';
 import { CxoneRateLimitError, CxoneValidationError, StateConflictError } from '../../src/shared/errors.js';
 import { LimiterUnavailableError } from '../../src/shared/limiter/types.js';
+
+/** What `run` throws; fails the test when it throws nothing. */
+function catchError(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a throw');
+}
 
 describe('toErrorResponse', () => {
   it('maps zod failures to validation_failed with dotted paths', () => {
@@ -104,8 +121,46 @@ describe('auth helpers', () => {
     expect(id).toBe(actorFor('secret-token-1', undefined));
     expect(id).not.toBe(actorFor('secret-token-2', undefined));
     expect(id).not.toContain('secret');
-    // An unusable label falls back to the fingerprint instead of reaching the audit trail.
-    expect(actorFor('secret-token-1', 'bad label\nwith newline')).toBe(id);
+    // Labels that merely contain a reserved word name someone; only the reserved forms are refused.
+    for (const label of ['anonymous-coward', 'my-token-bot', 'tokens', 'token', 'ops:token-1'])
+      expect(actorFor('secret-token-1', label)).toBe(`api:${label}`);
+  });
+
+  // A caller could send `X-Actor: token-<10 hex>` and be recorded exactly as the callers known only by
+  // the token, or `X-Actor: anonymous` as the caller without one; the trail could not tell them apart.
+  it('refuses an X-Actor that would read as a reserved actor, naming the header and why', () => {
+    const fingerprint = actorFor('secret-token-1', undefined).slice('api:'.length);
+    for (const label of [fingerprint, 'token-0123456789', 'TOKEN-x', 'Token-', 'anonymous', 'AnonYmous']) {
+      expect(() => actorFor('secret-token-1', label), label).toThrow(ApiError);
+      expect(actorHeaderProblem(label), label).toMatch(
+        new RegExp(`^X-Actor "${label}" is reserved: .*api:anonymous.*api:token-`),
+      );
+      const refused = toErrorResponse(catchError(() => actorFor('secret-token-1', label)));
+      expect(refused).toMatchObject({ status: 400, body: { error: 'invalid_actor' } });
+    }
+    // The actors themselves (derived from the same labels) are what the rule protects.
+    expect(RESERVED_ACTOR_LABEL.test(ANONYMOUS_API_ACTOR.slice('api:'.length))).toBe(true);
+    expect(RESERVED_ACTOR_LABEL.test(tokenActor('0123456789').slice('api:'.length))).toBe(true);
+  });
+
+  it('refuses an X-Actor it cannot record, rather than recording the caller as someone else', () => {
+    const refusals: Array<[header: string | string[], message: RegExp]> = [
+      ['bad label\nwith newline', /^X-Actor must be 1 to 64 characters/],
+      ['has space', /^X-Actor must be 1 to 64 characters/],
+      ['', /^X-Actor must be 1 to 64 characters/],
+      ['a'.repeat(65), /^X-Actor must be 1 to 64 characters/],
+      ['é', /^X-Actor must be 1 to 64 characters/],
+      // Node's join of a header sent twice: named as such, not as a space the client never sent.
+      ['alice, bob', /^X-Actor must be given once; this request gives 2 labels$/],
+      [['alice', 'bob'], /^X-Actor must be given once; this request gives 2 labels$/],
+    ];
+    for (const [header, message] of refusals) {
+      expect(actorHeaderProblem(header), JSON.stringify(header)).toMatch(message);
+      expect(() => actorFor('secret-token-1', header), JSON.stringify(header)).toThrow(message);
+    }
+    expect(actorHeaderProblem(undefined)).toBeUndefined();
+    expect(actorHeaderProblem('a'.repeat(64))).toBeUndefined();
+    expect(actorFor('secret-token-1', ['alice'])).toBe('api:alice');
   });
 });
 

@@ -647,20 +647,66 @@ describe('headers', () => {
     expect(missing).toEqual([]);
     const documented = new Ajv2020({ strict: false }).compile(xActor?.schema ?? {});
     const disagreements: string[] = [];
-    for (const label of ['alice@example.com', 'ops-bot:7', 'has space', 'a'.repeat(65), 'é']) {
+    for (const label of [
+      'alice@example.com',
+      'ops-bot:7',
+      'anonymous-coward',
+      'tokens',
+      'has space',
+      'a'.repeat(65),
+      'é',
+      'anonymous',
+      'Token-0123456789',
+      'token-0123456789',
+    ]) {
       const launched = await api(stack, 'POST', '/v1/campaigns', {
         body: campaignConfig(),
         headers: { [API_HEADERS.X_ACTOR]: label },
       });
+      if (!documented(label)) {
+        // Refused as the document says, not recorded as another actor.
+        if (launched.status !== 400 || launched.body.error !== 'invalid_actor')
+          disagreements.push(`${label}: API ${launched.status} ${String(launched.body.error)}`);
+        continue;
+      }
       const trail = await api(
         stack,
         'GET',
         `/v1/campaigns/${launchAuditId(String(launched.body.launchId))}/audit`,
       );
       const actor = (trail.body.records as Array<{ actor: string }>)[0]?.actor;
-      if ((actor === `api:${label}`) !== documented(label)) disagreements.push(`${label}: recorded ${actor}`);
+      if (actor !== `api:${label}`) disagreements.push(`${label}: recorded ${actor}`);
     }
     expect(disagreements).toEqual([]);
+  });
+
+  it('every route behind the token documents the 400 an unusable X-Actor gets, and answers it so', async () => {
+    const samples: Record<string, string> = {
+      campaignId: 'unknown-campaign',
+      launchId: '6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60',
+      commandId: 'cmd_1',
+      eventId: 'evt_abc123',
+    };
+    const requests: Request[] = Object.entries(doc.paths)
+      .filter(([template]) => !template.startsWith('/admin/queues'))
+      .flatMap(([template, item]) =>
+        Object.entries(item)
+          .filter(([, op]) => ((op as { security?: unknown[] }).security ?? []).length > 0)
+          .map(([method]): Request => [
+            method.toUpperCase(),
+            template,
+            template.replace(/\{([^}]+)\}/g, (_m, name: string) => samples[name] ?? 'x'),
+            undefined,
+            { headers: { [API_HEADERS.X_ACTOR]: 'anonymous' } },
+          ]),
+      );
+    expect(requests.length).toBeGreaterThan(10);
+    const { disagreements, checked, replies } = await walk(stack, doc, requests);
+    expect(disagreements).toEqual([]);
+    expect(replies.map((r) => `${r.status} ${String(r.body.error)}`)).toEqual(
+      requests.map(() => '400 invalid_actor'),
+    );
+    for (const [method, template] of requests) expect(checked).toContain(`${method} ${template} 400`);
   });
 });
 
