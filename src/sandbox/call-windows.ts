@@ -38,11 +38,11 @@ export function isWithinCallTimes(windows: readonly CallWindow[], timeZone: stri
 /**
  * Whether a dial at `atMs` breaks no rule CXone can know of: inside the campaign's calling windows
  * and, under the TCPA, inside the federal hours (08:00–21:00 in the campaign's zone). A window widened
- * past the law (CXone's console takes it) does not make a 22:00 call lawful. Under OFCOM, which sets
- * no statutory hours, only the windows count. CXone is never told which states a campaign calls (the
- * orchestrator keeps them), so a state's narrower hours are not checked here: keeping to them is the
- * orchestrator's job (its run-time windows, legal-hours.ts). Pure; the sandbox counts every other dial
- * as a compliance violation.
+ * past the law (CXone accepts it: the reference names no hours it refuses) does not make a 22:00
+ * call lawful. Under OFCOM, which sets no statutory hours, only the windows count. CXone is never
+ * told which states a campaign calls (the orchestrator keeps them), so a state's narrower hours are
+ * not checked here: keeping to them is the orchestrator's job (its run-time windows,
+ * legal-hours.ts). Pure; the sandbox counts every other dial as a compliance violation.
  */
 export function isLawfulDial(settings: WireComplianceSettings, atMs: number): boolean {
   const moment = localMoment(settings.timeZone, atMs);
