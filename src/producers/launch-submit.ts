@@ -4,7 +4,7 @@ import { canonicalJson } from '../shared/canonical-json.js';
 import type { AppContext } from '../shared/context.js';
 import type { LaunchJob } from '../shared/jobs.js';
 import { createLaunchStore, launchAuditId, type LaunchStatus } from '../shared/launch-store.js';
-import { auditOrLog, publishOrLog } from '../shared/side-records.js';
+import { auditOrLog, auditWithChange, publishOrLog } from '../shared/side-records.js';
 import { RequestAbandonedError, throwIfAbandoned } from '../shared/errors.js';
 import { idempotencyKeyProblem } from '../shared/idempotency-key.js';
 import { ApiError } from './errors.js';
@@ -92,8 +92,11 @@ export async function submitLaunch(
     ? { key: input.idempotencyKey, fingerprint: configFingerprint(input.config) }
     : undefined;
 
-  // The request's event is written by the script that creates the launch, so a launch is never
-  // recorded unannounced, and a replay (the key already claimed) announces nothing.
+  // The request's event and audit record are written by the script that creates the launch, so a
+  // launch is never recorded unannounced or unaudited (the trail of a launch starts with its request
+  // whatever the worker does next; a launch refused at once appends `launch_failed` to the same
+  // trail), and a replay (the key already claimed) announces and records nothing. A record the chain
+  // cannot take there is appended right after, and its failure only logged: the launch is accepted.
   const created = await store.create(
     { launchId, actor: input.actor, name: input.config.name, requestedAt },
     idempotency,
@@ -102,6 +105,21 @@ export async function submitLaunch(
       name: input.config.name,
       startDateTime: input.config.startDateTime,
     }),
+    auditWithChange(
+      ctx,
+      {
+        campaignId: launchAuditId(launchId),
+        action: 'launch_requested',
+        actor: input.actor,
+        details: {
+          launchId,
+          name: input.config.name,
+          idempotencyKey: input.idempotencyKey,
+          config: input.config,
+        },
+      },
+      { launchId },
+    ),
   );
 
   if (input.idempotencyKey) input.onLaunchId?.(created.created ? launchId : created.existing.launchId);
@@ -127,24 +145,6 @@ export async function submitLaunch(
     return { launchId: earlier.launchId, status: record?.status ?? 'queued', replayed: true };
   }
 
-  // Recorded before the enqueue, so the trail of a launch starts with its request whatever the worker
-  // does next (a launch refused at once appends `launch_failed` to the same trail). It does not throw
-  // (`auditOrLog`): a failure is logged, the launch is still accepted.
-  await auditOrLog(
-    ctx,
-    {
-      campaignId: launchAuditId(launchId),
-      action: 'launch_requested',
-      actor: input.actor,
-      details: {
-        launchId,
-        name: input.config.name,
-        idempotencyKey: input.idempotencyKey,
-        config: input.config,
-      },
-    },
-    { launchId },
-  );
   if (input.signal?.aborted) {
     await abandon(ctx, store, launchId, input.actor, idempotency !== undefined, ABANDONED_AT_DEADLINE);
   }

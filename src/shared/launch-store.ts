@@ -3,6 +3,12 @@ import type { z } from 'zod';
 import { systemClock, type Clock } from './clock.js';
 import type { AppContext } from './context.js';
 import { EVENT_WRITE_LUA, eventScriptSlots } from './events/event-script.js';
+import {
+  AUDIT_APPEND_LUA,
+  auditScriptSlots,
+  type AuditScriptOutcome,
+  type PreparedAudit,
+} from './audit/audit-script.js';
 import type { PreparedEvent } from './events/types.js';
 import type { Keys } from './keys.js';
 import { evalScript } from './redis-script.js';
@@ -122,35 +128,43 @@ export async function readScoredAfter(
 
 /**
  * Atomically claims an Idempotency-Key and creates the launch record, indexed as queued, and writes the
- * event announcing it (`campaign.launch.requested`) when one is given. Either all happen or, when the
- * key is already taken, none does and the earlier claim is returned — so two concurrent requests with
- * one key can never both go on to enqueue, and a replay announces nothing. The claim is looked up
- * (GET) and the types of the keys written checked (`require_types`) before anything is written: Redis
- * does not roll a script back, so a script that fails (EVENT_WRITE_LUA) leaves no event, no claim and
- * no record behind.
+ * event announcing it (`campaign.launch.requested`) and the audit record of the request when given.
+ * Either all happen or, when the key is already taken, none does and the earlier claim is returned —
+ * so two concurrent requests with one key can never both go on to enqueue, and a replay announces and
+ * records nothing. The claim is looked up (GET) and the types of the keys written checked
+ * (`require_types`) before anything is written: Redis does not roll a script back, so a script that
+ * fails (EVENT_WRITE_LUA) leaves no event, no claim and no record behind. The audit record is left to
+ * its caller (PreparedAudit.settle) when the chain cannot take it here (AUDIT_APPEND_LUA).
  *
  * KEYS[1] idempotency key ('' slot unused when ARGV[1] = '0'), KEYS[2] launch hash, KEYS[3] the
- * queued-launch index, KEYS[4..6] the event's (when there is one); ARGV[1] '1' when an idempotency key
- * is used, ARGV[2] claim JSON, ARGV[3] key TTL s, ARGV[4] record TTL s, ARGV[5] launch id, ARGV[6] its
- * index score (requestedAt, ms), ARGV[7…] the event's slots (eventScriptSlots), then field/value pairs
- * of the record.
+ * queued-launch index, then the event's KEYS (when there is one) and the audit record's (when there
+ * is one); ARGV[1] '1' when an idempotency key is used, ARGV[2] claim JSON, ARGV[3] key TTL s, ARGV[4]
+ * record TTL s, ARGV[5] launch id, ARGV[6] its index score (requestedAt, ms), ARGV[7…] the event's
+ * slots (eventScriptSlots), the audit record's (auditScriptSlots), then field/value pairs of the
+ * record. Answers the earlier claim (a string), or what came of the audit record (a table).
  */
-const CREATE_SCRIPT = `${EVENT_WRITE_LUA}
+const CREATE_SCRIPT = `${EVENT_WRITE_LUA}${AUDIT_APPEND_LUA}
 if ARGV[1] == '1' then
   local existing = redis.call('GET', KEYS[1])
   if existing then
     return existing
   end
 end
+local audit_ki = event_keys_end(4, 7)
+local audit_ai = event_slots_end(7)
+local audit = audit_check_at(audit_ki, audit_ai)
 require_types(KEYS[2], 'hash', KEYS[3], 'zset')
 write_event_at(4, 7)
+if audit[1] == 'write' then
+  audit = {'ok', audit_write_at(audit_ki, audit_ai)}
+end
 if ARGV[1] == '1' then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
 end
-redis.call('HSET', KEYS[2], unpack(ARGV, event_slots_end(7)))
+redis.call('HSET', KEYS[2], unpack(ARGV, audit_slots_end(audit_ai)))
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
 redis.call('ZADD', KEYS[3], tonumber(ARGV[6]), ARGV[5])
-return false
+return audit
 `;
 
 /** When an update may be written (UPDATE_SCRIPT's ARGV[1]). */
@@ -180,10 +194,12 @@ type MarkerChange = { campaignId: string; op: 'set' | 'del' };
  * ARGV[3]); ARGV[4] names fields to remove (space separated); ARGV[5] the launch id to take out of the
  * queued-launch index KEYS[3] and the running-launch index KEYS[4] ('' for none: only an outcome takes
  * it out); ARGV[6…] the slots of the event announcing the update (eventScriptSlots; its KEYS from
- * KEYS[5]), written only when the update is, and after every written key's type is checked (a script
- * that fails then leaves nothing, as Redis does not roll a script back); then field/value pairs.
+ * KEYS[5]) and of the audit record recording it (auditScriptSlots; its KEYS after the event's),
+ * written only when the update is, and after every written key's type is checked (a script that fails
+ * then leaves nothing, as Redis does not roll a script back); then field/value pairs. Answers -1 (no
+ * launch), 0 (not written), or {1, what came of the audit record}.
  */
-const UPDATE_SCRIPT = `${EVENT_WRITE_LUA}
+const UPDATE_SCRIPT = `${EVENT_WRITE_LUA}${AUDIT_APPEND_LUA}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return -1
 end
@@ -198,12 +214,18 @@ if when ~= 'always' then
     return 0
   end
 end
+local audit_ki = event_keys_end(5, 6)
+local audit_ai = event_slots_end(6)
+local audit = audit_check_at(audit_ki, audit_ai)
 if ARGV[5] ~= '' then
   require_types(KEYS[1], 'hash', KEYS[3], 'zset', KEYS[4], 'zset')
 else
   require_types(KEYS[1], 'hash')
 end
 write_event_at(5, 6)
+if audit[1] == 'write' then
+  audit = {'ok', audit_write_at(audit_ki, audit_ai)}
+end
 if ARGV[2] == 'del' then
   redis.call('DEL', KEYS[2])
 elseif ARGV[2] ~= '' then
@@ -216,8 +238,8 @@ if ARGV[5] ~= '' then
   redis.call('ZREM', KEYS[3], ARGV[5])
   redis.call('ZREM', KEYS[4], ARGV[5])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, event_slots_end(6)))
-return 1
+redis.call('HSET', KEYS[1], unpack(ARGV, audit_slots_end(audit_ai)))
+return {1, audit[1], audit[2], audit[3]}
 `;
 
 /**
@@ -393,13 +415,15 @@ export class LaunchStore {
 
   /**
    * Creates a queued launch; with an idempotency claim, only if the key was free (atomic). `event`
-   * (the launch's `campaign.launch.requested`) is written by the same script, only when the launch
-   * is created, and its after-write step run then (PreparedEvent).
+   * (the launch's `campaign.launch.requested`) and `audit` (its `launch_requested` record) are written
+   * by the same script, only when the launch is created, and their after-write steps run then
+   * (PreparedEvent, PreparedAudit).
    */
   async create(
     record: Pick<LaunchRecord, 'launchId' | 'actor' | 'name' | 'requestedAt'>,
     idempotency?: { key: string; fingerprint: string },
     event?: PreparedEvent,
+    audit?: PreparedAudit,
   ): Promise<CreateLaunchResult> {
     const fields: StoredFields & { launchId: string } = {
       ...record,
@@ -412,14 +436,16 @@ export class LaunchStore {
       fingerprint: idempotency?.fingerprint ?? '',
     };
     const slots = eventScriptSlots(event);
-    const existing = (await evalScript(
+    const auditSlots = auditScriptSlots(audit);
+    const reply = (await evalScript(
       this.redis,
       CREATE_SCRIPT,
-      3 + slots.keys.length,
+      3 + slots.keys.length + auditSlots.keys.length,
       idempotency ? this.keys.launchIdempotency(idempotency.key) : this.keys.launch(record.launchId),
       this.keys.launch(record.launchId),
       queuedLaunchIndexKey(this.keys),
       ...slots.keys,
+      ...auditSlots.keys,
       idempotency ? '1' : '0',
       JSON.stringify(claim),
       String(IDEMPOTENCY_TTL_SECONDS),
@@ -427,13 +453,13 @@ export class LaunchStore {
       record.launchId,
       String(indexScore(record.requestedAt, this.clock)),
       ...slots.args,
+      ...auditSlots.args,
       ...encode(fields),
-    )) as string | null;
-    if (existing === null) {
-      await event?.afterWrite();
-      return { created: true };
-    }
-    return { created: false, existing: JSON.parse(existing) as IdempotencyClaim };
+    )) as string | AuditScriptOutcome;
+    if (typeof reply === 'string') return { created: false, existing: JSON.parse(reply) as IdempotencyClaim };
+    await event?.afterWrite();
+    await audit?.settle(reply);
+    return { created: true };
   }
 
   async get(launchId: string): Promise<LaunchRecord | null> {
@@ -472,11 +498,18 @@ export class LaunchStore {
   /**
    * The campaign the launch created on CXone, recorded before anything else can fail (a retry then
    * reads it instead of creating another), with the marker `launchOfCampaign` reads until the launch
-   * finishes. False when the launch had already finished or does not exist.
+   * finishes. False when the launch had already finished or does not exist. `audit` (the campaign's
+   * `campaign_created` record) is written by the same script, only when the campaign is recorded.
    */
-  async recordCreated(launchId: string, campaignId: string, cxoneVersion: number): Promise<boolean> {
+  async recordCreated(
+    launchId: string,
+    campaignId: string,
+    cxoneVersion: number,
+    audit?: PreparedAudit,
+  ): Promise<boolean> {
     return this.write(launchId, { campaignId, cxoneVersion }, 'unfinished', {
       marker: { campaignId, op: 'set' },
+      audit,
     });
   }
 
@@ -713,30 +746,36 @@ export class LaunchStore {
       remove?: readonly string[];
       unindex?: boolean;
       event?: PreparedEvent | undefined;
+      audit?: PreparedAudit | undefined;
     } = {},
   ): Promise<boolean> {
-    const { marker, event } = opts;
+    const { marker, event, audit } = opts;
     const slots = eventScriptSlots(event);
-    const result = await evalScript(
+    const auditSlots = auditScriptSlots(audit);
+    const result = (await evalScript(
       this.redis,
       UPDATE_SCRIPT,
-      4 + slots.keys.length,
+      4 + slots.keys.length + auditSlots.keys.length,
       this.keys.launch(launchId),
       // Without a marker change the launch's own key stands in, untouched (same hash slot).
       marker ? this.campaignMarker(marker.campaignId) : this.keys.launch(launchId),
       queuedLaunchIndexKey(this.keys),
       runningLaunchIndexKey(this.keys),
       ...slots.keys,
+      ...auditSlots.keys,
       when,
       marker?.op === 'del' ? 'del' : marker?.op === 'set' ? String(LAUNCH_RETENTION_SECONDS) : '',
       marker?.op === 'set' ? launchId : '',
       (opts.remove ?? []).join(' '),
       opts.unindex ? launchId : '',
       ...slots.args,
+      ...auditSlots.args,
       ...encode({ ...fields, updatedAt: this.now() }),
-    );
-    if (result !== 1) return false;
+    )) as number | [number, ...AuditScriptOutcome];
+    if (!Array.isArray(result)) return false;
+    const [, ...outcome] = result;
     await event?.afterWrite();
+    await audit?.settle(outcome);
     return true;
   }
 }

@@ -1,3 +1,4 @@
+import type { PreparedAudit } from './audit/audit-script.js';
 import type { AuditTrailStore } from './audit/trail.js';
 import type { AuditInput, AuditTrail } from './audit/types.js';
 import type { EventPublisher, EventType } from './events/types.js';
@@ -31,6 +32,21 @@ export async function auditOrLog(
     );
   }
   return true;
+}
+
+/**
+ * The record of a change the caller writes by a script of its own, for that script to append with it
+ * (audit-script.ts): a process that dies between the change and its record can no longer leave the
+ * change unrecorded. Settled by the script's caller once the change is written; a trail that cannot
+ * hand records out (a test double) gets the record through auditOrLog then instead.
+ */
+export function auditWithChange(
+  deps: { audit: AuditTrail; logger: Logger },
+  input: AuditInput,
+  context: Record<string, unknown> = {},
+): PreparedAudit {
+  if (typeof deps.audit.prepareAppend === 'function') return deps.audit.prepareAppend(input);
+  return { keys: [], args: [], settle: () => auditOrLog(deps, input, context) };
 }
 
 /**

@@ -40,7 +40,8 @@ import { recordSafeStart, safeStartPacingRecord } from '../shared/pacing/safe-st
 import { startingCallRate, type SafeStart } from '../shared/pacing/start.js';
 import { ensurePolling } from '../shared/polling/schedulers.js';
 import { classifyError } from '../shared/retry/classify.js';
-import { auditOrLog, publishOrLog } from '../shared/side-records.js';
+import type { AuditInput } from '../shared/audit/types.js';
+import { auditOrLog, auditWithChange, publishOrLog } from '../shared/side-records.js';
 import { isLastAttempt, rethrowForBullmq, thrownOutcome } from './job-errors.js';
 import { nextActivationWakeMs, nextLaunchStep, planActivation, type ActivationPlan } from './launch-plan.js';
 import { createScheduledCheckInterval } from './scheduled-check.js';
@@ -407,13 +408,12 @@ async function cancelPartialCampaign(
 }
 
 /** The launch's campaign_created record; one per launch whichever run writes it (dedupe key). */
-function auditCreated(
-  ctx: AppContext,
+function campaignCreatedRecord(
   data: LaunchJob,
   campaignId: string,
   cxoneVersion: number | undefined,
-): Promise<boolean> {
-  return auditOrLog(ctx, {
+): AuditInput {
+  return {
     campaignId,
     action: 'campaign_created',
     actor: ACTOR,
@@ -425,7 +425,16 @@ function auditCreated(
       config: data.config,
     },
     dedupeKey: `campaign_created:${data.launchId}`,
-  });
+  };
+}
+
+function auditCreated(
+  ctx: AppContext,
+  data: LaunchJob,
+  campaignId: string,
+  cxoneVersion: number | undefined,
+): Promise<boolean> {
+  return auditOrLog(ctx, campaignCreatedRecord(data, campaignId, cxoneVersion));
 }
 
 /**
@@ -734,6 +743,7 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
     let current: Pick<CampaignResource, 'status' | 'version'>;
     let full: CampaignResource | undefined;
     let createdVersion = launch?.cxoneVersion;
+    let createdHere = false;
     if (!campaignId) {
       const created = await ctx.cxone.createCampaign(toCreateCampaignRequest(data.config), {
         priority: 'control',
@@ -743,20 +753,29 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
       campaignId = created.id;
       createdVersion = created.version;
       // Recorded before anything else can fail: a retry then reads this campaign instead of creating.
-      if (!(await launches.recordCreated(data.launchId, campaignId, created.version))) {
-        return await abandonLateCampaign(deps, data, created, attempt);
-      }
+      // Its campaign_created record is written by the same script, so the campaign is never known to
+      // the launch without it.
+      const recorded = await launches.recordCreated(
+        data.launchId,
+        campaignId,
+        created.version,
+        auditWithChange(ctx, campaignCreatedRecord(data, campaignId, created.version)),
+      );
+      if (!recorded) return await abandonLateCampaign(deps, data, created, attempt);
+      createdHere = true;
       log.info({ campaignId, version: created.version }, 'campaign created on CXone');
       current = created;
     } else {
       full = await ctx.cxone.getCampaign(campaignId, { priority: 'control', campaignId, attempt });
       current = full;
     }
-    // On every run, not only the creating one: a run killed between recording the campaign id and
-    // this write leaves it to the next; the dedupe key keeps it to one record. Written while the
-    // schedule call is in flight (never rejects: `auditOrLog` logs its failures) and awaited before any
-    // later record of this campaign, so the chain's order stays created → scheduled / failed.
-    const createdAudit = auditCreated(ctx, data, campaignId, createdVersion);
+    // The creating run wrote it with the campaign id. A later run writes it again, in case it is
+    // missing (an earlier release wrote it after the id, and a run killed in between left it out; a
+    // record the chain could not take with the id and whose own append then failed); the dedupe key
+    // keeps it to one record. Written while the schedule call is in flight (never rejects: `auditOrLog`
+    // logs its failures) and awaited before any later record of this campaign, so the chain's order
+    // stays created → scheduled / failed.
+    const createdAudit = createdHere ? undefined : auditCreated(ctx, data, campaignId, createdVersion);
 
     // 2. Schedule.
     let scheduled: CampaignResource;

@@ -13,7 +13,13 @@ import { evalScript } from '../redis-script.js';
 import { releaseIfHolder, renewIfHolder } from '../held-key.js';
 import { streamField } from '../stream-entry.js';
 import { purgeFinishedCampaigns } from '../campaign-retention.js';
-import { hashRecord, sealRecord } from './canonical.js';
+import { hashRecord, sealRecord, type SealedRecord } from './canonical.js';
+import {
+  AUDIT_APPEND_LUA,
+  RESEND_LOOKBACK,
+  type AuditScriptOutcome,
+  type PreparedAudit,
+} from './audit-script.js';
 import type { AuditInput, AuditRecord, AuditTrail } from './types.js';
 import type {
   auditGapSchema,
@@ -278,9 +284,6 @@ const QUEUE_LIVENESS_MS = 2_000;
 /** How often a queued writer's polls refresh its liveness (and the queue keys' expiry). */
 const QUEUE_REFRESH_MS = 500;
 
-/** How many of a chain's latest records an append that finds another head looks through for itself. */
-const RESEND_LOOKBACK = 16;
-
 // KEYS: head, stream, index, dedupe, campaigns, queue (ZSET auditId -> ticket, the join order),
 //       seen (ZSET auditId -> Redis time in ms of that writer's last call)
 // ARGV: expectedPrevHash, newHash, recordJson, campaignId, dedupeKey ('' = none), auditId,
@@ -306,7 +309,7 @@ const RESEND_LOOKBACK = 16;
 // Node append the record a second time. Looked for only when the head is not the one this append
 // builds on (a race lost, or this), among the last ${RESEND_LOOKBACK} records: a reconnect takes
 // moments, and a chain written faster than that has its writers queued, one record per turn.
-const APPEND_SCRIPT = `
+const APPEND_SCRIPT = `${AUDIT_APPEND_LUA}
 local me = ARGV[6]
 local head = redis.call('GET', KEYS[1]) or ''
 -- Before the dedupe check: a resent record with a dedupe key is this writer's own, not a duplicate.
@@ -379,11 +382,7 @@ if head ~= ARGV[1] then
   if anyQueued or ARGV[7] ~= '1' then stay() end
   return {'conflict', head}
 end
-local id = redis.call('XADD', KEYS[2], '*', 'c', ARGV[4], 'r', ARGV[3])
-redis.call('XADD', KEYS[3], id, 'a', me)
-redis.call('SET', KEYS[1], ARGV[2])
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], ARGV[5], id) end
-redis.call('SADD', KEYS[5], ARGV[4])
+local id = audit_record_write(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[2], ARGV[3], ARGV[4], ARGV[5], me)
 if queued then
   redis.call('ZREM', KEYS[6], me)
   redis.call('ZREM', KEYS[7], me)
@@ -513,22 +512,130 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     return (await fetchRaw(ids)).map((json) => (json === null ? null : (parseRecord(json) ?? null)));
   }
 
+  /**
+   * A record in two halves (see sealRecord): the members that sort before `hash`, the same on every
+   * attempt, and those after it, built per attempt on the head it links to. A new member goes into
+   * the half on its side.
+   */
+  function recordBuilder(input: AuditInput, auditId: string): (prevHash: string) => SealedRecord {
+    const beforeHash = canonicalJson({
+      action: input.action,
+      actor: input.actor,
+      auditId,
+      campaignId: input.campaignId,
+      cxoneVersion: input.cxoneVersion,
+      dedupeKey: input.dedupeKey,
+      details: input.details ?? {},
+    });
+    return (prevHash) => {
+      // Taken per attempt so that a record rebuilt after losing a race is not older than its predecessor.
+      const timestamp = new Date(clock.now()).toISOString();
+      return sealRecord(
+        beforeHash,
+        canonicalJson({
+          metrics: input.metrics ?? null,
+          occurredAt: input.occurredAt ?? timestamp,
+          prevHash,
+          timestamp,
+        }),
+      );
+    };
+  }
+
+  /** What follows a record's append, by this store or by a host script (prepareAppend). */
+  async function appended(
+    input: AuditInput,
+    auditId: string,
+    streamId: string,
+    stored: string,
+    head: string,
+  ): Promise<AppendOutcome> {
+    rememberHead(input.campaignId, head);
+    auditWrites.inc({ action: input.action });
+    logger.debug(
+      { campaignId: input.campaignId, action: input.action, auditId, streamId },
+      'audit record appended',
+    );
+    // Parsed only if asked for (every writer in the product ignores it) or for the hook.
+    let record: AuditRecord | undefined;
+    if (onAppended) {
+      record = JSON.parse(stored) as AuditRecord;
+      try {
+        await onAppended(record);
+      } catch (err) {
+        logger.error(
+          { err, campaignId: input.campaignId, action: input.action, auditId },
+          'audit record appended, but its after-append hook failed',
+        );
+      }
+    }
+    return {
+      get record() {
+        return (record ??= JSON.parse(stored) as AuditRecord);
+      },
+      duplicate: false,
+    };
+  }
+
+  /** The earlier record of a duplicate dedupe key (null when retention has trimmed it since). */
+  async function duplicateOf(input: AuditInput, streamId: string): Promise<AppendOutcome> {
+    const [existing] = await fetchRecords([streamId]);
+    if (!existing) {
+      // Retention trimmed the record, not its dedupe entry: it was recorded, so it stays recorded
+      // once (appending it again would bring trimmed history back on every re-import).
+      logger.debug(
+        { campaignId: input.campaignId, dedupeKey: input.dedupeKey, streamId },
+        'audit record already recorded and since trimmed by retention; not appended again',
+      );
+    }
+    return { record: existing ?? null, duplicate: true };
+  }
+
+  /**
+   * A record for a host script to append with the change it records (audit-script.ts), built on the
+   * head this process knows for the chain (a new chain's empty head otherwise). No I/O until settled.
+   */
+  function prepareAppend(input: AuditInput): PreparedAudit {
+    const { campaignId } = input;
+    if (!campaignId) throw new AuditAppendError('audit records need a campaignId', '', 0);
+    const auditId = `aud_${randomUUID()}`;
+    const prevHash = knownHeads.get(campaignId) ?? '';
+    const sealed = recordBuilder(input, auditId)(prevHash);
+    return {
+      keys: [
+        keys.auditChainHead(campaignId),
+        keys.auditStream(),
+        keys.auditCampaignIndex(campaignId),
+        dedupeKey(campaignId),
+        campaignsKey,
+        queueKey(campaignId),
+      ],
+      args: [prevHash, sealed.hash, sealed.json, campaignId, input.dedupeKey ?? '', auditId],
+      async settle([outcome, streamId, head]: AuditScriptOutcome): Promise<boolean> {
+        try {
+          if (outcome === 'ok' && streamId) {
+            // A script sent again found the record behind others' answers with the head they left.
+            await appended(input, auditId, streamId, sealed.json, head ?? sealed.hash);
+            return true;
+          }
+          if (outcome === 'dup') return false;
+          // Not written with the host's change (writers queued on the chain, another head, a broken
+          // key): appended on its own now, through the queue, as any other record.
+          return !(await appendWithOutcome(input)).duplicate;
+        } catch (err) {
+          logger.error({ err, campaignId, action: input.action }, 'audit write failed');
+          return true;
+        }
+      },
+    };
+  }
+
   async function appendWithOutcome(input: AuditInput): Promise<AppendOutcome> {
     const { campaignId } = input;
     if (!campaignId) throw new AuditAppendError('audit records need a campaignId', '', 0);
     const auditId = `aud_${randomUUID()}`;
     let prevHash = knownHeads.get(campaignId) ?? '';
-    // A record in two halves (see sealRecord): the members that sort before `hash`, the same on every
-    // attempt, and those after it, built per attempt. A new member goes into the half on its side.
-    const beforeHash = canonicalJson({
-      action: input.action,
-      actor: input.actor,
-      auditId,
-      campaignId,
-      cxoneVersion: input.cxoneVersion,
-      dedupeKey: input.dedupeKey,
-      details: input.details ?? {},
-    });
+    const build = recordBuilder(input, auditId);
     const started = performance.now();
     // Races lost when it was this writer's turn; waiting behind others in the queue is not one.
     let lost = 0;
@@ -544,17 +651,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       );
     };
     for (;;) {
-      // Taken per attempt so that a record rebuilt after losing a race is not older than its predecessor.
-      const timestamp = new Date(clock.now()).toISOString();
-      const sealed = sealRecord(
-        beforeHash,
-        canonicalJson({
-          metrics: input.metrics ?? null,
-          occurredAt: input.occurredAt ?? timestamp,
-          prevHash,
-          timestamp,
-        }),
-      );
+      const sealed = build(prevHash);
       let reply: [outcome: string, value: string, third?: number | string];
       try {
         reply = (await evalScript(
@@ -585,42 +682,9 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       const [outcome, value, third] = reply;
       if (outcome === 'ok') {
         // A resent append found behind others' records answers with the head they left.
-        rememberHead(campaignId, typeof third === 'string' ? third : sealed.hash);
-        auditWrites.inc({ action: input.action });
-        logger.debug({ campaignId, action: input.action, auditId, streamId: value }, 'audit record appended');
-        // Parsed only if asked for (every writer in the product ignores it) or for the hook.
-        const stored = sealed.json;
-        let record: AuditRecord | undefined;
-        if (onAppended) {
-          record = JSON.parse(stored) as AuditRecord;
-          try {
-            await onAppended(record);
-          } catch (err) {
-            logger.error(
-              { err, campaignId, action: input.action, auditId },
-              'audit record appended, but its after-append hook failed',
-            );
-          }
-        }
-        return {
-          get record() {
-            return (record ??= JSON.parse(stored) as AuditRecord);
-          },
-          duplicate: false,
-        };
+        return appended(input, auditId, value, sealed.json, typeof third === 'string' ? third : sealed.hash);
       }
-      if (outcome === 'dup') {
-        const [existing] = await fetchRecords([value]);
-        if (!existing) {
-          // Retention trimmed the record, not its dedupe entry: it was recorded, so it stays recorded
-          // once (appending it again would bring trimmed history back on every re-import).
-          logger.debug(
-            { campaignId, dedupeKey: input.dedupeKey, streamId: value },
-            'audit record already recorded and since trimmed by retention; not appended again',
-          );
-        }
-        return { record: existing ?? null, duplicate: true };
-      }
+      if (outcome === 'dup') return duplicateOf(input, value);
       // 'conflict' or 'wait': either way this writer is now queued, and rebuilds on the head seen.
       queued = true;
       prevHash = value;
@@ -1146,6 +1210,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       await appendWithOutcome(input);
     },
     appendWithOutcome,
+    prepareAppend,
     page,
     list,
     verify,

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { auditRecordFieldsSchema } from '../responses/audit.js';
+import type { PreparedAudit } from './audit-script.js';
 
 /** Every kind of record the audit trail holds. */
 export const AUDIT_ACTIONS = [
@@ -38,4 +39,10 @@ export interface AuditTrail {
    * know that it is recorded (the store's `appendWithOutcome` also gives the record).
    */
   append(input: AuditInput): Promise<void>;
+  /**
+   * The record built for a script of the caller's own to append together with the change it records
+   * (audit-script.ts), so that both land or neither does. Optional: a trail without it (a test double)
+   * is written through `append` after the change (side-records.ts auditWithChange).
+   */
+  prepareAppend?(input: AuditInput): PreparedAudit;
 }

@@ -14,7 +14,7 @@ import type { PreparedEvent } from './types.js';
  * an event is never left announcing a change whose write failed, nor a change half written. Its slots
  * are what eventScriptSlots gives: ARGV[ai] is '1' when an event follows (then KEYS[ki..ki+2] and
  * ARGV[ai+1..ai+EVENT_ARGC] are its own), '0' when none does; `event_slots_end(ai)` is the ARGV index
- * after them.
+ * after them, `event_keys_end(ki, ai)` the KEYS index.
  *
  * Its KEYS: the recent-events stream, the stored event's hash, the pending index (webhook/pending.ts).
  * Its ARGV: '1' when webhooks are enabled (then the event is also stored, pending, and indexed), the
@@ -22,6 +22,7 @@ import type { PreparedEvent } from './types.js';
  * type, occurredAt, the stored copy's TTL in seconds, and its pending-index score (ms).
  */
 export const EVENT_ARGC = 9;
+export const EVENT_KEYC = 3;
 
 export const EVENT_WRITE_LUA = `
 local function require_types(...)
@@ -57,6 +58,12 @@ local function event_slots_end(ai)
     return ai + 1 + ${EVENT_ARGC}
   end
   return ai + 1
+end
+local function event_keys_end(ki, ai)
+  if ARGV[ai] == '1' then
+    return ki + ${EVENT_KEYC}
+  end
+  return ki
 end
 `;
 
