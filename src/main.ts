@@ -26,7 +26,8 @@ async function main(): Promise<void> {
   }
   let config: AppConfig;
   try {
-    config = loadConfig();
+    // Only the roles that serve the API are refused a HOST other machines reach without API_TOKEN.
+    config = loadConfig(process.env, { servesApi: role === 'all' || role === 'api' });
   } catch (err) {
     if (err instanceof ConfigError)
       fail(['cxone-orchestrator cannot start: invalid configuration', ...err.problems]);

@@ -173,7 +173,8 @@ export async function runAuditCli(
   }
   let config;
   try {
-    config = loadConfig(env);
+    // It listens on nothing: the HOST of the fleet it is run next to is not its to refuse.
+    config = loadConfig(env, { servesApi: false });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);

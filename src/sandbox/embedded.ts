@@ -29,9 +29,9 @@ export function sandboxOptionsFromConfig(config: AppConfig, logger: Logger): San
 /**
  * Where the embedded sandbox listens, whatever HOST says. Only the process that embeds it calls it
  * (over 127.0.0.1), and with SANDBOX_ADMIN_TOKEN unset its `/__sandbox` control routes are open:
- * bound to HOST's default of every interface, anyone on the network could inject faults or change
- * campaigns under a developer's `npm start`. The standalone `sandbox` role, which other containers
- * must reach, still binds HOST.
+ * bound to a HOST of every interface (the default once API_TOKEN is set, and the image's), anyone on
+ * the network could inject faults or change campaigns under a developer's `npm start`. The
+ * standalone `sandbox` role, which other containers must reach, still binds HOST.
  */
 export const EMBEDDED_SANDBOX_HOST = '127.0.0.1';
 

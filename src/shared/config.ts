@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { redactUrl } from './redact-url.js';
 
@@ -118,12 +118,13 @@ export const envSchema = z
         message: 'must name its database by number, if at all (redis://host:6379/0)',
       }),
     PORT: numberVar(port.default(3000)),
+    // No default here: it depends on API_TOKEN (hostDefault), which one variable's schema cannot see.
     HOST: z
       .string()
-      .default('0.0.0.0')
       .refine((host) => isIP(host) !== 0 || HOSTNAME.test(host), {
         message: 'must be an IP address (0.0.0.0 for every interface) or a host name such as localhost',
-      }),
+      })
+      .optional(),
     // Empty counts as unset, as for every other variable: compose passes `${API_TOKEN:-}` when the
     // operator set none, and the fleet then refuses to start naming it (required with CXONE_BASE_URL).
     API_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), headerToken.optional()),
@@ -331,6 +332,64 @@ export const SANDBOX_DEFAULTS = {
   clientSecret: 'sandbox-secret',
 } as const;
 
+/** HOST when it is unset and API_TOKEN is set: every interface, as containers and servers need. */
+export const HOST_DEFAULT = '0.0.0.0';
+/** HOST when both are unset: the API then takes the printed sandbox token, so only this machine may reach it. */
+export const HOST_DEFAULT_WITHOUT_API_TOKEN = '127.0.0.1';
+
+/** The interface HOST stands for when unset (API_TOKEN parsed: undefined when unset or empty). */
+export function hostDefault(apiToken: string | undefined): string {
+  return apiToken === undefined ? HOST_DEFAULT_WITHOUT_API_TOKEN : HOST_DEFAULT;
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * Whether HOST names an interface only this machine reaches: 127.0.0.0/8, ::1 (in any spelling, and
+ * IPv4-mapped loopback) or `localhost`. Any other name is taken as reachable from elsewhere: what it
+ * resolves to is not known here, and may change.
+ */
+export function isLoopbackHost(host: string): boolean {
+  if (host.toLowerCase() === 'localhost') return true;
+  const family = isIP(host);
+  if (family === 0) return false;
+  try {
+    return LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
+  } catch {
+    // An address BlockList cannot read (an IPv6 zone, `fe80::1%eth0`) is no loopback one.
+    return false;
+  }
+}
+
+export interface LoadConfigOptions {
+  /**
+   * Whether this process serves the producer API (the `all` and `api` roles, the demo): only then
+   * does a HOST that other machines reach, with API_TOKEN unset, expose the printed sandbox token, and
+   * is refused. A `worker` (metrics and probes only) or a `sandbox` role may bind it. Default true.
+   */
+  servesApi?: boolean;
+}
+
+/**
+ * The problem with serving the API on a HOST other machines reach while API_TOKEN is unset, or
+ * undefined. Read from the raw environment, so it is listed with every other problem at once; a HOST
+ * or CXONE_BASE_URL refused on its own (or set: API_TOKEN is then required anyway) is not one.
+ */
+function exposedDefaultTokenProblem(source: NodeJS.ProcessEnv): string | undefined {
+  const host = envSchema.shape.HOST.safeParse(source.HOST);
+  if (!host.success || host.data === undefined || isLoopbackHost(host.data)) return undefined;
+  // As their schemas read them: API_TOKEN unset or empty, CXONE_BASE_URL unset or blank.
+  if ((source.API_TOKEN ?? '') !== '' || (source.CXONE_BASE_URL ?? '').trim() !== '') return undefined;
+  return (
+    `HOST: is ${host.data}, which other machines reach, while API_TOKEN is unset: the API would take ` +
+    `the sandbox's published token (${SANDBOX_DEFAULTS.apiToken}) from anyone on the network and let them ` +
+    'launch, stop and read campaigns; set API_TOKEN to a secret of your own (e.g. $(openssl rand -hex 32)), ' +
+    `or unset HOST to listen on ${HOST_DEFAULT_WITHOUT_API_TOKEN} only`
+  );
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -339,11 +398,12 @@ export class ConfigError extends Error {
 }
 
 /** Parses the environment; throws ConfigError with one line per problem, each naming the variable. */
-export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
+export function loadConfig(source: NodeJS.ProcessEnv = process.env, opts: LoadConfigOptions = {}): AppConfig {
   const parsed = envSchema.safeParse(source);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
+  const exposed = opts.servesApi === false ? undefined : exposedDefaultTokenProblem(source);
+  if (!parsed.success || exposed !== undefined) {
+    throw new ConfigError([
+      ...(parsed.error?.issues ?? []).map((issue) => {
         const name = issue.path.join('.') || '(environment)';
         const value = issue.path.length === 1 ? source[String(issue.path[0])] : undefined;
         const shown =
@@ -354,14 +414,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
               : ` (got ${JSON.stringify(value)})`;
         return `${name}: ${issue.message}${shown}`;
       }),
-    );
+      ...(exposed === undefined ? [] : [exposed]),
+    ]);
   }
   const env = parsed.data;
   const sandboxMode = env.CXONE_BASE_URL === undefined;
   return {
     redisUrl: env.REDIS_URL,
     port: env.PORT,
-    host: env.HOST,
+    host: env.HOST ?? hostDefault(env.API_TOKEN),
     apiToken: env.API_TOKEN ?? SANDBOX_DEFAULTS.apiToken,
     apiTokenIsDefault: env.API_TOKEN === undefined,
     sandboxMode,

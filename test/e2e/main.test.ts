@@ -138,9 +138,45 @@ describe('npm start (src/main.ts)', () => {
     expect(run.stderr()).toMatch(/^HOST: must be an IP address/m);
   });
 
+  // The sandbox's dev-token is printed in the README: served on every interface, anyone on the
+  // network could launch, stop and read campaigns.
+  it('refuses to serve the sandbox token on a HOST other machines reach, naming HOST and API_TOKEN', async () => {
+    for (const role of ['all', 'api']) {
+      const run = runMain([role], cleanEnv({ HOST: '0.0.0.0', PORT: '0', SANDBOX_PORT: '0' }));
+      const { code } = await run.exit;
+      expect(code, role).toBe(1);
+      expect(run.stderr().trim().split('\n'), role).toEqual([
+        'cxone-orchestrator cannot start: invalid configuration',
+        expect.stringMatching(
+          /^HOST: is 0\.0\.0\.0, which other machines reach, while API_TOKEN is unset: .*; set API_TOKEN to a secret of your own/,
+        ),
+      ]);
+      expect(run.stdout(), role).not.toMatch(/is running/);
+    }
+  });
+
+  // docker-compose.yml's sandbox container runs so: the image's HOST=0.0.0.0, and no API_TOKEN.
+  it('lets the sandbox role, which takes no API token, bind every interface without one', async () => {
+    const run = runMain(['sandbox'], cleanEnv({ HOST: '0.0.0.0', SANDBOX_PORT: '0' }));
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!/role: sandbox/.test(run.stdout()) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(run.stdout()).toMatch(/is running \(role: sandbox\)/);
+      expect(run.stderr()).toBe('');
+    } finally {
+      run.kill('SIGTERM');
+      await run.exit;
+    }
+  });
+
   it('names HOST in one line when it is not an address of this machine, before any worker starts', async () => {
     // TEST-NET-3 (RFC 5737): documentation only, never assigned to an interface.
-    const run = runMain(['all'], fleetEnv({ HOST: '203.0.113.7', LOG_LEVEL: 'info' }));
+    // With a token of its own: without one, a HOST other machines reach is refused before any bind.
+    const run = runMain(
+      ['all'],
+      fleetEnv({ HOST: '203.0.113.7', API_TOKEN: 'an-operator-chosen-token', LOG_LEVEL: 'info' }),
+    );
     const { code } = await run.exit;
     expect(code).toBe(1);
     expect(run.stderr().trim().split('\n')).toEqual([

@@ -25,7 +25,7 @@ describe('parseRole', () => {
 });
 
 describe('bannerLines', () => {
-  it('prints the sandbox default token, with where everything is', () => {
+  it('prints the sandbox default token, with where everything is: on loopback, as that token allows', () => {
     const config = loadConfig({});
     const text = bannerLines({
       role: 'all',
@@ -34,9 +34,9 @@ describe('bannerLines', () => {
       sandboxUrl: 'http://127.0.0.1:4010',
       sandboxEmbedded: true,
     }).join('\n');
-    expect(text).toContain('http://localhost:3000/admin/queues');
-    expect(text).toContain('http://localhost:3000/metrics');
-    expect(text).toContain('http://localhost:3000/docs');
+    expect(text).toContain('http://127.0.0.1:3000/admin/queues');
+    expect(text).toContain('http://127.0.0.1:3000/metrics');
+    expect(text).toContain('http://127.0.0.1:3000/docs');
     expect(text).toContain('http://127.0.0.1:4010 (embedded)');
     expect(text).toMatch(/API token\s+dev-token/);
   });

@@ -70,6 +70,14 @@ describe("README's configuration table", () => {
     }
   });
 
+  // HOST's default depends on API_TOKEN (config.ts hostDefault): the schema alone gives it none.
+  it("gives HOST's default both with API_TOKEN unset and set", () => {
+    const cell = codeSpans(documented.get('HOST')!.defaultCell);
+    expect(cell).toContain(loadConfig({}).host);
+    expect(cell).toContain(loadConfig({ API_TOKEN: 'an-operator-chosen-token' }).host);
+    expect(loadConfig({}).host).not.toBe(loadConfig({ API_TOKEN: 'an-operator-chosen-token' }).host);
+  });
+
   /** Problems config.ts finds with one variable set to `value`, the others unset. */
   const problems = (name: string, value: string) =>
     (envSchema.safeParse({ [name]: value }).error?.issues ?? []).filter((issue) => issue.path[0] === name);

@@ -5,7 +5,8 @@ import { loadConfig } from '../../src/shared/config.js';
 describe('bannerLines for a worker', () => {
   // With METRICS_PORT=0 the port is picked at start: the banner is where the operator learns it.
   it('says where its METRICS_PORT serves metrics and probes, as bound', () => {
-    const config = loadConfig({ HOST: '0.0.0.0', METRICS_PORT: '0' });
+    // A worker serves no API, so it may bind every interface without API_TOKEN.
+    const config = loadConfig({ HOST: '0.0.0.0', METRICS_PORT: '0' }, { servesApi: false });
     const lines = bannerLines({ role: 'worker', config, workers: ['launch'], metricsPort: 41234 });
     expect(lines).toContain('  Metrics        http://localhost:41234/metrics');
     expect(lines).toContain('  Health         http://localhost:41234/healthz, http://localhost:41234/readyz');

@@ -77,7 +77,8 @@ describe('embedded and standalone sandbox', () => {
   });
 
   it('binds the embedded sandbox to loopback even when HOST names every interface; the standalone role binds HOST', async () => {
-    const config = loadConfig({ SANDBOX_PORT: '0', HOST: '0.0.0.0' });
+    // The `all` role that embeds it serves the API: every interface needs a token of the operator's.
+    const config = loadConfig({ SANDBOX_PORT: '0', HOST: '0.0.0.0', API_TOKEN: 'an-operator-chosen-token' });
     const embedded = await startEmbeddedSandbox(config, silentLogger);
     const standalone = await runSandboxRole(config, silentLogger);
     try {
