@@ -152,9 +152,12 @@ if ARGV[1] == '1' then
 end
 local audit_ki = event_keys_end(4, 7)
 local audit_ai = event_slots_end(7)
+local event_ok = event_check_at(4, 7)
 local audit = audit_check_at(audit_ki, audit_ai)
 require_types(KEYS[2], 'hash', KEYS[3], 'zset')
-write_event_at(4, 7)
+if event_ok then
+  write_event_at(4, 7)
+end
 if audit[1] == 'write' then
   audit = {'ok', audit_write_at(audit_ki, audit_ai)}
 end
@@ -164,7 +167,7 @@ end
 redis.call('HSET', KEYS[2], unpack(ARGV, audit_slots_end(audit_ai)))
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
 redis.call('ZADD', KEYS[3], tonumber(ARGV[6]), ARGV[5])
-return audit
+return {event_ok and 1 or 0, audit[1], audit[2], audit[3]}
 `;
 
 /** When an update may be written (UPDATE_SCRIPT's ARGV[1]). */
@@ -216,13 +219,16 @@ if when ~= 'always' then
 end
 local audit_ki = event_keys_end(5, 6)
 local audit_ai = event_slots_end(6)
+local event_ok = event_check_at(5, 6)
 local audit = audit_check_at(audit_ki, audit_ai)
 if ARGV[5] ~= '' then
   require_types(KEYS[1], 'hash', KEYS[3], 'zset', KEYS[4], 'zset')
 else
   require_types(KEYS[1], 'hash')
 end
-write_event_at(5, 6)
+if event_ok then
+  write_event_at(5, 6)
+end
 if audit[1] == 'write' then
   audit = {'ok', audit_write_at(audit_ki, audit_ai)}
 end
@@ -239,7 +245,7 @@ if ARGV[5] ~= '' then
   redis.call('ZREM', KEYS[4], ARGV[5])
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, audit_slots_end(audit_ai)))
-return {1, audit[1], audit[2], audit[3]}
+return {1, event_ok and 1 or 0, audit[1], audit[2], audit[3]}
 `;
 
 /**
@@ -376,6 +382,12 @@ function encode(fields: StoredFields & { launchId?: string }): string[] {
   return out;
 }
 
+/** After a script that wrote its change: the event's after-write step, or, when it could not take the event there, the event stored alone. */
+async function settleEvent(event: PreparedEvent | undefined, written: number): Promise<void> {
+  if (!event) return;
+  await (written === 1 ? event.afterWrite() : event.writeAlone());
+}
+
 /** A launch's score in the queued-launch index: when it was requested, or now if that does not parse. */
 function indexScore(requestedAt: string, clock: Clock): number {
   const ms = Date.parse(requestedAt);
@@ -455,10 +467,11 @@ export class LaunchStore {
       ...slots.args,
       ...auditSlots.args,
       ...encode(fields),
-    )) as string | AuditScriptOutcome;
+    )) as string | [eventWritten: number, ...AuditScriptOutcome];
     if (typeof reply === 'string') return { created: false, existing: JSON.parse(reply) as IdempotencyClaim };
-    await event?.afterWrite();
-    await audit?.settle(reply);
+    const [eventWritten, ...outcome] = reply;
+    await settleEvent(event, eventWritten);
+    await audit?.settle(outcome);
     return { created: true };
   }
 
@@ -771,10 +784,10 @@ export class LaunchStore {
       ...slots.args,
       ...auditSlots.args,
       ...encode({ ...fields, updatedAt: this.now() }),
-    )) as number | [number, ...AuditScriptOutcome];
+    )) as number | [written: number, eventWritten: number, ...AuditScriptOutcome];
     if (!Array.isArray(result)) return false;
-    const [, ...outcome] = result;
-    await event?.afterWrite();
+    const [, eventWritten, ...outcome] = result;
+    await settleEvent(event, eventWritten);
     await audit?.settle(outcome);
     return true;
   }

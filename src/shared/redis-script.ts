@@ -35,3 +35,29 @@ export async function evalScript(
     return redis.eval(lua, numKeys, ...args);
   }
 }
+
+/**
+ * Key type checks for scripts that must fail, if they fail, before their first write (Redis does not
+ * roll a script back), in Lua: `wrong_type(key, type, ...)` answers the first key holding another
+ * type than the one written there (and both types), nil when none does; `require_types(...)` raises
+ * the error naming it. A key that does not exist is of every type. Fragments that check types
+ * (events/event-script.ts, audit/audit-script.ts) start with it, so a script that joins several
+ * defines it more than once, which Lua allows.
+ */
+export const TYPE_CHECK_LUA = `
+local function wrong_type(...)
+  local n = select('#', ...)
+  for i = 1, n, 2 do
+    local key, want = select(i, ...)
+    local got = redis.call('TYPE', key)['ok']
+    if got ~= 'none' and got ~= want then return key, got, want end
+  end
+  return nil
+end
+local function require_types(...)
+  local key, got, want = wrong_type(...)
+  if key then
+    error({ err = 'WRONGTYPE ' .. key .. ' holds a ' .. got .. ' where a ' .. want .. ' is written; nothing was written' })
+  end
+end
+`;

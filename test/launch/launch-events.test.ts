@@ -236,47 +236,52 @@ describe("a launch's events, written with the launch record they announce", () =
     });
   });
 
-  it('atomic: a script whose event write fails writes neither the record nor the event', async () => {
-    const { events, launches } = setUp(true);
+  it('an events key of the wrong type costs the announcement, logged, never the launch record', async () => {
+    const { events, launches, lines } = setUp(true);
     const launchId = await newLaunch(launches);
-    // The recent-events stream's key holding a string: XADD fails inside the script.
+    // The recent-events stream's key holding a string: the event cannot be written there.
     await redis.set(recentEventsKey(keys), 'not a stream');
     const event = counted(events.prepare('campaign.launch.succeeded', 'camp-5', { launchId }));
-    await expect(
-      launches.finish(launchId, { status: 'succeeded', campaignId: 'camp-5' }, event),
-    ).rejects.toThrow(/WRONGTYPE/);
-    expect((await launches.get(launchId))?.status).toBe('queued');
-    expect(await redis.zscore(queuedLaunchIndexKey(keys), launchId)).not.toBeNull();
+    expect(await launches.finish(launchId, { status: 'succeeded', campaignId: 'camp-5' }, event)).toBe(true);
+    expect((await launches.get(launchId))?.status).toBe('succeeded');
+    expect(await redis.zscore(queuedLaunchIndexKey(keys), launchId)).toBeNull();
+    // Stored alone after the outcome, which fails on the same key: nothing of it is left, and the
+    // failure names it.
     expect(await redis.exists(keys.webhookEvent(event.envelope.id))).toBe(0);
     expect(await redis.zscore(webhookPendingKey(keys), event.envelope.id)).toBeNull();
     expect(event.afterWrites).toBe(0);
+    expect(lines.find((l) => l.msg === 'event publish failed')).toMatchObject({
+      eventId: event.envelope.id,
+      type: 'campaign.launch.succeeded',
+    });
 
-    // create: no record, no Idempotency-Key claim, no index entry, no event.
+    // create: the launch, its claim and its index entry all written; the event not.
     const other = `launch-${++seq}`;
     const requested = counted(events.prepare('campaign.launch.requested', '', { launchId: other }));
-    await expect(
-      launches.create(
+    expect(
+      await launches.create(
         { launchId: other, actor: 'api:test', name: 'x', requestedAt: new Date(clock.now()).toISOString() },
         { key: `key-${seq}`, fingerprint: 'f' },
         requested,
       ),
-    ).rejects.toThrow(/WRONGTYPE/);
-    expect(await redis.exists(keys.launch(other), keys.launchIdempotency(`key-${seq}`))).toBe(0);
-    expect(await redis.zscore(queuedLaunchIndexKey(keys), other)).toBeNull();
+    ).toEqual({ created: true });
+    expect(await redis.exists(keys.launch(other), keys.launchIdempotency(`key-${seq}`))).toBe(2);
+    expect(await redis.zscore(queuedLaunchIndexKey(keys), other)).not.toBeNull();
     expect(await redis.exists(keys.webhookEvent(requested.envelope.id))).toBe(0);
     expect(requested.afterWrites).toBe(0);
 
-    // publish's own path (the same Lua): fails as a whole too, and stores nothing.
+    // publish's own path (the same Lua): fails as a whole, and stores nothing.
     const pendingBefore = await redis.zcard(webhookPendingKey(keys));
     const storedBefore = (await redis.keys(`${keys.webhookEvent('')}*`)).length;
     await expect(events.publish('campaign.state.changed', 'camp-5', {})).rejects.toThrow(/WRONGTYPE/);
     expect(await redis.zcard(webhookPendingKey(keys))).toBe(pendingBefore);
     expect((await redis.keys(`${keys.webhookEvent('')}*`)).length).toBe(storedBefore);
+    await redis.del(recentEventsKey(keys));
   });
 });
 
 describe('a key of the wrong type met after the event would be written', () => {
-  it("leaves neither the event nor the record's write: every key's type is checked before anything is written", async () => {
+  it("leaves neither the event nor the record's write for a record key, only the event for an event key: every type is checked before anything is written", async () => {
     const { events, launches } = setUp(true);
     const launchId = await newLaunch(launches);
     expect(await launches.recordCreated(launchId, 'camp-6', 1)).toBe(true);
@@ -312,19 +317,19 @@ describe('a key of the wrong type met after the event would be written', () => {
       if (indexed.length > 0) await redis.zadd(index, ...indexed.reverse());
     }
 
-    // The event's own last write fails (ZADD on the pending index): not even its stream entry stays.
+    // The event's own last key (the pending index) of the wrong type: checked before anything is
+    // written, so not even its stream entry is written; the outcome is.
     const pending = webhookPendingKey(keys);
     const pendingBefore = await redis.zrangebyscore(pending, '-inf', '+inf', 'WITHSCORES');
     await redis.del(pending);
     await redis.set(pending, 'not a sorted set');
     try {
       const late = counted(events.prepare('campaign.launch.succeeded', 'camp-7', { launchId }));
-      await expect(
-        launches.finish(launchId, { status: 'succeeded', campaignId: 'camp-7' }, late),
-      ).rejects.toThrow(/WRONGTYPE/);
+      expect(await launches.finish(launchId, { status: 'succeeded', campaignId: 'camp-7' }, late)).toBe(true);
       expect(await recentEntries()).toEqual([]);
       expect(await redis.exists(keys.webhookEvent(late.envelope.id))).toBe(0);
-      expect((await launches.get(launchId))?.status).not.toBe('succeeded');
+      expect(late.afterWrites).toBe(0);
+      expect((await launches.get(launchId))?.status).toBe('succeeded');
       await expect(events.publish('campaign.state.changed', 'camp-7', {})).rejects.toThrow(/WRONGTYPE/);
       expect(await recentEntries()).toEqual([]);
     } finally {

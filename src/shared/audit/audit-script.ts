@@ -1,3 +1,5 @@
+import { TYPE_CHECK_LUA } from '../redis-script.js';
+
 /**
  * How an audit record is stored, in Lua: the one definition the trail's own append (trail.ts
  * APPEND_SCRIPT) and the scripts that append a record together with the change it records
@@ -26,7 +28,7 @@ export const AUDIT_ARGC = 6;
 /** How many of a chain's latest records a check that finds another head looks through for its own. */
 export const RESEND_LOOKBACK = 16;
 
-export const AUDIT_APPEND_LUA = `
+export const AUDIT_APPEND_LUA = `${TYPE_CHECK_LUA}
 local function audit_record_write(k_head, k_stream, k_index, k_dedupe, k_campaigns, hash, json, campaign, dedupe, audit_id)
   local id = redis.call('XADD', k_stream, '*', 'c', campaign, 'r', json)
   redis.call('XADD', k_index, id, 'a', audit_id)
@@ -35,19 +37,10 @@ local function audit_record_write(k_head, k_stream, k_index, k_dedupe, k_campaig
   redis.call('SADD', k_campaigns, campaign)
   return id
 end
-local function audit_types_are(...)
-  local n = select('#', ...)
-  for i = 1, n, 2 do
-    local key, want = select(i, ...)
-    local got = redis.call('TYPE', key)['ok']
-    if got ~= 'none' and got ~= want then return false end
-  end
-  return true
-end
 local function audit_check_at(ki, ai)
   if ARGV[ai] ~= '1' then return {'none'} end
   local a = ai + 1
-  if not audit_types_are(KEYS[ki], 'string', KEYS[ki + 1], 'stream', KEYS[ki + 2], 'stream',
+  if wrong_type(KEYS[ki], 'string', KEYS[ki + 1], 'stream', KEYS[ki + 2], 'stream',
       KEYS[ki + 3], 'hash', KEYS[ki + 4], 'set') then
     return {'skip'}
   end

@@ -1,3 +1,4 @@
+import { TYPE_CHECK_LUA } from '../redis-script.js';
 import type { PreparedEvent } from './types.js';
 
 /**
@@ -5,16 +6,20 @@ import type { PreparedEvent } from './types.js';
  * event together with the change it announces (launch-store.ts) run, so the stored shape cannot drift
  * between them.
  *
- * A host script prepends EVENT_WRITE_LUA and, once its reads have decided that it writes, calls
- * `write_event_at(ki, ai)` BEFORE its own writes. Redis does not roll a script back, so a script must
- * fail, if it does, before its first write to leave nothing behind. Past the reads, the error a write
- * can meet is a key of the wrong type (Redis refuses a script over maxmemory at its first write only),
- * so the host first passes each key it writes, with the type it writes there, to `require_types` (a
- * key only SET or deleted needs none), and write_event_at checks its own keys before its first write:
- * an event is never left announcing a change whose write failed, nor a change half written. Its slots
- * are what eventScriptSlots gives: ARGV[ai] is '1' when an event follows (then KEYS[ki..ki+2] and
- * ARGV[ai+1..ai+EVENT_ARGC] are its own), '0' when none does; `event_slots_end(ai)` is the ARGV index
- * after them, `event_keys_end(ki, ai)` the KEYS index.
+ * A host script prepends EVENT_WRITE_LUA, asks `event_check_at(ki, ai)` among its reads, and — when
+ * that answered true and the host writes at all — calls `write_event_at(ki, ai)` BEFORE its own
+ * writes. Redis does not roll a script back, so a script must fail, if it does, before its first write
+ * to leave nothing behind. Past the reads, the error a write can meet is a key of the wrong type
+ * (Redis refuses a script over maxmemory at its first write only), so the host first passes each key
+ * it writes, with the type it writes there, to `require_types` (a key only SET or deleted needs none;
+ * redis-script.ts TYPE_CHECK_LUA): a change is never half written. The event's own keys are checked by
+ * event_check_at instead, which answers false for one of the wrong type (or for no event): the host
+ * then writes its change without the event, and its caller stores the event alone
+ * (PreparedEvent.writeAlone), which fails on that key and is logged — a broken events key costs the
+ * announcement, never the change, and an event never announces a change that was not written. Its
+ * slots are what eventScriptSlots gives: ARGV[ai] is '1' when an event follows (then KEYS[ki..ki+2]
+ * and ARGV[ai+1..ai+EVENT_ARGC] are its own), '0' when none does; `event_slots_end(ai)` is the ARGV
+ * index after them, `event_keys_end(ki, ai)` the KEYS index.
  *
  * Its KEYS: the recent-events stream, the stored event's hash, the pending index (webhook/pending.ts).
  * Its ARGV: '1' when webhooks are enabled (then the event is also stored, pending, and indexed), the
@@ -24,27 +29,22 @@ import type { PreparedEvent } from './types.js';
 export const EVENT_ARGC = 9;
 export const EVENT_KEYC = 3;
 
-export const EVENT_WRITE_LUA = `
-local function require_types(...)
-  local n = select('#', ...)
-  for i = 1, n, 2 do
-    local key, want = select(i, ...)
-    local got = redis.call('TYPE', key)['ok']
-    if got ~= 'none' and got ~= want then
-      error({ err = 'WRONGTYPE ' .. key .. ' holds a ' .. got .. ' where a ' .. want .. ' is written; nothing was written' })
-    end
+export const EVENT_WRITE_LUA = `${TYPE_CHECK_LUA}
+local function event_types(ki, ai)
+  if ARGV[ai + 1] == '1' then
+    return KEYS[ki], 'stream', KEYS[ki + 1], 'hash', KEYS[ki + 2], 'zset'
   end
+  return KEYS[ki], 'stream'
+end
+local function event_check_at(ki, ai)
+  return ARGV[ai] == '1' and not wrong_type(event_types(ki, ai))
 end
 local function write_event_at(ki, ai)
   if ARGV[ai] ~= '1' then
     return
   end
   local a = ai + 1
-  if ARGV[a] == '1' then
-    require_types(KEYS[ki], 'stream', KEYS[ki + 1], 'hash', KEYS[ki + 2], 'zset')
-  else
-    require_types(KEYS[ki], 'stream')
-  end
+  require_types(event_types(ki, ai))
   redis.call('XADD', KEYS[ki], 'MAXLEN', '~', ARGV[a + 1], '*', 'id', ARGV[a + 2], 'c', ARGV[a + 3], 'b', ARGV[a + 4])
   if ARGV[a] == '1' then
     redis.call('HSET', KEYS[ki + 1], 'body', ARGV[a + 4], 'type', ARGV[a + 5], 'campaignId', ARGV[a + 3],

@@ -113,7 +113,7 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
     // Serialized once, here: retries and replays send these exact bytes, so a receiver that
     // verified a signature once can verify it again and dedupe by id.
     const body = JSON.stringify(envelope);
-    return {
+    const event: PreparedEvent = {
       envelope,
       body,
       keys: [recentEventsKey(keys), keys.webhookEvent(envelope.id), webhookPendingKey(keys)],
@@ -136,7 +136,26 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
             'event stored, its webhook job not queued; the webhook sweep queues it',
           );
         }),
+      async writeAlone() {
+        try {
+          await store(event);
+        } catch (err) {
+          logger.error({ err, eventId: envelope.id, type, campaignId }, 'event publish failed');
+          return;
+        }
+        await event.afterWrite();
+      },
     };
+    return event;
+  }
+
+  /**
+   * Stores an event by the script every event is stored with (event-script.ts): the stored copy, the
+   * pending index entry and the recent entry land together or not at all.
+   */
+  async function store(event: PreparedEvent): Promise<void> {
+    const slots = eventScriptSlots(event);
+    await evalScript(redis, PUBLISH_EVENT_SCRIPT, slots.keys.length, ...slots.keys, ...slots.args);
   }
 
   /** After the event is stored: its webhook job. */
@@ -157,10 +176,7 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
     data: Record<string, unknown>,
   ): Promise<EventEnvelope> {
     const event = prepare(type, campaignId, data);
-    // The stored copy, the pending index entry and the recent entry land together or not at all, by
-    // the script every event is stored with (event-script.ts).
-    const slots = eventScriptSlots(event);
-    await evalScript(redis, PUBLISH_EVENT_SCRIPT, slots.keys.length, ...slots.keys, ...slots.args);
+    await store(event);
     await enqueue(event.envelope);
     return event.envelope;
   }

@@ -42,6 +42,12 @@ export interface PreparedEvent {
    * event a minute later (webhooks/sweep.ts).
    */
   afterWrite(): Promise<void>;
+  /**
+   * To run instead when a script wrote its change without the event (one of the event's keys holds
+   * another type, event-script.ts): the event stored by the publish script alone, then afterWrite. It
+   * never rejects: a failure (the same key) is logged with the event.
+   */
+  writeAlone(): Promise<void>;
 }
 
 export interface EventPublisher {
