@@ -471,6 +471,15 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
   const appendTimeoutMs = opts.appendTimeoutMs ?? APPEND_TIMEOUT_MS;
   const queueKey = (campaignId: string) => keys.custom('audit-queue', campaignId);
   const queueSeenKey = (campaignId: string) => keys.custom('audit-queue-seen', campaignId);
+  /** A chain's keys, in the order APPEND_SCRIPT and AUDIT_APPEND_LUA take them (audit-script.ts). */
+  const chainKeys = (campaignId: string) => [
+    keys.auditChainHead(campaignId),
+    keys.auditStream(),
+    keys.auditCampaignIndex(campaignId),
+    dedupeKey(campaignId),
+    campaignsKey,
+    queueKey(campaignId),
+  ];
   /** Takes a writer that gives up out of the queue at once rather than after the liveness timeout. */
   async function leaveQueue(campaignId: string, auditId: string): Promise<void> {
     try {
@@ -602,14 +611,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     const prevHash = knownHeads.get(campaignId) ?? '';
     const sealed = recordBuilder(input, auditId)(prevHash);
     return {
-      keys: [
-        keys.auditChainHead(campaignId),
-        keys.auditStream(),
-        keys.auditCampaignIndex(campaignId),
-        dedupeKey(campaignId),
-        campaignsKey,
-        queueKey(campaignId),
-      ],
+      keys: chainKeys(campaignId),
       args: [prevHash, sealed.hash, sealed.json, campaignId, input.dedupeKey ?? '', auditId],
       async settle([outcome, streamId, head]: AuditScriptOutcome): Promise<boolean> {
         try {
@@ -658,12 +660,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
           redis,
           APPEND_SCRIPT,
           7,
-          keys.auditChainHead(campaignId),
-          keys.auditStream(),
-          keys.auditCampaignIndex(campaignId),
-          dedupeKey(campaignId),
-          campaignsKey,
-          queueKey(campaignId),
+          ...chainKeys(campaignId),
           queueSeenKey(campaignId),
           prevHash,
           sealed.hash,
