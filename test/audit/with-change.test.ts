@@ -223,6 +223,33 @@ describe('audit records written with the change they record', () => {
     });
   });
 
+  it('leaves nothing in the stream of a record the trail’s own append cannot chain (an index of the wrong type)', async () => {
+    const launchId = randomUUID();
+    await createLaunch(launchId);
+    const campaignId = `c-${randomUUID()}`;
+    await redis.set(keys.auditCampaignIndex(campaignId), 'not a stream');
+    lines.length = 0;
+
+    expect(
+      await launches.recordCreated(
+        launchId,
+        campaignId,
+        1,
+        auditWithChange(deps(), created(launchId, campaignId)),
+      ),
+    ).toBe(true);
+    expect(lines.find((l) => l.msg === 'audit write failed')).toMatchObject({
+      campaignId,
+      action: 'campaign_created',
+    });
+    // A record in the main stream without its index entry would be reported by every later verify
+    // (and exported) as unchained, even once the index is repaired.
+    const entries = (await redis.xrange(keys.auditStream(), '-', '+')) as Array<[string, string[]]>;
+    expect(entries.filter(([, fields]) => fields[1] === campaignId)).toEqual([]);
+    await redis.del(keys.auditCampaignIndex(campaignId));
+    expect((await trail.verify()).broken.filter((b) => b.campaignId === campaignId)).toEqual([]);
+  });
+
   it('falls back to the trail’s append for a trail that hands out no records', async () => {
     const launchId = randomUUID();
     const appended: AuditInput[] = [];

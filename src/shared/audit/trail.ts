@@ -382,6 +382,10 @@ if head ~= ARGV[1] then
   if anyQueued or ARGV[7] ~= '1' then stay() end
   return {'conflict', head}
 end
+-- Redis does not roll a script back: an index or set of the wrong type met after the record's XADD
+-- would leave it in the stream unchained, reported by every verify and exported. (The head is only
+-- SET; the dedupe hash, when used, was read above.)
+require_types(KEYS[2], 'stream', KEYS[3], 'stream', KEYS[5], 'set')
 local id = audit_record_write(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[2], ARGV[3], ARGV[4], ARGV[5], me)
 if queued then
   redis.call('ZREM', KEYS[6], me)
