@@ -21,6 +21,7 @@ import { registerLaunchRoutes } from './routes/launches.js';
 import { registerCampaignCommandRoutes } from './routes/campaign-commands.js';
 import { registerOpsRoutes } from './routes/ops.js'; // (H8)
 import { adminCredentialsOk, isBullBoardPath, registerBullBoard, sendAdminChallenge } from './bull-board.js'; // (H8)
+import { createAuthThrottle, refuseAuthentication, type AuthThrottleOptions } from './auth-throttle.js';
 import { registerComplianceRoutes } from './routes/compliance.js'; // (H7)
 import { registerAuditRoutes } from './routes/audit.js'; // (H4)
 import { registerWebhookRoutes } from './routes/webhooks.js'; // (H4)
@@ -40,6 +41,8 @@ export interface ApiAppOptions {
   fleetContested?: () => string | undefined;
   /** The refusal's Retry-After: how often the claim renews (default FLEET_RETRY_AFTER_S, the default renewal). */
   fleetRetryAfterS?: number;
+  /** The failed-authentication throttle's limit and window (default 20 per 60 s; auth-throttle.ts). */
+  authThrottle?: AuthThrottleOptions;
 }
 
 /** Paths probed every few seconds by orchestrators and scrapers; logged at debug to keep logs readable. */
@@ -70,11 +73,13 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
     frameworkErrors: (error, request, rawReply) => {
       // Typed by Fastify for the route-less context this runs in; it is the ordinary reply.
       const reply = rawReply as unknown as FastifyReply;
-      if (refusedAtAuth(request, reply)) return;
-      void reply.code(400).send({
-        error: 'invalid_url',
-        message: `the request path is not a valid URL path (${error.message})`,
-      } satisfies ErrorBody);
+      void refusedAtAuth(request, reply).then((refused) => {
+        if (refused) return;
+        void reply.code(400).send({
+          error: 'invalid_url',
+          message: `the request path is not a valid URL path (${error.message})`,
+        } satisfies ErrorBody);
+      });
     },
     // Bytes Node's parser refuses never become a request: answered on the socket, in the API's shape.
     clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
@@ -92,12 +97,19 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
     },
   });
 
+  const authThrottle = createAuthThrottle(ctx, {
+    ...opts.authThrottle,
+    ...(opts.fleetContested ? { fleetContested: opts.fleetContested } : {}),
+  });
+
   /**
-   * Answers and returns true when the request needs the API token and lacks it (401), or has it with
-   * an `X-Actor` the audit trail cannot record it by (400 `invalid_actor`: the label is refused, not
-   * swapped for another actor). Sets the caller's actor otherwise.
+   * Answers and returns true when the request needs the API token and lacks it (401, or 429 from an
+   * address past its failed-authentication limit), or has it with an `X-Actor` the audit trail cannot
+   * record it by (400 `invalid_actor`: the label is refused, not swapped for another actor). Sets the
+   * caller's actor otherwise. The token is checked first and an accepted request returns without
+   * awaiting anything: only a refusal is counted, and the throttle never refuses the right token.
    */
-  const refusedAtAuth = (request: FastifyRequest, reply: FastifyReply): boolean => {
+  const refusedAtAuth = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
     const routeUrl = request.routeOptions?.url;
     const decodedPath = safeDecodePath(request.url);
     const paths = routeUrl === undefined ? [request.url, decodedPath] : [routeUrl, request.url, decodedPath];
@@ -121,19 +133,21 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
     // not a Bearer challenge a browser cannot answer.
     if (paths.filter(isProtectedPath).every(isBullBoardPath)) {
       if (adminCredentialsOk(request.headers.authorization, ctx.config.apiToken)) return false;
-      sendAdminChallenge(reply);
+      await refuseAuthentication(authThrottle, request, reply, () => sendAdminChallenge(reply));
       return true;
     }
-    void reply
-      .code(401)
-      .header(WWW_AUTHENTICATE, 'Bearer')
-      .send({
-        error: 'unauthorized',
-        message:
-          token === undefined
-            ? 'send Authorization: Bearer <API_TOKEN>'
-            : 'the bearer token is not valid for this API',
-      } satisfies ErrorBody);
+    await refuseAuthentication(authThrottle, request, reply, () =>
+      reply
+        .code(401)
+        .header(WWW_AUTHENTICATE, 'Bearer')
+        .send({
+          error: 'unauthorized',
+          message:
+            token === undefined
+              ? 'send Authorization: Bearer <API_TOKEN>'
+              : 'the bearer token is not valid for this API',
+        } satisfies ErrorBody),
+    );
     return true;
   };
 
@@ -148,7 +162,7 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
   // Unmatched requests fall back to the decoded path; either way a request is protected if any
   // reading of its path is.
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (refusedAtAuth(request, reply)) return reply;
+    if (await refusedAtAuth(request, reply)) return reply;
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -202,7 +216,7 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
   // Ops first: its onRoute hook collects every later route for the OpenAPI document.
   // (H8) /healthz, /readyz, /metrics, /docs, /docs/json
   await registerOpsRoutes(app, ctx, opts.fleetContested ? { fleetContested: opts.fleetContested } : {});
-  await registerBullBoard(app, ctx); // (H8) /admin/queues (Bearer or Basic)
+  await registerBullBoard(app, ctx, { authThrottle }); // (H8) /admin/queues (Bearer or Basic)
   await registerCampaignRoutes(app, ctx, { fleetContested }); // (H3) POST /v1/campaigns, /validate, GET /v1/campaigns/:campaignId
   await registerLaunchRoutes(app, ctx); // (H3) GET /v1/launches/:launchId
   await registerCampaignCommandRoutes(app, ctx); // (H5) PATCH /v1/campaigns/:campaignId, POST .../actions, GET .../commands, GET /v1/commands/:id

@@ -1,4 +1,5 @@
 import { tokenMatches } from './auth.js';
+import { createAuthThrottle, refuseAuthentication, type AuthThrottle } from './auth-throttle.js';
 import type { ErrorBody } from './errors.js';
 import { WWW_AUTHENTICATE } from './headers.js';
 import { createBullBoard } from '@bull-board/api';
@@ -93,6 +94,8 @@ export function sendAdminChallenge(reply: FastifyReply): FastifyReply {
 export interface BullBoardOptions {
   /** Overrides config.bullBoardReadOnly (tests). */
   readOnly?: boolean;
+  /** The app's failed-authentication throttle, so a wrong password counts with a wrong token. */
+  authThrottle?: AuthThrottle;
 }
 
 /**
@@ -115,9 +118,12 @@ export async function registerBullBoard(
   });
 
   const apiToken = ctx.config.apiToken;
+  const authThrottle = opts.authThrottle ?? createAuthThrottle(ctx);
   await app.register(async (scope) => {
     scope.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-      if (!adminCredentialsOk(req.headers.authorization, apiToken)) return sendAdminChallenge(reply);
+      if (!adminCredentialsOk(req.headers.authorization, apiToken)) {
+        return refuseAuthentication(authThrottle, req, reply, () => sendAdminChallenge(reply));
+      }
       // Bull Board's own read-only mode refuses each queue's changes, but its "pause all" and
       // "resume all" answer 200 having done nothing: a read-only board refuses every change itself.
       // Any method that is not a read, on any path of this scope: its UI changes nothing with one,

@@ -37,6 +37,7 @@ export const API_ERROR_CODES = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   idempotency_key_reused: 422,
+  too_many_failed_auth: 429,
   headers_too_large: 431,
   internal_error: 500,
   upstream_error: 502,

@@ -9,7 +9,7 @@
 export const LOCATION = 'location';
 /** `true` on a launch answered from an earlier request with the same Idempotency-Key. */
 export const IDEMPOTENT_REPLAYED = 'idempotent-replayed';
-/** Whole seconds to wait, on every 503 of the API (not /readyz's). */
+/** Whole seconds to wait, on every 503 of the API (not /readyz's) and on its 429. */
 export const RETRY_AFTER = 'retry-after';
 /** The scheme to authenticate with, on every 401. */
 export const WWW_AUTHENTICATE = 'www-authenticate';

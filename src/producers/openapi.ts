@@ -11,6 +11,7 @@ import { eventParamsSchema } from './routes/webhooks.js';
 import { campaignIdParamsSchema } from './routes/campaigns.js';
 import { IDEMPOTENCY_KEY_PATTERN } from '../shared/idempotency-key.js';
 import { ACTOR_HEADER_PATTERN } from './auth.js';
+import { AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS } from './auth-throttle.js';
 import { RESERVED_ACTOR_LABEL } from '../shared/api-actor.js';
 import { ALLOW, IDEMPOTENT_REPLAYED, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE } from './headers.js';
 import {
@@ -258,10 +259,23 @@ const badRequest = (description: string) => ({
 });
 
 const bearer = [{ bearerAuth: [] }];
+/** Any route behind the token (auth-throttle.ts): a refusal once its address is past the limit. */
+const TOO_MANY_FAILED_AUTH = {
+  '429': withHeaders(
+    errorResponse(
+      `\`too_many_failed_auth\`: more than ${AUTH_FAILURE_LIMIT} requests from this client address failed ` +
+        `authentication within ${AUTH_FAILURE_WINDOW_MS / 1000} s; this one failed too (missing or wrong ` +
+        'credentials). A request with the right token is still accepted; `Retry-After` (and ' +
+        '`retryAfterSeconds`) says when the count starts again',
+    ),
+    { [RETRY_AFTER]: undefined },
+  ),
+};
 const STANDARD_ERRORS = {
   '401': withHeaders(errorResponse('Missing or wrong API token'), {
     [WWW_AUTHENTICATE]: '`Bearer`',
   }),
+  ...TOO_MANY_FAILED_AUTH,
   '503': unavailable(
     'Redis or CXone is not answering: `redis_unavailable` (Redis not connected, answered at once), ' +
       '`request_timeout` (no answer by the request deadline) or `upstream_unavailable` (CXone rate limiting ' +
@@ -574,6 +588,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
           '401': withHeaders(errorResponse('Missing or wrong credentials'), {
             [WWW_AUTHENTICATE]: '`Basic`, so a browser shows its login prompt',
           }),
+          ...TOO_MANY_FAILED_AUTH,
         },
       },
     },

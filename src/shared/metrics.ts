@@ -61,6 +61,12 @@ export async function refreshLimiterBudgets(timeoutMs: number): Promise<void> {
   limiterBudgetLeft.reset();
   for (const budget of budgets) if (budget) limiterBudgetLeft.set({ endpoint: budget.endpoint }, budget.left);
 }
+/** Fed by src/producers/auth-throttle.ts. */
+export const authThrottled = new Counter({
+  name: 'cxo_api_auth_throttled_total',
+  help: 'API requests answered 429 too_many_failed_auth: a missing or wrong credential from a client address past its failed-authentication limit',
+  registers: [registry],
+});
 export const tokenRefreshes = new Counter({
   name: 'cxo_token_refreshes_total',
   help: 'OAuth token acquisitions by outcome',
