@@ -17,6 +17,16 @@ export class ApiError extends Error {
     super(`${method} ${path} → ${status}${detail ? `: ${detail}` : ''}`);
     this.name = 'ApiError';
   }
+
+  /**
+   * Whether the API refused the token: a 401, or the 429 an address gets once its refusals passed the
+   * API's failed-authentication limit (`too_many_failed_auth`), which waiting does not cure either.
+   */
+  get tokenRefused(): boolean {
+    if (this.status === 401) return true;
+    const b = this.body as { error?: unknown } | null;
+    return this.status === 429 && b?.error === 'too_many_failed_auth';
+  }
 }
 
 /** The API could not be reached or did not answer in time. */
@@ -123,7 +133,7 @@ export function exitCodeForStatus(status: number): ExitCode {
 }
 
 export function exitCodeForError(err: unknown): ExitCode {
-  if (err instanceof ApiError) return exitCodeForStatus(err.status);
+  if (err instanceof ApiError) return err.tokenRefused ? EXIT.refused : exitCodeForStatus(err.status);
   if (err instanceof InterruptedError) return EXIT.interrupted;
   return EXIT.server;
 }

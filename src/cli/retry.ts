@@ -17,12 +17,15 @@ export const RETRY_AFTER_CAP_MS = 300_000;
 
 /**
  * Pure: whether a failed poll may come right by waiting: no answer (refused, reset, no answer in
- * time), a 5xx (the API's Redis blipped, a proxy's 502), or a 408/429. A wrong API_URL, any other
- * 4xx and Ctrl-C will not, and end the loop at once.
+ * time), a 5xx (the API's Redis blipped, a proxy's 502), or a 408/429. A wrong API_URL, a refused
+ * token (its 429 too_many_failed_auth included), any other 4xx and Ctrl-C will not, and end the loop
+ * at once.
  */
 export function isTransient(err: unknown): err is NetworkError | ApiError {
   if (err instanceof NetworkError) return true;
-  return err instanceof ApiError && (err.status >= 500 || RETRIED_4XX.includes(err.status));
+  return (
+    err instanceof ApiError && !err.tokenRefused && (err.status >= 500 || RETRIED_4XX.includes(err.status))
+  );
 }
 
 /**

@@ -254,7 +254,7 @@ export function describeError(err: unknown, context: ErrorContext = {}): Failure
   if (context.acceptedLaunchId && json.launchId === undefined) json.launchId = context.acceptedLaunchId;
   let report: Failure = { code: exitCodeForError(err), lines, json };
   // The API cannot tell a mistyped token from a forgotten one; cxo can say where it took it from.
-  if (err instanceof ApiError && err.status === 401)
+  if (err instanceof ApiError && err.tokenRefused)
     report = withHint(report, unauthorizedHint(err.tokenSource));
   if (err instanceof ApiError && json.error === 'fleet_contested')
     report = withHint(report, FLEET_CONTESTED_HINT);

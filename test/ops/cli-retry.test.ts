@@ -20,6 +20,16 @@ describe("cxo's retry policy (pure): watch and the waits of launch and pause|res
     expect(isTransient(new ApiUrlError('http://a', 'GET', '/v1/x', '<html>', 200))).toBe(false);
     expect(isTransient(new InterruptedError('GET', '/v1/x'))).toBe(false);
     expect(isTransient(new Error('a bug'))).toBe(false);
+    // The API's failed-authentication limit answers a wrong token 429: waiting does not cure the token.
+    const throttled = new ApiError(
+      429,
+      'GET',
+      '/v1/launches/L-1',
+      { error: 'too_many_failed_auth' },
+      'API_TOKEN',
+      '30',
+    );
+    expect(isTransient(throttled)).toBe(false);
   });
 
   it('reads Retry-After as the rest of the product does: seconds (a fraction too) or an HTTP date', () => {

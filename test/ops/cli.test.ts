@@ -232,6 +232,27 @@ describe('cxo argument parsing (pure)', () => {
     expect(jsonRequested(['status', '--', '--json'])).toBe(false);
   });
 
+  it('reports the 429 of too many failed authentications as the refused token it is: exit 4, where it came from', () => {
+    const throttled = describeError(
+      new ApiError(
+        429,
+        'GET',
+        '/v1/launches/L-1',
+        { error: 'too_many_failed_auth', message: 'too many failed authentications from this address' },
+        '--token',
+        '42',
+      ),
+    );
+    expect(throttled.code).toBe(4);
+    expect(throttled.lines.join('\n')).toContain('the token refused is the one given with --token');
+    // Any other 429 is the server's (exit 5), without a token hint.
+    const busy = describeError(
+      new ApiError(429, 'GET', '/v1/launches/L-1', { error: 'rate_limited' }, '--token'),
+    );
+    expect(busy.code).toBe(5);
+    expect(busy.lines.join('\n')).not.toContain('token refused');
+  });
+
   it("keeps an error body's own status field, and gives the HTTP status as httpStatus", () => {
     const refused = describeError(
       new ApiError(409, 'POST', '/v1/campaigns/c-1/actions', {
