@@ -1,6 +1,12 @@
 import { parseRole } from './process/banner.js';
 import { createProcessRunner } from './process/run.js';
-import { ConfigError, loadConfig, metricsPortWarning, type AppConfig } from './shared/config.js';
+import {
+  ConfigError,
+  loadConfig,
+  metricsPortWarning,
+  weakApiTokenWarning,
+  type AppConfig,
+} from './shared/config.js';
 import { createLogger } from './shared/logger.js';
 
 /**
@@ -39,6 +45,9 @@ async function main(): Promise<void> {
   if (metricsIgnored)
     // The logger already names the role.
     logger.warn({ variable: 'METRICS_PORT', metricsPort: config.metricsPort }, metricsIgnored);
+  // The token itself is never logged, only its length.
+  const weakToken = weakApiTokenWarning(role, config);
+  if (weakToken) logger.warn({ variable: 'API_TOKEN' }, weakToken);
   const runner = createProcessRunner({
     role,
     config,

@@ -462,6 +462,29 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, opts: LoadCo
   };
 }
 
+/** Below this many characters an API_TOKEN draws a start-up warning (weakApiTokenWarning). */
+export const API_TOKEN_WARN_BELOW = 32;
+
+/**
+ * Pure: the warning for an API_TOKEN of the operator's own too short to withstand guessing, on a role
+ * that serves the API, or undefined. The API answers every guess (its failed-authentication limit
+ * tells a guessing address to back off, and counts it, but still checks its tokens:
+ * src/producers/auth-throttle.ts), so the token's length is what keeps it from being found; the
+ * configuration still accepts 8 characters (CONTRACT), which a warning does not take away.
+ */
+export function weakApiTokenWarning(
+  role: string,
+  config: Pick<AppConfig, 'apiToken' | 'apiTokenIsDefault'>,
+): string | undefined {
+  if (config.apiTokenIsDefault || (role !== 'all' && role !== 'api')) return undefined;
+  const length = config.apiToken.length;
+  if (length >= API_TOKEN_WARN_BELOW) return undefined;
+  return (
+    `API_TOKEN is ${length} characters: short enough to be guessed by a caller who can reach the API, ` +
+    `which checks every token it is sent; use ${API_TOKEN_WARN_BELOW} or more random characters, e.g. openssl rand -hex 32`
+  );
+}
+
 /**
  * Pure: the warning for METRICS_PORT set on a role that does not read it, or undefined. Only a
  * `worker`, which has no API, serves /metrics, /healthz and /readyz on a port of its own; on `api`
