@@ -47,6 +47,7 @@ import {
   type IssueView,
   type LaunchView,
 } from './format.js';
+import { jsonErrorOffset } from './json-error-offset.js';
 import { delayText, isTransient, retryDelayMs } from './retry.js';
 
 /** Everything the CLI touches outside itself, injectable so tests drive it without a terminal. */
@@ -307,17 +308,23 @@ interface ConfigFile {
 }
 
 /**
- * Pure: JSON.parse's message with the line and column of its "at position N", which Node 20 gives
- * alone: in a 40-line config an offset is of no use to the person who has to find the stray comma.
- * A message that already names the line (newer Node) is left as it is.
+ * Pure: JSON.parse's message with the line and column of the error — from its "at position N", which
+ * Node 20 gives alone, or, for the errors it names no position for (a character where a value belongs,
+ * such as a comment or a single quote, and a file that ends too early), from where the text stops
+ * being JSON: in a 40-line config an offset, or nothing, is of no use to the person who has to find
+ * the stray comma. A message that already names the line (newer Node) is left as it is. The part of
+ * the file JSON.parse quotes is made printable, so its line breaks do not split the message.
  */
 export function jsonErrorWithLine(message: string, text: string): string {
+  const quoted = printableLine(message);
+  if (/\bline \d+/.test(message)) return quoted;
   const at = /at position (\d+)/.exec(message);
-  if (!at || /\bline \d+/.test(message)) return message;
-  const before = text.slice(0, Number(at[1]));
+  const offset = at ? Number(at[1]) : jsonErrorOffset(text);
+  if (offset === undefined) return quoted;
+  const before = text.slice(0, offset);
   const line = before.split('\n').length;
-  const column = Number(at[1]) - before.lastIndexOf('\n');
-  return `${message} (line ${line} column ${column})`;
+  const column = offset - before.lastIndexOf('\n');
+  return `${quoted} (line ${line} column ${column})`;
 }
 
 /** `file` as the user typed it, for messages; `path` where it is read from. */
