@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { redactUrl } from '../shared/redact-url.js';
 import type { AppConfig } from '../shared/config.js';
 
@@ -28,9 +29,13 @@ export function parseRole(arg: string | undefined): Role | { error: string } | {
     : { error: `unknown role "${arg}"; use one of: ${ROLES.join(', ')} (--help describes them)` };
 }
 
-/** A URL people can click: a wildcard listen address is shown as localhost. */
+/**
+ * A URL people can click: a wildcard listen address is shown as localhost, an IPv6 one in brackets
+ * (its zone's `%` escaped, RFC 6874) — `http://::1:3000` is no URL a browser or curl takes.
+ */
 export function displayHost(host: string): string {
-  return host === '0.0.0.0' || host === '::' || host === '' ? 'localhost' : host;
+  if (host === '0.0.0.0' || host === '::' || host === '') return 'localhost';
+  return isIP(host.split('%')[0] ?? '') === 6 ? `[${host.replace('%', '%25')}]` : host;
 }
 
 export interface BannerInput {

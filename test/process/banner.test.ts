@@ -44,3 +44,36 @@ describe('bannerLines: the Redis line', () => {
     expect(lines.join('\n')).not.toContain('Redis');
   });
 });
+
+describe('bannerLines: the addresses', () => {
+  // HOST=::1 is a loopback HOST the API may bind without API_TOKEN; `http://::1:3000` is no URL.
+  it('puts an IPv6 HOST in brackets, so every address printed is a URL', () => {
+    const lines = bannerLines({ role: 'all', config: loadConfig({ HOST: '::1' }), apiPort: 3000 });
+    expect(lines).toContain(
+      '  API            http://[::1]:3000/v1  (e.g. POST http://[::1]:3000/v1/campaigns)',
+    );
+    expect(lines).toContain('  Health         http://[::1]:3000/healthz, http://[::1]:3000/readyz');
+    for (const url of lines.join(' ').match(/http:\/\/\S+:3000\S*/g) ?? []) {
+      expect(new URL(url.replace(/,$/, '')).hostname, url).toBe('[::1]');
+    }
+  });
+
+  // WHATWG URL takes no zone at all; RFC 6874 writes one as `%25`, which curl takes.
+  it("puts a worker's IPv6 HOST in brackets too, a zone's % escaped", () => {
+    const config = loadConfig({ HOST: 'fe80::1%eth0', METRICS_PORT: '0' }, { servesApi: false });
+    const lines = bannerLines({ role: 'worker', config, workers: ['launch'], metricsPort: 41234 });
+    expect(lines).toContain('  Metrics        http://[fe80::1%25eth0]:41234/metrics');
+  });
+
+  it('shows a wildcard HOST as localhost and leaves names and IPv4 addresses as they are', () => {
+    const wildcard = loadConfig({ HOST: '::', API_TOKEN: 'a-token-of-the-operator-own-1234567' });
+    expect(bannerLines({ role: 'api', config: wildcard, apiPort: 3000 })).toContain(
+      '  Metrics        http://localhost:3000/metrics',
+    );
+    for (const host of ['127.0.0.1', 'localhost']) {
+      expect(bannerLines({ role: 'api', config: loadConfig({ HOST: host }), apiPort: 3000 })).toContain(
+        `  Metrics        http://${host}:3000/metrics`,
+      );
+    }
+  });
+});
