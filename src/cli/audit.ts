@@ -5,7 +5,12 @@ import { pathToFileURL } from 'node:url';
 import type { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { alertBrokenChains } from '../shared/audit/alerts.js';
-import { AuditTrimLockedError, createAuditTrail, type VerifyResult } from '../shared/audit/trail.js';
+import {
+  AuditTrimLockedError,
+  createAuditTrail,
+  type RetentionProgress,
+  type VerifyResult,
+} from '../shared/audit/trail.js';
 import { ConfigError, loadConfig } from '../shared/config.js';
 import { createEventPublisher } from '../shared/events/publisher.js';
 import { createKeys, QUEUES } from '../shared/keys.js';
@@ -20,8 +25,10 @@ import { createRedis } from '../shared/redis.js';
  *   export [campaignId] [--out file]   JSONL, one record per line, in append order
  *   verify [campaignId] [--json]       exit 0 when every chain holds, 2 naming the first broken link
  *   trim                               apply AUDIT_RETENTION_DAYS now (does nothing when it is 0): the
- *                                      trail's older records, and campaigns finished before then;
- *                                      exit 3 when another trim is running (it holds the trim lock)
+ *                                      trail's older records, campaigns finished before then with
+ *                                      their chains, and the chains of expired launches; exit 3 when
+ *                                      another trim is running (it holds the trim lock); exit 1 when
+ *                                      it stops midway, saying what it had removed by then
  */
 
 /**
@@ -38,8 +45,10 @@ export const AUDIT_USAGE = `usage: npm run audit -- <command>
                                      exit 2 when the campaign's index names records the trail lacks
   verify [campaignId] [--json]       check the hash chains; exit 2 and name the first broken link
   trim                               trim records older than AUDIT_RETENTION_DAYS (0 = keep all), and
-                                     remove campaigns completed or cancelled before then;
-                                     exit 3, changing nothing, while another trim is running`;
+                                     remove campaigns completed or cancelled before then with their
+                                     audit chains, and the chains of expired launches;
+                                     exit 3, changing nothing, while another trim is running;
+                                     exit 1 if it stops midway, saying what it had removed`;
 
 export type AuditCommand =
   | { kind: 'export'; campaignId?: string; out?: string }
@@ -100,6 +109,25 @@ function noRecords(campaignId: string | undefined): number {
   if (campaignId === undefined) return AUDIT_EXIT.ok;
   console.error(`no audit records for campaign ${campaignId}`);
   return AUDIT_EXIT.error;
+}
+
+/**
+ * What a trim removed, for its line on stdout, or, after it failed midway, for the line saying what it
+ * had removed before it stopped: an operator must know what is gone before running it again.
+ */
+export function describeRetention(done: RetentionProgress, retentionDays: number, stopped = false): string {
+  const trail =
+    done.minId === undefined
+      ? 'nothing trimmed'
+      : done.trailTrimmed
+        ? `trimmed ${done.removedRecords} record(s) older than ${retentionDays} day(s) (before stream id ${done.minId})`
+        : `begun cutting records before stream id ${done.minId}, not finished (verify says so; the next trim finishes it)`;
+  return (
+    (stopped ? 'before it stopped, the trim had: ' : '') +
+    `${trail}; removed ${done.removedCampaigns} campaign(s) completed or cancelled before then ` +
+    `(record and campaigns-index entry; ${done.removedComplianceKeys} compliance key(s) with them); ` +
+    `removed ${done.removedChains} audit chain(s) left empty by the retention (of those campaigns, and of launches whose record has expired)`
+  );
 }
 
 export function describeVerification(result: VerifyResult): string {
@@ -244,6 +272,8 @@ export async function runAuditCli(
       );
     }
   };
+  /** What a trim that failed midway had removed by then. */
+  let stoppedAfter: string | undefined;
   try {
     switch (command.kind) {
       case 'export': {
@@ -312,13 +342,24 @@ export async function runAuditCli(
         return result.ok ? AUDIT_EXIT.ok : AUDIT_EXIT.broken;
       }
       case 'trim': {
+        const progress: RetentionProgress = {
+          trailTrimmed: false,
+          removedRecords: 0,
+          removedCampaigns: 0,
+          removedComplianceKeys: 0,
+          removedChains: 0,
+        };
         let result;
         try {
-          result = await trail.applyRetention();
+          result = await trail.applyRetention({ progress });
         } catch (err) {
-          if (!(err instanceof AuditTrimLockedError)) throw err;
-          console.error(`audit trim skipped: ${err.message}`);
-          return AUDIT_EXIT.busy;
+          if (err instanceof AuditTrimLockedError) {
+            console.error(`audit trim skipped: ${err.message}`);
+            return AUDIT_EXIT.busy;
+          }
+          // Stopped midway (its lock lost, Redis gone): said with the failure, below.
+          stoppedAfter = describeRetention(progress, config.auditRetentionDays, true);
+          throw err;
         }
         if (result.resumed) {
           console.log(
@@ -327,9 +368,7 @@ export async function runAuditCli(
         }
         console.log(
           result.applied
-            ? `trimmed ${result.removedRecords} record(s) older than ${result.retentionDays} day(s) (before stream id ${result.minId}); ` +
-                `removed ${result.removedCampaigns} campaign(s) completed or cancelled before then ` +
-                `(record and campaigns-index entry; ${result.removedComplianceKeys} compliance key(s) with them)`
+            ? describeRetention({ ...result, trailTrimmed: true }, result.retentionDays)
             : 'AUDIT_RETENTION_DAYS is 0: nothing trimmed',
         );
         return AUDIT_EXIT.ok;
@@ -341,6 +380,7 @@ export async function runAuditCli(
     const where =
       redis.status === 'ready' ? '' : `cannot reach Redis at ${redactUrl(config.redisUrl)} (REDIS_URL): `;
     console.error(`audit ${command.kind} failed: ${where}${message}`);
+    if (stoppedAfter !== undefined) console.error(stoppedAfter);
     return AUDIT_EXIT.error;
   } finally {
     redis.disconnect();

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runAuditCli } from '../../src/cli/audit.js';
 import { toErrorResponse } from '../../src/producers/errors.js';
 import { registerCampaignRoutes } from '../../src/producers/routes/campaigns.js';
-import { createAuditTrail } from '../../src/shared/audit/trail.js';
+import { Redis } from 'ioredis';
+import { AuditTrimLockLostError, createAuditTrail } from '../../src/shared/audit/trail.js';
 import { isPastRetention } from '../../src/shared/campaign-retention.js';
 import { noteMissingOnCxone } from '../../src/shared/campaign-missing.js';
 import { CampaignStore, UnknownCampaignError } from '../../src/shared/campaign-store.js';
@@ -11,7 +12,7 @@ import { ManualClock } from '../../src/shared/clock.js';
 import { enforceWindow } from '../../src/shared/compliance/enforcement.js';
 import { appendAction, complianceKeys, setWindowState } from '../../src/shared/compliance/state-store.js';
 import type { CampaignStatus } from '../../src/shared/cxone/wire.js';
-import { LAUNCH_FAILED_REASON } from '../../src/shared/launch-store.js';
+import { LAUNCH_FAILED_REASON, launchAuditId } from '../../src/shared/launch-store.js';
 import { createCommandEffects } from '../../src/shared/lifecycle/effects.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { campaignConfig, resource, statsOf } from '../lifecycle/fixtures.js';
@@ -65,6 +66,19 @@ async function kept(id: string) {
 }
 const all = { record: true, indexed: true, compliance: 2 };
 const none = { record: false, indexed: false, compliance: 0 };
+
+/** What Redis keeps of an audit chain: each of its keys and entries, true if there. */
+async function chainKept(id: string) {
+  const { redis, keys } = harness;
+  return {
+    head: (await redis.exists(keys.auditChainHead(id))) === 1,
+    index: (await redis.exists(keys.auditCampaignIndex(id))) === 1,
+    dedupe: (await redis.exists(keys.custom('audit-dedupe', id))) === 1,
+    anchor: (await redis.hexists(keys.custom('audit-anchor'), id)) === 1,
+    audited: (await redis.sismember(keys.custom('audit-campaigns'), id)) === 1,
+  };
+}
+const noChain = { head: false, index: false, dedupe: false, anchor: false, audited: false };
 
 function trail(opts: { retentionDays: number; at: number }) {
   return createAuditTrail({
@@ -187,7 +201,7 @@ describe('audit retention trim and finished campaigns', () => {
       expect(await runAuditCli(['trim'], env)).toBe(0);
       expect(log).toHaveBeenCalledWith(
         expect.stringMatching(
-          /^trimmed 0 record\(s\) older than 1 day\(s\) \(before stream id \d+-0\); removed 1 campaign\(s\) completed or cancelled before then \(record and campaigns-index entry; 2 compliance key\(s\) with them\)$/,
+          /^trimmed 0 record\(s\) older than 1 day\(s\) \(before stream id \d+-0\); removed 1 campaign\(s\) completed or cancelled before then \(record and campaigns-index entry; 2 compliance key\(s\) with them\); removed 0 audit chain\(s\) left empty by the retention \(of those campaigns, and of launches whose record has expired\)$/,
         ),
       );
     } finally {
@@ -209,16 +223,30 @@ describe('audit retention trim and finished campaigns', () => {
     // Two days on, with a retention of one: today's records are cut, and the campaigns that ended
     // before then go, the one with the record of today among them; unfinished ones stay.
     const result = await trail({ retentionDays: 1, at: now + 2 * DAY }).applyRetention();
-    expect(result).toMatchObject({ applied: true, removedCampaigns: 3, removedComplianceKeys: 6 });
-    expect(await redis.xlen(keys.auditCampaignIndex('cut-done'))).toBe(0);
+    // Their chains go with them: cut-done's, old-audited's, and new-done's (its view above met the
+    // sandbox's 404 and recorded campaign_missing).
+    expect(result).toMatchObject({
+      applied: true,
+      removedCampaigns: 3,
+      removedComplianceKeys: 6,
+      removedChains: 3,
+    });
     for (const id of ['cut-done', 'old-audited', 'new-done']) {
       expect({ id, ...(await kept(id)) }).toEqual({ id, ...none });
+      expect({ id, ...(await chainKept(id)) }).toEqual({ id, ...noChain });
     }
     for (const id of ['old-active', 'old-paused', 'old-scheduled']) {
       expect({ id, ...(await kept(id)) }).toEqual({ id, ...all });
     }
-    // The cut chain still verifies from its anchor.
-    expect(await harness.trail.verify('cut-done')).toMatchObject({ ok: true });
+    // Nothing of the chain is left to verify: answered as for any id without records, not as broken.
+    expect(await harness.trail.verify('cut-done')).toEqual({
+      ok: true,
+      checked: 0,
+      campaigns: 1,
+      broken: [],
+    });
+    expect(await harness.trail.verify()).toMatchObject({ ok: true, broken: [] });
+    expect(await redis.exists(keys.auditChainHead('cut-done'), keys.auditCampaignIndex('cut-done'))).toBe(0);
   });
 });
 
@@ -271,5 +299,353 @@ describe('a calling-window job racing the trim', () => {
     }
     expect(trimmed).toBe(true);
     expect(await kept('win-race')).toEqual(none);
+  });
+});
+
+describe('a removed campaign takes its audit chain with it', () => {
+  /** Three records on `id`'s chain now (one with a dedupe key, as an imported CXone history record has). */
+  async function records(id: string): Promise<void> {
+    for (let i = 0; i < 3; i++) {
+      await harness.trail.append({
+        campaignId: id,
+        action: i === 0 ? 'cxone_history' : 'state_changed',
+        actor: 'api:ops',
+        details: { i },
+        ...(i === 0 ? { dedupeKey: `hist-${id}` } : {}),
+      });
+    }
+  }
+
+  it('removes its head, index, dedupe entries, anchor and audited entry; verify, the API and a late append then answer as for a new id', async () => {
+    const { redis, keys } = harness;
+    await campaign('chain-done', 'completed', now - 5 * DAY);
+    await records('chain-done');
+    // Unfinished: kept, its chain cut whole and anchored, as before.
+    await campaign('chain-active', 'active', now - 5 * DAY);
+    await records('chain-active');
+    expect(await chainKept('chain-done')).toEqual({
+      head: true,
+      index: true,
+      dedupe: true,
+      anchor: false,
+      audited: true,
+    });
+
+    const result = await trail({ retentionDays: 1, at: now + 3 * DAY }).applyRetention();
+    expect(result.removedChains).toBeGreaterThanOrEqual(1);
+    expect(await kept('chain-done')).toEqual(none);
+    expect(await chainKept('chain-done')).toEqual(noChain);
+    expect(await kept('chain-active')).toEqual(all);
+    expect(await chainKept('chain-active')).toEqual({
+      head: true,
+      index: true,
+      dedupe: true,
+      anchor: true,
+      audited: true,
+    });
+    expect((await harness.trail.verify('chain-active')).retentionCuts).toHaveLength(1);
+
+    // Nothing of the chain left: no cut to name, no broken link; the whole trail verifies.
+    expect(await harness.trail.verify('chain-done')).toEqual({
+      ok: true,
+      checked: 0,
+      campaigns: 1,
+      broken: [],
+    });
+    expect(await harness.trail.verify()).toMatchObject({ ok: true, broken: [] });
+    const verified = await harness.app.inject({
+      method: 'GET',
+      url: '/v1/campaigns/chain-done/audit/verify',
+    });
+    expect(verified.statusCode).toBe(404);
+    expect(verified.json()).toMatchObject({
+      error: 'not_found',
+      message: 'no audit records for campaign chain-done',
+    });
+    const paged = await harness.app.inject({ method: 'GET', url: '/v1/campaigns/chain-done/audit' });
+    expect(paged.statusCode).toBe(200);
+    expect(paged.json()).toEqual({ records: [], nextCursor: null });
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const env = { REDIS_URL, KEY_PREFIX: keys.prefix, LOG_LEVEL: 'silent' as const };
+      expect(await runAuditCli(['verify', 'chain-done'], env)).toBe(1);
+      expect(error).toHaveBeenCalledWith('no audit records for campaign chain-done');
+    } finally {
+      error.mockRestore();
+    }
+
+    // A record appended after all (the trail remembers the removed head) starts a new chain that verifies.
+    await harness.trail.append({
+      campaignId: 'chain-done',
+      action: 'state_changed',
+      actor: 'api:ops',
+      details: {},
+    });
+    expect(await harness.trail.verify('chain-done')).toMatchObject({ ok: true, checked: 1, broken: [] });
+    expect(await redis.hexists(keys.custom('audit-anchor'), 'chain-done')).toBe(0);
+    await redis.del(keys.auditChainHead('chain-done'), keys.auditCampaignIndex('chain-done'));
+    await redis.srem(keys.custom('audit-campaigns'), 'chain-done');
+  });
+
+  it('keeps the campaign and its chain while a writer is queued to append to it', async () => {
+    const { redis, keys } = harness;
+    await campaign('chain-queued', 'cancelled', now - 5 * DAY);
+    await records('chain-queued');
+    const queue = keys.custom('audit-queue', 'chain-queued');
+    await redis.zadd(queue, 1, 'aud_waiting');
+    await trail({ retentionDays: 1, at: now + 3 * DAY }).applyRetention();
+    expect(await kept('chain-queued')).toEqual(all);
+    expect(await chainKept('chain-queued')).toMatchObject({ head: true, anchor: true, audited: true });
+    await redis.del(queue);
+    await trail({ retentionDays: 1, at: now + 3 * DAY }).applyRetention();
+    expect(await kept('chain-queued')).toEqual(none);
+    expect(await chainKept('chain-queued')).toEqual(noChain);
+  });
+
+  it('leaves a chain with a key of another type whole (no script error), and still removes the campaign', async () => {
+    const { redis, keys } = harness;
+    await campaign('chain-damaged', 'completed', now - 5 * DAY);
+    await records('chain-damaged');
+    const dedupe = keys.custom('audit-dedupe', 'chain-damaged');
+    await redis.del(dedupe);
+    await redis.set(dedupe, 'not a hash');
+    const result = await trail({ retentionDays: 1, at: now + 3 * DAY }).applyRetention();
+    expect(result.removedCampaigns).toBeGreaterThanOrEqual(1);
+    expect(await kept('chain-damaged')).toEqual(none);
+    expect(await chainKept('chain-damaged')).toEqual({
+      head: true,
+      index: true,
+      dedupe: true,
+      anchor: true,
+      audited: true,
+    });
+    expect(await redis.get(dedupe)).toBe('not a hash');
+    await redis.del(dedupe, keys.auditChainHead('chain-damaged'), keys.auditCampaignIndex('chain-damaged'));
+    await redis.srem(keys.custom('audit-campaigns'), 'chain-damaged');
+    await redis.hdel(keys.custom('audit-anchor'), 'chain-damaged');
+  });
+
+  it('verify reading a chain the trim removes meanwhile reports no break', async () => {
+    const { redis, keys } = harness;
+    // Its records cut by a first trim while it is not past the retention yet: kept, anchored.
+    await records('chain-race');
+    await campaign('chain-race', 'completed', now + 1.5 * DAY);
+    await trail({ retentionDays: 1, at: now + 2 * DAY }).applyRetention();
+    expect(await chainKept('chain-race')).toMatchObject({ head: true, anchor: true, audited: true });
+    // Then verify reads its anchor, and the next trim removes it before verify reads its head.
+    let trimmed = false;
+    const racing = new Proxy(redis, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (typeof value !== 'function') return value;
+        const call = value as (...a: unknown[]) => Promise<unknown>;
+        if (prop !== 'get') return call.bind(target);
+        return async (...a: unknown[]) => {
+          if (!trimmed && a[0] === keys.auditChainHead('chain-race')) {
+            trimmed = true;
+            await trail({ retentionDays: 1, at: now + 3 * DAY }).applyRetention();
+          }
+          return call.apply(target, a);
+        };
+      },
+    });
+    const reader = createAuditTrail({ redis: racing, keys, logger: silentLogger });
+    expect(await reader.verify('chain-race')).toEqual({ ok: true, checked: 0, campaigns: 1, broken: [] });
+    expect(trimmed).toBe(true);
+    expect(await chainKept('chain-race')).toEqual(noChain);
+  });
+});
+
+describe("a launch's own audit chain", () => {
+  /** A launch's chain (`launch:<id>`) with two records appended now, and its launch record if `live`. */
+  async function launchChain(launchId: string, live: boolean): Promise<string> {
+    const id = launchAuditId(launchId);
+    for (const action of ['launch_requested', 'launch_failed'] as const) {
+      await harness.trail.append({ campaignId: id, action, actor: 'api:ops', details: { launchId } });
+    }
+    if (live) await harness.redis.hset(harness.keys.launch(launchId), 'status', 'failed');
+    return id;
+  }
+
+  it('goes once every record is past the retention and its launch record has expired; kept otherwise', async () => {
+    const { redis, keys } = harness;
+    const expired = await launchChain('l-expired', false);
+    const live = await launchChain('l-live', true);
+    // Its records inside the retention: kept, launch record or not.
+    await trail({ retentionDays: 1, at: now }).applyRetention();
+    expect(await chainKept(expired)).toEqual({
+      head: true,
+      index: true,
+      dedupe: false,
+      anchor: true,
+      audited: true,
+    });
+    expect(await redis.xlen(keys.auditCampaignIndex(expired))).toBe(2);
+
+    const result = await trail({ retentionDays: 1, at: now + 3 * DAY }).applyRetention();
+    expect(result.removedChains).toBeGreaterThanOrEqual(1);
+    expect(await chainKept(expired)).toEqual(noChain);
+    expect(await harness.trail.verify(expired)).toEqual({ ok: true, checked: 0, campaigns: 1, broken: [] });
+    // Its launch record still there: kept, verifying at its cut.
+    expect(await chainKept(live)).toMatchObject({ head: true, anchor: true, audited: true });
+    expect((await harness.trail.verify(live)).retentionCuts).toHaveLength(1);
+    await redis.del(keys.launch('l-live'));
+    await trail({ retentionDays: 1, at: now + 3 * DAY }).applyRetention();
+    expect(await chainKept(live)).toEqual(noChain);
+    expect(await harness.trail.verify()).toMatchObject({ ok: true, broken: [] });
+  });
+});
+
+describe('a trim that stops midway through the purge', () => {
+  /** Finished campaigns past the retention, each with a chain of one record appended now if `chains`. */
+  async function finished(ids: string[], chains: boolean): Promise<void> {
+    for (const id of ids) {
+      await campaign(id, 'completed', now - 5 * DAY);
+      if (!chains) continue;
+      await harness.trail.append({ campaignId: id, action: 'state_changed', actor: 'api:ops', details: {} });
+    }
+  }
+  /** Whether each campaign is all there or all gone (record, index entry, compliance keys, chain). */
+  async function wholeOrGone(ids: string[]): Promise<{ gone: number; kept: number }> {
+    let gone = 0;
+    let keptWhole = 0;
+    for (const id of ids) {
+      const [campaignKept, chain] = [await kept(id), await chainKept(id)];
+      if (
+        JSON.stringify(campaignKept) === JSON.stringify(none) &&
+        JSON.stringify(chain) === JSON.stringify(noChain)
+      )
+        gone++;
+      else {
+        expect({ id, ...campaignKept }).toEqual({ id, ...all });
+        expect({ id, ...chain }).toEqual({
+          id,
+          head: true,
+          index: true,
+          dedupe: false,
+          anchor: true,
+          audited: true,
+        });
+        keptWhole++;
+      }
+    }
+    return { gone, kept: keptWhole };
+  }
+  /** Counts the purge script's calls (its 12 keys) on `conn`, holding the `n`th until `gate` resolves. */
+  function holdingPurge(conn: Redis, n: number, gate: Promise<void>) {
+    let calls = 0;
+    let reached!: () => void;
+    const atCall = new Promise<void>((resolve) => (reached = resolve));
+    const redis = new Proxy(conn, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (typeof value !== 'function') return value;
+        const call = value as (...a: unknown[]) => Promise<unknown>;
+        if (prop !== 'evalsha') return call.bind(target);
+        return async (...a: unknown[]) => {
+          if (a[1] === 12 && ++calls === n) {
+            reached();
+            await gate;
+          }
+          return call.apply(target, a);
+        };
+      },
+    });
+    return { redis, reached: atCall };
+  }
+
+  it('has removed whole campaigns (chains included) only, says how many, and the next trim goes on', async () => {
+    const { redis, keys } = harness;
+    const ids = ['mid-1', 'mid-2', 'mid-3', 'mid-4'];
+    await finished(ids, true);
+    let release!: () => void;
+    const held = holdingPurge(redis, 3, new Promise<void>((resolve) => (release = resolve)));
+    const progress = {
+      trailTrimmed: false,
+      removedRecords: 0,
+      removedCampaigns: 0,
+      removedComplianceKeys: 0,
+      removedChains: 0,
+    };
+    const running = createAuditTrail({
+      redis: held.redis,
+      keys,
+      logger: silentLogger,
+      clock: new ManualClock(now + 3 * DAY),
+      retentionDays: 1,
+      trimLockLeaseMs: 300,
+    }).applyRetention({ progress });
+    running.catch(() => undefined);
+    await held.reached;
+    // Its lease ran out (a pause) and another trim took the lock: the held write goes on, then it stops.
+    const lock = keys.custom('audit-trim-lock');
+    await redis.set(
+      lock,
+      JSON.stringify({ host: 'other', pid: 1, since: new Date().toISOString(), token: 'x' }),
+      'PX',
+      60_000,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    release();
+    await expect(running).rejects.toThrow(AuditTrimLockLostError);
+    expect(progress).toMatchObject({
+      trailTrimmed: true,
+      removedCampaigns: 3,
+      removedComplianceKeys: 6,
+      removedChains: 3,
+    });
+    expect(await wholeOrGone(ids)).toEqual({ gone: 3, kept: 1 });
+    expect(await harness.trail.verify()).toMatchObject({ ok: true, broken: [] });
+
+    await redis.del(lock);
+    const next = await trail({ retentionDays: 1, at: now + 3 * DAY }).applyRetention();
+    expect(next).toMatchObject({ removedCampaigns: 1, removedChains: 1 });
+    expect(await wholeOrGone(ids)).toEqual({ gone: 4, kept: 0 });
+  });
+
+  it('`trim` prints what it had removed with its failure, and exits 1', async () => {
+    // No chains: the CLI trims by the real clock, and a record of now is inside its retention.
+    const ids = ['cli-mid-1', 'cli-mid-2', 'cli-mid-3'];
+    await finished(ids, false);
+    // The third campaign's purge fails as a trim that lost its lock does (its next write refused).
+    const evalsha = Redis.prototype.evalsha;
+    let calls = 0;
+    const spy = vi.spyOn(Redis.prototype, 'evalsha').mockImplementation(function (
+      this: Redis,
+      ...a: unknown[]
+    ) {
+      if (a[1] === 12 && ++calls === 3) {
+        return Promise.reject(
+          new AuditTrimLockLostError(
+            'the-lock',
+            'its lease ran out, and the lock is gone or another trim took it',
+          ),
+        );
+      }
+      return (evalsha as (...b: unknown[]) => Promise<unknown>).apply(this, a);
+    } as typeof evalsha);
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const env = {
+        REDIS_URL,
+        KEY_PREFIX: harness.keys.prefix,
+        LOG_LEVEL: 'silent' as const,
+        AUDIT_RETENTION_DAYS: '1',
+      };
+      expect(await runAuditCli(['trim'], env)).toBe(1);
+      expect(error.mock.calls.map(([line]) => String(line))).toEqual([
+        'audit trim failed: audit retention trim stopped: it no longer holds its lock the-lock (its lease ran out, and the lock is gone or another trim took it); run the trim again to finish it',
+        expect.stringMatching(
+          /^before it stopped, the trim had: trimmed \d+ record\(s\) older than 1 day\(s\) \(before stream id \d+-0\); removed 2 campaign\(s\) completed or cancelled before then \(record and campaigns-index entry; 4 compliance key\(s\) with them\); removed 0 audit chain\(s\) left empty/,
+        ),
+      ]);
+    } finally {
+      error.mockRestore();
+      spy.mockRestore();
+    }
+    const left = [];
+    for (const id of ids) left.push((await kept(id)).record);
+    expect(left.filter(Boolean)).toHaveLength(1);
+    await new CampaignStore(harness.ctx).delete(ids[left.indexOf(true)]!);
   });
 });

@@ -12,7 +12,7 @@ import { canonicalJson } from '../canonical-json.js';
 import { evalScript } from '../redis-script.js';
 import { releaseIfHolder, renewIfHolder } from '../held-key.js';
 import { streamField } from '../stream-entry.js';
-import { purgeFinishedCampaigns } from '../campaign-retention.js';
+import { purgeFinishedCampaigns, purgeLaunchChains, type AuditChainKeys } from '../campaign-retention.js';
 import { hashRecord, sealRecord, type SealedRecord } from './canonical.js';
 import {
   AUDIT_APPEND_LUA,
@@ -164,6 +164,32 @@ export interface RetentionResult {
   removedCampaigns: number;
   /** Compliance keys (state and log) removed with those campaigns. */
   removedComplianceKeys: number;
+  /**
+   * Audit chains removed whole, every record of them trimmed (head, index, dedupe entries, anchor,
+   * entry in `audit-campaigns`): those of the campaigns removed, and those of launches
+   * (`launch:<launchId>`) whose launch record has expired.
+   */
+  removedChains: number;
+}
+
+/**
+ * What a trim has done so far, kept up to date while it works: a trim that stops midway (its lock
+ * lost, Redis gone) throws, and its caller still learns from this what it removed before then.
+ */
+export interface RetentionProgress {
+  /** Its cut, once recorded. */
+  minId?: string;
+  /** True once the trail's cut is done (chains anchored, indexes and stream trimmed, cut cleared). */
+  trailTrimmed: boolean;
+  removedRecords: number;
+  removedCampaigns: number;
+  removedComplianceKeys: number;
+  removedChains: number;
+}
+
+export interface RetentionOptions {
+  /** Filled in as the trim goes (see RetentionProgress). */
+  progress?: RetentionProgress;
 }
 
 export interface AuditTrailStore extends AuditTrail {
@@ -182,9 +208,9 @@ export interface AuditTrailStore extends AuditTrail {
   /**
    * Trims records older than the retention period; does nothing when retention is 0. Always logged.
    * One at a time across processes: throws AuditTrimLockedError, changing nothing, while another
-   * trim holds the trim lock.
+   * trim holds the trim lock. A trim that fails midway throws; `opts.progress` then says what it did.
    */
-  applyRetention(): Promise<RetentionResult>;
+  applyRetention(opts?: RetentionOptions): Promise<RetentionResult>;
 }
 
 export interface ExportOptions {
@@ -453,6 +479,16 @@ function parseRecord(json: string): AuditRecord | undefined {
   } catch {
     return undefined;
   }
+}
+
+function newProgress(): RetentionProgress {
+  return {
+    trailTrimmed: false,
+    removedRecords: 0,
+    removedCampaigns: 0,
+    removedComplianceKeys: 0,
+    removedChains: 0,
+  };
 }
 
 export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
@@ -850,6 +886,11 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       const head = (await redis.get(keys.auditChainHead(campaignId))) ?? '';
       if (head === expectedPrev) break;
       if (chases < HEAD_CHASES) continue;
+      // Removed whole by a retention purge while it was read (campaign-retention.ts): its anchor read
+      // first, its head gone since, with every record already trimmed. No chain any more, not a break.
+      if (index === 0 && head === '' && rawAnchor !== null && (await chainRemoved(campaignId))) {
+        return { checked: 0 };
+      }
       return {
         checked: index,
         broken: {
@@ -863,6 +904,21 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       };
     }
     return { checked: index, ...cut };
+  }
+
+  /** Whether nothing is left of a chain: no head, no anchor, not in the set of audited campaigns. */
+  async function chainRemoved(campaignId: string): Promise<boolean> {
+    const replies = await redis
+      .multi()
+      .exists(keys.auditChainHead(campaignId))
+      .hexists(anchorsKey, campaignId)
+      .sismember(campaignsKey, campaignId)
+      .exec();
+    if (!replies) return false;
+    return replies.every(([err, value]) => {
+      if (err) throw err;
+      return value === 0;
+    });
   }
 
   async function campaignIds(): Promise<string[]> {
@@ -1109,19 +1165,29 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     };
   }
 
-  async function applyRetention(): Promise<RetentionResult> {
+  async function applyRetention(opts: RetentionOptions = {}): Promise<RetentionResult> {
     // One trim at a time, across processes: trims share the cut key, and one that cleared it while
     // another still worked would leave no record of the other's trim if that one then crashed.
     const lock = await takeTrimLock();
+    const progress = opts.progress ?? newProgress();
     try {
-      return await trim(lock.check);
+      return await trim(lock.check, progress);
     } finally {
       await lock.release();
     }
   }
 
+  /** A chain's keys the retention purges remove with it (campaign-retention.ts). */
+  const retentionChainKeys = (id: string): AuditChainKeys => ({
+    head: keys.auditChainHead(id),
+    index: keys.auditCampaignIndex(id),
+    dedupe: dedupeKey(id),
+    queue: queueKey(id),
+    queueSeen: queueSeenKey(id),
+  });
+
   /** The trim itself, under the trim lock; `held()` before each write stops it once the lock is lost. */
-  async function trim(held: () => void): Promise<RetentionResult> {
+  async function trim(held: () => void, progress: RetentionProgress): Promise<RetentionResult> {
     // A trim that crashed midway left its cut: this one cuts at least as far, so that every chain's
     // anchor and the stream agree again (a shorter retention set since, or none, would leave its
     // records half trimmed: out of their chains' indexes, still in the stream).
@@ -1136,6 +1202,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         campaigns: 0,
         removedCampaigns: 0,
         removedComplianceKeys: 0,
+        removedChains: 0,
       };
     }
     const dueMs = clock.now() - retentionDays * 86_400_000;
@@ -1154,6 +1221,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     // the next trim finishes it.
     held();
     await redis.set(trimKey, minId);
+    progress.minId = minId;
     const ids = await campaignIds();
     // Anchor each chain before trimming: the first surviving record's prevHash (or, when nothing
     // survives, the head the next record will link to) becomes the accepted start of the chain.
@@ -1179,21 +1247,41 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     }
     // Dedupe entries are kept on purpose: a trimmed record was recorded, and re-imports of CXone
     // history (which CXone keeps returning) must not append it again. The append script then finds
-    // an entry whose record is gone and treats it as a duplicate.
+    // an entry whose record is gone and treats it as a duplicate. (They go with their chain when the
+    // purges below remove it whole: its campaign or launch is gone, and no import runs for it.)
     held();
     const removedRecords = await redis.xtrim(keys.auditStream(), 'MINID', minId);
+    progress.removedRecords = removedRecords;
     held();
     await redis.del(trimKey);
-    // Then what Redis keeps of campaigns that ended before the retention, under the same lock. After
-    // the cut is cleared: the audit trim's crash recovery stays as it was, and a purge that stops
-    // midway (lock lost, Redis gone) left only whole campaigns removed; the next trim goes on. Only
-    // with a retention: finishing an unfinished cut with retention 0 keeps every campaign.
-    const purged = due
-      ? await purgeFinishedCampaigns({ redis, keys, logger, cutoffMs: dueMs, keepFromStreamId: due, held })
-      : { removedCampaigns: 0, removedComplianceKeys: 0 };
+    progress.trailTrimmed = true;
+    // Then what Redis keeps of campaigns that ended before the retention, and the chains of launches
+    // whose record has expired, under the same lock. After the cut is cleared: the audit trim's crash
+    // recovery stays as it was, and a purge that stops midway (lock lost, Redis gone) left only whole
+    // campaigns and chains removed; the next trim goes on. Only with a retention: finishing an
+    // unfinished cut with retention 0 keeps every campaign and chain.
+    if (due) {
+      const purge = {
+        redis,
+        keys,
+        logger,
+        held,
+        chain: retentionChainKeys,
+        anchorsKey,
+        auditedKey: campaignsKey,
+        into: progress,
+      };
+      await purgeFinishedCampaigns({ ...purge, cutoffMs: dueMs, keepFromStreamId: due });
+      await purgeLaunchChains(purge);
+    }
+    const purged = {
+      removedCampaigns: progress.removedCampaigns,
+      removedComplianceKeys: progress.removedComplianceKeys,
+      removedChains: progress.removedChains,
+    };
     logger.warn(
       { retentionDays, minId, removedRecords, campaigns: ids.length, ...purged },
-      'audit retention applied: records older than the retention period were trimmed, and finished campaigns older than it removed',
+      'audit retention applied: records older than the retention period were trimmed, and finished campaigns older than it removed, with the chains nothing appends to any more',
     );
     return {
       applied: true,
