@@ -75,6 +75,16 @@ async function createLaunch(launchId: string, audit = auditWithChange(deps(), re
   );
 }
 
+/** The campaign id recorded on the launch, with its campaign_created record (launch-worker.ts). */
+function recordCampaign(launchId: string, campaignId: string): Promise<boolean> {
+  return launches.recordCreated(
+    launchId,
+    campaignId,
+    1,
+    auditWithChange(deps(), created(launchId, campaignId)),
+  );
+}
+
 describe('audit records written with the change they record', () => {
   it('writes the request with the launch, on a chain that verifies, and runs the after-append hook once', async () => {
     const launchId = randomUUID();
@@ -97,14 +107,7 @@ describe('audit records written with the change they record', () => {
     expect(await launches.finish(launchId, { status: 'failed', error: 'gave up' })).toBe(true);
     const campaignId = `c-${randomUUID()}`;
 
-    expect(
-      await launches.recordCreated(
-        launchId,
-        campaignId,
-        1,
-        auditWithChange(deps(), created(launchId, campaignId)),
-      ),
-    ).toBe(false);
+    expect(await recordCampaign(launchId, campaignId)).toBe(false);
     expect(await trail.list(campaignId)).toEqual([]);
     expect(await redis.exists(keys.auditChainHead(campaignId))).toBe(0);
   });
@@ -113,14 +116,7 @@ describe('audit records written with the change they record', () => {
     const launchId = randomUUID();
     const campaignId = `c-${randomUUID()}`;
     await createLaunch(launchId);
-    expect(
-      await launches.recordCreated(
-        launchId,
-        campaignId,
-        1,
-        auditWithChange(deps(), created(launchId, campaignId)),
-      ),
-    ).toBe(true);
+    expect(await recordCampaign(launchId, campaignId)).toBe(true);
     expect((await launches.get(launchId))?.campaignId).toBe(campaignId);
     // A redelivered run records the id again: its record is the same one, not a second.
     const again = auditWithChange(deps(), created(launchId, campaignId));
@@ -208,14 +204,7 @@ describe('audit records written with the change they record', () => {
 
     const brokenCampaign = `c-${randomUUID()}`;
     await redis.set(keys.auditCampaignIndex(brokenCampaign), 'not a stream');
-    expect(
-      await launches.recordCreated(
-        launchId,
-        brokenCampaign,
-        1,
-        auditWithChange(deps(), created(launchId, brokenCampaign)),
-      ),
-    ).toBe(true);
+    expect(await recordCampaign(launchId, brokenCampaign)).toBe(true);
     expect((await launches.get(launchId))?.campaignId).toBe(brokenCampaign);
     expect(lines.find((l) => l.msg === 'audit write failed')).toMatchObject({
       campaignId: brokenCampaign,
@@ -230,14 +219,7 @@ describe('audit records written with the change they record', () => {
     await redis.set(keys.auditCampaignIndex(campaignId), 'not a stream');
     lines.length = 0;
 
-    expect(
-      await launches.recordCreated(
-        launchId,
-        campaignId,
-        1,
-        auditWithChange(deps(), created(launchId, campaignId)),
-      ),
-    ).toBe(true);
+    expect(await recordCampaign(launchId, campaignId)).toBe(true);
     expect(lines.find((l) => l.msg === 'audit write failed')).toMatchObject({
       campaignId,
       action: 'campaign_created',
