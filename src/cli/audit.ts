@@ -159,7 +159,7 @@ function describeChains(result: VerifyResult): string {
       .at(-1);
     const undated = cuts.filter((c) => c.before === null).length;
     return (
-      `ok: ${result.checked} records in ${result.campaigns} campaign chain(s) verified` +
+      `ok: ${result.checked} records in ${result.campaigns} audit chain(s) verified (campaigns' and launches')` +
       (cuts.length === 0
         ? ''
         : `; ${cuts.length} chain(s) start at a retention cut (` +

@@ -103,7 +103,9 @@ describe('audit CLI against Redis', () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
       expect(await runAuditCli(['verify'], env())).toBe(0);
-      expect(log).toHaveBeenCalledWith('ok: 6 records in 2 campaign chain(s) verified');
+      expect(log).toHaveBeenCalledWith(
+        "ok: 6 records in 2 audit chain(s) verified (campaigns' and launches')",
+      );
     } finally {
       log.mockRestore();
     }
