@@ -121,7 +121,8 @@ export function describeRetention(done: RetentionProgress, retentionDays: number
       ? 'nothing trimmed'
       : done.trailTrimmed
         ? `trimmed ${done.removedRecords} record(s) older than ${retentionDays} day(s) (before stream id ${done.minId})`
-        : `begun cutting records before stream id ${done.minId}, not finished (verify says so; the next trim finishes it)`;
+        : // Stopped after the stream's trim and before its cut was cleared: those records are gone too.
+          `begun cutting records before stream id ${done.minId} (${done.removedRecords} record(s) removed so far), not finished (verify says so; the next trim finishes it)`;
   return (
     (stopped ? 'before it stopped, the trim had: ' : '') +
     `${trail}; removed ${done.removedCampaigns} campaign(s) completed or cancelled before then ` +

@@ -836,6 +836,8 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     let pendingBefore = anchor?.prevHash && anchor.cutBefore ? anchor.cutBefore : null;
     let index = 0;
     let lastAuditId: string | null = null;
+    /** The stream ids this walk put in `seen` and `pending`: vouched for no more if the chain turns out removed. */
+    const walked: string[] = [];
     let start = '-';
     // Records appended while the chain is walked move the head on: the walk reads on to them (each
     // append writes its record, index entry and head at once) a few times before calling it a break.
@@ -846,6 +848,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         if (pendingBefore !== null) {
           if (streamIdBefore(streamId, pendingBefore) && record?.prevHash !== expectedPrev) {
             pending?.add(streamId);
+            walked.push(streamId);
             continue;
           }
           pendingBefore = null;
@@ -880,15 +883,24 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         expectedPrev = record.hash;
         lastAuditId = record.auditId;
         seen?.add(streamId);
+        walked.push(streamId);
         index++;
       }
       // A record deleted from the end leaves no later link to betray it; the head still names it.
       const head = (await redis.get(keys.auditChainHead(campaignId))) ?? '';
       if (head === expectedPrev) break;
       if (chases < HEAD_CHASES) continue;
-      // Removed whole by a retention purge while it was read (campaign-retention.ts): its anchor read
-      // first, its head gone since, with every record already trimmed. No chain any more, not a break.
-      if (index === 0 && head === '' && rawAnchor !== null && (await chainRemoved(campaignId))) {
+      // Removed whole by a retention purge while it was read (campaign-retention.ts): its head gone
+      // since, and its index, anchor and set entry, every record trimmed first — whether this walk
+      // read only the anchor or the records too (a trim that cut them after the walk read them). No
+      // chain any more, not a break. What the walk passed over is vouched for no more: a record of it
+      // still in the stream (a chain deleted by hand around its records, not trimmed) is then
+      // unchained to the verification of every chain.
+      if (head === '' && (await chainRemoved(campaignId))) {
+        for (const streamId of walked) {
+          seen?.delete(streamId);
+          pending?.delete(streamId);
+        }
         return { checked: 0 };
       }
       return {
@@ -906,11 +918,16 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     return { checked: index, ...cut };
   }
 
-  /** Whether nothing is left of a chain: no head, no anchor, not in the set of audited campaigns. */
+  /**
+   * Whether nothing is left of a chain: no head, no index entry, no anchor, not in the set of audited
+   * campaigns. A chain whose index still names records was not removed by a purge (which removes only
+   * emptied chains), whatever else of it is gone.
+   */
   async function chainRemoved(campaignId: string): Promise<boolean> {
     const replies = await redis
       .multi()
       .exists(keys.auditChainHead(campaignId))
+      .xlen(keys.auditCampaignIndex(campaignId))
       .hexists(anchorsKey, campaignId)
       .sismember(campaignsKey, campaignId)
       .exec();
