@@ -222,7 +222,7 @@ function launchOfChain(chainId: string): string | null {
 /**
  * Removes the audit chains of launches (`launch:<launchId>`: the request, and a failure before CXone
  * gave the launch a campaign) whose launch record is gone (it expires LAUNCH_RETENTION_SECONDS after
- * its last write) and whose every record is trimmed: nothing appends to such a chain any more (a
+ * its request: only the script that creates it sets the expiry) and whose every record is trimmed: nothing appends to such a chain any more (a
  * launch's records are written while its record lives), and nothing reads it but verify and export,
  * which then answer as for any id without records. Walks the set of audited campaigns with SSCAN; one
  * script per chain, which checks all of it again, so a launch chain goes whole or not at all.
