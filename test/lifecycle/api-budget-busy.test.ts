@@ -46,6 +46,16 @@ afterAll(async () => {
 
 describe("API requests while the fleet's own CXone budget is busy (no 429)", () => {
   it('POST actions answers 503 upstream_unavailable naming the fleet budget, logged at warn without a stack', async () => {
+    // Operators' calls have already taken their share of this window (half the budget: 50 reads in
+    // the last minute), so this one goes ahead of no job: it queues for a permit as any control call.
+    const operatorLog = `${api.keys.limiter(CXONE_ENDPOINTS.getCampaign)}:operator-log`;
+    const [seconds] = await api.redis.time();
+    const nowMs = Number(seconds) * 1000;
+    await api.redis.zadd(
+      operatorLog,
+      ...Array.from({ length: PER_MIN / 2 }, (_, i) => [nowMs, `earlier:${i}`]).flat(),
+    );
+    await api.redis.pexpire(operatorLog, 120_000);
     // The other process takes the endpoint's slot: the next one is a spacing (~15 s) away.
     // Reads the process makes for its jobs (unbounded, as jobs wait) take the next ~6 s of the
     // endpoint's budget: one slot every ~606 ms at 100 a minute, and the API's read queues behind them.

@@ -106,9 +106,11 @@ describe('bounded waits in the fleet limiter (real Redis)', () => {
   it('names the penalty when a 429 comes while the bounded call is still queued for its slot', async () => {
     // 2 per 10 s: the bounded call queues for a slot ~5 s away; meanwhile another call of this process
     // meets a 429. Its deadline passes in the queue, never at the penalty check — still CXone's limit.
+    // A bounded poll (a job's early look): a bounded control call is an operator's, which does not
+    // queue for a permit but is refused at once when its turn is past its deadline (operator-priority).
     const l = limiter(2, 10_000);
     await l.schedule(EP, 'control', async () => undefined);
-    const pending = outcome(l.schedule(EP, 'control', async () => undefined, { maxWaitMs: 1_000 }));
+    const pending = outcome(l.schedule(EP, 'poll', async () => undefined, { maxWaitMs: 1_000 }));
     await new Promise((r) => setTimeout(r, 200));
     await l.penalize(EP, PENALTY_MS);
     const { err } = await pending;

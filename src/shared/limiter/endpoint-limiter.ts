@@ -4,7 +4,7 @@ import type { CallPriority } from '../cxone/api.js';
 import type { Logger } from '../logger.js';
 import { limiterBudgetLeft, registerBudgetReader } from '../metrics.js';
 import type { ScriptedRedis } from './scripts.js';
-import type { EndpointSpacing } from './spacing.js';
+import { operatorSlots, type EndpointSpacing } from './spacing.js';
 import {
   LimiterAbortedError,
   LimiterClosedError,
@@ -34,6 +34,8 @@ interface Call {
   maxWaitMs: number;
   /** Epoch ms the endpoint's penalty was last seen to end, for the Retry-After of a timed-out wait. */
   penaltyUntil: number;
+  /** True while its entry in the registry of waiting operators' calls may be in Redis (see operatorLoop). */
+  operatorWaiting?: boolean;
 }
 
 /** Slots of one lease: spendable until `endsAt` (the end of the permit's time slice). */
@@ -140,6 +142,8 @@ function isClusterStateLost(err: unknown): boolean {
  *    across the fleet, Bottleneck priorities only order the local queue;
  * 3. a hard check in Redis (sliding window over windowMs + margin, and the 429 penalty) before the
  *    call starts, so that no timing accident can exceed the budget.
+ * An operator's call (bounded control: an HTTP client waits) skips steps 1–2 and is served at step 3
+ * ahead of everything else, within the operators' share of the window (see operatorLoop).
  * At budgets so large that the spacing is shorter than LEASE_SPAN_MS, steps 1–3 get a lease of
  * several slots at once (see EndpointSpacing.leaseSlots) and calls are served from it locally,
  * minTime apart, control calls first; only the call that finds no slot left goes through the steps.
@@ -152,6 +156,8 @@ export class EndpointLimiter {
   private readonly logKey: string;
   private readonly penaltyKey: string;
   private readonly controlKey: string;
+  private readonly operatorKey: string;
+  private readonly operatorLogKey: string;
   private seq = 0;
   /** One poll per process in Bottleneck at a time (see tryOnce). */
   private readonly pollTurn = new Turn();
@@ -176,6 +182,8 @@ export class EndpointLimiter {
     this.logKey = `${deps.baseKey}:log`;
     this.penaltyKey = `${deps.baseKey}:penalty`;
     this.controlKey = `${deps.baseKey}:control`;
+    this.operatorKey = `${deps.baseKey}:operator`;
+    this.operatorLogKey = `${deps.baseKey}:operator-log`;
     const lanes = Math.max(1, Math.min(deps.spacing.lanes, deps.connections.length));
     this.lanes = Array.from({ length: lanes }, (_, i) => this.createBottleneck(i));
     this.laneWaiting = new Array<number>(lanes).fill(0);
@@ -266,7 +274,11 @@ export class EndpointLimiter {
     }
     try {
       const work =
-        this.deps.spacing.leaseSlots > 1 ? this.leasedLoop(call) : this.acquireLoop(call, 1).then(() => {});
+        this.deps.spacing.leaseSlots > 1
+          ? this.leasedLoop(call)
+          : priority === 'control' && call.deadline !== undefined
+            ? this.operatorLoop(call)
+            : this.acquireLoop(call, 1).then(() => {});
       await this.boundedByOutage(this.untilStopped(call, work));
     } catch (err) {
       // The loop behind a call that gave up (the outage bound above) is still waiting on Redis; once
@@ -281,6 +293,8 @@ export class EndpointLimiter {
       if (refresh) clearInterval(refresh);
       // Normally the hard check already removed the mark; this covers failures and closing.
       if (call.marked) this.deps.redis.zrem(this.controlKey, call.member).catch(() => undefined);
+      // A refused or abandoned operator's call must stop making the fleet's jobs yield at once.
+      if (call.operatorWaiting) this.deps.redis.zrem(this.operatorKey, call.member).catch(() => undefined);
     }
   }
 
@@ -469,6 +483,69 @@ export class EndpointLimiter {
     this.sawPenalty(Date.now() + penaltyMs);
   }
 
+  /**
+   * An operator's call (control priority, bounded: an HTTP client waits for the answer) at ordinary
+   * rates. It takes its slot straight from the hard window, ahead of every job of the fleet: while it
+   * is registered as waiting, any other call, in any process, that reaches the hard check yields its
+   * slot (TAKE) and asks for a new permit, so the wait is about one spacing whatever the fleet's backlog
+   * and however many processes race for permits — where it used to win roughly one permit race in
+   * as many processes as had control work queued. Operators' calls are served earliest deadline
+   * first, `minTime` after the latest start (no burst), and only within their share of the window
+   * (operatorSlots): past it the call queues for a permit as any control call.
+   */
+  private async operatorLoop(call: Call): Promise<void> {
+    const { spacing } = this.deps;
+    let troubleSince: number | undefined;
+    for (;;) {
+      this.assertOpen(call);
+      let answer: [number, number, number];
+      try {
+        call.operatorWaiting = true;
+        answer = await this.deps.redis.cxoOperatorTake(
+          this.logKey,
+          this.penaltyKey,
+          this.operatorKey,
+          this.operatorLogKey,
+          spacing.windowMs + spacing.marginMs,
+          spacing.perWindow,
+          call.member,
+          call.maxWaitMs + 1_000,
+          spacing.minTimeMs,
+          `${call.member}:${Date.now()}:1`,
+          operatorSlots(spacing.perWindow),
+        );
+        troubleSince = undefined;
+      } catch (err) {
+        if (call.signal.aborted) throw call.signal.reason as Error;
+        troubleSince ??= Date.now();
+        if (Date.now() - troubleSince > this.deps.outageMaxMs) {
+          throw new LimiterUnavailableError(this.deps.endpoint, { cause: err });
+        }
+        this.logTrouble(err, 'limiter could not reach Redis; retrying');
+        await this.pause(250 + Math.floor(Math.random() * 750), call);
+        continue;
+      }
+      const [taken, value, why] = answer;
+      if (taken > 0) {
+        call.operatorWaiting = false;
+        limiterBudgetLeft.set({ endpoint: this.deps.endpoint }, value);
+        return;
+      }
+      if (why === 4) {
+        // The operators' share of the window is spent: no precedence, the ordinary queue.
+        call.operatorWaiting = false;
+        await this.acquireLoop(call, 1);
+        return;
+      }
+      if (why === 1) {
+        call.penaltyUntil = Date.now() + value;
+        this.sawPenalty(call.penaltyUntil);
+      }
+      this.assertFits(call, value, why === 1 ? 'penalty' : 'budget');
+      await this.pause(value, call);
+    }
+  }
+
   /** Gets `slots` slots through the three steps; resolves with how many were taken (≥ 1). */
   private async acquireLoop(call: Call, slots: number): Promise<number> {
     let troubleSince: number | undefined;
@@ -567,12 +644,16 @@ export class EndpointLimiter {
         this.logKey,
         this.penaltyKey,
         this.controlKey,
+        this.operatorKey,
         this.deps.spacing.windowMs + this.deps.spacing.marginMs,
         this.deps.spacing.perWindow,
         `${member}:${Date.now()}`,
         unmark,
         slots,
       );
+      // An operator's call waits somewhere in the fleet: this slot is its own (operatorLoop). Nothing
+      // was taken and a control call is still marked as waiting; ask for the next permit.
+      if (why === 3) return 0;
       if (unmark) {
         call.marked = false;
         call.unmarked = true;

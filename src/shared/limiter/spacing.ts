@@ -61,6 +61,19 @@ export const LEASE_SPAN_MS = 50;
 /** Upper bound on Bottleneck lanes per endpoint (each lane needs two Redis connections). */
 export const MAX_LANES = 8;
 
+/**
+ * Share of each endpoint's budget that operators' calls (bounded control calls: an HTTP client waits
+ * for the answer) may take ahead of the fleet's jobs, in any window. Jobs keep the rest whatever the
+ * API is asked, so a dashboard refreshing hundreds of campaigns cannot starve compliance pauses or
+ * pacing; past it an operator's call queues for a permit as any control call.
+ */
+export const OPERATOR_SHARE = 0.5;
+
+/** Operators' calls that may go ahead of jobs in any window of `perWindow` calls (at least 1). */
+export function operatorSlots(perWindow: number): number {
+  return Math.max(1, Math.floor(perWindow * OPERATOR_SHARE));
+}
+
 /** Promised slots for a spacing of `minTimeMs`: enough to cover PENDING_COVER_MS, at least 2. */
 export function pendingPermits(minTimeMs: number): number {
   return Math.max(MIN_PENDING_PERMITS, Math.ceil(PENDING_COVER_MS / minTimeMs));
