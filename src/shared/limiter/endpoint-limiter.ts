@@ -500,6 +500,12 @@ export class EndpointLimiter {
       this.assertOpen(call);
       let answer: [number, number, number];
       try {
+        // The take is this call's first command, and one sent while Redis is down waits in ioredis'
+        // queue and runs once Redis is back, long after the call gave up (its deadline or the outage
+        // bound): a slot for a call never made. So a round trip must come back first, and the take is
+        // sent only if the call still waits (as acquireLoop's penalty check before its permit).
+        await this.deps.redis.pttl(this.penaltyKey);
+        this.assertOpen(call);
         call.operatorWaiting = true;
         answer = await this.deps.redis.cxoOperatorTake(
           this.logKey,
