@@ -102,8 +102,8 @@ describe("operator commands while the fleet's jobs saturate its CXone budget", (
               const id = campaignIds[i % campaignIds.length]!;
               await worker.cxone
                 .getCampaign(id, { priority: 'control', campaignId: id })
+                .then(() => void jobReads++)
                 .catch(() => undefined);
-              jobReads++;
             }
           })(),
         );
@@ -123,6 +123,7 @@ describe("operator commands while the fleet's jobs saturate its CXone budget", (
     // The jobs' backlog builds up before the operator arrives.
     await new Promise((r) => setTimeout(r, 3_000));
 
+    const jobReadsBefore = jobReads;
     const answers: Array<Promise<{ status: number; ms: number }>> = [];
     for (let i = 0; i < OPERATOR_COMMANDS; i++) {
       const id = campaignIds[i % campaignIds.length]!;
@@ -148,7 +149,7 @@ describe("operator commands while the fleet's jobs saturate its CXone budget", (
       await new Promise((r) => setTimeout(r, OPERATOR_GAP_MS));
     }
     const settled = await Promise.all(answers);
-    const jobReadsDuringRun = jobReads;
+    const jobReadsDuringRun = jobReads - jobReadsBefore;
     stopping = true;
     await Promise.all(loops);
 
@@ -169,8 +170,10 @@ describe("operator commands while the fleet's jobs saturate its CXone budget", (
     expect(waits.at(-1)).toBeLessThan(2_000);
     // The budget is still a hard limit for the fleet: CXone answered no 429 on any endpoint.
     expect(http429).toBe(0);
-    // The jobs were delayed, not stopped: they kept getting slots between the operator's reads.
-    expect(jobReadsDuringRun).toBeGreaterThan(0);
+    // The jobs were delayed, not stopped: they kept getting slots between the operator's reads (about
+    // 42 slots in the operator's 25.6 s, 16 of them the operator's; counted from the operator's first
+    // command, so reads of the backlog's build-up do not hide jobs starved while the operator worked).
+    expect(jobReadsDuringRun).toBeGreaterThanOrEqual(8);
     expect(counters[CXONE_ENDPOINTS.getStats]?.byStatus['200'] ?? 0).toBeGreaterThan(0);
   }, 90_000);
 });
