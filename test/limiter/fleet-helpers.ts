@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
-import type { FleetLimiter } from '../../src/shared/limiter/types.js';
+import { LimiterUnavailableError, type FleetLimiter } from '../../src/shared/limiter/types.js';
+import type { CxoneEndpoint } from '../../src/shared/cxone/wire.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { REDIS_URL, testPrefix } from '../cxone/harness.js';
 import { deletePrefixAt } from '../support/redis-prefix.js';
@@ -62,6 +63,21 @@ export async function limiterBehindProxy(
     ...opts,
   });
   return { prefix, proxy, redis, limiter };
+}
+
+/**
+ * After an outage: schedules one control call on `endpoint` until it is made. Until the limiter's
+ * connection is back a call still gives up at once (LimiterUnavailableError, anything else fails the
+ * test); the call that goes through is served after whatever calls abandoned during the outage had
+ * queued, so once it is made any slot they took is in the log.
+ */
+export async function untilServedAfterOutage(limiter: FleetLimiter, endpoint: CxoneEndpoint): Promise<void> {
+  for (;;) {
+    const outcome = await limiter.schedule(endpoint, 'control', async () => 'made').catch((e: unknown) => e);
+    if (outcome === 'made') return;
+    if (!(outcome instanceof LimiterUnavailableError)) throw outcome;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Largest number of starts inside any half-open interval of `span` ms. */

@@ -5,7 +5,7 @@ import { withLimiterScripts } from '../../src/shared/limiter/scripts.js';
 import { LimiterUnavailableError, LimiterWaitExceededError } from '../../src/shared/limiter/types.js';
 import { REDIS_URL, testPrefix } from '../cxone/harness.js';
 import { deletePrefixAt } from '../support/redis-prefix.js';
-import { limiterBehindProxy } from './fleet-helpers.js';
+import { limiterBehindProxy, untilServedAfterOutage } from './fleet-helpers.js';
 
 const ENDPOINT = 'GET /api/v2/campaigns/:id' as const;
 
@@ -72,14 +72,7 @@ describe("operators' calls (cxoOperatorTake)", () => {
     await proxy.restore();
 
     // An unbounded call after the outage is served after whatever the abandoned call had queued.
-    for (;;) {
-      const outcome = await limiter
-        .schedule(ENDPOINT, 'control', async () => 'made again')
-        .catch((e: unknown) => e);
-      if (outcome === 'made again') break;
-      expect(outcome).toBeInstanceOf(LimiterUnavailableError);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await untilServedAfterOutage(limiter, ENDPOINT);
     await vi.waitFor(
       async () => expect(await redis.zcard(`${createKeys(prefix).limiter(ENDPOINT)}:operator`)).toBe(0),
       {

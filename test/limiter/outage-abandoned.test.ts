@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createKeys } from '../../src/shared/keys.js';
 import { LimiterUnavailableError, LimiterWaitExceededError } from '../../src/shared/limiter/types.js';
-import { limiterBehindProxy } from './fleet-helpers.js';
+import { limiterBehindProxy, untilServedAfterOutage } from './fleet-helpers.js';
 
 const ENDPOINT = 'PATCH /api/v2/campaigns/:id' as const;
 
@@ -38,14 +38,7 @@ describe('a call that gave up during a Redis outage', () => {
     // in the log.
     // (Until the limiter's connection is back, a call still gives up at once; each such call is one
     // more that must take nothing.)
-    for (;;) {
-      const outcome = await limiter
-        .schedule(ENDPOINT, 'control', async () => 'made again')
-        .catch((e: unknown) => e);
-      if (outcome === 'made again') break;
-      expect(outcome).toBeInstanceOf(LimiterUnavailableError);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await untilServedAfterOutage(limiter, ENDPOINT);
     expect(made).toEqual([]);
     // Closed before Bottleneck's subscriber connection is back, the limiter's unsubscribes would be
     // dropped with it (as at any shutdown during an outage; src/main.ts expects those then).
