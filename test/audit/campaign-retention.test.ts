@@ -17,7 +17,7 @@ import { createCommandEffects } from '../../src/shared/lifecycle/effects.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { campaignConfig, resource, statsOf } from '../lifecycle/fixtures.js';
 import { startAuditHarness, type AuditHarness } from './cxone-harness.js';
-import { REDIS_URL } from './redis-helpers.js';
+import { REDIS_URL, trimCliEnv } from './redis-helpers.js';
 
 /**
  * The audit retention trim also removes what Redis keeps of campaigns that ended before the
@@ -192,12 +192,7 @@ describe('audit retention trim and finished campaigns', () => {
     await campaign('cli-done', 'cancelled', now - 3 * DAY);
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
-      const env = {
-        REDIS_URL,
-        KEY_PREFIX: harness.keys.prefix,
-        LOG_LEVEL: 'silent' as const,
-        AUDIT_RETENTION_DAYS: '1',
-      };
+      const env = trimCliEnv(harness.keys.prefix);
       expect(await runAuditCli(['trim'], env)).toBe(0);
       expect(log).toHaveBeenCalledWith(
         expect.stringMatching(
@@ -626,12 +621,7 @@ describe('a trim that stops midway through the purge', () => {
     } as typeof evalsha);
     const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
-      const env = {
-        REDIS_URL,
-        KEY_PREFIX: harness.keys.prefix,
-        LOG_LEVEL: 'silent' as const,
-        AUDIT_RETENTION_DAYS: '1',
-      };
+      const env = trimCliEnv(harness.keys.prefix);
       expect(await runAuditCli(['trim'], env)).toBe(1);
       expect(error.mock.calls.map(([line]) => String(line))).toEqual([
         'audit trim failed: audit retention trim stopped: it no longer holds its lock the-lock (its lease ran out, and the lock is gone or another trim took it); run the trim again to finish it',

@@ -10,3 +10,8 @@ export function connect(): Redis {
 }
 
 export { deletePrefix };
+
+/** The environment `npm run audit -- trim` runs with in these tests: one day's retention, silent. */
+export function trimCliEnv(keyPrefix: string) {
+  return { REDIS_URL, KEY_PREFIX: keyPrefix, LOG_LEVEL: 'silent' as const, AUDIT_RETENTION_DAYS: '1' };
+}

@@ -8,7 +8,7 @@ import { createKeys } from '../../src/shared/keys.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { campaignConfig, resource } from '../lifecycle/fixtures.js';
 import { startAuditHarness, type AuditHarness } from './cxone-harness.js';
-import { connect, deletePrefix, REDIS_URL, testPrefix } from './redis-helpers.js';
+import { connect, deletePrefix, testPrefix, trimCliEnv } from './redis-helpers.js';
 
 /**
  * Verify and the retention trim's removal of emptied chains, read at the same time (real Redis under
@@ -164,12 +164,7 @@ describe('`trim` stopped after cutting the stream, before clearing its cut', () 
       } as typeof del);
       const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
       try {
-        const env = {
-          REDIS_URL,
-          KEY_PREFIX: prefix,
-          LOG_LEVEL: 'silent' as const,
-          AUDIT_RETENTION_DAYS: '1',
-        };
+        const env = trimCliEnv(prefix);
         expect(await runAuditCli(['trim'], env)).toBe(1);
         const lines = error.mock.calls.map(([line]) => String(line));
         expect(lines).toHaveLength(2);
