@@ -7,6 +7,7 @@ import { evalScript } from '../shared/redis-script.js';
 import { withTimeout } from '../shared/with-timeout.js';
 import type { ErrorBody } from './errors.js';
 import { RETRY_AFTER } from './headers.js';
+import { sendsAtOnce } from './request-guard.js';
 
 /** Failed authentications one client address may make per window before it is answered 429. */
 export const AUTH_FAILURE_LIMIT = 20;
@@ -18,8 +19,6 @@ export const AUTH_FAILURE_WINDOW_MS = 60_000;
  * deadline, nor keep the socket of a client that may be sending thousands.
  */
 const REDIS_WAIT_MS = 500;
-/** Connection states in which a command is sent at once (request-guard.ts says why). */
-const CONNECTED = new Set(['ready', 'connect']);
 /**
  * Counts a process has waiting on Redis at once; a refusal past it goes uncounted (401). A burst of
  * wrong tokens while Redis stalls would otherwise pile commands on the shared connection, all sent at
@@ -142,7 +141,7 @@ export function createAuthThrottle(
 
   const count = async (bucket: string): Promise<{ failures: number; ttlMs: number } | undefined> => {
     if (opts.fleetContested?.() !== undefined) return undefined;
-    if (!CONNECTED.has(ctx.redis.status)) return uncounted(`Redis is not connected (${ctx.redis.status})`);
+    if (!sendsAtOnce(ctx.redis)) return uncounted(`Redis is not connected (${ctx.redis.status})`);
     if (inFlight >= MAX_IN_FLIGHT) return uncounted(`${MAX_IN_FLIGHT} counts are already waiting on Redis`);
     const sent = evalScript(
       ctx.redis,

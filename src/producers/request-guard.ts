@@ -23,6 +23,11 @@ declare module 'fastify' {
  */
 const CONNECTED = new Set(['ready', 'connect']);
 
+/** Whether a command sent on `redis` now goes to Redis at once rather than into the offline queue. */
+export function sendsAtOnce(redis: { status: string }): boolean {
+  return CONNECTED.has(redis.status);
+}
+
 /** The one guarded route without a deadline: its work is many CXone reads, each bounded on its own. */
 const UNBOUNDED_ROUTE = '/v1/campaigns/:campaignId/audit/import-history';
 
@@ -63,7 +68,7 @@ export function registerRequestGuard(
 
   app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!guarded(request.routeOptions.url)) return;
-    if (!CONNECTED.has(ctx.redis.status)) {
+    if (!sendsAtOnce(ctx.redis)) {
       // Sent here rather than thrown: Bull Board's scope has an error handler of its own.
       const response = unavailable(
         'redis_unavailable',
