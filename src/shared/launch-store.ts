@@ -127,6 +127,34 @@ export async function readScoredAfter(
 }
 
 /**
+ * A launch record's event and audit record, written by the script that writes the change they announce
+ * and record (EVENT_WRITE_LUA, AUDIT_APPEND_LUA): `check_records_at(ki, ai)` among the host's reads
+ * (the event's slots at KEYS[ki] and ARGV[ai], the record's after them), `write_records` before the
+ * host's own writes, `records.args_end` the ARGV index after both, and `records_reply` what Node reads
+ * of them: whether the event was written (1/0), then the record's outcome (AuditScriptOutcome).
+ */
+const RECORDS_WITH_CHANGE_LUA = `${EVENT_WRITE_LUA}${AUDIT_APPEND_LUA}
+local function check_records_at(ki, ai)
+  local audit_ki = event_keys_end(ki, ai)
+  local audit_ai = event_slots_end(ai)
+  return { ki = ki, ai = ai, audit_ki = audit_ki, audit_ai = audit_ai,
+    args_end = audit_slots_end(audit_ai),
+    event_ok = event_check_at(ki, ai), audit = audit_check_at(audit_ki, audit_ai) }
+end
+local function write_records(r)
+  if r.event_ok then
+    write_event_at(r.ki, r.ai)
+  end
+  if r.audit[1] == 'write' then
+    r.audit = {'ok', audit_write_at(r.audit_ki, r.audit_ai)}
+  end
+end
+local function records_reply(r)
+  return {r.event_ok and 1 or 0, r.audit[1], r.audit[2], r.audit[3]}
+end
+`;
+
+/**
  * Atomically claims an Idempotency-Key and creates the launch record, indexed as queued, and writes the
  * event announcing it (`campaign.launch.requested`) and the audit record of the request when given.
  * Either all happen or, when the key is already taken, none does and the earlier claim is returned —
@@ -141,33 +169,25 @@ export async function readScoredAfter(
  * is one); ARGV[1] '1' when an idempotency key is used, ARGV[2] claim JSON, ARGV[3] key TTL s, ARGV[4]
  * record TTL s, ARGV[5] launch id, ARGV[6] its index score (requestedAt, ms), ARGV[7…] the event's
  * slots (eventScriptSlots), the audit record's (auditScriptSlots), then field/value pairs of the
- * record. Answers the earlier claim (a string), or what came of the audit record (a table).
+ * record. Answers the earlier claim (a string), or records_reply (a table).
  */
-const CREATE_SCRIPT = `${EVENT_WRITE_LUA}${AUDIT_APPEND_LUA}
+const CREATE_SCRIPT = `${RECORDS_WITH_CHANGE_LUA}
 if ARGV[1] == '1' then
   local existing = redis.call('GET', KEYS[1])
   if existing then
     return existing
   end
 end
-local audit_ki = event_keys_end(4, 7)
-local audit_ai = event_slots_end(7)
-local event_ok = event_check_at(4, 7)
-local audit = audit_check_at(audit_ki, audit_ai)
+local records = check_records_at(4, 7)
 require_types(KEYS[2], 'hash', KEYS[3], 'zset')
-if event_ok then
-  write_event_at(4, 7)
-end
-if audit[1] == 'write' then
-  audit = {'ok', audit_write_at(audit_ki, audit_ai)}
-end
+write_records(records)
 if ARGV[1] == '1' then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
 end
-redis.call('HSET', KEYS[2], unpack(ARGV, audit_slots_end(audit_ai)))
+redis.call('HSET', KEYS[2], unpack(ARGV, records.args_end))
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
 redis.call('ZADD', KEYS[3], tonumber(ARGV[6]), ARGV[5])
-return {event_ok and 1 or 0, audit[1], audit[2], audit[3]}
+return records_reply(records)
 `;
 
 /** When an update may be written (UPDATE_SCRIPT's ARGV[1]). */
@@ -200,9 +220,9 @@ type MarkerChange = { campaignId: string; op: 'set' | 'del' };
  * KEYS[5]) and of the audit record recording it (auditScriptSlots; its KEYS after the event's),
  * written only when the update is, and after every written key's type is checked (a script that fails
  * then leaves nothing, as Redis does not roll a script back); then field/value pairs. Answers -1 (no
- * launch), 0 (not written), or {1, what came of the audit record}.
+ * launch), 0 (not written), or 1 followed by records_reply (a table).
  */
-const UPDATE_SCRIPT = `${EVENT_WRITE_LUA}${AUDIT_APPEND_LUA}
+const UPDATE_SCRIPT = `${RECORDS_WITH_CHANGE_LUA}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return -1
 end
@@ -217,21 +237,13 @@ if when ~= 'always' then
     return 0
   end
 end
-local audit_ki = event_keys_end(5, 6)
-local audit_ai = event_slots_end(6)
-local event_ok = event_check_at(5, 6)
-local audit = audit_check_at(audit_ki, audit_ai)
+local records = check_records_at(5, 6)
 if ARGV[5] ~= '' then
   require_types(KEYS[1], 'hash', KEYS[3], 'zset', KEYS[4], 'zset')
 else
   require_types(KEYS[1], 'hash')
 end
-if event_ok then
-  write_event_at(5, 6)
-end
-if audit[1] == 'write' then
-  audit = {'ok', audit_write_at(audit_ki, audit_ai)}
-end
+write_records(records)
 if ARGV[2] == 'del' then
   redis.call('DEL', KEYS[2])
 elseif ARGV[2] ~= '' then
@@ -244,8 +256,10 @@ if ARGV[5] ~= '' then
   redis.call('ZREM', KEYS[3], ARGV[5])
   redis.call('ZREM', KEYS[4], ARGV[5])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, audit_slots_end(audit_ai)))
-return {1, event_ok and 1 or 0, audit[1], audit[2], audit[3]}
+redis.call('HSET', KEYS[1], unpack(ARGV, records.args_end))
+local reply = records_reply(records)
+table.insert(reply, 1, 1)
+return reply
 `;
 
 /**
