@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { toErrorResponse } from '../../src/producers/errors.js';
 import { registerWebhookRoutes } from '../../src/producers/routes/webhooks.js';
 import { deliverOnce, describeNetworkError } from '../../src/shared/webhooks/deliver.js';
+import { destinationRef } from '../../src/shared/webhooks/backoff.js';
 import { listDeadLetters } from '../../src/shared/webhooks/store.js';
 import { Receiver, SECRET, startHarness, waitFor, cleanupsAfterEach } from './harness.js';
 
@@ -27,9 +28,12 @@ describe('webhook URL credentials', () => {
     expect(attempt.status).toBeUndefined();
     expect(attempt.error).toBeTruthy();
     expect(attempt.error).not.toContain('hunter2');
+    // A URL the error quotes is shown as the destination is (its origin and digest): no
+    // credentials, and no path or query either, where receivers keep tokens.
     expect(describeNetworkError(new TypeError(`fetch failed for ${WITH_PASSWORD}`))).toBe(
-      'fetch failed for http://***@127.0.0.1:9/hook',
+      `fetch failed for ${destinationRef(WITH_PASSWORD).label}`,
     );
+    expect(destinationRef(WITH_PASSWORD).label).toMatch(/^http:\/\/127\.0\.0\.1:9 \(#[0-9a-f]{8}\)$/);
   });
 
   it('keeps the password out of the dead letter, the event and the audit trail, and out of the destination route', async () => {

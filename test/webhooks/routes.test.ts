@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { toErrorResponse } from '../../src/producers/errors.js';
@@ -13,13 +14,17 @@ import { Receiver, startHarness, waitFor, type Harness, cleanupsAfterEach } from
 
 const cleanups = cleanupsAfterEach();
 
+/** The first 8 hex digits of the SHA-256 of the whole URL, as an operator computes them. */
+const digest8 = (url: string): string => createHash('sha256').update(url).digest('hex').slice(0, 8);
+
 async function setup(
   receiver: Receiver | undefined,
   opts: WebhookRoutesOptions = {},
   /** The request deadline of the API's request guard, when the routes should run behind it. */
   deadlineMs?: number,
+  webhookUrl = receiver?.url,
 ): Promise<{ h: Harness; app: FastifyInstance }> {
-  const h = await startHarness(receiver?.url);
+  const h = await startHarness(webhookUrl);
   const app = Fastify();
   app.setErrorHandler((err, _req, reply) => {
     const r = toErrorResponse(err);
@@ -176,13 +181,50 @@ describe('webhook routes', () => {
       configured: true,
       enabled: false,
       status: 410,
-      url: receiver.url,
+      destination: `http://127.0.0.1:${receiver.port} (#${digest8(receiver.url)})`,
+      pathOrQueryHidden: true,
     });
 
     const enable = await app.inject({ method: 'POST', url: '/admin/webhooks/destination/enable' });
     expect(enable.json()).toMatchObject({ enabled: true, wasEnabled: false });
     const after = await app.inject({ method: 'GET', url: '/admin/webhooks/destination' });
     expect(after.json()).toMatchObject({ enabled: true });
+  });
+
+  it("never answers WEBHOOK_URL's path or query, where receivers keep a token, disabled or enabled", async () => {
+    const receiver = await new Receiver().start();
+    receiver.respond = () => ({ status: 410 });
+    const url = `http://127.0.0.1:${receiver.port}/services/T0/B0/s3cr3tpath?token=s3cr3tquery`;
+    const { h, app } = await setup(receiver, {}, undefined, url);
+    const origin = `http://127.0.0.1:${receiver.port}`;
+    const shown = { destination: `${origin} (#${digest8(url)})`, pathOrQueryHidden: true };
+    const secretFree = (body: string): void => {
+      expect(body).not.toMatch(/s3cr3t|token|services/);
+      expect(body).toContain(origin);
+      expect(body).toContain(digest8(url));
+    };
+
+    const before = await app.inject({ method: 'GET', url: '/admin/webhooks/destination' });
+    expect(before.json()).toEqual({ configured: true, ...shown, enabled: true });
+    secretFree(before.body);
+
+    // Disabled by a 410 from that URL: the state names the destination the same way.
+    await h.events.publish('campaign.launch.succeeded', 'camp-secret', {});
+    await waitFor(
+      async () => (await h.redis.zcard(h.keys.webhookDeadLetters())) === 1,
+      10_000,
+      'dead letter',
+    );
+    expect(receiver.received).toHaveLength(1);
+    const disabled = await app.inject({ method: 'GET', url: '/admin/webhooks/destination' });
+    expect(disabled.json()).toMatchObject({ configured: true, ...shown, enabled: false, status: 410 });
+    secretFree(disabled.body);
+
+    const enable = await app.inject({ method: 'POST', url: '/admin/webhooks/destination/enable' });
+    expect(enable.json()).toEqual({ configured: true, ...shown, enabled: true, wasEnabled: false });
+    secretFree(enable.body);
+    const deadLetters = await app.inject({ method: 'GET', url: '/v1/webhooks/dead-letters' });
+    expect(deadLetters.body).not.toMatch(/s3cr3t|token|services/);
   });
 
   it('reads an empty ?limit= as not given, and still refuses a bad one', async () => {

@@ -18,7 +18,7 @@ import {
   replayDeadLetters,
   replayEvent,
 } from '../../shared/webhooks/store.js';
-import { redactUrlCredentials } from '../../shared/redact-url.js';
+import { shownDestination } from '../../shared/webhooks/shown-destination.js';
 import { callerActor } from '../auth.js';
 import { ApiError, parseOrThrow } from '../errors.js';
 import { pageLimitSchema } from '../query.js';
@@ -159,11 +159,13 @@ export async function registerWebhookRoutes(
     };
   });
 
-  // Configuration refuses a WEBHOOK_URL with credentials; should one get through anyway, it is never shown.
+  // The URL itself is never answered (its path or query often holds the receiver's token, and a
+  // credential configuration refused may still have got through): only its label, as logs show it.
   app.get('/admin/webhooks/destination', async (): Promise<WebhookDestinationBody> => {
     if (!ctx.config.webhook) return { configured: false };
-    const state = await getDestinationState(deps, ctx.config.webhook.url);
-    return { configured: true, ...state, url: redactUrlCredentials(state.url) };
+    const { url } = ctx.config.webhook;
+    const state = await getDestinationState(deps, url);
+    return { configured: true, ...shownDestination(url), ...state };
   });
 
   app.post(
@@ -176,7 +178,7 @@ export async function registerWebhookRoutes(
         { actor: callerActor(request), wasDisabledAt: before.disabledAt ?? null },
         'webhook destination re-enabled by an operator',
       );
-      return { configured: true, url: redactUrlCredentials(url), enabled: true, wasEnabled: before.enabled };
+      return { configured: true, ...shownDestination(url), enabled: true, wasEnabled: before.enabled };
     },
   );
 }

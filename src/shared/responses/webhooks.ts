@@ -81,9 +81,27 @@ export const deadLetterReplaySchema = z.object({
 });
 export type DeadLetterReplayBody = ResponseBody<typeof deadLetterReplaySchema>;
 
-/** The destination's state as the webhook store reads it; the answer adds `configured`. */
+/**
+ * Which destination WEBHOOK_URL is, as the API shows it (shownDestination,
+ * src/shared/webhooks/shown-destination.ts). Never the URL itself: receivers often keep a token in its
+ * path or query (`/services/T…/B…/<secret>`, `?token=…`), and whoever may read the admin API need not
+ * learn it. The same label the workers log (destinationRef in src/shared/webhooks/backoff.ts).
+ */
+export const shownDestinationSchema = z.object({
+  destination: z
+    .string()
+    .describe(
+      "WEBHOOK_URL's origin and the first 8 hex digits of the SHA-256 of the whole URL, as logs show it: " +
+        '`https://hooks.example (#1a2b3c4d)`; never its path, query or credentials. ' +
+        'Compare with `printf %s "$WEBHOOK_URL" | sha256sum | cut -c1-8`',
+    ),
+  pathOrQueryHidden: z
+    .boolean()
+    .describe('WEBHOOK_URL has a path, query or fragment, left out of `destination` (the digest covers it)'),
+});
+
+/** The destination's state as the webhook store reads it for one URL; the answers add which one. */
 export const destinationStateSchema = z.object({
-  url: z.string().describe('WEBHOOK_URL, without credentials'),
   enabled: z.boolean(),
   disabledAt: z.string().optional().describe('When the destination answered 410 Gone and was disabled'),
   status: z.number().int().optional(),
@@ -93,14 +111,18 @@ export const destinationStateSchema = z.object({
 /** GET /admin/webhooks/destination */
 export const webhookDestinationSchema = z.discriminatedUnion('configured', [
   z.object({ configured: z.literal(false).describe('No WEBHOOK_URL: events are recorded, not sent') }),
-  z.object({ configured: z.literal(true), ...destinationStateSchema.shape }),
+  z.object({
+    configured: z.literal(true),
+    ...shownDestinationSchema.shape,
+    ...destinationStateSchema.shape,
+  }),
 ]);
 export type WebhookDestinationBody = ResponseBody<typeof webhookDestinationSchema>;
 
 /** POST /admin/webhooks/destination/enable */
 export const destinationEnabledSchema = z.object({
   configured: z.literal(true),
-  url: z.string(),
+  ...shownDestinationSchema.shape,
   enabled: z.literal(true),
   wasEnabled: z.boolean().describe('It was enabled already: nothing changed'),
 });

@@ -5,7 +5,7 @@ import { getProxyForUrl } from 'proxy-from-env';
 import { environmentNamesProxy } from '../cxone/http.js';
 import { signWebhook, type WebhookSecrets } from './sign.js';
 import type { AttemptResult } from './outcome.js';
-import { redactUrlCredentials } from '../redact-url.js';
+import { labelUrlsIn } from './shown-destination.js';
 
 export const DEFAULT_DELIVERY_TIMEOUT_MS = 10_000;
 const EXCERPT_BYTES = 1024;
@@ -213,7 +213,8 @@ async function readExcerpt(res: Response, waitMs: number): Promise<string> {
 
 /**
  * Why no response arrived, short and safe to store: this text lands in the event's `lastError`, the
- * dead letter, log lines and the hash-chained audit trail, so any URL credentials in it are masked.
+ * dead letter, log lines, the API's answers and the hash-chained audit trail, so any URL it quotes is
+ * shown as its label only (labelUrlsIn): no credentials, path or query, where receivers keep tokens.
  */
 export function describeNetworkError(err: unknown): string {
   if (err instanceof Error) {
@@ -223,12 +224,12 @@ export function describeNetworkError(err: unknown): string {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     // fetch puts the system error in `cause`; axios (the proxy path) on the error itself.
     const code = (err as { code?: unknown }).code;
-    return redactUrlCredentials(
+    return labelUrlsIn(
       cause?.code ??
         (typeof code === 'string' && code.startsWith('E') ? code : undefined) ??
         cause?.message ??
         err.message,
     );
   }
-  return redactUrlCredentials(String(err));
+  return labelUrlsIn(String(err));
 }

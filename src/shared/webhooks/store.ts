@@ -427,10 +427,10 @@ export async function getDestinationState(deps: WebhookStoreDeps, url: string): 
   return destinationFrom(url, await deps.redis.hgetall(deps.keys.webhookDestination()));
 }
 
+// The state holds no URL: the caller has it, and the API shows only its label (shownDestination).
 function destinationFrom(url: string, h: Record<string, string>): DestinationState {
-  if (h.url !== url || !h.disabledAt) return { url, enabled: true };
+  if (h.url !== url || !h.disabledAt) return { enabled: true };
   return {
-    url,
     enabled: false,
     disabledAt: h.disabledAt,
     ...(h.status ? { status: Number(h.status) } : {}),
