@@ -7,8 +7,10 @@ import type { RunningSandbox, SandboxOptions } from './types.js';
 
 /**
  * Sandbox options for this deployment: the fleet's own OAuth client (CXONE_CLIENT_ID/SECRET) with
- * every scope, and the same per-endpoint budget the fleet is configured to respect
- * (CXONE_RATE_LIMIT_PER_MIN per CXONE_RATE_LIMIT_WINDOW_MS), so the fleet meets the limit it expects.
+ * every scope, and the sandbox's own per-endpoint limit (SANDBOX_RATE_LIMIT_PER_MIN per
+ * SANDBOX_RATE_LIMIT_WINDOW_MS; CXone's ~100 a minute by default), not the fleet's
+ * CXONE_RATE_LIMIT_PER_MIN: a sandbox agreeing with whatever the fleet is told could never show a
+ * fleet told more than its tenant allows its first 429.
  */
 export function sandboxOptionsFromConfig(config: AppConfig, logger: Logger): SandboxOptions {
   return {
@@ -18,7 +20,7 @@ export function sandboxOptionsFromConfig(config: AppConfig, logger: Logger): San
       { clientId: config.cxone.clientId, clientSecret: config.cxone.clientSecret, scopes: [...CXONE_SCOPES] },
     ],
     tokenTtlSeconds: config.sandbox.tokenTtlSeconds,
-    rateLimit: { perWindow: config.cxone.rateLimitPerWindow, windowMs: config.cxone.rateLimitWindowMs },
+    rateLimit: { perWindow: config.sandbox.rateLimitPerWindow, windowMs: config.sandbox.rateLimitWindowMs },
     timeScale: config.sandbox.timeScale,
     seed: config.sandbox.seed,
     ...(config.sandbox.adminToken !== undefined ? { adminToken: config.sandbox.adminToken } : {}),
@@ -54,9 +56,30 @@ export async function startEmbeddedSandbox(
       url: sandbox.url,
       timeScale: config.sandbox.timeScale,
       tokenTtlSeconds: config.sandbox.tokenTtlSeconds,
-      rateLimit: `${config.cxone.rateLimitPerWindow}/${config.cxone.rateLimitWindowMs}ms per endpoint`,
+      rateLimit: `${config.sandbox.rateLimitPerWindow}/${config.sandbox.rateLimitWindowMs}ms per endpoint`,
     },
     'embedded CXone sandbox listening',
   );
+  const overBudget = fleetBudgetOverSandbox(config);
+  if (overBudget) logger.warn({ component: 'sandbox' }, overBudget);
   return sandbox;
+}
+
+/**
+ * The start-up warning for a fleet told a faster budget than the embedded sandbox grants (compared as
+ * rates, the windows may differ), or undefined. Not refused: answering 429s to such a fleet is what
+ * the sandbox is for, and seeing the fleet cope with them is a legitimate test. Pure.
+ */
+export function fleetBudgetOverSandbox(config: Pick<AppConfig, 'cxone' | 'sandbox'>): string | undefined {
+  const { rateLimitPerWindow: fleet, rateLimitWindowMs: fleetMs } = config.cxone;
+  const { rateLimitPerWindow: sandbox, rateLimitWindowMs: sandboxMs } = config.sandbox;
+  // fleet / fleetMs > sandbox / sandboxMs, in whole numbers.
+  if (fleet * sandboxMs <= sandbox * fleetMs) return undefined;
+  return (
+    `the fleet is told CXone allows ${fleet} requests per endpoint per ${fleetMs} ms ` +
+    `(CXONE_RATE_LIMIT_PER_MIN, CXONE_RATE_LIMIT_WINDOW_MS), but the embedded sandbox allows ` +
+    `${sandbox} per ${sandboxMs} ms (SANDBOX_RATE_LIMIT_PER_MIN, SANDBOX_RATE_LIMIT_WINDOW_MS): ` +
+    'expect 429s from it, as a real tenant with that limit would answer; raise the sandbox limit to ' +
+    'match a tenant that allows more'
+  );
 }

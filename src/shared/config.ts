@@ -156,6 +156,13 @@ export const envSchema = z
     ),
     SANDBOX_TIME_SCALE: numberVar(z.coerce.number().min(0.001).max(10_000).default(1)),
     SANDBOX_SEED: numberVar(z.coerce.number().int().default(42)),
+    /**
+     * The sandbox's own per-endpoint limit, as CXone's is its own: what the fleet is told
+     * (CXONE_RATE_LIMIT_PER_MIN) is its belief about the tenant, which a sandbox that simply agreed
+     * with it could never prove wrong.
+     */
+    SANDBOX_RATE_LIMIT_PER_MIN: numberVar(z.coerce.number().int().min(1).max(100_000).default(100)),
+    SANDBOX_RATE_LIMIT_WINDOW_MS: numberVar(millis(100, 3_600_000, 'an hour').default(60_000)),
     /** When set, the sandbox's /__sandbox/* control routes require header x-sandbox-admin with this value. */
     SANDBOX_ADMIN_TOKEN: headerToken.optional(),
     /** Worker role only: serve /metrics, /healthz and /readyz on this port (unset = no HTTP in workers). */
@@ -305,6 +312,9 @@ export interface AppConfig {
     timeScale: number;
     seed: number;
     adminToken?: string | undefined;
+    /** Requests the sandbox answers per endpoint per window before 429 (SANDBOX_RATE_LIMIT_*). */
+    rateLimitPerWindow: number;
+    rateLimitWindowMs: number;
   };
   /** `previousSecret`: WEBHOOK_SECRET_PREVIOUS, signed with too while a rotation is under way. */
   webhook: { url: string; secret: string; previousSecret?: string } | undefined;
@@ -440,6 +450,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, opts: LoadCo
       timeScale: env.SANDBOX_TIME_SCALE,
       seed: env.SANDBOX_SEED,
       adminToken: env.SANDBOX_ADMIN_TOKEN,
+      rateLimitPerWindow: env.SANDBOX_RATE_LIMIT_PER_MIN,
+      rateLimitWindowMs: env.SANDBOX_RATE_LIMIT_WINDOW_MS,
     },
     webhook:
       env.WEBHOOK_URL && env.WEBHOOK_SECRET

@@ -2,8 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { runSandboxRole } from '../../src/sandbox/cli-entry.js';
-import { startEmbeddedSandbox } from '../../src/sandbox/embedded.js';
-import { loadConfig } from '../../src/shared/config.js';
+import { fleetBudgetOverSandbox, startEmbeddedSandbox } from '../../src/sandbox/embedded.js';
+import { ConfigError, loadConfig } from '../../src/shared/config.js';
 import { silentLogger, type Logger } from '../../src/shared/logger.js';
 import { call, tokenFor } from './helpers.js';
 
@@ -15,6 +15,17 @@ function capturingLogger(): { logger: Logger; records: Record<string, unknown>[]
     { write: (line: string) => records.push(JSON.parse(line) as Record<string, unknown>) },
   );
   return { logger, records };
+}
+
+/** The problems loadConfig names for an environment (HOST on loopback), or [] when it loads. */
+function loadConfigProblems(env: NodeJS.ProcessEnv): string[] {
+  try {
+    loadConfig({ HOST: '127.0.0.1', ...env });
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
 }
 
 describe('embedded and standalone sandbox', () => {
@@ -44,17 +55,20 @@ describe('embedded and standalone sandbox', () => {
     expect(records.filter((r) => r.level === 40)).toEqual([]);
   });
 
-  it('accepts the fleet CXONE_CLIENT_ID/SECRET with every scope and applies the configured budget', async () => {
+  it('accepts the fleet CXONE_CLIENT_ID/SECRET with every scope and applies its own SANDBOX_RATE_LIMIT_*', async () => {
     const config = loadConfig({
       SANDBOX_PORT: '0',
       HOST: '127.0.0.1',
       CXONE_CLIENT_ID: 'my-fleet',
       CXONE_CLIENT_SECRET: 'my-fleet-secret',
-      CXONE_RATE_LIMIT_PER_MIN: '2',
-      CXONE_RATE_LIMIT_WINDOW_MS: '60000',
+      // The fleet's belief about the tenant, which the sandbox does not take for its own limit.
+      CXONE_RATE_LIMIT_PER_MIN: '1000',
+      SANDBOX_RATE_LIMIT_PER_MIN: '2',
+      SANDBOX_RATE_LIMIT_WINDOW_MS: '60000',
       SANDBOX_TOKEN_TTL_SECONDS: '5',
     });
-    const sandbox = await startEmbeddedSandbox(config, silentLogger);
+    const { logger, records } = capturingLogger();
+    const sandbox = await startEmbeddedSandbox(config, logger, {});
     try {
       const refused = await call(sandbox, 'POST', '/oauth2/token', {
         form: {
@@ -71,9 +85,45 @@ describe('embedded and standalone sandbox', () => {
       expect(statuses).toEqual([404, 404, 429]);
       const cfg = await call(sandbox, 'GET', '/__sandbox/config');
       expect(cfg.body).toMatchObject({ tokenTtlSeconds: 5, rateLimit: { perWindow: 2, windowMs: 60_000 } });
+      // A fleet told 1000 a minute against a sandbox of 2 hears about it once, at start.
+      const warnings = records.filter((r) => r.level === 40).map((r) => r.msg);
+      expect(warnings).toEqual([
+        expect.stringMatching(
+          /^the fleet is told CXone allows 1000 requests per endpoint per 60000 ms .* embedded sandbox allows 2 per 60000 ms .*expect 429s/,
+        ),
+      ]);
     } finally {
       await sandbox.close();
     }
+  });
+
+  it("defaults to CXone's 100 a minute whatever the fleet is told, and warns only when the fleet is told more", () => {
+    const sandboxOf = (env: NodeJS.ProcessEnv) => loadConfig({ HOST: '127.0.0.1', ...env });
+    expect(sandboxOf({}).sandbox).toMatchObject({ rateLimitPerWindow: 100, rateLimitWindowMs: 60_000 });
+    expect(sandboxOf({ CXONE_RATE_LIMIT_PER_MIN: '5000' }).sandbox.rateLimitPerWindow).toBe(100);
+    // Compared as rates: 100 a minute is 10 per 6 s, and 11 per 6 s is more.
+    expect(fleetBudgetOverSandbox(sandboxOf({}))).toBeUndefined();
+    expect(
+      fleetBudgetOverSandbox(
+        sandboxOf({ CXONE_RATE_LIMIT_PER_MIN: '10', CXONE_RATE_LIMIT_WINDOW_MS: '6000' }),
+      ),
+    ).toBeUndefined();
+    expect(
+      fleetBudgetOverSandbox(
+        sandboxOf({ CXONE_RATE_LIMIT_PER_MIN: '11', CXONE_RATE_LIMIT_WINDOW_MS: '6000' }),
+      ),
+    ).toMatch(/told CXone allows 11 requests per endpoint per 6000 ms/);
+    expect(
+      fleetBudgetOverSandbox(
+        sandboxOf({ CXONE_RATE_LIMIT_PER_MIN: '400', SANDBOX_RATE_LIMIT_PER_MIN: '400' }),
+      ),
+    ).toBeUndefined();
+    expect(
+      loadConfigProblems({ SANDBOX_RATE_LIMIT_PER_MIN: '0', SANDBOX_RATE_LIMIT_WINDOW_MS: '50' }),
+    ).toEqual([
+      expect.stringMatching(/^SANDBOX_RATE_LIMIT_PER_MIN: .* \(got "0"\)$/),
+      expect.stringMatching(/^SANDBOX_RATE_LIMIT_WINDOW_MS: .* \(got "50"\)$/),
+    ]);
   });
 
   it('binds the embedded sandbox to loopback even when HOST names every interface; the standalone role binds HOST', async () => {
