@@ -127,7 +127,7 @@ export function describeRetention(done: RetentionProgress, retentionDays: number
     (stopped ? 'before it stopped, the trim had: ' : '') +
     `${trail}; removed ${done.removedCampaigns} campaign(s) completed or cancelled before then ` +
     `(record and campaigns-index entry; ${done.removedComplianceKeys} compliance key(s) with them); ` +
-    `removed ${done.removedChains} audit chain(s) left empty by the retention (of those campaigns, and of launches whose record has expired)`
+    `removed ${done.removedChains} audit chain(s) left empty by the retention (of those campaigns, of launches whose record has expired, and of ids with no campaign record)`
   );
 }
 

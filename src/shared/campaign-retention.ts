@@ -104,12 +104,17 @@ return {1, compliance, remove_empty_chain(6, ARGV[1])}
 `;
 
 /**
- * Removes a launch's audit chain (`launch:<launchId>`) once its launch record is gone (it expires,
- * LAUNCH_RETENTION_SECONDS) and every record of the chain is trimmed, when no writer is queued on it.
- * KEYS[1] the launch record, KEYS[2..8] the chain (chainSlots). ARGV[1] the chain's id.
- * Answers as remove_empty_chain (1: removed), 0 also when the launch record is there or a writer queued.
+ * Removes an audit chain nothing owns any more, once every record of it is trimmed and no writer is
+ * queued on it: a launch's chain (`launch:<launchId>`) once its launch record is gone (it expires,
+ * LAUNCH_RETENTION_SECONDS), any other chain once no campaign record of its id exists (a campaign
+ * purged by an earlier release, which left its emptied chain; a failed launch that never got a
+ * record; a console-made campaign, or a purged one, whose CXone history was imported by hand). One
+ * script: a record created or an append made before it keeps the chain; one made after it starts a
+ * new chain. KEYS[1] the owner's record (launch record or campaign record), KEYS[2..8] the chain
+ * (chainSlots). ARGV[1] the chain's id.
+ * Answers as remove_empty_chain (1: removed), 0 also when the owner's record is there or a writer queued.
  */
-const LAUNCH_CHAIN_SCRIPT = `${CHAIN_REMOVE_LUA}
+const ORPHAN_CHAIN_SCRIPT = `${CHAIN_REMOVE_LUA}
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[7]) == 1 then return 0 end
 return remove_empty_chain(2, ARGV[1])
 `;
@@ -121,7 +126,8 @@ export interface CampaignPurgeResult {
   removedComplianceKeys: number;
   /**
    * Audit chains removed whole (head, index, dedupe entries, anchor, entry in the audited set): those
-   * of the campaigns removed, and those of launches whose launch record is gone.
+   * of the campaigns removed, those of launches whose launch record is gone, and those of which no
+   * campaign record exists.
    */
   removedChains: number;
 }
@@ -155,7 +161,7 @@ export interface CampaignPurgeOptions {
  * of a campaign is under the hash-tagged prefix, so the one script per campaign is valid on Redis
  * Cluster. Each campaign goes whole or not at all, so a purge that stops midway has removed whole
  * campaigns only. What else the campaign left expires by itself (launch record, commands, fencing
- * counter); the launch's own chain goes with purgeLaunchChains once its launch record has.
+ * counter); the launch's own chain goes with purgeOrphanChains once its launch record has.
  */
 export async function purgeFinishedCampaigns(opts: CampaignPurgeOptions): Promise<CampaignPurgeResult> {
   const { redis, keys } = opts;
@@ -220,15 +226,19 @@ function launchOfChain(chainId: string): string | null {
 }
 
 /**
- * Removes the audit chains of launches (`launch:<launchId>`: the request, and a failure before CXone
- * gave the launch a campaign) whose launch record is gone (it expires LAUNCH_RETENTION_SECONDS after
- * its request: only the script that creates it sets the expiry) and whose every record is trimmed: nothing appends to such a chain any more (a
- * launch's records are written while its record lives), and nothing reads it but verify and export,
- * which then answer as for any id without records. Walks the set of audited campaigns with SSCAN; one
- * script per chain, which checks all of it again, so a launch chain goes whole or not at all.
- * Counted into `into.removedChains`.
+ * Removes the audit chains whose owner is gone and whose every record is trimmed, when no writer is
+ * queued on them (ORPHAN_CHAIN_SCRIPT): launches' chains (`launch:<launchId>`: the request, and a
+ * failure before CXone gave the launch a campaign) whose launch record has expired (only the script
+ * that creates it sets the expiry), and every other chain of which no campaign record exists. Nothing
+ * the fleet runs appends to such a chain by itself (a launch's records are written while its record
+ * lives; the automatic history import stops at a missing campaign record), and nothing reads it but
+ * verify and export, which then answer as for any id without records. A chain with a record inside
+ * the retention, or of a campaign the orchestrator still knows (purgeFinishedCampaigns removes its
+ * chain with it, when it goes), is kept. Walks the set of audited campaigns with SSCAN; one script
+ * per chain, which checks all of it at once, so a chain goes whole or not at all. Counted into
+ * `into.removedChains`.
  */
-export async function purgeLaunchChains(
+export async function purgeOrphanChains(
   opts: Omit<CampaignPurgeOptions, 'cutoffMs' | 'keepFromStreamId'> & { into: CampaignPurgeResult },
 ): Promise<void> {
   const { redis, keys } = opts;
@@ -238,26 +248,32 @@ export async function purgeLaunchChains(
     cursor = next;
     for (const id of ids) {
       const launchId = launchOfChain(id);
-      if (launchId === null) continue;
+      const owner = launchId === null ? keys.campaign(id) : keys.launch(launchId);
       const chain = chainSlots(opts.chain(id), opts.anchorsKey, opts.auditedKey);
       opts.held();
       const removed = (await evalScript(
         redis,
-        LAUNCH_CHAIN_SCRIPT,
+        ORPHAN_CHAIN_SCRIPT,
         1 + chain.length,
-        keys.launch(launchId),
+        owner,
         ...chain,
         id,
       )) as number;
+      const about = launchId === null ? { chain: id } : { launchId, chain: id };
       if (removed === -1) {
         opts.logger.warn(
-          { launchId, chain: id },
-          "retention: expired launch's audit chain kept, a key of it holding another type than the trail writes (run verify)",
+          about,
+          'retention: audit chain with no owner left kept, a key of it holding another type than the trail writes (run verify)',
         );
       }
       if (removed !== 1) continue;
       opts.into.removedChains++;
-      opts.logger.info({ launchId, chain: id }, "retention: expired launch's audit chain removed");
+      opts.logger.info(
+        about,
+        launchId === null
+          ? 'retention: audit chain of no known campaign removed, every record of it trimmed'
+          : "retention: expired launch's audit chain removed",
+      );
     }
   } while (cursor !== '0');
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runAuditCli } from '../../src/cli/audit.js';
@@ -12,12 +13,13 @@ import { ManualClock } from '../../src/shared/clock.js';
 import { enforceWindow } from '../../src/shared/compliance/enforcement.js';
 import { appendAction, complianceKeys, setWindowState } from '../../src/shared/compliance/state-store.js';
 import type { CampaignStatus } from '../../src/shared/cxone/wire.js';
+import { createKeys, type Keys } from '../../src/shared/keys.js';
 import { LAUNCH_FAILED_REASON, launchAuditId } from '../../src/shared/launch-store.js';
 import { createCommandEffects } from '../../src/shared/lifecycle/effects.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { campaignConfig, resource, statsOf } from '../lifecycle/fixtures.js';
 import { startAuditHarness, type AuditHarness } from './cxone-harness.js';
-import { REDIS_URL, trimCliEnv } from './redis-helpers.js';
+import { deletePrefix, knownCampaign, REDIS_URL, testPrefix, trimCliEnv } from './redis-helpers.js';
 
 /**
  * The audit retention trim also removes what Redis keeps of campaigns that ended before the
@@ -68,8 +70,8 @@ const all = { record: true, indexed: true, compliance: 2 };
 const none = { record: false, indexed: false, compliance: 0 };
 
 /** What Redis keeps of an audit chain: each of its keys and entries, true if there. */
-async function chainKept(id: string) {
-  const { redis, keys } = harness;
+async function chainKept(id: string, keys: Keys = harness.keys) {
+  const { redis } = harness;
   return {
     head: (await redis.exists(keys.auditChainHead(id))) === 1,
     index: (await redis.exists(keys.auditCampaignIndex(id))) === 1,
@@ -196,7 +198,7 @@ describe('audit retention trim and finished campaigns', () => {
       expect(await runAuditCli(['trim'], env)).toBe(0);
       expect(log).toHaveBeenCalledWith(
         expect.stringMatching(
-          /^trimmed 0 record\(s\) older than 1 day\(s\) \(before stream id \d+-0\); removed 1 campaign\(s\) completed or cancelled before then \(record and campaigns-index entry; 2 compliance key\(s\) with them\); removed 0 audit chain\(s\) left empty by the retention \(of those campaigns, and of launches whose record has expired\)$/,
+          /^trimmed 0 record\(s\) older than 1 day\(s\) \(before stream id \d+-0\); removed 1 campaign\(s\) completed or cancelled before then \(record and campaigns-index entry; 2 compliance key\(s\) with them\); removed 0 audit chain\(s\) left empty by the retention \(of those campaigns, of launches whose record has expired, and of ids with no campaign record\)$/,
         ),
       );
     } finally {
@@ -488,6 +490,158 @@ describe("a launch's own audit chain", () => {
     await trail({ retentionDays: 1, at: now + 3 * DAY }).applyRetention();
     expect(await chainKept(live)).toEqual(noChain);
     expect(await harness.trail.verify()).toMatchObject({ ok: true, broken: [] });
+  });
+});
+
+describe('an audit chain of no campaign record', () => {
+  // A prefix of its own: the counts of what a trim removes are exact here.
+  const keys = createKeys(testPrefix());
+  afterAll(async () => {
+    await deletePrefix(harness.redis, keys.prefix);
+  });
+  const trailAt = (at: number, redis: Redis = harness.redis) =>
+    createAuditTrail({ redis, keys, logger: silentLogger, clock: new ManualClock(at), retentionDays: 1 });
+  /** `n` records on `id`'s chain appended now (the first with a dedupe key, as imported history has). */
+  async function records(id: string, n: number): Promise<void> {
+    const writer = trailAt(now);
+    for (let i = 0; i < n; i++) {
+      await writer.append({
+        campaignId: id,
+        action: 'cxone_history',
+        actor: 'cxone:ops',
+        details: { i },
+        ...(i === 0 ? { dedupeKey: `hist-${id}` } : {}),
+      });
+    }
+  }
+  const whole = { head: true, index: true, dedupe: true, anchor: true, audited: true };
+
+  it('goes whole once the trim has cut every record of it and no writer is queued on it; verify then answers as for a removed campaign', async () => {
+    const { redis } = harness;
+    // A console-made campaign whose CXone history was imported by hand: no campaign record.
+    await records('orphan-old', 3);
+    const queue = keys.custom('audit-queue', 'orphan-old');
+    await redis.zadd(queue, 1, 'aud_waiting');
+    // A writer queued on it: cut whole, anchored, kept.
+    expect(await trailAt(now + 3 * DAY).applyRetention()).toMatchObject({
+      applied: true,
+      removedRecords: 3,
+      removedCampaigns: 0,
+      removedChains: 0,
+    });
+    expect(await chainKept('orphan-old', keys)).toEqual(whole);
+    await redis.del(queue);
+
+    // Then an emptied chain such as an earlier release left: the next trim removes it, and says so.
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      expect(await runAuditCli(['trim'], trimCliEnv(keys.prefix))).toBe(0);
+      expect(log).toHaveBeenCalledWith(
+        expect.stringMatching(
+          /^trimmed 0 record\(s\) .*; removed 0 campaign\(s\) .*; removed 1 audit chain\(s\) left empty by the retention /,
+        ),
+      );
+    } finally {
+      log.mockRestore();
+    }
+    expect(await chainKept('orphan-old', keys)).toEqual(noChain);
+    expect(await redis.exists(queue, keys.custom('audit-queue-seen', 'orphan-old'))).toBe(0);
+    const reader = trailAt(now);
+    expect(await reader.verify('orphan-old')).toEqual({ ok: true, checked: 0, campaigns: 1, broken: [] });
+    expect(await reader.verify()).toEqual({ ok: true, checked: 0, campaigns: 0, broken: [] });
+    // Imported again, its history starts a new chain (its dedupe entries went with the old one).
+    await records('orphan-old', 1);
+    expect(await reader.verify('orphan-old')).toMatchObject({ ok: true, checked: 1, broken: [] });
+    expect((await reader.list('orphan-old'))[0]?.prevHash).toBe('');
+    await trailAt(now + 3 * DAY).applyRetention();
+    expect(await chainKept('orphan-old', keys)).toEqual(noChain);
+  });
+
+  it('is kept, anchored at its cut, while a record of it is inside the retention', async () => {
+    await records('orphan-new', 1);
+    // The cut falls between its two records (stream ids are Redis's real time).
+    await sleep(20);
+    const cut = Date.now();
+    await sleep(20);
+    await trailAt(now).append({
+      campaignId: 'orphan-new',
+      action: 'state_changed',
+      actor: 'api:ops',
+      details: {},
+    });
+    expect(await trailAt(cut + DAY).applyRetention()).toMatchObject({ removedRecords: 1, removedChains: 0 });
+    expect(await chainKept('orphan-new', keys)).toEqual(whole);
+    expect(await harness.redis.xlen(keys.auditCampaignIndex('orphan-new'))).toBe(1);
+    const verified = await trailAt(now).verify('orphan-new');
+    expect(verified).toMatchObject({ ok: true, checked: 1, broken: [] });
+    expect(verified.retentionCuts).toHaveLength(1);
+  });
+
+  it('leaves the chain of a campaign the orchestrator knows to its campaign, every record of it cut', async () => {
+    await knownCampaign(harness.redis, keys, 'known-cut');
+    await records('known-cut', 2);
+    const head = await harness.redis.get(keys.auditChainHead('known-cut'));
+    // orphan-new's last record is cut too: its chain goes (the one chain removed).
+    expect(await trailAt(now + 3 * DAY).applyRetention()).toMatchObject({
+      removedRecords: 3,
+      removedCampaigns: 0,
+      removedChains: 1,
+    });
+    expect(await chainKept('orphan-new', keys)).toEqual(noChain);
+    expect(await chainKept('known-cut', keys)).toEqual(whole);
+    expect(await trailAt(now).verify('known-cut')).toMatchObject({
+      ok: true,
+      checked: 0,
+      retentionCuts: [{ campaignId: 'known-cut', anchor: head }],
+    });
+  });
+
+  it('keeps a chain that an append, or a campaign record, reaches between the cut and its removal', async () => {
+    const { redis } = harness;
+    await records('race-append', 2);
+    await records('race-record', 2);
+    // Just before the removal script of each chain (8 keys, its id last), after the cut.
+    const racing: Record<string, () => Promise<void>> = {
+      'race-append': () =>
+        trailAt(now)
+          .append({ campaignId: 'race-append', action: 'state_changed', actor: 'api:ops', details: {} })
+          .then(() => undefined),
+      'race-record': () => knownCampaign(redis, keys, 'race-record'),
+    };
+    const ran = new Set<string>();
+    const hooked = new Proxy(redis, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (typeof value !== 'function') return value;
+        const call = value as (...a: unknown[]) => Promise<unknown>;
+        if (prop !== 'evalsha' && prop !== 'eval') return call.bind(target);
+        return async (...a: unknown[]) => {
+          const id = String(a[a.length - 1]);
+          if (a[1] === 8 && racing[id] && !ran.has(id)) {
+            ran.add(id);
+            await racing[id]();
+          }
+          return call.apply(target, a);
+        };
+      },
+    });
+    expect(await trailAt(now + 3 * DAY, hooked).applyRetention()).toMatchObject({
+      removedRecords: 4,
+      removedChains: 0,
+    });
+    expect([...ran].sort()).toEqual(['race-append', 'race-record']);
+    // The append made after the cut is kept, on its chain, linked to the anchor.
+    expect(await chainKept('race-append', keys)).toEqual(whole);
+    const appended = await trailAt(now).verify('race-append');
+    expect(appended).toMatchObject({ ok: true, checked: 1, broken: [] });
+    expect(appended.retentionCuts).toHaveLength(1);
+    expect(await chainKept('race-record', keys)).toEqual(whole);
+    expect(await trailAt(now).verify('race-record')).toMatchObject({ ok: true, checked: 0, broken: [] });
+    // Once that record is cut as well, the next trim takes the chain; the known campaign's stays.
+    expect(await trailAt(now + 3 * DAY).applyRetention()).toMatchObject({ removedChains: 1 });
+    expect(await chainKept('race-append', keys)).toEqual(noChain);
+    expect(await chainKept('race-record', keys)).toEqual(whole);
+    expect(await trailAt(now).verify()).toMatchObject({ ok: true, broken: [] });
   });
 });
 

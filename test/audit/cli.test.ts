@@ -10,7 +10,7 @@ import { createAuditTrail } from '../../src/shared/audit/trail.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { createKeys, type Keys } from '../../src/shared/keys.js';
 import { silentLogger } from '../../src/shared/logger.js';
-import { connect, deletePrefix, REDIS_URL, testPrefix } from './redis-helpers.js';
+import { connect, deletePrefix, knownCampaign, REDIS_URL, testPrefix } from './redis-helpers.js';
 
 const run = promisify(execFile);
 let redis: Redis;
@@ -228,6 +228,7 @@ describe('audit CLI against Redis', () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
       const trail = createAuditTrail({ redis, keys: ownKeys, logger: silentLogger, clock, retentionDays: 1 });
+      await knownCampaign(redis, ownKeys, 'cli-gone');
       for (let i = 0; i < 2; i++) {
         await trail.append({
           campaignId: 'cli-gone',

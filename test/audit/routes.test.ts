@@ -18,6 +18,7 @@ import type { Keys } from '../../src/shared/keys.js';
 import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
 import { startAuditHarness, type AuditHarness } from './cxone-harness.js';
+import { knownCampaign } from './redis-helpers.js';
 
 let harness: AuditHarness;
 let sandbox: RunningSandbox;
@@ -283,12 +284,15 @@ describe('GET /v1/campaigns/:id/audit', () => {
 
 describe('GET /v1/campaigns/:id/audit/verify after retention trimmed every record', () => {
   // Last in this file: the trim removes every record of the harness's trail.
-  it('answers an intact chain with its cut and anchor, not 404', async () => {
+  it("answers a known campaign's intact chain with its cut and anchor, not 404; a chain of no campaign record it removed, as a removed campaign's", async () => {
+    await knownCampaign(redis, keys, 'c-trimmed');
     await trail.append({ campaignId: 'c-trimmed', action: 'state_changed', actor: 'api:ops', details: {} });
     const head = await redis.get(keys.auditChainHead('c-trimmed'));
+    // No campaign record: a console-made campaign whose history was imported by hand, say.
+    await trail.append({ campaignId: 'c-orphan', action: 'cxone_history', actor: 'cxone:ops', details: {} });
     const clock = new ManualClock(Date.now() + 2 * 86_400_000);
     const trimmer = createAuditTrail({ redis, keys, logger: silentLogger, clock, retentionDays: 1 });
-    await trimmer.applyRetention();
+    expect((await trimmer.applyRetention()).removedChains).toBeGreaterThanOrEqual(1);
     const res = await app.inject({ method: 'GET', url: '/v1/campaigns/c-trimmed/audit/verify' });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({
@@ -299,6 +303,17 @@ describe('GET /v1/campaigns/:id/audit/verify after retention trimmed every recor
         { campaignId: 'c-trimmed', before: new Date(clock.now() - 86_400_000).toISOString(), anchor: head },
       ],
     });
+    // The chain of no campaign record is gone whole, answered as an id that never had a record.
+    const orphan = await app.inject({ method: 'GET', url: '/v1/campaigns/c-orphan/audit/verify' });
+    expect(orphan.statusCode).toBe(404);
+    expect(orphan.json()).toMatchObject({
+      error: 'not_found',
+      message: 'no audit records for campaign c-orphan',
+    });
+    const paged = await app.inject({ method: 'GET', url: '/v1/campaigns/c-orphan/audit' });
+    expect(paged.statusCode).toBe(200);
+    expect(paged.json()).toEqual({ records: [], nextCursor: null });
+    expect(await redis.exists(keys.auditChainHead('c-orphan'))).toBe(0);
     // An id that never had a record is still not found.
     const unknown = await app.inject({ method: 'GET', url: '/v1/campaigns/c-never/audit/verify' });
     expect(unknown.statusCode).toBe(404);

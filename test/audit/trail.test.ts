@@ -18,7 +18,7 @@ import {
 } from '../../src/shared/audit/trail.js';
 import { describeVerification } from '../../src/cli/audit.js';
 import type { AuditInput } from '../../src/shared/audit/types.js';
-import { connect, deletePrefix, testPrefix } from './redis-helpers.js';
+import { connect, deletePrefix, knownCampaign, testPrefix } from './redis-helpers.js';
 
 let redis: Redis;
 let keys: Keys;
@@ -796,6 +796,8 @@ describe('audit retention', () => {
     const clock = new ManualClock(Date.now());
     try {
       const t = createAuditTrail({ redis, keys: k, logger: silentLogger, clock, retentionDays: 1 });
+      // A campaign the orchestrator knows: its chain, cut whole, is kept at its anchor.
+      await knownCampaign(redis, k, 'c-old');
       for (let i = 0; i < 3; i++) await t.append(input('c-old', i));
       clock.advance(2 * 86_400_000);
       const result = await t.applyRetention();
@@ -821,6 +823,7 @@ describe('audit retention', () => {
     const clock = new ManualClock(Date.now());
     try {
       const t = createAuditTrail({ redis, keys: k, logger: silentLogger, clock, retentionDays: 1 });
+      await knownCampaign(redis, k, 'c-gone');
       for (let i = 0; i < 3; i++) await t.append(input('c-gone', i));
       const head = await redis.get(k.auditChainHead('c-gone'));
       clock.advance(2 * 86_400_000);
@@ -932,6 +935,7 @@ describe('audit retention', () => {
     const clock = new ManualClock(Date.now());
     try {
       const t = createAuditTrail({ redis, keys: k, logger: silentLogger, clock, retentionDays: 1 });
+      await knownCampaign(redis, k, 'c-reimport');
       await t.append(input('c-reimport', 0, { dedupeKey: 'hist-old' }));
       clock.advance(2 * 86_400_000);
       expect(await t.applyRetention()).toMatchObject({ applied: true, removedRecords: 1 });

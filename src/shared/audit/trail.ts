@@ -12,7 +12,7 @@ import { canonicalJson } from '../canonical-json.js';
 import { evalScript } from '../redis-script.js';
 import { releaseIfHolder, renewIfHolder } from '../held-key.js';
 import { streamField } from '../stream-entry.js';
-import { purgeFinishedCampaigns, purgeLaunchChains, type AuditChainKeys } from '../campaign-retention.js';
+import { purgeFinishedCampaigns, purgeOrphanChains, type AuditChainKeys } from '../campaign-retention.js';
 import { hashRecord, sealRecord, type SealedRecord } from './canonical.js';
 import {
   AUDIT_APPEND_LUA,
@@ -166,8 +166,9 @@ export interface RetentionResult {
   removedComplianceKeys: number;
   /**
    * Audit chains removed whole, every record of them trimmed (head, index, dedupe entries, anchor,
-   * entry in `audit-campaigns`): those of the campaigns removed, and those of launches
-   * (`launch:<launchId>`) whose launch record has expired.
+   * entry in `audit-campaigns`): those of the campaigns removed, those of launches
+   * (`launch:<launchId>`) whose launch record has expired, and those of which no campaign record
+   * exists (campaign-retention.ts purgeOrphanChains), no writer queued on any.
    */
   removedChains: number;
 }
@@ -1265,18 +1266,19 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     // Dedupe entries are kept on purpose: a trimmed record was recorded, and re-imports of CXone
     // history (which CXone keeps returning) must not append it again. The append script then finds
     // an entry whose record is gone and treats it as a duplicate. (They go with their chain when the
-    // purges below remove it whole: its campaign or launch is gone, and no import runs for it.)
+    // purges below remove it whole, its campaign or launch gone: no automatic import runs for it, and
+    // an import by hand afterwards appends that history again, into a new chain.)
     held();
     const removedRecords = await redis.xtrim(keys.auditStream(), 'MINID', minId);
     progress.removedRecords = removedRecords;
     held();
     await redis.del(trimKey);
     progress.trailTrimmed = true;
-    // Then what Redis keeps of campaigns that ended before the retention, and the chains of launches
-    // whose record has expired, under the same lock. After the cut is cleared: the audit trim's crash
-    // recovery stays as it was, and a purge that stops midway (lock lost, Redis gone) left only whole
-    // campaigns and chains removed; the next trim goes on. Only with a retention: finishing an
-    // unfinished cut with retention 0 keeps every campaign and chain.
+    // Then what Redis keeps of campaigns that ended before the retention, and the chains this cut
+    // emptied whose launch or campaign record is gone, under the same lock. After the cut is
+    // cleared: the audit trim's crash recovery stays as it was, and a purge that stops midway (lock
+    // lost, Redis gone) left only whole campaigns and chains removed; the next trim goes on. Only
+    // with a retention: finishing an unfinished cut with retention 0 keeps every campaign and chain.
     if (due) {
       const purge = {
         redis,
@@ -1289,7 +1291,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         into: progress,
       };
       await purgeFinishedCampaigns({ ...purge, cutoffMs: dueMs, keepFromStreamId: due });
-      await purgeLaunchChains(purge);
+      await purgeOrphanChains(purge);
     }
     const purged = {
       removedCampaigns: progress.removedCampaigns,
