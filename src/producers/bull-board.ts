@@ -7,7 +7,8 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../shared/context.js';
-import { pathOf } from '../shared/http/url-path.js';
+import { collectRoutes, setAllow } from '../shared/http/allowed-methods.js';
+import { pathOf, routedPath } from '../shared/http/url-path.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 
@@ -120,6 +121,8 @@ export async function registerBullBoard(
   const apiToken = ctx.config.apiToken;
   const authThrottle = opts.authThrottle ?? createAuthThrottle(ctx);
   await app.register(async (scope) => {
+    // The board's own routes, for the Allow of its read-only refusal.
+    const routes = collectRoutes(scope);
     scope.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (!adminCredentialsOk(req.headers.authorization, apiToken)) {
         return refuseAuthentication(authThrottle, req, reply, () => sendAdminChallenge(reply));
@@ -129,7 +132,10 @@ export async function registerBullBoard(
       // Any method that is not a read, on any path of this scope: its UI changes nothing with one,
       // and a path test would have to see the path as the router decodes it (`/%61pi/…` is `/api/…`).
       if (readOnlyMode && !READ_METHODS.has(req.method)) {
-        return reply.code(405).send({ error: { key: 'ERRORS.QUEUE_READ_ONLY' } });
+        // A 405 says what the path does serve (RFC 9110), as every other 405 of the API: read-only,
+        // only its reads. Empty on a path that takes changes only (`…/pause`): it serves nothing now.
+        const reads = routes.allowedMethods(routedPath(req.url)).filter((m) => READ_METHODS.has(m));
+        return setAllow(reply.code(405), reads).send({ error: { key: 'ERRORS.QUEUE_READ_ONLY' } });
       }
       if (!READ_METHODS.has(req.method) && isCrossSiteRequest(req.headers)) {
         req.log.warn(

@@ -130,19 +130,29 @@ describe('Bull Board in the producer API (real Redis queues)', () => {
 
   it('refuses every change through its API, pausing or resuming all queues included', async () => {
     const headers = { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' };
-    for (const [method, path] of [
-      ['PUT', '/admin/queues/api/queues/pause'],
-      ['PUT', '/admin/queues/api/queues/resume'],
-      ['PUT', `/admin/queues/api/queues/${QUEUES.poll}/empty`],
-      ['POST', `/admin/queues/api/queues/${QUEUES.launch}/add`],
+    // Each 405 names in Allow what its path still serves read-only (RFC 9110): its reads, or nothing
+    // on a path that takes changes only.
+    for (const [method, path, allow] of [
+      ['PUT', '/admin/queues/api/queues/pause', ''],
+      ['PUT', '/admin/queues/api/queues/resume', ''],
+      // Served to GET as well: its limit can still be read.
+      ['PUT', `/admin/queues/api/queues/${QUEUES.launch}/rate-limit`, 'GET, HEAD'],
+      // A GET of these paths is served too, as the job route's (`:queueName/:jobId`, job `empty`).
+      ['PUT', `/admin/queues/api/queues/${QUEUES.poll}/empty`, 'GET, HEAD'],
+      ['POST', `/admin/queues/api/queues/${QUEUES.launch}/add`, 'GET, HEAD'],
       // The router decodes the path: /%61pi/ is /api/.
-      ['PUT', '/admin/queues/%61pi/queues/pause'],
-      ['PUT', '/admin/queues/%61pi/queues/resume'],
+      ['PUT', '/admin/queues/%61pi/queues/pause', ''],
+      ['PUT', `/admin/queues/%61pi/queues/${QUEUES.launch}/rate-limit`, 'GET, HEAD'],
+      ['PUT', '/admin/queues/%61pi/queues/resume', ''],
     ] as const) {
       const res = await fetch(`${baseUrl}${path}`, { method, headers, body: '{}' });
       expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.headers.get('allow'), `${method} ${path}`).toBe(allow);
       expect(await res.json()).toMatchObject({ error: { key: 'ERRORS.QUEUE_READ_ONLY' } });
     }
+    // What Allow names is served: reading the limit is not refused.
+    const limit = await fetch(`${baseUrl}/admin/queues/api/queues/${QUEUES.launch}/rate-limit`, { headers });
+    expect(limit.status).not.toBe(405);
     for (const queue of Object.values(ctx.queues)) expect(await queue.isPaused()).toBe(false);
   });
 

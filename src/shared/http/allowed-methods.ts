@@ -1,10 +1,11 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { routedPath } from './url-path.js';
 
 /**
  * Which methods a server serves on a concrete path, from the routes it registered: a request whose
  * path exists under another method gets 405 with `Allow`, not a 404 that sends the caller looking
- * for a typo in the URL. RouteTable is pure; `answerUnmatched` wires it into a Fastify app.
+ * for a typo in the URL. RouteTable is pure; `collectRoutes` fills one from a Fastify app, and
+ * `answerUnmatched` wires it into the app's not-found handler.
  */
 
 export interface RegisteredRoute {
@@ -99,13 +100,11 @@ export class RouteTable {
 }
 
 /**
- * Collects every route registered on `app` from now on, and answers requests no route matched in the
- * API's error shape: 405 with `Allow` when the path is served under other methods, else 404
- * (`notFoundHint` appended to its message).
+ * A table of every route registered on `app` (its child scopes included) from now on, reading paths
+ * as the app's router does: a table that trimmed differently would answer 405 on a path no method is
+ * served on, or leave out of Allow a method that is.
  */
-export function answerUnmatched(app: FastifyInstance, opts: { notFoundHint?: string } = {}): void {
-  // The router's own reading of a path: a table that trimmed differently would answer 405 on a path
-  // no method is served on, or leave out of Allow a method that is.
+export function collectRoutes(app: FastifyInstance): RouteTable {
   const router = app.initialConfig.routerOptions ?? {};
   const routes = new RouteTable({
     ignoreTrailingSlash: router.ignoreTrailingSlash ?? app.initialConfig.ignoreTrailingSlash ?? false,
@@ -117,20 +116,35 @@ export function answerUnmatched(app: FastifyInstance, opts: { notFoundHint?: str
       routes.add({ method: String(method), url: route.url });
     }
   });
+  return routes;
+}
+
+/**
+ * `Allow` on a 405 (RFC 9110 requires it there): the methods the path serves. Empty when it serves
+ * none right now, as RFC 9110 allows for a resource disabled by configuration.
+ */
+export function setAllow(reply: FastifyReply, methods: readonly string[]): FastifyReply {
+  return reply.header('allow', methods.join(', '));
+}
+
+/**
+ * Collects every route registered on `app` from now on, and answers requests no route matched in the
+ * API's error shape: 405 with `Allow` when the path is served under other methods, else 404
+ * (`notFoundHint` appended to its message).
+ */
+export function answerUnmatched(app: FastifyInstance, opts: { notFoundHint?: string } = {}): void {
+  const routes = collectRoutes(app);
   app.setNotFoundHandler((request, reply) => {
     // An absolute-form target is routed by its path: read otherwise, it would be 404 where the
     // same path sent as usual is 405.
     const path = routedPath(request.url);
     const allowed = routes.allowedMethods(path);
     if (allowed.length > 0 && !allowed.includes(request.method)) {
-      void reply
-        .code(405)
-        .header('allow', allowed.join(', '))
-        .send({
-          error: 'method_not_allowed',
-          message: `${request.method} is not served on ${path}; allowed: ${allowed.join(', ')}`,
-          allowed,
-        });
+      void setAllow(reply.code(405), allowed).send({
+        error: 'method_not_allowed',
+        message: `${request.method} is not served on ${path}; allowed: ${allowed.join(', ')}`,
+        allowed,
+      });
       return;
     }
     void reply.code(404).send({
