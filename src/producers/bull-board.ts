@@ -74,12 +74,45 @@ export function isCrossSiteRequest(headers: {
   return ![headers.host, forwarded].some((h) => h !== undefined && h.toLowerCase() === originHost);
 }
 
-/** Headers of every answer under /admin/queues: no framing by any page, no content sniffing. */
+/**
+ * The board's page may load from this server only. Bull Board's page asks Google Fonts for its
+ * typefaces: from an operator's browser that is a request to a third party on every visit (which
+ * learns who looks at the queues, and when), and on the closed networks fleets often run in it hangs
+ * until the browser gives up. The link is taken out of the page (withoutExternalFonts) and the policy
+ * refuses any other origin, the page's system-font fallback stands in. Inline styles stay allowed:
+ * the page and its React components set them. `frame-ancestors 'none'`: never inside another page.
+ */
+export const BOARD_CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/**
+ * Headers of every answer under /admin/queues: no framing by any page, nothing loaded from another
+ * origin, no content sniffing.
+ */
 export const FRAME_DENYING_HEADERS = {
   'x-frame-options': 'DENY',
-  'content-security-policy': "frame-ancestors 'none'",
+  'content-security-policy': BOARD_CONTENT_SECURITY_POLICY,
   'x-content-type-options': 'nosniff',
 } as const;
+
+/** Bull Board's `<link>` to Google Fonts' stylesheet (see BOARD_CONTENT_SECURITY_POLICY). */
+const EXTERNAL_FONTS_LINK =
+  /<link\b[^>]*\bhref="https:\/\/fonts\.(?:googleapis|gstatic)\.com\/[^"]*"[^>]*>\s*/g;
+
+/** The board's page without its link to Google Fonts. Pure. */
+export function withoutExternalFonts(html: string): string {
+  return html.replace(EXTERNAL_FONTS_LINK, '');
+}
 
 /** A 401 that makes a browser show its login prompt; JSON body like every other API error. */
 export function sendAdminChallenge(reply: FastifyReply): FastifyReply {
@@ -160,8 +193,10 @@ export async function registerBullBoard(
       // cached Basic login, under its own buttons and have the operator click "clean" or "retry" —
       // changes the board's own page sends, which the cross-site check above lets through.
       void reply.headers(FRAME_DENYING_HEADERS);
-      if (reply.statusCode < 400 || typeof payload !== 'string') return payload;
-      if (!String(reply.getHeader('content-type') ?? '').includes('application/json')) return payload;
+      if (typeof payload !== 'string') return payload;
+      const type = String(reply.getHeader('content-type') ?? '');
+      if (type.includes('text/html')) return withoutExternalFonts(payload);
+      if (reply.statusCode < 400 || !type.includes('application/json')) return payload;
       return withBullBoardMessage(payload);
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });

@@ -4,7 +4,12 @@ import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApiApp } from '../../src/producers/app.js';
-import { adminCredentialsOk, isBullBoardPath } from '../../src/producers/bull-board.js';
+import {
+  BOARD_CONTENT_SECURITY_POLICY,
+  adminCredentialsOk,
+  isBullBoardPath,
+  withoutExternalFonts,
+} from '../../src/producers/bull-board.js';
 import { QUEUES } from '../../src/shared/keys.js';
 import { TEST_TOKEN, createOpsTestContext, type OpsTestContext } from './helpers.js';
 
@@ -28,6 +33,19 @@ describe('admin credentials (pure)', () => {
     expect(adminCredentialsOk(`Basic ${Buffer.from(TEST_TOKEN).toString('base64')}`, TEST_TOKEN)).toBe(false);
     expect(adminCredentialsOk(TEST_TOKEN, TEST_TOKEN)).toBe(false);
     expect(adminCredentialsOk(`Token ${TEST_TOKEN}`, TEST_TOKEN)).toBe(false);
+  });
+
+  it("takes the page's Google Fonts link out, and nothing else", () => {
+    const page =
+      '<head>\n    <link rel="icon" href="static/x.svg">\n' +
+      '    <link href="https://fonts.googleapis.com/css2?family=IBM+Plex+Sans:wght@400&display=swap" rel="stylesheet">\n' +
+      '<link href="static/css/main.css" rel="stylesheet"></head>';
+    expect(withoutExternalFonts(page)).toBe(
+      '<head>\n    <link rel="icon" href="static/x.svg">\n    <link href="static/css/main.css" rel="stylesheet"></head>',
+    );
+    // Only this origin, whatever the page asks for.
+    expect(BOARD_CONTENT_SECURITY_POLICY).toMatch(/^default-src 'self'; /);
+    expect(BOARD_CONTENT_SECURITY_POLICY).not.toMatch(/https?:|\*/);
   });
 
   it('recognises Bull Board paths only', () => {
@@ -177,13 +195,26 @@ describe('Bull Board in the producer API (real Redis queues)', () => {
           httpCredentials: { username: 'ops', password: TEST_TOKEN },
         });
         const page = await context.newPage();
+        // The page loads from this server only (no Google Fonts), and its policy blocks nothing it needs.
+        const elsewhere: string[] = [];
+        page.on('request', (req) => {
+          if (!req.url().startsWith(`${baseUrl}/`)) elsewhere.push(req.url());
+        });
+        const refused: string[] = [];
+        page.on('console', (msg) => {
+          if (/Content Security Policy/i.test(msg.text())) refused.push(msg.text());
+        });
         const response = await page.goto(`${baseUrl}/admin/queues`, { waitUntil: 'domcontentloaded' });
         expect(response?.status()).toBe(200);
+        expect(response?.headers()['content-security-policy']).toBe(BOARD_CONTENT_SECURITY_POLICY);
+        expect(await response?.text()).not.toContain('fonts.googleapis.com');
         for (const name of Object.values(QUEUES)) {
           await page.getByText(name, { exact: true }).first().waitFor({ state: 'visible', timeout: 15_000 });
         }
         const text = await page.locator('body').innerText();
         for (const name of Object.values(QUEUES)) expect(text).toContain(name);
+        expect(elsewhere).toEqual([]);
+        expect(refused).toEqual([]);
       } finally {
         await browser?.close();
       }
