@@ -61,6 +61,33 @@ export async function refreshLimiterBudgets(timeoutMs: number): Promise<void> {
   limiterBudgetLeft.reset();
   for (const budget of budgets) if (budget) limiterBudgetLeft.set({ endpoint: budget.endpoint }, budget.left);
 }
+
+/**
+ * Operators' calls (bounded control calls: an HTTP client waits; docs/limiter.md, "Operators' calls
+ * before jobs"). Fed by src/shared/limiter/operator-metrics.ts, in process, without a Redis command.
+ * `path`: `ahead_of_jobs` (taken from the hard window ahead of the fleet's jobs) or `share_spent`
+ * (the operators' share of the window was used up: it queued for a permit with the jobs).
+ */
+export const limiterOperatorWait = new Histogram({
+  name: 'cxo_limiter_operator_wait_seconds',
+  help: "Wait of an operator's call (a bounded control call: an HTTP client waits) for its CXone slot, by endpoint and path (ahead_of_jobs, share_spent); calls that got no slot are in cxo_limiter_operator_gave_up_total",
+  labelNames: ['endpoint', 'path'] as const,
+  // The API's bound is 3 s (API_LIMITER_MAX_WAIT_MS); a turn is about one spacing (606 ms at 100/min).
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3],
+  registers: [registry],
+});
+export const limiterOperatorYields = new Counter({
+  name: 'cxo_limiter_operator_yields_total',
+  help: "Slots a call gave up at the limiter's hard check to an operator's call waiting anywhere in the fleet (the call asks for its next permit), by endpoint; counted by the process whose call yielded",
+  labelNames: ['endpoint'] as const,
+  registers: [registry],
+});
+export const limiterOperatorGaveUp = new Counter({
+  name: 'cxo_limiter_operator_gave_up_total',
+  help: "Operators' calls that ended without a CXone slot, by endpoint and reason (budget, penalty, redis_unavailable, aborted, closed, error)",
+  labelNames: ['endpoint', 'reason'] as const,
+  registers: [registry],
+});
 /** Fed by src/producers/auth-throttle.ts. */
 export const authThrottled = new Counter({
   name: 'cxo_api_auth_throttled_total',

@@ -3,6 +3,7 @@ import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import { LimiterUnavailableError, type FleetLimiter } from '../../src/shared/limiter/types.js';
 import type { CxoneEndpoint } from '../../src/shared/cxone/wire.js';
 import { silentLogger } from '../../src/shared/logger.js';
+import { registry } from '../../src/shared/metrics.js';
 import { REDIS_URL, testPrefix } from '../cxone/harness.js';
 import { deletePrefixAt } from '../support/redis-prefix.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
@@ -90,4 +91,28 @@ export function maxInSpan(starts: number[], span: number): number {
     best = Math.max(best, hi - lo + 1);
   }
   return best;
+}
+
+/**
+ * The sum of a metric's series in the process's registry whose labels include `labels`, read with
+ * prom-client's `get()` rather than by scraping text. `series` picks a histogram's part (`count`,
+ * `sum`); counters have none. Metrics are per process and these tests run several limiters in one,
+ * so tests compare a reading before and after what they measure.
+ */
+export async function metricValue(
+  name: string,
+  labels: Record<string, string>,
+  series?: 'count' | 'sum',
+): Promise<number> {
+  const metric = registry.getSingleMetric(name);
+  if (!metric) throw new Error(`no metric ${name} in the registry`);
+  const metricName = series ? `${name}_${series}` : name;
+  const { values } = await metric.get();
+  return (
+    values
+      // A histogram's values carry their series' name (`_bucket`, `_sum`, `_count`); its typings omit it.
+      .filter((v) => ((v as { metricName?: string }).metricName ?? name) === metricName)
+      .filter((v) => Object.entries(labels).every(([key, value]) => v.labels[key] === value))
+      .reduce((sum, v) => sum + v.value, 0)
+  );
 }

@@ -11,6 +11,7 @@ import { CXONE_ENDPOINTS, CXONE_SCOPES } from '../../src/shared/cxone/wire.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { testCampaignConfig } from '../lifecycle/harness.js';
 import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+import { metricValue } from './fleet-helpers.js';
 
 /**
  * Operator commands on a fleet whose budget is saturated by its own jobs (the 30-minute soak: ~22 %
@@ -124,6 +125,14 @@ describe("operator commands while the fleet's jobs saturate its CXone budget", (
     await new Promise((r) => setTimeout(r, 3_000));
 
     const jobReadsBefore = jobReads;
+    const read = { endpoint: CXONE_ENDPOINTS.getCampaign };
+    const metricsNow = async () => ({
+      served: await metricValue('cxo_limiter_operator_wait_seconds', read, 'count'),
+      waitedSeconds: await metricValue('cxo_limiter_operator_wait_seconds', read, 'sum'),
+      gaveUp: await metricValue('cxo_limiter_operator_gave_up_total', read),
+      yields: await metricValue('cxo_limiter_operator_yields_total', read),
+    });
+    const before = await metricsNow();
     const answers: Array<Promise<{ status: number; ms: number }>> = [];
     for (let i = 0; i < OPERATOR_COMMANDS; i++) {
       const id = campaignIds[i % campaignIds.length]!;
@@ -150,6 +159,7 @@ describe("operator commands while the fleet's jobs saturate its CXone budget", (
     }
     const settled = await Promise.all(answers);
     const jobReadsDuringRun = jobReads - jobReadsBefore;
+    const after = await metricsNow();
     stopping = true;
     await Promise.all(loops);
 
@@ -175,5 +185,18 @@ describe("operator commands while the fleet's jobs saturate its CXone budget", (
     // command, so reads of the backlog's build-up do not hide jobs starved while the operator worked).
     expect(jobReadsDuringRun).toBeGreaterThanOrEqual(8);
     expect(counters[CXONE_ENDPOINTS.getStats]?.byStatus['200'] ?? 0).toBeGreaterThan(0);
+    // The limiter's metrics tell the same story (docs/operations.md): one operator's wait per command
+    // (each command's fresh read is one operator's call), none gave up, and the workers' reads yielded
+    // slots to them. The three processes share this test's registry; only the API's calls are bounded.
+    const served = after.served - before.served;
+    console.log(
+      `operator metrics: served ${served}, mean wait ${Math.round((1000 * (after.waitedSeconds - before.waitedSeconds)) / served)} ms, ` +
+        `gave up ${after.gaveUp - before.gaveUp}, jobs' yields ${after.yields - before.yields}`,
+    );
+    expect(served).toBe(accepted);
+    expect(after.gaveUp - before.gaveUp).toBe(busy);
+    expect(after.yields - before.yields).toBeGreaterThan(0);
+    // In seconds, and no longer than the requests that waited them.
+    expect(after.waitedSeconds - before.waitedSeconds).toBeLessThanOrEqual((served * waits.at(-1)!) / 1000);
   }, 90_000);
 });

@@ -5,7 +5,7 @@ import { withLimiterScripts } from '../../src/shared/limiter/scripts.js';
 import { LimiterUnavailableError, LimiterWaitExceededError } from '../../src/shared/limiter/types.js';
 import { REDIS_URL, testPrefix } from '../cxone/harness.js';
 import { deletePrefixAt } from '../support/redis-prefix.js';
-import { limiterBehindProxy, untilServedAfterOutage } from './fleet-helpers.js';
+import { limiterBehindProxy, metricValue, untilServedAfterOutage } from './fleet-helpers.js';
 
 const ENDPOINT = 'GET /api/v2/campaigns/:id' as const;
 
@@ -62,6 +62,17 @@ describe("operators' calls (cxoOperatorTake)", () => {
     // Past the spacing (100 ms at 600/min), so an operator's turn is due at once.
     await new Promise((r) => setTimeout(r, 300));
 
+    const gaveUp = (reason?: string) =>
+      metricValue('cxo_limiter_operator_gave_up_total', {
+        endpoint: ENDPOINT,
+        ...(reason ? { reason } : {}),
+      });
+    const served = () => metricValue('cxo_limiter_operator_wait_seconds', { endpoint: ENDPOINT }, 'count');
+    const [gaveUpBefore, unavailableBefore, servedBefore] = [
+      await gaveUp(),
+      await gaveUp('redis_unavailable'),
+      await served(),
+    ];
     proxy.cut();
     let made = 0;
     const err = await limiter
@@ -69,6 +80,10 @@ describe("operators' calls (cxoOperatorTake)", () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LimiterUnavailableError);
     expect(err).not.toBeInstanceOf(LimiterWaitExceededError);
+    // Counted once, as Redis being down (the API's 503 redis_unavailable), not as a busy budget; no wait.
+    expect((await gaveUp()) - gaveUpBefore).toBe(1);
+    expect((await gaveUp('redis_unavailable')) - unavailableBefore).toBe(1);
+    expect((await served()) - servedBefore).toBe(0);
     await proxy.restore();
 
     // An unbounded call after the outage is served after whatever the abandoned call had queued.

@@ -1,8 +1,10 @@
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Bottleneck from '@maselious/bottleneck';
 import type { CallPriority } from '../cxone/api.js';
 import type { Logger } from '../logger.js';
 import { limiterBudgetLeft, registerBudgetReader } from '../metrics.js';
+import { OperatorMetrics } from './operator-metrics.js';
 import type { ScriptedRedis } from './scripts.js';
 import { operatorSlots, type EndpointSpacing } from './spacing.js';
 import {
@@ -36,6 +38,8 @@ interface Call {
   penaltyUntil: number;
   /** True while its entry in the registry of waiting operators' calls may be in Redis (see operatorLoop). */
   operatorWaiting?: boolean;
+  /** An operator's call that found the operators' share spent and queued with the jobs (for its metric). */
+  operatorShareSpent?: boolean;
 }
 
 /** Slots of one lease: spendable until `endsAt` (the end of the permit's time slice). */
@@ -177,6 +181,7 @@ export class EndpointLimiter {
   private changed: { promise: Promise<void>; resolve: () => void } | undefined;
   /** The latest end of a 429 penalty a call of this process met on this endpoint (see sawPenalty). */
   private penaltySeenUntil = 0;
+  private readonly operatorMetrics: OperatorMetrics;
 
   constructor(private readonly deps: EndpointLimiterDeps) {
     this.logKey = `${deps.baseKey}:log`;
@@ -184,6 +189,7 @@ export class EndpointLimiter {
     this.controlKey = `${deps.baseKey}:control`;
     this.operatorKey = `${deps.baseKey}:operator`;
     this.operatorLogKey = `${deps.baseKey}:operator-log`;
+    this.operatorMetrics = new OperatorMetrics(deps.endpoint);
     const lanes = Math.max(1, Math.min(deps.spacing.lanes, deps.connections.length));
     this.lanes = Array.from({ length: lanes }, (_, i) => this.createBottleneck(i));
     this.laneWaiting = new Array<number>(lanes).fill(0);
@@ -243,6 +249,10 @@ export class EndpointLimiter {
     if (leased !== null) return this.waitForSlot(leased);
     const stopWaiting = new AbortController();
     const maxWaitMs = opts.maxWaitMs === undefined ? Infinity : Math.max(0, opts.maxWaitMs);
+    // An operator's call (see operatorLoop): its wait and its outcome are counted, a job's are not.
+    const operator =
+      this.deps.spacing.leaseSlots <= 1 && priority === 'control' && Number.isFinite(maxWaitMs);
+    const askedAt = operator ? performance.now() : 0;
     const call: Call = {
       priority,
       member: `${this.deps.clientId}:${++this.seq}`,
@@ -276,15 +286,22 @@ export class EndpointLimiter {
       const work =
         this.deps.spacing.leaseSlots > 1
           ? this.leasedLoop(call)
-          : priority === 'control' && call.deadline !== undefined
+          : operator
             ? this.operatorLoop(call)
             : this.acquireLoop(call, 1).then(() => {});
       await this.boundedByOutage(this.untilStopped(call, work));
+      if (operator) {
+        this.operatorMetrics.served(
+          call.operatorShareSpent ? 'share_spent' : 'ahead_of_jobs',
+          performance.now() - askedAt,
+        );
+      }
     } catch (err) {
       // The loop behind a call that gave up (the outage bound above) is still waiting on Redis; once
       // Redis is back it would take a permit and a slot of the hard window for a call never made —
       // one per abandoned call, the fleet's budget spent on nothing. Stopped, it takes neither.
       stop(err as Error);
+      if (operator) this.operatorMetrics.gaveUp(err);
       throw err;
     } finally {
       if (deadlineTimer) clearTimeout(deadlineTimer);
@@ -540,6 +557,7 @@ export class EndpointLimiter {
       if (why === 4) {
         // The operators' share of the window is spent: no precedence, the ordinary queue.
         call.operatorWaiting = false;
+        call.operatorShareSpent = true;
         await this.acquireLoop(call, 1);
         return;
       }
@@ -659,7 +677,10 @@ export class EndpointLimiter {
       );
       // An operator's call waits somewhere in the fleet: this slot is its own (operatorLoop). Nothing
       // was taken and a control call is still marked as waiting; ask for the next permit.
-      if (why === 3) return 0;
+      if (why === 3) {
+        this.operatorMetrics.yielded();
+        return 0;
+      }
       if (unmark) {
         call.marked = false;
         call.unmarked = true;
