@@ -38,3 +38,33 @@ describe('the webhook destination as the API shows it (pure)', () => {
     expect(labelUrlsIn('ECONNREFUSED')).toBe('ECONNREFUSED');
   });
 });
+
+describe('labelUrlsIn at the edges of a URL (pure)', () => {
+  it("keeps an IPv6 host's closing bracket, and a balanced parenthesis, as the URL's", () => {
+    const v6 = 'http://[::1]';
+    expect(labelUrlsIn(`fetch failed for ${v6}`)).toBe(`fetch failed for http://[::1] (#${digest8(v6)})`);
+    expect(labelUrlsIn(`connect ${v6}: refused`)).toBe(`connect http://[::1] (#${digest8(v6)}): refused`);
+    const v6Path = 'http://[::1]:8080/hook?token=s3cr3t';
+    expect(labelUrlsIn(`(see ${v6Path}).`)).toBe(`(see http://[::1]:8080 (#${digest8(v6Path)})).`);
+    const parens = 'https://hooks.example/wiki/Foo_(bar)';
+    expect(labelUrlsIn(`got ${parens} back`)).toBe(`got https://hooks.example (#${digest8(parens)}) back`);
+    expect(labelUrlsIn(`(${parens})`)).toBe(`(https://hooks.example (#${digest8(parens)}))`);
+  });
+
+  it('labels a URL glued to a digit or an underscore before it, where a word boundary is missing', () => {
+    for (const before of ['9', '_', 'id=', 'x_']) {
+      const text = labelUrlsIn(`${before}https://hooks.example/services/s3cr3tpath`);
+      expect(text).not.toContain('s3cr3t');
+      expect(text).toContain('https://hooks.example (#');
+    }
+  });
+
+  it('leaves the text around a URL as it was: a closing backtick or quote stays', () => {
+    const url = 'https://hooks.example/s3cr3t';
+    expect(labelUrlsIn(`\`${url}\` refused`)).toBe(`\`https://hooks.example (#${digest8(url)})\` refused`);
+    expect(labelUrlsIn(`'${url}'`)).toBe(`'https://hooks.example (#${digest8(url)})'`);
+    expect(labelUrlsIn('at 12:30 the port 443: no scheme://, no URL')).toBe(
+      'at 12:30 the port 443: no scheme://, no URL',
+    );
+  });
+});

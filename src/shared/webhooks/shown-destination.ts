@@ -24,9 +24,43 @@ function hasPathOrQuery(url: string): boolean {
   }
 }
 
-/** `scheme://…` up to the next space or quote: a URL quoted in a text (an error message). */
-const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi;
-const TRAILING_PUNCTUATION = /[.,;:!?)\]]+$/;
+/**
+ * `scheme://…` up to the next space, quote or angle bracket: a URL quoted in a text (an error
+ * message). A URL glued to what precedes it (`9https://…`, `id_https://…`) is a URL still, and one
+ * left unlabelled would show its path and query; so the match starts where a run of scheme
+ * characters does, not at a word boundary, and the scheme is its part from the first letter
+ * (labelUrlsIn). Only at a run's start: trying every position inside a long run would take time
+ * quadratic in its length, on a receiver's answer of any size.
+ */
+const URL_IN_TEXT = /(?<![a-z0-9+.-])[a-z0-9+.-]+:\/\/[^\s"'<>]+/gi;
+/** What may end a sentence (or a quotation) after a URL rather than belong to it. */
+const TRAILING = new Set(['.', ',', ';', ':', '!', '?', '`', ')', ']']);
+
+/**
+ * The URL in a match: the punctuation after it left out, a closing bracket only when the URL has no
+ * opening one for it (an IPv6 host's `]`, a path's balanced `(…)` are the URL's). Pure, and linear:
+ * each bracket is counted once, however much punctuation follows.
+ */
+function urlOf(match: string): string {
+  const open: Record<string, number> = { ')': 0, ']': 0 };
+  const close: Record<string, number> = { ')': 0, ']': 0 };
+  for (const char of match) {
+    if (char === '(') open[')']!++;
+    else if (char === '[') open[']']!++;
+    else if (char in close) close[char]!++;
+  }
+  let end = match.length;
+  while (end > 0) {
+    const last = match[end - 1]!;
+    if (!TRAILING.has(last)) break;
+    if (last in close) {
+      if (open[last]! >= close[last]!) break;
+      close[last]!--;
+    }
+    end--;
+  }
+  return match.slice(0, end);
+}
 
 /**
  * A text with every URL in it replaced by its label (destinationRef): what a delivery's failure
@@ -34,9 +68,16 @@ const TRAILING_PUNCTUATION = /[.,;:!?)\]]+$/;
  * so it follows the same rule as the destination itself, no credentials, path or query.
  */
 export function labelUrlsIn(text: string): string {
-  return text.replace(URL_IN_TEXT, (match) => {
+  return text.replace(URL_IN_TEXT, (run) => {
+    // A scheme begins with a letter: what comes before it in the run is text (`9https://…`).
+    const start = run.search(/[a-z]/i);
+    const scheme = run.indexOf('://');
+    if (start < 0 || start > scheme) return run;
+    const match = run.slice(start);
     // Punctuation that ends the sentence is not the URL's: left as it was, so the digest is the URL's.
-    const url = match.replace(TRAILING_PUNCTUATION, '');
-    return destinationRef(url).label + match.slice(url.length);
+    const url = urlOf(match);
+    // Nothing after `://` once the punctuation is left out (`scheme://,`): no URL there.
+    if (url.endsWith('://')) return run;
+    return run.slice(0, start) + destinationRef(url).label + match.slice(url.length);
   });
 }
