@@ -227,6 +227,39 @@ describe('webhook routes', () => {
     expect(deadLetters.body).not.toMatch(/s3cr3t|token|services/);
   });
 
+  it("keeps WEBHOOK_URL's path and query out of the receiver's answer as dead letters and the trail keep it", async () => {
+    const receiver = await new Receiver().start();
+    const path = '/services/T0/B0/s3cr3tpath-0123';
+    const url = `http://127.0.0.1:${receiver.port}${path}?token=s3cr3tquery-4567`;
+    // What receivers answer to a path they do not serve: Express's 404 page names it, others echo
+    // the whole URL, or only the token.
+    receiver.respond = (req) => ({
+      status: 404,
+      body:
+        `<pre>Cannot POST ${req.url ?? ''}</pre> ${JSON.stringify({ url })} ` +
+        `unknown hook s3cr3tpath-0123 (token s3cr3tquery-4567) at ${decodeURIComponent(path)}`,
+    });
+    const { h, app } = await setup(receiver, {}, undefined, url);
+    await h.events.publish('campaign.state.changed', 'camp-excerpt', {});
+    await waitFor(
+      async () => (await h.redis.zcard(h.keys.webhookDeadLetters())) === 1,
+      10_000,
+      'dead letter',
+    );
+    await waitFor(async () => (await h.audit.list('camp-excerpt')).length === 1, 10_000, 'audit record');
+    expect(receiver.received).toHaveLength(1);
+
+    const deadLetters = await app.inject({ method: 'GET', url: '/v1/webhooks/dead-letters' });
+    const [letter] = (deadLetters.json() as { deadLetters: Array<{ status: number; bodyExcerpt: string }> })
+      .deadLetters;
+    expect(letter?.status).toBe(404);
+    // The answer is still there to read, with the destination's label in place of the URL.
+    expect(letter?.bodyExcerpt).toContain('Cannot POST');
+    expect(letter?.bodyExcerpt).toContain(`http://127.0.0.1:${receiver.port} (#${digest8(url)})`);
+    expect(deadLetters.body).not.toMatch(/s3cr3t/);
+    expect(JSON.stringify(await h.audit.list('camp-excerpt'))).not.toMatch(/s3cr3t/);
+  });
+
   it('reads an empty ?limit= as not given, and still refuses a bad one', async () => {
     const { app } = await setup(await new Receiver().start());
     const empty = await app.inject({ method: 'GET', url: '/v1/webhooks/dead-letters?limit=' });

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { labelUrlsIn, shownDestination } from '../../src/shared/webhooks/shown-destination.js';
+import {
+  HIDDEN_PART,
+  hideDestinationIn,
+  labelUrlsIn,
+  shownDestination,
+} from '../../src/shared/webhooks/shown-destination.js';
 
 /** The first 8 hex digits of the SHA-256 of the whole URL, as an operator computes them. */
 const digest8 = (url: string): string => createHash('sha256').update(url).digest('hex').slice(0, 8);
@@ -66,5 +71,32 @@ describe('labelUrlsIn at the edges of a URL (pure)', () => {
     expect(labelUrlsIn('at 12:30 the port 443: no scheme://, no URL')).toBe(
       'at 12:30 the port 443: no scheme://, no URL',
     );
+  });
+});
+
+describe("the destination in a receiver's answer (pure)", () => {
+  const url = 'https://hooks.example/services/T0/B0/s3cr3t-path-0123?token=s3cr3t-query-4567&v=1';
+
+  it('hides its path and query, quoted whole, apart, decoded or as a token alone; labels it quoted whole', () => {
+    const answer =
+      'Cannot POST /services/T0/B0/s3cr3t-path-0123?token=s3cr3t-query-4567&v=1; ' +
+      `path /services/T0/B0/s3cr3t-path-0123, query token=s3cr3t-query-4567&v=1, url ${url}; ` +
+      'unknown hook s3cr3t-path-0123 (token s3cr3t-query-4567) for services v=1';
+    const shown = hideDestinationIn(answer, url);
+    expect(shown).not.toMatch(/s3cr3t/);
+    expect(shown).toBe(
+      `Cannot POST ${HIDDEN_PART}; path ${HIDDEN_PART}, query ${HIDDEN_PART}, ` +
+        `url https://hooks.example (#${digest8(url)}); ` +
+        `unknown hook ${HIDDEN_PART} (token ${HIDDEN_PART}) for services v=1`,
+    );
+    const encoded = 'https://hooks.example/a%20b/s3cr3t%20path%200123';
+    expect(hideDestinationIn('no hook at /a b/s3cr3t path 0123', encoded)).toBe(`no hook at ${HIDDEN_PART}`);
+  });
+
+  it('leaves an answer alone when the URL is its origin, or quotes none of it', () => {
+    expect(hideDestinationIn('{"ok":false,"path":"/"}', 'https://hooks.example/')).toBe(
+      '{"ok":false,"path":"/"}',
+    );
+    expect(hideDestinationIn('rate limited, try later', url)).toBe('rate limited, try later');
   });
 });

@@ -5,7 +5,7 @@ import { getProxyForUrl } from 'proxy-from-env';
 import { environmentNamesProxy } from '../cxone/http.js';
 import { signWebhook, type WebhookSecrets } from './sign.js';
 import type { AttemptResult } from './outcome.js';
-import { labelUrlsIn } from './shown-destination.js';
+import { hideDestinationIn, labelUrlsIn } from './shown-destination.js';
 
 export const DEFAULT_DELIVERY_TIMEOUT_MS = 10_000;
 const EXCERPT_BYTES = 1024;
@@ -17,7 +17,10 @@ export const EXCERPT_WAIT_MS = 1_000;
 const USER_AGENT = 'cxone-orchestrator-webhooks/1';
 
 export interface DeliveryAttempt extends AttemptResult {
-  /** Up to 1 KiB of the response body, for dead-letter records. */
+  /**
+   * Up to 1 KiB of the response body, for dead-letter records, with the destination's path and query
+   * hidden (hideDestinationIn): receivers often quote the URL they refuse.
+   */
   bodyExcerpt?: string;
   /** Why no response arrived (network error or timeout). */
   error?: string;
@@ -104,7 +107,7 @@ async function postDirect(req: Post): Promise<Answer> {
   return {
     status: res.status,
     retryAfter: res.headers.get('retry-after'),
-    bodyExcerpt: await readExcerpt(res, excerptWaitMs(req)),
+    bodyExcerpt: excerptOf(await readExcerpt(res, excerptWaitMs(req)), req.url),
   };
 }
 
@@ -139,7 +142,7 @@ async function postViaProxy(req: Post): Promise<Answer> {
   return {
     status: res.status,
     retryAfter: typeof retryAfter === 'string' ? retryAfter : null,
-    bodyExcerpt: await readStreamExcerpt(res.data, excerptWaitMs(req)),
+    bodyExcerpt: excerptOf(await readStreamExcerpt(res.data, excerptWaitMs(req)), req.url),
   };
 }
 
@@ -167,7 +170,18 @@ function proxyRefusal(url: string, status: number, request: { socket?: unknown }
   return status === 407 ? `proxy refused request: ${status}` : '';
 }
 
-async function readStreamExcerpt(stream: Readable, waitMs: number): Promise<string> {
+/**
+ * The stored excerpt of what was read of a body: the destination hidden in all of it first, so that a
+ * URL or token cut by the 1 KiB limit is still recognised whole, then cut to EXCERPT_BYTES.
+ */
+function excerptOf(read: Buffer, url: string): string {
+  return Buffer.from(hideDestinationIn(read.toString('utf8'), url))
+    .subarray(0, EXCERPT_BYTES)
+    .toString('utf8');
+}
+
+/** The body's first EXCERPT_BYTES or more (whole chunks), as read within `waitMs`. */
+async function readStreamExcerpt(stream: Readable, waitMs: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   // Ends the loop below early (premature close), keeping the chunks already read.
@@ -185,11 +199,12 @@ async function readStreamExcerpt(stream: Readable, waitMs: number): Promise<stri
     clearTimeout(timer);
     stream.destroy();
   }
-  return Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
-async function readExcerpt(res: Response, waitMs: number): Promise<string> {
-  if (!res.body) return '';
+/** As readStreamExcerpt, for a fetch response. */
+async function readExcerpt(res: Response, waitMs: number): Promise<Buffer> {
+  if (!res.body) return Buffer.alloc(0);
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -208,7 +223,7 @@ async function readExcerpt(res: Response, waitMs: number): Promise<string> {
     clearTimeout(timer);
     await reader.cancel().catch(() => undefined);
   }
-  return Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 /**

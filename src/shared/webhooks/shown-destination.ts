@@ -81,3 +81,59 @@ export function labelUrlsIn(text: string): string {
     return run.slice(0, start) + destinationRef(url).label + match.slice(url.length);
   });
 }
+
+/** What stands for a part of the destination's URL in a receiver's answer (hideDestinationIn). */
+export const HIDDEN_PART = '(hidden)';
+
+/**
+ * A path segment or query value this long or longer is hidden wherever the answer quotes it alone:
+ * a token, as receivers name one they refuse (tokens worth the name are 16 characters or more).
+ * Shorter ones (`hooks`, `services`, `v1`) would hide the ordinary words of the answer.
+ */
+const TOKEN_LIKE_LENGTH = 12;
+
+const decoded = (part: string): string => {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+};
+
+/**
+ * The parts of `url` a receiver's answer may quote without its origin, longest first: its path and
+ * query together and apart (as sent and decoded), and each path segment and query value that looks
+ * like a token. None for a URL that is its origin alone.
+ */
+function hiddenParts(url: string): string[] {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return [];
+  }
+  const parts = new Set<string>();
+  const add = (part: string, min = 1): void => {
+    for (const p of [part, decoded(part)]) if (p.length >= min && p !== '/') parts.add(p);
+  };
+  add(u.pathname + u.search);
+  add(u.pathname);
+  add(u.search);
+  add(u.search.slice(1));
+  for (const segment of u.pathname.split('/')) add(segment, TOKEN_LIKE_LENGTH);
+  for (const [, value] of u.searchParams) add(value, TOKEN_LIKE_LENGTH);
+  return [...parts].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * A receiver's answer to a delivery to `url`, as dead letters, the audit trail and the API keep it:
+ * any URL it quotes labelled (labelUrlsIn), and `url`'s path and query — or a token-like part of
+ * them — quoted alone replaced by HIDDEN_PART. Receivers often name what they refuse (`Cannot POST
+ * /services/T…/B…/<secret>`, a 404 page of Express), and the path or query is where they keep the
+ * token. Pure.
+ */
+export function hideDestinationIn(text: string, url: string): string {
+  let shown = labelUrlsIn(text);
+  for (const part of hiddenParts(url)) shown = shown.split(part).join(HIDDEN_PART);
+  return shown;
+}
