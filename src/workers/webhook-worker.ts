@@ -17,7 +17,7 @@ import {
   deliverOnce,
   type DeliveryAttempt,
 } from '../shared/webhooks/deliver.js';
-import { redactUrlCredentials } from '../shared/redact-url.js';
+import { labelUrlsIn } from '../shared/webhooks/shown-destination.js';
 import {
   DEFAULT_DESTINATION_BACKOFF,
   destinationBackoffKeys,
@@ -300,7 +300,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       return true;
     } catch (err) {
       logger.warn(
-        { eventId, status, err: redactUrlCredentials(err instanceof Error ? err.message : String(err)) },
+        { eventId, status, err: labelUrlsIn(err instanceof Error ? err.message : String(err)) },
         'could not store the webhook delivery hold; retrying this event on its schedule instead',
       );
       return false;
@@ -433,7 +433,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       return await spendFreeHold(deps, eventId, { run, job: jobInstance(job), free: freeHolds });
     } catch (err) {
       logger.warn(
-        { eventId, err: redactUrlCredentials(err instanceof Error ? err.message : String(err)) },
+        { eventId, err: labelUrlsIn(err instanceof Error ? err.message : String(err)) },
         "could not count the webhook event's free hold; retrying this event on its schedule instead",
       );
       return { kind: 'none_left' };
@@ -605,7 +605,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       reason: 'exhausted' as const,
       attempts,
       at: new Date(ctx.clock.now()).toISOString(),
-      error: redactUrlCredentials(error),
+      error: labelUrlsIn(error),
     };
     const event = await deadLetterUndecided(deps, letter);
     if (!event) return false;
@@ -625,7 +625,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     webhookOutcomes.inc({ outcome: 'error' });
     const attemptNo = job.attemptsMade + 1;
     const final = attemptNo >= (job.opts.attempts ?? 1);
-    const message = redactUrlCredentials(err instanceof Error ? err.message : String(err));
+    const message = labelUrlsIn(err instanceof Error ? err.message : String(err));
     logger.error(
       { jobId: job.id, attempt: attemptNo, error: message },
       final
@@ -775,7 +775,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       }
     } catch (err) {
       logger.warn(
-        { err: redactUrlCredentials(err instanceof Error ? err.message : String(err)) },
+        { err: labelUrlsIn(err instanceof Error ? err.message : String(err)) },
         'could not check the webhook delivery hold for another destination; starting anyway',
       );
     } finally {

@@ -100,3 +100,23 @@ describe("the destination in a receiver's answer (pure)", () => {
     expect(hideDestinationIn('rate limited, try later', url)).toBe('rate limited, try later');
   });
 });
+
+describe('labelUrlsIn on a text labelled already (pure)', () => {
+  it('leaves a label as it is, so labelling twice reads as once; a URL with more than its origin is labelled', () => {
+    for (const text of [
+      'request to http://hook:hunter2@127.0.0.1:9/services/s3cr3t?token=s3cr3t failed',
+      'fetch failed for http://[::1]:8080/hook and https://hooks.example.',
+      'no URL here',
+    ]) {
+      const once = labelUrlsIn(text);
+      expect(labelUrlsIn(once)).toBe(once);
+    }
+    // Looks like a label, but has a path, or credentials: still labelled.
+    const withPath = 'https://hooks.example/s3cr3t';
+    expect(labelUrlsIn(`${withPath} (#0123abcd)`)).toBe(
+      `https://hooks.example (#${digest8(withPath)}) (#0123abcd)`,
+    );
+    const withUser = 'https://tok3n@hooks.example';
+    expect(labelUrlsIn(`${withUser} (#0123abcd)`)).not.toContain('tok3n');
+  });
+});

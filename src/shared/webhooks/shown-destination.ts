@@ -33,6 +33,17 @@ function hasPathOrQuery(url: string): boolean {
  * quadratic in its length, on a receiver's answer of any size.
  */
 const URL_IN_TEXT = /(?<![a-z0-9+.-])[a-z0-9+.-]+:\/\/[^\s"'<>]+/gi;
+/** What follows the origin in a label (destinationRef): ` (#` and 8 hex digits. */
+const LABEL_DIGEST = /^ \(#[0-9a-f]{8}\)/;
+
+function isOrigin(url: string): boolean {
+  try {
+    return new URL(url).origin === url.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
 /** What may end a sentence (or a quotation) after a URL rather than belong to it. */
 const TRAILING = new Set(['.', ',', ';', ':', '!', '?', '`', ')', ']']);
 
@@ -68,7 +79,10 @@ function urlOf(match: string): string {
  * so it follows the same rule as the destination itself, no credentials, path or query.
  */
 export function labelUrlsIn(text: string): string {
-  return text.replace(URL_IN_TEXT, (run) => {
+  return text.replace(URL_IN_TEXT, (run: string, offset: number) => {
+    // A label already (its origin, then its digest): left as it is, so a text labelled twice (an
+    // error quoting another's message) reads as once.
+    if (LABEL_DIGEST.test(text.slice(offset + run.length)) && isOrigin(run)) return run;
     // A scheme begins with a letter: what comes before it in the run is text (`9https://…`).
     const start = run.search(/[a-z]/i);
     const scheme = run.indexOf('://');
