@@ -6,6 +6,8 @@ describe('unknown SANDBOX_* variables', () => {
     expect([...SANDBOX_VARIABLES].sort()).toEqual([
       'SANDBOX_ADMIN_TOKEN',
       'SANDBOX_PORT',
+      'SANDBOX_RATE_LIMIT_PER_MIN',
+      'SANDBOX_RATE_LIMIT_WINDOW_MS',
       'SANDBOX_SEED',
       'SANDBOX_TIME_SCALE',
       'SANDBOX_TOKEN_TTL_SECONDS',
@@ -18,6 +20,7 @@ describe('unknown SANDBOX_* variables', () => {
     ['SANDBOX_SEEDS', 'SANDBOX_SEED'],
     ['SANDBOX_POTR', 'SANDBOX_PORT'],
     ['SANDBOX_TOKEN_TTL', 'SANDBOX_TOKEN_TTL_SECONDS'],
+    ['SANDBOX_RATE_LIMIT', 'SANDBOX_RATE_LIMIT_PER_MIN'],
     ['SANDBOX_ADMIN_TOKN', 'SANDBOX_ADMIN_TOKEN'],
   ])('names %s with the closest known one, %s', (name, closest) => {
     expect(unknownSandboxVariables({ [name]: '1' })).toEqual([{ name, closest }]);
