@@ -20,7 +20,13 @@ import { registerCampaignRoutes } from './routes/campaigns.js';
 import { registerLaunchRoutes } from './routes/launches.js';
 import { registerCampaignCommandRoutes } from './routes/campaign-commands.js';
 import { registerOpsRoutes } from './routes/ops.js'; // (H8)
-import { adminCredentialsOk, isBullBoardPath, registerBullBoard, sendAdminChallenge } from './bull-board.js'; // (H8)
+import {
+  adminCredentialsOk,
+  boardServedMethods,
+  isBullBoardPath,
+  registerBullBoard,
+  sendAdminChallenge,
+} from './bull-board.js'; // (H8)
 import { createAuthThrottle, refuseAuthentication, type AuthThrottleOptions } from './auth-throttle.js';
 import { registerComplianceRoutes } from './routes/compliance.js'; // (H7)
 import { registerAuditRoutes } from './routes/audit.js'; // (H4)
@@ -209,8 +215,10 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
   if (opts.fleetContested) registerFleetGuard(app, opts.fleetContested, opts.fleetRetryAfterS);
   registerRequestGuard(app, ctx, opts.requestDeadlineMs);
 
-  // Every route registered from here on (Bull Board's included) counts for the 405s.
-  answerUnmatched(app);
+  // Every route registered from here on (Bull Board's included) counts for the 405s; a read-only
+  // board's change routes do not count as served (their 405 says so too, bull-board.ts).
+  const readOnlyBoard = ctx.config.bullBoardReadOnly;
+  answerUnmatched(app, { servedNow: (path, routed) => boardServedMethods(path, routed, readOnlyBoard) });
 
   // ── Route registrations: one line per routes file (owner in parentheses). Add yours here. ──
   // Ops first: its onRoute hook collects every later route for the OpenAPI document.

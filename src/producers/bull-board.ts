@@ -15,6 +15,14 @@ export const BULL_BOARD_PATH = '/admin/queues';
 /** Methods a read-only board still serves. */
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/**
+ * Of the methods routed on `path`, those it serves right now: under /admin/queues on a read-only board,
+ * its reads only (a change is refused there with 405, whatever route it would take). Pure.
+ */
+export function boardServedMethods(path: string, routed: readonly string[], readOnly: boolean): string[] {
+  return readOnly && isBullBoardPath(path) ? routed.filter((m) => READ_METHODS.has(m)) : [...routed];
+}
+
 /** Whether a request URL belongs to Bull Board, which checks its own credentials (Bearer or Basic). */
 export function isBullBoardPath(url: string): boolean {
   const path = pathOf(url);

@@ -7,6 +7,7 @@ import { buildApiApp } from '../../src/producers/app.js';
 import {
   BOARD_CONTENT_SECURITY_POLICY,
   adminCredentialsOk,
+  boardServedMethods,
   isBullBoardPath,
   withoutExternalFonts,
 } from '../../src/producers/bull-board.js';
@@ -46,6 +47,16 @@ describe('admin credentials (pure)', () => {
     // Only this origin, whatever the page asks for.
     expect(BOARD_CONTENT_SECURITY_POLICY).toMatch(/^default-src 'self'; /);
     expect(BOARD_CONTENT_SECURITY_POLICY).not.toMatch(/https?:|\*/);
+  });
+
+  it("offers a read-only board's reads only, and leaves other paths and a writable board alone", () => {
+    expect(boardServedMethods('/admin/queues/api/queues/pause', ['PUT'], true)).toEqual([]);
+    expect(boardServedMethods('/admin/queues/api/queues/x/1', ['GET', 'HEAD', 'PUT'], true)).toEqual([
+      'GET',
+      'HEAD',
+    ]);
+    expect(boardServedMethods('/admin/queues/api/queues/pause', ['PUT'], false)).toEqual(['PUT']);
+    expect(boardServedMethods('/v1/campaigns', ['GET', 'POST'], true)).toEqual(['GET', 'POST']);
   });
 
   it('recognises Bull Board paths only', () => {
@@ -167,6 +178,14 @@ describe('Bull Board in the producer API (real Redis queues)', () => {
       expect(res.status, `${method} ${path}`).toBe(405);
       expect(res.headers.get('allow'), `${method} ${path}`).toBe(allow);
       expect(await res.json()).toMatchObject({ error: { key: 'ERRORS.QUEUE_READ_ONLY' } });
+    }
+    // A read of a path that takes changes only is no route of the board's at all: the app's 405, whose
+    // Allow must not offer the change the read-only board refuses.
+    for (const path of ['/admin/queues/api/queues/pause', '/admin/queues/api/queues/resume']) {
+      const res = await fetch(`${baseUrl}${path}`, { headers });
+      expect(res.status, `GET ${path}`).toBe(405);
+      expect(res.headers.get('allow'), `GET ${path}`).toBe('');
+      expect(await res.json()).toMatchObject({ error: 'method_not_allowed', allowed: [] });
     }
     // What Allow names is served: reading the limit is not refused.
     const limit = await fetch(`${baseUrl}/admin/queues/api/queues/${QUEUES.launch}/rate-limit`, { headers });

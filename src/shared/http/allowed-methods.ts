@@ -132,17 +132,28 @@ export function setAllow(reply: FastifyReply, methods: readonly string[]): Fasti
  * API's error shape: 405 with `Allow` when the path is served under other methods, else 404
  * (`notFoundHint` appended to its message).
  */
-export function answerUnmatched(app: FastifyInstance, opts: { notFoundHint?: string } = {}): void {
+export function answerUnmatched(
+  app: FastifyInstance,
+  opts: {
+    notFoundHint?: string;
+    /**
+     * Of the methods routed on a path, those it serves right now: a route that refuses its method by
+     * configuration (Bull Board read-only) is routed but not served, and Allow must not offer it.
+     */
+    servedNow?: (path: string, routed: readonly string[]) => string[];
+  } = {},
+): void {
   const routes = collectRoutes(app);
   app.setNotFoundHandler((request, reply) => {
     // An absolute-form target is routed by its path: read otherwise, it would be 404 where the
     // same path sent as usual is 405.
     const path = routedPath(request.url);
-    const allowed = routes.allowedMethods(path);
-    if (allowed.length > 0 && !allowed.includes(request.method)) {
+    const routed = routes.allowedMethods(path);
+    if (routed.length > 0 && !routed.includes(request.method)) {
+      const allowed = opts.servedNow ? opts.servedNow(path, routed) : routed;
       void setAllow(reply.code(405), allowed).send({
         error: 'method_not_allowed',
-        message: `${request.method} is not served on ${path}; allowed: ${allowed.join(', ')}`,
+        message: `${request.method} is not served on ${path}; allowed: ${allowed.join(', ') || 'none right now'}`,
         allowed,
       });
       return;
