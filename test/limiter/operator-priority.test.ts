@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { buildApiApp } from '../../src/producers/app.js';
 import { startSandbox } from '../../src/sandbox/server.js';
 import type { RunningSandbox } from '../../src/sandbox/types.js';
@@ -121,6 +121,12 @@ describe("operator commands while the fleet's jobs saturate its CXone budget", (
         );
       }
     }
+    // Stopped also when an assertion or a request below fails: left running, the loops spin on instant
+    // rejections once afterAll closes their contexts, and the run hangs instead of failing.
+    onTestFinished(async () => {
+      stopping = true;
+      await Promise.all(loops);
+    });
     // The jobs' backlog builds up before the operator arrives.
     await new Promise((r) => setTimeout(r, 3_000));
 
