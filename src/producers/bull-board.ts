@@ -17,10 +17,22 @@ const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * Of the methods routed on `path`, those it serves right now: under /admin/queues on a read-only board,
- * its reads only (a change is refused there with 405, whatever route it would take). Pure.
+ * its reads only (a change is refused there with 405, whatever route it would take). The path is read
+ * as the router reads it, segment by segment decoded: `/%61dmin/queues/…` is routed to the board, and
+ * read raw it offered the change. Pure.
  */
 export function boardServedMethods(path: string, routed: readonly string[], readOnly: boolean): string[] {
-  return readOnly && isBullBoardPath(path) ? routed.filter((m) => READ_METHODS.has(m)) : [...routed];
+  if (!readOnly || !isBullBoardPath(pathOf(path).split('/').map(decodeSegment).join('/'))) return [...routed];
+  return routed.filter((m) => READ_METHODS.has(m));
+}
+
+/** One path segment decoded, or kept as sent when its escapes are not valid (as the router keeps it). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 /** Whether a request URL belongs to Bull Board, which checks its own credentials (Bearer or Basic). */

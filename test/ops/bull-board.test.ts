@@ -57,6 +57,9 @@ describe('admin credentials (pure)', () => {
     ]);
     expect(boardServedMethods('/admin/queues/api/queues/pause', ['PUT'], false)).toEqual(['PUT']);
     expect(boardServedMethods('/v1/campaigns', ['GET', 'POST'], true)).toEqual(['GET', 'POST']);
+    // As the router reads it: decoded segment by segment, a bad escape kept.
+    expect(boardServedMethods('/%61dmin/queues/api/queues/pause', ['PUT'], true)).toEqual([]);
+    expect(boardServedMethods('/admin/%71ueues/%zz', ['GET', 'PUT'], true)).toEqual(['GET']);
   });
 
   it('recognises Bull Board paths only', () => {
@@ -181,7 +184,13 @@ describe('Bull Board in the producer API (real Redis queues)', () => {
     }
     // A read of a path that takes changes only is no route of the board's at all: the app's 405, whose
     // Allow must not offer the change the read-only board refuses.
-    for (const path of ['/admin/queues/api/queues/pause', '/admin/queues/api/queues/resume']) {
+    // The router decodes the path (`/%61dmin/` is `/admin/`): the board's path however it is spelled.
+    for (const path of [
+      '/admin/queues/api/queues/pause',
+      '/admin/queues/api/queues/resume',
+      '/%61dmin/queues/api/queues/pause',
+      '/admin/%71ueues/api/queues/resume',
+    ]) {
       const res = await fetch(`${baseUrl}${path}`, { headers });
       expect(res.status, `GET ${path}`).toBe(405);
       expect(res.headers.get('allow'), `GET ${path}`).toBe('');
