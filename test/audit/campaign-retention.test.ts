@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runAuditCli } from '../../src/cli/audit.js';
 import { toErrorResponse } from '../../src/producers/errors.js';
 import { registerCampaignRoutes } from '../../src/producers/routes/campaigns.js';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { AuditTrimLockLostError, createAuditTrail } from '../../src/shared/audit/trail.js';
 import { isPastRetention } from '../../src/shared/campaign-retention.js';
 import { noteMissingOnCxone } from '../../src/shared/campaign-missing.js';
@@ -19,7 +19,14 @@ import { createCommandEffects } from '../../src/shared/lifecycle/effects.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { campaignConfig, resource, statsOf } from '../lifecycle/fixtures.js';
 import { startAuditHarness, type AuditHarness } from './cxone-harness.js';
-import { deletePrefix, knownCampaign, REDIS_URL, testPrefix, trimCliEnv } from './redis-helpers.js';
+import {
+  deletePrefix,
+  knownCampaign,
+  loseTrimLockOn,
+  REDIS_URL,
+  testPrefix,
+  trimCliEnv,
+} from './redis-helpers.js';
 
 /**
  * The audit retention trim also removes what Redis keeps of campaigns that ended before the
@@ -757,22 +764,8 @@ describe('a trim that stops midway through the purge', () => {
     const ids = ['cli-mid-1', 'cli-mid-2', 'cli-mid-3'];
     await finished(ids, false);
     // The third campaign's purge fails as a trim that lost its lock does (its next write refused).
-    const evalsha = Redis.prototype.evalsha;
     let calls = 0;
-    const spy = vi.spyOn(Redis.prototype, 'evalsha').mockImplementation(function (
-      this: Redis,
-      ...a: unknown[]
-    ) {
-      if (a[1] === 12 && ++calls === 3) {
-        return Promise.reject(
-          new AuditTrimLockLostError(
-            'the-lock',
-            'its lease ran out, and the lock is gone or another trim took it',
-          ),
-        );
-      }
-      return (evalsha as (...b: unknown[]) => Promise<unknown>).apply(this, a);
-    } as typeof evalsha);
+    const spy = loseTrimLockOn('evalsha', (a) => a[1] === 12 && ++calls === 3);
     const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
       const env = trimCliEnv(harness.keys.prefix);

@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis';
+import { vi, type MockInstance } from 'vitest';
+import { AuditTrimLockLostError } from '../../src/shared/audit/trail.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import type { Keys } from '../../src/shared/keys.js';
 import { campaignConfig, resource } from '../lifecycle/fixtures.js';
@@ -29,4 +31,24 @@ export async function knownCampaign(redis: Redis, keys: Keys, id: string): Promi
     config: campaignConfig(),
     launchId: `launch-${id}`,
   });
+}
+
+/**
+ * Makes every Redis client's `method` fail, for the calls `when` picks, as a retention trim's write
+ * does once the trim has lost its lock (lock `the-lock`, its lease run out); every other call goes
+ * through. The spy: mockRestore it.
+ */
+export function loseTrimLockOn(method: 'evalsha' | 'del', when: (args: unknown[]) => boolean): MockInstance {
+  const real = Redis.prototype[method] as (...a: unknown[]) => Promise<unknown>;
+  return vi.spyOn(Redis.prototype, method).mockImplementation(function (this: Redis, ...args: unknown[]) {
+    if (when(args)) {
+      return Promise.reject(
+        new AuditTrimLockLostError(
+          'the-lock',
+          'its lease ran out, and the lock is gone or another trim took it',
+        ),
+      );
+    }
+    return real.apply(this, args);
+  } as never);
 }

@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Redis } from 'ioredis';
 import { runAuditCli } from '../../src/cli/audit.js';
-import { AuditTrimLockLostError, createAuditTrail } from '../../src/shared/audit/trail.js';
+import { createAuditTrail } from '../../src/shared/audit/trail.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { createKeys } from '../../src/shared/keys.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { campaignConfig, resource } from '../lifecycle/fixtures.js';
 import { startAuditHarness, type AuditHarness } from './cxone-harness.js';
-import { connect, deletePrefix, testPrefix, trimCliEnv } from './redis-helpers.js';
+import { connect, deletePrefix, loseTrimLockOn, testPrefix, trimCliEnv } from './redis-helpers.js';
 
 /**
  * Verify and the retention trim's removal of emptied chains, read at the same time (real Redis under
@@ -147,21 +146,7 @@ describe('`trim` stopped after cutting the stream, before clearing its cut', () 
         await redis.xadd(keys.auditStream(), `${1_000 + i}-0`, 'c', 'old', 'r', '{}');
       }
       const trimKey = keys.custom('audit-trim');
-      const del = Redis.prototype.del;
-      const spy = vi.spyOn(Redis.prototype, 'del').mockImplementation(function (
-        this: Redis,
-        ...a: unknown[]
-      ) {
-        if (a[0] === trimKey) {
-          return Promise.reject(
-            new AuditTrimLockLostError(
-              'the-lock',
-              'its lease ran out, and the lock is gone or another trim took it',
-            ),
-          );
-        }
-        return (del as (...b: unknown[]) => Promise<number>).apply(this, a);
-      } as typeof del);
+      const spy = loseTrimLockOn('del', (a) => a[0] === trimKey);
       const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
       try {
         const env = trimCliEnv(prefix);
