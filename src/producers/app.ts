@@ -15,7 +15,7 @@ import { answerUnmatched } from '../shared/http/allowed-methods.js';
 import { registerRequestGuard } from './request-guard.js';
 import { registerFleetGuard } from './fleet-guard.js';
 import { registerJsonBodyParser } from './json-body.js';
-import { pathOf } from '../shared/http/url-path.js';
+import { decodedPath, pathOf } from '../shared/http/url-path.js';
 import { registerCampaignRoutes } from './routes/campaigns.js';
 import { registerLaunchRoutes } from './routes/launches.js';
 import { registerCampaignCommandRoutes } from './routes/campaign-commands.js';
@@ -117,8 +117,8 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
    */
   const refusedAtAuth = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
     const routeUrl = request.routeOptions?.url;
-    const decodedPath = safeDecodePath(request.url);
-    const paths = routeUrl === undefined ? [request.url, decodedPath] : [routeUrl, request.url, decodedPath];
+    const decoded = decodedPath(request.url);
+    const paths = routeUrl === undefined ? [request.url, decoded] : [routeUrl, request.url, decoded];
     if (!paths.some(isProtectedPath)) return false;
     // Bull Board checks its own credentials so a browser can log in with HTTP Basic (bull-board.ts).
     if (routeUrl !== undefined && isBullBoardPath(routeUrl)) return false;
@@ -234,21 +234,4 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
   // ── end of route registrations ──
 
   return app;
-}
-
-/**
- * The request path with percent-escapes decoded segment by segment, an undecodable segment kept as
- * sent: decoded whole, one bad escape anywhere (`/%761/campaigns/%zz`) left the raw text, which does
- * not start with /v1, as the only reading of a path the token must guard.
- */
-function safeDecodePath(url: string): string {
-  return pathOf(url).split('/').map(decodeSegment).join('/');
-}
-
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }

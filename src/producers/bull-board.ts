@@ -8,7 +8,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../shared/context.js';
 import { collectRoutes, setAllow } from '../shared/http/allowed-methods.js';
-import { pathOf, routedPath } from '../shared/http/url-path.js';
+import { decodedPath, pathOf, routedPath } from '../shared/http/url-path.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 
@@ -22,17 +22,8 @@ const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * read raw it offered the change. Pure.
  */
 export function boardServedMethods(path: string, routed: readonly string[], readOnly: boolean): string[] {
-  if (!readOnly || !isBullBoardPath(pathOf(path).split('/').map(decodeSegment).join('/'))) return [...routed];
+  if (!readOnly || !isBullBoardPath(decodedPath(path))) return [...routed];
   return routed.filter((m) => READ_METHODS.has(m));
-}
-
-/** One path segment decoded, or kept as sent when its escapes are not valid (as the router keeps it). */
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }
 
 /** Whether a request URL belongs to Bull Board, which checks its own credentials (Bearer or Basic). */

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { routedPath } from './url-path.js';
+import { decodeOrKeep, routedPath } from './url-path.js';
 
 /**
  * Which methods a server serves on a concrete path, from the routes it registered: a request whose
@@ -51,21 +51,13 @@ function segmentsOf(url: string): Segment[] {
   });
 }
 
-const decodeSegment = (part: string) => {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    return part;
-  }
-};
-
 /**
  * A request path (raw, without the query) as routes are matched against it: segment by segment, each
  * decoded on its own, as the router does: `a%2Fb` is one parameter, not two segments. Done once per
  * request, not once per route: the path is the client's, up to the 16 KiB a request line may hold.
  */
 function requestSegments(normalPath: string): string[] {
-  return normalPath.split('/').map(decodeSegment);
+  return normalPath.split('/').map(decodeOrKeep);
 }
 
 /** Whether a request path's segments (requestSegments) match a route's. */

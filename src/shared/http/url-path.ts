@@ -29,3 +29,22 @@ export function routedPath(url: string): string {
   const rest = url.replace(ABSOLUTE_FORM, '');
   return rest.startsWith('/') ? pathOf(rest) : '/';
 }
+
+/** Percent-escapes decoded, or the text as given when they are not valid (as the router keeps it). */
+export function decodeOrKeep(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * A request URL's path with percent-escapes decoded segment by segment, an undecodable segment kept
+ * as sent, as the router reads it: decoded whole, one bad escape anywhere (`/%761/campaigns/%zz`)
+ * left the raw text, which does not start with /v1, as the only reading of a path the token must
+ * guard.
+ */
+export function decodedPath(url: string): string {
+  return pathOf(url).split('/').map(decodeOrKeep).join('/');
+}

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { shownDestinationSchema } from '../responses/webhooks.js';
+import { decodeOrKeep } from '../http/url-path.js';
 import { destinationRef } from './backoff.js';
 
 export type ShownDestination = z.output<typeof shownDestinationSchema>;
@@ -106,14 +107,6 @@ export const HIDDEN_PART = '(hidden)';
  */
 const TOKEN_LIKE_LENGTH = 12;
 
-const decoded = (part: string): string => {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    return part;
-  }
-};
-
 /**
  * The parts of `url` a receiver's answer may quote without its origin, longest first: its path and
  * query together and apart (as sent and decoded), and each path segment and query value that looks
@@ -128,7 +121,7 @@ function hiddenParts(url: string): string[] {
   }
   const parts = new Set<string>();
   const add = (part: string, min = 1): void => {
-    for (const p of [part, decoded(part)]) if (p.length >= min && p !== '/') parts.add(p);
+    for (const p of [part, decodeOrKeep(part)]) if (p.length >= min && p !== '/') parts.add(p);
   };
   add(u.pathname + u.search);
   add(u.pathname);
