@@ -64,6 +64,14 @@ import { trackHandlerWork } from './handler-work.js';
 import { workerOptions } from './worker-options.js';
 
 /**
+ * An error's message as the worker's logs and dead letters may show it: any URL in it labelled
+ * (labelUrlsIn), so WEBHOOK_URL's path and query, where receivers keep tokens, stay out.
+ */
+function shownError(err: unknown): string {
+  return labelUrlsIn(err instanceof Error ? err.message : String(err));
+}
+
+/**
  * Delivers events to WEBHOOK_URL (Standard Webhooks). Each job is one event, identified by the event
  * id; it POSTs the stored bytes, so every attempt — and every replay — sends the same body under the
  * same `webhook-id`. Retries follow the webhook schedule (not the CXone backoff): the worker's custom
@@ -300,7 +308,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       return true;
     } catch (err) {
       logger.warn(
-        { eventId, status, err: labelUrlsIn(err instanceof Error ? err.message : String(err)) },
+        { eventId, status, err: shownError(err) },
         'could not store the webhook delivery hold; retrying this event on its schedule instead',
       );
       return false;
@@ -433,7 +441,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       return await spendFreeHold(deps, eventId, { run, job: jobInstance(job), free: freeHolds });
     } catch (err) {
       logger.warn(
-        { eventId, err: labelUrlsIn(err instanceof Error ? err.message : String(err)) },
+        { eventId, err: shownError(err) },
         "could not count the webhook event's free hold; retrying this event on its schedule instead",
       );
       return { kind: 'none_left' };
@@ -625,7 +633,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     webhookOutcomes.inc({ outcome: 'error' });
     const attemptNo = job.attemptsMade + 1;
     const final = attemptNo >= (job.opts.attempts ?? 1);
-    const message = labelUrlsIn(err instanceof Error ? err.message : String(err));
+    const message = shownError(err);
     logger.error(
       { jobId: job.id, attempt: attemptNo, error: message },
       final
@@ -775,7 +783,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       }
     } catch (err) {
       logger.warn(
-        { err: labelUrlsIn(err instanceof Error ? err.message : String(err)) },
+        { err: shownError(err) },
         'could not check the webhook delivery hold for another destination; starting anyway',
       );
     } finally {
