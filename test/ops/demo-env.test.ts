@@ -109,6 +109,8 @@ describe("the demo's fleet configuration (pure)", () => {
     FLEET_TAKEOVER: '3f9a0c6b21de',
     METRICS_PORT: '9464',
     SANDBOX_SEED: '7',
+    SANDBOX_RATE_LIMIT_PER_MIN: '20',
+    SANDBOX_RATE_LIMIT_WINDOW_MS: '30000',
     WORKER_CONCURRENCY: '5',
   };
 
@@ -133,6 +135,8 @@ describe("the demo's fleet configuration (pure)", () => {
     expect(config.metricsPort).toBeUndefined();
     expect(config.fleetTakeover).toBeUndefined();
     expect(config.sandbox.seed).toBe(7);
+    // A newcomer who wants to see the fleet meet 429s tightens the demo's sandbox, not a tenant's.
+    expect([config.sandbox.rateLimitPerWindow, config.sandbox.rateLimitWindowMs]).toEqual([20, 30_000]);
     expect(config.workerConcurrency).toBe(5);
     expect(config.sandbox.timeScale).toBe(60);
     expect(config.logLevel).toBe('warn');
