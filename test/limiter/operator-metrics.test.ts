@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { OperatorMetrics, operatorGiveUpReason } from '../../src/shared/limiter/operator-metrics.js';
 import {
   LimiterAbortedError,
@@ -6,7 +6,8 @@ import {
   LimiterUnavailableError,
   LimiterWaitExceededError,
 } from '../../src/shared/limiter/types.js';
-import { metricValue } from './fleet-helpers.js';
+import type { CxoneEndpoint } from '../../src/shared/cxone/wire.js';
+import { limiterFleets, metricValue } from './fleet-helpers.js';
 
 /** The operators' calls' metrics without Redis: what each ending counts as, and in which unit. */
 const EP = 'GET /api/v2/test-only/:id';
@@ -44,5 +45,37 @@ describe("operators' calls' metrics", () => {
     expect(await metricValue(gaveUp, { endpoint: EP, reason: 'redis_unavailable' })).toBe(1);
     expect(await metricValue(gaveUp, { endpoint: EP })).toBe(2);
     expect(await metricValue('cxo_limiter_operator_yields_total', { endpoint: EP })).toBe(3);
+  });
+});
+
+describe("an operator's call made after the fleet limiter closed (real Redis)", () => {
+  const fleets = limiterFleets('opclosed', 600, 60_000);
+  afterEach(() => fleets.close());
+
+  it('is counted as given up (closed); a job refused the same way is not counted', async () => {
+    const endpoint = 'PATCH /api/v2/campaigns/:id' as CxoneEndpoint;
+    const gaveUp = 'cxo_limiter_operator_gave_up_total';
+    const closed = { endpoint, reason: 'closed' };
+    const [limiter] = fleets.start(1);
+    await limiter!.close();
+    const before = await metricValue(gaveUp, closed);
+    let called = false;
+    const call = () => {
+      called = true;
+      return Promise.resolve();
+    };
+
+    // A shutting-down API still answering a pause: refused before any endpoint limiter saw it.
+    await expect(limiter!.schedule(endpoint, 'control', call, { maxWaitMs: 5_000 })).rejects.toBeInstanceOf(
+      LimiterClosedError,
+    );
+    expect(await metricValue(gaveUp, closed)).toBe(before + 1);
+    // A control call with no bound (a job's) and a poll are not operators' calls.
+    await expect(limiter!.schedule(endpoint, 'control', call)).rejects.toBeInstanceOf(LimiterClosedError);
+    await expect(limiter!.schedule(endpoint, 'poll', call, { maxWaitMs: 5_000 })).rejects.toBeInstanceOf(
+      LimiterClosedError,
+    );
+    expect(await metricValue(gaveUp, closed)).toBe(before + 1);
+    expect(called).toBe(false);
   });
 });

@@ -4,7 +4,7 @@ import Bottleneck from '@maselious/bottleneck';
 import type { CallPriority } from '../cxone/api.js';
 import type { Logger } from '../logger.js';
 import { limiterBudgetLeft, registerBudgetReader } from '../metrics.js';
-import { OperatorMetrics } from './operator-metrics.js';
+import { isOperatorCall, OperatorMetrics } from './operator-metrics.js';
 import type { ScriptedRedis } from './scripts.js';
 import { operatorSlots, type EndpointSpacing } from './spacing.js';
 import {
@@ -250,8 +250,7 @@ export class EndpointLimiter {
     const stopWaiting = new AbortController();
     const maxWaitMs = opts.maxWaitMs === undefined ? Infinity : Math.max(0, opts.maxWaitMs);
     // An operator's call (see operatorLoop): its wait and its outcome are counted, a job's are not.
-    const operator =
-      this.deps.spacing.leaseSlots <= 1 && priority === 'control' && Number.isFinite(maxWaitMs);
+    const operator = isOperatorCall(this.deps.spacing.leaseSlots, priority, maxWaitMs);
     const askedAt = operator ? performance.now() : 0;
     const call: Call = {
       priority,

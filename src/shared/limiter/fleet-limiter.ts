@@ -8,6 +8,7 @@ import type { CxoneEndpoint } from '../cxone/wire.js';
 import { createKeys } from '../keys.js';
 import { createRedis } from '../redis.js';
 import { EndpointLimiter } from './endpoint-limiter.js';
+import { isOperatorCall, OperatorMetrics } from './operator-metrics.js';
 import { withLimiterScripts } from './scripts.js';
 import { computeSpacing } from './spacing.js';
 import {
@@ -107,7 +108,15 @@ export function createFleetLimiter(opts: FleetLimiterOptions): FleetLimiter {
       fn: () => Promise<T>,
       scheduleOpts?: ScheduleOptions,
     ): Promise<T> {
-      if (abort.signal.aborted) throw new LimiterClosedError();
+      if (abort.signal.aborted) {
+        const err = new LimiterClosedError();
+        // Refused before any endpoint limiter saw it; an operator's call is still one that got no slot.
+        const maxWaitMs = scheduleOpts?.maxWaitMs ?? Infinity;
+        if (isOperatorCall(spacing.leaseSlots, priority, maxWaitMs)) {
+          new OperatorMetrics(endpoint).gaveUp(err);
+        }
+        throw err;
+      }
       await forEndpoint(endpoint).acquire(priority, scheduleOpts);
       return fn();
     },

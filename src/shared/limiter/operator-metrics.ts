@@ -1,3 +1,4 @@
+import type { CallPriority } from '../cxone/api.js';
 import { limiterOperatorGaveUp, limiterOperatorWait, limiterOperatorYields } from '../metrics.js';
 import {
   LimiterAbortedError,
@@ -22,6 +23,14 @@ export type OperatorPath = 'ahead_of_jobs' | 'share_spent';
  * `aborted`: its caller stopped waiting; `closed`: the process is shutting down; `error`: anything else.
  */
 export type OperatorGiveUpReason = LimiterWaitReason | 'redis_unavailable' | 'aborted' | 'closed' | 'error';
+
+/**
+ * Whether a call is an operator's, whose wait and outcome are counted (pure): a bounded control call
+ * (an HTTP client waits) outside lease mode, where operatorLoop serves it; a job's call is not counted.
+ */
+export function isOperatorCall(leaseSlots: number, priority: CallPriority, maxWaitMs: number): boolean {
+  return leaseSlots <= 1 && priority === 'control' && Number.isFinite(maxWaitMs);
+}
 
 /** The reason label for the error an operator's wait ended with (pure; a fixed set of values). */
 export function operatorGiveUpReason(err: unknown): OperatorGiveUpReason {
