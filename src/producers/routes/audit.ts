@@ -24,16 +24,22 @@ const paramsSchema = z.object({ campaignId: z.string().min(1).max(200) });
 /** `?cursor=&limit=` (CONTRACT.md's own spelling) means "not given", not an invalid value. */
 const emptyAsAbsent = (value: unknown) => (value === '' ? undefined : value);
 
-const pageQuerySchema = z.object({
-  cursor: z.preprocess(
-    emptyAsAbsent,
-    z
-      .string({ error: 'must be given once' })
-      .refine(isAuditCursor, 'must be a nextCursor returned by a previous page')
-      .optional(),
-  ),
-  limit: pageLimitSchema(AUDIT_PAGE_MAX, AUDIT_PAGE_DEFAULT),
-});
+/**
+ * Strict: a parameter the route does not read (`?limt=5`) is refused as an unknown field, as in a
+ * body, rather than dropped while a page of the default size is answered.
+ */
+const pageQuerySchema = z
+  .object({
+    cursor: z.preprocess(
+      emptyAsAbsent,
+      z
+        .string({ error: 'must be given once' })
+        .refine(isAuditCursor, 'must be a nextCursor returned by a previous page')
+        .optional(),
+    ),
+    limit: pageLimitSchema(AUDIT_PAGE_MAX, AUDIT_PAGE_DEFAULT),
+  })
+  .strict();
 
 /**
  * The audit trail over HTTP: paging a campaign's records, verifying its chain, and importing its

@@ -55,8 +55,8 @@ export interface WebhookRoutesOptions {
   now?: () => number;
 }
 
-/** `?limit=` (empty) counts as not given, as on the audit routes. */
-const listQuerySchema = z.object({ limit: pageLimitSchema(1000, 100) });
+/** `?limit=` (empty) counts as not given, as on the audit routes; another parameter is refused. */
+const listQuerySchema = z.object({ limit: pageLimitSchema(1000, 100) }).strict();
 
 /**
  * Webhook operations: replaying one event or every dead letter (same id, same bytes), reading an
