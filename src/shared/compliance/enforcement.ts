@@ -20,7 +20,13 @@ import {
   replaceWindowState,
   type WindowState,
 } from './state-store.js';
-import { isWithinWindow, localIso, nextWindowOpen, nextWindowTransition } from './windows.js';
+import {
+  currentWindowClose,
+  isWithinWindow,
+  localIso,
+  nextWindowOpen,
+  nextWindowTransition,
+} from './windows.js';
 import { computeSpacing } from '../limiter/spacing.js';
 
 /**
@@ -481,6 +487,16 @@ async function releaseFoundPause(
   return true;
 }
 
+/**
+ * The close a close's job was planned for when it fires at or after it, or undefined: a plan made for a
+ * campaign found active outside its hours is "close now" (scheduleWindowEnforcement), not a close of
+ * the windows. Pure.
+ */
+function missedClose(config: CampaignConfig, data: WindowJob, now: number): number | undefined {
+  if (data.kind !== 'close' || now < data.atMs) return undefined;
+  return currentWindowClose(config, data.atMs - 1) === data.atMs ? data.atMs : undefined;
+}
+
 /** Decides and acts for one firing; returns what it did and when to fire next (null = stop). */
 export async function enforceWindow(
   ctx: EnforcementContext,
@@ -532,16 +548,17 @@ export async function enforceWindow(
       });
       const next = nextWindowOpen(config, now);
       const retry = win.pauseCommandId !== undefined;
+      // Due by the close it was issued ahead of (a re-issue by the first one's deadline), or by the
+      // close its job was planned for when the job fired only after it (a backlog, a restart, a close
+      // planned before leads existed): the campaign dialed past that close until the pause landed. A
+      // pause of a campaign found active outside its hours (a console resume) has no close of its own
+      // to be due by, and is not judged on when it lands.
+      const dueAt = win.pauseDueAt ?? view.closing ?? missedClose(config, data, now);
       await save({
         pausedAt: win.pausedAt ?? new Date(now).toISOString(),
         pauseCommandId: commandId,
         lastTransitionMs: data.atMs,
-        // Due by the close it was issued ahead of (a re-issue by the first one's deadline). A pause issued
-        // at or after a close — a console resume outside the hours, a close planned before leads —
-        // cannot be on time, and is not judged on when it lands.
-        ...(win.pauseDueAt !== undefined || view.closing !== undefined
-          ? { pauseDueAt: win.pauseDueAt ?? view.closing }
-          : {}),
+        ...(dueAt !== undefined ? { pauseDueAt: dueAt } : {}),
         ...closing,
       });
       await recordComplianceAction(ctx, {
