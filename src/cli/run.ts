@@ -346,6 +346,10 @@ async function readConfigFile(
       }),
     };
   }
+  // A UTF-8 byte order mark (Notepad, PowerShell's Out-File) is no part of the config: the API's JSON
+  // parser ignores it (RFC 8259 §8.1 allows that), so refusing it here, before sending, quoted an
+  // invisible character as "Unexpected token" in a file the API would take.
+  if (text.startsWith('\ufeff')) text = text.slice(1);
   let value: unknown;
   try {
     value = JSON.parse(text);
