@@ -141,11 +141,20 @@ export function usageHint(command?: CommandName): string {
   ].join('\n');
 }
 
+/**
+ * Plain decimal notation only, as the service reads its environment and the API its `?limit=`:
+ * Number() alone would take `0x10` as 16, `1e3` as 1000 and ` 5` as 5, so a typo or a pasted value
+ * would quietly set another wait or page size than the one meant.
+ */
+const PLAIN_DECIMAL = /^(?:\d+(?:\.\d+)?|\.\d+)$/;
+
 function positiveNumber(raw: string | undefined, name: string): number | string {
   const n = Number(raw);
-  return raw !== undefined && Number.isFinite(n) && n > 0
+  if (raw === undefined || !Number.isFinite(n) || n <= 0)
+    return `${name} must be a positive number (got "${raw}")`;
+  return PLAIN_DECIMAL.test(raw)
     ? n
-    : `${name} must be a positive number (got "${raw}")`;
+    : `${name} must be written in plain decimal digits, such as ${String(n)} (got "${raw}")`;
 }
 
 /**
@@ -310,7 +319,7 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
       const limit = limitRaw === undefined ? undefined : positiveNumber(limitRaw, '--limit');
       if (typeof limit === 'string') return usageError(limit);
       if (limit !== undefined && !Number.isInteger(limit))
-        return usageError('--limit must be a whole number');
+        return usageError(`--limit must be a whole number (got "${limitRaw}")`);
       return {
         ok: true,
         options,
