@@ -110,7 +110,8 @@ const TOKEN_LIKE_LENGTH = 12;
 /**
  * The parts of `url` a receiver's answer may quote without its origin, longest first: its path and
  * query together and apart (as sent and decoded), and each path segment and query value that looks
- * like a token. None for a URL that is its origin alone.
+ * like a token (a query value both as URLSearchParams reads it and as sent). None for a URL that is
+ * its origin alone.
  */
 function hiddenParts(url: string): string[] {
   let u: URL;
@@ -129,6 +130,9 @@ function hiddenParts(url: string): string[] {
   add(u.search.slice(1));
   for (const segment of u.pathname.split('/')) add(segment, TOKEN_LIKE_LENGTH);
   for (const [, value] of u.searchParams) add(value, TOKEN_LIKE_LENGTH);
+  // Each value as sent too: URLSearchParams reads `+` as a space and decodes `%2F`, while a receiver
+  // refusing a token often quotes the raw text it got (a base64 token with `+` in it).
+  for (const pair of u.search.slice(1).split('&')) add(pair.slice(pair.indexOf('=') + 1), TOKEN_LIKE_LENGTH);
   return [...parts].sort((a, b) => b.length - a.length);
 }
 
