@@ -44,6 +44,22 @@ export function bearerToken(header: string | undefined): string | undefined {
 
 export const ACTOR_HEADER_PATTERN = /^[A-Za-z0-9._@:+-]{1,64}$/;
 
+const ACTOR_CHARACTER = /^[A-Za-z0-9._@:+-]$/;
+
+/** Pure: which part of ACTOR_HEADER_PATTERN a label breaks, for the refusal to name it. */
+function actorLabelFault(label: string): string {
+  if (label === '') return 'this one is empty';
+  const chars = [...label];
+  const at = chars.findIndex((c) => !ACTOR_CHARACTER.test(c));
+  if (at === -1) return `this one has ${chars.length}`;
+  const c = chars[at] as string;
+  const code = `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+  // A printable ASCII character is shown as itself; anything else by its code point only, so the
+  // answer cannot carry a control character or a look-alike into a log or a terminal.
+  const shown = c === ' ' ? `${code} (a space)` : /^[\x21-\x7e]$/.test(c) ? JSON.stringify(c) : code;
+  return `character ${at + 1} is ${shown}`;
+}
+
 /**
  * What is wrong with an `X-Actor` header, or undefined when there is none or the audit trail records
  * it. Refused rather than ignored: a caller who named itself and was recorded by the token's
@@ -59,7 +75,7 @@ export function actorHeaderProblem(header: string | string[] | undefined): strin
     return `X-Actor must be given once; this request gives ${parts.length} labels`;
   }
   if (!ACTOR_HEADER_PATTERN.test(label)) {
-    return 'X-Actor must be 1 to 64 characters, each a letter, a digit or one of . _ @ : + -';
+    return `X-Actor must be 1 to 64 characters, each an ASCII letter, a digit or one of . _ @ : + -; ${actorLabelFault(label)}`;
   }
   if (RESERVED_ACTOR_LABEL.test(label)) {
     return (
