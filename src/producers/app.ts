@@ -187,7 +187,7 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
   app.setErrorHandler((err, request, reply) => {
     // Already answered by the request guard's deadline; the handler's late failure is not news.
     if (reply.sent) return;
-    const response = toErrorResponse(err);
+    const response = toErrorResponse(err, { bodyLimitBytes: app.initialConfig.bodyLimit });
     if (err instanceof CxoneRateLimitError) {
       // Load, not a bug: the fleet's own CXone budget was busy, or CXone's 429 penalty is running.
       // A warning without a stack, saying what it means (the error's message) and what was answered.

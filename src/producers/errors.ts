@@ -156,7 +156,28 @@ const STATUS_CODES: Partial<Record<number, ApiErrorCode>> = {
  * what this returns and logs 5xx. Unknown errors become an opaque 500 — their message may carry
  * internals, so it is logged, never sent.
  */
-export function toErrorResponse(err: unknown): ErrorResponse {
+export function toErrorResponse(err: unknown, opts: { bodyLimitBytes?: number } = {}): ErrorResponse {
+  const response = errorResponseOf(err);
+  return response.body.error === 'payload_too_large' && opts.bodyLimitBytes !== undefined
+    ? { ...response, body: payloadTooLargeBody(opts.bodyLimitBytes) }
+    : response;
+}
+
+/**
+ * Pure: the 413's body, naming the limit: "larger than this API accepts" left a sender (and `cxo
+ * launch`, which prints the message) guessing by how much to cut.
+ */
+export function payloadTooLargeBody(limitBytes: number): ErrorBody {
+  const kib = limitBytes / 1024;
+  const size = Number.isInteger(kib) ? `${kib} KiB (${limitBytes} bytes)` : `${limitBytes} bytes`;
+  return {
+    error: 'payload_too_large',
+    message: `the request body is larger than the ${size} this API accepts; a campaign config is a few KiB`,
+    limitBytes,
+  };
+}
+
+function errorResponseOf(err: unknown): ErrorResponse {
   if (err instanceof ApiError) {
     return {
       status: err.status,
