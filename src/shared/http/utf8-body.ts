@@ -1,8 +1,9 @@
 /**
  * JSON is UTF-8 (RFC 8259 §8.1), whatever charset a content type names. Fastify decodes bodies
  * leniently, so the Latin-1 bytes of "Café" would become "Caf\uFFFD" and be launched, stored and
- * audited as such; both HTTP surfaces (the API and the sandbox) decode strictly instead. The BOM is
- * kept, so JSON.parse refuses it as it always has.
+ * audited as such; both HTTP surfaces (the API and the sandbox) decode strictly instead. A leading
+ * BOM is kept here; Fastify's JSON parser (secure-json-parse) then drops it, as RFC 8259 §8.1 allows,
+ * so a body that starts with one is read as the same JSON (and `cxo` drops it from a file alike).
  */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
