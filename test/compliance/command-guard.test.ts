@@ -21,7 +21,7 @@ describe('complianceRefusal', () => {
     );
   });
 
-  it('names the rule that closes the hour: federal hours, a declared state, or the campaign own windows', () => {
+  it('names the rule that closes the hour: federal hours, a declared state, in any of its zones', () => {
     const daily = config({
       recipientStates: ['FL'],
       allowedCallTimes: [
@@ -38,9 +38,10 @@ describe('complianceRefusal', () => {
     expect(refuse('2026-03-10T00:30:00Z')).toContain(
       '(Florida (FL) calling hours 08:00–20:00 on mon, Fla. Stat. § 501.616(6)(a)–(b)',
     );
-    // 08:30 EDT: both laws allow it; only the campaign's own window (from 09:00) does not.
+    // 08:30 EDT: both laws allow it in New York time, but it is 07:30 in Florida's panhandle (Central
+    // time), which is why the window starts at 09:00: the refusal names that, not "the law allows it".
     expect(refuse('2026-03-09T12:30:00Z')).toContain(
-      '(its own allowedCallTimes; the law allows calls at this hour)',
+      '(Florida (FL) calling hours 08:00–20:00 on mon in America/Chicago (07:30 there), Fla. Stat. § 501.616(6)(a)–(b)',
     );
   });
 

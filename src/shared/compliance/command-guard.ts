@@ -3,7 +3,9 @@ import type { AppConfig } from '../config.js';
 import { DateTime } from 'luxon';
 import { minutesOfDay } from '../campaign-config.js';
 import { describeProblems, FEDERAL_WINDOW, floorSource, type ComplianceInput } from './config-rules.js';
+import { hhmm, legalHoursOn } from './legal-hours.js';
 import { STATE_RULES, stateHoursFor } from './state-rules.js';
+import { STATE_ZONES } from './state-zones.js';
 import { runtimeComplianceProblems, STRICT_POLICY } from './deployment-policy.js';
 import {
   isWithinWindow,
@@ -112,9 +114,10 @@ export function complianceRefusal(input: CommandGuardInput): string | null {
 
 /**
  * The rule that keeps the campaign from dialing at `atMs`, for a refusal to name: the calling hours
- * (federal, or the orchestrator's policy under OFCOM), a declared state's hours that day, or — when
- * the law allows the hour — the campaign's own windows. Pure. The hours are read in the campaign's
- * zone, as enforcement reads them (legal-hours.ts).
+ * (federal, or the orchestrator's policy under OFCOM), a declared state's hours that day, the hours
+ * in another zone a declared state's recipients keep (Florida's panhandle on Central time), or — when
+ * the law allows the hour everywhere the recipients are — the campaign's own windows. Pure. The hours
+ * are read in the campaign's zone first, as enforcement reads them (legal-hours.ts).
  */
 export function closedBy(config: ComplianceInput, atMs: number): string {
   const local = DateTime.fromMillis(atMs, { zone: config.complianceTimeZone });
@@ -131,6 +134,28 @@ export function closedBy(config: ComplianceInput, atMs: number): string {
     if (hours === null) return `${rule.name} (${code}) allows no calls on ${day}, ${rule.source}`;
     if (outside(hours.start, hours.end)) {
       return `${rule.name} (${code}) calling hours ${hours.start}–${hours.end} on ${day}, ${rule.source}`;
+    }
+  }
+  // A declared state's recipients on another clock (Florida's panhandle, Indiana's border counties):
+  // the hours there bind too (config-rules.ts checkOtherZonesOfStates), 08:30 in New York being 07:30
+  // in Pensacola.
+  for (const code of new Set(config.recipientStates ?? [])) {
+    for (const other of STATE_ZONES[code] ?? []) {
+      const there = DateTime.fromMillis(atMs, { zone: other });
+      if (!there.isValid || there.offset === local.offset) continue;
+      const thereDay = weekdayOf(there);
+      const legal = legalHoursOn(thereDay, [code]);
+      const minuteThere = there.hour * 60 + there.minute;
+      if (legal !== null && minuteThere >= legal.startMin && minuteThere < legal.endMin) continue;
+      const at = `${other} (${hhmm(minuteThere)} there)`;
+      const rule = STATE_RULES[code];
+      if (!rule) {
+        return `${code} recipients in ${at}: calling hours ${FEDERAL_WINDOW.start}–${FEDERAL_WINDOW.end} local, ${floorSource(config)}`;
+      }
+      const hours = stateHoursFor(rule, thereDay);
+      return hours === null
+        ? `${rule.name} (${code}) allows no calls on ${thereDay} in ${at}, ${rule.source}`
+        : `${rule.name} (${code}) calling hours ${hours.start}–${hours.end} on ${thereDay} in ${at}, ${rule.source}`;
     }
   }
   return 'its own allowedCallTimes; the law allows calls at this hour';
