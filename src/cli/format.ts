@@ -104,12 +104,19 @@ export function errorText(error: unknown): string {
   return printableLine(JSON.stringify(error));
 }
 
-export function formatLaunch(launch: LaunchView): string {
+/**
+ * `dialing: false` leaves out the launch's dialing line, for output that shows the campaign's view
+ * next to it: the launch's `activateAt` is what its activation last planned, and a PATCH of the
+ * calling windows moves the campaign's at once, so the two could say "activates at" with two times.
+ */
+export function formatLaunch(launch: LaunchView, opts: { dialing?: boolean } = {}): string {
   const lines = [`launch   ${launch.launchId}`, `status   ${launch.status}`];
   if (launch.campaignId) lines.push(`campaign ${launch.campaignId}`);
   // A succeeded launch is not necessarily dialing: a future start (or one outside the calling
   // window) leaves the campaign scheduled until its activation.
-  if (launch.activationError) {
+  if (opts.dialing === false) {
+    // The campaign's view, shown with it, says whether and when it dials.
+  } else if (launch.activationError) {
     lines.push(`dialing  no: the activation gave up (${launch.activationError})`);
   } else if (launch.campaignStatus === 'scheduled' && launch.activateAt) {
     lines.push(`dialing  not yet: scheduled, activates at ${launch.activateAt}`);

@@ -625,7 +625,7 @@ async function status(
   if (opts.json) io.out(JSON.stringify({ launch: launchView ?? null, campaign: campaign ?? null }));
   else
     io.out(
-      [launchView && formatLaunch(launchView), campaign && formatCampaign(campaign)]
+      [launchView && formatLaunch(launchView, { dialing: !campaign }), campaign && formatCampaign(campaign)]
         .filter(Boolean)
         .join('\n\n'),
     );
