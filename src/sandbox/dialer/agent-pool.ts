@@ -5,6 +5,12 @@
 export interface PoolMember {
   /** Agents on this campaign's calls (talking or in after-call work). */
   readonly busyAgents: number;
+  /** Agents held for its progressive or preview lines, not yet on a call. */
+  readonly heldAgents: number;
+  /** Most agents it may have on its calls at once (its agentCapacity). */
+  readonly agentCap: number;
+  /** Whether it places new lines (its campaign is active). */
+  readonly isDialing: boolean;
   /** The dial check used when another campaign of the pool advances it (every dial lawful without one). */
   readonly standingDialCheck: ((simMs: number) => boolean) | undefined;
   /** Time of this member's next event; +Infinity when it has none. */
@@ -52,7 +58,10 @@ export class AgentPool {
     return this.loggedIn;
   }
 
-  /** Agents on a call of any member (may exceed `agents` after the group shrank: they finish first). */
+  /**
+   * Agents on a call of any member or held for a member's progressive or preview line (may exceed
+   * `agents` after the group shrank: they finish first).
+   */
   get busyAgents(): number {
     return this.busy;
   }
@@ -84,7 +93,7 @@ export class AgentPool {
     this.now = startMs;
   }
 
-  /** @internal Counts an agent taken by (or given back from) a member's call. */
+  /** @internal Counts an agent taken by (or given back from) a member's call or held line. */
   take(): void {
     this.busy += 1;
   }
@@ -125,6 +134,24 @@ export class AgentPool {
       m.endAdvance();
     }
     this.now = simMs;
+  }
+
+  /**
+   * Whether `member`, placing a line for an agent it holds (progressive, preview), may hold one more
+   * idle agent: it has fewer agents on its calls and held than its share of the group (the agents ×
+   * its capacity ÷ the capacities of the members dialing), or no other member dialing that could
+   * still take an agent is below its own share. Holding an agent takes it from every other member at
+   * once, and members pace in the order they joined: without shares, a progressive campaign would
+   * hold every agent who frees up and a predictive one on the same group would never dial. Alone on
+   * its group, a member's share is the whole group: it holds every idle agent it can take.
+   */
+  mayHold(member: PoolMember): boolean {
+    let capacities = 0;
+    for (const m of this.members) if (m.isDialing) capacities += m.agentCap;
+    const below = (m: PoolMember) =>
+      m.busyAgents + m.heldAgents < (this.loggedIn * m.agentCap) / Math.max(1, capacities);
+    if (below(member)) return true;
+    return !this.members.some((m) => m !== member && m.isDialing && m.available() > 0 && below(m));
   }
 
   /**

@@ -66,7 +66,10 @@ export interface DialerSnapshot {
   complianceViolations: number;
   /** Percent 0..100 of staffed agent time spent talking or in after-call work, while dialing. */
   agentUtilization: number;
-  /** Agent time (agent × ms) the campaign had while dialing: agents on its calls plus idle ones it could take. */
+  /**
+   * Agent time (agent × ms) the campaign had while dialing: agents on its calls, agents held for its
+   * progressive or preview lines, and idle ones it could take.
+   */
   staffedAgentMs: number;
   /** The part of staffedAgentMs spent on its calls (talking or in after-call work). */
   busyAgentMs: number;
@@ -85,6 +88,12 @@ const MIN_TSR_RING_MS = 15_000;
  * Pacing: whenever anything changes, the dialer tops up the lines in flight (ringing plus answered
  * and waiting for an agent) to round(idleAgents × dialRatio). A live answer takes an idle agent
  * at once; otherwise it waits up to 2 s for one to free up and is abandoned after that.
+ *
+ * Progressive and preview dialing place each line for one agent, who is held for it (previewing
+ * the record, then on the line while it rings) and so is idle for no one else: a live answer goes
+ * to that agent at once and is never abandoned, even on a skill group another campaign over-dials;
+ * a line that gives up hands its agent back. Predictive lines hold no agent (the dialer bets on
+ * one being idle when the call is answered), which is what makes over-dialing abandon calls.
  *
  * Idle agents are those of its AgentPool the campaign can take: min(the pool's idle agents,
  * `agents` − its own calls). Alone on its own pool that is simply its idle agents; on a skill group
@@ -118,7 +127,11 @@ export class DialerSimulation implements PoolMember {
   private capacity: number;
   /** Agents on this campaign's calls (talking or in after-call work). */
   private busy = 0;
+  /** Lines ringing with no agent held for them (predictive). */
   private ringing = 0;
+  /** Lines ringing with their agent held (progressive, preview): that agent takes the answer. */
+  private heldRinging = 0;
+  /** Agents previewing a record before their dial (preview); held for it like a ringing line's. */
   private previewing = 0;
   private now: number;
   private canDial: ((simMs: number) => boolean) | undefined;
@@ -170,6 +183,16 @@ export class DialerSimulation implements PoolMember {
 
   get busyAgents(): number {
     return this.busy;
+  }
+
+  /** Agents held for its progressive or preview lines (previewing, or on a line that rings). */
+  get heldAgents(): number {
+    return this.held();
+  }
+
+  /** Most agents the campaign may have on its calls at once (its agentCapacity, as the group allows). */
+  get agentCap(): number {
+    return this.capacity;
   }
 
   setCallRate(rate: number): void {
@@ -242,7 +265,7 @@ export class DialerSimulation implements PoolMember {
 
   /** @internal */
   available(): number {
-    return Math.min(this.pool.idle, Math.max(0, this.capacity - this.busy));
+    return Math.min(this.pool.idle, Math.max(0, this.capacity - this.busy - this.held()));
   }
 
   /** @internal */
@@ -278,27 +301,29 @@ export class DialerSimulation implements PoolMember {
     const event = this.events.pop()!;
     switch (event.kind) {
       case 'resolve':
-        this.onResolve(event.ref === 1);
+        this.onResolve((event.ref & LIVE) !== 0, (event.ref & HELD) !== 0);
         break;
       case 'free':
         this.onAgentFree();
         break;
       case 'previewDial':
         this.previewing -= 1;
-        if (this.dialing) this.dial();
+        // The agent stays held for the line; paused meanwhile, no dial, and the agent is free again.
+        if (this.dialing) this.dial(true);
+        else this.giveBack();
         break;
     }
   }
 
   /**
-   * @internal The agents it has: those on its calls and the idle ones it can take; utilization is
-   * the share of that time spent on its calls.
+   * @internal The agents it has: those on its calls, those held for its lines and the idle ones it
+   * can take; utilization is the share of that time spent on its calls.
    */
   moveClock(to: number): void {
     const dt = to - this.now;
     if (dt <= 0) return;
     if (this.dialing) {
-      this.staffedAgentMs += (this.busy + this.available()) * dt;
+      this.staffedAgentMs += (this.busy + this.held() + this.available()) * dt;
       this.busyAgentMs += this.busy * dt;
     }
     this.now = to;
@@ -324,50 +349,84 @@ export class DialerSimulation implements PoolMember {
   /** @internal */
   connectWaiting(): void {
     this.waitingHead += 1;
-    this.connect();
+    this.connect(false);
   }
 
   /** @internal */
   pace(): void {
     if (!this.dialing) return;
-    const inFlight = this.ringing + this.waitingCount() + this.previewing;
-    const target = Math.round(this.available() * this.dialRatio);
-    if (this.strategy === 'preview') {
-      for (let i = inFlight; i < target; i++) {
-        this.previewing += 1;
-        this.events.push(this.now + this.previewMs, 'previewDial', 0);
-      }
+    const unheld = this.ringing + this.waitingCount();
+    if (this.strategy === 'predictive') {
+      const target = Math.round(this.available() * this.dialRatio);
+      for (let i = unheld; i < target; i++) this.dial(false);
       return;
     }
-    for (let i = inFlight; i < target; i++) this.dial();
+    // One line per idle agent, the agent held for it; lines placed while the campaign was predictive
+    // (unheld) are still counting on idle agents, so these are left to them.
+    // On a group other campaigns dial for, it holds agents up to its share (AgentPool.mayHold): an
+    // agent held is taken from them at once, and pacing first at every instant it would take all.
+    const lines = this.available() - unheld;
+    for (let i = 0; i < lines && this.pool.mayHold(this); i++) {
+      this.pool.take();
+      if (this.strategy === 'preview') {
+        this.previewing += 1;
+        this.events.push(this.now + this.previewMs, 'previewDial', 0);
+      } else {
+        this.dial(true);
+      }
+    }
+  }
+
+  private held(): number {
+    return this.heldRinging + this.previewing;
   }
 
   private waitingCount(): number {
     return this.waiting.length - this.waitingHead;
   }
 
-  private dial(): void {
+  /** `held`: an agent of the pool is already held for this line (pool.take() was called for it). */
+  private dial(held: boolean): void {
     this.totalCalls += 1;
     if (this.canDial && !this.canDial(this.now)) this.complianceViolations += 1;
-    this.ringing += 1;
+    if (held) this.heldRinging += 1;
+    else this.ringing += 1;
     const live = this.rng.next() < this.answerProb;
     const [min, max] = live ? this.answerRing : this.noAnswerRing;
-    this.events.push(this.now + this.rng.uniform(min, max), 'resolve', live ? 1 : 0);
+    this.events.push(this.now + this.rng.uniform(min, max), 'resolve', (live ? LIVE : 0) | (held ? HELD : 0));
   }
 
-  private onResolve(live: boolean): void {
+  private onResolve(live: boolean, held: boolean): void {
+    if (held) {
+      this.heldRinging -= 1;
+      if (!live) {
+        this.giveBack();
+        return;
+      }
+      this.answeredCalls += 1;
+      // Its agent was waiting on the line: connected at once, whatever else the group is doing.
+      this.connect(true);
+      return;
+    }
     this.ringing -= 1;
     if (!live) return;
     this.answeredCalls += 1;
-    if (this.available() > 0) this.connect();
+    if (this.available() > 0) this.connect(false);
     else this.waiting.push(this.now + this.abandonAfterMs);
   }
 
-  private connect(): void {
+  /** `held`: the agent was held for this line and is already counted by the pool. */
+  private connect(held: boolean): void {
     this.busy += 1;
-    this.pool.take();
+    if (!held) this.pool.take();
     const handle = this.rng.lognormal(this.meanTalkMs, this.talkSigma) + this.wrapUpMs;
     this.events.push(this.now + handle, 'free', 0);
+  }
+
+  /** A held agent whose line ended without a call goes back to the pool, to a waiting answer if any. */
+  private giveBack(): void {
+    this.pool.release();
+    this.pool.dispatch();
   }
 
   /** The agent goes back to the pool, to the longest-waiting live answer that can take it, if any. */
@@ -377,3 +436,7 @@ export class DialerSimulation implements PoolMember {
     this.pool.dispatch();
   }
 }
+
+/** Bits of a 'resolve' event's ref: the line reached a live person; an agent was held for it. */
+const LIVE = 1;
+const HELD = 2;
