@@ -1,11 +1,18 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, ValidationFailedError } from './errors.js';
+
+/** What a POST that reads no body answers a body with something in it. */
+export const READS_NO_BODY = 'this route reads no body; send the POST without one';
+
+const JSON_TYPE = /^application\/json\s*(?:;|$)/i;
 
 /**
  * An empty body is no body, whatever content type a client labels it with. Many HTTP clients send
  * `Content-Type: application/json` (or curl's `-d ''` its form type) on every POST; on a route that
  * reads nothing that is no reason for a 400 `invalid_json` or a 415. The label is dropped before
- * Fastify picks a parser, so the request goes on as the bare POST it is. A non-empty body still
- * meets the usual parsers.
+ * Fastify picks a parser, so the request goes on as the bare POST it is. A non-empty body of another
+ * type than JSON is told the route reads none (Fastify's 415 would say to send it as JSON, which
+ * would then be refused below).
  */
 async function dropEmptyBodyLabel(request: FastifyRequest, _reply: FastifyReply, payload: unknown) {
   const { headers } = request;
@@ -13,11 +20,31 @@ async function dropEmptyBodyLabel(request: FastifyRequest, _reply: FastifyReply,
     headers['transfer-encoding'] === undefined &&
     (headers['content-length'] === undefined || headers['content-length'] === '0');
   if (empty) delete headers['content-type'];
+  else if (!JSON_TYPE.test(headers['content-type'] ?? ''))
+    throw new ApiError(415, 'unsupported_media_type', READS_NO_BODY);
   return payload;
 }
 
 /**
- * Route options of a POST that reads no body (a command named by its path alone). A route hook, so
- * no other request (a launch above all) pays for it.
+ * A JSON body with something in it is refused rather than ignored: its sender meant something by it
+ * (`POST /v1/webhooks/dead-letters/replay {"eventIds": [...]}` replays every dead letter, not the
+ * ones named). `{}` is what many clients send for "nothing", and is the bare POST.
  */
-export const NO_BODY = { preParsing: dropEmptyBodyLabel } as const;
+async function refuseBody(request: FastifyRequest) {
+  const body = request.body;
+  if (body === undefined || body === null) return;
+  if (typeof body === 'object' && !Array.isArray(body)) {
+    const fields = Object.keys(body);
+    if (fields.length === 0) return;
+    throw new ValidationFailedError(
+      fields.map((path) => ({ path, message: `unknown field: ${READS_NO_BODY}` })),
+    );
+  }
+  throw new ValidationFailedError([{ path: '(body)', message: READS_NO_BODY }]);
+}
+
+/**
+ * Route options of a POST that reads no body (a command named by its path alone). Route hooks, so
+ * no other request (a launch above all) pays for them.
+ */
+export const NO_BODY = { preParsing: dropEmptyBodyLabel, preValidation: refuseBody } as const;
