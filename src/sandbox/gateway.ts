@@ -63,6 +63,42 @@ export function injectFault(state: SandboxState, endpoint: CxoneEndpoint, info: 
   else throw failure;
 }
 
+/**
+ * The 401 for an Authorization header that holds no bearer token, saying which way: none at all,
+ * another scheme (HTTP Basic, a bare token: RFC 6750 §3.1 gives those no error code), or `Bearer`
+ * without exactly one token after it (`Bearer`, `Bearer a b`), which is an invalid token.
+ */
+function unreadableAuthorization(header: string | undefined): SandboxHttpError {
+  const scheme = header?.trim().split(/\s+/)[0] ?? '';
+  if (header === undefined || scheme === '') {
+    return new SandboxHttpError(
+      401,
+      'unauthorized',
+      'missing bearer token',
+      {},
+      { 'www-authenticate': BEARER_REALM },
+    );
+  }
+  if (scheme.toLowerCase() !== 'bearer') {
+    const shown = scheme.length > 20 ? `${scheme.slice(0, 20)}…` : scheme;
+    return new SandboxHttpError(
+      401,
+      'unauthorized',
+      `missing bearer token: the Authorization header is ${JSON.stringify(shown)} credentials; this API takes "Bearer <access token>"`,
+      {},
+      { 'www-authenticate': BEARER_REALM },
+    );
+  }
+  const description = 'the Authorization header must be "Bearer" followed by exactly one access token';
+  return new SandboxHttpError(
+    401,
+    'invalid_token',
+    description,
+    {},
+    { 'www-authenticate': `${BEARER_REALM}, error="invalid_token", error_description="${description}"` },
+  );
+}
+
 /** The request's bearer token, or the 401 CXone answers for a missing, unknown or expired one. */
 export function authenticateBearer(
   state: SandboxState,
@@ -73,13 +109,7 @@ export function authenticateBearer(
   const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   if (!match) {
     info.outcome = 'unauthorized';
-    throw new SandboxHttpError(
-      401,
-      'unauthorized',
-      'missing bearer token',
-      {},
-      { 'www-authenticate': BEARER_REALM },
-    );
+    throw unreadableAuthorization(header);
   }
   const check = state.tokens.check(match[1] as string);
   if (!check.ok) {
