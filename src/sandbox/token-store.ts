@@ -93,6 +93,22 @@ export class TokenStore {
   }
 
   /**
+   * Revokes every token issued to `clientId` (every token when omitted), as CXone does when a key is
+   * deactivated or rotated: each is refused from now on (401 invalid_token, as an unknown one), long
+   * before its expiry. Returns how many were still valid.
+   */
+  revoke(clientId?: string): number {
+    const now = this.clock.now();
+    let revoked = 0;
+    for (const [token, grant] of this.tokens) {
+      if (clientId !== undefined && grant.clientId !== clientId) continue;
+      if (now < grant.expiresAtMs) revoked += 1;
+      this.tokens.delete(token);
+    }
+    return revoked;
+  }
+
+  /**
    * Expired tokens stay answerable as "expired" (not "unknown") for a while, which helps clients
    * tell the two apart; they are dropped once they are a full TTL past expiry.
    */

@@ -168,6 +168,26 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
         return state.faults.state();
       });
 
+      /**
+       * Revokes issued access tokens (`?clientId=` one client's only): they are refused from now on,
+       * before their expiry, so a client's refresh on a 401 can be exercised without waiting for the
+       * TTL or restarting the sandbox (which forgets campaigns too).
+       */
+      scope.delete<{ Querystring: { clientId?: string | string[] } }>('/tokens', async (request, reply) => {
+        const { clientId, ...rest } = request.query;
+        const unknown = Object.keys(rest);
+        if (unknown.length > 0 || Array.isArray(clientId) || clientId === '') {
+          return reply.code(400).send({
+            error: 'invalid_query',
+            message:
+              unknown.length > 0
+                ? `unknown query parameter ${unknown.join(', ')}; only clientId is read`
+                : 'clientId must be given once, and not empty',
+          });
+        }
+        return { revoked: state.tokens.revoke(clientId) };
+      });
+
       scope.get('/counters', async () => state.counters.snapshot());
       scope.delete('/counters', async () => {
         state.counters.reset();
