@@ -89,7 +89,8 @@ function unreadableAuthorization(header: string | undefined): SandboxHttpError {
       { 'www-authenticate': BEARER_REALM },
     );
   }
-  const description = 'the Authorization header must be "Bearer" followed by exactly one access token';
+  // No `"` or `\` in it: it is quoted in WWW-Authenticate, where RFC 6750 §3 allows neither.
+  const description = 'the Authorization header must be Bearer followed by exactly one access token';
   return new SandboxHttpError(
     401,
     'invalid_token',

@@ -60,7 +60,10 @@ describe('sandbox: an Authorization header without one bearer token', () => {
       expect(res.status, header).toBe(401);
       expect(res.body.error, header).toBe('invalid_token');
       expect(res.body.message).toContain('exactly one access token');
-      expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+      // A well-formed challenge: error_description quoted once, holding no quote (RFC 6750 §3).
+      expect(res.headers.get('www-authenticate')).toMatch(
+        /^Bearer realm="cxone-sandbox", error="invalid_token", error_description="[^"\\]*"$/,
+      );
     }
     // The same token, alone, is taken.
     expect((await get(`Bearer ${token}`)).status).toBe(404);
