@@ -107,6 +107,25 @@ function frameworkRefusal(
   );
 }
 
+/**
+ * The token endpoint's answer for an error its handler or the gateway raised without OAuth's
+ * error_description (a rate-limit 429, an injected 503): every answer there carries one (RFC 6749
+ * §5.2), and a client reading it (the seed's `error_description || message`) finds it on each. A
+ * gateway's HTML or empty page is left as it is: it is no JSON at all.
+ */
+function withOauthDescription(httpError: SandboxHttpError, request: FastifyRequest): SandboxHttpError {
+  if (endpointOf(request) !== CXONE_ENDPOINTS.token || httpError instanceof GatewayPageError)
+    return httpError;
+  if (httpError.extra.error_description !== undefined) return httpError;
+  return new SandboxHttpError(
+    httpError.statusCode,
+    httpError.code,
+    httpError.message,
+    { ...httpError.extra, error_description: httpError.message },
+    httpError.headers,
+  );
+}
+
 /** A raw HTTP response for a request Node could not parse, in the sandbox's JSON error shape. Pure. */
 export function clientErrorResponse(code: string | undefined): string {
   const tooLarge = code === 'HPE_HEADER_OVERFLOW';
@@ -185,7 +204,7 @@ export async function buildSandboxApp(state: SandboxState): Promise<FastifyInsta
       return page;
     }
     void reply.type('application/json; charset=utf-8');
-    return JSON.stringify(fault.body());
+    return JSON.stringify(withOauthDescription(fault, request).body());
   });
   app.addHook('onResponse', async (request, reply) => {
     const endpoint = endpointOf(request);
@@ -196,7 +215,7 @@ export async function buildSandboxApp(state: SandboxState): Promise<FastifyInsta
   app.setErrorHandler(async (error: FastifyError | SandboxHttpError, request, reply) => {
     const httpError =
       error instanceof SandboxHttpError
-        ? error
+        ? withOauthDescription(error, request)
         : endpointOf(request) === CXONE_ENDPOINTS.token
           ? asTokenEndpointError(fromFastifyError(error), request)
           : fromFastifyError(error);
