@@ -53,7 +53,14 @@ function actorLabelFault(label: string): string {
   const at = chars.findIndex((c) => !ACTOR_CHARACTER.test(c));
   if (at === -1) return `this one has ${chars.length}`;
   const c = chars[at] as string;
-  const code = `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+  const point = c.codePointAt(0) ?? 0;
+  // Node reads header bytes as Latin-1, so a UTF-8 letter (ë is C3 AB) arrives as two characters,
+  // the first of which is no letter the sender typed: name the byte, not a Latin-1 look-alike.
+  if (point >= 0x80 && point <= 0xff) {
+    const byte = `0x${point.toString(16).toUpperCase()}`;
+    return `byte ${at + 1} is ${byte}, which is not ASCII (a letter such as é or ë is sent as two or more bytes)`;
+  }
+  const code = `U+${point.toString(16).toUpperCase().padStart(4, '0')}`;
   // A printable ASCII character is shown as itself; anything else by its code point only, so the
   // answer cannot carry a control character or a look-alike into a log or a terminal.
   const shown = c === ' ' ? `${code} (a space)` : /^[\x21-\x7e]$/.test(c) ? JSON.stringify(c) : code;

@@ -14,8 +14,12 @@ describe('actorHeaderProblem', () => {
   });
 
   it('names the first character it cannot record and where it is', () => {
-    expect(actorHeaderProblem('Zo\u00eb')).toBe(
-      'X-Actor must be 1 to 64 characters, each an ASCII letter, a digit or one of . _ @ : + -; character 3 is U+00EB',
+    // "Zoë" as Node hands the header over: its UTF-8 bytes read as Latin-1 ("ZoÃ«").
+    expect(actorHeaderProblem('Zo\u00c3\u00ab')).toBe(
+      'X-Actor must be 1 to 64 characters, each an ASCII letter, a digit or one of . _ @ : + -; byte 3 is 0xC3, which is not ASCII (a letter such as é or ë is sent as two or more bytes)',
+    );
+    expect(actorHeaderProblem('tab\there')).toBe(
+      'X-Actor must be 1 to 64 characters, each an ASCII letter, a digit or one of . _ @ : + -; character 4 is U+0009',
     );
     expect(actorHeaderProblem('has space')).toBe(
       'X-Actor must be 1 to 64 characters, each an ASCII letter, a digit or one of . _ @ : + -; character 4 is U+0020 (a space)',
