@@ -49,7 +49,7 @@ export function pickOpenZone(
     if (minutes >= startHour * 60 && minutes < (endHour - 1) * 60) return zone;
   }
   // Unreachable with DEMO_ZONES (they cover every hour), kept for custom lists.
-  return zones[0] ?? 'UTC';
+  return zones[0] ?? 'America/New_York';
 }
 
 export interface DemoCampaign {

@@ -165,24 +165,60 @@ export async function api(
   return { status: res.status, headers: res.headers, body, text };
 }
 
+/**
+ * Zones of places, west to east, at most three hours apart in every season (daylight saving
+ * included): an 8-hour span of local time is reached in one of them at every instant of the year.
+ * Never a fixed offset such as `Etc/GMT+5`: the API refuses them as a campaign's zone (no called
+ * party keeps one). test/e2e/zones.test.ts checks the coverage over whole years.
+ */
+export const PLACE_ZONES = [
+  'Pacific/Pago_Pago',
+  'Pacific/Honolulu',
+  'America/Anchorage',
+  'America/Los_Angeles',
+  'America/Denver',
+  'America/Chicago',
+  'America/New_York',
+  'America/Sao_Paulo',
+  'Atlantic/Azores',
+  'Europe/London',
+  'Europe/Berlin',
+  'Europe/Athens',
+  'Asia/Dubai',
+  'Asia/Kolkata',
+  'Asia/Dhaka',
+  'Asia/Bangkok',
+  'Asia/Tokyo',
+  'Australia/Sydney',
+  'Pacific/Noumea',
+  'Pacific/Auckland',
+  'Pacific/Tongatapu',
+  'Pacific/Kiritimati',
+] as const;
+
+/**
+ * The first zone whose local hour at `nowMs` passes `wanted`: PLACE_ZONES first, then every zone
+ * Intl knows (its list holds places only, no `Etc/` zone and no `UTC`), so a tz rule change that
+ * opened a gap in the short list still finds one.
+ */
+function placeZoneWhere(nowMs: number, wanted: (hour: number) => boolean): string | undefined {
+  return [...PLACE_ZONES, ...Intl.supportedValuesOf('timeZone')].find((zone) =>
+    wanted(DateTime.fromMillis(nowMs, { zone }).hour),
+  );
+}
+
 /** A zone in which the current local time lies between 10:00 and 18:00 (so a 08:00–21:00 window is open now). */
 export function zoneInDaytime(nowMs = Date.now()): string {
-  for (let offset = -12; offset <= 14; offset++) {
-    const zone = offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
-    const hour = DateTime.fromMillis(nowMs, { zone }).hour;
-    if (hour >= 10 && hour < 18) return zone;
-  }
-  throw new Error('no daytime zone found');
+  const zone = placeZoneWhere(nowMs, (hour) => hour >= 10 && hour < 18);
+  if (zone === undefined) throw new Error('no daytime zone found');
+  return zone;
 }
 
 /** A zone in which the current local time lies between 22:00 and 06:00 (the federal window is closed). */
 export function zoneAtNight(nowMs = Date.now()): string {
-  for (let offset = -12; offset <= 14; offset++) {
-    const zone = offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
-    const hour = DateTime.fromMillis(nowMs, { zone }).hour;
-    if (hour >= 22 || hour < 6) return zone;
-  }
-  throw new Error('no night zone found');
+  const zone = placeZoneWhere(nowMs, (hour) => hour >= 22 || hour < 6);
+  if (zone === undefined) throw new Error('no night zone found');
+  return zone;
 }
 
 export function campaignConfig(overrides: Partial<CampaignConfigInput> = {}): CampaignConfigInput {
