@@ -65,7 +65,7 @@ export function injectFault(state: SandboxState, endpoint: CxoneEndpoint, info: 
 
 /**
  * The 401 for an Authorization header that holds no bearer token, saying which way: none at all,
- * another scheme (HTTP Basic, a bare token: RFC 6750 §3.1 gives those no error code), or `Bearer`
+ * another scheme or a bare token (RFC 6750 §3.1 gives those no error code), or `Bearer`
  * without exactly one token after it (`Bearer`, `Bearer a b`), which is an invalid token.
  */
 function unreadableAuthorization(header: string | undefined): SandboxHttpError {
@@ -80,11 +80,17 @@ function unreadableAuthorization(header: string | undefined): SandboxHttpError {
     );
   }
   if (scheme.toLowerCase() !== 'bearer') {
+    // A header of one word is a bare credential (an access token sent without "Bearer"), not a
+    // scheme: never echoed, as no part of a secret belongs in an answer a client may log.
+    const bare = header.trim() === scheme;
     const shown = scheme.length > 20 ? `${scheme.slice(0, 20)}…` : scheme;
+    const what = bare
+      ? 'the Authorization header holds a bare credential with no scheme before it'
+      : `the Authorization header is ${JSON.stringify(shown)} credentials`;
     return new SandboxHttpError(
       401,
       'unauthorized',
-      `missing bearer token: the Authorization header is ${JSON.stringify(shown)} credentials; this API takes "Bearer <access token>"`,
+      `missing bearer token: ${what}; this API takes "Bearer <access token>"`,
       {},
       { 'www-authenticate': BEARER_REALM },
     );

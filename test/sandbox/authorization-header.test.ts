@@ -31,11 +31,10 @@ describe('sandbox: an Authorization header without one bearer token', () => {
     expect(res.headers.get('www-authenticate')).toBe('Bearer realm="cxone-sandbox"');
   });
 
-  it('names another scheme (HTTP Basic, a bare token) as the header it got, without an error code', async () => {
+  it('names another scheme (HTTP Basic, Token) as the header it got, without an error code', async () => {
     const token = await tokenFor(sandbox);
     for (const [header, scheme] of [
       [`Basic ${Buffer.from('fleet-client:fleet-secret').toString('base64')}`, 'Basic'],
-      [token, token.slice(0, 20)],
       [`Token ${token}`, 'Token'],
     ] as const) {
       const res = await get(header);
@@ -44,6 +43,21 @@ describe('sandbox: an Authorization header without one bearer token', () => {
       expect(res.body.message).toContain(`"${scheme}`);
       expect(res.body.message).toContain('Bearer <access token>');
       // RFC 6750 §3.1: a request using another authentication method gets no error code.
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="cxone-sandbox"');
+    }
+  });
+
+  it('says a bare token has no scheme, and repeats no part of it: a client may log the answer', async () => {
+    const token = await tokenFor(sandbox);
+    for (const header of [token, `  ${token}  `, 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl']) {
+      const res = await get(header);
+      expect(res.status, header).toBe(401);
+      expect(res.body.error).toBe('unauthorized');
+      expect(res.body.message).toBe(
+        'missing bearer token: the Authorization header holds a bare credential with no scheme before it; ' +
+          'this API takes "Bearer <access token>"',
+      );
+      expect(JSON.stringify(res.body)).not.toContain(header.trim().slice(0, 8));
       expect(res.headers.get('www-authenticate')).toBe('Bearer realm="cxone-sandbox"');
     }
   });
