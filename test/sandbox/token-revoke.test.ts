@@ -61,4 +61,21 @@ describe('sandbox: revoking access tokens before they expire', () => {
     });
     expect((await get(sandbox, token)).status).toBe(401);
   });
+
+  it('refuses a clientId that names no client, instead of revoking nothing with a 200', async () => {
+    sandbox = await start();
+    const token = await tokenFor(sandbox, FLEET);
+    // A misspelt id revoked nothing and answered 200 {revoked: 0}, as for a client with no token.
+    const typo = await call(sandbox, 'DELETE', `/__sandbox/tokens?clientId=${FLEET.clientId}x`);
+    expect(typo.status).toBe(400);
+    expect(typo.body.error).toBe('invalid_query');
+    expect(typo.body.message).toContain(`clientId ${JSON.stringify(`${FLEET.clientId}x`)}`);
+    expect(typo.body.message).toContain(FLEET.clientId);
+    expect((await get(sandbox, token)).status).toBe(404);
+    // A registered client with no token left is still a 200 with nothing revoked.
+    expect(await call(sandbox, 'DELETE', `/__sandbox/tokens?clientId=${CONSOLE.clientId}`)).toMatchObject({
+      status: 200,
+      body: { revoked: 0 },
+    });
+  });
 });

@@ -169,9 +169,10 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
       });
 
       /**
-       * Revokes issued access tokens (`?clientId=` one client's only): they are refused from now on,
-       * before their expiry, so a client's refresh on a 401 can be exercised without waiting for the
-       * TTL or restarting the sandbox (which forgets campaigns too).
+       * Revokes issued access tokens (`?clientId=` one registered client's only, 400 for an id no
+       * client has): they are refused from now on, before their expiry, so a client's refresh on a
+       * 401 can be exercised without waiting for the TTL or restarting the sandbox (which forgets
+       * campaigns too). Tokens issued afterwards are valid: the client's key is not deactivated.
        */
       scope.delete<{ Querystring: { clientId?: string | string[] } }>('/tokens', async (request, reply) => {
         const { clientId, ...rest } = request.query;
@@ -183,6 +184,13 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
               unknown.length > 0
                 ? `unknown query parameter ${unknown.join(', ')}; only clientId is read`
                 : 'clientId must be given once, and not empty',
+          });
+        }
+        // A misspelt id would revoke nothing and look like a client with no token left.
+        if (clientId !== undefined && !state.clientList.some((c) => c.clientId === clientId)) {
+          return reply.code(400).send({
+            error: 'invalid_query',
+            message: `clientId ${JSON.stringify(clientId)} is no client of this sandbox (its clients: ${state.clientList.map((c) => c.clientId).join(', ')})`,
           });
         }
         return { revoked: state.tokens.revoke(clientId) };
