@@ -22,7 +22,7 @@ export interface PoolMember {
   handleNextEvent(): void;
   pace(): void;
   endAdvance(): void;
-  /** Idle agents of the pool this member can still take (its agentCapacity minus its own calls). */
+  /** Idle agents of the pool this member can still take (its agentCapacity − its calls − its held agents). */
   available(): number;
   /** Deadline of the longest-waiting live answer, or undefined when none waits. */
   oldestWaitingDeadline(): number | undefined;

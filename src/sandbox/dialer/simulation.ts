@@ -96,8 +96,9 @@ const MIN_TSR_RING_MS = 15_000;
  * one being idle when the call is answered), which is what makes over-dialing abandon calls.
  *
  * Idle agents are those of its AgentPool the campaign can take: min(the pool's idle agents,
- * `agents` − its own calls). Alone on its own pool that is simply its idle agents; on a skill group
- * shared with other campaigns, an agent busy on another campaign's call is not idle for it.
+ * `agents` − its own calls − the agents held for its lines). Alone on its own pool that is simply
+ * its idle agents; on a skill group shared with other campaigns, an agent busy on another
+ * campaign's call (or held for its line) is not idle for it.
  */
 export class DialerSimulation implements PoolMember {
   private readonly rng: Rng;
