@@ -11,6 +11,8 @@ export interface PoolMember {
   readonly agentCap: number;
   /** Whether it places new lines (its campaign is active). */
   readonly isDialing: boolean;
+  /** When an agent of the pool last went on one of its calls; -Infinity before its first. */
+  readonly lastConnectedAt: number;
   /** The dial check used when another campaign of the pool advances it (every dial lawful without one). */
   readonly standingDialCheck: ((simMs: number) => boolean) | undefined;
   /** Time of this member's next event; +Infinity when it has none. */
@@ -138,20 +140,37 @@ export class AgentPool {
 
   /**
    * Whether `member`, placing a line for an agent it holds (progressive, preview), may hold one more
-   * idle agent: it has fewer agents on its calls and held than its share of the group (the agents ×
-   * its capacity ÷ the capacities of the members dialing), or no other member dialing that could
-   * still take an agent is below its own share. Holding an agent takes it from every other member at
-   * once, and members pace in the order they joined: without shares, a progressive campaign would
-   * hold every agent who frees up and a predictive one on the same group would never dial. Alone on
-   * its group, a member's share is the whole group: it holds every idle agent it can take.
+   * idle agent. Its share of the group is the agents × its capacity ÷ the capacities of the members
+   * dialing; a rival is another member dialing that could still take an agent and is below its own
+   * share. It may hold the agent when that keeps it within its share, and past its share only with
+   * no rival. Shares are rarely whole agents: when one more agent would take it past its share, it
+   * holds it unless a rival is a whole agent or more below its own share, or has gone longer without
+   * connecting a call (the member that joined first on a tie), so the campaigns take the contested
+   * agent in turn; the member pacing first used to take it every time (on a 1-agent group, the other
+   * never had it). Holding an agent takes it from every other member at once, and members pace in
+   * the order they joined: without shares, a progressive campaign would hold every agent who frees
+   * up and a predictive one on the same group would never dial. Alone on its group, a member's share
+   * is the whole group: it holds every idle agent it can take.
    */
   mayHold(member: PoolMember): boolean {
     let capacities = 0;
     for (const m of this.members) if (m.isDialing) capacities += m.agentCap;
-    const below = (m: PoolMember) =>
-      m.busyAgents + m.heldAgents < (this.loggedIn * m.agentCap) / Math.max(1, capacities);
-    if (below(member)) return true;
-    return !this.members.some((m) => m !== member && m.isDialing && m.available() > 0 && below(m));
+    const share = (m: PoolMember) => (this.loggedIn * m.agentCap) / Math.max(1, capacities);
+    const taken = (m: PoolMember) => m.busyAgents + m.heldAgents;
+    const mine = taken(member);
+    if (mine + 1 <= share(member)) return true;
+    const past = mine >= share(member);
+    const index = this.members.indexOf(member);
+    for (let i = 0; i < this.members.length; i++) {
+      const m = this.members[i]!;
+      if (m === member || !m.isDialing || m.available() <= 0 || taken(m) >= share(m)) continue;
+      if (past || taken(m) + 1 <= share(m)) return false;
+      const waitedLonger =
+        m.lastConnectedAt < member.lastConnectedAt ||
+        (m.lastConnectedAt === member.lastConnectedAt && i < index);
+      if (waitedLonger) return false;
+    }
+    return true;
   }
 
   /**

@@ -134,6 +134,8 @@ export class DialerSimulation implements PoolMember {
   private heldRinging = 0;
   /** Agents previewing a record before their dial (preview); held for it like a ringing line's. */
   private previewing = 0;
+  /** When an agent last went on one of its calls (AgentPool.mayHold shares a contested agent by it). */
+  private lastConnected = Number.NEGATIVE_INFINITY;
   private now: number;
   private canDial: ((simMs: number) => boolean) | undefined;
   readonly standingDialCheck: ((simMs: number) => boolean) | undefined;
@@ -194,6 +196,11 @@ export class DialerSimulation implements PoolMember {
   /** Most agents the campaign may have on its calls at once (its agentCapacity, as the group allows). */
   get agentCap(): number {
     return this.capacity;
+  }
+
+  /** When an agent of the pool last went on one of its calls; -Infinity before its first. */
+  get lastConnectedAt(): number {
+    return this.lastConnected;
   }
 
   setCallRate(rate: number): void {
@@ -419,6 +426,7 @@ export class DialerSimulation implements PoolMember {
   /** `held`: the agent was held for this line and is already counted by the pool. */
   private connect(held: boolean): void {
     this.busy += 1;
+    this.lastConnected = this.now;
     if (!held) this.pool.take();
     const handle = this.rng.lognormal(this.meanTalkMs, this.talkSigma) + this.wrapUpMs;
     this.events.push(this.now + handle, 'free', 0);
