@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import {
+  campaignConfigBaseSchema,
   complianceOptionsSchema,
   toValidationIssues,
   type CampaignConfig,
@@ -7,7 +8,7 @@ import {
 } from './campaign-config.js';
 import { campaignConfigSchema } from './campaign-schema.js';
 import type { AppConfig } from './config.js';
-import { checkUsableCompliance, describeProblems } from './compliance/config-rules.js';
+import { checkUsableCompliance, checkWrittenTimeZone, describeProblems } from './compliance/config-rules.js';
 import { deploymentPolicyIssues } from './compliance/deployment-policy.js';
 
 /**
@@ -20,7 +21,7 @@ export function checkCampaignConfig(
   body: unknown,
   policy: Pick<AppConfig, 'allowDncDisabled'>,
 ): CampaignConfigCheck {
-  const checked = checkCampaignRules(body);
+  const checked = checkCampaignRules(body, { zoneWritten: true });
   if (checked.config) {
     const refused = deploymentPolicyIssues(checked.config, policy);
     return refused.length === 0 ? checked : { issues: refused };
@@ -47,13 +48,44 @@ export type CampaignConfigCheck =
  * shape and compliance: checkCampaignConfig adds the policy to it for a submitted config, and a change
  * (a PATCH, an action's patch, the adjust worker's rebase: lifecycle/config-view.ts validateChange)
  * checks the config it leaves with it. A bare campaignConfigSchema.safeParse answers a list past its
- * maximum alone. Pure.
+ * maximum alone. With `zoneWritten`, the input-only rule on the zone too (RuleOptions). Pure.
  */
-export function checkCampaignRules(body: unknown): CampaignConfigCheck {
+export function checkCampaignRules(body: unknown, options: RuleOptions = {}): CampaignConfigCheck {
   const parsed = campaignConfigSchema.safeParse(body);
-  return parsed.success
+  const checked: CampaignConfigCheck = parsed.success
     ? { config: parsed.data, issues: [] }
     : { issues: withUsableCompliance(parsed.error, body) };
+  if (!options.zoneWritten) return checked;
+  const refused = describeProblems(checkWrittenTimeZone(body));
+  if (refused.length === 0) return checked;
+  // One mistake, one message: the findings computed from the refused zone (a declared state's
+  // recipients "keep America/New_York time, not Etc/GMT+5") are left out; the refusal says it all.
+  const key = (issue: ValidationIssue) => `${issue.path}\n${issue.message}`;
+  const withoutZone = new Set(
+    describeProblems(checkUsableCompliance(body, new Set(['complianceTimeZone']))).map(key),
+  );
+  const fromZone = new Set(
+    describeProblems(checkUsableCompliance(body))
+      .map(key)
+      .filter((k) => !withoutZone.has(k)),
+  );
+  const kept = checked.issues.filter((issue) => !fromZone.has(key(issue)));
+  // Where the schema would name the field: before the first issue about a field after it.
+  const fields = Object.keys(campaignConfigBaseSchema.shape);
+  const rank = (issue: ValidationIssue) => fields.indexOf(issue.path.split('.')[0] ?? '');
+  const zoneRank = fields.indexOf('complianceTimeZone');
+  const at = kept.findIndex((issue) => rank(issue) > zoneRank);
+  return { issues: at < 0 ? [...kept, ...refused] : [...kept.slice(0, at), ...refused, ...kept.slice(at)] };
+}
+
+/** How checkCampaignRules judges a config. */
+export interface RuleOptions {
+  /**
+   * Its `complianceTimeZone` is being written (a launch, /validate, a change that sets it), so it is
+   * held to the input-only rule too (checkWrittenTimeZone: no fixed offset such as `Etc/GMT+5`). Off
+   * for a stored zone, which campaigns and queued jobs accepted before the rule keep.
+   */
+  zoneWritten?: boolean;
 }
 
 /**

@@ -69,7 +69,14 @@ export const timeZoneSchema = z
   .min(1)
   .max(64)
   .refine(isValidTimeZone, { message: 'must be an IANA time zone such as America/New_York' })
-  .overwrite(tzDatabaseSpelling);
+  .overwrite(tzDatabaseSpelling)
+  // The rule on a fixed offset is input-only (compliance/config-rules.ts checkWrittenTimeZone): stored
+  // campaigns and queued jobs read with this schema keep a zone accepted before it.
+  .describe(
+    "The called party's IANA time zone, e.g. America/New_York; calling windows are local time in it. " +
+      'A fixed offset that no place keeps (Etc/GMT+5, Etc/UTC, UTC) is refused at launch and by a ' +
+      'change that sets it: name the place, e.g. America/Bogota for UTC-05:00 all year.',
+  );
 
 export const DIALER_STRATEGIES = ['predictive', 'progressive', 'preview'] as const;
 

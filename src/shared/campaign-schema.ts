@@ -10,7 +10,9 @@ import { refineCampaignCompliance } from './compliance/config-rules.js';
  * but zod refuses a list past its maximum (eight days in a window, 29 windows, 61 states) that way,
  * before parsing its elements. checkCampaignConfig (campaign-check.ts) runs the same rules on such
  * a config, so the API, /validate, `cxo validate` and a PATCH (checkCampaignRules) answer it in full;
- * a bare safeParse does not.
+ * a bare safeParse does not. Nor does it hold the zone to the input-only rule (no fixed offset such as
+ * `Etc/GMT+5`; config-rules.ts checkWrittenTimeZone), which checkCampaignRules adds where a zone is
+ * written: this schema also re-checks stored configs on every change.
  */
 export const campaignConfigSchema = campaignConfigBaseSchema.superRefine(refineCampaignCompliance, {
   when: () => true,

@@ -13,6 +13,7 @@ import {
 import { STATE_RULES, USPS_CODES, stateHoursFor } from './state-rules.js';
 import { legalHoursOn, hhmm } from './legal-hours.js';
 import { offsetDifferences, STATE_ZONES, zoneMismatch, zonesKeepSameClock } from './state-zones.js';
+import { placelessZoneProblem } from './placeless-zones.js';
 
 /**
  * Compliance rules applied to a campaign config at submit time and on every change. Pure.
@@ -272,7 +273,9 @@ function clockAt(minutes: number): string {
  * Every config-only compliance rule, in a stable order: the one rules function, for a parsed config
  * (the schema's refinement, the guard, the report) and for what is usable of one that did not parse
  * (checkUsableCompliance). (An unknown `complianceTimeZone` is refused by the base schema itself,
- * campaign-config.ts.) Without a `complianceTimeZone` or a `startDateTime`, the state-zone rules are
+ * campaign-config.ts; a zone that keeps no place's clock, such as `Etc/GMT+5`, by checkWrittenTimeZone
+ * where a zone is written — not here, as these rules also judge stored settings on every poll, resume
+ * and report.) Without a `complianceTimeZone` or a `startDateTime`, the state-zone rules are
  * not run. `unusable`: dotted paths of fields already refused as malformed; findings that only
  * restate them, or that were computed from them, are left out, so one mistake gets one message (a
  * zone misspelt as "EST" is not also three recipient-state findings).
@@ -396,7 +399,12 @@ export function checkUsableCompliance(
   value: unknown,
   unusable: ReadonlySet<string> = new Set(),
 ): ComplianceProblem[] {
-  const { config, windowAt, stateAt } = usableComplianceView(value);
+  const view = usableComplianceView(value);
+  const { windowAt, stateAt } = view;
+  // A zone refused though it parses (checkWrittenTimeZone) skips the rules computed from it.
+  const config = unusable.has('complianceTimeZone')
+    ? { ...view.config, complianceTimeZone: undefined }
+    : view.config;
   const inInput = (path: (string | number)[]): (string | number)[] => {
     const [field, index, ...rest] = path;
     const at = field === 'allowedCallTimes' ? windowAt : field === 'recipientStates' ? stateAt : undefined;
@@ -405,6 +413,21 @@ export function checkUsableCompliance(
   return checkCampaignCompliance(config)
     .map((problem) => ({ ...problem, path: inInput(problem.path) }))
     .filter((problem) => !restatesUnusable(problem.path, unusable));
+}
+
+/**
+ * The input-only rule on `complianceTimeZone`: the zone must be a place's (America/Bogota), not a
+ * fixed offset that no called party's clock keeps (`Etc/GMT+5`, `Etc/UTC`, `UTC`; placeless-zones.ts),
+ * whose calling hours are off by the daylight-saving hour half the year. Run on a zone as someone
+ * writes it — a launch, /validate and `cxo validate` (campaign-check.ts checkCampaignConfig), a change
+ * that sets the zone (lifecycle/config-view.ts validateChange) — and never on a stored config, so that
+ * campaigns and queued jobs accepted before the rule keep loading, polling, resuming and taking
+ * changes to their other fields. Nothing for a zone the schema refuses (it names that). Pure.
+ */
+export function checkWrittenTimeZone(value: unknown): ComplianceProblem[] {
+  const zone = usable(shape.complianceTimeZone, fieldOf(value, 'complianceTimeZone'));
+  const message = zone === undefined ? undefined : placelessZoneProblem(zone);
+  return message === undefined ? [] : [{ path: ['complianceTimeZone'], message }];
 }
 
 /** Problems as the API, the audit trail and the report show them: dotted paths. */

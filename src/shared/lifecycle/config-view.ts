@@ -1,5 +1,5 @@
 import { usStateCodeSchema, type CampaignConfig, type ValidationIssue } from '../campaign-config.js';
-import { checkCampaignRules } from '../campaign-check.js';
+import { checkCampaignRules, type RuleOptions } from '../campaign-check.js';
 import { configFromResource as storeConfigFromResource } from '../campaign-store.js';
 import type { CampaignResource } from '../cxone/wire.js';
 import { flattenPatch, getPath, type CampaignPatch, type FlatChanges } from './patch.js';
@@ -103,14 +103,19 @@ function onlyReduces(
  * not alone, and what the change brings is told from what the config already held by the same check
  * on both sides. The deployment's policy is not judged here: `compliance` is not patchable, and a
  * do-not-call check switched off in the console is an outside change's breach
- * (compliance/outside-change.ts).
+ * (compliance/outside-change.ts). A change that sets `complianceTimeZone` writes it, so the zone is
+ * held to the input-only rule too (no fixed offset such as `Etc/GMT+5`: checkWrittenTimeZone); a
+ * stored one is not, so that a campaign launched on one before the rule still takes other changes.
+ * `zoneWritten: false` skips it for a change accepted before (the adjust worker's rebase of a queued
+ * command).
  */
 export function validateChange(
   current: CampaignConfig,
   merged: unknown,
   changes: Readonly<Record<string, unknown>>,
+  { zoneWritten = 'complianceTimeZone' in changes }: RuleOptions = {},
 ): { ok: true; config: CampaignConfig } | { ok: false; issues: ValidationIssue[] } {
-  const checked = checkCampaignRules(merged);
+  const checked = checkCampaignRules(merged, { zoneWritten });
   if (checked.config) return { ok: true, config: checked.config };
   const { issues } = checked;
   if (!onlyReduces(current, changes)) return { ok: false, issues };
@@ -181,8 +186,8 @@ export function problemsOfMalformedPatch(
   const held = onlyReduces(current, changes, malformed)
     ? new Set(checkCampaignRules(current).issues.map(key))
     : new Set<string>();
-  const found = checkCampaignRules(withChanges(current, changes)).issues.filter(
-    (issue) => !named.has(key(issue)) && !held.has(key(issue)),
-  );
+  const found = checkCampaignRules(withChanges(current, changes), {
+    zoneWritten: 'complianceTimeZone' in changes,
+  }).issues.filter((issue) => !named.has(key(issue)) && !held.has(key(issue)));
   return dropped ? [dropped, ...found] : found;
 }

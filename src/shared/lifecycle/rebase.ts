@@ -135,7 +135,9 @@ export function rebaseSettings(input: SettingsRebaseInput): SettingsRebase {
   // Re-validate the whole config as it will be after the write: a change valid on its own base can be
   // invalid on top of someone else's (e.g. our window end with their time zone).
   const current = configFromResource(latest, local);
-  const checked = validateChange(current, applyChanges(current, ours), ours);
+  // The zone a command sets was held to the input-only rule when the API accepted it: a command
+  // queued before that rule existed still runs (validateChange).
+  const checked = validateChange(current, applyChanges(current, ours), ours, { zoneWritten: false });
   if (!checked.ok) {
     return {
       kind: 'invalid',

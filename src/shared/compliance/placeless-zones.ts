@@ -1,0 +1,151 @@
+import { IANAZone } from 'luxon';
+
+/**
+ * Zones that keep no place's clock. A campaign's `complianceTimeZone` is the called party's local
+ * clock, and calling hours (08:00–21:00) are applied in it; but no called party lives on a fixed
+ * offset: every place has a tz database zone, daylight saving included (America/Bogota for UTC-05:00
+ * all year, America/New_York for UTC-05:00 with daylight saving). A US campaign on `Etc/GMT+5` is
+ * dialed until 22:00 EDT in summer. The tz database's `Etc/` zones (`Etc/GMT+5`, `Etc/UTC`,
+ * `Etc/Universal`, …), `UTC` and its aliases, and the withdrawn `SystemV/` zones (`SystemV/EST5`) are
+ * such names; abbreviations without a `/` (`EST`, `GMT`, `Zulu`) never pass isValidTimeZone.
+ * Refused where a zone is written (a launch, `cxo validate`, a change that sets it), never where a
+ * stored one is read: campaigns and jobs accepted before keep loading and running.
+ */
+
+/** Aliases of UTC without a `/` (isValidTimeZone refuses all but `UTC` already; listed for the rule's sake). */
+const UTC_NAMES = new Set(['utc', 'uct', 'gmt', 'gmt0', 'gmt+0', 'gmt-0', 'zulu', 'universal', 'greenwich']);
+
+/** What a placeless zone is: a fixed offset (Etc/…, UTC), or a withdrawn System V rule. */
+export type PlacelessKind = 'fixed-offset' | 'system-v';
+
+/**
+ * Whether a valid zone names no place, and what it is instead; undefined for a place's zone. By name,
+ * case-insensitively (Intl accepts `etc/gmt+5`), and by what Intl resolves it to (an alias of UTC
+ * or of an `Etc/` zone). Pure.
+ */
+export function placelessKind(zone: string): PlacelessKind | undefined {
+  const lower = zone.toLowerCase();
+  if (lower.startsWith('systemv/')) return 'system-v';
+  if (lower.startsWith('etc/') || UTC_NAMES.has(lower)) return 'fixed-offset';
+  let resolved: string;
+  try {
+    resolved = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+  } catch {
+    return undefined; // not a zone at all: the schema's own refusal
+  }
+  const canonical = resolved.toLowerCase();
+  if (canonical.startsWith('etc/') || UTC_NAMES.has(canonical)) return 'fixed-offset';
+  return canonical.startsWith('systemv/') ? 'system-v' : undefined;
+}
+
+/**
+ * Zones of places, one with each offset all year and one keeping daylight saving from it where there
+ * is one: what a placeless zone's refusal offers instead, picked by offset (offsetsOf).
+ */
+const PLACE_ZONES = [
+  'Pacific/Pago_Pago',
+  'Pacific/Honolulu',
+  'Pacific/Gambier',
+  'America/Anchorage',
+  'Pacific/Pitcairn',
+  'America/Los_Angeles',
+  'America/Phoenix',
+  'America/Denver',
+  'America/Mexico_City',
+  'America/Chicago',
+  'America/Bogota',
+  'America/New_York',
+  'America/Puerto_Rico',
+  'America/Halifax',
+  'America/Sao_Paulo',
+  'America/Noronha',
+  'Atlantic/Cape_Verde',
+  'Atlantic/Azores',
+  'Atlantic/Reykjavik',
+  'Europe/London',
+  'Africa/Lagos',
+  'Europe/Berlin',
+  'Africa/Johannesburg',
+  'Europe/Athens',
+  'Europe/Istanbul',
+  'Asia/Dubai',
+  'Asia/Karachi',
+  'Asia/Dhaka',
+  'Asia/Bangkok',
+  'Asia/Singapore',
+  'Asia/Tokyo',
+  'Australia/Brisbane',
+  'Australia/Sydney',
+  'Pacific/Noumea',
+  'Pacific/Tarawa',
+  'Pacific/Auckland',
+  'Pacific/Tongatapu',
+  'Pacific/Kiritimati',
+] as const;
+
+/** What the refusal suggests when no place keeps the offset (Etc/GMT+12). */
+const FALLBACK = ['America/New_York', 'Europe/London'];
+
+/** `UTC-05:00` for -300. */
+export function utcOffsetLabel(minutes: number): string {
+  const sign = minutes < 0 ? '-' : '+';
+  const abs = Math.abs(minutes);
+  return `UTC${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
+
+/** The zone's offsets (minutes) in mid-January and mid-July of `atMs`'s year, standard one first. */
+function offsetsOf(zone: string, atMs: number): [number, number] {
+  const year = new Date(atMs).getUTCFullYear();
+  const tz = IANAZone.create(zone);
+  const jan = tz.offset(Date.UTC(year, 0, 15, 12));
+  const jul = tz.offset(Date.UTC(year, 6, 15, 12));
+  return jan <= jul ? [jan, jul] : [jul, jan];
+}
+
+/**
+ * Zones of places to write instead of a placeless zone: one on its offset all year, then one on it
+ * in standard time that keeps daylight saving, each with its offsets (`America/Bogota (UTC-05:00 all
+ * year)`). Two well-known zones when no place keeps the offset.
+ */
+export function placeZonesFor(zone: string, atMs = Date.now()): string[] {
+  const [offset] = offsetsOf(zone, atMs);
+  const allYear = PLACE_ZONES.find((z) => {
+    const [std, dst] = offsetsOf(z, atMs);
+    return std === offset && dst === offset;
+  });
+  const withDst = PLACE_ZONES.find((z) => {
+    const [std, dst] = offsetsOf(z, atMs);
+    return std === offset && dst !== offset;
+  });
+  const described = [
+    ...(allYear ? [`${allYear} (${utcOffsetLabel(offset)} all year)`] : []),
+    ...(withDst
+      ? [
+          `${withDst} (${utcOffsetLabel(offset)}, ${utcOffsetLabel(offsetsOf(withDst, atMs)[1])} in daylight saving time)`,
+        ]
+      : []),
+  ];
+  return described.length > 0 ? described : FALLBACK;
+}
+
+/**
+ * Why `zone` cannot be a campaign's complianceTimeZone, saying what to write instead; undefined for
+ * a place's zone (or a name that is no zone: the schema refuses it). Pure but for the year of `atMs`
+ * the suggestions' offsets are read in.
+ */
+export function placelessZoneProblem(zone: string, atMs = Date.now()): string | undefined {
+  const kind = placelessKind(zone);
+  if (kind === undefined) return undefined;
+  const instead = `name the called party's zone, e.g. ${placeZonesFor(zone, atMs).join(' or ')}`;
+  if (kind === 'system-v') {
+    return (
+      `${zone} is a withdrawn System V zone that names no place, and no called party's clock keeps ` +
+      `it: calling hours are the called party's local time; ${instead}`
+    );
+  }
+  const [offset] = offsetsOf(zone, atMs);
+  return (
+    `${zone} is a fixed offset (${utcOffsetLabel(offset)} all year, no daylight saving) that no ` +
+    `called party's clock keeps: calling hours are the called party's local time; ${instead}`
+  );
+}
