@@ -19,6 +19,7 @@ import { carriedSafeStart } from '../pacing/resume.js';
 import { ensurePolling, stopPolling } from '../polling/schedulers.js';
 import type { LifecycleHooks } from './executor.js';
 import { isFinal } from './state-machine.js';
+import { planActivation } from '../../workers/launch-plan.js';
 import { importIfChangedOutside } from '../audit/history-sync.js';
 
 /**
@@ -75,6 +76,7 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
       const windowFields = ['allowedCallTimes', 'complianceTimeZone', 'recipientStates'];
       if (fields.some((f) => windowFields.includes(f))) {
         await replanWindowEnforcement(ctx, campaignId);
+        await noteActivationReplanned(ctx, campaignId);
       }
     },
     carriedSafeStart,
@@ -114,6 +116,24 @@ async function noteCleanedUp(
   const launchId = await launches.launchOfCampaign(campaignId);
   if (launchId)
     await launches.recordCleanedUp(launchId, campaignId, { campaignStatus: status, cxoneVersion: version });
+}
+
+/**
+ * Calling windows changed on a scheduled campaign: its activation now plans another moment, which the
+ * campaign's view shows at once (it plans from the record on every read). The launch record's
+ * `activateAt` follows here; its activation job, on its next look, finds the new moment itself but
+ * notes it only when a start that was due has moved, so without this `GET /v1/launches/{id}` went on
+ * naming the old moment. A start already due is left to the activation job, which acts on it.
+ */
+async function noteActivationReplanned(ctx: AppContext, campaignId: string): Promise<void> {
+  const record = await new CampaignStore(ctx).get(campaignId);
+  if (!record?.launchId || record.status !== 'scheduled') return;
+  if (record.missingOnCxone || record.activationFailed) return;
+  const plan = planActivation(record.config, ctx.clock.now());
+  if (plan.delayMs <= 0) return;
+  await createLaunchStore(ctx).recordActivation(record.launchId, {
+    activateAt: new Date(plan.activateAtMs).toISOString(),
+  });
 }
 
 /**
