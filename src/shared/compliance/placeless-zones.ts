@@ -27,16 +27,32 @@ export function placelessKind(zone: string): PlacelessKind | undefined {
   const lower = zone.toLowerCase();
   if (lower.startsWith('systemv/')) return 'system-v';
   if (lower.startsWith('etc/') || UTC_NAMES.has(lower)) return 'fixed-offset';
+  const known = resolvedKinds.get(lower);
+  if (known !== undefined) return known ?? undefined;
   let resolved: string;
   try {
     resolved = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
   } catch {
-    return undefined; // not a zone at all: the schema's own refusal
+    return undefined; // not a zone at all: the schema's own refusal (never remembered)
   }
   const canonical = resolved.toLowerCase();
-  if (canonical.startsWith('etc/') || UTC_NAMES.has(canonical)) return 'fixed-offset';
-  return canonical.startsWith('systemv/') ? 'system-v' : undefined;
+  const kind: PlacelessKind | null =
+    canonical.startsWith('etc/') || UTC_NAMES.has(canonical)
+      ? 'fixed-offset'
+      : canonical.startsWith('systemv/')
+        ? 'system-v'
+        : null;
+  resolvedKinds.set(lower, kind);
+  return kind ?? undefined;
 }
+
+/**
+ * What Intl resolved each zone to, by its lower-case spelling (null: a place's zone). Every launch
+ * checks its zone, and building an Intl.DateTimeFormat costs about as much as the rest of the launch's
+ * validation; only zones Intl knows are kept, so the map is bounded by the tz database whatever
+ * callers send (as isValidTimeZone's set is).
+ */
+const resolvedKinds = new Map<string, PlacelessKind | null>();
 
 /**
  * Zones of places, one with each offset all year and one keeping daylight saving from it where there
