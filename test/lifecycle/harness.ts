@@ -23,11 +23,14 @@ import { REDIS_URL, testPrefix, deletePrefixAt } from '../support/redis-prefix.j
 export { REDIS_URL };
 
 /**
- * A zone whose local time is now well inside 09:00–20:00, so a campaign calling every day 08:00–21:00
- * there is inside its window whenever the suite runs (resume is refused outside the window). Zones of
- * places only: a fixed offset such as `UTC` is refused where a zone is written (a PATCH setting it).
+ * A zone whose local time is now nearest 13:00, so a campaign calling every day 08:00–21:00 there is
+ * inside its window whenever the suite runs (resume is refused outside the window), and stays inside
+ * it while a test moves its manual clock on by hours of polls: the first candidate between 09:00 and
+ * 20:00 could be 19:55 there, and a suite that advanced its clock an hour met the close (the
+ * deferrals test failed when run at 19:55 UTC). Zones of places only: a fixed offset such as `UTC` is
+ * refused where a zone is written (a PATCH setting it).
  */
-export function zoneInsideWindowNow(): string {
+export function zoneInsideWindowNow(nowMs = Date.now()): string {
   const candidates = [
     'Atlantic/Reykjavik',
     'Europe/London',
@@ -41,11 +44,14 @@ export function zoneInsideWindowNow(): string {
     'America/Los_Angeles',
     'Pacific/Honolulu',
   ];
-  for (const zone of candidates) {
-    const hour = DateTime.now().setZone(zone).hour;
-    if (hour >= 9 && hour < 20) return zone;
-  }
-  throw new Error('no candidate zone is inside 09:00–20:00 now');
+  const fromMidday = (zone: string) => {
+    const local = DateTime.fromMillis(nowMs, { zone });
+    return Math.abs(local.hour + local.minute / 60 - 13);
+  };
+  const best = [...candidates].sort((a, b) => fromMidday(a) - fromMidday(b))[0] as string;
+  // The candidates' offsets leave no gap of more than about 4.5 hours, so the nearest is within 3 h.
+  if (fromMidday(best) > 4) throw new Error(`no candidate zone is near midday now (nearest: ${best})`);
+  return best;
 }
 
 export function testCampaignConfig(overrides: Partial<CampaignConfig> = {}): CampaignConfig {
