@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApiApp } from '../../src/producers/app.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import type { CampaignConfig } from '../../src/shared/campaign-config.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
-import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { planActivation } from '../../src/workers/launch-plan.js';
-import { startHarness, testCampaignConfig, type Harness } from './harness.js';
+import { testCampaignConfig, type Harness } from './harness.js';
+import { ALICE, startCommandApi, type CommandApi } from './command-api.js';
 
 /**
  * A PATCH of a scheduled campaign's calling windows moves its planned activation: the campaign's view
@@ -19,21 +17,15 @@ import { startHarness, testCampaignConfig, type Harness } from './harness.js';
  */
 let h: Harness;
 let app: FastifyInstance;
-let worker: Worker;
-const auth = { authorization: 'Bearer lifecycle-test-token', 'x-actor': 'alice' };
+let api: CommandApi | undefined;
+const auth = ALICE;
 
 beforeAll(async () => {
-  h = await startHarness();
-  app = await buildApiApp(h.ctx);
-  worker = createAdjustWorker(h.ctx);
-  await worker.waitUntilReady();
+  api = await startCommandApi();
+  ({ h, app } = api);
 });
 
-afterAll(async () => {
-  await worker?.close();
-  await app?.close();
-  await h?.close();
-});
+afterAll(() => api?.close());
 
 /** A config whose start lies on a Wednesday about half a year ahead, weekdays only, in New York. */
 function weekdayConfig(): CampaignConfig {

@@ -7,7 +7,6 @@ import { enforceWindow } from '../../src/shared/compliance/enforcement.js';
 import { applyAbandonmentGuard } from '../../src/shared/compliance/guard-actions.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { buildApiApp } from '../../src/producers/app.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import { historyJobId } from '../../src/shared/audit/history-sync.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
@@ -20,38 +19,24 @@ import { efficiencyScore } from '../../src/shared/efficiency.js';
 import { applyPacing } from '../../src/shared/pacing/apply.js';
 import { thresholdsSchema } from '../../src/shared/campaign-config.js';
 import { statsOf } from './fixtures.js';
-import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
-import { startHarness, testCampaignConfig, zoneInsideWindowNow, type Harness } from './harness.js';
+import { testCampaignConfig, zoneInsideWindowNow, type Harness } from './harness.js';
+import { ALICE, adjustJobCount, startCommandApi, type CommandApi } from './command-api.js';
 
 /** The command API end to end: producer app → adjust queue → worker → sandbox, real Redis and HTTP. */
 let h: Harness;
 let app: FastifyInstance;
 let worker: Worker;
-const auth = { authorization: 'Bearer lifecycle-test-token', 'x-actor': 'alice' };
+let api: CommandApi | undefined;
+const auth = ALICE;
 
 beforeAll(async () => {
-  h = await startHarness();
-  app = await buildApiApp(h.ctx);
-  worker = createAdjustWorker(h.ctx);
-  await worker.waitUntilReady();
+  api = await startCommandApi();
+  ({ h, app, worker } = api);
 });
 
-afterAll(async () => {
-  await worker?.close();
-  await app?.close();
-  await h?.close();
-});
+afterAll(() => api?.close());
 
-async function queued(): Promise<number> {
-  const counts = await h.ctx.queues.adjust.getJobCounts(
-    'waiting',
-    'delayed',
-    'active',
-    'completed',
-    'failed',
-  );
-  return Object.values(counts).reduce((a, b) => a + b, 0);
-}
+const queued = () => adjustJobCount(h);
 
 async function commandKeys(): Promise<number> {
   let n = 0;

@@ -1,10 +1,8 @@
-import type { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApiApp } from '../../src/producers/app.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
-import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
-import { startHarness, testCampaignConfig, type Harness } from './harness.js';
+import { testCampaignConfig, type Harness } from './harness.js';
+import { ALICE, adjustJobCount, startCommandApi, type CommandApi } from './command-api.js';
 
 /**
  * A fixed offset (Etc/GMT+5, UTC) as a campaign's zone, end to end over real Redis and the sandbox
@@ -14,32 +12,17 @@ import { startHarness, testCampaignConfig, type Harness } from './harness.js';
  */
 let h: Harness;
 let app: FastifyInstance;
-let worker: Worker;
-const auth = { authorization: 'Bearer lifecycle-test-token', 'x-actor': 'alice' };
+let api: CommandApi | undefined;
+const auth = ALICE;
 
 beforeAll(async () => {
-  h = await startHarness();
-  app = await buildApiApp(h.ctx);
-  worker = createAdjustWorker(h.ctx);
-  await worker.waitUntilReady();
+  api = await startCommandApi();
+  ({ h, app } = api);
 });
 
-afterAll(async () => {
-  await worker?.close();
-  await app?.close();
-  await h?.close();
-});
+afterAll(() => api?.close());
 
-async function queued(): Promise<number> {
-  const counts = await h.ctx.queues.adjust.getJobCounts(
-    'waiting',
-    'delayed',
-    'active',
-    'completed',
-    'failed',
-  );
-  return Object.values(counts).reduce((a, b) => a + b, 0);
-}
+const queued = () => adjustJobCount(h);
 
 const patchCampaign = (id: string, payload: Record<string, unknown>) =>
   app.inject({ method: 'PATCH', url: `/v1/campaigns/${id}`, headers: auth, payload });
