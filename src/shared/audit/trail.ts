@@ -70,6 +70,11 @@ const KNOWN_HEADS_MAX = 10_000;
 const SCAN_BATCH = 500;
 /** How often one campaign's walk reads on after records appended meanwhile before its head counts as broken. */
 const HEAD_CHASES = 5;
+/**
+ * Walks of one chain a verification makes when retention trims cut it meanwhile, before it reports
+ * the break it finds (a trim a walk: one more than trims that could run back to back).
+ */
+const TRIM_REWALKS = 3;
 /** Unchained records named in one verification's result (the first ones; one is enough to fail). */
 const UNCHAINED_REPORT_MAX = 100;
 
@@ -812,16 +817,46 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     return all;
   }
 
+  type ChainWalk = { checked: number; broken?: ChainBreak; cut?: { before: string | null; anchor: string } };
+
+  /**
+   * One chain's verification. A break found while a retention trim cut the chain (its anchor is no
+   * longer the one the walk started from) may be the trim's doing, not the chain's: a walk that read
+   * the old anchor and then the cut index finds the first kept record linking to the new anchor
+   * (`missing_previous`), one that read index entries whose records the trim then removed from the
+   * stream finds them gone (`missing_record`). The chain is walked again from its new anchor, and
+   * only a break that stands on a walk no trim moved the anchor under is reported.
+   */
   async function verifyCampaign(
     campaignId: string,
     seen?: Set<string>,
     pending?: Set<string>,
-  ): Promise<{ checked: number; broken?: ChainBreak; cut?: { before: string | null; anchor: string } }> {
+  ): Promise<ChainWalk> {
+    for (let walks = 1; ; walks++) {
+      const walked: string[] = [];
+      const { rawAnchor, ...result } = await walkChain(campaignId, walked, seen, pending);
+      if (!result.broken || walks >= TRIM_REWALKS) return result;
+      if ((await redis.hget(anchorsKey, campaignId)) === rawAnchor) return result;
+      for (const streamId of walked) {
+        seen?.delete(streamId);
+        pending?.delete(streamId);
+      }
+    }
+  }
+
+  async function walkChain(
+    campaignId: string,
+    /** Filled with the stream ids this walk put in `seen` and `pending`. */
+    walked: string[],
+    seen?: Set<string>,
+    pending?: Set<string>,
+  ): Promise<ChainWalk & { rawAnchor: string | null }> {
     const rawAnchor = await redis.hget(anchorsKey, campaignId);
     const anchor = rawAnchor === null ? null : parseAnchor(rawAnchor);
     if (rawAnchor !== null && anchor === null) {
       // An accepted start no trim wrote: records deleted from the chain's start would verify from it.
       return {
+        rawAnchor,
         checked: 0,
         broken: { campaignId, auditId: null, index: 0, reason: 'unexplained_anchor', actual: rawAnchor },
       };
@@ -837,8 +872,6 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     let pendingBefore = anchor?.prevHash && anchor.cutBefore ? anchor.cutBefore : null;
     let index = 0;
     let lastAuditId: string | null = null;
-    /** The stream ids this walk put in `seen` and `pending`: vouched for no more if the chain turns out removed. */
-    const walked: string[] = [];
     let start = '-';
     // Records appended while the chain is walked move the head on: the walk reads on to them (each
     // append writes its record, index entry and head at once) a few times before calling it a break.
@@ -855,6 +888,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
           pendingBefore = null;
         }
         const at = (reason: ChainBreakReason, extra: Partial<ChainBreak> = {}) => ({
+          rawAnchor,
           checked: index,
           broken: {
             campaignId,
@@ -902,9 +936,10 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
           seen?.delete(streamId);
           pending?.delete(streamId);
         }
-        return { checked: 0 };
+        return { rawAnchor, checked: 0 };
       }
       return {
+        rawAnchor,
         checked: index,
         broken: {
           campaignId,
@@ -916,7 +951,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         },
       };
     }
-    return { checked: index, ...cut };
+    return { rawAnchor, checked: index, ...cut };
   }
 
   /**
