@@ -151,3 +151,70 @@ describe('verify while a retention trim cuts part of the chain', () => {
     }
   });
 });
+
+describe('export and paging while a retention trim cuts part of the chain', () => {
+  it('export leaves out, without calling them missing, the records the trim removed after it read the index', async () => {
+    const prefix = testPrefix();
+    const keys = createKeys(prefix);
+    try {
+      const id = 'c-export-during-cut';
+      const { trim } = await splitChain(keys, id);
+      const racing = after('xrange', keys.auditCampaignIndex(id), async () => {
+        expect(await trim()).toMatchObject({ removedRecords: 3 });
+      });
+      const reader = createAuditTrail({ redis: racing.redis, keys, logger: silentLogger });
+      const missing: unknown[] = [];
+      const lines: string[] = [];
+      for await (const line of reader.exportJsonl(id, { onMissing: (m) => missing.push(m) }))
+        lines.push(line);
+      expect(racing.ran()).toBe(true);
+      expect(missing).toEqual([]);
+      expect(lines.map((l) => (JSON.parse(l) as { details: { n: number } }).details.n)).toEqual([3, 4]);
+    } finally {
+      await deletePrefix(redis, prefix);
+    }
+  });
+
+  it('a page has no gaps for the records the trim removed after it read the index', async () => {
+    const prefix = testPrefix();
+    const keys = createKeys(prefix);
+    try {
+      const id = 'c-page-during-cut';
+      const { trim } = await splitChain(keys, id);
+      const racing = after('xrange', keys.auditCampaignIndex(id), async () => {
+        expect(await trim()).toMatchObject({ removedRecords: 3 });
+      });
+      const reader = createAuditTrail({ redis: racing.redis, keys, logger: silentLogger });
+      const page = await reader.page(id, null, 10);
+      expect(racing.ran()).toBe(true);
+      expect(page.gaps).toBeUndefined();
+      expect(page.records.map((r) => r.details.n)).toEqual([3, 4]);
+    } finally {
+      await deletePrefix(redis, prefix);
+    }
+  });
+
+  it('still reports a record deleted from the stream after the cut as missing', async () => {
+    const prefix = testPrefix();
+    const keys = createKeys(prefix);
+    try {
+      const id = 'c-deleted-after-cut';
+      const { trim } = await splitChain(keys, id);
+      await trim();
+      const [last] = (await redis.xrevrange(keys.auditCampaignIndex(id), '+', '-', 'COUNT', 1)) as [
+        string,
+        string[],
+      ][];
+      await redis.xdel(keys.auditStream(), last![0]);
+      const reader = createAuditTrail({ redis, keys, logger: silentLogger });
+      const missing: { streamId: string }[] = [];
+      for await (const _ of reader.exportJsonl(id, { onMissing: (m) => missing.push(m) })) void _;
+      expect(missing.map((m) => m.streamId)).toEqual([last![0]]);
+      expect((await reader.page(id, null, 10)).gaps).toEqual([
+        expect.objectContaining({ streamId: last![0], reason: 'missing' }),
+      ]);
+    } finally {
+      await deletePrefix(redis, prefix);
+    }
+  });
+});

@@ -568,6 +568,18 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
   }
 
   /**
+   * Whether a record the campaign's index named, and the stream no longer has, was removed by a
+   * retention trim since the index was read: it is older than the cut the trim anchored the chain at
+   * (written before the trim removes anything). Out of retention, not missing: a page or an export
+   * read while a trim cuts the chain would otherwise report it as a gap, and the export as incomplete.
+   */
+  async function trimmedByRetention(campaignId: string, streamId: string): Promise<boolean> {
+    const raw = await redis.hget(anchorsKey, campaignId);
+    const anchor = raw === null ? null : parseAnchor(raw);
+    return !!anchor?.prevHash && anchor.cutBefore !== null && streamIdBefore(streamId, anchor.cutBefore);
+  }
+
+  /**
    * A record in two halves (see sealRecord): the members that sort before `hash`, the same on every
    * attempt, and those after it, built per attempt on the head it links to. A new member goes into
    * the half on its side.
@@ -764,13 +776,15 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     const raws = await fetchRaw(pageEntries.map(([id]) => id));
     const records: AuditRecord[] = [];
     const gaps: AuditGap[] = [];
-    pageEntries.forEach(([streamId, fields], i) => {
+    for (const [i, [streamId, fields]] of pageEntries.entries()) {
       const raw = raws[i] ?? null;
       const record = raw === null ? undefined : parseRecord(raw);
       if (record) {
         records.push(record);
-        return;
+        continue;
       }
+      // Cut by a retention trim since the index was read: out of retention, not a gap.
+      if (raw === null && (await trimmedByRetention(campaignId, streamId))) continue;
       // Told to the client, not only logged: a page (and an export built from pages) must not pass
       // for the whole trail when it is not.
       const auditId = streamField(fields, 'a');
@@ -786,7 +800,7 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
           ? 'audit index points at a record the stream no longer has; left out of the page as a gap; run `npm run audit -- verify`'
           : 'audit record is not parseable; left out of the page as a gap; run `npm run audit -- verify`',
       );
-    });
+    }
     const last = pageEntries[pageEntries.length - 1];
     return {
       records,
@@ -1127,6 +1141,8 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
           yield `${raw}\n`;
           continue;
         }
+        // Cut by a retention trim since the index was read: out of retention, not missing.
+        if (await trimmedByRetention(campaignId, streamId)) continue;
         const auditId = streamField(fields, 'a') ?? null;
         logger.warn(
           { campaignId, streamId, auditId },
