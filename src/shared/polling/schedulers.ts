@@ -215,7 +215,13 @@ function floorFor(ctx: PollingContext, tier: number): number {
  */
 export async function refreshPollingMetrics(ctx: PollingContext): Promise<void> {
   const state = await readBudgetState(ctx);
-  publishMetrics(state.count, state.floorMs ?? 0);
+  // No floor recorded (a rebalance under way clears it first; an activation without the lock past the
+  // recorded tier clears it; a fleet that never polled has none): the floor in force is the one new
+  // schedules get, the larger of the recorded tier's and the count's (as in ensurePolling). Read as 0,
+  // the gauge said "nothing stretched" for the whole of a large rebalance, and read differently with
+  // no campaign polled depending on whether one ever was.
+  const floorMs = state.floorMs ?? floorFor(ctx, Math.max(state.tier ?? 1, budgetTier(state.count)));
+  publishMetrics(state.count, floorMs);
 }
 
 function publishMetrics(count: number, floorMs: number): void {
