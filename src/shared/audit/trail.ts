@@ -887,11 +887,20 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     let index = 0;
     let lastAuditId: string | null = null;
     let start = '-';
-    // Records appended while the chain is walked move the head on: the walk reads on to them (each
-    // append writes its record, index entry and head at once) a few times before calling it a break.
+    /** The last index entry the walk read (null: none yet). */
+    let lastRead: string | null = null;
+    /** Where the walk reads to ('+': the index's end) and, once bounded, the head it must end on. */
+    let end = '+';
+    let endHead: string | null = null;
+    // Records appended while the chain is walked move the head on. Each append writes its record, its
+    // index entry and the head at once, so the head and the index's last entry read together are a
+    // pair: the walk reads on up to that entry and must end on that head. Writers that never pause
+    // (a history import, several processes' pacing) moved the head on again after every read of it,
+    // and a walk that only chased the head called the healthy chain broken (head_mismatch).
     for (let chases = 0; ; chases++) {
-      for await (const { streamId, fields, raw } of indexedRaw(campaignId, start)) {
+      for await (const { streamId, fields, raw } of indexedRaw(campaignId, start, end)) {
         start = `(${streamId}`;
+        lastRead = streamId;
         const record = raw === null ? undefined : parseRecord(raw);
         if (pendingBefore !== null) {
           if (streamIdBefore(streamId, pendingBefore) && record?.prevHash !== expectedPrev) {
@@ -935,9 +944,31 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
         walked.push(streamId);
         index++;
       }
+      // Walked up to the entry of the head read with it: the chain ends on that head or is broken.
+      if (endHead !== null && endHead === expectedPrev) break;
+      end = '+';
+      endHead = null;
       // A record deleted from the end leaves no later link to betray it; the head still names it.
-      const head = (await redis.get(keys.auditChainHead(campaignId))) ?? '';
+      if (((await redis.get(keys.auditChainHead(campaignId))) ?? '') === expectedPrev) break;
+      const pair = await redis
+        .multi()
+        .get(keys.auditChainHead(campaignId))
+        .xrevrange(keys.auditCampaignIndex(campaignId), '+', '-', 'COUNT', 1)
+        .exec();
+      for (const [err] of pair ?? []) if (err) throw err;
+      const head = (pair?.[0]?.[1] as string | null) ?? '';
       if (head === expectedPrev) break;
+      const [lastEntry] = (pair?.[1]?.[1] ?? []) as StreamEntry[];
+      if (
+        chases < HEAD_CHASES &&
+        lastEntry &&
+        (lastRead === null || streamIdBefore(lastRead, lastEntry[0]))
+      ) {
+        // Appended to since the walk read on: read on up to the entry of the head read with it.
+        end = lastEntry[0];
+        endHead = head;
+        continue;
+      }
       if (chases < HEAD_CHASES) continue;
       // Removed whole by a retention purge while it was read (campaign-retention.ts): its head gone
       // since, and its index, anchor and set entry, every record trimmed first — whether this walk
@@ -993,18 +1024,20 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
   }
 
   /**
-   * A chain's index entries after `start` ('-': from its first), oldest first, each with its record's
-   * stored text: null when the main stream no longer holds it. Read a batch at a time.
+   * A chain's index entries after `start` ('-': from its first) up to `end` ('+': its last), oldest
+   * first, each with its record's stored text: null when the main stream no longer holds it. Read a
+   * batch at a time.
    */
   async function* indexedRaw(
     campaignId: string,
     start = '-',
+    end = '+',
   ): AsyncIterable<{ streamId: string; fields: string[]; raw: string | null }> {
     for (;;) {
       const entries = (await redis.xrange(
         keys.auditCampaignIndex(campaignId),
         start,
-        '+',
+        end,
         'COUNT',
         SCAN_BATCH,
       )) as StreamEntry[];
