@@ -314,16 +314,29 @@ export async function runAuditCli(
         let count = 0;
         // pipeline, not writes of our own: the file's errors (a missing directory, a full disk) reject
         // it, where a write stream left without an error listener would end the process with a stack.
-        await pipeline(
-          lines(),
-          async function* (lines: AsyncIterable<string>) {
-            for await (const line of lines) {
-              count++;
-              yield line;
-            }
-          },
-          createWriteStream(command.out),
-        );
+        const file = createWriteStream(command.out);
+        let fileError: unknown;
+        file.once('error', (err) => (fileError = err));
+        try {
+          await pipeline(
+            lines(),
+            async function* (lines: AsyncIterable<string>) {
+              for await (const line of lines) {
+                count++;
+                yield line;
+              }
+            },
+            file,
+          );
+        } catch (err) {
+          // The file's failure, said as such: it is opened before Redis has connected, and would
+          // otherwise be put down to Redis ("cannot reach Redis at …").
+          if (fileError !== undefined && err === fileError) {
+            console.error(`audit export failed: cannot write ${command.out}: ${(err as Error).message}`);
+            return AUDIT_EXIT.error;
+          }
+          throw err;
+        }
         if (missing.length > 0) return incomplete(count);
         if (count === 0) return noRecords(command.campaignId);
         console.error(`exported ${count} audit record(s) to ${command.out}`);
