@@ -19,13 +19,15 @@ export function createPollWorker(ctx: AppContext): Worker {
     QUEUES.poll,
     async (job: Job): Promise<PollOutcome> => {
       // Scheduler ticks carry no data: the campaign is the scheduler's id (shared/polling/schedulers.ts).
+      // Timed from the start, as every queue's runs are: a job refused below is a failed run too.
+      const end = jobDuration.startTimer({ queue: QUEUES.poll });
       const campaignId = campaignIdOfPollJob(job);
       if (campaignId === null) {
+        end({ outcome: 'failed' });
         throw new UnrecoverableError(
           'invalid poll job: no campaignId in its data and not from a poll scheduler',
         );
       }
-      const end = jobDuration.startTimer({ queue: QUEUES.poll });
       try {
         const outcome = await runPollCycle(ctx, campaignId, { attempt: currentAttempt(job) });
         end({ outcome: 'completed' });
