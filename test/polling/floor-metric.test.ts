@@ -1,44 +1,21 @@
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pollIntervalFloor, polledCampaigns } from '../../src/shared/metrics.js';
 import { ensurePolling, refreshPollingMetrics, stopPolling } from '../../src/shared/polling/schedulers.js';
-import { deletePrefix, pollingContext, REDIS_URL, testPrefix, type PollingTestContext } from './helpers.js';
+import { pollingFleets, type PollingTestContext } from './helpers.js';
 
 /**
  * `cxo_polled_campaigns` and `cxo_poll_interval_floor_seconds` as a scrape reads them from Redis
  * (refreshPollingMetrics, called by GET /metrics), on real Redis.
  */
 
-let admin: Redis;
-const open: PollingTestContext[] = [];
-const prefixes: string[] = [];
-
-function fleet(): PollingTestContext {
-  const prefix = testPrefix('floor');
-  prefixes.push(prefix);
-  const ctx = pollingContext(prefix, { perWindow: 100, windowMs: 60_000 });
-  open.push(ctx);
-  return ctx;
-}
+const fleets = pollingFleets('floor');
+const fleet = (): PollingTestContext => fleets({ perWindow: 100, windowMs: 60_000 }).ctx;
 
 async function gauge(metric: typeof pollIntervalFloor): Promise<number | undefined> {
   return (await metric.get()).values[0]?.value;
 }
 
 const metaKey = (ctx: PollingTestContext) => ctx.keys.custom('polling', 'meta');
-
-beforeAll(() => {
-  admin = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-});
-
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
-});
-
-afterAll(async () => {
-  for (const prefix of prefixes) await deletePrefix(admin, prefix);
-  await admin.quit();
-});
 
 describe('poll budget gauges read at scrape time', () => {
   it('report the floor in force: 3 campaigns at 100/min share 80 requests a minute, 2.25 s each', async () => {

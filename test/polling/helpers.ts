@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { systemClock } from '../../src/shared/clock.js';
 import type { AppConfig } from '../../src/shared/config.js';
 import type { AppContext } from '../../src/shared/context.js';
@@ -51,5 +52,36 @@ export function pollingContext(
       await Promise.all([poll.close(), compliance.close(), audit.close(), adjust.close()]);
       await redis.quit();
     },
+  };
+}
+
+/**
+ * Polling contexts for one test file's fleets (`fleet(budget?, prefix?)`: a process under a prefix,
+ * several sharing one when given the same): every context is closed after each test, and every
+ * prefix's keys are deleted after the file.
+ */
+export function pollingFleets(tag?: string) {
+  let admin: Redis;
+  const open: PollingTestContext[] = [];
+  const prefixes: string[] = [];
+  beforeAll(() => {
+    admin = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.close()));
+  });
+  afterAll(async () => {
+    for (const prefix of prefixes) await deletePrefix(admin, prefix);
+    await admin.quit();
+  });
+  return (budget?: { perWindow: number; windowMs: number }, prefix = testPrefix(tag)) => {
+    if (!prefixes.includes(prefix)) prefixes.push(prefix);
+    const ctx = pollingContext(prefix, budget);
+    // A test may close one itself (a process restarting): the close after the test is then the same.
+    const close = ctx.close.bind(ctx);
+    let closed: Promise<void> | undefined;
+    ctx.close = () => (closed ??= close());
+    open.push(ctx);
+    return { ctx, prefix };
   };
 }

@@ -1,6 +1,5 @@
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import {
   campaignIdOfPollJob,
@@ -14,36 +13,14 @@ import {
   stopPolling,
 } from '../../src/shared/polling/schedulers.js';
 import { campaignConfig, resource } from '../lifecycle/fixtures.js';
-import { deletePrefix, pollingContext, REDIS_URL, testPrefix, type PollingTestContext } from './helpers.js';
+import { pollingFleets, testPrefix, type PollingTestContext } from './helpers.js';
 
-let admin: Redis;
-const open: PollingTestContext[] = [];
-const prefixes: string[] = [];
-
-function fleet(budget?: { perWindow: number; windowMs: number }, prefix = testPrefix()) {
-  if (!prefixes.includes(prefix)) prefixes.push(prefix);
-  const ctx = pollingContext(prefix, budget);
-  open.push(ctx);
-  return { ctx, prefix };
-}
+const fleet = pollingFleets();
 
 async function schedulers(ctx: PollingTestContext) {
   const list = await ctx.queues.poll.getJobSchedulers(0, -1, true);
   return new Map(list.map((s) => [s.key, s]));
 }
-
-beforeAll(() => {
-  admin = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-});
-
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
-});
-
-afterAll(async () => {
-  for (const prefix of prefixes) await deletePrefix(admin, prefix);
-  await admin.quit();
-});
 
 describe('poll schedulers', () => {
   it('creates one scheduler per campaign, with the poll job template', async () => {
@@ -78,7 +55,6 @@ describe('poll schedulers', () => {
     const first = fleet(undefined, prefix).ctx;
     for (const id of campaigns) await ensurePolling(first, id, 20_000);
     await first.close();
-    open.splice(open.indexOf(first), 1);
 
     // A new process: the schedulers are still there before anyone calls ensurePolling…
     const second = fleet(undefined, prefix).ctx;
