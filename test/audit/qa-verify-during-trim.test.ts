@@ -6,7 +6,7 @@ import { createKeys, type Keys } from '../../src/shared/keys.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { createAuditTrail } from '../../src/shared/audit/trail.js';
 import type { AuditInput } from '../../src/shared/audit/types.js';
-import { connect, deletePrefix, knownCampaign, testPrefix } from './redis-helpers.js';
+import { actOnceAt, connect, deletePrefix, knownCampaign, testPrefix } from './redis-helpers.js';
 
 /**
  * A verification that runs while a retention trim cuts part of a chain it is reading (real Redis):
@@ -49,30 +49,9 @@ async function splitChain(keys: Keys, id: string) {
   return { trim: () => trimmer.applyRetention() };
 }
 
-/**
- * A connection on which `act` runs once, right after the first call of `method` whose first argument
- * is `key` (and, for hget, whose second is `field`) has been answered.
- */
-function after(method: 'hget' | 'xrange', key: string, act: () => Promise<unknown>) {
-  let done = false;
-  const racing = new Proxy(redis, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target) as unknown;
-      if (typeof value !== 'function') return value;
-      const call = value as (...a: unknown[]) => Promise<unknown>;
-      if (prop !== method) return call.bind(target);
-      return async (...a: unknown[]) => {
-        const result = await call.apply(target, a);
-        if (!done && a[0] === key) {
-          done = true;
-          await act();
-        }
-        return result;
-      };
-    },
-  });
-  return { redis: racing, ran: () => done };
-}
+/** A connection on which `act` runs once, right after the first call of `method` on `key` is answered. */
+const after = (method: 'hget' | 'xrange', key: string, act: () => Promise<unknown>) =>
+  actOnceAt(redis, method, key, 'after', act);
 
 describe('verify while a retention trim cuts part of the chain', () => {
   it('reports no break when the trim runs between its read of the anchor and its read of the records', async () => {

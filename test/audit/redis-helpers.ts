@@ -52,3 +52,34 @@ export function loseTrimLockOn(method: 'evalsha' | 'del', when: (args: unknown[]
     return real.apply(this, args);
   } as never);
 }
+
+/**
+ * A connection on which `act` runs once, at the first call of `method` whose first argument is `key`:
+ * just before the call is sent (`before`), or right after it has been answered (`after`) — a race
+ * between two reads of a walk, placed where a test wants it. `ran` tells whether it came.
+ */
+export function actOnceAt(
+  redis: Redis,
+  method: 'get' | 'hget' | 'xrange',
+  key: string,
+  when: 'before' | 'after',
+  act: () => Promise<unknown>,
+): { redis: Redis; ran: () => boolean } {
+  let done = false;
+  const due = (args: unknown[]) => !done && args[0] === key && (done = true);
+  const racing = new Proxy(redis, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      const call = value as (...a: unknown[]) => Promise<unknown>;
+      if (prop !== method) return call.bind(target);
+      return async (...a: unknown[]) => {
+        if (when === 'before' && due(a)) await act();
+        const result = await call.apply(target, a);
+        if (when === 'after' && due(a)) await act();
+        return result;
+      };
+    },
+  });
+  return { redis: racing, ran: () => done };
+}

@@ -7,7 +7,7 @@ import { createKeys } from '../../src/shared/keys.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { campaignConfig, resource } from '../lifecycle/fixtures.js';
 import { startAuditHarness, type AuditHarness } from './cxone-harness.js';
-import { connect, deletePrefix, loseTrimLockOn, testPrefix, trimCliEnv } from './redis-helpers.js';
+import { actOnceAt, connect, deletePrefix, loseTrimLockOn, testPrefix, trimCliEnv } from './redis-helpers.js';
 
 /**
  * Verify and the retention trim's removal of emptied chains, read at the same time (real Redis under
@@ -40,26 +40,8 @@ async function finishedWithRecords(id: string, n: number): Promise<void> {
 }
 
 /** A connection that runs `act` once, just before the first GET of `id`'s chain head. */
-function beforeHeadRead(id: string, act: () => Promise<void>) {
-  const { redis, keys } = harness;
-  let done = false;
-  const racing = new Proxy(redis, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target) as unknown;
-      if (typeof value !== 'function') return value;
-      const call = value as (...a: unknown[]) => Promise<unknown>;
-      if (prop !== 'get') return call.bind(target);
-      return async (...a: unknown[]) => {
-        if (!done && a[0] === keys.auditChainHead(id)) {
-          done = true;
-          await act();
-        }
-        return call.apply(target, a);
-      };
-    },
-  });
-  return { redis: racing, ran: () => done };
-}
+const beforeHeadRead = (id: string, act: () => Promise<void>) =>
+  actOnceAt(harness.redis, 'get', harness.keys.auditChainHead(id), 'before', act);
 
 const trim = () =>
   createAuditTrail({
