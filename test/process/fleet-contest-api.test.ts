@@ -6,6 +6,7 @@ import { api, API_TOKEN, campaignConfig, waitFor, waitForLaunch, type ApiTarget 
 import { giveBack, intrude, INTRUDER_CXONE } from '../support/fleet-intruder.js';
 import { startInProcess } from '../support/in-process-start-up.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+import { keysWritten, snapshotKeys } from '../support/redis-writes.js';
 
 /*
  * While another fleet is on the prefix, the API takes no work (src/producers/fleet-guard.ts): a launch
@@ -34,11 +35,8 @@ async function startAll(KEY_PREFIX: string) {
   return { r, target: { apiUrl: `http://127.0.0.1:${port}` } satisfies ApiTarget };
 }
 
-/** Every key under the prefix but the fleet claim's own (which the renewals rewrite). */
-async function keysUnder(prefix: string): Promise<string[]> {
-  const found = await redis.keys(`${prefix}*`);
-  return found.filter((k) => !k.startsWith(`${prefix}:fleet`)).sort();
-}
+/** The fleet claim's own keys, which the renewals rewrite. */
+const FLEET_CLAIM = /}:fleet/;
 
 describe('the API of a fleet whose KEY_PREFIX another fleet contests', () => {
   it('refuses launches, commands and queue writes with 503 fleet_contested, writing nothing; reads go on; the same launch is accepted once the contest is over', async () => {
@@ -57,7 +55,7 @@ describe('the API of a fleet whose KEY_PREFIX another fleet contests', () => {
 
     await intrude(redis, KEY_PREFIX);
     await waitFor('the contest to be seen', async () => r.running.fleetClaim!.contested);
-    const before = await keysUnder(KEY_PREFIX);
+    const before = await snapshotKeys(redis, KEY_PREFIX, FLEET_CLAIM);
 
     const idempotencyKey = 'contested-launch-1';
     const config = campaignConfig({ name: 'during the contest' });
@@ -90,7 +88,7 @@ describe('the API of a fleet whose KEY_PREFIX another fleet contests', () => {
     expect([retry.status, retry.body.error]).toEqual([503, 'fleet_contested']);
 
     // Nothing was written: no launch record, idempotency claim, job, command, audit record or event.
-    expect(await keysUnder(KEY_PREFIX)).toEqual(before);
+    expect(await keysWritten(redis, before)).toEqual([]);
     expect(await redis.exists(keys.launchIdempotency(idempotencyKey))).toBe(0);
     expect(await redis.xlen(keys.auditStream())).toBe(auditBefore);
     for (const name of ['launch', 'adjust'] as const) {

@@ -1,5 +1,4 @@
 import { request as httpRequest } from 'node:http';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AUTH_FAILURE_LIMIT,
@@ -8,6 +7,7 @@ import {
 } from '../../src/producers/auth-throttle.js';
 import { authThrottled } from '../../src/shared/metrics.js';
 import { API_TOKEN, campaignConfig, REDIS_URL, startStack, waitFor, type Stack } from '../e2e/stack.js';
+import { startRedisMonitor, type MonitoredCommand } from '../support/redis-monitor.js';
 import { stackForSuite } from '../support/stack-suite.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
@@ -80,21 +80,20 @@ async function throttledCount(): Promise<number> {
  * commands a script runs inside Redis are left out: they cost no round trip).
  */
 async function authCommandsDuring(stack: Stack, work: () => Promise<void>): Promise<string[]> {
-  const monitor = await new Redis(REDIS_URL).monitor();
-  const seen: string[] = [];
+  const monitor = await startRedisMonitor(REDIS_URL);
   const needle = `${stack.prefix}:auth-failures`;
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    if (source !== 'lua' && args.some((arg) => arg.includes(needle))) seen.push(args.join(' '));
-  });
+  let seen: MonitoredCommand[] = [];
   try {
     await work();
     // A last, unrelated command to flush what MONITOR has queued for this connection.
     await stack.redis.ping();
     await new Promise((r) => setTimeout(r, 100));
   } finally {
-    monitor.disconnect();
+    seen = await monitor.stop();
   }
-  return seen;
+  return seen
+    .filter(({ source, args }) => source !== 'lua' && args.some((arg) => arg.includes(needle)))
+    .map(({ args }) => args.join(' '));
 }
 
 describe('the failed-authentication throttle at its defaults', () => {

@@ -16,6 +16,7 @@ import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import { api, API_TOKEN, campaignConfig, startStack, waitForLaunch, type Stack } from '../e2e/stack.js';
 import { cliRunner } from '../ops/helpers.js';
+import { keysWritten, snapshotKeys } from '../support/redis-writes.js';
 
 /** The fleet claim's message, as src/shared/fleet-identity.ts words it (shortened). */
 const CONTESTED =
@@ -113,14 +114,13 @@ describe('the API while its fleet claim is contested', () => {
   afterAll(async () => {
     await stack?.close();
   });
-  /** The keys under the prefix, but BullMQ's bookkeeping its queues and workers write as they start. */
-  const written = async () =>
-    (await stack.redis.keys(`${stack.prefix}*`)).filter((k) => !/:(meta|stalled-check)$/.test(k)).sort();
+  /** BullMQ's bookkeeping its queues and workers write as they start. */
+  const BULLMQ_START = /:(meta|stalled-check)$/;
 
   it('refuses the webhook replays and the destination enable, after authentication', async () => {
     contested = CONTESTED;
     try {
-      const before = await written();
+      const before = await snapshotKeys(stack.redis, stack.prefix, BULLMQ_START);
       for (const path of [
         '/v1/webhooks/evt_abc123/replay',
         '/v1/webhooks/dead-letters/replay',
@@ -139,7 +139,7 @@ describe('the API while its fleet claim is contested', () => {
         401,
         expect.stringMatching(/^Basic /),
       ]);
-      expect(await written()).toEqual(before);
+      expect(await keysWritten(stack.redis, before)).toEqual([]);
       // Reads go on.
       expect((await api(stack, 'GET', '/v1/webhooks/dead-letters')).status).toBe(200);
       expect((await api(stack, 'GET', '/admin/webhooks/destination')).status).toBe(200);
