@@ -18,9 +18,10 @@ import { createLifecycleHooks } from '../shared/lifecycle/hooks.js';
 import { DEFAULT_LEASE_MS, tryAcquireCampaignLock } from '../shared/lifecycle/lock.js';
 import { createCommandOrder } from '../shared/lifecycle/order.js';
 import { commandFate } from '../shared/lifecycle/pending-commands.js';
-import { jobDuration, lifecycleCommands, lifecycleLockWaits } from '../shared/metrics.js';
+import { lifecycleCommands, lifecycleLockWaits } from '../shared/metrics.js';
 import { classifyError } from '../shared/retry/classify.js';
-import { isLastAttempt, rethrowForBullmq, thrownOutcome } from './job-errors.js';
+import { isLastAttempt, rethrowForBullmq } from './job-errors.js';
+import { timedProcessor } from './job-timing.js';
 import { JOB_BACKOFF, workerOptions } from './worker-options.js';
 
 export interface AdjustWorkerOptions {
@@ -258,8 +259,6 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
       saved = { ...saved, ...progress };
       await job.updateData(saved);
     };
-    const end = jobDuration.startTimer({ queue: QUEUES.adjust });
-    let outcomeLabel = 'failed';
     let done = false;
     try {
       await commands.update(
@@ -298,24 +297,21 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
       );
       await finish(data, outcome, job.attemptsMade + 1);
       done = true;
-      // The run completed, whatever the command came to (cxo_lifecycle_commands_total says that).
-      outcomeLabel = 'completed';
       return outcome.status;
     } catch (err) {
       done = await fail(job, data, err);
-      try {
-        return await rethrowForBullmq(err instanceof PartialFailureError ? err.cause : err, job, queue, ctx);
-      } catch (thrown) {
-        // Labelled by what BullMQ gets: a 429 becomes a queue rate limit, unless that cannot be stored.
-        outcomeLabel = thrownOutcome(thrown);
-        throw thrown;
-      }
+      return await rethrowForBullmq(err instanceof PartialFailureError ? err.cause : err, job, queue, ctx);
     } finally {
       await lease.release();
       if (done) await leaveOrder(data.campaignId, data.commandId).catch(() => undefined);
-      end({ outcome: outcomeLabel });
     }
   };
 
-  return new Worker(QUEUES.adjust, processJob, workerOptions(ctx, QUEUES.adjust));
+  // Every run timed, the ones that wait for their turn or their campaign's lock (`delayed`) included;
+  // a run that completed did so whatever its command came to (cxo_lifecycle_commands_total says that).
+  return new Worker(
+    QUEUES.adjust,
+    timedProcessor(QUEUES.adjust, processJob),
+    workerOptions(ctx, QUEUES.adjust),
+  );
 }

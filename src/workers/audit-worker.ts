@@ -1,9 +1,9 @@
 import { Worker, type Job } from 'bullmq';
-import { thrownOutcome } from './job-errors.js';
+import { unknownJob } from './job-errors.js';
+import { timedProcessor } from './job-timing.js';
 import { HISTORY_JOB, processHistoryJob } from '../shared/audit/history-sync.js';
 import type { AppContext } from '../shared/context.js';
 import { QUEUES } from '../shared/keys.js';
-import { jobDuration } from '../shared/metrics.js';
 import { workerOptions } from './worker-options.js';
 
 /**
@@ -20,21 +20,10 @@ export function createAuditWorker(ctx: AppContext): Worker {
   const workerCtx: AppContext = { ...ctx, logger: log };
   return new Worker(
     QUEUES.audit,
-    async (job: Job) => {
-      if (job.name !== HISTORY_JOB) {
-        log.warn({ jobId: job.id, name: job.name }, 'unknown audit job; dropped');
-        return { outcome: 'unknown_job' };
-      }
-      const end = jobDuration.startTimer({ queue: QUEUES.audit });
-      try {
-        const result = await processHistoryJob(workerCtx, job);
-        end({ outcome: 'completed' });
-        return result;
-      } catch (err) {
-        end({ outcome: thrownOutcome(err) });
-        throw err;
-      }
-    },
+    timedProcessor(QUEUES.audit, async (job: Job) => {
+      if (job.name !== HISTORY_JOB) throw unknownJob(log, job, HISTORY_JOB);
+      return processHistoryJob(workerCtx, job);
+    }),
     workerOptions(ctx, QUEUES.audit, { concurrency: AUDIT_CONCURRENCY }),
   );
 }

@@ -1,9 +1,9 @@
 import { Worker, type Job } from 'bullmq';
-import { thrownOutcome } from './job-errors.js';
+import { unknownJob } from './job-errors.js';
+import { timedProcessor } from './job-timing.js';
 import { processWindowJob, WINDOW_JOB } from '../shared/compliance/enforcement.js';
 import type { AppContext } from '../shared/context.js';
 import { QUEUES } from '../shared/keys.js';
-import { jobDuration } from '../shared/metrics.js';
 import { workerOptions } from './worker-options.js';
 
 /**
@@ -16,21 +16,10 @@ export function createComplianceWorker(ctx: AppContext): Worker {
   const workerCtx: AppContext = { ...ctx, logger: log };
   return new Worker(
     QUEUES.compliance,
-    async (job: Job, token?: string) => {
-      if (job.name !== WINDOW_JOB) {
-        log.warn({ jobId: job.id, name: job.name }, 'unknown compliance job; dropped');
-        return { outcome: 'unknown_job' };
-      }
-      const end = jobDuration.startTimer({ queue: QUEUES.compliance });
-      try {
-        const result = await processWindowJob(workerCtx, job, token);
-        end({ outcome: 'completed' });
-        return result;
-      } catch (err) {
-        end({ outcome: thrownOutcome(err) });
-        throw err;
-      }
-    },
+    timedProcessor(QUEUES.compliance, async (job: Job, token?: string) => {
+      if (job.name !== WINDOW_JOB) throw unknownJob(log, job, WINDOW_JOB);
+      return processWindowJob(workerCtx, job, token);
+    }),
     workerOptions(ctx, QUEUES.compliance),
   );
 }

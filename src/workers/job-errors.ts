@@ -21,6 +21,23 @@ export function isLastAttempt(decision: RetryDecision, job: Pick<Job, 'attemptsM
   return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }
 
+/**
+ * The refusal of a job whose name this queue's worker does not know (a hand-added job, or one a newer
+ * release enqueued during a rolling deploy): failed for good, so it stays in the queue's failed set
+ * with its reason, where an operator sees it in Bull Board and can retry it once a worker that knows
+ * it runs. Completing it quietly, as these workers once did, lost it without a trace but a log line.
+ */
+export function unknownJob(
+  log: { warn(obj: object, msg: string): void },
+  job: Pick<Job, 'id' | 'name' | 'queueName'>,
+  known: string,
+): UnrecoverableError {
+  log.warn({ jobId: job.id, name: job.name, queue: job.queueName }, 'unknown job name; failed');
+  return new UnrecoverableError(
+    `unknown ${job.queueName} job name ${JSON.stringify(job.name)}: this worker runs only "${known}" jobs`,
+  );
+}
+
 /** Errors BullMQ itself interprets; they pass through untouched. */
 function isBullmqControlError(err: unknown): err is Error {
   return (

@@ -35,14 +35,15 @@ import {
 } from '../shared/launch-store.js';
 import { enqueueCommand, getCommand } from '../shared/lifecycle/enqueue.js';
 import { canTransition, isFinal, isRunning } from '../shared/lifecycle/state-machine.js';
-import { jobDuration, launchOutcomes } from '../shared/metrics.js';
+import { launchOutcomes } from '../shared/metrics.js';
 import { recordSafeStart, safeStartPacingRecord } from '../shared/pacing/safe-start.js';
 import { startingCallRate, type SafeStart } from '../shared/pacing/start.js';
 import { ensurePolling } from '../shared/polling/schedulers.js';
 import { classifyError } from '../shared/retry/classify.js';
 import type { AuditInput } from '../shared/audit/types.js';
 import { auditOrLog, auditWithChange, publishOrLog } from '../shared/side-records.js';
-import { isLastAttempt, rethrowForBullmq, thrownOutcome } from './job-errors.js';
+import { isLastAttempt, rethrowForBullmq } from './job-errors.js';
+import { timedProcessor } from './job-timing.js';
 import { nextActivationWakeMs, nextLaunchStep, planActivation, type ActivationPlan } from './launch-plan.js';
 import { createScheduledCheckInterval } from './scheduled-check.js';
 import { trackHandlerWork } from './handler-work.js';
@@ -1349,21 +1350,10 @@ export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOpt
   };
   const worker = new Worker(
     QUEUES.launch,
-    async (job: Job, token?: string) => {
-      const end = jobDuration.startTimer({ queue: QUEUES.launch });
-      try {
-        const result =
-          job.name === ACTIVATE_JOB
-            ? await processActivate(deps, job, token)
-            : await processLaunch(deps, job, token);
-        // The run's outcome, as every queue labels it; what the launch came to is cxo_launches_total's.
-        end({ outcome: 'completed' });
-        return result;
-      } catch (err) {
-        end({ outcome: thrownOutcome(err) });
-        throw err;
-      }
-    },
+    // The run's outcome, as every queue labels it; what the launch came to is cxo_launches_total's.
+    timedProcessor(QUEUES.launch, (job: Job, token?: string) =>
+      job.name === ACTIVATE_JOB ? processActivate(deps, job, token) : processLaunch(deps, job, token),
+    ),
     options,
   );
   // close() waits for it (handler-work.ts): a graceful shutdown records the outcome, not half of it.

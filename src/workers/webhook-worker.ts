@@ -1,16 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { RateLimitError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { thrownOutcome } from './job-errors.js';
+import { timedProcessor } from './job-timing.js';
 import type { AppContext } from '../shared/context.js';
 import type { StoredEvent } from '../shared/events/publisher.js';
 import { QUEUES } from '../shared/keys.js';
 import { webhookJobSchema } from '../shared/jobs.js';
-import {
-  jobDuration,
-  registerWebhookHoldReader,
-  webhookDestinationBackoffs,
-  webhookOutcomes,
-} from '../shared/metrics.js';
+import { registerWebhookHoldReader, webhookDestinationBackoffs, webhookOutcomes } from '../shared/metrics.js';
 import { auditOrLog } from '../shared/side-records.js';
 import {
   DEFAULT_DELIVERY_TIMEOUT_MS,
@@ -711,23 +706,17 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
 
   const worker = new Worker(
     QUEUES.webhook,
-    async (job) => {
-      const end = jobDuration.startTimer({ queue: QUEUES.webhook });
+    timedProcessor(QUEUES.webhook, async (job) => {
       try {
-        const result = await handle(job);
-        end({ outcome: 'completed' });
-        return result;
+        return await handle(job);
       } catch (err) {
-        const thrown =
-          err instanceof WebhookSettledError ||
+        throw err instanceof WebhookSettledError ||
           err instanceof WebhookRetryError ||
           err instanceof RateLimitError
-            ? err
-            : await unexpected(job, err);
-        end({ outcome: thrownOutcome(thrown) });
-        throw thrown;
+          ? err
+          : await unexpected(job, err);
       }
-    },
+    }),
     workerOptions(ctx, QUEUES.webhook, {
       concurrency: opts.concurrency ?? Math.max(ctx.config.workerConcurrency, 10),
       settings: { backoffStrategy: webhookBackoffStrategy(opts) },
