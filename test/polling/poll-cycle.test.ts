@@ -331,17 +331,22 @@ describe('poll cycle', () => {
     await seed('slow');
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));
+    // The first poll asks for its statistics only once it holds the lease: a fixed pause could end
+    // before it took it on a loaded machine, letting the second poll through (and hang on the gate).
+    let entered: () => void = () => undefined;
+    const inStats = new Promise<void>((r) => (entered = r));
     const slowCtx = {
       ...base,
       cxone: {
         getStats: async () => {
+          entered();
           await gate;
           return statsOf();
         },
       },
     } as unknown as AppContext;
     const first = runPollCycle(slowCtx, 'slow');
-    await new Promise((r) => setTimeout(r, 50));
+    await inStats;
     expect(await runPollCycle(slowCtx, 'slow')).toEqual({ kind: 'busy' });
     release();
     expect((await first).kind).toBe('polled');
@@ -353,12 +358,16 @@ describe('poll cycle', () => {
     const gate = new Promise<void>((r) => (release = r));
     // The stats call waits in the fleet limiter (a backlog, a 429 penalty) past the lease's 60 s; the
     // lease lapses and the next tick takes the campaign, reads newer figures and acts on them.
+    // Its lease is taken before the statistics are asked for: deleting it earlier would delete nothing.
+    let entered: () => void = () => undefined;
+    const inStats = new Promise<void>((r) => (entered = r));
     const slowCtx = withStatsFn(async () => {
+      entered();
       await gate;
       return statsOf({ totalCalls: 100, answeredCalls: 30 });
     });
     const first = runPollCycle(slowCtx, 'late');
-    await new Promise((r) => setTimeout(r, 50));
+    await inStats;
     await base.redis.del(base.keys.lock('poll:late'));
     expect((await runPollCycle(withStats({ totalCalls: 200, answeredCalls: 60 }), 'late')).kind).toBe(
       'polled',
