@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import axios, { AxiosError, type AxiosInstance, type CreateAxiosDefaults } from 'axios';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createCxoneHttp } from '../../src/shared/cxone/http.js';
 import { nodeHttpAdapter } from '../../src/shared/cxone/node-http-adapter.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
@@ -185,7 +185,11 @@ describe('nodeHttpAdapter (the CXone transport under axios)', () => {
 
     const during = new AbortController();
     const pending = client.get('/b', { signal: during.signal }).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 50));
+    // Aborted once the server has the request (a fixed pause could end before it arrived).
+    await vi.waitFor(() => expect(srv.seen.map((s) => s.url)).toContain('/b'), {
+      timeout: 5_000,
+      interval: 10,
+    });
     during.abort();
     expect(((await pending) as AxiosError).code).toBe('ERR_CANCELED');
     expect(srv.seen.map((s) => s.url)).toEqual(['/b']);
