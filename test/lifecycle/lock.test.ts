@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createKeys } from '../../src/shared/keys.js';
 import { campaignLockKey, LockLostError, tryAcquireCampaignLock } from '../../src/shared/lifecycle/lock.js';
 import { silentLogger } from '../../src/shared/logger.js';
@@ -61,8 +61,10 @@ describe('campaign lock (real Redis)', () => {
   });
 
   it('renews the lease while the holder works', async () => {
-    const lease = await tryAcquireCampaignLock(opts('slow', 300), 'c5');
-    await sleep(800);
+    // Renewed every 200 ms, a 600 ms lease outlives a loaded machine's stalls of a few hundred ms;
+    // 1.5 s is past two whole leases.
+    const lease = await tryAcquireCampaignLock(opts('slow', 600), 'c5');
+    await sleep(1_500);
     expect(lease!.held()).toBe(true);
     await lease!.verify();
     expect(await tryAcquireCampaignLock(opts('other'), 'c5')).toBeNull();
@@ -74,9 +76,14 @@ describe('campaign lock (real Redis)', () => {
     // Simulate a dead process: stop renewing without releasing.
     await lease!
       .release()
-      .then(() => redis.set(campaignLockKey(keys, 'c6'), `${lease!.token}:dead`, 'PX', 150));
+      .then(() => redis.set(campaignLockKey(keys, 'c6'), `${lease!.token}:dead`, 'PX', 1_000));
+    // Held until its lease lapses, then free (waited for: a fixed pause past a short lease could also
+    // let the lease lapse before the first attempt on a loaded machine).
     expect(await tryAcquireCampaignLock(opts('next'), 'c6')).toBeNull();
-    await sleep(250);
+    await vi.waitFor(async () => expect(await redis.exists(campaignLockKey(keys, 'c6'))).toBe(0), {
+      timeout: 5_000,
+      interval: 50,
+    });
     const next = await tryAcquireCampaignLock(opts('next'), 'c6');
     expect(next).not.toBeNull();
     await next!.release();
