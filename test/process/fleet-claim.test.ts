@@ -232,11 +232,12 @@ describe('claimFleet (real Redis)', () => {
 
   it("frees the prefix ttl after a fleet's last process died without releasing", async () => {
     const keys = keysFor();
-    const dead = await claim(keys, tenantA, { ttlMs: 300 });
+    // A TTL of a second: the refusal below must come before it lapses, even on a loaded machine.
+    const dead = await claim(keys, tenantA, { ttlMs: 1_000 });
     dead.abandon();
     await expect(claim(keys, tenantB, { ttlMs: 300 })).rejects.toBeInstanceOf(FleetPrefixInUseError);
-    await new Promise((r) => setTimeout(r, 400));
-    expect(await redis.exists(fleetClaimKey(keys))).toBe(0);
+    // Nobody releases it: the claim goes when its TTL lapses.
+    await waitFor(async () => (await redis.exists(fleetClaimKey(keys))) === 0, 5_000);
     // its next process may have the prefix at once (another fleet only by taking it over, below)
     await claim(keys, tenantA, { ttlMs: 300 });
   });
