@@ -11,12 +11,15 @@ import { recordingLogger, type LogLine } from '../support/log-capture.js';
 import { createOpsTestContext, type OpsTestContext } from './helpers.js';
 
 /** A token provider whose answer the test controls (the CXone check fails while `fail` is set). */
-const token = { fail: false, hang: false };
+const token = { fail: false, hang: false, hung: 0 };
 const fakeCxone = {
   tokens: {
     getToken: async () => {
       // Slower than the probe's 500 ms bound: that probe's CXone check times out.
-      if (token.hang) await new Promise((r) => setTimeout(r, 1_000));
+      if (token.hang) {
+        token.hung += 1;
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
       if (token.fail) throw new Error('CXone answered 503 to POST /oauth2/token');
       return 'access-token';
     },
@@ -96,8 +99,11 @@ describe('/readyz transitions in the log', () => {
     expect(await probe()).toBe(200);
     const before = ops().length;
     token.hang = true;
+    const hungBefore = token.hung;
     const slow = probe();
-    await new Promise((r) => setTimeout(r, 50));
+    // CXone recovers once the slow probe is stuck on it (a fixed pause could end before the probe
+    // reached its CXone check on a loaded machine, and then it would not be slow).
+    await vi.waitFor(() => expect(token.hung).toBeGreaterThan(hungBefore), { timeout: 5_000, interval: 5 });
     token.hang = false;
     // The quick probe answers first; the slow one (begun while CXone hung) times out after it.
     expect(await probe()).toBe(200);
