@@ -1,3 +1,4 @@
+import type http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -5,15 +6,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { closeWithin } from '../../src/process/close-within.js';
 
 /** A client that sends a request's headers and half its body, then stalls. */
-async function stalledClient(port: number): Promise<net.Socket> {
-  const socket = net.connect(port, '127.0.0.1');
+async function stalledClient(server: http.Server): Promise<net.Socket> {
+  const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  // Returned once the server has the request (a fixed pause could end before it did, and a
+  // connection with no request yet is idle: close() ends it at once, with nothing to cut).
+  const begun = new Promise<void>((resolve) => server.once('request', () => resolve()));
   socket.write(
     'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":',
   );
   socket.on('error', () => undefined);
-  // Let the server see the request begin.
-  await new Promise((r) => setTimeout(r, 100));
+  await begun;
   return socket;
 }
 
@@ -34,7 +37,7 @@ describe('closeWithin', () => {
 
   it('cuts a connection stalled mid-request at the bound instead of waiting for it', async () => {
     const server = await listening();
-    const socket = await stalledClient((server.server.address() as AddressInfo).port);
+    const socket = await stalledClient(server.server);
     sockets.push(socket);
     const closedByServer = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     const started = Date.now();
