@@ -114,11 +114,22 @@ describe('npm start (src/main.ts)', () => {
     const socket = net.connect(port, '127.0.0.1');
     socket.on('error', () => undefined);
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    // The server answers "100 Continue" once it has the request's headers: the request is open from
+    // then on (a fixed pause could end before the child process read it, and close() would end an
+    // idle connection at once, with nothing left open at the deadline).
+    const continued = new Promise<void>((resolve) => {
+      let heard = '';
+      socket.on('data', (chunk: Buffer) => {
+        heard += chunk.toString();
+        if (heard.includes('100 Continue')) resolve();
+      });
+    });
     socket.write(
       'POST /v1/campaigns HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-token\r\n' +
-        'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":',
+        'Content-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n',
     );
-    await new Promise((r) => setTimeout(r, 200));
+    await continued;
+    socket.write('{"name":');
     try {
       run.kill('SIGTERM');
       const { code } = await run.exit;
