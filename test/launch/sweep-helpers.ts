@@ -34,8 +34,9 @@ export async function holdLaunchJob(
 /**
  * Runs the launch sweep beside a launch worker (added to `workers`) every 100 ms, the grace of the
  * `index` sweep (`lost`: the queued-launch index; `running`: the running-launch index) at 0, until
- * `launchId` reads failed, then 300 ms more for any later sweep that would settle it again. Returns
- * the failed launch and every launch the `index` sweeps settled meanwhile.
+ * `launchId` reads failed and the sweep that failed it has reported, then 300 ms more for any later
+ * sweep that would settle it again. Returns the failed launch and every launch the `index` sweeps
+ * settled meanwhile.
  */
 export async function failedByScheduledSweep(
   ctx: AppContext,
@@ -55,6 +56,9 @@ export async function failedByScheduledSweep(
     const l = await createLaunchStore(ctx).get(launchId);
     return l?.status === 'failed' ? l : undefined;
   });
+  // The sweep that failed it reports once its whole pass is done, which a loaded machine can hold
+  // past the 300 ms below: waited for, so the later sweeps are the only ones the pause is for.
+  await waitFor('the sweep that failed it to report', async () => sweeps.flat().includes(launchId));
   await new Promise((r) => setTimeout(r, 300));
   return { launch, settled: sweeps.flat() };
 }
