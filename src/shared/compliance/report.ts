@@ -12,6 +12,7 @@ import type { complianceReportSchema } from '../responses/compliance-report.js';
 import { describeProblems, FEDERAL_WINDOW, floorSource } from './config-rules.js';
 import { runtimeComplianceProblems, STRICT_POLICY } from './deployment-policy.js';
 import { describePeriod, evaluateAbandonmentGuard, MEASUREMENT, type GuardState } from './guard.js';
+import { isLatePause } from './lateness.js';
 import { NOT_ENCODED, STATE_RULES } from './state-rules.js';
 import type { ComplianceActionEntry, WindowState } from './state-store.js';
 import { currentWindowClose, isWithinWindow, localIso, nextWindowOpen } from './windows.js';
@@ -39,8 +40,7 @@ export interface ReportInput {
   policy?: Pick<AppConfig, 'allowDncDisabled'>;
 }
 
-/** A window action this much later than planned still counts as on time (queue and poll latency). */
-export const ON_TIME_TOLERANCE_MS = 60_000;
+export { ON_TIME_TOLERANCE_MS } from './lateness.js';
 
 const WINDOW_KINDS = new Set([
   'window_pause',
@@ -81,7 +81,7 @@ export function buildComplianceReport(input: ReportInput): ComplianceReport {
   const windowActions = actions.filter((a) => WINDOW_KINDS.has(a.kind));
   const pauses = windowActions.filter((a) => a.kind === 'window_pause' && a.details.reissued !== true);
   const lateness = pauses.map((a) => Number(a.details.lateByMs ?? 0));
-  const latePauses = lateness.filter((ms) => ms > ON_TIME_TOLERANCE_MS).length;
+  const latePauses = pauses.filter(isLatePause).length;
   // When each window pause went through on CXone, against the close it was due by: any lateness there
   // is dialing after the close.
   // One per pause command (a firing retried after its record keeps one in the trail, two in this log).

@@ -2,12 +2,14 @@ import type { AppContext } from '../context.js';
 import type { Keys } from '../keys.js';
 import { evalScript } from '../redis-script.js';
 import { isGuardState, type GuardState } from './guard.js';
+import { countsAgainstAdherence } from './lateness.js';
 
 /**
  * Compliance's own state per campaign, in its own Redis keys rather than the campaign record's
  * `compliance` field: the window enforcer and the abandonment guard (called from poll workers) write
  * concurrently, and separate hash fields mean neither overwrites the other's part.
- *   {prefix}:compliance:<id>      hash: window → WindowState JSON, guard → GuardState JSON
+ *   {prefix}:compliance:<id>      hash: window → WindowState JSON, guard → GuardState JSON,
+ *                                 late → the actions the report's `adherent` turns on (JSON array)
  *   {prefix}:compliance-log:<id>  list: the campaign's compliance actions, newest first, capped
  */
 export interface WindowState {
@@ -180,20 +182,61 @@ export async function setGuardState(ctx: StoreContext, campaignId: string, state
   await ctx.redis.hset(hashKey(ctx, campaignId), 'guard', JSON.stringify(state));
 }
 
+/**
+ * Late window actions kept per campaign beside the log. A campaign with this many late pauses is not
+ * adherent whichever of them are kept; the bound only keeps one hash field from growing for ever.
+ */
+export const LATE_ACTIONS_MAX = 200;
+
+// KEYS[1] the log, KEYS[2] the state hash; ARGV[1] the entry, ARGV[2] '1' when it counts against
+// adherence, ARGV[3] ACTION_LOG_MAX, ARGV[4] LATE_ACTIONS_MAX. One step, so an entry is never in the
+// log without its kept copy (a report would then lose it with the log's oldest entries).
+const APPEND_ACTION_SCRIPT = `
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[3]) - 1)
+if ARGV[2] == '1' then
+  local raw = redis.call('HGET', KEYS[2], 'late')
+  local kept = {}
+  if raw then kept = cjson.decode(raw) end
+  table.insert(kept, ARGV[1])
+  while #kept > tonumber(ARGV[4]) do table.remove(kept, 1) end
+  redis.call('HSET', KEYS[2], 'late', cjson.encode(kept))
+end
+return 1
+`;
+
 export async function appendAction(
   ctx: StoreContext,
   campaignId: string,
   entry: ComplianceActionEntry,
 ): Promise<void> {
-  await ctx.redis
-    .multi()
-    .lpush(logKey(ctx, campaignId), JSON.stringify(entry))
-    .ltrim(logKey(ctx, campaignId), 0, ACTION_LOG_MAX - 1)
-    .exec();
+  await evalScript(
+    ctx.redis,
+    APPEND_ACTION_SCRIPT,
+    2,
+    logKey(ctx, campaignId),
+    hashKey(ctx, campaignId),
+    JSON.stringify(entry),
+    countsAgainstAdherence(entry) ? '1' : '0',
+    ACTION_LOG_MAX,
+    LATE_ACTIONS_MAX,
+  );
 }
 
-/** The campaign's compliance actions, oldest first. */
+/**
+ * The campaign's compliance actions, oldest first: the log's (its last ACTION_LOG_MAX), with the late
+ * window actions it has dropped put back where they were, so that a late pause of a campaign's first
+ * weeks still makes it not adherent after thousands of later actions.
+ */
 export async function listActions(ctx: StoreContext, campaignId: string): Promise<ComplianceActionEntry[]> {
-  const raw = await ctx.redis.lrange(logKey(ctx, campaignId), 0, ACTION_LOG_MAX - 1);
-  return raw.map((r) => JSON.parse(r) as ComplianceActionEntry).reverse();
+  const [logged, lateRaw] = await Promise.all([
+    ctx.redis.lrange(logKey(ctx, campaignId), 0, ACTION_LOG_MAX - 1),
+    ctx.redis.hget(hashKey(ctx, campaignId), 'late'),
+  ]);
+  const inLog = new Set(logged);
+  // Each kept copy is the log entry's own text, so "still in the log" is a string comparison.
+  const dropped = lateRaw ? (JSON.parse(lateRaw) as string[]).filter((raw) => !inLog.has(raw)) : [];
+  const parse = (raw: string) => JSON.parse(raw) as ComplianceActionEntry;
+  // The dropped ones are older than anything left in the log (it drops its oldest first).
+  return [...dropped.map(parse), ...logged.map(parse).reverse()];
 }
