@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Redis } from 'ioredis';
 import { ManualClock } from '../../src/shared/clock.js';
 import { createKeys, type Keys } from '../../src/shared/keys.js';
@@ -1124,10 +1124,11 @@ describe('two retention trims at once', () => {
   }
 
   /**
-   * A retention trim a day past `campaigns`' first halves, with a 300 ms lock lease, held at its first
-   * anchor write (its cut already recorded) until `held.release` says whether that write goes on.
+   * A retention trim a day past `campaigns`' first halves, with a short lock lease (300 ms unless
+   * `leaseMs` says), held at its first anchor write (its cut already recorded) until `held.release`
+   * says whether that write goes on.
    */
-  async function heldTrim(k: Keys, conn: Redis, campaigns: string[]) {
+  async function heldTrim(k: Keys, conn: Redis, campaigns: string[], leaseMs = 300) {
     const boundary = await twoHalves(k, campaigns);
     const clock = new ManualClock(boundary + 86_400_000);
     const held = gated(conn, 'hset');
@@ -1137,7 +1138,7 @@ describe('two retention trims at once', () => {
       logger: silentLogger,
       clock,
       retentionDays: 1,
-      trimLockLeaseMs: 300,
+      trimLockLeaseMs: leaseMs,
     });
     const running = trail.applyRetention();
     running.catch(() => undefined);
@@ -1150,9 +1151,10 @@ describe('two retention trims at once', () => {
     const k = createKeys(p);
     const conn = connect();
     try {
-      // A short lease: the first trim is held past it, so only its renewals keep the lock.
-      const { boundary, clock, held, running } = await heldTrim(k, conn, ['t-a', 't-b']);
-      await sleep(700);
+      // A short lease: the first trim is held past it, so only its renewals keep the lock. (600 ms,
+      // renewed every 200 ms: a 300 ms one was lost on a loaded machine's stall of 200 ms.)
+      const { boundary, clock, held, running } = await heldTrim(k, conn, ['t-a', 't-b'], 600);
+      await sleep(1_500);
 
       const second = createAuditTrail({ redis, keys: k, logger: silentLogger, clock, retentionDays: 1 });
       const refused = await second.applyRetention().then(
@@ -1240,7 +1242,8 @@ describe('two retention trims at once', () => {
           return call.bind(target);
         },
       });
-      const lease = 400;
+      // Long enough for the refusal and the verify below to come before it runs out on a loaded machine.
+      const lease = 1_500;
       const dead = createAuditTrail({
         redis: dying,
         keys: k,
@@ -1259,7 +1262,10 @@ describe('two retention trims at once', () => {
         ok: true,
         unfinishedTrim: { runningBy: { pid: process.pid } },
       });
-      await sleep(lease + 100);
+      await vi.waitFor(async () => expect(await redis.exists(k.custom('audit-trim-lock'))).toBe(0), {
+        timeout: lease + 5_000,
+        interval: 50,
+      });
       expect(await next.applyRetention()).toMatchObject({ resumed: `${boundary}-0`, removedRecords: 4 });
       const done = await next.verify();
       expect(done).toMatchObject({ ok: true, checked: 4, campaigns: 2 });
