@@ -1124,11 +1124,11 @@ describe('two retention trims at once', () => {
   }
 
   /**
-   * A retention trim a day past `campaigns`' first halves, with a short lock lease (300 ms unless
-   * `leaseMs` says), held at its first anchor write (its cut already recorded) until `held.release`
-   * says whether that write goes on.
+   * A retention trim a day past `campaigns`' first halves, with a 600 ms lock lease (renewed every
+   * 200 ms: a shorter one was lost on a loaded machine's stalls), held at its first anchor write (its
+   * cut already recorded) until `held.release` says whether that write goes on.
    */
-  async function heldTrim(k: Keys, conn: Redis, campaigns: string[], leaseMs = 300) {
+  async function heldTrim(k: Keys, conn: Redis, campaigns: string[]) {
     const boundary = await twoHalves(k, campaigns);
     const clock = new ManualClock(boundary + 86_400_000);
     const held = gated(conn, 'hset');
@@ -1138,7 +1138,7 @@ describe('two retention trims at once', () => {
       logger: silentLogger,
       clock,
       retentionDays: 1,
-      trimLockLeaseMs: leaseMs,
+      trimLockLeaseMs: 600,
     });
     const running = trail.applyRetention();
     running.catch(() => undefined);
@@ -1151,9 +1151,8 @@ describe('two retention trims at once', () => {
     const k = createKeys(p);
     const conn = connect();
     try {
-      // A short lease: the first trim is held past it, so only its renewals keep the lock. (600 ms,
-      // renewed every 200 ms: a 300 ms one was lost on a loaded machine's stall of 200 ms.)
-      const { boundary, clock, held, running } = await heldTrim(k, conn, ['t-a', 't-b'], 600);
+      // A short lease: the first trim is held past it, so only its renewals keep the lock.
+      const { boundary, clock, held, running } = await heldTrim(k, conn, ['t-a', 't-b']);
       await sleep(1_500);
 
       const second = createAuditTrail({ redis, keys: k, logger: silentLogger, clock, retentionDays: 1 });
@@ -1290,7 +1289,8 @@ describe('two retention trims at once', () => {
         token: 'x',
       });
       await redis.set(k.custom('audit-trim-lock'), other, 'PX', 60_000);
-      await sleep(300);
+      // Past the lease: a renewal has found the lock taken, or none was confirmed for 80 % of it.
+      await sleep(800);
       held.release('write');
       await expect(running).rejects.toThrow(AuditTrimLockLostError);
       expect(await redis.get(k.custom('audit-trim-lock'))).toBe(other);
