@@ -173,6 +173,21 @@ async function loadConfig(
 }
 
 /**
+ * Moves a delayed job to fire `delayMs` from now. False when it is no longer delayed — promoted by a
+ * worker since its state was read (it was due), or running: it re-plans itself when it has run.
+ */
+async function moveDelayedJob(job: Job, delayMs: number): Promise<boolean> {
+  try {
+    await job.changeDelay(delayMs);
+    return true;
+  } catch (err) {
+    // BullMQ's JobNotInState for changeDelay (finished-errors.js).
+    if (err instanceof Error && err.message.includes('is not in the delayed state')) return false;
+    throw err;
+  }
+}
+
+/**
  * Puts (or moves) the campaign's window job at `data.atMs`. Idempotent: the same plan twice changes
  * nothing; a different plan moves the existing delayed job; a job that is running or due now is left
  * alone, because it re-plans from the current config when it finishes.
@@ -188,8 +203,32 @@ async function upsertWindowJob(ctx: EnforcementContext, data: WindowJob): Promis
     if (state === 'delayed') {
       const current = storedWindowJobSchema.safeParse(existing.data);
       if (current.success && current.data.atMs === data.atMs && current.data.kind === data.kind) return;
-      await existing.updateData(storedData(data));
-      await existing.changeDelay(await delay());
+      const now = ctx.clock.now();
+      if (
+        data.kind === 'close' &&
+        data.atMs <= now &&
+        current.success &&
+        current.data.kind === 'close' &&
+        current.data.atMs <= now
+      ) {
+        // "Close now" (found active outside its hours) while the close it dialed past has not run (a
+        // worker backlog, a restart): that close is brought forward with its plan, which is what its
+        // pause is judged against (missedClose). Planned for this instant instead, the pause would be
+        // due by no close, and the report would call a campaign that dialed past its close adherent.
+        await moveDelayedJob(existing, 0);
+        return;
+      }
+      const ms = await delay();
+      if (ms === 0) {
+        // Due now: the plan first, so that the job acts on it even if a worker takes it meanwhile.
+        await existing.updateData(storedData(data));
+        await moveDelayedJob(existing, 0);
+        return;
+      }
+      // Later: moved first, and the plan written only while the job is still waiting for it. A job
+      // promoted since its state was read is due on its old plan and re-plans itself when it has run;
+      // given this plan, a close's firing now would take the window for closed ahead of its lead.
+      if (await moveDelayedJob(existing, ms)) await existing.updateData(storedData(data));
       return;
     }
     if (
