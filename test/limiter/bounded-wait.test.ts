@@ -121,16 +121,18 @@ describe('bounded waits in the fleet limiter (real Redis)', () => {
 
   it('waits out a penalty shorter than maxWaitMs and then makes the call', async () => {
     const l = limiter();
-    await l.penalize(EP, 300);
+    // Timed from before the penalty: it runs from when it was given, and a stall before reading the
+    // clock after it would eat into the wait measured.
     const started = Date.now();
+    await l.penalize(EP, 300);
     const ranAt = await l.schedule(EP, 'control', async () => Date.now(), { maxWaitMs: 3_000 });
     expect(ranAt - started).toBeGreaterThanOrEqual(250);
   });
 
   it('keeps an unbounded call (a job) waiting through the penalty, as before', async () => {
     const l = limiter();
-    await l.penalize(EP, 700);
     const started = Date.now();
+    await l.penalize(EP, 700);
     const ranAt = await l.schedule(EP, 'control', async () => Date.now());
     expect(ranAt - started).toBeGreaterThanOrEqual(600);
   });
