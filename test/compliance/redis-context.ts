@@ -113,34 +113,26 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
   }
 }
 
-/** The context with a Redis whose first write to a compliance log fails (a blip), then works. */
+/**
+ * The context with a Redis whose first write to a compliance log fails (a blip), then works. The log
+ * is written by a script (state-store.ts appendAction): the first script call naming a log key fails.
+ */
 export function withLogBlip(ctx: AppContext): AppContext {
   const real = ctx.redis;
   let failed = false;
   const redis = new Proxy(real, {
     get(target, prop) {
-      if (prop === 'multi') {
-        return () => {
-          const m = target.multi();
-          const lpush = m.lpush.bind(m);
-          const exec = m.exec.bind(m);
-          let pushed = false;
-          m.lpush = ((...args: Parameters<typeof lpush>) => {
-            pushed = true;
-            return lpush(...args);
-          }) as typeof m.lpush;
-          m.exec = (async () => {
-            if (pushed && !failed) {
-              failed = true;
-              throw new Error('redis blip');
-            }
-            return exec();
-          }) as typeof m.exec;
-          return m;
-        };
-      }
       const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      if (typeof value !== 'function') return value;
+      const bound = (value as (...a: unknown[]) => unknown).bind(target);
+      if (prop !== 'evalsha' && prop !== 'eval') return bound;
+      return (...args: unknown[]) => {
+        if (!failed && args.some((a) => typeof a === 'string' && a.includes(':compliance-log:'))) {
+          failed = true;
+          return Promise.reject(new Error('redis blip'));
+        }
+        return bound(...args);
+      };
     },
   });
   return { ...ctx, redis };
