@@ -8,7 +8,7 @@ import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { createCommandOrder, pendingKey } from '../../src/shared/lifecycle/order.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
-import { startHarness, withHookBeforeWrite, type Harness } from './harness.js';
+import { startHarness, testCampaignConfig, withHookBeforeWrite, type Harness } from './harness.js';
 
 /**
  * The adjust worker against the sandbox over real HTTP and real Redis. Outside changes are made by a
@@ -36,6 +36,14 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.close();
   await h?.close();
+});
+
+/**
+ * A campaign whose resume carries no safe start (pacing's is for predictive dialers), so that a
+ * resume's two writes are the command's own settings, then its status alone.
+ */
+const progressive = testCampaignConfig({
+  dialerStrategy: { strategy: 'progressive', agentCapacity: 20, callRate: 0.5, answerRate: 0.3 },
 });
 
 async function history(id: string) {
@@ -127,16 +135,19 @@ describe('adjust worker: writes whose answer was lost', () => {
     hook = async () => undefined;
   });
 
-  /** Pauses an active campaign and sets its rate, with the answers of the given writes lost. */
-  async function pauseLosingAnswers(calls: number[]) {
-    const campaign = await h.campaign('active');
+  /**
+   * Resumes a paused campaign and sets its rate (settings first, then the status: two writes), with
+   * the answers of the given writes lost.
+   */
+  async function resumeLosingAnswers(calls: number[]) {
+    const campaign = await h.campaign('paused', progressive);
     lostAnswers = new Set(calls);
     cxone.arm(campaign.id);
     const { commandId } = await enqueueCommand(h.ctx, {
       campaignId: campaign.id,
       actor: 'api:carol',
       reason: 'operator',
-      action: 'pause',
+      action: 'resume',
       patch: { dialerStrategy: { callRate: 0.8 } },
     });
     const done = await h.waitForCommand(commandId);
@@ -147,8 +158,8 @@ describe('adjust worker: writes whose answer was lost', () => {
     return { campaign, done, audited };
   }
 
-  it('records a settings write CXone applied without answering when the retry finds it, then pauses', async () => {
-    const { done, audited } = await pauseLosingAnswers([1]);
+  it('records a settings write CXone applied without answering when the retry finds it, then resumes', async () => {
+    const { done, audited } = await resumeLosingAnswers([1]);
     expect(done).toMatchObject({ status: 'succeeded', attempts: 2 });
     expect(done.result?.alreadyApplied).toEqual(['dialerStrategy.callRate']);
     expect(done.rollback).toBeUndefined();
@@ -159,7 +170,7 @@ describe('adjust worker: writes whose answer was lost', () => {
   });
 
   it('does not record the settings twice when an answered settings write is followed by a lost status answer', async () => {
-    const { campaign, done, audited } = await pauseLosingAnswers([2]);
+    const { campaign, done, audited } = await resumeLosingAnswers([2]);
     expect(done).toMatchObject({ status: 'succeeded', attempts: 2 });
     expect(done.result?.alreadyApplied).toEqual(['dialerStrategy.callRate', 'status']);
     expect(audited).toEqual([
@@ -167,7 +178,7 @@ describe('adjust worker: writes whose answer was lost', () => {
       ['state_changed', true],
     ]);
     const now = await h.ctx.cxone.getCampaign(campaign.id);
-    expect(now).toMatchObject({ status: 'paused', dialerSettings: { callRate: 0.8 } });
+    expect(now).toMatchObject({ status: 'active', dialerSettings: { callRate: 0.8 } });
   });
 });
 
@@ -294,7 +305,7 @@ describe('adjust worker: versioned writes against the sandbox', () => {
   });
 
   it('rolls back the first write when the second fails half-way, then retries the whole command', async () => {
-    const campaign = await h.campaign('active');
+    const campaign = await h.campaign('paused', progressive);
     hook = async (call) => {
       // Call 1 is the settings write; fail call 2, the status write, with a 503.
       if (call === 2) await h.failNext(1, CXONE_ENDPOINTS.updateCampaign, 503);
@@ -304,7 +315,7 @@ describe('adjust worker: versioned writes against the sandbox', () => {
       campaignId: campaign.id,
       actor: 'api:bob',
       reason: 'operator',
-      action: 'pause',
+      action: 'resume',
       patch: { dialerStrategy: { callRate: 0.8 } },
     });
     const done = await h.waitForCommand(commandId);
@@ -325,7 +336,7 @@ describe('adjust worker: versioned writes against the sandbox', () => {
       { 'dialerSettings.callRate': { from: 0.5, to: 0.8 } },
       { 'dialerSettings.callRate': { from: 0.8, to: 0.5 } }, // the rollback
       { 'dialerSettings.callRate': { from: 0.5, to: 0.8 } }, // the retry
-      { status: { from: 'active', to: 'paused' } },
+      { status: { from: 'paused', to: 'active' } },
     ]);
     const actions = await auditActions(campaign.id);
     expect(actions).toContain('rollback');
@@ -333,7 +344,7 @@ describe('adjust worker: versioned writes against the sandbox', () => {
   });
 
   it('reports a rollback that would overwrite an outside change instead of forcing it', async () => {
-    const campaign = await h.campaign('active');
+    const campaign = await h.campaign('paused');
     hook = async (call, id) => {
       if (call === 2) {
         await h.consoleChange(id, { dialerSettings: { callRate: 0.65 } });
@@ -345,7 +356,7 @@ describe('adjust worker: versioned writes against the sandbox', () => {
       campaignId: campaign.id,
       actor: 'api:bob',
       reason: 'operator',
-      action: 'pause',
+      action: 'resume',
       patch: { dialerStrategy: { callRate: 0.8 } },
     });
     const done = await h.waitForCommand(commandId);
@@ -362,7 +373,7 @@ describe('adjust worker: versioned writes against the sandbox', () => {
     ]);
     const now = await h.ctx.cxone.getCampaign(campaign.id);
     expect(now.dialerSettings.callRate).toBe(0.65);
-    expect(now.status).toBe('active');
+    expect(now.status).toBe('paused');
   });
 
   it('fails with a conflict when the state changed so the action is no longer allowed', async () => {

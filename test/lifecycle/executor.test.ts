@@ -255,42 +255,45 @@ describe('executeCommand', () => {
 
   it('rolls the settings back when the status write fails permanently, and passes the error on', async () => {
     const { cxone, run } = setup();
+    cxone.campaign = { ...cxone.campaign, status: 'paused' };
     cxone.failWith = (body) =>
       body.status
         ? new CxoneForbiddenError({ endpoint: ENDPOINT, status: 403, campaignId: 'c1' })
         : undefined;
-    const err = await run({ action: 'pause', patch: { name: 'Renamed' } }).catch((e: unknown) => e);
+    const err = await run({ action: 'resume', patch: { name: 'Renamed' } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartialFailureError);
     expect((err as PartialFailureError).cause).toBeInstanceOf(CxoneForbiddenError);
     expect((err as PartialFailureError).rollback).toMatchObject({
       outcome: 'restored',
       restored: [{ field: 'name', from: 'Renamed', to: 'Spring renewals' }],
     });
-    expect(cxone.campaign).toMatchObject({ name: 'Spring renewals', status: 'active' });
+    expect(cxone.campaign).toMatchObject({ name: 'Spring renewals', status: 'paused' });
   });
 
   it('leaves the first write in place when the second meets a 429, and the re-run finishes the command', async () => {
     const { cxone, run, audits } = setup();
+    cxone.campaign = { ...cxone.campaign, status: 'paused' };
     let limited = true;
     cxone.failWith = (body) =>
       body.status && limited
         ? new CxoneRateLimitError({ endpoint: ENDPOINT, status: 429, campaignId: 'c1' }, 6_000)
         : undefined;
-    const command = { action: 'pause' as const, patch: { dialerStrategy: { callRate: 0.8 } } };
+    const command = { action: 'resume' as const, patch: { dialerStrategy: { callRate: 0.8 } } };
     const err = await run(command).catch((e: unknown) => e);
     // Passed on as is (re-queued after the penalty, no attempt spent), with nothing undone.
     expect(err).toBeInstanceOf(CxoneRateLimitError);
     expect(cxone.updates).toEqual([{ dialerSettings: { callRate: 0.8 } }]);
     limited = false;
-    const outcome = await run({ ...command, base: { 'dialerStrategy.callRate': 0.5, status: 'active' } });
+    const outcome = await run({ ...command, base: { 'dialerStrategy.callRate': 0.5, status: 'paused' } });
     expect(outcome).toMatchObject({ status: 'succeeded' });
-    expect(cxone.updates).toEqual([{ dialerSettings: { callRate: 0.8 } }, { status: 'paused' }]);
-    expect(cxone.campaign).toMatchObject({ status: 'paused', dialerSettings: { callRate: 0.8 } });
+    expect(cxone.updates).toEqual([{ dialerSettings: { callRate: 0.8 } }, { status: 'active' }]);
+    expect(cxone.campaign).toMatchObject({ status: 'active', dialerSettings: { callRate: 0.8 } });
     expect(audits.map((a) => a.action)).toEqual(['settings_changed', 'state_changed']);
   });
 
   it('stops at a campaign CXone closed meanwhile instead of rebasing into the same 409, and restores nothing', async () => {
     const { cxone, run } = setup();
+    cxone.campaign = { ...cxone.campaign, status: 'paused' };
     // The console completes the campaign between our two writes; CXone refuses any change to it.
     cxone.failWith = (body) => {
       if (!body.status && cxone.campaign.status !== 'completed') return undefined;
@@ -307,10 +310,10 @@ describe('executeCommand', () => {
       patches += 1;
       return original(...args);
     };
-    const outcome = await run({ action: 'pause', patch: { dialerStrategy: { callRate: 0.8 } } }).catch(
+    const outcome = await run({ action: 'resume', patch: { dialerStrategy: { callRate: 0.8 } } }).catch(
       (e: unknown) => e,
     );
-    // The settings write, the refused pause, and no more: no rebase storm, no rollback PATCH.
+    // The settings write, the refused resume, and no more: no rebase storm, no rollback PATCH.
     expect(patches).toBe(2);
     const rollback =
       outcome instanceof PartialFailureError
@@ -589,5 +592,182 @@ describe('executeCommand', () => {
       ],
     });
     expect(plain.carried).toHaveLength(1);
+  });
+});
+
+describe('executeCommand: a pause or a stop that carries a patch', () => {
+  /** Loses the answer of the next `n` PATCHes CXone applies, as a timeout or a proxy's 5xx would. */
+  function loseAnswers(cxone: InMemoryCxone, n: number) {
+    const original = cxone.updateCampaign.bind(cxone);
+    let lost = n;
+    cxone.updateCampaign = async (id, version, body, ...rest) => {
+      const written = await original(id, version, body, ...rest);
+      if (lost-- > 0) {
+        throw new CxoneUnavailableError('timeout of 10000ms exceeded', {
+          endpoint: ENDPOINT,
+          campaignId: id,
+        });
+      }
+      return written;
+    };
+  }
+
+  it.each([
+    ['pause', 'paused'],
+    ['stop', 'completed'],
+  ] as const)(
+    '%s: writes the status and the settings in one PATCH, so no version dials at the new rate',
+    async (action, to) => {
+      const { cxone, run, audits, statusChanges, events } = setup();
+      const outcome = await run({ action, patch: { dialerStrategy: { callRate: 0.8 }, name: 'Wound down' } });
+      expect(cxone.updates).toEqual([{ name: 'Wound down', dialerSettings: { callRate: 0.8 }, status: to }]);
+      const changes = [
+        { field: 'name', from: 'Spring renewals', to: 'Wound down' },
+        { field: 'dialerStrategy.callRate', from: 0.5, to: 0.8 },
+      ];
+      expect(outcome).toMatchObject({
+        status: 'succeeded',
+        result: {
+          version: 4,
+          status: to,
+          writes: [
+            { step: 'status', version: 4, changes: [{ field: 'status', from: 'active', to }, ...changes] },
+          ],
+          alreadyApplied: [],
+        },
+      });
+      // Both records, of the one CXone version, each naming the other part of the same write.
+      expect(audits.map((a) => [a.action, a.cxoneVersion])).toEqual([
+        ['settings_changed', 4],
+        ['state_changed', 4],
+      ]);
+      expect(audits[0]!.details).toMatchObject({ changes, withStatus: { from: 'active', to } });
+      expect(audits[1]!.details).toMatchObject({
+        action,
+        before: 'active',
+        after: to,
+        withSettings: changes,
+      });
+      expect(statusChanges).toEqual([`active->${to}`]);
+      expect(events.map((e) => [e.type, e.data['version']])).toEqual([
+        ['campaign.settings.changed', 4],
+        ['campaign.state.changed', 4],
+      ]);
+    },
+  );
+
+  it('writes nothing when the combined write is refused (a 422, a 403): the campaign keeps dialing as it was', async () => {
+    const { cxone, run, audits } = setup();
+    // Refuses any write carrying a status, as CXone refuses the settings when they ride with one.
+    cxone.failWith = (body) =>
+      body.status
+        ? new CxoneForbiddenError({ endpoint: ENDPOINT, status: 403, campaignId: 'c1' })
+        : undefined;
+    const err = await run({ action: 'pause', patch: { dialerStrategy: { callRate: 0.8 } } }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(PartialFailureError);
+    // Nothing of it landed, so nothing to undo: no rollback PATCH, no rollback record.
+    expect((err as PartialFailureError).rollback).toBeUndefined();
+    expect(cxone.updates).toEqual([]);
+    expect(cxone.campaign).toMatchObject({ status: 'active', version: 3, dialerSettings: { callRate: 0.5 } });
+    expect(audits).toEqual([]);
+  });
+
+  it('is a conflict, with nothing written, when the state forbids the action (no settings written first)', async () => {
+    const { cxone, run, audits } = setup();
+    cxone.campaign = { ...cxone.campaign, status: 'scheduled' };
+    const outcome = await run({ action: 'pause', patch: { dialerStrategy: { callRate: 0.8 } } });
+    expect(outcome).toMatchObject({
+      status: 'conflict',
+      conflict: { conflicts: [{ field: 'status', base: 'scheduled', theirs: 'scheduled' }] },
+    });
+    expect(outcome).not.toHaveProperty('rollback');
+    expect(cxone.updates).toEqual([]);
+    expect(audits.map((a) => a.action)).toEqual(['conflict']);
+  });
+
+  it('writes the settings alone on a campaign already paused, and takes the pause', async () => {
+    const { cxone, run, audits } = setup();
+    cxone.campaign = { ...cxone.campaign, status: 'paused' };
+    const outcome = await run({ action: 'pause', patch: { dialerStrategy: { callRate: 0.8 } } });
+    expect(cxone.updates).toEqual([{ dialerSettings: { callRate: 0.8 } }]);
+    expect(outcome).toMatchObject({
+      status: 'succeeded',
+      result: { status: 'paused', writes: [{ step: 'settings' }], alreadyApplied: ['status'] },
+    });
+    expect(audits.map((a) => a.action)).toEqual(['settings_changed']);
+  });
+
+  it.each([
+    ['pause', 'paused'],
+    ['stop', 'completed'],
+  ] as const)(
+    '%s: a lost answer is not undone; the retry finds both parts in place and records them once',
+    async (action, to) => {
+      const { cxone, run, audits, statusChanges, saved } = setup();
+      loseAnswers(cxone, 1);
+      const command = { action, patch: { dialerStrategy: { callRate: 0.8 } } };
+      const err = await run(command).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PartialFailureError);
+      expect((err as PartialFailureError).rollback).toBeUndefined();
+      expect(cxone.campaign).toMatchObject({ status: to, dialerSettings: { callRate: 0.8 } });
+      expect(audits).toEqual([]);
+
+      // A stop's retry finds a completed campaign: its own write in place, not a campaign closed to it.
+      const outcome = await run({ ...command, ...saved }, 2);
+      expect(outcome).toMatchObject({
+        status: 'succeeded',
+        result: { status: to, alreadyApplied: ['dialerStrategy.callRate', 'status'] },
+      });
+      expect(cxone.updates).toHaveLength(1);
+      expect(audits.map((a) => [a.action, a.details?.['foundApplied']])).toEqual([
+        ['settings_changed', true],
+        ['state_changed', true],
+      ]);
+      expect(statusChanges).toEqual([`active->${to}`]);
+    },
+  );
+
+  it('is a conflict when someone else stopped the campaign with other settings', async () => {
+    const { cxone, run } = setup();
+    cxone.campaign = { ...cxone.campaign, status: 'completed' };
+    const outcome = await run({
+      action: 'stop',
+      patch: { dialerStrategy: { callRate: 0.8 } },
+      base: { 'dialerStrategy.callRate': 0.5, status: 'active' },
+    });
+    expect(outcome).toMatchObject({
+      status: 'conflict',
+      conflict: { reason: expect.stringMatching(/completed campaign cannot be changed/) },
+    });
+    expect(cxone.updates).toEqual([]);
+  });
+
+  it('rebases the combined write on a 409, deciding the status again on the new version', async () => {
+    const { cxone, run } = setup();
+    const original = cxone.updateCampaign.bind(cxone);
+    let first = true;
+    cxone.updateCampaign = async (id, version, body, ...rest) => {
+      if (first) {
+        // The console pauses it and renames it between our read and our write.
+        first = false;
+        cxone.campaign = {
+          ...cxone.campaign,
+          status: 'paused',
+          name: 'Console',
+          version: cxone.campaign.version + 1,
+        };
+      }
+      return original(id, version, body, ...rest);
+    };
+    const outcome = await run({ action: 'pause', patch: { dialerStrategy: { callRate: 0.8 } } });
+    // Paused meanwhile: the settings go alone; the other field the console changed survives.
+    expect(cxone.updates).toEqual([{ dialerSettings: { callRate: 0.8 } }]);
+    expect(outcome).toMatchObject({
+      status: 'succeeded',
+      result: { rebases: 1, alreadyApplied: ['status'] },
+    });
+    expect(cxone.campaign).toMatchObject({ name: 'Console', status: 'paused' });
   });
 });

@@ -189,6 +189,39 @@ describe('rebaseSettings', () => {
     }
   });
 
+  it("takes a stop's own settings found on the campaign it ended as applied, and nothing else", () => {
+    const closed = resource({ status: 'completed' });
+    const ended = { ...closed, dialerSettings: { ...closed.dialerSettings, callRate: 0.8 } };
+    const base = { 'dialerStrategy.callRate': 0.5, description: null, status: 'active' };
+    // Its CXone fields all in place: the stop's one write, its answer lost.
+    expect(
+      rebaseSettings({
+        ours: flat({ dialerStrategy: { callRate: 0.8 }, description: 'wound down' }),
+        base,
+        latest: ended,
+        local: {},
+        stopping: true,
+      }),
+    ).toMatchObject({
+      kind: 'apply',
+      body: {},
+      alreadyApplied: ['dialerStrategy.callRate'],
+      local: { description: 'wound down' },
+    });
+    // One not in place, or none of CXone's touched at all: still closed to the change.
+    for (const ours of [
+      flat({ dialerStrategy: { callRate: 0.8 }, name: 'late' }),
+      flat({ description: 'wound down' }),
+    ]) {
+      expect(rebaseSettings({ ours, base, latest: ended, local: {}, stopping: true }).kind).toBe('conflict');
+    }
+    // Not a stop: closed, whatever it holds.
+    expect(
+      rebaseSettings({ ours: flat({ dialerStrategy: { callRate: 0.8 } }), base, latest: ended, local: {} })
+        .kind,
+    ).toBe('conflict');
+  });
+
   it('keeps orchestrator-only fields out of the CXone body and compares them with our record', () => {
     const local = {
       pacing: { strategy: 'threshold' as const, targetAbandonment: 0.02, pollIntervalMs: 15_000 },

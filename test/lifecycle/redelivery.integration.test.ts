@@ -7,7 +7,7 @@ import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { campaignLockKey } from '../../src/shared/lifecycle/lock.js';
 import { ensurePolling, listPolledCampaigns } from '../../src/shared/polling/schedulers.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
-import { startHarness, withHookBeforeWrite, type Harness } from './harness.js';
+import { startHarness, testCampaignConfig, withHookBeforeWrite, type Harness } from './harness.js';
 
 /**
  * A worker that dies in the middle of a command: CXone applied its write, nothing after it happened.
@@ -159,22 +159,28 @@ describe('adjust worker: a command re-run after a 429 that meets a refusal', () 
 
 describe('adjust worker: a requester whose two-step command met a 429 on its status write', () => {
   it('lists the settings its first run wrote, and its next command builds on them', async () => {
-    const campaign = await h.campaign('active');
+    // Progressive: its resume carries no safe start, so the status write is the status alone.
+    const campaign = await h.campaign(
+      'paused',
+      testCampaignConfig({
+        dialerStrategy: { strategy: 'progressive', agentCapacity: 20, callRate: 0.5, answerRate: 0.3 },
+      }),
+    );
     const cxone = withHookBeforeWrite(h.ctx.cxone, async (call) => {
-      // Call 1 sets the rate; call 2, the pause, meets a 429 and the job is re-run.
+      // Call 1 sets the rate; call 2, the resume, meets a 429 and the job is re-run.
       if (call !== 2) return;
       await nextWriteRateLimited();
     });
     cxone.arm(campaign.id);
-    // Both sent before either ran, as the same operator saw the campaign: rate 0.5, active.
+    // Both sent before either ran, as the same operator saw the campaign: rate 0.5, paused.
     const [first, second] = await h.enqueueInOrder([
       {
         campaignId: campaign.id,
         actor: 'api:fay',
         reason: 'operator',
-        action: 'pause',
+        action: 'resume',
         patch: { dialerStrategy: { callRate: 0.8 } },
-        base: { 'dialerStrategy.callRate': 0.5, status: 'active' },
+        base: { 'dialerStrategy.callRate': 0.5, status: 'paused' },
       },
       {
         campaignId: campaign.id,
@@ -196,7 +202,7 @@ describe('adjust worker: a requester whose two-step command met a 429 on its sta
       expect((await h.ctx.cxone.getCampaign(campaign.id)).dialerSettings.callRate).toBe(0.9);
       expect(done.result?.writes.map((w) => [w.step, w.changes])).toEqual([
         ['settings', [{ field: 'dialerStrategy.callRate', from: 0.5, to: 0.8 }]],
-        ['status', [{ field: 'status', from: 'active', to: 'paused' }]],
+        ['status', [{ field: 'status', from: 'paused', to: 'active' }]],
       ]);
     } finally {
       await worker.close();

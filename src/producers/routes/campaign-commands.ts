@@ -58,7 +58,11 @@ export const actionBodySchema = z
   .object({
     action: z.enum(CAMPAIGN_ACTIONS),
     // e.g. widen the window, then resume
-    patch: campaignPatchSchema.optional().describe('Settings to change first, in the same command'),
+    patch: campaignPatchSchema
+      .optional()
+      .describe(
+        'Settings to change in the same command: before a resume; with a pause or a stop, in the one CXone write that changes the status',
+      ),
   })
   .strict();
 

@@ -48,7 +48,8 @@ export { RebaseExhaustedError } from './versioned-write.js';
 
 /**
  * Carries out one campaign command under the campaign's lock: up to two CXone writes (settings, then
- * status), each from a fresh read with If-Match, rebased on 409; the orchestrator-only fields last.
+ * status; one carrying both for a pause or a stop), each from a fresh read with If-Match, rebased on
+ * 409; the orchestrator-only fields last.
  * A failure after the first write undoes it (rollback) before the error leaves this module, so every
  * attempt is all-or-nothing on CXone.
  */
@@ -244,6 +245,9 @@ function toChanges(before: Record<string, unknown>, after: FlatChanges): FieldCh
 
 type Stop = { kind: 'conflict'; report: ConflictReport } | { kind: 'refused'; reason: string };
 type SettingsApply = Extract<SettingsRebase, { kind: 'apply' }>;
+/** The status change a pause's or a stop's settings write carries (withStatus below). */
+type CarriedStatus = { from: CampaignStatus; target: CampaignStatus };
+type SettingsWrite = SettingsApply & { status?: CarriedStatus };
 type SettingsStop = Stop | { kind: 'nothing-to-send'; apply: SettingsApply };
 type ActionApply = Extract<ActionRebase, { kind: 'apply' }> & { carried: CarriedSafeStart | null };
 type ActionStop = Stop | { kind: 'already' };
@@ -321,6 +325,18 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   let rebases = 0;
   let settingsWrite: CommandWrite | undefined;
   let settings: SettingsApply | undefined;
+  /**
+   * A pause or a stop writes its status in the same CXone write as its settings (docs/lifecycle.md,
+   * "A pause or a stop carries its patch"): sent before the status, a raised callRate or capacity would
+   * dial harder for a moment on the way to stopping; sent after it, a stop's could not be written at all
+   * (a completed or cancelled campaign takes no change). One If-Match PATCH is one CXone version, so
+   * there is no moment at which the settings apply to a campaign still dialing, and nothing of CXone's
+   * to undo should the command fail after it. A resume keeps settings first: it is checked against the
+   * config they make (widen the window, then resume), and dials only once both are in place.
+   */
+  const withStatus = job.action === 'pause' || job.action === 'stop' ? job.action : undefined;
+  /** Set when the settings write carried the status change: step 2 then has nothing to write. */
+  let statusWritten = false;
   /** The safe start the settings write carried, as decided on the version it was written on. */
   let settingsCarried: CarriedSafeStart | null = null;
   /**
@@ -375,6 +391,8 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     resource: CampaignResource,
     found: boolean,
     carried: CarriedSafeStart | null = null,
+    /** The settings written in the same CXone write (a pause's or a stop's patch). */
+    same: { withSettings?: FieldChange[] } = {},
   ) => {
     const to = resource.status;
     const mark = found ? { foundApplied: true } : {};
@@ -390,7 +408,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       : {};
     await effects.audit(
       'state_changed',
-      { action, before: from, after: to, ...callRate, ...(found ? mark : { rebases }) },
+      { action, before: from, after: to, ...callRate, ...same, ...(found ? mark : { rebases }) },
       resource.version,
       found ? foundStatusAuditKey : undefined,
     );
@@ -412,12 +430,18 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
    * recorded for later attempts (whose status write may still fail), so none records it again.
    * `found`: seen in place on a retry rather than answered, marked so and recorded once per command.
    */
-  const recordSettingsChange = async (changes: FieldChange[], resource: CampaignResource, found: boolean) => {
+  const recordSettingsChange = async (
+    changes: FieldChange[],
+    resource: CampaignResource,
+    found: boolean,
+    /** The status change written in the same CXone write (a pause's or a stop's). */
+    same: { withStatus?: { from: CampaignStatus; to: CampaignStatus } } = {},
+  ) => {
     const mark = found ? { foundApplied: true } : {};
     await effects.sync(resource);
     await effects.audit(
       'settings_changed',
-      { changes, scope: 'cxone', ...(found ? mark : { rebases }) },
+      { changes, scope: 'cxone', ...same, ...(found ? mark : { rebases }) },
       resource.version,
       found ? `command:${job.commandId}:settings-found` : undefined,
     );
@@ -481,12 +505,18 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   try {
     // Step 1: the settings CXone holds (orchestrator-only fields wait until every CXone write succeeded).
     if (Object.keys(ours).length > 0) {
-      const result = await writeVersioned<SettingsApply, SettingsStop>(
+      const result = await writeVersioned<SettingsWrite, SettingsStop>(
         io,
         latest,
         (current) => {
           settingsCarried = null; // decided again on every version read (after a 409)
-          const decision = rebaseSettings({ ours, base, latest: current, local });
+          const decision = rebaseSettings({
+            ours,
+            base,
+            latest: current,
+            local,
+            ...(withStatus === 'stop' ? { stopping: true } : {}),
+          });
           if (decision.kind === 'conflict') return { stop: { kind: 'conflict', report: decision.report } };
           if (decision.kind === 'invalid') {
             return {
@@ -495,21 +525,31 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
           }
           const refusal = refuse(job.action, decision.merged);
           if (refusal) return { stop: { kind: 'refused', reason: refusal } };
+          // A pause or a stop the latest state forbids is a conflict before anything is written, as it
+          // would be at step 2; one already in effect leaves the settings to write alone.
+          const action = withStatus ? rebaseAction(withStatus, current, baseStatus) : undefined;
+          if (action?.kind === 'conflict') return { stop: { kind: 'conflict', report: action.report } };
           if (isEmptyUpdate(decision.body)) return { stop: { kind: 'nothing-to-send', apply: decision } };
+          const status = action?.kind === 'apply' ? { from: action.from, target: action.target } : undefined;
           // A raise of agentCapacity leaves the new agents idle at once: the write carries the safe start.
+          // Judged on the status the write leaves: a paused or ended campaign dials no one.
           const before = configFromResource(current, local);
           const carried =
             hooks.carriedSafeStart?.({
               kind: 'settings',
-              status: current.status,
+              status: status ? status.target : current.status,
               before,
               after: decision.merged,
               setsCallRate: 'dialerStrategy.callRate' in ours,
             }) ?? null;
-          if (carried === null) return { write: decision.body, meta: decision };
+          const apply =
+            carried === null
+              ? decision
+              : withCarriedCallRate(decision, carried.callRate, before.dialerStrategy.callRate);
           settingsCarried = carried;
-          const apply = withCarriedCallRate(decision, carried.callRate, before.dialerStrategy.callRate);
-          return { write: apply.body, meta: apply };
+          return status
+            ? { write: { ...apply.body, status: status.target }, meta: { ...apply, status } }
+            : { write: apply.body, meta: apply };
         },
         () => saveCarried('settings', settingsCarried),
       );
@@ -546,6 +586,30 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
           };
           writes.push(earlierListed);
         }
+      } else if (result.meta.status) {
+        // One CXone write, one version: the status change and the settings landed together. Nothing of
+        // it is left to undo should what follows fail (settingsWrite stays unset): a retry finds both
+        // in place. Listed as the status write whose changes include the settings, as a resume's
+        // carried safe start is; both records name the other part of the same write.
+        const { status, ...apply } = result.meta;
+        settings = apply;
+        latest = result.resource;
+        statusWritten = true;
+        const settingsChanges = toChanges(settings.before, settings.wire);
+        const statusChange: FieldChange = { field: 'status', from: status.from, to: latest.status };
+        writes.push({
+          step: 'status',
+          version: latest.version,
+          changes: [statusChange, ...settingsChanges],
+          at: nowIso(),
+        });
+        await recordSettingsChange(settingsChanges, latest, false, {
+          withStatus: { from: status.from, to: latest.status },
+        });
+        await recordStatusChange(withStatus!, status.from, latest, false, null, {
+          withSettings: settingsChanges,
+        });
+        await run.saveStatusRecorded();
       } else {
         settings = result.meta;
         latest = result.resource;
@@ -566,7 +630,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // orchestrator-only fields, added recipient states say, are stored only after this step).
     const action = job.action;
     const actionLocal = settings ? localPart(settings.merged) : local;
-    if (action) {
+    if (action && !statusWritten) {
       const result = await writeVersioned<ActionApply, ActionStop>(
         io,
         latest,
@@ -648,9 +712,9 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         if (carried) await safeStartCarried(carried, latest.version);
         await run.saveStatusRecorded();
       }
-      if (action === 'pause' && latest.status === 'paused' && hooks.onPauseTaken) {
-        await hooks.onPauseTaken(campaignId, byCommand(latest.version));
-      }
+    }
+    if (action === 'pause' && latest.status === 'paused' && hooks.onPauseTaken) {
+      await hooks.onPauseTaken(campaignId, byCommand(latest.version));
     }
   } catch (err) {
     // A 429 wrote nothing, and the job is re-run after the penalty without spending an attempt; the

@@ -51,6 +51,12 @@ export interface SettingsRebaseInput {
   latest: CampaignResource;
   /** Orchestrator-only config from our record (description, pacing, compliance options, recipient states). */
   local: LocalConfig;
+  /**
+   * The command stops the campaign in the same CXone write as these settings (a stop's patch,
+   * executor.ts): a final campaign whose CXone fields all hold our values is then that write found in
+   * place (its answer lost), not a campaign closed to our change.
+   */
+  stopping?: boolean;
 }
 
 export type SettingsRebase =
@@ -101,7 +107,9 @@ export function baseAfterEarlier(
 /** Rebases a settings change onto the latest CXone version: what to write, or why not. */
 export function rebaseSettings(input: SettingsRebaseInput): SettingsRebase {
   const { ours, base, latest, local } = input;
-  if (isFinal(latest.status)) return { kind: 'conflict', report: finalStateReport(latest, base) };
+  if (isFinal(latest.status) && !(input.stopping && cxoneFieldsInPlace(ours, latest, local))) {
+    return { kind: 'conflict', report: finalStateReport(latest, base) };
+  }
 
   const conflicts: FieldConflict[] = [];
   const alreadyApplied: string[] = [];
@@ -156,6 +164,14 @@ export function rebaseSettings(input: SettingsRebaseInput): SettingsRebase {
     merged: checked.config,
     before,
   };
+}
+
+/** At least one CXone field is touched, and every one already holds our value. */
+function cxoneFieldsInPlace(ours: FlatChanges, latest: CampaignResource, local: LocalConfig): boolean {
+  const wire = Object.entries(wireChanges(ours));
+  return (
+    wire.length > 0 && wire.every(([field, wanted]) => sameValue(currentValue(field, latest, local), wanted))
+  );
 }
 
 export type ActionRebase =

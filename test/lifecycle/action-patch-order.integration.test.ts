@@ -1,0 +1,201 @@
+import type { Worker } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CXONE_ENDPOINTS, type CampaignResource, type HistoryRecord } from '../../src/shared/cxone/wire.js';
+import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { listPolledCampaigns, ensurePolling } from '../../src/shared/polling/schedulers.js';
+import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
+import { startHarness, testCampaignConfig, withHookBeforeWrite, type Harness } from './harness.js';
+
+/**
+ * An action that carries a patch, against the sandbox over real HTTP and real Redis: a pause or a
+ * stop never lets its settings apply to a campaign that still dials (one CXone write carries both),
+ * and a resume keeps its settings first. Judged on CXone's own history: every version the campaign
+ * went through, rebuilt from it.
+ */
+let h: Harness;
+let worker: Worker;
+let hook: (call: number, campaignId: string) => Promise<void> = async () => undefined;
+let lostAnswers = new Set<number>();
+let cxone: ReturnType<typeof withHookBeforeWrite>;
+
+beforeAll(async () => {
+  h = await startHarness();
+  cxone = withHookBeforeWrite(
+    h.ctx.cxone,
+    (call, id) => hook(call, id),
+    (call) => lostAnswers.has(call),
+  );
+  worker = createAdjustWorker({ ...h.ctx, cxone });
+  await worker.waitUntilReady();
+});
+
+afterEach(() => {
+  hook = async () => undefined;
+  lostAnswers = new Set();
+});
+
+afterAll(async () => {
+  await worker?.close();
+  await h?.close();
+});
+
+async function history(id: string): Promise<HistoryRecord[]> {
+  const records: HistoryRecord[] = [];
+  for await (const page of h.ctx.cxone.history(id, { pageSize: 100 })) records.push(...page.records);
+  return records;
+}
+
+/** Every version of the campaign after `from`, as (status, callRate), rebuilt from CXone's history. */
+async function versionsAfter(from: CampaignResource): Promise<Array<[string, number]>> {
+  let status: string = from.status;
+  let callRate = from.dialerSettings.callRate;
+  const seen: Array<[string, number]> = [];
+  for (const record of await history(from.id)) {
+    if (record.version <= from.version) continue;
+    const changes = record.changes as Record<string, { to: unknown }>;
+    if (changes['status']) status = changes['status'].to as string;
+    if (changes['dialerSettings.callRate']) callRate = changes['dialerSettings.callRate'].to as number;
+    seen.push([status, callRate]);
+  }
+  return seen;
+}
+
+async function cxoneRecords(id: string) {
+  const trail = h.ctx.audit as unknown as {
+    list(
+      id: string,
+    ): Promise<Array<{ action: string; cxoneVersion?: number; details: Record<string, unknown> }>>;
+  };
+  return (await trail.list(id)).filter((r) =>
+    ['settings_changed', 'state_changed', 'rollback'].includes(r.action),
+  );
+}
+
+async function run(
+  campaign: CampaignResource,
+  action: 'pause' | 'stop' | 'resume',
+  patch: Record<string, unknown> = { dialerStrategy: { callRate: 0.8 } },
+) {
+  cxone.arm(campaign.id);
+  const { commandId } = await enqueueCommand(h.ctx, {
+    campaignId: campaign.id,
+    actor: 'api:hana',
+    reason: 'operator',
+    action,
+    patch,
+  });
+  return h.waitForCommand(commandId);
+}
+
+describe('a pause or a stop with a patch raising the call rate', () => {
+  it.each([
+    ['pause', 'paused'],
+    ['stop', 'completed'],
+  ] as const)('%s: no version of the campaign dials at the raised rate', async (action, to) => {
+    const campaign = await h.campaign('active');
+    await ensurePolling(h.ctx, campaign.id);
+    const done = await run(campaign, action);
+    expect(done).toMatchObject({ status: 'succeeded', attempts: 1, result: { status: to } });
+    expect(done.rollback).toBeUndefined();
+    // One CXone write: the status and the rate change together, never the rate on an active campaign.
+    expect(await versionsAfter(campaign)).toEqual([[to, 0.8]]);
+    expect(done.result?.writes).toEqual([
+      {
+        step: 'status',
+        version: campaign.version + 1,
+        changes: [
+          { field: 'status', from: 'active', to },
+          { field: 'dialerStrategy.callRate', from: 0.5, to: 0.8 },
+        ],
+        at: expect.any(String),
+      },
+    ]);
+    const records = await cxoneRecords(campaign.id);
+    expect(records.map((r) => [r.action, r.cxoneVersion])).toEqual([
+      ['settings_changed', campaign.version + 1],
+      ['state_changed', campaign.version + 1],
+    ]);
+    expect(records[0]?.details).toMatchObject({ withStatus: { from: 'active', to } });
+    expect(records[1]?.details).toMatchObject({
+      withSettings: [{ field: 'dialerStrategy.callRate', from: 0.5, to: 0.8 }],
+    });
+    // The status's follow-ups ran as for a plain pause or stop.
+    expect((await listPolledCampaigns(h.ctx)).has(campaign.id)).toBe(action === 'pause');
+  });
+
+  it('a resume with a patch writes the settings first, while still paused, then resumes', async () => {
+    const campaign = await h.campaign('paused');
+    const done = await run(campaign, 'resume');
+    expect(done).toMatchObject({ status: 'succeeded', result: { status: 'active' } });
+    // The resume's own write carries pacing's safe start (docs/lifecycle.md): 0.8 is the rate pacing
+    // re-anchors up to.
+    expect(await versionsAfter(campaign)).toEqual([
+      ['paused', 0.8],
+      ['active', 0.1],
+    ]);
+    expect(done.result?.writes.map((w) => w.step)).toEqual(['settings', 'status']);
+  });
+});
+
+describe('a pause or a stop with a patch, when its one write fails', () => {
+  it.each([
+    ['pause', 'paused'],
+    ['stop', 'completed'],
+  ] as const)(
+    '%s: an answer lost after CXone applied it is not undone; the retry finds both parts and records them',
+    async (action, to) => {
+      const campaign = await h.campaign('active');
+      lostAnswers = new Set([1]);
+      const done = await run(campaign, action);
+      expect(done).toMatchObject({
+        status: 'succeeded',
+        attempts: 2,
+        result: { status: to, alreadyApplied: ['dialerStrategy.callRate', 'status'] },
+      });
+      expect(done.rollback).toBeUndefined();
+      expect(await versionsAfter(campaign)).toEqual([[to, 0.8]]);
+      expect((await cxoneRecords(campaign.id)).map((r) => [r.action, r.details['foundApplied']])).toEqual([
+        ['settings_changed', true],
+        ['state_changed', true],
+      ]);
+    },
+  );
+
+  it('a 503 that wrote nothing is retried whole: still one write, nothing to undo', async () => {
+    const campaign = await h.campaign('active');
+    hook = async (call) => {
+      if (call === 1) await h.failNext(1, CXONE_ENDPOINTS.updateCampaign, 503);
+    };
+    const done = await run(campaign, 'pause');
+    expect(done).toMatchObject({ status: 'succeeded', attempts: 2, result: { status: 'paused' } });
+    expect(done.rollback).toBeUndefined();
+    expect(await versionsAfter(campaign)).toEqual([['paused', 0.8]]);
+  });
+
+  it('a 422 on the settings leaves the campaign as it was, neither paused nor changed, and says so', async () => {
+    // Collections has 40 agents: CXone refuses a plan for 60, which the orchestrator cannot know.
+    const campaign = await h.campaign(
+      'active',
+      testCampaignConfig({ skillGroupId: '2b2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d' }),
+    );
+    const done = await run(campaign, 'pause', { dialerStrategy: { callRate: 0.8, agentCapacity: 60 } });
+    expect(done).toMatchObject({ status: 'failed', error: { kind: 'validation', status: 422 } });
+    expect(done.rollback).toBeUndefined();
+    expect(await versionsAfter(campaign)).toEqual([]);
+    expect(await cxoneRecords(campaign.id)).toEqual([]);
+  });
+
+  it('a conflict on the patch writes nothing: the campaign is not paused, the outside value kept', async () => {
+    const campaign = await h.campaign('active');
+    hook = async (call, id) => {
+      if (call === 1) await h.consoleChange(id, { dialerSettings: { callRate: 0.6 } });
+    };
+    const done = await run(campaign, 'pause');
+    expect(done).toMatchObject({
+      status: 'conflict',
+      conflict: { conflicts: [{ field: 'dialerStrategy.callRate', base: 0.5, ours: 0.8, theirs: 0.6 }] },
+    });
+    expect(done.rollback).toBeUndefined();
+    expect(await versionsAfter(campaign)).toEqual([['active', 0.6]]);
+  });
+});
