@@ -52,13 +52,15 @@ describe('CXone client against the sandbox (real HTTP, real Redis)', () => {
     expect((await harness.counters())[TOKEN]?.requests).toBe(1);
   });
 
-  it('refreshes 1-second tokens early, before CXone would refuse them', async () => {
-    harness = await startHarness({ tag: 'early', sandbox: { tokenTtlSeconds: 1 } });
+  it('refreshes 2-second tokens early, before CXone would refuse them', async () => {
+    // Two seconds, not one: the refresh margin (the last 10 % of the lifetime) is then 200 ms, and a
+    // timer a loaded machine fires late still asks before expiry (with 1 s, 60 ms late was too late).
+    harness = await startHarness({ tag: 'early', sandbox: { tokenTtlSeconds: 2 } });
     const created = await harness.client.createCampaign(campaignBody());
     const first = await harness.client.tokens.getToken();
     const firstExpiry = harness.client.tokens.expiresAt() as number;
-    // Inside the refresh margin (the last 10 % of the lifetime) but before expiry.
-    await sleep(Math.max(0, firstExpiry - 60 - Date.now()));
+    // Inside the refresh margin but before expiry.
+    await sleep(Math.max(0, firstExpiry - 180 - Date.now()));
     const askedAt = Date.now();
     // Starts the early refresh; the token it answers with is the cached one while that can be sent.
     await harness.client.tokens.getToken();
