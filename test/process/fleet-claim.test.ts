@@ -622,7 +622,8 @@ describe('the last fleet on a prefix (real Redis)', () => {
   });
 });
 
-async function waitFor(cond: () => boolean | Promise<boolean>, ms = 2_000): Promise<void> {
+// A bound, not a pause: generous, so a loaded machine (renewals every 40 ms held up) fails nothing.
+async function waitFor(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
