@@ -1,5 +1,6 @@
 import type { Worker } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { complianceKeys } from '../../src/shared/compliance/state-store.js';
 import { CXONE_ENDPOINTS, type CampaignResource, type HistoryRecord } from '../../src/shared/cxone/wire.js';
 import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { listPolledCampaigns, ensurePolling } from '../../src/shared/polling/schedulers.js';
@@ -160,6 +161,35 @@ describe('a pause or a stop with a patch, when its one write fails', () => {
       ]);
     },
   );
+
+  it('a retry that fails after finding both parts in place undoes neither: the settings stay with the pause', async () => {
+    const campaign = await h.campaign('active');
+    // The pause's hand-over to its requester (onPauseTaken) fails on every run while the window
+    // state cannot be read: the first run's after its one write, the retry's after finding it in place.
+    const windowKey = complianceKeys(h.ctx.keys, campaign.id).state;
+    await h.ctx.redis.hset(windowKey, 'window', '{unreadable');
+    const done = run(campaign, 'pause');
+    // Two runs failed: the one that wrote, and a retry that found its write in place.
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const commandJob = (await h.ctx.queues.adjust.getJobs(['delayed', 'waiting', 'active', 'failed'])).find(
+        (j) => (j.data as { campaignId?: string }).campaignId === campaign.id,
+      );
+      if (commandJob && commandJob.attemptsMade >= 2) break;
+      if (Date.now() > deadline) throw new Error('the command did not fail twice');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await h.ctx.redis.hdel(windowKey, 'window');
+    const record = await done;
+    expect(record).toMatchObject({ status: 'succeeded', result: { status: 'paused' } });
+    expect(record.rollback).toBeUndefined();
+    // Never a version at the old rate after the pause: one write, nothing undone nor written again.
+    expect(await versionsAfter(campaign)).toEqual([['paused', 0.8]]);
+    expect((await cxoneRecords(campaign.id)).map((r) => r.action)).toEqual([
+      'settings_changed',
+      'state_changed',
+    ]);
+  });
 
   it('a 503 that wrote nothing is retried whole: still one write, nothing to undo', async () => {
     const campaign = await h.campaign('active');

@@ -466,7 +466,18 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     const carried = inPlace.length > 0 ? carriedInPlace(savedCarried, 'settings', seen) : null;
     return carried ? [...inPlace, carriedChange(carried)] : inPlace;
   };
-  const undoable = () => settingsWrite?.changes ?? earlierWrite;
+  /**
+   * Whether `earlierWrite` is half of a command, to undo should this run fail. Not for a pause or a
+   * stop found in effect: its settings were written with that status (one CXone write, or alone on a
+   * campaign already paused or ended), so nothing of it is half-done; undone, they would leave the
+   * pause or the stop in place without them, the state its one write exists to rule out.
+   */
+  let earlierHalfDone = false;
+  const earlierFound = (seen: CampaignResource) => {
+    earlierWrite = earlierSettings(seen);
+    earlierHalfDone = !(withStatus && rebaseAction(withStatus, seen, baseStatus).kind === 'already');
+  };
+  const undoable = () => settingsWrite?.changes ?? (earlierHalfDone ? earlierWrite : []);
   const undo = async (): Promise<RollbackReport | undefined> => {
     if (undoable().length === 0) return undefined;
     const report = await rollbackWrite(io, effects, undoable(), local, (fields) =>
@@ -555,7 +566,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       );
       rebases += result.rebases;
       if (result.kind === 'stopped') {
-        earlierWrite = earlierSettings(result.latest);
+        earlierFound(result.latest);
         if (result.stop.kind !== 'nothing-to-send') {
           return await stopped(result.stop, result.latest, await undo());
         }
