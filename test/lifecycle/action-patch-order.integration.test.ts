@@ -183,6 +183,12 @@ describe('a pause or a stop with a patch, when its one write fails', () => {
     const record = await done;
     expect(record).toMatchObject({ status: 'succeeded', result: { status: 'paused' } });
     expect(record.rollback).toBeUndefined();
+    // The run that finished found the write in place: its settings listed as an earlier run's, its
+    // status as already applied (docs/lifecycle.md, the outcome's `writes`).
+    expect(record.result?.writes.map((w) => [w.step, w.changes.map((c) => c.field)])).toEqual([
+      ['settings', ['dialerStrategy.callRate']],
+    ]);
+    expect(record.result?.alreadyApplied).toEqual(['dialerStrategy.callRate', 'status']);
     // Never a version at the old rate after the pause: one write, nothing undone nor written again.
     expect(await versionsAfter(campaign)).toEqual([['paused', 0.8]]);
     expect((await cxoneRecords(campaign.id)).map((r) => r.action)).toEqual([
