@@ -97,7 +97,9 @@ describe('launch pipeline', () => {
 
   it('turns a future start into a delayed activation job that activates when due', async () => {
     const callsSince = await countCalls();
-    const start = DateTime.now().plus({ seconds: 3 });
+    // Far enough ahead that the launch is through before it even on a loaded machine (had the start
+    // passed by then, the campaign would go active at once, never scheduled).
+    const start = DateTime.now().plus({ seconds: 6 });
     const reply = await api(stack, 'POST', '/v1/campaigns', {
       body: campaignConfig({ name: 'Soon', startDateTime: start.toISO() ?? '' }),
     });
@@ -112,7 +114,7 @@ describe('launch pipeline', () => {
     await waitFor(
       'scheduled campaign to go active',
       async () => sandboxStatus(stack.sandbox, campaignId) === 'active',
-      10_000,
+      20_000,
     );
     expect(Date.now()).toBeGreaterThanOrEqual(start.toMillis());
     // The safe start's record is appended after the activation's: waited for, not raced.
@@ -140,7 +142,9 @@ describe('launch pipeline', () => {
 
   it('re-checks the calling window at activation: changed windows move the activation', async () => {
     const zone = campaignConfig().complianceTimeZone;
-    const start = DateTime.now().plus({ seconds: 2 });
+    // Far enough ahead for the launch and the change on CXone below to come before it on a loaded
+    // machine (an activation that ran first would find the old windows and dial).
+    const start = DateTime.now().plus({ seconds: 5 });
     const reply = await api(stack, 'POST', '/v1/campaigns', {
       body: campaignConfig({ name: 'Moved', startDateTime: start.toISO() ?? '' }),
     });
@@ -161,7 +165,7 @@ describe('launch pipeline', () => {
         const j = await stack.ctx.queues.launch.getJob(activateJobId(campaignId));
         return j && (await j.getState()) === 'delayed' && j.processedOn ? j : undefined;
       },
-      10_000,
+      20_000,
     );
     const moved = await stack.ctx.queues.launch.getJob(activateJobId(campaignId));
     const nextOpen = DateTime.now()
@@ -176,8 +180,10 @@ describe('launch pipeline', () => {
     const relaunch = (await api(stack, 'GET', `/v1/launches/${String(reply.body.launchId)}`)).body;
     expect(Date.parse(String(relaunch.activateAt))).toBe(nextOpen.toMillis());
     // Until then the job wakes only to look at the campaign (one activated in CXone meanwhile is
-    // taken over). BullMQ keeps the due time only approximately in timestamp + delay.
-    const dueAt = (moved?.timestamp ?? 0) + (moved?.delay ?? 0);
+    // taken over). BullMQ keeps the due time only approximately: `delay` counts from the move, made
+    // while the run that began at processedOn went on (timestamp + delay is early by the whole time
+    // from the job's creation to that run: the start's lead and the wait for a worker).
+    const dueAt = (moved?.processedOn ?? 0) + (moved?.delay ?? 0);
     expect(dueAt - Date.now()).toBeGreaterThan(SCHEDULED_CHECK_MIN_MS - 5_000);
     expect(dueAt).toBeLessThan(nextOpen.toMillis());
     expect(moved?.timestamp).toBeGreaterThanOrEqual(firstRun);
