@@ -1,5 +1,6 @@
 import type { Worker } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CampaignStore } from '../../src/shared/campaign-store.js';
 import { complianceKeys } from '../../src/shared/compliance/state-store.js';
 import { CXONE_ENDPOINTS, type CampaignResource, type HistoryRecord } from '../../src/shared/cxone/wire.js';
 import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
@@ -195,6 +196,30 @@ describe('a pause or a stop with a patch, when its one write fails', () => {
       'settings_changed',
       'state_changed',
     ]);
+  });
+
+  it('a stop whose patch holds only orchestrator fields, its answer lost, is found in place by the retry', async () => {
+    const campaign = await h.campaign('active');
+    await ensurePolling(h.ctx, campaign.id);
+    lostAnswers = new Set([1]);
+    // Nothing of the patch goes to CXone: the stop is the one write, and its answer is lost.
+    const done = await run(campaign, 'stop', { description: 'wound down' });
+    expect(done).toMatchObject({
+      status: 'succeeded',
+      attempts: 2,
+      result: { status: 'completed', alreadyApplied: ['status'] },
+    });
+    expect(done.result?.writes.map((w) => w.step)).toEqual(['orchestrator']);
+    expect(await versionsAfter(campaign)).toEqual([['completed', 0.5]]);
+    expect(
+      (await cxoneRecords(campaign.id)).map((r) => [r.action, r.details['scope'], r.details['foundApplied']]),
+    ).toEqual([
+      ['state_changed', undefined, true],
+      ['settings_changed', 'orchestrator', undefined],
+    ]);
+    // The stop's follow-ups ran, and the description is the record's.
+    expect((await listPolledCampaigns(h.ctx)).has(campaign.id)).toBe(false);
+    expect((await new CampaignStore(h.ctx).get(campaign.id))?.config.description).toBe('wound down');
   });
 
   it('a 503 that wrote nothing is retried whole: still one write, nothing to undo', async () => {

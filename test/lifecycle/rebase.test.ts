@@ -208,13 +208,26 @@ describe('rebaseSettings', () => {
       alreadyApplied: ['dialerStrategy.callRate'],
       local: { description: 'wound down' },
     });
-    // One not in place, or none of CXone's touched at all: still closed to the change.
-    for (const ours of [
-      flat({ dialerStrategy: { callRate: 0.8 }, name: 'late' }),
-      flat({ description: 'wound down' }),
-    ]) {
-      expect(rebaseSettings({ ours, base, latest: ended, local: {}, stopping: true }).kind).toBe('conflict');
-    }
+    // None of CXone's touched at all: the stop was the one write, and the rest is the orchestrator's.
+    expect(
+      rebaseSettings({
+        ours: flat({ description: 'wound down' }),
+        base,
+        latest: ended,
+        local: {},
+        stopping: true,
+      }),
+    ).toMatchObject({ kind: 'apply', body: {}, local: { description: 'wound down' } });
+    // One not in place: still closed to the change.
+    expect(
+      rebaseSettings({
+        ours: flat({ dialerStrategy: { callRate: 0.8 }, name: 'late' }),
+        base,
+        latest: ended,
+        local: {},
+        stopping: true,
+      }).kind,
+    ).toBe('conflict');
     // Not a stop: closed, whatever it holds.
     expect(
       rebaseSettings({ ours: flat({ dialerStrategy: { callRate: 0.8 } }), base, latest: ended, local: {} })

@@ -53,8 +53,9 @@ export interface SettingsRebaseInput {
   local: LocalConfig;
   /**
    * The command stops the campaign in the same CXone write as these settings (a stop's patch,
-   * executor.ts): a final campaign whose CXone fields all hold our values is then that write found in
-   * place (its answer lost), not a campaign closed to our change.
+   * executor.ts): a final campaign whose CXone fields all hold our values (vacuously, for a patch of
+   * orchestrator-only fields) is then that write found in place (its answer lost), not a campaign
+   * closed to our change.
    */
   stopping?: boolean;
 }
@@ -166,11 +167,14 @@ export function rebaseSettings(input: SettingsRebaseInput): SettingsRebase {
   };
 }
 
-/** At least one CXone field is touched, and every one already holds our value. */
+/**
+ * Every CXone field touched already holds our value. A patch of orchestrator-only fields touches none:
+ * its stop was the one write (found in place on a retry, its answer lost), and nothing of the patch
+ * needs CXone to take a change, so the ended campaign is no conflict for it.
+ */
 function cxoneFieldsInPlace(ours: FlatChanges, latest: CampaignResource, local: LocalConfig): boolean {
-  const wire = Object.entries(wireChanges(ours));
-  return (
-    wire.length > 0 && wire.every(([field, wanted]) => sameValue(currentValue(field, latest, local), wanted))
+  return Object.entries(wireChanges(ours)).every(([field, wanted]) =>
+    sameValue(currentValue(field, latest, local), wanted),
   );
 }
 
