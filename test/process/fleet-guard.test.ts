@@ -367,7 +367,9 @@ describe('worker processes of a fleet that follows another on a prefix (src/main
   });
 });
 
-async function waitFor(cond: () => boolean, ms = 5_000): Promise<void> {
+// A bound, not a pause: generous, so a loaded machine holding up renewals, pauses and resumes fails
+// nothing; it costs nothing when the condition comes.
+async function waitFor(cond: () => boolean, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
