@@ -17,15 +17,18 @@ afterAll(async () => {
 describe('lease renewal', () => {
   it('extends the holder’s lease, and tells a holder that lost it', async () => {
     const key = `${prefix}:lock:renew`;
-    const lease = await tryLease(redis, key, 200);
+    // Leases of seconds, shortened by hand where time is to have passed: with 200 ms and 50 ms ones, a
+    // loaded machine's stall let the other holder's lease lapse before it was read back.
+    const lease = await tryLease(redis, key, 10_000);
     expect(lease).not.toBeNull();
+    await redis.pexpire(key, 1_000);
     expect(await lease!.renew()).toBe(true);
-    expect(await redis.pttl(key)).toBeGreaterThan(100);
+    expect(await redis.pttl(key)).toBeGreaterThan(5_000);
 
     // Expired and taken by someone else: renewing must not extend the other holder's lease.
-    await redis.set(key, 'someone-else', 'PX', 50);
+    await redis.set(key, 'someone-else', 'PX', 5_000);
     expect(await lease!.renew()).toBe(false);
-    expect(await redis.pttl(key)).toBeLessThanOrEqual(50);
+    expect(await redis.pttl(key)).toBeLessThanOrEqual(5_000);
     await lease!.release();
     expect(await redis.get(key)).toBe('someone-else');
   });
