@@ -21,6 +21,10 @@ export function sandboxOptionsFromConfig(config: AppConfig, logger: Logger): San
     ],
     tokenTtlSeconds: config.sandbox.tokenTtlSeconds,
     rateLimit: { perWindow: config.sandbox.rateLimitPerWindow, windowMs: config.sandbox.rateLimitWindowMs },
+    authFailureLimit: {
+      perWindow: config.sandbox.authFailuresPerWindow,
+      windowMs: config.sandbox.authFailureWindowMs,
+    },
     timeScale: config.sandbox.timeScale,
     seed: config.sandbox.seed,
     ...(config.sandbox.adminToken !== undefined ? { adminToken: config.sandbox.adminToken } : {}),

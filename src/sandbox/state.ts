@@ -2,6 +2,7 @@ import { systemClock, type Clock } from '../shared/clock.js';
 import { CXONE_SCOPES } from '../shared/cxone/wire.js';
 import { SANDBOX_DEFAULTS } from '../shared/config.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
+import { AuthFailureThrottle } from './auth-throttle.js';
 import { CampaignDialers, defaultDialerFactory, type DialerFactory } from './campaign-dialers.js';
 import { CampaignStore } from './campaign-store.js';
 import { Directory } from './directory.js';
@@ -18,6 +19,7 @@ export const SANDBOX_OPTION_DEFAULTS = {
   host: '127.0.0.1',
   tokenTtlSeconds: 3600,
   rateLimit: { perWindow: 100, windowMs: 60_000, mode: 'sliding' } satisfies RateLimitOptions,
+  authFailureLimit: { perWindow: 10, windowMs: 60_000 },
   timeScale: 1,
   seed: 42,
   idempotencyTtlMs: 24 * 3600 * 1000,
@@ -42,6 +44,8 @@ export interface SandboxState {
   tokens: TokenStore;
   rate: RateWindow;
   tokenRate: RateWindow;
+  /** Failed logins at the token endpoint, per client id (per address for unknown ids). */
+  authFailures: AuthFailureThrottle;
   faults: FaultInjector;
   counters: RequestCounters;
   idempotency: IdempotencyStore;
@@ -74,6 +78,10 @@ export function createSandboxState(
     tokens: new TokenStore(clock, opts.tokenTtlSeconds ?? SANDBOX_OPTION_DEFAULTS.tokenTtlSeconds),
     rate: new RateWindow(rateLimit, clock),
     tokenRate: new RateWindow(opts.tokenRateLimit ?? rateLimit, clock),
+    authFailures: new AuthFailureThrottle(
+      opts.authFailureLimit ?? SANDBOX_OPTION_DEFAULTS.authFailureLimit,
+      clock,
+    ),
     faults: new FaultInjector({
       seed: deriveSeed(seed, 0xfa017),
       ...(opts.latencyMs !== undefined ? { latencyMs: opts.latencyMs } : {}),

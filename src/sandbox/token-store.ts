@@ -29,6 +29,11 @@ export class ClientRegistry {
     for (const client of clients) this.clients.set(client.clientId, client);
   }
 
+  /** Whether `clientId` names a registered client (whatever secret it would be sent with). */
+  has(clientId: string): boolean {
+    return this.clients.has(clientId);
+  }
+
   authenticate(clientId: string, clientSecret: string): SandboxClient | null {
     const client = this.clients.get(clientId);
     return client && sameSecret(client.clientSecret, clientSecret) ? client : null;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../shared/clock.js';
 import type { CxoneScope } from '../shared/cxone/wire.js';
 import type { Logger } from '../shared/logger.js';
+import type { AuthFailureLimitOptions } from './auth-throttle.js';
 
 /** An OAuth client the sandbox accepts at POST /oauth2/token. */
 export interface SandboxClient {
@@ -51,6 +52,12 @@ export interface SandboxOptions {
   rateLimit?: RateLimitOptions;
   /** Budget of POST /oauth2/token, counted separately. Default: same as rateLimit. */
   tokenRateLimit?: RateLimitOptions;
+  /**
+   * Failed client authentications at POST /oauth2/token allowed per client id (per remote address
+   * for ids no client has) in any windowMs before that client (address) is answered 429 until the
+   * window allows again. Default 10 per 60 000 ms.
+   */
+  authFailureLimit?: AuthFailureLimitOptions;
   /** Simulated time runs timeScale times faster than real time from sandbox start. Default 1. */
   timeScale?: number;
   /** Seed for every random choice the sandbox makes (faults, dialer simulations). Default 42. */

@@ -163,6 +163,13 @@ export const envSchema = z
      */
     SANDBOX_RATE_LIMIT_PER_MIN: numberVar(z.coerce.number().int().min(1).max(100_000).default(100)),
     SANDBOX_RATE_LIMIT_WINDOW_MS: numberVar(millis(100, 3_600_000, 'an hour').default(60_000)),
+    /**
+     * Failed client logins the sandbox's token endpoint takes per client id (per address for unknown
+     * ids) per window before it answers 429: CXone's IdP locks a client that keeps failing, and a
+     * sandbox that did not would let a fleet with a wrong secret hammer it unnoticed.
+     */
+    SANDBOX_AUTH_FAILURES_PER_MIN: numberVar(z.coerce.number().int().min(1).max(100_000).default(10)),
+    SANDBOX_AUTH_FAILURE_WINDOW_MS: numberVar(millis(100, 3_600_000, 'an hour').default(60_000)),
     /** When set, the sandbox's /__sandbox/* control routes require header x-sandbox-admin with this value. */
     SANDBOX_ADMIN_TOKEN: headerToken.optional(),
     /** Worker role only: serve /metrics, /healthz and /readyz on this port (unset = no HTTP in workers). */
@@ -315,6 +322,9 @@ export interface AppConfig {
     /** Requests the sandbox answers per endpoint per window before 429 (SANDBOX_RATE_LIMIT_*). */
     rateLimitPerWindow: number;
     rateLimitWindowMs: number;
+    /** Failed token-endpoint logins per client (address) per window before 429 (SANDBOX_AUTH_FAILURE*). */
+    authFailuresPerWindow: number;
+    authFailureWindowMs: number;
   };
   /** `previousSecret`: WEBHOOK_SECRET_PREVIOUS, signed with too while a rotation is under way. */
   webhook: { url: string; secret: string; previousSecret?: string } | undefined;
@@ -452,6 +462,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, opts: LoadCo
       adminToken: env.SANDBOX_ADMIN_TOKEN,
       rateLimitPerWindow: env.SANDBOX_RATE_LIMIT_PER_MIN,
       rateLimitWindowMs: env.SANDBOX_RATE_LIMIT_WINDOW_MS,
+      authFailuresPerWindow: env.SANDBOX_AUTH_FAILURES_PER_MIN,
+      authFailureWindowMs: env.SANDBOX_AUTH_FAILURE_WINDOW_MS,
     },
     webhook:
       env.WEBHOOK_URL && env.WEBHOOK_SECRET

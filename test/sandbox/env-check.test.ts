@@ -5,6 +5,8 @@ describe('unknown SANDBOX_* variables', () => {
   it('knows exactly the SANDBOX_* variables the environment schema reads', () => {
     expect([...SANDBOX_VARIABLES].sort()).toEqual([
       'SANDBOX_ADMIN_TOKEN',
+      'SANDBOX_AUTH_FAILURES_PER_MIN',
+      'SANDBOX_AUTH_FAILURE_WINDOW_MS',
       'SANDBOX_PORT',
       'SANDBOX_RATE_LIMIT_PER_MIN',
       'SANDBOX_RATE_LIMIT_WINDOW_MS',

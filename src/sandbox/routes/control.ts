@@ -133,6 +133,7 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
       scope.get('/config', async () => ({
         rateLimit: state.rate.limits,
         tokenRateLimit: state.tokenRate.limits,
+        authFailureLimit: state.authFailures.limits,
         tokenTtlSeconds: state.tokens.ttl,
         timeScale: state.simTime.timeScale,
         seed: state.seed,
@@ -202,10 +203,11 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
         return state.counters.snapshot();
       });
 
-      /** Forget every rate window, e.g. between benchmark phases. */
+      /** Forget every rate window and failed-login count, e.g. between benchmark phases. */
       scope.delete('/rate-limits', async () => {
         state.rate.reset();
         state.tokenRate.reset();
+        state.authFailures.reset();
         return { ok: true };
       });
 

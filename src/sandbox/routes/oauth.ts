@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { CXONE_ENDPOINTS, tokenRequestSchema, tokenResponseSchema } from '../../shared/cxone/wire.js';
 import { SandboxHttpError } from '../errors.js';
 import { admit, injectFault, refuseUnacceptable } from '../gateway.js';
-import { infoOf, setInfo } from '../request-context.js';
+import { retryAfterSeconds } from '../rate-window.js';
+import { infoOf, setInfo, type RequestInfo } from '../request-context.js';
 import type { SandboxState } from '../state.js';
 
 /** OAuth errors carry RFC 6749's error_description as well as our usual message. */
@@ -39,6 +40,42 @@ function basicCredentials(request: FastifyRequest): { clientId: string; clientSe
   } catch {
     throw oauthError(400, 'invalid_request', 'malformed HTTP Basic credentials');
   }
+}
+
+/**
+ * Whom a failed login at the token endpoint is counted against: the client it names when the sandbox
+ * has one (whoever sends it: a wrong secret from anywhere locks that client, as CXone's IdP does), else
+ * the address it came from, so that a caller cycling through made-up client ids is held back too.
+ */
+function failureKey(state: SandboxState, request: FastifyRequest, clientId: string | undefined) {
+  return clientId !== undefined && state.clients.has(clientId)
+    ? { key: `client\u0000${clientId}`, who: 'this client' }
+    : { key: `address\u0000${request.ip}`, who: 'this address (for client ids it does not know)' };
+}
+
+/**
+ * 429 while the client (or the address) is locked for failed logins. Checked before the secret: a
+ * locked client is refused even with the right one, as IdPs that lock a client do; a sandbox that let
+ * it through would hide that a fleet whose secret was just fixed must still wait the lockout out.
+ */
+function refuseLocked(
+  state: SandboxState,
+  failure: { key: string; who: string },
+  info: Pick<RequestInfo, 'outcome'>,
+): void {
+  const lockedForMs = state.authFailures.lockedForMs(failure.key);
+  if (lockedForMs === undefined) return;
+  const seconds = retryAfterSeconds(lockedForMs);
+  const { perWindow, windowMs } = state.authFailures.limits;
+  info.outcome = 'rate_limited';
+  throw new SandboxHttpError(
+    429,
+    'too_many_failed_auth',
+    `too many failed client authentications from ${failure.who}: ${perWindow} within ` +
+      `${windowMs / 1000} s; token requests are refused, whatever the secret, for ${seconds} s more`,
+    { retryAfterSeconds: seconds },
+    { 'retry-after': String(seconds) },
+  );
 }
 
 export async function registerOauthRoutes(app: FastifyInstance, state: SandboxState): Promise<void> {
@@ -78,6 +115,8 @@ export async function registerOauthRoutes(app: FastifyInstance, state: SandboxSt
         'send the client credentials once: in the Authorization header (HTTP Basic) or in the body, not both',
       );
     }
+    const failure = failureKey(state, request, basic?.clientId ?? body.client_id);
+    refuseLocked(state, failure, info);
     const parsed = tokenRequestSchema.safeParse({
       grant_type: body.grant_type,
       client_id: basic?.clientId ?? body.client_id,
@@ -86,6 +125,7 @@ export async function registerOauthRoutes(app: FastifyInstance, state: SandboxSt
     });
     if (!parsed.success) {
       info.outcome = 'unauthorized';
+      state.authFailures.fail(failure.key);
       throw oauthError(
         401,
         'invalid_client',
@@ -98,6 +138,7 @@ export async function registerOauthRoutes(app: FastifyInstance, state: SandboxSt
     const client = state.clients.authenticate(parsed.data.client_id, parsed.data.client_secret);
     if (!client) {
       info.outcome = 'unauthorized';
+      state.authFailures.fail(failure.key);
       throw oauthError(
         401,
         'invalid_client',
