@@ -100,6 +100,11 @@ export const tokenRefreshes = new Counter({
   labelNames: ['outcome'] as const,
   registers: [registry],
 });
+export const cxoneCredentialsRefused = new Gauge({
+  name: 'cxo_cxone_credentials_refused',
+  help: "1 while CXone's token endpoint refuses this process's OAuth client credentials (its last answer was 400/401), else 0",
+  registers: [registry],
+});
 export const jobDuration = new Histogram({
   name: 'cxo_job_duration_seconds',
   help: 'Job processing time by queue and outcome',

@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/shared/clock.js';
 import type { CxoneHttp } from '../../src/shared/cxone/http.js';
 import type { RawResponse } from '../../src/shared/cxone/response.js';
-import { createTokenProvider, REFRESH_RETRY_MS } from '../../src/shared/cxone/token-provider.js';
+import {
+  createTokenProvider,
+  credentialsRefusedWaitMs,
+  REFRESH_RETRY_MS,
+} from '../../src/shared/cxone/token-provider.js';
 import { permanentMessage } from '../../src/shared/retry/classify.js';
 import { CxoneAuthError, CxoneRateLimitError, CxoneUnavailableError } from '../../src/shared/errors.js';
 import type { FleetLimiter } from '../../src/shared/limiter/types.js';
@@ -163,6 +167,38 @@ describe('token provider', () => {
     const err = await b.getToken().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CxoneAuthError);
     expect((err as Error).message).toMatch(/refused the scopes .*not granted: x.*grant them/);
+  });
+
+  it('waits 10 s after a refusal, doubling per refusal in a row up to 5 min', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 20].map(credentialsRefusedWaitMs)).toEqual([
+      10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000, 300_000,
+    ]);
+  });
+
+  it('keeps serving a live cached token when a refresh is refused, and asks again only after the wait', async () => {
+    const clock = new ManualClock(0);
+    const refusal: RawResponse = { status: 401, headers: {}, body: { error: 'invalid_client' } };
+    const { http, sent } = fakeHttp([token('t1', 3600), refusal, refusal, token('t2', 3600)]);
+    const tokens = provider(http, { clock });
+    await tokens.getToken();
+    // The refresh is due (60 s before expiry) and refused: t1 goes on, no request for 10 s.
+    clock.set(3_540_000);
+    expect(await tokens.getToken()).toBe('t1');
+    await sleep(0);
+    expect(sent).toHaveLength(2);
+    clock.advance(REFRESH_RETRY_MS);
+    expect(await tokens.getToken()).toBe('t1');
+    expect(sent).toHaveLength(2);
+    clock.advance(10_000 - REFRESH_RETRY_MS);
+    expect(await tokens.getToken()).toBe('t1');
+    await sleep(0);
+    expect(sent).toHaveLength(3);
+    // Refused again: 20 s now; then a token resets the count.
+    clock.advance(20_000);
+    expect(await tokens.getToken()).toBe('t1');
+    await sleep(0);
+    expect(sent).toHaveLength(4);
+    expect(await tokens.getToken()).toBe('t2');
   });
 
   it('penalizes the token endpoint fleet-wide on a 429', async () => {

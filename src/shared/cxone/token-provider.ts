@@ -4,7 +4,7 @@ import { systemClock } from '../clock.js';
 import { CxoneAuthError, CxoneRateLimitError, isCxoneError } from '../errors.js';
 import type { FleetLimiter } from '../limiter/types.js';
 import type { Logger } from '../logger.js';
-import { tokenRefreshes } from '../metrics.js';
+import { cxoneCredentialsRefused, tokenRefreshes } from '../metrics.js';
 import type { CxoneHttp } from './http.js';
 import { errorFromResponse, parseBody } from './response.js';
 import { CXONE_ENDPOINTS, CXONE_SCOPES, type CxoneScope, tokenResponseSchema } from './wire.js';
@@ -47,6 +47,36 @@ export const REFRESH_MARGIN_MS = 60_000;
 export const REFRESH_RETRY_MS = 5_000;
 
 /**
+ * After CXone refuses the client credentials (400/401 at the token endpoint), how long until the
+ * token endpoint is asked again: this, doubled for each refusal in a row, up to
+ * CREDENTIALS_REFUSED_MAX_WAIT_MS. Every caller meanwhile gets the refusal at once. A wrong secret
+ * is not fixed by asking again: asked on every job and every probe, the IdP would see a client
+ * failing in a loop — which CXone answers by locking the client — and the log one line per call.
+ */
+export const CREDENTIALS_REFUSED_WAIT_MS = 10_000;
+export const CREDENTIALS_REFUSED_MAX_WAIT_MS = 300_000;
+
+/** The wait after the `inARow`-th refusal in a row (1-based). Pure. */
+export function credentialsRefusedWaitMs(inARow: number): number {
+  return Math.min(
+    CREDENTIALS_REFUSED_MAX_WAIT_MS,
+    CREDENTIALS_REFUSED_WAIT_MS * 2 ** Math.max(0, inARow - 1),
+  );
+}
+
+/**
+ * A short, printable excerpt of a text the token endpoint sent (its OAuth `error` code or
+ * `error_description`), for a message an operator reads; undefined when there is none.
+ */
+function oauthText(value: string | undefined, max = 200): string | undefined {
+  if (value === undefined) return undefined;
+  // eslint-disable-next-line no-control-regex
+  const text = value.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  if (text === '') return undefined;
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/**
  * How long before expiry a token is replaced: 60 s, but never more than 10 % of its lifetime, so a
  * short-lived token (a 1-second sandbox token, a 2-minute gateway token) is still used for most of
  * its life instead of being refreshed on every call. Pure.
@@ -76,6 +106,44 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
   const endpoint = CXONE_ENDPOINTS.token;
   let cached: CachedToken | undefined;
   let inflight: Promise<string> | undefined;
+  /** CXone's last refusal of the credentials, while no token has been issued since. */
+  let refused: { err: CxoneAuthError; inARow: number; retryAt: number } | undefined;
+  /** A 429 from the token endpoint, until its Retry-After has passed; `said` is what CXone said. */
+  let throttled: { said: string; body: unknown; until: number } | undefined;
+
+  function refuse(err: CxoneAuthError): CxoneAuthError {
+    const inARow = (refused?.inARow ?? 0) + 1;
+    refused = { err, inARow, retryAt: clock.now() + credentialsRefusedWaitMs(inARow) };
+    cxoneCredentialsRefused.set(1);
+    return err;
+  }
+
+  /**
+   * Why no token request may be made now (CXone's Retry-After runs, or the credentials were refused
+   * and their wait runs), as the error each caller gets meanwhile; undefined when one may.
+   */
+  function heldBack(now: number): CxoneAuthError | CxoneRateLimitError | undefined {
+    if (throttled && now < throttled.until) {
+      const leftMs = throttled.until - now;
+      return new CxoneRateLimitError(
+        { endpoint, status: 429, body: throttled.body },
+        leftMs,
+        `${throttled.said}; no token request for ${Math.ceil(leftMs / 1000)} s more` +
+          (refused
+            ? `, and before it CXone refused the OAuth client credentials: check CXONE_CLIENT_ID and CXONE_CLIENT_SECRET`
+            : ''),
+      );
+    }
+    if (refused && now < refused.retryAt) {
+      const { err, inARow } = refused;
+      return new CxoneAuthError(
+        `${err.message} (refused ${inARow} time${inARow === 1 ? '' : 's'} in a row; the next token request in ` +
+          `${Math.ceil((refused.retryAt - now) / 1000)} s)`,
+        { endpoint, status: err.status, body: err.body },
+      );
+    }
+    return undefined;
+  }
 
   async function fetchToken(): Promise<string> {
     const form = new URLSearchParams({
@@ -97,27 +165,56 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
     const ctx = { endpoint };
     if (res.status < 200 || res.status > 299) {
       const oauthError = oauthErrorSchema.safeParse(res.body);
-      if (res.status === 400 && oauthError.success && oauthError.data.error === 'invalid_scope') {
-        throw new CxoneAuthError(
-          `CXone refused the scopes ${scopes.join(' ')} for this OAuth client` +
-            (oauthError.data.error_description ? ` (${oauthError.data.error_description})` : '') +
-            '; grant them to the client in CXone admin',
-          { ...ctx, status: res.status },
+      const code = oauthError.success ? oauthText(oauthError.data.error, 64) : undefined;
+      const description = oauthError.success ? oauthText(oauthError.data.error_description) : undefined;
+      if (res.status === 400 && code === 'invalid_scope') {
+        throw refuse(
+          new CxoneAuthError(
+            `CXone refused the scopes ${scopes.join(' ')} for this OAuth client` +
+              (description ? ` (${description})` : '') +
+              '; grant them to the client in CXone admin',
+            { ...ctx, status: res.status },
+          ),
         );
       }
       if (res.status === 400 || res.status === 401) {
-        throw new CxoneAuthError(
-          `CXone refused the OAuth client credentials (${res.status}); check CXONE_CLIENT_ID and CXONE_CLIENT_SECRET`,
-          { ...ctx, status: res.status },
+        throw refuse(
+          new CxoneAuthError(
+            `CXone refused the OAuth client credentials (${res.status}${code ? ` ${code}` : ''}); ` +
+              'check CXONE_CLIENT_ID and CXONE_CLIENT_SECRET',
+            { ...ctx, status: res.status },
+          ),
         );
       }
       const err = errorFromResponse(res, ctx, clock.now());
       if (err instanceof CxoneRateLimitError) {
-        await opts.limiter.penalize(endpoint, err.retryAfterMs ?? DEFAULT_PENALTY_MS).catch(() => undefined);
+        const waitMs = err.retryAfterMs ?? DEFAULT_PENALTY_MS;
+        // Every caller of this process is told at once until Retry-After has passed (none waits in
+        // the limiter for it: a readiness probe would only time out), and the rest of the fleet is
+        // held by the penalty. What CXone said is kept: a 429 after failed logins is a lockout.
+        throttled = {
+          said:
+            `CXone refused token requests with 429` +
+            (code ? ` ${code}` : '') +
+            (description ? ` (${JSON.stringify(description)})` : ''),
+          body: err.body,
+          until: clock.now() + waitMs,
+        };
+        await opts.limiter.penalize(endpoint, waitMs).catch(() => undefined);
+        throw heldBack(clock.now()) ?? err;
       }
       throw err;
     }
     const body = parseBody(tokenResponseSchema, res.body, ctx);
+    if (refused) {
+      opts.logger.info(
+        { refusalsInARow: refused.inARow },
+        'CXone accepts the OAuth client credentials again; access token acquired',
+      );
+    }
+    refused = undefined;
+    throttled = undefined;
+    cxoneCredentialsRefused.set(0);
     // Lifetime counts from when we asked, not when the answer arrived: the server's clock started then.
     const lifetimeMs = body.expires_in * 1000;
     const expiresAt = requestedAt + lifetimeMs;
@@ -139,6 +236,12 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
     getToken() {
       const now = clock.now();
       if (cached && now < cached.refreshAt) return Promise.resolve(cached.value);
+      const held = inflight ? undefined : heldBack(now);
+      if (held) {
+        // Not asked now: the cached token while it can be sent, else the reason, at once.
+        if (cached && now < cached.sendableUntil) return Promise.resolve(cached.value);
+        return Promise.reject(held);
+      }
       if (!inflight) {
         inflight = fetchToken()
           .then(
@@ -153,14 +256,28 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
               const fallback = cached;
               const now = clock.now();
               const usable = fallback !== undefined && now < fallback.sendableUntil;
-              opts.logger.warn(
-                { err: isCxoneError(err) ? err.toJSON() : (err as Error).message },
-                usable
-                  ? 'could not refresh the CXone access token; using the cached one until it nears expiry'
-                  : 'could not get a CXone access token',
-              );
+              if (err instanceof CxoneAuthError && refused) {
+                // An error, and in plain words: nothing heals it but an operator. One line per token
+                // request, which the wait after a refusal keeps to a few a minute.
+                const inS = Math.ceil((refused.retryAt - now) / 1000);
+                opts.logger.error(
+                  { err: err.toJSON(), refusalsInARow: refused.inARow, nextTokenRequestInS: inS },
+                  `${err.message}; the next token request in ${inS} s` +
+                    (usable ? ' (the cached access token is used until it nears expiry)' : ''),
+                );
+              } else {
+                opts.logger.warn(
+                  { err: isCxoneError(err) ? err.toJSON() : (err as Error).message },
+                  usable
+                    ? 'could not refresh the CXone access token; using the cached one until it nears expiry'
+                    : 'could not get a CXone access token',
+                );
+              }
               if (!usable) throw err;
-              fallback.refreshAt = Math.min(fallback.sendableUntil, now + REFRESH_RETRY_MS);
+              fallback.refreshAt = Math.min(
+                fallback.sendableUntil,
+                Math.max(now + REFRESH_RETRY_MS, refused?.retryAt ?? 0, throttled?.until ?? 0),
+              );
               return fallback.value;
             },
           )
