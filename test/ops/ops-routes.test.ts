@@ -45,7 +45,9 @@ describe('ops routes (real Redis and BullMQ queues, stand-in token provider)', (
     const { port } = cxoneHost.address() as net.AddressInfo;
     ctx = createOpsTestContext(fakeCxone, { SANDBOX_PORT: String(port) });
     app = Fastify();
-    await registerOpsRoutes(app, ctx, { probeTimeoutMs: 500 });
+    // The default bound (2 s): these tests read real Redis and expect every figure, which 500 ms could
+    // cut short on a loaded machine; what a bound does to a read that hangs is tested below.
+    await registerOpsRoutes(app, ctx, { probeTimeoutMs: 2_000 });
     app.get('/v1/extra/:thingId', async () => ({ ok: true }));
     // Same template as the documented /v1/campaigns/{campaignId}, under another parameter name.
     app.delete('/v1/campaigns/:id', async () => ({ ok: true }));
@@ -254,7 +256,7 @@ describe('ops routes (real Redis and BullMQ queues, stand-in token provider)', (
   });
 
   it('a worker process can serve /metrics and the probes on a port of its own', async () => {
-    const server = await startMetricsServer(ctx, { port: 0, host: '127.0.0.1', probeTimeoutMs: 500 });
+    const server = await startMetricsServer(ctx, { port: 0, host: '127.0.0.1', probeTimeoutMs: 2_000 });
     try {
       const metrics = await fetch(`http://127.0.0.1:${server.port}/metrics`);
       expect(metrics.status).toBe(200);
