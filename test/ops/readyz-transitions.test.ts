@@ -15,10 +15,10 @@ const token = { fail: false, hang: false, hung: 0 };
 const fakeCxone = {
   tokens: {
     getToken: async () => {
-      // Slower than the probe's 500 ms bound: that probe's CXone check times out.
+      // Slower than the probe's 2 s bound: that probe's CXone check times out.
       if (token.hang) {
         token.hung += 1;
-        await new Promise((r) => setTimeout(r, 1_000));
+        await new Promise((r) => setTimeout(r, 3_000));
       }
       if (token.fail) throw new Error('CXone answered 503 to POST /oauth2/token');
       return 'access-token';
@@ -43,7 +43,9 @@ describe('/readyz transitions in the log', () => {
     const recording = recordingLogger('info');
     lines = recording.lines;
     app = Fastify();
-    await registerOpsRoutes(app, { ...base, logger: recording.logger }, { probeTimeoutMs: 500 });
+    // The default bound: every probe here but the slow one must read Redis and reach CXone's host in
+    // time, which 500 ms could cut short on a loaded machine.
+    await registerOpsRoutes(app, { ...base, logger: recording.logger }, { probeTimeoutMs: 2_000 });
     await app.ready();
   });
 
