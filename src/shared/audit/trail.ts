@@ -849,6 +849,17 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     for (let walks = 1; ; walks++) {
       const walked: string[] = [];
       const { rawAnchor, ...result } = await walkChain(campaignId, walked, seen, pending);
+      if (
+        !result.broken &&
+        result.checked === 0 &&
+        rawAnchor === null &&
+        (await listedButEmpty(campaignId))
+      ) {
+        return {
+          checked: 0,
+          broken: { campaignId, auditId: null, index: 0, reason: 'missing_chain' },
+        };
+      }
       if (!result.broken || walks >= TRIM_REWALKS) return result;
       if ((await redis.hget(anchorsKey, campaignId)) === rawAnchor) return result;
       for (const streamId of walked) {
@@ -997,6 +1008,29 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       };
     }
     return { rawAnchor, checked: index, ...cut };
+  }
+
+  /**
+   * Whether a chain is still listed among the audited campaigns with nothing else of it left: no
+   * head, no index entry, no anchor. Its first append listed it with its first record, in one script,
+   * and only a purge (one script too) unlists it, taking the rest with it; so this is a chain whose
+   * records, index and head were deleted by hand — which a walk that finds nothing would otherwise
+   * vouch for as whole. Read in one step, so a purge running meanwhile reads as removed, not as this.
+   */
+  async function listedButEmpty(campaignId: string): Promise<boolean> {
+    const replies = await redis
+      .multi()
+      .exists(keys.auditChainHead(campaignId))
+      .xlen(keys.auditCampaignIndex(campaignId))
+      .hexists(anchorsKey, campaignId)
+      .sismember(campaignsKey, campaignId)
+      .exec();
+    if (!replies) return false;
+    const [head, indexed, anchored, listed] = replies.map(([err, value]) => {
+      if (err) throw err;
+      return value as number;
+    });
+    return listed === 1 && head === 0 && indexed === 0 && anchored === 0;
   }
 
   /**

@@ -75,6 +75,7 @@ const CHAIN_BREAK_REASONS = [
   'not_canonical',
   'unexplained_anchor',
   'unchained_record',
+  'missing_chain',
 ] as const;
 
 export const chainBreakSchema = z.object({
