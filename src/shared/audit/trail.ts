@@ -1011,13 +1011,13 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
   }
 
   /**
-   * Whether a chain is still listed among the audited campaigns with nothing else of it left: no
-   * head, no index entry, no anchor. Its first append listed it with its first record, in one script,
-   * and only a purge (one script too) unlists it, taking the rest with it; so this is a chain whose
-   * records, index and head were deleted by hand — which a walk that finds nothing would otherwise
-   * vouch for as whole. Read in one step, so a purge running meanwhile reads as removed, not as this.
+   * What is left of a chain, read in one step (a purge, one script, is seen whole or not at all): its
+   * head, index entries and anchor, and whether it is listed among the audited campaigns. Null when
+   * the read was aborted.
    */
-  async function listedButEmpty(campaignId: string): Promise<boolean> {
+  async function chainRemnants(
+    campaignId: string,
+  ): Promise<{ head: boolean; indexed: boolean; anchored: boolean; listed: boolean } | null> {
     const replies = await redis
       .multi()
       .exists(keys.auditChainHead(campaignId))
@@ -1025,12 +1025,24 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
       .hexists(anchorsKey, campaignId)
       .sismember(campaignsKey, campaignId)
       .exec();
-    if (!replies) return false;
+    if (!replies) return null;
     const [head, indexed, anchored, listed] = replies.map(([err, value]) => {
       if (err) throw err;
-      return value as number;
+      return value !== 0;
     });
-    return listed === 1 && head === 0 && indexed === 0 && anchored === 0;
+    return { head: head!, indexed: indexed!, anchored: anchored!, listed: listed! };
+  }
+
+  /**
+   * Whether a chain is still listed among the audited campaigns with nothing else of it left: no
+   * head, no index entry, no anchor. Its first append listed it with its first record, in one script,
+   * and only a purge (one script too) unlists it, taking the rest with it; so this is a chain whose
+   * records, index and head were deleted by hand — which a walk that finds nothing would otherwise
+   * vouch for as whole. A purge running meanwhile reads as removed, not as this.
+   */
+  async function listedButEmpty(campaignId: string): Promise<boolean> {
+    const left = await chainRemnants(campaignId);
+    return left !== null && left.listed && !left.head && !left.indexed && !left.anchored;
   }
 
   /**
@@ -1039,18 +1051,8 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
    * emptied chains), whatever else of it is gone.
    */
   async function chainRemoved(campaignId: string): Promise<boolean> {
-    const replies = await redis
-      .multi()
-      .exists(keys.auditChainHead(campaignId))
-      .xlen(keys.auditCampaignIndex(campaignId))
-      .hexists(anchorsKey, campaignId)
-      .sismember(campaignsKey, campaignId)
-      .exec();
-    if (!replies) return false;
-    return replies.every(([err, value]) => {
-      if (err) throw err;
-      return value === 0;
-    });
+    const left = await chainRemnants(campaignId);
+    return left !== null && !left.listed && !left.head && !left.indexed && !left.anchored;
   }
 
   async function campaignIds(): Promise<string[]> {
