@@ -6,6 +6,7 @@ import { systemClock } from './clock.js';
 import type { AppConfig } from './config.js';
 import type { AppContext } from './context.js';
 import { createCxoneClient } from './cxone/client.js';
+import { createSharedCredentialsRefusal } from './cxone/credentials-refusal.js';
 import { createEventPublisher } from './events/publisher.js';
 import { createKeys, QUEUES, type QueueName } from './keys.js';
 import { createFleetLimiter } from './limiter/index.js';
@@ -102,6 +103,8 @@ export async function createContext(
       limiter,
       logger,
       clock,
+      // Every process of the fleet (same KEY_PREFIX) holds back on one refusal, not each on its own.
+      sharedRefusal: createSharedCredentialsRefusal({ redis, keys, logger }),
     });
     closers.push({ name: 'cxone', close: () => client.close() });
     cxone = client;

@@ -170,7 +170,7 @@ describe('token provider', () => {
   });
 
   it('waits 10 s after a refusal, doubling per refusal in a row up to 5 min', () => {
-    expect([1, 2, 3, 4, 5, 6, 7, 20].map(credentialsRefusedWaitMs)).toEqual([
+    expect([1, 2, 3, 4, 5, 6, 7, 20].map((n) => credentialsRefusedWaitMs(n))).toEqual([
       10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000, 300_000,
     ]);
   });

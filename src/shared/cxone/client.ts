@@ -15,6 +15,7 @@ import { type FleetLimiter, LimiterWaitExceededError, type ScheduleOptions } fro
 import type { Logger } from '../logger.js';
 import type { CallOptions, CallPriority, CxoneApi, HistoryPageRead } from './api.js';
 import type { CxoneReachability } from './reachability.js';
+import type { SharedCredentialsRefusal } from './credentials-refusal.js';
 import { createCxoneHttp, type CxoneHttp } from './http.js';
 import { CxoneCreateOutcomeUnknownError, mayHaveReachedCxone } from './outcome-unknown.js';
 import { errorFromResponse, parseBody, type RawResponse } from './response.js';
@@ -39,6 +40,10 @@ export interface CxoneClientOptions {
   clock?: Clock;
   /** Scopes asked for in the token request; default every scope the orchestrator uses. */
   scopes?: readonly CxoneScope[];
+  /** The fleet's shared record of a credentials refusal (token-provider.ts); unset = this process's own. */
+  sharedRefusal?: SharedCredentialsRefusal;
+  /** The wait after CXone refuses the credentials (token-provider.ts); tests shorten it. */
+  refusedWait?: { baseMs: number; maxMs: number };
 }
 
 export type CxoneClient = CxoneApi & {
@@ -105,6 +110,8 @@ export function createCxoneClient(opts: CxoneClientOptions): CxoneClient {
     logger,
     clock,
     ...(opts.scopes ? { scopes: opts.scopes } : {}),
+    ...(opts.sharedRefusal ? { shared: opts.sharedRefusal } : {}),
+    ...(opts.refusedWait ? { refusedWait: opts.refusedWait } : {}),
   });
 
   /**

@@ -5,6 +5,7 @@ import { CxoneAuthError, CxoneRateLimitError, isCxoneError } from '../errors.js'
 import type { FleetLimiter } from '../limiter/types.js';
 import type { Logger } from '../logger.js';
 import { cxoneCredentialsRefused, tokenRefreshes } from '../metrics.js';
+import type { SharedCredentialsRefusal } from './credentials-refusal.js';
 import type { CxoneHttp } from './http.js';
 import { errorFromResponse, parseBody } from './response.js';
 import { CXONE_ENDPOINTS, CXONE_SCOPES, type CxoneScope, tokenResponseSchema } from './wire.js';
@@ -31,6 +32,14 @@ export interface TokenProviderOptions {
   limiter: FleetLimiter;
   logger: Logger;
   clock?: Clock;
+  /**
+   * The fleet's shared record of a refusal (credentials-refusal.ts): consulted before each token
+   * request (never for a cached token), written after each refusal, cleared by a token. Without it
+   * the back-off is this process's own.
+   */
+  shared?: SharedCredentialsRefusal;
+  /** The wait after a refusal (default CREDENTIALS_REFUSED_WAIT_MS doubling to _MAX_WAIT_MS); tests shorten it. */
+  refusedWait?: { baseMs: number; maxMs: number };
 }
 
 /** Fleet-wide pause after a 429 that came without a usable Retry-After. */
@@ -56,12 +65,20 @@ export const REFRESH_RETRY_MS = 5_000;
 export const CREDENTIALS_REFUSED_WAIT_MS = 10_000;
 export const CREDENTIALS_REFUSED_MAX_WAIT_MS = 300_000;
 
+/**
+ * While a refusal holds a process, how often it re-reads the fleet's record (only when a caller
+ * asks for a token it cannot have): often enough that a fixed secret elsewhere, or an operator's
+ * clearing, ends the hold within a second; never per call.
+ */
+export const FLEET_LOOK_AGAIN_MS = 1_000;
+
 /** The wait after the `inARow`-th refusal in a row (1-based). Pure. */
-export function credentialsRefusedWaitMs(inARow: number): number {
-  return Math.min(
-    CREDENTIALS_REFUSED_MAX_WAIT_MS,
-    CREDENTIALS_REFUSED_WAIT_MS * 2 ** Math.max(0, inARow - 1),
-  );
+export function credentialsRefusedWaitMs(
+  inARow: number,
+  baseMs = CREDENTIALS_REFUSED_WAIT_MS,
+  maxMs = CREDENTIALS_REFUSED_MAX_WAIT_MS,
+): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.max(0, inARow - 1));
 }
 
 /**
@@ -110,11 +127,25 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
   let refused: { err: CxoneAuthError; inARow: number; retryAt: number } | undefined;
   /** A 429 from the token endpoint, until its Retry-After has passed; `said` is what CXone said. */
   let throttled: { said: string; body: unknown; until: number } | undefined;
+  /** When the fleet's record was last consulted (clock.now()), so a refusal held here is re-read at most once a second. */
+  let fleetLookedAt = -Infinity;
 
-  function refuse(err: CxoneAuthError): CxoneAuthError {
+  async function refuse(err: CxoneAuthError): Promise<CxoneAuthError> {
     const inARow = (refused?.inARow ?? 0) + 1;
-    refused = { err, inARow, retryAt: clock.now() + credentialsRefusedWaitMs(inARow) };
+    const { baseMs, maxMs } = opts.refusedWait ?? {
+      baseMs: CREDENTIALS_REFUSED_WAIT_MS,
+      maxMs: CREDENTIALS_REFUSED_MAX_WAIT_MS,
+    };
+    refused = { err, inARow, retryAt: clock.now() + credentialsRefusedWaitMs(inARow, baseMs, maxMs) };
     cxoneCredentialsRefused.set(1);
+    // The fleet's count and wait, when it has one: another process may have been refused already.
+    const fleet = await opts.shared?.refused({
+      status: err.status ?? 401,
+      message: err.message,
+      baseWaitMs: baseMs,
+      maxWaitMs: maxMs,
+    });
+    if (fleet) refused = { err, inARow: fleet.inARow, retryAt: clock.now() + fleet.waitMs };
     return err;
   }
 
@@ -145,6 +176,40 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
     return undefined;
   }
 
+  /**
+   * A token request, unless the fleet's record says CXone refused the credentials and its wait runs
+   * (then that refusal, at once, and this process holds it too). `attempt.made` says whether a
+   * request was sent: one held back by the fleet counts in neither outcome of the metric.
+   */
+  async function requestToken(attempt: { made: boolean; heldNew: boolean }): Promise<string> {
+    if (opts.shared) {
+      fleetLookedAt = clock.now();
+      const answer = await opts.shared.gate();
+      if (answer.kind === 'held') {
+        const now = clock.now();
+        attempt.heldNew = !refused || now >= refused.retryAt;
+        refused = {
+          err: new CxoneAuthError(answer.message, { endpoint, status: answer.status }),
+          inARow: answer.inARow,
+          retryAt: now + answer.leftMs,
+        };
+        cxoneCredentialsRefused.set(1);
+        throw heldBack(now) ?? refused.err;
+      }
+      // Redis did not answer: this process's own back-off still holds (fail open, not a request a second).
+      const own = answer.kind === 'unknown' ? heldBack(clock.now()) : undefined;
+      if (own) throw own;
+    }
+    attempt.made = true;
+    try {
+      return await fetchToken();
+    } catch (err) {
+      // Refusals are recorded (fetchToken); anything else lets another process ask.
+      if (!(err instanceof CxoneAuthError)) await opts.shared?.released();
+      throw err;
+    }
+  }
+
   async function fetchToken(): Promise<string> {
     const form = new URLSearchParams({
       grant_type: 'client_credentials',
@@ -168,7 +233,7 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
       const code = oauthError.success ? oauthText(oauthError.data.error, 64) : undefined;
       const description = oauthError.success ? oauthText(oauthError.data.error_description) : undefined;
       if (res.status === 400 && code === 'invalid_scope') {
-        throw refuse(
+        throw await refuse(
           new CxoneAuthError(
             `CXone refused the scopes ${scopes.join(' ')} for this OAuth client` +
               (description ? ` (${description})` : '') +
@@ -178,7 +243,7 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
         );
       }
       if (res.status === 400 || res.status === 401) {
-        throw refuse(
+        throw await refuse(
           new CxoneAuthError(
             `CXone refused the OAuth client credentials (${res.status}${code ? ` ${code}` : ''}); ` +
               'check CXONE_CLIENT_ID and CXONE_CLIENT_SECRET',
@@ -206,9 +271,11 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
       throw err;
     }
     const body = parseBody(tokenResponseSchema, res.body, ctx);
-    if (refused) {
+    // Cleared for the whole fleet: the other processes ask again at their next look (within a second).
+    const endedInFleet = (await opts.shared?.accepted()) ?? 0;
+    if (refused || endedInFleet > 0) {
       opts.logger.info(
-        { refusalsInARow: refused.inARow },
+        { refusalsInARow: Math.max(refused?.inARow ?? 0, endedInFleet) },
         'CXone accepts the OAuth client credentials again; access token acquired',
       );
     }
@@ -238,25 +305,43 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
       if (cached && now < cached.refreshAt) return Promise.resolve(cached.value);
       const held = inflight ? undefined : heldBack(now);
       if (held) {
-        // Not asked now: the cached token while it can be sent, else the reason, at once.
+        // Not asked now: the cached token while it can be sent, else the reason, at once — but a
+        // refusal is looked up in the fleet's record again once a second: a token issued to another
+        // process (the secret fixed there) or an operator's clearing ends it here too.
         if (cached && now < cached.sendableUntil) return Promise.resolve(cached.value);
-        return Promise.reject(held);
+        const lookAgain =
+          opts.shared !== undefined &&
+          held instanceof CxoneAuthError &&
+          now - fleetLookedAt >= FLEET_LOOK_AGAIN_MS;
+        if (!lookAgain) return Promise.reject(held);
       }
       if (!inflight) {
-        inflight = fetchToken()
+        const attempt = { made: false, heldNew: false };
+        inflight = requestToken(attempt)
           .then(
             (token) => {
               tokenRefreshes.inc({ outcome: 'success' });
               return token;
             },
             (err: unknown) => {
-              tokenRefreshes.inc({ outcome: 'failure' });
+              if (attempt.made) tokenRefreshes.inc({ outcome: 'failure' });
               // Looked at now, not when the refresh began: a token CXone refused meanwhile (invalidate)
               // or one too close to its end is not a fallback.
               const fallback = cached;
               const now = clock.now();
               const usable = fallback !== undefined && now < fallback.sendableUntil;
-              if (err instanceof CxoneAuthError && refused) {
+              if (!attempt.made) {
+                // Held by the fleet's record: said once when this process learns of it, not per look.
+                if (attempt.heldNew && refused) {
+                  opts.logger.error(
+                    {
+                      refusalsInARow: refused.inARow,
+                      nextTokenRequestInS: Math.ceil((refused.retryAt - now) / 1000),
+                    },
+                    `${(err as Error).message}; recorded by another process of the fleet, so this one makes no token request meanwhile`,
+                  );
+                }
+              } else if (err instanceof CxoneAuthError && refused) {
                 // An error, and in plain words: nothing heals it but an operator. One line per token
                 // request, which the wait after a refusal keeps to a few a minute.
                 const inS = Math.ceil((refused.retryAt - now) / 1000);

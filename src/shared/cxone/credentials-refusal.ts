@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Keys } from '../keys.js';
+import type { Logger } from '../logger.js';
+import { createLogThrottle } from '../log-throttle.js';
+import { withTimeout } from '../with-timeout.js';
+
+/**
+ * CXone's refusal of the fleet's OAuth client credentials, shared by every process under one
+ * KEY_PREFIX (docs/limiter.md, Tokens). Each process backing off on its own still made about 3
+ * failed logins a minute, so a fleet of 4 made enough for an IdP to lock the client; through this
+ * record one refusal holds every process, and after the wait one process in the fleet asks.
+ *
+ * One Redis hash, `{prefix}:cxone:credentials`:
+ * - `state` `refused` with `inARow`, `retryAt` (Redis clock, ms), `status`, `message` (the plain
+ *   message callers get: no secret), kept for the wait plus CREDENTIALS_REFUSED_MAX_WAIT_MS so that
+ *   the next refusal doubles the wait;
+ * - `state` `ok` for OK_TTL_MS after a token was issued to any process: token requests go ahead
+ *   without a claim (a healthy fleet's processes never queue behind each other's logins);
+ * - `claim`/`claimUntil` when neither holds: the one process that may ask now. The others wait for
+ *   its answer (a few 100 ms polls, bounded), so a fleet started with a wrong secret makes one
+ *   failed login, not one per process.
+ *
+ * Redis trouble never stops a token request: every call here is bounded and fails open (the token
+ * request is then made as if there were no record, and the process falls back to its own back-off).
+ */
+export interface SharedCredentialsRefusal {
+  /** Whether this process may make a token request now. Never rejects. */
+  gate(): Promise<GateAnswer>;
+  /** CXone refused the credentials: record it fleet-wide. The fleet's count and wait, or undefined (Redis trouble). */
+  refused(refusal: {
+    status: number;
+    message: string;
+    /** The first wait after a refusal, doubled per refusal in a row up to maxWaitMs. */
+    baseWaitMs: number;
+    maxWaitMs: number;
+  }): Promise<{ inARow: number; waitMs: number } | undefined>;
+  /** CXone issued a token: clear the refusal. The refusals in a row it ended (0 when none). */
+  accepted(): Promise<number>;
+  /** The token request ended otherwise (5xx, timeout, 429): give the claim up for another process. */
+  released(): Promise<void>;
+}
+
+export type GateAnswer =
+  | { kind: 'go' }
+  /**
+   * Not known (Redis did not answer in time, or another process's token request outlasted
+   * CLAIM_WAIT_MAX_MS): the process goes by its own back-off, and asks when that allows.
+   */
+  | { kind: 'unknown' }
+  /** Refused fleet-wide: no token request for `leftMs`. */
+  | { kind: 'held'; leftMs: number; inARow: number; status: number; message: string };
+
+/** How long a process's claim to be the one asking lasts, if it never reports back (it died). */
+export const CLAIM_MS = 15_000;
+/** How long `state ok` lets token requests go ahead without a claim after a token was issued. */
+export const OK_TTL_MS = 60_000;
+/** How often a process waiting for another's token request looks at the record again. */
+const CLAIM_POLL_MS = 100;
+/** How long it waits at most before asking anyway (the other's request may wait long in the limiter). */
+export const CLAIM_WAIT_MAX_MS = 5_000;
+/** Bound on each Redis round trip here: past it the record is treated as absent (fail open). */
+export const REDIS_BOUND_MS = 1_000;
+
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
+ * ARGV: claim id, claim ms. Returns {0} = go; {1, leftMs, inARow, status, message} = held;
+ * {2, leftMs} = another process is asking now.
+ */
+const GATE = `${NOW}
+local k = KEYS[1]
+local state = redis.call('HGET', k, 'state')
+if state == 'ok' then return {0} end
+if state == 'refused' then
+  local left = tonumber(redis.call('HGET', k, 'retryAt')) - now
+  if left > 0 then
+    return {1, left, tonumber(redis.call('HGET', k, 'inARow')), tonumber(redis.call('HGET', k, 'status')),
+      redis.call('HGET', k, 'message')}
+  end
+end
+local claim = redis.call('HGET', k, 'claim')
+local claimUntil = tonumber(redis.call('HGET', k, 'claimUntil') or '0')
+if claim and claim ~= ARGV[1] and claimUntil > now then return {2, claimUntil - now} end
+local claimMs = tonumber(ARGV[2])
+redis.call('HSET', k, 'claim', ARGV[1], 'claimUntil', now + claimMs)
+if redis.call('PTTL', k) < claimMs then redis.call('PEXPIRE', k, claimMs) end
+return {0}`;
+
+/**
+ * ARGV: status, message, base wait, max wait. A refusal that comes while a refusal recorded by
+ * another process still holds (both asked before either answer was in) is the same refusal: it does
+ * not double the wait again. Returns {inARow, waitMs}.
+ */
+const REFUSED = `${NOW}
+local k = KEYS[1]
+local inARow = 0
+if redis.call('HGET', k, 'state') == 'refused' then
+  inARow = tonumber(redis.call('HGET', k, 'inARow'))
+  local left = tonumber(redis.call('HGET', k, 'retryAt')) - now
+  if left > 0 then return {inARow, left} end
+end
+inARow = inARow + 1
+local maxWait = tonumber(ARGV[4])
+local wait = math.min(maxWait, tonumber(ARGV[3]) * 2 ^ (inARow - 1))
+redis.call('DEL', k)
+redis.call('HSET', k, 'state', 'refused', 'inARow', inARow, 'retryAt', now + wait, 'status', ARGV[1],
+  'message', ARGV[2])
+redis.call('PEXPIRE', k, wait + maxWait)
+return {inARow, wait}`;
+
+/** ARGV: ok ttl. Returns the refusals in a row it ended. */
+const ACCEPTED = `local k = KEYS[1]
+local ended = 0
+if redis.call('HGET', k, 'state') == 'refused' then ended = tonumber(redis.call('HGET', k, 'inARow')) end
+redis.call('DEL', k)
+redis.call('HSET', k, 'state', 'ok')
+redis.call('PEXPIRE', k, tonumber(ARGV[1]))
+return ended`;
+
+/** ARGV: claim id. */
+const RELEASED = `if redis.call('HGET', KEYS[1], 'claim') == ARGV[1] then
+  redis.call('HDEL', KEYS[1], 'claim', 'claimUntil')
+end
+return 0`;
+
+export interface SharedCredentialsRefusalOptions {
+  redis: Redis;
+  keys: Keys;
+  logger: Logger;
+}
+
+/** The Redis key of the record, for an operator who must clear it (docs/operations.md). */
+export function credentialsRefusalKey(keys: Keys): string {
+  return keys.custom('cxone', 'credentials');
+}
+
+export function createSharedCredentialsRefusal(
+  opts: SharedCredentialsRefusalOptions,
+): SharedCredentialsRefusal {
+  const key = credentialsRefusalKey(opts.keys);
+  // One claimant per process: concurrent callers of one provider share one token request anyway.
+  const claimId = randomUUID();
+  const throttle = createLogThrottle(30_000);
+
+  async function run(script: string, args: Array<string | number>): Promise<unknown> {
+    return withTimeout(
+      opts.redis.eval(script, 1, key, ...args),
+      REDIS_BOUND_MS,
+      'the shared credentials record',
+    );
+  }
+
+  function failOpen(what: string, err: unknown): undefined {
+    throttle(what, (suppressed) =>
+      opts.logger.warn(
+        { err: (err as Error).message, ...(suppressed > 0 ? { suppressed } : {}) },
+        `could not ${what} the fleet's shared CXone credentials record in Redis; going on without it`,
+      ),
+    );
+    return undefined;
+  }
+
+  return {
+    async gate() {
+      const started = Date.now();
+      for (;;) {
+        let answer: Array<number | string>;
+        try {
+          answer = (await run(GATE, [claimId, CLAIM_MS])) as Array<number | string>;
+        } catch (err) {
+          failOpen('read', err);
+          return { kind: 'unknown' };
+        }
+        if (answer[0] === 0) return { kind: 'go' };
+        if (answer[0] === 1) {
+          return {
+            kind: 'held',
+            leftMs: Number(answer[1]),
+            inARow: Number(answer[2]),
+            status: Number(answer[3]),
+            message: String(answer[4]),
+          };
+        }
+        // Another process is asking: its answer decides for this one too, unless it takes too long.
+        if (Date.now() - started >= CLAIM_WAIT_MAX_MS) return { kind: 'unknown' };
+        await new Promise((resolve) => setTimeout(resolve, Math.min(CLAIM_POLL_MS, Number(answer[1]))));
+      }
+    },
+    async refused({ status, message, baseWaitMs, maxWaitMs }) {
+      try {
+        const [inARow, waitMs] = (await run(REFUSED, [status, message, baseWaitMs, maxWaitMs])) as [
+          number,
+          number,
+        ];
+        return { inARow: Number(inARow), waitMs: Number(waitMs) };
+      } catch (err) {
+        return failOpen('write', err);
+      }
+    },
+    async accepted() {
+      try {
+        return Number(await run(ACCEPTED, [OK_TTL_MS]));
+      } catch (err) {
+        failOpen('clear', err);
+        return 0;
+      }
+    },
+    async released() {
+      await run(RELEASED, [claimId]).catch((err: unknown) => failOpen('release', err));
+    },
+  };
+}

@@ -1,0 +1,276 @@
+import { createServer } from 'node:net';
+import type { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildApiApp } from '../../src/producers/app.js';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+import { loadConfig } from '../../src/shared/config.js';
+import { createContext } from '../../src/shared/context-factory.js';
+import { createCxoneClient, type CxoneClient } from '../../src/shared/cxone/client.js';
+import {
+  createSharedCredentialsRefusal,
+  credentialsRefusalKey,
+  type SharedCredentialsRefusal,
+} from '../../src/shared/cxone/credentials-refusal.js';
+import { CxoneAuthError } from '../../src/shared/errors.js';
+import { createKeys } from '../../src/shared/keys.js';
+import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { createRedis } from '../../src/shared/redis.js';
+import { recordingLogger } from '../support/log-capture.js';
+import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+
+/**
+ * CXone's refusal of the credentials shared by the fleet (src/shared/cxone/credentials-refusal.ts):
+ * several processes — each its own token provider, limiter and Redis connection, on one KEY_PREFIX —
+ * with a wrong secret make the token requests of one, counted at the sandbox over real HTTP.
+ */
+
+const TOKEN = 'POST /oauth2/token';
+const WRONG_SECRET = 'rotated-away-secret-4711';
+/** What every caller is told: the refusal, and (but for the request's own caller) how long it holds. */
+const PLAIN =
+  /^CXone refused the OAuth client credentials \(401 invalid_client\); check CXONE_CLIENT_ID and CXONE_CLIENT_SECRET( \(refused \d+ times? in a row; the next token request in \d+ s\))?$/;
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (closers.length > 0) await closers.pop()!();
+});
+
+async function sandbox(): Promise<RunningSandbox> {
+  const running = await startSandbox({ port: 0, logger: silentLogger });
+  closers.push(() => running.close());
+  return running;
+}
+
+async function tokenCounters(running: RunningSandbox) {
+  const res = await fetch(`${running.url}/__sandbox/counters`);
+  const endpoints = ((await res.json()) as { endpoints: Record<string, Record<string, number>> }).endpoints;
+  return endpoints[TOKEN] ?? { requests: 0, unauthorized: 0, rateLimited: 0, accepted: 0 };
+}
+
+/** A free local port nobody listens on: a Redis that is down. */
+async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * One process of the fleet: its own limiter, Redis connection and CXone client on `prefix`.
+ * `redisUrl` is where its shared record lives (the limiter always uses the test Redis).
+ */
+function processOf(
+  running: RunningSandbox,
+  prefix: string,
+  clientSecret: string,
+  opts: {
+    baseWaitMs?: number;
+    redisUrl?: string;
+    logger?: ReturnType<typeof recordingLogger>['logger'];
+    wrap?: (shared: SharedCredentialsRefusal) => SharedCredentialsRefusal;
+  } = {},
+): { client: CxoneClient; redis: Redis } {
+  const limiter = createFleetLimiter({
+    redisUrl: REDIS_URL,
+    prefix,
+    perWindow: 1_000,
+    windowMs: 10_000,
+    logger: silentLogger,
+  });
+  const redis = createRedis(opts.redisUrl ?? REDIS_URL, { connectionName: 'cxo-test-credref' });
+  redis.on('error', () => undefined);
+  const client = createCxoneClient({
+    baseUrl: running.url,
+    clientId: 'sandbox-client',
+    clientSecret,
+    timeoutMs: 5_000,
+    limiter,
+    logger: opts.logger ?? silentLogger,
+    sharedRefusal: (opts.wrap ?? ((shared) => shared))(
+      createSharedCredentialsRefusal({ redis, keys: createKeys(prefix), logger: silentLogger }),
+    ),
+    ...(opts.baseWaitMs ? { refusedWait: { baseMs: opts.baseWaitMs, maxMs: 8 * opts.baseWaitMs } } : {}),
+  });
+  closers.push(async () => {
+    await client.close();
+    await limiter.close();
+    redis.disconnect();
+    await deletePrefixAt(prefix);
+  });
+  return { client, redis };
+}
+
+describe('a fleet with a wrong secret', () => {
+  it('makes one token request in all, however many processes and callers, each told plainly', async () => {
+    const running = await sandbox();
+    const prefix = testPrefix('credfleet');
+    const { logger, lines } = recordingLogger('info');
+    const fleet = [1, 2, 3].map(() => processOf(running, prefix, WRONG_SECRET, { logger }).client);
+
+    // Every process asks at once (a fleet started after a bad rotation), and keeps asking.
+    for (let round = 0; round < 5; round += 1) {
+      const errors = await Promise.all(
+        fleet.flatMap((client) => [
+          client.tokens.getToken().catch((e: unknown) => e),
+          client.getCampaign('any').catch((e: unknown) => e),
+        ]),
+      );
+      for (const err of errors) {
+        expect(err).toBeInstanceOf(CxoneAuthError);
+        expect((err as Error).message).toMatch(PLAIN);
+      }
+    }
+    expect(await tokenCounters(running)).toMatchObject({ requests: 1, unauthorized: 1, rateLimited: 0 });
+    // The other processes say it too, once each, without a request and without the secret.
+    const errorLines = lines.filter((l) => l.level === 50);
+    expect(errorLines).toHaveLength(3);
+    expect(errorLines.filter((l) => /recorded by another process of the fleet/.test(l.msg))).toHaveLength(2);
+    expect(JSON.stringify(lines)).not.toContain(WRONG_SECRET);
+  });
+
+  it('after the shared wait one process asks, and the waits double fleet-wide: no lockout', async () => {
+    const running = await sandbox();
+    const prefix = testPrefix('credwave');
+    const fleet = [1, 2, 3].map(() => processOf(running, prefix, WRONG_SECRET, { baseWaitMs: 400 }).client);
+
+    // 3 s of every process asking every 50 ms: per process that was 4 requests (0, 0.4, 1.2, 2.8 s),
+    // 12 in all; shared, the fleet makes the 4 of one process (a slow machine makes fewer, not more).
+    const until = Date.now() + 3_000;
+    while (Date.now() < until) {
+      await Promise.all(fleet.map((client) => client.tokens.getToken().catch(() => undefined)));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const counted = await tokenCounters(running);
+    expect(counted.requests).toBeGreaterThanOrEqual(2);
+    expect(counted.requests).toBeLessThanOrEqual(4);
+    expect(counted.rateLimited).toBe(0);
+  });
+});
+
+describe('a healthy fleet', () => {
+  it('gets every process its token, and serves a cached token without looking at the record', async () => {
+    const running = await sandbox();
+    const prefix = testPrefix('credok');
+    const looks = { gate: 0 };
+    const fleet = [1, 2, 3].map(() => {
+      const { client } = processOf(running, prefix, 'sandbox-secret', {
+        wrap: (shared) => ({
+          ...shared,
+          gate: () => {
+            looks.gate += 1;
+            return shared.gate();
+          },
+        }),
+      });
+      return client;
+    });
+    // Cold, all at once: one asks first, the others go as soon as its token is in.
+    const tokens = await Promise.all(fleet.map((client) => client.tokens.getToken()));
+    expect(tokens.every((t) => typeof t === 'string')).toBe(true);
+    expect(await tokenCounters(running)).toMatchObject({ requests: 3, accepted: 3 });
+    const before = looks.gate;
+    for (let i = 0; i < 50; i += 1) {
+      for (const client of fleet) await client.tokens.getToken();
+    }
+    expect(looks.gate).toBe(before);
+    expect(before).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('recovery once the secret is right', () => {
+  it('a new process with the right secret waits out the shared record, then its token clears it for all', async () => {
+    const running = await sandbox();
+    const prefix = testPrefix('credfix');
+    const wrong = processOf(running, prefix, WRONG_SECRET, { baseWaitMs: 1_500 }).client;
+    await expect(wrong.tokens.getToken()).rejects.toBeInstanceOf(CxoneAuthError);
+
+    // Within the wait the right secret is held too (the record cannot tell a fixed secret from a wrong one).
+    const fixed = processOf(running, prefix, 'sandbox-secret', { baseWaitMs: 1_500 }).client;
+    const held = await fixed.tokens.getToken().catch((e: unknown) => e);
+    expect((held as Error).message).toMatch(PLAIN);
+    expect((await tokenCounters(running)).requests).toBe(1);
+
+    // Once it has passed, the fixed process gets its token, which clears the record for the fleet.
+    let token: string | undefined;
+    const deadline = Date.now() + 10_000;
+    while (token === undefined && Date.now() < deadline) {
+      token = await fixed.tokens.getToken().catch(() => undefined);
+      if (token === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(token).toEqual(expect.any(String));
+    expect(await tokenCounters(running)).toMatchObject({ accepted: 1, unauthorized: 1 });
+  });
+
+  it("an operator's DEL of the record ends the hold within a second", async () => {
+    const running = await sandbox();
+    const prefix = testPrefix('credclear');
+    const wrong = processOf(running, prefix, WRONG_SECRET).client; // a 10 s wait
+    await expect(wrong.tokens.getToken()).rejects.toBeInstanceOf(CxoneAuthError);
+    const { client: fixed, redis } = processOf(running, prefix, 'sandbox-secret');
+    await expect(fixed.tokens.getToken()).rejects.toThrow(PLAIN);
+
+    // docs/operations.md: redis-cli DEL '<KEY_PREFIX>:cxone:credentials'
+    expect(await redis.del(credentialsRefusalKey(createKeys(prefix)))).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await expect(fixed.tokens.getToken()).resolves.toEqual(expect.any(String));
+    expect(await tokenCounters(running)).toMatchObject({ requests: 2, accepted: 1, unauthorized: 1 });
+  });
+});
+
+describe('Redis down', () => {
+  it('does not stop a process from getting a token, and its own back-off still holds', async () => {
+    const running = await sandbox();
+    const prefix = testPrefix('credredis');
+    const redisUrl = `redis://127.0.0.1:${await deadPort()}`;
+    const right = processOf(running, prefix, 'sandbox-secret', { redisUrl }).client;
+    await expect(right.tokens.getToken()).resolves.toEqual(expect.any(String));
+
+    const wrong = processOf(running, prefix, WRONG_SECRET, { redisUrl }).client;
+    for (let i = 0; i < 4; i += 1) {
+      await expect(wrong.tokens.getToken()).rejects.toBeInstanceOf(CxoneAuthError);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await expect(wrong.tokens.getToken()).rejects.toBeInstanceOf(CxoneAuthError);
+    expect(await tokenCounters(running)).toMatchObject({ requests: 2, accepted: 1, unauthorized: 1 });
+  });
+});
+
+describe('/readyz across the fleet', () => {
+  it('says the credentials are wrong in every process, for one token request', async () => {
+    const running = await sandbox();
+    const prefix = testPrefix('credreadyfleet');
+    const config = loadConfig({
+      REDIS_URL,
+      KEY_PREFIX: prefix,
+      API_TOKEN: 'ops-ready-token',
+      CXONE_BASE_URL: running.url,
+      CXONE_CLIENT_ID: 'sandbox-client',
+      CXONE_CLIENT_SECRET: WRONG_SECRET,
+      CXONE_TIMEOUT_MS: '2000',
+    });
+    const apps = [];
+    for (let i = 0; i < 2; i += 1) {
+      const ctx = await createContext(config, silentLogger);
+      const app = await buildApiApp(ctx);
+      closers.push(async () => {
+        await app.close();
+        await ctx.close();
+        await deletePrefixAt(prefix);
+      });
+      await app.ready();
+      apps.push(app);
+    }
+    for (let i = 0; i < 4; i += 1) {
+      for (const app of apps) {
+        const res = await app.inject({ method: 'GET', url: '/readyz' });
+        expect(res.statusCode).toBe(503);
+        const body = res.json() as { checks: { cxone: { ok: boolean; error: string } } };
+        expect(body.checks.cxone.error).toMatch(PLAIN);
+        expect(res.body).not.toContain(WRONG_SECRET);
+      }
+    }
+    expect((await tokenCounters(running)).requests).toBe(1);
+  });
+});
