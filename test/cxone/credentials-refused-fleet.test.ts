@@ -130,6 +130,29 @@ describe('a fleet with a wrong secret', () => {
     expect(JSON.stringify(lines)).not.toContain(WRONG_SECRET);
   });
 
+  it('the others wait for the one asking even while its request waits out a 429 penalty in the limiter', async () => {
+    const running = await sandbox();
+    const prefix = testPrefix('credpenalty');
+    const fleet = [1, 2, 3].map(() => processOf(running, prefix, WRONG_SECRET).client);
+    // A penalty on the token endpoint (an earlier 429) holds the first request for 6 s: past the
+    // old 5 s the others waited, after which they queued requests of their own behind the same
+    // penalty and all sent them the moment it ended.
+    const penalizer = createFleetLimiter({
+      redisUrl: REDIS_URL,
+      prefix,
+      perWindow: 1_000,
+      windowMs: 10_000,
+      logger: silentLogger,
+    });
+    closers.push(() => penalizer.close());
+    await penalizer.penalize(TOKEN, 6_000);
+    const errors = await Promise.all(
+      fleet.map((client) => client.tokens.getToken().catch((e: unknown) => e)),
+    );
+    for (const err of errors) expect((err as Error).message).toMatch(PLAIN);
+    expect(await tokenCounters(running)).toMatchObject({ requests: 1, unauthorized: 1 });
+  });
+
   it('after the shared wait one process asks, and the waits double fleet-wide: no lockout', async () => {
     const running = await sandbox();
     const prefix = testPrefix('credwave');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
 import type { Logger } from '../logger.js';
+import { MAX_PENALTY_MS } from '../limiter/types.js';
 import { createLogThrottle } from '../log-throttle.js';
 import { withTimeout } from '../with-timeout.js';
 
@@ -39,6 +40,12 @@ export interface SharedCredentialsRefusal {
   accepted(): Promise<number>;
   /** The token request ended otherwise (5xx, timeout, 429): give the claim up for another process. */
   released(): Promise<void>;
+  /**
+   * Still asking (the request waits in the limiter: a backlog, a 429 penalty): keep the claim, so
+   * that the others go on waiting for its answer instead of queueing requests of their own behind
+   * the same penalty, all sent the moment it ends.
+   */
+  renew(): Promise<void>;
 }
 
 export type GateAnswer =
@@ -51,14 +58,18 @@ export type GateAnswer =
   /** Refused fleet-wide: no token request for `leftMs`. */
   | { kind: 'held'; leftMs: number; inARow: number; status: number; message: string };
 
-/** How long a process's claim to be the one asking lasts, if it never reports back (it died). */
+/** How long a process's claim to be the one asking lasts unless renewed (every CLAIM_MS / 3) — if it died. */
 export const CLAIM_MS = 15_000;
 /** How long `state ok` lets token requests go ahead without a claim after a token was issued. */
 export const OK_TTL_MS = 60_000;
-/** How often a process waiting for another's token request looks at the record again. */
+/** How often a process waiting for another's token request looks at the record again (then once a second). */
 const CLAIM_POLL_MS = 100;
-/** How long it waits at most before asking anyway (the other's request may wait long in the limiter). */
-export const CLAIM_WAIT_MAX_MS = 5_000;
+/**
+ * How long it waits at most before asking anyway. The claim is renewed while the other's request
+ * waits in the limiter, which a 429 penalty can make as long as MAX_PENALTY_MS; a claimant that
+ * died lets its claim lapse within CLAIM_MS.
+ */
+export const CLAIM_WAIT_MAX_MS = MAX_PENALTY_MS + CLAIM_MS;
 /** Bound on each Redis round trip here: past it the record is treated as absent (fail open). */
 export const REDIS_BOUND_MS = 1_000;
 
@@ -118,6 +129,14 @@ redis.call('DEL', k)
 redis.call('HSET', k, 'state', 'ok')
 redis.call('PEXPIRE', k, tonumber(ARGV[1]))
 return ended`;
+
+/** ARGV: claim id, claim ms. */
+const RENEW = `${NOW}
+if redis.call('HGET', KEYS[1], 'claim') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'claimUntil', now + tonumber(ARGV[2]))
+  if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2])) end
+end
+return 0`;
 
 /** ARGV: claim id. */
 const RELEASED = `if redis.call('HGET', KEYS[1], 'claim') == ARGV[1] then
@@ -184,8 +203,10 @@ export function createSharedCredentialsRefusal(
           };
         }
         // Another process is asking: its answer decides for this one too, unless it takes too long.
-        if (Date.now() - started >= CLAIM_WAIT_MAX_MS) return { kind: 'unknown' };
-        await new Promise((resolve) => setTimeout(resolve, Math.min(CLAIM_POLL_MS, Number(answer[1]))));
+        const waited = Date.now() - started;
+        if (waited >= CLAIM_WAIT_MAX_MS) return { kind: 'unknown' };
+        const pollMs = waited < 2_000 ? CLAIM_POLL_MS : 1_000;
+        await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(pollMs, Number(answer[1])))));
       }
     },
     async refused({ status, message, baseWaitMs, maxWaitMs }) {
@@ -209,6 +230,9 @@ export function createSharedCredentialsRefusal(
     },
     async released() {
       await run(RELEASED, [claimId]).catch((err: unknown) => failOpen('release', err));
+    },
+    async renew() {
+      await run(RENEW, [claimId, CLAIM_MS]).catch((err: unknown) => failOpen('renew', err));
     },
   };
 }

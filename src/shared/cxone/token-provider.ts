@@ -5,7 +5,7 @@ import { CxoneAuthError, CxoneRateLimitError, isCxoneError } from '../errors.js'
 import type { FleetLimiter } from '../limiter/types.js';
 import type { Logger } from '../logger.js';
 import { cxoneCredentialsRefused, tokenRefreshes } from '../metrics.js';
-import type { SharedCredentialsRefusal } from './credentials-refusal.js';
+import { CLAIM_MS, type SharedCredentialsRefusal } from './credentials-refusal.js';
 import type { CxoneHttp } from './http.js';
 import { errorFromResponse, parseBody } from './response.js';
 import { CXONE_ENDPOINTS, CXONE_SCOPES, type CxoneScope, tokenResponseSchema } from './wire.js';
@@ -201,12 +201,16 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
       if (own) throw own;
     }
     attempt.made = true;
+    const shared = opts.shared;
+    const renewal = shared ? setInterval(() => void shared.renew(), CLAIM_MS / 3).unref() : undefined;
     try {
       return await fetchToken();
     } catch (err) {
       // Refusals are recorded (fetchToken); anything else lets another process ask.
       if (!(err instanceof CxoneAuthError)) await opts.shared?.released();
       throw err;
+    } finally {
+      clearInterval(renewal);
     }
   }
 
