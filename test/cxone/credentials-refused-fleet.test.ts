@@ -226,6 +226,31 @@ describe('recovery once the secret is right', () => {
     expect(await tokenCounters(running)).toMatchObject({ accepted: 1, unauthorized: 1 });
   });
 
+  it('a token issued to a fixed process does not let every process still on the wrong secret ask at once', async () => {
+    const running = await sandbox();
+    const prefix = testPrefix('credmixed');
+    // A rolling fix: four processes still run with the wrong secret when the first fixed one starts.
+    const wrong = [1, 2, 3, 4].map(
+      () => processOf(running, prefix, WRONG_SECRET, { baseWaitMs: 400 }).client,
+    );
+    await Promise.all(wrong.map((client) => client.tokens.getToken().catch(() => undefined)));
+    expect(await tokenCounters(running)).toMatchObject({ requests: 1, unauthorized: 1 });
+
+    // Past the wait, the fixed process asks first and is issued a token.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const fixed = processOf(running, prefix, 'sandbox-secret', { baseWaitMs: 400 }).client;
+    await expect(fixed.tokens.getToken()).resolves.toEqual(expect.any(String));
+
+    // The wrong ones look again (a second after their last look) and all want a token at once:
+    // the fleet still makes one failed login, not one per process (10 a minute lock the client).
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const errors = await Promise.all(
+      wrong.map((client) => client.tokens.getToken().catch((e: unknown) => e)),
+    );
+    for (const err of errors) expect((err as Error).message).toMatch(PLAIN);
+    expect(await tokenCounters(running)).toMatchObject({ accepted: 1, unauthorized: 2 });
+  });
+
   it("an operator's DEL of the record ends the hold within a second", async () => {
     const running = await sandbox();
     const prefix = testPrefix('credclear');

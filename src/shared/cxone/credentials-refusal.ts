@@ -17,7 +17,8 @@ import { withTimeout } from '../with-timeout.js';
  *   message callers get: no secret), kept for the wait plus CREDENTIALS_REFUSED_MAX_WAIT_MS so that
  *   the next refusal doubles the wait;
  * - `state` `ok` for OK_TTL_MS after a token was issued to any process: token requests go ahead
- *   without a claim (a healthy fleet's processes never queue behind each other's logins);
+ *   without a claim (a healthy fleet's processes never queue behind each other's logins) — but not
+ *   while `recoverUntil` runs (RECOVERY_MS after a token ended refusals): then they take the claim;
  * - `claim`/`claimUntil` when neither holds: the one process that may ask now. The others wait for
  *   its answer (a few 100 ms polls, bounded), so a fleet started with a wrong secret makes one
  *   failed login, not one per process.
@@ -62,6 +63,12 @@ export type GateAnswer =
 export const CLAIM_MS = 15_000;
 /** How long `state ok` lets token requests go ahead without a claim after a token was issued. */
 export const OK_TTL_MS = 60_000;
+/**
+ * After a token ends refusals, how long token requests still take the claim one at a time despite
+ * `state ok`: a fixed process's token says nothing of the secret of the processes not yet
+ * restarted, and letting them all ask at once is the burst of failed logins that locks the client.
+ */
+export const RECOVERY_MS = 10 * 60_000;
 /** How often a process waiting for another's token request looks at the record again (then once a second). */
 const CLAIM_POLL_MS = 100;
 /**
@@ -83,7 +90,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 const GATE = `${NOW}
 local k = KEYS[1]
 local state = redis.call('HGET', k, 'state')
-if state == 'ok' then return {0} end
+if state == 'ok' and tonumber(redis.call('HGET', k, 'recoverUntil') or '0') <= now then return {0} end
 if state == 'refused' then
   local left = tonumber(redis.call('HGET', k, 'retryAt')) - now
   if left > 0 then
@@ -121,13 +128,28 @@ redis.call('HSET', k, 'state', 'refused', 'inARow', inARow, 'retryAt', now + wai
 redis.call('PEXPIRE', k, wait + maxWait)
 return {inARow, wait}`;
 
-/** ARGV: ok ttl. Returns the refusals in a row it ended. */
-const ACCEPTED = `local k = KEYS[1]
+/**
+ * ARGV: ok ttl, recovery ms. Returns the refusals in a row it ended. A token that ends refusals (or
+ * comes within RECOVERY_MS of one that did) sets `recoverUntil`: until then `state ok` does not let
+ * token requests skip the claim, since processes still on the wrong secret may be running (a rolling
+ * fix), and all of them would ask at once.
+ */
+const ACCEPTED = `${NOW}
+local k = KEYS[1]
 local ended = 0
-if redis.call('HGET', k, 'state') == 'refused' then ended = tonumber(redis.call('HGET', k, 'inARow')) end
+local recoverUntil = tonumber(redis.call('HGET', k, 'recoverUntil') or '0')
+if redis.call('HGET', k, 'state') == 'refused' then
+  ended = tonumber(redis.call('HGET', k, 'inARow'))
+  recoverUntil = now + tonumber(ARGV[2])
+end
 redis.call('DEL', k)
 redis.call('HSET', k, 'state', 'ok')
-redis.call('PEXPIRE', k, tonumber(ARGV[1]))
+local ttl = tonumber(ARGV[1])
+if recoverUntil > now then
+  redis.call('HSET', k, 'recoverUntil', recoverUntil)
+  ttl = math.max(ttl, recoverUntil - now)
+end
+redis.call('PEXPIRE', k, ttl)
 return ended`;
 
 /** ARGV: claim id, claim ms. */
@@ -222,7 +244,7 @@ export function createSharedCredentialsRefusal(
     },
     async accepted() {
       try {
-        return Number(await run(ACCEPTED, [OK_TTL_MS]));
+        return Number(await run(ACCEPTED, [OK_TTL_MS, RECOVERY_MS]));
       } catch (err) {
         failOpen('clear', err);
         return 0;
