@@ -130,6 +130,21 @@ describe('a fleet with a wrong secret', () => {
     expect(JSON.stringify(lines)).not.toContain(WRONG_SECRET);
   });
 
+  it('started at once within a minute of a token issued elsewhere, it still makes one token request', async () => {
+    const running = await sandbox();
+    const prefix = testPrefix('credokwrong');
+    // An old process, right secret, was just issued a token (state ok)...
+    const old = processOf(running, prefix, 'sandbox-secret').client;
+    await expect(old.tokens.getToken()).resolves.toEqual(expect.any(String));
+    // ...when four new ones start at once with a wrong one (a bad rotation rolled out).
+    const fleet = [1, 2, 3, 4].map(() => processOf(running, prefix, WRONG_SECRET).client);
+    const errors = await Promise.all(
+      fleet.map((client) => client.tokens.getToken().catch((e: unknown) => e)),
+    );
+    for (const err of errors) expect((err as Error).message).toMatch(PLAIN);
+    expect(await tokenCounters(running)).toMatchObject({ accepted: 1, unauthorized: 1 });
+  });
+
   it('the others wait for the one asking even while its request waits out a 429 penalty in the limiter', async () => {
     const running = await sandbox();
     const prefix = testPrefix('credpenalty');
@@ -181,9 +196,9 @@ describe('a healthy fleet', () => {
       const { client } = processOf(running, prefix, 'sandbox-secret', {
         wrap: (shared) => ({
           ...shared,
-          gate: () => {
+          gate: (gateOpts) => {
             looks.gate += 1;
-            return shared.gate();
+            return shared.gate(gateOpts);
           },
         }),
       });

@@ -16,7 +16,8 @@ import { withTimeout } from '../with-timeout.js';
  * - `state` `refused` with `inARow`, `retryAt` (Redis clock, ms), `status`, `message` (the plain
  *   message callers get: no secret), kept for the wait plus CREDENTIALS_REFUSED_MAX_WAIT_MS so that
  *   the next refusal doubles the wait;
- * - `state` `ok` for OK_TTL_MS after a token was issued to any process: token requests go ahead
+ * - `state` `ok` for OK_TTL_MS after a token was issued to any process: token requests of processes
+ *   issued one before, or that waited for the claimant whose token it was, go ahead
  *   without a claim (a healthy fleet's processes never queue behind each other's logins) — but not
  *   while `recoverUntil` runs (RECOVERY_MS after a token ended refusals): then they take the claim;
  * - `claim`/`claimUntil` when neither holds: the one process that may ask now. The others wait for
@@ -27,8 +28,11 @@ import { withTimeout } from '../with-timeout.js';
  * request is then made as if there were no record, and the process falls back to its own back-off).
  */
 export interface SharedCredentialsRefusal {
-  /** Whether this process may make a token request now. Never rejects. */
-  gate(): Promise<GateAnswer>;
+  /**
+   * Whether this process may make a token request now. Never rejects. `proven`: a token has been
+   * issued to this process before (its secret is right), so `state ok` lets it go without a claim.
+   */
+  gate(opts?: { proven?: boolean }): Promise<GateAnswer>;
   /** CXone refused the credentials: record it fleet-wide. The fleet's count and wait, or undefined (Redis trouble). */
   refused(refusal: {
     status: number;
@@ -84,13 +88,19 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
- * ARGV: claim id, claim ms. Returns {0} = go; {1, leftMs, inARow, status, message} = held;
- * {2, leftMs} = another process is asking now.
+ * ARGV: claim id, claim ms, trusted (1: a token was issued to this process before, or it waited for
+ * a claimant whose token request was then answered with a token). Returns {0} = go;
+ * {1, leftMs, inARow, status, message} = held; {2, leftMs} = another process is asking now.
+ * `state ok` lets only the trusted skip the claim: another process's token says nothing of this
+ * one's secret, and new processes started at once with a wrong one (a bad rotation rolled out
+ * within a minute of a token) would all ask at once.
  */
 const GATE = `${NOW}
 local k = KEYS[1]
 local state = redis.call('HGET', k, 'state')
-if state == 'ok' and tonumber(redis.call('HGET', k, 'recoverUntil') or '0') <= now then return {0} end
+if state == 'ok' and ARGV[3] == '1' and tonumber(redis.call('HGET', k, 'recoverUntil') or '0') <= now then
+  return {0}
+end
 if state == 'refused' then
   local left = tonumber(redis.call('HGET', k, 'retryAt')) - now
   if left > 0 then
@@ -204,12 +214,14 @@ export function createSharedCredentialsRefusal(
   }
 
   return {
-    async gate() {
+    async gate(gateOpts = {}) {
       const started = Date.now();
+      let waited = false;
       for (;;) {
         let answer: Array<number | string>;
         try {
-          answer = (await run(GATE, [claimId, CLAIM_MS])) as Array<number | string>;
+          const trusted = gateOpts.proven === true || waited ? 1 : 0;
+          answer = (await run(GATE, [claimId, CLAIM_MS, trusted])) as Array<number | string>;
         } catch (err) {
           failOpen('read', err);
           return { kind: 'unknown' };
@@ -225,9 +237,10 @@ export function createSharedCredentialsRefusal(
           };
         }
         // Another process is asking: its answer decides for this one too, unless it takes too long.
-        const waited = Date.now() - started;
-        if (waited >= CLAIM_WAIT_MAX_MS) return { kind: 'unknown' };
-        const pollMs = waited < 2_000 ? CLAIM_POLL_MS : 1_000;
+        waited = true;
+        const waitedMs = Date.now() - started;
+        if (waitedMs >= CLAIM_WAIT_MAX_MS) return { kind: 'unknown' };
+        const pollMs = waitedMs < 2_000 ? CLAIM_POLL_MS : 1_000;
         await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(pollMs, Number(answer[1])))));
       }
     },
