@@ -17,6 +17,7 @@ import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { createRedis } from '../../src/shared/redis.js';
 import { recordingLogger } from '../support/log-capture.js';
+import { startRedisMonitor } from '../support/redis-monitor.js';
 import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 
 /**
@@ -209,9 +210,14 @@ describe('a healthy fleet', () => {
     expect(tokens.every((t) => typeof t === 'string')).toBe(true);
     expect(await tokenCounters(running)).toMatchObject({ requests: 3, accepted: 3 });
     const before = looks.gate;
+    // Watched at Redis too: a regression that reads the record any other way than gate() shows here.
+    const monitor = await startRedisMonitor(REDIS_URL);
     for (let i = 0; i < 50; i += 1) {
       for (const client of fleet) await client.tokens.getToken();
     }
+    const seen = await monitor.stop();
+    const key = credentialsRefusalKey(createKeys(prefix));
+    expect(seen.filter((c) => c.args.includes(key))).toEqual([]);
     expect(looks.gate).toBe(before);
     expect(before).toBeGreaterThanOrEqual(3);
   });
