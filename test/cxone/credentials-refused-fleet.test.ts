@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApiApp } from '../../src/producers/app.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+import type { SandboxClient } from '../../src/sandbox/types.js';
+import { CXONE_SCOPES } from '../../src/shared/cxone/wire.js';
 import { loadConfig } from '../../src/shared/config.js';
 import { createContext } from '../../src/shared/context-factory.js';
 import { createCxoneClient, type CxoneClient } from '../../src/shared/cxone/client.js';
@@ -197,9 +199,9 @@ describe('a healthy fleet', () => {
       const { client } = processOf(running, prefix, 'sandbox-secret', {
         wrap: (shared) => ({
           ...shared,
-          gate: (gateOpts) => {
+          gate: () => {
             looks.gate += 1;
-            return shared.gate(gateOpts);
+            return shared.gate();
           },
         }),
       });
@@ -220,6 +222,35 @@ describe('a healthy fleet', () => {
     expect(seen.filter((c) => c.args.includes(key))).toEqual([]);
     expect(looks.gate).toBe(before);
     expect(before).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('the secret rotated in CXone under a running fleet', () => {
+  it('every process refused at once (its tokens revoked) within a minute of a token makes one token request', async () => {
+    // CXone's side of a rotation after a leak: a new secret, and every token issued so far revoked.
+    const registered: SandboxClient = {
+      clientId: 'sandbox-client',
+      clientSecret: 'sandbox-secret',
+      scopes: [...CXONE_SCOPES],
+    };
+    const running = await startSandbox({ port: 0, logger: silentLogger, clients: [registered] });
+    closers.push(() => running.close());
+    const prefix = testPrefix('credrotated');
+    const fleet = [1, 2, 3, 4].map(() => processOf(running, prefix, 'sandbox-secret').client);
+    const tokens = await Promise.all(fleet.map((client) => client.tokens.getToken()));
+    expect(await tokenCounters(running)).toMatchObject({ accepted: 4 });
+
+    registered.clientSecret = 'the-new-secret';
+    expect((await fetch(`${running.url}/__sandbox/tokens`, { method: 'DELETE' })).ok).toBe(true);
+    // Every process's calls are answered 401 from now on (client.ts: invalidate, then a new token).
+    const errors = await Promise.all(
+      fleet.map((client, i) => {
+        client.tokens.invalidate(tokens[i]!);
+        return client.tokens.getToken().catch((e: unknown) => e);
+      }),
+    );
+    for (const err of errors) expect((err as Error).message).toMatch(PLAIN);
+    expect(await tokenCounters(running)).toMatchObject({ accepted: 4, unauthorized: 1 });
   });
 });
 

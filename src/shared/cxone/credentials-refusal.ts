@@ -16,23 +16,21 @@ import { withTimeout } from '../with-timeout.js';
  * - `state` `refused` with `inARow`, `retryAt` (Redis clock, ms), `status`, `message` (the plain
  *   message callers get: no secret), kept for the wait plus CREDENTIALS_REFUSED_MAX_WAIT_MS so that
  *   the next refusal doubles the wait;
- * - `state` `ok` for OK_TTL_MS after a token was issued to any process: token requests of processes
- *   issued one before, or that waited for the claimant whose token it was, go ahead
- *   without a claim (a healthy fleet's processes never queue behind each other's logins) — but not
- *   while `recoverUntil` runs (RECOVERY_MS after a token ended refusals): then they take the claim;
- * - `claim`/`claimUntil` when neither holds: the one process that may ask now. The others wait for
- *   its answer (a few 100 ms polls, bounded), so a fleet started with a wrong secret makes one
- *   failed login, not one per process.
+ * - `state` `ok` for OK_TTL_MS after a token was issued to any process: the processes that waited
+ *   for the claimant whose token it was go ahead together, without a claim each (a healthy fleet's
+ *   cold start is one token request, then all the others at once) — but not while `recoverUntil`
+ *   runs (RECOVERY_MS after a token ended refusals): then each takes the claim;
+ * - `claim`/`claimUntil`: the one process that may ask now, taken by any other token request (a
+ *   token issued a minute ago says nothing of the secret now). The others wait for its answer (a
+ *   few 100 ms polls, bounded), so a fleet started with a wrong secret, or whose secret CXone
+ *   rotated, makes one failed login, not one per process.
  *
  * Redis trouble never stops a token request: every call here is bounded and fails open (the token
  * request is then made as if there were no record, and the process falls back to its own back-off).
  */
 export interface SharedCredentialsRefusal {
-  /**
-   * Whether this process may make a token request now. Never rejects. `proven`: a token has been
-   * issued to this process before (its secret is right), so `state ok` lets it go without a claim.
-   */
-  gate(opts?: { proven?: boolean }): Promise<GateAnswer>;
+  /** Whether this process may make a token request now. Never rejects. */
+  gate(): Promise<GateAnswer>;
   /** CXone refused the credentials: record it fleet-wide. The fleet's count and wait, or undefined (Redis trouble). */
   refused(refusal: {
     status: number;
@@ -65,7 +63,7 @@ export type GateAnswer =
 
 /** How long a process's claim to be the one asking lasts unless renewed (every CLAIM_MS / 3) — if it died. */
 export const CLAIM_MS = 15_000;
-/** How long `state ok` lets token requests go ahead without a claim after a token was issued. */
+/** How long `state ok` lets the processes that waited for the claimant go ahead without a claim. */
 export const OK_TTL_MS = 60_000;
 /**
  * After a token ends refusals, how long token requests still take the claim one at a time despite
@@ -88,12 +86,12 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
- * ARGV: claim id, claim ms, trusted (1: a token was issued to this process before, or it waited for
- * a claimant whose token request was then answered with a token). Returns {0} = go;
- * {1, leftMs, inARow, status, message} = held; {2, leftMs} = another process is asking now.
- * `state ok` lets only the trusted skip the claim: another process's token says nothing of this
- * one's secret, and new processes started at once with a wrong one (a bad rotation rolled out
- * within a minute of a token) would all ask at once.
+ * ARGV: claim id, claim ms, waited (1: this process waited for a claimant, whose token request was
+ * then answered with a token). Returns {0} = go; {1, leftMs, inARow, status, message} = held;
+ * {2, leftMs} = another process is asking now. `state ok` lets only those that waited skip the
+ * claim: a token issued a minute ago says nothing of the secret now — new processes started at once
+ * with a wrong one (a bad rotation rolled out), or every process at once after CXone rotated the
+ * secret and revoked the tokens, would all ask at once.
  */
 const GATE = `${NOW}
 local k = KEYS[1]
@@ -214,14 +212,13 @@ export function createSharedCredentialsRefusal(
   }
 
   return {
-    async gate(gateOpts = {}) {
+    async gate() {
       const started = Date.now();
       let waited = false;
       for (;;) {
         let answer: Array<number | string>;
         try {
-          const trusted = gateOpts.proven === true || waited ? 1 : 0;
-          answer = (await run(GATE, [claimId, CLAIM_MS, trusted])) as Array<number | string>;
+          answer = (await run(GATE, [claimId, CLAIM_MS, waited ? 1 : 0])) as Array<number | string>;
         } catch (err) {
           failOpen('read', err);
           return { kind: 'unknown' };

@@ -129,8 +129,6 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
   let throttled: { said: string; body: unknown; until: number } | undefined;
   /** When the fleet's record was last consulted (clock.now()), so a refusal held here is re-read at most once a second. */
   let fleetLookedAt = -Infinity;
-  /** A token was issued to this process: its secret is right, which the fleet's `state ok` trusts. */
-  let issued = false;
 
   async function refuse(err: CxoneAuthError): Promise<CxoneAuthError> {
     const inARow = (refused?.inARow ?? 0) + 1;
@@ -186,7 +184,7 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
   async function requestToken(attempt: { made: boolean; heldNew: boolean }): Promise<string> {
     if (opts.shared) {
       fleetLookedAt = clock.now();
-      const answer = await opts.shared.gate({ proven: issued });
+      const answer = await opts.shared.gate();
       if (answer.kind === 'held') {
         const now = clock.now();
         attempt.heldNew = !refused || now >= refused.retryAt;
@@ -287,7 +285,6 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
     }
     refused = undefined;
     throttled = undefined;
-    issued = true;
     cxoneCredentialsRefused.set(0);
     // Lifetime counts from when we asked, not when the answer arrived: the server's clock started then.
     const lifetimeMs = body.expires_in * 1000;
