@@ -148,6 +148,28 @@ describe('a fleet with a wrong secret', () => {
     expect(await tokenCounters(running)).toMatchObject({ accepted: 1, unauthorized: 1 });
   });
 
+  it('waiting on a token request that failed (503) does not make the state ok of an earlier token a pass', async () => {
+    const running = await sandbox();
+    const prefix = testPrefix('credokstale');
+    const old = processOf(running, prefix, 'sandbox-secret').client;
+    await expect(old.tokens.getToken()).resolves.toEqual(expect.any(String));
+    // A new process claims the token request, which fails; three with a wrong secret wait for it.
+    const fault = await fetch(`${running.url}/__sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ failNext: 1, status: 503, endpoint: TOKEN, latencyMs: 300 }),
+    });
+    expect(fault.ok).toBe(true);
+    const { client: claimant, redis } = processOf(running, prefix, 'sandbox-secret');
+    const claimed = claimant.tokens.getToken().catch((e: unknown) => e);
+    const key = credentialsRefusalKey(createKeys(prefix));
+    while ((await redis.hget(key, 'claim')) === null) await new Promise((resolve) => setTimeout(resolve, 5));
+    const fleet = [1, 2, 3].map(() => processOf(running, prefix, WRONG_SECRET).client);
+    await Promise.all(fleet.map((client) => client.tokens.getToken().catch(() => undefined)));
+    expect(await claimed).toBeInstanceOf(Error);
+    expect(await tokenCounters(running)).toMatchObject({ faults: 1, unauthorized: 1 });
+  });
+
   it('the others wait for the one asking even while its request waits out a 429 penalty in the limiter', async () => {
     const running = await sandbox();
     const prefix = testPrefix('credpenalty');
@@ -222,6 +244,24 @@ describe('a healthy fleet', () => {
     expect(seen.filter((c) => c.args.includes(key))).toEqual([]);
     expect(looks.gate).toBe(before);
     expect(before).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('a healthy fleet whose tokens CXone revoked', () => {
+  it('gets every process a new token at once after one request, whatever state ok says', async () => {
+    const running = await sandbox();
+    const prefix = testPrefix('credrevoked');
+    const fleet = [1, 2, 3, 4].map(() => processOf(running, prefix, 'sandbox-secret').client);
+    const tokens = await Promise.all(fleet.map((client) => client.tokens.getToken()));
+    expect((await fetch(`${running.url}/__sandbox/tokens`, { method: 'DELETE' })).ok).toBe(true);
+    const fresh = await Promise.all(
+      fleet.map((client, i) => {
+        client.tokens.invalidate(tokens[i]!);
+        return client.tokens.getToken();
+      }),
+    );
+    expect(fresh.every((t, i) => typeof t === 'string' && t !== tokens[i])).toBe(true);
+    expect(await tokenCounters(running)).toMatchObject({ requests: 8, accepted: 8, unauthorized: 0 });
   });
 });
 

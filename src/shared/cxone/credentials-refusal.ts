@@ -86,17 +86,20 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
- * ARGV: claim id, claim ms, waited (1: this process waited for a claimant, whose token request was
- * then answered with a token). Returns {0} = go; {1, leftMs, inARow, status, message} = held;
- * {2, leftMs} = another process is asking now. `state ok` lets only those that waited skip the
- * claim: a token issued a minute ago says nothing of the secret now — new processes started at once
+ * ARGV: claim id, claim ms, waiting since (Redis clock, ms, as the first {2} said; 0 = not waited).
+ * Returns {0} = go; {1, leftMs, inARow, status, message} = held; {2, leftMs, now} = another process
+ * is asking now. `state ok` lets only those that waited skip the claim, and only for a token issued
+ * since they began to wait (`okAt`: the answer of the claimant they waited for, not an earlier
+ * token's, when that claimant's request failed): a token issued a minute ago says nothing of the secret now — new processes started at once
  * with a wrong one (a bad rotation rolled out), or every process at once after CXone rotated the
  * secret and revoked the tokens, would all ask at once.
  */
 const GATE = `${NOW}
 local k = KEYS[1]
 local state = redis.call('HGET', k, 'state')
-if state == 'ok' and ARGV[3] == '1' and tonumber(redis.call('HGET', k, 'recoverUntil') or '0') <= now then
+local waitingSince = tonumber(ARGV[3])
+if state == 'ok' and waitingSince > 0 and tonumber(redis.call('HGET', k, 'okAt') or '0') >= waitingSince
+  and tonumber(redis.call('HGET', k, 'recoverUntil') or '0') <= now then
   return {0}
 end
 if state == 'refused' then
@@ -108,7 +111,7 @@ if state == 'refused' then
 end
 local claim = redis.call('HGET', k, 'claim')
 local claimUntil = tonumber(redis.call('HGET', k, 'claimUntil') or '0')
-if claim and claim ~= ARGV[1] and claimUntil > now then return {2, claimUntil - now} end
+if claim and claim ~= ARGV[1] and claimUntil > now then return {2, claimUntil - now, now} end
 local claimMs = tonumber(ARGV[2])
 redis.call('HSET', k, 'claim', ARGV[1], 'claimUntil', now + claimMs)
 if redis.call('PTTL', k) < claimMs then redis.call('PEXPIRE', k, claimMs) end
@@ -151,7 +154,7 @@ if redis.call('HGET', k, 'state') == 'refused' then
   recoverUntil = now + tonumber(ARGV[2])
 end
 redis.call('DEL', k)
-redis.call('HSET', k, 'state', 'ok')
+redis.call('HSET', k, 'state', 'ok', 'okAt', now)
 local ttl = tonumber(ARGV[1])
 if recoverUntil > now then
   redis.call('HSET', k, 'recoverUntil', recoverUntil)
@@ -214,11 +217,12 @@ export function createSharedCredentialsRefusal(
   return {
     async gate() {
       const started = Date.now();
-      let waited = false;
+      /** Redis's clock when this process began to wait for another's token request; 0 = it has not. */
+      let waitingSince = 0;
       for (;;) {
         let answer: Array<number | string>;
         try {
-          answer = (await run(GATE, [claimId, CLAIM_MS, waited ? 1 : 0])) as Array<number | string>;
+          answer = (await run(GATE, [claimId, CLAIM_MS, waitingSince])) as Array<number | string>;
         } catch (err) {
           failOpen('read', err);
           return { kind: 'unknown' };
@@ -234,7 +238,7 @@ export function createSharedCredentialsRefusal(
           };
         }
         // Another process is asking: its answer decides for this one too, unless it takes too long.
-        waited = true;
+        if (waitingSince === 0) waitingSince = Number(answer[2]);
         const waitedMs = Date.now() - started;
         if (waitedMs >= CLAIM_WAIT_MAX_MS) return { kind: 'unknown' };
         const pollMs = waitedMs < 2_000 ? CLAIM_POLL_MS : 1_000;
