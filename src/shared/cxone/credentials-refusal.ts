@@ -90,9 +90,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
  * Returns {0} = go; {1, leftMs, inARow, status, message} = held; {2, leftMs, now} = another process
  * is asking now. `state ok` lets only those that waited skip the claim, and only for a token issued
  * since they began to wait (`okAt`: the answer of the claimant they waited for, not an earlier
- * token's, when that claimant's request failed): a token issued a minute ago says nothing of the secret now — new processes started at once
- * with a wrong one (a bad rotation rolled out), or every process at once after CXone rotated the
- * secret and revoked the tokens, would all ask at once.
+ * token's, when that claimant's request failed). A token issued a minute ago says nothing of the
+ * secret now: new processes started at once with a wrong one (a bad rotation rolled out), or every
+ * process at once after CXone rotated the secret and revoked the tokens, would all ask at once.
  */
 const GATE = `${NOW}
 local k = KEYS[1]
