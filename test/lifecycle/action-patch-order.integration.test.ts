@@ -1,12 +1,10 @@
-import type { Worker } from 'bullmq';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import { complianceKeys } from '../../src/shared/compliance/state-store.js';
 import { CXONE_ENDPOINTS, type CampaignResource, type HistoryRecord } from '../../src/shared/cxone/wire.js';
 import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { listPolledCampaigns, ensurePolling } from '../../src/shared/polling/schedulers.js';
-import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
-import { startHarness, testCampaignConfig, withHookBeforeWrite, type Harness } from './harness.js';
+import { hookedAdjustSuite, testCampaignConfig, type Harness, type HookedAdjustSuite } from './harness.js';
 
 /**
  * An action that carries a patch, against the sandbox over real HTTP and real Redis: a pause or a
@@ -14,31 +12,16 @@ import { startHarness, testCampaignConfig, withHookBeforeWrite, type Harness } f
  * and a resume keeps its settings first. Judged on CXone's own history: every version the campaign
  * went through, rebuilt from it.
  */
+const suite = hookedAdjustSuite();
 let h: Harness;
-let worker: Worker;
-let hook: (call: number, campaignId: string) => Promise<void> = async () => undefined;
-let lostAnswers = new Set<number>();
-let cxone: ReturnType<typeof withHookBeforeWrite>;
-
-beforeAll(async () => {
-  h = await startHarness();
-  cxone = withHookBeforeWrite(
-    h.ctx.cxone,
-    (call, id) => hook(call, id),
-    (call) => lostAnswers.has(call),
-  );
-  worker = createAdjustWorker({ ...h.ctx, cxone });
-  await worker.waitUntilReady();
+let cxone: HookedAdjustSuite['cxone'];
+beforeAll(() => {
+  ({ h, cxone } = suite);
 });
 
 afterEach(() => {
-  hook = async () => undefined;
-  lostAnswers = new Set();
-});
-
-afterAll(async () => {
-  await worker?.close();
-  await h?.close();
+  suite.hook = async () => undefined;
+  suite.lostAnswers = new Set();
 });
 
 async function history(id: string): Promise<HistoryRecord[]> {
@@ -147,7 +130,7 @@ describe('a pause or a stop with a patch, when its one write fails', () => {
     '%s: an answer lost after CXone applied it is not undone; the retry finds both parts and records them',
     async (action, to) => {
       const campaign = await h.campaign('active');
-      lostAnswers = new Set([1]);
+      suite.lostAnswers = new Set([1]);
       const done = await run(campaign, action);
       expect(done).toMatchObject({
         status: 'succeeded',
@@ -201,7 +184,7 @@ describe('a pause or a stop with a patch, when its one write fails', () => {
   it('a stop whose patch holds only orchestrator fields, its answer lost, is found in place by the retry', async () => {
     const campaign = await h.campaign('active');
     await ensurePolling(h.ctx, campaign.id);
-    lostAnswers = new Set([1]);
+    suite.lostAnswers = new Set([1]);
     // Nothing of the patch goes to CXone: the stop is the one write, and its answer is lost.
     const done = await run(campaign, 'stop', { description: 'wound down' });
     expect(done).toMatchObject({
@@ -224,7 +207,7 @@ describe('a pause or a stop with a patch, when its one write fails', () => {
 
   it('a 503 that wrote nothing is retried whole: still one write, nothing to undo', async () => {
     const campaign = await h.campaign('active');
-    hook = async (call) => {
+    suite.hook = async (call) => {
       if (call === 1) await h.failNext(1, CXONE_ENDPOINTS.updateCampaign, 503);
     };
     const done = await run(campaign, 'pause');
@@ -248,7 +231,7 @@ describe('a pause or a stop with a patch, when its one write fails', () => {
 
   it('a conflict on the patch writes nothing: the campaign is not paused, the outside value kept', async () => {
     const campaign = await h.campaign('active');
-    hook = async (call, id) => {
+    suite.hook = async (call, id) => {
       if (call === 1) await h.consoleChange(id, { dialerSettings: { callRate: 0.6 } });
     };
     const done = await run(campaign, 'pause');

@@ -1,5 +1,4 @@
-import type { Worker } from 'bullmq';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { historyJobId } from '../../src/shared/audit/history-sync.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
@@ -7,35 +6,18 @@ import { RequestAbandonedError } from '../../src/shared/errors.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { createCommandOrder, pendingKey } from '../../src/shared/lifecycle/order.js';
-import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
-import { startHarness, testCampaignConfig, withHookBeforeWrite, type Harness } from './harness.js';
+import { hookedAdjustSuite, testCampaignConfig, type Harness, type HookedAdjustSuite } from './harness.js';
 
 /**
  * The adjust worker against the sandbox over real HTTP and real Redis. Outside changes are made by a
  * second OAuth client ("console-operator") through the same v2 API, just before our PATCH — the
  * window between our read and our write that versioned writes exist for.
  */
+const suite = hookedAdjustSuite();
 let h: Harness;
-let worker: Worker;
-let hook: (call: number, campaignId: string) => Promise<void> = async () => undefined;
-/** Calls of the armed campaign whose write CXone applies but whose answer never arrives. */
-let lostAnswers = new Set<number>();
-let cxone: ReturnType<typeof withHookBeforeWrite>;
-
-beforeAll(async () => {
-  h = await startHarness();
-  cxone = withHookBeforeWrite(
-    h.ctx.cxone,
-    (call, id) => hook(call, id),
-    (call) => lostAnswers.has(call),
-  );
-  worker = createAdjustWorker({ ...h.ctx, cxone });
-  await worker.waitUntilReady();
-});
-
-afterAll(async () => {
-  await worker?.close();
-  await h?.close();
+let cxone: HookedAdjustSuite['cxone'];
+beforeAll(() => {
+  ({ h, cxone } = suite);
 });
 
 /**
@@ -131,8 +113,8 @@ describe('enqueueCommand when its place in the order cannot be taken', () => {
 
 describe('adjust worker: writes whose answer was lost', () => {
   afterEach(() => {
-    lostAnswers = new Set();
-    hook = async () => undefined;
+    suite.lostAnswers = new Set();
+    suite.hook = async () => undefined;
   });
 
   /**
@@ -141,7 +123,7 @@ describe('adjust worker: writes whose answer was lost', () => {
    */
   async function resumeLosingAnswers(calls: number[]) {
     const campaign = await h.campaign('paused', progressive);
-    lostAnswers = new Set(calls);
+    suite.lostAnswers = new Set(calls);
     cxone.arm(campaign.id);
     const { commandId } = await enqueueCommand(h.ctx, {
       campaignId: campaign.id,
@@ -238,7 +220,7 @@ describe('adjust worker: versioned writes against the sandbox', () => {
 
   it('rebases onto an outside change to another field: both changes present', async () => {
     const campaign = await h.campaign('active');
-    hook = async (call, id) => {
+    suite.hook = async (call, id) => {
       if (call === 1) await h.consoleChange(id, { name: 'Renamed in the console' });
     };
     cxone.arm(campaign.id);
@@ -275,7 +257,7 @@ describe('adjust worker: versioned writes against the sandbox', () => {
 
   it('stops with a conflict report when the same field changed outside; the outside value is kept', async () => {
     const campaign = await h.campaign('active');
-    hook = async (call, id) => {
+    suite.hook = async (call, id) => {
       if (call === 1) await h.consoleChange(id, { dialerSettings: { callRate: 0.6 } });
     };
     cxone.arm(campaign.id);
@@ -306,7 +288,7 @@ describe('adjust worker: versioned writes against the sandbox', () => {
 
   it('rolls back the first write when the second fails half-way, then retries the whole command', async () => {
     const campaign = await h.campaign('paused', progressive);
-    hook = async (call) => {
+    suite.hook = async (call) => {
       // Call 1 is the settings write; fail call 2, the status write, with a 503.
       if (call === 2) await h.failNext(1, CXONE_ENDPOINTS.updateCampaign, 503);
     };
@@ -345,7 +327,7 @@ describe('adjust worker: versioned writes against the sandbox', () => {
 
   it('reports a rollback that would overwrite an outside change instead of forcing it', async () => {
     const campaign = await h.campaign('paused');
-    hook = async (call, id) => {
+    suite.hook = async (call, id) => {
       if (call === 2) {
         await h.consoleChange(id, { dialerSettings: { callRate: 0.65 } });
         await h.failNext(1, CXONE_ENDPOINTS.updateCampaign, 503);
@@ -378,7 +360,7 @@ describe('adjust worker: versioned writes against the sandbox', () => {
 
   it('fails with a conflict when the state changed so the action is no longer allowed', async () => {
     const campaign = await h.campaign('active');
-    hook = async (call, id) => {
+    suite.hook = async (call, id) => {
       if (call === 1) await h.consoleChange(id, { status: 'completed' });
     };
     cxone.arm(campaign.id);

@@ -1,4 +1,6 @@
+import type { Worker } from 'bullmq';
 import { DateTime } from 'luxon';
+import { afterAll, beforeAll } from 'vitest';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import type { CampaignConfig } from '../../src/shared/campaign-config.js';
 import { loadConfig, type AppConfig } from '../../src/shared/config.js';
@@ -17,6 +19,7 @@ import { enqueueCommand, getCommand, type CommandRequest } from '../../src/share
 import { isFinished, type CommandRecord } from '../../src/shared/lifecycle/commands.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { changeAs, CONSOLE, tokenFor } from '../sandbox/helpers.js';
 import { REDIS_URL, testPrefix, deletePrefixAt } from '../support/redis-prefix.js';
 
@@ -221,4 +224,42 @@ export function withHookBeforeWrite(
       return written;
     },
   };
+}
+
+/** A file's harness and adjust worker whose CXone client runs `hook` before each armed PATCH. */
+export interface HookedAdjustSuite {
+  h: Harness;
+  worker: Worker;
+  cxone: ReturnType<typeof withHookBeforeWrite>;
+  /** Run just before the armed campaign's next PATCH (withHookBeforeWrite); set by a test. */
+  hook: (call: number, campaignId: string) => Promise<void>;
+  /** Calls of the armed campaign whose write CXone applies but whose answer never arrives. */
+  lostAnswers: Set<number>;
+}
+
+/**
+ * Starts, for the calling test file, a harness and an adjust worker on a CXone client hooked before
+ * its writes (the `hook` and `lostAnswers` of the returned object, which tests set), and closes both
+ * after the file. The fields are set once beforeAll has run.
+ */
+export function hookedAdjustSuite(): HookedAdjustSuite {
+  const suite = {
+    hook: async () => undefined,
+    lostAnswers: new Set<number>(),
+  } as unknown as HookedAdjustSuite;
+  beforeAll(async () => {
+    suite.h = await startHarness();
+    suite.cxone = withHookBeforeWrite(
+      suite.h.ctx.cxone,
+      (call, id) => suite.hook(call, id),
+      (call) => suite.lostAnswers.has(call),
+    );
+    suite.worker = createAdjustWorker({ ...suite.h.ctx, cxone: suite.cxone });
+    await suite.worker.waitUntilReady();
+  });
+  afterAll(async () => {
+    await suite.worker?.close();
+    await suite.h?.close();
+  });
+  return suite;
 }
