@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApiApp } from '../../src/producers/app.js';
@@ -18,9 +17,11 @@ import { createKeys } from '../../src/shared/keys.js';
 import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { createRedis } from '../../src/shared/redis.js';
+import { freePort } from '../support/free-port.js';
 import { recordingLogger } from '../support/log-capture.js';
 import { startRedisMonitor } from '../support/redis-monitor.js';
 import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+import { tokenCounters } from './harness.js';
 
 /**
  * CXone's refusal of the credentials shared by the fleet (src/shared/cxone/credentials-refusal.ts):
@@ -43,21 +44,6 @@ async function sandbox(): Promise<RunningSandbox> {
   const running = await startSandbox({ port: 0, logger: silentLogger });
   closers.push(() => running.close());
   return running;
-}
-
-async function tokenCounters(running: RunningSandbox) {
-  const res = await fetch(`${running.url}/__sandbox/counters`);
-  const endpoints = ((await res.json()) as { endpoints: Record<string, Record<string, number>> }).endpoints;
-  return endpoints[TOKEN] ?? { requests: 0, unauthorized: 0, rateLimited: 0, accepted: 0 };
-}
-
-/** A free local port nobody listens on: a Redis that is down. */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /**
@@ -363,7 +349,8 @@ describe('Redis down', () => {
   it('does not stop a process from getting a token, and its own back-off still holds', async () => {
     const running = await sandbox();
     const prefix = testPrefix('credredis');
-    const redisUrl = `redis://127.0.0.1:${await deadPort()}`;
+    // A free port nobody listens on: a Redis that is down.
+    const redisUrl = `redis://127.0.0.1:${await freePort()}`;
     const right = processOf(running, prefix, 'sandbox-secret', { redisUrl }).client;
     await expect(right.tokens.getToken()).resolves.toEqual(expect.any(String));
 

@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/shared/logger.js';
 import { registry } from '../../src/shared/metrics.js';
 import { recordingLogger, type LogLine } from '../support/log-capture.js';
 import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+import { tokenCounters } from './harness.js';
 
 /**
  * The product's token client against a sandbox that refuses its secret, and locks it after failed
@@ -19,7 +20,6 @@ import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.j
  * ask, and every caller (a job, /readyz, the log) told plainly that the credentials are wrong.
  */
 
-const TOKEN = 'POST /oauth2/token';
 const WRONG_SECRET = 'rotated-away-secret-4711';
 
 const closers: Array<() => Promise<void>> = [];
@@ -31,12 +31,6 @@ async function sandboxWith(opts: SandboxOptions = {}): Promise<RunningSandbox> {
   const sandbox = await startSandbox({ port: 0, logger: silentLogger, ...opts });
   closers.push(() => sandbox.close());
   return sandbox;
-}
-
-async function tokenCounters(sandbox: RunningSandbox) {
-  const res = await fetch(`${sandbox.url}/__sandbox/counters`);
-  const endpoints = ((await res.json()) as { endpoints: Record<string, Record<string, number>> }).endpoints;
-  return endpoints[TOKEN] ?? { requests: 0, unauthorized: 0, rateLimited: 0, accepted: 0 };
 }
 
 function limiterAt(prefix: string): FleetLimiter {

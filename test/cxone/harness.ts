@@ -141,3 +141,10 @@ export async function scriptedClient(server: Server, prefix: string) {
     },
   };
 }
+
+/** What the sandbox counted at its token endpoint (GET /__sandbox/counters): every request, by outcome. */
+export async function tokenCounters(sandbox: Pick<RunningSandbox, 'url'>): Promise<Record<string, number>> {
+  const res = await fetch(`${sandbox.url}/__sandbox/counters`);
+  const endpoints = ((await res.json()) as { endpoints: Record<string, Record<string, number>> }).endpoints;
+  return endpoints['POST /oauth2/token'] ?? { requests: 0, unauthorized: 0, rateLimited: 0, accepted: 0 };
+}
