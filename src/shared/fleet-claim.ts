@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import type { Logger } from './logger.js';
-import { evalScript } from './redis-script.js';
+import { evalScript, REDIS_NOW_LUA } from './redis-script.js';
 import { withTimeout } from './with-timeout.js';
 import {
   prefixContestedMessage,
@@ -61,8 +61,7 @@ local sandbox, takeover = ARGV[6], ARGV[7]
 local former = {}
 for i = 8, #ARGV do former[ARGV[i]] = true end
 local function ours(v) return v == fp or former[v] == true end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+${REDIS_NOW_LUA}
 local held = redis.call('HGET', key, 'fp')
 if held and not ours(held) then
   local heldTtl = tonumber(redis.call('HGET', key, 'ttl')) or ttl
@@ -133,8 +132,7 @@ local ours = held == ARGV[1]
 for i = 3, #ARGV do ours = ours or held == ARGV[i] end
 if not ours then return 0 end
 redis.call('HDEL', key, 'm:' .. ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+${REDIS_NOW_LUA}
 local ttl = tonumber(redis.call('HGET', key, 'ttl')) or 0
 local all = redis.call('HGETALL', key)
 for i = 1, #all, 2 do

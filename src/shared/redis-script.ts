@@ -37,6 +37,14 @@ export async function evalScript(
 }
 
 /**
+ * Lua lines that set `now` to Redis's own clock in ms (TIME): the processes of a fleet run on hosts
+ * whose clocks differ, so a script that stores or compares times takes Redis's. Put at the top of a
+ * script (or where its `now` is first needed).
+ */
+export const REDIS_NOW_LUA = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
  * Key type checks for scripts that must fail, if they fail, before their first write (Redis does not
  * roll a script back), in Lua: `wrong_type(key, type, ...)` answers the first key holding another
  * type than the one written there (and both types), nil when none does; `require_types(...)` raises

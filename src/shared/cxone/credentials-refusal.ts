@@ -4,6 +4,7 @@ import type { Keys } from '../keys.js';
 import type { Logger } from '../logger.js';
 import { MAX_PENALTY_MS } from '../limiter/types.js';
 import { createLogThrottle } from '../log-throttle.js';
+import { evalScript, REDIS_NOW_LUA } from '../redis-script.js';
 import { withTimeout } from '../with-timeout.js';
 
 /**
@@ -82,9 +83,6 @@ export const CLAIM_WAIT_MAX_MS = MAX_PENALTY_MS + CLAIM_MS;
 /** Bound on each Redis round trip here: past it the record is treated as absent (fail open). */
 export const REDIS_BOUND_MS = 1_000;
 
-const NOW = `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
-
 /**
  * ARGV: claim id, claim ms, waiting since (Redis clock, ms, as the first {2} said; 0 = not waited).
  * Returns {0} = go; {1, leftMs, inARow, status, message} = held; {2, leftMs, now} = another process
@@ -94,7 +92,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
  * secret now: new processes started at once with a wrong one (a bad rotation rolled out), or every
  * process at once after CXone rotated the secret and revoked the tokens, would all ask at once.
  */
-const GATE = `${NOW}
+const GATE = `${REDIS_NOW_LUA}
 local k = KEYS[1]
 local state = redis.call('HGET', k, 'state')
 local waitingSince = tonumber(ARGV[3])
@@ -122,7 +120,7 @@ return {0}`;
  * another process still holds (both asked before either answer was in) is the same refusal: it does
  * not double the wait again. Returns {inARow, waitMs}.
  */
-const REFUSED = `${NOW}
+const REFUSED = `${REDIS_NOW_LUA}
 local k = KEYS[1]
 local inARow = 0
 if redis.call('HGET', k, 'state') == 'refused' then
@@ -145,7 +143,7 @@ return {inARow, wait}`;
  * token requests skip the claim, since processes still on the wrong secret may be running (a rolling
  * fix), and all of them would ask at once.
  */
-const ACCEPTED = `${NOW}
+const ACCEPTED = `${REDIS_NOW_LUA}
 local k = KEYS[1]
 local ended = 0
 local recoverUntil = tonumber(redis.call('HGET', k, 'recoverUntil') or '0')
@@ -164,7 +162,7 @@ redis.call('PEXPIRE', k, ttl)
 return ended`;
 
 /** ARGV: claim id, claim ms. */
-const RENEW = `${NOW}
+const RENEW = `${REDIS_NOW_LUA}
 if redis.call('HGET', KEYS[1], 'claim') == ARGV[1] then
   redis.call('HSET', KEYS[1], 'claimUntil', now + tonumber(ARGV[2]))
   if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2])) end
@@ -198,7 +196,7 @@ export function createSharedCredentialsRefusal(
 
   async function run(script: string, args: Array<string | number>): Promise<unknown> {
     return withTimeout(
-      opts.redis.eval(script, 1, key, ...args),
+      evalScript(opts.redis, script, 1, key, ...args),
       REDIS_BOUND_MS,
       'the shared credentials record',
     );

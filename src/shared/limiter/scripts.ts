@@ -1,11 +1,8 @@
 import type { Redis } from 'ioredis';
+import { REDIS_NOW_LUA } from '../redis-script.js';
 
-/**
- * Lua scripts for the parts of the limiter Bottleneck does not cover. They read Redis' own clock
- * (TIME) so that processes on different hosts agree on "now".
- */
-const NOW = `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+// Lua scripts for the parts of the limiter Bottleneck does not cover. They read Redis' own clock
+// (REDIS_NOW_LUA) so that processes on different hosts agree on "now".
 
 /**
  * Takes up to ARGV[5] calls (a lease's slots; 1 at ordinary rates) from the endpoint's hard window,
@@ -19,7 +16,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
  * Returns {taken, left, 0} when taken; {0, waitMs, 1} while penalized; {0, waitMs, 2} when the window
  * is full; {0, 0, 3} when the slot was yielded to a waiting operator call.
  */
-const TAKE = `${NOW}
+const TAKE = `${REDIS_NOW_LUA}
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
 if redis.call('ZCARD', KEYS[4]) > 0 then return {0, 0, 3} end
 if ARGV[4] ~= '' then redis.call('ZREM', KEYS[3], ARGV[4]) end
@@ -53,7 +50,7 @@ return {n, limit - used - n, 0}`;
  * Behind `rank` others the turn is at least `rank` spacings away even when theirs are overdue (one
  * of a crashed process lapses only at its expiry): the caller sleeps, rather than asking every 1 ms.
  */
-const OPERATOR_TAKE = `${NOW}
+const OPERATOR_TAKE = `${REDIS_NOW_LUA}
 local span = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local member = ARGV[3]
@@ -99,7 +96,7 @@ if pttl < ms then redis.call('SET', KEYS[1], '1', 'PX', ms) end
 return math.max(pttl, ms)`;
 
 /** Marks a control call as waiting until ARGV[2] ms from now. KEYS: control zset. ARGV: member, ttlMs. */
-const CONTROL_ADD = `${NOW}
+const CONTROL_ADD = `${REDIS_NOW_LUA}
 local ttl = tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ttl * 2)
@@ -109,14 +106,14 @@ return 1`;
  * A control call arrives: marks it as waiting (as CONTROL_ADD) and answers the endpoint's penalty
  * (PTTL), in one round trip. KEYS: control zset, penalty. ARGV: member, ttlMs.
  */
-const CONTROL_ENTER = `${NOW}
+const CONTROL_ENTER = `${REDIS_NOW_LUA}
 local ttl = tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ttl * 2)
 return redis.call('PTTL', KEYS[2])`;
 
 /** Counts live waiting control calls whose member does not start with ARGV[1] (this process). */
-const CONTROL_OTHERS = `${NOW}
+const CONTROL_OTHERS = `${REDIS_NOW_LUA}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 local mine = ARGV[1]
