@@ -70,6 +70,14 @@ interface BudgetState {
 }
 
 /**
+ * The tier a schedule is floored at without the rebalance lock: the larger of the recorded tier and
+ * the count's, which never overruns the budget.
+ */
+function unlockedTier(state: BudgetState): number {
+  return Math.max(state.tier ?? 1, budgetTier(state.count));
+}
+
+/**
  * Starts (or re-affirms) polling of a campaign. `desiredIntervalMs` defaults to what was asked for
  * before, else the campaign's `pacing.pollIntervalMs`, else 15 s. Costs O(1) Redis calls unless the
  * campaign count crosses a budget tier, which rewrites the schedulers whose interval changes.
@@ -88,7 +96,7 @@ export async function ensurePolling(
       // Someone else is rebalancing (or died holding the lock): schedule this campaign alone, at the
       // floor of the larger of the recorded tier and the count's, which never overruns the budget;
       // the next tier change brings it in line with the others.
-      const tier = Math.max(state.tier ?? 1, budgetTier(state.count));
+      const tier = unlockedTier(state);
       await applyInterval(ctx, campaignId, desired, floorFor(ctx, tier), touched);
       // The others still poll at the recorded tier's floor: past it, the next holder of the lock
       // rebalances them all (no floor recorded means a full rebalance).
@@ -217,10 +225,10 @@ export async function refreshPollingMetrics(ctx: PollingContext): Promise<void> 
   const state = await readBudgetState(ctx);
   // No floor recorded (a rebalance under way clears it first; an activation without the lock past the
   // recorded tier clears it; a fleet that never polled has none): the floor in force is the one new
-  // schedules get, the larger of the recorded tier's and the count's (as in ensurePolling). Read as 0,
+  // schedules get without the lock (unlockedTier, as in ensurePolling). Read as 0,
   // the gauge said "nothing stretched" for the whole of a large rebalance, and read differently with
   // no campaign polled depending on whether one ever was.
-  const floorMs = state.floorMs ?? floorFor(ctx, Math.max(state.tier ?? 1, budgetTier(state.count)));
+  const floorMs = state.floorMs ?? floorFor(ctx, unlockedTier(state));
   publishMetrics(state.count, floorMs);
 }
 
