@@ -12,7 +12,7 @@ import type { complianceReportSchema } from '../responses/compliance-report.js';
 import { describeProblems, FEDERAL_WINDOW, floorSource } from './config-rules.js';
 import { runtimeComplianceProblems, STRICT_POLICY } from './deployment-policy.js';
 import { describePeriod, evaluateAbandonmentGuard, MEASUREMENT, type GuardState } from './guard.js';
-import { isLatePause } from './lateness.js';
+import { isLateLanding, isLatePause, isWindowPause, lateByMs } from './lateness.js';
 import { NOT_ENCODED, STATE_RULES } from './state-rules.js';
 import type { ComplianceActionEntry, WindowState } from './state-store.js';
 import { currentWindowClose, isWithinWindow, localIso, nextWindowOpen } from './windows.js';
@@ -79,8 +79,8 @@ export function buildComplianceReport(input: ReportInput): ComplianceReport {
   const target = targetAbandonmentOf(config);
 
   const windowActions = actions.filter((a) => WINDOW_KINDS.has(a.kind));
-  const pauses = windowActions.filter((a) => a.kind === 'window_pause' && a.details.reissued !== true);
-  const lateness = pauses.map((a) => Number(a.details.lateByMs ?? 0));
+  const pauses = windowActions.filter(isWindowPause);
+  const lateness = pauses.map(lateByMs);
   const latePauses = pauses.filter(isLatePause).length;
   // When each window pause went through on CXone, against the close it was due by: any lateness there
   // is dialing after the close.
@@ -89,10 +89,10 @@ export function buildComplianceReport(input: ReportInput): ComplianceReport {
     ...new Map(
       windowActions
         .filter((a) => a.kind === 'window_pause_landed')
-        .map((a) => [String(a.details.commandId ?? a.at), Number(a.details.lateByMs ?? 0)]),
+        .map((a) => [String(a.details.commandId ?? a.at), a]),
     ).values(),
   ];
-  const pausesLandedLate = landings.filter((ms) => ms > 0).length;
+  const pausesLandedLate = landings.filter(isLateLanding).length;
   const violations = input.lastStats?.complianceViolations ?? null;
   const totalCalls = input.lastStats?.totalCalls ?? null;
 
@@ -171,7 +171,7 @@ export function buildComplianceReport(input: ReportInput): ComplianceReport {
         maxPauseLatenessMs: lateness.length ? Math.max(...lateness) : null,
         pausesLanded: landings.length,
         pausesLandedLate,
-        maxPauseLandingLatenessMs: landings.length ? Math.max(...landings) : null,
+        maxPauseLandingLatenessMs: landings.length ? Math.max(...landings.map(lateByMs)) : null,
         recent: windowActions.slice(-20),
       },
       cxoneComplianceViolations: violations,
