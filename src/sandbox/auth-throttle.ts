@@ -1,4 +1,5 @@
 import type { Clock } from '../shared/clock.js';
+import { dropExpired } from './rate-window.js';
 
 export interface AuthFailureLimitOptions {
   /** Failed client authentications allowed per key in any windowMs interval before the key is locked. */
@@ -47,10 +48,7 @@ export class AuthFailureThrottle {
   private live(key: string): number[] {
     const log = this.failures.get(key);
     if (!log) return [];
-    const horizon = this.clock.now() - this.opts.windowMs;
-    let expired = 0;
-    while (expired < log.length && (log[expired] as number) <= horizon) expired += 1;
-    if (expired > 0) log.splice(0, expired);
+    dropExpired(log, this.clock.now() - this.opts.windowMs);
     if (log.length === 0) this.failures.delete(key);
     return log;
   }

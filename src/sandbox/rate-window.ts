@@ -54,10 +54,7 @@ export class RateWindow {
       log = [];
       this.sliding.set(key, log);
     }
-    const horizon = now - this.opts.windowMs;
-    let expired = 0;
-    while (expired < log.length && (log[expired] as number) <= horizon) expired += 1;
-    if (expired > 0) log.splice(0, expired);
+    dropExpired(log, now - this.opts.windowMs);
     if (log.length >= this.opts.perWindow) {
       return { ok: false, retryAfterMs: (log[0] as number) + this.opts.windowMs - now };
     }
@@ -69,4 +66,11 @@ export class RateWindow {
 /** Retry-After in whole seconds, rounded up, never 0 (a 0 would invite an immediate retry storm). */
 export function retryAfterSeconds(ms: number): number {
   return Math.max(1, Math.ceil(ms / 1000));
+}
+
+/** Removes, in place, the times at or before `horizon` from a sliding window's log (oldest first). */
+export function dropExpired(log: number[], horizon: number): void {
+  let expired = 0;
+  while (expired < log.length && (log[expired] as number) <= horizon) expired += 1;
+  if (expired > 0) log.splice(0, expired);
 }
