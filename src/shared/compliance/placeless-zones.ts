@@ -18,6 +18,13 @@ const UTC_NAMES = new Set(['utc', 'uct', 'gmt', 'gmt0', 'gmt+0', 'gmt-0', 'zulu'
 /** What a placeless zone is: a fixed offset (Etc/…, UTC), or a withdrawn System V rule. */
 export type PlacelessKind = 'fixed-offset' | 'system-v';
 
+/** The kind a lower-cased zone name says by itself; null for a name that may be a place's. */
+function kindOfName(lower: string): PlacelessKind | null {
+  if (lower.startsWith('systemv/')) return 'system-v';
+  if (lower.startsWith('etc/') || UTC_NAMES.has(lower)) return 'fixed-offset';
+  return null;
+}
+
 /**
  * Whether a valid zone names no place, and what it is instead; undefined for a place's zone. By name,
  * case-insensitively (Intl accepts `etc/gmt+5`), and by what Intl resolves it to (an alias of UTC
@@ -25,8 +32,8 @@ export type PlacelessKind = 'fixed-offset' | 'system-v';
  */
 export function placelessKind(zone: string): PlacelessKind | undefined {
   const lower = zone.toLowerCase();
-  if (lower.startsWith('systemv/')) return 'system-v';
-  if (lower.startsWith('etc/') || UTC_NAMES.has(lower)) return 'fixed-offset';
+  const named = kindOfName(lower);
+  if (named !== null) return named;
   const known = resolvedKinds.get(lower);
   if (known !== undefined) return known ?? undefined;
   let resolved: string;
@@ -35,13 +42,7 @@ export function placelessKind(zone: string): PlacelessKind | undefined {
   } catch {
     return undefined; // not a zone at all: the schema's own refusal (never remembered)
   }
-  const canonical = resolved.toLowerCase();
-  const kind: PlacelessKind | null =
-    canonical.startsWith('etc/') || UTC_NAMES.has(canonical)
-      ? 'fixed-offset'
-      : canonical.startsWith('systemv/')
-        ? 'system-v'
-        : null;
+  const kind = kindOfName(resolved.toLowerCase());
   resolvedKinds.set(lower, kind);
   return kind ?? undefined;
 }
