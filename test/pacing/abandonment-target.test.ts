@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_ABANDONMENT_TARGET_PARAMS as P,
+  holdReason,
   type AbandonmentControllerState,
 } from '../../src/shared/pacing/abandonment-target.js';
 import { ControllerLoop } from './controller-loop.js';
@@ -35,10 +36,56 @@ describe('abandonment-target controller', () => {
     expect(d.inputs.windowAnswered).toBe(70);
   });
 
-  it('needs enough live answers before dialing harder (no move on thin evidence)', () => {
+  it('needs enough live answers before dialing harder (no move on thin evidence), and says so', () => {
     const loop = new Loop(0.5);
     const d = loop.poll(10 * MIN, P.minWindowAnswers - 1, 0);
     expect(d.direction).toBe('hold');
+    // Not "within the deadband": at 0 % abandonment that reads as a controller that is stuck.
+    expect(d.reason).toBe(
+      `${P.minWindowAnswers - 1} live answers in the window: dialing harder waits for ${P.minWindowAnswers}`,
+    );
+  });
+
+  describe('holdReason: the condition that kept a poll from dialing harder', () => {
+    const base = {
+      windowRate: 0,
+      windowAnswered: 200,
+      pessimistic: 1 / 200,
+      windowTarget: 0.025,
+      deadband: 0.005,
+      cumulative: 0.01,
+      target: 0.025,
+      current: 0.5,
+      minWindowAnswers: 50,
+    };
+    it('no answers yet', () => {
+      expect(holdReason({ ...base, windowRate: null, pessimistic: null, windowAnswered: 0 })).toBe(
+        'no live answers in the window yet',
+      );
+    });
+    it('the window itself in the band, however few its answers', () => {
+      expect(holdReason({ ...base, windowRate: 0.021, windowAnswered: 10, pessimistic: 0.2 })).toBe(
+        'within the deadband',
+      );
+    });
+    it('too few answers to move on', () => {
+      expect(holdReason({ ...base, windowAnswered: 25, pessimistic: 1 / 25 })).toBe(
+        '25 live answers in the window: dialing harder waits for 50',
+      );
+    });
+    it('one more abandon would put the window in the band', () => {
+      expect(holdReason({ ...base, windowRate: 0.015, pessimistic: 0.0201, windowAnswered: 60 })).toBe(
+        'within the deadband',
+      );
+    });
+    it('the period over its target', () => {
+      expect(holdReason({ ...base, cumulative: 0.031, windowTarget: 0.019 })).toBe(
+        'period abandonment 3.10% over the 2.50% target: not dialing harder until it is back under',
+      );
+    });
+    it('already at the highest rate', () => {
+      expect(holdReason({ ...base, current: 1 })).toBe('at the highest call rate (1)');
+    });
   });
 
   it("keeps an operator's rate exactly on a hold, however many decimals it has", () => {

@@ -672,6 +672,52 @@ export function abandonmentTargetDecision(
     );
   }
 
-  // 5. Deadband.
-  return decide(current, windowRate === null ? 'no live answers in the window yet' : 'within the deadband');
+  // 5. Hold.
+  return decide(
+    current,
+    holdReason({
+      windowRate,
+      windowAnswered,
+      pessimistic,
+      windowTarget,
+      deadband,
+      cumulative,
+      target,
+      current,
+      minWindowAnswers: p.minWindowAnswers,
+    }),
+  );
+}
+
+/**
+ * Why a poll that neither backs off nor dials harder holds: the first of step 4's conditions that
+ * stopped it. An operator watching a campaign at 60 % utilisation and no abandons reads "within the
+ * deadband" as a controller that is stuck; what holds it is usually thin evidence (too few live
+ * answers in the window yet), and saying so tells them it will move on its own.
+ */
+export function holdReason(h: {
+  windowRate: number | null;
+  windowAnswered: number;
+  /** (abandons + 1) / answers in the window, null without answers. */
+  pessimistic: number | null;
+  windowTarget: number;
+  deadband: number;
+  cumulative: number | null;
+  target: number;
+  current: number;
+  minWindowAnswers: number;
+}): string {
+  const floor = h.windowTarget - h.deadband;
+  if (h.windowRate === null || h.pessimistic === null) return 'no live answers in the window yet';
+  if (h.windowRate >= floor) return 'within the deadband';
+  if (h.windowAnswered < h.minWindowAnswers) {
+    return `${h.windowAnswered} live answers in the window: dialing harder waits for ${h.minWindowAnswers}`;
+  }
+  // With one more abandon the window would not be clearly under: the "+1" keeps noise from moving it.
+  if (h.pessimistic >= floor) return 'within the deadband';
+  if (h.cumulative !== null && h.cumulative > h.target) {
+    return `period abandonment ${pct(h.cumulative)} over the ${pct(h.target)} target: not dialing harder until it is back under`;
+  }
+  if (h.current >= MAX_CALL_RATE) return `at the highest call rate (${MAX_CALL_RATE})`;
+  return 'within the deadband';
 }
