@@ -101,18 +101,49 @@ describe('the rule applies where a zone is written', () => {
   });
 });
 
-describe('a campaign stored on one before the rule', () => {
+describe('a campaign whose zone CXone holds is one (a console change, or a launch before the rule)', () => {
   const stored = config({ complianceTimeZone: 'UTC', recipientStates: [] });
+  const refusedZone = (zone: string) => [
+    { path: ['complianceTimeZone'], message: placelessZoneProblem(zone) },
+  ];
 
-  it('breaks no runtime rule: polls, resumes and reports do not pause or refuse it for its zone', () => {
-    expect(checkCampaignCompliance(stored)).toEqual([]);
-    expect(runtimeComplianceProblems(config({ complianceTimeZone: 'Etc/GMT+5' }), STRICT_POLICY)).toEqual([]);
-    expect(checkCampaignRules(stored)).toMatchObject({ issues: [], config: { complianceTimeZone: 'UTC' } });
-    // Inside its window (a Monday at 12:00 UTC): the resume guard finds nothing against it.
-    const monday = Date.UTC(2026, 2, 2, 12);
+  it('breaks a runtime rule whatever its recipient states: the poll pauses it, a resume and the report name it', () => {
+    for (const zone of ['Etc/GMT+5', 'UTC', 'Etc/UTC', 'SystemV/EST5']) {
+      // No recipientStates, so no state rule catches it: the written zone's rule does.
+      expect(runtimeComplianceProblems(config({ complianceTimeZone: zone }), STRICT_POLICY), zone).toEqual(
+        refusedZone(zone),
+      );
+    }
+    // Declared states add no finding computed from the same zone (their clocks): one mistake, one message.
     expect(
-      complianceRefusal({ action: 'resume', reason: 'operator', config: stored, atMs: monday }),
-    ).toBeNull();
+      runtimeComplianceProblems(
+        config({ complianceTimeZone: 'Etc/GMT+5', recipientStates: ['NY'] }),
+        STRICT_POLICY,
+      ),
+    ).toEqual(refusedZone('Etc/GMT+5'));
+    // Other breaches are still named beside it.
+    const windowPast = config({
+      complianceTimeZone: 'Etc/GMT+5',
+      allowedCallTimes: [{ days: ['mon'], start: '09:00', end: '22:00' }],
+    });
+    expect(runtimeComplianceProblems(windowPast, STRICT_POLICY).map((p) => p.path.join('.'))).toEqual([
+      'complianceTimeZone',
+      'allowedCallTimes.0.end',
+    ]);
+    expect(
+      runtimeComplianceProblems(config({ complianceTimeZone: 'America/Bogota' }), STRICT_POLICY),
+    ).toEqual([]);
+    // Inside its window (a Monday at 12:00 UTC): the resume guard refuses it for its zone.
+    const monday = Date.UTC(2026, 2, 2, 12);
+    expect(complianceRefusal({ action: 'resume', reason: 'operator', config: stored, atMs: monday })).toBe(
+      "cannot resume: the campaign's settings as CXone holds them break compliance rules (complianceTimeZone: " +
+        `${placelessZoneProblem('UTC')}); fix them first (PATCH, or a patch in the resume command)`,
+    );
+  });
+
+  it('still loads: the config rules of a stored config do not refuse it', () => {
+    expect(checkCampaignCompliance(stored)).toEqual([]);
+    expect(checkCampaignRules(stored)).toMatchObject({ issues: [], config: { complianceTimeZone: 'UTC' } });
   });
 
   it('takes changes to its other fields, a raise of the call rate included, and a move to a place', () => {

@@ -57,4 +57,33 @@ describe('the delayed activation of a campaign changed in CXone', () => {
       ['compliance_action', 'outside_change_noncompliant', 'none'],
     ]);
   });
+
+  it('is held when the console moves its zone to a fixed offset, no recipient states declared', async () => {
+    const config = campaignConfigSchema.parse(campaignConfig());
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    await createCampaignStore(stack.ctx).syncFromCxone(scheduled, { config, launchId: 'launch-etc' });
+    // The fixed offset on which it is noon now: inside the 08:00–21:00 window, so only the zone's
+    // rule can hold the activation.
+    const hours = 12 - new Date().getUTCHours();
+    const zone = hours === 0 ? 'Etc/GMT' : `Etc/GMT${hours > 0 ? '-' : '+'}${Math.abs(hours)}`;
+    expect(
+      (await patchOnSandbox(stack.sandbox, created.id, { complianceSettings: { timeZone: zone } })).status,
+    ).toBe(200);
+
+    const { job, delayedTo } = fakeActivationJob(created.id, 'launch-etc');
+    const started = Date.now();
+    await expect(processActivate(launchWorkerDeps(stack.ctx), job, 'token')).rejects.toBeInstanceOf(
+      DelayedError,
+    );
+
+    expect((await stack.ctx.cxone.getCampaign(created.id)).status).toBe('scheduled');
+    expect(delayedTo[0]! - started).toBeGreaterThanOrEqual(4 * 60_000);
+    const trail = await (stack.ctx.audit as AuditTrailStore).list(created.id);
+    expect(trail.map((r) => [r.details['kind'], r.details['action'], r.details['problems']])).toEqual([
+      ['outside_change_noncompliant', 'none', [expect.objectContaining({ path: 'complianceTimeZone' })]],
+    ]);
+  });
 });

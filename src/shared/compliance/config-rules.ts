@@ -274,8 +274,8 @@ function clockAt(minutes: number): string {
  * (the schema's refinement, the guard, the report) and for what is usable of one that did not parse
  * (checkUsableCompliance). (An unknown `complianceTimeZone` is refused by the base schema itself,
  * campaign-config.ts; a zone that keeps no place's clock, such as `Etc/GMT+5`, by checkWrittenTimeZone
- * where a zone is written — not here, as these rules also judge stored settings on every poll, resume
- * and report.) Without a `complianceTimeZone` or a `startDateTime`, the state-zone rules are
+ * where a zone is written and in runtimeComplianceProblems — not here, as these rules also re-check a
+ * stored config on every change, which must not refuse a change to another field of a campaign on one.) Without a `complianceTimeZone` or a `startDateTime`, the state-zone rules are
  * not run. `unusable`: dotted paths of fields already refused as malformed; findings that only
  * restate them, or that were computed from them, are left out, so one mistake gets one message (a
  * zone misspelt as "EST" is not also three recipient-state findings).
@@ -420,8 +420,10 @@ export function checkUsableCompliance(
  * fixed offset that no called party's clock keeps (`Etc/GMT+5`, `Etc/UTC`, `UTC`; placeless-zones.ts),
  * whose calling hours are off by the daylight-saving hour half the year. Run on a zone as someone
  * writes it — a launch, /validate and `cxo validate` (campaign-check.ts checkCampaignConfig), a change
- * that sets the zone (lifecycle/config-view.ts validateChange) — and never on a stored config, so that
- * campaigns and queued jobs accepted before the rule keep loading, polling, resuming and taking
+ * that sets the zone (lifecycle/config-view.ts validateChange) — and on the zone CXone holds while a
+ * campaign runs (deployment-policy.ts runtimeComplianceProblems: a console move to `Etc/GMT+5` is a
+ * breach the poll pauses, whatever the recipient states). Never where a stored config is re-checked
+ * for a change, so that campaigns and queued jobs accepted before the rule keep loading and taking
  * changes to their other fields. Nothing for a zone the schema refuses (it names that). Pure.
  */
 export function checkWrittenTimeZone(value: unknown): ComplianceProblem[] {

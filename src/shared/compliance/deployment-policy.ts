@@ -2,6 +2,7 @@ import type { CampaignConfig, ValidationIssue } from '../campaign-config.js';
 import type { AppConfig } from '../config.js';
 import {
   checkCampaignCompliance,
+  checkWrittenTimeZone,
   describeProblems,
   type ComplianceInput,
   type ComplianceProblem,
@@ -60,14 +61,24 @@ export function deploymentPolicyIssues(
 }
 
 /**
- * Every rule a campaign's settings must keep while it runs, whoever stored them: the config rules
- * and this deployment's policy. The checks of settings changed in CXone's console (outside-change.ts),
- * the resume guard and the compliance report all read them, so that a do-not-call check switched off
- * there is a breach like a window past the legal hours.
+ * Every rule a campaign's settings must keep while it runs, whoever stored them: the config rules,
+ * the rule on a fixed-offset zone and this deployment's policy. The checks of settings changed in
+ * CXone's console (outside-change.ts), the activation's hold, the resume guard and the compliance
+ * report all read them, so that a do-not-call check switched off there is a breach like a window past
+ * the legal hours.
  */
 export function runtimeComplianceProblems(
   config: ComplianceInput,
   policy: Pick<AppConfig, 'allowDncDisabled'>,
 ): ComplianceProblem[] {
-  return [...checkCampaignCompliance(config), ...checkDeploymentPolicy(config, policy)];
+  // A console move to Etc/GMT+5 or UTC dials on a clock no called party keeps whether or not states
+  // are declared (without them the state rules, which catch it otherwise, do not run): the written
+  // zone's own rule judges the zone CXone holds too. As at submit, the findings computed from that
+  // zone (a declared state's clocks) are left out: one mistake, one message.
+  const zone = checkWrittenTimeZone(config);
+  const rules =
+    zone.length > 0
+      ? checkCampaignCompliance(config, new Set(['complianceTimeZone']))
+      : checkCampaignCompliance(config);
+  return [...zone, ...rules, ...checkDeploymentPolicy(config, policy)];
 }

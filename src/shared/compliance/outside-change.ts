@@ -13,7 +13,8 @@ export const REASON_OUTSIDE_CHANGE = 'compliance-config';
  * A campaign's settings as CXone now holds them, after a change made outside the orchestrator (its
  * console, another tool), checked against the rules every config of ours must pass. Windows widened
  * past the legal hours are already clamped at run time (legal-hours.ts), but a time zone that no
- * longer keeps the declared recipients' clock cannot be: every hour would be read on the wrong clock.
+ * longer keeps the declared recipients' clock, or a fixed offset (`Etc/GMT+5`) that keeps no one's,
+ * cannot be: every hour would be read on the wrong clock.
  * So a breach is recorded once per CXone version (`outside_change_noncompliant`: the compliance log,
  * the audit trail, the metric, an event) and an active campaign is paused until an operator fixes
  * the settings (PATCH is validated) and resumes it. Returns whether the config breaks a rule.

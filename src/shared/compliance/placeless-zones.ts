@@ -8,8 +8,9 @@ import { IANAZone } from 'luxon';
  * dialed until 22:00 EDT in summer. The tz database's `Etc/` zones (`Etc/GMT+5`, `Etc/UTC`,
  * `Etc/Universal`, …), `UTC` and its aliases, and the withdrawn `SystemV/` zones (`SystemV/EST5`) are
  * such names; abbreviations without a `/` (`EST`, `GMT`, `Zulu`) never pass isValidTimeZone.
- * Refused where a zone is written (a launch, `cxo validate`, a change that sets it), never where a
- * stored one is read: campaigns and jobs accepted before keep loading and running.
+ * Refused where a zone is written (a launch, `cxo validate`, a change that sets it); held by CXone (a
+ * console move, or a launch before the rule) it is a breach the poll pauses and a resume is refused
+ * for. Never refused where a stored config is read: campaigns and jobs accepted before keep loading.
  */
 
 /** Aliases of UTC without a `/` (isValidTimeZone refuses all but `UTC` already; listed for the rule's sake). */
