@@ -275,10 +275,11 @@ function clockAt(minutes: number): string {
  * (checkUsableCompliance). (An unknown `complianceTimeZone` is refused by the base schema itself,
  * campaign-config.ts; a zone that keeps no place's clock, such as `Etc/GMT+5`, by checkWrittenTimeZone
  * where a zone is written and in runtimeComplianceProblems — not here, as these rules also re-check a
- * stored config on every change, which must not refuse a change to another field of a campaign on one.) Without a `complianceTimeZone` or a `startDateTime`, the state-zone rules are
- * not run. `unusable`: dotted paths of fields already refused as malformed; findings that only
- * restate them, or that were computed from them, are left out, so one mistake gets one message (a
- * zone misspelt as "EST" is not also three recipient-state findings).
+ * stored config on every change, which must not refuse a change to another field of a campaign on
+ * one.) Without a `complianceTimeZone` or a `startDateTime`, the state-zone rules are not run.
+ * `unusable`: dotted paths of fields already refused as malformed; findings that only restate them, or
+ * that were computed from them, are left out, so one mistake gets one message (a zone misspelt as
+ * "EST" is not also three recipient-state findings).
  */
 export function checkCampaignCompliance(
   config: UsableComplianceInput,
