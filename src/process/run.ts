@@ -76,8 +76,10 @@ async function ensureRedis(
   const check = await checkRedis(config.redisUrl);
   if (check.ok) return undefined;
   if (check.problem === 'refused') {
+    // Redis ends some refusals with a full stop of its own (WRONGPASS … is disabled.): one sentence end.
+    const reason = check.message.replace(/\.+$/, '');
     fail(
-      `Redis at ${redactUrl(config.redisUrl)} refuses REDIS_URL's settings: ${check.message}. Fix the user, password or database number in REDIS_URL.`,
+      `Redis at ${redactUrl(config.redisUrl)} refuses REDIS_URL's settings: ${reason}. Fix the user, password or database number in REDIS_URL.`,
     );
   }
   const binary = mayStartPrivate ? findOnPath('redis-server') : undefined;

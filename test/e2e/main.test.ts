@@ -245,6 +245,8 @@ describe('npm start (src/main.ts)', () => {
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/refuses REDIS_URL's settings/);
       expect(lines[0]).toMatch(reason);
+      // WRONGPASS's own text ends in a full stop: the line read "is disabled.. Fix the user, …".
+      expect(lines[0]).not.toContain('..');
       expect(lines[0]).not.toContain('secret');
     }
   });
