@@ -125,8 +125,9 @@ export const envSchema = z
         message: 'must be an IP address (0.0.0.0 for every interface) or a host name such as localhost',
       })
       .optional(),
-    // Empty counts as unset, as for every other variable: compose passes `${API_TOKEN:-}` when the
-    // operator set none, and the fleet then refuses to start naming it (required with CXONE_BASE_URL).
+    // Empty counts as unset, as for the numbers and the optional URLs (not HOST or REDIS_URL: README,
+    // Configuration): compose passes `${API_TOKEN:-}` when the operator set none, and the fleet then
+    // refuses to start naming it (required with CXONE_BASE_URL).
     API_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), headerToken.optional()),
     /**
      * The client appends `/api/v2/…` and `/oauth2/token` to it: after a query or fragment those

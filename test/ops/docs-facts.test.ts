@@ -91,6 +91,17 @@ describe("README's configuration table", () => {
     );
   });
 
+  // `HOST=` in an env file refused while `API_TOKEN=` is taken as unset: the operator must be told which.
+  it('names the variables besides numbers that count as unset when set to nothing', () => {
+    const text = section(read('README.md'), '## Configuration').join('\n');
+    const sentence = /and so do these set to nothing: ([^.]*)\./.exec(text);
+    expect(sentence, 'the sentence listing them').not.toBeNull();
+    const emptyIsUnset = read_.filter(
+      (name) => !numberVariables.includes(name) && problems(name, '').length === 0,
+    );
+    expect(codeSpans(sentence![1]!).sort()).toEqual(emptyIsUnset.sort());
+  });
+
   it.each(numberVariables)('states the bounds config.ts enforces on %s', (name) => {
     const { meaning } = documented.get(name)!;
     if (/\bany integer\b/.test(meaning)) {
