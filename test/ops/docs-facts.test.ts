@@ -4,7 +4,9 @@ import { DEMO_SHELL_VARIABLES } from '../../src/demo/env.js';
 import { bannerLines } from '../../src/process/banner.js';
 import { API_ERROR_CODES, ApiError } from '../../src/producers/errors.js';
 import { envSchema, loadConfig } from '../../src/shared/config.js';
+import { COMPLIANCE_ACTION_KINDS } from '../../src/shared/compliance/state-store.js';
 import { registerWebhookHoldReader, registry } from '../../src/shared/metrics.js';
+import { DEFERRAL_CAUSES } from '../../src/shared/pacing/deferrals.js';
 import { WORKER_FACTORIES } from '../../src/workers/index.js';
 
 /**
@@ -166,6 +168,21 @@ describe("docs/operations.md's metrics table", () => {
       }))
       .sort((a, b) => a.name.localeCompare(b.name));
     expect(documented).toEqual(actual);
+  });
+
+  // A label value seen in Prometheus (period_closed, on the first campaign) must be findable here.
+  const meaningOf = (metric: string) => rows.find(([name]) => codeSpans(name!)[0] === metric)![3]!;
+
+  it('names every kind cxo_compliance_actions_total counts', () => {
+    // `report` was recorded while reads were audited; nothing records it now (docs/compliance.md).
+    const counted = COMPLIANCE_ACTION_KINDS.filter((kind) => kind !== 'report');
+    const named = codeSpans(meaningOf('cxo_compliance_actions_total')).filter((span) => span !== 'kind');
+    expect(named.sort()).toEqual([...counted].sort());
+  });
+
+  it('names every reason cxo_pacing_deferrals_total counts', () => {
+    const named = codeSpans(meaningOf('cxo_pacing_deferrals_total')).filter((span) => span !== 'reason');
+    expect(named.sort()).toEqual([...DEFERRAL_CAUSES].sort());
   });
 
   it("names the prefixes of prom-client's default metrics that exist", async () => {
