@@ -164,6 +164,8 @@ describe('cxo argument parsing (pure)', () => {
     // An Idempotency-Key reused for another config: a clash, not an invalid config.
     expect(exitCodeForStatus(422)).toBe(EXIT.refused);
     expect(exitCodeForStatus(415)).toBe(EXIT.validation);
+    // A launch file past the API's body limit: the file is at fault, as operations.md's table says.
+    expect(exitCodeForStatus(413)).toBe(EXIT.validation);
     expect(exitCodeForStatus(401)).toBe(EXIT.refused);
     expect(exitCodeForStatus(503)).toBe(EXIT.server);
     expect(EXIT.interrupted).toBe(130);
