@@ -31,6 +31,22 @@ describe('Standard Webhooks signing', () => {
     ).not.toThrow();
   });
 
+  it('reads the headers whatever their case, as HTTP header names are case-insensitive', () => {
+    const headers = signWebhook({ secret: SECRET, id: ID, timestampSeconds: TS, body: PAYLOAD });
+    const recased = {
+      'Webhook-Id': headers['webhook-id'],
+      'Webhook-Timestamp': headers['webhook-timestamp'],
+      'WEBHOOK-SIGNATURE': headers['webhook-signature'],
+    };
+    expect(() =>
+      verifyWebhook({ secret: SECRET, headers: recased, body: PAYLOAD, nowSeconds: TS }),
+    ).not.toThrow();
+    const tampered = { ...recased, 'Webhook-Id': 'msg_other' };
+    expect(() => verifyWebhook({ secret: SECRET, headers: tampered, body: PAYLOAD, nowSeconds: TS })).toThrow(
+      'no webhook signature matches',
+    );
+  });
+
   it('rejects a changed body, a wrong secret, a stale timestamp and missing headers', () => {
     const headers = signWebhook({ secret: SECRET, id: ID, timestampSeconds: TS, body: PAYLOAD });
     const reason = (fn: () => void) => {

@@ -89,8 +89,13 @@ export function verifyWebhook(input: {
 }): void {
   const secrets = secretList(input.secret);
   if (secrets.length === 0) throw new WebhookSignatureError('no webhook secret to verify with', 'bad_secret');
+  // Header names are case-insensitive (RFC 9110): Node lowercases them, but a receiver behind a
+  // proxy that re-cases them (Go's canonical `Webhook-Id`) or on a platform that passes them as sent
+  // must not be refused as missing_headers. The Standard Webhooks libraries lowercase them too.
   const header = (name: string): string | undefined => {
-    const v = input.headers[name];
+    const key =
+      name in input.headers ? name : Object.keys(input.headers).find((k) => k.toLowerCase() === name);
+    const v = key === undefined ? undefined : input.headers[key];
     return Array.isArray(v) ? v[0] : v;
   };
   const id = header('webhook-id');
