@@ -5,6 +5,7 @@ import { applyPatch, configFromResource } from '../../src/shared/lifecycle/confi
 import {
   campaignPatchSchema,
   captureBase,
+  configPathOfWire,
   explainNotPatchable,
   flattenPatch,
   isEmptyUpdate,
@@ -68,6 +69,29 @@ describe('explainNotPatchable', () => {
         { path, message: 'unknown field' },
       ]);
     }
+  });
+});
+
+describe("configPathOfWire: a CXone field by the config's name", () => {
+  it('maps every field of the resource the config names, and keeps the others', () => {
+    // Every one the config spells differently, so an outside change and ours name a setting alike.
+    const resourceFields = {
+      'dialerSettings.callRate': 'dialerStrategy.callRate',
+      'dialerSettings.agentCapacity': 'dialerStrategy.agentCapacity',
+      'dialerSettings.answerRate': 'dialerStrategy.answerRate',
+      'dialerSettings.strategy': 'dialerStrategy.strategy',
+      'dialerSettings.skillGroupId': 'skillGroupId',
+      'complianceSettings.timeZone': 'complianceTimeZone',
+      'complianceSettings.allowedCallTimes': 'allowedCallTimes',
+      'complianceSettings.regulatoryCompliance': 'compliance.regime',
+      'complianceSettings.doNotCallListCheck': 'compliance.doNotCallCheck',
+      name: 'name',
+      startDateTime: 'startDateTime',
+      targetListId: 'targetListId',
+      // Not in the config: CXone's name is the only one.
+      'dialerSettings.wrapUpTime': 'dialerSettings.wrapUpTime',
+    };
+    for (const [wire, path] of Object.entries(resourceFields)) expect(configPathOfWire(wire)).toBe(path);
   });
 });
 

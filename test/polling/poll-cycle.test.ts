@@ -250,17 +250,32 @@ describe('poll cycle', () => {
       status: 'paused',
       dialerSettings: { callRate: 0.7 } as never,
     });
+    const published: { type: string; data: Record<string, unknown> }[] = [];
     const ctx = {
       ...base,
+      events: {
+        publish: async (type: string, _id: string, data: Record<string, unknown>) => (
+          published.push({ type, data }),
+          {} as never
+        ),
+      },
       cxone: {
         getStats: async () => statsOf({ version: 5, totalCalls: 10, answeredCalls: 3, agentUtilization: 40 }),
         getCampaign: async () => changed,
       },
     } as unknown as AppContext;
+    const before = (await new CampaignStore(base).get('ext'))?.config.dialerStrategy.callRate;
     await runPollCycle(ctx, 'ext');
     const record = await new CampaignStore(base).get('ext');
     expect(record?.version).toBe(5);
     expect(record?.config.dialerStrategy.callRate).toBe(0.7);
+    // Announced by the config's names, as the orchestrator's own changes are (not CXone's
+    // dialerSettings.callRate, which a receiver would hold beside pacing's dialerStrategy.callRate).
+    expect(published.find((e) => e.type === 'campaign.settings.changed')?.data).toEqual({
+      changes: [{ field: 'dialerStrategy.callRate', from: before, to: 0.7 }],
+      version: 5,
+      reason: 'outside',
+    });
     // Changed outside the orchestrator: an import of CXone's account of it is queued, shortly after.
     const job = await base.queues.audit.getJob(historyJobId('ext', 5));
     expect(job).toMatchObject({ name: HISTORY_JOB, data: { campaignId: 'ext', version: 5 } });

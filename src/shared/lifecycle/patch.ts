@@ -83,6 +83,27 @@ export const PATCHABLE_FIELDS: readonly FieldSpec[] = [
 
 const SPEC_BY_PATH = new Map(PATCHABLE_FIELDS.map((f) => [f.path, f]));
 
+/**
+ * The config's path for each field of CXone's resource the config names: the patchable ones, and the
+ * regime and do-not-call check no PATCH may change. (`startDateTime`, `targetListId` and `name` are
+ * spelt alike in both.)
+ */
+const CONFIG_PATH_BY_WIRE = new Map<string, string>([
+  ...PATCHABLE_FIELDS.flatMap((f): [string, string][] => (f.wire ? [[f.wire, f.path]] : [])),
+  ['complianceSettings.regulatoryCompliance', 'compliance.regime'],
+  ['complianceSettings.doNotCallListCheck', 'compliance.doNotCallCheck'],
+]);
+
+/**
+ * A field of CXone's resource by the name the campaign config, the API and the orchestrator's own
+ * `campaign.settings.changed` give it (`dialerSettings.callRate` → `dialerStrategy.callRate`), so one
+ * setting goes by one name whoever changed it; a field the config has no name for (`wrapUpTime`)
+ * keeps CXone's. Pure.
+ */
+export function configPathOfWire(wire: string): string {
+  return CONFIG_PATH_BY_WIRE.get(wire) ?? wire;
+}
+
 /** Config fields a patch may not touch, and why: a client sending one hears it exists, not "unknown". */
 export const NOT_PATCHABLE: Readonly<Record<string, string>> = {
   startDateTime:

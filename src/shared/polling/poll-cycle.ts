@@ -9,6 +9,7 @@ import { isWithinWindow } from '../compliance/windows.js';
 import type { AppContext } from '../context.js';
 import { efficiencyScore } from '../efficiency.js';
 import { CxoneNotFoundError } from '../errors.js';
+import { configPathOfWire } from '../lifecycle/patch.js';
 import { isFinal } from '../lifecycle/state-machine.js';
 import { resourceChanges } from '../cxone/resource-changes.js';
 import type { CampaignResource } from '../cxone/wire.js';
@@ -77,8 +78,8 @@ export const OUTSIDE_REASON = 'outside';
 
 /**
  * Receivers hear of changes made outside the orchestrator as of its own: a status change as
- * `campaign.state.changed`, other fields as `campaign.settings.changed` (wire paths), both with
- * reason `outside`. Who made them reaches the trail with CXone's history (queued alongside).
+ * `campaign.state.changed`, other fields as `campaign.settings.changed` (by the config's paths), both
+ * with reason `outside`. Who made them reaches the trail with CXone's history (queued alongside).
  */
 async function announceOutsideChange(
   ctx: AppContext,
@@ -96,7 +97,13 @@ async function announceOutsideChange(
       reason: OUTSIDE_REASON,
     });
   }
-  const settings = changes.filter((c) => c.field !== 'status');
+  // By the config's names, as the orchestrator's own changes are announced: a receiver keeping the
+  // latest value per field would otherwise hold a console's dialerSettings.callRate beside pacing's
+  // dialerStrategy.callRate, both as current.
+  const settings = changes
+    .filter((c) => c.field !== 'status')
+    .map((c) => ({ ...c, field: configPathOfWire(c.field) }))
+    .sort((a, b) => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0));
   if (settings.length > 0) {
     await publishOrLog(ctx, 'campaign.settings.changed', campaignId, {
       changes: settings,
