@@ -447,6 +447,11 @@ describe('answers', () => {
     expect(
       [...new Set(records.flatMap((r) => Object.keys(r)))].filter((k) => !documented.includes(k)),
     ).toEqual([]);
+    // The command record answers what it stores: `after` (the commands ahead when it was accepted)
+    // rides only on the job, and a documented field no answer ever holds misleads a client's code.
+    expect(
+      Object.keys((doc.components.schemas.Command as { properties: Record<string, unknown> }).properties),
+    ).not.toContain('after');
     const pending = replies.find((r) => Array.isArray(r.body.pending))?.body.pending;
     expect(pending).toContainEqual(
       expect.objectContaining({ commandId: pause.body.commandId, status: 'queued' }),

@@ -79,10 +79,6 @@ export const commandRecordFieldsSchema = z.object({
     .optional()
     .describe('The touched fields as the requester saw them; a change of one by someone else is a conflict'),
   baseVersion: z.number().int().optional(),
-  after: z
-    .array(z.string())
-    .optional()
-    .describe('Commands of the campaign queued ahead of this one when it was accepted'),
   requestedAt: z.string(),
   updatedAt: z.string(),
   startedAt: z.string().optional(),
@@ -102,17 +98,26 @@ export const commandRecordFieldsSchema = z.object({
 export const commandRecordSchema = commandRecordFieldsSchema.loose();
 export type CommandRecordBody = z.output<typeof commandRecordFieldsSchema>;
 
-/** What a requester hands the command queue: the record's request part. */
-export const commandRequestSchema = commandRecordFieldsSchema.pick({
-  campaignId: true,
-  actor: true,
-  reason: true,
-  action: true,
-  patch: true,
-  base: true,
-  baseVersion: true,
-  after: true,
-});
+/**
+ * What a requester hands the command queue: the record's request part, and `after`, which only the
+ * job carries (the record answers where the command stands through `GET …/commands`, in order).
+ */
+export const commandRequestSchema = commandRecordFieldsSchema
+  .pick({
+    campaignId: true,
+    actor: true,
+    reason: true,
+    action: true,
+    patch: true,
+    base: true,
+    baseVersion: true,
+  })
+  .extend({
+    after: z
+      .array(z.string())
+      .optional()
+      .describe('Commands of the campaign queued ahead of this one when it was accepted'),
+  });
 
 export const pendingCommandsSchema = z.object({
   campaignId: z.string(),
