@@ -279,8 +279,8 @@ const STANDARD_ERRORS = {
   '503': unavailable(
     'Redis or CXone is not answering: `redis_unavailable` (Redis not connected, answered at once), ' +
       '`request_timeout` (no answer by the request deadline) or `upstream_unavailable` (CXone rate limiting ' +
-      "or down, or the fleet's own CXone budget busy); `Retry-After` says when to retry. No launch or " +
-      'command was enqueued',
+      "or down, the fleet's own CXone budget busy, or no CXone access token within 3 s); `Retry-After` " +
+      'says when to retry. No launch or command was enqueued',
   ),
   '500': errorResponse('Unexpected server error (details are in the server log, never in the response)'),
 };
@@ -294,8 +294,8 @@ const WRITE_ERRORS = {
     'Another fleet is on this KEY_PREFIX (`fleet_contested`: `message` names it and what to stop, retry once ' +
       '/readyz answers 200), or Redis or CXone is not answering: `redis_unavailable` (Redis not connected, ' +
       'answered at once), `request_timeout` (no answer by the request deadline) or `upstream_unavailable` ' +
-      "(CXone rate limiting or down, or the fleet's own CXone budget busy); `Retry-After` says when to " +
-      'retry. Nothing was recorded or enqueued',
+      "(CXone rate limiting or down, the fleet's own CXone budget busy, or no CXone access token within " +
+      '3 s); `Retry-After` says when to retry. Nothing was recorded or enqueued',
   ),
 };
 /** Routes that read the campaign from CXone before they act (commands, the history import). */
