@@ -295,7 +295,7 @@ describe('a PATCH naming only fields it may not change', () => {
   });
 });
 
-describe('GET /v1/campaigns/{id} of a campaign its launch is still creating', () => {
+describe('GET /v1/campaigns/{id} (and its commands and compliance) of a campaign its launch is still creating', () => {
   it('says it is being launched, and by which launch, instead of not known', async () => {
     // No launch worker here: the launch stays queued, as one between CXone's create and its record.
     const launched = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig() });
@@ -308,12 +308,22 @@ describe('GET /v1/campaigns/{id} of a campaign its launch is still creating', ()
     expect(view.status).toBe(404);
     expect(view.body).toMatchObject({ error: 'not_found', launchId });
     expect(view.body.message).toMatch(/still being launched/);
+    // Its pending commands and its compliance report answer the same: a client following the id
+    // from GET /v1/launches is told it is coming, not that it is unknown.
+    for (const leaf of ['commands', 'compliance']) {
+      const read = await api(stack, 'GET', `/v1/campaigns/${campaignId}/${leaf}`);
+      expect(read.status, leaf).toBe(404);
+      expect(read.body, leaf).toMatchObject({ error: 'not_found', launchId });
+      expect(read.body.message, leaf).toMatch(/still being launched/);
+    }
 
-    const unknown = await api(stack, 'GET', '/v1/campaigns/never-launched');
-    expect(unknown.body).toEqual({
-      error: 'not_found',
-      message: expect.stringMatching(/not known/) as unknown,
-    });
+    for (const path of ['', '/commands', '/compliance']) {
+      const unknown = await api(stack, 'GET', `/v1/campaigns/never-launched${path}`);
+      expect(unknown.body, path).toEqual({
+        error: 'not_found',
+        message: expect.stringMatching(/not known/) as unknown,
+      });
+    }
   });
 });
 

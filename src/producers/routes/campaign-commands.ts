@@ -41,7 +41,7 @@ import { toValidationIssues, type ValidationIssue } from '../../shared/campaign-
 import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
 import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
 import { campaignIdParamsSchema } from './campaigns.js';
-import { launchInProgress } from '../launch-in-progress.js';
+import { campaignNotKnown, launchInProgress } from '../launch-in-progress.js';
 import { LOCATION } from '../headers.js';
 import { readsJsonBody } from '../json-body.js';
 import type { CommandRecordBody, PendingCommandsBody } from '../../shared/responses/commands.js';
@@ -346,9 +346,10 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
     const pending = (await Promise.all(ids.map((commandId) => getCommand(ctx, commandId)))).filter(
       (c) => c !== null,
     );
-    // As the command routes: a campaign this orchestrator does not know is a 404, not an empty list.
+    // As the command routes: a campaign this orchestrator does not know is a 404, not an empty list
+    // (one still being launched says so, as the campaign view does).
     if (pending.length === 0 && !(await new CampaignStore(ctx).get(id))) {
-      throw new NotFoundError(`campaign ${id} is not known to this orchestrator`);
+      throw await campaignNotKnown(ctx, id);
     }
     return { campaignId: id, pending };
   });

@@ -4,13 +4,12 @@ import { createCampaignStore, isResourceBehind, type CampaignRecord } from '../.
 import type { AppContext } from '../../shared/context.js';
 import { API_LIMITER_MAX_WAIT_MS } from '../../shared/cxone/api.js';
 import { callerActor } from '../auth.js';
-import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
+import { parseOrThrow, ValidationFailedError } from '../errors.js';
 import { checkCampaignConfig } from '../../shared/campaign-check.js'; // (H7: the deployment's policy too)
 import { parseIdempotencyKey, submitLaunch } from '../launch-submit.js';
-import { launchInProgress } from '../launch-in-progress.js';
+import { campaignNotKnown } from '../launch-in-progress.js';
 import { IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, LOCATION } from '../headers.js';
 import { readsJsonBody } from '../json-body.js';
-import { createLaunchStore } from '../../shared/launch-store.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { planActivation } from '../../workers/launch-plan.js';
 import { clearMissingOnCxone, noteMissingOnCxone } from '../../shared/campaign-missing.js';
@@ -202,23 +201,7 @@ export async function registerCampaignRoutes(
   app.get('/v1/campaigns/:campaignId', async (request) => {
     const { campaignId } = parseOrThrow(campaignIdParamsSchema, request.params);
     const record = await store.get(campaignId);
-    if (!record) {
-      // GET /v1/launches shows the campaign id as soon as CXone has created it, before the launch
-      // writes this record: a client following it hears that it is coming, and from which launch.
-      // (Read after the record, the marker may be gone for a launch that just wrote it: a plain 404
-      // then, as before, which the retry the client makes anyway answers.)
-      const marker = await createLaunchStore(ctx).launchOfCampaign(campaignId);
-      const launch = marker ? await launchInProgress(ctx, marker) : null;
-      if (launch) {
-        throw new ApiError(
-          404,
-          'not_found',
-          `campaign ${campaignId} is still being launched (launch ${launch.launchId} is ${launch.status}); retry once GET /v1/launches/${launch.launchId} shows it finished`,
-          { launchId: launch.launchId },
-        );
-      }
-      throw new ApiError(404, 'not_found', `campaign ${campaignId} is not known to this orchestrator`);
-    }
+    if (!record) throw await campaignNotKnown(ctx, campaignId);
     if (ctx.clock.now() - lastConfirmedAt(record) <= CAMPAIGN_VIEW_MAX_AGE_MS) {
       return campaignView(record, false, ctx.clock.now());
     }

@@ -3,8 +3,9 @@ import { createCampaignStore } from '../../shared/campaign-store.js';
 import { buildComplianceReport, type ComplianceReport } from '../../shared/compliance/report.js';
 import { getGuardState, getWindowState, listActions } from '../../shared/compliance/state-store.js';
 import type { AppContext } from '../../shared/context.js';
-import { ApiError, parseOrThrow } from '../errors.js';
+import { parseOrThrow } from '../errors.js';
 import { campaignIdParamsSchema } from './campaigns.js';
+import { campaignNotKnown } from '../launch-in-progress.js';
 import type { ComplianceReportBody } from '../../shared/responses/compliance-report.js';
 
 /** Builds the campaign's compliance report; null when the campaign is unknown. */
@@ -43,8 +44,7 @@ export async function registerComplianceRoutes(app: FastifyInstance, ctx: AppCon
   app.get('/v1/campaigns/:campaignId/compliance', async (request): Promise<ComplianceReportBody> => {
     const { campaignId } = parseOrThrow(campaignIdParamsSchema, request.params);
     const report = await generateComplianceReport(ctx, campaignId);
-    if (!report)
-      throw new ApiError(404, 'not_found', `campaign ${campaignId} is not known to this orchestrator`);
+    if (!report) throw await campaignNotKnown(ctx, campaignId);
     return report;
   });
 }
