@@ -50,6 +50,8 @@ describe('abandonment-target controller', () => {
     const base = {
       windowRate: 0,
       windowAnswered: 200,
+      windowAbandoned: 0,
+      minWindowAbandons: 2,
       pessimistic: 1 / 200,
       windowTarget: 0.025,
       deadband: 0.005,
@@ -67,6 +69,11 @@ describe('abandonment-target controller', () => {
       expect(holdReason({ ...base, windowRate: 0.021, windowAnswered: 10, pessimistic: 0.2 })).toBe(
         'within the deadband',
       );
+    });
+    it('above the band on one abandon, which is noise', () => {
+      expect(
+        holdReason({ ...base, windowRate: 0.1, windowAnswered: 10, windowAbandoned: 1, pessimistic: 0.2 }),
+      ).toBe('1 abandoned call in the window: backing off waits for 2');
     });
     it('too few answers to move on', () => {
       expect(holdReason({ ...base, windowAnswered: 25, pessimistic: 1 / 25 })).toBe(
@@ -124,7 +131,10 @@ describe('abandonment-target controller', () => {
   });
 
   it('ignores a single abandon (noise) but not two', () => {
-    expect(new Loop(0.6).poll(5 * MIN, 20, 1).direction).toBe('hold');
+    expect(new Loop(0.6).poll(5 * MIN, 20, 1)).toMatchObject({
+      direction: 'hold',
+      reason: '1 abandoned call in the window: backing off waits for 2',
+    });
     expect(new Loop(0.6).poll(5 * MIN, 20, 2).direction).toBe('down');
   });
 

@@ -678,6 +678,7 @@ export function abandonmentTargetDecision(
     holdReason({
       windowRate,
       windowAnswered,
+      windowAbandoned,
       pessimistic,
       windowTarget,
       deadband,
@@ -685,12 +686,13 @@ export function abandonmentTargetDecision(
       target,
       current,
       minWindowAnswers: p.minWindowAnswers,
+      minWindowAbandons: p.minWindowAbandons,
     }),
   );
 }
 
 /**
- * Why a poll that neither backs off nor dials harder holds: the first of step 4's conditions that
+ * Why a poll that neither backs off nor dials harder holds: the condition of step 3 or step 4 that
  * stopped it. An operator watching a campaign at 60 % utilisation and no abandons reads "within the
  * deadband" as a controller that is stuck; what holds it is usually thin evidence (too few live
  * answers in the window yet), and saying so tells them it will move on its own.
@@ -698,6 +700,7 @@ export function abandonmentTargetDecision(
 export function holdReason(h: {
   windowRate: number | null;
   windowAnswered: number;
+  windowAbandoned: number;
   /** (abandons + 1) / answers in the window, null without answers. */
   pessimistic: number | null;
   windowTarget: number;
@@ -706,9 +709,15 @@ export function holdReason(h: {
   target: number;
   current: number;
   minWindowAnswers: number;
+  minWindowAbandons: number;
 }): string {
   const floor = h.windowTarget - h.deadband;
   if (h.windowRate === null || h.pessimistic === null) return 'no live answers in the window yet';
+  // Above the band yet no back-off (step 3): too few abandons to tell from noise.
+  if (h.windowRate > h.windowTarget + h.deadband) {
+    const calls = h.windowAbandoned === 1 ? 'call' : 'calls';
+    return `${h.windowAbandoned} abandoned ${calls} in the window: backing off waits for ${h.minWindowAbandons}`;
+  }
   if (h.windowRate >= floor) return 'within the deadband';
   if (h.windowAnswered < h.minWindowAnswers) {
     return `${h.windowAnswered} live answers in the window: dialing harder waits for ${h.minWindowAnswers}`;
