@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
 import { ManualClock } from '../../src/shared/clock.js';
-import { call, createBody, createCampaign, patch, start, tokenFor } from './helpers.js';
+import { call, createBody, createCampaign, FLEET, patch, start, tokenFor } from './helpers.js';
 
 /**
  * A run: two campaigns dialing for 40 simulated minutes (their stats), then 30 requests under a 50%
@@ -61,6 +61,25 @@ describe('POST /__sandbox/reset', () => {
     } finally {
       await second.close();
     }
+  });
+
+  it('forgets failed logins too: a fresh sandbox has no client locked out', async () => {
+    sandbox = await start({ authFailureLimit: { perWindow: 2, windowMs: 60_000 } });
+    const wrong = { clientId: FLEET.clientId, clientSecret: 'not-the-secret' };
+    const login = (client: { clientId: string; clientSecret: string }) =>
+      call(sandbox!, 'POST', '/oauth2/token', {
+        form: {
+          grant_type: 'client_credentials',
+          client_id: client.clientId,
+          client_secret: client.clientSecret,
+        },
+      });
+    expect((await login(wrong)).status).toBe(401);
+    expect((await login(wrong)).status).toBe(401);
+    expect((await login(FLEET)).body.error).toBe('too_many_failed_auth');
+
+    expect((await call(sandbox, 'POST', '/__sandbox/reset')).status).toBe(200);
+    expect((await login(FLEET)).status).toBe(200);
   });
 
   it('restores the fault settings the sandbox started with, not none', async () => {

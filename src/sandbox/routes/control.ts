@@ -280,9 +280,10 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
 
       /**
        * Back to a fresh start with the same seed: forget campaigns (and restart the creation count
-       * that seeds their dialers), history, idempotency keys, counters, rate windows, simulated time's
-       * progress and skips, and faults (back to the start's, their random draws replayed from the
-       * seed). Tokens stay valid and the directory is kept.
+       * that seeds their dialers), history, idempotency keys, counters, rate windows and failed-login
+       * counts (a fresh sandbox has no client locked out), simulated time's progress and skips, and
+       * faults (back to the start's, their random draws replayed from the seed). Tokens stay valid
+       * and the directory is kept.
        */
       scope.post('/reset', async () => {
         state.campaigns.clear();
@@ -292,6 +293,7 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
         state.counters.reset();
         state.rate.reset();
         state.tokenRate.reset();
+        state.authFailures.reset();
         state.faults.reset();
         return { ok: true };
       });
