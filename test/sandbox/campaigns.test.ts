@@ -521,5 +521,18 @@ describe('sandbox campaigns', () => {
     const bad = await call(sandbox, 'GET', '/__sandbox/campaigns?createdSince=yesterday');
     expect(bad.status).toBe(400);
     expect(bad.body.message).toMatch(/createdSince/);
+    // Plain decimal epoch milliseconds only: an empty value is no time (it listed every campaign),
+    // and `1e3` or `0x10` are not read as 1000 and 16; nor is a value given twice.
+    for (const query of [
+      'createdSince=',
+      'createdSince=1e3',
+      'createdSince=0x10',
+      'createdSince=%205',
+      'createdSince=1&createdSince=2',
+    ]) {
+      const refused = await call(sandbox, 'GET', `/__sandbox/campaigns?${query}`);
+      expect(refused.status, query).toBe(400);
+      expect(refused.body.error, query).toBe('invalid_query');
+    }
   });
 });

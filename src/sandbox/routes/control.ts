@@ -88,6 +88,15 @@ const skipBody = z
   })
   .strict();
 
+/**
+ * A query value in epoch milliseconds: absent is 0; anything but plain decimal digits (given once) is
+ * NaN. Number() alone read `` as 0 (every campaign) and `1e3` or `0x10` as 1000 and 16.
+ */
+function epochMsQuery(raw: unknown): number {
+  if (raw === undefined) return 0;
+  return typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
+}
+
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body ?? {});
   if (!parsed.success) throw validationFailed(zodProblems(parsed.error, body ?? {}));
@@ -212,9 +221,8 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
       });
 
       /** `?createdSince=<epoch ms>` lists only campaigns created at or after it (a benchmark's round). */
-      scope.get<{ Querystring: { createdSince?: string } }>('/campaigns', async (request, reply) => {
-        const raw = request.query.createdSince;
-        const since = raw === undefined ? 0 : Number(raw);
+      scope.get<{ Querystring: { createdSince?: unknown } }>('/campaigns', async (request, reply) => {
+        const since = epochMsQuery(request.query.createdSince);
         if (!Number.isSafeInteger(since) || since < 0) {
           return reply.code(400).send({
             error: 'invalid_query',
