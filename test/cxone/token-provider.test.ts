@@ -120,6 +120,29 @@ describe('token provider', () => {
     expect(sent).toHaveLength(2);
   });
 
+  it("counts a token's lifetime from when its request was sent, not from before its wait in the limiter", async () => {
+    const clock = new ManualClock(0);
+    const { http, sent } = fakeHttp([token('t1', 300), token('t2', 300)]);
+    // The token request waits 100 s for its slot (a backlog, a 429 penalty on the token endpoint).
+    const limiter: FleetLimiter = {
+      schedule: (_endpoint, _priority, fn) => {
+        clock.advance(100_000);
+        return fn();
+      },
+      penalize: async () => undefined,
+      close: async () => undefined,
+    };
+    const tokens = provider(http, { clock, limiter });
+    expect(await tokens.getToken()).toBe('t1');
+    // Sent at 100 s: it lives until 400 s, refreshed 30 s (10 %) early, sendable until 5 s before its end.
+    expect(tokens.expiresAt()).toBe(400_000);
+    clock.set(369_999);
+    expect(await tokens.getToken()).toBe('t1');
+    expect(sent).toHaveLength(1);
+    clock.set(394_999);
+    expect(tokens.sendable()).toBe('t1');
+  });
+
   it('shares one in-flight request between concurrent callers', async () => {
     let release: (r: RawResponse) => void = () => undefined;
     const pending = new Promise<RawResponse>((r) => (release = r));

@@ -221,16 +221,20 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
       client_secret: opts.clientSecret,
       scope: scopes.join(' '),
     });
-    const requestedAt = clock.now();
-    const res = await opts.limiter.schedule(endpoint, 'control', () =>
-      opts.http.send({
+    // Set when the request leaves, after its wait in the limiter (a backlog, a 429 penalty on the
+    // token endpoint): counted from before that wait, a token fetched after a long one would be taken
+    // for older than it is, and refreshed (or found unsendable) that much too early.
+    let requestedAt = clock.now();
+    const res = await opts.limiter.schedule(endpoint, 'control', () => {
+      requestedAt = clock.now();
+      return opts.http.send({
         endpoint,
         method: 'POST',
         path: '/oauth2/token',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
         data: form.toString(),
-      }),
-    );
+      });
+    });
     const ctx = { endpoint };
     if (res.status < 200 || res.status > 299) {
       const oauthError = oauthErrorSchema.safeParse(res.body);
@@ -286,7 +290,8 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
     refused = undefined;
     throttled = undefined;
     cxoneCredentialsRefused.set(0);
-    // Lifetime counts from when we asked, not when the answer arrived: the server's clock started then.
+    // Lifetime counts from when the request was sent, not when the answer arrived: the server's clock
+    // started about then.
     const lifetimeMs = body.expires_in * 1000;
     const expiresAt = requestedAt + lifetimeMs;
     cached = {
