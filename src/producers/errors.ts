@@ -32,6 +32,7 @@ export const API_ERROR_CODES = {
   launch_in_progress: 409,
   compliance_refused: 409,
   already_queued: 409,
+  idempotency_key_in_use: 409,
   webhooks_disabled: 409,
   conflict: 409,
   payload_too_large: 413,

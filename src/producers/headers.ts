@@ -7,7 +7,7 @@
 
 /** Where to follow what a 202 accepted: the launch or the command. */
 export const LOCATION = 'location';
-/** `true` on a launch answered from an earlier request with the same Idempotency-Key. */
+/** `true` on a launch or command answered from an earlier request with the same Idempotency-Key. */
 export const IDEMPOTENT_REPLAYED = 'idempotent-replayed';
 /** Whole seconds to wait, on every 503 of the API (not /readyz's) and on its 429. */
 export const RETRY_AFTER = 'retry-after';
@@ -15,7 +15,7 @@ export const RETRY_AFTER = 'retry-after';
 export const WWW_AUTHENTICATE = 'www-authenticate';
 /** The methods a path serves, on a 405 (src/shared/http/allowed-methods.ts sets it). */
 export const ALLOW = 'allow';
-/** Request: makes a launch safe to retry. */
+/** Request: makes a launch or a command safe to retry. */
 export const IDEMPOTENCY_KEY = 'idempotency-key';
 /** Request: who is behind a shared token, for the audit trail (auth.ts actorFor). */
 export const X_ACTOR = 'x-actor';

@@ -3,6 +3,7 @@ import { AUDIT_CURSOR, AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX } from '../shared/audi
 import { campaignConfigBaseSchema } from '../shared/campaign-config.js';
 import { campaignPatchSchema } from '../shared/lifecycle/patch.js';
 import { LAUNCH_STATUSES } from '../shared/launch-store.js';
+import { COMMAND_STATUSES } from '../shared/lifecycle/commands.js';
 import { BULL_BOARD_PATH } from './bull-board.js';
 import { isFleetGuarded } from './fleet-guard.js';
 import { actionBodySchema, commandParams } from './routes/campaign-commands.js';
@@ -69,7 +70,10 @@ export type { LaunchStatusBody } from '../shared/responses/launch.js';
 
 const commandAcceptedSchema = z.looseObject({
   commandId: z.string(),
-  status: z.string().optional(),
+  campaignId: z.string(),
+  status: z
+    .enum(COMMAND_STATUSES)
+    .describe('`queued` for a new command; for a replay, the earlier command as it stands now'),
 });
 
 const healthSchema = z.object({ status: z.literal('ok') });
@@ -228,7 +232,7 @@ const REQUEST_HEADERS = {
     // The pattern the API checks the key with (src/shared/idempotency-key.ts).
     schema: { type: 'string', minLength: 1, maxLength: 200, pattern: IDEMPOTENCY_KEY_PATTERN.source },
     description:
-      'The same key again returns the same launchId and enqueues nothing new. 1 to 200 printable ASCII characters, no spaces',
+      'Makes a retry safe: the same key with the same request again answers with what the first one made (the same launchId or commandId, `Idempotent-Replayed: true`) and enqueues nothing new; kept 24 h. Launch keys and command keys are apart. 1 to 200 printable ASCII characters, no spaces',
   },
   XActor: {
     name: 'X-Actor',
@@ -312,6 +316,11 @@ const BODY_ERRORS = {
   ),
 };
 const COMMAND_LOCATION = 'The command: `/v1/commands/{commandId}`';
+const COMMAND_ACCEPTED_HEADERS = { [LOCATION]: COMMAND_LOCATION, [IDEMPOTENT_REPLAYED]: undefined };
+const KEY_IN_USE =
+  'or the first request with this Idempotency-Key is still being carried out (`idempotency_key_in_use`, with `Retry-After`)';
+const KEY_REUSED =
+  'The Idempotency-Key was already used for a different command (`idempotency_key_reused`; `commandId` names that command)';
 
 /** A path parameter as the route's own params schema checks it. */
 function pathParam(params: z.ZodObject, name: string, description?: string): JsonObject {
@@ -502,17 +511,18 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         tags: ['campaigns'],
         summary: 'Change part of a running campaign (applied through the versioned adjust queue)',
         security: bearer,
-        parameters: [campaignIdParam],
+        parameters: [campaignIdParam, requestHeader('IdempotencyKey')],
         requestBody: { required: true, content: { 'application/json': { schema: ref('CampaignPatch') } } },
         responses: {
-          '202': withHeaders(json('CommandAccepted', 'Change accepted'), { [LOCATION]: COMMAND_LOCATION }),
+          '202': withHeaders(json('CommandAccepted', 'Change accepted'), COMMAND_ACCEPTED_HEADERS),
           '400': badRequest(
-            'The patch or the campaign id is invalid (`validation_failed`), or the body is not JSON (`invalid_json`)',
+            'The patch or the campaign id is invalid (`validation_failed`), the body is not JSON (`invalid_json`), or the Idempotency-Key is unusable (`invalid_idempotency_key`)',
           ),
           '404': errorResponse('No campaign this orchestrator launched'),
           '409': errorResponse(
-            'The current state forbids the change (`invalid_state`), or the launch is still running (`launch_in_progress`)',
+            `The current state forbids the change (\`invalid_state\`), or the launch is still running (\`launch_in_progress\`); ${KEY_IN_USE}`,
           ),
+          '422': errorResponse(KEY_REUSED),
           ...BODY_ERRORS,
           ...UPSTREAM_ERRORS,
           ...WRITE_ERRORS,
@@ -525,17 +535,18 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         tags: ['campaigns'],
         summary: 'Pause, resume or stop a campaign',
         security: bearer,
-        parameters: [campaignIdParam],
+        parameters: [campaignIdParam, requestHeader('IdempotencyKey')],
         requestBody: { required: true, content: { 'application/json': { schema: ref('ActionRequest') } } },
         responses: {
-          '202': withHeaders(json('CommandAccepted', 'Action accepted'), { [LOCATION]: COMMAND_LOCATION }),
+          '202': withHeaders(json('CommandAccepted', 'Action accepted'), COMMAND_ACCEPTED_HEADERS),
           '400': badRequest(
-            'Unknown action, invalid patch or malformed campaign id (`validation_failed`), or the body is not JSON (`invalid_json`)',
+            'Unknown action, invalid patch or malformed campaign id (`validation_failed`), the body is not JSON (`invalid_json`), or the Idempotency-Key is unusable (`invalid_idempotency_key`)',
           ),
           '404': errorResponse('No campaign this orchestrator launched'),
           '409': errorResponse(
-            'The current state (or the calling window) forbids the action, or the launch is still running; `message` says why',
+            `The current state (or the calling window) forbids the action, or the launch is still running; \`message\` says why; ${KEY_IN_USE}`,
           ),
+          '422': errorResponse(KEY_REUSED),
           ...BODY_ERRORS,
           ...UPSTREAM_ERRORS,
           ...WRITE_ERRORS,

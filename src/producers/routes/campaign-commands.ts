@@ -9,7 +9,8 @@ import { API_LIMITER_MAX_WAIT_MS } from '../../shared/cxone/api.js';
 import type { CampaignResource } from '../../shared/cxone/wire.js';
 import { createLaunchStore } from '../../shared/launch-store.js';
 import { CxoneNotFoundError, NotFoundError } from '../../shared/errors.js';
-import { getCommand, enqueueCommand } from '../../shared/lifecycle/enqueue.js';
+import { getCommand, enqueueCommand, newCommandId } from '../../shared/lifecycle/enqueue.js';
+import type { CommandRecord } from '../../shared/lifecycle/commands.js';
 import { createCommandOrder } from '../../shared/lifecycle/order.js';
 import {
   applyPatch,
@@ -35,14 +36,21 @@ import {
 } from '../../shared/lifecycle/state-machine.js';
 import { lifecycleCommands } from '../../shared/metrics.js';
 import { callerActor } from '../auth.js';
-import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
+import { answeredAtDeadline, apiDeadlineMs, unlessAbandoned } from '../request-guard.js';
 import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
 import { toValidationIssues, type ValidationIssue } from '../../shared/campaign-config.js';
 import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
 import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
 import { campaignIdParamsSchema } from './campaigns.js';
 import { campaignNotKnown, launchInProgress } from '../launch-in-progress.js';
-import { LOCATION } from '../headers.js';
+import { IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, LOCATION, RETRY_AFTER } from '../headers.js';
+import {
+  claimIsDead,
+  commandFingerprint,
+  createCommandKeys,
+  type FoundClaim,
+} from '../command-idempotency.js';
+import { parseIdempotencyKey } from '../launch-submit.js';
 import { readsJsonBody } from '../json-body.js';
 import type { CommandRecordBody, PendingCommandsBody } from '../../shared/responses/commands.js';
 
@@ -289,6 +297,55 @@ function accepted(reply: FastifyReply, campaignId: string, commandId: string) {
     .send({ commandId, campaignId, status: 'queued' });
 }
 
+/** The answer to a retry with a key an earlier command holds: that command, as it stands now. */
+function replayed(reply: FastifyReply, command: CommandRecord) {
+  const { commandId, campaignId } = command;
+  if (answeredAtDeadline(reply, { campaignId, commandId, replayed: true })) return reply;
+  return reply
+    .code(202)
+    .header(LOCATION, `/v1/commands/${encodeURIComponent(commandId)}`)
+    .header(IDEMPOTENT_REPLAYED, 'true')
+    .send({ commandId, campaignId, status: command.status });
+}
+
+/**
+ * What a key already claimed stands for, to a request that carries it: its command (a replay), or a
+ * claim dead without one that the request may take over; refused when the key was used for another
+ * command (422) or its first request is still at work (409, retry in a moment).
+ */
+async function earlierCommand(
+  ctx: AppContext,
+  found: FoundClaim,
+  fingerprint: string,
+): Promise<{ command: CommandRecord } | { deadRaw: string }> {
+  const { claim } = found;
+  // A value no request of ours wrote (set by hand) holds no command: it is overwritten.
+  if (!claim) return { deadRaw: found.raw };
+  const command = await getCommand(ctx, claim.commandId);
+  // The key never got its command, and its request is long gone: free for whatever comes with it.
+  if (!command && claimIsDead(claim, ctx.clock.now(), apiDeadlineMs(ctx.config.cxone.timeoutMs))) {
+    return { deadRaw: found.raw };
+  }
+  if (claim.fingerprint !== fingerprint) {
+    throw new ApiError(
+      422,
+      'idempotency_key_reused',
+      `this Idempotency-Key was already used for a different command (${claim.commandId} on campaign ${claim.campaignId}); use a new key for a new command`,
+      { commandId: claim.commandId, campaignId: claim.campaignId },
+    );
+  }
+  if (command) return { command };
+  throw new ApiError(
+    409,
+    'idempotency_key_in_use',
+    `a request with this Idempotency-Key is still being carried out (command ${claim.commandId}); retry in a few seconds`,
+    { commandId: claim.commandId, retryAfterSeconds: KEY_IN_USE_RETRY_S },
+    { [RETRY_AFTER]: String(KEY_IN_USE_RETRY_S) },
+  );
+}
+
+const KEY_IN_USE_RETRY_S = 2;
+
 export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   /** Checks an operator's command, queues it, and answers 202 (or nothing, past the deadline). */
   const queueCommand = async (
@@ -298,25 +355,84 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
     command: { action?: CampaignAction | undefined; patch?: CampaignPatch | undefined },
   ) => {
     const actor = callerActor(request);
+    const key = parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY]);
     const { action, patch } = command;
+    const fingerprint = commandFingerprint(campaignId, command);
+    // A retry whose command exists is answered before the campaign is judged again: a stop that has
+    // run would be refused now, and the client would read that as its stop failing.
+    if (key) {
+      const found = await commandKeys.find(key);
+      const earlier = found && (await earlierCommand(ctx, found, fingerprint));
+      if (earlier && 'command' in earlier) return replayed(reply, earlier.command);
+    }
     const { base, baseVersion, after } = await prepare(ctx, campaignId, action, patch, 'operator', actor);
-    const queued = await unlessAbandoned(
-      enqueueCommand(
-        ctx,
-        {
-          campaignId,
-          actor,
-          reason: 'operator',
-          ...(action ? { action } : {}),
-          ...(patch ? { patch } : {}),
-          base,
-          baseVersion,
-          after,
-        },
-        deadlineOptions(request),
-      ),
+    // Claimed once the command is known to be accepted (a refused one holds no key), and before it is
+    // written, so of two requests with one key only one queues a command.
+    const commandId = newCommandId();
+    if (key) {
+      const claim = { commandId, campaignId, fingerprint, claimedAtMs: ctx.clock.now() };
+      const lost = await commandKeys.claim(key, claim);
+      if (lost) {
+        const earlier = await earlierCommand(ctx, lost, fingerprint);
+        if ('command' in earlier) return replayed(reply, earlier.command);
+        if (!(await commandKeys.replace(key, earlier.deadRaw, claim))) {
+          // Another request took the dead claim over first: it is that one's to carry out.
+          return replayedOrInUse(reply, key, fingerprint);
+        }
+      }
+    }
+    let queued: { commandId: string } | null;
+    try {
+      queued = await unlessAbandoned(
+        enqueueCommand(
+          ctx,
+          {
+            campaignId,
+            actor,
+            reason: 'operator',
+            ...(action ? { action } : {}),
+            ...(patch ? { patch } : {}),
+            base,
+            baseVersion,
+            after,
+          },
+          { ...deadlineOptions(request), commandId },
+        ),
+      );
+    } catch (err) {
+      if (key) await releaseKey(key, commandId);
+      throw err;
+    }
+    if (!queued) {
+      // Not queued (the deadline passed first): the client was told so, and its retry may queue it.
+      if (key) await releaseKey(key, commandId);
+      return reply;
+    }
+    return accepted(reply, campaignId, queued.commandId);
+  };
+
+  const commandKeys = createCommandKeys(ctx);
+
+  /** Frees a key whose command was not queued; a key left claimed is taken over once dead. */
+  const releaseKey = (key: string, commandId: string) =>
+    commandKeys.release(key, commandId).catch((err: unknown) => {
+      ctx.logger.warn(
+        { err, commandId },
+        'Idempotency-Key of a command not queued could not be freed: a retry with it waits until the claim is dead',
+      );
+    });
+
+  const replayedOrInUse = async (reply: FastifyReply, key: string, fingerprint: string) => {
+    const found = await commandKeys.find(key);
+    const earlier = found && (await earlierCommand(ctx, found, fingerprint));
+    if (earlier && 'command' in earlier) return replayed(reply, earlier.command);
+    throw new ApiError(
+      409,
+      'idempotency_key_in_use',
+      'a request with this Idempotency-Key is still being carried out; retry in a few seconds',
+      { retryAfterSeconds: KEY_IN_USE_RETRY_S },
+      { [RETRY_AFTER]: String(KEY_IN_USE_RETRY_S) },
     );
-    return queued ? accepted(reply, campaignId, queued.commandId) : reply;
   };
 
   // The id is checked as GET /v1/campaigns/:campaignId checks it, so a malformed one is the same 400

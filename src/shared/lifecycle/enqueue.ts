@@ -63,6 +63,8 @@ export async function enqueueCommand(
      * (CommandAcceptedAheadError), instead of queueing it behind a command it was not decided for.
      */
     onlyBehind?: readonly string[];
+    /** The command's id, when the caller has already named it (an Idempotency-Key's claim). */
+    commandId?: string;
   } = {},
 ): Promise<{ commandId: string }> {
   const { signal } = opts;
@@ -84,7 +86,7 @@ export async function enqueueCommand(
   }
 
   throwIfAbandoned(signal, 'the command');
-  const commandId = `cmd_${randomUUID()}`;
+  const commandId = opts.commandId ?? newCommandId();
   opts.onCommandId?.(commandId);
   const now = new Date(ctx.clock.now()).toISOString();
   const record: CommandRecord = {
@@ -171,6 +173,11 @@ export async function enqueueCommand(
     'campaign command queued',
   );
   return { commandId };
+}
+
+/** A fresh command id, in the form every command has. */
+export function newCommandId(): string {
+  return `cmd_${randomUUID()}`;
 }
 
 /** The command's outcome as last recorded, or null when unknown (never existed or expired). */
