@@ -16,7 +16,8 @@ export type StartAnchor = z.infer<typeof startAnchorSchema>;
 /**
  * Settled dials the statistics must hold before the first re-anchor. At 60 the 95% upper bound is
  * within ≈ 0.1 of the measured rate (0.15 measured → 0.24, start 0.38 instead of 0.57 for the truth;
- * anything measured above ≈ 0.45 keeps one line per idle agent), and a 25-agent campaign at one line
+ * anything measured above ≈ 0.37, a bound of 0.487 or more, keeps one line per idle agent for a team of
+ * 25 or more), and a 25-agent campaign at one line
  * per idle agent has them within 1–3 minutes, before the controller could take its first step (50
  * clean live answers). Fewer would re-anchor on a bound too wide to move the rate at all; many more
  * would leave a stale list crawling up at the controller's pace (docs/pacing.md "The re-anchor").
