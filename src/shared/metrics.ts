@@ -48,7 +48,7 @@ export const limiterBudgetLeft = new Gauge({
 /**
  * Sets `cxo_limiter_budget_left` from the fleet's call log, for a scrape: a value kept from this
  * process's last permit goes stale as the window slides and other processes spend the budget. An
- * endpoint that does not answer within `timeoutMs` keeps its last value.
+ * endpoint that does not answer within `timeoutMs` has no value for this scrape (see below).
  */
 export async function refreshLimiterBudgets(timeoutMs: number): Promise<void> {
   const budgets = await Promise.all(
