@@ -33,7 +33,14 @@ export type Command =
   | { kind: 'launch'; file: string; wait: boolean; idempotencyKey?: string; timeoutSec: number }
   | { kind: 'validate'; file: string; offline: boolean }
   | { kind: 'status'; id: string }
-  | { kind: 'action'; action: CampaignAction; id: string; wait: boolean; timeoutSec: number }
+  | {
+      kind: 'action';
+      action: CampaignAction;
+      id: string;
+      wait: boolean;
+      timeoutSec: number;
+      idempotencyKey?: string;
+    }
   | { kind: 'audit'; id: string; export: boolean; limit?: number }
   | { kind: 'watch'; id: string; intervalSec: number; once: boolean };
 
@@ -56,7 +63,7 @@ commands:
   resume ID          resume a paused campaign (refused outside the calling window)
   stop ID            end the campaign for good
                      (each waits until its command is applied, failed or refused;
-                     --no-wait  return once accepted   --timeout SECONDS (60, up to 86400))
+                     --no-wait  return once accepted   --idempotency-key KEY   --timeout SECONDS (60, up to 86400))
   audit ID           print the campaign's audit trail (--export: every record as JSON lines; --limit N)
   watch ID           live view of stats and pacing, refreshed every --interval SECONDS (2; at most 3600); --once
                      (pause, resume, stop and watch take a launch id for the launch's campaign)
@@ -82,9 +89,9 @@ const ALLOWED = {
   launch: ['--no-wait', '--idempotency-key', '--timeout'],
   validate: ['--offline'],
   status: [],
-  pause: ['--no-wait', '--timeout'],
-  resume: ['--no-wait', '--timeout'],
-  stop: ['--no-wait', '--timeout'],
+  pause: ['--no-wait', '--idempotency-key', '--timeout'],
+  resume: ['--no-wait', '--idempotency-key', '--timeout'],
+  stop: ['--no-wait', '--idempotency-key', '--timeout'],
   audit: ['--export', '--limit'],
   watch: ['--interval', '--once'],
 } satisfies Record<string, readonly string[]>;
@@ -111,8 +118,8 @@ const COMMAND_HELP: Record<CommandName, string> = {
 };
 for (const action of ['pause', 'resume', 'stop'] as const) {
   COMMAND_HELP[action] +=
-    '\n  waits until its command is applied, failed or refused (--no-wait: return once accepted;' +
-    '\n  --timeout SECONDS: 60, up to 86400); ID may be a launch id, for its campaign';
+    '\n  waits until its command is applied, failed or refused (--no-wait: return once accepted); ID may' +
+    '\n  be a launch id; --timeout SECONDS: 60, up to 86400; --idempotency-key KEY: a re-run is the same command';
 }
 COMMAND_HELP.watch += '\n  ID may be a launch id, for its campaign';
 
@@ -235,6 +242,15 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
   const known = isCommand(positionals[0]) ? { command: positionals[0] } : {};
   const usageError = (error: string): ParseResult => ({ ok: false, error, ...known });
   if (argError) return usageError(argError);
+  // The API's own rule, checked before anything is sent: a key it would refuse is a mistyped option,
+  // not an invalid request (the API's 400 would read as exit 2).
+  const idempotencyKeyOption = (given: Map<string, string>): string | undefined | ParseResult => {
+    const key = given.get('--idempotency-key');
+    const keyProblem = key === undefined ? undefined : idempotencyKeyProblem(key);
+    return keyProblem
+      ? usageError(`--idempotency-key ${JSON.stringify(key)} is refused: ${keyProblem}`)
+      : key;
+  };
 
   // Set to nothing counts as unset, as the service reads its own environment (compose passes
   // `${API_TOKEN:-}`): an empty token would be refused, though the fleet took the default.
@@ -287,13 +303,8 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
     case 'launch': {
       const timeout = secondsWithin(values.get('--timeout') ?? '120', '--timeout', 0.01, 86_400);
       if (typeof timeout === 'string') return usageError(timeout);
-      const key = values.get('--idempotency-key');
-      // The API's own rule, checked before anything is sent: a key it would refuse is a mistyped
-      // option, not an invalid config (the API's 400 would read as exit 2).
-      const keyProblem = key === undefined ? undefined : idempotencyKeyProblem(key);
-      if (keyProblem) {
-        return usageError(`--idempotency-key ${JSON.stringify(key)} is refused: ${keyProblem}`);
-      }
+      const key = idempotencyKeyOption(values);
+      if (typeof key === 'object') return key;
       return {
         ok: true,
         options,
@@ -340,10 +351,19 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
       if (!action) return usageError(`unknown command "${name}"`);
       const timeout = secondsWithin(values.get('--timeout') ?? '60', '--timeout', 0.01, 86_400);
       if (typeof timeout === 'string') return usageError(timeout);
+      const key = idempotencyKeyOption(values);
+      if (typeof key === 'object') return key;
       return {
         ok: true,
         options,
-        command: { kind: 'action', action, id: target, wait: !flags.has('--no-wait'), timeoutSec: timeout },
+        command: {
+          kind: 'action',
+          action,
+          id: target,
+          wait: !flags.has('--no-wait'),
+          timeoutSec: timeout,
+          ...(key ? { idempotencyKey: key } : {}),
+        },
       };
     }
   }

@@ -632,6 +632,20 @@ async function status(
   return EXIT.ok;
 }
 
+/**
+ * Pure: what to tell someone who interrupted a pause, resume or stop request itself: the API may
+ * have queued it, and only the idempotency key makes a re-run answer with that command.
+ */
+export function interruptedActionMessage(
+  cmd: Pick<Extract<Command, { kind: 'action' }>, 'action' | 'idempotencyKey'>,
+  campaignId: string,
+): string {
+  const unknown = `interrupted before the API answered: the ${cmd.action} may or may not have been accepted`;
+  return cmd.idempotencyKey
+    ? `${unknown}; to find out, re-run cxo ${cmd.action} ${campaignId} --idempotency-key ${cmd.idempotencyKey} (it answers with the same command if there is one, and never makes a second)`
+    : `${unknown}; check with cxo status ${campaignId}`;
+}
+
 async function action(
   cmd: Extract<Command, { kind: 'action' }>,
   api: ApiClient,
@@ -639,7 +653,9 @@ async function action(
   opts: GlobalOptions,
 ) {
   type Accepted = { commandId?: string; status?: string };
-  const send = (id: string) => api.post<Accepted>(`/v1/campaigns/${enc(id)}/actions`, { action: cmd.action });
+  const headers: Record<string, string> = cmd.idempotencyKey ? { 'idempotency-key': cmd.idempotencyKey } : {};
+  const send = (id: string) =>
+    api.post<Accepted>(`/v1/campaigns/${enc(id)}/actions`, { action: cmd.action }, headers);
   let campaignId = cmd.id;
   let res: ApiResponse<Accepted>;
   try {
@@ -656,17 +672,19 @@ async function action(
     }
   } catch (err) {
     if (err instanceof InterruptedError && err.method === 'POST') {
-      const message = `interrupted before the API answered: the ${cmd.action} may or may not have been accepted; check with cxo status ${campaignId}`;
+      const message = interruptedActionMessage(cmd, campaignId);
       return report(io, opts.json, failure(EXIT.interrupted, 'interrupted', message));
     }
     return report(io, opts.json, describeError(err, { campaignId }));
   }
   const { commandId } = res.body;
+  const replayed = res.headers.get('idempotent-replayed') === 'true';
   if (!cmd.wait || !commandId) {
+    const earlier = replayed ? ', accepted earlier under this --idempotency-key' : '';
     io.out(
       opts.json
-        ? JSON.stringify(res.body)
-        : `${cmd.action} accepted for campaign ${campaignId}${commandId ? ` (command ${commandId})` : ''}`,
+        ? JSON.stringify(replayed ? { ...res.body, replayed } : res.body)
+        : `${cmd.action} accepted for campaign ${campaignId}${commandId ? ` (command ${commandId}${earlier})` : ''}`,
     );
     return EXIT.ok;
   }

@@ -244,11 +244,25 @@ describe('cxo against the running fleet (integration)', () => {
     expect(pause.code).toBe(EXIT.refused);
     expect(pause.err).toMatch(/409/);
     // Waits for the command: exit 0 says the campaign was stopped, not that a stop was queued.
-    const stop = await cxo('stop', campaignId);
+    const key = `cli-stop-${prefix}`;
+    const stop = await cxo('stop', campaignId, '--idempotency-key', key);
     expect(stop.code, stop.err).toBe(EXIT.ok);
     expect(stop.out).toMatch(
       new RegExp(`^stop of campaign ${campaignId} done: it is cancelled \\(version \\d+, command cmd_`),
     );
+    const commandId = /command (cmd_[\w-]+)/.exec(stop.out)?.[1];
+    expect(commandId).toBeDefined();
+    // Re-run with the key (the answer was lost, say): the stop it made, done, not a second stop.
+    const again = await cxo('stop', campaignId, '--idempotency-key', key);
+    expect(again.code, again.err).toBe(EXIT.ok);
+    expect(again.out).toContain(`command ${commandId!}`);
+    const accepted = await cxo('stop', campaignId, '--idempotency-key', key, '--no-wait');
+    expect(accepted.out).toBe(
+      `stop accepted for campaign ${campaignId} (command ${commandId!}, accepted earlier under this --idempotency-key)`,
+    );
+    // Without it, a second stop: refused, the campaign being stopped already.
+    const unkeyed = await cxo('stop', campaignId, '--no-wait');
+    expect(unkeyed.code).toBe(EXIT.refused);
     expect(sandbox.getCampaignState(campaignId)).toMatchObject({ resource: { status: 'cancelled' } });
     const watched = await cxo('watch', campaignId, '--interval', '0.2');
     expect(watched.code).toBe(EXIT.ok);

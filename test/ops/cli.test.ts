@@ -13,6 +13,7 @@ import {
   describeError,
   emptyTrailReport,
   interruptedLaunchMessage,
+  interruptedActionMessage,
   launchIdReport,
   resolveFileArg,
   runCli,
@@ -115,6 +116,14 @@ describe('cxo argument parsing (pure)', () => {
       command: { kind: 'action', action: 'pause', id: 'c-1' },
     });
     expect(parseCliArgs(['stop', 'c-1'])).toMatchObject({ command: { kind: 'action', action: 'stop' } });
+    expect(parseCliArgs(['stop', 'c-1', '--idempotency-key', 'stop-1'])).toMatchObject({
+      command: { kind: 'action', action: 'stop', idempotencyKey: 'stop-1' },
+    });
+    const bad = parseCliArgs(['resume', 'c-1', '--idempotency-key', 'a b']);
+    expect(bad).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('--idempotency-key "a b" is refused'),
+    });
     expect(parseCliArgs(['audit', 'c-1', '--export', '--limit', '5'])).toMatchObject({
       command: { kind: 'audit', export: true, limit: 5 },
     });
@@ -196,6 +205,15 @@ describe('cxo argument parsing (pure)', () => {
     expect(bare).toContain('may or may not have been accepted');
     expect(bare).toContain('http://api:3000/admin/queues');
     expect(bare).not.toContain('\n');
+  });
+
+  it('tells an interrupted pause, resume or stop how to find out whether it was accepted', () => {
+    const keyed = interruptedActionMessage({ action: 'stop', idempotencyKey: 'k-8' }, 'c-1');
+    expect(keyed).toContain('the stop may or may not have been accepted');
+    expect(keyed).toContain('re-run cxo stop c-1 --idempotency-key k-8');
+    expect(interruptedActionMessage({ action: 'pause' }, 'c-1')).toBe(
+      'interrupted before the API answered: the pause may or may not have been accepted; check with cxo status c-1',
+    );
   });
 
   it("refuses an --idempotency-key the API would refuse, by the API's own rule, as a usage error", () => {
@@ -352,7 +370,11 @@ describe('a cxo usage error', () => {
     [['status', 'c-1', '--bogus'], 'unknown option --bogus', 'usage: cxo status ID'],
     [['--bogus', 'watch', 'c-1'], 'unknown option --bogus', 'usage: cxo watch ID'],
     [['launch', 'c.json', '--timeout'], '--timeout needs a value', 'usage: cxo launch FILE'],
-    [['pause'], 'pause takes exactly one ID', 'usage: cxo pause ID [--no-wait] [--timeout SECONDS]'],
+    [
+      ['pause'],
+      'pause takes exactly one ID',
+      'usage: cxo pause ID [--no-wait] [--idempotency-key KEY] [--timeout SECONDS]',
+    ],
     [['status', 'c-1', '--export'], '--export does not apply to status', 'usage: cxo status ID'],
     [['lauch', 'c.json'], 'unknown command "lauch"', 'commands: launch, validate, status, pause'],
     [[], 'missing command', 'commands: launch, validate, status, pause'],
