@@ -10,6 +10,7 @@ import { importIfChangedOutside } from '../shared/audit/history-sync.js';
 import { noteCleanupFoundMissing, noteMissingOnCxone } from '../shared/campaign-missing.js';
 import { scheduleWindowEnforcement } from '../shared/compliance/enforcement.js';
 import { checkOutsideChange } from '../shared/compliance/outside-change.js';
+import { recordDeploymentOverrides } from '../shared/compliance/overrides.js';
 import { StartWindowPassedError, startWindowCheck } from '../shared/compliance/start-at-send.js';
 import type { AppContext } from '../shared/context.js';
 import { launchIdempotencyKey } from '../shared/cxone/idempotency.js';
@@ -801,12 +802,19 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
     // The declared states are also kept apart (declaredStates, which only grows): a sync writes the
     // whole config from the copy it read, and one that read before a state was added would drop it.
     const declared = data.config.recipientStates;
-    const sync = () =>
-      campaigns.syncFromCxone(scheduled, {
+    const id = campaignId;
+    // A rule this deployment lets the campaign relax (the do-not-call check off, ALLOW_DNC_DISABLED)
+    // is audited at its launch, once its record exists: window enforcement's backstop records it only
+    // at the activation, hours or days later for a campaign scheduled to its next open, and never for
+    // one cancelled before it. Once per campaign (a mark, and the record's dedupe key).
+    const sync = async () => {
+      await campaigns.syncFromCxone(scheduled, {
         launchId: data.launchId,
         config: data.config,
         ...(declared?.length ? { declaredStates: declared } : {}),
       });
+      await recordDeploymentOverrides(ctx, { campaignId: id, config: data.config, actor: data.actor });
+    };
     // Once, unless the activation's permit comes too late for its window (3b): then again, to schedule.
     for (;;) {
       let plan: ReturnType<typeof planActivation> | null;
