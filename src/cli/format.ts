@@ -250,7 +250,13 @@ export function formatCampaign(view: CampaignViewLoose): string {
     );
   }
   const decision = pacingLine(view.pacing);
-  if (decision) lines.push(`pacing     ${decision.replace(/^pacing /, '')}`);
+  if (decision) {
+    // When it was decided: the latest decision may be far older than the figures above it (a poll the
+    // abandonment guard pauses skips pacing, a paused poll at the safe start decides nothing).
+    const at = (view.pacing as { lastDecision?: { at?: unknown } } | null | undefined)?.lastDecision?.at;
+    const when = typeof at === 'string' ? printableLine(`   decided ${at}`) : '';
+    lines.push(`pacing     ${decision.replace(/^pacing /, '')}${when}`);
+  }
   for (const [label, state] of [
     ['pacing', decision ? undefined : view.pacing],
     ['compliance', view.compliance],
