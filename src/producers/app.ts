@@ -16,7 +16,7 @@ import { registerRequestGuard } from './request-guard.js';
 import { registerFleetGuard } from './fleet-guard.js';
 import { registerJsonBodyParser } from './json-body.js';
 import { decodedPath, pathOf } from '../shared/http/url-path.js';
-import { registerCampaignRoutes } from './routes/campaigns.js';
+import { campaignsServedMethods, registerCampaignRoutes } from './routes/campaigns.js';
 import { registerLaunchRoutes } from './routes/launches.js';
 import { registerCampaignCommandRoutes } from './routes/campaign-commands.js';
 import { registerOpsRoutes } from './routes/ops.js'; // (H8)
@@ -218,7 +218,10 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
   // Every route registered from here on (Bull Board's included) counts for the 405s; a read-only
   // board's change routes do not count as served (their 405 says so too, bull-board.ts).
   const readOnlyBoard = ctx.config.bullBoardReadOnly;
-  answerUnmatched(app, { servedNow: (path, routed) => boardServedMethods(path, routed, readOnlyBoard) });
+  answerUnmatched(app, {
+    servedNow: (path, routed) =>
+      boardServedMethods(path, campaignsServedMethods(path, routed), readOnlyBoard),
+  });
 
   // ── Route registrations: one line per routes file (owner in parentheses). Add yours here. ──
   // Ops first: its onRoute hook collects every later route for the OpenAPI document.

@@ -87,6 +87,21 @@ describe('authentication', () => {
     expect((await api(suite.stack, 'DELETE', '/v1/campaigns/abc-1/nothing')).status).toBe(404);
     expect(await suite.queued()).toBe(0);
   });
+
+  it('answers a method other than POST on /v1/campaigns/validate 405 with Allow: POST, not as a campaign id', async () => {
+    for (const [method, body] of [
+      ['GET', undefined],
+      ['PATCH', { name: 'x' }],
+      ['DELETE', undefined],
+    ] as const) {
+      const reply = await api(suite.stack, method, '/v1/campaigns/validate', body ? { body } : {});
+      expect(reply.status, method).toBe(405);
+      expect(reply.headers.get('allow'), method).toBe('POST');
+      expect(reply.body, method).toMatchObject({ error: 'method_not_allowed', allowed: ['POST'] });
+    }
+    expect((await api(suite.stack, 'GET', '/v1/campaigns/validate/')).headers.get('allow')).toBe('POST');
+    expect(await suite.queued()).toBe(0);
+  });
 });
 
 describe('malformed launch requests', () => {

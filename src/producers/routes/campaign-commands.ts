@@ -41,7 +41,7 @@ import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
 import { toValidationIssues, type ValidationIssue } from '../../shared/campaign-config.js';
 import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
 import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
-import { campaignIdParamsSchema } from './campaigns.js';
+import { campaignIdParamsSchema, refuseValidatePath } from './campaigns.js';
 import { campaignNotKnown, launchInProgress } from '../launch-in-progress.js';
 import { IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, LOCATION, RETRY_AFTER } from '../headers.js';
 import {
@@ -439,6 +439,7 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
   // naming the same parameter on every method, not a 404 after a look-up here.
   app.patch('/v1/campaigns/:campaignId', readsJsonBody(PATCH_BODY), async (request, reply) => {
     const { campaignId } = parseOrThrow(campaignIdParamsSchema, request.params);
+    refuseValidatePath(campaignId, request.method);
     const parsed = parsePatchRequest(campaignPatchSchema, request.body, '');
     if (parsed.issues) return refuseMalformed(ctx, campaignId, request.body, parsed.issues, '');
     return queueCommand(request, reply, campaignId, { patch: parsed.data });

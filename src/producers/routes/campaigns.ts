@@ -4,11 +4,11 @@ import { createCampaignStore, isResourceBehind, type CampaignRecord } from '../.
 import type { AppContext } from '../../shared/context.js';
 import { API_LIMITER_MAX_WAIT_MS } from '../../shared/cxone/api.js';
 import { callerActor } from '../auth.js';
-import { parseOrThrow, ValidationFailedError } from '../errors.js';
+import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
 import { checkCampaignConfig } from '../../shared/campaign-check.js'; // (H7: the deployment's policy too)
 import { parseIdempotencyKey, submitLaunch } from '../launch-submit.js';
 import { campaignNotKnown } from '../launch-in-progress.js';
-import { IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, LOCATION } from '../headers.js';
+import { ALLOW, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, LOCATION } from '../headers.js';
 import { readsJsonBody } from '../json-body.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { planActivation } from '../../workers/launch-plan.js';
@@ -66,6 +66,33 @@ export const CAMPAIGN_VIEW_MAX_AGE_MS = 10_000;
 export const campaignIdParamsSchema = z.object({
   campaignId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be a campaign id as returned by a launch'),
 });
+
+const VALIDATE_PATH = '/v1/campaigns/validate';
+
+/**
+ * Of the methods routed on a path (allowed-methods.ts), those it serves: on `/v1/campaigns/validate`
+ * only POST, though `:campaignId`'s GET and PATCH match it too (they answer it 405, below).
+ */
+export function campaignsServedMethods(path: string, routed: readonly string[]): string[] {
+  const bare = path.length > VALIDATE_PATH.length && path.endsWith('/') ? path.slice(0, -1) : path;
+  return bare === VALIDATE_PATH ? routed.filter((m) => m === 'POST') : [...routed];
+}
+
+/**
+ * `/v1/campaigns/validate` is served under POST alone, but the router hands its other methods to
+ * `/v1/campaigns/:campaignId`, where "validate" read as a campaign not known (404): a GET sent where a
+ * POST was meant is told so, 405 with `Allow: POST`. (No CXone campaign id is a word.)
+ */
+export function refuseValidatePath(campaignId: string, method: string): void {
+  if (campaignId !== 'validate') return;
+  throw new ApiError(
+    405,
+    'method_not_allowed',
+    `${method} is not served on /v1/campaigns/validate; allowed: POST (with the campaign config as its body)`,
+    { allowed: ['POST'] },
+    { [ALLOW]: 'POST' },
+  );
+}
 
 /**
  * When the cached CXone data was last known to be current: the last full read, or a later stats
@@ -200,6 +227,7 @@ export async function registerCampaignRoutes(
 
   app.get('/v1/campaigns/:campaignId', async (request) => {
     const { campaignId } = parseOrThrow(campaignIdParamsSchema, request.params);
+    refuseValidatePath(campaignId, request.method);
     const record = await store.get(campaignId);
     if (!record) throw await campaignNotKnown(ctx, campaignId);
     if (ctx.clock.now() - lastConfirmedAt(record) <= CAMPAIGN_VIEW_MAX_AGE_MS) {
