@@ -14,6 +14,7 @@ import {
 import { CommandAcceptedAheadError, enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { createCommandOrder, pendingKey } from '../../src/shared/lifecycle/order.js';
 import { applyPacing } from '../../src/shared/pacing/apply.js';
+import { pacingDecisions } from '../../src/shared/metrics.js';
 import { readPacingRecord } from '../../src/shared/pacing/record.js';
 import { pacingTurn } from '../../src/shared/pacing/turn.js';
 import { runPollCycle, type PollOutcome } from '../../src/shared/polling/poll-cycle.js';
@@ -247,8 +248,15 @@ describe('a poll that read the campaign before a command wrote it', () => {
       const stats = await h.ctx.cxone.getStats(campaign.id);
       const throttle = { maxCallRate: 0.3, reason: 'abandonment 2.6% over the 2% target' };
       const input = { record, stats, efficiency: null, throttle };
+      const downs = async () =>
+        (await pacingDecisions.get()).values.find(
+          (v) => v.labels.strategy === 'abandonment-target' && v.labels.direction === 'down',
+        )?.value ?? 0;
+      const downsBefore = await downs();
       const paced = await applyPacing(h.ctx, input);
       expect(paced).toMatchObject({ kind: 'deferred', reason: expect.stringContaining(pauseId) });
+      // Audited and published as a pacing decision, and counted as one.
+      expect(await downs()).toBe(downsBefore + 1);
       capId = (paced as { guardCapCommandId?: string }).guardCapCommandId!;
       expect(capId).toBeDefined();
       expect(await createCommandStore(h.ctx).get(capId)).toMatchObject({
@@ -263,6 +271,7 @@ describe('a poll that read the campaign before a command wrote it', () => {
       const again = await applyPacing(h.ctx, input);
       expect(again).toMatchObject({ kind: 'deferred' });
       expect(again).not.toHaveProperty('guardCapCommandId');
+      expect(await downs()).toBe(downsBefore + 1);
       expect(await createCommandOrder(h.ctx).pending(campaign.id)).toEqual([pauseId, capId]);
     } finally {
       worker.resume();

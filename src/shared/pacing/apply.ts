@@ -122,13 +122,17 @@ async function capWhileDeferred(
     { campaignId, from: current, to: decision.callRate, deferredFor },
     "pacing deferred while the abandonment guard throttles: the guard's cap is queued on its own",
   );
-  return queueAdjustment(ctx, {
+  const commandId = await queueAdjustment(ctx, {
     record,
     decision: { ...decision, reason: `${decision.reason} (pacing's step deferred: ${deferredFor})` },
     reason: REASON_GUARD,
     stats: input.stats,
     efficiency: input.efficiency,
   });
+  // Audited and published as a pacing decision, so counted as one: the same cap decided inside
+  // pacing's turn is.
+  pacingDecisions.inc({ strategy: decision.strategy, direction: decision.direction });
+  return commandId;
 }
 
 /** What a step holds of its turn: the fence before its writes, the order its change may queue behind. */
