@@ -215,8 +215,10 @@ function idHint(json: FailureJson, context: ErrorContext): string | undefined {
       : `launch ${launchId}: see where it stands with cxo status ${launchId}`;
   }
   if (typeof commandId === 'string') {
-    return context.campaignId
-      ? `command ${commandId}: whether it ran shows in cxo status ${context.campaignId} (last cmd)`
+    // A 422 names the campaign its key's command is on, which need not be the id it was sent to.
+    const campaignId = typeof json.campaignId === 'string' ? json.campaignId : context.campaignId;
+    return campaignId
+      ? `command ${commandId}: whether it ran shows in cxo status ${campaignId} (last cmd)`
       : `command ${commandId}: GET /v1/commands/${commandId} says whether it ran`;
   }
   return undefined;
@@ -646,6 +648,20 @@ export function interruptedActionMessage(
     : `${unknown}; check with cxo status ${campaignId}`;
 }
 
+/**
+ * Pure: whether the API refused the key as used for a command on another campaign than `id`. Sent to
+ * a launch id, a re-run's key is compared before the id is looked up (the campaign its first run was
+ * resolved to differs), so the 422 may only mean the id is a launch's: it is resolved as a 404 is, and
+ * the command sent for the launch's campaign is replayed (or refused, when the key is another's).
+ */
+export function keyUsedOnAnotherCampaign(err: unknown, id: string): boolean {
+  if (!(err instanceof ApiError) || err.status !== 422) return false;
+  const body = err.body as { error?: unknown; campaignId?: unknown } | null;
+  return (
+    body?.error === 'idempotency_key_reused' && typeof body.campaignId === 'string' && body.campaignId !== id
+  );
+}
+
 async function action(
   cmd: Extract<Command, { kind: 'action' }>,
   api: ApiClient,
@@ -662,11 +678,13 @@ async function action(
     try {
       res = await send(campaignId);
     } catch (err) {
-      if (!notThisKind(err)) throw err;
+      const keyElsewhere = keyUsedOnAnotherCampaign(err, cmd.id);
+      if (!notThisKind(err) && !keyElsewhere) throw err;
       const resolved = await campaignOfLaunchId(api, io, cmd.id);
+      if (!resolved && keyElsewhere) throw err;
       if (!resolved) return report(io, opts.json, unknownIdFailure(cmd.id, err));
       if ('failure' in resolved) return report(io, opts.json, resolved.failure);
-      // The 404 queued nothing, so sending the command again, for the launch's campaign, is safe.
+      // The 404 (or the 422) queued nothing, so sending the command again, for the launch's campaign, is safe.
       campaignId = resolved.campaignId;
       res = await send(campaignId);
     }

@@ -256,6 +256,21 @@ describe('cxo against the running fleet (integration)', () => {
     const again = await cxo('stop', campaignId, '--idempotency-key', key);
     expect(again.code, again.err).toBe(EXIT.ok);
     expect(again.out).toContain(`command ${commandId!}`);
+    // Re-run given the launch id, as a first run may have been: the key is checked before the id is
+    // looked up, so the 422 naming the launch's campaign leads to that campaign, and the same stop.
+    const byLaunch = await cxo('stop', launchId, '--idempotency-key', key);
+    expect(byLaunch.code, byLaunch.err).toBe(EXIT.ok);
+    expect(byLaunch.out).toContain(`command ${commandId!}`);
+    // Another command with the key is still refused for it, given either id.
+    const reused = await cxo('pause', launchId, '--idempotency-key', key);
+    expect(reused.code).toBe(EXIT.refused);
+    expect(reused.err).toContain(`/v1/campaigns/${campaignId}/actions → 422`);
+    // Sent to an id that is no launch, the 422 stands, and points at the campaign the key's stop is on.
+    const elsewhere = await cxo('stop', 'no-such-campaign', '--idempotency-key', key);
+    expect(elsewhere.code).toBe(EXIT.refused);
+    expect(elsewhere.err).toContain(
+      `command ${commandId!}: whether it ran shows in cxo status ${campaignId}`,
+    );
     const accepted = await cxo('stop', campaignId, '--idempotency-key', key, '--no-wait');
     expect(accepted.out).toBe(
       `stop accepted for campaign ${campaignId} (command ${commandId!}, accepted earlier under this --idempotency-key)`,
