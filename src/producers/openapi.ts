@@ -319,6 +319,24 @@ const COMMAND_LOCATION = 'The command: `/v1/commands/{commandId}`';
 const COMMAND_ACCEPTED_HEADERS = { [LOCATION]: COMMAND_LOCATION, [IDEMPOTENT_REPLAYED]: undefined };
 const KEY_IN_USE =
   'or the first request with this Idempotency-Key is still being carried out (`idempotency_key_in_use`, with `Retry-After`)';
+
+/**
+ * A command's 409: of its codes only `idempotency_key_in_use` says when to retry, so its Retry-After is
+ * documented here as optional, not by the component every answer documenting it must carry.
+ */
+function commandConflict(description: string): JsonObject {
+  const { name, schema } = RESPONSE_HEADERS[RETRY_AFTER];
+  return {
+    ...errorResponse(description),
+    headers: {
+      [name]: {
+        required: false,
+        description: 'Only on `idempotency_key_in_use`: whole seconds to wait before retrying',
+        schema,
+      },
+    },
+  };
+}
 const KEY_REUSED =
   'The Idempotency-Key was already used for a different command (`idempotency_key_reused`; `commandId` names that command)';
 
@@ -519,7 +537,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
             'The patch or the campaign id is invalid (`validation_failed`), the body is not JSON (`invalid_json`), or the Idempotency-Key is unusable (`invalid_idempotency_key`)',
           ),
           '404': errorResponse('No campaign this orchestrator launched'),
-          '409': errorResponse(
+          '409': commandConflict(
             `The current state forbids the change (\`invalid_state\`), or the launch is still running (\`launch_in_progress\`); ${KEY_IN_USE}`,
           ),
           '422': errorResponse(KEY_REUSED),
@@ -543,7 +561,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
             'Unknown action, invalid patch or malformed campaign id (`validation_failed`), the body is not JSON (`invalid_json`), or the Idempotency-Key is unusable (`invalid_idempotency_key`)',
           ),
           '404': errorResponse('No campaign this orchestrator launched'),
-          '409': errorResponse(
+          '409': commandConflict(
             `The current state (or the calling window) forbids the action, or the launch is still running; \`message\` says why; ${KEY_IN_USE}`,
           ),
           '422': errorResponse(KEY_REUSED),

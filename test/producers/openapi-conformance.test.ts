@@ -583,6 +583,47 @@ describe('headers', () => {
     }
   });
 
+  it("a command's Idempotency-Key answers as documented: the replay, a key reused, a key still at work", async () => {
+    const launched = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig() });
+    const campaign = String((await waitForLaunch(stack, String(launched.body.launchId))).campaignId);
+    const template = '/v1/campaigns/{campaignId}';
+    const path = `/v1/campaigns/${campaign}`;
+    const keyed = (key: string) => ({ headers: { [API_HEADERS.IDEMPOTENCY_KEY]: key } });
+    const stamp = Date.now();
+    const [done, busy] = [`conformance-cmd-${stamp}`, `conformance-busy-${stamp}`];
+    // A claim whose command is not written yet: what a retry racing the first request finds.
+    const first = await api(stack, 'PATCH', path, { body: { name: 'busy' }, ...keyed(busy) });
+    expect(first.status).toBe(202);
+    const claimKey = stack.ctx.keys.custom('command-idem', busy);
+    const claim = JSON.parse((await stack.redis.get(claimKey))!) as Record<string, unknown>;
+    await stack.redis.set(
+      claimKey,
+      JSON.stringify({ ...claim, commandId: 'cmd_not_written_yet', claimedAtMs: Date.now() }),
+      'EX',
+      600,
+    );
+    const requests: Request[] = [
+      ['PATCH', template, path, { name: 'renamed' }, keyed(done)],
+      ['PATCH', template, path, { name: 'renamed' }, keyed(done)],
+      ['PATCH', template, path, { name: 'other' }, keyed(done)],
+      ['POST', `${template}/actions`, `${path}/actions`, { action: 'pause' }, keyed(done)],
+      ['PATCH', template, path, { name: 'busy' }, keyed(busy)],
+    ];
+    const { disagreements, headers, replies } = await walk(stack, doc, requests);
+    expect(disagreements).toEqual([]);
+    expect(
+      replies.map((r) => `${r.status} ${String(r.body.error ?? r.headers.get('idempotent-replayed'))}`),
+    ).toEqual([
+      '202 null',
+      '202 true',
+      '422 idempotency_key_reused',
+      '422 idempotency_key_reused',
+      '409 idempotency_key_in_use',
+    ]);
+    expect(headers).toContain(`PATCH ${template} 202 ${API_HEADERS.IDEMPOTENT_REPLAYED}`);
+    expect(headers).toContain(`PATCH ${template} 409 ${API_HEADERS.RETRY_AFTER}`);
+  });
+
   it('a method a documented path does not serve answers 405 as documented, Allow naming the documented methods', async () => {
     const methodNotAllowed = doc.components.responses?.MethodNotAllowed as DocumentedResponse | undefined;
     expect(methodNotAllowed?.headers).toHaveProperty('Allow');
