@@ -100,6 +100,19 @@ describe('authentication', () => {
       expect(reply.body, method).toMatchObject({ error: 'method_not_allowed', allowed: ['POST'] });
     }
     expect((await api(suite.stack, 'GET', '/v1/campaigns/validate/')).headers.get('allow')).toBe('POST');
+    // A PATCH is the wrong method whatever its body: none, not JSON, or not labelled JSON is no 400
+    // asking for the fields to change, nor a 415.
+    for (const [what, opts] of [
+      ['no body', {}],
+      ['a body not JSON', { raw: '{not json' }],
+      ['a text/plain body', { raw: 'x', headers: { 'content-type': 'text/plain' } }],
+    ] as const) {
+      const reply = await api(suite.stack, 'PATCH', '/v1/campaigns/validate', opts);
+      expect(reply.status, what).toBe(405);
+      expect(reply.headers.get('allow'), what).toBe('POST');
+    }
+    // Still behind the token: a request without one is the 401 it always was.
+    expect((await api(suite.stack, 'PATCH', '/v1/campaigns/validate', { token: null })).status).toBe(401);
     expect(await suite.queued()).toBe(0);
   });
 });

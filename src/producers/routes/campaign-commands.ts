@@ -41,7 +41,7 @@ import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
 import { toValidationIssues, type ValidationIssue } from '../../shared/campaign-config.js';
 import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
 import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
-import { campaignIdParamsSchema, refuseValidatePath } from './campaigns.js';
+import { campaignIdParamsSchema, refuseValidatePathEarly } from './campaigns.js';
 import { campaignNotKnown, launchInProgress } from '../launch-in-progress.js';
 import { IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, LOCATION, RETRY_AFTER } from '../headers.js';
 import {
@@ -437,9 +437,9 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
 
   // The id is checked as GET /v1/campaigns/:campaignId checks it, so a malformed one is the same 400
   // naming the same parameter on every method, not a 404 after a look-up here.
-  app.patch('/v1/campaigns/:campaignId', readsJsonBody(PATCH_BODY), async (request, reply) => {
+  const patchRoute = { ...readsJsonBody(PATCH_BODY), onRequest: refuseValidatePathEarly };
+  app.patch('/v1/campaigns/:campaignId', patchRoute, async (request, reply) => {
     const { campaignId } = parseOrThrow(campaignIdParamsSchema, request.params);
-    refuseValidatePath(campaignId, request.method);
     const parsed = parsePatchRequest(campaignPatchSchema, request.body, '');
     if (parsed.issues) return refuseMalformed(ctx, campaignId, request.body, parsed.issues, '');
     return queueCommand(request, reply, campaignId, { patch: parsed.data });

@@ -95,6 +95,16 @@ export function refuseValidatePath(campaignId: string, method: string): void {
 }
 
 /**
+ * refuseValidatePath as a route's `onRequest` hook (after the token is checked, before the body is
+ * read): a PATCH to `/v1/campaigns/validate` is the wrong method whatever it sends, so one with no
+ * body, or one not JSON, gets the 405 too, not a 400 asking for the fields to change or a 415.
+ */
+export async function refuseValidatePathEarly(request: FastifyRequest): Promise<void> {
+  const { campaignId } = request.params as { campaignId?: unknown };
+  if (typeof campaignId === 'string') refuseValidatePath(campaignId, request.method);
+}
+
+/**
  * When the cached CXone data was last known to be current: the last full read, or a later stats
  * poll that saw the stored resource's version (nothing on CXone changed in between). Never, once a
  * poll has seen a newer version than the stored resource (its re-read failed): the view is then
