@@ -100,6 +100,11 @@ describe('authentication', () => {
       expect(reply.body, method).toMatchObject({ error: 'method_not_allowed', allowed: ['POST'] });
     }
     expect((await api(suite.stack, 'GET', '/v1/campaigns/validate/')).headers.get('allow')).toBe('POST');
+    // Read as the router reads it, percent-escapes decoded: the same path, the same Allow.
+    for (const method of ['GET', 'DELETE']) {
+      const reply = await api(suite.stack, method, '/v1/campaigns/valid%61te');
+      expect(reply.headers.get('allow'), method).toBe('POST');
+    }
     // A PATCH is the wrong method whatever its body: none, not JSON, or not labelled JSON is no 400
     // asking for the fields to change, nor a 415.
     for (const [what, opts] of [

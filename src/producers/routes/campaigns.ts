@@ -10,6 +10,7 @@ import { parseIdempotencyKey, submitLaunch } from '../launch-submit.js';
 import { campaignNotKnown } from '../launch-in-progress.js';
 import { ALLOW, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, LOCATION } from '../headers.js';
 import { readsJsonBody } from '../json-body.js';
+import { decodedPath } from '../../shared/http/url-path.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { planActivation } from '../../workers/launch-plan.js';
 import { clearMissingOnCxone, noteMissingOnCxone } from '../../shared/campaign-missing.js';
@@ -74,7 +75,9 @@ const VALIDATE_PATH = '/v1/campaigns/validate';
  * only POST, though `:campaignId`'s GET and PATCH match it too (they answer it 405, below).
  */
 export function campaignsServedMethods(path: string, routed: readonly string[]): string[] {
-  const bare = path.length > VALIDATE_PATH.length && path.endsWith('/') ? path.slice(0, -1) : path;
+  // As the router reads it (`valid%61te` is `validate`), so Allow agrees with the 405 a GET gets there.
+  const read = decodedPath(path);
+  const bare = read.length > VALIDATE_PATH.length && read.endsWith('/') ? read.slice(0, -1) : read;
   return bare === VALIDATE_PATH ? routed.filter((m) => m === 'POST') : [...routed];
 }
 
