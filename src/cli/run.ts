@@ -697,8 +697,12 @@ async function action(
   }
   const { commandId } = res.body;
   const replayed = res.headers.get('idempotent-replayed') === 'true';
-  if (!cmd.wait || !commandId) {
-    const earlier = replayed ? ', accepted earlier under this --idempotency-key' : '';
+  const earlier = replayed ? ', accepted earlier under this --idempotency-key' : '';
+  // A replay whose command has already failed or met a conflict: its outcome is known, and is no
+  // command accepted; reported as a wait reports it (exit 4), with --no-wait too, as a replayed
+  // launch that failed is.
+  const endedBadly = replayed && (res.body.status === 'failed' || res.body.status === 'conflict');
+  if ((!cmd.wait && !endedBadly) || !commandId) {
     io.out(
       opts.json
         ? JSON.stringify(replayed ? { ...res.body, replayed } : res.body)
@@ -706,7 +710,7 @@ async function action(
     );
     return EXIT.ok;
   }
-  return awaitCommand(cmd, api, io, opts, campaignId, commandId);
+  return awaitCommand(cmd, api, io, opts, campaignId, commandId, earlier);
 }
 
 /**
@@ -760,6 +764,8 @@ async function awaitCommand(
   opts: GlobalOptions,
   campaignId: string,
   commandId: string,
+  /** Said of a command an Idempotency-Key's replay named: accepted earlier, not now. */
+  earlier = '',
 ): Promise<ExitCode> {
   const deadline = Date.now() + cmd.timeoutSec * 1000;
   const follow = `cxo status ${campaignId} (last cmd)`;
@@ -772,7 +778,9 @@ async function awaitCommand(
   /** While polls fail: ridden out until the deadline, as a launch wait and watch do. */
   let failing: Failing | undefined;
   if (!opts.json)
-    io.err(`${cmd.action} accepted for campaign ${campaignId} (command ${commandId}); waiting for it`);
+    io.err(
+      `${cmd.action} accepted for campaign ${campaignId} (command ${commandId}${earlier}); waiting for it`,
+    );
   while (!FINAL_COMMAND_STATUSES.includes(command.status ?? '')) {
     if (Date.now() > deadline) {
       const polls = failingDetail(failing);

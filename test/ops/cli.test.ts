@@ -789,9 +789,6 @@ describe('cxo against a stand-in API', () => {
           .code(503)
           .send({ error: 'request_timeout', message: 'no answer within 15 s', commandId: 'cmd-deadline' });
       }
-      const { action } = req.body as { action: string };
-      if (action === 'resume')
-        return reply.code(409).send({ error: 'conflict', message: 'outside the calling window' });
       // Accepted, then the worker fails it, stops on a conflict, or never gets to it.
       const later: Record<string, string> = {
         'c-cmd-fail': 'cmd-fail',
@@ -800,6 +797,16 @@ describe('cxo against a stand-in API', () => {
         'c-cmd-down': 'cmd-down',
         'c-cmd-denied': 'cmd-denied',
       };
+      // A retry whose key names a command that has already failed: the API answers with that command.
+      if (req.headers['idempotency-key'] === 'k-failed-before') {
+        return reply
+          .code(202)
+          .header('idempotent-replayed', 'true')
+          .send({ commandId: later[id] ?? 'cmd-1', campaignId: id, status: 'failed' });
+      }
+      const { action } = req.body as { action: string };
+      if (action === 'resume')
+        return reply.code(409).send({ error: 'conflict', message: 'outside the calling window' });
       if (id === 'c-cmd-stuck') return reply.code(202).send({ commandId: 'cmd-stuck', status: 'queued' });
       return reply.code(202).send({ commandId: later[id] ?? 'cmd-1', status: 'queued' });
     });
@@ -1100,6 +1107,12 @@ describe('cxo against a stand-in API', () => {
     const quick = await cxo('stop', 'c-cmd-fail', '--no-wait');
     expect(quick.code).toBe(EXIT.ok);
     expect(quick.out).toBe('stop accepted for campaign c-cmd-fail (command cmd-fail)');
+    // A re-run whose key answers with a command that has already failed reports that failure (4), as
+    // a replayed launch that failed does, not "accepted" with 0.
+    const failedBefore = await cxo('stop', 'c-cmd-fail', '--no-wait', '--idempotency-key', 'k-failed-before');
+    expect(failedBefore.code).toBe(EXIT.refused);
+    expect(failedBefore.err).toContain('stop of campaign c-cmd-fail failed: CXone answered 403');
+    expect(failedBefore.err).toContain('command cmd-fail, accepted earlier under this --idempotency-key');
   });
 
   it('audit follows cursors; --export prints JSON lines', async () => {
