@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { buildApiApp } from '../../src/producers/app.js';
+import { commandFingerprint } from '../../src/producers/command-idempotency.js';
 import { ALICE, adjustJobCount, startCommandApi, type CommandApi } from './command-api.js';
 import type { Harness } from './harness.js';
 
@@ -202,6 +203,47 @@ describe('Idempotency-Key on campaign commands', () => {
     const again = await act(campaign.id, { action: 'pause' }, k, failingApp);
     expect(again.json()).toMatchObject({ commandId, status: 'succeeded' });
     expect(again.headers['idempotent-replayed']).toBe('true');
+  });
+
+  it('takes a key whose command was never queued as free, should freeing it have failed', async () => {
+    const campaign = await h.campaign('active');
+    const k = key();
+    refuseAdds = 1;
+    const failed = await act(campaign.id, { action: 'pause' }, k, failingApp);
+    expect(failed.statusCode).toBeGreaterThanOrEqual(500);
+    // The command the failed request recorded, closed as never queued.
+    let notQueued: { commandId: string; error?: { kind?: string } } | undefined;
+    for await (const batch of h.ctx.redis.scanStream({
+      match: h.ctx.keys.command('*'),
+      count: 500,
+    }) as AsyncIterable<string[]>) {
+      for (const commandKey of batch) {
+        const record = JSON.parse((await h.ctx.redis.get(commandKey)) ?? 'null') as {
+          commandId: string;
+          campaignId: string;
+          status: string;
+          error?: { kind?: string };
+        } | null;
+        if (record?.campaignId === campaign.id && record.status === 'failed') notQueued = record;
+      }
+    }
+    expect(notQueued?.error?.kind).toBe('not_queued');
+    // Its claim back, as if the release had failed with Redis refusing writes.
+    await h.ctx.redis.set(
+      h.ctx.keys.custom('command-idem', k),
+      JSON.stringify({
+        commandId: notQueued!.commandId,
+        campaignId: campaign.id,
+        fingerprint: commandFingerprint(campaign.id, { action: 'pause' }),
+        claimedAtMs: h.ctx.clock.now(),
+      }),
+    );
+    const retry = await act(campaign.id, { action: 'pause' }, k);
+    expect(retry.statusCode).toBe(202);
+    expect(retry.headers['idempotent-replayed']).toBeUndefined();
+    const { commandId } = retry.json() as { commandId: string };
+    expect(commandId).not.toBe(notQueued!.commandId);
+    expect((await h.waitForCommand(commandId)).status).toBe('succeeded');
   });
 
   it('queues one command for two requests with one key sent at once', async () => {

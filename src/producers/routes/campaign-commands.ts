@@ -9,7 +9,7 @@ import { API_LIMITER_MAX_WAIT_MS } from '../../shared/cxone/api.js';
 import type { CampaignResource } from '../../shared/cxone/wire.js';
 import { createLaunchStore } from '../../shared/launch-store.js';
 import { CxoneNotFoundError, NotFoundError } from '../../shared/errors.js';
-import { getCommand, enqueueCommand, newCommandId } from '../../shared/lifecycle/enqueue.js';
+import { getCommand, enqueueCommand, newCommandId, NOT_QUEUED } from '../../shared/lifecycle/enqueue.js';
 import type { CommandRecord } from '../../shared/lifecycle/commands.js';
 import { createCommandOrder } from '../../shared/lifecycle/order.js';
 import {
@@ -322,8 +322,12 @@ async function earlierCommand(
   // A value no request of ours wrote (set by hand) holds no command: it is overwritten.
   if (!claim) return { deadRaw: found.raw };
   const command = await getCommand(ctx, claim.commandId);
-  // The key never got its command, and its request is long gone: free for whatever comes with it.
-  if (!command && claimIsDead(claim, ctx.clock.now(), apiDeadlineMs(ctx.config.cxone.timeoutMs))) {
+  // The key never got its command, and its request is long gone; or its command was never queued and
+  // the key outlived it (freeing it failed): free for whatever comes with it.
+  if (
+    (!command && claimIsDead(claim, ctx.clock.now(), apiDeadlineMs(ctx.config.cxone.timeoutMs))) ||
+    (command?.status === 'failed' && command.error?.kind === NOT_QUEUED)
+  ) {
     return { deadRaw: found.raw };
   }
   if (claim.fingerprint !== fingerprint) {

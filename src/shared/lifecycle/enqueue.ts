@@ -154,7 +154,7 @@ export async function enqueueCommand(
         {
           status: 'failed',
           finishedAt: new Date(ctx.clock.now()).toISOString(),
-          error: { message: `could not enqueue: ${(err as Error).message}` },
+          error: { kind: NOT_QUEUED, message: `could not enqueue: ${(err as Error).message}` },
         },
         new Date(ctx.clock.now()),
       )
@@ -174,6 +174,9 @@ export async function enqueueCommand(
   );
   return { commandId };
 }
+
+/** `error.kind` of a command whose job was never queued: nothing of it ever ran. */
+export const NOT_QUEUED = 'not_queued';
 
 /** A fresh command id, in the form every command has. */
 export function newCommandId(): string {
