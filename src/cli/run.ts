@@ -662,6 +662,18 @@ export function keyUsedOnAnotherCampaign(err: unknown, id: string): boolean {
   );
 }
 
+/** How often a pause, resume or stop asks again while its key is held by its first request. */
+const KEY_IN_USE_TRIES = 4;
+
+/** Pure: the API's answer that a command's Idempotency-Key is still held by the request that claimed it. */
+export function keyInUse(err: unknown): err is ApiError {
+  return (
+    err instanceof ApiError &&
+    err.status === 409 &&
+    (err.body as { error?: unknown } | null)?.error === 'idempotency_key_in_use'
+  );
+}
+
 async function action(
   cmd: Extract<Command, { kind: 'action' }>,
   api: ApiClient,
@@ -670,8 +682,25 @@ async function action(
 ) {
   type Accepted = { commandId?: string; status?: string };
   const headers: Record<string, string> = cmd.idempotencyKey ? { 'idempotency-key': cmd.idempotencyKey } : {};
-  const send = (id: string) =>
+  const post = (id: string) =>
     api.post<Accepted>(`/v1/campaigns/${enc(id)}/actions`, { action: cmd.action }, headers);
+  // A key still held by its first request (another run of this command, started a moment before) is
+  // answered once that request has queued its command: asked again after the API's Retry-After.
+  const send = async (id: string): Promise<ApiResponse<Accepted>> => {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await post(id);
+      } catch (err) {
+        if (tries >= KEY_IN_USE_TRIES || !keyInUse(err)) throw err;
+        const waitMs = retryDelayMs(err, 1, 1000, Date.now());
+        io.err(
+          `the --idempotency-key is still held by its first request; asking again in ${delayText(waitMs)}`,
+        );
+        // Ctrl-C meanwhile: whether the first request queued the command is not known yet.
+        if (!(await sleep(waitMs, io.signal))) throw new InterruptedError('POST', err.path);
+      }
+    }
+  };
   let campaignId = cmd.id;
   let res: ApiResponse<Accepted>;
   try {

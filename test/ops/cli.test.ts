@@ -594,6 +594,7 @@ describe('cxo against a stand-in API', () => {
   const pollTimes: Record<string, number[]> = {};
   /** Reads of each command's outcome: the first answers `queued`. */
   const commandReads: Record<string, number> = {};
+  let keyInUseAnswers = 0;
   const seen: { auth?: string; idem?: string; launchPosts: number; actions: unknown[]; actionIds: string[] } =
     {
       launchPosts: 0,
@@ -797,6 +798,24 @@ describe('cxo against a stand-in API', () => {
         'c-cmd-down': 'cmd-down',
         'c-cmd-denied': 'cmd-denied',
       };
+      // A key still held by its first request: 409 with Retry-After, then the first request's command.
+      if (req.headers['idempotency-key'] === 'k-in-use') {
+        keyInUseAnswers += 1;
+        if (keyInUseAnswers === 1) {
+          return reply
+            .code(409)
+            .header('retry-after', '1')
+            .send({
+              error: 'idempotency_key_in_use',
+              message: 'still being carried out',
+              commandId: 'cmd-1',
+            });
+        }
+        return reply
+          .code(202)
+          .header('idempotent-replayed', 'true')
+          .send({ commandId: 'cmd-1', campaignId: id, status: 'queued' });
+      }
       // A retry whose key names a command that has already failed: the API answers with that command.
       if (req.headers['idempotency-key'] === 'k-failed-before') {
         return reply
@@ -1113,6 +1132,17 @@ describe('cxo against a stand-in API', () => {
     expect(failedBefore.code).toBe(EXIT.refused);
     expect(failedBefore.err).toContain('stop of campaign c-cmd-fail failed: CXone answered 403');
     expect(failedBefore.err).toContain('command cmd-fail, accepted earlier under this --idempotency-key');
+    // A key still held by its first request (a run started a moment before): asked again after the
+    // API's Retry-After, and answered with that request's command.
+    const held = await cxo('stop', 'c-held', '--no-wait', '--idempotency-key', 'k-in-use');
+    expect(held.code, held.err).toBe(EXIT.ok);
+    expect(held.err).toContain(
+      'the --idempotency-key is still held by its first request; asking again in 1 s',
+    );
+    expect(held.out).toBe(
+      'stop accepted for campaign c-held (command cmd-1, accepted earlier under this --idempotency-key)',
+    );
+    expect(keyInUseAnswers).toBe(2);
   });
 
   it('audit follows cursors; --export prints JSON lines', async () => {
