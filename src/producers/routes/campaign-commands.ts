@@ -48,6 +48,7 @@ import {
   claimIsDead,
   commandFingerprint,
   createCommandKeys,
+  type CommandKeyClaim,
   type FoundClaim,
 } from '../command-idempotency.js';
 import { parseIdempotencyKey } from '../launch-submit.js';
@@ -339,11 +340,16 @@ async function earlierCommand(
     );
   }
   if (command) return { command };
-  throw new ApiError(
+  throw keyInUseError(claim.commandId);
+}
+
+/** The 409 for a key whose first request is still between its claim and its command. */
+function keyInUseError(commandId: string | undefined): ApiError {
+  return new ApiError(
     409,
     'idempotency_key_in_use',
-    `a request with this Idempotency-Key is still being carried out (command ${claim.commandId}); retry in a few seconds`,
-    { commandId: claim.commandId, retryAfterSeconds: KEY_IN_USE_RETRY_S },
+    `a request with this Idempotency-Key is still being carried out${commandId ? ` (command ${commandId})` : ''}; retry in a few seconds`,
+    { ...(commandId ? { commandId } : {}), retryAfterSeconds: KEY_IN_USE_RETRY_S },
     { [RETRY_AFTER]: String(KEY_IN_USE_RETRY_S) },
   );
 }
@@ -375,15 +381,8 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
     const commandId = newCommandId();
     if (key) {
       const claim = { commandId, campaignId, fingerprint, claimedAtMs: ctx.clock.now() };
-      const lost = await commandKeys.claim(key, claim);
-      if (lost) {
-        const earlier = await earlierCommand(ctx, lost, fingerprint);
-        if ('command' in earlier) return replayed(reply, earlier.command);
-        if (!(await commandKeys.replace(key, earlier.deadRaw, claim))) {
-          // Another request took the dead claim over first: it is that one's to carry out.
-          return replayedOrInUse(reply, key, fingerprint);
-        }
-      }
+      const earlier = await takeKey(key, claim);
+      if (earlier) return replayed(reply, earlier);
     }
     let queued: { commandId: string } | null;
     try {
@@ -426,17 +425,20 @@ export async function registerCampaignCommandRoutes(app: FastifyInstance, ctx: A
       );
     });
 
-  const replayedOrInUse = async (reply: FastifyReply, key: string, fingerprint: string) => {
-    const found = await commandKeys.find(key);
-    const earlier = found && (await earlierCommand(ctx, found, fingerprint));
-    if (earlier && 'command' in earlier) return replayed(reply, earlier.command);
-    throw new ApiError(
-      409,
-      'idempotency_key_in_use',
-      'a request with this Idempotency-Key is still being carried out; retry in a few seconds',
-      { retryAfterSeconds: KEY_IN_USE_RETRY_S },
-      { [RETRY_AFTER]: String(KEY_IN_USE_RETRY_S) },
-    );
+  /**
+   * Claims the key for `claim`'s command: undefined once it is this request's, else the earlier
+   * command to answer with (or the 422 or 409 earlierCommand throws). A dead claim is taken over;
+   * should another request take it over (or free it) first, the key is judged again as it now stands.
+   */
+  const takeKey = async (key: string, claim: CommandKeyClaim): Promise<CommandRecord | undefined> => {
+    for (let tries = 1; ; tries++) {
+      const lost = await commandKeys.claim(key, claim);
+      if (!lost) return undefined;
+      const earlier = await earlierCommand(ctx, lost, claim.fingerprint);
+      if ('command' in earlier) return earlier.command;
+      if (await commandKeys.replace(key, earlier.deadRaw, claim)) return undefined;
+      if (tries >= 3) throw keyInUseError(lost.claim?.commandId);
+    }
   };
 
   // The id is checked as GET /v1/campaigns/:campaignId checks it, so a malformed one is the same 400
