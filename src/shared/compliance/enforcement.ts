@@ -304,6 +304,13 @@ export async function scheduleWindowEnforcement(
  * measurement ends with its last period closed and recorded (guard-actions.ts).
  */
 export async function cancelWindowEnforcement(ctx: EnforcementContext, campaignId: string): Promise<void> {
+  // A window pause that landed before the end, its re-check not yet come: recorded now, as the job
+  // that would have recorded it finds the campaign final and stops.
+  const win = await getWindowState(ctx, campaignId);
+  if (win.pauseCommandId !== undefined) {
+    const record = await createCampaignStore(ctx).get(campaignId);
+    if (record) await recordPauseLanded(ctx, campaignId, win, record.version);
+  }
   await endAbandonmentMeasurement(ctx, campaignId);
   await ctx.redis.del(foundPausedKey(ctx, campaignId));
   const job = await ctx.queues.compliance.getJob(windowJobId(campaignId));
@@ -396,6 +403,9 @@ export async function releaseWindowPause(
     const { state: win, raw } = await readWindowState(ctx, campaignId);
     if (!windowClaims(win)) return false;
     if (tries === 0) {
+      // The window's own pause may have landed already, its re-check (which records that) not yet
+      // come: recorded now, before the claim and its command are dropped. It did stop the dialing.
+      await recordPauseLanded(ctx, campaignId, win, by.version);
       await recordClaimEnded(ctx, campaignId, win, {
         actor: by.actor,
         commandId: by.commandId,
@@ -469,7 +479,10 @@ export async function windowResumeWithdrawn(
 /**
  * Records when the window's own pause went through on CXone against when it was due (the close it was
  * issued ahead of): what says the campaign stopped dialing in time, which the firing's own timing
- * cannot (the pause waits its turn in the fleet's budget after the job fired). Once per command.
+ * cannot (the pause waits its turn in the fleet's budget after the job fired). Once per command; by
+ * the re-check that sees it through, or, should the claim end first (an operator's pause, the
+ * campaign's end), by what ends it. Nothing for a pause that did not land: one still queued or failed,
+ * or one that found someone else's pause in place (its command succeeds, but the pause is theirs).
  */
 async function recordPauseLanded(
   ctx: EnforcementContext,
@@ -480,6 +493,7 @@ async function recordPauseLanded(
   if (!win.pauseCommandId || win.pauseDueAt === undefined) return;
   const command = await getCommand(ctx, win.pauseCommandId);
   if (command?.status !== 'succeeded') return;
+  if ((await ctx.redis.get(foundPausedKey(ctx, campaignId))) === win.pauseCommandId) return;
   // When CXone took the status write (not when the command finished its audit and follow-ups).
   const landedAt = command.result?.writes.find((w) => w.step === 'status')?.at ?? command.finishedAt;
   if (!landedAt) return;
