@@ -802,14 +802,11 @@ describe('cxo against a stand-in API', () => {
       if (req.headers['idempotency-key'] === 'k-in-use') {
         keyInUseAnswers += 1;
         if (keyInUseAnswers === 1) {
-          return reply
-            .code(409)
-            .header('retry-after', '1')
-            .send({
-              error: 'idempotency_key_in_use',
-              message: 'still being carried out',
-              commandId: 'cmd-1',
-            });
+          return reply.code(409).header('retry-after', '1').send({
+            error: 'idempotency_key_in_use',
+            message: 'still being carried out',
+            commandId: 'cmd-1',
+          });
         }
         return reply
           .code(202)
