@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApiApp } from '../../src/producers/app.js';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.js';
 import type { SandboxClient } from '../../src/sandbox/types.js';
 import { CXONE_SCOPES } from '../../src/shared/cxone/wire.js';
 import { loadConfig } from '../../src/shared/config.js';
@@ -12,7 +12,7 @@ import {
   credentialsRefusalKey,
   type SharedCredentialsRefusal,
 } from '../../src/shared/cxone/credentials-refusal.js';
-import { CxoneAuthError } from '../../src/shared/errors.js';
+import { CxoneAuthError, CxoneRateLimitError } from '../../src/shared/errors.js';
 import { createKeys } from '../../src/shared/keys.js';
 import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import { silentLogger } from '../../src/shared/logger.js';
@@ -40,8 +40,8 @@ afterEach(async () => {
   while (closers.length > 0) await closers.pop()!();
 });
 
-async function sandbox(): Promise<RunningSandbox> {
-  const running = await startSandbox({ port: 0, logger: silentLogger });
+async function sandbox(opts: SandboxOptions = {}): Promise<RunningSandbox> {
+  const running = await startSandbox({ port: 0, logger: silentLogger, ...opts });
   closers.push(() => running.close());
   return running;
 }
@@ -399,5 +399,148 @@ describe('/readyz across the fleet', () => {
       }
     }
     expect((await tokenCounters(running)).requests).toBe(1);
+  });
+});
+
+describe('a 429 from the token endpoint (an IdP lockout) in one process', () => {
+  /** What every caller of every process is told while it holds: CXone's words, the time left, the refusal before it. */
+  const LOCKED =
+    /^CXone refused token requests with 429 too_many_failed_auth \(".*too many failed client authentications.*"\); no token request for [1-4] s more, and before it CXone refused the OAuth client credentials: check CXONE_CLIENT_ID and CXONE_CLIENT_SECRET$/;
+
+  /**
+   * A sandbox that locks the client for 3 s after one failed login, and a process with the wrong
+   * secret that was refused (a 200 ms wait), then asked again and was answered the lockout's 429.
+   */
+  async function lockedOut(tag: string) {
+    const running = await sandbox({ authFailureLimit: { perWindow: 1, windowMs: 3_000 } });
+    const prefix = testPrefix(tag);
+    const first = processOf(running, prefix, WRONG_SECRET, { baseWaitMs: 200 }).client;
+    await expect(first.tokens.getToken()).rejects.toBeInstanceOf(CxoneAuthError);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const locked = await first.tokens.getToken().catch((e: unknown) => e);
+    expect(locked).toBeInstanceOf(CxoneRateLimitError);
+    expect((locked as Error).message).toMatch(LOCKED);
+    expect(await tokenCounters(running)).toMatchObject({ requests: 2, unauthorized: 1, rateLimited: 1 });
+    return { running, prefix, first };
+  }
+
+  it("tells every other process's callers at once, without a token request or a wait in the limiter, and one asks after it", async () => {
+    const { running, prefix } = await lockedOut('cred429');
+    // Processes started with the fixed secret meanwhile: the lockout is the client's, so they are
+    // held too — told at once, where their token requests queued behind the 429's penalty (3 s).
+    const { logger, lines } = recordingLogger('info');
+    const fleet = [1, 2].map(() => processOf(running, prefix, 'sandbox-secret', { logger }).client);
+    const started = Date.now();
+    const errors = await Promise.all(
+      fleet.flatMap((client) => [
+        client.tokens.getToken().catch((e: unknown) => e),
+        client.getCampaign('any').catch((e: unknown) => e),
+        client.tokens.getToken().catch((e: unknown) => e),
+      ]),
+    );
+    expect(Date.now() - started).toBeLessThan(1_000);
+    for (const err of errors) {
+      expect(err).toBeInstanceOf(CxoneRateLimitError);
+      expect((err as Error).message).toMatch(LOCKED);
+      expect((err as CxoneRateLimitError).retryAfterMs).toBeGreaterThan(1_000);
+      expect((err as CxoneRateLimitError).retryAfterMs).toBeLessThanOrEqual(3_000);
+    }
+    expect((await tokenCounters(running)).requests).toBe(2);
+    // Said once per process, as a warning, without the secret.
+    const said = lines.filter((l) => /recorded by another process of the fleet/.test(l.msg));
+    expect(said).toHaveLength(2);
+    expect(said.every((l) => l.level === 40 && /429 too_many_failed_auth/.test(l.msg))).toBe(true);
+    expect(JSON.stringify(lines)).not.toContain(WRONG_SECRET);
+
+    // Asked again while it holds: the same answer, and nothing sent.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    for (const client of fleet) {
+      await expect(client.tokens.getToken()).rejects.toBeInstanceOf(CxoneRateLimitError);
+    }
+    expect((await tokenCounters(running)).requests).toBe(2);
+
+    // Once its Retry-After has passed, they ask again: one request, then the other at once.
+    const retryAfterMs = (errors[0] as CxoneRateLimitError).retryAfterMs ?? 0;
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, retryAfterMs - (Date.now() - started)) + 100),
+    );
+    const tokens = await Promise.all(fleet.map((client) => client.tokens.getToken()));
+    expect(tokens.every((t) => typeof t === 'string')).toBe(true);
+    expect(await tokenCounters(running)).toMatchObject({
+      requests: 4,
+      accepted: 2,
+      unauthorized: 1,
+      rateLimited: 1,
+    });
+  });
+
+  it('tells the processes waiting for the one asking at once, and the refusal after it still doubles the wait', async () => {
+    const running = await sandbox({ authFailureLimit: { perWindow: 1, windowMs: 3_000 } });
+    const prefix = testPrefix('cred429wait');
+    const fleet = [1, 2, 3].map(() => processOf(running, prefix, WRONG_SECRET, { baseWaitMs: 200 }).client);
+    await Promise.all(fleet.map((client) => client.tokens.getToken().catch(() => undefined)));
+    expect(await tokenCounters(running)).toMatchObject({ requests: 1, unauthorized: 1 });
+
+    // Past the wait all three ask at once: one claims and is answered the lockout's 429; the two
+    // waiting for its answer hear it at once instead of claiming in turn and queueing behind it.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const started = Date.now();
+    const errors = await Promise.all(
+      fleet.map((client) => client.tokens.getToken().catch((e: unknown) => e)),
+    );
+    expect(Date.now() - started).toBeLessThan(1_500);
+    for (const err of errors) expect((err as Error).message).toMatch(LOCKED);
+    expect(await tokenCounters(running)).toMatchObject({ requests: 2, unauthorized: 1, rateLimited: 1 });
+
+    // The lockout (3 s) outlasts the refusal's own record (200 ms + 1.6 s): after it, one asks, is
+    // refused, and the fleet counts that refusal the second in a row.
+    const retryAfterMs = (errors[0] as CxoneRateLimitError).retryAfterMs ?? 0;
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, retryAfterMs - (Date.now() - started)) + 100),
+    );
+    const after = await Promise.all(fleet.map((client) => client.tokens.getToken().catch((e: unknown) => e)));
+    for (const err of after) expect(err).toBeInstanceOf(CxoneAuthError);
+    expect(after.some((err) => /refused 2 times in a row/.test((err as Error).message))).toBe(true);
+    expect(after.some((err) => /refused 1 time in a row/.test((err as Error).message))).toBe(false);
+    expect(await tokenCounters(running)).toMatchObject({ requests: 3, unauthorized: 2, rateLimited: 1 });
+  });
+
+  it('keeps the refusal before it while the 429 holds and past it, so the next refusal doubles; a refusal meanwhile keeps the 429', async () => {
+    const prefix = testPrefix('cred429rec');
+    const redis = createRedis(REDIS_URL, { connectionName: 'cxo-test-credref' });
+    closers.push(async () => {
+      redis.disconnect();
+      await deletePrefixAt(prefix);
+    });
+    const record = () =>
+      createSharedCredentialsRefusal({ redis, keys: createKeys(prefix), logger: silentLogger });
+    const key = credentialsRefusalKey(createKeys(prefix));
+    const wait = { baseWaitMs: 100, maxWaitMs: 300 };
+    const refusal = {
+      status: 401,
+      message: 'CXone refused the OAuth client credentials (401 invalid_client)',
+    };
+    const said = 'CXone refused token requests with 429 too_many_failed_auth';
+    const a = record();
+    const b = record();
+    expect(await a.refused({ ...refusal, ...wait })).toEqual({ inARow: 1, waitMs: 100 });
+    // A lockout far longer than the refusal's own record (100 ms + 300 ms), as CXone's 10 min can
+    // be against a refusal's 10 s + 5 min: the record keeps the refusal 300 ms past the lockout.
+    expect(await a.throttled({ waitMs: 1_500, said, keepRefusalMs: 300 })).toBe(true);
+    expect(await b.gate()).toMatchObject({ kind: 'throttled', said, afterRefusal: true });
+    expect(await redis.pttl(key)).toBeGreaterThan(1_500);
+    expect(await redis.pttl(key)).toBeLessThanOrEqual(1_800);
+    // A refusal to a request sent before the 429 was recorded does not end it.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await b.refused({ ...refusal, ...wait })).toEqual({ inARow: 2, waitMs: 200 });
+    expect(await b.gate()).toMatchObject({ kind: 'throttled', said, afterRefusal: true });
+    // Past the lockout, within 300 ms of its end: asked again and refused, the third in a row.
+    await new Promise((resolve) => setTimeout(resolve, 1_450));
+    expect(await b.gate()).toEqual({ kind: 'go' });
+    expect(await b.refused({ ...refusal, ...wait })).toEqual({ inARow: 3, waitMs: 300 });
+    // A token clears it all.
+    await b.accepted();
+    expect(await redis.hget(key, 'throttledUntil')).toBeNull();
+    expect(await redis.hget(key, 'state')).toBe('ok');
   });
 });

@@ -25,6 +25,12 @@ import { withTimeout } from '../with-timeout.js';
  *   token issued a minute ago says nothing of the secret now). The others wait for its answer (a
  *   few 100 ms polls, bounded), so a fleet started with a wrong secret, or whose secret CXone
  *   rotated, makes one failed login, not one per process.
+ * - `throttledUntil` (Redis clock, ms) and `throttledSaid` (what CXone said: its OAuth error and
+ *   description, no secret): a 429 from the token endpoint (an IdP's lockout after failed logins, or
+ *   its rate limit), beside whatever else the record holds. Until then no process asks, and each
+ *   tells its callers at once, where each used to queue a token request behind the 429's penalty in
+ *   the limiter and its callers waited with it. A refusal before the 429 is kept, with time enough
+ *   after the 429 that the next refusal still doubles the wait; a token issued clears it.
  *
  * Redis trouble never stops a token request: every call here is bounded and fails open (the token
  * request is then made as if there were no record, and the process falls back to its own back-off).
@@ -42,7 +48,18 @@ export interface SharedCredentialsRefusal {
   }): Promise<{ inARow: number; waitMs: number } | undefined>;
   /** CXone issued a token: clear the refusal. The refusals in a row it ended (0 when none). */
   accepted(): Promise<number>;
-  /** The token request ended otherwise (5xx, timeout, 429): give the claim up for another process. */
+  /**
+   * CXone answered the token request 429: record it fleet-wide for `waitMs` (a shorter one never
+   * shortens a longer one) and give the claim up. False when it could not be written (Redis trouble).
+   */
+  throttled(throttle: {
+    waitMs: number;
+    /** What CXone said (its OAuth error and description), as callers are told it: no secret. */
+    said: string;
+    /** How long a refusal before the 429 is kept past it (so the next refusal still doubles the wait). */
+    keepRefusalMs: number;
+  }): Promise<boolean>;
+  /** The token request ended otherwise (5xx, timeout): give the claim up for another process. */
   released(): Promise<void>;
   /**
    * Still asking (the request waits in the limiter: a backlog, a 429 penalty): keep the claim, so
@@ -60,7 +77,12 @@ export type GateAnswer =
    */
   | { kind: 'unknown' }
   /** Refused fleet-wide: no token request for `leftMs`. */
-  | { kind: 'held'; leftMs: number; inARow: number; status: number; message: string };
+  | { kind: 'held'; leftMs: number; inARow: number; status: number; message: string }
+  /**
+   * CXone answered a token request 429 (to any process): no token request for `leftMs`.
+   * `afterRefusal`: CXone refused the credentials before it (the 429 is likely a lockout).
+   */
+  | { kind: 'throttled'; leftMs: number; said: string; afterRefusal: boolean };
 
 /** How long a process's claim to be the one asking lasts unless renewed (every CLAIM_MS / 3) — if it died. */
 export const CLAIM_MS = 15_000;
@@ -86,7 +108,9 @@ export const REDIS_BOUND_MS = 1_000;
 /**
  * ARGV: claim id, claim ms, waiting since (Redis clock, ms, as the first {2} said; 0 = not waited).
  * Returns {0} = go; {1, leftMs, inARow, status, message} = held; {2, leftMs, now} = another process
- * is asking now. `state ok` lets only those that waited skip the claim, and only for a token issued
+ * is asking now; {3, leftMs, said, afterRefusal 0|1} = a 429 holds. The 429 comes first: it is
+ * CXone's latest word, and a request made now would only queue behind its penalty in the limiter
+ * (the processes that waited for the claimant whose request it answered hear it at once too). `state ok` lets only those that waited skip the claim, and only for a token issued
  * since they began to wait (`okAt`: the answer of the claimant they waited for, not an earlier
  * token's, when that claimant's request failed). A token issued a minute ago says nothing of the
  * secret now: new processes started at once with a wrong one (a bad rotation rolled out), or every
@@ -95,6 +119,10 @@ export const REDIS_BOUND_MS = 1_000;
 const GATE = `${REDIS_NOW_LUA}
 local k = KEYS[1]
 local state = redis.call('HGET', k, 'state')
+local throttledLeft = tonumber(redis.call('HGET', k, 'throttledUntil') or '0') - now
+if throttledLeft > 0 then
+  return {3, throttledLeft, redis.call('HGET', k, 'throttledSaid') or '', state == 'refused' and 1 or 0}
+end
 local waitingSince = tonumber(ARGV[3])
 if state == 'ok' and waitingSince > 0 and tonumber(redis.call('HGET', k, 'okAt') or '0') >= waitingSince
   and tonumber(redis.call('HGET', k, 'recoverUntil') or '0') <= now then
@@ -118,7 +146,8 @@ return {0}`;
 /**
  * ARGV: status, message, base wait, max wait. A refusal that comes while a refusal recorded by
  * another process still holds (both asked before either answer was in) is the same refusal: it does
- * not double the wait again. Returns {inARow, waitMs}.
+ * not double the wait again. A 429 still running is kept (a request sent before it was recorded),
+ * and the refusal with it for max wait past its end, as THROTTLED keeps it. Returns {inARow, waitMs}.
  */
 const REFUSED = `${REDIS_NOW_LUA}
 local k = KEYS[1]
@@ -131,11 +160,39 @@ end
 inARow = inARow + 1
 local maxWait = tonumber(ARGV[4])
 local wait = math.min(maxWait, tonumber(ARGV[3]) * 2 ^ (inARow - 1))
+local throttledUntil = tonumber(redis.call('HGET', k, 'throttledUntil') or '0')
+local throttledSaid = redis.call('HGET', k, 'throttledSaid') or ''
 redis.call('DEL', k)
 redis.call('HSET', k, 'state', 'refused', 'inARow', inARow, 'retryAt', now + wait, 'status', ARGV[1],
   'message', ARGV[2])
-redis.call('PEXPIRE', k, wait + maxWait)
+local ttl = wait + maxWait
+if throttledUntil > now then
+  redis.call('HSET', k, 'throttledUntil', throttledUntil, 'throttledSaid', throttledSaid)
+  ttl = math.max(ttl, throttledUntil - now + maxWait)
+end
+redis.call('PEXPIRE', k, ttl)
 return {inARow, wait}`;
+
+/**
+ * ARGV: claim id, wait ms, said, keep-refusal ms. Records a 429 (a shorter one never shortens a
+ * longer one, as the limiter's penalty) and gives this process's claim up. The record lives at
+ * least as long as the 429 — and, when it holds a refusal, keep-refusal ms past it, so that the
+ * refusal after a lockout doubles the wait instead of starting over (a lockout can outlast the
+ * refusal's own expiry).
+ */
+const THROTTLED = `${REDIS_NOW_LUA}
+local k = KEYS[1]
+local wait = tonumber(ARGV[2])
+if tonumber(redis.call('HGET', k, 'throttledUntil') or '0') < now + wait then
+  redis.call('HSET', k, 'throttledUntil', now + wait, 'throttledSaid', ARGV[3])
+end
+if redis.call('HGET', k, 'claim') == ARGV[1] then
+  redis.call('HDEL', k, 'claim', 'claimUntil')
+end
+local keep = wait
+if redis.call('HGET', k, 'state') == 'refused' then keep = wait + tonumber(ARGV[4]) end
+if redis.call('PTTL', k) < keep then redis.call('PEXPIRE', k, keep) end
+return 0`;
 
 /**
  * ARGV: ok ttl, recovery ms. Returns the refusals in a row it ended. A token that ends refusals (or
@@ -226,6 +283,14 @@ export function createSharedCredentialsRefusal(
           return { kind: 'unknown' };
         }
         if (answer[0] === 0) return { kind: 'go' };
+        if (answer[0] === 3) {
+          return {
+            kind: 'throttled',
+            leftMs: Number(answer[1]),
+            said: String(answer[2]),
+            afterRefusal: Number(answer[3]) === 1,
+          };
+        }
         if (answer[0] === 1) {
           return {
             kind: 'held',
@@ -260,6 +325,15 @@ export function createSharedCredentialsRefusal(
       } catch (err) {
         failOpen('clear', err);
         return 0;
+      }
+    },
+    async throttled({ waitMs, said, keepRefusalMs }) {
+      try {
+        await run(THROTTLED, [claimId, Math.max(1, Math.ceil(waitMs)), said, keepRefusalMs]);
+        return true;
+      } catch (err) {
+        failOpen('write', err);
+        return false;
       }
     },
     async released() {

@@ -33,9 +33,9 @@ export interface TokenProviderOptions {
   logger: Logger;
   clock?: Clock;
   /**
-   * The fleet's shared record of a refusal (credentials-refusal.ts): consulted before each token
-   * request (never for a cached token), written after each refusal, cleared by a token. Without it
-   * the back-off is this process's own.
+   * The fleet's shared record of a refusal or a 429 (credentials-refusal.ts): consulted before each
+   * token request (never for a cached token), written after each refusal and each 429, cleared by a
+   * token. Without it the back-off is this process's own.
    */
   shared?: SharedCredentialsRefusal;
   /** The wait after a refusal (default CREDENTIALS_REFUSED_WAIT_MS doubling to _MAX_WAIT_MS); tests shorten it. */
@@ -125,8 +125,12 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
   let inflight: Promise<string> | undefined;
   /** CXone's last refusal of the credentials, while no token has been issued since. */
   let refused: { err: CxoneAuthError; inARow: number; retryAt: number } | undefined;
-  /** A 429 from the token endpoint, until its Retry-After has passed; `said` is what CXone said. */
-  let throttled: { said: string; body: unknown; until: number } | undefined;
+  /**
+   * A 429 from the token endpoint (this process's, or another's through the fleet's record), until
+   * its Retry-After has passed; `said` is what CXone said, `afterRefusal` that the fleet's record
+   * held a refusal of the credentials before it.
+   */
+  let throttled: { said: string; body: unknown; until: number; afterRefusal: boolean } | undefined;
   /** When the fleet's record was last consulted (clock.now()), so a refusal held here is re-read at most once a second. */
   let fleetLookedAt = -Infinity;
 
@@ -160,7 +164,7 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
         { endpoint, status: 429, body: throttled.body },
         leftMs,
         `${throttled.said}; no token request for ${Math.ceil(leftMs / 1000)} s more` +
-          (refused
+          (refused || throttled.afterRefusal
             ? `, and before it CXone refused the OAuth client credentials: check CXONE_CLIENT_ID and CXONE_CLIENT_SECRET`
             : ''),
       );
@@ -177,14 +181,26 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
   }
 
   /**
-   * A token request, unless the fleet's record says CXone refused the credentials and its wait runs
-   * (then that refusal, at once, and this process holds it too). `attempt.made` says whether a
-   * request was sent: one held back by the fleet counts in neither outcome of the metric.
+   * A token request, unless the fleet's record says CXone refused the credentials and its wait runs,
+   * or answered a token request 429 and its Retry-After runs (then that, at once, and this process
+   * holds it too). `attempt.made` says whether a request was sent: one held back by the fleet counts
+   * in neither outcome of the metric.
    */
   async function requestToken(attempt: { made: boolean; heldNew: boolean }): Promise<string> {
     if (opts.shared) {
       fleetLookedAt = clock.now();
       const answer = await opts.shared.gate();
+      if (answer.kind === 'throttled') {
+        const now = clock.now();
+        attempt.heldNew = !throttled || now >= throttled.until;
+        throttled = {
+          said: answer.said,
+          body: undefined,
+          until: now + answer.leftMs,
+          afterRefusal: answer.afterRefusal,
+        };
+        throw heldBack(now) ?? new CxoneRateLimitError({ endpoint, status: 429 }, answer.leftMs);
+      }
       if (answer.kind === 'held') {
         const now = clock.now();
         attempt.heldNew = !refused || now >= refused.retryAt;
@@ -203,18 +219,21 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
     attempt.made = true;
     const shared = opts.shared;
     const renewal = shared ? setInterval(() => void shared.renew(), CLAIM_MS / 3).unref() : undefined;
+    const claim = { given: false };
     try {
-      return await fetchToken();
+      return await fetchToken(claim);
     } catch (err) {
-      // Refusals are recorded (fetchToken); anything else lets another process ask.
-      if (!(err instanceof CxoneAuthError)) await opts.shared?.released();
+      // Refusals and 429s are recorded (fetchToken; a 429's record gives the claim up); anything
+      // else lets another process ask.
+      if (!(err instanceof CxoneAuthError) && !claim.given) await opts.shared?.released();
       throw err;
     } finally {
       clearInterval(renewal);
     }
   }
 
-  async function fetchToken(): Promise<string> {
+  /** `claim.given`: a 429 was recorded in the fleet's record, which gave this process's claim up. */
+  async function fetchToken(claim: { given: boolean }): Promise<string> {
     const form = new URLSearchParams({
       grant_type: 'client_credentials',
       client_id: opts.clientId,
@@ -263,17 +282,24 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
       if (err instanceof CxoneRateLimitError) {
         const waitMs = err.retryAfterMs ?? DEFAULT_PENALTY_MS;
         // Every caller of this process is told at once until Retry-After has passed (none waits in
-        // the limiter for it: a readiness probe would only time out), and the rest of the fleet is
-        // held by the penalty. What CXone said is kept: a 429 after failed logins is a lockout.
-        throttled = {
-          said:
-            `CXone refused token requests with 429` +
-            (code ? ` ${code}` : '') +
-            (description ? ` (${JSON.stringify(description)})` : ''),
-          body: err.body,
-          until: clock.now() + waitMs,
-        };
-        await opts.limiter.penalize(endpoint, waitMs).catch(() => undefined);
+        // the limiter for it: a readiness probe would only time out), and so is every caller of the
+        // fleet's other processes, through the shared record; the limiter's penalty still holds a
+        // request made without it (Redis trouble). What CXone said is kept: a 429 after failed
+        // logins is a lockout.
+        const said =
+          `CXone refused token requests with 429` +
+          (code ? ` ${code}` : '') +
+          (description ? ` (${JSON.stringify(description)})` : '');
+        throttled = { said, body: err.body, until: clock.now() + waitMs, afterRefusal: false };
+        const [recorded] = await Promise.all([
+          opts.shared?.throttled({
+            waitMs,
+            said,
+            keepRefusalMs: opts.refusedWait?.maxMs ?? CREDENTIALS_REFUSED_MAX_WAIT_MS,
+          }),
+          opts.limiter.penalize(endpoint, waitMs).catch(() => undefined),
+        ]);
+        claim.given = recorded === true;
         throw heldBack(clock.now()) ?? err;
       }
       throw err;
@@ -341,7 +367,12 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
               const usable = fallback !== undefined && now < fallback.sendableUntil;
               if (!attempt.made) {
                 // Held by the fleet's record: said once when this process learns of it, not per look.
-                if (attempt.heldNew && refused) {
+                if (attempt.heldNew && err instanceof CxoneRateLimitError && throttled) {
+                  opts.logger.warn(
+                    { nextTokenRequestInS: Math.ceil((throttled.until - now) / 1000) },
+                    `${err.message}; recorded by another process of the fleet, so this one makes no token request meanwhile`,
+                  );
+                } else if (attempt.heldNew && refused) {
                   opts.logger.error(
                     {
                       refusalsInARow: refused.inARow,
