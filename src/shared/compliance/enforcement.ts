@@ -304,14 +304,20 @@ export async function scheduleWindowEnforcement(
  * measurement ends with its last period closed and recorded (guard-actions.ts).
  */
 export async function cancelWindowEnforcement(ctx: EnforcementContext, campaignId: string): Promise<void> {
-  // A window pause that landed before the end, its re-check not yet come: recorded now, as the job
-  // that would have recorded it finds the campaign final and stops.
+  await endAbandonmentMeasurement(ctx, campaignId);
+  // A window pause that landed before the end, its re-check not yet come: recorded now, and the claim
+  // ends with the campaign (a campaign that ended is paused by no window). Should this fail, the
+  // claim, the found-paused marker and the job stay, and the job's next firing, finding the campaign
+  // final, records the landing then. The marker goes only after the claim: a later call (the poll and
+  // the lifecycle both see the end) must not find the claim's command without it, and count a pause
+  // that found someone else's in place as landed.
+  const found = await ctx.redis.get(foundPausedKey(ctx, campaignId));
   const win = await getWindowState(ctx, campaignId);
   if (win.pauseCommandId !== undefined) {
     const record = await createCampaignStore(ctx).get(campaignId);
-    if (record) await recordPauseLanded(ctx, campaignId, win, record.version);
+    if (record) await recordPauseLanded(ctx, campaignId, win, record.version, found);
   }
-  await endAbandonmentMeasurement(ctx, campaignId);
+  await clearWindowState(ctx, campaignId);
   await ctx.redis.del(foundPausedKey(ctx, campaignId));
   const job = await ctx.queues.compliance.getJob(windowJobId(campaignId));
   if (!job) return;
@@ -400,12 +406,14 @@ export async function releaseWindowPause(
 ): Promise<boolean> {
   if (by.reason === REASON_WINDOW) return false;
   for (let tries = 0; tries < 5; tries++) {
+    // Read before the claim, which whoever deletes the marker has ended first (releaseFoundPause).
+    const found = tries === 0 ? await ctx.redis.get(foundPausedKey(ctx, campaignId)) : null;
     const { state: win, raw } = await readWindowState(ctx, campaignId);
     if (!windowClaims(win)) return false;
     if (tries === 0) {
       // The window's own pause may have landed already, its re-check (which records that) not yet
       // come: recorded now, before the claim and its command are dropped. It did stop the dialing.
-      await recordPauseLanded(ctx, campaignId, win, by.version);
+      await recordPauseLanded(ctx, campaignId, win, by.version, found);
       await recordClaimEnded(ctx, campaignId, win, {
         actor: by.actor,
         commandId: by.commandId,
@@ -489,11 +497,15 @@ async function recordPauseLanded(
   campaignId: string,
   win: WindowState,
   version: number,
+  /** The found-paused marker, when the caller read it before `win`; read here otherwise. */
+  foundPaused?: string | null,
 ): Promise<void> {
   if (!win.pauseCommandId || win.pauseDueAt === undefined) return;
   const command = await getCommand(ctx, win.pauseCommandId);
   if (command?.status !== 'succeeded') return;
-  if ((await ctx.redis.get(foundPausedKey(ctx, campaignId))) === win.pauseCommandId) return;
+  const found =
+    foundPaused !== undefined ? foundPaused : await ctx.redis.get(foundPausedKey(ctx, campaignId));
+  if (found === win.pauseCommandId) return;
   // When CXone took the status write (not when the command finished its audit and follow-ups).
   const landedAt = command.result?.writes.find((w) => w.step === 'status')?.at ?? command.finishedAt;
   if (!landedAt) return;
@@ -558,6 +570,13 @@ export async function enforceWindow(
   const { campaignId } = data;
   const loaded = await loadConfig(ctx, campaignId);
   if (!loaded || isFinal(loaded.status)) {
+    if (loaded) {
+      // Ended before cancelWindowEnforcement came (or it failed): a window pause that landed, its
+      // re-check not yet come, is recorded first, as cancelWindowEnforcement records it. The marker is
+      // read before the claim, which cancelWindowEnforcement ends before it deletes the marker.
+      const found = await ctx.redis.get(foundPausedKey(ctx, campaignId));
+      await recordPauseLanded(ctx, campaignId, await getWindowState(ctx, campaignId), loaded.version, found);
+    }
     // Its claim ended by removing the field, never by writing one: with no record (the retention
     // trim removed the finished campaign, or it was never known), or one the trim removes after the
     // read above, a write would bring back a compliance key that outlives the campaign for ever.
