@@ -526,7 +526,10 @@ describe('a 429 from the token endpoint (an IdP lockout) in one process', () => 
     expect(await a.refused({ ...refusal, ...wait })).toEqual({ inARow: 1, waitMs: 100 });
     // A lockout far longer than the refusal's own record (100 ms + 300 ms), as CXone's 10 min can
     // be against a refusal's 10 s + 5 min: the record keeps the refusal 300 ms past the lockout.
-    expect(await a.throttled({ waitMs: 1_500, said, keepRefusalMs: 300 })).toBe(true);
+    expect(await a.throttled({ waitMs: 1_500, said, keepRefusalMs: 300 })).toMatchObject({
+      said,
+      afterRefusal: true,
+    });
     expect(await b.gate()).toMatchObject({ kind: 'throttled', said, afterRefusal: true });
     expect(await redis.pttl(key)).toBeGreaterThan(1_500);
     expect(await redis.pttl(key)).toBeLessThanOrEqual(1_800);

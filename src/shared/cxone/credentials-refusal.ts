@@ -30,7 +30,9 @@ import { withTimeout } from '../with-timeout.js';
  *   its rate limit), beside whatever else the record holds. Until then no process asks, and each
  *   tells its callers at once, where each used to queue a token request behind the 429's penalty in
  *   the limiter and its callers waited with it. A refusal before the 429 is kept, with time enough
- *   after the 429 that the next refusal still doubles the wait; a token issued clears it.
+ *   after the 429 that the next refusal still doubles the wait; a token issued clears the refusal,
+ *   and the 429 only once it has passed (the token's request was on its way before it: CXone's
+ *   Retry-After still runs, and so does the limiter's penalty, which a token request would wait out).
  *
  * Redis trouble never stops a token request: every call here is bounded and fails open (the token
  * request is then made as if there were no record, and the process falls back to its own back-off).
@@ -50,7 +52,9 @@ export interface SharedCredentialsRefusal {
   accepted(): Promise<number>;
   /**
    * CXone answered the token request 429: record it fleet-wide for `waitMs` (a shorter one never
-   * shortens a longer one) and give the claim up. False when it could not be written (Redis trouble).
+   * shortens a longer one) and give the claim up. The 429 the record holds now (this one, or a longer
+   * one already there: its time left and what CXone said), and whether CXone refused the credentials
+   * before it — as every other process is told it; undefined when it could not be written (Redis trouble).
    */
   throttled(throttle: {
     waitMs: number;
@@ -58,7 +62,7 @@ export interface SharedCredentialsRefusal {
     said: string;
     /** How long a refusal before the 429 is kept past it (so the next refusal still doubles the wait). */
     keepRefusalMs: number;
-  }): Promise<boolean>;
+  }): Promise<{ leftMs: number; said: string; afterRefusal: boolean } | undefined>;
   /** The token request ended otherwise (5xx, timeout): give the claim up for another process. */
   released(): Promise<void>;
   /**
@@ -178,7 +182,8 @@ return {inARow, wait}`;
  * longer one, as the limiter's penalty) and gives this process's claim up. The record lives at
  * least as long as the 429 — and, when it holds a refusal, keep-refusal ms past it, so that the
  * refusal after a lockout doubles the wait instead of starting over (a lockout can outlast the
- * refusal's own expiry).
+ * refusal's own expiry). Returns {leftMs, said, afterRefusal 0|1}: the 429 the record holds, as
+ * GATE answers it to the others, so that the process CXone answered holds and says the same.
  */
 const THROTTLED = `${REDIS_NOW_LUA}
 local k = KEYS[1]
@@ -192,13 +197,16 @@ end
 local keep = wait
 if redis.call('HGET', k, 'state') == 'refused' then keep = wait + tonumber(ARGV[4]) end
 if redis.call('PTTL', k) < keep then redis.call('PEXPIRE', k, keep) end
-return 0`;
+return {tonumber(redis.call('HGET', k, 'throttledUntil')) - now, redis.call('HGET', k, 'throttledSaid'),
+  redis.call('HGET', k, 'state') == 'refused' and 1 or 0}`;
 
 /**
  * ARGV: ok ttl, recovery ms. Returns the refusals in a row it ended. A token that ends refusals (or
  * comes within RECOVERY_MS of one that did) sets `recoverUntil`: until then `state ok` does not let
  * token requests skip the claim, since processes still on the wrong secret may be running (a rolling
- * fix), and all of them would ask at once.
+ * fix), and all of them would ask at once. A 429 still running is kept: this token's request was on
+ * its way before it, and CXone's Retry-After (and the limiter's penalty) still runs — cleared, the
+ * next process to ask would wait it out in the limiter with its callers instead of being told.
  */
 const ACCEPTED = `${REDIS_NOW_LUA}
 local k = KEYS[1]
@@ -208,12 +216,18 @@ if redis.call('HGET', k, 'state') == 'refused' then
   ended = tonumber(redis.call('HGET', k, 'inARow'))
   recoverUntil = now + tonumber(ARGV[2])
 end
+local throttledUntil = tonumber(redis.call('HGET', k, 'throttledUntil') or '0')
+local throttledSaid = redis.call('HGET', k, 'throttledSaid') or ''
 redis.call('DEL', k)
 redis.call('HSET', k, 'state', 'ok', 'okAt', now)
 local ttl = tonumber(ARGV[1])
 if recoverUntil > now then
   redis.call('HSET', k, 'recoverUntil', recoverUntil)
   ttl = math.max(ttl, recoverUntil - now)
+end
+if throttledUntil > now then
+  redis.call('HSET', k, 'throttledUntil', throttledUntil, 'throttledSaid', throttledSaid)
+  ttl = math.max(ttl, throttledUntil - now)
 end
 redis.call('PEXPIRE', k, ttl)
 return ended`;
@@ -329,11 +343,19 @@ export function createSharedCredentialsRefusal(
     },
     async throttled({ waitMs, said, keepRefusalMs }) {
       try {
-        await run(THROTTLED, [claimId, Math.max(1, Math.ceil(waitMs)), said, keepRefusalMs]);
-        return true;
+        const answer = (await run(THROTTLED, [
+          claimId,
+          Math.max(1, Math.ceil(waitMs)),
+          said,
+          keepRefusalMs,
+        ])) as [number, string, number];
+        return {
+          leftMs: Number(answer[0]),
+          said: String(answer[1]),
+          afterRefusal: Number(answer[2]) === 1,
+        };
       } catch (err) {
-        failOpen('write', err);
-        return false;
+        return failOpen('write', err);
       }
     },
     async released() {

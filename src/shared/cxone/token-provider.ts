@@ -299,7 +299,17 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
           }),
           opts.limiter.penalize(endpoint, waitMs).catch(() => undefined),
         ]);
-        claim.given = recorded === true;
+        claim.given = recorded !== undefined;
+        if (recorded && recorded.leftMs > 0) {
+          // Held and said as the record holds it, as every other process is told it: a longer 429
+          // already there (another process's), and the refusal of the credentials before it.
+          throttled = {
+            said: recorded.said,
+            body: recorded.said === said ? err.body : undefined,
+            until: Math.max(throttled.until, clock.now() + recorded.leftMs),
+            afterRefusal: recorded.afterRefusal,
+          };
+        }
         throw heldBack(clock.now()) ?? err;
       }
       throw err;
