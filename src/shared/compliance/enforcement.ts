@@ -358,7 +358,14 @@ async function recordClaimEnded(
   ctx: EnforcementContext,
   campaignId: string,
   win: WindowState,
-  by: { actor?: string; commandId?: string; cxoneVersion?: number; foundPaused?: boolean },
+  by: {
+    actor?: string;
+    commandId?: string;
+    cxoneVersion?: number;
+    foundPaused?: boolean;
+    /** When their pause stopped the dialing the window's pause was due to stop (stopAgainstDue). */
+    stop?: Record<string, unknown>;
+  },
 ): Promise<void> {
   const dedupeId = by.commandId ?? win.resumeCommandId;
   await recordComplianceAction(ctx, {
@@ -376,6 +383,7 @@ async function recordClaimEnded(
       ...(by.commandId ? { commandId: by.commandId } : {}),
       ...(by.foundPaused ? { foundPaused: true } : {}),
       ...(win.pausedAt ? { windowPausedAt: win.pausedAt } : {}),
+      ...(by.stop ?? {}),
       note: 'paused by someone other than the calling window: the window will not resume it',
     },
     ...(dedupeId ? { dedupeKey: `window-pause-released:${campaignId}:${dedupeId}` } : {}),
@@ -402,7 +410,7 @@ function windowClaims(win: WindowState): boolean {
 export async function releaseWindowPause(
   ctx: EnforcementContext,
   campaignId: string,
-  by: { actor: string; reason: string; commandId: string; version: number },
+  by: { actor: string; reason: string; commandId: string; version: number; statusAt?: string },
 ): Promise<boolean> {
   if (by.reason === REASON_WINDOW) return false;
   for (let tries = 0; tries < 5; tries++) {
@@ -414,10 +422,14 @@ export async function releaseWindowPause(
       // The window's own pause may have landed already, its re-check (which records that) not yet
       // come: recorded now, before the claim and its command are dropped. It did stop the dialing.
       await recordPauseLanded(ctx, campaignId, win, by.version, found);
+      // Or it had not: this pause is what stopped the dialing the window's was due to stop, and the
+      // window's will find it in place. When it stopped is judged against that due time.
+      const stop = await stopAgainstDue(ctx, win, found, by.statusAt);
       await recordClaimEnded(ctx, campaignId, win, {
         actor: by.actor,
         commandId: by.commandId,
         cxoneVersion: by.version,
+        ...(stop ? { stop } : {}),
       });
     }
     const keep = win.lastTransitionMs !== undefined ? { lastTransitionMs: win.lastTransitionMs } : {};
@@ -524,6 +536,34 @@ async function recordPauseLanded(
     },
     dedupeKey: `window-pause-landed:${campaignId}:${win.pauseCommandId}`,
   });
+}
+
+/**
+ * When someone else's pause (an operator's, queued ahead of the window's) stopped a campaign the
+ * window's own pause had not stopped yet, how that stop compares with the close the window's pause was
+ * due by: the window's pause then finds theirs in place and never lands, so this is the only measure
+ * of whether the campaign stopped dialing by the close. Null when the window's pause landed itself
+ * (recordPauseLanded), has no due time (a campaign found active outside its hours), or when their
+ * pause wrote no status of its own (it found the campaign paused already: when it stopped is not
+ * known). `lateByMs` > 0 counts against `adherent` in the report (lateness.ts isLateStop).
+ */
+async function stopAgainstDue(
+  ctx: EnforcementContext,
+  win: WindowState,
+  foundPaused: string | null,
+  statusAt: string | undefined,
+): Promise<Record<string, unknown> | null> {
+  if (statusAt === undefined || !win.pauseCommandId || win.pauseDueAt === undefined) return null;
+  const command = await getCommand(ctx, win.pauseCommandId);
+  if (command?.status === 'succeeded' && foundPaused !== win.pauseCommandId) return null;
+  const stoppedMs = Date.parse(statusAt);
+  return {
+    windowCommandId: win.pauseCommandId,
+    dueAt: new Date(win.pauseDueAt).toISOString(),
+    stoppedAt: statusAt,
+    lateByMs: Math.max(0, stoppedMs - win.pauseDueAt),
+    aheadOfDueMs: Math.max(0, win.pauseDueAt - stoppedMs),
+  };
 }
 
 /**

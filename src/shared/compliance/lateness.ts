@@ -26,10 +26,20 @@ export function isLateLanding(entry: Judged): boolean {
 }
 
 /**
- * Whether an action is one the compliance report's `adherent` turns on (a late pause, a late landing):
+ * Someone else's pause (an operator's, queued ahead of the window's) that stopped the campaign after
+ * the close the window's pause was due by: the window's pause found it in place, and the campaign
+ * dialed past the close until it landed (`window_pause_released` with `lateByMs`).
+ */
+export function isLateStop(entry: Judged): boolean {
+  return entry.kind === 'window_pause_released' && lateByMs(entry) > 0;
+}
+
+/**
+ * Whether an action is one the compliance report's `adherent` turns on (a late pause, a late landing,
+ * a late stop by someone else's pause):
  * such an action is kept apart from the capped log, so that it never drops out of the report however
  * long the campaign runs. Pure.
  */
 export function countsAgainstAdherence(entry: Judged): boolean {
-  return isLatePause(entry) || isLateLanding(entry);
+  return isLatePause(entry) || isLateLanding(entry) || isLateStop(entry);
 }

@@ -12,7 +12,7 @@ import type { complianceReportSchema } from '../responses/compliance-report.js';
 import { describeProblems, FEDERAL_WINDOW, floorSource } from './config-rules.js';
 import { runtimeComplianceProblems, STRICT_POLICY } from './deployment-policy.js';
 import { describePeriod, evaluateAbandonmentGuard, MEASUREMENT, type GuardState } from './guard.js';
-import { isLateLanding, isLatePause, isWindowPause, lateByMs } from './lateness.js';
+import { isLateLanding, isLatePause, isLateStop, isWindowPause, lateByMs } from './lateness.js';
 import { NOT_ENCODED, STATE_RULES } from './state-rules.js';
 import type { ComplianceActionEntry, WindowState } from './state-store.js';
 import { currentWindowClose, isWithinWindow, localIso, nextWindowOpen } from './windows.js';
@@ -93,6 +93,9 @@ export function buildComplianceReport(input: ReportInput): ComplianceReport {
     ).values(),
   ];
   const pausesLandedLate = landings.filter(isLateLanding).length;
+  // A window pause that found someone else's in place never lands; when that pause stopped the
+  // campaign after the window's was due, the campaign dialed past the close all the same.
+  const pausesOvertakenLate = windowActions.filter(isLateStop).length;
   const violations = input.lastStats?.complianceViolations ?? null;
   const totalCalls = input.lastStats?.totalCalls ?? null;
 
@@ -172,14 +175,19 @@ export function buildComplianceReport(input: ReportInput): ComplianceReport {
         pausesLanded: landings.length,
         pausesLandedLate,
         maxPauseLandingLatenessMs: landings.length ? Math.max(...landings.map(lateByMs)) : null,
+        pausesOvertakenLate,
         recent: windowActions.slice(-20),
       },
       cxoneComplianceViolations: violations,
       /**
-       * True when CXone counted no violations, every window pause was issued on time and every one
-       * seen through went through by its close; null without stats.
+       * True when CXone counted no violations, every window pause was issued on time, every one seen
+       * through went through by its close, and no other pause that stopped the campaign in its stead
+       * did so after that close; null without stats.
        */
-      adherent: violations === null ? null : violations === 0 && latePauses === 0 && pausesLandedLate === 0,
+      adherent:
+        violations === null
+          ? null
+          : violations === 0 && latePauses === 0 && pausesLandedLate === 0 && pausesOvertakenLate === 0,
     },
     abandonment: { regime, target, cap: ABANDONMENT_CAP, measurement: measurement.label, current, periods },
     violations: {

@@ -93,7 +93,17 @@ export interface LifecycleHooks {
    */
   onPauseTaken?(
     campaignId: string,
-    by: { actor: string; reason: string; commandId: string; version: number },
+    by: {
+      actor: string;
+      reason: string;
+      commandId: string;
+      version: number;
+      /**
+       * When CXone took this run's own status write: the moment the campaign stopped dialing. Absent
+       * when the pause was found in place or written by an earlier run.
+       */
+      statusAt?: string;
+    },
   ): Promise<void>;
   /**
    * The command's status was already in place when it came to write it, and no earlier attempt of
@@ -725,7 +735,11 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       }
     }
     if (action === 'pause' && latest.status === 'paused' && hooks.onPauseTaken) {
-      await hooks.onPauseTaken(campaignId, byCommand(latest.version));
+      const statusAt = writes.find((w) => w.step === 'status')?.at;
+      await hooks.onPauseTaken(campaignId, {
+        ...byCommand(latest.version),
+        ...(statusAt !== undefined ? { statusAt } : {}),
+      });
     }
   } catch (err) {
     // A 429 wrote nothing, and the job is re-run after the penalty without spending an attempt; the

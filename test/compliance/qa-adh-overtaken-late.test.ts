@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createAuditTrail } from '../../src/shared/audit/trail.js';
+import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import { scheduleWindowEnforcement } from '../../src/shared/compliance/enforcement.js';
+import { countsAgainstAdherence } from '../../src/shared/compliance/lateness.js';
+import { getWindowState, listActions } from '../../src/shared/compliance/state-store.js';
+import type { ClosableContext } from '../../src/shared/context-factory.js';
+import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { generateComplianceReport } from '../../src/producers/routes/compliance.js';
+import { config } from './fixtures.js';
+import { eventually } from './redis-context.js';
+import { startWindowStack, type WindowStack } from './window-stack.js';
+
+/*
+ * An operator's pause queued ahead of the window's, with the adjust queue backed up: the operator's
+ * pause stops the campaign, and the window's then finds it in place and never lands. The campaign
+ * stopped dialing when the operator's pause landed; against the close the window's pause was due by,
+ * that stop is on time or late, and a late one makes the report not adherent (before, the report read
+ * latePauses: 0, pausesLanded: 0, pausesLandedLate: 0, adherent: true for a campaign that dialed ten
+ * minutes past its close). Real parts: the sandbox over HTTP, the adjust and compliance workers, a
+ * manual clock, a private prefix.
+ */
+const weekdays = config(); // America/New_York, Mon–Fri 09:00–17:00
+const OPERATOR = 'operator:alice';
+const CLOSE = '2026-03-06T22:00:00.000Z'; // Friday 17:00 EST
+
+let stack: WindowStack;
+let ctx: ClosableContext;
+
+beforeAll(async () => {
+  stack = await startWindowStack({ startIso: '2026-03-06T21:30:00Z' }); // Friday 16:30 EST
+  ({ ctx } = stack);
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+beforeEach(() => {
+  stack.clock.set(Date.parse('2026-03-06T21:30:00Z'));
+});
+
+const settled = (commandId: string) =>
+  eventually(async () => {
+    const command = await getCommand(ctx, commandId);
+    return command && command.status !== 'queued' && command.status !== 'running' ? command : undefined;
+  }, 15_000);
+
+/** An active campaign with CXone's statistics polled (no violations), so the report judges `adherent`. */
+async function polledCampaign(): Promise<string> {
+  const id = await stack.activeCampaign(weekdays);
+  const { version } = await ctx.cxone.getCampaign(id);
+  await createCampaignStore(ctx).recordStats(
+    id,
+    {
+      version,
+      status: 'active',
+      totalCalls: 300,
+      answeredCalls: 100,
+      abandonedCalls: 1,
+      complianceViolations: 0,
+      agentUtilization: 50,
+    },
+    null,
+  );
+  return id;
+}
+
+/**
+ * The operator's pause and the window's (fired ahead of the close), both held in the adjust queue,
+ * the operator's first; the queue drains at `drainIso`. Returns both commands.
+ */
+async function overtaken(
+  id: string,
+  drainIso: string,
+): Promise<{ operatorPause: string; windowPause: string }> {
+  await scheduleWindowEnforcement(ctx, id);
+  await ctx.queues.adjust.pause();
+  const { commandId: operatorPause } = await enqueueCommand(ctx, {
+    campaignId: id,
+    actor: OPERATOR,
+    reason: 'operator',
+    action: 'pause',
+  });
+  await stack.fire(id, '2026-03-06T21:59:20Z');
+  const { pauseCommandId: windowPause, pauseDueAt } = await getWindowState(ctx, id);
+  expect(windowPause).toBeDefined();
+  expect(pauseDueAt).toBe(Date.parse(CLOSE));
+  stack.clock.set(Date.parse(drainIso));
+  await ctx.queues.adjust.resume();
+  const first = await settled(operatorPause);
+  expect(first.status).toBe('succeeded');
+  expect(first.result?.writes.find((w) => w.step === 'status')?.at).toBe(new Date(drainIso).toISOString());
+  // The window's pause found the operator's in place: it wrote nothing.
+  const second = await settled(windowPause as string);
+  expect(second.status).toBe('succeeded');
+  expect(second.result?.writes).toEqual([]);
+  expect((await ctx.cxone.getCampaign(id)).status).toBe('paused');
+  return { operatorPause, windowPause: windowPause as string };
+}
+
+async function trailKinds(id: string, kind: string) {
+  const trail = createAuditTrail({ redis: ctx.redis, keys: ctx.keys, logger: silentLogger });
+  return (await trail.list(id)).filter((r) => r.action === 'compliance_action' && r.details.kind === kind);
+}
+
+describe('a window pause overtaken by an operator’s pause queued ahead of it', () => {
+  it('is not adherent when the operator’s pause landed after the close', async () => {
+    const id = await polledCampaign();
+    const { operatorPause, windowPause } = await overtaken(id, '2026-03-06T22:10:00Z');
+    await stack.fire(id, '2026-03-06T22:10:30Z'); // the window's re-check
+
+    const report = await generateComplianceReport(ctx, id);
+    // It dialed ten minutes past its close.
+    expect(report?.window.adherent).toBe(false);
+    expect(report?.window.enforcement).toMatchObject({
+      pauses: 1,
+      latePauses: 0,
+      pausesLanded: 0,
+      pausesLandedLate: 0,
+      pausesOvertakenLate: 1,
+    });
+    expect(report?.window.pausedByWindow).toBe(false);
+
+    // The trail says who stopped the campaign, and when against when it was due.
+    const released = await trailKinds(id, 'window_pause_released');
+    expect(released).toHaveLength(1);
+    expect(released[0]?.details).toMatchObject({
+      pausedBy: OPERATOR,
+      commandId: operatorPause,
+      windowCommandId: windowPause,
+      dueAt: CLOSE,
+      stoppedAt: '2026-03-06T22:10:00.000Z',
+      lateByMs: 600_000,
+      aheadOfDueMs: 0,
+    });
+    // The window's own pause never landed, and is not counted so.
+    expect(await trailKinds(id, 'window_pause_landed')).toEqual([]);
+    // Kept apart from the capped log, like a late landing: it never drops out of the report.
+    const late = (await listActions(ctx, id)).filter(countsAgainstAdherence);
+    expect(late.map((a) => a.kind)).toEqual(['window_pause_released']);
+  });
+
+  it('stays adherent when the operator’s pause landed before the close', async () => {
+    const id = await polledCampaign();
+    const { operatorPause } = await overtaken(id, '2026-03-06T21:59:30Z');
+    await stack.fire(id, '2026-03-06T21:59:50Z'); // the window's re-check
+
+    const report = await generateComplianceReport(ctx, id);
+    expect(report?.window.enforcement).toMatchObject({
+      pauses: 1,
+      latePauses: 0,
+      pausesLanded: 0,
+      pausesLandedLate: 0,
+      pausesOvertakenLate: 0,
+    });
+    expect(report?.window.adherent).toBe(true);
+    const released = await trailKinds(id, 'window_pause_released');
+    expect(released).toHaveLength(1);
+    expect(released[0]?.details).toMatchObject({
+      pausedBy: OPERATOR,
+      commandId: operatorPause,
+      stoppedAt: '2026-03-06T21:59:30.000Z',
+      lateByMs: 0,
+      aheadOfDueMs: 30_000,
+    });
+    expect(await trailKinds(id, 'window_pause_landed')).toEqual([]);
+  });
+});
