@@ -301,9 +301,16 @@ export async function scheduleWindowEnforcement(
 /**
  * Stops enforcement for a campaign that ended (completed, cancelled): compliance's step at a
  * campaign's end, which the lifecycle and the poll both take. Its window job goes, and its abandonment
- * measurement ends with its last period closed and recorded (guard-actions.ts).
+ * measurement ends with its last period closed and recorded (guard-actions.ts). `stop`: the lifecycle's
+ * stop that ended a dialing campaign with its own status write, and when CXone took it — with the
+ * window's pause still on its way, that is when the campaign stopped dialing, judged against the close
+ * the pause was due by (`window_pause_released` with `stoppedBy`).
  */
-export async function cancelWindowEnforcement(ctx: EnforcementContext, campaignId: string): Promise<void> {
+export async function cancelWindowEnforcement(
+  ctx: EnforcementContext,
+  campaignId: string,
+  stop?: { actor: string; commandId: string; version: number; statusAt: string },
+): Promise<void> {
   await endAbandonmentMeasurement(ctx, campaignId);
   // A window pause that landed before the end, its re-check not yet come: recorded now, and the claim
   // ends with the campaign (a campaign that ended is paused by no window). Should this fail, the
@@ -316,6 +323,17 @@ export async function cancelWindowEnforcement(ctx: EnforcementContext, campaignI
   if (win.pauseCommandId !== undefined) {
     const record = await createCampaignStore(ctx).get(campaignId);
     if (record) await recordPauseLanded(ctx, campaignId, win, record.version, found);
+    // Or it had not, and this stop is what stopped the dialing it was due to stop.
+    const measured = stop ? await stopAgainstDue(ctx, win, found, stop.statusAt) : null;
+    if (stop && measured) {
+      await recordClaimEnded(ctx, campaignId, win, {
+        actor: stop.actor,
+        commandId: stop.commandId,
+        cxoneVersion: stop.version,
+        stoppedBy: true,
+        stop: measured,
+      });
+    }
   }
   await clearWindowState(ctx, campaignId);
   await ctx.redis.del(foundPausedKey(ctx, campaignId));
@@ -363,7 +381,9 @@ async function recordClaimEnded(
     commandId?: string;
     cxoneVersion?: number;
     foundPaused?: boolean;
-    /** When their pause stopped the dialing the window's pause was due to stop (stopAgainstDue). */
+    /** Their stop ended the campaign (cancelWindowEnforcement), rather than a pause. */
+    stoppedBy?: boolean;
+    /** When their pause or stop stopped the dialing the window's pause was due to stop (stopAgainstDue). */
     stop?: Record<string, unknown>;
   },
 ): Promise<void> {
@@ -375,7 +395,7 @@ async function recordClaimEnded(
     ...(by.actor ? { actor: by.actor } : {}),
     details: {
       rule: 'calling-window',
-      pausedBy:
+      [by.stoppedBy ? 'stoppedBy' : 'pausedBy']:
         by.actor ??
         (by.foundPaused
           ? "someone else before the window's pause reached CXone (its console, or another command)"
@@ -384,7 +404,9 @@ async function recordClaimEnded(
       ...(by.foundPaused ? { foundPaused: true } : {}),
       ...(win.pausedAt ? { windowPausedAt: win.pausedAt } : {}),
       ...(by.stop ?? {}),
-      note: 'paused by someone other than the calling window: the window will not resume it',
+      note: by.stoppedBy
+        ? "stopped by someone other than the calling window before the window's pause landed: the campaign ended"
+        : 'paused by someone other than the calling window: the window will not resume it',
     },
     ...(dedupeId ? { dedupeKey: `window-pause-released:${campaignId}:${dedupeId}` } : {}),
   });
@@ -539,13 +561,14 @@ async function recordPauseLanded(
 }
 
 /**
- * When someone else's pause (an operator's, queued ahead of the window's) stopped a campaign the
- * window's own pause had not stopped yet, how that stop compares with the close the window's pause was
- * due by: the window's pause then finds theirs in place and never lands, so this is the only measure
- * of whether the campaign stopped dialing by the close. Null when the window's pause landed itself
- * (recordPauseLanded), has no due time (a campaign found active outside its hours), or when their
- * pause wrote no status of its own (it found the campaign paused already: when it stopped is not
- * known). `lateByMs` > 0 counts against `adherent` in the report (lateness.ts isLateStop).
+ * When someone else's pause or stop (an operator's, queued ahead of the window's pause) stopped a
+ * campaign the window's own pause had not stopped yet, how that stop compares with the close the
+ * window's pause was due by: the window's pause then finds theirs in place (or the campaign ended) and
+ * never lands, so this is the only measure of whether the campaign stopped dialing by the close. Null
+ * when the window's pause landed itself (recordPauseLanded), has no due time (a campaign found active
+ * outside its hours), or when their command wrote no status of its own (it found the campaign paused
+ * or ended already: when it stopped is not known). `lateByMs` > 0 counts against `adherent` in the
+ * report (lateness.ts isLateStop).
  */
 async function stopAgainstDue(
   ctx: EnforcementContext,

@@ -26,9 +26,10 @@ export function isLateLanding(entry: Judged): boolean {
 }
 
 /**
- * Someone else's pause (an operator's, queued ahead of the window's) that stopped the campaign after
- * the close the window's pause was due by: the window's pause found it in place, and the campaign
- * dialed past the close until it landed (`window_pause_released` with `lateByMs`).
+ * Someone else's pause or stop (an operator's, queued ahead of the window's pause) that stopped the
+ * campaign after the close the window's pause was due by: the window's pause found it in place (or the
+ * campaign ended), and the campaign dialed past the close until it landed (`window_pause_released`
+ * with `lateByMs`).
  */
 export function isLateStop(entry: Judged): boolean {
   return entry.kind === 'window_pause_released' && lateByMs(entry) > 0;

@@ -93,8 +93,8 @@ export function buildComplianceReport(input: ReportInput): ComplianceReport {
     ).values(),
   ];
   const pausesLandedLate = landings.filter(isLateLanding).length;
-  // A window pause that found someone else's in place never lands; when that pause stopped the
-  // campaign after the window's was due, the campaign dialed past the close all the same.
+  // A window pause that found someone else's in place, or came after a stop, never lands; when that
+  // pause or stop ended the dialing after the window's was due, the campaign dialed past the close.
   const pausesOvertakenLate = windowActions.filter(isLateStop).length;
   const violations = input.lastStats?.complianceViolations ?? null;
   const totalCalls = input.lastStats?.totalCalls ?? null;
@@ -181,8 +181,8 @@ export function buildComplianceReport(input: ReportInput): ComplianceReport {
       cxoneComplianceViolations: violations,
       /**
        * True when CXone counted no violations, every window pause was issued on time, every one seen
-       * through went through by its close, and no other pause that stopped the campaign in its stead
-       * did so after that close; null without stats.
+       * through went through by its close, and no other pause or stop that stopped the campaign in its
+       * stead did so after that close; null without stats.
        */
       adherent:
         violations === null

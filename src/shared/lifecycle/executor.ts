@@ -70,12 +70,15 @@ export interface LifecycleHooks {
    * that close the window counts as closed for a resume, here as at the API. Read once per resume.
    */
   windowClosingAt?(campaignId: string): Promise<number | undefined>;
-  /** After a status write: start or stop polling and window enforcement. `by`: the command's requester. */
+  /**
+   * After a status write: start or stop polling and window enforcement. `by`: the command's requester,
+   * with `statusAt` when CXone took this run's own status write (absent for a status found in place).
+   */
   onStatusChanged(
     campaignId: string,
     from: CampaignStatus,
     to: CampaignStatus,
-    by?: { actor: string; reason: string; commandId: string; version: number },
+    by?: { actor: string; reason: string; commandId: string; version: number; statusAt?: string },
   ): Promise<void>;
   /**
    * A command queued on a premise that no longer holds (the calling window's resume of a pause someone
@@ -431,8 +434,13 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       reason: job.reason,
       ...mark,
     });
+    // When CXone took this run's own status write (listed before it is recorded); none for one found.
+    const statusAt = found ? undefined : writes.find((w) => w.step === 'status')?.at;
     await effects.followUp('status', () =>
-      hooks.onStatusChanged(campaignId, from, to, byCommand(resource.version)),
+      hooks.onStatusChanged(campaignId, from, to, {
+        ...byCommand(resource.version),
+        ...(statusAt !== undefined ? { statusAt } : {}),
+      }),
     );
   };
   /**

@@ -43,7 +43,13 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
       if (isFinal(to)) {
         await Promise.all([
           stopPolling(ctx, campaignId),
-          cancelWindowEnforcement(ctx, campaignId),
+          // A stop of a dialing campaign, written by this command: when it stopped the dialing, which a
+          // window pause still on its way was due to stop by the close (enforcement.ts, stopAgainstDue).
+          cancelWindowEnforcement(
+            ctx,
+            campaignId,
+            from === 'active' && by?.statusAt !== undefined ? { ...by, statusAt: by.statusAt } : undefined,
+          ),
           // A scheduled campaign stopped before its start: its activation would find it final and do
           // nothing, but Bull Board would show it pending until then. (One running right now stays.)
           ctx.queues.launch.remove(activateJobId(campaignId)).catch(() => 0),

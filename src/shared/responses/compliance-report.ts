@@ -91,7 +91,7 @@ export const complianceReportSchema = z.object({
         .number()
         .int()
         .describe(
-          "Window pauses found in place by someone else's pause (an operator's queued ahead) that stopped the campaign only after the close the window's was due by",
+          "Window pauses overtaken by someone else's pause (found in place) or stop (which ended the campaign), queued ahead, that stopped the dialing only after the close the window's was due by",
         ),
       recent: z.array(complianceActionSchema).describe('The latest window actions (up to 20)'),
     }),
@@ -100,7 +100,7 @@ export const complianceReportSchema = z.object({
       .boolean()
       .nullable()
       .describe(
-        'CXone counted no violations, every window pause was issued on time and landed by its close, and no pause that stopped the campaign in its stead landed after that close; null without stats',
+        'CXone counted no violations, every window pause was issued on time and landed by its close, and no pause or stop that stopped the campaign in its stead landed after that close; null without stats',
       ),
   }),
   abandonment: z.object({

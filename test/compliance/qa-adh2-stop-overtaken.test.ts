@@ -1,0 +1,187 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createAuditTrail } from '../../src/shared/audit/trail.js';
+import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import { scheduleWindowEnforcement } from '../../src/shared/compliance/enforcement.js';
+import { countsAgainstAdherence } from '../../src/shared/compliance/lateness.js';
+import { getWindowState, listActions } from '../../src/shared/compliance/state-store.js';
+import type { ClosableContext } from '../../src/shared/context-factory.js';
+import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { generateComplianceReport } from '../../src/producers/routes/compliance.js';
+import { changeAs, CONSOLE } from '../sandbox/helpers.js';
+import { config } from './fixtures.js';
+import { eventually } from './redis-context.js';
+import { startWindowStack, type WindowStack } from './window-stack.js';
+
+/*
+ * An operator's stop queued ahead of the window's pause, with the adjust queue backed up: the stop
+ * ends the campaign, and the window's pause never lands. The campaign stopped dialing when the stop's
+ * status write landed; against the close the window's pause was due by, that stop is on time or late,
+ * and a late one makes the report not adherent (before, the report read latePauses: 0,
+ * pausesLanded: 0, pausesLandedLate: 0, pausesOvertakenLate: 0, adherent: true for a campaign that
+ * dialed ten minutes past its close). Real parts: the sandbox over HTTP, the adjust and compliance
+ * workers, a manual clock, a private prefix.
+ */
+const weekdays = config(); // America/New_York, Mon–Fri 09:00–17:00
+const OPERATOR = 'operator:alice';
+const CLOSE = '2026-03-06T22:00:00.000Z'; // Friday 17:00 EST
+
+let stack: WindowStack;
+let ctx: ClosableContext;
+
+beforeAll(async () => {
+  // Friday 16:30 EST; with a console operator, to pause behind the orchestrator's back.
+  stack = await startWindowStack({ startIso: '2026-03-06T21:30:00Z', withConsole: true });
+  ({ ctx } = stack);
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+beforeEach(() => {
+  stack.clock.set(Date.parse('2026-03-06T21:30:00Z'));
+});
+
+const settled = (commandId: string) =>
+  eventually(async () => {
+    const command = await getCommand(ctx, commandId);
+    return command && command.status !== 'queued' && command.status !== 'running' ? command : undefined;
+  }, 15_000);
+
+/** An active campaign with CXone's statistics polled (no violations), so the report judges `adherent`. */
+async function polledCampaign(): Promise<string> {
+  const id = await stack.activeCampaign(weekdays);
+  const { version } = await ctx.cxone.getCampaign(id);
+  await createCampaignStore(ctx).recordStats(
+    id,
+    {
+      version,
+      status: 'active',
+      totalCalls: 300,
+      answeredCalls: 100,
+      abandonedCalls: 1,
+      complianceViolations: 0,
+      agentUtilization: 50,
+    },
+    null,
+  );
+  return id;
+}
+
+/**
+ * The operator's stop and the window's pause (fired ahead of the close), both held in the adjust
+ * queue, the stop first; the queue drains at `drainIso`. Returns both commands.
+ */
+async function stoppedAhead(
+  id: string,
+  drainIso: string,
+  /** Paused in CXone's console after the window's pause was queued, at this time. */
+  consolePauseIso?: string,
+): Promise<{ operatorStop: string; windowPause: string }> {
+  await scheduleWindowEnforcement(ctx, id);
+  await ctx.queues.adjust.pause();
+  const { commandId: operatorStop } = await enqueueCommand(ctx, {
+    campaignId: id,
+    actor: OPERATOR,
+    reason: 'operator',
+    action: 'stop',
+  });
+  await stack.fire(id, '2026-03-06T21:59:20Z');
+  const { pauseCommandId: windowPause, pauseDueAt } = await getWindowState(ctx, id);
+  expect(windowPause).toBeDefined();
+  expect(pauseDueAt).toBe(Date.parse(CLOSE));
+  if (consolePauseIso) {
+    stack.clock.set(Date.parse(consolePauseIso));
+    expect((await changeAs(stack.sandbox, CONSOLE, id, { status: 'paused' })).status).toBe(200);
+  }
+  stack.clock.set(Date.parse(drainIso));
+  await ctx.queues.adjust.resume();
+  const first = await settled(operatorStop);
+  expect(first.status).toBe('succeeded');
+  expect(first.result?.writes.find((w) => w.step === 'status')?.at).toBe(new Date(drainIso).toISOString());
+  // The window's pause came to a campaign that had ended: it wrote nothing.
+  const second = await settled(windowPause as string);
+  expect(second.result?.writes ?? []).toEqual([]);
+  expect((await ctx.cxone.getCampaign(id)).status).toBe(first.result?.status);
+  return { operatorStop, windowPause: windowPause as string };
+}
+
+async function trailKinds(id: string, kind: string) {
+  const trail = createAuditTrail({ redis: ctx.redis, keys: ctx.keys, logger: silentLogger });
+  return (await trail.list(id)).filter((r) => r.action === 'compliance_action' && r.details.kind === kind);
+}
+
+describe('a window pause overtaken by an operator’s stop queued ahead of it', () => {
+  it('is not adherent when the stop landed after the close', async () => {
+    const id = await polledCampaign();
+    const { operatorStop, windowPause } = await stoppedAhead(id, '2026-03-06T22:10:00Z');
+
+    const report = await generateComplianceReport(ctx, id);
+    // It dialed ten minutes past its close.
+    expect(report?.window.adherent).toBe(false);
+    expect(report?.window.enforcement).toMatchObject({
+      pauses: 1,
+      latePauses: 0,
+      pausesLanded: 0,
+      pausesLandedLate: 0,
+      pausesOvertakenLate: 1,
+    });
+    expect(report?.window.pausedByWindow).toBe(false);
+
+    // The trail says who stopped the campaign, and when against when it was due.
+    const released = await trailKinds(id, 'window_pause_released');
+    expect(released).toHaveLength(1);
+    expect(released[0]?.details).toMatchObject({
+      stoppedBy: OPERATOR,
+      commandId: operatorStop,
+      windowCommandId: windowPause,
+      dueAt: CLOSE,
+      stoppedAt: '2026-03-06T22:10:00.000Z',
+      lateByMs: 600_000,
+      aheadOfDueMs: 0,
+    });
+    expect(released[0]?.details).not.toHaveProperty('pausedBy');
+    expect(await trailKinds(id, 'window_pause_landed')).toEqual([]);
+    // Kept apart from the capped log, like a late landing: it never drops out of the report.
+    const late = (await listActions(ctx, id)).filter(countsAgainstAdherence);
+    expect(late.map((a) => a.kind)).toEqual(['window_pause_released']);
+  });
+
+  it('stays adherent when the stop landed before the close', async () => {
+    const id = await polledCampaign();
+    const { operatorStop } = await stoppedAhead(id, '2026-03-06T21:59:30Z');
+
+    const report = await generateComplianceReport(ctx, id);
+    expect(report?.window.enforcement).toMatchObject({
+      pauses: 1,
+      latePauses: 0,
+      pausesLanded: 0,
+      pausesLandedLate: 0,
+      pausesOvertakenLate: 0,
+    });
+    expect(report?.window.adherent).toBe(true);
+    const released = await trailKinds(id, 'window_pause_released');
+    expect(released).toHaveLength(1);
+    expect(released[0]?.details).toMatchObject({
+      stoppedBy: OPERATOR,
+      commandId: operatorStop,
+      stoppedAt: '2026-03-06T21:59:30.000Z',
+      lateByMs: 0,
+      aheadOfDueMs: 30_000,
+    });
+    expect(await trailKinds(id, 'window_pause_landed')).toEqual([]);
+  });
+
+  it('is not judged when the campaign stopped dialing before the stop (paused in the console)', async () => {
+    // Paused in CXone's console on time; the stop at 22:10 ended a campaign that no longer dialed, so
+    // its write says nothing of when the dialing stopped.
+    const id = await polledCampaign();
+    await stoppedAhead(id, '2026-03-06T22:10:00Z', '2026-03-06T21:59:40Z');
+
+    const report = await generateComplianceReport(ctx, id);
+    expect(report?.window.enforcement).toMatchObject({ pausesLandedLate: 0, pausesOvertakenLate: 0 });
+    expect(report?.window.adherent).toBe(true);
+    expect(await trailKinds(id, 'window_pause_released')).toEqual([]);
+  });
+});
