@@ -9,6 +9,7 @@ import {
 } from '../../src/shared/cxone/credentials-refusal.js';
 import { CxoneAuthError, CxoneRateLimitError } from '../../src/shared/errors.js';
 import { createKeys } from '../../src/shared/keys.js';
+import { cxoneCredentialsRefused } from '../../src/shared/metrics.js';
 import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import type { FleetLimiter } from '../../src/shared/limiter/types.js';
 import { silentLogger } from '../../src/shared/logger.js';
@@ -100,6 +101,13 @@ describe('the process CXone answered 429', () => {
     const again = await fixed.tokens.getToken().catch((e: unknown) => e);
     expect((again as Error).message).toMatch(LOCKED);
     expect((await tokenCounters(running)).requests).toBe(2);
+    // Held back by a lockout that came after a refusal of the credentials, a process's
+    // cxo_cxone_credentials_refused is 1, as its message names the refusal (the gauge is this test
+    // process's, shared by its "processes": cleared first).
+    cxoneCredentialsRefused.set(0);
+    const third = processOf(running, prefix, 'sandbox-secret', { baseWaitMs: 200 }).client;
+    expect(((await third.tokens.getToken().catch((e: unknown) => e)) as Error).message).toMatch(LOCKED);
+    expect((await cxoneCredentialsRefused.get()).values[0]?.value).toBe(1);
   });
 
   it('holds the longer 429 the record already had, not only its own shorter one', async () => {

@@ -199,6 +199,9 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
           until: now + answer.leftMs,
           afterRefusal: answer.afterRefusal,
         };
+        // A lockout after a refusal of the credentials holds this process back for that refusal's
+        // sake: the gauge says so, as the message does.
+        if (answer.afterRefusal) cxoneCredentialsRefused.set(1);
         throw heldBack(now) ?? new CxoneRateLimitError({ endpoint, status: 429 }, answer.leftMs);
       }
       if (answer.kind === 'held') {
@@ -309,6 +312,7 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
             until: Math.max(throttled.until, clock.now() + recorded.leftMs),
             afterRefusal: recorded.afterRefusal,
           };
+          if (recorded.afterRefusal) cxoneCredentialsRefused.set(1);
         }
         throw heldBack(clock.now()) ?? err;
       }
