@@ -1,15 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAuditTrail } from '../../src/shared/audit/trail.js';
-import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { scheduleWindowEnforcement } from '../../src/shared/compliance/enforcement.js';
 import { countsAgainstAdherence } from '../../src/shared/compliance/lateness.js';
 import { getWindowState, listActions } from '../../src/shared/compliance/state-store.js';
 import type { ClosableContext } from '../../src/shared/context-factory.js';
-import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { generateComplianceReport } from '../../src/producers/routes/compliance.js';
 import { config } from './fixtures.js';
-import { eventually } from './redis-context.js';
 import { startWindowStack, type WindowStack } from './window-stack.js';
 
 /*
@@ -41,32 +39,6 @@ beforeEach(() => {
   stack.clock.set(Date.parse('2026-03-06T21:30:00Z'));
 });
 
-const settled = (commandId: string) =>
-  eventually(async () => {
-    const command = await getCommand(ctx, commandId);
-    return command && command.status !== 'queued' && command.status !== 'running' ? command : undefined;
-  }, 15_000);
-
-/** An active campaign with CXone's statistics polled (no violations), so the report judges `adherent`. */
-async function polledCampaign(): Promise<string> {
-  const id = await stack.activeCampaign(weekdays);
-  const { version } = await ctx.cxone.getCampaign(id);
-  await createCampaignStore(ctx).recordStats(
-    id,
-    {
-      version,
-      status: 'active',
-      totalCalls: 300,
-      answeredCalls: 100,
-      abandonedCalls: 1,
-      complianceViolations: 0,
-      agentUtilization: 50,
-    },
-    null,
-  );
-  return id;
-}
-
 /**
  * The operator's pause and the window's (fired ahead of the close), both held in the adjust queue,
  * the operator's first; the queue drains at `drainIso`. Returns both commands.
@@ -89,11 +61,11 @@ async function overtaken(
   expect(pauseDueAt).toBe(Date.parse(CLOSE));
   stack.clock.set(Date.parse(drainIso));
   await ctx.queues.adjust.resume();
-  const first = await settled(operatorPause);
+  const first = await stack.settled(operatorPause);
   expect(first.status).toBe('succeeded');
   expect(first.result?.writes.find((w) => w.step === 'status')?.at).toBe(new Date(drainIso).toISOString());
   // The window's pause found the operator's in place: it wrote nothing.
-  const second = await settled(windowPause as string);
+  const second = await stack.settled(windowPause as string);
   expect(second.status).toBe('succeeded');
   expect(second.result?.writes).toEqual([]);
   expect((await ctx.cxone.getCampaign(id)).status).toBe('paused');
@@ -107,7 +79,7 @@ async function trailKinds(id: string, kind: string) {
 
 describe('a window pause overtaken by an operator’s pause queued ahead of it', () => {
   it('is not adherent when the operator’s pause landed after the close', async () => {
-    const id = await polledCampaign();
+    const id = await stack.polledCampaign(weekdays);
     const { operatorPause, windowPause } = await overtaken(id, '2026-03-06T22:10:00Z');
     await stack.fire(id, '2026-03-06T22:10:30Z'); // the window's re-check
 
@@ -143,7 +115,7 @@ describe('a window pause overtaken by an operator’s pause queued ahead of it',
   });
 
   it('stays adherent when the operator’s pause landed before the close', async () => {
-    const id = await polledCampaign();
+    const id = await stack.polledCampaign(weekdays);
     const { operatorPause } = await overtaken(id, '2026-03-06T21:59:30Z');
     await stack.fire(id, '2026-03-06T21:59:50Z'); // the window's re-check
 

@@ -1,16 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAuditTrail } from '../../src/shared/audit/trail.js';
-import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { scheduleWindowEnforcement } from '../../src/shared/compliance/enforcement.js';
 import { countsAgainstAdherence } from '../../src/shared/compliance/lateness.js';
 import { getWindowState, listActions } from '../../src/shared/compliance/state-store.js';
 import type { ClosableContext } from '../../src/shared/context-factory.js';
-import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { generateComplianceReport } from '../../src/producers/routes/compliance.js';
 import { changeAs, CONSOLE } from '../sandbox/helpers.js';
 import { config } from './fixtures.js';
-import { eventually } from './redis-context.js';
 import { startWindowStack, type WindowStack } from './window-stack.js';
 
 /*
@@ -43,32 +41,6 @@ beforeEach(() => {
   stack.clock.set(Date.parse('2026-03-06T21:30:00Z'));
 });
 
-const settled = (commandId: string) =>
-  eventually(async () => {
-    const command = await getCommand(ctx, commandId);
-    return command && command.status !== 'queued' && command.status !== 'running' ? command : undefined;
-  }, 15_000);
-
-/** An active campaign with CXone's statistics polled (no violations), so the report judges `adherent`. */
-async function polledCampaign(): Promise<string> {
-  const id = await stack.activeCampaign(weekdays);
-  const { version } = await ctx.cxone.getCampaign(id);
-  await createCampaignStore(ctx).recordStats(
-    id,
-    {
-      version,
-      status: 'active',
-      totalCalls: 300,
-      answeredCalls: 100,
-      abandonedCalls: 1,
-      complianceViolations: 0,
-      agentUtilization: 50,
-    },
-    null,
-  );
-  return id;
-}
-
 /**
  * The operator's stop and the window's pause (fired ahead of the close), both held in the adjust
  * queue, the stop first; the queue drains at `drainIso`. Returns both commands.
@@ -97,11 +69,11 @@ async function stoppedAhead(
   }
   stack.clock.set(Date.parse(drainIso));
   await ctx.queues.adjust.resume();
-  const first = await settled(operatorStop);
+  const first = await stack.settled(operatorStop);
   expect(first.status).toBe('succeeded');
   expect(first.result?.writes.find((w) => w.step === 'status')?.at).toBe(new Date(drainIso).toISOString());
   // The window's pause came to a campaign that had ended: it wrote nothing.
-  const second = await settled(windowPause as string);
+  const second = await stack.settled(windowPause as string);
   expect(second.result?.writes ?? []).toEqual([]);
   expect((await ctx.cxone.getCampaign(id)).status).toBe(first.result?.status);
   return { operatorStop, windowPause: windowPause as string };
@@ -114,7 +86,7 @@ async function trailKinds(id: string, kind: string) {
 
 describe('a window pause overtaken by an operator’s stop queued ahead of it', () => {
   it('is not adherent when the stop landed after the close', async () => {
-    const id = await polledCampaign();
+    const id = await stack.polledCampaign(weekdays);
     const { operatorStop, windowPause } = await stoppedAhead(id, '2026-03-06T22:10:00Z');
 
     const report = await generateComplianceReport(ctx, id);
@@ -149,7 +121,7 @@ describe('a window pause overtaken by an operator’s stop queued ahead of it', 
   });
 
   it('stays adherent when the stop landed before the close', async () => {
-    const id = await polledCampaign();
+    const id = await stack.polledCampaign(weekdays);
     const { operatorStop } = await stoppedAhead(id, '2026-03-06T21:59:30Z');
 
     const report = await generateComplianceReport(ctx, id);
@@ -176,7 +148,7 @@ describe('a window pause overtaken by an operator’s stop queued ahead of it', 
   it('is not judged when the campaign stopped dialing before the stop (paused in the console)', async () => {
     // Paused in CXone's console on time; the stop at 22:10 ended a campaign that no longer dialed, so
     // its write says nothing of when the dialing stopped.
-    const id = await polledCampaign();
+    const id = await stack.polledCampaign(weekdays);
     await stoppedAhead(id, '2026-03-06T22:10:00Z', '2026-03-06T21:59:40Z');
 
     const report = await generateComplianceReport(ctx, id);

@@ -10,11 +10,11 @@ import {
 import { getWindowState, listActions, replaceWindowState } from '../../src/shared/compliance/state-store.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import type { ClosableContext } from '../../src/shared/context-factory.js';
-import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { generateComplianceReport } from '../../src/producers/routes/compliance.js';
 import { config } from './fixtures.js';
-import { createTestContext, eventually } from './redis-context.js';
+import { createTestContext } from './redis-context.js';
 import { startWindowStack, type WindowStack } from './window-stack.js';
 
 /*
@@ -45,12 +45,6 @@ beforeEach(() => {
   stack.clock.set(Date.parse('2026-03-06T21:30:00Z'));
 });
 
-const settled = (commandId: string) =>
-  eventually(async () => {
-    const command = await getCommand(ctx, commandId);
-    return command && command.status !== 'queued' && command.status !== 'running' ? command : undefined;
-  }, 15_000);
-
 async function operator(id: string, action: 'pause' | 'resume' | 'stop'): Promise<string> {
   const { commandId } = await enqueueCommand(ctx, {
     campaignId: id,
@@ -67,7 +61,7 @@ async function windowPauseLands(id: string): Promise<string> {
   await stack.fire(id, '2026-03-06T21:59:20Z');
   const { pauseCommandId } = await getWindowState(ctx, id);
   expect(pauseCommandId).toBeDefined();
-  expect((await settled(pauseCommandId as string)).status).toBe('succeeded');
+  expect((await stack.settled(pauseCommandId as string)).status).toBe('succeeded');
   expect((await ctx.cxone.getCampaign(id)).status).toBe('paused');
   return pauseCommandId as string;
 }
@@ -83,7 +77,7 @@ describe('the window pause’s landing in the compliance report', () => {
     const windowPause = await windowPauseLands(id);
 
     // The operator pauses the campaign the window holds paused (to keep it paused past the open).
-    expect((await settled(await operator(id, 'pause'))).status).toBe('succeeded');
+    expect((await stack.settled(await operator(id, 'pause'))).status).toBe('succeeded');
     expect((await getWindowState(ctx, id)).pauseCommandId).toBeUndefined();
 
     await stack.fire(id, '2026-03-06T21:59:50Z');
@@ -104,7 +98,7 @@ describe('the window pause’s landing in the compliance report', () => {
     const id = await stack.activeCampaign(weekdays);
     const windowPause = await windowPauseLands(id);
 
-    expect((await settled(await operator(id, 'stop'))).status).toBe('succeeded');
+    expect((await stack.settled(await operator(id, 'stop'))).status).toBe('succeeded');
     const report = await generateComplianceReport(ctx, id);
     expect(report?.status).toBe('completed');
     expect(report?.window.enforcement).toMatchObject({ pauses: 1, pausesLanded: 1, pausesLandedLate: 0 });
@@ -122,8 +116,8 @@ describe('the window pause’s landing in the compliance report', () => {
     const { pauseCommandId: windowPause } = await getWindowState(ctx, id);
     expect(windowPause).toBeDefined();
     await ctx.queues.adjust.resume();
-    expect((await settled(operatorPause)).status).toBe('succeeded');
-    expect((await settled(windowPause as string)).status).toBe('succeeded');
+    expect((await stack.settled(operatorPause)).status).toBe('succeeded');
+    expect((await stack.settled(windowPause as string)).status).toBe('succeeded');
 
     await stack.fire(id, '2026-03-06T21:59:50Z');
     const report = await generateComplianceReport(ctx, id);
@@ -144,8 +138,8 @@ describe('the window pause’s landing in the compliance report', () => {
     const { resumeCommandId } = await getWindowState(ctx, id);
     expect(resumeCommandId).toBeDefined();
     await ctx.queues.adjust.resume();
-    expect((await settled(operatorPause)).status).toBe('succeeded');
-    const resume = await settled(resumeCommandId as string);
+    expect((await stack.settled(operatorPause)).status).toBe('succeeded');
+    const resume = await stack.settled(resumeCommandId as string);
     expect(resume.status).toBe('failed');
     expect(resume.error?.kind).toBe('withdrawn');
     expect((await ctx.cxone.getCampaign(id)).status).toBe('paused');

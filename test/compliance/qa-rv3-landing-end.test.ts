@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
-import type { AppContext } from '../../src/shared/context.js';
 import {
   cancelWindowEnforcement,
   enforceWindow,
@@ -19,10 +18,10 @@ import {
 } from '../../src/shared/compliance/state-store.js';
 import type { ClosableContext } from '../../src/shared/context-factory.js';
 import { createCommandStore, type CommandWrite } from '../../src/shared/lifecycle/commands.js';
-import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { generateComplianceReport } from '../../src/producers/routes/compliance.js';
 import { config } from './fixtures.js';
-import { createTestContext, eventually, type TestContext } from './redis-context.js';
+import { createTestContext, eventually, withScriptBlip, type TestContext } from './redis-context.js';
 import { startWindowStack, type WindowStack } from './window-stack.js';
 
 /*
@@ -50,17 +49,11 @@ describe('a window-paused campaign that ends before the re-check', () => {
     stack.clock.set(Date.parse('2026-03-06T21:30:00Z'));
   });
 
-  const settled = (commandId: string) =>
-    eventually(async () => {
-      const command = await getCommand(ctx, commandId);
-      return command && command.status !== 'queued' && command.status !== 'running' ? command : undefined;
-    }, 15_000);
-
   async function windowPauseLands(id: string): Promise<string> {
     await scheduleWindowEnforcement(ctx, id);
     await stack.fire(id, '2026-03-06T21:59:20Z');
     const { pauseCommandId } = await getWindowState(ctx, id);
-    expect((await settled(pauseCommandId as string)).status).toBe('succeeded');
+    expect((await stack.settled(pauseCommandId as string)).status).toBe('succeeded');
     return pauseCommandId as string;
   }
 
@@ -73,7 +66,7 @@ describe('a window-paused campaign that ends before the re-check', () => {
       reason: 'operator',
       action: 'stop',
     });
-    expect((await settled(commandId)).status).toBe('succeeded');
+    expect((await stack.settled(commandId)).status).toBe('succeeded');
 
     const report = await generateComplianceReport(ctx, id);
     expect(report?.status).toBe('completed');
@@ -191,7 +184,9 @@ describe('the end of a campaign whose window claim names a pause', () => {
     const windowPause = await claimOfSucceededPause(true);
     await tc.putCampaign(ID, weekdays, 'completed', 4);
 
-    await expect(cancelWindowEnforcement(withLandingBlip(tc.ctx), ID)).rejects.toThrow('redis blip');
+    await expect(
+      cancelWindowEnforcement(withScriptBlip(tc.ctx, '"window_pause_landed"'), ID),
+    ).rejects.toThrow('redis blip');
     // The lifecycle only logs a follow-up that failed: what the call did not do is not done again.
     expect(await getGuardState(tc.ctx, ID)).toMatchObject({ endedAtMs: tc.clock.now() });
     expect(await kinds()).toContain('period_closed');
@@ -206,25 +201,3 @@ describe('the end of a campaign whose window claim names a pause', () => {
     expect(await getWindowState(tc.ctx, ID)).toEqual({});
   });
 });
-
-/** The context with a Redis whose first write of a window_pause_landed record fails, then works. */
-function withLandingBlip(ctx: AppContext): AppContext {
-  const real = ctx.redis;
-  let failed = false;
-  const redis = new Proxy(real, {
-    get(target, prop) {
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      const bound = (value as (...a: unknown[]) => unknown).bind(target);
-      if (prop !== 'evalsha' && prop !== 'eval') return bound;
-      return (...args: unknown[]) => {
-        if (!failed && args.some((a) => typeof a === 'string' && a.includes('"window_pause_landed"'))) {
-          failed = true;
-          return Promise.reject(new Error('redis blip'));
-        }
-        return bound(...args);
-      };
-    },
-  });
-  return { ...ctx, redis };
-}

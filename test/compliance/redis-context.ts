@@ -114,10 +114,10 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
 }
 
 /**
- * The context with a Redis whose first write to a compliance log fails (a blip), then works. The log
- * is written by a script (state-store.ts appendAction): the first script call naming a log key fails.
+ * The context with a Redis whose first script call naming `marker` among its arguments fails (a
+ * blip), then works: the compliance stores write by scripts (state-store.ts appendAction).
  */
-export function withLogBlip(ctx: AppContext): AppContext {
+export function withScriptBlip(ctx: AppContext, marker: string): AppContext {
   const real = ctx.redis;
   let failed = false;
   const redis = new Proxy(real, {
@@ -127,7 +127,7 @@ export function withLogBlip(ctx: AppContext): AppContext {
       const bound = (value as (...a: unknown[]) => unknown).bind(target);
       if (prop !== 'evalsha' && prop !== 'eval') return bound;
       return (...args: unknown[]) => {
-        if (!failed && args.some((a) => typeof a === 'string' && a.includes(':compliance-log:'))) {
+        if (!failed && args.some((a) => typeof a === 'string' && a.includes(marker))) {
           failed = true;
           return Promise.reject(new Error('redis blip'));
         }
@@ -136,4 +136,9 @@ export function withLogBlip(ctx: AppContext): AppContext {
     },
   });
   return { ...ctx, redis };
+}
+
+/** The context with a Redis whose first write to a compliance log fails (a blip), then works. */
+export function withLogBlip(ctx: AppContext): AppContext {
+  return withScriptBlip(ctx, ':compliance-log:');
 }

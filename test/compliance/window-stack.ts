@@ -9,6 +9,8 @@ import { loadConfig } from '../../src/shared/config.js';
 import { createContext, type ClosableContext } from '../../src/shared/context-factory.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { CXONE_SCOPES } from '../../src/shared/cxone/wire.js';
+import { isFinished, type CommandRecord } from '../../src/shared/lifecycle/commands.js';
+import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { createComplianceWorker } from '../../src/workers/compliance-worker.js';
@@ -29,6 +31,13 @@ export interface WindowStack {
   clock: ManualClock;
   /** A campaign active on the sandbox with `config`, its record synced as a launch leaves it. */
   activeCampaign(config: CampaignConfig): Promise<string>;
+  /**
+   * activeCampaign, with CXone's statistics polled (no violations) into its record, so that the
+   * compliance report judges `adherent`.
+   */
+  polledCampaign(config: CampaignConfig): Promise<string>;
+  /** Waits until the command has finished (succeeded, failed or conflict) and returns it. */
+  settled(commandId: string): Promise<CommandRecord>;
   /** Moves the clock, fires the window job now and waits until it planned its next firing. */
   fire(id: string, iso: string): Promise<WindowJob>;
   close(): Promise<void>;
@@ -68,7 +77,7 @@ export async function startWindowStack(opts: {
   const workers: Worker[] = [createAdjustWorker(ctx), createComplianceWorker(ctx)];
   await Promise.all(workers.map((w) => w.waitUntilReady()));
 
-  return {
+  const stack: WindowStack = {
     sandbox,
     ctx,
     clock,
@@ -80,6 +89,30 @@ export async function startWindowStack(opts: {
       }
       await createCampaignStore(ctx).syncFromCxone(resource, { config });
       return created.id;
+    },
+    async polledCampaign(config) {
+      const id = await stack.activeCampaign(config);
+      const { version } = await ctx.cxone.getCampaign(id);
+      await createCampaignStore(ctx).recordStats(
+        id,
+        {
+          version,
+          status: 'active',
+          totalCalls: 300,
+          answeredCalls: 100,
+          abandonedCalls: 1,
+          complianceViolations: 0,
+          agentUtilization: 50,
+        },
+        null,
+      );
+      return id;
+    },
+    settled(commandId) {
+      return eventually(async () => {
+        const command = await getCommand(ctx, commandId);
+        return command && isFinished(command.status) ? command : undefined;
+      }, 15_000);
     },
     async fire(id, iso) {
       clock.set(Date.parse(iso));
@@ -101,4 +134,5 @@ export async function startWindowStack(opts: {
       await deletePrefixAt(prefix);
     },
   };
+  return stack;
 }
