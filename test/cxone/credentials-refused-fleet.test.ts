@@ -1,16 +1,13 @@
-import type { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildApiApp } from '../../src/producers/app.js';
-import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.js';
+import { startSandbox } from '../../src/sandbox/server.js';
 import type { SandboxClient } from '../../src/sandbox/types.js';
 import { CXONE_SCOPES } from '../../src/shared/cxone/wire.js';
 import { loadConfig } from '../../src/shared/config.js';
 import { createContext } from '../../src/shared/context-factory.js';
-import { createCxoneClient, type CxoneClient } from '../../src/shared/cxone/client.js';
 import {
   createSharedCredentialsRefusal,
   credentialsRefusalKey,
-  type SharedCredentialsRefusal,
 } from '../../src/shared/cxone/credentials-refusal.js';
 import { CxoneAuthError, CxoneRateLimitError } from '../../src/shared/errors.js';
 import { createKeys } from '../../src/shared/keys.js';
@@ -21,6 +18,7 @@ import { freePort } from '../support/free-port.js';
 import { recordingLogger } from '../support/log-capture.js';
 import { startRedisMonitor } from '../support/redis-monitor.js';
 import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+import { closers, processOf, sandbox } from './fleet-process.js';
 import { tokenCounters } from './harness.js';
 
 /**
@@ -34,62 +32,6 @@ const WRONG_SECRET = 'rotated-away-secret-4711';
 /** What every caller is told: the refusal, and (but for the request's own caller) how long it holds. */
 const PLAIN =
   /^CXone refused the OAuth client credentials \(401 invalid_client\); check CXONE_CLIENT_ID and CXONE_CLIENT_SECRET( \(refused \d+ times? in a row; the next token request in \d+ s\))?$/;
-
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (closers.length > 0) await closers.pop()!();
-});
-
-async function sandbox(opts: SandboxOptions = {}): Promise<RunningSandbox> {
-  const running = await startSandbox({ port: 0, logger: silentLogger, ...opts });
-  closers.push(() => running.close());
-  return running;
-}
-
-/**
- * One process of the fleet: its own limiter, Redis connection and CXone client on `prefix`.
- * `redisUrl` is where its shared record lives (the limiter always uses the test Redis).
- */
-function processOf(
-  running: RunningSandbox,
-  prefix: string,
-  clientSecret: string,
-  opts: {
-    baseWaitMs?: number;
-    redisUrl?: string;
-    logger?: ReturnType<typeof recordingLogger>['logger'];
-    wrap?: (shared: SharedCredentialsRefusal) => SharedCredentialsRefusal;
-  } = {},
-): { client: CxoneClient; redis: Redis } {
-  const limiter = createFleetLimiter({
-    redisUrl: REDIS_URL,
-    prefix,
-    perWindow: 1_000,
-    windowMs: 10_000,
-    logger: silentLogger,
-  });
-  const redis = createRedis(opts.redisUrl ?? REDIS_URL, { connectionName: 'cxo-test-credref' });
-  redis.on('error', () => undefined);
-  const client = createCxoneClient({
-    baseUrl: running.url,
-    clientId: 'sandbox-client',
-    clientSecret,
-    timeoutMs: 5_000,
-    limiter,
-    logger: opts.logger ?? silentLogger,
-    sharedRefusal: (opts.wrap ?? ((shared) => shared))(
-      createSharedCredentialsRefusal({ redis, keys: createKeys(prefix), logger: silentLogger }),
-    ),
-    ...(opts.baseWaitMs ? { refusedWait: { baseMs: opts.baseWaitMs, maxMs: 8 * opts.baseWaitMs } } : {}),
-  });
-  closers.push(async () => {
-    await client.close();
-    await limiter.close();
-    redis.disconnect();
-    await deletePrefixAt(prefix);
-  });
-  return { client, redis };
-}
 
 describe('a fleet with a wrong secret', () => {
   it('makes one token request in all, however many processes and callers, each told plainly', async () => {

@@ -1,20 +1,16 @@
-import type { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.js';
-import { createCxoneClient, type CxoneClient } from '../../src/shared/cxone/client.js';
+import { describe, expect, it } from 'vitest';
 import {
   createSharedCredentialsRefusal,
   credentialsRefusalKey,
-  type SharedCredentialsRefusal,
 } from '../../src/shared/cxone/credentials-refusal.js';
 import { CxoneAuthError, CxoneRateLimitError } from '../../src/shared/errors.js';
 import { createKeys } from '../../src/shared/keys.js';
 import { cxoneCredentialsRefused } from '../../src/shared/metrics.js';
 import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
-import type { FleetLimiter } from '../../src/shared/limiter/types.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { createRedis } from '../../src/shared/redis.js';
-import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+import { REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+import { closers, processOf, sandbox } from './fleet-process.js';
 import { tokenCounters } from './harness.js';
 
 /**
@@ -29,53 +25,6 @@ const WRONG_SECRET = 'rotated-away-secret-4711';
 /** docs/operations.md: what the check reads while a lockout after a refusal holds. */
 const LOCKED =
   /^CXone refused token requests with 429 too_many_failed_auth \(".*"\); no token request for \d+ s more, and before it CXone refused the OAuth client credentials: check CXONE_CLIENT_ID and CXONE_CLIENT_SECRET$/;
-
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (closers.length > 0) await closers.pop()!();
-});
-
-async function sandbox(opts: SandboxOptions = {}): Promise<RunningSandbox> {
-  const running = await startSandbox({ port: 0, logger: silentLogger, ...opts });
-  closers.push(() => running.close());
-  return running;
-}
-
-function processOf(
-  running: RunningSandbox,
-  prefix: string,
-  clientSecret: string,
-  opts: { baseWaitMs?: number; wrap?: (shared: SharedCredentialsRefusal) => SharedCredentialsRefusal } = {},
-): { client: CxoneClient; redis: Redis; limiter: FleetLimiter } {
-  const limiter = createFleetLimiter({
-    redisUrl: REDIS_URL,
-    prefix,
-    perWindow: 1_000,
-    windowMs: 10_000,
-    logger: silentLogger,
-  });
-  const redis = createRedis(REDIS_URL, { connectionName: 'cxo-test-rv2-429' });
-  redis.on('error', () => undefined);
-  const client = createCxoneClient({
-    baseUrl: running.url,
-    clientId: 'sandbox-client',
-    clientSecret,
-    timeoutMs: 5_000,
-    limiter,
-    logger: silentLogger,
-    sharedRefusal: (opts.wrap ?? ((shared) => shared))(
-      createSharedCredentialsRefusal({ redis, keys: createKeys(prefix), logger: silentLogger }),
-    ),
-    ...(opts.baseWaitMs ? { refusedWait: { baseMs: opts.baseWaitMs, maxMs: 8 * opts.baseWaitMs } } : {}),
-  });
-  closers.push(async () => {
-    await client.close();
-    await limiter.close();
-    redis.disconnect();
-    await deletePrefixAt(prefix);
-  });
-  return { client, redis, limiter };
-}
 
 describe('the process CXone answered 429', () => {
   it('says the refusal before the lockout, as every other process of the fleet does', async () => {

@@ -1,0 +1,76 @@
+import type { Redis } from 'ioredis';
+import { afterEach } from 'vitest';
+import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.js';
+import { createCxoneClient, type CxoneClient } from '../../src/shared/cxone/client.js';
+import {
+  createSharedCredentialsRefusal,
+  type SharedCredentialsRefusal,
+} from '../../src/shared/cxone/credentials-refusal.js';
+import { createKeys } from '../../src/shared/keys.js';
+import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { createRedis } from '../../src/shared/redis.js';
+import type { recordingLogger } from '../support/log-capture.js';
+import { deletePrefixAt, REDIS_URL } from '../support/redis-prefix.js';
+
+/**
+ * Several processes of one fleet sharing CXone's credentials record (credentials-refusal.ts), for the
+ * tests of that record: each "process" its own token provider, limiter and Redis connection on one
+ * KEY_PREFIX, against a sandbox over real HTTP. Everything started is closed after each test.
+ */
+
+export const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (closers.length > 0) await closers.pop()!();
+});
+
+export async function sandbox(opts: SandboxOptions = {}): Promise<RunningSandbox> {
+  const running = await startSandbox({ port: 0, logger: silentLogger, ...opts });
+  closers.push(() => running.close());
+  return running;
+}
+
+/**
+ * One process of the fleet: its own limiter, Redis connection and CXone client on `prefix`.
+ * `redisUrl` is where its shared record lives (the limiter always uses the test Redis).
+ */
+export function processOf(
+  running: RunningSandbox,
+  prefix: string,
+  clientSecret: string,
+  opts: {
+    baseWaitMs?: number;
+    redisUrl?: string;
+    logger?: ReturnType<typeof recordingLogger>['logger'];
+    wrap?: (shared: SharedCredentialsRefusal) => SharedCredentialsRefusal;
+  } = {},
+): { client: CxoneClient; redis: Redis } {
+  const limiter = createFleetLimiter({
+    redisUrl: REDIS_URL,
+    prefix,
+    perWindow: 1_000,
+    windowMs: 10_000,
+    logger: silentLogger,
+  });
+  const redis = createRedis(opts.redisUrl ?? REDIS_URL, { connectionName: 'cxo-test-credref' });
+  redis.on('error', () => undefined);
+  const client = createCxoneClient({
+    baseUrl: running.url,
+    clientId: 'sandbox-client',
+    clientSecret,
+    timeoutMs: 5_000,
+    limiter,
+    logger: opts.logger ?? silentLogger,
+    sharedRefusal: (opts.wrap ?? ((shared) => shared))(
+      createSharedCredentialsRefusal({ redis, keys: createKeys(prefix), logger: silentLogger }),
+    ),
+    ...(opts.baseWaitMs ? { refusedWait: { baseMs: opts.baseWaitMs, maxMs: 8 * opts.baseWaitMs } } : {}),
+  });
+  closers.push(async () => {
+    await client.close();
+    await limiter.close();
+    redis.disconnect();
+    await deletePrefixAt(prefix);
+  });
+  return { client, redis };
+}
