@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { carriedInPlace, type SavedCarried } from '../../src/shared/lifecycle/executor.js';
+import {
+  beforeOwnSafeStart,
+  carriedInPlace,
+  type SavedCarried,
+} from '../../src/shared/lifecycle/executor.js';
 import { resource } from './fixtures.js';
 
 const dialerStrategy = { strategy: 'predictive', agentCapacity: 20, callRate: 0.5, answerRate: 0.3 };
@@ -32,5 +36,23 @@ describe('carriedInPlace', () => {
       config: { dialerStrategy: { ...dialerStrategy, callRate: 0.1 } },
     };
     expect(carriedInPlace(noDrop, 'status', at(0.1))).toBeNull();
+  });
+});
+
+describe('beforeOwnSafeStart', () => {
+  it("shows a later run of a resume the rate its earlier run's status write capped", () => {
+    expect(beforeOwnSafeStart({ action: 'resume' }, true, saved, at(0.1)).dialerSettings.callRate).toBe(0.5);
+  });
+
+  it('leaves the campaign as read on a first run, for another action, a paused campaign or no cap in place', () => {
+    const active = at(0.1);
+    expect(beforeOwnSafeStart({ action: 'resume' }, false, saved, active)).toBe(active);
+    expect(beforeOwnSafeStart({ action: 'pause' }, true, saved, active)).toBe(active);
+    expect(beforeOwnSafeStart({}, true, saved, active)).toBe(active);
+    // The status write was never applied (its settings undone to the base): still paused.
+    const paused = { ...active, status: 'paused' as const };
+    expect(beforeOwnSafeStart({ action: 'resume' }, true, saved, paused)).toBe(paused);
+    const elsewhere = at(0.3);
+    expect(beforeOwnSafeStart({ action: 'resume' }, true, saved, elsewhere)).toBe(elsewhere);
   });
 });

@@ -14,14 +14,16 @@ import { startHarness, withHookBeforeWrite, type Harness } from './harness.js';
 let h: Harness;
 let worker: Worker;
 let cxone: ReturnType<typeof withHookBeforeWrite>;
+/** The armed campaign's write CXone applies and whose answer is dropped. */
+let lostCall = 1;
 
 beforeAll(async () => {
   h = await startHarness();
-  // The first write of the armed campaign is applied by CXone, and its answer dropped.
+  // The first write of the armed campaign (or the one a test names) is applied by CXone, and its answer dropped.
   cxone = withHookBeforeWrite(
     h.ctx.cxone,
     async () => undefined,
-    (call) => call === 1,
+    (call) => call === lostCall,
   );
   worker = createAdjustWorker({ ...h.ctx, cxone });
   await worker.waitUntilReady();
@@ -104,5 +106,54 @@ describe('a carried safe start whose answer was lost', () => {
     expect((await h.waitForCommand(commandId)).result?.writes).toEqual([
       expect.objectContaining({ step: 'settings', changes }),
     ]);
+  });
+
+  it("a resume's patch raising callRate is not written again over the safe start its lost status write carried", async () => {
+    const campaign = await pacedCampaign(h, 'paused', 20, 0.3);
+    // The settings write (0.3 → 0.5) is answered; the status write carrying the safe start is applied
+    // and its answer lost. The retry finds the campaign active at the safe start.
+    lostCall = 2;
+    const commandId = await run({
+      campaignId: campaign.id,
+      action: 'resume',
+      patch: { dialerStrategy: { callRate: 0.5 } },
+    }).finally(() => (lostCall = 1));
+
+    // Not raised again to 0.5 on a campaign whose agents all just went idle.
+    expect(await h.ctx.cxone.getCampaign(campaign.id)).toMatchObject({
+      status: 'active',
+      dialerSettings: { callRate: 0.1 },
+    });
+    expect(await pacingOf(h, campaign.id)).toMatchObject({
+      state: { callRate: 0.1, anchor: { requestedCallRate: 0.5, startCallRate: 0.1 } },
+      lastAdjustment: { commandId, from: 0.5, to: 0.1 },
+    });
+    const trail = await trailOf(campaign.id);
+    expect(trail.filter((r) => r.action === 'settings_changed')).toEqual([
+      expect.objectContaining({
+        details: expect.objectContaining({
+          changes: [{ field: 'dialerStrategy.callRate', from: 0.3, to: 0.5 }],
+        }),
+      }),
+    ]);
+    expect(trail.filter((r) => r.action === 'state_changed')).toEqual([
+      expect.objectContaining({
+        details: expect.objectContaining({
+          foundApplied: true,
+          callRate: expect.objectContaining({ from: 0.5, to: 0.1 }),
+        }),
+      }),
+    ]);
+    // The earlier run's settings write is the command's own, listed as found; the status only found.
+    expect((await h.waitForCommand(commandId)).result).toMatchObject({
+      status: 'active',
+      writes: [
+        expect.objectContaining({
+          step: 'settings',
+          changes: [{ field: 'dialerStrategy.callRate', from: 0.3, to: 0.5 }],
+        }),
+      ],
+      alreadyApplied: ['dialerStrategy.callRate', 'status'],
+    });
   });
 });

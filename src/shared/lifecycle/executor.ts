@@ -243,6 +243,27 @@ export function carriedInPlace(
   return { callRate: saved.callRate, reason: saved.reason, config };
 }
 
+/**
+ * The campaign as this command's settings step must judge it on a later run: when an earlier run's
+ * resume is in place with the safe start its status write carried over the callRate the settings
+ * write had set (that write applied, its answer lost, or what followed it failed), CXone's callRate is
+ * the command's own cap, not someone else's change. Judged as the rate before the cap, the command's
+ * callRate reads as written: not sent again over the safe start of a campaign whose agents all just
+ * went idle, nor a conflict with the command's own write. Pure.
+ */
+export function beforeOwnSafeStart(
+  job: Pick<AdjustJob, 'action'>,
+  resumed: boolean,
+  saved: SavedCarried | undefined,
+  current: CampaignResource,
+): CampaignResource {
+  if (!resumed || job.action !== 'resume' || current.status !== 'active') return current;
+  const carried = carriedInPlace(saved, 'status', current);
+  if (!carried) return current;
+  const callRate = carried.config.dialerStrategy.callRate;
+  return { ...current, dialerSettings: { ...current.dialerSettings, callRate } };
+}
+
 /** The callRate change a carried safe start makes, as a write lists it. */
 function carriedChange(carried: CarriedSafeStart): FieldChange {
   return {
@@ -542,7 +563,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
           const decision = rebaseSettings({
             ours,
             base,
-            latest: current,
+            latest: beforeOwnSafeStart(job, run.resumed, savedCarried, current),
             local,
             ...(withStatus === 'stop' ? { stopping: true } : {}),
           });
@@ -584,7 +605,8 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       );
       rebases += result.rebases;
       if (result.kind === 'stopped') {
-        earlierFound(result.latest);
+        // An earlier run's settings write is listed (and undone) at the rate it wrote, not its own cap.
+        earlierFound(beforeOwnSafeStart(job, run.resumed, savedCarried, result.latest));
         if (result.stop.kind !== 'nothing-to-send') {
           return await stopped(result.stop, result.latest, await undo());
         }
