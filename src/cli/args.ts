@@ -281,7 +281,9 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
     if (!allowed.includes(opt) && !GLOBAL.includes(opt))
       return usageError(`${opt} does not apply to ${name}`);
   }
-  if (!/^https?:\/\/[^\s/]+/.test(options.apiUrl)) {
+  // A URL that does not parse (a port past 65535, a stray bracket) is as mistyped as one without a
+  // scheme: fetch refuses it before sending, which read as "cannot reach the API; is it running?" (5).
+  if (!/^https?:\/\/[^\s/]+/.test(options.apiUrl) || !URL.canParse(options.apiUrl)) {
     return usageError(
       `API URL must be http(s)://host[:port] (got "${redactUrlCredentials(options.apiUrl)}")`,
     );

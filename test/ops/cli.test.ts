@@ -75,6 +75,25 @@ describe('cxo argument parsing (pure)', () => {
     expect(bad('http://gw.example/team@ops')).toBe('accepted');
   });
 
+  it('refuses an API URL that does not parse as a usage error, not "cannot reach the API … is it running?"', () => {
+    const bad = (apiUrl: string) => {
+      const r = parseCliArgs(['status', 'c-1'], { API_URL: apiUrl });
+      return r.ok ? 'accepted' : r.error;
+    };
+    // fetch refuses these before sending anything (ERR_INVALID_URL): that read as an API that is down (5).
+    expect(bad('http://127.0.0.1:30000')).toBe('accepted');
+    expect(bad('http://127.0.0.1:300000')).toBe(
+      'API URL must be http(s)://host[:port] (got "http://127.0.0.1:300000")',
+    );
+    expect(bad('http://[::1:3000')).toBe('API URL must be http(s)://host[:port] (got "http://[::1:3000")');
+    expect(bad('http://gw example:3000')).toBe(
+      'API URL must be http(s)://host[:port] (got "http://gw example:3000")',
+    );
+    expect(bad('http://ops:s3cret@gw.example:300000')).toBe(
+      'API URL must be http(s)://host[:port] (got "http://***@gw.example:300000")',
+    );
+  });
+
   it('takes the API URL as npm start prints it (with /v1), and trailing slashes', () => {
     const url = (apiUrl: string) => {
       const r = parseCliArgs(['status', 'c-1'], { API_URL: apiUrl });
