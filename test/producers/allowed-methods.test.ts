@@ -167,3 +167,39 @@ describe('a request target with a fragment (GET /path#part HTTP/1.1)', () => {
     }
   });
 });
+
+describe('a request no route serves, with a body', () => {
+  it('is answered before its body is read, also where an async onSend hook ends the reply later', async () => {
+    const warnings: string[] = [];
+    const app = Fastify({
+      logger: { level: 'warn', stream: { write: (line: string) => void warnings.push(line) } },
+    });
+    answerUnmatched(app);
+    // As the sandbox's: the reply ends a few milliseconds after it is sent.
+    app.addHook('onSend', async (_request, _reply, payload) => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return payload;
+    });
+    app.post('/things', async () => ({ served: true }));
+    await app.ready();
+    try {
+      for (const payload of ['{not json', `{"a": "${'x'.repeat(2 * 1024 * 1024)}"}`]) {
+        const headers = { 'content-type': 'application/json' };
+        const wrong = await app.inject({ method: 'DELETE', url: '/things', headers, payload });
+        expect({ status: wrong.statusCode, allow: wrong.headers.allow }).toEqual({
+          status: 405,
+          allow: 'POST',
+        });
+        const unknown = await app.inject({ method: 'POST', url: '/nowhere', headers, payload });
+        expect(unknown.statusCode).toBe(404);
+        expect(unknown.json()).toMatchObject({ error: 'not_found' });
+      }
+      const served = await app.inject({ method: 'POST', url: '/things', payload: { a: 1 } });
+      expect(served.json()).toEqual({ served: true });
+      // Nothing went on to parse the body and answer a second time.
+      expect(warnings.join('\n')).not.toMatch(/already sent|FST_ERR/i);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -88,6 +88,39 @@ describe('authentication', () => {
     expect(await suite.queued()).toBe(0);
   });
 
+  it('answers a method a path does not serve 405, and a path nothing serves 404, whatever the body', async () => {
+    // The body of such a request is never read: not JSON, a key twice, gzipped or past the limit, it
+    // used to be the 400, 415 or 413 a served route gives, sending the client after its body.
+    const bodies = [
+      ['a body not JSON', { raw: '{not json' }],
+      ['a key given twice', { raw: '{"a": 1, "a": 2}' }],
+      ['a gzipped body', { raw: '{}', headers: { 'content-encoding': 'gzip' } }],
+      ['a body past the limit', { raw: `{"a": "${'x'.repeat(70 * 1024)}"}` }],
+    ] as const;
+    for (const [what, opts] of bodies) {
+      const wrong = await api(suite.stack, 'DELETE', '/v1/campaigns/abc-1', opts);
+      expect({ what, status: wrong.status, allow: wrong.headers.get('allow') }).toEqual({
+        what,
+        status: 405,
+        allow: 'GET, HEAD, PATCH',
+      });
+      expect(wrong.body, what).toMatchObject({ error: 'method_not_allowed' });
+      const put = await api(suite.stack, 'PUT', '/v1/campaigns', opts);
+      expect({ what, status: put.status }).toEqual({ what, status: 405 });
+      const unknown = await api(suite.stack, 'POST', '/v1/nothing', opts);
+      expect({ what, status: unknown.status, error: unknown.body.error }).toEqual({
+        what,
+        status: 404,
+        error: 'not_found',
+      });
+    }
+    // A served route still reads its body.
+    expect((await api(suite.stack, 'PATCH', '/v1/campaigns/abc-1', { raw: '{not json' })).body.error).toBe(
+      'invalid_json',
+    );
+    expect(await suite.queued()).toBe(0);
+  });
+
   it('answers a method other than POST on /v1/campaigns/validate 405 with Allow: POST, not as a campaign id', async () => {
     for (const [method, body] of [
       ['GET', undefined],

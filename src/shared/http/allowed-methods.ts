@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { finished } from 'node:stream/promises';
 import { decodeOrKeep, routedPath } from './url-path.js';
 
 /**
@@ -136,7 +137,7 @@ export function answerUnmatched(
   } = {},
 ): void {
   const routes = collectRoutes(app);
-  app.setNotFoundHandler((request, reply) => {
+  const answer = (request: FastifyRequest, reply: FastifyReply): void => {
     // An absolute-form target is routed by its path: read otherwise, it would be 404 where the
     // same path sent as usual is 405.
     const path = routedPath(request.url);
@@ -154,5 +155,16 @@ export function answerUnmatched(
       error: 'not_found',
       message: `no route ${request.method} ${path}${opts.notFoundHint ?? ''}`,
     });
+  };
+  // Before the body is read (after onRequest: a server's token check still comes first): a request
+  // no route serves is wrong whatever it sends, so a DELETE with a body not JSON, or above the body
+  // limit, gets its 405 (or 404), not a 400 `invalid_json`, 413 or 415 for a body nothing reads.
+  app.addHook('preParsing', async (request, reply) => {
+    if (!request.is404) return;
+    answer(request, reply);
+    // An async onSend hook (the sandbox's) ends the response later: the body must not be parsed and
+    // the handler run meanwhile, which Fastify only skips once the reply has ended.
+    if (!reply.sent) await finished(reply.raw).catch(() => undefined);
   });
+  app.setNotFoundHandler(answer);
 }
