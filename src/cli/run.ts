@@ -472,6 +472,8 @@ async function launch(
   const stopWaiting = () => {
     if (io.isTty && !opts.json) io.out('');
     io.err(`stopped waiting; the launch continues: cxo status ${launchView.launchId}`);
+    // Exit 0 says the launch was accepted: a script must get its id, as --no-wait gives it.
+    if (opts.json) io.out(JSON.stringify(launchView));
     return EXIT.ok;
   };
   const pollMs = io.pollMs ?? 500;
@@ -801,6 +803,8 @@ async function awaitCommand(
   let command: CommandView = { commandId, status: 'queued' };
   const stopWaiting = () => {
     io.err(`stopped waiting; the ${cmd.action} goes on (command ${commandId}): ${follow}`);
+    // Exit 0 with --json: the command as last seen, as a finished wait prints it.
+    if (opts.json) io.out(JSON.stringify(command));
     return EXIT.ok;
   };
   const pollMs = io.pollMs ?? 500;

@@ -707,7 +707,10 @@ describe('cxo against a stand-in API', () => {
       const { id } = req.params as { id: string };
       if (id === 'L-bad')
         return { launchId: id, status: 'failed', error: { message: 'CXone rejected it (422)' } };
-      if (id === 'L-hang') await hang();
+      if (id === 'L-hang') {
+        reads[id] = (reads[id] ?? 0) + 1;
+        await hang();
+      }
       if (id === 'L-done') return { launchId: id, status: 'succeeded', campaignId: 'c-1' };
       if (id === 'L-queued') return { launchId: id, status: 'queued' };
       if (id === 'L-lost') return reply.code(500).send({ error: 'internal_error', message: 'a bug' });
@@ -1266,6 +1269,18 @@ describe('cxo against a stand-in API', () => {
     expect(watch.code).toBe(EXIT.ok);
     expect(watch.err).toBe('');
     expect(reads['c-then-hang']).toBe(2);
+  });
+
+  it('Ctrl-C ending a launch or command wait under --json still prints the launch or command on stdout', async () => {
+    // Exit 0 says it was accepted: a script that asked for JSON must not be left with an empty stdout.
+    reads['L-hang'] = 0;
+    const wait = await interrupted(() => (reads['L-hang'] ?? 0) > 0, 'launch', 'hang-wait.json', '--json');
+    expect(wait.code).toBe(EXIT.ok);
+    expect(wait.err).toBe('stopped waiting; the launch continues: cxo status L-hang');
+    expect(JSON.parse(wait.out)).toMatchObject({ launchId: 'L-hang' });
+    const pause = await interrupted(100, 'pause', 'c-cmd-stuck', '--json');
+    expect(pause.code).toBe(EXIT.ok);
+    expect(JSON.parse(pause.out)).toMatchObject({ commandId: 'cmd-stuck' });
   });
 
   it('Ctrl-C before the API first answered a watch exits 130, as for a one-shot request', async () => {
