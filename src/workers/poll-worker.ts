@@ -2,7 +2,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { AppContext } from '../shared/context.js';
 import { QUEUES } from '../shared/keys.js';
 import { runPollCycle, type PollOutcome } from '../shared/polling/poll-cycle.js';
-import { campaignIdOfPollJob } from '../shared/polling/schedulers.js';
+import { campaignIdOfPollJob, reconcilePolling } from '../shared/polling/schedulers.js';
 import { rethrowForBullmq } from './job-errors.js';
 import { timedProcessor } from './job-timing.js';
 import { currentAttempt, workerOptions } from './worker-options.js';
@@ -15,6 +15,12 @@ import { currentAttempt, workerOptions } from './worker-options.js';
  */
 export function createPollWorker(ctx: AppContext): Worker {
   const log = ctx.logger.child({ component: 'poll-worker' });
+  // The schedulers may have been written for another budget (the fleet restarted with another rate
+  // limit) or left half-rewritten (a rebalance cut off): they are brought in line now, not at the next
+  // activation or end of a campaign, which may be hours away.
+  void reconcilePolling(ctx).catch((err: unknown) =>
+    log.warn({ err }, 'poll schedulers not checked against the stats budget at start'),
+  );
   return new Worker(
     QUEUES.poll,
     // Timed by what BullMQ gets: a 429 becomes a queue rate limit, unless that cannot be stored.

@@ -12,6 +12,8 @@ import {
   rebalancePolling,
   stopPolling,
 } from '../../src/shared/polling/schedulers.js';
+import type { AppContext } from '../../src/shared/context.js';
+import { createPollWorker } from '../../src/workers/poll-worker.js';
 import { campaignConfig, resource } from '../lifecycle/fixtures.js';
 import { pollingFleets, testPrefix, type PollingTestContext } from './helpers.js';
 
@@ -106,6 +108,35 @@ describe('poll schedulers', () => {
     const all = await schedulers(after);
     expect(all.size).toBe(7);
     for (const [key, s] of all) expect(s.every, key).toBe(2 * was);
+  });
+
+  it('re-fits every interval when a poll worker starts on another rate limit, with no activation needed', async () => {
+    const prefix = testPrefix();
+    const before = fleet({ perWindow: 20, windowMs: 600_000 }, prefix).ctx;
+    for (const id of ['w1', 'w2', 'w3']) await ensurePolling(before, id, 1_000);
+    const was = (await schedulers(before)).get('poll:w1')?.every as number;
+    await before.close();
+    // The fleet restarts with half the budget, and no campaign starts or ends: before, every campaign
+    // went on polling at the old interval (twice what the stats endpoint now allows) until one did.
+    const after = fleet({ perWindow: 10, windowMs: 600_000 }, prefix).ctx;
+    const worker = createPollWorker({
+      ...after,
+      config: { ...after.config, cxone: { ...after.config.cxone, timeoutMs: 10_000 }, workerConcurrency: 1 },
+    } as unknown as AppContext);
+    try {
+      const deadline = Date.now() + 5_000;
+      let intervals: (number | null | undefined)[] = [];
+      while (Date.now() < deadline) {
+        intervals = [...(await schedulers(after)).values()].map((s) => s.every);
+        if (intervals.every((every) => every === 2 * was)) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(intervals).toEqual([2 * was, 2 * was, 2 * was]);
+      const meta = await after.redis.hget(after.keys.custom('polling', 'meta'), 'floorMs');
+      expect(Number(meta)).toBe(2 * was);
+    } finally {
+      await worker.close();
+    }
   });
 
   it('keeps no scheduler of a campaign stopped while a rebalance rewrites it', async () => {

@@ -126,14 +126,37 @@ export async function stopPolling(ctx: PollingContext, campaignId: string): Prom
   await withRebalanceLock(ctx, async (lease) => {
     // Without the lock the others keep their (longer, so budget-safe) intervals until the next call.
     if (lease === null) return;
-    const state = await readBudgetState(ctx);
-    const tier = nextBudgetTier(state.count, state.tier);
-    if (state.floorMs === null || needsRebalance(ctx, state.tier, state.floorMs, tier)) {
-      await rebalance(ctx, { tier, previousFloorMs: state.floorMs, lease });
-    } else {
-      publishMetrics(state.count, state.floorMs);
-    }
+    await rebalanceIfNeeded(ctx, lease);
   });
+}
+
+/**
+ * Brings the polled campaigns' schedulers to the budget this process is configured for, when the
+ * fleet's recorded floor is not that budget's: a fleet restarted with another
+ * `CXONE_RATE_LIMIT_PER_MIN` or `CXONE_RATE_LIMIT_WINDOW_MS` (lowered, every campaign went on polling
+ * at the old, shorter interval until some campaign's activation or end — the scheduled polls alone
+ * overran the stats budget, kept the poll worker's jobs waiting in the limiter and left nothing of
+ * the 20% kept for others), or a rebalance that died half-way (no floor recorded). The poll worker
+ * runs it as it starts. With nothing off, the lock and two reads; with no campaign polled, one read.
+ */
+export async function reconcilePolling(ctx: PollingContext): Promise<void> {
+  if ((await ctx.redis.hlen(activeKey(ctx))) === 0) return;
+  await withRebalanceLock(ctx, async (lease) => {
+    // Held by another process: it is rebalancing, or will check when its own call ends.
+    if (lease === null) return;
+    await rebalanceIfNeeded(ctx, lease);
+  });
+}
+
+/** Rebalances when the tier changed, no floor is recorded, or the one recorded is another budget's. */
+async function rebalanceIfNeeded(ctx: PollingContext, lease: Lease): Promise<void> {
+  const state = await readBudgetState(ctx);
+  const tier = nextBudgetTier(state.count, state.tier);
+  if (state.floorMs === null || needsRebalance(ctx, state.tier, state.floorMs, tier)) {
+    await rebalance(ctx, { tier, previousFloorMs: state.floorMs, lease });
+  } else {
+    publishMetrics(state.count, state.floorMs);
+  }
 }
 
 /** Campaigns being polled and the interval each asked for. */
