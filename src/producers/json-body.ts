@@ -42,8 +42,36 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
       done(new ValidationFailedError([{ path, message: DUPLICATE_KEY_MESSAGE }]), undefined);
       return;
     }
-    parseJson(request, text, done);
+    parseJson(request, text, (err, parsed) => {
+      // Fastify's refusal says neither what nor where: a client is told which, and at what position.
+      if (err && (err as { code?: unknown }).code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+        done(new ApiError(400, 'invalid_json', invalidJsonMessage(text)), undefined);
+        return;
+      }
+      done(err, parsed);
+    });
   });
+}
+
+/**
+ * Pure: why a body the JSON parser refused was refused — broken JSON, with JSON.parse's own account
+ * of where (`Expected ',' or '}' after property value in JSON at position 312`), or a key refused as
+ * prototype poisoning (`__proto__`, or `constructor` holding `prototype`), named.
+ */
+export function invalidJsonMessage(text: string): string {
+  let poisoned: string | undefined;
+  try {
+    JSON.parse(text, function (this: unknown, key: string, value: unknown) {
+      if (key === '__proto__') poisoned ??= '"__proto__"';
+      else if (key === 'constructor' && typeof value === 'object' && value !== null && 'prototype' in value) {
+        poisoned ??= '"constructor" holding "prototype"';
+      }
+      return value;
+    });
+  } catch (err) {
+    return `the request body is not valid JSON: ${(err as Error).message}`;
+  }
+  return `the request body has a ${poisoned ?? '"__proto__" or "constructor"'} key, which is refused (prototype poisoning)`;
 }
 
 /** The content codings a Content-Encoding header names, `identity` (no coding at all) left out. */

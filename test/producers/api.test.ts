@@ -331,6 +331,46 @@ describe('malformed launch requests', () => {
     expect(utf8.body).toEqual({ valid: true, issues: [] });
   });
 
+  it('says what is wrong with a body that is not JSON, and where, or which key it refuses', async () => {
+    const before = await suite.queued();
+    const config = JSON.stringify(campaignConfig(), null, 2);
+    // A trailing comma deep in a config: the client is told the position, not "not valid JSON, or …".
+    const trailing = config.replace(/"answerRate": ([\d.]+)/, '"answerRate": $1,');
+    const at = trailing.indexOf('}', trailing.indexOf('"answerRate"'));
+    const notJson = 'the request body is not valid JSON: ';
+    const refused = (key: string) =>
+      `the request body has a ${key} key, which is refused (prototype poisoning)`;
+    // JSON.parse's own words (V8's; a later Node adds the line and column after the position).
+    for (const [what, raw, message] of [
+      [
+        'a trailing comma',
+        trailing,
+        `${notJson}Expected double-quoted property name in JSON at position ${at}`,
+      ],
+      ['a body cut short', '{"name": ', `${notJson}Unexpected end of JSON input`],
+      ['a "__proto__" key', '{"a": [{"__proto__": {"admin": true}}]}', refused('"__proto__"')],
+      [
+        'a "constructor" key',
+        '{"constructor": {"prototype": {}}}',
+        refused('"constructor" holding "prototype"'),
+      ],
+    ] as const) {
+      for (const path of ['/v1/campaigns', '/v1/campaigns/validate']) {
+        const reply = await api(suite.stack, 'POST', path, { raw });
+        expect({ what, path, status: reply.status, error: reply.body.error }).toEqual({
+          what,
+          path,
+          status: 400,
+          error: 'invalid_json',
+        });
+        expect(String(reply.body.message).startsWith(message), `${what} ${path}: ${reply.body.message}`).toBe(
+          true,
+        );
+      }
+    }
+    expect(await suite.queued()).toBe(before);
+  });
+
   it('answers 415 JSON for a body that is not application/json', async () => {
     const reply = await api(suite.stack, 'POST', '/v1/campaigns', {
       raw: 'name=x',
