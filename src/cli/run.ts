@@ -5,6 +5,7 @@ import { setTimeout as sleepMs } from 'node:timers/promises';
 import { checkCampaignConfig } from '../shared/campaign-check.js';
 import { STRICT_POLICY } from '../shared/compliance/deployment-policy.js';
 import { DUPLICATE_KEY_MESSAGE, duplicateKeyPath } from '../shared/json-duplicate-keys.js';
+import { API_BODY_LIMIT_BYTES } from '../shared/http/body-limit.js';
 import {
   ApiClient,
   ApiError,
@@ -352,6 +353,21 @@ async function readConfigFile(
   // parser ignores it (RFC 8259 §8.1 allows that), so refusing it here, before sending, quoted an
   // invisible character as "Unexpected token" in a file the API would take.
   if (text.startsWith('\ufeff')) text = text.slice(1);
+  // The API answers a larger body with a 413 before reading it and closes the connection: a client
+  // still sending a file of megabytes may see only that (EPIPE), which read as "cannot reach the
+  // API; is it running?" (exit 5). Refused here, as the API would refuse it (2), sending nothing.
+  const bytes = Buffer.byteLength(text);
+  if (bytes > API_BODY_LIMIT_BYTES) {
+    return {
+      ok: false,
+      failure: failure(
+        EXIT.validation,
+        'payload_too_large',
+        `${file} is ${bytes} bytes, larger than the ${API_BODY_LIMIT_BYTES / 1024} KiB (${API_BODY_LIMIT_BYTES} bytes) the API accepts; a campaign config is a few KiB`,
+        { file, limitBytes: API_BODY_LIMIT_BYTES },
+      ),
+    };
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -16,6 +16,7 @@ import { registerRequestGuard } from './request-guard.js';
 import { registerFleetGuard } from './fleet-guard.js';
 import { registerJsonBodyParser } from './json-body.js';
 import { decodedPath, pathOf } from '../shared/http/url-path.js';
+import { API_BODY_LIMIT_BYTES } from '../shared/http/body-limit.js';
 import { campaignsServedMethods, registerCampaignRoutes } from './routes/campaigns.js';
 import { registerLaunchRoutes } from './routes/launches.js';
 import { registerCampaignCommandRoutes } from './routes/campaign-commands.js';
@@ -34,7 +35,7 @@ import { registerWebhookRoutes } from './routes/webhooks.js'; // (H4)
 // ── Route modules (one import per routes file; keep in step with the list in buildApiApp) ──
 
 /** A campaign config is a few KiB; anything near this limit is a mistake or an attack. */
-export const DEFAULT_BODY_LIMIT = 64 * 1024;
+export const DEFAULT_BODY_LIMIT = API_BODY_LIMIT_BYTES;
 
 export interface ApiAppOptions {
   bodyLimit?: number;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { API_BODY_LIMIT_BYTES } from '../../src/shared/http/body-limit.js';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -954,6 +955,30 @@ describe('cxo against a stand-in API', () => {
   };
 
   const cxo = cliRunner({ files, env: () => ({ API_URL: url, API_TOKEN: 'cli-token-1' }), pollMs: 10 });
+
+  it('a config file larger than the API accepts is refused before sending (exit 2), not a random EPIPE (exit 5)', async () => {
+    // The API answers such a body with its 413 before reading it and closes the connection: a file of
+    // megabytes often met only the closed connection, "cannot reach the API … (EPIPE); is it running?".
+    files['huge.json'] = JSON.stringify({ name: 'huge', description: 'x'.repeat(API_BODY_LIMIT_BYTES) });
+    const posts = seen.launchPosts;
+    for (const argv of [
+      ['launch', 'huge.json'],
+      ['validate', 'huge.json'],
+      ['validate', 'huge.json', '--offline'],
+    ]) {
+      const r = await cxo(...argv, '--json');
+      expect(r.code).toBe(EXIT.validation);
+      expect(JSON.parse(r.out)).toMatchObject({ error: 'payload_too_large', limitBytes: 65536 });
+      expect(r.err).toBe(
+        `huge.json is ${API_BODY_LIMIT_BYTES + 32} bytes, larger than the 64 KiB (65536 bytes) the API accepts; a campaign config is a few KiB`,
+      );
+    }
+    expect(seen.launchPosts).toBe(posts);
+    // At the limit it is sent, as the API takes it.
+    files['at-limit.json'] = `{"name":"Spring"}${' '.repeat(API_BODY_LIMIT_BYTES - 17)}`;
+    expect((await cxo('launch', 'at-limit.json', '--no-wait')).code).toBe(EXIT.ok);
+    expect(seen.launchPosts).toBe(posts + 1);
+  });
 
   it('a token fetch cannot send is a usage error (exit 1) sending nothing, not "cannot reach the API" (exit 5)', async () => {
     const before = seen.auth;
