@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,10 +48,10 @@ describe('audit export where its output goes', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const exportTo = (out: string) =>
-    run(process.execPath, ['--import', 'tsx', 'src/cli/audit.ts', 'export', '--out', out], {
+  const exportTo = (out: string, args: string[] = [], redisUrl = REDIS_URL) =>
+    run(process.execPath, ['--import', 'tsx', 'src/cli/audit.ts', 'export', ...args, '--out', out], {
       cwd: fileURLToPath(new URL('../..', import.meta.url)),
-      env: { PATH: process.env.PATH, REDIS_URL, KEY_PREFIX: prefix, LOG_LEVEL: 'silent' },
+      env: { PATH: process.env.PATH, REDIS_URL: redisUrl, KEY_PREFIX: prefix, LOG_LEVEL: 'silent' },
     }).then(
       () => ({ code: 0, stderr: '' }),
       (err: { code: number; stderr: string }) => err,
@@ -76,6 +76,25 @@ describe('audit export where its output goes', () => {
       0, 1, 2,
     ]);
   }, 30_000);
+
+  it('leaves a file already at the path as it was when the export finds nothing or cannot reach Redis', async () => {
+    // The last good export: an export of a mistyped id, or one run while Redis is down, used to
+    // empty it before saying it had failed (exit 1).
+    const file = join(dir, 'kept.jsonl');
+    writeFileSync(file, 'the last good export\n');
+    const typo = await exportTo(file, ['no-such-campaign']);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain('no audit records for campaign no-such-campaign');
+    expect(readFileSync(file, 'utf8')).toBe('the last good export\n');
+    // Nothing listens on port 1.
+    const down = await exportTo(file, [], 'redis://127.0.0.1:1');
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain('cannot reach Redis');
+    expect(readFileSync(file, 'utf8')).toBe('the last good export\n');
+    // A campaign that has records still replaces it.
+    expect((await exportTo(file, ['out-a'])).code).toBe(0);
+    expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(3);
+  }, 60_000);
 
   it('ends quietly with 0 when the reader stops reading (`| head -1`)', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/audit.ts', 'export'], {
