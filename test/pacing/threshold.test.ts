@@ -83,6 +83,24 @@ describe("threshold with the campaign's own bounds (pacing.thresholds, the seed'
     });
   });
 
+  it('never moves against its answer rate to reach its bounds: a rate already past one is held', () => {
+    // An operator's 0.35 under minCallRate 0.4 on a low answer rate: the cut clamped to 0.4 raised it.
+    expect(thresholdDecision(obs(0.35, 100, 10), bounds)).toMatchObject({
+      callRate: 0.35,
+      direction: 'hold',
+      reason: 'answer rate below 0.3, and callRate 0.35 is already under minCallRate 0.4',
+    });
+    // And 0.9 over maxCallRate 0.7 on a high one: the raise clamped to 0.7 cut it.
+    expect(thresholdDecision(obs(0.9, 100, 60), bounds)).toMatchObject({
+      callRate: 0.9,
+      direction: 'hold',
+      reason: 'answer rate above 0.5, and callRate 0.9 is already over maxCallRate 0.7',
+    });
+    // Moves the rule asks for still reach the bounds from outside them.
+    expect(thresholdDecision(obs(0.3, 100, 60), bounds)).toMatchObject({ callRate: 0.4, direction: 'up' });
+    expect(thresholdDecision(obs(0.9, 100, 10), bounds)).toMatchObject({ callRate: 0.7, direction: 'down' });
+  });
+
   it('is chosen by the campaign config, which refuses bounds that contradict each other', () => {
     const valid = campaignConfig();
     const paths = (pacing: unknown) => {

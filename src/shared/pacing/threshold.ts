@@ -31,6 +31,19 @@ export function thresholdDecision(
   if (answerRate < lower) proposed = current * (1 - step);
   else if (answerRate > upper) proposed = current * (1 + step);
   const next = Math.min(maxCallRate, Math.max(minCallRate, clampCallRate(round2(proposed))));
+  // A rate already past the bound the rule moves away from (an operator's 0.2 under a minCallRate of
+  // 0.3, with a low answer rate) is held: clamped into the bounds, the cut would have raised it.
+  if ((proposed < current && next > current) || (proposed > current && next < current)) {
+    return {
+      ...base,
+      callRate: current,
+      direction: 'hold',
+      reason:
+        proposed < current
+          ? `answer rate below ${lower}, and callRate ${current} is already under minCallRate ${minCallRate}`
+          : `answer rate above ${upper}, and callRate ${current} is already over maxCallRate ${maxCallRate}`,
+    };
+  }
   if (Math.abs(proposed - current) <= 0.01 || next === current) {
     return {
       ...base,
