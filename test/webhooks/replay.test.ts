@@ -172,6 +172,44 @@ describe('webhook replay', () => {
     expect(await h.redis.hget(h.keys.webhookEvent(e.id), 'state')).toBe('dead');
   });
 
+  it('answers already_queued, not an error, when a replay at the same moment queued the event first', async () => {
+    // Both read the finished job; the other removed it and queued a new one, which a worker already
+    // runs: BullMQ refuses to remove it ("locked by another worker"), which was answered 500.
+    const h = await setup();
+    const e = await deadEvent(h, 'camp-twice');
+    const locked = () =>
+      Promise.reject(new Error(`Job ${e.id} could not be removed because it is locked by another worker`));
+    for (const [now, expected] of [
+      ['active', 'already_queued'],
+      [undefined, 'queued'],
+    ] as const) {
+      const reads: string[] = [];
+      const added: unknown[] = [];
+      const queue = {
+        getJob: () => {
+          reads.push('getJob');
+          const state = reads.length === 1 ? 'completed' : now;
+          return Promise.resolve(state && { getState: () => Promise.resolve(state), remove: locked });
+        },
+        add: (...args: unknown[]) => {
+          added.push(args[1]);
+          return Promise.resolve({} as Job);
+        },
+      } as unknown as Queue;
+      // Running (the other's job), or gone (the other between its remove and its add): then queued
+      // under the id, which BullMQ adds once.
+      expect(await replayEvent({ ...h, queue }, e.id)).toBe(expected);
+      expect(added).toEqual(expected === 'queued' ? [{ eventId: e.id, replay: true }] : []);
+    }
+    // A remove refused for a job still finished is no race: it fails as it did.
+    const stuck = {
+      getJob: () => Promise.resolve({ getState: () => Promise.resolve('failed'), remove: locked }),
+      add: () => Promise.resolve({} as Job),
+    } as unknown as Queue;
+    const x = await deadEvent(h, 'camp-stuck');
+    await expect(replayEvent({ ...h, queue: stuck }, x.id)).rejects.toThrow('locked by another worker');
+  });
+
   it('keeps the replayed bytes for the whole new schedule, however old the dead letter', async () => {
     const h = await setup();
     const e = await deadEvent(h, 'camp-old');

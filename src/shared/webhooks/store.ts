@@ -527,6 +527,10 @@ end
 return 1
 `;
 
+/** A job state after which the job will deliver nothing more (`unknown`: gone meanwhile). */
+const isFinished = (state: string): boolean =>
+  state === 'completed' || state === 'failed' || state === 'unknown';
+
 /** How a replay is bounded: see replayEvent. */
 export interface ReplayEventOptions {
   /**
@@ -544,7 +548,9 @@ export interface ReplayEventOptions {
 
 /**
  * Queues the stored event again under its own id, with its original bytes. A job for the id that is
- * still waiting, delayed or running is left alone (it will deliver); a finished one is replaced.
+ * still waiting, delayed or running is left alone (it will deliver); a finished one is replaced. Two
+ * replays at once that both find it finished queue one job: the later one finds the job gone (and
+ * adds one under the id, which BullMQ adds once) or queued again by the other (`already_queued`).
  *
  * The job is queued first, and only then is the dead letter removed and the event marked pending:
  * if queueing fails, the event is still listed as a dead letter (nothing vanishes from the operator's
@@ -587,10 +593,17 @@ export async function replayEvent(
   if (opts.deadOnly && read[1]![1] === null) return 'skipped';
   const existing = await deps.queue.getJob(eventId);
   if (existing) {
-    const state = await existing.getState();
-    if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return 'already_queued';
+    if (!isFinished(await existing.getState())) return 'already_queued';
     throwIfAbandoned(opts.signal, `the replay of ${eventId}`);
-    await existing.remove();
+    try {
+      await existing.remove();
+    } catch (err) {
+      // BullMQ refuses ("locked by another worker") when the job is no longer the finished one read
+      // above: a concurrent replay removed it, and queued a new one a worker may be running already.
+      const current = await deps.queue.getJob(eventId);
+      if (current && !isFinished(await current.getState())) return 'already_queued';
+      if (current) throw err;
+    }
   }
   throwIfAbandoned(opts.signal, `the replay of ${eventId}`);
   await deps.queue.add(
