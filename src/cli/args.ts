@@ -75,7 +75,7 @@ global options:
   --json             machine-readable output; a failure is one JSON object {error, message, ...}
   -h, --help         this text
 
-FILE is resolved against the directory npm was run from (INIT_CWD) under npm run, else the
+FILE is resolved against the directory npm was run from (INIT_CWD) under npm run cxo, else the
 current directory.
 
 exit codes: 0 ok, 1 usage, 2 validation failed, 3 not found, 4 conflict or refused,

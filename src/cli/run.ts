@@ -61,7 +61,7 @@ export interface CliIo {
   /** True when stdout is a terminal: progress and watch redraw in place instead of appending lines. */
   isTty: boolean;
   readFile(path: string): Promise<string>;
-  /** Where relative FILE arguments are resolved when npm's INIT_CWD is not set; as given when neither is. */
+  /** Where relative FILE arguments are resolved but under `npm run cxo` (INIT_CWD); as given when neither is. */
   cwd?: string;
   fetchImpl?: typeof fetch;
   /**
@@ -146,14 +146,18 @@ function failingDetail(f: Failing | undefined): { text: string; json: Record<str
 
 /**
  * Pure: the path a FILE argument names. `npm run cxo` runs in the package root, so a path typed in
- * a subdirectory is resolved against INIT_CWD, where npm was invoked.
+ * a subdirectory is resolved against INIT_CWD, where npm was invoked. Only then: npm leaves INIT_CWD
+ * in the environment of every process beneath any script, so an npm script of another name that runs
+ * cxo (`cd campaigns && cxo launch spring.json`, or `cxo launch campaigns/a.json` written against the
+ * package root) read its path against the directory npm was typed in — a missing file, or another
+ * file of the same name launched.
  */
 export function resolveFileArg(
   file: string,
   env: Record<string, string | undefined>,
   cwd: string | undefined,
 ): string {
-  const base = env.INIT_CWD || cwd;
+  const base = (env.npm_lifecycle_event === 'cxo' && env.INIT_CWD) || cwd;
   return base ? resolve(base, file) : file;
 }
 

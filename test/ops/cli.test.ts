@@ -117,11 +117,19 @@ describe('cxo argument parsing (pure)', () => {
     expect(isResourceNotFound(null)).toBe(false);
   });
 
-  it('resolves FILE against INIT_CWD (where npm was run), else the given directory', () => {
-    expect(resolveFileArg('../examples/c.json', { INIT_CWD: '/p/sub' }, '/p')).toBe('/p/examples/c.json');
+  it('resolves FILE against INIT_CWD (where npm was run) under npm run cxo, else the given directory', () => {
+    const npmRunCxo = { INIT_CWD: '/p/sub', npm_lifecycle_event: 'cxo' };
+    expect(resolveFileArg('../examples/c.json', npmRunCxo, '/p')).toBe('/p/examples/c.json');
     expect(resolveFileArg('c.json', {}, '/p/sub')).toBe('/p/sub/c.json');
-    expect(resolveFileArg('/abs/c.json', { INIT_CWD: '/p/sub' }, '/p')).toBe('/abs/c.json');
-    expect(resolveFileArg('c.json', { INIT_CWD: '' }, undefined)).toBe('c.json');
+    expect(resolveFileArg('/abs/c.json', npmRunCxo, '/p')).toBe('/abs/c.json');
+    expect(resolveFileArg('c.json', { INIT_CWD: '', npm_lifecycle_event: 'cxo' }, undefined)).toBe('c.json');
+    // Another npm script that runs cxo keeps INIT_CWD in its environment: its paths are its own
+    // directory's (`cd campaigns && cxo launch spring.json`, run from the package root).
+    const otherScript = { INIT_CWD: '/p', npm_lifecycle_event: 'launch-spring' };
+    expect(resolveFileArg('spring.json', otherScript, '/p/campaigns')).toBe('/p/campaigns/spring.json');
+    expect(resolveFileArg('spring.json', { INIT_CWD: '/p' }, '/p/campaigns')).toBe(
+      '/p/campaigns/spring.json',
+    );
   });
 
   it('parses each command with its options', () => {
@@ -1513,7 +1521,7 @@ describe('cxo against a stand-in API', () => {
         throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
       },
     };
-    const env = { INIT_CWD: '/srv/pkg/sub' };
+    const env = { INIT_CWD: '/srv/pkg/sub', npm_lifecycle_event: 'cxo' };
     expect(await runCli(['validate', '--offline', '../examples/c.json'], env, io)).toBe(EXIT.validation);
     expect(tried).toEqual(['/srv/pkg/examples/c.json']);
     expect(await runCli(['validate', '--offline', 'missing.json'], env, io)).toBe(EXIT.usage);
