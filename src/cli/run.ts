@@ -6,6 +6,7 @@ import { checkCampaignConfig } from '../shared/campaign-check.js';
 import { STRICT_POLICY } from '../shared/compliance/deployment-policy.js';
 import { DUPLICATE_KEY_MESSAGE, duplicateKeyPath } from '../shared/json-duplicate-keys.js';
 import { API_BODY_LIMIT_BYTES } from '../shared/http/body-limit.js';
+import { strictUtf8 } from '../shared/http/utf8-body.js';
 import {
   ApiClient,
   ApiError,
@@ -60,7 +61,8 @@ export interface CliIo {
   write(text: string): void;
   /** True when stdout is a terminal: progress and watch redraw in place instead of appending lines. */
   isTty: boolean;
-  readFile(path: string): Promise<string>;
+  /** A file's bytes, decoded as UTF-8 strictly by cxo (or a text already decoded, in tests). */
+  readFile(path: string): Promise<string | Uint8Array>;
   /** Where relative FILE arguments are resolved but under `npm run cxo` (INIT_CWD); as given when neither is. */
   cwd?: string;
   fetchImpl?: typeof fetch;
@@ -79,7 +81,7 @@ export function processIo(signal?: AbortSignal): CliIo {
     err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
     write: (t) => process.stdout.write(t),
     isTty: Boolean(process.stdout.isTTY),
-    readFile: (p) => readFile(p, 'utf8'),
+    readFile: (p) => readFile(p),
     cwd: process.cwd(),
     ...(signal ? { signal } : {}),
   };
@@ -334,15 +336,26 @@ export function jsonErrorWithLine(message: string, text: string): string {
   return `${quoted} (line ${line} column ${column})`;
 }
 
+/**
+ * Pure: the line of the first byte of `bytes` that is not UTF-8. Lenient decoding replaces it (and
+ * nothing before it), so the re-encoded text parts from the bytes there.
+ */
+export function firstNonUtf8Line(bytes: Buffer): number {
+  const lenient = Buffer.from(bytes.toString('utf8'));
+  let at = 0;
+  while (at < bytes.length && bytes[at] === lenient[at]) at++;
+  return bytes.subarray(0, at).filter((b) => b === 0x0a).length + 1;
+}
+
 /** `file` as the user typed it, for messages; `path` where it is read from. */
 async function readConfigFile(
   io: CliIo,
   file: string,
   path: string,
 ): Promise<({ ok: true } & ConfigFile) | { ok: false; failure: Failure }> {
-  let text: string;
+  let read: string | Uint8Array;
   try {
-    text = await io.readFile(path);
+    read = await io.readFile(path);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
     const absolute = resolve(path);
@@ -351,6 +364,22 @@ async function readConfigFile(
       failure: failure(EXIT.usage, 'file_unreadable', `cannot read ${absolute}: ${reason}`, {
         path: absolute,
       }),
+    };
+  }
+  // JSON is UTF-8 (RFC 8259 §8.1), and the API refuses other bytes (400 invalid_json). Decoded
+  // leniently, the Latin-1 "é" of a file an older editor saved became U+FFFD in valid UTF-8 the API
+  // took: "Caf\uFFFD outreach" was launched, stored and audited, and "valid" offline and online.
+  let text = typeof read === 'string' ? read : strictUtf8(Buffer.from(read));
+  if (text === undefined) {
+    const bytes = Buffer.from(read as Uint8Array);
+    return {
+      ok: false,
+      failure: failure(
+        EXIT.validation,
+        'invalid_json',
+        `${file} is not valid JSON: it is not UTF-8 text (line ${firstNonUtf8Line(bytes)}); JSON files are UTF-8 (RFC 8259 §8.1): save it as UTF-8`,
+        { file },
+      ),
     };
   }
   // A UTF-8 byte order mark (Notepad, PowerShell's Out-File) is no part of the config: the API's JSON

@@ -1506,6 +1506,38 @@ describe('cxo against a stand-in API', () => {
     expect(quiet.out).toBe('no audit records for c-quiet');
   });
 
+  it('refuses a config file that is not UTF-8 (exit 2, nothing sent), as the API refuses its bytes', async () => {
+    // Latin-1 "Café": read leniently it became "Caf\uFFFD" in valid UTF-8, launched and audited as such.
+    const latin1 = Buffer.from('{"name": "Spring",\n "description": "Caf\u00e9"}', 'latin1');
+    const utf8 = Buffer.from('{"name": "Caf\u00e9"}', 'utf8');
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: CliIo = {
+      out: (line) => void out.push(line),
+      err: (line) => void err.push(line),
+      write: () => undefined,
+      isTty: false,
+      cwd: '/srv',
+      readFile: async (p) => (p === '/srv/latin1.json' ? latin1 : utf8),
+    };
+    const env = { API_URL: url, API_TOKEN: 'cli-token-1' };
+    const posts = seen.launchPosts;
+    for (const argv of [
+      ['launch', 'latin1.json', '--no-wait'],
+      ['validate', 'latin1.json', '--offline'],
+    ]) {
+      err.length = 0;
+      expect(await runCli(argv, env, io)).toBe(EXIT.validation);
+      expect(err).toEqual([
+        'latin1.json is not valid JSON: it is not UTF-8 text (line 2); JSON files are UTF-8 (RFC 8259 §8.1): save it as UTF-8',
+      ]);
+    }
+    expect(seen.launchPosts).toBe(posts);
+    // UTF-8 bytes are the text they spell.
+    expect(await runCli(['launch', 'utf8.json', '--no-wait'], env, io)).toBe(EXIT.ok);
+    expect(seen.launchPosts).toBe(posts + 1);
+  });
+
   it('reads FILE relative to INIT_CWD, and names the absolute path it could not read', async () => {
     const tried: string[] = [];
     const errors: string[] = [];
