@@ -10,6 +10,7 @@ import { actionBodySchema, commandParams } from './routes/campaign-commands.js';
 import { launchParamsSchema } from './routes/launches.js';
 import { eventParamsSchema } from './routes/webhooks.js';
 import { campaignIdParamsSchema } from './routes/campaigns.js';
+import { auditParamsSchema } from './routes/audit.js';
 import { IDEMPOTENCY_KEY_PATTERN } from '../shared/idempotency-key.js';
 import { ACTOR_HEADER_PATTERN } from './auth.js';
 import { AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS } from './auth-throttle.js';
@@ -356,6 +357,12 @@ function pathParam(params: z.ZodObject, name: string, description?: string): Jso
 /** As GET /v1/campaigns/:campaignId and the command routes check it. */
 const campaignIdParam = pathParam(campaignIdParamsSchema, 'campaignId', 'The CXone campaign id');
 const eventIdParam = pathParam(eventParamsSchema, 'eventId');
+/** As the audit routes check it: a trail's id, looser than a campaign id. */
+const auditIdParam = pathParam(
+  auditParamsSchema,
+  'campaignId',
+  'The CXone campaign id, or `launch:<launchId>` for the trail of a launch',
+);
 
 export interface DocumentedRoute {
   method: string;
@@ -578,11 +585,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         summary: "A page of the campaign's hash-chained audit trail, oldest first",
         security: bearer,
         parameters: [
-          {
-            ...campaignIdParam,
-            schema: { type: 'string', minLength: 1, maxLength: 200 },
-            description: 'The CXone campaign id, or `launch:<launchId>` for the trail of a launch',
-          },
+          auditIdParam,
           {
             name: 'cursor',
             in: 'query',
@@ -682,6 +685,7 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
   },
   'get /v1/campaigns/{}/audit/verify': {
     summary: "Verify the campaign's audit hash chain",
+    pathParameters: { campaignId: auditIdParam },
     responses: {
       '200': json(
         'AuditVerification',

@@ -20,7 +20,7 @@ import { campaignIdParamsSchema } from './campaigns.js';
 import type { AuditVerifyBody, HistoryImportBody } from '../../shared/responses/audit.js';
 
 /** Looser than a campaign id: the trail of a launch is `launch:<launchId>`. */
-const paramsSchema = z.object({ campaignId: z.string().min(1).max(200) });
+export const auditParamsSchema = z.object({ campaignId: z.string().min(1).max(200) });
 /** `?cursor=&limit=` (CONTRACT.md's own spelling) means "not given", not an invalid value. */
 const emptyAsAbsent = (value: unknown) => (value === '' ? undefined : value);
 
@@ -53,14 +53,14 @@ export async function registerAuditRoutes(
   const trail = auditStoreFor(ctx);
 
   app.get('/v1/campaigns/:campaignId/audit', async (request) => {
-    const { campaignId: id } = parseOrThrow(paramsSchema, request.params);
+    const { campaignId: id } = parseOrThrow(auditParamsSchema, request.params);
     const { cursor, limit } = parseOrThrow(pageQuerySchema, request.query);
     // The schema refuses what page() would (same pattern), naming the field like every other 400.
     return trail.page(id, cursor ?? null, limit);
   });
 
   app.get('/v1/campaigns/:campaignId/audit/verify', async (request): Promise<AuditVerifyBody> => {
-    const { campaignId: id } = parseOrThrow(paramsSchema, request.params);
+    const { campaignId: id } = parseOrThrow(auditParamsSchema, request.params);
     const result = await trail.verify(id);
     // The alert is an event (a webhook job): not while another fleet is on KEY_PREFIX, whose workers
     // could deliver it to its own receiver. Deduplicated when sent, so a later verify still raises it.
