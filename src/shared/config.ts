@@ -358,9 +358,17 @@ export const HOST_DEFAULT = '0.0.0.0';
 /** HOST when both are unset: the API then takes the printed sandbox token, so only this machine may reach it. */
 export const HOST_DEFAULT_WITHOUT_API_TOKEN = '127.0.0.1';
 
+/**
+ * Whether the API takes the token the README and the banner print: API_TOKEN unset (or empty), or set
+ * to that same published value — which is no secret either, however it got into the environment.
+ */
+export function takesPublishedToken(apiToken: string | undefined): boolean {
+  return apiToken === undefined || apiToken === SANDBOX_DEFAULTS.apiToken;
+}
+
 /** The interface HOST stands for when unset (API_TOKEN parsed: undefined when unset or empty). */
 export function hostDefault(apiToken: string | undefined): string {
-  return apiToken === undefined ? HOST_DEFAULT_WITHOUT_API_TOKEN : HOST_DEFAULT;
+  return takesPublishedToken(apiToken) ? HOST_DEFAULT_WITHOUT_API_TOKEN : HOST_DEFAULT;
 }
 
 const LOOPBACK = new BlockList();
@@ -394,15 +402,26 @@ export interface LoadConfigOptions {
 }
 
 /**
- * The problem with serving the API on a HOST other machines reach while API_TOKEN is unset, or
- * undefined. Read from the raw environment, so it is listed with every other problem at once; a HOST
+ * The problem with serving the API on a HOST other machines reach while API_TOKEN is unset or the
+ * published sandbox token, or undefined. Read from the raw environment, so it is listed with every other problem at once; a HOST
  * or CXONE_BASE_URL refused on its own (or set: API_TOKEN is then required anyway) is not one.
  */
 function exposedDefaultTokenProblem(source: NodeJS.ProcessEnv): string | undefined {
   const host = envSchema.shape.HOST.safeParse(source.HOST);
   if (!host.success || host.data === undefined || isLoopbackHost(host.data)) return undefined;
+  const token = source.API_TOKEN ?? '';
+  if (token === SANDBOX_DEFAULTS.apiToken) {
+    // Set by hand to the printed token (a copied smoke command, a compose .env): as public as unset,
+    // and on a real CXone too.
+    return (
+      `HOST: is ${host.data}, which other machines reach, while API_TOKEN is the sandbox's published ` +
+      `token (${SANDBOX_DEFAULTS.apiToken}), printed in the README: anyone on the network could launch, ` +
+      'stop and read campaigns; set API_TOKEN to a secret of your own (e.g. $(openssl rand -hex 32)), ' +
+      `or unset HOST to listen on ${HOST_DEFAULT_WITHOUT_API_TOKEN} only`
+    );
+  }
   // As their schemas read them: API_TOKEN unset or empty, CXONE_BASE_URL unset or blank.
-  if ((source.API_TOKEN ?? '') !== '' || (source.CXONE_BASE_URL ?? '').trim() !== '') return undefined;
+  if (token !== '' || (source.CXONE_BASE_URL ?? '').trim() !== '') return undefined;
   return (
     `HOST: is ${host.data}, which other machines reach, while API_TOKEN is unset: the API would take ` +
     `the sandbox's published token (${SANDBOX_DEFAULTS.apiToken}) from anyone on the network and let them ` +

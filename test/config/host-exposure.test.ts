@@ -78,6 +78,36 @@ describe('HOST without API_TOKEN', () => {
     ).toEqual(['API_TOKEN: is required when CXONE_BASE_URL is set (it has no sandbox default)']);
   });
 
+  // The README's published token set by hand (a copied smoke command, a compose .env) is as public as
+  // the token taken when API_TOKEN is unset: it listened on every interface, and a real CXone too.
+  it('treats API_TOKEN set to the published dev-token as unset: loopback by default, a reachable HOST refused', () => {
+    expect(loadConfig({ API_TOKEN: 'dev-token' }).host).toBe('127.0.0.1');
+    expect(loadConfig({ API_TOKEN: 'dev-token', HOST: 'localhost' }).host).toBe('localhost');
+    const real = {
+      CXONE_BASE_URL: 'https://api.example.test',
+      CXONE_CLIENT_ID: 'id',
+      CXONE_CLIENT_SECRET: 'secret',
+      API_TOKEN: 'dev-token',
+    };
+    expect(loadConfig(real).host).toBe('127.0.0.1');
+    for (const env of [
+      { API_TOKEN: 'dev-token', HOST: '0.0.0.0' },
+      { ...real, HOST: '10.0.0.5' },
+    ]) {
+      expect(problemsOf(env), env.HOST).toEqual([
+        `HOST: is ${env.HOST}, which other machines reach, while API_TOKEN is the sandbox's published ` +
+          'token (dev-token), printed in the README: anyone on the network could launch, stop and read ' +
+          'campaigns; set API_TOKEN to a secret of your own (e.g. $(openssl rand -hex 32)), or unset HOST ' +
+          'to listen on 127.0.0.1 only',
+      ]);
+    }
+    // A token that merely contains it is the operator's own.
+    expect(loadConfig({ API_TOKEN: 'dev-token-2' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ API_TOKEN: 'dev-token', HOST: '0.0.0.0' }, { servesApi: false }).host).toBe(
+      '0.0.0.0',
+    );
+  });
+
   // The `worker` role serves only metrics and probes on HOST, the `sandbox` role only the sandbox (the
   // image sets HOST=0.0.0.0 for compose's sandbox container, which has no API_TOKEN): neither takes
   // the API token.
