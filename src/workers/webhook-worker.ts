@@ -115,6 +115,16 @@ export const DEFAULT_STARTUP_CHECK_MS = 5_000;
 
 export const DEFAULT_FREE_HOLDS_PER_EVENT = 10;
 
+/**
+ * How long BullMQ's main loop sleeps at a time through a hold (the queue's rate limit) before it
+ * looks at the limiter key again: one cheap fetch a second per worker process while a hold lasts.
+ * pause(), which a graceful shutdown waits on (closeWorkers) and a contest of the fleet's prefix
+ * calls, cannot cut a sleep short: at the shared 30 s, a SIGTERM during a hold waited up to 30 s
+ * with no delivery running, and could outlast SHUTDOWN_TIMEOUT_MS (a forced close, its warning
+ * blaming jobs still running).
+ */
+export const HOLD_RECHECK_MS = 1_000;
+
 /** Fails the attempt so BullMQ retries it on the webhook schedule (or after the receiver's Retry-After). */
 export class WebhookRetryError extends Error {
   constructor(
@@ -720,6 +730,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     workerOptions(ctx, QUEUES.webhook, {
       concurrency: opts.concurrency ?? Math.max(ctx.config.workerConcurrency, 10),
       settings: { backoffStrategy: webhookBackoffStrategy(opts) },
+      maximumRateLimitDelay: HOLD_RECHECK_MS,
       // Started below, once a hold left by another destination is dropped (startup).
       autorun: false,
     }),
@@ -744,8 +755,8 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
 
   // A hold left by the previous WEBHOOK_URL (the operator moved the fleet to a new receiver) is
   // dropped before the worker's first fetch: a fetch that finds a hold sleeps through it (up to
-  // maximumRateLimitDelay, 30 s, at a time), whatever is deleted meanwhile, so dropping it after
-  // would still cost up to the whole of the old receiver's hold. If Redis cannot answer, the worker
+  // HOLD_RECHECK_MS at a time), whatever is deleted meanwhile, so dropping it after would still
+  // cost a sleep of the old receiver's hold. If Redis cannot answer, the worker
   // starts anyway (the gate before each send drops it too, once a job gets through).
   //
   // "Cannot answer" includes no answer at all: the context's connection retries a command without
