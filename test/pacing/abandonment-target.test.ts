@@ -277,6 +277,24 @@ describe('abandonment-target controller', () => {
     expect(d.inputs.periodAnswered).toBe(0);
   });
 
+  it("starts its period afresh with the guard's, not periodMs after its own first poll", () => {
+    // OFCOM: 24-hour periods counted from the campaign's start; the controller's first poll came 11 h into one.
+    const DAY = 24 * 60 * MIN;
+    const params = { periodMs: DAY, periodStartMs: -11 * 60 * MIN };
+    const loop = new Loop(0.7, 0);
+    loop.poll(MIN, 1000, 29, params); // 2.9%: the hard guard
+    expect(loop.state?.guard).not.toBeNull();
+    // 13 h later the guard's period ends and a new one begins: its calls so far are its own.
+    const next = { ...params, periodStartMs: 13 * 60 * MIN };
+    const d = loop.poll(13 * 60 * MIN, 200, 0, next);
+    expect(d.inputs).toMatchObject({ periodAnswered: 0, periodAbandoned: 0 });
+    // Before, its period ran on to 24 h after its own first poll: 29/1200 = 2.42% held the fresh
+    // period at progressive pacing, and on rolling 11 h into it forgot the calls the guard counts.
+    const later = loop.poll(MIN, 100, 3, next);
+    expect(later.inputs).toMatchObject({ periodAnswered: 100, periodAbandoned: 3 });
+    expect(later.reason).toMatch(/^guard: cumulative abandonment 3\.00%/);
+  });
+
   it('keeps abandonment under the cap without oscillating, closed loop against the dialer model', () => {
     const sim = new DialerSimulation({
       agents: 50,

@@ -73,6 +73,12 @@ export interface AbandonmentTargetParams {
   /** Length of the compliance period the cumulative rate is measured over. */
   periodMs: number;
   /**
+   * Start (epoch ms) of the compliance period in force, as the abandonment guard counts it (from the
+   * campaign's start): the cumulative rate starts afresh at the first poll of a new one. Absent (the
+   * benchmark), a period is periodMs from the controller's own first poll.
+   */
+  periodStartMs?: number;
+  /**
    * Counters below the last ones read are taken for a reset of CXone's counters only once they are
    * still below after this long; until then the controller holds (see abandonmentTargetDecision).
    */
@@ -330,7 +336,11 @@ export function abandonmentTargetDecision(
         ? { ...acrossReset(previous, now), backwardsSinceMs: null }
         : { ...previous, last: now, backwardsSinceMs: null };
 
-  if (obs.atMs - state.period.atMs >= p.periodMs) {
+  // The law's period (the guard's) began after this one: before, the controller's period ran periodMs
+  // from its own first poll, so its rollover fell hours (OFCOM) or days (TCPA) away from the guard's —
+  // holding the last period's abandons against a fresh one, then forgetting the calls a period already held.
+  const lawPeriodBegan = p.periodStartMs !== undefined && state.period.atMs < p.periodStartMs;
+  if (lawPeriodBegan || obs.atMs - state.period.atMs >= p.periodMs) {
     state = { ...state, period: now };
   }
   // A move down that never reached CXone (its command failed or was refused): the campaign still

@@ -35,6 +35,8 @@ export interface ApplyPacingInput {
   efficiency: EfficiencyMetrics | null;
   /** The abandonment guard's throttle, when it is throttling. */
   throttle: GuardThrottle | null;
+  /** Start (epoch ms) of the compliance period the guard measures now: the controller's period follows it. */
+  periodStartMs?: number;
 }
 
 export type ApplyPacingResult =
@@ -175,7 +177,7 @@ async function paceActive(
     pacingConfig,
     { atMs: nowMs, callRate: current, agents: record.config.dialerStrategy.agentCapacity, stats },
     previous.state,
-    { periodMs },
+    { periodMs, ...(input.periodStartMs !== undefined ? { periodStartMs: input.periodStartMs } : {}) },
     startAnchor,
   );
   if (step === null && input.throttle === null) {

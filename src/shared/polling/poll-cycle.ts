@@ -260,6 +260,7 @@ async function pollOnce(
     stats,
     efficiency,
     throttle: guard.throttle ? { maxCallRate: guard.throttle.maxCallRate, reason: guard.reason } : null,
+    periodStartMs: guard.period.startMs,
   });
   return endedMeanwhile(pacing) ?? { kind: 'polled', status: stats.status, guard: guard.action, pacing };
 }
