@@ -755,8 +755,10 @@ export class LaunchStore {
       StoredFields,
       'campaignStatus' | 'cxoneVersion' | 'activateAt' | 'activatedAt' | 'activationError'
     >,
+    /** The activation's announcement, written by the same script (nothing when it is refused). */
+    event?: PreparedEvent,
   ): Promise<boolean> {
-    return this.write(launchId, fields, 'succeeded');
+    return this.write(launchId, fields, 'succeeded', { event });
   }
 
   isTerminal(record: Pick<LaunchRecord, 'status'>): boolean {

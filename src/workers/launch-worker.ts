@@ -970,6 +970,51 @@ const noteActivated = (deps: Deps, launchId: string, resource: CampaignResource)
     activatedAt: new Date(deps.ctx.clock.now()).toISOString(),
   });
 
+/**
+ * Notes the scheduled start's activation on the launch and announces it (`campaign.state.changed`,
+ * `scheduled-start`) in the same script, so the note stands for the announcement. A redelivery that
+ * finds the campaign already active — the activating write went through but its answer was lost (a
+ * 5xx after CXone applied it, a timeout) or the worker died before noting it — announces it when the
+ * launch does not show it noted yet: otherwise nothing would ever say the campaign began dialing.
+ */
+async function noteScheduledStart(
+  deps: Deps,
+  input: { launchId: string; campaignId: string; resource: CampaignResource; onlyIfUnnoted: boolean },
+): Promise<void> {
+  const { ctx, launches } = deps;
+  const { resource } = input;
+  if (input.onlyIfUnnoted) {
+    const launch = await launches.get(input.launchId).catch(() => null);
+    // Noted by the run that activated it (with its event), or no launch to tell (best effort, as the note).
+    if (!launch || launch.activatedAt !== undefined) return noteActivated(deps, input.launchId, resource);
+  }
+  const data = {
+    from: 'scheduled',
+    to: resource.status,
+    version: resource.version,
+    reason: 'scheduled-start',
+  };
+  let written = false;
+  try {
+    written = await launches.recordActivation(
+      input.launchId,
+      {
+        campaignStatus: resource.status,
+        cxoneVersion: resource.version,
+        activatedAt: new Date(ctx.clock.now()).toISOString(),
+      },
+      ctx.events.prepare('campaign.state.changed', input.campaignId, data),
+    );
+  } catch (err) {
+    ctx.logger.warn(
+      { launchId: input.launchId, err: err instanceof Error ? err.message : String(err) },
+      'could not note the activation on the launch record',
+    );
+  }
+  // No launch record to carry it (or Redis refused the note): still announced, as it always was.
+  if (!written) await publishOrLog(ctx, 'campaign.state.changed', input.campaignId, data);
+}
+
 /** How long a look at a scheduled campaign before its start waits for CXone's budget before giving up. */
 const EARLY_CHECK_MAX_WAIT_MS = 5_000;
 
@@ -1068,7 +1113,15 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       }
       // Also a redelivery after the activation went through: finish what that run may not have.
       const resource = await activateNow(deps, { ...activation, takeover: early });
-      await noteActivated(deps, data.launchId, resource);
+      if (early) await noteActivated(deps, data.launchId, resource);
+      else {
+        await noteScheduledStart(deps, {
+          launchId: data.launchId,
+          campaignId: data.campaignId,
+          resource,
+          onlyIfUnnoted: true,
+        });
+      }
       return { outcome: 'succeeded', campaignId: data.campaignId, campaignStatus: resource.status };
     }
     if (step === 'schedule') {
@@ -1131,12 +1184,11 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       const later = ctx.clock.now();
       return await moveToStart(planActivation(config, later), later);
     }
-    await noteActivated(deps, data.launchId, resource);
-    await publishOrLog(ctx, 'campaign.state.changed', data.campaignId, {
-      from: current.status,
-      to: resource.status,
-      version: resource.version,
-      reason: 'scheduled-start',
+    await noteScheduledStart(deps, {
+      launchId: data.launchId,
+      campaignId: data.campaignId,
+      resource,
+      onlyIfUnnoted: false,
     });
     log.info({ status: resource.status, version: resource.version }, 'scheduled campaign activated');
     return { outcome: 'succeeded', campaignId: data.campaignId, campaignStatus: resource.status };
