@@ -174,19 +174,34 @@ export function checkRegime(
 }
 
 /**
+ * From when the campaign dials, for the zone rules below to compare clocks over the year from it: its
+ * start, or `nowMs` once the start is past (a campaign whose start has passed starts, or goes on
+ * dialing, now). A year from a past start compares clocks the campaign never dials on: zones whose
+ * rules changed since agree with a state's there and not today (America/Whitehorse kept Los Angeles's
+ * clock until 2020 and keeps UTC-07:00 all year now: California recipients called from 07:00 PST all
+ * winter), and a campaign dialing past its start's year is checked on none of its current days. NaN
+ * without a (valid) start. Pure.
+ */
+export function dialingFromMs(startDateTime: string | undefined, nowMs: number): number {
+  const startMs = Date.parse(startDateTime ?? '');
+  return Number.isNaN(startMs) ? NaN : Math.max(startMs, nowMs);
+}
+
+/**
  * Declared recipient states against the campaign's clock: windows are read in `complianceTimeZone`,
  * and calling hours are the called party's local time, so the zone must keep the clock of one of
- * each declared state's zones (STATE_ZONES) over the year from the campaign's start. Otherwise every
+ * each declared state's zones (STATE_ZONES) over the year it dials from (dialingFromMs). Otherwise every
  * hour check above is made on the wrong clock: Florida recipients on Los Angeles time are dialed
  * until 23:00 their time. A campaign reaching several zones is split into one campaign per zone.
  */
 export function checkStateZones(
   config: Pick<CampaignConfig, 'recipientStates' | 'complianceTimeZone'> &
     Partial<Pick<CampaignConfig, 'startDateTime'>>,
+  nowMs: number = Date.now(),
 ): ComplianceProblem[] {
   const problems: ComplianceProblem[] = [];
   // Without a start (a command's view of the settings) there is no year to compare over: no check.
-  const fromMs = Date.parse(config.startDateTime ?? '');
+  const fromMs = dialingFromMs(config.startDateTime, nowMs);
   if (Number.isNaN(fromMs)) return problems;
   (config.recipientStates ?? []).forEach((code, i) => {
     const zones = zoneMismatch(code, config.complianceTimeZone, fromMs);
@@ -206,14 +221,15 @@ export function checkStateZones(
  * El Paso on Mountain time): calling hours are each called party's local time, so a window must be
  * lawful in every zone of every declared state, not only in the one the campaign keeps. A Florida
  * campaign on New York time may not start before 09:00 (08:00 in Pensacola); on Chicago time it must
- * end by 19:00 (20:00 in Miami). Checked over the year from the start, daylight saving included.
+ * end by 19:00 (20:00 in Miami). Checked over the year it dials from (dialingFromMs), daylight saving included.
  * Only once the campaign's zone keeps one of the state's clocks (checkStateZones says otherwise).
  */
 export function checkOtherZonesOfStates(
   config: Pick<CampaignConfig, 'allowedCallTimes' | 'recipientStates' | 'complianceTimeZone'> &
     Partial<Pick<CampaignConfig, 'startDateTime'>>,
+  nowMs: number = Date.now(),
 ): ComplianceProblem[] {
-  const fromMs = Date.parse(config.startDateTime ?? '');
+  const fromMs = dialingFromMs(config.startDateTime, nowMs);
   if (Number.isNaN(fromMs)) return [];
   const zone = config.complianceTimeZone;
   const problems: ComplianceProblem[] = [];
