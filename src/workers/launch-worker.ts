@@ -558,6 +558,49 @@ async function noteCleanupMissing(ctx: AppContext, campaignId: string, launchId:
 }
 
 /**
+ * A launch given up while creating its campaign, with the create unanswered (a 5xx, a timeout): CXone
+ * may have carried it out (a gateway's 502/504 after the write), and that campaign would be left in
+ * CXone with no launch naming it. The create is sent once more with the same Idempotency-Key, which
+ * gets back the campaign CXone made for it (or makes it now): recorded on the launch as any created
+ * campaign is, so the failure cancels it. Returns, when CXone does not answer this either, what the
+ * launch's `cleanupError` says instead.
+ */
+async function findUnansweredCreate(
+  deps: Deps,
+  data: LaunchJob,
+  attempt: number,
+): Promise<string | undefined> {
+  const { ctx, launches } = deps;
+  const idempotencyKey = launchIdempotencyKey(data.launchId);
+  try {
+    const created = await ctx.cxone.createCampaign(toCreateCampaignRequest(data.config), {
+      priority: 'control',
+      attempt,
+      idempotencyKey,
+    });
+    const recorded = await launches.recordCreated(
+      data.launchId,
+      created.id,
+      created.version,
+      auditWithChange(ctx, campaignCreatedRecord(data, created.id, created.version)),
+    );
+    if (!recorded) await abandonLateCampaign(deps, data, created, attempt);
+    return undefined;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    ctx.logger.error(
+      { launchId: data.launchId, idempotencyKey, err: message },
+      'a failed launch sent a create CXone did not answer, and could not ask again: CXone may hold its campaign',
+    );
+    return (
+      `CXone may have created the campaign: a create went unanswered, and sending it again ` +
+      `(Idempotency-Key ${idempotencyKey}) failed too (${message}); cancel a draft campaign named ` +
+      `${JSON.stringify(data.config.name)} in CXone if there is one`
+    );
+  }
+}
+
+/**
  * What came of recording a failure: `recorded` (this recorder announced it), `finished` (it already
  * was), or `held` (another recorder holds it and announces it; this one said nothing).
  */
@@ -585,6 +628,8 @@ async function failLaunch(
    * from the redelivery or `failed` handler that took the job over: the lock can.
    */
   ownsRun?: () => Promise<boolean>,
+  /** The launch's `cleanupError` when it names no campaign: a create CXone may have carried out. */
+  unknownCreate?: string,
 ): Promise<FailureRecording> {
   const { ctx, launches } = deps;
   const claim = await launches.claimFailure(data.launchId, finalReason(err, attempt), recorder);
@@ -679,6 +724,7 @@ async function failLaunch(
             ...(cleanup.goneReason ? { cleanupError: cleanup.goneReason } : {}),
           }
         : {}),
+      ...(!campaignId && unknownCreate ? { cleanupError: unknownCreate } : {}),
     },
     ctx.events.prepare('campaign.launch.failed', campaignId ?? '', failedData),
   );
@@ -933,8 +979,21 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
           'lost the launch job to another worker (its lock expired); leaving the outcome to that run',
         );
       } else if (isFinalFailure(err, job)) {
-        await failLaunch(deps, data, err, attempt, JOB_FAILURE_RECORDER, () =>
-          ownsJob(job, token, deps.lockMs),
+        // Given up while creating: a create that went unanswered (a 5xx, a timeout) may have been
+        // carried out, leaving a campaign on CXone that no record names. Asked for once more.
+        const unknownCreate =
+          campaignId === undefined &&
+          classifyError(err, { attempt: 1, backoff: JOB_BACKOFF }).kind === 'transient'
+            ? await findUnansweredCreate(deps, data, attempt)
+            : undefined;
+        await failLaunch(
+          deps,
+          data,
+          err,
+          attempt,
+          JOB_FAILURE_RECORDER,
+          () => ownsJob(job, token, deps.lockMs),
+          unknownCreate,
         );
       } else await launches.update(data.launchId, { lastError: `attempt ${attempt}: ${describe(err)}` });
     } catch (recordErr) {

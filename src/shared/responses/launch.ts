@@ -57,7 +57,7 @@ export const launchRecordSchema = z.object({
     .string()
     .optional()
     .describe(
-      "A failed launch whose cleanup failed for good, no stop pending: CXone answered 404 for its campaign (the cancel or its stop), or the stop it names had failed — why (the stop's id, and its error)",
+      "A failed launch whose cleanup failed for good, no stop pending: CXone answered 404 for its campaign (the cancel or its stop), or the stop it names had failed — why (the stop's id, and its error); or, naming no campaign, a create CXone may have carried out that could not be asked for again (its Idempotency-Key, the name to look for)",
     ),
   /**
    * Set, to the failure's reason, once a failure has claimed the launch (`claimFailure`) and until
