@@ -537,6 +537,26 @@ describe('calling-window enforcement', () => {
     expect(await windowPauseFoundInPlace(tc.ctx, ID, { ...by, reason: 'operator' })).toBe(false);
   });
 
+  it("re-checks a resume no later than the next close's job fires, which is its lead ahead of the close", async () => {
+    // Paused by the window, then a resume 45 s before Friday's 17:00 EST close (the margin allows
+    // it). The close's pause goes out its lead (30 s margin + a turn) ahead of the close: a re-check
+    // 30 s on would come 14 s before the close, holding that pause back until then.
+    await tc.putCampaign(ID, weekdays, 'paused', 3);
+    await setWindowState(tc.ctx, ID, { pausedAt: '2026-03-06T14:00:00.000Z' });
+    tc.clock.set(t('2026-03-06T21:59:15Z'));
+    const resumed = await enforceWindow(tc.ctx, { campaignId: ID, kind: 'open', atMs: tc.clock.now() });
+    expect(resumed.outcome).toBe('resumed');
+    expect(resumed.next).toEqual({ campaignId: ID, kind: 'close', atMs: t('2026-03-06T22:00:00Z') });
+
+    // Two minutes before it, the re-check still comes first.
+    await tc.putCampaign(ID, weekdays, 'paused', 4);
+    await setWindowState(tc.ctx, ID, { pausedAt: '2026-03-06T14:00:00.000Z' });
+    tc.clock.set(t('2026-03-06T21:58:00Z'));
+    const early = await enforceWindow(tc.ctx, { campaignId: ID, kind: 'open', atMs: tc.clock.now() });
+    expect(early.outcome).toBe('resumed');
+    expect(early.next).toEqual({ campaignId: ID, kind: 'verify', atMs: t('2026-03-06T21:58:30Z') });
+  });
+
   it('re-issues a failed window pause, and gives up resuming after a bounded number of tries', async () => {
     await tc.putCampaign(ID, weekdays, 'active');
     const commands = createCommandStore(tc.ctx);

@@ -87,6 +87,24 @@ describe('re-planning window enforcement', () => {
     expect(await plan()).toMatchObject({ kind: 'close', atMs: t('2026-03-06T22:00:00Z') });
   });
 
+  it('replaces the re-check with a close whose job fires sooner, its lead ahead of the close', async () => {
+    // Resumed by the window 40 s before the close: the close's pause goes out its lead (30 s margin
+    // and a turn) ahead of it, 9 s on; the re-check, 30 s on, would hold it back until 10 s before.
+    tc.clock.set(t('2026-03-06T21:59:20Z'));
+    await tc.putCampaign(ID, weekdays, 'active', 5);
+    await pendingVerify(tc.clock.now() + VERIFY_MS);
+    expect(await replanWindowEnforcement(tc.ctx, ID)).toBe('scheduled');
+    expect(await plan()).toMatchObject({ kind: 'close', atMs: t('2026-03-06T22:00:00Z') });
+
+    // Two minutes before the close the re-check fires first, and is kept.
+    tc.clock.set(t('2026-03-06T21:58:00Z'));
+    const verifyAt = tc.clock.now() + VERIFY_MS;
+    await (await tc.ctx.queues.compliance.getJob(windowJobId(ID)))?.remove();
+    await pendingVerify(verifyAt);
+    expect(await replanWindowEnforcement(tc.ctx, ID)).toBe('kept_verify');
+    expect(await plan()).toMatchObject({ kind: 'verify', atMs: verifyAt });
+  });
+
   it('acts at once on a campaign active outside its window, whatever is pending', async () => {
     await tc.putCampaign(ID, weekdays, 'active', 5);
     await pendingVerify(tc.clock.now() + VERIFY_MS);

@@ -101,7 +101,10 @@ async function closeLead(ctx: EnforcementContext, closeAtMs: number): Promise<nu
 }
 
 /** When a planned window job fires: a close ahead of the close by its lead, anything else on time. */
-async function fireAtMs(ctx: EnforcementContext, plan: WindowJob): Promise<number> {
+export async function fireAtMs(
+  ctx: EnforcementContext,
+  plan: Pick<WindowJob, 'kind' | 'atMs'>,
+): Promise<number> {
   return plan.kind === 'close' ? plan.atMs - (await closeLead(ctx, plan.atMs)) : plan.atMs;
 }
 
@@ -110,7 +113,7 @@ async function fireAtMs(ctx: EnforcementContext, plan: WindowJob): Promise<numbe
  * planned ahead of (`closingAt`: the plan of a close firing early, or what its pause recorded) is
  * treated as closed already; `next` is then the transition after that close.
  */
-function windowView(
+export function windowView(
   config: CampaignConfig,
   now: number,
   closingAt: number | undefined,
@@ -842,7 +845,10 @@ export async function enforceWindow(
   let next: WindowJob | null = transition
     ? { campaignId, kind: transition.kind, atMs: transition.atMs }
     : null;
-  if (waiting && (!next || next.atMs > now + VERIFY_MS))
+  // Compared by when each fires: a close goes out its lead ahead of the close, so a re-check due
+  // before the close but after that firing (a resume issued 45 s before a close, the lead 31 s) would
+  // hold the close's pause back until a second or two before it.
+  if (waiting && (!next || (await fireAtMs(ctx, next)) > now + VERIFY_MS))
     next = { campaignId, kind: 'verify', atMs: now + VERIFY_MS };
   return { outcome, next };
 }

@@ -1,9 +1,16 @@
 import { createCampaignStore } from '../campaign-store.js';
 import type { AppContext } from '../context.js';
 import { isFinal } from '../lifecycle/state-machine.js';
-import { scheduleWindowEnforcement, storedWindowJobSchema, windowJobId } from './enforcement.js';
+import {
+  fireAtMs,
+  scheduleWindowEnforcement,
+  storedWindowJobSchema,
+  windowJobId,
+  windowView,
+} from './enforcement.js';
 import { recordDeploymentOverrides } from './overrides.js';
-import { isWithinWindow, nextWindowTransition } from './windows.js';
+import { getWindowState } from './state-store.js';
+import { isWithinWindow } from './windows.js';
 
 export type ReplanOutcome = 'kept_verify' | 'scheduled';
 
@@ -20,10 +27,10 @@ async function pendingVerifyAt(ctx: AppContext, campaignId: string): Promise<num
  * status change applied by the lifecycle, a window edit, a version re-synced from CXone).
  *
  * Same as scheduleWindowEnforcement, except that a pending 'verify' re-check is kept when it fires no
- * later than the plan would: the window job issues a pause, moves itself to a verify 30 s later, and
- * the pause — once the lifecycle applies it — triggers this re-plan. Replacing the verify with "next
- * open" would leave a campaign that CXone or its console puts back to dialing unchecked for the rest
- * of the closed window. The verify re-plans from the current config when it fires, so keeping it
+ * later than the plan's job would (a close's fires ahead of the close by its lead): the window job
+ * issues a pause, moves itself to a verify 30 s later, and the pause — once the lifecycle applies
+ * it — triggers this re-plan. Replacing the verify with "next open" would leave a campaign that
+ * CXone or its console puts back to dialing unchecked for the rest of the closed window. The verify re-plans from the current config when it fires, so keeping it
  * loses nothing. A campaign found active outside its window is always acted on at once.
  */
 export async function replanWindowEnforcement(ctx: AppContext, campaignId: string): Promise<ReplanOutcome> {
@@ -38,8 +45,12 @@ export async function replanWindowEnforcement(ctx: AppContext, campaignId: strin
     const actOnce = status === 'active' && !isWithinWindow(config, now);
     const verifyAt = actOnce ? null : await pendingVerifyAt(ctx, campaignId);
     if (verifyAt !== null) {
-      const next = nextWindowTransition(config, now);
-      if (next === null || verifyAt <= next.atMs) {
+      // After a close's job fired ahead of the close, the window counts as closed (closingAt): the
+      // transition to compare with is the open after it, not that close, whose firing is past.
+      const { closingAt } = await getWindowState(ctx, campaignId);
+      const { next } = windowView(config, now, closingAt);
+      // By when the transition's job would fire: a close's goes out its lead ahead of the close.
+      if (next === null || verifyAt <= (await fireAtMs(ctx, next))) {
         // scheduleWindowEnforcement's other duty, kept as its backstop.
         await recordDeploymentOverrides(ctx, { campaignId, config });
         ctx.logger.debug({ campaignId, verifyAt: new Date(verifyAt).toISOString() }, 'window re-check kept');
