@@ -303,7 +303,7 @@ export interface AppConfig {
   port: number;
   host: string;
   apiToken: string;
-  /** True when the API token is the printed sandbox default rather than one the operator chose. */
+  /** True when the API token is the printed sandbox default (unset, or set to it) rather than one the operator chose. */
   apiTokenIsDefault: boolean;
   sandboxMode: boolean;
   cxone: {
@@ -464,7 +464,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, opts: LoadCo
     port: env.PORT,
     host: env.HOST ?? hostDefault(env.API_TOKEN),
     apiToken: env.API_TOKEN ?? SANDBOX_DEFAULTS.apiToken,
-    apiTokenIsDefault: env.API_TOKEN === undefined,
+    apiTokenIsDefault: takesPublishedToken(env.API_TOKEN),
     sandboxMode,
     cxone: {
       baseUrl: env.CXONE_BASE_URL ?? `http://127.0.0.1:${env.SANDBOX_PORT}`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isLoopbackHost, loadConfig } from '../../src/shared/config.js';
+import { isLoopbackHost, loadConfig, weakApiTokenWarning } from '../../src/shared/config.js';
 import { problemsOf } from './problems.js';
 
 /**
@@ -82,6 +82,9 @@ describe('HOST without API_TOKEN', () => {
   // the token taken when API_TOKEN is unset: it listened on every interface, and a real CXone too.
   it('treats API_TOKEN set to the published dev-token as unset: loopback by default, a reachable HOST refused', () => {
     expect(loadConfig({ API_TOKEN: 'dev-token' }).host).toBe('127.0.0.1');
+    // The banner prints it as the sandbox default it is, with no "short token" warning on top.
+    expect(loadConfig({ API_TOKEN: 'dev-token' }).apiTokenIsDefault).toBe(true);
+    expect(weakApiTokenWarning('all', loadConfig({ API_TOKEN: 'dev-token' }))).toBeUndefined();
     expect(loadConfig({ API_TOKEN: 'dev-token', HOST: 'localhost' }).host).toBe('localhost');
     const real = {
       CXONE_BASE_URL: 'https://api.example.test',
