@@ -124,15 +124,18 @@ describe('poll schedulers', () => {
       config: { ...after.config, cxone: { ...after.config.cxone, timeoutMs: 10_000 }, workerConcurrency: 1 },
     } as unknown as AppContext);
     try {
-      const deadline = Date.now() + 5_000;
+      // Waited for until the floor is recorded too: the rebalance writes it after the last scheduler,
+      // so a read between the two would see none.
+      const deadline = Date.now() + 20_000;
       let intervals: (number | null | undefined)[] = [];
+      let meta: string | null = null;
       while (Date.now() < deadline) {
         intervals = [...(await schedulers(after)).values()].map((s) => s.every);
-        if (intervals.every((every) => every === 2 * was)) break;
+        meta = await after.redis.hget(after.keys.custom('polling', 'meta'), 'floorMs');
+        if (intervals.every((every) => every === 2 * was) && Number(meta) === 2 * was) break;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       expect(intervals).toEqual([2 * was, 2 * was, 2 * was]);
-      const meta = await after.redis.hget(after.keys.custom('polling', 'meta'), 'floorMs');
       expect(Number(meta)).toBe(2 * was);
     } finally {
       await worker.close();
