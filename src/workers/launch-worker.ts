@@ -355,12 +355,13 @@ async function cancelPartialCampaign(
   const { ctx, campaigns } = deps;
   try {
     const current = await ctx.cxone.getCampaign(campaignId, { priority: 'control', campaignId, attempt });
+    // The record names its launch, as every launched campaign's does: the view says which launch made it.
     if (isFinal(current.status)) {
-      await campaigns.syncFromCxone(current);
+      await campaigns.syncFromCxone(current, { launchId });
       return { cancelled: current.status === 'cancelled', version: current.version };
     }
     const cancelled = await transition(ctx, campaignId, 'cancelled', { attempt, known: current });
-    await campaigns.syncFromCxone(cancelled);
+    await campaigns.syncFromCxone(cancelled, { launchId });
     return { cancelled: true, version: cancelled.version };
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);

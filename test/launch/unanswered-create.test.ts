@@ -67,6 +67,11 @@ describe('a launch that fails on an unanswered create', () => {
       campaignStatus: 'cancelled',
     });
     expect(record?.error).toMatch(/502/);
+    // The cancelled campaign's record names the launch that made it.
+    expect(await createCampaignStore(stack.ctx).get(made[0]!.id)).toMatchObject({
+      status: 'cancelled',
+      launchId: record?.launchId,
+    });
     expect(record?.cleanupError).toBeUndefined();
   });
 
