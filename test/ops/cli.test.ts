@@ -1288,11 +1288,13 @@ describe('cxo against a stand-in API', () => {
   });
 
   it('Ctrl-C during a poll ends a launch wait and a watch cleanly (exit 0)', async () => {
-    const wait = await interrupted(150, 'launch', 'hang-wait.json');
+    reads['L-hang'] = 0;
+    const wait = await interrupted(() => (reads['L-hang'] ?? 0) > 0, 'launch', 'hang-wait.json');
     expect(wait.code).toBe(EXIT.ok);
     expect(wait.err).toBe('stopped waiting; the launch continues: cxo status L-hang');
     // cmd-stuck stays queued: Ctrl-C ends the wait for it, and the command goes on.
-    const pause = await interrupted(100, 'pause', 'c-cmd-stuck');
+    commandReads['cmd-stuck'] = 0;
+    const pause = await interrupted(() => (commandReads['cmd-stuck'] ?? 0) > 0, 'pause', 'c-cmd-stuck');
     expect(pause.code).toBe(EXIT.ok);
     expect(pause.err.split('\n').at(-1)).toBe(
       'stopped waiting; the pause goes on (command cmd-stuck): cxo status c-cmd-stuck (last cmd)',
@@ -1311,7 +1313,14 @@ describe('cxo against a stand-in API', () => {
     expect(wait.code).toBe(EXIT.ok);
     expect(wait.err).toBe('stopped waiting; the launch continues: cxo status L-hang');
     expect(JSON.parse(wait.out)).toMatchObject({ launchId: 'L-hang' });
-    const pause = await interrupted(100, 'pause', 'c-cmd-stuck', '--json');
+    // Once the command was accepted and its first read answered: before, Ctrl-C is a one-shot's 130.
+    commandReads['cmd-stuck'] = 0;
+    const pause = await interrupted(
+      () => (commandReads['cmd-stuck'] ?? 0) > 0,
+      'pause',
+      'c-cmd-stuck',
+      '--json',
+    );
     expect(pause.code).toBe(EXIT.ok);
     expect(JSON.parse(pause.out)).toMatchObject({ commandId: 'cmd-stuck' });
   });
