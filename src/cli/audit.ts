@@ -1,10 +1,9 @@
-import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import type { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { alertBrokenChains } from '../shared/audit/alerts.js';
+import { OutputFileError, writeReplacing } from './replace-file.js';
 import {
   AuditTrimLockedError,
   createAuditTrail,
@@ -312,34 +311,33 @@ export async function runAuditCli(
           return written === 0 && !outputError ? noRecords(command.campaignId) : AUDIT_EXIT.ok;
         }
         let count = 0;
-        // The file is opened (and so emptied) only once Redis has answered: an export that cannot
-        // reach Redis, or finds no record for the id given (a typo), leaves the file already at that
-        // path — the last good export, say — as it was, instead of emptying it and exiting 1.
+        // Nothing is written before Redis has answered with a record: an export that cannot reach
+        // Redis, or finds no record for the id given (a typo), leaves the file already at that path —
+        // the last good export, say — as it was; one that fails after is written beside it and never
+        // renamed over it (writeReplacing).
         const source = lines()[Symbol.asyncIterator]();
         const first = await source.next();
         if (first.done && missing.length === 0 && command.campaignId !== undefined) {
           return noRecords(command.campaignId);
         }
-        // pipeline, not writes of our own: the file's errors (a missing directory, a full disk) reject
-        // it, where a write stream left without an error listener would end the process with a stack.
-        const file = createWriteStream(command.out);
-        let fileError: unknown;
-        file.once('error', (err) => (fileError = err));
         try {
-          await pipeline(async function* () {
-            if (first.done) return;
-            count++;
-            yield first.value;
-            for (let next = await source.next(); !next.done; next = await source.next()) {
+          await writeReplacing(
+            command.out,
+            (async function* () {
+              if (first.done) return;
               count++;
-              yield next.value;
-            }
-          }, file);
+              yield first.value;
+              for (let next = await source.next(); !next.done; next = await source.next()) {
+                count++;
+                yield next.value;
+              }
+            })(),
+          );
         } catch (err) {
-          // The file's failure, said as such: it is opened before the rest of the trail is read, and
-          // would otherwise be put down to Redis ("cannot reach Redis at …").
-          if (fileError !== undefined && err === fileError) {
-            console.error(`audit export failed: cannot write ${command.out}: ${(err as Error).message}`);
+          // The file's failure, said as such: it would otherwise be put down to Redis ("cannot reach
+          // Redis at …").
+          if (err instanceof OutputFileError) {
+            console.error(`audit export failed: ${err.message}`);
             return AUDIT_EXIT.error;
           }
           throw err;
