@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { lstat, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
@@ -14,10 +14,13 @@ export class OutputFileError extends Error {
   }
 }
 
-/** Whether `path` names something other than a regular file (a device, a FIFO) that must be written in place. */
+/**
+ * Whether `path` names something other than a regular file that must be written in place: a device, a
+ * FIFO, or a symlink (`/dev/stdout` is one; renaming over it would replace the link, not write through it).
+ */
 async function isSpecialFile(path: string): Promise<boolean> {
   try {
-    const info = await stat(path);
+    const info = await lstat(path);
     return !info.isFile();
   } catch {
     return false;
@@ -28,7 +31,7 @@ async function isSpecialFile(path: string): Promise<boolean> {
  * Writes `source` to `path` so that a failure midway — Redis lost halfway through an export, a full
  * disk, the process killed — leaves what was at `path` (the last good export, say) as it was: written
  * beside it and renamed over it once whole, so nobody reads a half-written file under its name either.
- * A path that is no regular file (`/dev/stdout`, a FIFO) is written in place: it cannot be replaced.
+ * A path that is no regular file (`/dev/stdout`, a FIFO, a symlink) is written in place: it cannot be replaced.
  * A failure of the file is thrown as OutputFileError, one of the source as itself.
  */
 export async function writeReplacing(

@@ -1,4 +1,12 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -51,5 +59,15 @@ describe('writeReplacing', () => {
     writeFileSync(join(taken, 'keep'), '');
     await expect(writeReplacing(taken, ['x\n'])).rejects.toBeInstanceOf(OutputFileError);
     expect(readdirSync(dir)).toEqual(['taken']);
+  });
+
+  it('writes through a symlink (as /dev/stdout is one) instead of replacing the link', async () => {
+    const real = join(dir, 'real.jsonl');
+    writeFileSync(real, 'old\n');
+    const link = join(dir, 'link.jsonl');
+    symlinkSync(real, link);
+    await writeReplacing(link, ['new\n']);
+    expect(readFileSync(real, 'utf8')).toBe('new\n');
+    expect(readdirSync(dir).sort()).toEqual(['link.jsonl', 'real.jsonl']);
   });
 });
