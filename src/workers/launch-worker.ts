@@ -38,7 +38,7 @@ import { enqueueCommand, getCommand } from '../shared/lifecycle/enqueue.js';
 import { canTransition, isFinal, isRunning } from '../shared/lifecycle/state-machine.js';
 import { launchOutcomes } from '../shared/metrics.js';
 import { recordSafeStart, safeStartPacingRecord } from '../shared/pacing/safe-start.js';
-import { startingCallRate, type SafeStart } from '../shared/pacing/start.js';
+import { ownSafeStartInPlace, startingCallRate, type SafeStart } from '../shared/pacing/start.js';
 import { ensurePolling } from '../shared/polling/schedulers.js';
 import { classifyError } from '../shared/retry/classify.js';
 import type { AuditInput } from '../shared/audit/types.js';
@@ -215,6 +215,12 @@ async function activateNow(
     before: CampaignResource;
     /** Found dialing before its start, activated in CXone: the safe start is applied to it now. */
     takeover?: boolean;
+    /**
+     * A later run that found the campaign active with no safe start recorded: the callRate the launch
+     * planned its start from (unrecordedStartFrom). The campaign active at exactly that start is the
+     * launch's own activation whose answer was lost, and its safe start is recorded now.
+     */
+    plannedFrom?: number;
   },
 ): Promise<CampaignResource> {
   const { ctx, campaigns } = deps;
@@ -227,6 +233,15 @@ async function activateNow(
   let resource: CampaignResource;
   if (input.takeover && before.status === 'active') {
     ({ resource, safeStart: applied } = await safeStartRunning(ctx, input));
+  } else if (isRunning(before.status) && input.plannedFrom !== undefined) {
+    // An earlier run's activation applied, its answer lost (a 502/504 after CXone committed it, a
+    // timeout) or its worker killed before recording it: found at the start that run carried, it is
+    // recorded as that run would have (the anchor, the pacing_decision once by its dedupe key).
+    resource = before;
+    applied = ownSafeStartInPlace(input.plannedFrom, {
+      status: before.status,
+      config: configFromResource(before, input.config),
+    });
   } else {
     resource = isRunning(before.status)
       ? before
@@ -277,8 +292,9 @@ async function activateNow(
     dedupeKey: `campaign_launched:${input.campaignId}`,
   });
   if (safeStart) {
-    // Only by the run whose write carried it; a crash right after that write loses this record (the
-    // campaign's CXone history still shows the callRate change with the activation).
+    // By the run whose write carried it, or by a later run that found that write in place unrecorded
+    // (plannedFrom); a crash after the record's sync and before this leaves it out (the campaign's
+    // CXone history still shows the callRate change with the activation).
     ctx.logger.info(
       {
         campaignId: input.campaignId,
@@ -297,6 +313,22 @@ async function activateNow(
     });
   }
   return resource;
+}
+
+/**
+ * For a later run that finds the campaign active: the callRate its launch planned the safe start
+ * from, when the campaign record, as the earlier runs left it, holds no pacing yet — so no safe start
+ * was recorded (the activation's sync writes it) and no poll has run. Undefined otherwise: recorded
+ * (again) it would reset a controller that already paces the campaign. `requestedCallRate` is the
+ * rate the activation's start was planned from: the launch's config, or for a delayed activation the
+ * record's as the launch synced it at the schedule (a refresh from CXone since shows CXone's start
+ * instead, and nothing is recognised). Pure.
+ */
+function unrecordedStartFrom(
+  record: Pick<CampaignRecord, 'pacing'> | null,
+  requestedCallRate: number | undefined,
+): number | undefined {
+  return record !== null && record.pacing == null ? requestedCallRate : undefined;
 }
 
 /**
@@ -793,6 +825,7 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
     let full: CampaignResource | undefined;
     let createdVersion = launch?.cxoneVersion;
     let createdHere = false;
+    let plannedFrom: number | undefined;
     if (!campaignId) {
       const created = await ctx.cxone.createCampaign(toCreateCampaignRequest(data.config), {
         priority: 'control',
@@ -817,6 +850,15 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
     } else {
       full = await ctx.cxone.getCampaign(campaignId, { priority: 'control', campaignId, attempt });
       current = full;
+      // Found active: an earlier run's activation may have been applied with its answer lost. The
+      // record as that run left it (read before this run's sync) tells whether its safe start was
+      // recorded. Only on this path: a first run never reads it.
+      if (full.status === 'active') {
+        plannedFrom = unrecordedStartFrom(
+          await campaigns.get(campaignId),
+          data.config.dialerStrategy.callRate,
+        );
+      }
     }
     // The creating run wrote it with the campaign id. A later run writes it again, in case it is
     // missing (an earlier release wrote it after the id, and a run killed in between left it out; a
@@ -942,6 +984,7 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
           attempt,
           actor: data.actor,
           before: scheduled,
+          plannedFrom,
         });
       } catch (err) {
         if (!(err instanceof StartWindowPassedError)) throw err;
@@ -1171,8 +1214,15 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
         // decided on the record's status, which a GET or a command may have refreshed meanwhile.
         await takeOverEarlyActivation(deps, current, expectedAt, data.launchId);
       }
-      // Also a redelivery after the activation went through: finish what that run may not have.
-      const resource = await activateNow(deps, { ...activation, takeover: early });
+      // Also a redelivery after the activation went through: finish what that run may not have (its
+      // safe start too, when its answer was lost before the record's sync).
+      const resource = await activateNow(deps, {
+        ...activation,
+        takeover: early,
+        ...(early
+          ? {}
+          : { plannedFrom: unrecordedStartFrom(record, record?.config.dialerStrategy.callRate) }),
+      });
       if (early) await noteActivated(deps, data.launchId, resource);
       else {
         await noteScheduledStart(deps, {

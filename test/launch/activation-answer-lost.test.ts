@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
@@ -40,14 +41,31 @@ describe('the announcement of a scheduled start', () => {
     return { id: created.id, launchId };
   }
 
-  async function stateChanges(campaignId: string): Promise<EventEnvelope[]> {
+  async function eventsOf(campaignId: string, type: string): Promise<EventEnvelope[]> {
     const entries = (await stack.ctx.redis.xrange(recentEventsKey(stack.ctx.keys), '-', '+')) as [
       string,
       string[],
     ][];
     return entries
       .map(([, fields]) => JSON.parse(streamField(fields, 'b')!) as EventEnvelope)
-      .filter((e) => e.type === 'campaign.state.changed' && e.campaignId === campaignId);
+      .filter((e) => e.type === type && e.campaignId === campaignId);
+  }
+
+  const stateChanges = (campaignId: string) => eventsOf(campaignId, 'campaign.state.changed');
+
+  /** The next campaign PATCH is carried out by CXone, then answered 502 (a gateway after the commit). */
+  async function scriptLostActivation(): Promise<void> {
+    const scripted = await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        failNext: 1,
+        status: 502,
+        endpoint: 'PATCH /api/v2/campaigns/:id',
+        applied: true,
+      }),
+    });
+    expect(scripted.status).toBe(200);
   }
 
   it('is announced by the retry when the activating write was applied but its answer lost', async () => {
@@ -87,6 +105,53 @@ describe('the announcement of a scheduled start', () => {
     // A further redelivery announces nothing again.
     await processActivate(launchWorkerDeps(stack.ctx), fakeActivationJob(id, launchId).job, 't');
     expect(await stateChanges(id)).toHaveLength(1);
+  });
+
+  it('records the safe start the lost activation carried, once: pacing_decision, event, the anchor', async () => {
+    const { id, launchId } = await dueCampaign();
+    await scriptLostActivation();
+    await expect(
+      processActivate(launchWorkerDeps(stack.ctx), fakeActivationJob(id, launchId).job, 't'),
+    ).rejects.toThrow();
+    expect((await stack.ctx.cxone.getCampaign(id)).dialerSettings.callRate).toBe(0.1);
+
+    await processActivate(launchWorkerDeps(stack.ctx), fakeActivationJob(id, launchId).job, 't');
+    await processActivate(launchWorkerDeps(stack.ctx), fakeActivationJob(id, launchId).job, 't');
+
+    const decisions = (await (stack.ctx.audit as AuditTrailStore).list(id)).filter(
+      (r) => r.action === 'pacing_decision',
+    );
+    expect(decisions).toEqual([
+      expect.objectContaining({
+        actor: 'worker:launch',
+        details: expect.objectContaining({ reason: 'safe start', previousCallRate: 0.5 }),
+      }),
+    ]);
+    expect(await eventsOf(id, 'campaign.pacing.adjusted')).toHaveLength(1);
+    expect((await createCampaignStore(stack.ctx).get(id))?.pacing).toMatchObject({
+      state: null,
+      lastDecision: { reason: 'safe start', previousCallRate: 0.5, callRate: 0.1 },
+      startAnchor: { requestedCallRate: 0.5, startCallRate: 0.1, agents: 10 },
+    });
+  });
+
+  it("takes no console activation for the launch's own: active at another rate, no safe start recorded", async () => {
+    const { id, launchId } = await dueCampaign();
+    // Activated in CXone's console at its rate, before the job came to it.
+    const console = await fetch(`${stack.sandbox.url}/__sandbox/campaigns/${id}/console`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 'active' }),
+    });
+    expect(console.status).toBe(200);
+
+    await processActivate(launchWorkerDeps(stack.ctx), fakeActivationJob(id, launchId).job, 't');
+
+    expect((await stack.ctx.cxone.getCampaign(id)).dialerSettings.callRate).toBe(0.5);
+    const actions = (await (stack.ctx.audit as AuditTrailStore).list(id)).map((r) => r.action);
+    expect(actions).not.toContain('pacing_decision');
+    expect(await eventsOf(id, 'campaign.pacing.adjusted')).toEqual([]);
+    expect((await createCampaignStore(stack.ctx).get(id))?.pacing).toBeUndefined();
   });
 
   it('is announced once by a run that activates, and not again by a redelivery', async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import type { CampaignConfigInput } from '../../src/shared/campaign-config.js';
 import type { AppContext } from '../../src/shared/context.js';
-import type { HistoryRecord } from '../../src/shared/cxone/wire.js';
+import { CXONE_ENDPOINTS, type HistoryRecord } from '../../src/shared/cxone/wire.js';
 import {
   api,
   campaignConfig,
@@ -164,6 +164,68 @@ describe('safe start at activation', () => {
         published.some((e) => e.type === 'campaign.pacing.adjusted' && e.campaignId === campaignId),
       ).toBe(false);
     }
+  });
+
+  it('records the safe start of an activation CXone applied but whose answer was lost (a 502 after the write)', async () => {
+    // The activating PATCH (status active + the start's callRate) is carried out, then answered 502:
+    // the job's retry finds the campaign active at the start. It used to take that for an activation
+    // of nobody's: no pacing_decision, no event, no anchor (pacing never re-anchored up to 0.9).
+    beforeActivation = async () => {
+      const res = await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          failNext: 1,
+          status: 502,
+          applied: true,
+          endpoint: CXONE_ENDPOINTS.updateCampaign,
+        }),
+      });
+      expect(res.status).toBe(200);
+    };
+    const reply = await api(stack, 'POST', '/v1/campaigns', {
+      body: campaignConfig({ name: 'Answer lost', dialerStrategy: dialer(0.9, 0.35) }),
+    });
+    const done = await waitForLaunch(stack, String(reply.body.launchId), undefined, 30_000);
+    expect(done).toMatchObject({ status: 'succeeded', campaignStatus: 'active' });
+    expect(beforeActivation).toBeNull();
+    const campaignId = String(done.campaignId);
+
+    // One activation on CXone, the one that carried the start; nothing written after it.
+    const records = await history(campaignId);
+    const activations = records.filter((r) => r.changes.status?.to === 'active');
+    expect(activations).toHaveLength(1);
+    expect(activations[0]?.changes['dialerSettings.callRate']).toEqual({ from: 0.9, to: 0.1 });
+    expect(records.filter((r) => r.version > activations[0]!.version)).toEqual([]);
+
+    const trail = await audit().list(campaignId);
+    expect(trail.map((r) => r.action)).toEqual(['campaign_created', 'campaign_launched', 'pacing_decision']);
+    expect(trail.find((r) => r.action === 'pacing_decision')).toMatchObject({
+      actor: 'worker:launch',
+      cxoneVersion: activations[0]?.version,
+      details: {
+        reason: 'safe start',
+        inputs: { requestedCallRate: 0.9, startCallRate: 0.1 },
+        output: { callRate: 0.1 },
+        previousCallRate: 0.9,
+      },
+    });
+    const events = published.filter(
+      (e) => e.type === 'campaign.pacing.adjusted' && e.campaignId === campaignId,
+    );
+    expect(events).toHaveLength(1);
+    expect(events[0]?.data).toMatchObject({ reason: 'safe start', output: { callRate: 0.1 } });
+
+    const view = await api(stack, 'GET', `/v1/campaigns/${campaignId}`);
+    expect(view.body).toMatchObject({
+      status: 'active',
+      config: { dialerStrategy: { callRate: 0.1 } },
+      pacing: {
+        state: null,
+        lastDecision: { reason: 'safe start', previousCallRate: 0.9, callRate: 0.1 },
+        startAnchor: { requestedCallRate: 0.9, startCallRate: 0.1, agents: 25, priorCallRate: 0.1 },
+      },
+    });
   });
 
   it('decides again after a version conflict: an operator who lowered the rate meanwhile wins', async () => {

@@ -6,6 +6,7 @@ import {
   callRateForDialRatio,
   DEFAULT_START_ANSWERS_PER_IDLE_AGENT,
   dialRatioFor,
+  ownSafeStartInPlace,
   PLAUSIBLE_MAX_ANSWER_RATE,
   safeStartCallRate,
   safeStartDecision,
@@ -160,6 +161,32 @@ describe('startingCallRate', () => {
       direction: 'down',
       reason: 'safe start',
     });
+  });
+});
+
+describe('ownSafeStartInPlace', () => {
+  const found = (status: string, callRate: number, pacing?: { strategy: 'threshold' }) => ({
+    status,
+    config: {
+      ...config({ callRate }),
+      ...(pacing ? { pacing: { ...pacing } as StartConfig['pacing'] } : {}),
+    },
+  });
+
+  it("recognises a launch's own activation found active at exactly the start it planned", () => {
+    const start = ownSafeStartInPlace(0.9, found('active', 0.1));
+    expect(start).toEqual(startingCallRate(config({ callRate: 0.9 })));
+    expect(start).toMatchObject({ callRate: 0.1, requestedCallRate: 0.9, anchor: { priorCallRate: 0.1 } });
+  });
+
+  it('takes no other write for it: another rate, not active, or no safe start planned', () => {
+    // Activated in CXone's console at the requested rate, or at any rate but the start.
+    expect(ownSafeStartInPlace(0.9, found('active', 0.9))).toBeNull();
+    expect(ownSafeStartInPlace(0.9, found('active', 0.3))).toBeNull();
+    expect(ownSafeStartInPlace(0.9, found('paused', 0.1))).toBeNull();
+    // Nothing to start safely: a request at the start, or threshold pacing (the operator's rate).
+    expect(ownSafeStartInPlace(0.1, found('active', 0.1))).toBeNull();
+    expect(ownSafeStartInPlace(0.9, found('active', 0.1, { strategy: 'threshold' }))).toBeNull();
   });
 });
 

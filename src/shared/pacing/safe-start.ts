@@ -31,7 +31,8 @@ export function safeStartPacingRecord(start: SafeStart, at: string): PacingRecor
 /**
  * Audits (`pacing_decision`) and publishes (`campaign.pacing.adjusted`) a safe start. Failures are
  * logged, not thrown: CXone already runs at the start rate, and failing the activation would repeat
- * it. The dedupe key keeps a redelivered activation from auditing twice.
+ * it. The dedupe key keeps a redelivered activation from auditing twice, and a repeat (a later run
+ * finishing what a run whose answer was lost left) from publishing and counting it twice.
  */
 export async function recordSafeStart(
   ctx: Pick<AppContext, 'audit' | 'events' | 'logger'>,
@@ -39,15 +40,12 @@ export async function recordSafeStart(
 ): Promise<void> {
   const { campaignId, start } = input;
   const decision = safeStartDecision(start);
-  // A decision like the controller's, counted with them: dashboards of pacing decisions must not miss
-  // the one that set every predictive campaign's first rate.
-  pacingDecisions.inc({ strategy: decision.strategy, direction: decision.direction });
   const details = {
     ...decisionDetails(decision),
     explanation: start.explanation,
     launchId: input.launchId,
   };
-  await auditOrLog(ctx, {
+  const recorded = await auditOrLog(ctx, {
     campaignId,
     action: 'pacing_decision',
     actor: input.actor,
@@ -55,5 +53,9 @@ export async function recordSafeStart(
     details,
     dedupeKey: `pacing_safe_start:${campaignId}`,
   });
+  if (!recorded) return;
+  // A decision like the controller's, counted with them: dashboards of pacing decisions must not miss
+  // the one that set every predictive campaign's first rate.
+  pacingDecisions.inc({ strategy: decision.strategy, direction: decision.direction });
   await publishOrLog(ctx, 'campaign.pacing.adjusted', campaignId, details);
 }

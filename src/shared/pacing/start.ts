@@ -132,6 +132,30 @@ export function startingCallRate(
   };
 }
 
+/**
+ * The safe start a launch's own activation carried, recognised by a later run of that launch which
+ * finds the campaign active at it: the activating write was applied but its answer lost (a 502/504
+ * after CXone committed it, a timeout) or its worker died before recording it. The start is
+ * deterministic, so it is computed again from the rate the launch planned it from
+ * (`requestedCallRate`) and the campaign's other settings as CXone holds them (the activation wrote
+ * only its status and callRate), and must be exactly the rate CXone holds: a campaign someone
+ * activated at another rate (CXone's console, at the requested rate or any other) is not the
+ * launch's, and null. Pure.
+ */
+export function ownSafeStartInPlace(
+  requestedCallRate: number,
+  found: { status: string; config: Pick<CampaignConfig, 'dialerStrategy' | 'pacing'> },
+): SafeStart | null {
+  if (found.status !== 'active') return null;
+  const { dialerStrategy } = found.config;
+  const start = startingCallRate({
+    ...found.config,
+    dialerStrategy: { ...dialerStrategy, callRate: requestedCallRate },
+  });
+  if (!start || Math.abs(start.callRate - dialerStrategy.callRate) > 1e-9) return null;
+  return start;
+}
+
 /** The safe start as a pacing decision, in the shape every other decision is audited and stored in. */
 export function safeStartDecision(start: SafeStart): PacingDecision {
   return {
