@@ -47,7 +47,8 @@ export function demoEnv(shell: NodeJS.ProcessEnv, own: DemoOwnSettings): NodeJS.
     HOST: '127.0.0.1',
     PORT: String(own.port),
     SANDBOX_PORT: String(own.sandboxPort),
-    SANDBOX_TIME_SCALE: shell.SANDBOX_TIME_SCALE ?? '60',
+    // Set to nothing it counts as unset (README, Configuration), so the demo's own default applies.
+    SANDBOX_TIME_SCALE: shell.SANDBOX_TIME_SCALE?.trim() ? shell.SANDBOX_TIME_SCALE : '60',
     KEY_PREFIX: own.prefix,
     WEBHOOK_URL: own.webhookUrl,
     WEBHOOK_SECRET: own.webhookSecret,

@@ -145,6 +145,15 @@ describe("the demo's fleet configuration (pure)", () => {
     }
   });
 
+  it('runs 60× faster when the shell sets SANDBOX_TIME_SCALE to nothing, which counts as unset', () => {
+    for (const value of ['', ' ']) {
+      expect(loadConfig(demoEnv({ SANDBOX_TIME_SCALE: value }, own)).sandbox.timeScale, `"${value}"`).toBe(
+        60,
+      );
+    }
+    expect(loadConfig(demoEnv({ SANDBOX_TIME_SCALE: '5' }, own)).sandbox.timeScale).toBe(5);
+  });
+
   it('takes from the shell only variables the README documents', () => {
     for (const name of DEMO_SHELL_VARIABLES) expect(Object.keys(envSchema.shape)).toContain(name);
   });
