@@ -135,8 +135,9 @@ interface ClosableServer {
 
 /**
  * Orderly shutdown: stop taking HTTP requests while the workers finish their active jobs, both
- * bounded by SHUTDOWN_TIMEOUT_MS (then open requests are cut and jobs are left to BullMQ's stall
- * recovery), close queues and Redis, and only then the embedded sandbox — draining jobs are still
+ * bounded by SHUTDOWN_TIMEOUT_MS (then open requests are cut, jobs waiting for a CXone permit put
+ * themselves back without spending an attempt, and jobs with a call in flight are left to BullMQ's
+ * stall recovery), close queues and Redis, and only then the embedded sandbox — draining jobs are still
  * talking to it — and the private Redis last. The HTTP servers and the workers close side by side,
  * so a client stalled mid-request cannot hold up the drain of the workers behind it.
  */
@@ -161,7 +162,12 @@ export async function shutdown(running: Running, config: AppConfig, logger: Logg
   await Promise.all([
     api && step('api', () => closeHttp('api', api, config.shutdownTimeoutMs)),
     metrics && step('metrics', () => closeHttp('metrics', metrics, config.shutdownTimeoutMs)), // (H8)
-    workers && step('workers', () => workers.close(config.shutdownTimeoutMs)),
+    // Past the deadline, jobs still waiting for a CXone permit are released and put themselves back
+    // (not spending an attempt) while Redis is still open.
+    workers &&
+      step('workers', () =>
+        workers.close(config.shutdownTimeoutMs, async () => running.ctx?.releaseCxoneWaits()),
+      ),
   ]);
   // Held until the drained jobs are done with this fleet's CXone; needs the context's Redis.
   if (running.fleetClaim) await step('fleet claim', () => running.fleetClaim!.release());

@@ -20,6 +20,13 @@ import { TimeoutError, withTimeout } from './with-timeout.js';
 export type ClosableContext = AppContext & {
   /** Closes everything this factory built (not the parts passed in as overrides), in reverse order. */
   close(): Promise<void>;
+  /**
+   * Closes the fleet limiter this factory built (nothing when the CXone client was an override),
+   * ahead of close(): every call still waiting for a CXone permit fails at once with
+   * LimiterClosedError, which a worker's job takes as this process's shutdown and puts itself back
+   * for another process (workers/job-errors.ts putBackIfInterrupted). Never rejects.
+   */
+  releaseCxoneWaits(): Promise<void>;
 };
 
 /**
@@ -86,6 +93,7 @@ export async function createContext(
   }
 
   let cxone = overrides.cxone;
+  let releaseCxoneWaits = async (): Promise<void> => undefined;
   if (!cxone) {
     const limiter = createFleetLimiter({
       redisUrl: config.redisUrl,
@@ -95,6 +103,10 @@ export async function createContext(
       logger,
     });
     closers.push({ name: 'limiter', close: () => limiter.close() });
+    releaseCxoneWaits = () =>
+      withTimeout(limiter.close(), CONTEXT_PART_CLOSE_BOUND_MS, 'closing limiter').catch((err: unknown) =>
+        logger.warn({ err, part: 'limiter' }, 'error while closing the limiter'),
+      );
     const client = createCxoneClient({
       baseUrl: config.cxone.baseUrl,
       clientId: config.cxone.clientId,
@@ -144,6 +156,7 @@ export async function createContext(
     audit,
     events,
     clock,
+    releaseCxoneWaits: () => releaseCxoneWaits(),
     close() {
       closed ??= (async () => {
         for (const { name, close } of closers.reverse()) {

@@ -224,7 +224,7 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
 
   const processJob = async (job: Job, token?: string): Promise<CommandStatus> => {
     const parsed = adjustJobSchema.safeParse(job.data);
-    if (!parsed.success) return rethrowForBullmq(parsed.error, job, queue, ctx);
+    if (!parsed.success) return rethrowForBullmq(parsed.error, job, queue, ctx, token);
     const data = parsed.data;
 
     const existing = await commands.get(data.commandId);
@@ -300,7 +300,13 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
       return outcome.status;
     } catch (err) {
       done = await fail(job, data, err);
-      return await rethrowForBullmq(err instanceof PartialFailureError ? err.cause : err, job, queue, ctx);
+      return await rethrowForBullmq(
+        err instanceof PartialFailureError ? err.cause : err,
+        job,
+        queue,
+        ctx,
+        token,
+      );
     } finally {
       await lease.release();
       if (done) await leaveOrder(data.campaignId, data.commandId).catch(() => undefined);

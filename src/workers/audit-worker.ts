@@ -1,5 +1,5 @@
 import { Worker, type Job } from 'bullmq';
-import { unknownJob } from './job-errors.js';
+import { putBackIfInterrupted, unknownJob } from './job-errors.js';
 import { timedProcessor } from './job-timing.js';
 import { HISTORY_JOB, processHistoryJob } from '../shared/audit/history-sync.js';
 import type { AppContext } from '../shared/context.js';
@@ -20,9 +20,15 @@ export function createAuditWorker(ctx: AppContext): Worker {
   const workerCtx: AppContext = { ...ctx, logger: log };
   return new Worker(
     QUEUES.audit,
-    timedProcessor(QUEUES.audit, async (job: Job) => {
+    timedProcessor(QUEUES.audit, async (job: Job, token?: string) => {
       if (job.name !== HISTORY_JOB) throw unknownJob(log, job, HISTORY_JOB);
-      return processHistoryJob(workerCtx, job);
+      try {
+        return await processHistoryJob(workerCtx, job);
+      } catch (err) {
+        // This process shutting down stopped the walk: another worker runs it again, uncounted.
+        await putBackIfInterrupted(err, job, token, log);
+        throw err;
+      }
     }),
     workerOptions(ctx, QUEUES.audit, { concurrency: AUDIT_CONCURRENCY }),
   );

@@ -30,8 +30,11 @@ export const WORKER_FACTORIES: ReadonlyArray<readonly [name: string, factory: Wo
 
 export interface RunningWorkers {
   workers: readonly Worker[];
-  /** Stops taking jobs, waits for active ones up to timeoutMs, then forces. Never rejects. */
-  close(timeoutMs: number): Promise<void>;
+  /**
+   * Stops taking jobs, waits for active ones up to timeoutMs, then forces; `interrupt` then releases
+   * the jobs waiting for a CXone permit, which put themselves back (closeWorkers). Never rejects.
+   */
+  close(timeoutMs: number, interrupt?: () => Promise<unknown>): Promise<void>;
 }
 
 /** A repeated worker error is logged at most this often (per worker and message). */
@@ -64,8 +67,8 @@ export async function startWorkers(
   let closing: Promise<void> | undefined;
   return {
     workers,
-    close(timeoutMs: number) {
-      closing ??= closeWorkers(workers, timeoutMs, log).then(({ forced }) => {
+    close(timeoutMs: number, interrupt?: () => Promise<unknown>) {
+      closing ??= closeWorkers(workers, timeoutMs, log, interrupt).then(({ forced }) => {
         log.info({ forced }, 'workers stopped');
       });
       return closing;

@@ -13,11 +13,12 @@ import { JOB_BACKOFF } from './worker-options.js';
 
 /**
  * Whether BullMQ gives up on the job after a failure so classified: at once when permanent, never
- * for a 429 (it is put back without spending an attempt), after the last attempt otherwise.
+ * for a 429 or a shutdown's interruption (put back without spending an attempt), after the last
+ * attempt otherwise.
  */
 export function isLastAttempt(decision: RetryDecision, job: Pick<Job, 'attemptsMade' | 'opts'>): boolean {
   if (decision.kind === 'permanent') return true;
-  if (decision.kind === 'rate_limited') return false;
+  if (decision.kind === 'rate_limited' || decision.kind === 'interrupted') return false;
   return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }
 
@@ -88,12 +89,16 @@ function logFields(err: unknown, job: Job, queue: Queue, decision: RetryDecision
  * - CXone 429 → `queue.rateLimit(Retry-After)` then RateLimitError: the job goes back to waiting
  *   without spending an attempt (attemptsMade is unchanged; bullmq#1571), and the whole queue pauses
  *   for that long on every worker (the client has already penalized the endpoint in the fleet limiter);
+ * - this process shutting down (the fleet limiter closed under a call waiting for its permit) → the
+ *   job is moved back by the run itself (moveToDelayed, due at once, attempt not spent) then
+ *   DelayedError: past the shutdown deadline BullMQ no longer records what a run throws, and the job
+ *   would sit under its lock until the stalled check, each time counting towards maxStalledCount;
  * - 5xx, timeouts, resets, Redis blips, unknown errors → the original error, so BullMQ retries it
  *   with the jittered backoff of worker-options.ts, up to the job's attempts;
  * - 400/401/403/404/409/422, malformed responses, invalid job data → UnrecoverableError whose
  *   message says what to fix; the job lands in the failed set at once, visible in Bull Board.
  *
- * Use as the last line of a processor's catch: `return rethrowForBullmq(err, job, queue, ctx)`.
+ * Use as the last line of a processor's catch: `return rethrowForBullmq(err, job, queue, ctx, token)`.
  * It is async because the queue-wide pause must be stored in Redis before the job is put back.
  */
 export async function rethrowForBullmq(
@@ -101,8 +106,10 @@ export async function rethrowForBullmq(
   job: Job,
   queue: Queue,
   ctx: Pick<AppContext, 'logger'>,
+  token?: string,
 ): Promise<never> {
   if (isBullmqControlError(err)) throw err;
+  await putBackIfInterrupted(err, job, token, ctx.logger);
 
   // Consecutive 429s without Retry-After back off further each time; attemptsStarted counts them
   // because rate-limited runs do not increase attemptsMade.
@@ -110,6 +117,9 @@ export async function rethrowForBullmq(
   const decision = classifyError(err, { attempt, backoff: JOB_BACKOFF });
 
   switch (decision.kind) {
+    case 'interrupted':
+      // Not put back (no token, or Redis refused): an ordinary failure, as before.
+      throw err instanceof Error ? err : new Error(String(err));
     case 'rate_limited': {
       try {
         await queue.rateLimit(decision.delayMs);
@@ -142,4 +152,33 @@ export async function rethrowForBullmq(
       throw new UnrecoverableError(decision.message);
     }
   }
+}
+
+/**
+ * A run this process's shutdown stopped before its CXone call (classifyError: `interrupted`) goes
+ * back to the queue, due at once and without spending an attempt, so that another process runs it
+ * (BullMQ's manual delay: moveToDelayed with the run's token, then DelayedError). The run does it
+ * itself because past the shutdown deadline the worker is closed and BullMQ records nothing of
+ * what its processor throws. Returns (without doing anything) for any other error, or when the job
+ * could not be moved (no token; Redis refused): the caller then throws as it would have.
+ */
+export async function putBackIfInterrupted(
+  err: unknown,
+  job: Job,
+  token: string | undefined,
+  log: Pick<AppContext['logger'], 'info' | 'warn'>,
+): Promise<void> {
+  if (isBullmqControlError(err) || classifyError(err).kind !== 'interrupted' || token === undefined) return;
+  const fields = { queue: job.queueName, jobId: job.id, jobName: job.name, attempt: job.attemptsMade + 1 };
+  try {
+    await job.moveToDelayed(Date.now(), token);
+  } catch (moveErr) {
+    log.warn(
+      { ...fields, moveErr: (moveErr as Error).message },
+      'could not put back a job this shutdown interrupted; the stalled check hands it over once its lock lapses',
+    );
+    return;
+  }
+  log.info(fields, 'shutting down: job put back for another worker without spending an attempt');
+  throw new DelayedError();
 }

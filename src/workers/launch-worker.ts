@@ -1043,7 +1043,7 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
     } catch (recordErr) {
       log.error({ err: recordErr }, 'could not record the launch failure');
     }
-    return rethrowForBullmq(err, job, ctx.queues.launch, ctx);
+    return rethrowForBullmq(err, job, ctx.queues.launch, ctx, token);
   }
 }
 
@@ -1326,7 +1326,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       await noteActivation(deps, data.launchId, { activationError: failure.reason });
       await noteActivationFailed(deps, data.campaignId, failure.reason);
     }
-    return rethrowForBullmq(err, job, ctx.queues.launch, ctx);
+    return rethrowForBullmq(err, job, ctx.queues.launch, ctx, token);
   }
 }
 

@@ -24,7 +24,7 @@ export function createPollWorker(ctx: AppContext): Worker {
   return new Worker(
     QUEUES.poll,
     // Timed by what BullMQ gets: a 429 becomes a queue rate limit, unless that cannot be stored.
-    timedProcessor(QUEUES.poll, async (job: Job): Promise<PollOutcome> => {
+    timedProcessor(QUEUES.poll, async (job: Job, token?: string): Promise<PollOutcome> => {
       // Scheduler ticks carry no data: the campaign is the scheduler's id (shared/polling/schedulers.ts).
       const campaignId = campaignIdOfPollJob(job);
       if (campaignId === null) {
@@ -36,7 +36,7 @@ export function createPollWorker(ctx: AppContext): Worker {
         return await runPollCycle(ctx, campaignId, { attempt: currentAttempt(job) });
       } catch (err) {
         log.debug({ err, campaignId }, 'poll failed');
-        return rethrowForBullmq(err, job, ctx.queues.poll, ctx);
+        return rethrowForBullmq(err, job, ctx.queues.poll, ctx, token);
       }
     }),
     workerOptions(ctx, QUEUES.poll),

@@ -84,6 +84,7 @@ export function makeBackoffStrategy(policy: BackoffPolicy = JOB_BACKOFF, random:
     const decision = classifyError(err, { attempt: attemptsMade, backoff: policy, random });
     switch (decision.kind) {
       case 'rate_limited':
+      case 'interrupted':
       case 'transient':
         return decision.delayMs;
       case 'permanent':
@@ -131,10 +132,14 @@ export function workerOptions(
 }
 
 /**
- * Closes workers gracefully: stop taking jobs, let active ones finish for up to timeoutMs, then force
- * (active jobs are abandoned; their locks lapse and another worker takes them over after the stalled
- * check, which is safe because every CXone effect is idempotent). Resolves once every worker is
- * closed; never rejects.
+ * Closes workers gracefully: stop taking jobs, let active ones finish for up to timeoutMs, then force.
+ * A forced close then calls `interrupt` (the process passes its context's releaseCxoneWaits): the
+ * jobs waiting for a CXone permit stop waiting and put themselves back, due at once and without
+ * spending an attempt (job-errors.ts putBackIfInterrupted), which is waited for up to
+ * INTERRUPTED_SETTLE_MS, before the caller closes Redis under them. Jobs still running after that
+ * (a CXone call in flight) are abandoned: their locks lapse and another worker takes them over after
+ * the stalled check, which is safe because every CXone effect is idempotent. Resolves once every
+ * worker is closed; never rejects.
  *
  * BullMQ's close() has no deadline, and a later close(true) only returns the first call's promise,
  * so the waiting is done with pause() (which waits for active jobs) and the close is chosen after.
@@ -143,6 +148,7 @@ export async function closeWorkers(
   workers: readonly Worker[],
   timeoutMs: number,
   logger?: AppContext['logger'],
+  interrupt?: () => Promise<unknown>,
 ): Promise<{ forced: boolean }> {
   let timer: NodeJS.Timeout | undefined;
   const drained = Promise.allSettled(workers.map((w) => w.pause())).then(() => 'drained' as const);
@@ -159,8 +165,22 @@ export async function closeWorkers(
     );
   }
   await Promise.allSettled(workers.map((w) => w.close(forced)));
+  if (forced && interrupt) {
+    await interrupt().catch(() => undefined);
+    let settleTimer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      drained,
+      new Promise<void>((resolve) => {
+        settleTimer = setTimeout(resolve, INTERRUPTED_SETTLE_MS);
+      }),
+    ]);
+    clearTimeout(settleTimer);
+  }
   return { forced };
 }
+
+/** How long a forced close waits for the jobs it interrupted to put themselves back. */
+export const INTERRUPTED_SETTLE_MS = 2_000;
 
 /** The 1-based number of the attempt currently running, for error context and logs. */
 export function currentAttempt(job: Pick<Job, 'attemptsMade'>): number {

@@ -13,7 +13,9 @@ import {
   CxoneValidationError,
   FleetBudgetBusyError,
 } from '../../src/shared/errors.js';
+import { LimiterClosedError } from '../../src/shared/limiter/types.js';
 import { classifyError } from '../../src/shared/retry/classify.js';
+import { isLastAttempt } from '../../src/workers/job-errors.js';
 import { makeBackoffStrategy } from '../../src/workers/worker-options.js';
 
 const ctx = { endpoint: 'POST /api/v2/campaigns', status: 0 };
@@ -31,6 +33,12 @@ describe('classifyError', () => {
     const busy = classifyError(new FleetBudgetBusyError(ctx, 6_000, 3_000));
     expect(busy).toMatchObject({ kind: 'rate_limited', delayMs: 6_000 });
     expect(busy.kind === 'rate_limited' && busy.reason).toMatch(/fleet's CXone budget/);
+  });
+
+  it("takes the limiter closing under a waiting call as this process's shutdown, never a last attempt", () => {
+    const decision = classifyError(new LimiterClosedError(), { attempt: 10 });
+    expect(decision).toMatchObject({ kind: 'interrupted', delayMs: 0 });
+    expect(isLastAttempt(decision, { attemptsMade: 9, opts: { attempts: 10 } })).toBe(false);
   });
 
   it('retries 5xx, timeouts and resets with backoff', () => {

@@ -11,6 +11,7 @@ import {
   CxoneValidationError,
   isCxoneError,
 } from '../errors.js';
+import { LimiterClosedError } from '../limiter/types.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, fullJitterDelayMs } from './backoff.js';
 
 /**
@@ -19,10 +20,14 @@ import { type BackoffPolicy, DEFAULT_BACKOFF, fullJitterDelayMs } from './backof
  *   without counting it as a failure — the call was fine, the budget was not;
  * - transient: the same call can succeed later unchanged (5xx, timeouts, resets, Redis blips);
  *   retry with jittered backoff, a bounded number of times;
- * - permanent: retrying cannot help until somebody changes something; `message` says what.
+ * - permanent: retrying cannot help until somebody changes something; `message` says what;
+ * - interrupted: this process is shutting down and stopped the work before its CXone call was made
+ *   (the fleet limiter closed under a call waiting for its permit); nothing failed, so another
+ *   process runs it again at once, without counting it.
  */
 export type RetryDecision =
   | { kind: 'rate_limited'; delayMs: number; reason: string }
+  | { kind: 'interrupted'; delayMs: 0; reason: string }
   | { kind: 'transient'; delayMs: number; reason: string }
   | { kind: 'permanent'; message: string };
 
@@ -110,6 +115,9 @@ export function classifyError(err: unknown, opts: ClassifyOptions = {}): RetryDe
   const backoff = opts.backoff ?? DEFAULT_BACKOFF;
   const jittered = () => fullJitterDelayMs(attempt, backoff, opts.random);
 
+  if (err instanceof LimiterClosedError) {
+    return { kind: 'interrupted', delayMs: 0, reason: err.message };
+  }
   if (err instanceof CxoneRateLimitError) {
     return {
       kind: 'rate_limited',
