@@ -8,8 +8,11 @@ export class OutputFileError extends Error {
   constructor(
     readonly path: string,
     override readonly cause: unknown,
+    /** The file written beside `path`, named in the system's message as `path` itself: the operator's. */
+    besides?: string,
   ) {
-    super(`cannot write ${path}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    const said = cause instanceof Error ? cause.message : String(cause);
+    super(`cannot write ${path}: ${besides === undefined ? said : said.split(besides).join(path)}`);
     this.name = 'OutputFileError';
   }
 }
@@ -58,13 +61,13 @@ export async function writeReplacing(
     await pipeline(reading, file);
   } catch (err) {
     if (!inPlace) await rm(target, { force: true }).catch(() => undefined);
-    throw sourceFailed ? err : new OutputFileError(path, err);
+    throw sourceFailed ? err : new OutputFileError(path, err, target);
   }
   if (inPlace) return;
   try {
     await rename(target, path);
   } catch (err) {
     await rm(target, { force: true }).catch(() => undefined);
-    throw new OutputFileError(path, err);
+    throw new OutputFileError(path, err, target);
   }
 }

@@ -52,7 +52,10 @@ describe('writeReplacing', () => {
     const file = join(dir, 'no-such-dir', 'trail.jsonl');
     const err = await writeReplacing(file, ['x\n']).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OutputFileError);
-    expect((err as OutputFileError).message).toMatch(new RegExp(`^cannot write ${file}: ENOENT`));
+    // The system's message names the file it opened: the one beside the path, said as the path.
+    expect((err as OutputFileError).message).toBe(
+      `cannot write ${file}: ENOENT: no such file or directory, open '${file}'`,
+    );
     // A directory where the file should be: the rename fails, and the file beside it goes.
     const taken = join(dir, 'taken');
     mkdirSync(taken);
