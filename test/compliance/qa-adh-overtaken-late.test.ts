@@ -1,14 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createAuditTrail } from '../../src/shared/audit/trail.js';
-import { scheduleWindowEnforcement } from '../../src/shared/compliance/enforcement.js';
 import { countsAgainstAdherence } from '../../src/shared/compliance/lateness.js';
-import { getWindowState, listActions } from '../../src/shared/compliance/state-store.js';
+import { listActions } from '../../src/shared/compliance/state-store.js';
 import type { ClosableContext } from '../../src/shared/context-factory.js';
-import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
-import { silentLogger } from '../../src/shared/logger.js';
 import { generateComplianceReport } from '../../src/producers/routes/compliance.js';
 import { config } from './fixtures.js';
-import { startWindowStack, type WindowStack } from './window-stack.js';
+import { FRIDAY_CLOSE, startWindowStack, type WindowStack } from './window-stack.js';
 
 /*
  * An operator's pause queued ahead of the window's, with the adjust queue backed up: the operator's
@@ -21,7 +17,6 @@ import { startWindowStack, type WindowStack } from './window-stack.js';
  */
 const weekdays = config(); // America/New_York, Mon–Fri 09:00–17:00
 const OPERATOR = 'operator:alice';
-const CLOSE = '2026-03-06T22:00:00.000Z'; // Friday 17:00 EST
 
 let stack: WindowStack;
 let ctx: ClosableContext;
@@ -47,34 +42,16 @@ async function overtaken(
   id: string,
   drainIso: string,
 ): Promise<{ operatorPause: string; windowPause: string }> {
-  await scheduleWindowEnforcement(ctx, id);
-  await ctx.queues.adjust.pause();
-  const { commandId: operatorPause } = await enqueueCommand(ctx, {
-    campaignId: id,
-    actor: OPERATOR,
-    reason: 'operator',
+  const { operator, window } = await stack.operatorAheadOfWindowPause(id, {
     action: 'pause',
+    actor: OPERATOR,
+    drainIso,
   });
-  await stack.fire(id, '2026-03-06T21:59:20Z');
-  const { pauseCommandId: windowPause, pauseDueAt } = await getWindowState(ctx, id);
-  expect(windowPause).toBeDefined();
-  expect(pauseDueAt).toBe(Date.parse(CLOSE));
-  stack.clock.set(Date.parse(drainIso));
-  await ctx.queues.adjust.resume();
-  const first = await stack.settled(operatorPause);
-  expect(first.status).toBe('succeeded');
-  expect(first.result?.writes.find((w) => w.step === 'status')?.at).toBe(new Date(drainIso).toISOString());
   // The window's pause found the operator's in place: it wrote nothing.
-  const second = await stack.settled(windowPause as string);
-  expect(second.status).toBe('succeeded');
-  expect(second.result?.writes).toEqual([]);
+  expect(window.status).toBe('succeeded');
+  expect(window.result?.writes).toEqual([]);
   expect((await ctx.cxone.getCampaign(id)).status).toBe('paused');
-  return { operatorPause, windowPause: windowPause as string };
-}
-
-async function trailKinds(id: string, kind: string) {
-  const trail = createAuditTrail({ redis: ctx.redis, keys: ctx.keys, logger: silentLogger });
-  return (await trail.list(id)).filter((r) => r.action === 'compliance_action' && r.details.kind === kind);
+  return { operatorPause: operator.commandId, windowPause: window.commandId };
 }
 
 describe('a window pause overtaken by an operator’s pause queued ahead of it', () => {
@@ -96,19 +73,19 @@ describe('a window pause overtaken by an operator’s pause queued ahead of it',
     expect(report?.window.pausedByWindow).toBe(false);
 
     // The trail says who stopped the campaign, and when against when it was due.
-    const released = await trailKinds(id, 'window_pause_released');
+    const released = await stack.complianceRecords(id, 'window_pause_released');
     expect(released).toHaveLength(1);
     expect(released[0]?.details).toMatchObject({
       pausedBy: OPERATOR,
       commandId: operatorPause,
       windowCommandId: windowPause,
-      dueAt: CLOSE,
+      dueAt: FRIDAY_CLOSE,
       stoppedAt: '2026-03-06T22:10:00.000Z',
       lateByMs: 600_000,
       aheadOfDueMs: 0,
     });
     // The window's own pause never landed, and is not counted so.
-    expect(await trailKinds(id, 'window_pause_landed')).toEqual([]);
+    expect(await stack.complianceRecords(id, 'window_pause_landed')).toEqual([]);
     // Kept apart from the capped log, like a late landing: it never drops out of the report.
     const late = (await listActions(ctx, id)).filter(countsAgainstAdherence);
     expect(late.map((a) => a.kind)).toEqual(['window_pause_released']);
@@ -128,7 +105,7 @@ describe('a window pause overtaken by an operator’s pause queued ahead of it',
       pausesOvertakenLate: 0,
     });
     expect(report?.window.adherent).toBe(true);
-    const released = await trailKinds(id, 'window_pause_released');
+    const released = await stack.complianceRecords(id, 'window_pause_released');
     expect(released).toHaveLength(1);
     expect(released[0]?.details).toMatchObject({
       pausedBy: OPERATOR,
@@ -137,6 +114,6 @@ describe('a window pause overtaken by an operator’s pause queued ahead of it',
       lateByMs: 0,
       aheadOfDueMs: 30_000,
     });
-    expect(await trailKinds(id, 'window_pause_landed')).toEqual([]);
+    expect(await stack.complianceRecords(id, 'window_pause_landed')).toEqual([]);
   });
 });

@@ -1,15 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createAuditTrail } from '../../src/shared/audit/trail.js';
-import { scheduleWindowEnforcement } from '../../src/shared/compliance/enforcement.js';
 import { countsAgainstAdherence } from '../../src/shared/compliance/lateness.js';
-import { getWindowState, listActions } from '../../src/shared/compliance/state-store.js';
+import { listActions } from '../../src/shared/compliance/state-store.js';
 import type { ClosableContext } from '../../src/shared/context-factory.js';
-import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
-import { silentLogger } from '../../src/shared/logger.js';
 import { generateComplianceReport } from '../../src/producers/routes/compliance.js';
 import { changeAs, CONSOLE } from '../sandbox/helpers.js';
 import { config } from './fixtures.js';
-import { startWindowStack, type WindowStack } from './window-stack.js';
+import { FRIDAY_CLOSE, startWindowStack, type WindowStack } from './window-stack.js';
 
 /*
  * An operator's stop queued ahead of the window's pause, with the adjust queue backed up: the stop
@@ -22,7 +18,6 @@ import { startWindowStack, type WindowStack } from './window-stack.js';
  */
 const weekdays = config(); // America/New_York, Mon–Fri 09:00–17:00
 const OPERATOR = 'operator:alice';
-const CLOSE = '2026-03-06T22:00:00.000Z'; // Friday 17:00 EST
 
 let stack: WindowStack;
 let ctx: ClosableContext;
@@ -51,37 +46,23 @@ async function stoppedAhead(
   /** Paused in CXone's console after the window's pause was queued, at this time. */
   consolePauseIso?: string,
 ): Promise<{ operatorStop: string; windowPause: string }> {
-  await scheduleWindowEnforcement(ctx, id);
-  await ctx.queues.adjust.pause();
-  const { commandId: operatorStop } = await enqueueCommand(ctx, {
-    campaignId: id,
-    actor: OPERATOR,
-    reason: 'operator',
+  const { operator, window } = await stack.operatorAheadOfWindowPause(id, {
     action: 'stop',
+    actor: OPERATOR,
+    drainIso,
+    ...(consolePauseIso
+      ? {
+          beforeDrain: async () => {
+            stack.clock.set(Date.parse(consolePauseIso));
+            expect((await changeAs(stack.sandbox, CONSOLE, id, { status: 'paused' })).status).toBe(200);
+          },
+        }
+      : {}),
   });
-  await stack.fire(id, '2026-03-06T21:59:20Z');
-  const { pauseCommandId: windowPause, pauseDueAt } = await getWindowState(ctx, id);
-  expect(windowPause).toBeDefined();
-  expect(pauseDueAt).toBe(Date.parse(CLOSE));
-  if (consolePauseIso) {
-    stack.clock.set(Date.parse(consolePauseIso));
-    expect((await changeAs(stack.sandbox, CONSOLE, id, { status: 'paused' })).status).toBe(200);
-  }
-  stack.clock.set(Date.parse(drainIso));
-  await ctx.queues.adjust.resume();
-  const first = await stack.settled(operatorStop);
-  expect(first.status).toBe('succeeded');
-  expect(first.result?.writes.find((w) => w.step === 'status')?.at).toBe(new Date(drainIso).toISOString());
   // The window's pause came to a campaign that had ended: it wrote nothing.
-  const second = await stack.settled(windowPause as string);
-  expect(second.result?.writes ?? []).toEqual([]);
-  expect((await ctx.cxone.getCampaign(id)).status).toBe(first.result?.status);
-  return { operatorStop, windowPause: windowPause as string };
-}
-
-async function trailKinds(id: string, kind: string) {
-  const trail = createAuditTrail({ redis: ctx.redis, keys: ctx.keys, logger: silentLogger });
-  return (await trail.list(id)).filter((r) => r.action === 'compliance_action' && r.details.kind === kind);
+  expect(window.result?.writes ?? []).toEqual([]);
+  expect((await ctx.cxone.getCampaign(id)).status).toBe(operator.result?.status);
+  return { operatorStop: operator.commandId, windowPause: window.commandId };
 }
 
 describe('a window pause overtaken by an operator’s stop queued ahead of it', () => {
@@ -102,19 +83,19 @@ describe('a window pause overtaken by an operator’s stop queued ahead of it', 
     expect(report?.window.pausedByWindow).toBe(false);
 
     // The trail says who stopped the campaign, and when against when it was due.
-    const released = await trailKinds(id, 'window_pause_released');
+    const released = await stack.complianceRecords(id, 'window_pause_released');
     expect(released).toHaveLength(1);
     expect(released[0]?.details).toMatchObject({
       stoppedBy: OPERATOR,
       commandId: operatorStop,
       windowCommandId: windowPause,
-      dueAt: CLOSE,
+      dueAt: FRIDAY_CLOSE,
       stoppedAt: '2026-03-06T22:10:00.000Z',
       lateByMs: 600_000,
       aheadOfDueMs: 0,
     });
     expect(released[0]?.details).not.toHaveProperty('pausedBy');
-    expect(await trailKinds(id, 'window_pause_landed')).toEqual([]);
+    expect(await stack.complianceRecords(id, 'window_pause_landed')).toEqual([]);
     // Kept apart from the capped log, like a late landing: it never drops out of the report.
     const late = (await listActions(ctx, id)).filter(countsAgainstAdherence);
     expect(late.map((a) => a.kind)).toEqual(['window_pause_released']);
@@ -133,7 +114,7 @@ describe('a window pause overtaken by an operator’s stop queued ahead of it', 
       pausesOvertakenLate: 0,
     });
     expect(report?.window.adherent).toBe(true);
-    const released = await trailKinds(id, 'window_pause_released');
+    const released = await stack.complianceRecords(id, 'window_pause_released');
     expect(released).toHaveLength(1);
     expect(released[0]?.details).toMatchObject({
       stoppedBy: OPERATOR,
@@ -142,7 +123,7 @@ describe('a window pause overtaken by an operator’s stop queued ahead of it', 
       lateByMs: 0,
       aheadOfDueMs: 30_000,
     });
-    expect(await trailKinds(id, 'window_pause_landed')).toEqual([]);
+    expect(await stack.complianceRecords(id, 'window_pause_landed')).toEqual([]);
   });
 
   it('is not judged when the campaign stopped dialing before the stop (paused in the console)', async () => {
@@ -154,6 +135,6 @@ describe('a window pause overtaken by an operator’s stop queued ahead of it', 
     const report = await generateComplianceReport(ctx, id);
     expect(report?.window.enforcement).toMatchObject({ pausesLandedLate: 0, pausesOvertakenLate: 0 });
     expect(report?.window.adherent).toBe(true);
-    expect(await trailKinds(id, 'window_pause_released')).toEqual([]);
+    expect(await stack.complianceRecords(id, 'window_pause_released')).toEqual([]);
   });
 });

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createAuditTrail } from '../../src/shared/audit/trail.js';
 import { COMPLIANCE_ACTOR } from '../../src/shared/compliance/record.js';
 import {
   REASON_WINDOW,
@@ -11,7 +10,6 @@ import { getWindowState, listActions, replaceWindowState } from '../../src/share
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import type { ClosableContext } from '../../src/shared/context-factory.js';
 import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
-import { silentLogger } from '../../src/shared/logger.js';
 import { generateComplianceReport } from '../../src/producers/routes/compliance.js';
 import { config } from './fixtures.js';
 import { createTestContext } from './redis-context.js';
@@ -66,11 +64,6 @@ async function windowPauseLands(id: string): Promise<string> {
   return pauseCommandId as string;
 }
 
-async function trailKinds(id: string, kind: string) {
-  const trail = createAuditTrail({ redis: ctx.redis, keys: ctx.keys, logger: silentLogger });
-  return (await trail.list(id)).filter((r) => r.action === 'compliance_action' && r.details.kind === kind);
-}
-
 describe('the window pause’s landing in the compliance report', () => {
   it('is counted when an operator pauses the campaign after it landed, before the re-check', async () => {
     const id = await stack.activeCampaign(weekdays);
@@ -85,11 +78,11 @@ describe('the window pause’s landing in the compliance report', () => {
     expect(report?.window.enforcement).toMatchObject({ pauses: 1, pausesLanded: 1, pausesLandedLate: 0 });
     expect(report?.window.pausedByWindow).toBe(false);
 
-    const landed = await trailKinds(id, 'window_pause_landed');
+    const landed = await stack.complianceRecords(id, 'window_pause_landed');
     expect(landed).toHaveLength(1);
     expect(landed[0]?.details).toMatchObject({ commandId: windowPause, lateByMs: 0 });
     // The window let go of the pause all the same: the operator's now.
-    const released = await trailKinds(id, 'window_pause_released');
+    const released = await stack.complianceRecords(id, 'window_pause_released');
     expect(released).toHaveLength(1);
     expect(released[0]?.details).toMatchObject({ pausedBy: OPERATOR });
   });
@@ -102,27 +95,24 @@ describe('the window pause’s landing in the compliance report', () => {
     const report = await generateComplianceReport(ctx, id);
     expect(report?.status).toBe('completed');
     expect(report?.window.enforcement).toMatchObject({ pauses: 1, pausesLanded: 1, pausesLandedLate: 0 });
-    const landed = await trailKinds(id, 'window_pause_landed');
+    const landed = await stack.complianceRecords(id, 'window_pause_landed');
     expect(landed.map((r) => r.details.commandId)).toEqual([windowPause]);
   });
 
   it('is not counted when the operator’s pause, queued ahead of it, was in place first', async () => {
     const id = await stack.activeCampaign(weekdays);
-    await scheduleWindowEnforcement(ctx, id);
     // The adjust queue held so that both commands wait: the operator's first, the window's behind it.
-    await ctx.queues.adjust.pause();
-    const operatorPause = await operator(id, 'pause');
-    await stack.fire(id, '2026-03-06T21:59:20Z');
-    const { pauseCommandId: windowPause } = await getWindowState(ctx, id);
-    expect(windowPause).toBeDefined();
-    await ctx.queues.adjust.resume();
-    expect((await stack.settled(operatorPause)).status).toBe('succeeded');
-    expect((await stack.settled(windowPause as string)).status).toBe('succeeded');
+    const { window } = await stack.operatorAheadOfWindowPause(id, {
+      action: 'pause',
+      actor: OPERATOR,
+      drainIso: '2026-03-06T21:59:20Z',
+    });
+    expect(window.status).toBe('succeeded');
 
     await stack.fire(id, '2026-03-06T21:59:50Z');
     const report = await generateComplianceReport(ctx, id);
     expect(report?.window.enforcement).toMatchObject({ pauses: 1, pausesLanded: 0 });
-    expect(await trailKinds(id, 'window_pause_landed')).toEqual([]);
+    expect(await stack.complianceRecords(id, 'window_pause_landed')).toEqual([]);
     expect((await ctx.cxone.getCampaign(id)).status).toBe('paused');
   });
 

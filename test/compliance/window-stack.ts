@@ -4,18 +4,27 @@ import type { RunningSandbox } from '../../src/sandbox/types.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { CampaignConfig } from '../../src/shared/campaign-config.js';
 import { ManualClock } from '../../src/shared/clock.js';
-import { windowJobId, windowJobOf, type WindowJob } from '../../src/shared/compliance/enforcement.js';
+import { createAuditTrail } from '../../src/shared/audit/trail.js';
+import type { AuditRecord } from '../../src/shared/audit/types.js';
+import {
+  scheduleWindowEnforcement,
+  windowJobId,
+  windowJobOf,
+  type WindowJob,
+} from '../../src/shared/compliance/enforcement.js';
+import { getWindowState } from '../../src/shared/compliance/state-store.js';
 import { loadConfig } from '../../src/shared/config.js';
 import { createContext, type ClosableContext } from '../../src/shared/context-factory.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { CXONE_SCOPES } from '../../src/shared/cxone/wire.js';
 import { isFinished, type CommandRecord } from '../../src/shared/lifecycle/commands.js';
-import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { createComplianceWorker } from '../../src/workers/compliance-worker.js';
 import { testPrefix, deletePrefixAt } from '../support/redis-prefix.js';
 import { CONSOLE } from '../sandbox/helpers.js';
+import { expect } from 'vitest';
 import { eventually, REDIS_URL } from './redis-context.js';
 
 const FLEET = { clientId: 'sandbox-client', clientSecret: 'sandbox-secret' };
@@ -40,8 +49,23 @@ export interface WindowStack {
   settled(commandId: string): Promise<CommandRecord>;
   /** Moves the clock, fires the window job now and waits until it planned its next firing. */
   fire(id: string, iso: string): Promise<WindowJob>;
+  /** The campaign's `compliance_action` audit records of one kind, in trail order. */
+  complianceRecords(id: string, kind: string): Promise<AuditRecord[]>;
+  /**
+   * An operator's pause or stop and the window's pause (its close's job fired at 21:59:20 ahead of
+   * Friday's 17:00 EST close), both held in the adjust queue, the operator's first; `beforeDrain`
+   * runs while they are held, then the queue drains at `drainIso`. Both commands are settled; the
+   * operator's succeeded with its status written at `drainIso`.
+   */
+  operatorAheadOfWindowPause(
+    id: string,
+    input: { action: 'pause' | 'stop'; actor: string; drainIso: string; beforeDrain?: () => Promise<void> },
+  ): Promise<{ operator: CommandRecord; window: CommandRecord }>;
   close(): Promise<void>;
 }
+
+/** Friday 17:00 EST: the close operatorAheadOfWindowPause's window pause is due by. */
+export const FRIDAY_CLOSE = '2026-03-06T22:00:00.000Z';
 
 export async function startWindowStack(opts: {
   startIso: string;
@@ -126,6 +150,35 @@ export async function startWindowStack(opts: {
         const data = windowJobOf(current);
         return data.atMs !== before.atMs || data.kind !== before.kind ? data : undefined;
       }, 15_000);
+    },
+    async complianceRecords(id, kind) {
+      const trail = createAuditTrail({ redis: ctx.redis, keys: ctx.keys, logger: silentLogger });
+      return (await trail.list(id)).filter(
+        (r) => r.action === 'compliance_action' && r.details.kind === kind,
+      );
+    },
+    async operatorAheadOfWindowPause(id, { action, actor, drainIso, beforeDrain }) {
+      await scheduleWindowEnforcement(ctx, id);
+      await ctx.queues.adjust.pause();
+      const { commandId } = await enqueueCommand(ctx, {
+        campaignId: id,
+        actor,
+        reason: 'operator',
+        action,
+      });
+      await stack.fire(id, '2026-03-06T21:59:20Z');
+      const { pauseCommandId, pauseDueAt } = await getWindowState(ctx, id);
+      expect(pauseCommandId).toBeDefined();
+      expect(pauseDueAt).toBe(Date.parse(FRIDAY_CLOSE));
+      await beforeDrain?.();
+      clock.set(Date.parse(drainIso));
+      await ctx.queues.adjust.resume();
+      const operator = await stack.settled(commandId);
+      expect(operator.status).toBe('succeeded');
+      expect(operator.result?.writes.find((w) => w.step === 'status')?.at).toBe(
+        new Date(drainIso).toISOString(),
+      );
+      return { operator, window: await stack.settled(pauseCommandId as string) };
     },
     async close() {
       await Promise.all(workers.map((w) => w.close()));
