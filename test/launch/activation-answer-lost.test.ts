@@ -70,17 +70,7 @@ describe('the announcement of a scheduled start', () => {
 
   it('is announced by the retry when the activating write was applied but its answer lost', async () => {
     const { id, launchId } = await dueCampaign();
-    const scripted = await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        failNext: 1,
-        status: 502,
-        endpoint: 'PATCH /api/v2/campaigns/:id',
-        applied: true,
-      }),
-    });
-    expect(scripted.status).toBe(200);
+    await scriptLostActivation();
 
     await expect(
       processActivate(launchWorkerDeps(stack.ctx), fakeActivationJob(id, launchId).job, 't'),
