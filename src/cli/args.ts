@@ -283,7 +283,8 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
   }
   // A URL that does not parse (a port past 65535, a stray bracket) is as mistyped as one without a
   // scheme: fetch refuses it before sending, which read as "cannot reach the API; is it running?" (5).
-  if (!/^https?:\/\/[^\s/]+/.test(options.apiUrl) || !URL.canParse(options.apiUrl)) {
+  // A scheme is case-insensitive (RFC 3986 §3.1) and fetch sends to HTTP://host as to http://host.
+  if (!/^https?:\/\/[^\s/]+/i.test(options.apiUrl) || !URL.canParse(options.apiUrl)) {
     return usageError(
       `API URL must be http(s)://host[:port] (got "${redactUrlCredentials(options.apiUrl)}")`,
     );

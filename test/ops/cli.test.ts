@@ -83,6 +83,9 @@ describe('cxo argument parsing (pure)', () => {
     };
     // fetch refuses these before sending anything (ERR_INVALID_URL): that read as an API that is down (5).
     expect(bad('http://127.0.0.1:30000')).toBe('accepted');
+    // A scheme is case-insensitive; an API_URL pasted as HTTP://… is the same API.
+    expect(bad('HTTP://127.0.0.1:3000')).toBe('accepted');
+    expect(bad('Https://gw.example/orchestrator/v1')).toBe('accepted');
     expect(bad('http://127.0.0.1:300000')).toBe(
       'API URL must be http(s)://host[:port] (got "http://127.0.0.1:300000")',
     );
