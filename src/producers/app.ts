@@ -7,7 +7,14 @@ import Fastify, {
 } from 'fastify';
 import type { AppContext } from '../shared/context.js';
 import { CxoneRateLimitError } from '../shared/errors.js';
-import { actorFor, actorHeaderProblem, bearerToken, isProtectedPath, tokenMatches } from './auth.js';
+import {
+  actorFor,
+  actorHeaderProblem,
+  bearerRefusal,
+  bearerToken,
+  isProtectedPath,
+  tokenMatches,
+} from './auth.js';
 import { clientErrorResponse, toErrorResponse, type ErrorBody } from './errors.js';
 import { WWW_AUTHENTICATE, X_ACTOR } from './headers.js';
 import { STATUS_CODES } from 'node:http';
@@ -149,10 +156,7 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
         .header(WWW_AUTHENTICATE, 'Bearer')
         .send({
           error: 'unauthorized',
-          message:
-            token === undefined
-              ? 'send Authorization: Bearer <API_TOKEN>'
-              : 'the bearer token is not valid for this API',
+          message: bearerRefusal(request.headers.authorization),
         } satisfies ErrorBody),
     );
     return true;

@@ -42,6 +42,41 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/** HTTP authentication schemes in IANA's registry (and two common vendor ones), by their usual case. */
+const KNOWN_AUTH_SCHEMES = [
+  'Basic',
+  'Digest',
+  'Negotiate',
+  'NTLM',
+  'HOBA',
+  'Mutual',
+  'SCRAM-SHA-256',
+  'Token',
+  'ApiKey',
+];
+
+/**
+ * Pure: why a request's Authorization header did not authenticate it, in words that point at the fix.
+ * Never quotes the credentials: only the scheme's name and how many parts followed it.
+ */
+export function bearerRefusal(header: string | undefined): string {
+  const token = bearerToken(header);
+  if (token !== undefined) return 'the bearer token is not valid for this API';
+  const parts = (header ?? '').trim().split(/\s+/).filter(Boolean);
+  if (parts.length === 0) return 'send Authorization: Bearer <API_TOKEN>';
+  const scheme = parts[0] as string;
+  if (scheme.toLowerCase() !== 'bearer') {
+    // Only a registered scheme's name is repeated: a header holding the bare token would otherwise
+    // be echoed back, and answers are what proxies log.
+    const known = KNOWN_AUTH_SCHEMES.find((name) => name.toLowerCase() === scheme.toLowerCase());
+    const named = known === undefined ? '' : ` (got ${known})`;
+    return `the Authorization header must use the Bearer scheme${named}: send Authorization: Bearer <API_TOKEN>`;
+  }
+  if (parts.length === 1)
+    return 'the Authorization header has no token after Bearer: send Authorization: Bearer <API_TOKEN>';
+  return `the Authorization header must carry one token after Bearer, with no spaces in it; this one has ${parts.length - 1} parts`;
+}
+
 export const ACTOR_HEADER_PATTERN = /^[A-Za-z0-9._@:+-]{1,64}$/;
 
 const ACTOR_CHARACTER = /^[A-Za-z0-9._@:+-]$/;

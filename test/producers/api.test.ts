@@ -12,12 +12,12 @@ const suite = stackForSuite();
 
 describe('authentication', () => {
   it('answers 401 JSON without a token, with a wrong token, and with a non-bearer scheme', async () => {
-    const attempts: Array<Record<string, string>> = [
-      {},
-      { authorization: 'Bearer wrong-token-123' },
-      { authorization: 'Basic abc' },
+    const attempts: Array<[Record<string, string>, string]> = [
+      [{}, 'send Authorization: Bearer <API_TOKEN>'],
+      [{ authorization: 'Bearer wrong-token-123' }, 'the bearer token is not valid for this API'],
+      [{ authorization: 'Basic abc' }, 'must use the Bearer scheme (got Basic)'],
     ];
-    for (const headers of attempts) {
+    for (const [headers, message] of attempts) {
       const reply = await api(suite.stack, 'POST', '/v1/campaigns', {
         body: campaignConfig(),
         token: null,
@@ -25,6 +25,7 @@ describe('authentication', () => {
       });
       expect(reply.status).toBe(401);
       expect(reply.body.error).toBe('unauthorized');
+      expect(reply.body.message).toContain(message);
       expect(reply.headers.get('www-authenticate')).toBe('Bearer');
     }
     expect((await api(suite.stack, 'GET', '/admin/queues', { token: null })).status).toBe(401);

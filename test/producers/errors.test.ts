@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   actorFor,
   actorHeaderProblem,
+  bearerRefusal,
   bearerToken,
   isProtectedPath,
   tokenMatches,
@@ -112,6 +113,28 @@ describe('auth helpers', () => {
     expect(tokenMatches('dev-token', 'dev-token')).toBe(true);
     expect(tokenMatches('dev-token ', 'dev-token')).toBe(false);
     expect(tokenMatches('', 'dev-token')).toBe(false);
+  });
+
+  it('says what is wrong with an Authorization header that did not authenticate, never repeating a secret', () => {
+    expect(bearerRefusal(undefined)).toBe('send Authorization: Bearer <API_TOKEN>');
+    expect(bearerRefusal('  ')).toBe('send Authorization: Bearer <API_TOKEN>');
+    expect(bearerRefusal('Bearer wrong-token')).toBe('the bearer token is not valid for this API');
+    // A token split by a space used to be told to "send Authorization: Bearer <API_TOKEN>", which it had.
+    expect(bearerRefusal('Bearer abc def')).toBe(
+      'the Authorization header must carry one token after Bearer, with no spaces in it; this one has 2 parts',
+    );
+    expect(bearerRefusal('Bearer')).toBe(
+      'the Authorization header has no token after Bearer: send Authorization: Bearer <API_TOKEN>',
+    );
+    expect(bearerRefusal('basic b3BzOnMzY3JldA==')).toBe(
+      'the Authorization header must use the Bearer scheme (got Basic): send Authorization: Bearer <API_TOKEN>',
+    );
+    // A bare token with no scheme is not echoed back: answers are what proxies log.
+    const bare = bearerRefusal('my-s3cret-token');
+    expect(bare).toBe(
+      'the Authorization header must use the Bearer scheme: send Authorization: Bearer <API_TOKEN>',
+    );
+    expect(bearerRefusal('Token my-s3cret-token')).not.toContain('s3cret');
   });
 
   it('identifies callers by X-Actor or by a stable fingerprint that does not contain the token', () => {
