@@ -110,7 +110,15 @@ async function decideAndAct(
   if (decision.closedPeriod) {
     await recordPeriodClosed(ctx, seen, decision.regime, decision.closedPeriod);
   }
-  if (!(await replaceGuardState(ctx, campaignId, read.raw, decision.nextState))) return STATE_CHANGED;
+  // A pause is kept as spent only once its command is queued (below): kept so before, a worker that
+  // died (or lost Redis) in between left the period's one pause spent with none issued, and every
+  // later poll only throttled a campaign dialing on over the cap. Until then the state reads as a
+  // throttle whose pause is still to come, so a poll after such a death decides the pause again.
+  const pauseToCome =
+    decision.action === 'pause' ? withoutSpentPause(decision.nextState, state?.pausedInPeriod) : null;
+  if (!(await replaceGuardState(ctx, campaignId, read.raw, pauseToCome ?? decision.nextState))) {
+    return STATE_CHANGED;
+  }
   // 'pause' is only ever returned for a new pause (once per period, or one issued again after its
   // command failed); throttle and release are recorded when they change — a throttle also when it
   // moves between the target and the cap, or carries into a new period — not on every poll.
@@ -122,28 +130,20 @@ async function decideAndAct(
     reason: decision.reason,
     ...figuresOf(decision),
   };
-  if (decision.action === 'pause') {
-    let commandId: string | undefined;
-    try {
-      ({ commandId } = await enqueueCommand(ctx, {
-        campaignId,
-        actor: COMPLIANCE_ACTOR,
-        reason: REASON_GUARD,
-        action: 'pause',
-      }));
-    } catch (err) {
-      // Let pacing keep its throttle this poll and the next poll try the pause again.
-      await setGuardState(ctx, campaignId, {
-        ...decision.nextState,
-        lastAction: 'throttle',
-        pausedInPeriod: -1,
-      });
-      throw err;
-    }
+  if (pauseToCome) {
+    // Should queueing fail, the state kept above lets pacing keep its throttle this poll and the next
+    // poll try the pause again.
+    const { commandId } = await enqueueCommand(ctx, {
+      campaignId,
+      actor: COMPLIANCE_ACTOR,
+      reason: REASON_GUARD,
+      action: 'pause',
+    });
     // Remembered so that the next poll finding the campaign still dialing can tell a pause that
-    // failed for good (issued again) from one that went through and was lifted (throttled).
+    // failed for good (issued again) from one that went through and was lifted (throttled). Over the
+    // state kept above only: a campaign that ended meanwhile keeps its end.
     decision.nextState.pauseCommandId = commandId;
-    await setGuardState(ctx, campaignId, decision.nextState);
+    await replaceGuardState(ctx, campaignId, JSON.stringify(pauseToCome), decision.nextState);
     await dropToMinimumRate(ctx, campaignId, input.config, input.stats.version);
     await recordComplianceAction(ctx, {
       ...seen,
@@ -169,6 +169,16 @@ async function decideAndAct(
     });
   }
   return decision;
+}
+
+/** A state deciding a pause, as it reads until that pause is queued: a throttle, the period's pause not spent. */
+function withoutSpentPause(next: GuardState, pausedBefore: number | undefined): GuardState {
+  const { pausedInPeriod: _spent, ...rest } = next;
+  return {
+    ...rest,
+    lastAction: 'throttle',
+    ...(pausedBefore !== undefined ? { pausedInPeriod: pausedBefore } : {}),
+  };
 }
 
 /** The trail's snapshot of a closed measurement period (once per period: its dedupe key). */
