@@ -60,6 +60,16 @@ export async function startWorkers(
         log.error({ err, worker: name, ...(suppressed > 0 ? { suppressed } : {}) }, 'worker error'),
       ),
     );
+    // A job whose process died (kill -9, OOM) or hung past its lock is taken back by whichever
+    // worker's stalled check finds it: without a line here the only trace of the crash is a launch or
+    // command that took a minute longer than usual. BullMQ fails a job on its second stall
+    // (maxStalledCount), which the queue's own 'failed' handling reports.
+    worker.on('stalled', (jobId, prev) =>
+      log.warn(
+        { worker: name, jobId, prev },
+        'job stalled: the process running it stopped renewing its lock (died or hung); it is back in the queue for another run',
+      ),
+    );
     workers.push(worker);
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));

@@ -5,6 +5,7 @@ import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { createLaunchWorker } from '../../src/workers/launch-worker.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/index.js';
+import { recordingLogger } from '../support/log-capture.js';
 import {
   api,
   campaignConfig,
@@ -59,8 +60,15 @@ describe('a launch worker killed mid-launch', () => {
     proc.kill('SIGKILL');
     await exited;
     stack.sandbox.setFaults({ latencyMs: 0 });
-    rescuer = await startWorkers(stack.ctx, [['launch', (c) => createLaunchWorker(c, FAST_LOCKS)]]);
-    return waitForLaunch(stack, launchId, ['succeeded', 'failed'], 20_000);
+    const { logger, lines } = recordingLogger();
+    rescuer = await startWorkers({ ...stack.ctx, logger }, [
+      ['launch', (c) => createLaunchWorker(c, FAST_LOCKS)],
+    ]);
+    const launch = await waitForLaunch(stack, launchId, ['succeeded', 'failed'], 20_000);
+    // The operator's only clue to why this launch took a lock's length longer: one warning naming it.
+    const stalled = lines.filter((l) => l.msg.startsWith('job stalled'));
+    expect(stalled).toEqual([expect.objectContaining({ level: 40, worker: 'launch', jobId: launchId })]);
+    return launch;
   }
 
   it('right after CXone created the campaign: the retry finds it by Idempotency-Key', async () => {
