@@ -16,6 +16,7 @@ import { ACTOR_HEADER_PATTERN } from './auth.js';
 import { AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS } from './auth-throttle.js';
 import { RESERVED_ACTOR_LABEL } from '../shared/api-actor.js';
 import { ALLOW, IDEMPOTENT_REPLAYED, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE } from './headers.js';
+import { READS_NO_BODY } from './no-body.js';
 import {
   auditPageSchema,
   auditRecordSchema,
@@ -314,6 +315,17 @@ const BODY_ERRORS = {
   '413': errorResponse('The body is above 64 KiB'),
   '415': errorResponse(
     'The body is not application/json, or is sent compressed (`Content-Encoding`; bodies are read uncompressed)',
+  ),
+};
+/**
+ * POSTs that read no body (src/producers/no-body.ts): a body sent anyway is refused, not ignored, and
+ * each refusal is listed so a client learns why rather than meeting an error only `default` covers.
+ */
+const NO_BODY_REFUSED = `a body with something in it (\`validation_failed\` naming each field, or \`invalid_json\`): ${READS_NO_BODY}; \`{}\` or an empty body is the bare POST`;
+const NO_BODY_ERRORS = {
+  '413': errorResponse(`The body is above 64 KiB: ${READS_NO_BODY}`),
+  '415': errorResponse(
+    `A non-empty body that is not application/json (\`unsupported_media_type\`): ${READS_NO_BODY}`,
   ),
 };
 const COMMAND_LOCATION = 'The command: `/v1/commands/{commandId}`';
@@ -700,8 +712,11 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
     pathParameters: { campaignId: campaignIdParam },
     responses: {
       '200': json('HistoryImport', 'What was imported, up to which CXone version'),
-      '400': badId('campaign id'),
+      '400': badRequest(
+        `The campaign id is malformed (\`validation_failed\`), the path is not valid (\`invalid_url\`), or ${NO_BODY_REFUSED}`,
+      ),
       '404': errorResponse('The campaign is not known to CXone'),
+      ...NO_BODY_ERRORS,
       ...UPSTREAM_ERRORS,
     },
   },
@@ -710,9 +725,12 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
     pathParameters: { eventId: eventIdParam },
     responses: {
       '202': json('EventReplayQueued', 'The event is queued for delivery'),
-      '400': badRequest('Not an `evt_…` id (`validation_failed`), or the path is not valid (`invalid_url`)'),
+      '400': badRequest(
+        `Not an \`evt_…\` id (\`validation_failed\`), the path is not valid (\`invalid_url\`), or ${NO_BODY_REFUSED}`,
+      ),
       '404': errorResponse('The event is not stored (unknown, or expired after 30 days)'),
       '409': errorResponse(`\`already_queued\`: still waiting for delivery; or ${WEBHOOKS_DISABLED}`),
+      ...NO_BODY_ERRORS,
     },
   },
   'post /v1/webhooks/dead-letters/replay': {
@@ -723,7 +741,9 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
         'DeadLetterReplay',
         'The dead letters this call replayed, by what became of each, and how many of its snapshot are left (`remaining`)',
       ),
+      '400': badRequest(`The request sent ${NO_BODY_REFUSED}`),
       '409': errorResponse(WEBHOOKS_DISABLED),
+      ...NO_BODY_ERRORS,
     },
   },
   'get /v1/webhooks/dead-letters': {
@@ -759,7 +779,9 @@ const KNOWN_OPERATIONS: Record<string, KnownOperation> = {
     summary: 'Re-enable a disabled webhook destination',
     responses: {
       '200': json('DestinationEnabled', 'The destination, enabled'),
+      '400': badRequest(`The request sent ${NO_BODY_REFUSED}`),
       '409': errorResponse(WEBHOOKS_DISABLED),
+      ...NO_BODY_ERRORS,
     },
   },
 };

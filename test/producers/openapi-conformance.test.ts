@@ -257,7 +257,7 @@ type Request = [
   template: string,
   path: string,
   body?: unknown,
-  opts?: { headers?: Record<string, string>; token?: string | null },
+  opts?: { headers?: Record<string, string>; token?: string | null; raw?: string },
 ];
 interface Walk {
   disagreements: string[];
@@ -465,6 +465,39 @@ describe('answers', () => {
     expect(pending).toContainEqual(
       expect.objectContaining({ commandId: pause.body.commandId, status: 'queued' }),
     );
+  });
+
+  it('every POST and PATCH lists the 400, 413 and 415 a body it cannot take gets, not only `default`', async () => {
+    // The POSTs that read no body refuse one as the others refuse a bad one (src/producers/no-body.ts);
+    // an answer only `default` covers tells a client generated from the document nothing of why.
+    const concrete = (template: string) =>
+      template.replace('{campaignId}', 'unknown-campaign').replace('{eventId}', 'evt_unknown');
+    const bodies: Array<[expected: number, opts: NonNullable<Request[4]>]> = [
+      [415, { raw: 'plain text', headers: { 'content-type': 'text/plain' } }],
+      [400, { raw: '{"a":' }],
+      [413, { raw: JSON.stringify({ filler: 'x'.repeat(70_000) }) }],
+    ];
+    const requests: Request[] = [];
+    const expected: number[] = [];
+    for (const [template, item] of Object.entries(doc.paths)) {
+      for (const method of ['POST', 'PATCH']) {
+        if (!item[method.toLowerCase()]) continue;
+        for (const [status, opts] of bodies) {
+          requests.push([method, template, concrete(template), undefined, opts]);
+          expected.push(status);
+        }
+      }
+    }
+    const { disagreements, replies } = await walk(stack, doc, requests);
+    expect(disagreements).toEqual([]);
+    expect(replies.map((r) => r.status)).toEqual(expected);
+    const onlyDefault = requests.flatMap(([method, template], i) => {
+      const status = String(replies[i]?.status);
+      return status in (doc.paths[template]?.[method.toLowerCase()]?.responses ?? {})
+        ? []
+        : [`${method} ${template} ${status}`];
+    });
+    expect(onlyDefault).toEqual([]);
   });
 
   it('the campaign view of a polled, paced campaign that ran a command answers as documented', async () => {
