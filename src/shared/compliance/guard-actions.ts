@@ -76,7 +76,7 @@ async function decideAndAct(
   read: { state: GuardState | undefined; raw: string | null },
 ): Promise<GuardDecision | typeof STATE_CHANGED> {
   const { campaignId } = input;
-  const { state, failedPauseId } = await withPauseOutcome(ctx, read.state);
+  const { state, failedPauseId } = await withPauseOutcome(ctx, read.state, input.stats.version);
   const decision = evaluateAbandonmentGuard({
     config: input.config,
     state,
@@ -88,7 +88,7 @@ async function decideAndAct(
   // recorded; nothing is measured, recorded or paused after it.
   if (read.state?.endedAtMs !== undefined) return decision;
   // Polled dialing while its pause is still on its way (queued behind the fleet's budget, the poll
-  // came first): the guard's pause stands, nobody lifted it. Taken for a lift — the period's pause
+  // came first), or on statistics read before it landed (withPauseOutcome): the guard's pause stands, nobody lifted it. Taken for a lift — the period's pause
   // spent, so a throttle — the trail would record a throttle the guard never decided, and the
   // operator's resume once the pause lands would not read as lifting the guard's pause (nor would
   // the window withhold its resume for it).
@@ -280,14 +280,20 @@ export async function recordGuardPauseLifted(
  * the guard pauses again, and the failed command is named for the record. The command is read only
  * while a pause of the current period is not yet seen through, and forgotten once it is (or once
  * its outcome expired, a week on: too late to tell, and long after any failure would have shown).
+ * Statistics of a CXone version older than the one the pause left (read before it landed: the stats
+ * call waits behind commands) saw the campaign before the pause, not dialing after it: the pause stands
+ * as while on its way, and is not taken for lifted.
  */
 async function withPauseOutcome(
   ctx: AppContext,
   state: GuardState | undefined,
+  statsVersion: number | undefined,
 ): Promise<{ state: GuardState | undefined; failedPauseId?: string }> {
   if (!state?.pauseCommandId || state.pausedInPeriod !== state.periodIndex) return { state };
   const command = await getCommand(ctx, state.pauseCommandId);
   if (command && !isFinished(command.status)) return { state };
+  const leftAt = command?.status === 'succeeded' ? command.result?.version : undefined;
+  if (leftAt !== undefined && statsVersion !== undefined && statsVersion < leftAt) return { state };
   const { pauseCommandId, ...rest } = state;
   if (command && (command.status === 'failed' || command.status === 'conflict')) {
     const { pausedInPeriod: _failed, ...unpaused } = rest;
