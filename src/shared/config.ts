@@ -449,7 +449,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, opts: LoadCo
         const shown =
           value === undefined || /SECRET|TOKEN|PASSWORD/.test(name)
             ? ''
-            : /_URL$/.test(name)
+            : /_URL$/.test(name) && value !== ''
               ? ` (got ${JSON.stringify(redactUrl(value))})`
               : ` (got ${JSON.stringify(value)})`;
         return `${name}: ${issue.message}${shown}`;

@@ -92,4 +92,12 @@ describe('REDIS_URL', () => {
       'REDIS_URL: must be a redis:// or rediss:// URL (got "http://cache:6379")',
     ]);
   });
+
+  // Compose's `REDIS_URL: ${REDIS_URL}` with the variable unset passes it on empty: the line read
+  // (got "(unparseable URL)"), sending the operator to look for a malformed URL in a blank variable.
+  it('set to nothing says it got nothing', () => {
+    expect(problemsOf({ REDIS_URL: '' })).toEqual([
+      'REDIS_URL: must be a redis:// or rediss:// URL (got "")',
+    ]);
+  });
 });
