@@ -11,7 +11,8 @@ import {
 
 /** The documented machine, written out independently of the module's table. */
 const EXPECTED: Record<CampaignStatus, CampaignStatus[]> = {
-  draft: ['scheduled', 'cancelled'],
+  // draft → active: the reference's lifecycle "draft, active, paused, and completed" (seed Step 2).
+  draft: ['scheduled', 'active', 'cancelled'],
   scheduled: ['active', 'cancelled'],
   active: ['paused', 'completed', 'cancelled'],
   paused: ['active', 'completed', 'cancelled'],

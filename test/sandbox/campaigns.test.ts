@@ -466,10 +466,10 @@ describe('sandbox campaigns', () => {
   it('enforces the lifecycle: illegal transitions 409 naming from/to/allowed; final campaigns cannot change', async () => {
     const { body } = await createCampaign(sandbox, token);
     const id = body.id as string;
-    const skip = await patch(sandbox, token, id, 1, { status: 'active' });
+    const skip = await patch(sandbox, token, id, 1, { status: 'paused' });
     expect(skip.status).toBe(409);
-    expect(skip.body).toMatchObject({ error: 'invalid_transition', from: 'draft', to: 'active' });
-    expect(skip.body.allowed).toEqual(['scheduled', 'cancelled']);
+    expect(skip.body).toMatchObject({ error: 'invalid_transition', from: 'draft', to: 'paused' });
+    expect(skip.body.allowed).toEqual(['scheduled', 'active', 'cancelled']);
     expect(String(skip.body.message)).toContain('draft');
 
     let version = 1;
@@ -486,6 +486,24 @@ describe('sandbox campaigns', () => {
     expect(rename.body.error).toBe('campaign_closed');
     const state = sandbox.getCampaignState(id) as { resource: { status: string; version: number } };
     expect(state.resource).toMatchObject({ status: 'completed', version: 6 });
+  });
+
+  it('starts a draft at once (draft → active), as the reference lifecycle does, and dials from then', async () => {
+    // seed-tutorial.txt Step 2: campaigns go "through states such as draft, active, paused, and
+    // completed". A stand-in refusing it hid a client that could not cope with a draft started in
+    // CXone's console before its launch scheduled it.
+    const { body } = await createCampaign(sandbox, token);
+    const id = body.id as string;
+    const started = await patch(sandbox, consoleToken, id, 1, { status: 'active' });
+    expect(started.status, JSON.stringify(started.body)).toBe(200);
+    expect(started.body).toMatchObject({ status: 'active', version: 2 });
+    const records = await history(id);
+    expect(records.at(-1)).toMatchObject({
+      action: 'status_changed',
+      changes: { status: { from: 'draft', to: 'active' } },
+    });
+    // A draft started at once dials like a scheduled one started: its simulation exists from then.
+    expect((sandbox.getCampaignState(id) as { dialer: unknown }).dialer).not.toBeNull();
   });
 
   it('lets an outside party change a campaign through the console control route, with history', async () => {

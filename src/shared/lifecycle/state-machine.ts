@@ -5,14 +5,17 @@ import type { CampaignStatus } from '../cxone/wire.js';
  * producer API (which refuses a forbidden action before enqueueing anything).
  *
  *   draft ──► scheduled ──► active ◄──► paused
- *                             │           │
- *                             └─► completed ◄┘
+ *     │                       ▲ │           │
+ *     └───────────────────────┘ └─► completed ◄┘
  *   any non-final state ──► cancelled
  *
- * completed and cancelled are final.
+ * completed and cancelled are final. draft → active is the reference's own lifecycle ("draft,
+ * active, paused, and completed", seed-tutorial.txt Step 2): CXone lets a draft be started at once
+ * (from its console too), so the sandbox must not refuse it. The orchestrator itself still goes
+ * through scheduled, and copes with a draft found active (launch-plan.ts nextLaunchStep).
  */
 const TRANSITIONS: Record<CampaignStatus, readonly CampaignStatus[]> = {
-  draft: ['scheduled', 'cancelled'],
+  draft: ['scheduled', 'active', 'cancelled'],
   scheduled: ['active', 'cancelled'],
   active: ['paused', 'completed', 'cancelled'],
   paused: ['active', 'completed', 'cancelled'],
