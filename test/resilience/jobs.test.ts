@@ -62,13 +62,21 @@ async function scriptFaults(harness: Harness, body: Record<string, unknown>): Pr
   expect(res.status).toBe(200);
 }
 
+/**
+ * The job as it finished for good (completed, or failed with no retry left). The state is read first
+ * and the job after it: BullMQ writes attemptsMade, finishedOn and the failed reason in the same
+ * script that moves the job to completed or failed, so a job read once it is there is the finished
+ * one. Read before, it could be a retried job's run still in progress (it keeps the last failed
+ * reason while it runs again), which then completed before its state was read: a busy machine had
+ * the 5xx storm see attemptsMade 3 on a completed job.
+ */
 async function waitFinished(queue: Queue, id: string, timeoutMs = 20_000): Promise<Job> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const job = await queue.getJob(id);
-    if (job && (job.finishedOn !== undefined || job.failedReason)) {
-      const state = await job.getState();
-      if (state === 'completed' || state === 'failed') return job;
+    const state = await queue.getJobState(id);
+    if (state === 'completed' || state === 'failed') {
+      const job = await queue.getJob(id);
+      if (job) return job;
     }
     if (Date.now() > deadline) throw new Error(`job ${id} did not finish within ${timeoutMs} ms`);
     await sleep(100);
