@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, ValidationFailedError } from './errors.js';
 
@@ -12,17 +13,49 @@ const JSON_TYPE = /^application\/json\s*(?:;|$)/i;
  * reads nothing that is no reason for a 400 `invalid_json` or a 415. The label is dropped before
  * Fastify picks a parser, so the request goes on as the bare POST it is. A non-empty body of another
  * type than JSON is told the route reads none (Fastify's 415 would say to send it as JSON, which
- * would then be refused below).
+ * would then be refused below). A chunked body announces no length (a streamed fetch, a client in
+ * chunked streaming mode): whether it holds anything is known from its first chunk, put back for the
+ * parser when there is one.
  */
-async function dropEmptyBodyLabel(request: FastifyRequest, _reply: FastifyReply, payload: unknown) {
+async function dropEmptyBodyLabel(request: FastifyRequest, _reply: FastifyReply, payload: Readable) {
   const { headers } = request;
-  const empty =
-    headers['transfer-encoding'] === undefined &&
-    (headers['content-length'] === undefined || headers['content-length'] === '0');
-  if (empty) delete headers['content-type'];
-  else if (!JSON_TYPE.test(headers['content-type'] ?? ''))
+  const chunked = headers['transfer-encoding'] !== undefined;
+  let empty = !chunked && (headers['content-length'] === undefined || headers['content-length'] === '0');
+  if (chunked) {
+    const first = await firstChunk(payload);
+    if (first === null) empty = true;
+    else payload.unshift(first);
+  }
+  if (empty) {
+    delete headers['content-type'];
+    // Fastify takes a request without a content type but with a Transfer-Encoding for one with a body.
+    delete headers['transfer-encoding'];
+  } else if (!JSON_TYPE.test(headers['content-type'] ?? ''))
     throw new ApiError(415, 'unsupported_media_type', READS_NO_BODY);
   return payload;
+}
+
+/** The body's first chunk, or null when it ends without one. */
+function firstChunk(payload: Readable): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const settle = (then: () => void) => {
+      payload.off('readable', onReadable);
+      payload.off('error', brokeOff);
+      payload.off('end', onEnd);
+      payload.off('close', brokeOff);
+      then();
+    };
+    const onReadable = () => settle(() => resolve(payload.read() as Buffer | null));
+    // A body that ended before anything read it (the last chunk came with the headers) ends here.
+    const onEnd = () => settle(() => resolve(null));
+    // A client gone mid-body: the 400 Fastify's own reading of a body that broke off gets.
+    const brokeOff = () =>
+      settle(() => reject(new ApiError(400, 'bad_request', 'the request body broke off before it ended')));
+    payload.on('readable', onReadable);
+    payload.on('end', onEnd);
+    payload.on('error', brokeOff);
+    payload.on('close', brokeOff);
+  });
 }
 
 /**

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, startStack, type Stack } from '../e2e/stack.js';
+import { api, API_TOKEN, startStack, type Stack } from '../e2e/stack.js';
+import { rawExchange } from '../support/raw-http.js';
 
 /**
  * A POST that reads no body (what it does is named by its path) used to parse a JSON body and ignore
@@ -70,6 +71,38 @@ describe('POST routes that read no body', () => {
       const bare = await api(stack, 'POST', route);
       const empty = await api(stack, 'POST', route, { body: {} });
       expect([empty.status, empty.body], route).toEqual([bare.status, bare.body]);
+    }
+  });
+
+  it('take an empty chunked body as the bare POST, and refuse a chunked one with something in it', async () => {
+    // A body sent with Transfer-Encoding: chunked announces no length (a streamed fetch, a client in
+    // chunked streaming mode); its emptiness is known from its chunks, not from Content-Length.
+    const { hostname, port } = new URL(stack.apiUrl);
+    const chunked = async (route: string, type: string, body: string) => {
+      const chunks = body === '' ? '' : `${body.length.toString(16)}\r\n${body}\r\n`;
+      const text = await rawExchange(
+        Number(port),
+        `POST ${route} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${API_TOKEN}\r\n` +
+          `Content-Type: ${type}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunks}0\r\n\r\n`,
+        hostname,
+      );
+      const [head = '', answer = ''] = text.split('\r\n\r\n');
+      return [Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]), JSON.parse(answer) as unknown];
+    };
+    for (const route of routes) {
+      const bare = await api(stack, 'POST', route);
+      for (const type of ['application/json', 'text/plain']) {
+        expect(await chunked(route, type, ''), `${route} ${type}`).toEqual([bare.status, bare.body]);
+      }
+      expect(await chunked(route, 'application/json', '{}'), route).toEqual([bare.status, bare.body]);
+      expect(await chunked(route, 'application/json', '{"eventIds":[]}'), route).toEqual([
+        400,
+        expect.objectContaining({ error: 'validation_failed' }),
+      ]);
+      expect(await chunked(route, 'text/plain', 'evt_1'), route).toEqual([
+        415,
+        { error: 'unsupported_media_type', message: 'this route reads no body; send the POST without one' },
+      ]);
     }
   });
 });
