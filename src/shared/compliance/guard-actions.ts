@@ -108,7 +108,19 @@ async function decideAndAct(
   // poll closes the period again and records it (its dedupe key keeps the trail to one record). Kept
   // first, the period would be closed in the state and never in the trail.
   if (decision.closedPeriod) {
-    await recordPeriodClosed(ctx, seen, decision.regime, decision.closedPeriod);
+    const switchedFrom = decision.closedRegime;
+    await recordPeriodClosed(
+      ctx,
+      seen,
+      switchedFrom ?? decision.regime,
+      decision.closedPeriod,
+      switchedFrom
+        ? {
+            regimeChangedTo: decision.regime,
+            note: `the regime changed from ${switchedFrom} to ${decision.regime}: the period closes at the change`,
+          }
+        : {},
+    );
   }
   // A pause is kept as spent only once its command is queued (below): kept so before, a worker that
   // died (or lost Redis) in between left the period's one pause spent with none issued, and every

@@ -157,6 +157,8 @@ export interface GuardDecision {
   nextState: GuardState;
   /** The period that closed during this evaluation, if one did. */
   closedPeriod?: PeriodSummary;
+  /** The regime `closedPeriod` was measured under, when it is not `regime`: the regime was switched. */
+  closedRegime?: RegulatoryRegime;
 }
 
 const ZERO: Counters = { totalCalls: 0, answeredCalls: 0, abandonedCalls: 0, complianceViolations: 0 };
@@ -229,11 +231,18 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
   const cap = ABANDONMENT_CAP;
   let counters = pick(input.stats);
 
-  // A regime change re-anchors the measurement: its periods are not comparable with the old ones.
+  // A regime change (CXone's console can switch it) re-anchors the measurement: its periods are not
+  // comparable with the old ones. The old regime's current period ends at the switch, closed and kept
+  // with the others, so that it is recorded like any period; dropped, it never reached the trail.
+  const prior = isGuardState(input.state) ? input.state : undefined;
+  const switched =
+    prior !== undefined && prior.regime !== regime && prior.endedAtMs === undefined
+      ? endMeasurement(prior, undefined, nowMs)
+      : null;
   const previous =
-    isGuardState(input.state) && input.state.regime === regime
-      ? input.state
-      : freshState(config, regime, nowMs);
+    prior?.regime === regime
+      ? prior
+      : { ...freshState(config, regime, nowMs), periods: switched?.nextState.periods ?? [] };
   const state: GuardState = {
     ...previous,
     baseline: { ...previous.baseline },
@@ -268,7 +277,7 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
   }
 
   const index = Math.max(0, Math.floor((nowMs - state.anchorMs) / periodMs));
-  let closedPeriod: PeriodSummary | undefined;
+  let closedPeriod: PeriodSummary | undefined = switched?.closedPeriod;
   if (index > state.periodIndex) {
     const final = state.lastSeen ? pick(state.lastSeen) : state.baseline;
     const { startMs, endMs } = periodBounds(state, state.periodIndex);
@@ -358,6 +367,7 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
     source,
     nextState: state,
     ...(closedPeriod ? { closedPeriod } : {}),
+    ...(switched && prior ? { closedRegime: prior.regime } : {}),
   };
 }
 
