@@ -733,9 +733,15 @@ export class LaunchStore {
       'cancelled' | 'campaignStatus' | 'cxoneVersion' | 'cancelCommandId' | 'cleanupError'
     >,
   ): Promise<boolean> {
+    // A failure that named no campaign may have said one could exist (a create asked again went
+    // unanswered): that is this campaign, found now, so the warning goes unless its cleanup has its own.
+    const remove = [
+      ...(fields.cancelCommandId ? [] : ['cancelCommandId']),
+      ...(fields.cleanupError ? [] : ['cleanupError']),
+    ];
     return this.write(launchId, { ...fields, campaignId }, 'failed', {
       marker: { campaignId, op: fields.cancelCommandId ? 'set' : 'del' },
-      ...(fields.cancelCommandId ? {} : { remove: ['cancelCommandId'] }),
+      ...(remove.length ? { remove } : {}),
     });
   }
 

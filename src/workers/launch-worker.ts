@@ -1424,12 +1424,23 @@ export async function settleGivenUpLaunch(
     { launchId: parsed.data.launchId, jobId: job.id, err: err.message, recorder },
     'launch job given up by BullMQ without an outcome; recording it as failed',
   );
+  const attempt = Math.max(1, job.attemptsMade);
+  // Begun and naming no campaign: its last run may have died with its create in flight, which CXone
+  // may have carried out. Asked for once more, as a run given up on an unanswered create does, so no
+  // campaign is left in CXone that no launch names. A launch no worker began sent no create; one a
+  // failure already claimed was asked for by the run that claimed it.
+  const unknownCreate =
+    launch.status === 'running' && launch.campaignId === undefined && launch.failing === undefined
+      ? await findUnansweredCreate(deps as Deps, parsed.data, attempt)
+      : undefined;
   return failLaunch(
     deps as Deps,
     parsed.data,
     new Error(`the launch job was given up: ${err.message}`),
-    Math.max(1, job.attemptsMade),
+    attempt,
     recorder,
+    undefined,
+    unknownCreate,
   );
 }
 

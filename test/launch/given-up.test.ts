@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import { launchIdempotencyKey } from '../../src/shared/cxone/idempotency.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
+import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import type { LaunchJob } from '../../src/shared/jobs.js';
 import { finishGivenUpLaunch } from '../../src/workers/launch-worker.js';
 import { sandboxStatus, startStack, type Stack } from '../e2e/stack.js';
+import { scriptFaults } from '../support/sandbox-faults.js';
 import { lastAttemptLaunch } from './last-attempt.js';
 
 /**
@@ -46,5 +49,75 @@ describe('a launch job BullMQ gave up on', () => {
     expect(await launches.launchOfCampaign(created.id)).toBeNull();
     // Finished once: a second event changes nothing.
     expect(await finishGivenUpLaunch(deps, givenUp, stalled)).toBe(false);
+  });
+
+  /** Given up as BullMQ gives up a job whose workers died (its last stall), state `failed`. */
+  const givenUpJob = (job: Awaited<ReturnType<typeof lastAttemptLaunch>>['job']) =>
+    Object.assign(Object.create(job) as typeof job, { getState: async () => 'failed' });
+  const stalled = new Error('job stalled more than allowable limit');
+
+  it('cancels and names the campaign a run that died with its create in flight left on CXone', async () => {
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
+    const launches = createLaunchStore(stack.ctx);
+    const deps = { ctx: stack.ctx, launches, campaigns: createCampaignStore(stack.ctx) };
+    // The dead run's create, carried out by CXone; the run died before it heard back and recorded it.
+    await launches.begin(launchId);
+    const made = await stack.ctx.cxone.createCampaign(
+      toCreateCampaignRequest((job.data as LaunchJob).config),
+      {
+        idempotencyKey: launchIdempotencyKey(launchId),
+      },
+    );
+    const before = stack.sandbox.campaignCount();
+
+    expect(await finishGivenUpLaunch(deps, givenUpJob(job), stalled)).toBe(true);
+
+    // Asked for again with its key: the same campaign, not a second one, named and cancelled.
+    expect(stack.sandbox.campaignCount()).toBe(before);
+    expect(sandboxStatus(stack.sandbox, made.id)).toBe('cancelled');
+    const launch = await launches.get(launchId);
+    expect(launch).toMatchObject({
+      status: 'failed',
+      campaignId: made.id,
+      cancelled: true,
+      campaignStatus: 'cancelled',
+    });
+    expect(launch?.error).toMatch(/given up: job stalled more than allowable limit/);
+    expect(launch?.cleanupError).toBeUndefined();
+    expect(await createCampaignStore(stack.ctx).get(made.id)).toMatchObject({
+      status: 'cancelled',
+      launchId,
+    });
+  });
+
+  it('says a campaign may exist when CXone does not answer the create asked again', async () => {
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
+    const launches = createLaunchStore(stack.ctx);
+    const deps = { ctx: stack.ctx, launches, campaigns: createCampaignStore(stack.ctx) };
+    await launches.begin(launchId);
+    await scriptFaults(stack.sandbox, { failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.createCampaign });
+
+    expect(await finishGivenUpLaunch(deps, givenUpJob(job), stalled)).toBe(true);
+
+    const launch = await launches.get(launchId);
+    expect(launch).toMatchObject({ status: 'failed' });
+    expect(launch?.campaignId).toBeUndefined();
+    expect(launch?.cleanupError).toContain('CXone may have created the campaign');
+    expect(launch?.cleanupError).toContain(launchIdempotencyKey(launchId));
+  });
+
+  it('sends no create for a launch no worker began', async () => {
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
+    const launches = createLaunchStore(stack.ctx);
+    const deps = { ctx: stack.ctx, launches, campaigns: createCampaignStore(stack.ctx) };
+    const before = stack.sandbox.campaignCount();
+
+    expect(await finishGivenUpLaunch(deps, givenUpJob(job), stalled)).toBe(true);
+
+    expect(stack.sandbox.campaignCount()).toBe(before);
+    const launch = await launches.get(launchId);
+    expect(launch).toMatchObject({ status: 'failed' });
+    expect(launch?.campaignId).toBeUndefined();
+    expect(launch?.cleanupError).toBeUndefined();
   });
 });

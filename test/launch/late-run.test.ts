@@ -11,6 +11,7 @@ import { activateJobId } from '../../src/shared/jobs.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { finishGivenUpLaunch, processLaunch } from '../../src/workers/launch-worker.js';
 import { sandboxStatus, startStack, waitFor, type Stack } from '../e2e/stack.js';
+import { scriptFaults } from '../support/sandbox-faults.js';
 import { lastAttemptLaunch } from './last-attempt.js';
 
 /**
@@ -82,9 +83,16 @@ describe('a launch run that wakes after its job was given up', () => {
     const { launchId, job } = await lastAttemptLaunch(stack.ctx);
     const launches = createLaunchStore(stack.ctx);
     const deps = { ctx: stack.ctx, launches, campaigns: createCampaignStore(stack.ctx) };
-    // Hung right after CXone created the campaign, before recording it on the launch.
+    // Hung right after CXone created the campaign, before recording it on the launch; the failure's
+    // own ask for the create (with the launch's key) goes unanswered, so it never hears of the campaign.
     afterCreate = async () => {
+      await scriptFaults(stack.sandbox, {
+        failNext: 1,
+        status: 503,
+        endpoint: CXONE_ENDPOINTS.createCampaign,
+      });
       expect(await finishGivenUpLaunch(deps, givenUp(job), stalled)).toBe(true);
+      expect((await launches.get(launchId))?.cleanupError).toContain('CXone may have created the campaign');
     };
 
     const result = await run(job);
@@ -93,6 +101,8 @@ describe('a launch run that wakes after its job was given up', () => {
     const record = await launches.get(launchId);
     expect(record).toMatchObject({ status: 'failed', cancelled: true, campaignStatus: 'cancelled' });
     expect(record?.error).toMatch(/given up/);
+    // Found after all: the launch no longer says one may exist.
+    expect(record?.cleanupError).toBeUndefined();
     const campaignId = String(record?.campaignId);
     expect(sandboxStatus(stack.sandbox, campaignId)).toBe('cancelled');
     expect(await launches.launchOfCampaign(campaignId)).toBeNull();
@@ -196,12 +206,18 @@ describe('a launch run that wakes after its job was given up', () => {
     const launches = createLaunchStore(stack.ctx);
     const deps = { ctx: stack.ctx, launches, campaigns: createCampaignStore(stack.ctx) };
     afterCreate = async () => {
+      // The failure's own ask for the create goes unanswered: it never hears of the campaign.
+      await scriptFaults(stack.sandbox, {
+        failNext: 1,
+        status: 503,
+        endpoint: CXONE_ENDPOINTS.createCampaign,
+      });
       expect(await finishGivenUpLaunch(deps, givenUp(job), stalled)).toBe(true);
       // The late run's cancel gets a 503, so it queues a stop instead…
-      await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign }),
+      await scriptFaults(stack.sandbox, {
+        failNext: 1,
+        status: 503,
+        endpoint: CXONE_ENDPOINTS.updateCampaign,
       });
     };
     // …which an adjust worker carries out before the late run has named the campaign on the launch.

@@ -48,6 +48,9 @@ const faultsBody = z
     },
   );
 
+/** A fault script as `POST /__sandbox/faults` takes it (docs/sandbox.md); tests script faults with it. */
+export type FaultScript = z.input<typeof faultsBody>;
+
 const directoryBody = z
   .object({
     targetLists: z
