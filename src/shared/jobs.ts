@@ -20,6 +20,11 @@ export const activateJobSchema = z.object({
   launchId: z.string().min(1),
   campaignId: z.string().min(1),
   actor: z.string().min(1),
+  /**
+   * The callRate the activating write planned its safe start from, saved before the write was sent,
+   * so a later run that finds the campaign active (the write's answer lost) recognises its own start.
+   */
+  startPlannedFrom: z.number().positive().optional(),
 });
 export type ActivateJob = z.infer<typeof activateJobSchema>;
 

@@ -103,6 +103,12 @@ async function transition(
     onWritten?: (extra: Omit<UpdateCampaignRequest, 'status'>) => void;
     /** Runs when the write's permit is granted, just before it is sent; a throw keeps it unsent. */
     beforeSend?: () => void;
+    /**
+     * Awaited with the extra fields once they are decided, before the write asks for its permit (again
+     * after a 409); a throw keeps it unsent. Where a run saves what its write carries, for a later run
+     * that finds the write in place with its answer lost.
+     */
+    beforeWrite?: (extra: Omit<UpdateCampaignRequest, 'status'>) => Promise<void>;
   },
 ): Promise<CampaignResource> {
   const read = () =>
@@ -128,6 +134,7 @@ async function transition(
       continue;
     }
     const extra = opts.alsoSet && isFullResource(current) ? opts.alsoSet(current) : {};
+    await opts.beforeWrite?.(extra);
     try {
       const written = await ctx.cxone.updateCampaign(
         campaignId,
@@ -221,6 +228,12 @@ async function activateNow(
      * launch's own activation whose answer was lost, and its safe start is recorded now.
      */
     plannedFrom?: number;
+    /**
+     * Saves the callRate the activating write plans its safe start from, before the write is sent: a
+     * later run that finds the campaign active, the write's answer lost, recognises its start by it
+     * (`plannedFrom`) even when a refresh from CXone has put the start rate in the record meanwhile.
+     */
+    saveStartFrom?: (requestedCallRate: number) => Promise<void>;
   },
 ): Promise<CampaignResource> {
   const { ctx, campaigns } = deps;
@@ -255,6 +268,14 @@ async function activateNow(
           onWritten: (extra) => {
             applied = extra.dialerSettings ? planned : null;
           },
+          ...(input.saveStartFrom
+            ? {
+                beforeWrite: async (extra: Omit<UpdateCampaignRequest, 'status'>) => {
+                  const start = extra.dialerSettings ? (planned as SafeStart | null) : null;
+                  if (start) await input.saveStartFrom?.(start.requestedCallRate);
+                },
+              }
+            : {}),
           // Decided when this job read the clock, sent when the fleet's budget allows: the window may
           // have closed meanwhile. Then nothing is sent (StartWindowPassedError) and the caller
           // schedules the start for the next open.
@@ -321,8 +342,8 @@ async function activateNow(
  * was recorded (the activation's sync writes it) and no poll has run. Undefined otherwise: recorded
  * (again) it would reset a controller that already paces the campaign. `requestedCallRate` is the
  * rate the activation's start was planned from: the launch's config, or for a delayed activation the
- * record's as the launch synced it at the schedule (a refresh from CXone since shows CXone's start
- * instead, and nothing is recognised). Pure.
+ * rate its activating run saved in the job before sending the write (`startPlannedFrom`; the record's
+ * would not do: a GET's refresh from CXone since shows CXone's start there). Pure.
  */
 function unrecordedStartFrom(
   record: Pick<CampaignRecord, 'pacing'> | null,
@@ -1216,12 +1237,13 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       }
       // Also a redelivery after the activation went through: finish what that run may not have (its
       // safe start too, when its answer was lost before the record's sync).
+      // The rate the activating run saved it planned from, before it sent the write; the record's for
+      // a job saved by an earlier release (a GET's refresh since shows CXone's start there instead).
+      const requested = data.startPlannedFrom ?? record?.config.dialerStrategy.callRate;
       const resource = await activateNow(deps, {
         ...activation,
         takeover: early,
-        ...(early
-          ? {}
-          : { plannedFrom: unrecordedStartFrom(record, record?.config.dialerStrategy.callRate) }),
+        ...(early ? {} : { plannedFrom: unrecordedStartFrom(record, requested) }),
       });
       if (early) await noteActivated(deps, data.launchId, resource);
       else {
@@ -1285,7 +1307,14 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     if (plan.delayMs > 0) return await moveToStart(plan, now);
     let resource: CampaignResource;
     try {
-      resource = await activateNow(deps, activation);
+      resource = await activateNow(deps, {
+        ...activation,
+        saveStartFrom: async (requestedCallRate) => {
+          if (data.startPlannedFrom === requestedCallRate) return;
+          data.startPlannedFrom = requestedCallRate;
+          await job.updateData(data);
+        },
+      });
     } catch (err) {
       if (!(err instanceof StartWindowPassedError)) throw err;
       // Its permit came after the window closed (or too near the close): nothing was sent, and the

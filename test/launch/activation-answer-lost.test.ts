@@ -125,6 +125,39 @@ describe('the announcement of a scheduled start', () => {
     });
   });
 
+  it('recognises its own lost activation after a GET refreshed the record from CXone in between', async () => {
+    const { id, launchId } = await dueCampaign();
+    const campaigns = createCampaignStore(stack.ctx);
+    await scriptLostActivation();
+    // One job object for both runs: a redelivery carries what the first run saved in its data.
+    const { job } = fakeActivationJob(id, launchId);
+    await expect(processActivate(launchWorkerDeps(stack.ctx), job, 't')).rejects.toThrow();
+    // A GET of the campaign refreshes a stale record from CXone as routes/campaigns.ts refreshView
+    // does: the record now shows the start rate the lost write set, not the rate it was planned from.
+    await campaigns.syncFromCxone(await stack.ctx.cxone.getCampaign(id), {}, { onlyIfKnown: true });
+    expect((await campaigns.get(id))?.config.dialerStrategy.callRate).toBe(0.1);
+
+    await processActivate(launchWorkerDeps(stack.ctx), job, 't');
+
+    const decisions = (await (stack.ctx.audit as AuditTrailStore).list(id)).filter(
+      (r) => r.action === 'pacing_decision',
+    );
+    expect(decisions).toEqual([
+      expect.objectContaining({
+        details: expect.objectContaining({
+          reason: 'safe start',
+          previousCallRate: 0.5,
+          output: expect.objectContaining({ callRate: 0.1 }),
+        }),
+      }),
+    ]);
+    expect((await campaigns.get(id))?.pacing).toMatchObject({
+      lastDecision: { reason: 'safe start', previousCallRate: 0.5, callRate: 0.1 },
+      startAnchor: { requestedCallRate: 0.5, startCallRate: 0.1, agents: 10 },
+    });
+    expect(await stateChanges(id)).toHaveLength(1);
+  });
+
   it("takes no console activation for the launch's own: active at another rate, no safe start recorded", async () => {
     const { id, launchId } = await dueCampaign();
     // Activated in CXone's console at its rate, before the job came to it.

@@ -6,7 +6,7 @@ import { createLaunchStore } from '../../src/shared/launch-store.js';
 
 /**
  * An `activate` job to hand processActivate directly: its moves to delayed are recorded in
- * `delayedTo` instead of reaching BullMQ.
+ * `delayedTo` instead of reaching BullMQ, and what a run saves in its data stays on the object.
  */
 export function fakeActivationJob(campaignId: string, launchId: string): { job: Job; delayedTo: number[] } {
   const delayedTo: number[] = [];
@@ -16,6 +16,10 @@ export function fakeActivationJob(campaignId: string, launchId: string): { job: 
     attemptsMade: 0,
     opts: { attempts: 10 },
     moveToDelayed: async (at: number) => void delayedTo.push(at),
+    // As BullMQ's: a later run of the same job object reads what an earlier one saved.
+    async updateData(data: unknown) {
+      (this as { data: unknown }).data = data;
+    },
   } as unknown as Job;
   return { job, delayedTo };
 }
