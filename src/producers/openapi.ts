@@ -471,7 +471,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         requestBody: { required: true, content: { 'application/json': { schema: ref('CampaignConfig') } } },
         responses: {
           '200': json('ValidateResult', '`valid` with the list of problems (empty when valid)'),
-          '400': errorResponse(
+          '400': badRequest(
             'The body is not JSON (`invalid_json`), or gives a key twice in one object (`validation_failed`, naming it in `issues`)',
           ),
           ...BODY_ERRORS,
@@ -617,7 +617,9 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
             'AuditPage',
             'Records, the cursor of the next page (null at the end), and the records of the range it could not return (`gaps`)',
           ),
-          '400': errorResponse('Bad cursor or limit'),
+          '400': badRequest(
+            'A bad `cursor` or `limit`, a query parameter the route does not read, or a campaign id above 200 characters (`validation_failed`, naming each in `issues`), or the path is not valid (`invalid_url`)',
+          ),
           ...STANDARD_ERRORS,
         },
       },

@@ -500,6 +500,31 @@ describe('answers', () => {
     expect(onlyDefault).toEqual([]);
   });
 
+  it('every 400 validation_failed is documented with the ValidationError schema, so `issues` is typed', async () => {
+    // An answer that only matches `Error` (open to any field) validates, yet a client generated from
+    // the document would not know the `issues` that name each field.
+    const duplicated = JSON.stringify(campaignConfig()).replace('"name":', '"name":"twice","name":');
+    const requests: Array<[method: string, template: string, path: string, raw?: string]> = [
+      ['POST', '/v1/campaigns/validate', '/v1/campaigns/validate', duplicated],
+      ['POST', '/v1/campaigns', '/v1/campaigns', duplicated],
+      ['GET', '/v1/campaigns/{campaignId}/audit', '/v1/campaigns/some-campaign/audit?limit=0'],
+      ['GET', '/v1/campaigns/{campaignId}/audit', '/v1/campaigns/some-campaign/audit?limt=5'],
+      ['GET', '/v1/campaigns/{campaignId}/audit', `/v1/campaigns/${'a'.repeat(201)}/audit`],
+      ['GET', '/v1/webhooks/dead-letters', '/v1/webhooks/dead-letters?limit=0'],
+      ['GET', '/v1/launches/{launchId}', '/v1/launches/x'],
+      ['POST', '/v1/webhooks/dead-letters/replay', '/v1/webhooks/dead-letters/replay', '{"eventIds":[]}'],
+    ];
+    const untyped: string[] = [];
+    for (const [method, template, path, raw] of requests) {
+      const reply = await api(stack, method, path, raw === undefined ? {} : { raw });
+      expect([path, reply.status, reply.body.error]).toEqual([path, 400, 'validation_failed']);
+      const documented = doc.paths[template]?.[method.toLowerCase()]?.responses['400'];
+      if (!JSON.stringify(documented).includes('"#/components/schemas/ValidationError"'))
+        untyped.push(`${method} ${template}`);
+    }
+    expect([...new Set(untyped)]).toEqual([]);
+  });
+
   it('the campaign view of a polled, paced campaign that ran a command answers as documented', async () => {
     const launched = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig() });
     const launch = await waitForLaunch(stack, String(launched.body.launchId));
