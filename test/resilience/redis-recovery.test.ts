@@ -8,6 +8,7 @@ import { type FleetLimiter, LimiterUnavailableError } from '../../src/shared/lim
 import { classifyError } from '../../src/shared/retry/classify.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { REDIS_URL, testPrefix } from '../cxone/harness.js';
+import { waitFor } from '../e2e/stack.js';
 import { freePort } from '../support/free-port.js';
 
 const EP = CXONE_ENDPOINTS.getStats;
@@ -83,10 +84,28 @@ function keepCalling(limiter: FleetLimiter) {
   };
 }
 
-/** Calls started again within `withinMs` of `sinceMs` and kept going, and none of them failed. */
-function expectResumed(run: ReturnType<typeof keepCalling>, sinceMs: number, withinMs: number): void {
+/** Waits until the callers have made more than `count` calls (not for a fixed time: a busy machine is slower). */
+async function untilCalls(run: ReturnType<typeof keepCalling>, count: number, sinceMs = 0): Promise<void> {
+  await waitFor(
+    `more than ${count} calls`,
+    async () => run.starts.filter((t) => t > sinceMs).length > count,
+    10_000,
+  );
+}
+
+/**
+ * Calls started again within `withinMs` of `sinceMs` and kept going until `keptGoingMs` after it, and
+ * none of them failed.
+ */
+async function expectResumed(
+  run: ReturnType<typeof keepCalling>,
+  sinceMs: number,
+  withinMs: number,
+  keptGoingMs: number,
+): Promise<void> {
+  await untilCalls(run, 10, sinceMs);
+  await untilCalls(run, 0, sinceMs + keptGoingMs);
   const after = run.starts.filter((t) => t > sinceMs);
-  expect(after.length).toBeGreaterThan(10);
   expect((after[0] as number) - sinceMs).toBeLessThan(withinMs);
   expect(run.errors).toEqual([]);
 }
@@ -131,17 +150,15 @@ describe('limiter recovery from Redis trouble', () => {
       admin.disconnect();
     });
 
-    await sleep(1_000);
-    const beforeFlush = run.starts.length;
-    expect(beforeFlush).toBeGreaterThan(5);
+    await untilCalls(run, 5);
     expect(await admin.dbsize()).toBeGreaterThan(0);
     await admin.flushdb();
     const flushedAt = Date.now();
-    await sleep(2_000);
-    expectResumed(run, flushedAt, 1_500);
-    // The budget still holds after recovery.
-    const lastSecond = run.starts.filter((t) => t > Date.now() - 1_000).length;
-    expect(lastSecond).toBeLessThanOrEqual(perWindow);
+    const windowEnd = flushedAt + 2_000;
+    await expectResumed(run, flushedAt, 1_500, windowEnd - flushedAt);
+    // The budget still holds after recovery: in the second second after the flush.
+    const inWindow = run.starts.filter((t) => t > windowEnd - 1_000 && t <= windowEnd).length;
+    expect(inWindow).toBeLessThanOrEqual(perWindow);
   });
 
   it.each([
@@ -163,15 +180,13 @@ describe('limiter recovery from Redis trouble', () => {
       const run = keepCalling(limiter);
       cleanup.push(() => run.stop());
 
-      await sleep(1_000);
-      expect(run.starts.length).toBeGreaterThan(5);
+      await untilCalls(run, 5);
       await stopRedis(proc);
       await sleep(1_000);
       proc = await startRedis(port);
       const restartedAt = Date.now();
-      await sleep(4_000);
       // Calls waited through the outage instead of failing.
-      expectResumed(run, restartedAt, 3_000);
+      await expectResumed(run, restartedAt, 3_000, 4_000);
     },
     30_000,
   );
