@@ -21,6 +21,7 @@ import {
 } from '../../src/shared/metrics.js';
 import { createOpsTestContext, type OpsTestContext } from './helpers.js';
 import { parsePrometheusText } from './prom-text.js';
+import { recordingLogger } from '../support/log-capture.js';
 
 /** A token provider whose answer the test controls; the route only asks it for a token. */
 const tokenOutcome = { fail: false };
@@ -150,6 +151,35 @@ describe('ops routes (real Redis and BullMQ queues, stand-in token provider)', (
     } finally {
       stalled.now = false;
       unregister();
+      await other.close();
+    }
+  });
+
+  it('GET /metrics names a Redis that is not connected in its warning, not a slow one', async () => {
+    // ioredis while Redis refuses connections: reconnecting, every command held until the deadline.
+    const redis = new Proxy(ctx.redis, {
+      get(target, prop, receiver) {
+        if (prop === 'status') return 'reconnecting';
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? () => new Promise(() => undefined) : value;
+      },
+    });
+    const queues = Object.fromEntries(
+      Object.keys(ctx.queues).map((name) => [name, { getJobCounts: () => new Promise(() => undefined) }]),
+    ) as unknown as typeof ctx.queues;
+    const { logger, lines } = recordingLogger();
+    const other = Fastify();
+    try {
+      await registerOpsRoutes(other, { ...ctx, redis, queues, logger }, { probeTimeoutMs: 100, docs: false });
+      await other.inject({ method: 'GET', url: '/metrics' });
+      expect(lines.filter((l) => l.msg.startsWith('queue depths'))).toEqual([
+        expect.objectContaining({
+          level: 40,
+          redis: 'reconnecting',
+          msg: 'queue depths or polling state unavailable for this scrape: Redis is not connected (reconnecting)',
+        }),
+      ]);
+    } finally {
       await other.close();
     }
   });

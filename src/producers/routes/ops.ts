@@ -332,8 +332,17 @@ export async function registerOpsRoutes(
       refreshLimiterBudgets(probeTimeoutMs),
       refreshWebhookHold(probeTimeoutMs),
     ]);
-    if (!fresh || !polling)
-      log.warn('queue depths or polling state unavailable for this scrape: Redis did not answer in time');
+    if (!fresh || !polling) {
+      // Disconnected, ioredis holds the reads in its offline queue until the deadline: "did not answer
+      // in time" alone sent the operator looking for a slow Redis while it was refusing connections.
+      const why = NOT_CONNECTED.has(ctx.redis.status)
+        ? `Redis is not connected (${ctx.redis.status})`
+        : 'Redis did not answer in time';
+      log.warn(
+        { redis: ctx.redis.status },
+        `queue depths or polling state unavailable for this scrape: ${why}`,
+      );
+    }
     const body = exposition(await registry.metrics());
     return reply.type(registry.contentType).send(body);
   });
