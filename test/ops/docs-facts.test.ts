@@ -106,13 +106,21 @@ describe("README's configuration table", () => {
 
   it.each(numberVariables)('states the bounds config.ts enforces on %s', (name) => {
     const { meaning } = documented.get(name)!;
-    if (/\bany integer\b/.test(meaning)) {
-      for (const ok of ['-1', '0', '2147483648']) expect(problems(name, ok), `${name}=${ok}`).toEqual([]);
-      expect(problems(name, '1.5'), `${name}=1.5`).not.toEqual([]);
+    if (/\bany whole number within ±\(2\^53 − 1\)/.test(meaning)) {
+      const max = String(Number.MAX_SAFE_INTEGER);
+      for (const ok of ['-1', '0', '2147483648', max, `-${max}`]) {
+        expect(problems(name, ok), `${name}=${ok}`).toEqual([]);
+      }
+      for (const bad of ['1.5', '9007199254740992', '-9007199254740992']) {
+        expect(problems(name, bad), `${name}=${bad}`).not.toEqual([]);
+      }
       return;
     }
     const range = /(?:^|[\s(;])(-?\d+(?:\.\d+)?)–(\d+(?:\.\d+)?)(?=$|[\s),;])/.exec(meaning);
-    expect(range, `${name}: its meaning gives no range "min–max" or "any integer"`).not.toBeNull();
+    expect(
+      range,
+      `${name}: its meaning gives no range "min–max" or "any whole number within ±(2^53 − 1)"`,
+    ).not.toBeNull();
     const [min, max] = [Number(range![1]), Number(range![2])];
     const below = Number.isInteger(min) ? min - 1 : min / 2;
     for (const ok of [min, max]) expect(problems(name, String(ok)), `${name}=${ok}`).toEqual([]);
