@@ -9,6 +9,7 @@ import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { streamField } from '../../src/shared/stream-entry.js';
 import { processActivate } from '../../src/workers/launch-worker.js';
 import { campaignConfig, startStack, type Stack } from '../e2e/stack.js';
+import { scriptFaults } from '../support/sandbox-faults.js';
 import { fakeActivationJob, launchWorkerDeps, succeededLaunch } from './activation-job.js';
 
 /**
@@ -55,17 +56,12 @@ describe('the announcement of a scheduled start', () => {
 
   /** The next campaign PATCH is carried out by CXone, then answered 502 (a gateway after the commit). */
   async function scriptLostActivation(): Promise<void> {
-    const scripted = await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        failNext: 1,
-        status: 502,
-        endpoint: 'PATCH /api/v2/campaigns/:id',
-        applied: true,
-      }),
+    await scriptFaults(stack.sandbox, {
+      failNext: 1,
+      status: 502,
+      endpoint: 'PATCH /api/v2/campaigns/:id',
+      applied: true,
     });
-    expect(scripted.status).toBe(200);
   }
 
   it('is announced by the retry when the activating write was applied but its answer lost', async () => {

@@ -10,6 +10,7 @@ import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
 import { api, startStack, waitFor, type Stack } from '../e2e/stack.js';
+import { scriptFaults } from '../support/sandbox-faults.js';
 import { lastAttemptLaunch } from './last-attempt.js';
 
 /**
@@ -84,7 +85,7 @@ describe('the cleanup of a failed launch whose campaign CXone no longer knows', 
   it('queues no stop when the cancel finds the campaign gone, and leaves no stop pending on the launch', async () => {
     // First attempt: the campaign is created, then its schedule PATCH gets a 503 (retried later).
     const { launchId, job } = await lastAttemptLaunch(stack.ctx, { attemptsMade: 0 });
-    await sandboxControl('faults', { failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign });
+    await scriptFaults(stack.sandbox, { failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign });
     await processLaunch(deps(), job).catch(() => undefined);
     const launches = createLaunchStore(stack.ctx);
     const running = await launches.get(launchId);
@@ -112,7 +113,7 @@ describe('the cleanup of a failed launch whose campaign CXone no longer knows', 
   it('drops the pending stop from the launch when the stop queued for its cleanup finds the campaign gone', async () => {
     // Last attempt: the schedule PATCH and the cancel PATCH both get 503, so a stop is queued.
     const { launchId, job } = await lastAttemptLaunch(stack.ctx);
-    await sandboxControl('faults', { failNext: 2, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign });
+    await scriptFaults(stack.sandbox, { failNext: 2, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign });
     await processLaunch(deps(), job).catch(() => undefined);
     const launches = createLaunchStore(stack.ctx);
     const record = await launches.get(launchId);
@@ -135,9 +136,12 @@ describe('the cleanup of a failed launch whose campaign CXone no longer knows', 
     });
     expect(settled).toMatchObject({ status: 'failed', campaignId, cancelled: false });
     expect(await launches.launchOfCampaign(campaignId)).toBeNull();
-    expect(await missingRecords(campaignId)).toEqual([
-      { actor: 'worker:launch', details: { seenBy: 'cleanup', launchId } },
-    ]);
+    // Written by the stop's worker just after it dropped the stop from the launch (adjust-worker.ts).
+    const missing = await waitFor('the campaign_missing record', async () => {
+      const records = await missingRecords(campaignId);
+      return records.length > 0 ? records : undefined;
+    });
+    expect(missing).toEqual([{ actor: 'worker:launch', details: { seenBy: 'cleanup', launchId } }]);
     await expectGone(launchId, campaignId, stopId);
   });
 
@@ -145,7 +149,7 @@ describe('the cleanup of a failed launch whose campaign CXone no longer knows', 
     // Last attempt, a stop queued as above; the stop runs — and fails on the 404 — while the launch
     // worker is between queuing it and writing the failure (held at its launch_failed audit record).
     const { launchId, job } = await lastAttemptLaunch(stack.ctx);
-    await sandboxControl('faults', { failNext: 2, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign });
+    await scriptFaults(stack.sandbox, { failNext: 2, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign });
     const launches = createLaunchStore(stack.ctx);
     const trail = stack.ctx.audit as AuditTrailStore;
     let stopId: string | undefined;
@@ -194,7 +198,7 @@ describe('the cleanup of a failed launch whose campaign CXone no longer knows', 
 
   it('drops the pending stop when the stop job is redelivered after its 404 was recorded', async () => {
     const { launchId, job } = await lastAttemptLaunch(stack.ctx);
-    await sandboxControl('faults', { failNext: 2, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign });
+    await scriptFaults(stack.sandbox, { failNext: 2, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign });
     await processLaunch(deps(), job).catch(() => undefined);
     const launches = createLaunchStore(stack.ctx);
     const record = await launches.get(launchId);

@@ -7,6 +7,7 @@ import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
 import { startStack, waitFor, type Stack } from '../e2e/stack.js';
+import { scriptFaults } from '../support/sandbox-faults.js';
 import { lastAttemptLaunch } from './last-attempt.js';
 
 /**
@@ -29,11 +30,7 @@ describe('the cleanup of a failed launch when CXone refuses the cancel', () => {
   /** A launch on its last attempt whose schedule PATCH and cancel PATCH both get 503: failed, a stop queued. */
   async function launchFailingWithRefusedCancel() {
     const { launchId, job } = await lastAttemptLaunch(stack.ctx);
-    await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ failNext: 2, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign }),
-    });
+    await scriptFaults(stack.sandbox, { failNext: 2, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign });
     const launches = createLaunchStore(stack.ctx);
     await processLaunch(
       { ctx: stack.ctx, launches, campaigns: createCampaignStore(stack.ctx), lockMs: 30_000 },

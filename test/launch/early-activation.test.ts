@@ -14,6 +14,7 @@ import { campaignView } from '../../src/producers/routes/campaigns.js';
 import { processActivate } from '../../src/workers/launch-worker.js';
 import { historyJobId } from '../../src/shared/audit/history-sync.js';
 import { campaignConfig, patchOnSandbox, startStack, type Stack } from '../e2e/stack.js';
+import { scriptFaults } from '../support/sandbox-faults.js';
 import { fakeActivationJob, launchWorkerDeps, succeededLaunch } from './activation-job.js';
 
 /**
@@ -270,12 +271,7 @@ describe('the activation job before a scheduled start', () => {
 
   it('looks again later when CXone does not answer a look, without failing the activation', async () => {
     const { id } = await scheduledCampaign('launch-early-503');
-    const scripted = await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.getCampaign }),
-    });
-    expect(scripted.status).toBe(200);
+    await scriptFaults(stack.sandbox, { failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.getCampaign });
     const { job, delayedTo } = fakeActivationJob(id, 'launch-early-503');
     const started = Date.now();
     // On its last attempt, too: a look that failed is no reason to give the activation up.

@@ -4,19 +4,13 @@ import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
 import { api, campaignConfig, sandboxStatus, startStack, waitFor, type Stack } from '../e2e/stack.js';
+import { sandboxFaults, scriptFaults, type FaultScript } from '../support/sandbox-faults.js';
 import { lastAttemptLaunch } from './last-attempt.js';
 
 /** Markup, styles or the page's doctype: what must never reach a launch record, a job or an error. */
 const PAGE_MARKUP = /<|DOCTYPE|font-family/i;
 
-async function script(stack: Stack, fault: Record<string, unknown>): Promise<void> {
-  const res = await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(fault),
-  });
-  expect(res.status).toBe(200);
-}
+const script = (stack: Stack, fault: FaultScript): Promise<void> => scriptFaults(stack.sandbox, fault);
 
 /**
  * A launch through the fleet (API → Redis/BullMQ → launch worker → sandbox over real HTTP) whose
@@ -80,9 +74,7 @@ describe('a launch facing gateway error pages', () => {
     expect(launch).toMatchObject({ status: 'succeeded', campaignStatus: 'active' });
     expect(stack.sandbox.campaignCount()).toBe(before + 1);
     expect(sandboxStatus(stack.sandbox, String(launch.campaignId))).toBe('active');
-    const faults = (await (await fetch(`${stack.sandbox.url}/__sandbox/faults`)).json()) as {
-      scripted: unknown[];
-    };
+    const faults = await sandboxFaults(stack.sandbox);
     expect(faults.scripted).toEqual([]);
     // The retries it showed named the status, never the page.
     for (const error of errors) {

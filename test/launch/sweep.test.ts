@@ -22,6 +22,7 @@ import {
 } from '../../src/workers/launch-sweep.js';
 import { createLaunchWorker, finishGivenUpLaunch, processLaunch } from '../../src/workers/launch-worker.js';
 import { FAST_LOCKS, sandboxStatus, startStack, waitFor, type Stack } from '../e2e/stack.js';
+import { scriptFaults } from '../support/sandbox-faults.js';
 import { lastAttemptLaunch } from './last-attempt.js';
 import { recording, type Recorded } from './recording.js';
 import { holdLaunchJob } from './sweep-helpers.js';
@@ -429,10 +430,10 @@ describe('launch sweep over real Redis and the sandbox', () => {
       const { launchId, campaignId, hold, handling } = await sweepOvertakesSlowHandler();
       expect(sandboxStatus(stack.sandbox, campaignId)).toBe('cancelled');
       // CXone refuses the handler's late cancel (its If-Match write), as it would while failing.
-      await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign }),
+      await scriptFaults(stack.sandbox, {
+        failNext: 1,
+        status: 503,
+        endpoint: CXONE_ENDPOINTS.updateCampaign,
       });
       hold.release();
       expect(await handling).toBe(false);

@@ -5,6 +5,7 @@ import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
 import { startStack, type Stack } from '../e2e/stack.js';
+import { scriptFaults, type FaultScript } from '../support/sandbox-faults.js';
 import { lastAttemptLaunch } from './last-attempt.js';
 
 /**
@@ -24,14 +25,8 @@ describe('a launch that fails on an unanswered create', () => {
     await stack?.close();
   });
 
-  const script = async (body: Record<string, unknown>) => {
-    const res = await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ endpoint: CXONE_ENDPOINTS.createCampaign, ...body }),
-    });
-    expect(res.status).toBe(200);
-  };
+  const script = (body: FaultScript) =>
+    scriptFaults(stack.sandbox, { endpoint: CXONE_ENDPOINTS.createCampaign, ...body });
   const sandboxCampaigns = async () =>
     (
       (await (await fetch(`${stack.sandbox.url}/__sandbox/campaigns`)).json()) as {
@@ -72,6 +67,22 @@ describe('a launch that fails on an unanswered create', () => {
       status: 'cancelled',
       launchId: record?.launchId,
     });
+    expect(record?.cleanupError).toBeUndefined();
+  });
+
+  it('makes, names and cancels the campaign when CXone refused the create without carrying it out', async () => {
+    // CXone's own 503, nothing created: the launch cannot tell it from a gateway's after the commit, and
+    // CXone offers no look-up by Idempotency-Key, so the create asked again makes the campaign now —
+    // one campaign for the launch, a draft that never dials, cancelled at once.
+    const before = (await sandboxCampaigns()).length;
+    await script({ failNext: 1, status: 503 });
+
+    const { record } = await failOnLastAttempt();
+
+    const made = (await sandboxCampaigns()).slice(before);
+    expect(made).toHaveLength(1);
+    expect((await stack.ctx.cxone.getCampaign(made[0]!.id)).status).toBe('cancelled');
+    expect(record).toMatchObject({ status: 'failed', campaignId: made[0]!.id, cancelled: true });
     expect(record?.cleanupError).toBeUndefined();
   });
 
