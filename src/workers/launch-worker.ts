@@ -840,6 +840,8 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
   }
 
   let campaignId = launch?.campaignId;
+  /** Whether the launch names the campaign: one CXone answered for may be unrecorded (a Redis blip). */
+  let named = campaignId !== undefined;
   try {
     // 1. Create, or find what an interrupted earlier run created.
     let current: Pick<CampaignResource, 'status' | 'version'>;
@@ -865,6 +867,7 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
         auditWithChange(ctx, campaignCreatedRecord(data, campaignId, created.version)),
       );
       if (!recorded) return await abandonLateCampaign(deps, data, created, attempt);
+      named = true;
       createdHere = true;
       log.info({ campaignId, version: created.version }, 'campaign created on CXone');
       current = created;
@@ -1045,10 +1048,10 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
         );
       } else if (isFinalFailure(err, job)) {
         // Given up while creating: a create that went unanswered (a 5xx, a timeout) may have been
-        // carried out, leaving a campaign on CXone that no record names. Asked for once more.
+        // carried out, and one CXone answered may have failed to be recorded on the launch (Redis),
+        // leaving a campaign on CXone that no record names. Asked for once more: the key gets it back.
         const unknownCreate =
-          campaignId === undefined &&
-          classifyError(err, { attempt: 1, backoff: JOB_BACKOFF }).kind === 'transient'
+          !named && classifyError(err, { attempt: 1, backoff: JOB_BACKOFF }).kind === 'transient'
             ? await findUnansweredCreate(deps, data, attempt)
             : undefined;
         await failLaunch(

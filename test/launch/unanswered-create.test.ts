@@ -86,6 +86,34 @@ describe('a launch that fails on an unanswered create', () => {
     expect(record?.cleanupError).toBeUndefined();
   });
 
+  it('cancels the campaign CXone answered for when the launch could not record it (a Redis blip)', async () => {
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
+    const store = createLaunchStore(stack.ctx);
+    // CXone created the campaign and answered; writing it on the launch failed once.
+    let blips = 1;
+    const launches = Object.assign(Object.create(store) as typeof store, {
+      recordCreated: (...args: Parameters<typeof store.recordCreated>) =>
+        blips-- > 0 ? Promise.reject(new Error('Connection is closed.')) : store.recordCreated(...args),
+    });
+    const before = (await sandboxCampaigns()).length;
+
+    await expect(
+      processLaunch(
+        { ctx: stack.ctx, launches, campaigns: createCampaignStore(stack.ctx), lockMs: 30_000 },
+        job,
+      ),
+    ).rejects.toThrow();
+
+    const made = (await sandboxCampaigns()).slice(before);
+    expect(made).toHaveLength(1);
+    expect((await stack.ctx.cxone.getCampaign(made[0]!.id)).status).toBe('cancelled');
+    expect(await store.get(launchId)).toMatchObject({
+      status: 'failed',
+      campaignId: made[0]!.id,
+      cancelled: true,
+    });
+  });
+
   it('says a campaign may exist when CXone does not answer the create asked again either', async () => {
     await script({ failNext: 2, status: 503 });
 
