@@ -53,6 +53,11 @@ describe('fleet limiter (real Redis)', () => {
     ]);
     // Both endpoints progressed side by side rather than one after the other.
     expect(Math.abs(Math.max(...starts.a!) - Math.max(...starts.b!))).toBeLessThan(500);
+    // Each on its own budget: eight calls minTime apart take 7 gaps; sharing one budget, the sixteen
+    // would interleave (ending together as above) over 15.
+    const { minTimeMs } = computeSpacing(PER_WINDOW, WINDOW_MS);
+    const all = [...starts.a!, ...starts.b!];
+    expect(Math.max(...all) - Math.min(...all)).toBeLessThan(11 * minTimeMs);
   });
 
   it('penalize pauses the endpoint for every instance', async () => {
