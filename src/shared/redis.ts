@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { hasNetworkErrorCode } from './retry/classify.js';
 
 /**
  * Connections for BullMQ workers must use `maxRetriesPerRequest: null` (blocking commands); the same
@@ -12,6 +13,19 @@ export function createRedis(url: string, extra: RedisOptions = {}): Redis {
     reconnectOnError: (err) => /READONLY|LOADING/.test(err.message),
     ...extra,
   });
+}
+
+/** What ioredis and BullMQ say when a command meets a connection that is gone or closing. */
+const CONNECTION_LOST = new Set(['MaxRetriesPerRequestError', 'ConnectionClosedError']);
+
+/**
+ * Whether err says Redis could not be reached (refused, reset, timed out, the connection closed, a
+ * command out of retries) rather than that Redis answered with an error: the first heals when Redis is
+ * back, the second is a bug or a misconfiguration someone must look at.
+ */
+export function isRedisConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return hasNetworkErrorCode(err) || CONNECTION_LOST.has(err.name) || err.message === 'Connection is closed.';
 }
 
 export type RedisCheck =

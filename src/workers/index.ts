@@ -1,6 +1,7 @@
 import type { Worker } from 'bullmq';
 import type { AppContext } from '../shared/context.js';
 import { createLogThrottle } from '../shared/log-throttle.js';
+import { isRedisConnectionError } from '../shared/redis.js';
 import { createLaunchWorker } from './launch-worker.js';
 import { withLaunchSweep } from './launch-sweep.js';
 import { createAdjustWorker } from './adjust-worker.js';
@@ -9,6 +10,7 @@ import { createComplianceWorker } from './compliance-worker.js';
 import { createWebhookWorker } from './webhook-worker.js';
 import { createAuditWorker } from './audit-worker.js';
 import { closeWorkers } from './worker-options.js';
+import { createRedisOutageTracker } from './redis-outage.js';
 // ── Worker modules (one import per worker file; keep in step with WORKER_FACTORIES below) ──
 
 export type WorkerFactory = (ctx: AppContext) => Worker;
@@ -41,8 +43,10 @@ export interface RunningWorkers {
 const ERROR_LOG_INTERVAL_MS = 5_000;
 
 /**
- * Starts every worker against ctx. A worker's 'error' event (e.g. Redis gone for a moment) is logged,
- * not thrown: BullMQ reconnects by itself, and an unhandled 'error' would crash the process.
+ * Starts every worker against ctx. A worker's 'error' event is logged, not thrown: BullMQ reconnects
+ * by itself, and an unhandled 'error' would crash the process. Redis out of reach is an outage, not a
+ * bug: one warning for the process (a reminder each minute it lasts) and a line when it is back; any
+ * other error is logged at error level, with its stack.
  */
 export async function startWorkers(
   ctx: AppContext,
@@ -50,16 +54,38 @@ export async function startWorkers(
 ): Promise<RunningWorkers> {
   const log = ctx.logger.child({ component: 'workers' });
   const throttle = createLogThrottle(ERROR_LOG_INTERVAL_MS);
+  const outage = createRedisOutageTracker();
   const workers: Worker[] = [];
   for (const [name, factory] of factories) {
     const worker = factory(ctx);
-    // The same error repeats on every reconnect attempt while Redis is away: one line (with its
-    // stack) per worker and message every few seconds, naming how many were left out.
-    worker.on('error', (err) =>
+    worker.on('error', (err) => {
+      if (isRedisConnectionError(err)) {
+        const line = outage.connectionError(name);
+        if (line) {
+          const { queues, downForMs, suppressed } = line;
+          log.warn(
+            { err: err.message, queues, downForMs, ...(suppressed > 0 ? { suppressed } : {}) },
+            'Redis is unreachable: these queues take no jobs until it answers again (reconnecting)',
+          );
+        }
+        return;
+      }
+      // Another error may repeat too (a script Redis refuses on every poll for work): one line (with
+      // its stack) per worker and message every few seconds, naming how many were left out.
       throttle(`${name}:${err.message}`, (suppressed) =>
         log.error({ err, worker: name, ...(suppressed > 0 ? { suppressed } : {}) }, 'worker error'),
-      ),
-    );
+      );
+    });
+    // Either of the worker's connections ready again (BullMQ's own 'ready' fires once, at start).
+    worker.getBackend().on('ready', () => {
+      const line = outage.ready(name);
+      if (line) {
+        log.info(
+          { queues: line.queues, downForMs: line.downForMs },
+          'Redis answers again: these queues take jobs again',
+        );
+      }
+    });
     // A job whose process died (kill -9, OOM) or hung past its lock is taken back by whichever
     // worker's stalled check finds it: without a line here the only trace of the crash is a launch or
     // command that took a minute longer than usual. BullMQ fails a job on its second stall

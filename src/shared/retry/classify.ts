@@ -62,6 +62,12 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/** Whether err carries one of the network-level codes above (a refused, reset or timed-out socket). */
+export function hasNetworkErrorCode(err: unknown): boolean {
+  const code = errorCode(err);
+  return code !== undefined && TRANSIENT_CODES.has(code);
+}
+
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
