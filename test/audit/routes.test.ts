@@ -212,8 +212,22 @@ describe('GET /v1/campaigns/:id/audit', () => {
   });
 
   it('defaults to 50 records and validates limit and cursor', async () => {
-    const res = await app.inject({ method: 'GET', url: '/v1/campaigns/c-api/audit' });
-    expect(res.json()).toMatchObject({ nextCursor: null });
+    for (let i = 0; i < 51; i++) {
+      await trail.append({
+        campaignId: 'c-default',
+        action: 'pacing_decision',
+        actor: 'worker:poll',
+        details: { i },
+      });
+    }
+    const res = await app.inject({ method: 'GET', url: '/v1/campaigns/c-default/audit' });
+    const first = res.json() as { records: { details: { i: number } }[]; nextCursor: string | null };
+    expect(first.records.map((r) => r.details.i)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    const rest = await app.inject({
+      method: 'GET',
+      url: `/v1/campaigns/c-default/audit?cursor=${first.nextCursor}`,
+    });
+    expect(rest.json()).toMatchObject({ records: [{ details: { i: 50 } }], nextCursor: null });
     // A cursor of the right shape whose numbers no stream id can hold (Redis refuses it) is as invalid
     // as one of the wrong shape: a 400 naming the field, not a server error.
     for (const query of [
