@@ -21,7 +21,7 @@ export function fleetRetryAfterSeconds(renewEveryMs: number): number {
 }
 
 /** Methods that only read. */
-const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+export const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Routes that take a body or a POST but write nothing: they keep answering while contested. */
 const READ_ONLY_WRITES = new Set(['POST /v1/campaigns/validate']);

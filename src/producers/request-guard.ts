@@ -3,6 +3,7 @@ import type { AppContext } from '../shared/context.js';
 import { API_LIMITER_MAX_WAIT_MS } from '../shared/cxone/api.js';
 import { RequestAbandonedError } from '../shared/errors.js';
 import { ApiError, RETRY_AFTER_S, toErrorResponse, type ErrorResponse } from './errors.js';
+import { READ_METHODS } from './fleet-guard.js';
 import { RETRY_AFTER } from './headers.js';
 
 declare module 'fastify' {
@@ -26,6 +27,17 @@ const CONNECTED = new Set(['ready', 'connect']);
 /** Whether a command sent on `redis` now goes to Redis at once rather than into the offline queue. */
 export function sendsAtOnce(redis: { status: string }): boolean {
   return CONNECTED.has(redis.status);
+}
+
+/**
+ * Pure: the message of the 503 `redis_unavailable` answered before a request's work begins. A write is
+ * told what it needs to retry safely (nothing of it was kept); a read, which keeps nothing anyway,
+ * only that Redis, where everything it would read is, cannot be reached.
+ */
+export function redisUnavailableMessage(method: string, redisStatus: string): string {
+  return READ_METHODS.has(method.toUpperCase())
+    ? `Redis is not connected (${redisStatus}), so nothing can be read now. Retry in a few seconds`
+    : `Redis is not connected (${redisStatus}); nothing was recorded or enqueued. Retry in a few seconds`;
 }
 
 /** The one guarded route without a deadline: its work is many CXone reads, each bounded on its own. */
@@ -72,7 +84,7 @@ export function registerRequestGuard(
       // Sent here rather than thrown: Bull Board's scope has an error handler of its own.
       const response = unavailable(
         'redis_unavailable',
-        `Redis is not connected (${ctx.redis.status}); nothing was recorded or enqueued. Retry in a few seconds`,
+        redisUnavailableMessage(request.method, ctx.redis.status),
       );
       return reply
         .code(response.status)

@@ -96,8 +96,14 @@ describe('the API while Redis stalls or is down', () => {
     const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig() });
     expect(reply.status).toBe(503);
     expect(reply.body).toMatchObject({ error: 'redis_unavailable' });
+    expect(reply.body.message).toMatch(/^Redis is not connected \(\w+\); nothing was recorded or enqueued\./);
     expect(Date.now() - started).toBeLessThan(1_000);
-    expect((await api(stack, 'GET', '/v1/launches/6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60')).status).toBe(503);
+    // A read is told Redis cannot be read, not a write's promise that nothing was recorded.
+    const read = await api(stack, 'GET', '/v1/launches/6f1c2a7e-3b4d-4e8f-9a10-1b2c3d4e5f60');
+    expect(read.status).toBe(503);
+    expect(read.body).toMatchObject({ error: 'redis_unavailable' });
+    expect(read.body.message).toMatch(/^Redis is not connected \(\w+\), so nothing can be read now\. Retry/);
+    expect(read.body.message).not.toContain('recorded');
     // Bull Board's own API too, rather than waiting for Redis to come back.
     const board = await api(stack, 'GET', '/admin/queues/api/queues');
     expect(board.status).toBe(503);
