@@ -8,6 +8,7 @@ import { silentLogger } from '../../src/shared/logger.js';
 import { hashRecord, sealRecord } from '../../src/shared/audit/canonical.js';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
 import {
+  AUDIT_PAGE_MAX,
   AuditAppendError,
   AuditGapsError,
   AuditTrimLockedError,
@@ -399,7 +400,11 @@ describe('audit trail', () => {
     await expect(trail.page('c-page', 'not-a-cursor')).rejects.toBeInstanceOf(InvalidCursorError);
     // The right shape, but past what a stream id holds: Redis would refuse it as a server error.
     await expect(trail.page('c-page', '18446744073709551616-0')).rejects.toBeInstanceOf(InvalidCursorError);
-    expect((await trail.page('c-page', null, 10_000)).records).toHaveLength(100);
+    // One record more than a page holds: asked for 10 000, a page stops at the maximum.
+    await appendMany('c-page-max', AUDIT_PAGE_MAX + 1);
+    const clamped = await trail.page('c-page-max', null, 10_000);
+    expect(clamped.records).toHaveLength(AUDIT_PAGE_MAX);
+    expect(clamped.nextCursor).not.toBeNull();
     expect((await trail.page('c-page', null, 0)).records).toHaveLength(1);
   });
 
