@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { redactUrl } from '../shared/redact-url.js';
 import type { AppConfig } from '../shared/config.js';
+import { openControlSurfaceWarning } from '../sandbox/control-exposure.js';
 
 export const ROLES = ['all', 'api', 'worker', 'sandbox'] as const;
 export type Role = (typeof ROLES)[number];
@@ -76,6 +77,9 @@ export function bannerLines(input: BannerInput): string[] {
   if (input.sandboxUrl) {
     const where = input.sandboxUrl.replace('0.0.0.0', displayHost(config.host));
     lines.push(`  CXone sandbox  ${where}${input.sandboxEmbedded ? ' (embedded)' : ''}`);
+    // The embedded sandbox listens on 127.0.0.1 whatever HOST says: only the standalone role is exposed.
+    const exposed = role === 'sandbox' ? openControlSurfaceWarning(config) : undefined;
+    if (exposed) lines.push(`  WARNING        ${exposed}`);
   } else if (role !== 'sandbox') {
     lines.push(
       `  CXone          ${redactUrl(config.cxone.baseUrl)}${config.sandboxMode ? ' (sandbox)' : ''}`,

@@ -1,5 +1,6 @@
 import type { AppConfig } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
+import { openControlSurfaceWarning } from './control-exposure.js';
 import { sandboxOptionsFromConfig } from './embedded.js';
 import { warnUnknownSandboxVariables } from './env-check.js';
 import { startSandbox } from './server.js';
@@ -27,5 +28,7 @@ export async function runSandboxRole(
     },
     'CXone sandbox listening (standalone role)',
   );
+  const exposed = openControlSurfaceWarning(config);
+  if (exposed) logger.warn({ host: config.host, controlSurface: `${sandbox.url}/__sandbox` }, exposed);
   return sandbox;
 }

@@ -174,6 +174,10 @@ describe('npm start (src/main.ts)', () => {
       while (!/role: sandbox/.test(run.stdout()) && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 100));
       expect(run.stdout()).toMatch(/is running \(role: sandbox\)/);
+      // Its /__sandbox control routes then answer the network: said in the banner, not only the log.
+      expect(run.stdout()).toMatch(
+        / {2}WARNING {8}the sandbox's \/__sandbox control routes .*SANDBOX_ADMIN_TOKEN/,
+      );
       expect(run.stderr()).toBe('');
     } finally {
       run.kill('SIGTERM');

@@ -45,6 +45,43 @@ describe('bannerLines: the Redis line', () => {
   });
 });
 
+describe('bannerLines: an exposed sandbox control surface', () => {
+  // With API_TOKEN set the sandbox role binds every interface; its /__sandbox routes (faults, time
+  // skip, reset) were then open to the network without a word at start.
+  const exposed = { SANDBOX_PORT: '4010', HOST: '0.0.0.0', API_TOKEN: 'an-operator-chosen-token' };
+  const warning = (lines: string[]) => lines.filter((l) => l.startsWith('  WARNING'));
+
+  it('warns when other machines reach /__sandbox without SANDBOX_ADMIN_TOKEN', () => {
+    const lines = bannerLines({
+      role: 'sandbox',
+      config: loadConfig(exposed),
+      sandboxUrl: 'http://0.0.0.0:4010',
+    });
+    expect(warning(lines)).toHaveLength(1);
+    expect(warning(lines)[0]).toMatch(
+      /\/__sandbox control routes .* HOST=0\.0\.0\.0, with no token; set SANDBOX_ADMIN_TOKEN/,
+    );
+  });
+
+  it('says nothing with an admin token, on loopback, or for the embedded sandbox', () => {
+    const guarded = loadConfig({ ...exposed, SANDBOX_ADMIN_TOKEN: 'admin-token-123' });
+    const local = loadConfig({ ...exposed, HOST: '127.0.0.1' });
+    for (const config of [guarded, local]) {
+      expect(warning(bannerLines({ role: 'sandbox', config, sandboxUrl: 'http://127.0.0.1:4010' }))).toEqual(
+        [],
+      );
+    }
+    const embedded = bannerLines({
+      role: 'all',
+      config: loadConfig(exposed),
+      apiPort: 3000,
+      sandboxUrl: 'http://127.0.0.1:4010',
+      sandboxEmbedded: true,
+    });
+    expect(warning(embedded)).toEqual([]);
+  });
+});
+
 describe('bannerLines: the addresses', () => {
   // HOST=::1 is a loopback HOST the API may bind without API_TOKEN; `http://::1:3000` is no URL.
   it('puts an IPv6 HOST in brackets, so every address printed is a URL', () => {

@@ -143,6 +143,24 @@ describe('embedded and standalone sandbox', () => {
     }
   });
 
+  it('warns at start when the standalone role serves /__sandbox to other machines without an admin token', async () => {
+    const exposed = { SANDBOX_PORT: '0', HOST: '0.0.0.0', API_TOKEN: 'an-operator-chosen-token' };
+    const warningsOf = async (env: NodeJS.ProcessEnv) => {
+      const { logger, records } = capturingLogger();
+      const sandbox = await runSandboxRole(loadConfig(env), logger, env);
+      await sandbox.close();
+      return records.filter((r) => r.level === 40);
+    };
+    const open = await warningsOf(exposed);
+    expect(open).toHaveLength(1);
+    expect(open[0]).toMatchObject({ host: '0.0.0.0', controlSurface: expect.stringMatching(/\/__sandbox$/) });
+    expect(open[0]!.msg).toMatch(
+      /answer anyone who reaches HOST=0\.0\.0\.0, with no token; set SANDBOX_ADMIN_TOKEN/,
+    );
+    expect(await warningsOf({ ...exposed, SANDBOX_ADMIN_TOKEN: 'admin-token-123' })).toEqual([]);
+    expect(await warningsOf({ ...exposed, HOST: '127.0.0.1' })).toEqual([]);
+  });
+
   it('runs the standalone role with the sandbox defaults and an admin-guarded control surface', async () => {
     const config = loadConfig({
       SANDBOX_PORT: '0',
