@@ -10,6 +10,7 @@ import {
   REPLAY_ALL_BUDGET_MS,
   type WebhookRoutesOptions,
 } from '../../src/producers/routes/webhooks.js';
+import { deadLetter } from '../../src/shared/webhooks/store.js';
 import { Receiver, startHarness, waitFor, type Harness, cleanupsAfterEach } from './harness.js';
 
 const cleanups = cleanupsAfterEach();
@@ -261,10 +262,22 @@ describe('webhook routes', () => {
   });
 
   it('reads an empty ?limit= as not given, and still refuses a bad one', async () => {
-    const { app } = await setup(await new Receiver().start());
-    const empty = await app.inject({ method: 'GET', url: '/v1/webhooks/dead-letters?limit=' });
-    expect(empty.statusCode).toBe(200);
-    expect(empty.json()).toEqual({ total: 0, deadLetters: [] });
+    const { h, app } = await setup(await new Receiver().start());
+    // One more than the default page (100), so that a default that is not applied shows.
+    const at = Date.now();
+    for (let i = 0; i < 101; i++) {
+      const eventId = `evt-listed-${i}`;
+      await h.redis.hset(h.keys.webhookEvent(eventId), { body: '{}', type: 'campaign.state.changed' });
+      await deadLetter(h, { eventId, reason: 'exhausted', attempts: 9, at: new Date(at + i).toISOString() });
+    }
+    for (const url of ['/v1/webhooks/dead-letters?limit=', '/v1/webhooks/dead-letters']) {
+      const page = await app.inject({ method: 'GET', url });
+      expect(page.statusCode, url).toBe(200);
+      const body = page.json() as { total: number; deadLetters: { eventId: string }[] };
+      expect(body.total, url).toBe(101);
+      expect(body.deadLetters, url).toHaveLength(100);
+      expect(body.deadLetters[0]?.eventId, url).toBe('evt-listed-100');
+    }
     expect((await app.inject({ method: 'GET', url: '/v1/webhooks/dead-letters?limit=0' })).statusCode).toBe(
       400,
     );
