@@ -6,7 +6,7 @@ import {
   type CampaignRecord,
   type CampaignStore,
 } from '../shared/campaign-store.js';
-import { importIfChangedOutside } from '../shared/audit/history-sync.js';
+import { importIfChangedOutside, queueHistoryImport } from '../shared/audit/history-sync.js';
 import { noteCleanupFoundMissing, noteMissingOnCxone } from '../shared/campaign-missing.js';
 import { scheduleWindowEnforcement } from '../shared/compliance/enforcement.js';
 import { checkOutsideChange } from '../shared/compliance/outside-change.js';
@@ -109,6 +109,11 @@ async function transition(
      * that finds the write in place with its answer lost.
      */
     beforeWrite?: (extra: Omit<UpdateCampaignRequest, 'status'>) => Promise<void>;
+    /**
+     * Statuses that end the transition without a write when a fresh read finds them (the campaign
+     * changed in CXone since): that resource is returned instead of the error, for the caller to act on.
+     */
+    settleOn?: (status: CampaignStatus) => boolean;
   },
 ): Promise<CampaignResource> {
   const read = () =>
@@ -117,6 +122,12 @@ async function transition(
   let fresh = opts.known === undefined;
   for (let i = 1; ; i++) {
     if (current.status === target) {
+      if (fresh) return current as CampaignResource;
+      current = await read();
+      fresh = true;
+      continue;
+    }
+    if (opts.settleOn?.(current.status)) {
       if (fresh) return current as CampaignResource;
       current = await read();
       fresh = true;
@@ -894,19 +905,48 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
 
     // 2. Schedule.
     let scheduled: CampaignResource;
+    /**
+     * The draft was started in CXone (its console) while this run's schedule write was on its way: a
+     * 409, and the re-read found it running (active, or paused since). It may dial already: taken
+     * over (3b) as a campaign activated before its start is (processActivate), never failed — a
+     * failure would cancel the operator's campaign.
+     */
+    let startedOutside = false;
     try {
-      const step = nextLaunchStep(current.status);
+      let step = nextLaunchStep(current.status);
+      if (step === 'schedule') {
+        scheduled = await transition(ctx, campaignId, 'scheduled', {
+          attempt,
+          known: current,
+          settleOn: (status) => isRunning(status) || isFinal(status),
+        });
+        step = nextLaunchStep(scheduled.status);
+        if (step === 'done') {
+          // Every activation of ours follows the campaign record's sync: a record means another run of
+          // this launch got there (this one lost its job to it), and this run leaves it alone, as it
+          // always did. So does a run that no longer holds its job.
+          const ours = (await campaigns.get(campaignId)) !== null;
+          if (ours || !(await ownsJob(job, token, deps.lockMs))) {
+            throw new UnrecoverableError(
+              `campaign ${campaignId} is ${scheduled.status} on CXone and cannot become scheduled`,
+            );
+          }
+          startedOutside = true;
+        }
+      } else {
+        scheduled =
+          full ?? (await ctx.cxone.getCampaign(campaignId, { priority: 'control', campaignId, attempt }));
+      }
       if (step === 'gone') {
         throw new UnrecoverableError(
-          `campaign ${campaignId} was ${current.status} on CXone before its launch finished; submit a new launch`,
+          `campaign ${campaignId} was ${scheduled.status} on CXone before its launch finished; submit a new launch`,
         );
       }
-      scheduled =
-        step === 'schedule'
-          ? await transition(ctx, campaignId, 'scheduled', { attempt, known: current })
-          : (full ?? (await ctx.cxone.getCampaign(campaignId, { priority: 'control', campaignId, attempt })));
     } finally {
       await createdAudit;
+    }
+    if (startedOutside) {
+      await takeOverStartedDraft(deps, scheduled, data);
     }
 
     // 3a. A future start: a delayed activation job, never a sleeping worker.
@@ -1008,7 +1048,7 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
           attempt,
           actor: data.actor,
           before: scheduled,
-          plannedFrom,
+          ...(startedOutside ? { takeover: true } : { plannedFrom }),
         });
       } catch (err) {
         if (!(err instanceof StartWindowPassedError)) throw err;
@@ -1390,30 +1430,70 @@ async function takeOverEarlyActivation(
   expectedAtMs: number,
   launchId: string,
 ): Promise<void> {
-  const { ctx } = deps;
   const plannedStart = new Date(expectedAtMs).toISOString();
-  ctx.logger.warn(
+  deps.ctx.logger.warn(
     { campaignId: current.id, status: current.status, version: current.version, plannedStart },
     'scheduled campaign was activated in CXone before its start; watching it from now on',
   );
+  await recordStartedOutside(deps.ctx, current, {
+    launchId,
+    from: 'scheduled',
+    reason: 'activated outside the orchestrator before its start',
+    plannedStart,
+  });
+}
+
+/**
+ * Records that a launch's draft was found running when the launch came to schedule it: started in
+ * CXone (its console allows draft → active) between the create and the schedule write. Audited once
+ * and announced as an early activation is, with the start the launch would have planned; CXone's
+ * account of who started it is imported into the trail once the campaign record exists.
+ */
+async function takeOverStartedDraft(deps: Deps, current: CampaignResource, data: LaunchJob): Promise<void> {
+  const { ctx } = deps;
+  let plannedStart: string | undefined;
+  try {
+    plannedStart = new Date(planActivation(data.config, ctx.clock.now()).activateAtMs).toISOString();
+  } catch {
+    // No calling window ahead: the launch could not have planned a start; the campaign runs all the same.
+  }
+  ctx.logger.warn(
+    { campaignId: current.id, launchId: data.launchId, status: current.status, version: current.version },
+    'draft campaign was started in CXone before its launch scheduled it; taking it over',
+  );
+  await recordStartedOutside(ctx, current, {
+    launchId: data.launchId,
+    from: 'draft',
+    reason: 'started outside the orchestrator before its launch scheduled it',
+    ...(plannedStart ? { plannedStart } : {}),
+  });
+  await queueHistoryImport(ctx, current.id, current.version);
+}
+
+/** A campaign found running that the orchestrator did not start: one state_changed record, one event. */
+async function recordStartedOutside(
+  ctx: AppContext,
+  current: CampaignResource,
+  input: { launchId: string; from: CampaignStatus; reason: string; plannedStart?: string },
+): Promise<void> {
   await auditOrLog(ctx, {
     campaignId: current.id,
     action: 'state_changed',
     actor: ACTOR,
     cxoneVersion: current.version,
     details: {
-      launchId,
-      from: 'scheduled',
+      launchId: input.launchId,
+      from: input.from,
       to: current.status,
       changedIn: 'cxone',
-      reason: 'activated outside the orchestrator before its start',
-      plannedStart,
+      reason: input.reason,
+      ...(input.plannedStart ? { plannedStart: input.plannedStart } : {}),
     },
     // Once: the takeover's own safe-start write moves the version a redelivery would see.
     dedupeKey: `activated_early:${current.id}`,
   });
   await publishOrLog(ctx, 'campaign.state.changed', current.id, {
-    from: 'scheduled',
+    from: input.from,
     to: current.status,
     version: current.version,
     reason: 'activated-outside-before-start',

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditStoreFor } from '../../src/shared/audit/trail.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
+import type { LaunchJob } from '../../src/shared/jobs.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
 import { startStack, type Stack } from '../e2e/stack.js';
@@ -38,7 +40,13 @@ describe('a launch run that comes back after losing its job', () => {
     await stack?.close();
   });
 
-  async function staleRun(extendLockAnswer: 0 | 1, token: string | undefined, otherRunFinished: boolean) {
+  async function staleRun(
+    extendLockAnswer: 0 | 1,
+    token: string | undefined,
+    otherRunFinished: boolean,
+    /** The other run syncs the campaign record before activating, as every run of the launch worker does. */
+    otherRunSynced = false,
+  ) {
     // The stale run is on its last attempt, so its failure would be final.
     const { launchId, job } = await lastAttemptLaunch(stack.ctx, {
       extendLock: async () => extendLockAnswer,
@@ -49,6 +57,12 @@ describe('a launch run that comes back after losing its job', () => {
       const scheduled = await stack.ctx.cxone.updateCampaign(campaignId, current.version, {
         status: 'scheduled',
       });
+      if (otherRunSynced) {
+        await createCampaignStore(stack.ctx).syncFromCxone(scheduled, {
+          launchId,
+          config: (job.data as LaunchJob).config,
+        });
+      }
       const active = await stack.ctx.cxone.updateCampaign(campaignId, scheduled.version, {
         status: 'active',
       });
@@ -75,6 +89,20 @@ describe('a launch run that comes back after losing its job', () => {
     expect(err).toBeInstanceOf(Error);
     expect(record?.status).toBe('running');
     expect(campaign.status).toBe('active');
+  });
+
+  it('does not take over, as started in CXone, a draft another run of its launch scheduled and activated', async () => {
+    // This run still holds its job (it cannot tell it lost it): the record the other run synced before
+    // activating is what says the campaign was started by the launch, not in CXone's console.
+    const { record, campaign } = await staleRun(1, undefined, true, true);
+    expect(record).toMatchObject({
+      status: 'succeeded',
+      campaignStatus: 'active',
+      cxoneVersion: campaign.version,
+    });
+    const trail = await auditStoreFor(stack.ctx).list(campaign.id);
+    expect(trail.filter((r) => r.details.changedIn === 'cxone')).toEqual([]);
+    expect(trail.map((r) => r.action)).not.toContain('launch_failed');
   });
 
   it('does not fail or cancel a launch another run already finished, even when it cannot tell', async () => {

@@ -12,7 +12,8 @@ import type { CampaignStatus } from '../cxone/wire.js';
  * completed and cancelled are final. draft → active is the reference's own lifecycle ("draft,
  * active, paused, and completed", seed-tutorial.txt Step 2): CXone lets a draft be started at once
  * (from its console too), so the sandbox must not refuse it. The orchestrator itself still goes
- * through scheduled, and copes with a draft found active (launch-plan.ts nextLaunchStep).
+ * through scheduled, and takes over a draft found started when it comes to schedule it
+ * (launch-worker.ts takeOverStartedDraft) instead of failing and cancelling it.
  */
 const TRANSITIONS: Record<CampaignStatus, readonly CampaignStatus[]> = {
   draft: ['scheduled', 'active', 'cancelled'],
