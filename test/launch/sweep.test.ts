@@ -212,18 +212,25 @@ describe('launch sweep over real Redis and the sandbox', () => {
         }),
       );
     }
+    // Waited for as long as a loaded machine needs, not a second of wall clock: these sweeps run every
+    // 200 ms, so one that ignored its interval (the default's is a minute) still never settles it here.
     const launch = await waitFor(
       'the sweep to settle the launch',
       async () => {
         const l = await launches.get(cutOff.launchId);
         return l?.status === 'failed' ? l : undefined;
       },
-      intervalMs * 5,
+      undefined,
       20,
     );
     expect(launch).toMatchObject({ cancelled: true, campaignStatus: 'cancelled' });
-    // A few more turns: no process settles it again.
-    await new Promise((r) => setTimeout(r, intervalMs * 3));
+    // The turn that settled it reports once its whole pass is done; then three more turns, however
+    // long they take, in which no process settles it again.
+    const settledAt = await waitFor('the sweep that settled it to report', async () => {
+      const at = sweeps.findIndex((s) => s.settled.includes(cutOff.launchId));
+      return at >= 0 ? at + 1 : undefined;
+    });
+    await waitFor('three more sweeps', async () => sweeps.length >= settledAt + 3, undefined, 20);
     expect(recorded.events.filter((e) => e.type === 'campaign.launch.failed')).toHaveLength(1);
     expect(sweeps.flatMap((s) => s.settled)).toEqual([cutOff.launchId]);
     await Promise.all(workers.splice(0).map((w) => w.close()));
