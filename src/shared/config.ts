@@ -237,6 +237,11 @@ export const envSchema = z
     ),
     WORKER_CONCURRENCY: numberVar(z.coerce.number().int().min(1).max(1000).default(20)),
     SHUTDOWN_TIMEOUT_MS: numberVar(millis(0, 3_600_000, 'an hour').default(30_000)),
+    /**
+     * How long an active campaign may go without a statistics read (every poll failing) before the
+     * abandonment guard pauses it (compliance/blind.ts): at least two poll ticks, at most an hour.
+     */
+    GUARD_BLIND_PAUSE_AFTER_MS: numberVar(millis(30_000, 3_600_000, 'an hour').default(300_000)),
     /** Allow campaigns that disable the do-not-call check (issue 7); off unless the deployment opts in. */
     ALLOW_DNC_DISABLED: z.stringbool().default(false),
     /** Read-only Bull Board for wide audiences. */
@@ -340,6 +345,8 @@ export interface AppConfig {
   fleetTakeover?: string | undefined;
   workerConcurrency: number;
   shutdownTimeoutMs: number;
+  /** GUARD_BLIND_PAUSE_AFTER_MS: no statistics read for this long pauses an active campaign. */
+  guardBlindPauseAfterMs: number;
   allowDncDisabled: boolean;
   bullBoardReadOnly: boolean;
   auditRetentionDays: number;
@@ -499,6 +506,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, opts: LoadCo
     fleetTakeover: env.FLEET_TAKEOVER,
     workerConcurrency: env.WORKER_CONCURRENCY,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    guardBlindPauseAfterMs: env.GUARD_BLIND_PAUSE_AFTER_MS,
     allowDncDisabled: env.ALLOW_DNC_DISABLED,
     bullBoardReadOnly: env.BULL_BOARD_READ_ONLY,
     auditRetentionDays: env.AUDIT_RETENTION_DAYS,

@@ -416,7 +416,7 @@ async function recordClaimEnded(
 }
 
 /** True while the window holds a claim on the campaign's pause (its marker or its commands). */
-function windowClaims(win: WindowState): boolean {
+export function windowClaims(win: WindowState): boolean {
   return (
     win.pausedAt !== undefined ||
     win.pauseCommandId !== undefined ||

@@ -14,7 +14,7 @@ import { runtimeComplianceProblems, STRICT_POLICY } from './deployment-policy.js
 import { describePeriod, evaluateAbandonmentGuard, MEASUREMENT, type GuardState } from './guard.js';
 import { isLateLanding, isLatePause, isLateStop, isWindowPause, lateByMs } from './lateness.js';
 import { NOT_ENCODED, STATE_RULES } from './state-rules.js';
-import type { ComplianceActionEntry, WindowState } from './state-store.js';
+import { COMPLIANCE_ACTION_KINDS, type ComplianceActionEntry, type WindowState } from './state-store.js';
 import { currentWindowClose, isWithinWindow, localIso, nextWindowOpen } from './windows.js';
 
 // The report's shape is its response schema's (src/shared/responses/compliance-report.ts), so what
@@ -50,8 +50,11 @@ const WINDOW_KINDS = new Set([
   'window_pause_landed',
 ]);
 // A lift of the guard's pause (an operator's resume over the cap) is a guard decision overridden:
-// the report shows it next to the pause it lifted, as the trail does.
-const GUARD_KINDS = new Set(['guard_throttle', 'guard_pause', 'guard_release', 'guard_pause_lifted']);
+// the report shows it next to the pause it lifted, as the trail does; a blind pause and what became
+// of it likewise.
+const GUARD_KINDS: ReadonlySet<string> = new Set(
+  COMPLIANCE_ACTION_KINDS.filter((k) => k.startsWith('guard_')),
+);
 
 /**
  * The log's entries, one per audit dedupe key (the first; a replayed action is appended to the log

@@ -1,6 +1,7 @@
 import type { AppContext } from '../context.js';
 import type { Keys } from '../keys.js';
 import { evalScript } from '../redis-script.js';
+import type { BlindWatch } from './blind.js';
 import { isGuardState, type GuardState } from './guard.js';
 import { countsAgainstAdherence } from './lateness.js';
 
@@ -9,7 +10,8 @@ import { countsAgainstAdherence } from './lateness.js';
  * `compliance` field: the window enforcer and the abandonment guard (called from poll workers) write
  * concurrently, and separate hash fields mean neither overwrites the other's part.
  *   {prefix}:compliance:<id>      hash: window → WindowState JSON, guard → GuardState JSON,
- *                                 late → the actions the report's `adherent` turns on (JSON array)
+ *                                 late → the actions the report's `adherent` turns on (JSON array),
+ *                                 blind → BlindWatch JSON (the failing polls, blind.ts)
  *   {prefix}:compliance-log:<id>  list: the campaign's compliance actions, newest first, capped
  */
 export interface WindowState {
@@ -40,6 +42,9 @@ export const COMPLIANCE_ACTION_KINDS = [
   'guard_pause',
   'guard_release',
   'guard_pause_lifted',
+  'guard_blind_pause',
+  'guard_blind_resume',
+  'guard_blind_pause_kept',
   'period_closed',
   'refused_resume',
   'outside_change_noncompliant',
@@ -180,6 +185,16 @@ export async function replaceGuardState(
 
 export async function setGuardState(ctx: StoreContext, campaignId: string, state: GuardState): Promise<void> {
   await ctx.redis.hset(hashKey(ctx, campaignId), 'guard', JSON.stringify(state));
+}
+
+/** The failing polls of the campaign's statistics and the guard's blind pause (blind.ts). */
+export async function getBlindWatch(ctx: StoreContext, campaignId: string): Promise<BlindWatch | undefined> {
+  const raw = await ctx.redis.hget(hashKey(ctx, campaignId), 'blind');
+  return raw ? (JSON.parse(raw) as BlindWatch) : undefined;
+}
+
+export async function setBlindWatch(ctx: StoreContext, campaignId: string, watch: BlindWatch): Promise<void> {
+  await ctx.redis.hset(hashKey(ctx, campaignId), 'blind', JSON.stringify(watch));
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   windowPauseFoundInPlace,
   windowResumeWithdrawn,
 } from '../compliance/enforcement.js';
+import { noteBlindPauseOvertaken } from '../compliance/blind-actions.js';
 import { recordGuardPauseLifted } from '../compliance/guard-actions.js';
 import { recordComplianceAction } from '../compliance/record.js';
 import { getWindowState } from '../compliance/state-store.js';
@@ -31,6 +32,8 @@ import { importIfChangedOutside } from '../audit/history-sync.js';
  * - a pause that is not the calling window's (applied, or found in place) is the requester's: the
  *   window drops its claim and never resumes it (enforcement.ts, releaseWindowPause), and a window
  *   resume queued before it is withdrawn when it comes to run (windowResumeWithdrawn);
+ * - a pause or resume by someone else's command ends the abandonment guard's blind pause's claim
+ *   (blind-actions.ts): it is not lifted when the statistics come back;
  * - every other status or settings change re-plans window enforcement, which reads the new config;
  *   a pending window re-check (the 30 s verify after the window's own pause) is kept, not replaced
  *   by the next open (replan.ts).
@@ -61,7 +64,10 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
         return;
       }
       if (to === 'active') await ensurePolling(ctx, campaignId);
-      if (to === 'active' && from === 'paused' && by) await recordGuardPauseLifted(ctx, campaignId, by);
+      if (to === 'active' && from === 'paused' && by) {
+        await recordGuardPauseLifted(ctx, campaignId, by);
+        await noteBlindPauseOvertaken(ctx, campaignId, by);
+      }
       await replanWindowEnforcement(ctx, campaignId);
     },
     async onStatusFoundInPlace(campaignId, status, by) {
@@ -77,6 +83,7 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
     withdrawn: (command) => windowResumeWithdrawn(ctx, command),
     async onPauseTaken(campaignId, by) {
       await releaseWindowPause(ctx, campaignId, by);
+      await noteBlindPauseOvertaken(ctx, campaignId, by);
     },
     async onSettingsChanged(campaignId, fields) {
       const windowFields = ['allowedCallTimes', 'complianceTimeZone', 'recipientStates'];

@@ -1,6 +1,7 @@
 import { queueHistoryImport } from '../audit/history-sync.js';
 import { noteMissingOnCxone } from '../campaign-missing.js';
 import { CampaignStore } from '../campaign-store.js';
+import { noteFailedStatsPoll, settleBlindPause } from '../compliance/blind-actions.js';
 import { applyAbandonmentGuard } from '../compliance/guard-actions.js';
 import { checkOutsideChange } from '../compliance/outside-change.js';
 import { cancelWindowEnforcement } from '../compliance/enforcement.js';
@@ -151,6 +152,9 @@ async function pollOnce(
       await stopPolling(ctx, campaignId);
       return { kind: 'unknown' };
     }
+    // The guard measures nothing while the statistics fail: counted, and a campaign left unmeasured
+    // too long is paused (compliance/blind-actions.ts). The poll's failure goes on to BullMQ as it was.
+    await noteFailedStatsPoll(ctx, record, err);
     throw err;
   }
   // The stats call has no bound on its wait in the fleet limiter (a backlog, a 429 penalty of up to
@@ -236,6 +240,13 @@ async function pollOnce(
   // A change made in CXone may have been to the windows themselves: plan from the synced config.
   if (resynced) await replanWindowEnforcement(ctx, campaignId);
   if (stats.status === 'paused') {
+    // Seen again after the guard paused it blind: resumed or left paused, and recorded.
+    await settleBlindPause(ctx, {
+      campaignId,
+      config: record.config,
+      stats,
+      changedOutside: resynced,
+    });
     // Paused campaigns are not paced, but the rate they will resume at is pacing's (apply.ts).
     const pacing = await applyPausedPacing(ctx, { record, stats, efficiency });
     // No turn taken: the campaign dials nothing, so a deferral episode ends here (deferrals.ts).

@@ -1,0 +1,245 @@
+import type { CampaignConfig } from '../campaign-config.js';
+import type { CampaignRecord } from '../campaign-store.js';
+import type { AppContext } from '../context.js';
+import type { CampaignStats } from '../cxone/wire.js';
+import { enqueueCommand, getCommand } from '../lifecycle/enqueue.js';
+import { LimiterClosedError } from '../limiter/types.js';
+import { isFinal } from '../lifecycle/state-machine.js';
+import { evalScript } from '../redis-script.js';
+import {
+  blindPauseDecision,
+  blindResumeDecision,
+  noteFailedPoll,
+  summarizePollError,
+  type BlindWatch,
+} from './blind.js';
+import { REASON_WINDOW, windowClaims } from './enforcement.js';
+import { evaluateAbandonmentGuard } from './guard.js';
+import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
+import {
+  complianceKeys,
+  getBlindWatch,
+  getWindowState,
+  readGuardState,
+  setBlindWatch,
+} from './state-store.js';
+import { isWithinWindow } from './windows.js';
+
+/** The reason of the guard's blind pause and of its resume (commands, audit records, events). */
+export const REASON_BLIND = 'abandonment-guard-blind';
+
+const RULE = 'abandonment-guard-blind';
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+/**
+ * A statistics poll of the campaign failed: counted in Redis (so a restarted worker goes on counting),
+ * and once an active campaign has had no statistics read for `guardBlindPauseAfterMs` it is paused
+ * through the lifecycle, as the guard's own pauses are (blind.ts says when). Only the failure path
+ * pays for this; a successful poll writes nothing here. Never throws: the caller rethrows the poll's
+ * own failure, which must reach BullMQ as it was.
+ */
+export async function noteFailedStatsPoll(
+  ctx: AppContext,
+  record: Pick<CampaignRecord, 'campaignId' | 'status' | 'config' | 'lastStats'>,
+  err: unknown,
+): Promise<void> {
+  const { campaignId } = record;
+  // This process shutting down cut the call short: CXone was not asked, nothing failed.
+  if (err instanceof LimiterClosedError) return;
+  try {
+    const nowMs = ctx.clock.now();
+    const error = summarizePollError(err);
+    const watch = noteFailedPoll(
+      await getBlindWatch(ctx, campaignId),
+      record.lastStats?.at ?? null,
+      nowMs,
+      error,
+    );
+    await setBlindWatch(ctx, campaignId, watch);
+    // Not dialing as far as the orchestrator knows: nothing to pause, and nothing more to read.
+    if (record.status !== 'active') return;
+    const [win, guard, command] = await Promise.all([
+      getWindowState(ctx, campaignId),
+      readGuardState(ctx, campaignId),
+      watch.pause ? getCommand(ctx, watch.pause.commandId) : Promise.resolve(null),
+    ]);
+    const afterMs = ctx.config.guardBlindPauseAfterMs;
+    const decision = blindPauseDecision({
+      watch,
+      nowMs,
+      afterMs,
+      status: record.status,
+      ended: guard.state?.endedAtMs !== undefined,
+      withinWindow: isWithinWindow(record.config, nowMs),
+      windowPaused: windowClaims(win),
+      pauseCommand: command?.status,
+    });
+    if (decision.kind !== 'pause') return;
+    const { commandId } = await enqueueCommand(ctx, {
+      campaignId,
+      actor: COMPLIANCE_ACTOR,
+      reason: REASON_BLIND,
+      action: 'pause',
+    });
+    const lastStatsAt = record.lastStats?.at ?? null;
+    const next: BlindWatch = {
+      ...watch,
+      pause: {
+        commandId,
+        atMs: nowMs,
+        lastStatsAt,
+        failedPolls: watch.failedPolls,
+        lastError: error,
+        okAt: watch.okAt,
+      },
+    };
+    await setBlindWatch(ctx, campaignId, next);
+    const reissued = decision.reissued;
+    await recordComplianceAction(ctx, {
+      campaignId,
+      kind: 'guard_blind_pause',
+      details: {
+        rule: RULE,
+        reason:
+          `no statistics read for ${Math.round(decision.blindForMs / 1000)} s ` +
+          `(${watch.failedPolls} failed polls, the last ${error.kind}${error.status ? ` ${error.status}` : ''}): ` +
+          `the abandonment guard cannot measure the campaign, so it pauses it until it can`,
+        blindForMs: decision.blindForMs,
+        pauseAfterMs: afterMs,
+        lastStatsAt,
+        lastMeasuredAt: iso(guard.state?.lastSeen?.atMs),
+        failedPolls: watch.failedPolls,
+        lastError: error,
+        commandId,
+        ...(reissued ? { reissued: true, failedCommandId: reissued.failedCommandId } : {}),
+      },
+      dedupeKey: `guard-blind-pause:${campaignId}:${commandId}`,
+      ...(reissued ? {} : { event: 'campaign.compliance.paused' as const }),
+    });
+  } catch (noteErr) {
+    ctx.logger.error(
+      { err: noteErr, campaignId },
+      'could not count the failed statistics poll for the abandonment guard’s blind pause',
+    );
+  }
+}
+
+/**
+ * A successful poll of a paused campaign: a blind pause of the guard's not yet decided on is decided
+ * now (blind.ts blindResumeDecision): resumed through the lifecycle, or left paused, recorded either
+ * way, and forgotten. One read (the watch) on a paused campaign's poll; none on an active one's.
+ */
+export async function settleBlindPause(
+  ctx: AppContext,
+  input: {
+    campaignId: string;
+    config: CampaignConfig;
+    stats: CampaignStats;
+    /** The poll re-read the campaign: it had been changed in CXone since the record's version. */
+    changedOutside: boolean;
+  },
+): Promise<void> {
+  const { campaignId, stats } = input;
+  const watch = await getBlindWatch(ctx, campaignId);
+  const pause = watch?.pause;
+  if (!watch || !pause) return;
+  const nowMs = ctx.clock.now();
+  const [win, guard, command] = await Promise.all([
+    getWindowState(ctx, campaignId),
+    readGuardState(ctx, campaignId),
+    getCommand(ctx, pause.commandId),
+  ]);
+  // Measured as the guard would on these statistics, without keeping its state: the campaign is
+  // paused, and the guard's next poll of it dialing measures and keeps it.
+  const measured = evaluateAbandonmentGuard({ config: input.config, state: guard.state, stats, nowMs });
+  const decision = blindResumeDecision({
+    pause,
+    pauseCommand: command?.status,
+    ended: guard.state?.endedAtMs !== undefined || isFinal(stats.status),
+    changedOutside: input.changedOutside,
+    withinWindow: isWithinWindow(input.config, nowMs),
+    windowPaused: windowClaims(win),
+    rate: measured.figures.rate,
+    cap: measured.figures.cap,
+  });
+  if (decision.kind === 'wait') return;
+  const details = {
+    rule: RULE,
+    pauseCommandId: pause.commandId,
+    pausedAt: iso(pause.atMs),
+    rate: measured.figures.rate,
+    answeredCalls: measured.figures.answeredCalls,
+    abandonedCalls: measured.figures.abandonedCalls,
+    cap: measured.figures.cap,
+    period: measured.period.index,
+  };
+  let resumeCommandId: string | undefined;
+  if (decision.kind === 'resume') {
+    ({ commandId: resumeCommandId } = await enqueueCommand(ctx, {
+      campaignId,
+      actor: COMPLIANCE_ACTOR,
+      reason: REASON_BLIND,
+      action: 'resume',
+    }));
+  }
+  // Forgotten before it is recorded: a record that failed is logged, and must not decide again.
+  const { pause: _settled, ...rest } = watch;
+  await setBlindWatch(ctx, campaignId, rest);
+  if (resumeCommandId !== undefined) {
+    await recordComplianceAction(ctx, {
+      campaignId,
+      cxoneVersion: stats.version,
+      kind: 'guard_blind_resume',
+      details: {
+        ...details,
+        commandId: resumeCommandId,
+        reason:
+          'the statistics are read again and the period’s abandonment rate is under the cap: the blind pause is lifted',
+      },
+      dedupeKey: `guard-blind-resume:${campaignId}:${pause.commandId}`,
+      event: 'campaign.compliance.resumed',
+    });
+  } else if (decision.kind === 'keep') {
+    await recordComplianceAction(ctx, {
+      campaignId,
+      cxoneVersion: stats.version,
+      kind: 'guard_blind_pause_kept',
+      details: { ...details, kept: decision.reason, reason: `left paused: ${decision.note}` },
+      dedupeKey: `guard-blind-kept:${campaignId}:${pause.commandId}`,
+    });
+  }
+}
+
+// KEYS[1] the compliance hash; ARGV[1] the command that changed the status, ARGV[2] the note (JSON).
+// One step, so a settle that forgot the pause meanwhile never gets it back.
+const OVERTAKE_SCRIPT = `
+local raw = redis.call('HGET', KEYS[1], 'blind')
+if not raw then return 0 end
+local watch = cjson.decode(raw)
+if type(watch.pause) ~= 'table' or watch.pause.commandId == ARGV[1] or watch.pause.overtakenBy then return 0 end
+watch.pause.overtakenBy = cjson.decode(ARGV[2])
+redis.call('HSET', KEYS[1], 'blind', cjson.encode(watch))
+return 1
+`;
+
+/**
+ * The lifecycle changed the campaign's status by someone else's command (a resume, or a pause taken
+ * over or found in place): a blind pause of the guard's is no longer the campaign's last word, and is
+ * not lifted when the statistics come back. Not the window's pause at its close: that one lasts only
+ * until the open, and the resume's decision checks the window itself.
+ */
+export async function noteBlindPauseOvertaken(
+  ctx: Pick<AppContext, 'redis' | 'keys'>,
+  campaignId: string,
+  by: { actor: string; reason: string; commandId: string },
+): Promise<void> {
+  if (by.reason === REASON_BLIND || by.reason === REASON_WINDOW) return;
+  await evalScript(
+    ctx.redis,
+    OVERTAKE_SCRIPT,
+    1,
+    complianceKeys(ctx.keys, campaignId).state,
+    by.commandId,
+    JSON.stringify({ actor: by.actor, reason: by.reason, commandId: by.commandId }),
+  );
+}
