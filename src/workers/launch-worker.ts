@@ -922,16 +922,20 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
         });
         step = nextLaunchStep(scheduled.status);
         if (step === 'done') {
-          // Every activation of ours follows the campaign record's sync: a record means another run of
-          // this launch got there (this one lost its job to it), and this run leaves it alone, as it
-          // always did. So does a run that no longer holds its job.
-          const ours = (await campaigns.get(campaignId)) !== null;
-          if (ours || !(await ownsJob(job, token, deps.lockMs))) {
+          // A run that no longer holds its job leaves the campaign to the run that does.
+          if (!(await ownsJob(job, token, deps.lockMs))) {
             throw new UnrecoverableError(
               `campaign ${campaignId} is ${scheduled.status} on CXone and cannot become scheduled`,
             );
           }
-          startedOutside = true;
+          // Every activation of ours follows the campaign record's sync: a record means another run of
+          // this launch activated it (one that lost the job to this run, and may not have finished). It
+          // is carried on as a first read finding it active is: failed, this run would cancel it.
+          const record = await campaigns.get(campaignId);
+          if (record === null) startedOutside = true;
+          else if (scheduled.status === 'active') {
+            plannedFrom = unrecordedStartFrom(record, data.config.dialerStrategy.callRate);
+          }
         }
       } else {
         scheduled =

@@ -105,6 +105,19 @@ describe('a launch run that comes back after losing its job', () => {
     expect(trail.map((r) => r.action)).not.toContain('launch_failed');
   });
 
+  it('does not fail or cancel a launch another run of it activated and has yet to finish', async () => {
+    // This run holds the job (the other lost it, and does not know yet): its schedule write meets the
+    // other run's activation, whose record says the launch started it. As a first read finding it
+    // active would, this run watches it and finishes the launch; failing, it would cancel it.
+    const { err, record, campaign } = await staleRun(1, undefined, false, true);
+    expect(err).not.toBeInstanceOf(Error);
+    expect(record).toMatchObject({ status: 'succeeded', campaignStatus: 'active' });
+    expect(campaign.status).toBe('active');
+    const trail = await auditStoreFor(stack.ctx).list(campaign.id);
+    expect(trail.filter((r) => r.details.changedIn === 'cxone')).toEqual([]);
+    expect(trail.map((r) => r.action)).not.toContain('launch_failed');
+  });
+
   it('does not fail or cancel a launch another run already finished, even when it cannot tell', async () => {
     const { record, campaign } = await staleRun(1, undefined, true);
     expect(record).toMatchObject({ status: 'succeeded', campaignStatus: 'active' });
