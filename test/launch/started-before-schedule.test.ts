@@ -12,6 +12,7 @@ import {
   sandboxStatus,
   startStack,
   waitForLaunch,
+  zoneAtNight,
   type Stack,
 } from '../e2e/stack.js';
 import { recording, type Recorded } from './recording.js';
@@ -51,13 +52,16 @@ describe('a launch whose draft an operator started before the launch scheduled i
   });
 
   /** Launches a campaign due now whose draft the console changes as `console` says; the finished launch. */
-  async function launchStartedInConsole(console: Array<Record<string, unknown>>) {
+  async function launchStartedInConsole(
+    console: Array<Record<string, unknown>>,
+    overrides: Parameters<typeof campaignConfig>[0] = {},
+  ) {
     beforeSchedule = async (campaignId) => {
       for (const body of console)
         expect((await patchOnSandbox(stack.sandbox, campaignId, body)).status).toBe(200);
     };
     const reply = await api(stack, 'POST', '/v1/campaigns', {
-      body: campaignConfig({ startDateTime: new Date().toISOString() }),
+      body: campaignConfig({ startDateTime: new Date().toISOString(), ...overrides }),
     });
     expect(reply.status).toBe(202);
     const launch = await waitForLaunch(stack, String(reply.body.launchId));
@@ -138,5 +142,25 @@ describe('a launch whose draft an operator started before the launch scheduled i
     expect(await stack.ctx.queues.poll.getJobScheduler(pollSchedulerId(campaignId))).toBeDefined();
     expect(await stack.ctx.queues.compliance.getJob(windowJobId(campaignId))).toBeDefined();
     expect(recorded.events.filter((e) => e.type === 'campaign.launch.failed')).toEqual([]);
+  });
+
+  it('keeps a draft the operator started outside its calling window to it: its window close is due at once', async () => {
+    // Started at night in the campaign's zone: the launch would have planned its start for the next
+    // open, but it is dialing now. The takeover must not leave it dialing until some later close.
+    const before = Date.now();
+    const { launch, campaignId } = await launchStartedInConsole([{ status: 'active' }], {
+      complianceTimeZone: zoneAtNight(),
+    });
+
+    expect(launch).toMatchObject({ status: 'succeeded', campaignStatus: 'active' });
+    const trail = await auditStoreFor(stack.ctx).list(campaignId);
+    const takeover = trail.find((r) => r.details.from === 'draft');
+    // The start it would have had: the next open, in the future.
+    expect(Date.parse(String(takeover?.details.plannedStart))).toBeGreaterThan(Date.now());
+    // Window enforcement pauses it now: its close is planned for the moment of the takeover, not later.
+    const job = await stack.ctx.queues.compliance.getJob(windowJobId(campaignId));
+    expect(job?.data).toMatchObject({ kind: 'close' });
+    expect((job?.data as { atMs: number }).atMs).toBeGreaterThanOrEqual(before);
+    expect((job?.data as { atMs: number }).atMs).toBeLessThanOrEqual(Date.now());
   });
 });
