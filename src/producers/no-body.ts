@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, ValidationFailedError } from './errors.js';
 
@@ -21,9 +21,13 @@ async function dropEmptyBodyLabel(request: FastifyRequest, _reply: FastifyReply,
   const { headers } = request;
   const chunked = headers['transfer-encoding'] !== undefined;
   let empty = !chunked && (headers['content-length'] === undefined || headers['content-length'] === '0');
+  let body = payload;
   if (chunked) {
     const first = await firstChunk(payload);
     if (first === null) empty = true;
+    // A body wholly in before this hook ran (anything awaited before it) has spent its end on the
+    // read: a chunk put back would wait for an end already emitted, and the request would hang.
+    else if (payload.readableEnded) body = Readable.from([first], { objectMode: false });
     else payload.unshift(first);
   }
   if (empty) {
@@ -32,11 +36,15 @@ async function dropEmptyBodyLabel(request: FastifyRequest, _reply: FastifyReply,
     delete headers['transfer-encoding'];
   } else if (!JSON_TYPE.test(headers['content-type'] ?? ''))
     throw new ApiError(415, 'unsupported_media_type', READS_NO_BODY);
-  return payload;
+  return body;
 }
+
+const brokeOffError = () => new ApiError(400, 'bad_request', 'the request body broke off before it ended');
 
 /** The body's first chunk, or null when it ends without one. */
 function firstChunk(payload: Readable): Promise<Buffer | null> {
+  // A client gone before this hook ran (while an earlier one awaited) has nothing more to emit.
+  if (payload.destroyed) return Promise.reject(brokeOffError());
   return new Promise((resolve, reject) => {
     const settle = (then: () => void) => {
       payload.off('readable', onReadable);
@@ -49,8 +57,7 @@ function firstChunk(payload: Readable): Promise<Buffer | null> {
     // A body that ended before anything read it (the last chunk came with the headers) ends here.
     const onEnd = () => settle(() => resolve(null));
     // A client gone mid-body: the 400 Fastify's own reading of a body that broke off gets.
-    const brokeOff = () =>
-      settle(() => reject(new ApiError(400, 'bad_request', 'the request body broke off before it ended')));
+    const brokeOff = () => settle(() => reject(brokeOffError()));
     payload.on('readable', onReadable);
     payload.on('end', onEnd);
     payload.on('error', brokeOff);

@@ -1,5 +1,10 @@
+import net from 'node:net';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, API_TOKEN, startStack, type Stack } from '../e2e/stack.js';
+import { NO_BODY } from '../../src/producers/no-body.js';
+import { api, API_TOKEN, startStack, waitFor, type Stack } from '../e2e/stack.js';
 import { rawExchange } from '../support/raw-http.js';
 
 /**
@@ -104,5 +109,63 @@ describe('POST routes that read no body', () => {
         { error: 'unsupported_media_type', message: 'this route reads no body; send the POST without one' },
       ]);
     }
+  });
+});
+
+describe('the no-body hook on a chunked body that came in before it ran', () => {
+  // The API awaits nothing before this hook today, so it reads a chunked body as it arrives; a hook
+  // that awaits (I/O, a timer) lets the whole body and its end arrive first. The first chunk then put
+  // back waited for an end already emitted, and the request hung; a client gone by then left the hook
+  // waiting on a stream that emits nothing more.
+  const settled: string[] = [];
+  const app = Fastify();
+  app.addHook('onRequest', async () => {
+    await sleep(50);
+  });
+  app.post(
+    '/x',
+    {
+      preValidation: NO_BODY.preValidation,
+      preParsing: async (request: FastifyRequest, reply: FastifyReply, payload: Readable) => {
+        try {
+          return await NO_BODY.preParsing(request, reply, payload);
+        } finally {
+          settled.push(String(request.headers['x-case']));
+        }
+      },
+    },
+    async (request) => ({ body: request.body ?? null }),
+  );
+  let port = 0;
+  beforeAll(async () => {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    port = (app.server.address() as net.AddressInfo).port;
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+  const head = (name: string) =>
+    `POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Case: ${name}\r\nContent-Type: application/json\r\n` +
+    'Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
+
+  it('reads the whole body, once', async () => {
+    const answer = (body: string) =>
+      Promise.race([
+        rawExchange(port, `${head('whole')}${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`),
+        sleep(3_000).then(() => 'no answer'),
+      ]).then((text) => text.split('\r\n\r\n')[1] ?? text);
+    expect(await answer('{}')).toBe('{"body":{}}');
+    expect(JSON.parse(await answer('{"eventIds":[]}'))).toMatchObject({
+      message: expect.stringContaining('eventIds: unknown field') as unknown,
+    });
+  });
+
+  it('settles when the client left before it ran', async () => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.write(`${head('gone')}2\r\n{}`);
+      setTimeout(() => socket.destroy(), 10);
+    });
+    socket.on('error', () => undefined);
+    await waitFor('the hook to settle', async () => settled.includes('gone'), 3_000);
   });
 });
