@@ -88,8 +88,8 @@ export async function startWorkers(
     });
     // A job whose process died (kill -9, OOM) or hung past its lock is taken back by whichever
     // worker's stalled check finds it: without a line here the only trace of the crash is a launch or
-    // command that took a minute longer than usual. BullMQ fails a job on its second stall
-    // (maxStalledCount), which the queue's own 'failed' handling reports.
+    // command that took a minute longer than usual. BullMQ reports a job's third stall here too
+    // (more than maxStalledCount): that job is failed when next taken, which 'failed' reports.
     worker.on('stalled', (jobId, prev) =>
       log.warn(
         { worker: name, jobId, prev },

@@ -115,8 +115,9 @@ export function workerOptions(
     concurrency: ctx.config.workerConcurrency,
     lockDuration,
     stalledInterval: lockDuration,
-    // A job that stalls twice (its worker died twice while running it) is failed rather than
-    // redelivered forever; every effect it has on CXone is idempotent, so one redelivery is safe.
+    // A job that stalls a third time (its worker died three times while running it) is failed rather
+    // than redelivered forever (BullMQ fails it once its stalls exceed this count); every effect it
+    // has on CXone is idempotent, so the two redeliveries before that are safe.
     maxStalledCount: 2,
     // queue.rateLimit() (used on CXone 429s) is only honoured when the worker has a limiter; the
     // ceiling is high enough never to throttle by itself — the fleet limiter does the real work.
