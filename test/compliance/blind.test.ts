@@ -140,6 +140,7 @@ describe('blindResumeDecision', () => {
   const input = (over: Partial<Parameters<typeof blindResumeDecision>[0]> = {}) => ({
     pause: {},
     pauseCommand: 'succeeded' as const,
+    pauseWroteStatus: true,
     ended: false,
     changedOutside: false,
     withinWindow: true,
@@ -161,6 +162,7 @@ describe('blindResumeDecision', () => {
   it.each([
     [{ ended: true }, 'ended'],
     [{ pauseCommand: 'failed' as const }, 'not_paused_by_it'],
+    [{ pauseWroteStatus: false }, 'not_paused_by_it'],
     [{ pause: { overtakenBy: { actor: 'api:ops', reason: 'operator', commandId: 'x' } } }, 'overtaken'],
     [{ changedOutside: true }, 'changed_in_cxone'],
     [{ windowPaused: true }, 'window_paused'],

@@ -152,11 +152,16 @@ export async function settleBlindPause(
   // Measured as the guard would on these statistics, without keeping its state: the campaign is
   // paused, and the guard's next poll of it dialing measures and keeps it.
   const measured = evaluateAbandonmentGuard({ config: input.config, state: guard.state, stats, nowMs });
+  // The version the pause left, compared with these statistics': the poll's own re-read sees only
+  // changes newer than the record, and another read (an API view's refresh, a command's) may have
+  // synced one into it first, a resume and a pause made in CXone's console among them.
+  const leftAt = command?.result?.version;
   const decision = blindResumeDecision({
     pause,
     pauseCommand: command?.status,
+    pauseWroteStatus: command?.result?.writes.some((w) => w.step === 'status') ?? false,
     ended: guard.state?.endedAtMs !== undefined || isFinal(stats.status),
-    changedOutside: input.changedOutside,
+    changedOutside: input.changedOutside || (leftAt !== undefined && stats.version > leftAt),
     withinWindow: isWithinWindow(input.config, nowMs),
     windowPaused: windowClaims(win),
     rate: measured.figures.rate,

@@ -164,8 +164,18 @@ export type BlindResumeDecision =
 export function blindResumeDecision(input: {
   pause: Pick<BlindPause, 'overtakenBy'>;
   pauseCommand: CommandStatus | undefined;
+  /**
+   * The pause's command wrote the paused status itself. One that succeeded finding the campaign
+   * already paused (someone else's pause landed first: the lifecycle counts that as done) paused
+   * nothing, and that pause is not its to lift.
+   */
+  pauseWroteStatus: boolean;
   ended: boolean;
-  /** This poll found the campaign changed in CXone since the record's version (and re-read it). */
+  /**
+   * The campaign changed since the blind pause left it: this poll found a version newer than the
+   * record's (and re-read it), or statistics of a version newer than the one the pause left (a change
+   * another read synced into the record first, a resume and a pause in CXone's console, say).
+   */
   changedOutside: boolean;
   withinWindow: boolean;
   windowPaused: boolean;
@@ -185,13 +195,19 @@ export function blindResumeDecision(input: {
   if (input.pauseCommand !== 'succeeded') {
     return keep('not_paused_by_it', 'the blind pause did not go through: someone else paused the campaign');
   }
+  if (!input.pauseWroteStatus) {
+    return keep(
+      'not_paused_by_it',
+      'the blind pause found the campaign already paused (someone else’s pause, or its own write whose answer was lost): it lifts no pause it did not write',
+    );
+  }
   const by = input.pause.overtakenBy;
   if (by)
     return keep('overtaken', `${by.actor} changed its status since (${by.reason}, command ${by.commandId})`);
   if (input.changedOutside) {
     return keep(
       'changed_in_cxone',
-      'the campaign was changed in CXone since the blind pause; that change stands',
+      'the campaign was changed since the blind pause (a newer CXone version); that change stands',
     );
   }
   if (input.windowPaused) return keep('window_paused', 'the calling window holds a pause of the campaign');

@@ -1,0 +1,122 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../src/sandbox/types.js';
+import type { BlindWatch } from '../../src/shared/compliance/blind.js';
+import { complianceKeys } from '../../src/shared/compliance/state-store.js';
+import type { ManualClock } from '../../src/shared/clock.js';
+import type { ClosableContext } from '../../src/shared/context-factory.js';
+import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
+import { scriptFaults } from '../support/sandbox-faults.js';
+import { config } from './fixtures.js';
+import { startWindowStack, type WindowStack } from './window-stack.js';
+
+/*
+ * The blind pause resumes only a pause that is its own (docs/compliance.md, Blind pause). Two ways
+ * someone else's pause looked like its own: its command found the campaign already paused (an
+ * operator's pause that landed while the failing poll waited for its statistics, which the lifecycle
+ * reports as succeeded), and a change made in CXone's console that another read (an API view's
+ * refresh) synced into the record before the statistics came back, so the poll saw no newer version.
+ * Real parts: the sandbox over HTTP with its stats endpoint failing, real Redis, the adjust and
+ * compliance workers; a ManualClock at Tuesday 10:00 EST, inside the window.
+ */
+const weekdays = config(); // America/New_York, Mon–Fri 09:00–17:00
+const STATS = 'GET /api/v2/outbound/campaigns/:id/stats';
+const START = Date.parse('2026-03-03T15:00:00Z');
+const MIN = 60_000;
+
+let stack: WindowStack;
+let sandbox: RunningSandbox;
+let ctx: ClosableContext;
+let clock: ManualClock;
+
+beforeAll(async () => {
+  stack = await startWindowStack({ startIso: '2026-03-03T15:00:00Z' });
+  ({ sandbox, ctx, clock } = stack);
+});
+afterAll(async () => {
+  await stack?.close();
+});
+afterEach(async () => {
+  await fetch(`${sandbox.url}/__sandbox/faults`, { method: 'DELETE' });
+});
+
+const statsFail = () => scriptFaults(sandbox, { failNext: 1_000, status: 503, endpoint: STATS });
+const statsBack = () => fetch(`${sandbox.url}/__sandbox/faults`, { method: 'DELETE' });
+const statusOnCxone = async (id: string) => (await ctx.cxone.getCampaign(id)).status;
+const watchOf = async (id: string): Promise<BlindWatch | undefined> => {
+  const raw = await ctx.redis.hget(complianceKeys(ctx.keys, id).state, 'blind');
+  return raw ? (JSON.parse(raw) as BlindWatch) : undefined;
+};
+
+describe('the blind pause, when the statistics come back', () => {
+  it('does not resume an operator’s pause that landed while the failing poll waited for its statistics', async () => {
+    clock.set(START);
+    const id = await stack.polledCampaign(weekdays);
+    await statsFail();
+    clock.set(START + 2 * MIN);
+    await expect(runPollCycle(ctx, id)).rejects.toThrow();
+
+    // The next poll reads the record (active), then its stats call waits behind the fleet's budget;
+    // meanwhile an operator's pause lands. The call then fails, five minutes after the last read.
+    const waiting = {
+      ...ctx,
+      cxone: {
+        ...ctx.cxone,
+        getStats: async (...args: Parameters<typeof ctx.cxone.getStats>) => {
+          const { commandId } = await enqueueCommand(ctx, {
+            campaignId: id,
+            actor: 'api:ops',
+            reason: 'operator',
+            action: 'pause',
+          });
+          expect((await stack.settled(commandId)).status).toBe('succeeded');
+          return ctx.cxone.getStats(...args);
+        },
+      },
+    } as ClosableContext;
+    clock.set(START + 5 * MIN);
+    await expect(runPollCycle(waiting, id)).rejects.toThrow();
+    const pause = (await watchOf(id))?.pause;
+    expect(pause).toBeDefined();
+    // The blind pause found the operator's pause in place: it wrote nothing.
+    const command = await stack.settled(pause!.commandId);
+    expect(command.result?.writes.filter((w) => w.step === 'status')).toEqual([]);
+
+    await statsBack();
+    clock.set(START + 8 * MIN);
+    await runPollCycle(ctx, id);
+    expect(await stack.complianceRecords(id, 'guard_blind_resume')).toHaveLength(0);
+    const [kept] = await stack.complianceRecords(id, 'guard_blind_pause_kept');
+    expect(kept?.details).toMatchObject({ kept: 'not_paused_by_it' });
+    expect(await statusOnCxone(id)).toBe('paused');
+  });
+
+  it('does not resume a campaign resumed and paused again in CXone’s console, synced by another read', async () => {
+    clock.set(START);
+    const id = await stack.polledCampaign(weekdays);
+    await statsFail();
+    clock.set(START + 2 * MIN);
+    await expect(runPollCycle(ctx, id)).rejects.toThrow();
+    clock.set(START + 5 * MIN);
+    await expect(runPollCycle(ctx, id)).rejects.toThrow();
+    const pause = (await watchOf(id))?.pause;
+    expect((await stack.settled(pause!.commandId)).status).toBe('succeeded');
+    expect(await statusOnCxone(id)).toBe('paused');
+
+    // A supervisor resumes it in CXone's console and pauses it again (their pause now); a dashboard's
+    // GET /v1/campaigns/{id} refreshes the record from CXone before the statistics return.
+    let resource = await ctx.cxone.getCampaign(id);
+    resource = await ctx.cxone.updateCampaign(id, resource.version, { status: 'active' });
+    resource = await ctx.cxone.updateCampaign(id, resource.version, { status: 'paused' });
+    await createCampaignStore(ctx).syncFromCxone(resource, {}, { onlyIfKnown: true });
+
+    await statsBack();
+    clock.set(START + 8 * MIN);
+    await runPollCycle(ctx, id);
+    expect(await stack.complianceRecords(id, 'guard_blind_resume')).toHaveLength(0);
+    const [kept] = await stack.complianceRecords(id, 'guard_blind_pause_kept');
+    expect(kept?.details).toMatchObject({ kept: 'changed_in_cxone' });
+    expect(await statusOnCxone(id)).toBe('paused');
+  });
+});
