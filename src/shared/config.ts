@@ -456,7 +456,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, opts: LoadCo
         const shown =
           value === undefined || /SECRET|TOKEN|PASSWORD/.test(name)
             ? ''
-            : /_URL$/.test(name) && value !== ''
+            : /_URL$/.test(name) && value.trim() !== ''
               ? ` (got ${JSON.stringify(redactUrl(value))})`
               : ` (got ${JSON.stringify(value)})`;
         return `${name}: ${issue.message}${shown}`;

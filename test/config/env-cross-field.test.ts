@@ -99,5 +99,9 @@ describe('REDIS_URL', () => {
     expect(problemsOf({ REDIS_URL: '' })).toEqual([
       'REDIS_URL: must be a redis:// or rediss:// URL (got "")',
     ]);
+    // Blank but for a space (`REDIS_URL= ` in an env file) holds no URL, and no password to hide.
+    expect(problemsOf({ REDIS_URL: ' ' })).toEqual([
+      'REDIS_URL: must be a redis:// or rediss:// URL (got " ")',
+    ]);
   });
 });
