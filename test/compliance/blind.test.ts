@@ -122,8 +122,32 @@ describe('blindPauseDecision', () => {
     expect(blindPauseDecision(pauseInput({ watch, pauseCommand: 'failed' }))).toEqual({
       kind: 'pause',
       blindForMs: 5 * MIN,
-      reissued: { failedCommandId: 'p1' },
+      reissued: { failedCommandId: 'p1', reissues: 1 },
     });
+    // Failed at once (CXone refusing the credentials): issued again 30 s after, then 60 s after the
+    // next failure, …, never more than the span apart; a conflict (someone's change) at once.
+    const failedAt = (ago: number) => ({
+      pauseCommand: 'failed' as const,
+      pauseFinishedAtMs: T0 + 5 * MIN - ago,
+    });
+    expect(blindPauseDecision(pauseInput({ watch, ...failedAt(29_000) }))).toMatchObject({
+      why: 'reissue_wait',
+    });
+    expect(blindPauseDecision(pauseInput({ watch, ...failedAt(30_000) }))).toMatchObject({ kind: 'pause' });
+    const third = { ...watch, pause: { ...pause, reissues: 2 } };
+    expect(blindPauseDecision(pauseInput({ watch: third, ...failedAt(119_000) }))).toMatchObject({
+      why: 'reissue_wait',
+    });
+    expect(blindPauseDecision(pauseInput({ watch: third, ...failedAt(120_000) }))).toMatchObject({
+      reissued: { reissues: 3 },
+    });
+    const many = { ...watch, pause: { ...pause, reissues: 9 } };
+    expect(blindPauseDecision(pauseInput({ watch: many, ...failedAt(5 * MIN) }))).toMatchObject({
+      kind: 'pause',
+    });
+    expect(
+      blindPauseDecision(pauseInput({ watch, pauseCommand: 'conflict', pauseFinishedAtMs: T0 + 5 * MIN })),
+    ).toMatchObject({ kind: 'pause' });
     // Went through, and the campaign dials again: someone resumed it in this streak.
     expect(blindPauseDecision(pauseInput({ watch, pauseCommand: 'succeeded' }))).toMatchObject({
       why: 'pause_lifted',

@@ -1,10 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/sandbox/types.js';
 import type { BlindWatch } from '../../src/shared/compliance/blind.js';
-import { complianceKeys } from '../../src/shared/compliance/state-store.js';
+import { complianceKeys, setBlindWatch } from '../../src/shared/compliance/state-store.js';
 import type { ManualClock } from '../../src/shared/clock.js';
 import type { ClosableContext } from '../../src/shared/context-factory.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
 import { scriptFaults } from '../support/sandbox-faults.js';
@@ -118,5 +119,62 @@ describe('the blind pause, when the statistics come back', () => {
     const [kept] = await stack.complianceRecords(id, 'guard_blind_pause_kept');
     expect(kept?.details).toMatchObject({ kept: 'changed_in_cxone' });
     expect(await statusOnCxone(id)).toBe('paused');
+  });
+});
+
+describe('a blind pause whose command failed at once', () => {
+  it('is issued again after a wait that doubles, not on every failing poll', async () => {
+    // CXone refusing the credentials fails every call at once, the stats poll and the pause's command
+    // alike (an auth error is not retried): reissued on every poll, each tick of the outage wrote a
+    // pause command and a guard_blind_pause record. Here the first pause's command failed at 15:05.
+    clock.set(START);
+    const id = await stack.polledCampaign(weekdays);
+    await statsFail();
+    const failedAt = START + 5 * MIN;
+    const iso = (ms: number) => new Date(ms).toISOString();
+    await createCommandStore(ctx).create({
+      commandId: 'blind-auth-1',
+      campaignId: id,
+      status: 'failed',
+      actor: 'worker:compliance',
+      reason: 'abandonment-guard-blind',
+      action: 'pause',
+      requestedAt: iso(failedAt),
+      updatedAt: iso(failedAt),
+      finishedAt: iso(failedAt),
+      attempts: 1,
+      error: { message: 'CXone refused the OAuth client credentials (401)', kind: 'auth', status: 401 },
+    });
+    const okAt = '2026-03-03T15:00:00.000Z';
+    const lastError = { kind: 'auth', status: 401 };
+    await setBlindWatch(ctx, id, {
+      okAt,
+      sinceMs: START + MIN,
+      failedPolls: 4,
+      lastError,
+      pause: {
+        commandId: 'blind-auth-1',
+        atMs: failedAt,
+        lastStatsAt: okAt,
+        failedPolls: 4,
+        lastError,
+        okAt,
+      },
+    });
+
+    // Polls 5 and 20 s after it failed: nothing issued.
+    for (const at of [failedAt + 5_000, failedAt + 20_000]) {
+      clock.set(at);
+      await expect(runPollCycle(ctx, id)).rejects.toThrow();
+    }
+    expect((await watchOf(id))?.pause?.commandId).toBe('blind-auth-1');
+    expect(await stack.complianceRecords(id, 'guard_blind_pause')).toHaveLength(0);
+
+    // 30 s after it failed: issued again, once.
+    clock.set(failedAt + 30_000);
+    await expect(runPollCycle(ctx, id)).rejects.toThrow();
+    const [reissued] = await stack.complianceRecords(id, 'guard_blind_pause');
+    expect(reissued?.details).toMatchObject({ reissued: true, failedCommandId: 'blind-auth-1', reissues: 1 });
+    expect((await watchOf(id))?.pause?.reissues).toBe(1);
   });
 });

@@ -73,8 +73,10 @@ export async function noteFailedStatsPoll(
       withinWindow: isWithinWindow(record.config, nowMs),
       windowPaused: windowClaims(win),
       pauseCommand: command?.status,
+      pauseFinishedAtMs: command?.finishedAt ? Date.parse(command.finishedAt) : undefined,
     });
     if (decision.kind !== 'pause') return;
+    const reissued = decision.reissued;
     const { commandId } = await enqueueCommand(ctx, {
       campaignId,
       actor: COMPLIANCE_ACTOR,
@@ -91,10 +93,10 @@ export async function noteFailedStatsPoll(
         failedPolls: watch.failedPolls,
         lastError: error,
         okAt: watch.okAt,
+        ...(reissued ? { reissues: reissued.reissues } : {}),
       },
     };
     await setBlindWatch(ctx, campaignId, next);
-    const reissued = decision.reissued;
     await recordComplianceAction(ctx, {
       campaignId,
       kind: 'guard_blind_pause',
@@ -111,7 +113,9 @@ export async function noteFailedStatsPoll(
         failedPolls: watch.failedPolls,
         lastError: error,
         commandId,
-        ...(reissued ? { reissued: true, failedCommandId: reissued.failedCommandId } : {}),
+        ...(reissued
+          ? { reissued: true, failedCommandId: reissued.failedCommandId, reissues: reissued.reissues }
+          : {}),
       },
       dedupeKey: `guard-blind-pause:${campaignId}:${commandId}`,
       ...(reissued ? {} : { event: 'campaign.compliance.paused' as const }),

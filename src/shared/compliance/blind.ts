@@ -31,6 +31,8 @@ export interface BlindPause {
   lastError: PollErrorSummary;
   /** The streak it was issued in (its `okAt`). */
   okAt: string | null;
+  /** How many pauses of this one's failed before it (it was issued again): the next wait doubles. */
+  reissues?: number;
   /**
    * A command of someone else's that changed the campaign's status since (a resume, a pause, a stop),
    * noted by the lifecycle: the campaign is no longer paused by this pause alone.
@@ -56,6 +58,13 @@ export interface BlindWatch {
 
 /** Failed polls in a streak before it pauses: one failure after a poll interval the budget stretched past the span is a blip. */
 export const BLIND_MIN_FAILED_POLLS = 2;
+
+/**
+ * The wait after a blind pause's command failed before it is issued again, doubling with each reissue
+ * up to the blind span. A command fails at once when CXone refuses the credentials (not retried):
+ * issued again on every failing poll, each tick of such an outage wrote a command and a record.
+ */
+export const BLIND_REISSUE_WAIT_MS = 30_000;
 
 export function summarizePollError(err: unknown): PollErrorSummary {
   if (isCxoneError(err)) {
@@ -89,10 +98,11 @@ export function blindSinceMs(watch: BlindWatch): number {
 }
 
 export type BlindPauseDecision =
-  | { kind: 'pause'; blindForMs: number; reissued?: { failedCommandId: string } }
+  | { kind: 'pause'; blindForMs: number; reissued?: { failedCommandId: string; reissues: number } }
   | {
       kind: 'none';
-      why: 'not_active' | 'ended' | 'window' | 'not_yet' | 'pause_on_its_way' | 'pause_lifted';
+      why:
+        'not_active' | 'ended' | 'window' | 'not_yet' | 'pause_on_its_way' | 'pause_lifted' | 'reissue_wait';
     };
 
 /**
@@ -116,6 +126,8 @@ export function blindPauseDecision(input: {
   windowPaused: boolean;
   /** The status of `watch.pause`'s command, undefined when there is none or its record expired. */
   pauseCommand: CommandStatus | undefined;
+  /** When that command finished (epoch ms), when it has. */
+  pauseFinishedAtMs?: number | undefined;
 }): BlindPauseDecision {
   const { watch } = input;
   if (input.ended) return { kind: 'none', why: 'ended' };
@@ -128,7 +140,18 @@ export function blindPauseDecision(input: {
   const pause = watch.pause;
   if (!pause) return { kind: 'pause', blindForMs };
   if (input.pauseCommand === 'failed' || input.pauseCommand === 'conflict') {
-    return { kind: 'pause', blindForMs, reissued: { failedCommandId: pause.commandId } };
+    // A conflict is someone's change in between, issued again at once; a failure waits (BLIND_REISSUE_WAIT_MS).
+    const reissues = pause.reissues ?? 0;
+    const waitMs = Math.min(input.afterMs, BLIND_REISSUE_WAIT_MS * 2 ** reissues);
+    const failedAt = input.pauseFinishedAtMs;
+    if (input.pauseCommand === 'failed' && failedAt !== undefined && input.nowMs - failedAt < waitMs) {
+      return { kind: 'none', why: 'reissue_wait' };
+    }
+    return {
+      kind: 'pause',
+      blindForMs,
+      reissued: { failedCommandId: pause.commandId, reissues: reissues + 1 },
+    };
   }
   if (input.pauseCommand === 'succeeded') {
     // Went through and the campaign is dialing again: someone resumed it. In this streak that was
