@@ -178,3 +178,31 @@ describe('a blind pause whose command failed at once', () => {
     expect((await watchOf(id))?.pause?.reissues).toBe(1);
   });
 });
+
+describe('a failed statistics poll that outlasted its lease', () => {
+  it('counts nothing: the tick that took the campaign since counts its own', async () => {
+    clock.set(START);
+    const id = await stack.polledCampaign(weekdays);
+    await statsFail();
+    clock.set(START + 2 * MIN);
+    await expect(runPollCycle(ctx, id)).rejects.toThrow();
+    expect((await watchOf(id))?.failedPolls).toBe(1);
+
+    // Its stats call waits past the lease's 60 s (a 429 penalty); another tick takes the campaign.
+    const outlasted = {
+      ...ctx,
+      cxone: {
+        ...ctx.cxone,
+        getStats: async (...args: Parameters<typeof ctx.cxone.getStats>) => {
+          await ctx.redis.set(ctx.keys.lock(`poll:${id}`), 'another-tick', 'PX', 60_000);
+          return ctx.cxone.getStats(...args);
+        },
+      },
+    } as ClosableContext;
+    clock.set(START + 5 * MIN);
+    await expect(runPollCycle(outlasted, id)).rejects.toThrow();
+    expect((await watchOf(id))?.failedPolls).toBe(1);
+    expect((await watchOf(id))?.pause).toBeUndefined();
+    await ctx.redis.del(ctx.keys.lock(`poll:${id}`));
+  });
+});

@@ -154,7 +154,10 @@ async function pollOnce(
     }
     // The guard measures nothing while the statistics fail: counted, and a campaign left unmeasured
     // too long is paused (compliance/blind-actions.ts). The poll's failure goes on to BullMQ as it was.
-    await noteFailedStatsPoll(ctx, record, err);
+    // Under the lease, as a successful poll's effects are: a stats call that outlasted it (a 429
+    // penalty) failed beside the tick that took the campaign since, which counts its own failure, and
+    // two counting at once would each read no pause and each issue one. (A renew only when it failed.)
+    if (await lease.renew().catch(() => false)) await noteFailedStatsPoll(ctx, record, err);
     throw err;
   }
   // The stats call has no bound on its wait in the fleet limiter (a backlog, a 429 penalty of up to
