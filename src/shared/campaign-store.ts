@@ -60,6 +60,11 @@ export interface CampaignRecord {
    * and nothing will activate it, so no view may say when it activates.
    */
   activationFailed?: { reason: string; at: string };
+  /**
+   * Started in CXone (its console), not by the orchestrator, before its launch could: the launch took
+   * it over (launch-worker.ts takeOverStartedDraft). A failure of that launch leaves it running.
+   */
+  startedOutside?: { at: string; from: CampaignStatus };
   /** The highest CXone version whose history is in the audit trail (history-sync.ts). */
   historyImportedVersion?: number;
   /** Where the next import of CXone's history starts (the walk that reached historyImportedVersion ended there). */
@@ -88,6 +93,7 @@ const FIELDS: readonly FieldName[] = [
   'configRev',
   'missingOnCxone',
   'activationFailed',
+  'startedOutside',
   'historyImportedVersion',
   'historyResumeCursor',
   'syncedAt',

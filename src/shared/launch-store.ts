@@ -55,6 +55,18 @@ export function campaignGoneReason(campaignId: string, stopId?: string): string 
 }
 
 /**
+ * The `cleanupError` of a failed launch whose campaign its cleanup left running: started in CXone (its
+ * console), not by the orchestrator — no campaign record (every activation of ours syncs one first),
+ * or one its launch took over as started outside. Cancelling it would stop an operator's campaign.
+ */
+export function startedOutsideReason(campaignId: string, status: string): string {
+  return (
+    `campaign ${campaignId} was left ${status}, not cancelled: it was started outside the orchestrator ` +
+    `(in CXone), so whether it keeps running is the operator's call`
+  );
+}
+
+/**
  * The index of launches no worker has begun: a sorted set of launch ids scored by `requestedAt` (ms),
  * holding exactly the launches that read `queued`. Written only inside the scripts that create a
  * launch (CREATE_SCRIPT adds it), begin one (BEGIN_SCRIPT removes it) and finish one (UPDATE_SCRIPT,

@@ -13,7 +13,7 @@ import { checkOutsideChange } from '../shared/compliance/outside-change.js';
 import { recordDeploymentOverrides } from '../shared/compliance/overrides.js';
 import { StartWindowPassedError, startWindowCheck } from '../shared/compliance/start-at-send.js';
 import type { AppContext } from '../shared/context.js';
-import { launchIdempotencyKey } from '../shared/cxone/idempotency.js';
+import { createKeyStillRemembered, launchIdempotencyKey } from '../shared/cxone/idempotency.js';
 import { toCreateCampaignRequest } from '../shared/cxone/to-wire.js';
 import type { CampaignResource, CampaignStatus, UpdateCampaignRequest } from '../shared/cxone/wire.js';
 import { CxoneConflictError, CxoneNotFoundError, isCxoneError } from '../shared/errors.js';
@@ -32,6 +32,7 @@ import {
   JOB_FAILURE_RECORDER,
   LAUNCH_FAILED_REASON,
   launchAuditId,
+  startedOutsideReason,
   type LaunchStore,
 } from '../shared/launch-store.js';
 import { enqueueCommand, getCommand } from '../shared/lifecycle/enqueue.js';
@@ -415,10 +416,39 @@ async function cancelPartialCampaign(
   cancelCommandId?: string;
   /** CXone answered 404 for the campaign: the launch's `cleanupError` (campaignGoneReason). */
   goneReason?: string;
+  /**
+   * Left running, not cancelled, because someone started it in CXone (its status then): the launch's
+   * `cleanupError` (startedOutsideReason).
+   */
+  leftRunning?: { status: CampaignStatus; reason: string };
 }> {
   const { ctx, campaigns } = deps;
   try {
     const current = await ctx.cxone.getCampaign(campaignId, { priority: 'control', campaignId, attempt });
+    // Running with no record (every activation of ours syncs it first), or one its launch took over:
+    // an operator started it in CXone (a draft started in the console before this failure), and its
+    // calls are theirs. Only a running campaign costs the record's read.
+    if (isRunning(current.status)) {
+      const record = await campaigns.get(campaignId);
+      if (record === null || record.startedOutside !== undefined) {
+        const reason = startedOutsideReason(campaignId, current.status);
+        ctx.logger.warn(
+          {
+            launchId,
+            campaignId,
+            status: current.status,
+            version: current.version,
+            recorded: record !== null,
+          },
+          "the failed launch's campaign was started outside the orchestrator: left running, not cancelled",
+        );
+        return {
+          cancelled: false,
+          version: current.version,
+          leftRunning: { status: current.status, reason },
+        };
+      }
+    }
     // The record names its launch, as every launched campaign's does: the view says which launch made it.
     if (isFinal(current.status)) {
       await campaigns.syncFromCxone(current, { launchId });
@@ -573,13 +603,18 @@ async function abandonLateCampaign(
       ...(cleanup.version !== undefined ? { cxoneVersion: cleanup.version } : {}),
       ...(cleanup.cancelCommandId ? { cancelCommandId: cleanup.cancelCommandId } : {}),
       ...(cleanup.goneReason ? { cleanupError: cleanup.goneReason } : {}),
+      ...(cleanup.leftRunning
+        ? { campaignStatus: cleanup.leftRunning.status, cleanupError: cleanup.leftRunning.reason }
+        : {}),
     });
     if (cleanup.cancelCommandId)
       await noteStopIfDone(deps, data.launchId, created.id, cleanup.cancelCommandId);
   }
   ctx.logger.error(
     { launchId: data.launchId, campaignId: created.id, status, cleanup },
-    'a late run created a campaign for a launch already finished; cancelled it',
+    cleanup.leftRunning
+      ? 'a late run created a campaign for a launch already finished; started outside the orchestrator, it was left running'
+      : 'a late run created a campaign for a launch already finished; cancelled it',
   );
   return { outcome: 'skipped', reason: `launch already ${status}` };
 }
@@ -637,6 +672,21 @@ async function findUnansweredCreate(
 ): Promise<string | undefined> {
   const { ctx, launches } = deps;
   const idempotencyKey = launchIdempotencyKey(data.launchId);
+  if (!createKeyStillRemembered(data.requestedAt, ctx.clock.now())) {
+    // CXone may have forgotten the key: the re-send would make a second campaign (cancelled at once)
+    // and never find the one the unanswered create made. Nothing is sent; a person looks in CXone.
+    ctx.logger.error(
+      { launchId: data.launchId, idempotencyKey, requestedAt: data.requestedAt },
+      'a failed launch may have left a campaign in CXone, too long ago to ask for it again by its Idempotency-Key: check CXone by hand',
+    );
+    return (
+      `CXone may have created the campaign: a create went unanswered, and launch ${data.launchId} ` +
+      `(requested ${data.requestedAt}) is older than CXone keeps its Idempotency-Key ` +
+      `${idempotencyKey}, so the create was not sent again (it would make another campaign); check ` +
+      `CXone by hand for a campaign named ${JSON.stringify(data.config.name)} created since then with ` +
+      `that key, and cancel it if there is one`
+    );
+  }
   try {
     const created = await ctx.cxone.createCampaign(toCreateCampaignRequest(data.config), {
       priority: 'control',
@@ -758,6 +808,9 @@ async function failLaunch(
             cancelledOnCxone: cleanup.cancelled,
             cancelError: cleanup.error,
             cancelCommandId: cleanup.cancelCommandId,
+            ...(cleanup.leftRunning
+              ? { leftRunning: cleanup.leftRunning.status, cleanupError: cleanup.leftRunning.reason }
+              : {}),
           }
         : {}),
     },
@@ -785,8 +838,12 @@ async function failLaunch(
         ? {
             cancelled: false,
             ...(cleanup.cancelCommandId ? { cancelCommandId: cleanup.cancelCommandId } : {}),
-            // Why nothing was cancelled, and no stop is pending: CXone answered 404 for the campaign.
+            // Why nothing was cancelled, and no stop is pending: CXone answered 404 for the campaign,
+            // or an operator started it in CXone and it was left running.
             ...(cleanup.goneReason ? { cleanupError: cleanup.goneReason } : {}),
+            ...(cleanup.leftRunning
+              ? { campaignStatus: cleanup.leftRunning.status, cleanupError: cleanup.leftRunning.reason }
+              : {}),
           }
         : {}),
       ...(!campaignId && unknownCreate ? { cleanupError: unknownCreate } : {}),
@@ -964,11 +1021,14 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
     // is audited at its launch, once its record exists: window enforcement's backstop records it only
     // at the activation, hours or days later for a campaign scheduled to its next open, and never for
     // one cancelled before it. Once per campaign (a mark, and the record's dedupe key).
+    const takenOverAt = new Date(ctx.clock.now()).toISOString();
     const sync = async () => {
       await campaigns.syncFromCxone(scheduled, {
         launchId: data.launchId,
         config: data.config,
         ...(declared?.length ? { declaredStates: declared } : {}),
+        // Marked so this launch's failure, now or on a later run, leaves the operator's campaign running.
+        ...(startedOutside ? { startedOutside: { at: takenOverAt, from: 'draft' as const } } : {}),
       });
       await recordDeploymentOverrides(ctx, { campaignId: id, config: data.config, actor: data.actor });
     };

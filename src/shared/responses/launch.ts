@@ -57,7 +57,7 @@ export const launchRecordSchema = z.object({
     .string()
     .optional()
     .describe(
-      "A failed launch whose cleanup failed for good, no stop pending: CXone answered 404 for its campaign (the cancel or its stop), or the stop it names had failed — why (the stop's id, and its error); or, naming no campaign, a create CXone may have carried out that could not be asked for again (its Idempotency-Key, the name to look for)",
+      "A failed launch whose cleanup failed for good, no stop pending: CXone answered 404 for its campaign (the cancel or its stop), or the stop it names had failed — why (the stop's id, and its error); or its campaign was left running, not cancelled, because it was started outside the orchestrator (in CXone); or, naming no campaign, a create CXone may have carried out that could not be asked for again, or not safely once CXone may have forgotten its key (its Idempotency-Key, the name to look for; check CXone by hand)",
     ),
   /**
    * Set, to the failure's reason, once a failure has claimed the launch (`claimFailure`) and until
