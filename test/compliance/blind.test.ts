@@ -82,6 +82,15 @@ describe('blindPauseDecision', () => {
     expect(blindPauseDecision(pauseInput())).toEqual({ kind: 'pause', blindForMs: 5 * MIN });
   });
 
+  it('counts a retry of a tick once: the tick is one failed poll', () => {
+    const a = noteFailedPoll(undefined, OK_AT, T0 + MIN, err503);
+    const retried = noteFailedPoll(a, OK_AT, T0 + MIN + 1_000, err503, true);
+    expect(retried).toMatchObject({ failedPolls: 1, sinceMs: T0 + MIN });
+    expect(noteFailedPoll(retried, OK_AT, T0 + 2 * MIN, err503)).toMatchObject({ failedPolls: 2 });
+    // A retry that opens a streak (its first attempt was not counted) still counts once.
+    expect(noteFailedPoll(undefined, OK_AT, T0 + MIN, err503, true)).toMatchObject({ failedPolls: 1 });
+  });
+
   it('counts from the first failure when the statistics were never read', () => {
     let w: BlindWatch | undefined;
     for (const at of [T0, T0 + MIN]) w = noteFailedPoll(w, null, at, err503);

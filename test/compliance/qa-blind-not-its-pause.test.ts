@@ -206,3 +206,24 @@ describe('a failed statistics poll that outlasted its lease', () => {
     await ctx.redis.del(ctx.keys.lock(`poll:${id}`));
   });
 });
+
+describe('a campaign polled less often than the blind span', () => {
+  it('is not paused for one tick whose retry failed too: a tick is one failed poll', async () => {
+    // A large fleet's share of the stats budget: polled every 6 minutes, over the 5-minute span.
+    clock.set(START);
+    const id = await stack.polledCampaign(weekdays);
+    await statsFail();
+    clock.set(START + 6 * MIN);
+    await expect(runPollCycle(ctx, id, { attempt: 1 })).rejects.toThrow();
+    clock.set(START + 6 * MIN + 1_000);
+    await expect(runPollCycle(ctx, id, { attempt: 2 })).rejects.toThrow();
+    expect(await watchOf(id)).toMatchObject({ failedPolls: 1 });
+    expect((await watchOf(id))?.pause).toBeUndefined();
+    expect(await stack.complianceRecords(id, 'guard_blind_pause')).toHaveLength(0);
+
+    // The next tick failing too: paused.
+    clock.set(START + 12 * MIN);
+    await expect(runPollCycle(ctx, id, { attempt: 1 })).rejects.toThrow();
+    expect((await watchOf(id))?.pause).toMatchObject({ failedPolls: 2 });
+  });
+});

@@ -42,6 +42,8 @@ export async function noteFailedStatsPoll(
   ctx: AppContext,
   record: Pick<CampaignRecord, 'campaignId' | 'status' | 'config' | 'lastStats'>,
   err: unknown,
+  /** The poll job's attempt: its retries are the same tick, counted once (blind.ts noteFailedPoll). */
+  attempt = 1,
 ): Promise<void> {
   const { campaignId } = record;
   // This process shutting down cut the call short: CXone was not asked, nothing failed.
@@ -54,6 +56,7 @@ export async function noteFailedStatsPoll(
       record.lastStats?.at ?? null,
       nowMs,
       error,
+      attempt > 1,
     );
     await setBlindWatch(ctx, campaignId, watch);
     // Not dialing as far as the orchestrator knows: nothing to pause, and nothing more to read.

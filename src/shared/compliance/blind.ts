@@ -74,14 +74,22 @@ export function summarizePollError(err: unknown): PollErrorSummary {
   return { kind: 'other', ...(typeof code === 'string' ? { code } : {}) };
 }
 
-/** The watch after one more failed poll, `okAt` being the record's `lastStats.at` now. */
+/**
+ * The watch after one more failed poll, `okAt` being the record's `lastStats.at` now. `retry`: a
+ * BullMQ retry of a tick already counted (a second from its first attempt): the tick is one failed
+ * poll, else one 503 burst and its retry were two, and a campaign polled less often than the span (a
+ * large fleet's share of the stats budget) was paused for a blip.
+ */
 export function noteFailedPoll(
   prev: BlindWatch | undefined,
   okAt: string | null,
   nowMs: number,
   error: PollErrorSummary,
+  retry = false,
 ): BlindWatch {
-  if (prev && prev.okAt === okAt) return { ...prev, failedPolls: prev.failedPolls + 1, lastError: error };
+  if (prev && prev.okAt === okAt) {
+    return { ...prev, failedPolls: prev.failedPolls + (retry ? 0 : 1), lastError: error };
+  }
   return {
     okAt,
     sinceMs: nowMs,

@@ -157,7 +157,7 @@ async function pollOnce(
     // Under the lease, as a successful poll's effects are: a stats call that outlasted it (a 429
     // penalty) failed beside the tick that took the campaign since, which counts its own failure, and
     // two counting at once would each read no pause and each issue one. (A renew only when it failed.)
-    if (await lease.renew().catch(() => false)) await noteFailedStatsPoll(ctx, record, err);
+    if (await lease.renew().catch(() => false)) await noteFailedStatsPoll(ctx, record, err, attempt);
     throw err;
   }
   // The stats call has no bound on its wait in the fleet limiter (a backlog, a 429 penalty of up to
