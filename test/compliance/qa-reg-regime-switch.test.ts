@@ -63,4 +63,26 @@ describe('a regime switched in CXone while the campaign runs', () => {
     expect(state?.regime).toBe('OFCOM');
     expect(state?.periods.map((p) => [p.answeredCalls, p.abandonedCalls])).toEqual([[800, 20]]);
   });
+
+  it('measures the new regime from the switch, not from the campaign’s first call', async () => {
+    // Two days at 1% under TCPA; then, switched to OFCOM, 10 of the next 100 answered calls abandoned.
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: tcpa, stats: stats(10_000, 100) });
+    tc.clock.advance(15_000);
+    const switched = await applyAbandonmentGuard(tc.ctx, {
+      campaignId: ID,
+      config: ofcom,
+      stats: stats(10_000, 100),
+    });
+    expect(switched.figures).toMatchObject({ answeredCalls: 0, abandonedCalls: 0 });
+    tc.clock.advance(15_000);
+    const after = await applyAbandonmentGuard(tc.ctx, {
+      campaignId: ID,
+      config: ofcom,
+      stats: stats(10_100, 110),
+    });
+    // The counters are CXone's since the campaign began: taken whole, the TCPA stretch's calls would
+    // count again in the new regime's period (110 of 10 100, 1.1%) and hide its 10% from the guard.
+    expect(after.figures).toMatchObject({ answeredCalls: 100, abandonedCalls: 10 });
+    expect(after.action).not.toBe('none');
+  });
 });

@@ -239,10 +239,16 @@ export function evaluateAbandonmentGuard(input: GuardInput): GuardDecision {
     prior !== undefined && prior.regime !== regime && prior.endedAtMs === undefined
       ? endMeasurement(prior, undefined, nowMs)
       : null;
+  // The new regime measures from the switch: CXone's counters run from the campaign's first call, and
+  // from zero the old regime's calls would count again in the new regime's first period.
   const previous =
     prior?.regime === regime
       ? prior
-      : { ...freshState(config, regime, nowMs), periods: switched?.nextState.periods ?? [] };
+      : {
+          ...freshState(config, regime, nowMs),
+          periods: switched?.nextState.periods ?? [],
+          ...(switched ? { baseline: switched.nextState.baseline } : {}),
+        };
   const state: GuardState = {
     ...previous,
     baseline: { ...previous.baseline },
