@@ -188,8 +188,9 @@ describe('blindResumeDecision', () => {
     expect(blindResumeDecision(input({ rate: null }))).toEqual({ kind: 'resume' });
   });
 
-  it('waits for a pause still on its way', () => {
+  it('waits for a pause still on its way, and for the window to open', () => {
     expect(blindResumeDecision(input({ pauseCommand: 'running' }))).toEqual({ kind: 'wait' });
+    expect(blindResumeDecision(input({ withinWindow: false }))).toEqual({ kind: 'wait' });
   });
 
   it.each([
@@ -199,7 +200,6 @@ describe('blindResumeDecision', () => {
     [{ pause: { overtakenBy: { actor: 'api:ops', reason: 'operator', commandId: 'x' } } }, 'overtaken'],
     [{ changedOutside: true }, 'changed_in_cxone'],
     [{ windowPaused: true }, 'window_paused'],
-    [{ withinWindow: false }, 'window_closed'],
     [{ rate: 0.03 }, 'over_cap'],
   ])('keeps it paused when %j (%s)', (over, reason) => {
     expect(blindResumeDecision(input(over))).toMatchObject({ kind: 'keep', reason });

@@ -227,3 +227,32 @@ describe('a campaign polled less often than the blind span', () => {
     expect((await watchOf(id))?.pause).toMatchObject({ failedPolls: 2 });
   });
 });
+
+describe('statistics that come back after the window closed on a blind pause', () => {
+  it('decide at the next open, not keep the campaign paused for good', async () => {
+    clock.set(START);
+    const id = await stack.polledCampaign(weekdays);
+    await statsFail();
+    clock.set(START + 2 * MIN);
+    await expect(runPollCycle(ctx, id)).rejects.toThrow();
+    clock.set(START + 5 * MIN);
+    await expect(runPollCycle(ctx, id)).rejects.toThrow();
+    const pause = (await watchOf(id))?.pause;
+    expect((await stack.settled(pause!.commandId)).status).toBe('succeeded');
+
+    // Tuesday 17:30 EST, past the close: the statistics are back. Nothing to resume into yet.
+    await statsBack();
+    clock.set(Date.parse('2026-03-03T22:30:00Z'));
+    await runPollCycle(ctx, id);
+    expect(await stack.complianceRecords(id, 'guard_blind_pause_kept')).toHaveLength(0);
+    expect((await watchOf(id))?.pause?.commandId).toBe(pause!.commandId);
+
+    // Wednesday 10:00 EST, the window open: measured under the cap, nobody acted on it: resumed.
+    clock.set(Date.parse('2026-03-04T15:00:00Z'));
+    await runPollCycle(ctx, id);
+    const [resume] = await stack.complianceRecords(id, 'guard_blind_resume');
+    expect(resume).toBeDefined();
+    expect((await stack.settled(String(resume?.details.commandId))).status).toBe('succeeded');
+    expect(await statusOnCxone(id)).toBe('active');
+  });
+});

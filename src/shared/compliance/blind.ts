@@ -173,13 +173,7 @@ export function blindPauseDecision(input: {
 
 /** Why a blind pause is not lifted when the statistics come back. */
 export type BlindKeptReason =
-  | 'ended'
-  | 'not_paused_by_it'
-  | 'overtaken'
-  | 'changed_in_cxone'
-  | 'window_closed'
-  | 'window_paused'
-  | 'over_cap';
+  'ended' | 'not_paused_by_it' | 'overtaken' | 'changed_in_cxone' | 'window_paused' | 'over_cap';
 
 export type BlindResumeDecision =
   { kind: 'resume' } | { kind: 'keep'; reason: BlindKeptReason; note: string };
@@ -242,9 +236,9 @@ export function blindResumeDecision(input: {
     );
   }
   if (input.windowPaused) return keep('window_paused', 'the calling window holds a pause of the campaign');
-  if (!input.withinWindow) {
-    return keep('window_closed', 'outside its calling window; the window resumes only the pauses it made');
-  }
+  // Outside its window nothing may dial, and the window resumes only the pauses it made: kept now, the
+  // pause would be forgotten and the campaign left paused through every open after. Decided at the open.
+  if (!input.withinWindow) return { kind: 'wait' };
   if (input.rate !== null && input.rate >= input.cap) {
     return keep('over_cap', 'the period’s abandonment rate is at or over the cap');
   }
