@@ -1,7 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/sandbox/types.js';
 import { noteBlindPauseOvertaken, REASON_BLIND } from '../../src/shared/compliance/blind-actions.js';
-import type { BlindWatch } from '../../src/shared/compliance/blind.js';
 import { scheduleWindowEnforcement } from '../../src/shared/compliance/enforcement.js';
 import { complianceKeys, getWindowState, setBlindWatch } from '../../src/shared/compliance/state-store.js';
 import type { ManualClock } from '../../src/shared/clock.js';
@@ -11,8 +10,7 @@ import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
 import { startRedisMonitor } from '../support/redis-monitor.js';
-import { scriptFaults } from '../support/sandbox-faults.js';
-import { config } from './fixtures.js';
+import { blindHelpers, MIN, START, weekdays } from './blind-support.js';
 import { REDIS_URL } from './redis-context.js';
 import { startWindowStack, type WindowStack } from './window-stack.js';
 
@@ -23,15 +21,11 @@ import { startWindowStack, type WindowStack } from './window-stack.js';
  * Real parts: the sandbox over HTTP with its stats endpoint failing (its fault routes), real Redis,
  * the adjust and compliance workers; time is a ManualClock at Tuesday 10:00 EST, inside the window.
  */
-const weekdays = config(); // America/New_York, Mon–Fri 09:00–17:00
-const STATS = 'GET /api/v2/outbound/campaigns/:id/stats';
-const START = Date.parse('2026-03-03T15:00:00Z');
-const MIN = 60_000;
-
 let stack: WindowStack;
 let sandbox: RunningSandbox;
 let ctx: ClosableContext;
 let clock: ManualClock;
+const { statsFail, statsBack, statusOnCxone, watchOf, failingPoll, blindPaused } = blindHelpers(() => stack);
 
 beforeAll(async () => {
   stack = await startWindowStack({ startIso: '2026-03-03T15:00:00Z' });
@@ -43,31 +37,6 @@ afterAll(async () => {
 afterEach(async () => {
   await fetch(`${sandbox.url}/__sandbox/faults`, { method: 'DELETE' });
 });
-
-const statsFail = () => scriptFaults(sandbox, { failNext: 1_000, status: 503, endpoint: STATS });
-const statsBack = () => fetch(`${sandbox.url}/__sandbox/faults`, { method: 'DELETE' });
-const statusOnCxone = async (id: string) => (await ctx.cxone.getCampaign(id)).status;
-const watchOf = async (id: string): Promise<BlindWatch | undefined> => {
-  const raw = await ctx.redis.hget(complianceKeys(ctx.keys, id).state, 'blind');
-  return raw ? (JSON.parse(raw) as BlindWatch) : undefined;
-};
-const failingPoll = (id: string, c: ClosableContext = ctx) => expect(runPollCycle(c, id)).rejects.toThrow();
-
-/** A polled campaign (its statistics read at START), then failing polls until the guard pauses it blind. */
-async function blindPaused(): Promise<{ id: string; pauseCommandId: string }> {
-  clock.set(START);
-  const id = await stack.polledCampaign(weekdays);
-  await statsFail();
-  clock.set(START + 2 * MIN);
-  await failingPoll(id);
-  clock.set(START + 5 * MIN);
-  await failingPoll(id);
-  const pauseCommandId = (await watchOf(id))?.pause?.commandId;
-  expect(pauseCommandId).toBeDefined();
-  expect((await stack.settled(pauseCommandId!)).status).toBe('succeeded');
-  expect(await statusOnCxone(id)).toBe('paused');
-  return { id, pauseCommandId: pauseCommandId! };
-}
 
 describe('an active campaign whose statistics polls keep failing', () => {
   it('is paused once unmeasured for the span, recorded with what the guard last saw, and resumed when they return', async () => {

@@ -1,15 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/sandbox/types.js';
-import type { BlindWatch } from '../../src/shared/compliance/blind.js';
-import { complianceKeys, setBlindWatch } from '../../src/shared/compliance/state-store.js';
+import { setBlindWatch } from '../../src/shared/compliance/state-store.js';
 import type { ManualClock } from '../../src/shared/clock.js';
 import type { ClosableContext } from '../../src/shared/context-factory.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
-import { scriptFaults } from '../support/sandbox-faults.js';
-import { config } from './fixtures.js';
+import { blindHelpers, MIN, START, weekdays } from './blind-support.js';
 import { startWindowStack, type WindowStack } from './window-stack.js';
 
 /*
@@ -21,15 +19,11 @@ import { startWindowStack, type WindowStack } from './window-stack.js';
  * Real parts: the sandbox over HTTP with its stats endpoint failing, real Redis, the adjust and
  * compliance workers; a ManualClock at Tuesday 10:00 EST, inside the window.
  */
-const weekdays = config(); // America/New_York, Mon–Fri 09:00–17:00
-const STATS = 'GET /api/v2/outbound/campaigns/:id/stats';
-const START = Date.parse('2026-03-03T15:00:00Z');
-const MIN = 60_000;
-
 let stack: WindowStack;
 let sandbox: RunningSandbox;
 let ctx: ClosableContext;
 let clock: ManualClock;
+const { statsFail, statsBack, statusOnCxone, watchOf, failingPoll, blindPaused } = blindHelpers(() => stack);
 
 beforeAll(async () => {
   stack = await startWindowStack({ startIso: '2026-03-03T15:00:00Z' });
@@ -42,21 +36,13 @@ afterEach(async () => {
   await fetch(`${sandbox.url}/__sandbox/faults`, { method: 'DELETE' });
 });
 
-const statsFail = () => scriptFaults(sandbox, { failNext: 1_000, status: 503, endpoint: STATS });
-const statsBack = () => fetch(`${sandbox.url}/__sandbox/faults`, { method: 'DELETE' });
-const statusOnCxone = async (id: string) => (await ctx.cxone.getCampaign(id)).status;
-const watchOf = async (id: string): Promise<BlindWatch | undefined> => {
-  const raw = await ctx.redis.hget(complianceKeys(ctx.keys, id).state, 'blind');
-  return raw ? (JSON.parse(raw) as BlindWatch) : undefined;
-};
-
 describe('the blind pause, when the statistics come back', () => {
   it('does not resume an operator’s pause that landed while the failing poll waited for its statistics', async () => {
     clock.set(START);
     const id = await stack.polledCampaign(weekdays);
     await statsFail();
     clock.set(START + 2 * MIN);
-    await expect(runPollCycle(ctx, id)).rejects.toThrow();
+    await failingPoll(id);
 
     // The next poll reads the record (active), then its stats call waits behind the fleet's budget;
     // meanwhile an operator's pause lands. The call then fails, five minutes after the last read.
@@ -77,7 +63,7 @@ describe('the blind pause, when the statistics come back', () => {
       },
     } as ClosableContext;
     clock.set(START + 5 * MIN);
-    await expect(runPollCycle(waiting, id)).rejects.toThrow();
+    await failingPoll(id, waiting);
     const pause = (await watchOf(id))?.pause;
     expect(pause).toBeDefined();
     // The blind pause found the operator's pause in place: it wrote nothing.
@@ -94,16 +80,7 @@ describe('the blind pause, when the statistics come back', () => {
   });
 
   it('does not resume a campaign resumed and paused again in CXone’s console, synced by another read', async () => {
-    clock.set(START);
-    const id = await stack.polledCampaign(weekdays);
-    await statsFail();
-    clock.set(START + 2 * MIN);
-    await expect(runPollCycle(ctx, id)).rejects.toThrow();
-    clock.set(START + 5 * MIN);
-    await expect(runPollCycle(ctx, id)).rejects.toThrow();
-    const pause = (await watchOf(id))?.pause;
-    expect((await stack.settled(pause!.commandId)).status).toBe('succeeded');
-    expect(await statusOnCxone(id)).toBe('paused');
+    const { id } = await blindPaused();
 
     // A supervisor resumes it in CXone's console and pauses it again (their pause now); a dashboard's
     // GET /v1/campaigns/{id} refreshes the record from CXone before the statistics return.
@@ -165,14 +142,14 @@ describe('a blind pause whose command failed at once', () => {
     // Polls 5 and 20 s after it failed: nothing issued.
     for (const at of [failedAt + 5_000, failedAt + 20_000]) {
       clock.set(at);
-      await expect(runPollCycle(ctx, id)).rejects.toThrow();
+      await failingPoll(id);
     }
     expect((await watchOf(id))?.pause?.commandId).toBe('blind-auth-1');
     expect(await stack.complianceRecords(id, 'guard_blind_pause')).toHaveLength(0);
 
     // 30 s after it failed: issued again, once.
     clock.set(failedAt + 30_000);
-    await expect(runPollCycle(ctx, id)).rejects.toThrow();
+    await failingPoll(id);
     const [reissued] = await stack.complianceRecords(id, 'guard_blind_pause');
     expect(reissued?.details).toMatchObject({ reissued: true, failedCommandId: 'blind-auth-1', reissues: 1 });
     expect((await watchOf(id))?.pause?.reissues).toBe(1);
@@ -185,7 +162,7 @@ describe('a failed statistics poll that outlasted its lease', () => {
     const id = await stack.polledCampaign(weekdays);
     await statsFail();
     clock.set(START + 2 * MIN);
-    await expect(runPollCycle(ctx, id)).rejects.toThrow();
+    await failingPoll(id);
     expect((await watchOf(id))?.failedPolls).toBe(1);
 
     // Its stats call waits past the lease's 60 s (a 429 penalty); another tick takes the campaign.
@@ -200,7 +177,7 @@ describe('a failed statistics poll that outlasted its lease', () => {
       },
     } as ClosableContext;
     clock.set(START + 5 * MIN);
-    await expect(runPollCycle(outlasted, id)).rejects.toThrow();
+    await failingPoll(id, outlasted);
     expect((await watchOf(id))?.failedPolls).toBe(1);
     expect((await watchOf(id))?.pause).toBeUndefined();
     await ctx.redis.del(ctx.keys.lock(`poll:${id}`));
@@ -230,22 +207,14 @@ describe('a campaign polled less often than the blind span', () => {
 
 describe('statistics that come back after the window closed on a blind pause', () => {
   it('decide at the next open, not keep the campaign paused for good', async () => {
-    clock.set(START);
-    const id = await stack.polledCampaign(weekdays);
-    await statsFail();
-    clock.set(START + 2 * MIN);
-    await expect(runPollCycle(ctx, id)).rejects.toThrow();
-    clock.set(START + 5 * MIN);
-    await expect(runPollCycle(ctx, id)).rejects.toThrow();
-    const pause = (await watchOf(id))?.pause;
-    expect((await stack.settled(pause!.commandId)).status).toBe('succeeded');
+    const { id, pauseCommandId } = await blindPaused();
 
     // Tuesday 17:30 EST, past the close: the statistics are back. Nothing to resume into yet.
     await statsBack();
     clock.set(Date.parse('2026-03-03T22:30:00Z'));
     await runPollCycle(ctx, id);
     expect(await stack.complianceRecords(id, 'guard_blind_pause_kept')).toHaveLength(0);
-    expect((await watchOf(id))?.pause?.commandId).toBe(pause!.commandId);
+    expect((await watchOf(id))?.pause?.commandId).toBe(pauseCommandId);
 
     // Wednesday 10:00 EST, the window open: measured under the cap, nobody acted on it: resumed.
     clock.set(Date.parse('2026-03-04T15:00:00Z'));
