@@ -24,3 +24,11 @@ export function config(overrides: Partial<CampaignConfig> = {}): CampaignConfig 
     ...overrides,
   };
 }
+
+/**
+ * CXone statistics at `version` with the answered and abandoned counts the abandonment guard measures
+ * (total calls are three times the answered: the guard does not read them).
+ */
+export function guardStats(answeredCalls: number, abandonedCalls: number, version = 3) {
+  return { version, totalCalls: answeredCalls * 3, answeredCalls, abandonedCalls, complianceViolations: 0 };
+}

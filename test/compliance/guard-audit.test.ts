@@ -10,7 +10,7 @@ import { buildComplianceReport } from '../../src/shared/compliance/report.js';
 import { getGuardState } from '../../src/shared/compliance/state-store.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import { createCommandOrder } from '../../src/shared/lifecycle/order.js';
-import { config } from './fixtures.js';
+import { config, guardStats } from './fixtures.js';
 import { createTestContext, withLogBlip, type TestContext } from './redis-context.js';
 
 /*
@@ -19,13 +19,6 @@ import { createTestContext, withLogBlip, type TestContext } from './redis-contex
  */
 const ID = 'cmp-guard-1';
 const c = config({ startDateTime: '2026-03-02T09:00:00-05:00' });
-const stats = (answeredCalls: number, abandonedCalls: number) => ({
-  version: 3,
-  totalCalls: answeredCalls * 3,
-  answeredCalls,
-  abandonedCalls,
-  complianceViolations: 0,
-});
 
 let tc: TestContext;
 beforeEach(async () => {
@@ -47,7 +40,11 @@ async function adjustCommands() {
 
 describe('abandonment guard with audit', () => {
   it('stays quiet under the target, throttles at 2.5%, pauses at 3%, and records why', async () => {
-    const quiet = await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(400, 9) });
+    const quiet = await applyAbandonmentGuard(tc.ctx, {
+      campaignId: ID,
+      config: c,
+      stats: guardStats(400, 9),
+    });
     expect(quiet.action).toBe('none');
     expect(await guardRecords()).toEqual([]);
 
@@ -55,16 +52,20 @@ describe('abandonment guard with audit', () => {
     const throttle = await applyAbandonmentGuard(tc.ctx, {
       campaignId: ID,
       config: c,
-      stats: stats(800, 20),
+      stats: guardStats(800, 20),
     });
     expect(throttle.action).toBe('throttle');
     expect(throttle.throttle).toMatchObject({ strategy: 'progressive', maxCallRate: 0.8 });
     // Another poll with the same decision does not repeat the record.
     tc.clock.advance(15_000);
-    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(810, 21) });
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: guardStats(810, 21) });
 
     tc.clock.advance(15_000);
-    const pause = await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1000, 31) });
+    const pause = await applyAbandonmentGuard(tc.ctx, {
+      campaignId: ID,
+      config: c,
+      stats: guardStats(1000, 31),
+    });
     expect(pause.action).toBe('pause');
 
     const records = await guardRecords();
@@ -129,7 +130,7 @@ describe('abandonment guard with audit', () => {
     const pause = await applyAbandonmentGuard(tc.ctx, {
       campaignId: ID,
       config: c,
-      stats: stats(1000, 40),
+      stats: guardStats(1000, 40),
       metrics,
     });
     expect(pause.action).toBe('pause');
@@ -138,7 +139,11 @@ describe('abandonment guard with audit', () => {
   });
 
   it('pauses again when its pause failed for good and the campaign kept dialing over the cap', async () => {
-    const first = await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1000, 31) });
+    const first = await applyAbandonmentGuard(tc.ctx, {
+      campaignId: ID,
+      config: c,
+      stats: guardStats(1000, 31),
+    });
     expect(first.action).toBe('pause');
     const pauseId = (await adjustCommands()).find((j) => j['action'] === 'pause')?.['commandId'];
     expect(pauseId).toMatch(/^cmd_/);
@@ -149,7 +154,11 @@ describe('abandonment guard with audit', () => {
       new Date(tc.clock.now()),
     );
     tc.clock.advance(15_000);
-    const again = await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1100, 36) });
+    const again = await applyAbandonmentGuard(tc.ctx, {
+      campaignId: ID,
+      config: c,
+      stats: guardStats(1100, 36),
+    });
     expect(again.action).toBe('pause');
     const pauses = (await adjustCommands()).filter((j) => j['action'] === 'pause');
     expect(pauses).toHaveLength(2);
@@ -162,20 +171,28 @@ describe('abandonment guard with audit', () => {
     const secondId = pauses.map((j) => String(j['commandId'])).find((id) => id !== pauseId) as string;
     await createCommandStore(tc.ctx).update(secondId, { status: 'succeeded' }, new Date(tc.clock.now()));
     tc.clock.advance(15_000);
-    const lifted = await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1200, 40) });
+    const lifted = await applyAbandonmentGuard(tc.ctx, {
+      campaignId: ID,
+      config: c,
+      stats: guardStats(1200, 40),
+    });
     expect(lifted.action).toBe('throttle');
     expect((await adjustCommands()).filter((j) => j['action'] === 'pause')).toHaveLength(2);
   });
 
   it('keeps its pause standing while the pause is on its way, so the resume after it lifts it', async () => {
-    const pause = await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1000, 31) });
+    const pause = await applyAbandonmentGuard(tc.ctx, {
+      campaignId: ID,
+      config: c,
+      stats: guardStats(1000, 31),
+    });
     expect(pause.action).toBe('pause');
     // Polled still dialing before the pause (queued behind the fleet's budget) reached CXone.
     tc.clock.advance(15_000);
     const pending = await applyAbandonmentGuard(tc.ctx, {
       campaignId: ID,
       config: c,
-      stats: stats(1010, 32),
+      stats: guardStats(1010, 32),
     });
     expect(pending.throttle?.maxCallRate).toBe(0.1);
     expect(pending.changed).toBe(false);
@@ -200,7 +217,11 @@ describe('abandonment guard with audit', () => {
 
     // Polled dialing after the lift: throttled at the minimum rate, and that is recorded.
     tc.clock.advance(15_000);
-    const after = await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1020, 32) });
+    const after = await applyAbandonmentGuard(tc.ctx, {
+      campaignId: ID,
+      config: c,
+      stats: guardStats(1020, 32),
+    });
     expect(after).toMatchObject({ action: 'throttle', changed: true, throttle: { maxCallRate: 0.1 } });
     expect((await guardRecords()).map((r) => r.kind)).toEqual([
       'guard_pause',
@@ -211,7 +232,7 @@ describe('abandonment guard with audit', () => {
 
   it('records a throttle again when it escalates to the cap or carries into a new period', async () => {
     // Paused at the cap, then lifted by an operator: the guard throttles for the rest of the period.
-    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1000, 31) });
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: guardStats(1000, 31) });
     const pauseId = (await adjustCommands()).find((j) => j['action'] === 'pause')?.['commandId'];
     await createCommandStore(tc.ctx).update(
       String(pauseId),
@@ -222,7 +243,7 @@ describe('abandonment guard with audit', () => {
     const atTarget = await applyAbandonmentGuard(tc.ctx, {
       campaignId: ID,
       config: c,
-      stats: stats(1300, 35),
+      stats: guardStats(1300, 35),
     });
     expect(atTarget.action).toBe('throttle');
     expect(atTarget.throttle?.maxCallRate).toBeGreaterThan(0.1);
@@ -231,7 +252,7 @@ describe('abandonment guard with audit', () => {
     const overCap = await applyAbandonmentGuard(tc.ctx, {
       campaignId: ID,
       config: c,
-      stats: stats(1400, 45),
+      stats: guardStats(1400, 45),
     });
     expect(overCap.action).toBe('throttle');
     expect(overCap.throttle?.maxCallRate).toBe(0.1);
@@ -240,7 +261,7 @@ describe('abandonment guard with audit', () => {
     const nextPeriod = await applyAbandonmentGuard(tc.ctx, {
       campaignId: ID,
       config: c,
-      stats: stats(1410, 46),
+      stats: guardStats(1410, 46),
     });
     expect(nextPeriod.period.index).toBe(1);
     expect(nextPeriod.action).toBe('throttle');
@@ -261,12 +282,12 @@ describe('abandonment guard with audit', () => {
 
   it('records the last period when the campaign ends, with the calls counted up to its end', async () => {
     // A campaign shorter than a period: no rollover ever closes its only period.
-    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(500, 10) });
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: guardStats(500, 10) });
     tc.clock.advance(2 * 86_400_000);
-    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(900, 27) });
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: guardStats(900, 27) });
     // Stopped; its final statistics (the calls in flight at the last poll settled since) are stored.
     tc.clock.advance(60_000);
-    const final = { ...stats(910, 30), status: 'completed' as const, agentUtilization: 0 };
+    const final = { ...guardStats(910, 30), status: 'completed' as const, agentUtilization: 0 };
     await createCampaignStore(tc.ctx).recordStats(ID, final, null);
     await cancelWindowEnforcement(tc.ctx, ID);
     await cancelWindowEnforcement(tc.ctx, ID); // the poll and the lifecycle both see it end
@@ -299,9 +320,9 @@ describe('abandonment guard with audit', () => {
 
   it('reports a period that ended while nothing polled it as closed, not as the current one', async () => {
     // Paused by the guard on day 2; still paused on day 45: no active poll has rolled period 0 over.
-    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1000, 31) });
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: guardStats(1000, 31) });
     tc.clock.set(Date.parse('2026-04-16T15:00:00Z'));
-    const last = { ...stats(1000, 31), status: 'paused' as const, agentUtilization: 0 };
+    const last = { ...guardStats(1000, 31), status: 'paused' as const, agentUtilization: 0 };
     const report = buildComplianceReport({
       campaignId: ID,
       status: 'paused',
@@ -327,23 +348,27 @@ describe('abandonment guard with audit', () => {
   });
 
   it('records a closed period with its rate and whether it stayed under the cap', async () => {
-    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(5000, 100) });
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: guardStats(5000, 100) });
     tc.clock.set(Date.parse('2026-04-01T14:00:00Z')); // start + 30 days
-    const d = await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(5010, 100) });
+    const d = await applyAbandonmentGuard(tc.ctx, {
+      campaignId: ID,
+      config: c,
+      stats: guardStats(5010, 100),
+    });
     expect(d.period.index).toBe(1);
     const closed = (await guardRecords()).find((r) => r.kind === 'period_closed');
     expect(closed).toMatchObject({ rate: 0.02, answeredCalls: 5000, abandonedCalls: 100, withinCap: true });
   });
 
   it('records a closed period on the retry when recording it failed at the rollover', async () => {
-    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(5000, 100) });
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: guardStats(5000, 100) });
     tc.clock.set(Date.parse('2026-04-01T14:00:00Z')); // start + 30 days
     await expect(
-      applyAbandonmentGuard(withLogBlip(tc.ctx), { campaignId: ID, config: c, stats: stats(5010, 100) }),
+      applyAbandonmentGuard(withLogBlip(tc.ctx), { campaignId: ID, config: c, stats: guardStats(5010, 100) }),
     ).rejects.toThrow('redis blip');
     // The poll is retried.
     tc.clock.advance(15_000);
-    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(5010, 100) });
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: guardStats(5010, 100) });
 
     const closed = (await guardRecords()).filter((r) => r.kind === 'period_closed');
     expect(closed).toEqual([expect.objectContaining({ period: expect.objectContaining({ index: 0 }) })]);
@@ -351,7 +376,7 @@ describe('abandonment guard with audit', () => {
   });
 
   it("records the last period on the retry when recording it failed at the campaign's end", async () => {
-    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(500, 10) });
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: guardStats(500, 10) });
     tc.clock.advance(60_000);
     await expect(cancelWindowEnforcement(withLogBlip(tc.ctx), ID)).rejects.toThrow('redis blip');
     await cancelWindowEnforcement(tc.ctx, ID);
@@ -362,7 +387,7 @@ describe('abandonment guard with audit', () => {
   });
 
   it('keeps the end of the measurement that came while a poll was deciding', async () => {
-    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(500, 10) });
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: guardStats(500, 10) });
     tc.clock.advance(15_000);
     // The campaign is stopped (its end closes the last period) right after this poll read the state.
     let ended = false;
@@ -385,7 +410,7 @@ describe('abandonment guard with audit', () => {
         },
       }),
     };
-    await applyAbandonmentGuard(racing, { campaignId: ID, config: c, stats: stats(510, 10) });
+    await applyAbandonmentGuard(racing, { campaignId: ID, config: c, stats: guardStats(510, 10) });
 
     const state = await getGuardState(tc.ctx, ID);
     expect(state?.endedAtMs).toBe(tc.clock.now());
@@ -393,12 +418,12 @@ describe('abandonment guard with audit', () => {
   });
 
   it('neither records nor pauses anything for a campaign whose measurement ended', async () => {
-    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(500, 10) });
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: guardStats(500, 10) });
     await endAbandonmentMeasurement(tc.ctx, ID);
     const before = await guardRecords();
     // A poll that was in flight when the campaign was stopped, over the cap since the end.
     tc.clock.advance(15_000);
-    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(600, 20) });
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: guardStats(600, 20) });
 
     expect(await guardRecords()).toEqual(before);
     expect((await adjustCommands()).filter((j) => j['action'] === 'pause')).toEqual([]);

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../src/shared/context.js';
 import { applyAbandonmentGuard } from '../../src/shared/compliance/guard-actions.js';
 import { getGuardState } from '../../src/shared/compliance/state-store.js';
-import { config } from './fixtures.js';
+import { config, guardStats } from './fixtures.js';
 import { createTestContext, type TestContext } from './redis-context.js';
 
 /*
@@ -13,13 +13,6 @@ import { createTestContext, type TestContext } from './redis-context.js';
  */
 const ID = 'cmp-guard-lost-pause';
 const c = config({ startDateTime: '2026-03-02T09:00:00-05:00' });
-const stats = (answeredCalls: number, abandonedCalls: number) => ({
-  version: 3,
-  totalCalls: answeredCalls * 3,
-  answeredCalls,
-  abandonedCalls,
-  complianceViolations: 0,
-});
 
 let tc: TestContext;
 beforeEach(async () => {
@@ -63,7 +56,7 @@ describe('a guard pause lost between its decision and its queueing', () => {
       applyAbandonmentGuard(lostAfterStateWrite(tc.ctx), {
         campaignId: ID,
         config: c,
-        stats: stats(1000, 31),
+        stats: guardStats(1000, 31),
       }),
     ).rejects.toThrow(/Connection is closed/);
     expect(await pausesQueued()).toHaveLength(0);
@@ -72,7 +65,11 @@ describe('a guard pause lost between its decision and its queueing', () => {
 
     // The restarted worker's next poll: still dialing, still over the cap.
     tc.clock.advance(15_000);
-    const next = await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: c, stats: stats(1010, 32) });
+    const next = await applyAbandonmentGuard(tc.ctx, {
+      campaignId: ID,
+      config: c,
+      stats: guardStats(1010, 32),
+    });
     expect(next.action).toBe('pause');
     expect(await pausesQueued()).toHaveLength(1);
     const kinds = (await tc.audit.list(ID))

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyAbandonmentGuard, recordGuardPauseLifted } from '../../src/shared/compliance/guard-actions.js';
 import { getGuardState } from '../../src/shared/compliance/state-store.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
-import { config } from './fixtures.js';
+import { config, guardStats } from './fixtures.js';
 import { createTestContext, type TestContext } from './redis-context.js';
 
 /*
@@ -15,13 +15,6 @@ import { createTestContext, type TestContext } from './redis-context.js';
  */
 const ID = 'cmp-guard-stale-poll';
 const c = config({ startDateTime: '2026-03-02T09:00:00-05:00' });
-const stats = (version: number, answeredCalls: number, abandonedCalls: number) => ({
-  version,
-  totalCalls: answeredCalls * 3,
-  answeredCalls,
-  abandonedCalls,
-  complianceViolations: 0,
-});
 
 let tc: TestContext;
 beforeEach(async () => {
@@ -41,7 +34,7 @@ describe('statistics read before the guard pause landed', () => {
     const paused = await applyAbandonmentGuard(tc.ctx, {
       campaignId: ID,
       config: c,
-      stats: stats(3, 1000, 31),
+      stats: guardStats(1000, 31, 3),
     });
     expect(paused.action).toBe('pause');
     const pauseId = (await getGuardState(tc.ctx, ID))?.pauseCommandId as string;
@@ -59,7 +52,7 @@ describe('statistics read before the guard pause landed', () => {
     const stale = await applyAbandonmentGuard(tc.ctx, {
       campaignId: ID,
       config: c,
-      stats: stats(3, 1005, 32),
+      stats: guardStats(1005, 32, 3),
     });
     expect(stale.changed).toBe(false);
     expect(stale.throttle?.maxCallRate).toBe(0.1);
@@ -81,7 +74,7 @@ describe('statistics read before the guard pause landed', () => {
     const after = await applyAbandonmentGuard(tc.ctx, {
       campaignId: ID,
       config: c,
-      stats: stats(5, 1010, 32),
+      stats: guardStats(1010, 32, 5),
     });
     expect(after).toMatchObject({ action: 'throttle', changed: true });
     expect(await guardKinds()).toEqual(['guard_pause', 'guard_pause_lifted', 'guard_throttle']);

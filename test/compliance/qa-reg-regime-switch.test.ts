@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyAbandonmentGuard } from '../../src/shared/compliance/guard-actions.js';
 import { getGuardState } from '../../src/shared/compliance/state-store.js';
-import { config } from './fixtures.js';
+import { config, guardStats } from './fixtures.js';
 import { createTestContext, type TestContext } from './redis-context.js';
 
 /*
@@ -16,13 +16,6 @@ const tcpa = config({ startDateTime: '2026-03-02T09:00:00-05:00' });
 const ofcom = config({
   startDateTime: '2026-03-02T09:00:00-05:00',
   compliance: { regime: 'OFCOM', doNotCallCheck: true },
-});
-const stats = (answeredCalls: number, abandonedCalls: number) => ({
-  version: 3,
-  totalCalls: answeredCalls * 3,
-  answeredCalls,
-  abandonedCalls,
-  complianceViolations: 0,
 });
 
 let tc: TestContext;
@@ -40,15 +33,15 @@ async function periodRecords() {
 
 describe('a regime switched in CXone while the campaign runs', () => {
   it("closes and records the old regime's period at the switch", async () => {
-    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: tcpa, stats: stats(500, 10) });
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: tcpa, stats: guardStats(500, 10) });
     tc.clock.advance(3_600_000);
-    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: tcpa, stats: stats(800, 20) });
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: tcpa, stats: guardStats(800, 20) });
 
     tc.clock.advance(15_000);
     const switched = await applyAbandonmentGuard(tc.ctx, {
       campaignId: ID,
       config: ofcom,
-      stats: stats(810, 20),
+      stats: guardStats(810, 20),
     });
     expect(switched.regime).toBe('OFCOM');
     const records = await periodRecords();
@@ -66,19 +59,19 @@ describe('a regime switched in CXone while the campaign runs', () => {
 
   it('measures the new regime from the switch, not from the campaign’s first call', async () => {
     // Two days at 1% under TCPA; then, switched to OFCOM, 10 of the next 100 answered calls abandoned.
-    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: tcpa, stats: stats(10_000, 100) });
+    await applyAbandonmentGuard(tc.ctx, { campaignId: ID, config: tcpa, stats: guardStats(10_000, 100) });
     tc.clock.advance(15_000);
     const switched = await applyAbandonmentGuard(tc.ctx, {
       campaignId: ID,
       config: ofcom,
-      stats: stats(10_000, 100),
+      stats: guardStats(10_000, 100),
     });
     expect(switched.figures).toMatchObject({ answeredCalls: 0, abandonedCalls: 0 });
     tc.clock.advance(15_000);
     const after = await applyAbandonmentGuard(tc.ctx, {
       campaignId: ID,
       config: ofcom,
-      stats: stats(10_100, 110),
+      stats: guardStats(10_100, 110),
     });
     // The counters are CXone's since the campaign began: taken whole, the TCPA stretch's calls would
     // count again in the new regime's period (110 of 10 100, 1.1%) and hide its 10% from the guard.
