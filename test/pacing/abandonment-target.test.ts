@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  abandonmentTargetDecision,
   DEFAULT_ABANDONMENT_TARGET_PARAMS as P,
   holdReason,
   type AbandonmentControllerState,
@@ -25,6 +26,20 @@ describe('abandonment-target controller', () => {
       direction: 'hold',
       reason: 'no live answers in the window yet',
     });
+  });
+
+  it("says on a campaign's first poll that the window starts there, not that it saw no live answers", () => {
+    // The demo and `cxo status` print the campaign's counts (answered 42) beside this reason.
+    const first = abandonmentTargetDecision(
+      {
+        atMs: 0,
+        callRate: 0.1,
+        stats: { totalCalls: 104, answeredCalls: 42, abandonedCalls: 0, agentUtilization: 30 },
+      },
+      null,
+    ).decision;
+    expect(first).toMatchObject({ direction: 'hold', callRate: 0.1 });
+    expect(first.reason).toBe('the window starts at this poll: the next poll judges it');
   });
 
   it('dials harder when the window shows room below the target, by a bounded step', () => {
@@ -64,6 +79,17 @@ describe('abandonment-target controller', () => {
       expect(holdReason({ ...base, windowRate: null, pessimistic: null, windowAnswered: 0 })).toBe(
         'no live answers in the window yet',
       );
+    });
+    it('a window this poll opened', () => {
+      expect(
+        holdReason({
+          ...base,
+          windowStartsNow: true,
+          windowRate: null,
+          pessimistic: null,
+          windowAnswered: 0,
+        }),
+      ).toBe('the window starts at this poll: the next poll judges it');
     });
     it('the window itself in the band, however few its answers', () => {
       expect(holdReason({ ...base, windowRate: 0.021, windowAnswered: 10, pessimistic: 0.2 })).toBe(

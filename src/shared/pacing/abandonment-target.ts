@@ -686,6 +686,7 @@ export function abandonmentTargetDecision(
   return decide(
     current,
     holdReason({
+      windowStartsNow: state.window.atMs === obs.atMs,
       windowRate,
       windowAnswered,
       windowAbandoned,
@@ -708,6 +709,8 @@ export function abandonmentTargetDecision(
  * answers in the window yet), and saying so tells them it will move on its own.
  */
 export function holdReason(h: {
+  /** The window was opened by this very poll (the first, or the first after someone changed the rate). */
+  windowStartsNow?: boolean;
   windowRate: number | null;
   windowAnswered: number;
   windowAbandoned: number;
@@ -722,6 +725,9 @@ export function holdReason(h: {
   minWindowAbandons: number;
 }): string {
   const floor = h.windowTarget - h.deadband;
+  // The campaign's own counts (answered 42, say) show beside this on the first poll: "no live answers"
+  // alone read as statistics the controller could not see.
+  if (h.windowStartsNow) return 'the window starts at this poll: the next poll judges it';
   if (h.windowRate === null || h.pessimistic === null) return 'no live answers in the window yet';
   // Above the band yet no back-off (step 3): too few abandons to tell from noise.
   if (h.windowRate > h.windowTarget + h.deadband) {
