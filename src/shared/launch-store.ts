@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { systemClock, type Clock } from './clock.js';
+import type { CampaignRecord } from './campaign-store.js';
 import type { AppContext } from './context.js';
+import type { CampaignStatus } from './cxone/wire.js';
 import { EVENT_WRITE_LUA, eventScriptSlots } from './events/event-script.js';
 import {
   AUDIT_APPEND_LUA,
@@ -11,6 +13,7 @@ import {
 } from './audit/audit-script.js';
 import type { PreparedEvent } from './events/types.js';
 import type { Keys } from './keys.js';
+import { isRunning } from './lifecycle/state-machine.js';
 import { evalScript } from './redis-script.js';
 import type { launchRecordSchema } from './responses/launch.js';
 
@@ -55,14 +58,28 @@ export function campaignGoneReason(campaignId: string, stopId?: string): string 
 }
 
 /**
- * The `cleanupError` of a failed launch whose campaign its cleanup left running: started in CXone (its
- * console), not by the orchestrator — no campaign record (every activation of ours syncs one first),
- * or one its launch took over as started outside. Cancelling it would stop an operator's campaign.
+ * Whether a failed launch's cleanup leaves its campaign running instead of cancelling it: running
+ * (active or paused) and started in CXone (its console), not by the orchestrator — no campaign record
+ * (every activation of ours syncs one first), or one its launch took over as started outside. The one
+ * rule for the cleanup's own cancel (launch-worker.ts) and for the stop it queues when CXone refused
+ * that (lifecycle/hooks.ts), which may run long after, when an operator may have started it. Pure.
  */
-export function startedOutsideReason(campaignId: string, status: string): string {
+export function startedOutsideOrchestrator(
+  status: CampaignStatus,
+  record: Pick<CampaignRecord, 'startedOutside'> | null,
+): boolean {
+  return isRunning(status) && (record === null || record.startedOutside !== undefined);
+}
+
+/**
+ * The `cleanupError` of a failed launch whose campaign its cleanup left running
+ * (startedOutsideOrchestrator): cancelling it would stop an operator's campaign. `stopId`: the stop
+ * the cleanup had queued, which found it so when it came to run and was withdrawn.
+ */
+export function startedOutsideReason(campaignId: string, status: string, stopId?: string): string {
   return (
-    `campaign ${campaignId} was left ${status}, not cancelled: it was started outside the orchestrator ` +
-    `(in CXone), so whether it keeps running is the operator's call`
+    `campaign ${campaignId} was left ${status}, not cancelled${stopId ? ` (its stop ${stopId} withdrawn)` : ''}: ` +
+    `it was started outside the orchestrator (in CXone), so whether it keeps running is the operator's call`
   );
 }
 
@@ -579,6 +596,23 @@ export class LaunchStore {
   async recordCampaignGone(launchId: string, campaignId: string, stopId?: string): Promise<boolean> {
     const cleanupError = campaignGoneReason(campaignId, stopId);
     return this.write(launchId, { cancelled: false, cleanupError }, 'failed', {
+      marker: { campaignId, op: 'del' },
+      remove: ['cancelCommandId'],
+    });
+  }
+
+  /**
+   * The stop a failed launch queued for its campaign found it started outside the orchestrator when it
+   * came to run (startedOutsideOrchestrator) and was withdrawn: the campaign is left running, no stop
+   * is pending any more, and `cleanupError` says why (startedOutsideReason). One script, written only on
+   * a failed launch or one a failure has claimed. False when the launch is not a failed one.
+   */
+  async recordLeftRunning(
+    launchId: string,
+    campaignId: string,
+    fields: Pick<StoredFields, 'campaignStatus' | 'cxoneVersion'> & { cleanupError: string },
+  ): Promise<boolean> {
+    return this.write(launchId, { ...fields, cancelled: false }, 'failed', {
       marker: { campaignId, op: 'del' },
       remove: ['cancelCommandId'],
     });

@@ -32,6 +32,7 @@ import {
   JOB_FAILURE_RECORDER,
   LAUNCH_FAILED_REASON,
   launchAuditId,
+  startedOutsideOrchestrator,
   startedOutsideReason,
   type LaunchStore,
 } from '../shared/launch-store.js';
@@ -400,7 +401,8 @@ async function safeStartRunning(
  * Cancels what a failed launch left on CXone, so no half-launched campaign is left dialing or waiting.
  * When CXone refuses even that (it is down: often why the launch failed), the cancel is handed to the
  * adjust queue as a `stop` command, which retries it with backoff until CXone answers; its id goes on
- * the launch record so an operator can follow it.
+ * the launch record so an operator can follow it. That stop keeps this cleanup's rule when it runs
+ * (lifecycle/hooks.ts withdrawnOnRead): a campaign started outside the orchestrator is left running.
  */
 async function cancelPartialCampaign(
   deps: Deps,
@@ -430,7 +432,7 @@ async function cancelPartialCampaign(
     // calls are theirs. Only a running campaign costs the record's read.
     if (isRunning(current.status)) {
       const record = await campaigns.get(campaignId);
-      if (record === null || record.startedOutside !== undefined) {
+      if (startedOutsideOrchestrator(current.status, record)) {
         const reason = startedOutsideReason(campaignId, current.status);
         ctx.logger.warn(
           {
@@ -635,6 +637,11 @@ async function noteStopIfDone(
       campaignStatus: stop.result.status,
       cxoneVersion: stop.result.version,
     });
+  } else if (stop?.status === 'failed' && stop.error?.kind === 'withdrawn') {
+    // It found the campaign started outside the orchestrator (lifecycle/hooks.ts withdrawnOnRead) and
+    // said so on the launch before this outcome named it pending: its campaignStatus stands, the rest
+    // is said again.
+    await deps.launches.recordLeftRunning(launchId, campaignId, { cleanupError: stop.error.message });
   } else if (stop?.status === 'failed' && stop.error?.kind === 'not_found') {
     // It found CXone no longer knows the campaign (adjust-worker.ts): no stop is pending any more.
     await deps.launches.recordCampaignGone(launchId, campaignId, commandId);

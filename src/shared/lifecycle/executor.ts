@@ -90,6 +90,23 @@ export interface LifecycleHooks {
     action?: CampaignAction | undefined;
   }): Promise<string | null>;
   /**
+   * A command that must not run on the campaign as the command's first read found it (a failed
+   * launch's cleanup stop of a campaign an operator started in CXone since): the reason it is withdrawn
+   * as, or null. Asked once the campaign and its record are read, before anything is written; it
+   * records what it decides itself. Not best-effort: should it fail, the command retries.
+   */
+  withdrawnOnRead?(
+    command: {
+      campaignId: string;
+      commandId: string;
+      actor: string;
+      reason: string;
+      action?: CampaignAction | undefined;
+    },
+    current: CampaignResource,
+    record: CampaignRecord | null,
+  ): Promise<string | null>;
+  /**
    * A pause command's pause is in place — written, found on a retry, or found already there (by the
    * calling window, say): it is the requester's now. Not best-effort: should it fail, the command
    * retries.
@@ -321,6 +338,11 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   const ours = job.patch ? flattenPatch(campaignPatchSchema.parse(job.patch)) : {};
   let latest = await cxone.getCampaign(campaignId, callOpts);
   const record = await store.get(campaignId);
+  const withdrawnNow = (await hooks.withdrawnOnRead?.(job, latest, record)) ?? null;
+  if (withdrawnNow !== null) {
+    log.info({ reason: job.reason, action: job.action, status: latest.status }, withdrawnNow);
+    return { status: 'failed', error: { kind: 'withdrawn', message: withdrawnNow } };
+  }
   // The seed's audit records carry the campaign's efficiency when it is known: its last poll's.
   effects.useMetrics(record?.efficiency);
   /** CXone showed `version`: newer than the record's means changed outside (history-sync.ts). */

@@ -12,12 +12,18 @@ import { getWindowState } from '../compliance/state-store.js';
 import { replanWindowEnforcement } from '../compliance/replan.js';
 import { CampaignStore } from '../campaign-store.js';
 import type { AppContext } from '../context.js';
-import type { CampaignStatus } from '../cxone/wire.js';
-import { createLaunchStore, LAUNCH_FAILED_REASON } from '../launch-store.js';
+import type { CampaignResource, CampaignStatus } from '../cxone/wire.js';
+import {
+  createLaunchStore,
+  LAUNCH_FAILED_REASON,
+  startedOutsideOrchestrator,
+  startedOutsideReason,
+} from '../launch-store.js';
 import { activateJobId } from '../jobs.js';
 import { recordCarriedSafeStart } from '../pacing/apply.js';
 import { carriedSafeStart } from '../pacing/resume.js';
 import { ensurePolling, stopPolling } from '../polling/schedulers.js';
+import { auditOrLog } from '../side-records.js';
 import type { LifecycleHooks } from './executor.js';
 import { isFinal } from './state-machine.js';
 import { planActivation } from '../../workers/launch-plan.js';
@@ -25,6 +31,8 @@ import { importIfChangedOutside } from '../audit/history-sync.js';
 
 /**
  * The lifecycle's effects on other areas, wired to their real implementations:
+ * - a failed launch's cleanup stop of a campaign started outside the orchestrator since it was queued
+ *   is withdrawn, as the cleanup itself would have left it (withdrawnOnRead);
  * - a final status (completed, cancelled) stops statistics polling and calling-window enforcement,
  *   and drops a pending delayed activation; the cleanup stop of a failed launch, written or finding
  *   the campaign already ended, is noted on the launch;
@@ -79,6 +87,16 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
       // The window's pause finding the campaign paused: someone else's pause, never the window's to lift.
       if (status === 'paused') await windowPauseFoundInPlace(ctx, campaignId, by);
     },
+    async withdrawnOnRead(command, current, record) {
+      // Queued when CXone refused the cleanup's own cancel, it may run long after: by then an operator
+      // may have started the draft in the console. The cleanup's rule holds for it too; an operator's
+      // own stop is theirs and runs whatever the campaign's state.
+      if (command.reason !== LAUNCH_FAILED_REASON || command.action !== 'stop') return null;
+      if (!startedOutsideOrchestrator(current.status, record)) return null;
+      const reason = startedOutsideReason(current.id, current.status, command.commandId);
+      await noteLeftRunning(ctx, command, current, reason, record !== null);
+      return reason;
+    },
     windowClosingAt: async (campaignId) => (await getWindowState(ctx, campaignId)).closingAt,
     withdrawn: (command) => windowResumeWithdrawn(ctx, command),
     async onPauseTaken(campaignId, by) {
@@ -129,6 +147,55 @@ async function noteCleanedUp(
   const launchId = await launches.launchOfCampaign(campaignId);
   if (launchId)
     await launches.recordCleanedUp(launchId, campaignId, { campaignStatus: status, cxoneVersion: version });
+}
+
+/**
+ * The stop a failed launch queued found its campaign started outside the orchestrator: the launch it
+ * cleans up for says so (launch-store.ts recordLeftRunning) and the trail gets it as the cleanup's
+ * own cancel would have recorded it (`launch_failed`, stage `cleanup`, `leftRunning`), once per stop.
+ */
+async function noteLeftRunning(
+  ctx: AppContext,
+  command: { campaignId: string; commandId: string; actor: string },
+  current: CampaignResource,
+  cleanupError: string,
+  recorded: boolean,
+): Promise<void> {
+  const launches = createLaunchStore(ctx);
+  const launchId = await launches.launchOfCampaign(command.campaignId);
+  ctx.logger.warn(
+    {
+      launchId,
+      campaignId: command.campaignId,
+      commandId: command.commandId,
+      status: current.status,
+      version: current.version,
+      recorded,
+    },
+    "the failed launch's stop found its campaign started outside the orchestrator: withdrawn, left running",
+  );
+  if (launchId) {
+    await launches.recordLeftRunning(launchId, command.campaignId, {
+      campaignStatus: current.status,
+      cxoneVersion: current.version,
+      cleanupError,
+    });
+  }
+  await auditOrLog(ctx, {
+    campaignId: command.campaignId,
+    action: 'launch_failed',
+    actor: command.actor,
+    cxoneVersion: current.version,
+    details: {
+      ...(launchId ? { launchId } : {}),
+      stage: 'cleanup',
+      commandId: command.commandId,
+      cancelledOnCxone: false,
+      leftRunning: current.status,
+      cleanupError,
+    },
+    dedupeKey: `cleanup_left_running:${command.commandId}`,
+  });
 }
 
 /**
