@@ -1130,7 +1130,9 @@ async function watch(
       if (view) io.out(JSON.stringify(view));
       else io.err(`${new Date().toISOString()}  ${problem}`);
     } else {
-      const header = `cxo watch ${id}  ${new Date().toISOString()}  (every ${cmd.intervalSec} s, Ctrl-C to stop)`;
+      // A --once view is not refreshed: "every 2 s, Ctrl-C to stop" above it promised a live view.
+      const refresh = cmd.once ? '' : `  (every ${cmd.intervalSec} s, Ctrl-C to stop)`;
+      const header = `cxo watch ${id}  ${new Date().toISOString()}${refresh}`;
       const body = view ? formatCampaign(view) : problem;
       io.out(`${io.isTty && !cmd.once ? CLEAR : ''}${header}\n${body}\n`);
     }

@@ -1230,7 +1230,15 @@ describe('cxo against a stand-in API', () => {
     const r = await cxo('watch', 'c-1', '--interval', '0.01');
     expect(r.code).toBe(EXIT.ok);
     expect(r.out).toContain('campaign c-1 is completed');
+    expect(r.out).toMatch(/^cxo watch c-1 {2}\S+Z {2}\(every 0\.01 s, Ctrl-C to stop\)$/m);
     expect((await cxo('watch', 'nope')).code).toBe(EXIT.notFound);
+  });
+
+  it('watch --once prints one view without promising a refresh', async () => {
+    const r = await cxo('watch', 'c-1', '--once');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toMatch(/^cxo watch c-1 {2}\S+Z$/m);
+    expect(r.out).not.toContain('Ctrl-C');
   });
 
   /**
