@@ -5,6 +5,14 @@ import { LAUNCH_RETENTION_SECONDS } from './launch-store.js';
 import { auditOrLog, publishOrLog } from './side-records.js';
 
 /**
+ * The warning for a campaign CXone answers 404 for. A sandbox keeps its campaigns in memory, so the
+ * usual cause on a newcomer's machine is neither of the first two: the README's split roles start a
+ * fresh `sandbox` process under the prefix an `npm start` left its campaigns on.
+ */
+export const CAMPAIGN_MISSING_MESSAGE =
+  'CXone no longer knows the campaign (deleted outside the orchestrator, another tenant, or a sandbox restarted since: it keeps campaigns in memory)';
+
+/**
  * CXone answered 404 for a campaign the orchestrator launched: deleted outside it (console, another
  * tool), or the fleet now talks to another tenant. Nothing the orchestrator does reaches it any more,
  * so its record must stop looking alive: the record notes since when (`missingOnCxone`, shown by the
@@ -26,7 +34,7 @@ export async function noteMissingOnCxone(
     details: { lastStatus: record.status, lastVersion: record.version, seenBy },
     actor: seenBy === 'poll' ? 'worker:poll' : seenBy === 'api' ? (caller ?? 'api') : 'worker:launch',
     cxoneVersion: record.version,
-    message: 'CXone no longer knows the campaign (deleted outside the orchestrator, or another tenant)',
+    message: CAMPAIGN_MISSING_MESSAGE,
     onClaimed: (since) => store.patch(campaignId, { missingOnCxone: { since } }),
   });
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DEMO_SHELL_VARIABLES } from '../../src/demo/env.js';
 import { bannerLines } from '../../src/process/banner.js';
 import { API_ERROR_CODES, ApiError } from '../../src/producers/errors.js';
+import { CAMPAIGN_MISSING_MESSAGE } from '../../src/shared/campaign-missing.js';
 import { envSchema, loadConfig } from '../../src/shared/config.js';
 import { COMPLIANCE_ACTION_KINDS } from '../../src/shared/compliance/state-store.js';
 import { registerWebhookHoldReader, registry } from '../../src/shared/metrics.js';
@@ -245,6 +246,17 @@ describe("docs/api.md's error table", () => {
       expect.arrayContaining(['invalid_url', 'method_not_allowed', 'webhooks_disabled']),
     );
     expect([...written].filter((code) => !(code in API_ERROR_CODES))).toEqual([]);
+  });
+});
+
+describe("README's split roles", () => {
+  it('quote the warning a campaign of an earlier npm start gets from a fresh sandbox, as it is logged', () => {
+    const text = section(read('README.md'), '## Running the roles separately').join(' ').replace(/\s+/g, ' ');
+    const quoted = /`(CXone no longer knows the campaign \()…\)`/.exec(text);
+    expect(quoted, 'the warning quoted').not.toBeNull();
+    expect(CAMPAIGN_MISSING_MESSAGE.startsWith(quoted![1]!)).toBe(true);
+    // Whoever reads the log line learns the cause the README gives for it.
+    expect(CAMPAIGN_MISSING_MESSAGE).toContain('a sandbox restarted');
   });
 });
 
