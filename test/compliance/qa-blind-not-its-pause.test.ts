@@ -157,30 +157,78 @@ describe('a blind pause whose command failed at once', () => {
 });
 
 describe('a failed statistics poll that outlasted its lease', () => {
-  it('counts nothing: the tick that took the campaign since counts its own', async () => {
+  /** A polled campaign read at START whose statistics then fail: one failed poll two minutes on. */
+  async function failedOnce(): Promise<string> {
     clock.set(START);
     const id = await stack.polledCampaign(weekdays);
     await statsFail();
     clock.set(START + 2 * MIN);
     await failingPoll(id);
-    expect((await watchOf(id))?.failedPolls).toBe(1);
-
-    // Its stats call waits past the lease's 60 s (a 429 penalty); another tick takes the campaign.
-    const outlasted = {
+    return id;
+  }
+  /** The stack's context with its stats calls made after `meanwhile` (what happened while they waited). */
+  const statsAfter = (meanwhile: () => Promise<void>) =>
+    ({
       ...ctx,
       cxone: {
         ...ctx.cxone,
         getStats: async (...args: Parameters<typeof ctx.cxone.getStats>) => {
-          await ctx.redis.set(ctx.keys.lock(`poll:${id}`), 'another-tick', 'PX', 60_000);
+          await meanwhile();
           return ctx.cxone.getStats(...args);
         },
       },
-    } as ClosableContext;
+    }) as ClosableContext;
+
+  it('counts nothing: the tick that took the campaign since counts its own', async () => {
+    const id = await failedOnce();
+    expect((await watchOf(id))?.failedPolls).toBe(1);
+
+    // Its stats call waits past the lease's 60 s (a 429 penalty); another tick takes the campaign.
+    const outlasted = statsAfter(async () => {
+      await ctx.redis.set(ctx.keys.lock(`poll:${id}`), 'another-tick', 'PX', 60_000);
+    });
     clock.set(START + 5 * MIN);
     await failingPoll(id, outlasted);
     expect((await watchOf(id))?.failedPolls).toBe(1);
     expect((await watchOf(id))?.pause).toBeUndefined();
     await ctx.redis.del(ctx.keys.lock(`poll:${id}`));
+  });
+
+  it('counts, and pauses, when no tick took the campaign since: the lease only lapsed', async () => {
+    const id = await failedOnce();
+
+    // A 429 penalty past the lease's 60 s holds every stats call of the fleet: the lease lapses, and
+    // no other tick runs meanwhile (the poll queue itself is rate-limited). Counting nothing here,
+    // every poll of such an outage counted nothing and the campaign dialed on unmeasured for good.
+    const lapsed = statsAfter(async () => {
+      await ctx.redis.del(ctx.keys.lock(`poll:${id}`));
+    });
+    clock.set(START + 5 * MIN);
+    await failingPoll(id, lapsed);
+    expect((await watchOf(id))?.failedPolls).toBe(2);
+    const pauseCommandId = (await watchOf(id))?.pause?.commandId;
+    expect(pauseCommandId).toBeDefined();
+    expect((await stack.settled(pauseCommandId!)).status).toBe('succeeded');
+    expect(await statusOnCxone(id)).toBe('paused');
+  });
+
+  it('counts in the streak of the read another tick made meanwhile, not the one it started from', async () => {
+    const id = await failedOnce();
+
+    // While this poll's stats call waited past its lease, another tick took the campaign, read its
+    // statistics and finished (lease released). This failure is not a second one since START's read.
+    const overtaken = statsAfter(async () => {
+      await ctx.redis.del(ctx.keys.lock(`poll:${id}`));
+      await statsBack();
+      clock.set(START + 4 * MIN);
+      await runPollCycle(ctx, id);
+      await statsFail();
+      clock.set(START + 5 * MIN);
+    });
+    await failingPoll(id, overtaken);
+    const watch = await watchOf(id);
+    expect(watch).toMatchObject({ failedPolls: 1, okAt: new Date(START + 4 * MIN).toISOString() });
+    expect(watch?.pause).toBeUndefined();
   });
 });
 

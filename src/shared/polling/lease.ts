@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { releaseIfHolder, renewIfHolder } from '../held-key.js';
+import { releaseIfHolder, renewIfHolder, renewOrRetake } from '../held-key.js';
 
 /**
  * A short Redis lease (SET NX PX with a random token): whoever holds it may act; it expires by
@@ -8,8 +8,10 @@ import { releaseIfHolder, renewIfHolder } from '../held-key.js';
  */
 export interface Lease {
   release(): Promise<void>;
-  /** Extends the lease by its ttl from now; false when it was lost (expired and taken by another). */
+  /** Extends the lease by its ttl from now; false when it expired (whether or not another took it since). */
   renew(): Promise<boolean>;
+  /** As renew, but a lease that expired with nobody taking it since is taken again (`retaken`). */
+  renewOrRetake(): Promise<'renewed' | 'retaken' | 'lost'>;
 }
 
 /** Takes the lease if it is free; null when someone else holds it. */
@@ -22,6 +24,7 @@ export async function tryLease(redis: Redis, key: string, ttlMs: number): Promis
       await releaseIfHolder(redis, key, token).catch(() => undefined);
     },
     renew: () => renewIfHolder(redis, key, token, ttlMs),
+    renewOrRetake: () => renewOrRetake(redis, key, token, ttlMs),
   };
 }
 

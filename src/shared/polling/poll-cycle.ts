@@ -157,7 +157,15 @@ async function pollOnce(
     // Under the lease, as a successful poll's effects are: a stats call that outlasted it (a 429
     // penalty) failed beside the tick that took the campaign since, which counts its own failure, and
     // two counting at once would each read no pause and each issue one. (A renew only when it failed.)
-    if (await lease.renew().catch(() => false)) await noteFailedStatsPoll(ctx, record, err, attempt);
+    // A lease that only lapsed (no tick took it: under a long 429 penalty every stats call outlasts it)
+    // is taken again, else no failure of that outage counted and the campaign dialed on unmeasured;
+    // the record is read again then, as a tick that ran meanwhile may have read the statistics.
+    const held = await lease.renewOrRetake().catch(() => 'lost' as const);
+    if (held !== 'lost') {
+      const current =
+        held === 'retaken' ? ((await store.get(campaignId).catch(() => null)) ?? record) : record;
+      await noteFailedStatsPoll(ctx, current, err, attempt);
+    }
     throw err;
   }
   // The stats call has no bound on its wait in the fleet limiter (a backlog, a 429 penalty of up to
