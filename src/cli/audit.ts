@@ -103,10 +103,15 @@ export function parseAuditArgs(
 /**
  * One campaign asked for and no record found: a mistyped id, most likely, which an empty export (or
  * an "ok: 0 records") would pass off as a campaign with nothing on record. The whole trail may be empty.
+ * Or the shell's KEY_PREFIX is not the fleet's (`npm start` with a KEY_PREFIX of its own, this without
+ * it): the line names where it looked, so that reads as what it is.
  */
-function noRecords(campaignId: string | undefined): number {
+function noRecords(campaignId: string | undefined, where: { keyPrefix: string; redisUrl: string }): number {
   if (campaignId === undefined) return AUDIT_EXIT.ok;
-  console.error(`no audit records for campaign ${campaignId}`);
+  console.error(
+    `no audit records for campaign ${campaignId} under KEY_PREFIX ${where.keyPrefix} at ${redactUrl(where.redisUrl)}: ` +
+      "check the id, and that KEY_PREFIX and REDIS_URL are the fleet's",
+  );
   return AUDIT_EXIT.error;
 }
 
@@ -308,7 +313,7 @@ export async function runAuditCli(
           }
           if (outputError && outputError.code !== 'EPIPE') throw outputError;
           if (missing.length > 0) return incomplete(written);
-          return written === 0 && !outputError ? noRecords(command.campaignId) : AUDIT_EXIT.ok;
+          return written === 0 && !outputError ? noRecords(command.campaignId, config) : AUDIT_EXIT.ok;
         }
         let count = 0;
         // Nothing is written before Redis has answered with a record: an export that cannot reach
@@ -318,7 +323,7 @@ export async function runAuditCli(
         const source = lines()[Symbol.asyncIterator]();
         const first = await source.next();
         if (first.done && missing.length === 0 && command.campaignId !== undefined) {
-          return noRecords(command.campaignId);
+          return noRecords(command.campaignId, config);
         }
         try {
           await writeReplacing(
@@ -343,7 +348,7 @@ export async function runAuditCli(
           throw err;
         }
         if (missing.length > 0) return incomplete(count);
-        if (count === 0) return noRecords(command.campaignId);
+        if (count === 0) return noRecords(command.campaignId, config);
         console.error(`exported ${count} audit record(s) to ${command.out}`);
         return AUDIT_EXIT.ok;
       }
@@ -352,7 +357,7 @@ export async function runAuditCli(
         if (command.campaignId && result.ok && result.checked === 0 && !result.retentionCuts?.length) {
           // Nothing to verify is not "intact": a mistyped id must not read as a clean bill. (A chain
           // retention trimmed every record of has its cut, and is reported as such.)
-          return noRecords(command.campaignId);
+          return noRecords(command.campaignId, config);
         }
         // The result first: whatever becomes of the alerts, the verification is said and its exit
         // code is the chain's.

@@ -85,6 +85,9 @@ describe('audit export where its output goes', () => {
     const typo = await exportTo(file, ['no-such-campaign']);
     expect(typo.code).toBe(1);
     expect(typo.stderr).toContain('no audit records for campaign no-such-campaign');
+    // Where it looked, and what to check: a shell without the fleet's KEY_PREFIX finds nothing either.
+    expect(typo.stderr).toContain(`no-such-campaign under KEY_PREFIX ${prefix} at `);
+    expect(typo.stderr).toContain("check the id, and that KEY_PREFIX and REDIS_URL are the fleet's");
     expect(readFileSync(file, 'utf8')).toBe('the last good export\n');
     // Nothing listens on port 1.
     const down = await exportTo(file, [], 'redis://127.0.0.1:1');
