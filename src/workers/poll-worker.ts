@@ -33,7 +33,7 @@ export function createPollWorker(ctx: AppContext): Worker {
         );
       }
       try {
-        return await runPollCycle(ctx, campaignId, { attempt: currentAttempt(job) });
+        return await runPollCycle(ctx, campaignId, { attempt: currentAttempt(job), tick: job.id });
       } catch (err) {
         log.debug({ err, campaignId }, 'poll failed');
         return rethrowForBullmq(err, job, ctx.queues.poll, ctx, token);

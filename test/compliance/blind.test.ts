@@ -89,6 +89,13 @@ describe('blindPauseDecision', () => {
     expect(noteFailedPoll(retried, OK_AT, T0 + 2 * MIN, err503)).toMatchObject({ failedPolls: 2 });
     // A retry that opens a streak (its first attempt was not counted) still counts once.
     expect(noteFailedPoll(undefined, OK_AT, T0 + MIN, err503, true)).toMatchObject({ failedPolls: 1 });
+    // A 429 puts the job back without spending an attempt: its re-run is attempt 1 again, same job id.
+    const t = noteFailedPoll(undefined, OK_AT, T0 + MIN, err503, false, 'repeat:poll:c1:60000');
+    const rerun = noteFailedPoll(t, OK_AT, T0 + MIN + 5_000, err503, false, 'repeat:poll:c1:60000');
+    expect(rerun).toMatchObject({ failedPolls: 1 });
+    expect(noteFailedPoll(rerun, OK_AT, T0 + 2 * MIN, err503, false, 'repeat:poll:c1:120000')).toMatchObject({
+      failedPolls: 2,
+    });
   });
 
   it('counts from the first failure when the statistics were never read', () => {

@@ -251,6 +251,26 @@ describe('a campaign polled less often than the blind span', () => {
     await expect(runPollCycle(ctx, id, { attempt: 1 })).rejects.toThrow();
     expect((await watchOf(id))?.pause).toMatchObject({ failedPolls: 2 });
   });
+
+  it('is not paused for one tick put back by a 429 and failing again: same job, attempt 1 both times', async () => {
+    clock.set(START);
+    const id = await stack.polledCampaign(weekdays);
+    await statsFail();
+    // A 429 is a queue rate limit, not a spent attempt: the re-run a Retry-After later is attempt 1.
+    const tick = `repeat:poll:${id}:${START + 6 * MIN}`;
+    clock.set(START + 6 * MIN);
+    await expect(runPollCycle(ctx, id, { attempt: 1, tick })).rejects.toThrow();
+    clock.set(START + 6 * MIN + 5_000);
+    await expect(runPollCycle(ctx, id, { attempt: 1, tick })).rejects.toThrow();
+    expect(await watchOf(id)).toMatchObject({ failedPolls: 1 });
+    expect(await stack.complianceRecords(id, 'guard_blind_pause')).toHaveLength(0);
+
+    clock.set(START + 12 * MIN);
+    await expect(
+      runPollCycle(ctx, id, { attempt: 1, tick: `repeat:poll:${id}:${START + 12 * MIN}` }),
+    ).rejects.toThrow();
+    expect((await watchOf(id))?.pause).toMatchObject({ failedPolls: 2 });
+  });
 });
 
 describe('statistics that come back after the window closed on a blind pause', () => {

@@ -44,6 +44,8 @@ export async function noteFailedStatsPoll(
   err: unknown,
   /** The poll job's attempt: its retries are the same tick, counted once (blind.ts noteFailedPoll). */
   attempt = 1,
+  /** The poll job's id: its re-runs after a 429 (attempt 1 again) are the same tick too. */
+  tick?: string,
 ): Promise<void> {
   const { campaignId } = record;
   // This process shutting down cut the call short: CXone was not asked, nothing failed.
@@ -57,6 +59,7 @@ export async function noteFailedStatsPoll(
       nowMs,
       error,
       attempt > 1,
+      tick,
     );
     await setBlindWatch(ctx, campaignId, watch);
     // Not dialing as far as the orchestrator knows: nothing to pause, and nothing more to read.

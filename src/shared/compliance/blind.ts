@@ -54,6 +54,8 @@ export interface BlindWatch {
   lastError: PollErrorSummary;
   /** The blind pause issued, kept across streaks until a successful poll of the paused campaign decides on it. */
   pause?: BlindPause;
+  /** The poll job (scheduler tick) whose failure was counted last: its re-runs count with it. */
+  tick?: string;
 }
 
 /** Failed polls in a streak before it pauses: one failure after a poll interval the budget stretched past the span is a blip. */
@@ -78,7 +80,9 @@ export function summarizePollError(err: unknown): PollErrorSummary {
  * The watch after one more failed poll, `okAt` being the record's `lastStats.at` now. `retry`: a
  * BullMQ retry of a tick already counted (a second from its first attempt): the tick is one failed
  * poll, else one 503 burst and its retry were two, and a campaign polled less often than the span (a
- * large fleet's share of the stats budget) was paused for a blip.
+ * large fleet's share of the stats budget) was paused for a blip. `tick`, the poll job's id, tells a
+ * re-run the attempt number does not: a 429 puts the job back without spending an attempt, so its
+ * re-run a Retry-After later is attempt 1 again.
  */
 export function noteFailedPoll(
   prev: BlindWatch | undefined,
@@ -86,9 +90,12 @@ export function noteFailedPoll(
   nowMs: number,
   error: PollErrorSummary,
   retry = false,
+  tick?: string,
 ): BlindWatch {
+  const ticked = tick !== undefined ? { tick } : {};
   if (prev && prev.okAt === okAt) {
-    return { ...prev, failedPolls: prev.failedPolls + (retry ? 0 : 1), lastError: error };
+    const again = retry || (tick !== undefined && prev.tick === tick);
+    return { ...prev, failedPolls: prev.failedPolls + (again ? 0 : 1), lastError: error, ...ticked };
   }
   return {
     okAt,
@@ -96,6 +103,7 @@ export function noteFailedPoll(
     failedPolls: 1,
     lastError: error,
     ...(prev?.pause ? { pause: prev.pause } : {}),
+    ...ticked,
   };
 }
 

@@ -51,7 +51,8 @@ const POLL_LEASE_MS = 60_000;
 export async function runPollCycle(
   ctx: AppContext,
   campaignId: string,
-  opts: { attempt?: number } = {},
+  /** `tick`: the poll job's id, the same on its re-runs (blind pause counting, compliance/blind.ts). */
+  opts: { attempt?: number; tick?: string } = {},
 ): Promise<PollOutcome> {
   const lease = await tryLease(ctx.redis, ctx.keys.lock(`poll:${campaignId}`), POLL_LEASE_MS);
   if (lease === null) {
@@ -59,7 +60,7 @@ export async function runPollCycle(
     return { kind: 'busy' };
   }
   try {
-    return await pollOnce(ctx, campaignId, opts.attempt ?? 1, lease);
+    return await pollOnce(ctx, campaignId, opts.attempt ?? 1, lease, opts.tick);
   } finally {
     await lease.release();
   }
@@ -130,6 +131,7 @@ async function pollOnce(
   campaignId: string,
   attempt: number,
   lease: Lease,
+  tick: string | undefined,
 ): Promise<PollOutcome> {
   const store = new CampaignStore(ctx);
   let record = await store.get(campaignId);
@@ -164,7 +166,7 @@ async function pollOnce(
     if (held !== 'lost') {
       const current =
         held === 'retaken' ? ((await store.get(campaignId).catch(() => null)) ?? record) : record;
-      await noteFailedStatsPoll(ctx, current, err, attempt);
+      await noteFailedStatsPoll(ctx, current, err, attempt, tick);
     }
     throw err;
   }
