@@ -30,6 +30,14 @@ export function blindHelpers(get: () => WindowStack) {
     },
     failingPoll: (id: string, c?: ClosableContext) =>
       expect(runPollCycle(c ?? get().ctx, id)).rejects.toThrow(),
+    /** The guard lifted its blind pause: a guard_blind_resume whose command went through, the campaign dialing. */
+    async expectBlindResumed(id: string): Promise<void> {
+      const stack = get();
+      const [resume] = await stack.complianceRecords(id, 'guard_blind_resume');
+      expect(resume).toBeDefined();
+      expect((await stack.settled(String(resume?.details.commandId))).status).toBe('succeeded');
+      expect(await helpers.statusOnCxone(id)).toBe('active');
+    },
     /** A polled campaign (its statistics read at START), then failing polls until the guard pauses it blind. */
     async blindPaused(): Promise<{ id: string; pauseCommandId: string }> {
       const stack = get();

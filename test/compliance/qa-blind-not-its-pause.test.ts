@@ -23,7 +23,8 @@ let stack: WindowStack;
 let sandbox: RunningSandbox;
 let ctx: ClosableContext;
 let clock: ManualClock;
-const { statsFail, statsBack, statusOnCxone, watchOf, failingPoll, blindPaused } = blindHelpers(() => stack);
+const { statsFail, statsBack, statusOnCxone, watchOf, failingPoll, blindPaused, expectBlindResumed } =
+  blindHelpers(() => stack);
 
 beforeAll(async () => {
   stack = await startWindowStack({ startIso: '2026-03-03T15:00:00Z' });
@@ -274,22 +275,25 @@ describe('a campaign polled less often than the blind span', () => {
 });
 
 describe('statistics that come back after the window closed on a blind pause', () => {
-  it('decide at the next open, not keep the campaign paused for good', async () => {
+  // Outside its window, and in the last 30 s before its close, where the command guard refuses any
+  // resume: decided then, the pause was kept (or its resume refused) and forgotten, and the window,
+  // which resumes only the pauses it made, left the campaign paused through every open after.
+  it.each([
+    ['past the close (Tuesday 17:30 EST)', '2026-03-03T22:30:00Z'],
+    ['15 s before the close (Tuesday 16:59:45 EST), where a resume is refused', '2026-03-03T21:59:45Z'],
+  ])('%s decide at the next open, not keep the campaign paused for good', async (_when, backAt) => {
     const { id, pauseCommandId } = await blindPaused();
 
-    // Tuesday 17:30 EST, past the close: the statistics are back. Nothing to resume into yet.
     await statsBack();
-    clock.set(Date.parse('2026-03-03T22:30:00Z'));
+    clock.set(Date.parse(backAt));
     await runPollCycle(ctx, id);
     expect(await stack.complianceRecords(id, 'guard_blind_pause_kept')).toHaveLength(0);
+    expect(await stack.complianceRecords(id, 'guard_blind_resume')).toHaveLength(0);
     expect((await watchOf(id))?.pause?.commandId).toBe(pauseCommandId);
 
     // Wednesday 10:00 EST, the window open: measured under the cap, nobody acted on it: resumed.
     clock.set(Date.parse('2026-03-04T15:00:00Z'));
     await runPollCycle(ctx, id);
-    const [resume] = await stack.complianceRecords(id, 'guard_blind_resume');
-    expect(resume).toBeDefined();
-    expect((await stack.settled(String(resume?.details.commandId))).status).toBe('succeeded');
-    expect(await statusOnCxone(id)).toBe('active');
+    await expectBlindResumed(id);
   });
 });

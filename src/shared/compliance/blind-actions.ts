@@ -13,7 +13,8 @@ import {
   summarizePollError,
   type BlindWatch,
 } from './blind.js';
-import { REASON_WINDOW, windowClaims } from './enforcement.js';
+import { RESUME_CLOSE_MARGIN_MS } from './command-guard.js';
+import { REASON_WINDOW, windowClaims, windowView } from './enforcement.js';
 import { evaluateAbandonmentGuard } from './guard.js';
 import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
 import {
@@ -166,13 +167,18 @@ export async function settleBlindPause(
   // changes newer than the record, and another read (an API view's refresh, a command's) may have
   // synced one into it first, a resume and a pause made in CXone's console among them.
   const leftAt = command?.result?.version;
+  // The resume meets the command guard, which refuses one in the last stretch before a close (and
+  // from the firing of a close the window's job paused ahead of): decided there, it failed with the
+  // pause forgotten, as a decision outside the window did. Waited out until the open as that is.
+  const view = windowView(input.config, nowMs, win.closingAt);
+  const closeNear = view.next?.kind === 'close' && view.next.atMs - nowMs < RESUME_CLOSE_MARGIN_MS;
   const decision = blindResumeDecision({
     pause,
     pauseCommand: command?.status,
     pauseWroteStatus: command?.result?.writes.some((w) => w.step === 'status') ?? false,
     ended: guard.state?.endedAtMs !== undefined || isFinal(stats.status),
     changedOutside: input.changedOutside || (leftAt !== undefined && stats.version > leftAt),
-    withinWindow: isWithinWindow(input.config, nowMs),
+    withinWindow: view.within && !closeNear,
     windowPaused: windowClaims(win),
     rate: measured.figures.rate,
     cap: measured.figures.cap,
