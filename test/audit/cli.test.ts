@@ -18,6 +18,10 @@ let prefix: string;
 let keys: Keys;
 let dir: string;
 const env = () => ({ REDIS_URL, KEY_PREFIX: prefix, LOG_LEVEL: 'silent' as const });
+/** What the CLI says of an id with no records: where it looked, so a wrong KEY_PREFIX shows. */
+const noRecords = (id: string) =>
+  `no audit records for campaign ${id} under KEY_PREFIX ${prefix} at ${REDIS_URL}: ` +
+  "check the id, and that KEY_PREFIX and REDIS_URL are the fleet's";
 
 beforeAll(async () => {
   redis = connect();
@@ -90,10 +94,10 @@ describe('audit CLI against Redis', () => {
     const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
       expect(await runAuditCli(['export', 'cli-typo', '--out', join(dir, 'typo.jsonl')], env())).toBe(1);
-      expect(error).toHaveBeenCalledWith('no audit records for campaign cli-typo');
+      expect(error).toHaveBeenCalledWith(noRecords('cli-typo'));
       error.mockClear();
       expect(await runAuditCli(['export', 'cli-typo'], env())).toBe(1);
-      expect(error).toHaveBeenCalledWith('no audit records for campaign cli-typo');
+      expect(error).toHaveBeenCalledWith(noRecords('cli-typo'));
     } finally {
       error.mockRestore();
     }
@@ -113,7 +117,7 @@ describe('audit CLI against Redis', () => {
     const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
       expect(await runAuditCli(['verify', 'cli-typo'], env())).toBe(1);
-      expect(error).toHaveBeenCalledWith('no audit records for campaign cli-typo');
+      expect(error).toHaveBeenCalledWith(noRecords('cli-typo'));
     } finally {
       error.mockRestore();
     }
