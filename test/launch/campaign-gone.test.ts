@@ -2,7 +2,6 @@ import type { Worker } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import type { AuditInput } from '../../src/shared/audit/types.js';
-import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import { getCommand } from '../../src/shared/lifecycle/enqueue.js';
@@ -11,7 +10,7 @@ import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
 import { api, startStack, waitFor, type Stack } from '../e2e/stack.js';
 import { scriptFaults } from '../support/sandbox-faults.js';
-import { lastAttemptLaunch } from './last-attempt.js';
+import { lastAttemptLaunch, launchDeps } from './last-attempt.js';
 
 /**
  * A failed launch whose campaign CXone no longer knows (404): deleted from under it, or a CXone that
@@ -36,12 +35,7 @@ describe('the cleanup of a failed launch whose campaign CXone no longer knows', 
     await stack?.close();
   });
 
-  const deps = () => ({
-    ctx: stack.ctx,
-    launches: createLaunchStore(stack.ctx),
-    campaigns: createCampaignStore(stack.ctx),
-    lockMs: 30_000,
-  });
+  const deps = () => launchDeps(stack.ctx);
   const sandboxControl = (path: string, body?: unknown) =>
     fetch(`${stack.sandbox.url}/__sandbox/${path}`, {
       method: 'POST',

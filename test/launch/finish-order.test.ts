@@ -10,6 +10,7 @@ import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { createLaunchStore, launchAuditId, type LaunchStore } from '../../src/shared/launch-store.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
 import { campaignConfig, startStack, type Stack } from '../e2e/stack.js';
+import { launchDeps } from './last-attempt.js';
 
 /**
  * A launch's trail is written ahead of the steps that depend on it. Its request is audited before
@@ -115,15 +116,7 @@ describe('launch records finish after their audit records', () => {
     await stack.redis.del(stack.ctx.keys.launch(launchId));
     refuseCreates = true;
     try {
-      await processLaunch(
-        {
-          ctx: stack.ctx,
-          launches: createLaunchStore(stack.ctx),
-          campaigns: createCampaignStore(stack.ctx),
-          lockMs: 30_000,
-        },
-        job,
-      ).catch(() => undefined);
+      await processLaunch(launchDeps(stack.ctx), job).catch(() => undefined);
     } finally {
       refuseCreates = false;
     }

@@ -2,7 +2,9 @@ import type { Job } from 'bullmq';
 import { DateTime } from 'luxon';
 import { submitLaunch } from '../../src/producers/launch-submit.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
+import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { AppContext } from '../../src/shared/context.js';
+import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { campaignConfig } from '../e2e/stack.js';
 
 /**
@@ -23,4 +25,9 @@ export async function lastAttemptLaunch(
     ...extra,
   });
   return { launchId, job };
+}
+
+/** The launch worker's dependencies on `ctx`, as the worker builds them, with a 30 s job lock. */
+export function launchDeps(ctx: AppContext) {
+  return { ctx, launches: createLaunchStore(ctx), campaigns: createCampaignStore(ctx), lockMs: 30_000 };
 }

@@ -9,7 +9,7 @@ import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
 import { api, patchOnSandbox, sandboxStatus, startStack, waitFor, type Stack } from '../e2e/stack.js';
 import { sandboxFaults, scriptFaults } from '../support/sandbox-faults.js';
-import { lastAttemptLaunch } from './last-attempt.js';
+import { lastAttemptLaunch, launchDeps } from './last-attempt.js';
 
 /**
  * When CXone fails a failed launch's cleanup, the cancel is handed to the adjust queue as a `stop`,
@@ -34,12 +34,7 @@ describe("the stop a failed launch's cleanup queued, for a campaign started outs
     await stack?.close();
   });
 
-  const deps = () => ({
-    ctx: stack.ctx,
-    launches: createLaunchStore(stack.ctx),
-    campaigns: createCampaignStore(stack.ctx),
-    lockMs: 30_000,
-  });
+  const deps = () => launchDeps(stack.ctx);
 
   /** A last-attempt launch whose schedule write and whose cleanup's read meet CXone's 503: a stop queued. */
   const failWithStopQueued = async () => {
