@@ -1,4 +1,5 @@
-import { isLoopbackHost, type AppConfig } from '../shared/config.js';
+import type { AppConfig } from '../shared/config.js';
+import { isLoopbackHost } from '../shared/loopback-host.js';
 
 /**
  * Pure: the warning for a standalone sandbox whose `/__sandbox` control routes other machines reach

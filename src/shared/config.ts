@@ -1,6 +1,7 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { redactUrl } from './redact-url.js';
+import { isLoopbackHost } from './loopback-host.js';
 
 /**
  * The process environment, as documented in CONTRACT.md. One schema, parsed once at start-up;
@@ -376,27 +377,6 @@ export function takesPublishedToken(apiToken: string | undefined): boolean {
 /** The interface HOST stands for when unset (API_TOKEN parsed: undefined when unset or empty). */
 export function hostDefault(apiToken: string | undefined): string {
   return takesPublishedToken(apiToken) ? HOST_DEFAULT_WITHOUT_API_TOKEN : HOST_DEFAULT;
-}
-
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-
-/**
- * Whether HOST names an interface only this machine reaches: 127.0.0.0/8, ::1 (in any spelling, and
- * IPv4-mapped loopback) or `localhost`. Any other name is taken as reachable from elsewhere: what it
- * resolves to is not known here, and may change.
- */
-export function isLoopbackHost(host: string): boolean {
-  if (host.toLowerCase() === 'localhost') return true;
-  const family = isIP(host);
-  if (family === 0) return false;
-  try {
-    return LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
-  } catch {
-    // An address BlockList cannot read (an IPv6 zone, `fe80::1%eth0`) is no loopback one.
-    return false;
-  }
 }
 
 export interface LoadConfigOptions {

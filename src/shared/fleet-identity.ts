@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isIP } from 'node:net';
+import { isLoopbackHost } from './loopback-host.js';
 import { redactUrl } from './redact-url.js';
 
 /*
@@ -27,6 +27,9 @@ export interface FleetIdentity {
    * wrote it. A sandbox-mode fleet of that URL and client id has the same fingerprint on its machine
    * in every release: an embedded sandbox's is refused here, and formerFingerprints (fleet-claim.ts)
    * passes nothing this release wrote (its `scheme` mark) nor an embedded sandbox's record.
+   * Loopback is isLoopbackHost's: those releases also took `ip6-localhost`, `ip6-loopback` and
+   * `*.localhost` for it, and a fleet on such a URL restarted from one is taken for another fleet
+   * until one process starts with the FLEET_TAKEOVER its refusal names.
    */
   isFormerFingerprint?(stored: PreviousFleet): boolean;
 }
@@ -44,17 +47,6 @@ export interface FleetIdentityInput {
   sandboxMode: boolean;
   /** This machine's name (os.hostname()): in sandbox mode the CXone is a different server on every machine. */
   hostname: string;
-}
-
-const LOOPBACK_NAMES = new Set(['localhost', 'ip6-localhost', 'ip6-loopback']);
-
-/** Whether a URL's host means "this machine": 127.0.0.0/8, ::1, localhost. */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (LOOPBACK_NAMES.has(bare) || bare.endsWith('.localhost')) return true;
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  if (isIP(bare) === 6) return bare === '::1' || bare === '0:0:0:0:0:0:0:1';
-  return false;
 }
 
 /** The base URL as the client resolves it: `HTTPS://Host:443/api/` and `https://host/api` are one CXone. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isLoopbackHost, loadConfig, weakApiTokenWarning } from '../../src/shared/config.js';
+import { loadConfig, weakApiTokenWarning } from '../../src/shared/config.js';
+import { isLoopbackHost } from '../../src/shared/loopback-host.js';
 import { problemsOf } from './problems.js';
 
 /**
