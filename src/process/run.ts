@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { redactUrl } from '../shared/redact-url.js';
 import { bannerLines, type Role } from './banner.js';
+import { shutdownLine } from './shutdown-line.js';
 import { closeWithin } from './close-within.js';
 import { describeListenError } from './listen-error.js';
 import { findOnPath, startPrivateRedis, type PrivateRedis } from './private-redis.js';
@@ -234,7 +235,7 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
       return;
     }
     stoppingSince = Date.now();
-    logger.info({ signal: sig, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining active jobs');
+    logger.info({ signal: sig, timeoutMs: config.shutdownTimeoutMs }, shutdownLine(role));
     // A last resort if something hangs past the drain bound (a socket that never closes).
     setTimeout(() => {
       logger.error('shutdown took too long; exiting');

@@ -5,7 +5,8 @@ import { createProcessRunner } from '../../src/process/run.js';
 import { findOnPath } from '../../src/process/private-redis.js';
 import { loadConfig } from '../../src/shared/config.js';
 import type { ClosableContext } from '../../src/shared/context-factory.js';
-import { silentLogger } from '../../src/shared/logger.js';
+import { silentLogger, type Logger } from '../../src/shared/logger.js';
+import { recordingLogger } from '../support/log-capture.js';
 import { redisAnswers } from '../../src/shared/redis.js';
 import { freePort } from '../support/free-port.js';
 import { stopRedisAt } from './stop-redis.js';
@@ -17,7 +18,7 @@ const REDIS_SERVER = findOnPath('redis-server');
 /** A runner whose exit is recorded instead of ending the test process. */
 function runner(
   env: NodeJS.ProcessEnv,
-  opts: { redisUrlExplicit: boolean; startWorkers?: typeof startWorkers; role?: Role },
+  opts: { redisUrlExplicit: boolean; startWorkers?: typeof startWorkers; role?: Role; logger?: Logger },
 ) {
   const exits: number[] = [];
   const errors: string[] = [];
@@ -195,4 +196,31 @@ describe.skipIf(!REDIS_SERVER)('a split role with REDIS_URL unset and no Redis a
       }
     },
   );
+});
+
+describe('the line a signal logs', () => {
+  // Only `all` and `worker` run workers: an `api` replica that said it was draining jobs sent its
+  // operator looking for jobs it never had.
+  it.each([
+    ['api', 'shutting down: closing the HTTP server (open requests finish)'],
+    ['worker', 'shutting down: draining active jobs'],
+  ] as const)('%s says what its shutdown waits for', async (role, line) => {
+    const prefix = testPrefix('run');
+    const { logger, lines } = recordingLogger();
+    const { r, exit } = runner(
+      { REDIS_URL, KEY_PREFIX: prefix, API_TOKEN: 'a-test-token-of-length' },
+      { redisUrlExplicit: true, role, logger },
+    );
+    try {
+      await r.start();
+      r.signal('SIGTERM');
+      expect(await exit).toBe(0);
+      const logged = lines.filter((l) => l.signal === 'SIGTERM');
+      expect(logged.map((l) => l.msg)).toEqual([line]);
+      expect(logged[0]).toMatchObject({ signal: 'SIGTERM', timeoutMs: 30_000 });
+      if (role === 'api') expect(logged[0]!.msg).not.toMatch(/drain|job/);
+    } finally {
+      await deletePrefixAt(prefix);
+    }
+  });
 });
