@@ -180,18 +180,21 @@ describe('a failed statistics poll that outlasted its lease', () => {
       },
     }) as ClosableContext;
 
-  it('counts nothing: the tick that took the campaign since counts its own', async () => {
+  it('counts as its own tick beside the tick that took the campaign since, and pauses once', async () => {
     const id = await failedOnce();
     expect((await watchOf(id))?.failedPolls).toBe(1);
 
-    // Its stats call waits past the lease's 60 s (a 429 penalty); another tick takes the campaign.
+    // Its stats call waits past the lease's 60 s (a backlog in the fleet limiter); another tick takes
+    // the campaign, and waits in turn. Counting nothing here, a wait past the lease on every call left
+    // every failure uncounted: the tick holding the campaign meets the same fate as this one.
     const outlasted = statsAfter(async () => {
       await ctx.redis.set(ctx.keys.lock(`poll:${id}`), 'another-tick', 'PX', 60_000);
     });
     clock.set(START + 5 * MIN);
     await failingPoll(id, outlasted);
-    expect((await watchOf(id))?.failedPolls).toBe(1);
-    expect((await watchOf(id))?.pause).toBeUndefined();
+    expect((await watchOf(id))?.failedPolls).toBe(2);
+    expect((await watchOf(id))?.pause).toBeDefined();
+    expect(await stack.complianceRecords(id, 'guard_blind_pause')).toHaveLength(1);
     await ctx.redis.del(ctx.keys.lock(`poll:${id}`));
   });
 

@@ -1,17 +1,20 @@
 import type { CampaignConfig } from '../campaign-config.js';
-import type { CampaignRecord } from '../campaign-store.js';
+import { createCampaignStore, type CampaignRecord } from '../campaign-store.js';
 import type { AppContext } from '../context.js';
 import type { CampaignStats } from '../cxone/wire.js';
 import { enqueueCommand, getCommand } from '../lifecycle/enqueue.js';
 import { LimiterClosedError } from '../limiter/types.js';
 import { isFinal } from '../lifecycle/state-machine.js';
+import { waitForLease } from '../polling/lease.js';
 import { evalScript } from '../redis-script.js';
 import {
   blindPauseDecision,
   blindResumeDecision,
+  describePollError,
   noteFailedPoll,
   summarizePollError,
   type BlindWatch,
+  type PollErrorSummary,
 } from './blind.js';
 import { RESUME_CLOSE_MARGIN_MS } from './command-guard.js';
 import { REASON_WINDOW, windowClaims, windowView } from './enforcement.js';
@@ -47,92 +50,168 @@ export async function noteFailedStatsPoll(
   attempt = 1,
   /** The poll job's id: its re-runs after a 429 (attempt 1 again) are the same tick too. */
   tick?: string,
+  /** `reread`: the poll lost its lease meanwhile; counted on the record as it reads now. */
+  opts: { reread?: boolean } = {},
 ): Promise<void> {
-  const { campaignId } = record;
   // This process shutting down cut the call short: CXone was not asked, nothing failed.
   if (err instanceof LimiterClosedError) return;
+  const { campaignId } = record;
+  await countUnderLock(ctx, campaignId, async () => {
+    const current = opts.reread ? ((await createCampaignStore(ctx).get(campaignId)) ?? record) : record;
+    await countFailedPoll(ctx, current, summarizePollError(err), attempt, tick);
+  });
+}
+
+/**
+ * A statistics poll whose answer came back after its lease had gone to another tick (the stats call
+ * waited past the lease in the fleet limiter): that tick acts on the campaign, so this answer is not
+ * used, and the guard saw nothing by it. Counted as a failed poll (`late`), unless the statistics were
+ * read since this poll began (`startedOkAt`, the record's `lastStats.at` then): that read is the
+ * guard's view, nobody was blind. Without this, a fleet starved of CXone budget — every stats call
+ * waiting past the lease, every answer finding the next tick in its place — never counted a poll and
+ * its campaigns dialed on unmeasured. Never throws.
+ */
+export async function noteLateStatsPoll(
+  ctx: AppContext,
+  campaignId: string,
+  startedOkAt: string | null,
+  waitedMs: number,
+  attempt = 1,
+  tick?: string,
+): Promise<void> {
+  await countUnderLock(ctx, campaignId, async () => {
+    // Read under the lock: the tick holding the campaign may have read the statistics meanwhile.
+    const record = await createCampaignStore(ctx).get(campaignId);
+    if (record === null || (record.lastStats?.at ?? null) !== startedOkAt) return;
+    await countFailedPoll(ctx, record, { kind: 'late', waitedMs: Math.max(0, waitedMs) }, attempt, tick);
+  });
+}
+
+/** How long the watch's lock is held at most, and waited for (its holders do a few Redis calls). */
+const WATCH_LOCK_MS = 15_000;
+const WATCH_LOCK_WAIT_MS = 5_000;
+
+/**
+ * The blind watch is read, changed and written whole, and a pause decided on it: a poll whose answer
+ * came late counts beside the tick holding the poll's lease (noteLateStatsPoll), so every writer of it
+ * takes this lock, else two at once lost a count (or a settled pause came back), or each read no
+ * pause and each issued one. False when it stayed taken; `fn`'s failure is thrown.
+ */
+async function withWatchLock(ctx: AppContext, campaignId: string, fn: () => Promise<void>): Promise<boolean> {
+  const lock = await waitForLease(
+    ctx.redis,
+    ctx.keys.lock(`blind:${campaignId}`),
+    WATCH_LOCK_MS,
+    WATCH_LOCK_WAIT_MS,
+  );
+  if (lock === null) return false;
   try {
-    const nowMs = ctx.clock.now();
-    const error = summarizePollError(err);
-    const watch = noteFailedPoll(
-      await getBlindWatch(ctx, campaignId),
-      record.lastStats?.at ?? null,
-      nowMs,
-      error,
-      attempt > 1,
-      tick,
-    );
-    await setBlindWatch(ctx, campaignId, watch);
-    // Not dialing as far as the orchestrator knows: nothing to pause, and nothing more to read.
-    if (record.status !== 'active') return;
-    const [win, guard, command] = await Promise.all([
-      getWindowState(ctx, campaignId),
-      readGuardState(ctx, campaignId),
-      watch.pause ? getCommand(ctx, watch.pause.commandId) : Promise.resolve(null),
-    ]);
-    const afterMs = ctx.config.guardBlindPauseAfterMs;
-    const decision = blindPauseDecision({
-      watch,
-      nowMs,
-      afterMs,
-      status: record.status,
-      ended: guard.state?.endedAtMs !== undefined,
-      withinWindow: isWithinWindow(record.config, nowMs),
-      windowPaused: windowClaims(win),
-      pauseCommand: command?.status,
-      pauseFinishedAtMs: command?.finishedAt ? Date.parse(command.finishedAt) : undefined,
-    });
-    if (decision.kind !== 'pause') return;
-    const reissued = decision.reissued;
-    const { commandId } = await enqueueCommand(ctx, {
-      campaignId,
-      actor: COMPLIANCE_ACTOR,
-      reason: REASON_BLIND,
-      action: 'pause',
-    });
-    const lastStatsAt = record.lastStats?.at ?? null;
-    const next: BlindWatch = {
-      ...watch,
-      pause: {
-        commandId,
-        atMs: nowMs,
-        lastStatsAt,
-        failedPolls: watch.failedPolls,
-        lastError: error,
-        okAt: watch.okAt,
-        ...(reissued ? { reissues: reissued.reissues } : {}),
-      },
-    };
-    await setBlindWatch(ctx, campaignId, next);
-    await recordComplianceAction(ctx, {
-      campaignId,
-      kind: 'guard_blind_pause',
-      details: {
-        rule: RULE,
-        reason:
-          `no statistics read for ${Math.round(decision.blindForMs / 1000)} s ` +
-          `(${watch.failedPolls} failed polls, the last ${error.kind}${error.status ? ` ${error.status}` : ''}): ` +
-          `the abandonment guard cannot measure the campaign, so it pauses it until it can`,
-        blindForMs: decision.blindForMs,
-        pauseAfterMs: afterMs,
-        lastStatsAt,
-        lastMeasuredAt: iso(guard.state?.lastSeen?.atMs),
-        failedPolls: watch.failedPolls,
-        lastError: error,
-        commandId,
-        ...(reissued
-          ? { reissued: true, failedCommandId: reissued.failedCommandId, reissues: reissued.reissues }
-          : {}),
-      },
-      dedupeKey: `guard-blind-pause:${campaignId}:${commandId}`,
-      ...(reissued ? {} : { event: 'campaign.compliance.paused' as const }),
-    });
+    await fn();
+    return true;
+  } finally {
+    await lock.release();
+  }
+}
+
+/** A failed (or late) poll counted under the watch's lock; logged, never thrown (the poll's own outcome stands). */
+async function countUnderLock(ctx: AppContext, campaignId: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    if (!(await withWatchLock(ctx, campaignId, fn))) {
+      ctx.logger.warn(
+        { campaignId },
+        'the abandonment guard’s blind watch stayed locked: this statistics poll is not counted',
+      );
+    }
   } catch (noteErr) {
     ctx.logger.error(
       { err: noteErr, campaignId },
       'could not count the failed statistics poll for the abandonment guard’s blind pause',
     );
   }
+}
+
+async function countFailedPoll(
+  ctx: AppContext,
+  record: Pick<CampaignRecord, 'campaignId' | 'status' | 'config' | 'lastStats'>,
+  error: PollErrorSummary,
+  attempt: number,
+  tick: string | undefined,
+): Promise<void> {
+  const { campaignId } = record;
+  const nowMs = ctx.clock.now();
+  const watch = noteFailedPoll(
+    await getBlindWatch(ctx, campaignId),
+    record.lastStats?.at ?? null,
+    nowMs,
+    error,
+    attempt > 1,
+    tick,
+  );
+  await setBlindWatch(ctx, campaignId, watch);
+  // Not dialing as far as the orchestrator knows: nothing to pause, and nothing more to read.
+  if (record.status !== 'active') return;
+  const [win, guard, command] = await Promise.all([
+    getWindowState(ctx, campaignId),
+    readGuardState(ctx, campaignId),
+    watch.pause ? getCommand(ctx, watch.pause.commandId) : Promise.resolve(null),
+  ]);
+  const afterMs = ctx.config.guardBlindPauseAfterMs;
+  const decision = blindPauseDecision({
+    watch,
+    nowMs,
+    afterMs,
+    status: record.status,
+    ended: guard.state?.endedAtMs !== undefined,
+    withinWindow: isWithinWindow(record.config, nowMs),
+    windowPaused: windowClaims(win),
+    pauseCommand: command?.status,
+    pauseFinishedAtMs: command?.finishedAt ? Date.parse(command.finishedAt) : undefined,
+  });
+  if (decision.kind !== 'pause') return;
+  const reissued = decision.reissued;
+  const { commandId } = await enqueueCommand(ctx, {
+    campaignId,
+    actor: COMPLIANCE_ACTOR,
+    reason: REASON_BLIND,
+    action: 'pause',
+  });
+  const lastStatsAt = record.lastStats?.at ?? null;
+  const next: BlindWatch = {
+    ...watch,
+    pause: {
+      commandId,
+      atMs: nowMs,
+      lastStatsAt,
+      failedPolls: watch.failedPolls,
+      lastError: error,
+      okAt: watch.okAt,
+      ...(reissued ? { reissues: reissued.reissues } : {}),
+    },
+  };
+  await setBlindWatch(ctx, campaignId, next);
+  await recordComplianceAction(ctx, {
+    campaignId,
+    kind: 'guard_blind_pause',
+    details: {
+      rule: RULE,
+      reason:
+        `no statistics read for ${Math.round(decision.blindForMs / 1000)} s ` +
+        `(${watch.failedPolls} failed polls, the last ${describePollError(error)}): ` +
+        `the abandonment guard cannot measure the campaign, so it pauses it until it can`,
+      blindForMs: decision.blindForMs,
+      pauseAfterMs: afterMs,
+      lastStatsAt,
+      lastMeasuredAt: iso(guard.state?.lastSeen?.atMs),
+      failedPolls: watch.failedPolls,
+      lastError: error,
+      commandId,
+      ...(reissued
+        ? { reissued: true, failedCommandId: reissued.failedCommandId, reissues: reissued.reissues }
+        : {}),
+    },
+    dedupeKey: `guard-blind-pause:${campaignId}:${commandId}`,
+    ...(reissued ? {} : { event: 'campaign.compliance.paused' as const }),
+  });
 }
 
 /**
@@ -149,6 +228,18 @@ export async function settleBlindPause(
     /** The poll re-read the campaign: it had been changed in CXone since the record's version. */
     changedOutside: boolean;
   },
+): Promise<void> {
+  const { campaignId } = input;
+  if (!(await getBlindWatch(ctx, campaignId))?.pause) return;
+  // Read again and decided under the watch's lock: a late poll may be counting meanwhile, and its
+  // write of the watch as it read it would bring back a pause settled here. Left to the next poll
+  // should the lock stay taken.
+  await withWatchLock(ctx, campaignId, () => settleUnderLock(ctx, input));
+}
+
+async function settleUnderLock(
+  ctx: AppContext,
+  input: Parameters<typeof settleBlindPause>[1],
 ): Promise<void> {
   const { campaignId, stats } = input;
   const watch = await getBlindWatch(ctx, campaignId);

@@ -13,12 +13,25 @@ import { isCxoneError } from '../errors.js';
 
 /** What an operator needs of the failure that left the guard blind; never a message or a body. */
 export interface PollErrorSummary {
-  /** The CXone error's kind (`unavailable`, `rate_limit`, `timeout`, `auth`, …), else `other`. */
+  /**
+   * The CXone error's kind (`unavailable`, `rate_limit`, `timeout`, `auth`, …), else `other`;
+   * `late`: the statistics came back after another tick had taken the poll over, unused.
+   */
   kind: string;
   /** The HTTP status CXone answered, when it answered. */
   status?: number;
   /** The system error code of a failure below HTTP (`ECONNREFUSED`, …), when there is one. */
   code?: string;
+  /** For `late`: how long the poll waited for its statistics (the fleet limiter's queue, mostly). */
+  waitedMs?: number;
+}
+
+/** The failure in a few words, for the reason of a blind pause. */
+export function describePollError(error: PollErrorSummary): string {
+  if (error.kind === 'late' && error.waitedMs !== undefined) {
+    return `answered after ${Math.round(error.waitedMs / 1000)} s, too late to be used`;
+  }
+  return `${error.kind}${error.status ? ` ${error.status}` : ''}`;
 }
 
 /** The guard's blind pause, from its command until the statistics come back and decide on it. */

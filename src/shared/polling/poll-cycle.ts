@@ -1,7 +1,7 @@
 import { queueHistoryImport } from '../audit/history-sync.js';
 import { noteMissingOnCxone } from '../campaign-missing.js';
 import { CampaignStore } from '../campaign-store.js';
-import { noteFailedStatsPoll, settleBlindPause } from '../compliance/blind-actions.js';
+import { noteFailedStatsPoll, noteLateStatsPoll, settleBlindPause } from '../compliance/blind-actions.js';
 import { applyAbandonmentGuard } from '../compliance/guard-actions.js';
 import { checkOutsideChange } from '../compliance/outside-change.js';
 import { cancelWindowEnforcement } from '../compliance/enforcement.js';
@@ -145,6 +145,10 @@ async function pollOnce(
     return { kind: 'final', status: record.status };
   }
 
+  // What the guard saw when this poll began, and when: an answer that comes too late to be used
+  // counts towards the blind pause only if nobody read the statistics since (noteLateStatsPoll).
+  const startedOkAt = record.lastStats?.at ?? null;
+  const startedMs = ctx.clock.now();
   let stats;
   try {
     stats = await ctx.cxone.getStats(campaignId, { priority: 'poll', campaignId, attempt });
@@ -156,28 +160,47 @@ async function pollOnce(
     }
     // The guard measures nothing while the statistics fail: counted, and a campaign left unmeasured
     // too long is paused (compliance/blind-actions.ts). The poll's failure goes on to BullMQ as it was.
-    // Under the lease, as a successful poll's effects are: a stats call that outlasted it (a 429
-    // penalty) failed beside the tick that took the campaign since, which counts its own failure, and
-    // two counting at once would each read no pause and each issue one. (A renew only when it failed.)
-    // A lease that only lapsed (no tick took it: under a long 429 penalty every stats call outlasts it)
-    // is taken again, else no failure of that outage counted and the campaign dialed on unmeasured;
-    // the record is read again then, as a tick that ran meanwhile may have read the statistics.
+    // A stats call that outlasted the lease (a 429 penalty, a backlog in the fleet limiter) counts all
+    // the same, whoever holds the campaign now: under a long enough wait every call outlasts it, and
+    // counting none of them left the campaign dialing unmeasured for the whole outage. It counts once,
+    // as its tick, in the streak of the record as read again under the watch's lock (a tick that ran
+    // meanwhile may have read the statistics); the lock, not the lease, keeps two counts apart.
     const held = await lease.renewOrRetake().catch(() => 'lost' as const);
-    if (held !== 'lost') {
-      const current =
-        held === 'retaken' ? ((await store.get(campaignId).catch(() => null)) ?? record) : record;
-      await noteFailedStatsPoll(ctx, current, err, attempt, tick);
-    }
+    await noteFailedStatsPoll(ctx, record, err, attempt, tick, { reread: held !== 'renewed' });
     throw err;
   }
   // The stats call has no bound on its wait in the fleet limiter (a backlog, a 429 penalty of up to
-  // minutes), so it can outlast the lease: another tick then took the campaign, read newer figures and
-  // acted on them. Going on would store these older figures over those and run the guard and pacing a
-  // second time, on the record as it was before that poll (its pending command unseen). Renewed, the
-  // lease also covers the rest of the cycle in full.
-  if (!(await lease.renew())) {
-    ctx.logger.info({ campaignId }, 'poll superseded: its lease lapsed while it waited for the statistics');
+  // minutes), so it can outlast the lease. The wait comes before the call, so the answer is CXone's
+  // of this moment whatever it cost; whether it may be used depends on who held the campaign since:
+  //  - nobody (the lease only lapsed, taken again): used, on the record read again, unless a tick
+  //    read the statistics meanwhile — it acted on them (guard, pacing), and a second run on figures
+  //    a moment apart would act twice; nothing is counted then, the guard saw that read;
+  //  - another tick, holding it now: it runs the controller, not this one, so the answer is unused,
+  //    and counts as a failed poll (the guard saw nothing by it) unless the statistics were read since
+  //    this poll began. Dropped uncounted, a fleet whose every stats call waited past the lease (starved
+  //    of CXone budget: each answer found the next tick in its place) never counted a poll, and the
+  //    blind pause never came while its campaigns dialed on unmeasured.
+  // Renewed, the lease also covers the rest of the cycle in full.
+  const held = await lease.renewOrRetake();
+  if (held === 'lost') {
+    ctx.logger.info(
+      { campaignId },
+      'poll superseded: another tick took the campaign while it waited for the statistics',
+    );
+    await noteLateStatsPoll(ctx, campaignId, startedOkAt, ctx.clock.now() - startedMs, attempt, tick);
     return { kind: 'busy' };
+  }
+  if (held === 'retaken') {
+    const current = await store.get(campaignId);
+    if (current === null) return { kind: 'unknown' };
+    if ((current.lastStats?.at ?? null) !== startedOkAt) {
+      ctx.logger.info(
+        { campaignId },
+        'poll superseded: another tick read the statistics while it waited for them',
+      );
+      return { kind: 'busy' };
+    }
+    record = current;
   }
   const efficiency = efficiencyScore(stats);
   await store.recordStats(campaignId, stats, efficiency);
