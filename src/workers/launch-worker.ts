@@ -7,7 +7,7 @@ import {
   type CampaignStore,
 } from '../shared/campaign-store.js';
 import { importIfChangedOutside, queueHistoryImport } from '../shared/audit/history-sync.js';
-import { noteCleanupFoundMissing, noteMissingOnCxone } from '../shared/campaign-missing.js';
+import { noteCleanupFoundMissing } from '../shared/campaign-missing.js';
 import { scheduleWindowEnforcement } from '../shared/compliance/enforcement.js';
 import { checkOutsideChange } from '../shared/compliance/outside-change.js';
 import { recordDeploymentOverrides } from '../shared/compliance/overrides.js';
@@ -48,7 +48,11 @@ import { auditOrLog, auditWithChange, publishOrLog } from '../shared/side-record
 import { isLastAttempt, rethrowForBullmq } from './job-errors.js';
 import { timedProcessor } from './job-timing.js';
 import { nextActivationWakeMs, nextLaunchStep, planActivation, type ActivationPlan } from './launch-plan.js';
-import { createScheduledCheckInterval } from './scheduled-check.js';
+import {
+  CampaignMissingAtStartError,
+  createScheduledCheckInterval,
+  noteMissingAtLook,
+} from './scheduled-check.js';
 import { trackHandlerWork } from './handler-work.js';
 import { currentAttempt, JOB_BACKOFF, workerOptions } from './worker-options.js';
 
@@ -1305,15 +1309,27 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
           : { priority: 'control', campaignId: data.campaignId, attempt },
       );
     } catch (err) {
-      // Deleted in CXone, or a tenant misconfigured for a while: noted missing, and looked at again
-      // until the start, when a campaign CXone still does not know fails the activation for good.
-      if (err instanceof CxoneNotFoundError) await noteMissingOnCxone(ctx, data.campaignId, 'activation');
-      if (!early) throw err;
+      // Deleted in CXone, or a tenant misconfigured for a while: noted missing once, looked at again
+      // quietly until the start, when a campaign CXone still does not know fails the activation.
+      const missingSince =
+        err instanceof CxoneNotFoundError ? await noteMissingAtLook(ctx, data.campaignId) : undefined;
+      if (!early) {
+        throw missingSince === undefined
+          ? err
+          : new CampaignMissingAtStartError(data.campaignId, missingSince);
+      }
       const checkIntervalMs = await checkIntervalOf(deps);
-      log.warn(
-        { err: describe(err), nextLookInMs: checkIntervalMs },
-        'could not look at the scheduled campaign before its start; looking again later',
-      );
+      if (missingSince === undefined) {
+        log.warn(
+          { err: describe(err), nextLookInMs: checkIntervalMs },
+          'could not look at the scheduled campaign before its start; looking again later',
+        );
+      } else {
+        log.debug(
+          { missingSince, nextLookInMs: checkIntervalMs },
+          'scheduled campaign still unknown to CXone',
+        );
+      }
       return await moveTo(nextActivationWakeMs(expectedAt, ctx.clock.now(), checkIntervalMs));
     }
     // CXone's settings, completed with the record's orchestrator-only fields: the recipient states the
@@ -1448,7 +1464,13 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
   } catch (err) {
     if (err instanceof DelayedError) throw err;
     if (isFinalFailure(err, job)) {
-      log.error({ err }, 'activation failed for good; the campaign stays scheduled on CXone');
+      if (err instanceof CampaignMissingAtStartError) {
+        // Told at warn when first noted missing; this is only where its activation ended.
+        log.info(
+          { missingSince: err.missingSince },
+          'activation given up at its start: CXone no longer knows the campaign',
+        );
+      } else log.error({ err }, 'activation failed for good; the campaign stays scheduled on CXone');
       const failure = {
         launchId: data.launchId,
         stage: 'activation',

@@ -1,3 +1,5 @@
+import { UnrecoverableError } from 'bullmq';
+import { noteMissingOnCxone } from '../shared/campaign-missing.js';
 import type { AppContext } from '../shared/context.js';
 import { scheduledCheckIntervalMs } from './launch-plan.js';
 
@@ -27,4 +29,44 @@ export function createScheduledCheckInterval(
       windowMs: ctx.config.cxone.rateLimitWindowMs,
     });
   };
+}
+
+/**
+ * The activation at a scheduled campaign's start found CXone still answering 404 for it: deleted
+ * outside the orchestrator before its start (the console, another tool), another tenant, or a sandbox
+ * restarted since. There is nothing to activate or poll; the activation fails for good at once, with
+ * this reason on the launch (`activationError`) and in its `launch_failed` record.
+ */
+export class CampaignMissingAtStartError extends UnrecoverableError {
+  constructor(
+    readonly campaignId: string,
+    /** Since when the campaign is noted missing (the first look that met the 404). */
+    readonly missingSince: string,
+  ) {
+    super(
+      `campaign ${campaignId} no longer exists on CXone (it has answered 404 for it since ${missingSince}: ` +
+        'deleted outside the orchestrator, another tenant, or a sandbox restarted since): not activated ' +
+        'at its start and not polled; submit the launch again if the campaign is still wanted',
+    );
+    // The name BullMQ and classifyError know a failure no retry can change by.
+    this.name = 'UnrecoverableError';
+  }
+}
+
+/**
+ * A look at a scheduled campaign met CXone's 404. It is told once, by the first look or read to meet
+ * it (noteMissingOnCxone: the campaign record's `missingOnCxone`, `campaign_missing`,
+ * `campaign.missing`, one warning); the looks after it find that note and say nothing above debug,
+ * instead of warning at every look until the start. The looks go on — should CXone answer for the
+ * campaign again (a tenant misconfigured for a while), one activated behind the orchestrator's back
+ * is still taken over before its start — and the run at the start gives up
+ * (CampaignMissingAtStartError). Returns since when the campaign is noted missing.
+ */
+export async function noteMissingAtLook(
+  ctx: Pick<AppContext, 'redis' | 'keys' | 'clock' | 'logger' | 'audit' | 'events'>,
+  campaignId: string,
+): Promise<string> {
+  // Null only without a campaign record, which the activation cannot run on anyway.
+  const since = await noteMissingOnCxone(ctx, campaignId, 'activation');
+  return since ?? new Date(ctx.clock.now()).toISOString();
 }

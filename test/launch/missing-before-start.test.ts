@@ -1,0 +1,105 @@
+import { DelayedError } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
+import { CAMPAIGN_MISSING_MESSAGE } from '../../src/shared/campaign-missing.js';
+import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
+import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
+import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
+import { createLaunchStore } from '../../src/shared/launch-store.js';
+import { pollSchedulerId } from '../../src/shared/polling/schedulers.js';
+import { processActivate } from '../../src/workers/launch-worker.js';
+import { campaignConfig, startStack, type Stack } from '../e2e/stack.js';
+import { recordingLogger } from '../support/log-capture.js';
+import { fakeActivationJob, launchWorkerDeps, succeededLaunch } from './activation-job.js';
+
+/**
+ * A scheduled campaign deleted on CXone before its start (here: the sandbox forgets its campaigns, as
+ * a restarted one does). Its activation job looks at it every couple of minutes until the start; the
+ * disappearance is told once — one warning, one `campaign_missing`, one `campaign.missing` — not at
+ * every look, and at the start the activation gives up at once, saying why, with nothing activated
+ * or polled. Real Redis, the sandbox over HTTP.
+ */
+describe('a scheduled campaign deleted on CXone before its start', () => {
+  const { logger, lines } = recordingLogger();
+  let shiftMs = 0;
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({
+      api: false,
+      ctxOverrides: () => ({ logger, clock: { now: () => Date.now() + shiftMs } }),
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('is told once, looked at quietly until its start, then not activated, its launch saying why', async () => {
+    const startMs = Date.now() + 2 * 86_400_000;
+    const startDateTime = new Date(startMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const config = campaignConfigSchema.parse(campaignConfig({ startDateTime }));
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    const id = created.id;
+    const launchId = await succeededLaunch(stack.ctx, id);
+    const campaigns = createCampaignStore(stack.ctx);
+    const launches = createLaunchStore(stack.ctx);
+    await campaigns.syncFromCxone(scheduled, { config, launchId });
+
+    // Gone from CXone before its start.
+    const reset = await fetch(`${stack.sandbox.url}/__sandbox/reset`, { method: 'POST' });
+    expect(reset.status).toBe(200);
+    await expect(stack.ctx.cxone.getCampaign(id)).rejects.toMatchObject({ status: 404 });
+
+    const ofCampaign = () => lines.filter((l) => l.campaignId === id);
+    const trail = async () =>
+      (await (stack.ctx.audit as AuditTrailStore).list(id)).map((r) => [r.action, r.actor]);
+    const events = async () =>
+      (await (stack.ctx.events as EventPublisherStore).recent(20, id)).map((e) => e.type).reverse();
+
+    // Five looks before the start, as the job makes them every couple of minutes.
+    for (let look = 0; look < 5; look++) {
+      const { job, delayedTo } = fakeActivationJob(id, launchId);
+      await expect(processActivate(launchWorkerDeps(stack.ctx), job, 'token')).rejects.toBeInstanceOf(
+        DelayedError,
+      );
+      // Looked at again before the start: should CXone answer for it again, it is still watched.
+      expect(delayedTo).toHaveLength(1);
+      expect(delayedTo[0]!).toBeLessThan(startMs);
+    }
+    const warned = ofCampaign().filter((l) => l.level >= 40);
+    expect(warned.map((l) => [l.msg, l.seenBy])).toEqual([[CAMPAIGN_MISSING_MESSAGE, 'activation']]);
+    expect(await trail()).toEqual([['campaign_missing', 'worker:launch']]);
+    expect(await events()).toEqual(['campaign.missing']);
+    expect((await campaigns.get(id))?.missingOnCxone?.since).toBeDefined();
+    expect((await launches.get(launchId))?.activationError).toBeUndefined();
+
+    // Its start: one look more finds it still unknown, and the activation gives up, on its first try.
+    shiftMs = startMs - Date.now() + 60_000;
+    const seenBefore = ofCampaign().length;
+    const atStart = fakeActivationJob(id, launchId);
+    await expect(processActivate(launchWorkerDeps(stack.ctx), atStart.job, 'token')).rejects.toMatchObject({
+      name: 'UnrecoverableError',
+    });
+    expect(atStart.delayedTo).toEqual([]);
+    const since = (await campaigns.get(id))?.missingOnCxone?.since;
+    const reason = (await launches.get(launchId))?.activationError;
+    expect(reason).toContain(
+      `campaign ${id} no longer exists on CXone (it has answered 404 for it since ${since}`,
+    );
+    expect(reason).toContain('not activated at its start and not polled');
+    expect((await campaigns.get(id))?.activationFailed?.reason).toBe(reason);
+    expect(await trail()).toEqual([
+      ['campaign_missing', 'worker:launch'],
+      ['launch_failed', 'worker:launch'],
+    ]);
+    expect(await events()).toEqual(['campaign.missing', 'campaign.launch.failed']);
+    // Already told at warn: its end is no error, and claims no campaign "stays scheduled on CXone".
+    const atStartLines = ofCampaign().slice(seenBefore);
+    expect(atStartLines.filter((l) => l.level >= 50)).toEqual([]);
+    expect(atStartLines.map((l) => l.msg).join('\n')).not.toMatch(/stays scheduled/);
+    expect(await stack.ctx.queues.poll.getJobScheduler(pollSchedulerId(id))).toBeUndefined();
+  });
+});
