@@ -4,12 +4,14 @@ import type { AppContext } from '../context.js';
 import type { CampaignStats } from '../cxone/wire.js';
 import { efficiencyScore, type EfficiencyMetrics } from '../efficiency.js';
 import { isFinished } from '../lifecycle/commands.js';
+import { campaignLockKey } from '../lifecycle/lock.js';
 import { enqueueCommand, getCommand } from '../lifecycle/enqueue.js';
 import { MIN_CALL_RATE } from '../pacing/dial-ratio.js';
 import {
   describePeriod,
   endMeasurement,
   evaluateAbandonmentGuard,
+  guardPauseKey,
   guardPauseLift,
   MEASUREMENT,
   type GuardDecision,
@@ -18,7 +20,14 @@ import {
   type PeriodSummary,
 } from './guard.js';
 import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
-import { getGuardState, readGuardState, replaceGuardState, setGuardState } from './state-store.js';
+import {
+  getGuardLiftRecorded,
+  getGuardState,
+  readGuardState,
+  replaceGuardState,
+  setGuardLiftRecorded,
+  setGuardState,
+} from './state-store.js';
 
 export const REASON_GUARD = 'abandonment-guard';
 
@@ -92,12 +101,16 @@ async function decideAndAct(
   // spent, so a throttle — the trail would record a throttle the guard never decided, and the
   // operator's resume once the pause lands would not read as lifting the guard's pause (nor would
   // the window withhold its resume for it).
-  const pausePending =
-    state?.pauseCommandId !== undefined &&
-    state.pausedInPeriod === state.periodIndex &&
-    decision.period.index === state.periodIndex &&
+  const samePeriodHold =
+    state?.pausedInPeriod === state?.periodIndex &&
+    decision.period.index === state?.periodIndex &&
     decision.action !== 'pause';
-  if (pausePending) {
+  const pausePending = state?.pauseCommandId !== undefined && samePeriodHold;
+  // Dialing after its pause went through: someone lifted it. An operator's resume through the API is
+  // recorded by the lifecycle; one made in CXone's console (or by another tool) reaches the
+  // orchestrator only as this poll's figures, and is recorded here (noteLiftSeen).
+  const lift = pausePending ? 'none' : await noteLiftSeen(ctx, input, read.state, state);
+  if (pausePending || (lift === 'deferred' && samePeriodHold)) {
     decision.nextState.lastAction = 'pause';
     decision.changed = false;
   }
@@ -244,6 +257,38 @@ export async function endAbandonmentMeasurement(ctx: AppContext, campaignId: str
 }
 
 /**
+ * Whether this poll, finding the campaign dialing, sees the guard's pause lifted — and if nobody
+ * recorded that lift, records it as made outside the orchestrator. The lifecycle records an operator's
+ * resume (recordGuardPauseLifted) from inside the command, under the campaign's lock: while a command
+ * holds it, the resume this poll sees may be that command's, its record still to come, so the poll
+ * waits (`deferred`: the guard's pause stands for one more poll, as while its pause is on its way).
+ * A lift is recorded once per pause (guardPauseKey), whichever side comes first.
+ */
+async function noteLiftSeen(
+  ctx: AppContext,
+  input: Parameters<typeof applyAbandonmentGuard>[1],
+  before: GuardState | undefined,
+  state: GuardState | undefined,
+): Promise<'none' | 'recorded' | 'deferred'> {
+  // Seen through (withPauseOutcome dropped its command) and not ended: the pause went through.
+  if (!before || !state || state.pauseCommandId !== undefined) return 'none';
+  if (!guardPauseLift(state, ctx.clock.now())) return 'none';
+  if ((await getGuardLiftRecorded(ctx, input.campaignId)) === guardPauseKey(state)) return 'recorded';
+  if ((await ctx.redis.exists(campaignLockKey(ctx.keys, input.campaignId))) === 1) return 'deferred';
+  // The state as read (its pause's command still in it), for the record to name the pause.
+  await recordLift(ctx, input.campaignId, before, {
+    actor: COMPLIANCE_ACTOR,
+    requestedBy: OUTSIDE,
+    reason: OUTSIDE,
+    ...(input.stats.version !== undefined ? { version: input.stats.version } : {}),
+  });
+  return 'recorded';
+}
+
+/** Who lifted a pause made outside the orchestrator: unknown here; CXone's history, imported beside, names them. */
+const OUTSIDE = 'outside';
+
+/**
  * A resume of a campaign the abandonment guard paused is the requester's decision: in the period of
  * the pause, to dial on over the cap (the guard pauses once per period and only throttles after it);
  * recorded as `guard_pause_lifted`, naming who and the period's figures, so the report and the trail
@@ -259,29 +304,61 @@ export async function recordGuardPauseLifted(
   by: { actor: string; reason: string; commandId: string; version: number },
 ): Promise<void> {
   const guard = await getGuardState(ctx, campaignId);
-  const lift = guard ? guardPauseLift(guard, ctx.clock.now()) : null;
+  if (!guard) return;
+  await recordLift(ctx, campaignId, guard, {
+    actor: by.actor,
+    requestedBy: by.actor,
+    reason: by.reason,
+    commandId: by.commandId,
+    version: by.version,
+  });
+}
+
+/**
+ * Records the lift of the guard's pause `guard` holds, if it holds one: an operator's resume
+ * (`commandId`), or one made outside the orchestrator, seen by a poll (`requestedBy` `outside`, at the
+ * CXone version it saw). Then notes the pause's lift as recorded, so the other side does not record
+ * it again (the audit record's dedupe key covers a retry of the same side).
+ */
+async function recordLift(
+  ctx: AppContext,
+  campaignId: string,
+  guard: GuardState,
+  by: { actor: string; requestedBy: string; reason: string; commandId?: string; version?: number },
+): Promise<void> {
+  const lift = guardPauseLift(guard, ctx.clock.now());
   if (!lift) return;
   const rolledOver = lift.period.index !== lift.pausedInPeriod;
+  const outside = by.commandId === undefined;
+  const key = guardPauseKey(guard);
+  const how = outside
+    ? 'resumed outside the orchestrator (CXone’s console or another tool: CXone’s history, imported into the trail, names who)'
+    : 'resumed';
   await recordComplianceAction(ctx, {
     campaignId,
     kind: 'guard_pause_lifted',
     actor: by.actor,
     cxoneVersion: by.version,
     details: {
-      requestedBy: by.actor,
+      requestedBy: by.requestedBy,
       reason: by.reason,
-      commandId: by.commandId,
+      ...(outside ? {} : { commandId: by.commandId }),
+      ...(guard.pauseCommandId !== undefined ? { pauseCommandId: guard.pauseCommandId } : {}),
       period: lift.period.index,
       periodStart: new Date(lift.period.startMs).toISOString(),
       periodEnd: new Date(lift.period.endMs).toISOString(),
       ...(rolledOver ? { pausedInPeriod: lift.pausedInPeriod } : {}),
       ...lift.figures,
       note: rolledOver
-        ? `resumed after the ${lift.period.label} in which the abandonment guard paused it ended; the new period is measured afresh`
-        : 'resumed after the abandonment guard paused it in this period; the guard throttles it for the rest of the period',
+        ? `${how} after the ${lift.period.label} in which the abandonment guard paused it ended; the new period is measured afresh`
+        : `${how} after the abandonment guard paused it in this period; the guard throttles it for the rest of the period`,
     },
-    dedupeKey: `guard-pause-lifted:${campaignId}:${by.commandId}`,
+    dedupeKey: outside
+      ? `guard-pause-lifted:${campaignId}:outside:${key}`
+      : `guard-pause-lifted:${campaignId}:${by.commandId}`,
+    event: 'campaign.compliance.resumed',
   });
+  await setGuardLiftRecorded(ctx, campaignId, key);
 }
 
 /**

@@ -426,6 +426,16 @@ export function guardPauseLift(state: GuardState, nowMs: number): GuardPauseLift
 }
 
 /**
+ * Names the guard's pause a lift is of, the same for the lifecycle's record of an operator's resume and
+ * the poll's of one made outside the orchestrator, so the one recorded first stands (guard-actions.ts).
+ * The guard pauses once per period of a measurement (a pause issued again replaces one that failed,
+ * and a failed pause is lifted by nobody). Pure.
+ */
+export function guardPauseKey(state: Pick<GuardState, 'regime' | 'anchorMs' | 'pausedInPeriod'>): string {
+  return `${state.regime}:${state.anchorMs}:${state.pausedInPeriod ?? 'none'}`;
+}
+
+/**
  * Closes the current period of a campaign that ended (completed or cancelled): no later poll rolls it
  * over, so without this a campaign shorter than a period (most of them) would never have its figures
  * closed and proved. The period ends at the campaign's end (or its own end, if that came first: a

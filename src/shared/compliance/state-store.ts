@@ -11,7 +11,8 @@ import { countsAgainstAdherence } from './lateness.js';
  * concurrently, and separate hash fields mean neither overwrites the other's part.
  *   {prefix}:compliance:<id>      hash: window → WindowState JSON, guard → GuardState JSON,
  *                                 late → the actions the report's `adherent` turns on (JSON array),
- *                                 blind → BlindWatch JSON (the failing polls, blind.ts)
+ *                                 blind → BlindWatch JSON (the failing polls, blind.ts),
+ *                                 lifted → the guard pause whose lift is recorded (guardPauseKey)
  *   {prefix}:compliance-log:<id>  list: the campaign's compliance actions, newest first, capped
  */
 export interface WindowState {
@@ -185,6 +186,23 @@ export async function replaceGuardState(
 
 export async function setGuardState(ctx: StoreContext, campaignId: string, state: GuardState): Promise<void> {
   await ctx.redis.hset(hashKey(ctx, campaignId), 'guard', JSON.stringify(state));
+}
+
+/**
+ * The guard's pause whose lift is recorded (guard.ts guardPauseKey), in the compliance hash's `lifted`
+ * field: the lifecycle records an operator's resume of it, a poll one made outside the orchestrator,
+ * and each looks here first so a lift is recorded once.
+ */
+export async function getGuardLiftRecorded(ctx: StoreContext, campaignId: string): Promise<string | null> {
+  return ctx.redis.hget(hashKey(ctx, campaignId), 'lifted');
+}
+
+export async function setGuardLiftRecorded(
+  ctx: StoreContext,
+  campaignId: string,
+  pauseKey: string,
+): Promise<void> {
+  await ctx.redis.hset(hashKey(ctx, campaignId), 'lifted', pauseKey);
 }
 
 /** The failing polls of the campaign's statistics and the guard's blind pause (blind.ts). */
