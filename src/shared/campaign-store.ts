@@ -65,6 +65,14 @@ export interface CampaignRecord {
    * it over (launch-worker.ts takeOverStartedDraft). A failure of that launch leaves it running.
    */
   startedOutside?: { at: string; from: CampaignStatus };
+  /**
+   * The orchestrator's own activating write (→ active) was decided on this CXone version and about to
+   * be sent (launch-worker.ts activateNow, written before the write asks for its permit). A running
+   * campaign whose record lacks it was started by someone else — an operator activating a scheduled
+   * campaign in CXone's console before its start — and a failed launch's cleanup leaves it running
+   * (launch-store.ts startedOutsideOrchestrator).
+   */
+  activationSent?: { at: string; version: number };
   /** The highest CXone version whose history is in the audit trail (history-sync.ts). */
   historyImportedVersion?: number;
   /** Where the next import of CXone's history starts (the walk that reached historyImportedVersion ended there). */
@@ -94,6 +102,7 @@ const FIELDS: readonly FieldName[] = [
   'missingOnCxone',
   'activationFailed',
   'startedOutside',
+  'activationSent',
   'historyImportedVersion',
   'historyResumeCursor',
   'syncedAt',

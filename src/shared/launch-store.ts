@@ -60,26 +60,43 @@ export function campaignGoneReason(campaignId: string, stopId?: string): string 
 /**
  * Whether a failed launch's cleanup leaves its campaign running instead of cancelling it: running
  * (active or paused) and started in CXone (its console), not by the orchestrator — no campaign record
- * (every activation of ours syncs one first), or one its launch took over as started outside. The one
- * rule for the cleanup's own cancel (launch-worker.ts) and for the stop it queues when CXone refused
- * that (lifecycle/hooks.ts), which may run long after, when an operator may have started it. Pure.
+ * (every activation of ours syncs one first), one its launch took over as started outside, or one no
+ * activating write of the orchestrator's was ever sent for (`activationSent`, written before every one
+ * is: a scheduled campaign an operator activated in the console before its start). The one rule for
+ * the cleanup's own cancel (launch-worker.ts) and for the stop it queues when CXone refused that
+ * (lifecycle/hooks.ts), which may run long after, when an operator may have started it. Pure.
  */
 export function startedOutsideOrchestrator(
   status: CampaignStatus,
-  record: Pick<CampaignRecord, 'startedOutside'> | null,
+  record: Pick<CampaignRecord, 'startedOutside' | 'activationSent'> | null,
 ): boolean {
-  return isRunning(status) && (record === null || record.startedOutside !== undefined);
+  return (
+    isRunning(status) &&
+    (record === null || record.startedOutside !== undefined || record.activationSent === undefined)
+  );
 }
 
 /**
  * The `cleanupError` of a failed launch whose campaign its cleanup left running
  * (startedOutsideOrchestrator): cancelling it would stop an operator's campaign. `stopId`: the stop
- * the cleanup had queued, which found it so when it came to run and was withdrawn.
+ * the cleanup had queued, which found it so when it came to run and was withdrawn. `watch`: whether
+ * the orchestrator watches it from now on (started-outside.ts watchLeftRunning), or why it could not.
  */
-export function startedOutsideReason(campaignId: string, status: string, stopId?: string): string {
+export function startedOutsideReason(
+  campaignId: string,
+  status: string,
+  stopId?: string,
+  watch?: { watched: true } | { watched: false; error: string },
+): string {
+  const watched =
+    watch === undefined
+      ? ''
+      : watch.watched
+        ? '; it is watched as every campaign the orchestrator runs (statistics polls, the abandonment guard, its calling windows)'
+        : `; it could NOT be watched (${watch.error}), so nothing keeps it to its calling windows or the abandonment cap: stop it in CXone unless someone watches it`;
   return (
     `campaign ${campaignId} was left ${status}, not cancelled${stopId ? ` (its stop ${stopId} withdrawn)` : ''}: ` +
-    `it was started outside the orchestrator (in CXone), so whether it keeps running is the operator's call`
+    `it was started outside the orchestrator (in CXone), so whether it keeps running is the operator's call${watched}`
   );
 }
 

@@ -45,6 +45,7 @@ import { ensurePolling } from '../shared/polling/schedulers.js';
 import { classifyError } from '../shared/retry/classify.js';
 import type { AuditInput } from '../shared/audit/types.js';
 import { auditOrLog, auditWithChange, publishOrLog } from '../shared/side-records.js';
+import { recordStartedOutside, watchLeftRunning, type LeftRunningWatch } from '../shared/started-outside.js';
 import { isLastAttempt, rethrowForBullmq } from './job-errors.js';
 import { timedProcessor } from './job-timing.js';
 import { nextActivationWakeMs, nextLaunchStep, planActivation, type ActivationPlan } from './launch-plan.js';
@@ -114,7 +115,7 @@ async function transition(
      * after a 409); a throw keeps it unsent. Where a run saves what its write carries, for a later run
      * that finds the write in place with its answer lost.
      */
-    beforeWrite?: (extra: Omit<UpdateCampaignRequest, 'status'>) => Promise<void>;
+    beforeWrite?: (extra: Omit<UpdateCampaignRequest, 'status'>, version: number) => Promise<void>;
     /**
      * Statuses that end the transition without a write when a fresh read finds them (the campaign
      * changed in CXone since): that resource is returned instead of the error, for the caller to act on.
@@ -151,7 +152,7 @@ async function transition(
       continue;
     }
     const extra = opts.alsoSet && isFullResource(current) ? opts.alsoSet(current) : {};
-    await opts.beforeWrite?.(extra);
+    await opts.beforeWrite?.(extra, current.version);
     try {
       const written = await ctx.cxone.updateCampaign(
         campaignId,
@@ -285,14 +286,15 @@ async function activateNow(
           onWritten: (extra) => {
             applied = extra.dialerSettings ? planned : null;
           },
-          ...(input.saveStartFrom
-            ? {
-                beforeWrite: async (extra: Omit<UpdateCampaignRequest, 'status'>) => {
-                  const start = extra.dialerSettings ? (planned as SafeStart | null) : null;
-                  if (start) await input.saveStartFrom?.(start.requestedCallRate);
-                },
-              }
-            : {}),
+          beforeWrite: async (extra, version) => {
+            // Noted before it can be sent: a running campaign whose record lacks it was started by
+            // someone else, and a failed launch's cleanup leaves it running (startedOutsideOrchestrator).
+            await campaigns.patch(input.campaignId, {
+              activationSent: { at: new Date(ctx.clock.now()).toISOString(), version },
+            });
+            const start = extra.dialerSettings ? (planned as SafeStart | null) : null;
+            if (start) await input.saveStartFrom?.(start.requestedCallRate);
+          },
           // Decided when this job read the clock, sent when the fleet's budget allows: the window may
           // have closed meanwhile. Then nothing is sent (StartWindowPassedError) and the caller
           // schedules the start for the next open.
@@ -415,6 +417,8 @@ async function cancelPartialCampaign(
   attempt: number,
   /** A failure's recorder: whether it still holds the launch (failLaunch), asked before queuing a stop. */
   stillRecording?: () => Promise<boolean>,
+  /** The launch's config, when known: the base of the record a campaign left running is watched by. */
+  config?: CampaignConfig,
 ): Promise<{
   cancelled: boolean;
   version?: number;
@@ -424,20 +428,20 @@ async function cancelPartialCampaign(
   goneReason?: string;
   /**
    * Left running, not cancelled, because someone started it in CXone (its status then): the launch's
-   * `cleanupError` (startedOutsideReason).
+   * `cleanupError` (startedOutsideReason), and whether it is watched from now on (or why not).
    */
-  leftRunning?: { status: CampaignStatus; reason: string };
+  leftRunning?: { status: CampaignStatus; reason: string; watch: LeftRunningWatch };
 }> {
   const { ctx, campaigns } = deps;
   try {
     const current = await ctx.cxone.getCampaign(campaignId, { priority: 'control', campaignId, attempt });
-    // Running with no record (every activation of ours syncs it first), or one its launch took over:
-    // an operator started it in CXone (a draft started in the console before this failure), and its
-    // calls are theirs. Only a running campaign costs the record's read.
+    // Running with no record (every activation of ours syncs it first), one its launch took over, or
+    // one no activating write of ours was sent for (a scheduled campaign activated in the console before
+    // its start): an operator started it in CXone, and its calls are theirs — but it is watched, as
+    // every campaign the orchestrator knows to be dialing. Only a running campaign costs the record's read.
     if (isRunning(current.status)) {
       const record = await campaigns.get(campaignId);
       if (startedOutsideOrchestrator(current.status, record)) {
-        const reason = startedOutsideReason(campaignId, current.status);
         ctx.logger.warn(
           {
             launchId,
@@ -445,13 +449,25 @@ async function cancelPartialCampaign(
             status: current.status,
             version: current.version,
             recorded: record !== null,
+            activationSent: record?.activationSent !== undefined,
           },
           "the failed launch's campaign was started outside the orchestrator: left running, not cancelled",
         );
+        const watch = await watchLeftRunning(ctx, {
+          launchId,
+          current,
+          record,
+          ...(config ? { config } : {}),
+          why: 'started outside the orchestrator; its launch failed and left it running',
+        });
         return {
           cancelled: false,
           version: current.version,
-          leftRunning: { status: current.status, reason },
+          leftRunning: {
+            status: current.status,
+            reason: startedOutsideReason(campaignId, current.status, undefined, watch),
+            watch,
+          },
         };
       }
     }
@@ -508,6 +524,23 @@ async function cancelPartialCampaign(
       return { cancelled: false, error };
     }
   }
+}
+
+/**
+ * What a `launch_failed` record says of a campaign its cleanup left running: its status, why
+ * (`cleanupError`), and whether it is watched from now on (`watched`; `watchError` when it could not be).
+ */
+function leftRunningDetails(left: {
+  status: CampaignStatus;
+  reason: string;
+  watch: LeftRunningWatch;
+}): Record<string, unknown> {
+  return {
+    leftRunning: left.status,
+    cleanupError: left.reason,
+    watched: left.watch.watched,
+    ...(left.watch.watched ? {} : { watchError: left.watch.error }),
+  };
 }
 
 /** The launch's campaign_created record; one per launch whichever run writes it (dedupe key). */
@@ -586,7 +619,14 @@ async function abandonLateCampaign(
   if (launch?.campaignId === created.id) return finishedMeanwhile(deps, data.launchId, created.id);
   // Created before it is cancelled, in the campaign's chain as in every launch's.
   await auditCreated(ctx, data, created.id, created.version);
-  const cleanup = await cancelPartialCampaign(deps, data.launchId, created.id, attempt);
+  const cleanup = await cancelPartialCampaign(
+    deps,
+    data.launchId,
+    created.id,
+    attempt,
+    undefined,
+    data.config,
+  );
   if (cleanup.cancelled) {
     await auditOrLog(ctx, {
       campaignId: created.id,
@@ -743,8 +783,11 @@ export type FailureRecording = 'recorded' | 'finished' | 'held';
  */
 async function failLaunch(
   deps: Deps,
-  /** All a failure needs of the job (a launch whose job is gone has only its record to give). */
-  data: Pick<LaunchJob, 'launchId' | 'actor'>,
+  /**
+   * All a failure needs of the job (a launch whose job is gone has only its record to give, without
+   * the config a campaign left running is then watched by: CXone's settings are).
+   */
+  data: Pick<LaunchJob, 'launchId' | 'actor'> & { config?: CampaignConfig },
   err: unknown,
   attempt: number,
   recorder: string = JOB_FAILURE_RECORDER,
@@ -793,7 +836,7 @@ async function failLaunch(
     return lost === undefined;
   };
   const cleanup = campaignId
-    ? await cancelPartialCampaign(deps, data.launchId, campaignId, attempt, stillRecording)
+    ? await cancelPartialCampaign(deps, data.launchId, campaignId, attempt, stillRecording, data.config)
     : undefined;
   if (claim.kind === 'claimed' && !(await stillRecording())) {
     ctx.logger.info(
@@ -819,9 +862,7 @@ async function failLaunch(
             cancelledOnCxone: cleanup.cancelled,
             cancelError: cleanup.error,
             cancelCommandId: cleanup.cancelCommandId,
-            ...(cleanup.leftRunning
-              ? { leftRunning: cleanup.leftRunning.status, cleanupError: cleanup.leftRunning.reason }
-              : {}),
+            ...(cleanup.leftRunning ? leftRunningDetails(cleanup.leftRunning) : {}),
           }
         : {}),
     },
@@ -833,6 +874,10 @@ async function failLaunch(
     launchId: data.launchId,
     reason,
     ...(cleanup ? { cancelled: cleanup.cancelled } : {}),
+    // Left running (an operator started it): in which status, and whether the orchestrator watches it.
+    ...(cleanup?.leftRunning
+      ? { leftRunning: cleanup.leftRunning.status, watched: cleanup.leftRunning.watch.watched }
+      : {}),
   };
   const written = await launches.finish(
     data.launchId,
@@ -1294,6 +1339,8 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     await job.moveToDelayed(atMs, token);
     throw new DelayedError();
   };
+  /** Found activated in CXone before its start and being taken over: it runs whatever this job comes to. */
+  let takenOver: { current: CampaignResource; record: CampaignRecord | null } | undefined;
   try {
     const record = await campaigns.get(data.campaignId);
     const expectedAt = expectedActivationAt(record, ctx.clock.now());
@@ -1363,6 +1410,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
         // due, and its API cannot resume a scheduled campaign — so it may be dialing unwatched: it is
         // watched from now on (pacing, calling windows), and the trail says who did not do it. Not
         // decided on the record's status, which a GET or a command may have refreshed meanwhile.
+        takenOver = { current, record };
         await takeOverEarlyActivation(deps, current, expectedAt, data.launchId);
       }
       // Also a redelivery after the activation went through: finish what that run may not have (its
@@ -1463,6 +1511,12 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     return { outcome: 'succeeded', campaignId: data.campaignId, campaignStatus: resource.status };
   } catch (err) {
     if (err instanceof DelayedError) throw err;
+    // Not "stays scheduled": it dials, activated in CXone, and is watched (failTakeover).
+    if (takenOver && isFinalFailure(err, job)) {
+      await failTakeover(deps, data.launchId, takenOver, err, attempt);
+      return rethrowForBullmq(err, job, ctx.queues.launch, ctx, token);
+    }
+
     if (isFinalFailure(err, job)) {
       if (err instanceof CampaignMissingAtStartError) {
         // Told at warn when first noted missing; this is only where its activation ended.
@@ -1493,6 +1547,63 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     }
     return rethrowForBullmq(err, job, ctx.queues.launch, ctx, token);
   }
+}
+
+/**
+ * The takeover of a campaign activated in CXone before its start failed for good (its safe-start write
+ * or its record's sync, say): the campaign does not "stay scheduled" — it dials, activated by someone
+ * else — so it is watched from now on as a campaign a failed launch left running is
+ * (started-outside.ts), and the failure says so: `launch_failed` (stage `activation`) with
+ * `leftRunning` and `watched`, `campaign.launch.failed`, the launch's `activationError`.
+ */
+async function failTakeover(
+  deps: Deps,
+  launchId: string,
+  takenOver: { current: CampaignResource; record: CampaignRecord | null },
+  err: unknown,
+  attempt: number,
+): Promise<void> {
+  const { ctx } = deps;
+  const { current } = takenOver;
+  const watch = await watchLeftRunning(ctx, {
+    launchId,
+    ...takenOver,
+    why: 'activated outside the orchestrator before its start; its takeover failed',
+    announced: true,
+  });
+  const runs = `the campaign runs on CXone (${current.status}), activated there before its start, without the safe start`;
+  const reason = finalReason(
+    err,
+    attempt,
+    watch.watched
+      ? `${runs}; it is watched as every campaign the orchestrator runs (statistics polls, the abandonment guard, its calling windows)`
+      : `${runs}, and could NOT be watched (${watch.error}): stop it in CXone unless someone watches it`,
+  );
+  ctx.logger.error(
+    { campaignId: current.id, launchId, err, status: current.status, watched: watch.watched },
+    'takeover of a campaign activated in CXone before its start failed for good; it runs on CXone',
+  );
+  const failure = {
+    launchId,
+    stage: 'activation',
+    reason,
+    leftRunning: current.status,
+    watched: watch.watched,
+  };
+  await auditOrLog(ctx, {
+    campaignId: current.id,
+    action: 'launch_failed',
+    actor: ACTOR,
+    cxoneVersion: current.version,
+    details: { ...failure, ...(watch.watched ? {} : { watchError: watch.error }) },
+    dedupeKey: `activation_failed:${current.id}`,
+  });
+  await publishOrLog(ctx, 'campaign.launch.failed', current.id, failure);
+  await noteActivation(deps, launchId, {
+    activationError: reason,
+    campaignStatus: current.status,
+    cxoneVersion: current.version,
+  });
 }
 
 /**
@@ -1561,36 +1672,6 @@ async function takeOverStartedDraft(deps: Deps, current: CampaignResource, data:
     ...(plannedStart ? { plannedStart } : {}),
   });
   await queueHistoryImport(ctx, current.id, current.version);
-}
-
-/** A campaign found running that the orchestrator did not start: one state_changed record, one event. */
-async function recordStartedOutside(
-  ctx: AppContext,
-  current: CampaignResource,
-  input: { launchId: string; from: CampaignStatus; reason: string; plannedStart?: string },
-): Promise<void> {
-  await auditOrLog(ctx, {
-    campaignId: current.id,
-    action: 'state_changed',
-    actor: ACTOR,
-    cxoneVersion: current.version,
-    details: {
-      launchId: input.launchId,
-      from: input.from,
-      to: current.status,
-      changedIn: 'cxone',
-      reason: input.reason,
-      ...(input.plannedStart ? { plannedStart: input.plannedStart } : {}),
-    },
-    // Once: the takeover's own safe-start write moves the version a redelivery would see.
-    dedupeKey: `activated_early:${current.id}`,
-  });
-  await publishOrLog(ctx, 'campaign.state.changed', current.id, {
-    from: input.from,
-    to: current.status,
-    version: current.version,
-    reason: 'activated-outside-before-start',
-  });
 }
 
 /** The worker for the `launch` queue: launch jobs and their delayed activations. */

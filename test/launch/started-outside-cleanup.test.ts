@@ -17,6 +17,7 @@ import { patchOnSandbox, sandboxStatus, startStack, type Stack } from '../e2e/st
 import { scriptFaults } from '../support/sandbox-faults.js';
 import { lastAttemptLaunch } from './last-attempt.js';
 import { launchFailures, recording, type Recorded } from './recording.js';
+import { expectWatched } from './watched.js';
 
 const stalled = new Error('job stalled more than allowable limit');
 
@@ -149,6 +150,10 @@ describe("a failed launch's cleanup of a campaign started outside the orchestrat
     expect(launch).toMatchObject({ cancelled: false, campaignStatus: 'active' });
     expect(launch?.cleanupError).toContain('started outside the orchestrator');
     expect(await deps.campaigns.get(campaignId)).toMatchObject({ startedOutside: { from: 'draft' } });
+    // Its takeover never got to watch it; the cleanup that left it running does.
+    expect(launch?.cleanupError).toContain('it is watched');
+    expect(launchFailures(recorded, launchId).audit[0]?.details).toMatchObject({ watched: true });
+    await expectWatched(stack.ctx, campaignId);
   });
 });
 

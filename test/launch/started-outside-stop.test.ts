@@ -10,6 +10,7 @@ import { processLaunch } from '../../src/workers/launch-worker.js';
 import { api, patchOnSandbox, sandboxStatus, startStack, waitFor, type Stack } from '../e2e/stack.js';
 import { sandboxFaults, scriptFaults } from '../support/sandbox-faults.js';
 import { lastAttemptLaunch, launchDeps } from './last-attempt.js';
+import { expectWatched } from './watched.js';
 
 /**
  * When CXone fails a failed launch's cleanup, the cancel is handed to the adjust queue as a `stop`,
@@ -98,16 +99,53 @@ describe("the stop a failed launch's cleanup queued, for a campaign started outs
         commandId: stopId,
         leftRunning: status,
         cleanupError: launch?.cleanupError,
+        watched: true,
       });
+      // Dialing (or able to, once resumed) with nobody's consent but the operator's: watched from now on.
+      expect(launch?.cleanupError).toContain('it is watched');
+      expect(await createCampaignStore(stack.ctx).get(campaignId)).toMatchObject({
+        launchId,
+        status,
+        startedOutside: { from: 'draft' },
+      });
+      await expectWatched(stack.ctx, campaignId);
     },
   );
 
-  it('still stops the campaign when it has a campaign record without the mark (the orchestrator activated it)', async () => {
+  it('leaves running and watches a scheduled campaign an operator activated before the stop ran', async () => {
     const { launchId, campaignId, stopId } = await failWithStopQueued();
-    expect((await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' })).status).toBe(200);
-    // As an activation of ours leaves it: the record synced (its launch named), no startedOutside.
+    // Scheduled, its record synced as a launch leaves it before an activation; then activated in the
+    // console ahead of its start. No activating write of the orchestrator's was sent for it.
+    await stack.ctx.cxone.updateCampaign(
+      campaignId,
+      (await stack.ctx.cxone.getCampaign(campaignId)).version,
+      {
+        status: 'scheduled',
+      },
+    );
     const campaigns = createCampaignStore(stack.ctx);
     await campaigns.syncFromCxone(await stack.ctx.cxone.getCampaign(campaignId), { launchId });
+    expect((await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' })).status).toBe(200);
+
+    adjust = createAdjustWorker(stack.ctx);
+    expect(await stopFinished(stopId)).toMatchObject({ status: 'failed', error: { kind: 'withdrawn' } });
+
+    expect(sandboxStatus(stack.sandbox, campaignId)).toBe('active');
+    expect(await campaigns.get(campaignId)).toMatchObject({ startedOutside: { from: 'scheduled' } });
+    await expectWatched(stack.ctx, campaignId);
+  });
+
+  it('still stops the campaign the orchestrator activated (its record notes the activating write, no mark)', async () => {
+    const { launchId, campaignId, stopId } = await failWithStopQueued();
+    const before = await stack.ctx.cxone.getCampaign(campaignId);
+    expect((await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' })).status).toBe(200);
+    // As an activation of ours leaves it: the record synced (its launch named), the activating write
+    // noted before it was sent (activationSent), no startedOutside.
+    const campaigns = createCampaignStore(stack.ctx);
+    await campaigns.syncFromCxone(await stack.ctx.cxone.getCampaign(campaignId), {
+      launchId,
+      activationSent: { at: new Date().toISOString(), version: before.version },
+    });
 
     adjust = createAdjustWorker(stack.ctx);
     expect(await stopFinished(stopId)).toMatchObject({ status: 'succeeded' });

@@ -24,6 +24,7 @@ import { recordCarriedSafeStart } from '../pacing/apply.js';
 import { carriedSafeStart } from '../pacing/resume.js';
 import { ensurePolling, stopPolling } from '../polling/schedulers.js';
 import { auditOrLog } from '../side-records.js';
+import { watchLeftRunning, type LeftRunningWatch } from '../started-outside.js';
 import type { LifecycleHooks } from './executor.js';
 import { isFinal } from './state-machine.js';
 import { planActivation } from '../../workers/launch-plan.js';
@@ -32,7 +33,7 @@ import { importIfChangedOutside } from '../audit/history-sync.js';
 /**
  * The lifecycle's effects on other areas, wired to their real implementations:
  * - a failed launch's cleanup stop of a campaign started outside the orchestrator since it was queued
- *   is withdrawn, as the cleanup itself would have left it (withdrawnOnRead);
+ *   is withdrawn, as the cleanup itself would have left it, and the campaign watched (withdrawnOnRead);
  * - a final status (completed, cancelled) stops statistics polling and calling-window enforcement,
  *   and drops a pending delayed activation; the cleanup stop of a failed launch, written or finding
  *   the campaign already ended, is noted on the launch;
@@ -93,8 +94,16 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
       // own stop is theirs and runs whatever the campaign's state.
       if (command.reason !== LAUNCH_FAILED_REASON || command.action !== 'stop') return null;
       if (!startedOutsideOrchestrator(current.status, record)) return null;
-      const reason = startedOutsideReason(current.id, current.status, command.commandId);
-      await noteLeftRunning(ctx, command, current, reason, record !== null);
+      // Left running, and watched as the cleanup's own cancel leaves one (started-outside.ts).
+      const launchId = await createLaunchStore(ctx).launchOfCampaign(command.campaignId);
+      const watch = await watchLeftRunning(ctx, {
+        ...(launchId ? { launchId } : {}),
+        current,
+        record,
+        why: `started outside the orchestrator; the stop ${command.commandId} its failed launch queued was withdrawn`,
+      });
+      const reason = startedOutsideReason(current.id, current.status, command.commandId, watch);
+      await noteLeftRunning(ctx, command, current, reason, { launchId, recorded: record !== null, watch });
       return reason;
     },
     windowClosingAt: async (campaignId) => (await getWindowState(ctx, campaignId)).closingAt,
@@ -159,10 +168,10 @@ async function noteLeftRunning(
   command: { campaignId: string; commandId: string; actor: string },
   current: CampaignResource,
   cleanupError: string,
-  recorded: boolean,
+  found: { launchId: string | null; recorded: boolean; watch: LeftRunningWatch },
 ): Promise<void> {
   const launches = createLaunchStore(ctx);
-  const launchId = await launches.launchOfCampaign(command.campaignId);
+  const { launchId, watch } = found;
   ctx.logger.warn(
     {
       launchId,
@@ -170,7 +179,8 @@ async function noteLeftRunning(
       commandId: command.commandId,
       status: current.status,
       version: current.version,
-      recorded,
+      recorded: found.recorded,
+      watched: watch.watched,
     },
     "the failed launch's stop found its campaign started outside the orchestrator: withdrawn, left running",
   );
@@ -193,6 +203,8 @@ async function noteLeftRunning(
       cancelledOnCxone: false,
       leftRunning: current.status,
       cleanupError,
+      watched: watch.watched,
+      ...(watch.watched ? {} : { watchError: watch.error }),
     },
     dedupeKey: `cleanup_left_running:${command.commandId}`,
   });

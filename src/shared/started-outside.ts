@@ -1,0 +1,137 @@
+import { queueHistoryImport } from './audit/history-sync.js';
+import type { CampaignConfig } from './campaign-config.js';
+import { CampaignStore, type CampaignRecord } from './campaign-store.js';
+import { scheduleWindowEnforcement } from './compliance/enforcement.js';
+import type { AppContext } from './context.js';
+import type { CampaignResource, CampaignStatus } from './cxone/wire.js';
+import { isRunning } from './lifecycle/state-machine.js';
+import { ensurePolling } from './polling/schedulers.js';
+import { auditOrLog, publishOrLog } from './side-records.js';
+
+/** The fleet's identity in the records this module writes (the launch worker's). */
+const ACTOR = 'worker:launch';
+
+/**
+ * A campaign found running that the orchestrator did not start: one state_changed record (once per
+ * campaign, whichever path found it) and one `campaign.state.changed` event.
+ */
+export async function recordStartedOutside(
+  ctx: Pick<AppContext, 'audit' | 'events' | 'logger'>,
+  current: CampaignResource,
+  input: { launchId?: string; from: CampaignStatus; reason: string; plannedStart?: string },
+): Promise<void> {
+  await auditOrLog(ctx, {
+    campaignId: current.id,
+    action: 'state_changed',
+    actor: ACTOR,
+    cxoneVersion: current.version,
+    details: {
+      ...(input.launchId ? { launchId: input.launchId } : {}),
+      from: input.from,
+      to: current.status,
+      changedIn: 'cxone',
+      reason: input.reason,
+      ...(input.plannedStart ? { plannedStart: input.plannedStart } : {}),
+    },
+    // Once: the takeover's own safe-start write moves the version a redelivery would see.
+    dedupeKey: `activated_early:${current.id}`,
+  });
+  await publishOrLog(ctx, 'campaign.state.changed', current.id, {
+    from: input.from,
+    to: current.status,
+    version: current.version,
+    reason: 'activated-outside-before-start',
+  });
+}
+
+/** What came of watching a campaign a failed launch left running: watched, or why not. */
+export type LeftRunningWatch = { watched: true } | { watched: false; error: string };
+
+/**
+ * The status the orchestrator last knew a campaign started outside it in: the takeover's mark, else
+ * the record's status before CXone's start (a record a read has synced running since was scheduled:
+ * every record the launch writes before an activation is), else draft (the launch made it, no record).
+ */
+function startedFrom(record: CampaignRecord | null): CampaignStatus {
+  if (record?.startedOutside) return record.startedOutside.from;
+  if (!record) return 'draft';
+  return isRunning(record.status) ? 'scheduled' : record.status;
+}
+
+/**
+ * A campaign a failed launch's cleanup (or the stop it queued) left running because an operator started
+ * it in CXone (launch-store.ts startedOutsideOrchestrator): its calls are the operator's to decide, but
+ * not outside the law. It is watched from now on exactly as a campaign the orchestrator launched —
+ * statistics polls (its scheduler; each poll runs the abandonment guard, then pacing) and its
+ * calling-window jobs — so it pauses at its window's close and under the abandonment cap. The record is
+ * synced from CXone and marked `startedOutside` (a record-less campaign gets one, from `config` — the
+ * launch's, with its recipient states — or, without it, from CXone's settings alone); the first time the
+ * orchestrator learns of the start, the trail gets a state_changed record (`changedIn: "cxone"`),
+ * `campaign.state.changed` is published and CXone's history (who started it) is imported. Never throws:
+ * a watch that could not be set up is logged at error and returned, for the launch and its
+ * `launch_failed` record to say so.
+ */
+export async function watchLeftRunning(
+  ctx: AppContext,
+  input: {
+    launchId?: string;
+    current: CampaignResource;
+    record: CampaignRecord | null;
+    /** The launch's config: the base of a record the campaign does not have yet. */
+    config?: CampaignConfig;
+    /** What left it running (the audit record's reason). */
+    why: string;
+    /** The start was already recorded and announced (a takeover's own record): not again. */
+    announced?: boolean;
+  },
+): Promise<LeftRunningWatch> {
+  const { current, record } = input;
+  const campaignId = current.id;
+  const campaigns = new CampaignStore(ctx);
+  try {
+    const from = startedFrom(record);
+    const mark = record?.startedOutside ?? { at: new Date(ctx.clock.now()).toISOString(), from };
+    const declared = input.config?.recipientStates;
+    const synced = await campaigns.syncFromCxone(current, {
+      ...(input.launchId ? { launchId: input.launchId } : {}),
+      ...(record === null && input.config
+        ? { config: input.config, ...(declared?.length ? { declaredStates: declared } : {}) }
+        : {}),
+      startedOutside: mark,
+    });
+    // The record holds a newer version (a read since): the mark is written alone.
+    if (!synced && !record?.startedOutside) await campaigns.patch(campaignId, { startedOutside: mark });
+    const stored = await campaigns.get(campaignId);
+    if (!stored) throw new Error(`campaign ${campaignId} has no campaign record to watch it by`);
+    await ensurePolling(ctx, campaignId, stored.config.pacing?.pollIntervalMs);
+    await scheduleWindowEnforcement(ctx, campaignId, { config: stored.config, status: stored.status });
+    if (!record?.startedOutside && !input.announced) {
+      await recordStartedOutside(ctx, current, {
+        ...(input.launchId ? { launchId: input.launchId } : {}),
+        from,
+        reason: input.why,
+      });
+      await queueHistoryImport(ctx, campaignId, current.version);
+    }
+    ctx.logger.warn(
+      {
+        campaignId,
+        launchId: input.launchId,
+        status: current.status,
+        version: current.version,
+        from,
+        configFrom: record ? 'record' : input.config ? 'launch' : 'cxone',
+        why: input.why,
+      },
+      'campaign started outside the orchestrator and left running: watched from now on (statistics polls, abandonment guard, calling windows)',
+    );
+    return { watched: true };
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    ctx.logger.error(
+      { campaignId, launchId: input.launchId, status: current.status, err: error, why: input.why },
+      'campaign started outside the orchestrator and left running could NOT be watched: nothing keeps it to its calling windows or the abandonment cap',
+    );
+    return { watched: false, error };
+  }
+}

@@ -1,0 +1,227 @@
+import type { Job } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { submitLaunch } from '../../src/producers/launch-submit.js';
+import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
+import type { AppContext } from '../../src/shared/context.js';
+import { launchIdempotencyKey } from '../../src/shared/cxone/idempotency.js';
+import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
+import type { LaunchJob } from '../../src/shared/jobs.js';
+import type { LaunchStore } from '../../src/shared/launch-store.js';
+import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
+import { finishGivenUpLaunch, processActivate, processLaunch } from '../../src/workers/launch-worker.js';
+import { campaignConfig, patchOnSandbox, sandboxStatus, startStack, type Stack } from '../e2e/stack.js';
+import { sandboxFaults, scriptFaults } from '../support/sandbox-faults.js';
+import { fakeActivationJob, succeededLaunch } from './activation-job.js';
+import { lastAttemptLaunch, launchDeps } from './last-attempt.js';
+import { launchFailures, recording, type Recorded } from './recording.js';
+import { expectWatched } from './watched.js';
+
+const stalled = new Error('job stalled more than allowable limit');
+
+/** Given up as BullMQ gives up a job whose workers died (its last stall), state `failed`. */
+const givenUp = (job: Job) => Object.assign(Object.create(job) as Job, { getState: async () => 'failed' });
+
+/**
+ * A failed launch leaves running a campaign an operator started in CXone — and the orchestrator, which
+ * knows it is dialing, watches it from then on as any campaign it launched: statistics polls (and with
+ * them the abandonment guard), its calling-window jobs, the trail and an event saying so. An operator's
+ * early activation of a scheduled campaign counts as such a start: no activating write of the
+ * orchestrator's was ever sent for it. Real Redis, the sandbox over HTTP.
+ */
+describe('a campaign a failed launch left running because an operator started it', () => {
+  const recorded: Recorded = { audit: [], events: [] };
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({ api: false, ctxOverrides: recording(recorded) });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  /** The launch store with its next `finish` failing, as a worker that died before recording its outcome. */
+  const finishFailingOnce = (launches: LaunchStore): LaunchStore => {
+    let failed = false;
+    return Object.assign(Object.create(launches) as LaunchStore, {
+      finish: (...args: Parameters<LaunchStore['finish']>) => {
+        if (failed) return launches.finish(...args);
+        failed = true;
+        return Promise.reject(new Error('Redis went away'));
+      },
+    });
+  };
+
+  it('is watched when the operator started the draft before the given-up launch asked for it again', async () => {
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
+    const deps = launchDeps(stack.ctx);
+    await deps.launches.begin(launchId);
+    const made = await stack.ctx.cxone.createCampaign(
+      toCreateCampaignRequest((job.data as LaunchJob).config),
+      {
+        idempotencyKey: launchIdempotencyKey(launchId),
+      },
+    );
+    expect((await patchOnSandbox(stack.sandbox, made.id, { status: 'active' })).status).toBe(200);
+
+    expect(await finishGivenUpLaunch(deps, givenUp(job), stalled)).toBe(true);
+
+    expect(sandboxStatus(stack.sandbox, made.id)).toBe('active');
+    const launch = await deps.launches.get(launchId);
+    expect(launch).toMatchObject({ status: 'failed', campaignId: made.id, cancelled: false });
+    expect(launch?.cleanupError).toContain('started outside the orchestrator');
+    expect(launch?.cleanupError).toContain('it is watched');
+    // Its record, from the launch's config (the recipient states CXone never sees), marked.
+    const record = await deps.campaigns.get(made.id);
+    expect(record).toMatchObject({ launchId, status: 'active', startedOutside: { from: 'draft' } });
+    expect(record?.config.recipientStates).toEqual((job.data as LaunchJob).config.recipientStates);
+    await expectWatched(stack.ctx, made.id);
+
+    const failure = launchFailures(recorded, launchId);
+    expect(failure.audit[0]?.details).toMatchObject({ leftRunning: 'active', watched: true });
+    expect(failure.events[0]?.data).toMatchObject({ cancelled: false, leftRunning: 'active', watched: true });
+    const started = recorded.audit.filter((a) => a.campaignId === made.id && a.action === 'state_changed');
+    expect(started).toHaveLength(1);
+    expect(started[0]?.details).toMatchObject({ launchId, from: 'draft', to: 'active', changedIn: 'cxone' });
+    expect(
+      recorded.events.filter(
+        (e) => e.type === 'campaign.state.changed' && e.data.version === made.version + 1,
+      ),
+    ).toEqual([expect.objectContaining({ data: expect.objectContaining({ from: 'draft', to: 'active' }) })]);
+  });
+
+  it('says loudly, on the launch and in the trail, when it could not be watched', async () => {
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
+    // The poll queue refuses its scheduler (Redis out of memory, say).
+    const poll = Object.assign(Object.create(stack.ctx.queues.poll) as typeof stack.ctx.queues.poll, {
+      upsertJobScheduler: () => Promise.reject(new Error('OOM command not allowed')),
+    });
+    const ctx = Object.assign(Object.create(stack.ctx) as AppContext, {
+      queues: { ...stack.ctx.queues, poll },
+    });
+    const deps = launchDeps(ctx);
+    await deps.launches.begin(launchId);
+    const made = await stack.ctx.cxone.createCampaign(
+      toCreateCampaignRequest((job.data as LaunchJob).config),
+      { idempotencyKey: launchIdempotencyKey(launchId) },
+    );
+    expect((await patchOnSandbox(stack.sandbox, made.id, { status: 'active' })).status).toBe(200);
+
+    expect(await finishGivenUpLaunch(deps, givenUp(job), stalled)).toBe(true);
+
+    expect(sandboxStatus(stack.sandbox, made.id), "still the operator's call").toBe('active');
+    const launch = await deps.launches.get(launchId);
+    expect(launch).toMatchObject({ status: 'failed', campaignId: made.id, cancelled: false });
+    expect(launch?.cleanupError).toContain('could NOT be watched (OOM command not allowed)');
+    expect(launch?.cleanupError).toContain('stop it in CXone');
+    const failure = launchFailures(recorded, launchId);
+    expect(failure.audit[0]?.details).toMatchObject({
+      leftRunning: 'active',
+      watched: false,
+      watchError: 'OOM command not allowed',
+    });
+    expect(failure.events[0]?.data).toMatchObject({ leftRunning: 'active', watched: false });
+  });
+
+  it('is spared and watched when an operator activated the scheduled campaign before its start', async () => {
+    // Its first run scheduled the campaign and synced its record, then died before recording the
+    // outcome; before anything ran it again an operator activated it in the console, ahead of its start.
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx, { attemptsMade: 0 });
+    const deps = launchDeps(stack.ctx);
+    await expect(processLaunch({ ...deps, launches: finishFailingOnce(deps.launches) }, job)).rejects.toThrow(
+      'Redis went away',
+    );
+    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    expect(await deps.campaigns.get(campaignId)).toMatchObject({ status: 'scheduled' });
+    expect((await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' })).status).toBe(200);
+
+    expect(await finishGivenUpLaunch(deps, givenUp(job), stalled)).toBe(true);
+
+    expect(sandboxStatus(stack.sandbox, campaignId), "the operator's campaign").toBe('active');
+    const launch = await deps.launches.get(launchId);
+    expect(launch).toMatchObject({
+      status: 'failed',
+      campaignId,
+      cancelled: false,
+      campaignStatus: 'active',
+    });
+    expect(launch?.cleanupError).toContain(`campaign ${campaignId} was left active, not cancelled`);
+    expect(launch?.cleanupError).toContain('it is watched');
+    expect(await deps.campaigns.get(campaignId)).toMatchObject({
+      status: 'active',
+      startedOutside: { from: 'scheduled' },
+    });
+    await expectWatched(stack.ctx, campaignId);
+    const started = recorded.audit.filter((a) => a.campaignId === campaignId && a.action === 'state_changed');
+    expect(started.map((a) => a.details)).toContainEqual(
+      expect.objectContaining({ from: 'scheduled', to: 'active', changedIn: 'cxone' }),
+    );
+  });
+
+  it('is watched when the takeover of a scheduled campaign activated early fails for good', async () => {
+    // A scheduled campaign (its launch succeeded) an operator activates in the console two days early;
+    // the activation job's look finds it, and the takeover's safe-start write meets CXone's 503 on
+    // the job's last attempt.
+    const config = campaignConfigSchema.parse(
+      campaignConfig({ startDateTime: new Date(Date.now() + 2 * 86_400_000).toISOString() }),
+    );
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    const launchId = await succeededLaunch(stack.ctx, created.id);
+    const deps = launchDeps(stack.ctx);
+    await deps.campaigns.syncFromCxone(scheduled, { config, launchId });
+    expect((await patchOnSandbox(stack.sandbox, created.id, { status: 'active' })).status).toBe(200);
+    await scriptFaults(stack.sandbox, { failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign });
+    const { job } = fakeActivationJob(created.id, launchId);
+    const lastAttempt = Object.assign(job, { attemptsMade: 9 });
+    const eventsBefore = recorded.events.length;
+
+    await expect(processActivate(deps, lastAttempt, 'token')).rejects.toThrow();
+
+    expect((await sandboxFaults(stack.sandbox)).scripted, 'the safe start met the 503').toEqual([]);
+    expect(sandboxStatus(stack.sandbox, created.id)).toBe('active');
+    expect(await deps.campaigns.get(created.id)).toMatchObject({
+      status: 'active',
+      startedOutside: { from: 'scheduled' },
+    });
+    await expectWatched(stack.ctx, created.id);
+    const launch = await deps.launches.get(launchId);
+    expect(launch?.activationError).toContain('runs on CXone');
+    expect(launch?.activationError).toContain('it is watched');
+    expect(launch?.activationError).not.toContain('stays scheduled');
+    const failure = recorded.audit.filter((a) => a.campaignId === created.id && a.action === 'launch_failed');
+    expect(failure.map((a) => a.details)).toEqual([
+      expect.objectContaining({ stage: 'activation', leftRunning: 'active', watched: true }),
+    ]);
+    expect(
+      recorded.events.filter((e) => e.type === 'campaign.launch.failed' && e.data.launchId === launchId),
+    ).toEqual([
+      expect.objectContaining({ data: expect.objectContaining({ leftRunning: 'active', watched: true }) }),
+    ]);
+    // Its start announced once, by the takeover.
+    expect(
+      recorded.events.slice(eventsBefore).filter((e) => e.type === 'campaign.state.changed'),
+    ).toHaveLength(1);
+  });
+
+  it('still cancels a campaign its own launch activated before failing', async () => {
+    // Due now: the launch activates it itself, then dies before recording the outcome.
+    const config = campaignConfigSchema.parse(campaignConfig());
+    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
+    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
+    const deps = launchDeps(stack.ctx);
+    await expect(
+      processLaunch({ ...deps, launches: finishFailingOnce(deps.launches) }, queued),
+    ).rejects.toThrow('Redis went away');
+    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    expect(sandboxStatus(stack.sandbox, campaignId), 'activated by its launch').toBe('active');
+
+    expect(await finishGivenUpLaunch(deps, givenUp(queued), stalled)).toBe(true);
+
+    expect(sandboxStatus(stack.sandbox, campaignId)).toBe('cancelled');
+    const launch = await deps.launches.get(launchId);
+    expect(launch).toMatchObject({ status: 'failed', campaignId, cancelled: true });
+    expect(launch?.cleanupError).toBeUndefined();
+  });
+});
