@@ -22,8 +22,8 @@ export const CAMPAIGN_MISSING_MESSAGE =
 export async function noteMissingOnCxone(
   ctx: Pick<AppContext, 'redis' | 'keys' | 'clock' | 'logger' | 'audit' | 'events'>,
   campaignId: string,
-  seenBy: 'poll' | 'api' | 'activation' | 'cleanup',
-  /** Who met the 404 through the API (`api:<caller>`), for the trail's actor. */
+  seenBy: 'poll' | 'api' | 'activation' | 'cleanup' | 'command',
+  /** Who met the 404 through the API (`api:<caller>`) or by a command (its requester), for the trail's actor. */
   caller?: string,
 ): Promise<string | null> {
   const store = new CampaignStore(ctx);
@@ -32,11 +32,25 @@ export async function noteMissingOnCxone(
   if (record.missingOnCxone) return record.missingOnCxone.since;
   return recordDisappearance(ctx, campaignId, {
     details: { lastStatus: record.status, lastVersion: record.version, seenBy },
-    actor: seenBy === 'poll' ? 'worker:poll' : seenBy === 'api' ? (caller ?? 'api') : 'worker:launch',
+    actor: actorOf(seenBy, caller),
     cxoneVersion: record.version,
     message: CAMPAIGN_MISSING_MESSAGE,
     onClaimed: (since) => store.patch(campaignId, { missingOnCxone: { since } }),
   });
+}
+
+/** Who the trail names for a disappearance, by where it was met. */
+function actorOf(seenBy: 'poll' | 'api' | 'activation' | 'cleanup' | 'command', caller?: string): string {
+  switch (seenBy) {
+    case 'poll':
+      return 'worker:poll';
+    case 'api':
+      return caller ?? 'api';
+    case 'command':
+      return caller ?? 'worker:adjust';
+    default:
+      return 'worker:launch';
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { createCampaignStore, UnknownCampaignError } from '../shared/campaign-store.js';
-import { noteCleanupFoundMissing } from '../shared/campaign-missing.js';
+import { noteCleanupFoundMissing, noteMissingOnCxone } from '../shared/campaign-missing.js';
 import type { AppContext } from '../shared/context.js';
 import { CxoneNotFoundError } from '../shared/errors.js';
 import { adjustJobSchema, type AdjustJob } from '../shared/jobs.js';
@@ -190,11 +190,30 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
     if (lastAttempt) {
       await recordLastCommand(updated);
       lifecycleCommands.inc({ kind: data.action ?? 'patch', outcome: 'failed' });
-      if (data.reason === LAUNCH_FAILED_REASON && cause instanceof CxoneNotFoundError) {
-        await noteLaunchCampaignGone(data.campaignId, data.commandId);
-      }
+      if (cause instanceof CxoneNotFoundError) await noteCampaignGone(data);
     }
     return lastAttempt;
+  };
+
+  /**
+   * The command met CXone's 404 for its campaign (deleted after the command was accepted, say): the
+   * disappearance is recorded as any other look that meets it records it (docs/api.md), so the
+   * campaign's view stops showing it alive and the trail and webhooks say so, once. A failed launch's
+   * cleanup stop also tells its launch. Best effort: the command record already says what happened.
+   */
+  const noteCampaignGone = async (data: AdjustJob) => {
+    if (data.reason === LAUNCH_FAILED_REASON) {
+      await noteLaunchCampaignGone(data.campaignId, data.commandId);
+      return;
+    }
+    try {
+      await noteMissingOnCxone(ctx, data.campaignId, 'command', data.actor);
+    } catch (err) {
+      log.warn(
+        { campaignId: data.campaignId, commandId: data.commandId, err: (err as Error).message },
+        'could not note that CXone no longer knows the campaign; the command record says so',
+      );
+    }
   };
 
   /**
@@ -230,14 +249,10 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
     const existing = await commands.get(data.commandId);
     // A redelivered job whose command already finished (e.g. the worker died after recording it).
     if (existing && isFinished(existing.status)) {
-      // Dead between recording a failed launch's stop meeting the 404 and saying so on the launch:
-      // said now, or the launch would name the failed stop as pending for good.
-      if (
-        data.reason === LAUNCH_FAILED_REASON &&
-        existing.status === 'failed' &&
-        existing.error?.kind === 'not_found'
-      ) {
-        await noteLaunchCampaignGone(data.campaignId, data.commandId);
+      // Dead between recording a command meeting the 404 and noting the campaign gone (on its launch,
+      // for a failed launch's stop): noted now (once), or the campaign would read as alive.
+      if (existing.status === 'failed' && existing.error?.kind === 'not_found') {
+        await noteCampaignGone(data);
       }
       await leaveOrder(data.campaignId, data.commandId);
       return existing.status;
