@@ -1,7 +1,9 @@
 import type { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { noteMissingOnCxone } from '../../src/shared/campaign-missing.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
+import { listPolledCampaigns, stopPolling } from '../../src/shared/polling/schedulers.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { ALICE, startCommandApi, type CommandApi } from './command-api.js';
 
@@ -78,5 +80,26 @@ describe('a command that meets CXone 404 when it runs', () => {
     expect(events.filter((e) => e.type === 'campaign.missing').map((e) => e.data)).toEqual([
       expect.objectContaining({ seenBy: 'command', since: record?.missingOnCxone?.since }),
     ]);
+  });
+
+  it("a command's fresh read that finds CXone answering again clears the note and polls the campaign again", async () => {
+    const { h, app } = api;
+    const campaign = await h.campaign('active');
+    // A poll met a 404 a while ago (a tenant misconfigured for a while): noted, polling stopped.
+    await noteMissingOnCxone(h.ctx, campaign.id, 'poll');
+    await stopPolling(h.ctx, campaign.id);
+    expect((await new CampaignStore(h.ctx).get(campaign.id))?.missingOnCxone).toBeDefined();
+
+    // CXone knows it again; the operator steers it without looking at its view first.
+    const res = await app.inject({
+      method: 'PATCH',
+      url: `/v1/campaigns/${campaign.id}`,
+      headers: ALICE,
+      payload: { dialerStrategy: { callRate: 0.6 } },
+    });
+    expect(res.statusCode).toBe(202);
+    expect((await new CampaignStore(h.ctx).get(campaign.id))?.missingOnCxone).toBeUndefined();
+    // Dialing, so polled again: the abandonment guard runs on every poll.
+    expect((await listPolledCampaigns(h.ctx)).has(campaign.id)).toBe(true);
   });
 });

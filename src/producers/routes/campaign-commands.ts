@@ -40,6 +40,7 @@ import { answeredAtDeadline, apiDeadlineMs, unlessAbandoned } from '../request-g
 import { ApiError, parseOrThrow, ValidationFailedError } from '../errors.js';
 import { toValidationIssues, type ValidationIssue } from '../../shared/campaign-config.js';
 import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
+import { foundAgainOnCxone } from '../found-again.js';
 import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
 import { campaignIdParamsSchema, refuseValidatePathEarly } from './campaigns.js';
 import { campaignNotKnown, launchInProgress } from '../launch-in-progress.js';
@@ -216,6 +217,8 @@ async function prepare(
   // the orchestrator's own, not someone else's change to what the base says.
   const after = await createCommandOrder(ctx).pending(campaignId);
   const resource = await freshRead(ctx, campaignId, actor);
+  // A campaign noted missing that CXone answers for again: known again, and polled if it dials.
+  await foundAgainOnCxone(ctx, record, resource.status);
   // Changed outside the orchestrator since the record's version, whether or not the command goes on:
   // the trail gets CXone's account of it.
   await importIfChangedOutside(ctx, record, resource.version);

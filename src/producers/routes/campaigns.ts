@@ -13,9 +13,8 @@ import { readsJsonBody } from '../json-body.js';
 import { decodedPath } from '../../shared/http/url-path.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { planActivation } from '../../workers/launch-plan.js';
-import { clearMissingOnCxone, noteMissingOnCxone } from '../../shared/campaign-missing.js';
-import { isRunning } from '../../shared/lifecycle/state-machine.js';
-import { ensurePolling } from '../../shared/polling/schedulers.js';
+import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
+import { foundAgainOnCxone } from '../found-again.js';
 import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
 import {
   CxoneAuthError,
@@ -278,13 +277,7 @@ export async function registerCampaignRoutes(
       // the CXone read was in flight (up to the limiter's wait), and that older copy would write
       // them away. Only onto the record read above: a retention trim may have removed it meanwhile.
       await store.syncFromCxone(resource, {}, { onlyIfKnown: true });
-      if (await clearMissingOnCxone(ctx, record)) {
-        // The poll that met the 404 stopped polling: a campaign still running is watched again.
-        // (A scheduled one is not polled; its activation job kept looking and goes on.)
-        if (isRunning(resource.status)) {
-          await ensurePolling(ctx, campaignId, record.config.pacing?.pollIntervalMs);
-        }
-      }
+      await foundAgainOnCxone(ctx, record, resource.status);
       // Newer than the record: changed outside the orchestrator; the trail gets CXone's account.
       await importIfChangedOutside(ctx, record, resource.version);
       return campaignView((await store.get(campaignId)) ?? record, false, ctx.clock.now());

@@ -1,0 +1,22 @@
+import { clearMissingOnCxone } from '../shared/campaign-missing.js';
+import type { CampaignRecord } from '../shared/campaign-store.js';
+import type { AppContext } from '../shared/context.js';
+import type { CampaignStatus } from '../shared/cxone/wire.js';
+import { isRunning } from '../shared/lifecycle/state-machine.js';
+import { ensurePolling } from '../shared/polling/schedulers.js';
+
+/**
+ * An API read found CXone answering again for a campaign noted missing (a tenant misconfigured for a
+ * while): the note goes and a campaign that is still running is polled again, since the poll that met
+ * the 404 stopped its polling (docs/api.md). Any read does it — the campaign's view and a command's
+ * fresh read alike: an operator who only steers the campaign must not leave it dialing unpolled, the
+ * abandonment guard blind. (A scheduled one is not polled; its activation job kept looking and goes on.)
+ */
+export async function foundAgainOnCxone(
+  ctx: AppContext,
+  record: CampaignRecord,
+  status: CampaignStatus,
+): Promise<void> {
+  if (!(await clearMissingOnCxone(ctx, record))) return;
+  if (isRunning(status)) await ensurePolling(ctx, record.campaignId, record.config.pacing?.pollIntervalMs);
+}
