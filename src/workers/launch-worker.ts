@@ -52,6 +52,7 @@ import { nextActivationWakeMs, nextLaunchStep, planActivation, type ActivationPl
 import {
   CampaignMissingAtStartError,
   createScheduledCheckInterval,
+  noteFoundAtLook,
   noteMissingAtLook,
 } from './scheduled-check.js';
 import { trackHandlerWork } from './handler-work.js';
@@ -1379,6 +1380,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       }
       return await moveTo(nextActivationWakeMs(expectedAt, ctx.clock.now(), checkIntervalMs));
     }
+    await noteFoundAtLook(ctx, record);
     // CXone's settings, completed with the record's orchestrator-only fields: the recipient states the
     // campaign was launched for bind the activation, whatever a console edit did to the zone or windows.
     const config = configFromResource(current, record?.config);

@@ -1,5 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
-import { noteMissingOnCxone } from '../shared/campaign-missing.js';
+import { clearMissingOnCxone, noteMissingOnCxone } from '../shared/campaign-missing.js';
+import type { CampaignRecord } from '../shared/campaign-store.js';
 import type { AppContext } from '../shared/context.js';
 import { scheduledCheckIntervalMs } from './launch-plan.js';
 
@@ -69,4 +70,17 @@ export async function noteMissingAtLook(
   // Null only without a campaign record, which the activation cannot run on anyway.
   const since = await noteMissingOnCxone(ctx, campaignId, 'activation');
   return since ?? new Date(ctx.clock.now()).toISOString();
+}
+
+/**
+ * A look found CXone answering for a campaign noted missing (a tenant misconfigured for a while, since
+ * fixed): the note goes, as an API read's does. Kept, it had the view say CXone no longer knows a
+ * campaign its start then activates — polls keep that view fresh, so no read ever cleared it — and
+ * every later look or poll that met a 404 found the old note and told nothing of a real deletion.
+ */
+export async function noteFoundAtLook(
+  ctx: Pick<AppContext, 'redis' | 'keys' | 'clock' | 'logger'>,
+  record: CampaignRecord | null,
+): Promise<void> {
+  if (record?.missingOnCxone) await clearMissingOnCxone(ctx, record);
 }

@@ -1,7 +1,7 @@
 import { DelayedError } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
-import { CAMPAIGN_MISSING_MESSAGE } from '../../src/shared/campaign-missing.js';
+import { CAMPAIGN_MISSING_MESSAGE, noteMissingOnCxone } from '../../src/shared/campaign-missing.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
@@ -101,5 +101,45 @@ describe('a scheduled campaign deleted on CXone before its start', () => {
     expect(atStartLines.filter((l) => l.level >= 50)).toEqual([]);
     expect(atStartLines.map((l) => l.msg).join('\n')).not.toMatch(/stays scheduled/);
     expect(await stack.ctx.queues.poll.getJobScheduler(pollSchedulerId(id))).toBeUndefined();
+  });
+
+  it('noted missing while CXone answers for it again: the next look clears the note, and a deletion after it is told', async () => {
+    shiftMs = 0;
+    const startMs = Date.now() + 2 * 86_400_000;
+    const startDateTime = new Date(startMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const config = campaignConfigSchema.parse(campaignConfig({ startDateTime }));
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    const id = created.id;
+    const launchId = await succeededLaunch(stack.ctx, id);
+    const campaigns = createCampaignStore(stack.ctx);
+    await campaigns.syncFromCxone(scheduled, { config, launchId });
+    const trail = async () => (await (stack.ctx.audit as AuditTrailStore).list(id)).map((r) => r.action);
+
+    // An earlier look met a 404 (a tenant misconfigured for a while, since fixed); CXone knows it again.
+    const firstSince = await noteMissingOnCxone(stack.ctx, id, 'activation');
+    expect(firstSince).not.toBeNull();
+    const look = async () => {
+      const { job, delayedTo } = fakeActivationJob(id, launchId);
+      await expect(processActivate(launchWorkerDeps(stack.ctx), job, 'token')).rejects.toBeInstanceOf(
+        DelayedError,
+      );
+      expect(delayedTo).toHaveLength(1);
+    };
+    await look();
+    // Its view no longer says CXone does not know it, nor will the start's activated campaign's.
+    expect((await campaigns.get(id))?.missingOnCxone).toBeUndefined();
+
+    // Then really deleted: told again, not swallowed by the first note.
+    shiftMs = 1_000;
+    const reset = await fetch(`${stack.sandbox.url}/__sandbox/reset`, { method: 'POST' });
+    expect(reset.status).toBe(200);
+    await look();
+    const since = (await campaigns.get(id))?.missingOnCxone?.since;
+    expect(since).toBeDefined();
+    expect(since).not.toBe(firstSince);
+    expect(await trail()).toEqual(['campaign_missing', 'campaign_missing']);
   });
 });
