@@ -451,13 +451,13 @@ export class CampaignStore {
 
   /**
    * Removes orchestrator-owned fields that no longer hold (`polling` once the campaign is not polled,
-   * `missingOnCxone` once CXone answers for it again, a history cursor CXone refused), so the record
-   * does not go on reporting them.
+   * `missingOnCxone` once CXone answers for it again, a history cursor CXone refused, an
+   * `activationSent` whose write was never sent or refused), so the record does not go on reporting them.
    * A missing record is left missing.
    */
   async clear(
     campaignId: string,
-    fields: readonly ('polling' | 'missingOnCxone' | 'historyResumeCursor')[],
+    fields: readonly ('polling' | 'missingOnCxone' | 'historyResumeCursor' | 'activationSent')[],
   ): Promise<void> {
     await this.write(campaignId, undefined, true, {}, fields);
   }

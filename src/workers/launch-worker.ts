@@ -274,33 +274,51 @@ async function activateNow(
       status: before.status,
       config: configFromResource(before, input.config),
     });
+  } else if (isRunning(before.status)) {
+    resource = before;
   } else {
-    resource = isRunning(before.status)
-      ? before
-      : await transition(ctx, input.campaignId, 'active', {
-          attempt: input.attempt,
-          known: before,
-          alsoSet: (current) => {
-            planned = startingCallRate(configFromResource(current, input.config));
-            return planned ? { dialerSettings: { callRate: planned.callRate } } : {};
-          },
-          onWritten: (extra) => {
-            applied = extra.dialerSettings ? planned : null;
-          },
-          beforeWrite: async (extra, version) => {
-            // Noted before it can be sent: a running campaign whose record lacks it was started by
-            // someone else, and a failed launch's cleanup leaves it running (startedOutsideOrchestrator).
-            await campaigns.patch(input.campaignId, {
-              activationSent: { at: new Date(ctx.clock.now()).toISOString(), version },
-            });
-            const start = extra.dialerSettings ? (planned as SafeStart | null) : null;
-            if (start) await input.saveStartFrom?.(start.requestedCallRate);
-          },
-          // Decided when this job read the clock, sent when the fleet's budget allows: the window may
-          // have closed meanwhile. Then nothing is sent (StartWindowPassedError) and the caller
-          // schedules the start for the next open.
-          beforeSend: startWindowCheck(input.config, ctx.clock, input.campaignId),
-        });
+    let ours = false;
+    try {
+      resource = await transition(ctx, input.campaignId, 'active', {
+        attempt: input.attempt,
+        known: before,
+        alsoSet: (current) => {
+          planned = startingCallRate(configFromResource(current, input.config));
+          return planned ? { dialerSettings: { callRate: planned.callRate } } : {};
+        },
+        onWritten: (extra) => {
+          ours = true;
+          applied = extra.dialerSettings ? planned : null;
+        },
+        beforeWrite: async (extra, version) => {
+          // Noted before it can be sent: a running campaign whose record lacks it was started by
+          // someone else, and a failed launch's cleanup leaves it running (startedOutsideOrchestrator).
+          await campaigns.patch(input.campaignId, {
+            activationSent: { at: new Date(ctx.clock.now()).toISOString(), version },
+          });
+          const start = extra.dialerSettings ? (planned as SafeStart | null) : null;
+          if (start) await input.saveStartFrom?.(start.requestedCallRate);
+        },
+        // Decided when this job read the clock, sent when the fleet's budget allows: the window may
+        // have closed meanwhile. Then nothing is sent (StartWindowPassedError) and the caller
+        // schedules the start for the next open.
+        beforeSend: startWindowCheck(input.config, ctx.clock, input.campaignId),
+      });
+    } catch (err) {
+      // Never sent: an operator's activation before the next start must not pass for ours.
+      if (err instanceof StartWindowPassedError) await campaigns.clear(input.campaignId, ['activationSent']);
+      throw err;
+    }
+    if (!ours) {
+      // CXone refused our write (409) and the re-read found the campaign active: someone else activated
+      // it while ours was on its way (an operator in the console as the start came). Not ours, so a
+      // failure of this launch leaves it running, watched, instead of cancelling it.
+      ctx.logger.warn(
+        { campaignId: input.campaignId, version: resource.version },
+        "campaign activated in CXone while the orchestrator's own activation was on its way; not noted as the orchestrator's",
+      );
+      await campaigns.clear(input.campaignId, ['activationSent']);
+    }
   }
   const safeStart = applied as SafeStart | null;
   // CXone wins: the record's config is rebuilt from the resource, so it shows the start rate; its

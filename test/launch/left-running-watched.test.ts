@@ -32,8 +32,23 @@ describe('a campaign a failed launch left running because an operator started it
   const recorded: Recorded = { audit: [], events: [] };
   let stack: Stack;
 
+  /** Runs once, just before an activating write (`status: active`) is sent. */
+  let beforeActivation: ((campaignId: string) => Promise<void>) | undefined;
+
   beforeAll(async () => {
-    stack = await startStack({ api: false, ctxOverrides: recording(recorded) });
+    stack = await startStack({
+      api: false,
+      ctxOverrides: recording(recorded, (cxone) => ({
+        updateCampaign: async (...args: Parameters<AppContext['cxone']['updateCampaign']>) => {
+          const hook = args[2].status === 'active' ? beforeActivation : undefined;
+          if (hook) {
+            beforeActivation = undefined;
+            await hook(args[0]);
+          }
+          return cxone.updateCampaign(...args);
+        },
+      })),
+    });
   });
   afterAll(async () => {
     await stack?.close();
@@ -203,6 +218,40 @@ describe('a campaign a failed launch left running because an operator started it
     expect(
       recorded.events.slice(eventsBefore).filter((e) => e.type === 'campaign.state.changed'),
     ).toHaveLength(1);
+  });
+
+  it("is spared and watched when an operator activated it while its launch's own activation was on its way", async () => {
+    // Due now: the launch schedules it and sends its activation; just before that write goes out an
+    // operator activates it in the console, so CXone refuses ours (409) and the re-read finds it active.
+    const config = campaignConfigSchema.parse(campaignConfig());
+    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
+    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
+    const deps = launchDeps(stack.ctx);
+    beforeActivation = async (campaignId) => {
+      expect((await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' })).status).toBe(200);
+    };
+    await expect(
+      processLaunch({ ...deps, launches: finishFailingOnce(deps.launches) }, queued),
+    ).rejects.toThrow('Redis went away');
+    expect(beforeActivation, 'the console activated it first').toBeUndefined();
+    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    // The operator's activation, at the rate they started it with: the safe start never went out.
+    expect((await stack.ctx.cxone.getCampaign(campaignId)).dialerSettings.callRate).toBe(0.5);
+    expect((await deps.campaigns.get(campaignId))?.activationSent).toBeUndefined();
+
+    expect(await finishGivenUpLaunch(deps, givenUp(queued), stalled)).toBe(true);
+
+    expect(sandboxStatus(stack.sandbox, campaignId), "the operator's campaign").toBe('active');
+    const launch = await deps.launches.get(launchId);
+    expect(launch).toMatchObject({
+      status: 'failed',
+      campaignId,
+      cancelled: false,
+      campaignStatus: 'active',
+    });
+    expect(launch?.cleanupError).toContain('it is watched');
+    expect(await deps.campaigns.get(campaignId)).toMatchObject({ startedOutside: { from: 'scheduled' } });
+    await expectWatched(stack.ctx, campaignId);
   });
 
   it('still cancels a campaign its own launch activated before failing', async () => {

@@ -69,6 +69,9 @@ describe('an activation whose permit comes too late for its calling window', () 
       });
       const campaignId = (result as { campaignId: string }).campaignId;
       expect(status(campaignId)).toBe('scheduled');
+      // No activating write went out, so none is noted: an operator's activation before the next open
+      // is not taken for the launch's own (a failure of the launch then leaves it running, watched).
+      expect((await createCampaignStore(stack.ctx).get(campaignId))?.activationSent).toBeUndefined();
       expect(await createLaunchStore(stack.ctx).get(launchId)).toMatchObject({
         status: 'succeeded',
         campaignStatus: 'scheduled',
