@@ -27,9 +27,8 @@ export interface FleetIdentity {
    * wrote it. A sandbox-mode fleet of that URL and client id has the same fingerprint on its machine
    * in every release: an embedded sandbox's is refused here, and formerFingerprints (fleet-claim.ts)
    * passes nothing this release wrote (its `scheme` mark) nor an embedded sandbox's record.
-   * Loopback is isLoopbackHost's: those releases also took `ip6-localhost`, `ip6-loopback` and
-   * `*.localhost` for it, and a fleet on such a URL restarted from one is taken for another fleet
-   * until one process starts with the FLEET_TAKEOVER its refusal names.
+   * Offered for every URL those releases folded the machine into (foldedByFormerReleases), which
+   * took `ip6-localhost`, `ip6-loopback` and `*.localhost` for loopback too.
    */
   isFormerFingerprint?(stored: PreviousFleet): boolean;
 }
@@ -49,16 +48,34 @@ export interface FleetIdentityInput {
   hostname: string;
 }
 
+/**
+ * Whether releases before this one folded the machine into this hostname's fingerprint: their own
+ * loopback test, broader than isLoopbackHost. Not whether the host is safe to call loopback (the
+ * API's HOST refusal asks that), only which fingerprints those releases wrote, so a fleet on
+ * `http://ip6-localhost:…` or `http://proxy.localhost:…` is not refused by its own record at the
+ * upgrade. Offering more costs nothing: a stored fingerprint matches only when recomputed equal, and
+ * no sandbox-mode fleet's URL (127.0.0.1) has such a name.
+ */
+function foldedByFormerReleases(hostname: string): boolean {
+  const name = hostname.toLowerCase();
+  return (
+    isLoopbackHost(name) || name === 'ip6-localhost' || name === 'ip6-loopback' || name.endsWith('.localhost')
+  );
+}
+
 /** The base URL as the client resolves it: `HTTPS://Host:443/api/` and `https://host/api` are one CXone. */
-function normaliseBaseUrl(url: string): { normalised: string; loopback: boolean } {
+function normaliseBaseUrl(url: string): { normalised: string; formerlyFolded: boolean } {
   try {
     const u = new URL(url);
     u.username = '';
     u.password = '';
     u.hash = '';
-    return { normalised: u.toString().replace(/\/+$/, ''), loopback: isLoopbackHost(u.hostname) };
+    return {
+      normalised: u.toString().replace(/\/+$/, ''),
+      formerlyFolded: foldedByFormerReleases(u.hostname),
+    };
   } catch {
-    return { normalised: url, loopback: false };
+    return { normalised: url, formerlyFolded: false };
   }
 }
 
@@ -73,7 +90,7 @@ function fingerprintOf(normalised: string, clientId: string, machine: string | n
 }
 
 export function fleetIdentity(input: FleetIdentityInput): FleetIdentity {
-  const { normalised, loopback } = normaliseBaseUrl(input.cxoneBaseUrl);
+  const { normalised, formerlyFolded } = normaliseBaseUrl(input.cxoneBaseUrl);
   // In sandbox mode the CXone is a sandbox on this machine, another server on each machine: two
   // `npm start`s on two machines (each with its own embedded sandbox on the default port) are two
   // fleets, while an `all` process and a `worker` beside it calling its embedded sandbox are one.
@@ -89,7 +106,7 @@ export function fleetIdentity(input: FleetIdentityInput): FleetIdentity {
     cxone: `${sandbox}${where}${machine === null ? '' : ` on ${machine}`}`,
     sandbox: input.embeddedSandbox,
   };
-  if (!input.sandboxMode && loopback) {
+  if (!input.sandboxMode && formerlyFolded) {
     // Releases before this one folded the machine in here too, and showed it as `<url> on <machine>`.
     identity.isFormerFingerprint = (stored) => {
       // Only an embedded sandbox (CXONE_BASE_URL unset, in every release) is shown this way: the very

@@ -124,6 +124,31 @@ describe('fleetIdentity', () => {
     expect(fleetIdentity({ ...proxy, sandboxMode: true }).isFormerFingerprint).toBeUndefined();
   });
 
+  it('recognises it for the loopback names earlier releases took, which HOST may not (ip6-localhost, *.localhost)', () => {
+    // Those releases folded the machine into these too: a fleet restarted on one from such a release
+    // is its own, not another fleet that only FLEET_TAKEOVER lets in.
+    for (const url of [
+      'http://ip6-localhost:15001',
+      'http://ip6-loopback:15001',
+      'http://proxy.localhost:15001',
+    ]) {
+      const stored = {
+        fingerprint: createHash('sha256')
+          .update(JSON.stringify(['cxo-fleet/1', url, 'tenant-a', 'pod-old']))
+          .digest('hex'),
+        cxone: `${url} on pod-old`,
+      };
+      const ours = fleetIdentity({
+        ...base,
+        cxoneBaseUrl: `${url}/`,
+        cxoneClientId: 'tenant-a',
+        hostname: 'pod-new',
+      });
+      expect(ours.isFormerFingerprint?.(stored), url).toBe(true);
+      expect(ours.isFormerFingerprint?.({ ...stored, cxone: `${url} on pod-else` }), url).toBe(false);
+    }
+  });
+
   it('shows no credentials from the URL', () => {
     const id = fleetIdentity({ ...base, cxoneBaseUrl: 'https://user:pw@api.example/x' });
     expect(id.cxone).toBe('https://user:***@api.example/x');
