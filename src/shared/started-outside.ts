@@ -4,6 +4,7 @@ import { CampaignStore, type CampaignRecord } from './campaign-store.js';
 import { scheduleWindowEnforcement } from './compliance/enforcement.js';
 import type { AppContext } from './context.js';
 import type { CampaignResource, CampaignStatus } from './cxone/wire.js';
+import { activateJobId } from './jobs.js';
 import { isRunning } from './lifecycle/state-machine.js';
 import { ensurePolling } from './polling/schedulers.js';
 import { auditOrLog, publishOrLog } from './side-records.js';
@@ -63,7 +64,8 @@ function startedFrom(record: CampaignRecord | null): CampaignStatus {
  * it in CXone (launch-store.ts startedOutsideOrchestrator): its calls are the operator's to decide, but
  * not outside the law. It is watched from now on exactly as a campaign the orchestrator launched —
  * statistics polls (its scheduler; each poll runs the abandonment guard, then pacing) and its
- * calling-window jobs — so it pauses at its window's close and under the abandonment cap. The record is
+ * calling-window jobs — so it pauses at its window's close and under the abandonment cap; a delayed
+ * activation of its launch still waiting is removed. The record is
  * synced from CXone and marked `startedOutside` (a record-less campaign gets one, from `config` — the
  * launch's, with its recipient states — or, without it, from CXone's settings alone); the first time the
  * orchestrator learns of the start, the trail gets a state_changed record (`changedIn: "cxone"`),
@@ -105,6 +107,11 @@ export async function watchLeftRunning(
     if (!stored) throw new Error(`campaign ${campaignId} has no campaign record to watch it by`);
     await ensurePolling(ctx, campaignId, stored.config.pacing?.pollIntervalMs);
     await scheduleWindowEnforcement(ctx, campaignId, { config: stored.config, status: stored.status });
+    // A delayed activation its launch left waiting (added before the launch failed) has nothing left to
+    // activate, and its look would take the campaign over again — a second safe-start write on the
+    // operator's campaign, a campaign_launched record for a failed launch. (One running now — the
+    // takeover that failed, calling this — is locked and stays.)
+    await ctx.queues.launch.remove(activateJobId(campaignId)).catch(() => 0);
     if (!record?.startedOutside && !input.announced) {
       await recordStartedOutside(ctx, current, {
         ...(input.launchId ? { launchId: input.launchId } : {}),

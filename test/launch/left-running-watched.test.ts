@@ -5,7 +5,7 @@ import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import type { AppContext } from '../../src/shared/context.js';
 import { launchIdempotencyKey } from '../../src/shared/cxone/idempotency.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
-import type { LaunchJob } from '../../src/shared/jobs.js';
+import { activateJobId, type LaunchJob } from '../../src/shared/jobs.js';
 import type { LaunchStore } from '../../src/shared/launch-store.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { finishGivenUpLaunch, processActivate, processLaunch } from '../../src/workers/launch-worker.js';
@@ -147,6 +147,10 @@ describe('a campaign a failed launch left running because an operator started it
     );
     const campaignId = String((await deps.launches.get(launchId))?.campaignId);
     expect(await deps.campaigns.get(campaignId)).toMatchObject({ status: 'scheduled' });
+    expect(
+      await stack.ctx.queues.launch.getJob(activateJobId(campaignId)),
+      'its activation added',
+    ).toBeDefined();
     expect((await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' })).status).toBe(200);
 
     expect(await finishGivenUpLaunch(deps, givenUp(job), stalled)).toBe(true);
@@ -166,6 +170,8 @@ describe('a campaign a failed launch left running because an operator started it
       startedOutside: { from: 'scheduled' },
     });
     await expectWatched(stack.ctx, campaignId);
+    // The activation its first run left waiting goes: its look would take the campaign over again.
+    expect(await stack.ctx.queues.launch.getJob(activateJobId(campaignId))).toBeUndefined();
     const started = recorded.audit.filter((a) => a.campaignId === campaignId && a.action === 'state_changed');
     expect(started.map((a) => a.details)).toContainEqual(
       expect.objectContaining({ from: 'scheduled', to: 'active', changedIn: 'cxone' }),
