@@ -47,7 +47,8 @@ export class CampaignMissingAtStartError extends UnrecoverableError {
     super(
       `campaign ${campaignId} no longer exists on CXone (it has answered 404 for it since ${missingSince}: ` +
         'deleted outside the orchestrator, another tenant, or a sandbox restarted since): not activated ' +
-        'at its start and not polled; submit the launch again if the campaign is still wanted',
+        'at its start and not polled; submit the launch again if the campaign is still wanted (if many ' +
+        'campaigns answer 404 at once, check CXONE_BASE_URL and the tenant first: they may still exist there)',
     );
     // The name BullMQ and classifyError know a failure no retry can change by.
     this.name = 'UnrecoverableError';
