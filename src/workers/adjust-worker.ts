@@ -121,6 +121,8 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
         nowDate(),
       );
       log.warn({ commandId, campaignId: again.campaignId, state }, 'dropped a command whose job is gone');
+      // Finished like any other: counted, so queued minus finished does not read as in flight for good.
+      lifecycleCommands.inc({ kind: again.action ?? 'patch', outcome: 'failed' });
     }
     return true;
   };

@@ -6,6 +6,7 @@ import { RequestAbandonedError } from '../../src/shared/errors.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
 import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { createCommandOrder, pendingKey } from '../../src/shared/lifecycle/order.js';
+import { lifecycleCommands } from '../../src/shared/metrics.js';
 import { hookedAdjustSuite, testCampaignConfig, type Harness, type HookedAdjustSuite } from './harness.js';
 
 /**
@@ -432,6 +433,11 @@ describe('adjust worker: versioned writes against the sandbox', () => {
 
   it('does not let a command whose job was lost block its campaign', async () => {
     const campaign = await h.campaign('active');
+    const failedPatches = async () =>
+      (await lifecycleCommands.get()).values.find(
+        (v) => v.labels.kind === 'patch' && v.labels.outcome === 'failed',
+      )?.value ?? 0;
+    const failedBefore = await failedPatches();
     cxone.arm('none');
     // A command accepted long ago whose job vanished (e.g. removed by hand from Bull Board).
     const requestedAt = new Date(Date.now() - 120_000).toISOString();
@@ -457,5 +463,7 @@ describe('adjust worker: versioned writes against the sandbox', () => {
     expect((await h.waitForCommand(commandId)).status).toBe('succeeded');
     expect(await getCommand(h.ctx, 'cmd_lost')).toMatchObject({ status: 'failed', error: { kind: 'lost' } });
     expect((await h.ctx.cxone.getCampaign(campaign.id)).name).toBe('after the lost one');
+    // Counted as it ended, as every finished command is (cxo_lifecycle_commands_total).
+    expect((await failedPatches()) - failedBefore).toBe(1);
   });
 });
