@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/sandbox/types.js';
-import { getGuardState } from '../../src/shared/compliance/state-store.js';
+import { recordGuardPauseLifted } from '../../src/shared/compliance/guard-actions.js';
+import { complianceKeys, getGuardState } from '../../src/shared/compliance/state-store.js';
 import type { ClosableContext } from '../../src/shared/context-factory.js';
 import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
@@ -158,5 +159,59 @@ describe('a guard pause lifted by an operator through the orchestrator', () => {
       }),
     ]);
     expect(await eventsOf(id, 'campaign.compliance.resumed')).toHaveLength(1);
+  });
+
+  it('is recorded once when the resume’s command finishes between the poll’s two looks', async () => {
+    const { id } = await guardPaused();
+    // The operator's resume is running: it holds the campaign's lock and its write reached CXone;
+    // its record of the lift is still to come.
+    const lock = campaignLockKey(ctx.keys, id);
+    await ctx.redis.set(lock, '1:api-worker', 'PX', 30_000);
+    const resumed = await changeAs(sandbox, CONSOLE, id, { status: 'active' });
+    const version = resumed.body.version as number;
+    const hash = complianceKeys(ctx.keys, id).state;
+    let finished = false;
+    /** The command records its lift and lets the lock go right after the poll's first look. */
+    const finish = async () => {
+      if (finished) return;
+      finished = true;
+      await recordGuardPauseLifted(ctx, id, {
+        actor: 'api:alice',
+        reason: 'operator',
+        commandId: 'resume-1',
+        version,
+      });
+      await ctx.redis.del(lock);
+    };
+    const redis = new Proxy(ctx.redis, {
+      get(target, prop) {
+        const real = Reflect.get(target, prop, target) as unknown;
+        if (typeof real !== 'function') return real;
+        const fn = (real as (...a: unknown[]) => unknown).bind(target);
+        if (prop === 'hget' || prop === 'exists') {
+          return async (...args: unknown[]) => {
+            const looked = (prop === 'hget' && args[0] === hash && args[1] === 'lifted') || args[0] === lock;
+            const answer = await fn(...args);
+            if (looked) await finish();
+            return answer;
+          };
+        }
+        return fn;
+      },
+    });
+    const racing = { ...overCapCtx(), redis } as ClosableContext;
+
+    stack.clock.set(START + 3 * MIN);
+    await runPollCycle(racing, id);
+    expect(finished).toBe(true);
+    await adjustIdle();
+    stack.clock.set(START + 4 * MIN);
+    await runPollCycle(overCapCtx(), id);
+    expect(await lifts(id)).toEqual([
+      expect.objectContaining({
+        actor: 'api:alice',
+        details: expect.objectContaining({ requestedBy: 'api:alice', commandId: 'resume-1' }),
+      }),
+    ]);
   });
 });

@@ -273,8 +273,13 @@ async function noteLiftSeen(
   // Seen through (withPauseOutcome dropped its command) and not ended: the pause went through.
   if (!before || !state || state.pauseCommandId !== undefined) return 'none';
   if (!guardPauseLift(state, ctx.clock.now())) return 'none';
+  // The lock read first, then the note: the resume this poll saw was written before its statistics
+  // were read, so a command that wrote it and is gone by now noted its lift before letting the lock
+  // go. Read the other way round, a command finishing between the two reads left no note at the
+  // first and no lock at the second, and its lift was recorded twice (the operator's, and as outside).
+  const locked = (await ctx.redis.exists(campaignLockKey(ctx.keys, input.campaignId))) === 1;
   if ((await getGuardLiftRecorded(ctx, input.campaignId)) === guardPauseKey(state)) return 'recorded';
-  if ((await ctx.redis.exists(campaignLockKey(ctx.keys, input.campaignId))) === 1) return 'deferred';
+  if (locked) return 'deferred';
   // The state as read (its pause's command still in it), for the record to name the pause.
   await recordLift(ctx, input.campaignId, before, {
     actor: COMPLIANCE_ACTOR,
