@@ -992,6 +992,7 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
     let createdVersion = launch?.cxoneVersion;
     let createdHere = false;
     let plannedFrom: number | undefined;
+    let startedOutsideFrom: CampaignStatus | undefined;
     if (!campaignId) {
       const created = await ctx.cxone.createCampaign(toCreateCampaignRequest(data.config), {
         priority: 'control',
@@ -1017,14 +1018,20 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
     } else {
       full = await ctx.cxone.getCampaign(campaignId, { priority: 'control', campaignId, attempt });
       current = full;
-      // Found active: an earlier run's activation may have been applied with its answer lost. The
-      // record as that run left it (read before this run's sync) tells whether its safe start was
-      // recorded. Only on this path: a first run never reads it.
-      if (full.status === 'active') {
-        plannedFrom = unrecordedStartFrom(
-          await campaigns.get(campaignId),
-          data.config.dialerStrategy.callRate,
-        );
+      if (isRunning(full.status)) {
+        const record = await campaigns.get(campaignId);
+        if (!record?.startedOutside && startedOutsideOrchestrator(full.status, record)) {
+          // Running, and no activating write of ours noted (every one is, before it is sent): an
+          // operator started it in CXone — the draft an earlier run created, or the campaign it
+          // scheduled, before its start. Taken over (3b), as the activation's look would have.
+          startedOutsideFrom =
+            record === null ? 'draft' : isRunning(record.status) ? 'scheduled' : record.status;
+        } else if (full.status === 'active') {
+          // An earlier run's activation may have been applied with its answer lost. The record as that
+          // run left it (read before this run's sync) tells whether its safe start was recorded. Only
+          // on this path: a first run never reads it.
+          plannedFrom = unrecordedStartFrom(record, data.config.dialerStrategy.callRate);
+        }
       }
     }
     // The creating run wrote it with the campaign id. A later run writes it again, in case it is
@@ -1039,11 +1046,12 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
     let scheduled: CampaignResource;
     /**
      * The draft was started in CXone (its console) while this run's schedule write was on its way: a
-     * 409, and the re-read found it running (active, or paused since). It may dial already: taken
-     * over (3b) as a campaign activated before its start is (processActivate), never failed — a
-     * failure would cancel the operator's campaign.
+     * 409, and the re-read found it running (active, or paused since); or a first read found it
+     * started there (above). It may dial already: taken over (3b) as a campaign activated before its
+     * start is (processActivate), never failed — a failure would cancel the operator's campaign. The
+     * status the orchestrator last knew it in.
      */
-    let startedOutside = false;
+
     try {
       let step = nextLaunchStep(current.status);
       if (step === 'schedule') {
@@ -1064,7 +1072,7 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
           // this launch activated it (one that lost the job to this run, and may not have finished). It
           // is carried on as a first read finding it active is: failed, this run would cancel it.
           const record = await campaigns.get(campaignId);
-          if (record === null) startedOutside = true;
+          if (record === null) startedOutsideFrom = 'draft';
           else if (scheduled.status === 'active') {
             plannedFrom = unrecordedStartFrom(record, data.config.dialerStrategy.callRate);
           }
@@ -1081,8 +1089,8 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
     } finally {
       await createdAudit;
     }
-    if (startedOutside) {
-      await takeOverStartedDraft(deps, scheduled, data);
+    if (startedOutsideFrom) {
+      await takeOverStartedDraft(deps, scheduled, data, startedOutsideFrom);
     }
 
     // 3a. A future start: a delayed activation job, never a sleeping worker.
@@ -1103,7 +1111,7 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
         config: data.config,
         ...(declared?.length ? { declaredStates: declared } : {}),
         // Marked so this launch's failure, now or on a later run, leaves the operator's campaign running.
-        ...(startedOutside ? { startedOutside: { at: takenOverAt, from: 'draft' as const } } : {}),
+        ...(startedOutsideFrom ? { startedOutside: { at: takenOverAt, from: startedOutsideFrom } } : {}),
       });
       await recordDeploymentOverrides(ctx, { campaignId: id, config: data.config, actor: data.actor });
     };
@@ -1187,7 +1195,7 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
           attempt,
           actor: data.actor,
           before: scheduled,
-          ...(startedOutside ? { takeover: true } : { plannedFrom }),
+          ...(startedOutsideFrom ? { takeover: true } : { plannedFrom }),
         });
       } catch (err) {
         if (!(err instanceof StartWindowPassedError)) throw err;
@@ -1668,12 +1676,19 @@ async function takeOverEarlyActivation(
 }
 
 /**
- * Records that a launch's draft was found running when the launch came to schedule it: started in
- * CXone (its console allows draft → active) between the create and the schedule write. Audited once
- * and announced as an early activation is, with the start the launch would have planned; CXone's
- * account of who started it is imported into the trail once the campaign record exists.
+ * Records that a launch's campaign was found running that the orchestrator did not start: a draft
+ * started in CXone (its console allows draft → active) between the create and the schedule write, or
+ * — found by a later run of the launch — the campaign an earlier run scheduled, activated there before
+ * its start (`from`). Audited once and announced as an early activation is, with the start the launch
+ * would have planned; CXone's account of who started it is imported into the trail once the campaign
+ * record exists.
  */
-async function takeOverStartedDraft(deps: Deps, current: CampaignResource, data: LaunchJob): Promise<void> {
+async function takeOverStartedDraft(
+  deps: Deps,
+  current: CampaignResource,
+  data: LaunchJob,
+  from: CampaignStatus,
+): Promise<void> {
   const { ctx } = deps;
   let plannedStart: string | undefined;
   try {
@@ -1682,16 +1697,29 @@ async function takeOverStartedDraft(deps: Deps, current: CampaignResource, data:
     // No calling window ahead: the launch could not have planned a start; the campaign runs all the same.
   }
   ctx.logger.warn(
-    { campaignId: current.id, launchId: data.launchId, status: current.status, version: current.version },
-    'draft campaign was started in CXone before its launch scheduled it; taking it over',
+    {
+      campaignId: current.id,
+      launchId: data.launchId,
+      status: current.status,
+      version: current.version,
+      from,
+    },
+    from === 'draft'
+      ? 'draft campaign was started in CXone before its launch scheduled it; taking it over'
+      : 'scheduled campaign was activated in CXone before its start; its launch takes it over',
   );
   await recordStartedOutside(ctx, current, {
     launchId: data.launchId,
-    from: 'draft',
-    reason: 'started outside the orchestrator before its launch scheduled it',
+    from,
+    reason:
+      from === 'draft'
+        ? 'started outside the orchestrator before its launch scheduled it'
+        : 'activated outside the orchestrator before its start',
     ...(plannedStart ? { plannedStart } : {}),
   });
   await queueHistoryImport(ctx, current.id, current.version);
+  // An activation an earlier run of the launch left waiting has nothing left to activate.
+  if (from !== 'draft') await ctx.queues.launch.remove(activateJobId(current.id)).catch(() => 0);
 }
 
 /** The worker for the `launch` queue: launch jobs and their delayed activations. */

@@ -104,6 +104,41 @@ describe('a campaign a failed launch left running because an operator started it
     ).toEqual([expect.objectContaining({ data: expect.objectContaining({ from: 'draft', to: 'active' }) })]);
   });
 
+  it("is taken over by the launch's next run when an operator activated the scheduled campaign before its start", async () => {
+    // As above, but the launch is run again rather than given up: its run finds the campaign running
+    // with no activating write of the orchestrator's noted, so an operator started it.
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx, { attemptsMade: 0 });
+    const deps = launchDeps(stack.ctx);
+    await expect(processLaunch({ ...deps, launches: finishFailingOnce(deps.launches) }, job)).rejects.toThrow(
+      'Redis went away',
+    );
+    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    const activated = await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' });
+    expect(activated.status).toBe(200);
+    const eventsBefore = recorded.events.length;
+
+    expect(await processLaunch(deps, Object.assign(job, { attemptsMade: 1 }))).toMatchObject({
+      outcome: 'succeeded',
+      campaignStatus: 'active',
+    });
+
+    expect(await deps.campaigns.get(campaignId)).toMatchObject({ startedOutside: { from: 'scheduled' } });
+    const started = recorded.audit.filter((a) => a.campaignId === campaignId && a.action === 'state_changed');
+    expect(started.map((a) => a.details)).toContainEqual(
+      expect.objectContaining({ launchId, from: 'scheduled', to: 'active', changedIn: 'cxone' }),
+    );
+    expect(recorded.events.slice(eventsBefore)).toContainEqual(
+      expect.objectContaining({
+        type: 'campaign.state.changed',
+        data: expect.objectContaining({ from: 'scheduled', reason: 'activated-outside-before-start' }),
+      }),
+    );
+    // Dialing at the operator's 0.5 with no statistic seen: brought down to the safe start.
+    expect((await stack.ctx.cxone.getCampaign(campaignId)).dialerSettings.callRate).toBeLessThan(0.5);
+    await expectWatched(stack.ctx, campaignId);
+    expect(await stack.ctx.queues.launch.getJob(activateJobId(campaignId))).toBeUndefined();
+  });
+
   it('says loudly, on the launch and in the trail, when it could not be watched', async () => {
     const { launchId, job } = await lastAttemptLaunch(stack.ctx);
     // The poll queue refuses its scheduler (Redis out of memory, say).
