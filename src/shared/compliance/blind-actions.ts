@@ -97,7 +97,11 @@ const WATCH_LOCK_WAIT_MS = 5_000;
  * takes this lock, else two at once lost a count (or a settled pause came back), or each read no
  * pause and each issued one. False when it stayed taken; `fn`'s failure is thrown.
  */
-async function withWatchLock(ctx: AppContext, campaignId: string, fn: () => Promise<void>): Promise<boolean> {
+async function withWatchLock(
+  ctx: Pick<AppContext, 'redis' | 'keys'>,
+  campaignId: string,
+  fn: () => Promise<void>,
+): Promise<boolean> {
   const lock = await waitForLease(
     ctx.redis,
     ctx.keys.lock(`blind:${campaignId}`),
@@ -341,17 +345,29 @@ return 1
  * until the open, and the resume's decision checks the window itself.
  */
 export async function noteBlindPauseOvertaken(
-  ctx: Pick<AppContext, 'redis' | 'keys'>,
+  ctx: Pick<AppContext, 'redis' | 'keys' | 'logger'>,
   campaignId: string,
   by: { actor: string; reason: string; commandId: string },
 ): Promise<void> {
   if (by.reason === REASON_BLIND || by.reason === REASON_WINDOW) return;
-  await evalScript(
-    ctx.redis,
-    OVERTAKE_SCRIPT,
-    1,
-    complianceKeys(ctx.keys, campaignId).state,
-    by.commandId,
-    JSON.stringify({ actor: by.actor, reason: by.reason, commandId: by.commandId }),
+  if (!(await getBlindWatch(ctx, campaignId))?.pause) return;
+  const note = () =>
+    evalScript(
+      ctx.redis,
+      OVERTAKE_SCRIPT,
+      1,
+      complianceKeys(ctx.keys, campaignId).state,
+      by.commandId,
+      JSON.stringify({ actor: by.actor, reason: by.reason, commandId: by.commandId }),
+    ).then(() => undefined);
+  // Under the watch's lock, as its other writers: a failed poll counted meanwhile writes the watch
+  // back whole as it read it, without this note, and the statistics coming back then lifted the
+  // blind pause over the operator's own pause. Should the lock stay taken, noted all the same (one
+  // step): a note that may be written away beats none.
+  if (await withWatchLock(ctx, campaignId, note)) return;
+  ctx.logger.warn(
+    { campaignId, commandId: by.commandId },
+    'the abandonment guard’s blind watch stayed locked: noting the command on its blind pause without the lock',
   );
+  await note();
 }
