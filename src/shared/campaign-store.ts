@@ -66,13 +66,13 @@ export interface CampaignRecord {
    */
   startedOutside?: { at: string; from: CampaignStatus };
   /**
-   * The orchestrator's own activating write (→ active) was decided on this CXone version and about to
-   * be sent (launch-worker.ts activateNow, written before the write asks for its permit). A running
-   * campaign whose record lacks it was started by someone else — an operator activating a scheduled
-   * campaign in CXone's console before its start — and a failed launch's cleanup leaves it running
-   * (launch-store.ts startedOutsideOrchestrator).
+   * The CXone version the orchestrator's own activating write (→ active) was decided on, noted before
+   * the write asks for its permit (launch-worker.ts activateNow; a number alone, as every activated
+   * campaign's record carries it). A running campaign whose record lacks it was started by someone
+   * else — an operator activating a scheduled campaign in CXone's console before its start — and a
+   * failed launch's cleanup leaves it running (launch-store.ts startedOutsideOrchestrator).
    */
-  activationSent?: { at: string; version: number };
+  activationSent?: number;
   /** The highest CXone version whose history is in the audit trail (history-sync.ts). */
   historyImportedVersion?: number;
   /** Where the next import of CXone's history starts (the walk that reached historyImportedVersion ended there). */

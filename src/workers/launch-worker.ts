@@ -294,7 +294,7 @@ async function activateNow(
           // Noted before it can be sent: a running campaign whose record lacks it was started by
           // someone else, and a failed launch's cleanup leaves it running (startedOutsideOrchestrator).
           await campaigns.patch(input.campaignId, {
-            activationSent: { at: new Date(ctx.clock.now()).toISOString(), version },
+            activationSent: version,
           });
           const start = extra.dialerSettings ? (planned as SafeStart | null) : null;
           if (start) await input.saveStartFrom?.(start.requestedCallRate);

@@ -144,7 +144,7 @@ describe("the stop a failed launch's cleanup queued, for a campaign started outs
     const campaigns = createCampaignStore(stack.ctx);
     await campaigns.syncFromCxone(await stack.ctx.cxone.getCampaign(campaignId), {
       launchId,
-      activationSent: { at: new Date().toISOString(), version: before.version },
+      activationSent: before.version,
     });
 
     adjust = createAdjustWorker(stack.ctx);
