@@ -1366,8 +1366,11 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     await job.moveToDelayed(atMs, token);
     throw new DelayedError();
   };
-  /** Found activated in CXone before its start and being taken over: it runs whatever this job comes to. */
-  let takenOver: { current: CampaignResource; record: CampaignRecord | null } | undefined;
+  /**
+   * Found running on CXone (`takeover`: activated there before its start, and being taken over): it
+   * runs whatever this job comes to, and a final failure must not say it stays scheduled (failRunning).
+   */
+  let foundRunning: FoundRunning | undefined;
   try {
     const record = await campaigns.get(data.campaignId);
     const expectedAt = expectedActivationAt(record, ctx.clock.now());
@@ -1433,12 +1436,12 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       return { outcome: 'skipped', reason: `campaign is ${current.status}` };
     }
     if (step === 'done') {
+      foundRunning = { current, record, takeover: early };
       if (early) {
         // Activated in CXone before its start — the orchestrator activates only when the start is
         // due, and its API cannot resume a scheduled campaign — so it may be dialing unwatched: it is
         // watched from now on (pacing, calling windows), and the trail says who did not do it. Not
         // decided on the record's status, which a GET or a command may have refreshed meanwhile.
-        takenOver = { current, record };
         await takeOverEarlyActivation(deps, current, expectedAt, data.launchId);
       }
       // Also a redelivery after the activation went through: finish what that run may not have (its
@@ -1539,9 +1542,9 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     return { outcome: 'succeeded', campaignId: data.campaignId, campaignStatus: resource.status };
   } catch (err) {
     if (err instanceof DelayedError) throw err;
-    // Not "stays scheduled": it dials, activated in CXone, and is watched (failTakeover).
-    if (takenOver && isFinalFailure(err, job)) {
-      await failTakeover(deps, data.launchId, takenOver, err, attempt);
+    // Not "stays scheduled": it dials, and is watched (failRunning).
+    if (foundRunning && isFinalFailure(err, job)) {
+      await failRunning(deps, data.launchId, foundRunning, err, attempt);
       return rethrowForBullmq(err, job, ctx.queues.launch, ctx, token);
     }
 
@@ -1577,39 +1580,52 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
   }
 }
 
+/** What a delayed activation found on CXone: the campaign running, and whether it takes it over. */
+interface FoundRunning {
+  current: CampaignResource;
+  record: CampaignRecord | null;
+  /** Activated in CXone before its start: taken over as started outside. */
+  takeover: boolean;
+}
+
 /**
- * The takeover of a campaign activated in CXone before its start failed for good (its safe-start write
- * or its record's sync, say): the campaign does not "stay scheduled" — it dials, activated by someone
- * else — so it is watched from now on as a campaign a failed launch left running is
- * (started-outside.ts), and the failure says so: `launch_failed` (stage `activation`) with
- * `leftRunning` and `watched`, `campaign.launch.failed`, the launch's `activationError`.
+ * A delayed activation that found its campaign running failed for good after (its takeover's
+ * safe-start write, its record's sync, its watch: a Redis refusing writes, say): the campaign does not
+ * "stay scheduled" — it dials — so it is watched from now on, as started outside when it was taken
+ * over (started-outside.ts), as its own activation otherwise; and the failure says so: `launch_failed`
+ * (stage `activation`) with `leftRunning` and `watched` (`watchError`), `campaign.launch.failed`, the
+ * launch's `activationError`.
  */
-async function failTakeover(
+async function failRunning(
   deps: Deps,
   launchId: string,
-  takenOver: { current: CampaignResource; record: CampaignRecord | null },
+  found: FoundRunning,
   err: unknown,
   attempt: number,
 ): Promise<void> {
   const { ctx } = deps;
-  const { current } = takenOver;
-  const watch = await watchLeftRunning(ctx, {
-    launchId,
-    ...takenOver,
-    why: 'activated outside the orchestrator before its start; its takeover failed',
-    announced: true,
-  });
-  const runs = `the campaign runs on CXone (${current.status}), activated there before its start, without the safe start`;
-  const reason = finalReason(
-    err,
-    attempt,
-    watch.watched
+  const { current } = found;
+  const watch = found.takeover
+    ? await watchLeftRunning(ctx, {
+        launchId,
+        current,
+        record: found.record,
+        why: 'activated outside the orchestrator before its start; its takeover failed',
+        announced: true,
+      })
+    : await watchActivated(deps, launchId, current);
+  const runs = found.takeover
+    ? `the campaign runs on CXone (${current.status}), activated there before its start, without the safe start`
+    : `the campaign runs on CXone (${current.status}), not scheduled`;
+  // Said whatever the error was: finalReason keeps a remedy for CXone's own errors only.
+  const reason =
+    `${finalReason(err, attempt, 'the campaign no longer waits for its start')}: ` +
+    (watch.watched
       ? `${runs}; it is watched as every campaign the orchestrator runs (statistics polls, the abandonment guard, its calling windows)`
-      : `${runs}, and could NOT be watched (${watch.error}): stop it in CXone unless someone watches it`,
-  );
+      : `${runs}, and could NOT be watched (${watch.error}): stop it in CXone unless someone watches it`);
   ctx.logger.error(
     { campaignId: current.id, launchId, err, status: current.status, watched: watch.watched },
-    'takeover of a campaign activated in CXone before its start failed for good; it runs on CXone',
+    'activation failed for good with its campaign running on CXone',
   );
   const failure = {
     launchId,
@@ -1632,6 +1648,29 @@ async function failTakeover(
     campaignStatus: current.status,
     cxoneVersion: current.version,
   });
+}
+
+/** Watches a campaign the orchestrator activated, as startWatching does after the record's sync; never throws. */
+async function watchActivated(
+  deps: Deps,
+  launchId: string,
+  current: CampaignResource,
+): Promise<LeftRunningWatch> {
+  const { ctx, campaigns } = deps;
+  try {
+    await campaigns.syncFromCxone(current, { launchId });
+    const stored = await campaigns.get(current.id);
+    if (!stored) throw new Error(`campaign ${current.id} has no campaign record to watch it by`);
+    await startWatching(ctx, current.id, stored.config, { config: stored.config, status: stored.status });
+    return { watched: true };
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    ctx.logger.error(
+      { campaignId: current.id, launchId, status: current.status, err: error },
+      'campaign running on CXone could NOT be watched: nothing keeps it to its calling windows or the abandonment cap',
+    );
+    return { watched: false, error };
+  }
 }
 
 /**
