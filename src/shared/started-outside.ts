@@ -45,7 +45,7 @@ export async function recordStartedOutside(
   });
 }
 
-/** What came of watching a campaign a failed launch left running: watched, or why not. */
+/** What came of watching a campaign left running: watched, or why not. */
 export type LeftRunningWatch = { watched: true } | { watched: false; error: string };
 
 /**
@@ -65,13 +65,12 @@ function startedFrom(record: CampaignRecord | null): CampaignStatus {
  * not outside the law. It is watched from now on exactly as a campaign the orchestrator launched —
  * statistics polls (its scheduler; each poll runs the abandonment guard, then pacing) and its
  * calling-window jobs — so it pauses at its window's close and under the abandonment cap; a delayed
- * activation of its launch still waiting is removed. The record is
- * synced from CXone and marked `startedOutside` (a record-less campaign gets one, from `config` — the
- * launch's, with its recipient states — or, without it, from CXone's settings alone); the first time the
- * orchestrator learns of the start, the trail gets a state_changed record (`changedIn: "cxone"`),
- * `campaign.state.changed` is published and CXone's history (who started it) is imported. Never throws:
- * a watch that could not be set up is logged at error and returned, for the launch and its
- * `launch_failed` record to say so.
+ * activation of its launch still waiting is removed. The record is synced from CXone and marked
+ * `startedOutside` (a record-less campaign gets one, from `config` — the launch's, with its recipient
+ * states — or, without it, from CXone's settings alone); the first time the orchestrator learns of the
+ * start, the trail gets a state_changed record (`changedIn: "cxone"`), `campaign.state.changed` is
+ * published and CXone's history (who started it) is imported. Never throws: a watch that could not be
+ * set up is logged at error and returned, for the launch and its `launch_failed` record to say so.
  */
 export async function watchLeftRunning(
   ctx: AppContext,
