@@ -231,6 +231,9 @@ describe('an active campaign whose statistics polls keep failing', () => {
     const hash = complianceKeys(ctx.keys, id).state;
     expect(seen.some((c) => c.args.includes(hash) && c.args[0]?.toLowerCase() === 'hget')).toBe(true); // the guard's read
     expect(seen.filter((c) => c.args.includes(hash) && c.args.includes('blind'))).toEqual([]);
+    // Nor the watch's lock.
+    const lock = ctx.keys.lock(`blind:${id}`);
+    expect(seen.filter((c) => c.args.includes(lock))).toEqual([]);
   });
 
   it('leaves alone a campaign outside its window: the window pauses it', async () => {

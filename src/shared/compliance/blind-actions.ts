@@ -4,6 +4,7 @@ import type { AppContext } from '../context.js';
 import type { CampaignStats } from '../cxone/wire.js';
 import { enqueueCommand, getCommand } from '../lifecycle/enqueue.js';
 import { LimiterClosedError } from '../limiter/types.js';
+import { campaignLockKey } from '../lifecycle/lock.js';
 import { isFinal } from '../lifecycle/state-machine.js';
 import { waitForLease } from '../polling/lease.js';
 import { evalScript } from '../redis-script.js';
@@ -249,6 +250,12 @@ async function settleUnderLock(
   const watch = await getBlindWatch(ctx, campaignId);
   const pause = watch?.pause;
   if (!watch || !pause) return;
+  // Lifted by someone and recorded so (noteBlindPauseLifted): nothing left to decide or record.
+  if (pause.liftedBy) {
+    const { pause: _lifted, ...rest } = watch;
+    await setBlindWatch(ctx, campaignId, rest);
+    return;
+  }
   const nowMs = ctx.clock.now();
   const [win, guard, command] = await Promise.all([
     getWindowState(ctx, campaignId),
@@ -370,4 +377,119 @@ export async function noteBlindPauseOvertaken(
     'the abandonment guard’s blind watch stayed locked: noting the command on its blind pause without the lock',
   );
   await note();
+}
+
+/**
+ * Whether the campaign's last command, as its record notes it, is the guard's blind pause: a campaign
+ * polled dialing after it was resumed outside the orchestrator (no command of ours since). Pure.
+ */
+export function lastCommandIsBlindPause(record: Pick<CampaignRecord, 'lastCommand'>): boolean {
+  const last = record.lastCommand as { reason?: unknown; action?: unknown } | null | undefined;
+  return last?.reason === REASON_BLIND && last.action === 'pause';
+}
+
+/**
+ * Someone else's command resumed a campaign the guard paused blind (an operator's, through the API;
+ * the lifecycle's hook): the blind pause is over by their decision. Recorded as
+ * `guard_blind_pause_lifted` (event `campaign.compliance.resumed`), and the pause kept as lifted:
+ * its streak is not paused again, and nothing more is recorded of it. Without this the trail showed a
+ * blind pause nobody lifted, and the next pause of the campaign (anyone's) found it still standing
+ * and recorded it kept ("overtaken"). Only a pause that went through (its command wrote the paused
+ * status): one that failed, or found the campaign paused by someone else, paused nothing.
+ */
+export async function noteBlindPauseLifted(
+  ctx: AppContext,
+  campaignId: string,
+  by: { actor: string; reason: string; commandId: string; version: number },
+): Promise<void> {
+  if (by.reason === REASON_BLIND || by.reason === REASON_WINDOW) return;
+  if (!(await getBlindWatch(ctx, campaignId))?.pause) return;
+  const taken = await withWatchLock(ctx, campaignId, () =>
+    liftUnderLock(ctx, campaignId, {
+      actor: by.actor,
+      requestedBy: by.actor,
+      reason: by.reason,
+      commandId: by.commandId,
+      version: by.version,
+    }),
+  );
+  if (!taken) {
+    ctx.logger.warn(
+      { campaignId, commandId: by.commandId },
+      'the abandonment guard’s blind watch stayed locked: the lift of its blind pause is not recorded',
+    );
+  }
+}
+
+/**
+ * A successful poll found a campaign the guard paused blind dialing at a CXone version newer than the
+ * one the pause left: resumed in CXone's console (or by another tool), as no command of ours did it —
+ * each of those is recorded by the lifecycle (noteBlindPauseLifted), and a command holding the
+ * campaign's lock may be that resume, its record still to come: left to a later poll then. Recorded
+ * as lifted `outside`, actor worker:compliance (CXone's history, imported beside, names who). The
+ * poll calls it only when it re-read the campaign (a newer version) or the record's last command is
+ * the blind pause, so a poll of a dialing campaign pays nothing for it otherwise.
+ */
+export async function noteBlindPauseLiftedOutside(
+  ctx: AppContext,
+  input: { campaignId: string; version: number },
+): Promise<void> {
+  const { campaignId } = input;
+  const seen = (await getBlindWatch(ctx, campaignId))?.pause;
+  if (!seen || seen.liftedBy) return;
+  if ((await ctx.redis.exists(campaignLockKey(ctx.keys, campaignId))) === 1) return;
+  await withWatchLock(ctx, campaignId, () =>
+    liftUnderLock(ctx, campaignId, {
+      actor: COMPLIANCE_ACTOR,
+      requestedBy: OUTSIDE,
+      reason: OUTSIDE,
+      version: input.version,
+    }),
+  );
+}
+
+/** Who lifted a blind pause outside the orchestrator: unknown here; CXone's history names them. */
+const OUTSIDE = 'outside';
+
+async function liftUnderLock(
+  ctx: AppContext,
+  campaignId: string,
+  by: { actor: string; requestedBy: string; reason: string; commandId?: string; version: number },
+): Promise<void> {
+  // Read again under the lock: the other side may have recorded it meanwhile, or a poll settled it.
+  const watch = await getBlindWatch(ctx, campaignId);
+  const pause = watch?.pause;
+  if (!watch || !pause || pause.liftedBy) return;
+  const command = await getCommand(ctx, pause.commandId);
+  if (command?.status !== 'succeeded' || !command.result) return;
+  if (!command.result.writes.some((w) => w.step === 'status')) return;
+  // Seen by a poll: only statistics of a version after the pause's (one read before it landed saw
+  // the campaign dialing before the pause, not after it).
+  if (by.commandId === undefined && by.version <= command.result.version) return;
+  await recordComplianceAction(ctx, {
+    campaignId,
+    kind: 'guard_blind_pause_lifted',
+    actor: by.actor,
+    cxoneVersion: by.version,
+    details: {
+      rule: RULE,
+      requestedBy: by.requestedBy,
+      reason: by.reason,
+      ...(by.commandId !== undefined ? { commandId: by.commandId } : {}),
+      pauseCommandId: pause.commandId,
+      pausedAt: iso(pause.atMs),
+      note:
+        by.commandId === undefined
+          ? 'resumed outside the orchestrator (CXone’s console or another tool: CXone’s history, imported into the trail, names who) while the abandonment guard held it paused blind'
+          : 'resumed while the abandonment guard held it paused blind: the blind pause is lifted by that decision, and not issued again until the statistics have been read',
+    },
+    dedupeKey: `guard-blind-lifted:${campaignId}:${pause.commandId}`,
+    event: 'campaign.compliance.resumed',
+  });
+  const liftedBy = {
+    requestedBy: by.requestedBy,
+    reason: by.reason,
+    ...(by.commandId !== undefined ? { commandId: by.commandId } : {}),
+  };
+  await setBlindWatch(ctx, campaignId, { ...watch, pause: { ...pause, liftedBy } });
 }

@@ -51,6 +51,13 @@ export interface BlindPause {
    * noted by the lifecycle: the campaign is no longer paused by this pause alone.
    */
   overtakenBy?: { actor: string; reason: string; commandId: string };
+  /**
+   * The resume that lifted it, recorded as `guard_blind_pause_lifted`: an operator's through the API
+   * (its command), or one made in CXone's console, seen by a poll (`requestedBy` `outside`). Closed in
+   * the trail; kept only so that its streak is not paused again (blindPauseDecision's `pause_lifted`),
+   * and forgotten, unrecorded, by the next decision on it.
+   */
+  liftedBy?: { requestedBy: string; reason: string; commandId?: string };
 }
 
 /**

@@ -46,6 +46,7 @@ export const COMPLIANCE_ACTION_KINDS = [
   'guard_blind_pause',
   'guard_blind_resume',
   'guard_blind_pause_kept',
+  'guard_blind_pause_lifted',
   'period_closed',
   'refused_resume',
   'outside_change_noncompliant',

@@ -5,7 +5,7 @@ import {
   windowPauseFoundInPlace,
   windowResumeWithdrawn,
 } from '../compliance/enforcement.js';
-import { noteBlindPauseOvertaken } from '../compliance/blind-actions.js';
+import { noteBlindPauseLifted, noteBlindPauseOvertaken } from '../compliance/blind-actions.js';
 import { recordGuardPauseLifted } from '../compliance/guard-actions.js';
 import { recordComplianceAction } from '../compliance/record.js';
 import { getWindowState } from '../compliance/state-store.js';
@@ -75,6 +75,7 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
       if (to === 'active') await ensurePolling(ctx, campaignId);
       if (to === 'active' && from === 'paused' && by) {
         await recordGuardPauseLifted(ctx, campaignId, by);
+        await noteBlindPauseLifted(ctx, campaignId, by);
         await noteBlindPauseOvertaken(ctx, campaignId, by);
       }
       await replanWindowEnforcement(ctx, campaignId);

@@ -1,7 +1,13 @@
 import { queueHistoryImport } from '../audit/history-sync.js';
 import { noteMissingOnCxone } from '../campaign-missing.js';
 import { CampaignStore } from '../campaign-store.js';
-import { noteFailedStatsPoll, noteLateStatsPoll, settleBlindPause } from '../compliance/blind-actions.js';
+import {
+  lastCommandIsBlindPause,
+  noteBlindPauseLiftedOutside,
+  noteFailedStatsPoll,
+  noteLateStatsPoll,
+  settleBlindPause,
+} from '../compliance/blind-actions.js';
 import { applyAbandonmentGuard } from '../compliance/guard-actions.js';
 import { checkOutsideChange } from '../compliance/outside-change.js';
 import { cancelWindowEnforcement } from '../compliance/enforcement.js';
@@ -249,6 +255,12 @@ async function pollOnce(
     await queueHistoryImport(ctx, campaignId, resource.version);
     record = (await store.get(campaignId)) ?? record;
     resynced = true;
+  }
+  // Dialing after the guard's blind pause, which no command of ours lifted: resumed in CXone's
+  // console, recorded as such (blind-actions.ts). Looked for only on a poll that found a newer version
+  // or whose record's last command is the blind pause, never on the steady poll of a dialing campaign.
+  if (stats.status === 'active' && (resynced || lastCommandIsBlindPause(record))) {
+    await noteBlindPauseLiftedOutside(ctx, { campaignId, version: stats.version });
   }
   // CXone wins, but not over the law: settings changed there that break a compliance rule are
   // recorded and pause the campaign (outside-change.ts).
