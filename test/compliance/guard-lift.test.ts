@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { recordGuardPauseLifted } from '../../src/shared/compliance/guard-actions.js';
 import type { GuardState } from '../../src/shared/compliance/guard.js';
 import { buildComplianceReport } from '../../src/shared/compliance/report.js';
-import { listActions, setGuardState } from '../../src/shared/compliance/state-store.js';
+import { getGuardLiftRecorded, listActions, setGuardState } from '../../src/shared/compliance/state-store.js';
 import { createLifecycleHooks } from '../../src/shared/lifecycle/hooks.js';
 import { config } from './fixtures.js';
 import { createTestContext, type TestContext } from './redis-context.js';
@@ -108,6 +108,23 @@ describe('a lift of the guard pause', () => {
     tc.clock.advance(2 * DAY);
     await createLifecycleHooks(tc.ctx).onStatusChanged?.(ID, 'paused', 'active', by);
     expect(await lifts()).toEqual([expect.objectContaining({ period: 1, pausedInPeriod: 0 })]);
+  });
+
+  it('is not recorded for the calling window’s or the blind pause’s own resume: they lift only their own pause', async () => {
+    // The window resumes only a pause it made, the blind settle only one it wrote: a campaign dialing
+    // when they paused it had its guard pause lifted before (in CXone's console, unseen by a poll),
+    // and the poll after their resume records that lift as made outside (guard-actions.ts).
+    const hooks = createLifecycleHooks(tc.ctx);
+    for (const reason of ['compliance-window', 'abandonment-guard-blind']) {
+      await hooks.onStatusChanged(ID, 'paused', 'active', {
+        actor: 'worker:compliance',
+        reason,
+        commandId: `cmd_${reason}`,
+        version: 8,
+      });
+    }
+    expect(await lifts()).toEqual([]);
+    expect(await getGuardLiftRecorded(tc.ctx, ID)).toBeNull();
   });
 
   it('is not recorded when the guard holds no pause', async () => {

@@ -1,11 +1,12 @@
 import { complianceRefusal } from '../compliance/command-guard.js';
 import {
   cancelWindowEnforcement,
+  REASON_WINDOW,
   releaseWindowPause,
   windowPauseFoundInPlace,
   windowResumeWithdrawn,
 } from '../compliance/enforcement.js';
-import { noteBlindPauseLifted, noteBlindPauseOvertaken } from '../compliance/blind-actions.js';
+import { noteBlindPauseLifted, noteBlindPauseOvertaken, REASON_BLIND } from '../compliance/blind-actions.js';
 import { recordGuardPauseLifted } from '../compliance/guard-actions.js';
 import { recordComplianceAction } from '../compliance/record.js';
 import { getWindowState } from '../compliance/state-store.js';
@@ -74,7 +75,12 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
       }
       if (to === 'active') await ensurePolling(ctx, campaignId);
       if (to === 'active' && from === 'paused' && by) {
-        await recordGuardPauseLifted(ctx, campaignId, by);
+        // Compliance's own resumes lift only their own pauses (the window's, the blind pause's): one of a
+        // campaign the guard paused found it dialing when they paused it, so someone had lifted the
+        // guard's pause before — in CXone's console, which the poll after this resume records.
+        if (by.reason !== REASON_WINDOW && by.reason !== REASON_BLIND) {
+          await recordGuardPauseLifted(ctx, campaignId, by);
+        }
         await noteBlindPauseLifted(ctx, campaignId, by);
         await noteBlindPauseOvertaken(ctx, campaignId, by);
       }
