@@ -5,6 +5,7 @@ import {
   loadConfig,
   metricsPortWarning,
   weakApiTokenWarning,
+  webhooksOffWarning,
   type AppConfig,
 } from './shared/config.js';
 import { createLogger } from './shared/logger.js';
@@ -45,6 +46,8 @@ async function main(): Promise<void> {
   if (metricsIgnored)
     // The logger already names the role.
     logger.warn({ variable: 'METRICS_PORT', metricsPort: config.metricsPort }, metricsIgnored);
+  const webhooksOff = webhooksOffWarning(role, process.env, config);
+  if (webhooksOff) logger.warn({ variable: 'WEBHOOK_URL' }, webhooksOff);
   // The token itself is never logged, only its length.
   const weakToken = weakApiTokenWarning(role, config);
   if (weakToken) logger.warn({ variable: 'API_TOKEN' }, weakToken);

@@ -533,3 +533,44 @@ export function metricsPortWarning(
   const port = config.port === 0 ? 'PORT=0: the port the banner names' : `PORT ${config.port}`;
   return `${ignored}; this process serves them on the API's port (${port}), e.g. /metrics there`;
 }
+
+/** The seed tutorial's name for the webhook destination, which this product calls WEBHOOK_URL. */
+export const SEED_WEBHOOK_URL_VARIABLE = 'EXTERNAL_WEBHOOK_URL';
+
+/**
+ * Pure: the warning for webhook settings that send nothing, on a role that publishes or delivers
+ * events, or undefined. Without WEBHOOK_URL events are recorded but not sent, which is right when
+ * nobody asked for webhooks; but an operator who set the seed's EXTERNAL_WEBHOOK_URL (not read: a
+ * name of no meaning here, ignored like any other), or a WEBHOOK_SECRET, WEBHOOK_SECRET_PREVIOUS or
+ * WEBHOOK_AUDIT_RECORDS=true for a receiver, would otherwise wait for deliveries that never come and
+ * not be told why. Names variables only: a URL may carry a token in its path or query.
+ */
+export function webhooksOffWarning(
+  role: string,
+  env: Readonly<Record<string, string | undefined>>,
+  config: Pick<AppConfig, 'webhook' | 'webhookAuditRecords'>,
+): string | undefined {
+  if (role === 'sandbox') return undefined;
+  const seedUrl = (env[SEED_WEBHOOK_URL_VARIABLE] ?? '').trim() !== '';
+  if (config.webhook !== undefined) {
+    if (!seedUrl || env[SEED_WEBHOOK_URL_VARIABLE]?.trim() === config.webhook.url) return undefined;
+    return `${SEED_WEBHOOK_URL_VARIABLE} is not read (it is the seed tutorial's name): webhooks go to WEBHOOK_URL only; unset ${SEED_WEBHOOK_URL_VARIABLE}`;
+  }
+  if (seedUrl) {
+    return (
+      `${SEED_WEBHOOK_URL_VARIABLE} is set but not read (it is the seed tutorial's name): no webhook is sent; ` +
+      'set WEBHOOK_URL to the receiver instead, with WEBHOOK_SECRET (whsec_…)'
+    );
+  }
+  const meant = [
+    ...(env.WEBHOOK_SECRET ? ['WEBHOOK_SECRET'] : []),
+    ...(env.WEBHOOK_SECRET_PREVIOUS?.trim() ? ['WEBHOOK_SECRET_PREVIOUS'] : []),
+    ...(config.webhookAuditRecords ? ['WEBHOOK_AUDIT_RECORDS=true'] : []),
+  ];
+  if (meant.length === 0) return undefined;
+  return (
+    `${meant.join(', ')} ${meant.length === 1 ? 'is' : 'are'} set but WEBHOOK_URL is not: no webhook is sent ` +
+    '(events are recorded only); set WEBHOOK_URL to the receiver, or unset ' +
+    (meant.length === 1 ? 'it' : 'them')
+  );
+}
