@@ -1,5 +1,6 @@
 import { queueHistoryImport } from './audit/history-sync.js';
-import type { CampaignConfig } from './campaign-config.js';
+import type { AuditTrailStore } from './audit/trail.js';
+import { campaignConfigBaseSchema, type CampaignConfig } from './campaign-config.js';
 import { CampaignStore, type CampaignRecord } from './campaign-store.js';
 import { scheduleWindowEnforcement } from './compliance/enforcement.js';
 import type { AppContext } from './context.js';
@@ -60,6 +61,32 @@ function startedFrom(record: CampaignRecord | null): CampaignStatus {
 }
 
 /**
+ * The config a launch asked for, from its `campaign_created` record (the first of the campaign's
+ * chain): the recipient states CXone never sees are in it, and nowhere else once the launch job is
+ * gone (a stop its failure queued, a launch whose job was removed by hand). Null when the trail cannot
+ * give it (a trail without pages, no such record, one that does not parse).
+ */
+async function launchConfigFromTrail(
+  ctx: Pick<AppContext, 'audit'>,
+  campaignId: string,
+  launchId: string | undefined,
+): Promise<CampaignConfig | null> {
+  const trail = ctx.audit as Partial<AuditTrailStore>;
+  if (typeof trail.page !== 'function') return null;
+  try {
+    const { records } = await trail.page(campaignId, null, 10);
+    const created = records.find(
+      (r) =>
+        r.action === 'campaign_created' && (launchId === undefined || r.details['launchId'] === launchId),
+    );
+    const parsed = campaignConfigBaseSchema.safeParse(created?.details['config']);
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * A campaign a failed launch's cleanup (or the stop it queued) left running because an operator started
  * it in CXone (launch-store.ts startedOutsideOrchestrator): its calls are the operator's to decide, but
  * not outside the law. It is watched from now on exactly as a campaign the orchestrator launched —
@@ -67,7 +94,8 @@ function startedFrom(record: CampaignRecord | null): CampaignStatus {
  * calling-window jobs — so it pauses at its window's close and under the abandonment cap; a delayed
  * activation of its launch still waiting is removed. The record is synced from CXone and marked
  * `startedOutside` (a record-less campaign gets one, from `config` — the launch's, with its recipient
- * states — or, without it, from CXone's settings alone); the first time the orchestrator learns of the
+ * states —, else the config its `campaign_created` record kept, else CXone's settings alone, which
+ * hold no recipient states); the first time the orchestrator learns of the
  * start, the trail gets a state_changed record (`changedIn: "cxone"`), `campaign.state.changed` is
  * published and CXone's history (who started it) is imported. Never throws: a watch that could not be
  * set up is logged at error and returned, for the launch and its `launch_failed` record to say so.
@@ -92,12 +120,14 @@ export async function watchLeftRunning(
   try {
     const from = startedFrom(record);
     const mark = record?.startedOutside ?? { at: new Date(ctx.clock.now()).toISOString(), from };
-    const declared = input.config?.recipientStates;
+    const config =
+      record === null
+        ? (input.config ?? (await launchConfigFromTrail(ctx, campaignId, input.launchId)))
+        : null;
+    const declared = config?.recipientStates;
     const synced = await campaigns.syncFromCxone(current, {
       ...(input.launchId ? { launchId: input.launchId } : {}),
-      ...(record === null && input.config
-        ? { config: input.config, ...(declared?.length ? { declaredStates: declared } : {}) }
-        : {}),
+      ...(config ? { config, ...(declared?.length ? { declaredStates: declared } : {}) } : {}),
       startedOutside: mark,
     });
     // The record holds a newer version (a read since): the mark is written alone.
@@ -126,7 +156,7 @@ export async function watchLeftRunning(
         status: current.status,
         version: current.version,
         from,
-        configFrom: record ? 'record' : input.config ? 'launch' : 'cxone',
+        configFrom: record ? 'record' : input.config ? 'launch' : config ? 'trail' : 'cxone',
         why: input.why,
       },
       'campaign started outside the orchestrator and left running: watched from now on (statistics polls, abandonment guard, calling windows)',

@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { DateTime } from 'luxon';
 import { submitLaunch } from '../../src/producers/launch-submit.js';
+import type { CampaignConfigInput } from '../../src/shared/campaign-config.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { AppContext } from '../../src/shared/context.js';
@@ -9,16 +10,18 @@ import { campaignConfig } from '../e2e/stack.js';
 
 /**
  * Submits a launch starting in an hour and returns its queued job as a run on its last attempt sees
- * it, so any failure is final; `extra` overrides job members (e.g. `extendLock`).
+ * it, so any failure is final; `extra` overrides job members (e.g. `extendLock`), `config` fields of
+ * the campaign config.
  */
 export async function lastAttemptLaunch(
   ctx: AppContext,
   extra: Partial<Job> = {},
+  config: Partial<CampaignConfigInput> = {},
 ): Promise<{ launchId: string; job: Job }> {
-  const config = campaignConfigSchema.parse(
-    campaignConfig({ startDateTime: DateTime.now().plus({ hours: 1 }).toISO() ?? '' }),
+  const parsed = campaignConfigSchema.parse(
+    campaignConfig({ startDateTime: DateTime.now().plus({ hours: 1 }).toISO() ?? '', ...config }),
   );
-  const { launchId } = await submitLaunch(ctx, { config, actor: 'test' });
+  const { launchId } = await submitLaunch(ctx, { config: parsed, actor: 'test' });
   const queued = (await ctx.queues.launch.getJob(launchId)) as Job;
   const job = Object.assign(Object.create(queued) as Job, {
     attemptsMade: (queued.opts.attempts ?? 1) - 1,

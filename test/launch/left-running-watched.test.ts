@@ -67,7 +67,16 @@ describe('a campaign a failed launch left running because an operator started it
   };
 
   it('is watched when the operator started the draft before the given-up launch asked for it again', async () => {
-    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
+    // For Florida's recipients (its 20:00 close): only the launch's config names them, never CXone.
+    const { launchId, job } = await lastAttemptLaunch(
+      stack.ctx,
+      {},
+      {
+        complianceTimeZone: 'America/New_York',
+        recipientStates: ['FL'],
+        allowedCallTimes: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '20:00' }],
+      },
+    );
     const deps = launchDeps(stack.ctx);
     await deps.launches.begin(launchId);
     const made = await stack.ctx.cxone.createCampaign(
@@ -88,7 +97,7 @@ describe('a campaign a failed launch left running because an operator started it
     // Its record, from the launch's config (the recipient states CXone never sees), marked.
     const record = await deps.campaigns.get(made.id);
     expect(record).toMatchObject({ launchId, status: 'active', startedOutside: { from: 'draft' } });
-    expect(record?.config.recipientStates).toEqual((job.data as LaunchJob).config.recipientStates);
+    expect(record?.config.recipientStates).toEqual(['FL']);
     await expectWatched(stack.ctx, made.id);
 
     const failure = launchFailures(recorded, launchId);

@@ -1,6 +1,7 @@
 import type { Worker } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
+import type { CampaignConfigInput } from '../../src/shared/campaign-config.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
@@ -20,6 +21,13 @@ import { expectWatched } from './watched.js';
  * so; a campaign the orchestrator activated is stopped, and an operator's own stop runs as asked.
  * Real Redis, the sandbox and the API over HTTP.
  */
+/** Florida's recipients (its 20:00 close, stricter than the federal 21:00) and a zone keeping their clock. */
+const FLORIDA = {
+  complianceTimeZone: 'America/New_York',
+  recipientStates: ['FL'],
+  allowedCallTimes: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'] as const, start: '09:00', end: '20:00' }],
+} as Partial<CampaignConfigInput>;
+
 describe("the stop a failed launch's cleanup queued, for a campaign started outside the orchestrator since", () => {
   let stack: Stack;
   let adjust: Worker | undefined;
@@ -37,9 +45,13 @@ describe("the stop a failed launch's cleanup queued, for a campaign started outs
 
   const deps = () => launchDeps(stack.ctx);
 
-  /** A last-attempt launch whose schedule write and whose cleanup's read meet CXone's 503: a stop queued. */
+  /**
+   * A last-attempt launch whose schedule write and whose cleanup's read meet CXone's 503: a stop queued,
+   * and no campaign record (the launch never got to sync one). For Florida's recipients, which only the
+   * launch's config names (CXone never sees them).
+   */
   const failWithStopQueued = async () => {
-    const { launchId, job } = await lastAttemptLaunch(stack.ctx);
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx, {}, FLORIDA);
     await scriptFaults(stack.sandbox, { failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign });
     await scriptFaults(stack.sandbox, { failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.getCampaign });
     await expect(processLaunch(deps(), job)).rejects.toThrow();
@@ -103,11 +115,10 @@ describe("the stop a failed launch's cleanup queued, for a campaign started outs
       });
       // Dialing (or able to, once resumed) with nobody's consent but the operator's: watched from now on.
       expect(launch?.cleanupError).toContain('it is watched');
-      expect(await createCampaignStore(stack.ctx).get(campaignId)).toMatchObject({
-        launchId,
-        status,
-        startedOutside: { from: 'draft' },
-      });
+      const record = await createCampaignStore(stack.ctx).get(campaignId);
+      expect(record).toMatchObject({ launchId, status, startedOutside: { from: 'draft' } });
+      // Watched by the launch's own config (from its campaign_created record), its state rules with it.
+      expect(record?.config.recipientStates).toEqual(['FL']);
       await expectWatched(stack.ctx, campaignId);
     },
   );
