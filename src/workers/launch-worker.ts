@@ -1068,12 +1068,16 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
               `campaign ${campaignId} is ${scheduled.status} on CXone and cannot become scheduled`,
             );
           }
-          // Every activation of ours follows the campaign record's sync: a record means another run of
-          // this launch activated it (one that lost the job to this run, and may not have finished). It
-          // is carried on as a first read finding it active is: failed, this run would cancel it.
+          // Every activation of ours follows the campaign record's sync and notes its write there before
+          // sending it: a record noting one means another run of this launch activated it (one that lost
+          // the job to this run, and may not have finished). It is carried on as a first read finding it
+          // active is: failed, this run would cancel it. No record, or one noting no activating write:
+          // an operator started it in CXone (the draft, or the campaign the other run scheduled).
           const record = await campaigns.get(campaignId);
-          if (record === null) startedOutsideFrom = 'draft';
-          else if (scheduled.status === 'active') {
+          if (!record?.startedOutside && startedOutsideOrchestrator(scheduled.status, record)) {
+            startedOutsideFrom =
+              record === null ? 'draft' : isRunning(record.status) ? 'scheduled' : record.status;
+          } else if (scheduled.status === 'active') {
             plannedFrom = unrecordedStartFrom(record, data.config.dialerStrategy.callRate);
           }
         }

@@ -5,7 +5,7 @@ import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import type { LaunchJob } from '../../src/shared/jobs.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
-import { startStack, type Stack } from '../e2e/stack.js';
+import { patchOnSandbox, startStack, type Stack } from '../e2e/stack.js';
 import { lastAttemptLaunch } from './last-attempt.js';
 
 /**
@@ -44,8 +44,12 @@ describe('a launch run that comes back after losing its job', () => {
     extendLockAnswer: 0 | 1,
     token: string | undefined,
     otherRunFinished: boolean,
-    /** The other run syncs the campaign record before activating, as every run of the launch worker does. */
-    otherRunSynced = false,
+    /**
+     * The other run syncs the campaign record before activating and notes its activating write there,
+     * as every run of the launch worker does; `operator`: the activation is an operator's in CXone's
+     * console instead, after the other run scheduled and synced it (no write of the orchestrator's noted).
+     */
+    otherRunSynced: boolean | 'operator' = false,
   ) {
     // The stale run is on its last attempt, so its failure would be final.
     const { launchId, job } = await lastAttemptLaunch(stack.ctx, {
@@ -61,11 +65,15 @@ describe('a launch run that comes back after losing its job', () => {
         await createCampaignStore(stack.ctx).syncFromCxone(scheduled, {
           launchId,
           config: (job.data as LaunchJob).config,
+          ...(otherRunSynced === 'operator' ? {} : { activationSent: scheduled.version }),
         });
       }
-      const active = await stack.ctx.cxone.updateCampaign(campaignId, scheduled.version, {
-        status: 'active',
-      });
+      const active =
+        otherRunSynced === 'operator'
+          ? await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' }).then(() =>
+              stack.ctx.cxone.getCampaign(campaignId),
+            )
+          : await stack.ctx.cxone.updateCampaign(campaignId, scheduled.version, { status: 'active' });
       if (!otherRunFinished) return;
       await launches.finish(launchId, {
         status: 'succeeded',
@@ -116,6 +124,26 @@ describe('a launch run that comes back after losing its job', () => {
     const trail = await auditStoreFor(stack.ctx).list(campaign.id);
     expect(trail.filter((r) => r.details.changedIn === 'cxone')).toEqual([]);
     expect(trail.map((r) => r.action)).not.toContain('launch_failed');
+  });
+
+  it('takes over a campaign an operator activated after another run of its launch scheduled it', async () => {
+    // The record the other run synced notes no activating write of the orchestrator's: CXone's
+    // console started it. Taken over as an early activation: recorded, announced, at the safe start.
+    const { err, record, campaign } = await staleRun(1, undefined, false, 'operator');
+    expect(err).not.toBeInstanceOf(Error);
+    expect(record).toMatchObject({ status: 'succeeded', campaignStatus: 'active' });
+    const trail = await auditStoreFor(stack.ctx).list(campaign.id);
+    expect(trail.filter((r) => r.details.changedIn === 'cxone').map((r) => r.details)).toEqual([
+      expect.objectContaining({
+        from: 'scheduled',
+        to: 'active',
+        reason: 'activated outside the orchestrator before its start',
+      }),
+    ]);
+    expect(await createCampaignStore(stack.ctx).get(campaign.id)).toMatchObject({
+      startedOutside: { from: 'scheduled' },
+    });
+    expect(campaign.dialerSettings.callRate).toBeLessThan(0.5);
   });
 
   it('does not fail or cancel a launch another run already finished, even when it cannot tell', async () => {
