@@ -75,6 +75,19 @@ export const adjustJobSchema = z.object({
       config: z.record(z.string(), z.unknown()),
     })
     .optional(),
+  /**
+   * The last CXone write a run of this command sent: the version its If-Match named and what it set
+   * (CXone's dotted paths → values), saved before it is sent. A later run that finds the campaign moved
+   * on, and those fields not at these values, reads CXone's history: a write applied at `version + 1`
+   * (its answer lost, or what followed it failed) that someone changed since must not be written again
+   * over their change (set by the adjust worker).
+   */
+  lastSent: z
+    .object({
+      version: z.number().int(),
+      changes: z.record(z.string(), z.unknown()),
+    })
+    .optional(),
 });
 export type AdjustJob = z.infer<typeof adjustJobSchema>;
 

@@ -310,6 +310,7 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
           statusRecorded: data.statusRecorded === true,
           saveStatusRecorded: () => persist({ statusRecorded: true }),
           saveCarried: (carried) => persist({ carriedSafeStart: carried ?? undefined }),
+          saveSent: (sent) => persist({ lastSent: sent }),
         },
       );
       await finish(data, outcome, job.attemptsMade + 1);

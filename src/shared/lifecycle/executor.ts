@@ -3,7 +3,7 @@ import type { CampaignConfig, ValidationIssue } from '../campaign-config.js';
 import { withAddedStates, type CampaignRecord, type CampaignStore } from '../campaign-store.js';
 import type { Clock } from '../clock.js';
 import type { CxoneApi } from '../cxone/api.js';
-import type { CampaignResource, CampaignStatus } from '../cxone/wire.js';
+import type { CampaignResource, CampaignStatus, UpdateCampaignRequest } from '../cxone/wire.js';
 import { CxoneRateLimitError, CxoneUnavailableError } from '../errors.js';
 import type { EventPublisher } from '../events/types.js';
 import { namesRequester } from '../api-actor.js';
@@ -40,6 +40,7 @@ import {
   type ActionRebase,
   type SettingsRebase,
 } from './rebase.js';
+import { ownWriteOverwritten, sentChanges, type SentWrite } from './own-write.js';
 import { rollbackWrite } from './rollback.js';
 import { isRunning, type CampaignAction } from './state-machine.js';
 import { DEFAULT_MAX_REBASES, writeVersioned, type VersionedWriteIO } from './versioned-write.js';
@@ -228,6 +229,11 @@ export interface CommandRun {
    * run finding that write in place, its answer lost, can hand the drop to pacing (`job.carriedSafeStart`).
    */
   saveCarried(carried: SavedCarried | null): Promise<void>;
+  /**
+   * Persists the CXone write about to be sent (the version its If-Match names, what it sets), so that
+   * a later run can tell that write applied and changed by someone since (`job.lastSent`).
+   */
+  saveSent?(sent: SentWrite): Promise<void>;
 }
 
 /** What a run saves of a carried safe start before its write (AdjustJob.carriedSafeStart). */
@@ -324,7 +330,15 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     maxRebases: deps.maxRebases ?? DEFAULT_MAX_REBASES,
     sleep: deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))),
     random: deps.random ?? Math.random,
+    ...(run.saveSent
+      ? {
+          beforePatch: (version: number, body: UpdateCampaignRequest) =>
+            run.saveSent!({ version, changes: sentChanges(body) }),
+        }
+      : {}),
   };
+  // An undo is no write of the command's own: it must not stand as the write a later run looks for.
+  const { beforePatch: _own, ...undoIo } = io;
   const effects = createCommandEffects({ ...deps, logger: log }, job);
   const nowIso = () => new Date(clock.now()).toISOString();
 
@@ -541,7 +555,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   const undoable = () => settingsWrite?.changes ?? (earlierHalfDone ? earlierWrite : []);
   const undo = async (): Promise<RollbackReport | undefined> => {
     if (undoable().length === 0) return undefined;
-    const report = await rollbackWrite(io, effects, undoable(), local, (fields) =>
+    const report = await rollbackWrite(undoIo, effects, undoable(), local, (fields) =>
       hooks.onSettingsChanged(campaignId, fields),
     );
     log.warn({ rollback: report }, 'rolled back the first part of a command that failed half-way');
@@ -575,6 +589,18 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   };
 
   try {
+    // An earlier run's write that CXone applied (its answer lost, or a later step failed) and someone
+    // changed since, back to what the requester saw say: it reads as untouched, and writing it again
+    // would silently overwrite their change. A conflict instead; what of the command is still in place
+    // is undone, as for any conflict of a later run.
+    if (run.resumed) {
+      const overwritten = await ownWriteOverwritten(io, job.lastSent, latest, base, ours);
+      if (overwritten) {
+        earlierFound(beforeOwnSafeStart(job, run.resumed, savedCarried, latest));
+        return await stopped({ kind: 'conflict', report: overwritten }, latest, await undo());
+      }
+    }
+
     // Step 1: the settings CXone holds (orchestrator-only fields wait until every CXone write succeeded).
     if (Object.keys(ours).length > 0) {
       const result = await writeVersioned<SettingsWrite, SettingsStop>(

@@ -17,6 +17,11 @@ export interface VersionedWriteIO {
   callOpts: CallOptions;
   /** 409s resolved by re-reading before giving up. */
   maxRebases: number;
+  /**
+   * Runs just before each PATCH is sent, with the version its If-Match names and its body: what a
+   * later run must know should the write be applied without its answer arriving.
+   */
+  beforePatch?: (version: number, body: UpdateCampaignRequest) => Promise<void>;
   sleep: (ms: number) => Promise<void>;
   random: () => number;
 }
@@ -76,6 +81,7 @@ export async function writeVersioned<M, S>(
     // A holder that lost its lock must not write; CXone's If-Match below is the last fence.
     await io.lease.verify();
     await beforeWrite?.(decision.meta);
+    await io.beforePatch?.(current.version, decision.write);
     let stoppedAtSend: S | null = null;
     const { atSend } = decision;
     const callOpts =
