@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import { CXONE_ENDPOINTS, type UpdateCampaignRequest } from '../../src/shared/cxone/wire.js';
 import { CxoneUnavailableError } from '../../src/shared/errors.js';
+import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { enqueueCommand, type CommandRequest } from '../../src/shared/lifecycle/enqueue.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { startHarness, testCampaignConfig, type Harness } from './harness.js';
@@ -182,5 +183,37 @@ describe('a write applied without its answer, changed back in the console before
     expect(done).toMatchObject({ status: 'succeeded', attempts: 2 });
     expect(done.result?.alreadyApplied).toEqual(['status']);
     expect(now).toMatchObject({ status: 'active', dialerSettings: { callRate: 0.5 } });
+  });
+
+  it('a pause whose patch was changed since keeps its pause on record: found, announced, a conflict for the patch', async () => {
+    const { done, now } = await run(
+      'active',
+      {
+        action: 'pause',
+        patch: { dialerStrategy: { callRate: 0.3 } },
+        base: { 'dialerStrategy.callRate': 0.5, status: 'active' },
+      },
+      { dialerSettings: { callRate: 0.45 } },
+    );
+    expect(done.status).toBe('conflict');
+    expect(done.conflict?.conflicts).toEqual([
+      { field: 'dialerStrategy.callRate', base: 0.5, ours: 0.3, theirs: 0.45 },
+    ]);
+    expect(now).toMatchObject({ status: 'paused', dialerSettings: { callRate: 0.45 } });
+    // The pause is this command's, in place: the trail and the receivers hear of it, once.
+    const trail = await (
+      h.ctx.audit as unknown as {
+        list(id: string): Promise<Array<{ action: string; details: Record<string, unknown> }>>;
+      }
+    ).list(now.id);
+    expect(
+      trail
+        .filter((r) => r.action === 'state_changed')
+        .map((r) => [r.details['before'], r.details['after'], r.details['foundApplied']]),
+    ).toEqual([['active', 'paused', true]]);
+    const events = await (h.ctx.events as EventPublisherStore).recent(100, now.id);
+    expect(
+      events.filter((e) => e.type === 'campaign.state.changed').map((e) => [e.data['from'], e.data['to']]),
+    ).toEqual([['active', 'paused']]);
   });
 });

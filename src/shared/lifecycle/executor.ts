@@ -597,7 +597,25 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       const overwritten = await ownWriteOverwritten(io, job.lastSent, latest, base, ours);
       if (overwritten) {
         earlierFound(beforeOwnSafeStart(job, run.resumed, savedCarried, latest));
-        return await stopped({ kind: 'conflict', report: overwritten }, latest, await undo());
+        const rolledBack = await undo();
+        // The status that write set, still in place (a pause's, whose patch rode the same write): the
+        // command's own change all the same, recorded as found with its follow-ups, so that the trail,
+        // the events and the calling window hear of it (the conflict's sync hides it from the poll).
+        const sentStatus = job.lastSent?.changes['status'];
+        if (
+          job.action &&
+          !run.statusRecorded &&
+          sentStatus !== undefined &&
+          latest.status === sentStatus &&
+          latest.status !== baseStatus
+        ) {
+          await recordStatusChange(job.action, baseStatus, latest, true);
+          if (job.action === 'pause' && hooks.onPauseTaken) {
+            await hooks.onPauseTaken(campaignId, byCommand(latest.version));
+          }
+          await run.saveStatusRecorded();
+        }
+        return await stopped({ kind: 'conflict', report: overwritten }, latest, rolledBack);
       }
     }
 
