@@ -23,7 +23,7 @@ function fail(lines: string | string[]): never {
 }
 
 async function main(): Promise<void> {
-  const role = parseRole(process.argv[2]);
+  const role = parseRole(process.argv[2], process.argv.slice(3));
   if (typeof role !== 'string') {
     if ('help' in role) {
       process.stdout.write(`${role.help.join('\n')}\n`);

@@ -21,13 +21,30 @@ export const ROLE_USAGE: readonly string[] = [
   'Configuration is by environment variables: README.md, "Configuration".',
 ];
 
-/** The role from argv (`node dist/main.js <role>`, `npm start -- <role>`); `all` when none is given. */
-export function parseRole(arg: string | undefined): Role | { error: string } | { help: readonly string[] } {
-  if (arg === undefined || arg === '') return 'all';
-  if (arg === '--help' || arg === '-h' || arg === 'help') return { help: ROLE_USAGE };
-  return (ROLES as readonly string[]).includes(arg)
-    ? (arg as Role)
-    : { error: `unknown role "${arg}"; use one of: ${ROLES.join(', ')} (--help describes them)` };
+const isHelp = (arg: string) => arg === '--help' || arg === '-h' || arg === 'help';
+
+/**
+ * The role from argv (`node dist/main.js <role>`, `npm start -- <role>`); `all` when none is given.
+ * `rest` is what follows the role: the role is the only argument, so anything after it is refused
+ * rather than ignored — `npm start -- api --port 4000` would otherwise serve on PORT (3000) while its
+ * operator believed it on 4000, and `npm start -- api worker` would run no worker.
+ */
+export function parseRole(
+  arg: string | undefined,
+  rest: readonly string[] = [],
+): Role | { error: string } | { help: readonly string[] } {
+  if (rest.some(isHelp)) return { help: ROLE_USAGE };
+  if (arg === undefined || arg === '') arg = 'all';
+  if (isHelp(arg)) return { help: ROLE_USAGE };
+  if (!(ROLES as readonly string[]).includes(arg))
+    return { error: `unknown role "${arg}"; use one of: ${ROLES.join(', ')} (--help describes them)` };
+  if (rest.length === 0) return arg as Role;
+  const extra = rest.map((a) => JSON.stringify(a)).join(' ');
+  return {
+    error:
+      `unexpected argument${rest.length === 1 ? '' : 's'} ${extra} after the role ${arg}: the role is the only argument ` +
+      `(one role per process); configuration is by environment variables, e.g. PORT=4000 npm start -- ${arg} (README.md, "Configuration")`,
+  };
 }
 
 /**

@@ -262,6 +262,24 @@ describe('npm start (src/main.ts)', () => {
     expect(run.stderr()).toMatch(/unknown role "everything"; use one of: all, api, worker, sandbox/);
   });
 
+  it('refuses an argument after the role rather than starting without it', async () => {
+    // Free ports and a private prefix: a process that ignored `--port 4000` would start there.
+    const run = runMain(['api', '--port', '4000'], fleetEnv());
+    let exited = false;
+    void run.exit.then(() => (exited = true));
+    const deadline = Date.now() + 20_000;
+    while (!exited && !/is running/.test(run.stdout()) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    if (!exited) run.kill('SIGTERM');
+    const { code } = await run.exit;
+    expect(run.stdout()).not.toMatch(/is running/);
+    expect(code).toBe(1);
+    expect(run.stderr().trim()).toBe(
+      'unexpected arguments "--port" "4000" after the role api: the role is the only argument (one role per process); ' +
+        'configuration is by environment variables, e.g. PORT=4000 npm start -- api (README.md, "Configuration")',
+    );
+  });
+
   it('describes the roles on --help and exits 0 without starting anything', async () => {
     // An environment that could not start: help must not need one.
     const run = runMain(['--help'], cleanEnv({ PORT: 'abc' }));

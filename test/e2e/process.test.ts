@@ -24,6 +24,26 @@ describe('parseRole', () => {
   });
 });
 
+describe('parseRole with arguments after the role', () => {
+  it('refuses them, naming each, instead of ignoring them', () => {
+    expect(parseRole('api', ['worker'])).toEqual({
+      error:
+        'unexpected argument "worker" after the role api: the role is the only argument (one role per process); ' +
+        'configuration is by environment variables, e.g. PORT=4000 npm start -- api (README.md, "Configuration")',
+    });
+    expect(parseRole('worker', ['--concurrency', '5'])).toHaveProperty(
+      'error',
+      expect.stringMatching(/^unexpected arguments "--concurrency" "5" after the role worker: /),
+    );
+    // No role but an argument: the default role takes none either.
+    expect(parseRole('', ['x'])).toHaveProperty('error', expect.stringContaining('after the role all'));
+    // Still an unknown role first, and help wherever it is asked for.
+    expect(parseRole('apis', ['x'])).toHaveProperty('error', expect.stringMatching(/^unknown role "apis"/));
+    expect(parseRole('api', ['--help'])).toHaveProperty('help');
+    expect(parseRole('api', [])).toBe('api');
+  });
+});
+
 describe('bannerLines', () => {
   it('prints the sandbox default token, with where everything is: on loopback, as that token allows', () => {
     const config = loadConfig({});
