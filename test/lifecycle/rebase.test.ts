@@ -306,6 +306,18 @@ describe('rebaseAction', () => {
       },
     });
   });
+
+  it("names a status as ours when the action plans no change from the requester's view", () => {
+    // A pause of a campaign the requester saw paused (it takes the pause over), stopped since.
+    const result = rebaseAction('pause', resource({ status: 'completed', version: 9 }), 'paused');
+    expect(result).toMatchObject({
+      kind: 'conflict',
+      report: { conflicts: [{ field: 'status', base: 'paused', ours: 'paused', theirs: 'completed' }] },
+    });
+    expect(rebaseAction('resume', resource({ status: 'cancelled' }))).toMatchObject({
+      report: { conflicts: [{ field: 'status', base: null, ours: 'active', theirs: 'cancelled' }] },
+    });
+  });
 });
 
 describe('planRollback', () => {

@@ -183,6 +183,13 @@ export type ActionRebase =
   | { kind: 'already'; status: CampaignStatus }
   | { kind: 'conflict'; report: ConflictReport };
 
+/** The status each action leaves a campaign in (a stop of one that never dialed: `cancelled`). */
+const ACTION_STATUS: Record<CampaignAction, CampaignStatus> = {
+  pause: 'paused',
+  resume: 'active',
+  stop: 'completed',
+};
+
 /** What a state the action already achieved looks like. */
 function actionAlreadyDone(action: CampaignAction, status: CampaignStatus): boolean {
   switch (action) {
@@ -210,6 +217,8 @@ export function rebaseAction(
   }
   const plan = planAction(action, latest.status);
   if (plan.ok) return { kind: 'apply', from: latest.status, target: plan.target };
+  // `ours` is a status, as `base` and `theirs` are: the one the action leads to from the status the
+  // requester saw, or (a pause of a campaign already paused, which plans no change) the one it holds to.
   const intended = baseStatus ? planAction(action, baseStatus) : undefined;
   return {
     kind: 'conflict',
@@ -219,7 +228,7 @@ export function rebaseAction(
         {
           field: 'status',
           base: baseStatus ?? null,
-          ours: intended?.ok ? intended.target : action,
+          ours: intended?.ok ? intended.target : ACTION_STATUS[action],
           theirs: latest.status,
         },
       ],
