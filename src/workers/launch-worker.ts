@@ -14,6 +14,7 @@ import { recordDeploymentOverrides } from '../shared/compliance/overrides.js';
 import { StartWindowPassedError, startWindowCheck } from '../shared/compliance/start-at-send.js';
 import type { AppContext } from '../shared/context.js';
 import { createKeyStillRemembered, launchIdempotencyKey } from '../shared/cxone/idempotency.js';
+import { mayHaveBeenApplied } from '../shared/cxone/outcome-unknown.js';
 import { toCreateCampaignRequest } from '../shared/cxone/to-wire.js';
 import type { CampaignResource, CampaignStatus, UpdateCampaignRequest } from '../shared/cxone/wire.js';
 import { CxoneConflictError, CxoneNotFoundError, isCxoneError } from '../shared/errors.js';
@@ -56,6 +57,7 @@ import {
   noteMissingAtLook,
 } from './scheduled-check.js';
 import { trackHandlerWork } from './handler-work.js';
+import { redelayAfterRun } from '../shared/redelay-job.js';
 import { currentAttempt, JOB_BACKOFF, workerOptions } from './worker-options.js';
 
 /** The fleet's identity in audit records and CXone history. */
@@ -277,7 +279,10 @@ async function activateNow(
   } else if (isRunning(before.status)) {
     resource = before;
   } else {
+    const checkStartWindow = startWindowCheck(input.config, ctx.clock, input.campaignId);
     let ours = false;
+    /** Whether this try's write left for CXone (its permit granted, its window still open). */
+    let sent = false;
     try {
       resource = await transition(ctx, input.campaignId, 'active', {
         attempt: input.attempt,
@@ -291,6 +296,7 @@ async function activateNow(
           applied = extra.dialerSettings ? planned : null;
         },
         beforeWrite: async (extra, version) => {
+          sent = false;
           // Noted before it can be sent: a running campaign whose record lacks it was started by
           // someone else, and a failed launch's cleanup leaves it running (startedOutsideOrchestrator).
           await campaigns.patch(input.campaignId, {
@@ -302,11 +308,16 @@ async function activateNow(
         // Decided when this job read the clock, sent when the fleet's budget allows: the window may
         // have closed meanwhile. Then nothing is sent (StartWindowPassedError) and the caller
         // schedules the start for the next open.
-        beforeSend: startWindowCheck(input.config, ctx.clock, input.campaignId),
+        beforeSend: () => {
+          checkStartWindow();
+          sent = true;
+        },
       });
     } catch (err) {
-      // Never sent: an operator's activation before the next start must not pass for ours.
-      if (err instanceof StartWindowPassedError) await campaigns.clear(input.campaignId, ['activationSent']);
+      // Not applied — never sent (its window passed while it waited for its permit, no token or permit
+      // in time, Redis failing) or refused by CXone (a 4xx: a 429, a 409 on every try): an operator's
+      // activation before the next run or start must not pass for ours. Kept when it may have been.
+      if (!sent || !mayHaveBeenApplied(err)) await takeBackActivationNote(deps, input.campaignId, err);
       throw err;
     }
     if (!ours) {
@@ -372,6 +383,22 @@ async function activateNow(
     });
   }
   return resource;
+}
+
+/**
+ * Takes back the note of an activating write that was not applied (activateNow), so a running campaign
+ * found later reads as someone else's start. A note this cannot take back (Redis failing: often why the
+ * write was never sent) is logged, and the write's own error is what the run fails with.
+ */
+async function takeBackActivationNote(deps: Deps, campaignId: string, cause: unknown): Promise<void> {
+  try {
+    await deps.campaigns.clear(campaignId, ['activationSent']);
+  } catch (err) {
+    deps.ctx.logger.warn(
+      { campaignId, err: (err as Error).message, cause: describe(cause) },
+      "could not take back the note of an activating write that was not applied: an activation of the campaign in CXone before the next run would read as the orchestrator's own",
+    );
+  }
 }
 
 /**
@@ -1367,7 +1394,8 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
   const log = ctx.logger.child({ campaignId: data.campaignId, launchId: data.launchId, jobId: job.id });
   const moveTo = async (atMs: number): Promise<never> => {
     if (!token) throw new Error('activate job ran without a lock token; cannot move it');
-    await job.moveToDelayed(atMs, token);
+    // This look ended: the stalls of earlier looks no longer count towards failing the job.
+    await redelayAfterRun(job, ctx.redis, atMs, token);
     throw new DelayedError();
   };
   /**

@@ -304,6 +304,35 @@ describe('a campaign a failed launch left running because an operator started it
     await expectWatched(stack.ctx, campaignId);
   });
 
+  it("is spared and watched when an operator activated it after CXone refused its launch's own activation", async () => {
+    // Due now: the launch's activating write meets CXone's 429 (never applied; the job is put back for
+    // a later try) and, before anything runs it again, an operator activates the campaign in the
+    // console — CXone throttling the fleet, the operator starting it by hand. The note of an activating
+    // write that CXone refused must not make the operator's activation read as the orchestrator's.
+    const config = campaignConfigSchema.parse(campaignConfig());
+    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
+    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
+    const deps = launchDeps(stack.ctx);
+    beforeActivation = () =>
+      scriptFaults(stack.sandbox, { failNext: 1, status: 429, endpoint: CXONE_ENDPOINTS.updateCampaign });
+    await expect(processLaunch(deps, queued)).rejects.toThrow();
+    expect(beforeActivation, 'the activating write was tried').toBeUndefined();
+    expect((await sandboxFaults(stack.sandbox)).scripted, 'it met the 429').toEqual([]);
+    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    expect(sandboxStatus(stack.sandbox, campaignId), 'not activated by the launch').toBe('scheduled');
+    expect((await deps.campaigns.get(campaignId))?.activationSent).toBeUndefined();
+    expect((await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' })).status).toBe(200);
+
+    expect(await finishGivenUpLaunch(deps, givenUp(queued), stalled)).toBe(true);
+
+    expect(sandboxStatus(stack.sandbox, campaignId), "the operator's campaign").toBe('active');
+    const launch = await deps.launches.get(launchId);
+    expect(launch).toMatchObject({ status: 'failed', campaignId, cancelled: false });
+    expect(launch?.cleanupError).toContain('it is watched');
+    expect(await deps.campaigns.get(campaignId)).toMatchObject({ startedOutside: { from: 'scheduled' } });
+    await expectWatched(stack.ctx, campaignId);
+  });
+
   it('is watched, not said to stay scheduled, when its activation at the start fails for good after it went active', async () => {
     // Due now; an earlier run's activating write went through with its answer lost, so this last
     // attempt finds the campaign active — and Redis refuses the record's sync once.

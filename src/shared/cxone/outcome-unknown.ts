@@ -1,4 +1,4 @@
-import { CxoneError, type CxoneUnavailableError } from '../errors.js';
+import { CxoneError, CxoneMalformedResponseError, CxoneUnavailableError } from '../errors.js';
 
 /**
  * Failures that prove the request never reached CXone: nothing was done, so sending it again is
@@ -35,4 +35,16 @@ export function mayHaveReachedCxone(err: CxoneUnavailableError): boolean {
   if (err.status !== undefined) return true;
   const code = (err.cause as { code?: unknown } | undefined)?.code;
   return !(typeof code === 'string' && NEVER_SENT_CODES.has(code));
+}
+
+/**
+ * Whether a write that left for CXone and failed with `err` may have been applied: yes when its answer
+ * was lost (a timeout, a reset, a 5xx or 408: mayHaveReachedCxone), when CXone answered off its
+ * contract (a 2xx that does not parse), and for a failure that is not CXone's (nothing says what became
+ * of the request); no when CXone refused it (a 4xx: 400, 401, 403, 404, 409, 422, 429). Pure.
+ */
+export function mayHaveBeenApplied(err: unknown): boolean {
+  if (err instanceof CxoneUnavailableError) return mayHaveReachedCxone(err);
+  if (err instanceof CxoneMalformedResponseError) return true;
+  return !(err instanceof CxoneError);
 }
