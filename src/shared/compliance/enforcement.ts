@@ -28,6 +28,7 @@ import {
   nextWindowTransition,
 } from './windows.js';
 import { computeSpacing } from '../limiter/spacing.js';
+import { redelayAfterRun } from '../redelay-job.js';
 
 /**
  * Run-time calling-window enforcement: each watched campaign has exactly one delayed job on the
@@ -884,7 +885,8 @@ export async function processWindowJob(
   await job.updateData(storedData(result.next));
   // BullMQ delays run on the real clock; the plan is in ctx.clock's time (equal in production).
   const fireAt = retry ? ctx.clock.now() + RETRY_MS : await fireAtMs(ctx, result.next);
-  await job.moveToDelayed(Date.now() + Math.max(0, fireAt - ctx.clock.now()), token);
+  // This run ended: the stalls of earlier runs no longer count towards failing the job.
+  await redelayAfterRun(job, ctx.redis, Date.now() + Math.max(0, fireAt - ctx.clock.now()), token);
   ctx.logger.debug(
     {
       campaignId: data.campaignId,
