@@ -255,6 +255,11 @@ async function activateNow(
      * (`plannedFrom`) even when a refresh from CXone has put the start rate in the record meanwhile.
      */
     saveStartFrom?: (requestedCallRate: number) => Promise<void>;
+    /**
+     * Told as soon as its activating write went through (or a 409's re-read found the campaign
+     * active): from then on the campaign dials, whatever the rest of this run comes to.
+     */
+    onActive?: (resource: CampaignResource) => void;
   },
 ): Promise<CampaignResource> {
   const { ctx, campaigns } = deps;
@@ -320,6 +325,7 @@ async function activateNow(
       if (!sent || !mayHaveBeenApplied(err)) await takeBackActivationNote(deps, input.campaignId, err);
       throw err;
     }
+    input.onActive?.(resource);
     if (!ours) {
       // CXone refused our write (409) and the re-read found the campaign active: someone else activated
       // it while ours was on its way (an operator in the console as the start came). Not ours, so a
@@ -1399,8 +1405,9 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     throw new DelayedError();
   };
   /**
-   * Found running on CXone (`takeover`: activated there before its start, and being taken over): it
-   * runs whatever this job comes to, and a final failure must not say it stays scheduled (failRunning).
+   * Found running on CXone (`takeover`: activated there before its start, and being taken over), or
+   * activated by this run: it runs whatever this job comes to, and a final failure must not say it
+   * stays scheduled (failRunning).
    */
   let foundRunning: FoundRunning | undefined;
   try {
@@ -1550,6 +1557,10 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     try {
       resource = await activateNow(deps, {
         ...activation,
+        // Active from here: a failure after it must not say the campaign stays scheduled (failRunning).
+        onActive: (active) => {
+          foundRunning = { current: active, record, takeover: false };
+        },
         saveStartFrom: async (requestedCallRate) => {
           if (data.startPlannedFrom === requestedCallRate) return;
           data.startPlannedFrom = requestedCallRate;
@@ -1612,7 +1623,10 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
   }
 }
 
-/** What a delayed activation found on CXone: the campaign running, and whether it takes it over. */
+/**
+ * What a delayed activation found on CXone, or made of it: the campaign running, and whether it takes
+ * it over.
+ */
 interface FoundRunning {
   current: CampaignResource;
   record: CampaignRecord | null;
@@ -1621,12 +1635,12 @@ interface FoundRunning {
 }
 
 /**
- * A delayed activation that found its campaign running failed for good after (its takeover's
- * safe-start write, its record's sync, its watch: a Redis refusing writes, say): the campaign does not
- * "stay scheduled" — it dials — so it is watched from now on, as started outside when it was taken
- * over (started-outside.ts), as its own activation otherwise; and the failure says so: `launch_failed`
- * (stage `activation`) with `leftRunning` and `watched` (`watchError`), `campaign.launch.failed`, the
- * launch's `activationError`.
+ * A delayed activation that found its campaign running, or activated it itself, failed for good after
+ * (its takeover's safe-start write, its record's sync, its watch: a Redis refusing writes, say): the
+ * campaign does not "stay scheduled" — it dials — so it is watched from now on, as started outside
+ * when it was taken over (started-outside.ts), as its own activation otherwise; and the failure says
+ * so: `launch_failed` (stage `activation`) with `leftRunning` and `watched` (`watchError`),
+ * `campaign.launch.failed`, the launch's `activationError`.
  */
 async function failRunning(
   deps: Deps,
@@ -1710,7 +1724,11 @@ async function watchActivated(
  * run ("activates at" the next window open). Best-effort, like the launch's note: the launch and the
  * audit trail already say it, and a campaign CXone no longer knows has no record to mark.
  */
-async function noteActivationFailed(deps: Deps, campaignId: string, reason: string): Promise<void> {
+async function noteActivationFailed(
+  deps: Pick<Deps, 'ctx' | 'campaigns'>,
+  campaignId: string,
+  reason: string,
+): Promise<void> {
   try {
     await deps.campaigns.patch(campaignId, {
       activationFailed: { reason, at: new Date(deps.ctx.clock.now()).toISOString() },
@@ -1807,6 +1825,59 @@ export async function finishGivenUpLaunch(
   err: Error,
 ): Promise<boolean> {
   return (await settleGivenUpLaunch(deps, job, err, JOB_FAILURE_RECORDER)) === 'recorded';
+}
+
+/**
+ * An `activate` job BullMQ gave up on without running it — its runs stalled more often than
+ * maxStalledCount (a look, or the start's activation, that kept killing or hanging its workers).
+ * processActivate records every other final failure of an activation; this one it never saw, so the
+ * launch went on reading `succeeded`, `scheduled`, and the campaign waited in CXone for an activation
+ * that would never come, with nothing in the trail, no event and no log line but the stalls'.
+ * Recorded as the processor records a final failure (`launch_failed` with stage `activation`,
+ * `campaign.launch.failed`, the launch's `activationError`, the record's `activationFailed`). The
+ * runs that died may have left the campaign active or scheduled, so the reason says to look. An
+ * activation a run recorded already (activated, or failed) is left alone.
+ */
+export async function finishGivenUpActivation(
+  deps: Pick<Deps, 'ctx' | 'launches' | 'campaigns'>,
+  job: Pick<Job, 'id' | 'name' | 'data' | 'getState'>,
+  err: Error,
+): Promise<boolean> {
+  if (job.name !== ACTIVATE_JOB) return false;
+  const parsed = activateJobSchema.safeParse(job.data);
+  if (!parsed.success) return false;
+  if ((await job.getState()) !== 'failed') return false; // retried: its next run records the outcome
+  const { ctx } = deps;
+  const { launchId, campaignId } = parsed.data;
+  const launch = await deps.launches.get(launchId);
+  if (launch?.activatedAt !== undefined || launch?.activationError !== undefined) return false;
+  const reason =
+    `${err.message}: the activation was given up after its runs stalled (their workers died or hung ` +
+    "while running it); the campaign may still be scheduled on CXone, or active if the last run's " +
+    'activating write went through: look at it in CXone, and stop it and submit the launch again';
+  ctx.logger.error(
+    { campaignId, launchId, jobId: job.id, err: err.message },
+    'activation given up by BullMQ after its runs stalled; recording it as failed',
+  );
+  const failure = { launchId, stage: 'activation', reason };
+  await auditOrLog(ctx, {
+    campaignId,
+    action: 'launch_failed',
+    actor: ACTOR,
+    details: failure,
+    dedupeKey: `activation_failed:${campaignId}`,
+  });
+  await publishOrLog(ctx, 'campaign.launch.failed', campaignId, failure);
+  await deps.launches
+    .recordActivation(launchId, { activationError: reason })
+    .catch((noteErr: unknown) =>
+      ctx.logger.warn(
+        { launchId, err: (noteErr as Error).message },
+        'could not note the activation on the launch record',
+      ),
+    );
+  await noteActivationFailed(deps, campaignId, reason);
+  return true;
 }
 
 /**
@@ -1947,7 +2018,10 @@ export function createLaunchWorker(ctx: AppContext, overrides: Partial<WorkerOpt
   worker.on('failed', (job, err) => {
     if (!job) return;
     const started = handlerWork.run(() =>
-      finishGivenUpLaunch(deps, job, err).catch((finishErr: unknown) =>
+      (job.name === ACTIVATE_JOB
+        ? finishGivenUpActivation(deps, job, err)
+        : finishGivenUpLaunch(deps, job, err)
+      ).catch((finishErr: unknown) =>
         ctx.logger.error(
           { jobId: job.id, err: (finishErr as Error).message },
           'could not record the outcome of a launch job BullMQ gave up on',

@@ -373,6 +373,45 @@ describe('a campaign a failed launch left running because an operator started it
     ]);
   });
 
+  it('is watched, not said to stay scheduled, when its activation at the start activates it and then fails for good', async () => {
+    // Due now, still scheduled: this last attempt's own activating write goes through — and Redis
+    // refuses the record's sync after it. The campaign dials, activated by this very run.
+    const config = campaignConfigSchema.parse(campaignConfig());
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    const launchId = await succeededLaunch(stack.ctx, created.id);
+    const deps = launchDeps(stack.ctx);
+    await deps.campaigns.syncFromCxone(scheduled, { config, launchId });
+    let refused = false;
+    const campaigns = Object.assign(Object.create(deps.campaigns) as typeof deps.campaigns, {
+      syncFromCxone: (...args: Parameters<typeof deps.campaigns.syncFromCxone>) => {
+        if (refused || args[0].status !== 'active') return deps.campaigns.syncFromCxone(...args);
+        refused = true;
+        return Promise.reject(new Error('OOM command not allowed'));
+      },
+    });
+    const { job } = fakeActivationJob(created.id, launchId);
+
+    await expect(
+      processActivate({ ...deps, campaigns }, Object.assign(job, { attemptsMade: 9 }), 'token'),
+    ).rejects.toThrow('OOM');
+
+    expect(refused, 'the sync was refused').toBe(true);
+    expect(sandboxStatus(stack.sandbox, created.id), 'activated by this run').toBe('active');
+    await expectWatched(stack.ctx, created.id);
+    const launch = await deps.launches.get(launchId);
+    expect(launch?.activationError).toContain('runs on CXone (active)');
+    expect(launch?.activationError).toContain('it is watched');
+    expect(launch?.activationError).not.toContain('stays scheduled');
+    expect((await deps.campaigns.get(created.id))?.activationFailed).toBeUndefined();
+    const failure = recorded.audit.filter((a) => a.campaignId === created.id && a.action === 'launch_failed');
+    expect(failure.map((a) => a.details)).toEqual([
+      expect.objectContaining({ stage: 'activation', leftRunning: 'active', watched: true }),
+    ]);
+  });
+
   it('still cancels a campaign its own launch activated before failing', async () => {
     // Due now: the launch activates it itself, then dies before recording the outcome.
     const config = campaignConfigSchema.parse(campaignConfig());
