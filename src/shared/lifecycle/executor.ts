@@ -33,7 +33,9 @@ import {
 } from './patch.js';
 import {
   baseAfterEarlier,
+  heldWhenMade,
   rebaseAction,
+  rebaseHeldAction,
   rebaseSettings,
   sameValue,
   withCarriedCallRate,
@@ -389,6 +391,14 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     (await earlierChanges(deps, job)).filter((change) => change.field in seen),
   );
   const baseStatus = base['status'] as CampaignStatus;
+  // A command whose requester saw its status already in place (a pause taking a pause over) must tell
+  // the orchestrator's own later status changes from somebody else's (rebaseHeldAction); read only then.
+  const ownStatuses =
+    job.action && heldWhenMade(job.action, baseStatus)
+      ? await earlierStatuses(deps, job)
+      : new Set<CampaignStatus>();
+  const decideAction = (action: CampaignAction, current: CampaignResource) =>
+    rebaseHeldAction(action, current, baseStatus, ownStatuses);
 
   const writes: CommandWrite[] = [];
   const alreadyApplied: string[] = [];
@@ -643,7 +653,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
           if (refusal) return { stop: { kind: 'refused', reason: refusal } };
           // A pause or a stop the latest state forbids is a conflict before anything is written, as it
           // would be at step 2; one already in effect leaves the settings to write alone.
-          const action = withStatus ? rebaseAction(withStatus, current, baseStatus) : undefined;
+          const action = withStatus ? decideAction(withStatus, current) : undefined;
           if (action?.kind === 'conflict') return { stop: { kind: 'conflict', report: action.report } };
           if (isEmptyUpdate(decision.body)) return { stop: { kind: 'nothing-to-send', apply: decision } };
           const status = action?.kind === 'apply' ? { from: action.from, target: action.target } : undefined;
@@ -752,7 +762,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         io,
         latest,
         (current) => {
-          const decision = rebaseAction(action, current, baseStatus);
+          const decision = decideAction(action, current);
           if (decision.kind === 'conflict') return { stop: { kind: 'conflict', report: decision.report } };
           if (decision.kind === 'already') return { stop: { kind: 'already' } };
           const config = configFromResource(current, actionLocal);
@@ -956,6 +966,29 @@ function foundFields(
     alreadyApplied
       .filter((field) => field in base && !sameValue(base[field], ours[field]))
       .map((field) => [field, ours[field]]),
+  );
+}
+
+/**
+ * The statuses the orchestrator set since the requester looked: those the requester's own earlier
+ * commands (queued ahead of this one, succeeded) wrote, and the automation's (pacing, compliance: any
+ * reason but an operator's). Another operator's are somebody else's decision, as a console change is.
+ */
+async function earlierStatuses(
+  deps: ExecutorDeps,
+  job: Pick<AdjustJob, 'actor' | 'after'>,
+): Promise<Set<CampaignStatus>> {
+  if (!job.after?.length || !deps.commands) return new Set();
+  const records = await Promise.all(job.after.map((id) => deps.commands!.get(id)));
+  return new Set(
+    records.flatMap((r) =>
+      r?.status === 'succeeded' && (r.actor === job.actor || r.reason !== 'operator')
+        ? (r.result?.writes ?? [])
+            .flatMap((w) => w.changes)
+            .filter((c) => c.field === 'status')
+            .map((c) => c.to as CampaignStatus)
+        : [],
+    ),
   );
 }
 

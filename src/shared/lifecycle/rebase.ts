@@ -238,6 +238,45 @@ export function rebaseAction(
   };
 }
 
+/**
+ * Whether the requester saw the campaign already where `action` leads (a pause of a campaign already
+ * paused, which takes the pause over): such a command writes nothing unless the status moved since.
+ * Pure.
+ */
+export function heldWhenMade(action: CampaignAction, baseStatus: CampaignStatus | undefined): boolean {
+  return baseStatus !== undefined && actionAlreadyDone(action, baseStatus);
+}
+
+/**
+ * rebaseAction for a command whose requester saw the campaign already where the action leads
+ * (heldWhenMade): found moved away since — an operator resuming in CXone's console the campaign the
+ * requester saw paused — it is somebody's decision made after the requester looked, and writing the
+ * action again would silently overwrite it: a conflict on `status`. Unless the orchestrator moved it
+ * itself (`ownStatuses`: what the requester's own earlier commands, or the automation's, wrote). Pure.
+ */
+export function rebaseHeldAction(
+  action: CampaignAction,
+  latest: CampaignResource,
+  baseStatus: CampaignStatus | undefined,
+  ownStatuses: ReadonlySet<CampaignStatus>,
+): ActionRebase {
+  const decision = rebaseAction(action, latest, baseStatus);
+  if (decision.kind !== 'apply' || !heldWhenMade(action, baseStatus) || ownStatuses.has(latest.status)) {
+    return decision;
+  }
+  return {
+    kind: 'conflict',
+    report: {
+      reason: `the campaign was ${baseStatus} when this command was made and someone else made it ${latest.status} since; not made ${decision.target} again over that`,
+      conflicts: [
+        { field: 'status', base: baseStatus ?? null, ours: decision.target, theirs: latest.status },
+      ],
+      version: latest.version,
+      status: latest.status,
+    },
+  };
+}
+
 export interface RollbackPlan {
   /** The PATCH body putting back the fields in `restored`. */
   body: UpdateCampaignRequest;
