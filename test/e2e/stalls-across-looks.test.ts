@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Job } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { activateJobId } from '../../src/shared/jobs.js';
 import { createLaunchWorker } from '../../src/workers/launch-worker.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/index.js';
@@ -32,6 +33,7 @@ describe('an activation whose looks are cut short by worker crashes, one at a ti
   let stack: Stack;
   const victims: ChildProcess[] = [];
   let rescuer: RunningWorkers | undefined;
+  const launchIdOf = new Map<string, string>();
 
   beforeEach(async () => {
     stack = await startStack({ launchWorker: true });
@@ -134,6 +136,7 @@ describe('an activation whose looks are cut short by worker crashes, one at a ti
     const launch = await waitForLaunch(stack, String(reply.body.launchId));
     expect(launch).toMatchObject({ status: 'succeeded', campaignStatus: 'scheduled' });
     await stack.workers?.close(2_000);
+    launchIdOf.set(String(launch.campaignId), String(launch.launchId));
     return String(launch.campaignId);
   }
 
@@ -181,5 +184,22 @@ describe('an activation whose looks are cut short by worker crashes, one at a ti
 
     expect(await recover(campaignId)).toBe('failed');
     expect((await activateJob(campaignId)).failedReason).toBe('job stalled more than allowable limit');
+    // Recorded as any activation that failed for good: the launch no longer reads as waiting for a
+    // start that will never come, and the trail says why.
+    const launch = await waitFor(
+      'the given-up activation to be recorded on its launch',
+      async () => {
+        const reply = await api(stack, 'GET', `/v1/launches/${launchIdOf.get(campaignId)}`);
+        return reply.body.activationError ? reply.body : undefined;
+      },
+      5_000,
+    );
+    expect(launch.activationError).toMatch(
+      /^job stalled more than allowable limit: the activation was given up/,
+    );
+    const trail = await (stack.ctx.audit as AuditTrailStore).list(campaignId);
+    expect(trail.filter((r) => r.action === 'launch_failed').map((r) => r.details)).toEqual([
+      expect.objectContaining({ stage: 'activation', reason: launch.activationError }),
+    ]);
   }, 40_000);
 });
