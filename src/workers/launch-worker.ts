@@ -326,10 +326,24 @@ async function activateNow(
       throw err;
     }
     input.onActive?.(resource);
-    if (!ours) {
-      // CXone refused our write (409) and the re-read found the campaign active: someone else activated
-      // it while ours was on its way (an operator in the console as the start came). Not ours, so a
-      // failure of this launch leaves it running, watched, instead of cancelling it.
+    // CXone refused our write (409) and the re-read found the campaign active. At exactly the safe start
+    // this run's write carried (deterministic from the launch's rate and CXone's settings), it is the
+    // same write sent by another run of this launch (one that lost the job to this run, or took it
+    // over): the launch's own activation, whose note stands — taken back, a failure of the launch
+    // would leave its campaign running as if an operator had started it.
+    const sameStart = planned as SafeStart | null;
+    const another =
+      !ours && sameStart
+        ? ownSafeStartInPlace(sameStart.requestedCallRate, {
+            status: resource.status,
+            config: configFromResource(resource, input.config),
+          })
+        : null;
+    if (another) applied = another;
+    else if (!ours) {
+      // Anything else: someone else activated it while ours was on its way (an operator in the console
+      // as the start came). Not ours, so a failure of this launch leaves it running, watched, instead
+      // of cancelling it.
       ctx.logger.warn(
         { campaignId: input.campaignId, version: resource.version },
         "campaign activated in CXone while the orchestrator's own activation was on its way; not noted as the orchestrator's",

@@ -32,8 +32,10 @@ describe('a campaign a failed launch left running because an operator started it
   const recorded: Recorded = { audit: [], events: [] };
   let stack: Stack;
 
-  /** Runs once, just before an activating write (`status: active`) is sent. */
-  let beforeActivation: ((campaignId: string) => Promise<void>) | undefined;
+  /** Runs once, just before an activating write (`status: active`) is sent, with that write. */
+  let beforeActivation:
+    | ((campaignId: string, ...write: Parameters<AppContext['cxone']['updateCampaign']>) => Promise<unknown>)
+    | undefined;
 
   beforeAll(async () => {
     stack = await startStack({
@@ -43,7 +45,7 @@ describe('a campaign a failed launch left running because an operator started it
           const hook = args[2].status === 'active' ? beforeActivation : undefined;
           if (hook) {
             beforeActivation = undefined;
-            await hook(args[0]);
+            await hook(args[0], ...args);
           }
           return cxone.updateCampaign(...args);
         },
@@ -331,6 +333,37 @@ describe('a campaign a failed launch left running because an operator started it
     expect(launch?.cleanupError).toContain('it is watched');
     expect(await deps.campaigns.get(campaignId)).toMatchObject({ startedOutside: { from: 'scheduled' } });
     await expectWatched(stack.ctx, campaignId);
+  });
+
+  it("is still cancelled when another run of its launch activated it while this run's activation was on its way", async () => {
+    // Due now: two runs of one launch (one lost its job's lock to a stalled worker, the other took the
+    // job) send the same activating write on the same version; the other's lands first, so CXone
+    // refuses this one (409) and the re-read finds the campaign active — at the safe start this run's
+    // write carried: the launch's own activation, not an operator's. This run then dies before
+    // recording the outcome, and the launch is given up: its cleanup cancels the campaign.
+    const config = campaignConfigSchema.parse(campaignConfig());
+    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
+    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
+    const deps = launchDeps(stack.ctx);
+    beforeActivation = (_campaignId, ...write) => stack.ctx.cxone.updateCampaign(...write);
+    await expect(
+      processLaunch({ ...deps, launches: finishFailingOnce(deps.launches) }, queued),
+    ).rejects.toThrow('Redis went away');
+    expect(beforeActivation, 'the other run activated it first').toBeUndefined();
+    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    expect((await stack.ctx.cxone.getCampaign(campaignId)).dialerSettings.callRate).toBeLessThan(0.5);
+    expect((await deps.campaigns.get(campaignId))?.activationSent).toBeDefined();
+
+    expect(await finishGivenUpLaunch(deps, givenUp(queued), stalled)).toBe(true);
+
+    expect(sandboxStatus(stack.sandbox, campaignId), 'its own launch activated it').toBe('cancelled');
+    const launch = await deps.launches.get(launchId);
+    expect(launch).toMatchObject({ status: 'failed', campaignId, cancelled: true });
+    expect(launch?.cleanupError).toBeUndefined();
+    const outside = recorded.audit.filter(
+      (a) => a.campaignId === campaignId && a.action === 'state_changed' && a.details.changedIn === 'cxone',
+    );
+    expect(outside, 'no start outside the orchestrator recorded').toEqual([]);
   });
 
   it('is watched, not said to stay scheduled, when its activation at the start fails for good after it went active', async () => {
