@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isValidTimeZone, tzDatabaseSpelling } from './time-zone.js';
+import { canonicalTimeZone, isValidTimeZone, timeZoneNameProblem } from './time-zone.js';
 import type { validationIssueSchema } from './responses/common.js';
 
 /**
@@ -68,14 +68,17 @@ export const timeZoneSchema = z
   .string()
   .min(1)
   .max(64)
-  .refine(isValidTimeZone, { message: 'must be an IANA time zone such as America/New_York' })
-  .overwrite(tzDatabaseSpelling)
+  .refine(isValidTimeZone, { error: (issue) => timeZoneNameProblem(String(issue.input)) })
+  // `Japan` is kept as Asia/Tokyo: one name for the place in the record, CXone, reports and the trail.
+  .overwrite(canonicalTimeZone)
   // The rule on a fixed offset is input-only (compliance/config-rules.ts checkWrittenTimeZone): stored
   // campaigns and queued jobs read with this schema keep a zone accepted before it.
   .describe(
     "The called party's IANA time zone, e.g. America/New_York; calling windows are local time in it. " +
-      'A fixed offset that no place keeps (Etc/GMT+5, Etc/UTC, UTC) is refused at launch and by a ' +
-      'change that sets it: name the place, e.g. America/Bogota for UTC-05:00 all year.',
+      "An old name of a country's zone without a `/` is kept as that zone (Japan as Asia/Tokyo, GB as " +
+      'Europe/London). A zone that names no place is refused at launch and by a change that sets it: a ' +
+      'fixed offset (Etc/GMT+5, Etc/UTC, UTC, GMT, EST, MST, HST) or a daylight-saving rule (CET, EST5EDT); ' +
+      'name the place, e.g. America/Bogota for UTC-05:00 all year, America/New_York for EST5EDT.',
   );
 
 export const DIALER_STRATEGIES = ['predictive', 'progressive', 'preview'] as const;

@@ -240,7 +240,7 @@ describe('recipient states', () => {
       { path: 'recipientStates.0', message: expect.stringMatching(/two-letter USPS state code/) },
     ]);
     // A zone that is no zone is not also a mismatch for each declared state…
-    expect(issues({ recipientStates: ['NY', 'NJ'], complianceTimeZone: 'EST' })).toEqual([
+    expect(issues({ recipientStates: ['NY', 'NJ'], complianceTimeZone: 'Eastern' })).toEqual([
       { path: 'complianceTimeZone', message: expect.stringMatching(/IANA time zone/) },
     ]);
     // …which a valid zone of the wrong clock still is.

@@ -103,7 +103,7 @@ describe('no finding is made up from a broken field', () => {
     },
     {
       label: 'an unknown zone beside a declared state',
-      overrides: { complianceTimeZone: 'EST', recipientStates: ['FL'] },
+      overrides: { complianceTimeZone: 'Eastern', recipientStates: ['FL'] },
       paths: ['complianceTimeZone'],
     },
     {

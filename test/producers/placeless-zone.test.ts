@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { api, campaignConfig } from '../e2e/stack.js';
 import { stackForSuite } from '../support/stack-suite.js';
+import { placelessZoneProblem } from '../../src/shared/compliance/placeless-zones.js';
 
 /**
  * A campaign's complianceTimeZone is the called party's clock, and calling hours are applied in it:
@@ -64,15 +65,25 @@ describe('a launch on a fixed UTC offset', () => {
     );
   });
 
-  it('refuses the aliases without a slash (GMT, Zulu, UCT, Universal, Greenwich) as no IANA zone', async () => {
+  it('refuses the aliases without a slash (GMT, Zulu, UCT, Universal, Greenwich, EST) as the fixed offsets they are', async () => {
     const before = await suite.queued();
-    for (const zone of ['GMT', 'Zulu', 'UCT', 'Universal', 'Greenwich', 'GMT0', 'utc']) {
+    for (const zone of ['GMT', 'Zulu', 'UCT', 'Universal', 'Greenwich', 'GMT0', 'utc', 'EST', 'MST', 'HST']) {
       const reply = await api(suite.stack, 'POST', '/v1/campaigns', {
         body: campaignConfig({ complianceTimeZone: zone }),
       });
       expect(reply.status, zone).toBe(400);
+      // Named as the tz database spells it (`utc` is UTC).
       expect(reply.body.issues, zone).toEqual([
-        { path: 'complianceTimeZone', message: 'must be an IANA time zone such as America/New_York' },
+        {
+          path: 'complianceTimeZone',
+          message: placelessZoneProblem(zone.toUpperCase() === 'UTC' ? 'UTC' : zone),
+        },
+      ]);
+      expect(reply.body.issues, zone).toEqual([
+        {
+          path: 'complianceTimeZone',
+          message: expect.stringMatching(/is a fixed offset \(UTC[+-]\d\d:00 all year, no daylight saving\)/),
+        },
       ]);
     }
     expect(await suite.queued()).toBe(before);

@@ -31,10 +31,14 @@ describe('isValidTimeZone', () => {
     const before = knownValidTimeZoneCount();
     for (let n = 0; n < 500; n++) expect(isValidTimeZone(`Mars/Olympus_${n}`)).toBe(false);
     expect(knownValidTimeZoneCount()).toBe(before);
-    // A name without a slash is refused before the cache: `UTC` seen does not make `utc` valid.
+    // A name without a slash is the tz database's only if zone-names.ts lists it, in any case;
+    // ICU's legacy abbreviations are refused before the cache, whatever zone they stand for was seen.
     expect(isValidTimeZone('UTC')).toBe(true);
-    expect(isValidTimeZone('utc')).toBe(false);
-    expect(isValidTimeZone('EST5EDT')).toBe(false);
+    expect(isValidTimeZone('utc')).toBe(true);
+    expect(isValidTimeZone('EST5EDT')).toBe(true);
+    expect(isValidTimeZone('Asia/Dhaka')).toBe(true);
+    expect(isValidTimeZone('BST')).toBe(false);
+    expect(isValidTimeZone('bst')).toBe(false);
     expect(isValidTimeZone('europe/london')).toBe(true);
     expect(isValidTimeZone('Europe/London')).toBe(true);
     expect(isValidTimeZone('Europe/Londres')).toBe(false);

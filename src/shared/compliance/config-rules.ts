@@ -294,8 +294,8 @@ function clockAt(minutes: number): string {
  * stored config on every change, which must not refuse a change to another field of a campaign on
  * one.) Without a `complianceTimeZone` or a `startDateTime`, the state-zone rules are not run.
  * `unusable`: dotted paths of fields already refused as malformed; findings that only restate them, or
- * that were computed from them, are left out, so one mistake gets one message (a zone misspelt as
- * "EST" is not also three recipient-state findings).
+ * that were computed from them, are left out, so one mistake gets one message (a zone written as
+ * "Eastern" is not also three recipient-state findings).
  */
 export function checkCampaignCompliance(
   config: UsableComplianceInput,

@@ -1,28 +1,33 @@
 import { IANAZone } from 'luxon';
+import { slashlessZone } from '../zone-names.js';
 
 /**
  * Zones that keep no place's clock. A campaign's `complianceTimeZone` is the called party's local
  * clock, and calling hours (08:00–21:00) are applied in it; but no called party lives on a fixed
  * offset: every place has a tz database zone, daylight saving included (America/Bogota for UTC-05:00
- * all year, America/New_York for UTC-05:00 with daylight saving). A US campaign on `Etc/GMT+5` is
- * dialed until 22:00 EDT in summer. The tz database's `Etc/` zones (`Etc/GMT+5`, `Etc/UTC`,
- * `Etc/Universal`, …), `UTC` and its aliases, and the withdrawn `SystemV/` zones (`SystemV/EST5`) are
- * such names; abbreviations without a `/` (`EST`, `GMT`, `Zulu`) never pass isValidTimeZone.
- * Refused where a zone is written (a launch, `cxo validate`, a change that sets it); held by CXone (a
- * console move, or a launch before the rule) it is a breach the poll pauses and a resume is refused
- * for. Never refused where a stored config is read: campaigns and jobs accepted before keep loading.
+ * all year, America/New_York for UTC-05:00 with daylight saving). A US campaign on `Etc/GMT+5` or
+ * `EST` is dialed until 22:00 EDT in summer. The tz database's `Etc/` zones (`Etc/GMT+5`, `Etc/UTC`,
+ * `Etc/Universal`, …), `UTC` and its aliases (`GMT`, `Zulu`, …), the standard-time abbreviations `EST`,
+ * `MST` and `HST` (zone-names.ts), the withdrawn `SystemV/` zones (`SystemV/EST5`) and the
+ * daylight-saving rules without a place (`CET`, `EST5EDT`) are such names. Refused where a zone is
+ * written (a launch, `cxo validate`, a change that sets it); held by CXone (a console move, or a
+ * launch before the rule) it is a breach the poll pauses and a resume is refused for. Never refused
+ * where a stored config is read: campaigns and jobs accepted before keep loading.
  */
 
-/** Aliases of UTC without a `/` (isValidTimeZone refuses all but `UTC` already; listed for the rule's sake). */
-const UTC_NAMES = new Set(['utc', 'uct', 'gmt', 'gmt0', 'gmt+0', 'gmt-0', 'zulu', 'universal', 'greenwich']);
+/** What a placeless zone is: a fixed offset (Etc/…, UTC, EST), a withdrawn System V rule, or a rule of no place (CET). */
+export type PlacelessKind = 'fixed-offset' | 'system-v' | 'rule';
 
-/** What a placeless zone is: a fixed offset (Etc/…, UTC), or a withdrawn System V rule. */
-export type PlacelessKind = 'fixed-offset' | 'system-v';
-
-/** The kind a lower-cased zone name says by itself; null for a name that may be a place's. */
+/**
+ * The kind a lower-cased zone name says by itself; null for a name that may be a place's. By name,
+ * not by what Intl resolves it to: since tzdata 2024b `EST` resolves to America/Panama and `CET` to
+ * Europe/Brussels, but whoever writes `EST` means a standard time, not Panama's.
+ */
 function kindOfName(lower: string): PlacelessKind | null {
   if (lower.startsWith('systemv/')) return 'system-v';
-  if (lower.startsWith('etc/') || UTC_NAMES.has(lower)) return 'fixed-offset';
+  if (lower.startsWith('etc/')) return 'fixed-offset';
+  const slashless = slashlessZone(lower);
+  if (slashless?.kind === 'fixed-offset' || slashless?.kind === 'rule') return slashless.kind;
   return null;
 }
 
@@ -154,6 +159,14 @@ export function placeZonesFor(zone: string, atMs = Date.now()): string[] {
 export function placelessZoneProblem(zone: string, atMs = Date.now()): string | undefined {
   const kind = placelessKind(zone);
   if (kind === undefined) return undefined;
+  if (kind === 'rule') {
+    // Its own place's zone, not one picked by offset: America/New_York, not America/Bogota, for EST5EDT.
+    const place = slashlessZone(zone)?.place ?? placeZonesFor(zone, atMs)[0];
+    return (
+      `${zone} is a daylight-saving rule, not a place: calling hours are the called party's local ` +
+      `time; name the called party's zone, e.g. ${place} (the same clock)`
+    );
+  }
   const instead = `name the called party's zone, e.g. ${placeZonesFor(zone, atMs).join(' or ')}`;
   if (kind === 'system-v') {
     return (
