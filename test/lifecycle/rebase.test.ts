@@ -187,6 +187,19 @@ describe('rebaseSettings', () => {
         { field: 'status', base: 'active', ours: null, theirs: 'completed' },
       ]);
     }
+    // A resume's settings: the status ours is the resume's, as for a resume without settings.
+    expect(
+      rebaseSettings({
+        ours: flat({ dialerStrategy: { callRate: 0.8 } }),
+        base: { 'dialerStrategy.callRate': 0.5, status: 'paused' },
+        latest: resource({ status: 'completed' }),
+        local: {},
+        action: 'resume',
+      }),
+    ).toMatchObject({
+      kind: 'conflict',
+      report: { conflicts: [{ field: 'status', base: 'paused', ours: 'active', theirs: 'completed' }] },
+    });
   });
 
   it("takes a stop's own settings found on the campaign it ended as applied, and nothing else", () => {

@@ -642,6 +642,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
             latest: beforeOwnSafeStart(job, run.resumed, savedCarried, current),
             local,
             ...(withStatus === 'stop' ? { stopping: true } : {}),
+            action: job.action,
           });
           if (decision.kind === 'conflict') return { stop: { kind: 'conflict', report: decision.report } };
           if (decision.kind === 'invalid') {

@@ -58,6 +58,8 @@ export interface SettingsRebaseInput {
    * closed to our change.
    */
   stopping?: boolean;
+  /** The action the command makes after (or with) these settings: its status is ours in a conflict. */
+  action?: CampaignAction | undefined;
 }
 
 export type SettingsRebase =
@@ -78,10 +80,22 @@ export type SettingsRebase =
   | { kind: 'conflict'; report: ConflictReport }
   | { kind: 'invalid'; reason: string; issues: ValidationIssue[] };
 
-function finalStateReport(latest: CampaignResource, base: Record<string, unknown>): ConflictReport {
+function finalStateReport(
+  latest: CampaignResource,
+  base: Record<string, unknown>,
+  action: CampaignAction | undefined,
+): ConflictReport {
   return {
     reason: `campaign is ${latest.status}; a ${latest.status} campaign cannot be changed`,
-    conflicts: [{ field: 'status', base: base['status'] ?? null, ours: null, theirs: latest.status }],
+    conflicts: [
+      {
+        field: 'status',
+        base: base['status'] ?? null,
+        // A patch alone asks no status; an action's is the one it leads to, as rebaseAction names it.
+        ours: action ? actionTarget(action, base['status'] as CampaignStatus | undefined) : null,
+        theirs: latest.status,
+      },
+    ],
     version: latest.version,
     status: latest.status,
   };
@@ -109,7 +123,7 @@ export function baseAfterEarlier(
 export function rebaseSettings(input: SettingsRebaseInput): SettingsRebase {
   const { ours, base, latest, local } = input;
   if (isFinal(latest.status) && !(input.stopping && cxoneFieldsInPlace(ours, latest, local))) {
-    return { kind: 'conflict', report: finalStateReport(latest, base) };
+    return { kind: 'conflict', report: finalStateReport(latest, base, input.action) };
   }
 
   const conflicts: FieldConflict[] = [];
@@ -190,6 +204,15 @@ const ACTION_STATUS: Record<CampaignAction, CampaignStatus> = {
   stop: 'completed',
 };
 
+/**
+ * The status `action` leads to from the one the requester saw, or (a pause of a campaign already
+ * paused, which plans no change) the one it holds the campaign to. Pure.
+ */
+function actionTarget(action: CampaignAction, baseStatus: CampaignStatus | undefined): CampaignStatus {
+  const intended = baseStatus ? planAction(action, baseStatus) : undefined;
+  return intended?.ok ? intended.target : ACTION_STATUS[action];
+}
+
 /** What a state the action already achieved looks like. */
 function actionAlreadyDone(action: CampaignAction, status: CampaignStatus): boolean {
   switch (action) {
@@ -219,7 +242,6 @@ export function rebaseAction(
   if (plan.ok) return { kind: 'apply', from: latest.status, target: plan.target };
   // `ours` is a status, as `base` and `theirs` are: the one the action leads to from the status the
   // requester saw, or (a pause of a campaign already paused, which plans no change) the one it holds to.
-  const intended = baseStatus ? planAction(action, baseStatus) : undefined;
   return {
     kind: 'conflict',
     report: {
@@ -228,7 +250,7 @@ export function rebaseAction(
         {
           field: 'status',
           base: baseStatus ?? null,
-          ours: intended?.ok ? intended.target : ACTION_STATUS[action],
+          ours: actionTarget(action, baseStatus),
           theirs: latest.status,
         },
       ],
