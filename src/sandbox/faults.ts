@@ -1,4 +1,4 @@
-import type { CxoneEndpoint } from '../shared/cxone/wire.js';
+import type { CxoneEndpoint, CxoneScope } from '../shared/cxone/wire.js';
 import { seededRandom, type Random } from './prng.js';
 
 export interface ScriptedFailure {
@@ -39,6 +39,12 @@ export interface FaultState {
   latencyMs: number;
   errorRate: number;
   scripted: ScriptedFailure[];
+  /**
+   * Scopes the token endpoint leaves out of every token it issues from now on, though asked for
+   * and held by the client: it grants fewer than asked, as RFC 6749 §3.3 allows, and says so only in
+   * the answer's `scope`. The endpoints needing them then answer 403 as CXone would.
+   */
+  withheldScopes: CxoneScope[];
 }
 
 export type FaultDecision =
@@ -63,6 +69,7 @@ export class FaultInjector {
   private latencyMs: number;
   private errorRate: number;
   private scripted: ScriptedFailure[] = [];
+  private withheld: CxoneScope[] = [];
   private random: Random;
 
   constructor(private readonly initial: { latencyMs?: number; errorRate?: number; seed: number }) {
@@ -80,12 +87,19 @@ export class FaultInjector {
     this.latencyMs = this.initial.latencyMs ?? 0;
     this.errorRate = this.initial.errorRate ?? 0;
     this.scripted = [];
+    this.withheld = [];
     this.random = seededRandom(this.initial.seed);
   }
 
-  set(f: { latencyMs?: number; errorRate?: number }): void {
+  set(f: { latencyMs?: number; errorRate?: number; withholdScopes?: readonly CxoneScope[] }): void {
     if (f.latencyMs !== undefined) this.latencyMs = Math.max(0, f.latencyMs);
     if (f.errorRate !== undefined) this.errorRate = Math.min(1, Math.max(0, f.errorRate));
+    if (f.withholdScopes !== undefined) this.withheld = [...new Set(f.withholdScopes)];
+  }
+
+  /** `scopes` less those withheld: what a token asked for them is granted. */
+  grant(scopes: readonly CxoneScope[]): CxoneScope[] {
+    return scopes.filter((s) => !this.withheld.includes(s));
   }
 
   failNext(failure: ScriptedFailure): void {
@@ -96,6 +110,7 @@ export class FaultInjector {
     this.latencyMs = 0;
     this.errorRate = 0;
     this.scripted = [];
+    this.withheld = [];
   }
 
   get latency(): number {
@@ -107,6 +122,7 @@ export class FaultInjector {
       latencyMs: this.latencyMs,
       errorRate: this.errorRate,
       scripted: this.scripted.map((s) => ({ ...s })),
+      withheldScopes: [...this.withheld],
     };
   }
 

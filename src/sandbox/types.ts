@@ -37,6 +37,11 @@ export interface FaultSettings {
   latencyMs?: number;
   /** Probability 0..1 that a request is answered 503 {error:"unavailable"} (seeded). */
   errorRate?: number;
+  /**
+   * Scopes left out of every token issued from now on, though asked for and held by the client
+   * (FaultState.withheldScopes); [] grants in full again.
+   */
+  withholdScopes?: CxoneScope[];
 }
 
 export interface SandboxOptions {

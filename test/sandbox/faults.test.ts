@@ -78,7 +78,7 @@ describe('sandbox fault injection and control surface', () => {
     expect(await statuses(sandbox, token, 1)).toEqual([404]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
     const cleared = await call(sandbox, 'DELETE', '/__sandbox/faults');
-    expect(cleared.body).toEqual({ latencyMs: 0, errorRate: 0, scripted: [] });
+    expect(cleared.body).toEqual({ latencyMs: 0, errorRate: 0, scripted: [], withheldScopes: [] });
     const bad = await call(sandbox, 'POST', '/__sandbox/faults', {
       body: { failNext: 2, status: 404, extra: 1 },
     });

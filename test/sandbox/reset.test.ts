@@ -90,6 +90,7 @@ describe('POST /__sandbox/reset', () => {
       latencyMs: 5,
       errorRate: 0.25,
       scripted: [],
+      withheldScopes: [],
     });
   });
 });

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { CXONE_ENDPOINTS, type CxoneEndpoint } from '../../shared/cxone/wire.js';
+import { CXONE_ENDPOINTS, CXONE_SCOPES, type CxoneEndpoint } from '../../shared/cxone/wire.js';
 import { parseUpdateBody, toResource } from '../campaign-store.js';
 import { notFound, SandboxHttpError, validationFailed } from '../errors.js';
 import { FAULT_BODIES, RETRY_AFTER_FORMS } from '../faults.js';
@@ -32,6 +32,8 @@ const faultsBody = z
     applied: z.boolean().optional(),
     /** The failure's body: the JSON error, a load balancer's HTML page, or none (ScriptedFailure.body). */
     body: z.enum(FAULT_BODIES).optional(),
+    /** Scopes the token endpoint grants no more, though asked (FaultState.withheldScopes); [] = none. */
+    withholdScopes: z.array(z.enum(CXONE_SCOPES)).max(CXONE_SCOPES.length).optional(),
   })
   .strict()
   .refine((body) => body.applied !== true || (body.failNext !== undefined && body.status !== 429), {
@@ -162,6 +164,7 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
         state.faults.set({
           ...(body.latencyMs !== undefined ? { latencyMs: body.latencyMs } : {}),
           ...(body.errorRate !== undefined ? { errorRate: body.errorRate } : {}),
+          ...(body.withholdScopes !== undefined ? { withholdScopes: body.withholdScopes } : {}),
         });
         if (body.failNext !== undefined) {
           state.faults.failNext({

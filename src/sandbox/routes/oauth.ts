@@ -164,13 +164,25 @@ export async function registerOauthRoutes(app: FastifyInstance, state: SandboxSt
       ].filter(Boolean);
       throw oauthError(400, 'invalid_scope', parts.join('; '));
     }
-    const { token } = state.tokens.issue(client.clientId, tenant, scopes.scopes);
+    // A scope withheld (POST /__sandbox/faults withholdScopes) is left out quietly, as an OAuth
+    // server may (RFC 6749 §3.3): only the answer's `scope` says so, and the token's calls to the
+    // endpoints needing it answer 403 insufficient_scope.
+    const granted = state.faults.grant(scopes.scopes);
+    // Nothing left to grant is a refusal (a `scope` of no scope token is no grant, RFC 6749 §3.3).
+    if (granted.length === 0 && scopes.scopes.length > 0) {
+      throw oauthError(
+        400,
+        'invalid_scope',
+        `none of the scopes asked for is granted: ${scopes.scopes.join(' ')}`,
+      );
+    }
+    const { token } = state.tokens.issue(client.clientId, tenant, granted);
     void reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     return tokenResponseSchema.parse({
       access_token: token,
       token_type: 'Bearer',
       expires_in: state.tokens.ttl,
-      scope: scopes.scopes.join(' '),
+      scope: granted.join(' '),
     });
   });
 }
