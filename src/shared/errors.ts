@@ -194,6 +194,29 @@ export class CxoneForbiddenError extends CxoneError {
   }
 }
 
+/**
+ * The token endpoint issued a token with fewer scopes than asked (RFC 6749 §3.3 allows it; the
+ * response's `scope` then says what it granted): not thrown by a call — the calls the granted
+ * scopes allow still go through — but what readiness reports, and what names the missing scopes
+ * and what they block (cxone/scopes.ts).
+ */
+export class CxoneScopesNotGrantedError extends CxoneError {
+  readonly kind = 'forbidden';
+  readonly retryable = false;
+  constructor(
+    message: string,
+    readonly missingScopes: readonly string[],
+    readonly grantedScopes: readonly string[],
+    ctx: CxoneErrorContext,
+  ) {
+    super(message, ctx);
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), missingScopes: this.missingScopes, grantedScopes: this.grantedScopes };
+  }
+}
+
 export class CxoneNotFoundError extends CxoneError {
   readonly kind = 'not_found';
   readonly retryable = false;

@@ -105,6 +105,12 @@ export const cxoneCredentialsRefused = new Gauge({
   help: "1 while CXone's token endpoint refuses this process's OAuth client credentials (its last answer was 400/401), else 0",
   registers: [registry],
 });
+export const cxoneScopeMissing = new Gauge({
+  name: 'cxo_cxone_scope_missing',
+  help: '1 for each OAuth scope this process asked for that its current CXone access token was not granted (its endpoints answer 403), else 0',
+  labelNames: ['scope'] as const,
+  registers: [registry],
+});
 export const jobDuration = new Histogram({
   name: 'cxo_job_duration_seconds',
   help: 'Job processing time by queue and outcome',

@@ -7,11 +7,19 @@ import {
   createTokenProvider,
   credentialsRefusedWaitMs,
   REFRESH_RETRY_MS,
+  SCOPE_RECHECK_MS,
 } from '../../src/shared/cxone/token-provider.js';
 import { permanentMessage } from '../../src/shared/retry/classify.js';
-import { CxoneAuthError, CxoneRateLimitError, CxoneUnavailableError } from '../../src/shared/errors.js';
+import {
+  CxoneAuthError,
+  CxoneRateLimitError,
+  CxoneScopesNotGrantedError,
+  CxoneUnavailableError,
+} from '../../src/shared/errors.js';
 import type { FleetLimiter } from '../../src/shared/limiter/types.js';
-import { silentLogger } from '../../src/shared/logger.js';
+import { silentLogger, type Logger } from '../../src/shared/logger.js';
+import { registry } from '../../src/shared/metrics.js';
+import { recordingLogger } from '../support/log-capture.js';
 
 /** A token endpoint scripted response by response; records what it was sent. */
 function fakeHttp(answers: Array<RawResponse | (() => Promise<RawResponse>)>) {
@@ -45,13 +53,16 @@ function recordingLimiter() {
 }
 
 /** A provider for client a/b over `http`; the limiter records and lets every call through. */
-function provider(http: CxoneHttp, opts: { clock?: ManualClock; limiter?: FleetLimiter } = {}) {
+function provider(
+  http: CxoneHttp,
+  opts: { clock?: ManualClock; limiter?: FleetLimiter; logger?: Logger } = {},
+) {
   return createTokenProvider({
     http,
     clientId: 'a',
     clientSecret: 'b',
     limiter: opts.limiter ?? recordingLimiter().limiter,
-    logger: silentLogger,
+    logger: opts.logger ?? silentLogger,
     ...(opts.clock ? { clock: opts.clock } : {}),
   });
 }
@@ -330,5 +341,81 @@ describe('a failed early refresh', () => {
     await b.getToken();
     b.invalidate('t1');
     await expect(b.getToken()).rejects.toBeInstanceOf(CxoneUnavailableError);
+  });
+});
+
+const scoped = (value: string, expiresIn: number, scope: string): RawResponse => ({
+  status: 200,
+  headers: {},
+  body: { access_token: value, token_type: 'Bearer', expires_in: expiresIn, scope },
+});
+
+async function scopeGauge(): Promise<Record<string, number>> {
+  const metric = await registry.getSingleMetric('cxo_cxone_scope_missing')?.get();
+  return Object.fromEntries((metric?.values ?? []).map((v) => [String(v.labels.scope), v.value]));
+}
+
+describe('the scopes CXone granted', () => {
+  const READ_WRITE = 'outbound:campaigns:read outbound:campaigns:write';
+
+  it('are all asked for when the token response has no scope field (RFC 6749 §5.1)', async () => {
+    const { logger, lines } = recordingLogger('debug');
+    const tokens = provider(fakeHttp([token('t1', 3600)]).http, { logger });
+    expect(await tokens.getToken()).toBe('t1');
+    expect(tokens.scopeShortfall()).toBeUndefined();
+    expect(lines.filter((l) => l.level >= 40)).toEqual([]);
+    expect(await scopeGauge()).toMatchObject({ 'outbound:campaigns:stats:read': 0 });
+  });
+
+  it('fewer than asked: the token still serves, and one warning, the gauge and scopeShortfall name what is missing and what it blocks', async () => {
+    const { logger, lines } = recordingLogger('debug');
+    const tokens = provider(fakeHttp([scoped('secret-token-value', 3600, READ_WRITE)]).http, { logger });
+    expect(await tokens.getToken()).toBe('secret-token-value');
+    const lacking = tokens.scopeShortfall();
+    expect(lacking).toBeInstanceOf(CxoneScopesNotGrantedError);
+    expect(lacking?.missingScopes).toEqual(['outbound:campaigns:stats:read']);
+    expect(lacking?.grantedScopes).toEqual(['outbound:campaigns:read', 'outbound:campaigns:write']);
+    expect(lacking?.message).toMatch(/missing outbound:campaigns:stats:read .*guard is blind/);
+    const warned = lines.filter((l) => l.level === 40);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({
+      missingScopes: ['outbound:campaigns:stats:read'],
+      grantedScopes: ['outbound:campaigns:read', 'outbound:campaigns:write'],
+      blocks: { 'outbound:campaigns:stats:read': ['GET /api/v2/outbound/campaigns/:id/stats'] },
+      msg: lacking?.message,
+    });
+    expect(JSON.stringify(lines)).not.toContain('secret-token-value');
+    expect(await scopeGauge()).toEqual({
+      'outbound:campaigns:read': 0,
+      'outbound:campaigns:write': 0,
+      'outbound:campaigns:stats:read': 1,
+    });
+  });
+
+  it('fewer than asked: a new token is asked for within SCOPE_RECHECK_MS, and one with every scope ends it', async () => {
+    const clock = new ManualClock(0);
+    const { logger, lines } = recordingLogger('debug');
+    const { http, sent } = fakeHttp([scoped('t1', 3600, READ_WRITE), token('t2', 3600)]);
+    const tokens = provider(http, { clock, logger });
+    await tokens.getToken();
+    clock.set(SCOPE_RECHECK_MS - 1);
+    expect(await tokens.getToken()).toBe('t1');
+    expect(sent).toHaveLength(1);
+    clock.set(SCOPE_RECHECK_MS);
+    // In the background, as an early refresh: the call goes on with the cached token.
+    expect(await tokens.getToken()).toBe('t1');
+    await sleep(0);
+    expect(await tokens.getToken()).toBe('t2');
+    expect(sent).toHaveLength(2);
+    expect(tokens.scopeShortfall()).toBeUndefined();
+    expect(await scopeGauge()).toMatchObject({ 'outbound:campaigns:stats:read': 0 });
+    expect(lines.find((l) => l.msg === 'CXone now grants every OAuth scope asked for')).toMatchObject({
+      level: 30,
+      wereMissing: ['outbound:campaigns:stats:read'],
+    });
+    // Then the usual hour-long caching again.
+    clock.set(SCOPE_RECHECK_MS * 2);
+    expect(await tokens.getToken()).toBe('t2');
+    expect(sent).toHaveLength(2);
   });
 });

@@ -146,6 +146,8 @@ export async function checkReadiness(deps: ReadinessDeps, timeoutMs: number): Pr
 
 interface TokenSource {
   getToken(): Promise<unknown>;
+  /** The scopes the token endpoint withheld from the last token (token-provider.ts). */
+  scopeShortfall?(): Error | undefined;
 }
 
 /**
@@ -186,6 +188,10 @@ export function readinessDeps(
       const source = tokenSourceOf(ctx.cxone);
       if (!source) throw new Error('the CXone client exposes no token provider');
       await source.getToken();
+      // A token without a scope the fleet needs is a client misconfigured in CXone admin, as wrong
+      // credentials are: every call of its endpoints answers 403 (for statistics, the guard is blind).
+      const lacking = source.scopeShortfall?.();
+      if (lacking) throw lacking;
       // A cached token proves nothing about CXone now (it lives up to an hour). CXone answering 503
       // (or nothing) to every call this process made lately is "CXone does not answer", whatever its
       // host accepts; those calls were made anyway, so asking costs no rate budget.

@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
-import { CxoneAuthError, CxoneRateLimitError, isCxoneError } from '../errors.js';
+import { CxoneAuthError, CxoneRateLimitError, CxoneScopesNotGrantedError, isCxoneError } from '../errors.js';
 import type { FleetLimiter } from '../limiter/types.js';
 import type { Logger } from '../logger.js';
-import { cxoneCredentialsRefused, tokenRefreshes } from '../metrics.js';
+import { cxoneCredentialsRefused, cxoneScopeMissing, tokenRefreshes } from '../metrics.js';
 import { CLAIM_MS, type SharedCredentialsRefusal } from './credentials-refusal.js';
 import type { CxoneHttp } from './http.js';
 import { errorFromResponse, parseBody } from './response.js';
+import { scopeShortfall, shortfallMessage } from './scopes.js';
 import { CXONE_ENDPOINTS, CXONE_SCOPES, type CxoneScope, tokenResponseSchema } from './wire.js';
 
 export interface TokenProvider {
@@ -22,6 +23,11 @@ export interface TokenProvider {
    * refresh), without fetching; undefined otherwise. For a call that already holds its limiter slot.
    */
   sendable(): string | undefined;
+  /**
+   * The scopes asked for that the last token issued lacks (the token endpoint granted fewer, RFC
+   * 6749 §3.3), as the error readiness reports; undefined when it has them all or none was issued.
+   */
+  scopeShortfall(): CxoneScopesNotGrantedError | undefined;
 }
 
 export interface TokenProviderOptions {
@@ -41,6 +47,13 @@ export interface TokenProviderOptions {
   /** The wait after a refusal (default CREDENTIALS_REFUSED_WAIT_MS doubling to _MAX_WAIT_MS); tests shorten it. */
   refusedWait?: { baseMs: number; maxMs: number };
 }
+
+/**
+ * While the token lacks scopes it asked for, how soon a new one is asked for (in the background,
+ * as an early refresh): an operator who grants the scope in CXone admin sees the fleet ready within
+ * this, not when an hour-long token runs out. A few token requests an hour, only while it lasts.
+ */
+export const SCOPE_RECHECK_MS = 5 * 60_000;
 
 /** Fleet-wide pause after a 429 that came without a usable Retry-After. */
 export const DEFAULT_PENALTY_MS = 1_000;
@@ -133,6 +146,46 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
   let throttled: { said: string; body: unknown; until: number; afterRefusal: boolean } | undefined;
   /** When the fleet's record was last consulted (clock.now()), so a refusal held here is re-read at most once a second. */
   let fleetLookedAt = -Infinity;
+  /** The scopes the last token issued lacks. */
+  let lacking: CxoneScopesNotGrantedError | undefined;
+
+  /**
+   * Compares what the token endpoint granted with what was asked for, on every fresh token: a
+   * scope quietly withheld is said at once (warn, the gauge, readiness), not found out from 403s
+   * — or, for statistics, from a campaign dialing unmeasured until the guard's blind pause.
+   */
+  function noteGrantedScopes(field: string | undefined): boolean {
+    const shortfall = scopeShortfall(scopes, field);
+    const missing = new Set<string>(shortfall?.missing ?? []);
+    for (const scope of scopes) cxoneScopeMissing.set({ scope }, missing.has(scope) ? 1 : 0);
+    const before = lacking;
+    if (!shortfall) {
+      lacking = undefined;
+      if (before) {
+        opts.logger.info(
+          { grantedScopes: [...scopes], wereMissing: before.missingScopes },
+          'CXone now grants every OAuth scope asked for',
+        );
+      }
+      return false;
+    }
+    lacking = new CxoneScopesNotGrantedError(
+      shortfallMessage(shortfall),
+      shortfall.missing,
+      shortfall.granted,
+      { endpoint, status: 200 },
+    );
+    // Per fresh token: SCOPE_RECHECK_MS apart at most while it lasts, an hour apart at least.
+    opts.logger.warn(
+      {
+        missingScopes: shortfall.missing,
+        grantedScopes: shortfall.granted,
+        blocks: Object.fromEntries(shortfall.blocks.map((b) => [b.scope, b.endpoints])),
+      },
+      lacking.message,
+    );
+    return true;
+  }
 
   async function refuse(err: CxoneAuthError): Promise<CxoneAuthError> {
     const inARow = (refused?.inARow ?? 0) + 1;
@@ -334,10 +387,12 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
     // started about then.
     const lifetimeMs = body.expires_in * 1000;
     const expiresAt = requestedAt + lifetimeMs;
+    const short = noteGrantedScopes(body.scope);
+    const refreshAt = expiresAt - refreshMarginMs(lifetimeMs);
     cached = {
       value: body.access_token,
       expiresAt,
-      refreshAt: expiresAt - refreshMarginMs(lifetimeMs),
+      refreshAt: short ? Math.min(refreshAt, requestedAt + SCOPE_RECHECK_MS) : refreshAt,
       // Still sent this close to its end: the request must reach CXone before the token dies.
       sendableUntil: expiresAt - Math.min(5_000, lifetimeMs * 0.05),
     };
@@ -437,6 +492,9 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
     },
     expiresAt() {
       return cached?.expiresAt;
+    },
+    scopeShortfall() {
+      return lacking;
     },
   };
 }
