@@ -260,6 +260,8 @@ async function activateNow(
      * active): from then on the campaign dials, whatever the rest of this run comes to.
      */
     onActive?: (resource: CampaignResource) => void;
+    /** Told when its activating write failed with its answer lost: CXone may have applied it. */
+    onUnanswered?: () => void;
   },
 ): Promise<CampaignResource> {
   const { ctx, campaigns } = deps;
@@ -323,6 +325,7 @@ async function activateNow(
       // in time, Redis failing) or refused by CXone (a 4xx: a 429, a 409 on every try): an operator's
       // activation before the next run or start must not pass for ours. Kept when it may have been.
       if (!sent || !mayHaveBeenApplied(err)) await takeBackActivationNote(deps, input.campaignId, err);
+      else input.onUnanswered?.();
       throw err;
     }
     input.onActive?.(resource);
@@ -1424,6 +1427,8 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
    * stays scheduled (failRunning).
    */
   let foundRunning: FoundRunning | undefined;
+  /** This run's activating write failed with its answer lost: the campaign may be active. */
+  let unanswered = false;
   try {
     const record = await campaigns.get(data.campaignId);
     const expectedAt = expectedActivationAt(record, ctx.clock.now());
@@ -1575,6 +1580,9 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
         onActive: (active) => {
           foundRunning = { current: active, record, takeover: false };
         },
+        onUnanswered: () => {
+          unanswered = true;
+        },
         saveStartFrom: async (requestedCallRate) => {
           if (data.startPlannedFrom === requestedCallRate) return;
           data.startPlannedFrom = requestedCallRate;
@@ -1599,6 +1607,14 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     return { outcome: 'succeeded', campaignId: data.campaignId, campaignStatus: resource.status };
   } catch (err) {
     if (err instanceof DelayedError) throw err;
+    // The last activating write's answer lost (a gateway's 504 after CXone applied it, a timeout):
+    // nothing tries again, so one look says whether it dials.
+    let unsure = false;
+    if (!foundRunning && unanswered && isFinalFailure(err, job)) {
+      const looked = await runningAfterUnanswered(deps, data.campaignId, attempt);
+      if (looked === 'unknown') unsure = true;
+      else if (looked !== 'not running') foundRunning = looked;
+    }
     // Not "stays scheduled": it dials, and is watched (failRunning).
     if (foundRunning && isFinalFailure(err, job)) {
       await failRunning(deps, data.launchId, foundRunning, err, attempt);
@@ -1619,7 +1635,9 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
         reason: finalReason(
           err,
           attempt,
-          'the campaign stays scheduled on CXone: once CXone answers again, stop it and submit the launch again',
+          unsure
+            ? "its last activating write's answer was lost, so the campaign may be active on CXone, dialing unwatched, or still scheduled: once CXone answers again, look at it there and stop it, then submit the launch again"
+            : 'the campaign stays scheduled on CXone: once CXone answers again, stop it and submit the launch again',
         ),
       };
       await auditOrLog(ctx, {
@@ -1708,6 +1726,32 @@ async function failRunning(
     campaignStatus: current.status,
     cxoneVersion: current.version,
   });
+}
+
+/**
+ * After an activating write whose answer was lost on a delayed activation's last attempt: the campaign
+ * as CXone holds it when it is running (the write applied), for the failure to watch it; `unknown`
+ * when CXone does not answer this look either (the failure then says it may be dialing).
+ */
+async function runningAfterUnanswered(
+  deps: Deps,
+  campaignId: string,
+  attempt: number,
+): Promise<FoundRunning | 'not running' | 'unknown'> {
+  try {
+    const current = await deps.ctx.cxone.getCampaign(campaignId, {
+      priority: 'control',
+      campaignId,
+      attempt,
+    });
+    return isRunning(current.status) ? { current, record: null, takeover: false } : 'not running';
+  } catch (err) {
+    deps.ctx.logger.warn(
+      { campaignId, err: describe(err) },
+      "could not look at the campaign after its last activating write's answer was lost; it may be active",
+    );
+    return 'unknown';
+  }
 }
 
 /** Watches a campaign the orchestrator activated, as startWatching does after the record's sync; never throws. */

@@ -445,6 +445,36 @@ describe('a campaign a failed launch left running because an operator started it
     ]);
   });
 
+  it('is watched, not said to stay scheduled, when the last activation at its start is applied with its answer lost', async () => {
+    // Due now, still scheduled: this last attempt's activating write is carried out by CXone, whose
+    // gateway answers 504 (the answer lost). The campaign dials; nothing is left to try again.
+    const config = campaignConfigSchema.parse(campaignConfig());
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    const launchId = await succeededLaunch(stack.ctx, created.id);
+    const deps = launchDeps(stack.ctx);
+    await deps.campaigns.syncFromCxone(scheduled, { config, launchId });
+    await scriptFaults(stack.sandbox, {
+      failNext: 1,
+      status: 504,
+      applied: true,
+      endpoint: CXONE_ENDPOINTS.updateCampaign,
+    });
+    const { job } = fakeActivationJob(created.id, launchId);
+
+    await expect(processActivate(deps, Object.assign(job, { attemptsMade: 9 }), 'token')).rejects.toThrow();
+
+    expect((await sandboxFaults(stack.sandbox)).scripted, 'the activation met the 504').toEqual([]);
+    expect(sandboxStatus(stack.sandbox, created.id), 'activated all the same').toBe('active');
+    await expectWatched(stack.ctx, created.id);
+    const launch = await deps.launches.get(launchId);
+    expect(launch?.activationError).toContain('runs on CXone (active)');
+    expect(launch?.activationError).not.toContain('stays scheduled');
+    expect((await deps.campaigns.get(created.id))?.activationFailed).toBeUndefined();
+  });
+
   it('still cancels a campaign its own launch activated before failing', async () => {
     // Due now: the launch activates it itself, then dies before recording the outcome.
     const config = campaignConfigSchema.parse(campaignConfig());
