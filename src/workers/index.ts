@@ -96,6 +96,24 @@ export async function startWorkers(
         'job stalled: the process running it stopped renewing its lock (died or hung); it is back in the queue for another run',
       ),
     );
+    // That third stall's job is failed when next taken, without running (BullMQ's deferred failure,
+    // "job stalled more than allowable limit"): only the launch and webhook queues record it in their
+    // own terms, and nothing else said that a job the stall line had called back in the queue will
+    // never run again — a calling-window job, say, whose campaign then has no window enforced.
+    worker.on('failed', (job, err) => {
+      if (!job?.deferredFailure || err.message !== job.deferredFailure) return;
+      log.error(
+        {
+          worker: name,
+          jobId: job.id,
+          jobName: job.name,
+          stalls: job.stalledCounter,
+          maxStalledCount: worker.opts.maxStalledCount,
+          err: err.message,
+        },
+        "job failed for good without running again: it stalled more often than allowed (its runs kept dying or hanging; see the 'job stalled' lines before); it stays in the failed set",
+      );
+    });
     workers.push(worker);
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));

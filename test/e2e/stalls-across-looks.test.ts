@@ -6,6 +6,7 @@ import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { activateJobId } from '../../src/shared/jobs.js';
 import { createLaunchWorker } from '../../src/workers/launch-worker.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/index.js';
+import { recordingLogger } from '../support/log-capture.js';
 import {
   api,
   campaignConfig,
@@ -97,9 +98,9 @@ describe('an activation whose looks are cut short by worker crashes, one at a ti
    * back to delayed for the next look — or BullMQ fails it. Closed after, so the next look is the
    * next victim's.
    */
-  async function recover(campaignId: string): Promise<string> {
+  async function recover(campaignId: string, logger = stack.ctx.logger): Promise<string> {
     const stalled: string[] = [];
-    rescuer = await startWorkers(stack.ctx, [
+    rescuer = await startWorkers({ ...stack.ctx, logger }, [
       [
         'launch',
         (c) => {
@@ -182,8 +183,19 @@ describe('an activation whose looks are cut short by worker crashes, one at a ti
     }
     stack.sandbox.setFaults({ latencyMs: 0 });
 
-    expect(await recover(campaignId)).toBe('failed');
+    const { logger, lines } = recordingLogger();
+    expect(await recover(campaignId, logger)).toBe('failed');
     expect((await activateJob(campaignId)).failedReason).toBe('job stalled more than allowable limit');
+    // The stall line said the job was back in the queue; this one says it will not run again.
+    expect(lines.filter((l) => l.msg.startsWith('job failed for good without running again'))).toEqual([
+      expect.objectContaining({
+        level: 50,
+        worker: 'launch',
+        jobId: activateJobId(campaignId),
+        stalls: 3,
+        maxStalledCount: 2,
+      }),
+    ]);
     // Recorded as any activation that failed for good: the launch no longer reads as waiting for a
     // start that will never come, and the trail says why.
     const launch = await waitFor(
