@@ -75,6 +75,27 @@ describe('a pause taking over a pause, run after the campaign was resumed', () =
     expect((await h.ctx.cxone.getCampaign(campaign.id)).status).toBe('active');
   });
 
+  it("is no conflict for compliance's own pause: resumed since, the campaign is paused again", async () => {
+    const { h } = api;
+    const campaign = await h.campaign('paused');
+    // The calling window's pause at its close, whose first run found the campaign paused (its base,
+    // saved for later runs) and failed after (a Redis blip, say); an operator resumed it since.
+    const window = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'compliance',
+      reason: 'compliance-window',
+      action: 'pause',
+      base: { status: 'paused' },
+    });
+    await h.consoleChange(campaign.id, { status: 'active' });
+    await work();
+    expect(await h.waitForCommand(window.commandId)).toMatchObject({
+      status: 'succeeded',
+      result: { status: 'paused' },
+    });
+    expect((await h.ctx.cxone.getCampaign(campaign.id)).status).toBe('paused');
+  });
+
   it("holds the campaign paused when the orchestrator's own automation resumed it", async () => {
     const { h } = api;
     const campaign = await h.campaign('paused');

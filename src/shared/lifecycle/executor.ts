@@ -49,6 +49,9 @@ import { DEFAULT_MAX_REBASES, writeVersioned, type VersionedWriteIO } from './ve
 
 export { RebaseExhaustedError } from './versioned-write.js';
 
+/** The reason of every command an operator made through the API (enqueueCommand's default). */
+const OPERATOR_REASON = 'operator';
+
 /**
  * Carries out one campaign command under the campaign's lock: up to two CXone writes (settings, then
  * status; one carrying both for a pause or a stop), each from a fresh read with If-Match, rebased on
@@ -391,14 +394,18 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     (await earlierChanges(deps, job)).filter((change) => change.field in seen),
   );
   const baseStatus = base['status'] as CampaignStatus;
-  // A command whose requester saw its status already in place (a pause taking a pause over) must tell
-  // the orchestrator's own later status changes from somebody else's (rebaseHeldAction); read only then.
-  const ownStatuses =
-    job.action && heldWhenMade(job.action, baseStatus)
-      ? await earlierStatuses(deps, job)
-      : new Set<CampaignStatus>();
+  // An operator's command whose requester saw its status already in place (a pause taking a pause
+  // over) must tell the orchestrator's own later status changes from somebody else's
+  // (rebaseHeldAction); read only then. Not the automation's: a compliance pause (the calling window's
+  // at its close, the guard's) that found the campaign paused on an earlier run and meets it resumed
+  // now must still pause it — a conflict would leave it dialing outside its hours or over the cap.
+  const held =
+    job.action !== undefined && job.reason === OPERATOR_REASON && heldWhenMade(job.action, baseStatus);
+  const ownStatuses = held ? await earlierStatuses(deps, job) : new Set<CampaignStatus>();
   const decideAction = (action: CampaignAction, current: CampaignResource) =>
-    rebaseHeldAction(action, current, baseStatus, ownStatuses);
+    held
+      ? rebaseHeldAction(action, current, baseStatus, ownStatuses)
+      : rebaseAction(action, current, baseStatus);
 
   const writes: CommandWrite[] = [];
   const alreadyApplied: string[] = [];
@@ -983,7 +990,7 @@ async function earlierStatuses(
   const records = await Promise.all(job.after.map((id) => deps.commands!.get(id)));
   return new Set(
     records.flatMap((r) =>
-      r?.status === 'succeeded' && (r.actor === job.actor || r.reason !== 'operator')
+      r?.status === 'succeeded' && (r.actor === job.actor || r.reason !== OPERATOR_REASON)
         ? (r.result?.writes ?? [])
             .flatMap((w) => w.changes)
             .filter((c) => c.field === 'status')
