@@ -15,6 +15,12 @@ import { scriptFaults } from '../support/sandbox-faults.js';
 import { REDIS_URL, deletePrefix } from './helpers.js';
 
 const STATS = 'outbound:campaigns:stats:read';
+const WRITE = 'outbound:campaigns:write';
+
+interface ReadyzBody {
+  status: string;
+  checks: Record<string, { ok: boolean; error?: string }>;
+}
 
 /**
  * The token endpoint quietly granting fewer scopes than asked (RFC 6749 §3.3): real Redis, the real
@@ -56,15 +62,22 @@ describe('/readyz when CXone grants fewer scopes than asked (integration)', () =
     await sandbox?.close();
   });
 
-  it('is 503 naming the missing scope and what it blocks, warned once with no token in the log, and ready once it is granted', async () => {
+  /** Polls /readyz until it answers `status` (tokens live 2 s, so a changed grant shows within a few). */
+  async function readyzUntil(status: number): Promise<{ statusCode: number; body: ReadyzBody }> {
+    let res = await app.inject({ method: 'GET', url: '/readyz' });
+    for (let i = 0; i < 100 && res.statusCode !== status; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      res = await app.inject({ method: 'GET', url: '/readyz' });
+    }
+    return { statusCode: res.statusCode, body: res.json<ReadyzBody>() };
+  }
+
+  it('stays ready without the statistics scope alone, warned once with no token in the log and shown in /metrics', async () => {
+    // Commands still work without statistics, and are what an operator needs while the guard is
+    // blind: taking every replica out of rotation would refuse them (docs/operations.md).
     const res = await app.inject({ method: 'GET', url: '/readyz' });
-    expect(res.statusCode).toBe(503);
-    const cxone = res.json().checks.cxone as { ok: boolean; error: string };
-    expect(cxone.ok).toBe(false);
-    expect(cxone.error).toContain(`missing ${STATS}`);
-    expect(cxone.error).toContain('GET /api/v2/outbound/campaigns/:id/stats');
-    expect(cxone.error).toMatch(/guard is blind/);
-    expect(res.json().checks.redis.ok).toBe(true);
+    expect(res.statusCode).toBe(200);
+    expect(res.json().checks.cxone.ok).toBe(true);
 
     const warned = lines.filter((l) => l.level === 40 && Array.isArray(l.missingScopes));
     expect(warned).toHaveLength(1);
@@ -72,6 +85,9 @@ describe('/readyz when CXone grants fewer scopes than asked (integration)', () =
       missingScopes: [STATS],
       grantedScopes: ['outbound:campaigns:read', 'outbound:campaigns:write'],
     });
+    expect(String(warned[0]!.msg)).toContain(`missing ${STATS}`);
+    expect(String(warned[0]!.msg)).toContain('GET /api/v2/outbound/campaigns/:id/stats');
+    expect(String(warned[0]!.msg)).toMatch(/guard is blind/);
     // The context's CxoneApi is the typed client, which exposes its provider (readiness reads it so).
     const token = (ctx.cxone as unknown as CxoneClient).tokens.sendable();
     expect(token).toEqual(expect.any(String));
@@ -83,18 +99,25 @@ describe('/readyz when CXone grants fewer scopes than asked (integration)', () =
     // The sandbox is as honest as CXone: the statistics the token lacks the scope for are a 403.
     const created = await ctx.cxone.createCampaign(createBody());
     await expect(ctx.cxone.getStats(created.id)).rejects.toBeInstanceOf(CxoneForbiddenError);
+  });
 
-    // Granted again: the next token has it, and the process is ready.
+  it('is 503 naming the missing write scope and what it blocks, and ready once it is granted', async () => {
+    await scriptFaults(sandbox, { withholdScopes: [WRITE] });
+    const refused = await readyzUntil(503);
+    expect(refused.statusCode).toBe(503);
+    const cxone = refused.body.checks.cxone!;
+    expect(cxone.ok).toBe(false);
+    expect(cxone.error).toContain(`missing ${WRITE}`);
+    expect(cxone.error).toContain('POST /api/v2/campaigns');
+    expect(cxone.error).not.toContain(`missing ${STATS}`);
+    expect(refused.body.checks.redis?.ok).toBe(true);
+
+    // Granted again: the next token has every scope, and the process is ready.
     await scriptFaults(sandbox, { withholdScopes: [] });
-    let ready = 0;
-    for (let i = 0; i < 100 && ready !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      ready = (await app.inject({ method: 'GET', url: '/readyz' })).statusCode;
-    }
-    expect(ready).toBe(200);
-    expect((await app.inject({ method: 'GET', url: '/metrics' })).body).toContain(
-      `cxo_cxone_scope_missing{scope="${STATS}"} 0`,
-    );
+    expect((await readyzUntil(200)).statusCode).toBe(200);
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toContain(`cxo_cxone_scope_missing{scope="${STATS}"} 0`);
+    expect(metrics).toContain(`cxo_cxone_scope_missing{scope="${WRITE}"} 0`);
     expect(lines.some((l) => l.msg === 'CXone now grants every OAuth scope asked for')).toBe(true);
   });
 });

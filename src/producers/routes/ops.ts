@@ -20,6 +20,7 @@ import { answerUnmatched } from '../../shared/http/allowed-methods.js';
 import { withTimeout } from '../../shared/with-timeout.js';
 import { environmentNamesProxy } from '../../shared/cxone/http.js';
 import type { CxoneReachability } from '../../shared/cxone/reachability.js';
+import { shortfallStopsRouting } from '../../shared/cxone/scopes.js';
 
 /**
  * Operations endpoints: liveness, readiness, Prometheus metrics and the API documentation. None of
@@ -147,7 +148,7 @@ export async function checkReadiness(deps: ReadinessDeps, timeoutMs: number): Pr
 interface TokenSource {
   getToken(): Promise<unknown>;
   /** The scopes the token endpoint withheld from the last token (token-provider.ts). */
-  scopeShortfall?(): Error | undefined;
+  scopeShortfall?(): (Error & { missingScopes: readonly string[] }) | undefined;
 }
 
 /**
@@ -188,10 +189,11 @@ export function readinessDeps(
       const source = tokenSourceOf(ctx.cxone);
       if (!source) throw new Error('the CXone client exposes no token provider');
       await source.getToken();
-      // A token without a scope the fleet needs is a client misconfigured in CXone admin, as wrong
-      // credentials are: every call of its endpoints answers 403 (for statistics, the guard is blind).
+      // A token without the read or write scope is a client misconfigured in CXone admin, as wrong
+      // credentials are: every launch and command answers 403. Without statistics alone, commands
+      // still work and are what an operator needs while the guard is blind (shortfallStopsRouting).
       const lacking = source.scopeShortfall?.();
-      if (lacking) throw lacking;
+      if (lacking && shortfallStopsRouting(lacking.missingScopes)) throw lacking;
       // A cached token proves nothing about CXone now (it lives up to an hour). CXone answering 503
       // (or nothing) to every call this process made lately is "CXone does not answer", whatever its
       // host accepts; those calls were made anyway, so asking costs no rate budget.

@@ -67,6 +67,17 @@ export function scopeShortfall(
   };
 }
 
+/**
+ * Whether the missing scopes stop what an API replica is routed traffic for: launches, commands and
+ * campaign views need the read and write scopes, and without them the replica is as useless as with
+ * refused credentials. The statistics scope alone does not: like a statistics outage
+ * (docs/operations.md) it shows in the log and /metrics, not in readiness, because taking every
+ * replica out of rotation would also refuse the pauses an operator needs while the guard is blind.
+ */
+export function shortfallStopsRouting(missing: readonly string[]): boolean {
+  return missing.some((scope) => scope !== 'outbound:campaigns:stats:read');
+}
+
 /** One line for an operator: what is missing, what it stops, what to do. */
 export function shortfallMessage(shortfall: ScopeShortfall): string {
   const each = shortfall.blocks.map((b) => `${b.scope} (${b.endpoints.join(', ')}: ${b.what})`);
