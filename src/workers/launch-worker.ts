@@ -1494,8 +1494,14 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       return { outcome: 'skipped', reason: `campaign is ${current.status}` };
     }
     if (step === 'done') {
-      foundRunning = { current, record, takeover: early };
-      if (early) {
+      // Running at or after its start with no activating write of ours noted on the record (every one
+      // is, before it is sent): not this job's own write with its answer lost, but an operator's
+      // activation in CXone's console since the last look — in the minutes before the start, or while
+      // the job waited for a worker.
+      const outside =
+        early || (record !== null && !record.startedOutside && record.activationSent === undefined);
+      foundRunning = { current, record, takeover: outside };
+      if (outside) {
         // Activated in CXone before its start — the orchestrator activates only when the start is
         // due, and its API cannot resume a scheduled campaign — so it may be dialing unwatched: it is
         // watched from now on (pacing, calling windows), and the trail says who did not do it. Not
@@ -1509,10 +1515,10 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       const requested = data.startPlannedFrom ?? record?.config.dialerStrategy.callRate;
       const resource = await activateNow(deps, {
         ...activation,
-        takeover: early,
-        ...(early ? {} : { plannedFrom: unrecordedStartFrom(record, requested) }),
+        takeover: outside,
+        ...(outside ? {} : { plannedFrom: unrecordedStartFrom(record, requested) }),
       });
-      if (early) await noteActivated(deps, data.launchId, resource);
+      if (outside) await noteActivated(deps, data.launchId, resource);
       else {
         await noteScheduledStart(deps, {
           launchId: data.launchId,
@@ -1806,10 +1812,11 @@ async function noteActivationFailed(
 async function takeOverEarlyActivation(
   deps: Deps,
   current: CampaignResource,
-  expectedAtMs: number,
+  /** The start still ahead; null when it is due (the operator's activation came in the last minutes). */
+  expectedAtMs: number | null,
   launchId: string,
 ): Promise<void> {
-  const plannedStart = new Date(expectedAtMs).toISOString();
+  const plannedStart = expectedAtMs === null ? undefined : new Date(expectedAtMs).toISOString();
   deps.ctx.logger.warn(
     { campaignId: current.id, status: current.status, version: current.version, plannedStart },
     'scheduled campaign was activated in CXone before its start; watching it from now on',
@@ -1818,7 +1825,7 @@ async function takeOverEarlyActivation(
     launchId,
     from: 'scheduled',
     reason: 'activated outside the orchestrator before its start',
-    plannedStart,
+    ...(plannedStart ? { plannedStart } : {}),
   });
 }
 

@@ -154,7 +154,7 @@ describe('the announcement of a scheduled start', () => {
     expect(await stateChanges(id)).toHaveLength(1);
   });
 
-  it("takes no console activation for the launch's own: active at another rate, no safe start recorded", async () => {
+  it("takes no console activation for the launch's own: taken over as started outside, not announced as its start", async () => {
     const { id, launchId } = await dueCampaign();
     // Activated in CXone's console at its rate, before the job came to it.
     const console = await fetch(`${stack.sandbox.url}/__sandbox/campaigns/${id}/console`, {
@@ -166,11 +166,16 @@ describe('the announcement of a scheduled start', () => {
 
     await processActivate(launchWorkerDeps(stack.ctx), fakeActivationJob(id, launchId).job, 't');
 
-    expect((await stack.ctx.cxone.getCampaign(id)).dialerSettings.callRate).toBe(0.5);
-    const actions = (await (stack.ctx.audit as AuditTrailStore).list(id)).map((r) => r.action);
-    expect(actions).not.toContain('pacing_decision');
-    expect(await eventsOf(id, 'campaign.pacing.adjusted')).toEqual([]);
-    expect((await createCampaignStore(stack.ctx).get(id))?.pacing).toBeUndefined();
+    // No activating write of the orchestrator's was noted: the operator's start, recorded as such and
+    // brought down to the safe start as one found before the start is — never the launch's own start.
+    const trail = await (stack.ctx.audit as AuditTrailStore).list(id);
+    expect(trail[0]).toMatchObject({
+      action: 'state_changed',
+      details: { from: 'scheduled', to: 'active', changedIn: 'cxone' },
+    });
+    expect((await stack.ctx.cxone.getCampaign(id)).dialerSettings.callRate).toBeLessThan(0.5);
+    const changes = await stateChanges(id);
+    expect(changes.map((e) => e.data['reason'])).toEqual(['activated-outside-before-start']);
   });
 
   it('is announced once by a run that activates, and not again by a redelivery', async () => {

@@ -116,6 +116,35 @@ describe('the activation job before a scheduled start', () => {
     expect((await stack.ctx.cxone.getCampaign(id)).version).toBe(onCxone.version);
   });
 
+  it('takes over, at its start, a campaign activated in CXone since its last look: no write of its own was noted', async () => {
+    // Due now (the job woke at its start); an operator started it in the console in the minutes since
+    // the last look. No activating write of the orchestrator's is noted on the record, so it is not
+    // this job's own activation with its answer lost: the trail says who did not start it, and it is
+    // brought down to the safe start.
+    const config = campaignConfigSchema.parse(campaignConfig());
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    await createCampaignStore(stack.ctx).syncFromCxone(scheduled, { config, launchId: 'launch-at-start' });
+    expect((await patchOnSandbox(stack.sandbox, created.id, { status: 'active' })).status).toBe(200);
+
+    const result = await processActivate(
+      deps(),
+      fakeActivationJob(created.id, 'launch-at-start').job,
+      'token',
+    );
+
+    expect(result).toMatchObject({ outcome: 'succeeded', campaignStatus: 'active' });
+    const trail = await (stack.ctx.audit as AuditTrailStore).list(created.id);
+    expect(trail[0]).toMatchObject({
+      action: 'state_changed',
+      details: { from: 'scheduled', to: 'active', changedIn: 'cxone', launchId: 'launch-at-start' },
+    });
+    expect((await stack.ctx.cxone.getCampaign(created.id)).dialerSettings.callRate).toBeLessThan(0.5);
+    expect(await stack.ctx.queues.poll.getJobScheduler(pollSchedulerId(created.id))).toBeDefined();
+  });
+
   it('records the takeover also when a read refreshed the campaign record first', async () => {
     const { id } = await scheduledCampaign('launch-early-read');
     expect((await patchOnSandbox(stack.sandbox, id, { status: 'active' })).status).toBe(200);
