@@ -1,5 +1,7 @@
 import type { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REASON_WINDOW } from '../../src/shared/compliance/enforcement.js';
+import { COMPLIANCE_ACTOR } from '../../src/shared/compliance/record.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import { CXONE_ENDPOINTS, type UpdateCampaignRequest } from '../../src/shared/cxone/wire.js';
 import { CxoneUnavailableError } from '../../src/shared/errors.js';
@@ -59,7 +61,8 @@ const progressive = testCampaignConfig({
 
 async function run(
   status: 'active' | 'paused',
-  command: Omit<CommandRequest, 'campaignId' | 'actor' | 'reason'>,
+  command: Omit<CommandRequest, 'campaignId' | 'actor' | 'reason'> &
+    Partial<Pick<CommandRequest, 'actor' | 'reason'>>,
   console: UpdateCampaignRequest,
   config = progressive,
 ) {
@@ -123,6 +126,17 @@ describe('a write applied without its answer, changed back in the console before
       ['sandbox-client', { status: { from: 'active', to: 'paused' } }],
       ['console-operator', { status: { from: 'paused', to: 'active' } }],
     ]);
+  });
+
+  it("compliance's own pause, resumed in the console since, pauses the campaign again", async () => {
+    // The calling window's pause at its close: it must land whoever resumed the campaign since.
+    const { done, now } = await run(
+      'active',
+      { action: 'pause', actor: COMPLIANCE_ACTOR, reason: REASON_WINDOW },
+      { status: 'active' },
+    );
+    expect(done).toMatchObject({ status: 'succeeded', result: { status: 'paused' } });
+    expect(now.status).toBe('paused');
   });
 
   it('a resume whose settings were reverted undoes the rest of them and does not resume', async () => {

@@ -1,5 +1,7 @@
 import type { Worker } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { REASON_WINDOW } from '../../src/shared/compliance/enforcement.js';
+import { COMPLIANCE_ACTOR } from '../../src/shared/compliance/record.js';
 import { setWindowState } from '../../src/shared/compliance/state-store.js';
 import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
@@ -82,8 +84,8 @@ describe('a pause taking over a pause, run after the campaign was resumed', () =
     // saved for later runs) and failed after (a Redis blip, say); an operator resumed it since.
     const window = await enqueueCommand(h.ctx, {
       campaignId: campaign.id,
-      actor: 'compliance',
-      reason: 'compliance-window',
+      actor: COMPLIANCE_ACTOR,
+      reason: REASON_WINDOW,
       action: 'pause',
       base: { status: 'paused' },
     });

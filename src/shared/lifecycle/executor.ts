@@ -7,6 +7,7 @@ import type { CampaignResource, CampaignStatus, UpdateCampaignRequest } from '..
 import { CxoneRateLimitError, CxoneUnavailableError } from '../errors.js';
 import type { EventPublisher } from '../events/types.js';
 import { namesRequester } from '../api-actor.js';
+import { COMPLIANCE_ACTOR } from '../compliance/record.js';
 import type { AdjustJob } from '../jobs.js';
 import type { Logger } from '../logger.js';
 import type { CarriedChange, CarriedSafeStart } from '../pacing/resume.js';
@@ -49,8 +50,15 @@ import { DEFAULT_MAX_REBASES, writeVersioned, type VersionedWriteIO } from './ve
 
 export { RebaseExhaustedError } from './versioned-write.js';
 
-/** The reason of every command an operator made through the API (enqueueCommand's default). */
-const OPERATOR_REASON = 'operator';
+/**
+ * Compliance's pause or stop (the calling window's at its close, the abandonment guard's, the blind
+ * pause): it lands on the campaign as it finds it, whoever resumed it since — an operator's change is
+ * not kept over it as a conflict would keep it, or the campaign dials outside its hours or over the
+ * cap (docs/compliance.md). Pure.
+ */
+export function mustLand(job: Pick<AdjustJob, 'actor' | 'action'>): boolean {
+  return job.actor === COMPLIANCE_ACTOR && (job.action === 'pause' || job.action === 'stop');
+}
 
 /**
  * Carries out one campaign command under the campaign's lock: up to two CXone writes (settings, then
@@ -394,13 +402,10 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     (await earlierChanges(deps, job)).filter((change) => change.field in seen),
   );
   const baseStatus = base['status'] as CampaignStatus;
-  // An operator's command whose requester saw its status already in place (a pause taking a pause
-  // over) must tell the orchestrator's own later status changes from somebody else's
-  // (rebaseHeldAction); read only then. Not the automation's: a compliance pause (the calling window's
-  // at its close, the guard's) that found the campaign paused on an earlier run and meets it resumed
-  // now must still pause it — a conflict would leave it dialing outside its hours or over the cap.
-  const held =
-    job.action !== undefined && job.reason === OPERATOR_REASON && heldWhenMade(job.action, baseStatus);
+  // A command whose requester saw its status already in place (a pause taking a pause over) must tell
+  // the orchestrator's own later status changes from somebody else's (rebaseHeldAction); read only
+  // then. Not compliance's pause or stop: it lands whoever resumed the campaign since (mustLand).
+  const held = job.action !== undefined && !mustLand(job) && heldWhenMade(job.action, baseStatus);
   const ownStatuses = held ? await earlierStatuses(deps, job) : new Set<CampaignStatus>();
   const decideAction = (action: CampaignAction, current: CampaignResource) =>
     held
@@ -610,7 +615,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // changed since, back to what the requester saw say: it reads as untouched, and writing it again
     // would silently overwrite their change. A conflict instead; what of the command is still in place
     // is undone, as for any conflict of a later run.
-    if (run.resumed) {
+    if (run.resumed && !mustLand(job)) {
       const overwritten = await ownWriteOverwritten(io, job.lastSent, latest, base, ours);
       if (overwritten) {
         earlierFound(beforeOwnSafeStart(job, run.resumed, savedCarried, latest));
@@ -990,7 +995,7 @@ async function earlierStatuses(
   const records = await Promise.all(job.after.map((id) => deps.commands!.get(id)));
   return new Set(
     records.flatMap((r) =>
-      r?.status === 'succeeded' && (r.actor === job.actor || r.reason !== OPERATOR_REASON)
+      r?.status === 'succeeded' && (r.actor === job.actor || r.reason !== 'operator')
         ? (r.result?.writes ?? [])
             .flatMap((w) => w.changes)
             .filter((c) => c.field === 'status')
