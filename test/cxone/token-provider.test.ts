@@ -8,6 +8,7 @@ import {
   credentialsRefusedWaitMs,
   REFRESH_RETRY_MS,
   SCOPE_RECHECK_MS,
+  SCOPE_WARN_AGAIN_MS,
 } from '../../src/shared/cxone/token-provider.js';
 import { permanentMessage } from '../../src/shared/retry/classify.js';
 import {
@@ -417,5 +418,63 @@ describe('the scopes CXone granted', () => {
     clock.set(SCOPE_RECHECK_MS * 2);
     expect(await tokens.getToken()).toBe('t2');
     expect(sent).toHaveLength(2);
+  });
+
+  it('the same scopes missing token after token (2-second tokens) are warned once, again when they change or an hour on', async () => {
+    const clock = new ManualClock(0);
+    const { logger, lines } = recordingLogger('debug');
+    let granted = READ_WRITE;
+    let n = 0;
+    const { http, sent } = fakeHttp([async () => scoped(`t${++n}`, 2, granted)]);
+    const tokens = provider(http, { clock, logger });
+    const missingWarned = () => lines.filter((l) => l.level === 40 && Array.isArray(l.missingScopes));
+    /** One fresh token each time: a 2-second token is not sendable 2 s on. */
+    const freshTokens = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        clock.advance(2_000);
+        await tokens.getToken();
+      }
+    };
+    await tokens.getToken();
+    await freshTokens(10);
+    expect(sent).toHaveLength(11);
+    expect(missingWarned()).toHaveLength(1);
+    // Another scope missing instead is news.
+    granted = 'outbound:campaigns:read outbound:campaigns:stats:read';
+    await freshTokens(5);
+    expect(missingWarned().map((l) => l.missingScopes)).toEqual([
+      ['outbound:campaigns:stats:read'],
+      ['outbound:campaigns:write'],
+    ]);
+    expect(tokens.scopeShortfall()?.missingScopes).toEqual(['outbound:campaigns:write']);
+    // Still missing an hour on: said once more, as a reminder.
+    clock.advance(SCOPE_WARN_AGAIN_MS);
+    await freshTokens(5);
+    expect(missingWarned()).toHaveLength(3);
+  });
+
+  it('a failed re-check is tried again at the next one, not every REFRESH_RETRY_MS for the rest of the token', async () => {
+    const clock = new ManualClock(0);
+    const unavailable: RawResponse = { status: 503, headers: {}, body: { error: 'unavailable' } };
+    const { http, sent } = fakeHttp([scoped('t1', 3600, READ_WRITE), unavailable, token('t2', 3600)]);
+    const tokens = provider(http, { clock });
+    await tokens.getToken();
+    clock.set(SCOPE_RECHECK_MS);
+    expect(await tokens.getToken()).toBe('t1');
+    await sleep(0);
+    expect(sent).toHaveLength(2);
+    // The token itself has most of an hour left: no token request per REFRESH_RETRY_MS for it.
+    for (let at = SCOPE_RECHECK_MS; at < 2 * SCOPE_RECHECK_MS; at += REFRESH_RETRY_MS) {
+      clock.set(at);
+      expect(await tokens.getToken()).toBe('t1');
+      await sleep(0);
+    }
+    expect(sent).toHaveLength(2);
+    clock.set(2 * SCOPE_RECHECK_MS);
+    expect(await tokens.getToken()).toBe('t1');
+    await sleep(0);
+    expect(sent).toHaveLength(3);
+    expect(await tokens.getToken()).toBe('t2');
+    expect(tokens.scopeShortfall()).toBeUndefined();
   });
 });

@@ -55,6 +55,12 @@ export interface TokenProviderOptions {
  */
 export const SCOPE_RECHECK_MS = 5 * 60_000;
 
+/**
+ * While the same scopes stay missing, how often the warning is said again: a fresh token every
+ * SCOPE_RECHECK_MS (or every 2 s with short-lived tokens) is no news; the gauge says it all along.
+ */
+export const SCOPE_WARN_AGAIN_MS = 60 * 60_000;
+
 /** Fleet-wide pause after a 429 that came without a usable Retry-After. */
 export const DEFAULT_PENALTY_MS = 1_000;
 
@@ -122,6 +128,11 @@ interface CachedToken {
   value: string;
   expiresAt: number;
   refreshAt: number;
+  /**
+   * When the token itself is due for its early refresh: before it, a refresh only re-checks the
+   * scopes (SCOPE_RECHECK_MS), and a failed one waits for the next re-check, not REFRESH_RETRY_MS.
+   */
+  dueAt: number;
   sendableUntil: number;
 }
 
@@ -148,6 +159,8 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
   let fleetLookedAt = -Infinity;
   /** The scopes the last token issued lacks. */
   let lacking: CxoneScopesNotGrantedError | undefined;
+  /** When the missing scopes were last warned of (clock.now()). */
+  let warnedAt = -Infinity;
 
   /**
    * Compares what the token endpoint granted with what was asked for, on every fresh token: a
@@ -175,7 +188,12 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
       shortfall.granted,
       { endpoint, status: 200 },
     );
-    // Per fresh token: SCOPE_RECHECK_MS apart at most while it lasts, an hour apart at least.
+    // Said when it starts or changes, and again once SCOPE_WARN_AGAIN_MS has passed: not per fresh
+    // token, which comes every SCOPE_RECHECK_MS while it lasts (every 2 s with short-lived tokens).
+    const now = clock.now();
+    const same = before !== undefined && before.missingScopes.join(' ') === shortfall.missing.join(' ');
+    if (same && now - warnedAt < SCOPE_WARN_AGAIN_MS) return true;
+    warnedAt = now;
     opts.logger.warn(
       {
         missingScopes: shortfall.missing,
@@ -393,6 +411,7 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
       value: body.access_token,
       expiresAt,
       refreshAt: short ? Math.min(refreshAt, requestedAt + SCOPE_RECHECK_MS) : refreshAt,
+      dueAt: refreshAt,
       // Still sent this close to its end: the request must reach CXone before the token dies.
       sendableUntil: expiresAt - Math.min(5_000, lifetimeMs * 0.05),
     };
@@ -468,10 +487,12 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
                 );
               }
               if (!usable) throw err;
-              fallback.refreshAt = Math.min(
-                fallback.sendableUntil,
-                Math.max(now + REFRESH_RETRY_MS, refused?.retryAt ?? 0, throttled?.until ?? 0),
-              );
+              const retryAt = Math.max(now + REFRESH_RETRY_MS, refused?.retryAt ?? 0, throttled?.until ?? 0);
+              // A scope re-check the token itself did not need waits for the next re-check: retried
+              // every REFRESH_RETRY_MS for the rest of an hour-long token, each process of the fleet
+              // would spend the token endpoint's budget on it while that endpoint fails.
+              const recheck = now < fallback.dueAt ? Math.min(fallback.dueAt, now + SCOPE_RECHECK_MS) : 0;
+              fallback.refreshAt = Math.min(fallback.sendableUntil, Math.max(retryAt, recheck));
               return fallback.value;
             },
           )
