@@ -61,20 +61,46 @@ export function isSentWrite(sent: SentWrite, record: HistoryRecord): boolean {
   );
 }
 
-/** CXone's history record of `version` (oldest first, so the walk stops there), or null. */
+/**
+ * CXone's history does not reach the version a command's write would have made, though the campaign
+ * is past it: a history that lags the resource (docs/audit-and-webhooks.md). Whether that write was
+ * applied and changed since cannot be told yet, and writing again could overwrite an operator's
+ * change: the run fails, and the command retries (with backoff) once the history caught up.
+ */
+export class HistoryBehindError extends Error {
+  constructor(
+    readonly campaignId: string,
+    readonly wanted: number,
+    readonly reached: number,
+  ) {
+    super(
+      `CXone's history of campaign ${campaignId} reaches version ${reached}, not yet ${wanted}: cannot tell ` +
+        `whether this command's earlier write was applied as ${wanted} and changed since; not written ` +
+        'again until it can (retried)',
+    );
+    this.name = 'HistoryBehindError';
+  }
+}
+
+/**
+ * CXone's history record of `version` (oldest first, so the walk stops there), or null when the
+ * history went past it without it. Throws HistoryBehindError when the history ends before it.
+ */
 async function historyRecordAt(
   cxone: CxoneApi,
   campaignId: string,
   version: number,
   opts: CallOptions,
 ): Promise<HistoryRecord | null> {
+  let reached = 0;
   for await (const page of cxone.history(campaignId, { ...opts, pageSize: 500 })) {
     for (const record of page.records) {
       if (record.version === version) return record;
       if (record.version > version) return null;
+      reached = Math.max(reached, record.version);
     }
   }
-  return null;
+  throw new HistoryBehindError(campaignId, version, reached);
 }
 
 /**
