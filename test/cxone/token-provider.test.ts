@@ -420,6 +420,22 @@ describe('the scopes CXone granted', () => {
     expect(sent).toHaveLength(2);
   });
 
+  it('written as a JSON array or null are read, not a reason to refuse a token that works', async () => {
+    const answer = (value: string, scope: unknown): RawResponse => ({
+      status: 200,
+      headers: {},
+      body: { access_token: value, token_type: 'Bearer', expires_in: 3600, scope },
+    });
+    const listed = provider(
+      fakeHttp([answer('t1', ['outbound:campaigns:read', 'outbound:campaigns:write'])]).http,
+    );
+    expect(await listed.getToken()).toBe('t1');
+    expect(listed.scopeShortfall()?.missingScopes).toEqual(['outbound:campaigns:stats:read']);
+    const nulled = provider(fakeHttp([answer('t2', null)]).http);
+    expect(await nulled.getToken()).toBe('t2');
+    expect(nulled.scopeShortfall()).toBeUndefined();
+  });
+
   it('the same scopes missing token after token (2-second tokens) are warned once, again when they change or an hour on', async () => {
     const clock = new ManualClock(0);
     const { logger, lines } = recordingLogger('debug');

@@ -36,7 +36,17 @@ export const tokenResponseSchema = z.looseObject({
   access_token: z.string().min(1),
   token_type: z.string(),
   expires_in: z.number().positive(),
-  scope: z.string().optional(),
+  /**
+   * RFC 6749 §5.1: space separated. Some servers write it as a JSON array, or null for absent; it is
+   * only compared with the scopes asked for (cxone/scopes.ts), so neither refuses a token that works.
+   */
+  scope: z
+    .union([
+      z.string(),
+      z.array(z.string()).transform((list) => list.join(' ')),
+      z.null().transform(() => undefined),
+    ])
+    .optional(),
 });
 export type TokenResponse = z.infer<typeof tokenResponseSchema>;
 
