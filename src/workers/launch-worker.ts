@@ -1905,10 +1905,13 @@ export async function finishGivenUpLaunch(
  */
 export async function finishGivenUpActivation(
   deps: Pick<Deps, 'ctx' | 'launches' | 'campaigns'>,
-  job: Pick<Job, 'id' | 'name' | 'data' | 'getState'>,
+  job: Pick<Job, 'id' | 'name' | 'data' | 'getState' | 'deferredFailure'>,
   err: Error,
 ): Promise<boolean> {
   if (job.name !== ACTIVATE_JOB) return false;
+  // BullMQ's own failure of a job it did not run (its stall limit); any other came from a run, which
+  // recorded it (or could not: Redis failing, and then this could not either).
+  if (!job.deferredFailure || err.message !== job.deferredFailure) return false;
   const parsed = activateJobSchema.safeParse(job.data);
   if (!parsed.success) return false;
   if ((await job.getState()) !== 'failed') return false; // retried: its next run records the outcome
