@@ -28,6 +28,12 @@ export const activateJobSchema = z.object({
 });
 export type ActivateJob = z.infer<typeof activateJobSchema>;
 
+/** One CXone write a command's run sent: the version its If-Match named, what it set (CXone's paths). */
+const sentWriteSchema = z.object({
+  version: z.number().int(),
+  changes: z.record(z.string(), z.unknown()),
+});
+
 export const adjustJobSchema = z.object({
   commandId: z.string().min(1),
   campaignId: z.string().min(1),
@@ -82,12 +88,14 @@ export const adjustJobSchema = z.object({
    * (its answer lost, or what followed it failed) that someone changed since must not be written again
    * over their change (set by the adjust worker).
    */
-  lastSent: z
-    .object({
-      version: z.number().int(),
-      changes: z.record(z.string(), z.unknown()),
-    })
-    .optional(),
+  lastSent: sentWriteSchema.optional(),
+  /**
+   * The settings write a run of this command sent (saved before it is sent, as `lastSent`), kept when
+   * the status write after it replaces `lastSent`: a status write refused (429) or never sent leaves
+   * these settings in place, and an operator reverting them before the re-run must be told, not
+   * written over. Dropped once a run undid them (set by the adjust worker).
+   */
+  settingsSent: sentWriteSchema.optional(),
 });
 export type AdjustJob = z.infer<typeof adjustJobSchema>;
 

@@ -310,7 +310,9 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
           statusRecorded: data.statusRecorded === true,
           saveStatusRecorded: () => persist({ statusRecorded: true }),
           saveCarried: (carried) => persist({ carriedSafeStart: carried ?? undefined }),
-          saveSent: (sent) => persist({ lastSent: sent }),
+          saveSent: (sent, step) =>
+            persist({ lastSent: sent, ...(step === 'settings' ? { settingsSent: sent } : {}) }),
+          forgetSettingsSent: () => persist({ settingsSent: undefined }),
         },
       );
       await finish(data, outcome, job.attemptsMade + 1);

@@ -4,7 +4,7 @@ import { REASON_WINDOW } from '../../src/shared/compliance/enforcement.js';
 import { COMPLIANCE_ACTOR } from '../../src/shared/compliance/record.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import { CXONE_ENDPOINTS, type UpdateCampaignRequest } from '../../src/shared/cxone/wire.js';
-import { CxoneUnavailableError } from '../../src/shared/errors.js';
+import { CxoneRateLimitError, CxoneUnavailableError } from '../../src/shared/errors.js';
 import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { enqueueCommand, type CommandRequest } from '../../src/shared/lifecycle/enqueue.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
@@ -22,6 +22,9 @@ let worker: Worker;
 /** Runs once, after the armed campaign's first PATCH is applied and before its answer is dropped. */
 let afterApplied: ((campaignId: string) => Promise<void>) | undefined;
 let armed: string | undefined;
+/** The campaign whose second PATCH is refused with a 429 (nothing applied), after `afterApplied`. */
+let refusingSecond: string | undefined;
+let refusedAfter = 0;
 
 /** The real client; the armed campaign's first PATCH is applied, then answered as a timeout. */
 function losingFirstAnswer(inner: CxoneApi): CxoneApi {
@@ -31,6 +34,15 @@ function losingFirstAnswer(inner: CxoneApi): CxoneApi {
     getStats: (id, opts) => inner.getStats(id, opts),
     history: (id, opts) => inner.history(id, opts),
     async updateCampaign(id, version, body: UpdateCampaignRequest, opts) {
+      if (refusingSecond === id && refusedAfter-- === 0) {
+        refusingSecond = undefined;
+        await afterApplied?.(id);
+        throw new CxoneRateLimitError(
+          { endpoint: CXONE_ENDPOINTS.updateCampaign, campaignId: id },
+          50,
+          'rate limited by CXone (the test)',
+        );
+      }
       const written = await inner.updateCampaign(id, version, body, opts);
       if (armed !== id) return written;
       armed = undefined;
@@ -160,6 +172,35 @@ describe('a write applied without its answer, changed back in the console before
     });
     expect(now).toMatchObject({ status: 'paused', dialerSettings: { callRate: 0.5, answerRate: 0.3 } });
     expect(after.map(([actor]) => actor)).toEqual(['sandbox-client', 'console-operator', 'sandbox-client']);
+  });
+
+  it('a resume whose status write met a 429 after its settings were written: not written again over their revert', async () => {
+    // The settings write is answered; the status write is refused (429: nothing written, nothing
+    // undone, the job re-run); an operator reverts the callRate before the re-run.
+    const campaign = await h.campaign('paused', progressive);
+    afterApplied = async (id) => {
+      await h.consoleChange(id, { dialerSettings: { callRate: 0.5 } });
+    };
+    refusingSecond = campaign.id;
+    refusedAfter = 1;
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:alice',
+      reason: 'operator',
+      action: 'resume',
+      patch: { dialerStrategy: { callRate: 0.8, answerRate: 0.4 } },
+      base: { 'dialerStrategy.callRate': 0.5, 'dialerStrategy.answerRate': 0.3, status: 'paused' },
+      baseVersion: campaign.version,
+    });
+    const done = await h.waitForCommand(commandId);
+    expect(done.status).toBe('conflict');
+    expect(done.conflict?.conflicts).toEqual([
+      { field: 'dialerStrategy.callRate', base: 0.5, ours: 0.8, theirs: 0.5 },
+    ]);
+    expect(await h.ctx.cxone.getCampaign(campaign.id)).toMatchObject({
+      status: 'paused',
+      dialerSettings: { callRate: 0.5, answerRate: 0.3 },
+    });
   });
 
   it('a change of another field in between still finds the write in place: succeeded, recorded once', async () => {

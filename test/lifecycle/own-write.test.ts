@@ -40,7 +40,7 @@ describe('ownWriteOverwritten', () => {
   it('finds its own write in the history, changed since: a conflict on status', async () => {
     const report = await ownWriteOverwritten(
       io(withHistory([created, activated, ourPause, operatorResume])),
-      sent,
+      [sent],
       latest,
       { status: 'active' },
       {},
@@ -54,7 +54,7 @@ describe('ownWriteOverwritten', () => {
     const someoneElse = record(3, { 'dialerSettings.callRate': { from: 0.5, to: 0.4 } }, 'console-operator');
     const report = await ownWriteOverwritten(
       io(withHistory([created, activated, someoneElse, operatorResume])),
-      sent,
+      [sent],
       latest,
       { status: 'active' },
       {},
@@ -65,7 +65,7 @@ describe('ownWriteOverwritten', () => {
   it('refuses to decide on a history that lags the campaign: never taken for a write not applied', async () => {
     // The campaign is at version 4; CXone's history holds only up to 2 so far.
     await expect(
-      ownWriteOverwritten(io(withHistory([created, activated])), sent, latest, { status: 'active' }, {}),
+      ownWriteOverwritten(io(withHistory([created, activated])), [sent], latest, { status: 'active' }, {}),
     ).rejects.toThrow(HistoryBehindError);
   });
 });

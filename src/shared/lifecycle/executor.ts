@@ -246,7 +246,9 @@ export interface CommandRun {
    * Persists the CXone write about to be sent (the version its If-Match names, what it sets), so that
    * a later run can tell that write applied and changed by someone since (`job.lastSent`).
    */
-  saveSent?(sent: SentWrite): Promise<void>;
+  saveSent?(sent: SentWrite, step: 'settings' | 'status'): Promise<void>;
+  /** The settings write saved (`job.settingsSent`) was undone by this run: no longer this command's. */
+  forgetSettingsSent?(): Promise<void>;
 }
 
 /** What a run saves of a carried safe start before its write (AdjustJob.carriedSafeStart). */
@@ -346,12 +348,19 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     ...(run.saveSent
       ? {
           beforePatch: (version: number, body: UpdateCampaignRequest) =>
-            run.saveSent!({ version, changes: sentChanges(body) }),
+            run.saveSent!({ version, changes: sentChanges(body) }, 'status'),
         }
       : {}),
   };
   // An undo is no write of the command's own: it must not stand as the write a later run looks for.
   const { beforePatch: _own, ...undoIo } = io;
+  // The settings step's write is kept apart too (job.settingsSent): the status write replaces lastSent.
+  const settingsIo: VersionedWriteIO = run.saveSent
+    ? {
+        ...undoIo,
+        beforePatch: (version, body) => run.saveSent!({ version, changes: sentChanges(body) }, 'settings'),
+      }
+    : io;
   const effects = createCommandEffects({ ...deps, logger: log }, job);
   const nowIso = () => new Date(clock.now()).toISOString();
 
@@ -581,6 +590,17 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       hooks.onSettingsChanged(campaignId, fields),
     );
     log.warn({ rollback: report }, 'rolled back the first part of a command that failed half-way');
+    // Put back by this run: a later run finding those fields at the requester's values again must not
+    // take that for someone else's revert of this command's write (job.settingsSent). Only when this
+    // run wrote them back: found back already, someone else did, and a later run must be told.
+    if (report.outcome === 'restored' && run.forgetSettingsSent) {
+      await run.forgetSettingsSent().catch((err: unknown) => {
+        log.warn(
+          { err: err instanceof Error ? err.message : String(err) },
+          'could not note that the settings write was undone; a later run may stop on a conflict with its own undo',
+        );
+      });
+    }
     return report;
   };
   const stopped = async (
@@ -616,7 +636,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // would silently overwrite their change. A conflict instead; what of the command is still in place
     // is undone, as for any conflict of a later run.
     if (run.resumed && !mustLand(job)) {
-      const overwritten = await ownWriteOverwritten(io, job.lastSent, latest, base, ours);
+      const overwritten = await ownWriteOverwritten(io, [job.settingsSent, job.lastSent], latest, base, ours);
       if (overwritten) {
         earlierFound(beforeOwnSafeStart(job, run.resumed, savedCarried, latest));
         const rolledBack = await undo();
@@ -644,7 +664,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // Step 1: the settings CXone holds (orchestrator-only fields wait until every CXone write succeeded).
     if (Object.keys(ours).length > 0) {
       const result = await writeVersioned<SettingsWrite, SettingsStop>(
-        io,
+        settingsIo,
         latest,
         (current) => {
           settingsCarried = null; // decided again on every version read (after a 409)

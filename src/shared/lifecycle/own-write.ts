@@ -1,6 +1,6 @@
 import type { CallOptions, CxoneApi } from '../cxone/api.js';
 import type { CampaignResource, HistoryRecord, UpdateCampaignRequest } from '../cxone/wire.js';
-import type { ConflictReport } from './commands.js';
+import type { ConflictReport, FieldConflict } from './commands.js';
 import { configPathOfWire, getPath } from './patch.js';
 import { sameValue } from './rebase.js';
 
@@ -83,57 +83,98 @@ export class HistoryBehindError extends Error {
 }
 
 /**
- * CXone's history record of `version` (oldest first, so the walk stops there), or null when the
- * history went past it without it. Throws HistoryBehindError when the history ends before it.
+ * CXone's history records of `versions` (oldest first, so the walk stops once past the last of them);
+ * a version the history went past without holding is left out. Throws HistoryBehindError when the
+ * history ends before one of them.
  */
-async function historyRecordAt(
+async function historyRecordsAt(
   cxone: CxoneApi,
   campaignId: string,
-  version: number,
+  versions: readonly number[],
   opts: CallOptions,
-): Promise<HistoryRecord | null> {
+): Promise<Map<number, HistoryRecord>> {
+  const wanted = new Set(versions);
+  const last = Math.max(...versions);
+  const found = new Map<number, HistoryRecord>();
   let reached = 0;
-  for await (const page of cxone.history(campaignId, { ...opts, pageSize: 500 })) {
+  walk: for await (const page of cxone.history(campaignId, { ...opts, pageSize: 500 })) {
     for (const record of page.records) {
-      if (record.version === version) return record;
-      if (record.version > version) return null;
       reached = Math.max(reached, record.version);
+      if (wanted.has(record.version)) found.set(record.version, record);
+      if (record.version >= last) break walk;
     }
   }
-  throw new HistoryBehindError(campaignId, version, reached);
+  if (reached < last) throw new HistoryBehindError(campaignId, last, reached);
+  return found;
 }
 
 /**
- * The conflict of a command whose earlier run's write CXone applied and someone changed since: the
+ * The conflict of a command whose earlier runs' writes CXone applied and someone changed since: the
  * fields changed, with the value the requester saw (`base`; for a field it did not name, the value
- * before the write), the command's and theirs. Null when there is none: the write was not applied, or
- * every field still holds the command's value (the found-in-place logic takes it from there). Reads
- * CXone's history only when the campaign moved on and a field is not at the value sent.
+ * before the write), the command's and theirs. `sent`: the writes a run may have left in place (the
+ * settings write, and the last one sent, the status write after it, say). Null when there is none:
+ * no write applied, or every field still holds the command's value (the found-in-place logic takes it
+ * from there). Reads CXone's history only when the campaign moved on and a field is not at the value
+ * sent, once for all of them.
  */
 export async function ownWriteOverwritten(
   io: { cxone: CxoneApi; campaignId: string; callOpts: CallOptions },
-  sent: SentWrite | undefined,
+  sent: ReadonlyArray<SentWrite | undefined>,
   latest: CampaignResource,
   base: Record<string, unknown>,
   /** The command's own fields (config paths → values): only these, and its status, are its change. */
   ours: Record<string, unknown>,
 ): Promise<ConflictReport | null> {
-  const moved = movedAway(sent, latest, ours);
-  if (!sent || moved.length === 0) return null;
-  const written = sent.version + 1;
-  const record = await historyRecordAt(io.cxone, io.campaignId, written, io.callOpts);
-  if (!record || !isSentWrite(sent, record)) return null;
-  const conflicts = moved.map((path) => {
+  const writes = [...new Map(sent.flatMap((w) => (w ? [[w.version, w] as const] : []))).values()].sort(
+    (a, b) => a.version - b.version,
+  );
+  if (!writes.some((w) => movedAway(w, latest, ours).length > 0)) return null;
+  const possible = writes.filter((w) => w.version < latest.version);
+  if (possible.length === 0) return null;
+  const records = await historyRecordsAt(
+    io.cxone,
+    io.campaignId,
+    possible.map((w) => w.version + 1),
+    io.callOpts,
+  );
+  // What the command's applied writes left, field by field, oldest first: a later write of its own
+  // (the status write carrying a safe start over the callRate its settings write set) is no one
+  // else's change.
+  const left = new Map<string, { value: unknown; from: unknown; version: number }>();
+  for (const write of possible) {
+    const record = records.get(write.version + 1);
+    if (!record || !isSentWrite(write, record)) continue;
+    for (const path of Object.keys(write.changes)) {
+      left.set(path, {
+        value: write.changes[path],
+        from: record.changes[path]?.from,
+        version: record.version,
+      });
+    }
+  }
+  const byField = new Map<string, FieldConflict>();
+  const applied = new Set<number>();
+  for (const [path, { value, from, version }] of left) {
+    if (!(path === 'status' || configPathOfWire(path) in ours)) continue;
+    if (sameValue(getPath(latest, path), value)) continue;
     const field = configPathOfWire(path);
-    return {
+    applied.add(version);
+    byField.set(field, {
       field,
-      base: (field in base ? base[field] : record.changes[path]?.from) ?? null,
-      ours: sent.changes[path],
+      base: (field in base ? base[field] : from) ?? null,
+      ours: value,
       theirs: getPath(latest, path) ?? null,
-    };
-  });
+    });
+  }
+  if (byField.size === 0) return null;
+  const conflicts = [...byField.values()];
+  const versions = [...applied].sort((a, b) => a - b);
+  const as =
+    versions.length === 1
+      ? `write was applied as version ${versions[0]}`
+      : `writes were applied as versions ${versions.join(' and ')}`;
   return {
-    reason: `this command's write was applied as version ${written} (without its answer reaching the orchestrator, or before a later step failed) and changed by someone else since: ${conflicts.map((c) => c.field).join(', ')}; not written again over their change`,
+    reason: `this command's ${as} (without its answer reaching the orchestrator, or before a later step failed) and changed by someone else since: ${conflicts.map((c) => c.field).join(', ')}; not written again over their change`,
     conflicts,
     version: latest.version,
     status: latest.status,
