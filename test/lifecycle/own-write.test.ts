@@ -1,18 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import type { CxoneApi, HistoryPageRead } from '../../src/shared/cxone/api.js';
-import type { HistoryRecord } from '../../src/shared/cxone/wire.js';
+import { CXONE_ENDPOINTS, type HistoryRecord } from '../../src/shared/cxone/wire.js';
+import { CxoneBadRequestError } from '../../src/shared/errors.js';
 import { HistoryBehindError, ownWriteOverwritten } from '../../src/shared/lifecycle/own-write.js';
 import { resource } from './fixtures.js';
 
-/** A CXone whose history holds `records` (oldest first), in pages of two. */
-function withHistory(records: HistoryRecord[]): CxoneApi {
-  return {
-    history: async function* (): AsyncIterable<HistoryPageRead> {
-      for (let i = 0; i < records.length; i += 2) {
+/**
+ * A CXone whose history holds `records` (oldest first), in pages of two, from the page its cursor
+ * `from` names (`c<index>`); `pages` counts the pages it served. A cursor it does not know is refused
+ * with a 400, as CXone refuses an expired one.
+ */
+function withHistory(records: HistoryRecord[]): CxoneApi & { pages: number } {
+  const api = {
+    pages: 0,
+    history: async function* (_id: string, opts: { from?: string } = {}): AsyncIterable<HistoryPageRead> {
+      const start = opts.from === undefined ? 0 : Number(opts.from.slice(1));
+      if (!(start >= 0 && start < records.length && start % 2 === 0)) {
+        throw new CxoneBadRequestError({ endpoint: CXONE_ENDPOINTS.getHistory, status: 400 });
+      }
+      for (let i = start; i < records.length; i += 2) {
+        api.pages++;
         yield { records: records.slice(i, i + 2), cursor: i === 0 ? null : `c${i}` };
       }
     },
-  } as unknown as CxoneApi;
+  };
+  return api as unknown as CxoneApi & { pages: number };
 }
 
 function record(version: number, changes: HistoryRecord['changes'], actor = 'sandbox-client'): HistoryRecord {
@@ -60,6 +72,37 @@ describe('ownWriteOverwritten', () => {
       {},
     );
     expect(report).toBeNull();
+  });
+
+  it("starts the walk where the audit's last import ended, not at the first page", async () => {
+    // A long history before the write: the pause was sent on version 6, the import reached 5 (page c4).
+    const earlier = [3, 4, 5, 6].map((v) => record(v, { 'dialerSettings.callRate': { from: 0.1, to: 0.2 } }));
+    const ours = record(7, { status: { from: 'active', to: 'paused' } });
+    const resumed = record(8, { status: { from: 'paused', to: 'active' } }, 'console-operator');
+    const cxone = withHistory([created, activated, ...earlier, ours, resumed]);
+    const report = await ownWriteOverwritten(
+      { ...io(cxone), historyMark: { cursor: 'c4', version: 5 } },
+      [{ version: 6, changes: { status: 'paused' } }],
+      resource({ id: 'c1', version: 8, status: 'active' }),
+      { status: 'active' },
+      {},
+    );
+    expect(report?.conflicts).toEqual([
+      { field: 'status', base: 'active', ours: 'paused', theirs: 'active' },
+    ]);
+    expect(cxone.pages).toBe(2);
+  });
+
+  it('walks from the first page when CXone refuses the cursor', async () => {
+    const cxone = withHistory([created, activated, ourPause, operatorResume]);
+    const report = await ownWriteOverwritten(
+      { ...io(cxone), historyMark: { cursor: 'c-expired', version: 2 } },
+      [sent],
+      latest,
+      { status: 'active' },
+      {},
+    );
+    expect(report?.conflicts).toHaveLength(1);
   });
 
   it('refuses to decide on a history that lags the campaign: never taken for a write not applied', async () => {

@@ -101,7 +101,7 @@ export async function importCxoneHistory(
  * say what an expired cursor gets (the sandbox answers 400); the campaign was read just before, so a
  * 404 or 422 here is about the cursor too, and a walk from the first page needs none.
  */
-function refusesCursor(err: unknown): err is CxoneError {
+export function refusesCursor(err: unknown): err is CxoneError {
   if (!isCxoneError(err) || err.status === undefined) return false;
   return err.status >= 400 && err.status < 500 && ![401, 403, 429].includes(err.status);
 }

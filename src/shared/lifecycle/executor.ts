@@ -636,7 +636,18 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // would silently overwrite their change. A conflict instead; what of the command is still in place
     // is undone, as for any conflict of a later run.
     if (run.resumed && !mustLand(job)) {
-      const overwritten = await ownWriteOverwritten(io, [job.settingsSent, job.lastSent], latest, base, ours);
+      // The history walk starts where the audit's last import of it ended, when that is not past it.
+      const historyMark =
+        record?.historyResumeCursor !== undefined && record.historyImportedVersion !== undefined
+          ? { cursor: record.historyResumeCursor, version: record.historyImportedVersion }
+          : undefined;
+      const overwritten = await ownWriteOverwritten(
+        { ...io, historyMark },
+        [job.settingsSent, job.lastSent],
+        latest,
+        base,
+        ours,
+      );
       if (overwritten) {
         earlierFound(beforeOwnSafeStart(job, run.resumed, savedCarried, latest));
         const rolledBack = await undo();

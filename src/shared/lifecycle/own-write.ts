@@ -1,6 +1,7 @@
 import type { CallOptions, CxoneApi } from '../cxone/api.js';
 import type { CampaignResource, HistoryRecord, UpdateCampaignRequest } from '../cxone/wire.js';
 import type { ConflictReport, FieldConflict } from './commands.js';
+import { refusesCursor } from '../audit/history-import.js';
 import { configPathOfWire, getPath } from './patch.js';
 import { sameValue } from './rebase.js';
 
@@ -83,26 +84,53 @@ export class HistoryBehindError extends Error {
 }
 
 /**
+ * Where an earlier walk of the campaign's history ended (the record's historyResumeCursor, and the
+ * version it reached, historyImportedVersion): its page holds that version, and every later one
+ * follows it.
+ */
+export interface HistoryMark {
+  cursor: string;
+  version: number;
+}
+
+/**
  * CXone's history records of `versions` (oldest first, so the walk stops once past the last of them);
  * a version the history went past without holding is left out. Throws HistoryBehindError when the
- * history ends before one of them.
+ * history ends before one of them. Starts at `mark` when it is not past any of them: a campaign paced
+ * for weeks has thousands of versions, and the page before a retry's write is the last few; a cursor
+ * CXone refuses is dropped for a walk from the first page (as the audit's import does).
  */
 async function historyRecordsAt(
   cxone: CxoneApi,
   campaignId: string,
   versions: readonly number[],
   opts: CallOptions,
+  mark: HistoryMark | undefined,
 ): Promise<Map<number, HistoryRecord>> {
   const wanted = new Set(versions);
   const last = Math.max(...versions);
   const found = new Map<number, HistoryRecord>();
   let reached = 0;
-  walk: for await (const page of cxone.history(campaignId, { ...opts, pageSize: 500 })) {
-    for (const record of page.records) {
-      reached = Math.max(reached, record.version);
-      if (wanted.has(record.version)) found.set(record.version, record);
-      if (record.version >= last) break walk;
+  const walk = async (from: string | undefined) => {
+    const pages = cxone.history(campaignId, {
+      ...opts,
+      pageSize: 500,
+      ...(from !== undefined ? { from } : {}),
+    });
+    for await (const page of pages) {
+      for (const record of page.records) {
+        reached = Math.max(reached, record.version);
+        if (wanted.has(record.version)) found.set(record.version, record);
+        if (record.version >= last) return;
+      }
     }
+  };
+  const from = mark && mark.version <= Math.min(...versions) ? mark.cursor : undefined;
+  try {
+    await walk(from);
+  } catch (err) {
+    if (from === undefined || reached > 0 || !refusesCursor(err)) throw err;
+    await walk(undefined);
   }
   if (reached < last) throw new HistoryBehindError(campaignId, last, reached);
   return found;
@@ -118,7 +146,7 @@ async function historyRecordsAt(
  * sent, once for all of them.
  */
 export async function ownWriteOverwritten(
-  io: { cxone: CxoneApi; campaignId: string; callOpts: CallOptions },
+  io: { cxone: CxoneApi; campaignId: string; callOpts: CallOptions; historyMark?: HistoryMark | undefined },
   sent: ReadonlyArray<SentWrite | undefined>,
   latest: CampaignResource,
   base: Record<string, unknown>,
@@ -136,6 +164,7 @@ export async function ownWriteOverwritten(
     io.campaignId,
     possible.map((w) => w.version + 1),
     io.callOpts,
+    io.historyMark,
   );
   // What the command's applied writes left, field by field, oldest first: a later write of its own
   // (the status write carrying a safe start over the callRate its settings write set) is no one
