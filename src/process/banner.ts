@@ -43,9 +43,21 @@ export function parseRole(
   return {
     error:
       `unexpected argument${rest.length === 1 ? '' : 's'} ${extra} after the role ${arg}: the role is the only argument ` +
-      `(one role per process); configuration is by environment variables, e.g. PORT=4000 npm start -- ${arg} (README.md, "Configuration")`,
+      `(one role per process); configuration is by environment variables, e.g. ${PORT_EXAMPLE[arg as Role]} npm start -- ${arg} (README.md, "Configuration")`,
   };
 }
+
+/**
+ * The variable that sets each role's port, for parseRole's example: the worker does not read PORT
+ * (its /metrics is on METRICS_PORT) nor does the sandbox (SANDBOX_PORT), so `PORT=4000` there would
+ * change nothing (ROLE_USAGE says the same).
+ */
+const PORT_EXAMPLE: Readonly<Record<Role, string>> = {
+  all: 'PORT=4000',
+  api: 'PORT=4000',
+  worker: 'METRICS_PORT=9464',
+  sandbox: 'SANDBOX_PORT=4011',
+};
 
 /**
  * A URL people can click: a wildcard listen address is shown as localhost, an IPv6 one in brackets

@@ -42,6 +42,21 @@ describe('parseRole with arguments after the role', () => {
     expect(parseRole('api', ['--help'])).toHaveProperty('help');
     expect(parseRole('api', [])).toBe('api');
   });
+
+  it('gives the example of the variable the role reads for its port, not PORT, which a worker and the sandbox ignore', () => {
+    expect(parseRole('sandbox', ['--port', '4011'])).toHaveProperty(
+      'error',
+      expect.stringContaining('e.g. SANDBOX_PORT=4011 npm start -- sandbox ('),
+    );
+    expect(parseRole('worker', ['--port', '9464'])).toHaveProperty(
+      'error',
+      expect.stringContaining('e.g. METRICS_PORT=9464 npm start -- worker ('),
+    );
+    expect(parseRole('all', ['--port', '4000'])).toHaveProperty(
+      'error',
+      expect.stringContaining('e.g. PORT=4000 npm start -- all ('),
+    );
+  });
 });
 
 describe('bannerLines', () => {
