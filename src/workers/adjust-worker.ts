@@ -21,6 +21,7 @@ import { commandFate } from '../shared/lifecycle/pending-commands.js';
 import { lifecycleCommands, lifecycleLockWaits } from '../shared/metrics.js';
 import { classifyError } from '../shared/retry/classify.js';
 import { isLastAttempt, rethrowForBullmq } from './job-errors.js';
+import { trackHandlerWork } from './handler-work.js';
 import { timedProcessor } from './job-timing.js';
 import { JOB_BACKOFF, workerOptions } from './worker-options.js';
 
@@ -333,11 +334,58 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
     }
   };
 
+  /**
+   * A command whose job BullMQ failed without running it — its runs stalled more often than
+   * maxStalledCount (a command that kept killing or hanging its workers). No run recorded it, so it
+   * read `queued` or `running` for the week its record lives, and `cxo` waited on it, until another
+   * command of its campaign happened to find it dead (headIsDead). Recorded as that finds it, and
+   * taken out of its campaign's order, at once.
+   */
+  const settleGivenUp = async (job: Job, err: Error): Promise<void> => {
+    const parsed = adjustJobSchema.safeParse(job.data);
+    if (!parsed.success) return;
+    const { commandId, campaignId } = parsed.data;
+    const record = await commands.get(commandId);
+    if (record && !isFinished(record.status)) {
+      const updated = await commands.update(
+        commandId,
+        {
+          status: 'failed',
+          finishedAt: nowDate().toISOString(),
+          error: {
+            kind: 'lost',
+            message: `${err.message}: its runs stalled (their workers died or hung while running it) and BullMQ gave it up; it was never carried out to the end`,
+          },
+        },
+        nowDate(),
+      );
+      await recordLastCommand(updated);
+      lifecycleCommands.inc({ kind: record.action ?? 'patch', outcome: 'failed' });
+      log.warn({ commandId, campaignId }, 'dropped a command BullMQ gave up on after its runs stalled');
+    }
+    await leaveOrder(campaignId, commandId);
+  };
+
   // Every run timed, the ones that wait for their turn or their campaign's lock (`delayed`) included;
   // a run that completed did so whatever its command came to (cxo_lifecycle_commands_total says that).
-  return new Worker(
+  const worker = new Worker(
     QUEUES.adjust,
     timedProcessor(QUEUES.adjust, processJob),
     workerOptions(ctx, QUEUES.adjust),
   );
+  // close() waits for it (handler-work.ts), as the launch worker's.
+  const handlerWork = trackHandlerWork(worker);
+  worker.on('failed', (job, err) => {
+    // BullMQ's own failure of a job it did not run; every other is recorded by the run (fail above).
+    if (!job?.deferredFailure || err.message !== job.deferredFailure) return;
+    handlerWork.run(() =>
+      settleGivenUp(job, err).catch((settleErr: unknown) =>
+        log.error(
+          { jobId: job.id, err: (settleErr as Error).message },
+          'could not record a command BullMQ gave up on; the next command of its campaign drops it',
+        ),
+      ),
+    );
+  });
+  return worker;
 }
