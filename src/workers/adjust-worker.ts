@@ -313,7 +313,8 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
           saveCarried: (carried) => persist({ carriedSafeStart: carried ?? undefined }),
           saveSent: (sent, step) =>
             persist({ lastSent: sent, ...(step === 'settings' ? { settingsSent: sent } : {}) }),
-          forgetSettingsSent: () => persist({ settingsSent: undefined }),
+          forgetSettingsSent: (alsoLast) =>
+            persist({ settingsSent: undefined, ...(alsoLast ? { lastSent: undefined } : {}) }),
         },
       );
       await finish(data, outcome, job.attemptsMade + 1);

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { AuditInput } from '../../src/shared/audit/types.js';
 import type { CampaignConfig } from '../../src/shared/campaign-config.js';
 import type { CampaignStore } from '../../src/shared/campaign-store.js';
-import type { CxoneApi } from '../../src/shared/cxone/api.js';
-import type { CampaignResource, UpdateCampaignRequest } from '../../src/shared/cxone/wire.js';
+import type { CxoneApi, HistoryPageRead } from '../../src/shared/cxone/api.js';
+import type { CampaignResource, HistoryRecord, UpdateCampaignRequest } from '../../src/shared/cxone/wire.js';
 import {
   CxoneConflictError,
   CxoneForbiddenError,
@@ -18,6 +18,8 @@ import {
   type LifecycleHooks,
 } from '../../src/shared/lifecycle/executor.js';
 import { LockLostError, type CampaignLease } from '../../src/shared/lifecycle/lock.js';
+import { sentChanges } from '../../src/shared/lifecycle/own-write.js';
+import { getPath } from '../../src/shared/lifecycle/patch.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { carriedSafeStart, type CarriedSafeStart } from '../../src/shared/pacing/resume.js';
 import { resource } from './fixtures.js';
@@ -43,9 +45,10 @@ class InMemoryCxone implements CxoneApi {
   async getStats(): Promise<never> {
     throw new Error('not used');
   }
-  // eslint-disable-next-line require-yield
-  async *history(): AsyncIterable<never> {
-    throw new Error('not used');
+  /** CXone's history of the writes applied, as its history endpoint gives it (one page). */
+  historyRecords: HistoryRecord[] = [];
+  async *history(): AsyncIterable<HistoryPageRead> {
+    yield { records: structuredClone(this.historyRecords), cursor: null };
   }
   async getCampaign(): Promise<CampaignResource> {
     return structuredClone(this.campaign);
@@ -64,6 +67,7 @@ class InMemoryCxone implements CxoneApi {
     const failure = this.failWith?.(body);
     if (failure) throw failure;
     this.updates.push(body);
+    const before = this.campaign;
     this.campaign = {
       ...this.campaign,
       ...(body.name ? { name: body.name } : {}),
@@ -72,6 +76,18 @@ class InMemoryCxone implements CxoneApi {
       complianceSettings: { ...this.campaign.complianceSettings, ...(body.complianceSettings ?? {}) },
       version: this.campaign.version + 1,
     };
+    const changes = Object.fromEntries(
+      Object.entries(sentChanges(body)).map(([path, to]) => [path, { from: getPath(before, path), to }]),
+    );
+    this.historyRecords.push({
+      id: `h${this.campaign.version}`,
+      campaignId: id,
+      version: this.campaign.version,
+      occurredAt: new Date(0).toISOString(),
+      action: 'updated',
+      actor: 'sandbox-client',
+      changes,
+    });
     return structuredClone(this.campaign);
   }
 }
@@ -86,6 +102,8 @@ function setup(
     failPatches?: number;
     /** Pacing's carriedSafeStart in the hooks, as the adjust worker wires them (lifecycle/hooks.ts). */
     carry?: boolean;
+    /** The next saves of an answered settings write's record fail, as job.updateData on a Redis blip. */
+    failSettingsRecorded?: number;
   } = {},
 ) {
   /** The safe starts the writes carried, as pacing's follow-up was told of them. */
@@ -125,6 +143,7 @@ function setup(
   const stored = { config: {} as Partial<CampaignConfig> };
   const patches: Array<Record<string, unknown>> = [];
   let failPatches = opts.failPatches ?? 0;
+  let failSettingsRecorded = opts.failSettingsRecorded ?? 0;
   const store = {
     get: async () => (opts.keepsLocal ? structuredClone(stored) : null),
     syncFromCxone: async () => true,
@@ -174,12 +193,18 @@ function setup(
       attempt,
       resumed: attempt > 1,
       saveBase: async (base, baseVersion) => void Object.assign(saved, { base, baseVersion }),
-      saveSettingsRecorded: async (version) =>
-        void Object.assign(saved, { settingsRecordedVersion: version }),
+      saveSettingsRecorded: async (version) => {
+        if (failSettingsRecorded-- > 0) throw new Error('Connection is closed.');
+        Object.assign(saved, { settingsRecordedVersion: version });
+      },
       saveLocalRecorded: async () => void Object.assign(saved, { localRecorded: true }),
       statusRecorded: saved.statusRecorded === true,
       saveStatusRecorded: async () => void Object.assign(saved, { statusRecorded: true }),
       saveCarried: async (carried) => void Object.assign(saved, { carriedSafeStart: carried ?? undefined }),
+      saveSent: async (sent, step) =>
+        void Object.assign(saved, { lastSent: sent, ...(step === 'settings' ? { settingsSent: sent } : {}) }),
+      forgetSettingsSent: async (alsoLast) =>
+        void Object.assign(saved, { settingsSent: undefined, ...(alsoLast ? { lastSent: undefined } : {}) }),
     });
   return {
     cxone,
@@ -200,6 +225,18 @@ function setup(
 }
 
 describe('executeCommand', () => {
+  it('retried after it undid its own write (a Redis blip saving its record) is no conflict with that undo', async () => {
+    const { cxone, run, saved } = setup({ failSettingsRecorded: 1 });
+    const patch = { dialerStrategy: { callRate: 0.8 } };
+    const err = await run({ patch }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PartialFailureError);
+    expect((err as PartialFailureError).rollback).toMatchObject({ outcome: 'restored' });
+    // The campaign is back at 0.5 by the command's own undo, not by anyone else's revert.
+    const outcome = await run({ patch, ...saved }, 2);
+    expect(outcome).toMatchObject({ status: 'succeeded' });
+    expect(cxone.campaign.dialerSettings.callRate).toBe(0.8);
+  });
+
   it('re-reads and rebases on each 409, with jittered backoff, then writes once', async () => {
     const { cxone, sleeps, run, audits } = setup();
     cxone.outsideWrites = 2;

@@ -247,8 +247,11 @@ export interface CommandRun {
    * a later run can tell that write applied and changed by someone since (`job.lastSent`).
    */
   saveSent?(sent: SentWrite, step: 'settings' | 'status'): Promise<void>;
-  /** The settings write saved (`job.settingsSent`) was undone by this run: no longer this command's. */
-  forgetSettingsSent?(): Promise<void>;
+  /**
+   * The settings write saved (`job.settingsSent`) was undone by this run: no longer this command's;
+   * `alsoLast`: `job.lastSent` is that same write (no status write sent after it), forgotten too.
+   */
+  forgetSettingsSent?(alsoLast: boolean): Promise<void>;
 }
 
 /** What a run saves of a carried safe start before its write (AdjustJob.carriedSafeStart). */
@@ -347,18 +350,26 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     random: deps.random ?? Math.random,
     ...(run.saveSent
       ? {
-          beforePatch: (version: number, body: UpdateCampaignRequest) =>
-            run.saveSent!({ version, changes: sentChanges(body) }, 'status'),
+          beforePatch: async (version: number, body: UpdateCampaignRequest) => {
+            lastSentVersion = version;
+            await run.saveSent!({ version, changes: sentChanges(body) }, 'status');
+          },
         }
       : {}),
   };
+  /** The versions the saved writes named (job.lastSent, job.settingsSent), as this run left them. */
+  let lastSentVersion = job.lastSent?.version;
+  let settingsSentVersion = job.settingsSent?.version;
   // An undo is no write of the command's own: it must not stand as the write a later run looks for.
   const { beforePatch: _own, ...undoIo } = io;
   // The settings step's write is kept apart too (job.settingsSent): the status write replaces lastSent.
   const settingsIo: VersionedWriteIO = run.saveSent
     ? {
         ...undoIo,
-        beforePatch: (version, body) => run.saveSent!({ version, changes: sentChanges(body) }, 'settings'),
+        beforePatch: async (version, body) => {
+          lastSentVersion = settingsSentVersion = version;
+          await run.saveSent!({ version, changes: sentChanges(body) }, 'settings');
+        },
       }
     : io;
   const effects = createCommandEffects({ ...deps, logger: log }, job);
@@ -593,8 +604,11 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // Put back by this run: a later run finding those fields at the requester's values again must not
     // take that for someone else's revert of this command's write (job.settingsSent). Only when this
     // run wrote them back: found back already, someone else did, and a later run must be told.
-    if (report.outcome === 'restored' && run.forgetSettingsSent) {
-      await run.forgetSettingsSent().catch((err: unknown) => {
+    if (report.outcome === 'restored' && settingsSentVersion !== undefined && run.forgetSettingsSent) {
+      const alsoLast = lastSentVersion === settingsSentVersion;
+      settingsSentVersion = undefined;
+      if (alsoLast) lastSentVersion = undefined;
+      await run.forgetSettingsSent(alsoLast).catch((err: unknown) => {
         log.warn(
           { err: err instanceof Error ? err.message : String(err) },
           'could not note that the settings write was undone; a later run may stop on a conflict with its own undo',
