@@ -12,6 +12,7 @@ import { scheduleWindowEnforcement } from '../shared/compliance/enforcement.js';
 import { checkOutsideChange } from '../shared/compliance/outside-change.js';
 import { recordDeploymentOverrides } from '../shared/compliance/overrides.js';
 import { StartWindowPassedError, startWindowCheck } from '../shared/compliance/start-at-send.js';
+import { statsScopeCheck } from '../shared/compliance/scope-at-send.js';
 import type { AppContext } from '../shared/context.js';
 import { createKeyStillRemembered, launchIdempotencyKey } from '../shared/cxone/idempotency.js';
 import { mayHaveBeenApplied } from '../shared/cxone/outcome-unknown.js';
@@ -230,7 +231,8 @@ async function startWatching(
  * has just read or written; it is not read again, because the activation is an If-Match write on its
  * version: a change made since turns into a 409, and `transition` re-reads and decides again.
  * Throws StartWindowPassedError, nothing sent, when the activating write's permit comes at a moment
- * `input.config` no longer allows a start (start-at-send.ts): the caller schedules the next open.
+ * `input.config` no longer allows a start (start-at-send.ts): the caller schedules the next open; and
+ * StatsScopeMissingError, nothing sent, while the token lacks the statistics scope (scope-at-send.ts).
  */
 async function activateNow(
   deps: Deps,
@@ -287,6 +289,7 @@ async function activateNow(
     resource = before;
   } else {
     const checkStartWindow = startWindowCheck(input.config, ctx.clock, input.campaignId);
+    const checkStatsScope = statsScopeCheck(ctx.cxone, input.campaignId);
     let ours = false;
     /** Whether this try's write left for CXone (its permit granted, its window still open). */
     let sent = false;
@@ -314,9 +317,12 @@ async function activateNow(
         },
         // Decided when this job read the clock, sent when the fleet's budget allows: the window may
         // have closed meanwhile. Then nothing is sent (StartWindowPassedError) and the caller
-        // schedules the start for the next open.
+        // schedules the start for the next open. Nor is it sent while the token lacks the statistics
+        // scope (StatsScopeMissingError, permanent): the guard could not measure the campaign, and the
+        // launch fails as one CXone refuses does.
         beforeSend: () => {
           checkStartWindow();
+          checkStatsScope();
           sent = true;
         },
       });

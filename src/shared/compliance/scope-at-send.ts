@@ -1,0 +1,61 @@
+import { CxoneScopesNotGrantedError } from '../errors.js';
+import { CXONE_ENDPOINTS, type CxoneScope } from '../cxone/wire.js';
+import { SCOPE_RECHECK_MS } from '../cxone/token-provider.js';
+
+/**
+ * Without the statistics scope every statistics poll is a 403: the abandonment guard measures
+ * nothing, and a campaign started then dials unmeasured until the guard's blind pause. So a campaign
+ * is not started while this process's token is known to lack it (checked as the activating write
+ * leaves, beside the calling window: start-at-send.ts). Pauses and stops need only the write scope
+ * and are never held back by it.
+ */
+export const STATS_SCOPE: CxoneScope = 'outbound:campaigns:stats:read';
+
+/** What the activation check reads: the CXone client's token provider (cxone/client.ts `tokens`). */
+interface ScopeSource {
+  scopeShortfall(): { missingScopes: readonly string[]; grantedScopes?: readonly string[] } | undefined;
+}
+
+/** The client's token provider, when it has one (test doubles of the CXone API may not). */
+function scopeSourceOf(cxone: unknown): ScopeSource | undefined {
+  const tokens = (cxone as { tokens?: Partial<ScopeSource> } | null)?.tokens;
+  return typeof tokens?.scopeShortfall === 'function' ? (tokens as ScopeSource) : undefined;
+}
+
+/**
+ * An activating write was not sent: the token this process holds lacks the statistics scope, so the
+ * campaign would dial with nobody measuring its abandonment rate. Permanent for the job that hit it
+ * (a CxoneError that is not retryable): the launch fails as a launch CXone refuses does, and an
+ * operator grants the scope and submits the launch again.
+ */
+export class StatsScopeMissingError extends CxoneScopesNotGrantedError {
+  constructor(campaignId: string, granted: readonly string[] = []) {
+    super(
+      `campaign ${campaignId} not activated: CXone did not grant this OAuth client the scope ` +
+        `${STATS_SCOPE}, so every statistics poll would be refused (403) and the abandonment guard ` +
+        "would be blind: the campaign would dial unmeasured until the guard's blind pause. " +
+        `Grant ${STATS_SCOPE} to the client (CXONE_CLIENT_ID) ` +
+        `in CXone admin (the fleet asks for a new token within ${SCOPE_RECHECK_MS / 60_000} minutes), ` +
+        'then submit the launch again (a scheduled campaign whose start this refused stays scheduled on ' +
+        'CXone: stop it first)',
+      [STATS_SCOPE],
+      granted,
+      { endpoint: CXONE_ENDPOINTS.updateCampaign, campaignId },
+    );
+  }
+}
+
+/**
+ * The `beforeSend` of a campaign's activating write: throws StatsScopeMissingError, the write
+ * unsent, while the CXone client's last token lacks the statistics scope. Read at the moment of
+ * sending, after the write's token is in hand, so a scope granted meanwhile lets it go.
+ */
+export function statsScopeCheck(cxone: unknown, campaignId: string): () => void {
+  const source = scopeSourceOf(cxone);
+  return () => {
+    const lacking = source?.scopeShortfall();
+    if (lacking?.missingScopes.includes(STATS_SCOPE)) {
+      throw new StatsScopeMissingError(campaignId, lacking.grantedScopes ?? []);
+    }
+  };
+}

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import {
+  StatsScopeMissingError,
+  STATS_SCOPE,
+  statsScopeCheck,
+} from '../../src/shared/compliance/scope-at-send.js';
+import { classifyError } from '../../src/shared/retry/classify.js';
+
+/** A CXone client whose token provider reports `missing` as the last token's shortfall. */
+const clientLacking = (missing: string[] | undefined) => ({
+  tokens: {
+    scopeShortfall: () =>
+      missing ? { missingScopes: missing, grantedScopes: ['outbound:campaigns:read'] } : undefined,
+  },
+});
+
+describe('statsScopeCheck (the activating write leaves only with the statistics scope)', () => {
+  it('lets the write go when every scope was granted, or only another one is missing', () => {
+    expect(() => statsScopeCheck(clientLacking(undefined), 'c1')()).not.toThrow();
+    expect(() => statsScopeCheck(clientLacking(['outbound:campaigns:write']), 'c1')()).not.toThrow();
+    // A test double of the CXone API without a token provider knows nothing to refuse on.
+    expect(() => statsScopeCheck({}, 'c1')()).not.toThrow();
+  });
+
+  it('keeps it unsent, naming the scope and the fix, while the statistics scope is missing', () => {
+    const check = statsScopeCheck(clientLacking([STATS_SCOPE, 'outbound:campaigns:write']), 'c1');
+    let thrown: unknown;
+    try {
+      check();
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(StatsScopeMissingError);
+    const err = thrown as StatsScopeMissingError;
+    expect(err.campaignId).toBe('c1');
+    expect(err.missingScopes).toEqual([STATS_SCOPE]);
+    expect(err.grantedScopes).toEqual(['outbound:campaigns:read']);
+    expect(err.message).toContain(`campaign c1 not activated`);
+    expect(err.message).toContain(`Grant ${STATS_SCOPE} to the client (CXONE_CLIENT_ID) in CXone admin`);
+    // Not retried: nothing says when the scope comes back.
+    expect(classifyError(err).kind).toBe('permanent');
+  });
+
+  it('reads the token provider at the moment of sending, not when the check was made', () => {
+    let missing: string[] | undefined = [STATS_SCOPE];
+    const check = statsScopeCheck(
+      { tokens: { scopeShortfall: () => (missing ? { missingScopes: missing } : undefined) } },
+      'c1',
+    );
+    expect(check).toThrow(StatsScopeMissingError);
+    missing = undefined;
+    expect(check).not.toThrow();
+  });
+});
