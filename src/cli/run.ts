@@ -824,8 +824,18 @@ export function commandOutcome(
   const details = { commandId: command.commandId, campaignId, command };
   if (command.status === 'conflict') {
     const reason = printableLine(command.conflict?.reason ?? 'someone else changed the campaign');
+    // A conflict on part of a command may leave the rest in place (a pause whose patch clashed is
+    // still paused): say where the campaign stands, or an operator reads "not paused" into exit 4.
+    const status = command.conflict?.status;
+    const version = command.conflict?.version !== undefined ? ` (version ${command.conflict.version})` : '';
+    const now = status ? printableLine(`; the campaign is ${status}${version}`) : '';
     return {
-      failure: failure(EXIT.refused, 'command_conflict', `${of} stopped on a conflict: ${reason}`, details),
+      failure: failure(
+        EXIT.refused,
+        'command_conflict',
+        `${of} stopped on a conflict: ${reason}${now}`,
+        details,
+      ),
     };
   }
   const why = errorText(command.error) || 'the worker gave up (no reason recorded)';

@@ -69,6 +69,23 @@ describe('printableLine (pure)', () => {
     expect(outputs[0]!.split('\n')).toHaveLength(1);
   });
 
+  it('says where the campaign stands after a conflict, as a pause whose patch clashed is still paused', () => {
+    const outcome = commandOutcome('pause', 'c-1', {
+      commandId: 'cmd-1',
+      status: 'conflict',
+      conflict: {
+        reason: 'dialerStrategy.callRate was changed by someone else',
+        conflicts: [],
+        version: 7,
+        status: 'paused',
+      },
+    });
+    expect('failure' in outcome && outcome.failure.json.message).toBe(
+      'pause of campaign c-1 stopped on a conflict: dialerStrategy.callRate was changed by someone else; ' +
+        'the campaign is paused (version 7)',
+    );
+  });
+
   it("shows a command's outcome read from the API printably", () => {
     const outcome = commandOutcome('pause', 'c-1', {
       commandId: `k${ESC}[2J`,
