@@ -321,6 +321,9 @@ async function activateNow(
         // scope (StatsScopeMissingError, permanent): the guard could not measure the campaign, and the
         // launch fails as one CXone refuses does.
         beforeSend: () => {
+          // Run again for the same write after CXone refused its token (401, not applied): only a
+          // send that passes its checks this time counts.
+          sent = false;
           checkStartWindow();
           checkStatsScope();
           sent = true;

@@ -6,6 +6,7 @@ import {
   CxoneRateLimitError,
   CxoneUnavailableError,
 } from '../../src/shared/errors.js';
+import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 
 const at = { endpoint: 'PATCH /api/v2/campaigns/:id', campaignId: 'c-1' };
 
@@ -24,6 +25,17 @@ describe('mayHaveBeenApplied', () => {
     expect(mayHaveBeenApplied(new CxoneUnavailableError('reset', at, { cause: reset }))).toBe(true);
     expect(mayHaveBeenApplied(new CxoneMalformedResponseError(['version: required'], at))).toBe(true);
     expect(mayHaveBeenApplied(new Error('something else'))).toBe(true);
+  });
+
+  it('is no for a failure of the token request made again after CXone refused the write (401)', () => {
+    // The write's answer was a 401 (refused, nothing applied); the fresh token it waits for to send
+    // it again fails at the token endpoint, the write itself never leaving a second time.
+    const tokenDown = new CxoneUnavailableError('CXone answered 503 to POST /oauth2/token', {
+      endpoint: CXONE_ENDPOINTS.token,
+      status: 503,
+      campaignId: 'c-1',
+    });
+    expect(mayHaveBeenApplied(tokenDown)).toBe(false);
   });
 
   it('is no for a request that never reached CXone', () => {

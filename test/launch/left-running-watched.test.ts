@@ -335,6 +335,37 @@ describe('a campaign a failed launch left running because an operator started it
     await expectWatched(stack.ctx, campaignId);
   });
 
+  it("is spared when an operator activated it after its launch's activation met a 401 and no fresh token came", async () => {
+    // Due now: the activating write is sent with a token CXone revoked meanwhile (401: refused, not
+    // applied) and the fresh token it waits for to send it again fails at the token endpoint (503):
+    // that write never left a second time. Its note must be taken back as for any refused write.
+    const config = campaignConfigSchema.parse(campaignConfig());
+    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
+    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
+    const deps = launchDeps(stack.ctx);
+    beforeActivation = async () => {
+      expect((await fetch(`${stack.sandbox.url}/__sandbox/tokens`, { method: 'DELETE' })).status).toBe(200);
+      await scriptFaults(stack.sandbox, { failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.token });
+    };
+    await expect(processLaunch(deps, queued)).rejects.toThrow(CXONE_ENDPOINTS.token);
+    expect(beforeActivation, 'the activating write was tried').toBeUndefined();
+    expect((await sandboxFaults(stack.sandbox)).scripted, 'the token request met the 503').toEqual([]);
+    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    expect(sandboxStatus(stack.sandbox, campaignId), 'not activated by the launch').toBe('scheduled');
+    expect((await deps.campaigns.get(campaignId))?.activationSent).toBeUndefined();
+    expect((await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' })).status).toBe(200);
+
+    expect(await finishGivenUpLaunch(deps, givenUp(queued), stalled)).toBe(true);
+
+    expect(sandboxStatus(stack.sandbox, campaignId), "the operator's campaign").toBe('active');
+    expect(await deps.launches.get(launchId)).toMatchObject({
+      status: 'failed',
+      campaignId,
+      cancelled: false,
+    });
+    await expectWatched(stack.ctx, campaignId);
+  });
+
   it("is still cancelled when another run of its launch activated it while this run's activation was on its way", async () => {
     // Due now: two runs of one launch (one lost its job's lock to a stalled worker, the other took the
     // job) send the same activating write on the same version; the other's lands first, so CXone

@@ -5,6 +5,7 @@ import { submitLaunch } from '../../src/producers/launch-submit.js';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import type { CxoneClient } from '../../src/shared/cxone/client.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { activateJobId } from '../../src/shared/jobs.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
@@ -118,6 +119,42 @@ describe('an activation whose permit comes too late for its calling window', () 
       expect(trail.map((r) => r.action)).not.toContain('campaign_launched');
     },
   );
+
+  it("a scheduled campaign's activation that met a 401 and whose second permit comes too late is not noted as sent", async () => {
+    // The write leaves with a token CXone refuses (401: revoked, or expired early — nothing applied);
+    // the client fetches a fresh one and asks for a permit again, which comes after the close. The
+    // write is not sent a second time, so its note must be taken back: an operator's activation before
+    // the next open is not the orchestrator's.
+    stack.clock.set(Date.parse(DECIDED_AT));
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    const launchId = await succeededLaunch(stack.ctx, created.id);
+    await createCampaignStore(stack.ctx).syncFromCxone(scheduled, { config, launchId });
+    const tokens = (stack.ctx.cxone as CxoneClient).tokens;
+    const sendable = tokens.sendable.bind(tokens);
+    let refused = 0;
+    stack.beforeWritePermit(1, () => {
+      // The first try's token: one CXone no longer accepts.
+      tokens.sendable = () => {
+        tokens.sendable = sendable;
+        refused += 1;
+        return 'revoked-token';
+      };
+      stack.beforeWritePermit(1, () => stack.clock.set(Date.parse(LATE[0][1])));
+    });
+
+    const { job, delayedTo } = fakeActivationJob(created.id, launchId);
+    await expect(processActivate(launchWorkerDeps(stack.ctx), job, 'token')).rejects.toBeInstanceOf(
+      DelayedError,
+    );
+
+    expect(refused, 'the first try was sent with the refused token').toBe(1);
+    expect(status(created.id)).toBe('scheduled');
+    expect(delayedTo).toHaveLength(1);
+    expect((await createCampaignStore(stack.ctx).get(created.id))?.activationSent).toBeUndefined();
+  });
 
   it('a launch whose permit comes in time is activated (the check lets a start inside its window go)', async () => {
     stack.clock.set(Date.parse(DECIDED_AT));

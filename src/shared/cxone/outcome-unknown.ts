@@ -1,4 +1,5 @@
 import { CxoneError, CxoneMalformedResponseError, CxoneUnavailableError } from '../errors.js';
+import { CXONE_ENDPOINTS } from './wire.js';
 
 /**
  * Failures that prove the request never reached CXone: nothing was done, so sending it again is
@@ -41,9 +42,12 @@ export function mayHaveReachedCxone(err: CxoneUnavailableError): boolean {
  * Whether a write that left for CXone and failed with `err` may have been applied: yes when its answer
  * was lost (a timeout, a reset, a 5xx or 408: mayHaveReachedCxone), when CXone answered off its
  * contract (a 2xx that does not parse), and for a failure that is not CXone's (nothing says what became
- * of the request); no when CXone refused it (a 4xx: 400, 401, 403, 404, 409, 422, 429). Pure.
+ * of the request); no when CXone refused it (a 4xx: 400, 401, 403, 404, 409, 422, 429), and no for a
+ * failure of the token endpoint: a write that left meets one only after CXone answered it 401 (refused)
+ * and the client waits for a fresh token to send it again, the write not leaving a second time. Pure.
  */
 export function mayHaveBeenApplied(err: unknown): boolean {
+  if (err instanceof CxoneError && err.endpoint === CXONE_ENDPOINTS.token) return false;
   if (err instanceof CxoneUnavailableError) return mayHaveReachedCxone(err);
   if (err instanceof CxoneMalformedResponseError) return true;
   return !(err instanceof CxoneError);
