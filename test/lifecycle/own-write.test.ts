@@ -105,6 +105,45 @@ describe('ownWriteOverwritten', () => {
     expect(report?.conflicts).toHaveLength(1);
   });
 
+  it("walks from the first page when the cursor's page starts past the version the import reached", async () => {
+    // The import reached version 3 on page c4; that cursor now hands over the page from version 5
+    // (an offset shifted by CXone's retention, say), past the pause the run sent on 3, applied as 4.
+    const other = record(3, { 'dialerSettings.callRate': { from: 0.1, to: 0.2 } });
+    const ours = record(4, { status: { from: 'active', to: 'paused' } });
+    const resumed = record(5, { status: { from: 'paused', to: 'active' } }, 'console-operator');
+    const after = record(6, { 'dialerSettings.callRate': { from: 0.2, to: 0.3 } });
+    const report = await ownWriteOverwritten(
+      {
+        ...io(withHistory([created, activated, other, ours, resumed, after])),
+        historyMark: { cursor: 'c4', version: 3 },
+      },
+      [{ version: 3, changes: { status: 'paused' } }],
+      resource({ id: 'c1', version: 6, status: 'active' }),
+      { status: 'active' },
+      {},
+    );
+    expect(report?.conflicts).toEqual([
+      { field: 'status', base: 'active', ours: 'paused', theirs: 'active' },
+    ]);
+  });
+
+  it("walks from the first page when the import's mark is past the write", async () => {
+    const other = record(3, { 'dialerSettings.callRate': { from: 0.1, to: 0.2 } });
+    const ours = record(4, { status: { from: 'active', to: 'paused' } });
+    const resumed = record(5, { status: { from: 'paused', to: 'active' } }, 'console-operator');
+    const after = record(6, { 'dialerSettings.callRate': { from: 0.2, to: 0.3 } });
+    const cxone = withHistory([created, activated, other, ours, resumed, after]);
+    const report = await ownWriteOverwritten(
+      { ...io(cxone), historyMark: { cursor: 'c4', version: 5 } },
+      [{ version: 3, changes: { status: 'paused' } }],
+      resource({ id: 'c1', version: 6, status: 'active' }),
+      { status: 'active' },
+      {},
+    );
+    expect(report?.conflicts).toHaveLength(1);
+    expect(cxone.pages).toBe(2);
+  });
+
   it('refuses to decide on a history that lags the campaign: never taken for a write not applied', async () => {
     // The campaign is at version 4; CXone's history holds only up to 2 so far.
     await expect(

@@ -98,7 +98,8 @@ export interface HistoryMark {
  * a version the history went past without holding is left out. Throws HistoryBehindError when the
  * history ends before one of them. Starts at `mark` when it is not past any of them: a campaign paced
  * for weeks has thousands of versions, and the page before a retry's write is the last few; a cursor
- * CXone refuses is dropped for a walk from the first page (as the audit's import does).
+ * CXone refuses is dropped for a walk from the first page (as the audit's import does), and so is one
+ * whose page no longer starts at or before the mark's version.
  */
 async function historyRecordsAt(
   cxone: CxoneApi,
@@ -111,6 +112,8 @@ async function historyRecordsAt(
   const last = Math.max(...versions);
   const found = new Map<number, HistoryRecord>();
   let reached = 0;
+  /** The first version the walk met: from the mark's cursor, at most the mark's own. */
+  let first: number | undefined;
   const walk = async (from: string | undefined) => {
     const pages = cxone.history(campaignId, {
       ...opts,
@@ -119,6 +122,7 @@ async function historyRecordsAt(
     });
     for await (const page of pages) {
       for (const record of page.records) {
+        first ??= record.version;
         reached = Math.max(reached, record.version);
         if (wanted.has(record.version)) found.set(record.version, record);
         if (record.version >= last) return;
@@ -126,10 +130,22 @@ async function historyRecordsAt(
     }
   };
   const from = mark && mark.version <= Math.min(...versions) ? mark.cursor : undefined;
+  let restart: boolean;
   try {
     await walk(from);
+    // The mark's page holds the mark's version. A walk from its cursor that met nothing, or started
+    // past that version, was handed another page than the import read (a cursor CXone took without
+    // refusing it, an offset its retention shifted): the write's record may be among those it skipped,
+    // and missing, the write would read as never applied and be sent again over someone's change.
+    restart = from !== undefined && !(first !== undefined && first <= mark!.version);
   } catch (err) {
     if (from === undefined || reached > 0 || !refusesCursor(err)) throw err;
+    restart = true;
+  }
+  if (restart) {
+    found.clear();
+    reached = 0;
+    first = undefined;
     await walk(undefined);
   }
   if (reached < last) throw new HistoryBehindError(campaignId, last, reached);
