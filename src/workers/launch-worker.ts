@@ -293,6 +293,8 @@ async function activateNow(
     let ours = false;
     /** Whether this try's write left for CXone (its permit granted, its window still open). */
     let sent = false;
+    /** The version the last try's write named (If-Match). */
+    let sentOn: number | undefined;
     try {
       resource = await transition(ctx, input.campaignId, 'active', {
         attempt: input.attempt,
@@ -307,6 +309,7 @@ async function activateNow(
         },
         beforeWrite: async (extra, version) => {
           sent = false;
+          sentOn = version;
           // Noted before it can be sent: a running campaign whose record lacks it was started by
           // someone else, and a failed launch's cleanup leaves it running (startedOutsideOrchestrator).
           await campaigns.patch(input.campaignId, {
@@ -339,13 +342,16 @@ async function activateNow(
     }
     input.onActive?.(resource);
     // CXone refused our write (409) and the re-read found the campaign active. At exactly the safe start
-    // this run's write carried (deterministic from the launch's rate and CXone's settings), it is the
-    // same write sent by another run of this launch (one that lost the job to this run, or took it
-    // over): the launch's own activation, whose note stands — taken back, a failure of the launch
-    // would leave its campaign running as if an operator had started it.
+    // this run's write carried (deterministic from the launch's rate and CXone's settings), one version
+    // past the one it named, it is the same write sent by another run of this launch (one that lost
+    // the job to this run, or took it over): the launch's own activation, whose note stands — taken
+    // back, a failure of the launch would leave its campaign running as if an operator had started it.
+    // Further on, more than one write came in between: an operator who lowered the rate (the safe
+    // start is the contract's lowest, 0.1) and then activated it — not ours. An operator's single
+    // save of both on that version still reads as ours (docs/api.md).
     const sameStart = planned as SafeStart | null;
     const another =
-      !ours && sameStart
+      !ours && sameStart && sentOn !== undefined && resource.version === sentOn + 1
         ? ownSafeStartInPlace(sameStart.requestedCallRate, {
             status: resource.status,
             config: configFromResource(resource, input.config),

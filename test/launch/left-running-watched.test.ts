@@ -397,6 +397,42 @@ describe('a campaign a failed launch left running because an operator started it
     expect(outside, 'no start outside the orchestrator recorded').toEqual([]);
   });
 
+  it('is spared when an operator lowered it to the safe start and activated it while its activation was on its way', async () => {
+    // Due now: while the launch's activating write is on its way, an operator brings the campaign down
+    // to the lowest rate (the very rate of the safe start) and activates it in the console, two saves:
+    // the write meets a 409 and the re-read finds it active at that rate — but two versions past the
+    // one the write named, which another run's identical write (one version) cannot make. The
+    // operator's start: a failure of the launch leaves it running, watched.
+    const config = campaignConfigSchema.parse(campaignConfig());
+    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
+    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
+    const deps = launchDeps(stack.ctx);
+    beforeActivation = async (campaignId, _id, _version, body) => {
+      const rate = body.dialerSettings?.callRate;
+      expect(rate, 'the write carries a safe start').toBeDefined();
+      expect(
+        (await patchOnSandbox(stack.sandbox, campaignId, { dialerSettings: { callRate: rate } })).status,
+      ).toBe(200);
+      expect((await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' })).status).toBe(200);
+    };
+    await expect(
+      processLaunch({ ...deps, launches: finishFailingOnce(deps.launches) }, queued),
+    ).rejects.toThrow('Redis went away');
+    expect(beforeActivation, 'the operator activated it first').toBeUndefined();
+    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    expect((await deps.campaigns.get(campaignId))?.activationSent).toBeUndefined();
+
+    expect(await finishGivenUpLaunch(deps, givenUp(queued), stalled)).toBe(true);
+
+    expect(sandboxStatus(stack.sandbox, campaignId), "the operator's campaign").toBe('active');
+    expect(await deps.launches.get(launchId)).toMatchObject({
+      status: 'failed',
+      campaignId,
+      cancelled: false,
+    });
+    await expectWatched(stack.ctx, campaignId);
+  });
+
   it('is watched, not said to stay scheduled, when its activation at the start fails for good after it went active', async () => {
     // Due now; an earlier run's activating write went through with its answer lost, so this last
     // attempt finds the campaign active — and Redis refuses the record's sync once.
