@@ -14,6 +14,7 @@ import {
   type CommandStatus,
 } from '../shared/lifecycle/commands.js';
 import { executeCommand, PartialFailureError, type ExecutionOutcome } from '../shared/lifecycle/executor.js';
+import { HistoryBehindError } from '../shared/lifecycle/own-write.js';
 import { createLifecycleHooks } from '../shared/lifecycle/hooks.js';
 import { DEFAULT_LEASE_MS, tryAcquireCampaignLock } from '../shared/lifecycle/lock.js';
 import { createCommandOrder } from '../shared/lifecycle/order.js';
@@ -161,6 +162,49 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
       { commandId: data.commandId, campaignId: data.campaignId, outcome: outcome.status },
       'campaign command finished',
     );
+  };
+
+  /**
+   * A pause or a stop queued behind `commandId` on its campaign, still to run (the calling window's at
+   * its close, the guard's, an operator's), or null.
+   */
+  const pauseBehind = async (campaignId: string, commandId: string): Promise<CommandRecord | null> => {
+    const pending = await order.pending(campaignId);
+    const at = pending.indexOf(commandId);
+    for (const id of at < 0 ? [] : pending.slice(at + 1)) {
+      const record = await commands.get(id);
+      if (record && !isFinished(record.status) && (record.action === 'pause' || record.action === 'stop')) {
+        return record;
+      }
+    }
+    return null;
+  };
+
+  /**
+   * A command that cannot tell yet whether its earlier write was applied and changed since (CXone's
+   * history lags: HistoryBehindError) retries with backoff, for minutes should the history not catch
+   * up, and holds its campaign's order meanwhile: a pause behind it, the calling window's at its close
+   * or the guard's, would wait out every retry while the campaign dials. With one waiting it ends now,
+   * failed, having written nothing this run; null otherwise (retried as any transient failure). Best
+   * effort: unanswered (Redis), it retries.
+   */
+  const yieldToPause = async (data: AdjustJob, cause: unknown): Promise<ExecutionOutcome | null> => {
+    if (!(cause instanceof HistoryBehindError)) return null;
+    const waiting = await pauseBehind(data.campaignId, data.commandId).catch(() => null);
+    if (!waiting) return null;
+    log.warn(
+      { commandId: data.commandId, campaignId: data.campaignId, waiting: waiting.commandId },
+      'ended a command waiting on a lagging CXone history, so the pause behind it runs',
+    );
+    return {
+      status: 'failed',
+      error: {
+        kind: 'history_behind',
+        message:
+          `${cause.message}; ended rather than hold up the ${waiting.action} behind it (command ` +
+          `${waiting.commandId}, ${waiting.reason}): check the campaign in CXone, then send this command again if still wanted`,
+      },
+    };
   };
 
   /** Records a failed attempt; the command only fails for good when BullMQ will not retry it. */
@@ -321,6 +365,12 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
       done = true;
       return outcome.status;
     } catch (err) {
+      const ended = await yieldToPause(data, err instanceof PartialFailureError ? err.cause : err);
+      if (ended) {
+        await finish(data, ended, job.attemptsMade + 1);
+        done = true;
+        return ended.status;
+      }
       done = await fail(job, data, err);
       return await rethrowForBullmq(
         err instanceof PartialFailureError ? err.cause : err,

@@ -66,7 +66,8 @@ export function isSentWrite(sent: SentWrite, record: HistoryRecord): boolean {
  * CXone's history does not reach the version a command's write would have made, though the campaign
  * is past it: a history that lags the resource (docs/audit-and-webhooks.md). Whether that write was
  * applied and changed since cannot be told yet, and writing again could overwrite an operator's
- * change: the run fails, and the command retries (with backoff) once the history caught up.
+ * change: the run fails, and the command retries (with backoff) once the history caught up, unless
+ * a pause or a stop waits behind it (the adjust worker then ends it: it must not hold that back).
  */
 export class HistoryBehindError extends Error {
   constructor(
@@ -76,8 +77,8 @@ export class HistoryBehindError extends Error {
   ) {
     super(
       `CXone's history of campaign ${campaignId} reaches version ${reached}, not yet ${wanted}: cannot tell ` +
-        `whether this command's earlier write was applied as ${wanted} and changed since; not written ` +
-        'again until it can (retried)',
+        `whether this command's earlier write was applied as ${wanted} and changed since; nothing written ` +
+        'while it cannot',
     );
     this.name = 'HistoryBehindError';
   }

@@ -1,0 +1,109 @@
+import type { Worker } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REASON_WINDOW } from '../../src/shared/compliance/enforcement.js';
+import { COMPLIANCE_ACTOR } from '../../src/shared/compliance/record.js';
+import type { CxoneApi, HistoryPageRead } from '../../src/shared/cxone/api.js';
+import { CXONE_ENDPOINTS, type UpdateCampaignRequest } from '../../src/shared/cxone/wire.js';
+import { CxoneUnavailableError } from '../../src/shared/errors.js';
+import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
+import { startHarness, testCampaignConfig, type Harness } from './harness.js';
+
+/**
+ * A command whose retry cannot tell whether its earlier write was applied (CXone's history stops short
+ * of it: HistoryBehindError) retries with backoff, minutes in all should the history not catch up,
+ * holding its campaign's order. The calling window's pause queued behind it must not wait that out
+ * while the campaign dials past its close.
+ */
+let h: Harness;
+let worker: Worker;
+/** The armed campaign's first PATCH is applied, `afterApplied` runs, and its answer is dropped. */
+let armed: string | undefined;
+let afterApplied: ((campaignId: string) => Promise<void>) | undefined;
+/** Campaign → the last version its history shows (a history that lags the resource). */
+const historyUpTo = new Map<string, number>();
+
+function laggingHistory(inner: CxoneApi): CxoneApi {
+  return {
+    createCampaign: (body, opts) => inner.createCampaign(body, opts),
+    getCampaign: (id, opts) => inner.getCampaign(id, opts),
+    getStats: (id, opts) => inner.getStats(id, opts),
+    history(id, opts) {
+      const upTo = historyUpTo.get(id);
+      if (upTo === undefined) return inner.history(id, opts);
+      return (async function* (): AsyncIterable<HistoryPageRead> {
+        for await (const page of inner.history(id, opts)) {
+          yield { ...page, records: page.records.filter((r) => r.version <= upTo) };
+        }
+      })();
+    },
+    async updateCampaign(id, version, body: UpdateCampaignRequest, opts) {
+      const written = await inner.updateCampaign(id, version, body, opts);
+      if (armed !== id) return written;
+      armed = undefined;
+      await afterApplied?.(id);
+      throw new CxoneUnavailableError('timeout of 10000ms exceeded (answer dropped by the test)', {
+        endpoint: CXONE_ENDPOINTS.updateCampaign,
+        campaignId: id,
+      });
+    },
+  };
+}
+
+beforeAll(async () => {
+  h = await startHarness();
+  worker = createAdjustWorker({ ...h.ctx, cxone: laggingHistory(h.ctx.cxone) });
+  await worker.waitUntilReady();
+});
+
+afterAll(async () => {
+  await worker?.close();
+  await h?.close();
+});
+
+describe('a command retrying on a lagging history, a pause queued behind it', () => {
+  it("ends, writing nothing more, so the calling window's pause runs now", async () => {
+    const campaign = await h.campaign(
+      'active',
+      testCampaignConfig({
+        dialerStrategy: { strategy: 'progressive', agentCapacity: 20, callRate: 0.5, answerRate: 0.3 },
+      }),
+    );
+    // CXone's history stays at the campaign's creation: it never shows the patch's write.
+    historyUpTo.set(campaign.id, campaign.version);
+    let pauseId: string | undefined;
+    afterApplied = async (id) => {
+      // The operator reverts the patch in the console; the window closes and its pause is queued.
+      await h.consoleChange(id, { dialerSettings: { callRate: 0.5 } });
+      ({ commandId: pauseId } = await enqueueCommand(h.ctx, {
+        campaignId: id,
+        actor: COMPLIANCE_ACTOR,
+        reason: REASON_WINDOW,
+        action: 'pause',
+      }));
+    };
+    armed = campaign.id;
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:alice',
+      reason: 'operator',
+      patch: { dialerStrategy: { callRate: 0.6 } },
+      base: { 'dialerStrategy.callRate': 0.5, status: 'active' },
+      baseVersion: campaign.version,
+    });
+
+    const patch = await h.waitForCommand(commandId);
+    expect(patch.status).toBe('failed');
+    expect(patch.attempts).toBe(2);
+    expect(patch.error?.kind).toBe('history_behind');
+    expect(patch.error?.message).toContain(
+      `ended rather than hold up the pause behind it (command ${pauseId}`,
+    );
+    const pause = await h.waitForCommand(pauseId!);
+    expect(pause).toMatchObject({ status: 'succeeded', result: { status: 'paused' } });
+    const now = await h.ctx.cxone.getCampaign(campaign.id);
+    // Paused, and the operator's revert kept: the patch was not written again.
+    expect(now.status).toBe('paused');
+    expect(now.dialerSettings.callRate).toBe(0.5);
+  });
+});
