@@ -207,6 +207,21 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
     };
   };
 
+  /**
+   * A pause or a stop waiting its turn behind a command between retries on a lagging history (its
+   * last run failed so): that command runs now rather than at the end of its backoff, up to a minute
+   * away, and ends itself for the pause (yieldToPause) should the history still lag. Best effort.
+   */
+  const hurryAhead = async (data: AdjustJob): Promise<void> => {
+    if (data.action !== 'pause' && data.action !== 'stop') return;
+    const head = await order.head(data.campaignId);
+    if (head === null || head === data.commandId) return;
+    const record = await commands.get(head);
+    if (record?.status !== 'queued' || record.error?.kind !== HistoryBehindError.name) return;
+    const job = await queue.getJob(head);
+    if (job && (await job.isDelayed())) await job.promote();
+  };
+
   /** Records a failed attempt; the command only fails for good when BullMQ will not retry it. */
   const fail = async (job: Job, data: AdjustJob, err: unknown): Promise<boolean> => {
     const cause = err instanceof PartialFailureError ? err.cause : err;
@@ -304,7 +319,10 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
       await leaveOrder(data.campaignId, data.commandId);
       return existing.status;
     }
-    if (!(await myTurn(data))) return waitAndRetry(job, token, jittered(TURN_WAIT_MS));
+    if (!(await myTurn(data))) {
+      await hurryAhead(data).catch(() => undefined);
+      return waitAndRetry(job, token, jittered(TURN_WAIT_MS));
+    }
 
     const lease = await tryAcquireCampaignLock(
       { redis: ctx.redis, keys: ctx.keys, logger: log, owner: `${owner}:${job.id}`, leaseMs },

@@ -5,7 +5,7 @@ import { COMPLIANCE_ACTOR } from '../../src/shared/compliance/record.js';
 import type { CxoneApi, HistoryPageRead } from '../../src/shared/cxone/api.js';
 import { CXONE_ENDPOINTS, type UpdateCampaignRequest } from '../../src/shared/cxone/wire.js';
 import { CxoneUnavailableError } from '../../src/shared/errors.js';
-import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
+import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { startHarness, testCampaignConfig, type Harness } from './harness.js';
 
@@ -61,14 +61,13 @@ afterAll(async () => {
   await h?.close();
 });
 
+const progressive = testCampaignConfig({
+  dialerStrategy: { strategy: 'progressive', agentCapacity: 20, callRate: 0.5, answerRate: 0.3 },
+});
+
 describe('a command retrying on a lagging history, a pause queued behind it', () => {
   it("ends, writing nothing more, so the calling window's pause runs now", async () => {
-    const campaign = await h.campaign(
-      'active',
-      testCampaignConfig({
-        dialerStrategy: { strategy: 'progressive', agentCapacity: 20, callRate: 0.5, answerRate: 0.3 },
-      }),
-    );
+    const campaign = await h.campaign('active', progressive);
     // CXone's history stays at the campaign's creation: it never shows the patch's write.
     historyUpTo.set(campaign.id, campaign.version);
     let pauseId: string | undefined;
@@ -103,6 +102,57 @@ describe('a command retrying on a lagging history, a pause queued behind it', ()
     expect(pause).toMatchObject({ status: 'succeeded', result: { status: 'paused' } });
     const now = await h.ctx.cxone.getCampaign(campaign.id);
     // Paused, and the operator's revert kept: the patch was not written again.
+    expect(now.status).toBe('paused');
+    expect(now.dialerSettings.callRate).toBe(0.5);
+  });
+
+  it('runs a command between retries at once when a pause comes to wait behind it, to end it', async () => {
+    const campaign = await h.campaign('active', progressive);
+    historyUpTo.set(campaign.id, campaign.version);
+    afterApplied = async (id) => {
+      await h.consoleChange(id, { dialerSettings: { callRate: 0.5 } });
+    };
+    armed = campaign.id;
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:alice',
+      reason: 'operator',
+      patch: { dialerStrategy: { callRate: 0.6 } },
+      base: { 'dialerStrategy.callRate': 0.5, status: 'active' },
+      baseVersion: campaign.version,
+    });
+    // Its run on the lagging history failed, nothing behind it: it waits out its backoff, made ten
+    // minutes here (a later attempt's is up to a minute).
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const job = await h.ctx.queues.adjust.getJob(commandId);
+      const command = await getCommand(h.ctx, commandId);
+      if (command?.error?.kind === 'HistoryBehindError' && job && (await job.isDelayed())) {
+        const moved = await job.changeDelay(10 * 60_000).then(
+          () => true,
+          () => false,
+        );
+        if (moved) break;
+      }
+      if (Date.now() > deadline)
+        throw new Error(`no retry on the lagging history: ${JSON.stringify(command)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // The window closes: its pause comes to wait behind the command.
+    const { commandId: pauseId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: COMPLIANCE_ACTOR,
+      reason: REASON_WINDOW,
+      action: 'pause',
+    });
+
+    const patch = await h.waitForCommand(commandId);
+    expect(patch).toMatchObject({ status: 'failed', error: { kind: 'history_behind' } });
+    expect(await h.waitForCommand(pauseId)).toMatchObject({
+      status: 'succeeded',
+      result: { status: 'paused' },
+    });
+    const now = await h.ctx.cxone.getCampaign(campaign.id);
     expect(now.status).toBe('paused');
     expect(now.dialerSettings.callRate).toBe(0.5);
   });
