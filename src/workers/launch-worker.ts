@@ -1332,7 +1332,7 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
  * audit trail and events already say it, and failing the job for this would repeat a takeover's event.
  */
 async function noteActivation(
-  deps: Deps,
+  deps: Pick<Deps, 'ctx' | 'launches'>,
   launchId: string,
   fields: Parameters<LaunchStore['recordActivation']>[1],
 ): Promise<void> {
@@ -1696,7 +1696,7 @@ interface FoundRunning {
  * `campaign.launch.failed`, the launch's `activationError`.
  */
 async function failRunning(
-  deps: Deps,
+  deps: Pick<Deps, 'ctx' | 'launches' | 'campaigns'>,
   launchId: string,
   found: FoundRunning,
   err: unknown,
@@ -1755,7 +1755,7 @@ async function failRunning(
  * when CXone does not answer this look either (the failure then says it may be dialing).
  */
 async function runningAfterUnanswered(
-  deps: Deps,
+  deps: Pick<Deps, 'ctx'>,
   campaignId: string,
   attempt: number,
 ): Promise<FoundRunning | 'not running' | 'unknown'> {
@@ -1769,7 +1769,7 @@ async function runningAfterUnanswered(
   } catch (err) {
     deps.ctx.logger.warn(
       { campaignId, err: describe(err) },
-      "could not look at the campaign after its last activating write's answer was lost; it may be active",
+      'could not look at the campaign after an activation that may have gone through; it may be active',
     );
     return 'unknown';
   }
@@ -1777,7 +1777,7 @@ async function runningAfterUnanswered(
 
 /** Watches a campaign the orchestrator activated, as startWatching does after the record's sync; never throws. */
 async function watchActivated(
-  deps: Deps,
+  deps: Pick<Deps, 'ctx' | 'campaigns'>,
   launchId: string,
   current: CampaignResource,
 ): Promise<LeftRunningWatch> {
@@ -1907,6 +1907,10 @@ export async function finishGivenUpLaunch(
   return (await settleGivenUpLaunch(deps, job, err, JOB_FAILURE_RECORDER)) === 'recorded';
 }
 
+/** What a stall-limit failure of an activation is, in its reason. */
+const stalledOutOf = (err: Error): string =>
+  `${err.message}: the activation was given up after its runs stalled (their workers died or hung while running it)`;
+
 /**
  * An `activate` job BullMQ gave up on without running it — its runs stalled more often than
  * maxStalledCount (a look, or the start's activation, that kept killing or hanging its workers).
@@ -1915,12 +1919,15 @@ export async function finishGivenUpLaunch(
  * that would never come, with nothing in the trail, no event and no log line but the stalls'.
  * Recorded as the processor records a final failure (`launch_failed` with stage `activation`,
  * `campaign.launch.failed`, the launch's `activationError`, the record's `activationFailed`). The
- * runs that died may have left the campaign active or scheduled, so the reason says to look. An
- * activation a run recorded already (activated, or failed) is left alone.
+ * last run that died may have had its activating write carried out, so CXone is looked at first, as
+ * after a last write whose answer was lost: a campaign found running is watched and the failure says
+ * so (failRunning) — left unwatched it dialed with no calling windows and no abandonment guard; one
+ * CXone does not answer for is said to be maybe active. An activation a run recorded already
+ * (activated, or failed) is left alone.
  */
 export async function finishGivenUpActivation(
   deps: Pick<Deps, 'ctx' | 'launches' | 'campaigns'>,
-  job: Pick<Job, 'id' | 'name' | 'data' | 'getState' | 'deferredFailure'>,
+  job: Pick<Job, 'id' | 'name' | 'data' | 'getState' | 'deferredFailure' | 'attemptsMade'>,
   err: Error,
 ): Promise<boolean> {
   if (job.name !== ACTIVATE_JOB) return false;
@@ -1934,10 +1941,18 @@ export async function finishGivenUpActivation(
   const { launchId, campaignId } = parsed.data;
   const launch = await deps.launches.get(launchId);
   if (launch?.activatedAt !== undefined || launch?.activationError !== undefined) return false;
+  const attempt = job.attemptsMade + 1;
+  const looked = await runningAfterUnanswered(deps, campaignId, attempt);
+  if (looked !== 'unknown' && looked !== 'not running') {
+    await failRunning(deps, launchId, looked, new Error(stalledOutOf(err)), attempt);
+    return true;
+  }
+  const stalledOut = stalledOutOf(err);
   const reason =
-    `${err.message}: the activation was given up after its runs stalled (their workers died or hung ` +
-    "while running it); the campaign may still be scheduled on CXone, or active if the last run's " +
-    'activating write went through: look at it in CXone, and stop it and submit the launch again';
+    looked === 'not running'
+      ? `${stalledOut}; the campaign stays scheduled on CXone: stop it and submit the launch again`
+      : `${stalledOut}; CXone did not answer a look at the campaign, which may still be scheduled, or active if the last run's ` +
+        'activating write went through: look at it in CXone, and stop it and submit the launch again';
   ctx.logger.error(
     { campaignId, launchId, jobId: job.id, err: err.message },
     'activation given up by BullMQ after its runs stalled; recording it as failed',
