@@ -259,9 +259,10 @@ async function activateNow(
     saveStartFrom?: (requestedCallRate: number) => Promise<void>;
     /**
      * Told as soon as its activating write went through (or a 409's re-read found the campaign
-     * active): from then on the campaign dials, whatever the rest of this run comes to.
+     * active): from then on the campaign dials, whatever the rest of this run comes to. `takeover`:
+     * an operator activated it while this write was on its way, and it is taken over as started outside.
      */
-    onActive?: (resource: CampaignResource) => void;
+    onActive?: (resource: CampaignResource, takeover: boolean) => void;
     /** Told when its activating write failed with its answer lost: CXone may have applied it. */
     onUnanswered?: () => void;
   },
@@ -274,6 +275,8 @@ async function activateNow(
   let planned: SafeStart | null = null;
   let applied: SafeStart | null = null;
   let resource: CampaignResource;
+  /** Set when an operator's activation beat this run's own write (a 409): the takeover's mark. */
+  let startedOutside: CampaignRecord['startedOutside'];
   if (input.takeover && before.status === 'active') {
     ({ resource, safeStart: applied } = await safeStartRunning(ctx, input));
   } else if (isRunning(before.status) && input.plannedFrom !== undefined) {
@@ -340,7 +343,6 @@ async function activateNow(
       else input.onUnanswered?.();
       throw err;
     }
-    input.onActive?.(resource);
     // CXone refused our write (409) and the re-read found the campaign active. At exactly the safe start
     // this run's write carried (deterministic from the launch's rate and CXone's settings), one version
     // past the one it named, it is the same write sent by another run of this launch (one that lost
@@ -358,15 +360,29 @@ async function activateNow(
           })
         : null;
     if (another) applied = another;
-    else if (!ours) {
+    const outside = !ours && !another;
+    input.onActive?.(resource, outside);
+    if (outside) {
       // Anything else: someone else activated it while ours was on its way (an operator in the console
       // as the start came). Not ours, so a failure of this launch leaves it running, watched, instead
-      // of cancelling it.
+      // of cancelling it; and it dials at the operator's rate with no statistic seen, so it is taken
+      // over as one found activated before its start is: the trail and an event say who did not start
+      // it, it is brought down to the safe start and marked started outside.
       ctx.logger.warn(
         { campaignId: input.campaignId, version: resource.version },
-        "campaign activated in CXone while the orchestrator's own activation was on its way; not noted as the orchestrator's",
+        "campaign activated in CXone while the orchestrator's own activation was on its way; taking it over",
       );
       await campaigns.clear(input.campaignId, ['activationSent']);
+      startedOutside = { at: new Date(ctx.clock.now()).toISOString(), from: 'scheduled' };
+      await recordStartedOutside(ctx, resource, {
+        launchId: input.launchId,
+        from: 'scheduled',
+        reason: "activated outside the orchestrator while its launch's own activation was on its way",
+      });
+      await queueHistoryImport(ctx, input.campaignId, resource.version);
+      if (resource.status === 'active') {
+        ({ resource, safeStart: applied } = await safeStartRunning(ctx, { ...input, before: resource }));
+      }
     }
   }
   const safeStart = applied as SafeStart | null;
@@ -378,7 +394,10 @@ async function activateNow(
     ...(safeStart
       ? { pacing: safeStartPacingRecord(safeStart, new Date(ctx.clock.now()).toISOString()) }
       : {}),
+    ...(startedOutside ? { startedOutside } : {}),
   });
+  // The record holds a newer version (a read since): the mark is written alone.
+  if (!synced && startedOutside) await campaigns.patch(input.campaignId, { startedOutside });
   // Watched with the config as stored now (a PATCH of the poll interval or the recipient states may
   // have landed while this job worked): enforcement plans from it when the sync was written, and
   // reads the record itself when it held a newer version.
@@ -1598,8 +1617,8 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       resource = await activateNow(deps, {
         ...activation,
         // Active from here: a failure after it must not say the campaign stays scheduled (failRunning).
-        onActive: (active) => {
-          foundRunning = { current: active, record, takeover: false };
+        onActive: (active, takeover) => {
+          foundRunning = { current: active, record, takeover };
         },
         onUnanswered: () => {
           unanswered = true;
@@ -1618,13 +1637,24 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       const later = ctx.clock.now();
       return await moveToStart(planActivation(config, later), later);
     }
-    await noteScheduledStart(deps, {
-      launchId: data.launchId,
-      campaignId: data.campaignId,
-      resource,
-      onlyIfUnnoted: false,
-    });
-    log.info({ status: resource.status, version: resource.version }, 'scheduled campaign activated');
+    // An operator's activation that beat this run's write was announced by its takeover, not as the
+    // scheduled start (the type narrows to `undefined` here, but onActive set it during activateNow).
+    const tookOver = (foundRunning as FoundRunning | undefined)?.takeover === true;
+    if (tookOver) await noteActivated(deps, data.launchId, resource);
+    else {
+      await noteScheduledStart(deps, {
+        launchId: data.launchId,
+        campaignId: data.campaignId,
+        resource,
+        onlyIfUnnoted: false,
+      });
+    }
+    log.info(
+      { status: resource.status, version: resource.version, takeover: tookOver },
+      tookOver
+        ? 'scheduled campaign activated in CXone as its start came; taken over'
+        : 'scheduled campaign activated',
+    );
     return { outcome: 'succeeded', campaignId: data.campaignId, campaignStatus: resource.status };
   } catch (err) {
     if (err instanceof DelayedError) throw err;

@@ -287,8 +287,9 @@ describe('a campaign a failed launch left running because an operator started it
     ).rejects.toThrow('Redis went away');
     expect(beforeActivation, 'the console activated it first').toBeUndefined();
     const campaignId = String((await deps.launches.get(launchId))?.campaignId);
-    // The operator's activation, at the rate they started it with: the safe start never went out.
-    expect((await stack.ctx.cxone.getCampaign(campaignId)).dialerSettings.callRate).toBe(0.5);
+    // The operator's activation, taken over: brought down from their 0.5 to the safe start, marked.
+    expect((await stack.ctx.cxone.getCampaign(campaignId)).dialerSettings.callRate).toBeLessThan(0.5);
+    expect(await deps.campaigns.get(campaignId)).toMatchObject({ startedOutside: { from: 'scheduled' } });
     expect((await deps.campaigns.get(campaignId))?.activationSent).toBeUndefined();
 
     expect(await finishGivenUpLaunch(deps, givenUp(queued), stalled)).toBe(true);
@@ -304,6 +305,100 @@ describe('a campaign a failed launch left running because an operator started it
     expect(launch?.cleanupError).toContain('it is watched');
     expect(await deps.campaigns.get(campaignId)).toMatchObject({ startedOutside: { from: 'scheduled' } });
     await expectWatched(stack.ctx, campaignId);
+  });
+
+  it("takes over a campaign an operator activated while its launch's own activation was on its way", async () => {
+    // Due now: just before the launch's activating write goes out an operator activates the campaign in
+    // the console at its full rate (0.5), so CXone refuses ours (409) and the re-read finds it active.
+    // Not the launch's activation: taken over as one activated before its start — the trail and an
+    // event say CXone started it, it is brought down to the safe start and marked started outside.
+    const config = campaignConfigSchema.parse(campaignConfig());
+    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
+    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
+    const deps = launchDeps(stack.ctx);
+    let activatedAt: number | undefined;
+    beforeActivation = async (campaignId) => {
+      const activated = await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' });
+      expect(activated.status).toBe(200);
+      activatedAt = (await stack.ctx.cxone.getCampaign(campaignId)).version;
+    };
+    const eventsBefore = recorded.events.length;
+
+    expect(await processLaunch(deps, queued)).toMatchObject({
+      outcome: 'succeeded',
+      campaignStatus: 'active',
+    });
+
+    expect(beforeActivation, 'the console activated it first').toBeUndefined();
+    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    expect((await stack.ctx.cxone.getCampaign(campaignId)).dialerSettings.callRate).toBeLessThan(0.5);
+    const record = await deps.campaigns.get(campaignId);
+    expect(record).toMatchObject({ startedOutside: { from: 'scheduled' } });
+    expect(record?.activationSent).toBeUndefined();
+    expect(record?.pacing).toMatchObject({ lastDecision: { reason: 'safe start' } });
+    const trail = recorded.audit.filter((a) => a.campaignId === campaignId);
+    expect(trail.filter((a) => a.action === 'state_changed' && a.details.changedIn === 'cxone')).toEqual([
+      expect.objectContaining({
+        cxoneVersion: activatedAt,
+        details: expect.objectContaining({ launchId, from: 'scheduled', to: 'active', changedIn: 'cxone' }),
+      }),
+    ]);
+    // Recorded as the other takeovers are: the outside start first, then the launch's own records.
+    const actions = trail.map((a) => a.action);
+    expect(actions.indexOf('state_changed', actions.indexOf('campaign_created') + 1)).toBeLessThan(
+      actions.indexOf('campaign_launched'),
+    );
+    expect(actions).toContain('pacing_decision');
+    expect(recorded.events.slice(eventsBefore)).toContainEqual(
+      expect.objectContaining({
+        type: 'campaign.state.changed',
+        data: expect.objectContaining({ from: 'scheduled', reason: 'activated-outside-before-start' }),
+      }),
+    );
+    await expectWatched(stack.ctx, campaignId);
+  });
+
+  it("takes over, at its start, a campaign an operator activated while the delayed activation's write was on its way", async () => {
+    // Due now, still scheduled: the activation job at its start sends its activating write, and just
+    // before it goes out an operator activates the campaign in the console (409, found active). Not
+    // the scheduled start: no scheduled-start announcement, the operator's start taken over.
+    const config = campaignConfigSchema.parse(campaignConfig());
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    const launchId = await succeededLaunch(stack.ctx, created.id);
+    const deps = launchDeps(stack.ctx);
+    await deps.campaigns.syncFromCxone(scheduled, { config, launchId });
+    beforeActivation = async (campaignId) => {
+      expect((await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' })).status).toBe(200);
+    };
+    const eventsBefore = recorded.events.length;
+    const { job } = fakeActivationJob(created.id, launchId);
+
+    expect(await processActivate(deps, job, 'token')).toMatchObject({
+      outcome: 'succeeded',
+      campaignStatus: 'active',
+    });
+
+    expect(beforeActivation, 'the console activated it first').toBeUndefined();
+    expect((await stack.ctx.cxone.getCampaign(created.id)).dialerSettings.callRate).toBeLessThan(0.5);
+    const record = await deps.campaigns.get(created.id);
+    expect(record).toMatchObject({ startedOutside: { from: 'scheduled' } });
+    expect(record?.activationSent).toBeUndefined();
+    expect(
+      recorded.audit.filter(
+        (a) => a.campaignId === created.id && a.action === 'state_changed' && a.details.changedIn === 'cxone',
+      ),
+    ).toEqual([
+      expect.objectContaining({
+        details: expect.objectContaining({ launchId, from: 'scheduled', to: 'active', changedIn: 'cxone' }),
+      }),
+    ]);
+    const changes = recorded.events.slice(eventsBefore).filter((e) => e.type === 'campaign.state.changed');
+    expect(changes.map((e) => e.data.reason)).toEqual(['activated-outside-before-start']);
+    expect((await deps.launches.get(launchId))?.activatedAt).toBeDefined();
+    await expectWatched(stack.ctx, created.id);
   });
 
   it("is spared and watched when an operator activated it after CXone refused its launch's own activation", async () => {
