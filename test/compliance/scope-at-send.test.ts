@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  StatsScopeMissingError,
-  STATS_SCOPE,
-  statsScopeCheck,
-} from '../../src/shared/compliance/scope-at-send.js';
+import { StatsScopeMissingError, statsScopeCheck } from '../../src/shared/compliance/scope-at-send.js';
+import { STATS_SCOPE } from '../../src/shared/cxone/scopes.js';
 import { classifyError } from '../../src/shared/retry/classify.js';
 
 /** A CXone client whose token provider reports `missing` as the last token's shortfall. */

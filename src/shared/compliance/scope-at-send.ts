@@ -1,5 +1,6 @@
 import { CxoneScopesNotGrantedError } from '../errors.js';
-import { CXONE_ENDPOINTS, type CxoneScope } from '../cxone/wire.js';
+import { CXONE_ENDPOINTS } from '../cxone/wire.js';
+import { STATS_SCOPE } from '../cxone/scopes.js';
 import { SCOPE_RECHECK_MS } from '../cxone/token-provider.js';
 
 /**
@@ -8,10 +9,9 @@ import { SCOPE_RECHECK_MS } from '../cxone/token-provider.js';
  * is not started while this process's token is known to lack it (checked as the activating write
  * leaves, beside the calling window: start-at-send.ts). Pauses and stops need only the write scope
  * and are never held back by it.
+ *
+ * What the activation check reads: the CXone client's token provider (cxone/client.ts `tokens`).
  */
-export const STATS_SCOPE: CxoneScope = 'outbound:campaigns:stats:read';
-
-/** What the activation check reads: the CXone client's token provider (cxone/client.ts `tokens`). */
 interface ScopeSource {
   scopeShortfall(): { missingScopes: readonly string[]; grantedScopes?: readonly string[] } | undefined;
 }

@@ -17,6 +17,9 @@ export const SCOPE_USES: Record<CxoneScope, string> = {
     "unmeasured until the guard's blind pause (GUARD_BLIND_PAUSE_AFTER_MS, 5 min by default)",
 };
 
+/** The scope of the statistics polls, whose absence blinds the abandonment guard. */
+export const STATS_SCOPE: CxoneScope = 'outbound:campaigns:stats:read';
+
 /** How many granted scopes a shortfall keeps for its message, and how much of each: they are the server's text. */
 const SHOWN_SCOPES = 20;
 const SHOWN_SCOPE_CHARS = 100;
@@ -75,7 +78,7 @@ export function scopeShortfall(
  * replica out of rotation would also refuse the pauses an operator needs while the guard is blind.
  */
 export function shortfallStopsRouting(missing: readonly string[]): boolean {
-  return missing.some((scope) => scope !== 'outbound:campaigns:stats:read');
+  return missing.some((scope) => scope !== STATS_SCOPE);
 }
 
 /** One line for an operator: what is missing, what it stops, what to do. */
