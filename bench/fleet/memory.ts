@@ -120,6 +120,9 @@ export async function measureRedisPerCampaign(opts: {
         efficiency: efficiencyScore(stats),
         pacing,
         syncedAt: iso,
+        // Noted before the activating write (on version 2) and kept: every campaign the orchestrator
+        // activated carries it.
+        activationSent: 2,
       });
       // What the launch worker does once a campaign is active (startWatching): its poll scheduler,
       // through the budget-aware ensurePolling, then its calling-window job.
