@@ -206,7 +206,7 @@ async function abandon(
       ctx.events.prepare('campaign.launch.failed', '', failed),
     );
     // Refused only when the record is gone (deleted by hand): its request was announced, so its end
-    // still is, as a worker's failure is (launch-worker.ts failLaunch).
+    // still is, as a worker's failure is (launch-failure.ts failLaunch).
     if (!written) await publishOrLog(ctx, 'campaign.launch.failed', '', failed, { launchId });
   }
   ctx.logger.warn({ launchId, keptForRetry: hasKey, reason }, 'launch not enqueued');

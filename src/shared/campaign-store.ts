@@ -56,18 +56,18 @@ export interface CampaignRecord {
   /** Since when CXone answers 404 for the campaign (campaign-missing.ts); the rest is as last known. */
   missingOnCxone?: { since: string };
   /**
-   * The delayed activation gave up for good (launch-worker.ts): the campaign stays scheduled on CXone
+   * The delayed activation gave up for good (launch-activation.ts): the campaign stays scheduled on CXone
    * and nothing will activate it, so no view may say when it activates.
    */
   activationFailed?: { reason: string; at: string };
   /**
    * Started in CXone (its console), not by the orchestrator, before its launch could: the launch took
-   * it over (launch-worker.ts takeOverStartedDraft). A failure of that launch leaves it running.
+   * it over (launch-takeover.ts takeOverStartedDraft). A failure of that launch leaves it running.
    */
   startedOutside?: { at: string; from: CampaignStatus };
   /**
    * The CXone version the orchestrator's own activating write (→ active) was decided on, noted before
-   * the write asks for its permit (launch-worker.ts activateNow; a number alone, as every activated
+   * the write asks for its permit (launch-activate-now.ts activateNow; a number alone, as every activated
    * campaign's record carries it). A running campaign whose record lacks it was started by someone
    * else — an operator activating a scheduled campaign in CXone's console before its start — and a
    * failed launch's cleanup leaves it running (launch-store.ts startedOutsideOrchestrator).

@@ -63,7 +63,7 @@ export function campaignGoneReason(campaignId: string, stopId?: string): string 
  * (every activation of ours syncs one first), one its launch took over as started outside, or one no
  * activating write of the orchestrator's was ever sent for (`activationSent`, written before every one
  * is: a scheduled campaign an operator activated in the console before its start). The one rule for
- * the cleanup's own cancel (launch-worker.ts) and for the stop it queues when CXone refused that
+ * the cleanup's own cancel (launch-cleanup.ts) and for the stop it queues when CXone refused that
  * (lifecycle/hooks.ts), which may run long after, when an operator may have started it. Pure.
  */
 export function startedOutsideOrchestrator(

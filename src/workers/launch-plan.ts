@@ -1,10 +1,13 @@
 import type { CampaignConfig } from '../shared/campaign-config.js';
+import type { CampaignRecord } from '../shared/campaign-store.js';
 import { nextAllowedStart, type WindowConfig } from '../shared/compliance/windows.js';
 import type { CampaignStatus } from '../shared/cxone/wire.js';
+import { startedOutsideOrchestrator } from '../shared/launch-store.js';
+import { isRunning } from '../shared/lifecycle/state-machine.js';
 
 /**
- * Pure decisions of the launch pipeline, kept apart from the I/O in launch-worker.ts so they can be
- * tested alone.
+ * Pure decisions of the launch pipeline, kept apart from the I/O in launch-worker.ts and the modules
+ * beside it (launch-activation.ts, launch-takeover.ts, ...) so they can be tested alone.
  */
 
 export interface ActivationPlan {
@@ -88,4 +91,45 @@ export function scheduledCheckIntervalMs(input: {
 /** When the activation job runs next: the start itself, or the next look at the campaign before it. */
 export function nextActivationWakeMs(activateAtMs: number, nowMs: number, checkIntervalMs: number): number {
   return Math.min(activateAtMs, nowMs + checkIntervalMs);
+}
+
+/**
+ * For a later run that finds the campaign active: the callRate its launch planned the safe start
+ * from, when the campaign record, as the earlier runs left it, holds no pacing yet — so no safe start
+ * was recorded (the activation's sync writes it) and no poll has run. Undefined otherwise: recorded
+ * (again) it would reset a controller that already paces the campaign. `requestedCallRate` is the
+ * rate the activation's start was planned from: the launch's config, or for a delayed activation the
+ * rate its activating run saved in the job before sending the write (`startPlannedFrom`; the record's
+ * would not do: a GET's refresh from CXone since shows CXone's start there). Pure.
+ */
+export function unrecordedStartFrom(
+  record: Pick<CampaignRecord, 'pacing'> | null,
+  requestedCallRate: number | undefined,
+): number | undefined {
+  return record !== null && record.pacing == null ? requestedCallRate : undefined;
+}
+
+/**
+ * What a launch's run makes of its campaign found running on CXone, on a first read or a re-read after
+ * its schedule write: `startedOutside` when no activating write of ours is noted on the record (every
+ * one is, before it is sent) and it is not taken over already — an operator started it in CXone, from
+ * the status the orchestrator last knew it in; `active` with the callRate an earlier run's unrecorded
+ * safe start was planned from (unrecordedStartFrom); `neither` otherwise. Pure.
+ */
+export function runningFoundOnRead(
+  status: CampaignStatus,
+  record: Pick<CampaignRecord, 'startedOutside' | 'activationSent' | 'status' | 'pacing'> | null,
+  callRate: number,
+):
+  | { kind: 'startedOutside'; from: CampaignStatus }
+  | { kind: 'active'; plannedFrom: number | undefined }
+  | { kind: 'neither' } {
+  if (!record?.startedOutside && startedOutsideOrchestrator(status, record)) {
+    return {
+      kind: 'startedOutside',
+      from: record === null ? 'draft' : isRunning(record.status) ? 'scheduled' : record.status,
+    };
+  }
+  if (status === 'active') return { kind: 'active', plannedFrom: unrecordedStartFrom(record, callRate) };
+  return { kind: 'neither' };
 }

@@ -17,7 +17,7 @@ import {
 import { releaseIfHolder, renewIfHolder } from '../shared/held-key.js';
 import { evalScript } from '../shared/redis-script.js';
 import { trackHandlerWork } from './handler-work.js';
-import { settleGivenUpLaunch, settleJoblessRunningLaunch, settleLostLaunch } from './launch-worker.js';
+import { settleGivenUpLaunch, settleJoblessRunningLaunch, settleLostLaunch } from './launch-failure.js';
 import {
   defaultJobOptions,
   JOB_BACKOFF,

@@ -12,7 +12,7 @@ const RECOUNT_MS = 30_000;
  * the launch queue's delayed jobs, which are their activation jobs (and the odd launch retry). Counted
  * at most every 30 s per process, so a launch does not pay a Redis call for it. A burst of launches
  * between two counts gets its first looks from the count before it; each look waits for CXone's
- * budget only briefly (launch-worker.ts), so they cannot crowd out other calls, and later looks are
+ * budget only briefly (launch-activation.ts), so they cannot crowd out other calls, and later looks are
  * spread by the new count.
  */
 export function createScheduledCheckInterval(

@@ -344,7 +344,7 @@ describe("the API's launch events", () => {
     const { events } = setUp(true);
     const launchQueue = new Queue(QUEUES.launch, { connection: redis, prefix });
     // The record goes while the request is audited (deleted by hand): the failure has nothing to be
-    // written to, and is announced all the same, as a worker's is (launch-worker.ts failLaunch).
+    // written to, and is announced all the same, as a worker's is (launch-failure.ts failLaunch).
     const audit = {
       append: async (input: { action: string; details?: Record<string, unknown> }) => {
         if (input.action === 'launch_requested')

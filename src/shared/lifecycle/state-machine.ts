@@ -13,7 +13,7 @@ import type { CampaignStatus } from '../cxone/wire.js';
  * active, paused, and completed", seed-tutorial.txt Step 2): CXone lets a draft be started at once
  * (from its console too), so the sandbox must not refuse it. The orchestrator itself still goes
  * through scheduled, and takes over a draft found started when it comes to schedule it
- * (launch-worker.ts takeOverStartedDraft) instead of failing and cancelling it.
+ * (launch-takeover.ts takeOverStartedDraft) instead of failing and cancelling it.
  */
 const TRANSITIONS: Record<CampaignStatus, readonly CampaignStatus[]> = {
   draft: ['scheduled', 'active', 'cancelled'],

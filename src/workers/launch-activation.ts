@@ -1,0 +1,335 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { configFromResource, type CampaignRecord } from '../shared/campaign-store.js';
+import { importIfChangedOutside } from '../shared/audit/history-sync.js';
+import { checkOutsideChange } from '../shared/compliance/outside-change.js';
+import { StartWindowPassedError } from '../shared/compliance/start-at-send.js';
+import type { CampaignResource } from '../shared/cxone/wire.js';
+import { CxoneNotFoundError } from '../shared/errors.js';
+import { activateJobSchema } from '../shared/jobs.js';
+import { auditOrLog, publishOrLog } from '../shared/side-records.js';
+import { rethrowForBullmq } from './job-errors.js';
+import {
+  nextActivationWakeMs,
+  nextLaunchStep,
+  planActivation,
+  type ActivationPlan,
+  unrecordedStartFrom,
+} from './launch-plan.js';
+import { CampaignMissingAtStartError, noteFoundAtLook, noteMissingAtLook } from './scheduled-check.js';
+import { redelayAfterRun } from '../shared/redelay-job.js';
+import { currentAttempt } from './worker-options.js';
+import {
+  ACTOR,
+  type LaunchJobResult,
+  type Deps,
+  checkIntervalOf,
+  isFinalFailure,
+  describe,
+  finalReason,
+} from './launch-deps.js';
+import { activateNow } from './launch-activate-now.js';
+import { takeOverEarlyActivation } from './launch-takeover.js';
+import {
+  noteActivation,
+  noteActivated,
+  noteScheduledStart,
+  noteActivationFailed,
+} from './launch-activation-notes.js';
+import { type FoundRunning, failRunning, runningAfterUnanswered } from './launch-activation-failure.js';
+
+/**
+ * The delayed activation (`activate` job): the looks at a scheduled campaign before its start, and its
+ * activation at the start.
+ */
+
+/** How often a held activation (settings that break a compliance rule) looks again. */
+const NONCOMPLIANT_RECHECK_MS = 5 * 60_000;
+
+/** How long a look at a scheduled campaign before its start waits for CXone's budget before giving up. */
+const EARLY_CHECK_MAX_WAIT_MS = 5_000;
+
+/**
+ * The activation the campaign record's config expects now: null when it is due (or cannot be
+ * planned from the record, which then leaves the decision to the config CXone holds).
+ */
+function expectedActivationAt(record: CampaignRecord | null, nowMs: number): number | null {
+  if (!record) return null;
+  try {
+    const plan = planActivation(record.config, nowMs);
+    return plan.delayMs > 0 ? plan.activateAtMs : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The delayed `activate` job. Before the campaign's start it is a look at the campaign (a scheduled
+ * campaign activated in CXone behind our back is taken over at once; see launch-plan.ts); at the start
+ * it activates. If the calling windows changed since the campaign was scheduled and the moment is now
+ * outside them, the job moves itself to the next open.
+ */
+export async function processActivate(deps: Deps, job: Job, token?: string): Promise<LaunchJobResult> {
+  const { ctx, campaigns } = deps;
+  const parsed = activateJobSchema.safeParse(job.data);
+  if (!parsed.success) {
+    throw new UnrecoverableError(`activate job ${job.id} has an invalid payload: ${parsed.error.message}`);
+  }
+  const data = parsed.data;
+  const attempt = currentAttempt(job);
+  const log = ctx.logger.child({ campaignId: data.campaignId, launchId: data.launchId, jobId: job.id });
+  const moveTo = async (atMs: number): Promise<never> => {
+    if (!token) throw new Error('activate job ran without a lock token; cannot move it');
+    // This look ended: the stalls of earlier looks no longer count towards failing the job.
+    await redelayAfterRun(job, ctx.redis, atMs, token);
+    throw new DelayedError();
+  };
+  /**
+   * Found running on CXone (`takeover`: activated there before its start, and being taken over), or
+   * activated by this run: it runs whatever this job comes to, and a final failure must not say it
+   * stays scheduled (failRunning).
+   */
+  let foundRunning: FoundRunning | undefined;
+  /** This run's activating write failed with its answer lost: the campaign may be active. */
+  let unanswered = false;
+  try {
+    const record = await campaigns.get(data.campaignId);
+    const expectedAt = expectedActivationAt(record, ctx.clock.now());
+    const early = expectedAt !== null;
+    let current: CampaignResource;
+    try {
+      // A look before the start reads at poll priority and gives up on a busy budget: the start's own
+      // run is what must not fail.
+      current = await ctx.cxone.getCampaign(
+        data.campaignId,
+        early
+          ? { priority: 'poll', campaignId: data.campaignId, attempt, maxWaitMs: EARLY_CHECK_MAX_WAIT_MS }
+          : { priority: 'control', campaignId: data.campaignId, attempt },
+      );
+    } catch (err) {
+      // Deleted in CXone, or a tenant misconfigured for a while: noted missing once, looked at again
+      // quietly until the start, when a campaign CXone still does not know fails the activation.
+      const missingSince =
+        err instanceof CxoneNotFoundError ? await noteMissingAtLook(ctx, data.campaignId) : undefined;
+      if (!early) {
+        throw missingSince === undefined
+          ? err
+          : new CampaignMissingAtStartError(data.campaignId, missingSince);
+      }
+      const checkIntervalMs = await checkIntervalOf(deps);
+      if (missingSince === undefined) {
+        log.warn(
+          { err: describe(err), nextLookInMs: checkIntervalMs },
+          'could not look at the scheduled campaign before its start; looking again later',
+        );
+      } else {
+        log.debug(
+          { missingSince, nextLookInMs: checkIntervalMs },
+          'scheduled campaign still unknown to CXone',
+        );
+      }
+      return await moveTo(nextActivationWakeMs(expectedAt, ctx.clock.now(), checkIntervalMs));
+    }
+    await noteFoundAtLook(ctx, record);
+    // CXone's settings, completed with the record's orchestrator-only fields: the recipient states the
+    // campaign was launched for bind the activation, whatever a console edit did to the zone or windows.
+    const config = configFromResource(current, record?.config);
+    const activation = {
+      campaignId: data.campaignId,
+      launchId: data.launchId,
+      config,
+      attempt,
+      actor: data.actor,
+      before: current,
+    };
+    const step = nextLaunchStep(current.status);
+    // Changed since the record was synced (stopped in CXone's console, say): the trail gets CXone's
+    // account of who did it.
+    await importIfChangedOutside(ctx, record, current.version);
+    const changedInCxone = record !== null && current.version > record.cxone.version;
+    if (step === 'gone') {
+      await campaigns.syncFromCxone(current, { launchId: data.launchId });
+      await noteActivation(deps, data.launchId, {
+        campaignStatus: current.status,
+        cxoneVersion: current.version,
+      });
+      log.info({ status: current.status }, 'campaign ended before its start; nothing to activate');
+      return { outcome: 'skipped', reason: `campaign is ${current.status}` };
+    }
+    if (step === 'done') {
+      // Running at or after its start with no activating write of ours noted on the record (every one
+      // is, before it is sent): not this job's own write with its answer lost, but an operator's
+      // activation in CXone's console since the last look — in the minutes before the start, or while
+      // the job waited for a worker.
+      const outside =
+        early || (record !== null && !record.startedOutside && record.activationSent === undefined);
+      foundRunning = { current, record, takeover: outside };
+      if (outside) {
+        // Activated in CXone before its start — the orchestrator activates only when the start is
+        // due, and its API cannot resume a scheduled campaign — so it may be dialing unwatched: it is
+        // watched from now on (pacing, calling windows), and the trail says who did not do it. Not
+        // decided on the record's status, which a GET or a command may have refreshed meanwhile.
+        await takeOverEarlyActivation(deps, current, expectedAt, data.launchId);
+      }
+      // Also a redelivery after the activation went through: finish what that run may not have (its
+      // safe start too, when its answer was lost before the record's sync).
+      // The rate the activating run saved it planned from, before it sent the write; the record's for
+      // a job saved by an earlier release (a GET's refresh since shows CXone's start there instead).
+      const requested = data.startPlannedFrom ?? record?.config.dialerStrategy.callRate;
+      const resource = await activateNow(deps, {
+        ...activation,
+        takeover: outside,
+        ...(outside ? {} : { plannedFrom: unrecordedStartFrom(record, requested) }),
+      });
+      if (outside) await noteActivated(deps, data.launchId, resource);
+      else {
+        await noteScheduledStart(deps, {
+          launchId: data.launchId,
+          campaignId: data.campaignId,
+          resource,
+          onlyIfUnnoted: true,
+        });
+      }
+      return { outcome: 'succeeded', campaignId: data.campaignId, campaignStatus: resource.status };
+    }
+    if (step === 'schedule') {
+      throw new UnrecoverableError(
+        `campaign ${data.campaignId} is still draft on CXone; it was never scheduled`,
+      );
+    }
+    // Without the record, CXone's copy is all there is: it has no recipient states, so the state
+    // rules the campaign was launched under (Florida's 20:00, say) would silently not bind. Only the
+    // audit trim deletes a record, and only a final campaign's, so this is lost data; nothing dials
+    // until a person has looked.
+    if (record === null) {
+      throw new UnrecoverableError(
+        `campaign ${data.campaignId} has no campaign record, so the recipient states and settings it was ` +
+          'launched with are unknown; not activated (it stays scheduled on CXone: stop it and submit the launch again)',
+      );
+    }
+    // Changed in CXone since: the record follows (CXone wins), so that the next look plans from the
+    // windows and start CXone holds, and the API shows them.
+    if (changedInCxone) await campaigns.syncFromCxone(current, { launchId: data.launchId });
+    // Settings changed in CXone since the launch may break a compliance rule (a zone that no longer
+    // keeps the recipients' clock): noted once, and the activation waits until they are fixed.
+    if (
+      await checkOutsideChange(ctx, {
+        campaignId: data.campaignId,
+        config,
+        status: current.status,
+        version: current.version,
+      })
+    ) {
+      log.warn(
+        { recheckInMs: NONCOMPLIANT_RECHECK_MS },
+        "not activated: the campaign's settings in CXone break compliance rules; fix them with PATCH",
+      );
+      return await moveTo(ctx.clock.now() + NONCOMPLIANT_RECHECK_MS);
+    }
+    /** The start is not due (any more): the job moves to its next wake, the launch names the start. */
+    const moveToStart = async (plan: ActivationPlan, now: number): Promise<never> => {
+      const activateAt = new Date(plan.activateAtMs).toISOString();
+      // Only a start that was due and no longer is has moved; a look before the start moves nothing.
+      if (early) log.debug({ activateAt }, 'scheduled campaign looked at; not yet due');
+      else log.info({ activateAt }, 'outside the calling window; activation moved');
+      // A start moved, or settings changed in CXone that may move it: the launch says the new time.
+      if (!early || changedInCxone) {
+        await noteActivation(deps, data.launchId, { activateAt });
+      }
+      return await moveTo(nextActivationWakeMs(plan.activateAtMs, now, await checkIntervalOf(deps)));
+    };
+    const now = ctx.clock.now();
+    const plan = planActivation(config, now);
+    if (plan.delayMs > 0) return await moveToStart(plan, now);
+    let resource: CampaignResource;
+    try {
+      resource = await activateNow(deps, {
+        ...activation,
+        // Active from here: a failure after it must not say the campaign stays scheduled (failRunning).
+        onActive: (active, takeover) => {
+          foundRunning = { current: active, record, takeover };
+        },
+        onUnanswered: () => {
+          unanswered = true;
+        },
+        saveStartFrom: async (requestedCallRate) => {
+          if (data.startPlannedFrom === requestedCallRate) return;
+          data.startPlannedFrom = requestedCallRate;
+          await job.updateData(data);
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof StartWindowPassedError)) throw err;
+      // Its permit came after the window closed (or too near the close): nothing was sent, and the
+      // start moves to the next open, decided on the clock as it reads now.
+      log.warn({ reason: err.message }, 'activation not sent: its calling window passed while it waited');
+      const later = ctx.clock.now();
+      return await moveToStart(planActivation(config, later), later);
+    }
+    // An operator's activation that beat this run's write was announced by its takeover, not as the
+    // scheduled start (the type narrows to `undefined` here, but onActive set it during activateNow).
+    const tookOver = (foundRunning as FoundRunning | undefined)?.takeover === true;
+    if (tookOver) await noteActivated(deps, data.launchId, resource);
+    else {
+      await noteScheduledStart(deps, {
+        launchId: data.launchId,
+        campaignId: data.campaignId,
+        resource,
+        onlyIfUnnoted: false,
+      });
+    }
+    log.info(
+      { status: resource.status, version: resource.version, takeover: tookOver },
+      tookOver
+        ? 'scheduled campaign activated in CXone as its start came; taken over'
+        : 'scheduled campaign activated',
+    );
+    return { outcome: 'succeeded', campaignId: data.campaignId, campaignStatus: resource.status };
+  } catch (err) {
+    if (err instanceof DelayedError) throw err;
+    // The last activating write's answer lost (a gateway's 504 after CXone applied it, a timeout):
+    // nothing tries again, so one look says whether it dials.
+    let unsure = false;
+    if (!foundRunning && unanswered && isFinalFailure(err, job)) {
+      const looked = await runningAfterUnanswered(deps, data.campaignId, attempt);
+      if (looked === 'unknown') unsure = true;
+      else if (looked !== 'not running') foundRunning = looked;
+    }
+    // Not "stays scheduled": it dials, and is watched (failRunning).
+    if (foundRunning && isFinalFailure(err, job)) {
+      await failRunning(deps, data.launchId, foundRunning, err, attempt);
+      return rethrowForBullmq(err, job, ctx.queues.launch, ctx, token);
+    }
+
+    if (isFinalFailure(err, job)) {
+      if (err instanceof CampaignMissingAtStartError) {
+        // Told at warn when first noted missing; this is only where its activation ended.
+        log.info(
+          { missingSince: err.missingSince },
+          'activation given up at its start: CXone no longer knows the campaign',
+        );
+      } else log.error({ err }, 'activation failed for good; the campaign stays scheduled on CXone');
+      const failure = {
+        launchId: data.launchId,
+        stage: 'activation',
+        reason: finalReason(
+          err,
+          attempt,
+          unsure
+            ? "its last activating write's answer was lost, so the campaign may be active on CXone, dialing unwatched, or still scheduled: once CXone answers again, look at it there and stop it, then submit the launch again"
+            : 'the campaign stays scheduled on CXone: once CXone answers again, stop it and submit the launch again',
+        ),
+      };
+      await auditOrLog(ctx, {
+        campaignId: data.campaignId,
+        action: 'launch_failed',
+        actor: ACTOR,
+        details: failure,
+        dedupeKey: `activation_failed:${data.campaignId}`,
+      });
+      await publishOrLog(ctx, 'campaign.launch.failed', data.campaignId, failure);
+      await noteActivation(deps, data.launchId, { activationError: failure.reason });
+      await noteActivationFailed(deps, data.campaignId, failure.reason);
+    }
+    return rethrowForBullmq(err, job, ctx.queues.launch, ctx, token);
+  }
+}

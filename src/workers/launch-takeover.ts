@@ -1,0 +1,119 @@
+import type { CampaignConfig } from '../shared/campaign-config.js';
+import { configFromResource } from '../shared/campaign-store.js';
+import { queueHistoryImport } from '../shared/audit/history-sync.js';
+import type { AppContext } from '../shared/context.js';
+import type { CampaignResource, CampaignStatus } from '../shared/cxone/wire.js';
+import { CxoneConflictError } from '../shared/errors.js';
+import { activateJobId, type LaunchJob } from '../shared/jobs.js';
+import { startingCallRate, type SafeStart } from '../shared/pacing/start.js';
+import { recordStartedOutside } from '../shared/started-outside.js';
+import { planActivation } from './launch-plan.js';
+import type { Deps } from './launch-deps.js';
+
+/**
+ * The takeover of a launch's campaign started outside the orchestrator (an operator's activation in
+ * CXone's console): recorded as started outside, and brought down to the safe start when it dials.
+ */
+
+/**
+ * The safe start for a campaign someone else activated: already dialing at its requested rate, with
+ * no statistic seen yet, it would otherwise run at that rate until pacing's first decisions (or the
+ * abandonment guard's pause) catch up. One If-Match write of the callRate on the version just read;
+ * a change made since (409) wins, and pacing takes the campaign from its first poll.
+ */
+export async function safeStartRunning(
+  ctx: AppContext,
+  input: { campaignId: string; config: CampaignConfig; attempt: number; before: CampaignResource },
+): Promise<{ resource: CampaignResource; safeStart: SafeStart | null }> {
+  const { before } = input;
+  // Already dialing at its request: lines from it may still ring at pacing's first polls.
+  const safeStart = startingCallRate(configFromResource(before, input.config), { dialing: true });
+  if (!safeStart) return { resource: before, safeStart: null };
+  try {
+    const resource = await ctx.cxone.updateCampaign(
+      input.campaignId,
+      before.version,
+      { dialerSettings: { callRate: safeStart.callRate } },
+      { priority: 'control', campaignId: input.campaignId, attempt: input.attempt },
+    );
+    return { resource, safeStart };
+  } catch (err) {
+    if (!(err instanceof CxoneConflictError)) throw err;
+    ctx.logger.info(
+      { campaignId: input.campaignId, version: before.version },
+      'campaign changed in CXone while taking it over; pacing takes it from its first poll',
+    );
+    return { resource: before, safeStart: null };
+  }
+}
+
+/**
+ * Records that a scheduled campaign was found active (or paused) before its start without the
+ * orchestrator: a state change made in CXone, audited once and announced.
+ */
+export async function takeOverEarlyActivation(
+  deps: Deps,
+  current: CampaignResource,
+  /** The start still ahead; null when it is due (the operator's activation came in the last minutes). */
+  expectedAtMs: number | null,
+  launchId: string,
+): Promise<void> {
+  const plannedStart = expectedAtMs === null ? undefined : new Date(expectedAtMs).toISOString();
+  deps.ctx.logger.warn(
+    { campaignId: current.id, status: current.status, version: current.version, plannedStart },
+    'scheduled campaign was activated in CXone before its start; watching it from now on',
+  );
+  await recordStartedOutside(deps.ctx, current, {
+    launchId,
+    from: 'scheduled',
+    reason: 'activated outside the orchestrator before its start',
+    ...(plannedStart ? { plannedStart } : {}),
+  });
+}
+
+/**
+ * Records that a launch's campaign was found running that the orchestrator did not start: a draft
+ * started in CXone (its console allows draft → active) between the create and the schedule write, or
+ * — found by a later run of the launch — the campaign an earlier run scheduled, activated there before
+ * its start (`from`). Audited once and announced as an early activation is, with the start the launch
+ * would have planned; CXone's account of who started it is imported into the trail once the campaign
+ * record exists.
+ */
+export async function takeOverStartedDraft(
+  deps: Deps,
+  current: CampaignResource,
+  data: LaunchJob,
+  from: CampaignStatus,
+): Promise<void> {
+  const { ctx } = deps;
+  let plannedStart: string | undefined;
+  try {
+    plannedStart = new Date(planActivation(data.config, ctx.clock.now()).activateAtMs).toISOString();
+  } catch {
+    // No calling window ahead: the launch could not have planned a start; the campaign runs all the same.
+  }
+  ctx.logger.warn(
+    {
+      campaignId: current.id,
+      launchId: data.launchId,
+      status: current.status,
+      version: current.version,
+      from,
+    },
+    from === 'draft'
+      ? 'draft campaign was started in CXone before its launch scheduled it; taking it over'
+      : 'scheduled campaign was activated in CXone before its start; its launch takes it over',
+  );
+  await recordStartedOutside(ctx, current, {
+    launchId: data.launchId,
+    from,
+    reason:
+      from === 'draft'
+        ? 'started outside the orchestrator before its launch scheduled it'
+        : 'activated outside the orchestrator before its start',
+    ...(plannedStart ? { plannedStart } : {}),
+  });
+  await queueHistoryImport(ctx, current.id, current.version);
+  // An activation an earlier run of the launch left waiting has nothing left to activate.
+  if (from !== 'draft') await ctx.queues.launch.remove(activateJobId(current.id)).catch(() => 0);
+}
