@@ -77,6 +77,20 @@ export function startedOutsideOrchestrator(
 }
 
 /**
+ * The status the orchestrator last knew a campaign started outside it in: the takeover's mark, else
+ * the record's status before CXone's start (a record a read has synced running since was scheduled:
+ * every record the launch writes before an activation is), else draft (the launch made it, no
+ * record). Pure.
+ */
+export function startedOutsideFrom(
+  record: Pick<CampaignRecord, 'startedOutside' | 'status'> | null,
+): CampaignStatus {
+  if (record?.startedOutside) return record.startedOutside.from;
+  if (!record) return 'draft';
+  return isRunning(record.status) ? 'scheduled' : record.status;
+}
+
+/**
  * The `cleanupError` of a failed launch whose campaign its cleanup left running
  * (startedOutsideOrchestrator): cancelling it would stop an operator's campaign. `stopId`: the stop
  * the cleanup had queued, which found it so when it came to run and was withdrawn. `watch`: whether

@@ -6,7 +6,7 @@ import { scheduleWindowEnforcement } from './compliance/enforcement.js';
 import type { AppContext } from './context.js';
 import type { CampaignResource, CampaignStatus } from './cxone/wire.js';
 import { activateJobId } from './jobs.js';
-import { isRunning } from './lifecycle/state-machine.js';
+import { startedOutsideFrom } from './launch-store.js';
 import { ensurePolling } from './polling/schedulers.js';
 import { auditOrLog, publishOrLog } from './side-records.js';
 
@@ -48,17 +48,6 @@ export async function recordStartedOutside(
 
 /** What came of watching a campaign left running: watched, or why not. */
 export type LeftRunningWatch = { watched: true } | { watched: false; error: string };
-
-/**
- * The status the orchestrator last knew a campaign started outside it in: the takeover's mark, else
- * the record's status before CXone's start (a record a read has synced running since was scheduled:
- * every record the launch writes before an activation is), else draft (the launch made it, no record).
- */
-function startedFrom(record: CampaignRecord | null): CampaignStatus {
-  if (record?.startedOutside) return record.startedOutside.from;
-  if (!record) return 'draft';
-  return isRunning(record.status) ? 'scheduled' : record.status;
-}
 
 /**
  * The config a launch asked for, from its `campaign_created` record (the first of the campaign's
@@ -118,7 +107,7 @@ export async function watchLeftRunning(
   const campaignId = current.id;
   const campaigns = new CampaignStore(ctx);
   try {
-    const from = startedFrom(record);
+    const from = startedOutsideFrom(record);
     const mark = record?.startedOutside ?? { at: new Date(ctx.clock.now()).toISOString(), from };
     const config =
       record === null

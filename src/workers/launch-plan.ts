@@ -2,8 +2,7 @@ import type { CampaignConfig } from '../shared/campaign-config.js';
 import type { CampaignRecord } from '../shared/campaign-store.js';
 import { nextAllowedStart, type WindowConfig } from '../shared/compliance/windows.js';
 import type { CampaignStatus } from '../shared/cxone/wire.js';
-import { startedOutsideOrchestrator } from '../shared/launch-store.js';
-import { isRunning } from '../shared/lifecycle/state-machine.js';
+import { startedOutsideFrom, startedOutsideOrchestrator } from '../shared/launch-store.js';
 
 /**
  * Pure decisions of the launch pipeline, kept apart from the I/O in launch-worker.ts and the modules
@@ -125,10 +124,7 @@ export function runningFoundOnRead(
   | { kind: 'active'; plannedFrom: number | undefined }
   | { kind: 'neither' } {
   if (!record?.startedOutside && startedOutsideOrchestrator(status, record)) {
-    return {
-      kind: 'startedOutside',
-      from: record === null ? 'draft' : isRunning(record.status) ? 'scheduled' : record.status,
-    };
+    return { kind: 'startedOutside', from: startedOutsideFrom(record) };
   }
   if (status === 'active') return { kind: 'active', plannedFrom: unrecordedStartFrom(record, callRate) };
   return { kind: 'neither' };

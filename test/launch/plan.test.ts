@@ -1,10 +1,12 @@
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { activateJobId } from '../../src/shared/jobs.js';
+import { startedOutsideFrom, startedOutsideOrchestrator } from '../../src/shared/launch-store.js';
 import {
   nextActivationWakeMs,
   nextLaunchStep,
   planActivation,
+  runningFoundOnRead,
   SCHEDULED_CHECK_MIN_MS,
   scheduledCheckIntervalMs,
 } from '../../src/workers/launch-plan.js';
@@ -95,5 +97,42 @@ describe('looks at scheduled campaigns before their start', () => {
     expect(nextActivationWakeMs(86_400_000, 1_000, SCHEDULED_CHECK_MIN_MS)).toBe(
       1_000 + SCHEDULED_CHECK_MIN_MS,
     );
+  });
+});
+
+describe('a running campaign found on a read: whose start was it (pure)', () => {
+  const at = '2026-12-01T12:00:00.000Z';
+  it("is an operator's when no activating write of ours was noted, and says what it was started from", () => {
+    expect(startedOutsideOrchestrator('active', null)).toBe(true);
+    expect(startedOutsideOrchestrator('paused', { activationSent: undefined })).toBe(true);
+    expect(startedOutsideOrchestrator('active', { activationSent: 2 })).toBe(false);
+    expect(startedOutsideOrchestrator('scheduled', null)).toBe(false);
+    expect(
+      startedOutsideOrchestrator('active', { activationSent: 2, startedOutside: { at, from: 'draft' } }),
+    ).toBe(true);
+
+    expect(startedOutsideFrom(null)).toBe('draft');
+    expect(startedOutsideFrom({ status: 'scheduled' })).toBe('scheduled');
+    // A record a read synced running since was scheduled before CXone's start.
+    expect(startedOutsideFrom({ status: 'active' })).toBe('scheduled');
+    expect(startedOutsideFrom({ status: 'active', startedOutside: { at, from: 'draft' } })).toBe('draft');
+  });
+
+  it('classifies a read: taken over, ours (with the start it planned from), or neither', () => {
+    expect(runningFoundOnRead('active', null, 0.5)).toEqual({ kind: 'startedOutside', from: 'draft' });
+    expect(runningFoundOnRead('paused', { status: 'scheduled' }, 0.5)).toEqual({
+      kind: 'startedOutside',
+      from: 'scheduled',
+    });
+    expect(runningFoundOnRead('active', { status: 'scheduled', activationSent: 2 }, 0.5)).toMatchObject({
+      kind: 'active',
+    });
+    // Already taken over: not announced again.
+    expect(
+      runningFoundOnRead('active', { status: 'active', startedOutside: { at, from: 'scheduled' } }, 0.5),
+    ).toMatchObject({ kind: 'active' });
+    expect(runningFoundOnRead('paused', { status: 'paused', activationSent: 2 }, 0.5)).toEqual({
+      kind: 'neither',
+    });
   });
 });
