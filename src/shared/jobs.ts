@@ -25,6 +25,8 @@ export const activateJobSchema = z.object({
    * so a later run that finds the campaign active (the write's answer lost) recognises its own start.
    */
   startPlannedFrom: z.number().positive().optional(),
+  /** Since when the start has been held for the statistics scope (ISO): its hold is recorded once. */
+  scopeHeldSince: z.string().optional(),
 });
 export type ActivateJob = z.infer<typeof activateJobSchema>;
 

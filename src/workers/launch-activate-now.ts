@@ -136,8 +136,8 @@ export async function activateNow(
         // Decided when this job read the clock, sent when the fleet's budget allows: the window may
         // have closed meanwhile. Then nothing is sent (StartWindowPassedError) and the caller
         // schedules the start for the next open. Nor is it sent while the token lacks the statistics
-        // scope (StatsScopeMissingError, permanent): the guard could not measure the campaign, and the
-        // launch fails as one CXone refuses does.
+        // scope (StatsScopeMissingError): the guard could not measure the campaign; a launch fails as
+        // one CXone refuses does, a scheduled start holds until the scope is back (launch-activation.ts).
         beforeSend: () => {
           // Run again for the same write after CXone refused its token (401, not applied): only a
           // send that passes its checks this time counts.

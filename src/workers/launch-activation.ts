@@ -3,6 +3,10 @@ import { configFromResource, type CampaignRecord } from '../shared/campaign-stor
 import { importIfChangedOutside } from '../shared/audit/history-sync.js';
 import { checkOutsideChange } from '../shared/compliance/outside-change.js';
 import { StartWindowPassedError } from '../shared/compliance/start-at-send.js';
+import { StatsScopeMissingError } from '../shared/compliance/scope-at-send.js';
+import { STATS_SCOPE } from '../shared/cxone/scopes.js';
+import { recordComplianceAction } from '../shared/compliance/record.js';
+import { SCOPE_RECHECK_MS } from '../shared/cxone/token-provider.js';
 import type { CampaignResource } from '../shared/cxone/wire.js';
 import { CxoneNotFoundError } from '../shared/errors.js';
 import { activateJobSchema } from '../shared/jobs.js';
@@ -237,6 +241,44 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       }
       return await moveTo(nextActivationWakeMs(plan.activateAtMs, now, await checkIntervalOf(deps)));
     };
+    /**
+     * The token lacks the statistics scope (nothing sent): the start is held, not given up — the
+     * campaign stays scheduled and the job looks again when the token provider next asks for a
+     * token (SCOPE_RECHECK_MS), activating once the scope is back, within the calling window as
+     * any start. Unbounded, as a start waiting for its window is: nothing dials meanwhile, the hold
+     * is recorded and warned of once, and an operator who will not grant the scope stops the
+     * campaign; giving up instead made a momentary shortfall cost a stop and a resubmission.
+     */
+    const holdForStatsScope = async (err: StatsScopeMissingError): Promise<never> => {
+      const recheckAt = ctx.clock.now() + SCOPE_RECHECK_MS;
+      if (data.scopeHeldSince === undefined) {
+        data.scopeHeldSince = new Date(ctx.clock.now()).toISOString();
+        await job.updateData(data);
+        log.warn(
+          { missingScopes: [STATS_SCOPE], recheckInMs: SCOPE_RECHECK_MS },
+          `activation held: CXone did not grant this OAuth client ${STATS_SCOPE}, so the abandonment ` +
+            `guard could not measure the campaign; it stays scheduled and is activated once the scope ` +
+            `is granted (grant it to the client in CXone admin; checked every ${SCOPE_RECHECK_MS / 60_000} minutes), ` +
+            'or stop it',
+        );
+        await recordComplianceAction(ctx, {
+          campaignId: data.campaignId,
+          kind: 'activation_withheld',
+          cxoneVersion: current.version,
+          details: {
+            rule: 'statistics-scope',
+            missingScopes: [STATS_SCOPE],
+            reason: err.message,
+            heldSince: data.scopeHeldSince,
+            recheckInMs: SCOPE_RECHECK_MS,
+          },
+          dedupeKey: `activation_withheld:${data.campaignId}:${data.scopeHeldSince}`,
+        });
+      } else {
+        log.debug({ heldSince: data.scopeHeldSince }, 'activation still held for the statistics scope');
+      }
+      return await moveTo(recheckAt);
+    };
     const now = ctx.clock.now();
     const plan = planActivation(config, now);
     if (plan.delayMs > 0) return await moveToStart(plan, now);
@@ -258,6 +300,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
         },
       });
     } catch (err) {
+      if (err instanceof StatsScopeMissingError) return await holdForStatsScope(err);
       if (!(err instanceof StartWindowPassedError)) throw err;
       // Its permit came after the window closed (or too near the close): nothing was sent, and the
       // start moves to the next open, decided on the clock as it reads now.

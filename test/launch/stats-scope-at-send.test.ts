@@ -1,10 +1,18 @@
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { submitLaunch } from '../../src/producers/launch-submit.js';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { CxoneClient } from '../../src/shared/cxone/client.js';
+import { SCOPE_RECHECK_MS } from '../../src/shared/cxone/token-provider.js';
+import {
+  scheduleWindowEnforcement,
+  windowJobId,
+  windowJobOf,
+} from '../../src/shared/compliance/enforcement.js';
+import { getWindowState } from '../../src/shared/compliance/state-store.js';
+import { eventually } from '../compliance/redis-context.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
@@ -16,10 +24,11 @@ import { fakeActivationJob, launchWorkerDeps, succeededLaunch } from './activati
 
 /**
  * CXone granting the fleet's OAuth client every scope but the statistics one: every statistics poll
- * would be a 403, the abandonment guard blind. No campaign is started then — neither a launch's
- * immediate activation nor a scheduled campaign's at its start — and the refusal names the scope and
- * what to do; pauses, which need only the write scope, still go through. Real Redis, the sandbox over
- * HTTP withholding the scope from every token it issues.
+ * would be a 403, the abandonment guard blind. No campaign is started then: a launch's immediate
+ * activation fails naming the scope and what to do, while a scheduled campaign's start and the
+ * calling window's resume at an open are held — recorded once — until a token has the scope again;
+ * pauses, which need only the write scope, still go through. Real Redis, the sandbox over HTTP
+ * withholding the scope from every token it issues.
  */
 const STATS = 'outbound:campaigns:stats:read';
 /** Wednesday noon in New York: inside the campaign's calling window, so a launch activates at once. */
@@ -48,6 +57,20 @@ describe('an activation while the token lacks the statistics scope', () => {
   const status = (id: string) =>
     (stack.sandbox.getCampaignState(id) as { resource: { status: string } }).resource.status;
   const trail = (id: string) => (stack.ctx.audit as AuditTrailStore).list(id);
+  /**
+   * A new token, as the provider's re-check (SCOPE_RECHECK_MS on the clock) fetches one: asked for
+   * here outright, until one comes with (`missing` false) or without the statistics scope — a re-check
+   * already in flight may have been answered before the sandbox's grant changed.
+   */
+  const newToken = async (missing: boolean) => {
+    const tokens = (stack.ctx.cxone as CxoneClient).tokens;
+    await eventually(async () => {
+      const cached = tokens.sendable();
+      if (cached) tokens.invalidate(cached);
+      await tokens.getToken();
+      return (tokens.scopeShortfall() !== undefined) === missing ? true : undefined;
+    }, 10_000);
+  };
 
   it('a launch due now is not activated: it fails naming the scope, its campaign cancelled', async () => {
     const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'api:test' });
@@ -73,22 +96,51 @@ describe('an activation while the token lacks the statistics scope', () => {
     expect(JSON.stringify(failed?.details)).toContain(STATS);
   });
 
-  it("a scheduled campaign's activation at its start is not sent: it stays scheduled, the launch names the scope", async () => {
+  it("a scheduled campaign's activation at its start is held, not given up: it stays scheduled, recorded once, and activates once the scope is back", async () => {
     const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
     const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
       status: 'scheduled',
     });
     const launchId = await succeededLaunch(stack.ctx, created.id);
     await createCampaignStore(stack.ctx).syncFromCxone(scheduled, { config, launchId });
+    const held = async () =>
+      (await trail(created.id)).filter(
+        (r) => r.action === 'compliance_action' && r.details.kind === 'activation_withheld',
+      );
 
-    const { job } = fakeActivationJob(created.id, launchId);
-    await expect(processActivate(launchWorkerDeps(stack.ctx), job, 'token')).rejects.toThrow(STATS);
-
+    const { job, delayedTo } = fakeActivationJob(created.id, launchId);
+    const deps = launchWorkerDeps(stack.ctx);
+    const heldAt = stack.clock.now();
+    await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
+    // Nothing sent, nothing failed: the job looks again when the provider re-asks for a token.
     expect(status(created.id)).toBe('scheduled');
-    expect((await createLaunchStore(stack.ctx).get(launchId))?.activationError).toContain(STATS);
-    const records = await trail(created.id);
-    expect(records.map((r) => r.action)).not.toContain('campaign_launched');
-    expect(JSON.stringify(records.find((r) => r.action === 'launch_failed')?.details)).toContain(STATS);
+    expect(delayedTo).toEqual([heldAt + SCOPE_RECHECK_MS]);
+    expect((await createLaunchStore(stack.ctx).get(launchId))?.activationError).toBeUndefined();
+    expect((await trail(created.id)).map((r) => r.action)).not.toContain('launch_failed');
+    const [record, ...more] = await held();
+    expect(more).toEqual([]);
+    expect(record?.details).toMatchObject({ rule: 'statistics-scope', missingScopes: [STATS] });
+    expect(String(record?.details.reason)).toContain(`Grant ${STATS} to the client`);
+
+    // Still missing at the next look: held again, not recorded again.
+    stack.clock.advance(SCOPE_RECHECK_MS);
+    await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
+    expect(delayedTo).toHaveLength(2);
+    expect(status(created.id)).toBe('scheduled');
+    expect(await held()).toHaveLength(1);
+
+    // Granted: the next token has it (the provider asks for one after SCOPE_RECHECK_MS), and the start goes.
+    await scriptFaults(stack.sandbox, { withholdScopes: [] });
+    stack.clock.advance(SCOPE_RECHECK_MS);
+    await newToken(false);
+    try {
+      await expect(processActivate(deps, job, 'token')).resolves.toMatchObject({ outcome: 'succeeded' });
+      expect(status(created.id)).toBe('active');
+      expect(delayedTo).toHaveLength(2);
+      expect(await held()).toHaveLength(1);
+    } finally {
+      await scriptFaults(stack.sandbox, { withholdScopes: [STATS] });
+    }
   });
 
   it('a pause of a dialing campaign still goes through', async () => {
@@ -101,5 +153,63 @@ describe('an activation while the token lacks the statistics scope', () => {
     });
     expect((await stack.settled(commandId)).status).toBe('succeeded');
     expect(status(id)).toBe('paused');
+  });
+
+  it("the calling window's resume at an open is held likewise, and goes once the scope is back", async () => {
+    const { ctx, clock } = stack;
+    await newToken(true);
+    const id = await stack.activeCampaign(config);
+    await scheduleWindowEnforcement(ctx, id);
+    // Thursday 21:00 EST: the window pauses it.
+    await stack.fire(id, '2026-03-05T02:00:00Z');
+    const { pauseCommandId } = await getWindowState(ctx, id);
+    expect((await stack.settled(pauseCommandId as string)).status).toBe('succeeded');
+    for (let firing = 0; firing < 4; firing++) {
+      const job = await ctx.queues.compliance.getJob(windowJobId(id));
+      const planned = job ? windowJobOf(job) : undefined;
+      if (!planned || planned.kind === 'open') break;
+      await stack.fire(id, new Date(Math.max(planned.atMs, clock.now())).toISOString());
+    }
+    expect(status(id)).toBe('paused');
+    const resumes = async () =>
+      (await ctx.queues.adjust.getJobs(['waiting', 'delayed', 'prioritized', 'active', 'completed'])).filter(
+        (j) =>
+          (j.data as { action?: string; campaignId?: string }).action === 'resume' &&
+          j.data.campaignId === id,
+      );
+    const held = () => stack.complianceRecords(id, 'window_resume_withheld');
+
+    // Thursday 08:00 EST, the open: no resume while the token lacks the scope.
+    const open = Date.parse('2026-03-05T13:00:00Z');
+    expect(await stack.fire(id, new Date(open).toISOString())).toMatchObject({
+      kind: 'verify',
+      atMs: open + SCOPE_RECHECK_MS,
+    });
+    expect(status(id)).toBe('paused');
+    expect(await resumes()).toEqual([]);
+    const [record, ...more] = await held();
+    expect(more).toEqual([]);
+    expect(record?.details).toMatchObject({ rule: 'statistics-scope', missingScopes: [STATS] });
+    // Looked at again, still missing: still paused, not recorded again.
+    expect(await stack.fire(id, new Date(open + SCOPE_RECHECK_MS).toISOString())).toMatchObject({
+      kind: 'verify',
+      atMs: open + 2 * SCOPE_RECHECK_MS,
+    });
+    expect(await resumes()).toEqual([]);
+    expect(await held()).toHaveLength(1);
+
+    // Granted: the next look's token has it, and the window resumes the campaign.
+    await scriptFaults(stack.sandbox, { withholdScopes: [] });
+    try {
+      clock.set(open + 2 * SCOPE_RECHECK_MS);
+      await newToken(false);
+      await stack.fire(id, new Date(open + 2 * SCOPE_RECHECK_MS).toISOString());
+      await eventually(async () => (status(id) === 'active' ? true : undefined), 15_000);
+      const [resumed] = await stack.complianceRecords(id, 'window_resume');
+      expect(resumed?.details.heldForScopeSince).toBe(new Date(open).toISOString());
+      expect(await held()).toHaveLength(1);
+    } finally {
+      await scriptFaults(stack.sandbox, { withholdScopes: [STATS] });
+    }
   });
 });

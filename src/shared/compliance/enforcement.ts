@@ -29,6 +29,9 @@ import {
 } from './windows.js';
 import { computeSpacing } from '../limiter/spacing.js';
 import { redelayAfterRun } from '../redelay-job.js';
+import { SCOPE_RECHECK_MS } from '../cxone/token-provider.js';
+import { STATS_SCOPE } from '../cxone/scopes.js';
+import { statsScopeMissingNow } from './scope-at-send.js';
 
 /**
  * Run-time calling-window enforcement: each watched campaign has exactly one delayed job on the
@@ -674,6 +677,8 @@ export async function enforceWindow(
       : { closesAt: new Date(view.closing).toISOString(), aheadOfCloseMs: view.closing - now }),
   };
   let outcome: WindowOutcome = 'nothing';
+  /** Set when the resume is held for the statistics scope: looked at again after SCOPE_RECHECK_MS. */
+  let scopeMissing: Error | undefined;
 
   if (!within && status === 'active') {
     if (await commandPending(ctx, win.pauseCommandId)) {
@@ -783,6 +788,37 @@ export async function enforceWindow(
         });
       }
       outcome = 'resume_withheld';
+    } else if ((scopeMissing = await statsScopeMissingNow(ctx.cxone, campaignId))) {
+      // The token lacks the statistics scope: resumed, the campaign would dial with the abandonment
+      // guard blind, started by no one's decision (an operator's resume is one, and is not held). It
+      // stays paused, the hold recorded once, and is looked at again when the token provider next
+      // asks for a token, while the window is open.
+      if (win.scopeHeldAt === undefined) {
+        await save({ ...win, scopeHeldAt: now, lastTransitionMs: data.atMs });
+        ctx.logger.warn(
+          { campaignId, missingScopes: [STATS_SCOPE], recheckInMs: SCOPE_RECHECK_MS },
+          `window resume held: CXone did not grant this OAuth client ${STATS_SCOPE}, so the abandonment ` +
+            'guard could not measure the campaign; it stays paused and is resumed once the scope is ' +
+            `granted while its window is open (grant it to the client in CXone admin; checked every ` +
+            `${SCOPE_RECHECK_MS / 60_000} minutes), or resumed by an operator`,
+        );
+        await recordComplianceAction(ctx, {
+          campaignId,
+          kind: 'window_resume_withheld',
+          cxoneVersion: version,
+          details: {
+            rule: 'statistics-scope',
+            missingScopes: [STATS_SCOPE],
+            reason: scopeMissing.message,
+            recheckInMs: SCOPE_RECHECK_MS,
+            timeZone: zone,
+            localTime: localIso(zone, now),
+            ...timing,
+          },
+          dedupeKey: `window_scope_hold:${campaignId}:${now}`,
+        });
+      }
+      outcome = 'resume_withheld';
     } else {
       const { commandId } = await enqueueCommand(ctx, {
         campaignId,
@@ -790,8 +826,9 @@ export async function enforceWindow(
         reason: REASON_WINDOW,
         action: 'resume',
       });
+      const { scopeHeldAt, ...rest } = win;
       await save({
-        ...win,
+        ...rest,
         resumeCommandId: commandId,
         resumeAttempts: (win.resumeAttempts ?? 0) + 1,
         lastTransitionMs: data.atMs,
@@ -805,6 +842,7 @@ export async function enforceWindow(
           timeZone: zone,
           localTime: localIso(zone, now),
           pausedSince: win.pausedAt,
+          ...(scopeHeldAt === undefined ? {} : { heldForScopeSince: new Date(scopeHeldAt).toISOString() }),
           commandId,
           reissued: win.resumeCommandId !== undefined,
           ...timing,
@@ -824,7 +862,7 @@ export async function enforceWindow(
   } else if (
     !within &&
     status === 'paused' &&
-    (win.pauseCommandId || win.resumeCommandId || win.resumeAttempts)
+    (win.pauseCommandId || win.resumeCommandId || win.resumeAttempts || win.scopeHeldAt !== undefined)
   ) {
     // Our pause holds: keep the marker, forget finished commands, and give the next open fresh
     // resume attempts.
@@ -851,6 +889,10 @@ export async function enforceWindow(
   // hold the close's pause back until a second or two before it.
   if (waiting && (!next || (await fireAtMs(ctx, next)) > now + VERIFY_MS))
     next = { campaignId, kind: 'verify', atMs: now + VERIFY_MS };
+  // Held for the statistics scope: looked at again when the provider re-asks for a token, unless the
+  // window's next transition (its close) comes first.
+  if (scopeMissing && (!next || (await fireAtMs(ctx, next)) > now + SCOPE_RECHECK_MS))
+    next = { campaignId, kind: 'verify', atMs: now + SCOPE_RECHECK_MS };
   return { outcome, next };
 }
 

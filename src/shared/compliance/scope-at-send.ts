@@ -14,6 +14,7 @@ import { SCOPE_RECHECK_MS } from '../cxone/token-provider.js';
  */
 interface ScopeSource {
   scopeShortfall(): { missingScopes: readonly string[]; grantedScopes?: readonly string[] } | undefined;
+  getToken?(): Promise<unknown>;
 }
 
 /** The client's token provider, when it has one (test doubles of the CXone API may not). */
@@ -24,9 +25,10 @@ function scopeSourceOf(cxone: unknown): ScopeSource | undefined {
 
 /**
  * An activating write was not sent: the token this process holds lacks the statistics scope, so the
- * campaign would dial with nobody measuring its abandonment rate. Permanent for the job that hit it
- * (a CxoneError that is not retryable): the launch fails as a launch CXone refuses does, and an
- * operator grants the scope and submits the launch again.
+ * campaign would dial with nobody measuring its abandonment rate. Not retryable: a launch activating
+ * now fails as a launch CXone refuses does, and an operator grants the scope and submits it again; a
+ * scheduled campaign's activation at its start holds on it instead (launch-activation.ts), as the
+ * calling window's resume does (enforcement.ts), and goes once the scope is back.
  */
 export class StatsScopeMissingError extends CxoneScopesNotGrantedError {
   constructor(campaignId: string, granted: readonly string[] = []) {
@@ -36,8 +38,8 @@ export class StatsScopeMissingError extends CxoneScopesNotGrantedError {
         "would be blind: the campaign would dial unmeasured until the guard's blind pause. " +
         `Grant ${STATS_SCOPE} to the client (CXONE_CLIENT_ID) ` +
         `in CXone admin (the fleet asks for a new token within ${SCOPE_RECHECK_MS / 60_000} minutes), ` +
-        'then submit the launch again (a scheduled campaign whose start this refused stays scheduled on ' +
-        'CXone: stop it first)',
+        'then submit the launch again (a scheduled campaign whose start this refused stays scheduled and ' +
+        'is activated once the scope is granted)',
       [STATS_SCOPE],
       granted,
       { endpoint: CXONE_ENDPOINTS.updateCampaign, campaignId },
@@ -53,9 +55,32 @@ export class StatsScopeMissingError extends CxoneScopesNotGrantedError {
 export function statsScopeCheck(cxone: unknown, campaignId: string): () => void {
   const source = scopeSourceOf(cxone);
   return () => {
-    const lacking = source?.scopeShortfall();
-    if (lacking?.missingScopes.includes(STATS_SCOPE)) {
-      throw new StatsScopeMissingError(campaignId, lacking.grantedScopes ?? []);
-    }
+    const missing = statsScopeMissing(source, campaignId);
+    if (missing) throw missing;
   };
+}
+
+function statsScopeMissing(
+  source: ScopeSource | undefined,
+  campaignId: string,
+): StatsScopeMissingError | undefined {
+  const lacking = source?.scopeShortfall();
+  return lacking?.missingScopes.includes(STATS_SCOPE)
+    ? new StatsScopeMissingError(campaignId, lacking.grantedScopes ?? [])
+    : undefined;
+}
+
+/**
+ * For a start that sends no write of its own yet (the calling window's resume at an open): whether
+ * the token lacks the statistics scope. The token is asked for first, so that the provider's
+ * re-check (SCOPE_RECHECK_MS) is made even when nothing else of this process calls CXone; should
+ * that fail, the last token's grant decides (the resume's own write would fail then anyway).
+ */
+export async function statsScopeMissingNow(
+  cxone: unknown,
+  campaignId: string,
+): Promise<StatsScopeMissingError | undefined> {
+  const source = scopeSourceOf(cxone);
+  await source?.getToken?.().catch(() => undefined);
+  return statsScopeMissing(source, campaignId);
 }

@@ -31,12 +31,15 @@ export interface WindowState {
   closingAt?: number;
   /** When the window's pending pause must have landed by (epoch ms): its close, or when it was issued. */
   pauseDueAt?: number;
+  /** Since when the window's resume has been held for the statistics scope (epoch ms): recorded once. */
+  scopeHeldAt?: number;
 }
 
 export const COMPLIANCE_ACTION_KINDS = [
   'window_pause',
   'window_resume',
   'window_resume_withheld',
+  'activation_withheld',
   'window_pause_released',
   'window_pause_landed',
   'guard_throttle',
