@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { StatsScopeMissingError, statsScopeCheck } from '../../src/shared/compliance/scope-at-send.js';
+import {
+  StatsScopeMissingError,
+  statsScopeCheck,
+  statsScopeMissingNow,
+} from '../../src/shared/compliance/scope-at-send.js';
 import { STATS_SCOPE } from '../../src/shared/cxone/scopes.js';
 import { classifyError } from '../../src/shared/retry/classify.js';
 
@@ -47,5 +51,40 @@ describe('statsScopeCheck (the activating write leaves only with the statistics 
     expect(check).toThrow(StatsScopeMissingError);
     missing = undefined;
     expect(check).not.toThrow();
+  });
+});
+
+describe("statsScopeMissingNow (the calling window's resume at an open)", () => {
+  it('waits a bounded while for a token that does not come, then the last grant decides', async () => {
+    // A token request stuck in the limiter or on a slow endpoint (up to CXONE_TIMEOUT_MS): the window
+    // job must not hold a slot of the compliance worker, which other campaigns' closes need, for it.
+    let missing: string[] | undefined = [STATS_SCOPE];
+    const stuck = {
+      tokens: {
+        scopeShortfall: () => (missing ? { missingScopes: missing } : undefined),
+        getToken: () => new Promise<string>(() => undefined),
+      },
+    };
+    await expect(statsScopeMissingNow(stuck, 'c1')).resolves.toBeInstanceOf(StatsScopeMissingError);
+    missing = undefined;
+    await expect(statsScopeMissingNow(stuck, 'c1')).resolves.toBeUndefined();
+  }, 5_000);
+
+  it("takes a token's answer, or its failure, as soon as it comes", async () => {
+    let missing: string[] | undefined;
+    const client = {
+      tokens: {
+        scopeShortfall: () => (missing ? { missingScopes: missing } : undefined),
+        getToken: () => {
+          missing = [STATS_SCOPE];
+          return Promise.resolve('t');
+        },
+      },
+    };
+    expect((await statsScopeMissingNow(client, 'c1'))?.missingScopes).toEqual([STATS_SCOPE]);
+    const down = {
+      tokens: { scopeShortfall: () => undefined, getToken: () => Promise.reject(new Error('down')) },
+    };
+    await expect(statsScopeMissingNow(down, 'c1')).resolves.toBeUndefined();
   });
 });
