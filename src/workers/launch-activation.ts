@@ -252,8 +252,10 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
     const holdForStatsScope = async (err: StatsScopeMissingError): Promise<never> => {
       const recheckAt = ctx.clock.now() + SCOPE_RECHECK_MS;
       if (data.scopeHeldSince === undefined) {
-        data.scopeHeldSince = new Date(ctx.clock.now()).toISOString();
-        await job.updateData(data);
+        // Recorded before the job notes the hold: noted first, a record that failed (a Redis blip)
+        // would be lost for good, the next run finding the hold noted. A note that fails after the
+        // record costs a second record at the next run, never none.
+        const heldSince = new Date(ctx.clock.now()).toISOString();
         log.warn(
           { missingScopes: [STATS_SCOPE], recheckInMs: SCOPE_RECHECK_MS },
           `activation held: CXone did not grant this OAuth client ${STATS_SCOPE}, so the abandonment ` +
@@ -269,11 +271,13 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
             rule: 'statistics-scope',
             missingScopes: [STATS_SCOPE],
             reason: err.message,
-            heldSince: data.scopeHeldSince,
+            heldSince,
             recheckInMs: SCOPE_RECHECK_MS,
           },
-          dedupeKey: `activation_withheld:${data.campaignId}:${data.scopeHeldSince}`,
+          dedupeKey: `activation_withheld:${data.campaignId}:${heldSince}`,
         });
+        data.scopeHeldSince = heldSince;
+        await job.updateData(data);
       } else {
         log.debug({ heldSince: data.scopeHeldSince }, 'activation still held for the statistics scope');
       }

@@ -7,11 +7,12 @@ import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { CxoneClient } from '../../src/shared/cxone/client.js';
 import { SCOPE_RECHECK_MS } from '../../src/shared/cxone/token-provider.js';
 import {
+  enforceWindow,
   scheduleWindowEnforcement,
   windowJobId,
   windowJobOf,
 } from '../../src/shared/compliance/enforcement.js';
-import { getWindowState } from '../../src/shared/compliance/state-store.js';
+import { complianceKeys, getWindowState } from '../../src/shared/compliance/state-store.js';
 import { eventually } from '../compliance/redis-context.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
@@ -70,6 +71,31 @@ describe('an activation while the token lacks the statistics scope', () => {
       await tokens.getToken();
       return (tokens.scopeShortfall() !== undefined) === missing ? true : undefined;
     }, 10_000);
+  };
+
+  /**
+   * The next append of a `kind` compliance action to the campaign's log fails once, as on a Redis
+   * blip; everything else goes through.
+   */
+  const failRecordOnce = (id: string, kind: string) => {
+    const redis = stack.ctx.redis as unknown as { evalsha: (...args: unknown[]) => Promise<unknown> };
+    const log = complianceKeys(stack.ctx.keys, id).log;
+    const original = redis.evalsha;
+    const state = { failed: false };
+    redis.evalsha = function (this: unknown, ...args: unknown[]) {
+      const ours = args.includes(log) && args.some((a) => typeof a === 'string' && a.includes(`"${kind}"`));
+      if (ours && !state.failed) {
+        state.failed = true;
+        return Promise.reject(new Error('redis blip'));
+      }
+      return original.apply(this, args);
+    };
+    return {
+      state,
+      restore: () => {
+        redis.evalsha = original;
+      },
+    };
   };
 
   it('a launch due now is not activated: it fails naming the scope, its campaign cancelled', async () => {
@@ -211,5 +237,65 @@ describe('an activation while the token lacks the statistics scope', () => {
     } finally {
       await scriptFaults(stack.sandbox, { withholdScopes: [STATS] });
     }
+  });
+
+  it("a scheduled start's hold whose record failed to write is recorded by the next run", async () => {
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    const launchId = await succeededLaunch(stack.ctx, created.id);
+    await createCampaignStore(stack.ctx).syncFromCxone(scheduled, { config, launchId });
+    await newToken(true);
+    const { job } = fakeActivationJob(created.id, launchId);
+    const deps = launchWorkerDeps(stack.ctx);
+    const blip = failRecordOnce(created.id, 'activation_withheld');
+    try {
+      const first = await processActivate(deps, job, 'token').catch((err: unknown) => err);
+      expect(blip.state.failed).toBe(true);
+      expect(first).not.toBeInstanceOf(DelayedError);
+    } finally {
+      blip.restore();
+    }
+    await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
+    expect(status(created.id)).toBe('scheduled');
+    const held = (await trail(created.id)).filter(
+      (r) => r.action === 'compliance_action' && r.details.kind === 'activation_withheld',
+    );
+    expect(held).toHaveLength(1);
+  });
+
+  it("the window's hold whose record failed to write is recorded by the firing's retry", async () => {
+    const { ctx, clock } = stack;
+    await newToken(true);
+    const id = await stack.activeCampaign(config);
+    await scheduleWindowEnforcement(ctx, id);
+    // Friday 21:00 EST: the window pauses it.
+    await stack.fire(id, '2026-03-07T02:00:00Z');
+    const { pauseCommandId } = await getWindowState(ctx, id);
+    expect((await stack.settled(pauseCommandId as string)).status).toBe('succeeded');
+    for (let firing = 0; firing < 4; firing++) {
+      const job = await ctx.queues.compliance.getJob(windowJobId(id));
+      const planned = job ? windowJobOf(job) : undefined;
+      if (!planned || planned.kind === 'open') break;
+      await stack.fire(id, new Date(Math.max(planned.atMs, clock.now())).toISOString());
+    }
+    expect(status(id)).toBe('paused');
+    // Saturday 08:00 EST, the open, fired here as the worker would (and its retry after it).
+    const open = Date.parse('2026-03-07T13:00:00Z');
+    clock.set(open);
+    const firing = { campaignId: id, kind: 'open' as const, atMs: open };
+    const blip = failRecordOnce(id, 'window_resume_withheld');
+    try {
+      await expect(enforceWindow(ctx, firing)).rejects.toThrow('redis blip');
+    } finally {
+      blip.restore();
+    }
+    expect(blip.state.failed).toBe(true);
+    await expect(enforceWindow(ctx, firing)).resolves.toMatchObject({ outcome: 'resume_withheld' });
+    await expect(enforceWindow(ctx, firing)).resolves.toMatchObject({ outcome: 'resume_withheld' });
+    expect(status(id)).toBe('paused');
+    const held = await stack.complianceRecords(id, 'window_resume_withheld');
+    expect(held.map((r) => r.details.rule)).toEqual(['statistics-scope']);
   });
 });

@@ -794,7 +794,9 @@ export async function enforceWindow(
       // stays paused, the hold recorded once, and is looked at again when the token provider next
       // asks for a token, while the window is open.
       if (win.scopeHeldAt === undefined) {
-        await save({ ...win, scopeHeldAt: now, lastTransitionMs: data.atMs });
+        // Recorded before the hold is saved: saved first, a record that failed (a Redis blip) would be
+        // lost for good, the retry finding the hold already noted. Keyed on the firing's plan, which a
+        // retry keeps, so a save that failed after it is not recorded twice.
         ctx.logger.warn(
           { campaignId, missingScopes: [STATS_SCOPE], recheckInMs: SCOPE_RECHECK_MS },
           `window resume held: CXone did not grant this OAuth client ${STATS_SCOPE}, so the abandonment ` +
@@ -815,8 +817,9 @@ export async function enforceWindow(
             localTime: localIso(zone, now),
             ...timing,
           },
-          dedupeKey: `window_scope_hold:${campaignId}:${now}`,
+          dedupeKey: `window_scope_hold:${campaignId}:${data.kind}:${data.atMs}`,
         });
+        await save({ ...win, scopeHeldAt: now, lastTransitionMs: data.atMs });
       }
       outcome = 'resume_withheld';
     } else {
