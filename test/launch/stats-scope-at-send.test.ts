@@ -298,4 +298,46 @@ describe('an activation while the token lacks the statistics scope', () => {
     const held = await stack.complianceRecords(id, 'window_resume_withheld');
     expect(held.map((r) => r.details.rule)).toEqual(['statistics-scope']);
   });
+
+  it("the window's resume waits, unresumed, while no token comes in time to tell its scopes", async () => {
+    const { ctx, clock } = stack;
+    const id = await stack.activeCampaign(config);
+    await scheduleWindowEnforcement(ctx, id);
+    // Saturday 21:00 EST: the window pauses it.
+    await stack.fire(id, '2026-03-08T02:00:00Z');
+    const { pauseCommandId } = await getWindowState(ctx, id);
+    expect((await stack.settled(pauseCommandId as string)).status).toBe('succeeded');
+    let open: number | undefined;
+    for (let firing = 0; firing < 4 && open === undefined; firing++) {
+      const job = await ctx.queues.compliance.getJob(windowJobId(id));
+      const planned = job ? windowJobOf(job) : undefined;
+      if (planned?.kind === 'open') open = planned.atMs;
+      else if (planned) await stack.fire(id, new Date(Math.max(planned.atMs, clock.now())).toISOString());
+    }
+    expect(status(id)).toBe('paused');
+    if (open === undefined) throw new Error('no open planned');
+    // The scope granted to the last token; the next one stuck (a limiter backlog, a slow endpoint).
+    await scriptFaults(stack.sandbox, { withholdScopes: [] });
+    const tokens = (ctx.cxone as CxoneClient).tokens as { getToken: () => Promise<string> };
+    const getToken = tokens.getToken;
+    try {
+      await newToken(false);
+      tokens.getToken = () => new Promise<string>(() => undefined);
+      clock.set(open);
+      const decided = await enforceWindow(ctx, { campaignId: id, kind: 'open', atMs: open });
+      expect(decided).toEqual({
+        outcome: 'resume_withheld',
+        next: { campaignId: id, kind: 'verify', atMs: open + 30_000 },
+      });
+    } finally {
+      tokens.getToken = getToken;
+      await scriptFaults(stack.sandbox, { withholdScopes: [STATS] });
+    }
+    const resumes = (
+      await ctx.queues.adjust.getJobs(['waiting', 'delayed', 'prioritized', 'active', 'completed'])
+    ).filter((j) => (j.data as { action?: string }).action === 'resume' && j.data.campaignId === id);
+    expect(resumes).toEqual([]);
+    expect(await stack.complianceRecords(id, 'window_resume_withheld')).toEqual([]);
+    expect(status(id)).toBe('paused');
+  });
 });

@@ -677,8 +677,11 @@ export async function enforceWindow(
       : { closesAt: new Date(view.closing).toISOString(), aheadOfCloseMs: view.closing - now }),
   };
   let outcome: WindowOutcome = 'nothing';
-  /** Set when the resume is held for the statistics scope: looked at again after SCOPE_RECHECK_MS. */
-  let scopeMissing: Error | undefined;
+  /**
+   * The statistics scope, when the resume looked at it: missing, the resume is held and looked at
+   * again after SCOPE_RECHECK_MS; undecided (no token in time to tell), again after VERIFY_MS.
+   */
+  let scopeLook: Awaited<ReturnType<typeof statsScopeMissingNow>>;
 
   if (!within && status === 'active') {
     if (await commandPending(ctx, win.pauseCommandId)) {
@@ -788,7 +791,15 @@ export async function enforceWindow(
         });
       }
       outcome = 'resume_withheld';
-    } else if ((scopeMissing = await statsScopeMissingNow(ctx.cxone, campaignId))) {
+    } else if ((scopeLook = await statsScopeMissingNow(ctx.cxone, campaignId)) === 'undecided') {
+      // No token came in time to tell (a slow token endpoint, a backlog in the limiter): the resume
+      // could not leave without one either. Looked at again shortly; nothing to record yet.
+      ctx.logger.debug(
+        { campaignId, recheckInMs: VERIFY_MS },
+        'window resume waits for a CXone token to tell whether it has the statistics scope',
+      );
+      outcome = 'resume_withheld';
+    } else if (scopeLook) {
       // The token lacks the statistics scope: resumed, the campaign would dial with the abandonment
       // guard blind, started by no one's decision (an operator's resume is one, and is not held). It
       // stays paused, the hold recorded once, and is looked at again when the token provider next
@@ -811,7 +822,7 @@ export async function enforceWindow(
           details: {
             rule: 'statistics-scope',
             missingScopes: [STATS_SCOPE],
-            reason: scopeMissing.message,
+            reason: scopeLook.message,
             recheckInMs: SCOPE_RECHECK_MS,
             timeZone: zone,
             localTime: localIso(zone, now),
@@ -894,8 +905,10 @@ export async function enforceWindow(
     next = { campaignId, kind: 'verify', atMs: now + VERIFY_MS };
   // Held for the statistics scope: looked at again when the provider re-asks for a token, unless the
   // window's next transition (its close) comes first.
-  if (scopeMissing && (!next || (await fireAtMs(ctx, next)) > now + SCOPE_RECHECK_MS))
-    next = { campaignId, kind: 'verify', atMs: now + SCOPE_RECHECK_MS };
+  const lookAgainMs =
+    scopeLook === undefined ? undefined : scopeLook === 'undecided' ? VERIFY_MS : SCOPE_RECHECK_MS;
+  if (lookAgainMs !== undefined && (!next || (await fireAtMs(ctx, next)) > now + lookAgainMs))
+    next = { campaignId, kind: 'verify', atMs: now + lookAgainMs };
   return { outcome, next };
 }
 

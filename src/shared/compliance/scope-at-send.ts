@@ -71,10 +71,10 @@ function statsScopeMissing(
 }
 
 /**
- * How long the window's resume waits for a token before the last token's grant decides. A token
- * request with none cached waits its turn in the fleet's limiter and then up to CXONE_TIMEOUT_MS: the
- * window job would hold a slot of the compliance worker that long, and other campaigns' closes, due
- * on the same worker, would go out late. A cached token answers at once.
+ * How long the window's resume waits for a token before it decides without one. A token request
+ * with none cached waits its turn in the fleet's limiter and then up to CXONE_TIMEOUT_MS: the window
+ * job would hold a slot of the compliance worker that long, and other campaigns' closes, due on the
+ * same worker, would go out late. A cached token answers at once.
  */
 export const SCOPE_LOOK_MAX_WAIT_MS = 1_000;
 
@@ -82,28 +82,31 @@ export const SCOPE_LOOK_MAX_WAIT_MS = 1_000;
  * For a start that sends no write of its own yet (the calling window's resume at an open): whether
  * the token lacks the statistics scope. The token is asked for first, so that the provider's
  * re-check (SCOPE_RECHECK_MS) is made even when nothing else of this process calls CXone; should
- * that fail or take longer than SCOPE_LOOK_MAX_WAIT_MS, the last token's grant decides (the resume's
- * own write would wait for that token anyway).
+ * that fail, the last token's grant decides (the resume's own write would fail then anyway).
+ * `'undecided'` when no token came within SCOPE_LOOK_MAX_WAIT_MS and none known lacked the scope:
+ * the caller looks again shortly, as the resume could not leave without a token either — resumed
+ * now, it would go out with whatever grant that token brings.
  */
 export async function statsScopeMissingNow(
   cxone: unknown,
   campaignId: string,
-): Promise<StatsScopeMissingError | undefined> {
+): Promise<StatsScopeMissingError | 'undecided' | undefined> {
   const source = scopeSourceOf(cxone);
   const asked = source?.getToken?.();
+  let answered = true;
   if (asked) {
     let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, SCOPE_LOOK_MAX_WAIT_MS);
+    const waited = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), SCOPE_LOOK_MAX_WAIT_MS);
     });
-    await Promise.race([
+    answered = await Promise.race([
       asked.then(
-        () => undefined,
-        () => undefined,
+        () => true,
+        () => true,
       ),
       waited,
     ]);
     clearTimeout(timer);
   }
-  return statsScopeMissing(source, campaignId);
+  return statsScopeMissing(source, campaignId) ?? (answered ? undefined : 'undecided');
 }
