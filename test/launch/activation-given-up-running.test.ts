@@ -1,13 +1,10 @@
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
-import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { ACTIVATE_JOB } from '../../src/shared/jobs.js';
 import { finishGivenUpActivation } from '../../src/workers/launch-worker.js';
-import { campaignConfig, sandboxStatus, startStack, type Stack } from '../e2e/stack.js';
-import { fakeActivationJob, succeededLaunch } from './activation-job.js';
-import { launchDeps } from './last-attempt.js';
-import { expectWatched } from './watched.js';
+import { sandboxStatus, startStack, type Stack } from '../e2e/stack.js';
+import { fakeActivationJob } from './activation-job.js';
+import { expectWatched, scheduledWithRecord } from './watched.js';
 
 /*
  * An activation BullMQ gives up on for its stall limit: the run that died last may have had its
@@ -29,15 +26,8 @@ afterAll(async () => {
 
 /** A scheduled campaign with its launch and record, as a launch leaves it; and its given-up activate job. */
 async function scheduledCampaign() {
-  const config = campaignConfigSchema.parse(campaignConfig());
-  const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
-  const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
-    status: 'scheduled',
-  });
-  const launchId = await succeededLaunch(stack.ctx, created.id);
-  const deps = launchDeps(stack.ctx);
-  await deps.campaigns.syncFromCxone(scheduled, { config, launchId });
-  const { job } = fakeActivationJob(created.id, launchId);
+  const { deps, launchId, scheduled } = await scheduledWithRecord(stack.ctx);
+  const { job } = fakeActivationJob(scheduled.id, launchId);
   // As BullMQ leaves it: failed, unrun, with its deferred failure.
   const givenUp = Object.assign(Object.create(job) as Job, {
     name: ACTIVATE_JOB,

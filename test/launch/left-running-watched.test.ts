@@ -11,10 +11,10 @@ import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { finishGivenUpLaunch, processActivate, processLaunch } from '../../src/workers/launch-worker.js';
 import { campaignConfig, patchOnSandbox, sandboxStatus, startStack, type Stack } from '../e2e/stack.js';
 import { sandboxFaults, scriptFaults } from '../support/sandbox-faults.js';
-import { fakeActivationJob, succeededLaunch } from './activation-job.js';
+import { fakeActivationJob } from './activation-job.js';
 import { lastAttemptLaunch, launchDeps } from './last-attempt.js';
 import { launchFailures, recording, type Recorded } from './recording.js';
-import { expectWatched } from './watched.js';
+import { expectWatched, scheduledWithRecord } from './watched.js';
 
 const stalled = new Error('job stalled more than allowable limit');
 
@@ -68,6 +68,75 @@ describe('a campaign a failed launch left running because an operator started it
     });
   };
 
+  type Deps = ReturnType<typeof launchDeps>;
+
+  /** A launch due now, submitted as the API does; its queued job and the worker's dependencies. */
+  const dueNowLaunch = async () => {
+    const config = campaignConfigSchema.parse(campaignConfig());
+    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
+    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
+    return { launchId, queued, deps: launchDeps(stack.ctx) };
+  };
+
+  /** Runs the launch through, its worker dying before it records the outcome. */
+  const runDyingBeforeFinish = async (deps: Deps, job: Job) => {
+    await expect(processLaunch({ ...deps, launches: finishFailingOnce(deps.launches) }, job)).rejects.toThrow(
+      'Redis went away',
+    );
+  };
+
+  /** The campaign the launch's record names. */
+  const campaignOf = async (deps: Deps, launchId: string) =>
+    String((await deps.launches.get(launchId))?.campaignId);
+
+  /** Gives the launch up as BullMQ does at its job's last stall, and checks its cleanup ran. */
+  const giveUp = async (deps: Deps, job: Job) => {
+    expect(await finishGivenUpLaunch(deps, givenUp(job), stalled)).toBe(true);
+  };
+
+  /** Left active as the operator's: the launch failed without cancelling it, and it is watched. */
+  const expectSparedAndWatched = async (deps: Deps, launchId: string, campaignId: string) => {
+    expect(sandboxStatus(stack.sandbox, campaignId), "the operator's campaign").toBe('active');
+    expect(await deps.launches.get(launchId)).toMatchObject({
+      status: 'failed',
+      campaignId,
+      cancelled: false,
+    });
+    await expectWatched(stack.ctx, campaignId);
+  };
+
+  /** The campaign store with its first record sync that `which` picks refused (Redis out of memory). */
+  const syncRefusedOnce = (campaigns: Deps['campaigns'], which: (status: string) => boolean = () => true) => {
+    const refusal = { refused: false };
+    const refusing = Object.assign(Object.create(campaigns) as Deps['campaigns'], {
+      syncFromCxone: (...args: Parameters<Deps['campaigns']['syncFromCxone']>) => {
+        if (refusal.refused || !which(args[0].status)) return campaigns.syncFromCxone(...args);
+        refusal.refused = true;
+        return Promise.reject(new Error('OOM command not allowed'));
+      },
+    });
+    return { campaigns: refusing, refusal };
+  };
+
+  /** The activation's last attempt: its failure is final. */
+  const lastActivationAttempt = (campaignId: string, launchId: string) =>
+    Object.assign(fakeActivationJob(campaignId, launchId).job, { attemptsMade: 9 });
+
+  /** The launch's activation error says the campaign runs, active, and is watched, not that it stays scheduled. */
+  const expectSaysActiveAndWatched = (activationError: string | undefined) => {
+    expect(activationError).toContain('runs on CXone (active)');
+    expect(activationError).toContain('it is watched');
+    expect(activationError).not.toContain('stays scheduled');
+  };
+
+  /** The trail's one launch failure for the campaign: at its activation, left running, watched. */
+  const expectActivationFailureWatched = (campaignId: string) => {
+    const failure = recorded.audit.filter((a) => a.campaignId === campaignId && a.action === 'launch_failed');
+    expect(failure.map((a) => a.details)).toEqual([
+      expect.objectContaining({ stage: 'activation', leftRunning: 'active', watched: true }),
+    ]);
+  };
+
   it('is watched when the operator started the draft before the given-up launch asked for it again', async () => {
     // For Florida's recipients (its 20:00 close): only the launch's config names them, never CXone.
     const { launchId, job } = await lastAttemptLaunch(
@@ -89,7 +158,7 @@ describe('a campaign a failed launch left running because an operator started it
     );
     expect((await patchOnSandbox(stack.sandbox, made.id, { status: 'active' })).status).toBe(200);
 
-    expect(await finishGivenUpLaunch(deps, givenUp(job), stalled)).toBe(true);
+    await giveUp(deps, job);
 
     expect(sandboxStatus(stack.sandbox, made.id)).toBe('active');
     const launch = await deps.launches.get(launchId);
@@ -120,10 +189,8 @@ describe('a campaign a failed launch left running because an operator started it
     // with no activating write of the orchestrator's noted, so an operator started it.
     const { launchId, job } = await lastAttemptLaunch(stack.ctx, { attemptsMade: 0 });
     const deps = launchDeps(stack.ctx);
-    await expect(processLaunch({ ...deps, launches: finishFailingOnce(deps.launches) }, job)).rejects.toThrow(
-      'Redis went away',
-    );
-    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    await runDyingBeforeFinish(deps, job);
+    const campaignId = await campaignOf(deps, launchId);
     const activated = await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' });
     expect(activated.status).toBe(200);
     const eventsBefore = recorded.events.length;
@@ -167,7 +234,7 @@ describe('a campaign a failed launch left running because an operator started it
     );
     expect((await patchOnSandbox(stack.sandbox, made.id, { status: 'active' })).status).toBe(200);
 
-    expect(await finishGivenUpLaunch(deps, givenUp(job), stalled)).toBe(true);
+    await giveUp(deps, job);
 
     expect(sandboxStatus(stack.sandbox, made.id), "still the operator's call").toBe('active');
     const launch = await deps.launches.get(launchId);
@@ -188,10 +255,8 @@ describe('a campaign a failed launch left running because an operator started it
     // outcome; before anything ran it again an operator activated it in the console, ahead of its start.
     const { launchId, job } = await lastAttemptLaunch(stack.ctx, { attemptsMade: 0 });
     const deps = launchDeps(stack.ctx);
-    await expect(processLaunch({ ...deps, launches: finishFailingOnce(deps.launches) }, job)).rejects.toThrow(
-      'Redis went away',
-    );
-    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    await runDyingBeforeFinish(deps, job);
+    const campaignId = await campaignOf(deps, launchId);
     expect(await deps.campaigns.get(campaignId)).toMatchObject({ status: 'scheduled' });
     expect(
       await stack.ctx.queues.launch.getJob(activateJobId(campaignId)),
@@ -199,7 +264,7 @@ describe('a campaign a failed launch left running because an operator started it
     ).toBeDefined();
     expect((await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' })).status).toBe(200);
 
-    expect(await finishGivenUpLaunch(deps, givenUp(job), stalled)).toBe(true);
+    await giveUp(deps, job);
 
     expect(sandboxStatus(stack.sandbox, campaignId), "the operator's campaign").toBe('active');
     const launch = await deps.launches.get(launchId);
@@ -231,17 +296,10 @@ describe('a campaign a failed launch left running because an operator started it
     const config = campaignConfigSchema.parse(
       campaignConfig({ startDateTime: new Date(Date.now() + 2 * 86_400_000).toISOString() }),
     );
-    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
-    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
-      status: 'scheduled',
-    });
-    const launchId = await succeededLaunch(stack.ctx, created.id);
-    const deps = launchDeps(stack.ctx);
-    await deps.campaigns.syncFromCxone(scheduled, { config, launchId });
+    const { created, launchId, deps } = await scheduledWithRecord(stack.ctx, { config });
     expect((await patchOnSandbox(stack.sandbox, created.id, { status: 'active' })).status).toBe(200);
     await scriptFaults(stack.sandbox, { failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.updateCampaign });
-    const { job } = fakeActivationJob(created.id, launchId);
-    const lastAttempt = Object.assign(job, { attemptsMade: 9 });
+    const lastAttempt = lastActivationAttempt(created.id, launchId);
     const eventsBefore = recorded.events.length;
 
     await expect(processActivate(deps, lastAttempt, 'token')).rejects.toThrow();
@@ -257,10 +315,7 @@ describe('a campaign a failed launch left running because an operator started it
     expect(launch?.activationError).toContain('runs on CXone');
     expect(launch?.activationError).toContain('it is watched');
     expect(launch?.activationError).not.toContain('stays scheduled');
-    const failure = recorded.audit.filter((a) => a.campaignId === created.id && a.action === 'launch_failed');
-    expect(failure.map((a) => a.details)).toEqual([
-      expect.objectContaining({ stage: 'activation', leftRunning: 'active', watched: true }),
-    ]);
+    expectActivationFailureWatched(created.id);
     expect(
       recorded.events.filter((e) => e.type === 'campaign.launch.failed' && e.data.launchId === launchId),
     ).toEqual([
@@ -275,24 +330,19 @@ describe('a campaign a failed launch left running because an operator started it
   it("is spared and watched when an operator activated it while its launch's own activation was on its way", async () => {
     // Due now: the launch schedules it and sends its activation; just before that write goes out an
     // operator activates it in the console, so CXone refuses ours (409) and the re-read finds it active.
-    const config = campaignConfigSchema.parse(campaignConfig());
-    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
-    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
-    const deps = launchDeps(stack.ctx);
+    const { launchId, queued, deps } = await dueNowLaunch();
     beforeActivation = async (campaignId) => {
       expect((await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' })).status).toBe(200);
     };
-    await expect(
-      processLaunch({ ...deps, launches: finishFailingOnce(deps.launches) }, queued),
-    ).rejects.toThrow('Redis went away');
+    await runDyingBeforeFinish(deps, queued);
     expect(beforeActivation, 'the console activated it first').toBeUndefined();
-    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    const campaignId = await campaignOf(deps, launchId);
     // The operator's activation, taken over: brought down from their 0.5 to the safe start, marked.
     expect((await stack.ctx.cxone.getCampaign(campaignId)).dialerSettings.callRate).toBeLessThan(0.5);
     expect(await deps.campaigns.get(campaignId)).toMatchObject({ startedOutside: { from: 'scheduled' } });
     expect((await deps.campaigns.get(campaignId))?.activationSent).toBeUndefined();
 
-    expect(await finishGivenUpLaunch(deps, givenUp(queued), stalled)).toBe(true);
+    await giveUp(deps, queued);
 
     expect(sandboxStatus(stack.sandbox, campaignId), "the operator's campaign").toBe('active');
     const launch = await deps.launches.get(launchId);
@@ -312,10 +362,7 @@ describe('a campaign a failed launch left running because an operator started it
     // the console at its full rate (0.5), so CXone refuses ours (409) and the re-read finds it active.
     // Not the launch's activation: taken over as one activated before its start — the trail and an
     // event say CXone started it, it is brought down to the safe start and marked started outside.
-    const config = campaignConfigSchema.parse(campaignConfig());
-    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
-    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
-    const deps = launchDeps(stack.ctx);
+    const { launchId, queued, deps } = await dueNowLaunch();
     let activatedAt: number | undefined;
     beforeActivation = async (campaignId) => {
       const activated = await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' });
@@ -330,7 +377,7 @@ describe('a campaign a failed launch left running because an operator started it
     });
 
     expect(beforeActivation, 'the console activated it first').toBeUndefined();
-    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    const campaignId = await campaignOf(deps, launchId);
     expect((await stack.ctx.cxone.getCampaign(campaignId)).dialerSettings.callRate).toBeLessThan(0.5);
     const record = await deps.campaigns.get(campaignId);
     expect(record).toMatchObject({ startedOutside: { from: 'scheduled' } });
@@ -362,14 +409,7 @@ describe('a campaign a failed launch left running because an operator started it
     // Due now, still scheduled: the activation job at its start sends its activating write, and just
     // before it goes out an operator activates the campaign in the console (409, found active). Not
     // the scheduled start: no scheduled-start announcement, the operator's start taken over.
-    const config = campaignConfigSchema.parse(campaignConfig());
-    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
-    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
-      status: 'scheduled',
-    });
-    const launchId = await succeededLaunch(stack.ctx, created.id);
-    const deps = launchDeps(stack.ctx);
-    await deps.campaigns.syncFromCxone(scheduled, { config, launchId });
+    const { created, launchId, deps } = await scheduledWithRecord(stack.ctx);
     beforeActivation = async (campaignId) => {
       expect((await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' })).status).toBe(200);
     };
@@ -406,21 +446,18 @@ describe('a campaign a failed launch left running because an operator started it
     // a later try) and, before anything runs it again, an operator activates the campaign in the
     // console — CXone throttling the fleet, the operator starting it by hand. The note of an activating
     // write that CXone refused must not make the operator's activation read as the orchestrator's.
-    const config = campaignConfigSchema.parse(campaignConfig());
-    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
-    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
-    const deps = launchDeps(stack.ctx);
+    const { launchId, queued, deps } = await dueNowLaunch();
     beforeActivation = () =>
       scriptFaults(stack.sandbox, { failNext: 1, status: 429, endpoint: CXONE_ENDPOINTS.updateCampaign });
     await expect(processLaunch(deps, queued)).rejects.toThrow();
     expect(beforeActivation, 'the activating write was tried').toBeUndefined();
     expect((await sandboxFaults(stack.sandbox)).scripted, 'it met the 429').toEqual([]);
-    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    const campaignId = await campaignOf(deps, launchId);
     expect(sandboxStatus(stack.sandbox, campaignId), 'not activated by the launch').toBe('scheduled');
     expect((await deps.campaigns.get(campaignId))?.activationSent).toBeUndefined();
     expect((await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' })).status).toBe(200);
 
-    expect(await finishGivenUpLaunch(deps, givenUp(queued), stalled)).toBe(true);
+    await giveUp(deps, queued);
 
     expect(sandboxStatus(stack.sandbox, campaignId), "the operator's campaign").toBe('active');
     const launch = await deps.launches.get(launchId);
@@ -434,10 +471,7 @@ describe('a campaign a failed launch left running because an operator started it
     // Due now: the activating write is sent with a token CXone revoked meanwhile (401: refused, not
     // applied) and the fresh token it waits for to send it again fails at the token endpoint (503):
     // that write never left a second time. Its note must be taken back as for any refused write.
-    const config = campaignConfigSchema.parse(campaignConfig());
-    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
-    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
-    const deps = launchDeps(stack.ctx);
+    const { launchId, queued, deps } = await dueNowLaunch();
     beforeActivation = async () => {
       expect((await fetch(`${stack.sandbox.url}/__sandbox/tokens`, { method: 'DELETE' })).status).toBe(200);
       await scriptFaults(stack.sandbox, { failNext: 1, status: 503, endpoint: CXONE_ENDPOINTS.token });
@@ -445,20 +479,14 @@ describe('a campaign a failed launch left running because an operator started it
     await expect(processLaunch(deps, queued)).rejects.toThrow(CXONE_ENDPOINTS.token);
     expect(beforeActivation, 'the activating write was tried').toBeUndefined();
     expect((await sandboxFaults(stack.sandbox)).scripted, 'the token request met the 503').toEqual([]);
-    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    const campaignId = await campaignOf(deps, launchId);
     expect(sandboxStatus(stack.sandbox, campaignId), 'not activated by the launch').toBe('scheduled');
     expect((await deps.campaigns.get(campaignId))?.activationSent).toBeUndefined();
     expect((await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' })).status).toBe(200);
 
-    expect(await finishGivenUpLaunch(deps, givenUp(queued), stalled)).toBe(true);
+    await giveUp(deps, queued);
 
-    expect(sandboxStatus(stack.sandbox, campaignId), "the operator's campaign").toBe('active');
-    expect(await deps.launches.get(launchId)).toMatchObject({
-      status: 'failed',
-      campaignId,
-      cancelled: false,
-    });
-    await expectWatched(stack.ctx, campaignId);
+    await expectSparedAndWatched(deps, launchId, campaignId);
   });
 
   it("is still cancelled when another run of its launch activated it while this run's activation was on its way", async () => {
@@ -467,20 +495,15 @@ describe('a campaign a failed launch left running because an operator started it
     // refuses this one (409) and the re-read finds the campaign active — at the safe start this run's
     // write carried: the launch's own activation, not an operator's. This run then dies before
     // recording the outcome, and the launch is given up: its cleanup cancels the campaign.
-    const config = campaignConfigSchema.parse(campaignConfig());
-    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
-    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
-    const deps = launchDeps(stack.ctx);
+    const { launchId, queued, deps } = await dueNowLaunch();
     beforeActivation = (_campaignId, ...write) => stack.ctx.cxone.updateCampaign(...write);
-    await expect(
-      processLaunch({ ...deps, launches: finishFailingOnce(deps.launches) }, queued),
-    ).rejects.toThrow('Redis went away');
+    await runDyingBeforeFinish(deps, queued);
     expect(beforeActivation, 'the other run activated it first').toBeUndefined();
-    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    const campaignId = await campaignOf(deps, launchId);
     expect((await stack.ctx.cxone.getCampaign(campaignId)).dialerSettings.callRate).toBeLessThan(0.5);
     expect((await deps.campaigns.get(campaignId))?.activationSent).toBeDefined();
 
-    expect(await finishGivenUpLaunch(deps, givenUp(queued), stalled)).toBe(true);
+    await giveUp(deps, queued);
 
     expect(sandboxStatus(stack.sandbox, campaignId), 'its own launch activated it').toBe('cancelled');
     const launch = await deps.launches.get(launchId);
@@ -498,10 +521,7 @@ describe('a campaign a failed launch left running because an operator started it
     // the write meets a 409 and the re-read finds it active at that rate — but two versions past the
     // one the write named, which another run's identical write (one version) cannot make. The
     // operator's start: a failure of the launch leaves it running, watched.
-    const config = campaignConfigSchema.parse(campaignConfig());
-    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
-    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
-    const deps = launchDeps(stack.ctx);
+    const { launchId, queued, deps } = await dueNowLaunch();
     beforeActivation = async (campaignId, _id, _version, body) => {
       const rate = body.dialerSettings?.callRate;
       expect(rate, 'the write carries a safe start').toBeDefined();
@@ -510,123 +530,72 @@ describe('a campaign a failed launch left running because an operator started it
       ).toBe(200);
       expect((await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' })).status).toBe(200);
     };
-    await expect(
-      processLaunch({ ...deps, launches: finishFailingOnce(deps.launches) }, queued),
-    ).rejects.toThrow('Redis went away');
+    await runDyingBeforeFinish(deps, queued);
     expect(beforeActivation, 'the operator activated it first').toBeUndefined();
-    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    const campaignId = await campaignOf(deps, launchId);
     expect((await deps.campaigns.get(campaignId))?.activationSent).toBeUndefined();
 
-    expect(await finishGivenUpLaunch(deps, givenUp(queued), stalled)).toBe(true);
+    await giveUp(deps, queued);
 
-    expect(sandboxStatus(stack.sandbox, campaignId), "the operator's campaign").toBe('active');
-    expect(await deps.launches.get(launchId)).toMatchObject({
-      status: 'failed',
-      campaignId,
-      cancelled: false,
-    });
-    await expectWatched(stack.ctx, campaignId);
+    await expectSparedAndWatched(deps, launchId, campaignId);
   });
 
   it('is watched, not said to stay scheduled, when its activation at the start fails for good after it went active', async () => {
     // Due now; an earlier run's activating write went through with its answer lost, so this last
     // attempt finds the campaign active — and Redis refuses the record's sync once.
-    const config = campaignConfigSchema.parse(campaignConfig());
-    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
-    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
-      status: 'scheduled',
+    const { created, scheduled, launchId, deps } = await scheduledWithRecord(stack.ctx, {
+      activationNoted: true,
     });
-    const launchId = await succeededLaunch(stack.ctx, created.id);
-    const deps = launchDeps(stack.ctx);
-    await deps.campaigns.syncFromCxone(scheduled, { config, launchId, activationSent: scheduled.version });
     await stack.ctx.cxone.updateCampaign(created.id, scheduled.version, { status: 'active' });
-    let refused = false;
-    const campaigns = Object.assign(Object.create(deps.campaigns) as typeof deps.campaigns, {
-      syncFromCxone: (...args: Parameters<typeof deps.campaigns.syncFromCxone>) => {
-        if (refused) return deps.campaigns.syncFromCxone(...args);
-        refused = true;
-        return Promise.reject(new Error('OOM command not allowed'));
-      },
-    });
-    const { job } = fakeActivationJob(created.id, launchId);
+    const { campaigns, refusal } = syncRefusedOnce(deps.campaigns);
 
     await expect(
-      processActivate({ ...deps, campaigns }, Object.assign(job, { attemptsMade: 9 }), 'token'),
+      processActivate({ ...deps, campaigns }, lastActivationAttempt(created.id, launchId), 'token'),
     ).rejects.toThrow('OOM');
 
-    expect(refused, 'the sync was refused').toBe(true);
+    expect(refusal.refused, 'the sync was refused').toBe(true);
     expect(sandboxStatus(stack.sandbox, created.id)).toBe('active');
     await expectWatched(stack.ctx, created.id);
     const launch = await deps.launches.get(launchId);
-    expect(launch?.activationError).toContain('runs on CXone (active)');
-    expect(launch?.activationError).toContain('it is watched');
-    expect(launch?.activationError).not.toContain('stays scheduled');
+    expectSaysActiveAndWatched(launch?.activationError);
     expect(launch?.campaignStatus).toBe('active');
-    const failure = recorded.audit.filter((a) => a.campaignId === created.id && a.action === 'launch_failed');
-    expect(failure.map((a) => a.details)).toEqual([
-      expect.objectContaining({ stage: 'activation', leftRunning: 'active', watched: true }),
-    ]);
+    expectActivationFailureWatched(created.id);
   });
 
   it('is watched, not said to stay scheduled, when its activation at the start activates it and then fails for good', async () => {
     // Due now, still scheduled: this last attempt's own activating write goes through — and Redis
     // refuses the record's sync after it. The campaign dials, activated by this very run.
-    const config = campaignConfigSchema.parse(campaignConfig());
-    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
-    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
-      status: 'scheduled',
-    });
-    const launchId = await succeededLaunch(stack.ctx, created.id);
-    const deps = launchDeps(stack.ctx);
-    await deps.campaigns.syncFromCxone(scheduled, { config, launchId });
-    let refused = false;
-    const campaigns = Object.assign(Object.create(deps.campaigns) as typeof deps.campaigns, {
-      syncFromCxone: (...args: Parameters<typeof deps.campaigns.syncFromCxone>) => {
-        if (refused || args[0].status !== 'active') return deps.campaigns.syncFromCxone(...args);
-        refused = true;
-        return Promise.reject(new Error('OOM command not allowed'));
-      },
-    });
-    const { job } = fakeActivationJob(created.id, launchId);
+    const { created, launchId, deps } = await scheduledWithRecord(stack.ctx);
+    // Only the sync after its activating write, of the campaign it made active.
+    const { campaigns, refusal } = syncRefusedOnce(deps.campaigns, (status) => status === 'active');
 
     await expect(
-      processActivate({ ...deps, campaigns }, Object.assign(job, { attemptsMade: 9 }), 'token'),
+      processActivate({ ...deps, campaigns }, lastActivationAttempt(created.id, launchId), 'token'),
     ).rejects.toThrow('OOM');
 
-    expect(refused, 'the sync was refused').toBe(true);
+    expect(refusal.refused, 'the sync was refused').toBe(true);
     expect(sandboxStatus(stack.sandbox, created.id), 'activated by this run').toBe('active');
     await expectWatched(stack.ctx, created.id);
     const launch = await deps.launches.get(launchId);
-    expect(launch?.activationError).toContain('runs on CXone (active)');
-    expect(launch?.activationError).toContain('it is watched');
-    expect(launch?.activationError).not.toContain('stays scheduled');
+    expectSaysActiveAndWatched(launch?.activationError);
     expect((await deps.campaigns.get(created.id))?.activationFailed).toBeUndefined();
-    const failure = recorded.audit.filter((a) => a.campaignId === created.id && a.action === 'launch_failed');
-    expect(failure.map((a) => a.details)).toEqual([
-      expect.objectContaining({ stage: 'activation', leftRunning: 'active', watched: true }),
-    ]);
+    expectActivationFailureWatched(created.id);
   });
 
   it('is watched, not said to stay scheduled, when the last activation at its start is applied with its answer lost', async () => {
     // Due now, still scheduled: this last attempt's activating write is carried out by CXone, whose
     // gateway answers 504 (the answer lost). The campaign dials; nothing is left to try again.
-    const config = campaignConfigSchema.parse(campaignConfig());
-    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
-    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
-      status: 'scheduled',
-    });
-    const launchId = await succeededLaunch(stack.ctx, created.id);
-    const deps = launchDeps(stack.ctx);
-    await deps.campaigns.syncFromCxone(scheduled, { config, launchId });
+    const { created, launchId, deps } = await scheduledWithRecord(stack.ctx);
     await scriptFaults(stack.sandbox, {
       failNext: 1,
       status: 504,
       applied: true,
       endpoint: CXONE_ENDPOINTS.updateCampaign,
     });
-    const { job } = fakeActivationJob(created.id, launchId);
 
-    await expect(processActivate(deps, Object.assign(job, { attemptsMade: 9 }), 'token')).rejects.toThrow();
+    await expect(
+      processActivate(deps, lastActivationAttempt(created.id, launchId), 'token'),
+    ).rejects.toThrow();
 
     expect((await sandboxFaults(stack.sandbox)).scripted, 'the activation met the 504').toEqual([]);
     expect(sandboxStatus(stack.sandbox, created.id), 'activated all the same').toBe('active');
@@ -639,17 +608,12 @@ describe('a campaign a failed launch left running because an operator started it
 
   it('still cancels a campaign its own launch activated before failing', async () => {
     // Due now: the launch activates it itself, then dies before recording the outcome.
-    const config = campaignConfigSchema.parse(campaignConfig());
-    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
-    const queued = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
-    const deps = launchDeps(stack.ctx);
-    await expect(
-      processLaunch({ ...deps, launches: finishFailingOnce(deps.launches) }, queued),
-    ).rejects.toThrow('Redis went away');
-    const campaignId = String((await deps.launches.get(launchId))?.campaignId);
+    const { launchId, queued, deps } = await dueNowLaunch();
+    await runDyingBeforeFinish(deps, queued);
+    const campaignId = await campaignOf(deps, launchId);
     expect(sandboxStatus(stack.sandbox, campaignId), 'activated by its launch').toBe('active');
 
-    expect(await finishGivenUpLaunch(deps, givenUp(queued), stalled)).toBe(true);
+    await giveUp(deps, queued);
 
     expect(sandboxStatus(stack.sandbox, campaignId)).toBe('cancelled');
     const launch = await deps.launches.get(launchId);
