@@ -25,8 +25,13 @@ export const activateJobSchema = z.object({
    * so a later run that finds the campaign active (the write's answer lost) recognises its own start.
    */
   startPlannedFrom: z.number().positive().optional(),
-  /** Since when the start has been held for the statistics scope (ISO): its hold is recorded once. */
+  /**
+   * Since when the start has been held for the statistics scope (ISO), cleared when a look finds the
+   * scope back: each hold is recorded once.
+   */
   scopeHeldSince: z.string().optional(),
+  /** How many statistics-scope holds this job has seen end: names the next hold's record (dedupe). */
+  scopeHoldsEnded: z.number().int().nonnegative().optional(),
 });
 export type ActivateJob = z.infer<typeof activateJobSchema>;
 

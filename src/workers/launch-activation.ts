@@ -3,7 +3,7 @@ import { configFromResource, type CampaignRecord } from '../shared/campaign-stor
 import { importIfChangedOutside } from '../shared/audit/history-sync.js';
 import { checkOutsideChange } from '../shared/compliance/outside-change.js';
 import { StartWindowPassedError } from '../shared/compliance/start-at-send.js';
-import { StatsScopeMissingError } from '../shared/compliance/scope-at-send.js';
+import { StatsScopeMissingError, statsScopeGranted } from '../shared/compliance/scope-at-send.js';
 import { STATS_SCOPE } from '../shared/cxone/scopes.js';
 import { recordComplianceAction } from '../shared/compliance/record.js';
 import { SCOPE_RECHECK_MS } from '../shared/cxone/token-provider.js';
@@ -134,6 +134,18 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       return await moveTo(nextActivationWakeMs(expectedAt, ctx.clock.now(), checkIntervalMs));
     }
     await noteFoundAtLook(ctx, record);
+    // A hold for the statistics scope ends when a look's token has the scope again, whatever comes of
+    // the start (moved to the next open, its write deferred): should the scope go missing again, that
+    // is a new hold, recorded and warned of as the first was. Only a held job pays the write.
+    if (data.scopeHeldSince !== undefined && statsScopeGranted(ctx.cxone) === true) {
+      log.info(
+        { heldSince: data.scopeHeldSince },
+        'statistics scope granted again; activation no longer held',
+      );
+      delete data.scopeHeldSince;
+      data.scopeHoldsEnded = (data.scopeHoldsEnded ?? 0) + 1;
+      await job.updateData(data);
+    }
     // CXone's settings, completed with the record's orchestrator-only fields: the recipient states the
     // campaign was launched for bind the activation, whatever a console edit did to the zone or windows.
     const config = configFromResource(current, record?.config);
@@ -246,15 +258,16 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
      * campaign stays scheduled and the job looks again when the token provider next asks for a
      * token (SCOPE_RECHECK_MS), activating once the scope is back, within the calling window as
      * any start. Unbounded, as a start waiting for its window is: nothing dials meanwhile, the hold
-     * is recorded and warned of once, and an operator who will not grant the scope stops the
+     * is recorded and warned of once per hold, and an operator who will not grant the scope stops the
      * campaign; giving up instead made a momentary shortfall cost a stop and a resubmission.
      */
     const holdForStatsScope = async (err: StatsScopeMissingError): Promise<never> => {
       const recheckAt = ctx.clock.now() + SCOPE_RECHECK_MS;
       if (data.scopeHeldSince === undefined) {
         // Recorded before the job notes the hold: noted first, a record that failed (a Redis blip)
-        // would be lost for good, the next run finding the hold noted. A note that fails after the
-        // record costs a second record at the next run, never none.
+        // would be lost for good, the next run finding the hold noted. Keyed on the holds this job
+        // has seen end, which only a look finding the scope back changes: a run retrying the same
+        // hold (its record or its note failed) records it once, a later hold anew.
         const heldSince = new Date(ctx.clock.now()).toISOString();
         log.warn(
           { missingScopes: [STATS_SCOPE], recheckInMs: SCOPE_RECHECK_MS },
@@ -274,7 +287,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
             heldSince,
             recheckInMs: SCOPE_RECHECK_MS,
           },
-          dedupeKey: `activation_withheld:${data.campaignId}:${heldSince}`,
+          dedupeKey: `activation_withheld:${data.campaignId}:${data.launchId}:${data.scopeHoldsEnded ?? 0}`,
         });
         data.scopeHeldSince = heldSince;
         await job.updateData(data);

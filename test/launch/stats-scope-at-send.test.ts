@@ -340,4 +340,90 @@ describe('an activation while the token lacks the statistics scope', () => {
     expect(await stack.complianceRecords(id, 'window_resume_withheld')).toEqual([]);
     expect(status(id)).toBe('paused');
   });
+
+  it("a scheduled start's hold that ended (the scope back, the start moved to the next open) and came again is recorded again, once", async () => {
+    const { clock } = stack;
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    const launchId = await succeededLaunch(stack.ctx, created.id);
+    await createCampaignStore(stack.ctx).syncFromCxone(scheduled, { config, launchId });
+    const held = async () =>
+      (await trail(created.id)).filter(
+        (r) => r.action === 'compliance_action' && r.details.kind === 'activation_withheld',
+      );
+    const { job } = fakeActivationJob(created.id, launchId);
+    const deps = launchWorkerDeps(stack.ctx);
+
+    // Tuesday noon EDT, inside the window: held for the scope, recorded.
+    const firstHold = Date.parse('2026-03-10T12:00:00-04:00');
+    clock.set(firstHold);
+    await newToken(true);
+    await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
+    expect(await held()).toHaveLength(1);
+
+    // Granted, but the look comes at 22:00, after the window closed: the start moves to the next
+    // open, and the hold has ended.
+    await scriptFaults(stack.sandbox, { withholdScopes: [] });
+    try {
+      clock.set(Date.parse('2026-03-10T22:00:00-04:00'));
+      await newToken(false);
+      await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
+      expect(status(created.id)).toBe('scheduled');
+    } finally {
+      await scriptFaults(stack.sandbox, { withholdScopes: [STATS] });
+    }
+
+    // Withheld again by Wednesday's 08:00 open: a second hold, recorded as the first was.
+    const secondHold = Date.parse('2026-03-11T08:00:00-04:00');
+    clock.set(secondHold);
+    await newToken(true);
+    await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
+    expect(status(created.id)).toBe('scheduled');
+    expect((await held()).map((r) => r.details.heldSince)).toEqual([
+      new Date(firstHold).toISOString(),
+      new Date(secondHold).toISOString(),
+    ]);
+    // Still missing at the next look: the same hold, not recorded again.
+    clock.advance(SCOPE_RECHECK_MS);
+    await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
+    expect(await held()).toHaveLength(2);
+  });
+
+  it("a scheduled start's hold whose note failed after its record is recorded once by the next run", async () => {
+    const { clock } = stack;
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    const launchId = await succeededLaunch(stack.ctx, created.id);
+    await createCampaignStore(stack.ctx).syncFromCxone(scheduled, { config, launchId });
+    clock.set(Date.parse('2026-03-12T12:00:00-04:00'));
+    await newToken(true);
+    const { job } = fakeActivationJob(created.id, launchId);
+    const deps = launchWorkerDeps(stack.ctx);
+    const save = job.updateData.bind(job);
+    let failed = false;
+    // Only the note of the hold fails (the safe start's rate is saved before the write, too).
+    job.updateData = async (data) => {
+      if (!failed && (data as { scopeHeldSince?: string }).scopeHeldSince !== undefined) {
+        failed = true;
+        throw new Error('redis blip');
+      }
+      // Stored as BullMQ stores it, a copy: a later change to the run's object is not saved by it.
+      await save(JSON.parse(JSON.stringify(data)) as unknown);
+    };
+    const first = await processActivate(deps, job, 'token').catch((err: unknown) => err);
+    expect(failed).toBe(true);
+    expect(first).not.toBeInstanceOf(DelayedError);
+    // Retried later (BullMQ's backoff): the same hold, not a second one.
+    clock.advance(60_000);
+    await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
+    expect(status(created.id)).toBe('scheduled');
+    const held = (await trail(created.id)).filter(
+      (r) => r.action === 'compliance_action' && r.details.kind === 'activation_withheld',
+    );
+    expect(held).toHaveLength(1);
+  });
 });

@@ -60,6 +60,17 @@ export function statsScopeCheck(cxone: unknown, campaignId: string): () => void 
   };
 }
 
+/**
+ * Whether the CXone client's last token carried the statistics scope: false while it lacked it,
+ * undefined when nothing tells (a CXone double without a token provider). Asks for no token: read
+ * after a call that took one, it is that token's grant.
+ */
+export function statsScopeGranted(cxone: unknown): boolean | undefined {
+  const source = scopeSourceOf(cxone);
+  if (!source) return undefined;
+  return source.scopeShortfall()?.missingScopes.includes(STATS_SCOPE) !== true;
+}
+
 function statsScopeMissing(
   source: ScopeSource | undefined,
   campaignId: string,
