@@ -3,11 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REASON_WINDOW } from '../../src/shared/compliance/enforcement.js';
 import { COMPLIANCE_ACTOR } from '../../src/shared/compliance/record.js';
 import type { CxoneApi, HistoryPageRead } from '../../src/shared/cxone/api.js';
-import { CXONE_ENDPOINTS, type UpdateCampaignRequest } from '../../src/shared/cxone/wire.js';
-import { CxoneUnavailableError } from '../../src/shared/errors.js';
 import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
-import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
-import { startHarness, testCampaignConfig, type Harness } from './harness.js';
+import {
+  droppingAnswer,
+  harnessWithAdjustWorker,
+  progressive,
+  type DroppedAnswer,
+} from './dropped-answer.js';
+import type { Harness } from './harness.js';
 
 /**
  * A command whose retry cannot tell whether its earlier write was applied (CXone's history stops short
@@ -18,16 +21,13 @@ import { startHarness, testCampaignConfig, type Harness } from './harness.js';
 let h: Harness;
 let worker: Worker;
 /** The armed campaign's first PATCH is applied, `afterApplied` runs, and its answer is dropped. */
-let armed: string | undefined;
-let afterApplied: ((campaignId: string) => Promise<void>) | undefined;
+const drop: DroppedAnswer = {};
 /** Campaign → the last version its history shows (a history that lags the resource). */
 const historyUpTo = new Map<string, number>();
 
 function laggingHistory(inner: CxoneApi): CxoneApi {
   return {
-    createCampaign: (body, opts) => inner.createCampaign(body, opts),
-    getCampaign: (id, opts) => inner.getCampaign(id, opts),
-    getStats: (id, opts) => inner.getStats(id, opts),
+    ...droppingAnswer(inner, drop),
     history(id, opts) {
       const upTo = historyUpTo.get(id);
       if (upTo === undefined) return inner.history(id, opts);
@@ -37,32 +37,16 @@ function laggingHistory(inner: CxoneApi): CxoneApi {
         }
       })();
     },
-    async updateCampaign(id, version, body: UpdateCampaignRequest, opts) {
-      const written = await inner.updateCampaign(id, version, body, opts);
-      if (armed !== id) return written;
-      armed = undefined;
-      await afterApplied?.(id);
-      throw new CxoneUnavailableError('timeout of 10000ms exceeded (answer dropped by the test)', {
-        endpoint: CXONE_ENDPOINTS.updateCampaign,
-        campaignId: id,
-      });
-    },
   };
 }
 
 beforeAll(async () => {
-  h = await startHarness();
-  worker = createAdjustWorker({ ...h.ctx, cxone: laggingHistory(h.ctx.cxone) });
-  await worker.waitUntilReady();
+  ({ h, worker } = await harnessWithAdjustWorker(laggingHistory));
 });
 
 afterAll(async () => {
   await worker?.close();
   await h?.close();
-});
-
-const progressive = testCampaignConfig({
-  dialerStrategy: { strategy: 'progressive', agentCapacity: 20, callRate: 0.5, answerRate: 0.3 },
 });
 
 describe('a command retrying on a lagging history, a pause queued behind it', () => {
@@ -71,7 +55,7 @@ describe('a command retrying on a lagging history, a pause queued behind it', ()
     // CXone's history stays at the campaign's creation: it never shows the patch's write.
     historyUpTo.set(campaign.id, campaign.version);
     let pauseId: string | undefined;
-    afterApplied = async (id) => {
+    drop.afterApplied = async (id) => {
       // The operator reverts the patch in the console; the window closes and its pause is queued.
       await h.consoleChange(id, { dialerSettings: { callRate: 0.5 } });
       ({ commandId: pauseId } = await enqueueCommand(h.ctx, {
@@ -81,7 +65,7 @@ describe('a command retrying on a lagging history, a pause queued behind it', ()
         action: 'pause',
       }));
     };
-    armed = campaign.id;
+    drop.armed = campaign.id;
     const { commandId } = await enqueueCommand(h.ctx, {
       campaignId: campaign.id,
       actor: 'api:alice',
@@ -109,10 +93,10 @@ describe('a command retrying on a lagging history, a pause queued behind it', ()
   it('runs a command between retries at once when a pause comes to wait behind it, to end it', async () => {
     const campaign = await h.campaign('active', progressive);
     historyUpTo.set(campaign.id, campaign.version);
-    afterApplied = async (id) => {
+    drop.afterApplied = async (id) => {
       await h.consoleChange(id, { dialerSettings: { callRate: 0.5 } });
     };
-    armed = campaign.id;
+    drop.armed = campaign.id;
     const { commandId } = await enqueueCommand(h.ctx, {
       campaignId: campaign.id,
       actor: 'api:alice',

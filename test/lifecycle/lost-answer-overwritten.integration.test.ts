@@ -4,11 +4,16 @@ import { REASON_WINDOW } from '../../src/shared/compliance/enforcement.js';
 import { COMPLIANCE_ACTOR } from '../../src/shared/compliance/record.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import { CXONE_ENDPOINTS, type UpdateCampaignRequest } from '../../src/shared/cxone/wire.js';
-import { CxoneRateLimitError, CxoneUnavailableError } from '../../src/shared/errors.js';
+import { CxoneRateLimitError } from '../../src/shared/errors.js';
 import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { enqueueCommand, type CommandRequest } from '../../src/shared/lifecycle/enqueue.js';
-import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
-import { startHarness, testCampaignConfig, type Harness } from './harness.js';
+import {
+  droppingAnswer,
+  harnessWithAdjustWorker,
+  progressive,
+  type DroppedAnswer,
+} from './dropped-answer.js';
+import { testCampaignConfig, type Harness } from './harness.js';
 
 /**
  * A command's write that CXone applied without its answer arriving, then changed back in CXone's
@@ -19,56 +24,39 @@ import { startHarness, testCampaignConfig, type Harness } from './harness.js';
  */
 let h: Harness;
 let worker: Worker;
-/** Runs once, after the armed campaign's first PATCH is applied and before its answer is dropped. */
-let afterApplied: ((campaignId: string) => Promise<void>) | undefined;
-let armed: string | undefined;
+/** `afterApplied` runs once, after the armed campaign's first PATCH is applied and before its answer is dropped. */
+const drop: DroppedAnswer = {};
 /** The campaign whose second PATCH is refused with a 429 (nothing applied), after `afterApplied`. */
 let refusingSecond: string | undefined;
 let refusedAfter = 0;
 
 /** The real client; the armed campaign's first PATCH is applied, then answered as a timeout. */
 function losingFirstAnswer(inner: CxoneApi): CxoneApi {
+  const dropping = droppingAnswer(inner, drop);
   return {
-    createCampaign: (body, opts) => inner.createCampaign(body, opts),
-    getCampaign: (id, opts) => inner.getCampaign(id, opts),
-    getStats: (id, opts) => inner.getStats(id, opts),
-    history: (id, opts) => inner.history(id, opts),
+    ...dropping,
     async updateCampaign(id, version, body: UpdateCampaignRequest, opts) {
       if (refusingSecond === id && refusedAfter-- === 0) {
         refusingSecond = undefined;
-        await afterApplied?.(id);
+        await drop.afterApplied?.(id);
         throw new CxoneRateLimitError(
           { endpoint: CXONE_ENDPOINTS.updateCampaign, campaignId: id },
           50,
           'rate limited by CXone (the test)',
         );
       }
-      const written = await inner.updateCampaign(id, version, body, opts);
-      if (armed !== id) return written;
-      armed = undefined;
-      await afterApplied?.(id);
-      throw new CxoneUnavailableError('timeout of 10000ms exceeded (answer dropped by the test)', {
-        endpoint: CXONE_ENDPOINTS.updateCampaign,
-        campaignId: id,
-      });
+      return dropping.updateCampaign(id, version, body, opts);
     },
   };
 }
 
 beforeAll(async () => {
-  h = await startHarness();
-  worker = createAdjustWorker({ ...h.ctx, cxone: losingFirstAnswer(h.ctx.cxone) });
-  await worker.waitUntilReady();
+  ({ h, worker } = await harnessWithAdjustWorker(losingFirstAnswer));
 });
 
 afterAll(async () => {
   await worker?.close();
   await h?.close();
-});
-
-/** No safe start rides a resume of a progressive campaign: the writes are the command's own. */
-const progressive = testCampaignConfig({
-  dialerStrategy: { strategy: 'progressive', agentCapacity: 20, callRate: 0.5, answerRate: 0.3 },
 });
 
 async function run(
@@ -79,10 +67,10 @@ async function run(
   config = progressive,
 ) {
   const campaign = await h.campaign(status, config);
-  afterApplied = async (id) => {
+  drop.afterApplied = async (id) => {
     await h.consoleChange(id, console);
   };
-  armed = campaign.id;
+  drop.armed = campaign.id;
   const { commandId } = await enqueueCommand(h.ctx, {
     campaignId: campaign.id,
     actor: 'api:alice',
@@ -178,7 +166,7 @@ describe('a write applied without its answer, changed back in the console before
     // The settings write is answered; the status write is refused (429: nothing written, nothing
     // undone, the job re-run); an operator reverts the callRate before the re-run.
     const campaign = await h.campaign('paused', progressive);
-    afterApplied = async (id) => {
+    drop.afterApplied = async (id) => {
       await h.consoleChange(id, { dialerSettings: { callRate: 0.5 } });
     };
     refusingSecond = campaign.id;
