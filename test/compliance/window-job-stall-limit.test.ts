@@ -1,12 +1,8 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import {
-  scheduleWindowEnforcement,
-  windowJobId,
-  windowJobOf,
-} from '../../src/shared/compliance/enforcement.js';
+import { expect, it } from 'vitest';
+import { windowJobId, windowJobOf } from '../../src/shared/compliance/enforcement.js';
 import { config } from './fixtures.js';
 import { eventually } from './redis-context.js';
-import { startWindowStack, type WindowStack } from './window-stack.js';
+import { windowStackForFile } from './window-stack.js';
 
 /*
  * A calling-window job BullMQ gives up on for its stall limit (its runs kept killing or hanging
@@ -18,19 +14,11 @@ import { startWindowStack, type WindowStack } from './window-stack.js';
  */
 const weekdays = config(); // America/New_York, Mon–Fri 09:00–17:00
 
-let stack: WindowStack;
-
-beforeAll(async () => {
-  stack = await startWindowStack({ startIso: '2026-03-06T15:00:00Z' }); // Friday 10:00 EST
-});
-
-afterAll(async () => {
-  await stack?.close();
-});
+const windowStack = windowStackForFile({ startIso: '2026-03-06T15:00:00Z' }); // Friday 10:00 EST
 
 it('a window job failed for its stall limit is planned again at the campaign’s next transition', async () => {
-  const id = await stack.activeCampaign(weekdays);
-  await scheduleWindowEnforcement(stack.ctx, id);
+  const stack = windowStack();
+  const id = await stack.enforcedCampaign(weekdays);
   const queue = stack.ctx.queues.compliance;
   const planned = await queue.getJob(windowJobId(id));
   expect(planned && windowJobOf(planned)).toMatchObject({ kind: 'close' });

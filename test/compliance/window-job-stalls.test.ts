@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { scheduleWindowEnforcement, windowJobId } from '../../src/shared/compliance/enforcement.js';
+import { expect, it } from 'vitest';
+import { windowJobId } from '../../src/shared/compliance/enforcement.js';
 import { config } from './fixtures.js';
-import { startWindowStack, type WindowStack } from './window-stack.js';
+import { windowStackForFile } from './window-stack.js';
 
 /*
  * A campaign's calling-window job is one BullMQ job for the campaign's whole life, moved back to
@@ -14,19 +14,11 @@ import { startWindowStack, type WindowStack } from './window-stack.js';
  */
 const weekdays = config(); // America/New_York, Mon–Fri 09:00–17:00
 
-let stack: WindowStack;
-
-beforeAll(async () => {
-  stack = await startWindowStack({ startIso: '2026-03-06T15:00:00Z' }); // Friday 10:00 EST
-});
-
-afterAll(async () => {
-  await stack?.close();
-});
+const windowStack = windowStackForFile({ startIso: '2026-03-06T15:00:00Z' }); // Friday 10:00 EST
 
 it('a window job that ran to its end no longer carries the stalls of its earlier runs', async () => {
-  const id = await stack.activeCampaign(weekdays);
-  await scheduleWindowEnforcement(stack.ctx, id);
+  const stack = windowStack();
+  const id = await stack.enforcedCampaign(weekdays);
   const queue = stack.ctx.queues.compliance;
   // Two earlier runs each lost to a worker crash, as BullMQ's stalled check counts them.
   await stack.ctx.redis.hset(queue.toKey(windowJobId(id)), 'stc', 2);

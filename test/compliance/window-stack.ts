@@ -24,7 +24,7 @@ import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { createComplianceWorker } from '../../src/workers/compliance-worker.js';
 import { testPrefix, deletePrefixAt } from '../support/redis-prefix.js';
 import { CONSOLE } from '../sandbox/helpers.js';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { eventually, REDIS_URL } from './redis-context.js';
 
 const FLEET = { clientId: 'sandbox-client', clientSecret: 'sandbox-secret' };
@@ -40,6 +40,8 @@ export interface WindowStack {
   clock: ManualClock;
   /** A campaign active on the sandbox with `config`, its record synced as a launch leaves it. */
   activeCampaign(config: CampaignConfig): Promise<string>;
+  /** activeCampaign, with its calling-window job planned as its launch plans it. */
+  enforcedCampaign(config: CampaignConfig): Promise<string>;
   /**
    * activeCampaign, with CXone's statistics polled (no violations) into its record, so that the
    * compliance report judges `adherent`.
@@ -113,6 +115,11 @@ export async function startWindowStack(opts: {
       }
       await createCampaignStore(ctx).syncFromCxone(resource, { config });
       return created.id;
+    },
+    async enforcedCampaign(config) {
+      const id = await stack.activeCampaign(config);
+      await scheduleWindowEnforcement(ctx, id);
+      return id;
     },
     async polledCampaign(config) {
       const id = await stack.activeCampaign(config);
@@ -188,4 +195,22 @@ export async function startWindowStack(opts: {
     },
   };
   return stack;
+}
+
+/**
+ * A window stack started before a file's tests and closed after them, for a file whose tests share
+ * one; the function returned gives it to a test.
+ */
+export function windowStackForFile(opts: Parameters<typeof startWindowStack>[0]): () => WindowStack {
+  let stack: WindowStack | undefined;
+  beforeAll(async () => {
+    stack = await startWindowStack(opts);
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+  return () => {
+    if (!stack) throw new Error('the window stack is not started: call it in a test');
+    return stack;
+  };
 }
