@@ -3,15 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { CAMPAIGN_MISSING_MESSAGE, noteMissingOnCxone } from '../../src/shared/campaign-missing.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
-import { createCampaignStore } from '../../src/shared/campaign-store.js';
-import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
-import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { pollSchedulerId } from '../../src/shared/polling/schedulers.js';
 import { processActivate } from '../../src/workers/launch-worker.js';
 import { campaignConfig, startStack, type Stack } from '../e2e/stack.js';
 import { recordingLogger } from '../support/log-capture.js';
-import { fakeActivationJob, launchWorkerDeps, succeededLaunch } from './activation-job.js';
+import { fakeActivationJob, launchWorkerDeps } from './activation-job.js';
+import { scheduledWithRecord } from './watched.js';
 
 /**
  * A scheduled campaign deleted on CXone before its start (here: the sandbox forgets its campaigns, as
@@ -34,23 +32,36 @@ describe('a scheduled campaign deleted on CXone before its start', () => {
     await stack?.close();
   });
 
-  it('is told once, looked at quietly until its start, then not activated, its launch saying why', async () => {
+  /** A campaign scheduled to start in two days, with its launch and record; its start and ids. */
+  const scheduledInTwoDays = async () => {
     const startMs = Date.now() + 2 * 86_400_000;
     const startDateTime = new Date(startMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const config = campaignConfigSchema.parse(campaignConfig({ startDateTime }));
-    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
-    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
-      status: 'scheduled',
-    });
-    const id = created.id;
-    const launchId = await succeededLaunch(stack.ctx, id);
-    const campaigns = createCampaignStore(stack.ctx);
-    const launches = createLaunchStore(stack.ctx);
-    await campaigns.syncFromCxone(scheduled, { config, launchId });
+    const { created, launchId, deps } = await scheduledWithRecord(stack.ctx, { config });
+    return { startMs, id: created.id, launchId, campaigns: deps.campaigns, launches: deps.launches };
+  };
 
-    // Gone from CXone before its start.
+  /** The sandbox forgets its campaigns, as a restarted one does. */
+  const deleteAllOnCxone = async () => {
     const reset = await fetch(`${stack.sandbox.url}/__sandbox/reset`, { method: 'POST' });
     expect(reset.status).toBe(200);
+  };
+
+  /** One look of the activation job before the start, putting the job back for another; returns when that is due. */
+  const lookBeforeStart = async (id: string, launchId: string) => {
+    const { job, delayedTo } = fakeActivationJob(id, launchId);
+    await expect(processActivate(launchWorkerDeps(stack.ctx), job, 'token')).rejects.toBeInstanceOf(
+      DelayedError,
+    );
+    expect(delayedTo).toHaveLength(1);
+    return delayedTo[0]!;
+  };
+
+  it('is told once, looked at quietly until its start, then not activated, its launch saying why', async () => {
+    const { startMs, id, launchId, campaigns, launches } = await scheduledInTwoDays();
+
+    // Gone from CXone before its start.
+    await deleteAllOnCxone();
     await expect(stack.ctx.cxone.getCampaign(id)).rejects.toMatchObject({ status: 404 });
 
     const ofCampaign = () => lines.filter((l) => l.campaignId === id);
@@ -61,13 +72,8 @@ describe('a scheduled campaign deleted on CXone before its start', () => {
 
     // Five looks before the start, as the job makes them every couple of minutes.
     for (let look = 0; look < 5; look++) {
-      const { job, delayedTo } = fakeActivationJob(id, launchId);
-      await expect(processActivate(launchWorkerDeps(stack.ctx), job, 'token')).rejects.toBeInstanceOf(
-        DelayedError,
-      );
       // Looked at again before the start: should CXone answer for it again, it is still watched.
-      expect(delayedTo).toHaveLength(1);
-      expect(delayedTo[0]!).toBeLessThan(startMs);
+      expect(await lookBeforeStart(id, launchId)).toBeLessThan(startMs);
     }
     const warned = ofCampaign().filter((l) => l.level >= 40);
     expect(warned.map((l) => [l.msg, l.seenBy])).toEqual([[CAMPAIGN_MISSING_MESSAGE, 'activation']]);
@@ -105,38 +111,20 @@ describe('a scheduled campaign deleted on CXone before its start', () => {
 
   it('noted missing while CXone answers for it again: the next look clears the note, and a deletion after it is told', async () => {
     shiftMs = 0;
-    const startMs = Date.now() + 2 * 86_400_000;
-    const startDateTime = new Date(startMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const config = campaignConfigSchema.parse(campaignConfig({ startDateTime }));
-    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
-    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
-      status: 'scheduled',
-    });
-    const id = created.id;
-    const launchId = await succeededLaunch(stack.ctx, id);
-    const campaigns = createCampaignStore(stack.ctx);
-    await campaigns.syncFromCxone(scheduled, { config, launchId });
+    const { id, launchId, campaigns } = await scheduledInTwoDays();
     const trail = async () => (await (stack.ctx.audit as AuditTrailStore).list(id)).map((r) => r.action);
 
     // An earlier look met a 404 (a tenant misconfigured for a while, since fixed); CXone knows it again.
     const firstSince = await noteMissingOnCxone(stack.ctx, id, 'activation');
     expect(firstSince).not.toBeNull();
-    const look = async () => {
-      const { job, delayedTo } = fakeActivationJob(id, launchId);
-      await expect(processActivate(launchWorkerDeps(stack.ctx), job, 'token')).rejects.toBeInstanceOf(
-        DelayedError,
-      );
-      expect(delayedTo).toHaveLength(1);
-    };
-    await look();
+    await lookBeforeStart(id, launchId);
     // Its view no longer says CXone does not know it, nor will the start's activated campaign's.
     expect((await campaigns.get(id))?.missingOnCxone).toBeUndefined();
 
     // Then really deleted: told again, not swallowed by the first note.
     shiftMs = 1_000;
-    const reset = await fetch(`${stack.sandbox.url}/__sandbox/reset`, { method: 'POST' });
-    expect(reset.status).toBe(200);
-    await look();
+    await deleteAllOnCxone();
+    await lookBeforeStart(id, launchId);
     const since = (await campaigns.get(id))?.missingOnCxone?.since;
     expect(since).toBeDefined();
     expect(since).not.toBe(firstSince);
