@@ -6,7 +6,7 @@ import type { AppContext } from '../../src/shared/context.js';
 import { launchIdempotencyKey } from '../../src/shared/cxone/idempotency.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { activateJobId, type LaunchJob } from '../../src/shared/jobs.js';
-import type { LaunchStore } from '../../src/shared/launch-store.js';
+import type { LaunchRecord, LaunchStore } from '../../src/shared/launch-store.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { finishGivenUpLaunch, processActivate, processLaunch } from '../../src/workers/launch-worker.js';
 import { campaignConfig, patchOnSandbox, sandboxStatus, startStack, type Stack } from '../e2e/stack.js';
@@ -94,14 +94,22 @@ describe('a campaign a failed launch left running because an operator started it
     expect(await finishGivenUpLaunch(deps, givenUp(job), stalled)).toBe(true);
   };
 
-  /** Left active as the operator's: the launch failed without cancelling it, and it is watched. */
-  const expectSparedAndWatched = async (deps: Deps, launchId: string, campaignId: string) => {
+  /** Left active as the operator's: the launch failed without cancelling it (and matches `more`); the launch. */
+  const expectSpared = async (
+    deps: Deps,
+    launchId: string,
+    campaignId: string,
+    more: Partial<LaunchRecord> = {},
+  ) => {
     expect(sandboxStatus(stack.sandbox, campaignId), "the operator's campaign").toBe('active');
-    expect(await deps.launches.get(launchId)).toMatchObject({
-      status: 'failed',
-      campaignId,
-      cancelled: false,
-    });
+    const launch = await deps.launches.get(launchId);
+    expect(launch).toMatchObject({ status: 'failed', campaignId, cancelled: false, ...more });
+    return launch;
+  };
+
+  /** expectSpared, and it is watched. */
+  const expectSparedAndWatched = async (deps: Deps, launchId: string, campaignId: string) => {
+    await expectSpared(deps, launchId, campaignId);
     await expectWatched(stack.ctx, campaignId);
   };
 
@@ -266,14 +274,7 @@ describe('a campaign a failed launch left running because an operator started it
 
     await giveUp(deps, job);
 
-    expect(sandboxStatus(stack.sandbox, campaignId), "the operator's campaign").toBe('active');
-    const launch = await deps.launches.get(launchId);
-    expect(launch).toMatchObject({
-      status: 'failed',
-      campaignId,
-      cancelled: false,
-      campaignStatus: 'active',
-    });
+    const launch = await expectSpared(deps, launchId, campaignId, { campaignStatus: 'active' });
     expect(launch?.cleanupError).toContain(`campaign ${campaignId} was left active, not cancelled`);
     expect(launch?.cleanupError).toContain('it is watched');
     expect(await deps.campaigns.get(campaignId)).toMatchObject({
@@ -344,14 +345,7 @@ describe('a campaign a failed launch left running because an operator started it
 
     await giveUp(deps, queued);
 
-    expect(sandboxStatus(stack.sandbox, campaignId), "the operator's campaign").toBe('active');
-    const launch = await deps.launches.get(launchId);
-    expect(launch).toMatchObject({
-      status: 'failed',
-      campaignId,
-      cancelled: false,
-      campaignStatus: 'active',
-    });
+    const launch = await expectSpared(deps, launchId, campaignId, { campaignStatus: 'active' });
     expect(launch?.cleanupError).toContain('it is watched');
     expect(await deps.campaigns.get(campaignId)).toMatchObject({ startedOutside: { from: 'scheduled' } });
     await expectWatched(stack.ctx, campaignId);
@@ -459,9 +453,7 @@ describe('a campaign a failed launch left running because an operator started it
 
     await giveUp(deps, queued);
 
-    expect(sandboxStatus(stack.sandbox, campaignId), "the operator's campaign").toBe('active');
-    const launch = await deps.launches.get(launchId);
-    expect(launch).toMatchObject({ status: 'failed', campaignId, cancelled: false });
+    const launch = await expectSpared(deps, launchId, campaignId);
     expect(launch?.cleanupError).toContain('it is watched');
     expect(await deps.campaigns.get(campaignId)).toMatchObject({ startedOutside: { from: 'scheduled' } });
     await expectWatched(stack.ctx, campaignId);
