@@ -73,6 +73,47 @@ describe('an activation while the token lacks the statistics scope', () => {
     }, 10_000);
   };
 
+  /** A campaign scheduled on CXone by a succeeded launch, its record synced: a start waiting for its activation. */
+  const scheduledCampaign = async () => {
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    const launchId = await succeededLaunch(stack.ctx, created.id);
+    await createCampaignStore(stack.ctx).syncFromCxone(scheduled, { config, launchId });
+    return { created, launchId };
+  };
+  const activationHolds = async (id: string) =>
+    (await trail(id)).filter(
+      (r) => r.action === 'compliance_action' && r.details.kind === 'activation_withheld',
+    );
+
+  /**
+   * An active campaign the window pauses at `closeIso`, its window job fired up to the open it plans
+   * next: the open's time, undefined should none be planned.
+   */
+  const pausedByWindow = async (closeIso: string): Promise<{ id: string; open: number | undefined }> => {
+    const { ctx, clock } = stack;
+    const id = await stack.activeCampaign(config);
+    await scheduleWindowEnforcement(ctx, id);
+    await stack.fire(id, closeIso);
+    const { pauseCommandId } = await getWindowState(ctx, id);
+    expect((await stack.settled(pauseCommandId as string)).status).toBe('succeeded');
+    let open: number | undefined;
+    for (let firing = 0; firing < 4; firing++) {
+      const job = await ctx.queues.compliance.getJob(windowJobId(id));
+      const planned = job ? windowJobOf(job) : undefined;
+      if (!planned) break;
+      if (planned.kind === 'open') {
+        open = planned.atMs;
+        break;
+      }
+      await stack.fire(id, new Date(Math.max(planned.atMs, clock.now())).toISOString());
+    }
+    expect(status(id)).toBe('paused');
+    return { id, open };
+  };
+
   /**
    * The next append of a `kind` compliance action to the campaign's log fails once, as on a Redis
    * blip; everything else goes through.
@@ -123,16 +164,8 @@ describe('an activation while the token lacks the statistics scope', () => {
   });
 
   it("a scheduled campaign's activation at its start is held, not given up: it stays scheduled, recorded once, and activates once the scope is back", async () => {
-    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
-    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
-      status: 'scheduled',
-    });
-    const launchId = await succeededLaunch(stack.ctx, created.id);
-    await createCampaignStore(stack.ctx).syncFromCxone(scheduled, { config, launchId });
-    const held = async () =>
-      (await trail(created.id)).filter(
-        (r) => r.action === 'compliance_action' && r.details.kind === 'activation_withheld',
-      );
+    const { created, launchId } = await scheduledCampaign();
+    const held = () => activationHolds(created.id);
 
     const { job, delayedTo } = fakeActivationJob(created.id, launchId);
     const deps = launchWorkerDeps(stack.ctx);
@@ -184,19 +217,8 @@ describe('an activation while the token lacks the statistics scope', () => {
   it("the calling window's resume at an open is held likewise, and goes once the scope is back", async () => {
     const { ctx, clock } = stack;
     await newToken(true);
-    const id = await stack.activeCampaign(config);
-    await scheduleWindowEnforcement(ctx, id);
     // Thursday 21:00 EST: the window pauses it.
-    await stack.fire(id, '2026-03-05T02:00:00Z');
-    const { pauseCommandId } = await getWindowState(ctx, id);
-    expect((await stack.settled(pauseCommandId as string)).status).toBe('succeeded');
-    for (let firing = 0; firing < 4; firing++) {
-      const job = await ctx.queues.compliance.getJob(windowJobId(id));
-      const planned = job ? windowJobOf(job) : undefined;
-      if (!planned || planned.kind === 'open') break;
-      await stack.fire(id, new Date(Math.max(planned.atMs, clock.now())).toISOString());
-    }
-    expect(status(id)).toBe('paused');
+    const { id } = await pausedByWindow('2026-03-05T02:00:00Z');
     const resumes = async () =>
       (await ctx.queues.adjust.getJobs(['waiting', 'delayed', 'prioritized', 'active', 'completed'])).filter(
         (j) =>
@@ -240,12 +262,7 @@ describe('an activation while the token lacks the statistics scope', () => {
   });
 
   it("a scheduled start's hold whose record failed to write is recorded by the next run", async () => {
-    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
-    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
-      status: 'scheduled',
-    });
-    const launchId = await succeededLaunch(stack.ctx, created.id);
-    await createCampaignStore(stack.ctx).syncFromCxone(scheduled, { config, launchId });
+    const { created, launchId } = await scheduledCampaign();
     await newToken(true);
     const { job } = fakeActivationJob(created.id, launchId);
     const deps = launchWorkerDeps(stack.ctx);
@@ -259,28 +276,14 @@ describe('an activation while the token lacks the statistics scope', () => {
     }
     await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
     expect(status(created.id)).toBe('scheduled');
-    const held = (await trail(created.id)).filter(
-      (r) => r.action === 'compliance_action' && r.details.kind === 'activation_withheld',
-    );
-    expect(held).toHaveLength(1);
+    expect(await activationHolds(created.id)).toHaveLength(1);
   });
 
   it("the window's hold whose record failed to write is recorded by the firing's retry", async () => {
     const { ctx, clock } = stack;
     await newToken(true);
-    const id = await stack.activeCampaign(config);
-    await scheduleWindowEnforcement(ctx, id);
     // Friday 21:00 EST: the window pauses it.
-    await stack.fire(id, '2026-03-07T02:00:00Z');
-    const { pauseCommandId } = await getWindowState(ctx, id);
-    expect((await stack.settled(pauseCommandId as string)).status).toBe('succeeded');
-    for (let firing = 0; firing < 4; firing++) {
-      const job = await ctx.queues.compliance.getJob(windowJobId(id));
-      const planned = job ? windowJobOf(job) : undefined;
-      if (!planned || planned.kind === 'open') break;
-      await stack.fire(id, new Date(Math.max(planned.atMs, clock.now())).toISOString());
-    }
-    expect(status(id)).toBe('paused');
+    const { id } = await pausedByWindow('2026-03-07T02:00:00Z');
     // Saturday 08:00 EST, the open, fired here as the worker would (and its retry after it).
     const open = Date.parse('2026-03-07T13:00:00Z');
     clock.set(open);
@@ -301,20 +304,8 @@ describe('an activation while the token lacks the statistics scope', () => {
 
   it("the window's resume waits, unresumed, while no token comes in time to tell its scopes", async () => {
     const { ctx, clock } = stack;
-    const id = await stack.activeCampaign(config);
-    await scheduleWindowEnforcement(ctx, id);
     // Saturday 21:00 EST: the window pauses it.
-    await stack.fire(id, '2026-03-08T02:00:00Z');
-    const { pauseCommandId } = await getWindowState(ctx, id);
-    expect((await stack.settled(pauseCommandId as string)).status).toBe('succeeded');
-    let open: number | undefined;
-    for (let firing = 0; firing < 4 && open === undefined; firing++) {
-      const job = await ctx.queues.compliance.getJob(windowJobId(id));
-      const planned = job ? windowJobOf(job) : undefined;
-      if (planned?.kind === 'open') open = planned.atMs;
-      else if (planned) await stack.fire(id, new Date(Math.max(planned.atMs, clock.now())).toISOString());
-    }
-    expect(status(id)).toBe('paused');
+    const { id, open } = await pausedByWindow('2026-03-08T02:00:00Z');
     if (open === undefined) throw new Error('no open planned');
     // The scope granted to the last token; the next one stuck (a limiter backlog, a slow endpoint).
     await scriptFaults(stack.sandbox, { withholdScopes: [] });
@@ -343,16 +334,8 @@ describe('an activation while the token lacks the statistics scope', () => {
 
   it("a scheduled start's hold that ended (the scope back, the start moved to the next open) and came again is recorded again, once", async () => {
     const { clock } = stack;
-    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
-    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
-      status: 'scheduled',
-    });
-    const launchId = await succeededLaunch(stack.ctx, created.id);
-    await createCampaignStore(stack.ctx).syncFromCxone(scheduled, { config, launchId });
-    const held = async () =>
-      (await trail(created.id)).filter(
-        (r) => r.action === 'compliance_action' && r.details.kind === 'activation_withheld',
-      );
+    const { created, launchId } = await scheduledCampaign();
+    const held = () => activationHolds(created.id);
     const { job } = fakeActivationJob(created.id, launchId);
     const deps = launchWorkerDeps(stack.ctx);
 
@@ -393,12 +376,7 @@ describe('an activation while the token lacks the statistics scope', () => {
 
   it("a scheduled start's hold whose note failed after its record is recorded once by the next run", async () => {
     const { clock } = stack;
-    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
-    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
-      status: 'scheduled',
-    });
-    const launchId = await succeededLaunch(stack.ctx, created.id);
-    await createCampaignStore(stack.ctx).syncFromCxone(scheduled, { config, launchId });
+    const { created, launchId } = await scheduledCampaign();
     clock.set(Date.parse('2026-03-12T12:00:00-04:00'));
     await newToken(true);
     const { job } = fakeActivationJob(created.id, launchId);
@@ -421,9 +399,6 @@ describe('an activation while the token lacks the statistics scope', () => {
     clock.advance(60_000);
     await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
     expect(status(created.id)).toBe('scheduled');
-    const held = (await trail(created.id)).filter(
-      (r) => r.action === 'compliance_action' && r.details.kind === 'activation_withheld',
-    );
-    expect(held).toHaveLength(1);
+    expect(await activationHolds(created.id)).toHaveLength(1);
   });
 });
