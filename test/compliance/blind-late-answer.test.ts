@@ -16,7 +16,7 @@ import { startWindowStack, type WindowStack } from './window-stack.js';
  */
 let stack: WindowStack;
 let ctx: ClosableContext;
-const { statsFail, statsBack, statusOnCxone, watchOf } = blindHelpers(() => stack);
+const { statsFail, statsBack, statusOnCxone, watchOf, statsAfter } = blindHelpers(() => stack);
 
 beforeAll(async () => {
   stack = await startWindowStack({ startIso: '2026-03-03T15:00:00Z' });
@@ -30,18 +30,6 @@ afterEach(async () => {
 });
 
 const pollLock = (id: string) => ctx.keys.lock(`poll:${id}`);
-/** The stack's context with its stats calls made after `meanwhile` (what happened while they waited). */
-const statsAfter = (meanwhile: () => Promise<void>) =>
-  ({
-    ...ctx,
-    cxone: {
-      ...ctx.cxone,
-      getStats: async (...args: Parameters<typeof ctx.cxone.getStats>) => {
-        await meanwhile();
-        return ctx.cxone.getStats(...args);
-      },
-    },
-  }) as ClosableContext;
 /** While the stats call waits, the lease lapses and the next tick takes the campaign (and waits in turn). */
 const nextTickTakesOver = (id: string) =>
   statsAfter(async () => {

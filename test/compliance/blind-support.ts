@@ -28,6 +28,20 @@ export function blindHelpers(get: () => WindowStack) {
       const raw = await ctx.redis.hget(complianceKeys(ctx.keys, id).state, 'blind');
       return raw ? (JSON.parse(raw) as BlindWatch) : undefined;
     },
+    /** The stack's context with its stats calls made after `meanwhile` (what happened while they waited). */
+    statsAfter: (meanwhile: () => Promise<void>): ClosableContext => {
+      const { ctx } = get();
+      return {
+        ...ctx,
+        cxone: {
+          ...ctx.cxone,
+          getStats: async (...args: Parameters<typeof ctx.cxone.getStats>) => {
+            await meanwhile();
+            return ctx.cxone.getStats(...args);
+          },
+        },
+      } as ClosableContext;
+    },
     failingPoll: (id: string, c?: ClosableContext) =>
       expect(runPollCycle(c ?? get().ctx, id)).rejects.toThrow(),
     /** The guard lifted its blind pause: a guard_blind_resume whose command went through, the campaign dialing. */

@@ -23,8 +23,16 @@ let stack: WindowStack;
 let sandbox: RunningSandbox;
 let ctx: ClosableContext;
 let clock: ManualClock;
-const { statsFail, statsBack, statusOnCxone, watchOf, failingPoll, blindPaused, expectBlindResumed } =
-  blindHelpers(() => stack);
+const {
+  statsFail,
+  statsBack,
+  statusOnCxone,
+  watchOf,
+  failingPoll,
+  blindPaused,
+  expectBlindResumed,
+  statsAfter,
+} = blindHelpers(() => stack);
 
 beforeAll(async () => {
   stack = await startWindowStack({ startIso: '2026-03-03T15:00:00Z' });
@@ -167,18 +175,6 @@ describe('a failed statistics poll that outlasted its lease', () => {
     await failingPoll(id);
     return id;
   }
-  /** The stack's context with its stats calls made after `meanwhile` (what happened while they waited). */
-  const statsAfter = (meanwhile: () => Promise<void>) =>
-    ({
-      ...ctx,
-      cxone: {
-        ...ctx.cxone,
-        getStats: async (...args: Parameters<typeof ctx.cxone.getStats>) => {
-          await meanwhile();
-          return ctx.cxone.getStats(...args);
-        },
-      },
-    }) as ClosableContext;
 
   it('counts as its own tick beside the tick that took the campaign since, and pauses once', async () => {
     const id = await failedOnce();
