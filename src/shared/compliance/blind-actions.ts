@@ -20,7 +20,7 @@ import {
 import { RESUME_CLOSE_MARGIN_MS } from './command-guard.js';
 import { REASON_WINDOW, windowClaims, windowView } from './enforcement.js';
 import { evaluateAbandonmentGuard } from './guard.js';
-import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
+import { COMPLIANCE_ACTOR, OUTSIDE, recordComplianceAction, RESUMED_OUTSIDE } from './record.js';
 import {
   complianceKeys,
   getBlindWatch,
@@ -448,9 +448,6 @@ export async function noteBlindPauseLiftedOutside(
   );
 }
 
-/** Who lifted a blind pause outside the orchestrator: unknown here; CXone's history names them. */
-const OUTSIDE = 'outside';
-
 async function liftUnderLock(
   ctx: AppContext,
   campaignId: string,
@@ -480,7 +477,7 @@ async function liftUnderLock(
       pausedAt: iso(pause.atMs),
       note:
         by.commandId === undefined
-          ? 'resumed outside the orchestrator (CXone’s console or another tool: CXone’s history, imported into the trail, names who) while the abandonment guard held it paused blind'
+          ? `${RESUMED_OUTSIDE} while the abandonment guard held it paused blind`
           : 'resumed while the abandonment guard held it paused blind: the blind pause is lifted by that decision, and not issued again until the statistics have been read',
     },
     dedupeKey: `guard-blind-lifted:${campaignId}:${pause.commandId}`,

@@ -19,7 +19,7 @@ import {
   type GuardState,
   type PeriodSummary,
 } from './guard.js';
-import { COMPLIANCE_ACTOR, recordComplianceAction } from './record.js';
+import { COMPLIANCE_ACTOR, OUTSIDE, recordComplianceAction, RESUMED_OUTSIDE } from './record.js';
 import {
   getGuardLiftRecorded,
   getGuardState,
@@ -290,9 +290,6 @@ async function noteLiftSeen(
   return 'recorded';
 }
 
-/** Who lifted a pause made outside the orchestrator: unknown here; CXone's history, imported beside, names them. */
-const OUTSIDE = 'outside';
-
 /**
  * A resume of a campaign the abandonment guard paused is the requester's decision: in the period of
  * the pause, to dial on over the cap (the guard pauses once per period and only throttles after it);
@@ -336,9 +333,7 @@ async function recordLift(
   const rolledOver = lift.period.index !== lift.pausedInPeriod;
   const outside = by.commandId === undefined;
   const key = guardPauseKey(guard);
-  const how = outside
-    ? 'resumed outside the orchestrator (CXone’s console or another tool: CXone’s history, imported into the trail, names who)'
-    : 'resumed';
+  const how = outside ? RESUMED_OUTSIDE : 'resumed';
   await recordComplianceAction(ctx, {
     campaignId,
     kind: 'guard_pause_lifted',

@@ -9,6 +9,16 @@ import { appendAction, type ComplianceActionKind } from './state-store.js';
 export const COMPLIANCE_ACTOR = 'worker:compliance';
 
 /**
+ * Who asked for a resume made outside the orchestrator (CXone's console or another tool), as the
+ * guard's and the blind pause's lift records name it: unknown here; CXone's history names them.
+ */
+export const OUTSIDE = 'outside';
+
+/** How a lift record of such a resume says it. */
+export const RESUMED_OUTSIDE =
+  'resumed outside the orchestrator (CXone’s console or another tool: CXone’s history, imported into the trail, names who)';
+
+/**
  * Records one compliance action everywhere it must be provable: the campaign's compliance log (for
  * the report), the hash-chained audit trail ('compliance_action', or 'compliance_override'), the
  * metric, the log, and optionally a webhook event. Audit/event failures are logged, not thrown: the
