@@ -115,6 +115,16 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
     let createdHere = false;
     let plannedFrom: number | undefined;
     let startedOutsideFrom: CampaignStatus | undefined;
+    /**
+     * A read found the campaign running: the record tells whether an operator started it in CXone
+     * (taken over, 3b) or an earlier run of this launch activated it (its unrecorded safe start).
+     */
+    const noteRunningFound = async (id: string, status: CampaignStatus): Promise<void> => {
+      const record = await campaigns.get(id);
+      const found = runningFoundOnRead(status, record, data.config.dialerStrategy.callRate);
+      if (found.kind === 'startedOutside') startedOutsideFrom = found.from;
+      else if (found.kind === 'active') plannedFrom = found.plannedFrom;
+    };
     if (!campaignId) {
       const created = await ctx.cxone.createCampaign(toCreateCampaignRequest(data.config), {
         priority: 'control',
@@ -141,19 +151,13 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
       full = await ctx.cxone.getCampaign(campaignId, { priority: 'control', campaignId, attempt });
       current = full;
       if (isRunning(full.status)) {
-        const record = await campaigns.get(campaignId);
-        const found = runningFoundOnRead(full.status, record, data.config.dialerStrategy.callRate);
-        if (found.kind === 'startedOutside') {
-          // Running, and no activating write of ours noted (every one is, before it is sent): an
-          // operator started it in CXone — the draft an earlier run created, or the campaign it
-          // scheduled, before its start. Taken over (3b), as the activation's look would have.
-          startedOutsideFrom = found.from;
-        } else if (found.kind === 'active') {
-          // An earlier run's activation may have been applied with its answer lost. The record as that
-          // run left it (read before this run's sync) tells whether its safe start was recorded. Only
-          // on this path: a first run never reads it.
-          plannedFrom = found.plannedFrom;
-        }
+        // Running, and no activating write of ours noted (every one is, before it is sent): an
+        // operator started it in CXone — the draft an earlier run created, or the campaign it
+        // scheduled, before its start — taken over (3b), as the activation's look would have. Active
+        // with one noted: an earlier run's activation may have been applied with its answer lost; the
+        // record as that run left it (read before this run's sync) tells whether its safe start was
+        // recorded. Only on this path: a first run never reads it.
+        await noteRunningFound(campaignId, full.status);
       }
     }
     // The creating run wrote it with the campaign id. A later run writes it again, in case it is
@@ -195,10 +199,7 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
           // the job to this run, and may not have finished). It is carried on as a first read finding it
           // active is: failed, this run would cancel it. No record, or one noting no activating write:
           // an operator started it in CXone (the draft, or the campaign the other run scheduled).
-          const record = await campaigns.get(campaignId);
-          const found = runningFoundOnRead(scheduled.status, record, data.config.dialerStrategy.callRate);
-          if (found.kind === 'startedOutside') startedOutsideFrom = found.from;
-          else if (found.kind === 'active') plannedFrom = found.plannedFrom;
+          await noteRunningFound(campaignId, scheduled.status);
         }
       } else {
         scheduled =
