@@ -97,9 +97,9 @@ export async function startWorkers(
       ),
     );
     // That third stall's job is failed when next taken, without running (BullMQ's deferred failure,
-    // "job stalled more than allowable limit"): only the launch and webhook queues record it in their
-    // own terms, and nothing else said that a job the stall line had called back in the queue will
-    // never run again — a calling-window job, say, whose campaign then has no window enforced.
+    // "job stalled more than allowable limit"): the launch, adjust, compliance and webhook workers
+    // also record or repair it in their own terms, but for any other queue nothing else said that a
+    // job the stall line had called back in the queue will never run again.
     worker.on('failed', (job, err) => {
       if (!job?.deferredFailure || err.message !== job.deferredFailure) return;
       log.error(
