@@ -2,6 +2,7 @@ import { CxoneScopesNotGrantedError } from '../errors.js';
 import { CXONE_ENDPOINTS } from '../cxone/wire.js';
 import { STATS_SCOPE } from '../cxone/scopes.js';
 import { SCOPE_RECHECK_MS } from '../cxone/token-provider.js';
+import { TimeoutError, withTimeout } from '../with-timeout.js';
 
 /**
  * Without the statistics scope every statistics poll is a 403: the abandonment guard measures
@@ -104,20 +105,12 @@ export async function statsScopeMissingNow(
 ): Promise<StatsScopeMissingError | 'undecided' | undefined> {
   const source = scopeSourceOf(cxone);
   const asked = source?.getToken?.();
-  let answered = true;
-  if (asked) {
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), SCOPE_LOOK_MAX_WAIT_MS);
-    });
-    answered = await Promise.race([
-      asked.then(
+  // A token request that fails has answered too: the last token's grant decides.
+  const answered = asked
+    ? await withTimeout(asked, SCOPE_LOOK_MAX_WAIT_MS, 'the CXone token').then(
         () => true,
-        () => true,
-      ),
-      waited,
-    ]);
-    clearTimeout(timer);
-  }
+        (err: unknown) => !(err instanceof TimeoutError),
+      )
+    : true;
   return statsScopeMissing(source, campaignId) ?? (answered ? undefined : 'undecided');
 }
