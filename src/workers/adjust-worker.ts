@@ -21,7 +21,7 @@ import { createCommandOrder } from '../shared/lifecycle/order.js';
 import { commandFate } from '../shared/lifecycle/pending-commands.js';
 import { lifecycleCommands, lifecycleLockWaits } from '../shared/metrics.js';
 import { classifyError } from '../shared/retry/classify.js';
-import { isLastAttempt, rethrowForBullmq } from './job-errors.js';
+import { failedForStallLimit, isLastAttempt, rethrowForBullmq } from './job-errors.js';
 import { trackHandlerWork } from './handler-work.js';
 import { timedProcessor } from './job-timing.js';
 import { JOB_BACKOFF, workerOptions } from './worker-options.js';
@@ -446,7 +446,7 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
   const handlerWork = trackHandlerWork(worker);
   worker.on('failed', (job, err) => {
     // BullMQ's own failure of a job it did not run; every other is recorded by the run (fail above).
-    if (!job?.deferredFailure || err.message !== job.deferredFailure) return;
+    if (!failedForStallLimit(job, err)) return;
     handlerWork.run(() =>
       settleGivenUp(job, err).catch((settleErr: unknown) =>
         log.error(

@@ -1,5 +1,5 @@
 import { Worker, type Job } from 'bullmq';
-import { unknownJob } from './job-errors.js';
+import { failedForStallLimit, unknownJob } from './job-errors.js';
 import { timedProcessor } from './job-timing.js';
 import { trackHandlerWork } from './handler-work.js';
 import { processWindowJob, WINDOW_JOB, windowJobOf } from '../shared/compliance/enforcement.js';
@@ -31,7 +31,7 @@ export function createComplianceWorker(ctx: AppContext): Worker {
     // or hanging their workers). Left failed, the campaign had no window job: an active campaign
     // dialed past its close until a poll found it outside its hours, and one the window had paused
     // was never resumed. Planned again from the campaign's config, as a status change would.
-    if (job?.name !== WINDOW_JOB || !job.deferredFailure || err.message !== job.deferredFailure) return;
+    if (job?.name !== WINDOW_JOB || !failedForStallLimit(job, err)) return;
     handlerWork.run(() => replanGivenUp(workerCtx, job));
   });
   return worker;

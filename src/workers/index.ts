@@ -2,6 +2,7 @@ import type { Worker } from 'bullmq';
 import type { AppContext } from '../shared/context.js';
 import { createLogThrottle } from '../shared/log-throttle.js';
 import { isRedisConnectionError } from '../shared/redis.js';
+import { failedForStallLimit } from './job-errors.js';
 import { createLaunchWorker } from './launch-worker.js';
 import { withLaunchSweep } from './launch-sweep.js';
 import { createAdjustWorker } from './adjust-worker.js';
@@ -101,7 +102,7 @@ export async function startWorkers(
     // also record or repair it in their own terms, but for any other queue nothing else said that a
     // job the stall line had called back in the queue will never run again.
     worker.on('failed', (job, err) => {
-      if (!job?.deferredFailure || err.message !== job.deferredFailure) return;
+      if (!failedForStallLimit(job, err)) return;
       log.error(
         {
           worker: name,

@@ -12,6 +12,19 @@ import { classifyError, type RetryDecision } from '../shared/retry/classify.js';
 import { JOB_BACKOFF } from './worker-options.js';
 
 /**
+ * Whether `err` is BullMQ's own failure of a job it did not run — its stall limit ("job stalled more
+ * than allowable limit", kept in the job's `deferredFailure`) — rather than a failure some run threw
+ * and recorded. Pure.
+ */
+export function failedForStallLimit<J extends Pick<Job, 'deferredFailure'>>(
+  job: J | undefined,
+  err: Error,
+): job is J {
+  const failure = job?.deferredFailure;
+  return Boolean(failure) && err.message === failure;
+}
+
+/**
  * Whether BullMQ gives up on the job after a failure so classified: at once when permanent, never
  * for a 429 or a shutdown's interruption (put back without spending an attempt), after the last
  * attempt otherwise.

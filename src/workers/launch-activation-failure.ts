@@ -5,6 +5,7 @@ import { ACTIVATE_JOB, activateJobSchema } from '../shared/jobs.js';
 import { isRunning } from '../shared/lifecycle/state-machine.js';
 import { auditOrLog, publishOrLog } from '../shared/side-records.js';
 import { watchLeftRunning, type LeftRunningWatch } from '../shared/started-outside.js';
+import { failedForStallLimit } from './job-errors.js';
 import { ACTOR, type Deps, describe, finalReason } from './launch-deps.js';
 import { startWatching } from './launch-activate-now.js';
 import { noteActivation, noteActivationFailed } from './launch-activation-notes.js';
@@ -162,7 +163,7 @@ export async function finishGivenUpActivation(
   if (job.name !== ACTIVATE_JOB) return false;
   // BullMQ's own failure of a job it did not run (its stall limit); any other came from a run, which
   // recorded it (or could not: Redis failing, and then this could not either).
-  if (!job.deferredFailure || err.message !== job.deferredFailure) return false;
+  if (!failedForStallLimit(job, err)) return false;
   const parsed = activateJobSchema.safeParse(job.data);
   if (!parsed.success) return false;
   if ((await job.getState()) !== 'failed') return false; // retried: its next run records the outcome
