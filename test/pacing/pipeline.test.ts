@@ -164,6 +164,12 @@ describe('polling and pacing against the sandbox', () => {
     expect(to).toBeLessThanOrEqual(inputs.startForMeasuredCallRate!);
     expect(to).toBeGreaterThan(0.1);
     expect(to).toBeLessThanOrEqual(0.25);
+    // Counted once queueAdjustment returns, which is after the decision's audit record is readable.
+    await waitFor(
+      'the up decision counted',
+      async () => ((await ups()) >= upsBefore + 1 ? true : undefined),
+      5_000,
+    );
     expect(await ups()).toBeGreaterThanOrEqual(upsBefore + 1);
     const command = await waitFor('the re-anchor command to finish', async () => {
       const c = await getCommand(stack.ctx, String(reanchor.details.commandId));
