@@ -221,13 +221,21 @@ export async function activateNow(
     stored ? { config: stored.config, status: stored.status } : undefined,
   );
   // Also when an earlier, interrupted run already activated it: the dedupe key turns a repeat into
-  // a no-op, and a run that died before writing the record gets it written now.
+  // a no-op, and a run that died before writing the record gets it written now. A takeover says so:
+  // the launch is fulfilled, but the start was not the orchestrator's (the state_changed before it
+  // says who, from where).
+  const takenOver = input.takeover === true || startedOutside !== undefined;
   await auditOrLog(ctx, {
     campaignId: input.campaignId,
     action: 'campaign_launched',
     actor: ACTOR,
     cxoneVersion: resource.version,
-    details: { launchId: input.launchId, requestedBy: input.actor, status: resource.status },
+    details: {
+      launchId: input.launchId,
+      requestedBy: input.actor,
+      status: resource.status,
+      ...(takenOver ? { startedOutside: true } : {}),
+    },
     dedupeKey: `campaign_launched:${input.campaignId}`,
   });
   if (safeStart) {

@@ -85,6 +85,7 @@ describe('launch pipeline', () => {
     expect(actions).toEqual(expect.arrayContaining(['campaign_created', 'campaign_launched']));
     const launched = (await audit().list(campaignId)).find((r) => r.action === 'campaign_launched');
     expect(launched?.cxoneVersion).toBeGreaterThanOrEqual(3);
+    expect(launched?.details).not.toHaveProperty('startedOutside');
     const requested = await audit().list(launchAuditId(String(reply.body.launchId)));
     expect(requested.map((r) => r.action)).toEqual(['launch_requested']);
     expect(requested[0]?.actor).toMatch(/^api:/);

@@ -95,6 +95,8 @@ describe('the activation job before a scheduled start', () => {
       launchId: 'launch-early-active',
     });
     expect(Date.parse(String(trail[0]!.details['plannedStart']))).toBeGreaterThan(Date.now() + 86_400_000);
+    // The launch is fulfilled, but its record does not pass the operator's start for the orchestrator's.
+    expect(trail[1]!.details).toMatchObject({ launchId: 'launch-early-active', startedOutside: true });
     // It was dialing at the requested 0.5 with no statistic seen: brought down to the safe start,
     // from which pacing ramps up (the record shows the decision).
     const onCxone = await stack.ctx.cxone.getCampaign(id);

@@ -390,6 +390,10 @@ describe('a campaign a failed launch left running because an operator started it
       actions.indexOf('campaign_launched'),
     );
     expect(actions).toContain('pacing_decision');
+    expect(trail.find((a) => a.action === 'campaign_launched')?.details).toMatchObject({
+      launchId,
+      startedOutside: true,
+    });
     expect(recorded.events.slice(eventsBefore)).toContainEqual(
       expect.objectContaining({
         type: 'campaign.state.changed',
@@ -505,6 +509,11 @@ describe('a campaign a failed launch left running because an operator started it
       (a) => a.campaignId === campaignId && a.action === 'state_changed' && a.details.changedIn === 'cxone',
     );
     expect(outside, 'no start outside the orchestrator recorded').toEqual([]);
+    const launched = recorded.audit.find(
+      (a) => a.campaignId === campaignId && a.action === 'campaign_launched',
+    );
+    expect(launched, 'its own activation recorded as launched').toBeDefined();
+    expect(launched!.details).not.toHaveProperty('startedOutside');
   });
 
   it('is spared when an operator lowered it to the safe start and activated it while its activation was on its way', async () => {

@@ -93,6 +93,7 @@ describe('a launch whose draft an operator started before the launch scheduled i
       to: 'active',
       changedIn: 'cxone',
     });
+    expect(trail[2]!.details).toMatchObject({ launchId, status: 'active', startedOutside: true });
     expect(trail[3]!.details).toMatchObject({
       reason: 'safe start',
       previousCallRate: 0.5,
