@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { redactUrl } from './redact-url.js';
+import { redactUrl, redactUrlPathAndQuery } from './redact-url.js';
 import { isLoopbackHost } from './loopback-host.js';
 
 /**
@@ -436,9 +436,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, opts: LoadCo
         const shown =
           value === undefined || /SECRET|TOKEN|PASSWORD/.test(name)
             ? ''
-            : /_URL$/.test(name) && value.trim() !== ''
-              ? ` (got ${JSON.stringify(redactUrl(value))})`
-              : ` (got ${JSON.stringify(value)})`;
+            : name === 'WEBHOOK_URL' && value.trim() !== ''
+              ? // Receivers keep tokens in its path and query: shown as the workers' label, never whole.
+                ` (got ${JSON.stringify(redactUrlPathAndQuery(value.trim()))})`
+              : /_URL$/.test(name) && value.trim() !== ''
+                ? ` (got ${JSON.stringify(redactUrl(value))})`
+                : ` (got ${JSON.stringify(value)})`;
         return `${name}: ${issue.message}${shown}`;
       }),
       ...(exposed === undefined ? [] : [exposed]),

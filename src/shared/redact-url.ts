@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * A URL safe to print: any password (Redis URLs often carry one) replaced by `***`, and a user name
  * that comes without a password (`https://token@host`, where the name is the credential) too.
@@ -19,4 +21,25 @@ export function redactUrl(url: string): string {
  */
 export function redactUrlCredentials(text: string): string {
   return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#]*@/gi, '$1***@');
+}
+
+/**
+ * A URL whose path and query may hold a token (WEBHOOK_URL: Slack's `/services/T…/B…/<secret>`,
+ * `?token=…`), shown as the webhook workers label it: scheme and host, `/…` when anything followed
+ * them, any user information as `***`, and the first 8 hex digits of the SHA-256 of the whole URL, so
+ * that an operator can still tell which value it is (`printf %s "$WEBHOOK_URL" | sha256sum`). It
+ * also serves URLs that a check refused (a wrong scheme, credentials), which the label must not quote
+ * whole either.
+ */
+export function redactUrlPathAndQuery(url: string): string {
+  const digest = createHash('sha256').update(url).digest('hex').slice(0, 8);
+  let shown = '(unparseable URL)';
+  try {
+    const u = new URL(url);
+    const more = (u.pathname !== '' && u.pathname !== '/') || u.search !== '' || u.hash !== '';
+    shown = `${u.protocol}//${u.username || u.password ? '***@' : ''}${u.host}${more ? '/…' : ''}`;
+  } catch {
+    // Nothing of it is shown: where the host ends is not known.
+  }
+  return `${shown} (#${digest})`;
 }
