@@ -296,6 +296,15 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
       `API URL must not carry a user name or password (got "${redactUrl(options.apiUrl)}"); cxo sends the API's token from --token or API_TOKEN`,
     );
   }
+  // cxo appends the API's paths to this root: after a query they become part of it (`GET /?x=1/v1/…`)
+  // and after a fragment, which fetch does not send, they vanish (a launch POSTed to `/`), which read
+  // as "is API_URL the API's root?" (exit 5). What follows the mark may be a secret: not printed.
+  const queryAt = options.apiUrl.search(/[?#]/);
+  if (queryAt >= 0) {
+    return usageError(
+      `API URL must be the API's root, without a query ('?…') or fragment ('#…') (got "${options.apiUrl.slice(0, queryAt + 1)}…")`,
+    );
+  }
   const target = rest[0];
   if (rest.length !== 1 || !target) {
     const what = name === 'launch' || name === 'validate' ? 'FILE' : 'ID';

@@ -98,6 +98,25 @@ describe('cxo argument parsing (pure)', () => {
     );
   });
 
+  it('refuses an API URL with a query or fragment as a usage error, not a request to the root', () => {
+    const bad = (apiUrl: string) => {
+      const r = parseCliArgs(['launch', 'c.json'], { API_URL: apiUrl });
+      return r.ok ? 'accepted' : r.error;
+    };
+    // The paths cxo appends went behind them: `?x=1/v1/campaigns` is a query on `/`, and fetch sends
+    // no fragment, so a launch was POSTed to `/` and read as "is API_URL the API's root?" (exit 5).
+    expect(bad('http://127.0.0.1:3000?x=1')).toBe(
+      `API URL must be the API's root, without a query ('?…') or fragment ('#…') (got "http://127.0.0.1:3000?…")`,
+    );
+    expect(bad('http://127.0.0.1:3000/#/docs')).toBe(
+      `API URL must be the API's root, without a query ('?…') or fragment ('#…') (got "http://127.0.0.1:3000/#…")`,
+    );
+    // What follows the `?` may be a secret (`?access_token=…`): it is not printed.
+    expect(bad('https://gw.example/orchestrator/v1?access_token=s3cret')).not.toContain('s3cret');
+    // A path prefix (a gateway's) stays the API's root.
+    expect(bad('https://gw.example/orchestrator/v1')).toBe('accepted');
+  });
+
   it('takes the API URL as npm start prints it (with /v1), and trailing slashes', () => {
     const url = (apiUrl: string) => {
       const r = parseCliArgs(['status', 'c-1'], { API_URL: apiUrl });
