@@ -52,20 +52,23 @@ describe('CXone client against the sandbox (real HTTP, real Redis)', () => {
     expect((await harness.counters())[TOKEN]?.requests).toBe(1);
   });
 
-  it('refreshes 2-second tokens early, before CXone would refuse them', async () => {
-    // Two seconds, not one: the refresh margin (the last 10 % of the lifetime) is then 200 ms, and a
-    // timer a loaded machine fires late still asks before expiry (with 1 s, 60 ms late was too late).
-    harness = await startHarness({ tag: 'early', sandbox: { tokenTtlSeconds: 2 } });
+  it('refreshes 4-second tokens early, before CXone would refuse them', async () => {
+    // Four seconds, not one or two: the refresh margin (the last 10 % of the lifetime) is then
+    // 400 ms, and the sleep into it below may fire 360 ms late on a loaded machine and still ask
+    // before expiry (with 1 s, 60 ms late was too late; with 2 s, 180 ms would have been).
+    harness = await startHarness({ tag: 'early', sandbox: { tokenTtlSeconds: 4 } });
     const created = await harness.client.createCampaign(campaignBody());
     const first = await harness.client.tokens.getToken();
     const firstExpiry = harness.client.tokens.expiresAt() as number;
     // Inside the refresh margin but before expiry.
-    await sleep(Math.max(0, firstExpiry - 180 - Date.now()));
+    await sleep(Math.max(0, firstExpiry - 360 - Date.now()));
     const askedAt = Date.now();
     // Starts the early refresh; the token it answers with is the cached one while that can be sent.
     await harness.client.tokens.getToken();
     expect(askedAt).toBeLessThan(firstExpiry);
-    for (let i = 0; i < 100 && (harness.client.tokens.expiresAt() as number) <= firstExpiry; i++) {
+    // Waited for by the clock, not a count of sleeps: a loaded machine stretches each 10 ms.
+    const refreshedBy = Date.now() + 5_000;
+    while ((harness.client.tokens.expiresAt() as number) <= firstExpiry && Date.now() < refreshedBy) {
       await sleep(10);
     }
     const second = await harness.client.tokens.getToken();
