@@ -11,6 +11,8 @@ export class SimulatedTime {
   private skippedMs = 0;
   /** Each skip: the simulated instant it jumped from, and how far. */
   private skips: { fromSim: number; ms: number }[] = [];
+  /** The latest simulated instant handed out: now() never answers less (see now()). */
+  private latest = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly clock: Clock,
@@ -27,10 +29,19 @@ export class SimulatedTime {
     this.startReal = this.clock.now();
     this.skippedMs = 0;
     this.skips = [];
+    this.latest = Number.NEGATIVE_INFINITY;
   }
 
+  /**
+   * Never less than an instant it answered before. The clock is the wall clock, which NTP or a VM
+   * resuming can step back; the dialer models only run forward, and a campaign joining its skill
+   * group's pool at an instant before the pool's was refused (a 500 to the activating PATCH, after
+   * the activation was stored). Simulated time stands still until the wall clock catches up.
+   */
   now(): number {
-    return this.startReal + (this.clock.now() - this.startReal) * this.timeScale + this.skippedMs;
+    const raw = this.startReal + (this.clock.now() - this.startReal) * this.timeScale + this.skippedMs;
+    this.latest = Math.max(this.latest, raw);
+    return this.latest;
   }
 
   /** Jumps simulated time forward (never back, so simulations only move forward). */
@@ -38,6 +49,8 @@ export class SimulatedTime {
     if (ms <= 0) return;
     this.skips.push({ fromSim: this.now(), ms });
     this.skippedMs += ms;
+    // The whole skip, even while simulated time stands still for a clock that stepped back.
+    this.latest += ms;
   }
 
   /**

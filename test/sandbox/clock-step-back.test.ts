@@ -1,0 +1,50 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/shared/clock.js';
+import { SimulatedTime } from '../../src/sandbox/sim-time.js';
+import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { activeCampaign, campaignStats, start, tokenFor } from './helpers.js';
+
+/**
+ * The sandbox's clock is the wall clock (Date.now()), which NTP or a VM resuming can step back.
+ * Simulated time is derived from it, and the dialer models only run forward: a second campaign
+ * joining its skill group's pool at a simulated instant before the pool's failed with a RangeError
+ * (a 500 to the PATCH that activated it, after the activation was stored, leaving an active
+ * campaign with no dialer and statistics frozen at zero).
+ */
+describe('wall clock stepping back', () => {
+  let sandbox: RunningSandbox | undefined;
+  afterEach(async () => {
+    await sandbox?.close();
+    sandbox = undefined;
+  });
+
+  it('simulated time never runs backwards', () => {
+    const clock = new ManualClock(Date.parse('2026-12-01T15:00:00Z'));
+    const time = new SimulatedTime(clock, 60);
+    clock.advance(10_000);
+    const before = time.now();
+    clock.advance(-2_000);
+    expect(time.now()).toBe(before);
+    // A skip moves it on by the whole skip, even while it stands still.
+    time.skip(5_000);
+    expect(time.now()).toBe(before + 5_000);
+    clock.advance(3_000);
+    expect(time.now()).toBe(before + 65_000);
+  });
+
+  it('a campaign activated after the clock stepped back dials on its shared skill group', async () => {
+    const clock = new ManualClock(Date.parse('2026-12-01T15:00:00Z'));
+    sandbox = await start({ clock, timeScale: 60 });
+    const token = await tokenFor(sandbox);
+    const first = await activeCampaign(sandbox, token);
+    clock.advance(60_000);
+    expect((await campaignStats(sandbox, token, first.id)).totalCalls).toBeGreaterThan(0);
+    // NTP steps the wall clock back by a second; the next campaign on the same group starts now.
+    clock.advance(-1_000);
+    const second = await activeCampaign(sandbox, token);
+    clock.advance(60_000);
+    const stats = await campaignStats(sandbox, token, second.id);
+    expect(stats.status).toBe('active');
+    expect(stats.totalCalls).toBeGreaterThan(0);
+  });
+});
