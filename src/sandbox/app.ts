@@ -15,7 +15,7 @@ import { endpointOf, infoOf } from './request-context.js';
 import { CXONE_ENDPOINTS } from '../shared/cxone/wire.js';
 import { registerCampaignRoutes } from './routes/campaigns.js';
 import { registerControlRoutes } from './routes/control.js';
-import { registerOauthRoutes } from './routes/oauth.js';
+import { notAFormMessage, registerOauthRoutes } from './routes/oauth.js';
 import { registerOutboundRoutes } from './routes/outbound.js';
 import type { SandboxState } from './state.js';
 import { answerUnmatched } from '../shared/http/allowed-methods.js';
@@ -67,11 +67,7 @@ function asTokenEndpointError(
   request: Pick<FastifyRequest, 'headers'>,
 ): SandboxHttpError {
   const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  const message =
-    httpError.statusCode === 415
-      ? `the token endpoint takes application/x-www-form-urlencoded (RFC 6749 §4.4.2), not ${mediaType}: ` +
-        'send grant_type, client_id and client_secret (or HTTP Basic) as form fields'
-      : httpError.message;
+  const message = httpError.statusCode === 415 ? notAFormMessage(mediaType) : httpError.message;
   return new SandboxHttpError(
     httpError.statusCode,
     httpError.code,

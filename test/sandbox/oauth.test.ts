@@ -92,6 +92,15 @@ describe('sandbox OAuth token endpoint', () => {
       expect(String(res.body.message)).toContain('application/x-www-form-urlencoded');
       expect(String(res.body.message)).not.toContain('send application/json');
     }
+    // A body sent with no Content-Type at all: the message named an empty type ("not : send …").
+    const untyped = await fetch(`${sandbox.url}/oauth2/token`, {
+      method: 'POST',
+      body: new TextEncoder().encode('grant_type=client_credentials'),
+    });
+    const untypedBody = (await untyped.json()) as Record<string, unknown>;
+    expect(untyped.status).toBe(415);
+    expect(untypedBody.error_description).toBe(untypedBody.message);
+    expect(String(untypedBody.message)).toContain('not a body with no Content-Type');
     const large = await call(sandbox, 'POST', '/oauth2/token', {
       form: { grant_type: 'client_credentials', scope: 'x'.repeat(300 * 1024) },
     });

@@ -7,6 +7,19 @@ import { retryAfterSeconds } from '../rate-window.js';
 import { infoOf, setInfo, type RequestInfo } from '../request-context.js';
 import type { SandboxState } from '../state.js';
 
+/**
+ * The 415 message of the token endpoint for a body of `mediaType` (the Content-Type's type, lower
+ * case; '' when the request had none). Fastify refuses such bodies before the handler runs too
+ * (app.ts), so both say it the same way.
+ */
+export function notAFormMessage(mediaType: string): string {
+  const sent = mediaType === '' ? 'a body with no Content-Type' : mediaType;
+  return (
+    `the token endpoint takes application/x-www-form-urlencoded (RFC 6749 §4.4.2), not ${sent}: ` +
+    'send grant_type, client_id and client_secret (or HTTP Basic) as form fields'
+  );
+}
+
 /** OAuth errors carry RFC 6749's error_description as well as our usual message. */
 function oauthError(
   status: number,
@@ -85,12 +98,7 @@ export async function registerOauthRoutes(app: FastifyInstance, state: SandboxSt
     // it is refused here by name; a client that sent it would fail on a real OAuth server.
     const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (mediaType !== '' && mediaType !== 'application/x-www-form-urlencoded') {
-      throw oauthError(
-        415,
-        'unsupported_media_type',
-        `the token endpoint takes application/x-www-form-urlencoded (RFC 6749 §4.4.2), not ${mediaType}: ` +
-          'send grant_type, client_id and client_secret (or HTTP Basic) as form fields',
-      );
+      throw oauthError(415, 'unsupported_media_type', notAFormMessage(mediaType));
     }
     const loose = looseTokenBody.safeParse(request.body ?? {});
     if (!loose.success) {
