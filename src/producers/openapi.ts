@@ -412,7 +412,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         operationId: 'readyz',
         tags: ['operations'],
         summary:
-          'Readiness: 200 only when Redis answers, a CXone token can be had, CXone is answering (its host accepts connections; not 3 failed calls in a row) and no other fleet contests KEY_PREFIX',
+          'Readiness: 200 only when Redis answers and accepts writes, a CXone token can be had, CXone is answering (its host accepts connections; not 3 failed calls in a row) and no other fleet contests KEY_PREFIX',
         security: [],
         responses: {
           '200': json('Readiness', 'Ready to take traffic'),

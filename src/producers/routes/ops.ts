@@ -171,6 +171,24 @@ export function reachabilityOf(cxone: unknown): Pick<CxoneReachability, 'problem
 /** ioredis states in which a command would only wait in the offline queue for a reconnection. */
 const NOT_CONNECTED = new Set(['reconnecting', 'close', 'end']);
 
+/**
+ * Rejects when Redis answers but refuses writes: a primary a failover demoted to replica (READONLY),
+ * one at its memory limit under `noeviction` (OOM). PING answers through both while every launch,
+ * command and job fails. `SET … XX` on a key that never exists is refused by both before it runs
+ * (a write, and a command that may grow memory) and, allowed, writes nothing. Under the prefix, so
+ * that Redis Cluster routes it to this fleet's slot and an ACL scoped to the prefix permits it.
+ */
+export async function probeRedisWrites(
+  redis: Pick<AppContext['redis'], 'set'>,
+  keyPrefix: string,
+): Promise<void> {
+  try {
+    await redis.set(`${keyPrefix}:readyz-write-probe`, '1', 'XX');
+  } catch (err) {
+    throw new Error(`Redis answers but refuses writes: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 export function readinessDeps(
   ctx: Pick<AppContext, 'redis' | 'cxone' | 'config'>,
   connectTimeoutMs = 2000,
@@ -184,6 +202,7 @@ export function readinessDeps(
       }
       const answer = await ctx.redis.ping();
       if (answer !== 'PONG') throw new Error(`Redis answered ${answer} to PING`);
+      await probeRedisWrites(ctx.redis, ctx.config.keyPrefix);
     },
     getCxoneToken: async () => {
       const source = tokenSourceOf(ctx.cxone);
