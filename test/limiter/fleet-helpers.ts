@@ -48,7 +48,7 @@ export async function limiterBehindProxy(
   opts: { redisOutageMaxMs?: number } = {},
 ) {
   const prefix = testPrefix(tag);
-  const proxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379));
+  const proxy = await startTcpProxy();
   const redis = new Redis(REDIS_URL);
   cleanup.push(
     () => deletePrefixAt(prefix),

@@ -259,7 +259,7 @@ describe('the failed-authentication throttle while Redis does not answer', () =>
   let proxy: TcpProxy;
   let stack: Stack;
   beforeAll(async () => {
-    proxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379), new URL(REDIS_URL).hostname);
+    proxy = await startTcpProxy();
     stack = await startStack({
       env: { REDIS_URL: proxy.url },
       apiOptions: { authThrottle: { limit: 2, windowMs: 60_000 } },

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
-import { api, campaignConfig, REDIS_URL, startStack, waitFor, type Stack } from '../e2e/stack.js';
+import { api, campaignConfig, startStack, waitFor, type Stack } from '../e2e/stack.js';
 
 /**
  * The API with Redis stalled or gone, over real HTTP and real Redis behind a TCP proxy the test
@@ -12,7 +12,7 @@ let proxy: TcpProxy;
 let stack: Stack;
 
 beforeAll(async () => {
-  proxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379), new URL(REDIS_URL).hostname);
+  proxy = await startTcpProxy();
   stack = await startStack({ env: { REDIS_URL: proxy.url }, apiOptions: { requestDeadlineMs: DEADLINE_MS } });
 });
 afterEach(async () => {

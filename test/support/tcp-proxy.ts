@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { REDIS_URL } from './redis-prefix.js';
 
 /**
  * A TCP proxy in front of Redis that a test can freeze (bytes held both ways, connections kept open:
@@ -13,7 +14,24 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
+/**
+ * Pure: the URL that reaches `redisUrl`'s Redis through a proxy on 127.0.0.1:`port` — with its user,
+ * password and database, so that `npm test` against a Redis that wants a password (README: it needs
+ * only a reachable REDIS_URL) authenticates through the proxy too, in the same database.
+ */
+export function proxiedRedisUrl(redisUrl: string, port: number): string {
+  const url = new URL(redisUrl);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return url.toString();
+}
+
+/** A proxy in front of `redisUrl`'s Redis (REDIS_URL unless told), on a free port of 127.0.0.1. */
+export async function startTcpProxy(redisUrl: string = REDIS_URL): Promise<TcpProxy> {
+  const target = new URL(redisUrl);
+  const targetPort = Number(target.port || 6379);
+  // A bracketed IPv6 literal ([::1]) is connected to without its brackets.
+  const targetHost = target.hostname.replace(/^\[(.*)\]$/, '$1');
   let frozen = false;
   const sockets = new Set<net.Socket>();
   const held: Array<() => void> = [];
@@ -49,7 +67,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       server.close(() => resolve());
     });
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: proxiedRedisUrl(redisUrl, port),
     freeze: () => void (frozen = true),
     thaw: () => {
       frozen = false;

@@ -95,8 +95,7 @@ describe('worker logs while Redis is unreachable', () => {
   }
 
   it('warns once for the process, not an error per queue and retry, and says when it is back', async () => {
-    const target = new URL(REDIS_URL);
-    const proxy = await startTcpProxy(Number(target.port || 6379), target.hostname);
+    const proxy = await startTcpProxy();
     cleanup.push(() => proxy.close());
     const { lines } = await start(proxy);
 
@@ -123,8 +122,7 @@ describe('worker logs while Redis is unreachable', () => {
   });
 
   it('still logs any other worker error at error level, with its stack and queue', async () => {
-    const target = new URL(REDIS_URL);
-    const proxy = await startTcpProxy(Number(target.port || 6379), target.hostname);
+    const proxy = await startTcpProxy();
     cleanup.push(() => proxy.close());
     const { lines, running } = await start(proxy);
     running.workers[1]!.emit('error', new Error('ERR Error running script: attempt to compare nil'));
