@@ -235,6 +235,8 @@ export interface ConnectTarget {
 }
 
 const defaultPort = (url: URL) => Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+/** The address to connect to: URL.hostname keeps an IPv6 literal's brackets, which net.connect resolves as a name (ENOTFOUND). */
+const connectHost = (url: URL) => url.hostname.replace(/^\[(.*)\]$/, '$1');
 
 /**
  * CXone's host and port, or — when CXone calls go through a proxy (HTTPS_PROXY / HTTP_PROXY, NO_PROXY
@@ -250,12 +252,12 @@ export function connectTarget(
   if (proxy) {
     const p = new URL(proxy.includes('://') ? proxy : `http://${proxy}`);
     return {
-      host: p.hostname,
+      host: connectHost(p),
       port: defaultPort(p),
       describe: `the proxy ${p.host} for CXone at ${url.host}`,
     };
   }
-  return { host: url.hostname, port: defaultPort(url), describe: `CXone at ${url.host}` };
+  return { host: connectHost(url), port: defaultPort(url), describe: `CXone at ${url.host}` };
 }
 
 /**
