@@ -99,6 +99,11 @@ export function isAuditCursor(cursor: string): boolean {
   return cursor.split('-').every((part) => part.length <= 20 && BigInt(part) <= STREAM_ID_PART_MAX);
 }
 
+/** Redis's answer to a command on a key that holds another type than the command works on. */
+function isWrongType(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('WRONGTYPE');
+}
+
 /** Whether stream id `a` comes before `b` (both `ms-seq`). */
 function streamIdBefore(a: string, b: string): boolean {
   const [am = 0n, as = 0n] = a.split('-').map(BigInt);
@@ -842,6 +847,43 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
    * only a break that stands on a walk no trim moved the anchor under is reported.
    */
   async function verifyCampaign(
+    campaignId: string,
+    seen?: Set<string>,
+    pending?: Set<string>,
+  ): Promise<ChainWalk> {
+    try {
+      return await walkUntilSettled(campaignId, seen, pending);
+    } catch (err) {
+      // Redis answers WRONGTYPE to every read of a key that holds another type than the trail writes
+      // there (replaced by hand). One of this chain's own is a break of this chain, like any other
+      // damage: failing the whole verification on it named no campaign, verified no other chain and
+      // alerted nobody. The anchors or the main stream damaged is the whole trail's: thrown.
+      const damaged = isWrongType(err) ? await damagedChainKey(campaignId) : null;
+      if (!damaged) throw err;
+      return {
+        checked: 0,
+        broken: { campaignId, auditId: null, index: 0, reason: 'damaged_key', ...damaged },
+      };
+    }
+  }
+
+  /** The first of a chain's own keys that holds another type than the trail writes there, if any. */
+  async function damagedChainKey(campaignId: string): Promise<{ expected: string; actual: string } | null> {
+    const wanted = [
+      ['head', keys.auditChainHead(campaignId), 'string'],
+      ['index', keys.auditCampaignIndex(campaignId), 'stream'],
+    ] as const;
+    const types = (await redis.pipeline(wanted.map(([, key]) => ['type', key])).exec()) ?? [];
+    for (const [i, [role, , type]] of wanted.entries()) {
+      const [err, found] = types[i] ?? [];
+      if (err) throw err;
+      if (found !== 'none' && found !== type)
+        return { expected: `${role}: ${type}`, actual: `${role}: ${String(found)}` };
+    }
+    return null;
+  }
+
+  async function walkUntilSettled(
     campaignId: string,
     seen?: Set<string>,
     pending?: Set<string>,

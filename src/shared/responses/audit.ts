@@ -76,6 +76,7 @@ const CHAIN_BREAK_REASONS = [
   'unexplained_anchor',
   'unchained_record',
   'missing_chain',
+  'damaged_key',
 ] as const;
 
 export const chainBreakSchema = z.object({
