@@ -3,6 +3,7 @@ import type { ValidationIssue } from '../shared/campaign-config.js';
 import { DUPLICATE_KEY_MESSAGE, duplicateKeyPath } from '../shared/json-duplicate-keys.js';
 import { ApiError, ValidationFailedError } from './errors.js';
 import { NOT_UTF8_MESSAGE, strictUtf8 } from '../shared/http/utf8-body.js';
+import { contentCodings } from '../shared/http/content-coding.js';
 
 export { duplicateKeyPath };
 
@@ -72,15 +73,6 @@ export function invalidJsonMessage(text: string): string {
     return `the request body is not valid JSON: ${(err as Error).message}`;
   }
   return `the request body has a ${poisoned ?? '"__proto__" or "constructor"'} key, which is refused (prototype poisoning)`;
-}
-
-/** The content codings a Content-Encoding header names, `identity` (no coding at all) left out. */
-export function contentCodings(header: string | string[] | undefined): string[] {
-  const values = Array.isArray(header) ? header : header === undefined ? [] : [header];
-  return values
-    .flatMap((value) => value.split(','))
-    .map((coding) => coding.trim().toLowerCase())
-    .filter((coding) => coding !== '' && coding !== 'identity');
 }
 
 /**

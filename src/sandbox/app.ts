@@ -8,6 +8,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import { refuseCodedBody } from './content-coding.js';
 import { SandboxHttpError } from './errors.js';
 import { authenticateBearer, gatewayHook } from './gateway.js';
 import { GatewayPageError } from './gateway-page.js';
@@ -184,6 +185,11 @@ export async function buildSandboxApp(state: SandboxState): Promise<FastifyInsta
   });
 
   app.addHook('onRequest', async (request) => gatewayHook(state, request));
+  // After the gateway (401 first, budget spent), before any parser reads the coded bytes.
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    refuseCodedBody(request.headers);
+    return payload;
+  });
   // A scripted `applied` fault: the request was carried out; its answer is the failure.
   app.addHook('onSend', async (request, reply, payload) => {
     const fault = infoOf(request)?.deferredFault;
