@@ -12,6 +12,8 @@
  *      SANDBOX_TIME_SCALE (default 60: one real second is a simulated minute), LOG_LEVEL (default warn);
  *      of the README's other variables only those in DEMO_SHELL_VARIABLES (demo/env.ts).
  */
+// First: refuses a Node that cannot load Fastify with one line, before the imports below crash on it.
+import './process/node-support-check.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';

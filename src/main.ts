@@ -1,3 +1,5 @@
+// First: refuses a Node that cannot load Fastify with one line, before the imports below crash on it.
+import './process/node-support-check.js';
 import { parseRole } from './process/banner.js';
 import { createProcessRunner } from './process/run.js';
 import {

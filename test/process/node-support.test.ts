@@ -1,0 +1,58 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { MIN_NODE_VERSION, nodeSupportProblem } from '../../src/process/node-support.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Runs an entry point with Node's require(esm) turned off, as on Node 20 before 20.19. */
+function runWithoutRequireModule(
+  entry: string,
+  args: string[],
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--no-experimental-require-module', '--import', 'tsx', entry, ...args],
+      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME }, timeout: 30_000 },
+      (err, _stdout, stderr) => resolve({ code: err ? (err.code as number | null) : 0, stderr }),
+    );
+  });
+}
+
+describe('the Node.js the orchestrator needs', () => {
+  it('accepts a Node that can require() ES modules', () => {
+    expect(nodeSupportProblem('20.19.0', true)).toBeUndefined();
+    expect(nodeSupportProblem('22.12.0', true)).toBeUndefined();
+  });
+
+  it('names the version and the minimum on a Node 20 before 20.19', () => {
+    expect(MIN_NODE_VERSION).toBe('20.19.0');
+    for (const version of ['20.18.3', '20.9.0', '18.20.4']) {
+      const problem = nodeSupportProblem(version, undefined);
+      expect(problem).toContain(`Node.js ${version} is too old`);
+      expect(problem).toContain('20.19.0 or later');
+    }
+  });
+
+  it('names the flag when require(esm) is turned off on a recent Node', () => {
+    expect(nodeSupportProblem('20.20.2', false)).toMatch(
+      /--no-experimental-require-module.*remove that flag/,
+    );
+  });
+
+  // Before, `--help` too died with an ERR_REQUIRE_ESM stack trace from @fastify/static.
+  for (const [entry, args] of [
+    ['src/main.ts', ['--help']],
+    ['src/demo.ts', ['--help']],
+  ] as const) {
+    it(`${entry} refuses such a Node with one line and exit code 1, before Fastify loads`, async () => {
+      const { code, stderr } = await runWithoutRequireModule(entry, [...args]);
+      expect(code).toBe(1);
+      expect(stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(/^cxone-orchestrator cannot start: require\(\) of ES modules is turned off/),
+      ]);
+      expect(stderr).not.toContain('ERR_REQUIRE_ESM');
+    });
+  }
+});
