@@ -9,6 +9,7 @@ import {
   TokenWaitExceededError,
 } from '../shared/errors.js';
 import { LimiterUnavailableError } from '../shared/limiter/types.js';
+import { redisStateRefusal } from '../shared/redis.js';
 import { RETRY_AFTER } from './headers.js';
 
 /**
@@ -212,6 +213,20 @@ function errorResponseOf(err: unknown): ErrorResponse {
       body: {
         error: 'redis_unavailable',
         message: `Redis is not answering the fleet's CXone rate limiter; retry in ${RETRY_AFTER_S} s`,
+      },
+      headers: { [RETRY_AFTER]: String(RETRY_AFTER_S) },
+    };
+  }
+  const refusal = redisStateRefusal(err);
+  if (refusal) {
+    // Redis answers but refuses writes (a failover's demoted primary, its memory limit): an outage that
+    // heals, so a client should retry, which "internal error; see the server log" never said. Nothing
+    // is claimed about what the request recorded before the refusal: that depends on where it came.
+    return {
+      status: 503,
+      body: {
+        error: 'redis_unavailable',
+        message: `Redis refuses commands for now (${refusal}); retry in ${RETRY_AFTER_S} s`,
       },
       headers: { [RETRY_AFTER]: String(RETRY_AFTER_S) },
     };

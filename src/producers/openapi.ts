@@ -283,7 +283,8 @@ const STANDARD_ERRORS = {
   }),
   ...TOO_MANY_FAILED_AUTH,
   '503': unavailable(
-    'Redis or CXone is not answering: `redis_unavailable` (Redis not connected, answered at once), ' +
+    'Redis or CXone is not answering: `redis_unavailable` (Redis not connected, answered at once; or ' +
+      'refusing commands for now, READONLY after a failover, OOM: `message` quotes it), ' +
       '`request_timeout` (no answer by the request deadline) or `upstream_unavailable` (CXone rate limiting ' +
       "or down, the fleet's own CXone budget busy, or no CXone access token within 3 s); `Retry-After` " +
       'says when to retry. No launch or command was enqueued',
@@ -299,7 +300,7 @@ const WRITE_ERRORS = {
   '503': unavailable(
     'Another fleet is on this KEY_PREFIX (`fleet_contested`: `message` names it and what to stop, retry once ' +
       '/readyz answers 200), or Redis or CXone is not answering: `redis_unavailable` (Redis not connected, ' +
-      'answered at once), `request_timeout` (no answer by the request deadline) or `upstream_unavailable` ' +
+      'answered at once; or refusing commands for now, READONLY after a failover, OOM: `message` quotes it), `request_timeout` (no answer by the request deadline) or `upstream_unavailable` ' +
       "(CXone rate limiting or down, the fleet's own CXone budget busy, or no CXone access token within " +
       '3 s); `Retry-After` says when to retry. Nothing was recorded or enqueued',
   ),

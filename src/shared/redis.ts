@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import { hasNetworkErrorCode } from './retry/classify.js';
 
 /**
@@ -26,6 +26,28 @@ const CONNECTION_LOST = new Set(['MaxRetriesPerRequestError', 'ConnectionClosedE
 export function isRedisConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return hasNetworkErrorCode(err) || CONNECTION_LOST.has(err.name) || err.message === 'Connection is closed.';
+}
+
+/**
+ * Redis's answers that it will not run a command in the state it is in — a replica (READONLY: a
+ * failover demoted it), at its memory limit under `noeviction` (OOM), a failing snapshot (MISCONF),
+ * loading its data set, its primary or cluster down, a script running too long — which pass as it
+ * heals, unlike an answer to a wrong command.
+ */
+const STATE_REFUSAL = /^(READONLY|OOM|MISCONF|LOADING|MASTERDOWN|NOREPLICAS|CLUSTERDOWN|TRYAGAIN|BUSY) /;
+
+/**
+ * Redis's own words when err is such a refusal, else undefined. A MULTI Redis refused a command of is
+ * discarded whole (EXECABORT), the refusal kept beside it. Pure.
+ */
+export function redisStateRefusal(err: unknown): string | undefined {
+  // ioredis types ReplyError loosely: instanceof does not narrow it to an Error.
+  if (!(err instanceof ReplyError) || !(err instanceof Error)) return undefined;
+  if (STATE_REFUSAL.test(err.message)) return err.message;
+  const previous = (err as { previousErrors?: unknown }).previousErrors;
+  if (!Array.isArray(previous)) return undefined;
+  const refusal = previous.find((e): e is Error => e instanceof Error && STATE_REFUSAL.test(e.message));
+  return refusal?.message;
 }
 
 export type RedisCheck =

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,5 +94,27 @@ describe('/readyz when Redis answers but refuses writes (integration)', () => {
       await admin.call('REPLICAOF', 'NO', 'ONE');
     }
     expect((await readyz()).status).toBe(200);
+  });
+
+  it('the API answers such a refusal 503 redis_unavailable naming it, with Retry-After, not 500', async () => {
+    const config = JSON.parse(readFileSync(new URL('../../examples/campaign.json', import.meta.url), 'utf8'));
+    await admin.call('REPLICAOF', '127.0.0.1', String(await freePort()));
+    try {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/campaigns',
+        headers: { authorization: 'Bearer ops-ready-token', 'content-type': 'application/json' },
+        payload: config,
+      });
+      // A 500 "internal error; see the server log" read as a bug to retry never; this passes with the failover.
+      expect(res.json()).toMatchObject({
+        error: 'redis_unavailable',
+        message: expect.stringMatching(/^Redis refuses commands for now \(READONLY .*\); retry in 5 s$/),
+      });
+      expect(res.statusCode).toBe(503);
+      expect(res.headers['retry-after']).toBe('5');
+    } finally {
+      await admin.call('REPLICAOF', 'NO', 'ONE');
+    }
   });
 });
