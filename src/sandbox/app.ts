@@ -21,6 +21,7 @@ import { registerOutboundRoutes } from './routes/outbound.js';
 import type { SandboxState } from './state.js';
 import { answerUnmatched } from '../shared/http/allowed-methods.js';
 import { NOT_UTF8_MESSAGE, strictUtf8 } from '../shared/http/utf8-body.js';
+import { invalidJsonMessage } from '../shared/http/invalid-json.js';
 
 /** Request bodies above this are refused with 413; campaign payloads are a few kB. */
 export const SANDBOX_BODY_LIMIT = 256 * 1024;
@@ -181,7 +182,15 @@ export async function buildSandboxApp(state: SandboxState): Promise<FastifyInsta
       done(new SandboxHttpError(400, 'invalid_json', NOT_UTF8_MESSAGE), undefined);
       return;
     }
-    parseJson(request, text, done);
+    parseJson(request, text, (err, parsed) => {
+      // Fastify's refusal says neither what nor where ("Body is not valid JSON but content-type is
+      // set to 'application/json'", also for a valid body holding "__proto__"): say which, and where.
+      if (err && (err as { code?: unknown }).code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+        done(new SandboxHttpError(400, 'invalid_json', invalidJsonMessage(text)), undefined);
+        return;
+      }
+      done(err, parsed);
+    });
   });
 
   app.addHook('onRequest', async (request) => gatewayHook(state, request));

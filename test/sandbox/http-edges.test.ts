@@ -101,6 +101,27 @@ describe('sandbox answers at the edges of HTTP', () => {
     expect(((await utf8.json()) as { name: string }).name).toBe('Café ☎ 😀');
   });
 
+  it('says why a JSON body was refused: where it breaks, or which prototype-poisoning key it holds', async () => {
+    // Fastify's own words were "Body is not valid JSON but content-type is set to 'application/json'"
+    // for both, though a body holding "__proto__" is valid JSON: a client was sent hunting for a syntax
+    // error it did not make.
+    const poisoned = await call(suite.sandbox, 'POST', '/api/v2/campaigns', {
+      token: suite.token,
+      body: `{"name":"x","__proto__":{"admin":true}}`,
+    });
+    expect(poisoned.status).toBe(400);
+    expect(poisoned.body.error).toBe('invalid_json');
+    expect(String(poisoned.body.message)).toContain('"__proto__"');
+    expect(String(poisoned.body.message)).not.toContain('not valid JSON');
+    const broken = await call(suite.sandbox, 'POST', '/api/v2/campaigns', {
+      token: suite.token,
+      body: `{"name": "x",}`,
+    });
+    expect(broken.status).toBe(400);
+    expect(broken.body.error).toBe('invalid_json');
+    expect(String(broken.body.message)).toMatch(/not valid JSON: .*position \d+/);
+  });
+
   it('refuses an Accept without JSON at the token endpoint too, before spending its budget', async () => {
     await call(suite.sandbox, 'DELETE', '/__sandbox/counters');
     const form = {
