@@ -293,6 +293,11 @@ describe('ops routes (real Redis and BullMQ queues, stand-in token provider)', (
       const { samples } = parsePrometheusText(await metrics.text());
       expect(samples.some((s) => s.name === 'cxo_queue_jobs' && s.labels.queue === 'launch')).toBe(true);
       expect((await fetch(`http://127.0.0.1:${server.port}/readyz`)).status).toBe(200);
+      // Paths as the API's port takes them, a trailing slash included: a probe or scrape configured once
+      // for every role (`/readyz/`) found 404 here, and the worker pods never turned ready.
+      for (const path of ['/readyz/', '/healthz/', '/metrics/']) {
+        expect((await fetch(`http://127.0.0.1:${server.port}${path}`)).status, path).toBe(200);
+      }
       // Only what it serves: no API document listing routes that are not here, and the API's error shape.
       const docs = await fetch(`http://127.0.0.1:${server.port}/docs/json`);
       expect(docs.status).toBe(404);

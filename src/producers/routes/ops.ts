@@ -407,7 +407,8 @@ export async function startMetricsServer(
     fleetContested?: OpsRouteOptions['fleetContested'];
   },
 ): Promise<MetricsServer> {
-  const app = Fastify({ logger: false });
+  // A trailing slash taken as the API's port takes it: one probe path for every role.
+  const app = Fastify({ logger: false, routerOptions: { ignoreTrailingSlash: true } });
   // The same error shape as the API's: `{error, message}`, 405 with Allow for a served path.
   answerUnmatched(app, { notFoundHint: `: this port serves only ${OPS_PATHS.join(', ')}` });
   // The API's document describes routes this port does not serve, so it is not offered here.
