@@ -12,7 +12,16 @@ const optionalUrl = z
   .trim()
   .optional()
   .transform((v) => (v === '' ? undefined : v))
-  .pipe(z.url({ protocol: /^https?$/ }).optional());
+  .pipe(
+    z
+      .url({
+        protocol: /^https?$/,
+        // zod's own message is a bare "Invalid URL", and the value itself is not shown when it does not
+        // parse (it may hold a password): say what is wanted. A host without its scheme is the usual slip.
+        error: 'must be an http:// or https:// URL, scheme included (e.g. https://host.example/path)',
+      })
+      .optional(),
+  );
 
 /** Plain decimal notation: an optional minus, digits, an optional fraction. */
 const DECIMAL = /^-?\d+(?:\.\d+)?$/;

@@ -29,6 +29,26 @@ describe('CXONE_BASE_URL', () => {
     expect(problems[0]).toMatch(/^CXONE_BASE_URL: must not have a query or fragment/);
   });
 
+  // zod's own message was a bare "Invalid URL" beside "(unparseable URL)": the operator who wrote the
+  // host without its scheme (the usual slip) was told neither what was wrong nor what to write.
+  it.each(['api-c32.incontact.com/inContactAPI', 'ftp://api.example.test', 'api.example.test:443'])(
+    'says what %s lacks: an http:// or https:// scheme',
+    (url) => {
+      const problems = problemsOf({ ...REAL_TENANT, CXONE_BASE_URL: url });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^CXONE_BASE_URL: must be an http:\/\/ or https:\/\/ URL, scheme included/);
+    },
+  );
+
+  it('says the same of a WEBHOOK_URL without its scheme', () => {
+    const problems = problemsOf({
+      WEBHOOK_URL: 'hooks.example.test/cxone',
+      WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}`,
+    });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^WEBHOOK_URL: must be an http:\/\/ or https:\/\/ URL, scheme included/);
+  });
+
   // OAuth client credentials authenticate the orchestrator; a password in the URL would be printed
   // in the start-up banner, and calls do not send it.
   it('refuses a user name or password in the URL, naming it and never echoing the password', () => {
