@@ -128,8 +128,13 @@ async function retire(limiter: Bottleneck): Promise<void> {
   // Each step talks to Redis; with Redis down it would wait forever, so each is bounded. Start-up is
   // let finish first: disconnecting under it leaves its in-flight commands rejecting unhandled.
   await Promise.race([limiter.ready().catch(() => undefined), sleep(1_000)]);
-  await Promise.race([limiter.stop({ dropWaitingJobs: true }).catch(() => undefined), sleep(1_000)]);
-  await Promise.race([limiter.disconnect(false).catch(() => undefined), sleep(1_000)]);
+  // Through a promise: the disconnect of a lane whose start-up Redis refused returns no promise at all.
+  const settle = (step: () => unknown) =>
+    Promise.resolve()
+      .then(step)
+      .catch(() => undefined);
+  await Promise.race([settle(() => limiter.stop({ dropWaitingJobs: true })), sleep(1_000)]);
+  await Promise.race([settle(() => limiter.disconnect(false)), sleep(1_000)]);
 }
 
 function isClusterStateLost(err: unknown): boolean {
@@ -182,6 +187,12 @@ export class EndpointLimiter {
   /** The latest end of a 429 penalty a call of this process met on this endpoint (see sawPenalty). */
   private penaltySeenUntil = 0;
   private readonly operatorMetrics: OperatorMetrics;
+  /**
+   * Lanes whose start-up Redis refused (READONLY from a primary a failover demoted, OOM): Bottleneck
+   * keeps that refusal as its `ready` for good and every later permit fails with it, so such a lane
+   * is replaced rather than retried (acquireLoop).
+   */
+  private readonly refusedStart = new WeakSet<Bottleneck>();
 
   constructor(private readonly deps: EndpointLimiterDeps) {
     this.logKey = `${deps.baseKey}:log`;
@@ -225,6 +236,7 @@ export class EndpointLimiter {
     // Its start-up (scripts, client registration) runs in the background; a limiter closed before it
     // finished (e.g. every call so far was refused by a bounded wait) must not leave a rejection unhandled.
     limiter.ready().catch((err: unknown) => {
+      this.refusedStart.add(limiter);
       if (!this.deps.signal.aborted) this.logTrouble(err, 'clustered limiter could not start');
     });
     // Settings stored by an earlier process (or an earlier config) are overwritten with ours, so a
@@ -586,7 +598,11 @@ export class EndpointLimiter {
           throw new LimiterUnavailableError(this.deps.endpoint, { cause: err });
         }
         this.logTrouble(err, 'limiter could not reach Redis; retrying');
-        if (isClusterStateLost(err)) this.recreate();
+        if (isClusterStateLost(err)) this.recreate('its Redis state vanished');
+        // A lane that could not start never will: a fresh one starts again once Redis takes writes.
+        else if (this.lanes.some((lane) => this.refusedStart.has(lane))) {
+          this.recreate('Redis refused its start-up', { quiet: true });
+        }
         await this.pause(250 + Math.floor(Math.random() * 750), call);
       }
     }
@@ -841,15 +857,14 @@ export class EndpointLimiter {
   }
 
   /** Last resort if the cluster state is gone and Bottleneck did not restore it itself. */
-  private recreate(): void {
+  private recreate(why: string, opts: { quiet?: boolean } = {}): void {
     const old = this.lanes;
     this.lanes = old.map((_, i) => this.createBottleneck(i));
     this.laneWaiting.fill(0);
     for (const limiter of old) void retire(limiter);
-    this.deps.logger.warn(
-      { endpoint: this.deps.endpoint },
-      'recreated the clustered limiter after its Redis state vanished',
-    );
+    // Quiet: repeated at every retry while Redis refuses, which logTrouble already says, throttled.
+    if (opts.quiet) return;
+    this.deps.logger.warn({ endpoint: this.deps.endpoint }, `recreated the clustered limiter after ${why}`);
   }
 
   private logTrouble(err: unknown, msg: string): void {
