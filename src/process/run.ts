@@ -83,6 +83,11 @@ async function ensureRedis(
       `Redis at ${redactUrl(config.redisUrl)} refuses REDIS_URL's settings: ${reason}. Fix the user, password or database number in REDIS_URL.`,
     );
   }
+  if (check.problem === 'replica') {
+    fail(
+      `Redis at ${redactUrl(config.redisUrl)} ${check.message}: every job and record of the fleet is written there. Point REDIS_URL at the primary.`,
+    );
+  }
   const binary = mayStartPrivate ? findOnPath('redis-server') : undefined;
   if (binary) {
     const port = Number(new URL(config.redisUrl).port || 6379);

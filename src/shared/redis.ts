@@ -55,7 +55,9 @@ export type RedisCheck =
   /** Nobody answers at that address (or not in time). */
   | { ok: false; problem: 'unreachable'; message: string }
   /** Redis answers but refuses these settings: credentials, or a database it does not have. */
-  | { ok: false; problem: 'refused'; message: string };
+  | { ok: false; problem: 'refused'; message: string }
+  /** Redis answers but is a read-only replica: every write of the fleet would be refused (READONLY). */
+  | { ok: false; problem: 'replica'; message: string };
 
 /** Redis's refusals of the URL's settings, as opposed to a Redis that is not there. */
 const REFUSAL = /WRONGPASS|NOAUTH|NOPERM|invalid password|DB index is out of range|invalid DB index/i;
@@ -83,7 +85,17 @@ export async function checkRedis(url: string, timeoutMs = 1500): Promise<RedisCh
     if ((await client.ping()) !== 'PONG') return { ok: false, problem: 'unreachable', message: 'no PONG' };
     const db = client.options.db ?? 0;
     if (db !== 0) await client.select(db);
-    return refusal ? { ok: false, problem: 'refused', message: refusal } : { ok: true };
+    if (refusal) return { ok: false, problem: 'refused', message: refusal };
+    // A replica's address, or a primary a failover demoted: the fleet's first write failed with a stack
+    // trace. ROLE may be renamed or not permitted (managed services, ACLs): then nothing is known.
+    const role = await client.call('ROLE').then(
+      (answer) => (Array.isArray(answer) ? String(answer[0]) : undefined),
+      () => undefined,
+    );
+    if (role === 'slave' && (await client.config('GET', 'replica-read-only').then(readOnlyOf, () => true))) {
+      return { ok: false, problem: 'replica', message: 'it is a read-only replica (ROLE slave)' };
+    }
+    return { ok: true };
   } catch (err) {
     const message = refusal ?? (err as Error).message;
     return { ok: false, problem: REFUSAL.test(message) ? 'refused' : 'unreachable', message };
@@ -92,7 +104,15 @@ export async function checkRedis(url: string, timeoutMs = 1500): Promise<RedisCh
   }
 }
 
+/** CONFIG GET replica-read-only's answer: a replica takes writes only when it says `no`. */
+function readOnlyOf(answer: unknown): boolean {
+  return !(Array.isArray(answer) && String(answer[1]).toLowerCase() === 'no');
+}
+
 /** Pings Redis once with a short deadline; resolves false instead of hanging when nobody answers. */
 export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
-  return (await checkRedis(url, timeoutMs)).ok;
+  const check = await checkRedis(url, timeoutMs);
+  // A replica answers: what it refuses is for the process's start-up to say (ensureRedis), not a cue
+  // to start a private redis-server on its port.
+  return check.ok || check.problem === 'replica';
 }

@@ -4,6 +4,8 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { findOnPath, startPrivateRedis } from '../../src/process/private-redis.js';
+import { freePort } from '../support/free-port.js';
 import { api, deletePrefix, REDIS_URL, testPrefix, waitForLaunch } from './stack.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
@@ -252,6 +254,26 @@ describe('npm start (src/main.ts)', () => {
       // WRONGPASS's own text ends in a full stop: the line read "is disabled.. Fix the user, …".
       expect(lines[0]).not.toContain('..');
       expect(lines[0]).not.toContain('secret');
+    }
+  });
+
+  it('says in one line that REDIS_URL names a read-only replica, not a stack trace', async () => {
+    // A primary a failover demoted, or a replica's address pasted: every write would be refused.
+    const binary = findOnPath('redis-server');
+    if (!binary) throw new Error('redis-server is not on the PATH');
+    const replica = await startPrivateRedis(binary, await freePort());
+    const admin = new Redis({ port: replica.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    try {
+      await admin.call('REPLICAOF', '127.0.0.1', String(await freePort()));
+      const run = runMain(['worker'], cleanEnv({ REDIS_URL: `redis://127.0.0.1:${replica.port}` }));
+      const { code } = await run.exit;
+      expect(code).toBe(1);
+      const lines = run.stderr().trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/is a read-only replica.*Point REDIS_URL at the primary/);
+    } finally {
+      admin.disconnect();
+      await replica.stop();
     }
   });
 
