@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { MIN_NODE_VERSION, nodeSupportProblem } from '../../src/process/node-support.js';
+import { nodeSupportProblem } from '../../src/process/node-support.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -26,13 +26,15 @@ describe('the Node.js the orchestrator needs', () => {
     expect(nodeSupportProblem('22.12.0', true)).toBeUndefined();
   });
 
-  it('names the version and the minimum on a Node 20 before 20.19', () => {
-    expect(MIN_NODE_VERSION).toBe('20.19.0');
-    for (const version of ['20.18.3', '20.9.0', '18.20.4']) {
+  // Node 21 never loaded ES modules with require() by default, and Node 22 did only from 22.12: the
+  // flag is not what is wrong there, the release is.
+  it('names the version and the minimum on a release without require(esm) by default', () => {
+    for (const version of ['20.18.3', '20.9.0', '18.20.4', '21.7.3', '22.11.0', '22.5.1']) {
       const problem = nodeSupportProblem(version, undefined);
       expect(problem).toContain(`Node.js ${version} is too old`);
-      expect(problem).toContain('20.19.0 or later');
+      expect(problem).toContain('20.19.0 (Node 20) or 22.12.0 (Node 22 and later)');
     }
+    expect(nodeSupportProblem('22.5.1', false)).toContain('is too old');
   });
 
   it('names the flag when require(esm) is turned off on a recent Node', () => {
