@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { keysStartingWith } from '../../src/shared/private-prefix.js';
+import { redactUrl } from '../../src/shared/redact-url.js';
+import { checkRedis } from '../../src/shared/redis.js';
 import { REDIS_URL, TEST_RUN_ENV, testRunPrefixStart } from './redis-prefix.js';
 
 /**
@@ -11,10 +13,32 @@ import { REDIS_URL, TEST_RUN_ENV, testRunPrefixStart } from './redis-prefix.js';
  * halfway through theirs. What is found is listed, then deleted, so a failing run leaves nothing
  * behind either.
  */
-export default function setup(): () => Promise<void> {
+/**
+ * Pure: what a run is told when Redis does not answer. Without it a newcomer's `npm test` (README: it
+ * needs only a reachable REDIS_URL) showed only hundreds of integration failures — hook timeouts,
+ * readiness mismatches — none of which named Redis; it is said before the tests and again last.
+ */
+export function redisMissingNotice(url: string, reason: string): string {
+  return (
+    `The tests cannot use Redis at ${redactUrl(url)} (${reason}): the integration tests will fail. ` +
+    'Start one (e.g. `redis-server --daemonize yes`) or set REDIS_URL to a Redis that answers it.'
+  );
+}
+
+export default async function setup(): Promise<() => Promise<void>> {
   const run = randomUUID().slice(0, 8);
   process.env[TEST_RUN_ENV] = run;
+  const check = await checkRedis(REDIS_URL);
+  // ioredis's own word for a refused connection is "Connection is closed.", which says nothing here.
+  const notice = check.ok
+    ? undefined
+    : redisMissingNotice(
+        REDIS_URL,
+        check.problem === 'unreachable' ? 'nothing answers there' : check.message,
+      );
+  if (notice) console.error(notice);
   return async () => {
+    if (notice) console.error(notice);
     const redis = new Redis(REDIS_URL, {
       lazyConnect: true,
       maxRetriesPerRequest: 0,
