@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   StatsScopeMissingError,
   statsScopeCheck,
+  statsScopeGranted,
   statsScopeMissingNow,
 } from '../../src/shared/compliance/scope-at-send.js';
 import { STATS_SCOPE } from '../../src/shared/cxone/scopes.js';
@@ -87,5 +88,16 @@ describe("statsScopeMissingNow (the calling window's resume at an open)", () => 
       tokens: { scopeShortfall: () => undefined, getToken: () => Promise.reject(new Error('down')) },
     };
     await expect(statsScopeMissingNow(down, 'c1')).resolves.toBeUndefined();
+  });
+});
+
+describe('statsScopeGranted (whether a held activation may go)', () => {
+  it("is the last token's grant of the statistics scope, and unknown without a token provider", () => {
+    expect(statsScopeGranted(clientLacking(undefined))).toBe(true);
+    expect(statsScopeGranted(clientLacking(['outbound:campaigns:write']))).toBe(true);
+    expect(statsScopeGranted(clientLacking([STATS_SCOPE]))).toBe(false);
+    // A CXone double without a token provider tells nothing: a hold on the scope does not end on it.
+    expect(statsScopeGranted({})).toBeUndefined();
+    expect(statsScopeGranted(null)).toBeUndefined();
   });
 });

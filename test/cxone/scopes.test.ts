@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { grantedScopes, scopeShortfall, shortfallMessage } from '../../src/shared/cxone/scopes.js';
+import {
+  grantedScopes,
+  scopeShortfall,
+  shortfallMessage,
+  shortfallStopsRouting,
+  STATS_SCOPE,
+} from '../../src/shared/cxone/scopes.js';
 import { CXONE_SCOPES } from '../../src/shared/cxone/wire.js';
 
 const ALL = [...CXONE_SCOPES];
@@ -72,5 +78,32 @@ describe('scopeShortfall', () => {
     const granted = scopeShortfall(ALL, many)?.granted ?? [];
     expect(granted).toHaveLength(20);
     expect(granted.every((g) => g.length <= 101)).toBe(true);
+  });
+});
+
+describe('scopeShortfall, at its edges', () => {
+  it('names a scope asked for twice (CXONE_SCOPES repeating one) once', () => {
+    const shortfall = scopeShortfall([STATS_SCOPE, STATS_SCOPE], 'outbound:campaigns:read');
+    expect(shortfall?.missing).toEqual([STATS_SCOPE]);
+    expect(shortfall?.blocks).toHaveLength(1);
+  });
+
+  it('keeps a granted scope of exactly the shown length whole, and cuts only a longer one', () => {
+    const exact = 'x'.repeat(100);
+    const longer = 'y'.repeat(101);
+    expect(scopeShortfall(ALL, `${exact} ${longer}`)?.granted).toEqual([exact, `${'y'.repeat(100)}…`]);
+  });
+});
+
+describe('shortfallStopsRouting (readiness)', () => {
+  it('keeps a replica in rotation when only the statistics scope is missing', () => {
+    expect(shortfallStopsRouting([STATS_SCOPE])).toBe(false);
+    expect(shortfallStopsRouting([])).toBe(false);
+  });
+
+  it('takes it out when the read or the write scope is missing, with the statistics scope or without', () => {
+    expect(shortfallStopsRouting(['outbound:campaigns:write'])).toBe(true);
+    expect(shortfallStopsRouting([STATS_SCOPE, 'outbound:campaigns:write'])).toBe(true);
+    expect(shortfallStopsRouting(['outbound:campaigns:read', STATS_SCOPE])).toBe(true);
   });
 });

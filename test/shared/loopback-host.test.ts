@@ -25,6 +25,7 @@ const EDGES: { host: string; loopback: boolean; why: string }[] = [
   { host: '::127.0.0.1', loopback: false, why: 'IPv4-compatible (deprecated), not loopback' },
   { host: '[::2]', loopback: false, why: 'another IPv6 address' },
   { host: '[127.0.0.1]', loopback: false, why: 'brackets hold an IPv6 address only' },
+  { host: '[::11', loopback: false, why: 'an opening bracket without its closing one is no host' },
   { host: '::', loopback: false, why: 'every interface' },
   { host: '0.0.0.0', loopback: false, why: 'every interface' },
   { host: 'fe80::1%eth0', loopback: false, why: 'link-local with a zone' },
