@@ -39,7 +39,7 @@ import { createRedis } from '../shared/redis.js';
  */
 export const AUDIT_EXIT = { ok: 0, error: 1, broken: 2, busy: 3 } as const;
 
-export const AUDIT_USAGE = `usage: npm run audit -- <command>
+export const AUDIT_USAGE = `usage: npm run audit -- <command>   (built, as in the image: node dist/cli/audit.js <command>)
   export [campaignId] [--out file]   write the trail (one campaign or all) as JSONL, records as stored;
                                      exit 2 when the campaign's index names records the trail lacks
   verify [campaignId] [--json]       check the hash chains; exit 2 and name the first broken link
