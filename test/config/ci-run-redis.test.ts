@@ -1,0 +1,80 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The part of .ci/run that makes sure a Redis answers at REDIS_URL, run alone under bash with
+ * redis-cli, redis-server and apt-get replaced by stubs that record their calls (the script itself
+ * installs packages and runs the whole suite). Read from the script, so it is the script's own text.
+ */
+const script = readFileSync(fileURLToPath(new URL('../../.ci/run', import.meta.url)), 'utf8');
+const start = script.indexOf('npm ci --no-audit --no-fund');
+const end = script.indexOf('# The Bull Board browser test');
+const redisPart = script.slice(script.indexOf('\n', start) + 1, end);
+
+const STUBS = `
+redis-cli() { echo "redis-cli $*" >&2; [ "$ANSWERS" = yes ]; }
+redis-server() { echo "redis-server $*" >&2; ANSWERS=yes; }
+apt-get() { echo "apt-get $*" >&2; }
+sleep() { :; }
+`;
+
+function runRedisPart(
+  redisUrl: string,
+  answers: boolean,
+): Promise<{ code: number; calls: string[]; out: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      'bash',
+      ['-c', `set -euo pipefail\n${STUBS}\n${redisPart.replaceAll('>/dev/null 2>&1', '>/dev/null')}`],
+      { env: { PATH: process.env.PATH, REDIS_URL: redisUrl, ANSWERS: answers ? 'yes' : 'no' } },
+      (err, stdout, stderr) => {
+        const lines = stderr.split('\n').filter(Boolean);
+        resolve({
+          code: err ? Number(err.code ?? 1) : 0,
+          calls: lines.filter((l) => /^(redis-cli|redis-server|apt-get) /.test(l)),
+          out: `${stdout}${lines.filter((l) => !/^(redis-cli|redis-server|apt-get) /.test(l)).join('\n')}`,
+        });
+      },
+    );
+  });
+}
+
+describe('.ci/run: a Redis at REDIS_URL', () => {
+  it('starts a local one where none answers, on the port the URL names, never echoing its password', async () => {
+    const run = await runRedisPart('redis://:s3cret@127.0.0.1:6390/2', false);
+    expect(run.code, run.out).toBe(0);
+    expect(run.calls).toContain(
+      'redis-server --daemonize yes --bind 127.0.0.1 --port 6390 --save  --appendonly no',
+    );
+    expect(run.out).not.toContain('s3cret');
+  });
+
+  it('reads an IPv6 host in brackets', async () => {
+    const run = await runRedisPart('redis://[::1]:6391', false);
+    expect(run.code, run.out).toBe(0);
+    expect(run.calls[0]).toBe('redis-cli -h ::1 -p 6391 ping');
+    expect(run.calls).toContain(
+      'redis-server --daemonize yes --bind ::1 --port 6391 --save  --appendonly no',
+    );
+  });
+
+  // Before, a rediss:// URL without credentials read as host "rediss" and port "", and any other
+  // failed check started a plaintext local redis-server that the URL never reached.
+  it('asks a rediss:// one over TLS, and starts nothing for it', async () => {
+    expect((await runRedisPart('rediss://cache.example.test:6380', true)).calls).toEqual([
+      'redis-cli --tls -h cache.example.test -p 6380 ping',
+    ]);
+    const down = await runRedisPart('rediss://cache.example.test:6380', false);
+    expect(down.code).toBe(1);
+    expect(down.calls.filter((c) => c.startsWith('redis-server'))).toEqual([]);
+    expect(down.out).toMatch(/does not answer at cache\.example\.test:6380 .*start it first/);
+  });
+
+  it('starts nothing for a Redis on another machine, and says so', async () => {
+    const down = await runRedisPart('redis://redis:6379', false);
+    expect(down.code).toBe(1);
+    expect(down.calls.filter((c) => c.startsWith('redis-server'))).toEqual([]);
+  });
+});
