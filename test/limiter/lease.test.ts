@@ -48,9 +48,16 @@ describe('fleet limiter leases (real Redis)', () => {
     expect(maxInSpan(all, WINDOW_MS)).toBeLessThanOrEqual(PER_WINDOW);
     const { minTimeMs, leaseSlots } = computeSpacing(PER_WINDOW, WINDOW_MS);
     for (const own of starts) {
-      // Slots are minTime apart: any 10 × minTime holds about 10 calls of one process (a burst from
-      // a lease would put all its slots in the same millisecond); +2 for calls run late together.
-      expect(maxInSpan(own, 10 * minTimeMs)).toBeLessThanOrEqual(12);
+      // Slots are minTime apart: a burst from a lease would start all its slots in the same
+      // millisecond, 6 gaps in 7 under half of minTime. Counted over the run, not as the most calls
+      // in any 10 × minTime (at most 12 of them): a loaded machine's stall of 20 ms runs the slots
+      // that fell due in it together, so one stall put 13 there, while stalls take a run's bunched
+      // gaps to half only if they take up half its time.
+      const sorted = [...own].sort((a, b) => a - b);
+      const bunched = sorted.slice(1).filter((t, i) => t - sorted[i]! < minTimeMs / 2).length;
+      expect(bunched, `${bunched} of ${sorted.length - 1} gaps under ${minTimeMs / 2} ms`).toBeLessThan(
+        (sorted.length - 1) / 2,
+      );
     }
     // Every slot taken from the hard window is a log entry; a lease takes up to leaseSlots at once,
     // so there are fewer hard-window round trips than calls (and never fewer entries than calls).
