@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
+import type { AppContext } from '../../src/shared/context.js';
+import type { CampaignResource, UpdateCampaignRequest } from '../../src/shared/cxone/wire.js';
+import { CxoneConflictError } from '../../src/shared/errors.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import type { Deps } from '../../src/workers/launch-deps.js';
+import { noteScheduledStart } from '../../src/workers/launch-activation-notes.js';
+import { safeStartRunning } from '../../src/workers/launch-takeover.js';
+import { campaignConfig } from '../e2e/stack.js';
+import { resource } from '../lifecycle/fixtures.js';
+
+/** The takeover's safe start and the scheduled start's note, on their own (no Redis, no sandbox). */
+
+const config = campaignConfigSchema.parse(campaignConfig());
+const before = resource({
+  id: 'c1',
+  version: 5,
+  status: 'active',
+  dialerSettings: {
+    ...resource().dialerSettings,
+    strategy: 'predictive',
+    callRate: config.dialerStrategy.callRate,
+  },
+});
+
+/** A CXone that applies every write (or refuses it with `refuse`), keeping the bodies sent. */
+const cxoneCtx = (refuse?: Error) => {
+  const sent: UpdateCampaignRequest[] = [];
+  const ctx = {
+    logger: silentLogger,
+    cxone: {
+      updateCampaign: async (_id: string, version: number, body: UpdateCampaignRequest) => {
+        sent.push(body);
+        if (refuse) throw refuse;
+        return {
+          ...before,
+          version: version + 1,
+          dialerSettings: { ...before.dialerSettings, ...body.dialerSettings },
+        } as CampaignResource;
+      },
+    },
+  } as unknown as AppContext;
+  return { ctx, sent };
+};
+
+describe('safeStartRunning (a campaign someone else activated, brought down to the safe start)', () => {
+  it('writes the safe start on the version read, anchored on the rate it was dialing at', async () => {
+    const { ctx, sent } = cxoneCtx();
+    const { resource: after, safeStart } = await safeStartRunning(ctx, {
+      campaignId: 'c1',
+      config,
+      attempt: 1,
+      before,
+    });
+    expect(safeStart).not.toBeNull();
+    expect(sent).toEqual([{ dialerSettings: { callRate: safeStart!.callRate } }]);
+    expect(safeStart!.callRate).toBeLessThan(config.dialerStrategy.callRate);
+    expect(after.version).toBe(6);
+    // Lines dialed at the requested rate may still ring at pacing's first polls: the re-anchor must
+    // count them at that rate, not at the start's.
+    expect(safeStart!.anchor.priorCallRate).toBe(config.dialerStrategy.callRate);
+  });
+
+  it('leaves the campaign as it is when it was changed since the read (409): pacing takes it from there', async () => {
+    const { ctx } = cxoneCtx(
+      new CxoneConflictError({ endpoint: 'PATCH /api/v2/campaigns/:id', campaignId: 'c1' }, 6),
+    );
+    await expect(safeStartRunning(ctx, { campaignId: 'c1', config, attempt: 1, before })).resolves.toEqual({
+      resource: before,
+      safeStart: null,
+    });
+  });
+  it('lets any other failure of the write through, and writes nothing when the request is already safe', async () => {
+    const { ctx } = cxoneCtx(new Error('socket hang up'));
+    await expect(safeStartRunning(ctx, { campaignId: 'c1', config, attempt: 1, before })).rejects.toThrow(
+      'socket hang up',
+    );
+    const slow = { ...config, dialerStrategy: { ...config.dialerStrategy, callRate: 0.1 } };
+    const quiet = cxoneCtx();
+    const slowBefore = { ...before, dialerSettings: { ...before.dialerSettings, callRate: 0.1 } };
+    await expect(
+      safeStartRunning(quiet.ctx, { campaignId: 'c1', config: slow, attempt: 1, before: slowBefore }),
+    ).resolves.toEqual({ resource: slowBefore, safeStart: null });
+    expect(quiet.sent).toEqual([]);
+  });
+});
+
+describe('noteScheduledStart on a redelivery', () => {
+  it('notes it, best effort, and neither throws nor announces again when the launch record is gone', async () => {
+    const published: string[] = [];
+    const notes: string[] = [];
+    const deps = {
+      ctx: {
+        logger: silentLogger,
+        clock: { now: () => 0 },
+        events: {
+          publish: async (type: string) => void published.push(type),
+          prepare: () => ({}),
+        },
+      },
+      launches: {
+        get: async () => null,
+        recordActivation: async (launchId: string) => {
+          notes.push(launchId);
+          return false;
+        },
+      },
+    } as unknown as Deps;
+    await expect(
+      noteScheduledStart(deps, { launchId: 'L1', campaignId: 'c1', resource: before, onlyIfUnnoted: true }),
+    ).resolves.toBeUndefined();
+    expect(notes).toEqual(['L1']);
+    expect(published).toEqual([]);
+  });
+
+  it('announces the start only when the launch does not show it noted yet', async () => {
+    const published: string[] = [];
+    const deps = (activatedAt: string | undefined) =>
+      ({
+        ctx: {
+          logger: silentLogger,
+          clock: { now: () => 0 },
+          events: { publish: async (type: string) => void published.push(type), prepare: () => ({}) },
+        },
+        launches: {
+          get: async () => ({ launchId: 'L1', ...(activatedAt ? { activatedAt } : {}) }),
+          // Redis refused the note with its event: the event goes out on its own.
+          recordActivation: async () => false,
+        },
+      }) as unknown as Deps;
+    const input = { launchId: 'L1', campaignId: 'c1', resource: before, onlyIfUnnoted: true };
+    await noteScheduledStart(deps('2026-01-05T14:00:00.000Z'), input);
+    expect(published).toEqual([]);
+    await noteScheduledStart(deps(undefined), input);
+    expect(published).toEqual(['campaign.state.changed']);
+  });
+});
