@@ -48,6 +48,8 @@ describe('scopeShortfall', () => {
     expect(message).toContain('GET /api/v2/outbound/campaigns/:id/stats');
     expect(message).toMatch(/blind pause/);
     expect(message).toMatch(/CXone admin/);
+    // What CXone did grant, as it said it: a client given other scopes by mistake shows here.
+    expect(message).toContain('Granted: outbound:campaigns:read outbound:campaigns:write.');
   });
 
   it('lists every missing scope in the order asked, each endpoint once under its scope', () => {
