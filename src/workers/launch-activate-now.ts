@@ -223,8 +223,10 @@ export async function activateNow(
   // Also when an earlier, interrupted run already activated it: the dedupe key turns a repeat into
   // a no-op, and a run that died before writing the record gets it written now. A takeover says so:
   // the launch is fulfilled, but the start was not the orchestrator's (the state_changed before it
-  // says who, from where).
-  const takenOver = input.takeover === true || startedOutside !== undefined;
+  // says who, from where) — also one an earlier run of it marked on the record before it died: this
+  // run finds the campaign running, marked, and is not told it is a takeover.
+  const marked = (stored ?? (await campaigns.get(input.campaignId)))?.startedOutside !== undefined;
+  const takenOver = input.takeover === true || startedOutside !== undefined || marked;
   await auditOrLog(ctx, {
     campaignId: input.campaignId,
     action: 'campaign_launched',

@@ -112,8 +112,10 @@ export function unrecordedStartFrom(
  * What a launch's run makes of its campaign found running on CXone, on a first read or a re-read after
  * its schedule write: `startedOutside` when no activating write of ours is noted on the record (every
  * one is, before it is sent) and it is not taken over already — an operator started it in CXone, from
- * the status the orchestrator last knew it in; `active` with the callRate an earlier run's unrecorded
- * safe start was planned from (unrecordedStartFrom); `neither` otherwise. Pure.
+ * the status the orchestrator last knew it in; `takeoverUnfinished` when active, taken over already
+ * and its safe start unrecorded (an earlier run's takeover died before it); `active` with the callRate
+ * an earlier run's unrecorded safe start was planned from (unrecordedStartFrom); `neither` otherwise.
+ * Pure.
  */
 export function runningFoundOnRead(
   status: CampaignStatus,
@@ -122,10 +124,16 @@ export function runningFoundOnRead(
 ):
   | { kind: 'startedOutside'; from: CampaignStatus }
   | { kind: 'active'; plannedFrom: number | undefined }
+  | { kind: 'takeoverUnfinished' }
   | { kind: 'neither' } {
   if (!record?.startedOutside && startedOutsideOrchestrator(status, record)) {
     return { kind: 'startedOutside', from: startedOutsideFrom(record) };
   }
-  if (status === 'active') return { kind: 'active', plannedFrom: unrecordedStartFrom(record, callRate) };
-  return { kind: 'neither' };
+  if (status !== 'active') return { kind: 'neither' };
+  const plannedFrom = unrecordedStartFrom(record, callRate);
+  // Marked by an earlier run's takeover that died before its safe start was recorded (its write lost
+  // on the way, say): not the launch's own activation at the operator's rate, but that takeover, to be
+  // carried on — its safe start is written now (none if already in place).
+  if (record?.startedOutside && plannedFrom !== undefined) return { kind: 'takeoverUnfinished' };
+  return { kind: 'active', plannedFrom };
 }

@@ -13,6 +13,9 @@ import { SCHEDULED_CHECK_MIN_MS } from '../../src/workers/launch-plan.js';
 import { campaignView } from '../../src/producers/routes/campaigns.js';
 import { processActivate } from '../../src/workers/launch-worker.js';
 import { historyJobId } from '../../src/shared/audit/history-sync.js';
+import { safeStartPacingRecord } from '../../src/shared/pacing/safe-start.js';
+import { startingCallRate } from '../../src/shared/pacing/start.js';
+import { recordStartedOutside } from '../../src/shared/started-outside.js';
 import { campaignConfig, patchOnSandbox, startStack, type Stack } from '../e2e/stack.js';
 import { scriptFaults } from '../support/sandbox-faults.js';
 import { fakeActivationJob, launchWorkerDeps, succeededLaunch } from './activation-job.js';
@@ -162,6 +165,50 @@ describe('the activation job before a scheduled start', () => {
     expect(trail.map((r) => r.action)).toEqual(['state_changed', 'campaign_launched', 'pacing_decision']);
     expect(trail[0]!.details).toMatchObject({ from: 'scheduled', to: 'active', changedIn: 'cxone' });
     expect(await stack.ctx.queues.poll.getJobScheduler(pollSchedulerId(id))).toBeDefined();
+  });
+
+  it('records, on the run after a takeover that died once it had marked the record, campaign_launched as started outside', async () => {
+    // Due now; an operator's activation beat the job's own write (a 409), and the run took it over:
+    // its trail record, its safe start, the record synced with the mark and the start — then died
+    // (a Redis blip setting up its watch) before campaign_launched. The next run finds the campaign
+    // active and marked, so it is not told it is a takeover, and its record said nothing of it.
+    const config = campaignConfigSchema.parse(campaignConfig());
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    const campaigns = createCampaignStore(stack.ctx);
+    await campaigns.syncFromCxone(scheduled, { config, launchId: 'launch-died-takeover' });
+    const active = await patchOnSandbox(stack.sandbox, created.id, { status: 'active' });
+    const current = await stack.ctx.cxone.getCampaign(created.id);
+    await recordStartedOutside(stack.ctx, current, {
+      launchId: 'launch-died-takeover',
+      from: 'scheduled',
+      reason: "activated outside the orchestrator while its launch's own activation was on its way",
+    });
+    const start = startingCallRate(config, { dialing: true })!;
+    const safe = await stack.ctx.cxone.updateCampaign(created.id, Number(active.body.version), {
+      dialerSettings: { callRate: start.callRate },
+    });
+    const at = new Date().toISOString();
+    await campaigns.syncFromCxone(safe, {
+      launchId: 'launch-died-takeover',
+      pacing: safeStartPacingRecord(start, at),
+      startedOutside: { at, from: 'scheduled' },
+    });
+
+    const result = await processActivate(
+      deps(),
+      fakeActivationJob(created.id, 'launch-died-takeover').job,
+      'token',
+    );
+
+    expect(result).toMatchObject({ outcome: 'succeeded', campaignStatus: 'active' });
+    const trail = await (stack.ctx.audit as AuditTrailStore).list(created.id);
+    expect(trail.map((r) => r.action)).toEqual(['state_changed', 'campaign_launched']);
+    expect(trail[1]!.details).toMatchObject({ launchId: 'launch-died-takeover', startedOutside: true });
+    // Nothing written again: its safe start stands.
+    expect((await stack.ctx.cxone.getCampaign(created.id)).version).toBe(safe.version);
   });
 
   it('notes on the launch what came of its activation: stopped before the start, or given up for good', async () => {

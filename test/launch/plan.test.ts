@@ -2,6 +2,7 @@ import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { activateJobId } from '../../src/shared/jobs.js';
 import { startedOutsideFrom, startedOutsideOrchestrator } from '../../src/shared/launch-store.js';
+import type { CampaignRecord } from '../../src/shared/campaign-store.js';
 import {
   nextActivationWakeMs,
   nextLaunchStep,
@@ -127,10 +128,16 @@ describe('a running campaign found on a read: whose start was it (pure)', () => 
     expect(runningFoundOnRead('active', { status: 'scheduled', activationSent: 2 }, 0.5)).toMatchObject({
       kind: 'active',
     });
-    // Already taken over: not announced again.
-    expect(
-      runningFoundOnRead('active', { status: 'active', startedOutside: { at, from: 'scheduled' } }, 0.5),
-    ).toMatchObject({ kind: 'active' });
+    // Already taken over: not announced again; carried on while its safe start is unrecorded (the
+    // run that took it over died before), else left to pacing.
+    const marked = { status: 'active', startedOutside: { at, from: 'scheduled' } } as const;
+    expect(runningFoundOnRead('active', marked, 0.5)).toEqual({ kind: 'takeoverUnfinished' });
+    expect(runningFoundOnRead('active', { ...marked, pacing: null }, 0.5)).toEqual({
+      kind: 'takeoverUnfinished',
+    });
+    const paced = { ...marked, pacing: {} as NonNullable<CampaignRecord['pacing']> };
+    expect(runningFoundOnRead('active', paced, 0.5)).toEqual({ kind: 'active', plannedFrom: undefined });
+    expect(runningFoundOnRead('paused', marked, 0.5)).toEqual({ kind: 'neither' });
     expect(runningFoundOnRead('paused', { status: 'paused', activationSent: 2 }, 0.5)).toEqual({
       kind: 'neither',
     });

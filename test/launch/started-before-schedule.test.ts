@@ -31,12 +31,18 @@ describe('a launch whose draft an operator started before the launch scheduled i
   let stack: Stack;
   /** Runs once, just before the launch's schedule write is sent (after it was decided). */
   let beforeSchedule: ((campaignId: string) => Promise<void>) | undefined;
+  /** Set: the next safe-start write (a callRate alone) is lost on the way, as a connection reset. */
+  let dropSafeStart = false;
 
   beforeAll(async () => {
     stack = await startStack({
       launchWorker: true,
       ctxOverrides: recording(recorded, (cxone) => ({
         updateCampaign: async (...args: Parameters<AppContext['cxone']['updateCampaign']>) => {
+          if (dropSafeStart && args[2].status === undefined && args[2].dialerSettings) {
+            dropSafeStart = false;
+            throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+          }
           const hook = args[2].status === 'scheduled' ? beforeSchedule : undefined;
           if (hook) {
             beforeSchedule = undefined;
@@ -123,6 +129,36 @@ describe('a launch whose draft an operator started before the launch scheduled i
       campaignId,
       version: started,
     });
+  });
+
+  it('finishes the takeover on the run after one that died at its safe-start write: safe start, launched as started outside', async () => {
+    // The first run marked the record started outside (its sync), then its safe-start write was lost
+    // on the way (nothing applied) and the job went back for a retry. That run found the record marked,
+    // took the campaign for the launch's own activation with its answer lost, left it dialing at the
+    // operator's 0.5 with no statistic seen and recorded campaign_launched as the orchestrator's start.
+    dropSafeStart = true;
+    const eventsBefore = recorded.events.length;
+    const { launch, launchId, campaignId } = await launchStartedInConsole([{ status: 'active' }]);
+
+    expect(dropSafeStart, 'the first safe-start write was dropped').toBe(false);
+    expect(launch).toMatchObject({ status: 'succeeded', campaignStatus: 'active' });
+    const onCxone = await stack.ctx.cxone.getCampaign(campaignId);
+    expect(onCxone.dialerSettings.callRate).toBeLessThan(0.5);
+    const trail = await auditStoreFor(stack.ctx).list(campaignId);
+    expect(trail.map((r) => r.action)).toEqual([
+      'campaign_created',
+      'state_changed',
+      'campaign_launched',
+      'pacing_decision',
+    ]);
+    expect(trail[2]!.details).toMatchObject({ launchId, status: 'active', startedOutside: true });
+    expect(trail[3]!.details).toMatchObject({ reason: 'safe start', previousCallRate: 0.5 });
+    // Announced once, by the run that took it over.
+    expect(
+      recorded.events
+        .slice(eventsBefore)
+        .filter((e) => e.type === 'campaign.state.changed' && e.data.from === 'draft'),
+    ).toHaveLength(1);
   });
 
   it('succeeds and leaves a draft the operator started and paused paused, not cancelled', async () => {
