@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { nodeSupportProblem } from '../../src/process/node-support.js';
@@ -43,7 +44,8 @@ describe('the Node.js the orchestrator needs', () => {
     );
   });
 
-  // Before, `--help` too died with an ERR_REQUIRE_ESM stack trace from @fastify/static.
+  // Before, the built entry points died, `--help` too, with an ERR_REQUIRE_ESM stack trace from
+  // @fastify/static (through tsx they ran: see the import-order cases below).
   for (const [entry, args] of [
     ['src/main.ts', ['--help']],
     ['src/demo.ts', ['--help']],
@@ -57,4 +59,24 @@ describe('the Node.js the orchestrator needs', () => {
       expect(stderr).not.toContain('ERR_REQUIRE_ESM');
     });
   }
+
+  // The runs above go through tsx, whose require() hook loads these ES modules even with require(esm)
+  // off: there the check refuses wherever it is imported (and before, --help just worked). The crash it prevents is the built files' (node dist/main.js in
+  // the image), where ES modules are evaluated in import order: only a check imported before every
+  // other module, and itself importing nothing that loads Fastify, runs before the require() throws.
+  const importsOf = (path: string) =>
+    [
+      ...readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8').matchAll(
+        /^import\b.*?'([^']+)';$/gms,
+      ),
+    ].map((m) => m[1]);
+  for (const entry of ['src/main.ts', 'src/demo.ts']) {
+    it(`${entry} imports the check before any other module`, () => {
+      expect(importsOf(entry)[0]).toBe('./process/node-support-check.js');
+    });
+  }
+  it('the check imports nothing but its pure part, which imports nothing', () => {
+    expect(importsOf('src/process/node-support-check.ts')).toEqual(['./node-support.js']);
+    expect(importsOf('src/process/node-support.ts')).toEqual([]);
+  });
 });
