@@ -69,12 +69,26 @@ const started = Date.now();
 const SAME_SIGNAL_MS = 1_000;
 const say = (line: string) => process.stdout.write(`${stamp(started, Date.now())}  ${line}\n`);
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+/**
+ * `count` distinct ports free now. All are held open until every one is picked: picked one at a time,
+ * the second could be the first again (its socket closed), and the API and the sandbox on one port
+ * is a configuration loadConfig refuses.
+ */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  }
 }
 
 /** A webhook destination that verifies Standard Webhooks signatures, as a customer's endpoint would. */
@@ -212,7 +226,7 @@ async function main(): Promise<number> {
         console.error(`Redis does not answer at ${redactUrl(redisUrl)}; start one or set REDIS_URL.`);
         return 1;
       }
-      const port = await freePort();
+      const [port] = (await freePorts(1)) as [number];
       fleet.privateRedis = await startPrivateRedis(binary, port);
       redisUrl = `redis://127.0.0.1:${port}`;
       say(`started a private redis-server on port ${port} (nothing is persisted)`);
@@ -222,10 +236,11 @@ async function main(): Promise<number> {
     fleet.receiver = receiver.server;
     // The demo always runs against its own embedded sandbox, receiver and prefix, whatever the shell
     // says: of the README's variables only those that shape the demo itself are taken (demo/env.ts).
+    const [apiPort, sandboxPort] = (await freePorts(2)) as [number, number];
     const env = demoEnv(process.env, {
       redisUrl,
-      port: await freePort(),
-      sandboxPort: await freePort(),
+      port: apiPort,
+      sandboxPort,
       prefix,
       webhookUrl: receiver.url,
       webhookSecret: secret,
