@@ -196,7 +196,7 @@ export async function buildSandboxApp(state: SandboxState): Promise<FastifyInsta
   app.addHook('onRequest', async (request) => gatewayHook(state, request));
   // After the gateway (401 first, budget spent), before any parser reads the coded bytes.
   app.addHook('preParsing', async (request, _reply, payload) => {
-    refuseCodedBody(request.headers);
+    refuseCodedBody(request.method, request.headers);
     return payload;
   });
   // A scripted `applied` fault: the request was carried out; its answer is the failure.

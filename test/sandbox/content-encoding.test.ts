@@ -1,7 +1,8 @@
+import http from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { sandboxForSuite } from '../support/sandbox-suite.js';
-import { call, createBody, FLEET } from './helpers.js';
+import { call, createBody, createCampaign, FLEET } from './helpers.js';
 
 /**
  * A request body in a content coding the server does not apply is a 415 (RFC 9110 §15.5.16), with
@@ -42,6 +43,33 @@ describe('sandbox request bodies with a Content-Encoding', () => {
       headers: { 'content-encoding': 'gzip' },
     });
     expect(anonymous.status).toBe(401);
+  });
+
+  it('serves a GET that carries a coded body as without it: its body is never read', async () => {
+    // A GET's body goes unread (a plain one is ignored), so its coding changes nothing: it was a 415,
+    // where the platform answers the read.
+    const created = await createCampaign(suite.sandbox, suite.token);
+    const body = gzipSync('{}');
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(
+        `${suite.sandbox.url}/api/v2/campaigns/${String(created.body.id)}`,
+        {
+          method: 'GET',
+          headers: {
+            authorization: `Bearer ${suite.token}`,
+            'content-encoding': 'gzip',
+            'content-length': String(body.length),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(status).toBe(200);
   });
 
   it('takes identity, as no coding at all, and answers the token endpoint in the OAuth shape', async () => {
