@@ -74,7 +74,7 @@ async function ensureRedis(
   logger: Logger,
   mayStartPrivate: boolean,
 ): Promise<PrivateRedis | undefined> {
-  const check = await checkRedis(config.redisUrl);
+  const check = await checkRedis(config.redisUrl, undefined, { keyPrefix: config.keyPrefix });
   if (check.ok) return undefined;
   if (check.problem === 'refused') {
     // Redis ends some refusals with a full stop of its own (WRONGPASS … is disabled.): one sentence end.

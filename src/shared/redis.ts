@@ -68,7 +68,11 @@ const REFUSAL = /WRONGPASS|NOAUTH|NOPERM|invalid password|DB index is out of ran
  * select and then goes on with database 0, where a fleet would silently share another fleet's keys;
  * so the database is selected here explicitly.
  */
-export async function checkRedis(url: string, timeoutMs = 1500): Promise<RedisCheck> {
+export async function checkRedis(
+  url: string,
+  timeoutMs = 1500,
+  opts: { keyPrefix?: string } = {},
+): Promise<RedisCheck> {
   const client = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
@@ -87,7 +91,25 @@ export async function checkRedis(url: string, timeoutMs = 1500): Promise<RedisCh
     if (db !== 0) await client.select(db);
     if (refusal) return { ok: false, problem: 'refused', message: refusal };
     // A replica's address, or a primary a failover demoted: the fleet's first write failed with a stack
-    // trace. ROLE may be renamed or not permitted (managed services, ACLs): then nothing is known.
+    // trace. Asked first with a write on the fleet's own keys, as /readyz does: ROLE and CONFIG are
+    // @admin and @dangerous, which ACLs (`-@dangerous`) and managed services often deny, and with them
+    // denied a read-only replica passed and a writable one read as read-only.
+    if (opts.keyPrefix !== undefined) {
+      const write = await client.set(writeProbeKey(opts.keyPrefix), '1', 'XX').then(
+        () => 'ok',
+        (err: unknown) => (err instanceof Error ? err.message : String(err)),
+      );
+      if (write === 'ok') return { ok: true };
+      if (write.startsWith('READONLY ')) {
+        return {
+          ok: false,
+          problem: 'replica',
+          message: 'it is a read-only replica (it answers writes READONLY)',
+        };
+      }
+      // Refused otherwise (OOM, a key the ACL does not grant): not a replica's answer; ROLE may say.
+    }
+    // ROLE may be renamed or not permitted (managed services, ACLs): then nothing is known.
     const role = await client.call('ROLE').then(
       (answer) => (Array.isArray(answer) ? String(answer[0]) : undefined),
       () => undefined,
@@ -102,6 +124,16 @@ export async function checkRedis(url: string, timeoutMs = 1500): Promise<RedisCh
   } finally {
     client.disconnect();
   }
+}
+
+/**
+ * The key a write probe names (/readyz, start-up): `SET <it> 1 XX` is refused by a read-only replica
+ * or a Redis at its memory limit before it runs and, allowed, writes nothing, the key never existing.
+ * Under the prefix, so that Redis Cluster routes it to the fleet's slot and an ACL scoped to the
+ * prefix permits it.
+ */
+export function writeProbeKey(keyPrefix: string): string {
+  return `${keyPrefix}:readyz-write-probe`;
 }
 
 /** CONFIG GET replica-read-only's answer: a replica takes writes only when it says `no`. */

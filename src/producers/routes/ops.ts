@@ -18,6 +18,7 @@ import {
 import { buildOpenApiDocument, renderDocsHtml, type DocumentedRoute } from '../openapi.js';
 import { answerUnmatched } from '../../shared/http/allowed-methods.js';
 import { withTimeout } from '../../shared/with-timeout.js';
+import { writeProbeKey } from '../../shared/redis.js';
 import { environmentNamesProxy } from '../../shared/cxone/http.js';
 import type { CxoneReachability } from '../../shared/cxone/reachability.js';
 import { shortfallStopsRouting } from '../../shared/cxone/scopes.js';
@@ -175,15 +176,14 @@ const NOT_CONNECTED = new Set(['reconnecting', 'close', 'end']);
  * Rejects when Redis answers but refuses writes: a primary a failover demoted to replica (READONLY),
  * one at its memory limit under `noeviction` (OOM). PING answers through both while every launch,
  * command and job fails. `SET … XX` on a key that never exists is refused by both before it runs
- * (a write, and a command that may grow memory) and, allowed, writes nothing. Under the prefix, so
- * that Redis Cluster routes it to this fleet's slot and an ACL scoped to the prefix permits it.
+ * (a write, and a command that may grow memory) and, allowed, writes nothing (writeProbeKey).
  */
 export async function probeRedisWrites(
   redis: Pick<AppContext['redis'], 'set'>,
   keyPrefix: string,
 ): Promise<void> {
   try {
-    await redis.set(`${keyPrefix}:readyz-write-probe`, '1', 'XX');
+    await redis.set(writeProbeKey(keyPrefix), '1', 'XX');
   } catch (err) {
     throw new Error(`Redis answers but refuses writes: ${err instanceof Error ? err.message : String(err)}`);
   }
