@@ -2,7 +2,8 @@ import type { Clock } from '../shared/clock.js';
 
 /**
  * Simulated time: it starts at the sandbox's real start time and runs `timeScale` times faster,
- * plus any skips a test asks for. simNow = start + (realNow − start) × timeScale + skipped.
+ * plus any skips a test asks for. simNow = start + (realNow + steppedBack − start) × timeScale +
+ * skipped, where steppedBack takes out the wall clock's steps back (see now()).
  * Dialer simulations use it, so statistics accumulate faster than real time; tokens, rate windows
  * and the lawfulness of a dial (calling windows, legal hours) use real time (see `realOf`).
  */
@@ -11,14 +12,19 @@ export class SimulatedTime {
   private skippedMs = 0;
   /** Each skip: the simulated instant it jumped from, and how far. */
   private skips: { fromSim: number; ms: number }[] = [];
-  /** The latest simulated instant handed out: now() never answers less (see now()). */
-  private latest = Number.NEGATIVE_INFINITY;
+  /** How far, in all, the wall clock has stepped back (see now()). */
+  private steppedBackMs = 0;
+  /** Each step back: the simulated instant it came at, and how far the clock stepped. */
+  private steps: { fromSim: number; realMs: number }[] = [];
+  /** The clock's reading at the last look: one below it is a step back. */
+  private lastReal: number;
 
   constructor(
     private readonly clock: Clock,
     readonly timeScale: number,
   ) {
     this.startReal = clock.now();
+    this.lastReal = this.startReal;
   }
 
   /**
@@ -29,19 +35,31 @@ export class SimulatedTime {
     this.startReal = this.clock.now();
     this.skippedMs = 0;
     this.skips = [];
-    this.latest = Number.NEGATIVE_INFINITY;
+    this.steppedBackMs = 0;
+    this.steps = [];
+    this.lastReal = this.startReal;
   }
 
   /**
    * Never less than an instant it answered before. The clock is the wall clock, which NTP or a VM
    * resuming can step back; the dialer models only run forward, and a campaign joining its skill
    * group's pool at an instant before the pool's was refused (a 500 to the activating PATCH, after
-   * the activation was stored). Simulated time stands still until the wall clock catches up.
+   * the activation was stored). A step back is taken out, so simulated time runs on from where it was:
+   * standing still until the clock caught up, an hour's step stopped every dialer for an hour.
    */
   now(): number {
-    const raw = this.startReal + (this.clock.now() - this.startReal) * this.timeScale + this.skippedMs;
-    this.latest = Math.max(this.latest, raw);
-    return this.latest;
+    const real = this.clock.now();
+    if (real < this.lastReal) {
+      const fromSim = this.simAt(this.lastReal);
+      this.steps.push({ fromSim, realMs: this.lastReal - real });
+      this.steppedBackMs += this.lastReal - real;
+    }
+    this.lastReal = real;
+    return this.simAt(real);
+  }
+
+  private simAt(real: number): number {
+    return this.startReal + (real + this.steppedBackMs - this.startReal) * this.timeScale + this.skippedMs;
   }
 
   /** Jumps simulated time forward (never back, so simulations only move forward). */
@@ -49,8 +67,6 @@ export class SimulatedTime {
     if (ms <= 0) return;
     this.skips.push({ fromSim: this.now(), ms });
     this.skippedMs += ms;
-    // The whole skip, even while simulated time stands still for a clock that stepped back.
-    this.latest += ms;
   }
 
   /**
@@ -65,7 +81,13 @@ export class SimulatedTime {
       if (simMs <= fromSim) break;
       skipped += Math.min(ms, simMs - fromSim);
     }
-    const real = this.startReal + (simMs - this.startReal - skipped) / this.timeScale;
+    // An instant after a step back of the wall clock stands for a reading of the clock as it runs since.
+    let steppedBack = 0;
+    for (const { fromSim, realMs } of this.steps) {
+      if (simMs <= fromSim) break;
+      steppedBack += realMs;
+    }
+    const real = this.startReal + (simMs - this.startReal - skipped) / this.timeScale - steppedBack;
     return Math.min(this.clock.now(), real);
   }
 }

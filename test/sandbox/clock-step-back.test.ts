@@ -25,11 +25,49 @@ describe('wall clock stepping back', () => {
     const before = time.now();
     clock.advance(-2_000);
     expect(time.now()).toBe(before);
-    // A skip moves it on by the whole skip, even while it stands still.
+    // A skip moves it on by the whole skip; it runs on from there as the clock does.
     time.skip(5_000);
     expect(time.now()).toBe(before + 5_000);
     clock.advance(3_000);
-    expect(time.now()).toBe(before + 65_000);
+    expect(time.now()).toBe(before + 185_000);
+  });
+
+  it('runs on from where it was after a long step back, not standing still until the clock catches up', () => {
+    // Standing still, an hour's step back stopped every dialer for an hour of real time: statistics
+    // frozen, as no platform's would be for its client's clock.
+    const clock = new ManualClock(Date.parse('2026-12-01T15:00:00Z'));
+    const time = new SimulatedTime(clock, 60);
+    clock.advance(10_000);
+    const before = time.now();
+    expect(time.realOf(before)).toBe(clock.now());
+    clock.advance(-3_600_000);
+    expect(time.now()).toBe(before);
+    clock.advance(1_000);
+    expect(time.now()).toBe(before + 60_000);
+    // Instants since the step stand for the real ones of the clock as it reads now; those before,
+    // for the ones they stood for (never later than now).
+    expect(time.realOf(before + 30_000)).toBe(clock.now() - 500);
+    expect(time.realOf(before - 60_000)).toBe(clock.now());
+    // A skip after the step moves it on by the whole skip, and maps to its moment.
+    time.skip(600_000);
+    expect(time.now()).toBe(before + 660_000);
+    expect(time.realOf(before + 300_000)).toBe(clock.now());
+    clock.advance(1_000);
+    expect(time.now()).toBe(before + 720_000);
+    expect(time.realOf(before + 690_000)).toBe(clock.now() - 500);
+  });
+
+  it('keeps a campaign dialing through an hour-long step back of the clock', async () => {
+    const clock = new ManualClock(Date.parse('2026-12-01T15:00:00Z'));
+    sandbox = await start({ clock, timeScale: 60 });
+    const token = await tokenFor(sandbox);
+    const first = await activeCampaign(sandbox, token);
+    clock.advance(60_000);
+    const before = (await campaignStats(sandbox, token, first.id)).totalCalls;
+    clock.advance(-3_600_000);
+    expect((await campaignStats(sandbox, token, first.id)).totalCalls).toBe(before);
+    clock.advance(60_000);
+    expect((await campaignStats(sandbox, token, first.id)).totalCalls).toBeGreaterThan(before);
   });
 
   it('a campaign activated after the clock stepped back dials on its shared skill group', async () => {
