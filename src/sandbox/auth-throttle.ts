@@ -1,5 +1,5 @@
 import type { Clock } from '../shared/clock.js';
-import { dropExpired } from './rate-window.js';
+import { keepLive } from './rate-window.js';
 
 export interface AuthFailureLimitOptions {
   /** Failed client authentications allowed per key in any windowMs interval before the key is locked. */
@@ -48,7 +48,7 @@ export class AuthFailureThrottle {
   private live(key: string): number[] {
     const log = this.failures.get(key);
     if (!log) return [];
-    dropExpired(log, this.clock.now() - this.opts.windowMs);
+    keepLive(log, this.clock.now(), this.opts.windowMs);
     if (log.length === 0) this.failures.delete(key);
     return log;
   }

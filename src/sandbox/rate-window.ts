@@ -54,7 +54,7 @@ export class RateWindow {
       log = [];
       this.sliding.set(key, log);
     }
-    dropExpired(log, now - this.opts.windowMs);
+    keepLive(log, now, this.opts.windowMs);
     if (log.length >= this.opts.perWindow) {
       return { ok: false, retryAfterMs: (log[0] as number) + this.opts.windowMs - now };
     }
@@ -68,9 +68,17 @@ export function retryAfterSeconds(ms: number): number {
   return Math.max(1, Math.ceil(ms / 1000));
 }
 
-/** Removes, in place, the times at or before `horizon` from a sliding window's log (oldest first). */
-export function dropExpired(log: number[], horizon: number): void {
+/**
+ * Keeps, in place, the times of a sliding window's log (oldest first) still inside the window at
+ * `now`: those at or before now − windowMs go. A log whose newest time is after `now` — the wall clock
+ * stepped back since (NTP, a VM resuming) — is moved back with it, the newest to now, the gaps kept:
+ * left as they were, an hour's step held them an hour and a window, and a 429 or a lockout announced a
+ * wait of over an hour for a window of a minute.
+ */
+export function keepLive(log: number[], now: number, windowMs: number): void {
+  const ahead = log.length > 0 ? (log[log.length - 1] as number) - now : 0;
+  if (ahead > 0) for (let i = 0; i < log.length; i += 1) log[i] = (log[i] as number) - ahead;
   let expired = 0;
-  while (expired < log.length && (log[expired] as number) <= horizon) expired += 1;
+  while (expired < log.length && (log[expired] as number) <= now - windowMs) expired += 1;
   if (expired > 0) log.splice(0, expired);
 }

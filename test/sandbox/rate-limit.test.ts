@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { AuthFailureThrottle } from '../../src/sandbox/auth-throttle.js';
 import { RateWindow, retryAfterSeconds } from '../../src/sandbox/rate-window.js';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
 import { ManualClock } from '../../src/shared/clock.js';
@@ -38,6 +39,26 @@ describe('RateWindow', () => {
     clock.advance(300);
     expect(window.take('k').ok).toBe(true);
     expect(window.take('k')).toEqual({ ok: false, retryAfterMs: 600 });
+  });
+
+  it('sliding: a wall clock stepped back never makes a wait longer than the window', () => {
+    // The entries from before an hour's step back stood an hour in the future: the window held them
+    // an hour and a window, and a 429 told its client to come back in over an hour.
+    const clock = new ManualClock(Date.parse('2026-12-01T15:00:00Z'));
+    const window = new RateWindow({ perWindow: 2, windowMs: 60_000, mode: 'sliding' }, clock);
+    expect([window.take('k').ok, window.take('k').ok]).toEqual([true, true]);
+    clock.advance(-3_600_000);
+    expect(window.take('k')).toEqual({ ok: false, retryAfterMs: 60_000 });
+    clock.advance(60_000);
+    expect(window.take('k').ok).toBe(true);
+
+    const throttle = new AuthFailureThrottle({ perWindow: 2, windowMs: 60_000 }, clock);
+    throttle.fail('c');
+    throttle.fail('c');
+    clock.advance(-3_600_000);
+    expect(throttle.lockedForMs('c')).toBe(60_000);
+    clock.advance(60_000);
+    expect(throttle.lockedForMs('c')).toBeUndefined();
   });
 
   it('rounds Retry-After up to whole seconds, at least 1', () => {
