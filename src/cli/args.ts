@@ -211,6 +211,15 @@ export function headerTokenProblem(token: string): string | undefined {
   return `must be printable ASCII without spaces (it is sent in an HTTP header); character ${at + 1} is U+${code}`;
 }
 
+/**
+ * API_URL as a usage error quotes it: up to its `?` or `#` only, since what follows may be a secret
+ * (`?access_token=…`) — each of the checks below quoted it whole — and through `redact` for credentials.
+ */
+function quotedApiUrl(url: string, redact: (url: string) => string): string {
+  const at = url.search(/[?#]/);
+  return at < 0 ? redact(url) : `${redact(url.slice(0, at))}${url.charAt(at)}…`;
+}
+
 /** Pure: turns argv (without node and script) and the environment into a command or a usage error. */
 export function parseCliArgs(argv: string[], env: Record<string, string | undefined> = {}): ParseResult {
   const positionals: string[] = [];
@@ -286,23 +295,22 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
   // A scheme is case-insensitive (RFC 3986 §3.1) and fetch sends to HTTP://host as to http://host.
   if (!/^https?:\/\/[^\s/]+/i.test(options.apiUrl) || !URL.canParse(options.apiUrl)) {
     return usageError(
-      `API URL must be http(s)://host[:port] (got "${redactUrlCredentials(options.apiUrl)}")`,
+      `API URL must be http(s)://host[:port] (got "${quotedApiUrl(options.apiUrl, redactUrlCredentials)}")`,
     );
   }
   // fetch refuses a URL with a user name or password before sending anything, which read as
   // "cannot reach the API; is it running?" (exit 5), with the password printed twice.
   if (/^https?:\/\/[^/?#]*@/i.test(options.apiUrl)) {
     return usageError(
-      `API URL must not carry a user name or password (got "${redactUrl(options.apiUrl)}"); cxo sends the API's token from --token or API_TOKEN`,
+      `API URL must not carry a user name or password (got "${quotedApiUrl(options.apiUrl, redactUrl)}"); cxo sends the API's token from --token or API_TOKEN`,
     );
   }
   // cxo appends the API's paths to this root: after a query they become part of it (`GET /?x=1/v1/…`)
   // and after a fragment, which fetch does not send, they vanish (a launch POSTed to `/`), which read
-  // as "is API_URL the API's root?" (exit 5). What follows the mark may be a secret: not printed.
-  const queryAt = options.apiUrl.search(/[?#]/);
-  if (queryAt >= 0) {
+  // as "is API_URL the API's root?" (exit 5).
+  if (/[?#]/.test(options.apiUrl)) {
     return usageError(
-      `API URL must be the API's root, without a query ('?…') or fragment ('#…') (got "${options.apiUrl.slice(0, queryAt + 1)}…")`,
+      `API URL must be the API's root, without a query ('?…') or fragment ('#…') (got "${quotedApiUrl(options.apiUrl, (url) => url)}")`,
     );
   }
   const target = rest[0];

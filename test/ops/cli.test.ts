@@ -111,8 +111,15 @@ describe('cxo argument parsing (pure)', () => {
     expect(bad('http://127.0.0.1:3000/#/docs')).toBe(
       `API URL must be the API's root, without a query ('?…') or fragment ('#…') (got "http://127.0.0.1:3000/#…")`,
     );
-    // What follows the `?` may be a secret (`?access_token=…`): it is not printed.
+    // What follows the `?` may be a secret (`?access_token=…`): it is not printed — nor by the checks
+    // before this one, which quoted the URL whole when it also failed to parse or carried credentials.
     expect(bad('https://gw.example/orchestrator/v1?access_token=s3cret')).not.toContain('s3cret');
+    expect(bad('http://127.0.0.1:300000/?access_token=s3cret')).toBe(
+      'API URL must be http(s)://host[:port] (got "http://127.0.0.1:300000/?…")',
+    );
+    expect(bad('https://ops:pw@gw.example/orchestrator#access_token=s3cret')).toBe(
+      `API URL must not carry a user name or password (got "https://ops:***@gw.example/orchestrator#…"); cxo sends the API's token from --token or API_TOKEN`,
+    );
     // A path prefix (a gateway's) stays the API's root.
     expect(bad('https://gw.example/orchestrator/v1')).toBe('accepted');
   });
