@@ -1,7 +1,7 @@
 import type { PreparedAudit } from './audit/audit-script.js';
 import type { AuditTrailStore } from './audit/trail.js';
 import type { AuditInput, AuditTrail } from './audit/types.js';
-import type { EventPublisher, EventType } from './events/types.js';
+import type { EventPublisher, EventType, PublishOptions } from './events/types.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -60,9 +60,13 @@ export async function publishOrLog(
   campaignId: string,
   data: Record<string, unknown>,
   context: Record<string, unknown> = {},
+  /** `once`: the change's name, for an announcement a crash can make its work repeat (PublishOptions). */
+  publishOpts: PublishOptions = {},
 ): Promise<void> {
   try {
-    await deps.events.publish(type, campaignId, data);
+    await (publishOpts.once === undefined
+      ? deps.events.publish(type, campaignId, data)
+      : deps.events.publish(type, campaignId, data, publishOpts));
   } catch (err) {
     deps.logger.error({ err, campaignId, type, ...context }, 'event publish failed');
   }

@@ -3,6 +3,9 @@ import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
+import { REASON_WINDOW } from '../../src/shared/compliance/enforcement.js';
+import { COMPLIANCE_ACTOR } from '../../src/shared/compliance/record.js';
+import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { enqueueCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { campaignLockKey } from '../../src/shared/lifecycle/lock.js';
 import { ensurePolling, listPolledCampaigns } from '../../src/shared/polling/schedulers.js';
@@ -242,6 +245,129 @@ describe('adjust worker: a command whose worker died after recording its status 
     expect(done).toMatchObject({ status: 'succeeded', attempts: 2, result: { status: 'paused' } });
     expect(stateChanges.map((r) => [r.details['before'], r.details['after']])).toEqual([
       ['active', 'paused'],
+    ]);
+  });
+});
+
+/**
+ * The context's publisher, except that once an event of `type` is stored (its webhook job queued) the
+ * worker dies: the publish never returns, so nothing after it runs (statusRecorded is not noted).
+ */
+function diesAfterPublishing(type: string, onPublished: () => void): Harness['ctx']['events'] {
+  const events = h.ctx.events;
+  return new Proxy(events, {
+    get(target, prop, receiver) {
+      if (prop !== 'publish') return Reflect.get(target, prop, receiver) as unknown;
+      return async (...args: Parameters<typeof events.publish>) => {
+        const published = await target.publish(...args);
+        if (args[0] !== type) return published;
+        onPublished();
+        return new Promise<never>(() => undefined);
+      };
+    },
+  });
+}
+
+/** The campaign's events of `type` (campaign.state.changed by default), newest first, as kept. */
+async function stateEvents(campaignId: string, type = 'campaign.state.changed') {
+  const recent = await (h.ctx.events as EventPublisherStore).recent(100, campaignId);
+  return recent.filter((e) => e.type === type);
+}
+
+describe('adjust worker: a command whose worker died after publishing its status change', () => {
+  it('publishes campaign.state.changed once, by one event id, across the redelivery', async () => {
+    const campaign = await h.campaign('active');
+    let published!: () => void;
+    const reached = new Promise<void>((resolve) => (published = resolve));
+    const dying = createAdjustWorker({
+      ...h.ctx,
+      events: diesAfterPublishing('campaign.state.changed', published),
+    });
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:hal',
+      reason: 'operator',
+      action: 'pause',
+    });
+    await reached;
+    const { done } = await redeliverToSurvivor(dying, commandId, campaign.id);
+    expect(done).toMatchObject({ status: 'succeeded', attempts: 2, result: { status: 'paused' } });
+    const changed = await stateEvents(campaign.id);
+    expect(changed.map((e) => [e.data['from'], e.data['to'], e.data['commandId']])).toEqual([
+      ['active', 'paused', commandId],
+    ]);
+  });
+
+  it("announces compliance's pause again when it lands a second time over a resume made since", async () => {
+    const campaign = await h.campaign('active');
+    let published!: () => void;
+    const reached = new Promise<void>((resolve) => (published = resolve));
+    const dying = createAdjustWorker({
+      ...h.ctx,
+      events: diesAfterPublishing('campaign.state.changed', published),
+    });
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: COMPLIANCE_ACTOR,
+      reason: REASON_WINDOW,
+      action: 'pause',
+    });
+    await reached;
+    // Resumed in the console before the redelivery: compliance's pause must land (and be told) again.
+    await h.consoleChange(campaign.id, { status: 'active' });
+    const { done } = await redeliverToSurvivor(dying, commandId, campaign.id);
+    expect(done).toMatchObject({ status: 'succeeded', result: { status: 'paused' } });
+    const changed = await stateEvents(campaign.id);
+    expect(changed.map((e) => [e.data['from'], e.data['to']]).reverse()).toEqual([
+      ['active', 'paused'],
+      ['active', 'paused'],
+    ]);
+    expect(new Set(changed.map((e) => e.id)).size).toBe(2);
+  });
+
+  it('still publishes a later state change of the same campaign by another command', async () => {
+    const campaign = await h.campaign('active');
+    const worker = createAdjustWorker(h.ctx);
+    try {
+      for (const action of ['pause', 'resume'] as const) {
+        const { commandId } = await enqueueCommand(h.ctx, {
+          campaignId: campaign.id,
+          actor: 'api:hal',
+          reason: 'operator',
+          action,
+        });
+        await h.waitForCommand(commandId);
+      }
+    } finally {
+      await worker.close();
+    }
+    const changed = await stateEvents(campaign.id);
+    expect(changed.map((e) => e.data['to']).reverse()).toEqual(['paused', 'active']);
+    expect(new Set(changed.map((e) => e.id)).size).toBe(2);
+  });
+});
+
+describe('adjust worker: a command whose worker died after publishing its orchestrator-only change', () => {
+  it('publishes campaign.settings.changed once, by one event id, across the redelivery', async () => {
+    const campaign = await h.campaign('active');
+    let published!: () => void;
+    const reached = new Promise<void>((resolve) => (published = resolve));
+    const dying = createAdjustWorker({
+      ...h.ctx,
+      events: diesAfterPublishing('campaign.settings.changed', published),
+    });
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:ida',
+      reason: 'operator',
+      patch: { description: 'quarter-end push' },
+    });
+    await reached;
+    const { done } = await redeliverToSurvivor(dying, commandId, campaign.id);
+    expect(done).toMatchObject({ status: 'succeeded', attempts: 2 });
+    const changed = await stateEvents(campaign.id, 'campaign.settings.changed');
+    expect(changed.map((e) => [e.data['commandId'], e.data['changes']])).toEqual([
+      [commandId, [{ field: 'description', from: null, to: 'quarter-end push' }]],
     ]);
   });
 });

@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from '../clock.js';
@@ -8,7 +8,7 @@ import { evalScript } from '../redis-script.js';
 import { streamField } from '../stream-entry.js';
 import { webhookPendingKey } from '../webhooks/pending.js';
 import { DEFAULT_RETRY_SCHEDULE_MS, webhookJobOptions } from '../webhooks/schedule.js';
-import { eventScriptSlots, PUBLISH_EVENT_SCRIPT } from './event-script.js';
+import { eventScriptSlots, PUBLISH_EVENT_SCRIPT, PUBLISH_ONCE_EVENT_SCRIPT } from './event-script.js';
 import {
   EVENT_ENVELOPE_VERSION,
   type EventEnvelope,
@@ -16,6 +16,7 @@ import {
   type EventPublisher,
   type EventType,
   type PreparedEvent,
+  type PublishOptions,
 } from './types.js';
 
 /** How long a stored event (its exact bytes) is kept for retries and replays. */
@@ -70,6 +71,19 @@ export function newEventId(): string {
   return id;
 }
 
+/**
+ * The id of the event announcing the change `once` names (PublishOptions.once): `evt_` and 128 bits of
+ * its SHA-256, so every retry announcing that change names it alike, and ids look as random ones do.
+ */
+export function onceEventId(once: string): string {
+  return `evt_${createHash('sha256').update(`once:${once}`).digest('hex').slice(0, 32)}`;
+}
+
+/** Set once the event of that id is written by `publish` with `once` (PUBLISH_ONCE_EVENT_SCRIPT). */
+export function eventOnceKey(keys: Keys, eventId: string): string {
+  return keys.custom('events', 'once', eventId);
+}
+
 export function recentEventsKey(keys: Keys): string {
   return keys.custom('events', 'recent');
 }
@@ -101,9 +115,14 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
   const schedule = opts.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_MS;
   const logger = opts.logger.child({ component: 'events' });
 
-  function prepare(type: EventType, campaignId: string, data: Record<string, unknown>): PreparedEvent {
+  function prepare(
+    type: EventType,
+    campaignId: string,
+    data: Record<string, unknown>,
+    id: string = newEventId(),
+  ): PreparedEvent {
     const envelope: EventEnvelope = {
-      id: newEventId(),
+      id,
       type,
       version: EVENT_ENVELOPE_VERSION,
       campaignId,
@@ -158,6 +177,21 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
     await evalScript(redis, PUBLISH_EVENT_SCRIPT, slots.keys.length, ...slots.keys, ...slots.args);
   }
 
+  /** As `store`, unless the event's id was written already (PUBLISH_ONCE_EVENT_SCRIPT): false then. */
+  async function storeOnce(event: PreparedEvent): Promise<boolean> {
+    const slots = eventScriptSlots(event);
+    const scriptKeys = [...slots.keys, eventOnceKey(keys, event.envelope.id)];
+    const args = [...slots.args, String(EVENT_TTL_SECONDS)];
+    const written = await evalScript(
+      redis,
+      PUBLISH_ONCE_EVENT_SCRIPT,
+      scriptKeys.length,
+      ...scriptKeys,
+      ...args,
+    );
+    return written === 1;
+  }
+
   /** After the event is stored: its webhook job. */
   async function enqueue(envelope: EventEnvelope): Promise<void> {
     const { id, type, campaignId } = envelope;
@@ -174,7 +208,18 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
     type: EventType,
     campaignId: string,
     data: Record<string, unknown>,
+    publishOpts: PublishOptions = {},
   ): Promise<EventEnvelope> {
+    if (publishOpts.once !== undefined) {
+      const event = prepare(type, campaignId, data, onceEventId(publishOpts.once));
+      if (!(await storeOnce(event))) {
+        // Written by an earlier run, whose job (or, had it died first, the sweep) delivers it.
+        logger.info({ eventId: event.envelope.id, type, campaignId }, 'event already published; not again');
+        return event.envelope;
+      }
+      await enqueue(event.envelope);
+      return event.envelope;
+    }
     const event = prepare(type, campaignId, data);
     await store(event);
     await enqueue(event.envelope);
@@ -201,5 +246,10 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
     return out;
   }
 
-  return { publish, prepare, get: (eventId) => loadStoredEvent(redis, keys, eventId), recent };
+  return {
+    publish,
+    prepare: (type, campaignId, data) => prepare(type, campaignId, data),
+    get: (eventId) => loadStoredEvent(redis, keys, eventId),
+    recent,
+  };
 }

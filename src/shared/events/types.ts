@@ -50,8 +50,24 @@ export interface PreparedEvent {
   writeAlone(): Promise<void>;
 }
 
+export interface PublishOptions {
+  /**
+   * What names the one change this event announces (a command's status write: its id and the version
+   * the write made), for work that a crash can make run again after it announced and before it noted
+   * that: the event id is derived from it, and an event of that id already written is not written or
+   * enqueued again (the envelope answered is then the one built now, with that id). Receivers dedupe
+   * by `webhook-id`, so the retry must not announce the change under a new one.
+   */
+  once?: string;
+}
+
 export interface EventPublisher {
-  publish(type: EventType, campaignId: string, data: Record<string, unknown>): Promise<EventEnvelope>;
+  publish(
+    type: EventType,
+    campaignId: string,
+    data: Record<string, unknown>,
+    opts?: PublishOptions,
+  ): Promise<EventEnvelope>;
 }
 
 /** What a caller whose own script writes an event needs of the publisher (the context's has it). */

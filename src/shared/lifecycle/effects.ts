@@ -22,7 +22,8 @@ export interface CommandEffects {
     cxoneVersion?: number,
     dedupeKey?: string,
   ): Promise<void>;
-  publish(type: EventType, data: Record<string, unknown>): Promise<void>;
+  /** `once`: names the change, so that a later run announcing it again reuses its event id (PublishOptions). */
+  publish(type: EventType, data: Record<string, unknown>, once?: string): Promise<void>;
   /** Stores what CXone answered (version-guarded); `config` also sets the orchestrator-only fields. */
   sync(resource: CampaignResource, config?: CampaignConfig): Promise<void>;
   followUp(what: string, fn: () => Promise<void>): Promise<void>;
@@ -58,12 +59,15 @@ export function createCommandEffects(
     useMetrics(known) {
       metrics = known ?? null;
     },
-    publish: (type, data) =>
-      publishOrLog(deps, type, cmd.campaignId, {
-        commandId: cmd.commandId,
-        actor: cmd.actor,
-        ...data,
-      }),
+    publish: (type, data, once) =>
+      publishOrLog(
+        deps,
+        type,
+        cmd.campaignId,
+        { commandId: cmd.commandId, actor: cmd.actor, ...data },
+        {},
+        once === undefined ? {} : { once },
+      ),
     async sync(resource, config) {
       try {
         // Operators' commands are taken only for known campaigns: none brings back a record the

@@ -524,15 +524,16 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       resource.version,
       found ? foundStatusAuditKey : undefined,
     );
-    // `reason` tells a receiver an operator's pause from compliance's (the documented field).
-    await effects.publish('campaign.state.changed', {
-      action,
-      from,
-      to,
-      version: resource.version,
-      reason: job.reason,
-      ...mark,
-    });
+    // `reason` tells a receiver an operator's pause from compliance's (the documented field). Named by
+    // the command and the version its status write made, so that a later run recording the same write
+    // (its worker died after this and before saveStatusRecorded, or recorded it as found without
+    // saving that) repeats this event's id and is not published again; a write of its own sent again
+    // (compliance's pause landing over a resume made since) makes another version, and its own event.
+    await effects.publish(
+      'campaign.state.changed',
+      { action, from, to, version: resource.version, reason: job.reason, ...mark },
+      `command:${job.commandId}:status:${statusWriteVersion(job.lastSent, resource, found)}`,
+    );
     // When CXone took this run's own status write (listed before it is recorded); none for one found.
     const statusAt = found ? undefined : writes.find((w) => w.step === 'status')?.at;
     await effects.followUp('status', () =>
@@ -957,7 +958,13 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       latest.version,
       found ? `command:${job.commandId}:orchestrator-found` : undefined,
     );
-    await effects.publish('campaign.settings.changed', { changes, version: latest.version, ...mark });
+    // One write of these fields per command: a later run finding them (its worker died before
+    // saveLocalRecorded) repeats this event's id and is not published again.
+    await effects.publish(
+      'campaign.settings.changed',
+      { changes, version: latest.version, ...mark },
+      `command:${job.commandId}:orchestrator`,
+    );
     // Added recipient states narrow the legal hours, so window enforcement re-plans on them too.
     const fields = Object.keys(localApplied);
     await effects.followUp('settings', () => hooks.onSettingsChanged(campaignId, fields));
@@ -982,6 +989,22 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     status: 'succeeded',
     result: { version: latest.version, status: latest.status, writes, alreadyApplied, rebases },
   };
+}
+
+/**
+ * The CXone version the command's status write made: the one answered, or, for a status found in place,
+ * the one after the version the last write sent named (own-write.ts: the one write that can follow it)
+ * when that write set this status — the version found may be later (a pacing write since). Pure.
+ */
+export function statusWriteVersion(
+  lastSent: SentWrite | undefined,
+  resource: CampaignResource,
+  found: boolean,
+): number {
+  if (found && lastSent !== undefined && lastSent.changes['status'] === resource.status) {
+    return lastSent.version + 1;
+  }
+  return resource.version;
 }
 
 /**
