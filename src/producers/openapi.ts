@@ -302,7 +302,8 @@ const WRITE_ERRORS = {
       '/readyz answers 200), or Redis or CXone is not answering: `redis_unavailable` (Redis not connected, ' +
       'answered at once; or refusing commands for now, READONLY after a failover, OOM: `message` quotes it), `request_timeout` (no answer by the request deadline) or `upstream_unavailable` ' +
       "(CXone rate limiting or down, the fleet's own CXone budget busy, or no CXone access token within " +
-      '3 s); `Retry-After` says when to retry. Nothing was recorded or enqueued',
+      '3 s); `Retry-After` says when to retry. No launch or command was enqueued, though one Redis ' +
+      'refused partway, or that passed the deadline, may be left recorded',
   ),
 };
 /** Routes that read the campaign from CXone before they act (commands, the history import). */
