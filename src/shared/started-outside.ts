@@ -38,12 +38,21 @@ export async function recordStartedOutside(
     // Once: the takeover's own safe-start write moves the version a redelivery would see.
     dedupeKey: `activated_early:${current.id}`,
   });
-  await publishOrLog(ctx, 'campaign.state.changed', current.id, {
-    from: input.from,
-    to: current.status,
-    version: current.version,
-    reason: 'activated-outside-before-start',
-  });
+  // Once too, by the record's key: a run that died after this and before marking the record (a
+  // redelivery, whichever path finds it next) announces it again, under the same event id — so not again.
+  await publishOrLog(
+    ctx,
+    'campaign.state.changed',
+    current.id,
+    {
+      from: input.from,
+      to: current.status,
+      version: current.version,
+      reason: 'activated-outside-before-start',
+    },
+    {},
+    { once: `activated_early:${current.id}` },
+  );
 }
 
 /** What came of watching a campaign left running: watched, or why not. */

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
+import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { toCreateCampaignRequest } from '../../src/shared/cxone/to-wire.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
@@ -209,6 +210,28 @@ describe('the activation job before a scheduled start', () => {
     expect(trail[1]!.details).toMatchObject({ launchId: 'launch-died-takeover', startedOutside: true });
     // Nothing written again: its safe start stands.
     expect((await stack.ctx.cxone.getCampaign(created.id)).version).toBe(safe.version);
+  });
+
+  it('announces a takeover once, by one event id, when the run that announced it died before marking the record', async () => {
+    const { id } = await scheduledCampaign('launch-died-announced');
+    await patchOnSandbox(stack.sandbox, id, { status: 'active' });
+    // The first run took it over as far as its trail record and its event, then died: nothing else.
+    await recordStartedOutside(stack.ctx, await stack.ctx.cxone.getCampaign(id), {
+      launchId: 'launch-died-announced',
+      from: 'scheduled',
+      reason: 'activated outside the orchestrator before its start',
+    });
+
+    const result = await processActivate(deps(), fakeActivationJob(id, 'launch-died-announced').job, 'token');
+
+    expect(result).toMatchObject({ outcome: 'succeeded', campaignStatus: 'active' });
+    const trail = await (stack.ctx.audit as AuditTrailStore).list(id);
+    expect(trail.filter((r) => r.action === 'state_changed')).toHaveLength(1);
+    const recent = await (stack.ctx.events as EventPublisherStore).recent(100, id);
+    const changed = recent.filter((e) => e.type === 'campaign.state.changed');
+    expect(changed.map((e) => [e.data['from'], e.data['to'], e.data['reason']])).toEqual([
+      ['scheduled', 'active', 'activated-outside-before-start'],
+    ]);
   });
 
   it('notes on the launch what came of its activation: stopped before the start, or given up for good', async () => {
