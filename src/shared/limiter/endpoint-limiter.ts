@@ -128,7 +128,8 @@ async function retire(limiter: Bottleneck): Promise<void> {
   // Each step talks to Redis; with Redis down it would wait forever, so each is bounded. Start-up is
   // let finish first: disconnecting under it leaves its in-flight commands rejecting unhandled.
   await Promise.race([limiter.ready().catch(() => undefined), sleep(1_000)]);
-  // Through a promise: the disconnect of a lane whose start-up Redis refused returns no promise at all.
+  // Through a promise: on a shared connection Bottleneck's disconnect returns none (its __removeLimiter__
+  // is a forEach), started or not; `.catch` on it threw, so every retire() rejected (unhandled in recreate).
   const settle = (step: () => unknown) =>
     Promise.resolve()
       .then(step)
