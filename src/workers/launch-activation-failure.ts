@@ -80,7 +80,16 @@ export async function failRunning(
     details: { ...failure, ...(watch.watched ? {} : { watchError: watch.error }) },
     dedupeKey: `activation_failed:${current.id}`,
   });
-  await publishOrLog(ctx, 'campaign.launch.failed', current.id, failure);
+  // Once per campaign, as its record (the same key): a run that died after this and before noting
+  // it on the launch is redelivered and fails again, and must not announce it under a new id.
+  await publishOrLog(
+    ctx,
+    'campaign.launch.failed',
+    current.id,
+    failure,
+    {},
+    { once: `activation_failed:${current.id}` },
+  );
   await noteActivation(deps, launchId, {
     activationError: reason,
     campaignStatus: current.status,
@@ -195,7 +204,16 @@ export async function finishGivenUpActivation(
     details: failure,
     dedupeKey: `activation_failed:${campaignId}`,
   });
-  await publishOrLog(ctx, 'campaign.launch.failed', campaignId, failure);
+  // Once per campaign, as its record (the same key): a run that died after this and before noting
+  // it on the launch is redelivered and fails again, and must not announce it under a new id.
+  await publishOrLog(
+    ctx,
+    'campaign.launch.failed',
+    campaignId,
+    failure,
+    {},
+    { once: `activation_failed:${campaignId}` },
+  );
   await deps.launches
     .recordActivation(launchId, { activationError: reason })
     .catch((noteErr: unknown) =>

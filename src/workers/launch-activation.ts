@@ -386,7 +386,16 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
         details: failure,
         dedupeKey: `activation_failed:${data.campaignId}`,
       });
-      await publishOrLog(ctx, 'campaign.launch.failed', data.campaignId, failure);
+      // Once per campaign, as its record (the same key): a run that died after this and before noting
+      // it on the launch is redelivered and fails again, and must not announce it under a new id.
+      await publishOrLog(
+        ctx,
+        'campaign.launch.failed',
+        data.campaignId,
+        failure,
+        {},
+        { once: `activation_failed:${data.campaignId}` },
+      );
       await noteActivation(deps, data.launchId, { activationError: failure.reason });
       await noteActivationFailed(deps, data.campaignId, failure.reason);
     }

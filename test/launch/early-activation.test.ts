@@ -234,6 +234,38 @@ describe('the activation job before a scheduled start', () => {
     ]);
   });
 
+  it('announces an activation given up for good once, by one event id, when the run that announced it died before noting it', async () => {
+    // Due now, its last attempt; CXone refuses the activating write. The first run audits and announces
+    // the failure, then dies before noting it on the launch (its note lost); the redelivery meets the
+    // same refusal.
+    const config = campaignConfigSchema.parse(campaignConfig());
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    const launchId = await succeededLaunch(stack.ctx, created.id);
+    await createCampaignStore(stack.ctx).syncFromCxone(scheduled, { config, launchId });
+    const lastAttempt = () => Object.assign(fakeActivationJob(created.id, launchId).job, { attemptsMade: 9 });
+    const base = deps();
+    const noteLost = Object.assign(Object.create(base.launches) as typeof base.launches, {
+      recordActivation: () => Promise.reject(new Error('worker died')),
+    });
+    for (const launches of [noteLost, base.launches]) {
+      await scriptFaults(stack.sandbox, {
+        failNext: 1,
+        status: 503,
+        endpoint: CXONE_ENDPOINTS.updateCampaign,
+      });
+      await expect(processActivate({ ...base, launches }, lastAttempt(), 'token')).rejects.toThrow();
+    }
+
+    const trail = await (stack.ctx.audit as AuditTrailStore).list(created.id);
+    expect(trail.filter((r) => r.action === 'launch_failed')).toHaveLength(1);
+    const recent = await (stack.ctx.events as EventPublisherStore).recent(100, created.id);
+    expect(recent.filter((e) => e.type === 'campaign.launch.failed')).toHaveLength(1);
+    expect((await base.launches.get(launchId))?.activationError).toBeDefined();
+  });
+
   it('notes on the launch what came of its activation: stopped before the start, or given up for good', async () => {
     const launches = createLaunchStore(stack.ctx);
 

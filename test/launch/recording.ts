@@ -26,9 +26,19 @@ export function recording(
       return realAudit.appendWithOutcome(input);
     };
     const events = Object.create(base.events) as AppContext['events'];
+    // An event published `once` again (a retry announcing the same change) is the same event, by its
+    // id: recorded as the receiver sees it, once.
+    const once = new Set<string>();
     events.publish = async (...args: Parameters<AppContext['events']['publish']>) => {
-      recorded.events.push({ type: args[0], data: args[2] as Record<string, unknown> });
-      return base.events.publish(...args);
+      const record = () => recorded.events.push({ type: args[0], data: args[2] as Record<string, unknown> });
+      if (args[3]?.once === undefined) {
+        record();
+        return base.events.publish(...args);
+      }
+      const published = await base.events.publish(...args);
+      if (!once.has(published.id)) record();
+      once.add(published.id);
+      return published;
     };
     // An event written by the script of the change it announces (a launch's outcome) is recorded once
     // that script wrote it.
