@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { findOnPath } from '../../src/process/private-redis.js';
 
 /**
  * The part of .ci/run that makes sure a Redis answers at REDIS_URL, run alone under bash with
@@ -13,26 +15,35 @@ const start = script.indexOf('npm ci --no-audit --no-fund');
 const end = script.indexOf('# The Bull Board browser test');
 const redisPart = script.slice(script.indexOf('\n', start) + 1, end);
 
-const STUBS = `
-redis-cli() { echo "redis-cli $*" >&2; [ "$ANSWERS" = yes ]; }
+/** What starts or installs something; redis-cli itself is real only where a case says so. */
+const SERVER_STUBS = `
 redis-server() { echo "redis-server $*" >&2; ANSWERS=yes; }
 apt-get() { echo "apt-get $*" >&2; }
 sleep() { :; }
+`;
+const STUBS = `${SERVER_STUBS}
+redis-cli() { echo "redis-cli $*" >&2; [ "$ANSWERS" = yes ]; }
+timeout() { shift; "$@"; }
 `;
 
 function runRedisPart(
   redisUrl: string,
   answers: boolean,
+  stubs = STUBS,
 ): Promise<{ code: number; calls: string[]; out: string }> {
   return new Promise((resolve) => {
     execFile(
       'bash',
-      ['-c', `set -euo pipefail\n${STUBS}\n${redisPart.replaceAll('>/dev/null 2>&1', '>/dev/null')}`],
-      { env: { PATH: process.env.PATH, REDIS_URL: redisUrl, ANSWERS: answers ? 'yes' : 'no' } },
+      ['-c', `set -euo pipefail\n${stubs}\n${redisPart.replaceAll('>/dev/null 2>&1', '>/dev/null')}`],
+      {
+        env: { PATH: process.env.PATH, REDIS_URL: redisUrl, ANSWERS: answers ? 'yes' : 'no' },
+        timeout: 20_000,
+      },
       (err, stdout, stderr) => {
         const lines = stderr.split('\n').filter(Boolean);
         resolve({
-          code: err ? Number(err.code ?? 1) : 0,
+          // Killed at the 20 s limit: no exit code of the script's.
+          code: err ? (err.killed ? -1 : Number(err.code ?? 1)) : 0,
           calls: lines.filter((l) => /^(redis-cli|redis-server|apt-get) /.test(l)),
           out: `${stdout}${lines.filter((l) => !/^(redis-cli|redis-server|apt-get) /.test(l)).join('\n')}`,
         });
@@ -71,6 +82,30 @@ describe('.ci/run: a Redis at REDIS_URL', () => {
     expect(down.calls.filter((c) => c.startsWith('redis-server'))).toEqual([]);
     expect(down.out).toMatch(/does not answer at cache\.example\.test:6380 .*start it first/);
   });
+
+  // redis-cli has no timeout of its own, and --tls waits for a handshake a plaintext port never
+  // starts: a rediss:// URL naming a plaintext Redis (or a port that takes connections and never
+  // answers) held CI for ever, saying nothing.
+  it.skipIf(!findOnPath('redis-cli', process.env.PATH))(
+    'gives up on a port that never answers, in seconds, saying where',
+    async () => {
+      const held = new Set<Socket>();
+      const silent = createServer((socket) => void held.add(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const port = (silent.address() as { port: number }).port;
+      try {
+        const began = Date.now();
+        const run = await runRedisPart(`rediss://127.0.0.1:${port}`, false, SERVER_STUBS);
+        expect(run.code, run.out).toBe(1);
+        expect(Date.now() - began).toBeLessThan(15_000);
+        expect(run.out).toContain(`does not answer at 127.0.0.1:${port} (rediss://`);
+      } finally {
+        for (const socket of held) socket.destroy();
+        await new Promise<void>((resolve) => silent.close(() => resolve()));
+      }
+    },
+    30_000,
+  );
 
   it('starts nothing for a Redis on another machine, and says so', async () => {
     const down = await runRedisPart('redis://redis:6379', false);
