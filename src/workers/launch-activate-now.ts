@@ -60,7 +60,8 @@ export async function activateNow(
     /**
      * A later run that found the campaign active with no safe start recorded: the callRate the launch
      * planned its start from (unrecordedStartFrom). The campaign active at exactly that start is the
-     * launch's own activation whose answer was lost, and its safe start is recorded now.
+     * launch's own activation whose answer was lost, and its safe start is recorded now. With
+     * `takeover`: the rate an earlier run's takeover found it dialing at, its safe start likewise.
      */
     plannedFrom?: number;
     /**
@@ -90,7 +91,21 @@ export async function activateNow(
   /** Set when an operator's activation beat this run's own write (a 409): the takeover's mark. */
   let startedOutside: CampaignRecord['startedOutside'];
   if (input.takeover && before.status === 'active') {
-    ({ resource, safeStart: applied } = await safeStartRunning(ctx, input));
+    // A takeover an earlier run died in (`plannedFrom`, the rate it was taken over at): its safe-start
+    // write may have been applied with its answer lost. At exactly that start it is recorded, not
+    // written again — a write would find no rate to lower, and the start would go unrecorded.
+    const inPlace =
+      input.plannedFrom === undefined
+        ? null
+        : ownSafeStartInPlace(
+            input.plannedFrom,
+            { status: before.status, config: configFromResource(before, input.config) },
+            { dialing: true },
+          );
+    if (inPlace) {
+      resource = before;
+      applied = inPlace;
+    } else ({ resource, safeStart: applied } = await safeStartRunning(ctx, input));
   } else if (isRunning(before.status) && input.plannedFrom !== undefined) {
     // An earlier run's activation applied, its answer lost (a 502/504 after CXone committed it, a
     // timeout) or its worker killed before recording it: found at the start that run carried, it is

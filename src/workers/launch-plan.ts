@@ -113,18 +113,23 @@ export function unrecordedStartFrom(
  * its schedule write: `startedOutside` when no activating write of ours is noted on the record (every
  * one is, before it is sent) and it is not taken over already — an operator started it in CXone, from
  * the status the orchestrator last knew it in; `takeoverUnfinished` when active, taken over already
- * and its safe start unrecorded (an earlier run's takeover died before it); `active` with the callRate
+ * and its safe start unrecorded (an earlier run's takeover died before it), with the rate it was
+ * taken over at; `active` with the callRate
  * an earlier run's unrecorded safe start was planned from (unrecordedStartFrom); `neither` otherwise.
  * Pure.
  */
 export function runningFoundOnRead(
   status: CampaignStatus,
-  record: Pick<CampaignRecord, 'startedOutside' | 'activationSent' | 'status' | 'pacing'> | null,
+  record:
+    | (Pick<CampaignRecord, 'startedOutside' | 'activationSent' | 'status' | 'pacing'> & {
+        config?: Pick<CampaignRecord['config'], 'dialerStrategy'>;
+      })
+    | null,
   callRate: number,
 ):
   | { kind: 'startedOutside'; from: CampaignStatus }
   | { kind: 'active'; plannedFrom: number | undefined }
-  | { kind: 'takeoverUnfinished' }
+  | { kind: 'takeoverUnfinished'; plannedFrom: number }
   | { kind: 'neither' } {
   if (!record?.startedOutside && startedOutsideOrchestrator(status, record)) {
     return { kind: 'startedOutside', from: startedOutsideFrom(record) };
@@ -133,7 +138,11 @@ export function runningFoundOnRead(
   const plannedFrom = unrecordedStartFrom(record, callRate);
   // Marked by an earlier run's takeover that died before its safe start was recorded (its write lost
   // on the way, say): not the launch's own activation at the operator's rate, but that takeover, to be
-  // carried on — its safe start is written now (none if already in place).
-  if (record?.startedOutside && plannedFrom !== undefined) return { kind: 'takeoverUnfinished' };
+  // carried on — its safe start is written now, or recorded when that run's write was applied with
+  // its answer lost: planned from the rate the takeover found it dialing at, as that run's sync left
+  // it on the record (the launch's own when the record has none).
+  if (record?.startedOutside && plannedFrom !== undefined) {
+    return { kind: 'takeoverUnfinished', plannedFrom: record.config?.dialerStrategy.callRate ?? plannedFrom };
+  }
   return { kind: 'active', plannedFrom };
 }

@@ -115,8 +115,11 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
     let createdHere = false;
     let plannedFrom: number | undefined;
     let startedOutsideFrom: CampaignStatus | undefined;
-    /** An earlier run took it over and died before its safe start was recorded: carried on (3b). */
-    let takeoverUnfinished = false;
+    /**
+     * An earlier run took it over and died before its safe start was recorded: carried on (3b), from
+     * the rate it was taken over at (its safe start may be in place, its write's answer lost).
+     */
+    let takeoverUnfinished: { plannedFrom: number } | undefined;
     /**
      * A read found the campaign running: the record tells whether an operator started it in CXone
      * (taken over, 3b) or an earlier run of this launch activated it (its unrecorded safe start).
@@ -125,7 +128,7 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
       const record = await campaigns.get(id);
       const found = runningFoundOnRead(status, record, data.config.dialerStrategy.callRate);
       if (found.kind === 'startedOutside') startedOutsideFrom = found.from;
-      else if (found.kind === 'takeoverUnfinished') takeoverUnfinished = true;
+      else if (found.kind === 'takeoverUnfinished') takeoverUnfinished = { plannedFrom: found.plannedFrom };
       else if (found.kind === 'active') plannedFrom = found.plannedFrom;
     };
     if (!campaignId) {
@@ -322,7 +325,11 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
           attempt,
           actor: data.actor,
           before: scheduled,
-          ...(startedOutsideFrom || takeoverUnfinished ? { takeover: true } : { plannedFrom }),
+          ...(startedOutsideFrom
+            ? { takeover: true }
+            : takeoverUnfinished
+              ? { takeover: true, plannedFrom: takeoverUnfinished.plannedFrom }
+              : { plannedFrom }),
         });
       } catch (err) {
         if (!(err instanceof StartWindowPassedError)) throw err;

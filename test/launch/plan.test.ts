@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { activateJobId } from '../../src/shared/jobs.js';
 import { startedOutsideFrom, startedOutsideOrchestrator } from '../../src/shared/launch-store.js';
 import type { CampaignRecord } from '../../src/shared/campaign-store.js';
+import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
+import { campaignConfig } from '../e2e/stack.js';
 import {
   nextActivationWakeMs,
   nextLaunchStep,
@@ -131,9 +133,20 @@ describe('a running campaign found on a read: whose start was it (pure)', () => 
     // Already taken over: not announced again; carried on while its safe start is unrecorded (the
     // run that took it over died before), else left to pacing.
     const marked = { status: 'active', startedOutside: { at, from: 'scheduled' } } as const;
-    expect(runningFoundOnRead('active', marked, 0.5)).toEqual({ kind: 'takeoverUnfinished' });
+    expect(runningFoundOnRead('active', marked, 0.5)).toEqual({
+      kind: 'takeoverUnfinished',
+      plannedFrom: 0.5,
+    });
     expect(runningFoundOnRead('active', { ...marked, pacing: null }, 0.5)).toEqual({
       kind: 'takeoverUnfinished',
+      plannedFrom: 0.5,
+    });
+    // From the rate the takeover found it dialing at, as its run's sync left it on the record.
+    const dialerStrategy = campaignConfigSchema.parse(campaignConfig()).dialerStrategy;
+    const synced = { ...marked, config: { dialerStrategy: { ...dialerStrategy, callRate: 0.7 } } };
+    expect(runningFoundOnRead('active', synced, 0.5)).toEqual({
+      kind: 'takeoverUnfinished',
+      plannedFrom: 0.7,
     });
     const paced = { ...marked, pacing: {} as NonNullable<CampaignRecord['pacing']> };
     expect(runningFoundOnRead('active', paced, 0.5)).toEqual({ kind: 'active', plannedFrom: undefined });

@@ -145,13 +145,15 @@ export function startingCallRate(
 export function ownSafeStartInPlace(
   requestedCallRate: number,
   found: { status: string; config: Pick<CampaignConfig, 'dialerStrategy' | 'pacing'> },
+  /** A takeover's start: it was dialing at `requestedCallRate` before (startingCallRate). */
+  opts: { dialing?: boolean } = {},
 ): SafeStart | null {
   if (found.status !== 'active') return null;
   const { dialerStrategy } = found.config;
-  const start = startingCallRate({
-    ...found.config,
-    dialerStrategy: { ...dialerStrategy, callRate: requestedCallRate },
-  });
+  const start = startingCallRate(
+    { ...found.config, dialerStrategy: { ...dialerStrategy, callRate: requestedCallRate } },
+    opts,
+  );
   if (!start || Math.abs(start.callRate - dialerStrategy.callRate) > 1e-9) return null;
   return start;
 }
