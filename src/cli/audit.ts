@@ -178,7 +178,12 @@ function describeChains(result: VerifyResult): string {
   const lines = result.broken.map(
     (b) =>
       `BROKEN campaign ${b.campaignId}: record ${b.auditId ?? '(none)'} at index ${b.index}: ${b.reason}` +
-      (b.streamId ? ` (stream id ${b.streamId})` : ''),
+      (b.streamId ? ` (stream id ${b.streamId})` : '') +
+      // Which of the chain's keys was replaced (its head or its index), and by what: the line names no
+      // record, and without this only --json said which key to look at.
+      (b.reason === 'damaged_key'
+        ? ` (${b.actual ?? '?'}, where the trail writes ${b.expected ?? '?'})`
+        : ''),
   );
   return [
     `FAILED: ${result.broken.length} broken chain(s) after checking ${result.checked} records`,

@@ -77,8 +77,13 @@ describe('a chain key of the wrong type', () => {
       const env = { REDIS_URL, KEY_PREFIX: keys.prefix, LOG_LEVEL: 'silent' as const };
       expect(await runAuditCli(['verify'], env)).toBe(2);
       const printed = out.mock.calls.map((c) => String(c[0])).join('\n');
-      expect(printed).toContain('BROKEN campaign dmg-index: record (none) at index 0: damaged_key');
-      expect(printed).toContain('BROKEN campaign dmg-head: record (none) at index 0: damaged_key');
+      // Which key, and what it holds: the line names no record to look at.
+      expect(printed).toContain(
+        'BROKEN campaign dmg-index: record (none) at index 0: damaged_key (index: string, where the trail writes index: stream)',
+      );
+      expect(printed).toContain(
+        'BROKEN campaign dmg-head: record (none) at index 0: damaged_key (head: hash, where the trail writes head: string)',
+      );
     } finally {
       out.mockRestore();
       err.mockRestore();
