@@ -100,6 +100,49 @@ describe('recordComplianceAction', () => {
     expect(events.filter((e) => e.type === 'campaign.compliance.paused')).toHaveLength(1);
   });
 
+  it('publishes the event of a replayed action whose audit write failed under the same event id, so not again', async () => {
+    const breach = {
+      campaignId: ID,
+      kind: 'outside_change_noncompliant' as const,
+      details: { version: 4, action: 'pause' },
+      cxoneVersion: 4,
+      dedupeKey: `outside-change:${ID}:active:4`,
+      event: 'campaign.compliance.paused' as const,
+    };
+    await recordComplianceAction(tc.ctx, breach);
+    // The replay meets a Redis blip appending to the trail: it cannot tell it is a replay.
+    const audit = tc.ctx.audit;
+    tc.ctx.audit = {
+      append: () => Promise.reject(new Error('redis down')),
+      appendWithOutcome: () => Promise.reject(new Error('redis down')),
+    } as unknown as typeof tc.ctx.audit;
+    await recordComplianceAction(tc.ctx, breach);
+    tc.ctx.audit = audit;
+
+    const events = await tc.events.recent(50, ID);
+    expect(events.filter((e) => e.type === 'campaign.compliance.paused')).toHaveLength(1);
+  });
+
+  it('publishes, on the replay, the event of an action whose run died between its audit record and its event', async () => {
+    const resumed = {
+      campaignId: ID,
+      kind: 'guard_blind_resume' as const,
+      details: { commandId: 'cmd_lift' },
+      dedupeKey: `guard-blind-resume:${ID}:cmd_lift`,
+      event: 'campaign.compliance.resumed' as const,
+    };
+    const events = tc.ctx.events;
+    tc.ctx.events = { publish: () => Promise.reject(new Error('worker died')) } as unknown as typeof events;
+    await recordComplianceAction(tc.ctx, resumed);
+    tc.ctx.events = events;
+    await recordComplianceAction(tc.ctx, resumed);
+    await recordComplianceAction(tc.ctx, resumed);
+
+    const published = await tc.events.recent(50, ID);
+    expect(published.filter((e) => e.type === 'campaign.compliance.resumed')).toHaveLength(1);
+    expect((await tc.audit.list(ID)).filter((r) => r.action === 'compliance_action')).toHaveLength(1);
+  });
+
   it('counts and logs every action that has no dedupe key', async () => {
     const before = await counted('guard_throttle');
     const action = { campaignId: ID, kind: 'guard_throttle' as const, details: { rate: 0.026 } };

@@ -61,9 +61,17 @@ export async function recordComplianceAction(
   );
   // A replay (a retried job, a redelivered poll) whose dedupe key the trail already holds is the same
   // action, not a second one: counted and logged again, the metric would show twice the actions the
-  // trail proves; published again, receivers would hear of one pause twice, under two event ids.
-  if (!recorded) return;
-  complianceActions.inc({ kind: input.kind });
-  ctx.logger.info({ campaignId: input.campaignId, compliance: details }, `compliance: ${input.kind}`);
-  if (input.event) await publishOrLog(ctx, input.event, input.campaignId, details, { kind: input.kind });
+  // trail proves.
+  if (recorded) {
+    complianceActions.inc({ kind: input.kind });
+    ctx.logger.info({ campaignId: input.campaignId, compliance: details }, `compliance: ${input.kind}`);
+  }
+  if (!input.event) return;
+  // Its event goes by an id derived from the same key, and is published on a replay too: a run that
+  // died between the record and the event (or a replay whose trail write failed, which cannot tell it
+  // is one) would otherwise leave receivers without it, or tell them of one pause twice, under two ids.
+  // Without a key the action is its own (recorded is then always true).
+  const once =
+    input.dedupeKey === undefined ? {} : { once: `compliance:${input.campaignId}:${input.dedupeKey}` };
+  await publishOrLog(ctx, input.event, input.campaignId, details, { kind: input.kind }, once);
 }
