@@ -6,14 +6,6 @@ import { checkRedis } from '../../src/shared/redis.js';
 import { REDIS_URL, TEST_RUN_ENV, testRunPrefixStart } from './redis-prefix.js';
 
 /**
- * Vitest global setup: names this run (testPrefix puts the name in every prefix it makes, in the
- * test workers and in the processes they spawn, which inherit the environment), and once every test
- * file has finished, fails the run if any key under one of its prefixes is left in Redis. Only this
- * run's keys are looked at: other runs, and other people's tests, may share the database and be
- * halfway through theirs. What is found is listed, then deleted, so a failing run leaves nothing
- * behind either.
- */
-/**
  * Pure: what a run is told when Redis does not answer. Without it a newcomer's `npm test` (README: it
  * needs only a reachable REDIS_URL) showed only hundreds of integration failures — hook timeouts,
  * readiness mismatches — none of which named Redis; it is said before the tests and again last.
@@ -25,6 +17,14 @@ export function redisMissingNotice(url: string, reason: string): string {
   );
 }
 
+/**
+ * Vitest global setup: names this run (testPrefix puts the name in every prefix it makes, in the
+ * test workers and in the processes they spawn, which inherit the environment), and once every test
+ * file has finished, fails the run if any key under one of its prefixes is left in Redis. Only this
+ * run's keys are looked at: other runs, and other people's tests, may share the database and be
+ * halfway through theirs. What is found is listed, then deleted, so a failing run leaves nothing
+ * behind either.
+ */
 export default async function setup(): Promise<() => Promise<void>> {
   const run = randomUUID().slice(0, 8);
   process.env[TEST_RUN_ENV] = run;
