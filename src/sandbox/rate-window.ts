@@ -9,7 +9,11 @@ export type RateDecision = { ok: true; remaining: number } | { ok: false; retryA
  * consume budget.
  */
 export class RateWindow {
-  private readonly fixed = new Map<string, { windowStart: number; count: number }>();
+  /**
+   * Per key: the window's count, the clock reading it ends at, and the reading at its last take (one
+   * below it is a step back of the wall clock).
+   */
+  private readonly fixed = new Map<string, { endsAt: number; count: number; lastAt: number }>();
   private readonly sliding = new Map<string, number[]>();
 
   constructor(
@@ -30,17 +34,25 @@ export class RateWindow {
     return { mode: 'sliding', ...this.opts };
   }
 
-  /** Windows aligned to the epoch: [k·windowMs, (k+1)·windowMs). */
+  /**
+   * Windows aligned to the epoch: [k·windowMs, (k+1)·windowMs). A wall clock stepped back (NTP, a VM
+   * resuming) into an earlier window does not open it afresh — that handed out a new budget at once,
+   * and another as the clock crossed the boundary again, within seconds of real time: the window in
+   * use carries on, its end moved back with the clock (as if no time passed since its last request:
+   * never sooner than on the platform's own clock, never a wait over a window).
+   */
   private takeFixed(key: string): RateDecision {
     const now = this.clock.now();
-    const windowStart = Math.floor(now / this.opts.windowMs) * this.opts.windowMs;
     let entry = this.fixed.get(key);
-    if (!entry || entry.windowStart !== windowStart) {
-      entry = { windowStart, count: 0 };
+    if (entry && now < entry.lastAt) entry.endsAt -= entry.lastAt - now;
+    if (!entry || now >= entry.endsAt) {
+      const windowStart = Math.floor(now / this.opts.windowMs) * this.opts.windowMs;
+      entry = { endsAt: windowStart + this.opts.windowMs, count: 0, lastAt: now };
       this.fixed.set(key, entry);
     }
+    entry.lastAt = now;
     if (entry.count >= this.opts.perWindow) {
-      return { ok: false, retryAfterMs: windowStart + this.opts.windowMs - now };
+      return { ok: false, retryAfterMs: entry.endsAt - now };
     }
     entry.count += 1;
     return { ok: true, remaining: this.opts.perWindow - entry.count };

@@ -61,6 +61,29 @@ describe('RateWindow', () => {
     expect(throttle.lockedForMs('c')).toBeUndefined();
   });
 
+  it('fixed: a wall clock stepped back into an earlier window gives back no budget, and no wait over a window', () => {
+    // Read as a new window, a step back of seconds across a boundary handed out a fresh budget at
+    // once, and another at the boundary the clock crossed again: three budgets within seconds of real
+    // time, in what was one window on the platform's own clock.
+    const clock = new ManualClock(Date.parse('2026-12-01T15:01:05Z'));
+    const window = new RateWindow({ perWindow: 3, windowMs: 60_000, mode: 'fixed' }, clock);
+    expect([1, 2, 3].map(() => window.take('a').ok)).toEqual([true, true, true]);
+    clock.advance(-10_000);
+    expect(window.take('a')).toEqual({ ok: false, retryAfterMs: 55_000 });
+    clock.advance(5_000); // the clock crosses 15:01 again: still the window spent before the step
+    expect(window.take('a')).toEqual({ ok: false, retryAfterMs: 50_000 });
+    clock.advance(50_000);
+    expect(window.take('a')).toEqual({ ok: true, remaining: 2 });
+    // An hour's step: the wait is what was left of the window, never the hour.
+    expect([window.take('a').ok, window.take('a').ok, window.take('a').ok]).toEqual([true, true, false]);
+    clock.advance(-3_600_000);
+    expect(window.take('a')).toEqual({ ok: false, retryAfterMs: 10_000 });
+    clock.advance(9_999);
+    expect(window.take('a').ok).toBe(false);
+    clock.advance(1);
+    expect(window.take('a').ok).toBe(true);
+  });
+
   it('rounds Retry-After up to whole seconds, at least 1', () => {
     expect(retryAfterSeconds(1)).toBe(1);
     expect(retryAfterSeconds(1000)).toBe(1);
