@@ -32,7 +32,8 @@ export function safeStartPacingRecord(start: SafeStart, at: string): PacingRecor
  * Audits (`pacing_decision`) and publishes (`campaign.pacing.adjusted`) a safe start. Failures are
  * logged, not thrown: CXone already runs at the start rate, and failing the activation would repeat
  * it. The dedupe key keeps a redelivered activation from auditing twice, and a repeat (a later run
- * finishing what a run whose answer was lost left) from publishing and counting it twice.
+ * finishing what a run whose answer was lost left) from counting it twice or publishing it under a
+ * second event id.
  */
 export async function recordSafeStart(
   ctx: Pick<AppContext, 'audit' | 'events' | 'logger'>,
@@ -45,17 +46,20 @@ export async function recordSafeStart(
     explanation: start.explanation,
     launchId: input.launchId,
   };
+  const dedupeKey = `pacing_safe_start:${campaignId}`;
   const recorded = await auditOrLog(ctx, {
     campaignId,
     action: 'pacing_decision',
     actor: input.actor,
     cxoneVersion: input.cxoneVersion,
     details,
-    dedupeKey: `pacing_safe_start:${campaignId}`,
+    dedupeKey,
   });
-  if (!recorded) return;
   // A decision like the controller's, counted with them: dashboards of pacing decisions must not miss
   // the one that set every predictive campaign's first rate.
-  pacingDecisions.inc({ strategy: decision.strategy, direction: decision.direction });
-  await publishOrLog(ctx, 'campaign.pacing.adjusted', campaignId, details);
+  if (recorded) pacingDecisions.inc({ strategy: decision.strategy, direction: decision.direction });
+  // By an id derived from the record's key, and on a repeat too: written only if no run wrote it, so a
+  // run that died between the record and the event leaves it to the repeat, and a repeat whose trail
+  // write failed (taken as new) does not announce the start again under another id.
+  await publishOrLog(ctx, 'campaign.pacing.adjusted', campaignId, details, {}, { once: dedupeKey });
 }
