@@ -93,15 +93,14 @@ export async function activateNow(
   if (input.takeover && before.status === 'active') {
     // A takeover an earlier run died in (`plannedFrom`, the rate it was taken over at): its safe-start
     // write may have been applied with its answer lost. At exactly that start it is recorded, not
-    // written again — a write would find no rate to lower, and the start would go unrecorded.
+    // written again — a write would find no rate to lower, and the start would go unrecorded. From the
+    // launch's rate when a read's refresh since put CXone's start in the record.
+    const found = { status: before.status, config: configFromResource(before, input.config) };
     const inPlace =
       input.plannedFrom === undefined
         ? null
-        : ownSafeStartInPlace(
-            input.plannedFrom,
-            { status: before.status, config: configFromResource(before, input.config) },
-            { dialing: true },
-          );
+        : (ownSafeStartInPlace(input.plannedFrom, found, { dialing: true }) ??
+          ownSafeStartInPlace(input.config.dialerStrategy.callRate, found, { dialing: true }));
     if (inPlace) {
       resource = before;
       applied = inPlace;

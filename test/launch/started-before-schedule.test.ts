@@ -33,8 +33,11 @@ describe('a launch whose draft an operator started before the launch scheduled i
   let beforeSchedule: ((campaignId: string) => Promise<void>) | undefined;
   /** Set: the next safe-start write (a callRate alone) is lost on the way, as a connection reset. */
   let dropSafeStart = false;
-  /** Set: the next safe-start write is applied on CXone, its answer lost (a timeout after the commit). */
-  let loseSafeStartAnswer = false;
+  /**
+   * Set: the next safe-start write is applied on CXone, its answer lost (a timeout after the commit);
+   * 'refreshed': and a read (the API's GET) syncs the record from CXone before the retry.
+   */
+  let loseSafeStartAnswer: boolean | 'refreshed' = false;
 
   beforeAll(async () => {
     stack = await startStack({
@@ -46,8 +49,10 @@ describe('a launch whose draft an operator started before the launch scheduled i
             throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
           }
           if (loseSafeStartAnswer && args[2].status === undefined && args[2].dialerSettings) {
+            const refreshed = loseSafeStartAnswer === 'refreshed';
             loseSafeStartAnswer = false;
-            await cxone.updateCampaign(...args);
+            const applied = await cxone.updateCampaign(...args);
+            if (refreshed) await createCampaignStore(stack.ctx).syncFromCxone(applied);
             throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
           }
           const hook = args[2].status === 'scheduled' ? beforeSchedule : undefined;
@@ -168,36 +173,42 @@ describe('a launch whose draft an operator started before the launch scheduled i
     ).toHaveLength(1);
   });
 
-  it("records the takeover's safe start on the run after one whose safe-start write was applied with its answer lost", async () => {
-    // The first run marked the record started outside, and its safe-start write reached CXone but its
-    // answer was lost. The retry finds the campaign at the safe start already: no write is due, but the
-    // start must still be recorded (its pacing_decision, the record's anchor), as a launch's own
-    // activation found in place is — left out, pacing had no anchor and the trail no safe start.
-    loseSafeStartAnswer = true;
-    const { launch, launchId, campaignId } = await launchStartedInConsole([{ status: 'active' }]);
+  it.each([
+    ['', true],
+    [', a read refreshing the record from CXone before the retry', 'refreshed'],
+  ] as const)(
+    "records the takeover's safe start on the run after one whose safe-start write was applied with its answer lost%s",
+    async (_, how) => {
+      // The first run marked the record started outside, and its safe-start write reached CXone but its
+      // answer was lost. The retry finds the campaign at the safe start already: no write is due, but the
+      // start must still be recorded (its pacing_decision, the record's anchor), as a launch's own
+      // activation found in place is — left out, pacing had no anchor and the trail no safe start.
+      loseSafeStartAnswer = how;
+      const { launch, launchId, campaignId } = await launchStartedInConsole([{ status: 'active' }]);
 
-    expect(loseSafeStartAnswer, 'the first safe-start answer was lost').toBe(false);
-    expect(launch).toMatchObject({ status: 'succeeded', campaignStatus: 'active' });
-    const onCxone = await stack.ctx.cxone.getCampaign(campaignId);
-    expect(onCxone.dialerSettings.callRate).toBeLessThan(0.5);
-    const trail = await auditStoreFor(stack.ctx).list(campaignId);
-    expect(trail.map((r) => r.action)).toEqual([
-      'campaign_created',
-      'state_changed',
-      'campaign_launched',
-      'pacing_decision',
-    ]);
-    expect(trail[2]!.details).toMatchObject({ launchId, status: 'active', startedOutside: true });
-    expect(trail[3]!.details).toMatchObject({
-      reason: 'safe start',
-      previousCallRate: 0.5,
-      output: { callRate: onCxone.dialerSettings.callRate },
-    });
-    const record = await createCampaignStore(stack.ctx).get(campaignId);
-    expect(record!.pacing).toMatchObject({
-      startAnchor: { requestedCallRate: 0.5, priorCallRate: 0.5 },
-    });
-  });
+      expect(loseSafeStartAnswer, 'the first safe-start answer was lost').toBe(false);
+      expect(launch).toMatchObject({ status: 'succeeded', campaignStatus: 'active' });
+      const onCxone = await stack.ctx.cxone.getCampaign(campaignId);
+      expect(onCxone.dialerSettings.callRate).toBeLessThan(0.5);
+      const trail = await auditStoreFor(stack.ctx).list(campaignId);
+      expect(trail.map((r) => r.action)).toEqual([
+        'campaign_created',
+        'state_changed',
+        'campaign_launched',
+        'pacing_decision',
+      ]);
+      expect(trail[2]!.details).toMatchObject({ launchId, status: 'active', startedOutside: true });
+      expect(trail[3]!.details).toMatchObject({
+        reason: 'safe start',
+        previousCallRate: 0.5,
+        output: { callRate: onCxone.dialerSettings.callRate },
+      });
+      const record = await createCampaignStore(stack.ctx).get(campaignId);
+      expect(record!.pacing).toMatchObject({
+        startAnchor: { requestedCallRate: 0.5, priorCallRate: 0.5 },
+      });
+    },
+  );
 
   it('succeeds and leaves a draft the operator started and paused paused, not cancelled', async () => {
     const { launch, launchId, campaignId } = await launchStartedInConsole([
