@@ -69,6 +69,17 @@ describe('publish once', () => {
     expect(jobs).toEqual([a.id, b.id, c.id, d.id]);
   });
 
+  it('names the same change alike under one key prefix, and apart under another (another deployment)', async () => {
+    const a = publisher(true);
+    const b = publisher(true);
+    const first = await a.events.publish('campaign.missing', 'c3', {}, { once: 'campaign_missing:c3' });
+    const again = await a.events.publish('campaign.missing', 'c3', {}, { once: 'campaign_missing:c3' });
+    const other = await b.events.publish('campaign.missing', 'c3', {}, { once: 'campaign_missing:c3' });
+    expect(again.id).toBe(first.id);
+    expect(other.id).not.toBe(first.id);
+    expect([a.jobs, b.jobs]).toEqual([[first.id], [other.id]]);
+  });
+
   it('keeps one event with webhooks disabled too (only the recent stream is written then)', async () => {
     const { events, jobs } = publisher(false);
     await events.publish('campaign.settings.changed', 'c2', { n: 1 }, { once: 'cmd_2:orchestrator' });

@@ -73,10 +73,13 @@ export function newEventId(): string {
 
 /**
  * The id of the event announcing the change `once` names (PublishOptions.once): `evt_` and 128 bits of
- * its SHA-256, so every retry announcing that change names it alike, and ids look as random ones do.
+ * the SHA-256 of it under the deployment's key prefix, so every retry announcing that change names it
+ * alike, two deployments (a staging beside production, on the same tenant's campaign ids) do not,
+ * and ids look as random ones do.
  */
-export function onceEventId(once: string): string {
-  return `evt_${createHash('sha256').update(`once:${once}`).digest('hex').slice(0, 32)}`;
+export function onceEventId(keys: Keys, once: string): string {
+  const named = keys.custom('events', 'once-id', once);
+  return `evt_${createHash('sha256').update(named).digest('hex').slice(0, 32)}`;
 }
 
 /** Set once the event of that id is written by `publish` with `once` (PUBLISH_ONCE_EVENT_SCRIPT). */
@@ -211,7 +214,7 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
     publishOpts: PublishOptions = {},
   ): Promise<EventEnvelope> {
     if (publishOpts.once !== undefined) {
-      const event = prepare(type, campaignId, data, onceEventId(publishOpts.once));
+      const event = prepare(type, campaignId, data, onceEventId(keys, publishOpts.once));
       if (!(await storeOnce(event))) {
         // Written by an earlier run, whose job (or, had it died first, the sweep) delivers it.
         logger.info({ eventId: event.envelope.id, type, campaignId }, 'event already published; not again');
