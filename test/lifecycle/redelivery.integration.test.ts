@@ -290,12 +290,16 @@ describe('adjust worker: a command whose worker died after publishing its status
       action: 'pause',
     });
     await reached;
-    const { done } = await redeliverToSurvivor(dying, commandId, campaign.id);
+    const { done, stateChanges } = await redeliverToSurvivor(dying, commandId, campaign.id);
     expect(done).toMatchObject({ status: 'succeeded', attempts: 2, result: { status: 'paused' } });
     const changed = await stateEvents(campaign.id);
     expect(changed.map((e) => [e.data['from'], e.data['to'], e.data['commandId']])).toEqual([
       ['active', 'paused', commandId],
     ]);
+    // Nor audited twice: the first run's record stands, not a second one marked found.
+    expect(
+      stateChanges.map((r) => [r.details['before'], r.details['after'], r.details['foundApplied']]),
+    ).toEqual([['active', 'paused', undefined]]);
   });
 
   it("announces compliance's pause again when it lands a second time over a resume made since", async () => {
@@ -368,6 +372,13 @@ describe('adjust worker: a command whose worker died after publishing its orches
     const changed = await stateEvents(campaign.id, 'campaign.settings.changed');
     expect(changed.map((e) => [e.data['commandId'], e.data['changes']])).toEqual([
       [commandId, [{ field: 'description', from: null, to: 'quarter-end push' }]],
+    ]);
+    const trail = h.ctx.audit as unknown as {
+      list(id: string): Promise<Array<{ action: string; details: Record<string, unknown> }>>;
+    };
+    const recorded = (await trail.list(campaign.id)).filter((r) => r.action === 'settings_changed');
+    expect(recorded.map((r) => [r.details['scope'], r.details['foundApplied']])).toEqual([
+      ['orchestrator', undefined],
     ]);
   });
 });

@@ -251,6 +251,7 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
 
   return {
     publish,
+    published: async (once) => (await redis.exists(eventOnceKey(keys, onceEventId(keys, once)))) === 1,
     prepare: (type, campaignId, data) => prepare(type, campaignId, data),
     get: (eventId) => loadStoredEvent(redis, keys, eventId),
     recent,

@@ -68,6 +68,12 @@ export interface EventPublisher {
     data: Record<string, unknown>,
     opts?: PublishOptions,
   ): Promise<EventEnvelope>;
+  /**
+   * Whether the event of the change `once` names was written (PublishOptions.once), for work that
+   * records a change before announcing it to tell, on a retry, that an earlier run did both.
+   * Optional: a publisher without it (a test double) answers nothing, and the caller records again.
+   */
+  published?(once: string): Promise<boolean>;
 }
 
 /** What a caller whose own script writes an event needs of the publisher (the context's has it). */

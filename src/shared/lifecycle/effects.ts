@@ -24,6 +24,12 @@ export interface CommandEffects {
   ): Promise<void>;
   /** `once`: names the change, so that a later run announcing it again reuses its event id (PublishOptions). */
   publish(type: EventType, data: Record<string, unknown>, once?: string): Promise<void>;
+  /**
+   * Whether an earlier run announced the change `once` names, and so recorded it (its audit record
+   * comes first). False when it cannot tell (the check failed, a publisher that cannot say): recorded
+   * again then, as before.
+   */
+  announced(once: string): Promise<boolean>;
   /** Stores what CXone answered (version-guarded); `config` also sets the orchestrator-only fields. */
   sync(resource: CampaignResource, config?: CampaignConfig): Promise<void>;
   followUp(what: string, fn: () => Promise<void>): Promise<void>;
@@ -68,6 +74,15 @@ export function createCommandEffects(
         {},
         once === undefined ? {} : { once },
       ),
+    async announced(once) {
+      if (!deps.events.published) return false;
+      try {
+        return await deps.events.published(once);
+      } catch (err) {
+        log.warn({ err: (err as Error).message, once }, 'could not tell whether the change was announced');
+        return false;
+      }
+    },
     async sync(resource, config) {
       try {
         // Operators' commands are taken only for known campaigns: none brings back a record the

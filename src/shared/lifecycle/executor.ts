@@ -518,22 +518,29 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
           },
         }
       : {};
-    await effects.audit(
-      'state_changed',
-      { action, before: from, after: to, ...callRate, ...same, ...(found ? mark : { rebases }) },
-      resource.version,
-      found ? foundStatusAuditKey : undefined,
-    );
-    // `reason` tells a receiver an operator's pause from compliance's (the documented field). Named by
-    // the command and the version its status write made, so that a later run recording the same write
-    // (its worker died after this and before saveStatusRecorded, or recorded it as found without
-    // saving that) repeats this event's id and is not published again; a write of its own sent again
-    // (compliance's pause landing over a resume made since) makes another version, and its own event.
-    await effects.publish(
-      'campaign.state.changed',
-      { action, from, to, version: resource.version, reason: job.reason, ...mark },
-      `command:${job.commandId}:status:${statusWriteVersion(job.lastSent, resource, found)}`,
-    );
+    // The event is named by the command and the version its status write made, so that a later run
+    // recording the same write (its worker died after this and before saveStatusRecorded, or recorded
+    // it as found without saving that) repeats its id and is not published again; a write of its own
+    // sent again (compliance's pause landing over a resume made since) makes another version, and its
+    // own event. Announced already, it was recorded too (the record comes first): not a second
+    // state_changed marked found beside the answered one, whose record has no dedupe key.
+    const once = `command:${job.commandId}:status:${statusWriteVersion(job.lastSent, resource, found)}`;
+    if (found && (await effects.announced(once))) {
+      log.info({ version: resource.version }, 'status change found in place was recorded by an earlier run');
+    } else {
+      await effects.audit(
+        'state_changed',
+        { action, before: from, after: to, ...callRate, ...same, ...(found ? mark : { rebases }) },
+        resource.version,
+        found ? foundStatusAuditKey : undefined,
+      );
+      // `reason` tells a receiver an operator's pause from compliance's (the documented field).
+      await effects.publish(
+        'campaign.state.changed',
+        { action, from, to, version: resource.version, reason: job.reason, ...mark },
+        once,
+      );
+    }
     // When CXone took this run's own status write (listed before it is recorded); none for one found.
     const statusAt = found ? undefined : writes.find((w) => w.step === 'status')?.at;
     await effects.followUp('status', () =>
@@ -952,19 +959,19 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       if (declared) await store.patch(campaignId, { declaredStates: declared });
     }
     const mark = found ? { foundApplied: true } : {};
-    await effects.audit(
-      'settings_changed',
-      { changes, scope: 'orchestrator', ...mark },
-      latest.version,
-      found ? `command:${job.commandId}:orchestrator-found` : undefined,
-    );
     // One write of these fields per command: a later run finding them (its worker died before
-    // saveLocalRecorded) repeats this event's id and is not published again.
-    await effects.publish(
-      'campaign.settings.changed',
-      { changes, version: latest.version, ...mark },
-      `command:${job.commandId}:orchestrator`,
-    );
+    // saveLocalRecorded) repeats this event's id and is not published again — nor recorded again
+    // when an earlier run announced them, and so recorded them (as for the status above).
+    const once = `command:${job.commandId}:orchestrator`;
+    if (!(found && (await effects.announced(once)))) {
+      await effects.audit(
+        'settings_changed',
+        { changes, scope: 'orchestrator', ...mark },
+        latest.version,
+        found ? `command:${job.commandId}:orchestrator-found` : undefined,
+      );
+      await effects.publish('campaign.settings.changed', { changes, version: latest.version, ...mark }, once);
+    }
     // Added recipient states narrow the legal hours, so window enforcement re-plans on them too.
     const fields = Object.keys(localApplied);
     await effects.followUp('settings', () => hooks.onSettingsChanged(campaignId, fields));
