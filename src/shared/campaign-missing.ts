@@ -35,7 +35,9 @@ export async function noteMissingOnCxone(
     actor: actorOf(seenBy, caller),
     cxoneVersion: record.version,
     message: CAMPAIGN_MISSING_MESSAGE,
-    onClaimed: (since) => store.patch(campaignId, { missingOnCxone: { since } }),
+    // The record's note is written last, once everything is told: a run that noted it and died
+    // before the trail and the event would have its retry answer from the note above, telling nothing.
+    onTold: (since) => store.patch(campaignId, { missingOnCxone: { since } }),
   });
 }
 
@@ -80,8 +82,12 @@ export async function noteCleanupFoundMissing(
 
 /**
  * Claims the campaign's disappearance, then tells it once: the log's warning, the trail's
- * `campaign_missing` record and `campaign.missing`. Claimed atomically: a poll and a read that meet
- * the 404 together publish one event, not two; the loser answers the winner's time. Returns since
+ * `campaign_missing` record and `campaign.missing`. Claimed atomically, so every look names it by the
+ * winner's time; a look that finds the claim taken tells it too, under that time — the winner may
+ * have died between its claim and its event (the record's note, `onTold`, comes last and stops the
+ * next look before it gets here). Told twice, it is still one record (dedupe key) and one event (an
+ * id derived from the disappearance: publish's `once`; its mark outlives a cleanup's claim, both
+ * 30 days), so a poll and a read that meet the 404 together publish one event, not two. Returns since
  * when it is noted.
  */
 async function recordDisappearance(
@@ -94,19 +100,20 @@ async function recordDisappearance(
     message: string;
     /** How long the claim is kept; without it, until clearMissingOnCxone. */
     ttlSeconds?: number;
-    /** Written once the claim is won, before anything is told. */
-    onClaimed?: (since: string) => Promise<unknown>;
+    /** Written once it is told (the note that stops later looks from telling it again). */
+    onTold?: (since: string) => Promise<unknown>;
   },
 ): Promise<string> {
-  const since = new Date(ctx.clock.now()).toISOString();
+  const now = new Date(ctx.clock.now()).toISOString();
   const key = markerKey(ctx, campaignId);
   const claimed =
     note.ttlSeconds === undefined
-      ? await ctx.redis.set(key, since, 'NX')
-      : await ctx.redis.set(key, since, 'EX', note.ttlSeconds, 'NX');
-  if (claimed === null) return (await ctx.redis.get(key)) ?? since;
-  await note.onClaimed?.(since);
-  ctx.logger.warn({ campaignId, ...note.details }, note.message);
+      ? await ctx.redis.set(key, now, 'NX')
+      : await ctx.redis.set(key, now, 'EX', note.ttlSeconds, 'NX');
+  // Taken: by a look under way, or by one that died before its record's note (see above).
+  const since = claimed === null ? ((await ctx.redis.get(key)) ?? now) : now;
+  // The warning once per claim: a look telling it again (a race, a retry after a crash) adds none.
+  if (claimed !== null) ctx.logger.warn({ campaignId, ...note.details }, note.message);
   await auditOrLog(ctx, {
     campaignId,
     action: 'campaign_missing',
@@ -116,7 +123,15 @@ async function recordDisappearance(
     // Per disappearance: a campaign CXone answers for again may go missing again later.
     dedupeKey: `campaign_missing:${campaignId}:${since}`,
   });
-  await publishOrLog(ctx, 'campaign.missing', campaignId, { ...note.details, since });
+  await publishOrLog(
+    ctx,
+    'campaign.missing',
+    campaignId,
+    { ...note.details, since },
+    {},
+    { once: `campaign_missing:${campaignId}:${since}` },
+  );
+  await note.onTold?.(since);
   return since;
 }
 

@@ -1,0 +1,124 @@
+import type { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createAuditTrail } from '../../src/shared/audit/trail.js';
+import { noteCleanupFoundMissing, noteMissingOnCxone } from '../../src/shared/campaign-missing.js';
+import { CampaignStore } from '../../src/shared/campaign-store.js';
+import type { AppContext } from '../../src/shared/context.js';
+import { createEventPublisher } from '../../src/shared/events/publisher.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { createTestContext, type TestContext } from '../compliance/redis-context.js';
+import { campaignConfig } from './fixtures.js';
+
+/**
+ * A look that meets CXone's 404 claims the disappearance, then records and announces it. A process
+ * that died after its claim (or after its event) left a retry to find the claim taken: before, it
+ * answered the claim's time and told nothing, so `campaign.missing` was never published.
+ */
+let t: TestContext | undefined;
+
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+class ProcessDied extends Error {}
+
+/** The dying run's end: its death (a write it no longer made that threw), or an answer (logged ones). */
+function died(err: unknown): void {
+  if (!(err instanceof ProcessDied)) throw err;
+}
+
+/**
+ * The context as a process sees it that dies once `dieAfter` matches a Redis command it sent: that
+ * command is applied, nothing after it is (every later command, on the trail's and the publisher's
+ * connection too, fails as the dead process's would never have been sent).
+ */
+function dyingContext(ctx: AppContext, dieAfter: (command: string, args: unknown[]) => boolean): AppContext {
+  let dead = false;
+  const redis = new Proxy(ctx.redis, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        if (dead) throw new ProcessDied(`process died before ${String(prop)}`);
+        const out = (await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)) as unknown;
+        if (dieAfter(String(prop), args)) dead = true;
+        return out;
+      };
+    },
+  }) as Redis;
+  const audit = createAuditTrail({ redis, keys: ctx.keys, logger: silentLogger, clock: ctx.clock });
+  const events = createEventPublisher({
+    redis,
+    keys: ctx.keys,
+    logger: silentLogger,
+    webhookQueue: ctx.queues.webhook,
+    enabled: false,
+    clock: ctx.clock,
+  });
+  return { ...ctx, redis, audit, events };
+}
+
+const claimSet = (command: string, args: unknown[]) => command === 'set' && args.includes('NX');
+const eventWritten = (command: string, args: unknown[]) =>
+  (command === 'evalsha' || command === 'eval') && args.includes('campaign.missing');
+
+async function missingEvents(t: TestContext, campaignId: string) {
+  return (await t.events.recent(50, campaignId)).filter((e) => e.type === 'campaign.missing');
+}
+
+async function missingRecords(t: TestContext, campaignId: string) {
+  return (await t.audit.list(campaignId)).filter((r) => r.action === 'campaign_missing');
+}
+
+describe('campaign.missing after a crash', () => {
+  for (const [at, dieAfter] of [
+    ['its claim', claimSet],
+    ['its event', eventWritten],
+  ] as const) {
+    it(`a poll that died after ${at} has its retry record and announce the disappearance, once`, async () => {
+      t = await createTestContext('2026-11-29T10:00:00Z');
+      await t.putCampaign('gone', campaignConfig(), 'active', 3);
+      await noteMissingOnCxone(dyingContext(t.ctx, dieAfter), 'gone', 'poll').catch(died);
+
+      t.clock.advance(60_000);
+      const since = await noteMissingOnCxone(t.ctx, 'gone', 'poll');
+      expect(since).toBe('2026-11-29T10:00:00.000Z');
+      const events = await missingEvents(t, 'gone');
+      expect(events.map((e) => e.data)).toEqual([
+        { lastStatus: 'active', lastVersion: 3, seenBy: 'poll', since },
+      ]);
+      expect(await missingRecords(t, 'gone')).toHaveLength(1);
+      expect((await new CampaignStore(t.ctx).get('gone'))?.missingOnCxone).toEqual({ since });
+
+      // A read meeting the 404 later answers from the record's note, telling nothing again.
+      await noteMissingOnCxone(t.ctx, 'gone', 'api', 'api:ops');
+      expect((await missingEvents(t, 'gone')).map((e) => e.id)).toEqual([events[0]!.id]);
+      expect(await missingRecords(t, 'gone')).toHaveLength(1);
+    });
+  }
+
+  it("a failed launch's cleanup that died after its claim has its retry announce it, once", async () => {
+    t = await createTestContext('2026-11-29T10:00:00Z');
+    await noteCleanupFoundMissing(dyingContext(t.ctx, claimSet), 'c-never-recorded', 'lch_1').catch(died);
+    await noteCleanupFoundMissing(t.ctx, 'c-never-recorded', 'lch_1');
+    await noteCleanupFoundMissing(t.ctx, 'c-never-recorded', 'lch_1');
+    const events = await missingEvents(t, 'c-never-recorded');
+    expect(events.map((e) => e.data)).toEqual([
+      { seenBy: 'cleanup', launchId: 'lch_1', since: '2026-11-29T10:00:00.000Z' },
+    ]);
+    expect(await missingRecords(t, 'c-never-recorded')).toHaveLength(1);
+  });
+
+  it('a poll and a read meeting the 404 together publish one event', async () => {
+    t = await createTestContext('2026-11-29T10:00:00Z');
+    await t.putCampaign('both', campaignConfig(), 'paused', 2);
+    const [a, b] = await Promise.all([
+      noteMissingOnCxone(t.ctx, 'both', 'poll'),
+      noteMissingOnCxone(t.ctx, 'both', 'api', 'api:ops'),
+    ]);
+    expect(a).toBe(b);
+    expect(await missingEvents(t, 'both')).toHaveLength(1);
+    expect(await missingRecords(t, 'both')).toHaveLength(1);
+  });
+});
