@@ -13,6 +13,8 @@ import type { AppContext } from '../../src/shared/context.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import type { CampaignStats } from '../../src/shared/cxone/wire.js';
 import { CxoneNotFoundError } from '../../src/shared/errors.js';
+import { createEventPublisher } from '../../src/shared/events/publisher.js';
+import { silentLogger } from '../../src/shared/logger.js';
 import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
 import { HISTORY_JOB, historyJobId } from '../../src/shared/audit/history-sync.js';
 import { ensurePolling } from '../../src/shared/polling/schedulers.js';
@@ -303,6 +305,46 @@ describe('poll cycle', () => {
     });
     expect((await new CampaignStore(base).get('s2'))?.status).toBe('completed');
   });
+
+  for (const dies of ['before', 'after'] as const) {
+    it(`announces a campaign ended in CXone's console once, across a poll that died ${dies} announcing it`, async () => {
+      await seed('ended', 'active');
+      const events = createEventPublisher({
+        redis: base.redis,
+        keys: base.keys,
+        logger: silentLogger,
+        webhookQueue: base.queues.audit,
+        enabled: false,
+      });
+      const stats = { status: 'completed' as const, version: 4 };
+      // The first poll's process dies at its campaign.state.changed: before it is stored, or right
+      // after (the publish never returns, so nothing after it runs).
+      let reached!: () => void;
+      const died = new Promise<void>((resolve) => (reached = resolve));
+      const dying = {
+        ...withStats(stats),
+        events: {
+          publish: async (...args: Parameters<typeof events.publish>) => {
+            if (dies === 'after') await events.publish(...args);
+            reached();
+            return new Promise<never>(() => undefined);
+          },
+        },
+      } as unknown as AppContext;
+      void runPollCycle(dying, 'ended');
+      await died;
+      // Its poll lease lapses with it; the next tick polls again.
+      await base.redis.del(base.keys.lock('poll:ended'));
+      const next = { ...withStats(stats), events } as unknown as AppContext;
+      expect(await runPollCycle(next, 'ended')).toEqual({ kind: 'final', status: 'completed' });
+      const changed = (await events.recent(10, 'ended')).filter((e) => e.type === 'campaign.state.changed');
+      expect(changed.map((e) => e.data)).toEqual([
+        { from: 'active', to: 'completed', version: 4, reason: 'outside' },
+      ]);
+      expect(await polled('ended')).toBe(false);
+      expect((await new CampaignStore(base).get('ended'))?.status).toBe('completed');
+    });
+  }
 
   it('stops polling a campaign the orchestrator or CXone no longer knows', async () => {
     await ensurePolling(base, 'ghost', 15_000);

@@ -209,6 +209,28 @@ async function pollOnce(
     record = current;
   }
   const efficiency = efficiencyScore(stats);
+  const final = isFinal(stats.status);
+  if (final) {
+    // Ended in CXone's console (ours would have synced the version): CXone's account of it goes into
+    // the trail, as any outside change does, though nothing polls the campaign any more. Told before
+    // the record takes the final status: a poll that died in between left the next one to find the
+    // record final and return above, the end never announced. Told again by that next poll, it is
+    // one event: its id is derived from the campaign and the version that ended it (publish `once`).
+    const known = stats.version > record.cxone.version ? (await store.get(campaignId))?.cxone : record.cxone;
+    if (known && stats.version > known.version) {
+      await queueHistoryImport(ctx, campaignId, stats.version);
+      if (known.status !== stats.status) {
+        await publishOrLog(
+          ctx,
+          'campaign.state.changed',
+          campaignId,
+          { from: known.status, to: stats.status, version: stats.version, reason: OUTSIDE_REASON },
+          {},
+          { once: `outside:${campaignId}:status:${stats.version}` },
+        );
+      }
+    }
+  }
   await store.recordStats(campaignId, stats, efficiency);
   ctx.logger.debug(
     {
@@ -220,21 +242,7 @@ async function pollOnce(
     'campaign polled',
   );
 
-  if (isFinal(stats.status)) {
-    // Ended in CXone's console (ours would have synced the version): CXone's account of it goes into
-    // the trail, as any outside change does, though nothing polls the campaign any more.
-    const known = stats.version > record.cxone.version ? (await store.get(campaignId))?.cxone : record.cxone;
-    if (known && stats.version > known.version) {
-      await queueHistoryImport(ctx, campaignId, stats.version);
-      if (known.status !== stats.status) {
-        await publishOrLog(ctx, 'campaign.state.changed', campaignId, {
-          from: known.status,
-          to: stats.status,
-          version: stats.version,
-          reason: OUTSIDE_REASON,
-        });
-      }
-    }
+  if (final) {
     await stopFollowing(ctx, campaignId);
     return { kind: 'final', status: stats.status };
   }
