@@ -19,19 +19,32 @@ export async function auditOrLog(
   // Resolves false only when the trail says the dedupe key was already recorded (a replay): a failed
   // write, or a trail that cannot tell, counts as new — the change did happen, and what is counted
   // of it must not depend on the paperwork.
+  return (await auditOutcomeOrLog(deps, input, context)) !== 'duplicate';
+}
+
+/**
+ * As auditOrLog, telling a failed write apart: for a caller whose later runs infer from what it did
+ * next that the record was made (effects.ts, announced), and must not when it was not.
+ */
+export async function auditOutcomeOrLog(
+  deps: { audit: AuditTrail; logger: Logger },
+  input: AuditInput,
+  context: Record<string, unknown> = {},
+): Promise<'new' | 'duplicate' | 'failed'> {
   const store = deps.audit as Partial<Pick<AuditTrailStore, 'appendWithOutcome'>>;
   try {
     if (input.dedupeKey && typeof store.appendWithOutcome === 'function') {
-      return !(await store.appendWithOutcome(input)).duplicate;
+      return (await store.appendWithOutcome(input)).duplicate ? 'duplicate' : 'new';
     }
     await deps.audit.append(input);
+    return 'new';
   } catch (err) {
     deps.logger.error(
       { err, campaignId: input.campaignId, action: input.action, ...context },
       'audit write failed',
     );
+    return 'failed';
   }
-  return true;
 }
 
 /**

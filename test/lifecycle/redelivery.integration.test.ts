@@ -302,6 +302,43 @@ describe('adjust worker: a command whose worker died after publishing its status
     ).toEqual([['active', 'paused', undefined]]);
   });
 
+  it('records the change on the redelivery when the run that announced it could not record it', async () => {
+    const campaign = await h.campaign('active');
+    let published!: () => void;
+    const reached = new Promise<void>((resolve) => (published = resolve));
+    // The first run's state_changed fails (a chain that did not move in time), its event is written,
+    // and the worker dies before noting statusRecorded: the trail must not be left without the pause.
+    const audit = h.ctx.audit;
+    const failingAudit = new Proxy(audit, {
+      get(target, prop, receiver) {
+        if (prop !== 'append') return Reflect.get(target, prop, receiver) as unknown;
+        return async (input: { action: string }) => {
+          if (input.action === 'state_changed') throw new Error('audit append timed out');
+          return (target.append as (i: unknown) => Promise<unknown>).call(target, input);
+        };
+      },
+    });
+    const dying = createAdjustWorker({
+      ...h.ctx,
+      audit: failingAudit,
+      events: diesAfterPublishing('campaign.state.changed', published),
+    });
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:ida',
+      reason: 'operator',
+      action: 'pause',
+    });
+    await reached;
+    const { done, stateChanges } = await redeliverToSurvivor(dying, commandId, campaign.id);
+    expect(done).toMatchObject({ status: 'succeeded', attempts: 2, result: { status: 'paused' } });
+    expect(
+      stateChanges.map((r) => [r.details['before'], r.details['after'], r.details['foundApplied']]),
+    ).toEqual([['active', 'paused', true]]);
+    // Still announced once, by the first run's event.
+    expect((await stateEvents(campaign.id)).map((e) => e.data['foundApplied'])).toEqual([undefined]);
+  });
+
   it("announces compliance's pause again when it lands a second time over a resume made since", async () => {
     const campaign = await h.campaign('active');
     let published!: () => void;

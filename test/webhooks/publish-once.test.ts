@@ -80,6 +80,22 @@ describe('publish once', () => {
     expect([a.jobs, b.jobs]).toEqual([[first.id], [other.id]]);
   });
 
+  it('answers published false for a change whose announcing run could not record it, and writes it once', async () => {
+    const { events, jobs } = publisher(true);
+    expect(await events.published('cmd_3:s:7')).toBe(false);
+    const first = await events.publish(
+      'campaign.state.changed',
+      'c4',
+      { n: 1 },
+      { once: 'cmd_3:s:7', recorded: false },
+    );
+    expect(await events.published('cmd_3:s:7')).toBe(false);
+    await events.publish('campaign.state.changed', 'c4', { n: 2 }, { once: 'cmd_3:s:7' });
+    expect(jobs).toEqual([first.id]);
+    await events.publish('campaign.state.changed', 'c4', { n: 1 }, { once: 'cmd_3:s:8' });
+    expect(await events.published('cmd_3:s:8')).toBe(true);
+  });
+
   it('keeps one event with webhooks disabled too (only the recent stream is written then)', async () => {
     const { events, jobs } = publisher(false);
     await events.publish('campaign.settings.changed', 'c2', { n: 1 }, { once: 'cmd_2:orchestrator' });

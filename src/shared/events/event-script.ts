@@ -77,7 +77,9 @@ export function eventScriptSlots(event: PreparedEvent | undefined): { keys: stri
  * the event alone, unless the marker (the last KEY) says that id was written already — a retry of the
  * work that announced it, after a crash between the announcement and the note that it was made. The
  * marker is set after the event's writes, which fail (if they do) before any of them; it lives as long
- * as the stored event (the last ARGV, seconds). Answers 1 when written, 0 when already there.
+ * as the stored event (the ARGV after the event's, seconds) and holds the last ARGV ('1', or '0' when
+ * the run announcing the change could not record it: PublishOptions.recorded). Answers 1 when
+ * written, 0 when already there.
  */
 export const PUBLISH_ONCE_EVENT_SCRIPT = `${EVENT_WRITE_LUA}
 local marker = KEYS[event_keys_end(1, 1)]
@@ -85,7 +87,7 @@ if redis.call('EXISTS', marker) == 1 then
   return 0
 end
 write_event_at(1, 1)
-redis.call('SET', marker, '1', 'EX', tonumber(ARGV[event_slots_end(1)]))
+redis.call('SET', marker, ARGV[event_slots_end(1) + 1], 'EX', tonumber(ARGV[event_slots_end(1)]))
 return 1
 `;
 

@@ -36,6 +36,8 @@ export interface StoredEvent {
 export interface EventPublisherStore extends EventPublisher, EventPreparer {
   /** The stored event with its exact body, or null when unknown or expired. */
   get(eventId: string): Promise<StoredEvent | null>;
+  /** As EventPublisher.published, which this publisher always has. */
+  published(once: string): Promise<boolean>;
   /** Most recent events first, optionally for one campaign (scans at most the bounded recent stream). */
   recent(limit?: number, campaignId?: string): Promise<EventEnvelope[]>;
 }
@@ -181,10 +183,10 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
   }
 
   /** As `store`, unless the event's id was written already (PUBLISH_ONCE_EVENT_SCRIPT): false then. */
-  async function storeOnce(event: PreparedEvent): Promise<boolean> {
+  async function storeOnce(event: PreparedEvent, recorded: boolean): Promise<boolean> {
     const slots = eventScriptSlots(event);
     const scriptKeys = [...slots.keys, eventOnceKey(keys, event.envelope.id)];
-    const args = [...slots.args, String(EVENT_TTL_SECONDS)];
+    const args = [...slots.args, String(EVENT_TTL_SECONDS), recorded ? '1' : '0'];
     const written = await evalScript(
       redis,
       PUBLISH_ONCE_EVENT_SCRIPT,
@@ -215,7 +217,7 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
   ): Promise<EventEnvelope> {
     if (publishOpts.once !== undefined) {
       const event = prepare(type, campaignId, data, onceEventId(keys, publishOpts.once));
-      if (!(await storeOnce(event))) {
+      if (!(await storeOnce(event, publishOpts.recorded !== false))) {
         // Written by an earlier run, whose job (or, had it died first, the sweep) delivers it.
         logger.info({ eventId: event.envelope.id, type, campaignId }, 'event already published; not again');
         return event.envelope;
@@ -251,7 +253,8 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
 
   return {
     publish,
-    published: async (once) => (await redis.exists(eventOnceKey(keys, onceEventId(keys, once)))) === 1,
+    // '0': written by a run whose record of the change failed (PublishOptions.recorded).
+    published: async (once) => (await redis.get(eventOnceKey(keys, onceEventId(keys, once)))) === '1',
     prepare: (type, campaignId, data) => prepare(type, campaignId, data),
     get: (eventId) => loadStoredEvent(redis, keys, eventId),
     recent,

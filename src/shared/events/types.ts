@@ -59,6 +59,12 @@ export interface PublishOptions {
    * by `webhook-id`, so the retry must not announce the change under a new one.
    */
   once?: string;
+  /**
+   * With `once`, for work that records the change before announcing it: false when that record
+   * failed. The event is still written once, but `published` then answers false, so that a later run
+   * records the change (it would otherwise take the announcement for proof of the record).
+   */
+  recorded?: boolean;
 }
 
 export interface EventPublisher {
@@ -69,8 +75,9 @@ export interface EventPublisher {
     opts?: PublishOptions,
   ): Promise<EventEnvelope>;
   /**
-   * Whether the event of the change `once` names was written (PublishOptions.once), for work that
-   * records a change before announcing it to tell, on a retry, that an earlier run did both.
+   * Whether the event of the change `once` names was written (PublishOptions.once) by a run that did
+   * not say its record failed (PublishOptions.recorded), for work that records a change before
+   * announcing it to tell, on a retry, that an earlier run did both.
    * Optional: a publisher without it (a test double) answers nothing, and the caller records again.
    */
   published?(once: string): Promise<boolean>;

@@ -6,7 +6,7 @@ import type { CampaignResource } from '../cxone/wire.js';
 import type { EventPublisher, EventType } from '../events/types.js';
 import { LAUNCH_FAILED_REASON } from '../launch-store.js';
 import type { Logger } from '../logger.js';
-import { auditOrLog, publishOrLog } from '../side-records.js';
+import { auditOutcomeOrLog, publishOrLog } from '../side-records.js';
 
 /**
  * What a command does besides writing CXone: refresh our record, append to the audit trail, publish
@@ -15,19 +15,25 @@ import { auditOrLog, publishOrLog } from '../side-records.js';
  * next poll refreshes the record; CXone's own history keeps the change).
  */
 export interface CommandEffects {
-  /** `dedupeKey`: appended once per key, however often the command's attempts get here. */
+  /**
+   * `dedupeKey`: appended once per key, however often the command's attempts get here. Answers false
+   * when the write failed (logged), true when the record is on the trail (now or before).
+   */
   audit(
     action: AuditAction,
     details: Record<string, unknown>,
     cxoneVersion?: number,
     dedupeKey?: string,
-  ): Promise<void>;
-  /** `once`: names the change, so that a later run announcing it again reuses its event id (PublishOptions). */
-  publish(type: EventType, data: Record<string, unknown>, once?: string): Promise<void>;
+  ): Promise<boolean>;
+  /**
+   * `once`: names the change, so that a later run announcing it again reuses its event id
+   * (PublishOptions); `recorded: false` (its audit record failed) keeps `announced` false for it.
+   */
+  publish(type: EventType, data: Record<string, unknown>, once?: string, recorded?: boolean): Promise<void>;
   /**
    * Whether an earlier run announced the change `once` names, and so recorded it (its audit record
-   * comes first). False when it cannot tell (the check failed, a publisher that cannot say): recorded
-   * again then, as before.
+   * comes first). False when it cannot tell (the check failed, a publisher that cannot say) or that
+   * run's record failed (publish's `recorded`): recorded again then, as before.
    */
   announced(once: string): Promise<boolean>;
   /** Stores what CXone answered (version-guarded); `config` also sets the orchestrator-only fields. */
@@ -52,7 +58,7 @@ export function createCommandEffects(
   let metrics: EfficiencyMetrics | null = null;
   return {
     audit: async (action, details, cxoneVersion, dedupeKey) => {
-      await auditOrLog(deps, {
+      const outcome = await auditOutcomeOrLog(deps, {
         campaignId: cmd.campaignId,
         action,
         actor: cmd.actor,
@@ -61,18 +67,19 @@ export function createCommandEffects(
         metrics,
         ...(dedupeKey ? { dedupeKey } : {}),
       });
+      return outcome !== 'failed';
     },
     useMetrics(known) {
       metrics = known ?? null;
     },
-    publish: (type, data, once) =>
+    publish: (type, data, once, recorded) =>
       publishOrLog(
         deps,
         type,
         cmd.campaignId,
         { commandId: cmd.commandId, actor: cmd.actor, ...data },
         {},
-        once === undefined ? {} : { once },
+        once === undefined ? {} : { once, ...(recorded === false ? { recorded } : {}) },
       ),
     async announced(once) {
       if (!deps.events.published) return false;

@@ -528,17 +528,19 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     if (found && (await effects.announced(once))) {
       log.info({ version: resource.version }, 'status change found in place was recorded by an earlier run');
     } else {
-      await effects.audit(
+      const recorded = await effects.audit(
         'state_changed',
         { action, before: from, after: to, ...callRate, ...same, ...(found ? mark : { rebases }) },
         resource.version,
         found ? foundStatusAuditKey : undefined,
       );
       // `reason` tells a receiver an operator's pause from compliance's (the documented field).
+      // Not `recorded`: a later run must not take the announcement for the record, and skip it.
       await effects.publish(
         'campaign.state.changed',
         { action, from, to, version: resource.version, reason: job.reason, ...mark },
         once,
+        recorded,
       );
     }
     // When CXone took this run's own status write (listed before it is recorded); none for one found.
@@ -964,13 +966,18 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // when an earlier run announced them, and so recorded them (as for the status above).
     const once = `command:${job.commandId}:orchestrator`;
     if (!(found && (await effects.announced(once)))) {
-      await effects.audit(
+      const recorded = await effects.audit(
         'settings_changed',
         { changes, scope: 'orchestrator', ...mark },
         latest.version,
         found ? `command:${job.commandId}:orchestrator-found` : undefined,
       );
-      await effects.publish('campaign.settings.changed', { changes, version: latest.version, ...mark }, once);
+      await effects.publish(
+        'campaign.settings.changed',
+        { changes, version: latest.version, ...mark },
+        once,
+        recorded,
+      );
     }
     // Added recipient states narrow the legal hours, so window enforcement re-plans on them too.
     const fields = Object.keys(localApplied);
