@@ -284,6 +284,64 @@ describe('poll cycle', () => {
     expect(await job?.getState()).toBe('delayed');
   });
 
+  for (const dies of ['before', 'after'] as const) {
+    it(`announces a change made in CXone's console once, across a poll that died ${dies} announcing it`, async () => {
+      await seed('console', 'active');
+      const events = createEventPublisher({
+        redis: base.redis,
+        keys: base.keys,
+        logger: silentLogger,
+        webhookQueue: base.queues.audit,
+        enabled: false,
+      });
+      const changed = resource({
+        id: 'console',
+        version: 5,
+        status: 'paused',
+        dialerSettings: { callRate: 0.7 } as never,
+      });
+      const cxone = {
+        getStats: async () => statsOf({ status: 'paused', version: 5 }),
+        getCampaign: async () => changed,
+      };
+      const before = (await new CampaignStore(base).get('console'))?.config.dialerStrategy.callRate;
+      // The first poll's process dies at its first announcement: before it is stored, or right after.
+      let reached!: () => void;
+      const died = new Promise<void>((resolve) => (reached = resolve));
+      const dying = {
+        ...base,
+        cxone,
+        events: {
+          publish: async (...args: Parameters<typeof events.publish>) => {
+            if (dies === 'after') await events.publish(...args);
+            reached();
+            return new Promise<never>(() => undefined);
+          },
+        },
+      } as unknown as AppContext;
+      void runPollCycle(dying, 'console');
+      await died;
+      await base.redis.del(base.keys.lock('poll:console'));
+      await runPollCycle({ ...base, cxone, events } as unknown as AppContext, 'console');
+      // (Pacing's drop of the paused campaign to its safe start is announced after, apart.)
+      const told = (await events.recent(10, 'console'))
+        .filter((e) => e.type !== 'campaign.pacing.adjusted')
+        .reverse();
+      expect(told.map((e) => [e.type, e.data])).toEqual([
+        ['campaign.state.changed', { from: 'active', to: 'paused', version: 5, reason: 'outside' }],
+        [
+          'campaign.settings.changed',
+          {
+            changes: [{ field: 'dialerStrategy.callRate', from: before, to: 0.7 }],
+            version: 5,
+            reason: 'outside',
+          },
+        ],
+      ]);
+      expect((await new CampaignStore(base).get('console'))?.cxone.version).toBe(5);
+    });
+  }
+
   it('stops polling and window enforcement when CXone reports a final status', async () => {
     await seed('s2');
     // Its window job waits for a close hours away (ended in CXone's console, not through a stop).

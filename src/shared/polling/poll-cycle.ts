@@ -88,6 +88,9 @@ export const OUTSIDE_REASON = 'outside';
  * Receivers hear of changes made outside the orchestrator as of its own: a status change as
  * `campaign.state.changed`, other fields as `campaign.settings.changed` (by the config's paths), both
  * with reason `outside`. Who made them reaches the trail with CXone's history (queued alongside).
+ * Told before the record is synced (the caller's order): a poll that died in between left the next
+ * one finding the record at CXone's version, with nothing to tell. Each event has an id derived from
+ * the campaign and the version (publish `once`), so the next poll telling it again leaves one.
  */
 async function announceOutsideChange(
   ctx: AppContext,
@@ -98,12 +101,14 @@ async function announceOutsideChange(
   const changes = resourceChanges(before, after);
   const status = changes.find((c) => c.field === 'status');
   if (status) {
-    await publishOrLog(ctx, 'campaign.state.changed', campaignId, {
-      from: status.from,
-      to: status.to,
-      version: after.version,
-      reason: OUTSIDE_REASON,
-    });
+    await publishOrLog(
+      ctx,
+      'campaign.state.changed',
+      campaignId,
+      { from: status.from, to: status.to, version: after.version, reason: OUTSIDE_REASON },
+      {},
+      { once: `outside:${campaignId}:status:${after.version}` },
+    );
   }
   // By the config's names, as the orchestrator's own changes are announced: a receiver keeping the
   // latest value per field would otherwise hold a console's dialerSettings.callRate beside pacing's
@@ -113,11 +118,14 @@ async function announceOutsideChange(
     .map((c) => ({ ...c, field: configPathOfWire(c.field) }))
     .sort((a, b) => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0));
   if (settings.length > 0) {
-    await publishOrLog(ctx, 'campaign.settings.changed', campaignId, {
-      changes: settings,
-      version: after.version,
-      reason: OUTSIDE_REASON,
-    });
+    await publishOrLog(
+      ctx,
+      'campaign.settings.changed',
+      campaignId,
+      { changes: settings, version: after.version, reason: OUTSIDE_REASON },
+      {},
+      { once: `outside:${campaignId}:settings:${after.version}` },
+    );
   }
 }
 
@@ -257,8 +265,8 @@ async function pollOnce(
     // version while this poll waited for its statistics (at poll priority, behind commands), and its
     // own event already told of it.
     const before = (await store.get(campaignId))?.cxone ?? record.cxone;
-    await store.syncFromCxone(resource);
     if (resource.version > before.version) await announceOutsideChange(ctx, campaignId, before, resource);
+    await store.syncFromCxone(resource);
     // CXone's account of the change (who, what, when) goes into the trail.
     await queueHistoryImport(ctx, campaignId, resource.version);
     record = (await store.get(campaignId)) ?? record;
