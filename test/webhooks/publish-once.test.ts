@@ -96,6 +96,17 @@ describe('publish once', () => {
     expect(await events.published('cmd_3:s:8')).toBe(true);
   });
 
+  it('does not write the event again while its stored copy outlives the mark (dead-lettered or swept late)', async () => {
+    const { events, keys, jobs } = publisher(true);
+    const first = await events.publish('campaign.state.changed', 'c5', { n: 1 }, { once: 'cmd_4:s:2' });
+    // The sweep and the dead letter give the stored event a fresh TTL; its mark keeps the first.
+    await redis.del(eventOnceKey(keys, first.id));
+    await events.publish('campaign.state.changed', 'c5', { n: 2 }, { once: 'cmd_4:s:2' });
+    expect((await events.get(first.id))?.body).toBe(JSON.stringify(first));
+    expect((await events.recent(10, 'c5')).map((e) => e.data)).toEqual([{ n: 1 }]);
+    expect(jobs).toEqual([first.id]);
+  });
+
   it('keeps one event with webhooks disabled too (only the recent stream is written then)', async () => {
     const { events, jobs } = publisher(false);
     await events.publish('campaign.settings.changed', 'c2', { n: 1 }, { once: 'cmd_2:orchestrator' });

@@ -79,11 +79,13 @@ export function eventScriptSlots(event: PreparedEvent | undefined): { keys: stri
  * marker is set after the event's writes, which fail (if they do) before any of them; it lives as long
  * as the stored event (the ARGV after the event's, seconds) and holds the last ARGV ('1', or '0' when
  * the run announcing the change could not record it: PublishOptions.recorded). Answers 1 when
- * written, 0 when already there.
+ * written, 0 when already there — also when the stored event (KEYS[2]) is, without its marker: the
+ * sweep and the dead letter give a stored event a fresh TTL, and it may outlive the marker; written
+ * again it would go out anew under its id with other bytes.
  */
 export const PUBLISH_ONCE_EVENT_SCRIPT = `${EVENT_WRITE_LUA}
 local marker = KEYS[event_keys_end(1, 1)]
-if redis.call('EXISTS', marker) == 1 then
+if redis.call('EXISTS', marker) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
   return 0
 end
 write_event_at(1, 1)
