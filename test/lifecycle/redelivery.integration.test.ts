@@ -419,3 +419,74 @@ describe('adjust worker: a command whose worker died after publishing its orches
     ]);
   });
 });
+
+/**
+ * The context's publisher, except that the worker dies as it is about to publish an event of `type`:
+ * the publish never returns and stores nothing, so nothing after it runs.
+ */
+function diesBeforePublishing(type: string, onReached: () => void): Harness['ctx']['events'] {
+  const events = h.ctx.events;
+  return new Proxy(events, {
+    get(target, prop, receiver) {
+      if (prop !== 'publish') return Reflect.get(target, prop, receiver) as unknown;
+      return async (...args: Parameters<typeof events.publish>) => {
+        if (args[0] !== type) return target.publish(...args);
+        onReached();
+        return new Promise<never>(() => undefined);
+      };
+    },
+  });
+}
+
+describe('adjust worker: a command whose worker died around announcing its CXone settings write', () => {
+  async function settingsRun(events: (reached: () => void) => Harness['ctx']['events']) {
+    const campaign = await h.campaign('active');
+    let reached!: () => void;
+    const died = new Promise<void>((resolve) => (reached = resolve));
+    const dying = createAdjustWorker({ ...h.ctx, events: events(reached) });
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:jo',
+      reason: 'operator',
+      patch: { dialerStrategy: { callRate: 0.4 } },
+      base: { 'dialerStrategy.callRate': 0.5 },
+    });
+    await died;
+    const { done } = await redeliverToSurvivor(dying, commandId, campaign.id);
+    expect(done).toMatchObject({ status: 'succeeded', attempts: 2 });
+    const changed = await stateEvents(campaign.id, 'campaign.settings.changed');
+    const trail = h.ctx.audit as unknown as {
+      list(id: string): Promise<Array<{ action: string; details: Record<string, unknown> }>>;
+    };
+    const recorded = (await trail.list(campaign.id)).filter((r) => r.action === 'settings_changed');
+    return { commandId, changed, recorded };
+  }
+
+  it('announces the write on the redelivery when the worker died before announcing it', async () => {
+    const { commandId, changed, recorded } = await settingsRun((reached) =>
+      diesBeforePublishing('campaign.settings.changed', reached),
+    );
+    // Before, the first run had noted the write recorded first: the redelivery skipped it, untold.
+    expect(changed.map((e) => [e.data['commandId'], e.data['changes'], e.data['foundApplied']])).toEqual([
+      [commandId, [{ field: 'dialerStrategy.callRate', from: 0.5, to: 0.4 }], true],
+    ]);
+    // The answered record and the found one (a run dying between the record and the event leaves
+    // both, as for a status write: docs/lifecycle.md).
+    expect(recorded.map((r) => [r.details['scope'], r.details['foundApplied']])).toEqual([
+      ['cxone', undefined],
+      ['cxone', true],
+    ]);
+  });
+
+  it('publishes it once, by one event id, and records it once, when the worker died after announcing it', async () => {
+    const { commandId, changed, recorded } = await settingsRun((reached) =>
+      diesAfterPublishing('campaign.settings.changed', reached),
+    );
+    expect(changed.map((e) => [e.data['commandId'], e.data['foundApplied']])).toEqual([
+      [commandId, undefined],
+    ]);
+    expect(recorded.map((r) => [r.details['scope'], r.details['foundApplied']])).toEqual([
+      ['cxone', undefined],
+    ]);
+  });
+});

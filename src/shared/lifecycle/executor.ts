@@ -556,6 +556,8 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
    * The trace of a CXone settings write, as recordStatusChange is of a status change; saved as
    * recorded for later attempts (whose status write may still fail), so none records it again.
    * `found`: seen in place on a retry rather than answered, marked so and recorded once per command.
+   * Saved as recorded only once announced: a run that died between the two left later runs skipping
+   * the write as recorded, its event lost for good. Announced, it is not recorded or told again.
    */
   const recordSettingsChange = async (
     changes: FieldChange[],
@@ -566,14 +568,27 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
   ) => {
     const mark = found ? { foundApplied: true } : {};
     await effects.sync(resource);
-    await effects.audit(
-      'settings_changed',
-      { changes, scope: 'cxone', ...same, ...(found ? mark : { rebases }) },
-      resource.version,
-      found ? `command:${job.commandId}:settings-found` : undefined,
-    );
+    // Named by the command and the version its write made: the one after the version its saved send
+    // named (job.settingsSent), alike whether answered or found in place (the version found may be
+    // later: a pacing write since); a settings write sent again after an undo makes its own.
+    const once = `command:${job.commandId}:settings:${settingsSentVersion !== undefined ? settingsSentVersion + 1 : resource.version}`;
+    if (found && (await effects.announced(once))) {
+      log.info({ version: resource.version }, 'settings found in place were recorded by an earlier run');
+    } else {
+      const recorded = await effects.audit(
+        'settings_changed',
+        { changes, scope: 'cxone', ...same, ...(found ? mark : { rebases }) },
+        resource.version,
+        found ? `command:${job.commandId}:settings-found` : undefined,
+      );
+      await effects.publish(
+        'campaign.settings.changed',
+        { changes, version: resource.version, ...mark },
+        once,
+        recorded,
+      );
+    }
     await run.saveSettingsRecorded(resource.version);
-    await effects.publish('campaign.settings.changed', { changes, version: resource.version, ...mark });
     const fields = changes.map((c) => c.field);
     await effects.followUp('settings', () => hooks.onSettingsChanged(campaignId, fields));
   };
