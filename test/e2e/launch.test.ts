@@ -10,6 +10,7 @@ import { CXONE_ENDPOINTS, type CxoneEndpoint } from '../../src/shared/cxone/wire
 import { CxoneValidationError } from '../../src/shared/errors.js';
 import { launchAuditId } from '../../src/shared/launch-store.js';
 import { cxoneCalls } from '../../src/shared/metrics.js';
+import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { activateJobId } from '../../src/shared/jobs.js';
 import { historyJobId } from '../../src/shared/audit/history-sync.js';
 import { noteMissingOnCxone } from '../../src/shared/campaign-missing.js';
@@ -248,6 +249,18 @@ describe('launch pipeline', () => {
     // And the trail will get CXone's account of who changed it.
     const job = await stack.ctx.queues.audit.getJob(historyJobId(campaignId, version + 1));
     expect(job?.data).toEqual({ campaignId, version: version + 1 });
+    // Receivers hear of it too, as when a poll finds it: the poll that follows finds the record at
+    // CXone's version already, so a read that synced without telling left the change untold for good.
+    const told = (await (stack.ctx.events as EventPublisherStore).recent(50, campaignId)).filter(
+      (e) => e.type === 'campaign.settings.changed',
+    );
+    expect(told.map((e) => e.data)).toEqual([
+      {
+        changes: [{ field: 'dialerStrategy.callRate', from: 0.1, to: 0.9 }],
+        version: version + 1,
+        reason: 'outside',
+      },
+    ]);
   });
 
   it('keeps the recipient states in its own record: CXone is never sent them, and a sync from CXone keeps them', async () => {

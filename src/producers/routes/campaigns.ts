@@ -14,6 +14,7 @@ import { decodedPath } from '../../shared/http/url-path.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { planActivation } from '../../workers/launch-plan.js';
 import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
+import { announceOutsideChange } from '../../shared/polling/outside-announce.js';
 import { foundAgainOnCxone } from '../found-again.js';
 import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
 import {
@@ -273,6 +274,14 @@ export async function registerCampaignRoutes(
         campaignId,
         maxWaitMs: API_LIMITER_MAX_WAIT_MS,
       });
+      // Newer than the record as it is now (a command of ours may have synced its own write while
+      // this read waited): changed outside the orchestrator, told before the record takes it, as the
+      // poll tells it (the same event ids: one event whoever finds it first). Synced untold, it left
+      // the poll finding the record current, with nothing to tell: no event for the change at all.
+      const known = (await store.get(campaignId))?.cxone;
+      if (known && resource.version > known.version) {
+        await announceOutsideChange(ctx, campaignId, known, resource);
+      }
       // Not the config read above: a command may have stored new orchestrator-only settings while
       // the CXone read was in flight (up to the limiter's wait), and that older copy would write
       // them away. Only onto the record read above: a retention trim may have removed it meanwhile.

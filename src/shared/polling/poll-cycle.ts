@@ -16,14 +16,12 @@ import { isWithinWindow } from '../compliance/windows.js';
 import type { AppContext } from '../context.js';
 import { efficiencyScore } from '../efficiency.js';
 import { CxoneNotFoundError } from '../errors.js';
-import { configPathOfWire } from '../lifecycle/patch.js';
 import { isFinal } from '../lifecycle/state-machine.js';
-import { resourceChanges } from '../cxone/resource-changes.js';
-import type { CampaignResource } from '../cxone/wire.js';
 import { publishOrLog } from '../side-records.js';
 import { applyPacing, applyPausedPacing, type ApplyPacingResult } from '../pacing/apply.js';
 import { closeDeferralEpisode } from '../pacing/deferrals.js';
 import { tryLease, type Lease } from './lease.js';
+import { announceOutsideChange, OUTSIDE_REASON } from './outside-announce.js';
 import { stopPolling } from './schedulers.js';
 
 export type PollOutcome =
@@ -79,54 +77,6 @@ export async function runPollCycle(
  */
 async function stopFollowing(ctx: AppContext, campaignId: string): Promise<void> {
   await Promise.all([stopPolling(ctx, campaignId), cancelWindowEnforcement(ctx, campaignId)]);
-}
-
-/** `reason` of the events announcing a change made outside the orchestrator (CXone's console). */
-export const OUTSIDE_REASON = 'outside';
-
-/**
- * Receivers hear of changes made outside the orchestrator as of its own: a status change as
- * `campaign.state.changed`, other fields as `campaign.settings.changed` (by the config's paths), both
- * with reason `outside`. Who made them reaches the trail with CXone's history (queued alongside).
- * Told before the record is synced (the caller's order): a poll that died in between left the next
- * one finding the record at CXone's version, with nothing to tell. Each event has an id derived from
- * the campaign and the version (publish `once`), so the next poll telling it again leaves one.
- */
-async function announceOutsideChange(
-  ctx: AppContext,
-  campaignId: string,
-  before: CampaignResource,
-  after: CampaignResource,
-): Promise<void> {
-  const changes = resourceChanges(before, after);
-  const status = changes.find((c) => c.field === 'status');
-  if (status) {
-    await publishOrLog(
-      ctx,
-      'campaign.state.changed',
-      campaignId,
-      { from: status.from, to: status.to, version: after.version, reason: OUTSIDE_REASON },
-      {},
-      { once: `outside:${campaignId}:status:${after.version}` },
-    );
-  }
-  // By the config's names, as the orchestrator's own changes are announced: a receiver keeping the
-  // latest value per field would otherwise hold a console's dialerSettings.callRate beside pacing's
-  // dialerStrategy.callRate, both as current.
-  const settings = changes
-    .filter((c) => c.field !== 'status')
-    .map((c) => ({ ...c, field: configPathOfWire(c.field) }))
-    .sort((a, b) => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0));
-  if (settings.length > 0) {
-    await publishOrLog(
-      ctx,
-      'campaign.settings.changed',
-      campaignId,
-      { changes: settings, version: after.version, reason: OUTSIDE_REASON },
-      {},
-      { once: `outside:${campaignId}:settings:${after.version}` },
-    );
-  }
 }
 
 /**

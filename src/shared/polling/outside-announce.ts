@@ -1,0 +1,55 @@
+import type { AppContext } from '../context.js';
+import { resourceChanges } from '../cxone/resource-changes.js';
+import type { CampaignResource } from '../cxone/wire.js';
+import { configPathOfWire } from '../lifecycle/patch.js';
+import { publishOrLog } from '../side-records.js';
+
+/** `reason` of the events announcing a change made outside the orchestrator (CXone's console). */
+export const OUTSIDE_REASON = 'outside';
+
+/**
+ * Receivers hear of changes made outside the orchestrator as of its own: a status change as
+ * `campaign.state.changed`, other fields as `campaign.settings.changed` (by the config's paths), both
+ * with reason `outside`. Who made them reaches the trail with CXone's history (queued alongside).
+ * Told before the record is synced (the caller's order): a poll that died in between left the next
+ * one finding the record at CXone's version, with nothing to tell. Told by whoever syncs the record
+ * to CXone's newer version first, the statistics poll or an API read refreshing a stale view (a read
+ * that synced without telling left the poll nothing to tell). Each event has an id derived from the
+ * campaign and the version (publish `once`), so a second look telling it again leaves one.
+ */
+export async function announceOutsideChange(
+  ctx: AppContext,
+  campaignId: string,
+  before: CampaignResource,
+  after: CampaignResource,
+): Promise<void> {
+  const changes = resourceChanges(before, after);
+  const status = changes.find((c) => c.field === 'status');
+  if (status) {
+    await publishOrLog(
+      ctx,
+      'campaign.state.changed',
+      campaignId,
+      { from: status.from, to: status.to, version: after.version, reason: OUTSIDE_REASON },
+      {},
+      { once: `outside:${campaignId}:status:${after.version}` },
+    );
+  }
+  // By the config's names, as the orchestrator's own changes are announced: a receiver keeping the
+  // latest value per field would otherwise hold a console's dialerSettings.callRate beside pacing's
+  // dialerStrategy.callRate, both as current.
+  const settings = changes
+    .filter((c) => c.field !== 'status')
+    .map((c) => ({ ...c, field: configPathOfWire(c.field) }))
+    .sort((a, b) => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0));
+  if (settings.length > 0) {
+    await publishOrLog(
+      ctx,
+      'campaign.settings.changed',
+      campaignId,
+      { changes: settings, version: after.version, reason: OUTSIDE_REASON },
+      {},
+      { once: `outside:${campaignId}:settings:${after.version}` },
+    );
+  }
+}
