@@ -204,8 +204,9 @@ export async function finishGivenUpActivation(
     details: failure,
     dedupeKey: `activation_failed:${campaignId}`,
   });
-  // Once per campaign, as its record (the same key): a run that died after this and before noting
-  // it on the launch is redelivered and fails again, and must not announce it under a new id.
+  // Once per campaign, as its record (the same key): the last run, which stalled, may have announced
+  // its own final failure and died before noting it on the launch; this must not announce it again
+  // under a new id.
   await publishOrLog(
     ctx,
     'campaign.launch.failed',

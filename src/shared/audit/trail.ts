@@ -839,12 +839,8 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
   type ChainWalk = { checked: number; broken?: ChainBreak; cut?: { before: string | null; anchor: string } };
 
   /**
-   * One chain's verification. A break found while a retention trim cut the chain (its anchor is no
-   * longer the one the walk started from) may be the trim's doing, not the chain's: a walk that read
-   * the old anchor and then the cut index finds the first kept record linking to the new anchor
-   * (`missing_previous`), one that read index entries whose records the trim then removed from the
-   * stream finds them gone (`missing_record`). The chain is walked again from its new anchor, and
-   * only a break that stands on a walk no trim moved the anchor under is reported.
+   * One chain's verification (walkUntilSettled): a chain key of the wrong type is that chain's break
+   * (`damaged_key`), not the whole verification's failure.
    */
   async function verifyCampaign(
     campaignId: string,
@@ -883,6 +879,15 @@ export function createAuditTrail(opts: AuditTrailOptions): AuditTrailStore {
     return null;
   }
 
+  /**
+   * One chain walked until no trim moves its anchor under the walk. A break found while a retention
+   * trim cut the chain (its anchor is no longer the one the walk started from) may be the trim's
+   * doing, not the chain's: a walk that read the old anchor and then the cut index finds the first
+   * kept record linking to the new anchor (`missing_previous`), one that read index entries whose
+   * records the trim then removed from the stream finds them gone (`missing_record`). The chain is
+   * walked again from its new anchor, and only a break that stands on a walk no trim moved the anchor
+   * under is reported.
+   */
   async function walkUntilSettled(
     campaignId: string,
     seen?: Set<string>,

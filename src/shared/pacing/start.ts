@@ -140,7 +140,8 @@ export function startingCallRate(
  * (`requestedCallRate`) and the campaign's other settings as CXone holds them (the activation wrote
  * only its status and callRate), and must be exactly the rate CXone holds: a campaign someone
  * activated at another rate (CXone's console, at the requested rate or any other) is not the
- * launch's, and null. Pure.
+ * launch's, and null. With `dialing`: the safe-start write of an earlier run's takeover instead
+ * (launch-activate-now.ts), planned from the rate the campaign was found dialing at. Pure.
  */
 export function ownSafeStartInPlace(
   requestedCallRate: number,
