@@ -56,7 +56,10 @@ export type RedisCheck =
   | { ok: false; problem: 'unreachable'; message: string }
   /** Redis answers but refuses these settings: credentials, or a database it does not have. */
   | { ok: false; problem: 'refused'; message: string }
-  /** Redis answers but is a read-only replica: every write of the fleet would be refused (READONLY). */
+  /**
+   * Redis answers but is a read-only replica: every write of the fleet would be refused (READONLY).
+   * `message` is a predicate, read after "Redis at <url>" (`is a read-only replica (…)`).
+   */
   | { ok: false; problem: 'replica'; message: string };
 
 /** Redis's refusals of the URL's settings, as opposed to a Redis that is not there. */
@@ -104,7 +107,7 @@ export async function checkRedis(
         return {
           ok: false,
           problem: 'replica',
-          message: 'it is a read-only replica (it answers writes READONLY)',
+          message: 'is a read-only replica (it answers writes READONLY)',
         };
       }
       // Refused otherwise (OOM, a key the ACL does not grant): not a replica's answer; ROLE may say.
@@ -115,7 +118,7 @@ export async function checkRedis(
       () => undefined,
     );
     if (role === 'slave' && (await client.config('GET', 'replica-read-only').then(readOnlyOf, () => true))) {
-      return { ok: false, problem: 'replica', message: 'it is a read-only replica (ROLE slave)' };
+      return { ok: false, problem: 'replica', message: 'is a read-only replica (ROLE slave)' };
     }
     return { ok: true };
   } catch (err) {

@@ -63,7 +63,10 @@ describe.skipIf(!REDIS_SERVER)('the start-up check on a replica, ROLE and CONFIG
     await runner.start();
     expect(await exit).toBe(1);
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(/is a read-only replica .*Point REDIS_URL at the primary\.$/);
+    // One sentence: "Redis at <url> is a read-only replica …", not "Redis at <url> it is …".
+    expect(errors[0]).toMatch(
+      /^Redis at redis:\/\/app:\*\*\*@127\.0\.0\.1:\d+ is a read-only replica \(it answers writes READONLY\): .*Point REDIS_URL at the primary\.$/,
+    );
     expect(await admin.keys(`${PREFIX}*`)).toEqual([]);
   });
 
