@@ -12,10 +12,12 @@ export const OUTSIDE_REASON = 'outside';
  * `campaign.state.changed`, other fields as `campaign.settings.changed` (by the config's paths), both
  * with reason `outside`. Who made them reaches the trail with CXone's history (queued alongside).
  * Told before the record is synced (the caller's order): a poll that died in between left the next
- * one finding the record at CXone's version, with nothing to tell. Told by whoever syncs the record
- * to CXone's newer version first, the statistics poll or an API read refreshing a stale view (a read
- * that synced without telling left the poll nothing to tell). Each event has an id derived from the
- * campaign and the version (publish `once`), so a second look telling it again leaves one.
+ * one finding the record at CXone's version, with nothing to tell. Told by the statistics poll or an
+ * API read refreshing a stale view, whichever syncs the record to CXone's newer version first (a read
+ * that synced without telling left the poll nothing to tell). Not by a command: one whose read finds
+ * a newer version only imports CXone's history (hooks.ts, onCampaignRead), and its sync (of what it
+ * wrote, or of a conflict's read) leaves the poll nothing to tell either. Each event has an id derived
+ * from the campaign and the version (publish `once`), so a second look telling it again leaves one.
  */
 export async function announceOutsideChange(
   ctx: AppContext,
