@@ -8,6 +8,14 @@ import { publishOrLog } from '../side-records.js';
 export const OUTSIDE_REASON = 'outside';
 
 /**
+ * The `once` name of a change made in CXone at `version`: the poll and a refreshing GET build the same
+ * one, so whichever finds the change first announces it and the other's publish is a no-op.
+ */
+export function outsideOnce(campaignId: string, kind: 'status' | 'settings', version: number): string {
+  return `outside:${campaignId}:${kind}:${version}`;
+}
+
+/**
  * Receivers hear of changes made outside the orchestrator as of its own: a status change as
  * `campaign.state.changed`, other fields as `campaign.settings.changed` (by the config's paths), both
  * with reason `outside`. Who made them reaches the trail with CXone's history (queued alongside).
@@ -34,7 +42,7 @@ export async function announceOutsideChange(
       campaignId,
       { from: status.from, to: status.to, version: after.version, reason: OUTSIDE_REASON },
       {},
-      { once: `outside:${campaignId}:status:${after.version}` },
+      { once: outsideOnce(campaignId, 'status', after.version) },
     );
   }
   // By the config's names, as the orchestrator's own changes are announced: a receiver keeping the
@@ -51,7 +59,7 @@ export async function announceOutsideChange(
       campaignId,
       { changes: settings, version: after.version, reason: OUTSIDE_REASON },
       {},
-      { once: `outside:${campaignId}:settings:${after.version}` },
+      { once: outsideOnce(campaignId, 'settings', after.version) },
     );
   }
 }

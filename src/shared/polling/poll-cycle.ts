@@ -21,7 +21,7 @@ import { publishOrLog } from '../side-records.js';
 import { applyPacing, applyPausedPacing, type ApplyPacingResult } from '../pacing/apply.js';
 import { closeDeferralEpisode } from '../pacing/deferrals.js';
 import { tryLease, type Lease } from './lease.js';
-import { announceOutsideChange, OUTSIDE_REASON } from './outside-announce.js';
+import { announceOutsideChange, OUTSIDE_REASON, outsideOnce } from './outside-announce.js';
 import { stopPolling } from './schedulers.js';
 
 export type PollOutcome =
@@ -184,7 +184,7 @@ async function pollOnce(
           campaignId,
           { from: known.status, to: stats.status, version: stats.version, reason: OUTSIDE_REASON },
           {},
-          { once: `outside:${campaignId}:status:${stats.version}` },
+          { once: outsideOnce(campaignId, 'status', stats.version) },
         );
       }
     }
