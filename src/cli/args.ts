@@ -1,4 +1,4 @@
-import { redactUrl, redactUrlCredentials } from '../shared/redact-url.js';
+import { quotedUpToQuery, redactUrl, redactUrlCredentials } from '../shared/redact-url.js';
 import { idempotencyKeyProblem } from '../shared/idempotency-key.js';
 import { CAMPAIGN_ACTIONS, type CampaignAction } from '../shared/lifecycle/state-machine.js';
 
@@ -211,15 +211,6 @@ export function headerTokenProblem(token: string): string | undefined {
   return `must be printable ASCII without spaces (it is sent in an HTTP header); character ${at + 1} is U+${code}`;
 }
 
-/**
- * API_URL as a usage error quotes it: up to its `?` or `#` only, since what follows may be a secret
- * (`?access_token=…`) — each of the checks below quoted it whole — and through `redact` for credentials.
- */
-function quotedApiUrl(url: string, redact: (url: string) => string): string {
-  const at = url.search(/[?#]/);
-  return at < 0 ? redact(url) : `${redact(url.slice(0, at))}${url.charAt(at)}…`;
-}
-
 /** Pure: turns argv (without node and script) and the environment into a command or a usage error. */
 export function parseCliArgs(argv: string[], env: Record<string, string | undefined> = {}): ParseResult {
   const positionals: string[] = [];
@@ -295,14 +286,14 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
   // A scheme is case-insensitive (RFC 3986 §3.1) and fetch sends to HTTP://host as to http://host.
   if (!/^https?:\/\/[^\s/]+/i.test(options.apiUrl) || !URL.canParse(options.apiUrl)) {
     return usageError(
-      `API URL must be http(s)://host[:port] (got "${quotedApiUrl(options.apiUrl, redactUrlCredentials)}")`,
+      `API URL must be http(s)://host[:port] (got "${quotedUpToQuery(options.apiUrl, redactUrlCredentials)}")`,
     );
   }
   // fetch refuses a URL with a user name or password before sending anything, which read as
   // "cannot reach the API; is it running?" (exit 5), with the password printed twice.
   if (/^https?:\/\/[^/?#]*@/i.test(options.apiUrl)) {
     return usageError(
-      `API URL must not carry a user name or password (got "${quotedApiUrl(options.apiUrl, redactUrl)}"); cxo sends the API's token from --token or API_TOKEN`,
+      `API URL must not carry a user name or password (got "${quotedUpToQuery(options.apiUrl, redactUrl)}"); cxo sends the API's token from --token or API_TOKEN`,
     );
   }
   // cxo appends the API's paths to this root: after a query they become part of it (`GET /?x=1/v1/…`)
@@ -310,7 +301,7 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
   // as "is API_URL the API's root?" (exit 5).
   if (/[?#]/.test(options.apiUrl)) {
     return usageError(
-      `API URL must be the API's root, without a query ('?…') or fragment ('#…') (got "${quotedApiUrl(options.apiUrl, (url) => url)}")`,
+      `API URL must be the API's root, without a query ('?…') or fragment ('#…') (got "${quotedUpToQuery(options.apiUrl, (url) => url)}")`,
     );
   }
   const target = rest[0];

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { redactUrl, redactUrlPathAndQuery } from './redact-url.js';
+import { quotedUpToQuery, redactUrlPathAndQuery } from './redact-url.js';
 import { isLoopbackHost } from './loopback-host.js';
 
 /**
@@ -449,7 +449,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, opts: LoadCo
               ? // Receivers keep tokens in its path and query: shown as the workers' label, never whole.
                 ` (got ${JSON.stringify(redactUrlPathAndQuery(value.trim()))})`
               : /_URL$/.test(name) && value.trim() !== ''
-                ? ` (got ${JSON.stringify(redactUrl(value))})`
+                ? // Not past a `?` or `#`: CXONE_BASE_URL refuses a query, which may be a token.
+                  ` (got ${JSON.stringify(quotedUpToQuery(value))})`
                 : ` (got ${JSON.stringify(value)})`;
         return `${name}: ${issue.message}${shown}`;
       }),

@@ -24,6 +24,16 @@ export function redactUrlCredentials(text: string): string {
 }
 
 /**
+ * A URL as an error message quotes it: up to its `?` or `#` only, then `…`, since what follows may be
+ * a secret (`?access_token=…`, ioredis's `?password=…`), and that part through `redact` for
+ * credentials. For a value a check refused, which the operator has in front of them anyway.
+ */
+export function quotedUpToQuery(url: string, redact: (url: string) => string = redactUrl): string {
+  const at = url.search(/[?#]/);
+  return at < 0 ? redact(url) : `${redact(url.slice(0, at))}${url.charAt(at)}…`;
+}
+
+/**
  * A URL whose path and query may hold a token (WEBHOOK_URL: Slack's `/services/T…/B…/<secret>`,
  * `?token=…`), shown as the webhook workers label it: scheme and host, `/…` when anything followed
  * them, any user information as `***`, and the first 8 hex digits of the SHA-256 of the whole URL, so

@@ -29,6 +29,19 @@ describe('CXONE_BASE_URL', () => {
     expect(problems[0]).toMatch(/^CXONE_BASE_URL: must not have a query or fragment/);
   });
 
+  // The refusal quoted the URL whole, query and all: a token pasted into it (`?access_token=…`) went
+  // to stderr and the container's log, as API_URL's usage error no longer does (src/cli/args.ts).
+  it('refuses a query without quoting it, where a token may be', () => {
+    const problems = problemsOf({
+      ...REAL_TENANT,
+      CXONE_BASE_URL: 'https://api.example.test/inContactAPI?access_token=s3cr3t-t0ken',
+    });
+    expect(problems).toEqual([
+      'CXONE_BASE_URL: must not have a query or fragment (? or #): every call path is appended to it ' +
+        '(e.g. https://api-c32.incontact.com/inContactAPI) (got "https://api.example.test/inContactAPI?…")',
+    ]);
+  });
+
   // zod's own message was a bare "Invalid URL" beside "(unparseable URL)": the operator who wrote the
   // host without its scheme (the usual slip) was told neither what was wrong nor what to write.
   it.each(['api-c32.incontact.com/inContactAPI', 'ftp://api.example.test', 'api.example.test:443'])(
