@@ -62,6 +62,18 @@ describe('.ci/run: a Redis at REDIS_URL', () => {
     expect(run.out).not.toContain('s3cret');
   });
 
+  // ioredis takes options from the query (`?family=6`, `?password=…`), which the configuration
+  // accepts: the query was read as part of the port (`-p 6392?family=4`), so a Redis that answered
+  // was taken for none, and an `@` in the query was taken for the end of a user:password@.
+  it('reads the host and port before a query', async () => {
+    const up = await runRedisPart('redis://127.0.0.1:6392?family=4', true);
+    expect(up.code, up.out).toBe(0);
+    expect(up.calls).toEqual(['redis-cli -h 127.0.0.1 -p 6392 ping']);
+    const atInQuery = await runRedisPart('redis://127.0.0.1:6393?password=p@ss', true);
+    expect(atInQuery.code, atInQuery.out).toBe(0);
+    expect(atInQuery.calls).toEqual(['redis-cli -h 127.0.0.1 -p 6393 ping']);
+  });
+
   it('reads an IPv6 host in brackets', async () => {
     const run = await runRedisPart('redis://[::1]:6391', false);
     expect(run.code, run.out).toBe(0);
