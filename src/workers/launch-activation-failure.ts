@@ -3,12 +3,11 @@ import type { CampaignRecord } from '../shared/campaign-store.js';
 import type { CampaignResource } from '../shared/cxone/wire.js';
 import { ACTIVATE_JOB, activateJobSchema } from '../shared/jobs.js';
 import { isRunning } from '../shared/lifecycle/state-machine.js';
-import { auditOrLog, publishOrLog } from '../shared/side-records.js';
 import { watchLeftRunning, type LeftRunningWatch } from '../shared/started-outside.js';
 import { failedForStallLimit } from './job-errors.js';
-import { ACTOR, type Deps, describe, finalReason } from './launch-deps.js';
+import { type Deps, describe, finalReason } from './launch-deps.js';
 import { startWatching } from './launch-activate-now.js';
-import { noteActivation, noteActivationFailed } from './launch-activation-notes.js';
+import { noteActivation, noteActivationFailed, recordActivationFailed } from './launch-activation-notes.js';
 
 /**
  * A delayed activation that failed for good with its campaign running, and an activation BullMQ gave
@@ -72,24 +71,10 @@ export async function failRunning(
     leftRunning: current.status,
     watched: watch.watched,
   };
-  await auditOrLog(ctx, {
-    campaignId: current.id,
-    action: 'launch_failed',
-    actor: ACTOR,
+  await recordActivationFailed(ctx, current.id, failure, {
     cxoneVersion: current.version,
-    details: { ...failure, ...(watch.watched ? {} : { watchError: watch.error }) },
-    dedupeKey: `activation_failed:${current.id}`,
+    auditExtra: watch.watched ? {} : { watchError: watch.error },
   });
-  // Once per campaign, as its record (the same key): a run that died after this and before noting
-  // it on the launch is redelivered and fails again, and must not announce it under a new id.
-  await publishOrLog(
-    ctx,
-    'campaign.launch.failed',
-    current.id,
-    failure,
-    {},
-    { once: `activation_failed:${current.id}` },
-  );
   await noteActivation(deps, launchId, {
     activationError: reason,
     campaignStatus: current.status,
@@ -197,24 +182,9 @@ export async function finishGivenUpActivation(
     'activation given up by BullMQ after its runs stalled; recording it as failed',
   );
   const failure = { launchId, stage: 'activation', reason };
-  await auditOrLog(ctx, {
-    campaignId,
-    action: 'launch_failed',
-    actor: ACTOR,
-    details: failure,
-    dedupeKey: `activation_failed:${campaignId}`,
-  });
-  // Once per campaign, as its record (the same key): the last run, which stalled, may have announced
-  // its own final failure and died before noting it on the launch; this must not announce it again
-  // under a new id.
-  await publishOrLog(
-    ctx,
-    'campaign.launch.failed',
-    campaignId,
-    failure,
-    {},
-    { once: `activation_failed:${campaignId}` },
-  );
+  // The last run, which stalled, may have announced its own final failure and died before noting it
+  // on the launch: recorded and announced once, by the same key.
+  await recordActivationFailed(ctx, campaignId, failure);
   await deps.launches
     .recordActivation(launchId, { activationError: reason })
     .catch((noteErr: unknown) =>

@@ -1,7 +1,8 @@
 import type { CampaignResource } from '../shared/cxone/wire.js';
 import type { LaunchStore } from '../shared/launch-store.js';
-import { publishOrLog } from '../shared/side-records.js';
-import type { Deps } from './launch-deps.js';
+import type { AppContext } from '../shared/context.js';
+import { auditOrLog, publishOrLog } from '../shared/side-records.js';
+import { ACTOR, type Deps } from './launch-deps.js';
 
 /**
  * What a delayed activation came to, noted on the launch and the campaign record (best effort: the
@@ -99,4 +100,29 @@ export async function noteActivationFailed(
       'could not mark the campaign record with its failed activation',
     );
   }
+}
+
+/**
+ * Records and announces that a launch's delayed activation failed for good: `launch_failed` and
+ * `campaign.launch.failed`, once per campaign by one key — the trail's dedupe key and the event's
+ * `once` name. A run that died after this and before noting it on the launch (redelivered, or given
+ * up by BullMQ after it stalled) comes here again and must not announce it under a new id.
+ * `auditExtra`: details the record keeps and the event does not.
+ */
+export async function recordActivationFailed(
+  ctx: Pick<AppContext, 'audit' | 'events' | 'logger'>,
+  campaignId: string,
+  failure: Record<string, unknown>,
+  opts: { cxoneVersion?: number; auditExtra?: Record<string, unknown> } = {},
+): Promise<void> {
+  const key = `activation_failed:${campaignId}`;
+  await auditOrLog(ctx, {
+    campaignId,
+    action: 'launch_failed',
+    actor: ACTOR,
+    ...(opts.cxoneVersion === undefined ? {} : { cxoneVersion: opts.cxoneVersion }),
+    details: { ...failure, ...opts.auditExtra },
+    dedupeKey: key,
+  });
+  await publishOrLog(ctx, 'campaign.launch.failed', campaignId, failure, {}, { once: key });
 }

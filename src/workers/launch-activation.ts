@@ -10,7 +10,6 @@ import { SCOPE_RECHECK_MS } from '../shared/cxone/token-provider.js';
 import type { CampaignResource } from '../shared/cxone/wire.js';
 import { CxoneNotFoundError } from '../shared/errors.js';
 import { activateJobSchema } from '../shared/jobs.js';
-import { auditOrLog, publishOrLog } from '../shared/side-records.js';
 import { rethrowForBullmq } from './job-errors.js';
 import {
   nextActivationWakeMs,
@@ -23,7 +22,6 @@ import { CampaignMissingAtStartError, noteFoundAtLook, noteMissingAtLook } from 
 import { redelayAfterRun } from '../shared/redelay-job.js';
 import { currentAttempt } from './worker-options.js';
 import {
-  ACTOR,
   type LaunchJobResult,
   type Deps,
   checkIntervalOf,
@@ -38,6 +36,7 @@ import {
   noteActivated,
   noteScheduledStart,
   noteActivationFailed,
+  recordActivationFailed,
 } from './launch-activation-notes.js';
 import { type FoundRunning, failRunning, runningAfterUnanswered } from './launch-activation-failure.js';
 
@@ -379,23 +378,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
             : 'the campaign stays scheduled on CXone: once CXone answers again, stop it and submit the launch again',
         ),
       };
-      await auditOrLog(ctx, {
-        campaignId: data.campaignId,
-        action: 'launch_failed',
-        actor: ACTOR,
-        details: failure,
-        dedupeKey: `activation_failed:${data.campaignId}`,
-      });
-      // Once per campaign, as its record (the same key): a run that died after this and before noting
-      // it on the launch is redelivered and fails again, and must not announce it under a new id.
-      await publishOrLog(
-        ctx,
-        'campaign.launch.failed',
-        data.campaignId,
-        failure,
-        {},
-        { once: `activation_failed:${data.campaignId}` },
-      );
+      await recordActivationFailed(ctx, data.campaignId, failure);
       await noteActivation(deps, data.launchId, { activationError: failure.reason });
       await noteActivationFailed(deps, data.campaignId, failure.reason);
     }
