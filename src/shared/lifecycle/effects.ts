@@ -3,7 +3,7 @@ import type { CampaignConfig } from '../campaign-config.js';
 import type { CampaignStore } from '../campaign-store.js';
 import type { EfficiencyMetrics } from '../efficiency.js';
 import type { CampaignResource } from '../cxone/wire.js';
-import type { EventPublisher, EventType } from '../events/types.js';
+import type { EventPublisher, EventType, PublishOptions } from '../events/types.js';
 import { LAUNCH_FAILED_REASON } from '../launch-store.js';
 import type { Logger } from '../logger.js';
 import { auditOutcomeOrLog, publishOrLog } from '../side-records.js';
@@ -15,27 +15,35 @@ import { auditOutcomeOrLog, publishOrLog } from '../side-records.js';
  * next poll refreshes the record; CXone's own history keeps the change).
  */
 export interface CommandEffects {
-  /**
-   * `dedupeKey`: appended once per key, however often the command's attempts get here. Answers false
-   * when the write failed (logged), true when the record is on the trail (now or before).
-   */
+  /** `dedupeKey`: appended once per key, however often the command's attempts get here. */
   audit(
     action: AuditAction,
     details: Record<string, unknown>,
     cxoneVersion?: number,
     dedupeKey?: string,
+  ): Promise<void>;
+  publish(type: EventType, data: Record<string, unknown>): Promise<void>;
+  /**
+   * The audit record and the event of one change the command made, the event under an id derived
+   * from `once` (PublishOptions), so that a later run announcing the same change (its worker died
+   * after this and before the command noted it) repeats the id and is not published again. `found`
+   * (seen in place on a retry rather than answered): when an earlier run announced it, it recorded it
+   * too (the record comes first), and neither is made again — not a second record marked found beside
+   * the answered one, whose record has no dedupe key. An event whose record failed is published as
+   * not `recorded`, so that a later run does not take the announcement for the record. Answers false
+   * when it found the change announced already (nothing made).
+   */
+  recordAndAnnounce(
+    once: string,
+    found: boolean,
+    record: {
+      action: AuditAction;
+      details: Record<string, unknown>;
+      cxoneVersion: number;
+      dedupeKey?: string;
+    },
+    event: { type: EventType; data: Record<string, unknown> },
   ): Promise<boolean>;
-  /**
-   * `once`: names the change, so that a later run announcing it again reuses its event id
-   * (PublishOptions); `recorded: false` (its audit record failed) keeps `announced` false for it.
-   */
-  publish(type: EventType, data: Record<string, unknown>, once?: string, recorded?: boolean): Promise<void>;
-  /**
-   * Whether an earlier run announced the change `once` names, and so recorded it (its audit record
-   * comes first). False when it cannot tell (the check failed, a publisher that cannot say) or that
-   * run's record failed (publish's `recorded`): recorded again then, as before.
-   */
-  announced(once: string): Promise<boolean>;
   /** Stores what CXone answered (version-guarded); `config` also sets the orchestrator-only fields. */
   sync(resource: CampaignResource, config?: CampaignConfig): Promise<void>;
   followUp(what: string, fn: () => Promise<void>): Promise<void>;
@@ -56,39 +64,60 @@ export function createCommandEffects(
 ): CommandEffects {
   const log = deps.logger;
   let metrics: EfficiencyMetrics | null = null;
+  /** False when the write failed (logged), true when the record is on the trail (now or before). */
+  const audit = async (
+    action: AuditAction,
+    details: Record<string, unknown>,
+    cxoneVersion?: number,
+    dedupeKey?: string,
+  ): Promise<boolean> => {
+    const outcome = await auditOutcomeOrLog(deps, {
+      campaignId: cmd.campaignId,
+      action,
+      actor: cmd.actor,
+      cxoneVersion,
+      details: { commandId: cmd.commandId, reason: cmd.reason, ...details },
+      metrics,
+      ...(dedupeKey ? { dedupeKey } : {}),
+    });
+    return outcome !== 'failed';
+  };
+  const publish = (type: EventType, data: Record<string, unknown>, opts: PublishOptions = {}) =>
+    publishOrLog(
+      deps,
+      type,
+      cmd.campaignId,
+      { commandId: cmd.commandId, actor: cmd.actor, ...data },
+      {},
+      opts,
+    );
+  /**
+   * Whether an earlier run announced the change `once` names, and so recorded it. False when it cannot
+   * tell (the check failed, a publisher that cannot say) or that run's record failed (`recorded`):
+   * recorded again then, as before.
+   */
+  const announced = async (once: string): Promise<boolean> => {
+    if (!deps.events.published) return false;
+    try {
+      return await deps.events.published(once);
+    } catch (err) {
+      log.warn({ err: (err as Error).message, once }, 'could not tell whether the change was announced');
+      return false;
+    }
+  };
   return {
     audit: async (action, details, cxoneVersion, dedupeKey) => {
-      const outcome = await auditOutcomeOrLog(deps, {
-        campaignId: cmd.campaignId,
-        action,
-        actor: cmd.actor,
-        cxoneVersion,
-        details: { commandId: cmd.commandId, reason: cmd.reason, ...details },
-        metrics,
-        ...(dedupeKey ? { dedupeKey } : {}),
-      });
-      return outcome !== 'failed';
+      await audit(action, details, cxoneVersion, dedupeKey);
     },
     useMetrics(known) {
       metrics = known ?? null;
     },
-    publish: (type, data, once, recorded) =>
-      publishOrLog(
-        deps,
-        type,
-        cmd.campaignId,
-        { commandId: cmd.commandId, actor: cmd.actor, ...data },
-        {},
-        once === undefined ? {} : { once, ...(recorded === false ? { recorded } : {}) },
-      ),
-    async announced(once) {
-      if (!deps.events.published) return false;
-      try {
-        return await deps.events.published(once);
-      } catch (err) {
-        log.warn({ err: (err as Error).message, once }, 'could not tell whether the change was announced');
-        return false;
-      }
+    publish: (type, data) => publish(type, data),
+    async recordAndAnnounce(once, found, record, event) {
+      if (found && (await announced(once))) return false;
+      const recorded = await audit(record.action, record.details, record.cxoneVersion, record.dedupeKey);
+      await publish(event.type, event.data, { once, ...(recorded ? {} : { recorded }) });
+      return true;
     },
     async sync(resource, config) {
       try {

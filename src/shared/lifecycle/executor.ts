@@ -520,28 +520,26 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       : {};
     // The event is named by the command and the version its status write made, so that a later run
     // recording the same write (its worker died after this and before saveStatusRecorded, or recorded
-    // it as found without saving that) repeats its id and is not published again; a write of its own
-    // sent again (compliance's pause landing over a resume made since) makes another version, and its
-    // own event. Announced already, it was recorded too (the record comes first): not a second
-    // state_changed marked found beside the answered one, whose record has no dedupe key.
+    // it as found without saving that) repeats its id; a write of its own sent again (compliance's
+    // pause landing over a resume made since) makes another version, and its own event.
     const once = `command:${job.commandId}:status:${statusWriteVersion(job.lastSent, resource, found)}`;
-    if (found && (await effects.announced(once))) {
-      log.info({ version: resource.version }, 'status change found in place was recorded by an earlier run');
-    } else {
-      const recorded = await effects.audit(
-        'state_changed',
-        { action, before: from, after: to, ...callRate, ...same, ...(found ? mark : { rebases }) },
-        resource.version,
-        found ? foundStatusAuditKey : undefined,
-      );
+    const made = await effects.recordAndAnnounce(
+      once,
+      found,
+      {
+        action: 'state_changed',
+        details: { action, before: from, after: to, ...callRate, ...same, ...(found ? mark : { rebases }) },
+        cxoneVersion: resource.version,
+        ...(found ? { dedupeKey: foundStatusAuditKey } : {}),
+      },
       // `reason` tells a receiver an operator's pause from compliance's (the documented field).
-      // Not `recorded`: a later run must not take the announcement for the record, and skip it.
-      await effects.publish(
-        'campaign.state.changed',
-        { action, from, to, version: resource.version, reason: job.reason, ...mark },
-        once,
-        recorded,
-      );
+      {
+        type: 'campaign.state.changed',
+        data: { action, from, to, version: resource.version, reason: job.reason, ...mark },
+      },
+    );
+    if (!made) {
+      log.info({ version: resource.version }, 'status change found in place was recorded by an earlier run');
     }
     // When CXone took this run's own status write (listed before it is recorded); none for one found.
     const statusAt = found ? undefined : writes.find((w) => w.step === 'status')?.at;
@@ -572,21 +570,19 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // named (job.settingsSent), alike whether answered or found in place (the version found may be
     // later: a pacing write since); a settings write sent again after an undo makes its own.
     const once = `command:${job.commandId}:settings:${settingsSentVersion !== undefined ? settingsSentVersion + 1 : resource.version}`;
-    if (found && (await effects.announced(once))) {
+    const made = await effects.recordAndAnnounce(
+      once,
+      found,
+      {
+        action: 'settings_changed',
+        details: { changes, scope: 'cxone', ...same, ...(found ? mark : { rebases }) },
+        cxoneVersion: resource.version,
+        ...(found ? { dedupeKey: `command:${job.commandId}:settings-found` } : {}),
+      },
+      { type: 'campaign.settings.changed', data: { changes, version: resource.version, ...mark } },
+    );
+    if (!made) {
       log.info({ version: resource.version }, 'settings found in place were recorded by an earlier run');
-    } else {
-      const recorded = await effects.audit(
-        'settings_changed',
-        { changes, scope: 'cxone', ...same, ...(found ? mark : { rebases }) },
-        resource.version,
-        found ? `command:${job.commandId}:settings-found` : undefined,
-      );
-      await effects.publish(
-        'campaign.settings.changed',
-        { changes, version: resource.version, ...mark },
-        once,
-        recorded,
-      );
     }
     await run.saveSettingsRecorded(resource.version);
     const fields = changes.map((c) => c.field);
@@ -979,21 +975,17 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // One write of these fields per command: a later run finding them (its worker died before
     // saveLocalRecorded) repeats this event's id and is not published again — nor recorded again
     // when an earlier run announced them, and so recorded them (as for the status above).
-    const once = `command:${job.commandId}:orchestrator`;
-    if (!(found && (await effects.announced(once)))) {
-      const recorded = await effects.audit(
-        'settings_changed',
-        { changes, scope: 'orchestrator', ...mark },
-        latest.version,
-        found ? `command:${job.commandId}:orchestrator-found` : undefined,
-      );
-      await effects.publish(
-        'campaign.settings.changed',
-        { changes, version: latest.version, ...mark },
-        once,
-        recorded,
-      );
-    }
+    await effects.recordAndAnnounce(
+      `command:${job.commandId}:orchestrator`,
+      found,
+      {
+        action: 'settings_changed',
+        details: { changes, scope: 'orchestrator', ...mark },
+        cxoneVersion: latest.version,
+        ...(found ? { dedupeKey: `command:${job.commandId}:orchestrator-found` } : {}),
+      },
+      { type: 'campaign.settings.changed', data: { changes, version: latest.version, ...mark } },
+    );
     // Added recipient states narrow the legal hours, so window enforcement re-plans on them too.
     const fields = Object.keys(localApplied);
     await effects.followUp('settings', () => hooks.onSettingsChanged(campaignId, fields));
