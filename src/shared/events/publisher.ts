@@ -215,18 +215,14 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
     data: Record<string, unknown>,
     publishOpts: PublishOptions = {},
   ): Promise<EventEnvelope> {
-    if (publishOpts.once !== undefined) {
-      const event = prepare(type, campaignId, data, onceEventId(keys, publishOpts.once));
-      if (!(await storeOnce(event, publishOpts.recorded !== false))) {
-        // Written by an earlier run, whose job (or, had it died first, the sweep) delivers it.
-        logger.info({ eventId: event.envelope.id, type, campaignId }, 'event already published; not again');
-        return event.envelope;
-      }
-      await enqueue(event.envelope);
+    const { once } = publishOpts;
+    const event = prepare(type, campaignId, data, once === undefined ? undefined : onceEventId(keys, once));
+    if (once === undefined) await store(event);
+    else if (!(await storeOnce(event, publishOpts.recorded !== false))) {
+      // Written by an earlier run, whose job (or, had it died first, the sweep) delivers it.
+      logger.info({ eventId: event.envelope.id, type, campaignId }, 'event already published; not again');
       return event.envelope;
     }
-    const event = prepare(type, campaignId, data);
-    await store(event);
     await enqueue(event.envelope);
     return event.envelope;
   }
