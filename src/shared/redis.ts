@@ -98,11 +98,8 @@ export async function checkRedis(
     // @admin and @dangerous, which ACLs (`-@dangerous`) and managed services often deny, and with them
     // denied a read-only replica passed and a writable one read as read-only.
     if (opts.keyPrefix !== undefined) {
-      const write = await client.set(writeProbeKey(opts.keyPrefix), '1', 'XX').then(
-        () => 'ok',
-        (err: unknown) => (err instanceof Error ? err.message : String(err)),
-      );
-      if (write === 'ok') return { ok: true };
+      const write = await refusedWrite(client, opts.keyPrefix);
+      if (write === undefined) return { ok: true };
       if (write.startsWith('READONLY ')) {
         return {
           ok: false,
@@ -137,6 +134,21 @@ export async function checkRedis(
  */
 export function writeProbeKey(keyPrefix: string): string {
   return `${keyPrefix}:readyz-write-probe`;
+}
+
+/**
+ * Redis's refusal of a write probe (writeProbeKey: `SET <it> 1 XX`, which writes nothing), or undefined
+ * when it takes writes. The probe is refused before it runs by a read-only replica (READONLY) and by one
+ * at its memory limit under `noeviction` (OOM), the states in which PING still answers.
+ */
+export async function refusedWrite(
+  redis: Pick<Redis, 'set'>,
+  keyPrefix: string,
+): Promise<string | undefined> {
+  return redis.set(writeProbeKey(keyPrefix), '1', 'XX').then(
+    () => undefined,
+    (err: unknown) => (err instanceof Error ? err.message : String(err)),
+  );
 }
 
 /** CONFIG GET replica-read-only's answer: a replica takes writes only when it says `no`. */

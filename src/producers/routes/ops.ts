@@ -18,7 +18,7 @@ import {
 import { buildOpenApiDocument, renderDocsHtml, type DocumentedRoute } from '../openapi.js';
 import { answerUnmatched } from '../../shared/http/allowed-methods.js';
 import { withTimeout } from '../../shared/with-timeout.js';
-import { writeProbeKey } from '../../shared/redis.js';
+import { refusedWrite } from '../../shared/redis.js';
 import { environmentNamesProxy } from '../../shared/cxone/http.js';
 import type { CxoneReachability } from '../../shared/cxone/reachability.js';
 import { shortfallStopsRouting } from '../../shared/cxone/scopes.js';
@@ -172,23 +172,6 @@ export function reachabilityOf(cxone: unknown): Pick<CxoneReachability, 'problem
 /** ioredis states in which a command would only wait in the offline queue for a reconnection. */
 const NOT_CONNECTED = new Set(['reconnecting', 'close', 'end']);
 
-/**
- * Rejects when Redis answers but refuses writes: a primary a failover demoted to replica (READONLY),
- * one at its memory limit under `noeviction` (OOM). PING answers through both while every launch,
- * command and job fails. `SET … XX` on a key that never exists is refused by both before it runs
- * (a write, and a command that may grow memory) and, allowed, writes nothing (writeProbeKey).
- */
-export async function probeRedisWrites(
-  redis: Pick<AppContext['redis'], 'set'>,
-  keyPrefix: string,
-): Promise<void> {
-  try {
-    await redis.set(writeProbeKey(keyPrefix), '1', 'XX');
-  } catch (err) {
-    throw new Error(`Redis answers but refuses writes: ${err instanceof Error ? err.message : String(err)}`);
-  }
-}
-
 export function readinessDeps(
   ctx: Pick<AppContext, 'redis' | 'cxone' | 'config'>,
   connectTimeoutMs = 2000,
@@ -202,7 +185,9 @@ export function readinessDeps(
       }
       const answer = await ctx.redis.ping();
       if (answer !== 'PONG') throw new Error(`Redis answered ${answer} to PING`);
-      await probeRedisWrites(ctx.redis, ctx.config.keyPrefix);
+      // PING answers through a failover's demotion and a full memory, while every write fails.
+      const refused = await refusedWrite(ctx.redis, ctx.config.keyPrefix);
+      if (refused !== undefined) throw new Error(`Redis answers but refuses writes: ${refused}`);
     },
     getCxoneToken: async () => {
       const source = tokenSourceOf(ctx.cxone);
