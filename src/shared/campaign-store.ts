@@ -14,6 +14,7 @@ import {
 } from './campaign-record-codec.js';
 import type { Keys } from './keys.js';
 import { evalScript } from './redis-script.js';
+import { isWrongType } from './redis.js';
 
 /**
  * The orchestrator's view of one campaign, kept in Redis. CXone is the source of truth for status,
@@ -482,7 +483,7 @@ export class CampaignStore {
       if (blob === null) return null;
       return new Map([...decodeFieldMap(blob)].map(([field, value]) => [field, unpackText(value)]));
     } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('WRONGTYPE')) throw err;
+      if (!isWrongType(err)) throw err;
       const legacy = await this.redis.hgetall(key);
       return Object.keys(legacy).length === 0 ? null : new Map(Object.entries(legacy));
     }

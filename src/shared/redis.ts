@@ -50,6 +50,11 @@ export function redisStateRefusal(err: unknown): string | undefined {
   return refusal?.message;
 }
 
+/** Redis's answer to a command on a key that holds another type than the command works on. */
+export function isWrongType(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('WRONGTYPE');
+}
+
 export type RedisCheck =
   | { ok: true }
   /** Nobody answers at that address (or not in time). */

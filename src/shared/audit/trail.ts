@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import { auditWrites } from '../metrics.js';
 import { canonicalJson } from '../canonical-json.js';
 import { evalScript } from '../redis-script.js';
+import { isWrongType } from '../redis.js';
 import { releaseIfHolder, renewIfHolder } from '../held-key.js';
 import { streamField } from '../stream-entry.js';
 import { purgeFinishedCampaigns, purgeOrphanChains, type AuditChainKeys } from '../campaign-retention.js';
@@ -97,11 +98,6 @@ const LAST_STREAM_ID = `${STREAM_ID_PART_MAX}-${STREAM_ID_PART_MAX}`;
 export function isAuditCursor(cursor: string): boolean {
   if (!AUDIT_CURSOR.test(cursor)) return false;
   return cursor.split('-').every((part) => part.length <= 20 && BigInt(part) <= STREAM_ID_PART_MAX);
-}
-
-/** Redis's answer to a command on a key that holds another type than the command works on. */
-function isWrongType(err: unknown): boolean {
-  return err instanceof Error && err.message.startsWith('WRONGTYPE');
 }
 
 /** Whether stream id `a` comes before `b` (both `ms-seq`). */
