@@ -157,8 +157,13 @@ export async function clearMissingOnCxone(
   record: CampaignRecord,
 ): Promise<boolean> {
   if (!record.missingOnCxone) return false;
-  await new CampaignStore(ctx).clear(record.campaignId, ['missingOnCxone']);
-  await ctx.redis.del(markerKey(ctx, record.campaignId));
+  // The note and the claim go in one write: a crash between two left the claim, and the next real
+  // disappearance was named by the old time, its record and event taken for the old ones' repeats.
+  await new CampaignStore(ctx).clear(
+    record.campaignId,
+    ['missingOnCxone'],
+    [markerKey(ctx, record.campaignId)],
+  );
   ctx.logger.warn(
     { campaignId: record.campaignId, missingSince: record.missingOnCxone.since },
     'CXone knows the campaign again; it is no longer noted missing',

@@ -146,7 +146,8 @@ const DELETE = '';
  * version was stored (a slow stats poll racing an adjust) is dropped instead of moving the record back.
  * A record still kept as a hash by an earlier release is read as is and converted on its next write.
  *
- * KEYS[1] record, KEYS[2] campaign index set
+ * KEYS[1] record, KEYS[2] campaign index set, KEYS[3..] keys deleted with the write (a side note that
+ * must go in the same step as the field it stands beside; nothing is deleted when nothing is written)
  * ARGV[1] campaign id, ARGV[2] version of the CXone data ('' = none), ARGV[3] '1' = record must exist,
  * ARGV[4] number of guarded field/value pairs, ARGV[5] the `configRev` the write was built on ('' = no
  * check), then the guarded pairs, then unguarded pairs; an empty value removes the field. Storing
@@ -195,6 +196,7 @@ while i <= #ARGV do
 end
 redis.call('SET', KEYS[1], cmsgpack.pack(record))
 redis.call('SADD', KEYS[2], ARGV[1])
+for k = 3, #KEYS do redis.call('DEL', KEYS[k]) end
 return applyGuarded
 `;
 
@@ -454,13 +456,15 @@ export class CampaignStore {
    * Removes orchestrator-owned fields that no longer hold (`polling` once the campaign is not polled,
    * `missingOnCxone` once CXone answers for it again, a history cursor CXone refused, an
    * `activationSent` whose write was never sent or refused), so the record does not go on reporting them.
-   * A missing record is left missing.
+   * A missing record is left missing. `alsoDelete` names keys that go in the same step (a marker kept
+   * beside a field, which a crash between two writes would leave behind the field).
    */
   async clear(
     campaignId: string,
     fields: readonly ('polling' | 'missingOnCxone' | 'historyResumeCursor' | 'activationSent')[],
+    alsoDelete: readonly string[] = [],
   ): Promise<void> {
-    await this.write(campaignId, undefined, true, {}, fields);
+    await this.write(campaignId, undefined, true, {}, fields, undefined, alsoDelete);
   }
 
   async listIds(): Promise<string[]> {
@@ -523,6 +527,7 @@ export class CampaignStore {
     fields: Partial<CampaignRecord>,
     remove: readonly FieldName[] = [],
     expectConfigRev?: number,
+    alsoDelete: readonly string[] = [],
   ): Promise<boolean | null | 2> {
     const guarded: (string | Buffer)[] = [];
     const unguarded: (string | Buffer)[] = [];
@@ -558,9 +563,10 @@ export class CampaignStore {
     const result = (await evalScript(
       this.redis,
       WRITE_SCRIPT,
-      2,
+      2 + alsoDelete.length,
       this.keys.campaign(campaignId),
       this.keys.campaignIndex(),
+      ...alsoDelete,
       campaignId,
       version === undefined ? '' : String(version),
       mustExist ? '1' : '0',

@@ -1,7 +1,11 @@
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAuditTrail } from '../../src/shared/audit/trail.js';
-import { noteCleanupFoundMissing, noteMissingOnCxone } from '../../src/shared/campaign-missing.js';
+import {
+  clearMissingOnCxone,
+  noteCleanupFoundMissing,
+  noteMissingOnCxone,
+} from '../../src/shared/campaign-missing.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import type { AppContext } from '../../src/shared/context.js';
 import { createEventPublisher } from '../../src/shared/events/publisher.js';
@@ -120,5 +124,27 @@ describe('campaign.missing after a crash', () => {
     expect(a).toBe(b);
     expect(await missingEvents(t, 'both')).toHaveLength(1);
     expect(await missingRecords(t, 'both')).toHaveLength(1);
+  });
+
+  it('a found-again that died after its first write leaves a later disappearance told under its own time', async () => {
+    // Before, the record's note was cleared by one write and the claim by a second: a death between
+    // them left the claim, and the next real disappearance was named by the old time, so its record
+    // and event were taken for the old ones' repeats and neither was written.
+    t = await createTestContext('2026-11-29T10:00:00Z');
+    await t.putCampaign('back', campaignConfig(), 'active', 3);
+    await noteMissingOnCxone(t.ctx, 'back', 'poll');
+    const record = await new CampaignStore(t.ctx).get('back');
+    const firstWrite = (command: string) => command === 'evalsha' || command === 'eval' || command === 'del';
+    await clearMissingOnCxone(dyingContext(t.ctx, firstWrite), record!).catch(died);
+    expect((await new CampaignStore(t.ctx).get('back'))?.missingOnCxone).toBeUndefined();
+
+    t.clock.advance(3_600_000);
+    const since = await noteMissingOnCxone(t.ctx, 'back', 'poll');
+    expect(since).toBe('2026-11-29T11:00:00.000Z');
+    expect((await missingEvents(t, 'back')).map((e) => (e.data as { since: string }).since).sort()).toEqual([
+      '2026-11-29T10:00:00.000Z',
+      since,
+    ]);
+    expect(await missingRecords(t, 'back')).toHaveLength(2);
   });
 });
