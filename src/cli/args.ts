@@ -58,7 +58,7 @@ commands:
   launch FILE        launch the campaign config in FILE and wait until it succeeds or fails
                      --no-wait  return once accepted   --idempotency-key KEY   --timeout SECONDS (120, up to 86400)
   validate FILE      check a campaign config (--offline: check locally, without the API)
-  status ID          show a launch (launch id) or a campaign (campaign id)
+  status ID          show a launch (launch id) or a campaign (campaign id); a launch that failed exits 4
   pause ID           pause an active campaign
   resume ID          resume a paused campaign (refused outside the calling window)
   stop ID            end the campaign for good

@@ -682,7 +682,9 @@ async function status(
         .filter(Boolean)
         .join('\n\n'),
     );
-  return EXIT.ok;
+  // A launch that ended failed is reported as `cxo launch` reports it (exit 4): a script asking after
+  // a launch must not read "failed" as 0.
+  return launchView?.status === 'failed' ? EXIT.refused : EXIT.ok;
 }
 
 /**

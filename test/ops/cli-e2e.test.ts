@@ -143,6 +143,11 @@ describe('cxo against the running fleet (integration)', () => {
     const json = await cxo('launch', 'no-list.json', '--no-wait', '--idempotency-key', key, '--json');
     expect(JSON.parse(json.out)).toMatchObject({ status: 'failed' });
     expect(json.code).toBe(EXIT.refused);
+    // Asked after later, the failed launch is still a failure to a script.
+    const failedId = (JSON.parse(json.out) as { launchId: string }).launchId;
+    const status = await cxo('status', failedId);
+    expect(status.out).toMatch(/status +failed/);
+    expect(status.code, status.out).toBe(EXIT.refused);
   });
 
   it('watch piped into a reader that stops reading (`| head`) ends quietly with 0, no stack trace', async () => {

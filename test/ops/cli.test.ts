@@ -1175,6 +1175,22 @@ describe('cxo against a stand-in API', () => {
     expect(missing.err).toContain('no launch or campaign with id nope');
   });
 
+  it('status of a launch that ended failed exits 4 (as launch does), still showing it; --json too', async () => {
+    const failed = await cxo('status', 'L-bad');
+    expect(failed.code).toBe(EXIT.refused);
+    expect(failed.out).toMatch(/status +failed/);
+    expect(failed.out).toContain('CXone rejected it (422)');
+    const json = await cxo('status', 'L-bad', '--json');
+    expect(json.code).toBe(EXIT.refused);
+    expect(JSON.parse(json.out)).toMatchObject({
+      launch: { launchId: 'L-bad', status: 'failed' },
+      campaign: null,
+    });
+    // A launch that succeeded, and one still queued, are no failure.
+    expect((await cxo('status', 'L-done')).code).toBe(EXIT.ok);
+    expect((await cxo('status', 'L-queued')).code).toBe(EXIT.ok);
+  });
+
   it('pause waits until the command is applied (0); a refused resume exits 4 with the reason', async () => {
     const ok = await cxo('pause', 'c-1');
     expect(ok.code).toBe(EXIT.ok);
