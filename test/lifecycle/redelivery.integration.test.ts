@@ -222,13 +222,18 @@ describe('adjust worker: a command whose worker died after recording its status 
     // The pause is written and recorded; the worker dies while recording the orchestrator-only part.
     const dyingAudit = new Proxy(audit, {
       get(target, prop, receiver) {
-        if (prop !== 'append') return Reflect.get(target, prop, receiver) as unknown;
+        // Both ways in: a record with a dedupe key is appended by appendWithOutcome.
+        if (prop !== 'append' && prop !== 'appendWithOutcome')
+          return Reflect.get(target, prop, receiver) as unknown;
         return async (input: { action: string; details?: Record<string, unknown> }) => {
           if (input.action === 'settings_changed' && input.details?.['scope'] === 'orchestrator') {
             recorded();
             return new Promise<never>(() => undefined);
           }
-          return (target.append as (i: unknown) => Promise<unknown>).call(target, input);
+          return (Reflect.get(target, prop, receiver) as (i: unknown) => Promise<unknown>).call(
+            target,
+            input,
+          );
         };
       },
     });
@@ -311,10 +316,15 @@ describe('adjust worker: a command whose worker died after publishing its status
     const audit = h.ctx.audit;
     const failingAudit = new Proxy(audit, {
       get(target, prop, receiver) {
-        if (prop !== 'append') return Reflect.get(target, prop, receiver) as unknown;
+        // Both ways in: a record with a dedupe key is appended by appendWithOutcome.
+        if (prop !== 'append' && prop !== 'appendWithOutcome')
+          return Reflect.get(target, prop, receiver) as unknown;
         return async (input: { action: string }) => {
           if (input.action === 'state_changed') throw new Error('audit append timed out');
-          return (target.append as (i: unknown) => Promise<unknown>).call(target, input);
+          return (Reflect.get(target, prop, receiver) as (i: unknown) => Promise<unknown>).call(
+            target,
+            input,
+          );
         };
       },
     });
@@ -470,11 +480,10 @@ describe('adjust worker: a command whose worker died around announcing its CXone
     expect(changed.map((e) => [e.data['commandId'], e.data['changes'], e.data['foundApplied']])).toEqual([
       [commandId, [{ field: 'dialerStrategy.callRate', from: 0.5, to: 0.4 }], true],
     ]);
-    // The answered record and the found one (a run dying between the record and the event leaves
-    // both, as for a status write: docs/lifecycle.md).
+    // The answered record alone: the redelivery's record of the write it found in place carries the
+    // same dedupe key (the write's once-name), so it is not appended beside it.
     expect(recorded.map((r) => [r.details['scope'], r.details['foundApplied']])).toEqual([
       ['cxone', undefined],
-      ['cxone', true],
     ]);
   });
 
@@ -487,6 +496,64 @@ describe('adjust worker: a command whose worker died around announcing its CXone
     ]);
     expect(recorded.map((r) => [r.details['scope'], r.details['foundApplied']])).toEqual([
       ['cxone', undefined],
+    ]);
+  });
+});
+
+describe('adjust worker: a command whose worker died between recording a change and announcing it', () => {
+  it('announces the status change on the redelivery and leaves one state_changed record', async () => {
+    const campaign = await h.campaign('active');
+    let reached!: () => void;
+    const died = new Promise<void>((resolve) => (reached = resolve));
+    const dying = createAdjustWorker({
+      ...h.ctx,
+      events: diesBeforePublishing('campaign.state.changed', reached),
+    });
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:kai',
+      reason: 'operator',
+      action: 'pause',
+    });
+    await died;
+    const { done, stateChanges } = await redeliverToSurvivor(dying, commandId, campaign.id);
+    expect(done).toMatchObject({ status: 'succeeded', attempts: 2, result: { status: 'paused' } });
+    expect((await stateEvents(campaign.id)).map((e) => [e.data['from'], e.data['to']])).toEqual([
+      ['active', 'paused'],
+    ]);
+    // The first run's answered record stands; the redelivery's found one is not appended beside it.
+    expect(
+      stateChanges.map((r) => [r.details['before'], r.details['after'], r.details['foundApplied']]),
+    ).toEqual([['active', 'paused', undefined]]);
+  });
+
+  it('announces the orchestrator-only change on the redelivery and leaves one settings_changed record', async () => {
+    const campaign = await h.campaign('active');
+    let reached!: () => void;
+    const died = new Promise<void>((resolve) => (reached = resolve));
+    const dying = createAdjustWorker({
+      ...h.ctx,
+      events: diesBeforePublishing('campaign.settings.changed', reached),
+    });
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:kai',
+      reason: 'operator',
+      patch: { description: 'year-end push' },
+    });
+    await died;
+    const { done } = await redeliverToSurvivor(dying, commandId, campaign.id);
+    expect(done).toMatchObject({ status: 'succeeded', attempts: 2 });
+    const changed = await stateEvents(campaign.id, 'campaign.settings.changed');
+    expect(changed.map((e) => [e.data['commandId'], e.data['changes']])).toEqual([
+      [commandId, [{ field: 'description', from: null, to: 'year-end push' }]],
+    ]);
+    const trail = h.ctx.audit as unknown as {
+      list(id: string): Promise<Array<{ action: string; details: Record<string, unknown> }>>;
+    };
+    const recorded = (await trail.list(campaign.id)).filter((r) => r.action === 'settings_changed');
+    expect(recorded.map((r) => [r.details['scope'], r.details['foundApplied']])).toEqual([
+      ['orchestrator', undefined],
     ]);
   });
 });

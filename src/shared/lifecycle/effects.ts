@@ -28,10 +28,14 @@ export interface CommandEffects {
    * from `once` (PublishOptions), so that a later run announcing the same change (its worker died
    * after this and before the command noted it) repeats the id and is not published again. `found`
    * (seen in place on a retry rather than answered): when an earlier run announced it, it recorded it
-   * too (the record comes first), and neither is made again — not a second record marked found beside
-   * the answered one, whose record has no dedupe key. An event whose record failed is published as
-   * not `recorded`, so that a later run does not take the announcement for the record. Answers false
-   * when it found the change announced already (nothing made).
+   * too (the record comes first), and neither is made again. An event whose record failed is
+   * published as not `recorded`, so that a later run does not take the announcement for the record.
+   * Answers false when it found the change announced already (nothing made).
+   * The record's dedupe key is `once` unless `record.dedupeKey` names another: a run that died between
+   * the record and the event leaves a later run recording the same change (found in place, nothing
+   * announced yet), and that record must not stand beside the first one. Kept for the campaign's
+   * life, as every dedupe entry is: one per change a command makes, each of which also makes a CXone
+   * version whose imported history record holds one already.
    */
   recordAndAnnounce(
     once: string,
@@ -115,7 +119,12 @@ export function createCommandEffects(
     publish: (type, data) => publish(type, data),
     async recordAndAnnounce(once, found, record, event) {
       if (found && (await announced(once))) return false;
-      const recorded = await audit(record.action, record.details, record.cxoneVersion, record.dedupeKey);
+      const recorded = await audit(
+        record.action,
+        record.details,
+        record.cxoneVersion,
+        record.dedupeKey ?? once,
+      );
       await publish(event.type, event.data, { once, ...(recorded ? {} : { recorded }) });
       return true;
     },

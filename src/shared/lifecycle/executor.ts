@@ -481,8 +481,11 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       atMs: clock.now(),
       closingAt,
     });
-  // Keys the record of a status found in place, so several retries leave one. (Not on answered
-  // writes: every dedupe key stays in Redis for good, and those happen daily per campaign.)
+  // Keys the record of a status found in place whose write no saved send names (job.lastSent): its
+  // once-name then follows the version found, which a pacing write between two retries moves, and
+  // several retries must still leave one record. A write a saved send names is keyed by its once-name,
+  // as its answered record is (recordAndAnnounce), so that a run finding its own answered write in
+  // place (the earlier run died between the record and the event) does not record it a second time.
   const foundStatusAuditKey = `command:${job.commandId}:status-found`;
   const statusLanded = async (): Promise<boolean> => {
     if (!job.action) return false;
@@ -530,7 +533,7 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         action: 'state_changed',
         details: { action, before: from, after: to, ...callRate, ...same, ...(found ? mark : { rebases }) },
         cxoneVersion: resource.version,
-        ...(found ? { dedupeKey: foundStatusAuditKey } : {}),
+        ...(found && !sentStatusFound(job.lastSent, resource) ? { dedupeKey: foundStatusAuditKey } : {}),
       },
       // `reason` tells a receiver an operator's pause from compliance's (the documented field).
       {
@@ -569,6 +572,9 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // Named by the command and the version its write made: the one after the version its saved send
     // named (job.settingsSent), alike whether answered or found in place (the version found may be
     // later: a pacing write since); a settings write sent again after an undo makes its own.
+    // Recorded under that name too (recordAndAnnounce), answered or found, so that a run that died
+    // between the record and the event leaves one record; a write found with no saved send to name
+    // it keeps one key per command, its version being the one found (foundStatusAuditKey).
     const once = `command:${job.commandId}:settings:${settingsSentVersion !== undefined ? settingsSentVersion + 1 : resource.version}`;
     const made = await effects.recordAndAnnounce(
       once,
@@ -577,7 +583,9 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         action: 'settings_changed',
         details: { changes, scope: 'cxone', ...same, ...(found ? mark : { rebases }) },
         cxoneVersion: resource.version,
-        ...(found ? { dedupeKey: `command:${job.commandId}:settings-found` } : {}),
+        ...(found && settingsSentVersion === undefined
+          ? { dedupeKey: `command:${job.commandId}:settings-found` }
+          : {}),
       },
       { type: 'campaign.settings.changed', data: { changes, version: resource.version, ...mark } },
     );
@@ -973,8 +981,8 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     }
     const mark = found ? { foundApplied: true } : {};
     // One write of these fields per command: a later run finding them (its worker died before
-    // saveLocalRecorded) repeats this event's id and is not published again — nor recorded again
-    // when an earlier run announced them, and so recorded them (as for the status above).
+    // saveLocalRecorded) repeats this event's id and is not published again — nor recorded again,
+    // answered or found, by the record's dedupe key (the same name, recordAndAnnounce).
     await effects.recordAndAnnounce(
       `command:${job.commandId}:orchestrator`,
       found,
@@ -982,7 +990,6 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         action: 'settings_changed',
         details: { changes, scope: 'orchestrator', ...mark },
         cxoneVersion: latest.version,
-        ...(found ? { dedupeKey: `command:${job.commandId}:orchestrator-found` } : {}),
       },
       { type: 'campaign.settings.changed', data: { changes, version: latest.version, ...mark } },
     );
@@ -1022,10 +1029,13 @@ export function statusWriteVersion(
   resource: CampaignResource,
   found: boolean,
 ): number {
-  if (found && lastSent !== undefined && lastSent.changes['status'] === resource.status) {
-    return lastSent.version + 1;
-  }
+  if (found && sentStatusFound(lastSent, resource)) return lastSent!.version + 1;
   return resource.version;
+}
+
+/** Whether the last write sent set the status `resource` holds: a status found is that write's. Pure. */
+export function sentStatusFound(lastSent: SentWrite | undefined, resource: CampaignResource): boolean {
+  return lastSent !== undefined && lastSent.changes['status'] === resource.status;
 }
 
 /**
