@@ -6,7 +6,7 @@ import type { StoredEvent } from '../shared/events/publisher.js';
 import { QUEUES } from '../shared/keys.js';
 import { webhookJobSchema } from '../shared/jobs.js';
 import { registerWebhookHoldReader, webhookDestinationBackoffs, webhookOutcomes } from '../shared/metrics.js';
-import { auditOrLog } from '../shared/side-records.js';
+import type { AuditInput } from '../shared/audit/types.js';
 import {
   DEFAULT_DELIVERY_TIMEOUT_MS,
   deliverOnce,
@@ -27,6 +27,7 @@ import {
   type DestinationRef,
 } from '../shared/webhooks/backoff.js';
 import { classifyDelivery } from '../shared/webhooks/outcome.js';
+import { settleOwedAudits } from '../shared/webhooks/owed-audit.js';
 import {
   DEFAULT_JITTER_RATIO,
   DEFAULT_RETRY_SCHEDULE_MS,
@@ -221,20 +222,33 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     );
   }
 
-  // The delivery outcome is already recorded when an audit record is written: a failed write is
-  // logged (auditOrLog), not thrown, or the job's retry would resend the event.
-  const auditDeps = { audit: ctx.audit, logger };
+  // The delivery outcome is already recorded when its audit record is appended: the script that
+  // wrote the outcome wrote the record as owed with it (owed-audit.ts), so a failed append is logged,
+  // not thrown (the job's retry would resend the event), and the next sweep appends it.
+  const auditDeps = { ...deps, audit: ctx.audit, logger };
 
-  /** The trail and the log of a dead letter just written: audited as `webhook_failure` when `audit`. */
-  async function recordDeadLetter(event: EventRef, letter: DeadLetter, audit: boolean): Promise<void> {
-    if (audit) {
-      await auditOrLog(auditDeps, {
-        campaignId: auditCampaignId(event),
-        action: 'webhook_failure',
-        actor: `worker:${QUEUES.webhook}`,
-        details: { eventType: event.type, ...letter },
-      });
-    }
+  /**
+   * A dead letter's `webhook_failure` record: one per dead letter (its dedupe key names the event and
+   * the letter's time; a replay dead-lettered again is another failure), dated when it failed.
+   */
+  function failureRecord(event: EventRef, letter: DeadLetter): AuditInput {
+    return {
+      campaignId: auditCampaignId(event),
+      action: 'webhook_failure',
+      actor: `worker:${QUEUES.webhook}`,
+      details: { eventType: event.type, ...letter },
+      dedupeKey: `webhook_failure:${letter.eventId}:${letter.at}`,
+      occurredAt: letter.at,
+    };
+  }
+
+  /** The trail and the log of a dead letter just written, with the record it owes (if audited). */
+  async function recordDeadLetter(
+    event: EventRef,
+    letter: DeadLetter,
+    owed: AuditInput | undefined,
+  ): Promise<void> {
+    if (owed) await settleOwedAudits(auditDeps, owed);
     logger.warn({ ...letter, type: event.type, campaignId: event.campaignId }, 'webhook event dead-lettered');
   }
 
@@ -257,7 +271,8 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       ...(attempt?.bodyExcerpt ? { bodyExcerpt: attempt.bodyExcerpt } : {}),
       ...(attempt?.error ? { error: attempt.error } : {}),
     };
-    const written = await deadLetter(deps, letter, run);
+    const owed = audit ? failureRecord(event, letter) : undefined;
+    const written = await deadLetter(deps, letter, run, owed);
     if (written === 'superseded') throw settledWhileSending(event.id);
     if (written === 'missing') {
       // Its stored bytes expired since the run read them: no dead letter without the bytes to replay.
@@ -265,7 +280,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       throw new WebhookSettledError(`webhook event ${event.id} expired before it could be dead-lettered`);
     }
     webhookOutcomes.inc({ outcome });
-    await recordDeadLetter(event, letter, audit);
+    await recordDeadLetter(event, letter, owed);
     throw new WebhookSettledError(
       `webhook event ${event.id} dead-lettered (${reason}${attempt?.status ? `, HTTP ${attempt.status}` : ''}); ` +
         'fix the receiver, then POST /v1/webhooks/dead-letters/replay',
@@ -525,27 +540,33 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
         return { status: attempt.status! };
       }
       case 'disable': {
-        const flipped = await disableDestination(deps, destination.url, {
-          status: attempt.status!,
-          eventId,
-          nowMs: ctx.clock.now(),
-        });
+        const disabledAt = new Date(ctx.clock.now()).toISOString();
+        // Owed in the disabling write, appended after it (owed-audit.ts): only by the call that flipped it.
+        const owed: AuditInput = {
+          campaignId: auditCampaignId(event),
+          action: 'webhook_destination_disabled',
+          actor: `worker:${QUEUES.webhook}`,
+          details: {
+            eventId,
+            eventType: event.type,
+            status: attempt.status,
+            bodyExcerpt: attempt.bodyExcerpt ?? '',
+          },
+          dedupeKey: `webhook_destination_disabled:${eventId}:${disabledAt}`,
+          occurredAt: disabledAt,
+        };
+        const flipped = await disableDestination(
+          deps,
+          destination.url,
+          { status: attempt.status!, eventId, nowMs: Date.parse(disabledAt) },
+          owed,
+        );
         if (flipped) {
           logger.error(
             logFields,
             'webhook receiver answered 410 Gone: destination disabled until re-enabled',
           );
-          await auditOrLog(auditDeps, {
-            campaignId: auditCampaignId(event),
-            action: 'webhook_destination_disabled',
-            actor: `worker:${QUEUES.webhook}`,
-            details: {
-              eventId,
-              eventType: event.type,
-              status: attempt.status,
-              bodyExcerpt: attempt.bodyExcerpt ?? '',
-            },
-          });
+          await settleOwedAudits(auditDeps, owed);
         }
         return toDeadLetters(
           job,
@@ -620,9 +641,11 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       at: new Date(ctx.clock.now()).toISOString(),
       error: labelUrlsIn(error),
     };
-    const event = await deadLetterUndecided(deps, letter);
+    const event = await deadLetterUndecided(deps, letter, (e) =>
+      auditsFailure(e) ? failureRecord(e, letter) : undefined,
+    );
     if (!event) return false;
-    await recordDeadLetter(event, letter, auditsFailure(event));
+    await recordDeadLetter(event, letter, event.owed);
     return true;
   }
 
@@ -688,6 +711,9 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
   async function sweep(intervalMs: number): Promise<SweepResult | undefined> {
     if (!ctx.config.webhook || !(await takeSweepTurn(ctx.redis, ctx.keys, intervalMs))) return undefined;
     const queue = ctx.queues[QUEUES.webhook];
+    // Records owed by outcomes whose process died (or whose append failed) before appending them.
+    const owedAppended = await settleOwedAudits(auditDeps);
+    if (owedAppended) logger.info({ count: owedAppended }, 'owed webhook audit records settled by the sweep');
     const backfilled = await backfillPendingIndex(ctx.redis, ctx.keys);
     if (backfilled) logger.info({ count: backfilled }, 'pending webhook events added to the sweep index');
     const result = await sweepOrphanedEvents({

@@ -37,7 +37,7 @@ describe('closing the webhook worker', () => {
     };
     const evalsha = redis.evalsha.bind(redis);
     redis.evalsha = async (...args: unknown[]) => {
-      if (args[1] === 3 && args[2] === h.keys.webhookDeadLetters()) {
+      if (args[1] === 4 && args[2] === h.keys.webhookDeadLetters()) {
         entered();
         await gate;
       }
@@ -53,13 +53,14 @@ describe('closing the webhook worker', () => {
     await fallbackEntered;
     expect(await h.queue.getJob(e.id).then((j) => j?.getState())).toBe('failed');
 
-    // The fallback's last write is its audit record.
+    // The fallback's last writes are its audit record (owed with the dead letter: appended by its
+    // dedupe key) and the owed entry's removal.
     let audited = false;
-    const append = h.audit.append.bind(h.audit);
-    h.audit.append = async (input) => {
-      const record = await append(input);
+    const appendWithOutcome = h.audit.appendWithOutcome.bind(h.audit);
+    h.audit.appendWithOutcome = async (input) => {
+      const outcome = await appendWithOutcome(input);
       audited = true;
-      return record;
+      return outcome;
     };
 
     await h.worker.close();

@@ -117,12 +117,12 @@ describe('a webhook event that expires while it is being delivered', () => {
     // A destination disabled by a 410: the worker dead-letters the event without sending (no run).
     await disableDestination(h, receiver.url, { status: 410, eventId: 'evt_earlier', nowMs: Date.now() });
     const eventKeyPrefix = h.keys.webhookEvent('');
-    // The seam: the dead letter (three keys: the set, the event, the pending index) finds it gone.
+    // The seam: the dead letter (four keys: the set, the event, the pending index, the owed audit records) finds it gone.
     const redis = h.redis as unknown as { evalsha: (...args: unknown[]) => Promise<unknown> };
     const evalsha = redis.evalsha.bind(redis);
     redis.evalsha = async (...args: unknown[]) => {
       if (
-        args[1] === 3 &&
+        args[1] === 4 &&
         args[2] === h.keys.webhookDeadLetters() &&
         String(args[3]).startsWith(eventKeyPrefix)
       )

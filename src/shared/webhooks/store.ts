@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { EVENT_TTL_SECONDS, parseStoredEvent, type StoredEvent } from '../events/publisher.js';
+import type { AuditInput } from '../audit/types.js';
 import type { Keys } from '../keys.js';
 import type { deadLetterFieldsSchema, destinationStateSchema } from '../responses/webhooks.js';
 import { DEFAULT_RETRY_SCHEDULE_MS, webhookJobOptions } from './schedule.js';
@@ -9,6 +10,7 @@ import { evalScript } from '../redis-script.js';
 import { RequestAbandonedError, throwIfAbandoned } from '../errors.js';
 import { webhookPendingKey } from './pending.js';
 import { destinationBackoffKeys, HOLD_MARK } from './backoff.js';
+import { OWE_AUDIT_LUA, owedAuditArgs, owedAuditKey } from './owed-audit.js';
 
 /**
  * Webhook delivery state in Redis: the delivered log (one entry per event id, ever), the dead-letter
@@ -25,13 +27,15 @@ export type DeadLetter = z.output<typeof deadLetterFieldsSchema>;
 export type DeadLetterReason = DeadLetter['reason'];
 export type DestinationState = z.output<typeof destinationStateSchema>;
 
-// KEYS: destination hash. ARGV: url, disabledAt, status, eventId. Returns 1 only for the call that disabled it.
-const DISABLE_SCRIPT = `
+// KEYS: destination hash, owed audit records. ARGV: url, disabledAt, status, eventId, the audit record
+// it owes (owed-audit.ts: dedupe key and JSON, '' for none). Returns 1 only for the call that disabled it.
+const DISABLE_SCRIPT = `${OWE_AUDIT_LUA}
 local url = redis.call('HGET', KEYS[1], 'url')
 local at = redis.call('HGET', KEYS[1], 'disabledAt')
 if url == ARGV[1] and at then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'url', ARGV[1], 'disabledAt', ARGV[2], 'status', ARGV[3], 'eventId', ARGV[4])
+owe_audit(2, 5)
 return 1
 `;
 
@@ -143,8 +147,8 @@ export async function markDelivered(
 // worker read it (a dead letter without a run: no destination, destination disabled) would come
 // back as a hash of dead-letter fields with no body, listed as a dead letter that no replay can
 // send. It is written whole or not at all; only its entry in the pending index, which names an event
-// that is gone, is removed.
-const DEAD_LETTER_SCRIPT = `
+// that is gone, is removed. The audit record it owes (ARGV[7], ARGV[8]; KEYS[4]) is written with it.
+const DEAD_LETTER_SCRIPT = `${OWE_AUDIT_LUA}
 if redis.call('HEXISTS', KEYS[2], 'body') == 0 then
   redis.call('ZREM', KEYS[3], ARGV[1])
   return -1
@@ -156,6 +160,7 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HSET', KEYS[2], 'state', 'dead', 'deadLetter', ARGV[4])
 redis.call('HDEL', KEYS[2], 'run')
 redis.call('EXPIRE', KEYS[2], ARGV[5])
+owe_audit(4, 7)
 return 1
 `;
 
@@ -172,22 +177,31 @@ export type DeadLetterWrite = 'written' | 'superseded' | 'missing';
  * so they could only be listed, never replayed, and the set would grow without bound.
  *
  * With `run` (a send's verdict, see countSend) it writes nothing when the send is no longer that
- * run's. An event no longer stored is not dead-lettered at all (see DEAD_LETTER_SCRIPT).
+ * run's. An event no longer stored is not dead-lettered at all (see DEAD_LETTER_SCRIPT). `owed`, the
+ * audit record of the dead letter, is written as owed with it (owed-audit.ts): the caller appends it.
  */
 export async function deadLetter(
   deps: WebhookStoreDeps,
   letter: DeadLetter,
   run?: string,
+  owed?: AuditInput,
 ): Promise<DeadLetterWrite> {
   const written = Number(
-    await evalScript(deps.redis, DEAD_LETTER_SCRIPT, 3, ...deadLetterArgs(deps.keys, letter), run ?? ''),
+    await evalScript(
+      deps.redis,
+      DEAD_LETTER_SCRIPT,
+      4,
+      ...deadLetterArgs(deps.keys, letter),
+      run ?? '',
+      ...owedAuditArgs(owed),
+    ),
   );
   return written === 1 ? 'written' : written === 0 ? 'superseded' : 'missing';
 }
 
 /**
  * The keys and arguments both dead-letter scripts take, in their order: the dead-letter set, the
- * event, the pending index; the event id, the letter's time, the cut-off of the set's trim, the
+ * event, the pending index, the owed audit records; the event id, the letter's time, the cut-off of the set's trim, the
  * letter, and the TTL the event's bytes get (they must outlive the dead letter long enough for an
  * operator to replay them).
  */
@@ -197,6 +211,7 @@ function deadLetterArgs(keys: Keys, letter: DeadLetter): Array<string | number> 
     keys.webhookDeadLetters(),
     keys.webhookEvent(letter.eventId),
     webhookPendingKey(keys),
+    owedAuditKey(keys),
     letter.eventId,
     atMs,
     `(${atMs - EVENT_TTL_SECONDS * 1000}`,
@@ -205,10 +220,12 @@ function deadLetterArgs(keys: Keys, letter: DeadLetter): Array<string | number> 
   ];
 }
 
-// KEYS: dead-letter set, event hash, pending index. ARGV: eventId, atMs, cutoff score, letter JSON,
-// TTL seconds. Returns {type, campaignId} when it wrote the dead letter; nil when the event is gone or
-// decided (either way it leaves the pending index).
-const DEAD_LETTER_UNDECIDED_SCRIPT = `
+// KEYS: dead-letter set, event hash, pending index, owed audit records. ARGV: eventId, atMs, cutoff
+// score, letter JSON, TTL seconds, the audit record it owes (dedupe key and JSON, '' for none), the
+// type and campaign id that record was built for. Returns {type, campaignId} when it wrote the dead
+// letter; nil when the event is gone or decided (either way it leaves the pending index). The record
+// is owed only when the event is still the one it was built for (a replaced event's own is built again).
+const DEAD_LETTER_UNDECIDED_SCRIPT = `${OWE_AUDIT_LUA}
 local h = redis.call('HMGET', KEYS[2], 'state', 'body', 'type', 'campaignId')
 redis.call('ZREM', KEYS[3], ARGV[1])
 if not h[2] or h[1] == 'delivered' or h[1] == 'dead' then return nil end
@@ -217,6 +234,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 redis.call('HSET', KEYS[2], 'state', 'dead', 'deadLetter', ARGV[4])
 redis.call('HDEL', KEYS[2], 'run')
 redis.call('EXPIRE', KEYS[2], ARGV[5])
+if (h[3] or '') == ARGV[8] and (h[4] or '') == ARGV[9] then owe_audit(4, 6) end
 return {h[3] or '', h[4] or ''}
 `;
 
@@ -226,19 +244,32 @@ return {h[3] or '', h[4] or ''}
  * unexpected error on its last attempt, BullMQ's stall limit). Atomic, so a worker delivering the
  * event at the same moment is never overwritten, and a send still under way for the job finds its
  * event no longer its own (countSend), so it neither dead-letters nor counts it again. Returns the
- * event's type and campaign when it wrote the dead letter (for the audit record), null otherwise.
+ * event's type and campaign when it wrote the dead letter, null otherwise; with them, the audit record
+ * `owe` builds for the event (if any), written as owed with the dead letter (owed-audit.ts).
  */
 export async function deadLetterUndecided(
   deps: WebhookStoreDeps,
   letter: DeadLetter,
-): Promise<{ type: string; campaignId: string } | null> {
+  owe?: (event: { type: string; campaignId: string }) => AuditInput | undefined,
+): Promise<{ type: string; campaignId: string; owed?: AuditInput } | null> {
+  // The record names the event's type and campaign, read first: both are fixed once it is stored.
+  const [type = null, campaignId = null] = owe
+    ? await deps.redis.hmget(deps.keys.webhookEvent(letter.eventId), 'type', 'campaignId')
+    : [];
+  const owed = owe && type !== null ? owe({ type, campaignId: campaignId ?? '' }) : undefined;
   const result = (await evalScript(
     deps.redis,
     DEAD_LETTER_UNDECIDED_SCRIPT,
-    3,
+    4,
     ...deadLetterArgs(deps.keys, letter),
+    ...owedAuditArgs(owed),
+    type ?? '',
+    campaignId ?? '',
   )) as [string, string] | null;
-  return result ? { type: result[0], campaignId: result[1] } : null;
+  if (!result) return null;
+  const [writtenType, writtenCampaign] = result;
+  const same = owed !== undefined && writtenType === type && writtenCampaign === (campaignId ?? '');
+  return { type: writtenType, campaignId: writtenCampaign, ...(same ? { owed } : {}) };
 }
 
 /**
@@ -476,21 +507,27 @@ export async function loadDeliveryContext(
   };
 }
 
-/** Disables delivery to `url` (persisted). True only for the caller that flipped it, so it is audited once. */
+/**
+ * Disables delivery to `url` (persisted). True only for the caller that flipped it, so it is audited
+ * once: `owed`, its audit record, is written as owed in the same step (owed-audit.ts), only by that call.
+ */
 export async function disableDestination(
   deps: WebhookStoreDeps,
   url: string,
   info: { status: number; eventId: string; nowMs: number },
+  owed?: AuditInput,
 ): Promise<boolean> {
   const result = await evalScript(
     deps.redis,
     DISABLE_SCRIPT,
-    1,
+    2,
     deps.keys.webhookDestination(),
+    owedAuditKey(deps.keys),
     url,
     new Date(info.nowMs).toISOString(),
     String(info.status),
     info.eventId,
+    ...owedAuditArgs(owed),
   );
   return result === 1;
 }

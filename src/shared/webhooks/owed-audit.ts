@@ -1,0 +1,90 @@
+import type { AuditInput, AuditTrail } from '../audit/types.js';
+import type { Keys } from '../keys.js';
+import type { Logger } from '../logger.js';
+import { auditOutcomeOrLog } from '../side-records.js';
+import type { WebhookStoreDeps } from './store.js';
+
+/**
+ * Audit records a webhook outcome owes (a dead letter, a destination disabled). The script that writes
+ * the outcome writes the record it owes in the same step, here, under the record's dedupe key; the
+ * record is appended afterwards and its entry removed. A process that dies between the two (or an
+ * append that fails: a chain too busy, Redis dropping the connection) leaves the entry, and the next
+ * webhook sweep appends it. The dedupe key keeps a record appended by both, or appended and then
+ * owed again by a script ioredis sent twice, to one.
+ *
+ * The record is not appended by the script itself (audit-script.ts): a chain's record is sealed on the
+ * head the writer knows, and a webhook worker rarely knows the head of a campaign others write to, so
+ * the script would leave it to an append after it nearly every time — the very gap this closes.
+ */
+
+/** A hash: the owed record's dedupe key → the record (AuditInput JSON). */
+export function owedAuditKey(keys: Keys): string {
+  return keys.custom('webhook', 'audit-owed');
+}
+
+/** The script arguments for a record owed, or none ('' twice: the script owes nothing). */
+export function owedAuditArgs(owed: AuditInput | undefined): [field: string, json: string] {
+  if (!owed?.dedupeKey) return ['', ''];
+  return [owed.dedupeKey, JSON.stringify(owed)];
+}
+
+/** Lua: writes the owed record given as ARGV[fi], ARGV[fi + 1] into the hash KEYS[ki], if any. */
+export const OWE_AUDIT_LUA = `
+local function owe_audit(ki, fi)
+  if ARGV[fi] ~= '' then redis.call('HSET', KEYS[ki], ARGV[fi], ARGV[fi + 1]) end
+end
+`;
+
+export interface OwedAuditDeps extends WebhookStoreDeps {
+  audit: AuditTrail;
+  logger: Logger;
+}
+
+/** How many owed records one sweep appends at most; the next sweep goes on. */
+const SETTLE_BATCH = 200;
+
+/**
+ * Appends owed records and removes their entries: `owed` (the record a script just wrote), or else
+ * every entry left (the sweep's turn). A record whose append fails stays owed, for the next sweep.
+ * Never rejects. Returns how many records were appended or found already recorded.
+ */
+export async function settleOwedAudits(deps: OwedAuditDeps, owed?: AuditInput): Promise<number> {
+  let inputs: AuditInput[];
+  try {
+    inputs = owed ? [owed] : await readOwed(deps);
+  } catch (err) {
+    deps.logger.error(
+      { err },
+      'could not read the audit records webhook outcomes owe; the next sweep tries again',
+    );
+    return 0;
+  }
+  let settled = 0;
+  for (const input of inputs) {
+    const outcome = await auditOutcomeOrLog(deps, input, { dedupeKey: input.dedupeKey });
+    if (outcome === 'failed') continue;
+    try {
+      await deps.redis.hdel(owedAuditKey(deps.keys), input.dedupeKey!);
+      settled += 1;
+    } catch (err) {
+      // Appended; the entry stays and the next sweep finds it recorded (its dedupe key).
+      deps.logger.warn({ err, dedupeKey: input.dedupeKey }, 'could not clear an owed audit record');
+    }
+  }
+  return settled;
+}
+
+async function readOwed(deps: OwedAuditDeps): Promise<AuditInput[]> {
+  const [, flat] = await deps.redis.hscan(owedAuditKey(deps.keys), '0', 'COUNT', SETTLE_BATCH);
+  const inputs: AuditInput[] = [];
+  for (let i = 0; i + 1 < flat.length && inputs.length < SETTLE_BATCH; i += 2) {
+    try {
+      inputs.push({ ...(JSON.parse(flat[i + 1]!) as AuditInput), dedupeKey: flat[i]! });
+    } catch {
+      // Not written by a script here (a hand edit): dropped rather than failing every sweep.
+      deps.logger.warn({ dedupeKey: flat[i] }, 'an owed audit record is not JSON; dropped');
+      await deps.redis.hdel(owedAuditKey(deps.keys), flat[i]!);
+    }
+  }
+  return inputs;
+}
