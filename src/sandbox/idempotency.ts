@@ -1,6 +1,6 @@
 import { canonicalJson } from '../shared/canonical-json.js';
 import { createHash } from 'node:crypto';
-import type { Clock } from '../shared/clock.js';
+import { monotonicOf, type Clock } from '../shared/clock.js';
 
 export interface StoredResponse {
   statusCode: number;
@@ -43,15 +43,22 @@ export class IdempotencyStore {
     string,
     { body: unknown; fingerprint?: string; response: StoredResponse; at: number }
   >();
+  /**
+   * Ages are measured on the monotonic clock: on the wall clock a key outlived its TTL by as much as
+   * the clock stepped back (NTP, a VM resuming), and a step forward forgot it early.
+   */
+  private readonly monoNow: () => number;
 
   constructor(
-    private readonly clock: Clock,
+    clock: Clock,
     private readonly ttlMs: number,
-  ) {}
+  ) {
+    this.monoNow = monotonicOf(clock);
+  }
 
   lookup(tenant: string, key: string, body: unknown): IdempotencyLookup {
     const entry = this.entries.get(this.id(tenant, key));
-    if (!entry || this.clock.now() - entry.at > this.ttlMs) return { kind: 'new' };
+    if (!entry || this.monoNow() - entry.at > this.ttlMs) return { kind: 'new' };
     // The body is the client's, unvalidated: one nested past any create body cannot be the one
     // remembered, and canonicalising it would overflow the stack (a 500 where CXone answers 422).
     if (nestsDeeperThan(body, MAX_BODY_DEPTH)) return { kind: 'mismatch' };
@@ -62,7 +69,7 @@ export class IdempotencyStore {
   }
 
   remember(tenant: string, key: string, body: unknown, response: StoredResponse): void {
-    const now = this.clock.now();
+    const now = this.monoNow();
     for (const [id, entry] of this.entries) {
       // Map iteration is insertion order, so the oldest entries come first.
       if (now - entry.at <= this.ttlMs) break;

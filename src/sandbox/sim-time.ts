@@ -1,30 +1,31 @@
-import type { Clock } from '../shared/clock.js';
+import { monotonicOf, type Clock } from '../shared/clock.js';
 
 /**
  * Simulated time: it starts at the sandbox's real start time and runs `timeScale` times faster,
- * plus any skips a test asks for. simNow = start + (realNow + steppedBack − start) × timeScale +
- * skipped, where steppedBack takes out the wall clock's steps back (see now()).
+ * plus any skips a test asks for. simNow = start + elapsed × timeScale + skipped, where elapsed is
+ * read on the monotonic clock (Clock.monotonicNow): a step of the wall clock (NTP, a VM resuming)
+ * moves it neither way, so simulated time never runs backwards (the dialer models only run forward:
+ * a campaign joining its skill group's pool at an instant before the pool's was a 500) and never
+ * jumps (derived from the wall clock, a step back then forward again jumped it by the step ×
+ * timeScale, a day of dialing at 24× in one read).
  * Dialer simulations use it, so statistics accumulate faster than real time; tokens, rate windows
  * and the lawfulness of a dial (calling windows, legal hours) use real time (see `realOf`).
  */
 export class SimulatedTime {
+  private readonly monoNow: () => number;
   private startReal: number;
+  private startMono: number;
   private skippedMs = 0;
   /** Each skip: the simulated instant it jumped from, and how far. */
   private skips: { fromSim: number; ms: number }[] = [];
-  /** How far, in all, the wall clock has stepped back (see now()). */
-  private steppedBackMs = 0;
-  /** Each step back: the simulated instant it came at, and how far the clock stepped. */
-  private steps: { fromSim: number; realMs: number }[] = [];
-  /** The clock's reading at the last look: one below it is a step back. */
-  private lastReal: number;
 
   constructor(
     private readonly clock: Clock,
     readonly timeScale: number,
   ) {
+    this.monoNow = monotonicOf(clock);
     this.startReal = clock.now();
-    this.lastReal = this.startReal;
+    this.startMono = this.monoNow();
   }
 
   /**
@@ -33,33 +34,14 @@ export class SimulatedTime {
    */
   restart(): void {
     this.startReal = this.clock.now();
+    this.startMono = this.monoNow();
     this.skippedMs = 0;
     this.skips = [];
-    this.steppedBackMs = 0;
-    this.steps = [];
-    this.lastReal = this.startReal;
   }
 
-  /**
-   * Never less than an instant it answered before. The clock is the wall clock, which NTP or a VM
-   * resuming can step back; the dialer models only run forward, and a campaign joining its skill
-   * group's pool at an instant before the pool's was refused (a 500 to the activating PATCH, after
-   * the activation was stored). A step back is taken out, so simulated time runs on from where it was:
-   * standing still until the clock caught up, an hour's step stopped every dialer for an hour.
-   */
+  /** Never less than an instant it answered before; whole milliseconds. */
   now(): number {
-    const real = this.clock.now();
-    if (real < this.lastReal) {
-      const fromSim = this.simAt(this.lastReal);
-      this.steps.push({ fromSim, realMs: this.lastReal - real });
-      this.steppedBackMs += this.lastReal - real;
-    }
-    this.lastReal = real;
-    return this.simAt(real);
-  }
-
-  private simAt(real: number): number {
-    return this.startReal + (real + this.steppedBackMs - this.startReal) * this.timeScale + this.skippedMs;
+    return this.startReal + Math.floor((this.monoNow() - this.startMono) * this.timeScale) + this.skippedMs;
   }
 
   /** Jumps simulated time forward (never back, so simulations only move forward). */
@@ -71,9 +53,10 @@ export class SimulatedTime {
 
   /**
    * The real instant a simulated one stands for (a skipped stretch stands for the moment of its
-   * skip), never later than now. A dial is lawful or not by the clock CXone and the orchestrator
-   * share: judged in simulated time, a sped-up sandbox would count dials as made at night while the
-   * orchestrator, enforcing the same windows in real time, rightly keeps the campaign dialing.
+   * skip), never later than now: the wall clock as it reads now, less the time elapsed since. A dial
+   * is lawful or not by the clock CXone and the orchestrator share: judged in simulated time, a
+   * sped-up sandbox would count dials as made at night while the orchestrator, enforcing the same
+   * windows in real time, rightly keeps the campaign dialing.
    */
   realOf(simMs: number): number {
     let skipped = 0;
@@ -81,13 +64,8 @@ export class SimulatedTime {
       if (simMs <= fromSim) break;
       skipped += Math.min(ms, simMs - fromSim);
     }
-    // An instant after a step back of the wall clock stands for a reading of the clock as it runs since.
-    let steppedBack = 0;
-    for (const { fromSim, realMs } of this.steps) {
-      if (simMs <= fromSim) break;
-      steppedBack += realMs;
-    }
-    const real = this.startReal + (simMs - this.startReal - skipped) / this.timeScale - steppedBack;
+    const elapsed = (simMs - this.startReal - skipped) / this.timeScale;
+    const real = this.clock.now() - (this.monoNow() - this.startMono - elapsed);
     return Math.min(this.clock.now(), real);
   }
 }

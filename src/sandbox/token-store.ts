@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Clock } from '../shared/clock.js';
+import { monotonicOf, type Clock } from '../shared/clock.js';
 import { CXONE_SCOPES, type CxoneScope } from '../shared/cxone/wire.js';
 import type { SandboxClient } from './types.js';
 
@@ -7,7 +7,12 @@ export interface TokenGrant {
   clientId: string;
   tenant: string;
   scopes: readonly CxoneScope[];
-  expiresAtMs: number;
+  /**
+   * On the monotonic clock (Clock.monotonicNow), not the wall clock: an expiry on wall time lived an
+   * hour longer after an hour's step back of the clock (NTP, a VM resuming), and died at once after
+   * a step forward, where the token's `expires_in` promised otherwise.
+   */
+  expiresAtMonoMs: number;
 }
 
 export type TokenCheck = { ok: true; grant: TokenGrant } | { ok: false; reason: 'unknown' | 'expired' };
@@ -59,11 +64,14 @@ export class ClientRegistry {
 export class TokenStore {
   private readonly tokens = new Map<string, TokenGrant>();
   private issuedSinceSweep = 0;
+  private readonly monoNow: () => number;
 
   constructor(
-    private readonly clock: Clock,
+    clock: Clock,
     private readonly ttlSeconds: number,
-  ) {}
+  ) {
+    this.monoNow = monotonicOf(clock);
+  }
 
   get ttl(): number {
     return this.ttlSeconds;
@@ -80,7 +88,7 @@ export class TokenStore {
       clientId,
       tenant,
       scopes,
-      expiresAtMs: this.clock.now() + this.ttlSeconds * 1000,
+      expiresAtMonoMs: this.monoNow() + this.ttlSeconds * 1000,
     };
     this.tokens.set(token, grant);
     return { token, grant };
@@ -89,7 +97,7 @@ export class TokenStore {
   check(token: string): TokenCheck {
     const grant = this.tokens.get(token);
     if (!grant) return { ok: false, reason: 'unknown' };
-    if (this.clock.now() >= grant.expiresAtMs) return { ok: false, reason: 'expired' };
+    if (this.monoNow() >= grant.expiresAtMonoMs) return { ok: false, reason: 'expired' };
     return { ok: true, grant };
   }
 
@@ -103,11 +111,11 @@ export class TokenStore {
    * before its expiry. Returns how many were still valid.
    */
   revoke(clientId?: string): number {
-    const now = this.clock.now();
+    const now = this.monoNow();
     let revoked = 0;
     for (const [token, grant] of this.tokens) {
       if (clientId !== undefined && grant.clientId !== clientId) continue;
-      if (now < grant.expiresAtMs) revoked += 1;
+      if (now < grant.expiresAtMonoMs) revoked += 1;
       this.tokens.delete(token);
     }
     return revoked;
@@ -121,9 +129,9 @@ export class TokenStore {
     this.issuedSinceSweep += 1;
     if (this.issuedSinceSweep < 256) return;
     this.issuedSinceSweep = 0;
-    const cutoff = this.clock.now() - this.ttlSeconds * 1000;
+    const cutoff = this.monoNow() - this.ttlSeconds * 1000;
     for (const [token, grant] of this.tokens) {
-      if (grant.expiresAtMs < cutoff) this.tokens.delete(token);
+      if (grant.expiresAtMonoMs < cutoff) this.tokens.delete(token);
     }
   }
 }

@@ -74,7 +74,7 @@ export interface SandboxOptions {
   /** How long an Idempotency-Key is remembered. Default 24 h. */
   idempotencyTtlMs?: number;
   logger?: Logger;
-  /** Real-time source (token expiry, rate windows, simulated time). Default the system clock. */
+  /** Real-time source (token expiry, rate windows, simulated time; lifetimes on its monotonicNow). Default the system clock. */
   clock?: Clock;
 }
 
