@@ -15,7 +15,7 @@ import { auditOrLog } from '../shared/side-records.js';
 import { recordStartedOutside } from '../shared/started-outside.js';
 import { ACTOR, type Deps, describe } from './launch-deps.js';
 import { transition } from './launch-transition.js';
-import { safeStartRunning } from './launch-takeover.js';
+import { markTakenOver, safeStartRunning } from './launch-takeover.js';
 
 /**
  * The activating write of a launch's campaign, now or at its delayed start: the safe start riding on
@@ -199,13 +199,15 @@ export async function activateNow(
         "campaign activated in CXone while the orchestrator's own activation was on its way; taking it over",
       );
       await campaigns.clear(input.campaignId, ['activationSent']);
-      startedOutside = { at: new Date(ctx.clock.now()).toISOString(), from: 'scheduled' };
       await recordStartedOutside(ctx, resource, {
         launchId: input.launchId,
         from: 'scheduled',
         reason: "activated outside the orchestrator while its launch's own activation was on its way",
       });
       await queueHistoryImport(ctx, input.campaignId, resource.version);
+      // Marked before the safe-start write (markTakenOver): its answer lost and this worker dead
+      // before the sync, the next run finds the takeover unfinished and records the start in place.
+      startedOutside = await markTakenOver(deps, resource, input.launchId);
       if (resource.status === 'active') {
         ({ resource, safeStart: applied } = await safeStartRunning(ctx, { ...input, before: resource }));
       }

@@ -16,7 +16,7 @@ import {
   nextLaunchStep,
   planActivation,
   type ActivationPlan,
-  unrecordedStartFrom,
+  runningFoundOnRead,
 } from './launch-plan.js';
 import { CampaignMissingAtStartError, noteFoundAtLook, noteMissingAtLook } from './scheduled-check.js';
 import { redelayAfterRun } from '../shared/redelay-job.js';
@@ -30,7 +30,7 @@ import {
   finalReason,
 } from './launch-deps.js';
 import { activateNow } from './launch-activate-now.js';
-import { takeOverEarlyActivation } from './launch-takeover.js';
+import { markTakenOver, takeOverEarlyActivation } from './launch-takeover.js';
 import {
   noteActivation,
   noteActivated,
@@ -171,31 +171,44 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       return { outcome: 'skipped', reason: `campaign is ${current.status}` };
     }
     if (step === 'done') {
-      // Running at or after its start with no activating write of ours noted on the record (every one
-      // is, before it is sent): not this job's own write with its answer lost, but an operator's
-      // activation in CXone's console since the last look — in the minutes before the start, or while
-      // the job waited for a worker.
-      const outside =
-        early || (record !== null && !record.startedOutside && record.activationSent === undefined);
-      foundRunning = { current, record, takeover: outside };
-      if (outside) {
-        // Activated in CXone before its start — the orchestrator activates only when the start is
-        // due, and its API cannot resume a scheduled campaign — so it may be dialing unwatched: it is
-        // watched from now on (pacing, calling windows), and the trail says who did not do it. Not
-        // decided on the record's status, which a GET or a command may have refreshed meanwhile.
-        await takeOverEarlyActivation(deps, current, expectedAt, data.launchId);
-      }
-      // Also a redelivery after the activation went through: finish what that run may not have (its
-      // safe start too, when its answer was lost before the record's sync).
+      // Running at or after its start, or before it: whose start it was is decided by the rule the
+      // launch's own runs use (launch-plan.ts runningFoundOnRead), never by the record's status, which a
+      // GET or a command may have refreshed meanwhile. Before its start, or with no activating write of
+      // ours noted on the record (every one is, before it is sent), it is an operator's activation in
+      // CXone's console — since the last look, or while the job waited for a worker — taken over now;
+      // marked taken over with its safe start unrecorded, an earlier run's takeover died before
+      // recording it, and it is carried on; else it is this launch's own start (a redelivery after the
+      // activation went through), its safe start recorded when its answer was lost before the sync.
       // The rate the activating run saved it planned from, before it sent the write; the record's for
       // a job saved by an earlier release (a GET's refresh since shows CXone's start there instead).
       const requested = data.startPlannedFrom ?? record?.config.dialerStrategy.callRate;
+      const found = runningFoundOnRead(current.status, record, requested, { beforeStart: early });
+      const outside = found.kind === 'startedOutside';
+      const carried = found.kind === 'takeoverUnfinished' ? found.plannedFrom : undefined;
+      // Taken over, now or by an earlier run: announced as such, never as the scheduled start.
+      const takenOver = outside || record?.startedOutside !== undefined;
+      foundRunning = { current, record, takeover: takenOver };
+      if (outside) {
+        // It may be dialing unwatched: it is watched from now on (pacing, calling windows), and the
+        // trail says who did not start it.
+        await takeOverEarlyActivation(deps, current, expectedAt, data.launchId);
+        // Marked before the safe-start write, as the launch's takeover is (its sync): a write CXone
+        // applies whose answer is lost, and a worker that dies before the sync after it, leave the
+        // record marked with no pacing — the next run carries the takeover on and records the safe
+        // start it finds in place. Unmarked, that run took the campaign for a fresh takeover at the
+        // lowered rate, found nothing to lower, and the safe start went unrecorded. After the
+        // announcement: a run that died between the two is redelivered unmarked, and announces once.
+        await markTakenOver(deps, current, data.launchId);
+      }
       const resource = await activateNow(deps, {
         ...activation,
-        takeover: outside,
-        ...(outside ? {} : { plannedFrom: unrecordedStartFrom(record, requested) }),
+        ...(outside
+          ? { takeover: true }
+          : carried !== undefined
+            ? { takeover: true, plannedFrom: carried }
+            : { plannedFrom: found.kind === 'active' ? found.plannedFrom : undefined }),
       });
-      if (outside) await noteActivated(deps, data.launchId, resource);
+      if (takenOver) await noteActivated(deps, data.launchId, resource);
       else {
         await noteScheduledStart(deps, {
           launchId: data.launchId,

@@ -109,14 +109,25 @@ export function unrecordedStartFrom(
 }
 
 /**
- * What a launch's run makes of its campaign found running on CXone, on a first read or a re-read after
- * its schedule write: `startedOutside` when no activating write of ours is noted on the record (every
- * one is, before it is sent) and it is not taken over already — an operator started it in CXone, from
- * the status the orchestrator last knew it in; `takeoverUnfinished` when active, taken over already
- * and its safe start unrecorded (an earlier run's takeover died before it), with the rate it was
- * taken over at; `active` with the callRate
- * an earlier run's unrecorded safe start was planned from (unrecordedStartFrom); `neither` otherwise.
- * Pure.
+ * Whose start it was, for a campaign found running on CXone — the one rule both paths that find it so
+ * decide by: a launch's run (a first read, or the re-read after its schedule write) and the delayed
+ * activation job (its look before the start, or its run at the start). Two rules used to answer it,
+ * and they parted on a record already marked `startedOutside` whose safe start was never recorded: the
+ * launch carried the takeover on, the activation job took the campaign for the launch's own start and
+ * left it dialing at the operator's rate with no statistic seen. The answer is
+ * - `startedOutside`: not marked yet, and no activating write of ours noted on the record (every one
+ *   is, before it is sent; launch-store.ts startedOutsideOrchestrator), or found running before its
+ *   start (`beforeStart`: the orchestrator activates only when the start is due) — an operator started
+ *   it in CXone, from the status the orchestrator last knew it in;
+ * - `takeoverUnfinished`: active, marked already, and no pacing on the record (so no safe start
+ *   recorded and no poll run): an earlier run's takeover died, or lost its safe-start write's answer,
+ *   before recording it — carried on from the rate it was taken over at, as that run's mark left it on
+ *   the record (the `callRate` given when the record has none);
+ * - `active`: the launch's own activation, with the callRate an earlier run's unrecorded safe start
+ *   was planned from (unrecordedStartFrom);
+ * - `neither`: otherwise (paused, taken over or not, is left as it is).
+ * `callRate`: the rate the caller's start was planned from (the launch's config; the activation job's
+ * saved `startPlannedFrom`, else the record's). Pure.
  */
 export function runningFoundOnRead(
   status: CampaignStatus,
@@ -125,24 +136,25 @@ export function runningFoundOnRead(
         config?: Pick<CampaignRecord['config'], 'dialerStrategy'>;
       })
     | null,
-  callRate: number,
+  callRate: number | undefined,
+  opts: { beforeStart?: boolean } = {},
 ):
   | { kind: 'startedOutside'; from: CampaignStatus }
   | { kind: 'active'; plannedFrom: number | undefined }
   | { kind: 'takeoverUnfinished'; plannedFrom: number }
   | { kind: 'neither' } {
-  if (!record?.startedOutside && startedOutsideOrchestrator(status, record)) {
+  const running = status === 'active' || status === 'paused';
+  if (
+    running &&
+    !record?.startedOutside &&
+    (opts.beforeStart === true || startedOutsideOrchestrator(status, record))
+  ) {
     return { kind: 'startedOutside', from: startedOutsideFrom(record) };
   }
   if (status !== 'active') return { kind: 'neither' };
-  const plannedFrom = unrecordedStartFrom(record, callRate);
-  // Marked by an earlier run's takeover that died before its safe start was recorded (its write lost
-  // on the way, say): not the launch's own activation at the operator's rate, but that takeover, to be
-  // carried on — its safe start is written now, or recorded when that run's write was applied with
-  // its answer lost: planned from the rate the takeover found it dialing at, as that run's sync left
-  // it on the record (the launch's own when the record has none).
-  if (record?.startedOutside && plannedFrom !== undefined) {
-    return { kind: 'takeoverUnfinished', plannedFrom: record.config?.dialerStrategy.callRate ?? plannedFrom };
+  if (record?.startedOutside && record.pacing == null) {
+    const takenOverAt = record.config?.dialerStrategy.callRate ?? callRate;
+    if (takenOverAt !== undefined) return { kind: 'takeoverUnfinished', plannedFrom: takenOverAt };
   }
-  return { kind: 'active', plannedFrom };
+  return { kind: 'active', plannedFrom: unrecordedStartFrom(record, callRate) };
 }

@@ -1,5 +1,5 @@
 import type { CampaignConfig } from '../shared/campaign-config.js';
-import { configFromResource } from '../shared/campaign-store.js';
+import { configFromResource, UnknownCampaignError, type CampaignRecord } from '../shared/campaign-store.js';
 import { queueHistoryImport } from '../shared/audit/history-sync.js';
 import type { AppContext } from '../shared/context.js';
 import type { CampaignResource, CampaignStatus } from '../shared/cxone/wire.js';
@@ -45,6 +45,39 @@ export async function safeStartRunning(
     );
     return { resource: before, safeStart: null };
   }
+}
+
+/**
+ * Marks the record of a campaign just taken over `startedOutside`, synced from what CXone holds — the
+ * rate it was found dialing at, which its safe start is planned from — before the safe-start write, as
+ * the launch's takeover marks it (its sync): a write CXone applies whose answer is lost, followed by a
+ * worker that dies before the sync after it, leaves the record marked with no pacing, and the next run
+ * carries the takeover on (launch-plan.ts runningFoundOnRead) and records the safe start it finds in
+ * place, planned from that rate. Unmarked, the next run took it for a fresh takeover at the lowered
+ * rate: nothing to lower, nothing recorded. Written after the takeover's announcement (a run that died
+ * between the two is redelivered unmarked, and announces once). A record holding a newer version gets
+ * the mark alone; no record, nothing to mark. Returns the mark, for the run's own sync to keep.
+ */
+export async function markTakenOver(
+  deps: Pick<Deps, 'ctx' | 'campaigns'>,
+  current: CampaignResource,
+  launchId: string,
+  from: CampaignStatus = 'scheduled',
+): Promise<NonNullable<CampaignRecord['startedOutside']>> {
+  const mark = { at: new Date(deps.ctx.clock.now()).toISOString(), from };
+  const synced = await deps.campaigns.syncFromCxone(
+    current,
+    { launchId, startedOutside: mark },
+    { onlyIfKnown: true },
+  );
+  if (!synced) {
+    try {
+      await deps.campaigns.patch(current.id, { startedOutside: mark });
+    } catch (err) {
+      if (!(err instanceof UnknownCampaignError)) throw err;
+    }
+  }
+  return mark;
 }
 
 /**

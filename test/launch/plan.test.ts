@@ -155,4 +155,46 @@ describe('a running campaign found on a read: whose start was it (pure)', () => 
       kind: 'neither',
     });
   });
+
+  it('is one rule for the launch and the activation job: a look before the start, marks, records, rates', () => {
+    const marked = { status: 'active', startedOutside: { at, from: 'scheduled' } } as const;
+    // Marked by a takeover, with or without an activating write of ours noted before it: carried on,
+    // never taken for the launch's own start (the activation job's own rule did, and left it dialing).
+    expect(runningFoundOnRead('active', { ...marked, activationSent: 3 }, 0.5)).toEqual({
+      kind: 'takeoverUnfinished',
+      plannedFrom: 0.5,
+    });
+    // Before its start, any running campaign is an operator's: the orchestrator activates only when due.
+    expect(
+      runningFoundOnRead('active', { status: 'scheduled', activationSent: 2 }, 0.5, { beforeStart: true }),
+    ).toEqual({ kind: 'startedOutside', from: 'scheduled' });
+    expect(runningFoundOnRead('paused', { status: 'scheduled' }, 0.5, { beforeStart: true })).toEqual({
+      kind: 'startedOutside',
+      from: 'scheduled',
+    });
+    // ...but one already marked is not taken over a second time (a second safe-start write).
+    expect(runningFoundOnRead('active', marked, 0.5, { beforeStart: true })).toEqual({
+      kind: 'takeoverUnfinished',
+      plannedFrom: 0.5,
+    });
+    const paced = { ...marked, pacing: {} as NonNullable<CampaignRecord['pacing']> };
+    expect(runningFoundOnRead('active', paced, 0.5, { beforeStart: true })).toEqual({
+      kind: 'active',
+      plannedFrom: undefined,
+    });
+    // Neither status is running: nothing to decide.
+    expect(runningFoundOnRead('scheduled', null, 0.5, { beforeStart: true })).toEqual({ kind: 'neither' });
+    expect(runningFoundOnRead('cancelled', { status: 'scheduled' }, 0.5)).toEqual({ kind: 'neither' });
+    // Ours, with its safe start recorded (pacing on the record): nothing to record again.
+    expect(runningFoundOnRead('active', { status: 'active', activationSent: 2, pacing: {} }, 0.5)).toEqual({
+      kind: 'active',
+      plannedFrom: undefined,
+    });
+    // No rate to plan from (the activation job of a record-less campaign): an operator's start still.
+    expect(runningFoundOnRead('active', null, undefined)).toEqual({ kind: 'startedOutside', from: 'draft' });
+    expect(runningFoundOnRead('active', { status: 'scheduled', activationSent: 2 }, undefined)).toEqual({
+      kind: 'active',
+      plannedFrom: undefined,
+    });
+  });
 });
