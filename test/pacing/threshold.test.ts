@@ -47,6 +47,20 @@ describe('threshold (the seed rule)', () => {
     expect(thresholdDecision(obs(0.95, 100, 90)).callRate).toBe(1);
   });
 
+  it('holds without a call counted since its last decision, and decides again once there is one', () => {
+    const seen = (totalCalls: number, answeredCalls: number, callsAtLastDecision: number) => ({
+      ...obs(0.5, totalCalls, answeredCalls),
+      callsAtLastDecision,
+    });
+    expect(thresholdDecision(seen(100, 70, 100))).toMatchObject({ direction: 'hold', callRate: 0.5 });
+    expect(thresholdDecision(seen(100, 20, 100))).toMatchObject({ direction: 'hold', callRate: 0.5 });
+    // A stale read: fewer calls than the last decision saw.
+    expect(thresholdDecision(seen(90, 66, 100)).reason).toBe(
+      'no call counted since the last decision (totalCalls 90, 100 then): nothing new to judge',
+    );
+    expect(thresholdDecision(seen(101, 71, 100))).toMatchObject({ direction: 'up', callRate: 0.57 });
+  });
+
   it('treats no calls as no data instead of an answer rate of zero', () => {
     const d = thresholdDecision(obs(0.5, 0, 0));
     expect(d).toMatchObject({ direction: 'hold', callRate: 0.5, reason: 'no calls yet' });

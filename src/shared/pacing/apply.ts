@@ -173,9 +173,20 @@ async function paceActive(
     Math.abs(current - previous.startAnchor.startCallRate) < 1e-9
       ? previous.startAnchor
       : null;
+  // The calls the threshold rule's previous decision was made on: it keeps no memory of its own.
+  const lastCalls =
+    pacingConfig.strategy === 'threshold' && previous.lastDecision?.strategy === 'threshold'
+      ? previous.lastDecision.inputs.totalCalls
+      : undefined;
   const step = decidePacing(
     pacingConfig,
-    { atMs: nowMs, callRate: current, agents: record.config.dialerStrategy.agentCapacity, stats },
+    {
+      atMs: nowMs,
+      callRate: current,
+      agents: record.config.dialerStrategy.agentCapacity,
+      stats,
+      ...(typeof lastCalls === 'number' ? { callsAtLastDecision: lastCalls } : {}),
+    },
     previous.state,
     { periodMs, ...(input.periodStartMs !== undefined ? { periodStartMs: input.periodStartMs } : {}) },
     startAnchor,

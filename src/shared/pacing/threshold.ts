@@ -8,8 +8,12 @@ import { clampCallRate, directionOf, round2, type PacingDecision, type PacingObs
  * `minCallRate`..`maxCallRate` (0.1..1.0). The bounds come from the campaign's `pacing.thresholds`.
  * It ignores abandonment entirely (the abandonment guard still caps it).
  *
- * One deliberate difference: with no calls yet there is no answer rate, so it holds instead of
- * treating 0/1 as "answer rate 0" and cutting the rate before the first dial.
+ * Two deliberate differences: with no calls yet there is no answer rate, so it holds instead of
+ * treating 0/1 as "answer rate 0" and cutting the rate before the first dial; and with no call
+ * counted since its previous decision (`obs.callsAtLastDecision`: nobody dialing, or a stale read
+ * whose counters are below it) it holds too. The cumulative rate has not moved, and deciding on it
+ * again moved the rate 15% on every poll: a campaign whose agents were all logged out was raised to
+ * 1.0 without a single dial, and met them at the highest dial ratio when they came back.
  */
 export function thresholdDecision(
   obs: PacingObservation,
@@ -26,6 +30,15 @@ export function thresholdDecision(
   };
   if (answerRate === null) {
     return { ...base, callRate: current, direction: 'hold', reason: 'no calls yet' };
+  }
+  const since = obs.callsAtLastDecision;
+  if (since !== undefined && totalCalls <= since) {
+    return {
+      ...base,
+      callRate: current,
+      direction: 'hold',
+      reason: `no call counted since the last decision (totalCalls ${totalCalls}, ${since} then): nothing new to judge`,
+    };
   }
   let proposed = current;
   if (answerRate < lower) proposed = current * (1 - step);

@@ -10,6 +10,11 @@ export interface PacingObservation {
   callRate: number;
   /** The config's agentCapacity now (absent: not known; the re-anchor uses its anchor's). */
   agents?: number;
+  /**
+   * `totalCalls` as the threshold rule's previous decision saw them (absent: none, or another strategy).
+   * The rule keeps no memory of its own; it tells from this whether any call was placed since.
+   */
+  callsAtLastDecision?: number;
   /** Cumulative counters since the campaign started, as the stats endpoint returns them. */
   stats: {
     totalCalls: number;
