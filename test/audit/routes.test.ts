@@ -254,6 +254,42 @@ describe('GET /v1/campaigns/:id/audit', () => {
     expect(empty.json()).toEqual({ records: [], nextCursor: null });
   });
 
+  it('the OpenAPI cursor pattern admits exactly the cursors the route accepts, past 2^63 too', async () => {
+    const doc = buildOpenApiDocument() as {
+      paths: Record<string, { get: { parameters: { name: string; schema?: { pattern?: string } }[] } }>;
+    };
+    const param = doc.paths['/v1/campaigns/{campaignId}/audit']!.get.parameters.find(
+      (p) => p.name === 'cursor',
+    );
+    const pattern = new RegExp(param!.schema!.pattern!, 'u');
+    const cases: [string, boolean][] = [
+      ['0-0', true],
+      ['1700000000000-5', true],
+      ['9223372036854775807-0', true], // 2^63 - 1
+      ['9223372036854775808-0', true], // 2^63
+      ['1-9223372036854775809', true],
+      ['18446744073709551614-18446744073709551615', true],
+      ['18446744073709551615-18446744073709551615', true], // 2^64 - 1, the largest stream id
+      ['00000000000000000001-0', true], // leading zeros, 20 digits: Redis reads it as 1
+      ['18446744073709551616-0', false], // 2^64
+      ['1-18446744073709551616', false],
+      ['18446744073709551620-0', false],
+      ['19000000000000000000-0', false],
+      ['99999999999999999999-0', false],
+      ['000000000000000000001-0', false], // 21 digits
+      ['1-99999999999999999999999', false],
+      ['1-', false],
+      ['-1', false],
+      ['1', false],
+      ['abc', false],
+    ];
+    for (const [cursor, accepted] of cases) {
+      const res = await app.inject({ method: 'GET', url: `/v1/campaigns/c-pattern/audit?cursor=${cursor}` });
+      expect(res.statusCode, cursor).toBe(accepted ? 200 : 400);
+      expect(pattern.test(cursor), `OpenAPI pattern on ${cursor}`).toBe(accepted);
+    }
+  });
+
   it('treats empty cursor and limit (`?cursor=&limit=`, as CONTRACT.md spells it) as not given', async () => {
     for (let i = 0; i < 3; i++) {
       await trail.append({

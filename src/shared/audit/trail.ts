@@ -86,18 +86,39 @@ function hasOwnProtoKey(value: unknown): boolean {
   if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return true;
   return Object.values(value).some(hasOwnProtoKey);
 }
-/** A page cursor: the stream id of the last record of the previous page. */
-export const AUDIT_CURSOR = /^\d+-\d+$/;
 const STREAM_ID_PART_MAX = 18_446_744_073_709_551_615n;
 const LAST_STREAM_ID = `${STREAM_ID_PART_MAX}-${STREAM_ID_PART_MAX}`;
+
 /**
- * Whether `cursor` is a stream id Redis takes: AUDIT_CURSOR's shape with both parts unsigned 64-bit
- * numbers. A longer one (a mangled or made-up cursor) would otherwise reach Redis, whose refusal is
- * no invalid cursor but a server error.
+ * Pure: a regular expression source matching the decimal numbers of at most `max`'s digits (leading
+ * zeros allowed, as Redis reads them) whose value is at most `max`: every shorter number, and those of
+ * its length that stay at or below it digit by digit. Written out so that the pattern the OpenAPI
+ * document publishes refuses what the route refuses, rather than `\d+` promising any length.
  */
+export function decimalAtMostPattern(max: string): string {
+  const alternatives = max.length > 1 ? [`\\d{1,${max.length - 1}}`] : [];
+  for (let i = 0; i < max.length; i++) {
+    const digit = Number(max[i]);
+    if (digit === 0) continue;
+    const below = digit === 1 ? '0' : `[0-${digit - 1}]`;
+    const rest = max.length - 1 - i;
+    alternatives.push(`${max.slice(0, i)}${below}${rest > 0 ? `\\d{${rest}}` : ''}`);
+  }
+  alternatives.push(max);
+  return `(?:${alternatives.join('|')})`;
+}
+
+const STREAM_ID_PART = decimalAtMostPattern(STREAM_ID_PART_MAX.toString());
+/**
+ * A page cursor: the stream id of the last record of the previous page, both parts unsigned 64-bit
+ * numbers as Redis takes them. A larger one (a mangled or made-up cursor) would otherwise reach Redis,
+ * whose refusal is no invalid cursor but a server error. The OpenAPI document publishes this pattern.
+ */
+export const AUDIT_CURSOR = new RegExp(`^${STREAM_ID_PART}-${STREAM_ID_PART}$`);
+
+/** Whether `cursor` is a stream id Redis takes (AUDIT_CURSOR). */
 export function isAuditCursor(cursor: string): boolean {
-  if (!AUDIT_CURSOR.test(cursor)) return false;
-  return cursor.split('-').every((part) => part.length <= 20 && BigInt(part) <= STREAM_ID_PART_MAX);
+  return AUDIT_CURSOR.test(cursor);
 }
 
 /** Whether stream id `a` comes before `b` (both `ms-seq`). */
