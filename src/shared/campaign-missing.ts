@@ -150,7 +150,14 @@ const markerKey = (ctx: Pick<AppContext, 'keys'>, campaignId: string) =>
 /**
  * CXone answers for a campaign noted missing (a 404 from a misconfigured tenant, since fixed): the
  * note goes, and a campaign that is still running is watched again (the poll that met the 404 stopped
- * its polling). Returns whether there was a note to clear.
+ * its polling). Returns whether it cleared a note.
+ *
+ * Only the disappearance `record` shows is cleared: a look that read the record, then lost a race to
+ * another that cleared it, and whose campaign went missing again meanwhile (a new claim, told, noted),
+ * would otherwise remove that newer note and its claim, with an answer sent before it. The record
+ * would say CXone knows a campaign it had just lost, and the next look meeting the 404 would tell the
+ * same disappearance a second time. A claim that is absent (cleared, or a note older than claims)
+ * does not stop it.
  */
 export async function clearMissingOnCxone(
   ctx: Pick<AppContext, 'redis' | 'keys' | 'clock' | 'logger'>,
@@ -159,11 +166,11 @@ export async function clearMissingOnCxone(
   if (!record.missingOnCxone) return false;
   // The note and the claim go in one write: a crash between two left the claim, and the next real
   // disappearance was named by the old time, its record and event taken for the old ones' repeats.
-  await new CampaignStore(ctx).clear(
-    record.campaignId,
-    ['missingOnCxone'],
-    [markerKey(ctx, record.campaignId)],
-  );
+  const cleared = await new CampaignStore(ctx).clear(record.campaignId, ['missingOnCxone'], {
+    delete: [markerKey(ctx, record.campaignId)],
+    whileHolding: record.missingOnCxone.since,
+  });
+  if (!cleared) return false;
   ctx.logger.warn(
     { campaignId: record.campaignId, missingSince: record.missingOnCxone.since },
     'CXone knows the campaign again; it is no longer noted missing',

@@ -127,6 +127,12 @@ const CXONE_FIELDS: ReadonlySet<StoredField> = new Set([
   'syncedAt',
 ]);
 
+/** Keys a write deletes in its own step, and the value the first must hold (or be absent) for it to write. */
+export interface AlsoDelete {
+  delete: readonly string[];
+  whileHolding?: string;
+}
+
 /** Rounds of read-merge-write for the orchestrator-only config before giving up (each lost to a newer version). */
 const LOCAL_CONFIG_ATTEMPTS = 5;
 
@@ -150,9 +156,11 @@ const DELETE = '';
  * must go in the same step as the field it stands beside; nothing is deleted when nothing is written)
  * ARGV[1] campaign id, ARGV[2] version of the CXone data ('' = none), ARGV[3] '1' = record must exist,
  * ARGV[4] number of guarded field/value pairs, ARGV[5] the `configRev` the write was built on ('' = no
+ * check), ARGV[6] the value KEYS[3] must hold, or be absent, for anything to be written ('' = no
  * check), then the guarded pairs, then unguarded pairs; an empty value removes the field. Storing
  * `config` bumps `configRev`. Returns -1 when the record must exist and does not, 2 (nothing written)
- * when `configRev` moved, 0 when the guarded fields were stale, 1 otherwise.
+ * when `configRev` moved, 3 (nothing written) when KEYS[3] holds another value, 0 when the guarded
+ * fields were stale, 1 otherwise.
  */
 const WRITE_SCRIPT = `
 local kind = redis.call('TYPE', KEYS[1])['ok']
@@ -173,6 +181,10 @@ local guarded = tonumber(ARGV[4])
 if ARGV[5] ~= '' and tonumber(record['configRev'] or '0') ~= tonumber(ARGV[5]) then
   return 2
 end
+if ARGV[6] ~= '' then
+  local held = redis.call('GET', KEYS[3])
+  if held and held ~= ARGV[6] then return 3 end
+end
 local applyGuarded = 1
 if ARGV[2] ~= '' then
   local current = record['version']
@@ -184,8 +196,8 @@ local function put(field, value)
   if value == '' then record[field] = nil else record[field] = value end
   if field == 'config' then record['configRev'] = tostring(tonumber(record['configRev'] or '0') + 1) end
 end
-local i = 6
-local stop = 6 + guarded * 2
+local i = 7
+local stop = 7 + guarded * 2
 while i < stop do
   if applyGuarded == 1 then put(ARGV[i], ARGV[i + 1]) end
   i = i + 2
@@ -371,6 +383,7 @@ export class CampaignStore {
     expectConfigRev?: number,
     mustExist = false,
   ): Promise<boolean | null | 2> {
+    // Deletes no marker, so never 3.
     return this.write(
       resource.id,
       resource.version,
@@ -386,7 +399,7 @@ export class CampaignStore {
       },
       [],
       expectConfigRev,
-    );
+    ) as Promise<boolean | null | 2>;
   }
 
   /**
@@ -456,15 +469,17 @@ export class CampaignStore {
    * Removes orchestrator-owned fields that no longer hold (`polling` once the campaign is not polled,
    * `missingOnCxone` once CXone answers for it again, a history cursor CXone refused, an
    * `activationSent` whose write was never sent or refused), so the record does not go on reporting them.
-   * A missing record is left missing. `alsoDelete` names keys that go in the same step (a marker kept
-   * beside a field, which a crash between two writes would leave behind the field).
+   * A missing record is left missing. `also.delete` names keys that go in the same step (a marker kept
+   * beside a field, which a crash between two writes would leave behind the field); with
+   * `also.whileHolding`, nothing is written when the first of them holds another value (the marker
+   * of a newer fact than the one the caller read). Returns whether it wrote.
    */
   async clear(
     campaignId: string,
     fields: readonly ('polling' | 'missingOnCxone' | 'historyResumeCursor' | 'activationSent')[],
-    alsoDelete: readonly string[] = [],
-  ): Promise<void> {
-    await this.write(campaignId, undefined, true, {}, fields, undefined, alsoDelete);
+    also: AlsoDelete = { delete: [] },
+  ): Promise<boolean> {
+    return (await this.write(campaignId, undefined, true, {}, fields, undefined, also)) === true;
   }
 
   async listIds(): Promise<string[]> {
@@ -519,7 +534,10 @@ export class CampaignStore {
     return raw === undefined ? null : (JSON.parse(raw) as T);
   }
 
-  /** Returns null when mustExist and the record is missing, false when the CXone part was stale. */
+  /**
+   * Returns null when mustExist and the record is missing, false when the CXone part was stale, 2 when
+   * `configRev` moved and 3 when `also.whileHolding` did not hold (nothing written either way).
+   */
   private async write(
     campaignId: string,
     version: number | undefined,
@@ -527,8 +545,8 @@ export class CampaignStore {
     fields: Partial<CampaignRecord>,
     remove: readonly FieldName[] = [],
     expectConfigRev?: number,
-    alsoDelete: readonly string[] = [],
-  ): Promise<boolean | null | 2> {
+    also: AlsoDelete = { delete: [] },
+  ): Promise<boolean | null | 2 | 3> {
     const guarded: (string | Buffer)[] = [];
     const unguarded: (string | Buffer)[] = [];
     const add = (field: StoredField, text: string) => {
@@ -563,19 +581,20 @@ export class CampaignStore {
     const result = (await evalScript(
       this.redis,
       WRITE_SCRIPT,
-      2 + alsoDelete.length,
+      2 + also.delete.length,
       this.keys.campaign(campaignId),
       this.keys.campaignIndex(),
-      ...alsoDelete,
+      ...also.delete,
       campaignId,
       version === undefined ? '' : String(version),
       mustExist ? '1' : '0',
       String(guarded.length / 2),
       expectConfigRev === undefined ? '' : String(expectConfigRev),
+      also.delete.length > 0 ? (also.whileHolding ?? '') : '',
       ...guarded,
       ...unguarded,
     )) as number;
-    return result === -1 ? null : result === 2 ? 2 : result === 1;
+    return result === -1 ? null : result === 2 || result === 3 ? result : result === 1;
   }
 }
 

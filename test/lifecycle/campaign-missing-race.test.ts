@@ -1,0 +1,61 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { clearMissingOnCxone, noteMissingOnCxone } from '../../src/shared/campaign-missing.js';
+import { CampaignStore } from '../../src/shared/campaign-store.js';
+import { createTestContext, type TestContext } from '../compliance/redis-context.js';
+import { campaignConfig } from './fixtures.js';
+
+/**
+ * Two looks that find CXone answering for a campaign noted missing race: the first clears the note,
+ * the campaign goes missing again (a new disappearance, told and noted), and the second, acting on the
+ * record it read before any of it, clears again. Before, that second clear removed the new note and
+ * its claim: the record said CXone knows a campaign it had just lost, and the next look that met the
+ * 404 told the same disappearance a second time (another record, another event).
+ */
+let t: TestContext | undefined;
+
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+async function missingEvents(t: TestContext, campaignId: string) {
+  return (await t.events.recent(50, campaignId)).filter((e) => e.type === 'campaign.missing');
+}
+
+describe('a found-again acting on a record read before a newer disappearance', () => {
+  it('leaves the newer note and its claim alone', async () => {
+    t = await createTestContext('2026-11-29T10:00:00Z');
+    await t.putCampaign('flap', campaignConfig(), 'active', 3);
+    await noteMissingOnCxone(t.ctx, 'flap', 'poll');
+    const store = new CampaignStore(t.ctx);
+    // Both readers read the record noted missing since 10:00.
+    const readByFirst = (await store.get('flap'))!;
+    const readBySecond = (await store.get('flap'))!;
+
+    expect(await clearMissingOnCxone(t.ctx, readByFirst)).toBe(true);
+    t.clock.advance(60_000);
+    const since = await noteMissingOnCxone(t.ctx, 'flap', 'poll');
+    expect(since).toBe('2026-11-29T10:01:00.000Z');
+
+    // The second reader's answer was sent before the campaign went again: its note is long gone.
+    expect(await clearMissingOnCxone(t.ctx, readBySecond)).toBe(false);
+    expect((await store.get('flap'))?.missingOnCxone).toEqual({ since });
+
+    // The next look meeting the 404 answers from the note: the disappearance was told once.
+    t.clock.advance(60_000);
+    expect(await noteMissingOnCxone(t.ctx, 'flap', 'poll')).toBe(since);
+    expect((await missingEvents(t, 'flap')).map((e) => (e.data as { since: string }).since).sort()).toEqual([
+      '2026-11-29T10:00:00.000Z',
+      since,
+    ]);
+  });
+
+  it('still clears a note whose claim is gone (a note written before claims were kept)', async () => {
+    t = await createTestContext('2026-11-29T10:00:00Z');
+    await t.putCampaign('old', campaignConfig(), 'active', 3);
+    const store = new CampaignStore(t.ctx);
+    await store.patch('old', { missingOnCxone: { since: '2026-11-28T10:00:00.000Z' } });
+    expect(await clearMissingOnCxone(t.ctx, (await store.get('old'))!)).toBe(true);
+    expect((await store.get('old'))?.missingOnCxone).toBeUndefined();
+  });
+});
