@@ -123,6 +123,17 @@ export class CampaignDialers {
     return combine(models.map((model) => model.snapshot()));
   }
 
+  /** The campaigns that have a dialer (became active at some point), in the order they did. */
+  campaignIds(): string[] {
+    return [...this.dialers.keys()];
+  }
+
+  /** Runs the campaign's models (and so its skill group's) up to the current simulated time. */
+  advance(id: string): void {
+    const campaign = this.store.find(id);
+    if (campaign) this.snapshot(campaign);
+  }
+
   /** Stats for a campaign at the current simulated time; zeros before it first became active. */
   stats(campaign: StoredCampaign): CampaignStats {
     const s = this.snapshot(campaign);

@@ -16,8 +16,12 @@ export class SimulatedTime {
   private startReal: number;
   private startMono: number;
   private skippedMs = 0;
-  /** Each skip: the simulated instant it jumped from, and how far. */
-  private skips: { fromSim: number; ms: number }[] = [];
+  /**
+   * Each skip: the simulated instant it jumped from, how far, and how far all skips before it did
+   * (a long skip is made of many, POST /__sandbox/time/skip: realOf finds its own by bisection).
+   */
+  private skips: { fromSim: number; ms: number; before: number }[] = [];
+  private restarts = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -33,10 +37,16 @@ export class SimulatedTime {
    * (POST /__sandbox/reset; only once no simulation runs on the old timeline).
    */
   restart(): void {
+    this.restarts += 1;
     this.startReal = this.clock.now();
     this.startMono = this.monoNow();
     this.skippedMs = 0;
     this.skips = [];
+  }
+
+  /** Changes at each restart: a gradual skip begun on the old timeline stops there. */
+  get epoch(): number {
+    return this.restarts;
   }
 
   /** Never less than an instant it answered before; whole milliseconds. */
@@ -47,7 +57,7 @@ export class SimulatedTime {
   /** Jumps simulated time forward (never back, so simulations only move forward). */
   skip(ms: number): void {
     if (ms <= 0) return;
-    this.skips.push({ fromSim: this.now(), ms });
+    this.skips.push({ fromSim: this.now(), ms, before: this.skippedMs });
     this.skippedMs += ms;
   }
 
@@ -59,11 +69,16 @@ export class SimulatedTime {
    * windows in real time, rightly keeps the campaign dialing.
    */
   realOf(simMs: number): number {
-    let skipped = 0;
-    for (const { fromSim, ms } of this.skips) {
-      if (simMs <= fromSim) break;
-      skipped += Math.min(ms, simMs - fromSim);
+    // The last skip that began before simMs (skips are in order of fromSim).
+    let lo = 0;
+    let hi = this.skips.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.skips[mid] as { fromSim: number }).fromSim < simMs) lo = mid + 1;
+      else hi = mid;
     }
+    const last = this.skips[lo - 1];
+    const skipped = last ? last.before + Math.min(last.ms, simMs - last.fromSim) : 0;
     const elapsed = (simMs - this.startReal - skipped) / this.timeScale;
     const real = this.clock.now() - (this.monoNow() - this.startMono - elapsed);
     return Math.min(this.clock.now(), real);

@@ -7,6 +7,7 @@ import { notFound, SandboxHttpError, validationFailed } from '../errors.js';
 import { FAULT_BODIES, RETRY_AFTER_FORMS } from '../faults.js';
 import type { SandboxState } from '../state.js';
 import { zodProblems } from '../validation.js';
+import { skipGradually } from '../time-skip.js';
 
 /** The last instant toISOString() writes in its fixed-width form (year 9999). */
 const LAST_FIXED_WIDTH_ISO_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
@@ -288,7 +289,7 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
         timeScale: state.simTime.timeScale,
       }));
       scope.post('/time/skip', async (request) => {
-        state.simTime.skip(parse(skipBody, request.body).ms);
+        await skipGradually(state.simTime, state.dialers, parse(skipBody, request.body).ms);
         return { simNow: new Date(state.simTime.now()).toISOString(), simNowMs: state.simTime.now() };
       });
 
