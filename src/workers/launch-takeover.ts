@@ -15,35 +15,63 @@ import type { Deps } from './launch-deps.js';
  * CXone's console): recorded as started outside, and brought down to the safe start when it dials.
  */
 
+/** How many versions the takeover's safe start is decided on before a change each time wins. */
+export const TAKEOVER_SAFE_START_ATTEMPTS = 3;
+
 /**
  * The safe start for a campaign someone else activated: already dialing at its requested rate, with
  * no statistic seen yet, it would otherwise run at that rate until pacing's first decisions (or the
- * abandonment guard's pause) catch up. One If-Match write of the callRate on the version just read;
- * a change made since (409) wins, and pacing takes the campaign from its first poll.
+ * abandonment guard's pause) catch up. One If-Match write of the callRate on the version just read.
+ *
+ * A 409 says the operator changed the campaign since that read: nothing was applied, and the safe
+ * start is decided again on the version CXone holds now — never written blindly over it, never given
+ * up on either (given up, a campaign an operator raised to 0.9 in the meantime dialed at 0.9 with no
+ * statistic seen). The safe start only ever lowers the rate, so the rule is: a campaign no longer
+ * active (paused, ended), or whose newer rate is already at or below the safe start (or whose newer
+ * settings take callRate out of pacing's hands: another strategy, a progressive dialer), is left as
+ * the operator set it and nothing is claimed as the orchestrator's; otherwise the safe start is
+ * written on the new version, anchored on the rate it was dialing at there, and recorded. After
+ * TAKEOVER_SAFE_START_ATTEMPTS versions changing under it, the last one read is left to pacing's
+ * first poll. The resource returned is the one CXone holds as far as this run knows (the write's
+ * answer, or the last read), for the record's sync.
  */
 export async function safeStartRunning(
   ctx: AppContext,
   input: { campaignId: string; config: CampaignConfig; attempt: number; before: CampaignResource },
 ): Promise<{ resource: CampaignResource; safeStart: SafeStart | null }> {
-  const { before } = input;
-  // Already dialing at its request: lines from it may still ring at pacing's first polls.
-  const safeStart = startingCallRate(configFromResource(before, input.config), { dialing: true });
-  if (!safeStart) return { resource: before, safeStart: null };
-  try {
-    const resource = await ctx.cxone.updateCampaign(
-      input.campaignId,
-      before.version,
-      { dialerSettings: { callRate: safeStart.callRate } },
-      { priority: 'control', campaignId: input.campaignId, attempt: input.attempt },
-    );
-    return { resource, safeStart };
-  } catch (err) {
-    if (!(err instanceof CxoneConflictError)) throw err;
-    ctx.logger.info(
-      { campaignId: input.campaignId, version: before.version },
-      'campaign changed in CXone while taking it over; pacing takes it from its first poll',
-    );
-    return { resource: before, safeStart: null };
+  let current = input.before;
+  for (let tries = 1; ; tries++) {
+    if (current.status !== 'active') return { resource: current, safeStart: null };
+    // Already dialing at its request: lines from it may still ring at pacing's first polls.
+    const safeStart = startingCallRate(configFromResource(current, input.config), { dialing: true });
+    if (!safeStart) return { resource: current, safeStart: null };
+    try {
+      const resource = await ctx.cxone.updateCampaign(
+        input.campaignId,
+        current.version,
+        { dialerSettings: { callRate: safeStart.callRate } },
+        { priority: 'control', campaignId: input.campaignId, attempt: input.attempt },
+      );
+      return { resource, safeStart };
+    } catch (err) {
+      if (!(err instanceof CxoneConflictError)) throw err;
+      if (tries >= TAKEOVER_SAFE_START_ATTEMPTS) {
+        ctx.logger.warn(
+          { campaignId: input.campaignId, version: current.version, tries },
+          'campaign kept changing in CXone while taking it over; pacing takes it from its first poll',
+        );
+        return { resource: current, safeStart: null };
+      }
+      ctx.logger.info(
+        { campaignId: input.campaignId, version: current.version },
+        'campaign changed in CXone while taking it over; deciding its safe start again on the version it holds now',
+      );
+      current = await ctx.cxone.getCampaign(input.campaignId, {
+        priority: 'control',
+        campaignId: input.campaignId,
+        attempt: input.attempt,
+      });
+    }
   }
 }
 

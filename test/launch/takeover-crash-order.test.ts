@@ -212,4 +212,72 @@ describe('a takeover that dies between its safe-start write and its sync', () =>
     const onCxone = await expectSafeStartRecorded(id, launchId);
     expect(onCxone.version).toBe(applied.version);
   });
+
+  /**
+   * A launch whose draft the operator starts before its schedule write, and whose settings the operator
+   * changes again (`callRate`) between the takeover's read and its safe-start write: that write meets a
+   * 409. Returns the finished launch's campaign and the CXone writes the takeover sent.
+   */
+  async function takeoverBeatenBy(callRate: number) {
+    const config = campaignConfigSchema.parse(campaignConfig({ startDateTime: new Date().toISOString() }));
+    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
+    const job = (await stack.ctx.queues.launch.getJob(launchId)) as Job;
+    const safeStartWrites: number[] = [];
+    hook = {
+      when: (body) => body['status'] === 'scheduled',
+      run: async (campaignId) => {
+        expect((await patchOnSandbox(stack.sandbox, campaignId, { status: 'active' })).status).toBe(200);
+        hook = {
+          when: isSafeStartWrite,
+          run: async (id) => {
+            const changed = await patchOnSandbox(stack.sandbox, id, { dialerSettings: { callRate } });
+            expect(changed.status).toBe(200);
+            safeStartWrites.push(Number(changed.body.version));
+          },
+        };
+      },
+    };
+    await expect(processLaunch(deps(), job)).resolves.toMatchObject({ outcome: 'succeeded' });
+    expect(hook, "the operator's change landed before the safe-start write").toBeUndefined();
+    const campaignId = String((await deps().launches.get(launchId))?.campaignId);
+    return { launchId, campaignId, operatorVersion: safeStartWrites[0]! };
+  }
+
+  it("applies the safe start on the operator's newer version when their change since the takeover's read (a 409) still dials above it", async () => {
+    const { campaignId, operatorVersion } = await takeoverBeatenBy(0.9);
+
+    // Re-read, decided again on what the operator left: 0.9 is above the safe start, so it is lowered —
+    // on the operator's version (If-Match), and recorded from the rate it was dialing at.
+    const onCxone = await stack.ctx.cxone.getCampaign(campaignId);
+    expect(onCxone).toMatchObject({ status: 'active', dialerSettings: { callRate: safeCallRate } });
+    expect(onCxone.version).toBe(operatorVersion + 1);
+    const decisions = (await trailOf(campaignId)).filter((r) => r.action === 'pacing_decision');
+    expect(decisions.map((r) => r.details)).toEqual([
+      expect.objectContaining({
+        reason: 'safe start',
+        previousCallRate: 0.9,
+        output: { callRate: safeCallRate },
+      }),
+    ]);
+    const record = await createCampaignStore(stack.ctx).get(campaignId);
+    expect(record?.pacing).toMatchObject({ startAnchor: { requestedCallRate: 0.9, priorCallRate: 0.9 } });
+    expect(record?.config.dialerStrategy.callRate).toBe(safeCallRate);
+  });
+
+  it("leaves the operator's newer rate when it is already at or below the safe start: nothing written, no safe start claimed", async () => {
+    const { campaignId, operatorVersion } = await takeoverBeatenBy(safeCallRate);
+
+    const onCxone = await stack.ctx.cxone.getCampaign(campaignId);
+    expect(onCxone).toMatchObject({ status: 'active', dialerSettings: { callRate: safeCallRate } });
+    expect(onCxone.version, 'nothing written over the operator').toBe(operatorVersion);
+    const trail = await trailOf(campaignId);
+    expect(trail.filter((r) => r.action === 'pacing_decision')).toEqual([]);
+    expect(trail.find((r) => r.action === 'campaign_launched')?.details).toMatchObject({
+      startedOutside: true,
+    });
+    // The record shows what CXone holds now (the operator's version), not the rate the takeover read.
+    const record = await createCampaignStore(stack.ctx).get(campaignId);
+    expect(record).toMatchObject({ version: operatorVersion, startedOutside: expect.anything() });
+    expect(record?.config.dialerStrategy.callRate).toBe(safeCallRate);
+  });
 });

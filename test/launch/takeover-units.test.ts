@@ -6,7 +6,7 @@ import { CxoneConflictError } from '../../src/shared/errors.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import type { Deps } from '../../src/workers/launch-deps.js';
 import { noteScheduledStart } from '../../src/workers/launch-activation-notes.js';
-import { safeStartRunning } from '../../src/workers/launch-takeover.js';
+import { safeStartRunning, TAKEOVER_SAFE_START_ATTEMPTS } from '../../src/workers/launch-takeover.js';
 import { campaignConfig } from '../e2e/stack.js';
 import { resource } from '../lifecycle/fixtures.js';
 
@@ -62,15 +62,53 @@ describe('safeStartRunning (a campaign someone else activated, brought down to t
     expect(safeStart!.anchor.priorCallRate).toBe(config.dialerStrategy.callRate);
   });
 
-  it('leaves the campaign as it is when it was changed since the read (409): pacing takes it from there', async () => {
-    const { ctx } = cxoneCtx(
-      new CxoneConflictError({ endpoint: 'PATCH /api/v2/campaigns/:id', campaignId: 'c1' }, 6),
-    );
-    await expect(safeStartRunning(ctx, { campaignId: 'c1', config, attempt: 1, before })).resolves.toEqual({
-      resource: before,
-      safeStart: null,
-    });
+  it('decides again on the version a 409 re-reads: lowers what still dials above the safe start, leaves the rest', async () => {
+    const conflict = () =>
+      new CxoneConflictError({ endpoint: 'PATCH /api/v2/campaigns/:id', campaignId: 'c1' }, 6);
+    /** A CXone where the operator's change (`now`) beat the takeover's first write (`refusals` of them). */
+    const raced = (now: CampaignResource, refusals = 1) => {
+      const sent: { version: number; body: UpdateCampaignRequest }[] = [];
+      const ctx = {
+        logger: silentLogger,
+        cxone: {
+          getCampaign: async () => now,
+          updateCampaign: async (_id: string, version: number, body: UpdateCampaignRequest) => {
+            sent.push({ version, body });
+            if (sent.length <= refusals) throw conflict();
+            return {
+              ...now,
+              version: version + 1,
+              dialerSettings: { ...now.dialerSettings, ...body.dialerSettings },
+            };
+          },
+        },
+      } as unknown as AppContext;
+      return { ctx, sent };
+    };
+    const input = { campaignId: 'c1', config, attempt: 1, before };
+    // Raised to 0.9 since the read: lowered on the operator's version, anchored on 0.9.
+    const raised = { ...before, version: 6, dialerSettings: { ...before.dialerSettings, callRate: 0.9 } };
+    const up = raced(raised);
+    const lowered = await safeStartRunning(up.ctx, input);
+    expect(up.sent.map((w) => w.version)).toEqual([5, 6]);
+    expect(lowered.resource.version).toBe(7);
+    expect(lowered.safeStart).toMatchObject({ requestedCallRate: 0.9, anchor: { priorCallRate: 0.9 } });
+    // Lowered to the safe start (or below) by the operator: left as they set it, nothing claimed.
+    const low = { ...before, version: 6, dialerSettings: { ...before.dialerSettings, callRate: 0.1 } };
+    const down = raced(low);
+    await expect(safeStartRunning(down.ctx, input)).resolves.toEqual({ resource: low, safeStart: null });
+    expect(down.sent).toHaveLength(1);
+    // Paused since: left paused, nothing written.
+    const paused = { ...raised, status: 'paused' as const };
+    const held = raced(paused);
+    await expect(safeStartRunning(held.ctx, input)).resolves.toEqual({ resource: paused, safeStart: null });
+    expect(held.sent).toHaveLength(1);
+    // Changing under every try: after TAKEOVER_SAFE_START_ATTEMPTS, the last version read goes to pacing.
+    const busy = raced(raised, Infinity);
+    await expect(safeStartRunning(busy.ctx, input)).resolves.toEqual({ resource: raised, safeStart: null });
+    expect(busy.sent).toHaveLength(TAKEOVER_SAFE_START_ATTEMPTS);
   });
+
   it('lets any other failure of the write through, and writes nothing when the request is already safe', async () => {
     const { ctx } = cxoneCtx(new Error('socket hang up'));
     await expect(safeStartRunning(ctx, { campaignId: 'c1', config, attempt: 1, before })).rejects.toThrow(
