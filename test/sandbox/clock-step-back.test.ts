@@ -5,11 +5,12 @@ import type { RunningSandbox } from '../../src/sandbox/server.js';
 import { activeCampaign, campaignStats, start, tokenFor } from './helpers.js';
 
 /**
- * The sandbox's clock is the wall clock (Date.now()), which NTP or a VM resuming can step back.
- * Simulated time is derived from it, and the dialer models only run forward: a second campaign
- * joining its skill group's pool at a simulated instant before the pool's failed with a RangeError
- * (a 500 to the PATCH that activated it, after the activation was stored, leaving an active
- * campaign with no dialer and statistics frozen at zero).
+ * The sandbox's wall clock (Date.now()) can be stepped back by NTP or a VM resuming. Simulated time
+ * was once derived from it, and the dialer models only run forward: a second campaign joining its
+ * skill group's pool at a simulated instant before the pool's failed with a RangeError (a 500 to the
+ * PATCH that activated it, after the activation was stored, leaving an active campaign with no dialer
+ * and statistics frozen at zero). It now runs on the monotonic clock (sim-time.ts): these keep a step
+ * back (ManualClock's backward advance, which moves the wall clock alone) from ever moving it again.
  */
 describe('wall clock stepping back', () => {
   let sandbox: RunningSandbox | undefined;
