@@ -429,8 +429,8 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
 
   /**
    * What a job settles without sending, from what it read (loadDeliveryContext): an event no longer
-   * stored (thrown), one already delivered (skipped), a disabled destination (dead-lettered, thrown).
-   * Otherwise the event to send.
+   * stored (thrown), one already delivered or dead-lettered (skipped), a disabled destination
+   * (dead-lettered, thrown). Otherwise the event to send.
    */
   async function checkBeforeSend(
     job: Job,
@@ -438,7 +438,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     replay: boolean,
     context: DeliveryContext,
   ): Promise<{ skipped: string } | { event: StoredEvent }> {
-    const { event, alreadyDelivered, destination: state } = context;
+    const { event, alreadyDelivered, deadLettered, destination: state } = context;
     if (!event) {
       webhookOutcomes.inc({ outcome: 'missing' });
       throw new WebhookSettledError(`webhook event ${eventId} is not stored (expired or never published)`);
@@ -447,6 +447,12 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     if (!replay && alreadyDelivered) {
       webhookOutcomes.inc({ outcome: 'skipped' });
       return { skipped: 'already_delivered' };
+    }
+    // Likewise after it dead-lettered the event: sent again, the receiver would get a dead letter's
+    // bytes with no replay asked for, and a second dead letter would record the one failure twice.
+    if (!replay && deadLettered) {
+      webhookOutcomes.inc({ outcome: 'skipped' });
+      return { skipped: 'already_dead_lettered' };
     }
     if (state && !state.enabled) return toDeadLetters(job, event, 'destination_disabled', undefined, false);
     return { event };

@@ -472,6 +472,8 @@ function destinationFrom(url: string, h: Record<string, string>): DestinationSta
 export interface DeliveryContext {
   event: StoredEvent | null;
   alreadyDelivered: boolean;
+  /** The event is a dead letter (its `state`): only a replay sends it again. */
+  deadLettered: boolean;
   destination: DestinationState | null;
   /** A destination backoff (its streak or owner, backoff.ts) is under way: the send passes its gate first. */
   backoff: boolean;
@@ -502,6 +504,7 @@ export async function loadDeliveryContext(
   return {
     event: parseStoredEvent(eventId, event),
     alreadyDelivered: delivered !== null,
+    deadLettered: event.state === 'dead',
     destination: url === undefined ? null : destinationFrom(url, destination),
     backoff: Number(episode) > 0,
   };
