@@ -1,15 +1,53 @@
 import { createHash } from 'node:crypto';
 
 /**
- * A URL safe to print: any password (Redis URLs often carry one) replaced by `***`, and a user name
- * that comes without a password (`https://token@host`, where the name is the credential) too.
+ * A query parameter name that reads as a credential: ioredis takes `?password=` (and
+ * `sentinelPassword`) from REDIS_URL, and gateways `?token=`, `?api_key=`, `?auth=`, `?secret=`.
+ */
+const CREDENTIAL_NAME = /pass|pwd|secret|token|key|auth|cred|sig/i;
+
+function decodedName(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * Pure: `a=1&password=x` with the value of each credential-looking parameter replaced by `***`, the
+ * rest kept as written (re-encoding it would show a URL the operator never typed).
+ */
+function redactParams(params: string): string {
+  return params
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq < 0 || !CREDENTIAL_NAME.test(decodedName(pair.slice(0, eq)))) return pair;
+      return `${pair.slice(0, eq)}=***`;
+    })
+    .join('&');
+}
+
+/**
+ * A URL safe to print: any password (Redis URLs often carry one) replaced by `***`, a user name that
+ * comes without a password (`https://token@host`, where the name is the credential) too, and the value
+ * of every credential-looking query (or fragment) parameter: ioredis reads `?password=` as the password.
  */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
     else if (u.username) u.username = '***';
-    return u.toString().replace(/\/$/, '');
+    const search = u.search.slice(1);
+    const hash = u.hash.slice(1);
+    u.search = '';
+    u.hash = '';
+    return (
+      u.toString().replace(/\/$/, '') +
+      (search ? `?${redactParams(search)}` : '') +
+      (hash ? `#${redactParams(hash)}` : '')
+    );
   } catch {
     return '(unparseable URL)';
   }
