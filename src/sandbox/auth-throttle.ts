@@ -1,4 +1,4 @@
-import type { Clock } from '../shared/clock.js';
+import { monotonicOf, type Clock } from '../shared/clock.js';
 import { keepLive } from './rate-window.js';
 
 export interface AuthFailureLimitOptions {
@@ -16,23 +16,30 @@ export interface AuthFailureLimitOptions {
  */
 export class AuthFailureThrottle {
   private readonly failures = new Map<string, number[]>();
+  /**
+   * Failures are timed on the monotonic clock: on the wall clock a step forward (NTP, a VM resuming)
+   * lifted a lockout at once, long before the Retry-After it announced.
+   */
+  private readonly monoNow: () => number;
 
   constructor(
     private readonly opts: AuthFailureLimitOptions,
-    private readonly clock: Clock,
-  ) {}
+    clock: Clock,
+  ) {
+    this.monoNow = monotonicOf(clock);
+  }
 
   /** How long `key` stays locked, in ms; undefined when it is not. */
   lockedForMs(key: string): number | undefined {
     const log = this.live(key);
     if (log.length < this.opts.perWindow) return undefined;
-    return (log[log.length - this.opts.perWindow] as number) + this.opts.windowMs - this.clock.now();
+    return (log[log.length - this.opts.perWindow] as number) + this.opts.windowMs - this.monoNow();
   }
 
   /** One more failed authentication for `key`. */
   fail(key: string): void {
     const log = this.live(key);
-    log.push(this.clock.now());
+    log.push(this.monoNow());
     this.failures.set(key, log);
   }
 
@@ -48,7 +55,7 @@ export class AuthFailureThrottle {
   private live(key: string): number[] {
     const log = this.failures.get(key);
     if (!log) return [];
-    keepLive(log, this.clock.now(), this.opts.windowMs);
+    keepLive(log, this.monoNow(), this.opts.windowMs);
     if (log.length === 0) this.failures.delete(key);
     return log;
   }

@@ -1,4 +1,4 @@
-import type { Clock } from '../shared/clock.js';
+import { monotonicOf, type Clock } from '../shared/clock.js';
 import type { RateLimitOptions } from './types.js';
 
 export type RateDecision = { ok: true; remaining: number } | { ok: false; retryAfterMs: number };
@@ -10,16 +10,24 @@ export type RateDecision = { ok: true; remaining: number } | { ok: false; retryA
  */
 export class RateWindow {
   /**
-   * Per key: the window's count, the clock reading it ends at, and the reading at its last take (one
-   * below it is a step back of the wall clock).
+   * Per key: the window's count, the monotonic reading it ends at, and the reading at its last take
+   * (one below it is a step back of a clock without a monotonic reading).
    */
   private readonly fixed = new Map<string, { endsAt: number; count: number; lastAt: number }>();
+  /** Per key: the monotonic readings of the accepted requests still in the window. */
   private readonly sliding = new Map<string, number[]>();
+  /**
+   * Budgets are timed on the monotonic clock: on the wall clock a step forward (NTP, a VM resuming)
+   * handed a spent budget back at once, a budget the platform's own clock had not yet renewed.
+   */
+  private readonly monoNow: () => number;
 
   constructor(
     private readonly opts: RateLimitOptions,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.monoNow = monotonicOf(clock);
+  }
 
   take(key: string): RateDecision {
     return (this.opts.mode ?? 'sliding') === 'fixed' ? this.takeFixed(key) : this.takeSliding(key);
@@ -35,19 +43,20 @@ export class RateWindow {
   }
 
   /**
-   * Windows aligned to the epoch: [k·windowMs, (k+1)·windowMs). A wall clock stepped back (NTP, a VM
-   * resuming) into an earlier window does not open it afresh — that handed out a new budget at once,
-   * and another as the clock crossed the boundary again, within seconds of real time: the window in
-   * use carries on, its end moved back with the clock (as if no time passed since its last request:
-   * never sooner than on the platform's own clock, never a wait over a window).
+   * Windows aligned to the epoch on the wall clock: [k·windowMs, (k+1)·windowMs), each lasting, once
+   * opened, what is left of it in elapsed (monotonic) time, so a step of the wall clock neither opens
+   * the next one early nor reopens an earlier one. On a clock without a monotonic reading a step back
+   * into an earlier window does not open it afresh either: the window in use carries on, its end
+   * moved back with the clock (never a wait over a window).
    */
   private takeFixed(key: string): RateDecision {
-    const now = this.clock.now();
+    const now = this.monoNow();
     let entry = this.fixed.get(key);
     if (entry && now < entry.lastAt) entry.endsAt -= entry.lastAt - now;
     if (!entry || now >= entry.endsAt) {
-      const windowStart = Math.floor(now / this.opts.windowMs) * this.opts.windowMs;
-      entry = { endsAt: windowStart + this.opts.windowMs, count: 0, lastAt: now };
+      const wall = this.clock.now();
+      const windowEnd = (Math.floor(wall / this.opts.windowMs) + 1) * this.opts.windowMs;
+      entry = { endsAt: now + (windowEnd - wall), count: 0, lastAt: now };
       this.fixed.set(key, entry);
     }
     entry.lastAt = now;
@@ -60,7 +69,7 @@ export class RateWindow {
 
   /** At most perWindow accepted requests in any half-open interval of windowMs. */
   private takeSliding(key: string): RateDecision {
-    const now = this.clock.now();
+    const now = this.monoNow();
     let log = this.sliding.get(key);
     if (!log) {
       log = [];

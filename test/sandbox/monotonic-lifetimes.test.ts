@@ -88,3 +88,45 @@ describe('wall-clock steps and lifetimes', () => {
     expect(time.realOf(before + 300_000)).toBe(clock.now());
   });
 });
+
+describe('wall-clock steps forward and budgets', () => {
+  let sandbox: RunningSandbox | undefined;
+  afterEach(async () => {
+    await sandbox?.close();
+    sandbox = undefined;
+  });
+
+  for (const mode of ['sliding', 'fixed'] as const) {
+    it(`a spent ${mode} rate budget is not given back by a step forward of the wall clock`, async () => {
+      const clock = new ManualClock(T0 + 1_000);
+      sandbox = await start({ clock, rateLimit: { perWindow: 2, windowMs: 60_000, mode } });
+      const token = await tokenFor(sandbox);
+      const read = () => call(sandbox!, 'GET', '/api/v2/campaigns/nope', { token });
+      expect((await read()).status).toBe(404);
+      expect((await read()).status).toBe(404);
+      expect((await read()).status).toBe(429);
+      clock.step(HOUR);
+      const refused = await read();
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+      clock.advance(60_000);
+      expect((await read()).status).toBe(404);
+    });
+  }
+
+  it('a failed-login lockout is not lifted by a step forward of the wall clock', async () => {
+    const clock = new ManualClock(T0);
+    sandbox = await start({ clock, authFailureLimit: { perWindow: 2, windowMs: 60_000 } });
+    const login = (secret: string) =>
+      call(sandbox!, 'POST', '/oauth2/token', {
+        form: { grant_type: 'client_credentials', client_id: 'fleet-client', client_secret: secret },
+      });
+    expect((await login('wrong')).status).toBe(401);
+    expect((await login('wrong')).status).toBe(401);
+    expect((await login('fleet-secret')).status).toBe(429);
+    clock.step(HOUR);
+    expect((await login('fleet-secret')).status).toBe(429);
+    clock.advance(60_000);
+    expect((await login('fleet-secret')).status).toBe(200);
+  });
+});
