@@ -29,6 +29,7 @@ import {
   describe,
   finalReason,
 } from './launch-deps.js';
+import { announceScopeHoldLifted } from '../shared/compliance/scope-hold-events.js';
 import { activateNow } from './launch-activate-now.js';
 import { markTakenOver, takeOverEarlyActivation } from './launch-takeover.js';
 import {
@@ -140,6 +141,17 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       log.info(
         { heldSince: data.scopeHeldSince },
         'statistics scope granted again; activation no longer held',
+      );
+      // Announced before the job notes it: a run that died in between announces it again, by one id.
+      await announceScopeHoldLifted(
+        ctx,
+        data.campaignId,
+        {
+          kind: 'activation_withheld',
+          heldSince: data.scopeHeldSince,
+          name: `activation:${data.launchId}:${data.scopeHoldsEnded ?? 0}`,
+        },
+        'scope_granted',
       );
       delete data.scopeHeldSince;
       data.scopeHoldsEnded = (data.scopeHoldsEnded ?? 0) + 1;
@@ -300,6 +312,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
             recheckInMs: SCOPE_RECHECK_MS,
           },
           dedupeKey: `activation_withheld:${data.campaignId}:${data.launchId}:${data.scopeHoldsEnded ?? 0}`,
+          event: 'campaign.compliance.hold.placed',
         });
         data.scopeHeldSince = heldSince;
         await job.updateData(data);

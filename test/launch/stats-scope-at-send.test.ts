@@ -1,3 +1,4 @@
+import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { DelayedError, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { submitLaunch } from '../../src/producers/launch-submit.js';
@@ -83,6 +84,12 @@ describe('an activation while the token lacks the statistics scope', () => {
     await createCampaignStore(stack.ctx).syncFromCxone(scheduled, { config, launchId });
     return { created, launchId };
   };
+  /** The hold events published for the campaign, oldest first: [type, data]. */
+  const holdEvents = async (id: string) =>
+    (await (stack.ctx.events as EventPublisherStore).recent(100, id))
+      .filter((e) => e.type.startsWith('campaign.compliance.hold.'))
+      .reverse()
+      .map((e) => [e.type, e.data] as const);
   const activationHolds = async (id: string) =>
     (await trail(id)).filter(
       (r) => r.action === 'compliance_action' && r.details.kind === 'activation_withheld',
@@ -180,6 +187,13 @@ describe('an activation while the token lacks the statistics scope', () => {
     expect(more).toEqual([]);
     expect(record?.details).toMatchObject({ rule: 'statistics-scope', missingScopes: [STATS] });
     expect(String(record?.details.reason)).toContain(`Grant ${STATS} to the client`);
+    const heldSince = new Date(heldAt).toISOString();
+    expect(await holdEvents(created.id)).toEqual([
+      [
+        'campaign.compliance.hold.placed',
+        expect.objectContaining({ kind: 'activation_withheld', rule: 'statistics-scope', heldSince }),
+      ],
+    ]);
 
     // Still missing at the next look: held again, not recorded again.
     stack.clock.advance(SCOPE_RECHECK_MS);
@@ -187,6 +201,7 @@ describe('an activation while the token lacks the statistics scope', () => {
     expect(delayedTo).toHaveLength(2);
     expect(status(created.id)).toBe('scheduled');
     expect(await held()).toHaveLength(1);
+    expect(await holdEvents(created.id)).toHaveLength(1);
 
     // Granted: the next token has it (the provider asks for one after SCOPE_RECHECK_MS), and the start goes.
     await scriptFaults(stack.sandbox, { withholdScopes: [] });
@@ -197,6 +212,17 @@ describe('an activation while the token lacks the statistics scope', () => {
       expect(status(created.id)).toBe('active');
       expect(delayedTo).toHaveLength(2);
       expect(await held()).toHaveLength(1);
+      expect((await holdEvents(created.id)).map(([type]) => type)).toEqual([
+        'campaign.compliance.hold.placed',
+        'campaign.compliance.hold.lifted',
+      ]);
+      expect((await holdEvents(created.id))[1]![1]).toEqual({
+        kind: 'activation_withheld',
+        rule: 'statistics-scope',
+        missingScopes: [STATS],
+        heldSince,
+        why: 'scope_granted',
+      });
     } finally {
       await scriptFaults(stack.sandbox, { withholdScopes: [STATS] });
     }
@@ -238,6 +264,13 @@ describe('an activation while the token lacks the statistics scope', () => {
     const [record, ...more] = await held();
     expect(more).toEqual([]);
     expect(record?.details).toMatchObject({ rule: 'statistics-scope', missingScopes: [STATS] });
+    const heldSince = new Date(open).toISOString();
+    expect(await holdEvents(id)).toEqual([
+      [
+        'campaign.compliance.hold.placed',
+        expect.objectContaining({ kind: 'window_resume_withheld', rule: 'statistics-scope', heldSince }),
+      ],
+    ]);
     // Looked at again, still missing: still paused, not recorded again.
     expect(await stack.fire(id, new Date(open + SCOPE_RECHECK_MS).toISOString())).toMatchObject({
       kind: 'verify',
@@ -245,6 +278,7 @@ describe('an activation while the token lacks the statistics scope', () => {
     });
     expect(await resumes()).toEqual([]);
     expect(await held()).toHaveLength(1);
+    expect(await holdEvents(id)).toHaveLength(1);
 
     // Granted: the next look's token has it, and the window resumes the campaign.
     await scriptFaults(stack.sandbox, { withholdScopes: [] });
@@ -256,6 +290,19 @@ describe('an activation while the token lacks the statistics scope', () => {
       const [resumed] = await stack.complianceRecords(id, 'window_resume');
       expect(resumed?.details.heldForScopeSince).toBe(new Date(open).toISOString());
       expect(await held()).toHaveLength(1);
+      expect(await holdEvents(id)).toEqual([
+        ['campaign.compliance.hold.placed', expect.objectContaining({ heldSince })],
+        [
+          'campaign.compliance.hold.lifted',
+          {
+            kind: 'window_resume_withheld',
+            rule: 'statistics-scope',
+            missingScopes: [STATS],
+            heldSince,
+            why: 'scope_granted',
+          },
+        ],
+      ]);
     } finally {
       await scriptFaults(stack.sandbox, { withholdScopes: [STATS] });
     }
@@ -277,6 +324,8 @@ describe('an activation while the token lacks the statistics scope', () => {
     await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
     expect(status(created.id)).toBe('scheduled');
     expect(await activationHolds(created.id)).toHaveLength(1);
+    // Announced once too: the retry's event goes by the id the hold names.
+    expect((await holdEvents(created.id)).map(([type]) => type)).toEqual(['campaign.compliance.hold.placed']);
   });
 
   it("the window's hold whose record failed to write is recorded by the firing's retry", async () => {
@@ -400,5 +449,7 @@ describe('an activation while the token lacks the statistics scope', () => {
     await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
     expect(status(created.id)).toBe('scheduled');
     expect(await activationHolds(created.id)).toHaveLength(1);
+    // Announced once too: the retry's event goes by the id the hold names.
+    expect((await holdEvents(created.id)).map(([type]) => type)).toEqual(['campaign.compliance.hold.placed']);
   });
 });

@@ -32,6 +32,7 @@ import { redelayAfterRun } from '../redelay-job.js';
 import { SCOPE_RECHECK_MS } from '../cxone/token-provider.js';
 import { STATS_SCOPE } from '../cxone/scopes.js';
 import { statsScopeMissingNow } from './scope-at-send.js';
+import { announceScopeHoldLifted, type ScopeHoldEnd } from './scope-hold-events.js';
 
 /**
  * Run-time calling-window enforcement: each watched campaign has exactly one delayed job on the
@@ -354,6 +355,23 @@ export async function cancelWindowEnforcement(
 
 export type WindowOutcome =
   'paused' | 'pause_pending' | 'resumed' | 'resume_pending' | 'resume_withheld' | 'nothing' | 'stopped';
+
+/** The end of a window's resume held for the statistics scope (none when `scopeHeldAt` is unset). */
+async function windowScopeHoldLifted(
+  ctx: EnforcementContext,
+  campaignId: string,
+  scopeHeldAt: number | undefined,
+  why: ScopeHoldEnd,
+): Promise<void> {
+  if (scopeHeldAt === undefined) return;
+  const heldSince = new Date(scopeHeldAt).toISOString();
+  await announceScopeHoldLifted(
+    ctx,
+    campaignId,
+    { kind: 'window_resume_withheld', heldSince, name: `window:${scopeHeldAt}` },
+    why,
+  );
+}
 
 async function commandPending(ctx: EnforcementContext, commandId: string | undefined): Promise<boolean> {
   return commandId ? commandInFlight(ctx, commandId) : false;
@@ -824,11 +842,13 @@ export async function enforceWindow(
             missingScopes: [STATS_SCOPE],
             reason: scopeLook.message,
             recheckInMs: SCOPE_RECHECK_MS,
+            heldSince: new Date(now).toISOString(),
             timeZone: zone,
             localTime: localIso(zone, now),
             ...timing,
           },
           dedupeKey: `window_scope_hold:${campaignId}:${data.kind}:${data.atMs}`,
+          event: 'campaign.compliance.hold.placed',
         });
         await save({ ...win, scopeHeldAt: now, lastTransitionMs: data.atMs });
       }
@@ -841,6 +861,7 @@ export async function enforceWindow(
         action: 'resume',
       });
       const { scopeHeldAt, ...rest } = win;
+      await windowScopeHoldLifted(ctx, campaignId, scopeHeldAt, 'scope_granted');
       await save({
         ...rest,
         resumeCommandId: commandId,
@@ -867,6 +888,7 @@ export async function enforceWindow(
     }
   } else if (within && status === 'active' && win.pausedAt) {
     // Resumed (by us or an operator inside the window): the window pause is over.
+    await windowScopeHoldLifted(ctx, campaignId, win.scopeHeldAt, 'resumed');
     await save({ lastTransitionMs: data.atMs });
   } else if (!within && status === 'paused' && (await commandPending(ctx, win.pauseCommandId))) {
     // Seen paused (a poll read CXone) before the window's own pause came to run: that pause may yet
@@ -882,6 +904,8 @@ export async function enforceWindow(
     // resume attempts.
     // Recorded before the save forgets the command (its dedupe key keeps a retry to one record).
     await recordPauseLanded(ctx, campaignId, win, version);
+    // A resume held for the scope ends with the window it was held in: the next open holds anew.
+    await windowScopeHoldLifted(ctx, campaignId, win.scopeHeldAt, 'window_closed');
     await save({
       pausedAt: win.pausedAt ?? new Date(now).toISOString(),
       lastTransitionMs: data.atMs,

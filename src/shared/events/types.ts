@@ -11,6 +11,12 @@ export const EVENT_TYPES = [
   'campaign.pacing.adjusted',
   'campaign.compliance.paused',
   'campaign.compliance.resumed',
+  /**
+   * A start or a calling window's resume held while CXone withholds the statistics scope (nothing
+   * dials for it until the scope is granted), and the end of that hold: once each per hold.
+   */
+  'campaign.compliance.hold.placed',
+  'campaign.compliance.hold.lifted',
   'campaign.missing',
   'audit.chain.alert',
   /** One appended audit record, exactly as stored (opt-in: WEBHOOK_AUDIT_RECORDS). */

@@ -1,0 +1,39 @@
+import type { AppContext } from '../context.js';
+import { STATS_SCOPE } from '../cxone/scopes.js';
+import { publishOrLog } from '../side-records.js';
+
+/**
+ * Why a hold for the statistics scope ended: the scope granted again (the start or resume goes), the
+ * campaign resumed by someone else while held (an operator's resume is a decision to dial unmeasured),
+ * or the calling window it was held in closed (the next open looks again, and holds anew if need be).
+ */
+export type ScopeHoldEnd = 'scope_granted' | 'resumed' | 'window_closed';
+
+/**
+ * Announces the end of a hold placed for the statistics scope (`campaign.compliance.hold.placed`, with
+ * its `activation_withheld` or `window_resume_withheld` record): `campaign.compliance.hold.lifted`,
+ * with the placement's `kind` and `heldSince`, so a receiver pairs them. Published before the caller
+ * notes the hold gone, under an id derived from the hold (`name`): a run that died in between lifts
+ * it again on its retry and the receiver gets one event.
+ */
+export async function announceScopeHoldLifted(
+  ctx: Pick<AppContext, 'events' | 'logger'>,
+  campaignId: string,
+  hold: { kind: 'activation_withheld' | 'window_resume_withheld'; heldSince: string; name: string },
+  why: ScopeHoldEnd,
+): Promise<void> {
+  await publishOrLog(
+    ctx,
+    'campaign.compliance.hold.lifted',
+    campaignId,
+    {
+      kind: hold.kind,
+      rule: 'statistics-scope',
+      missingScopes: [STATS_SCOPE],
+      heldSince: hold.heldSince,
+      why,
+    },
+    { kind: hold.kind },
+    { once: `scope_hold_lifted:${campaignId}:${hold.name}` },
+  );
+}
