@@ -712,14 +712,17 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
 
   /**
    * One sweep, by whichever webhook worker process takes the turn: pending events older than the
-   * grace with no job get their job again; those whose job failed for good are dead-lettered.
+   * grace with no job get their job again; those whose job failed for good are dead-lettered. The
+   * audit records webhook outcomes still owe are appended first, with a destination or without one: a
+   * fleet whose WEBHOOK_URL was removed after its receiver's failures still owes their records.
    */
   async function sweep(intervalMs: number): Promise<SweepResult | undefined> {
-    if (!ctx.config.webhook || !(await takeSweepTurn(ctx.redis, ctx.keys, intervalMs))) return undefined;
-    const queue = ctx.queues[QUEUES.webhook];
+    if (!(await takeSweepTurn(ctx.redis, ctx.keys, intervalMs))) return undefined;
     // Records owed by outcomes whose process died (or whose append failed) before appending them.
     const owedAppended = await settleOwedAudits(auditDeps);
     if (owedAppended) logger.info({ count: owedAppended }, 'owed webhook audit records settled by the sweep');
+    if (!ctx.config.webhook) return undefined;
+    const queue = ctx.queues[QUEUES.webhook];
     const backfilled = await backfillPendingIndex(ctx.redis, ctx.keys);
     if (backfilled) logger.info({ count: backfilled }, 'pending webhook events added to the sweep index');
     const result = await sweepOrphanedEvents({
@@ -851,7 +854,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
   };
 
   const sweepIntervalMs = opts.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
-  if (sweepIntervalMs > 0 && ctx.config.webhook) {
+  if (sweepIntervalMs > 0) {
     // The sweep under way, if any: a tick while one still runs (slow Redis, a long backfill) is
     // skipped rather than starting a second one alongside it, which close() would not wait for.
     let running: Promise<unknown> | undefined;
