@@ -123,6 +123,9 @@ export function runController(
   let guardState: unknown;
   let paused = false;
   let peak = 0;
+  // The threshold rule keeps no memory: as the poll worker does (pacing/apply.ts), it is told the
+  // totalCalls its previous decision saw, so it holds while no call has been placed since.
+  let callsAtLastDecision: number | undefined;
   for (let t = opts.pollIntervalMs; t <= scenario.durationMs; t += opts.pollIntervalMs) {
     sim.advanceTo(t);
     const stats = sim.snapshot();
@@ -160,13 +163,20 @@ export function runController(
     }
     const step = decidePacing(
       pacing,
-      { atMs: t, callRate, stats },
+      {
+        atMs: t,
+        callRate,
+        stats,
+        ...(callsAtLastDecision !== undefined ? { callsAtLastDecision } : {}),
+      },
       state,
       {},
       state === null ? (opts.anchor ?? null) : null,
     );
     if (step === null) continue;
     state = step.state;
+    const seen = step.decision.inputs.totalCalls;
+    if (step.decision.strategy === 'threshold' && typeof seen === 'number') callsAtLastDecision = seen;
     const { decision } = capDecision(step.decision, throttle);
     if (decision.direction !== 'hold') {
       callRate = decision.callRate;
