@@ -369,11 +369,13 @@ describe('adjust worker: a command whose worker died after publishing its status
     const { done } = await redeliverToSurvivor(dying, commandId, campaign.id);
     expect(done).toMatchObject({ status: 'succeeded', result: { status: 'paused' } });
     const changed = await stateEvents(campaign.id);
-    expect(changed.map((e) => [e.data['from'], e.data['to']]).reverse()).toEqual([
-      ['active', 'paused'],
-      ['active', 'paused'],
+    // The console's resume between them too: the redelivery read it before writing (outside).
+    expect(changed.map((e) => [e.data['from'], e.data['to'], e.data['reason']]).reverse()).toEqual([
+      ['active', 'paused', REASON_WINDOW],
+      ['paused', 'active', 'outside'],
+      ['active', 'paused', REASON_WINDOW],
     ]);
-    expect(new Set(changed.map((e) => e.id)).size).toBe(2);
+    expect(new Set(changed.map((e) => e.id)).size).toBe(3);
   });
 
   it('still publishes a later state change of the same campaign by another command', async () => {

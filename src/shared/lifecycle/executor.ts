@@ -177,6 +177,13 @@ export interface LifecycleHooks {
    * the orchestrator since the record was synced (audit/history-sync.ts imports CXone's account of it).
    */
   onCampaignRead?(record: CampaignRecord, version: number): Promise<void>;
+  /**
+   * A read of the campaign before this run writes (its first, or a conflict's): what of it is newer
+   * than the record as it is now, less what the command's saved sends (`own`: written by an earlier
+   * run, its answer lost) set, is announced as changed outside (polling/outside-announce.ts), under
+   * the names the poll and a refreshing GET use for that version: one event whoever reads it first.
+   */
+  onOutsideSeen?(campaignId: string, seen: CampaignResource, own: SentWrite[]): Promise<void>;
   /** When compliance vetoed the command as it was applied (a resume that came due after the window closed). */
   onComplianceRefused(
     campaignId: string,
@@ -398,6 +405,13 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       await effects.followUp('outside-change', () => hooks.onCampaignRead!(record, version));
     }
   };
+  /** A read before this run writes: what of it was changed outside is announced (onOutsideSeen). */
+  const sawOutside = async (seen: CampaignResource) => {
+    if (!hooks.onOutsideSeen) return;
+    const own = [job.settingsSent, job.lastSent].filter((w): w is SentWrite => w !== undefined);
+    await effects.followUp('outside-change', () => hooks.onOutsideSeen!(campaignId, seen, own));
+  };
+  await sawOutside(latest);
   await sawVersion(latest.version);
   // The orchestrator-only fields, the recipient states among them: every compliance check below reads
   // CXone's settings completed with these.
@@ -665,7 +679,9 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     }
     // CXone wins a conflict, so the record shows what CXone holds now, not what it held before the
     // outside change (until the next poll, which may be a while for a paused campaign). The change
-    // that caused it was made outside, and the sync hides it from every later read: imported now.
+    // that caused it was made outside, and the sync hides it from every later read: announced and
+    // imported now (announced only while the record is behind it: an undo synced since is newer).
+    await sawOutside(seen);
     await sawVersion(seen.version);
     await effects.sync(seen);
     await effects.audit('conflict', { ...stop.report, ...extra }, stop.report.version);

@@ -30,6 +30,8 @@ import type { LifecycleHooks } from './executor.js';
 import { isFinal } from './state-machine.js';
 import { planActivation } from '../../workers/launch-plan.js';
 import { importIfChangedOutside } from '../audit/history-sync.js';
+import { announceOutsideChange } from '../polling/outside-announce.js';
+import { outsidePart } from './own-write.js';
 
 /**
  * The lifecycle's effects on other areas, wired to their real implementations:
@@ -52,6 +54,13 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
   return {
     complianceRefusal: (input) => complianceRefusal({ ...input, policy: ctx.config }),
     onCampaignRead: (record, version) => importIfChangedOutside(ctx, record, version),
+    async onOutsideSeen(campaignId, seen, own) {
+      // Compared with the record as it is now, as the poll does: a sync since (an undo's) is newer.
+      const known = (await new CampaignStore(ctx).get(campaignId))?.cxone;
+      if (known && seen.version > known.version) {
+        await announceOutsideChange(ctx, campaignId, known, outsidePart(known, seen, own));
+      }
+    },
     async onStatusChanged(campaignId, from, to, by) {
       if (isFinal(to)) {
         await Promise.all([

@@ -55,6 +55,41 @@ export function movedAway(
     .map(([path]) => path);
 }
 
+/**
+ * What of `after` someone outside the orchestrator changed since `before` (the record's copy), as far
+ * as the command's saved sends tell: each field a send that may have been applied since `before` (it
+ * named `before`'s version or a later one, older than `after`'s) set, and that `after` holds at the
+ * value sent, is put back to `before`'s value — the command's own write, its answer lost (or its run
+ * died before the sync), not someone else's. A field someone else set to the very value the command
+ * sent cannot be told apart, and is taken for the command's: nothing is announced that the
+ * orchestrator may have done itself. Pure.
+ */
+export function outsidePart(
+  before: CampaignResource,
+  after: CampaignResource,
+  sent: ReadonlyArray<SentWrite | undefined>,
+): CampaignResource {
+  const out = structuredClone(after);
+  for (const write of sent) {
+    if (!write || write.version < before.version || write.version >= after.version) continue;
+    for (const [path, value] of Object.entries(write.changes)) {
+      if (sameValue(getPath(after, path), value)) putPath(out, path, getPath(before, path));
+    }
+  }
+  return out;
+}
+
+function putPath(obj: CampaignResource, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let at = obj as unknown as Record<string, unknown>;
+  for (const part of parts.slice(0, -1)) {
+    const next = at[part];
+    if (next === null || typeof next !== 'object') return;
+    at = next as Record<string, unknown>;
+  }
+  at[parts[parts.length - 1]!] = value;
+}
+
 /** Whether `record` is the write `sent` made: every field it set, set to the value sent. Pure. */
 export function isSentWrite(sent: SentWrite, record: HistoryRecord): boolean {
   return Object.entries(sent.changes).every(
