@@ -44,6 +44,18 @@ export interface OwedAuditDeps extends WebhookStoreDeps {
 const SETTLE_BATCH = 200;
 
 /**
+ * Where the next sweep's read of the owed records goes on (an HSCAN cursor; absent or 0: from the
+ * start). Read from the start every time, records whose append keeps failing (a chain whose keys are
+ * damaged) would fill every batch and keep those behind them owed for good. Kept a day: a cursor
+ * lost only starts the walk over.
+ */
+export function owedAuditCursorKey(keys: Keys): string {
+  return keys.custom('webhook', 'audit-owed-cursor');
+}
+
+const CURSOR_TTL_SECONDS = 86_400;
+
+/**
  * Appends owed records and removes their entries: `owed` (the record a script just wrote), or else
  * every entry left (the sweep's turn). A record whose append fails stays owed, for the next sweep.
  * Never rejects. Returns how many records were appended or found already recorded.
@@ -75,7 +87,10 @@ export async function settleOwedAudits(deps: OwedAuditDeps, owed?: AuditInput): 
 }
 
 async function readOwed(deps: OwedAuditDeps): Promise<AuditInput[]> {
-  const [, flat] = await deps.redis.hscan(owedAuditKey(deps.keys), '0', 'COUNT', SETTLE_BATCH);
+  const cursorKey = owedAuditCursorKey(deps.keys);
+  const cursor = (await deps.redis.get(cursorKey)) ?? '0';
+  const [next, flat] = await deps.redis.hscan(owedAuditKey(deps.keys), cursor, 'COUNT', SETTLE_BATCH);
+  await deps.redis.set(cursorKey, next, 'EX', CURSOR_TTL_SECONDS);
   const inputs: AuditInput[] = [];
   for (let i = 0; i + 1 < flat.length && inputs.length < SETTLE_BATCH; i += 2) {
     try {
