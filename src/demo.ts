@@ -59,7 +59,7 @@ import { createContext, type ClosableContext } from './shared/context-factory.js
 import { isProxyVariable } from './shared/cxone/http.js';
 import { createLogger } from './shared/logger.js';
 import { deletePrivatePrefixAt } from './shared/private-prefix.js';
-import { redisAnswers } from './shared/redis.js';
+import { checkRedis, redisRefusalLine } from './shared/redis.js';
 import { verifyWebhook } from './shared/webhooks/sign.js';
 import { startWorkers, WORKER_FACTORIES, type RunningWorkers } from './workers/index.js';
 
@@ -220,7 +220,13 @@ async function main(): Promise<number> {
   };
   try {
     // ── 1. The fleet ──
-    if (!(await redisAnswers(redisUrl))) {
+    const redisCheck = await checkRedis(redisUrl);
+    if (!redisCheck.ok && redisCheck.problem === 'refused') {
+      // Up, but refusing the password (or database): no private redis-server would be right either.
+      console.error(redisRefusalLine(redactUrl(redisUrl), redisCheck.message));
+      return 1;
+    }
+    if (!redisCheck.ok && redisCheck.problem !== 'replica') {
       const binary = process.env.REDIS_URL === undefined ? findOnPath('redis-server') : undefined;
       if (!binary) {
         console.error(`Redis does not answer at ${redactUrl(redisUrl)}; start one or set REDIS_URL.`);

@@ -18,7 +18,7 @@ import { createContext, type ClosableContext } from '../shared/context-factory.j
 import { claimFleet, FleetPrefixInUseError, type FleetClaim } from '../shared/fleet-claim.js';
 import { fleetIdentity } from '../shared/fleet-identity.js';
 import type { Logger } from '../shared/logger.js';
-import { checkRedis } from '../shared/redis.js';
+import { checkRedis, redisRefusalLine } from '../shared/redis.js';
 import { startWorkers, WORKER_FACTORIES, type RunningWorkers } from '../workers/index.js';
 
 /**
@@ -77,11 +77,7 @@ async function ensureRedis(
   const check = await checkRedis(config.redisUrl, undefined, { keyPrefix: config.keyPrefix });
   if (check.ok) return undefined;
   if (check.problem === 'refused') {
-    // Redis ends some refusals with a full stop of its own (WRONGPASS … is disabled.): one sentence end.
-    const reason = check.message.replace(/\.+$/, '');
-    fail(
-      `Redis at ${redactUrl(config.redisUrl)} refuses REDIS_URL's settings: ${reason}. Fix the user, password or database number in REDIS_URL.`,
-    );
+    fail(redisRefusalLine(redactUrl(config.redisUrl), check.message));
   }
   if (check.problem === 'replica') {
     fail(

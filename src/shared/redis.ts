@@ -161,6 +161,22 @@ function readOnlyOf(answer: unknown): boolean {
   return !(Array.isArray(answer) && String(answer[1]).toLowerCase() === 'no');
 }
 
+/**
+ * Pure: the one line start-up (api, worker, all) and the demo print when Redis refuses what REDIS_URL
+ * gives (checkRedis's `refused`), `shownUrl` already redacted. A refused or missing password is said
+ * as such: "does not answer" sent the operator looking for a Redis that was up all along.
+ */
+export function redisRefusalLine(shownUrl: string, refusal: string): string {
+  // Redis ends some refusals with a full stop of its own (WRONGPASS … is disabled.): one sentence end.
+  const reason = refusal.replace(/\.+$/, '');
+  const at = `Redis at ${shownUrl} refuses REDIS_URL's settings`;
+  if (/NOAUTH/i.test(reason))
+    return `${at}: it asks for a password and REDIS_URL gives none (${reason}). Put it in REDIS_URL: redis://:PASSWORD@host:port.`;
+  if (/WRONGPASS|invalid password/i.test(reason))
+    return `${at}: it refused the password (${reason}). Fix the user name or password in REDIS_URL.`;
+  return `${at}: ${reason}. Fix the user, password or database number in REDIS_URL.`;
+}
+
 /** Pings Redis once with a short deadline; resolves false instead of hanging when nobody answers. */
 export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
   const check = await checkRedis(url, timeoutMs);

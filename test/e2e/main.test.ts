@@ -240,7 +240,7 @@ describe('npm start (src/main.ts)', () => {
     // Redis ships with 16 databases; ioredis alone would carry on in database 0, among other keys.
     for (const [url, reason] of [
       ['redis://127.0.0.1:6379/99', /DB index is out of range/],
-      ['redis://nosuchuser:secret@127.0.0.1:6379', /WRONGPASS/],
+      ['redis://nosuchuser:secret@127.0.0.1:6379', /refused the password \(WRONGPASS/],
     ] as const) {
       const target = new URL(REDIS_URL);
       const redisUrl = url.replace('127.0.0.1:6379', target.host);

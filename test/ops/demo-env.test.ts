@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_SHELL_VARIABLES, demoEnv } from '../../src/demo/env.js';
@@ -81,6 +82,56 @@ describe("the demo and the shell's environment", () => {
     expect(demo.err()).toContain('Redis does not answer at redis://');
     expect(demo.out() + demo.err()).not.toContain('s3cret-pass');
   }, 30_000);
+
+  it('says a Redis that refuses the password (WRONGPASS, NOAUTH) refused it, not that it does not answer', async () => {
+    // A real redis-server that asks for a password, on a free loopback port.
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const server = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--requirepass',
+        'right-pass',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      const probe = new Redis({ port, password: 'right-pass', lazyConnect: true, retryStrategy: () => 200 });
+      for (let i = 0; i < 50; i++) {
+        if (
+          await probe.connect().then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      probe.disconnect();
+      for (const url of [`redis://:s3cret-wrong@127.0.0.1:${port}`, `redis://127.0.0.1:${port}`]) {
+        const demo = startDemo({ REDIS_URL: url });
+        expect(await demo.exited, demo.err()).toBe(1);
+        expect(demo.err(), url).toContain(`Redis at redis://`);
+        expect(demo.err(), url).toMatch(/refused the password|asks for a password/);
+        expect(demo.err(), url).not.toContain('does not answer');
+        expect(demo.out() + demo.err()).not.toContain('s3cret-wrong');
+      }
+    } finally {
+      server.kill('SIGTERM');
+    }
+  }, 60_000);
 });
 
 describe("the demo's fleet configuration (pure)", () => {
