@@ -118,6 +118,17 @@ export async function watchLeftRunning(
   try {
     const from = startedOutsideFrom(record);
     const mark = record?.startedOutside ?? { at: new Date(ctx.clock.now()).toISOString(), from };
+    // Announced before the record is marked: the mark is what tells a later watch the start was
+    // announced, so a watch that failed (or died) after marking and before announcing left the start
+    // unannounced for good. Both are once by their keys, so a watch that fails after this repeats nothing.
+    if (!record?.startedOutside && !input.announced) {
+      await recordStartedOutside(ctx, current, {
+        ...(input.launchId ? { launchId: input.launchId } : {}),
+        from,
+        reason: input.why,
+      });
+      await queueHistoryImport(ctx, campaignId, current.version);
+    }
     const config =
       record === null
         ? (input.config ?? (await launchConfigFromTrail(ctx, campaignId, input.launchId)))
@@ -139,14 +150,6 @@ export async function watchLeftRunning(
     // operator's campaign, a campaign_launched record for a failed launch. (One running now — the
     // takeover that failed, calling this — is locked and stays.)
     await ctx.queues.launch.remove(activateJobId(campaignId)).catch(() => 0);
-    if (!record?.startedOutside && !input.announced) {
-      await recordStartedOutside(ctx, current, {
-        ...(input.launchId ? { launchId: input.launchId } : {}),
-        from,
-        reason: input.why,
-      });
-      await queueHistoryImport(ctx, campaignId, current.version);
-    }
     ctx.logger.warn(
       {
         campaignId,

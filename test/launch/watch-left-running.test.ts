@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { historyJobId } from '../../src/shared/audit/history-sync.js';
+import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
+import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import type { CampaignConfig } from '../../src/shared/campaign-config.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
@@ -105,5 +107,45 @@ describe('watchLeftRunning', () => {
     expect(record?.startedOutside).toBeUndefined();
     await watchLeftRunning(stack.ctx, { current: older, record, why: 'test' });
     expect((await campaigns.get(older.id))?.startedOutside).toMatchObject({ from: 'scheduled' });
+  });
+
+  it('announces the start outside on the next watch when the one that marked the record failed before announcing it', async () => {
+    const campaigns = new CampaignStore(stack.ctx);
+    const config = configFor(['FL']);
+    const current = await startedInConsole(config);
+    await campaigns.syncFromCxone(
+      await stack.ctx.cxone.getCampaign(current.id).then((c) => ({ ...c, status: 'scheduled' as const })),
+      { config, launchId: 'L-blip' },
+    );
+    // The first watch marks the record, then Redis refuses the poll scheduler's write (a failover): the
+    // watch fails, as a worker dying there would leave it.
+    const poll = Object.assign(Object.create(stack.ctx.queues.poll) as typeof stack.ctx.queues.poll, {
+      upsertJobScheduler: async () => {
+        throw new Error("READONLY You can't write against a read only replica.");
+      },
+    });
+    const blip = { ...stack.ctx, queues: { ...stack.ctx.queues, poll } };
+    const first = await watchLeftRunning(blip, {
+      launchId: 'L-blip',
+      current,
+      record: await campaigns.get(current.id),
+      why: 'test',
+    });
+    expect(first).toMatchObject({ watched: false });
+    // The next watch (the stop the cleanup queued, a retry) reads the record as the first left it.
+    const again = await watchLeftRunning(stack.ctx, {
+      launchId: 'L-blip',
+      current,
+      record: await campaigns.get(current.id),
+      why: 'test',
+    });
+    expect(again).toEqual({ watched: true });
+    const trail = await (stack.ctx.audit as AuditTrailStore).list(current.id);
+    expect(trail.filter((r) => r.action === 'state_changed').map((r) => r.details)).toEqual([
+      expect.objectContaining({ from: 'scheduled', to: 'active', changedIn: 'cxone' }),
+    ]);
+    const events = await (stack.ctx.events as EventPublisherStore).recent(100, current.id);
+    expect(events.filter((e) => e.type === 'campaign.state.changed')).toHaveLength(1);
+    expect(await stack.ctx.queues.audit.getJob(historyJobId(current.id, current.version))).toBeTruthy();
   });
 });
