@@ -1,7 +1,7 @@
 import type { Worker } from 'bullmq';
 import type { AppContext } from '../shared/context.js';
 import { createLogThrottle } from '../shared/log-throttle.js';
-import { isRedisConnectionError } from '../shared/redis.js';
+import { isRedisConnectionError, redisStateRefusal } from '../shared/redis.js';
 import { failedForStallLimit } from './job-errors.js';
 import { createLaunchWorker } from './launch-worker.js';
 import { withLaunchSweep } from './launch-sweep.js';
@@ -42,6 +42,8 @@ export interface RunningWorkers {
 
 /** A repeated worker error is logged at most this often (per worker and message). */
 const ERROR_LOG_INTERVAL_MS = 5_000;
+/** Redis refusing commands for its state (READONLY, OOM …) is logged once a minute for the process. */
+const STATE_REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 /**
  * Starts every worker against ctx. A worker's 'error' event is logged, not thrown: BullMQ reconnects
@@ -55,6 +57,7 @@ export async function startWorkers(
 ): Promise<RunningWorkers> {
   const log = ctx.logger.child({ component: 'workers' });
   const throttle = createLogThrottle(ERROR_LOG_INTERVAL_MS);
+  const stateThrottle = createLogThrottle(STATE_REFUSAL_LOG_INTERVAL_MS);
   const outage = createRedisOutageTracker();
   const workers: Worker[] = [];
   for (const [name, factory] of factories) {
@@ -69,6 +72,19 @@ export async function startWorkers(
             'Redis is unreachable: these queues take no jobs until it answers again (reconnecting)',
           );
         }
+        return;
+      }
+      // A Redis refusing every command for a state it is in (READONLY while a failover demotes the
+      // primary, OOM, LOADING) fails each worker's every poll: one line for the process per state and
+      // minute, naming it, not one per worker every few seconds (~70 a minute burying the cause).
+      const refusal = redisStateRefusal(err);
+      if (refusal) {
+        stateThrottle(refusal.split(' ')[0] ?? refusal, (suppressed) =>
+          log.error(
+            { err: refusal, worker: name, ...(suppressed > 0 ? { suppressed } : {}) },
+            "Redis refuses the workers' commands: jobs wait until it takes them again (READONLY: REDIS_URL names a replica or a demoted primary)",
+          ),
+        );
         return;
       }
       // Another error may repeat too (a script Redis refuses on every poll for work): one line (with

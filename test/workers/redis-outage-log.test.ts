@@ -1,7 +1,7 @@
 import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../src/shared/context.js';
 import { createRedis, isRedisConnectionError } from '../../src/shared/redis.js';
@@ -119,6 +119,21 @@ describe('worker logs while Redis is unreachable', () => {
     expect(back.level).toBe(30);
     expect([...(back.queues as string[])].sort()).toEqual(['launch', 'poll']);
     expect(back.downForMs).toBeGreaterThanOrEqual(2_500);
+  });
+
+  it('logs a READONLY Redis once for the process, not per worker and poll; a different error still shows', async () => {
+    const proxy = await startTcpProxy();
+    cleanup.push(() => proxy.close());
+    const { lines, running } = await start(proxy);
+    const readonly = () =>
+      new ReplyError("READONLY You can't write against a read only replica.") as unknown as Error;
+    for (let i = 0; i < 20; i++) for (const worker of running.workers) worker.emit('error', readonly());
+    running.workers[0]!.emit('error', new Error('ERR Error running script: attempt to compare nil'));
+    const logged = lines.filter((l) => l.level === ERROR);
+    expect(logged).toHaveLength(2);
+    expect(logged[0]).toMatchObject({ err: expect.stringMatching(/^READONLY /) });
+    expect(logged[0]!.msg).toMatch(/Redis refuses the workers' commands/);
+    expect(logged[1]).toMatchObject({ msg: 'worker error', worker: 'launch' });
   });
 
   it('still logs any other worker error at error level, with its stack and queue', async () => {
