@@ -29,7 +29,7 @@ import {
   describe,
   finalReason,
 } from './launch-deps.js';
-import { announceScopeHoldLifted } from '../shared/compliance/scope-hold-events.js';
+import { announceScopeHoldLifted, scopeHoldPlacedAt } from '../shared/compliance/scope-hold-events.js';
 import { activateNow } from './launch-activate-now.js';
 import { markTakenOver, takeOverEarlyActivation } from './launch-takeover.js';
 import {
@@ -292,7 +292,12 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
         // would be lost for good, the next run finding the hold noted. Keyed on the holds this job
         // has seen end, which only a look finding the scope back changes: a run retrying the same
         // hold (its record or its note failed) records it once, a later hold anew.
-        const heldSince = new Date(ctx.clock.now()).toISOString();
+        const dedupeKey = `activation_withheld:${data.campaignId}:${data.launchId}:${data.scopeHoldsEnded ?? 0}`;
+        // A retry of a hold recorded (and announced) by a run that died before its note keeps that
+        // placement's time: the lift names it.
+        const heldSince = new Date(
+          await scopeHoldPlacedAt(ctx, data.campaignId, dedupeKey, ctx.clock.now()),
+        ).toISOString();
         log.warn(
           { missingScopes: [STATS_SCOPE], recheckInMs: SCOPE_RECHECK_MS },
           `activation held: CXone did not grant this OAuth client ${STATS_SCOPE}, so the abandonment ` +
@@ -311,7 +316,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
             heldSince,
             recheckInMs: SCOPE_RECHECK_MS,
           },
-          dedupeKey: `activation_withheld:${data.campaignId}:${data.launchId}:${data.scopeHoldsEnded ?? 0}`,
+          dedupeKey,
           event: 'campaign.compliance.hold.placed',
         });
         data.scopeHeldSince = heldSince;

@@ -451,5 +451,21 @@ describe('an activation while the token lacks the statistics scope', () => {
     expect(await activationHolds(created.id)).toHaveLength(1);
     // Announced once too: the retry's event goes by the id the hold names.
     expect((await holdEvents(created.id)).map(([type]) => type)).toEqual(['campaign.compliance.hold.placed']);
+    // The retry holds since the placement the receiver was told of, not since its own run: the lift
+    // names that heldSince, so a receiver pairs the two.
+    const heldSince = new Date(Date.parse('2026-03-12T12:00:00-04:00')).toISOString();
+    expect((await activationHolds(created.id))[0]?.details.heldSince).toBe(heldSince);
+    await scriptFaults(stack.sandbox, { withholdScopes: [] });
+    try {
+      clock.advance(SCOPE_RECHECK_MS);
+      await newToken(false);
+      await expect(processActivate(deps, job, 'token')).resolves.toMatchObject({ outcome: 'succeeded' });
+    } finally {
+      await scriptFaults(stack.sandbox, { withholdScopes: [STATS] });
+    }
+    expect(await holdEvents(created.id)).toEqual([
+      ['campaign.compliance.hold.placed', expect.objectContaining({ heldSince })],
+      ['campaign.compliance.hold.lifted', expect.objectContaining({ heldSince, why: 'scope_granted' })],
+    ]);
   });
 });

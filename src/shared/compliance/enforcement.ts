@@ -32,7 +32,7 @@ import { redelayAfterRun } from '../redelay-job.js';
 import { SCOPE_RECHECK_MS } from '../cxone/token-provider.js';
 import { STATS_SCOPE } from '../cxone/scopes.js';
 import { statsScopeMissingNow } from './scope-at-send.js';
-import { announceScopeHoldLifted, type ScopeHoldEnd } from './scope-hold-events.js';
+import { announceScopeHoldLifted, scopeHoldPlacedAt, type ScopeHoldEnd } from './scope-hold-events.js';
 
 /**
  * Run-time calling-window enforcement: each watched campaign has exactly one delayed job on the
@@ -823,6 +823,10 @@ export async function enforceWindow(
       // stays paused, the hold recorded once, and is looked at again when the token provider next
       // asks for a token, while the window is open.
       if (win.scopeHeldAt === undefined) {
+        const dedupeKey = `window_scope_hold:${campaignId}:${data.kind}:${data.atMs}`;
+        // A retry of a hold recorded (and announced) by a run that died before its save keeps that
+        // placement's time: the lift names it.
+        const heldAt = await scopeHoldPlacedAt(ctx, campaignId, dedupeKey, now);
         // Recorded before the hold is saved: saved first, a record that failed (a Redis blip) would be
         // lost for good, the retry finding the hold already noted. Keyed on the firing's plan, which a
         // retry keeps, so a save that failed after it is not recorded twice.
@@ -842,15 +846,15 @@ export async function enforceWindow(
             missingScopes: [STATS_SCOPE],
             reason: scopeLook.message,
             recheckInMs: SCOPE_RECHECK_MS,
-            heldSince: new Date(now).toISOString(),
+            heldSince: new Date(heldAt).toISOString(),
             timeZone: zone,
             localTime: localIso(zone, now),
             ...timing,
           },
-          dedupeKey: `window_scope_hold:${campaignId}:${data.kind}:${data.atMs}`,
+          dedupeKey,
           event: 'campaign.compliance.hold.placed',
         });
-        await save({ ...win, scopeHeldAt: now, lastTransitionMs: data.atMs });
+        await save({ ...win, scopeHeldAt: heldAt, lastTransitionMs: data.atMs });
       }
       outcome = 'resume_withheld';
     } else {

@@ -1,6 +1,7 @@
 import type { AppContext } from '../context.js';
 import { STATS_SCOPE } from '../cxone/scopes.js';
 import { publishOrLog } from '../side-records.js';
+import { listActions } from './state-store.js';
 
 /**
  * Why a hold for the statistics scope ended: the scope granted again (the start or resume goes), the
@@ -36,4 +37,23 @@ export async function announceScopeHoldLifted(
     { kind: hold.kind },
     { once: `scope_hold_lifted:${campaignId}:${hold.name}` },
   );
+}
+
+/**
+ * Since when the hold its record's `dedupeKey` names was placed (epoch ms): the `heldSince` an earlier
+ * run recorded and announced (`campaign.compliance.hold.placed`, its id derived from that key) before it
+ * died ahead of its note of the hold, or `nowMs` for a hold placed now. The compliance log is written
+ * first, so an announced hold is always found there. A retry that took its own clock instead noted a
+ * later `heldSince` than the one announced, and the lift named a hold the receiver was never told of.
+ */
+export async function scopeHoldPlacedAt(
+  ctx: Pick<AppContext, 'redis' | 'keys'>,
+  campaignId: string,
+  dedupeKey: string,
+  nowMs: number,
+): Promise<number> {
+  const placed = (await listActions(ctx, campaignId)).find((a) => a.dedupeKey === dedupeKey);
+  const heldSince = placed?.details.heldSince;
+  const atMs = typeof heldSince === 'string' ? Date.parse(heldSince) : NaN;
+  return Number.isFinite(atMs) ? atMs : nowMs;
 }
