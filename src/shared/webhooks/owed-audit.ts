@@ -40,7 +40,11 @@ export interface OwedAuditDeps extends WebhookStoreDeps {
   logger: Logger;
 }
 
-/** How many owed records one sweep appends at most; the next sweep goes on. */
+/**
+ * How many owed records one sweep asks HSCAN for; the next sweep goes on. A hint only: a reply may
+ * hold more (Redis 7.2+ finishes the bucket it stopped in; a listpack-encoded hash comes back whole),
+ * and every record in it is tried, as the cursor moves past the whole reply.
+ */
 const SETTLE_BATCH = 200;
 
 /**
@@ -92,7 +96,9 @@ async function readOwed(deps: OwedAuditDeps): Promise<AuditInput[]> {
   const [next, flat] = await deps.redis.hscan(owedAuditKey(deps.keys), cursor, 'COUNT', SETTLE_BATCH);
   await deps.redis.set(cursorKey, next, 'EX', CURSOR_TTL_SECONDS);
   const inputs: AuditInput[] = [];
-  for (let i = 0; i + 1 < flat.length && inputs.length < SETTLE_BATCH; i += 2) {
+  // Not cut at SETTLE_BATCH: the records cut off would not be read again before the walk wraps, and
+  // behind records whose append keeps failing (a reply the same every time) not then either.
+  for (let i = 0; i + 1 < flat.length; i += 2) {
     try {
       inputs.push({ ...(JSON.parse(flat[i + 1]!) as AuditInput), dedupeKey: flat[i]! });
     } catch {
