@@ -2,7 +2,12 @@ import { DialerSimulation } from '../../src/sandbox/dialer/simulation.js';
 import { ABANDONMENT_CAP } from '../../src/shared/campaign-config.js';
 import { evaluateAbandonmentGuard } from '../../src/shared/compliance/guard.js';
 import { capDecision } from '../../src/shared/pacing/guard-cap.js';
-import { decidePacing, type PacingControllerState } from '../../src/shared/pacing/index.js';
+import {
+  decidePacing,
+  thresholdRecall,
+  type PacingControllerState,
+  type PacingDecision,
+} from '../../src/shared/pacing/index.js';
 import type { StartAnchor } from '../../src/shared/pacing/reanchor.js';
 import type { PacingScenario } from './scenarios.js';
 
@@ -123,9 +128,9 @@ export function runController(
   let guardState: unknown;
   let paused = false;
   let peak = 0;
-  // The threshold rule keeps no memory: as the poll worker does (pacing/apply.ts), it is told the
-  // totalCalls its previous decision saw, so it holds while no call has been placed since.
-  let callsAtLastDecision: number | undefined;
+  // The threshold rule keeps no memory: as the poll worker does (pacing/apply.ts), it is told of its
+  // previous decision (thresholdRecall), so it holds while no call has been placed since.
+  let lastDecision: PacingDecision | null = null;
   for (let t = opts.pollIntervalMs; t <= scenario.durationMs; t += opts.pollIntervalMs) {
     sim.advanceTo(t);
     const stats = sim.snapshot();
@@ -167,7 +172,7 @@ export function runController(
         atMs: t,
         callRate,
         stats,
-        ...(callsAtLastDecision !== undefined ? { callsAtLastDecision } : {}),
+        ...thresholdRecall(lastDecision),
       },
       state,
       {},
@@ -175,9 +180,8 @@ export function runController(
     );
     if (step === null) continue;
     state = step.state;
-    const seen = step.decision.inputs.totalCalls;
-    if (step.decision.strategy === 'threshold' && typeof seen === 'number') callsAtLastDecision = seen;
     const { decision } = capDecision(step.decision, throttle);
+    lastDecision = decision;
     if (decision.direction !== 'hold') {
       callRate = decision.callRate;
       sim.setCallRate(callRate);

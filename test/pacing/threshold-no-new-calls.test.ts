@@ -59,11 +59,27 @@ describe('threshold pacing without a call since its last decision', () => {
     expect(await paceOnce(campaign.id, 90, 66)).toMatchObject({
       decision: { direction: 'hold', callRate: 0.57 },
     });
-    // Calls placed since the last decision (the stale read's counters are the last decision's now): judged again.
+    // Calls placed since the last decision: judged again.
     expect(await paceOnce(campaign.id, 130, 92)).toMatchObject({
       decision: { direction: 'up', callRate: 0.66 },
     });
     expect((await h.ctx.cxone.getCampaign(campaign.id)).dialerSettings.callRate).toBe(0.66);
+  });
+
+  it('after a stale read, counters back at those of its last decision are still nothing new', async () => {
+    const campaign = await h.campaign('active', predictive(20, 0.5, 'threshold'));
+    expect(await paceOnce(campaign.id, 100, 70)).toMatchObject({
+      decision: { direction: 'up', callRate: 0.57 },
+    });
+    const stale = await paceOnce(campaign.id, 90, 66);
+    expect(stale).toMatchObject({ decision: { direction: 'hold', callRate: 0.57 } });
+    expect((stale as { decision: { reason: string } }).decision.reason).toContain('went backwards');
+    // The fresh read again: the figures the raise was decided on, not a call since. Judged again, they
+    // raised the rate a second time without a dial.
+    expect(await paceOnce(campaign.id, 100, 70)).toMatchObject({
+      decision: { direction: 'hold', callRate: 0.57 },
+    });
+    expect((await h.ctx.cxone.getCampaign(campaign.id)).dialerSettings.callRate).toBe(0.57);
   });
 
   it('still cuts on the first decision and whenever calls were placed since the last one', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { thresholdsSchema } from '../../src/shared/campaign-config.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { decidePacing } from '../../src/shared/pacing/index.js';
-import { thresholdDecision } from '../../src/shared/pacing/threshold.js';
+import { thresholdDecision, thresholdRecall } from '../../src/shared/pacing/threshold.js';
 import { campaignConfig } from '../lifecycle/fixtures.js';
 
 const obs = (callRate: number, totalCalls: number, answeredCalls: number) => ({
@@ -54,11 +54,37 @@ describe('threshold (the seed rule)', () => {
     });
     expect(thresholdDecision(seen(100, 70, 100))).toMatchObject({ direction: 'hold', callRate: 0.5 });
     expect(thresholdDecision(seen(100, 20, 100))).toMatchObject({ direction: 'hold', callRate: 0.5 });
-    // A stale read: fewer calls than the last decision saw.
-    expect(thresholdDecision(seen(90, 66, 100)).reason).toBe(
-      'no call counted since the last decision (totalCalls 90, 100 then): nothing new to judge',
-    );
     expect(thresholdDecision(seen(101, 71, 100))).toMatchObject({ direction: 'up', callRate: 0.57 });
+  });
+
+  it('holds on counters below its last decision until they are back (a stale read) or stay below a minute (a reset)', () => {
+    const at = (atMs: number, totalCalls: number, answeredCalls: number, recalled: object) => ({
+      ...obs(0.5, totalCalls, answeredCalls),
+      atMs,
+      ...recalled,
+    });
+    const stale = thresholdDecision(at(0, 90, 66, { callsAtLastDecision: 100 }));
+    expect(stale).toMatchObject({ direction: 'hold', callRate: 0.5 });
+    expect(stale.reason).toBe(
+      'statistics went backwards (totalCalls 90, 100 at the last decision): holding until they show a reset or a stale read',
+    );
+    // The hold keeps the decision's count: the fresh read of the same counters is nothing new.
+    expect(thresholdRecall(stale)).toEqual({ callsAtLastDecision: 100, callsBackSinceMs: 0 });
+    const back = thresholdDecision(at(10_000, 100, 70, thresholdRecall(stale)));
+    expect(back).toMatchObject({ direction: 'hold', callRate: 0.5 });
+    expect(thresholdRecall(back)).toEqual({ callsAtLastDecision: 100 });
+    // Still below after a minute: CXone reset the counters; judged from those since, and remembered.
+    const below = thresholdDecision(at(59_999, 5, 4, thresholdRecall(stale)));
+    expect(below).toMatchObject({ direction: 'hold' });
+    const reset = thresholdDecision(at(60_000, 5, 4, thresholdRecall(below)));
+    expect(reset).toMatchObject({ direction: 'up', callRate: 0.57 });
+    expect(thresholdRecall(reset)).toEqual({ callsAtLastDecision: 5 });
+  });
+
+  it("is told nothing of another strategy's decision (a switch starts afresh)", () => {
+    const other = { strategy: 'abandonment-target' as const, inputs: { totalCalls: 100 } };
+    expect(thresholdRecall(other)).toEqual({});
+    expect(thresholdRecall(null)).toEqual({});
   });
 
   it('treats no calls as no data instead of an answer rate of zero', () => {

@@ -14,6 +14,7 @@ import { pacingDecisions } from '../metrics.js';
 import { auditOrLog, publishOrLog } from '../side-records.js';
 import { capDecision, type GuardThrottle } from './guard-cap.js';
 import { decidePacing } from './index.js';
+import { thresholdRecall } from './threshold.js';
 import { readPacingRecord, type PacingRecord } from './record.js';
 import { pausedSafeStart, type CarriedSafeStart } from './resume.js';
 import {
@@ -174,10 +175,7 @@ async function paceActive(
       ? previous.startAnchor
       : null;
   // The calls the threshold rule's previous decision was made on: it keeps no memory of its own.
-  const lastCalls =
-    pacingConfig.strategy === 'threshold' && previous.lastDecision?.strategy === 'threshold'
-      ? previous.lastDecision.inputs.totalCalls
-      : undefined;
+  const recall = pacingConfig.strategy === 'threshold' ? thresholdRecall(previous.lastDecision) : {};
   const step = decidePacing(
     pacingConfig,
     {
@@ -185,7 +183,7 @@ async function paceActive(
       callRate: current,
       agents: record.config.dialerStrategy.agentCapacity,
       stats,
-      ...(typeof lastCalls === 'number' ? { callsAtLastDecision: lastCalls } : {}),
+      ...recall,
     },
     previous.state,
     { periodMs, ...(input.periodStartMs !== undefined ? { periodStartMs: input.periodStartMs } : {}) },

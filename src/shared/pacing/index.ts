@@ -10,7 +10,7 @@ import type { PacingDecision, PacingObservation } from './types.js';
 
 export * from './types.js';
 export * from './abandonment-target.js';
-export { thresholdDecision } from './threshold.js';
+export { thresholdDecision, thresholdRecall } from './threshold.js';
 export { callRateForDialRatio, DEFAULT_MAX_DIAL_RATIO, dialRatioFor } from './dial-ratio.js';
 export * from './start.js';
 export * from './reanchor.js';

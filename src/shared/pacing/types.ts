@@ -15,6 +15,8 @@ export interface PacingObservation {
    * The rule keeps no memory of its own; it tells from this whether any call was placed since.
    */
   callsAtLastDecision?: number;
+  /** Since when counters have read below `callsAtLastDecision` (epoch ms; absent: they have not). */
+  callsBackSinceMs?: number;
   /** Cumulative counters since the campaign started, as the stats endpoint returns them. */
   stats: {
     totalCalls: number;
