@@ -6,27 +6,30 @@ import { createHash } from 'node:crypto';
  */
 const CREDENTIAL_NAME = /pass|pwd|secret|token|key|auth|cred|sig/i;
 
+/**
+ * Pure: a parameter name as a server would read it, each valid `%XX` decoded on its own (a malformed
+ * one elsewhere, `%ZZ`, made decodeURIComponent throw and the name go unmatched: `p%61ssword%ZZ`).
+ */
 function decodedName(raw: string): string {
-  try {
-    return decodeURIComponent(raw.replace(/\+/g, ' '));
-  } catch {
-    return raw;
-  }
+  return raw
+    .replace(/\+/g, ' ')
+    .replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
 /**
  * Pure: `a=1&password=x` with the value of each credential-looking parameter replaced by `***`, the
- * rest kept as written (re-encoding it would show a URL the operator never typed).
+ * rest kept as written (re-encoding it would show a URL the operator never typed). `;` separates as
+ * `&` does: servers that split on it (and receivers behind them) read `a=1;token=x` as a token.
  */
 function redactParams(params: string): string {
   return params
-    .split('&')
-    .map((pair) => {
+    .split(/([&;])/)
+    .map((pair, i) => {
       const eq = pair.indexOf('=');
-      if (eq < 0 || !CREDENTIAL_NAME.test(decodedName(pair.slice(0, eq)))) return pair;
+      if (i % 2 === 1 || eq < 0 || !CREDENTIAL_NAME.test(decodedName(pair.slice(0, eq)))) return pair;
       return `${pair.slice(0, eq)}=***`;
     })
-    .join('&');
+    .join('');
 }
 
 /**

@@ -25,3 +25,21 @@ describe('redactUrl (pure)', () => {
     expect(redactUrl('https://h/x#token=s3cret')).not.toContain('s3cret');
   });
 });
+
+describe('redactUrl: parameters written unusually', () => {
+  it('hides a credential after a `;` separator, as servers that split on `;` read it', () => {
+    expect(redactUrl('https://h/x?a=1;token=s3cret')).toBe('https://h/x?a=1;token=***');
+    expect(redactUrl('https://h/x#a=1;access_token=s3cret&b=2')).toBe('https://h/x#a=1;access_token=***&b=2');
+  });
+
+  it('hides a credential whose name carries a malformed %-escape beside a valid one', () => {
+    // decodeURIComponent throws on `%ZZ`: the name was then matched undecoded (`p%61ssword%ZZ`).
+    expect(redactUrl('redis://h:6379?p%61ssword%ZZ=s3cret')).not.toContain('s3cret');
+  });
+
+  it('hides repeated and uppercase names, keeping what is no credential', () => {
+    expect(redactUrl('https://h/x?PASSWORD=a1&password=b2&db=3')).toBe(
+      'https://h/x?PASSWORD=***&password=***&db=3',
+    );
+  });
+});
