@@ -272,7 +272,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       ...(attempt?.error ? { error: attempt.error } : {}),
     };
     const owed = audit ? failureRecord(event, letter) : undefined;
-    const written = await deadLetter(deps, letter, run, owed);
+    const written = await deadLetter(deps, letter, run, owed, jobInstance(job));
     if (written === 'superseded') throw settledWhileSending(event.id);
     if (written === 'missing') {
       // Its stored bytes expired since the run read them: no dead letter without the bytes to replay.
@@ -438,7 +438,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     replay: boolean,
     context: DeliveryContext,
   ): Promise<{ skipped: string } | { event: StoredEvent }> {
-    const { event, alreadyDelivered, deadLettered, destination: state } = context;
+    const { event, alreadyDelivered, deadLettered, deadLetteredBy, destination: state } = context;
     if (!event) {
       webhookOutcomes.inc({ outcome: 'missing' });
       throw new WebhookSettledError(`webhook event ${eventId} is not stored (expired or never published)`);
@@ -450,7 +450,8 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     }
     // Likewise after it dead-lettered the event: sent again, the receiver would get a dead letter's
     // bytes with no replay asked for, and a second dead letter would record the one failure twice.
-    if (!replay && deadLettered) {
+    // A replay's job too, once it dead-lettered the event itself (run again, it is the same job).
+    if (deadLettered && (!replay || deadLetteredBy === jobInstance(job))) {
       webhookOutcomes.inc({ outcome: 'skipped' });
       return { skipped: 'already_dead_lettered' };
     }
@@ -638,6 +639,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     eventId: string | undefined,
     error: string,
     attempts: number,
+    job?: Job,
   ): Promise<boolean> {
     if (!eventId) return false;
     const letter = {
@@ -647,8 +649,11 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
       at: new Date(ctx.clock.now()).toISOString(),
       error: labelUrlsIn(error),
     };
-    const event = await deadLetterUndecided(deps, letter, (e) =>
-      auditsFailure(e) ? failureRecord(e, letter) : undefined,
+    const event = await deadLetterUndecided(
+      deps,
+      letter,
+      (e) => (auditsFailure(e) ? failureRecord(e, letter) : undefined),
+      job && jobInstance(job),
     );
     if (!event) return false;
     await recordDeadLetter(event, letter, event.owed);
@@ -677,7 +682,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     if (err instanceof Error) counted.add(err);
     if (!final) return err;
     try {
-      if (await settleUndecided(eventIdOf(job), message, attemptNo)) {
+      if (await settleUndecided(eventIdOf(job), message, attemptNo, job)) {
         return new WebhookSettledError(
           `webhook job ${job.id} dead-lettered after an unexpected error: ${message}`,
         );
@@ -704,7 +709,7 @@ export function createWebhookWorker(ctx: AppContext, opts: WebhookWorkerOptions 
     if (state !== 'failed' && state !== 'unknown') return;
     let decided = true;
     try {
-      decided = await settleUndecided(eventIdOf(job), err.message, job.attemptsMade);
+      decided = await settleUndecided(eventIdOf(job), err.message, job.attemptsMade, job);
     } finally {
       if (decided && !counted.has(err)) webhookOutcomes.inc({ outcome: 'error' });
     }

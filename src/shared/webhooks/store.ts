@@ -139,7 +139,8 @@ export async function markDelivered(
 }
 
 // KEYS: dead-letter set, event hash, pending index. ARGV: eventId, atMs, cutoff score, letter JSON,
-// TTL seconds, run ('' for none). Returns 1 when it wrote the dead letter, 0 when the send was no
+// TTL seconds, run ('' for none), the owed record (ARGV[7], ARGV[8]), the job instance that writes
+// the letter ('' for none; kept as deadJob, see DeliveryContext.deadLetteredBy). Returns 1 when it wrote the dead letter, 0 when the send was no
 // longer the run's, -1 when the event is no longer stored.
 //
 // The event must still hold its bytes: a dead letter is the event's bytes and why they failed, side
@@ -159,6 +160,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HSET', KEYS[2], 'state', 'dead', 'deadLetter', ARGV[4])
 redis.call('HDEL', KEYS[2], 'run')
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[2], 'deadJob', ARGV[9]) else redis.call('HDEL', KEYS[2], 'deadJob') end
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 owe_audit(4, 7)
 return 1
@@ -179,12 +181,14 @@ export type DeadLetterWrite = 'written' | 'superseded' | 'missing';
  * With `run` (a send's verdict, see countSend) it writes nothing when the send is no longer that
  * run's. An event no longer stored is not dead-lettered at all (see DEAD_LETTER_SCRIPT). `owed`, the
  * audit record of the dead letter, is written as owed with it (owed-audit.ts): the caller appends it.
+ * `job` (jobInstance) is the job writing it: that job, run again, skips the event (deadLetteredBy).
  */
 export async function deadLetter(
   deps: WebhookStoreDeps,
   letter: DeadLetter,
   run?: string,
   owed?: AuditInput,
+  job?: string,
 ): Promise<DeadLetterWrite> {
   const written = Number(
     await evalScript(
@@ -194,6 +198,7 @@ export async function deadLetter(
       ...deadLetterArgs(deps.keys, letter),
       run ?? '',
       ...owedAuditArgs(owed),
+      job ?? '',
     ),
   );
   return written === 1 ? 'written' : written === 0 ? 'superseded' : 'missing';
@@ -222,7 +227,8 @@ function deadLetterArgs(keys: Keys, letter: DeadLetter): Array<string | number> 
 
 // KEYS: dead-letter set, event hash, pending index, owed audit records. ARGV: eventId, atMs, cutoff
 // score, letter JSON, TTL seconds, the audit record it owes (dedupe key and JSON, '' for none), the
-// type and campaign id that record was built for. Returns {type, campaignId} when it wrote the dead
+// type and campaign id that record was built for, the job instance writing the letter ('' for
+// none; kept as deadJob, as DEAD_LETTER_SCRIPT keeps it). Returns {type, campaignId} when it wrote the dead
 // letter; nil when the event is gone or decided (either way it leaves the pending index). The record
 // is owed only when the event is still the one it was built for (a replaced event's own is built again).
 const DEAD_LETTER_UNDECIDED_SCRIPT = `${OWE_AUDIT_LUA}
@@ -233,6 +239,7 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 redis.call('HSET', KEYS[2], 'state', 'dead', 'deadLetter', ARGV[4])
 redis.call('HDEL', KEYS[2], 'run')
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[2], 'deadJob', ARGV[10]) else redis.call('HDEL', KEYS[2], 'deadJob') end
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 if (h[3] or '') == ARGV[8] and (h[4] or '') == ARGV[9] then owe_audit(4, 6) end
 return {h[3] or '', h[4] or ''}
@@ -245,12 +252,14 @@ return {h[3] or '', h[4] or ''}
  * event at the same moment is never overwritten, and a send still under way for the job finds its
  * event no longer its own (countSend), so it neither dead-letters nor counts it again. Returns the
  * event's type and campaign when it wrote the dead letter, null otherwise; with them, the audit record
- * `owe` builds for the event (if any), written as owed with the dead letter (owed-audit.ts).
+ * `owe` builds for the event (if any), written as owed with the dead letter (owed-audit.ts). `job`:
+ * the job writing it, as for deadLetter.
  */
 export async function deadLetterUndecided(
   deps: WebhookStoreDeps,
   letter: DeadLetter,
   owe?: (event: { type: string; campaignId: string }) => AuditInput | undefined,
+  job?: string,
 ): Promise<{ type: string; campaignId: string; owed?: AuditInput } | null> {
   // The record names the event's type and campaign, read first: both are fixed once it is stored.
   const [type = null, campaignId = null] = owe
@@ -265,6 +274,7 @@ export async function deadLetterUndecided(
     ...owedAuditArgs(owed),
     type ?? '',
     campaignId ?? '',
+    job ?? '',
   )) as [string, string] | null;
   if (!result) return null;
   const [writtenType, writtenCampaign] = result;
@@ -474,6 +484,12 @@ export interface DeliveryContext {
   alreadyDelivered: boolean;
   /** The event is a dead letter (its `state`): only a replay sends it again. */
   deadLettered: boolean;
+  /**
+   * The job (jobInstance) that wrote the dead letter, when known: a replay's job run again after it
+   * dead-lettered the event (its worker died before BullMQ recorded the failure) is still a replay,
+   * and would send the dead event once more and record the one failure twice.
+   */
+  deadLetteredBy: string | undefined;
   destination: DestinationState | null;
   /** A destination backoff (its streak or owner, backoff.ts) is under way: the send passes its gate first. */
   backoff: boolean;
@@ -505,6 +521,7 @@ export async function loadDeliveryContext(
     event: parseStoredEvent(eventId, event),
     alreadyDelivered: delivered !== null,
     deadLettered: event.state === 'dead',
+    deadLetteredBy: event.deadJob,
     destination: url === undefined ? null : destinationFrom(url, destination),
     backoff: Number(episode) > 0,
   };
