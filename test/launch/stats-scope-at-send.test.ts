@@ -423,6 +423,61 @@ describe('an activation while the token lacks the statistics scope', () => {
     expect(await held()).toHaveLength(2);
   });
 
+  it("the window's hold ended by someone else's pause (the window will not resume it) is announced lifted", async () => {
+    await newToken(true);
+    // Friday 21:00 EDT: the window pauses it; Saturday 08:00 EDT, the open, holds its resume.
+    const { id } = await pausedByWindow('2026-03-14T01:00:00Z');
+    const open = Date.parse('2026-03-14T12:00:00Z');
+    await stack.fire(id, new Date(open).toISOString());
+    const heldSince = new Date(open).toISOString();
+    expect((await holdEvents(id)).map(([type]) => type)).toEqual(['campaign.compliance.hold.placed']);
+    // An operator's pause of the held campaign ends the window's claim: no firing resumes it, nor
+    // looks at the hold again.
+    const { commandId } = await enqueueCommand(stack.ctx, {
+      campaignId: id,
+      actor: 'api:ops',
+      reason: 'operator',
+      action: 'pause',
+    });
+    expect((await stack.settled(commandId)).status).toBe('succeeded');
+    await eventually(async () =>
+      (await getWindowState(stack.ctx, id)).pausedAt === undefined ? true : undefined,
+    );
+    expect(await holdEvents(id)).toEqual([
+      ['campaign.compliance.hold.placed', expect.objectContaining({ heldSince })],
+      ['campaign.compliance.hold.lifted', expect.objectContaining({ heldSince, why: 'paused' })],
+    ]);
+  });
+
+  it("the window's hold ended by someone else's resume, seen first by the close's firing, is announced lifted", async () => {
+    const { ctx, clock } = stack;
+    await newToken(true);
+    // Saturday 21:00 EDT: the window pauses it; Sunday 08:00 EDT, the open, holds its resume.
+    const { id } = await pausedByWindow('2026-03-15T01:00:00Z');
+    const open = Date.parse('2026-03-15T12:00:00Z');
+    await stack.fire(id, new Date(open).toISOString());
+    const heldSince = new Date(open).toISOString();
+    // An operator resumes it minutes before the close: the close's firing is the next to look.
+    clock.set(Date.parse('2026-03-16T00:57:00Z'));
+    const { commandId } = await enqueueCommand(ctx, {
+      campaignId: id,
+      actor: 'api:ops',
+      reason: 'operator',
+      action: 'resume',
+    });
+    expect((await stack.settled(commandId)).status).toBe('succeeded');
+    expect(status(id)).toBe('active');
+    const close = Date.parse('2026-03-16T01:00:00Z');
+    clock.set(close);
+    await expect(enforceWindow(ctx, { campaignId: id, kind: 'close', atMs: close })).resolves.toMatchObject({
+      outcome: 'paused',
+    });
+    expect(await holdEvents(id)).toEqual([
+      ['campaign.compliance.hold.placed', expect.objectContaining({ heldSince })],
+      ['campaign.compliance.hold.lifted', expect.objectContaining({ heldSince, why: 'resumed' })],
+    ]);
+  });
+
   it("a scheduled start's hold whose note failed after its record is recorded once by the next run", async () => {
     const { clock } = stack;
     const { created, launchId } = await scheduledCampaign();

@@ -479,6 +479,8 @@ export async function releaseWindowPause(
         ...(stop ? { stop } : {}),
       });
     }
+    // A resume held for the scope ends with the claim: the window will not resume their pause.
+    await windowScopeHoldLifted(ctx, campaignId, win.scopeHeldAt, 'paused');
     const keep = win.lastTransitionMs !== undefined ? { lastTransitionMs: win.lastTransitionMs } : {};
     if (await replaceWindowState(ctx, campaignId, raw, keep)) return true;
   }
@@ -719,6 +721,9 @@ export async function enforceWindow(
       // pause of a campaign found active outside its hours (a console resume) has no close of its own
       // to be due by, and is not judged on when it lands.
       const dueAt = win.pauseDueAt ?? view.closing ?? missedClose(config, data, now);
+      // Resumed by someone else while its resume was held, and the close is the first firing to see it:
+      // the hold ended with their resume, and this save forgets it.
+      await windowScopeHoldLifted(ctx, campaignId, win.scopeHeldAt, 'resumed');
       await save({
         pausedAt: win.pausedAt ?? new Date(now).toISOString(),
         pauseCommandId: commandId,
