@@ -12,6 +12,7 @@ import { createWebhookWorker } from './webhook-worker.js';
 import { createAuditWorker } from './audit-worker.js';
 import { closeWorkers } from './worker-options.js';
 import { createRedisOutageTracker } from './redis-outage.js';
+import { createRedisRefusalTracker, REFUSAL_LOG_INTERVAL_MS, type RefusalLine } from './redis-refusal.js';
 // ── Worker modules (one import per worker file; keep in step with WORKER_FACTORIES below) ──
 
 export type WorkerFactory = (ctx: AppContext) => Worker;
@@ -42,8 +43,6 @@ export interface RunningWorkers {
 
 /** A repeated worker error is logged at most this often (per worker and message). */
 const ERROR_LOG_INTERVAL_MS = 5_000;
-/** Redis refusing commands for its state (READONLY, OOM …) is logged once a minute for the process. */
-const STATE_REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 /**
  * Starts every worker against ctx. A worker's 'error' event is logged, not thrown: BullMQ reconnects
@@ -54,11 +53,43 @@ const STATE_REFUSAL_LOG_INTERVAL_MS = 60_000;
 export async function startWorkers(
   ctx: AppContext,
   factories: ReadonlyArray<readonly [string, WorkerFactory]> = WORKER_FACTORIES,
+  opts: { refusalIntervalMs?: number } = {},
 ): Promise<RunningWorkers> {
   const log = ctx.logger.child({ component: 'workers' });
   const throttle = createLogThrottle(ERROR_LOG_INTERVAL_MS);
-  const stateThrottle = createLogThrottle(STATE_REFUSAL_LOG_INTERVAL_MS);
   const outage = createRedisOutageTracker();
+  const refusalIntervalMs = opts.refusalIntervalMs ?? REFUSAL_LOG_INTERVAL_MS;
+  const refusals = createRedisRefusalTracker(refusalIntervalMs);
+  const logRefusal = (line: RefusalLine, worker?: string) =>
+    log.error(
+      {
+        err: line.refusal,
+        ...(worker ? { worker } : {}),
+        refusedForMs: line.refusedForMs,
+        ...(line.suppressed > 0 ? { suppressed: line.suppressed } : {}),
+      },
+      "Redis refuses the workers' commands: jobs wait until it takes them again (READONLY: REDIS_URL names a replica or a demoted primary)",
+    );
+  // The repeats of a minute are logged as it ends, and a state not met for a minute as over: waiting
+  // for the next refusal to carry them lost them when none came (the state had passed).
+  const sweep = setInterval(
+    () => {
+      const { still, ended } = refusals.sweep();
+      for (const line of still) logRefusal(line);
+      for (const line of ended) {
+        log.info(
+          {
+            state: line.state,
+            refusedForMs: line.refusedForMs,
+            ...(line.suppressed > 0 ? { suppressed: line.suppressed } : {}),
+          },
+          `Redis takes the workers' commands again: no ${line.state} refusal for ${Math.round(refusalIntervalMs / 1000)} s`,
+        );
+      }
+    },
+    Math.min(5_000, Math.max(1, Math.floor(refusalIntervalMs / 4))),
+  );
+  sweep.unref();
   const workers: Worker[] = [];
   for (const [name, factory] of factories) {
     const worker = factory(ctx);
@@ -79,12 +110,8 @@ export async function startWorkers(
       // minute, naming it, not one per worker every few seconds (~70 a minute burying the cause).
       const refusal = redisStateRefusal(err);
       if (refusal) {
-        stateThrottle(refusal.split(' ')[0] ?? refusal, (suppressed) =>
-          log.error(
-            { err: refusal, worker: name, ...(suppressed > 0 ? { suppressed } : {}) },
-            "Redis refuses the workers' commands: jobs wait until it takes them again (READONLY: REDIS_URL names a replica or a demoted primary)",
-          ),
-        );
+        const line = refusals.refused(refusal);
+        if (line) logRefusal(line, name);
         return;
       }
       // Another error may repeat too (a script Redis refuses on every poll for work): one line (with
@@ -139,6 +166,7 @@ export async function startWorkers(
   return {
     workers,
     close(timeoutMs: number, interrupt?: () => Promise<unknown>) {
+      clearInterval(sweep);
       closing ??= closeWorkers(workers, timeoutMs, log, interrupt).then(({ forced }) => {
         log.info({ forced }, 'workers stopped');
       });

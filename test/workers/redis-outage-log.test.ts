@@ -75,17 +75,21 @@ describe('createRedisOutageTracker', () => {
 });
 
 describe('worker logs while Redis is unreachable', () => {
-  async function start(proxy: TcpProxy) {
+  async function start(proxy: TcpProxy, opts: { refusalIntervalMs?: number } = {}) {
     const prefix = testPrefix('outage-log');
     const { logger, lines } = recordingLogger('info');
     const connection = createRedis(proxy.url);
     connection.on('error', () => undefined);
     const factory = (queue: string) => () =>
       new Worker(queue, async () => undefined, { connection, prefix, autorun: true });
-    const running: RunningWorkers = await startWorkers({ logger } as unknown as AppContext, [
-      ['launch', factory('launch')],
-      ['poll', factory('poll')],
-    ]);
+    const running: RunningWorkers = await startWorkers(
+      { logger } as unknown as AppContext,
+      [
+        ['launch', factory('launch')],
+        ['poll', factory('poll')],
+      ],
+      opts,
+    );
     cleanup.push(
       () => deletePrefixAt(prefix),
       async () => connection.disconnect(),
@@ -134,6 +138,23 @@ describe('worker logs while Redis is unreachable', () => {
     expect(logged[0]).toMatchObject({ err: expect.stringMatching(/^READONLY /) });
     expect(logged[0]!.msg).toMatch(/Redis refuses the workers' commands/);
     expect(logged[1]).toMatchObject({ msg: 'worker error', worker: 'launch' });
+  });
+
+  it('says when a refusal has passed, counting the repeats no later refusal came to carry', async () => {
+    const proxy = await startTcpProxy();
+    cleanup.push(() => proxy.close());
+    const { lines, running } = await start(proxy, { refusalIntervalMs: 400 });
+    const readonly = () =>
+      new ReplyError("READONLY You can't write against a read only replica.") as unknown as Error;
+    for (let i = 0; i < 5; i++) for (const worker of running.workers) worker.emit('error', readonly());
+    // No refusal after these: their count was kept for a next line that never came.
+    const over = await waitFor(
+      'the line saying the refusal has passed',
+      async () => lines.find((l) => l.msg.startsWith("Redis takes the workers' commands again")),
+      3_000,
+    );
+    expect(over).toMatchObject({ level: 30, state: 'READONLY', suppressed: 9 });
+    expect(lines.filter((l) => l.level === ERROR)).toHaveLength(1);
   });
 
   it('still logs any other worker error at error level, with its stack and queue', async () => {
