@@ -65,7 +65,7 @@ export interface CampaignRecord {
    * Started in CXone (its console), not by the orchestrator, before its launch could: the launch took
    * it over (launch-takeover.ts takeOverStartedDraft). A failure of that launch leaves it running.
    */
-  startedOutside?: { at: string; from: CampaignStatus };
+  startedOutside?: StartedOutsideMark;
   /**
    * The CXone version the orchestrator's own activating write (→ active) was decided on, noted before
    * the write asks for its permit (launch-activate-now.ts activateNow; a number alone, as every activated
@@ -81,6 +81,25 @@ export interface CampaignRecord {
   /** When the CXone resource was last read or written (ISO); drives staleness of the API view. */
   syncedAt?: string;
   updatedAt: string;
+}
+
+/**
+ * The mark of a campaign started outside the orchestrator. A takeover's mark also says where its safe
+ * start stands (launch-takeover.ts), so a later run before pacing's first poll can tell the takeover's
+ * own safe-start write, applied with its answer lost, from an operator's rate at the same figure:
+ * - `pending` with `takenOverFrom`: a write of the safe start planned from that rate, on that version,
+ *   may have been applied; CXone at exactly that safe start on a later version is that write;
+ * - `refused`: its last write met a 409 (nothing of it applied); decided again on what CXone holds;
+ * - `left`: the takeover left the rate as the operator set it (at or below the safe start, not
+ *   active, out of pacing's hands, or changing on every try): no safe start is the orchestrator's.
+ * Neither field on marks of earlier releases, nor on a start outside found by a watch (started-outside.ts).
+ * Only on marked records, which are few: the size of a normal launch's record does not change.
+ */
+export interface StartedOutsideMark {
+  at: string;
+  from: CampaignStatus;
+  takenOverFrom?: { callRate: number; version: number };
+  safeStart?: 'pending' | 'refused' | 'left';
 }
 
 type FieldName = keyof CampaignRecord;

@@ -1,5 +1,5 @@
 import type { CampaignConfig } from '../shared/campaign-config.js';
-import { configFromResource, type CampaignRecord } from '../shared/campaign-store.js';
+import { configFromResource, type StartedOutsideMark } from '../shared/campaign-store.js';
 import { queueHistoryImport } from '../shared/audit/history-sync.js';
 import { scheduleWindowEnforcement } from '../shared/compliance/enforcement.js';
 import { startWindowCheck } from '../shared/compliance/start-at-send.js';
@@ -15,7 +15,13 @@ import { auditOrLog } from '../shared/side-records.js';
 import { recordStartedOutside } from '../shared/started-outside.js';
 import { ACTOR, type Deps, describe } from './launch-deps.js';
 import { transition } from './launch-transition.js';
-import { markTakenOver, safeStartRunning } from './launch-takeover.js';
+import {
+  markTakenOver,
+  safeStartRunning,
+  takeoverMark,
+  type TakeoverSafeStart,
+  writeTakeoverMark,
+} from './launch-takeover.js';
 
 /**
  * The activating write of a launch's campaign, now or at its delayed start: the safe start riding on
@@ -61,7 +67,8 @@ export async function activateNow(
      * A later run that found the campaign active with no safe start recorded: the callRate the launch
      * planned its start from (unrecordedStartFrom). The campaign active at exactly that start is the
      * launch's own activation whose answer was lost, and its safe start is recorded now. With
-     * `takeover`: the rate an earlier run's takeover found it dialing at, its safe start likewise.
+     * `takeover`: the rate an earlier run's takeover found it dialing at, its safe start likewise —
+     * for a mark of an earlier release only; a takeover's mark names its own (StartedOutsideMark).
      */
     plannedFrom?: number;
     /**
@@ -88,23 +95,63 @@ export async function activateNow(
   let planned: SafeStart | null = null;
   let applied: SafeStart | null = null;
   let resource: CampaignResource;
-  /** Set when an operator's activation beat this run's own write (a 409): the takeover's mark. */
-  let startedOutside: CampaignRecord['startedOutside'];
+  /**
+   * The takeover's mark as this run last wrote it (an operator's activation that beat this run's own
+   * write, or a takeover's step since), for the record's sync to keep.
+   */
+  let startedOutside: StartedOutsideMark | undefined;
+  /** Rewrites the takeover's mark (`base`: the one on the record) at each step of its safe start. */
+  const remark =
+    (base: StartedOutsideMark) =>
+    async (current: CampaignResource, step: TakeoverSafeStart): Promise<void> => {
+      const mark = takeoverMark(base, current, step);
+      await writeTakeoverMark(deps, current, input.launchId, mark);
+      startedOutside = mark;
+    };
   if (input.takeover && before.status === 'active') {
-    // A takeover an earlier run died in (`plannedFrom`, the rate it was taken over at): its safe-start
-    // write may have been applied with its answer lost. At exactly that start it is recorded, not
-    // written again — a write would find no rate to lower, and the start would go unrecorded. From the
-    // launch's rate when a read's refresh since put CXone's start in the record.
+    // Marked before this run was called: by its own takeover (markTakenOver, the launch's sync), or by
+    // an earlier run's that died before recording the safe start, carried on now.
+    const mark = (await campaigns.get(input.campaignId))?.startedOutside;
     const found = { status: before.status, config: configFromResource(before, input.config) };
-    const inPlace =
-      input.plannedFrom === undefined
-        ? null
-        : (ownSafeStartInPlace(input.plannedFrom, found, { dialing: true }) ??
-          ownSafeStartInPlace(input.config.dialerStrategy.callRate, found, { dialing: true }));
+    let inPlace: SafeStart | null = null;
+    if (mark?.safeStart === undefined) {
+      // Marked by an earlier release (`plannedFrom`, the rate it was taken over at): its safe-start
+      // write may have been applied with its answer lost, and at exactly that start it is recorded.
+      // From the launch's rate when a read's refresh since put CXone's start in the record.
+      inPlace =
+        input.plannedFrom === undefined
+          ? null
+          : (ownSafeStartInPlace(input.plannedFrom, found, { dialing: true }) ??
+            ownSafeStartInPlace(input.config.dialerStrategy.callRate, found, { dialing: true }));
+    } else if (
+      mark.safeStart === 'pending' &&
+      mark.takenOverFrom &&
+      before.version > mark.takenOverFrom.version
+    ) {
+      // Its write, planned from the rate the mark names on the version it names, may have been applied
+      // with its answer lost: CXone at exactly that start, since that version, is that write, recorded
+      // as that run would have (a write now would find no rate to lower, the start unrecorded). What
+      // the record says meanwhile (a GET's refresh shows the start) does not enter into it, nor does a
+      // 409's `refused` mark, whose write was never applied: the operator's change at that figure is theirs.
+      inPlace = ownSafeStartInPlace(mark.takenOverFrom.callRate, found, { dialing: true });
+    }
     if (inPlace) {
       resource = before;
       applied = inPlace;
-    } else ({ resource, safeStart: applied } = await safeStartRunning(ctx, input));
+    } else if (mark?.safeStart === 'left') {
+      // Settled: left as the operator set it, pacing takes it from its first poll.
+      resource = before;
+    } else {
+      ({ resource, safeStart: applied } = await safeStartRunning(ctx, {
+        ...input,
+        ...(mark
+          ? {
+              mark: remark(mark),
+              ...(mark.safeStart === 'pending' ? { markedOn: mark.takenOverFrom?.version } : {}),
+            }
+          : {}),
+      }));
+    }
   } else if (isRunning(before.status) && input.plannedFrom !== undefined) {
     // An earlier run's activation applied, its answer lost (a 502/504 after CXone committed it, a
     // timeout) or its worker killed before recording it: found at the start that run carried, it is
@@ -207,9 +254,15 @@ export async function activateNow(
       await queueHistoryImport(ctx, input.campaignId, resource.version);
       // Marked before the safe-start write (markTakenOver): its answer lost and this worker dead
       // before the sync, the next run finds the takeover unfinished and records the start in place.
-      startedOutside = await markTakenOver(deps, resource, input.launchId);
+      const mark = await markTakenOver(deps, resource, input.launchId);
+      startedOutside = mark;
       if (resource.status === 'active') {
-        ({ resource, safeStart: applied } = await safeStartRunning(ctx, { ...input, before: resource }));
+        ({ resource, safeStart: applied } = await safeStartRunning(ctx, {
+          ...input,
+          before: resource,
+          mark: remark(mark),
+          markedOn: resource.version,
+        }));
       }
     }
   }

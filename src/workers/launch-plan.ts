@@ -121,11 +121,12 @@ export function unrecordedStartFrom(
  *   it in CXone, from the status the orchestrator last knew it in;
  * - `takeoverUnfinished`: active, marked already, and no pacing on the record (so no safe start
  *   recorded and no poll run): an earlier run's takeover died, or lost its safe-start write's answer,
- *   before recording it — carried on from the rate it was taken over at, as that run's mark left it on
- *   the record (the `callRate` given when the record has none);
+ *   before recording it — carried on from the rate it was taken over at, as that run's mark names it
+ *   (`takenOverFrom`; a mark of an earlier release: the record's rate, else the `callRate` given);
+ *   unless the mark says the takeover left the rate to the operator (`safeStart: 'left'`): `neither`;
  * - `active`: the launch's own activation, with the callRate an earlier run's unrecorded safe start
  *   was planned from (unrecordedStartFrom);
- * - `neither`: otherwise (paused, taken over or not, is left as it is).
+ * - `neither`: otherwise (paused, taken over or not, is left as it is; so is a takeover settled `left`).
  * `callRate`: the rate the caller's start was planned from (the launch's config; the activation job's
  * saved `startPlannedFrom`, else the record's). Pure.
  */
@@ -153,7 +154,10 @@ export function runningFoundOnRead(
   }
   if (status !== 'active') return { kind: 'neither' };
   if (record?.startedOutside && record.pacing == null) {
-    const takenOverAt = record.config?.dialerStrategy.callRate ?? callRate;
+    // Left as the operator set it by the takeover that decided on it: nothing of its to finish.
+    if (record.startedOutside.safeStart === 'left') return { kind: 'neither' };
+    const takenOverAt =
+      record.startedOutside.takenOverFrom?.callRate ?? record.config?.dialerStrategy.callRate ?? callRate;
     if (takenOverAt !== undefined) return { kind: 'takeoverUnfinished', plannedFrom: takenOverAt };
   }
   return { kind: 'active', plannedFrom: unrecordedStartFrom(record, callRate) };

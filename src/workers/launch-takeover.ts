@@ -1,5 +1,9 @@
 import type { CampaignConfig } from '../shared/campaign-config.js';
-import { configFromResource, UnknownCampaignError, type CampaignRecord } from '../shared/campaign-store.js';
+import {
+  configFromResource,
+  UnknownCampaignError,
+  type StartedOutsideMark,
+} from '../shared/campaign-store.js';
 import { queueHistoryImport } from '../shared/audit/history-sync.js';
 import type { AppContext } from '../shared/context.js';
 import type { CampaignResource, CampaignStatus } from '../shared/cxone/wire.js';
@@ -37,14 +41,34 @@ export const TAKEOVER_SAFE_START_ATTEMPTS = 3;
  */
 export async function safeStartRunning(
   ctx: AppContext,
-  input: { campaignId: string; config: CampaignConfig; attempt: number; before: CampaignResource },
+  input: {
+    campaignId: string;
+    config: CampaignConfig;
+    attempt: number;
+    before: CampaignResource;
+    /**
+     * Rewrites the record's takeover mark (StartedOutsideMark.safeStart) at each step, so a later run
+     * before pacing's first poll knows which write may be in flight: `pending` on a version before its
+     * write is sent there, `refused` on a 409, `left` when the rate is left as the operator set it.
+     */
+    mark?: (resource: CampaignResource, safeStart: TakeoverSafeStart) => Promise<void>;
+    /** The version the record's mark already names `pending` (this run's, or the run it carries on). */
+    markedOn?: number;
+  },
 ): Promise<{ resource: CampaignResource; safeStart: SafeStart | null }> {
   let current = input.before;
+  const leave = async () => {
+    await input.mark?.(current, 'left');
+    return { resource: current, safeStart: null };
+  };
   for (let tries = 1; ; tries++) {
-    if (current.status !== 'active') return { resource: current, safeStart: null };
+    if (current.status !== 'active') return leave();
     // Already dialing at its request: lines from it may still ring at pacing's first polls.
     const safeStart = startingCallRate(configFromResource(current, input.config), { dialing: true });
-    if (!safeStart) return { resource: current, safeStart: null };
+    if (!safeStart) return leave();
+    // Marked before it is sent: its answer lost, the next run finds CXone at this start on a later
+    // version and records it; never for an operator's change the mark does not name.
+    if (current.version !== input.markedOn) await input.mark?.(current, 'pending');
     try {
       const resource = await ctx.cxone.updateCampaign(
         input.campaignId,
@@ -60,8 +84,11 @@ export async function safeStartRunning(
           { campaignId: input.campaignId, version: current.version, tries },
           'campaign kept changing in CXone while taking it over; pacing takes it from its first poll',
         );
-        return { resource: current, safeStart: null };
+        return leave();
       }
+      // Nothing of it applied: a run that dies before the re-read's decision must not take the
+      // operator's change (0.1, say) for this write applied with its answer lost.
+      await input.mark?.(current, 'refused');
       ctx.logger.info(
         { campaignId: input.campaignId, version: current.version },
         'campaign changed in CXone while taking it over; deciding its safe start again on the version it holds now',
@@ -75,24 +102,38 @@ export async function safeStartRunning(
   }
 }
 
+/** Where a takeover's safe start stands, as its mark on the record says (StartedOutsideMark). */
+export type TakeoverSafeStart = NonNullable<StartedOutsideMark['safeStart']>;
+
 /**
- * Marks the record of a campaign just taken over `startedOutside`, synced from what CXone holds — the
- * rate it was found dialing at, which its safe start is planned from — before the safe-start write, as
- * the launch's takeover marks it (its sync): a write CXone applies whose answer is lost, followed by a
- * worker that dies before the sync after it, leaves the record marked with no pacing, and the next run
- * carries the takeover on (launch-plan.ts runningFoundOnRead) and records the safe start it finds in
- * place, planned from that rate. Unmarked, the next run took it for a fresh takeover at the lowered
- * rate: nothing to lower, nothing recorded. Written after the takeover's announcement (a run that died
- * between the two is redelivered unmarked, and announces once). A record holding a newer version gets
- * the mark alone; no record, nothing to mark. Returns the mark, for the run's own sync to keep.
+ * The takeover's mark for `safeStart` decided on `current`: `pending` names the rate and version the
+ * write is planned from and sent on (takenOverFrom); the others need neither. Pure.
  */
-export async function markTakenOver(
-  deps: Pick<Deps, 'ctx' | 'campaigns'>,
+export function takeoverMark(
+  base: Pick<StartedOutsideMark, 'at' | 'from'>,
+  current: Pick<CampaignResource, 'version' | 'dialerSettings'>,
+  safeStart: TakeoverSafeStart,
+): StartedOutsideMark {
+  return safeStart === 'pending'
+    ? {
+        at: base.at,
+        from: base.from,
+        takenOverFrom: { callRate: current.dialerSettings.callRate, version: current.version },
+        safeStart,
+      }
+    : { at: base.at, from: base.from, safeStart };
+}
+
+/**
+ * Writes a takeover's mark on the record, synced from `current` (CXone wins); a record holding a newer
+ * version gets the mark alone; no record, nothing to mark.
+ */
+export async function writeTakeoverMark(
+  deps: Pick<Deps, 'campaigns'>,
   current: CampaignResource,
   launchId: string,
-  from: CampaignStatus = 'scheduled',
-): Promise<NonNullable<CampaignRecord['startedOutside']>> {
-  const mark = { at: new Date(deps.ctx.clock.now()).toISOString(), from };
+  mark: StartedOutsideMark,
+): Promise<void> {
   const synced = await deps.campaigns.syncFromCxone(
     current,
     { launchId, startedOutside: mark },
@@ -105,6 +146,33 @@ export async function markTakenOver(
       if (!(err instanceof UnknownCampaignError)) throw err;
     }
   }
+}
+
+/**
+ * Marks the record of a campaign just taken over `startedOutside`, synced from what CXone holds — the
+ * rate it was found dialing at, which its safe start is planned from — before the safe-start write, as
+ * the launch's takeover marks it (its sync): a write CXone applies whose answer is lost, followed by a
+ * worker that dies before the sync after it, leaves the record marked with no pacing, and the next run
+ * carries the takeover on (launch-plan.ts runningFoundOnRead) and records the safe start it finds in
+ * place, planned from the rate the mark names (`pending`, takenOverFrom: a GET's refresh of the record
+ * since shows CXone's start instead). Unmarked, the next run took it for a fresh takeover at the
+ * lowered rate: nothing to lower, nothing recorded. Written after the takeover's announcement (a run
+ * that died between the two is redelivered unmarked, and announces once). Returns the mark, for the
+ * run's own steps (safeStartRunning's `mark`) to rewrite.
+ */
+export async function markTakenOver(
+  deps: Pick<Deps, 'ctx' | 'campaigns'>,
+  current: CampaignResource,
+  launchId: string,
+  from: CampaignStatus = 'scheduled',
+): Promise<StartedOutsideMark> {
+  // Not active (paused in the console), it gets no safe-start write: left to the operator from the start.
+  const mark = takeoverMark(
+    { at: new Date(deps.ctx.clock.now()).toISOString(), from },
+    current,
+    current.status === 'active' ? 'pending' : 'left',
+  );
+  await writeTakeoverMark(deps, current, launchId, mark);
   return mark;
 }
 

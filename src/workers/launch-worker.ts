@@ -29,7 +29,7 @@ import {
 } from './launch-deps.js';
 import { transition } from './launch-transition.js';
 import { activateNow } from './launch-activate-now.js';
-import { takeOverStartedDraft } from './launch-takeover.js';
+import { takeoverMark, takeOverStartedDraft } from './launch-takeover.js';
 import {
   campaignCreatedRecord,
   auditCreated,
@@ -241,7 +241,17 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
         config: data.config,
         ...(declared?.length ? { declaredStates: declared } : {}),
         // Marked so this launch's failure, now or on a later run, leaves the operator's campaign running.
-        ...(startedOutsideFrom ? { startedOutside: { at: takenOverAt, from: startedOutsideFrom } } : {}),
+        // Before its safe-start write, naming the rate and version that write is planned from
+        // (launch-takeover.ts takeoverMark): a later run tells that write, its answer lost, by them.
+        ...(startedOutsideFrom
+          ? {
+              startedOutside: takeoverMark(
+                { at: takenOverAt, from: startedOutsideFrom },
+                scheduled,
+                scheduled.status === 'active' ? 'pending' : 'left',
+              ),
+            }
+          : {}),
       });
       await recordDeploymentOverrides(ctx, { campaignId: id, config: data.config, actor: data.actor });
     };

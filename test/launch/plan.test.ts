@@ -148,6 +148,23 @@ describe('a running campaign found on a read: whose start was it (pure)', () => 
       kind: 'takeoverUnfinished',
       plannedFrom: 0.7,
     });
+    // A takeover's mark names the rate it decided on, whatever the record shows since (a GET's refresh
+    // puts CXone's 0.1 there); one that left the rate to the operator has nothing to finish.
+    const pending = {
+      ...synced,
+      startedOutside: {
+        at,
+        from: 'scheduled',
+        takenOverFrom: { callRate: 0.8, version: 4 },
+        safeStart: 'pending',
+      },
+    } as const;
+    expect(runningFoundOnRead('active', pending, 0.5)).toEqual({
+      kind: 'takeoverUnfinished',
+      plannedFrom: 0.8,
+    });
+    const left = { ...synced, startedOutside: { at, from: 'scheduled', safeStart: 'left' } } as const;
+    expect(runningFoundOnRead('active', left, 0.5)).toEqual({ kind: 'neither' });
     const paced = { ...marked, pacing: {} as NonNullable<CampaignRecord['pacing']> };
     expect(runningFoundOnRead('active', paced, 0.5)).toEqual({ kind: 'active', plannedFrom: undefined });
     expect(runningFoundOnRead('paused', marked, 0.5)).toEqual({ kind: 'neither' });

@@ -23,6 +23,8 @@ describe('a takeover whose safe-start write was refused, redelivered', () => {
   let stack: Stack;
   /** Runs just before the next safe-start write is sent. */
   let beforeSafeStart: ((campaignId: string) => Promise<void>) | undefined;
+  /** The next read of the campaign fails (the worker dies there). */
+  let dieOnNextRead = false;
 
   beforeAll(async () => {
     stack = await startStack({
@@ -30,6 +32,13 @@ describe('a takeover whose safe-start write was refused, redelivered', () => {
       ctxOverrides: (base) => ({
         cxone: {
           ...base.cxone,
+          getCampaign: async (...args: Parameters<AppContext['cxone']['getCampaign']>) => {
+            if (dieOnNextRead) {
+              dieOnNextRead = false;
+              throw new Error('worker died');
+            }
+            return base.cxone.getCampaign(...args);
+          },
           updateCampaign: async (...args: Parameters<AppContext['cxone']['updateCampaign']>) => {
             const body = args[2] as Record<string, unknown>;
             const armed = beforeSafeStart;
@@ -98,4 +107,38 @@ describe('a takeover whose safe-start write was refused, redelivered', () => {
       expect(record?.pacing, 'no start anchor claimed').not.toMatchObject({ startAnchor: expect.anything() });
     },
   );
+
+  it("records no safe start for the operator's 0.1 when the run died between the 409 and its re-read", async () => {
+    const launchId = 'launch-refused-died';
+    const config = campaignConfigSchema.parse(campaignConfig());
+    const created = await stack.ctx.cxone.createCampaign(toCreateCampaignRequest(config));
+    const scheduled = await stack.ctx.cxone.updateCampaign(created.id, created.version, {
+      status: 'scheduled',
+    });
+    const id = created.id;
+    await createCampaignStore(stack.ctx).syncFromCxone(scheduled, { config, launchId });
+    expect((await patchOnSandbox(stack.sandbox, id, { status: 'active' })).status).toBe(200);
+    let operatorVersion = 0;
+    beforeSafeStart = async (campaignId) => {
+      const lowered = await patchOnSandbox(stack.sandbox, campaignId, {
+        dialerSettings: { callRate: safeCallRate },
+      });
+      operatorVersion = Number(lowered.body.version);
+      // The 409's re-read is where this run dies: the record still shows the rate the takeover read.
+      dieOnNextRead = true;
+    };
+    const { job } = fakeActivationJob(id, launchId);
+    await expect(processActivate(deps(), job, 'token')).rejects.toThrow('worker died');
+    expect(dieOnNextRead, 'the run died on the re-read').toBe(false);
+
+    await expect(processActivate(deps(), job, 'token')).resolves.toMatchObject({ outcome: 'succeeded' });
+    expect((await stack.ctx.cxone.getCampaign(id)).version, 'nothing written over the operator').toBe(
+      operatorVersion,
+    );
+    const trail = await auditStoreFor(stack.ctx).list(id);
+    expect(trail.filter((r) => r.action === 'pacing_decision').map((r) => r.details)).toEqual([]);
+    const record = await createCampaignStore(stack.ctx).get(id);
+    expect(record?.startedOutside).toMatchObject({ safeStart: 'left' });
+    expect(record?.pacing, 'no start anchor claimed').not.toMatchObject({ startAnchor: expect.anything() });
+  });
 });

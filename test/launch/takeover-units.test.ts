@@ -6,7 +6,11 @@ import { CxoneConflictError } from '../../src/shared/errors.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import type { Deps } from '../../src/workers/launch-deps.js';
 import { noteScheduledStart } from '../../src/workers/launch-activation-notes.js';
-import { safeStartRunning, TAKEOVER_SAFE_START_ATTEMPTS } from '../../src/workers/launch-takeover.js';
+import {
+  safeStartRunning,
+  TAKEOVER_SAFE_START_ATTEMPTS,
+  takeoverMark,
+} from '../../src/workers/launch-takeover.js';
 import { campaignConfig } from '../e2e/stack.js';
 import { resource } from '../lifecycle/fixtures.js';
 
@@ -107,6 +111,56 @@ describe('safeStartRunning (a campaign someone else activated, brought down to t
     const busy = raced(raised, Infinity);
     await expect(safeStartRunning(busy.ctx, input)).resolves.toEqual({ resource: raised, safeStart: null });
     expect(busy.sent).toHaveLength(TAKEOVER_SAFE_START_ATTEMPTS);
+  });
+
+  it('marks each step before it can be lost: pending on a version before its write, refused on a 409, left when it leaves', async () => {
+    const conflict = new CxoneConflictError({ endpoint: 'PATCH /api/v2/campaigns/:id', campaignId: 'c1' }, 6);
+    const low = { ...before, version: 6, dialerSettings: { ...before.dialerSettings, callRate: 0.1 } };
+    const raised = { ...before, version: 6, dialerSettings: { ...before.dialerSettings, callRate: 0.9 } };
+    /** Each mark and each write, in the order they happen; the first write refused, the re-read `now`. */
+    const steps = async (now: CampaignResource) => {
+      const log: string[] = [];
+      const ctx = {
+        logger: silentLogger,
+        cxone: {
+          getCampaign: async () => now,
+          updateCampaign: async (_id: string, version: number, body: UpdateCampaignRequest) => {
+            log.push(`write@${version}`);
+            if (log.filter((l) => l.startsWith('write')).length === 1) throw conflict;
+            return {
+              ...now,
+              version: version + 1,
+              dialerSettings: { ...now.dialerSettings, ...body.dialerSettings },
+            };
+          },
+        },
+      } as unknown as AppContext;
+      await safeStartRunning(ctx, {
+        campaignId: 'c1',
+        config,
+        attempt: 1,
+        before,
+        markedOn: before.version,
+        mark: async (r, step) => void log.push(`${step}@${r.version}`),
+      });
+      return log;
+    };
+    // The caller marked version 5 pending; the operator's 0.1 since is theirs, left and marked so
+    // (a run dying after the 409 finds `refused`, never a write that may have been applied).
+    expect(await steps(low)).toEqual(['write@5', 'refused@5', 'left@6']);
+    // Raised since: marked pending on the operator's version before the write there is sent.
+    expect(await steps(raised)).toEqual(['write@5', 'refused@5', 'pending@6', 'write@6']);
+    expect(takeoverMark({ at: 'x', from: 'scheduled' }, raised, 'pending')).toEqual({
+      at: 'x',
+      from: 'scheduled',
+      takenOverFrom: { callRate: 0.9, version: 6 },
+      safeStart: 'pending',
+    });
+    expect(takeoverMark({ at: 'x', from: 'draft' }, raised, 'left')).toEqual({
+      at: 'x',
+      from: 'draft',
+      safeStart: 'left',
+    });
   });
 
   it('lets any other failure of the write through, and writes nothing when the request is already safe', async () => {
