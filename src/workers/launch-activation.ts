@@ -200,6 +200,20 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       // Taken over, now or by an earlier run: announced as such, never as the scheduled start.
       const takenOver = outside || record?.startedOutside !== undefined;
       foundRunning = { current, record, takeover: takenOver };
+      // Held for the scope and found running: an operator's start ended the hold (or our own, its
+      // scope seen at the send, redelivered). The job ends here, and nothing else would announce it.
+      if (data.scopeHeldSince !== undefined) {
+        await announceScopeHoldLifted(
+          ctx,
+          data.campaignId,
+          {
+            kind: 'activation_withheld',
+            heldSince: data.scopeHeldSince,
+            name: `activation:${data.launchId}:${data.scopeHoldsEnded ?? 0}`,
+          },
+          takenOver ? 'started' : 'scope_granted',
+        );
+      }
       if (outside) {
         // It may be dialing unwatched: it is watched from now on (pacing, calling windows), and the
         // trail says who did not start it.

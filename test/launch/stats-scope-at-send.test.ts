@@ -478,6 +478,27 @@ describe('an activation while the token lacks the statistics scope', () => {
     ]);
   });
 
+  it("a scheduled start's hold ended by an operator's start in CXone's console is announced lifted", async () => {
+    const { clock } = stack;
+    const { created, launchId } = await scheduledCampaign();
+    const held = Date.parse('2026-03-16T12:00:00-04:00');
+    clock.set(held);
+    await newToken(true);
+    const { job } = fakeActivationJob(created.id, launchId);
+    const deps = launchWorkerDeps(stack.ctx);
+    await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
+    // Started in the console while held (the scope still missing): the job's next look takes it over.
+    const now = await stack.ctx.cxone.getCampaign(created.id);
+    await stack.ctx.cxone.updateCampaign(created.id, now.version, { status: 'active' });
+    clock.advance(SCOPE_RECHECK_MS);
+    await expect(processActivate(deps, job, 'token')).resolves.toMatchObject({ outcome: 'succeeded' });
+    const heldSince = new Date(held).toISOString();
+    expect(await holdEvents(created.id)).toEqual([
+      ['campaign.compliance.hold.placed', expect.objectContaining({ heldSince })],
+      ['campaign.compliance.hold.lifted', expect.objectContaining({ heldSince, why: 'started' })],
+    ]);
+  });
+
   it("a scheduled start's hold whose note failed after its record is recorded once by the next run", async () => {
     const { clock } = stack;
     const { created, launchId } = await scheduledCampaign();
