@@ -178,7 +178,7 @@ export interface LifecycleHooks {
    */
   onCampaignRead?(record: CampaignRecord, version: number): Promise<void>;
   /**
-   * A read of the campaign before this run writes (its first, or a conflict's): what of it is newer
+   * A read of the campaign before this run writes (its first, a 409's, a conflict's): what of it is newer
    * than the record as it is now, less what the command's saved sends (`own`: written by an earlier
    * run, its answer lost) set, is announced as changed outside (polling/outside-announce.ts), under
    * the names the poll and a refreshing GET use for that version: one event whoever reads it first.
@@ -359,14 +359,25 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       ? {
           beforePatch: async (version: number, body: UpdateCampaignRequest) => {
             lastSentVersion = version;
-            await run.saveSent!({ version, changes: sentChanges(body) }, 'status');
+            ownSent.last = { version, changes: sentChanges(body) };
+            await run.saveSent!(ownSent.last, 'status');
           },
         }
       : {}),
+    // A 409's re-read is a read before this run writes, as its first read is: announced too.
+    onReread: (seen) => sawOutside(seen),
   };
   /** The versions the saved writes named (job.lastSent, job.settingsSent), as this run left them. */
   let lastSentVersion = job.lastSent?.version;
   let settingsSentVersion = job.settingsSent?.version;
+  /**
+   * The command's sends as a read must leave them out (sawOutside): the saved ones, then this run's own
+   * (a write this run made whose sync failed is still behind the record, as an earlier run's would be).
+   */
+  const ownSent: { settings?: SentWrite | undefined; last?: SentWrite | undefined } = {
+    settings: job.settingsSent,
+    last: job.lastSent,
+  };
   // An undo is no write of the command's own: it must not stand as the write a later run looks for.
   const { beforePatch: _own, ...undoIo } = io;
   // The settings step's write is kept apart too (job.settingsSent): the status write replaces lastSent.
@@ -375,7 +386,8 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
         ...undoIo,
         beforePatch: async (version, body) => {
           lastSentVersion = settingsSentVersion = version;
-          await run.saveSent!({ version, changes: sentChanges(body) }, 'settings');
+          ownSent.settings = ownSent.last = { version, changes: sentChanges(body) };
+          await run.saveSent!(ownSent.settings, 'settings');
         },
       }
     : io;
@@ -405,10 +417,13 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
       await effects.followUp('outside-change', () => hooks.onCampaignRead!(record, version));
     }
   };
-  /** A read before this run writes: what of it was changed outside is announced (onOutsideSeen). */
+  /**
+   * A read before this run writes (its first, a 409's re-read, a conflict's): what of it was changed
+   * outside is announced (onOutsideSeen).
+   */
   const sawOutside = async (seen: CampaignResource) => {
     if (!hooks.onOutsideSeen) return;
-    const own = [job.settingsSent, job.lastSent].filter((w): w is SentWrite => w !== undefined);
+    const own = [ownSent.settings, ownSent.last].filter((w): w is SentWrite => w !== undefined);
     await effects.followUp('outside-change', () => hooks.onOutsideSeen!(campaignId, seen, own));
   };
   await sawOutside(latest);
@@ -649,8 +664,8 @@ export async function executeCommand(deps: ExecutorDeps, run: CommandRun): Promi
     // run wrote them back: found back already, someone else did, and a later run must be told.
     if (report.outcome === 'restored' && settingsSentVersion !== undefined && run.forgetSettingsSent) {
       const alsoLast = lastSentVersion === settingsSentVersion;
-      settingsSentVersion = undefined;
-      if (alsoLast) lastSentVersion = undefined;
+      settingsSentVersion = ownSent.settings = undefined;
+      if (alsoLast) lastSentVersion = ownSent.last = undefined;
       await run.forgetSettingsSent(alsoLast).catch((err: unknown) => {
         log.warn(
           { err: err instanceof Error ? err.message : String(err) },

@@ -22,6 +22,11 @@ export interface VersionedWriteIO {
    * later run must know should the write be applied without its answer arriving.
    */
   beforePatch?: (version: number, body: UpdateCampaignRequest) => Promise<void>;
+  /**
+   * Runs on each read after a 409, before deciding on it: the version that 409 revealed was written
+   * by someone else, and the write that follows (its sync) moves the record past it unseen.
+   */
+  onReread?: (resource: CampaignResource) => Promise<void>;
   sleep: (ms: number) => Promise<void>;
   random: () => number;
 }
@@ -112,6 +117,7 @@ export async function writeVersioned<M, S>(
         // once more on the campaign as it is, which usually explains and stops; writing the same
         // thing again would only meet the same 409, as often as the rebase bound allows.
         const fresh = await io.cxone.getCampaign(io.campaignId, io.callOpts);
+        await io.onReread?.(fresh);
         const again = decide(fresh);
         if ('stop' in again) return { kind: 'stopped', stop: again.stop, latest: fresh, rebases };
         throw err;
@@ -120,6 +126,7 @@ export async function writeVersioned<M, S>(
       lifecycleRebases.inc();
       await io.sleep(fullJitterDelayMs(rebases + 1, REBASE_BACKOFF, io.random));
       current = await io.cxone.getCampaign(io.campaignId, io.callOpts);
+      await io.onReread?.(current);
     }
   }
 }

@@ -23,8 +23,8 @@ export function outsideOnce(campaignId: string, kind: 'status' | 'settings', ver
  * one finding the record at CXone's version, with nothing to tell. Told by the statistics poll or an
  * API read refreshing a stale view, whichever syncs the record to CXone's newer version first (a read
  * that synced without telling left the poll nothing to tell). By a command too, whose read before it
- * writes (its first, or a conflict's) finds a newer version: its sync would leave the poll nothing to
- * tell. It leaves out its own earlier run's write, applied with its answer lost (hooks.ts,
+ * writes (its first, a 409's re-read, or a conflict's) finds a newer version: its sync would leave the
+ * poll nothing to tell. It leaves out its own earlier run's write, applied with its answer lost (hooks.ts,
  * onOutsideSeen; own-write.ts, outsidePart). Each event has an id derived from the campaign and the
  * version (publish `once`), so a second look telling it again leaves one.
  */
