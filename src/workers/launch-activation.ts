@@ -189,7 +189,9 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       // ours noted on the record (every one is, before it is sent), it is an operator's activation in
       // CXone's console — since the last look, or while the job waited for a worker — taken over now;
       // marked taken over with its safe start unrecorded, an earlier run's takeover died before
-      // recording it, and it is carried on; else it is this launch's own start (a redelivery after the
+      // recording it, and it is carried on as its mark says (pending: a start found in place on a later
+      // version is ours, recorded; refused: decided again; left: the operator's, never written over or
+      // recorded); else it is this launch's own start (a redelivery after the
       // activation went through), its safe start recorded when its answer was lost before the sync.
       // The rate the activating run saved it planned from, before it sent the write; the record's for
       // a job saved by an earlier release (a GET's refresh since shows CXone's start there instead).
@@ -220,8 +222,9 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
         await takeOverEarlyActivation(deps, current, expectedAt, data.launchId);
         // Marked before the safe-start write, as the launch's takeover is (its sync): a write CXone
         // applies whose answer is lost, and a worker that dies before the sync after it, leave the
-        // record marked with no pacing — the next run carries the takeover on and records the safe
-        // start it finds in place. Unmarked, that run took the campaign for a fresh takeover at the
+        // record marked (safeStart pending, from the rate it read) with no pacing — the next run
+        // carries the takeover on and records the safe start it finds in place. Unmarked, that run
+        // took the campaign for a fresh takeover at the
         // lowered rate, found nothing to lower, and the safe start went unrecorded. After the
         // announcement: a run that died between the two is redelivered unmarked, and announces once.
         await markTakenOver(deps, current, data.launchId);
