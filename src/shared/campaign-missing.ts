@@ -1,4 +1,4 @@
-import { CampaignStore, type CampaignRecord } from './campaign-store.js';
+import { CampaignStore, UnknownCampaignError, type CampaignRecord } from './campaign-store.js';
 import type { AppContext } from './context.js';
 import type { Keys } from './keys.js';
 import { LAUNCH_RETENTION_SECONDS } from './launch-store.js';
@@ -30,6 +30,16 @@ export async function noteMissingOnCxone(
   const record = await store.get(campaignId);
   if (!record) return null;
   if (record.missingOnCxone) return record.missingOnCxone.since;
+  // Before the claim: a look that dies between its claim and its note leaves the record saying a
+  // claim may be held, so the first read finding CXone answering again removes it at no cost to the
+  // reads of every other campaign (clearMissingOnCxone). Left unseen, the claim named the next real
+  // disappearance by its old time, whose record and event were then taken for repeats.
+  try {
+    await store.patch(campaignId, { missingClaimAt: new Date(ctx.clock.now()).toISOString() });
+  } catch (err) {
+    if (err instanceof UnknownCampaignError) return null;
+    throw err;
+  }
   return recordDisappearance(ctx, campaignId, {
     details: { lastStatus: record.status, lastVersion: record.version, seenBy },
     actor: actorOf(seenBy, caller),
@@ -158,16 +168,35 @@ const markerKey = (ctx: Pick<AppContext, 'keys'>, campaignId: string) =>
  * would say CXone knows a campaign it had just lost, and the next look meeting the 404 would tell the
  * same disappearance a second time. A claim that is absent (cleared, or a note older than claims)
  * does not stop it.
+ *
+ * A record with no note but a `missingClaimAt` is a look that met the 404 and had not noted it when
+ * the record was read: died before its note, or still telling. CXone answering since, its claim goes
+ * (with no guard: the record may say nothing of which claim). A look still telling then writes its
+ * note over a claim that is gone, which is a state the rest already takes: the next look meeting the
+ * 404 answers from the note, the next read finding the campaign clears it. Kept, the claim of a look
+ * that died named the next real disappearance by its old time. Returns false: no note was cleared,
+ * and the look that died had not stopped the polling either.
  */
 export async function clearMissingOnCxone(
   ctx: Pick<AppContext, 'redis' | 'keys' | 'clock' | 'logger'>,
   record: CampaignRecord,
 ): Promise<boolean> {
-  if (!record.missingOnCxone) return false;
+  const store = new CampaignStore(ctx);
+  const claim = markerKey(ctx, record.campaignId);
+  if (!record.missingOnCxone) {
+    if (record.missingClaimAt === undefined) return false;
+    if (await store.clear(record.campaignId, ['missingClaimAt'], { delete: [claim] })) {
+      ctx.logger.info(
+        { campaignId: record.campaignId, claimedAt: record.missingClaimAt },
+        'CXone answers for the campaign; the 404 a look met and never noted is forgotten',
+      );
+    }
+    return false;
+  }
   // The note and the claim go in one write: a crash between two left the claim, and the next real
   // disappearance was named by the old time, its record and event taken for the old ones' repeats.
-  const cleared = await new CampaignStore(ctx).clear(record.campaignId, ['missingOnCxone'], {
-    delete: [markerKey(ctx, record.campaignId)],
+  const cleared = await store.clear(record.campaignId, ['missingOnCxone', 'missingClaimAt'], {
+    delete: [claim],
     whileHolding: record.missingOnCxone.since,
   });
   if (!cleared) return false;

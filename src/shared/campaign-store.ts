@@ -57,6 +57,12 @@ export interface CampaignRecord {
   /** Since when CXone answers 404 for the campaign (campaign-missing.ts); the rest is as last known. */
   missingOnCxone?: { since: string };
   /**
+   * When a look that met CXone's 404 began telling it, written before its claim (campaign-missing.ts):
+   * with no `missingOnCxone`, that look died before its note (or is still telling), and the first read
+   * finding CXone answering removes the claim with this. Never shown.
+   */
+  missingClaimAt?: string;
+  /**
    * The delayed activation gave up for good (launch-activation.ts): the campaign stays scheduled on CXone
    * and nothing will activate it, so no view may say when it activates.
    */
@@ -120,6 +126,7 @@ const FIELDS: readonly FieldName[] = [
   'declaredStates',
   'configRev',
   'missingOnCxone',
+  'missingClaimAt',
   'activationFailed',
   'startedOutside',
   'activationSent',
@@ -495,7 +502,9 @@ export class CampaignStore {
    */
   async clear(
     campaignId: string,
-    fields: readonly ('polling' | 'missingOnCxone' | 'historyResumeCursor' | 'activationSent')[],
+    fields: readonly (
+      'polling' | 'missingOnCxone' | 'missingClaimAt' | 'historyResumeCursor' | 'activationSent'
+    )[],
     also: AlsoDelete = { delete: [] },
   ): Promise<boolean> {
     return (await this.write(campaignId, undefined, true, {}, fields, undefined, also)) === true;

@@ -83,5 +83,6 @@ export async function noteFoundAtLook(
   ctx: Pick<AppContext, 'redis' | 'keys' | 'clock' | 'logger'>,
   record: CampaignRecord | null,
 ): Promise<void> {
-  if (record?.missingOnCxone) await clearMissingOnCxone(ctx, record);
+  // Without a note or a claim noted on the record, it returns at once, without Redis.
+  if (record) await clearMissingOnCxone(ctx, record);
 }

@@ -1,5 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { clearMissingOnCxone, noteMissingOnCxone } from '../../src/shared/campaign-missing.js';
+import {
+  clearMissingOnCxone,
+  missingMarkerKey,
+  noteMissingOnCxone,
+} from '../../src/shared/campaign-missing.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import { createTestContext, type TestContext } from '../compliance/redis-context.js';
 import { campaignConfig } from './fixtures.js';
@@ -57,5 +61,49 @@ describe('a found-again acting on a record read before a newer disappearance', (
     await store.patch('old', { missingOnCxone: { since: '2026-11-28T10:00:00.000Z' } });
     expect(await clearMissingOnCxone(t.ctx, (await store.get('old'))!)).toBe(true);
     expect((await store.get('old'))?.missingOnCxone).toBeUndefined();
+  });
+});
+
+describe('a found-again that meets a look still telling the disappearance', () => {
+  it('removes the claim; the look notes it; the next 404 answers from the note, the next read clears it', async () => {
+    t = await createTestContext('2026-11-29T10:00:00Z');
+    await t.putCampaign('telling', campaignConfig(), 'active', 3);
+    const store = new CampaignStore(t.ctx);
+    // A look met the 404: it noted that it tells it and claimed it, and has not written its note yet.
+    await store.patch('telling', { missingClaimAt: '2026-11-29T10:00:00.000Z' });
+    const claim = missingMarkerKey(t.ctx.keys, 'telling');
+    await t.ctx.redis.set(claim, '2026-11-29T10:00:00.000Z', 'NX');
+
+    // A read finding CXone answering meanwhile: no note cleared, the claim gone.
+    expect(await clearMissingOnCxone(t.ctx, (await store.get('telling'))!)).toBe(false);
+    expect(await t.ctx.redis.exists(claim)).toBe(0);
+    expect((await store.get('telling'))?.missingClaimAt).toBeUndefined();
+
+    // The look writes its note, over a claim that is gone: a state the rest already takes.
+    await store.patch('telling', { missingOnCxone: { since: '2026-11-29T10:00:00.000Z' } });
+    t.clock.advance(60_000);
+    expect(await noteMissingOnCxone(t.ctx, 'telling', 'poll')).toBe('2026-11-29T10:00:00.000Z');
+    expect(await missingEvents(t, 'telling')).toEqual([]);
+    expect(await clearMissingOnCxone(t.ctx, (await store.get('telling'))!)).toBe(true);
+    expect((await store.get('telling'))?.missingOnCxone).toBeUndefined();
+  });
+
+  it('costs a read of a record with neither note nor claim no Redis command', async () => {
+    t = await createTestContext('2026-11-29T10:00:00Z');
+    await t.putCampaign('plain', campaignConfig(), 'active', 3);
+    const record = (await new CampaignStore(t.ctx).get('plain'))!;
+    const sent: string[] = [];
+    const redis = new Proxy(t.ctx.redis, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          sent.push(String(prop));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    expect(await clearMissingOnCxone({ ...t.ctx, redis }, record)).toBe(false);
+    expect(sent).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { queueHistoryImport } from '../audit/history-sync.js';
-import { noteMissingOnCxone } from '../campaign-missing.js';
+import { clearMissingOnCxone, noteMissingOnCxone } from '../campaign-missing.js';
 import { CampaignStore } from '../campaign-store.js';
 import {
   lastCommandIsBlindPause,
@@ -132,6 +132,12 @@ async function pollOnce(
     const held = await lease.renewOrRetake().catch(() => 'lost' as const);
     await noteFailedStatsPoll(ctx, record, err, attempt, tick, { reread: held !== 'renewed' });
     throw err;
+  }
+  // A look met a 404 and never noted it (it died before its note): CXone answers now, so its claim
+  // goes, or the next real disappearance would be told under the old time, i.e. not at all. Only the
+  // record read above says so: no Redis read is added to a poll.
+  if (record.missingClaimAt !== undefined && record.missingOnCxone === undefined) {
+    await clearMissingOnCxone(ctx, record);
   }
   // The stats call has no bound on its wait in the fleet limiter (a backlog, a 429 penalty of up to
   // minutes), so it can outlast the lease. The wait comes before the call, so the answer is CXone's
