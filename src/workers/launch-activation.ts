@@ -9,7 +9,7 @@ import { recordComplianceAction } from '../shared/compliance/record.js';
 import { SCOPE_RECHECK_MS } from '../shared/cxone/token-provider.js';
 import type { CampaignResource } from '../shared/cxone/wire.js';
 import { CxoneNotFoundError } from '../shared/errors.js';
-import { activateJobSchema } from '../shared/jobs.js';
+import { activateJobSchema, type ActivateJob } from '../shared/jobs.js';
 import { rethrowForBullmq } from './job-errors.js';
 import {
   nextActivationWakeMs,
@@ -29,7 +29,11 @@ import {
   describe,
   finalReason,
 } from './launch-deps.js';
-import { announceScopeHoldLifted, scopeHoldPlacedAt } from '../shared/compliance/scope-hold-events.js';
+import {
+  announceScopeHoldLifted,
+  scopeHoldPlacedAt,
+  type ScopeHoldEnd,
+} from '../shared/compliance/scope-hold-events.js';
 import { activateNow } from './launch-activate-now.js';
 import { markTakenOver, takeOverEarlyActivation } from './launch-takeover.js';
 import {
@@ -64,6 +68,28 @@ function expectedActivationAt(record: CampaignRecord | null, nowMs: number): num
   } catch {
     return null;
   }
+}
+
+/**
+ * Announces the end of the job's current scope hold, under the hold's name: the launch and how many
+ * holds the job ended before it, so a hold placed again after one lifted is announced as another.
+ */
+async function liftActivationHold(
+  ctx: Deps['ctx'],
+  data: Pick<ActivateJob, 'campaignId' | 'launchId' | 'scopeHoldsEnded'>,
+  heldSince: string,
+  why: ScopeHoldEnd,
+): Promise<void> {
+  await announceScopeHoldLifted(
+    ctx,
+    data.campaignId,
+    {
+      kind: 'activation_withheld',
+      heldSince,
+      name: `activation:${data.launchId}:${data.scopeHoldsEnded ?? 0}`,
+    },
+    why,
+  );
 }
 
 /**
@@ -143,16 +169,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
         'statistics scope granted again; activation no longer held',
       );
       // Announced before the job notes it: a run that died in between announces it again, by one id.
-      await announceScopeHoldLifted(
-        ctx,
-        data.campaignId,
-        {
-          kind: 'activation_withheld',
-          heldSince: data.scopeHeldSince,
-          name: `activation:${data.launchId}:${data.scopeHoldsEnded ?? 0}`,
-        },
-        'scope_granted',
-      );
+      await liftActivationHold(ctx, data, data.scopeHeldSince, 'scope_granted');
       delete data.scopeHeldSince;
       data.scopeHoldsEnded = (data.scopeHoldsEnded ?? 0) + 1;
       await job.updateData(data);
@@ -205,16 +222,7 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       // Held for the scope and found running: an operator's start ended the hold (or our own, its
       // scope seen at the send, redelivered). The job ends here, and nothing else would announce it.
       if (data.scopeHeldSince !== undefined) {
-        await announceScopeHoldLifted(
-          ctx,
-          data.campaignId,
-          {
-            kind: 'activation_withheld',
-            heldSince: data.scopeHeldSince,
-            name: `activation:${data.launchId}:${data.scopeHoldsEnded ?? 0}`,
-          },
-          takenOver ? 'started' : 'scope_granted',
-        );
+        await liftActivationHold(ctx, data, data.scopeHeldSince, takenOver ? 'started' : 'scope_granted');
       }
       if (outside) {
         // It may be dialing unwatched: it is watched from now on (pacing, calling windows), and the
