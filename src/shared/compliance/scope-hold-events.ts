@@ -6,9 +6,10 @@ import { listActions } from './state-store.js';
 /**
  * Why a hold for the statistics scope ended: the scope granted again (the start or resume goes), the
  * scheduled campaign started by someone else while held (CXone's console: the activation job takes it
- * over), the campaign resumed by someone else while held (an operator's resume is a decision to dial unmeasured),
- * paused by someone else while held (their pause, which the window never resumes: its claim ends), or
- * the calling window it was held in closed (the next open looks again, and holds anew if need be).
+ * over), the campaign resumed by someone else while held (an operator's resume is a decision to dial
+ * unmeasured), paused by someone else while held (their pause, which the window never resumes: its
+ * claim ends), or the calling window it was held in closed (the next open looks again, and holds anew
+ * if need be).
  */
 export type ScopeHoldEnd = 'scope_granted' | 'started' | 'resumed' | 'paused' | 'window_closed';
 

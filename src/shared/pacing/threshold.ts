@@ -32,10 +32,11 @@ export function thresholdRecall(
  *
  * Two deliberate differences: with no calls yet there is no answer rate, so it holds instead of
  * treating 0/1 as "answer rate 0" and cutting the rate before the first dial; and with no call
- * counted since its previous decision (`obs.callsAtLastDecision`: nobody dialing) it holds too, and
- * on counters below it until they show a stale read or a reset (see below). The cumulative rate has not moved, and deciding on it
- * again moved the rate 15% on every poll: a campaign whose agents were all logged out was raised to
- * 1.0 without a single dial, and met them at the highest dial ratio when they came back.
+ * counted since its previous decision (`obs.callsAtLastDecision`: nobody dialing) it holds too. The
+ * cumulative rate has not moved then, and deciding on it again moved the rate 15% on every poll: a
+ * campaign whose agents were all logged out was raised to 1.0 without a single dial, and met them at
+ * the highest dial ratio when they came back. Counters below that figure hold it as well, until they
+ * show a stale read or a reset (see below).
  */
 export function thresholdDecision(
   obs: PacingObservation,

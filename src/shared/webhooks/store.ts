@@ -138,10 +138,11 @@ export async function markDelivered(
   return { first: added === 1, own: own === 1, backoffEnded: ended === 1, holdCut: cut === 1 };
 }
 
-// KEYS: dead-letter set, event hash, pending index. ARGV: eventId, atMs, cutoff score, letter JSON,
-// TTL seconds, run ('' for none), the owed record (ARGV[7], ARGV[8]), the job instance that writes
-// the letter ('' for none; kept as deadJob, see DeliveryContext.deadLetteredBy). Returns 1 when it wrote the dead letter, 0 when the send was no
-// longer the run's, -1 when the event is no longer stored.
+// KEYS: dead-letter set, event hash, pending index, owed audit records. ARGV: eventId, atMs, cutoff
+// score, letter JSON, TTL seconds, run ('' for none), the owed record (ARGV[7], ARGV[8]), the job
+// instance that writes the letter ('' for none; kept as deadJob, see DeliveryContext.deadLetteredBy).
+// Returns 1 when it wrote the dead letter, 0 when the send was no longer the run's, -1 when the event
+// is no longer stored.
 //
 // The event must still hold its bytes: a dead letter is the event's bytes and why they failed, side
 // by side, so that a replay can send them. Without the check, an event whose TTL ran out after the
@@ -206,9 +207,9 @@ export async function deadLetter(
 
 /**
  * The keys and arguments both dead-letter scripts take, in their order: the dead-letter set, the
- * event, the pending index, the owed audit records; the event id, the letter's time, the cut-off of the set's trim, the
- * letter, and the TTL the event's bytes get (they must outlive the dead letter long enough for an
- * operator to replay them).
+ * event, the pending index, the owed audit records; the event id, the letter's time, the cut-off of
+ * the set's trim, the letter, and the TTL the event's bytes get (they must outlive the dead letter
+ * long enough for an operator to replay them).
  */
 function deadLetterArgs(keys: Keys, letter: DeadLetter): Array<string | number> {
   const atMs = Date.parse(letter.at);
@@ -227,10 +228,12 @@ function deadLetterArgs(keys: Keys, letter: DeadLetter): Array<string | number> 
 
 // KEYS: dead-letter set, event hash, pending index, owed audit records. ARGV: eventId, atMs, cutoff
 // score, letter JSON, TTL seconds, the audit record it owes (dedupe key and JSON, '' for none), the
-// type and campaign id that record was built for, the job instance writing the letter ('' for
-// none; kept as deadJob, as DEAD_LETTER_SCRIPT keeps it). Returns {type, campaignId} when it wrote the dead
+// type and campaign id that record was built for, the job instance writing the letter ('' for none;
+// kept as deadJob, as DEAD_LETTER_SCRIPT keeps it). Returns {type, campaignId} when it wrote the dead
 // letter; nil when the event is gone or decided (either way it leaves the pending index). The record
-// is owed only when the event is still the one it was built for (a replaced event's own is built again).
+// is owed only when the event is still the one it was built for: one stored under its id since the
+// read (expired and published again in between) gets no webhook_failure record, rather than one
+// naming another event's type and campaign.
 const DEAD_LETTER_UNDECIDED_SCRIPT = `${OWE_AUDIT_LUA}
 local h = redis.call('HMGET', KEYS[2], 'state', 'body', 'type', 'campaignId')
 redis.call('ZREM', KEYS[3], ARGV[1])
