@@ -86,7 +86,10 @@ export interface WebhookWorkerOptions {
   timeoutMs?: number;
   /** Parallel deliveries; a slow receiver holds at most one slot per event, for at most timeoutMs. */
   concurrency?: number;
-  /** How often to look for pending events with no delivery job (src/shared/webhooks/sweep.ts); 0 = never. */
+  /**
+   * How often to sweep: append the audit records webhook outcomes still owe (owed-audit.ts), and with
+   * a destination, look for pending events with no delivery job (src/shared/webhooks/sweep.ts); 0 = never.
+   */
   sweepIntervalMs?: number;
   /** How old a pending event must be before the sweep queues its job again. */
   sweepGraceMs?: number;
