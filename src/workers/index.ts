@@ -68,7 +68,10 @@ export async function startWorkers(
         refusedForMs: line.refusedForMs,
         ...(line.suppressed > 0 ? { suppressed: line.suppressed } : {}),
       },
-      "Redis refuses the workers' commands: jobs wait until it takes them again (READONLY: REDIS_URL names a replica or a demoted primary)",
+      // The replica hint is READONLY's alone: on an OOM or LOADING line it sent the operator to REDIS_URL.
+      `Redis refuses the workers' commands: jobs wait until it takes them again (${
+        line.state === 'READONLY' ? 'READONLY: REDIS_URL names a replica or a demoted primary' : line.state
+      })`,
     );
   // The repeats of a minute are logged as it ends, and a state not met for a minute as over: waiting
   // for the next refusal to carry them lost them when none came (the state had passed).
