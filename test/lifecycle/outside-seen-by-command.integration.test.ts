@@ -78,6 +78,34 @@ describe('a console change a command reads before the next poll', () => {
     expect(await outsideEvents(campaign.id)).toEqual([]);
   });
 
+  it('announces a console change it read once, though its write was applied with the answer lost', async () => {
+    // The first run reads the console's change and announces it; its write lands, its answer is lost.
+    // The retry reads the version after its write: compared with a record left at the version before
+    // the console's change, that change is still there, and was announced again under the new version.
+    const campaign = await h.campaign('active', progressive);
+    const changed = await h.consoleChange(campaign.id, { name: 'Renamed in the console' });
+    drop.armed = campaign.id;
+    drop.afterApplied = undefined;
+    const { commandId } = await enqueueCommand(h.ctx, {
+      campaignId: campaign.id,
+      actor: 'api:lee',
+      reason: 'operator',
+      action: 'pause',
+      patch: { dialerStrategy: { agentCapacity: 30 } },
+      base: { 'dialerStrategy.agentCapacity': 20, status: 'active' },
+    });
+    const done = await h.waitForCommand(commandId);
+    expect(done).toMatchObject({ status: 'succeeded', attempts: 2, result: { status: 'paused' } });
+    const told = await outsideEvents(campaign.id);
+    expect(told.map((e) => [e.type, e.data['version'], e.data['changes']])).toEqual([
+      [
+        'campaign.settings.changed',
+        changed.version,
+        [{ field: 'name', from: campaign.name, to: 'Renamed in the console' }],
+      ],
+    ]);
+  });
+
   it('announces a console change beside the lost-answer write, without the write', async () => {
     const campaign = await h.campaign('active', progressive);
     drop.armed = campaign.id;

@@ -182,6 +182,7 @@ export interface LifecycleHooks {
    * than the record as it is now, less what the command's saved sends (`own`: written by an earlier
    * run, its answer lost) set, is announced as changed outside (polling/outside-announce.ts), under
    * the names the poll and a refreshing GET use for that version: one event whoever reads it first.
+   * The record is then synced to that read, as the poll's is, so a later read compares with it.
    */
   onOutsideSeen?(campaignId: string, seen: CampaignResource, own: SentWrite[]): Promise<void>;
   /** When compliance vetoed the command as it was applied (a resume that came due after the window closed). */

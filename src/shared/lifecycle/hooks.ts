@@ -29,7 +29,7 @@ import { watchLeftRunning, type LeftRunningWatch } from '../started-outside.js';
 import type { LifecycleHooks } from './executor.js';
 import { isFinal } from './state-machine.js';
 import { planActivation } from '../../workers/launch-plan.js';
-import { importIfChangedOutside } from '../audit/history-sync.js';
+import { importIfChangedOutside, queueHistoryImport } from '../audit/history-sync.js';
 import { announceOutsideChange } from '../polling/outside-announce.js';
 import { outsidePart } from './own-write.js';
 
@@ -56,9 +56,16 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
     onCampaignRead: (record, version) => importIfChangedOutside(ctx, record, version),
     async onOutsideSeen(campaignId, seen, own) {
       // Compared with the record as it is now, as the poll does: a sync since (an undo's) is newer.
-      const known = (await new CampaignStore(ctx).get(campaignId))?.cxone;
+      const store = new CampaignStore(ctx);
+      const known = (await store.get(campaignId))?.cxone;
       if (known && seen.version > known.version) {
         await announceOutsideChange(ctx, campaignId, known, outsidePart(known, seen, own));
+        // Then synced to what was told, as the poll does: left behind it, a later read (this command's
+        // retry after its write landed with the answer lost, a poll) found the same change newer than
+        // the record again and told it a second time, under the later version's name. Only onto a
+        // known record: a retention trim since is not undone by a command's read.
+        await store.syncFromCxone(seen, {}, { onlyIfKnown: true });
+        await queueHistoryImport(ctx, campaignId, seen.version);
       }
     },
     async onStatusChanged(campaignId, from, to, by) {

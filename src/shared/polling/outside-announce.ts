@@ -25,7 +25,7 @@ export function outsideOnce(campaignId: string, kind: 'status' | 'settings', ver
  * that synced without telling left the poll nothing to tell). By a command too, whose read before it
  * writes (its first, a 409's re-read, or a conflict's) finds a newer version: its sync would leave the
  * poll nothing to tell. It leaves out its own earlier run's write, applied with its answer lost (hooks.ts,
- * onOutsideSeen; own-write.ts, outsidePart). Each event has an id derived from the campaign and the
+ * onOutsideSeen; own-write.ts, outsidePart), and syncs the record to what it told, as the poll does. Each event has an id derived from the campaign and the
  * version (publish `once`), so a second look telling it again leaves one.
  */
 export async function announceOutsideChange(
