@@ -188,7 +188,7 @@ export async function clearMissingOnCxone(
     if (await store.clear(record.campaignId, ['missingClaimAt'], { delete: [claim] })) {
       ctx.logger.info(
         { campaignId: record.campaignId, claimedAt: record.missingClaimAt },
-        'CXone answers for the campaign; the 404 a look met and never noted is forgotten',
+        'CXone answers for the campaign again; a 404 an earlier look met but never noted as missing is forgotten',
       );
     }
     return false;

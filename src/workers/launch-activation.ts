@@ -208,8 +208,8 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       // marked taken over with its safe start unrecorded, an earlier run's takeover died before
       // recording it, and it is carried on as its mark says (pending: a start found in place on a later
       // version is ours, recorded; refused: decided again; left: the operator's, never written over or
-      // recorded); else it is this launch's own start (a redelivery after the
-      // activation went through), its safe start recorded when its answer was lost before the sync.
+      // recorded); else it is this launch's own start (a redelivery after the activation went
+      // through), its safe start recorded when its answer was lost before the sync.
       // The rate the activating run saved it planned from, before it sent the write; the record's for
       // a job saved by an earlier release (a GET's refresh since shows CXone's start there instead).
       const requested = data.startPlannedFrom ?? record?.config.dialerStrategy.callRate;
@@ -232,9 +232,9 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
         // applies whose answer is lost, and a worker that dies before the sync after it, leave the
         // record marked (safeStart pending, from the rate it read) with no pacing — the next run
         // carries the takeover on and records the safe start it finds in place. Unmarked, that run
-        // took the campaign for a fresh takeover at the
-        // lowered rate, found nothing to lower, and the safe start went unrecorded. After the
-        // announcement: a run that died between the two is redelivered unmarked, and announces once.
+        // took the campaign for a fresh takeover at the lowered rate, found nothing to lower, and the
+        // safe start went unrecorded. After the announcement: a run that died between the two is
+        // redelivered unmarked, and announces once.
         await markTakenOver(deps, current, data.launchId);
       }
       const resource = await activateNow(deps, {
