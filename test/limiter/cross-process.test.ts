@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { campaignBody, type Harness, REDIS_URL, startHarness } from '../cxone/harness.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/stats-poller.ts', import.meta.url));
@@ -12,42 +12,77 @@ interface ChildResult {
   errors: number;
 }
 
+interface Poller {
+  ready: Promise<void>;
+  /** Has the child poll with `args` (its own limiter and client for the run); its result. */
+  run(args: string[]): Promise<ChildResult>;
+  /** Ends its stdin; resolves when it has exited. */
+  end(): Promise<void>;
+}
+
 /**
- * Starts a poller process; `ready` resolves once it has loaded (it then waits for `go`), `done` with
- * what it saw. Loading takes seconds on a busy machine, so the test starts all pollers together.
+ * Starts a poller process; `ready` resolves once it has loaded (it then waits for a run's line).
+ * Loading takes seconds on a busy machine, so the test starts all pollers together, once for every
+ * run: each run gets fresh limiters, clients, sandbox and prefix, only the loaded code is shared.
  */
-function startChild(args: string[]): { ready: Promise<void>; go: () => void; done: Promise<ChildResult> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+function startChild(): Poller {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   let markReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
+  let waiting: { resolve: (r: ChildResult) => void; reject: (e: Error) => void } | undefined;
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
     if (out.startsWith('ready\n')) markReady();
+    const lines = out.split('\n');
+    out = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line === 'ready' || !waiting) continue;
+      waiting.resolve(JSON.parse(line) as ChildResult);
+      waiting = undefined;
+    }
   });
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const done = new Promise<ChildResult>((resolve, reject) => {
-    child.on('error', reject);
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('error', (e) => {
+      waiting?.reject(e);
+      resolve(null);
+    });
     child.on('exit', (code) => {
-      const last = out.trim().split('\n').pop() ?? '';
-      if (code !== 0) return reject(new Error(`child exited ${code}: ${err.slice(-2000)}`));
-      resolve(JSON.parse(last) as ChildResult);
+      waiting?.reject(new Error(`child exited ${code}: ${err.slice(-2000)}`));
+      waiting = undefined;
+      resolve(code);
     });
   });
   // A child that dies while loading must fail the test, not leave it waiting for `ready`.
-  done.catch(() => markReady());
-  return { ready, go: () => child.stdin.end('go\n'), done };
+  void exited.then(() => markReady());
+  return {
+    ready,
+    run(args) {
+      if (child.exitCode !== null)
+        return Promise.reject(new Error(`child exited ${child.exitCode}: ${err.slice(-2000)}`));
+      return new Promise<ChildResult>((resolve, reject) => {
+        waiting = { resolve, reject };
+        child.stdin.write(`${args.join(' ')}\n`);
+      });
+    },
+    async end() {
+      child.stdin.end();
+      const code = await exited;
+      if (code !== 0) throw new Error(`child exited ${code}: ${err.slice(-2000)}`);
+    },
+  };
 }
 
-async function runChildrenTogether(count: number, args: string[]): Promise<ChildResult[]> {
-  const children = Array.from({ length: count }, () => startChild(args));
-  await Promise.all(children.map((c) => c.ready));
-  for (const c of children) c.go();
-  return Promise.all(children.map((c) => c.done));
-}
+let pollers: Poller[] = [];
+beforeAll(async () => {
+  pollers = Array.from({ length: 3 }, () => startChild());
+  await Promise.all(pollers.map((p) => p.ready));
+}, 60_000);
+afterAll(async () => {
+  await Promise.all(pollers.map((p) => p.end()));
+});
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -83,7 +118,7 @@ describe('fleet limiter across OS processes', () => {
         String(windowMs),
         String(durationMs),
       ];
-      const results = await runChildrenTogether(3, args);
+      const results = await Promise.all(pollers.map((p) => p.run(args)));
 
       const counters = await harness.counters();
       expect(results.reduce((n, r) => n + r.rateLimited, 0)).toBe(0);
