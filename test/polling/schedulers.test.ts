@@ -143,20 +143,32 @@ describe('poll schedulers', () => {
   });
 
   it('keeps no scheduler of a campaign stopped while a rebalance rewrites it', async () => {
-    const { ctx } = fleet({ perWindow: 10, windowMs: 60_000 });
+    const { ctx, prefix } = fleet({ perWindow: 10, windowMs: 60_000 });
+    const { ctx: other } = fleet({ perWindow: 10, windowMs: 60_000 }, prefix);
     for (const id of ['s1', 's2']) await ensurePolling(ctx, id, 15_000);
     // Another process stops s1 between this rebalance's read of the polled campaigns and its upsert.
+    // The upsert waits for the stop's removal only: the rest of the stop waits for the lock this
+    // rebalance holds, and awaiting all of it here held both until the lock's ttl (10 s) ran out.
+    const remove = other.queues.poll.removeJobScheduler.bind(other.queues.poll);
+    let removedS1!: () => void;
+    const s1Removed = new Promise<void>((resolve) => (removedS1 = resolve));
+    other.queues.poll.removeJobScheduler = (async (...args: Parameters<typeof remove>) => {
+      const removed = await remove(...args);
+      if (args[0] === pollSchedulerId('s1')) removedS1();
+      return removed;
+    }) as typeof remove;
     const upsert = ctx.queues.poll.upsertJobScheduler.bind(ctx.queues.poll);
-    let stopped = false;
+    let stopping: Promise<void> | undefined;
     ctx.queues.poll.upsertJobScheduler = (async (...args: Parameters<typeof upsert>) => {
-      if (args[0] === pollSchedulerId('s1') && !stopped) {
-        stopped = true;
-        await stopPolling(ctx, 's1');
+      if (args[0] === pollSchedulerId('s1') && !stopping) {
+        stopping = stopPolling(other, 's1');
+        await Promise.race([s1Removed, stopping]);
       }
       return upsert(...args);
     }) as typeof upsert;
     for (const id of ['s3', 's4']) await ensurePolling(ctx, id, 15_000); // crosses a tier: rewrites all
-    expect(stopped).toBe(true);
+    expect(stopping).toBeDefined();
+    await stopping;
     expect([...(await schedulers(ctx)).keys()].sort()).toEqual(['poll:s2', 'poll:s3', 'poll:s4']);
     expect([...(await listPolledCampaigns(ctx)).keys()].sort()).toEqual(['s2', 's3', 's4']);
   });
