@@ -202,6 +202,10 @@ describe('polling and pacing against the sandbox', () => {
     // first, leaving pacing no drop to make. Paused polls skip the guard, so polling resumes then.
     const poller = workers.workers.find((w) => w.name === QUEUES.poll)!;
     await poller.pause();
+    // The queue too, for its resume's wake-up: a worker resumed alone restarts on a blocking wait for
+    // a marker the scheduler's due job never sets, and polled again only after BullMQ's drainDelay (5 s
+    // or more); resuming the queue sets that marker.
+    await stack.ctx.queues.poll.pause();
     const patch = await api(stack, 'PATCH', `/v1/campaigns/${campaignId}`, {
       body: { dialerStrategy: { callRate: 0.5 } },
     });
@@ -217,6 +221,7 @@ describe('polling and pacing against the sandbox', () => {
       resourceOf(campaignId).status === 'paused' ? true : undefined,
     );
     poller.resume();
+    await stack.ctx.queues.poll.resume();
 
     const dropped = await waitFor(
       'the drop to the safe start while paused',
