@@ -161,12 +161,20 @@ describe('limiter recovery from Redis trouble', () => {
     expect(inWindow).toBeLessThanOrEqual(perWindow);
   });
 
-  it.each([
+  // Each on its own redis-server, so the two run side by side: most of each is waiting out the outage
+  // and the calls after it.
+  it.concurrent.for([
     { mode: 'one slot per permit', perWindow: 20 },
     { mode: 'leases', perWindow: 400 },
   ])(
     'resumes within seconds after a Redis restart without persistence ($mode)',
-    async ({ perWindow }) => {
+    { timeout: 30_000 },
+    async ({ perWindow }, { onTestFinished }) => {
+      // Its own cleanup, not the file's: the afterEach of one concurrent test would end the other's.
+      const cleanup: Array<() => Promise<void>> = [];
+      onTestFinished(async () => {
+        for (const fn of cleanup.reverse()) await fn();
+      });
       const port = await freePort();
       let proc = await startRedis(port);
       cleanup.push(async () => stopRedis(proc));
@@ -188,30 +196,37 @@ describe('limiter recovery from Redis trouble', () => {
       // Calls waited through the outage instead of failing.
       await expectResumed(run, restartedAt, 3_000, 4_000);
     },
-    30_000,
   );
 
-  it('gives up with a transient LimiterUnavailableError when Redis stays down', async () => {
-    const port = await freePort();
-    const proc = await startRedis(port);
-    cleanup.push(async () => stopRedis(proc));
-    const limiter = createFleetLimiter({
-      redisUrl: `redis://127.0.0.1:${port}`,
-      prefix: testPrefix('down'),
-      perWindow: 20,
-      windowMs: 1_000,
-      logger: silentLogger,
-      redisOutageMaxMs: 1_000,
-    });
-    cleanup.push(() => limiter.close());
-    await limiter.schedule(EP, 'poll', async () => undefined);
-    await stopRedis(proc);
+  it.concurrent(
+    'gives up with a transient LimiterUnavailableError when Redis stays down',
+    async ({ onTestFinished }) => {
+      const cleanup: Array<() => Promise<void>> = [];
+      onTestFinished(async () => {
+        for (const fn of cleanup.reverse()) await fn();
+      });
+      const port = await freePort();
+      const proc = await startRedis(port);
+      cleanup.push(async () => stopRedis(proc));
+      const limiter = createFleetLimiter({
+        redisUrl: `redis://127.0.0.1:${port}`,
+        prefix: testPrefix('down'),
+        perWindow: 20,
+        windowMs: 1_000,
+        logger: silentLogger,
+        redisOutageMaxMs: 1_000,
+      });
+      cleanup.push(() => limiter.close());
+      await limiter.schedule(EP, 'poll', async () => undefined);
+      await stopRedis(proc);
 
-    const t0 = Date.now();
-    const err = await limiter.schedule(EP, 'control', async () => 'ran').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(LimiterUnavailableError);
-    expect(Date.now() - t0).toBeLessThan(10_000);
-    // Workers retry it with backoff like any other transient failure.
-    expect(classifyError(err).kind).toBe('transient');
-  }, 20_000);
+      const t0 = Date.now();
+      const err = await limiter.schedule(EP, 'control', async () => 'ran').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(LimiterUnavailableError);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      // Workers retry it with backoff like any other transient failure.
+      expect(classifyError(err).kind).toBe('transient');
+    },
+    20_000,
+  );
 });
