@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Redis } from 'ioredis';
 import { afterEach } from 'vitest';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.js';
@@ -24,9 +25,32 @@ afterEach(async () => {
   while (closers.length > 0) await closers.pop()!();
 });
 
+/** The closers of the test running `ownClosers`' body, where the file-wide ones would be shared. */
+const scoped = new AsyncLocalStorage<Array<() => Promise<void>>>();
+
+/** Closes `close` after the test: at the end of the `ownClosers` body it runs in, or after each test. */
+export function closeAfter(close: () => Promise<void>): void {
+  (scoped.getStore() ?? closers).push(close);
+}
+
+/**
+ * A test body whose sandboxes and processes are closed when it ends rather than by the afterEach
+ * above, which would also close what concurrent tests (`it.concurrent`) still use.
+ */
+export function ownClosers(body: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    const own: Array<() => Promise<void>> = [];
+    try {
+      await scoped.run(own, body);
+    } finally {
+      while (own.length > 0) await own.pop()!();
+    }
+  };
+}
+
 export async function sandbox(opts: SandboxOptions = {}): Promise<RunningSandbox> {
   const running = await startSandbox({ port: 0, logger: silentLogger, ...opts });
-  closers.push(() => running.close());
+  closeAfter(() => running.close());
   return running;
 }
 
@@ -66,7 +90,7 @@ export function processOf(
     ),
     ...(opts.baseWaitMs ? { refusedWait: { baseMs: opts.baseWaitMs, maxMs: 8 * opts.baseWaitMs } } : {}),
   });
-  closers.push(async () => {
+  closeAfter(async () => {
     await client.close();
     await limiter.close();
     redis.disconnect();
