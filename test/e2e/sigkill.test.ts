@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTrailStore } from '../../src/shared/audit/trail.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { createLaunchWorker } from '../../src/workers/launch-worker.js';
@@ -18,7 +18,7 @@ import {
   type Stack,
 } from './stack.js';
 
-const FIXTURE = fileURLToPath(new URL('./fixtures/launch-worker-process.ts', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('./fixtures/held-launch-worker-process.ts', import.meta.url));
 
 /**
  * Exactly-once creation (issue 3, item 5): a worker SIGKILLed after CXone created the campaign but
@@ -26,24 +26,48 @@ const FIXTURE = fileURLToPath(new URL('./fixtures/launch-worker-process.ts', imp
  */
 describe('a launch worker killed mid-launch', () => {
   let stack: Stack;
-  let child: ChildProcess | undefined;
+  /** Every worker process started, each held (taking no job) until its test tells it to run. */
+  const workers: ChildProcess[] = [];
+  /** Each test's worker process; the second's starts while the first test runs. */
+  let first: ChildProcess;
+  let second: Promise<ChildProcess> | undefined;
   let rescuer: RunningWorkers | undefined;
 
-  beforeEach(async () => {
+  // One stack for both tests. A worker process takes seconds of CPU to start: the second test's
+  // starts while the first test waits on slow CXone calls and a lock's expiry. Held, it takes no
+  // job until its own test, so it cannot touch the first test's launch.
+  beforeAll(async () => {
     stack = await startStack();
+    first = await spawnWorker();
+    second = spawnWorker();
+    // Awaited by the second test; a start-up that fails meanwhile is its failure, not an unhandled one.
+    second.catch(() => undefined);
   });
   afterEach(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await rescuer?.close(2_000);
     rescuer = undefined;
-    await stack.close();
   });
+  afterAll(async () => {
+    await second?.catch(() => undefined);
+    for (const child of workers) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    await rescuer?.close(2_000);
+    await stack?.close();
+  });
+
+  /** Lets a held worker process take jobs. */
+  function run(child: ChildProcess): ChildProcess {
+    child.stdin?.write('run\n');
+    return child;
+  }
 
   async function spawnWorker(): Promise<ChildProcess> {
     const proc = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
       env: { ...process.env, ...testEnv(stack.prefix, stack.sandbox.url) },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    workers.push(proc);
     let stderr = '';
     proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     await new Promise<void>((resolve, reject) => {
@@ -72,18 +96,24 @@ describe('a launch worker killed mid-launch', () => {
   }
 
   it('right after CXone created the campaign: the retry finds it by Idempotency-Key', async () => {
-    child = await spawnWorker();
+    const campaignsBefore = stack.sandbox.campaignCount();
+    const child = run(first);
     // Every sandbox call now takes 1.5 s, so the kill lands between the create and the next call.
     stack.sandbox.setFaults({ latencyMs: 1_500 });
     const reply = await api(stack, 'POST', '/v1/campaigns', {
       body: campaignConfig({ name: 'Killed early' }),
     });
     const launchId = String(reply.body.launchId);
-    await waitFor('the create to reach CXone', async () => stack.sandbox.campaignCount() === 1, 15_000, 5);
+    await waitFor(
+      'the create to reach CXone',
+      async () => stack.sandbox.campaignCount() === campaignsBefore + 1,
+      15_000,
+      5,
+    );
 
     const launch = await killAndRecover(child, launchId);
     expect(launch.status).toBe('succeeded');
-    expect(stack.sandbox.campaignCount()).toBe(1);
+    expect(stack.sandbox.campaignCount()).toBe(campaignsBefore + 1);
     expect(sandboxStatus(stack.sandbox, String(launch.campaignId))).toBe('active');
     // The audit trail tells the story once, however many runs it took (the default config is
     // activated at its safe start rate: one pacing_decision).
@@ -94,7 +124,8 @@ describe('a launch worker killed mid-launch', () => {
   });
 
   it('after the campaign id was recorded: the retry reads the campaign instead of creating', async () => {
-    child = await spawnWorker();
+    const campaignsBefore = stack.sandbox.campaignCount();
+    const child = run(await (second ?? spawnWorker()));
     stack.sandbox.setFaults({ latencyMs: 1_500 });
     const reply = await api(stack, 'POST', '/v1/campaigns', {
       body: campaignConfig({ name: 'Killed late' }),
@@ -110,7 +141,7 @@ describe('a launch worker killed mid-launch', () => {
 
     const launch = await killAndRecover(child, launchId);
     expect(launch).toMatchObject({ status: 'succeeded', campaignId: recorded });
-    expect(stack.sandbox.campaignCount()).toBe(1);
+    expect(stack.sandbox.campaignCount()).toBe(campaignsBefore + 1);
     expect(sandboxStatus(stack.sandbox, recorded)).toBe('active');
     const actions = (await (stack.ctx.audit as AuditTrailStore).list(recorded)).map((r) => r.action);
     expect(actions).toEqual(['campaign_created', 'campaign_launched', 'pacing_decision']);
