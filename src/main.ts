@@ -1,7 +1,6 @@
 // First: refuses a Node that cannot load Fastify with one line, before the imports below crash on it.
 import './process/node-support-check.js';
 import { parseRole } from './process/banner.js';
-import { createProcessRunner } from './process/run.js';
 import {
   ConfigError,
   loadConfig,
@@ -53,6 +52,9 @@ async function main(): Promise<void> {
   // The token itself is never logged, only its length.
   const weakToken = weakApiTokenWarning(role, config);
   if (weakToken) logger.warn({ variable: 'API_TOKEN' }, weakToken);
+  // Loaded only now: the fleet's modules (BullMQ, Fastify, the workers) take seconds of CPU to load,
+  // which `--help`, a mistyped role or a bad variable should not wait for.
+  const { createProcessRunner } = await import('./process/run.js');
   const runner = createProcessRunner({
     role,
     config,
