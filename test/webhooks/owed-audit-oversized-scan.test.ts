@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { AuditInput } from '../../src/shared/audit/types.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { owedAuditKey, settleOwedAudits } from '../../src/shared/webhooks/owed-audit.js';
-import { cleanupsAfterEach, startHarness } from './harness.js';
+import { cleanupsAfterEach } from './harness.js';
+import { harnessOwingBehindStuck } from './owed-audit-helpers.js';
 
 /**
  * HSCAN's COUNT is a hint: a reply may hold more entries than asked (Redis 7.2+ finishes the bucket
@@ -12,32 +12,10 @@ import { cleanupsAfterEach, startHarness } from './harness.js';
  */
 const cleanups = cleanupsAfterEach();
 
-function owed(campaignId: string, n: number): AuditInput {
-  const at = new Date(Date.UTC(2026, 10, 1, 0, 0, 0, n)).toISOString();
-  return {
-    campaignId,
-    action: 'webhook_failure',
-    actor: 'worker:webhook',
-    details: { eventType: 'campaign.state.changed', eventId: `evt_${campaignId}_${n}`, at },
-    dedupeKey: `webhook_failure:evt_${campaignId}_${n}:${at}`,
-    occurredAt: at,
-  };
-}
-
 describe('an HSCAN reply with more owed records than the COUNT asked for', () => {
   it('has every record in it tried, none left behind the cursor', async () => {
-    const h = await startHarness(undefined, { sweepIntervalMs: 0 });
+    const h = await harnessOwingBehindStuck();
     cleanups.push(() => h.close());
-    const appendWithOutcome = h.audit.appendWithOutcome.bind(h.audit);
-    h.audit.appendWithOutcome = (input) =>
-      input.campaignId === 'camp-stuck'
-        ? Promise.reject(new Error('chain keys damaged'))
-        : appendWithOutcome(input);
-    const all = [
-      ...Array.from({ length: 400 }, (_, i) => owed('camp-stuck', i)),
-      ...Array.from({ length: 30 }, (_, i) => owed('camp-fine', i)),
-    ];
-    await h.redis.hset(owedAuditKey(h.keys), ...all.flatMap((o) => [o.dedupeKey!, JSON.stringify(o)]));
     // A server that answers the whole hash at once, as it does for a listpack-encoded one.
     const hscan = h.redis.hscan.bind(h.redis) as (...args: unknown[]) => Promise<[string, string[]]>;
     const redis = Object.create(h.redis) as typeof h.redis;
