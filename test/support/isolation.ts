@@ -73,10 +73,10 @@ export function codeOf(text: string): string {
   return out;
 }
 
-/** Pure: the packages a file imports (static, dynamic and re-exports), not its relative modules. */
-export function packageImports(text: string): string[] {
+/** Pure: the modules a file imports (static, dynamic and re-exports), packages and relative alike. */
+export function importSpecifiers(text: string): string[] {
   const found = new Set<string>();
-  for (const match of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"]([^'".][^'"]*)['"]/g)) {
+  for (const match of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"]([^'"]+)['"]/g)) {
     found.add(match[1]!);
   }
   return [...found];
@@ -84,18 +84,14 @@ export function packageImports(text: string): string[] {
 
 /** Pure: whether this file's own code asks for a process of its own. */
 export function textNeedsIsolation(text: string): boolean {
-  if (packageImports(text).some((name) => IO_PACKAGES.test(name))) return true;
+  if (importSpecifiers(text).some((name) => IO_PACKAGES.test(name))) return true;
   const code = codeOf(text);
   return NEEDS_ITS_OWN_PROCESS.some((pattern) => pattern.test(code));
 }
 
-/** Pure: the relative module specifiers a file imports (static, dynamic and re-exports). */
+/** Pure: the relative modules a file imports: its helpers, for the rule to read in turn. */
 export function relativeImports(text: string): string[] {
-  const found = new Set<string>();
-  for (const match of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"](\.{1,2}\/[^'"]+)['"]/g)) {
-    found.add(match[1]!);
-  }
-  return [...found];
+  return importSpecifiers(text).filter((specifier) => /^\.{1,2}\//.test(specifier));
 }
 
 /** The test helper a specifier names: `.js` in an import is the `.ts` file beside it. */
