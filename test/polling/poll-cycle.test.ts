@@ -9,6 +9,7 @@ import { complianceRefusal } from '../../src/shared/compliance/command-guard.js'
 import { windowJobId, windowJobOf } from '../../src/shared/compliance/enforcement.js';
 import { QUEUES } from '../../src/shared/keys.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
+import { campaignLockKey, tryAcquireCampaignLock } from '../../src/shared/lifecycle/lock.js';
 import type { AppContext } from '../../src/shared/context.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import type { CampaignStats } from '../../src/shared/cxone/wire.js';
@@ -321,7 +322,8 @@ describe('poll cycle', () => {
       } as unknown as AppContext;
       void runPollCycle(dying, 'console');
       await died;
-      await base.redis.del(base.keys.lock('poll:console'));
+      // Its leases run out: the poll's, and the campaign lock its look held to announce.
+      await base.redis.del(base.keys.lock('poll:console'), campaignLockKey(base.keys, 'console'));
       await runPollCycle({ ...base, cxone, events } as unknown as AppContext, 'console');
       // (Pacing's drop of the paused campaign to its safe start is announced after, apart.)
       const told = (await events.recent(10, 'console'))
@@ -341,6 +343,86 @@ describe('poll cycle', () => {
       expect((await new CampaignStore(base).get('console'))?.cxone.version).toBe(5);
     });
   }
+
+  it("leaves a newer version to the command at work on the campaign: its own write is not told as a console's", async () => {
+    await seed('cmd', 'active');
+    const written = resource({ id: 'cmd', version: 4, status: 'paused' });
+    const published: { type: string; data: Record<string, unknown> }[] = [];
+    const ctx = {
+      ...base,
+      events: {
+        publish: async (type: string, _id: string, data: Record<string, unknown>) => (
+          published.push({ type, data }),
+          {} as never
+        ),
+      },
+      cxone: {
+        getStats: async () => statsOf({ status: 'paused', version: 4 }),
+        getCampaign: async () => written,
+      },
+    } as unknown as AppContext;
+    const outside = () => published.filter((e) => e.data['reason'] === 'outside');
+    // A pause command holds the campaign: CXone took its write (version 4), its sync is still to come.
+    const command = await tryAcquireCampaignLock(
+      { redis: base.redis, keys: base.keys, logger: silentLogger, owner: 'test:adjust' },
+      'cmd',
+    );
+    expect(command).not.toBeNull();
+    await runPollCycle(ctx, 'cmd');
+    expect(outside()).toEqual([]);
+    expect((await new CampaignStore(base).get('cmd'))?.cxone.version).toBe(3);
+    expect(await base.queues.audit.getJob(historyJobId('cmd', 4))).toBeUndefined();
+    // The command records its write and lets go: the next poll finds the record current.
+    await new CampaignStore(base).syncFromCxone(written);
+    await command?.release();
+    await runPollCycle(ctx, 'cmd');
+    expect(outside()).toEqual([]);
+
+    // A console change once no command holds the campaign is told, as before.
+    await runPollCycle(
+      {
+        ...ctx,
+        cxone: {
+          getStats: async () => statsOf({ status: 'active', version: 5 }),
+          getCampaign: async () => resource({ id: 'cmd', version: 5, status: 'active' }),
+        },
+      } as unknown as AppContext,
+      'cmd',
+    );
+    expect(outside().map((e) => [e.type, e.data])).toEqual([
+      ['campaign.state.changed', { from: 'paused', to: 'active', version: 5, reason: 'outside' }],
+    ]);
+  });
+
+  it('leaves an end found while a command is at work to the next poll, which tells it when the command did not make it', async () => {
+    await seed('ending', 'active');
+    const events = createEventPublisher({
+      redis: base.redis,
+      keys: base.keys,
+      logger: silentLogger,
+      webhookQueue: base.queues.audit,
+      enabled: false,
+    });
+    const ctx = {
+      ...base,
+      events,
+      cxone: { getStats: async () => statsOf({ status: 'completed', version: 4 }) },
+    } as unknown as AppContext;
+    const command = await tryAcquireCampaignLock(
+      { redis: base.redis, keys: base.keys, logger: silentLogger, owner: 'test:adjust' },
+      'ending',
+    );
+    expect(await runPollCycle(ctx, 'ending')).toEqual({ kind: 'busy' });
+    expect(await events.recent(10, 'ending')).toEqual([]);
+    expect(await polled('ending')).toBe(true);
+    // The command ends without recording an end of its own (the console ended the campaign): told now.
+    await command?.release();
+    expect(await runPollCycle(ctx, 'ending')).toEqual({ kind: 'final', status: 'completed' });
+    expect((await events.recent(10, 'ending')).map((e) => [e.type, e.data])).toEqual([
+      ['campaign.state.changed', { from: 'active', to: 'completed', version: 4, reason: 'outside' }],
+    ]);
+    expect(await polled('ending')).toBe(false);
+  });
 
   it('stops polling and window enforcement when CXone reports a final status', async () => {
     await seed('s2');
@@ -392,7 +474,8 @@ describe('poll cycle', () => {
       void runPollCycle(dying, 'ended');
       await died;
       // Its poll lease lapses with it; the next tick polls again.
-      await base.redis.del(base.keys.lock('poll:ended'));
+      // Its leases run out: the poll's, and the campaign lock its look held to announce.
+      await base.redis.del(base.keys.lock('poll:ended'), campaignLockKey(base.keys, 'ended'));
       const next = { ...withStats(stats), events } as unknown as AppContext;
       expect(await runPollCycle(next, 'ended')).toEqual({ kind: 'final', status: 'completed' });
       const changed = (await events.recent(10, 'ended')).filter((e) => e.type === 'campaign.state.changed');

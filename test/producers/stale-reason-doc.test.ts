@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { buildOpenApiDocument } from '../../src/producers/openapi.js';
-import { FLEET_CONTESTED_STALE_REASON } from '../../src/producers/routes/campaigns.js';
+import {
+  COMMAND_AT_WORK_STALE_REASON,
+  FLEET_CONTESTED_STALE_REASON,
+} from '../../src/producers/routes/campaigns.js';
 
 interface Property {
   description?: string;
@@ -25,6 +28,9 @@ describe('CampaignView.staleReason in the OpenAPI document', () => {
     expect(FLEET_CONTESTED_STALE_REASON).toMatch(/another fleet is on KEY_PREFIX/);
     expect(description).toMatch(/fleet claim is contested/);
     expect(description).toMatch(/another fleet is on KEY_PREFIX/);
+    // And COMMAND_AT_WORK_STALE_REASON while a command holds the campaign (its write not yet synced).
+    expect(COMMAND_AT_WORK_STALE_REASON).toMatch(/a command is changing the campaign on CXone/);
+    expect(description).toMatch(/a command is changing the campaign on CXone/);
   });
 
   it('says `stale` marks a view that was not refreshed, not only one that could not be', () => {

@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CAMPAIGN_VIEW_MAX_AGE_MS, staleReasonOf } from '../../src/producers/routes/campaigns.js';
+import {
+  CAMPAIGN_VIEW_MAX_AGE_MS,
+  COMMAND_AT_WORK_STALE_REASON,
+  staleReasonOf,
+} from '../../src/producers/routes/campaigns.js';
 import type { CampaignConfig } from '../../src/shared/campaign-config.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
@@ -12,8 +16,11 @@ import {
   CxoneUnavailableError,
   FleetBudgetBusyError,
 } from '../../src/shared/errors.js';
+import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
+import { tryAcquireCampaignLock } from '../../src/shared/lifecycle/lock.js';
 import { LimiterUnavailableError, LimiterWaitExceededError } from '../../src/shared/limiter/types.js';
-import { api, campaignConfig, startStack, waitForLaunch, type Stack } from '../e2e/stack.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { api, campaignConfig, patchOnSandbox, startStack, waitForLaunch, type Stack } from '../e2e/stack.js';
 
 describe('why a campaign view is cached (pure)', () => {
   const ctx = { endpoint: CXONE_ENDPOINTS.getCampaign, campaignId: 'c-1' };
@@ -116,6 +123,44 @@ describe('GET /v1/campaigns/{id} while CXone fails or is slow', () => {
       expect((await reads()) - before).toBe(1);
     } finally {
       aheadMs = 0;
+    }
+  });
+
+  it("leaves a newer version to the command at work on the campaign: not told as a console's, the view marked stale", async () => {
+    aheadMs = 0;
+    const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Commanded' }) });
+    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    const campaignId = String(launch.campaignId);
+    const store = createCampaignStore(stack.ctx);
+    const known = (await store.get(campaignId))!.cxone.version;
+    // A command holds the campaign and CXone took its write; the command has not synced it yet.
+    const command = await tryAcquireCampaignLock(
+      { redis: stack.ctx.redis, keys: stack.ctx.keys, logger: silentLogger, owner: 'test:adjust' },
+      campaignId,
+    );
+    expect(command).not.toBeNull();
+    const written = await patchOnSandbox(stack.sandbox, campaignId, { dialerSettings: { callRate: 0.5 } });
+    expect(written.status).toBe(200);
+    const outside = async () =>
+      (await (stack.ctx.events as EventPublisherStore).recent(20, campaignId)).filter(
+        (e) => e.data['reason'] === 'outside',
+      );
+    aheadMs = CAMPAIGN_VIEW_MAX_AGE_MS + 1_000;
+    try {
+      const view = await api(stack, 'GET', `/v1/campaigns/${campaignId}`);
+      expect(view.status).toBe(200);
+      expect(view.body).toMatchObject({ stale: true, staleReason: COMMAND_AT_WORK_STALE_REASON });
+      expect(await outside()).toEqual([]);
+      expect((await store.get(campaignId))?.cxone.version).toBe(known);
+      // Once no command holds it, the same newer version is one made outside: told, and synced.
+      await command?.release();
+      const refreshed = await api(stack, 'GET', `/v1/campaigns/${campaignId}`);
+      expect(refreshed.body.stale).toBeUndefined();
+      expect((await outside()).map((e) => e.type)).toEqual(['campaign.settings.changed']);
+      expect((await store.get(campaignId))?.cxone.version).toBe(Number(written.body['version']));
+    } finally {
+      aheadMs = 0;
+      await command?.release();
     }
   });
 

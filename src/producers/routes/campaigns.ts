@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { createCampaignStore, isResourceBehind, type CampaignRecord } from '../../shared/campaign-store.js';
@@ -15,6 +16,7 @@ import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { planActivation } from '../../workers/launch-plan.js';
 import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
 import { announceOutsideChange } from '../../shared/polling/outside-announce.js';
+import { ifCampaignUnlocked } from '../../shared/lifecycle/lock.js';
 import { foundAgainOnCxone } from '../found-again.js';
 import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
 import {
@@ -189,6 +191,13 @@ function ownedField<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> |
   return parsed.success ? parsed.data : undefined;
 }
 
+/** Why a stale view was not refreshed while a command is changing the campaign (see refreshView). */
+export const COMMAND_AT_WORK_STALE_REASON =
+  'a command is changing the campaign on CXone: the view is refreshed once it has recorded its result';
+
+/** Who an API read refreshing a view names when it takes the campaign's lock (lifecycle/lock.ts). */
+const READ_OWNER = `${hostname()}:${process.pid}:api-read`;
+
 /** Why a stale view was not refreshed while another fleet is on KEY_PREFIX (see registerCampaignRoutes). */
 export const FLEET_CONTESTED_STALE_REASON =
   'another fleet is on KEY_PREFIX (fleet claim contested): the view is not refreshed from CXone until one fleet is stopped';
@@ -274,18 +283,34 @@ export async function registerCampaignRoutes(
         campaignId,
         maxWaitMs: API_LIMITER_MAX_WAIT_MS,
       });
-      // Newer than the record as it is now (a command of ours may have synced its own write while
-      // this read waited): changed outside the orchestrator, told before the record takes it, as the
-      // poll tells it (the same event ids: one event whoever finds it first). Synced untold, it left
-      // the poll finding the record current, with nothing to tell: no event for the change at all.
-      const known = (await store.get(campaignId))?.cxone;
-      if (known && resource.version > known.version) {
-        await announceOutsideChange(ctx, campaignId, known, resource);
+      // Under the campaign's lock: a command still at work holds it, and a newer version may be its
+      // own write, not yet synced — neither told as an outside change nor synced here, but left to
+      // the command (lifecycle/lock.ts ifCampaignUnlocked); the cached view says so.
+      const synced = await ifCampaignUnlocked(
+        { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, owner: READ_OWNER },
+        campaignId,
+        async () => {
+          // Newer than the record as it is now (a command of ours may have synced its own write while
+          // this read waited): changed outside the orchestrator, told before the record takes it, as
+          // the poll tells it (the same event ids: one event whoever finds it first). Synced untold,
+          // it left the poll finding the record current, with nothing to tell: no event for the change.
+          const known = (await store.get(campaignId))?.cxone;
+          if (known && resource.version > known.version) {
+            await announceOutsideChange(ctx, campaignId, known, resource);
+          }
+          // Not the config read above: a command may have stored new orchestrator-only settings
+          // while the CXone read was in flight (up to the limiter's wait), and that older copy would
+          // write them away. Only onto the record read above: a retention trim may have removed it.
+          await store.syncFromCxone(resource, {}, { onlyIfKnown: true });
+        },
+      );
+      if (synced === null) {
+        return campaignView(
+          (await store.get(campaignId)) ?? record,
+          { reason: COMMAND_AT_WORK_STALE_REASON },
+          ctx.clock.now(),
+        );
       }
-      // Not the config read above: a command may have stored new orchestrator-only settings while
-      // the CXone read was in flight (up to the limiter's wait), and that older copy would write
-      // them away. Only onto the record read above: a retention trim may have removed it meanwhile.
-      await store.syncFromCxone(resource, {}, { onlyIfKnown: true });
       await foundAgainOnCxone(ctx, record, resource.status);
       // Newer than the record: changed outside the orchestrator; the trail gets CXone's account.
       await importIfChangedOutside(ctx, record, resource.version);

@@ -153,3 +153,27 @@ export async function tryAcquireCampaignLock(
     },
   };
 }
+
+/**
+ * Runs `fn` holding the campaign's lock, or does not run it (null) while someone else holds it. For a
+ * look that finds CXone at a newer version than the record and would announce it as changed outside
+ * the orchestrator (a poll, an API read refreshing its view): a command holds the lock from its first
+ * CXone read to its last record write, so a newer version found while it works may be its own write,
+ * not yet synced. Under the lock the record can be compared and synced with no command's write in
+ * between; without it the look leaves the version to the command, which records its own write and
+ * tells any other change it meets (hooks.ts). `fn` should be a few Redis round trips: a command that
+ * meets the lock waits its usual short delay.
+ */
+export async function ifCampaignUnlocked<T>(
+  opts: CampaignLockOptions,
+  campaignId: string,
+  fn: () => Promise<T>,
+): Promise<{ value: T } | null> {
+  const lease = await tryAcquireCampaignLock(opts, campaignId);
+  if (lease === null) return null;
+  try {
+    return { value: await fn() };
+  } finally {
+    await lease.release();
+  }
+}

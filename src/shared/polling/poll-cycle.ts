@@ -1,6 +1,7 @@
+import { hostname } from 'node:os';
 import { queueHistoryImport } from '../audit/history-sync.js';
 import { clearMissingOnCxone, noteMissingOnCxone } from '../campaign-missing.js';
-import { CampaignStore } from '../campaign-store.js';
+import { CampaignStore, type CampaignRecord } from '../campaign-store.js';
 import {
   lastCommandIsBlindPause,
   noteBlindPauseLiftedOutside,
@@ -15,7 +16,9 @@ import { replanWindowEnforcement } from '../compliance/replan.js';
 import { isWithinWindow } from '../compliance/windows.js';
 import type { AppContext } from '../context.js';
 import { efficiencyScore } from '../efficiency.js';
+import type { CampaignStats } from '../cxone/wire.js';
 import { CxoneNotFoundError } from '../errors.js';
+import { ifCampaignUnlocked, type CampaignLockOptions } from '../lifecycle/lock.js';
 import { isFinal } from '../lifecycle/state-machine.js';
 import { publishOrLog } from '../side-records.js';
 import { applyPacing, applyPausedPacing, type ApplyPacingResult } from '../pacing/apply.js';
@@ -77,6 +80,42 @@ export async function runPollCycle(
  */
 async function stopFollowing(ctx: AppContext, campaignId: string): Promise<void> {
   await Promise.all([stopPolling(ctx, campaignId), cancelWindowEnforcement(ctx, campaignId)]);
+}
+
+/** Who a poll's look at a newer version names when it takes the campaign's lock (lifecycle/lock.ts). */
+const LOOK_OWNER = `${hostname()}:${process.pid}:poll-look`;
+
+function lockOptions(ctx: AppContext): CampaignLockOptions {
+  return { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, owner: LOOK_OWNER };
+}
+
+function commandAtWork(ctx: AppContext, campaignId: string, version: number): void {
+  ctx.logger.info(
+    { campaignId, version },
+    'CXone has a newer version while a command is at work on the campaign: left to the command to record, and to the next poll',
+  );
+}
+
+/**
+ * Ended in CXone's console (ours would have synced the version): CXone's account of it goes into the
+ * trail, and a status change is told, as any outside change is.
+ */
+async function tellEndedOutside(
+  ctx: AppContext,
+  campaignId: string,
+  known: CampaignRecord['cxone'],
+  stats: CampaignStats,
+): Promise<void> {
+  await queueHistoryImport(ctx, campaignId, stats.version);
+  if (known.status === stats.status) return;
+  await publishOrLog(
+    ctx,
+    'campaign.state.changed',
+    campaignId,
+    { from: known.status, to: stats.status, version: stats.version, reason: OUTSIDE_REASON },
+    {},
+    { once: outsideOnce(campaignId, 'status', stats.version) },
+  );
 }
 
 /**
@@ -180,19 +219,18 @@ async function pollOnce(
     // the record takes the final status: a poll that died in between left the next one to find the
     // record final and return above, the end never announced. Told again by that next poll, it is
     // one event: its id is derived from the campaign and the version that ended it (publish `once`).
-    const known = stats.version > record.cxone.version ? (await store.get(campaignId))?.cxone : record.cxone;
-    if (known && stats.version > known.version) {
-      await queueHistoryImport(ctx, campaignId, stats.version);
-      if (known.status !== stats.status) {
-        await publishOrLog(
-          ctx,
-          'campaign.state.changed',
-          campaignId,
-          { from: known.status, to: stats.status, version: stats.version, reason: OUTSIDE_REASON },
-          {},
-          { once: outsideOnce(campaignId, 'status', stats.version) },
-        );
-      }
+    // A command at work on the campaign may have ended it (a stop, not yet synced): its own event tells
+    // that. Left to the next poll, which finds the record synced, or the end made outside to tell.
+    const told =
+      stats.version > record.cxone.version
+        ? await ifCampaignUnlocked(lockOptions(ctx), campaignId, async () => {
+            const known = (await store.get(campaignId))?.cxone;
+            if (known && stats.version > known.version) await tellEndedOutside(ctx, campaignId, known, stats);
+          })
+        : {};
+    if (told === null) {
+      commandAtWork(ctx, campaignId, stats.version);
+      return { kind: 'busy' };
     }
   }
   await store.recordStats(campaignId, stats, efficiency);
@@ -217,16 +255,24 @@ async function pollOnce(
     // Someone changed the campaign outside the orchestrator (CXone's console, another tool): CXone
     // wins, so re-read it before pacing decides from a stale callRate.
     const resource = await ctx.cxone.getCampaign(campaignId, { priority: 'poll', campaignId, attempt });
-    // Compared with the record as it is now: a command of ours may have written and synced the newer
-    // version while this poll waited for its statistics (at poll priority, behind commands), and its
-    // own event already told of it.
-    const before = (await store.get(campaignId))?.cxone ?? record.cxone;
-    if (resource.version > before.version) await announceOutsideChange(ctx, campaignId, before, resource);
-    await store.syncFromCxone(resource);
-    // CXone's account of the change (who, what, when) goes into the trail.
-    await queueHistoryImport(ctx, campaignId, resource.version);
-    record = (await store.get(campaignId)) ?? record;
-    resynced = true;
+    // Compared with the record as it is now, under the campaign's lock: a command of ours may have
+    // written and synced the newer version while this poll waited for its statistics (at poll
+    // priority, behind commands), and its own event already told of it; one still at work holds the
+    // lock, and the newer version may be its write, not yet synced: left to it (ifCampaignUnlocked).
+    const read = record.cxone;
+    const synced = await ifCampaignUnlocked(lockOptions(ctx), campaignId, async () => {
+      const before = (await store.get(campaignId))?.cxone ?? read;
+      if (resource.version > before.version) await announceOutsideChange(ctx, campaignId, before, resource);
+      await store.syncFromCxone(resource);
+    });
+    if (synced === null) {
+      commandAtWork(ctx, campaignId, resource.version);
+    } else {
+      // CXone's account of the change (who, what, when) goes into the trail.
+      await queueHistoryImport(ctx, campaignId, resource.version);
+      record = (await store.get(campaignId)) ?? record;
+      resynced = true;
+    }
   }
   // Dialing after the guard's blind pause, which no command of ours lifted: resumed in CXone's
   // console, recorded as such (blind-actions.ts). Looked for only on a poll that found a newer version

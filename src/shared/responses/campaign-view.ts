@@ -83,8 +83,9 @@ export const campaignViewSchema = z.object({
     .optional()
     .describe(
       'Why it was not refreshed: CXone could not be read (credentials refused, CXone 5xx or unreachable, ' +
-        'no rate budget, …), or the fleet claim is contested — another fleet is on KEY_PREFIX, and a ' +
-        'refresh writes, so none is made until one fleet is stopped',
+        'no rate budget, …); a command is changing the campaign on CXone, whose result it records ' +
+        'itself (ask again in a moment); or the fleet claim is contested — another fleet is on ' +
+        'KEY_PREFIX, and a refresh writes, so none is made until one fleet is stopped',
     ),
 });
 export type CampaignViewBody = z.output<typeof campaignViewSchema>;
