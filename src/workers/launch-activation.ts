@@ -31,6 +31,7 @@ import {
 } from './launch-deps.js';
 import {
   announceScopeHoldLifted,
+  announceScopeHoldPlaced,
   scopeHoldPlacedAt,
   type ScopeHoldEnd,
 } from '../shared/compliance/scope-hold-events.js';
@@ -141,9 +142,13 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
       const missingSince =
         err instanceof CxoneNotFoundError ? await noteMissingAtLook(ctx, data.campaignId) : undefined;
       if (!early) {
-        throw missingSince === undefined
-          ? err
-          : new CampaignMissingAtStartError(data.campaignId, missingSince);
+        if (missingSince === undefined) throw err;
+        // The activation gives up for good: a hold for the statistics scope ends with it, told so that
+        // a receiver pairing hold.placed with its lift is not left with one open for ever.
+        if (data.scopeHeldSince !== undefined) {
+          await liftActivationHold(ctx, data, data.scopeHeldSince, 'campaign_missing');
+        }
+        throw new CampaignMissingAtStartError(data.campaignId, missingSince);
       }
       const checkIntervalMs = await checkIntervalOf(deps);
       if (missingSince === undefined) {
@@ -348,6 +353,8 @@ export async function processActivate(deps: Deps, job: Job, token?: string): Pro
         await job.updateData(data);
       } else {
         log.debug({ heldSince: data.scopeHeldSince }, 'activation still held for the statistics scope');
+        // Told now if the placement's own publish failed (a no-op once it was stored).
+        await announceScopeHoldPlaced(ctx, data.campaignId, 'activation_withheld', data.scopeHeldSince);
       }
       return await moveTo(recheckAt);
     };

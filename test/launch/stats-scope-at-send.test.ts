@@ -328,6 +328,100 @@ describe('an activation while the token lacks the statistics scope', () => {
     expect((await holdEvents(created.id)).map(([type]) => type)).toEqual(['campaign.compliance.hold.placed']);
   });
 
+  /** The next publish of a `type` event fails once, as on a Redis blip; everything else goes through. */
+  const failPublishOnce = (type: string) => {
+    const events = stack.ctx.events as EventPublisherStore;
+    const original = events.publish;
+    const state = { failed: false };
+    events.publish = (async (...args: Parameters<typeof original>) => {
+      if (args[0] === type && !state.failed) {
+        state.failed = true;
+        throw new Error('redis blip');
+      }
+      return original.apply(events, args);
+    }) as typeof original;
+    return {
+      state,
+      restore: () => {
+        events.publish = original;
+      },
+    };
+  };
+
+  for (const told of ['by the next look', 'before its lift'] as const) {
+    it(`a scheduled start's hold whose announcement failed is announced ${told}, once`, async () => {
+      const { created, launchId } = await scheduledCampaign();
+      await newToken(true);
+      const { job } = fakeActivationJob(created.id, launchId);
+      const deps = launchWorkerDeps(stack.ctx);
+      const heldSince = new Date(stack.clock.now()).toISOString();
+      const blip = failPublishOnce('campaign.compliance.hold.placed');
+      try {
+        await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
+      } finally {
+        blip.restore();
+      }
+      expect(blip.state.failed).toBe(true);
+      // Recorded, the hold noted on the job; its announcement lost.
+      expect(await activationHolds(created.id)).toHaveLength(1);
+      expect(await holdEvents(created.id)).toEqual([]);
+      const placed = [
+        'campaign.compliance.hold.placed',
+        expect.objectContaining({ kind: 'activation_withheld', heldSince }),
+      ];
+      if (told === 'by the next look') {
+        stack.clock.advance(SCOPE_RECHECK_MS);
+        await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
+        expect(await holdEvents(created.id)).toEqual([placed]);
+        // Told once: a later look finds it stored.
+        stack.clock.advance(SCOPE_RECHECK_MS);
+        await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
+        expect(await holdEvents(created.id)).toEqual([placed]);
+        expect(await activationHolds(created.id)).toHaveLength(1);
+        return;
+      }
+      await scriptFaults(stack.sandbox, { withholdScopes: [] });
+      stack.clock.advance(SCOPE_RECHECK_MS);
+      await newToken(false);
+      try {
+        await expect(processActivate(deps, job, 'token')).resolves.toMatchObject({ outcome: 'succeeded' });
+        expect(await holdEvents(created.id)).toEqual([
+          placed,
+          ['campaign.compliance.hold.lifted', expect.objectContaining({ heldSince, why: 'scope_granted' })],
+        ]);
+      } finally {
+        await scriptFaults(stack.sandbox, { withholdScopes: [STATS] });
+      }
+    });
+  }
+
+  it("the window's hold whose announcement failed is announced by the next look at it, once", async () => {
+    const { ctx, clock } = stack;
+    await newToken(true);
+    // Friday 21:00 EST: the window pauses it; Saturday 08:00 EST, the open, holds the resume.
+    const { id } = await pausedByWindow('2026-03-07T02:00:00Z');
+    const open = Date.parse('2026-03-07T13:00:00Z');
+    clock.set(open);
+    const firing = { campaignId: id, kind: 'open' as const, atMs: open };
+    const blip = failPublishOnce('campaign.compliance.hold.placed');
+    try {
+      await expect(enforceWindow(ctx, firing)).resolves.toMatchObject({ outcome: 'resume_withheld' });
+    } finally {
+      blip.restore();
+    }
+    expect(blip.state.failed).toBe(true);
+    expect(await holdEvents(id)).toEqual([]);
+    const placed = [
+      'campaign.compliance.hold.placed',
+      expect.objectContaining({ kind: 'window_resume_withheld', heldSince: new Date(open).toISOString() }),
+    ];
+    for (let look = 0; look < 2; look++) {
+      await expect(enforceWindow(ctx, firing)).resolves.toMatchObject({ outcome: 'resume_withheld' });
+      expect(await holdEvents(id)).toEqual([placed]);
+    }
+    expect(await stack.complianceRecords(id, 'window_resume_withheld')).toHaveLength(1);
+  });
+
   it("the window's hold whose record failed to write is recorded by the firing's retry", async () => {
     const { ctx, clock } = stack;
     await newToken(true);
@@ -542,6 +636,29 @@ describe('an activation while the token lacks the statistics scope', () => {
     expect(await holdEvents(created.id)).toEqual([
       ['campaign.compliance.hold.placed', expect.objectContaining({ heldSince })],
       ['campaign.compliance.hold.lifted', expect.objectContaining({ heldSince, why: 'scope_granted' })],
+    ]);
+  });
+
+  // Last: the sandbox forgets every campaign (as a restarted one does), those of the tests above too.
+  it("a scheduled start's hold whose campaign is gone from CXone at the next look is announced lifted as the activation gives up", async () => {
+    const { created, launchId } = await scheduledCampaign();
+    await newToken(true);
+    const { job } = fakeActivationJob(created.id, launchId);
+    const deps = launchWorkerDeps(stack.ctx);
+    const heldSince = new Date(stack.clock.now()).toISOString();
+    await expect(processActivate(deps, job, 'token')).rejects.toBeInstanceOf(DelayedError);
+    expect((await fetch(`${stack.sandbox.url}/__sandbox/reset`, { method: 'POST' })).status).toBe(200);
+    await scriptFaults(stack.sandbox, { withholdScopes: [STATS] });
+    stack.clock.advance(SCOPE_RECHECK_MS);
+    const given = await processActivate(deps, job, 'token').catch((err: unknown) => err);
+    expect(given).not.toBeInstanceOf(DelayedError);
+    expect(String(given)).toMatch(/no longer exists on CXone/);
+    expect(await holdEvents(created.id)).toEqual([
+      ['campaign.compliance.hold.placed', expect.objectContaining({ heldSince })],
+      [
+        'campaign.compliance.hold.lifted',
+        expect.objectContaining({ kind: 'activation_withheld', heldSince, why: 'campaign_missing' }),
+      ],
     ]);
   });
 });

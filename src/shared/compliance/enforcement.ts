@@ -32,7 +32,12 @@ import { redelayAfterRun } from '../redelay-job.js';
 import { SCOPE_RECHECK_MS } from '../cxone/token-provider.js';
 import { STATS_SCOPE } from '../cxone/scopes.js';
 import { statsScopeMissingNow } from './scope-at-send.js';
-import { announceScopeHoldLifted, scopeHoldPlacedAt, type ScopeHoldEnd } from './scope-hold-events.js';
+import {
+  announceScopeHoldLifted,
+  announceScopeHoldPlaced,
+  scopeHoldPlacedAt,
+  type ScopeHoldEnd,
+} from './scope-hold-events.js';
 
 /**
  * Run-time calling-window enforcement: each watched campaign has exactly one delayed job on the
@@ -860,6 +865,14 @@ export async function enforceWindow(
           event: 'campaign.compliance.hold.placed',
         });
         await save({ ...win, scopeHeldAt: heldAt, lastTransitionMs: data.atMs });
+      } else {
+        // Still held: told now if the placement's own publish failed (a no-op once it was stored).
+        await announceScopeHoldPlaced(
+          ctx,
+          campaignId,
+          'window_resume_withheld',
+          new Date(win.scopeHeldAt).toISOString(),
+        );
       }
       outcome = 'resume_withheld';
     } else {

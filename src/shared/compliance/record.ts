@@ -18,6 +18,11 @@ export const OUTSIDE = 'outside';
 export const RESUMED_OUTSIDE =
   'resumed outside the orchestrator (CXone’s console or another tool: CXone’s history, imported into the trail, names who)';
 
+/** The `once` of the event announcing a compliance action recorded under `dedupeKey` (PublishOptions). */
+export function complianceEventOnce(campaignId: string, dedupeKey: string): { once: string } {
+  return { once: `compliance:${campaignId}:${dedupeKey}` };
+}
+
 /**
  * Records one compliance action everywhere it must be provable: the campaign's compliance log (for
  * the report), the hash-chained audit trail ('compliance_action', or 'compliance_override'), the
@@ -71,7 +76,6 @@ export async function recordComplianceAction(
   // died between the record and the event (or a replay whose trail write failed, which cannot tell it
   // is one) would otherwise leave receivers without it, or tell them of one pause twice, under two ids.
   // Without a key the action is its own (recorded is then always true).
-  const once =
-    input.dedupeKey === undefined ? {} : { once: `compliance:${input.campaignId}:${input.dedupeKey}` };
+  const once = input.dedupeKey === undefined ? {} : complianceEventOnce(input.campaignId, input.dedupeKey);
   await publishOrLog(ctx, input.event, input.campaignId, details, { kind: input.kind }, once);
 }

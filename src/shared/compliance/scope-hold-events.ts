@@ -1,6 +1,7 @@
 import type { AppContext } from '../context.js';
 import { STATS_SCOPE } from '../cxone/scopes.js';
 import { publishOrLog } from '../side-records.js';
+import { complianceEventOnce } from './record.js';
 import { listActions } from './state-store.js';
 
 /**
@@ -8,10 +9,50 @@ import { listActions } from './state-store.js';
  * scheduled campaign started by someone else while held (CXone's console: the activation job takes it
  * over), the campaign resumed by someone else while held (an operator's resume is a decision to dial
  * unmeasured), paused by someone else while held (their pause, which the window never resumes: its
- * claim ends), or the calling window it was held in closed (the next open looks again, and holds anew
- * if need be).
+ * claim ends), the calling window it was held in closed (the next open looks again, and holds anew
+ * if need be), or the held start's campaign no longer exists on CXone (the activation gives up).
  */
-export type ScopeHoldEnd = 'scope_granted' | 'started' | 'resumed' | 'paused' | 'window_closed';
+export type ScopeHoldEnd =
+  'scope_granted' | 'started' | 'resumed' | 'paused' | 'window_closed' | 'campaign_missing';
+
+type HoldKind = 'activation_withheld' | 'window_resume_withheld';
+
+/**
+ * Announces a hold placed for the statistics scope again, as its record's own publish did
+ * (`campaign.compliance.hold.placed`, recordComplianceAction): the same body, read back from the
+ * compliance log, under the same id, so it is a no-op once that publish was stored. That publish is
+ * logged, not retried, when it fails (a Redis blip), and the hold is noted all the same: each later
+ * look at the held campaign, and its lift, tell it then — a receiver never gets `hold.lifted` for a
+ * hold it was not told of. A hold whose record is not in the log (it failed too) has nothing to tell.
+ */
+export async function announceScopeHoldPlaced(
+  ctx: Pick<AppContext, 'events' | 'logger' | 'redis' | 'keys'>,
+  campaignId: string,
+  kind: HoldKind,
+  heldSince: string,
+): Promise<void> {
+  let placed;
+  try {
+    placed = (await listActions(ctx, campaignId)).find(
+      (a) => a.kind === kind && a.details['heldSince'] === heldSince && a.dedupeKey !== undefined,
+    );
+  } catch (err) {
+    ctx.logger.warn(
+      { err, campaignId, kind },
+      'could not read the compliance log to announce a statistics-scope hold again',
+    );
+    return;
+  }
+  if (placed?.dedupeKey === undefined) return;
+  await publishOrLog(
+    ctx,
+    'campaign.compliance.hold.placed',
+    campaignId,
+    { kind: placed.kind, ...placed.details },
+    { kind: placed.kind },
+    complianceEventOnce(campaignId, placed.dedupeKey),
+  );
+}
 
 /**
  * Announces the end of a hold placed for the statistics scope (`campaign.compliance.hold.placed`, with
@@ -21,11 +62,13 @@ export type ScopeHoldEnd = 'scope_granted' | 'started' | 'resumed' | 'paused' | 
  * it again on its retry and the receiver gets one event.
  */
 export async function announceScopeHoldLifted(
-  ctx: Pick<AppContext, 'events' | 'logger'>,
+  ctx: Pick<AppContext, 'events' | 'logger' | 'redis' | 'keys'>,
   campaignId: string,
-  hold: { kind: 'activation_withheld' | 'window_resume_withheld'; heldSince: string; name: string },
+  hold: { kind: HoldKind; heldSince: string; name: string },
   why: ScopeHoldEnd,
 ): Promise<void> {
+  // A receiver pairs the lift with its placement: told first, if its own publish failed.
+  await announceScopeHoldPlaced(ctx, campaignId, hold.kind, hold.heldSince);
   await publishOrLog(
     ctx,
     'campaign.compliance.hold.lifted',
