@@ -16,6 +16,27 @@ export function outsideOnce(campaignId: string, kind: 'status' | 'settings', ver
 }
 
 /**
+ * A status changed outside the orchestrator, as `campaign.state.changed` with reason `outside`, under
+ * the id its version names (outsideOnce): whoever finds it first tells it, once.
+ */
+export async function announceOutsideStatus(
+  ctx: Pick<AppContext, 'events' | 'logger'>,
+  campaignId: string,
+  from: unknown,
+  to: unknown,
+  version: number,
+): Promise<void> {
+  await publishOrLog(
+    ctx,
+    'campaign.state.changed',
+    campaignId,
+    { from, to, version, reason: OUTSIDE_REASON },
+    {},
+    { once: outsideOnce(campaignId, 'status', version) },
+  );
+}
+
+/**
  * Receivers hear of changes made outside the orchestrator as of its own: a status change as
  * `campaign.state.changed`, other fields as `campaign.settings.changed` (by the config's paths), both
  * with reason `outside`. Who made them reaches the trail with CXone's history (queued alongside).
@@ -36,16 +57,7 @@ export async function announceOutsideChange(
 ): Promise<void> {
   const changes = resourceChanges(before, after);
   const status = changes.find((c) => c.field === 'status');
-  if (status) {
-    await publishOrLog(
-      ctx,
-      'campaign.state.changed',
-      campaignId,
-      { from: status.from, to: status.to, version: after.version, reason: OUTSIDE_REASON },
-      {},
-      { once: outsideOnce(campaignId, 'status', after.version) },
-    );
-  }
+  if (status) await announceOutsideStatus(ctx, campaignId, status.from, status.to, after.version);
   // By the config's names, as the orchestrator's own changes are announced: a receiver keeping the
   // latest value per field would otherwise hold a console's dialerSettings.callRate beside pacing's
   // dialerStrategy.callRate, both as current.

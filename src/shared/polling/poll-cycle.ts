@@ -20,11 +20,10 @@ import type { CampaignStats } from '../cxone/wire.js';
 import { CxoneNotFoundError } from '../errors.js';
 import { ifCampaignUnlocked, type CampaignLockOptions } from '../lifecycle/lock.js';
 import { isFinal } from '../lifecycle/state-machine.js';
-import { publishOrLog } from '../side-records.js';
 import { applyPacing, applyPausedPacing, type ApplyPacingResult } from '../pacing/apply.js';
 import { closeDeferralEpisode } from '../pacing/deferrals.js';
 import { tryLease, type Lease } from './lease.js';
-import { announceOutsideChange, OUTSIDE_REASON, outsideOnce } from './outside-announce.js';
+import { announceOutsideChange, announceOutsideStatus } from './outside-announce.js';
 import { stopPolling } from './schedulers.js';
 
 export type PollOutcome =
@@ -107,15 +106,9 @@ async function tellEndedOutside(
   stats: CampaignStats,
 ): Promise<void> {
   await queueHistoryImport(ctx, campaignId, stats.version);
-  if (known.status === stats.status) return;
-  await publishOrLog(
-    ctx,
-    'campaign.state.changed',
-    campaignId,
-    { from: known.status, to: stats.status, version: stats.version, reason: OUTSIDE_REASON },
-    {},
-    { once: outsideOnce(campaignId, 'status', stats.version) },
-  );
+  if (known.status !== stats.status) {
+    await announceOutsideStatus(ctx, campaignId, known.status, stats.status, stats.version);
+  }
 }
 
 /**
