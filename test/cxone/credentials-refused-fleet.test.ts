@@ -18,6 +18,7 @@ import { freePort } from '../support/free-port.js';
 import { recordingLogger } from '../support/log-capture.js';
 import { startRedisMonitor } from '../support/redis-monitor.js';
 import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
+import type { CxoneClient } from '../../src/shared/cxone/client.js';
 import { closeAfter, ownClosers, processOf, sandbox } from './fleet-process.js';
 import { tokenCounters } from './harness.js';
 
@@ -36,6 +37,15 @@ const WRONG_SECRET = 'rotated-away-secret-4711';
 /** What every caller is told: the refusal, and (but for the request's own caller) how long it holds. */
 const PLAIN =
   /^CXone refused the OAuth client credentials \(401 invalid_client\); check CXONE_CLIENT_ID and CXONE_CLIENT_SECRET( \(refused \d+ times? in a row; the next token request in \d+ s\))?$/;
+
+/** Every client asks for a token at once: what each got, a token or the error that refused it. */
+const tokenAnswers = (clients: readonly CxoneClient[]) =>
+  Promise.all(clients.map((client) => client.tokens.getToken().catch((e: unknown) => e)));
+
+/** Every client asks for a token at once, and each is refused, told plainly. */
+async function expectAllToldPlainly(clients: readonly CxoneClient[]): Promise<void> {
+  for (const err of await tokenAnswers(clients)) expect((err as Error).message).toMatch(PLAIN);
+}
 
 describe.concurrent('a fleet with a wrong secret', () => {
   it(
@@ -80,10 +90,7 @@ describe.concurrent('a fleet with a wrong secret', () => {
       await expect(old.tokens.getToken()).resolves.toEqual(expect.any(String));
       // ...when four new ones start at once with a wrong one (a bad rotation rolled out).
       const fleet = [1, 2, 3, 4].map(() => processOf(running, prefix, WRONG_SECRET).client);
-      const errors = await Promise.all(
-        fleet.map((client) => client.tokens.getToken().catch((e: unknown) => e)),
-      );
-      for (const err of errors) expect((err as Error).message).toMatch(PLAIN);
+      await expectAllToldPlainly(fleet);
       expect(await tokenCounters(running)).toMatchObject({ accepted: 1, unauthorized: 1 });
     }),
   );
@@ -132,10 +139,7 @@ describe.concurrent('a fleet with a wrong secret', () => {
       });
       closeAfter(() => penalizer.close());
       await penalizer.penalize(TOKEN, 6_000);
-      const errors = await Promise.all(
-        fleet.map((client) => client.tokens.getToken().catch((e: unknown) => e)),
-      );
-      for (const err of errors) expect((err as Error).message).toMatch(PLAIN);
+      await expectAllToldPlainly(fleet);
       expect(await tokenCounters(running)).toMatchObject({ requests: 1, unauthorized: 1 });
     }),
   );
@@ -300,10 +304,7 @@ describe.concurrent('recovery once the secret is right', () => {
       // The wrong ones look again (a second after their last look) and all want a token at once:
       // the fleet still makes one failed login, not one per process (10 a minute lock the client).
       await new Promise((resolve) => setTimeout(resolve, 1_100));
-      const errors = await Promise.all(
-        wrong.map((client) => client.tokens.getToken().catch((e: unknown) => e)),
-      );
-      for (const err of errors) expect((err as Error).message).toMatch(PLAIN);
+      await expectAllToldPlainly(wrong);
       expect(await tokenCounters(running)).toMatchObject({ accepted: 1, unauthorized: 2 });
     }),
   );
@@ -487,9 +488,7 @@ describe.concurrent('a 429 from the token endpoint (an IdP lockout) in one proce
       // waiting for its answer hear it at once instead of claiming in turn and queueing behind it.
       await new Promise((resolve) => setTimeout(resolve, 250));
       const started = Date.now();
-      const errors = await Promise.all(
-        fleet.map((client) => client.tokens.getToken().catch((e: unknown) => e)),
-      );
+      const errors = await tokenAnswers(fleet);
       const heardAt = Date.now();
       expect(heardAt - started).toBeLessThan(1_500);
       for (const err of errors) expect((err as Error).message).toMatch(LOCKED);
@@ -498,9 +497,7 @@ describe.concurrent('a 429 from the token endpoint (an IdP lockout) in one proce
       // The lockout (3 s) outlasts the refusal's own record (200 ms + 1.6 s): after it, one asks, is
       // refused, and the fleet counts that refusal the second in a row.
       await sleepPast429s(errors, heardAt);
-      const after = await Promise.all(
-        fleet.map((client) => client.tokens.getToken().catch((e: unknown) => e)),
-      );
+      const after = await tokenAnswers(fleet);
       for (const err of after) expect(err).toBeInstanceOf(CxoneAuthError);
       expect(after.some((err) => /refused 2 times in a row/.test((err as Error).message))).toBe(true);
       expect(after.some((err) => /refused 1 time in a row/.test((err as Error).message))).toBe(false);

@@ -267,6 +267,15 @@ export async function waitForLaunch(
   );
 }
 
+/** POSTs a launch of `config` to the API and waits for it to finish (waitForLaunch): its final body. */
+export async function launchAndWait(
+  stack: ApiTarget,
+  config: CampaignConfigInput,
+): Promise<Record<string, unknown>> {
+  const reply = await api(stack, 'POST', '/v1/campaigns', { body: config });
+  return waitForLaunch(stack, String(reply.body.launchId));
+}
+
 /** The campaign's CXone status as the sandbox itself reports it. */
 export function sandboxStatus(sandbox: RunningSandbox, campaignId: string): string | undefined {
   const state = sandbox.getCampaignState(campaignId) as { resource?: { status?: string } } | undefined;

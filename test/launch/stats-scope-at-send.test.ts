@@ -122,17 +122,15 @@ describe('an activation while the token lacks the statistics scope', () => {
   };
 
   /**
-   * The next append of a `kind` compliance action to the campaign's log fails once, as on a Redis
-   * blip; everything else goes through.
+   * The next call of `target[method]` whose arguments `matches` fails once, as on a Redis blip;
+   * every other call goes through.
    */
-  const failRecordOnce = (id: string, kind: string) => {
-    const redis = stack.ctx.redis as unknown as { evalsha: (...args: unknown[]) => Promise<unknown> };
-    const log = complianceKeys(stack.ctx.keys, id).log;
-    const original = redis.evalsha;
+  const failOnce = (target: object, method: string, matches: (args: unknown[]) => boolean) => {
+    const host = target as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const original = host[method]!;
     const state = { failed: false };
-    redis.evalsha = function (this: unknown, ...args: unknown[]) {
-      const ours = args.includes(log) && args.some((a) => typeof a === 'string' && a.includes(`"${kind}"`));
-      if (ours && !state.failed) {
+    host[method] = function (this: unknown, ...args: unknown[]) {
+      if (!state.failed && matches(args)) {
         state.failed = true;
         return Promise.reject(new Error('redis blip'));
       }
@@ -141,9 +139,31 @@ describe('an activation while the token lacks the statistics scope', () => {
     return {
       state,
       restore: () => {
-        redis.evalsha = original;
+        host[method] = original;
       },
     };
+  };
+  /** The next append of a `kind` compliance action to the campaign's log fails once (failOnce). */
+  const failRecordOnce = (id: string, kind: string) => {
+    const log = complianceKeys(stack.ctx.keys, id).log;
+    return failOnce(
+      stack.ctx.redis,
+      'evalsha',
+      (args) => args.includes(log) && args.some((a) => typeof a === 'string' && a.includes(`"${kind}"`)),
+    );
+  };
+  /** The next publish of a `type` event fails once (failOnce). */
+  const failPublishOnce = (type: string) => failOnce(stack.ctx.events, 'publish', (args) => args[0] === type);
+  /**
+   * An active campaign the window paused at Friday 21:00 EST, the clock at Saturday's 08:00 EST open,
+   * and that open's firing, as the worker fires it (and its retries after it).
+   */
+  const pausedAtSaturdayOpen = async () => {
+    await newToken(true);
+    const { id } = await pausedByWindow('2026-03-07T02:00:00Z');
+    const open = Date.parse('2026-03-07T13:00:00Z');
+    stack.clock.set(open);
+    return { id, open, firing: { campaignId: id, kind: 'open' as const, atMs: open } };
   };
 
   it('a launch due now is not activated: it fails naming the scope, its campaign cancelled', async () => {
@@ -328,26 +348,6 @@ describe('an activation while the token lacks the statistics scope', () => {
     expect((await holdEvents(created.id)).map(([type]) => type)).toEqual(['campaign.compliance.hold.placed']);
   });
 
-  /** The next publish of a `type` event fails once, as on a Redis blip; everything else goes through. */
-  const failPublishOnce = (type: string) => {
-    const events = stack.ctx.events as EventPublisherStore;
-    const original = events.publish;
-    const state = { failed: false };
-    events.publish = (async (...args: Parameters<typeof original>) => {
-      if (args[0] === type && !state.failed) {
-        state.failed = true;
-        throw new Error('redis blip');
-      }
-      return original.apply(events, args);
-    }) as typeof original;
-    return {
-      state,
-      restore: () => {
-        events.publish = original;
-      },
-    };
-  };
-
   for (const told of ['by the next look', 'before its lift'] as const) {
     it(`a scheduled start's hold whose announcement failed is announced ${told}, once`, async () => {
       const { created, launchId } = await scheduledCampaign();
@@ -396,13 +396,9 @@ describe('an activation while the token lacks the statistics scope', () => {
   }
 
   it("the window's hold whose announcement failed is announced by the next look at it, once", async () => {
-    const { ctx, clock } = stack;
-    await newToken(true);
-    // Friday 21:00 EST: the window pauses it; Saturday 08:00 EST, the open, holds the resume.
-    const { id } = await pausedByWindow('2026-03-07T02:00:00Z');
-    const open = Date.parse('2026-03-07T13:00:00Z');
-    clock.set(open);
-    const firing = { campaignId: id, kind: 'open' as const, atMs: open };
+    const { ctx } = stack;
+    // The open holds the resume.
+    const { id, open, firing } = await pausedAtSaturdayOpen();
     const blip = failPublishOnce('campaign.compliance.hold.placed');
     try {
       await expect(enforceWindow(ctx, firing)).resolves.toMatchObject({ outcome: 'resume_withheld' });
@@ -423,14 +419,8 @@ describe('an activation while the token lacks the statistics scope', () => {
   });
 
   it("the window's hold whose record failed to write is recorded by the firing's retry", async () => {
-    const { ctx, clock } = stack;
-    await newToken(true);
-    // Friday 21:00 EST: the window pauses it.
-    const { id } = await pausedByWindow('2026-03-07T02:00:00Z');
-    // Saturday 08:00 EST, the open, fired here as the worker would (and its retry after it).
-    const open = Date.parse('2026-03-07T13:00:00Z');
-    clock.set(open);
-    const firing = { campaignId: id, kind: 'open' as const, atMs: open };
+    const { ctx } = stack;
+    const { id, firing } = await pausedAtSaturdayOpen();
     const blip = failRecordOnce(id, 'window_resume_withheld');
     try {
       await expect(enforceWindow(ctx, firing)).rejects.toThrow('redis blip');

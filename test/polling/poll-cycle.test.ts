@@ -9,7 +9,7 @@ import { complianceRefusal } from '../../src/shared/compliance/command-guard.js'
 import { windowJobId, windowJobOf } from '../../src/shared/compliance/enforcement.js';
 import { QUEUES } from '../../src/shared/keys.js';
 import { createCommandStore } from '../../src/shared/lifecycle/commands.js';
-import { campaignLockKey, tryAcquireCampaignLock } from '../../src/shared/lifecycle/lock.js';
+import { campaignLockKey } from '../../src/shared/lifecycle/lock.js';
 import type { AppContext } from '../../src/shared/context.js';
 import type { CxoneApi } from '../../src/shared/cxone/api.js';
 import type { CampaignStats } from '../../src/shared/cxone/wire.js';
@@ -20,6 +20,7 @@ import { runPollCycle } from '../../src/shared/polling/poll-cycle.js';
 import { HISTORY_JOB, historyJobId } from '../../src/shared/audit/history-sync.js';
 import { ensurePolling } from '../../src/shared/polling/schedulers.js';
 import { campaignConfig, resource, statsOf } from '../lifecycle/fixtures.js';
+import { holdAsCommand } from '../support/campaign-lock.js';
 import { deletePrefix, pollingContext, REDIS_URL, testPrefix, type PollingTestContext } from './helpers.js';
 
 /**
@@ -42,6 +43,18 @@ function withStats(stats: Partial<CampaignStats> | Error): AppContext {
 
 function withStatsFn(getStats: () => Promise<CampaignStats>): AppContext {
   return { ...base, cxone: { getStats } as unknown as CxoneApi } as unknown as AppContext;
+}
+
+/** An events stub that keeps what is published, in order. */
+function recordingEvents() {
+  const published: { type: string; data: Record<string, unknown> }[] = [];
+  const events = {
+    publish: async (type: string, _id: string, data: Record<string, unknown>) => (
+      published.push({ type, data }),
+      {} as never
+    ),
+  };
+  return { published, events };
 }
 
 /** The poll's context with what an outside-change breach uses: the adjust queue, audit and events. */
@@ -253,15 +266,10 @@ describe('poll cycle', () => {
       status: 'paused',
       dialerSettings: { callRate: 0.7 } as never,
     });
-    const published: { type: string; data: Record<string, unknown> }[] = [];
+    const { published, events } = recordingEvents();
     const ctx = {
       ...base,
-      events: {
-        publish: async (type: string, _id: string, data: Record<string, unknown>) => (
-          published.push({ type, data }),
-          {} as never
-        ),
-      },
+      events,
       cxone: {
         getStats: async () => statsOf({ version: 5, totalCalls: 10, answeredCalls: 3, agentUtilization: 40 }),
         getCampaign: async () => changed,
@@ -347,15 +355,10 @@ describe('poll cycle', () => {
   it("leaves a newer version to the command at work on the campaign: its own write is not told as a console's", async () => {
     await seed('cmd', 'active');
     const written = resource({ id: 'cmd', version: 4, status: 'paused' });
-    const published: { type: string; data: Record<string, unknown> }[] = [];
+    const { published, events } = recordingEvents();
     const ctx = {
       ...base,
-      events: {
-        publish: async (type: string, _id: string, data: Record<string, unknown>) => (
-          published.push({ type, data }),
-          {} as never
-        ),
-      },
+      events,
       cxone: {
         getStats: async () => statsOf({ status: 'paused', version: 4 }),
         getCampaign: async () => written,
@@ -363,18 +366,14 @@ describe('poll cycle', () => {
     } as unknown as AppContext;
     const outside = () => published.filter((e) => e.data['reason'] === 'outside');
     // A pause command holds the campaign: CXone took its write (version 4), its sync is still to come.
-    const command = await tryAcquireCampaignLock(
-      { redis: base.redis, keys: base.keys, logger: silentLogger, owner: 'test:adjust' },
-      'cmd',
-    );
-    expect(command).not.toBeNull();
+    const command = await holdAsCommand(base, 'cmd');
     await runPollCycle(ctx, 'cmd');
     expect(outside()).toEqual([]);
     expect((await new CampaignStore(base).get('cmd'))?.cxone.version).toBe(3);
     expect(await base.queues.audit.getJob(historyJobId('cmd', 4))).toBeUndefined();
     // The command records its write and lets go: the next poll finds the record current.
     await new CampaignStore(base).syncFromCxone(written);
-    await command?.release();
+    await command.release();
     await runPollCycle(ctx, 'cmd');
     expect(outside()).toEqual([]);
 
@@ -408,15 +407,12 @@ describe('poll cycle', () => {
       events,
       cxone: { getStats: async () => statsOf({ status: 'completed', version: 4 }) },
     } as unknown as AppContext;
-    const command = await tryAcquireCampaignLock(
-      { redis: base.redis, keys: base.keys, logger: silentLogger, owner: 'test:adjust' },
-      'ending',
-    );
+    const command = await holdAsCommand(base, 'ending');
     expect(await runPollCycle(ctx, 'ending')).toEqual({ kind: 'busy' });
     expect(await events.recent(10, 'ending')).toEqual([]);
     expect(await polled('ending')).toBe(true);
     // The command ends without recording an end of its own (the console ended the campaign): told now.
-    await command?.release();
+    await command.release();
     expect(await runPollCycle(ctx, 'ending')).toEqual({ kind: 'final', status: 'completed' });
     expect((await events.recent(10, 'ending')).map((e) => [e.type, e.data])).toEqual([
       ['campaign.state.changed', { from: 'active', to: 'completed', version: 4, reason: 'outside' }],

@@ -17,10 +17,9 @@ import {
   FleetBudgetBusyError,
 } from '../../src/shared/errors.js';
 import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
-import { tryAcquireCampaignLock } from '../../src/shared/lifecycle/lock.js';
 import { LimiterUnavailableError, LimiterWaitExceededError } from '../../src/shared/limiter/types.js';
-import { silentLogger } from '../../src/shared/logger.js';
-import { api, campaignConfig, patchOnSandbox, startStack, waitForLaunch, type Stack } from '../e2e/stack.js';
+import { api, campaignConfig, launchAndWait, patchOnSandbox, startStack, type Stack } from '../e2e/stack.js';
+import { holdAsCommand } from '../support/campaign-lock.js';
 
 describe('why a campaign view is cached (pure)', () => {
   const ctx = { endpoint: CXONE_ENDPOINTS.getCampaign, campaignId: 'c-1' };
@@ -81,8 +80,7 @@ describe('GET /v1/campaigns/{id} while CXone fails or is slow', () => {
 
   it("keeps a pacing change a command stored while the view's CXone read was in flight", async () => {
     aheadMs = 0;
-    const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Refreshed' }) });
-    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    const launch = await launchAndWait(stack, campaignConfig({ name: 'Refreshed' }));
     const campaignId = String(launch.campaignId);
     const store = createCampaignStore(stack.ctx);
     const before = await store.get(campaignId);
@@ -103,8 +101,7 @@ describe('GET /v1/campaigns/{id} while CXone fails or is slow', () => {
 
   it('reads CXone once for requests that find one campaign stale at the same time', async () => {
     aheadMs = 0;
-    const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Watched' }) });
-    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    const launch = await launchAndWait(stack, campaignConfig({ name: 'Watched' }));
     aheadMs = CAMPAIGN_VIEW_MAX_AGE_MS + 1_000;
     const reads = async () => {
       const res = await fetch(`${stack.sandbox.url}/__sandbox/counters`);
@@ -128,17 +125,12 @@ describe('GET /v1/campaigns/{id} while CXone fails or is slow', () => {
 
   it("leaves a newer version to the command at work on the campaign: not told as a console's, the view marked stale", async () => {
     aheadMs = 0;
-    const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Commanded' }) });
-    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    const launch = await launchAndWait(stack, campaignConfig({ name: 'Commanded' }));
     const campaignId = String(launch.campaignId);
     const store = createCampaignStore(stack.ctx);
     const known = (await store.get(campaignId))!.cxone.version;
     // A command holds the campaign and CXone took its write; the command has not synced it yet.
-    const command = await tryAcquireCampaignLock(
-      { redis: stack.ctx.redis, keys: stack.ctx.keys, logger: silentLogger, owner: 'test:adjust' },
-      campaignId,
-    );
-    expect(command).not.toBeNull();
+    const command = await holdAsCommand(stack.ctx, campaignId);
     const written = await patchOnSandbox(stack.sandbox, campaignId, { dialerSettings: { callRate: 0.5 } });
     expect(written.status).toBe(200);
     const outside = async () =>
@@ -153,20 +145,19 @@ describe('GET /v1/campaigns/{id} while CXone fails or is slow', () => {
       expect(await outside()).toEqual([]);
       expect((await store.get(campaignId))?.cxone.version).toBe(known);
       // Once no command holds it, the same newer version is one made outside: told, and synced.
-      await command?.release();
+      await command.release();
       const refreshed = await api(stack, 'GET', `/v1/campaigns/${campaignId}`);
       expect(refreshed.body.stale).toBeUndefined();
       expect((await outside()).map((e) => e.type)).toEqual(['campaign.settings.changed']);
       expect((await store.get(campaignId))?.cxone.version).toBe(Number(written.body['version']));
     } finally {
       aheadMs = 0;
-      await command?.release();
+      await command.release();
     }
   });
 
   it('serves the cached view, marked stale, saying why', async () => {
-    const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Cached' }) });
-    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    const launch = await launchAndWait(stack, campaignConfig({ name: 'Cached' }));
     aheadMs = CAMPAIGN_VIEW_MAX_AGE_MS + 1_000;
     await fetch(`${stack.sandbox.url}/__sandbox/faults`, {
       method: 'POST',

@@ -58,6 +58,22 @@ async function stopRedis(proc: ChildProcess): Promise<void> {
 }
 
 /** Calls the limiter continuously from a few callers, recording when each call started. */
+/**
+ * A Redis of the test's own on a free port (`server.proc`, which a test restarting it replaces), and
+ * the test's own cleanup, run when it finishes, Redis stopped last: not the file's, since the afterEach
+ * of one concurrent test would end the other's.
+ */
+async function ownRedis(onTestFinished: (fn: () => Promise<void>) => void) {
+  const cleanup: Array<() => Promise<void>> = [];
+  onTestFinished(async () => {
+    for (const fn of cleanup.reverse()) await fn();
+  });
+  const port = await freePort();
+  const server = { proc: await startRedis(port) };
+  cleanup.push(async () => stopRedis(server.proc));
+  return { cleanup, port, server, url: `redis://127.0.0.1:${port}` };
+}
+
 function keepCalling(limiter: FleetLimiter) {
   const starts: number[] = [];
   const errors: unknown[] = [];
@@ -170,16 +186,9 @@ describe('limiter recovery from Redis trouble', () => {
     'resumes within seconds after a Redis restart without persistence ($mode)',
     { timeout: 30_000 },
     async ({ perWindow }, { onTestFinished }) => {
-      // Its own cleanup, not the file's: the afterEach of one concurrent test would end the other's.
-      const cleanup: Array<() => Promise<void>> = [];
-      onTestFinished(async () => {
-        for (const fn of cleanup.reverse()) await fn();
-      });
-      const port = await freePort();
-      let proc = await startRedis(port);
-      cleanup.push(async () => stopRedis(proc));
+      const { cleanup, port, server, url } = await ownRedis(onTestFinished);
       const limiter = createFleetLimiter({
-        redisUrl: `redis://127.0.0.1:${port}`,
+        redisUrl: url,
         prefix: testPrefix('restart'),
         perWindow,
         windowMs: 1_000,
@@ -189,9 +198,9 @@ describe('limiter recovery from Redis trouble', () => {
       cleanup.push(() => run.stop());
 
       await untilCalls(run, 5);
-      await stopRedis(proc);
+      await stopRedis(server.proc);
       await sleep(1_000);
-      proc = await startRedis(port);
+      server.proc = await startRedis(port);
       const restartedAt = Date.now();
       // Calls waited through the outage instead of failing.
       await expectResumed(run, restartedAt, 3_000, 4_000);
@@ -201,15 +210,9 @@ describe('limiter recovery from Redis trouble', () => {
   it.concurrent(
     'gives up with a transient LimiterUnavailableError when Redis stays down',
     async ({ onTestFinished }) => {
-      const cleanup: Array<() => Promise<void>> = [];
-      onTestFinished(async () => {
-        for (const fn of cleanup.reverse()) await fn();
-      });
-      const port = await freePort();
-      const proc = await startRedis(port);
-      cleanup.push(async () => stopRedis(proc));
+      const { cleanup, server, url } = await ownRedis(onTestFinished);
       const limiter = createFleetLimiter({
-        redisUrl: `redis://127.0.0.1:${port}`,
+        redisUrl: url,
         prefix: testPrefix('down'),
         perWindow: 20,
         windowMs: 1_000,
@@ -218,7 +221,7 @@ describe('limiter recovery from Redis trouble', () => {
       });
       cleanup.push(() => limiter.close());
       await limiter.schedule(EP, 'poll', async () => undefined);
-      await stopRedis(proc);
+      await stopRedis(server.proc);
 
       const t0 = Date.now();
       const err = await limiter.schedule(EP, 'control', async () => 'ran').catch((e: unknown) => e);
