@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 import { sharedProcessTestFiles } from './test/support/isolation.js';
 
-// Test files that touch nothing outside their own memory reuse one process's modules; see isolation.ts.
+// Test files that leave the process as they found it reuse one process's modules; see isolation.ts.
 const sharedProcess = sharedProcessTestFiles(import.meta.dirname);
 
 export default defineConfig({
@@ -25,7 +25,12 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'shared-process', include: sharedProcess, isolate: false },
+        test: {
+          name: 'shared-process',
+          include: sharedProcess,
+          isolate: false,
+          globalSetup: ['test/support/leak-guard.ts'],
+        },
       },
     ],
   },

@@ -19,8 +19,10 @@ import { recordingLogger } from '../support/log-capture.js';
 import { startRedisMonitor } from '../support/redis-monitor.js';
 import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 import type { CxoneClient } from '../../src/shared/cxone/client.js';
-import { closeAfter, ownClosers, processOf, sandbox } from './fleet-process.js';
+import { closeAfter, closeFleetProcessesAfterEach, ownClosers, processOf, sandbox } from './fleet-process.js';
 import { tokenCounters } from './harness.js';
+
+closeFleetProcessesAfterEach();
 
 /**
  * CXone's refusal of the credentials shared by the fleet (src/shared/cxone/credentials-refusal.ts):

@@ -21,21 +21,33 @@ import { deletePrefixAt, REDIS_URL } from '../support/redis-prefix.js';
  */
 
 export const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (closers.length > 0) await closers.pop()!();
-});
+
+/**
+ * Closes what each test of the calling file started, after it. Called at the top of every file that
+ * uses these processes: a hook registered here at import would be registered once per process, for
+ * the first file of those sharing it (vitest's `isolate: false`), and the next file's would be left
+ * running with their keys.
+ */
+export function closeFleetProcessesAfterEach(): void {
+  afterEach(async () => {
+    while (closers.length > 0) await closers.pop()!();
+  });
+}
 
 /** The closers of the test running `ownClosers`' body, where the file-wide ones would be shared. */
 const scoped = new AsyncLocalStorage<Array<() => Promise<void>>>();
 
-/** Closes `close` after the test: at the end of the `ownClosers` body it runs in, or after each test. */
+/**
+ * Closes `close` after the test: at the end of the `ownClosers` body it runs in, or after each test
+ * (closeFleetProcessesAfterEach).
+ */
 export function closeAfter(close: () => Promise<void>): void {
   (scoped.getStore() ?? closers).push(close);
 }
 
 /**
  * A test body whose sandboxes and processes are closed when it ends rather than by the afterEach
- * above, which would also close what concurrent tests (`it.concurrent`) still use.
+ * of closeFleetProcessesAfterEach, which would also close what concurrent tests (`it.concurrent`) still use.
  */
 export function ownClosers(body: () => Promise<void>): () => Promise<void> {
   return async () => {

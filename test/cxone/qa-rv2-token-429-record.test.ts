@@ -10,8 +10,10 @@ import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { createRedis } from '../../src/shared/redis.js';
 import { REDIS_URL, testPrefix } from '../support/redis-prefix.js';
-import { closers, processOf, sandbox } from './fleet-process.js';
+import { closeFleetProcessesAfterEach, closers, processOf, sandbox } from './fleet-process.js';
 import { tokenCounters } from './harness.js';
+
+closeFleetProcessesAfterEach();
 
 /**
  * A 429 from the token endpoint in the fleet's shared credentials record (credentials-refusal.ts):

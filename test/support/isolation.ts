@@ -3,24 +3,20 @@ import { dirname, join, relative, resolve } from 'node:path';
 
 /**
  * Which test files may share one process with the files run before them (vitest's `isolate: false`).
- * Half the suite's CPU went to importing the same modules again for every file, in a fresh process each;
- * a file that touches nothing outside its own memory loses nothing by reusing the modules of the file
- * before it. Anything else keeps its own process: Redis and the sandbox (a stray connection, a worker
- * or a timer left running by one file would act inside the next), processes and sockets, and whatever
- * changes the process for the files after it (module mocks, fake timers, spies, the environment).
+ * Most of the suite's CPU went to importing the same modules again for every file, in a fresh process
+ * each; a file that leaves the process as it found it loses nothing by reusing the modules of the file
+ * before it. Redis and the sandbox are no reason to keep a file apart: every test works under a prefix
+ * of its own (testPrefix), on ports of its own, and closes what it opens (the leak guard fails a run that
+ * leaves keys behind). What does keep a file in a process of its own is a change to the process that
+ * the files after it would inherit: module mocks, fake timers, spies, the environment, process-wide
+ * listeners, a replaced stdout.
  *
- * The rule reads the file and every test helper it imports, so a test that starts using Redis through a
- * helper moves to its own process by itself. It errs towards isolation: a pure test that calls a
- * function named for the sandbox costs some time, never a wrong result.
+ * The rule reads the file and every test helper it imports, so a test that starts mocking through a
+ * helper moves to its own process by itself. It errs towards isolation: a file that only names such a
+ * change costs some time, never a wrong result. The patterns are read in the code with comments and
+ * strings taken out.
  */
-const IO_PACKAGES =
-  /^(?:ioredis|bullmq|@maselious\/bottleneck|bottleneck|fastify|@fastify\/.*|@bull-board\/.*|undici|node:(?:child_process|net|http|https|http2|tls|dgram|worker_threads|cluster))$/;
-
-/** Read in the code with comments and strings taken out. */
-const NEEDS_ITS_OWN_PROCESS: readonly RegExp[] = [
-  // An environment variable's name (REDIS_URL, SANDBOX_PORT) is a setting read, not a connection made.
-  /(?<![A-Z_])(?:[Rr]edis|REDIS|[Ss]andbox|SANDBOX|[Ss]tack|STACK|[Bb]ull[Mm][Qq]|[Bb]ottleneck)(?![A-Z_])/,
-  /\blisten\(|\bcreateServer\b|\bfetch\(/,
+const CHANGES_THE_PROCESS: readonly RegExp[] = [
   /\bvi\.(mock|doMock|unmock|stubEnv|stubGlobal|spyOn|useFakeTimers|setSystemTime)\b/,
   /process\.env(\.\w+|\[[^\]]+\])\s*=[^=]|delete process\.env|process\.(on|once|exit|chdir)\(/,
   /process\.(stdout|stderr)\.write\s*=/,
@@ -82,11 +78,20 @@ export function importSpecifiers(text: string): string[] {
   return [...found];
 }
 
-/** Pure: whether this file's own code asks for a process of its own. */
-export function textNeedsIsolation(text: string): boolean {
-  if (importSpecifiers(text).some((name) => IO_PACKAGES.test(name))) return true;
+/**
+ * A hook registered by a helper as it is imported. A module is evaluated once per process, so with
+ * files sharing one it would be registered for the first of them only: the next files' tests would go
+ * without their clean-up.
+ */
+const HOOK_AT_IMPORT = /^(?:afterAll|afterEach|beforeAll|beforeEach)\s*\(/m;
+
+/**
+ * Pure: whether this file's own code changes the process for the files after it, or, for a helper
+ * (`helper: true`), registers a hook as it is imported.
+ */
+export function textNeedsIsolation(text: string, helper = false): boolean {
   const code = codeOf(text);
-  return NEEDS_ITS_OWN_PROCESS.some((pattern) => pattern.test(code));
+  return CHANGES_THE_PROCESS.some((pattern) => pattern.test(code)) || (helper && HOOK_AT_IMPORT.test(code));
 }
 
 /** Pure: the relative modules a file imports: its helpers, for the rule to read in turn. */
@@ -101,9 +106,10 @@ function helperPath(fromFile: string, specifier: string): string {
 
 /**
  * Whether `file` needs a process of its own, looking through the helpers under `testRoot` it imports.
- * Modules under src/ are not followed: importing one runs no I/O (the entry points that do are
- * src/main.ts and the CLIs, which no pure test imports), and what a test calls from them is in the
- * test's own text or a helper's.
+ * Modules under src/ are not followed: importing one changes nothing of the process (the entry points
+ * that install signal handlers and exit are src/main.ts, src/demo.ts and the CLI, which tests run as
+ * processes of their own), and what a test changes through them is in the test's own text or a
+ * helper's.
  */
 export function needsIsolation(file: string, testRoot: string, seen = new Set<string>()): boolean {
   if (seen.has(file)) return false;
@@ -111,7 +117,7 @@ export function needsIsolation(file: string, testRoot: string, seen = new Set<st
   // A helper this rule cannot read is one it cannot vouch for.
   if (!existsSync(file)) return true;
   const text = readFileSync(file, 'utf8');
-  if (textNeedsIsolation(text)) return true;
+  if (textNeedsIsolation(text, !file.endsWith('.test.ts'))) return true;
   return relativeImports(text)
     .map((specifier) => helperPath(file, specifier))
     .filter((helper) => !relative(testRoot, helper).startsWith('..'))

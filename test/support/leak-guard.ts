@@ -26,7 +26,9 @@ export function redisMissingNotice(url: string, reason: string): string {
  * behind either.
  */
 export default async function setup(): Promise<() => Promise<void>> {
-  const run = randomUUID().slice(0, 8);
+  // Each vitest project runs this set-up; the projects of one run share its name, so every teardown
+  // looks at the keys of all of them (what one deletes, the next does not find again).
+  const run = process.env[TEST_RUN_ENV] ?? randomUUID().slice(0, 8);
   process.env[TEST_RUN_ENV] = run;
   const check = await checkRedis(REDIS_URL);
   // ioredis's own word for a refused connection is "Connection is closed.", which says nothing here.
