@@ -1,8 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
+import { BOTTLENECK_IDLE_TTL_MS } from '../../src/shared/limiter/endpoint-limiter.js';
+import { createFleetLimiter } from '../../src/shared/limiter/fleet-limiter.js';
+import { keysStartingWith } from '../../src/shared/private-prefix.js';
 import { computeSpacing } from '../../src/shared/limiter/spacing.js';
 import { type FleetLimiter, LimiterClosedError } from '../../src/shared/limiter/types.js';
+import { recordingLogger } from '../support/log-capture.js';
+import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 import { limiterFleets, maxInSpan } from './fleet-helpers.js';
 
 const EP = CXONE_ENDPOINTS.getStats;
@@ -99,5 +105,57 @@ describe('fleet limiter (real Redis)', () => {
     expect(rejected.length).toBeGreaterThan(20);
     for (const r of rejected) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(LimiterClosedError);
     await expect(limiter!.schedule(EP, 'poll', async () => 1)).rejects.toBeInstanceOf(LimiterClosedError);
+  });
+});
+
+describe("Bottleneck's keys under the fleet's prefix", () => {
+  const cleanup: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    while (cleanup.length > 0) await cleanup.pop()!();
+  });
+
+  it('expire a day after the last permit, and a call after they lapsed makes them again, quietly', async () => {
+    const prefix = testPrefix('bttl');
+    const redis = new Redis(REDIS_URL);
+    cleanup.push(
+      async () => redis.disconnect(),
+      () => deletePrefixAt(prefix),
+    );
+    const { logger, lines } = recordingLogger('warn');
+    const limiter = createFleetLimiter({
+      redisUrl: REDIS_URL,
+      prefix,
+      perWindow: PER_WINDOW,
+      windowMs: WINDOW_MS,
+      logger,
+    });
+    cleanup.push(() => limiter.close());
+    const bottleneckKeys = () => keysStartingWith(redis, `b_${prefix}`);
+    const expectDayTtl = async (keys: string[]) => {
+      expect(keys.length).toBeGreaterThan(0);
+      for (const key of keys) {
+        const ttl = await redis.pttl(key);
+        // Set from the next permit's time, which may lie up to a permit gap ahead.
+        expect(ttl, key).toBeGreaterThan(BOTTLENECK_IDLE_TTL_MS - 60_000);
+        expect(ttl, key).toBeLessThanOrEqual(BOTTLENECK_IDLE_TTL_MS + WINDOW_MS);
+      }
+    };
+
+    await limiter.schedule(EP, 'control', async () => undefined);
+    const keys = await bottleneckKeys();
+    await expectDayTtl(keys);
+
+    // A day without a call: the keys lapse while the process still runs.
+    await redis.del(...keys);
+    const made: number[] = [];
+    await Promise.all(
+      Array.from({ length: 3 }, () =>
+        limiter.schedule(EP, 'control', async () => void made.push(Date.now())),
+      ),
+    );
+    expect(made).toHaveLength(3);
+    await expectDayTtl(await bottleneckKeys());
+    // Bottleneck set itself up again; nothing to warn an operator of.
+    expect(lines.map((line) => line.msg)).toEqual([]);
   });
 });

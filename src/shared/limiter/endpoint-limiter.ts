@@ -143,6 +143,15 @@ function isClusterStateLost(err: unknown): boolean {
 }
 
 /**
+ * How long Bottleneck's keys (`b_<prefix>…`) outlive the last permit asked of them. Without a TTL they
+ * stayed for ever under a prefix no fleet uses any more (a renamed KEY_PREFIX, a retired tenant). Every
+ * permit request and every process start refreshes it; a limiter whose keys lapsed over a quiet day
+ * makes them again at its next call (Bottleneck initialises afresh when its settings key is gone, and
+ * registers its client again), and nothing is held in them after a day without a call.
+ */
+export const BOTTLENECK_IDLE_TTL_MS = 24 * 60 * 60_000;
+
+/**
  * One CXone endpoint's share of the fleet limiter. A call gets through in three steps:
  * 1. a Bottleneck permit: the clustered limiter (minTime, maxConcurrent in Redis) hands out slots
  *    evenly spaced over the window; the permit is only the slot, the HTTP call runs outside it, so
@@ -232,6 +241,7 @@ export class EndpointLimiter {
       maxConcurrent: spacing.maxConcurrent,
       heartbeatInterval: spacing.heartbeatMs,
       clearDatastore: false,
+      timeout: BOTTLENECK_IDLE_TTL_MS,
     });
     limiter.on('error', (err: unknown) => this.logTrouble(err, 'bottleneck reported an error'));
     // Its start-up (scripts, client registration) runs in the background; a limiter closed before it
