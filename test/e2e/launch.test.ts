@@ -9,7 +9,6 @@ import { windowJobOf } from '../../src/shared/compliance/enforcement.js';
 import { CXONE_ENDPOINTS, type CxoneEndpoint } from '../../src/shared/cxone/wire.js';
 import { CxoneValidationError } from '../../src/shared/errors.js';
 import { launchAuditId } from '../../src/shared/launch-store.js';
-import { cxoneCalls } from '../../src/shared/metrics.js';
 import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { activateJobId } from '../../src/shared/jobs.js';
 import { historyJobId } from '../../src/shared/audit/history-sync.js';
@@ -43,22 +42,21 @@ describe('launch pipeline', () => {
 
   const audit = () => stack.ctx.audit as AuditTrailStore;
   /**
-   * Starts counting the CXone calls this process makes (the launch worker is the only caller here);
-   * the function it returns gives, per endpoint, how many were made since.
+   * Starts counting the CXone calls this stack's sandbox receives (the launch worker is the only
+   * caller here); the function it returns gives, per endpoint, how many came since. The sandbox's own
+   * counts, not the process's metric: an earlier test file that shared this process counted there too.
    */
   const countCalls = async () => {
     const counts = async () => {
-      const byEndpoint = new Map<CxoneEndpoint, number>();
-      for (const { labels, value } of (await cxoneCalls.get()).values) {
-        const endpoint = labels.endpoint as CxoneEndpoint;
-        byEndpoint.set(endpoint, (byEndpoint.get(endpoint) ?? 0) + value);
-      }
-      return byEndpoint;
+      const res = await fetch(`${stack.sandbox.url}/__sandbox/counters`);
+      const { endpoints } = (await res.json()) as { endpoints: Record<string, { requests: number }> };
+      return endpoints;
     };
     const before = await counts();
     return async () => {
       const after = await counts();
-      return (endpoint: CxoneEndpoint) => (after.get(endpoint) ?? 0) - (before.get(endpoint) ?? 0);
+      return (endpoint: CxoneEndpoint) =>
+        (after[endpoint]?.requests ?? 0) - (before[endpoint]?.requests ?? 0);
     };
   };
 
