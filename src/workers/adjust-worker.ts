@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { createCampaignStore, UnknownCampaignError } from '../shared/campaign-store.js';
 import { noteCleanupFoundMissing, noteMissingOnCxone } from '../shared/campaign-missing.js';
@@ -16,7 +15,7 @@ import {
 import { executeCommand, PartialFailureError, type ExecutionOutcome } from '../shared/lifecycle/executor.js';
 import { HistoryBehindError } from '../shared/lifecycle/own-write.js';
 import { createLifecycleHooks } from '../shared/lifecycle/hooks.js';
-import { DEFAULT_LEASE_MS, tryAcquireCampaignLock } from '../shared/lifecycle/lock.js';
+import { DEFAULT_LEASE_MS, lockOwner, tryAcquireCampaignLock } from '../shared/lifecycle/lock.js';
 import { createCommandOrder } from '../shared/lifecycle/order.js';
 import { commandFate } from '../shared/lifecycle/pending-commands.js';
 import { lifecycleCommands, lifecycleLockWaits } from '../shared/metrics.js';
@@ -60,7 +59,7 @@ export function createAdjustWorker(ctx: AppContext, opts: AdjustWorkerOptions = 
   const store = createCampaignStore(ctx);
   const hooks = createLifecycleHooks(ctx);
   const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
-  const owner = `${hostname()}:${process.pid}`;
+  const owner = lockOwner();
   const queue = ctx.queues.adjust;
   const nowDate = () => new Date(ctx.clock.now());
 

@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { createCampaignStore, isResourceBehind, type CampaignRecord } from '../../shared/campaign-store.js';
@@ -16,7 +15,7 @@ import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { planActivation } from '../../workers/launch-plan.js';
 import { noteMissingOnCxone } from '../../shared/campaign-missing.js';
 import { announceOutsideChange } from '../../shared/polling/outside-announce.js';
-import { ifCampaignUnlocked } from '../../shared/lifecycle/lock.js';
+import { ifCampaignUnlocked, lockOwner } from '../../shared/lifecycle/lock.js';
 import { foundAgainOnCxone } from '../found-again.js';
 import { importIfChangedOutside } from '../../shared/audit/history-sync.js';
 import {
@@ -196,7 +195,7 @@ export const COMMAND_AT_WORK_STALE_REASON =
   'a command is changing the campaign on CXone: the view is refreshed once it has recorded its result';
 
 /** Who an API read refreshing a view names when it takes the campaign's lock (lifecycle/lock.ts). */
-const READ_OWNER = `${hostname()}:${process.pid}:api-read`;
+const READ_OWNER = lockOwner('api-read');
 
 /** Why a stale view was not refreshed while another fleet is on KEY_PREFIX (see registerCampaignRoutes). */
 export const FLEET_CONTESTED_STALE_REASON =

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
 import type { Logger } from '../logger.js';
@@ -67,6 +68,11 @@ export interface CampaignLockOptions {
 }
 
 export const DEFAULT_LEASE_MS = 30_000;
+
+/** The `owner` this process names in a lock's value: `host:pid`, and `:role` for what takes it. */
+export function lockOwner(role?: string): string {
+  return `${hostname()}:${process.pid}${role === undefined ? '' : `:${role}`}`;
+}
 
 export function campaignLockKey(keys: Keys, campaignId: string): string {
   return keys.lock(`campaign:${campaignId}`);

@@ -1,9 +1,8 @@
-import { hostname } from 'node:os';
 import { pacingStrategyOf } from '../campaign-config.js';
 import { CampaignStore, type CampaignRecord } from '../campaign-store.js';
 import type { AppContext } from '../context.js';
 import { CommandAcceptedAheadError } from '../lifecycle/enqueue.js';
-import { DEFAULT_LEASE_MS, LockLostError, tryAcquireCampaignLock } from '../lifecycle/lock.js';
+import { DEFAULT_LEASE_MS, LockLostError, lockOwner, tryAcquireCampaignLock } from '../lifecycle/lock.js';
 import { firstLiveCommand, unfinishedCommands } from '../lifecycle/pending-commands.js';
 import { isFinal } from '../lifecycle/state-machine.js';
 import {
@@ -80,7 +79,7 @@ export function commandAhead(live: string | null, own: string | null): PacingWai
   return { kind: 'deferred', reason: `command ${live} is queued or running on the campaign` };
 }
 
-const POLL_OWNER = `${hostname()}:${process.pid}:poll`;
+const POLL_OWNER = lockOwner('poll');
 
 /**
  * The lock's lease started on Redis after the request to take it left here, and only its holder

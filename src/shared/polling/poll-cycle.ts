@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { queueHistoryImport } from '../audit/history-sync.js';
 import { clearMissingOnCxone, noteMissingOnCxone } from '../campaign-missing.js';
 import { CampaignStore, type CampaignRecord } from '../campaign-store.js';
@@ -18,7 +17,7 @@ import type { AppContext } from '../context.js';
 import { efficiencyScore } from '../efficiency.js';
 import type { CampaignStats } from '../cxone/wire.js';
 import { CxoneNotFoundError } from '../errors.js';
-import { ifCampaignUnlocked, type CampaignLockOptions } from '../lifecycle/lock.js';
+import { ifCampaignUnlocked, lockOwner, type CampaignLockOptions } from '../lifecycle/lock.js';
 import { isFinal } from '../lifecycle/state-machine.js';
 import { applyPacing, applyPausedPacing, type ApplyPacingResult } from '../pacing/apply.js';
 import { closeDeferralEpisode } from '../pacing/deferrals.js';
@@ -82,7 +81,7 @@ async function stopFollowing(ctx: AppContext, campaignId: string): Promise<void>
 }
 
 /** Who a poll's look at a newer version names when it takes the campaign's lock (lifecycle/lock.ts). */
-const LOOK_OWNER = `${hostname()}:${process.pid}:poll-look`;
+const LOOK_OWNER = lockOwner('poll-look');
 
 function lockOptions(ctx: AppContext): CampaignLockOptions {
   return { redis: ctx.redis, keys: ctx.keys, logger: ctx.logger, owner: LOOK_OWNER };
