@@ -57,6 +57,17 @@ function recordingEvents() {
   return { published, events };
 }
 
+/** The real event publisher over this file's Redis (webhooks off), whose stored events a test reads back. */
+function storedEvents() {
+  return createEventPublisher({
+    redis: base.redis,
+    keys: base.keys,
+    logger: silentLogger,
+    webhookQueue: base.queues.audit,
+    enabled: false,
+  });
+}
+
 /** The poll's context with what an outside-change breach uses: the adjust queue, audit and events. */
 function compliantContext(clock: ManualClock, cxone: Partial<CxoneApi>) {
   const audits: AuditInput[] = [];
@@ -296,13 +307,7 @@ describe('poll cycle', () => {
   for (const dies of ['before', 'after'] as const) {
     it(`announces a change made in CXone's console once, across a poll that died ${dies} announcing it`, async () => {
       await seed('console', 'active');
-      const events = createEventPublisher({
-        redis: base.redis,
-        keys: base.keys,
-        logger: silentLogger,
-        webhookQueue: base.queues.audit,
-        enabled: false,
-      });
+      const events = storedEvents();
       const changed = resource({
         id: 'console',
         version: 5,
@@ -395,13 +400,7 @@ describe('poll cycle', () => {
 
   it('leaves an end found while a command is at work to the next poll, which tells it when the command did not make it', async () => {
     await seed('ending', 'active');
-    const events = createEventPublisher({
-      redis: base.redis,
-      keys: base.keys,
-      logger: silentLogger,
-      webhookQueue: base.queues.audit,
-      enabled: false,
-    });
+    const events = storedEvents();
     const ctx = {
       ...base,
       events,
@@ -445,13 +444,7 @@ describe('poll cycle', () => {
   for (const dies of ['before', 'after'] as const) {
     it(`announces a campaign ended in CXone's console once, across a poll that died ${dies} announcing it`, async () => {
       await seed('ended', 'active');
-      const events = createEventPublisher({
-        redis: base.redis,
-        keys: base.keys,
-        logger: silentLogger,
-        webhookQueue: base.queues.audit,
-        enabled: false,
-      });
+      const events = storedEvents();
       const stats = { status: 'completed' as const, version: 4 };
       // The first poll's process dies at its campaign.state.changed: before it is stored, or right
       // after (the publish never returns, so nothing after it runs).
