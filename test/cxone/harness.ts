@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { EndpointCounters } from '../../src/sandbox/counters.js';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.js';
 import type { Clock } from '../../src/shared/clock.js';
 import { createCxoneClient, type CxoneClient } from '../../src/shared/cxone/client.js';
@@ -9,6 +10,7 @@ import type { FleetLimiter } from '../../src/shared/limiter/types.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { testPrefix, REDIS_URL, deletePrefixAt } from '../support/redis-prefix.js';
 import { SANDBOX_SKILL_GROUP_ID, SANDBOX_TARGET_LIST_ID } from '../../src/sandbox/directory.js';
+import { sandboxCounters } from '../support/sandbox-counters.js';
 
 export { REDIS_URL };
 
@@ -19,19 +21,8 @@ export interface Harness {
   limiter: FleetLimiter;
   client: CxoneClient;
   prefix: string;
-  counters(): Promise<
-    Record<
-      string,
-      {
-        requests: number;
-        accepted: number;
-        rateLimited: number;
-        unauthorized: number;
-        faults: number;
-        byStatus: Record<string, number>;
-      }
-    >
-  >;
+  /** What the sandbox counted, per endpoint (sandboxCounters). */
+  counters(): Promise<Record<string, EndpointCounters>>;
   close(): Promise<void>;
 }
 
@@ -72,10 +63,7 @@ export async function startHarness(
     limiter,
     client,
     prefix,
-    async counters() {
-      const res = await fetch(`${sandbox.url}/__sandbox/counters`);
-      return ((await res.json()) as { endpoints: never }).endpoints;
-    },
+    counters: () => sandboxCounters(sandbox),
     async close() {
       await client.close();
       await limiter.close();
@@ -143,8 +131,15 @@ export async function scriptedClient(server: Server, prefix: string) {
 }
 
 /** What the sandbox counted at its token endpoint (GET /__sandbox/counters): every request, by outcome. */
-export async function tokenCounters(sandbox: Pick<RunningSandbox, 'url'>): Promise<Record<string, number>> {
-  const res = await fetch(`${sandbox.url}/__sandbox/counters`);
-  const endpoints = ((await res.json()) as { endpoints: Record<string, Record<string, number>> }).endpoints;
-  return endpoints['POST /oauth2/token'] ?? { requests: 0, unauthorized: 0, rateLimited: 0, accepted: 0 };
+export async function tokenCounters(
+  sandbox: Pick<RunningSandbox, 'url'>,
+): Promise<Partial<EndpointCounters>> {
+  return (
+    (await sandboxCounters(sandbox))['POST /oauth2/token'] ?? {
+      requests: 0,
+      unauthorized: 0,
+      rateLimited: 0,
+      accepted: 0,
+    }
+  );
 }

@@ -26,6 +26,7 @@ import {
   zoneAtNight,
   type Stack,
 } from './stack.js';
+import { sandboxCounters } from '../support/sandbox-counters.js';
 
 /**
  * Launch end to end: API → Redis/BullMQ → launch worker → sandbox over real HTTP, with 1-second
@@ -47,14 +48,9 @@ describe('launch pipeline', () => {
    * counts, not the process's metric: an earlier test file that shared this process counted there too.
    */
   const countCalls = async () => {
-    const counts = async () => {
-      const res = await fetch(`${stack.sandbox.url}/__sandbox/counters`);
-      const { endpoints } = (await res.json()) as { endpoints: Record<string, { requests: number }> };
-      return endpoints;
-    };
-    const before = await counts();
+    const before = await sandboxCounters(stack.sandbox);
     return async () => {
-      const after = await counts();
+      const after = await sandboxCounters(stack.sandbox);
       return (endpoint: CxoneEndpoint) =>
         (after[endpoint]?.requests ?? 0) - (before[endpoint]?.requests ?? 0);
     };

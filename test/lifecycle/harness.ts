@@ -22,6 +22,7 @@ import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
 import { createAdjustWorker } from '../../src/workers/adjust-worker.js';
 import { changeAs, CONSOLE, tokenFor } from '../sandbox/helpers.js';
 import { REDIS_URL, testPrefix, deletePrefixAt } from '../support/redis-prefix.js';
+import { sandboxCounters } from '../support/sandbox-counters.js';
 
 export { REDIS_URL };
 
@@ -159,9 +160,7 @@ export async function startHarness(overrides: Partial<AppContext> = {}): Promise
       if (!res.ok) throw new Error(`could not script faults: ${res.status}`);
     },
     async counters(endpoint) {
-      const res = await fetch(`${sandbox.url}/__sandbox/counters`);
-      const body = (await res.json()) as { endpoints: Record<string, { byStatus: Record<string, number> }> };
-      return body.endpoints[endpoint];
+      return (await sandboxCounters(sandbox))[endpoint];
     },
     async enqueueInOrder(commands) {
       const ids: string[] = [];

@@ -5,6 +5,7 @@ import { CampaignStore } from '../../src/shared/campaign-store.js';
 import { createCommandOrder } from '../../src/shared/lifecycle/order.js';
 import { problemsOfMalformedPatch } from '../../src/shared/lifecycle/config-view.js';
 import { startHarness, testCampaignConfig, type Harness } from './harness.js';
+import { sandboxCounters } from '../support/sandbox-counters.js';
 
 /**
  * A PATCH (or an action's patch) is answered with every problem at once, as a launch and /validate
@@ -44,8 +45,7 @@ async function call(method: string, path: string, body: unknown) {
 
 /** Every request the sandbox has seen, all endpoints together. */
 async function cxoneRequests(): Promise<number> {
-  const res = await fetch(`${h.sandbox.url}/__sandbox/counters`);
-  const { endpoints } = (await res.json()) as { endpoints: Record<string, { requests: number }> };
+  const endpoints = await sandboxCounters(h.sandbox);
   return Object.values(endpoints).reduce((sum, e) => sum + e.requests, 0);
 }
 

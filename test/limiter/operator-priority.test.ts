@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/shared/logger.js';
 import { testCampaignConfig } from '../lifecycle/harness.js';
 import { deletePrefixAt, REDIS_URL, testPrefix } from '../support/redis-prefix.js';
 import { metricValue } from './fleet-helpers.js';
+import { sandboxCounters } from '../support/sandbox-counters.js';
 
 /**
  * Operator commands on a fleet whose budget is saturated by its own jobs (the 30-minute soak: ~22 %
@@ -87,12 +88,6 @@ afterAll(async () => {
   await sandbox?.close();
   if (prefix) await deletePrefixAt(prefix);
 });
-
-async function sandboxCounters(): Promise<Record<string, { byStatus: Record<string, number> }>> {
-  const res = await fetch(`${sandbox.url}/__sandbox/counters`);
-  return ((await res.json()) as { endpoints: Record<string, { byStatus: Record<string, number> }> })
-    .endpoints;
-}
 
 describe("operator commands while the fleet's jobs saturate its CXone budget", () => {
   it('are not refused as a busy budget, and CXone never sees the budget overrun', async () => {
@@ -185,7 +180,7 @@ describe("operator commands while the fleet's jobs saturate its CXone budget", (
     const busy = settled.filter((a) => a.status === 503).length;
     const accepted = settled.filter((a) => a.status === 202).length;
     const waits = settled.map((a) => a.ms).sort((a, b) => a - b);
-    const counters = await sandboxCounters();
+    const counters = await sandboxCounters(sandbox);
     const http429 = Object.values(counters).reduce((n, c) => n + (c.byStatus['429'] ?? 0), 0);
     console.log(
       `operator commands: ${settled.length}, 503: ${busy} (${Math.round((100 * busy) / settled.length)} %), ` +

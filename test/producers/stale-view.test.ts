@@ -20,6 +20,7 @@ import type { EventPublisherStore } from '../../src/shared/events/publisher.js';
 import { LimiterUnavailableError, LimiterWaitExceededError } from '../../src/shared/limiter/types.js';
 import { api, campaignConfig, launchAndWait, patchOnSandbox, startStack, type Stack } from '../e2e/stack.js';
 import { holdAsCommand } from '../support/campaign-lock.js';
+import { sandboxCounters } from '../support/sandbox-counters.js';
 
 describe('why a campaign view is cached (pure)', () => {
   const ctx = { endpoint: CXONE_ENDPOINTS.getCampaign, campaignId: 'c-1' };
@@ -103,11 +104,8 @@ describe('GET /v1/campaigns/{id} while CXone fails or is slow', () => {
     aheadMs = 0;
     const launch = await launchAndWait(stack, campaignConfig({ name: 'Watched' }));
     aheadMs = CAMPAIGN_VIEW_MAX_AGE_MS + 1_000;
-    const reads = async () => {
-      const res = await fetch(`${stack.sandbox.url}/__sandbox/counters`);
-      const { endpoints } = (await res.json()) as { endpoints: Record<string, { requests: number }> };
-      return endpoints[CXONE_ENDPOINTS.getCampaign]?.requests ?? 0;
-    };
+    const reads = async () =>
+      (await sandboxCounters(stack.sandbox))[CXONE_ENDPOINTS.getCampaign]?.requests ?? 0;
     const before = await reads();
     try {
       const views = await Promise.all(

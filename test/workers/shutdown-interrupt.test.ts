@@ -20,6 +20,7 @@ import {
   waitForLaunch,
   type Stack,
 } from '../e2e/stack.js';
+import { sandboxCounters } from '../support/sandbox-counters.js';
 
 /**
  * A worker process stopped on SIGTERM whose shutdown deadline passes while its jobs wait for a CXone
@@ -39,10 +40,7 @@ describe('a shutdown deadline passing while jobs wait for a CXone permit', () =>
 
   const CXONE_WORKERS = new Set(['launch', 'adjust', 'poll', 'audit']);
   const cxoneWorkers = WORKER_FACTORIES.filter(([name]) => CXONE_WORKERS.has(name));
-  const calls = async (s: Stack): Promise<Record<string, { requests: number }>> => {
-    const res = await fetch(`${s.sandbox.url}/__sandbox/counters`);
-    return ((await res.json()) as { endpoints: Record<string, { requests: number }> }).endpoints;
-  };
+  const calls = (s: Stack) => sandboxCounters(s.sandbox);
 
   it('puts every interrupted job back without spending an attempt, and another process runs each once', async () => {
     stack = await startStack();
