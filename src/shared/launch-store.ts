@@ -4,16 +4,16 @@ import { systemClock, type Clock } from './clock.js';
 import type { CampaignRecord } from './campaign-store.js';
 import type { AppContext } from './context.js';
 import type { CampaignStatus } from './cxone/wire.js';
-import { EVENT_WRITE_LUA, eventScriptSlots } from './events/event-script.js';
-import {
-  AUDIT_APPEND_LUA,
-  auditScriptSlots,
-  type AuditScriptOutcome,
-  type PreparedAudit,
-} from './audit/audit-script.js';
+import type { PreparedAudit } from './audit/audit-script.js';
 import type { PreparedEvent } from './events/types.js';
 import type { Keys } from './keys.js';
 import { isRunning } from './lifecycle/state-machine.js';
+import {
+  RECORDS_WITH_CHANGE_LUA,
+  recordsScriptSlots,
+  settleRecords,
+  type RecordsReply,
+} from './records-with-change.js';
 import { evalScript } from './redis-script.js';
 import type { launchRecordSchema } from './responses/launch.js';
 
@@ -185,34 +185,6 @@ export async function readScoredAfter(
     offset += read;
   }
 }
-
-/**
- * A launch record's event and audit record, written by the script that writes the change they announce
- * and record (EVENT_WRITE_LUA, AUDIT_APPEND_LUA): `check_records_at(ki, ai)` among the host's reads
- * (the event's slots at KEYS[ki] and ARGV[ai], the record's after them), `write_records` before the
- * host's own writes, `records.args_end` the ARGV index after both, and `records_reply` what Node reads
- * of them: whether the event was written (1/0), then the record's outcome (AuditScriptOutcome).
- */
-const RECORDS_WITH_CHANGE_LUA = `${EVENT_WRITE_LUA}${AUDIT_APPEND_LUA}
-local function check_records_at(ki, ai)
-  local audit_ki = event_keys_end(ki, ai)
-  local audit_ai = event_slots_end(ai)
-  return { ki = ki, ai = ai, audit_ki = audit_ki, audit_ai = audit_ai,
-    args_end = audit_slots_end(audit_ai),
-    event_ok = event_check_at(ki, ai), audit = audit_check_at(audit_ki, audit_ai) }
-end
-local function write_records(r)
-  if r.event_ok then
-    write_event_at(r.ki, r.ai)
-  end
-  if r.audit[1] == 'write' then
-    r.audit = {'ok', audit_write_at(r.audit_ki, r.audit_ai)}
-  end
-end
-local function records_reply(r)
-  return {r.event_ok and 1 or 0, r.audit[1], r.audit[2], r.audit[3]}
-end
-`;
 
 /**
  * Atomically claims an Idempotency-Key and creates the launch record, indexed as queued, and writes the
@@ -456,12 +428,6 @@ function encode(fields: StoredFields & { launchId?: string }): string[] {
   return out;
 }
 
-/** After a script that wrote its change: the event's after-write step, or, when it could not take the event there, the event stored alone. */
-async function settleEvent(event: PreparedEvent | undefined, written: number): Promise<void> {
-  if (!event) return;
-  await (written === 1 ? event.afterWrite() : event.writeAlone());
-}
-
 /** A launch's score in the queued-launch index: when it was requested, or now if that does not parse. */
 function indexScore(requestedAt: string, clock: Clock): number {
   const ms = Date.parse(requestedAt);
@@ -521,17 +487,15 @@ export class LaunchStore {
       launchId: record.launchId,
       fingerprint: idempotency?.fingerprint ?? '',
     };
-    const slots = eventScriptSlots(event);
-    const auditSlots = auditScriptSlots(audit);
+    const slots = recordsScriptSlots(event, audit);
     const reply = (await evalScript(
       this.redis,
       CREATE_SCRIPT,
-      3 + slots.keys.length + auditSlots.keys.length,
+      3 + slots.keys.length,
       idempotency ? this.keys.launchIdempotency(idempotency.key) : this.keys.launch(record.launchId),
       this.keys.launch(record.launchId),
       queuedLaunchIndexKey(this.keys),
       ...slots.keys,
-      ...auditSlots.keys,
       idempotency ? '1' : '0',
       JSON.stringify(claim),
       String(IDEMPOTENCY_TTL_SECONDS),
@@ -539,13 +503,10 @@ export class LaunchStore {
       record.launchId,
       String(indexScore(record.requestedAt, this.clock)),
       ...slots.args,
-      ...auditSlots.args,
       ...encode(fields),
-    )) as string | [eventWritten: number, ...AuditScriptOutcome];
+    )) as string | RecordsReply;
     if (typeof reply === 'string') return { created: false, existing: JSON.parse(reply) as IdempotencyClaim };
-    const [eventWritten, ...outcome] = reply;
-    await settleEvent(event, eventWritten);
-    await audit?.settle(outcome);
+    await settleRecords(reply, event, audit);
     return { created: true };
   }
 
@@ -862,32 +823,28 @@ export class LaunchStore {
     } = {},
   ): Promise<boolean> {
     const { marker, event, audit } = opts;
-    const slots = eventScriptSlots(event);
-    const auditSlots = auditScriptSlots(audit);
+    const slots = recordsScriptSlots(event, audit);
     const result = (await evalScript(
       this.redis,
       UPDATE_SCRIPT,
-      4 + slots.keys.length + auditSlots.keys.length,
+      4 + slots.keys.length,
       this.keys.launch(launchId),
       // Without a marker change the launch's own key stands in, untouched (same hash slot).
       marker ? this.campaignMarker(marker.campaignId) : this.keys.launch(launchId),
       queuedLaunchIndexKey(this.keys),
       runningLaunchIndexKey(this.keys),
       ...slots.keys,
-      ...auditSlots.keys,
       when,
       marker?.op === 'del' ? 'del' : marker?.op === 'set' ? String(LAUNCH_RETENTION_SECONDS) : '',
       marker?.op === 'set' ? launchId : '',
       (opts.remove ?? []).join(' '),
       opts.unindex ? launchId : '',
       ...slots.args,
-      ...auditSlots.args,
       ...encode({ ...fields, updatedAt: this.now() }),
-    )) as number | [written: number, eventWritten: number, ...AuditScriptOutcome];
+    )) as number | [written: number, ...RecordsReply];
     if (!Array.isArray(result)) return false;
-    const [, eventWritten, ...outcome] = result;
-    await settleEvent(event, eventWritten);
-    await audit?.settle(outcome);
+    const [, ...reply] = result;
+    await settleRecords(reply, event, audit);
     return true;
   }
 }

@@ -1,8 +1,9 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { recordComplianceAction } from '../../src/shared/compliance/record.js';
+import { complianceEventOnce, recordComplianceAction } from '../../src/shared/compliance/record.js';
 import { buildComplianceReport } from '../../src/shared/compliance/report.js';
-import { listActions } from '../../src/shared/compliance/state-store.js';
+import { complianceKeys, listActions } from '../../src/shared/compliance/state-store.js';
+import { recentEventsKey } from '../../src/shared/events/publisher.js';
 import { complianceActions } from '../../src/shared/metrics.js';
 import { config } from './fixtures.js';
 import { createTestContext, type TestContext } from './redis-context.js';
@@ -123,7 +124,48 @@ describe('recordComplianceAction', () => {
     expect(events.filter((e) => e.type === 'campaign.compliance.paused')).toHaveLength(1);
   });
 
-  it('publishes, on the replay, the event of an action whose run died between its audit record and its event', async () => {
+  it('writes an action, its event and its audit record together: the event is stored before the caller notes anything', async () => {
+    const paused = {
+      campaignId: ID,
+      kind: 'guard_pause' as const,
+      details: { rule: 'abandonment-guard', rate: 0.031 },
+      dedupeKey: `guard-pause:${ID}:p0`,
+      event: 'campaign.compliance.paused' as const,
+    };
+    // Nothing is published after the entry's script: a publisher that could only publish would fail.
+    const events = tc.ctx.events;
+    tc.ctx.events = {
+      prepare: events.prepare.bind(events),
+      publish: () => Promise.reject(new Error('published after the entry')),
+    } as unknown as typeof events;
+    await recordComplianceAction(tc.ctx, paused);
+    tc.ctx.events = events;
+
+    const stored = (await tc.events.recent(50, ID)).filter((e) => e.type === 'campaign.compliance.paused');
+    expect(stored).toHaveLength(1);
+    expect(stored[0]!.data).toMatchObject({ kind: 'guard_pause', rate: 0.031 });
+    expect((await tc.audit.list(ID)).filter((r) => r.action === 'compliance_action')).toHaveLength(1);
+    expect(await listActions(tc.ctx, ID)).toHaveLength(1);
+    expect(lines.filter((l) => l.msg === 'event publish failed')).toEqual([]);
+  });
+
+  it('writes nothing of an action whose entry cannot be written, and rejects', async () => {
+    await tc.ctx.redis.set(complianceKeys(tc.ctx.keys, ID).log, 'not a list');
+    await expect(
+      recordComplianceAction(tc.ctx, {
+        campaignId: ID,
+        kind: 'guard_pause',
+        details: { rule: 'abandonment-guard' },
+        dedupeKey: `guard-pause:${ID}:p0`,
+        event: 'campaign.compliance.paused',
+      }),
+    ).rejects.toThrow(/WRONGTYPE/);
+
+    expect(await tc.events.recent(50, ID)).toEqual([]);
+    expect(await tc.audit.list(ID)).toEqual([]);
+  });
+
+  it('announces, on the replay, an action whose event could not be written with it, and once', async () => {
     const resumed = {
       campaignId: ID,
       kind: 'guard_blind_resume' as const,
@@ -131,13 +173,19 @@ describe('recordComplianceAction', () => {
       dedupeKey: `guard-blind-resume:${ID}:cmd_lift`,
       event: 'campaign.compliance.resumed' as const,
     };
-    const events = tc.ctx.events;
-    tc.ctx.events = { publish: () => Promise.reject(new Error('worker died')) } as unknown as typeof events;
+    // The events' stream of another type: the entry is written without its event, which fails alone.
+    const stream = recentEventsKey(tc.ctx.keys);
+    await tc.ctx.redis.set(stream, 'not a stream');
     await recordComplianceAction(tc.ctx, resumed);
-    tc.ctx.events = events;
+    const { once } = complianceEventOnce(ID, resumed.dedupeKey);
+    expect(await tc.events.published(once)).toBe(false);
+    expect(await listActions(tc.ctx, ID)).toHaveLength(1);
+    await tc.ctx.redis.del(stream);
+
     await recordComplianceAction(tc.ctx, resumed);
     await recordComplianceAction(tc.ctx, resumed);
 
+    expect(await tc.events.published(once)).toBe(true);
     const published = await tc.events.recent(50, ID);
     expect(published.filter((e) => e.type === 'campaign.compliance.resumed')).toHaveLength(1);
     expect((await tc.audit.list(ID)).filter((r) => r.action === 'compliance_action')).toHaveLength(1);

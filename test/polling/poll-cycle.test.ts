@@ -77,7 +77,8 @@ function compliantContext(clock: ManualClock, cxone: Partial<CxoneApi>) {
     clock,
     queues: { ...base.queues, adjust },
     audit: { append: async (input: AuditInput) => (audits.push(input), {}) as never },
-    events: { publish: async () => ({}) as never },
+    // Real: a compliance action's event is written by the script that records the action.
+    events: storedEvents(),
     cxone,
   } as unknown as AppContext;
   return { ctx, audits, adjust };

@@ -18,12 +18,14 @@ export type ScopeHoldEnd =
 type HoldKind = 'activation_withheld' | 'window_resume_withheld';
 
 /**
- * Announces a hold placed for the statistics scope again, as its record's own publish did
+ * Announces a hold placed for the statistics scope again, as its record did
  * (`campaign.compliance.hold.placed`, recordComplianceAction): the same body, read back from the
- * compliance log, under the same id, so it is a no-op once that publish was stored. That publish is
- * logged, not retried, when it fails (a Redis blip), and the hold is noted all the same: each later
- * look at the held campaign, and its lift, tell it then — a receiver never gets `hold.lifted` for a
- * hold it was not told of. A hold whose record is not in the log (it failed too) has nothing to tell.
+ * compliance log, under the same id, so it is a no-op once that event was stored. The record's script
+ * writes the event with the entry, but not when the events' keys are unusable (the entry is written,
+ * the event's failure logged), nor for a hold recorded by a version that published after the entry; the
+ * hold is noted all the same, and each later look at the held campaign, and its lift, tell it then — a
+ * receiver never gets `hold.lifted` for a hold it was not told of. A hold whose record is not in the
+ * log has nothing to tell.
  */
 export async function announceScopeHoldPlaced(
   ctx: Pick<AppContext, 'events' | 'logger' | 'redis' | 'keys'>,

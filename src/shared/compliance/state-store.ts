@@ -1,5 +1,13 @@
+import type { PreparedAudit } from '../audit/audit-script.js';
 import type { AppContext } from '../context.js';
+import type { PreparedEvent } from '../events/types.js';
 import type { Keys } from '../keys.js';
+import {
+  RECORDS_WITH_CHANGE_LUA,
+  recordsScriptSlots,
+  settleRecords,
+  type RecordsReply,
+} from '../records-with-change.js';
 import { evalScript } from '../redis-script.js';
 import type { BlindWatch } from './blind.js';
 import { isGuardState, type GuardState } from './guard.js';
@@ -225,10 +233,20 @@ export async function setBlindWatch(ctx: StoreContext, campaignId: string, watch
  */
 export const LATE_ACTIONS_MAX = 200;
 
-// KEYS[1] the log, KEYS[2] the state hash; ARGV[1] the entry, ARGV[2] '1' when it counts against
-// adherence, ARGV[3] ACTION_LOG_MAX, ARGV[4] LATE_ACTIONS_MAX. One step, so an entry is never in the
-// log without its kept copy (a report would then lose it with the log's oldest entries).
-const APPEND_ACTION_SCRIPT = `
+/**
+ * Appends one action to the campaign's compliance log, with the event announcing it and its audit
+ * record when given, in one script (records-with-change.ts): a process that dies, or a Redis that
+ * fails, between the entry and its paperwork can no longer leave an action in the report that its
+ * receivers were never told of. The keys written are type-checked before the first write, so a script
+ * that fails leaves nothing. KEYS[1] the log, KEYS[2] the state hash, then the records' KEYS; ARGV[1]
+ * the entry, ARGV[2] '1' when it counts against adherence, ARGV[3] ACTION_LOG_MAX, ARGV[4]
+ * LATE_ACTIONS_MAX, ARGV[5…] the records' slots. The entry and its kept copy go together, so an entry
+ * is never in the log without it (a report would then lose it with the log's oldest entries).
+ */
+const APPEND_ACTION_SCRIPT = `${RECORDS_WITH_CHANGE_LUA}
+local records = check_records_at(3, 5)
+require_types(KEYS[1], 'list', KEYS[2], 'hash')
+write_records(records)
 redis.call('LPUSH', KEYS[1], ARGV[1])
 redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[3]) - 1)
 if ARGV[2] == '1' then
@@ -239,25 +257,35 @@ if ARGV[2] == '1' then
   while #kept > tonumber(ARGV[4]) do table.remove(kept, 1) end
   redis.call('HSET', KEYS[2], 'late', cjson.encode(kept))
 end
-return 1
+return records_reply(records)
 `;
 
+/**
+ * Appends the entry, and with it `event` and `audit` (their after-write steps run then). Rejects when
+ * nothing was written. Resolves false only when the audit record's dedupe key was already recorded (a
+ * replay of the same action), true otherwise.
+ */
 export async function appendAction(
   ctx: StoreContext,
   campaignId: string,
   entry: ComplianceActionEntry,
-): Promise<void> {
-  await evalScript(
+  records: { event?: PreparedEvent | undefined; audit?: PreparedAudit | undefined } = {},
+): Promise<boolean> {
+  const slots = recordsScriptSlots(records.event, records.audit);
+  const reply = (await evalScript(
     ctx.redis,
     APPEND_ACTION_SCRIPT,
-    2,
+    2 + slots.keys.length,
     logKey(ctx, campaignId),
     hashKey(ctx, campaignId),
+    ...slots.keys,
     JSON.stringify(entry),
     countsAgainstAdherence(entry) ? '1' : '0',
     ACTION_LOG_MAX,
     LATE_ACTIONS_MAX,
-  );
+    ...slots.args,
+  )) as RecordsReply;
+  return settleRecords(reply, records.event, records.audit);
 }
 
 /**

@@ -3,8 +3,8 @@ import type { PreparedEvent } from './types.js';
 
 /**
  * How an event is stored, in Lua: the one definition both `publish` and the scripts that write an
- * event together with the change it announces (launch-store.ts) run, so the stored shape cannot drift
- * between them.
+ * event together with the change it announces (records-with-change.ts) run, so the stored shape cannot
+ * drift between them.
  *
  * A host script prepends EVENT_WRITE_LUA, asks `event_check_at(ki, ai)` among its reads, and — when
  * that answered true and the host writes at all — calls `write_event_at(ki, ai)` BEFORE its own
@@ -16,10 +16,21 @@ import type { PreparedEvent } from './types.js';
  * event_check_at instead, which answers false for one of the wrong type (or for no event): the host
  * then writes its change without the event, and its caller stores the event alone
  * (PreparedEvent.writeAlone), which fails on that key and is logged — a broken events key costs the
- * announcement, never the change, and an event never announces a change that was not written. Its
- * slots are what eventScriptSlots gives: ARGV[ai] is '1' when an event follows (then KEYS[ki..ki+2]
- * and ARGV[ai+1..ai+EVENT_ARGC] are its own), '0' when none does; `event_slots_end(ai)` is the ARGV
- * index after them, `event_keys_end(ki, ai)` the KEYS index.
+ * announcement, never the change, and an event never announces a change that was not written.
+ *
+ * An event announcing one change by an id derived from it (PublishOptions.once) carries a marker, set
+ * after its writes and kept as long as the stored event, whose value says whether the run announcing
+ * the change could record it ('1', or '0': PublishOptions.recorded). `event_seen_at(ki, ai)` answers
+ * true when that id was written already — its marker, or the stored event without its marker (the
+ * sweep and the dead letter give a stored event a fresh TTL, and it may outlive the marker; written
+ * again it would go out anew under its id with other bytes) — and event_check_at then answers false:
+ * a retry of the work that announced it, after a crash between the announcement and the note that it
+ * was made, announces nothing twice.
+ *
+ * Slots, as eventScriptSlots gives them: ARGV[ai] is '0' when no event follows, '1' for an event (then
+ * KEYS[ki..ki+2] and ARGV[ai+1..ai+EVENT_ARGC] are its own), '2' for an event announced once (then also
+ * its marker at KEYS[ki+3], and the marker's TTL in seconds and value after its ARGV);
+ * `event_slots_end(ai)` is the ARGV index after them, `event_keys_end(ki, ai)` the KEYS index.
  *
  * Its KEYS: the recent-events stream, the stored event's hash, the pending index (webhook/pending.ts).
  * Its ARGV: '1' when webhooks are enabled (then the event is also stored, pending, and indexed), the
@@ -36,11 +47,17 @@ local function event_types(ki, ai)
   end
   return KEYS[ki], 'stream'
 end
+local function event_seen_at(ki, ai)
+  if ARGV[ai] ~= '2' then
+    return false
+  end
+  return redis.call('EXISTS', KEYS[ki + ${EVENT_KEYC}]) == 1 or redis.call('EXISTS', KEYS[ki + 1]) == 1
+end
 local function event_check_at(ki, ai)
-  return ARGV[ai] == '1' and not wrong_type(event_types(ki, ai))
+  return ARGV[ai] ~= '0' and not wrong_type(event_types(ki, ai)) and not event_seen_at(ki, ai)
 end
 local function write_event_at(ki, ai)
-  if ARGV[ai] ~= '1' then
+  if ARGV[ai] == '0' then
     return
   end
   local a = ai + 1
@@ -52,16 +69,31 @@ local function write_event_at(ki, ai)
     redis.call('EXPIRE', KEYS[ki + 1], tonumber(ARGV[a + 7]))
     redis.call('ZADD', KEYS[ki + 2], tonumber(ARGV[a + 8]), ARGV[a + 2])
   end
+  if ARGV[ai] == '2' then
+    redis.call('SET', KEYS[ki + ${EVENT_KEYC}], ARGV[a + ${EVENT_ARGC} + 1], 'EX', tonumber(ARGV[a + ${EVENT_ARGC}]))
+  end
+end
+local function event_reply_at(ki, ai, written)
+  if written then
+    return 1
+  elseif event_seen_at(ki, ai) then
+    return 2
+  end
+  return 0
 end
 local function event_slots_end(ai)
   if ARGV[ai] == '1' then
     return ai + 1 + ${EVENT_ARGC}
+  elseif ARGV[ai] == '2' then
+    return ai + 1 + ${EVENT_ARGC} + 2
   end
   return ai + 1
 end
 local function event_keys_end(ki, ai)
   if ARGV[ai] == '1' then
     return ki + ${EVENT_KEYC}
+  elseif ARGV[ai] == '2' then
+    return ki + ${EVENT_KEYC} + 1
   end
   return ki
 end
@@ -69,27 +101,33 @@ end
 
 /** The KEYS and ARGV a host script of EVENT_WRITE_LUA is given for an optional event. */
 export function eventScriptSlots(event: PreparedEvent | undefined): { keys: string[]; args: string[] } {
-  return event ? { keys: [...event.keys], args: ['1', ...event.args] } : { keys: [], args: ['0'] };
+  return event
+    ? { keys: [...event.keys], args: [event.once ? '2' : '1', ...event.args] }
+    : { keys: [], args: ['0'] };
 }
 
 /**
- * `publish`'s script for an event announcing one change by an id derived from it (PublishOptions.once):
- * the event alone, unless the marker (the last KEY) says that id was written already — a retry of the
- * work that announced it, after a crash between the announcement and the note that it was made. The
- * marker is set after the event's writes, which fail (if they do) before any of them; it lives as long
- * as the stored event (the ARGV after the event's, seconds) and holds the last ARGV ('1', or '0' when
- * the run announcing the change could not record it: PublishOptions.recorded). Answers 1 when
- * written, 0 when already there — also when the stored event (KEYS[2]) is, without its marker: the
- * sweep and the dead letter give a stored event a fresh TTL, and it may outlive the marker; written
- * again it would go out anew under its id with other bytes.
+ * What a host script answers for its event (`event_reply_at(ki, ai, written)`): 1 written, 2 announced
+ * once already (nothing to do), 0 not written — stored alone then (PreparedEvent.writeAlone).
  */
+export type EventScriptOutcome = number;
+
+/** After the host script: the event's webhook job, or the event stored alone, or nothing (seen). */
+export async function settleEvent(
+  event: PreparedEvent | undefined,
+  outcome: EventScriptOutcome,
+): Promise<void> {
+  if (!event) return;
+  if (outcome === 1) await event.afterWrite();
+  else if (outcome !== 2) await event.writeAlone();
+}
+
+/** `publish`'s script for an event announced once (PublishOptions.once): 1 written, 0 seen already. */
 export const PUBLISH_ONCE_EVENT_SCRIPT = `${EVENT_WRITE_LUA}
-local marker = KEYS[event_keys_end(1, 1)]
-if redis.call('EXISTS', marker) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
+if event_seen_at(1, 1) then
   return 0
 end
 write_event_at(1, 1)
-redis.call('SET', marker, ARGV[event_slots_end(1) + 1], 'EX', tonumber(ARGV[event_slots_end(1)]))
 return 1
 `;
 

@@ -124,10 +124,11 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
     type: EventType,
     campaignId: string,
     data: Record<string, unknown>,
-    id: string = newEventId(),
+    publishOpts: PublishOptions = {},
   ): PreparedEvent {
+    const { once } = publishOpts;
     const envelope: EventEnvelope = {
-      id,
+      id: once === undefined ? newEventId() : onceEventId(keys, once),
       type,
       version: EVENT_ENVELOPE_VERSION,
       campaignId,
@@ -137,22 +138,30 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
     // Serialized once, here: retries and replays send these exact bytes, so a receiver that
     // verified a signature once can verify it again and dedupe by id.
     const body = JSON.stringify(envelope);
+    const eventKeys = [recentEventsKey(keys), keys.webhookEvent(envelope.id), webhookPendingKey(keys)];
+    const args = [
+      enabled ? '1' : '0',
+      String(RECENT_EVENTS_MAX),
+      envelope.id,
+      campaignId,
+      body,
+      type,
+      envelope.occurredAt,
+      String(EVENT_TTL_SECONDS),
+      // The sweep's index of pending events (src/shared/webhooks/pending.ts).
+      String(clock.now()),
+    ];
+    if (once !== undefined) {
+      eventKeys.push(eventOnceKey(keys, envelope.id));
+      // '0': written by a run whose record of the change failed (PublishOptions.recorded).
+      args.push(String(EVENT_TTL_SECONDS), publishOpts.recorded === false ? '0' : '1');
+    }
     const event: PreparedEvent = {
       envelope,
       body,
-      keys: [recentEventsKey(keys), keys.webhookEvent(envelope.id), webhookPendingKey(keys)],
-      args: [
-        enabled ? '1' : '0',
-        String(RECENT_EVENTS_MAX),
-        envelope.id,
-        campaignId,
-        body,
-        type,
-        envelope.occurredAt,
-        String(EVENT_TTL_SECONDS),
-        // The sweep's index of pending events (src/shared/webhooks/pending.ts).
-        String(clock.now()),
-      ],
+      keys: eventKeys,
+      args,
+      once: once !== undefined,
       afterWrite: () =>
         enqueue(envelope).catch((err: unknown) => {
           logger.warn(
@@ -161,13 +170,15 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
           );
         }),
       async writeAlone() {
+        let written;
         try {
-          await store(event);
+          written = await store(event);
         } catch (err) {
           logger.error({ err, eventId: envelope.id, type, campaignId }, 'event publish failed');
           return;
         }
-        await event.afterWrite();
+        if (written) await event.afterWrite();
+        else alreadyPublished(envelope);
       },
     };
     return event;
@@ -175,26 +186,18 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
 
   /**
    * Stores an event by the script every event is stored with (event-script.ts): the stored copy, the
-   * pending index entry and the recent entry land together or not at all.
+   * pending index entry and the recent entry land together or not at all. An event announced once is
+   * not stored when its id was written already (PUBLISH_ONCE_EVENT_SCRIPT): false then.
    */
-  async function store(event: PreparedEvent): Promise<void> {
+  async function store(event: PreparedEvent): Promise<boolean> {
     const slots = eventScriptSlots(event);
-    await evalScript(redis, PUBLISH_EVENT_SCRIPT, slots.keys.length, ...slots.keys, ...slots.args);
+    const script = event.once ? PUBLISH_ONCE_EVENT_SCRIPT : PUBLISH_EVENT_SCRIPT;
+    return (await evalScript(redis, script, slots.keys.length, ...slots.keys, ...slots.args)) === 1;
   }
 
-  /** As `store`, unless the event's id was written already (PUBLISH_ONCE_EVENT_SCRIPT): false then. */
-  async function storeOnce(event: PreparedEvent, recorded: boolean): Promise<boolean> {
-    const slots = eventScriptSlots(event);
-    const scriptKeys = [...slots.keys, eventOnceKey(keys, event.envelope.id)];
-    const args = [...slots.args, String(EVENT_TTL_SECONDS), recorded ? '1' : '0'];
-    const written = await evalScript(
-      redis,
-      PUBLISH_ONCE_EVENT_SCRIPT,
-      scriptKeys.length,
-      ...scriptKeys,
-      ...args,
-    );
-    return written === 1;
+  /** An event announced once whose id an earlier run wrote: its job (or, had it died first, the sweep) delivers it. */
+  function alreadyPublished({ id, type, campaignId }: EventEnvelope): void {
+    logger.info({ eventId: id, type, campaignId }, 'event already published; not again');
   }
 
   /** After the event is stored: its webhook job. */
@@ -215,12 +218,9 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
     data: Record<string, unknown>,
     publishOpts: PublishOptions = {},
   ): Promise<EventEnvelope> {
-    const { once } = publishOpts;
-    const event = prepare(type, campaignId, data, once === undefined ? undefined : onceEventId(keys, once));
-    if (once === undefined) await store(event);
-    else if (!(await storeOnce(event, publishOpts.recorded !== false))) {
-      // Written by an earlier run, whose job (or, had it died first, the sweep) delivers it.
-      logger.info({ eventId: event.envelope.id, type, campaignId }, 'event already published; not again');
+    const event = prepare(type, campaignId, data, publishOpts);
+    if (!(await store(event))) {
+      alreadyPublished(event.envelope);
       return event.envelope;
     }
     await enqueue(event.envelope);
@@ -251,7 +251,7 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
     publish,
     // '0': written by a run whose record of the change failed (PublishOptions.recorded).
     published: async (once) => (await redis.get(eventOnceKey(keys, onceEventId(keys, once)))) === '1',
-    prepare: (type, campaignId, data) => prepare(type, campaignId, data),
+    prepare,
     get: (eventId) => loadStoredEvent(redis, keys, eventId),
     recent,
   };

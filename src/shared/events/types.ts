@@ -37,10 +37,15 @@ export type EventEnvelope = z.output<typeof eventEnvelopeSchema>;
 export interface PreparedEvent {
   readonly envelope: EventEnvelope;
   readonly body: string;
-  /** The recent-events stream, the stored event, the pending index: all under the keys' prefix. */
+  /**
+   * The recent-events stream, the stored event, the pending index — and, announced once, its marker:
+   * all under the keys' prefix.
+   */
   readonly keys: readonly string[];
-  /** EVENT_ARGC values (event-script.ts). */
+  /** EVENT_ARGC values (event-script.ts), and announced once, the marker's TTL and value after them. */
   readonly args: readonly string[];
+  /** Announced once (PublishOptions.once): its id derived from the change, not written a second time. */
+  readonly once: boolean;
   /**
    * To run once a script has written the event (never when it did not): what `publish` does after
    * storing one — its webhook job queued when webhooks are enabled, and the log line. Best effort, it
@@ -50,8 +55,9 @@ export interface PreparedEvent {
   afterWrite(): Promise<void>;
   /**
    * To run instead when a script wrote its change without the event (one of the event's keys holds
-   * another type, event-script.ts): the event stored by the publish script alone, then afterWrite. It
-   * never rejects: a failure (the same key) is logged with the event.
+   * another type, event-script.ts): the event stored by the publish script alone (announced once, unless
+   * its id was written already), then afterWrite. It never rejects: a failure (the same key) is logged
+   * with the event.
    */
   writeAlone(): Promise<void>;
 }
@@ -91,6 +97,14 @@ export interface EventPublisher {
 
 /** What a caller whose own script writes an event needs of the publisher (the context's has it). */
 export interface EventPreparer {
-  /** The event `publish` would write, for the caller's own script to write (PreparedEvent). No I/O. */
-  prepare(type: EventType, campaignId: string, data: Record<string, unknown>): PreparedEvent;
+  /**
+   * The event `publish` would write with these options, for the caller's own script to write
+   * (PreparedEvent). No I/O.
+   */
+  prepare(
+    type: EventType,
+    campaignId: string,
+    data: Record<string, unknown>,
+    opts?: PublishOptions,
+  ): PreparedEvent;
 }
