@@ -78,6 +78,15 @@ export class CxoneValidationError extends CxoneError {
   }
 }
 
+/**
+ * The 409 codes that say a write cannot pass on any version: the campaign is closed, or its status
+ * does not allow the transition (the sandbox's, docs/sandbox.md). The contract promises a 409 for a
+ * version mismatch and names no codes, so every other 409 — no code, `version_conflict`, or a code
+ * spelled another way — is read as a mismatch, re-read and rebased (bounded): read the other way, a
+ * platform wording its mismatch differently would have every racing write given up after one look.
+ */
+const CONFLICTS_NOT_RACES: ReadonlySet<string> = new Set(['campaign_closed', 'invalid_transition']);
+
 export class CxoneConflictError extends CxoneError {
   readonly kind = 'conflict';
   readonly retryable = false;
@@ -86,12 +95,14 @@ export class CxoneConflictError extends CxoneError {
     readonly currentVersion?: number,
     /**
      * CXone's own code for the 409 (`version_conflict`, `campaign_closed`, `invalid_transition`);
-     * undefined when the body carried none, which is read as a version conflict.
+     * undefined when the body carried none.
      */
     readonly code?: string,
   ) {
+    const race = code === undefined || !CONFLICTS_NOT_RACES.has(code);
     super(
-      (code === undefined || code === 'version_conflict' ? 'version conflict' : `conflict (${code})`) +
+      (race ? 'version conflict' : 'conflict') +
+        (code === undefined || code === 'version_conflict' ? '' : ` (${code})`) +
         ` on ${ctx.endpoint}${ctx.campaignId ? ` for campaign ${ctx.campaignId}` : ''}` +
         (currentVersion !== undefined ? ` (current version ${currentVersion})` : ''),
       ctx,
@@ -100,7 +111,7 @@ export class CxoneConflictError extends CxoneError {
 
   /** A newer version beat us: re-reading and deciding again can succeed. Other 409s will not pass. */
   get isVersionConflict(): boolean {
-    return this.code === undefined || this.code === 'version_conflict';
+    return this.code === undefined || !CONFLICTS_NOT_RACES.has(this.code);
   }
 }
 

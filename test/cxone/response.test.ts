@@ -87,6 +87,25 @@ describe('errorFromResponse', () => {
     expect((past as CxoneRateLimitError).retryAfterMs).toBe(1);
   });
 
+  it('reads a 409 whose code it does not know as the version mismatch the contract promises', () => {
+    // The contract names no codes: a platform spelling its mismatch otherwise still gets the rebase.
+    for (const body of [
+      { error: 'VersionMismatch' },
+      { error: 'conflict' },
+      {},
+      { error: 'version_conflict' },
+    ]) {
+      const err = errorFromResponse(res(409, body), ctx, NOW) as CxoneConflictError;
+      expect(err.isVersionConflict).toBe(true);
+      expect(err.message).toMatch(/^version conflict/);
+    }
+    for (const code of ['campaign_closed', 'invalid_transition']) {
+      const err = errorFromResponse(res(409, { error: code }), ctx, NOW) as CxoneConflictError;
+      expect(err.isVersionConflict).toBe(false);
+      expect(err.message).toMatch(new RegExp(`^conflict \\(${code}\\)`));
+    }
+  });
+
   it('keeps what it can read of an error body when one of its fields has the wrong type', () => {
     // A campaign closed on CXone is not a version conflict, whatever type currentVersion came in.
     const closed = errorFromResponse(
@@ -103,6 +122,7 @@ describe('errorFromResponse', () => {
       NOW,
     ) as CxoneConflictError;
     expect(stale.currentVersion).toBe(7);
+    expect(stale.isVersionConflict).toBe(true);
     const invalid = errorFromResponse(
       res(422, {
         error: 'validation_failed',

@@ -36,6 +36,8 @@ class InMemoryCxone implements CxoneApi {
   /** Outside writers that slip in before each of our next N PATCHes. */
   outsideWrites = 0;
   failWith?: (body: UpdateCampaignRequest) => Error | undefined;
+  /** The code this CXone's 409 for a version mismatch carries (none, as the contract names none). */
+  mismatchCode?: string;
 
   constructor(public campaign: CampaignResource) {}
 
@@ -62,6 +64,7 @@ class InMemoryCxone implements CxoneApi {
       throw new CxoneConflictError(
         { endpoint: ENDPOINT, status: 409, campaignId: id },
         this.campaign.version,
+        this.mismatchCode,
       );
     }
     const failure = this.failWith?.(body);
@@ -252,6 +255,15 @@ describe('executeCommand', () => {
       commandId: 'cmd_1',
       changes: [{ field: 'dialerStrategy.callRate', from: 0.5, to: 0.8 }],
     });
+  });
+
+  it('rebases on a 409 whose code it does not know, as on the version mismatch the contract promises', async () => {
+    const { cxone, run } = setup();
+    cxone.mismatchCode = 'VersionMismatch';
+    cxone.outsideWrites = 2;
+    const outcome = await run({ patch: { dialerStrategy: { callRate: 0.8 } } });
+    expect(outcome).toMatchObject({ status: 'succeeded', result: { rebases: 2, version: 6 } });
+    expect(cxone.updates).toEqual([{ dialerSettings: { callRate: 0.8 } }]);
   });
 
   it('gives up after the bounded number of rebases, as a retryable failure, having written nothing', async () => {
