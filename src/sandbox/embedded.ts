@@ -28,6 +28,7 @@ export function sandboxOptionsFromConfig(config: AppConfig, logger: Logger): San
     timeScale: config.sandbox.timeScale,
     seed: config.sandbox.seed,
     ...(config.sandbox.adminToken !== undefined ? { adminToken: config.sandbox.adminToken } : {}),
+    idempotencyKeys: config.sandbox.idempotencyKeys,
     logger: logger.child({ component: 'sandbox' }),
   };
 }

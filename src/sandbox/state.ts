@@ -56,6 +56,8 @@ export interface SandboxState {
   simTime: SimulatedTime;
   seed: number;
   adminToken: string | undefined;
+  /** False: a create's Idempotency-Key is ignored (SandboxOptions.idempotencyKeys). */
+  idempotencyKeys: boolean;
 }
 
 export function createSandboxState(
@@ -98,5 +100,6 @@ export function createSandboxState(
     simTime,
     seed,
     adminToken: opts.adminToken,
+    idempotencyKeys: opts.idempotencyKeys ?? true,
   };
 }

@@ -73,6 +73,11 @@ export interface SandboxOptions {
   adminToken?: string;
   /** How long an Idempotency-Key is remembered. Default 24 h. */
   idempotencyTtlMs?: number;
+  /**
+   * False: a create's Idempotency-Key is ignored (every create makes a campaign), as on a platform
+   * without the feature the v2 contract does not promise (SANDBOX_IDEMPOTENCY_KEYS=ignored). Default true.
+   */
+  idempotencyKeys?: boolean;
   logger?: Logger;
   /** Real-time source (token expiry, rate windows, simulated time; lifetimes on its monotonicNow). Default the system clock. */
   clock?: Clock;

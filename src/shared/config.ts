@@ -108,6 +108,10 @@ export function webhookSecretProblem(secret: string): string | undefined {
   return undefined;
 }
 
+/** CXONE_CREATE_IDEMPOTENCY's values (see the schema). */
+export const CREATE_IDEMPOTENCY_MODES = ['key', 'none'] as const;
+export type CreateIdempotency = (typeof CREATE_IDEMPOTENCY_MODES)[number];
+
 export const envSchema = z
   .object({
     REDIS_URL: z
@@ -161,6 +165,14 @@ export const envSchema = z
     /** Length of the rate-limit window; 60 000 in production, shorter in benchmarks and tests. */
     CXONE_RATE_LIMIT_WINDOW_MS: numberVar(millis(100, 3_600_000, 'an hour').default(60_000)),
     CXONE_TIMEOUT_MS: numberVar(millis(100, 600_000, 'ten minutes').default(10_000)),
+    /**
+     * Whether CXone de-duplicates a campaign create by its Idempotency-Key (`key`: the create carries
+     * one and a create whose answer was lost is sent again, as the sandbox honours it) or not (`none`:
+     * the v2 contract promises no such header, and on a platform that ignores it a create sent again
+     * makes a second campaign dialing the same list). With `none` a create whose outcome is unknown is
+     * never sent again: the launch fails naming the campaign to look for in CXone.
+     */
+    CXONE_CREATE_IDEMPOTENCY: z.enum(CREATE_IDEMPOTENCY_MODES).default('key'),
     SANDBOX_PORT: numberVar(port.default(4010)),
     SANDBOX_TOKEN_TTL_SECONDS: numberVar(
       z.coerce.number().int().min(1).max(86_400, 'must be at most 86400 (a day)').default(3600),
@@ -183,6 +195,11 @@ export const envSchema = z
     SANDBOX_AUTH_FAILURE_WINDOW_MS: numberVar(millis(100, 3_600_000, 'an hour').default(60_000)),
     /** When set, the sandbox's /__sandbox/* control routes require header x-sandbox-admin with this value. */
     SANDBOX_ADMIN_TOKEN: headerToken.optional(),
+    /**
+     * `ignored`: the sandbox creates a campaign for every create, whatever its Idempotency-Key, as a
+     * platform without the feature would — for trying CXONE_CREATE_IDEMPOTENCY=none against it.
+     */
+    SANDBOX_IDEMPOTENCY_KEYS: z.enum(['honoured', 'ignored']).default('honoured'),
     /** Worker role only: serve /metrics, /healthz and /readyz on this port (unset = no HTTP in workers). */
     METRICS_PORT: numberVar(port.optional()),
     /**
@@ -328,6 +345,8 @@ export interface AppConfig {
     rateLimitPerWindow: number;
     rateLimitWindowMs: number;
     timeoutMs: number;
+    /** CXONE_CREATE_IDEMPOTENCY: whether a create carries an Idempotency-Key CXone de-duplicates by. */
+    createIdempotency: CreateIdempotency;
   };
   sandbox: {
     port: number;
@@ -341,6 +360,8 @@ export interface AppConfig {
     /** Failed token-endpoint logins per client (address) per window before 429 (SANDBOX_AUTH_FAILURE*). */
     authFailuresPerWindow: number;
     authFailureWindowMs: number;
+    /** SANDBOX_IDEMPOTENCY_KEYS: false when the sandbox ignores a create's Idempotency-Key. */
+    idempotencyKeys: boolean;
   };
   /** `previousSecret`: WEBHOOK_SECRET_PREVIOUS, signed with too while a rotation is under way. */
   webhook: { url: string; secret: string; previousSecret?: string } | undefined;
@@ -473,6 +494,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, opts: LoadCo
       rateLimitPerWindow: env.CXONE_RATE_LIMIT_PER_MIN,
       rateLimitWindowMs: env.CXONE_RATE_LIMIT_WINDOW_MS,
       timeoutMs: env.CXONE_TIMEOUT_MS,
+      createIdempotency: env.CXONE_CREATE_IDEMPOTENCY,
     },
     sandbox: {
       port: env.SANDBOX_PORT,
@@ -484,6 +506,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, opts: LoadCo
       rateLimitWindowMs: env.SANDBOX_RATE_LIMIT_WINDOW_MS,
       authFailuresPerWindow: env.SANDBOX_AUTH_FAILURES_PER_MIN,
       authFailureWindowMs: env.SANDBOX_AUTH_FAILURE_WINDOW_MS,
+      idempotencyKeys: env.SANDBOX_IDEMPOTENCY_KEYS === 'honoured',
     },
     webhook:
       env.WEBHOOK_URL && env.WEBHOOK_SECRET

@@ -543,6 +543,11 @@ export class LaunchStore {
     return this.write(launchId, fields, 'unfinished');
   }
 
+  /** Takes back a create's mark (`createSentAt`): its create was not carried out. False as for update. */
+  async forgetCreateSent(launchId: string): Promise<boolean> {
+    return this.write(launchId, {}, 'unfinished', { remove: ['createSentAt'] });
+  }
+
   /**
    * The campaign the launch created on CXone, recorded before anything else can fail (a retry then
    * reads it instead of creating another), with the marker `launchOfCampaign` reads until the launch

@@ -337,7 +337,8 @@ async function noteCleanupMissing(ctx: AppContext, campaignId: string, launchId:
  * CXone with no launch naming it. The create is sent once more with the same Idempotency-Key, which
  * gets back the campaign CXone made for it (or makes it now): recorded on the launch as any created
  * campaign is, so the failure cancels it. Returns, when CXone does not answer this either, what the
- * launch's `cleanupError` says instead.
+ * launch's `cleanupError` says instead — and so, without sending anything, for a create sent with no
+ * key (CXONE_CREATE_IDEMPOTENCY=none), which cannot be asked for again.
  */
 export async function findUnansweredCreate(
   deps: Deps,
@@ -345,6 +346,23 @@ export async function findUnansweredCreate(
   attempt: number,
 ): Promise<string | undefined> {
   const { ctx, launches } = deps;
+  // Sent without a key (CXONE_CREATE_IDEMPOTENCY=none, launch-create.ts): asked again, it would make
+  // another campaign and never find this one. Without the mark, no create of this launch may have been
+  // carried out: nothing to find.
+  const sentAt = (await launches.get(data.launchId))?.createSentAt;
+  if (sentAt !== undefined || ctx.config.cxone.createIdempotency === 'none') {
+    if (sentAt === undefined) return undefined;
+    ctx.logger.error(
+      { launchId: data.launchId, createSentAt: sentAt },
+      'a failed launch sent a create without an Idempotency-Key and recorded no answer: check CXone by hand',
+    );
+    return (
+      `CXone may have created the campaign: a create sent at ${sentAt} without an Idempotency-Key ` +
+      `(CXONE_CREATE_IDEMPOTENCY=none) recorded no answer, and sending it again would make another ` +
+      `campaign; check CXone by hand for a campaign named ${JSON.stringify(data.config.name)} created ` +
+      'since then, and cancel it if there is one'
+    );
+  }
   const idempotencyKey = launchIdempotencyKey(data.launchId);
   if (!createKeyStillRemembered(data.requestedAt, ctx.clock.now())) {
     // CXone may have forgotten the key: the re-send would make a second campaign (cancelled at once)

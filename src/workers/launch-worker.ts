@@ -3,8 +3,6 @@ import { createCampaignStore } from '../shared/campaign-store.js';
 import { recordDeploymentOverrides } from '../shared/compliance/overrides.js';
 import { StartWindowPassedError } from '../shared/compliance/start-at-send.js';
 import type { AppContext } from '../shared/context.js';
-import { launchIdempotencyKey } from '../shared/cxone/idempotency.js';
-import { toCreateCampaignRequest } from '../shared/cxone/to-wire.js';
 import type { CampaignResource, CampaignStatus } from '../shared/cxone/wire.js';
 import { ACTIVATE_JOB, activateJobId, launchJobSchema, type ActivateJob } from '../shared/jobs.js';
 import { QUEUES } from '../shared/keys.js';
@@ -28,6 +26,7 @@ import {
   describe,
 } from './launch-deps.js';
 import { transition } from './launch-transition.js';
+import { createLaunchCampaign } from './launch-create.js';
 import { activateNow } from './launch-activate-now.js';
 import { takeoverMark, takeOverStartedDraft } from './launch-takeover.js';
 import {
@@ -132,11 +131,7 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
       else if (found.kind === 'active') plannedFrom = found.plannedFrom;
     };
     if (!campaignId) {
-      const created = await ctx.cxone.createCampaign(toCreateCampaignRequest(data.config), {
-        priority: 'control',
-        attempt,
-        idempotencyKey: launchIdempotencyKey(data.launchId),
-      });
+      const created = await createLaunchCampaign(deps, data, attempt, launch);
       campaignId = created.id;
       createdVersion = created.version;
       // Recorded before anything else can fail: a retry then reads this campaign instead of creating.

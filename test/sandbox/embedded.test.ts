@@ -2,7 +2,11 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { runSandboxRole } from '../../src/sandbox/cli-entry.js';
-import { fleetBudgetOverSandbox, startEmbeddedSandbox } from '../../src/sandbox/embedded.js';
+import {
+  fleetBudgetOverSandbox,
+  sandboxOptionsFromConfig,
+  startEmbeddedSandbox,
+} from '../../src/sandbox/embedded.js';
 import { ConfigError, loadConfig } from '../../src/shared/config.js';
 import { silentLogger, type Logger } from '../../src/shared/logger.js';
 import { call, tokenFor } from './helpers.js';
@@ -95,6 +99,13 @@ describe('embedded and standalone sandbox', () => {
     } finally {
       await sandbox.close();
     }
+  });
+
+  it("honours a create's Idempotency-Key unless SANDBOX_IDEMPOTENCY_KEYS=ignored", () => {
+    const optionsOf = (env: NodeJS.ProcessEnv) =>
+      sandboxOptionsFromConfig(loadConfig({ HOST: '127.0.0.1', ...env }), silentLogger);
+    expect(optionsOf({}).idempotencyKeys).toBe(true);
+    expect(optionsOf({ SANDBOX_IDEMPOTENCY_KEYS: 'ignored' }).idempotencyKeys).toBe(false);
   });
 
   it("defaults to CXone's 100 a minute whatever the fleet is told, and warns only when the fleet is told more", () => {

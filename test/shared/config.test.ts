@@ -164,6 +164,24 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads whether creates carry an Idempotency-Key, and whether the sandbox honours one, naming a bad value', () => {
+    expect(loadConfig({}).cxone.createIdempotency).toBe('key');
+    expect(loadConfig({}).sandbox.idempotencyKeys).toBe(true);
+    const without = loadConfig({ CXONE_CREATE_IDEMPOTENCY: 'none', SANDBOX_IDEMPOTENCY_KEYS: 'ignored' });
+    expect(without.cxone.createIdempotency).toBe('none');
+    expect(without.sandbox.idempotencyKeys).toBe(false);
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ CXONE_CREATE_IDEMPOTENCY: 'maybe', SANDBOX_IDEMPOTENCY_KEYS: 'yes' });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error?.problems).toEqual([
+      expect.stringMatching(/^CXONE_CREATE_IDEMPOTENCY: .*"key".*"none".*\(got "maybe"\)$/),
+      expect.stringMatching(/^SANDBOX_IDEMPOTENCY_KEYS: .*"honoured".*"ignored".*\(got "yes"\)$/),
+    ]);
+  });
+
   it('refuses a key prefix that is not a hash tag (Redis Cluster needs one slot)', () => {
     expect(() => loadConfig({ KEY_PREFIX: 'cxo' })).toThrow(/KEY_PREFIX/);
   });

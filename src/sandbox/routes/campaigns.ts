@@ -44,7 +44,8 @@ export function parseIfMatch(raw: string | string[] | undefined): number | undef
 export async function registerCampaignRoutes(app: FastifyInstance, state: SandboxState): Promise<void> {
   app.post('/api/v2/campaigns', async (request, reply) => {
     const grant = grantOf(request);
-    const key = idempotencyKey(request);
+    // A platform without the feature neither reads nor checks the header.
+    const key = state.idempotencyKeys ? idempotencyKey(request) : undefined;
     if (key !== undefined) {
       const previous = state.idempotency.lookup(grant.tenant, key, request.body);
       if (previous.kind === 'replay') {

@@ -31,6 +31,26 @@ export class CxoneCreateOutcomeUnknownError extends CxoneError {
   }
 }
 
+/**
+ * A launch whose earlier run sent its create without an Idempotency-Key (CXONE_CREATE_IDEMPOTENCY=none)
+ * and recorded no answer — it died with the create in flight, or the answer was lost: CXone may hold
+ * the campaign, and a create sent again could not be told from a new one. Not retryable: a person
+ * looks in CXone.
+ */
+export class CreateSentUnansweredError extends CxoneError {
+  readonly kind = 'unavailable';
+  readonly retryable = false;
+  constructor(launchId: string, sentAt: string, campaignName: string) {
+    super(
+      `an earlier run of launch ${launchId} sent its create at ${sentAt} and recorded no answer, and ` +
+        'creates carry no Idempotency-Key (CXONE_CREATE_IDEMPOTENCY=none), so it is not sent again: ' +
+        `CXone may hold the campaign; look for one named ${JSON.stringify(campaignName)} created since ` +
+        'then, cancel it if there is one, and launch again',
+      { endpoint: CXONE_ENDPOINTS.createCampaign },
+    );
+  }
+}
+
 /** Whether CXone may have acted on a request that failed with `err`. */
 export function mayHaveReachedCxone(err: CxoneUnavailableError): boolean {
   if (err.status !== undefined) return true;
@@ -47,6 +67,7 @@ export function mayHaveReachedCxone(err: CxoneUnavailableError): boolean {
  * and the client waits for a fresh token to send it again, the write not leaving a second time. Pure.
  */
 export function mayHaveBeenApplied(err: unknown): boolean {
+  if (err instanceof CxoneCreateOutcomeUnknownError) return true;
   if (err instanceof CxoneError && err.endpoint === CXONE_ENDPOINTS.token) return false;
   if (err instanceof CxoneUnavailableError) return mayHaveReachedCxone(err);
   if (err instanceof CxoneMalformedResponseError) return true;

@@ -60,6 +60,12 @@ export const launchRecordSchema = z.object({
       "A failed launch whose cleanup failed for good, no stop pending: CXone answered 404 for its campaign (the cancel or its stop), or the stop it names had failed — why (the stop's id, and its error); or its campaign was left running, not cancelled, because it was started outside the orchestrator (in CXone); or, naming no campaign, a create CXone may have carried out that could not be asked for again, or not safely once CXone may have forgotten its key (its Idempotency-Key, the name to look for; check CXone by hand)",
     ),
   /**
+   * With CXONE_CREATE_IDEMPOTENCY=none: when a run's create was about to leave for CXone; taken back
+   * when its failure proves it was not carried out. A later run finding it and no `campaignId` sends
+   * no create (launch-create.ts).
+   */
+  createSentAt: z.string().optional(),
+  /**
    * Set, to the failure's reason, once a failure has claimed the launch (`claimFailure`) and until
    * it is recorded failed. From then on no run may record a campaign or a success on it; a run or
    * handler that finds it set finishes the failure.
@@ -69,11 +75,11 @@ export const launchRecordSchema = z.object({
 
 /**
  * GET /v1/launches/:launchId: the record without its internal fields (who asked, the idempotency
- * key, a failure's claim), as a named stop's own record may settle it (routes/launches.ts); loose,
+ * key, a failure's claim, a create's mark), as a named stop's own record may settle it (routes/launches.ts); loose,
  * as the document has always had it.
  */
 export const launchStatusSchema = launchRecordSchema
-  .omit({ actor: true, idempotencyKey: true, failing: true })
+  .omit({ actor: true, idempotencyKey: true, failing: true, createSentAt: true })
   .loose();
 /** What GET /v1/launches/:launchId builds. */
 export type LaunchStatusBody = ResponseBody<typeof launchStatusSchema>;

@@ -1,0 +1,131 @@
+import { DateTime } from 'luxon';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { submitLaunch } from '../../src/producers/launch-submit.js';
+import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
+import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
+import { launchJobSchema } from '../../src/shared/jobs.js';
+import { findUnansweredCreate } from '../../src/workers/launch-cleanup.js';
+import { processLaunch } from '../../src/workers/launch-worker.js';
+import { campaignConfig, startStack, type Stack } from '../e2e/stack.js';
+import { sandboxCounters } from '../support/sandbox-counters.js';
+import { scriptFaults, type FaultScript } from '../support/sandbox-faults.js';
+import { launchDeps, lastAttemptLaunch } from './last-attempt.js';
+
+/**
+ * CXONE_CREATE_IDEMPOTENCY=none, against a sandbox that ignores Idempotency-Key
+ * (SANDBOX_IDEMPOTENCY_KEYS=ignored), as a platform without the feature the v2 contract does not
+ * promise: no create is ever sent twice for one launch, since CXone could not tell it from a new one —
+ * a create whose outcome is unknown fails the launch naming the campaign to look for, never a second
+ * campaign dialing the same list. Real Redis, the sandbox over HTTP with scripted faults.
+ */
+describe('a launch whose creates carry no Idempotency-Key', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({
+      api: false,
+      env: { CXONE_CREATE_IDEMPOTENCY: 'none' },
+      sandbox: { idempotencyKeys: false },
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  const script = (body: FaultScript) =>
+    scriptFaults(stack.sandbox, { endpoint: CXONE_ENDPOINTS.createCampaign, ...body });
+  const campaignsNamed = async (name: string) =>
+    (
+      (await (await fetch(`${stack.sandbox.url}/__sandbox/campaigns`)).json()) as {
+        campaigns: { id: string; name: string }[];
+      }
+    ).campaigns.filter((c) => c.name === name);
+  const creates = async () => (await sandboxCounters(stack.sandbox))[CXONE_ENDPOINTS.createCampaign];
+
+  /** A launch starting in an hour, its job as its first run sees it. */
+  async function firstAttemptLaunch(name: string) {
+    const config = campaignConfigSchema.parse(
+      campaignConfig({ name, startDateTime: DateTime.now().plus({ hours: 1 }).toISO() ?? '' }),
+    );
+    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
+    const job = (await stack.ctx.queues.launch.getJob(launchId))!;
+    return { launchId, job };
+  }
+
+  it('creates without a key, marks the create before it leaves, and schedules the campaign', async () => {
+    const { launchId, job } = await firstAttemptLaunch('No key 1');
+    const deps = launchDeps(stack.ctx);
+    await expect(processLaunch(deps, job)).resolves.toMatchObject({ outcome: 'succeeded' });
+    const made = await campaignsNamed('No key 1');
+    expect(made).toHaveLength(1);
+    expect(await deps.launches.get(launchId)).toMatchObject({
+      status: 'succeeded',
+      campaignId: made[0]!.id,
+      createSentAt: expect.any(String),
+    });
+  });
+
+  it('fails a launch whose create CXone carried out but whose answer was lost, sending no second create', async () => {
+    const { launchId, job } = await firstAttemptLaunch('No key 2');
+    const deps = launchDeps(stack.ctx);
+    await script({ failNext: 1, status: 502, applied: true });
+
+    await expect(processLaunch(deps, job)).rejects.toThrow();
+
+    // The one campaign the lost answer made, and no other: a retry would have made a second.
+    expect(await campaignsNamed('No key 2')).toHaveLength(1);
+    const record = await deps.launches.get(launchId);
+    expect(record).toMatchObject({ status: 'failed' });
+    expect(record?.campaignId).toBeUndefined();
+    expect(record?.error).toMatch(/may have been created on CXone.*no Idempotency-Key/);
+  });
+
+  it('sends nothing for a launch whose earlier run died with its create in flight, and says what to look for', async () => {
+    const { launchId, job } = await firstAttemptLaunch('No key 3');
+    const deps = launchDeps(stack.ctx);
+    // What a run leaves that marked its create and died before CXone's answer was recorded.
+    expect(await deps.launches.update(launchId, { createSentAt: '2026-03-04T12:00:00.000Z' })).toBe(true);
+    const before = await creates();
+
+    await expect(processLaunch(deps, job)).rejects.toThrow(/sent its create at 2026-03-04T12:00:00.000Z/);
+
+    expect(await creates()).toEqual(before);
+    expect(await campaignsNamed('No key 3')).toEqual([]);
+    const record = await deps.launches.get(launchId);
+    expect(record).toMatchObject({ status: 'failed' });
+    expect(record?.error).toContain('CXONE_CREATE_IDEMPOTENCY=none');
+    expect(record?.error).toContain('"No key 3"');
+  });
+
+  it('takes the mark back when CXone refused the create, and the retry makes the one campaign', async () => {
+    const { launchId, job } = await firstAttemptLaunch('No key 4');
+    const deps = launchDeps(stack.ctx);
+    await script({ failNext: 1, status: 429, retryAfterSeconds: 1 });
+
+    // Re-queued as BullMQ's rate-limit error, after the fleet-wide penalty.
+    await expect(processLaunch(deps, job)).rejects.toThrow('bullmq:rateLimitExceeded');
+    expect((await deps.launches.get(launchId))?.createSentAt).toBeUndefined();
+    expect(await campaignsNamed('No key 4')).toEqual([]);
+
+    await expect(processLaunch(deps, job)).resolves.toMatchObject({ outcome: 'succeeded' });
+    expect(await campaignsNamed('No key 4')).toHaveLength(1);
+  });
+
+  it("a given-up launch's cleanup names the create it cannot ask for again, and sends nothing", async () => {
+    const { launchId, job } = await lastAttemptLaunch(stack.ctx, {}, { name: 'No key 5' });
+    const deps = launchDeps(stack.ctx);
+    await deps.launches.update(launchId, { createSentAt: '2026-03-04T12:00:00.000Z' });
+    const before = await creates();
+
+    const said = await findUnansweredCreate(deps, launchJobSchema.parse(job.data), 1);
+
+    expect(said).toContain('CXone may have created the campaign');
+    expect(said).toContain('"No key 5"');
+    expect(await creates()).toEqual(before);
+    // Without the mark, no create of this launch may have been carried out: nothing to find.
+    const other = await lastAttemptLaunch(stack.ctx, {}, { name: 'No key 6' });
+    await expect(
+      findUnansweredCreate(deps, launchJobSchema.parse(other.job.data), 1),
+    ).resolves.toBeUndefined();
+    expect(await creates()).toEqual(before);
+  });
+});
