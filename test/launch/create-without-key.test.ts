@@ -6,7 +6,7 @@ import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { launchJobSchema } from '../../src/shared/jobs.js';
 import { findUnansweredCreate } from '../../src/workers/launch-cleanup.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
-import { campaignConfig, startStack, type Stack } from '../e2e/stack.js';
+import { campaignConfig, launchAndWait, startStack, type Stack } from '../e2e/stack.js';
 import { sandboxCounters } from '../support/sandbox-counters.js';
 import { scriptFaults, type FaultScript } from '../support/sandbox-faults.js';
 import { launchDeps, lastAttemptLaunch } from './last-attempt.js';
@@ -127,5 +127,50 @@ describe('a launch whose creates carry no Idempotency-Key', () => {
       findUnansweredCreate(deps, launchJobSchema.parse(other.job.data), 1),
     ).resolves.toBeUndefined();
     expect(await creates()).toEqual(before);
+  });
+});
+
+describe('launching through the API and the launch worker, with creates that carry no Idempotency-Key', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({
+      launchWorker: true,
+      env: { CXONE_CREATE_IDEMPOTENCY: 'none' },
+      sandbox: { idempotencyKeys: false },
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  const campaignsNamed = async (name: string) =>
+    (
+      (await (await fetch(`${stack.sandbox.url}/__sandbox/campaigns`)).json()) as {
+        campaigns: { id: string; name: string }[];
+      }
+    ).campaigns.filter((c) => c.name === name);
+  const config = (name: string) =>
+    campaignConfig({ name, startDateTime: DateTime.now().plus({ hours: 1 }).toISO() ?? '' });
+
+  it('launches a campaign once, and the launch shows no internal mark', async () => {
+    const launch = await launchAndWait(stack, config('No key API 1'));
+    const made = await campaignsNamed('No key API 1');
+    expect(made).toHaveLength(1);
+    expect(launch).toMatchObject({ status: 'succeeded', campaignId: made[0]!.id });
+    expect(launch).not.toHaveProperty('createSentAt');
+  });
+
+  it('fails a launch whose create answer was lost without retrying it, telling the caller what to look for', async () => {
+    await scriptFaults(stack.sandbox, {
+      endpoint: CXONE_ENDPOINTS.createCampaign,
+      failNext: 1,
+      status: 504,
+      applied: true,
+    });
+    const launch = await launchAndWait(stack, config('No key API 2'));
+    expect(await campaignsNamed('No key API 2')).toHaveLength(1);
+    expect(launch).toMatchObject({ status: 'failed' });
+    expect(launch).not.toHaveProperty('campaignId');
+    expect(String(launch.error)).toMatch(/may have been created on CXone/);
   });
 });
