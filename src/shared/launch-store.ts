@@ -332,6 +332,42 @@ return raw
 `;
 
 /**
+ * Marks a launch's create about to leave without an Idempotency-Key (launch-create.ts), unless one may
+ * have left already: the launch names a campaign, or another run's mark is there (a run that lost its
+ * job's lock to this one, or died with its create in flight) — two runs must never both send one.
+ * KEYS[1] launch hash; ARGV[1] when (ISO), ARGV[2] this run's token, ARGV[3] updatedAt. Answers 1 when
+ * marked; 0 when the launch is finished, claimed by a failure, or gone; else the mark already there (its
+ * `createSentAt`, or '' when the launch names a campaign).
+ */
+const MARK_CREATE_SCRIPT = `
+local f = redis.call('HMGET', KEYS[1], 'status', 'failing', 'createSentAt', 'campaignId')
+if not f[1] or f[1] == 'succeeded' or f[1] == 'failed' or f[2] then
+  return 0
+end
+if f[3] then
+  return f[3]
+end
+if f[4] then
+  return ''
+end
+redis.call('HSET', KEYS[1], 'createSentAt', ARGV[1], 'createSentBy', ARGV[2], 'updatedAt', ARGV[3])
+return 1
+`;
+
+/** Takes a run's create mark back, only while it is still that run's (KEYS[1] launch hash; ARGV[1] its token). */
+const FORGET_CREATE_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'createSentBy') ~= ARGV[1] then
+  return 0
+end
+redis.call('HDEL', KEYS[1], 'createSentAt', 'createSentBy')
+return 1
+`;
+
+/** What `markCreateSent` found: marked for this run, or why not. */
+export type CreateMark =
+  { kind: 'marked' } | { kind: 'unfinished' } | { kind: 'sent'; at: string } | { kind: 'created' };
+
+/**
  * A failure's claim on a launch: unless it has finished, marks it `failing` (keeping the first claim's
  * reason) and returns the campaign it names at that moment — the one the failure must clean up. From
  * then on `recordCreated` and a success are refused, so no run can add a campaign or an outcome the
@@ -543,9 +579,29 @@ export class LaunchStore {
     return this.write(launchId, fields, 'unfinished');
   }
 
-  /** Takes back a create's mark (`createSentAt`): its create was not carried out. False as for update. */
-  async forgetCreateSent(launchId: string): Promise<boolean> {
-    return this.write(launchId, {}, 'unfinished', { remove: ['createSentAt'] });
+  /**
+   * Marks the launch's create (sent without an Idempotency-Key) as about to leave, for this run
+   * (`token`), unless one may have left already (MARK_CREATE_SCRIPT).
+   */
+  async markCreateSent(launchId: string, token: string): Promise<CreateMark> {
+    const now = this.now();
+    const answer = (await evalScript(
+      this.redis,
+      MARK_CREATE_SCRIPT,
+      1,
+      this.keys.launch(launchId),
+      now,
+      token,
+      now,
+    )) as number | string;
+    if (answer === 1) return { kind: 'marked' };
+    if (answer === 0) return { kind: 'unfinished' };
+    return answer === '' ? { kind: 'created' } : { kind: 'sent', at: String(answer) };
+  }
+
+  /** Takes back this run's create mark (its create was not carried out); another run's is left. */
+  async forgetCreateSent(launchId: string, token: string): Promise<boolean> {
+    return (await evalScript(this.redis, FORGET_CREATE_SCRIPT, 1, this.keys.launch(launchId), token)) === 1;
   }
 
   /**

@@ -349,8 +349,19 @@ export async function findUnansweredCreate(
   // Sent without a key (CXONE_CREATE_IDEMPOTENCY=none, launch-create.ts): asked again, it would make
   // another campaign and never find this one. Without the mark, no create of this launch may have been
   // carried out: nothing to find.
-  const sentAt = (await launches.get(data.launchId))?.createSentAt;
-  if (sentAt !== undefined || ctx.config.cxone.createIdempotency === 'none') {
+  const keyless = ctx.config.cxone.createIdempotency === 'none';
+  let sentAt: string | undefined;
+  try {
+    sentAt = (await launches.get(data.launchId))?.createSentAt;
+  } catch (err) {
+    // Unread (Redis failing): the failure is still recorded. Without a key, as if a create had left.
+    ctx.logger.warn(
+      { launchId: data.launchId, err: (err as Error).message },
+      "could not read whether the failed launch's create left without a key",
+    );
+    if (keyless) sentAt = 'an unknown time';
+  }
+  if (sentAt !== undefined || keyless) {
     if (sentAt === undefined) return undefined;
     ctx.logger.error(
       { launchId: data.launchId, createSentAt: sentAt },

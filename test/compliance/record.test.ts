@@ -165,6 +165,24 @@ describe('recordComplianceAction', () => {
     expect(await tc.audit.list(ID)).toEqual([]);
   });
 
+  it('writes nothing of a late action whose kept copies cannot be read, and rejects', async () => {
+    // A hand-damaged `late` field: read before the first write, so no event or record goes out alone.
+    await tc.ctx.redis.hset(complianceKeys(tc.ctx.keys, ID).state, 'late', 'not json');
+    await expect(
+      recordComplianceAction(tc.ctx, {
+        campaignId: ID,
+        kind: 'window_pause_landed',
+        details: { commandId: 'cmd_late', dueAt: '2026-03-03T01:00:00.000Z', lateByMs: 90_000 },
+        dedupeKey: `window-pause-landed:${ID}:cmd_late`,
+        event: 'campaign.compliance.paused',
+      }),
+    ).rejects.toThrow(/not a JSON array; nothing was written/);
+
+    expect(await tc.events.recent(50, ID)).toEqual([]);
+    expect(await tc.audit.list(ID)).toEqual([]);
+    expect(await tc.ctx.redis.llen(complianceKeys(tc.ctx.keys, ID).log)).toBe(0);
+  });
+
   it('announces, on the replay, an action whose event could not be written with it, and once', async () => {
     const resumed = {
       campaignId: ID,

@@ -4,7 +4,9 @@ import { submitLaunch } from '../../src/producers/launch-submit.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { launchJobSchema } from '../../src/shared/jobs.js';
+import { CreateSentUnansweredError } from '../../src/shared/cxone/outcome-unknown.js';
 import { findUnansweredCreate } from '../../src/workers/launch-cleanup.js';
+import { createLaunchCampaign } from '../../src/workers/launch-create.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
 import { campaignConfig, launchAndWait, startStack, type Stack } from '../e2e/stack.js';
 import { sandboxCounters } from '../support/sandbox-counters.js';
@@ -108,6 +110,26 @@ describe('a launch whose creates carry no Idempotency-Key', () => {
 
     await expect(processLaunch(deps, job)).resolves.toMatchObject({ outcome: 'succeeded' });
     expect(await campaignsNamed('No key 4')).toHaveLength(1);
+  });
+
+  it('sends no second create when another run of the launch marked its own after this run began', async () => {
+    const { launchId, job } = await firstAttemptLaunch('No key 7');
+    const deps = launchDeps(stack.ctx);
+    // This run read the launch unmarked; the other run (it lost the job's lock to this one, or this
+    // one to it) marked its create since, and its create is in flight.
+    expect(await deps.launches.markCreateSent(launchId, 'other-run')).toEqual({ kind: 'marked' });
+    const before = await creates();
+
+    await expect(
+      createLaunchCampaign(deps, launchJobSchema.parse(job.data), 1, { createSentAt: undefined }),
+    ).rejects.toBeInstanceOf(CreateSentUnansweredError);
+
+    expect(await creates()).toEqual(before);
+    // Nor can this run take the other's mark back.
+    expect(await deps.launches.forgetCreateSent(launchId, 'this-run')).toBe(false);
+    expect((await deps.launches.get(launchId))?.createSentAt).toEqual(expect.any(String));
+    expect(await deps.launches.forgetCreateSent(launchId, 'other-run')).toBe(true);
+    expect((await deps.launches.get(launchId))?.createSentAt).toBeUndefined();
   });
 
   it("a given-up launch's cleanup names the create it cannot ask for again, and sends nothing", async () => {

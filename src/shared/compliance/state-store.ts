@@ -237,8 +237,8 @@ export const LATE_ACTIONS_MAX = 200;
  * Appends one action to the campaign's compliance log, with the event announcing it and its audit
  * record when given, in one script (records-with-change.ts): a process that dies, or a Redis that
  * fails, between the entry and its paperwork can no longer leave an action in the report that its
- * receivers were never told of. The keys written are type-checked before the first write, so a script
- * that fails leaves nothing. KEYS[1] the log, KEYS[2] the state hash, then the records' KEYS; ARGV[1]
+ * receivers were never told of. The keys written are type-checked, and the late actions kept read,
+ * before the first write, so a script that fails leaves nothing. KEYS[1] the log, KEYS[2] the state hash, then the records' KEYS; ARGV[1]
  * the entry, ARGV[2] '1' when it counts against adherence, ARGV[3] ACTION_LOG_MAX, ARGV[4]
  * LATE_ACTIONS_MAX, ARGV[5…] the records' slots. The entry and its kept copy go together, so an entry
  * is never in the log without it (a report would then lose it with the log's oldest entries).
@@ -246,13 +246,22 @@ export const LATE_ACTIONS_MAX = 200;
 const APPEND_ACTION_SCRIPT = `${RECORDS_WITH_CHANGE_LUA}
 local records = check_records_at(3, 5)
 require_types(KEYS[1], 'list', KEYS[2], 'hash')
+local kept
+if ARGV[2] == '1' then
+  kept = {}
+  local raw = redis.call('HGET', KEYS[2], 'late')
+  if raw then
+    local ok, decoded = pcall(cjson.decode, raw)
+    if not ok or type(decoded) ~= 'table' then
+      error({ err = 'ERR the late actions kept in ' .. KEYS[2] .. ' are not a JSON array; nothing was written' })
+    end
+    kept = decoded
+  end
+end
 write_records(records)
 redis.call('LPUSH', KEYS[1], ARGV[1])
 redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[3]) - 1)
-if ARGV[2] == '1' then
-  local raw = redis.call('HGET', KEYS[2], 'late')
-  local kept = {}
-  if raw then kept = cjson.decode(raw) end
+if kept then
   table.insert(kept, ARGV[1])
   while #kept > tonumber(ARGV[4]) do table.remove(kept, 1) end
   redis.call('HSET', KEYS[2], 'late', cjson.encode(kept))

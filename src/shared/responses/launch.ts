@@ -65,6 +65,8 @@ export const launchRecordSchema = z.object({
    * no create (launch-create.ts).
    */
   createSentAt: z.string().optional(),
+  /** The run that wrote `createSentAt` (a token of its own), so that only it takes the mark back. */
+  createSentBy: z.string().optional(),
   /**
    * Set, to the failure's reason, once a failure has claimed the launch (`claimFailure`) and until
    * it is recorded failed. From then on no run may record a campaign or a success on it; a run or
@@ -79,7 +81,7 @@ export const launchRecordSchema = z.object({
  * as the document has always had it.
  */
 export const launchStatusSchema = launchRecordSchema
-  .omit({ actor: true, idempotencyKey: true, failing: true, createSentAt: true })
+  .omit({ actor: true, idempotencyKey: true, failing: true, createSentAt: true, createSentBy: true })
   .loose();
 /** What GET /v1/launches/:launchId builds. */
 export type LaunchStatusBody = ResponseBody<typeof launchStatusSchema>;
