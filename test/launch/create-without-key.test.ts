@@ -20,14 +20,22 @@ import { launchDeps, lastAttemptLaunch } from './last-attempt.js';
  * a create whose outcome is unknown fails the launch naming the campaign to look for, never a second
  * campaign dialing the same list. Real Redis, the sandbox over HTTP with scripted faults.
  */
+/** A stack whose fleet sends creates without a key, against a sandbox that ignores keys. */
+const keylessStack = (opts: { api?: false; launchWorker?: true }) =>
+  startStack({ ...opts, env: { CXONE_CREATE_IDEMPOTENCY: 'none' }, sandbox: { idempotencyKeys: false } });
+
+/** The campaigns of that name the stack's sandbox holds. */
+async function campaignsNamed(stack: Stack, name: string): Promise<{ id: string; name: string }[]> {
+  const res = await fetch(`${stack.sandbox.url}/__sandbox/campaigns`);
+  return ((await res.json()) as { campaigns: { id: string; name: string }[] }).campaigns.filter(
+    (c) => c.name === name,
+  );
+}
+
 describe('a launch whose creates carry no Idempotency-Key', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({
-      api: false,
-      env: { CXONE_CREATE_IDEMPOTENCY: 'none' },
-      sandbox: { idempotencyKeys: false },
-    });
+    stack = await keylessStack({ api: false });
   });
   afterAll(async () => {
     await stack?.close();
@@ -35,12 +43,6 @@ describe('a launch whose creates carry no Idempotency-Key', () => {
 
   const script = (body: FaultScript) =>
     scriptFaults(stack.sandbox, { endpoint: CXONE_ENDPOINTS.createCampaign, ...body });
-  const campaignsNamed = async (name: string) =>
-    (
-      (await (await fetch(`${stack.sandbox.url}/__sandbox/campaigns`)).json()) as {
-        campaigns: { id: string; name: string }[];
-      }
-    ).campaigns.filter((c) => c.name === name);
   const creates = async () => (await sandboxCounters(stack.sandbox))[CXONE_ENDPOINTS.createCampaign];
 
   /** A launch starting in an hour, its job as its first run sees it. */
@@ -57,7 +59,7 @@ describe('a launch whose creates carry no Idempotency-Key', () => {
     const { launchId, job } = await firstAttemptLaunch('No key 1');
     const deps = launchDeps(stack.ctx);
     await expect(processLaunch(deps, job)).resolves.toMatchObject({ outcome: 'succeeded' });
-    const made = await campaignsNamed('No key 1');
+    const made = await campaignsNamed(stack, 'No key 1');
     expect(made).toHaveLength(1);
     expect(await deps.launches.get(launchId)).toMatchObject({
       status: 'succeeded',
@@ -74,7 +76,7 @@ describe('a launch whose creates carry no Idempotency-Key', () => {
     await expect(processLaunch(deps, job)).rejects.toThrow();
 
     // The one campaign the lost answer made, and no other: a retry would have made a second.
-    expect(await campaignsNamed('No key 2')).toHaveLength(1);
+    expect(await campaignsNamed(stack, 'No key 2')).toHaveLength(1);
     const record = await deps.launches.get(launchId);
     expect(record).toMatchObject({ status: 'failed' });
     expect(record?.campaignId).toBeUndefined();
@@ -91,7 +93,7 @@ describe('a launch whose creates carry no Idempotency-Key', () => {
     await expect(processLaunch(deps, job)).rejects.toThrow(/sent its create at 2026-03-04T12:00:00.000Z/);
 
     expect(await creates()).toEqual(before);
-    expect(await campaignsNamed('No key 3')).toEqual([]);
+    expect(await campaignsNamed(stack, 'No key 3')).toEqual([]);
     const record = await deps.launches.get(launchId);
     expect(record).toMatchObject({ status: 'failed' });
     expect(record?.error).toContain('CXONE_CREATE_IDEMPOTENCY=none');
@@ -106,10 +108,10 @@ describe('a launch whose creates carry no Idempotency-Key', () => {
     // Re-queued as BullMQ's rate-limit error, after the fleet-wide penalty.
     await expect(processLaunch(deps, job)).rejects.toThrow('bullmq:rateLimitExceeded');
     expect((await deps.launches.get(launchId))?.createSentAt).toBeUndefined();
-    expect(await campaignsNamed('No key 4')).toEqual([]);
+    expect(await campaignsNamed(stack, 'No key 4')).toEqual([]);
 
     await expect(processLaunch(deps, job)).resolves.toMatchObject({ outcome: 'succeeded' });
-    expect(await campaignsNamed('No key 4')).toHaveLength(1);
+    expect(await campaignsNamed(stack, 'No key 4')).toHaveLength(1);
   });
 
   it('sends no second create when another run of the launch marked its own after this run began', async () => {
@@ -155,28 +157,17 @@ describe('a launch whose creates carry no Idempotency-Key', () => {
 describe('launching through the API and the launch worker, with creates that carry no Idempotency-Key', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({
-      launchWorker: true,
-      env: { CXONE_CREATE_IDEMPOTENCY: 'none' },
-      sandbox: { idempotencyKeys: false },
-    });
+    stack = await keylessStack({ launchWorker: true });
   });
   afterAll(async () => {
     await stack?.close();
   });
-
-  const campaignsNamed = async (name: string) =>
-    (
-      (await (await fetch(`${stack.sandbox.url}/__sandbox/campaigns`)).json()) as {
-        campaigns: { id: string; name: string }[];
-      }
-    ).campaigns.filter((c) => c.name === name);
   const config = (name: string) =>
     campaignConfig({ name, startDateTime: DateTime.now().plus({ hours: 1 }).toISO() ?? '' });
 
   it('launches a campaign once, and the launch shows no internal mark', async () => {
     const launch = await launchAndWait(stack, config('No key API 1'));
-    const made = await campaignsNamed('No key API 1');
+    const made = await campaignsNamed(stack, 'No key API 1');
     expect(made).toHaveLength(1);
     expect(launch).toMatchObject({ status: 'succeeded', campaignId: made[0]!.id });
     expect(launch).not.toHaveProperty('createSentAt');
@@ -190,7 +181,7 @@ describe('launching through the API and the launch worker, with creates that car
       applied: true,
     });
     const launch = await launchAndWait(stack, config('No key API 2'));
-    expect(await campaignsNamed('No key API 2')).toHaveLength(1);
+    expect(await campaignsNamed(stack, 'No key API 2')).toHaveLength(1);
     expect(launch).toMatchObject({ status: 'failed' });
     expect(launch).not.toHaveProperty('campaignId');
     expect(String(launch.error)).toMatch(/may have been created on CXone/);
