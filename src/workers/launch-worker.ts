@@ -137,12 +137,23 @@ export async function processLaunch(deps: Deps, job: Job, token?: string): Promi
       // Recorded before anything else can fail: a retry then reads this campaign instead of creating.
       // Its campaign_created record is written by the same script, so the campaign is never known to
       // the launch without it.
-      const recorded = await launches.recordCreated(
-        data.launchId,
-        campaignId,
-        created.version,
-        auditWithChange(ctx, campaignCreatedRecord(data, campaignId, created.version)),
-      );
+      const recorded = await launches
+        .recordCreated(
+          data.launchId,
+          campaignId,
+          created.version,
+          auditWithChange(ctx, campaignCreatedRecord(data, campaignId, created.version)),
+        )
+        .catch((err: unknown) => {
+          // The only place the campaign's id is known if the launch cannot record it (Redis failing).
+          log.error(
+            { campaignId: created.id, version: created.version, err: describe(err) },
+            ctx.config.cxone.createIdempotency === 'key'
+              ? 'CXone created the campaign and the launch could not record it; its retry asks CXone for it again by its Idempotency-Key'
+              : 'CXone created the campaign and the launch could not record it; without an Idempotency-Key it cannot be asked for again and the launch will fail: cancel this campaign in CXone',
+          );
+          throw err;
+        });
       if (!recorded) return await abandonLateCampaign(deps, data, created, attempt);
       named = true;
       createdHere = true;

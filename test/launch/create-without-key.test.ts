@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { submitLaunch } from '../../src/producers/launch-submit.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
@@ -132,6 +133,30 @@ describe('a launch whose creates carry no Idempotency-Key', () => {
     expect((await deps.launches.get(launchId))?.createSentAt).toEqual(expect.any(String));
     expect(await deps.launches.forgetCreateSent(launchId, 'other-run')).toBe(true);
     expect((await deps.launches.get(launchId))?.createSentAt).toBeUndefined();
+  });
+
+  it('names the campaign to cancel in the log when CXone created it and the launch could not record it', async () => {
+    const { launchId, job } = await firstAttemptLaunch('No key 8');
+    const base = launchDeps(stack.ctx);
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    // CXone answers the create; writing it on the launch fails (a Redis blip).
+    const launches = Object.assign(Object.create(base.launches) as typeof base.launches, {
+      recordCreated: () => Promise.reject(new Error('Connection is closed.')),
+    });
+    const ctx = Object.assign(Object.create(stack.ctx) as typeof stack.ctx, { logger });
+
+    await expect(processLaunch({ ...base, ctx, launches }, job)).rejects.toThrow('Connection is closed.');
+
+    const made = await campaignsNamed(stack, 'No key 8');
+    expect(made).toHaveLength(1);
+    expect(lines.filter((l) => l.campaignId === made[0]!.id)).toEqual([
+      expect.objectContaining({ msg: expect.stringMatching(/cancel this campaign in CXone/) }),
+    ]);
+    // Its retry sends nothing, and fails the launch naming the campaign to look for.
+    await expect(processLaunch(base, job)).rejects.toThrow(/look for one named "No key 8"/);
+    expect(await campaignsNamed(stack, 'No key 8')).toHaveLength(1);
+    expect(await base.launches.get(launchId)).toMatchObject({ status: 'failed' });
   });
 
   it("a given-up launch's cleanup names the create it cannot ask for again, and sends nothing", async () => {
