@@ -18,8 +18,9 @@ import type { Deps } from './launch-deps.js';
  * run's mark or campaign is there. A failure that proves it was not carried out (never sent, or
  * refused with a 4xx) takes it back; anything else — a lost answer, a worker that died with the create
  * in flight — leaves it, and a later run that finds it with no campaign recorded sends nothing and
- * fails the launch naming what to look for in CXone (CreateSentUnansweredError). A create whose own answer was lost fails at once the same way
- * (CxoneCreateOutcomeUnknownError, from the client). `earlier` is the record as this run began it.
+ * fails the launch naming what to look for in CXone (CreateSentUnansweredError). A create whose own
+ * answer was lost fails at once the same way (CxoneCreateOutcomeUnknownError, from the client).
+ * `earlier` is the record as this run began it.
  */
 export async function createLaunchCampaign(
   deps: Deps,
