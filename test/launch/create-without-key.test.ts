@@ -10,9 +10,9 @@ import { findUnansweredCreate } from '../../src/workers/launch-cleanup.js';
 import { createLaunchCampaign } from '../../src/workers/launch-create.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
 import { campaignConfig, launchAndWait, startStack, type Stack } from '../e2e/stack.js';
-import { sandboxCounters } from '../support/sandbox-counters.js';
+import { sandboxCampaigns, sandboxCounters } from '../support/sandbox-counters.js';
 import { scriptFaults, type FaultScript } from '../support/sandbox-faults.js';
-import { launchDeps, lastAttemptLaunch } from './last-attempt.js';
+import { failingRecordCreated, launchDeps, lastAttemptLaunch } from './last-attempt.js';
 
 /**
  * CXONE_CREATE_IDEMPOTENCY=none, against a sandbox that ignores Idempotency-Key
@@ -26,12 +26,8 @@ const keylessStack = (opts: { api?: false; launchWorker?: true }) =>
   startStack({ ...opts, env: { CXONE_CREATE_IDEMPOTENCY: 'none' }, sandbox: { idempotencyKeys: false } });
 
 /** The campaigns of that name the stack's sandbox holds. */
-async function campaignsNamed(stack: Stack, name: string): Promise<{ id: string; name: string }[]> {
-  const res = await fetch(`${stack.sandbox.url}/__sandbox/campaigns`);
-  return ((await res.json()) as { campaigns: { id: string; name: string }[] }).campaigns.filter(
-    (c) => c.name === name,
-  );
-}
+const campaignsNamed = async (stack: Stack, name: string) =>
+  (await sandboxCampaigns(stack.sandbox)).filter((c) => c.name === name);
 
 describe('a launch whose creates carry no Idempotency-Key', () => {
   let stack: Stack;
@@ -141,9 +137,7 @@ describe('a launch whose creates carry no Idempotency-Key', () => {
     const lines: Record<string, unknown>[] = [];
     const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
     // CXone answers the create; writing it on the launch fails (a Redis blip).
-    const launches = Object.assign(Object.create(base.launches) as typeof base.launches, {
-      recordCreated: () => Promise.reject(new Error('Connection is closed.')),
-    });
+    const launches = failingRecordCreated(base.launches);
     const ctx = Object.assign(Object.create(stack.ctx) as typeof stack.ctx, { logger });
 
     await expect(processLaunch({ ...base, ctx, launches }, job)).rejects.toThrow('Connection is closed.');

@@ -5,7 +5,7 @@ import type { CampaignConfigInput } from '../../src/shared/campaign-config.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { AppContext } from '../../src/shared/context.js';
-import { createLaunchStore } from '../../src/shared/launch-store.js';
+import { createLaunchStore, type LaunchStore } from '../../src/shared/launch-store.js';
 import { campaignConfig } from '../e2e/stack.js';
 
 /**
@@ -33,4 +33,16 @@ export async function lastAttemptLaunch(
 /** The launch worker's dependencies on `ctx`, as the worker builds them, with a 30 s job lock. */
 export function launchDeps(ctx: AppContext) {
   return { ctx, launches: createLaunchStore(ctx), campaigns: createCampaignStore(ctx), lockMs: 30_000 };
+}
+
+/**
+ * `store` whose next `failures` writes of a created campaign on the launch (`recordCreated`) fail, as
+ * on a Redis blip after CXone answered the create; later ones go through.
+ */
+export function failingRecordCreated(store: LaunchStore, failures = 1): LaunchStore {
+  let left = failures;
+  return Object.assign(Object.create(store) as LaunchStore, {
+    recordCreated: (...args: Parameters<LaunchStore['recordCreated']>) =>
+      left-- > 0 ? Promise.reject(new Error('Connection is closed.')) : store.recordCreated(...args),
+  });
 }

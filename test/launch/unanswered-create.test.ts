@@ -5,8 +5,9 @@ import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { createLaunchStore } from '../../src/shared/launch-store.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
 import { startStack, type Stack } from '../e2e/stack.js';
+import { sandboxCampaigns } from '../support/sandbox-counters.js';
 import { scriptFaults, type FaultScript } from '../support/sandbox-faults.js';
-import { lastAttemptLaunch } from './last-attempt.js';
+import { failingRecordCreated, lastAttemptLaunch } from './last-attempt.js';
 
 /**
  * A launch given up while creating its campaign, its last create unanswered (a gateway's 502/504 after
@@ -27,12 +28,7 @@ describe('a launch that fails on an unanswered create', () => {
 
   const script = (body: FaultScript) =>
     scriptFaults(stack.sandbox, { endpoint: CXONE_ENDPOINTS.createCampaign, ...body });
-  const sandboxCampaigns = async () =>
-    (
-      (await (await fetch(`${stack.sandbox.url}/__sandbox/campaigns`)).json()) as {
-        campaigns: { id: string }[];
-      }
-    ).campaigns;
+  const campaigns = () => sandboxCampaigns(stack.sandbox);
 
   async function failOnLastAttempt() {
     const { launchId, job } = await lastAttemptLaunch(stack.ctx);
@@ -47,12 +43,12 @@ describe('a launch that fails on an unanswered create', () => {
   }
 
   it('cancels the campaign CXone made for a create whose answer was lost, and names it on the launch', async () => {
-    const before = (await sandboxCampaigns()).length;
+    const before = (await campaigns()).length;
     await script({ failNext: 1, status: 502, applied: true });
 
     const { record } = await failOnLastAttempt();
 
-    const made = (await sandboxCampaigns()).slice(before);
+    const made = (await campaigns()).slice(before);
     expect(made).toHaveLength(1);
     expect((await stack.ctx.cxone.getCampaign(made[0]!.id)).status).toBe('cancelled');
     expect(record).toMatchObject({
@@ -74,12 +70,12 @@ describe('a launch that fails on an unanswered create', () => {
     // CXone's own 503, nothing created: the launch cannot tell it from a gateway's after the commit, and
     // CXone offers no look-up by Idempotency-Key, so the create asked again makes the campaign now —
     // one campaign for the launch, a draft that never dials, cancelled at once.
-    const before = (await sandboxCampaigns()).length;
+    const before = (await campaigns()).length;
     await script({ failNext: 1, status: 503 });
 
     const { record } = await failOnLastAttempt();
 
-    const made = (await sandboxCampaigns()).slice(before);
+    const made = (await campaigns()).slice(before);
     expect(made).toHaveLength(1);
     expect((await stack.ctx.cxone.getCampaign(made[0]!.id)).status).toBe('cancelled');
     expect(record).toMatchObject({ status: 'failed', campaignId: made[0]!.id, cancelled: true });
@@ -90,12 +86,8 @@ describe('a launch that fails on an unanswered create', () => {
     const { launchId, job } = await lastAttemptLaunch(stack.ctx);
     const store = createLaunchStore(stack.ctx);
     // CXone created the campaign and answered; writing it on the launch failed once.
-    let blips = 1;
-    const launches = Object.assign(Object.create(store) as typeof store, {
-      recordCreated: (...args: Parameters<typeof store.recordCreated>) =>
-        blips-- > 0 ? Promise.reject(new Error('Connection is closed.')) : store.recordCreated(...args),
-    });
-    const before = (await sandboxCampaigns()).length;
+    const launches = failingRecordCreated(store);
+    const before = (await campaigns()).length;
 
     await expect(
       processLaunch(
@@ -104,7 +96,7 @@ describe('a launch that fails on an unanswered create', () => {
       ),
     ).rejects.toThrow();
 
-    const made = (await sandboxCampaigns()).slice(before);
+    const made = (await campaigns()).slice(before);
     expect(made).toHaveLength(1);
     expect((await stack.ctx.cxone.getCampaign(made[0]!.id)).status).toBe('cancelled');
     expect(await store.get(launchId)).toMatchObject({

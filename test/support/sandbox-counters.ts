@@ -13,3 +13,15 @@ export async function sandboxCounters(
   expect(res.status, 'GET /__sandbox/counters').toBe(200);
   return ((await res.json()) as { endpoints: Record<string, EndpointCounters> }).endpoints;
 }
+
+/**
+ * The campaigns the sandbox holds, in the order it created them (`GET /__sandbox/campaigns`,
+ * docs/sandbox.md): what one stack's CXone made, whatever else the test process made elsewhere.
+ */
+export async function sandboxCampaigns(
+  sandbox: Pick<RunningSandbox, 'url'>,
+): Promise<{ id: string; name: string }[]> {
+  const res = await fetch(`${sandbox.url}/__sandbox/campaigns`);
+  expect(res.status, 'GET /__sandbox/campaigns').toBe(200);
+  return ((await res.json()) as { campaigns: { id: string; name: string }[] }).campaigns;
+}
