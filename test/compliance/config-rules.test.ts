@@ -278,8 +278,8 @@ describe('recipient states', () => {
     expect(issues({ recipientStates: ['NY'], complianceTimeZone: 'America/New_York' })).toEqual([]);
   });
 
-  it('every encoded state row names its source', () => {
-    for (const rule of Object.values(STATE_RULES)) expect(rule.source).toMatch(/§/);
+  it('every encoded state row names its source, a statute or a regulation with its section', () => {
+    for (const rule of Object.values(STATE_RULES)) expect(rule.source).toMatch(/§|\bCMR \d+\.\d+/);
   });
 });
 

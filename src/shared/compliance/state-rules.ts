@@ -20,7 +20,12 @@ export interface StateRule {
   days?: Partial<Record<Weekday, DayHours | null>>;
   /** Telephone-solicitation calls to one person on one subject per rolling 24 h (enforced by the list's retry policy in CXone; reported here). */
   maxCallsPer24h?: number;
-  /** The statute, with section. */
+  /**
+   * A part of the state's rule this table cannot hold, shown with the row in the compliance report:
+   * days it forbids by date (state holidays), for which no calendar is encoded.
+   */
+  notEncoded?: string;
+  /** The statute or regulation, with section. */
   source: string;
 }
 
@@ -59,20 +64,54 @@ export const STATE_RULES: Readonly<Record<string, StateRule>> = {
     hours: { start: '08:00', end: '20:00' },
     source: 'Rev. Code Wash. § 80.36.390(2)',
   },
+  CT: {
+    code: 'CT',
+    name: 'Connecticut',
+    hours: { start: '09:00', end: '20:00' },
+    source: 'Conn. Gen. Stat. § 42-288a (hours as amended by P.A. 23-98, in force 2023-10-01)',
+  },
+  MA: {
+    code: 'MA',
+    name: 'Massachusetts',
+    hours: { start: '08:00', end: '20:00' },
+    source: '201 CMR 12.02(2), under M.G.L. c. 159C',
+  },
+  MS: {
+    code: 'MS',
+    name: 'Mississippi',
+    hours: { start: '08:00', end: '21:00' },
+    days: { sun: null },
+    // Its Public Service Commission's rule against calls on legal holidays went with the rules it
+    // repealed when enforcement passed to the Attorney General (2023); the Sunday ban is statute.
+    source: 'Miss. Code Ann. § 77-3-723(1) (Mississippi Telephone Solicitation Act)',
+  },
+  LA: {
+    code: 'LA',
+    name: 'Louisiana',
+    hours: { start: '08:00', end: '20:00' },
+    days: { sun: null },
+    notEncoded:
+      'no calls on days declared state holidays (La. Rev. Stat. § 45:811(3)), including those a governor declares; no holiday calendar is encoded, so keep those dates out of the campaign by hand',
+    source: 'La. Rev. Stat. § 45:811(2)–(3)',
+  },
+  RI: {
+    code: 'RI',
+    name: 'Rhode Island',
+    hours: { start: '09:00', end: '18:00' },
+    days: { sat: { start: '10:00', end: '17:00' }, sun: null },
+    notEncoded:
+      'no calls on state or federal holidays (R.I. Gen. Laws § 5-61-2, "hours of operation"); no holiday calendar is encoded, so keep those dates out of the campaign by hand',
+    source: 'R.I. Gen. Laws §§ 5-61-3.6 and 5-61-2 ("hours of operation")',
+  },
 };
 
 /**
  * Known to restrict calls beyond the federal rule (Sundays, holidays or shorter hours) but NOT
- * encoded: the exact terms and citations were not verified for this release. Campaigns to these
- * states get the federal rule only; legal review should turn each into a STATE_RULES row.
+ * encoded: the exact terms, citations or reach were not verified. Campaigns to these states get the
+ * federal rule only; legal review should turn each into a STATE_RULES row.
  */
 export const NOT_ENCODED: Readonly<Record<string, string>> = {
-  AL: 'Sunday and state-holiday restrictions on telephone solicitation (citation not verified)',
-  LA: 'Sunday and legal-holiday restrictions on telephonic solicitation (citation not verified)',
-  MS: 'Sunday restriction and shorter hours for telephone solicitation (citation not verified)',
-  RI: 'shorter weekday/Saturday hours, no Sundays or holidays (citation not verified)',
-  CT: 'shorter hours for telephonic sales calls after the 2023 amendments (citation not verified)',
-  MA: 'shorter hours for unsolicited telephonic sales calls (citation not verified)',
+  AL: "Sunday and state-holiday restrictions in the Alabama Public Service Commission's telephone rules, which bind telephone utilities rather than every telemarketer (citation not verified)",
 };
 
 /** USPS codes of the states, DC and the territories where US telemarketing law applies. */

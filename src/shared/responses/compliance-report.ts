@@ -27,7 +27,11 @@ const stateRuleSchema = z.object({
     .optional()
     .describe('Per-weekday overrides; null forbids calling that day'),
   maxCallsPer24h: z.number().int().optional(),
-  source: z.string().describe('The statute, with section'),
+  notEncoded: z
+    .string()
+    .optional()
+    .describe('A part of the rule the table cannot hold (days forbidden by date: state holidays)'),
+  source: z.string().describe('The statute or regulation, with section'),
 });
 
 const stateNotEncodedSchema = z.object({
