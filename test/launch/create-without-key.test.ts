@@ -1,18 +1,21 @@
-import { DateTime } from 'luxon';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { submitLaunch } from '../../src/producers/launch-submit.js';
-import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
 import { CXONE_ENDPOINTS } from '../../src/shared/cxone/wire.js';
 import { launchJobSchema } from '../../src/shared/jobs.js';
 import { CreateSentUnansweredError } from '../../src/shared/cxone/outcome-unknown.js';
 import { findUnansweredCreate } from '../../src/workers/launch-cleanup.js';
 import { createLaunchCampaign } from '../../src/workers/launch-create.js';
 import { processLaunch } from '../../src/workers/launch-worker.js';
-import { campaignConfig, launchAndWait, startStack, type Stack } from '../e2e/stack.js';
+import { launchAndWait, startStack, type Stack } from '../e2e/stack.js';
 import { sandboxCampaigns, sandboxCounters } from '../support/sandbox-counters.js';
 import { scriptFaults, type FaultScript } from '../support/sandbox-faults.js';
-import { failingRecordCreated, launchDeps, lastAttemptLaunch } from './last-attempt.js';
+import {
+  failingRecordCreated,
+  launchDeps,
+  lastAttemptLaunch,
+  startingInAnHour,
+  submitLaunchInAnHour,
+} from './last-attempt.js';
 
 /**
  * CXONE_CREATE_IDEMPOTENCY=none, against a sandbox that ignores Idempotency-Key
@@ -43,14 +46,7 @@ describe('a launch whose creates carry no Idempotency-Key', () => {
   const creates = async () => (await sandboxCounters(stack.sandbox))[CXONE_ENDPOINTS.createCampaign];
 
   /** A launch starting in an hour, its job as its first run sees it. */
-  async function firstAttemptLaunch(name: string) {
-    const config = campaignConfigSchema.parse(
-      campaignConfig({ name, startDateTime: DateTime.now().plus({ hours: 1 }).toISO() ?? '' }),
-    );
-    const { launchId } = await submitLaunch(stack.ctx, { config, actor: 'test' });
-    const job = (await stack.ctx.queues.launch.getJob(launchId))!;
-    return { launchId, job };
-  }
+  const firstAttemptLaunch = (name: string) => submitLaunchInAnHour(stack.ctx, { name });
 
   it('creates without a key, marks the create before it leaves, and schedules the campaign', async () => {
     const { launchId, job } = await firstAttemptLaunch('No key 1');
@@ -181,8 +177,7 @@ describe('launching through the API and the launch worker, with creates that car
   afterAll(async () => {
     await stack?.close();
   });
-  const config = (name: string) =>
-    campaignConfig({ name, startDateTime: DateTime.now().plus({ hours: 1 }).toISO() ?? '' });
+  const config = (name: string) => startingInAnHour({ name });
 
   it('launches a campaign once, and the launch shows no internal mark', async () => {
     const launch = await launchAndWait(stack, config('No key API 1'));

@@ -8,6 +8,21 @@ import type { AppContext } from '../../src/shared/context.js';
 import { createLaunchStore, type LaunchStore } from '../../src/shared/launch-store.js';
 import { campaignConfig } from '../e2e/stack.js';
 
+/** A campaign config (the e2e stack's) starting in an hour, with `config`'s fields over it. */
+export function startingInAnHour(config: Partial<CampaignConfigInput> = {}): CampaignConfigInput {
+  return campaignConfig({ startDateTime: DateTime.now().plus({ hours: 1 }).toISO() ?? '', ...config });
+}
+
+/** Submits a launch starting in an hour and returns its queued job as its first run sees it. */
+export async function submitLaunchInAnHour(
+  ctx: AppContext,
+  config: Partial<CampaignConfigInput> = {},
+): Promise<{ launchId: string; job: Job }> {
+  const parsed = campaignConfigSchema.parse(startingInAnHour(config));
+  const { launchId } = await submitLaunch(ctx, { config: parsed, actor: 'test' });
+  return { launchId, job: (await ctx.queues.launch.getJob(launchId)) as Job };
+}
+
 /**
  * Submits a launch starting in an hour and returns its queued job as a run on its last attempt sees
  * it, so any failure is final; `extra` overrides job members (e.g. `extendLock`), `config` fields of
@@ -18,11 +33,7 @@ export async function lastAttemptLaunch(
   extra: Partial<Job> = {},
   config: Partial<CampaignConfigInput> = {},
 ): Promise<{ launchId: string; job: Job }> {
-  const parsed = campaignConfigSchema.parse(
-    campaignConfig({ startDateTime: DateTime.now().plus({ hours: 1 }).toISO() ?? '', ...config }),
-  );
-  const { launchId } = await submitLaunch(ctx, { config: parsed, actor: 'test' });
-  const queued = (await ctx.queues.launch.getJob(launchId)) as Job;
+  const { launchId, job: queued } = await submitLaunchInAnHour(ctx, config);
   const job = Object.assign(Object.create(queued) as Job, {
     attemptsMade: (queued.opts.attempts ?? 1) - 1,
     ...extra,

@@ -1,5 +1,4 @@
 import type { Job, Worker } from 'bullmq';
-import { DateTime } from 'luxon';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LAUNCH_JOB, submitLaunch } from '../../src/producers/launch-submit.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
@@ -20,6 +19,7 @@ import {
 } from '../../src/workers/launch-sweep.js';
 import { createLaunchWorker, processLaunch } from '../../src/workers/launch-worker.js';
 import { campaignConfig, FAST_LOCKS, startStack, waitFor, type Stack } from '../e2e/stack.js';
+import { startingInAnHour } from './last-attempt.js';
 import { launchFailures, recording, type Recorded } from './recording.js';
 import { failedByScheduledSweep } from './sweep-helpers.js';
 
@@ -49,9 +49,7 @@ describe('launches whose job is gone before any worker began it', () => {
   let seq = 0;
   async function submit(opts: { idempotencyKey?: string; signal?: AbortSignal } = {}) {
     const name = `Lost launch test ${++seq}-${Date.now()}`;
-    const config = campaignConfigSchema.parse(
-      campaignConfig({ name, startDateTime: DateTime.now().plus({ hours: 1 }).toISO() ?? '' }),
-    );
+    const config = campaignConfigSchema.parse(startingInAnHour({ name }));
     const { launchId } = await submitLaunch(ctx, { config, actor: 'api:test', ...opts });
     return { launchId, name, config };
   }

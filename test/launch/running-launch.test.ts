@@ -1,5 +1,4 @@
 import { Worker, type Job } from 'bullmq';
-import { DateTime } from 'luxon';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LAUNCH_JOB, submitLaunch } from '../../src/producers/launch-submit.js';
 import { campaignConfigSchema } from '../../src/shared/campaign-schema.js';
@@ -24,7 +23,8 @@ import {
   type RunningLaunchSweepResult,
 } from '../../src/workers/launch-sweep.js';
 import { createLaunchWorker, processLaunch } from '../../src/workers/launch-worker.js';
-import { campaignConfig, FAST_LOCKS, sandboxStatus, startStack, waitFor, type Stack } from '../e2e/stack.js';
+import { FAST_LOCKS, sandboxStatus, startStack, waitFor, type Stack } from '../e2e/stack.js';
+import { startingInAnHour } from './last-attempt.js';
 import { launchFailures, recording, type Recorded } from './recording.js';
 import { failedByScheduledSweep, holdLaunchJob } from './sweep-helpers.js';
 
@@ -92,9 +92,7 @@ describe('running launches whose job is gone', () => {
   let seq = 0;
   async function submit() {
     const name = `Running launch test ${++seq}-${Date.now()}`;
-    const config = campaignConfigSchema.parse(
-      campaignConfig({ name, startDateTime: DateTime.now().plus({ hours: 1 }).toISO() ?? '' }),
-    );
+    const config = campaignConfigSchema.parse(startingInAnHour({ name }));
     const { launchId } = await submitLaunch(ctx, { config, actor: 'api:test' });
     const job = (await ctx.queues.launch.getJob(launchId)) as Job<LaunchJob>;
     return { launchId, name, config, job };
