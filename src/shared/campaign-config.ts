@@ -203,6 +203,28 @@ export const campaignNameSchema = z
   )
   .refine((name) => !LONE_SURROGATE.test(name), 'must be valid Unicode text (it holds a lone surrogate)');
 
+/**
+ * Local dates (in `complianceTimeZone`) on which the campaign must not dial at all, whatever its
+ * windows say: holidays a state forbids by date (Louisiana's and Rhode Island's, state-rules.ts
+ * `notEncoded`, including a holiday a governor declares), or the operator's own. The orchestrator's,
+ * like `recipientStates`: kept in its campaign record, never sent to CXone, honoured by window
+ * enforcement (windows.ts), the launch's start and every resume check.
+ */
+export const MAX_BLACKOUT_DATES = 366;
+export const blackoutDatesSchema = z
+  .array(z.iso.date({ message: 'must be a calendar date as YYYY-MM-DD, e.g. 2026-12-25' }))
+  .max(MAX_BLACKOUT_DATES, `must list at most ${MAX_BLACKOUT_DATES} dates`)
+  .superRefine((dates, ctx) => {
+    dates.forEach((date, i) => {
+      if (dates.indexOf(date) !== i) {
+        ctx.addIssue({ code: 'custom', path: [i], message: `repeats ${date}: list each date once` });
+      }
+    });
+  })
+  .describe(
+    "Local dates (YYYY-MM-DD in complianceTimeZone) on which the campaign does not dial: state holidays, the operator's own days off",
+  );
+
 export const campaignConfigBaseSchema = z
   .object({
     name: campaignNameSchema,
@@ -228,6 +250,7 @@ export const campaignConfigBaseSchema = z
      * in its campaign record, never sent to CXone (whose v2 contract has no such field).
      */
     recipientStates: z.array(usStateCodeSchema).max(60).optional(),
+    blackoutDates: blackoutDatesSchema.optional(),
     pacing: pacingSchema.optional(),
     compliance: complianceOptionsSchema.optional(),
   })

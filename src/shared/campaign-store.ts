@@ -258,9 +258,9 @@ export class UnknownCampaignError extends Error {
 
 /**
  * Rebuilds the API-shaped config from CXone's resource. CXone wins for everything it stores; the
- * orchestrator-only parts (description, pacing, recipientStates) come from `base`. A resource that
- * carries a `complianceSettings.recipientStates` anyway (an earlier release wrote one) is not read
- * for them: the states are the orchestrator's, never CXone's.
+ * orchestrator-only parts (description, pacing, recipientStates, blackoutDates) come from `base`. A
+ * resource that carries a `complianceSettings.recipientStates` anyway (an earlier release wrote one)
+ * is not read for them: the states are the orchestrator's, never CXone's.
  */
 export function configFromResource(resource: CampaignResource, base?: CampaignConfig): CampaignConfig {
   const d = resource.dialerSettings;
@@ -430,16 +430,19 @@ export class CampaignStore {
 
   /**
    * Sets the orchestrator-only parts of a campaign's config (description, pacing, compliance,
-   * recipientStates: only we hold them) on top of the CXone part the record holds now, whatever its
-   * version: a `syncFromCxone` with the caller's resource would be dropped whole by the version guard
-   * whenever a stats poll or another read stored a newer version in between (or a poll saw a newer
-   * version than the stored resource), and these fields exist nowhere else: the change would be lost
-   * while the caller recorded it as applied. Read, merge, write guarded by `configRev`, again if
-   * another write of the config landed meanwhile.
+   * recipientStates, blackoutDates: only we hold them) on top of the CXone part the record holds now,
+   * whatever its version: a `syncFromCxone` with the caller's resource would be dropped whole by the
+   * version guard whenever a stats poll or another read stored a newer version in between (or a poll
+   * saw a newer version than the stored resource), and these fields exist nowhere else: the change
+   * would be lost while the caller recorded it as applied. Read, merge, write guarded by `configRev`,
+   * again if another write of the config landed meanwhile.
    */
   async updateLocalConfig(
     resource: CampaignResource,
-    local: Pick<Partial<CampaignConfig>, 'description' | 'pacing' | 'compliance' | 'recipientStates'>,
+    local: Pick<
+      Partial<CampaignConfig>,
+      'description' | 'pacing' | 'compliance' | 'recipientStates' | 'blackoutDates'
+    >,
   ): Promise<void> {
     for (let attempt = 0; attempt < LOCAL_CONFIG_ATTEMPTS; attempt++) {
       const stored = await this.get(resource.id);

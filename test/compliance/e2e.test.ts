@@ -9,6 +9,7 @@ import {
   windowJobOf,
 } from '../../src/shared/compliance/enforcement.js';
 import { getWindowState } from '../../src/shared/compliance/state-store.js';
+import { createCampaignStore } from '../../src/shared/campaign-store.js';
 import type { ClosableContext } from '../../src/shared/context-factory.js';
 import { enqueueCommand, getCommand } from '../../src/shared/lifecycle/enqueue.js';
 import { isFinished } from '../../src/shared/lifecycle/commands.js';
@@ -21,8 +22,11 @@ import { startWindowStack, type WindowStack } from './window-stack.js';
  * The whole chain on real parts: the CXone sandbox over HTTP, the real context (limiter, client,
  * audit, events), the lifecycle's adjust worker and the compliance worker. A campaign active on the
  * sandbox is paused on CXone at its window's close and resumed at the next open; an operator's resume
- * in between is refused by the API with the reason. Time is a ManualClock; the window job is promoted
- * instead of waiting for its delay.
+ * in between is refused by the API with the reason. Blackout dates on the same parts: a PATCH adding
+ * one is stored in the orchestrator's record only (CXone never sees it), re-plans enforcement, keeps
+ * the campaign paused through the date, refuses a resume on it naming the date, and shows in the
+ * compliance report; a malformed list is refused naming each entry and queues nothing. Time is a
+ * ManualClock; the window job is promoted instead of waiting for its delay.
  */
 const weekdays = config(); // America/New_York, Mon–Fri 09:00–17:00
 const t = (iso: string) => Date.parse(iso);
@@ -47,12 +51,13 @@ const activeCampaign = () => stack.activeCampaign(weekdays);
 const fire = (id: string, iso: string) => stack.fire(id, iso);
 
 const statusOnCxone = async (id: string) => (await ctx.cxone.getCampaign(id)).status;
+const auth = { authorization: 'Bearer compliance-test-token' };
 
 const operatorResume = (id: string) =>
   api.inject({
     method: 'POST',
     url: `/v1/campaigns/${id}/actions`,
-    headers: { authorization: 'Bearer compliance-test-token' },
+    headers: auth,
     payload: { action: 'resume' },
   });
 
@@ -150,5 +155,91 @@ describe('calling-window enforcement against the sandbox', () => {
       .filter((r) => r.action === 'compliance_action')
       .map((r) => r.details.kind);
     expect(kinds).toContain('refused_resume');
+  });
+});
+
+const adjustJobs = async () =>
+  Object.values(
+    await ctx.queues.adjust.getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed'),
+  ).reduce((a, b) => a + b, 0);
+
+describe('blackout dates against the sandbox', () => {
+  it('a PATCH adding Monday moves the planned open to Tuesday, and a resume on Monday is refused', async () => {
+    clock.set(t('2026-03-06T21:30:00Z'));
+    const id = await stack.enforcedCampaign(weekdays);
+    await stack.fire(id, '2026-03-06T22:00:00Z');
+    await eventually(async () => ((await statusOnCxone(id)) === 'paused' ? true : undefined), 15_000);
+    // Saturday: the window's re-check plans Monday's open.
+    expect(await stack.fire(id, '2026-03-07T15:00:00Z')).toMatchObject({
+      kind: 'open',
+      atMs: t('2026-03-09T13:00:00Z'),
+    });
+    const cxoneBefore = await ctx.cxone.getCampaign(id);
+
+    const patched = await api.inject({
+      method: 'PATCH',
+      url: `/v1/campaigns/${id}`,
+      headers: auth,
+      payload: { blackoutDates: ['2026-03-09'] },
+    });
+    expect(patched.statusCode).toBe(202);
+    const done = await stack.settled((patched.json() as { commandId: string }).commandId);
+    expect(done.status).toBe('succeeded');
+    expect((await createCampaignStore(ctx).get(id))?.config.blackoutDates).toEqual(['2026-03-09']);
+    // The orchestrator's own field: nothing was written to CXone.
+    const cxoneAfter = await ctx.cxone.getCampaign(id);
+    expect(cxoneAfter.version).toBe(cxoneBefore.version);
+    expect(JSON.stringify(cxoneAfter)).not.toContain('2026-03-09');
+
+    // The change re-planned window enforcement: the open moved to Tuesday 09:00 EDT.
+    const planned = await eventually(async () => {
+      const job = await ctx.queues.compliance.getJob(windowJobId(id));
+      const plan = job ? windowJobOf(job) : undefined;
+      return plan?.atMs === t('2026-03-10T13:00:00Z') ? plan : undefined;
+    }, 15_000);
+    expect(planned).toMatchObject({ kind: 'open' });
+
+    // Monday 11:00 EDT: the law and the windows allow the hour, the blackout date does not.
+    clock.set(t('2026-03-09T15:00:00Z'));
+    const resume = await api.inject({
+      method: 'POST',
+      url: `/v1/campaigns/${id}/actions`,
+      headers: auth,
+      payload: { action: 'resume' },
+    });
+    expect(resume.statusCode).toBe(409);
+    expect(resume.body).toMatch(/2026-03-09 is one of its blackoutDates/);
+    expect(resume.body).toMatch(/2026-03-10T09:00:00-04:00/);
+    expect(await statusOnCxone(id)).toBe('paused');
+
+    const report = await api.inject({ method: 'GET', url: `/v1/campaigns/${id}/compliance`, headers: auth });
+    expect(report.statusCode).toBe(200);
+    expect(report.json()).toMatchObject({
+      rules: { blackoutDates: ['2026-03-09'] },
+      window: { open: false, nextOpen: '2026-03-10T09:00:00-04:00' },
+    });
+
+    // Tuesday's open resumes it on CXone.
+    await stack.fire(id, '2026-03-10T13:00:00Z');
+    await eventually(async () => ((await statusOnCxone(id)) === 'active' ? true : undefined), 15_000);
+  });
+
+  it('a malformed list is refused naming each entry, and nothing is queued', async () => {
+    clock.set(t('2026-03-06T21:30:00Z'));
+    const id = await stack.activeCampaign(weekdays);
+    const before = await adjustJobs();
+    const refused = await api.inject({
+      method: 'PATCH',
+      url: `/v1/campaigns/${id}`,
+      headers: auth,
+      payload: { blackoutDates: ['2026-03-09', 'next monday', '2026-03-09'] },
+    });
+    expect(refused.statusCode).toBe(400);
+    expect((refused.json() as { issues: Array<{ path: string; message: string }> }).issues).toEqual([
+      { path: 'blackoutDates.1', message: 'must be a calendar date as YYYY-MM-DD, e.g. 2026-12-25' },
+      { path: 'blackoutDates.2', message: 'repeats 2026-03-09: list each date once' },
+    ]);
+    expect(await adjustJobs()).toBe(before);
+    expect((await createCampaignStore(ctx).get(id))?.config.blackoutDates).toBeUndefined();
   });
 });

@@ -215,6 +215,31 @@ describe('launch pipeline', () => {
     expect((job?.timestamp ?? 0) + (job?.delay ?? 0)).toBeLessThan(activateAt.toMillis() - 60_000);
   });
 
+  it("moves a start on one of the campaign's blackout dates to the first open after it", async () => {
+    const config = campaignConfig({ name: 'Day off' });
+    const zone = config.complianceTimeZone;
+    const today = DateTime.now().setZone(zone);
+    const reply = await api(stack, 'POST', '/v1/campaigns', {
+      body: { ...config, blackoutDates: [today.toISODate()] },
+    });
+    expect(reply.status).toBe(202);
+    const launch = await waitForLaunch(stack, String(reply.body.launchId));
+    // Inside its window by the clock, but not on this date: scheduled for tomorrow's 08:00 there.
+    expect(launch).toMatchObject({ status: 'succeeded', campaignStatus: 'scheduled' });
+    const activateAt = DateTime.fromISO(String(launch.activateAt), { zone });
+    expect(activateAt.toISODate()).toBe(today.plus({ days: 1 }).toISODate());
+    expect(activateAt.toFormat('HH:mm')).toBe('08:00');
+    const view = await api(stack, 'GET', `/v1/campaigns/${String(launch.campaignId)}`);
+    expect(view.body).toMatchObject({
+      status: 'scheduled',
+      config: { blackoutDates: [today.toISODate()] },
+    });
+    // The orchestrator's own field: CXone never holds it.
+    expect(JSON.stringify(stack.sandbox.getCampaignState(String(launch.campaignId)))).not.toMatch(
+      /blackout/i,
+    );
+  });
+
   it('refreshes a stale view from CXone, and CXone wins where the two disagree', async () => {
     const reply = await api(stack, 'POST', '/v1/campaigns', { body: campaignConfig({ name: 'Drift' }) });
     const launch = await waitForLaunch(stack, String(reply.body.launchId));

@@ -116,8 +116,9 @@ export function complianceRefusal(input: CommandGuardInput): string | null {
  * The rule that keeps the campaign from dialing at `atMs`, for a refusal to name: the calling hours
  * (federal, or the orchestrator's policy under OFCOM), a declared state's hours that day, the hours
  * in another zone a declared state's recipients keep (Florida's panhandle on Central time), or — when
- * the law allows the hour everywhere the recipients are — the campaign's own windows. Pure. The hours
- * are read in the campaign's zone first, as enforcement reads them (legal-hours.ts).
+ * the law allows the hour everywhere the recipients are — one of its blackout dates, or the campaign's
+ * own windows. Pure. The hours are read in the campaign's zone first, as enforcement reads them
+ * (legal-hours.ts).
  */
 export function closedBy(config: ComplianceInput, atMs: number): string {
   const local = DateTime.fromMillis(atMs, { zone: config.complianceTimeZone });
@@ -157,6 +158,10 @@ export function closedBy(config: ComplianceInput, atMs: number): string {
         ? `${rule.name} (${code}) allows no calls on ${thereDay} in ${at}, ${rule.source}`
         : `${rule.name} (${code}) calling hours ${hours.start}–${hours.end} on ${thereDay} in ${at}, ${rule.source}`;
     }
+  }
+  const date = local.toISODate();
+  if (date !== null && config.blackoutDates?.includes(date)) {
+    return `${date} is one of its blackoutDates; the law allows calls at this hour`;
   }
   return 'its own allowedCallTimes; the law allows calls at this hour';
 }

@@ -329,7 +329,7 @@ export function restatesUnusable(path: readonly (string | number)[], unusable: R
 
 /** What the rules read of a config; without `startDateTime` the state zones are not checked. */
 export type ComplianceInput = Pick<CampaignConfig, 'allowedCallTimes' | 'complianceTimeZone'> &
-  Partial<Pick<CampaignConfig, 'recipientStates' | 'compliance' | 'startDateTime'>>;
+  Partial<Pick<CampaignConfig, 'recipientStates' | 'blackoutDates' | 'compliance' | 'startDateTime'>>;
 
 /**
  * What the rules can read of a config as far as it is usable (a ComplianceInput is one): without a

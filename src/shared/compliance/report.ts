@@ -142,6 +142,8 @@ export function buildComplianceReport(input: ReportInput): ComplianceReport {
       // Under OFCOM the same hours are the orchestrator's policy, not US law (config-rules.ts).
       callingHours: { start: FEDERAL_WINDOW.start, end: FEDERAL_WINDOW.end, source: floorSource(config) },
       allowedCallTimes: config.allowedCallTimes,
+      // Every date listed, past ones too: the record of which days the campaign kept clear.
+      blackoutDates: [...(config.blackoutDates ?? [])].sort(),
       // The settings as CXone holds them, against the rules every config of ours passes: not empty
       // after a change made in CXone's console (enforcement keeps to the legal hours regardless).
       settingsProblems: describeProblems(runtimeComplianceProblems(config, input.policy ?? STRICT_POLICY)),

@@ -22,7 +22,8 @@ export interface StateRule {
   maxCallsPer24h?: number;
   /**
    * A part of the state's rule this table cannot hold, shown with the row in the compliance report:
-   * days it forbids by date (state holidays), for which no calendar is encoded.
+   * days it forbids by date (state holidays), for which no calendar is encoded; the campaign's
+   * `blackoutDates` are where those dates go.
    */
   notEncoded?: string;
   /** The statute or regulation, with section. */
@@ -91,7 +92,7 @@ export const STATE_RULES: Readonly<Record<string, StateRule>> = {
     hours: { start: '08:00', end: '20:00' },
     days: { sun: null },
     notEncoded:
-      'no calls on days declared state holidays (La. Rev. Stat. § 45:811(3)), including those a governor declares; no holiday calendar is encoded, so keep those dates out of the campaign by hand',
+      "no calls on days declared state holidays (La. Rev. Stat. § 45:811(3)), including those a governor declares; no holiday calendar is encoded, so list those dates in the campaign's blackoutDates",
     source: 'La. Rev. Stat. § 45:811(2)–(3)',
   },
   RI: {
@@ -100,7 +101,7 @@ export const STATE_RULES: Readonly<Record<string, StateRule>> = {
     hours: { start: '09:00', end: '18:00' },
     days: { sat: { start: '10:00', end: '17:00' }, sun: null },
     notEncoded:
-      'no calls on state or federal holidays (R.I. Gen. Laws § 5-61-2, "hours of operation"); no holiday calendar is encoded, so keep those dates out of the campaign by hand',
+      'no calls on state or federal holidays (R.I. Gen. Laws § 5-61-2, "hours of operation"); no holiday calendar is encoded, so list those dates in the campaign\'s blackoutDates',
     source: 'R.I. Gen. Laws §§ 5-61-3.6 and 5-61-2 ("hours of operation")',
   },
 };

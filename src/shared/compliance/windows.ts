@@ -24,10 +24,10 @@ import { hhmm, legalHoursOn } from './legal-hours.js';
  *   - an ambiguous end resolves to its FIRST occurrence, so the repeated half hour after the end is
  *     never dialed.
  * Overlapping or touching windows of one day are merged, so a 09:00–12:00 + 12:00–17:00 day has a
- * single close at 17:00.
+ * single close at 17:00. A local date listed in `blackoutDates` has no window at all.
  */
 export type WindowConfig = Pick<CampaignConfig, 'complianceTimeZone' | 'allowedCallTimes'> &
-  Partial<Pick<CampaignConfig, 'recipientStates'>>;
+  Partial<Pick<CampaignConfig, 'recipientStates' | 'blackoutDates'>>;
 
 export interface WindowInterval {
   /** First instant (epoch ms) dialing is allowed. */
@@ -159,6 +159,7 @@ function dayIntervals(config: WindowConfig, utcDayMs: number, windowsKey: string
 }
 
 function resolveDayIntervals(config: WindowConfig, date: DateTime): WindowInterval[] {
+  if (config.blackoutDates?.includes(date.toISODate() ?? '')) return [];
   const day = weekdayOf(date);
   const legal = legalHoursOn(day, config.recipientStates);
   const out: WindowInterval[] = [];
@@ -203,16 +204,34 @@ export function windowIntervals(config: WindowConfig, fromMs: number, toMs: numb
   const first = utcMidnight(fromMs - MAX_ZONE_OFFSET_MS) - DAY_MS;
   const last = utcMidnight(toMs + MAX_ZONE_OFFSET_MS) + DAY_MS;
   const all: WindowInterval[] = [];
-  // The declared states narrow the hours (legal-hours.ts), so they are part of the cache key.
-  const windowsKey = JSON.stringify([config.allowedCallTimes, config.recipientStates ?? []]);
+  // The declared states narrow the hours (legal-hours.ts) and blackout dates empty days, so both are
+  // part of the cache key.
+  const windowsKey = JSON.stringify([
+    config.allowedCallTimes,
+    config.recipientStates ?? [],
+    config.blackoutDates ?? [],
+  ]);
   for (let day = first; day <= last; day += DAY_MS) {
     all.push(...dayIntervals(config, day, windowsKey));
   }
   return merge(all).filter((i) => i.closeMs > fromMs && i.openMs < toMs);
 }
 
+/**
+ * How many days ahead of `atMs` to look for a window: SEARCH_DAYS, plus one for every blackout date
+ * from the day before `atMs` on (UTC dates: a local date differs by at most one), so that a run of
+ * blackout dates never hides a window the campaign's weekly windows would open after it. Past dates
+ * cost nothing.
+ */
+function searchDays(config: WindowConfig, atMs: number): number {
+  const dates = config.blackoutDates;
+  if (!dates?.length) return SEARCH_DAYS;
+  const from = new Date(atMs - DAY_MS).toISOString().slice(0, 10);
+  return SEARCH_DAYS + dates.filter((date) => date >= from).length;
+}
+
 function around(config: WindowConfig, atMs: number): WindowInterval[] {
-  return windowIntervals(config, atMs - DAY_MS, atMs + SEARCH_DAYS * DAY_MS);
+  return windowIntervals(config, atMs - DAY_MS, atMs + searchDays(config, atMs) * DAY_MS);
 }
 
 /** The window holding `atMs` (open at it, closed after it) and the first one opening after it. */
@@ -232,7 +251,10 @@ export function isWithinWindow(config: WindowConfig, atMs: number): boolean {
   return windowsAt(config, atMs).current !== undefined;
 }
 
-/** The first instant strictly after `atMs` at which a window opens; null when none opens within 15 days. */
+/**
+ * The first instant strictly after `atMs` at which a window opens; null when none opens within 15 days
+ * (one more for each blackout date ahead).
+ */
 export function nextWindowOpen(config: WindowConfig, atMs: number): number | null {
   return windowsAt(config, atMs).next?.openMs ?? null;
 }
@@ -260,7 +282,7 @@ export function nextAllowedStart(config: WindowConfig, atMs: number): number {
   if (current && current.closeMs - atMs >= START_CLOSE_MARGIN_MS) return atMs;
   if (next === undefined) {
     throw new ComplianceError(
-      `no calling window opens within ${SEARCH_DAYS} days of ${new Date(atMs).toISOString()}`,
+      `no calling window opens within ${searchDays(config, atMs)} days of ${new Date(atMs).toISOString()}`,
       { rule: 'calling-window' },
     );
   }

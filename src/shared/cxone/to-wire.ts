@@ -6,7 +6,7 @@ export const DEFAULT_WRAP_UP_SECONDS = 30;
 
 /**
  * Maps a validated API config onto CXone's create payload. Pure. The orchestrator-only fields
- * (description, pacing, recipientStates) have no place in it and are not sent.
+ * (description, pacing, recipientStates, blackoutDates) have no place in it and are not sent.
  */
 export function toCreateCampaignRequest(config: CampaignConfig): CreateCampaignRequest {
   return {

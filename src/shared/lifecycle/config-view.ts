@@ -7,7 +7,7 @@ import { flattenPatch, getPath, type CampaignPatch, type FlatChanges } from './p
 /** The orchestrator-only parts of a campaign config, which CXone does not hold. */
 export type LocalConfig = Pick<
   Partial<CampaignConfig>,
-  'description' | 'pacing' | 'compliance' | 'recipientStates'
+  'description' | 'pacing' | 'compliance' | 'recipientStates' | 'blackoutDates'
 >;
 
 /**
@@ -28,6 +28,7 @@ export function localPart(config: Partial<CampaignConfig> | undefined): LocalCon
     ...(config.pacing !== undefined ? { pacing: config.pacing } : {}),
     ...(config.compliance !== undefined ? { compliance: config.compliance } : {}),
     ...(config.recipientStates !== undefined ? { recipientStates: config.recipientStates } : {}),
+    ...(config.blackoutDates !== undefined ? { blackoutDates: config.blackoutDates } : {}),
   };
 }
 

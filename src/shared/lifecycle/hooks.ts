@@ -136,7 +136,7 @@ export function createLifecycleHooks(ctx: AppContext): LifecycleHooks {
       await noteBlindPauseOvertaken(ctx, campaignId, by);
     },
     async onSettingsChanged(campaignId, fields) {
-      const windowFields = ['allowedCallTimes', 'complianceTimeZone', 'recipientStates'];
+      const windowFields = ['allowedCallTimes', 'complianceTimeZone', 'recipientStates', 'blackoutDates'];
       if (fields.some((f) => windowFields.includes(f))) {
         await replanWindowEnforcement(ctx, campaignId);
         await noteActivationReplanned(ctx, campaignId);

@@ -39,6 +39,7 @@ export const campaignPatchSchema = z
     complianceTimeZone: base.complianceTimeZone.optional(),
     allowedCallTimes: base.allowedCallTimes.optional(),
     recipientStates: base.recipientStates,
+    blackoutDates: base.blackoutDates,
     dialerStrategy: dialerStrategySchema
       .partial()
       .strict()
@@ -71,6 +72,7 @@ export const PATCHABLE_FIELDS: readonly FieldSpec[] = [
   { path: 'complianceTimeZone', wire: 'complianceSettings.timeZone' },
   { path: 'allowedCallTimes', wire: 'complianceSettings.allowedCallTimes' },
   { path: 'recipientStates' },
+  { path: 'blackoutDates' },
   { path: 'dialerStrategy.strategy', wire: 'dialerSettings.strategy' },
   { path: 'dialerStrategy.agentCapacity', wire: 'dialerSettings.agentCapacity' },
   { path: 'dialerStrategy.callRate', wire: 'dialerSettings.callRate' },
@@ -192,7 +194,8 @@ export function flatToWire(changes: FlatChanges): UpdateCampaignRequest {
 
 /**
  * Maps a patch onto CXone's PATCH body. The result is empty (`{}`) when the patch touches only
- * orchestrator-side fields (description, pacing, recipientStates); check with `isEmptyUpdate` before sending.
+ * orchestrator-side fields (description, pacing, recipientStates, blackoutDates); check with
+ * `isEmptyUpdate` before sending.
  */
 export function patchToWire(patch: CampaignPatch): UpdateCampaignRequest {
   return flatToWire(flattenPatch(patch));

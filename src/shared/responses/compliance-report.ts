@@ -65,6 +65,9 @@ export const complianceReportSchema = z.object({
   rules: z.object({
     callingHours: z.object({ start: z.string(), end: z.string(), source: z.string() }),
     allowedCallTimes: z.array(callWindowSchema),
+    blackoutDates: z
+      .array(z.string())
+      .describe("The campaign's blackoutDates, ascending: local dates on which it does not dial"),
     settingsProblems: z
       .array(validationIssueSchema)
       .describe('The settings as CXone holds them against the rules (not empty after a console change)'),
