@@ -205,8 +205,8 @@ export const campaignNameSchema = z
 
 /**
  * Local dates (in `complianceTimeZone`) on which the campaign must not dial at all, whatever its
- * windows say: holidays a state forbids by date (Louisiana's and Rhode Island's, state-rules.ts
- * `notEncoded`, including a holiday a governor declares), or the operator's own. The orchestrator's,
+ * windows say: holidays a state forbids by date that no calendar of holidays.ts holds (Louisiana's,
+ * a holiday a governor declares; state-rules.ts `notEncoded`), or the operator's own. The orchestrator's,
  * like `recipientStates`: kept in its campaign record, never sent to CXone, honoured by window
  * enforcement (windows.ts), the launch's start and every resume check.
  */

@@ -25,8 +25,9 @@ import { startWindowStack, type WindowStack } from './window-stack.js';
  * in between is refused by the API with the reason. Blackout dates on the same parts: a PATCH adding
  * one is stored in the orchestrator's record only (CXone never sees it), re-plans enforcement, keeps
  * the campaign paused through the date, refuses a resume on it naming the date, and shows in the
- * compliance report; a malformed list is refused naming each entry and queues nothing. Time is a
- * ManualClock; the window job is promoted instead of waiting for its delay.
+ * compliance report; a malformed list is refused naming each entry and queues nothing. A campaign to
+ * Rhode Island recipients stays paused over the state's holiday. Time is a ManualClock; the window job
+ * is promoted instead of waiting for its delay.
  */
 const weekdays = config(); // America/New_York, Mon–Fri 09:00–17:00
 const t = (iso: string) => Date.parse(iso);
@@ -241,5 +242,24 @@ describe('blackout dates against the sandbox', () => {
     ]);
     expect(await adjustJobs()).toBe(before);
     expect((await createCampaignStore(ctx).get(id))?.config.blackoutDates).toBeUndefined();
+  });
+});
+
+describe("Rhode Island's holidays against the sandbox", () => {
+  it('keeps a campaign to RI recipients paused over Rhode Island Independence Day (Monday 4 May)', async () => {
+    clock.set(t('2026-05-01T20:30:00Z')); // Friday 16:30 EDT
+    const id = await stack.enforcedCampaign(config({ recipientStates: ['RI'] }));
+    await stack.fire(id, '2026-05-01T21:00:00Z');
+    await eventually(async () => ((await statusOnCxone(id)) === 'paused' ? true : undefined), 15_000);
+    expect(await stack.fire(id, '2026-05-02T15:00:00Z')).toMatchObject({
+      kind: 'open',
+      atMs: t('2026-05-05T13:00:00Z'),
+    });
+    clock.set(t('2026-05-04T15:00:00Z'));
+    const refused = await operatorResume(id);
+    expect(refused.statusCode).toBe(409);
+    expect(refused.body).toMatch(/Rhode Island \(RI\) allows no calls on state or federal holidays/);
+    expect(refused.body).toMatch(/2026-05-04 is Rhode Island Independence Day/);
+    expect(await statusOnCxone(id)).toBe('paused');
   });
 });

@@ -130,7 +130,13 @@ describe('the compliance report', () => {
         code: 'RI',
         encoded: true,
         days: { sat: { start: '10:00', end: '17:00' }, sun: null },
-        notEncoded: expect.stringMatching(/state or federal holidays/),
+        holidays: expect.stringMatching(/^state or federal holidays \(R\.I\. Gen\. Laws § 5-61-2/),
+        notEncoded: expect.stringMatching(
+          /the governor, the General Assembly, the President or Congress appoint/,
+        ),
+        upcomingHolidays: expect.arrayContaining([
+          { date: '2026-05-04', name: 'Rhode Island Independence Day' },
+        ]),
       }),
       expect.objectContaining({ code: 'CT', encoded: true, hours: { start: '09:00', end: '20:00' } }),
       expect.objectContaining({ code: 'AL', encoded: false, note: expect.stringMatching(/Alabama/) }),

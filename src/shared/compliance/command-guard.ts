@@ -3,6 +3,7 @@ import type { AppConfig } from '../config.js';
 import { DateTime } from 'luxon';
 import { minutesOfDay } from '../campaign-config.js';
 import { describeProblems, FEDERAL_WINDOW, floorSource, type ComplianceInput } from './config-rules.js';
+import { holidayOn } from './holidays.js';
 import { hhmm, legalHoursOn } from './legal-hours.js';
 import { STATE_RULES, stateHoursFor } from './state-rules.js';
 import { STATE_ZONES } from './state-zones.js';
@@ -114,11 +115,11 @@ export function complianceRefusal(input: CommandGuardInput): string | null {
 
 /**
  * The rule that keeps the campaign from dialing at `atMs`, for a refusal to name: the calling hours
- * (federal, or the orchestrator's policy under OFCOM), a declared state's hours that day, the hours
- * in another zone a declared state's recipients keep (Florida's panhandle on Central time), or — when
- * the law allows the hour everywhere the recipients are — one of its blackout dates, or the campaign's
- * own windows. Pure. The hours are read in the campaign's zone first, as enforcement reads them
- * (legal-hours.ts).
+ * (federal, or the orchestrator's policy under OFCOM), a declared state's hours that day, a declared
+ * state's holiday (holidays.ts), the hours in another zone a declared state's recipients keep
+ * (Florida's panhandle on Central time), or — when the law allows the hour everywhere the recipients
+ * are — one of its blackout dates, or the campaign's own windows. Pure. The hours are read in the
+ * campaign's zone first, as enforcement reads them (legal-hours.ts).
  */
 export function closedBy(config: ComplianceInput, atMs: number): string {
   const local = DateTime.fromMillis(atMs, { zone: config.complianceTimeZone });
@@ -128,11 +129,16 @@ export function closedBy(config: ComplianceInput, atMs: number): string {
     return `calling hours ${FEDERAL_WINDOW.start}–${FEDERAL_WINDOW.end} local, ${floorSource(config)}`;
   }
   const day = weekdayOf(local);
+  const date = local.toISODate() ?? '';
   for (const code of config.recipientStates ?? []) {
     const rule = STATE_RULES[code];
     if (!rule) continue;
     const hours = stateHoursFor(rule, day);
     if (hours === null) return `${rule.name} (${code}) allows no calls on ${day}, ${rule.source}`;
+    const holiday = holidayOn(code, date);
+    if (holiday !== undefined) {
+      return `${rule.name} (${code}) allows no calls on ${rule.holidays ?? 'holidays'}, and ${date} is ${holiday}`;
+    }
     if (outside(hours.start, hours.end)) {
       return `${rule.name} (${code}) calling hours ${hours.start}–${hours.end} on ${day}, ${rule.source}`;
     }
@@ -159,8 +165,7 @@ export function closedBy(config: ComplianceInput, atMs: number): string {
         : `${rule.name} (${code}) calling hours ${hours.start}–${hours.end} on ${thereDay} in ${at}, ${rule.source}`;
     }
   }
-  const date = local.toISODate();
-  if (date !== null && config.blackoutDates?.includes(date)) {
+  if (config.blackoutDates?.includes(date)) {
     return `${date} is one of its blackoutDates; the law allows calls at this hour`;
   }
   return 'its own allowedCallTimes; the law allows calls at this hour';

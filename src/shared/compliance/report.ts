@@ -13,6 +13,7 @@ import { describeProblems, FEDERAL_WINDOW, floorSource } from './config-rules.js
 import { runtimeComplianceProblems, STRICT_POLICY } from './deployment-policy.js';
 import { describePeriod, evaluateAbandonmentGuard, MEASUREMENT, type GuardState } from './guard.js';
 import { isLateLanding, isLatePause, isLateStop, isWindowPause, lateByMs } from './lateness.js';
+import { hasHolidayCalendar, holidaysFrom } from './holidays.js';
 import { NOT_ENCODED, STATE_RULES } from './state-rules.js';
 import { COMPLIANCE_ACTION_KINDS, type ComplianceActionEntry, type WindowState } from './state-store.js';
 import { currentWindowClose, isWithinWindow, localIso, nextWindowOpen } from './windows.js';
@@ -131,6 +132,7 @@ export function buildComplianceReport(input: ReportInput): ComplianceReport {
   const nextOpen = nextWindowOpen(config, nowMs);
   const close = currentWindowClose(config, nowMs);
   const states = config.recipientStates ?? [];
+  const today = localIso(zone, nowMs).slice(0, 10);
 
   return {
     campaignId: input.campaignId,
@@ -149,7 +151,13 @@ export function buildComplianceReport(input: ReportInput): ComplianceReport {
       settingsProblems: describeProblems(runtimeComplianceProblems(config, input.policy ?? STRICT_POLICY)),
       recipientStates: states.map((code) => {
         const rule = STATE_RULES[code];
-        if (rule) return { ...rule, encoded: true as const };
+        if (rule) {
+          return {
+            ...rule,
+            encoded: true as const,
+            ...(hasHolidayCalendar(code) ? { upcomingHolidays: holidaysFrom(code, today, 10) } : {}),
+          };
+        }
         const note = NOT_ENCODED[code];
         return {
           code,

@@ -26,6 +26,12 @@ export interface StateRule {
    * `blackoutDates` are where those dates go.
    */
   notEncoded?: string;
+  /**
+   * The holidays on which the state forbids calls, with their sources, when a calendar of them is
+   * computed (holidays.ts, by the row's code): no window opens on one of its dates. Read after "no
+   * calls on".
+   */
+  holidays?: string;
   /** The statute or regulation, with section. */
   source: string;
 }
@@ -100,8 +106,10 @@ export const STATE_RULES: Readonly<Record<string, StateRule>> = {
     name: 'Rhode Island',
     hours: { start: '09:00', end: '18:00' },
     days: { sat: { start: '10:00', end: '17:00' }, sun: null },
+    holidays:
+      'state or federal holidays (R.I. Gen. Laws § 5-61-2, "hours of operation"; the general holidays of R.I. Gen. Laws § 25-1-1 and the legal public holidays of 5 U.S.C. § 6103)',
     notEncoded:
-      'no calls on state or federal holidays (R.I. Gen. Laws § 5-61-2, "hours of operation"); no holiday calendar is encoded, so list those dates in the campaign\'s blackoutDates',
+      "holidays the governor, the General Assembly, the President or Congress appoint beyond those (R.I. Gen. Laws § 25-1-1) are in no calendar; list those dates in the campaign's blackoutDates",
     source: 'R.I. Gen. Laws §§ 5-61-3.6 and 5-61-2 ("hours of operation")',
   },
 };

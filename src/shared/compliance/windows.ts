@@ -7,6 +7,7 @@ import {
   type Weekday,
 } from '../campaign-config.js';
 import { ComplianceError } from './errors.js';
+import { hasHolidayCalendar, holidayOn } from './holidays.js';
 import { hhmm, legalHoursOn } from './legal-hours.js';
 
 /**
@@ -24,7 +25,8 @@ import { hhmm, legalHoursOn } from './legal-hours.js';
  *   - an ambiguous end resolves to its FIRST occurrence, so the repeated half hour after the end is
  *     never dialed.
  * Overlapping or touching windows of one day are merged, so a 09:00–12:00 + 12:00–17:00 day has a
- * single close at 17:00. A local date listed in `blackoutDates` has no window at all.
+ * single close at 17:00. A local date listed in `blackoutDates`, or a holiday of a declared state's
+ * calendar (holidays.ts), has no window at all.
  */
 export type WindowConfig = Pick<CampaignConfig, 'complianceTimeZone' | 'allowedCallTimes'> &
   Partial<Pick<CampaignConfig, 'recipientStates' | 'blackoutDates'>>;
@@ -159,7 +161,9 @@ function dayIntervals(config: WindowConfig, utcDayMs: number, windowsKey: string
 }
 
 function resolveDayIntervals(config: WindowConfig, date: DateTime): WindowInterval[] {
-  if (config.blackoutDates?.includes(date.toISODate() ?? '')) return [];
+  const iso = date.toISODate() ?? '';
+  if (config.blackoutDates?.includes(iso)) return [];
+  if (config.recipientStates?.some((code) => holidayOn(code, iso) !== undefined)) return [];
   const day = weekdayOf(date);
   const legal = legalHoursOn(day, config.recipientStates);
   const out: WindowInterval[] = [];
@@ -218,16 +222,23 @@ export function windowIntervals(config: WindowConfig, fromMs: number, toMs: numb
 }
 
 /**
+ * Two weeks: a Monday-only campaign to Rhode Island loses Christmas and New Year's Day in a row, the
+ * most holidays on one weekday in a row of any calendar in holidays.ts.
+ */
+const HOLIDAY_SEARCH_DAYS = 14;
+
+/**
  * How many days ahead of `atMs` to look for a window: SEARCH_DAYS, plus one for every blackout date
- * from the day before `atMs` on (UTC dates: a local date differs by at most one), so that a run of
- * blackout dates never hides a window the campaign's weekly windows would open after it. Past dates
- * cost nothing.
+ * from the day before `atMs` on (UTC dates: a local date differs by at most one), plus
+ * HOLIDAY_SEARCH_DAYS when a declared state has a holiday calendar, so that a run of days without a
+ * window never hides one the campaign's weekly windows would open after it. Past dates cost nothing.
  */
 function searchDays(config: WindowConfig, atMs: number): number {
-  const dates = config.blackoutDates;
-  if (!dates?.length) return SEARCH_DAYS;
+  const dates = config.blackoutDates ?? [];
+  const holidays = config.recipientStates?.some(hasHolidayCalendar) ? HOLIDAY_SEARCH_DAYS : 0;
+  if (dates.length === 0) return SEARCH_DAYS + holidays;
   const from = new Date(atMs - DAY_MS).toISOString().slice(0, 10);
-  return SEARCH_DAYS + dates.filter((date) => date >= from).length;
+  return SEARCH_DAYS + holidays + dates.filter((date) => date >= from).length;
 }
 
 function around(config: WindowConfig, atMs: number): WindowInterval[] {

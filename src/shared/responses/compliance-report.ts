@@ -31,6 +31,16 @@ const stateRuleSchema = z.object({
     .string()
     .optional()
     .describe('A part of the rule the table cannot hold (days forbidden by date: state holidays)'),
+  holidays: z
+    .string()
+    .optional()
+    .describe('The holidays on which the state forbids calls, with sources; a calendar of them is computed'),
+  upcomingHolidays: z
+    .array(z.object({ date: z.string(), name: z.string() }))
+    .optional()
+    .describe(
+      "The calendar's next dates from today in the campaign's zone (up to 10): no window opens on them",
+    ),
   source: z.string().describe('The statute or regulation, with section'),
 });
 
