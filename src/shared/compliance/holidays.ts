@@ -45,6 +45,11 @@ function lastWeekday(year: number, month: number, weekday: number): number {
   return days - ((last - weekday + 7) % 7);
 }
 
+/** A holiday on the `n`th Monday of `month`. */
+function nthMonday(year: number, month: number, n: number, name: string): Holiday {
+  return { date: isoOf(year, month, nthWeekday(year, month, MON, n)), name };
+}
+
 /** A fixed-date holiday, with the days a weekend moves it to under `moves` (if any). */
 function fixed(
   year: number,
@@ -65,10 +70,7 @@ const federalMove = (weekday: number) => (weekday === SAT ? [-1] : weekday === S
 
 /** The legal public holidays of 5 U.S.C. § 6103(a), with the days § 6103(b) keeps them on. */
 export function federalHolidays(year: number): Holiday[] {
-  const monday = (month: number, n: number, name: string): Holiday => ({
-    date: isoOf(year, month, nthWeekday(year, month, MON, n)),
-    name,
-  });
+  const monday = (month: number, n: number, name: string) => nthMonday(year, month, n, name);
   return [
     ...fixed(year, 1, 1, "New Year's Day", federalMove),
     monday(1, 3, 'Birthday of Martin Luther King, Jr.'),
@@ -106,10 +108,7 @@ const sundayMove = (weekday: number) => (weekday === SUN ? [1] : []);
  * Assembly, the President or Congress appoint are not in it (the row's notEncoded: blackoutDates).
  */
 export function rhodeIslandHolidays(year: number): Holiday[] {
-  const monday = (month: number, n: number, name: string): Holiday => ({
-    date: isoOf(year, month, nthWeekday(year, month, MON, n)),
-    name,
-  });
+  const monday = (month: number, n: number, name: string) => nthMonday(year, month, n, name);
   const state: Holiday[] = [
     ...fixed(year, 1, 1, "New Year's Day", rhodeIslandMove),
     monday(1, 3, "Dr. Martin Luther King, Jr.'s Birthday"),
