@@ -9,7 +9,7 @@ import { complianceReportSchema } from '../../src/shared/responses/compliance-re
 import { config } from './fixtures.js';
 
 /*
- * The rows for Connecticut, Massachusetts, Mississippi, Louisiana and Rhode Island (state-rules.ts):
+ * The rows for Connecticut, Massachusetts, Mississippi, Louisiana, Rhode Island and Utah (state-rules.ts):
  * the first rows that forbid a whole weekday, which every reader of the table (submit-time checks,
  * run-time enforcement, the pause reason, the report) must honour.
  */
@@ -60,6 +60,15 @@ describe('submit-time: the new state rows', () => {
     expect(found.join('\n')).toMatch(/days: calls are forbidden on sun for Louisiana/);
     expect(found.join('\n')).toMatch(/end: 21:00 is after 20:00 on mon, tue, wed, thu, fri, sat/);
     expect(check('America/Chicago', [w('08:00', '20:00', [...WEEKDAYS, 'sat'])], ['LA'])).toEqual([]);
+  });
+
+  it('Utah keeps the federal hours and forbids Sundays', () => {
+    expect(check('America/Denver', [w('08:00', '21:00')], ['UT'])).toEqual([
+      expect.stringMatching(
+        /^allowedCallTimes\.0\.days: calls are forbidden on sun for Utah \(UT\).*13-25a-103/,
+      ),
+    ]);
+    expect(check('America/Denver', [w('08:00', '21:00', [...WEEKDAYS, 'sat'])], ['UT'])).toEqual([]);
   });
 
   it('Rhode Island: 09:00–18:00 on weekdays, 10:00–17:00 on Saturdays, no Sundays', () => {

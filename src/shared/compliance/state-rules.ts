@@ -98,7 +98,7 @@ export const STATE_RULES: Readonly<Record<string, StateRule>> = {
     hours: { start: '08:00', end: '20:00' },
     days: { sun: null },
     notEncoded:
-      "no calls on days declared state holidays (La. Rev. Stat. § 45:811(3)), including those a governor declares; no holiday calendar is encoded, so list those dates in the campaign's blackoutDates",
+      "no calls on days declared state holidays (La. Rev. Stat. § 45:811(3)), including those a governor declares; no holiday calendar is encoded, so list those dates in the campaign's blackoutDates. During a state of emergency the governor declares, no telephonic solicitation at all beyond its exceptions (La. Rev. Stat. § 45:844.31): list the emergency's dates too, or pause the campaign",
     source: 'La. Rev. Stat. § 45:811(2)–(3)',
   },
   RI: {
@@ -111,6 +111,18 @@ export const STATE_RULES: Readonly<Record<string, StateRule>> = {
     notEncoded:
       "holidays the governor, the General Assembly, the President or Congress appoint beyond those (R.I. Gen. Laws § 25-1-1) are in no calendar; list those dates in the campaign's blackoutDates",
     source: 'R.I. Gen. Laws §§ 5-61-3.6 and 5-61-2 ("hours of operation")',
+  },
+  UT: {
+    code: 'UT',
+    name: 'Utah',
+    hours: { start: '08:00', end: '21:00' },
+    days: { sun: null },
+    // Its legal holidays (Utah Code § 63G-1-301) were changed in 2022, 2025 and 2026 (Juneteenth, then
+    // the day it is kept on, Easter Sunday, Good Friday): no calendar is encoded for a list in flux.
+    notEncoded:
+      "no calls on a legal holiday (Utah Code § 13-25a-103(3)(c)), the days of Utah Code § 63G-1-301 as in force on the day, and those the governor or the President proclaims; no holiday calendar is encoded, so list those dates in the campaign's blackoutDates",
+    source:
+      'Utah Code § 13-25a-103(3) (Telephone and Facsimile Solicitation Act; calls without prior express consent)',
   },
 };
 
