@@ -68,6 +68,19 @@ describe('the calling windows', () => {
     expect(iso(nextAllowedStart(offRestOfMarch, t('2026-03-09T14:00:00Z')))).toBe('2026-04-01T13:00:00.000Z');
   });
 
+  it('find the open after blackout dates spread out further than one day each', () => {
+    // A Monday-only campaign with four Mondays in a row blacked out: the next open is five weeks on.
+    const mondays = config({
+      allowedCallTimes: [{ days: ['mon'], start: '09:00', end: '17:00' }],
+      blackoutDates: ['2026-03-09', '2026-03-16', '2026-03-23', '2026-03-30'],
+    });
+    expect(iso(nextWindowOpen(mondays, t('2026-03-06T22:00:05Z')))).toBe('2026-04-06T13:00:00.000Z');
+    expect(iso(nextAllowedStart(mondays, t('2026-03-09T14:00:00Z')))).toBe('2026-04-06T13:00:00.000Z');
+    // A list reaching far ahead does not keep the open near now from being found.
+    const yearAhead = config({ blackoutDates: ['2026-03-09', '2026-12-25', '2027-01-01'] });
+    expect(iso(nextWindowOpen(yearAhead, t('2026-03-06T22:00:05Z')))).toBe('2026-03-10T13:00:00.000Z');
+  });
+
   it("move a launch's start on a blackout date to the next open", () => {
     expect(iso(nextAllowedStart(weekdays, t('2026-03-09T14:00:00Z')))).toBe('2026-03-09T14:00:00.000Z');
     expect(iso(nextAllowedStart(offMonday, t('2026-03-09T14:00:00Z')))).toBe('2026-03-10T13:00:00.000Z');

@@ -227,34 +227,64 @@ export function windowIntervals(config: WindowConfig, fromMs: number, toMs: numb
  */
 const HOLIDAY_SEARCH_DAYS = 14;
 
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
 /**
- * How many days ahead of `atMs` to look for a window: SEARCH_DAYS, plus one for every blackout date
- * from the day before `atMs` on (UTC dates: a local date differs by at most one), plus
- * HOLIDAY_SEARCH_DAYS when a declared state has a holiday calendar, so that a run of days without a
- * window never hides one the campaign's weekly windows would open after it. Past dates cost nothing.
+ * How many days ahead of `atMs` to look for a window first: SEARCH_DAYS, plus HOLIDAY_SEARCH_DAYS when
+ * a declared state has a holiday calendar, plus one for every blackout date inside the range so far
+ * (each one can pull in the next), so that a run of blackout dates is looked past. Dates outside the
+ * range (past ones, or a year's list far ahead) do not stretch it: every day searched is a day
+ * resolved. Dates compared in UTC from the day before `atMs`: a local date differs by at most a day.
  */
 function searchDays(config: WindowConfig, atMs: number): number {
-  const dates = config.blackoutDates ?? [];
-  const holidays = config.recipientStates?.some(hasHolidayCalendar) ? HOLIDAY_SEARCH_DAYS : 0;
-  if (dates.length === 0) return SEARCH_DAYS + holidays;
-  const from = new Date(atMs - DAY_MS).toISOString().slice(0, 10);
-  return SEARCH_DAYS + holidays + dates.filter((date) => date >= from).length;
+  const base = SEARCH_DAYS + (config.recipientStates?.some(hasHolidayCalendar) ? HOLIDAY_SEARCH_DAYS : 0);
+  const dates = config.blackoutDates;
+  if (!dates?.length) return base;
+  const from = isoDay(atMs - DAY_MS);
+  let days = base;
+  for (;;) {
+    const to = isoDay(atMs + days * DAY_MS);
+    const wanted = base + dates.filter((date) => date >= from && date <= to).length;
+    if (wanted <= days) return days;
+    days = wanted;
+  }
 }
 
-function around(config: WindowConfig, atMs: number): WindowInterval[] {
-  return windowIntervals(config, atMs - DAY_MS, atMs + searchDays(config, atMs) * DAY_MS);
+/**
+ * How far to look when the first search found no open although blackout dates lie ahead: to the last
+ * of them, and the usual search beyond it, after which the weekly windows open as they would without
+ * any. Blackout dates spread out (every Monday of a month, for a Monday-only campaign) can
+ * hide opens further than one day per date; this finds the first one they leave. Undefined when no
+ * blackout date lies ahead.
+ */
+function fallbackSearchDays(config: WindowConfig, atMs: number, searched: number): number | undefined {
+  const from = isoDay(atMs - DAY_MS);
+  const last = (config.blackoutDates ?? []).reduce<string | undefined>(
+    (latest, date) => (date >= from && (latest === undefined || date > latest) ? date : latest),
+    undefined,
+  );
+  if (last === undefined) return undefined;
+  const untilLast = Math.ceil((Date.parse(`${last}T00:00:00Z`) - atMs) / DAY_MS) + 1;
+  const days = untilLast + searchDays(config, Date.parse(`${last}T00:00:00Z`));
+  return days > searched ? days : undefined;
 }
 
 /** The window holding `atMs` (open at it, closed after it) and the first one opening after it. */
 function windowsAt(
   config: WindowConfig,
   atMs: number,
-): { current: WindowInterval | undefined; next: WindowInterval | undefined } {
-  const intervals = around(config, atMs);
-  return {
-    current: intervals.find((i) => i.openMs <= atMs && atMs < i.closeMs),
-    next: intervals.find((i) => i.openMs > atMs),
-  };
+): { current: WindowInterval | undefined; next: WindowInterval | undefined; searched: number } {
+  const intervalsFor = (days: number) => windowIntervals(config, atMs - DAY_MS, atMs + days * DAY_MS);
+  let searched = searchDays(config, atMs);
+  let intervals = intervalsFor(searched);
+  let next = intervals.find((i) => i.openMs > atMs);
+  const further = next === undefined ? fallbackSearchDays(config, atMs, searched) : undefined;
+  if (further !== undefined) {
+    searched = further;
+    intervals = intervalsFor(searched);
+    next = intervals.find((i) => i.openMs > atMs);
+  }
+  return { current: intervals.find((i) => i.openMs <= atMs && atMs < i.closeMs), next, searched };
 }
 
 /** True while the campaign may dial at `atMs`. */
@@ -264,7 +294,7 @@ export function isWithinWindow(config: WindowConfig, atMs: number): boolean {
 
 /**
  * The first instant strictly after `atMs` at which a window opens; null when none opens within 15 days
- * (one more for each blackout date ahead).
+ * (longer with a declared state's holidays or blackout dates ahead, searchDays).
  */
 export function nextWindowOpen(config: WindowConfig, atMs: number): number | null {
   return windowsAt(config, atMs).next?.openMs ?? null;
@@ -289,11 +319,11 @@ export const START_CLOSE_MARGIN_MS = 30_000;
  * no window opens within 15 days, which a config that passed validation cannot produce.
  */
 export function nextAllowedStart(config: WindowConfig, atMs: number): number {
-  const { current, next } = windowsAt(config, atMs);
+  const { current, next, searched } = windowsAt(config, atMs);
   if (current && current.closeMs - atMs >= START_CLOSE_MARGIN_MS) return atMs;
   if (next === undefined) {
     throw new ComplianceError(
-      `no calling window opens within ${searchDays(config, atMs)} days of ${new Date(atMs).toISOString()}`,
+      `no calling window opens within ${searched} days of ${new Date(atMs).toISOString()}`,
       { rule: 'calling-window' },
     );
   }
