@@ -62,27 +62,6 @@ const operatorResume = (id: string) =>
     payload: { action: 'resume' },
   });
 
-/**
- * Fires the close's window job at `closeIso` and waits until its pause command succeeded and the job
- * waits for its re-check (`verify`), so that the next firing is the re-check's, which finds the pause
- * done and plans the next open.
- */
-async function pausedByTheClose(id: string, closeIso: string): Promise<void> {
-  await fire(id, closeIso);
-  await eventually(async () => ((await statusOnCxone(id)) === 'paused' ? true : undefined), 15_000);
-  const { pauseCommandId } = await getWindowState(ctx, id);
-  await eventually(async () => {
-    const command = await getCommand(ctx, pauseCommandId ?? '');
-    return command?.status === 'succeeded' ? true : undefined;
-  }, 15_000);
-  await eventually(async () => {
-    const job = await ctx.queues.compliance.getJob(windowJobId(id));
-    return job && windowJobOf(job).kind === 'verify' && (await job.getState()) === 'delayed'
-      ? true
-      : undefined;
-  }, 15_000);
-}
-
 /** An active campaign the close's job paused a minute ahead of the 17:00 close (its lead), Friday. */
 async function pausedAheadOfClose(): Promise<string> {
   clock.set(t('2026-03-06T21:30:00Z')); // Friday 16:30 EST
@@ -189,7 +168,7 @@ describe('blackout dates against the sandbox', () => {
   it('a PATCH adding Monday moves the planned open to Tuesday, and a resume on Monday is refused', async () => {
     clock.set(t('2026-03-06T21:30:00Z'));
     const id = await stack.enforcedCampaign(weekdays);
-    await pausedByTheClose(id, '2026-03-06T22:00:00Z');
+    await stack.pausedByTheClose(id, '2026-03-06T22:00:00Z');
     // Saturday: the window's re-check plans Monday's open.
     expect(await stack.fire(id, '2026-03-07T15:00:00Z')).toMatchObject({
       kind: 'open',
@@ -269,7 +248,7 @@ describe("Rhode Island's holidays against the sandbox", () => {
   it('keeps a campaign to RI recipients paused over Rhode Island Independence Day (Monday 4 May)', async () => {
     clock.set(t('2026-05-01T20:30:00Z')); // Friday 16:30 EDT
     const id = await stack.enforcedCampaign(config({ recipientStates: ['RI'] }));
-    await pausedByTheClose(id, '2026-05-01T21:00:00Z');
+    await stack.pausedByTheClose(id, '2026-05-01T21:00:00Z');
     expect(await stack.fire(id, '2026-05-02T15:00:00Z')).toMatchObject({
       kind: 'open',
       atMs: t('2026-05-05T13:00:00Z'),

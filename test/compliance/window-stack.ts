@@ -51,6 +51,12 @@ export interface WindowStack {
   settled(commandId: string): Promise<CommandRecord>;
   /** Moves the clock, fires the window job now and waits until it planned its next firing. */
   fire(id: string, iso: string): Promise<WindowJob>;
+  /**
+   * Fires the close's window job at `closeIso` and waits until the campaign is paused on CXone and the
+   * pause's command has finished, so that the next firing is the re-check's, which finds the pause
+   * done. Returns the plan the close's firing left (the re-check, `verify`).
+   */
+  pausedByTheClose(id: string, closeIso: string): Promise<WindowJob>;
   /** The campaign's `compliance_action` audit records of one kind, in trail order. */
   complianceRecords(id: string, kind: string): Promise<AuditRecord[]>;
   /**
@@ -157,6 +163,16 @@ export async function startWindowStack(opts: {
         const data = windowJobOf(current);
         return data.atMs !== before.atMs || data.kind !== before.kind ? data : undefined;
       }, 15_000);
+    },
+    async pausedByTheClose(id, closeIso) {
+      const plan = await stack.fire(id, closeIso);
+      await eventually(async () => {
+        const { status } = await ctx.cxone.getCampaign(id);
+        return status === 'paused' ? true : undefined;
+      }, 15_000);
+      const { pauseCommandId } = await getWindowState(ctx, id);
+      expect((await stack.settled(pauseCommandId ?? '')).status).toBe('succeeded');
+      return plan;
     },
     async complianceRecords(id, kind) {
       const trail = createAuditTrail({ redis: ctx.redis, keys: ctx.keys, logger: silentLogger });
