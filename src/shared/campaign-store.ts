@@ -13,6 +13,7 @@ import {
   type ResourceResidue,
 } from './campaign-record-codec.js';
 import type { Keys } from './keys.js';
+import type { LocalConfig } from './lifecycle/config-view.js';
 import { evalScript } from './redis-script.js';
 import { isWrongType } from './redis.js';
 
@@ -437,13 +438,7 @@ export class CampaignStore {
    * would be lost while the caller recorded it as applied. Read, merge, write guarded by `configRev`,
    * again if another write of the config landed meanwhile.
    */
-  async updateLocalConfig(
-    resource: CampaignResource,
-    local: Pick<
-      Partial<CampaignConfig>,
-      'description' | 'pacing' | 'compliance' | 'recipientStates' | 'blackoutDates'
-    >,
-  ): Promise<void> {
+  async updateLocalConfig(resource: CampaignResource, local: LocalConfig): Promise<void> {
     for (let attempt = 0; attempt < LOCAL_CONFIG_ATTEMPTS; attempt++) {
       const stored = await this.get(resource.id);
       if (!stored) {

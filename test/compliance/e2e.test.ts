@@ -201,12 +201,7 @@ describe('blackout dates against the sandbox', () => {
 
     // Monday 11:00 EDT: the law and the windows allow the hour, the blackout date does not.
     clock.set(t('2026-03-09T15:00:00Z'));
-    const resume = await api.inject({
-      method: 'POST',
-      url: `/v1/campaigns/${id}/actions`,
-      headers: auth,
-      payload: { action: 'resume' },
-    });
+    const resume = await operatorResume(id);
     expect(resume.statusCode).toBe(409);
     expect(resume.body).toMatch(/2026-03-09 is one of its blackoutDates/);
     expect(resume.body).toMatch(/2026-03-10T09:00:00-04:00/);

@@ -70,16 +70,15 @@ const federalMove = (weekday: number) => (weekday === SAT ? [-1] : weekday === S
 
 /** The legal public holidays of 5 U.S.C. § 6103(a), with the days § 6103(b) keeps them on. */
 export function federalHolidays(year: number): Holiday[] {
-  const monday = (month: number, n: number, name: string) => nthMonday(year, month, n, name);
   return [
     ...fixed(year, 1, 1, "New Year's Day", federalMove),
-    monday(1, 3, 'Birthday of Martin Luther King, Jr.'),
-    monday(2, 3, "Washington's Birthday"),
+    nthMonday(year, 1, 3, 'Birthday of Martin Luther King, Jr.'),
+    nthMonday(year, 2, 3, "Washington's Birthday"),
     { date: isoOf(year, 5, lastWeekday(year, 5, MON)), name: 'Memorial Day' },
     ...fixed(year, 6, 19, 'Juneteenth National Independence Day', federalMove),
     ...fixed(year, 7, 4, 'Independence Day', federalMove),
-    monday(9, 1, 'Labor Day'),
-    monday(10, 2, 'Columbus Day'),
+    nthMonday(year, 9, 1, 'Labor Day'),
+    nthMonday(year, 10, 2, 'Columbus Day'),
     ...fixed(year, 11, 11, 'Veterans Day', federalMove),
     { date: isoOf(year, 11, nthWeekday(year, 11, THU, 4)), name: 'Thanksgiving Day' },
     ...fixed(year, 12, 25, 'Christmas Day', federalMove),
@@ -108,17 +107,16 @@ const sundayMove = (weekday: number) => (weekday === SUN ? [1] : []);
  * Assembly, the President or Congress appoint are not in it (the row's notEncoded: blackoutDates).
  */
 export function rhodeIslandHolidays(year: number): Holiday[] {
-  const monday = (month: number, n: number, name: string) => nthMonday(year, month, n, name);
   const state: Holiday[] = [
     ...fixed(year, 1, 1, "New Year's Day", rhodeIslandMove),
-    monday(1, 3, "Dr. Martin Luther King, Jr.'s Birthday"),
-    monday(2, 3, "Washington's Birthday"),
+    nthMonday(year, 1, 3, "Dr. Martin Luther King, Jr.'s Birthday"),
+    nthMonday(year, 2, 3, "Washington's Birthday"),
     ...fixed(year, 5, 4, 'Rhode Island Independence Day', sundayMove),
     { date: isoOf(year, 5, lastWeekday(year, 5, MON)), name: 'Memorial Day' },
     ...fixed(year, 7, 4, 'Independence Day', rhodeIslandMove),
-    monday(8, 2, 'Victory Day'),
-    monday(9, 1, 'Labor Day'),
-    monday(10, 2, 'Columbus Day'),
+    nthMonday(year, 8, 2, 'Victory Day'),
+    nthMonday(year, 9, 1, 'Labor Day'),
+    nthMonday(year, 10, 2, 'Columbus Day'),
     ...fixed(year, 11, 11, "Veterans' Day", rhodeIslandMove),
     ...fixed(year, 12, 25, 'Christmas Day', rhodeIslandMove),
     ...(year % 2 === 0
