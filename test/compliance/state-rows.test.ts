@@ -154,4 +154,20 @@ describe('the compliance report', () => {
     // The schema the API serialises the report by keeps the field (zod drops keys it does not know).
     expect(complianceReportSchema.parse(built).rules.recipientStates).toEqual(built.rules.recipientStates);
   });
+
+  it('tells a state that guides list as stricter, with no row, apart from a state with nothing known', () => {
+    const built = report(['KY', 'PA', 'GA']);
+    expect(built.rules.recipientStates).toEqual([
+      {
+        code: 'KY',
+        encoded: false,
+        note: expect.stringMatching(
+          /^Kentucky: telephone solicitations only 10:00–21:00 local time.*not verified/,
+        ),
+      },
+      { code: 'PA', encoded: false, note: expect.stringMatching(/^Pennsylvania: shorter Sunday hours/) },
+      { code: 'GA', encoded: false, note: 'no rule stricter than the federal one is encoded' },
+    ]);
+    expect(complianceReportSchema.parse(built).rules.recipientStates).toEqual(built.rules.recipientStates);
+  });
 });

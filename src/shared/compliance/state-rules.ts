@@ -131,8 +131,17 @@ export const STATE_RULES: Readonly<Record<string, StateRule>> = {
  * encoded: the exact terms, citations or reach were not verified. Campaigns to these states get the
  * federal rule only; legal review should turn each into a STATE_RULES row.
  */
+// Besides Alabama, the states that compliance guides for telemarketers (2025) list as stricter than the
+// federal hours and that have no row: a campaign declaring one is told so by its compliance report,
+// rather than told that nothing stricter is known.
 export const NOT_ENCODED: Readonly<Record<string, string>> = {
   AL: "Sunday and state-holiday restrictions in the Alabama Public Service Commission's telephone rules, which bind telephone utilities rather than every telemarketer (citation not verified)",
+  KY: 'Kentucky: telephone solicitations only 10:00–21:00 local time, as compliance guides report it, among the practices KRS 367.46955 prohibits (the paragraph itself not verified)',
+  MI: 'Michigan: telephone solicitations only 09:00–21:00 local time, as compliance guides report it (citation and reach not verified)',
+  MN: 'Minnesota: calls only 09:00–21:00 local time, at least those made with an automatic dialing-announcing device, as compliance guides report it (citation and reach not verified)',
+  NV: 'Nevada: telephone solicitations only 09:00–20:00 local time, as compliance guides report it (citation and reach not verified)',
+  NM: 'New Mexico: telephone solicitations only 09:00–21:00 local time, as compliance guides report it (citation and reach not verified)',
+  PA: 'Pennsylvania: shorter Sunday hours and no calls on some legal holidays, as compliance guides report it (terms, citation and reach not verified)',
 };
 
 /** USPS codes of the states, DC and the territories where US telemarketing law applies. */
