@@ -129,11 +129,11 @@ export const STATE_RULES: Readonly<Record<string, StateRule>> = {
 /**
  * Known to restrict calls beyond the federal rule (Sundays, holidays or shorter hours) but NOT
  * encoded: the exact terms, citations or reach were not verified. Campaigns to these states get the
- * federal rule only; legal review should turn each into a STATE_RULES row.
+ * federal rule only; legal review should turn each into a STATE_RULES row. Besides Alabama, the
+ * states that compliance guides for telemarketers (2025) list as stricter than the federal hours and
+ * that have no row: a campaign declaring one is told so by its compliance report, rather than told
+ * that nothing stricter is known.
  */
-// Besides Alabama, the states that compliance guides for telemarketers (2025) list as stricter than the
-// federal hours and that have no row: a campaign declaring one is told so by its compliance report,
-// rather than told that nothing stricter is known.
 export const NOT_ENCODED: Readonly<Record<string, string>> = {
   AL: "Sunday and state-holiday restrictions in the Alabama Public Service Commission's telephone rules, which bind telephone utilities rather than every telemarketer (citation not verified)",
   KY: 'Kentucky: telephone solicitations only 10:00–21:00 local time, as compliance guides report it, among the practices KRS 367.46955 prohibits (the paragraph itself not verified)',
