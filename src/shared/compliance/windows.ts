@@ -264,8 +264,8 @@ function fallbackSearchDays(config: WindowConfig, atMs: number, searched: number
     undefined,
   );
   if (last === undefined) return undefined;
-  const untilLast = Math.ceil((Date.parse(`${last}T00:00:00Z`) - atMs) / DAY_MS) + 1;
-  const days = untilLast + searchDays(config, Date.parse(`${last}T00:00:00Z`));
+  const lastMs = Date.parse(`${last}T00:00:00Z`);
+  const days = Math.ceil((lastMs - atMs) / DAY_MS) + 1 + searchDays(config, lastMs);
   return days > searched ? days : undefined;
 }
 
