@@ -13,11 +13,23 @@ const LUXON_WEEKDAY: Record<number, Weekday> = {
   7: 'sun',
 };
 
-/** The weekday and minute of the day at `atMs` on the wall clock of `timeZone`; null for an unknown zone. */
-function localMoment(timeZone: string, atMs: number): { day: Weekday; minute: number } | null {
+/**
+ * The weekday and minute of the day at `atMs` on the wall clock of `timeZone`, and the instant that
+ * local minute began; null for an unknown zone.
+ */
+function localMoment(
+  timeZone: string,
+  atMs: number,
+): { day: Weekday; minute: number; minuteStartMs: number } | null {
   const local = DateTime.fromMillis(atMs, { zone: timeZone });
   const day = local.isValid ? LUXON_WEEKDAY[local.weekday] : undefined;
-  return day ? { day, minute: local.hour * 60 + local.minute } : null;
+  return day
+    ? {
+        day,
+        minute: local.hour * 60 + local.minute,
+        minuteStartMs: atMs - local.second * 1000 - local.millisecond,
+      }
+    : null;
 }
 
 const inWindows = (windows: readonly CallWindow[], { day, minute }: { day: Weekday; minute: number }) =>
@@ -46,8 +58,40 @@ export function isWithinCallTimes(windows: readonly CallWindow[], timeZone: stri
  */
 export function isLawfulDial(settings: WireComplianceSettings, atMs: number): boolean {
   const moment = localMoment(settings.timeZone, atMs);
-  if (moment === null || !inWindows(settings.allowedCallTimes, moment)) return false;
+  return moment !== null && lawfulAt(settings, moment);
+}
+
+function lawfulAt(settings: WireComplianceSettings, moment: { day: Weekday; minute: number }): boolean {
+  if (!inWindows(settings.allowedCallTimes, moment)) return false;
   if (settings.regulatoryCompliance !== 'TCPA') return true;
   const hours = legalHoursOn(moment.day);
   return hours !== null && moment.minute >= hours.startMin && moment.minute < hours.endMin;
+}
+
+/**
+ * isLawfulDial with its last answer kept for the rest of that local minute, for a caller that judges
+ * dials in time order (a dialer model running forward). Windows and legal hours are whole minutes, so
+ * every dial of one local minute under the same settings gets the same answer; the zone conversion
+ * behind each answer cost about 6 µs, most of a long catch-up's time (a simulated day of a 100-agent
+ * campaign: 0.7 s, against 0.07 s for the model alone). The settings are told apart by identity: a
+ * stored campaign's settings are replaced, never changed in place, when it is updated.
+ */
+export function lawfulDialJudge(): (settings: WireComplianceSettings, atMs: number) => boolean {
+  let judged: WireComplianceSettings | undefined;
+  let fromMs = 0;
+  let untilMs = 0;
+  let lawful = false;
+  return (settings, atMs) => {
+    if (settings === judged && atMs >= fromMs && atMs < untilMs) return lawful;
+    const moment = localMoment(settings.timeZone, atMs);
+    if (moment === null) {
+      judged = undefined;
+      return false;
+    }
+    judged = settings;
+    fromMs = moment.minuteStartMs;
+    untilMs = moment.minuteStartMs + 60_000;
+    lawful = lawfulAt(settings, moment);
+    return lawful;
+  };
 }

@@ -6,7 +6,7 @@ import {
   type DialerSimulationOptions,
   type DialerSnapshot,
 } from './dialer/simulation.js';
-import { isLawfulDial } from './call-windows.js';
+import { lawfulDialJudge } from './call-windows.js';
 import type { CampaignStore, StoredCampaign } from './campaign-store.js';
 import { DEFAULT_CONTACT_RATE, type Directory } from './directory.js';
 import { deriveSeed } from './prng.js';
@@ -29,9 +29,13 @@ export type DialerFactory = (params: DialerSimulationOptions) => DialerModel;
 
 export const defaultDialerFactory: DialerFactory = (params) => new DialerSimulation(params);
 
-/** Whether a dial at a simulated instant is lawful: judged at the real instant it stands for. */
+/**
+ * Whether a dial at a simulated instant is lawful: judged at the real instant it stands for, once per
+ * real minute (lawfulDialJudge), as the run it serves goes forward.
+ */
 function windowCheck(settings: WireComplianceSettings, simTime: SimulatedTime): (simMs: number) => boolean {
-  return (simMs) => isLawfulDial(settings, simTime.realOf(simMs));
+  const lawful = lawfulDialJudge();
+  return (simMs) => lawful(settings, simTime.realOf(simMs));
 }
 
 /** A campaign's model, the contact rate it dials at now and the agents it has now. */
@@ -221,9 +225,10 @@ export class CampaignDialers {
 
   /** Whether a dial of the campaign at a simulated instant is lawful under its settings in force now. */
   private standingCheck(id: string): (simMs: number) => boolean {
+    const lawful = lawfulDialJudge();
     return (simMs) => {
       const campaign = this.store.find(id);
-      return campaign === undefined || isLawfulDial(campaign.complianceSettings, this.simTime.realOf(simMs));
+      return campaign === undefined || lawful(campaign.complianceSettings, this.simTime.realOf(simMs));
     };
   }
 
