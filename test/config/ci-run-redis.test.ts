@@ -1,6 +1,8 @@
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { findOnPath } from '../../src/process/private-redis.js';
@@ -30,13 +32,14 @@ function runRedisPart(
   redisUrl: string,
   answers: boolean,
   stubs = STUBS,
+  env: Record<string, string> = {},
 ): Promise<{ code: number; calls: string[]; out: string }> {
   return new Promise((resolve) => {
     execFile(
       'bash',
       ['-c', `set -euo pipefail\n${stubs}\n${redisPart.replaceAll('>/dev/null 2>&1', '>/dev/null')}`],
       {
-        env: { PATH: process.env.PATH, REDIS_URL: redisUrl, ANSWERS: answers ? 'yes' : 'no' },
+        env: { PATH: process.env.PATH, REDIS_URL: redisUrl, ANSWERS: answers ? 'yes' : 'no', ...env },
         timeout: 20_000,
       },
       (err, stdout, stderr) => {
@@ -50,6 +53,41 @@ function runRedisPart(
       },
     );
   });
+}
+
+/** A CA and a certificate it signed for 127.0.0.1, made with openssl in `dir` (no spaces in it). */
+function privateCa(dir: string): { ca: string; cert: string; key: string } {
+  const at = (name: string) => join(dir, name);
+  const openssl = (command: string) => execFileSync('openssl', command.split(' '), { stdio: 'ignore' });
+  openssl(
+    `req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=cxo-test-CA -keyout ${at('ca.key')} -out ${at('ca.crt')}`,
+  );
+  openssl(
+    `req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout ${at('redis.key')} -out ${at('redis.csr')}`,
+  );
+  writeFileSync(at('san'), 'subjectAltName=IP:127.0.0.1');
+  openssl(
+    `x509 -req -days 1 -in ${at('redis.csr')} -CA ${at('ca.crt')} -CAkey ${at('ca.key')} -CAcreateserial ` +
+      `-out ${at('redis.crt')} -extfile ${at('san')}`,
+  );
+  return { ca: at('ca.crt'), cert: at('redis.crt'), key: at('redis.key') };
+}
+
+/** redis-server's arguments for TLS only, on `port`, keeping nothing on disk. */
+function tlsRedisArgs(tls: { ca: string; cert: string; key: string }, port: number): string[] {
+  return [
+    ...['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--tls-auth-clients', 'no'],
+    ...['--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca],
+    ...['--save', '', '--appendonly', 'no'],
+  ];
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 describe('.ci/run: a Redis at REDIS_URL', () => {
@@ -94,6 +132,50 @@ describe('.ci/run: a Redis at REDIS_URL', () => {
     expect(down.calls.filter((c) => c.startsWith('redis-server'))).toEqual([]);
     expect(down.out).toMatch(/does not answer at cache\.example\.test:6380 .*start it first/);
   });
+
+  it('asks a rediss:// one with the private CA Node is told to trust', async () => {
+    const run = await runRedisPart('rediss://cache.example.test:6380', true, STUBS, {
+      NODE_EXTRA_CA_CERTS: '/etc/cxo/redis ca.pem',
+    });
+    expect(run.code, run.out).toBe(0);
+    expect(run.calls).toEqual([
+      'redis-cli --tls --cacert /etc/cxo/redis ca.pem -h cache.example.test -p 6380 ping',
+    ]);
+  });
+
+  // A Redis behind TLS whose certificate a private CA signed: the service reaches it (Node trusts the CA
+  // NODE_EXTRA_CA_CERTS names) but redis-cli, trusting only the system's CAs, did not, and CI stopped
+  // saying no Redis answered.
+  it.skipIf(!['redis-server', 'redis-cli', 'openssl'].every((tool) => findOnPath(tool, process.env.PATH)))(
+    'finds a real TLS Redis signed by a private CA answering',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cxo-ci-tls-'));
+      const port = await freePort();
+      const redis = spawn('redis-server', tlsRedisArgs(privateCa(dir), port), { stdio: 'ignore' });
+      try {
+        const url = `rediss://127.0.0.1:${port}`;
+        const trusted = { NODE_EXTRA_CA_CERTS: join(dir, 'ca.crt') };
+        let run = await runRedisPart(url, false, SERVER_STUBS, trusted);
+        for (let i = 0; i < 50 && run.code !== 0; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          run = await runRedisPart(url, false, SERVER_STUBS, trusted);
+        }
+        expect(run.code, run.out).toBe(0);
+        // Without the CA the handshake fails: the check that took it for none (and the test can fail).
+        const untrusted = await runRedisPart(url, false, SERVER_STUBS);
+        expect(untrusted.code).toBe(1);
+        expect(untrusted.out).toContain(`does not answer at 127.0.0.1:${port} (rediss://`);
+      } finally {
+        if (redis.exitCode === null) {
+          const exited = new Promise((resolve) => redis.once('exit', resolve));
+          redis.kill();
+          await exited;
+        }
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
 
   // redis-cli has no timeout of its own, and --tls waits for a handshake a plaintext port never
   // starts: a rediss:// URL naming a plaintext Redis (or a port that takes connections and never
