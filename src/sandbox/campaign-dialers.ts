@@ -138,6 +138,24 @@ export class CampaignDialers {
     if (campaign) this.snapshot(campaign);
   }
 
+  /**
+   * Runs the campaign's models (and so its skill group's) at most `maxMs` of simulated time towards
+   * now; whether they are still more than `maxMs` behind it. A caller catching up on a long stretch
+   * (time-skip.ts, catchUpGradually) lets other requests in between steps.
+   */
+  stepTowardNow(id: string, maxMs: number): boolean {
+    const dialer = this.dialers.get(id);
+    const campaign = this.store.find(id);
+    if (!dialer || !campaign) return false;
+    const models = [...dialer.retired, dialer.model];
+    const behind = Math.min(...models.map((model) => model.snapshot().simMs));
+    const now = this.simTime.now();
+    if (now - behind <= maxMs) return false;
+    const check = windowCheck(campaign.complianceSettings, this.simTime);
+    for (const model of models) model.advanceTo(behind + maxMs, check);
+    return now - (behind + maxMs) > maxMs;
+  }
+
   /** Stats for a campaign at the current simulated time; zeros before it first became active. */
   stats(campaign: StoredCampaign): CampaignStats {
     const s = this.snapshot(campaign);

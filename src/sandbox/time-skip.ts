@@ -38,3 +38,21 @@ export async function skipGradually(
     }
   }
 }
+
+/**
+ * Runs one campaign's dialer (and its skill group's) up to the current simulated time a chunk at a
+ * time, yielding between chunks, before a request reads or changes the campaign. Its models lag by
+ * however long nothing asked for them: read after an idle spell in a sandbox running at a large
+ * SANDBOX_TIME_SCALE (an hour at 10 000× is 417 simulated days), the whole stretch ran in the read's
+ * one synchronous call and the sandbox answered nothing meanwhile. The last stretch, under a chunk,
+ * is left to the read itself. A reset ends it, as it ends a skip.
+ */
+export async function catchUpGradually(
+  simTime: SimulatedTime,
+  dialers: CampaignDialers,
+  id: string,
+  chunkMs = SKIP_CHUNK_MS,
+): Promise<void> {
+  const epoch = simTime.epoch;
+  while (simTime.epoch === epoch && dialers.stepTowardNow(id, chunkMs)) await yieldToEventLoop();
+}

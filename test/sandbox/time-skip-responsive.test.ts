@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
-import { activeCampaign, call, campaignStats, start, tokenFor } from './helpers.js';
+import { ManualClock } from '../../src/shared/clock.js';
+import { activeCampaign, call, campaignStats, createBody, patch, start, tokenFor } from './helpers.js';
 
 const DAY = 86_400_000;
 
@@ -70,5 +71,75 @@ describe('a reset during a long skip', () => {
     expect((await skipping).status).toBe(200);
     const time = await call(sandbox, 'GET', '/__sandbox/time');
     expect(time.body.simNowMs as number).toBeLessThan(Date.now() + 60_000);
+  }, 60_000);
+});
+
+/**
+ * Nothing asked for a campaign for a long spell (a sandbox at a large SANDBOX_TIME_SCALE left alone:
+ * an hour at 10 000× is 417 simulated days): the next stats read or change of it ran the whole spell
+ * in one synchronous call, and the sandbox answered nothing meanwhile. A hand-moved clock stands for
+ * the spell here.
+ */
+describe('a campaign read or changed after a long idle spell', () => {
+  let sandbox: RunningSandbox | undefined;
+  afterEach(async () => {
+    await sandbox?.close();
+    sandbox = undefined;
+  });
+
+  /** Runs `request` while another client reads the campaign every 5 ms; the reads' latencies and its time. */
+  async function probed<T>(
+    id: string,
+    token: string,
+    request: () => Promise<T>,
+  ): Promise<{ result: T; latencies: number[]; took: number }> {
+    const latencies: number[] = [];
+    const statuses = new Set<number>();
+    let probing = true;
+    const probe = (async () => {
+      while (probing) {
+        const t0 = performance.now();
+        statuses.add((await call(sandbox!, 'GET', `/api/v2/campaigns/${id}`, { token })).status);
+        latencies.push(performance.now() - t0);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const began = performance.now();
+    const result = await request();
+    const took = performance.now() - began;
+    probing = false;
+    await probe;
+    expect([...statuses]).toEqual([200]);
+    return { result, latencies, took };
+  }
+
+  it('keeps answering other requests while it catches up, and counts the whole spell', async () => {
+    const clock = new ManualClock(Date.now());
+    sandbox = await start({ clock, rateLimit: { perWindow: 100_000, windowMs: 60_000 } });
+    const body = createBody();
+    body.dialerSettings.agentCapacity = 200;
+    const { id, version } = await activeCampaign(sandbox, await tokenFor(sandbox), body);
+
+    clock.advance(4 * DAY);
+    // The first token has long expired.
+    const token = await tokenFor(sandbox);
+    const read = await probed(id, token, () => campaignStats(sandbox!, token, id));
+    // Four days of 200 agents: hundreds of thousands of dials (about 0.3 s of work in one piece).
+    expect(read.result.totalCalls).toBeGreaterThan(200_000);
+    expect(read.latencies.length).toBeGreaterThan(3);
+    expect(Math.max(...read.latencies)).toBeLessThan(Math.min(read.took / 3, 2_000));
+
+    clock.advance(4 * DAY);
+    const token2 = await tokenFor(sandbox);
+    const paused = await probed(id, token2, () => patch(sandbox!, token2, id, version, { status: 'paused' }));
+    expect(paused.result.status).toBe(200);
+    expect(Math.max(...paused.latencies)).toBeLessThan(Math.min(paused.took / 3, 2_000));
+    // The spell before the pause was dialed (at the settings then in force), and nothing after it.
+    const after = await campaignStats(sandbox, token2, id);
+    expect(after.totalCalls).toBeGreaterThan(1.7 * read.result.totalCalls);
+    clock.advance(DAY);
+    const token3 = await tokenFor(sandbox);
+    expect((await campaignStats(sandbox, token3, id)).totalCalls - after.totalCalls).toBeLessThan(200);
   }, 60_000);
 });

@@ -4,6 +4,7 @@ import { parseCreateBody, parsePatchBody, toResource, versionConflict } from '..
 import { SandboxHttpError } from '../errors.js';
 import { grantOf } from '../request-context.js';
 import type { SandboxState } from '../state.js';
+import { catchUpGradually } from '../time-skip.js';
 
 type IdParams = { Params: { id: string } };
 
@@ -90,7 +91,11 @@ export async function registerCampaignRoutes(app: FastifyInstance, state: Sandbo
 
   app.patch<IdParams>('/api/v2/campaigns/:id', async (request) => {
     const grant = grantOf(request);
-    const current = state.campaigns.getForTenant(request.params.id, grant.tenant);
+    const { id } = state.campaigns.getForTenant(request.params.id, grant.tenant);
+    // The change applies from now: the stretch before it runs under the settings it replaces, caught
+    // up a chunk at a time (a change closes that stretch at once, in one synchronous call).
+    await catchUpGradually(state.simTime, state.dialers, id);
+    const current = state.campaigns.getForTenant(id, grant.tenant);
     const expected = parseIfMatch(request.headers['if-match']);
     if (expected === undefined) {
       throw new SandboxHttpError(

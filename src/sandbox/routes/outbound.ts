@@ -4,6 +4,7 @@ import { HISTORY_PAGE_SIZE } from '../campaign-store.js';
 import { SandboxHttpError, type FieldProblem } from '../errors.js';
 import { grantOf } from '../request-context.js';
 import type { SandboxState } from '../state.js';
+import { catchUpGradually } from '../time-skip.js';
 
 type HistoryRequest = { Params: { id: string }; Querystring: Record<string, string | string[] | undefined> };
 
@@ -57,7 +58,11 @@ export async function registerOutboundRoutes(app: FastifyInstance, state: Sandbo
   // Scoped to the token's tenant like GET/PATCH /api/v2/campaigns/:id: another tenant's campaign is
   // the same 404 as an unknown id.
   app.get<{ Params: { id: string } }>('/api/v2/outbound/campaigns/:id/stats', async (request) => {
-    const campaign = state.campaigns.getForTenant(request.params.id, grantOf(request).tenant);
+    const { tenant } = grantOf(request);
+    const { id } = state.campaigns.getForTenant(request.params.id, tenant);
+    await catchUpGradually(state.simTime, state.dialers, id);
+    // Read again: a PATCH served while it caught up may have changed it.
+    const campaign = state.campaigns.getForTenant(id, tenant);
     return campaignStatsSchema.parse(state.dialers.stats(campaign));
   });
 
