@@ -140,16 +140,25 @@ export class CampaignDialers {
 
   /**
    * Runs the campaign's models (and so its skill group's) at most `maxMs` of simulated time towards
-   * now; whether they are still more than `maxMs` behind it. A caller catching up on a long stretch
-   * (time-skip.ts, catchUpGradually) lets other requests in between steps.
+   * now; whether they are still more than `maxMs` behind it. A campaign that never dialed runs its
+   * skill group's pool instead: activated, it joins the pool at now, which runs every other campaign
+   * of the group up to it first. A caller catching up on a long stretch (time-skip.ts,
+   * catchUpGradually) lets other requests in between steps.
    */
   stepTowardNow(id: string, maxMs: number): boolean {
-    const dialer = this.dialers.get(id);
     const campaign = this.store.find(id);
-    if (!dialer || !campaign) return false;
+    if (!campaign) return false;
+    const dialer = this.dialers.get(id);
+    const now = this.simTime.now();
+    if (!dialer) {
+      const pool = this.pools.get(poolKeyOf(campaign))?.pool;
+      if (!pool || now - pool.simMs <= maxMs) return false;
+      const to = pool.simMs + maxMs;
+      pool.advanceTo(to);
+      return now - to > maxMs;
+    }
     const models = [...dialer.retired, dialer.model];
     const behind = Math.min(...models.map((model) => model.snapshot().simMs));
-    const now = this.simTime.now();
     if (now - behind <= maxMs) return false;
     const check = windowCheck(campaign.complianceSettings, this.simTime);
     for (const model of models) model.advanceTo(behind + maxMs, check);

@@ -77,6 +77,11 @@ export class AgentPool {
     return this.members.length;
   }
 
+  /** The simulated instant its members have run up to (-Infinity before the first joined). */
+  get simMs(): number {
+    return this.now;
+  }
+
   /**
    * The group's logged-in agents change. Agents on a call finish it before logging off; agents who
    * log on take live answers already waiting, and every member paces on the new idle count.
