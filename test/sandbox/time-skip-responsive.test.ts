@@ -170,4 +170,32 @@ describe('a campaign read or changed after a long idle spell', () => {
     expect(joined.stalledMs).toBeLessThan(Math.min(joined.took / 3, 2_000));
     expect((await campaignStats(sandbox, token, first.id)).totalCalls).toBeGreaterThan(200_000);
   }, 60_000);
+
+  it('catches up before the control surface changes the directory or a campaign as the console', async () => {
+    const clock = new ManualClock(Date.now());
+    sandbox = await start({ clock, rateLimit: { perWindow: 100_000, windowMs: 60_000 } });
+    const body = createBody();
+    body.dialerSettings.agentCapacity = 200;
+    const { id } = await activeCampaign(sandbox, await tokenFor(sandbox), body);
+
+    clock.advance(4 * DAY);
+    let token = await tokenFor(sandbox);
+    const list = { id: body.targetListId, name: 'Re-scored list', contactRate: 0.2 };
+    const directory = await probed(id, token, () =>
+      call(sandbox!, 'POST', '/__sandbox/directory', { body: { targetLists: [list] } }),
+    );
+    expect(directory.result.status).toBe(200);
+    expect(directory.stalledMs).toBeLessThan(Math.min(directory.took / 3, 2_000));
+
+    clock.advance(4 * DAY);
+    token = await tokenFor(sandbox);
+    const consoled = await probed(id, token, () =>
+      call(sandbox!, 'POST', `/__sandbox/campaigns/${id}/console`, {
+        body: { dialerSettings: { callRate: 0.4 } },
+      }),
+    );
+    expect(consoled.result.status).toBe(200);
+    expect(consoled.stalledMs).toBeLessThan(Math.min(consoled.took / 3, 2_000));
+    expect((await campaignStats(sandbox, token, id)).totalCalls).toBeGreaterThan(400_000);
+  }, 60_000);
 });

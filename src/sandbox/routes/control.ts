@@ -7,7 +7,7 @@ import { notFound, SandboxHttpError, validationFailed } from '../errors.js';
 import { FAULT_BODIES, RETRY_AFTER_FORMS } from '../faults.js';
 import type { SandboxState } from '../state.js';
 import { zodProblems } from '../validation.js';
-import { skipGradually } from '../time-skip.js';
+import { catchUpGradually, skipGradually } from '../time-skip.js';
 
 /** The last instant toISOString() writes in its fixed-width form (year 9999). */
 const LAST_FIXED_WIDTH_ISO_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
@@ -265,6 +265,8 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
        * history), applied to the current version with actor console-operator.
        */
       scope.post<{ Params: { id: string } }>('/campaigns/:id/console', async (request) => {
+        // As the API's PATCH: the stretch before the change, caught up a chunk at a time.
+        await catchUpGradually(state.simTime, state.dialers, state.campaigns.get(request.params.id).id);
         const campaign = state.campaigns.get(request.params.id);
         // The console refuses what the API refuses: a group the tenant lacks, too few agents.
         const patch = parseUpdateBody(request.body, {
@@ -277,7 +279,11 @@ export async function registerControlRoutes(app: FastifyInstance, state: Sandbox
       /** The tenant's target lists and skill groups; POST adds (or replaces by id) entries. */
       scope.get('/directory', async () => state.directory.snapshot());
       scope.post('/directory', async (request) => {
-        state.directory.add(parse(directoryBody, request.body));
+        const entries = parse(directoryBody, request.body);
+        // Every dialing campaign runs up to now under the directory as it was: a chunk at a time first.
+        for (const id of state.dialers.campaignIds())
+          await catchUpGradually(state.simTime, state.dialers, id);
+        state.directory.add(entries);
         // A list's new contact rate reaches the campaigns dialing it from now on.
         state.dialers.followDirectory();
         return state.directory.snapshot();
