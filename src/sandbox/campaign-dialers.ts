@@ -152,7 +152,8 @@ export class CampaignDialers {
     const now = this.simTime.now();
     if (!dialer) {
       const pool = this.pools.get(poolKeyOf(campaign))?.pool;
-      if (!pool || now - pool.simMs <= maxMs) return false;
+      // A pool no model joined (its factory failed) has run nowhere yet: nothing to catch up.
+      if (!pool || !Number.isFinite(pool.simMs) || now - pool.simMs <= maxMs) return false;
       const to = pool.simMs + maxMs;
       pool.advanceTo(to);
       return now - to > maxMs;

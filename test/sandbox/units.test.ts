@@ -256,6 +256,31 @@ describe('CampaignDialers', () => {
     expect(created).toHaveLength(1);
   });
 
+  it('steps a lagging campaign towards now a chunk at a time, and a group nothing ran yet not at all', () => {
+    const { clock, store, calls, dialers } = dialerRig();
+    const start = clock.now();
+    const campaign = store.create(parseCreateBody(createBody()), 'x', 'tenant-x');
+    store.update(campaign.id, 1, { status: 'scheduled' }, 'x');
+    store.update(campaign.id, 2, { status: 'active' }, 'x');
+    calls.length = 0;
+    clock.advance(60_000); // a simulated hour at 60×
+    const chunk = 15 * 60_000;
+    const behind: boolean[] = [];
+    for (let i = 0; i < 4; i++) behind.push(dialers.stepTowardNow(campaign.id, chunk));
+    // Still more than a chunk behind after the first two steps; the last stretch is the read's own.
+    expect(behind).toEqual([true, true, false, false]);
+    expect(calls.map(([name, ms]) => [name, Number(ms) - start])).toEqual([
+      ['advanceTo', chunk],
+      ['advanceTo', 2 * chunk],
+      ['advanceTo', 3 * chunk],
+    ]);
+    // Another campaign of its group, never active: its pool is the group's, which the recording
+    // models never joined (so it has run nowhere): nothing to step, not a step for ever.
+    const other = store.create(parseCreateBody(createBody()), 'x', 'tenant-x');
+    expect(dialers.stepTowardNow(other.id, chunk)).toBe(false);
+    expect(dialers.stepTowardNow('no-such-campaign', chunk)).toBe(false);
+  });
+
   it("answers at the target list's contact rate: the declared answerRate is only the client's expectation", () => {
     const { clock, store, calls, created, directory, dialers } = dialerRig();
 
