@@ -14,8 +14,8 @@
  * With --json the last stdout line is {"msPerCampaignDay":..,"dialsPerSec":..,"probeMaxMs":..,"dials":..}.
  */
 import { startSandbox, type RunningSandbox } from '../src/sandbox/server.js';
-import { SANDBOX_SKILL_GROUP_ID, SANDBOX_TARGET_LIST_ID } from '../src/sandbox/directory.js';
 import { CXONE_SCOPES, campaignStatsSchema, type CreateCampaignRequest } from '../src/shared/cxone/wire.js';
+import { createBody } from '../test/sandbox/bodies.js';
 
 const DAY_MS = 86_400_000;
 const AGENTS = [20, 50, 100, 200];
@@ -29,29 +29,11 @@ function numberArg(args: string[], name: string, fallback: number): number {
   return v;
 }
 
+/** The tests' create body (New York's 08:00–21:00 under the TCPA) with `agents` on the 500-agent group. */
 function campaign(i: number, agents: number): CreateCampaignRequest {
-  return {
-    name: `Sandbox bench ${i}`,
-    type: 'predictive',
-    startDateTime: new Date(Date.now() + 3_600_000).toISOString(),
-    targetListId: SANDBOX_TARGET_LIST_ID,
-    dialerSettings: {
-      strategy: 'predictive',
-      agentCapacity: agents,
-      callRate: 0.5,
-      answerRate: 0.35,
-      wrapUpTime: 30,
-      skillGroupId: SANDBOX_SKILL_GROUP_ID,
-    },
-    complianceSettings: {
-      timeZone: 'America/New_York',
-      allowedCallTimes: [
-        { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '08:00', end: '21:00' },
-      ],
-      doNotCallListCheck: true,
-      regulatoryCompliance: 'TCPA',
-    },
-  };
+  const body = createBody({ name: `Sandbox bench ${i}` });
+  body.dialerSettings.agentCapacity = agents;
+  return body;
 }
 
 async function call(

@@ -1,13 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
-import {
-  campaignStatsSchema,
-  CXONE_SCOPES,
-  type CampaignStats,
-  type CreateCampaignRequest,
-} from '../../src/shared/cxone/wire.js';
+import { campaignStatsSchema, CXONE_SCOPES, type CampaignStats } from '../../src/shared/cxone/wire.js';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.js';
-import { SANDBOX_SKILL_GROUP_ID, SANDBOX_TARGET_LIST_ID } from '../../src/sandbox/directory.js';
+import { createBody } from './bodies.js';
+
+export { createBody };
 
 export const FLEET = { clientId: 'fleet-client', clientSecret: 'fleet-secret' } as const;
 export const CONSOLE = { clientId: 'console-operator', clientSecret: 'console-secret' } as const;
@@ -85,32 +81,6 @@ export async function tokenFor(
   });
   if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.access_token as string;
-}
-
-export function createBody(overrides: Partial<CreateCampaignRequest> = {}): CreateCampaignRequest {
-  return {
-    name: `test campaign ${randomUUID().slice(0, 8)}`,
-    type: 'predictive',
-    startDateTime: '2026-12-01T09:00:00-05:00',
-    targetListId: SANDBOX_TARGET_LIST_ID,
-    dialerSettings: {
-      strategy: 'predictive',
-      agentCapacity: 20,
-      callRate: 0.5,
-      answerRate: 0.35,
-      wrapUpTime: 30,
-      skillGroupId: SANDBOX_SKILL_GROUP_ID,
-    },
-    complianceSettings: {
-      timeZone: 'America/New_York',
-      allowedCallTimes: [
-        { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '08:00', end: '21:00' },
-      ],
-      doNotCallListCheck: true,
-      regulatoryCompliance: 'TCPA',
-    },
-    ...overrides,
-  };
 }
 
 export async function createCampaign(
