@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { listBenchmarks, parseBenchArgs } from '../../bench/run.js';
 import { parseFleetArgs } from '../../bench/fleet.js';
@@ -10,6 +11,29 @@ describe('bench dispatcher (pure)', () => {
     const names = await listBenchmarks();
     expect(names).toContain('fleet');
     expect(names).not.toContain('run');
+  });
+
+  it("are the README's list, each with a guide that documents its command", async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const listed = /npm run bench -- <name> \[--json\]\s+# ([a-z| -]+);/.exec(readme)?.[1];
+    expect(listed, 'the README names the benchmarks').toBeDefined();
+    const names = await listBenchmarks();
+    expect(
+      listed!
+        .split('|')
+        .map((n) => n.trim())
+        .sort(),
+    ).toEqual(names);
+    const guides = [
+      'README.md',
+      'docs/operations.md',
+      'docs/limiter.md',
+      'docs/pacing.md',
+      'docs/audit-and-webhooks.md',
+    ]
+      .map((f) => readFileSync(new URL(`../../${f}`, import.meta.url), 'utf8'))
+      .join('\n');
+    for (const name of names) expect(guides, name).toContain(`npm run bench -- ${name} [`);
   });
 
   it('runs a known benchmark with the remaining arguments, lists the others otherwise', () => {
