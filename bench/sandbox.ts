@@ -13,9 +13,9 @@
  *   probeMaxMs        the slowest probe answered meanwhile (the sandbox kept answering)
  * With --json the last stdout line is {"msPerCampaignDay":..,"dialsPerSec":..,"probeMaxMs":..,"dials":..}.
  */
-import { startSandbox, type RunningSandbox } from '../src/sandbox/server.js';
+import { startSandbox } from '../src/sandbox/server.js';
 import { CXONE_SCOPES, campaignStatsSchema, type CreateCampaignRequest } from '../src/shared/cxone/wire.js';
-import { createBody } from '../test/sandbox/bodies.js';
+import { call, createBody, type Reply } from '../test/sandbox/requests.js';
 
 const DAY_MS = 86_400_000;
 const AGENTS = [20, 50, 100, 200];
@@ -36,29 +36,7 @@ function campaign(i: number, agents: number): CreateCampaignRequest {
   return body;
 }
 
-async function call(
-  sandbox: RunningSandbox,
-  method: string,
-  path: string,
-  opts: { token?: string; body?: unknown; form?: Record<string, string>; ifMatch?: number } = {},
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  if (opts.ifMatch !== undefined) headers['if-match'] = `version=${opts.ifMatch}`;
-  let body: string | undefined;
-  if (opts.form) {
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-    body = new URLSearchParams(opts.form).toString();
-  } else if (opts.body !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(opts.body);
-  }
-  const res = await fetch(`${sandbox.url}${path}`, { method, headers, ...(body ? { body } : {}) });
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
-
-async function expectOk(reply: Promise<{ status: number; body: Record<string, unknown> }>, what: string) {
+async function expectOk(reply: Promise<Reply>, what: string) {
   const { status, body } = await reply;
   if (status < 200 || status > 299) throw new Error(`${what}: ${status} ${JSON.stringify(body)}`);
   return body;
@@ -96,13 +74,17 @@ export async function run(args: string[]): Promise<void> {
       await expectOk(
         call(sandbox, 'PATCH', `/api/v2/campaigns/${id}`, {
           token,
-          ifMatch: 1,
+          headers: { 'if-match': 'version=1' },
           body: { status: 'scheduled' },
         }),
         'schedule',
       );
       await expectOk(
-        call(sandbox, 'PATCH', `/api/v2/campaigns/${id}`, { token, ifMatch: 2, body: { status: 'active' } }),
+        call(sandbox, 'PATCH', `/api/v2/campaigns/${id}`, {
+          token,
+          headers: { 'if-match': 'version=2' },
+          body: { status: 'active' },
+        }),
         'activate',
       );
       ids.push(id);

@@ -1,9 +1,9 @@
 import { expect } from 'vitest';
 import { campaignStatsSchema, CXONE_SCOPES, type CampaignStats } from '../../src/shared/cxone/wire.js';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.js';
-import { createBody } from './bodies.js';
+import { call, createBody, type Reply } from './requests.js';
 
-export { createBody };
+export { call, createBody, type Reply };
 
 export const FLEET = { clientId: 'fleet-client', clientSecret: 'fleet-secret' } as const;
 export const CONSOLE = { clientId: 'console-operator', clientSecret: 'console-secret' } as const;
@@ -23,47 +23,6 @@ export function start(opts: SandboxOptions = {}): Promise<RunningSandbox> {
     ],
     ...opts,
   });
-}
-
-export interface Reply {
-  status: number;
-  headers: Headers;
-  body: Record<string, unknown>;
-}
-
-export async function call(
-  sandbox: RunningSandbox,
-  method: string,
-  path: string,
-  opts: {
-    token?: string;
-    body?: unknown;
-    /** A form-encoded body (the token endpoint's only content type), instead of `body`. */
-    form?: Record<string, string>;
-    headers?: Record<string, string>;
-  } = {},
-): Promise<Reply> {
-  const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
-  if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
-  let payload: string | undefined;
-  if (opts.form !== undefined) {
-    headers['content-type'] ??= 'application/x-www-form-urlencoded';
-    payload = new URLSearchParams(opts.form).toString();
-  } else if (opts.body !== undefined) {
-    headers['content-type'] ??= 'application/json';
-    payload = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-  }
-  const res = await fetch(`${sandbox.url}${path}`, {
-    method,
-    headers,
-    ...(payload !== undefined ? { body: payload } : {}),
-  });
-  const text = await res.text();
-  return {
-    status: res.status,
-    headers: res.headers,
-    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
-  };
 }
 
 export async function tokenFor(
