@@ -30,12 +30,19 @@ export async function noteMissingOnCxone(
   const record = await store.get(campaignId);
   if (!record) return null;
   if (record.missingOnCxone) return record.missingOnCxone.since;
-  // Before the claim: a look that dies between its claim and its note leaves the record saying a
-  // claim may be held, so the first read finding CXone answering again removes it at no cost to the
-  // reads of every other campaign (clearMissingOnCxone). Left unseen, the claim named the next real
-  // disappearance by its old time, whose record and event were then taken for repeats.
+  // The claim goes with a note on the record that one may be held, so that a look dying before its
+  // note leaves the first read finding CXone answering again to remove it, at no cost to the reads of
+  // every other campaign (clearMissingOnCxone). Left unseen, the claim named the next real
+  // disappearance by its old time, whose record and event were then taken for repeats. One write: a
+  // read clearing the note between the two would have left the claim taken after it unmarked.
+  const now = new Date(ctx.clock.now()).toISOString();
+  let claimed: boolean;
   try {
-    await store.patch(campaignId, { missingClaimAt: new Date(ctx.clock.now()).toISOString() });
+    claimed = await store.patchAndClaim(
+      campaignId,
+      { missingClaimAt: now },
+      { key: markerKey(ctx, campaignId), value: now },
+    );
   } catch (err) {
     if (err instanceof UnknownCampaignError) return null;
     throw err;
@@ -45,6 +52,7 @@ export async function noteMissingOnCxone(
     actor: actorOf(seenBy, caller),
     cxoneVersion: record.version,
     message: CAMPAIGN_MISSING_MESSAGE,
+    claim: { taken: claimed, at: now },
     // The record's note is written last, once everything is told: a run that noted it and died
     // before the trail and the event would have its retry answer from the note above, telling nothing.
     onTold: (since) => store.patch(campaignId, { missingOnCxone: { since } }),
@@ -86,7 +94,7 @@ export async function noteCleanupFoundMissing(
       "CXone no longer knows the failed launch's campaign (deleted outside the orchestrator, or another tenant): not cancelled",
     // Kept as long as the launch that names the campaign: nothing clears a note on a campaign never
     // read again.
-    ttlSeconds: LAUNCH_RETENTION_SECONDS,
+    claim: { ttlSeconds: LAUNCH_RETENTION_SECONDS },
   });
 }
 
@@ -108,22 +116,24 @@ async function recordDisappearance(
     actor: string;
     cxoneVersion?: number;
     message: string;
-    /** How long the claim is kept; without it, until clearMissingOnCxone. */
-    ttlSeconds?: number;
+    /**
+     * The claim the caller made with its note on the record (kept until clearMissingOnCxone), or how
+     * long the one made here is kept.
+     */
+    claim: { taken: boolean; at: string } | { ttlSeconds: number };
     /** Written once it is told (the note that stops later looks from telling it again). */
     onTold?: (since: string) => Promise<unknown>;
   },
 ): Promise<string> {
-  const now = new Date(ctx.clock.now()).toISOString();
+  const { claim } = note;
+  const now = 'at' in claim ? claim.at : new Date(ctx.clock.now()).toISOString();
   const key = markerKey(ctx, campaignId);
   const claimed =
-    note.ttlSeconds === undefined
-      ? await ctx.redis.set(key, now, 'NX')
-      : await ctx.redis.set(key, now, 'EX', note.ttlSeconds, 'NX');
+    'taken' in claim ? claim.taken : (await ctx.redis.set(key, now, 'EX', claim.ttlSeconds, 'NX')) !== null;
   // Taken: by a look under way, or by one that died before its record's note (see above).
-  const since = claimed === null ? ((await ctx.redis.get(key)) ?? now) : now;
+  const since = claimed ? now : ((await ctx.redis.get(key)) ?? now);
   // The warning once per claim: a look telling it again (a race, a retry after a crash) adds none.
-  if (claimed !== null) ctx.logger.warn({ campaignId, ...note.details }, note.message);
+  if (claimed) ctx.logger.warn({ campaignId, ...note.details }, note.message);
   await auditOrLog(ctx, {
     campaignId,
     action: 'campaign_missing',

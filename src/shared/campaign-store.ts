@@ -160,6 +160,11 @@ export interface AlsoDelete {
   whileHolding?: string;
 }
 
+/** A key a write sets in its own step unless it is already set (a claim kept beside the field that marks it). */
+interface AlsoClaim {
+  claim: { key: string; value: string };
+}
+
 /** Rounds of read-merge-write for the orchestrator-only config before giving up (each lost to a newer version). */
 const LOCAL_CONFIG_ATTEMPTS = 5;
 
@@ -180,14 +185,16 @@ const DELETE = '';
  * A record still kept as a hash by an earlier release is read as is and converted on its next write.
  *
  * KEYS[1] record, KEYS[2] campaign index set, KEYS[3..] keys deleted with the write (a side note that
- * must go in the same step as the field it stands beside; nothing is deleted when nothing is written)
+ * must go in the same step as the field it stands beside; nothing is deleted when nothing is written),
+ * or with ARGV[7] the one key claimed with it
  * ARGV[1] campaign id, ARGV[2] version of the CXone data ('' = none), ARGV[3] '1' = record must exist,
  * ARGV[4] number of guarded field/value pairs, ARGV[5] the `configRev` the write was built on ('' = no
  * check), ARGV[6] the value KEYS[3] must hold, or be absent, for anything to be written ('' = no
- * check), then the guarded pairs, then unguarded pairs; an empty value removes the field. Storing
+ * check), ARGV[7] a value KEYS[3] is set to unless it is set already, instead of deleting it ('' =
+ * none), then the guarded pairs, then unguarded pairs; an empty value removes the field. Storing
  * `config` bumps `configRev`. Returns -1 when the record must exist and does not, 2 (nothing written)
  * when `configRev` moved, 3 (nothing written) when KEYS[3] holds another value, 0 when the guarded
- * fields were stale, 1 otherwise.
+ * fields were stale, 4 when the fields were written but KEYS[3] was set already (ARGV[7]), 1 otherwise.
  */
 const WRITE_SCRIPT = `
 local kind = redis.call('TYPE', KEYS[1])['ok']
@@ -223,8 +230,8 @@ local function put(field, value)
   if value == '' then record[field] = nil else record[field] = value end
   if field == 'config' then record['configRev'] = tostring(tonumber(record['configRev'] or '0') + 1) end
 end
-local i = 7
-local stop = 7 + guarded * 2
+local i = 8
+local stop = 8 + guarded * 2
 while i < stop do
   if applyGuarded == 1 then put(ARGV[i], ARGV[i + 1]) end
   i = i + 2
@@ -235,6 +242,10 @@ while i <= #ARGV do
 end
 redis.call('SET', KEYS[1], cmsgpack.pack(record))
 redis.call('SADD', KEYS[2], ARGV[1])
+if ARGV[7] ~= '' then
+  if not redis.call('SET', KEYS[3], ARGV[7], 'NX') then return 4 end
+  return applyGuarded
+end
 for k = 3, #KEYS do redis.call('DEL', KEYS[k]) end
 return applyGuarded
 `;
@@ -410,7 +421,7 @@ export class CampaignStore {
     expectConfigRev?: number,
     mustExist = false,
   ): Promise<boolean | null | 2> {
-    // Deletes no marker, so never 3.
+    // Deletes no marker and takes no claim, so never 3 or 4.
     return this.write(
       resource.id,
       resource.version,
@@ -490,6 +501,23 @@ export class CampaignStore {
   }
 
   /**
+   * Sets orchestrator-side fields and, in the same step, `claim.key` to `claim.value` unless it is
+   * already set: a field that says a claim may be held, written apart from the claim, could be
+   * cleared between the two by a reader acting on it, and the claim then taken after would be held
+   * with nothing left saying so. Returns whether this write took the claim (false: it was held, the
+   * fields are written all the same).
+   */
+  async patchAndClaim(
+    campaignId: string,
+    partial: Partial<CampaignRecord>,
+    claim: AlsoClaim['claim'],
+  ): Promise<boolean> {
+    const result = await this.write(campaignId, partial.version, true, partial, [], undefined, { claim });
+    if (result === null) throw new UnknownCampaignError(campaignId);
+    return result !== 4;
+  }
+
+  /**
    * Removes orchestrator-owned fields that no longer hold (`polling` once the campaign is not polled,
    * `missingOnCxone` once CXone answers for it again, a history cursor CXone refused, an
    * `activationSent` whose write was never sent or refused), so the record does not go on reporting them.
@@ -562,7 +590,8 @@ export class CampaignStore {
 
   /**
    * Returns null when mustExist and the record is missing, false when the CXone part was stale, 2 when
-   * `configRev` moved and 3 when `also.whileHolding` did not hold (nothing written either way).
+   * `configRev` moved and 3 when `also.whileHolding` did not hold (nothing written either way), 4 when
+   * it wrote but `also.claim` was held already.
    */
   private async write(
     campaignId: string,
@@ -571,8 +600,8 @@ export class CampaignStore {
     fields: Partial<CampaignRecord>,
     remove: readonly FieldName[] = [],
     expectConfigRev?: number,
-    also: AlsoDelete = { delete: [] },
-  ): Promise<boolean | null | 2 | 3> {
+    also: AlsoDelete | AlsoClaim = { delete: [] },
+  ): Promise<boolean | null | 2 | 3 | 4> {
     const guarded: (string | Buffer)[] = [];
     const unguarded: (string | Buffer)[] = [];
     const add = (field: StoredField, text: string) => {
@@ -604,23 +633,26 @@ export class CampaignStore {
         add('cxone', DELETE);
       }
     }
+    const sideKeys = 'claim' in also ? [also.claim.key] : also.delete;
     const result = (await evalScript(
       this.redis,
       WRITE_SCRIPT,
-      2 + also.delete.length,
+      2 + sideKeys.length,
       this.keys.campaign(campaignId),
       this.keys.campaignIndex(),
-      ...also.delete,
+      ...sideKeys,
       campaignId,
       version === undefined ? '' : String(version),
       mustExist ? '1' : '0',
       String(guarded.length / 2),
       expectConfigRev === undefined ? '' : String(expectConfigRev),
-      also.delete.length > 0 ? (also.whileHolding ?? '') : '',
+      'delete' in also && also.delete.length > 0 ? (also.whileHolding ?? '') : '',
+      'claim' in also ? also.claim.value : '',
       ...guarded,
       ...unguarded,
     )) as number;
-    return result === -1 ? null : result === 2 || result === 3 ? result : result === 1;
+    if (result === -1) return null;
+    return result === 2 || result === 3 || result === 4 ? result : result === 1;
   }
 }
 

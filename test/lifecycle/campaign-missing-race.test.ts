@@ -6,6 +6,7 @@ import {
 } from '../../src/shared/campaign-missing.js';
 import { CampaignStore } from '../../src/shared/campaign-store.js';
 import { createTestContext, type TestContext } from '../compliance/redis-context.js';
+import { died, dyingContext, eventWritten } from './dying-context.js';
 import { campaignConfig } from './fixtures.js';
 
 /**
@@ -86,6 +87,45 @@ describe('a found-again that meets a look still telling the disappearance', () =
     expect(await missingEvents(t, 'telling')).toEqual([]);
     expect(await clearMissingOnCxone(t.ctx, (await store.get('telling'))!)).toBe(true);
     expect((await store.get('telling'))?.missingOnCxone).toBeUndefined();
+  });
+
+  it("meeting the look's first write, leaves no claim held with nothing saying so", async () => {
+    // Before, a look noted on the record that it claims, then claimed in a second write: a read
+    // finding CXone answering in between cleared the note, the claim was taken after it, and the
+    // look dying before its own note left it held unmarked. The next real disappearance was then
+    // named by the old time, its record and event taken for the old ones' repeats and never written.
+    t = await createTestContext('2026-11-29T10:00:00Z');
+    const ctx = t.ctx;
+    await t.putCampaign('between', campaignConfig(), 'active', 3);
+    const store = new CampaignStore(ctx);
+    const recordKey = ctx.keys.campaign('between');
+    let foundAgain: Promise<boolean> | undefined;
+    // The look's Redis: right after its first write of the record, a read finds CXone answering.
+    const redis = new Proxy(ctx.redis, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          const out = (await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)) as unknown;
+          const writesRecord = (prop === 'evalsha' || prop === 'eval') && args.includes(recordKey);
+          if (writesRecord && foundAgain === undefined) {
+            foundAgain = store.get('between').then((record) => clearMissingOnCxone(ctx, record!));
+            await foundAgain;
+          }
+          return out;
+        };
+      },
+    });
+    await noteMissingOnCxone(dyingContext({ ...ctx, redis }, eventWritten), 'between', 'poll').catch(died);
+    expect(await foundAgain).toBe(false);
+    expect(await missingEvents(t, 'between')).toHaveLength(1);
+
+    // CXone loses the campaign for real an hour later: told under its own time.
+    t.clock.advance(3_600_000);
+    expect(await noteMissingOnCxone(ctx, 'between', 'poll')).toBe('2026-11-29T11:00:00.000Z');
+    expect(
+      (await missingEvents(t, 'between')).map((e) => (e.data as { since: string }).since).sort(),
+    ).toEqual(['2026-11-29T10:00:00.000Z', '2026-11-29T11:00:00.000Z']);
   });
 
   it('costs a read of a record with neither note nor claim no Redis command', async () => {
