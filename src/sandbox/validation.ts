@@ -1,5 +1,10 @@
 import type { z } from 'zod';
-import { CLOCK_TIME, minutesOfDay, toValidationIssues } from '../shared/campaign-config.js';
+import {
+  CLOCK_TIME,
+  campaignNameTextProblem,
+  minutesOfDay,
+  toValidationIssues,
+} from '../shared/campaign-config.js';
 import { isValidTimeZone, tzDatabaseSpelling } from '../shared/time-zone.js';
 import type { FieldProblem } from './errors.js';
 
@@ -65,20 +70,9 @@ export function complianceSettingsProblems(settings: unknown, prefix = 'complian
  */
 export function nameProblems(name: unknown): FieldProblem[] {
   if (typeof name !== 'string' || name.length === 0 || name.length > 200) return [];
-  if (name.trim().length === 0) return [{ field: 'name', message: 'must not be blank' }];
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) {
-    return [{ field: 'name', message: 'must not contain control characters (tabs, line breaks, NUL)' }];
-  }
-  // JSON can spell half a surrogate pair ("\ud800"); it has no UTF-8 form, so a platform storing
-  // names as UTF-8 cannot keep it. Kept here, it came back to the client as it was sent and hid that.
-  if (LONE_SURROGATE.test(name)) {
-    return [{ field: 'name', message: 'must be valid Unicode text (it holds a lone surrogate)' }];
-  }
-  return [];
+  const problem = campaignNameTextProblem(name);
+  return problem === null ? [] : [{ field: 'name', message: problem }];
 }
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Merges problem lists, dropping exact duplicates. */
 export function mergeProblems(...lists: FieldProblem[][]): FieldProblem[] {

@@ -184,24 +184,36 @@ export const usStateCodeSchema = z
   .string()
   .regex(/^[A-Z]{2}$/, 'must be a two-letter USPS state code such as "FL"');
 
+// Unicode's line and paragraph separators break a log line or a CSV export as a newline does.
 // eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// Spaces and format characters (zero-width space, joiners, direction marks) alone show nothing.
+const INVISIBLE_ONLY = /^[\p{White_Space}\p{Cf}]*$/u;
 
 /**
- * CXone refuses a name with control characters (422), so one accepted here would fail its launch
- * after the 202; a lone surrogate has no UTF-8 form and would reach CXone and the trail as U+FFFD.
+ * What is wrong with a campaign name's text, or null: the API's schema and the sandbox's create judge
+ * a name by this one rule. CXone refuses a name with control characters (422), so one accepted here
+ * would fail its launch after the 202; a lone surrogate has no UTF-8 form and would reach CXone and
+ * the trail as U+FFFD; a name of invisible characters names nothing an operator can find.
  */
+export function campaignNameTextProblem(name: string): string | null {
+  if (INVISIBLE_ONLY.test(name)) return 'must not be blank';
+  if (CONTROL_CHARACTER.test(name)) return 'must not contain control characters (tabs, line breaks, NUL)';
+  if (LONE_SURROGATE.test(name)) return 'must be valid Unicode text (it holds a lone surrogate)';
+  return null;
+}
+
 export const campaignNameSchema = z
   .string()
   .trim()
   .min(1, 'must not be empty')
   .max(200, 'must be at most 200 characters')
-  .refine(
-    (name) => !CONTROL_CHARACTER.test(name),
-    'must not contain control characters (tabs, line breaks, NUL)',
-  )
-  .refine((name) => !LONE_SURROGATE.test(name), 'must be valid Unicode text (it holds a lone surrogate)');
+  .superRefine((name, ctx) => {
+    // An empty name has its issue from `min` already.
+    const problem = name.length === 0 ? null : campaignNameTextProblem(name);
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /**
  * Local dates (in `complianceTimeZone`) on which the campaign must not dial at all, whatever its

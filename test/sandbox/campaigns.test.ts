@@ -219,7 +219,7 @@ describe('sandbox campaigns', () => {
   });
 
   it('refuses a blank name or one with control characters, on create and on PATCH, naming name', async () => {
-    for (const name of ['   ', '\t', 'Spring\nrenewals', 'a\u0000b', 'bell\u0007']) {
+    for (const name of ['   ', '\t', 'Spring\nrenewals', 'a\u0000b', 'bell\u0007', 'a\u2028b', '\u200b']) {
       const res = await call(sandbox, 'POST', '/api/v2/campaigns', { token, body: createBody({ name }) });
       expect(res.status, JSON.stringify(name)).toBe(422);
       expect(res.body.errors, JSON.stringify(name)).toEqual([expect.objectContaining({ field: 'name' })]);

@@ -48,7 +48,14 @@ describe('campaignConfigSchema', () => {
   });
 
   it('refuses a name CXone would refuse or garble: control characters, a lone surrogate', () => {
-    for (const name of ['a\u0000b', 'line\nbreak', 'tab\there', 'del\u007f']) {
+    for (const name of [
+      'a\u0000b',
+      'line\nbreak',
+      'tab\there',
+      'del\u007f',
+      'line\u2028sep',
+      'para\u2029sep',
+    ]) {
       expect(issuesOf({ ...valid, name })).toEqual([
         expect.objectContaining({ path: 'name', message: expect.stringMatching(/control characters/) }),
       ]);
@@ -58,8 +65,15 @@ describe('campaignConfigSchema', () => {
         expect.objectContaining({ path: 'name', message: expect.stringMatching(/lone surrogate/) }),
       ]);
     }
-    // Text outside the BMP (a surrogate pair) and accents are names like any other.
+    // Invisible characters alone (zero-width space, a direction mark, a BOM) name nothing.
+    for (const name of ['\u200b', '\u200e\u200b', ' \ufeff ']) {
+      expect(issuesOf({ ...valid, name }), JSON.stringify(name)).toEqual([
+        expect.objectContaining({ path: 'name', message: expect.stringMatching(/blank|empty/) }),
+      ]);
+    }
+    // Text outside the BMP (a surrogate pair), accents and a joined emoji are names like any other.
     expect(issuesOf({ ...valid, name: 'Café 🚀 renewals' })).toEqual([]);
+    expect(issuesOf({ ...valid, name: 'Team 👩\u200d💻' })).toEqual([]);
   });
 
   it('says "required" for a missing field and keeps the schema\'s message for a wrong one', () => {
