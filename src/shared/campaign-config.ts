@@ -190,17 +190,24 @@ const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 // Spaces and format characters (zero-width space, joiners, direction marks) alone show nothing.
 const INVISIBLE_ONLY = /^[\p{White_Space}\p{Cf}]*$/u;
+// Embeddings, overrides and isolates reorder the text after them wherever the name is shown (a
+// console, a report, the log), so it reads other than it is; the marks U+200E/U+200F do not.
+const BIDI_CONTROL = /[\u202a-\u202e\u2066-\u2069]/;
 
 /**
  * What is wrong with a campaign name's text, or null: the API's schema and the sandbox's create judge
  * a name by this one rule. CXone refuses a name with control characters (422), so one accepted here
  * would fail its launch after the 202; a lone surrogate has no UTF-8 form and would reach CXone and
- * the trail as U+FFFD; a name of invisible characters names nothing an operator can find.
+ * the trail as U+FFFD; a name of invisible characters names nothing an operator can find, and one
+ * with bidirectional controls shows as another name.
  */
 export function campaignNameTextProblem(name: string): string | null {
   if (INVISIBLE_ONLY.test(name)) return 'must not be blank';
   if (CONTROL_CHARACTER.test(name)) return 'must not contain control characters (tabs, line breaks, NUL)';
   if (LONE_SURROGATE.test(name)) return 'must be valid Unicode text (it holds a lone surrogate)';
+  if (BIDI_CONTROL.test(name)) {
+    return 'must not contain bidirectional embedding, override or isolate characters (U+202A–U+202E, U+2066–U+2069): they change how the name reads';
+  }
   return null;
 }
 
@@ -223,16 +230,25 @@ export const campaignNameSchema = z
  * enforcement (windows.ts), the launch's start and every resume check.
  */
 export const MAX_BLACKOUT_DATES = 366;
+
+/**
+ * A list whose entries mean something once (a state, a date): a repeat is a slip in whatever built
+ * it — a merge, a copy — and named at its index rather than kept silently.
+ */
+function eachOnce(what: string) {
+  return (items: readonly string[], ctx: z.RefinementCtx) => {
+    items.forEach((item, i) => {
+      if (items.indexOf(item) !== i) {
+        ctx.addIssue({ code: 'custom', path: [i], message: `repeats ${item}: list each ${what} once` });
+      }
+    });
+  };
+}
+
 export const blackoutDatesSchema = z
   .array(z.iso.date({ message: 'must be a calendar date as YYYY-MM-DD, e.g. 2026-12-25' }))
   .max(MAX_BLACKOUT_DATES, `must list at most ${MAX_BLACKOUT_DATES} dates`)
-  .superRefine((dates, ctx) => {
-    dates.forEach((date, i) => {
-      if (dates.indexOf(date) !== i) {
-        ctx.addIssue({ code: 'custom', path: [i], message: `repeats ${date}: list each date once` });
-      }
-    });
-  })
+  .superRefine(eachOnce('date'))
   .describe(
     "Local dates (YYYY-MM-DD in complianceTimeZone) on which the campaign does not dial: state holidays, the operator's own days off",
   );
@@ -261,7 +277,7 @@ export const campaignConfigBaseSchema = z
      * The US states the campaign calls. The orchestrator's own, like `pacing` and `description`: kept
      * in its campaign record, never sent to CXone (whose v2 contract has no such field).
      */
-    recipientStates: z.array(usStateCodeSchema).max(60).optional(),
+    recipientStates: z.array(usStateCodeSchema).max(60).superRefine(eachOnce('state')).optional(),
     blackoutDates: blackoutDatesSchema.optional(),
     pacing: pacingSchema.optional(),
     compliance: complianceOptionsSchema.optional(),

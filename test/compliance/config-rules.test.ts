@@ -234,6 +234,12 @@ describe('recipient states', () => {
     ]);
   });
 
+  it('refuses a state listed twice, at the repeat, as it does a repeated day or blackout date', () => {
+    expect(issues({ recipientStates: ['NY', 'NJ', 'NY'] })).toEqual([
+      { path: 'recipientStates.2', message: 'repeats NY: list each state once' },
+    ]);
+  });
+
   it('gives one message per mistake: nothing computed from a field already refused as malformed', () => {
     // A lower-case code is malformed, and not also an unknown state.
     expect(issues({ recipientStates: ['ny'] })).toEqual([

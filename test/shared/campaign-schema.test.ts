@@ -71,9 +71,17 @@ describe('campaignConfigSchema', () => {
         expect.objectContaining({ path: 'name', message: expect.stringMatching(/blank|empty/) }),
       ]);
     }
-    // Text outside the BMP (a surrogate pair), accents and a joined emoji are names like any other.
+    // Bidirectional overrides and isolates make a name read as another ("\u202e" shows "evil" as "live").
+    for (const name of ['\u202e evil', 'a\u2066b\u2069', 'x\u202ay\u202c']) {
+      expect(issuesOf({ ...valid, name }), JSON.stringify(name)).toEqual([
+        expect.objectContaining({ path: 'name', message: expect.stringMatching(/bidirectional/) }),
+      ]);
+    }
+    // Text outside the BMP (a surrogate pair), accents, a joined emoji, right-to-left script and a
+    // direction mark are names like any other.
     expect(issuesOf({ ...valid, name: 'Café 🚀 renewals' })).toEqual([]);
     expect(issuesOf({ ...valid, name: 'Team 👩\u200d💻' })).toEqual([]);
+    expect(issuesOf({ ...valid, name: 'حملة الربيع \u200f2026' })).toEqual([]);
   });
 
   it('says "required" for a missing field and keeps the schema\'s message for a wrong one', () => {
