@@ -1,6 +1,6 @@
 import { tokenMatches } from './auth.js';
 import { createAuthThrottle, refuseAuthentication, type AuthThrottle } from './auth-throttle.js';
-import type { ErrorBody } from './errors.js';
+import { toErrorResponse, type ErrorBody } from './errors.js';
 import { WWW_AUTHENTICATE } from './headers.js';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
@@ -11,6 +11,8 @@ import { collectRoutes, setAllow } from '../shared/http/allowed-methods.js';
 import { decodedPath, pathOf, routedPath } from '../shared/http/url-path.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
+
+type BoardErrorReply = ReturnType<Parameters<FastifyAdapter['setErrorHandler']>[0]>;
 
 /** Methods a read-only board still serves. */
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -161,6 +163,10 @@ export async function registerBullBoard(
     serverAdapter,
     options: { uiConfig: { boardTitle: 'cxone-orchestrator' } },
   });
+  const bodyLimitBytes = app.initialConfig.bodyLimit;
+  // The handler's type lists only the statuses Bull Board's own handlers answer (no 413, 415, 503);
+  // its Fastify adapter sends whatever status it is given.
+  serverAdapter.setErrorHandler((err) => bullBoardErrorResponse(err, bodyLimitBytes) as BoardErrorReply);
 
   const apiToken = ctx.config.apiToken;
   const authThrottle = opts.authThrottle ?? createAuthThrottle(ctx);
@@ -194,9 +200,10 @@ export async function registerBullBoard(
         });
       }
     });
-    // Bull Board answers its errors with its own handler, which logs nothing: a 500 would leave no
-    // trace. This hook runs before that handler.
+    // The board's error handler logs nothing: a 500 would leave no trace. This hook runs before it;
+    // a client's mistake (a body that is not JSON) is answered, not logged as a failure.
     scope.addHook('onError', async (req, _reply, err) => {
+      if (toErrorResponse(err).status < 500) return;
       req.log.error({ err, url: req.url }, 'Bull Board request failed');
     });
     scope.addHook('onSend', async (_req, reply, payload) => {
@@ -212,6 +219,22 @@ export async function registerBullBoard(
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
   });
+}
+
+/**
+ * What the board answers for an error thrown in its scope. Bull Board's own handler answers 500 for
+ * anything without a `statusCode`, so a body the app's parser refused (400 `invalid_json`, a
+ * `__proto__` key) came back as a 500; the app's mapping decides the status and the message here, as
+ * for every other route, and the body keeps the board's shape, a key its UI reads
+ * (`ERRORS.INVALID_JSON`). An unknown error is the app's opaque 500, its message logged, never sent.
+ * Pure.
+ */
+export function bullBoardErrorResponse(
+  err: unknown,
+  bodyLimitBytes?: number,
+): { status: number; body: { error: { key: string }; message: string } } {
+  const { status, body } = toErrorResponse(err, bodyLimitBytes === undefined ? {} : { bodyLimitBytes });
+  return { status, body: { error: { key: `ERRORS.${body.error.toUpperCase()}` }, message: body.message } };
 }
 
 /**
