@@ -428,6 +428,12 @@ export async function claimFleet(opts: FleetClaimOptions): Promise<FleetClaim> {
     release() {
       clearInterval(timer);
       released ??= (async () => {
+        // A renewal under way and the release would each wait their whole bound for a Redis that
+        // is down, past a supervisor's grace period; the claim's TTL frees it all the same.
+        if (redis.status !== 'ready') {
+          log.warn('Redis is not answering: the fleet claim is not released; it expires by itself');
+          return;
+        }
         try {
           await pending;
           await withTimeout(

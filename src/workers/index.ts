@@ -170,9 +170,11 @@ export async function startWorkers(
     workers,
     close(timeoutMs: number, interrupt?: () => Promise<unknown>) {
       clearInterval(sweep);
-      closing ??= closeWorkers(workers, timeoutMs, log, interrupt).then(({ forced }) => {
-        log.info({ forced }, 'workers stopped');
-      });
+      closing ??= closeWorkers(workers, timeoutMs, log, interrupt, () => ctx.redis.status === 'ready').then(
+        ({ forced }) => {
+          log.info({ forced }, 'workers stopped');
+        },
+      );
       return closing;
     },
   };

@@ -142,6 +142,11 @@ export function workerOptions(
  * the stalled check, which is safe because every CXone effect is idempotent. Resolves once every
  * worker is closed; never rejects.
  *
+ * `redisAnswers` (the process's Redis connection is ready): while it says no for REDIS_DOWN_FORCE_MS,
+ * nothing is waited for. A job cannot record its end without Redis, and BullMQ's pause waits for its
+ * blocking fetch, which never returns while Redis is down: the whole deadline was spent on a drain
+ * that could not happen, past a supervisor's grace period (compose's stop_grace_period).
+ *
  * BullMQ's close() has no deadline, and a later close(true) only returns the first call's promise,
  * so the waiting is done with pause() (which waits for active jobs) and the close is chosen after.
  */
@@ -150,24 +155,43 @@ export async function closeWorkers(
   timeoutMs: number,
   logger?: AppContext['logger'],
   interrupt?: () => Promise<unknown>,
+  redisAnswers?: () => boolean,
 ): Promise<{ forced: boolean }> {
   let timer: NodeJS.Timeout | undefined;
+  let watch: NodeJS.Timeout | undefined;
   const drained = Promise.allSettled(workers.map((w) => w.pause())).then(() => 'drained' as const);
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), Math.max(0, timeoutMs));
   });
-  const outcome = await Promise.race([drained, deadline]);
+  const redisDown = new Promise<'redis-down'>((resolve) => {
+    if (!redisAnswers) return;
+    let downSince: number | undefined;
+    const look = () => {
+      if (redisAnswers()) downSince = undefined;
+      else if ((downSince ??= Date.now()) + REDIS_DOWN_FORCE_MS <= Date.now()) return resolve('redis-down');
+      watch = setTimeout(look, REDIS_DOWN_POLL_MS);
+    };
+    look();
+  });
+  const outcome = await Promise.race([drained, deadline, redisDown]);
   clearTimeout(timer);
-  const forced = outcome === 'timeout';
-  if (forced) {
+  clearTimeout(watch);
+  const forced = outcome !== 'drained';
+  if (outcome === 'timeout') {
     logger?.warn(
       { timeoutMs, workers: workers.map((w) => w.name) },
       'workers did not stop before the shutdown deadline (jobs still running, or Redis not answering); closing them forcefully',
     );
+  } else if (outcome === 'redis-down') {
+    logger?.warn(
+      { workers: workers.map((w) => w.name) },
+      'Redis is not answering: no job can record its end, so the workers are closed now without waiting; jobs they held are taken over once it answers',
+    );
   }
   await Promise.allSettled(workers.map((w) => w.close(forced)));
-  if (forced && interrupt) {
-    await interrupt().catch(() => undefined);
+  if (forced && interrupt) await interrupt().catch(() => undefined);
+  // Without Redis an interrupted job cannot put itself back: nothing to wait for.
+  if (forced && interrupt && outcome !== 'redis-down') {
     let settleTimer: NodeJS.Timeout | undefined;
     await Promise.race([
       drained,
@@ -179,6 +203,10 @@ export async function closeWorkers(
   }
   return { forced };
 }
+
+/** How long Redis must be seen not answering before a shutdown stops waiting for the workers' drain. */
+export const REDIS_DOWN_FORCE_MS = 1_000;
+const REDIS_DOWN_POLL_MS = 100;
 
 /** How long a forced close waits for the jobs it interrupted to put themselves back. */
 export const INTERRUPTED_SETTLE_MS = 2_000;

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/process/banner.js';
@@ -224,3 +225,50 @@ describe('the line a signal logs', () => {
     }
   });
 });
+
+describe.skipIf(!REDIS_SERVER)('a signal while Redis is down', () => {
+  // BullMQ's pause waits for a blocking fetch that never returns without Redis, so the whole
+  // SHUTDOWN_TIMEOUT_MS went on a drain that could not happen, then the fleet claim's renewal and
+  // release waited their bounds, and the last-resort timer ended the process with 1 — 45 s at the
+  // default, compose's whole stop_grace_period.
+  it('closes the workers without waiting for a drain, leaves the claim to expire and exits 0', async () => {
+    const redisPort = await freePort();
+    const redis = spawn(REDIS_SERVER!, ['--port', String(redisPort), '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+    const redisGone = new Promise((resolve) => redis.once('exit', resolve));
+    try {
+      await waitUntil(() => redisAnswers(`redis://127.0.0.1:${redisPort}`, 300));
+      const { logger, lines } = recordingLogger('warn');
+      const { r, exit } = runner(
+        { REDIS_URL: `redis://127.0.0.1:${redisPort}`, KEY_PREFIX: testPrefix('run') },
+        { redisUrlExplicit: true, logger },
+      );
+      await r.start();
+      redis.kill('SIGKILL');
+      await redisGone;
+      await waitUntil(async () => r.running.ctx?.redis.status !== 'ready');
+      const began = Date.now();
+      r.signal('SIGTERM');
+      expect(await exit).toBe(0);
+      // Far under the 30 s deadline it used to spend in full (it takes about a second and a half).
+      expect(Date.now() - began).toBeLessThan(15_000);
+      const said = lines.map((l) => l.msg);
+      expect(said).toContainEqual(
+        expect.stringMatching(/^Redis is not answering: no job can record its end/),
+      );
+      expect(said).toContain('Redis is not answering: the fleet claim is not released; it expires by itself');
+      expect(said).not.toContainEqual(expect.stringMatching(/shutdown deadline|took too long/));
+    } finally {
+      redis.kill('SIGKILL');
+    }
+  }, 90_000);
+});
+
+async function waitUntil(check: () => boolean | Promise<boolean>): Promise<void> {
+  const until = Date.now() + 20_000;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met within 20 s');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
