@@ -474,7 +474,7 @@ function describedPaths(): Record<string, Record<string, JsonObject>> {
         responses: {
           '200': json('ValidateResult', '`valid` with the list of problems (empty when valid)'),
           '400': badRequest(
-            'The body is not JSON (`invalid_json`), or gives a key twice in one object (`validation_failed`, naming it in `issues`)',
+            "The body is not JSON (`invalid_json`); a key given twice in one object is one of the 200's `issues`",
           ),
           ...BODY_ERRORS,
           ...STANDARD_ERRORS,

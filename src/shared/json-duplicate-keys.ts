@@ -18,11 +18,20 @@ interface Frame {
 
 /**
  * The dotted path of the first object key given twice in a JSON text, or undefined when there is
- * none (or the text is not JSON: the parser that runs next reports that). Keys are compared after
- * their escapes are decoded, so `"a"` and `"\u0061"` are the same key, as JSON.parse sees them.
+ * none (or the text is not JSON: the parser that runs next reports that).
  */
 export function duplicateKeyPath(text: string): string | undefined {
+  return duplicateKeyPaths(text)[0];
+}
+
+/**
+ * The dotted paths of the object keys given twice in a JSON text, each once, in the order they
+ * repeat; none when the text is not JSON (the parser that runs next reports that). Keys are compared
+ * after their escapes are decoded, so `"a"` and `"\u0061"` are the same key, as JSON.parse sees them.
+ */
+export function duplicateKeyPaths(text: string): string[] {
   const stack: Frame[] = [];
+  const found = new Set<string>();
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (c === '{') stack.push({ keys: new Set(), member: '' });
@@ -43,12 +52,12 @@ export function duplicateKeyPath(text: string): string | undefined {
       try {
         key = JSON.parse(text.slice(start, i + 1)) as string;
       } catch {
-        return undefined;
+        return [];
       }
       top.member = key;
-      if (top.keys.has(key)) return stack.map((f) => String(f.member)).join('.');
+      if (top.keys.has(key)) found.add(stack.map((f) => String(f.member)).join('.'));
       top.keys.add(key);
     }
   }
-  return undefined;
+  return [...found];
 }

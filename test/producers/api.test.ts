@@ -414,6 +414,49 @@ describe('POST /v1/campaigns/validate', () => {
     expect(await suite.queued()).toBe(0);
   });
 
+  it("answers a key given twice in its 200, beside the config's other issues, as the launch lists them", async () => {
+    // Before, a repeated key was refused by the body parser alone: 400 with that one issue, hiding
+    // every other problem, where /validate answers 200 {valid, issues}.
+    const raw = JSON.stringify(campaignConfig({ targetListId: 'nope' }))
+      .replace('"callRate":', '"callRate":0.1,"callRate":')
+      .replace('"name":', '"name":"first","name":');
+    const checked = await api(suite.stack, 'POST', '/v1/campaigns/validate', { raw });
+    expect(checked.status).toBe(200);
+    const repeated = 'given more than once in the same object; send each field once';
+    expect(checked.body).toEqual({
+      valid: false,
+      issues: [
+        { path: 'name', message: repeated },
+        { path: 'dialerStrategy.callRate', message: repeated },
+        { path: 'targetListId', message: 'must be a UUID' },
+      ],
+    });
+    const launched = await api(suite.stack, 'POST', '/v1/campaigns', { raw });
+    expect(launched.status).toBe(400);
+    expect(launched.body).toMatchObject({ error: 'validation_failed', issues: checked.body.issues });
+    // A config that is valid but for its repeated key is still refused, and launches nothing.
+    const onlyRepeated = JSON.stringify(campaignConfig()).replace(
+      '"callRate":',
+      '"callRate":0.1,"callRate":',
+    );
+    expect((await api(suite.stack, 'POST', '/v1/campaigns/validate', { raw: onlyRepeated })).body).toEqual({
+      valid: false,
+      issues: [{ path: 'dialerStrategy.callRate', message: repeated }],
+    });
+    const refused = await api(suite.stack, 'POST', '/v1/campaigns', { raw: onlyRepeated });
+    expect(refused.status).toBe(400);
+    // Another route reading a body refuses it before its handler, with the repeated key alone.
+    const action = await api(suite.stack, 'POST', '/v1/campaigns/c-unknown/actions', {
+      raw: '{"action":"pause","action":"stop"}',
+    });
+    expect(action.status).toBe(400);
+    expect(action.body).toMatchObject({
+      error: 'validation_failed',
+      issues: [{ path: 'action', message: repeated }],
+    });
+    expect(await suite.queued()).toBe(0);
+  });
+
   it("names this deployment's do-not-call refusal beside the schema's issues, not after they are fixed", async () => {
     const body = campaignConfig({
       dialerStrategy: { strategy: 'predictive', agentCapacity: 20, callRate: 5, answerRate: 0.3 },

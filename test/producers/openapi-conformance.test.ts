@@ -505,7 +505,7 @@ describe('answers', () => {
     // the document would not know the `issues` that name each field.
     const duplicated = JSON.stringify(campaignConfig()).replace('"name":', '"name":"twice","name":');
     const requests: Array<[method: string, template: string, path: string, raw?: string]> = [
-      ['POST', '/v1/campaigns/validate', '/v1/campaigns/validate', duplicated],
+      ['PATCH', '/v1/campaigns/{campaignId}', '/v1/campaigns/some-campaign', '{"name":"a","name":"b"}'],
       ['POST', '/v1/campaigns', '/v1/campaigns', duplicated],
       ['GET', '/v1/campaigns/{campaignId}/audit', '/v1/campaigns/some-campaign/audit?limit=0'],
       ['GET', '/v1/campaigns/{campaignId}/audit', '/v1/campaigns/some-campaign/audit?limt=5'],

@@ -9,7 +9,7 @@ import { checkCampaignConfig } from '../../shared/campaign-check.js'; // (H7: th
 import { parseIdempotencyKey, submitLaunch } from '../launch-submit.js';
 import { campaignNotKnown } from '../launch-in-progress.js';
 import { ALLOW, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, LOCATION } from '../headers.js';
-import { readsJsonBody } from '../json-body.js';
+import { ANSWERS_DUPLICATE_KEYS, duplicateKeyIssues, readsJsonBody } from '../json-body.js';
 import { decodedPath } from '../../shared/http/url-path.js';
 import { answeredAtDeadline, unlessAbandoned } from '../request-guard.js';
 import { planActivation } from '../../workers/launch-plan.js';
@@ -215,36 +215,51 @@ export async function registerCampaignRoutes(
   /** The CXone refresh under way for a campaign's view, by campaign id. */
   const refreshes = new Map<string, Promise<CampaignViewBody>>();
 
+  // A key given twice is one issue among the config's others: every problem in one answer, and
+  // /validate's answer is its 200 `{valid: false, issues}` for that one too.
+  const checkBody = (request: FastifyRequest) => {
+    const checked = checkCampaignConfig(request.body, ctx.config);
+    const repeated = duplicateKeyIssues(request);
+    return repeated.length === 0 ? checked : { config: undefined, issues: [...repeated, ...checked.issues] };
+  };
+
   app.post(
     '/v1/campaigns/validate',
-    readsJsonBody(CAMPAIGN_CONFIG_BODY, (issues) => ({ valid: false, issues })),
+    {
+      ...readsJsonBody(CAMPAIGN_CONFIG_BODY, (issues) => ({ valid: false, issues })),
+      ...ANSWERS_DUPLICATE_KEYS,
+    },
     async (request) => {
-      const { issues } = checkCampaignConfig(request.body, ctx.config);
+      const { issues } = checkBody(request);
       return { valid: issues.length === 0, issues };
     },
   );
 
-  app.post('/v1/campaigns', readsJsonBody(CAMPAIGN_CONFIG_BODY), async (request, reply) => {
-    const idempotencyKey = parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY]);
-    const { config, issues } = checkCampaignConfig(request.body, ctx.config);
-    if (!config) throw new ValidationFailedError(issues);
-    const result = await unlessAbandoned(
-      submitLaunch(ctx, {
-        config,
-        actor: callerActor(request),
-        idempotencyKey,
-        signal: request.deadline,
-        onLaunchId: (launchId) => void (request.deadlineDetails = { launchId }),
-      }),
-    );
-    if (!result) return reply;
-    if (answeredAtDeadline(reply, { launchId: result.launchId, status: result.status })) return reply;
-    if (result.replayed) void reply.header(IDEMPOTENT_REPLAYED, 'true');
-    return reply
-      .code(202)
-      .header(LOCATION, `/v1/launches/${result.launchId}`)
-      .send({ launchId: result.launchId, status: result.status });
-  });
+  app.post(
+    '/v1/campaigns',
+    { ...readsJsonBody(CAMPAIGN_CONFIG_BODY), ...ANSWERS_DUPLICATE_KEYS },
+    async (request, reply) => {
+      const idempotencyKey = parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY]);
+      const { config, issues } = checkBody(request);
+      if (!config) throw new ValidationFailedError(issues);
+      const result = await unlessAbandoned(
+        submitLaunch(ctx, {
+          config,
+          actor: callerActor(request),
+          idempotencyKey,
+          signal: request.deadline,
+          onLaunchId: (launchId) => void (request.deadlineDetails = { launchId }),
+        }),
+      );
+      if (!result) return reply;
+      if (answeredAtDeadline(reply, { launchId: result.launchId, status: result.status })) return reply;
+      if (result.replayed) void reply.header(IDEMPOTENT_REPLAYED, 'true');
+      return reply
+        .code(202)
+        .header(LOCATION, `/v1/launches/${result.launchId}`)
+        .send({ launchId: result.launchId, status: result.status });
+    },
+  );
 
   app.get('/v1/campaigns/:campaignId', async (request) => {
     const { campaignId } = parseOrThrow(campaignIdParamsSchema, request.params);
