@@ -210,6 +210,24 @@ describe('webhook replay', () => {
     await expect(replayEvent({ ...h, queue: stuck }, x.id)).rejects.toThrow('locked by another worker');
   });
 
+  it('answers queued to one of ten replays sent at once and already_queued to the others', async () => {
+    // Each found no unfinished job and added one; BullMQ kept the first under the event's id and
+    // dropped the rest silently, so all ten answered queued for one job.
+    const h = await setup();
+    // No worker takes the job meanwhile: it stays waiting, as the assertions read it.
+    await h.worker.pause();
+    const e = await deadEvent(h, 'camp-ten');
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, () => replayEvent({ ...h, queue: h.queue }, e.id)),
+    );
+    expect(outcomes.filter((o) => o === 'queued')).toHaveLength(1);
+    expect(outcomes.filter((o) => o === 'already_queued')).toHaveLength(9);
+    expect(await h.queue.getJobCountByTypes('waiting', 'delayed', 'active', 'prioritized')).toBe(1);
+    expect(await h.redis.exists(h.keys.custom('webhook-replay', e.id))).toBe(0);
+    // Its job still waiting, a later replay is told so.
+    expect(await replayEvent({ ...h, queue: h.queue }, e.id)).toBe('already_queued');
+  });
+
   it('keeps the replayed bytes for the whole new schedule, however old the dead letter', async () => {
     const h = await setup();
     const e = await deadEvent(h, 'camp-old');

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
@@ -7,6 +8,7 @@ import type { Keys } from '../keys.js';
 import type { deadLetterFieldsSchema, destinationStateSchema } from '../responses/webhooks.js';
 import { DEFAULT_RETRY_SCHEDULE_MS, webhookJobOptions } from './schedule.js';
 import { evalScript } from '../redis-script.js';
+import { releaseIfHolder } from '../held-key.js';
 import { RequestAbandonedError, throwIfAbandoned } from '../errors.js';
 import { webhookPendingKey } from './pending.js';
 import { destinationBackoffKeys, HOLD_MARK } from './backoff.js';
@@ -633,6 +635,28 @@ export async function replayEvent(
   deps: WebhookStoreDeps & { queue: Queue; schedule?: readonly number[] },
   eventId: string,
   opts: ReplayEventOptions = {},
+): Promise<ReplayOutcome | 'skipped'> {
+  // One replay of an event at a time. Two at once both found no unfinished job and both added one;
+  // BullMQ keeps the first of two jobs under one id and drops the second silently, so each answered
+  // `queued` where the second is `already_queued`. A replay that dies holding it delays the next by
+  // REPLAY_CLAIM_MS at most, which is answered `already_queued` meanwhile.
+  const claim = deps.keys.custom('webhook-replay', eventId);
+  const token = randomUUID();
+  if ((await deps.redis.set(claim, token, 'PX', REPLAY_CLAIM_MS, 'NX')) === null) return 'already_queued';
+  try {
+    return await replayClaimed(deps, eventId, opts);
+  } finally {
+    await releaseIfHolder(deps.redis, claim, token).catch(() => undefined);
+  }
+}
+
+/** How long a replay's claim on its event lasts (the replay's few round trips, with room to spare). */
+const REPLAY_CLAIM_MS = 10_000;
+
+async function replayClaimed(
+  deps: WebhookStoreDeps & { queue: Queue; schedule?: readonly number[] },
+  eventId: string,
+  opts: ReplayEventOptions,
 ): Promise<ReplayOutcome | 'skipped'> {
   // The event and whether it is (still) a dead letter in one round trip.
   const read = (await deps.redis
