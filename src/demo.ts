@@ -220,6 +220,17 @@ async function main(): Promise<number> {
   };
   try {
     // ── 1. The fleet ──
+    // A REDIS_URL that is no Redis URL is named as npm start names it, not taken for a Redis that
+    // does not answer (the rest of the shell's variables are checked once the demo's are set).
+    if (process.env.REDIS_URL !== undefined) {
+      try {
+        loadConfig({ REDIS_URL: process.env.REDIS_URL }, { servesApi: false });
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        console.error(err.message);
+        return 1;
+      }
+    }
     const redisCheck = await checkRedis(redisUrl);
     if (!redisCheck.ok && redisCheck.problem === 'refused') {
       // Up, but refusing the password (or database): no private redis-server would be right either.

@@ -75,6 +75,15 @@ describe("the demo and the shell's environment", () => {
     expect(demo.err()).not.toContain('ConfigError');
   }, 30_000);
 
+  it('names a REDIS_URL that is no Redis URL as npm start does, not as a Redis that does not answer', async () => {
+    for (const value of ['nonsense', 'http://127.0.0.1:6379']) {
+      const demo = startDemo({ REDIS_URL: value });
+      expect(await demo.exited, value).toBe(1);
+      expect(demo.err(), value).toContain('REDIS_URL: must be a redis:// or rediss:// URL');
+      expect(demo.err(), value).not.toContain('does not answer');
+    }
+  }, 60_000);
+
   it('never prints the password of the REDIS_URL it was given', async () => {
     // Nothing listens on port 1: the demo says so, naming the URL without its password.
     const demo = startDemo({ REDIS_URL: 'redis://:s3cret-pass@127.0.0.1:1' });
