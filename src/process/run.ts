@@ -212,6 +212,8 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
   const running: Running = {};
   let stoppingSince: number | undefined;
   let failedStartup = false;
+  /** Whether this process took requests or jobs (its API listening, its workers started) before it failed. */
+  let served = false;
   let starting = false;
   const stop = async () => {
     await shutdown(running, config, logger);
@@ -329,6 +331,7 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
         fleetRetryAfterS: fleetRetryAfterSeconds(claim.renewEveryMs),
       });
       apiPort = await listen(running.api, config);
+      served = true;
       checkpoint();
     }
     // (H8) worker replicas expose their own /metrics, /healthz, /readyz when METRICS_PORT is set.
@@ -345,6 +348,8 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
       checkpoint();
     }
     if (role === 'all' || role === 'worker') {
+      // Set before: workers that failed part-way may have taken a job.
+      served = true;
       running.workers = await (opts.startWorkers ?? startWorkers)(running.ctx);
       checkpoint();
       // Another fleet appeared while the workers were starting.
@@ -386,6 +391,9 @@ export function createProcessRunner(opts: ProcessOptions): ProcessRunner {
         // and an embedded sandbox or API already listening would be cut rather than closed.
         // Closing Redis then drops the commands libraries still had in flight, as on a signal.
         failedStartup = true;
+        // Before the shutdown's own release (which then answers the same): the prefix's record goes
+        // too if this start wrote it and took no request or job, as nothing of this fleet ran on it.
+        if (!served) await running.fleetClaim?.release({ startFailed: true });
         await shutdown(running, config, logger);
         exit(1);
       } finally {

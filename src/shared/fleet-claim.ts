@@ -100,8 +100,10 @@ local recorded = redis.call('HGET', lastKey, 'fp')
 if recorded and recorded ~= fp and former[recorded] and redis.call('HGET', key, 'fp') == fp then
   redis.call('HSET', lastKey, 'fp', fp, 'cxone', cxone, 'at', now)
 end
+local created = 0
 if redis.call('HSETNX', lastKey, 'fp', fp) == 1 then
   redis.call('HSET', lastKey, 'cxone', cxone, 'at', now)
+  created = 1
 end
 if sandbox == '1' and redis.call('HGET', lastKey, 'fp') == fp then
   redis.call('HSET', lastKey, 'sandbox', '1')
@@ -122,7 +124,15 @@ redis.call('PEXPIRE', key, ttl)
 local by = redis.call('HGET', key, 'contested-by')
 local at = tonumber(redis.call('HGET', key, 'contested-at'))
 if not (by and at and now - at <= ttl) then by = '' end
-return {1, by, replaced, replacedFp, how}
+return {1, by, replaced, replacedFp, how, created}
+`;
+
+// KEYS: the claim, the record. ARGV: the fingerprint, the record's time as written by this process.
+// Deletes the record this process wrote while it still says so and no process holds the claim.
+const UNDO_RECORD = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('HGET', KEYS[2], 'fp') ~= ARGV[1] or redis.call('HGET', KEYS[2], 'at') ~= ARGV[2] then return 0 end
+return redis.call('DEL', KEYS[2])
 `;
 
 const RELEASE = `
@@ -146,6 +156,8 @@ export type ClaimAttempt =
   | {
       held: true;
       contestedBy?: string;
+      /** The prefix had no record of its last fleet and this claim wrote one, at this Redis time. */
+      createdRecordAt?: string;
       /** This claim took the prefix from the fleet that used it last, and why it was allowed to. */
       tookOver?: { previous: PreviousFleet; how: 'takeover' | 'sandbox' };
     }
@@ -195,12 +207,14 @@ export async function attemptFleetClaim(
     identity.sandbox ? '1' : '0',
     contest ? '' : takeover.toLowerCase(),
     ...former,
-  )) as [number, string, (number | string)?, (number | string)?, string?];
+  )) as [number, string, (number | string)?, (number | string)?, string?, number?];
   if (reply[0] === 1) {
-    const [, by, replaced, replacedFp, how] = reply;
+    const [, by, replaced, replacedFp, how, created] = reply;
+    const createdRecordAt = created === 1 ? await redis.hget(at.record, 'at').catch(() => null) : null;
     return {
       held: true,
       ...(by ? { contestedBy: by } : {}),
+      ...(createdRecordAt ? { createdRecordAt } : {}),
       ...(how === 'takeover' || how === 'sandbox'
         ? { tookOver: { previous: { cxone: String(replaced), fingerprint: String(replacedFp) }, how } }
         : {}),
@@ -287,8 +301,14 @@ export interface FleetClaim {
   readonly contestedMessage: string | undefined;
   /** How often this process renews the claim, which is when it next sees whether the contest is over. */
   readonly renewEveryMs: number;
-  /** Stops renewing and removes this process from the claim (the last one out deletes it). Never rejects. */
-  release(): Promise<void>;
+  /**
+   * Stops renewing and removes this process from the claim (the last one out deletes it). Never
+   * rejects. `startFailed`: the process ends before it served anything (a taken port, a bad HOST);
+   * a record of the prefix's last fleet that its claim wrote on a prefix that had none goes too, while
+   * no process holds the claim: kept, it named a fleet that never worked on the prefix, and a
+   * corrected start under another identity (a fixed CXONE_CLIENT_ID) was refused until FLEET_TAKEOVER.
+   */
+  release(opts?: { startFailed?: boolean }): Promise<void>;
   /** Stops renewing and leaves the claim to expire, as a process that died would. */
   abandon(): void;
 }
@@ -425,8 +445,9 @@ export async function claimFleet(opts: FleetClaimOptions): Promise<FleetClaim> {
     abandon() {
       clearInterval(timer);
     },
-    release() {
+    release(releaseOpts = {}) {
       clearInterval(timer);
+      const createdRecordAt = first.held ? first.createdRecordAt : undefined;
       released ??= (async () => {
         // A renewal under way and the release would each wait their whole bound for a Redis that
         // is down, past a supervisor's grace period; the claim's TTL frees it all the same.
@@ -441,6 +462,19 @@ export async function claimFleet(opts: FleetClaimOptions): Promise<FleetClaim> {
             CLAIM_BOUND_MS,
             'releasing the fleet claim',
           );
+          if (releaseOpts.startFailed && createdRecordAt !== undefined) {
+            const undone = await withTimeout(
+              evalScript(redis, UNDO_RECORD, 2, key.claim, key.record, identity.fingerprint, createdRecordAt),
+              CLAIM_BOUND_MS,
+              "removing the record of the prefix's last fleet",
+            );
+            if (Number(undone) === 1) {
+              log.info(
+                { keyPrefix: keys.prefix },
+                "start-up failed before this fleet served anything: the record of KEY_PREFIX's last fleet it wrote is removed",
+              );
+            }
+          }
         } catch (err) {
           log.warn(
             { err: (err as Error).message },

@@ -600,7 +600,8 @@ describe('the last fleet on a prefix (real Redis)', () => {
         await redis.hdel(at.record, 'scheme');
         return attempt;
       };
-      expect(await earlierAttempt(false)).toEqual({ held: true });
+      // The prefix had no record: this claim wrote it (at Redis's time), as a failed start's release reads.
+      expect(await earlierAttempt(false)).toEqual({ held: true, createdRecordAt: expect.any(String) });
 
       const c = await claim(keys, proxied('pod-new'), { ttlMs: 1_000, renewEveryMs: 40 });
       // Both keep renewing: neither sees the other as another fleet.

@@ -1,10 +1,13 @@
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/process/banner.js';
 import { createProcessRunner } from '../../src/process/run.js';
 import { findOnPath } from '../../src/process/private-redis.js';
 import { loadConfig } from '../../src/shared/config.js';
+import { fleetRecordKey } from '../../src/shared/fleet-claim.js';
+import { createKeys } from '../../src/shared/keys.js';
 import type { ClosableContext } from '../../src/shared/context-factory.js';
 import { silentLogger, type Logger } from '../../src/shared/logger.js';
 import { recordingLogger } from '../support/log-capture.js';
@@ -272,3 +275,82 @@ async function waitUntil(check: () => boolean | Promise<boolean>): Promise<void>
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+describe('a start-up that fails before it serves anything, on a fresh prefix', () => {
+  // The claim wrote the prefix's record of its last fleet before the port was bound: the process
+  // exited 1, and a corrected start under another identity (a fixed CXONE_CLIENT_ID) was refused
+  // until FLEET_TAKEOVER, for a fleet that never took a request or a job.
+  const env = (clientId: string, port: number | string) => ({
+    REDIS_URL,
+    API_TOKEN: 'a-test-token-of-length',
+    CXONE_BASE_URL: 'http://127.0.0.1:9',
+    CXONE_CLIENT_ID: clientId,
+    CXONE_CLIENT_SECRET: 'not-shown-anywhere',
+    PORT: String(port),
+  });
+  const recordOf = async (prefix: string) => {
+    const redis = new Redis(REDIS_URL);
+    try {
+      return await redis.hgetall(fleetRecordKey(createKeys(prefix)));
+    } finally {
+      redis.disconnect();
+    }
+  };
+
+  it('leaves no record of its fleet, so a corrected start under another identity is not refused', async () => {
+    const prefix = testPrefix('run');
+    try {
+      const failed = runner(
+        { ...env('typo-client', await holdPort()), KEY_PREFIX: prefix },
+        {
+          redisUrlExplicit: true,
+          role: 'api',
+        },
+      );
+      await failed.r.start();
+      expect(await failed.exit).toBe(1);
+      expect(failed.errors.join('\n')).toMatch(/already in use/);
+      expect(await recordOf(prefix)).toEqual({});
+
+      const fixed = runner(
+        { ...env('right-client', 0), KEY_PREFIX: prefix },
+        { redisUrlExplicit: true, role: 'api' },
+      );
+      await fixed.r.start();
+      expect(fixed.exits).toEqual([]);
+      fixed.r.signal('SIGTERM');
+      expect(await fixed.exit).toBe(0);
+      expect((await recordOf(prefix)).cxone).toBe('http://127.0.0.1:9');
+    } finally {
+      await deletePrefixAt(prefix);
+    }
+  });
+
+  it('keeps the record a start of the same fleet that served wrote before it', async () => {
+    const prefix = testPrefix('run');
+    try {
+      const served = runner(
+        { ...env('a-client', 0), KEY_PREFIX: prefix },
+        { redisUrlExplicit: true, role: 'api' },
+      );
+      await served.r.start();
+      served.r.signal('SIGTERM');
+      expect(await served.exit).toBe(0);
+      const before = await recordOf(prefix);
+      expect(before.fp).toEqual(expect.any(String));
+
+      const failed = runner(
+        { ...env('a-client', await holdPort()), KEY_PREFIX: prefix },
+        {
+          redisUrlExplicit: true,
+          role: 'api',
+        },
+      );
+      await failed.r.start();
+      expect(await failed.exit).toBe(1);
+      expect(await recordOf(prefix)).toEqual(before);
+    } finally {
+      await deletePrefixAt(prefix);
+    }
+  });
+});
