@@ -109,6 +109,17 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
       }
       socket.destroy(err);
     },
+    // Node answers an HTTP/1.1 request without Host itself, with an empty 400 that is not JSON and
+    // never reaches the handler above; the hook below refuses it in the API's shape instead.
+    http: { requireHostHeader: false },
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    const { httpVersionMajor, httpVersionMinor } = request.raw;
+    if (httpVersionMajor !== 1 || httpVersionMinor !== 1 || request.headers.host !== undefined) return;
+    return reply.code(400).send({
+      error: 'bad_request',
+      message: 'an HTTP/1.1 request must carry a Host header (RFC 9112 §3.2)',
+    } satisfies ErrorBody);
   });
 
   const authThrottle = createAuthThrottle(ctx, {

@@ -72,6 +72,22 @@ describe('requests that are not valid HTTP', () => {
     // The server goes on answering.
     expect((await api(stack, 'GET', '/healthz')).status).toBe(200);
   });
+
+  it('refuses an HTTP/1.1 request without Host in JSON, where Node answered an empty 400', async () => {
+    for (const path of ['/healthz', '/v1/campaigns/x']) {
+      const noHost = await rawRequest(`GET ${path} HTTP/1.1\r\nConnection: close\r\n\r\n`);
+      expect(noHost.status, path).toBe(400);
+      expect(noHost.contentType, path).toMatch(/^application\/json/);
+      expect(noHost.body, path).toEqual({
+        error: 'bad_request',
+        message: expect.stringMatching(/Host header/),
+      });
+    }
+    // HTTP/1.0 has no Host requirement: answered as usual.
+    const { hostname, port } = new URL(stack.apiUrl);
+    const old = await rawExchange(Number(port), 'GET /healthz HTTP/1.0\r\n\r\n', hostname);
+    expect(old).toMatch(/^HTTP\/1\.1 200 /);
+  });
 });
 
 describe('the campaign id in the path', () => {
