@@ -297,19 +297,21 @@ describe('a start-up that fails before it serves anything, on a fresh prefix', (
     }
   };
 
+  /** An `api` process of the fleet `clientId` names whose PORT is taken: it exits 1, saying so. */
+  const failedStart = async (clientId: string, prefix: string) => {
+    const failed = runner(
+      { ...env(clientId, await holdPort()), KEY_PREFIX: prefix },
+      { redisUrlExplicit: true, role: 'api' },
+    );
+    await failed.r.start();
+    expect(await failed.exit).toBe(1);
+    expect(failed.errors.join('\n')).toMatch(/already in use/);
+  };
+
   it('leaves no record of its fleet, so a corrected start under another identity is not refused', async () => {
     const prefix = testPrefix('run');
     try {
-      const failed = runner(
-        { ...env('typo-client', await holdPort()), KEY_PREFIX: prefix },
-        {
-          redisUrlExplicit: true,
-          role: 'api',
-        },
-      );
-      await failed.r.start();
-      expect(await failed.exit).toBe(1);
-      expect(failed.errors.join('\n')).toMatch(/already in use/);
+      await failedStart('typo-client', prefix);
       expect(await recordOf(prefix)).toEqual({});
 
       const fixed = runner(
@@ -339,15 +341,7 @@ describe('a start-up that fails before it serves anything, on a fresh prefix', (
       const before = await recordOf(prefix);
       expect(before.fp).toEqual(expect.any(String));
 
-      const failed = runner(
-        { ...env('a-client', await holdPort()), KEY_PREFIX: prefix },
-        {
-          redisUrlExplicit: true,
-          role: 'api',
-        },
-      );
-      await failed.r.start();
-      expect(await failed.exit).toBe(1);
+      await failedStart('a-client', prefix);
       expect(await recordOf(prefix)).toEqual(before);
     } finally {
       await deletePrefixAt(prefix);
