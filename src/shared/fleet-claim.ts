@@ -100,10 +100,10 @@ local recorded = redis.call('HGET', lastKey, 'fp')
 if recorded and recorded ~= fp and former[recorded] and redis.call('HGET', key, 'fp') == fp then
   redis.call('HSET', lastKey, 'fp', fp, 'cxone', cxone, 'at', now)
 end
-local created = 0
+local created = ''
 if redis.call('HSETNX', lastKey, 'fp', fp) == 1 then
   redis.call('HSET', lastKey, 'cxone', cxone, 'at', now)
-  created = 1
+  created = redis.call('HGET', lastKey, 'at')
 end
 if sandbox == '1' and redis.call('HGET', lastKey, 'fp') == fp then
   redis.call('HSET', lastKey, 'sandbox', '1')
@@ -207,10 +207,10 @@ export async function attemptFleetClaim(
     identity.sandbox ? '1' : '0',
     contest ? '' : takeover.toLowerCase(),
     ...former,
-  )) as [number, string, (number | string)?, (number | string)?, string?, number?];
+  )) as [number, string, (number | string)?, (number | string)?, string?, string?];
   if (reply[0] === 1) {
-    const [, by, replaced, replacedFp, how, created] = reply;
-    const createdRecordAt = created === 1 ? await redis.hget(at.record, 'at').catch(() => null) : null;
+    // `createdRecordAt`: the record's time as stored, '' when the record was there already.
+    const [, by, replaced, replacedFp, how, createdRecordAt] = reply;
     return {
       held: true,
       ...(by ? { contestedBy: by } : {}),

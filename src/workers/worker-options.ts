@@ -189,17 +189,19 @@ export async function closeWorkers(
     );
   }
   await Promise.allSettled(workers.map((w) => w.close(forced)));
-  if (forced && interrupt) await interrupt().catch(() => undefined);
-  // Without Redis an interrupted job cannot put itself back: nothing to wait for.
-  if (forced && interrupt && outcome !== 'redis-down') {
-    let settleTimer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      drained,
-      new Promise<void>((resolve) => {
-        settleTimer = setTimeout(resolve, INTERRUPTED_SETTLE_MS);
-      }),
-    ]);
-    clearTimeout(settleTimer);
+  if (forced && interrupt) {
+    await interrupt().catch(() => undefined);
+    // Without Redis an interrupted job cannot put itself back: nothing to wait for.
+    if (outcome !== 'redis-down') {
+      let settleTimer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        drained,
+        new Promise<void>((resolve) => {
+          settleTimer = setTimeout(resolve, INTERRUPTED_SETTLE_MS);
+        }),
+      ]);
+      clearTimeout(settleTimer);
+    }
   }
   return { forced };
 }
