@@ -15,9 +15,9 @@ import {
   isProtectedPath,
   tokenMatches,
 } from './auth.js';
-import { clientErrorResponse, toErrorResponse, type ErrorBody } from './errors.js';
+import { toErrorResponse, type ErrorBody } from './errors.js';
+import { jsonHttpEdgeOptions, refuseMissingHost } from './http-edges.js';
 import { WWW_AUTHENTICATE, X_ACTOR } from './headers.js';
-import { STATUS_CODES } from 'node:http';
 import { answerUnmatched } from '../shared/http/allowed-methods.js';
 import { registerRequestGuard } from './request-guard.js';
 import { registerFleetGuard } from './fleet-guard.js';
@@ -95,32 +95,10 @@ export async function buildApiApp(ctx: AppContext, opts: ApiAppOptions = {}): Pr
         } satisfies ErrorBody);
       });
     },
-    // Bytes Node's parser refuses never become a request: answered on the socket, in the API's shape.
-    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
-      // A reset or destroyed connection has nobody left to answer.
-      if (err.code === 'ECONNRESET' || socket.destroyed) return;
-      if (socket.writable) {
-        const { status, body } = clientErrorResponse(err.code);
-        const text = JSON.stringify(body);
-        socket.write(
-          `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
-            `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${text}`,
-        );
-      }
-      socket.destroy(err);
-    },
-    // Node answers an HTTP/1.1 request without Host itself, with an empty 400 that is not JSON and
-    // never reaches the handler above; the hook below refuses it in the API's shape instead.
-    http: { requireHostHeader: false },
+    // Bytes Node's parser refuses, and a request without Host: answered in the API's shape.
+    ...jsonHttpEdgeOptions,
   });
-  app.addHook('onRequest', async (request, reply) => {
-    const { httpVersionMajor, httpVersionMinor } = request.raw;
-    if (httpVersionMajor !== 1 || httpVersionMinor !== 1 || request.headers.host !== undefined) return;
-    return reply.code(400).send({
-      error: 'bad_request',
-      message: 'an HTTP/1.1 request must carry a Host header (RFC 9112 §3.2)',
-    } satisfies ErrorBody);
-  });
+  refuseMissingHost(app);
 
   const authThrottle = createAuthThrottle(ctx, {
     ...opts.authThrottle,

@@ -22,6 +22,7 @@ import {
 import { createOpsTestContext, type OpsTestContext } from './helpers.js';
 import { parsePrometheusText } from './prom-text.js';
 import { recordingLogger } from '../support/log-capture.js';
+import { rawExchange } from '../support/raw-http.js';
 
 /** A token provider whose answer the test controls; the route only asks it for a token. */
 const tokenOutcome = { fail: false };
@@ -309,6 +310,17 @@ describe('ops routes (real Redis and BullMQ queues, stand-in token provider)', (
       expect(post.status).toBe(405);
       expect(post.headers.get('allow')).toBe('GET, HEAD');
       expect(await post.json()).toMatchObject({ error: 'method_not_allowed' });
+      // Node's own empty, non-JSON 400s answered in the API's shape on this port too.
+      const noHost = await rawExchange(server.port, 'GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n');
+      expect(noHost).toMatch(/^HTTP\/1\.1 400 /);
+      expect(noHost).toMatch(/content-type: application\/json/i);
+      expect(noHost).toMatch(/"error":"bad_request".*Host header/);
+      const malformed = await rawExchange(
+        server.port,
+        'GET /metrics HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n',
+      );
+      expect(malformed).toMatch(/^HTTP\/1\.1 400 /);
+      expect(malformed).toContain('"error":"bad_request"');
     } finally {
       await server.close();
     }

@@ -17,6 +17,7 @@ import {
 } from '../../shared/metrics.js';
 import { buildOpenApiDocument, renderDocsHtml, type DocumentedRoute } from '../openapi.js';
 import { answerUnmatched } from '../../shared/http/allowed-methods.js';
+import { jsonHttpEdgeOptions, refuseMissingHost } from '../http-edges.js';
 import { withTimeout } from '../../shared/with-timeout.js';
 import { refusedWrite } from '../../shared/redis.js';
 import { environmentNamesProxy } from '../../shared/cxone/http.js';
@@ -393,7 +394,12 @@ export async function startMetricsServer(
   },
 ): Promise<MetricsServer> {
   // A trailing slash taken as the API's port takes it: one probe path for every role.
-  const app = Fastify({ logger: false, routerOptions: { ignoreTrailingSlash: true } });
+  const app = Fastify({
+    logger: false,
+    routerOptions: { ignoreTrailingSlash: true },
+    ...jsonHttpEdgeOptions,
+  });
+  refuseMissingHost(app);
   // The same error shape as the API's: `{error, message}`, 405 with Allow for a served path.
   answerUnmatched(app, { notFoundHint: `: this port serves only ${OPS_PATHS.join(', ')}` });
   // The API's document describes routes this port does not serve, so it is not offered here.
