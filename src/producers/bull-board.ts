@@ -34,6 +34,34 @@ export function isBullBoardPath(url: string): boolean {
   return path === BULL_BOARD_PATH || path.startsWith(`${BULL_BOARD_PATH}/`);
 }
 
+/**
+ * Statuses a queue's jobs can be cleaned from: the states BullMQ 6 keeps jobs in (`waiting` is its
+ * `wait` list). Bull Board hands any other status of `PUT …/clean/:queueStatus` to BullMQ, which
+ * cleans a list that does not exist and answers 200 — an operator or a script with a typo is told
+ * the jobs are gone when nothing was touched.
+ */
+export const CLEANABLE_STATUSES = [
+  'completed',
+  'failed',
+  'delayed',
+  'waiting',
+  'prioritized',
+  'active',
+] as const;
+
+/**
+ * Why a `clean` of this status cannot be done, or undefined when it can. BullMQ 6 keeps a paused
+ * queue's jobs under `waiting`, not in a list of their own. Pure.
+ */
+export function cleanStatusProblem(status: string): string | undefined {
+  // `wait` is BullMQ's own name of `waiting`; scripts written against BullMQ use it.
+  if (status === 'wait' || (CLEANABLE_STATUSES as readonly string[]).includes(status)) return undefined;
+  const paused = status === 'paused' ? " (a paused queue's jobs are under waiting)" : '';
+  return `cannot clean jobs in status "${status}"${paused}: one of ${CLEANABLE_STATUSES.join(', ')}`;
+}
+
+const CLEAN_ROUTE = `${BULL_BOARD_PATH}/api/queues/:queueName/clean/:queueStatus`;
+
 /** The realm browsers show in their login prompt. */
 export const BASIC_REALM = 'cxone-orchestrator';
 
@@ -198,6 +226,14 @@ export async function registerBullBoard(
           message:
             "Bull Board takes changes from its own page only: this request came from another site's page",
         });
+      }
+      if (req.routeOptions.url === CLEAN_ROUTE) {
+        const { queueStatus } = req.params as { queueStatus: string };
+        const problem = cleanStatusProblem(queueStatus);
+        // Bull Board's shape, as its own refusal to retry a status it cannot retry.
+        if (problem !== undefined) {
+          return reply.code(400).send({ error: { key: 'ERRORS.STATUS_NOT_CLEANABLE' }, message: problem });
+        }
       }
     });
     // The board's error handler logs nothing: a 500 would leave no trace. This hook runs before it;

@@ -146,6 +146,33 @@ describe('a Bull Board that takes changes (real Redis queues)', () => {
     expect(await ctx.queues.poll.isPaused()).toBe(false);
   });
 
+  it('refuses to clean a status jobs are not kept in, and cleans one they are', async () => {
+    const clean = (status: string) =>
+      fetch(`${baseUrl}/admin/queues/api/queues/${QUEUES.audit}/clean/${status}`, {
+        method: 'PUT',
+        headers: { authorization: basic },
+      });
+    await ctx.queues.audit.add('clean-test', {});
+    const before = await waiting();
+    expect(before).toBeGreaterThan(0);
+    // BullMQ was handed these and answered 200, a list that does not exist cleaned.
+    for (const [status, message] of [
+      ['bogus', /"bogus".*completed, failed/],
+      ['paused', /paused queue's jobs are under waiting/],
+      ['latest', /"latest"/],
+    ] as const) {
+      const res = await clean(status);
+      expect(res.status, status).toBe(400);
+      expect(await res.json(), status).toEqual({
+        error: { key: 'ERRORS.STATUS_NOT_CLEANABLE' },
+        message: expect.stringMatching(message),
+      });
+    }
+    expect(await waiting()).toBe(before);
+    // Bull Board cleans what is older than its grace time (5 s): a known status is taken, as before.
+    expect((await clean('waiting')).status).toBe(200);
+  });
+
   it('tells browsers never to show any of its answers inside a frame', async () => {
     for (const [path, authorization] of [
       ['/admin/queues', basic],

@@ -8,6 +8,8 @@ import {
   BOARD_CONTENT_SECURITY_POLICY,
   adminCredentialsOk,
   boardServedMethods,
+  CLEANABLE_STATUSES,
+  cleanStatusProblem,
   isBullBoardPath,
   withoutExternalFonts,
 } from '../../src/producers/bull-board.js';
@@ -60,6 +62,14 @@ describe('admin credentials (pure)', () => {
     // As the router reads it: decoded segment by segment, a bad escape kept.
     expect(boardServedMethods('/%61dmin/queues/api/queues/pause', ['PUT'], true)).toEqual([]);
     expect(boardServedMethods('/admin/%71ueues/%zz', ['GET', 'PUT'], true)).toEqual(['GET']);
+  });
+
+  it('names the statuses a queue can be cleaned of, and refuses the rest', () => {
+    for (const status of CLEANABLE_STATUSES) expect(cleanStatusProblem(status), status).toBeUndefined();
+    expect(cleanStatusProblem('wait')).toBeUndefined();
+    expect(cleanStatusProblem('waiting-children')).toMatch(/"waiting-children": one of completed/);
+    expect(cleanStatusProblem('paused')).toMatch(/under waiting/);
+    expect(cleanStatusProblem('')).toMatch(/""/);
   });
 
   it('recognises Bull Board paths only', () => {
