@@ -75,7 +75,7 @@ if held and not ours(held) then
   end
   return {0, redis.call('HGET', key, 'cxone') or '?', redis.call('PTTL', key), live}
 end
-local replaced, replacedFp, how = '', '', ''
+local replaced, replacedFp, how, replacedRecord = '', '', '', {}
 if not held then
   local last = redis.call('HGET', lastKey, 'fp')
   if last and not ours(last) then
@@ -89,6 +89,7 @@ if not held then
       return {2, lastCxone, last}
     end
     replaced, replacedFp = lastCxone, last
+    replacedRecord = redis.call('HGETALL', lastKey)
     redis.call('DEL', lastKey)
   end
   redis.call('HSET', key, 'fp', fp, 'cxone', cxone)
@@ -124,15 +125,20 @@ redis.call('PEXPIRE', key, ttl)
 local by = redis.call('HGET', key, 'contested-by')
 local at = tonumber(redis.call('HGET', key, 'contested-at'))
 if not (by and at and now - at <= ttl) then by = '' end
-return {1, by, replaced, replacedFp, how, created}
+return {1, by, replaced, replacedFp, how, created, replacedRecord}
 `;
 
-// KEYS: the claim, the record. ARGV: the fingerprint, the record's time as written by this process.
-// Deletes the record this process wrote while it still says so and no process holds the claim.
+// KEYS: the claim, the record. ARGV: the fingerprint, the record's time as written by this process,
+// then the field/value pairs of the record its claim took over from, if it took one over.
+// Deletes the record this process wrote while it still says so and no process holds the claim, and
+// puts back the one it replaced: 1 when deleted, 2 when the replaced one is back too.
 const UNDO_RECORD = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if redis.call('HGET', KEYS[2], 'fp') ~= ARGV[1] or redis.call('HGET', KEYS[2], 'at') ~= ARGV[2] then return 0 end
-return redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[2])
+if #ARGV < 4 then return 1 end
+redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+return 2
 `;
 
 const RELEASE = `
@@ -158,8 +164,11 @@ export type ClaimAttempt =
       contestedBy?: string;
       /** The prefix had no record of its last fleet and this claim wrote one, at this Redis time. */
       createdRecordAt?: string;
-      /** This claim took the prefix from the fleet that used it last, and why it was allowed to. */
-      tookOver?: { previous: PreviousFleet; how: 'takeover' | 'sandbox' };
+      /**
+       * This claim took the prefix from the fleet that used it last, and why it was allowed to;
+       * `record`: that fleet's record as it was, field/value pairs, for a start that fails to put back.
+       */
+      tookOver?: { previous: PreviousFleet; how: 'takeover' | 'sandbox'; record: string[] };
     }
   /** A live claim of another fleet. */
   | { held: false; holder: FleetHolder }
@@ -207,16 +216,22 @@ export async function attemptFleetClaim(
     identity.sandbox ? '1' : '0',
     contest ? '' : takeover.toLowerCase(),
     ...former,
-  )) as [number, string, (number | string)?, (number | string)?, string?, string?];
+  )) as [number, string, (number | string)?, (number | string)?, string?, string?, string[]?];
   if (reply[0] === 1) {
     // `createdRecordAt`: the record's time as stored, '' when the record was there already.
-    const [, by, replaced, replacedFp, how, createdRecordAt] = reply;
+    const [, by, replaced, replacedFp, how, createdRecordAt, record = []] = reply;
     return {
       held: true,
       ...(by ? { contestedBy: by } : {}),
       ...(createdRecordAt ? { createdRecordAt } : {}),
       ...(how === 'takeover' || how === 'sandbox'
-        ? { tookOver: { previous: { cxone: String(replaced), fingerprint: String(replacedFp) }, how } }
+        ? {
+            tookOver: {
+              previous: { cxone: String(replaced), fingerprint: String(replacedFp) },
+              how,
+              record: record.map(String),
+            },
+          }
         : {}),
     };
   }
@@ -304,9 +319,11 @@ export interface FleetClaim {
   /**
    * Stops renewing and removes this process from the claim (the last one out deletes it). Never
    * rejects. `startFailed`: the process ends before it served anything (a taken port, a bad HOST);
-   * a record of the prefix's last fleet that its claim wrote on a prefix that had none goes too, while
-   * no process holds the claim: kept, it named a fleet that never worked on the prefix, and a
-   * corrected start under another identity (a fixed CXONE_CLIENT_ID) was refused until FLEET_TAKEOVER.
+   * a record of the prefix's last fleet that its claim wrote goes too, while no process holds the
+   * claim: kept, it named a fleet that never worked on the prefix, and a corrected start under another
+   * identity (a fixed CXONE_CLIENT_ID) was refused until FLEET_TAKEOVER. A record its claim took over
+   * (FLEET_TAKEOVER, or one embedded sandbox after another) is put back: the takeover never worked
+   * either, and the fleet it named is again the one a start must name to take the prefix.
    */
   release(opts?: { startFailed?: boolean }): Promise<void>;
   /** Stops renewing and leaves the claim to expire, as a process that died would. */
@@ -448,6 +465,7 @@ export async function claimFleet(opts: FleetClaimOptions): Promise<FleetClaim> {
     release(releaseOpts = {}) {
       clearInterval(timer);
       const createdRecordAt = first.held ? first.createdRecordAt : undefined;
+      const replacedRecord = first.held ? (first.tookOver?.record ?? []) : [];
       released ??= (async () => {
         // A renewal under way and the release would each wait their whole bound for a Redis that
         // is down, past a supervisor's grace period; the claim's TTL frees it all the same.
@@ -464,7 +482,16 @@ export async function claimFleet(opts: FleetClaimOptions): Promise<FleetClaim> {
           );
           if (releaseOpts.startFailed && createdRecordAt !== undefined) {
             const undone = await withTimeout(
-              evalScript(redis, UNDO_RECORD, 2, key.claim, key.record, identity.fingerprint, createdRecordAt),
+              evalScript(
+                redis,
+                UNDO_RECORD,
+                2,
+                key.claim,
+                key.record,
+                identity.fingerprint,
+                createdRecordAt,
+                ...replacedRecord,
+              ),
               CLAIM_BOUND_MS,
               "removing the record of the prefix's last fleet",
             );
@@ -472,6 +499,11 @@ export async function claimFleet(opts: FleetClaimOptions): Promise<FleetClaim> {
               log.info(
                 { keyPrefix: keys.prefix },
                 "start-up failed before this fleet served anything: the record of KEY_PREFIX's last fleet it wrote is removed",
+              );
+            } else if (Number(undone) === 2) {
+              log.info(
+                { keyPrefix: keys.prefix, previous: first.held ? first.tookOver?.previous.cxone : undefined },
+                "start-up failed before this fleet served anything: its takeover is undone, the record of KEY_PREFIX's last fleet put back",
               );
             }
           }

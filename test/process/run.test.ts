@@ -298,9 +298,9 @@ describe('a start-up that fails before it serves anything, on a fresh prefix', (
   };
 
   /** An `api` process of the fleet `clientId` names whose PORT is taken: it exits 1, saying so. */
-  const failedStart = async (clientId: string, prefix: string) => {
+  const failedStart = async (clientId: string, prefix: string, extra: Record<string, string> = {}) => {
     const failed = runner(
-      { ...env(clientId, await holdPort()), KEY_PREFIX: prefix },
+      { ...env(clientId, await holdPort()), KEY_PREFIX: prefix, ...extra },
       { redisUrlExplicit: true, role: 'api' },
     );
     await failed.r.start();
@@ -343,6 +343,36 @@ describe('a start-up that fails before it serves anything, on a fresh prefix', (
 
       await failedStart('a-client', prefix);
       expect(await recordOf(prefix)).toEqual(before);
+    } finally {
+      await deletePrefixAt(prefix);
+    }
+  });
+
+  it("puts back the record of the fleet its FLEET_TAKEOVER replaced, so that fleet's start is not refused", async () => {
+    const prefix = testPrefix('run');
+    try {
+      const previous = runner(
+        { ...env('old-client', 0), KEY_PREFIX: prefix, CXONE_BASE_URL: 'http://127.0.0.1:7' },
+        { redisUrlExplicit: true, role: 'api' },
+      );
+      await previous.r.start();
+      previous.r.signal('SIGTERM');
+      expect(await previous.exit).toBe(0);
+      const before = await recordOf(prefix);
+      expect(before.cxone).toBe('http://127.0.0.1:7');
+
+      // The takeover happened (the record named the new fleet) and the start failed before serving.
+      await failedStart('new-client', prefix, { FLEET_TAKEOVER: before.fp!.slice(0, 12) });
+      expect(await recordOf(prefix)).toEqual(before);
+
+      const again = runner(
+        { ...env('old-client', 0), KEY_PREFIX: prefix, CXONE_BASE_URL: 'http://127.0.0.1:7' },
+        { redisUrlExplicit: true, role: 'api' },
+      );
+      await again.r.start();
+      expect(again.exits).toEqual([]);
+      again.r.signal('SIGTERM');
+      expect(await again.exit).toBe(0);
     } finally {
       await deletePrefixAt(prefix);
     }
