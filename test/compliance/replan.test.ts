@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VERIFY_MS, WINDOW_JOB, windowJobId, windowJobOf } from '../../src/shared/compliance/enforcement.js';
 import { replanWindowEnforcement } from '../../src/shared/compliance/replan.js';
+import { setWindowState } from '../../src/shared/compliance/state-store.js';
 import { ACTIVATE_JOB, activateJobId } from '../../src/shared/jobs.js';
 import { createLifecycleHooks } from '../../src/shared/lifecycle/hooks.js';
 import { config } from './fixtures.js';
@@ -103,6 +104,21 @@ describe('re-planning window enforcement', () => {
     await pendingVerify(verifyAt);
     expect(await replanWindowEnforcement(tc.ctx, ID)).toBe('kept_verify');
     expect(await plan()).toMatchObject({ kind: 'verify', atMs: verifyAt });
+  });
+
+  it('resumes at once a campaign the window paused whose hours, widened, hold now', async () => {
+    // Paused by the close 5 s ago, its re-check 25 s away; the operator widens Friday to 21:00.
+    await tc.putCampaign(ID, weekdays, 'paused', 4);
+    await setWindowState(tc.ctx, ID, { pausedAt: new Date(tc.clock.now() - 5_000).toISOString() });
+    await pendingVerify(tc.clock.now() + VERIFY_MS - 5_000);
+    const widened = config({
+      allowedCallTimes: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '21:00' }],
+    });
+    await tc.putCampaign(ID, widened, 'paused', 5);
+    expect(await replanWindowEnforcement(tc.ctx, ID)).toBe('scheduled');
+    const job = await tc.ctx.queues.compliance.getJob(windowJobId(ID));
+    expect(job && windowJobOf(job)).toEqual({ campaignId: ID, kind: 'open', atMs: tc.clock.now() });
+    expect(job?.delay).toBe(0);
   });
 
   it('acts at once on a campaign active outside its window, whatever is pending', async () => {

@@ -31,7 +31,8 @@ async function pendingVerifyAt(ctx: AppContext, campaignId: string): Promise<num
  * issues a pause, moves itself to a verify 30 s later, and the pause — once the lifecycle applies
  * it — triggers this re-plan. Replacing the verify with "next open" would leave a campaign that
  * CXone or its console puts back to dialing unchecked for the rest of the closed window. The verify re-plans from the current config when it fires, so keeping it
- * loses nothing. A campaign found active outside its window is always acted on at once.
+ * loses nothing. A campaign found active outside its window is always acted on at once, and so is one
+ * the window paused whose hours, widened, hold now (resumed then, not when the verify fires).
  */
 export async function replanWindowEnforcement(ctx: AppContext, campaignId: string): Promise<ReplanOutcome> {
   const record = await createCampaignStore(ctx).get(campaignId);
@@ -47,10 +48,13 @@ export async function replanWindowEnforcement(ctx: AppContext, campaignId: strin
     if (verifyAt !== null) {
       // After a close's job fired ahead of the close, the window counts as closed (closingAt): the
       // transition to compare with is the open after it, not that close, whose firing is past.
-      const { closingAt } = await getWindowState(ctx, campaignId);
-      const { next } = windowView(config, now, closingAt);
+      const { closingAt, pausedAt } = await getWindowState(ctx, campaignId);
+      const { next, within } = windowView(config, now, closingAt);
+      // Paused by the window whose hours (widened since) hold now: the open is now, as
+      // scheduleWindowEnforcement plans it; the verify would hold the resume until it fired.
+      const reopened = status === 'paused' && within && pausedAt !== undefined;
       // By when the transition's job would fire: a close's goes out its lead ahead of the close.
-      if (next === null || verifyAt <= (await fireAtMs(ctx, next))) {
+      if (!reopened && (next === null || verifyAt <= (await fireAtMs(ctx, next)))) {
         // scheduleWindowEnforcement's other duty, kept as its backstop.
         await recordDeploymentOverrides(ctx, { campaignId, config });
         ctx.logger.debug({ campaignId, verifyAt: new Date(verifyAt).toISOString() }, 'window re-check kept');
